@@ -1,0 +1,97 @@
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http;
+
+namespace LumoAuth.ServiceDefaults.Errors;
+
+/// <summary>The documented REST error envelope: <c>{error:true, message, status, code, details?}</c>.</summary>
+public sealed record ApiError(
+    [property: JsonPropertyName("message")] string Message,
+    [property: JsonPropertyName("status")] int Status,
+    [property: JsonPropertyName("code")] string Code,
+    [property: JsonPropertyName("details")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    object? Details = null)
+{
+    [JsonPropertyName("error")]
+#pragma warning disable CA1822 // part of the wire shape, so an instance member
+    public bool Error => true;
+#pragma warning restore CA1822
+
+    [JsonPropertyName("correlationId")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CorrelationId { get; init; }
+}
+
+/// <summary>Error codes of the documented catalogue (inventory §8.2) plus the few we add.</summary>
+public static class ErrorCodes
+{
+    public const string ValidationError = "validation_error";
+    public const string InvalidRequest = "invalid_request";
+    public const string ResourceNotFound = "resource_not_found";
+    public const string DuplicateResource = "duplicate_resource";
+    public const string TenantNotFound = "tenant_not_found";
+    public const string TenantSuspended = "tenant_suspended";
+    public const string TenantInOtherRegion = "tenant_in_other_region";
+    public const string InvalidToken = "invalid_token";
+    public const string Unauthorized = "unauthorized";
+    public const string PermissionDenied = "permission_denied";
+    public const string InsufficientScope = "insufficient_scope";
+    public const string RateLimitExceeded = "rate_limit_exceeded";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string UnsupportedMediaType = "unsupported_media_type";
+    public const string MethodNotAllowed = "method_not_allowed";
+    public const string RouteNotFound = "route_not_found";
+    public const string ServerError = "server_error";
+    public const string ServiceUnavailable = "service_unavailable";
+}
+
+/// <summary>Typed results for the envelope, so handlers declare their error outcomes.</summary>
+public static class ApiErrors
+{
+    public static IResult Create(int status, string code, string message, object? details = null) =>
+        new ApiErrorResult(new ApiError(message, status, code, details));
+
+    public static IResult Validation(IDictionary<string, string[]> details, string message = "Validation failed") =>
+        Create(StatusCodes.Status400BadRequest, ErrorCodes.ValidationError, message, details);
+
+    public static IResult Validation(string field, string problem) =>
+        Validation(new Dictionary<string, string[]> { [field] = [problem] });
+
+    public static IResult NotFound(string what = "Resource") =>
+        Create(StatusCodes.Status404NotFound, ErrorCodes.ResourceNotFound, $"{what} not found");
+
+    public static IResult Duplicate(string message) =>
+        Create(StatusCodes.Status409Conflict, ErrorCodes.DuplicateResource, message);
+
+    public static IResult BadRequest(string code, string message, object? details = null) =>
+        Create(StatusCodes.Status400BadRequest, code, message, details);
+}
+
+/// <summary>Writes an <see cref="ApiError"/> as JSON, stamping the request's correlation id.</summary>
+public sealed class ApiErrorResult(ApiError error) : IResult, IStatusCodeHttpResult, IValueHttpResult
+{
+    public ApiError Error { get; } = error;
+
+    public int? StatusCode => Error.Status;
+
+    public object? Value => Error;
+
+    public Task ExecuteAsync(HttpContext httpContext) => ErrorWriter.WriteAsync(httpContext, Error);
+}
+
+public static class ErrorWriter
+{
+    public static async Task WriteAsync(HttpContext context, ApiError error)
+    {
+        var stamped = error with { CorrelationId = Correlation.CorrelationMiddleware.GetId(context) };
+        context.Response.StatusCode = error.Status;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.WriteAsJsonAsync(stamped, ErrorJson.Options, context.RequestAborted);
+    }
+}
+
+internal static class ErrorJson
+{
+    public static readonly System.Text.Json.JsonSerializerOptions Options = new(System.Text.Json.JsonSerializerDefaults.Web);
+}

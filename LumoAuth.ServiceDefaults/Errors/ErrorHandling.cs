@@ -1,0 +1,78 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace LumoAuth.ServiceDefaults.Errors;
+
+/// <summary>
+/// Turns every failure that escapes a handler into the envelope: malformed bodies and binding
+/// failures become 400, oversized bodies 413, and anything else a 500 with only a correlation id.
+/// </summary>
+public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (httpContext.Response.HasStarted)
+        {
+            return false;
+        }
+
+        var error = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                new ApiError("Request body too large", 413, ErrorCodes.PayloadTooLarge),
+            BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
+                new ApiError("Unsupported content type; send application/json", 415, ErrorCodes.UnsupportedMediaType),
+            BadHttpRequestException bad => new ApiError(DescribeBadRequest(bad), bad.StatusCode, ErrorCodes.InvalidRequest),
+            OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
+                new ApiError("Request cancelled", 499, ErrorCodes.InvalidRequest),
+            _ => null,
+        };
+
+        if (error is null)
+        {
+            LogUnhandled(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
+            error = new ApiError("An unexpected error occurred", 500, ErrorCodes.ServerError);
+        }
+
+        await ErrorWriter.WriteAsync(httpContext, error);
+        return true;
+    }
+
+    // Framework messages name parameters and types, which helps the caller and reveals nothing internal;
+    // inner JSON exceptions carry the path of the bad property.
+    private static string DescribeBadRequest(BadHttpRequestException bad) =>
+        bad.InnerException is System.Text.Json.JsonException json
+            ? $"Malformed JSON{(json.Path is { } path ? $" at {path}" : string.Empty)}"
+            : bad.Message;
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);
+}
+
+/// <summary>Bodies for responses that framework middleware ends without one (404, 405, 415...).</summary>
+public static class StatusCodeEnvelope
+{
+    public static Task WriteAsync(StatusCodeContext context)
+    {
+        var http = context.HttpContext;
+        if (http.Response.HasStarted || http.Response.ContentLength > 0 || http.Response.ContentType is not null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var error = http.Response.StatusCode switch
+        {
+            404 => new ApiError("No such route", 404, ErrorCodes.RouteNotFound),
+            405 => new ApiError("Method not allowed on this route", 405, ErrorCodes.MethodNotAllowed),
+            413 => new ApiError("Request body too large", 413, ErrorCodes.PayloadTooLarge),
+            415 => new ApiError("Unsupported content type; send application/json", 415, ErrorCodes.UnsupportedMediaType),
+            401 => new ApiError("Authentication required", 401, ErrorCodes.Unauthorized),
+            403 => new ApiError("Not allowed", 403, ErrorCodes.PermissionDenied),
+            429 => new ApiError("Rate limit exceeded", 429, ErrorCodes.RateLimitExceeded),
+            var s when s >= 500 => new ApiError("The service failed to answer", s, ErrorCodes.ServerError),
+            var s => new ApiError("Invalid request", s, ErrorCodes.InvalidRequest),
+        };
+        return ErrorWriter.WriteAsync(http, error);
+    }
+}

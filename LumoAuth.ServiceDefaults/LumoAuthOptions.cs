@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace LumoAuth.ServiceDefaults;
+
+/// <summary>Deployment-wide settings every service reads (section <c>LumoAuth</c>).</summary>
+public sealed class LumoAuthOptions
+{
+    public const string SectionName = "LumoAuth";
+
+    /// <summary>The public origin clients use (the gateway), e.g. <c>https://auth.example.com</c>. Issuers derive from it.</summary>
+    [Required, Url]
+    public string PublicBaseUrl { get; set; } = "http://127.0.0.1:8080";
+
+    /// <summary>Shared secret for <c>/internal/v1/**</c> calls between services.</summary>
+    [Required, MinLength(32)]
+    public string InternalKey { get; set; } = string.Empty;
+
+    /// <summary>The region this deployment serves (<c>us</c>, <c>eu</c>).</summary>
+    [Required, RegularExpression("^[a-z]{2,8}$")]
+    public string Region { get; set; } = "us";
+
+    /// <summary>Largest request body accepted, in bytes (1 MiB by default).</summary>
+    [Range(1024, 64 * 1024 * 1024)]
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The issuer of a tenant: <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03).</summary>
+    public string IssuerFor(string tenantSlug) => $"{PublicBaseUrl.TrimEnd('/')}/t/{tenantSlug}/api/v1";
+}

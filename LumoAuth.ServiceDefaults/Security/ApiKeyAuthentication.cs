@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.ServiceDefaults.Security;
+
+/// <summary>Verifies an API key for a tenant: admin's database in admin, admin's internal API elsewhere.</summary>
+public interface IApiKeySource
+{
+    Task<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Caches verifications briefly (keyed by the key's SHA-256, never the key) and drops a key at once when
+/// its revocation event arrives.
+/// </summary>
+public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache)
+{
+    private static readonly TimeSpan Valid = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Invalid = TimeSpan.FromSeconds(2);
+    private readonly ConcurrentDictionary<Guid, string> _cacheKeysById = new();
+
+    public async ValueTask<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
+    {
+        var cacheKey = $"apikey:{tenantId:N}:{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}";
+        if (cache.TryGetValue(cacheKey, out VerifiedApiKey? cached))
+        {
+            return cached is not null && !IsExpired(cached) ? cached : null;
+        }
+
+        var verified = await source.VerifyAsync(tenantId, key, cancellationToken);
+        cache.Set(cacheKey, verified, verified is null ? Invalid : Valid);
+        if (verified is not null)
+        {
+            _cacheKeysById[verified.ApiKeyId] = cacheKey;
+        }
+
+        return verified;
+    }
+
+    public void Evict(Guid apiKeyId)
+    {
+        if (_cacheKeysById.TryRemove(apiKeyId, out var cacheKey))
+        {
+            cache.Remove(cacheKey);
+        }
+    }
+
+    private static bool IsExpired(VerifiedApiKey key) => key.ExpiresAt is { } at && at <= DateTimeOffset.UtcNow;
+}
+
+/// <summary>Asks admin's internal API.</summary>
+public sealed class AdminApiKeySource(IHttpClientFactory httpClientFactory) : IApiKeySource
+{
+    public async Task<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
+    {
+        var client = httpClientFactory.CreateClient(Http.InternalClients.Admin);
+        using var response = await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(
+            client, new Uri(InternalRoutes.VerifyApiKey, UriKind.Relative), new VerifyApiKeyRequest(tenantId, key), cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<VerifiedApiKey>(response.Content, cancellationToken);
+    }
+}
+
+/// <summary><c>X-API-Key: …</c> or <c>Authorization: ApiKey …</c>, valid only for the tenant in the path.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyVerifier verifier,
+    TenantContext tenantContext)
+    : EnvelopeAuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string HeaderName = "X-API-Key";
+    public const string AuthorizationPrefix = "ApiKey ";
+
+    public static string? ReadKey(HttpRequest request)
+    {
+        var header = request.Headers[HeaderName].ToString();
+        if (header.Length > 0)
+        {
+            return header.Trim();
+        }
+
+        var authorization = request.Headers.Authorization.ToString();
+        return authorization.StartsWith(AuthorizationPrefix, StringComparison.OrdinalIgnoreCase)
+            ? authorization[AuthorizationPrefix.Length..].Trim()
+            : null;
+    }
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var key = ReadKey(Request);
+        if (string.IsNullOrEmpty(key))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!tenantContext.HasTenant)
+        {
+            return Fail(ErrorCodes.Unauthorized, "API keys are valid only on tenant paths");
+        }
+
+        // Keys are short; anything huge is not ours and is refused before hashing or a network call.
+        if (key.Length > 256)
+        {
+            return Fail(ErrorCodes.Unauthorized, "Invalid API key");
+        }
+
+        var verified = await verifier.VerifyAsync(tenantContext.TenantId, key, Context.RequestAborted);
+        if (verified is null || verified.TenantId != tenantContext.TenantId)
+        {
+            return Fail(ErrorCodes.Unauthorized, "Invalid, expired or revoked API key");
+        }
+
+        var claims = new List<Claim>
+        {
+            new(LumoClaims.Subject, "apikey:" + verified.ApiKeyId),
+            new(LumoClaims.ApiKeyId, verified.ApiKeyId.ToString()),
+            new(LumoClaims.TenantId, verified.TenantId.ToString()),
+            new(LumoClaims.AuthMethod, "api_key"),
+        };
+        claims.AddRange(verified.Scopes.Select(s => new Claim(LumoClaims.Scope, s)));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme.Name, LumoClaims.Subject, "role"));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+    }
+
+    protected override string ChallengeHeader(string errorCode) => "ApiKey";
+}

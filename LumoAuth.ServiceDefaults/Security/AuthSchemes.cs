@@ -1,0 +1,32 @@
+namespace LumoAuth.ServiceDefaults.Security;
+
+public static class AuthSchemes
+{
+    /// <summary>Picks <see cref="ApiKey"/> or <see cref="Bearer"/> from the request's headers.</summary>
+    public const string Tenant = "Tenant";
+    public const string ApiKey = "ApiKey";
+    public const string Bearer = "TenantBearer";
+    public const string Internal = "Internal";
+}
+
+public static class Policies
+{
+    /// <summary>Any authenticated caller of the tenant in the path: an API key or a bearer token of that tenant.</summary>
+    public const string TenantCaller = "tenant-caller";
+
+    /// <summary>Tenant Admin API: an API key, or a bearer token with an admin scope (inventory C-01).</summary>
+    public const string TenantAdmin = "tenant-admin";
+
+    /// <summary>Service-to-service calls under <c>/internal/v1</c>.</summary>
+    public const string Internal = "internal";
+}
+
+public static class LumoClaims
+{
+    public const string TenantId = "tenant_id";
+    public const string Scope = "scope";
+    public const string AuthMethod = "auth_method";
+    public const string ApiKeyId = "api_key_id";
+    public const string ClientId = "client_id";
+    public const string Subject = "sub";
+}

@@ -1,0 +1,140 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.ServiceDefaults.Security;
+
+/// <summary>Fetches a tenant's published JWKS (the token service's by default).</summary>
+public interface IJwksSource
+{
+    Task<JsonWebKeySet> GetAsync(TenantInfo tenant, CancellationToken cancellationToken);
+}
+
+public sealed class TokenServiceJwksSource(IHttpClientFactory httpClientFactory) : IJwksSource
+{
+    public async Task<JsonWebKeySet> GetAsync(TenantInfo tenant, CancellationToken cancellationToken)
+    {
+        var client = httpClientFactory.CreateClient(Http.InternalClients.Token);
+        var json = await client.GetStringAsync(new Uri($"/t/{tenant.Slug}/api/v1/.well-known/jwks.json", UriKind.Relative), cancellationToken);
+        return new JsonWebKeySet(json);
+    }
+}
+
+/// <summary>
+/// Per-tenant signing keys, cached for five minutes; an unknown <c>kid</c> triggers one refresh at most
+/// every ten seconds, so key rotation is picked up without letting garbage tokens hammer the token service.
+/// </summary>
+public sealed class JwksCache(IJwksSource source, TimeProvider time)
+{
+    private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(10);
+    private readonly ConcurrentDictionary<Guid, Entry> _entries = new();
+
+    public async ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (_entries.TryGetValue(tenant.Id, out var entry)
+            && (forceRefresh ? now - entry.FetchedAt < MinRefreshInterval : now - entry.FetchedAt < Lifetime))
+        {
+            return entry.Keys;
+        }
+
+        var set = await source.GetAsync(tenant, cancellationToken);
+        var keys = set.GetSigningKeys().ToArray();
+        _entries[tenant.Id] = new Entry(keys, now);
+        return keys;
+    }
+
+    public void Evict(Guid tenantId) => _entries.TryRemove(tenantId, out _);
+
+    private sealed record Entry(IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
+}
+
+/// <summary>
+/// Validates RFC 9068 access tokens locally: signed by the tenant's key, issued by the tenant in the
+/// path (a token of tenant A is refused on tenant B's paths), audience = that tenant's API.
+/// </summary>
+public sealed class TenantBearerHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    JwksCache jwks,
+    TenantContext tenantContext,
+    IOptions<LumoAuthOptions> lumoOptions,
+    IEnumerable<IAccessTokenDenyList> denyLists)
+    : EnvelopeAuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    private static readonly JsonWebTokenHandler TokenHandler = new() { MapInboundClaims = false };
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var authorization = Request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var token = authorization["Bearer ".Length..].Trim();
+        if (!tenantContext.HasTenant || token.Length == 0 || token.Length > 16 * 1024)
+        {
+            return Fail(ErrorCodes.InvalidToken, "Invalid access token");
+        }
+
+        var tenant = tenantContext.Tenant!;
+        var issuer = lumoOptions.Value.IssuerFor(tenant.Slug);
+        var result = await ValidateAsync(token, tenant, issuer, forceRefresh: false);
+        if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+        {
+            result = await ValidateAsync(token, tenant, issuer, forceRefresh: true);
+        }
+
+        if (!result.IsValid)
+        {
+            return Fail(ErrorCodes.InvalidToken, "The access token is expired or invalid");
+        }
+
+        var jti = result.ClaimsIdentity.FindFirst("jti")?.Value;
+        foreach (var denyList in denyLists)
+        {
+            if (jti is not null && await denyList.IsRevokedAsync(tenant.Id, jti, Context.RequestAborted))
+            {
+                return Fail(ErrorCodes.InvalidToken, "The access token has been revoked");
+            }
+        }
+
+        var identity = new ClaimsIdentity(result.ClaimsIdentity.Claims, Scheme.Name, LumoClaims.Subject, "role");
+        identity.AddClaim(new Claim(LumoClaims.AuthMethod, "bearer"));
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
+    }
+
+    private async Task<TokenValidationResult> ValidateAsync(string token, TenantInfo tenant, string issuer, bool forceRefresh)
+    {
+        var keys = await jwks.GetKeysAsync(tenant, forceRefresh, Context.RequestAborted);
+        return await TokenHandler.ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = issuer,
+            ValidAudience = issuer,
+            IssuerSigningKeys = keys,
+            ValidTypes = ["at+jwt", "application/at+jwt"],
+            ClockSkew = TimeSpan.FromSeconds(30),
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+        });
+    }
+
+    protected override string ChallengeHeader(string errorCode) => $"Bearer error=\"{errorCode}\"";
+}
+
+/// <summary>Stateless tokens are revoked by <c>jti</c>; the token service's deny-list plugs in here.</summary>
+public interface IAccessTokenDenyList
+{
+    ValueTask<bool> IsRevokedAsync(Guid tenantId, string jti, CancellationToken cancellationToken);
+}

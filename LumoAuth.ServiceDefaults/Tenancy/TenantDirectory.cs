@@ -1,0 +1,68 @@
+using System.Text.RegularExpressions;
+using LumoAuth.Contracts.Internal;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace LumoAuth.ServiceDefaults.Tenancy;
+
+/// <summary>Where tenants come from: admin's database in the admin service, admin's internal API elsewhere.</summary>
+public interface ITenantSource
+{
+    Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// Cached slug → tenant lookup: one lookup per tenant per minute at most, O(1) per request whatever the
+/// number of tenants, and evicted at once by tenant events.
+/// </summary>
+public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache cache)
+{
+    private static readonly TimeSpan Found = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Missing = TimeSpan.FromSeconds(2);
+
+    public static bool IsValidSlug(string slug) => SlugPattern().IsMatch(slug);
+
+    public async ValueTask<TenantInfo?> FindAsync(string slug, CancellationToken cancellationToken)
+    {
+        if (!IsValidSlug(slug))
+        {
+            return null;
+        }
+
+        var key = Key(slug);
+        if (cache.TryGetValue(key, out TenantInfo? cached))
+        {
+            return cached;
+        }
+
+        var tenant = await source.FindBySlugAsync(slug, cancellationToken);
+        // Unknown slugs are cached only briefly, so a tenant created a moment ago is found soon anyway.
+        cache.Set(key, tenant, tenant is null ? Missing : Found);
+        return tenant;
+    }
+
+    public void Evict(string slug) => cache.Remove(Key(slug));
+
+    private static string Key(string slug) => "tenant:" + slug;
+
+    [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+    private static partial Regex SlugPattern();
+}
+
+/// <summary>Asks admin's internal API.</summary>
+public sealed class AdminTenantSource(IHttpClientFactory httpClientFactory) : ITenantSource
+{
+    public async Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken)
+    {
+        var client = httpClientFactory.CreateClient(Http.InternalClients.Admin);
+        using var response = await client.GetAsync(
+            new Uri(InternalRoutes.TenantBySlug.Replace("{slug}", Uri.EscapeDataString(slug), StringComparison.Ordinal), UriKind.Relative),
+            cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<TenantInfo>(response.Content, cancellationToken);
+    }
+}

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# Installs, starts and stops the test/CI servers (PostgreSQL, Redis, RabbitMQ) on 127.0.0.1 only,
+# with throwaway data under $REPO/.lumoauth/infra/. No Docker needed.
+#   eng/infra.sh install | start [postgres|redis|rabbitmq|all] | stop [...] | status | env
+#   eng/infra.sh rabbitmqctl ARGS...   (rabbitmqctl against our node, with the env it needs)
+# Tests may call `stop rabbitmq` / `start rabbitmq` (or redis) to simulate an outage.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SELF="$REPO/eng/infra.sh"
+INFRA="$REPO/.lumoauth/infra"
+
+PG_PORT="${LUMOAUTH_PG_PORT:-55432}"
+REDIS_PORT="${LUMOAUTH_REDIS_PORT:-56379}"
+RABBIT_PORT="${LUMOAUTH_RABBIT_PORT:-55672}"
+# Erlang needs two more ports; keep them next to AMQP and away from the system defaults
+# (4369/25672) so a system RabbitMQ or another checkout's epmd cannot collide.
+RABBIT_DIST_PORT="${LUMOAUTH_RABBIT_DIST_PORT:-$((RABBIT_PORT + 1))}"
+RABBIT_EPMD_PORT="${LUMOAUTH_RABBIT_EPMD_PORT:-$((RABBIT_PORT + 2))}"
+RABBIT_NODE=lumoauth@localhost
+RABBIT_BIN=/usr/lib/rabbitmq/bin # not /usr/sbin: those wrappers insist on system paths/users
+
+log() { echo "infra: $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+
+# A port answered by something that is not ours must fail loudly, not be mistaken for our server.
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Alive and still the program we started: a stale pidfile whose pid was reused must not count
+# (stop would otherwise signal an unrelated process). Zombies count as gone: daemons are reparented
+# to pid 1, which here reaps them only ~1 s later, and waiting for that slows every restart.
+proc_alive() { # pid [process name]
+  local stat; stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ "${stat##*) }" != Z* ]] && { [[ -z "${2:-}" ]] || [[ "$stat" == "$1 ($2) "* ]]; }
+}
+pid_alive() { # pidfile process-name
+  local pid; pid="$(cat "$1" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && proc_alive "$pid" "$2"
+}
+
+fail_with_log() { # name, log files...
+  local name=$1; shift
+  log "$name did not come up; last log lines:"
+  for f in "$@"; do [[ -f "$f" ]] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
+  exit 1
+}
+
+# ---------------------------------------------------------------- install
+cmd_install() {
+  local pkgs=()
+  command -v redis-server >/dev/null || pkgs+=(redis-server)
+  [[ -x "$RABBIT_BIN/rabbitmq-server" ]] || pkgs+=(rabbitmq-server)
+  [[ -n "$(pg_bin)" ]] || pkgs+=(postgresql)
+  [[ "${LUMOAUTH_WITH_CHROMIUM:-0}" == 1 ]] && ! command -v chromium >/dev/null && pkgs+=(chromium)
+  if ((${#pkgs[@]} == 0)); then log "install: nothing to do"; return 0; fi
+  log "install: ${pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # Debian's policy-rc.d here keeps the packaged services from auto-starting; we start our own.
+  apt-get install -y -qq "${pkgs[@]}" >/dev/null
+}
+
+# ---------------------------------------------------------------- postgres
+PG_DIR="$INFRA/postgres"
+PG_DATA="$PG_DIR/data"
+PG_LOG="$PG_DIR/postgres.log"
+pg_sockdir() {
+  # Unix socket paths are limited to ~107 bytes; a deep CI checkout could exceed it.
+  local d="$PG_DIR/sock"
+  ((${#d} < 80)) || d="/tmp/lumoauth-pg-$(echo "$REPO" | md5sum | cut -c1-8)"
+  echo "$d"
+}
+pg() { runuser -u postgres -- "$(pg_bin)/$1" "${@:2}"; } # root may not run PostgreSQL
+
+pg_running() { [[ -f "$PG_DATA/PG_VERSION" ]] && pg pg_ctl -D "$PG_DATA" status >/dev/null 2>&1; }
+
+start_postgres() {
+  [[ -n "$(pg_bin)" ]] || die "PostgreSQL binaries not found; run: $SELF install"
+  if pg_running; then log "postgres already running on $PG_PORT"; return 0; fi
+  port_open "$PG_PORT" && die "port $PG_PORT is taken by another process (set LUMOAUTH_PG_PORT)"
+  local sock; sock="$(pg_sockdir)"
+  mkdir -p "$PG_DIR" "$sock"
+  chown postgres: "$PG_DIR" "$sock"
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    rm -rf "$PG_DATA"
+    pg initdb -D "$PG_DATA" -A trust -U postgres --no-sync -E UTF8 >"$PG_DIR/initdb.log" 2>&1 ||
+      fail_with_log postgres "$PG_DIR/initdb.log"
+  fi
+  # Durability is pointless for throwaway test data; turning it off makes tests much faster.
+  pg pg_ctl -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start -o "-p $PG_PORT -c listen_addresses=127.0.0.1 \
+    -k $sock -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    >/dev/null || fail_with_log postgres "$PG_LOG"
+  log "postgres up on 127.0.0.1:$PG_PORT"
+}
+
+stop_postgres() {
+  if ! pg_running; then log "postgres not running"; return 0; fi
+  pg pg_ctl -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null
+  log "postgres stopped"
+}
+
+# ---------------------------------------------------------------- redis
+REDIS_DIR="$INFRA/redis"
+REDIS_PID="$REDIS_DIR/redis.pid"
+REDIS_LOG="$REDIS_DIR/redis.log"
+
+start_redis() {
+  command -v redis-server >/dev/null || die "redis-server not found; run: $SELF install"
+  if pid_alive "$REDIS_PID" redis-server; then log "redis already running on $REDIS_PORT"; return 0; fi
+  port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process (set LUMOAUTH_REDIS_PORT)"
+  mkdir -p "$REDIS_DIR"
+  rm -f "$REDIS_PID"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --pidfile "$REDIS_PID" \
+    --dir "$REDIS_DIR" --logfile "$REDIS_LOG" --save '' --appendonly no </dev/null >/dev/null 2>&1 ||
+    fail_with_log redis "$REDIS_LOG"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pid_alive "$REDIS_PID" redis-server && [[ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] &&
+      { log "redis up on 127.0.0.1:$REDIS_PORT"; return 0; }
+    sleep 0.1
+  done
+  fail_with_log redis "$REDIS_LOG"
+}
+
+stop_redis() {
+  if ! pid_alive "$REDIS_PID" redis-server; then log "redis not running"; rm -f "$REDIS_PID"; return 0; fi
+  local pid i; pid="$(cat "$REDIS_PID")"
+  kill -TERM "$pid"
+  # Wait for the process to go, so an immediate restart finds the port free.
+  for ((i = 0; i < 100; i++)); do proc_alive "$pid" || break; sleep 0.05; done
+  proc_alive "$pid" && die "redis (pid $pid) did not stop"
+  rm -f "$REDIS_PID"
+  log "redis stopped"
+}
+
+# ---------------------------------------------------------------- rabbitmq
+RABBIT_DIR="$INFRA/rabbitmq"
+RABBIT_PID="$RABBIT_DIR/rabbitmq.pid"
+
+rabbit_env() {
+  # Everything private to this folder and bound to loopback; HOME also holds the Erlang cookie
+  # that rabbitmqctl needs, so start, wait and stop must all share this environment.
+  export HOME="$RABBIT_DIR"
+  export RABBITMQ_NODENAME="$RABBIT_NODE" RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
+  export RABBITMQ_NODE_PORT="$RABBIT_PORT" RABBITMQ_DIST_PORT="$RABBIT_DIST_PORT"
+  export ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT="$RABBIT_EPMD_PORT"
+  export RABBITMQ_MNESIA_BASE="$RABBIT_DIR/mnesia" RABBITMQ_LOG_BASE="$RABBIT_DIR/log"
+  export RABBITMQ_PID_FILE="$RABBIT_PID"
+  export RABBITMQ_CONFIG_FILE="$RABBIT_DIR/rabbitmq.conf"
+  export RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_DIR/enabled_plugins"
+  export RABBITMQ_ADVANCED_CONFIG_FILE="$RABBIT_DIR/advanced.config"
+  export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+}
+
+rabbitmqctl() { "$RABBIT_BIN/rabbitmqctl" -n "$RABBIT_NODE" "$@"; }
+
+start_rabbitmq() ( # subshell: rabbit_env must not leak into the other servers
+  [[ -x "$RABBIT_BIN/rabbitmq-server" ]] || die "rabbitmq-server not found; run: $SELF install"
+  rabbit_env
+  if pid_alive "$RABBIT_PID" beam.smp; then log "rabbitmq already running on $RABBIT_PORT"; return 0; fi
+  port_open "$RABBIT_PORT" && die "port $RABBIT_PORT is taken by another process (set LUMOAUTH_RABBIT_PORT)"
+  mkdir -p "$RABBIT_DIR/log"
+  rm -f "$RABBIT_PID"
+  echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE" # no plugins: faster boot, nothing else listening
+  [[ -f "$RABBITMQ_CONFIG_FILE" ]] || echo '# guest/guest is allowed because we only listen on loopback' >"$RABBITMQ_CONFIG_FILE"
+  [[ -f "$RABBITMQ_ADVANCED_CONFIG_FILE" ]] || echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE"
+  # Redirect all output: a daemon holding the caller's stdout pipe would hang a test runner.
+  "$RABBIT_BIN/rabbitmq-server" -detached </dev/null >>"$RABBIT_DIR/startup.log" 2>&1 ||
+    fail_with_log rabbitmq "$RABBIT_DIR/startup.log"
+  # `await_startup` right after -detached fails (node not registered yet); `wait PIDFILE` copes.
+  rabbitmqctl wait "$RABBIT_PID" --timeout 60 </dev/null >>"$RABBIT_DIR/startup.log" 2>&1 ||
+    fail_with_log rabbitmq "$RABBIT_DIR/startup.log" "$RABBIT_DIR/log/$RABBIT_NODE.log"
+  log "rabbitmq up on 127.0.0.1:$RABBIT_PORT"
+)
+
+stop_rabbitmq() (
+  rabbit_env
+  if ! pid_alive "$RABBIT_PID" beam.smp; then log "rabbitmq not running"; rm -f "$RABBIT_PID"; return 0; fi
+  # RabbitMQ shuts down gracefully on SIGTERM; that takes ~1 s, while `rabbitmqctl stop` adds ~2 s
+  # of CLI boot and exit polling, which matters to the outage tests that restart the broker.
+  local pid i; pid="$(cat "$RABBIT_PID")"
+  kill -TERM "$pid"
+  for ((i = 0; i < 600; i++)); do proc_alive "$pid" || break; sleep 0.05; done
+  proc_alive "$pid" && fail_with_log "rabbitmq stop (pid $pid)" "$RABBIT_DIR/log/$RABBIT_NODE.log"
+  rm -f "$RABBIT_PID"
+  # The node spawned a private epmd on $ERL_EPMD_PORT; it refuses -kill while any node is registered.
+  epmd -kill >/dev/null 2>&1 || true
+  log "rabbitmq stopped"
+)
+
+# ---------------------------------------------------------------- commands
+targets() {
+  case "${1:-all}" in
+    all) echo postgres redis rabbitmq ;;
+    postgres | redis | rabbitmq) echo "$1" ;;
+    *) die "unknown server '$1' (postgres|redis|rabbitmq|all)" ;;
+  esac
+}
+
+cmd_status() {
+  local up=0
+  if pg_running; then echo "postgres: up (127.0.0.1:$PG_PORT)"; else echo "postgres: down"; up=1; fi
+  if pid_alive "$REDIS_PID" redis-server; then echo "redis: up (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; up=1; fi
+  if pid_alive "$RABBIT_PID" beam.smp; then echo "rabbitmq: up (127.0.0.1:$RABBIT_PORT)"; else echo "rabbitmq: down"; up=1; fi
+  return $up
+}
+
+cmd_env() {
+  # Trust auth: any password is accepted; one is given because some clients insist on it.
+  echo "export ConnectionStrings__postgres=\"Host=127.0.0.1;Port=$PG_PORT;Username=postgres;Password=postgres\""
+  echo "export ConnectionStrings__redis=\"127.0.0.1:$REDIS_PORT\""
+  echo "export ConnectionStrings__rabbitmq=\"amqp://guest:guest@127.0.0.1:$RABBIT_PORT/\""
+  echo "export LUMOAUTH_INFRA_SCRIPT=\"$SELF\""
+}
+
+cmd="${1:-}"
+case "$cmd" in
+  install) cmd_install ;;
+  start) for s in $(targets "${2:-all}"); do "start_$s"; done ;;
+  stop) for s in $(targets "${2:-all}"); do "stop_$s"; done ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  rabbitmqctl) shift; rabbit_env; rabbitmqctl "$@" ;; # e.g. `eng/infra.sh rabbitmqctl status`
+  *) echo "usage: $0 install | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS" >&2; exit 2 ;;
+esac

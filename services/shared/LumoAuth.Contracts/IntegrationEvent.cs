@@ -1,0 +1,35 @@
+namespace LumoAuth.Contracts;
+
+/// <summary>
+/// Base of every integration event. Events carry ids and facts, never secrets, and are only ever
+/// added to (MassTransit routes by full type name, so renaming breaks consumers).
+/// </summary>
+public abstract record IntegrationEvent
+{
+    /// <summary>The tenant the fact belongs to; null only for platform-level facts.</summary>
+    public Guid? TenantId { get; init; }
+
+    public DateTimeOffset OccurredAt { get; init; } = DateTimeOffset.UtcNow;
+
+    /// <summary>Who caused it, when known (user, API key, client, agent or the system).</summary>
+    public EventActor? Actor { get; init; }
+
+    public string? IpAddress { get; init; }
+
+    public string? UserAgent { get; init; }
+
+    public string? CorrelationId { get; init; }
+}
+
+/// <summary>The actor behind an event. <see cref="Type"/> is one of <see cref="ActorTypes"/>.</summary>
+public sealed record EventActor(string Type, string Id, string? Email = null);
+
+public static class ActorTypes
+{
+    public const string User = "user";
+    public const string ApiKey = "api_key";
+    public const string Client = "client";
+    public const string Agent = "agent";
+    public const string System = "system";
+    public const string Platform = "platform";
+}

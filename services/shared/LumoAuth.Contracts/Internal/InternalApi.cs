@@ -1,0 +1,23 @@
+namespace LumoAuth.Contracts.Internal;
+
+/// <summary>Routes of the internal API (<c>/internal/v1/...</c>), never exposed by the gateway.</summary>
+public static class InternalRoutes
+{
+    public const string Prefix = "/internal/v1";
+    public const string TenantBySlug = Prefix + "/tenants/by-slug/{slug}";
+    public const string VerifyApiKey = Prefix + "/api-keys/verify";
+    public const string TenantJwks = Prefix + "/tenants/{tenantId:guid}/jwks";
+    public const string InternalKeyHeader = "X-Internal-Key";
+}
+
+public sealed record TenantInfo(Guid Id, string Slug, string Name, string Status, string Region);
+
+public static class TenantStatuses
+{
+    public const string Active = "active";
+    public const string Suspended = "suspended";
+}
+
+public sealed record VerifyApiKeyRequest(Guid TenantId, string Key);
+
+public sealed record VerifiedApiKey(Guid ApiKeyId, Guid TenantId, string Name, IReadOnlyList<string> Scopes, DateTimeOffset? ExpiresAt);

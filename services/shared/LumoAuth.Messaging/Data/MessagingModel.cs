@@ -1,0 +1,38 @@
+using LumoAuth.Messaging.Inbox;
+using LumoAuth.Messaging.Outbox;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Messaging.Data;
+
+public static class MessagingModel
+{
+    /// <summary>Maps the outbox and inbox tables into a service's own DbContext (one database per service).</summary>
+    public static ModelBuilder AddMessagingTables(this ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<OutboxMessage>(e =>
+        {
+            e.ToTable("outbox_messages");
+            e.HasKey(m => m.Id);
+            e.Property(m => m.Id).HasColumnName("id");
+            e.Property(m => m.TenantId).HasColumnName("tenant_id");
+            e.Property(m => m.MessageType).HasColumnName("message_type").HasMaxLength(300);
+            e.Property(m => m.Body).HasColumnName("body").HasColumnType("jsonb");
+            e.Property(m => m.CreatedAt).HasColumnName("created_at");
+            e.Property(m => m.Attempts).HasColumnName("attempts");
+            e.Property(m => m.NextAttemptAt).HasColumnName("next_attempt_at");
+            e.Property(m => m.LastError).HasColumnName("last_error").HasMaxLength(2000);
+            e.Property(m => m.ParkedAt).HasColumnName("parked_at");
+            // The relay's query: due, unparked rows in creation order.
+            e.HasIndex(m => m.NextAttemptAt).HasFilter("parked_at IS NULL").HasDatabaseName("ix_outbox_due");
+        });
+        modelBuilder.Entity<InboxMessage>(e =>
+        {
+            e.ToTable("inbox_messages");
+            e.HasKey(m => new { m.Consumer, m.MessageId });
+            e.Property(m => m.Consumer).HasColumnName("consumer").HasMaxLength(200);
+            e.Property(m => m.MessageId).HasColumnName("message_id");
+            e.Property(m => m.ProcessedAt).HasColumnName("processed_at");
+        });
+        return modelBuilder;
+    }
+}

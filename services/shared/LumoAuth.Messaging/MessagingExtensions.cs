@@ -1,0 +1,114 @@
+using LumoAuth.Messaging.Consumers;
+using LumoAuth.Messaging.Outbox;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+
+namespace LumoAuth.Messaging;
+
+public static class MessagingExtensions
+{
+    public const string RabbitMqConnectionName = "rabbitmq";
+    public const string MigrateArgument = "--migrate";
+
+    /// <summary>The service's own PostgreSQL database, with the outbox interceptor and a readiness check.</summary>
+    public static IHostApplicationBuilder AddServiceDatabase<TDbContext>(this IHostApplicationBuilder builder, string connectionName)
+        where TDbContext : DbContext
+    {
+        var connectionString = builder.Configuration.GetConnectionString(connectionName)
+            ?? throw new InvalidOperationException($"Connection string '{connectionName}' is missing.");
+        builder.Services.AddHttpContextAccessor();
+        builder.Services.TryAddSingleton<OutboxSignal>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddScoped<OutboxInterceptor>();
+        builder.Services.AddDbContext<TDbContext>((sp, options) => options
+            .UseNpgsql(connectionString)
+            .AddInterceptors(sp.GetRequiredService<OutboxInterceptor>()));
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            connectionName,
+            sp => new DatabaseHealthCheck<TDbContext>(sp.GetRequiredService<IServiceScopeFactory>()),
+            HealthStatus.Unhealthy,
+            ["ready"]));
+        return builder;
+    }
+
+    /// <summary>
+    /// MassTransit over RabbitMQ with the outbox relay for <typeparamref name="TDbContext"/> and the cache
+    /// eviction consumers every service needs. <c>Messaging:Prefix</c> namespaces exchanges and queues
+    /// (tests give each fixture its own, so parallel suites never share queues).
+    /// </summary>
+    public static IHostApplicationBuilder AddMessaging<TDbContext>(this IHostApplicationBuilder builder, Action<IBusRegistrationConfigurator>? consumers = null)
+        where TDbContext : DbContext
+    {
+        var connectionString = builder.Configuration.GetConnectionString(RabbitMqConnectionName)
+            ?? throw new InvalidOperationException($"Connection string '{RabbitMqConnectionName}' is missing.");
+        var prefix = builder.Configuration["Messaging:Prefix"] ?? "lumoauth";
+        var instanceId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48].ToLowerInvariant();
+
+        builder.Services.AddMassTransit(x =>
+        {
+            x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(prefix, false));
+            consumers?.Invoke(x);
+            x.AddConsumer<TenantCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+            x.AddConsumer<ApiKeyCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+            x.UsingRabbitMq((context, cfg) =>
+            {
+                cfg.Host(new Uri(connectionString));
+                cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, prefix + "."));
+                // Transient failures (a database restart) are retried before a message goes to the error queue.
+                cfg.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300)));
+                cfg.ConfigureEndpoints(context);
+            });
+        });
+        builder.Services.AddOptions<MassTransitHostOptions>().Configure(o =>
+        {
+            // Start even when the broker is down: the outbox holds events until it is back.
+            o.WaitUntilStarted = false;
+            o.StopTimeout = TimeSpan.FromSeconds(10);
+        });
+        builder.Services.AddHostedService<OutboxRelay<TDbContext>>();
+        return builder;
+    }
+
+    /// <summary>
+    /// The one-shot migration step: when started with <c>--migrate</c> the service applies its EF Core
+    /// migrations and exits; the AppHost runs this before the service starts.
+    /// </summary>
+    public static async Task<bool> RunMigrationsIfRequestedAsync<TDbContext>(this WebApplication app, string[] args)
+        where TDbContext : DbContext
+    {
+        if (!args.Contains(MigrateArgument, StringComparer.Ordinal))
+        {
+            return false;
+        }
+
+        await MigrateAsync<TDbContext>(app.Services);
+        return true;
+    }
+
+    public static async Task MigrateAsync<TDbContext>(IServiceProvider services)
+        where TDbContext : DbContext
+    {
+        await using var scope = services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+        await db.Database.MigrateAsync();
+    }
+}
+
+internal sealed class DatabaseHealthCheck<TDbContext>(IServiceScopeFactory scopeFactory) : IHealthCheck
+    where TDbContext : DbContext
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        await using var scope = scopeFactory.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
+        return await db.Database.CanConnectAsync(cancellationToken)
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Unhealthy("Database unreachable");
+    }
+}

@@ -1,0 +1,116 @@
+using System.Security.Claims;
+using LumoAuth.Contracts;
+using LumoAuth.ServiceDefaults.Correlation;
+using LumoAuth.ServiceDefaults.Security;
+using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+
+namespace LumoAuth.Messaging.Outbox;
+
+public static class OutboxDbContextExtensions
+{
+    /// <summary>Queues an event on this context; it is written by the next <c>SaveChanges</c>, with the state change.</summary>
+    public static void AddEvent(this DbContext db, IntegrationEvent @event) =>
+        db.Set<OutboxMessage>().Add(OutboxMessage.For(@event));
+}
+
+/// <summary>
+/// At save time, stamps pending events with who caused them (actor, IP, user agent, correlation id,
+/// from the current request when there is one) and serialises them; after the commit, wakes the relay.
+/// </summary>
+public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, OutboxSignal signal) : SaveChangesInterceptor
+{
+    public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
+    {
+        Stamp(eventData.Context);
+        return base.SavingChangesAsync(eventData, result, cancellationToken);
+    }
+
+    public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
+    {
+        Stamp(eventData.Context);
+        return base.SavingChanges(eventData, result);
+    }
+
+    public override ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
+    {
+        signal.Notify();
+        return base.SavedChangesAsync(eventData, result, cancellationToken);
+    }
+
+    private void Stamp(DbContext? db)
+    {
+        if (db is null)
+        {
+            return;
+        }
+
+        var http = httpContextAccessor.HttpContext;
+        foreach (var entry in db.ChangeTracker.Entries<OutboxMessage>())
+        {
+            if (entry.State != EntityState.Added || entry.Entity.Pending is not { } pending)
+            {
+                continue;
+            }
+
+            var stamped = http is null ? pending : pending with
+            {
+                Actor = pending.Actor ?? ActorOf(http.User),
+                IpAddress = pending.IpAddress ?? http.Connection.RemoteIpAddress?.ToString(),
+                UserAgent = pending.UserAgent ?? Truncate(http.Request.Headers.UserAgent.ToString(), 512),
+                CorrelationId = pending.CorrelationId ?? CorrelationMiddleware.GetId(http),
+            };
+            entry.Entity.Body = OutboxMessage.Serialize(stamped);
+            entry.Entity.Pending = null;
+        }
+    }
+
+    public static EventActor? ActorOf(ClaimsPrincipal user)
+    {
+        if (user.Identity?.IsAuthenticated != true)
+        {
+            return null;
+        }
+
+        if (user.FindFirst(LumoClaims.ApiKeyId)?.Value is { } keyId)
+        {
+            return new EventActor(ActorTypes.ApiKey, keyId);
+        }
+
+        var sub = user.FindFirst(LumoClaims.Subject)?.Value;
+        var clientId = user.FindFirst(LumoClaims.ClientId)?.Value ?? user.FindFirst("azp")?.Value;
+        return sub is not null && sub != clientId
+            ? new EventActor(ActorTypes.User, sub, user.FindFirst("email")?.Value)
+            : clientId is not null ? new EventActor(ActorTypes.Client, clientId) : null;
+    }
+
+    private static string? Truncate(string value, int max) =>
+        value.Length == 0 ? null : value.Length <= max ? value : value[..max];
+}
+
+/// <summary>Wakes the relay right after a commit so events leave in milliseconds, not at the next poll.</summary>
+public sealed class OutboxSignal : IDisposable
+{
+    private readonly SemaphoreSlim _semaphore = new(0, 1);
+
+    public void Notify()
+    {
+        if (_semaphore.CurrentCount == 0)
+        {
+            try
+            {
+                _semaphore.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another commit woke the relay already.
+            }
+        }
+    }
+
+    public Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        _semaphore.WaitAsync(timeout, cancellationToken);
+
+    public void Dispose() => _semaphore.Dispose();
+}

@@ -1,0 +1,57 @@
+using System.ComponentModel.DataAnnotations.Schema;
+using System.Text.Json;
+using LumoAuth.Contracts;
+
+namespace LumoAuth.Messaging.Outbox;
+
+/// <summary>
+/// An integration event waiting to be published. It is written by the same <c>SaveChanges</c> as the
+/// state change that raised it, so both commit or neither does.
+/// </summary>
+public sealed class OutboxMessage
+{
+    public Guid Id { get; private set; }
+
+    public Guid? TenantId { get; private set; }
+
+    /// <summary>Full CLR name of the contract type (contracts are never renamed).</summary>
+    public string MessageType { get; private set; } = string.Empty;
+
+    public string Body { get; set; } = string.Empty;
+
+    public DateTimeOffset CreatedAt { get; private set; }
+
+    public int Attempts { get; set; }
+
+    public DateTimeOffset NextAttemptAt { get; set; }
+
+    public string? LastError { get; set; }
+
+    public DateTimeOffset? ParkedAt { get; set; }
+
+    /// <summary>The event itself until the interceptor stamps and serialises it at save time.</summary>
+    [NotMapped]
+    public IntegrationEvent? Pending { get; set; }
+
+    public static OutboxMessage For(IntegrationEvent @event)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new OutboxMessage
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = @event.TenantId,
+            MessageType = @event.GetType().FullName!,
+            CreatedAt = now,
+            NextAttemptAt = now,
+            Pending = @event,
+        };
+    }
+
+    public static string Serialize(IntegrationEvent @event) =>
+        JsonSerializer.Serialize(@event, @event.GetType(), MessagingJson.Options);
+}
+
+public static class MessagingJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+}
