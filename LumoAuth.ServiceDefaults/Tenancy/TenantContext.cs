@@ -11,6 +11,9 @@ public sealed class TenantContext
 
     public bool HasTenant => _tenant is not null;
 
+    /// <summary>For EF Core query filters: outside a tenant path it matches nothing.</summary>
+    public Guid CurrentTenantId => _tenant?.Id ?? Guid.Empty;
+
     /// <summary>The current tenant's id; throws outside a tenant path so a query can never run unscoped by accident.</summary>
     public Guid TenantId => _tenant?.Id ?? throw new InvalidOperationException("No tenant in this context.");
 

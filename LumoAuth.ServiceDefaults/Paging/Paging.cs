@@ -1,0 +1,43 @@
+using System.Text.Json.Serialization;
+
+namespace LumoAuth.ServiceDefaults.Paging;
+
+/// <summary>List parameters of the REST API: <c>page</c> (1-based) and <c>limit</c> (default 25, max 100), inventory C-18.</summary>
+public readonly record struct PageRequest(int Page, int Limit)
+{
+    public const int DefaultLimit = 25;
+    public const int MaxLimit = 100;
+
+    public int Skip => (Page - 1) * Limit;
+
+    /// <summary>Clamps nonsense (page 0, limit 10,000) to the documented bounds instead of failing.</summary>
+    public static PageRequest From(int? page, int? limit) =>
+        new(Math.Max(1, page ?? 1), Math.Clamp(limit ?? DefaultLimit, 1, MaxLimit));
+}
+
+public sealed record PageMeta(
+    [property: JsonPropertyName("total")] long Total,
+    [property: JsonPropertyName("page")] int Page,
+    [property: JsonPropertyName("limit")] int Limit,
+    [property: JsonPropertyName("totalPages")] long TotalPages,
+    [property: JsonPropertyName("hasNextPage")] bool HasNextPage,
+    [property: JsonPropertyName("hasPreviousPage")] bool HasPreviousPage)
+{
+    public static PageMeta For(PageRequest request, long total)
+    {
+        var pages = total == 0 ? 0 : (total + request.Limit - 1) / request.Limit;
+        return new PageMeta(total, request.Page, request.Limit, pages, request.Page < pages, request.Page > 1);
+    }
+}
+
+/// <summary>The list envelope <c>{data:[…], meta:{…}}</c>.</summary>
+public sealed record PagedResponse<T>(
+    [property: JsonPropertyName("data")] IReadOnlyList<T> Data,
+    [property: JsonPropertyName("meta")] PageMeta Meta);
+
+/// <summary>The success envelope <c>{data, message?}</c>.</summary>
+public sealed record DataResponse<T>(
+    [property: JsonPropertyName("data")] T Data,
+    [property: JsonPropertyName("message")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    string? Message = null);

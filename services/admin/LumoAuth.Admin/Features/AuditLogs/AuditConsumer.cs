@@ -1,0 +1,105 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
+using LumoAuth.Contracts;
+using LumoAuth.Messaging.Outbox;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.AuditLogs;
+
+/// <summary>
+/// Turns every integration event of every service into an audit entry. One generic consumer per
+/// contract type, all on one queue; the entry's unique event id makes a redelivery a no-op.
+/// </summary>
+public sealed class AuditConsumer<TEvent>(AdminDbContext db) : IConsumer<TEvent>
+    where TEvent : IntegrationEvent
+{
+    public async Task Consume(ConsumeContext<TEvent> context)
+    {
+        var @event = context.Message;
+        if (@event.TenantId is not { } tenantId)
+        {
+            return;
+        }
+
+        var eventId = context.MessageId ?? NewId.NextGuid();
+        var entry = AuditMapping.ToEntry(@event, tenantId, eventId);
+        // Insert-if-absent keeps the entry append-only and the consumer idempotent without a separate inbox row.
+        var inserted = await db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO audit_logs ("Id", "TenantId", "EventId", "Action", "Category", "ActorType", "ActorId", "ActorEmail",
+                "TargetType", "TargetId", "Outcome", "IpAddress", "UserAgent", "CorrelationId", "Metadata", "Timestamp")
+            VALUES ({entry.Id}, {entry.TenantId}, {entry.EventId}, {entry.Action}, {entry.Category}, {entry.ActorType}, {entry.ActorId},
+                {entry.ActorEmail}, {entry.TargetType}, {entry.TargetId}, {entry.Outcome}, {entry.IpAddress}, {entry.UserAgent},
+                {entry.CorrelationId}, CAST({entry.Metadata} AS jsonb), {entry.Timestamp})
+            ON CONFLICT ("EventId") DO NOTHING
+            """, context.CancellationToken);
+        _ = inserted;
+    }
+}
+
+public static class AuditMapping
+{
+    private static readonly HashSet<string> BaseProperties = new(
+        typeof(IntegrationEvent).GetProperties().Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)), StringComparer.Ordinal);
+
+    public static AuditLogEntry ToEntry(IntegrationEvent @event, Guid tenantId, Guid eventId)
+    {
+        var type = @event.GetType();
+        var json = JsonSerializer.SerializeToNode(@event, type, MessagingJson.Options)!.AsObject();
+        var metadata = new JsonObject();
+        foreach (var (key, value) in json)
+        {
+            if (!BaseProperties.Contains(key))
+            {
+                metadata[key] = value?.DeepClone();
+            }
+        }
+
+        var (targetType, targetId) = TargetOf(type, json);
+        return new AuditLogEntry
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenantId,
+            EventId = eventId,
+            Action = SnakeCase(type.Name),
+            Category = CategoryOf(type),
+            ActorType = @event.Actor?.Type ?? "system",
+            ActorId = @event.Actor?.Id,
+            ActorEmail = @event.Actor?.Email,
+            TargetType = targetType,
+            TargetId = targetId,
+            Outcome = "success",
+            IpAddress = @event.IpAddress,
+            UserAgent = @event.UserAgent,
+            CorrelationId = @event.CorrelationId,
+            Metadata = metadata.ToJsonString(),
+            Timestamp = @event.OccurredAt,
+        };
+    }
+
+    /// <summary>Categories of the docs (inventory §6.10) from the contract's bounded context.</summary>
+    public static string CategoryOf(Type type) => type.Namespace?.Split('.').LastOrDefault() switch
+    {
+        "Users" => "user_management",
+        "Authorization" => "authorization",
+        "Clients" when type.Name.Contains("Token", StringComparison.Ordinal) => "token_management",
+        "Sessions" => "authentication",
+        _ => "configuration",
+    };
+
+    private static (string? Type, string? Id) TargetOf(Type type, JsonObject json)
+    {
+        foreach (var (property, target) in new[] { ("userId", "user"), ("clientId", "client"), ("apiKeyId", "api_key"), ("id", "tenant") })
+        {
+            if (json[property] is JsonValue value)
+            {
+                return (target, value.ToString());
+            }
+        }
+
+        return (type.Namespace?.Split('.').LastOrDefault()?.ToLowerInvariant(), null);
+    }
+
+    public static string SnakeCase(string name) => JsonNamingPolicy.SnakeCaseLower.ConvertName(name);
+}

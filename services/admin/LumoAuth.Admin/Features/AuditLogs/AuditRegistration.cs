@@ -1,0 +1,17 @@
+using LumoAuth.Messaging.Outbox;
+using MassTransit;
+
+namespace LumoAuth.Admin.Features.AuditLogs;
+
+public static class AuditRegistration
+{
+    /// <summary>One <see cref="AuditConsumer{TEvent}"/> per contract type, all on the service's one audit queue.</summary>
+    public static void AddAuditConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
+    {
+        var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-audit";
+        foreach (var type in ContractTypes.All)
+        {
+            bus.AddConsumer(typeof(AuditConsumer<>).MakeGenericType(type)).Endpoint(e => e.Name = queue);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.ApiKeys;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Internal;
+
+/// <summary>Lookups the other services make (through their caches); internal key only, never routed by the gateway.</summary>
+public static class InternalEndpoints
+{
+    public static IEndpointRouteBuilder MapInternalEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup(InternalRoutes.Prefix).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        group.MapGet("/tenants/by-slug/{slug}", GetTenantBySlug).WithName("InternalGetTenantBySlug");
+        group.MapPost("/api-keys/verify", VerifyApiKey).WithName("InternalVerifyApiKey");
+        return app;
+    }
+
+    public static async Task<IResult> GetTenantBySlug(string slug, DatabaseTenantSource source, CancellationToken cancellationToken) =>
+        await source.FindBySlugAsync(slug, cancellationToken) is { } tenant ? TypedResults.Ok(tenant) : TypedResults.NotFound();
+
+    public static async Task<IResult> VerifyApiKey(VerifyApiKeyRequest request, DatabaseApiKeySource source, CancellationToken cancellationToken) =>
+        await source.VerifyAsync(request.TenantId, request.Key, cancellationToken) is { } key ? TypedResults.Ok(key) : TypedResults.NotFound();
+}
+
+public sealed class DatabaseTenantSource(IServiceScopeFactory scopeFactory) : ITenantSource
+{
+    public async Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken)
+    {
+        await using var scope = scopeFactory.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        return await db.Tenants.AsNoTracking()
+            .Where(t => t.Slug == slug)
+            .Select(t => new TenantInfo(t.Id, t.Slug, t.Name, t.Status, t.Region))
+            .FirstOrDefaultAsync(cancellationToken);
+    }
+}
+
+public sealed class DatabaseApiKeySource(IServiceScopeFactory scopeFactory) : IApiKeySource
+{
+    public async Task<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
+    {
+        if (!key.StartsWith(ApiKeyIssuer.KeyPrefix, StringComparison.Ordinal) || key.Length > 256)
+        {
+            return null;
+        }
+
+        await using var scope = scopeFactory.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var hash = ApiKeyIssuer.HashOf(key);
+        var now = DateTimeOffset.UtcNow;
+        // Looked up by hash and tenant together: a key of another tenant is simply not found.
+        var found = await db.ApiKeys.IgnoreQueryFilters().AsNoTracking()
+            .Where(k => k.KeyHash == hash && k.TenantId == tenantId && k.RevokedAt == null && (k.ExpiresAt == null || k.ExpiresAt > now))
+            .FirstOrDefaultAsync(cancellationToken);
+        return found is null ? null : new VerifiedApiKey(found.Id, found.TenantId, found.Name, found.Scopes, found.ExpiresAt);
+    }
+}
