@@ -5,6 +5,7 @@
 #   eng/infra.sh rabbitmqctl ARGS...   (rabbitmqctl against our node, with the env it needs)
 # Tests may call `stop rabbitmq` / `start rabbitmq` (or redis) to simulate an outage.
 set -euo pipefail
+umask 022 # the postgres user must be able to traverse the folders we create
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELF="$REPO/eng/infra.sh"
@@ -42,7 +43,7 @@ pid_alive() { # pidfile process-name
 
 fail_with_log() { # name, log files...
   local name=$1; shift
-  log "$name did not come up; last log lines:"
+  log "$name failed; last log lines:"
   for f in "$@"; do [[ -f "$f" ]] && { echo "--- $f" >&2; tail -n 40 "$f" >&2; }; done
   exit 1
 }
@@ -63,26 +64,26 @@ cmd_install() {
 }
 
 # ---------------------------------------------------------------- postgres
-PG_DIR="$INFRA/postgres"
-PG_DATA="$PG_DIR/data"
-PG_LOG="$PG_DIR/postgres.log"
-pg_sockdir() {
-  # Unix socket paths are limited to ~107 bytes; a deep CI checkout could exceed it.
-  local d="$PG_DIR/sock"
-  ((${#d} < 80)) || d="/tmp/lumoauth-pg-$(echo "$REPO" | md5sum | cut -c1-8)"
-  echo "$d"
+pg_paths() {
+  # PostgreSQL runs as user postgres, which must reach its folder: a checkout under /root (mode 700)
+  # is out of its reach, and Unix socket paths are limited to ~107 bytes. Fall back to /tmp then.
+  PG_DIR="$INFRA/postgres"
+  if ! runuser -u postgres -- test -x "$REPO" || ((${#PG_DIR} > 70)); then
+    PG_DIR="/tmp/lumoauth-$(echo "$REPO" | md5sum | cut -c1-8)/postgres"
+  fi
+  PG_DATA="$PG_DIR/data" PG_LOG="$PG_DIR/postgres.log" PG_SOCK="$PG_DIR/sock"
 }
-pg() { runuser -u postgres -- "$(pg_bin)/$1" "${@:2}"; } # root may not run PostgreSQL
+# Root may not run PostgreSQL. `cd /` because postgres may not be allowed into the caller's cwd.
+pg() { (cd / && runuser -u postgres -- "$(pg_bin)/$1" "${@:2}"); }
 
-pg_running() { [[ -f "$PG_DATA/PG_VERSION" ]] && pg pg_ctl -D "$PG_DATA" status >/dev/null 2>&1; }
+pg_running() { pg_paths; [[ -f "$PG_DATA/PG_VERSION" ]] && pg pg_ctl -D "$PG_DATA" status >/dev/null 2>&1; }
 
 start_postgres() {
   [[ -n "$(pg_bin)" ]] || die "PostgreSQL binaries not found; run: $SELF install"
   if pg_running; then log "postgres already running on $PG_PORT"; return 0; fi
   port_open "$PG_PORT" && die "port $PG_PORT is taken by another process (set LUMOAUTH_PG_PORT)"
-  local sock; sock="$(pg_sockdir)"
-  mkdir -p "$PG_DIR" "$sock"
-  chown postgres: "$PG_DIR" "$sock"
+  mkdir -p "$PG_SOCK"
+  chown postgres: "$PG_DIR" "$PG_SOCK"
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
     rm -rf "$PG_DATA"
     pg initdb -D "$PG_DATA" -A trust -U postgres --no-sync -E UTF8 >"$PG_DIR/initdb.log" 2>&1 ||
@@ -90,7 +91,7 @@ start_postgres() {
   fi
   # Durability is pointless for throwaway test data; turning it off makes tests much faster.
   pg pg_ctl -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start -o "-p $PG_PORT -c listen_addresses=127.0.0.1 \
-    -k $sock -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+    -k $PG_SOCK -c max_connections=500 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
     >/dev/null || fail_with_log postgres "$PG_LOG"
   log "postgres up on 127.0.0.1:$PG_PORT"
 }
@@ -151,11 +152,16 @@ rabbit_env() {
   export RABBITMQ_CONFIG_FILE="$RABBIT_DIR/rabbitmq.conf"
   export RABBITMQ_ENABLED_PLUGINS_FILE="$RABBIT_DIR/enabled_plugins"
   export RABBITMQ_ADVANCED_CONFIG_FILE="$RABBIT_DIR/advanced.config"
+  export ERL_CRASH_DUMP="$RABBIT_DIR/erl_crash.dump" # default is the caller's cwd
   export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
   export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 
 rabbitmqctl() { "$RABBIT_BIN/rabbitmqctl" -n "$RABBIT_NODE" "$@"; }
+
+# The node spawns a private epmd on $ERL_EPMD_PORT; don't leave it behind. epmd refuses -kill
+# while any node is still registered, so this never pulls it from under a live node.
+kill_epmd() { epmd -kill >/dev/null 2>&1 || true; }
 
 start_rabbitmq() ( # subshell: rabbit_env must not leak into the other servers
   [[ -x "$RABBIT_BIN/rabbitmq-server" ]] || die "rabbitmq-server not found; run: $SELF install"
@@ -165,14 +171,24 @@ start_rabbitmq() ( # subshell: rabbit_env must not leak into the other servers
   mkdir -p "$RABBIT_DIR/log"
   rm -f "$RABBIT_PID"
   echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE" # no plugins: faster boot, nothing else listening
-  [[ -f "$RABBITMQ_CONFIG_FILE" ]] || echo '# guest/guest is allowed because we only listen on loopback' >"$RABBITMQ_CONFIG_FILE"
-  [[ -f "$RABBITMQ_ADVANCED_CONFIG_FILE" ]] || echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE"
-  # Redirect all output: a daemon holding the caller's stdout pipe would hang a test runner.
-  "$RABBIT_BIN/rabbitmq-server" -detached </dev/null >>"$RABBIT_DIR/startup.log" 2>&1 ||
-    fail_with_log rabbitmq "$RABBIT_DIR/startup.log"
-  # `await_startup` right after -detached fails (node not registered yet); `wait PIDFILE` copes.
-  rabbitmqctl wait "$RABBIT_PID" --timeout 60 </dev/null >>"$RABBIT_DIR/startup.log" 2>&1 ||
-    fail_with_log rabbitmq "$RABBIT_DIR/startup.log" "$RABBIT_DIR/log/$RABBIT_NODE.log"
+  # guest/guest works as is: RabbitMQ allows it on loopback, and we listen on loopback only.
+  # The log file is enough; console logging would copy it all into startup.log.
+  echo 'log.console = false' >"$RABBITMQ_CONFIG_FILE"
+  echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE" # else /etc/rabbitmq/advanced.config would be read
+  # Run in the background ourselves rather than with -detached: -detached discards the node's
+  # output, so a bad config would only show up as a 60 s timeout. All fds are redirected because a
+  # daemon holding the caller's stdout pipe would hang a test runner; setsid keeps terminal signals
+  # meant for the caller away from the broker.
+  setsid "$RABBIT_BIN/rabbitmq-server" </dev/null >"$RABBIT_DIR/startup.log" 2>&1 &
+  local launcher=$! i logs=("$RABBIT_DIR/startup.log" "$RABBIT_DIR/log/$RABBIT_NODE.log")
+  for ((i = 0; i < 1200; i++)); do
+    port_open "$RABBIT_PORT" && break
+    proc_alive "$launcher" || { kill_epmd; fail_with_log rabbitmq "${logs[@]}"; }
+    sleep 0.05
+  done
+  # The AMQP listener opens near the end of boot; `wait` confirms the whole app is running.
+  rabbitmqctl wait "$RABBIT_PID" --timeout 30 </dev/null >>"$RABBIT_DIR/startup.log" 2>&1 ||
+    fail_with_log rabbitmq "${logs[@]}"
   log "rabbitmq up on 127.0.0.1:$RABBIT_PORT"
 )
 
@@ -186,8 +202,7 @@ stop_rabbitmq() (
   for ((i = 0; i < 600; i++)); do proc_alive "$pid" || break; sleep 0.05; done
   proc_alive "$pid" && fail_with_log "rabbitmq stop (pid $pid)" "$RABBIT_DIR/log/$RABBIT_NODE.log"
   rm -f "$RABBIT_PID"
-  # The node spawned a private epmd on $ERL_EPMD_PORT; it refuses -kill while any node is registered.
-  epmd -kill >/dev/null 2>&1 || true
+  kill_epmd
   log "rabbitmq stopped"
 )
 
@@ -201,11 +216,11 @@ targets() {
 }
 
 cmd_status() {
-  local up=0
+  local up=0 # lines are "NAME: up (...)" or "NAME: down"; eng/test.sh parses them
   if pg_running; then echo "postgres: up (127.0.0.1:$PG_PORT)"; else echo "postgres: down"; up=1; fi
   if pid_alive "$REDIS_PID" redis-server; then echo "redis: up (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; up=1; fi
   if pid_alive "$RABBIT_PID" beam.smp; then echo "rabbitmq: up (127.0.0.1:$RABBIT_PORT)"; else echo "rabbitmq: down"; up=1; fi
-  return $up
+  return $up # non-zero when any is down
 }
 
 cmd_env() {
@@ -219,8 +234,9 @@ cmd_env() {
 cmd="${1:-}"
 case "$cmd" in
   install) cmd_install ;;
-  start) for s in $(targets "${2:-all}"); do "start_$s"; done ;;
-  stop) for s in $(targets "${2:-all}"); do "stop_$s"; done ;;
+  start | stop)
+    servers="$(targets "${2:-all}")" # an assignment, so that a bad name stops the script
+    for s in $servers; do "${cmd}_$s"; done ;;
   status) cmd_status ;;
   env) cmd_env ;;
   rabbitmqctl) shift; rabbit_env; rabbitmqctl "$@" ;; # e.g. `eng/infra.sh rabbitmqctl status`

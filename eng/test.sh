@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The one test command (CI runs it via .ci/run). Brings up PostgreSQL/Redis/RabbitMQ on loopback,
+# runs `dotnet test` (extra arguments are passed through), stops the servers it started, and prints
+# as its very last line "N passed, N failed", summed over all TRX files.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+INFRA="$REPO/eng/infra.sh"
+RESULTS="$REPO/.lumoauth/test-results"
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 # no network beyond the registries
+
+bash "$INFRA" install
+
+# Stop afterwards only what this run started: a developer's already-running servers survive.
+up_before="$(bash "$INFRA" status | sed -n 's/: up.*//p')" || true
+started=()
+for s in postgres redis rabbitmq; do grep -qx "$s" <<<"$up_before" || started+=("$s"); done
+cleanup() {
+  local s
+  for s in "${started[@]}"; do bash "$INFRA" stop "$s" || true; done
+  started=() # run once: the EXIT trap must not print after the summary line
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+bash "$INFRA" start all
+eval "$(bash "$INFRA" env)"
+if [[ -x /usr/bin/chromium ]]; then export LUMOAUTH_CHROMIUM=/usr/bin/chromium; fi
+
+rm -rf "$RESULTS"
+rc=0
+dotnet test LumoAuth.sln -c Release --logger "trx;LogFilePrefix=r" --results-directory "$RESULTS" "$@" || rc=$?
+
+cleanup
+
+# <Counters total=".." executed=".." passed="N" failed="N" .../> once per TRX file. Newlines are
+# flattened in case a writer wraps attributes; the leading space keeps passedButRunAborted out.
+read -r passed failed < <(find "$RESULTS" -name '*.trx' -exec cat {} + 2>/dev/null | tr '\n' ' ' |
+  grep -o '<Counters [^>]*>' | awk '
+    { for (i = 1; i <= NF; i++) if (split($i, kv, "\"") >= 2) {
+        if (kv[1] == "passed=") p += kv[2]
+        if (kv[1] == "failed=") f += kv[2] } }
+    END { print p + 0, f + 0 }')
+
+status=0
+if ((rc != 0)); then echo "test: dotnet test exited with $rc" >&2; status=$rc; fi
+if ((passed + failed == 0)); then echo "test: no tests ran" >&2; status=1; fi
+if ((failed > 0)) && ((status == 0)); then status=1; fi
+echo "$passed passed, $failed failed"
+exit "$status"
