@@ -1,0 +1,27 @@
+using LumoAuth.ServiceDefaults.Errors;
+
+namespace LumoAuth.Gateway;
+
+public static class GatewayExtensions
+{
+    public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddReverseProxy()
+            .LoadFromMemory(GatewayRoutes.Routes(), GatewayRoutes.Clusters())
+            .AddServiceDiscoveryDestinationResolver();
+        return builder;
+    }
+}
+
+/// <summary>
+/// <c>/internal/**</c> is service-to-service only. No route leads there, and this refuses it before
+/// routing too, so a future catch-all route can never expose it. (Routes forward paths unchanged, so
+/// only this prefix can reach a service's internal API.)
+/// </summary>
+public sealed class InternalPathBlocker(RequestDelegate next)
+{
+    public Task InvokeAsync(HttpContext context) =>
+        context.Request.Path.StartsWithSegments("/internal", StringComparison.OrdinalIgnoreCase)
+            ? ErrorWriter.WriteAsync(context, new ApiError("No such route", 404, ErrorCodes.RouteNotFound))
+            : next(context);
+}

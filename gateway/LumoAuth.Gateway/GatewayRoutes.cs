@@ -1,0 +1,98 @@
+using LumoAuth.ServiceDefaults;
+using Yarp.ReverseProxy.Configuration;
+
+namespace LumoAuth.Gateway;
+
+/// <summary>
+/// Every public path and the service that owns it (DESIGN §3). Services keep the full public path, so
+/// routes forward unchanged. More literal segments win over fewer, so the owner-specific admin routes
+/// (clients, roles…) take precedence over admin's catch-all.
+/// </summary>
+public static class GatewayRoutes
+{
+    private const string Api = "/t/{tenantSlug}/api/v1";
+
+    public static readonly IReadOnlyList<(string Path, string Service)> Table =
+    [
+        // token: protocol, discovery, hosted pages, and the admin resources it owns
+        (Api + "/oauth/{**rest}", ServiceNames.Token),
+        (Api + "/connect/{**rest}", ServiceNames.Token),
+        (Api + "/.well-known/openid-configuration", ServiceNames.Token),
+        (Api + "/.well-known/oauth-authorization-server", ServiceNames.Token),
+        (Api + "/.well-known/jwks.json", ServiceNames.Token),
+        ("/t/{tenantSlug}/.well-known/openid-configuration", ServiceNames.Token),
+        ("/t/{tenantSlug}/.well-known/oauth-authorization-server", ServiceNames.Token),
+        ("/t/{tenantSlug}/.well-known/jwks.json", ServiceNames.Token),
+        (Api + "/admin/clients/{**rest}", ServiceNames.Token),
+        (Api + "/admin/oauth-clients/{**rest}", ServiceNames.Token),
+        (Api + "/admin/sessions/{**rest}", ServiceNames.Token),
+        (Api + "/admin/scopes/{**rest}", ServiceNames.Token),
+        (Api + "/admin/tokens/{**rest}", ServiceNames.Token),
+        (Api + "/admin/users/{userId}/sessions/{**rest}", ServiceNames.Token),
+        (Api + "/admin/users/{userId}/tokens", ServiceNames.Token),
+        ("/t/{tenantSlug}/login/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/logout/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/consent/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/device/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/register/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/forgot-password/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/account/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/magic-link/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/check-email", ServiceNames.Token),
+
+        // authorization: Zanzibar, RBAC, ABAC, AuthZEN and their admin resources
+        (Api + "/zanzibar/{**rest}", ServiceNames.Authorization),
+        (Api + "/authz/{**rest}", ServiceNames.Authorization),
+        (Api + "/abac/{**rest}", ServiceNames.Authorization),
+        (Api + "/permissions/{**rest}", ServiceNames.Authorization),
+        (Api + "/access/v1/{**rest}", ServiceNames.Authorization),
+        (Api + "/.well-known/authzen-configuration", ServiceNames.Authorization),
+        (Api + "/admin/roles/{**rest}", ServiceNames.Authorization),
+        (Api + "/admin/permissions/{**rest}", ServiceNames.Authorization),
+        (Api + "/admin/abac/{**rest}", ServiceNames.Authorization),
+        (Api + "/admin/users/{userId}/roles", ServiceNames.Authorization),
+        (Api + "/admin/groups/{groupId}/roles", ServiceNames.Authorization),
+
+        // agents: registry, JIT, AAuth, MCP, Ask
+        (Api + "/agents/{**rest}", ServiceNames.Agents),
+        (Api + "/jit/{**rest}", ServiceNames.Agents),
+        (Api + "/aauth/{**rest}", ServiceNames.Agents),
+        (Api + "/mcp/{**rest}", ServiceNames.Agents),
+        (Api + "/.well-known/oauth-protected-resource/{**rest}", ServiceNames.Agents),
+        (Api + "/.well-known/aauth-agent", ServiceNames.Agents),
+        (Api + "/.well-known/aauth-resource", ServiceNames.Agents),
+        (Api + "/admin/agents/{**rest}", ServiceNames.Agents),
+
+        // federation: SAML, social and external IdPs
+        ("/t/{tenantSlug}/saml/{**rest}", ServiceNames.Federation),
+        ("/t/{tenantSlug}/auth/social/{**rest}", ServiceNames.Federation),
+        (Api + "/admin/social-providers/{**rest}", ServiceNames.Federation),
+        (Api + "/admin/identity-providers/{**rest}", ServiceNames.Federation),
+
+        // admin: the platform API, the rest of the Tenant Admin API, SCIM
+        ("/api/v1/tenants/{**rest}", ServiceNames.Admin),
+        (Api + "/admin/{**rest}", ServiceNames.Admin),
+        (Api + "/scim/v2/{**rest}", ServiceNames.Admin),
+        (Api + "/scim2.0/{**rest}", ServiceNames.Admin),
+    ];
+
+    public static IReadOnlyList<RouteConfig> Routes() =>
+        Table.Select((route, index) => new RouteConfig
+        {
+            RouteId = $"{route.Service}-{index}",
+            ClusterId = route.Service,
+            Match = new RouteMatch { Path = route.Path },
+        }).ToList();
+
+    public static IReadOnlyList<ClusterConfig> Clusters() =>
+        Table.Select(r => r.Service).Distinct().Select(service => new ClusterConfig
+        {
+            ClusterId = service,
+            Destinations = new Dictionary<string, DestinationConfig>
+            {
+                // Resolved by Aspire service discovery (services:{name}:http:0).
+                ["default"] = new() { Address = $"http://{service}" },
+            },
+            HttpRequest = new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(100) },
+        }).ToList();
+}

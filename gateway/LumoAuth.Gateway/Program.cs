@@ -1,0 +1,15 @@
+using LumoAuth.Gateway;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddServiceDefaults();
+builder.AddGateway();
+
+var app = builder.Build();
+app.UseServiceDefaults(resolveTenants: false);
+app.UseMiddleware<InternalPathBlocker>();
+app.MapReverseProxy();
+app.MapDefaultEndpoints();
+
+await app.RunAsync();
+
+public partial class Program;
