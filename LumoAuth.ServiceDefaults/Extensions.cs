@@ -52,8 +52,6 @@ public static class LumoServiceDefaults
             o.SerializerOptions.PropertyNameCaseInsensitive = true;
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
         });
-        builder.Services.Configure<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>(o =>
-            o.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("LumoAuth:MaxRequestBodyBytes") ?? 1024 * 1024);
         return builder;
     }
 
@@ -106,6 +104,7 @@ public static class LumoServiceDefaults
         app.UseMiddleware<CorrelationMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages(StatusCodeEnvelope.WriteAsync);
+        app.UseMiddleware<RequestSizeLimitMiddleware>();
         if (resolveTenants)
         {
             app.UseMiddleware<TenantResolutionMiddleware>();

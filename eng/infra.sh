@@ -9,7 +9,8 @@ umask 022 # the postgres user must be able to traverse the folders we create
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELF="$REPO/eng/infra.sh"
-INFRA="$REPO/.lumoauth/infra"
+# LUMOAUTH_INFRA_DIR lets the AppHost keep its (persistent) dev data apart from the throwaway test data.
+INFRA="${LUMOAUTH_INFRA_DIR:-$REPO/.lumoauth/infra}"
 
 PG_PORT="${LUMOAUTH_PG_PORT:-55432}"
 REDIS_PORT="${LUMOAUTH_REDIS_PORT:-56379}"
@@ -206,6 +207,40 @@ stop_rabbitmq() (
   log "rabbitmq stopped"
 )
 
+# ---------------------------------------------------------------- serve (foreground, for the AppHost)
+# The AppHost runs each server as an executable resource it owns: the process stays in the
+# foreground (exec) so Aspire sees its logs and stops it with the AppHost.
+serve_postgres() {
+  [[ -n "$(pg_bin)" ]] || die "PostgreSQL binaries not found; run: $SELF install"
+  pg_paths
+  mkdir -p "$PG_SOCK"
+  chown postgres: "$PG_DIR" "$PG_SOCK"
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    rm -rf "$PG_DATA"
+    pg initdb -D "$PG_DATA" -A trust -U postgres --no-sync -E UTF8 >"$PG_DIR/initdb.log" 2>&1 ||
+      fail_with_log postgres "$PG_DIR/initdb.log"
+  fi
+  cd /
+  exec runuser -u postgres -- "$(pg_bin)/postgres" -D "$PG_DATA" -p "$PG_PORT" -c listen_addresses=127.0.0.1 \
+    -k "$PG_SOCK" -c max_connections=300
+}
+
+serve_redis() {
+  command -v redis-server >/dev/null || die "redis-server not found; run: $SELF install"
+  mkdir -p "$REDIS_DIR"
+  exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --appendonly no
+}
+
+serve_rabbitmq() {
+  [[ -x "$RABBIT_BIN/rabbitmq-server" ]] || die "rabbitmq-server not found; run: $SELF install"
+  rabbit_env
+  mkdir -p "$RABBIT_DIR/log"
+  echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
+  echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE"
+  : >"$RABBITMQ_CONFIG_FILE"
+  exec "$RABBIT_BIN/rabbitmq-server"
+}
+
 # ---------------------------------------------------------------- commands
 targets() {
   case "${1:-all}" in
@@ -240,5 +275,6 @@ case "$cmd" in
   status) cmd_status ;;
   env) cmd_env ;;
   rabbitmqctl) shift; rabbit_env; rabbitmqctl "$@" ;; # e.g. `eng/infra.sh rabbitmqctl status`
-  *) echo "usage: $0 install | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS" >&2; exit 2 ;;
+  serve) s="$(targets "${2:-}")"; [[ "$s" != *" "* ]] || die "serve takes one server"; "serve_$s" ;;
+  *) echo "usage: $0 install | serve postgres|redis|rabbitmq | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS" >&2; exit 2 ;;
 esac

@@ -48,7 +48,8 @@ public static class MessagingExtensions
         var connectionString = builder.Configuration.GetConnectionString(RabbitMqConnectionName)
             ?? throw new InvalidOperationException($"Connection string '{RabbitMqConnectionName}' is missing.");
         var prefix = builder.Configuration["Messaging:Prefix"] ?? "lumoauth";
-        var instanceId = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}"[..48].ToLowerInvariant();
+        var instance = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}".ToLowerInvariant();
+        var instanceId = instance[..Math.Min(instance.Length, 48)];
 
         builder.Services.AddMassTransit(x =>
         {

@@ -1,0 +1,176 @@
+using System.Net.Sockets;
+using LumoAuth.ServiceDefaults;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace LumoAuth.AppHost.Infrastructure;
+
+/// <summary>PostgreSQL databases, Redis and RabbitMQ as the services see them, whichever way they run.</summary>
+public sealed class Infrastructure
+{
+    private readonly Dictionary<string, IResourceBuilder<IResourceWithConnectionString>> _databases = new(StringComparer.Ordinal);
+
+    public required Func<string, IResourceBuilder<IResourceWithConnectionString>> CreateDatabase { get; init; }
+
+    public required IResourceBuilder<IResourceWithConnectionString> Redis { get; init; }
+
+    public required IResourceBuilder<IResourceWithConnectionString> RabbitMq { get; init; }
+
+    /// <summary>What a service must wait for (empty when the servers are external).</summary>
+    public required IReadOnlyList<IResourceBuilder<IResource>> Servers { get; init; }
+
+    public IResourceBuilder<IResourceWithConnectionString> Database(string name)
+    {
+        if (!_databases.TryGetValue(name, out var db))
+        {
+            _databases[name] = db = CreateDatabase(name);
+        }
+
+        return db;
+    }
+
+    public void WaitForServers<T>(IResourceBuilder<T> resource)
+        where T : IResourceWithWaitSupport
+    {
+        foreach (var server in Servers)
+        {
+            resource.WaitFor(server);
+        }
+    }
+}
+
+/// <summary>
+/// Chooses how the servers run (<c>LumoAuth:Infrastructure</c>): <c>containers</c> when a container
+/// runtime answers, <c>local</c> (the machine's own binaries as executable resources on loopback)
+/// when none does, or <c>external</c> (connection strings from configuration, e.g. servers a test
+/// script already started).
+/// </summary>
+public static class InfrastructureFactory
+{
+    public static Infrastructure Create(IDistributedApplicationBuilder builder)
+    {
+        var mode = builder.Configuration["LumoAuth:Infrastructure"] ?? "auto";
+        if (mode == "auto")
+        {
+            mode = builder.Configuration.GetConnectionString(ServiceNames.Postgres) is not null ? "external"
+                : ContainerRuntimeAnswers() ? "containers"
+                : "local";
+        }
+
+        return mode switch
+        {
+            "containers" => Containers(builder),
+            "local" => Local(builder),
+            "external" => External(builder),
+            _ => throw new InvalidOperationException($"Unknown LumoAuth:Infrastructure '{mode}' (auto|containers|local|external)."),
+        };
+    }
+
+    private static Infrastructure Containers(IDistributedApplicationBuilder builder)
+    {
+        var postgres = builder.AddPostgres(ServiceNames.Postgres).WithDataVolume();
+        var redis = builder.AddRedis(ServiceNames.Redis);
+        var rabbit = builder.AddRabbitMQ(ServiceNames.RabbitMq);
+        return new Infrastructure
+        {
+            CreateDatabase = name => postgres.AddDatabase(name),
+            Redis = redis,
+            RabbitMq = rabbit,
+            Servers = [postgres.AsResource(), redis.AsResource(), rabbit.AsResource()],
+        };
+    }
+
+    private static Infrastructure Local(IDistributedApplicationBuilder builder)
+    {
+        var root = DeploymentSettings.RepositoryRoot(builder);
+        var script = Path.Combine(root, "eng", "infra.sh");
+        var missing = new[] { "/usr/bin/redis-server", "/usr/lib/rabbitmq/bin/rabbitmq-server" }.Where(p => !File.Exists(p)).ToList();
+        if (missing.Count > 0 || !Directory.Exists("/usr/lib/postgresql"))
+        {
+            throw new InvalidOperationException(
+                $"Local servers are missing ({string.Join(", ", missing.DefaultIfEmpty("postgresql"))}). Install them once with: sudo bash {script} install");
+        }
+
+        var dataDir = Path.Combine(root, ".lumoauth", "apphost", "servers");
+        IResourceBuilder<ExecutableResource> Server(string name, string portVariable) =>
+            builder.AddExecutable(name, "bash", root, script, "serve", name)
+                .WithEnvironment("LUMOAUTH_INFRA_DIR", dataDir)
+                .WithEndpoint(name: "tcp", scheme: "tcp", env: portVariable, isProxied: false)
+                .WithTcpHealthCheck(builder, name);
+
+        var postgres = Server(ServiceNames.Postgres, "LUMOAUTH_PG_PORT");
+        var redis = Server(ServiceNames.Redis, "LUMOAUTH_REDIS_PORT");
+        var rabbit = Server(ServiceNames.RabbitMq, "LUMOAUTH_RABBIT_PORT");
+        var pgPort = postgres.GetEndpoint("tcp").Property(EndpointProperty.Port);
+        var redisPort = redis.GetEndpoint("tcp").Property(EndpointProperty.Port);
+        var rabbitPort = rabbit.GetEndpoint("tcp").Property(EndpointProperty.Port);
+        return new Infrastructure
+        {
+            CreateDatabase = name => builder.AddConnectionString(name, ReferenceExpression.Create(
+                $"Host=127.0.0.1;Port={pgPort};Username=postgres;Password=postgres;Database={name}")),
+            Redis = builder.AddConnectionString(ServiceNames.Redis, ReferenceExpression.Create($"127.0.0.1:{redisPort}")),
+            RabbitMq = builder.AddConnectionString(ServiceNames.RabbitMq, ReferenceExpression.Create($"amqp://guest:guest@127.0.0.1:{rabbitPort}/")),
+            Servers = [postgres.AsResource(), redis.AsResource(), rabbit.AsResource()],
+        };
+    }
+
+    private static Infrastructure External(IDistributedApplicationBuilder builder)
+    {
+        var server = builder.Configuration.GetConnectionString(ServiceNames.Postgres)
+            ?? throw new InvalidOperationException("External infrastructure needs ConnectionStrings:postgres.");
+        // A prefix lets several suites share one server without sharing databases.
+        var prefix = builder.Configuration["LumoAuth:DatabasePrefix"] ?? string.Empty;
+        return new Infrastructure
+        {
+            CreateDatabase = name => builder.AddConnectionString(name, ReferenceExpression.Create($"{server};Database={prefix}{name}")),
+            Redis = builder.AddConnectionString(ServiceNames.Redis),
+            RabbitMq = builder.AddConnectionString(ServiceNames.RabbitMq),
+            Servers = [],
+        };
+    }
+
+    private static IResourceBuilder<IResource> AsResource<T>(this IResourceBuilder<T> resource)
+        where T : IResource => (IResourceBuilder<IResource>)(object)resource;
+
+    /// <summary>"Started" is not "accepting connections": wait until the port answers.</summary>
+    private static IResourceBuilder<ExecutableResource> WithTcpHealthCheck(
+        this IResourceBuilder<ExecutableResource> resource, IDistributedApplicationBuilder builder, string name)
+    {
+        var endpoint = resource.GetEndpoint("tcp");
+        var key = $"{name}-tcp";
+        builder.Services.AddHealthChecks().AddAsyncCheck(key, async cancellationToken =>
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync("127.0.0.1", endpoint.Port, cancellationToken);
+                return HealthCheckResult.Healthy();
+            }
+            catch (SocketException ex)
+            {
+                return HealthCheckResult.Unhealthy(ex.Message);
+            }
+        });
+        return resource.WithHealthCheck(key);
+    }
+
+    private static bool ContainerRuntimeAnswers()
+    {
+        var host = Environment.GetEnvironmentVariable("DOCKER_HOST");
+        var socket = host is { } h && h.StartsWith("unix://", StringComparison.Ordinal) ? h["unix://".Length..] : "/var/run/docker.sock";
+        if (host is not null && !host.StartsWith("unix://", StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        try
+        {
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            probe.Connect(new UnixDomainSocketEndPoint(socket));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

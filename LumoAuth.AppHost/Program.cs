@@ -1,0 +1,43 @@
+using LumoAuth.AppHost.Infrastructure;
+using LumoAuth.ServiceDefaults;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+var infra = InfrastructureFactory.Create(builder);
+var settings = DeploymentSettings.Load(builder);
+
+var admin = builder.AddLumoService<Projects.LumoAuth_Admin>(ServiceNames.Admin, ServiceNames.AdminDb, infra, settings);
+var token = builder.AddLumoService<Projects.LumoAuth_Token>(ServiceNames.Token, ServiceNames.TokenDb, infra, settings);
+var authorization = builder.AddLumoService<Projects.LumoAuth_Authorization>(ServiceNames.Authorization, ServiceNames.AuthorizationDb, infra, settings);
+var agents = builder.AddLumoService<Projects.LumoAuth_Agents>(ServiceNames.Agents, database: null, infra, settings);
+var federation = builder.AddLumoService<Projects.LumoAuth_Federation>(ServiceNames.Federation, database: null, infra, settings);
+
+// Every service asks admin for tenants and API keys; services validate bearer tokens with token's JWKS.
+foreach (var service in new[] { token, authorization, agents, federation })
+{
+    service.WithReference(admin).WaitFor(admin);
+}
+
+foreach (var service in new[] { admin, authorization, agents, federation })
+{
+    service.WithReference(token);
+}
+
+token.WithReference(authorization);
+agents.WithReference(authorization);
+
+var gateway = builder.AddProject<Projects.LumoAuth_Gateway>(ServiceNames.Gateway, o => o.ExcludeLaunchProfile = true)
+    .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
+    .WithLoopbackUrls()
+    .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
+    .WithEnvironment("LumoAuth__InternalKey", settings.InternalKey)
+    .WithReference(token).WithReference(authorization).WithReference(agents).WithReference(federation).WithReference(admin)
+    .WaitFor(token).WaitFor(authorization).WaitFor(agents).WaitFor(federation).WaitFor(admin)
+    .WithHttpHealthCheck("/health");
+
+if (settings.SeedDemo)
+{
+    DemoTenant.Configure(builder, gateway, settings);
+}
+
+builder.Build().Run();

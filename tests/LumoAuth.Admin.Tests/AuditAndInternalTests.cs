@@ -1,0 +1,93 @@
+using System.Net.Http.Json;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    [Fact]
+    public async Task CreatingAUser_LandsInTheAuditLogFromItsEvent()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var created = await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "audited@example.com" });
+        var userId = (await ApiAssert.OkAsync(created, 201))["data"]!["id"]!.GetValue<string>();
+
+        var entry = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_created&targetId={userId}"));
+            return page["data"]!.AsArray().FirstOrDefault()?.AsObject();
+        });
+        Assert.Equal("user_management", entry["category"]!.GetValue<string>());
+        Assert.Equal("api_key", entry["actor"]!["type"]!.GetValue<string>());
+        Assert.StartsWith("log_", entry["id"]!.GetValue<string>());
+
+        using var single = await client.GetAsync($"{tenant.Api}/admin/audit-logs/{entry["id"]!.GetValue<string>()}");
+        await ApiAssert.OkAsync(single);
+        using var missing = await client.GetAsync($"{tenant.Api}/admin/audit-logs/log_{Guid.NewGuid():N}");
+        await ApiAssert.ErrorAsync(missing, 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task RedeliveredEvent_ProducesOneAuditEntry()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var bus = factory.Services.GetRequiredService<IBus>();
+        var messageId = Guid.NewGuid();
+        var userId = Guid.NewGuid();
+        var @event = new UserCreated(userId, "twice@example.com", false) { TenantId = tenant.Id };
+        await bus.Publish(@event, ctx => ctx.MessageId = messageId);
+        await bus.Publish(@event, ctx => ctx.MessageId = messageId);
+
+        using var client = factory.ClientFor(tenant);
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?targetId={userId}"));
+            return page["meta"]!["total"]!.GetValue<long>() >= 1 ? page : null;
+        });
+        await Task.Delay(1000);
+        var final = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?targetId={userId}"));
+        Assert.Equal(1, final["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task AuditLogs_OfAnotherTenant_AreInvisible()
+    {
+        var a = await factory.CreateTenantAsync();
+        var b = await factory.CreateTenantAsync();
+        using var clientB = factory.ClientFor(b);
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await clientB.GetAsync($"{b.Api}/admin/audit-logs?action=tenant_created"));
+            return page["meta"]!["total"]!.GetValue<long>() >= 1 ? page : null;
+        });
+        var all = await ApiAssert.OkAsync(await clientB.GetAsync($"{b.Api}/admin/audit-logs?limit=100"));
+        Assert.DoesNotContain(a.Id.ToString(), all.ToJsonString());
+    }
+
+    [Fact]
+    public async Task InternalApi_RequiresTheInternalKey()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var anonymous = factory.CreateClient();
+        using var refused = await anonymous.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}");
+        await ApiAssert.ErrorAsync(refused, 401, "unauthorized");
+
+        using var wrong = factory.CreateClient();
+        wrong.DefaultRequestHeaders.Add("X-Internal-Key", "not-the-key");
+        using var refusedWrong = await wrong.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}");
+        await ApiAssert.ErrorAsync(refusedWrong, 401, "unauthorized");
+
+        using var internalClient = factory.Internal();
+        var info = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}"));
+        Assert.Equal(tenant.Id.ToString(), info["id"]!.GetValue<string>());
+
+        using var verified = await internalClient.PostAsJsonAsync("/internal/v1/api-keys/verify", new { tenantId = tenant.Id, key = tenant.ApiKey });
+        await ApiAssert.OkAsync(verified);
+        using var foreign = await internalClient.PostAsJsonAsync("/internal/v1/api-keys/verify", new { tenantId = Guid.NewGuid(), key = tenant.ApiKey });
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, foreign.StatusCode);
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net.Http.Json;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class UserTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    [Fact]
+    public async Task CreateUser_ThenGetByIdAndEmail_ReturnsTheUser()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var created = await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "Jane@Example.com", name = "Jane", password = "a long enough password" });
+        var json = await ApiAssert.OkAsync(created, 201);
+        var id = json["data"]!["id"]!.GetValue<string>();
+        Assert.Equal("Jane@Example.com", json["data"]!["email"]!.GetValue<string>());
+        Assert.DoesNotContain("password", json.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+
+        using var byId = await client.GetAsync($"{tenant.Api}/admin/users/{id}");
+        Assert.Equal(id, (await ApiAssert.OkAsync(byId))["data"]!["id"]!.GetValue<string>());
+        using var byEmail = await client.GetAsync($"{tenant.Api}/admin/users/jane@example.com");
+        Assert.Equal(id, (await ApiAssert.OkAsync(byEmail))["data"]!["id"]!.GetValue<string>());
+
+        using var list = await client.GetAsync($"{tenant.Api}/admin/users?limit=1");
+        var page = await ApiAssert.OkAsync(list);
+        Assert.Equal(2, page["meta"]!["total"]!.GetValue<long>());
+        Assert.True(page["meta"]!["hasNextPage"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task CreateUser_DuplicateEmailAnyCase_Returns409()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var first = await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "dup@example.com" });
+        await ApiAssert.OkAsync(first, 201);
+        using var second = await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "DUP@example.com" });
+        await ApiAssert.ErrorAsync(second, 409, "duplicate_resource");
+    }
+
+    [Fact]
+    public async Task CreateUser_InvalidEmailAndShortPassword_Returns400WithDetails()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var response = await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "nope", password = "123" });
+        var error = await ApiAssert.ErrorAsync(response, 400, "validation_error");
+        Assert.NotNull(error["details"]!["email"]);
+        Assert.NotNull(error["details"]!["password"]);
+    }
+
+    [Fact]
+    public async Task GetUser_Unknown_Returns404()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var response = await client.GetAsync($"{tenant.Api}/admin/users/{Guid.NewGuid()}");
+        await ApiAssert.ErrorAsync(response, 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task Users_WithoutApiKey_Returns401()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.CreateClient();
+        using var response = await client.GetAsync($"{tenant.Api}/admin/users");
+        await ApiAssert.ErrorAsync(response, 401, "unauthorized");
+    }
+
+    [Fact]
+    public async Task Users_WithInvalidApiKey_Returns401()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Add("Authorization", "ApiKey lmk_not-a-real-key");
+        using var response = await client.GetAsync($"{tenant.Api}/admin/users");
+        await ApiAssert.ErrorAsync(response, 401, "unauthorized");
+    }
+
+    [Fact]
+    public async Task Users_WithAnotherTenantsApiKey_Returns401AndLeaksNothing()
+    {
+        var a = await factory.CreateTenantAsync();
+        var b = await factory.CreateTenantAsync();
+        using var clientA = factory.ClientFor(a);
+        using var created = await clientA.PostAsJsonAsync($"{a.Api}/admin/users", new { email = "secret@a.example.com" });
+        var userId = (await ApiAssert.OkAsync(created, 201))["data"]!["id"]!.GetValue<string>();
+
+        using var bOnA = factory.ClientFor(b);
+        using var cross = await bOnA.GetAsync($"{a.Api}/admin/users/{userId}");
+        await ApiAssert.ErrorAsync(cross, 401, "unauthorized");
+
+        using var clientB = factory.ClientFor(b);
+        using var hidden = await clientB.GetAsync($"{b.Api}/admin/users/{userId}");
+        await ApiAssert.ErrorAsync(hidden, 404, "resource_not_found");
+        using var list = await clientB.GetAsync($"{b.Api}/admin/users?search=secret");
+        Assert.Equal(0, (await ApiAssert.OkAsync(list))["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task RevokedApiKey_IsRefusedWithinSeconds()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "short-lived", scopes = new[] { "admin:read" } });
+        var key = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var secret = key["key"]!.GetValue<string>();
+
+        using var withKey = factory.CreateClient();
+        withKey.DefaultRequestHeaders.Add("X-API-Key", secret);
+        using var before = await withKey.GetAsync($"{tenant.Api}/admin/users");
+        await ApiAssert.OkAsync(before);
+
+        using var revoke = await admin.DeleteAsync($"{tenant.Api}/admin/api-keys/{key["id"]!.GetValue<string>()}");
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, revoke.StatusCode);
+
+        await ApiAssert.EventuallyAsync<HttpResponseMessage>(async () =>
+        {
+            var response = await withKey.GetAsync($"{tenant.Api}/admin/users");
+            return response.StatusCode == System.Net.HttpStatusCode.Unauthorized ? response : null;
+        }, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task ReadOnlyApiKey_CannotWrite_Returns403()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "reader", scopes = new[] { "admin:read" } });
+        var secret = (await ApiAssert.OkAsync(created, 201))["data"]!["key"]!.GetValue<string>();
+
+        using var reader = factory.CreateClient();
+        reader.DefaultRequestHeaders.Add("X-API-Key", secret);
+        using var write = await reader.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "w@example.com" });
+        await ApiAssert.ErrorAsync(write, 403, "insufficient_scope");
+    }
+}
