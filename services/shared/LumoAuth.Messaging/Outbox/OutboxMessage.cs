@@ -14,7 +14,7 @@ public sealed class OutboxMessage
 
     public Guid? TenantId { get; private set; }
 
-    /// <summary>Full CLR name of the contract type (contracts are never renamed).</summary>
+    /// <summary>Contract type as <c>FullName, Assembly</c> (contracts are never renamed).</summary>
     public string MessageType { get; private set; } = string.Empty;
 
     public string Body { get; set; } = string.Empty;
@@ -40,7 +40,7 @@ public sealed class OutboxMessage
         {
             Id = Guid.CreateVersion7(),
             TenantId = @event.TenantId,
-            MessageType = @event.GetType().FullName!,
+            MessageType = ContractTypes.NameOf(@event.GetType()),
             CreatedAt = now,
             NextAttemptAt = now,
             Pending = @event,

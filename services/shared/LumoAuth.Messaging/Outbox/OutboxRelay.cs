@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Reflection;
 using System.Text.Json;
 using LumoAuth.Contracts;
 using MassTransit;
@@ -158,14 +157,17 @@ public sealed partial class OutboxRelay<TDbContext>(
     private static partial void LogParked(ILogger logger, Guid messageId, string messageType);
 }
 
-/// <summary>Contract types by full name, from the one contracts assembly.</summary>
+/// <summary>Names contract types in outbox rows and resolves them back, only ever to integration events.</summary>
 public static class ContractTypes
 {
-    private static readonly Dictionary<string, Type> ByName = typeof(IntegrationEvent).Assembly.GetTypes()
-        .Where(t => t is { IsAbstract: false } && typeof(IntegrationEvent).IsAssignableFrom(t))
-        .ToDictionary(t => t.FullName!, StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Type?> Resolved = new(StringComparer.Ordinal);
 
-    public static Type? Find(string fullName) => ByName.GetValueOrDefault(fullName);
+    public static string NameOf(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 
-    public static IEnumerable<Type> All => ByName.Values;
+    public static Type? Find(string name) => Resolved.GetOrAdd(name, static n =>
+        Type.GetType(n, throwOnError: false) is { IsAbstract: false } type && typeof(IntegrationEvent).IsAssignableFrom(type) ? type : null);
+
+    /// <summary>Every contract of the contracts assembly (the audit log consumes them all).</summary>
+    public static IEnumerable<Type> All => typeof(IntegrationEvent).Assembly.GetTypes()
+        .Where(t => t is { IsAbstract: false } && typeof(IntegrationEvent).IsAssignableFrom(t));
 }

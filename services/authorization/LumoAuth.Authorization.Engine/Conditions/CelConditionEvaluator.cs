@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using Cel;
+using LumoAuth.Authorization.Engine.Model;
+
+namespace LumoAuth.Authorization.Engine.Conditions;
+
+/// <summary>
+/// Evaluates conditions with the <c>Cel</c> package. Adds what Cel leaves to its caller: merged contexts
+/// (stored wins), parameters converted to their declared types, an error for any missing parameter
+/// (Cel only fails when it happens to reach the variable), an error for any non-bool result, and bounds
+/// on expression and input size (Cel has no cost limit).
+/// </summary>
+public sealed class CelConditionEvaluator : IConditionEvaluator
+{
+    public const int MaxExpressionLength = 4_096;
+
+    private static readonly Lazy<CelConditionEvaluator> SharedInstance = new(() => new CelConditionEvaluator());
+
+    private readonly CelEnvironment _environment;
+    private readonly ConcurrentDictionary<string, Lazy<CompiledExpression>> _compiled = new(StringComparer.Ordinal);
+
+    public CelConditionEvaluator()
+    {
+        _environment = new CelEnvironment(null, null);
+        _environment.RegisterFunction("ipaddress", [typeof(string)], args =>
+            args[0] is string text && IpAddressValue.TryParse(text, out var ip) ? ip : throw new FormatException($"'{args[0]}' is not an IP address."));
+        _environment.RegisterFunction("in_cidr", [typeof(IpAddressValue), typeof(string)], args =>
+            args[0] is IpAddressValue ip && args[1] is string cidr ? ip.InCidr(cidr) : throw new FormatException("in_cidr expects an ipaddress and a CIDR string."));
+    }
+
+    /// <summary>One evaluator per process is enough: compiled expressions are cached and evaluation is thread-safe.</summary>
+    public static CelConditionEvaluator Shared => SharedInstance.Value;
+
+    /// <summary>Why the condition's expression does not compile, or null when it does.</summary>
+    public static string? CompileError(ConditionDefinition condition) =>
+        condition.Expression.Length > MaxExpressionLength
+            ? $"the expression is longer than {MaxExpressionLength} characters"
+            : Shared.Compile(condition.Expression).Error;
+
+    public ConditionResult Evaluate(
+        ConditionDefinition condition,
+        IReadOnlyDictionary<string, object?>? storedContext,
+        IReadOnlyDictionary<string, object?>? requestContext)
+    {
+        var compiled = Compile(condition.Expression);
+        if (compiled.Program is null)
+        {
+            return ConditionResult.Failed($"condition '{condition.Name}' does not compile: {compiled.Error}");
+        }
+
+        var variables = new Dictionary<string, object?>(condition.Parameters.Count, StringComparer.Ordinal);
+        foreach (var (name, type) in condition.Parameters)
+        {
+            // The stored context is written by an administrator with the tuple; a request must not override it.
+            if (!TryGetValue(storedContext, name, out var raw) && !TryGetValue(requestContext, name, out raw))
+            {
+                return ConditionResult.Failed($"condition '{condition.Name}': missing parameter '{name}'");
+            }
+
+            if (!ParameterConverter.TryConvert(raw, type, out var converted, out var error))
+            {
+                return ConditionResult.Failed($"condition '{condition.Name}': parameter '{name}': {error}");
+            }
+
+            variables[name] = converted;
+        }
+
+        object? result;
+        try
+        {
+            result = compiled.Program(variables);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            return ConditionResult.Failed($"condition '{condition.Name}' failed: {exception.Message}");
+        }
+
+        return result is bool met
+            ? new ConditionResult(met, null)
+            : ConditionResult.Failed($"condition '{condition.Name}' did not evaluate to a bool");
+    }
+
+    private static bool TryGetValue(IReadOnlyDictionary<string, object?>? context, string name, out object? value)
+    {
+        value = null;
+        return context is not null && context.TryGetValue(name, out value);
+    }
+
+    private CompiledExpression Compile(string expression) =>
+        _compiled.GetOrAdd(expression, text => new Lazy<CompiledExpression>(() =>
+        {
+            try
+            {
+                return new CompiledExpression(_environment.Compile(text), null);
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                return new CompiledExpression(null, exception.Message);
+            }
+        })).Value;
+
+    private sealed record CompiledExpression(CelProgramDelegate? Program, string? Error);
+}

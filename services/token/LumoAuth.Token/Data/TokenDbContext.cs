@@ -1,0 +1,123 @@
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
+namespace LumoAuth.Token.Data;
+
+public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, TenantContext tenantContext) : DbContext(options)
+{
+    public DbSet<TokenApplication> Applications => Set<TokenApplication>();
+
+    public DbSet<TenantKey> TenantKeys => Set<TenantKey>();
+
+    public DbSet<DataProtectionKeyRow> DataProtectionKeys => Set<DataProtectionKeyRow>();
+
+    /// <summary>The tenant of the current request; <see cref="Guid.Empty"/> (matches nothing) outside one.</summary>
+    private Guid CurrentTenantId => tenantContext.Tenant?.Id ?? Guid.Empty;
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        StampTenant();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        StampTenant();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    // OpenIddict creates tokens and authorizations itself: they belong to the tenant of the request.
+    private void StampTenant()
+    {
+        foreach (var entry in ChangeTracker.Entries())
+        {
+            if (entry.State != EntityState.Added)
+            {
+                continue;
+            }
+
+            switch (entry.Entity)
+            {
+                case TokenApplication { TenantId: var id } a when id == Guid.Empty: a.TenantId = tenantContext.TenantId; break;
+                case TokenAuthorization { TenantId: var id } a when id == Guid.Empty: a.TenantId = tenantContext.TenantId; break;
+                case TokenToken { TenantId: var id } t when id == Guid.Empty: t.TenantId = tenantContext.TenantId; break;
+                case TokenScope { TenantId: var id } s when id == Guid.Empty: s.TenantId = tenantContext.TenantId; break;
+            }
+        }
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.UseOpenIddict<TokenApplication, TokenAuthorization, TokenScope, TokenToken, Guid>();
+
+        modelBuilder.Entity<TokenApplication>(e =>
+        {
+            e.ToTable("oidc_applications");
+            e.Property(a => a.Description).HasMaxLength(1000);
+            // OpenIddict makes client_id unique on its own; ours is unique per tenant.
+            var clientIdIndex = e.Metadata.GetIndexes().Single(i => i.Properties is [{ Name: nameof(TokenApplication.ClientId) }]);
+            e.Metadata.RemoveIndex(clientIdIndex);
+            e.HasIndex(a => new { a.TenantId, a.ClientId }).IsUnique();
+            e.HasIndex(a => new { a.TenantId, a.CreatedAt });
+            // Every query of clients sees only the current tenant's, including OpenIddict's own lookups.
+            e.HasQueryFilter(a => a.TenantId == CurrentTenantId);
+        });
+        modelBuilder.Entity<TokenAuthorization>(e =>
+        {
+            e.ToTable("oidc_authorizations");
+            e.HasIndex(a => a.TenantId);
+            e.HasQueryFilter(a => a.TenantId == CurrentTenantId);
+        });
+        modelBuilder.Entity<TokenScope>(e =>
+        {
+            e.ToTable("oidc_scopes");
+            var nameIndex = e.Metadata.GetIndexes().Single(i => i.Properties is [{ Name: nameof(TokenScope.Name) }]);
+            e.Metadata.RemoveIndex(nameIndex);
+            e.HasIndex(s => new { s.TenantId, s.Name }).IsUnique();
+            e.HasQueryFilter(s => s.TenantId == CurrentTenantId);
+        });
+        modelBuilder.Entity<TokenToken>(e =>
+        {
+            e.ToTable("oidc_tokens");
+            e.HasIndex(t => t.TenantId);
+            e.HasQueryFilter(t => t.TenantId == CurrentTenantId);
+        });
+
+        modelBuilder.Entity<TenantKey>(e =>
+        {
+            e.ToTable("tenant_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Id).HasColumnName("id");
+            e.Property(k => k.TenantId).HasColumnName("tenant_id");
+            e.Property(k => k.KeyId).HasColumnName("kid").HasMaxLength(100);
+            e.Property(k => k.Algorithm).HasColumnName("alg").HasMaxLength(20);
+            e.Property(k => k.Use).HasColumnName("use").HasMaxLength(10);
+            e.Property(k => k.ProtectedMaterial).HasColumnName("protected_material");
+            e.Property(k => k.CreatedAt).HasColumnName("created_at");
+            e.Property(k => k.RetiredAt).HasColumnName("retired_at");
+            // One active key per use and tenant: two replicas creating the first key at once cannot both win.
+            e.HasIndex(k => new { k.TenantId, k.Use }).IsUnique().HasFilter("retired_at IS NULL").HasDatabaseName("ux_tenant_keys_active");
+            e.HasIndex(k => new { k.TenantId, k.KeyId }).IsUnique();
+        });
+
+        modelBuilder.Entity<DataProtectionKeyRow>(e =>
+        {
+            e.ToTable("data_protection_keys");
+            e.HasKey(k => k.Id);
+            e.Property(k => k.Id).HasColumnName("id");
+            e.Property(k => k.FriendlyName).HasColumnName("friendly_name").HasMaxLength(200);
+            e.Property(k => k.Xml).HasColumnName("xml");
+        });
+
+        modelBuilder.AddMessagingTables();
+    }
+}
+
+/// <summary>For <c>dotnet ef</c>: the model without the running service's configuration.</summary>
+public sealed class TokenDbContextDesignTimeFactory : IDesignTimeDbContextFactory<TokenDbContext>
+{
+    public TokenDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<TokenDbContext>().UseNpgsql("Host=localhost;Database=tokendb_design").Options, new TenantContext());
+}

@@ -1,0 +1,89 @@
+using Microsoft.AspNetCore;
+using System.Security.Claims;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Token;
+
+/// <summary>
+/// <c>POST /t/{slug}/api/v1/oauth/token</c>. OpenIddict has already parsed the request, authenticated the
+/// client and checked its grant-type permission; this handler decides the subject, scopes and claims.
+/// </summary>
+public static class TokenEndpoints
+{
+    public static IEndpointRouteBuilder MapTokenEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: clients authenticate to OpenIddict with their own credentials.
+        app.MapPost("/t/{tenantSlug}/api/v1/oauth/token", Exchange)
+            .AllowAnonymous()
+            .ExcludeFromDescription()
+            .WithName("OAuthToken");
+        return app;
+    }
+
+    public static async Task<IResult> Exchange(
+        HttpContext http,
+        TokenApplicationManager applications,
+        TenantContext tenantContext,
+        IOptions<LumoAuthOptions> lumoOptions)
+    {
+        var request = http.GetOpenIddictServerRequest();
+        if (request is null || !tenantContext.HasTenant)
+        {
+            return Reject(Errors.InvalidRequest, "The request is not a valid token request.");
+        }
+
+        if (!request.IsClientCredentialsGrantType())
+        {
+            return Reject(Errors.UnsupportedGrantType, "The grant type is not supported.");
+        }
+
+        var application = await applications.FindByClientIdAsync(request.ClientId!, http.RequestAborted);
+        if (application is null)
+        {
+            return Reject(Errors.InvalidClient, "The client application was not found.");
+        }
+
+        var allowed = ClientPermissions.ScopesOf(await applications.GetPermissionsAsync(application, http.RequestAborted));
+        var requested = request.GetScopes();
+        var denied = requested.Where(s => !allowed.Contains(s)).ToArray();
+        if (denied.Length > 0)
+        {
+            return Reject(Errors.InvalidScope, $"The client is not allowed the scope '{denied[0]}'.");
+        }
+
+        // No scope asked for: the client gets what it is allowed (RFC 6749 §3.3 lets the server pick a default).
+        var scopes = requested.IsEmpty ? allowed.Order(StringComparer.Ordinal).ToArray() : requested.ToArray();
+        var issuer = lumoOptions.Value.IssuerFor(tenantContext.Slug);
+
+        var identity = new ClaimsIdentity(
+            authenticationType: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme,
+            nameType: Claims.Name,
+            roleType: Claims.Role);
+        identity.SetClaim(Claims.Subject, request.ClientId);
+        identity.SetClaim(LumoClaims.TenantId, tenantContext.TenantId.ToString());
+        identity.SetScopes(scopes);
+        // The tenant's own API is the audience; every service validates aud = the tenant's issuer.
+        identity.SetAudiences(issuer);
+        identity.SetDestinations(static _ => [Destinations.AccessToken]);
+
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static IResult Reject(string error, string description) =>
+        Results.Forbid(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }),
+            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+}

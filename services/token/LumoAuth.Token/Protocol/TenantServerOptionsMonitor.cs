@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Keys;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Server;
+
+namespace LumoAuth.Token.Protocol;
+
+/// <summary>
+/// One OpenIddict server configuration per tenant, built once and cached: the registered configuration
+/// with the tenant's issuer and keys swapped in before OpenIddict's post-configuration (which validates
+/// and sorts the keys). OpenIddict reads its options several times per request, also outside tenant
+/// paths, so a "no tenant" instance exists whose only endpoint cannot be reached.
+/// </summary>
+public sealed class TenantServerOptionsMonitor(
+    IEnumerable<IConfigureOptions<OpenIddictServerOptions>> setups,
+    IEnumerable<IPostConfigureOptions<OpenIddictServerOptions>> postConfigures,
+    IEnumerable<IValidateOptions<OpenIddictServerOptions>> validators,
+    IHttpContextAccessor httpContextAccessor,
+    TenantKeyStore keyStore,
+    IOptions<LumoAuthOptions> lumoOptions) : IOptionsMonitor<OpenIddictServerOptions>
+{
+    private readonly IConfigureOptions<OpenIddictServerOptions>[] _setups = setups.ToArray();
+    private readonly IPostConfigureOptions<OpenIddictServerOptions>[] _postConfigures = postConfigures.ToArray();
+    private readonly IValidateOptions<OpenIddictServerOptions>[] _validators = validators.ToArray();
+    // Keyed by id and slug: the issuer derives from the slug, so a renamed tenant gets a fresh configuration.
+    private readonly ConcurrentDictionary<(Guid Id, string Slug), OpenIddictServerOptions> _byTenant = new();
+    private OpenIddictServerOptions? _noTenant;
+
+    public OpenIddictServerOptions CurrentValue
+    {
+        get
+        {
+            var tenant = httpContextAccessor.HttpContext?.RequestServices.GetService<TenantContext>()?.Tenant;
+            if (tenant is null)
+            {
+                return _noTenant ??= BuildNoTenant();
+            }
+
+            if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var options))
+            {
+                return options;
+            }
+
+            // The tenant path middleware normally builds it asynchronously first; this is the fallback.
+            return EnsureAsync(tenant, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    public OpenIddictServerOptions Get(string? name) => CurrentValue;
+
+    public IDisposable? OnChange(Action<OpenIddictServerOptions, string?> listener) => null;
+
+    /// <summary>Builds and caches the tenant's configuration (loading or creating its keys) if not done yet.</summary>
+    public async ValueTask<OpenIddictServerOptions> EnsureAsync(TenantInfo tenant, CancellationToken cancellationToken)
+    {
+        if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var cached))
+        {
+            return cached;
+        }
+
+        var keys = await keyStore.GetAsync(tenant.Id, cancellationToken);
+        var issuer = new Uri(lumoOptions.Value.IssuerFor(tenant.Slug), UriKind.Absolute);
+        var options = Build(o =>
+        {
+            // Pinned: never inferred from the Host header, which a caller controls.
+            o.Issuer = issuer;
+            o.SigningCredentials.AddRange(keys.Signing);
+            o.EncryptionCredentials.AddRange(keys.Encryption);
+        });
+        foreach (var stale in _byTenant.Keys.Where(k => k.Id == tenant.Id && k.Slug != tenant.Slug))
+        {
+            _byTenant.TryRemove(stale, out _);
+        }
+
+        return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), options);
+    }
+
+    /// <summary>Drops a tenant's configuration (key rotation, settings change); the next request rebuilds it.</summary>
+    public void Evict(Guid tenantId)
+    {
+        keyStore.Evict(tenantId);
+        foreach (var key in _byTenant.Keys.Where(k => k.Id == tenantId))
+        {
+            _byTenant.TryRemove(key, out _);
+        }
+    }
+
+    private OpenIddictServerOptions BuildNoTenant() => Build(o =>
+    {
+        // Valid but unusable: ephemeral keys, and only a token endpoint under a slug that never resolves
+        // ("-" is not a valid slug, so the tenant middleware answers 404 before OpenIddict runs).
+        foreach (var list in new[] { o.ConfigurationEndpointUris, o.JsonWebKeySetEndpointUris, o.TokenEndpointUris })
+        {
+            list.Clear();
+        }
+
+        o.TokenEndpointUris.Add(new Uri("t/-/oauth/token", UriKind.Relative));
+        o.SigningCredentials.Add(new SigningCredentials(new RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)), SecurityAlgorithms.RsaSha256));
+        o.EncryptionCredentials.Add(new EncryptingCredentials(
+            new SymmetricSecurityKey(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            SecurityAlgorithms.Aes256KW, SecurityAlgorithms.Aes256CbcHmacSha512));
+    });
+
+    private OpenIddictServerOptions Build(Action<OpenIddictServerOptions> tenantSpecific)
+    {
+        var options = new OpenIddictServerOptions();
+        foreach (var setup in _setups)
+        {
+            if (setup is IConfigureNamedOptions<OpenIddictServerOptions> named)
+            {
+                named.Configure(Options.DefaultName, options);
+            }
+            else
+            {
+                setup.Configure(options);
+            }
+        }
+
+        options.SigningCredentials.Clear();
+        options.EncryptionCredentials.Clear();
+        tenantSpecific(options);
+
+        foreach (var post in _postConfigures)
+        {
+            post.PostConfigure(Options.DefaultName, options);
+        }
+
+        foreach (var validator in _validators)
+        {
+            var result = validator.Validate(Options.DefaultName, options);
+            if (result.Failed)
+            {
+                throw new OptionsValidationException(Options.DefaultName, typeof(OpenIddictServerOptions), result.Failures);
+            }
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,67 @@
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Core;
+
+namespace LumoAuth.Token.Protocol;
+
+/// <summary>
+/// OpenIddict's application manager with two changes for the hot path: client lookups come from a
+/// process-wide cache keyed by tenant (OpenIddict's own entity cache is per request and keyed by
+/// client_id alone), and secrets are hashed with SHA-256 (<see cref="ClientSecrets"/>).
+/// </summary>
+public sealed class TokenApplicationManager(
+    IOpenIddictApplicationCache<TokenApplication> cache,
+    ILogger<OpenIddictApplicationManager<TokenApplication>> logger,
+    IOptionsMonitor<OpenIddictCoreOptions> options,
+    IOpenIddictApplicationStore<TokenApplication> store,
+    TenantContext tenantContext,
+    ClientCache clientCache)
+    : OpenIddictApplicationManager<TokenApplication>(cache, logger, options, store)
+{
+    public override async ValueTask<TokenApplication?> FindByClientIdAsync(string identifier, CancellationToken cancellationToken = default)
+    {
+        if (!tenantContext.HasTenant || string.IsNullOrEmpty(identifier) || identifier.Length > 200)
+        {
+            return null;
+        }
+
+        if (clientCache.TryGet(tenantContext.TenantId, identifier, out var cached))
+        {
+            return cached;
+        }
+
+        var application = await base.FindByClientIdAsync(identifier, cancellationToken);
+        clientCache.Set(tenantContext.TenantId, identifier, application);
+        return application;
+    }
+
+    protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(ClientSecrets.Hash(secret));
+
+    protected override ValueTask<bool> ValidateClientSecretAsync(string secret, string comparand, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(ClientSecrets.Verify(secret, comparand));
+}
+
+/// <summary>
+/// Clients by (tenant, client_id), shared by all requests of the process. Entries are read-only snapshots:
+/// never update an entity taken from here. Evicted on change (and by <c>ClientUpdated</c>/<c>ClientDeleted</c>
+/// on other replicas once those consumers exist); unknown ids are remembered only briefly.
+/// </summary>
+public sealed class ClientCache(IMemoryCache cache)
+{
+    private static readonly TimeSpan Found = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan Missing = TimeSpan.FromSeconds(5);
+
+    public bool TryGet(Guid tenantId, string clientId, out TokenApplication? application) =>
+        cache.TryGetValue(Key(tenantId, clientId), out application);
+
+    public void Set(Guid tenantId, string clientId, TokenApplication? application) =>
+        cache.Set(Key(tenantId, clientId), application, application is null ? Missing : Found);
+
+    public void Evict(Guid tenantId, string clientId) => cache.Remove(Key(tenantId, clientId));
+
+    private static string Key(Guid tenantId, string clientId) => $"client:{tenantId:N}:{clientId}";
+}

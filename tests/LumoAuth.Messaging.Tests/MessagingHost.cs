@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using LumoAuth.Contracts;
+using LumoAuth.Messaging;
+using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Inbox;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Testing;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace LumoAuth.Messaging.Tests;
+
+/// <summary>A test-only contract: MassTransit routes by full type name, so it lives in its own namespace.</summary>
+public sealed record WidgetCreated(Guid WidgetId, string Name) : IntegrationEvent;
+
+public sealed class Widget
+{
+    public Guid Id { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+}
+
+public sealed class WidgetDbContext(DbContextOptions<WidgetDbContext> options) : DbContext(options)
+{
+    public DbSet<Widget> Widgets => Set<Widget>();
+
+    public DbSet<WidgetEffect> Effects => Set<WidgetEffect>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.AddMessagingTables();
+        modelBuilder.Entity<Widget>(e =>
+        {
+            e.ToTable("widgets");
+            e.HasIndex(w => w.Name).IsUnique();
+        });
+        modelBuilder.Entity<WidgetEffect>().ToTable("widget_effects");
+    }
+}
+
+/// <summary>What the consumer does: one row per handled message.</summary>
+public sealed class WidgetEffect
+{
+    public Guid Id { get; set; }
+
+    public Guid WidgetId { get; set; }
+}
+
+/// <summary>Records every delivery and applies its effect through the inbox.</summary>
+public sealed class WidgetConsumer(WidgetDbContext db, DeliveryLog log) : IConsumer<WidgetCreated>
+{
+    public async Task Consume(ConsumeContext<WidgetCreated> context)
+    {
+        log.Deliveries.Add(context.Message.WidgetId);
+        await db.HandleOnceAsync(nameof(WidgetConsumer), context.MessageId!.Value, _ =>
+        {
+            db.Effects.Add(new WidgetEffect { Id = Guid.NewGuid(), WidgetId = context.Message.WidgetId });
+            return Task.CompletedTask;
+        }, context.CancellationToken);
+    }
+}
+
+public sealed class DeliveryLog
+{
+    public ConcurrentBag<Guid> Deliveries { get; } = [];
+}
+
+/// <summary>A generic host with the real outbox relay, MassTransit over RabbitMQ and PostgreSQL.</summary>
+public sealed class MessagingHost : IAsyncLifetime
+{
+    public IHost Host { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:widgets"] = TestInfrastructure.NewDatabase("widgets"),
+            ["ConnectionStrings:rabbitmq"] = TestInfrastructure.RabbitMq,
+            ["Messaging:Prefix"] = TestInfrastructure.NewMessagingPrefix("widgets"),
+            ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
+        });
+        builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<DeliveryLog>();
+        builder.AddTenantServices();
+        builder.AddServiceDatabase<WidgetDbContext>("widgets");
+        builder.AddMessaging<WidgetDbContext>(bus => bus.AddConsumer<WidgetConsumer>());
+        Host = builder.Build();
+        await using (var scope = Host.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<WidgetDbContext>().Database.EnsureCreatedAsync();
+        }
+
+        await Host.StartAsync();
+        await Host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Host.StopAsync();
+        Host.Dispose();
+    }
+}

@@ -1,0 +1,148 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Testing;
+using LumoAuth.Token.Data;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace LumoAuth.Token.Tests.Support;
+
+/// <summary>
+/// The token service in-process on its own database. Tenants and API keys come from small in-memory
+/// sources (admin owns the real ones and is tested elsewhere). The outbox relay is off, so tests can
+/// read the events a request wrote.
+/// </summary>
+public sealed class TokenFactory : ServiceFactory<Program, TokenDbContext>
+{
+    private readonly InMemoryTenants _tenants = new();
+
+    public TokenFactory()
+        : base(ServiceNames.TokenDb)
+    {
+        Acme = AddTenant("acme");
+        Globex = AddTenant("globex");
+    }
+
+    public TestTenant Acme { get; }
+
+    public TestTenant Globex { get; }
+
+    /// <summary>A tenant of its own, for a test that must not see anyone else's data.</summary>
+    public TestTenant AddTenant(string slugPrefix)
+    {
+        var slug = $"{slugPrefix}-{Guid.NewGuid():N}"[..(slugPrefix.Length + 9)];
+        var info = new TenantInfo(Guid.NewGuid(), slug, slugPrefix, TenantStatuses.Active, "us");
+        var tenant = new TestTenant(info, $"lk_test_{Guid.NewGuid():N}", $"{PublicBaseUrl}/t/{slug}/api/v1");
+        _tenants.Add(tenant);
+        return tenant;
+    }
+
+    public HttpClient AdminClient(TestTenant tenant)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add(ApiKeyAuthenticationHandler.HeaderName, tenant.ApiKey);
+        return client;
+    }
+
+    public async Task<CreatedClient> CreateOAuthClientAsync(TestTenant tenant, object? body = null)
+    {
+        using var client = AdminClient(tenant);
+        using var response = await client.PostAsJsonAsync(
+            $"/t/{tenant.Slug}/api/v1/admin/clients",
+            body ?? new { name = "test client", allowedScopes = new[] { "orders.read", "orders.write" } });
+        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var data = json.GetProperty("data");
+        return new CreatedClient(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString(), data);
+    }
+
+    public async Task<T> WithDbAsync<T>(Func<TokenDbContext, Task<T>> query)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await query(scope.ServiceProvider.GetRequiredService<TokenDbContext>());
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureTestServices(services =>
+        {
+            services.Replace(ServiceDescriptor.Singleton<ITenantSource>(_tenants));
+            services.Replace(ServiceDescriptor.Singleton<IApiKeySource>(_tenants));
+            var relay = services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(OutboxRelay<TokenDbContext>));
+            services.Remove(relay);
+        });
+    }
+
+    private sealed class InMemoryTenants : ITenantSource, IApiKeySource
+    {
+        private readonly ConcurrentDictionary<string, TestTenant> _bySlug = new();
+
+        public void Add(TestTenant tenant) => _bySlug[tenant.Slug] = tenant;
+
+        public Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken) =>
+            Task.FromResult(_bySlug.TryGetValue(slug, out var tenant) ? tenant.Info : null);
+
+        public Task<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
+        {
+            var owner = _bySlug.Values.FirstOrDefault(t => t.Info.Id == tenantId && t.ApiKey == key);
+            return Task.FromResult(owner is null
+                ? null
+                : new VerifiedApiKey(owner.ApiKeyId, owner.Info.Id, "test key", ["admin"], null));
+        }
+    }
+}
+
+public sealed record TestTenant(TenantInfo Info, string ApiKey, string Issuer)
+{
+    public string Slug => Info.Slug;
+
+    public Guid ApiKeyId { get; } = Guid.NewGuid();
+
+    public string TokenEndpoint => Issuer + "/oauth/token";
+}
+
+public sealed record CreatedClient(string ClientId, string? Secret, JsonElement Data);
+
+public static class HttpAssert
+{
+    public static async Task<JsonElement> JsonAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"Expected {(int)expected}, got {(int)response.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement;
+    }
+
+    /// <summary>The REST envelope: <c>{error:true, status, code, message}</c>.</summary>
+    public static async Task<JsonElement> EnvelopeAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected, string code)
+    {
+        var json = await JsonAsync(response, expected);
+        Assert.True(json.GetProperty("error").GetBoolean());
+        Assert.Equal((int)expected, json.GetProperty("status").GetInt32());
+        Assert.Equal(code, json.GetProperty("code").GetString());
+        return json;
+    }
+
+    /// <summary>An RFC 6749 error: <c>{error, error_description}</c>, never the REST envelope.</summary>
+    public static async Task OAuthErrorAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected, string error)
+    {
+        var json = await JsonAsync(response, expected);
+        Assert.Equal(JsonValueKind.String, json.GetProperty("error").ValueKind);
+        Assert.Equal(error, json.GetProperty("error").GetString());
+        Assert.False(json.TryGetProperty("code", out _));
+    }
+
+    public static AuthenticationHeaderValue Basic(string clientId, string secret) =>
+        new("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(
+            Uri.EscapeDataString(clientId) + ":" + Uri.EscapeDataString(secret))));
+}
