@@ -7,7 +7,8 @@ namespace LumoAuth.AppHost.Infrastructure;
 /// <c>.lumoauth/</c> folder, so restarts keep working keys; production sets them as parameters.
 /// </summary>
 public sealed record DeploymentSettings(
-    int GatewayPort, string PublicBaseUrl, string Region, string InternalKey, string PlatformKey, bool SeedDemo, string StateDirectory)
+    int GatewayPort, string PublicBaseUrl, string Region, string InternalKey, string PlatformKey, bool SeedDemo, string StateDirectory,
+    string MessagingPrefix)
 {
     public static DeploymentSettings Load(IDistributedApplicationBuilder builder)
     {
@@ -22,7 +23,8 @@ public sealed record DeploymentSettings(
             config["LumoAuth:InternalKey"] ?? StoredSecret(state, "internal-key"),
             config["LumoAuth:PlatformKey"] ?? StoredSecret(state, "platform-key"),
             config.GetValue("LumoAuth:SeedDemo", builder.Environment.EnvironmentName == "Development"),
-            state);
+            state,
+            config["LumoAuth:MessagingPrefix"] ?? "lumoauth");
     }
 
     public static string RepositoryRoot(IDistributedApplicationBuilder builder) =>

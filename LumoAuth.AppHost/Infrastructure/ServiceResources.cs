@@ -40,7 +40,7 @@ public static class ServiceResources
             .WithEnvironment("LumoAuth__InternalKey", settings.InternalKey)
             .WithEnvironment("LumoAuth__PlatformKey", settings.PlatformKey)
             .WithEnvironment("LumoAuth__Region", settings.Region)
-            .WithEnvironment("Messaging__Prefix", "lumoauth");
+            .WithEnvironment("Messaging__Prefix", settings.MessagingPrefix);
 
     /// <summary>Services listen on 127.0.0.1 only (not <c>localhost</c>, which also opens [::1]).</summary>
     public static IResourceBuilder<ProjectResource> WithLoopbackUrls(this IResourceBuilder<ProjectResource> project)

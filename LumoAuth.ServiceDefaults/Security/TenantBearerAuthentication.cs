@@ -83,17 +83,28 @@ public sealed class TenantBearerHandler(
         }
 
         var token = authorization["Bearer ".Length..].Trim();
-        if (!tenantContext.HasTenant || token.Length == 0 || token.Length > 16 * 1024)
+        // Garbage is refused before any key lookup, so it costs no call to the token service.
+        if (!tenantContext.HasTenant || token.Length == 0 || token.Length > 16 * 1024 || !TokenHandler.CanReadToken(token))
         {
             return Fail(ErrorCodes.InvalidToken, "Invalid access token");
         }
 
         var tenant = tenantContext.Tenant!;
         var issuer = lumoOptions.Value.IssuerFor(tenant.Slug);
-        var result = await ValidateAsync(token, tenant, issuer, forceRefresh: false);
-        if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+        TokenValidationResult result;
+        try
         {
-            result = await ValidateAsync(token, tenant, issuer, forceRefresh: true);
+            result = await ValidateAsync(token, tenant, issuer, forceRefresh: false);
+            if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+            {
+                result = await ValidateAsync(token, tenant, issuer, forceRefresh: true);
+            }
+        }
+        catch (HttpRequestException ex)
+        {
+            // Keys unavailable: refuse (never accept unverified), and say why in the log.
+            Logger.LogWarning(ex, "Signing keys of tenant {TenantSlug} could not be fetched", tenant.Slug);
+            return Fail(ErrorCodes.InvalidToken, "The access token could not be verified");
         }
 
         if (!result.IsValid)

@@ -12,7 +12,9 @@ namespace LumoAuth.Testing;
 /// <summary>
 /// One service in-process against the real servers: its own fresh database, its own messaging prefix,
 /// migrations applied before the first request. Subclass per service; override <see cref="ConfigureServices"/>
-/// to point its internal clients at other in-process services.
+/// to point its internal clients at other in-process services. <typeparamref name="TProgram"/> is any type of
+/// the service's assembly (every service's top-level <c>Program</c> is global, so a test project that hosts
+/// two services names them by their DbContext instead).
 /// </summary>
 public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFactory<TProgram>, IAsyncLifetime
     where TProgram : class

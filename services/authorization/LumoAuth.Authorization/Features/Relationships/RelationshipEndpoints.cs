@@ -34,7 +34,7 @@ public static class RelationshipEndpoints
         return TypedResults.Ok(new DataResponse<TupleWriteResponse>(result, result.Changed ? "Tuple written" : "Tuple already present"));
     }
 
-    public static async Task<IResult> DeleteTuple(RelationshipRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteTuple([Microsoft.AspNetCore.Mvc.FromBody] RelationshipRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
         if (!request.TryNormalize(out var tuple, out var error))
         {
@@ -112,11 +112,12 @@ public static class TupleWriter
             return new TupleWriteResponse(tuple.ToString(), false, current, ConsistencyToken.For(current));
         }
 
-        var revision = await db.Database.SqlQuery<long>($"""
+        // INSERT … RETURNING cannot be composed over, hence ToList rather than Single.
+        var revision = (await db.Database.SqlQuery<long>($"""
             INSERT INTO tenant_revisions ("TenantId", "Revision") VALUES ({tenantId}, 1)
             ON CONFLICT ("TenantId") DO UPDATE SET "Revision" = tenant_revisions."Revision" + 1
             RETURNING "Revision" AS "Value"
-            """).SingleAsync(cancellationToken);
+            """).ToListAsync(cancellationToken)).Single();
         db.Changes.Add(new TupleChange
         {
             TenantId = tenantId, Revision = revision, Operation = operation == TupleOperation.Write ? "write" : "delete",

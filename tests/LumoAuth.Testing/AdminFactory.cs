@@ -2,12 +2,15 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.ServiceDefaults;
-using LumoAuth.Testing;
 
-namespace LumoAuth.Admin.Tests;
+namespace LumoAuth.Testing;
 
-/// <summary>The admin service in-process against real PostgreSQL and RabbitMQ, with its own database.</summary>
-public sealed class AdminFactory() : ServiceFactory<Program, AdminDbContext>(ServiceNames.AdminDb)
+/// <summary>
+/// The admin service in-process against real PostgreSQL and RabbitMQ, with its own database. Other
+/// services' tests run it beside them and point their internal admin client at it (<see cref="AdminHandler"/>),
+/// so tenant and API-key lookups are the real ones.
+/// </summary>
+public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbContext>(ServiceNames.AdminDb)
 {
     public HttpClient Platform()
     {
@@ -36,6 +39,9 @@ public sealed class AdminFactory() : ServiceFactory<Program, AdminDbContext>(Ser
         client.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
         return client;
     }
+
+    /// <summary>An HTTP handler into this in-process admin, for another service's internal admin client.</summary>
+    public HttpMessageHandler AdminHandler() => Server.CreateHandler();
 
     public HttpClient Internal()
     {

@@ -1,0 +1,124 @@
+using System.Net.Http.Json;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Authorization.Tests;
+
+public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<AuthorizationSuite>
+{
+    [Fact]
+    public async Task WriteThenCheck_AllowsTheSubject_AndDeniesOthers()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var tuple = new { @object = "document:readme", relation = "viewer", user = "user:alice" };
+        var written = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple));
+        Assert.True(written["data"]!["changed"]!.GetValue<bool>());
+        Assert.Equal(1, written["data"]!["revision"]!.GetValue<long>());
+
+        var allowed = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", tuple));
+        Assert.True(allowed["allowed"]!.GetValue<bool>());
+        Assert.Equal("direct", allowed["resolution_metadata"]!["resolved_via"]!.GetValue<string>());
+
+        var denied = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "document:readme", relation = "viewer", user = "user:bob" }));
+        Assert.False(denied["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task AllThreeDocumentedShapes_AreAccepted()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples",
+            new { object_type = "folder", object_id = "projects", relation = "owner", user_type = "user", user_id = "bob" }));
+        var shapeB = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "folder:projects", relation = "owner", user = "user:bob" }));
+        Assert.True(shapeB["allowed"]!.GetValue<bool>());
+        var shapeC = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "folder:projects", permission = "owner", subject = "user:bob" }));
+        Assert.True(shapeC["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task UsersetMembership_IsFollowed_AndCyclesTerminate()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        foreach (var t in new[]
+                 {
+                     new { @object = "document:plan", relation = "viewer", user = "group:eng#member" },
+                     new { @object = "group:eng", relation = "member", user = "group:platform#member" },
+                     new { @object = "group:platform", relation = "member", user = "group:eng#member" },
+                     new { @object = "group:platform", relation = "member", user = "user:carol" },
+                 })
+        {
+            await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", t));
+        }
+
+        var allowed = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "document:plan", relation = "viewer", user = "user:carol" }));
+        Assert.True(allowed["allowed"]!.GetValue<bool>());
+        Assert.Equal("inheritance", allowed["resolution_metadata"]!["resolved_via"]!.GetValue<string>());
+        var denied = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "document:plan", relation = "viewer", user = "user:mallory" }));
+        Assert.False(denied["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task DeleteTuple_RevokesAccess_AndBumpsTheRevision()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var tuple = new { @object = "document:x", relation = "editor", user = "user:dan" };
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple));
+        var again = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple));
+        Assert.False(again["data"]!["changed"]!.GetValue<bool>());
+
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, $"{tenant.Api}/zanzibar/tuples") { Content = JsonContent.Create(tuple) };
+        var deleted = await ApiAssert.OkAsync(await client.SendAsync(delete));
+        Assert.Equal(2, deleted["data"]!["revision"]!.GetValue<long>());
+        var check = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", tuple));
+        Assert.False(check["allowed"]!.GetValue<bool>());
+    }
+
+    [Theory]
+    [InlineData("{\"relation\":\"viewer\"}", 400, "MISSING_FIELDS")]
+    [InlineData("{}", 400, "MISSING_FIELDS")]
+    [InlineData("{\"object\":\"no-colon\",\"relation\":\"viewer\",\"user\":\"user:a\"}", 400, "ZANZIBAR_CHECK_FAILED")]
+    [InlineData("{\"object\":\"doc:1\",\"relation\":\"Viewer!\",\"user\":\"user:a\"}", 400, "ZANZIBAR_CHECK_FAILED")]
+    [InlineData("{\"object\":\"doc:1\",\"relation\":\"viewer\",\"user\":\"user:a b\"}", 400, "ZANZIBAR_CHECK_FAILED")]
+    [InlineData("{\"object\":\"doc:*\",\"relation\":\"viewer\",\"user\":\"user:a\"}", 400, "ZANZIBAR_CHECK_FAILED")]
+    [InlineData("{\"object\": 5}", 400, "invalid_request")]
+    [InlineData("not json", 400, "invalid_request")]
+    public async Task BadRequests_GetDocumentedCodes(string body, int status, string code)
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        using var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        await ApiAssert.ErrorAsync(await client.PostAsync($"{tenant.Api}/zanzibar/check", content), status, code);
+        using var writeContent = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        await ApiAssert.ErrorAsync(await client.PostAsync($"{tenant.Api}/zanzibar/tuples", writeContent), status, code);
+    }
+
+    [Fact]
+    public async Task TuplesOfOneTenant_AreInvisibleToAnother()
+    {
+        var a = await suite.Admin.CreateTenantAsync();
+        var b = await suite.Admin.CreateTenantAsync();
+        var tuple = new { @object = "document:shared-name", relation = "viewer", user = "user:eve" };
+        using var clientA = suite.ClientFor(a);
+        await ApiAssert.OkAsync(await clientA.PostAsJsonAsync($"{a.Api}/zanzibar/tuples", tuple));
+
+        using var clientB = suite.ClientFor(b);
+        var inB = await ApiAssert.OkAsync(await clientB.PostAsJsonAsync($"{b.Api}/zanzibar/check", tuple));
+        Assert.False(inB["allowed"]!.GetValue<bool>());
+        // B's credentials on A's path are refused outright.
+        await ApiAssert.ErrorAsync(await clientB.PostAsJsonAsync($"{a.Api}/zanzibar/check", tuple), 401, "unauthorized");
+    }
+
+    [Fact]
+    public async Task Zanzibar_WithoutCredentials_Returns401_AndBadBearer_Returns401InvalidToken()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var anonymous = suite.Authorization.CreateClient();
+        await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { }), 401, "unauthorized");
+        using var bearer = suite.Authorization.CreateClient();
+        bearer.DefaultRequestHeaders.Authorization = new("Bearer", "not.a.jwt");
+        await ApiAssert.ErrorAsync(await bearer.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { }), 401, "invalid_token");
+    }
+}

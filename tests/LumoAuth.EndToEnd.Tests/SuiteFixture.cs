@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.Testing;
+
+namespace LumoAuth.EndToEnd.Tests;
+
+/// <summary>
+/// The whole suite from the real AppHost (Aspire.Hosting.Testing): five services, the gateway and
+/// their migration steps, against the PostgreSQL/Redis/RabbitMQ that <c>eng/infra.sh</c> started
+/// (the AppHost's <c>external</c> mode), with databases and queues of its own.
+/// </summary>
+public sealed class SuiteFixture : IAsyncLifetime
+{
+    private DistributedApplication? _app;
+
+    public HttpClient Gateway { get; private set; } = null!;
+
+    public string BaseUrl { get; private set; } = string.Empty;
+
+    public async Task InitializeAsync()
+    {
+        var port = FreePort();
+        BaseUrl = $"http://127.0.0.1:{port}";
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.LumoAuth_AppHost>(
+        [
+            "--environment=Testing",
+            "--LumoAuth:Infrastructure=external",
+            $"--ConnectionStrings:postgres={PostgresServer.ConnectionString}",
+            $"--ConnectionStrings:redis={TestInfrastructure.Redis}",
+            $"--ConnectionStrings:rabbitmq={TestInfrastructure.RabbitMq}",
+            $"--LumoAuth:DatabasePrefix=e2e{run}_",
+            $"--LumoAuth:MessagingPrefix=e2e-{run}",
+            $"--LumoAuth:GatewayPort={port}",
+            "--LumoAuth:SeedDemo=false",
+            $"--LumoAuth:InternalKey={TestInfrastructure.InternalKey}",
+            $"--LumoAuth:PlatformKey={TestInfrastructure.PlatformKey}",
+        ]);
+        _app = await builder.BuildAsync();
+        using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await _app.StartAsync(startup.Token);
+        await _app.ResourceNotifications.WaitForResourceHealthyAsync(ServiceNames.Gateway, startup.Token);
+        Gateway = new HttpClient { BaseAddress = new Uri(BaseUrl) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        Gateway.Dispose();
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>A new tenant through the platform API, as an operator would create it.</summary>
+    public async Task<TestTenant> CreateTenantAsync()
+    {
+        var slug = "e2e" + Guid.NewGuid().ToString("N")[..10];
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/v1/tenants")
+        {
+            Content = JsonContent.Create(new { slug, name = "E2E " + slug, adminEmail = $"admin@{slug}.example.com" }),
+        };
+        request.Headers.Add("X-Platform-Key", TestInfrastructure.PlatformKey);
+        using var response = await Gateway.SendAsync(request);
+        var data = (await ApiAssert.OkAsync(response, 201))["data"]!;
+        return new TestTenant(slug, Guid.Parse(data["tenant"]!["id"]!.GetValue<string>()), data["apiKey"]!["key"]!.GetValue<string>());
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, object? body = null, Action<HttpRequestMessage>? configure = null)
+    {
+        var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        configure?.Invoke(request);
+        return await Gateway.SendAsync(request);
+    }
+
+    public static Action<HttpRequestMessage> ApiKey(string key) => r => r.Headers.Add("X-API-Key", key);
+
+    public static Action<HttpRequestMessage> Bearer(string token) => r => r.Headers.Authorization = new("Bearer", token);
+
+    /// <summary>Creates a confidential client and returns a client-credentials access token for it.</summary>
+    public async Task<(string ClientId, string Secret, string AccessToken)> ClientTokenAsync(TestTenant tenant)
+    {
+        using var created = await SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+            new { name = "e2e client", isConfidential = true, grantTypes = new[] { "client_credentials" } }, ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var clientId = client["clientId"]!.GetValue<string>();
+        var secret = client["secret"]!.GetValue<string>();
+        using var tokenRequest = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret,
+            }),
+        };
+        using var tokenResponse = await Gateway.SendAsync(tokenRequest);
+        var body = await tokenResponse.Content.ReadAsStringAsync();
+        Assert.True(tokenResponse.StatusCode == HttpStatusCode.OK, body);
+        return (clientId, secret, JsonNode.Parse(body)!["access_token"]!.GetValue<string>());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SuiteCollection : ICollectionFixture<SuiteFixture>
+{
+    public const string Name = "suite";
+}
