@@ -83,12 +83,7 @@ public static class InfrastructureFactory
     {
         var root = DeploymentSettings.RepositoryRoot(builder);
         var script = Path.Combine(root, "eng", "infra.sh");
-        var missing = new[] { "/usr/bin/redis-server", "/usr/lib/rabbitmq/bin/rabbitmq-server" }.Where(p => !File.Exists(p)).ToList();
-        if (missing.Count > 0 || !Directory.Exists("/usr/lib/postgresql"))
-        {
-            throw new InvalidOperationException(
-                $"Local servers are missing ({string.Join(", ", missing.DefaultIfEmpty("postgresql"))}). Install them once with: sudo bash {script} install");
-        }
+        EnsureServersInstalled(script);
 
         var dataDir = Path.Combine(root, ".lumoauth", "apphost", "servers");
         IResourceBuilder<ExecutableResource> Server(string name, string portVariable) =>
@@ -126,6 +121,32 @@ public static class InfrastructureFactory
             RabbitMq = builder.AddConnectionString(ServiceNames.RabbitMq),
             Servers = [],
         };
+    }
+
+    /// <summary>
+    /// A fresh machine lacks Redis and RabbitMQ: as root, install them with the same script the tests use;
+    /// otherwise say the one command that does.
+    /// </summary>
+    private static void EnsureServersInstalled(string script)
+    {
+        static bool Installed() =>
+            File.Exists("/usr/bin/redis-server") && File.Exists("/usr/lib/rabbitmq/bin/rabbitmq-server") && Directory.Exists("/usr/lib/postgresql");
+        if (Installed())
+        {
+            return;
+        }
+
+        if (Environment.UserName == "root")
+        {
+            using var install = System.Diagnostics.Process.Start("bash", [script, "install"]);
+            install.WaitForExit();
+            if (install.ExitCode == 0 && Installed())
+            {
+                return;
+            }
+        }
+
+        throw new InvalidOperationException($"PostgreSQL, Redis or RabbitMQ is not installed. Install them once with: sudo bash {script} install");
     }
 
     private static IResourceBuilder<IResource> AsResource<T>(this IResourceBuilder<T> resource)
