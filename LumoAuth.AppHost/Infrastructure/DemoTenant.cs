@@ -15,6 +15,7 @@ namespace LumoAuth.AppHost.Infrastructure;
 public static class DemoTenant
 {
     private const string Slug = "demo";
+    private static readonly string[] ClientCredentialsOnly = ["client_credentials"];
 
     public static void Configure(IDistributedApplicationBuilder builder, IResourceBuilder<ProjectResource> gateway, DeploymentSettings settings)
     {
@@ -61,7 +62,7 @@ public static class DemoTenant
 
         using var clientRequest = new HttpRequestMessage(HttpMethod.Post, $"/t/{Slug}/api/v1/admin/clients")
         {
-            Content = JsonContent.Create(new { name = "Demo M2M client", isConfidential = true, grantTypes = new[] { "client_credentials" } }),
+            Content = JsonContent.Create(new { name = "Demo M2M client", isConfidential = true, grantTypes = ClientCredentialsOnly }),
         };
         clientRequest.Headers.Add("X-API-Key", apiKey);
         using var client = await http.SendAsync(clientRequest, cancellationToken);

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 
+using Microsoft.Extensions.Configuration;
+
 namespace LumoAuth.AppHost.Infrastructure;
 
 /// <summary>

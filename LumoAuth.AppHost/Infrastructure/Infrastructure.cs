@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using LumoAuth.ServiceDefaults;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace LumoAuth.AppHost.Infrastructure;

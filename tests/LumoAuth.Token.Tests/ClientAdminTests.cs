@@ -61,7 +61,7 @@ public sealed class ClientAdminTests(TokenFactory factory) : IClassFixture<Token
         var created = await factory.CreateOAuthClientAsync(tenant);
 
         var rows = await factory.WithDbAsync(db => db.Set<OutboxMessage>()
-            .Where(m => m.MessageType == typeof(ClientCreated).FullName && m.TenantId == tenant.Info.Id)
+            .Where(m => m.MessageType == ContractTypes.NameOf(typeof(ClientCreated)) && m.TenantId == tenant.Info.Id)
             .ToListAsync());
         var row = Assert.Single(rows, r => r.Body.Contains(created.ClientId, StringComparison.Ordinal));
         var body = JsonDocument.Parse(row.Body).RootElement;

@@ -297,7 +297,7 @@ public sealed class ClientCredentialsTests(TokenFactory factory) : IClassFixture
         for (var attempt = 0; attempt < 50 && row is null; attempt++)
         {
             row = await factory.WithDbAsync(db => db.Set<OutboxMessage>()
-                .Where(m => m.MessageType == typeof(AccessTokenIssued).FullName && m.TenantId == tenant.Info.Id)
+                .Where(m => m.MessageType == ContractTypes.NameOf(typeof(AccessTokenIssued)) && m.TenantId == tenant.Info.Id)
                 .FirstOrDefaultAsync());
             if (row is null)
             {

@@ -1,3 +1,5 @@
+extern alias TokenService;
+
 using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -22,7 +24,7 @@ namespace LumoAuth.Token.Tests.Support;
 /// sources (admin owns the real ones and is tested elsewhere). The outbox relay is off, so tests can
 /// read the events a request wrote.
 /// </summary>
-public sealed class TokenFactory : ServiceFactory<Program, TokenDbContext>
+public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDbContext>
 {
     private readonly InMemoryTenants _tenants = new();
 
