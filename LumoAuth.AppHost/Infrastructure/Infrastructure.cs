@@ -89,14 +89,17 @@ public static class InfrastructureFactory
 
         var dataDir = Path.Combine(root, ".lumoauth", "apphost", "servers");
         IResourceBuilder<ExecutableResource> Server(string name, string portVariable) =>
-            builder.AddExecutable(name, "bash", root, script, "serve", name)
+            builder.AddExecutable(name + "-server", "bash", root, script, "serve", name)
                 .WithEnvironment("LUMOAUTH_INFRA_DIR", dataDir)
                 .WithEndpoint(name: "tcp", scheme: "tcp", env: portVariable, isProxied: false)
                 .WithTcpHealthCheck(builder, name);
 
         var postgres = Server(ServiceNames.Postgres, "LUMOAUTH_PG_PORT");
         var redis = Server(ServiceNames.Redis, "LUMOAUTH_REDIS_PORT");
-        var rabbit = Server(ServiceNames.RabbitMq, "LUMOAUTH_RABBIT_PORT");
+        // Erlang needs two more ports; let Aspire allocate them too, as neighbours of the AMQP port may be taken.
+        var rabbit = Server(ServiceNames.RabbitMq, "LUMOAUTH_RABBIT_PORT")
+            .WithEndpoint(name: "dist", scheme: "tcp", env: "LUMOAUTH_RABBIT_DIST_PORT", isProxied: false)
+            .WithEndpoint(name: "epmd", scheme: "tcp", env: "LUMOAUTH_RABBIT_EPMD_PORT", isProxied: false);
         var pgPort = postgres.GetEndpoint("tcp").Property(EndpointProperty.Port);
         var redisPort = redis.GetEndpoint("tcp").Property(EndpointProperty.Port);
         var rabbitPort = rabbit.GetEndpoint("tcp").Property(EndpointProperty.Port);
