@@ -238,7 +238,12 @@ serve_rabbitmq() {
   echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
   echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE"
   : >"$RABBITMQ_CONFIG_FILE"
-  exec "$RABBIT_BIN/rabbitmq-server"
+  # Not exec: the node leaves its private epmd behind, so stay to stop both when told to stop.
+  "$RABBIT_BIN/rabbitmq-server" &
+  local node=$!
+  trap 'kill -TERM $node 2>/dev/null; wait $node; kill_epmd; exit 0' TERM INT
+  wait $node || true
+  kill_epmd
 }
 
 # ---------------------------------------------------------------- commands
