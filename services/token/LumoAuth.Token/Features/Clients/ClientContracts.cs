@@ -39,16 +39,3 @@ public sealed record CreatedClientResponse(
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : "Store the secret securely. It will not be shown again.";
 }
-
-public sealed record DataResponse<T>(T Data, string? Message = null);
-
-public sealed record PageMeta(int Total, int Page, int Limit, int TotalPages, bool HasNextPage, bool HasPreviousPage)
-{
-    public static PageMeta For(int total, int page, int limit)
-    {
-        var pages = (int)Math.Ceiling(total / (double)limit);
-        return new PageMeta(total, page, limit, pages, page < pages, page > 1);
-    }
-}
-
-public sealed record PagedResponse<T>(IReadOnlyList<T> Data, PageMeta Meta);

@@ -2,6 +2,7 @@ using System.Text.Json;
 using LumoAuth.Contracts.Clients;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
@@ -15,9 +16,6 @@ namespace LumoAuth.Token.Features.Clients;
 /// <summary>Tenant Admin API for OAuth clients: <c>/t/{slug}/api/v1/admin/clients</c>.</summary>
 public static class ClientEndpoints
 {
-    private const int DefaultLimit = 25;
-    private const int MaxLimit = 100;
-
     public static IEndpointRouteBuilder MapClientEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/clients")
@@ -90,20 +88,14 @@ public static class ClientEndpoints
 
     public static async Task<IResult> ListClients(int? page, int? limit, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
-        var (p, l) = (page ?? 1, limit ?? DefaultLimit);
-        if (p < 1 || l < 1)
-        {
-            return ApiErrors.Validation(p < 1 ? "page" : "limit", "Must be a positive integer");
-        }
-
-        l = Math.Min(l, MaxLimit);
+        var paging = PageRequest.From(page, limit);
         var tenantId = services.Tenant.TenantId;
         var query = services.Db.Applications.AsNoTracking().Where(a => a.TenantId == tenantId);
         var total = await query.CountAsync(cancellationToken);
         var rows = await query.OrderByDescending(a => a.CreatedAt).ThenBy(a => a.Id)
-            .Skip((p - 1) * l).Take(l)
+            .Skip(paging.Skip).Take(paging.Limit)
             .ToListAsync(cancellationToken);
-        return Results.Ok(new PagedResponse<ClientResponse>(rows.Select(ToResponse).ToList(), PageMeta.For(total, p, l)));
+        return Results.Ok(new PagedResponse<ClientResponse>(rows.Select(ToResponse).ToList(), PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> GetClient(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
