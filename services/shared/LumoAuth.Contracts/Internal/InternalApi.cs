@@ -6,7 +6,9 @@ public static class InternalRoutes
     public const string Prefix = "/internal/v1";
     public const string TenantBySlug = Prefix + "/tenants/by-slug/{slug}";
     public const string VerifyApiKey = Prefix + "/api-keys/verify";
-    public const string TenantJwks = Prefix + "/tenants/{tenantId:guid}/jwks";
+    public const string Authenticate = Prefix + "/users/authenticate";
+    public const string UserProfile = Prefix + "/users/{userId:guid}";
+    public const string RolesOf = Prefix + "/roles-of";
     public const string InternalKeyHeader = "X-Internal-Key";
 }
 

@@ -1,0 +1,40 @@
+namespace LumoAuth.Contracts.Internal;
+
+/// <summary>
+/// <c>POST /internal/v1/users/authenticate</c> (admin): the token service's password login. Admin checks
+/// the password (constant time, no user enumeration), lockout and blocked status, and the TOTP factor.
+/// </summary>
+public sealed record AuthenticateRequest(Guid TenantId, string Email, string Password, string? TotpCode, string? IpAddress);
+
+/// <summary><see cref="Outcome"/> is one of <see cref="AuthenticationOutcomes"/>; user fields are set on success only.</summary>
+public sealed record AuthenticateResponse(
+    string Outcome,
+    Guid? UserId,
+    string? Email,
+    string? Name,
+    bool EmailVerified,
+    DateTimeOffset? LockedUntil,
+    IReadOnlyList<string> AuthenticationMethods);
+
+public static class AuthenticationOutcomes
+{
+    public const string Success = "success";
+    public const string InvalidCredentials = "invalid_credentials";
+    public const string Locked = "locked";
+    public const string Blocked = "blocked";
+    public const string MfaRequired = "mfa_required";
+    public const string MfaInvalid = "mfa_invalid";
+}
+
+/// <summary><c>GET /internal/v1/users/{userId}</c> with <c>?tenantId=</c> (admin): claims for ID tokens and userinfo.</summary>
+public sealed record UserProfile(
+    Guid Id, Guid TenantId, string Email, bool EmailVerified, string? Name, string? GivenName, string? FamilyName,
+    string? Username, string? PhoneNumber, bool Blocked, bool IsActive, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// <c>POST /internal/v1/roles-of</c> (authorization): a subject's effective roles and permissions,
+/// direct and through groups, for the token service's <c>roles</c>/<c>permissions</c> claims.
+/// </summary>
+public sealed record RolesOfRequest(Guid TenantId, string Subject);
+
+public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);
