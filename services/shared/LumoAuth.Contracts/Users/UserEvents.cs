@@ -1,3 +1,24 @@
 namespace LumoAuth.Contracts.Users;
 
 public sealed record UserCreated(Guid UserId, string Email, bool IsAdmin) : IntegrationEvent;
+
+public sealed record UserUpdated(Guid UserId, IReadOnlyList<string> ChangedFields) : IntegrationEvent;
+
+/// <summary>The token service revokes the user's sessions and tokens on this event.</summary>
+public sealed record UserBlocked(Guid UserId) : IntegrationEvent;
+
+public sealed record UserUnblocked(Guid UserId) : IntegrationEvent;
+
+/// <summary>The token service revokes sessions and tokens; authorization drops the user's assignments.</summary>
+public sealed record UserDeleted(Guid UserId) : IntegrationEvent;
+
+public sealed record UserPasswordChanged(Guid UserId) : IntegrationEvent;
+
+public sealed record UserMfaReset(Guid UserId) : IntegrationEvent;
+
+public sealed record UserLoginSucceeded(Guid UserId, IReadOnlyList<string> Methods) : IntegrationEvent;
+
+/// <summary>A failed password login; <see cref="UserId"/> is null when no such user exists (never says which).</summary>
+public sealed record UserLoginFailed(Guid? UserId, string Reason) : IntegrationEvent;
+
+public sealed record UserLockedOut(Guid UserId, DateTimeOffset LockedUntil) : IntegrationEvent;
