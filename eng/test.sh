@@ -9,7 +9,8 @@ INFRA="$REPO/eng/infra.sh"
 RESULTS="$REPO/.lumoauth/test-results"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 # no network beyond the registries
 
-bash "$INFRA" install
+# Chromium drives the browser tests of the hosted pages (Playwright with the system browser).
+LUMOAUTH_WITH_CHROMIUM=1 bash "$INFRA" install
 
 # Stop afterwards only what this run started: a developer's already-running servers survive.
 up_before="$(bash "$INFRA" status | sed -n 's/: up.*//p')" || true
