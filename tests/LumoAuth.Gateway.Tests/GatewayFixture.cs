@@ -1,0 +1,65 @@
+using System.Net;
+using LumoAuth.Gateway;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LumoAuth.Gateway.Tests;
+
+/// <summary>
+/// The real gateway in-process, its five clusters pointed (through service discovery configuration) at
+/// five loopback listeners that answer with the name of the service they stand for and the path and
+/// headers they received.
+/// </summary>
+public sealed class GatewayFixture : IAsyncLifetime
+{
+    private static readonly string[] Services =
+        [ServiceNames.Token, ServiceNames.Authorization, ServiceNames.Agents, ServiceNames.Federation, ServiceNames.Admin];
+
+    private WebApplication _backends = null!;
+
+    public WebApplicationFactory<InternalPathBlocker> Gateway { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls(Services.Select(_ => "http://127.0.0.1:0").ToArray());
+        _backends = builder.Build();
+        var names = new Dictionary<int, string>();
+        _backends.Run(context =>
+        {
+            context.Response.Headers["X-Backend"] = names[context.Connection.LocalPort];
+            context.Response.Headers["X-Seen-Path"] = context.Request.Path.Value;
+            context.Response.Headers["X-Seen-Correlation"] = context.Request.Headers["X-Correlation-Id"].ToString();
+            return Task.CompletedTask;
+        });
+        await _backends.StartAsync();
+        var addresses = _backends.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
+            .Select(a => new Uri(a)).ToList();
+        for (var i = 0; i < addresses.Count; i++)
+        {
+            names[addresses[i].Port] = Services[i];
+        }
+
+        Gateway = new WebApplicationFactory<InternalPathBlocker>().WithWebHostBuilder(web =>
+        {
+            web.UseSetting("LumoAuth:InternalKey", TestInfrastructure.InternalKey);
+            for (var i = 0; i < Services.Length; i++)
+            {
+                web.UseSetting($"services:{Services[i]}:http:0", addresses[i].ToString());
+            }
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await _backends.DisposeAsync();
+    }
+}

@@ -1,0 +1,104 @@
+using System.Net;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Gateway.Tests;
+
+public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<GatewayFixture>
+{
+    public static TheoryData<string, string, string> OwnedPaths => new()
+    {
+        { "POST", "/api/v1/tenants", ServiceNames.Admin },
+        { "GET", "/api/v1/tenants/acme", ServiceNames.Admin },
+        { "GET", "/t/acme/api/v1/admin/users", ServiceNames.Admin },
+        { "GET", "/t/acme/api/v1/admin/users/42", ServiceNames.Admin },
+        { "GET", "/t/acme/api/v1/admin/audit-logs", ServiceNames.Admin },
+        { "GET", "/t/acme/api/v1/admin/groups/eng/members", ServiceNames.Admin },
+        { "GET", "/t/acme/api/v1/scim/v2/Users", ServiceNames.Admin },
+        { "GET", "/t/acme/api/v1/scim2.0/Groups", ServiceNames.Admin },
+        { "POST", "/t/acme/api/v1/oauth/token", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/oauth/authorize", ServiceNames.Token },
+        { "POST", "/t/acme/api/v1/connect/register", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/.well-known/openid-configuration", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/.well-known/oauth-authorization-server", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/.well-known/jwks.json", ServiceNames.Token },
+        { "GET", "/t/acme/.well-known/openid-configuration", ServiceNames.Token },
+        { "GET", "/t/acme/.well-known/jwks.json", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/admin/clients", ServiceNames.Token },
+        { "POST", "/t/acme/api/v1/admin/clients/abc/rotate-secret", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/admin/oauth-clients", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/admin/sessions", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/admin/users/42/sessions", ServiceNames.Token },
+        { "DELETE", "/t/acme/api/v1/admin/users/42/sessions/sess_1", ServiceNames.Token },
+        { "DELETE", "/t/acme/api/v1/admin/users/42/tokens", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/admin/scopes", ServiceNames.Token },
+        { "GET", "/t/acme/login", ServiceNames.Token },
+        { "POST", "/t/acme/login/password", ServiceNames.Token },
+        { "GET", "/t/acme/logout", ServiceNames.Token },
+        { "POST", "/t/acme/api/v1/zanzibar/check", ServiceNames.Authorization },
+        { "POST", "/t/acme/api/v1/authz/check", ServiceNames.Authorization },
+        { "POST", "/t/acme/api/v1/abac/check", ServiceNames.Authorization },
+        { "POST", "/t/acme/api/v1/access/v1/evaluation", ServiceNames.Authorization },
+        { "GET", "/t/acme/api/v1/.well-known/authzen-configuration", ServiceNames.Authorization },
+        { "GET", "/t/acme/api/v1/admin/roles", ServiceNames.Authorization },
+        { "PUT", "/t/acme/api/v1/admin/users/42/roles", ServiceNames.Authorization },
+        { "PUT", "/t/acme/api/v1/admin/groups/eng/roles", ServiceNames.Authorization },
+        { "GET", "/t/acme/api/v1/admin/abac/policies", ServiceNames.Authorization },
+        { "GET", "/t/acme/api/v1/admin/permissions", ServiceNames.Authorization },
+        { "POST", "/t/acme/api/v1/agents/ask", ServiceNames.Agents },
+        { "GET", "/t/acme/api/v1/agents/me", ServiceNames.Agents },
+        { "POST", "/t/acme/api/v1/jit/requests", ServiceNames.Agents },
+        { "GET", "/t/acme/api/v1/mcp/servers", ServiceNames.Agents },
+        { "GET", "/t/acme/api/v1/.well-known/oauth-protected-resource/mcp", ServiceNames.Agents },
+        { "GET", "/t/acme/api/v1/admin/agents", ServiceNames.Agents },
+        { "GET", "/t/acme/saml/idp/metadata", ServiceNames.Federation },
+        { "POST", "/t/acme/saml/sp/acs", ServiceNames.Federation },
+        { "GET", "/t/acme/auth/social/google", ServiceNames.Federation },
+        { "GET", "/t/acme/api/v1/admin/social-providers", ServiceNames.Federation },
+        { "GET", "/t/acme/api/v1/admin/identity-providers/x", ServiceNames.Federation },
+    };
+
+    [Theory]
+    [MemberData(nameof(OwnedPaths))]
+    public async Task PublicPath_GoesToItsOwner_WithThePathUnchanged(string method, string path, string owner)
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(owner, response.Headers.GetValues("X-Backend").Single());
+        Assert.Equal(path, response.Headers.GetValues("X-Seen-Path").Single());
+    }
+
+    [Theory]
+    [InlineData("/internal/v1/tenants/by-slug/acme")]
+    [InlineData("/INTERNAL/v1/api-keys/verify")]
+    [InlineData("/nothing")]
+    [InlineData("/t/acme/api/v1/unknown-area")]
+    public async Task InternalAndUnknownPaths_Return404Envelope(string path)
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var response = await client.GetAsync(path);
+        await ApiAssert.ErrorAsync(response, 404, "route_not_found");
+    }
+
+    [Fact]
+    public async Task CorrelationId_IsForwardedAndEchoed()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/t/acme/api/v1/admin/users");
+        request.Headers.Add("X-Correlation-Id", "abc-123");
+        using var response = await client.SendAsync(request);
+        Assert.Equal("abc-123", response.Headers.GetValues("X-Seen-Correlation").Single());
+        Assert.Equal("abc-123", response.Headers.GetValues("X-Correlation-Id").Single());
+
+        using var generated = await client.GetAsync("/t/acme/api/v1/admin/users");
+        Assert.False(string.IsNullOrEmpty(generated.Headers.GetValues("X-Seen-Correlation").Single()));
+    }
+
+    [Fact]
+    public async Task Health_Answers()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/alive")).StatusCode);
+    }
+}
