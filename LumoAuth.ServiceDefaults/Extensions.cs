@@ -6,6 +6,7 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -43,6 +44,16 @@ public static class LumoServiceDefaults
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        // Behind the gateway the caller's address arrives in X-Forwarded-For; only trusted proxies
+        // (loopback by default, plus LumoAuth:TrustedProxyNetworks) may set it.
+        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            foreach (var network in builder.Configuration.GetSection("LumoAuth:TrustedProxyNetworks").Get<string[]>() ?? [])
+            {
+                o.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+            }
+        });
         builder.Services.AddExceptionHandler<EnvelopeExceptionHandler>();
         builder.Services.AddProblemDetails();
         // Binding failures throw so the exception handler answers them with the envelope, not an empty 400.
@@ -101,6 +112,7 @@ public static class LumoServiceDefaults
     /// <summary>The middleware every service runs first: correlation id, error envelope, tenant resolution.</summary>
     public static WebApplication UseServiceDefaults(this WebApplication app, bool resolveTenants = true)
     {
+        app.UseForwardedHeaders();
         app.UseMiddleware<CorrelationMiddleware>();
         app.UseExceptionHandler();
         app.UseStatusCodePages(StatusCodeEnvelope.WriteAsync);

@@ -1,4 +1,6 @@
+using LumoAuth.Gateway.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LumoAuth.Gateway;
 
@@ -6,6 +8,8 @@ public static class GatewayExtensions
 {
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddOptions<EdgeRateLimitOptions>().BindConfiguration(EdgeRateLimitOptions.SectionName);
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddReverseProxy()
             .LoadFromMemory(GatewayRoutes.Routes(), GatewayRoutes.Clusters())
             .AddServiceDiscoveryDestinationResolver();

@@ -7,6 +7,7 @@ builder.AddGateway();
 var app = builder.Build();
 app.UseServiceDefaults(resolveTenants: false);
 app.UseMiddleware<InternalPathBlocker>();
+app.UseMiddleware<LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware>();
 app.MapReverseProxy();
 app.MapDefaultEndpoints();
 

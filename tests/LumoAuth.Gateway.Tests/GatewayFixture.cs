@@ -17,7 +17,7 @@ namespace LumoAuth.Gateway.Tests;
 /// five loopback listeners that answer with the name of the service they stand for and the path and
 /// headers they received.
 /// </summary>
-public sealed class GatewayFixture : IAsyncLifetime
+public class GatewayFixture : IAsyncLifetime
 {
     private static readonly string[] Services =
         [ServiceNames.Token, ServiceNames.Authorization, ServiceNames.Agents, ServiceNames.Federation, ServiceNames.Admin];
@@ -25,6 +25,9 @@ public sealed class GatewayFixture : IAsyncLifetime
     private WebApplication _backends = null!;
 
     public WebApplicationFactory<InternalPathBlocker> Gateway { get; private set; } = null!;
+
+    /// <summary>Extra gateway settings (a subclass lowers rate limits).</summary>
+    protected virtual IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>();
 
     public async Task InitializeAsync()
     {
@@ -50,6 +53,11 @@ public sealed class GatewayFixture : IAsyncLifetime
         Gateway = new WebApplicationFactory<InternalPathBlocker>().WithWebHostBuilder(web =>
         {
             web.UseSetting("LumoAuth:InternalKey", TestInfrastructure.InternalKey);
+            foreach (var (key, value) in Settings)
+            {
+                web.UseSetting(key, value);
+            }
+
             for (var i = 0; i < Services.Length; i++)
             {
                 web.UseSetting($"services:{Services[i]}:http:0", addresses[i].ToString());
@@ -57,7 +65,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         });
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Gateway.DisposeAsync();
         await _backends.DisposeAsync();

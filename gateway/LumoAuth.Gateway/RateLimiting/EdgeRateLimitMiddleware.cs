@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.RateLimiting;
+using LumoAuth.ServiceDefaults.Errors;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Gateway.RateLimiting;
+
+/// <summary>
+/// Fixed-window limits at the edge, per category and caller: credential endpoints by client address
+/// and tenant (brute force), APIs by credential (a hash of the key or token, never the secret itself).
+/// Every limited response carries <c>X-RateLimit-Limit/Remaining/Reset</c>; a refusal is 429 with
+/// <c>Retry-After</c>, in the OAuth error format on OAuth endpoints and the envelope elsewhere.
+/// </summary>
+public sealed class EdgeRateLimitMiddleware : IDisposable
+{
+    private readonly RequestDelegate _next;
+    private readonly EdgeRateLimitOptions _options;
+    private readonly TimeProvider _time;
+    private readonly PartitionedRateLimiter<string> _limiter;
+
+    public EdgeRateLimitMiddleware(RequestDelegate next, IOptions<EdgeRateLimitOptions> options, TimeProvider time)
+    {
+        _next = next;
+        _options = options.Value;
+        _time = time;
+        _limiter = PartitionedRateLimiter.Create<string, string>(key =>
+        {
+            var limit = _options.Categories[key[..key.IndexOf('|', StringComparison.Ordinal)]];
+            return RateLimitPartition.GetFixedWindowLimiter(key, _ => new FixedWindowRateLimiterOptions
+            {
+                PermitLimit = limit.PermitLimit,
+                Window = TimeSpan.FromSeconds(limit.WindowSeconds),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+        });
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var category = _options.Enabled ? Categorize(context.Request) : null;
+        if (category is null || !_options.Categories.TryGetValue(category, out var limit))
+        {
+            await _next(context);
+            return;
+        }
+
+        var key = $"{category}|{CallerOf(context, category)}";
+        using var lease = _limiter.AttemptAcquire(key);
+        var remaining = _limiter.GetStatistics(key)?.CurrentAvailablePermits ?? 0;
+        var windowEnd = WindowEnd(limit.WindowSeconds);
+        context.Response.Headers["X-RateLimit-Limit"] = limit.PermitLimit.ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["X-RateLimit-Remaining"] = Math.Max(0, remaining).ToString(CultureInfo.InvariantCulture);
+        context.Response.Headers["X-RateLimit-Reset"] = windowEnd.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        if (lease.IsAcquired)
+        {
+            await _next(context);
+            return;
+        }
+
+        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
+            ? (int)Math.Ceiling(wait.TotalSeconds)
+            : (int)Math.Ceiling((windowEnd - _time.GetUtcNow()).TotalSeconds);
+        context.Response.Headers.RetryAfter = Math.Max(1, retryAfter).ToString(CultureInfo.InvariantCulture);
+        if (IsOAuthEndpoint(context.Request.Path))
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.CacheControl = "no-store";
+            await context.Response.WriteAsJsonAsync(new Dictionary<string, object>
+            {
+                ["error"] = "rate_limit_exceeded",
+                ["error_description"] = "Too many requests; retry later.",
+                ["retry_after"] = Math.Max(1, retryAfter),
+            });
+            return;
+        }
+
+        await ErrorWriter.WriteAsync(context, new ApiError("Rate limit exceeded", 429, ErrorCodes.RateLimitExceeded, new { retryAfter = Math.Max(1, retryAfter) }));
+    }
+
+    public void Dispose() => _limiter.Dispose();
+
+    /// <summary>Which limit applies; null for paths the edge does not limit (health, discovery, JWKS).</summary>
+    public static string? Categorize(HttpRequest request)
+    {
+        var path = request.Path.Value ?? string.Empty;
+        if (path.StartsWith("/api/v1/tenants", StringComparison.Ordinal))
+        {
+            return EdgeCategories.Platform;
+        }
+
+        // Discovery and key sets are public, cacheable and needed by every validator: not limited here.
+        if (!path.StartsWith("/t/", StringComparison.Ordinal) || path.Contains("/.well-known/", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        if (path.Contains("/api/v1/oauth/token", StringComparison.Ordinal))
+        {
+            return EdgeCategories.Token;
+        }
+
+        if (path.Contains("/api/v1/oauth/authorize", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/par", StringComparison.Ordinal))
+        {
+            return EdgeCategories.Authorize;
+        }
+
+        if (path.Contains("/api/v1/oauth/introspect", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/revoke", StringComparison.Ordinal))
+        {
+            return EdgeCategories.Introspection;
+        }
+
+        if (HttpMethods.IsPost(request.Method) && IsLoginPath(path))
+        {
+            return EdgeCategories.Login;
+        }
+
+        if (path.Contains("/api/v1/admin/", StringComparison.Ordinal) || path.Contains("/api/v1/scim", StringComparison.Ordinal))
+        {
+            return HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? EdgeCategories.AdminRead : EdgeCategories.AdminWrite;
+        }
+
+        return path.Contains("/api/v1/", StringComparison.Ordinal) ? EdgeCategories.Check : null;
+    }
+
+    private static bool IsLoginPath(string path)
+    {
+        var afterSlug = path.IndexOf('/', 3);
+        return afterSlug > 0 && (path.AsSpan(afterSlug).StartsWith("/login") || path.AsSpan(afterSlug).StartsWith("/magic-link")
+                                 || path.AsSpan(afterSlug).StartsWith("/forgot-password") || path.AsSpan(afterSlug).StartsWith("/register"));
+    }
+
+    private static bool IsOAuthEndpoint(PathString path) =>
+        path.Value is { } value && (value.Contains("/api/v1/oauth/", StringComparison.Ordinal) || value.Contains("/api/v1/connect/", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Credential endpoints count per client address and tenant; APIs per presented credential (hashed),
+    /// falling back to the address for anonymous calls.
+    /// </summary>
+    private static string CallerOf(HttpContext context, string category)
+    {
+        var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        var tenant = context.Request.Path.Value is { } p && p.StartsWith("/t/", StringComparison.Ordinal) ? p[3..Math.Max(3, p.IndexOf('/', 3))] : "-";
+        if (category is EdgeCategories.Token or EdgeCategories.Authorize or EdgeCategories.Introspection or EdgeCategories.Login or EdgeCategories.Platform)
+        {
+            return $"{tenant}|{address}";
+        }
+
+        var credential = context.Request.Headers["X-API-Key"].ToString();
+        if (credential.Length == 0)
+        {
+            credential = context.Request.Headers.Authorization.ToString();
+        }
+
+        return credential.Length == 0
+            ? $"{tenant}|{address}"
+            : $"{tenant}|{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(credential)), 0, 16)}";
+    }
+
+    private DateTimeOffset WindowEnd(int windowSeconds)
+    {
+        var now = _time.GetUtcNow().ToUnixTimeSeconds();
+        return DateTimeOffset.FromUnixTimeSeconds(now - (now % windowSeconds) + windowSeconds);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Gateway.Tests;
+
+public sealed class LimitedGatewayFixture : GatewayFixture
+{
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+    {
+        ["Gateway:RateLimits:Categories:token:PermitLimit"] = "3",
+        ["Gateway:RateLimits:Categories:admin-write:PermitLimit"] = "2",
+    };
+}
+
+public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixture<LimitedGatewayFixture>
+{
+    [Fact]
+    public async Task TokenEndpoint_OverTheLimit_Returns429InOAuthFormat_WithRetryAfter()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        for (var i = 0; i < 3; i++)
+        {
+            using var ok = await client.PostAsync("/t/limits-a/api/v1/oauth/token", new FormUrlEncodedContent([]));
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal("3", ok.Headers.GetValues("X-RateLimit-Limit").Single());
+            Assert.Equal((2 - i).ToString(System.Globalization.CultureInfo.InvariantCulture), ok.Headers.GetValues("X-RateLimit-Remaining").Single());
+        }
+
+        using var refused = await client.PostAsync("/t/limits-a/api/v1/oauth/token", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.True(int.Parse(refused.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        var body = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+        Assert.Equal("rate_limit_exceeded", body["error"]!.GetValue<string>());
+
+        // Another tenant's token endpoint has its own budget.
+        using var otherTenant = await client.PostAsync("/t/limits-b/api/v1/oauth/token", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.OK, otherTenant.StatusCode);
+    }
+
+    [Fact]
+    public async Task AdminWrites_AreCountedPerCredential_AndAnswerTheEnvelope()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        async Task<HttpResponseMessage> Post(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/t/limits-c/api/v1/admin/users");
+            request.Headers.Add("X-API-Key", key);
+            return await client.SendAsync(request);
+        }
+
+        (await Post("lmk_first")).Dispose();
+        (await Post("lmk_first")).Dispose();
+        using var refused = await Post("lmk_first");
+        await ApiAssert.ErrorAsync(refused, 429, "rate_limit_exceeded");
+        using var otherKey = await Post("lmk_second");
+        Assert.Equal(HttpStatusCode.OK, otherKey.StatusCode);
+
+        // Reads have their own, larger budget.
+        using var read = await client.GetAsync("/t/limits-c/api/v1/admin/users");
+        Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    [Fact]
+    public async Task Discovery_IsNotLimited()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var response = await client.GetAsync("/t/limits-d/api/v1/.well-known/jwks.json");
+        Assert.False(response.Headers.Contains("X-RateLimit-Limit"));
+    }
+}
