@@ -10,7 +10,7 @@ namespace LumoAuth.AppHost.Infrastructure;
 /// </summary>
 public sealed record DeploymentSettings(
     int GatewayPort, string PublicBaseUrl, string Region, string InternalKey, string PlatformKey, bool SeedDemo, string StateDirectory,
-    string MessagingPrefix)
+    string MessagingPrefix, string KeyEncryptionKey)
 {
     public static DeploymentSettings Load(IDistributedApplicationBuilder builder)
     {
@@ -26,7 +26,8 @@ public sealed record DeploymentSettings(
             config["LumoAuth:PlatformKey"] ?? StoredSecret(state, "platform-key"),
             config.GetValue("LumoAuth:SeedDemo", builder.Environment.EnvironmentName == "Development"),
             state,
-            config["LumoAuth:MessagingPrefix"] ?? "lumoauth");
+            config["LumoAuth:MessagingPrefix"] ?? "lumoauth",
+            config["LumoAuth:KeyEncryptionKey"] ?? StoredSecret(state, "key-encryption-key"));
     }
 
     public static string RepositoryRoot(IDistributedApplicationBuilder builder) =>

@@ -39,6 +39,7 @@ public static class ServiceResources
             .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
             .WithEnvironment("LumoAuth__InternalKey", settings.InternalKey)
             .WithEnvironment("LumoAuth__PlatformKey", settings.PlatformKey)
+            .WithEnvironment("LumoAuth__KeyEncryptionKey", settings.KeyEncryptionKey)
             .WithEnvironment("LumoAuth__Region", settings.Region)
             .WithEnvironment("Messaging__Prefix", settings.MessagingPrefix);
 

@@ -40,6 +40,7 @@ public sealed class SuiteFixture : IAsyncLifetime
             "--LumoAuth:SeedDemo=false",
             $"--LumoAuth:InternalKey={TestInfrastructure.InternalKey}",
             $"--LumoAuth:PlatformKey={TestInfrastructure.PlatformKey}",
+            $"--LumoAuth:KeyEncryptionKey={TestInfrastructure.KeyEncryptionKey}",
         ]);
         _app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));

@@ -48,6 +48,7 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             ["Messaging:Prefix"] = MessagingPrefix,
             ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
             ["LumoAuth:PlatformKey"] = TestInfrastructure.PlatformKey,
+            ["LumoAuth:KeyEncryptionKey"] = TestInfrastructure.KeyEncryptionKey,
             ["LumoAuth:PublicBaseUrl"] = PublicBaseUrl,
             ["LumoAuth:Region"] = "us",
         };

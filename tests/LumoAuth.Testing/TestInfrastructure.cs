@@ -12,6 +12,7 @@ public static class TestInfrastructure
 {
     public const string InternalKey = "test-internal-key-0123456789abcdef0123456789";
     public const string PlatformKey = "test-platform-key-0123456789abcdef0123456789";
+    public const string KeyEncryptionKey = "test-key-encryption-key-0123456789abcdef012345";
 
     public static string RabbitMq =>
         Environment.GetEnvironmentVariable("ConnectionStrings__rabbitmq") ?? "amqp://guest:guest@127.0.0.1:55672/";
