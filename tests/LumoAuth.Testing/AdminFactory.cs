@@ -12,6 +12,11 @@ namespace LumoAuth.Testing;
 /// </summary>
 public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbContext>(ServiceNames.AdminDb)
 {
+    /// <summary>Extra configuration for this instance (e.g. <c>Webhooks:AllowPrivateTargets</c> for a local receiver).</summary>
+    public IDictionary<string, string?> ExtraSettings { get; init; } = new Dictionary<string, string?>();
+
+    protected override IDictionary<string, string?> Settings => ExtraSettings;
+
     public HttpClient Platform()
     {
         var client = CreateClient();
@@ -38,6 +43,24 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
         var client = CreateClient();
         client.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
         return client;
+    }
+
+    /// <summary>Creates a user in the tenant through the admin API; returns its id.</summary>
+    public async Task<Guid> CreateUserAsync(TestTenant tenant, string email, string? password = null, string? name = null)
+    {
+        using var client = ClientFor(tenant);
+        using var response = await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email, password, name });
+        response.EnsureSuccessStatusCode();
+        return Guid.Parse((await response.Content.ReadFromJsonAsync<JsonObject>())!["data"]!["id"]!.GetValue<string>());
+    }
+
+    /// <summary>Creates a group in the tenant through the admin API; returns its id.</summary>
+    public async Task<Guid> CreateGroupAsync(TestTenant tenant, string name, string? slug = null)
+    {
+        using var client = ClientFor(tenant);
+        using var response = await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name, slug });
+        response.EnsureSuccessStatusCode();
+        return Guid.Parse((await response.Content.ReadFromJsonAsync<JsonObject>())!["data"]!["id"]!.GetValue<string>());
     }
 
     /// <summary>An HTTP handler into this in-process admin, for another service's internal admin client.</summary>

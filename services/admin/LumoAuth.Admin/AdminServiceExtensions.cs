@@ -1,12 +1,19 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Scim;
 using LumoAuth.Admin.Features.Tenants;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Admin.Security;
 using LumoAuth.Messaging;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Admin;
 
@@ -26,9 +33,43 @@ public static class AdminServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddScoped<UserCommands>();
+        builder.Services.AddScoped<ScimService>();
+        builder.Services.AddScoped<Authenticator>();
+        builder.Services.AddScoped<TotpFactors>();
+        // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.
+        builder.Services.AddDataProtection().SetApplicationName("lumoauth-admin");
+        builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
+            o => o.XmlRepository = new DatabaseXmlRepository(sp.GetRequiredService<IServiceScopeFactory>())));
 
         builder.AddServiceDatabase<AdminDbContext>(ServiceNames.AdminDb);
-        builder.AddMessaging<AdminDbContext>(bus => bus.AddAuditConsumers(builder.Configuration));
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            // Service-to-service routes are not part of the public contract.
+            foreach (var path in document.Paths.Keys.Where(p => p.StartsWith("/internal/", StringComparison.Ordinal)).ToList())
+            {
+                document.Paths.Remove(path);
+            }
+
+            document.Info.Title = "LumoAuth Tenant Admin API";
+            return Task.CompletedTask;
+        }));
+
+        builder.Services.AddOptions<WebhookOptions>()
+            .BindConfiguration(WebhookOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddScoped<WebhookSecrets>();
+        builder.Services.AddSingleton<WebhookSender>();
+        builder.Services.AddSingleton<WebhookSignal>();
+        builder.Services.AddSingleton<WebhookDispatcher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+
+        builder.AddMessaging<AdminDbContext>(bus =>
+        {
+            bus.AddAuditConsumers(builder.Configuration);
+            bus.AddWebhookConsumers(builder.Configuration);
+        });
         return builder;
     }
 }

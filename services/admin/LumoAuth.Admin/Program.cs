@@ -2,9 +2,16 @@ using LumoAuth.Admin;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.ApiKeys;
 using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Admin.Features.Gdpr;
+using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Invitations;
+using LumoAuth.Admin.Features.Scim;
+using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Admin.Features.Tenants;
 using LumoAuth.Admin.Features.Users;
+using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Messaging;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -23,9 +30,20 @@ app.UseAuthorization();
 
 app.MapPlatformTenantEndpoints();
 app.MapUserEndpoints();
+app.MapGroupEndpoints();
+app.MapSettingsEndpoints();
+app.MapWebhookEndpoints();
+app.MapInvitationEndpoints();
+app.MapGdprEndpoints();
+app.MapScimEndpoints();
 app.MapApiKeyEndpoints();
 app.MapAuditLogEndpoints();
+app.MapCredentialEndpoints();
+app.MapTokenRedemptionEndpoints();
 app.MapInternalEndpoints();
+// The API description is public (the same for every tenant); served under a tenant path because the
+// gateway routes only documented prefixes.
+app.MapOpenApi("/t/{tenantSlug}/api/v1/admin/openapi.json").AllowAnonymous();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

@@ -14,6 +14,26 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<AuditLogEntry> AuditLogs => Set<AuditLogEntry>();
 
+    public DbSet<PasswordHistoryEntry> PasswordHistory => Set<PasswordHistoryEntry>();
+
+    public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
+
+    public DbSet<MfaFactor> MfaFactors => Set<MfaFactor>();
+
+    public DbSet<Group> Groups => Set<Group>();
+
+    public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
+
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    public DbSet<Webhook> Webhooks => Set<Webhook>();
+
+    public DbSet<Invitation> Invitations => Set<Invitation>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<WebhookDeliveryAttempt> WebhookDeliveryAttempts => Set<WebhookDeliveryAttempt>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.AddMessagingTables();
@@ -26,6 +46,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(t => t.Name).HasMaxLength(200);
             e.Property(t => t.Status).HasMaxLength(20);
             e.Property(t => t.Region).HasMaxLength(8);
+            e.Property(t => t.Settings).HasColumnType("jsonb");
         });
 
         // Every tenant-owned row is filtered by the request's tenant in the query itself.
@@ -38,7 +59,118 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(u => u.Username).HasMaxLength(100);
             e.Property(u => u.Name).HasMaxLength(200);
             e.Property(u => u.PasswordHash).HasMaxLength(200);
+            e.Property(u => u.GivenName).HasMaxLength(100);
+            e.Property(u => u.FamilyName).HasMaxLength(100);
+            e.Property(u => u.PhoneNumber).HasMaxLength(32);
+            e.Property(u => u.Picture).HasMaxLength(2048);
+            e.Property(u => u.ExternalId).HasMaxLength(200);
+            e.Property(u => u.Title).HasMaxLength(200);
+            e.Property(u => u.EnterpriseData).HasColumnType("jsonb");
+            e.Property(u => u.Attributes).HasColumnType("jsonb");
+            e.Property(u => u.Version).IsRowVersion();
+            e.HasIndex(u => new { u.TenantId, u.CreatedAt });
             e.HasQueryFilter(u => u.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<PasswordHistoryEntry>(e =>
+        {
+            e.ToTable("password_history");
+            e.HasIndex(h => new { h.UserId, h.CreatedAt });
+            e.Property(h => h.PasswordHash).HasMaxLength(200);
+            e.HasOne<User>().WithMany().HasForeignKey(h => h.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(h => h.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<PasswordResetToken>(e =>
+        {
+            e.ToTable("password_reset_tokens");
+            e.HasIndex(t => t.TokenHash).IsUnique();
+            e.HasIndex(t => t.UserId);
+            e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<MfaFactor>(e =>
+        {
+            e.ToTable("mfa_factors");
+            e.HasIndex(f => f.UserId);
+            e.Property(f => f.Type).HasMaxLength(20);
+            e.Property(f => f.ProtectedSecret).HasMaxLength(1000);
+            e.HasOne<User>().WithMany().HasForeignKey(f => f.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(f => f.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<Group>(e =>
+        {
+            e.ToTable("groups");
+            e.HasIndex(g => new { g.TenantId, g.Slug }).IsUnique();
+            e.Property(g => g.Slug).HasMaxLength(100);
+            e.Property(g => g.Name).HasMaxLength(200);
+            e.Property(g => g.Description).HasMaxLength(1000);
+            e.Property(g => g.ExternalId).HasMaxLength(200);
+            e.Property(g => g.Version).IsRowVersion();
+            e.HasQueryFilter(g => g.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<GroupMember>(e =>
+        {
+            e.ToTable("group_members");
+            e.HasKey(m => new { m.GroupId, m.UserId });
+            e.HasIndex(m => m.UserId);
+            e.HasOne<Group>().WithMany().HasForeignKey(m => m.GroupId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<User>().WithMany().HasForeignKey(m => m.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(m => m.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<Webhook>(e =>
+        {
+            e.ToTable("webhooks");
+            e.HasIndex(w => w.TenantId);
+            e.Property(w => w.Url).HasMaxLength(2048);
+            e.Property(w => w.Description).HasMaxLength(500);
+            e.Property(w => w.ProtectedSecret).HasMaxLength(1000);
+            e.HasQueryFilter(w => w.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<WebhookDelivery>(e =>
+        {
+            e.ToTable("webhook_deliveries");
+            e.HasIndex(d => new { d.WebhookId, d.MessageId }).IsUnique();
+            e.HasIndex(d => new { d.WebhookId, d.CreatedAt });
+            // The dispatcher's query: pending rows by due time.
+            e.HasIndex(d => d.NextAttemptAt).HasFilter("\"Status\" = 'pending'");
+            e.Property(d => d.EventId).HasMaxLength(64);
+            e.Property(d => d.EventType).HasMaxLength(100);
+            e.Property(d => d.Status).HasMaxLength(20);
+            e.Property(d => d.LastError).HasMaxLength(1000);
+            e.HasOne<Webhook>().WithMany().HasForeignKey(d => d.WebhookId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(d => d.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<WebhookDeliveryAttempt>(e =>
+        {
+            e.ToTable("webhook_delivery_attempts");
+            e.HasIndex(a => a.DeliveryId);
+            e.Property(a => a.Error).HasMaxLength(1000);
+            e.HasOne<WebhookDelivery>().WithMany().HasForeignKey(a => a.DeliveryId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(a => a.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<Invitation>(e =>
+        {
+            e.ToTable("invitations");
+            e.HasIndex(i => new { i.TenantId, i.NormalizedEmail });
+            e.HasIndex(i => i.TokenHash).IsUnique();
+            e.Property(i => i.Email).HasMaxLength(320);
+            e.Property(i => i.NormalizedEmail).HasMaxLength(320);
+            e.Property(i => i.Status).HasMaxLength(20);
+            e.HasQueryFilter(i => i.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<DataProtectionKey>(e =>
+        {
+            e.ToTable("data_protection_keys");
+            e.Property(k => k.FriendlyName).HasMaxLength(200);
         });
 
         modelBuilder.Entity<ApiKey>(e =>

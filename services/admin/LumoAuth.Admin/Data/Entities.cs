@@ -12,6 +12,9 @@ public sealed class Tenant
 
     public string Region { get; set; } = "us";
 
+    /// <summary>The tenant's settings document (password, MFA, session and login policies, branding) as JSON.</summary>
+    public string Settings { get; set; } = "{}";
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
@@ -32,7 +35,31 @@ public sealed class User
 
     public string? Name { get; set; }
 
+    public string? GivenName { get; set; }
+
+    public string? FamilyName { get; set; }
+
+    public string? PhoneNumber { get; set; }
+
+    public string? Picture { get; set; }
+
+    /// <summary>The provisioning client's id for the user (SCIM <c>externalId</c>).</summary>
+    public string? ExternalId { get; set; }
+
+    public string? Title { get; set; }
+
+    /// <summary>SCIM enterprise extension attributes (employeeNumber, department, manager…) as a JSON object.</summary>
+    public string EnterpriseData { get; set; } = "{}";
+
+    /// <summary>Free-form custom (ABAC subject) attributes as a JSON object.</summary>
+    public string Attributes { get; set; } = "{}";
+
     public string? PasswordHash { get; set; }
+
+    public DateTimeOffset? PasswordChangedAt { get; set; }
+
+    /// <summary>Created without a password (or by invitation): the user sets one through a reset first.</summary>
+    public bool MustChangePassword { get; set; }
 
     public bool EmailVerified { get; set; }
 
@@ -40,15 +67,129 @@ public sealed class User
 
     public bool Blocked { get; set; }
 
+    /// <summary>SCIM soft delete (DELETE without <c>isSoftDeleted=true</c>): inactive and flagged, data kept.</summary>
+    public DateTimeOffset? SoftDeletedAt { get; set; }
+
     public bool IsAdmin { get; set; }
 
     public int LoginCount { get; set; }
 
     public DateTimeOffset? LastLoginAt { get; set; }
 
+    /// <summary>Consecutive failed password logins since the last success or lockout.</summary>
+    public int FailedLoginCount { get; set; }
+
+    public DateTimeOffset? LockedUntil { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>PostgreSQL's <c>xmin</c>: the row version behind SCIM ETags and optimistic concurrency.</summary>
+    public uint Version { get; set; }
+}
+
+/// <summary>A previous password hash, for the tenant's <c>preventReuse</c> policy.</summary>
+public sealed class PasswordHistoryEntry
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public string PasswordHash { get; set; } = string.Empty;
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
+/// <summary>A password-reset request: only the SHA-256 of the token is kept; the token itself leaves by e-mail only.</summary>
+public sealed class PasswordResetToken
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public byte[] TokenHash { get; set; } = [];
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? UsedAt { get; set; }
+}
+
+/// <summary>A second factor of a user. The TOTP secret is encrypted with Data Protection; it never leaves after enrolment.</summary>
+public sealed class MfaFactor
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public string Type { get; set; } = MfaFactorTypes.Totp;
+
+    public string ProtectedSecret { get; set; } = string.Empty;
+
+    /// <summary>False until the user proves possession with a first code.</summary>
+    public bool Confirmed { get; set; }
+
+    /// <summary>The last accepted TOTP time step: a code of this step or an earlier one is a replay.</summary>
+    public long? LastUsedStep { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? ConfirmedAt { get; set; }
+}
+
+public static class MfaFactorTypes
+{
+    public const string Totp = "totp";
+}
+
+public sealed class Group
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public string Slug { get; set; } = string.Empty;
+
+    public string Name { get; set; } = string.Empty;
+
+    public string? Description { get; set; }
+
+    public string? ExternalId { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public uint Version { get; set; }
+}
+
+public sealed class GroupMember
+{
+    public Guid GroupId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public DateTimeOffset AddedAt { get; set; }
+}
+
+/// <summary>The Data Protection key ring, shared by every replica through the admin database.</summary>
+public sealed class DataProtectionKey
+{
+    public int Id { get; set; }
+
+    public string? FriendlyName { get; set; }
+
+    public string Xml { get; set; } = string.Empty;
 }
 
 public sealed class ApiKey
@@ -108,4 +249,134 @@ public sealed class AuditLogEntry
     public string Metadata { get; set; } = "{}";
 
     public DateTimeOffset Timestamp { get; set; }
+}
+
+public sealed class Webhook
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public string Url { get; set; } = string.Empty;
+
+    public string? Description { get; set; }
+
+    /// <summary>Subscribed event types (<c>user.created</c>…); <c>*</c> subscribes to all.</summary>
+    public List<string> Events { get; set; } = [];
+
+    /// <summary>The signing secret, encrypted with Data Protection: it must be readable to sign, so it is not hashed.</summary>
+    public string ProtectedSecret { get; set; } = string.Empty;
+
+    public bool IsActive { get; set; } = true;
+
+    /// <summary>Failed attempts in a row; a success resets it, reaching the threshold disables the webhook.</summary>
+    public int FailureCount { get; set; }
+
+    public DateTimeOffset? LastDeliveredAt { get; set; }
+
+    public DateTimeOffset? DisabledAt { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>One event for one webhook: the exact signed body, its state and when it is next due.</summary>
+public sealed class WebhookDelivery
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid WebhookId { get; set; }
+
+    /// <summary>The bus message that caused it; unique per webhook so a redelivered event adds nothing. Null for tests and replays.</summary>
+    public Guid? MessageId { get; set; }
+
+    /// <summary>The payload's <c>id</c> (<c>evt_…</c>), kept by replays so receivers can de-duplicate.</summary>
+    public string EventId { get; set; } = string.Empty;
+
+    public string EventType { get; set; } = string.Empty;
+
+    public string Payload { get; set; } = string.Empty;
+
+    public string Status { get; set; } = WebhookDeliveryStatuses.Pending;
+
+    public int Attempts { get; set; }
+
+    public DateTimeOffset NextAttemptAt { get; set; }
+
+    /// <summary>A dispatcher that claimed the row owns it until then (a crashed replica's claims expire).</summary>
+    public DateTimeOffset? LockedUntil { get; set; }
+
+    public int? LastStatusCode { get; set; }
+
+    public string? LastError { get; set; }
+
+    public Guid? ReplayOf { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? CompletedAt { get; set; }
+}
+
+public static class WebhookDeliveryStatuses
+{
+    public const string Pending = "pending";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
+}
+
+/// <summary>The log of one HTTP attempt of a delivery.</summary>
+public sealed class WebhookDeliveryAttempt
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid DeliveryId { get; set; }
+
+    public int Number { get; set; }
+
+    public DateTimeOffset AttemptedAt { get; set; }
+
+    public int? StatusCode { get; set; }
+
+    public string? Error { get; set; }
+
+    public int DurationMs { get; set; }
+}
+
+/// <summary>An invitation to join the tenant (ADM-65). Only the SHA-256 of its token is kept.</summary>
+public sealed class Invitation
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public string Email { get; set; } = string.Empty;
+
+    public string NormalizedEmail { get; set; } = string.Empty;
+
+    /// <summary>Role slugs, for the authorization service to assign when the invitation is accepted.</summary>
+    public List<string> Roles { get; set; } = [];
+
+    public List<Guid> GroupIds { get; set; } = [];
+
+    public byte[] TokenHash { get; set; } = [];
+
+    public string Status { get; set; } = InvitationStatuses.Pending;
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? RevokedAt { get; set; }
+}
+
+public static class InvitationStatuses
+{
+    public const string Pending = "pending";
+    public const string Accepted = "accepted";
+    public const string Revoked = "revoked";
 }

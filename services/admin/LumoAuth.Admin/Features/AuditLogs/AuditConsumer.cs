@@ -69,7 +69,7 @@ public static class AuditMapping
             ActorEmail = @event.Actor?.Email,
             TargetType = targetType,
             TargetId = targetId,
-            Outcome = "success",
+            Outcome = type.Name.Contains("Failed", StringComparison.Ordinal) || type.Name.Contains("LockedOut", StringComparison.Ordinal) ? "failure" : "success",
             IpAddress = @event.IpAddress,
             UserAgent = @event.UserAgent,
             CorrelationId = @event.CorrelationId,
@@ -91,7 +91,11 @@ public static class AuditMapping
 
     private static (string? Type, string? Id) TargetOf(Type type, JsonObject json)
     {
-        foreach (var (property, target) in new[] { ("userId", "user"), ("clientId", "client"), ("apiKeyId", "api_key"), ("id", "tenant") })
+        foreach (var (property, target) in new[]
+        {
+            ("userId", "user"), ("groupId", "group"), ("webhookId", "webhook"), ("invitationId", "invitation"), ("clientId", "client"),
+            ("apiKeyId", "api_key"), ("id", "tenant"),
+        })
         {
             if (json[property] is JsonValue value)
             {

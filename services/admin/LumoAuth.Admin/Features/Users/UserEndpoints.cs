@@ -1,18 +1,24 @@
+using System.Security.Cryptography;
+using System.Text.Json;
 using LumoAuth.Admin.Data;
-using LumoAuth.Admin.Security;
+using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Contracts.Users;
-using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Users;
 
 public static class UserEndpoints
 {
+    public const int MaxAttributesBytes = 16 * 1024;
+    private const int MaxAttributesDepth = 5;
+    private static readonly TimeSpan ResetTokenLifetime = TimeSpan.FromHours(1);
+
     public static IEndpointRouteBuilder MapUserEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users")
@@ -21,87 +27,301 @@ public static class UserEndpoints
         group.MapGet("/", ListUsers).WithName("ListUsers");
         group.MapPost("/", CreateUser).WithName("CreateUser");
         group.MapGet("/{userId}", GetUser).WithName("GetUser");
+        group.MapPut("/{userId}", UpdateUser).WithName("UpdateUser");
+        group.MapPatch("/{userId}", UpdateUser).WithName("PatchUser");
+        group.MapDelete("/{userId}", DeleteUser).WithName("DeleteUser");
+        group.MapPost("/{userId}/block", BlockUser).WithName("BlockUser");
+        group.MapPost("/{userId}/unblock", UnblockUser).WithName("UnblockUser");
+        group.MapPut("/{userId}/password", SetPassword).WithName("SetUserPassword");
+        group.MapPost("/{userId}/password-reset", RequestPasswordReset).WithName("RequestUserPasswordReset");
+        group.MapPost("/{userId}/mfa/reset", ResetMfa).WithName("ResetUserMfa");
+        group.MapGet("/{userId}/attributes", GetAttributes).WithName("GetUserAttributes");
+        group.MapPut("/{userId}/attributes", SetAttributes).WithName("SetUserAttributes");
+        group.MapGet("/{userId}/groups", GetGroups).WithName("GetUserGroups");
+        group.MapPut("/{userId}/groups", SetGroups).WithName("SetUserGroups");
         return app;
     }
 
-    public static async Task<IResult> ListUsers(AdminDbContext db, int? page, int? limit, string? search, CancellationToken cancellationToken)
+    public static async Task<IResult> ListUsers([AsParameters] UserListQuery query, AdminDbContext db, CancellationToken cancellationToken)
     {
-        var paging = PageRequest.From(page, limit);
-        var query = db.Users.AsNoTracking();
-        if (!string.IsNullOrWhiteSpace(search))
-        {
-            var pattern = "%" + search.Trim().Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal) + "%";
-            query = query.Where(u => EF.Functions.ILike(u.Email, pattern) || (u.Name != null && EF.Functions.ILike(u.Name, pattern)));
-        }
-
-        var total = await query.LongCountAsync(cancellationToken);
-        var users = await query.OrderBy(u => u.CreatedAt).ThenBy(u => u.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<UserResponse>(users.Select(UserResponse.From).ToList(), PageMeta.For(paging, total)));
-    }
-
-    public static async Task<IResult> CreateUser(
-        CreateUserRequest request, AdminDbContext db, TenantContext tenant, PasswordHasher hasher, CancellationToken cancellationToken)
-    {
-        var validation = new RequestValidator()
-            .Email("email", request.Email)
-            .Password("password", request.Password)
-            .Optional("name", request.Name)
-            .Optional("username", request.Username, 100);
+        var validation = new RequestValidator();
+        // Roles live in the authorization service; filtering on them here would silently return everyone.
+        validation.Check(string.IsNullOrEmpty(query.Role), "role", "role filtering is served by GET /admin/roles/{id}/users");
+        var sort = (query.SortBy ?? "createdAt").ToLowerInvariant();
+        validation.Check(sort is "createdat" or "updatedat" or "email" or "name" or "lastloginat" or "logincount", "sortBy",
+            "must be one of createdAt, updatedAt, email, name, lastLoginAt, loginCount");
+        var descending = string.Equals(query.SortDir, "DESC", StringComparison.OrdinalIgnoreCase);
+        validation.Check(query.SortDir is null || descending || string.Equals(query.SortDir, "ASC", StringComparison.OrdinalIgnoreCase),
+            "sortDir", "must be ASC or DESC");
+        validation.Optional("search", query.Search);
         if (!validation.IsValid)
         {
             return validation.ToResult();
         }
 
-        var normalized = request.Email!.ToLowerInvariant();
-        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, cancellationToken))
+        var paging = PageRequest.From(query.Page, query.Limit);
+        var users = db.Users.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(query.Search))
         {
-            return ApiErrors.Duplicate("User with this email already exists");
+            var pattern = LikePatterns.Containing(query.Search);
+            users = users.Where(u => EF.Functions.ILike(u.Email, pattern)
+                || (u.Name != null && EF.Functions.ILike(u.Name, pattern))
+                || (u.Username != null && EF.Functions.ILike(u.Username, pattern))
+                || (u.GivenName != null && EF.Functions.ILike(u.GivenName, pattern))
+                || (u.FamilyName != null && EF.Functions.ILike(u.FamilyName, pattern)));
         }
 
-        var now = DateTimeOffset.UtcNow;
-        var user = new User
+        if (!string.IsNullOrWhiteSpace(query.Group))
         {
-            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Email = request.Email, NormalizedEmail = normalized,
-            Name = request.Name, Username = request.Username, EmailVerified = request.EmailVerified ?? false,
-            IsActive = request.IsActive ?? true, PasswordHash = request.Password is null ? null : hasher.Hash(request.Password),
-            CreatedAt = now, UpdatedAt = now,
-        };
-        db.Users.Add(user);
-        db.AddEvent(new UserCreated(user.Id, user.Email, false) { TenantId = tenant.TenantId });
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
+            var reference = query.Group.ToLowerInvariant();
+            var groupId = Guid.TryParse(query.Group, out var parsed) ? parsed : (Guid?)null;
+            users = users.Where(u => db.GroupMembers.Any(m => m.UserId == u.Id
+                && db.Groups.Any(g => g.Id == m.GroupId && (g.Id == groupId || g.Slug == reference))));
         }
-        catch (DbUpdateException ex) when (ex.IsUniqueViolation())
+
+        if (query.Blocked is { } blocked)
         {
-            return ApiErrors.Duplicate("User with this email already exists");
+            users = users.Where(u => u.Blocked == blocked);
+        }
+
+        if (query.Active is { } active)
+        {
+            users = users.Where(u => u.IsActive == active);
+        }
+
+        var total = await users.LongCountAsync(cancellationToken);
+        IOrderedQueryable<User> ordered = sort switch
+        {
+            "updatedat" => descending ? users.OrderByDescending(u => u.UpdatedAt) : users.OrderBy(u => u.UpdatedAt),
+            "email" => descending ? users.OrderByDescending(u => u.NormalizedEmail) : users.OrderBy(u => u.NormalizedEmail),
+            "name" => descending ? users.OrderByDescending(u => u.Name) : users.OrderBy(u => u.Name),
+            "lastloginat" => descending ? users.OrderByDescending(u => u.LastLoginAt) : users.OrderBy(u => u.LastLoginAt),
+            "logincount" => descending ? users.OrderByDescending(u => u.LoginCount) : users.OrderBy(u => u.LoginCount),
+            _ => descending ? users.OrderByDescending(u => u.CreatedAt) : users.OrderBy(u => u.CreatedAt),
+        };
+        var page = await ordered.ThenBy(u => u.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var views = await UserViews.ToResponsesAsync(db, page, cancellationToken);
+        return TypedResults.Ok(new PagedResponse<UserResponse>(views, PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (request.Roles is { Count: > 0 })
+        {
+            // Role assignments belong to the authorization service (PUT /admin/users/{id}/roles).
+            return ApiErrors.Validation("roles", "assign roles with PUT /admin/users/{id}/roles after creating the user");
+        }
+
+        var (user, error) = await commands.CreateAsync(
+            new NewUser(request.Email, request.Password,
+                new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
+                request.EmailVerified, request.IsActive, request.Groups),
+            cancellationToken);
+        if (error is not null)
+        {
+            return error;
         }
 
         return TypedResults.Created(
-            $"/t/{tenant.Slug}/api/v1/admin/users/{user.Id}",
-            new DataResponse<UserResponse>(UserResponse.From(user), "User created"));
+            $"/t/{tenant.Slug}/api/v1/admin/users/{user!.Id}",
+            new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, user, cancellationToken), "User created"));
     }
 
     /// <summary><paramref name="userId"/> is the user's UUID or email (ADM-03).</summary>
     public static async Task<IResult> GetUser(string userId, AdminDbContext db, CancellationToken cancellationToken)
     {
-        var query = db.Users.AsNoTracking();
-        var email = userId.ToLowerInvariant();
-        var user = Guid.TryParse(userId, out var id)
-            ? await query.FirstOrDefaultAsync(u => u.Id == id, cancellationToken)
-            : await query.FirstOrDefaultAsync(u => u.NormalizedEmail == email, cancellationToken);
-        return user is null ? ApiErrors.NotFound("User") : TypedResults.Ok(new DataResponse<UserResponse>(UserResponse.From(user)));
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null
+            ? ApiErrors.NotFound("User")
+            : TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, user, cancellationToken)));
     }
-}
 
-public sealed record CreateUserRequest(string? Email, string? Password, string? Name, string? Username, bool? EmailVerified, bool? IsActive);
+    /// <summary>Partial update (C-20): only the fields sent change; an empty string clears an optional text field.</summary>
+    public static async Task<IResult> UpdateUser(string userId, UpdateUserRequest request, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
 
-public sealed record RoleRef(string Slug, string Name);
+        var (updated, error) = await commands.UpdateAsync(user, new UserChanges(
+            request.Email,
+            new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
+            request.EmailVerified, request.IsActive), cancellationToken);
+        return error ?? TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, updated!, cancellationToken), "User updated"));
+    }
 
-public sealed record UserResponse(
-    Guid Id, string Email, string? Username, string? Name, bool EmailVerified, bool IsActive, bool Blocked, bool MfaEnabled,
-    IReadOnlyList<RoleRef> Roles, IReadOnlyList<RoleRef> Groups, DateTimeOffset CreatedAt, DateTimeOffset? LastLoginAt, int LoginCount)
-{
-    public static UserResponse From(User u) => new(
-        u.Id, u.Email, u.Username, u.Name, u.EmailVerified, u.IsActive, u.Blocked, false, [], [], u.CreatedAt, u.LastLoginAt, u.LoginCount);
+    public static async Task<IResult> DeleteUser(string userId, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        return await commands.DeleteAsync(user, cancellationToken) ?? TypedResults.NoContent();
+    }
+
+    public static Task<IResult> BlockUser(string userId, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken) =>
+        SetBlocked(userId, true, commands, db, cancellationToken);
+
+    public static Task<IResult> UnblockUser(string userId, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken) =>
+        SetBlocked(userId, false, commands, db, cancellationToken);
+
+    private static async Task<IResult> SetBlocked(string userId, bool blocked, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var (updated, error) = await commands.SetBlockedAsync(user, blocked);
+        return error ?? TypedResults.Ok(new DataResponse<UserResponse>(
+            await UserViews.ToResponseAsync(db, updated!, cancellationToken), blocked ? "User blocked" : "User unblocked"));
+    }
+
+    public static async Task<IResult> SetPassword(string userId, SetPasswordRequest request, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        return await commands.SetPasswordAsync(user, request.Password, cancellationToken)
+            ?? TypedResults.Ok(new DataResponse<object>(new { userId = user.Id }, "Password updated"));
+    }
+
+    /// <summary>
+    /// Records a single-use reset token (only its SHA-256 is kept) and publishes the request. There is no
+    /// e-mail transport yet, so the token itself goes nowhere and nothing secret is answered.
+    /// </summary>
+    public static async Task<IResult> RequestPasswordReset(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        // Only the newest reset link works: earlier unused ones are withdrawn.
+        await db.PasswordResetTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var token = new PasswordResetToken
+        {
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
+            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, ExpiresAt = now + ResetTokenLifetime,
+        };
+        db.PasswordResetTokens.Add(token);
+        db.AddEvent(new UserPasswordResetRequested(user.Id, token.ExpiresAt) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Accepted((string?)null, new DataResponse<object>(new { userId = user.Id, expiresAt = token.ExpiresAt }, "Password reset requested"));
+    }
+
+    public static async Task<IResult> ResetMfa(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var factors = await db.MfaFactors.Where(f => f.UserId == user.Id).ToListAsync(cancellationToken);
+        db.MfaFactors.RemoveRange(factors);
+        db.AddEvent(new UserMfaReset(user.Id) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<object>(new { userId = user.Id, removedFactors = factors.Count }, "MFA reset; the user enrols again at next login"));
+    }
+
+    public static async Task<IResult> GetAttributes(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null
+            ? ApiErrors.NotFound("User")
+            : TypedResults.Ok(new DataResponse<UserAttributesResponse>(new UserAttributesResponse(user.Id, UserViews.Json(user.Attributes))));
+    }
+
+    /// <summary>Replaces the user's custom attributes (ADM-14): a JSON object, bounded in size and depth.</summary>
+    public static async Task<IResult> SetAttributes(string userId, [FromBody] JsonElement attributes, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        if (attributes.ValueKind != JsonValueKind.Object)
+        {
+            return ApiErrors.Validation("attributes", "must be a JSON object");
+        }
+
+        var json = attributes.GetRawText();
+        if (System.Text.Encoding.UTF8.GetByteCount(json) > MaxAttributesBytes)
+        {
+            return ApiErrors.Validation("attributes", $"must be at most {MaxAttributesBytes} bytes");
+        }
+
+        if (Depth(attributes) > MaxAttributesDepth)
+        {
+            return ApiErrors.Validation("attributes", $"must nest at most {MaxAttributesDepth} levels");
+        }
+
+        if (attributes.EnumerateObject().Any(p => p.Name.Length is 0 or > 100))
+        {
+            return ApiErrors.Validation("attributes", "keys must be 1 to 100 characters");
+        }
+
+        user.Attributes = json;
+        user.UpdatedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new UserUpdated(user.Id, ["attributes"]) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<UserAttributesResponse>(new UserAttributesResponse(user.Id, UserViews.Json(json)), "Attributes updated"));
+    }
+
+    public static async Task<IResult> GetGroups(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null
+            ? ApiErrors.NotFound("User")
+            : TypedResults.Ok(new DataResponse<IReadOnlyList<GroupRef>>((await UserViews.GroupsOfAsync(db, [user.Id], cancellationToken))[user.Id]));
+    }
+
+    /// <summary>Replaces the user's group memberships (ADM-10); <c>[]</c> removes them all.</summary>
+    public static async Task<IResult> SetGroups(string userId, SetGroupsRequest request, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        if (request.Groups is null)
+        {
+            return ApiErrors.Validation("groups", "is required (an array of group ids or slugs)");
+        }
+
+        if (request.Groups.Count > 100 || request.Groups.Any(g => string.IsNullOrWhiteSpace(g) || g.Length > 100))
+        {
+            return ApiErrors.Validation("groups", "must be at most 100 non-empty group ids or slugs");
+        }
+
+        var (groups, missing) = await GroupMembership.ResolveAsync(db, request.Groups.Distinct().ToList(), cancellationToken);
+        if (missing.Count > 0)
+        {
+            return ApiErrors.Validation(new Dictionary<string, string[]> { ["groups"] = missing.Select(m => $"no group '{m}'").ToArray() });
+        }
+
+        await GroupMembership.ReplaceGroupsOfUserAsync(db, user.TenantId, user.Id, groups, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<IReadOnlyList<GroupRef>>((await UserViews.GroupsOfAsync(db, [user.Id], cancellationToken))[user.Id], "Groups updated"));
+    }
+
+    private static int Depth(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => 1 + element.EnumerateObject().Select(p => Depth(p.Value)).DefaultIfEmpty(0).Max(),
+        JsonValueKind.Array => 1 + element.EnumerateArray().Select(Depth).DefaultIfEmpty(0).Max(),
+        _ => 0,
+    };
 }

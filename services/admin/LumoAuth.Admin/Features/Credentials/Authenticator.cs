@@ -1,0 +1,143 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Security;
+using LumoAuth.Contracts;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// Password (and TOTP) login for the token service. Every path that ends in "invalid credentials" costs one
+/// PBKDF2 verification, whether or not the user exists, so neither timing nor answer tells them apart.
+/// Failures count towards the tenant's lockout; a lock answers "locked" whatever the password.
+/// </summary>
+public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, TotpFactors totp)
+{
+    private static readonly object DummyLock = new();
+    private static string? _dummyHash;
+
+    public async Task<AuthenticateResponse> AuthenticateAsync(AuthenticateRequest request, CancellationToken cancellationToken)
+    {
+        var email = (request.Email ?? string.Empty).Trim().ToLowerInvariant();
+        var password = request.Password ?? string.Empty;
+        var user = email.Length is > 0 and <= 320
+            ? await db.Users.IgnoreQueryFilters().AsNoTracking()
+                .FirstOrDefaultAsync(u => u.TenantId == request.TenantId && u.NormalizedEmail == email, cancellationToken)
+            : null;
+
+        // Oversized input is refused after the same work as any other failure.
+        var usable = password.Length is > 0 and <= PasswordPolicy.AbsoluteMaxLength;
+        var passwordOk = hasher.Verify(usable ? password : "x", user?.PasswordHash ?? DummyHash(hasher)) && usable && user?.PasswordHash is not null;
+
+        if (user is null)
+        {
+            await PublishAsync(request, null, new UserLoginFailed(null, "unknown_user"), cancellationToken);
+            return Failure(AuthenticationOutcomes.InvalidCredentials);
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        if (user.LockedUntil > now)
+        {
+            await PublishAsync(request, user, new UserLoginFailed(user.Id, "locked"), cancellationToken);
+            return Failure(AuthenticationOutcomes.Locked, user.LockedUntil);
+        }
+
+        if (!passwordOk)
+        {
+            return await RecordFailureAsync(request, user, "invalid_password", AuthenticationOutcomes.InvalidCredentials, cancellationToken);
+        }
+
+        // Revealed only to someone who knows the password.
+        if (user.Blocked || !user.IsActive || user.SoftDeletedAt is not null)
+        {
+            await PublishAsync(request, user, new UserLoginFailed(user.Id, "blocked"), cancellationToken);
+            return Failure(AuthenticationOutcomes.Blocked);
+        }
+
+        var methods = new List<string> { "pwd" };
+        var factor = await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
+            .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
+            .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+        if (factor is not null)
+        {
+            if (string.IsNullOrEmpty(request.TotpCode))
+            {
+                return Failure(AuthenticationOutcomes.MfaRequired);
+            }
+
+            if (!await totp.VerifyAndConsumeAsync(factor, request.TotpCode.Trim(), cancellationToken))
+            {
+                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken);
+            }
+
+            methods.AddRange(["otp", "mfa"]);
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s
+            .SetProperty(u => u.FailedLoginCount, 0)
+            .SetProperty(u => u.LockedUntil, (DateTimeOffset?)null)
+            .SetProperty(u => u.LoginCount, u => u.LoginCount + 1)
+            .SetProperty(u => u.LastLoginAt, now), cancellationToken);
+        await PublishAsync(request, user, new UserLoginSucceeded(user.Id, methods), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, user.EmailVerified, null, methods);
+    }
+
+    /// <summary>Counts a failure atomically (concurrent failures all count) and locks at the tenant's threshold.</summary>
+    private async Task<AuthenticateResponse> RecordFailureAsync(
+        AuthenticateRequest request, User user, string reason, string outcome, CancellationToken cancellationToken)
+    {
+        var policy = (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var count = (await db.Database.SqlQuery<int>($"""
+            UPDATE users SET "FailedLoginCount" = "FailedLoginCount" + 1 WHERE "Id" = {user.Id} RETURNING "FailedLoginCount" AS "Value"
+            """).ToListAsync(cancellationToken)).Single();
+        await PublishAsync(request, user, new UserLoginFailed(user.Id, reason), cancellationToken);
+        DateTimeOffset? lockedUntil = null;
+        if (count >= policy.MaxFailedAttempts)
+        {
+            lockedUntil = DateTimeOffset.UtcNow.AddSeconds(policy.LockoutDuration);
+            await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s
+                .SetProperty(u => u.FailedLoginCount, 0)
+                .SetProperty(u => u.LockedUntil, lockedUntil), cancellationToken);
+            await PublishAsync(request, user, new UserLockedOut(user.Id, lockedUntil.Value), cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return lockedUntil is null ? Failure(outcome) : Failure(AuthenticationOutcomes.Locked, lockedUntil);
+    }
+
+    /// <summary>
+    /// The caller is the token service, so who and where come from the request, not from the HTTP call.
+    /// </summary>
+    private async Task PublishAsync(AuthenticateRequest request, User? user, IntegrationEvent @event, CancellationToken cancellationToken)
+    {
+        db.AddEvent(@event with
+        {
+            TenantId = request.TenantId,
+            IpAddress = request.IpAddress,
+            Actor = user is null ? new EventActor(ActorTypes.System, "login") : new EventActor(ActorTypes.User, user.Id.ToString(), user.Email),
+        });
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    private static AuthenticateResponse Failure(string outcome, DateTimeOffset? lockedUntil = null) =>
+        new(outcome, null, null, null, false, lockedUntil, []);
+
+    private static string DummyHash(PasswordHasher hasher)
+    {
+        if (_dummyHash is null)
+        {
+            lock (DummyLock)
+            {
+                _dummyHash ??= hasher.Hash(Guid.NewGuid().ToString("N"));
+            }
+        }
+
+        return _dummyHash;
+    }
+}

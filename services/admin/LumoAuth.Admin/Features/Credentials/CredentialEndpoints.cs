@@ -1,0 +1,162 @@
+using System.Text.Json.Serialization;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// Password login and user claims for the token service (internal key), and TOTP enrolment: by an admin
+/// (<c>/admin/users/{id}/mfa/totp</c>) or by the token service's hosted pages for the signed-in user
+/// (the same operations under <c>/internal/v1/users/{id}/mfa/totp?tenantId=</c>).
+/// </summary>
+public static class CredentialEndpoints
+{
+    public const string TotpIssuerFallback = "LumoAuth";
+
+    public static IEndpointRouteBuilder MapCredentialEndpoints(this IEndpointRouteBuilder app)
+    {
+        var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        internalApi.MapPost(InternalRoutes.Authenticate, Authenticate).WithName("InternalAuthenticate");
+        internalApi.MapGet(InternalRoutes.UserProfile, GetUserProfile).WithName("InternalGetUserProfile");
+        internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp", InternalBeginTotp).WithName("InternalBeginTotpEnrolment");
+        internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp/confirm", InternalConfirmTotp).WithName("InternalConfirmTotpEnrolment");
+
+        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/mfa")
+            .RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Users");
+        admin.MapGet("/", ListFactors).WithName("ListUserMfaFactors");
+        admin.MapPost("/totp", BeginTotp).WithName("BeginUserTotpEnrolment");
+        admin.MapPost("/totp/confirm", ConfirmTotp).WithName("ConfirmUserTotpEnrolment");
+        return app;
+    }
+
+    public static async Task<IResult> Authenticate(AuthenticateRequest request, Authenticator authenticator, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty)
+        {
+            return ApiErrors.Validation("tenantId", "is required");
+        }
+
+        return TypedResults.Ok(await authenticator.AuthenticateAsync(request, cancellationToken));
+    }
+
+    public static async Task<IResult> GetUserProfile(Guid userId, Guid? tenantId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        if (tenantId is null)
+        {
+            return ApiErrors.Validation("tenantId", "is required");
+        }
+
+        var user = await db.Users.IgnoreQueryFilters().AsNoTracking()
+            .FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId, cancellationToken);
+        return user is null
+            ? ApiErrors.NotFound("User")
+            : TypedResults.Ok(new UserProfile(
+                user.Id, user.TenantId, user.Email, user.EmailVerified, user.Name, user.GivenName, user.FamilyName, user.Username,
+                user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt));
+    }
+
+    public static async Task<IResult> ListFactors(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var factors = await db.MfaFactors.AsNoTracking().Where(f => f.UserId == user.Id).OrderBy(f => f.CreatedAt)
+            .Select(f => new MfaFactorResponse(f.Id, f.Type, f.Confirmed, f.CreatedAt, f.ConfirmedAt)).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<IReadOnlyList<MfaFactorResponse>>(factors));
+    }
+
+    public static async Task<IResult> BeginTotp(string userId, AdminDbContext db, TotpFactors totp, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null ? ApiErrors.NotFound("User") : await BeginAsync(user, tenant.Tenant!.Name, db, totp, cancellationToken);
+    }
+
+    public static async Task<IResult> ConfirmTotp(string userId, ConfirmTotpRequest request, AdminDbContext db, TotpFactors totp, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null ? ApiErrors.NotFound("User") : await ConfirmAsync(user, request.Code, db, totp, cancellationToken);
+    }
+
+    public static async Task<IResult> InternalBeginTotp(
+        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)
+    {
+        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
+            : null;
+        return user is null ? ApiErrors.NotFound("User") : await BeginAsync(user, tenant.Tenant!.Name, db, totp, cancellationToken);
+    }
+
+    public static async Task<IResult> InternalConfirmTotp(
+        Guid userId, Guid? tenantId, ConfirmTotpRequest request, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)
+    {
+        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
+            : null;
+        return user is null ? ApiErrors.NotFound("User") : await ConfirmAsync(user, request.Code, db, totp, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts (or restarts) enrolment: the secret and its otpauth URI are answered this once, then only
+    /// the encrypted secret remains. A confirmed factor must be reset first (ADM-13).
+    /// </summary>
+    private static async Task<IResult> BeginAsync(User user, string issuer, AdminDbContext db, TotpFactors totp, CancellationToken cancellationToken)
+    {
+        var factors = await db.MfaFactors.Where(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp).ToListAsync(cancellationToken);
+        if (factors.Any(f => f.Confirmed))
+        {
+            return ApiErrors.Duplicate("A TOTP factor is already enrolled; reset MFA first");
+        }
+
+        db.MfaFactors.RemoveRange(factors);
+        var (factor, secret) = totp.NewFactor(user.TenantId, user.Id);
+        db.MfaFactors.Add(factor);
+        await db.SaveChangesAsync(cancellationToken);
+        var response = new TotpEnrolmentResponse(
+            factor.Id, secret, TotpFactors.OtpAuthUri(string.IsNullOrWhiteSpace(issuer) ? TotpIssuerFallback : issuer, user.Email, secret),
+            "Show this secret to the user once; confirm the enrolment with a first code.");
+        return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<TotpEnrolmentResponse>(response, "TOTP enrolment started"));
+    }
+
+    private static async Task<IResult> ConfirmAsync(User user, string? code, AdminDbContext db, TotpFactors totp, CancellationToken cancellationToken)
+    {
+        var factor = await db.MfaFactors
+            .FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp && !f.Confirmed, cancellationToken);
+        if (factor is null)
+        {
+            return ApiErrors.NotFound("Pending TOTP enrolment");
+        }
+
+        if (string.IsNullOrWhiteSpace(code) || !await totp.VerifyAndConsumeAsync(factor, code.Trim(), cancellationToken))
+        {
+            return ApiErrors.Validation("code", "is not a valid current code");
+        }
+
+        factor.Confirmed = true;
+        factor.ConfirmedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Totp) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<MfaFactorResponse>(
+            new MfaFactorResponse(factor.Id, factor.Type, true, factor.CreatedAt, factor.ConfirmedAt), "TOTP enrolled"));
+    }
+}
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record ConfirmTotpRequest(string? Code);
+
+public sealed record MfaFactorResponse(Guid Id, string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt);
+
+public sealed record TotpEnrolmentResponse(
+    Guid FactorId, string Secret, string OtpauthUri,
+    [property: JsonPropertyName("_note")] string Note);

@@ -1,0 +1,95 @@
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// The other half of password resets and invitations, for the token service's hosted pages: the link's
+/// token (sent by e-mail, never stored in clear) is redeemed once, before it expires.
+/// </summary>
+public static class TokenRedemptionEndpoints
+{
+    public const string CompletePasswordReset = InternalRoutes.Prefix + "/users/password-reset/complete";
+    public const string AcceptInvitation = InternalRoutes.Prefix + "/invitations/accept";
+
+    public static IEndpointRouteBuilder MapTokenRedemptionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        group.MapPost(CompletePasswordReset, CompleteReset).WithName("InternalCompletePasswordReset");
+        group.MapPost(AcceptInvitation, Accept).WithName("InternalAcceptInvitation");
+        return app;
+    }
+
+    public static byte[] HashOf(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
+
+    public static async Task<IResult> CompleteReset(
+        CompletePasswordResetRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken) || string.IsNullOrEmpty(request.Token) || request.Token.Length > 200)
+        {
+            return InvalidToken();
+        }
+
+        var hash = HashOf(request.Token);
+        var now = DateTimeOffset.UtcNow;
+        var token = await db.PasswordResetTokens.FirstOrDefaultAsync(t => t.TokenHash == hash && t.UsedAt == null && t.ExpiresAt > now, cancellationToken);
+        var user = token is null ? null : await db.Users.FirstOrDefaultAsync(u => u.Id == token.UserId, cancellationToken);
+        if (token is null || user is null)
+        {
+            return InvalidToken();
+        }
+
+        token.UsedAt = now;
+        return await users.SetPasswordAsync(user, request.Password, cancellationToken)
+            ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password reset"));
+    }
+
+    /// <summary>Creates the invitee's account (email verified by the link) with the invitation's groups.</summary>
+    public static async Task<IResult> Accept(
+        AcceptInvitationRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken) || string.IsNullOrEmpty(request.Token) || request.Token.Length > 200)
+        {
+            return InvalidToken();
+        }
+
+        var hash = HashOf(request.Token);
+        var now = DateTimeOffset.UtcNow;
+        var invitation = await db.Invitations.FirstOrDefaultAsync(
+            i => i.TokenHash == hash && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, cancellationToken);
+        if (invitation is null)
+        {
+            return InvalidToken();
+        }
+
+        // Staged before the user is created, so the acceptance commits with the account or not at all.
+        var userId = Guid.CreateVersion7();
+        invitation.Status = InvitationStatuses.Accepted;
+        db.AddEvent(new UserInvitationAccepted(invitation.Id, userId, invitation.Roles) { TenantId = invitation.TenantId });
+        var (user, error) = await users.CreateAsync(new NewUser(
+            invitation.Email, request.Password, new UserProfileFields(request.Name, null, null, null, null, null), true, true,
+            invitation.GroupIds.Select(g => g.ToString()).ToList(), Id: userId), cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<object>(new { userId = user!.Id, email = user.Email }, "Invitation accepted"));
+    }
+
+    private static IResult InvalidToken() => ApiErrors.BadRequest(ErrorCodes.InvalidToken, "The link is invalid, expired or already used");
+}
+
+public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, string? Password);
+
+public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, string? Password, string? Name);

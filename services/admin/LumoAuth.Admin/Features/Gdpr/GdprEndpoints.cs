@@ -1,0 +1,86 @@
+using System.Text.Json.Serialization;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Admin.Features.Invitations;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Gdpr;
+
+/// <summary>
+/// ADM-67: everything this service holds about a user, as one JSON bundle. Sessions, tokens, consents, roles
+/// and external-identity links live in other services; the bundle names them rather than pretend.
+/// </summary>
+public static class GdprEndpoints
+{
+    public const int MaxAuditEntries = 10_000;
+
+    public static IEndpointRouteBuilder MapGdprEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/t/{tenantSlug}/api/v1/gdpr/data-export", ExportUserData)
+            .RequireAuthorization(Policies.TenantAdmin).WithTags("GDPR").WithName("ExportUserData");
+        app.MapPost("/t/{tenantSlug}/api/v1/admin/gdpr/data-export", ExportUserData)
+            .RequireAuthorization(Policies.TenantAdmin).WithTags("GDPR").WithName("AdminExportUserData");
+        return app;
+    }
+
+    public static async Task<IResult> ExportUserData(DataExportRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.UserId) || request.UserId.Length > 320)
+        {
+            return ApiErrors.Validation("userId", "is required (the user's id or email)");
+        }
+
+        var user = await UserCommands.FindAsync(db, request.UserId, cancellationToken, tracking: false);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var id = user.Id.ToString();
+        var profile = await UserViews.ToResponseAsync(db, user, cancellationToken);
+        var factors = await db.MfaFactors.AsNoTracking().Where(f => f.UserId == user.Id)
+            .Select(f => new ExportedFactor(f.Type, f.Confirmed, f.CreatedAt, f.ConfirmedAt)).ToListAsync(cancellationToken);
+        var resets = await db.PasswordResetTokens.AsNoTracking().Where(t => t.UserId == user.Id)
+            .Select(t => new ExportedReset(t.CreatedAt, t.ExpiresAt, t.UsedAt)).ToListAsync(cancellationToken);
+        var invitations = await db.Invitations.AsNoTracking().Where(i => i.NormalizedEmail == user.NormalizedEmail).ToListAsync(cancellationToken);
+        var audit = await db.AuditLogs.AsNoTracking().Where(a => a.TargetId == id || a.ActorId == id)
+            .OrderByDescending(a => a.Timestamp).Take(MaxAuditEntries).ToListAsync(cancellationToken);
+
+        db.AddEvent(new UserDataExported(user.Id) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        var bundle = new DataExportBundle(
+            DateTimeOffset.UtcNow, tenant.Slug, profile,
+            new ExportedAccount(user.ExternalId, user.Title, UserViews.Json(user.EnterpriseData), user.PasswordHash is not null, user.PasswordChangedAt,
+                user.MustChangePassword, user.FailedLoginCount, user.SoftDeletedAt),
+            factors, resets, invitations.Select(InvitationResponse.From).ToList(), audit.Select(AuditLogResponse.From).ToList(),
+            new Dictionary<string, string>
+            {
+                ["sessions"] = "token service", ["tokens"] = "token service", ["consents"] = "token service",
+                ["roles"] = "authorization service", ["externalIdentities"] = "federation service",
+            });
+        return TypedResults.Ok(new DataResponse<DataExportBundle>(bundle, "User data exported"));
+    }
+}
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record DataExportRequest(string? UserId);
+
+public sealed record ExportedFactor(string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt);
+
+public sealed record ExportedReset(DateTimeOffset RequestedAt, DateTimeOffset ExpiresAt, DateTimeOffset? UsedAt);
+
+public sealed record ExportedAccount(
+    string? ExternalId, string? Title, System.Text.Json.JsonElement Enterprise, bool HasPassword, DateTimeOffset? PasswordChangedAt,
+    bool MustChangePassword, int FailedLoginCount, DateTimeOffset? SoftDeletedAt);
+
+public sealed record DataExportBundle(
+    DateTimeOffset ExportedAt, string Tenant, UserResponse Profile, ExportedAccount Account, IReadOnlyList<ExportedFactor> MfaFactors,
+    IReadOnlyList<ExportedReset> PasswordResets, IReadOnlyList<InvitationResponse> Invitations, IReadOnlyList<AuditLogResponse> AuditEntries,
+    IReadOnlyDictionary<string, string> HeldElsewhere);

@@ -1,0 +1,320 @@
+using System.Text;
+using System.Text.Json.Serialization;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Groups;
+using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Groups;
+
+/// <summary>Groups and their members (ADM-32…39). Group roles (ADM-40) are the authorization service's.</summary>
+public static class GroupEndpoints
+{
+    public const int MaxMembersPerRequest = 1000;
+
+    public static IEndpointRouteBuilder MapGroupEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/groups")
+            .RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Groups");
+        group.MapGet("/", ListGroups).WithName("ListGroups");
+        group.MapPost("/", CreateGroup).WithName("CreateGroup");
+        group.MapGet("/{groupId}", GetGroup).WithName("GetGroup");
+        group.MapPut("/{groupId}", UpdateGroup).WithName("UpdateGroup");
+        group.MapPatch("/{groupId}", UpdateGroup).WithName("PatchGroup");
+        group.MapDelete("/{groupId}", DeleteGroup).WithName("DeleteGroup");
+        group.MapGet("/{groupId}/members", ListMembers).WithName("ListGroupMembers");
+        group.MapPost("/{groupId}/members", AddMembers).WithName("AddGroupMembers");
+        group.MapDelete("/{groupId}/members/{userId}", RemoveMember).WithName("RemoveGroupMember");
+        return app;
+    }
+
+    /// <summary>Finds a group of the tenant by UUID or slug (ADM-34).</summary>
+    public static Task<Group?> FindAsync(AdminDbContext db, string idOrSlug, CancellationToken cancellationToken, bool tracking = true)
+    {
+        var query = tracking ? db.Groups : db.Groups.AsNoTracking();
+        if (Guid.TryParse(idOrSlug, out var id))
+        {
+            return query.FirstOrDefaultAsync(g => g.Id == id, cancellationToken);
+        }
+
+        var slug = idOrSlug.ToLowerInvariant();
+        return query.FirstOrDefaultAsync(g => g.Slug == slug, cancellationToken);
+    }
+
+    public static async Task<IResult> ListGroups(
+        int? page, int? limit, string? search, string? sortBy, string? sortDir, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var sort = (sortBy ?? "name").ToLowerInvariant();
+        var descending = string.Equals(sortDir, "DESC", StringComparison.OrdinalIgnoreCase);
+        var validation = new RequestValidator().Optional("search", search);
+        validation.Check(sort is "name" or "slug" or "createdat" or "updatedat", "sortBy", "must be one of name, slug, createdAt, updatedAt");
+        validation.Check(sortDir is null || descending || string.Equals(sortDir, "ASC", StringComparison.OrdinalIgnoreCase), "sortDir", "must be ASC or DESC");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var paging = PageRequest.From(page, limit);
+        var groups = db.Groups.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var pattern = LikePatterns.Containing(search);
+            groups = groups.Where(g => EF.Functions.ILike(g.Name, pattern) || EF.Functions.ILike(g.Slug, pattern));
+        }
+
+        var total = await groups.LongCountAsync(cancellationToken);
+        IOrderedQueryable<Group> ordered = sort switch
+        {
+            "slug" => descending ? groups.OrderByDescending(g => g.Slug) : groups.OrderBy(g => g.Slug),
+            "createdat" => descending ? groups.OrderByDescending(g => g.CreatedAt) : groups.OrderBy(g => g.CreatedAt),
+            "updatedat" => descending ? groups.OrderByDescending(g => g.UpdatedAt) : groups.OrderBy(g => g.UpdatedAt),
+            _ => descending ? groups.OrderByDescending(g => g.Name) : groups.OrderBy(g => g.Name),
+        };
+        var rows = await ordered.ThenBy(g => g.Id).Skip(paging.Skip).Take(paging.Limit)
+            .Select(g => new { Group = g, Members = db.GroupMembers.Count(m => m.GroupId == g.Id) })
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<GroupResponse>(rows.Select(r => GroupResponse.From(r.Group, r.Members)).ToList(), PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> CreateGroup(CreateGroupRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Required("name", request.Name).Optional("description", request.Description, 1000);
+        var slug = request.Slug ?? Slugify(request.Name ?? string.Empty);
+        validation.Check(IsValidSlug(slug), "slug", request.Slug is null
+            ? "could not be derived from the name; give a slug of lowercase letters, digits, '-' or '_'"
+            : "must be 1-100 lowercase letters, digits, '-' or '_', starting with a letter or digit");
+        validation.Check(request.Roles is null or { Count: 0 }, "roles", "assign group roles with PUT /admin/groups/{id}/roles");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        if (await db.Groups.AnyAsync(g => g.Slug == slug, cancellationToken))
+        {
+            return ApiErrors.Duplicate("A group with this slug already exists");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var group = new Group
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Slug = slug, Name = request.Name!.Trim(),
+            Description = request.Description, CreatedAt = now, UpdatedAt = now,
+        };
+        db.Groups.Add(group);
+        db.AddEvent(new GroupCreated(group.Id, group.Slug, group.Name) { TenantId = tenant.TenantId });
+        if (await SaveAsync(db, cancellationToken) is { } error)
+        {
+            return error;
+        }
+
+        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/groups/{group.Id}", new DataResponse<GroupResponse>(GroupResponse.From(group, 0), "Group created"));
+    }
+
+    public static async Task<IResult> GetGroup(string groupId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var group = await FindAsync(db, groupId, cancellationToken, tracking: false);
+        if (group is null)
+        {
+            return ApiErrors.NotFound("Group");
+        }
+
+        var members = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
+        return TypedResults.Ok(new DataResponse<GroupResponse>(GroupResponse.From(group, members)));
+    }
+
+    public static async Task<IResult> UpdateGroup(string groupId, UpdateGroupRequest request, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var group = await FindAsync(db, groupId, cancellationToken);
+        if (group is null)
+        {
+            return ApiErrors.NotFound("Group");
+        }
+
+        var validation = new RequestValidator().Optional("name", request.Name).Optional("description", request.Description, 1000);
+        validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be empty");
+        validation.Check(request.Slug is null || IsValidSlug(request.Slug), "slug", "must be 1-100 lowercase letters, digits, '-' or '_'");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var changed = false;
+        if (request.Name is { } name && name.Trim() != group.Name)
+        {
+            group.Name = name.Trim();
+            changed = true;
+        }
+
+        if (request.Description is { } description && (description.Length == 0 ? null : description) != group.Description)
+        {
+            group.Description = description.Length == 0 ? null : description;
+            changed = true;
+        }
+
+        if (request.Slug is { } slug && slug != group.Slug)
+        {
+            if (await db.Groups.AnyAsync(g => g.Slug == slug && g.Id != group.Id, cancellationToken))
+            {
+                return ApiErrors.Duplicate("A group with this slug already exists");
+            }
+
+            group.Slug = slug;
+            changed = true;
+        }
+
+        if (changed)
+        {
+            group.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new GroupUpdated(group.Id, group.Slug) { TenantId = group.TenantId });
+            if (await SaveAsync(db, cancellationToken) is { } error)
+            {
+                return error;
+            }
+        }
+
+        var members = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
+        return TypedResults.Ok(new DataResponse<GroupResponse>(GroupResponse.From(group, members), "Group updated"));
+    }
+
+    /// <summary>Deletes the group; its members stay and lose what the group gave them (ADM-36).</summary>
+    public static async Task<IResult> DeleteGroup(string groupId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var group = await FindAsync(db, groupId, cancellationToken);
+        if (group is null)
+        {
+            return ApiErrors.NotFound("Group");
+        }
+
+        await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
+        db.Groups.Remove(group);
+        db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    public static async Task<IResult> ListMembers(string groupId, int? page, int? limit, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var group = await FindAsync(db, groupId, cancellationToken, tracking: false);
+        if (group is null)
+        {
+            return ApiErrors.NotFound("Group");
+        }
+
+        var paging = PageRequest.From(page, limit);
+        var members = db.Users.AsNoTracking().Where(u => db.GroupMembers.Any(m => m.GroupId == group.Id && m.UserId == u.Id));
+        var total = await members.LongCountAsync(cancellationToken);
+        var users = await members.OrderBy(u => u.NormalizedEmail).ThenBy(u => u.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<UserResponse>(await UserViews.ToResponsesAsync(db, users, cancellationToken), PageMeta.For(paging, total)));
+    }
+
+    /// <summary>Adds members by user UUID or email (ADM-38: <c>userIds</c>; the user guide's single <c>userId</c> too).</summary>
+    public static async Task<IResult> AddMembers(string groupId, AddMembersRequest request, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var group = await FindAsync(db, groupId, cancellationToken);
+        if (group is null)
+        {
+            return ApiErrors.NotFound("Group");
+        }
+
+        var references = (request.UserIds ?? []).Concat(request.UserId is null ? [] : [request.UserId]).Distinct().ToList();
+        if (references.Count == 0 || references.Count > MaxMembersPerRequest || references.Any(r => string.IsNullOrWhiteSpace(r) || r.Length > 320))
+        {
+            return ApiErrors.Validation("userIds", $"must hold 1 to {MaxMembersPerRequest} user ids or emails");
+        }
+
+        var ids = references.Select(r => Guid.TryParse(r, out var id) ? id : (Guid?)null).OfType<Guid>().ToList();
+        var emails = references.Where(r => !Guid.TryParse(r, out _)).Select(r => r.ToLowerInvariant()).ToList();
+        var users = await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id) || emails.Contains(u.NormalizedEmail))
+            .Select(u => new { u.Id, u.NormalizedEmail }).ToListAsync(cancellationToken);
+        var missing = references.Where(r => !users.Any(u => (Guid.TryParse(r, out var id) && u.Id == id) || string.Equals(u.NormalizedEmail, r, StringComparison.OrdinalIgnoreCase))).ToList();
+        if (missing.Count > 0)
+        {
+            // Another tenant's user is "no such user" here, like any unknown id.
+            return ApiErrors.Validation(new Dictionary<string, string[]> { ["userIds"] = missing.Select(m => $"no user '{m}'").ToArray() });
+        }
+
+        var (added, _) = await GroupMembership.ChangeMembersAsync(db, group, users.Select(u => u.Id).ToList(), [], cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        var total = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
+        return TypedResults.Ok(new DataResponse<object>(new { groupId = group.Id, added, memberCount = total }, "Members added"));
+    }
+
+    public static async Task<IResult> RemoveMember(string groupId, string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var group = await FindAsync(db, groupId, cancellationToken);
+        if (group is null)
+        {
+            return ApiErrors.NotFound("Group");
+        }
+
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        if (user is null || !await db.GroupMembers.AnyAsync(m => m.GroupId == group.Id && m.UserId == user.Id, cancellationToken))
+        {
+            return ApiErrors.NotFound("Group member");
+        }
+
+        await GroupMembership.ChangeMembersAsync(db, group, [], [user.Id], cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    public static bool IsValidSlug(string slug) =>
+        slug.Length is > 0 and <= 100 && (char.IsAsciiLetterLower(slug[0]) || char.IsAsciiDigit(slug[0]))
+        && slug.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '-' or '_');
+
+    /// <summary>"Design Team" → "design-team" (slugs auto-generate from the name when omitted).</summary>
+    public static string Slugify(string name)
+    {
+        var builder = new StringBuilder();
+        foreach (var c in name.Trim().ToLowerInvariant().Normalize(NormalizationForm.FormD))
+        {
+            if (char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c))
+            {
+                builder.Append(c);
+            }
+            else if ((char.IsWhiteSpace(c) || c is '-' or '_' or '.') && builder.Length > 0 && builder[^1] != '-')
+            {
+                builder.Append('-');
+            }
+        }
+
+        var slug = builder.ToString().Trim('-');
+        return slug.Length > 100 ? slug[..100].TrimEnd('-') : slug;
+    }
+
+    private static async Task<IResult?> SaveAsync(AdminDbContext db, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException ex) when (ex.IsUniqueViolation())
+        {
+            return ApiErrors.Duplicate("A group with this slug already exists");
+        }
+    }
+}
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateGroupRequest(string? Name, string? Slug, string? Description, IReadOnlyList<string>? Roles);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record UpdateGroupRequest(string? Name, string? Slug, string? Description);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record AddMembersRequest(IReadOnlyList<string>? UserIds, string? UserId);
+
+/// <summary><c>roles</c> stays empty here: group roles are read and set through the authorization service.</summary>
+public sealed record GroupResponse(
+    Guid Id, string Name, string Slug, string? Description, int MemberCount, IReadOnlyList<RoleRef> Roles, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static GroupResponse From(Group g, int memberCount) => new(g.Id, g.Name, g.Slug, g.Description, memberCount, [], g.CreatedAt, g.UpdatedAt);
+}

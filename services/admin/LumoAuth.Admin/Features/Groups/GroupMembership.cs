@@ -1,0 +1,86 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Groups;
+using LumoAuth.Messaging.Outbox;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Groups;
+
+/// <summary>
+/// Every membership change goes through here, so each one publishes <see cref="GroupMembershipChanged"/>
+/// (authorization derives group roles from it) in the same SaveChanges as the change itself.
+/// </summary>
+public static class GroupMembership
+{
+    /// <summary>Finds groups by id or slug; returns the found groups and the references that matched nothing.</summary>
+    public static async Task<(List<Group> Found, List<string> Missing)> ResolveAsync(AdminDbContext db, IReadOnlyCollection<string> references, CancellationToken cancellationToken)
+    {
+        var ids = references.Select(r => Guid.TryParse(r, out var id) ? id : (Guid?)null).OfType<Guid>().ToList();
+        var slugs = references.Where(r => !Guid.TryParse(r, out _)).Select(r => r.ToLowerInvariant()).ToList();
+        var found = await db.Groups.Where(g => ids.Contains(g.Id) || slugs.Contains(g.Slug)).ToListAsync(cancellationToken);
+        var missing = references
+            .Where(r => !found.Any(g => (Guid.TryParse(r, out var id) && g.Id == id) || string.Equals(g.Slug, r, StringComparison.OrdinalIgnoreCase)))
+            .ToList();
+        return (found, missing);
+    }
+
+    /// <summary>Makes <paramref name="groups"/> exactly the user's groups.</summary>
+    public static async Task ReplaceGroupsOfUserAsync(AdminDbContext db, Guid tenantId, Guid userId, IReadOnlyCollection<Group> groups, CancellationToken cancellationToken)
+    {
+        var current = await db.GroupMembers.Where(m => m.UserId == userId).ToListAsync(cancellationToken);
+        var wanted = groups.Select(g => g.Id).ToHashSet();
+        foreach (var membership in current.Where(m => !wanted.Contains(m.GroupId)))
+        {
+            db.GroupMembers.Remove(membership);
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var currentIds = current.Select(m => m.GroupId).ToHashSet();
+        foreach (var group in groups.Where(g => !currentIds.Contains(g.Id)))
+        {
+            db.GroupMembers.Add(new GroupMember { GroupId = group.Id, UserId = userId, TenantId = tenantId, AddedAt = now });
+        }
+
+        var removedGroupIds = currentIds.Where(id => !wanted.Contains(id)).ToList();
+        var slugs = await db.Groups.Where(g => removedGroupIds.Contains(g.Id)).ToDictionaryAsync(g => g.Id, g => g.Slug, cancellationToken);
+        foreach (var groupId in removedGroupIds)
+        {
+            db.AddEvent(new GroupMembershipChanged(groupId, slugs.GetValueOrDefault(groupId, string.Empty), [], [userId]) { TenantId = tenantId });
+        }
+
+        foreach (var group in groups.Where(g => !currentIds.Contains(g.Id)))
+        {
+            db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, [userId], []) { TenantId = tenantId });
+        }
+    }
+
+    /// <summary>Adds and removes members of one group; only actual changes are written and published.</summary>
+    public static async Task<(int Added, int Removed)> ChangeMembersAsync(
+        AdminDbContext db, Group group, IReadOnlyCollection<Guid> add, IReadOnlyCollection<Guid> remove, CancellationToken cancellationToken)
+    {
+        var touched = add.Concat(remove).Distinct().ToList();
+        var existing = await db.GroupMembers.Where(m => m.GroupId == group.Id && touched.Contains(m.UserId)).ToListAsync(cancellationToken);
+        var existingIds = existing.Select(m => m.UserId).ToHashSet();
+        var now = DateTimeOffset.UtcNow;
+        var added = add.Distinct().Where(id => !existingIds.Contains(id) && !remove.Contains(id)).ToList();
+        foreach (var userId in added)
+        {
+            db.GroupMembers.Add(new GroupMember { GroupId = group.Id, UserId = userId, TenantId = group.TenantId, AddedAt = now });
+        }
+
+        var removed = existing.Where(m => remove.Contains(m.UserId)).ToList();
+        db.GroupMembers.RemoveRange(removed);
+        if (added.Count > 0 || removed.Count > 0)
+        {
+            db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, removed.Select(m => m.UserId).ToList()) { TenantId = group.TenantId });
+        }
+
+        return (added.Count, removed.Count);
+    }
+
+    /// <summary>Makes <paramref name="userIds"/> exactly the group's members (SCIM PUT and PATCH replace).</summary>
+    public static async Task ReplaceMembersAsync(AdminDbContext db, Group group, IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken)
+    {
+        var current = await db.GroupMembers.Where(m => m.GroupId == group.Id).Select(m => m.UserId).ToListAsync(cancellationToken);
+        await ChangeMembersAsync(db, group, userIds.Except(current).ToList(), current.Except(userIds).ToList(), cancellationToken);
+    }
+}

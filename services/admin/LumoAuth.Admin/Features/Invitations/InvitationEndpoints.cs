@@ -1,0 +1,177 @@
+using System.Security.Cryptography;
+using System.Text.Json.Serialization;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Groups;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Invitations;
+
+/// <summary>
+/// Invitations (ADM-65/66) at the documented <c>/invitations</c> and under <c>/admin/invitations</c>, plus
+/// list and revoke. The invitation token is single-use and only its hash is stored; with no e-mail
+/// transport yet, <see cref="UserInvited"/> is where a sender would pick it up, and nothing secret is answered.
+/// </summary>
+public static class InvitationEndpoints
+{
+    public const int MaxBulk = 100;
+
+    public static IEndpointRouteBuilder MapInvitationEndpoints(this IEndpointRouteBuilder app)
+    {
+        foreach (var prefix in new[] { "/t/{tenantSlug}/api/v1/invitations", "/t/{tenantSlug}/api/v1/admin/invitations" })
+        {
+            var group = app.MapGroup(prefix).RequireAuthorization(Policies.TenantAdmin).WithTags("Invitations");
+            var alias = prefix.Contains("/admin/", StringComparison.Ordinal) ? "Admin" : string.Empty;
+            group.MapPost("/", CreateInvitation).WithName(alias + "CreateInvitation");
+            group.MapPost("/bulk", CreateInvitations).WithName(alias + "CreateInvitationsInBulk");
+            group.MapGet("/", ListInvitations).WithName(alias + "ListInvitations");
+            group.MapDelete("/{invitationId}", RevokeInvitation).WithName(alias + "RevokeInvitation");
+        }
+
+        return app;
+    }
+
+    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var (invitation, error) = await InviteAsync(request, db, tenant, cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created((string?)null, new DataResponse<InvitationResponse>(InvitationResponse.From(invitation!), "Invitation created"));
+    }
+
+    /// <summary>Each invitation stands alone: the valid ones are created, the others reported by index.</summary>
+    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (request.Invitations is not { Count: > 0 and <= MaxBulk })
+        {
+            return ApiErrors.Validation("invitations", $"must hold 1 to {MaxBulk} invitations");
+        }
+
+        var results = new List<BulkInvitationResult>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < request.Invitations.Count; i++)
+        {
+            var item = request.Invitations[i];
+            if (item?.Email is { } email && !seen.Add(email))
+            {
+                results.Add(new BulkInvitationResult(i, email, "error", null, ErrorCodes.DuplicateResource, "Repeated in this request"));
+                continue;
+            }
+
+            var (invitation, error) = item is null
+                ? (null, ApiErrors.Validation("email", "is required"))
+                : await InviteAsync(item, db, tenant, cancellationToken);
+            var failure = (error as ApiErrorResult)?.Error;
+            results.Add(invitation is null
+                ? new BulkInvitationResult(i, item?.Email, "error", null, failure?.Code, failure?.Message)
+                : new BulkInvitationResult(i, invitation.Email, "created", InvitationResponse.From(invitation), null, null));
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<IReadOnlyList<BulkInvitationResult>>(
+            results, $"{results.Count(r => r.Status == "created")} of {results.Count} invitations created"));
+    }
+
+    public static async Task<IResult> ListInvitations(int? page, int? limit, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var paging = PageRequest.From(page, limit);
+        var query = db.Invitations.AsNoTracking();
+        var total = await query.LongCountAsync(cancellationToken);
+        var rows = await query.OrderByDescending(i => i.CreatedAt).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<InvitationResponse>(rows.Select(InvitationResponse.From).ToList(), PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> RevokeInvitation(string invitationId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var invitation = Guid.TryParse(invitationId, out var id)
+            ? await db.Invitations.FirstOrDefaultAsync(i => i.Id == id && i.Status == InvitationStatuses.Pending, cancellationToken)
+            : null;
+        if (invitation is null)
+        {
+            return ApiErrors.NotFound("Invitation");
+        }
+
+        invitation.Status = InvitationStatuses.Revoked;
+        invitation.RevokedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new UserInvitationRevoked(invitation.Id) { TenantId = invitation.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
+    private static async Task<(Invitation? Invitation, IResult? Error)> InviteAsync(
+        InvitationRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Email("email", request.Email);
+        var roles = request.Roles ?? [];
+        validation.Check(roles.Count <= 50 && roles.All(r => r is { Length: > 0 and <= 100 } && r.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')),
+            "roles", "must be at most 50 role slugs");
+        var groups = new List<Group>();
+        if (request.Groups is { Count: > 0 })
+        {
+            (groups, var missing) = await GroupMembership.ResolveAsync(db, request.Groups.Take(50).ToList(), cancellationToken);
+            foreach (var reference in missing)
+            {
+                validation.Add("groups", $"no group '{reference}'");
+            }
+        }
+
+        if (!validation.IsValid)
+        {
+            return (null, validation.ToResult());
+        }
+
+        var normalized = request.Email!.ToLowerInvariant();
+        var now = DateTimeOffset.UtcNow;
+        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, cancellationToken))
+        {
+            return (null, ApiErrors.Duplicate("A user with this email already exists"));
+        }
+
+        if (await db.Invitations.AnyAsync(i => i.NormalizedEmail == normalized && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, cancellationToken))
+        {
+            return (null, ApiErrors.Duplicate("A pending invitation for this email already exists"));
+        }
+
+        var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
+        var invitation = new Invitation
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Email = request.Email, NormalizedEmail = normalized,
+            Roles = roles.Distinct().ToList(), GroupIds = groups.Select(g => g.Id).ToList(),
+            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now,
+            ExpiresAt = now.AddDays(settings.LoginPolicy.InvitationExpiryDays),
+        };
+        db.Invitations.Add(invitation);
+        db.AddEvent(new UserInvited(invitation.Id, invitation.Email, invitation.Roles, groups.Select(g => g.Slug).ToList(), invitation.ExpiresAt)
+        {
+            TenantId = tenant.TenantId,
+        });
+        return (invitation, null);
+    }
+}
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record InvitationRequest(string? Email, IReadOnlyList<string>? Roles, IReadOnlyList<string>? Groups);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record BulkInvitationRequest(IReadOnlyList<InvitationRequest?>? Invitations);
+
+public sealed record InvitationResponse(
+    Guid Id, string Email, IReadOnlyList<string> Roles, IReadOnlyList<Guid> GroupIds, string Status, DateTimeOffset ExpiresAt, DateTimeOffset CreatedAt)
+{
+    public static InvitationResponse From(Invitation i) => new(
+        i.Id, i.Email, i.Roles, i.GroupIds, i.Status == InvitationStatuses.Pending && i.ExpiresAt <= DateTimeOffset.UtcNow ? "expired" : i.Status,
+        i.ExpiresAt, i.CreatedAt);
+}
+
+public sealed record BulkInvitationResult(int Index, string? Email, string Status, InvitationResponse? Invitation, string? Code, string? Message);

@@ -1,0 +1,296 @@
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Admin.Features.Scim;
+
+/// <summary>
+/// SCIM 2.0 (ADM-71…92) at <c>/scim/v2</c> and the <c>/scim2.0</c> alias. Errors, including 401/403, use the
+/// RFC 7644 error schema, which is why these routes authenticate in an endpoint filter rather than through
+/// the REST authorization policy (whose challenges answer with the REST envelope).
+/// </summary>
+public static class ScimEndpoints
+{
+    public const string MediaType = "application/scim+json";
+
+    public static IEndpointRouteBuilder MapScimEndpoints(this IEndpointRouteBuilder app)
+    {
+        foreach (var (prefix, name) in new[] { ("/t/{tenantSlug}/api/v1/scim/v2", "ScimV2"), ("/t/{tenantSlug}/api/v1/scim2.0", "Scim20") })
+        {
+            // Discovery is public per scim/discovery.md: it describes capabilities, not tenant data.
+            var discovery = app.MapGroup(prefix).AllowAnonymous().WithTags("SCIM");
+            discovery.MapGet("/ServiceProviderConfig", (HttpContext http, CancellationToken _) => Run(http, _ => Task.FromResult(new ScimResult(200, ScimSchemas.ServiceProviderConfig(Base(http)))))).WithName(name + "ServiceProviderConfig");
+            discovery.MapGet("/ResourceTypes", (HttpContext http, CancellationToken _) => Run(http, _ => Task.FromResult(new ScimResult(200, ListOf(["User", "Group"], t => ScimSchemas.ResourceType(t, Base(http))))))).WithName(name + "ResourceTypes");
+            discovery.MapGet("/ResourceTypes/{resourceType}", (HttpContext http, string resourceType) => Run(http, _ => Task.FromResult(
+                resourceType is "User" or "Group" ? new ScimResult(200, ScimSchemas.ResourceType(resourceType, Base(http))) : throw ScimException.NotFound("Resource type")))).WithName(name + "ResourceType");
+            discovery.MapGet("/Schemas", (HttpContext http, CancellationToken _) => Run(http, _ => Task.FromResult(new ScimResult(200, ListOf(ScimSchemas.All(Base(http)), s => s))))).WithName(name + "Schemas");
+            discovery.MapGet("/Schemas/{schemaUrn}", (HttpContext http, string schemaUrn) => Run(http, _ => Task.FromResult(new ScimResult(200,
+                ScimSchemas.All(Base(http)).FirstOrDefault(s => s["id"]!.GetValue<string>() == schemaUrn) ?? throw ScimException.NotFound("Schema"))))).WithName(name + "Schema");
+
+            var api = app.MapGroup(prefix).AddEndpointFilter<ScimAuthFilter>().WithTags("SCIM");
+            api.MapGet("/Users", (HttpContext http, ScimService scim) => Run(http, ct => List(http, scim, ["User"], QueryOf(http), ct))).WithName(name + "ListUsers");
+            api.MapPost("/Users", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.CreateUserAsync(await BodyAsync(http), ct), scim)).WithName(name + "CreateUser");
+            api.MapPost("/Users/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchUsers");
+            api.MapGet("/Users/{userId}", (HttpContext http, ScimService scim, string userId) => Run(http, ct => scim.GetUserAsync(userId, ct), scim)).WithName(name + "GetUser");
+            api.MapPut("/Users/{userId}", (HttpContext http, ScimService scim, string userId) => Run(http, async ct => await scim.ReplaceUserAsync(userId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "ReplaceUser");
+            api.MapPatch("/Users/{userId}", (HttpContext http, ScimService scim, string userId) => Run(http, async ct => await scim.PatchUserAsync(userId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchUser");
+            api.MapDelete("/Users/{userId}", (HttpContext http, ScimService scim, string userId, bool? isSoftDeleted) => Run(http, ct => scim.DeleteUserAsync(userId, isSoftDeleted == true, IfMatch(http), ct), scim)).WithName(name + "DeleteUser");
+            api.MapGet("/Groups", (HttpContext http, ScimService scim) => Run(http, ct => List(http, scim, ["Group"], QueryOf(http), ct))).WithName(name + "ListGroups");
+            api.MapPost("/Groups", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.CreateGroupAsync(await BodyAsync(http), ct), scim)).WithName(name + "CreateGroup");
+            api.MapPost("/Groups/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchGroups");
+            api.MapGet("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.GetGroupAsync(groupId, ct), scim)).WithName(name + "GetGroup");
+            api.MapPut("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.ReplaceGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "ReplaceGroup");
+            api.MapPatch("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.PatchGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchGroup");
+            api.MapDelete("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.DeleteGroupAsync(groupId, IfMatch(http), ct), scim)).WithName(name + "DeleteGroup");
+            api.MapPost("/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User", "Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "Search");
+            api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BodyAsync(http), ct), scim)).WithName(name + "Bulk");
+            api.MapGet("/Me", (HttpContext http, ScimService scim) => Run(http, ct => scim.GetUserAsync(MeId(http), ct), scim)).WithName(name + "GetMe");
+            api.MapPatch("/Me", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.PatchUserAsync(MeId(http), await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchMe");
+        }
+
+        return app;
+    }
+
+    /// <summary>The public SCIM base of this request (behind the gateway the Host header is not the public one).</summary>
+    private static string Base(HttpContext http)
+    {
+        var path = http.Request.Path.Value!;
+        var marker = path.Contains("/scim2.0", StringComparison.Ordinal) ? "/scim2.0" : "/scim/v2";
+        var publicBase = http.RequestServices.GetRequiredService<IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions>>().Value.PublicBaseUrl.TrimEnd('/');
+        return publicBase + path[..(path.IndexOf(marker, StringComparison.Ordinal) + marker.Length)];
+    }
+
+    private static async Task<ScimResult> List(HttpContext http, ScimService scim, string[] types, ScimQuery query, CancellationToken cancellationToken)
+    {
+        scim.BaseUrl = Base(http);
+        return new ScimResult(200, await scim.ListAsync(types, query, cancellationToken));
+    }
+
+    private static ScimQuery QueryOf(HttpContext http)
+    {
+        var q = http.Request.Query;
+        return new ScimQuery(q["filter"], Int(q["startIndex"]), Int(q["count"]), q["sortBy"], q["sortOrder"], q["attributes"], q["excludedAttributes"]);
+
+        static int? Int(string? value) => value is null ? null
+            : int.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : throw ScimException.InvalidValue($"'{value}' is not an integer");
+    }
+
+    private static ScimQuery SearchOf(JsonNode? body)
+    {
+        if (body is not JsonObject search)
+        {
+            throw ScimException.InvalidSyntax("a SearchRequest must be a JSON object");
+        }
+
+        string? Text(string name) => search[name] switch
+        {
+            null => null,
+            JsonArray array => string.Join(',', array.Select(a => a?.GetValue<string>())),
+            JsonValue value when ScimJson.Element(value).ValueKind == JsonValueKind.String => value.GetValue<string>(),
+            _ => throw ScimException.InvalidValue($"'{name}' has the wrong type"),
+        };
+
+        int? Number(string name) => search[name] switch
+        {
+            null => null,
+            JsonValue value when ScimJson.Element(value) is { ValueKind: JsonValueKind.Number } e && e.TryGetInt32(out var n) => n,
+            _ => throw ScimException.InvalidValue($"'{name}' must be an integer"),
+        };
+
+        return new ScimQuery(Text("filter"), Number("startIndex"), Number("count"), Text("sortBy"), Text("sortOrder"), Text("attributes"), Text("excludedAttributes"));
+    }
+
+    private static JsonObject ListOf<T>(IReadOnlyList<T> items, Func<T, JsonObject> map)
+    {
+        var resources = new JsonArray(items.Select(i => (JsonNode)map(i)).ToArray());
+        return new JsonObject
+        {
+            ["schemas"] = new JsonArray(ScimSchemas.ListResponse), ["totalResults"] = resources.Count, ["startIndex"] = 1,
+            ["itemsPerPage"] = resources.Count, ["Resources"] = resources,
+        };
+    }
+
+    private static string? IfMatch(HttpContext http) => http.Request.Headers.IfMatch.ToString() is { Length: > 0 } value ? value : null;
+
+    /// <summary>/Me is the calling user; an API key or client has no user behind it (RFC 7644 §3.11: 501).</summary>
+    private static string MeId(HttpContext http) =>
+        http.User.FindFirst(LumoClaims.ApiKeyId) is null && http.User.FindFirst(LumoClaims.Subject)?.Value is { } sub && Guid.TryParse(sub, out _)
+            ? sub
+            : throw new ScimException(501, null, "/Me needs a user's credentials; this caller is not a user");
+
+    public static async Task<JsonNode?> BodyAsync(HttpContext http)
+    {
+        try
+        {
+            return await JsonNode.ParseAsync(http.Request.Body, documentOptions: new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken: http.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            throw ScimException.InvalidSyntax("the body is not valid JSON");
+        }
+    }
+
+    private static async Task<IResult> Run(HttpContext http, Func<CancellationToken, Task<ScimResult>> action, ScimService? scim = null)
+    {
+        if (scim is not null)
+        {
+            scim.BaseUrl = Base(http);
+        }
+
+        try
+        {
+            var result = await action(http.RequestAborted);
+            if (HttpMethods.IsGet(http.Request.Method) && result.Version is not null && http.Request.Headers.IfNoneMatch.ToString() == result.Version)
+            {
+                return new ScimJsonResult(304, null, null, result.Version);
+            }
+
+            return new ScimJsonResult(result.Status, result.Body, result.Status == 201 ? result.Location : null, result.Version);
+        }
+        catch (ScimException ex)
+        {
+            return Error(ex.Status, ex.ScimType, ex.Message);
+        }
+    }
+
+    public static IResult Error(int status, string? scimType, string detail) => new ScimJsonResult(status, ErrorBody(status, scimType, detail), null, null);
+
+    public static JsonObject ErrorBody(int status, string? scimType, string detail)
+    {
+        var body = new JsonObject
+        {
+            ["schemas"] = new JsonArray(ScimSchemas.Error),
+            ["status"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["detail"] = detail,
+        };
+        if (scimType is not null)
+        {
+            body["scimType"] = scimType;
+        }
+
+        return body;
+    }
+
+    private sealed class ScimJsonResult(int status, JsonNode? body, string? location, string? etag) : IResult
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var response = httpContext.Response;
+            response.StatusCode = status;
+            if (location is not null)
+            {
+                response.Headers.Location = location;
+            }
+
+            if (etag is not null)
+            {
+                response.Headers.ETag = etag;
+            }
+
+            if (body is not null)
+            {
+                response.ContentType = MediaType;
+                await response.WriteAsync(body.ToJsonString(), Encoding.UTF8, httpContext.RequestAborted);
+            }
+        }
+    }
+}
+
+/// <summary>
+/// Authenticates a SCIM call: a tenant API key (as <c>Bearer lmk_…</c> like SCIM clients send it, or
+/// <c>X-API-Key</c>), an admin bearer token, or HTTP Basic with a user's email and password. Everything but
+/// /Me needs an admin credential; reads need a reading scope, writes a writing one.
+/// </summary>
+public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant, IServiceProvider services) : IEndpointFilter
+{
+    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var http = context.HttpContext;
+        var (principal, isAdminUser) = await AuthenticateAsync(http);
+        if (principal is null)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"scim\"";
+            return ScimEndpoints.Error(401, null, "Authentication required: an admin API key or bearer token, or Basic credentials");
+        }
+
+        http.User = principal;
+        var isMe = http.Request.Path.Value!.EndsWith("/Me", StringComparison.Ordinal);
+        var reading = HttpMethods.IsGet(http.Request.Method) || http.Request.Path.Value!.EndsWith("/.search", StringComparison.Ordinal);
+        var scopes = AdminScopeHandler.ScopesOf(principal);
+        var allowed = isMe || isAdminUser || scopes.Any(s => s is "admin" or "admin:write" or "admin.write" || (reading && s is "admin:read" or "admin.read"));
+        return allowed ? await next(context) : ScimEndpoints.Error(403, null, "The credential lacks the admin scope this operation needs");
+    }
+
+    private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser)> AuthenticateAsync(HttpContext http)
+    {
+        var authorization = http.Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer lmk_", StringComparison.Ordinal))
+        {
+            var key = authorization["Bearer ".Length..].Trim();
+            var verified = key.Length <= 256 ? await apiKeys.VerifyAsync(tenant.TenantId, key, http.RequestAborted) : null;
+            if (verified is null || verified.TenantId != tenant.TenantId)
+            {
+                return (null, false);
+            }
+
+            var claims = new List<Claim>
+            {
+                new(LumoClaims.Subject, "apikey:" + verified.ApiKeyId), new(LumoClaims.ApiKeyId, verified.ApiKeyId.ToString()),
+                new(LumoClaims.TenantId, verified.TenantId.ToString()), new(LumoClaims.AuthMethod, "api_key"),
+            };
+            claims.AddRange(verified.Scopes.Select(s => new Claim(LumoClaims.Scope, s)));
+            return (new ClaimsPrincipal(new ClaimsIdentity(claims, AuthSchemes.ApiKey, LumoClaims.Subject, "role")), false);
+        }
+
+        if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
+        {
+            return await BasicAsync(http, authorization["Basic ".Length..].Trim());
+        }
+
+        var result = await http.AuthenticateAsync(AuthSchemes.Tenant);
+        return (result.Succeeded ? result.Principal : null, false);
+    }
+
+    /// <summary>Basic credentials go through the password login (lockout, blocked users) like any sign-in.</summary>
+    private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser)> BasicAsync(HttpContext http, string encoded)
+    {
+        string decoded;
+        try
+        {
+            decoded = Encoding.UTF8.GetString(Convert.FromBase64String(encoded));
+        }
+        catch (FormatException)
+        {
+            return (null, false);
+        }
+
+        var colon = decoded.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            return (null, false);
+        }
+
+        var authenticator = services.GetRequiredService<Authenticator>();
+        var outcome = await authenticator.AuthenticateAsync(
+            new AuthenticateRequest(tenant.TenantId, decoded[..colon], decoded[(colon + 1)..], null, http.Connection.RemoteIpAddress?.ToString()),
+            http.RequestAborted);
+        if (outcome.Outcome != AuthenticationOutcomes.Success || outcome.UserId is not { } userId)
+        {
+            return (null, false);
+        }
+
+        var scim = services.GetRequiredService<ScimService>();
+        var user = await scim.FindUserByIdAsync(userId, http.RequestAborted);
+        var identity = new ClaimsIdentity(
+            [new Claim(LumoClaims.Subject, userId.ToString()), new Claim(LumoClaims.TenantId, tenant.TenantId.ToString()), new Claim(LumoClaims.AuthMethod, "basic")],
+            "Basic", LumoClaims.Subject, "role");
+        return (new ClaimsPrincipal(identity), user?.IsAdmin == true);
+    }
+}

@@ -1,0 +1,311 @@
+using System.Text.Json.Nodes;
+
+namespace LumoAuth.Admin.Features.Scim;
+
+/// <summary>
+/// RFC 7644 §3.5.2 PATCH over a resource's JSON representation: <c>add</c>, <c>replace</c> and <c>remove</c>,
+/// with or without a path, with value filters (<c>members[value eq "…"]</c>) and sub-attributes
+/// (<c>emails[type eq "work"].value</c>). The caller then stores the result as if it had been PUT.
+/// </summary>
+public static class ScimPatch
+{
+    public const int MaxOperations = 1000;
+
+    public static void Apply(JsonObject resource, JsonNode? body)
+    {
+        if (body is not JsonObject request || request["Operations"] is not JsonArray operations)
+        {
+            throw ScimException.InvalidSyntax("a PatchOp request needs an 'Operations' array");
+        }
+
+        if (request["schemas"] is JsonArray schemas && !schemas.Any(s => s is JsonValue v && v.TryGetValue<string>(out var urn) && urn == ScimSchemas.PatchOp))
+        {
+            throw ScimException.InvalidSyntax($"schemas must contain {ScimSchemas.PatchOp}");
+        }
+
+        if (operations.Count > MaxOperations)
+        {
+            throw ScimException.InvalidValue($"at most {MaxOperations} operations");
+        }
+
+        foreach (var node in operations)
+        {
+            if (node is not JsonObject operation || operation["op"] is not JsonValue opValue || !opValue.TryGetValue<string>(out var op))
+            {
+                throw ScimException.InvalidSyntax("each operation needs an 'op'");
+            }
+
+            var path = operation["path"] is JsonValue p && p.TryGetValue<string>(out var pathText) && pathText.Length > 0
+                ? ScimPatchPath.Parse(pathText)
+                : null;
+            var value = operation["value"]?.DeepClone();
+            switch (op.ToLowerInvariant())
+            {
+                case "add":
+                    Add(resource, path, value ?? throw ScimException.InvalidValue("'add' needs a value"));
+                    break;
+                case "replace":
+                    Replace(resource, path, value ?? throw ScimException.InvalidValue("'replace' needs a value"));
+                    break;
+                case "remove":
+                    Remove(resource, path ?? throw ScimException.NoTarget("'remove' needs a path"), value);
+                    break;
+                default:
+                    throw ScimException.InvalidSyntax($"'{op}' is not add, replace or remove");
+            }
+        }
+    }
+
+    private static void Add(JsonObject resource, ScimPatchPath? path, JsonNode value)
+    {
+        if (path is null)
+        {
+            MergeInto(resource, value, replace: false);
+            return;
+        }
+
+        if (path.Filter is not null)
+        {
+            foreach (var element in Matching(resource, path))
+            {
+                SetSub(element, path.SubAttribute ?? throw ScimException.InvalidPath("'add' with a filter needs a sub-attribute"), value);
+            }
+
+            return;
+        }
+
+        var container = ContainerFor(resource, path.Path, create: true)!;
+        if (path.Path.SubAttribute is { } sub)
+        {
+            var parent = ScimAttributePath.Find(container, path.Path.Attribute) as JsonObject;
+            if (parent is null)
+            {
+                parent = new JsonObject();
+                container[path.Path.Attribute] = parent;
+            }
+
+            SetSub(parent, sub, value);
+            return;
+        }
+
+        var key = ScimAttributePath.KeyOf(container, path.Path.Attribute) ?? path.Path.Attribute;
+        if (container[key] is JsonArray existing)
+        {
+            // Multi-valued: new values join the existing ones (equal values are not repeated).
+            foreach (var item in value is JsonArray many ? many.ToList() : [value])
+            {
+                if (!existing.Any(e => JsonNode.DeepEquals(e, item)))
+                {
+                    existing.Add(item?.DeepClone());
+                }
+            }
+        }
+        else if (container[key] is JsonObject complex && value is JsonObject addition)
+        {
+            MergeInto(complex, addition, replace: true);
+        }
+        else
+        {
+            container[key] = value;
+        }
+    }
+
+    private static void Replace(JsonObject resource, ScimPatchPath? path, JsonNode value)
+    {
+        if (path is null)
+        {
+            MergeInto(resource, value, replace: true);
+            return;
+        }
+
+        if (path.Filter is not null)
+        {
+            var matches = Matching(resource, path).ToList();
+            if (matches.Count == 0)
+            {
+                throw ScimException.NoTarget($"no value of '{path}' matches the filter");
+            }
+
+            foreach (var element in matches)
+            {
+                if (path.SubAttribute is { } sub)
+                {
+                    SetSub(element, sub, value);
+                }
+                else if (value is JsonObject replacement)
+                {
+                    MergeInto(element, replacement, replace: true);
+                }
+                else
+                {
+                    throw ScimException.InvalidValue("replacing a filtered value needs an object");
+                }
+            }
+
+            return;
+        }
+
+        var container = ContainerFor(resource, path.Path, create: true)!;
+        if (path.Path.SubAttribute is { } subAttribute)
+        {
+            var key = ScimAttributePath.KeyOf(container, path.Path.Attribute) ?? path.Path.Attribute;
+            if (container[key] is not JsonObject parent)
+            {
+                parent = new JsonObject();
+                container[key] = parent;
+            }
+
+            SetSub(parent, subAttribute, value);
+            return;
+        }
+
+        container[ScimAttributePath.KeyOf(container, path.Path.Attribute) ?? path.Path.Attribute] = value;
+    }
+
+    private static void Remove(JsonObject resource, ScimPatchPath path, JsonNode? value)
+    {
+        var container = ContainerFor(resource, path.Path, create: false);
+        if (container is null)
+        {
+            return;
+        }
+
+        var key = ScimAttributePath.KeyOf(container, path.Path.Attribute);
+        if (key is null)
+        {
+            return;
+        }
+
+        if (path.Filter is not null)
+        {
+            if (container[key] is not JsonArray array)
+            {
+                throw ScimException.InvalidPath($"'{path.Path.Attribute}' is not multi-valued");
+            }
+
+            foreach (var element in array.OfType<JsonObject>().Where(path.Filter.Matches).ToList())
+            {
+                if (path.SubAttribute is { } sub)
+                {
+                    if (ScimAttributePath.KeyOf(element, sub) is { } subKey)
+                    {
+                        element.Remove(subKey);
+                    }
+                }
+                else
+                {
+                    array.Remove(element);
+                }
+            }
+
+            return;
+        }
+
+        if (path.Path.SubAttribute is { } subAttribute)
+        {
+            if (container[key] is JsonObject parent && ScimAttributePath.KeyOf(parent, subAttribute) is { } subKey)
+            {
+                parent.Remove(subKey);
+            }
+
+            return;
+        }
+
+        // Azure AD's form: remove members by value without a filter.
+        if (container[key] is JsonArray values && value is JsonArray toRemove)
+        {
+            foreach (var item in toRemove.OfType<JsonObject>())
+            {
+                var id = ScimAttributePath.Find(item, "value")?.ToString();
+                foreach (var match in values.OfType<JsonObject>().Where(v => ScimAttributePath.Find(v, "value")?.ToString() == id).ToList())
+                {
+                    values.Remove(match);
+                }
+            }
+
+            return;
+        }
+
+        container.Remove(key);
+    }
+
+    private static List<JsonObject> Matching(JsonObject resource, ScimPatchPath path)
+    {
+        var container = ContainerFor(resource, path.Path, create: false);
+        var key = container is null ? null : ScimAttributePath.KeyOf(container, path.Path.Attribute);
+        if (key is null || container![key] is not JsonArray array)
+        {
+            return [];
+        }
+
+        return array.OfType<JsonObject>().Where(path.Filter!.Matches).ToList();
+    }
+
+    private static JsonObject? ContainerFor(JsonObject resource, ScimAttributePath path, bool create)
+    {
+        if (path.Schema is null || ScimAttributePath.IsCoreSchema(path.Schema))
+        {
+            return resource;
+        }
+
+        var key = ScimAttributePath.KeyOf(resource, path.Schema);
+        if (key is not null && resource[key] is JsonObject extension)
+        {
+            return extension;
+        }
+
+        if (!create)
+        {
+            return null;
+        }
+
+        var created = new JsonObject();
+        resource[path.Schema] = created;
+        return created;
+    }
+
+    private static void SetSub(JsonObject element, string sub, JsonNode value) =>
+        element[ScimAttributePath.KeyOf(element, sub) ?? sub] = value.DeepClone();
+
+    /// <summary>
+    /// Path-less add/replace: each attribute of the value is set (add appends to multi-valued ones). Keys may be
+    /// attribute paths (Azure AD sends <c>{"name.givenName": "x"}</c>) or an extension URN with its object.
+    /// </summary>
+    private static void MergeInto(JsonObject target, JsonNode value, bool replace)
+    {
+        if (value is not JsonObject attributes)
+        {
+            throw ScimException.InvalidValue("a value without a path must be an object of attributes");
+        }
+
+        foreach (var (name, item) in attributes.ToList())
+        {
+            if (IsSchemaUrn(name) && item is JsonObject)
+            {
+                var key = ScimAttributePath.KeyOf(target, name) ?? name;
+                if (target[key] is not JsonObject existing)
+                {
+                    existing = new JsonObject();
+                    target[key] = existing;
+                }
+
+                MergeInto(existing, item!, replace);
+                continue;
+            }
+
+            var path = new ScimPatchPath(ScimAttributePath.Parse(name), null, null);
+            if (replace)
+            {
+                Replace(target, path, item?.DeepClone() ?? throw ScimException.InvalidValue($"'{name}' needs a value"));
+            }
+            else
+            {
+                Add(target, path, item?.DeepClone() ?? throw ScimException.InvalidValue($"'{name}' needs a value"));
+            }
+        }
+    }
+
+    private static bool IsSchemaUrn(string name) =>
+        name.Equals(ScimSchemas.Enterprise, StringComparison.OrdinalIgnoreCase) || name.Equals(ScimSchemas.SoftDelete, StringComparison.OrdinalIgnoreCase)
+        || name.Equals(ScimSchemas.Password, StringComparison.OrdinalIgnoreCase);
+}

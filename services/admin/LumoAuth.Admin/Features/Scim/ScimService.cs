@@ -1,0 +1,692 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Groups;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Groups;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Scim;
+
+/// <summary>The outcome of one SCIM operation (also one Bulk operation).</summary>
+public sealed record ScimResult(int Status, JsonObject? Body, string? Location = null, string? Version = null);
+
+/// <summary>List parameters (query string or a SearchRequest body).</summary>
+public sealed record ScimQuery(string? Filter, int? StartIndex, int? Count, string? SortBy, string? SortOrder, string? Attributes, string? ExcludedAttributes);
+
+/// <summary>
+/// SCIM Users and Groups over the same use cases as the REST API (<see cref="UserCommands"/>,
+/// <see cref="GroupMembership"/>), so validation and events are identical. Writes that come as JSON are
+/// mapped onto the domain; PATCH edits the resource's JSON and then stores it like a PUT.
+/// </summary>
+public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCommands users)
+{
+    private static readonly string[] EnterpriseKeys = ["employeeNumber", "costCenter", "organization", "division", "department"];
+
+    /// <summary>The SCIM base of this request (<c>…/scim/v2</c> or <c>…/scim2.0</c>), for locations.</summary>
+    public string BaseUrl { get; set; } = string.Empty;
+
+    /// <summary>After a failed operation, forget its half-made changes so the next Bulk operation starts clean.</summary>
+    public void ResetAfterFailure() => db.ChangeTracker.Clear();
+
+    // ---------------------------------------------------------------- users
+
+    public async Task<ScimResult> GetUserAsync(string id, CancellationToken cancellationToken)
+    {
+        var user = await FindUserAsync(id, cancellationToken, tracking: false);
+        var json = await UserJsonAsync(user, cancellationToken);
+        return new ScimResult(200, json, Location(json), Version(user.Version));
+    }
+
+    public async Task<ScimResult> CreateUserAsync(JsonNode? body, CancellationToken cancellationToken)
+    {
+        var input = ReadUser(AsObject(body));
+        await EnsureUserNameFreeAsync(input.UserName, null, cancellationToken);
+        var (user, error) = await users.CreateAsync(new NewUser(
+            input.Email, null, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise), cancellationToken);
+        Throw(error);
+        if (input.Password is not null)
+        {
+            Throw(await users.SetPasswordAsync(user!, input.Password, cancellationToken));
+        }
+
+        var json = await UserJsonAsync(user!, cancellationToken);
+        return new ScimResult(201, json, Location(json), Version(user!.Version));
+    }
+
+    public async Task<ScimResult> ReplaceUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var user = await FindUserAsync(id, cancellationToken);
+        CheckVersion(ifMatch, user.Version);
+        return await StoreUserAsync(user, AsObject(body), cancellationToken);
+    }
+
+    public async Task<ScimResult> PatchUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var user = await FindUserAsync(id, cancellationToken);
+        CheckVersion(ifMatch, user.Version);
+        var json = await UserJsonAsync(user, cancellationToken);
+        var before = json.DeepClone().AsObject();
+        ScimPatch.Apply(json, body);
+        foreach (var readOnly in new[] { "id", "meta", "groups" })
+        {
+            if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
+            {
+                throw ScimException.Mutability($"'{readOnly}' is read-only");
+            }
+        }
+
+        return await StoreUserAsync(user, json, cancellationToken);
+    }
+
+    /// <summary>Soft delete by default (inactive, flagged); <c>?isSoftDeleted=true</c> removes the user for good (C-27).</summary>
+    public async Task<ScimResult> DeleteUserAsync(string id, bool hard, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var user = await FindUserAsync(id, cancellationToken);
+        CheckVersion(ifMatch, user.Version);
+        if (hard)
+        {
+            Throw(await users.DeleteAsync(user, cancellationToken));
+        }
+        else if (user.SoftDeletedAt is null)
+        {
+            user.SoftDeletedAt = DateTimeOffset.UtcNow;
+            user.IsActive = false;
+            user.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new UserUpdated(user.Id, ["isActive", "softDeleted"]) { TenantId = user.TenantId });
+            Throw((await users.SaveAsync(user)).Error);
+        }
+
+        return new ScimResult(204, null);
+    }
+
+    private async Task<ScimResult> StoreUserAsync(User user, JsonObject body, CancellationToken cancellationToken)
+    {
+        var input = ReadUser(body);
+        await EnsureUserNameFreeAsync(input.UserName, user.Id, cancellationToken);
+        var profile = input.Profile with
+        {
+            // A replace unassigns what it leaves out.
+            Name = input.Profile.Name ?? string.Empty, GivenName = input.Profile.GivenName ?? string.Empty,
+            FamilyName = input.Profile.FamilyName ?? string.Empty, Username = input.Profile.Username ?? string.Empty,
+            PhoneNumber = input.Profile.PhoneNumber ?? string.Empty, Title = input.Profile.Title ?? string.Empty,
+        };
+        var active = input.Active ?? true;
+        var (updated, error) = await users.UpdateAsync(user, new UserChanges(
+            input.Email, profile, null, active, input.ExternalId ?? string.Empty, input.Enterprise ?? "{}", Restore: active), cancellationToken);
+        Throw(error);
+        if (input.Password is not null)
+        {
+            Throw(await users.SetPasswordAsync(updated!, input.Password, cancellationToken));
+        }
+
+        var json = await UserJsonAsync(updated!, cancellationToken);
+        return new ScimResult(200, json, Location(json), Version(updated!.Version));
+    }
+
+    private async Task<User> FindUserAsync(string id, CancellationToken cancellationToken, bool tracking = true)
+    {
+        var query = tracking ? db.Users : db.Users.AsNoTracking();
+        return (Guid.TryParse(id, out var guid) ? await query.FirstOrDefaultAsync(u => u.Id == guid, cancellationToken) : null)
+            ?? throw ScimException.NotFound("User");
+    }
+
+    public async Task<User?> FindUserByIdAsync(Guid id, CancellationToken cancellationToken) =>
+        await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == id, cancellationToken);
+
+    private async Task EnsureUserNameFreeAsync(string userName, Guid? self, CancellationToken cancellationToken)
+    {
+        var normalized = userName.ToLowerInvariant();
+        var pattern = LikePatterns.Exactly(userName);
+        if (await db.Users.AnyAsync(u => u.Id != self && (u.NormalizedEmail == normalized || (u.Username != null && EF.Functions.ILike(u.Username, pattern))), cancellationToken))
+        {
+            throw new ScimException(409, "uniqueness", "userName is already taken");
+        }
+    }
+
+    public async Task<JsonObject> UserJsonAsync(User user, CancellationToken cancellationToken) =>
+        (await UsersJsonAsync([user], cancellationToken))[0];
+
+    private async Task<List<JsonObject>> UsersJsonAsync(IReadOnlyList<User> page, CancellationToken cancellationToken)
+    {
+        var groups = await UserViews.GroupsOfAsync(db, page.Select(u => u.Id).ToList(), cancellationToken);
+        return page.Select(u => UserJson(u, groups[u.Id])).ToList();
+    }
+
+    private JsonObject UserJson(User u, IReadOnlyList<GroupRef> groups)
+    {
+        var enterprise = JsonNode.Parse(u.EnterpriseData) as JsonObject ?? [];
+        var schemas = new JsonArray(ScimSchemas.User);
+        var json = new JsonObject
+        {
+            ["schemas"] = schemas,
+            ["id"] = u.Id.ToString(),
+            ["externalId"] = u.ExternalId,
+            ["userName"] = u.Username ?? u.Email,
+            ["name"] = new JsonObject { ["formatted"] = u.Name, ["givenName"] = u.GivenName, ["familyName"] = u.FamilyName },
+            ["displayName"] = u.Name,
+            ["title"] = u.Title,
+            ["active"] = u.IsActive,
+            ["emails"] = new JsonArray(new JsonObject { ["value"] = u.Email, ["type"] = "work", ["primary"] = true }),
+            ["phoneNumbers"] = u.PhoneNumber is null ? null : new JsonArray(new JsonObject { ["value"] = u.PhoneNumber, ["type"] = "work" }),
+            ["groups"] = new JsonArray(groups.Select(g => (JsonNode)new JsonObject
+            {
+                ["value"] = g.Id.ToString(), ["display"] = g.Name, ["$ref"] = $"{BaseUrl}/Groups/{g.Id}",
+            }).ToArray()),
+        };
+        if (enterprise.Count > 0)
+        {
+            schemas.Add(ScimSchemas.Enterprise);
+            json[ScimSchemas.Enterprise] = enterprise;
+        }
+
+        schemas.Add(ScimSchemas.SoftDelete);
+        json[ScimSchemas.SoftDelete] = new JsonObject { ["isSoftDeleted"] = u.SoftDeletedAt is not null, ["deletedAt"] = u.SoftDeletedAt };
+        json["meta"] = Meta("User", $"{BaseUrl}/Users/{u.Id}", u.CreatedAt, u.UpdatedAt, u.Version);
+        return Prune(json);
+    }
+
+    private sealed record UserInput(
+        string UserName, string Email, UserProfileFields Profile, bool? Active, string? ExternalId, string? Password, string? Enterprise);
+
+    private static UserInput ReadUser(JsonObject body)
+    {
+        var userName = Text(body, "userName") ?? throw ScimException.InvalidValue("userName is required");
+        var emails = ScimAttributePath.Find(body, "emails") as JsonArray;
+        var email = emails?.OfType<JsonObject>().OrderByDescending(e => Bool(e, "primary") == true).Select(e => Text(e, "value")).FirstOrDefault(v => v is not null);
+        email ??= RequestValidator.IsEmail(userName) ? userName : throw ScimException.InvalidValue("emails is required when userName is not an email address");
+        if (!RequestValidator.IsEmail(email))
+        {
+            throw ScimException.InvalidValue($"'{email}' is not a valid email address");
+        }
+
+        var name = ScimAttributePath.Find(body, "name") as JsonObject;
+        var given = name is null ? null : Text(name, "givenName");
+        var family = name is null ? null : Text(name, "familyName");
+        var display = Text(body, "displayName") ?? (name is null ? null : Text(name, "formatted"))
+            ?? (given is null && family is null ? null : $"{given} {family}".Trim());
+        var phone = (ScimAttributePath.Find(body, "phoneNumbers") as JsonArray)?.OfType<JsonObject>()
+            .OrderByDescending(p => Bool(p, "primary") == true).Select(p => Text(p, "value")).FirstOrDefault(v => v is not null);
+        var password = Text(body, "password");
+        if (password is not null && password.Length == 0)
+        {
+            throw ScimException.InvalidValue("password must not be empty");
+        }
+
+        return new UserInput(
+            userName, email,
+            new UserProfileFields(display, given, family, string.Equals(userName, email, StringComparison.OrdinalIgnoreCase) ? null : userName, phone, null, Text(body, "title")),
+            Bool(body, "active"), Text(body, "externalId"), password, Enterprise(body));
+    }
+
+    private static string? Enterprise(JsonObject body)
+    {
+        if (ScimAttributePath.Find(body, ScimSchemas.Enterprise) is not JsonObject extension)
+        {
+            return null;
+        }
+
+        var kept = new JsonObject();
+        foreach (var key in EnterpriseKeys)
+        {
+            if (Text(extension, key) is { } value)
+            {
+                kept[key] = value.Length > 200 ? throw ScimException.InvalidValue($"{key} is too long") : value;
+            }
+        }
+
+        if (ScimAttributePath.Find(extension, "manager") is JsonObject manager && Text(manager, "value") is { } managerId)
+        {
+            kept["manager"] = new JsonObject { ["value"] = managerId[..Math.Min(managerId.Length, 200)] };
+        }
+
+        return kept.ToJsonString();
+    }
+
+    // ---------------------------------------------------------------- groups
+
+    public async Task<ScimResult> GetGroupAsync(string id, CancellationToken cancellationToken)
+    {
+        var group = await FindGroupAsync(id, cancellationToken, tracking: false);
+        var json = await GroupJsonAsync(group, cancellationToken);
+        return new ScimResult(200, json, Location(json), Version(group.Version));
+    }
+
+    public async Task<ScimResult> CreateGroupAsync(JsonNode? body, CancellationToken cancellationToken)
+    {
+        var input = ReadGroup(AsObject(body));
+        var slug = GroupEndpoints.Slugify(input.DisplayName);
+        if (slug.Length == 0)
+        {
+            slug = "group-" + Guid.NewGuid().ToString("N")[..8];
+        }
+
+        if (await db.Groups.AnyAsync(g => g.Slug == slug, cancellationToken))
+        {
+            throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var group = new Group
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Slug = slug, Name = input.DisplayName, ExternalId = input.ExternalId,
+            CreatedAt = now, UpdatedAt = now,
+        };
+        db.Groups.Add(group);
+        db.AddEvent(new GroupCreated(group.Id, group.Slug, group.Name) { TenantId = tenant.TenantId });
+        await GroupMembership.ChangeMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), [], cancellationToken);
+        await SaveGroupAsync(cancellationToken);
+        var json = await GroupJsonAsync(group, cancellationToken);
+        return new ScimResult(201, json, Location(json), Version(group.Version));
+    }
+
+    public async Task<ScimResult> ReplaceGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var group = await FindGroupAsync(id, cancellationToken);
+        CheckVersion(ifMatch, group.Version);
+        return await StoreGroupAsync(group, AsObject(body), cancellationToken);
+    }
+
+    public async Task<ScimResult> PatchGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var group = await FindGroupAsync(id, cancellationToken);
+        CheckVersion(ifMatch, group.Version);
+        var json = await GroupJsonAsync(group, cancellationToken);
+        var before = json.DeepClone().AsObject();
+        ScimPatch.Apply(json, body);
+        foreach (var readOnly in new[] { "id", "meta" })
+        {
+            if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
+            {
+                throw ScimException.Mutability($"'{readOnly}' is read-only");
+            }
+        }
+
+        return await StoreGroupAsync(group, json, cancellationToken);
+    }
+
+    /// <summary>Deletes the group; its members stay (ADM-86).</summary>
+    public async Task<ScimResult> DeleteGroupAsync(string id, string? ifMatch, CancellationToken cancellationToken)
+    {
+        var group = await FindGroupAsync(id, cancellationToken);
+        CheckVersion(ifMatch, group.Version);
+        await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
+        db.Groups.Remove(group);
+        db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return new ScimResult(204, null);
+    }
+
+    private async Task<ScimResult> StoreGroupAsync(Group group, JsonObject body, CancellationToken cancellationToken)
+    {
+        var input = ReadGroup(body);
+        if (input.DisplayName != group.Name || input.ExternalId != group.ExternalId)
+        {
+            group.Name = input.DisplayName;
+            group.ExternalId = input.ExternalId;
+            group.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new GroupUpdated(group.Id, group.Slug) { TenantId = group.TenantId });
+        }
+
+        await GroupMembership.ReplaceMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), cancellationToken);
+        await SaveGroupAsync(cancellationToken);
+        var json = await GroupJsonAsync(group, cancellationToken);
+        return new ScimResult(200, json, Location(json), Version(group.Version));
+    }
+
+    private async Task<Group> FindGroupAsync(string id, CancellationToken cancellationToken, bool tracking = true)
+    {
+        var query = tracking ? db.Groups : db.Groups.AsNoTracking();
+        return (Guid.TryParse(id, out var guid) ? await query.FirstOrDefaultAsync(g => g.Id == guid, cancellationToken) : null)
+            ?? throw ScimException.NotFound("Group");
+    }
+
+    private async Task<List<Guid>> ResolveMembersAsync(IReadOnlyList<string> references, CancellationToken cancellationToken)
+    {
+        var ids = references.Select(r => Guid.TryParse(r, out var id) ? id : throw ScimException.InvalidValue($"member '{r}' is not a user id")).Distinct().ToList();
+        var found = await db.Users.Where(u => ids.Contains(u.Id)).Select(u => u.Id).ToListAsync(cancellationToken);
+        var missing = ids.Except(found).ToList();
+        return missing.Count == 0 ? found : throw ScimException.InvalidValue($"no user '{missing[0]}' in this tenant");
+    }
+
+    private async Task SaveGroupAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.IsUniqueViolation())
+        {
+            throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
+        }
+    }
+
+    public async Task<JsonObject> GroupJsonAsync(Group group, CancellationToken cancellationToken) =>
+        (await GroupsJsonAsync([group], cancellationToken))[0];
+
+    private async Task<List<JsonObject>> GroupsJsonAsync(IReadOnlyList<Group> page, CancellationToken cancellationToken)
+    {
+        var ids = page.Select(g => g.Id).ToList();
+        var members = await db.GroupMembers.AsNoTracking().Where(m => ids.Contains(m.GroupId))
+            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { m.GroupId, u.Id, u.Email })
+            .ToListAsync(cancellationToken);
+        return page.Select(g => Prune(new JsonObject
+        {
+            ["schemas"] = new JsonArray(ScimSchemas.Group),
+            ["id"] = g.Id.ToString(),
+            ["externalId"] = g.ExternalId,
+            ["displayName"] = g.Name,
+            ["members"] = new JsonArray(members.Where(m => m.GroupId == g.Id).OrderBy(m => m.Email).Select(m => (JsonNode)new JsonObject
+            {
+                ["value"] = m.Id.ToString(), ["display"] = m.Email, ["type"] = "User", ["$ref"] = $"{BaseUrl}/Users/{m.Id}",
+            }).ToArray()),
+            ["meta"] = Meta("Group", $"{BaseUrl}/Groups/{g.Id}", g.CreatedAt, g.UpdatedAt, g.Version),
+        })).ToList();
+    }
+
+    private sealed record GroupInput(string DisplayName, string? ExternalId, IReadOnlyList<string> Members);
+
+    private static GroupInput ReadGroup(JsonObject body)
+    {
+        var displayName = Text(body, "displayName")?.Trim();
+        if (string.IsNullOrEmpty(displayName) || displayName.Length > 200)
+        {
+            throw ScimException.InvalidValue("displayName is required (at most 200 characters)");
+        }
+
+        var members = (ScimAttributePath.Find(body, "members") as JsonArray)?.Select(m => m is JsonObject o ? Text(o, "value") : null).ToList() ?? [];
+        if (members.Any(m => m is null))
+        {
+            throw ScimException.InvalidValue("every member needs a 'value'");
+        }
+
+        return new GroupInput(displayName, Text(body, "externalId"), members!);
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    /// <summary>
+    /// Filters, sorts and pages. Equality on <c>userName</c>/<c>externalId</c>/<c>id</c> (what provisioning
+    /// clients send) is pushed into SQL; any other filter is evaluated over the tenant's resources in
+    /// batches, so memory stays bounded by the page (or by the matches when sorting).
+    /// </summary>
+    public async Task<JsonObject> ListAsync(IReadOnlyList<string> resourceTypes, ScimQuery query, CancellationToken cancellationToken)
+    {
+        var filter = string.IsNullOrWhiteSpace(query.Filter) ? null : ScimFilter.Parse(query.Filter);
+        var startIndex = Math.Max(1, query.StartIndex ?? 1);
+        var count = Math.Clamp(query.Count ?? 100, 0, ScimSchemas.MaxResults);
+        var descending = query.SortOrder is { } order && order.Equals("descending", StringComparison.OrdinalIgnoreCase);
+        if (query.SortOrder is { } o && !o.Equals("ascending", StringComparison.OrdinalIgnoreCase) && !descending)
+        {
+            throw ScimException.InvalidValue("sortOrder must be ascending or descending");
+        }
+
+        var sortPath = string.IsNullOrWhiteSpace(query.SortBy) ? null : ScimAttributePath.Parse(query.SortBy);
+        var matches = new List<JsonObject>();
+        var total = 0;
+        await foreach (var resource in resourceTypes.ToAsyncEnumerable().SelectMany(type => ScanAsync(type, filter, cancellationToken)))
+        {
+            if (filter is not null && !filter.Matches(resource))
+            {
+                continue;
+            }
+
+            total++;
+            if (sortPath is not null || (total >= startIndex && matches.Count < count))
+            {
+                matches.Add(resource);
+            }
+        }
+
+        if (sortPath is not null)
+        {
+            var keyed = matches.Select(m => (Key: sortPath.Resolve(m).Select(v => v?.ToString()).FirstOrDefault(v => v is not null), Resource: m));
+            // Resources without the attribute sort last, either way (RFC 7644 §3.4.2.3).
+            var sorted = descending
+                ? keyed.OrderBy(k => k.Key is null).ThenByDescending(k => k.Key, StringComparer.OrdinalIgnoreCase)
+                : keyed.OrderBy(k => k.Key is null).ThenBy(k => k.Key, StringComparer.OrdinalIgnoreCase);
+            matches = sorted.Select(k => k.Resource).Skip(startIndex - 1).Take(count).ToList();
+        }
+
+        var resources = new JsonArray(matches.Select(m => (JsonNode)Project(m, query.Attributes, query.ExcludedAttributes)).ToArray());
+        return new JsonObject
+        {
+            ["schemas"] = new JsonArray(ScimSchemas.ListResponse),
+            ["totalResults"] = total,
+            ["startIndex"] = startIndex,
+            ["itemsPerPage"] = resources.Count,
+            ["Resources"] = resources,
+        };
+    }
+
+    private async IAsyncEnumerable<JsonObject> ScanAsync(string resourceType, ScimFilter? filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        const int Batch = 500;
+        var pushed = filter is ScimFilter.Compare { Operator: "eq", Value: JsonValue value, Path: { Schema: null, SubAttribute: null } path }
+            && value.TryGetValue<string>(out var text) ? (path.Attribute.ToLowerInvariant(), text) : default;
+        if (resourceType == "User")
+        {
+            var source = db.Users.AsNoTracking();
+            // Soft-deleted users show only to a filter that asks about them.
+            if (filter?.Mentions("isSoftDeleted") != true)
+            {
+                source = source.Where(u => u.SoftDeletedAt == null);
+            }
+
+            source = pushed switch
+            {
+                ("username", var v) => source.Where(u => EF.Functions.ILike(u.NormalizedEmail, LikePatterns.Exactly(v)) || (u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(v)))),
+                ("externalid", var v) => source.Where(u => u.ExternalId == v),
+                ("id", var v) => Guid.TryParse(v, out var id) ? source.Where(u => u.Id == id) : source.Where(u => false),
+                _ => source,
+            };
+            for (var skip = 0; ; skip += Batch)
+            {
+                var page = await source.OrderBy(u => u.CreatedAt).ThenBy(u => u.Id).Skip(skip).Take(Batch).ToListAsync(cancellationToken);
+                foreach (var json in await UsersJsonAsync(page, cancellationToken))
+                {
+                    yield return json;
+                }
+
+                if (page.Count < Batch)
+                {
+                    yield break;
+                }
+            }
+        }
+
+        var groups = db.Groups.AsNoTracking();
+        groups = pushed switch
+        {
+            ("displayname", var v) => groups.Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v))),
+            ("externalid", var v) => groups.Where(g => g.ExternalId == v),
+            ("id", var v) => Guid.TryParse(v, out var id) ? groups.Where(g => g.Id == id) : groups.Where(g => false),
+            _ => groups,
+        };
+        for (var skip = 0; ; skip += Batch)
+        {
+            var page = await groups.OrderBy(g => g.CreatedAt).ThenBy(g => g.Id).Skip(skip).Take(Batch).ToListAsync(cancellationToken);
+            foreach (var json in await GroupsJsonAsync(page, cancellationToken))
+            {
+                yield return json;
+            }
+
+            if (page.Count < Batch)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary><c>attributes</c> keeps only the named ones (plus id and schemas); <c>excludedAttributes</c> drops them.</summary>
+    public static JsonObject Project(JsonObject resource, string? attributes, string? excluded)
+    {
+        if (!string.IsNullOrWhiteSpace(attributes))
+        {
+            var wanted = attributes.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ScimAttributePath.Parse).ToList();
+            var projected = new JsonObject { ["schemas"] = resource["schemas"]?.DeepClone(), ["id"] = resource["id"]?.DeepClone() };
+            foreach (var path in wanted)
+            {
+                var source = path.Container(resource);
+                var key = source is null ? null : ScimAttributePath.KeyOf(source, path.Attribute);
+                if (key is null)
+                {
+                    continue;
+                }
+
+                var target = source == resource ? projected : (JsonObject)(projected[path.Schema!] ??= new JsonObject());
+                if (path.SubAttribute is null)
+                {
+                    target[key] = source![key]?.DeepClone();
+                }
+                else if (source![key] is JsonObject complex && ScimAttributePath.KeyOf(complex, path.SubAttribute) is { } subKey)
+                {
+                    var holder = (JsonObject)(target[key] ??= new JsonObject());
+                    holder[subKey] = complex[subKey]?.DeepClone();
+                }
+            }
+
+            return projected;
+        }
+
+        if (!string.IsNullOrWhiteSpace(excluded))
+        {
+            var copy = resource.DeepClone().AsObject();
+            foreach (var path in excluded.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ScimAttributePath.Parse))
+            {
+                if (path.Attribute is "id" or "schemas")
+                {
+                    continue;
+                }
+
+                var container = path.Container(copy);
+                if (container is not null && ScimAttributePath.KeyOf(container, path.Attribute) is { } key)
+                {
+                    if (path.SubAttribute is null)
+                    {
+                        container.Remove(key);
+                    }
+                    else if (container[key] is JsonObject complex && ScimAttributePath.KeyOf(complex, path.SubAttribute) is { } subKey)
+                    {
+                        complex.Remove(subKey);
+                    }
+                }
+            }
+
+            return copy;
+        }
+
+        return resource;
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    public static string Version(uint version) => $"W/\"{version.ToString(CultureInfo.InvariantCulture)}\"";
+
+    /// <summary>If-Match: a stale version is refused with 412 (the docs' <c>mutability</c> error).</summary>
+    private static void CheckVersion(string? ifMatch, uint version)
+    {
+        if (string.IsNullOrEmpty(ifMatch) || ifMatch.Trim() == "*")
+        {
+            return;
+        }
+
+        var current = Version(version);
+        var offered = ifMatch.Split(',', StringSplitOptions.TrimEntries);
+        if (!offered.Any(v => v == current || "W/" + v == current))
+        {
+            throw new ScimException(412, "mutability", "The resource changed since that version (ETag mismatch)");
+        }
+    }
+
+    private static JsonObject Meta(string type, string location, DateTimeOffset created, DateTimeOffset modified, uint version) => new()
+    {
+        ["resourceType"] = type,
+        ["created"] = created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
+        ["lastModified"] = modified.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
+        ["location"] = location,
+        ["version"] = Version(version),
+    };
+
+    private static string? Location(JsonObject json) => json["meta"]?["location"]?.GetValue<string>();
+
+    private static JsonObject AsObject(JsonNode? body) => body as JsonObject ?? throw ScimException.InvalidSyntax("the body must be a JSON object");
+
+    /// <summary>Null attributes are left out of responses (RFC 7643 §2.5: unassigned).</summary>
+    private static JsonObject Prune(JsonObject json)
+    {
+        foreach (var (key, value) in json.ToList())
+        {
+            if (value is null)
+            {
+                json.Remove(key);
+            }
+            else if (value is JsonObject inner && !key.StartsWith("urn:", StringComparison.Ordinal))
+            {
+                Prune(inner);
+            }
+        }
+
+        return json;
+    }
+
+    private static string? Text(JsonObject obj, string name)
+    {
+        var node = ScimAttributePath.Find(obj, name);
+        if (node is null)
+        {
+            return null;
+        }
+
+        if (node is JsonValue && ScimJson.Element(node) is { ValueKind: JsonValueKind.String } e)
+        {
+            return e.GetString();
+        }
+
+        throw ScimException.InvalidValue($"'{name}' must be a string");
+    }
+
+    /// <summary>Booleans, and "True"/"False" strings as Azure AD sends them.</summary>
+    private static bool? Bool(JsonObject obj, string name)
+    {
+        var node = ScimAttributePath.Find(obj, name);
+        if (node is null)
+        {
+            return null;
+        }
+
+        var e = ScimJson.Element(node);
+        return e.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            JsonValueKind.String when bool.TryParse(e.GetString(), out var parsed) => parsed,
+            _ => throw ScimException.InvalidValue($"'{name}' must be a boolean"),
+        };
+    }
+
+    /// <summary>Turns a shared use case's envelope error into the SCIM error it corresponds to.</summary>
+    private static void Throw(IResult? error)
+    {
+        if (error is not ApiErrorResult { Error: var e })
+        {
+            return;
+        }
+
+        var detail = e.Details is IDictionary<string, string[]> fields
+            ? string.Join("; ", fields.Select(f => $"{f.Key} {string.Join(", ", f.Value)}"))
+            : e.Message;
+        throw e.Status switch
+        {
+            404 => new ScimException(404, null, e.Message),
+            409 => new ScimException(409, "uniqueness", detail),
+            _ => new ScimException(e.Status, "invalidValue", detail),
+        };
+    }
+}

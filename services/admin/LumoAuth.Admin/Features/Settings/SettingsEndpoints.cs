@@ -1,0 +1,288 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Tenants;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Settings;
+
+/// <summary>Tenant settings (ADM-53/54, C-23: PUT with nested camelCase, partial; PATCH is an alias) and info (ADM-55).</summary>
+public static partial class SettingsEndpoints
+{
+    private static readonly string[] MfaMethods = ["totp", "sms", "email", "webauthn"];
+
+    public static IEndpointRouteBuilder MapSettingsEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin")
+            .RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Settings");
+        group.MapGet("/settings", GetSettings).WithName("GetTenantSettings");
+        group.MapPut("/settings", UpdateSettings).WithName("UpdateTenantSettings");
+        group.MapPatch("/settings", UpdateSettings).WithName("PatchTenantSettings");
+        group.MapGet("/info", GetInfo).WithName("GetTenantInfo");
+        return app;
+    }
+
+    public static async Task<IResult> GetSettings(AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
+        return TypedResults.Ok(new DataResponse<TenantSettings>(WithDefaults(settings, tenant)));
+    }
+
+    /// <summary>
+    /// Applies only the fields sent. The body is read as a JSON tree, so each field's problem (unknown
+    /// name, wrong type, out of range) is reported under its dotted path instead of a generic parse error.
+    /// </summary>
+    public static async Task<IResult> UpdateSettings([FromBody] JsonObject body, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var row = await db.Tenants.FirstAsync(t => t.Id == tenant.TenantId, cancellationToken);
+        var settings = TenantSettings.Parse(row.Settings);
+        var validation = new RequestValidator();
+        var sections = new List<string>();
+        foreach (var (name, node) in body)
+        {
+            if (node is not JsonObject section)
+            {
+                validation.Add(name, node is null ? "must not be null" : "must be an object");
+                continue;
+            }
+
+            var reader = new FieldReader(section, name, validation);
+            switch (name)
+            {
+                case "passwordPolicy":
+                    var p = settings.PasswordPolicy;
+                    reader.Int("minLength", 8, PasswordPolicy.AbsoluteMaxLength, v => p.MinLength = v);
+                    reader.Bool("requireUppercase", v => p.RequireUppercase = v);
+                    reader.Bool("requireLowercase", v => p.RequireLowercase = v);
+                    reader.Bool("requireNumbers", v => p.RequireNumbers = v);
+                    reader.Bool("requireSymbols", v => p.RequireSymbols = v);
+                    reader.Int("preventReuse", 0, 24, v => p.PreventReuse = v);
+                    break;
+                case "mfaPolicy":
+                    var m = settings.MfaPolicy;
+                    reader.Bool("required", v => m.Required = v);
+                    reader.StringList("allowedMethods", MfaMethods, v => m.AllowedMethods = v);
+                    reader.Int("gracePeriodDays", 0, 30, v => m.GracePeriodDays = v);
+                    break;
+                case "sessionPolicy":
+                    var s = settings.SessionPolicy;
+                    reader.Int("maxAge", 300, 31_536_000, v => s.MaxAge = v);
+                    reader.Int("idleTimeout", 60, 31_536_000, v => s.IdleTimeout = v);
+                    reader.Bool("singleSession", v => s.SingleSession = v);
+                    break;
+                case "loginPolicy":
+                    var l = settings.LoginPolicy;
+                    reader.Int("maxFailedAttempts", 1, 100, v => l.MaxFailedAttempts = v);
+                    reader.Int("lockoutDuration", 60, 86_400, v => l.LockoutDuration = v);
+                    reader.Bool("registrationEnabled", v => l.RegistrationEnabled = v);
+                    reader.Bool("emailVerificationRequired", v => l.EmailVerificationRequired = v);
+                    reader.Int("invitationExpiryDays", 1, 30, v => l.InvitationExpiryDays = v);
+                    break;
+                case "branding":
+                    var b = settings.Branding;
+                    reader.Text("displayName", 100, nullable: true, v => b.DisplayName = v, _ => null);
+                    reader.Text("logoUrl", 2048, nullable: true, v => b.LogoUrl = v,
+                        v => Uri.TryCreate(v, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? null : "must be an absolute https URL");
+                    reader.Text("primaryColor", 7, nullable: false, v => b.PrimaryColor = v!,
+                        v => HexColor().IsMatch(v) ? null : "must be a hex colour like #635bff");
+                    reader.Text("supportEmail", 320, nullable: true, v => b.SupportEmail = v,
+                        v => RequestValidator.IsEmail(v) ? null : "must be a valid email address");
+                    break;
+                default:
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding)");
+                    continue;
+            }
+
+            reader.RejectUnknown();
+            sections.Add(name);
+        }
+
+        validation.Check(settings.SessionPolicy.IdleTimeout <= settings.SessionPolicy.MaxAge, "sessionPolicy.idleTimeout", "must not exceed sessionPolicy.maxAge");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        if (sections.Count > 0)
+        {
+            row.Settings = settings.ToJson();
+            row.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new TenantSettingsChanged(row.Id, row.Slug, sections) { TenantId = row.Id });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return TypedResults.Ok(new DataResponse<TenantSettings>(WithDefaults(settings, tenant), "Settings updated"));
+    }
+
+    public static async Task<IResult> GetInfo(AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var row = await db.Tenants.AsNoTracking().FirstAsync(t => t.Id == tenant.TenantId, cancellationToken);
+        var usage = new TenantUsage(
+            await db.Users.LongCountAsync(cancellationToken),
+            await db.Groups.LongCountAsync(cancellationToken),
+            await db.ApiKeys.LongCountAsync(k => k.RevokedAt == null, cancellationToken));
+        return TypedResults.Ok(new DataResponse<TenantInfoResponse>(
+            new TenantInfoResponse(row.Id, row.Slug, row.Name, row.Status, row.Region, row.CreatedAt, usage)));
+    }
+
+    private static TenantSettings WithDefaults(TenantSettings settings, TenantContext tenant)
+    {
+        settings.Branding.DisplayName ??= tenant.Tenant!.Name;
+        return settings;
+    }
+
+    [GeneratedRegex("^#[0-9a-fA-F]{6}$")]
+    private static partial Regex HexColor();
+
+    /// <summary>Reads typed fields of one section and reports problems as <c>section.field</c>.</summary>
+    private sealed class FieldReader(JsonObject section, string prefix, RequestValidator validation)
+    {
+        private readonly HashSet<string> _known = new(StringComparer.Ordinal);
+
+        public void Int(string name, int min, int max, Action<int> set)
+        {
+            if (Take(name) is not { } node)
+            {
+                return;
+            }
+
+            if (node is JsonValue value && value.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var number))
+            {
+                if (number < min || number > max)
+                {
+                    validation.Add(Path(name), $"must be between {min} and {max}");
+                }
+                else
+                {
+                    set(number);
+                }
+            }
+            else
+            {
+                validation.Add(Path(name), "must be an integer");
+            }
+        }
+
+        public void Bool(string name, Action<bool> set)
+        {
+            if (Take(name) is not { } node)
+            {
+                return;
+            }
+
+            if (node is JsonValue value && value.TryGetValue<JsonElement>(out var e) && e.ValueKind is JsonValueKind.True or JsonValueKind.False)
+            {
+                set(e.GetBoolean());
+            }
+            else
+            {
+                validation.Add(Path(name), "must be true or false");
+            }
+        }
+
+        public void Text(string name, int maxLength, bool nullable, Action<string?> set, Func<string, string?> check)
+        {
+            if (!section.ContainsKey(name))
+            {
+                return;
+            }
+
+            _known.Add(name);
+            var node = section[name];
+            if (node is null)
+            {
+                if (nullable)
+                {
+                    set(null);
+                }
+                else
+                {
+                    validation.Add(Path(name), "must not be null");
+                }
+
+                return;
+            }
+
+            if (node is not JsonValue value || !value.TryGetValue<JsonElement>(out var e) || e.ValueKind != JsonValueKind.String)
+            {
+                validation.Add(Path(name), "must be a string");
+                return;
+            }
+
+            var text = e.GetString()!;
+            var problem = text.Length > maxLength ? $"must be at most {maxLength} characters" : check(text);
+            if (problem is null)
+            {
+                set(text);
+            }
+            else
+            {
+                validation.Add(Path(name), problem);
+            }
+        }
+
+        public void StringList(string name, IReadOnlyCollection<string> allowed, Action<List<string>> set)
+        {
+            if (Take(name) is not { } node)
+            {
+                return;
+            }
+
+            if (node is not JsonArray array || array.Any(i => i is not JsonValue v || !v.TryGetValue<string>(out _)))
+            {
+                validation.Add(Path(name), "must be an array of strings");
+                return;
+            }
+
+            var values = array.Select(i => i!.GetValue<string>()).Distinct().ToList();
+            var unknown = values.Where(v => !allowed.Contains(v)).ToList();
+            if (unknown.Count > 0)
+            {
+                validation.Add(Path(name), $"must contain only {string.Join(", ", allowed)}");
+            }
+            else
+            {
+                set(values);
+            }
+        }
+
+        public void RejectUnknown()
+        {
+            foreach (var (name, _) in section.Where(p => !_known.Contains(p.Key)))
+            {
+                validation.Add(Path(name), "is not a known setting");
+            }
+        }
+
+        private JsonNode? Take(string name)
+        {
+            if (!section.ContainsKey(name))
+            {
+                return null;
+            }
+
+            _known.Add(name);
+            if (section[name] is null)
+            {
+                validation.Add(Path(name), "must not be null");
+                return null;
+            }
+
+            return section[name];
+        }
+
+        private string Path(string name) => $"{prefix}.{name}";
+    }
+}
+
+public sealed record TenantUsage(long Users, long Groups, long ActiveApiKeys);
+
+public sealed record TenantInfoResponse(Guid Id, string Slug, string Name, string Status, string Region, DateTimeOffset CreatedAt, TenantUsage Usage);

@@ -1,0 +1,143 @@
+using System.Text.Json;
+using LumoAuth.Admin.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Settings;
+
+/// <summary>
+/// A tenant's settings (ADM-53). Stored as one JSON document on the tenant; every property has a default,
+/// so a document written by an older version (or <c>{}</c>) reads as the defaults plus what was set.
+/// </summary>
+public sealed class TenantSettings
+{
+    public PasswordPolicy PasswordPolicy { get; set; } = new();
+
+    public MfaPolicy MfaPolicy { get; set; } = new();
+
+    public SessionPolicy SessionPolicy { get; set; } = new();
+
+    public LoginPolicy LoginPolicy { get; set; } = new();
+
+    public Branding Branding { get; set; } = new();
+
+    public static TenantSettings Parse(string json) =>
+        JsonSerializer.Deserialize<TenantSettings>(json, SettingsJson.Options) ?? new TenantSettings();
+
+    public string ToJson() => JsonSerializer.Serialize(this, SettingsJson.Options);
+
+    /// <summary>The settings of the current request's tenant (the query filter is not involved: tenants are not tenant-owned rows).</summary>
+    public static async Task<TenantSettings> LoadAsync(AdminDbContext db, Guid tenantId, CancellationToken cancellationToken)
+    {
+        var json = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.Settings).FirstOrDefaultAsync(cancellationToken);
+        return json is null ? new TenantSettings() : Parse(json);
+    }
+}
+
+public sealed class PasswordPolicy
+{
+    public const int AbsoluteMaxLength = 256;
+
+    public int MinLength { get; set; } = 8;
+
+    public bool RequireUppercase { get; set; }
+
+    public bool RequireLowercase { get; set; }
+
+    public bool RequireNumbers { get; set; }
+
+    public bool RequireSymbols { get; set; }
+
+    /// <summary>How many previous passwords may not be used again (0 disables the check).</summary>
+    public int PreventReuse { get; set; }
+
+    /// <summary>What the password lacks, one message per unmet rule (empty when it complies).</summary>
+    public IReadOnlyList<string> Check(string password)
+    {
+        var problems = new List<string>();
+        if (password.Length < MinLength)
+        {
+            problems.Add($"must be at least {MinLength} characters");
+        }
+
+        // PBKDF2's cost grows with the input: an absurd password is refused before it is hashed.
+        if (password.Length > AbsoluteMaxLength)
+        {
+            problems.Add($"must be at most {AbsoluteMaxLength} characters");
+        }
+
+        if (RequireUppercase && !password.Any(char.IsUpper))
+        {
+            problems.Add("must contain an uppercase letter");
+        }
+
+        if (RequireLowercase && !password.Any(char.IsLower))
+        {
+            problems.Add("must contain a lowercase letter");
+        }
+
+        if (RequireNumbers && !password.Any(char.IsDigit))
+        {
+            problems.Add("must contain a number");
+        }
+
+        if (RequireSymbols && password.All(char.IsLetterOrDigit))
+        {
+            problems.Add("must contain a symbol");
+        }
+
+        return problems;
+    }
+}
+
+public sealed class MfaPolicy
+{
+    public bool Required { get; set; }
+
+    public List<string> AllowedMethods { get; set; } = ["totp", "webauthn"];
+
+    public int GracePeriodDays { get; set; } = 7;
+}
+
+public sealed class SessionPolicy
+{
+    /// <summary>Session lifetime in seconds.</summary>
+    public int MaxAge { get; set; } = 86_400;
+
+    /// <summary>Inactivity timeout in seconds.</summary>
+    public int IdleTimeout { get; set; } = 3_600;
+
+    public bool SingleSession { get; set; }
+}
+
+public sealed class LoginPolicy
+{
+    /// <summary>Consecutive failed logins that lock the account (C-40: 5).</summary>
+    public int MaxFailedAttempts { get; set; } = 5;
+
+    /// <summary>How long a lockout lasts, in seconds (C-40: 30 minutes).</summary>
+    public int LockoutDuration { get; set; } = 1_800;
+
+    public bool RegistrationEnabled { get; set; } = true;
+
+    public bool EmailVerificationRequired { get; set; }
+
+    /// <summary>How long an invitation stays valid, in days.</summary>
+    public int InvitationExpiryDays { get; set; } = 7;
+}
+
+public sealed class Branding
+{
+    /// <summary>Null means "the tenant's name".</summary>
+    public string? DisplayName { get; set; }
+
+    public string? LogoUrl { get; set; }
+
+    public string PrimaryColor { get; set; } = "#635bff";
+
+    public string? SupportEmail { get; set; }
+}
+
+internal static class SettingsJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web);
+}

@@ -1,0 +1,326 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Groups;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Security;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Users;
+
+/// <summary>
+/// The user use cases shared by the REST API, SCIM and invitations, so every path validates the same way
+/// and publishes the same events. Failures come back as envelope results; SCIM translates them.
+/// </summary>
+public sealed class UserCommands(AdminDbContext db, TenantContext tenant, PasswordHasher hasher)
+{
+    public const string DuplicateEmail = "User with this email already exists";
+
+    /// <summary>Finds a user of the tenant by UUID or email (ADM-03).</summary>
+    public static Task<User?> FindAsync(AdminDbContext db, string idOrEmail, CancellationToken cancellationToken, bool tracking = true)
+    {
+        var query = tracking ? db.Users : db.Users.AsNoTracking();
+        if (Guid.TryParse(idOrEmail, out var id))
+        {
+            return query.FirstOrDefaultAsync(u => u.Id == id, cancellationToken);
+        }
+
+        var email = idOrEmail.ToLowerInvariant();
+        return query.FirstOrDefaultAsync(u => u.NormalizedEmail == email, cancellationToken);
+    }
+
+    public async Task<(User? User, IResult? Error)> CreateAsync(NewUser input, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Email("email", input.Email);
+        ValidateProfile(validation, input.Profile);
+        var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
+        if (input.Password is not null)
+        {
+            foreach (var problem in settings.PasswordPolicy.Check(input.Password))
+            {
+                validation.Add("password", problem);
+            }
+        }
+
+        var groups = new List<Group>();
+        if (input.Groups is { Count: > 0 })
+        {
+            (groups, var missing) = await GroupMembership.ResolveAsync(db, input.Groups, cancellationToken);
+            foreach (var reference in missing)
+            {
+                validation.Add("groups", $"no group '{reference}'");
+            }
+        }
+
+        if (!validation.IsValid)
+        {
+            return (null, validation.ToResult());
+        }
+
+        var normalized = input.Email!.ToLowerInvariant();
+        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, cancellationToken))
+        {
+            return (null, ApiErrors.Duplicate(DuplicateEmail));
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var user = new User
+        {
+            Id = input.Id ?? Guid.CreateVersion7(), TenantId = tenant.TenantId, Email = input.Email, NormalizedEmail = normalized,
+            EmailVerified = input.EmailVerified ?? false, IsActive = input.IsActive ?? true,
+            PasswordHash = input.Password is null ? null : hasher.Hash(input.Password),
+            PasswordChangedAt = input.Password is null ? null : now,
+            MustChangePassword = input.Password is null,
+            ExternalId = input.ExternalId, EnterpriseData = input.EnterpriseData ?? "{}", CreatedAt = now, UpdatedAt = now,
+        };
+        ApplyProfile(user, input.Profile);
+        db.Users.Add(user);
+        db.AddEvent(new UserCreated(user.Id, user.Email, false) { TenantId = tenant.TenantId });
+        await GroupMembership.ReplaceGroupsOfUserAsync(db, tenant.TenantId, user.Id, groups, cancellationToken);
+        return await SaveAsync(user);
+    }
+
+    /// <summary>Applies the fields present in <paramref name="changes"/>; publishes <see cref="UserUpdated"/> naming what changed.</summary>
+    public async Task<(User? User, IResult? Error)> UpdateAsync(User user, UserChanges changes, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator();
+        if (changes.Email is not null)
+        {
+            validation.Email("email", changes.Email);
+        }
+
+        ValidateProfile(validation, changes.Profile);
+        if (!validation.IsValid)
+        {
+            return (null, validation.ToResult());
+        }
+
+        var changed = new List<string>();
+        if (changes.Email is { } email && !string.Equals(email, user.Email, StringComparison.Ordinal))
+        {
+            var normalized = email.ToLowerInvariant();
+            if (normalized != user.NormalizedEmail && await db.Users.AnyAsync(u => u.NormalizedEmail == normalized && u.Id != user.Id, cancellationToken))
+            {
+                return (null, ApiErrors.Duplicate(DuplicateEmail));
+            }
+
+            user.Email = email;
+            user.NormalizedEmail = normalized;
+            changed.Add("email");
+        }
+
+        changed.AddRange(ApplyProfile(user, changes.Profile));
+        Set(changes.EmailVerified, user.EmailVerified, v => user.EmailVerified = v, "emailVerified", changed);
+        Set(changes.IsActive, user.IsActive, v => user.IsActive = v, "isActive", changed);
+        if (changes.ExternalId is { } externalId && externalId != (user.ExternalId ?? string.Empty))
+        {
+            user.ExternalId = externalId.Length == 0 ? null : externalId;
+            changed.Add("externalId");
+        }
+
+        if (changes.EnterpriseData is { } enterprise && enterprise != user.EnterpriseData)
+        {
+            user.EnterpriseData = enterprise;
+            changed.Add("enterprise");
+        }
+
+        if (changes.Restore && user.SoftDeletedAt is not null)
+        {
+            user.SoftDeletedAt = null;
+            changed.Add("softDeleted");
+        }
+
+        if (changed.Count == 0)
+        {
+            return (user, null);
+        }
+
+        user.UpdatedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new UserUpdated(user.Id, changed) { TenantId = user.TenantId });
+        return await SaveAsync(user);
+    }
+
+    /// <summary>Sets a password after checking the tenant's policy and its reuse rule (ADM-11).</summary>
+    public async Task<IResult?> SetPasswordAsync(User user, string? password, CancellationToken cancellationToken)
+    {
+        var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
+        var validation = new RequestValidator().Required("password", password, PasswordPolicy.AbsoluteMaxLength);
+        if (password is not null)
+        {
+            foreach (var problem in settings.PasswordPolicy.Check(password))
+            {
+                validation.Add("password", problem);
+            }
+        }
+
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var reuse = settings.PasswordPolicy.PreventReuse;
+        if (reuse > 0)
+        {
+            var previous = await db.PasswordHistory.Where(h => h.UserId == user.Id).OrderByDescending(h => h.CreatedAt)
+                .Take(reuse).Select(h => h.PasswordHash).ToListAsync(cancellationToken);
+            if (user.PasswordHash is not null)
+            {
+                previous.Insert(0, user.PasswordHash);
+            }
+
+            if (previous.Take(reuse).Any(hash => hasher.Verify(password!, hash)))
+            {
+                return ApiErrors.Validation("password", $"must differ from the last {reuse} passwords");
+            }
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        if (user.PasswordHash is not null)
+        {
+            db.PasswordHistory.Add(new PasswordHistoryEntry
+            {
+                Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id, PasswordHash = user.PasswordHash, CreatedAt = now,
+            });
+        }
+
+        user.PasswordHash = hasher.Hash(password!);
+        user.PasswordChangedAt = now;
+        user.MustChangePassword = false;
+        user.FailedLoginCount = 0;
+        user.LockedUntil = null;
+        user.UpdatedAt = now;
+        db.AddEvent(new UserPasswordChanged(user.Id) { TenantId = user.TenantId });
+        return (await SaveAsync(user)).Error;
+    }
+
+    /// <summary>
+    /// Blocks or unblocks; only a real change is written and published. Unblocking also lifts a lockout,
+    /// which makes it the admin's way to unlock an account before the lock expires.
+    /// </summary>
+    public async Task<(User? User, IResult? Error)> SetBlockedAsync(User user, bool blocked)
+    {
+        var locked = user.LockedUntil is not null || user.FailedLoginCount > 0;
+        if (user.Blocked == blocked && (blocked || !locked))
+        {
+            return (user, null);
+        }
+
+        user.Blocked = blocked;
+        user.UpdatedAt = DateTimeOffset.UtcNow;
+        if (!blocked)
+        {
+            user.FailedLoginCount = 0;
+            user.LockedUntil = null;
+        }
+
+        db.AddEvent(blocked ? new UserBlocked(user.Id) { TenantId = user.TenantId } : new UserUnblocked(user.Id) { TenantId = user.TenantId });
+        return await SaveAsync(user);
+    }
+
+    /// <summary>Deletes the user and everything hanging off it (factors, tokens, history, memberships).</summary>
+    public async Task<IResult?> DeleteAsync(User user, CancellationToken cancellationToken)
+    {
+        await GroupMembership.ReplaceGroupsOfUserAsync(db, user.TenantId, user.Id, [], cancellationToken);
+        db.Users.Remove(user);
+        db.AddEvent(new UserDeleted(user.Id) { TenantId = user.TenantId });
+        return (await SaveAsync(user)).Error;
+    }
+
+    public async Task<(User? User, IResult? Error)> SaveAsync(User user)
+    {
+        try
+        {
+            await db.SaveChangesAsync();
+            return (user, null);
+        }
+        catch (DbUpdateException ex) when (ex.IsUniqueViolation())
+        {
+            return (null, ApiErrors.Duplicate(DuplicateEmail));
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return (null, ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The user was changed concurrently; retry"));
+        }
+    }
+
+    private static void ValidateProfile(RequestValidator validation, UserProfileFields? profile)
+    {
+        if (profile is null)
+        {
+            return;
+        }
+
+        validation.Optional("name", profile.Name)
+            .Optional("givenName", profile.GivenName, 100)
+            .Optional("familyName", profile.FamilyName, 100)
+            .Optional("username", profile.Username, 100)
+            .Optional("title", profile.Title)
+            .Optional("phoneNumber", profile.PhoneNumber, 32)
+            .Optional("picture", profile.Picture, 2048);
+        validation.Check(
+            string.IsNullOrEmpty(profile.PhoneNumber) || profile.PhoneNumber.All(c => char.IsDigit(c) || c is '+' or ' ' or '-' or '(' or ')'),
+            "phoneNumber", "must contain only digits, spaces, +, -, ( and )");
+        validation.Check(
+            string.IsNullOrEmpty(profile.Picture)
+                || (Uri.TryCreate(profile.Picture, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"),
+            "picture", "must be an absolute http(s) URL");
+    }
+
+    /// <summary>Copies the present profile fields; an empty string clears a field. Returns the names that changed.</summary>
+    private static List<string> ApplyProfile(User user, UserProfileFields? profile)
+    {
+        var changed = new List<string>();
+        if (profile is null)
+        {
+            return changed;
+        }
+
+        SetText(profile.Name, user.Name, v => user.Name = v, "name", changed);
+        SetText(profile.GivenName, user.GivenName, v => user.GivenName = v, "givenName", changed);
+        SetText(profile.FamilyName, user.FamilyName, v => user.FamilyName = v, "familyName", changed);
+        SetText(profile.Username, user.Username, v => user.Username = v, "username", changed);
+        SetText(profile.PhoneNumber, user.PhoneNumber, v => user.PhoneNumber = v, "phoneNumber", changed);
+        SetText(profile.Picture, user.Picture, v => user.Picture = v, "picture", changed);
+        SetText(profile.Title, user.Title, v => user.Title = v, "title", changed);
+        return changed;
+    }
+
+    private static void SetText(string? value, string? current, Action<string?> set, string field, List<string> changed)
+    {
+        if (value is null)
+        {
+            return;
+        }
+
+        var next = value.Length == 0 ? null : value;
+        if (!string.Equals(next, current, StringComparison.Ordinal))
+        {
+            set(next);
+            changed.Add(field);
+        }
+    }
+
+    private static void Set(bool? value, bool current, Action<bool> set, string field, List<string> changed)
+    {
+        if (value is { } v && v != current)
+        {
+            set(v);
+            changed.Add(field);
+        }
+    }
+}
+
+/// <summary>Profile fields shared by create and update; null = not given, "" = clear.</summary>
+public sealed record UserProfileFields(
+    string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber, string? Picture, string? Title = null);
+
+public sealed record NewUser(
+    string? Email, string? Password, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups,
+    string? ExternalId = null, string? EnterpriseData = null, Guid? Id = null);
+
+/// <summary><see cref="Restore"/> brings a SCIM soft-deleted user back.</summary>
+public sealed record UserChanges(
+    string? Email, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, string? ExternalId = null, string? EnterpriseData = null, bool Restore = false);

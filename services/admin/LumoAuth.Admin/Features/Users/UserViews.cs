@@ -1,0 +1,76 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LumoAuth.Admin.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Users;
+
+public sealed record UserListQuery(
+    int? Page, int? Limit, string? Search, string? Role, string? Group, bool? Blocked, bool? Active, string? SortBy, string? SortDir);
+
+/// <summary>ADM-02. <c>roles</c> is accepted only empty: role assignments are the authorization service's.</summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record CreateUserRequest(
+    string? Email, string? Password, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber,
+    string? Picture, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups, IReadOnlyList<string>? Roles);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record UpdateUserRequest(
+    string? Email, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber, string? Picture,
+    bool? EmailVerified, bool? IsActive);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record SetPasswordRequest(string? Password);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record SetGroupsRequest(IReadOnlyList<string>? Groups);
+
+public sealed record RoleRef(string Slug, string Name);
+
+public sealed record GroupRef(Guid Id, string Slug, string Name);
+
+public sealed record UserAttributesResponse(Guid UserId, JsonElement Attributes);
+
+/// <summary>
+/// The user object of the docs. <c>roles</c> is always empty here: roles are assigned and read through the
+/// authorization service (<c>/admin/users/{id}/roles</c>).
+/// </summary>
+public sealed record UserResponse(
+    Guid Id, string Email, string? Username, string? Name, string? GivenName, string? FamilyName, string? Picture, string? PhoneNumber,
+    bool EmailVerified, bool IsActive, bool Blocked, bool MfaEnabled, DateTimeOffset? LockedUntil,
+    IReadOnlyList<RoleRef> Roles, IReadOnlyList<GroupRef> Groups, JsonElement Attributes,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastLoginAt, int LoginCount);
+
+public static class UserViews
+{
+    public static async Task<UserResponse> ToResponseAsync(AdminDbContext db, User user, CancellationToken cancellationToken) =>
+        (await ToResponsesAsync(db, [user], cancellationToken))[0];
+
+    /// <summary>Two queries for a whole page (groups and MFA), not two per user.</summary>
+    public static async Task<IReadOnlyList<UserResponse>> ToResponsesAsync(AdminDbContext db, IReadOnlyList<User> users, CancellationToken cancellationToken)
+    {
+        var ids = users.Select(u => u.Id).ToList();
+        var groups = await GroupsOfAsync(db, ids, cancellationToken);
+        var withMfa = (await db.MfaFactors.AsNoTracking().Where(f => ids.Contains(f.UserId) && f.Confirmed).Select(f => f.UserId).Distinct()
+            .ToListAsync(cancellationToken)).ToHashSet();
+        var now = DateTimeOffset.UtcNow;
+        return users.Select(u => new UserResponse(
+            u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.EmailVerified, u.IsActive, u.Blocked,
+            withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, [], groups[u.Id], Json(u.Attributes),
+            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount)).ToList();
+    }
+
+    public static async Task<Dictionary<Guid, IReadOnlyList<GroupRef>>> GroupsOfAsync(AdminDbContext db, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)
+    {
+        var rows = await db.GroupMembers.AsNoTracking()
+            .Where(m => userIds.Contains(m.UserId))
+            .Join(db.Groups, m => m.GroupId, g => g.Id, (m, g) => new { m.UserId, g.Id, g.Slug, g.Name })
+            .OrderBy(r => r.Slug)
+            .ToListAsync(cancellationToken);
+        return userIds.Distinct().ToDictionary(
+            id => id,
+            id => (IReadOnlyList<GroupRef>)rows.Where(r => r.UserId == id).Select(r => new GroupRef(r.Id, r.Slug, r.Name)).ToList());
+    }
+
+    public static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
+}

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace LumoAuth.Admin.Features.Webhooks;
+
+/// <summary>
+/// Keeps webhooks away from the deployment's own network: loopback, private, link-local (cloud metadata),
+/// CGNAT, multicast and reserved ranges are refused. Checked on the URL at creation and again on the
+/// address actually connected to, so DNS answers that change later (rebinding) cannot sneak past.
+/// </summary>
+public static class SsrfGuard
+{
+    private static readonly (IPAddress Network, int Prefix)[] ForbiddenV4 =
+    [
+        (IPAddress.Parse("0.0.0.0"), 8), (IPAddress.Parse("10.0.0.0"), 8), (IPAddress.Parse("100.64.0.0"), 10),
+        (IPAddress.Parse("127.0.0.0"), 8), (IPAddress.Parse("169.254.0.0"), 16), (IPAddress.Parse("172.16.0.0"), 12),
+        (IPAddress.Parse("192.0.0.0"), 24), (IPAddress.Parse("192.0.2.0"), 24), (IPAddress.Parse("192.168.0.0"), 16),
+        (IPAddress.Parse("198.18.0.0"), 15), (IPAddress.Parse("198.51.100.0"), 24), (IPAddress.Parse("203.0.113.0"), 24),
+        (IPAddress.Parse("224.0.0.0"), 4), (IPAddress.Parse("240.0.0.0"), 4),
+    ];
+
+    private static readonly (IPAddress Network, int Prefix)[] ForbiddenV6 =
+    [
+        (IPAddress.Parse("::"), 128), (IPAddress.Parse("::1"), 128), (IPAddress.Parse("fc00::"), 7), (IPAddress.Parse("fe80::"), 10),
+        (IPAddress.Parse("fec0::"), 10), (IPAddress.Parse("ff00::"), 8), (IPAddress.Parse("2001:db8::"), 32), (IPAddress.Parse("100::"), 64),
+    ];
+
+    public static bool IsForbidden(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        // NAT64 (64:ff9b::/96) embeds an IPv4 address: judge that one.
+        if (address.AddressFamily == AddressFamily.InterNetworkV6 && InNetwork(address, IPAddress.Parse("64:ff9b::"), 96))
+        {
+            var bytes = address.GetAddressBytes();
+            address = new IPAddress(bytes[12..]);
+        }
+
+        var ranges = address.AddressFamily == AddressFamily.InterNetwork ? ForbiddenV4 : ForbiddenV6;
+        return ranges.Any(r => InNetwork(address, r.Network, r.Prefix));
+    }
+
+    /// <summary>Checks a target URL as configured: scheme, credentials, and a literal address's range.</summary>
+    public static string? ProblemWith(string? url, bool allowPrivateTargets)
+    {
+        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            return "must be an absolute URL";
+        }
+
+        if (url.Length > 2048)
+        {
+            return "must be at most 2048 characters";
+        }
+
+        if (uri.Scheme != Uri.UriSchemeHttps && !(allowPrivateTargets && uri.Scheme == Uri.UriSchemeHttp))
+        {
+            return "must use https";
+        }
+
+        if (uri.UserInfo.Length > 0 || uri.Fragment.Length > 0)
+        {
+            return "must not contain credentials or a fragment";
+        }
+
+        if (allowPrivateTargets)
+        {
+            return null;
+        }
+
+        var host = uri.IdnHost;
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+            || host.EndsWith(".internal", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".local", StringComparison.OrdinalIgnoreCase))
+        {
+            return "must not target a local or internal host";
+        }
+
+        return IPAddress.TryParse(host.Trim('[', ']'), out var literal) && IsForbidden(literal)
+            ? "must not target a loopback, private or link-local address"
+            : null;
+    }
+
+    private static bool InNetwork(IPAddress address, IPAddress network, int prefix)
+    {
+        if (address.AddressFamily != network.AddressFamily)
+        {
+            return false;
+        }
+
+        var a = address.GetAddressBytes();
+        var n = network.GetAddressBytes();
+        var full = prefix / 8;
+        for (var i = 0; i < full; i++)
+        {
+            if (a[i] != n[i])
+            {
+                return false;
+            }
+        }
+
+        var rest = prefix % 8;
+        return rest == 0 || (a[full] & (0xFF << (8 - rest))) == (n[full] & (0xFF << (8 - rest)));
+    }
+}

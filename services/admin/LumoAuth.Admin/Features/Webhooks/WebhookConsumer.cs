@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
+using LumoAuth.Contracts;
+using LumoAuth.Messaging.Outbox;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Webhooks;
+
+/// <summary>
+/// Turns an integration event into one pending delivery per subscribed webhook of its tenant. The
+/// (webhook, message id) key makes a redelivered event a no-op; sending is the dispatcher's job, so a
+/// slow receiver never holds up the bus.
+/// </summary>
+public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal signal) : IConsumer<TEvent>
+    where TEvent : IntegrationEvent
+{
+    public async Task Consume(ConsumeContext<TEvent> context)
+    {
+        if (context.Message.TenantId is not { } tenantId)
+        {
+            return;
+        }
+
+        var type = WebhookEventTypes.For(typeof(TEvent));
+        var hooks = await db.Webhooks.IgnoreQueryFilters().AsNoTracking()
+            .Where(w => w.TenantId == tenantId && w.IsActive && (w.Events.Contains(type) || w.Events.Contains(WebhookEventTypes.All)))
+            .Select(w => w.Id)
+            .ToListAsync(context.CancellationToken);
+        if (hooks.Count == 0)
+        {
+            return;
+        }
+
+        var messageId = context.MessageId ?? NewId.NextGuid();
+        var slug = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.Slug).FirstOrDefaultAsync(context.CancellationToken);
+        var eventId = WebhookPayloads.EventIdFor(messageId);
+        var payload = WebhookPayloads.Build(eventId, type, context.Message.OccurredAt, slug, WebhookPayloads.DataOf(context.Message));
+        var now = DateTimeOffset.UtcNow;
+        foreach (var webhookId in hooks)
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO webhook_deliveries ("Id", "TenantId", "WebhookId", "MessageId", "EventId", "EventType", "Payload", "Status",
+                    "Attempts", "NextAttemptAt", "CreatedAt")
+                VALUES ({Guid.CreateVersion7()}, {tenantId}, {webhookId}, {messageId}, {eventId}, {type}, {payload}, 'pending', 0, {now}, {now})
+                ON CONFLICT ("WebhookId", "MessageId") DO NOTHING
+                """, context.CancellationToken);
+        }
+
+        signal.Notify();
+    }
+}
+
+public static class WebhookPayloads
+{
+    private static readonly HashSet<string> BaseProperties = new(
+        typeof(IntegrationEvent).GetProperties().Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)), StringComparer.Ordinal);
+
+    public static string EventIdFor(Guid messageId) => "evt_" + messageId.ToString("N");
+
+    /// <summary>The documented body: <c>{id, type, timestamp, tenant, data}</c>.</summary>
+    public static string Build(string eventId, string type, DateTimeOffset timestamp, string? tenantSlug, JsonObject data) =>
+        new JsonObject
+        {
+            ["id"] = eventId,
+            ["type"] = type,
+            ["timestamp"] = timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+            ["tenant"] = tenantSlug,
+            ["data"] = data,
+        }.ToJsonString();
+
+    /// <summary>The event's own facts (ids, names, changed fields), without the envelope properties.</summary>
+    public static JsonObject DataOf(IntegrationEvent @event)
+    {
+        var json = JsonSerializer.SerializeToNode(@event, @event.GetType(), MessagingJson.Options)!.AsObject();
+        var data = new JsonObject();
+        foreach (var (key, value) in json)
+        {
+            if (!BaseProperties.Contains(key))
+            {
+                data[key] = value?.DeepClone();
+            }
+        }
+
+        return data;
+    }
+}
+
+public static class WebhookRegistration
+{
+    /// <summary>One <see cref="WebhookConsumer{TEvent}"/> per contract type, all on the service's webhook queue.</summary>
+    public static void AddWebhookConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
+    {
+        var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-webhooks";
+        foreach (var type in ContractTypes.All)
+        {
+            bus.AddConsumer(typeof(WebhookConsumer<>).MakeGenericType(type)).Endpoint(e => e.Name = queue);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+using System.Text.Json;
+using LumoAuth.Messaging.Outbox;
+
+namespace LumoAuth.Admin.Features.Webhooks;
+
+/// <summary>
+/// The event catalogue (ADM-61): every integration event gets a dotted name, the documented one where the
+/// docs name it (<c>user.login</c>, <c>token.issued</c>…), otherwise derived (<c>GroupMembershipChanged</c>
+/// → <c>group.membership_changed</c>). New contracts join the catalogue without code here.
+/// </summary>
+public static class WebhookEventTypes
+{
+    public const string All = "*";
+    public const string Test = "webhook.test";
+
+    private static readonly Dictionary<string, string> Documented = new(StringComparer.Ordinal)
+    {
+        ["UserLoginSucceeded"] = "user.login",
+        ["UserLoginFailed"] = "user.login_failed",
+        ["UserLockedOut"] = "security.account_lockout",
+        ["UserMfaEnrolled"] = "user.mfa_enabled",
+        ["AccessTokenIssued"] = "token.issued",
+        ["ClientCreated"] = "app.created",
+        ["ClientUpdated"] = "app.updated",
+        ["ClientDeleted"] = "app.deleted",
+        ["TenantSettingsChanged"] = "settings.changed",
+    };
+
+    private static readonly Lazy<IReadOnlyDictionary<Type, string>> ByType = new(() =>
+        ContractTypes.All.ToDictionary(t => t, NameOf));
+
+    public static IReadOnlyCollection<string> Catalogue => [.. ByType.Value.Values.Order(StringComparer.Ordinal)];
+
+    public static string For(Type type) => ByType.Value.TryGetValue(type, out var name) ? name : NameOf(type);
+
+    public static bool IsKnown(string name) => name == All || ByType.Value.Values.Contains(name, StringComparer.Ordinal);
+
+    private static string NameOf(Type type)
+    {
+        if (Documented.TryGetValue(type.Name, out var documented))
+        {
+            return documented;
+        }
+
+        var snake = JsonNamingPolicy.SnakeCaseLower.ConvertName(type.Name);
+        var split = snake.IndexOf('_', StringComparison.Ordinal);
+        return split < 0 ? snake : snake[..split] + "." + snake[(split + 1)..];
+    }
+}

@@ -1,0 +1,31 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace LumoAuth.Admin.Features.Webhooks;
+
+/// <summary>Webhook delivery settings (section <c>Webhooks</c>).</summary>
+public sealed class WebhookOptions
+{
+    public const string SectionName = "Webhooks";
+
+    /// <summary>
+    /// Development only: lets webhooks target loopback, private and link-local addresses (and plain http).
+    /// Off in production, where such URLs are refused at creation and at connection time.
+    /// </summary>
+    public bool AllowPrivateTargets { get; set; }
+
+    /// <summary>Attempts per delivery before it is given up (docs: 5, over about an hour).</summary>
+    [Range(1, 20)]
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>Delay before the first retry; each further retry waits four times longer (30 s, 2 min, 8 min, 32 min).</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A receiver slower than this has failed the attempt (docs: 30 s).</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Failed attempts in a row after which the webhook is switched off.</summary>
+    [Range(1, 1000)]
+    public int DisableAfterConsecutiveFailures { get; set; } = 20;
+
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Admin.Features.Webhooks;
+
+/// <summary>Webhook signing secrets: <c>whsec_…</c>, shown once, kept encrypted (they are needed to sign).</summary>
+public sealed class WebhookSecrets(IDataProtectionProvider dataProtection)
+{
+    private readonly IDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Admin.WebhookSecret.v1");
+
+    public (string Secret, string Protected) Generate()
+    {
+        var secret = "whsec_" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        return (secret, _protector.Protect(secret));
+    }
+
+    public string Reveal(string protectedSecret) => _protector.Unprotect(protectedSecret);
+}
+
+/// <summary>The outcome of one HTTP attempt.</summary>
+public sealed record WebhookAttemptResult(bool Succeeded, int? StatusCode, string? Error, int DurationMs);
+
+/// <summary>
+/// Signs and posts one delivery. Headers: <c>X-Lumo-Signature</c> = hex HMAC-SHA256 of the raw body (the
+/// documented check), and <c>X-Lumo-Signature-256: t=&lt;unix&gt;,v1=&lt;hex HMAC of "t.body"&gt;</c> with
+/// <c>X-Lumo-Timestamp</c>, which lets receivers refuse replays of old deliveries. Redirects are not
+/// followed; the connection itself passes the SSRF guard.
+/// </summary>
+public sealed class WebhookSender : IDisposable
+{
+    public const string SignatureHeader = "X-Lumo-Signature";
+    public const string TimestampedSignatureHeader = "X-Lumo-Signature-256";
+    public const string TimestampHeader = "X-Lumo-Timestamp";
+    private readonly HttpClient _client;
+    private readonly TimeProvider _time;
+
+    public WebhookSender(IOptions<WebhookOptions> options, TimeProvider time)
+    {
+        _time = time;
+        var allowPrivate = options.Value.AllowPrivateTargets;
+        // Not an IHttpClientFactory client: the service defaults add retries and service discovery to
+        // those, and deliveries must be attempted exactly once per try, to the address we vetted.
+        var handler = new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            // A proxy would be the address connected to, and the guard would vet the proxy instead of the target.
+            UseProxy = false,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var addresses = await System.Net.Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellationToken);
+                var allowed = addresses.Where(a => allowPrivate || !SsrfGuard.IsForbidden(a)).ToArray();
+                if (allowed.Length == 0)
+                {
+                    throw new HttpRequestException($"Target {context.DnsEndPoint.Host} resolves only to forbidden addresses");
+                }
+
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        _client = new HttpClient(handler) { Timeout = options.Value.Timeout };
+        _client.DefaultRequestHeaders.UserAgent.ParseAdd("LumoAuth-Webhooks/1.0");
+    }
+
+    public async Task<WebhookAttemptResult> SendAsync(
+        string url, string secret, string body, string eventId, string eventType, Guid deliveryId, CancellationToken cancellationToken)
+    {
+        var timestamp = _time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add(SignatureHeader, Sign(secret, body));
+        request.Headers.Add(TimestampHeader, timestamp);
+        request.Headers.Add(TimestampedSignatureHeader, $"t={timestamp},v1={Sign(secret, timestamp + "." + body)}");
+        request.Headers.Add("X-Lumo-Event-Id", eventId);
+        request.Headers.Add("X-Lumo-Event-Type", eventType);
+        request.Headers.Add("X-Lumo-Delivery-Id", deliveryId.ToString());
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            var status = (int)response.StatusCode;
+            return new WebhookAttemptResult(status is >= 200 and < 300, status, status is >= 200 and < 300 ? null : $"HTTP {status}", (int)watch.ElapsedMilliseconds);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException && !cancellationToken.IsCancellationRequested)
+        {
+            var message = ex is TaskCanceledException ? "Timed out" : ex.Message;
+            return new WebhookAttemptResult(false, null, message[..Math.Min(message.Length, 1000)], (int)watch.ElapsedMilliseconds);
+        }
+    }
+
+    public static string Sign(string secret, string content) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(content)));
+
+    public void Dispose() => _client.Dispose();
+}

@@ -1,0 +1,18 @@
+namespace LumoAuth.Contracts.Users;
+
+/// <summary>A password reset was requested for the user. The reset token itself never travels in an event.</summary>
+public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent;
+
+/// <summary>The user proved possession of a new second factor (<see cref="Method"/>: <c>totp</c>).</summary>
+public sealed record UserMfaEnrolled(Guid UserId, string Method) : IntegrationEvent;
+
+/// <summary>An invitation to join the tenant; <see cref="Roles"/> are role slugs for authorization to assign on acceptance.</summary>
+public sealed record UserInvited(Guid InvitationId, string Email, IReadOnlyList<string> Roles, IReadOnlyList<string> Groups, DateTimeOffset ExpiresAt) : IntegrationEvent;
+
+/// <summary>The invitee created their account; authorization may assign <see cref="Roles"/> to <see cref="UserId"/>.</summary>
+public sealed record UserInvitationAccepted(Guid InvitationId, Guid UserId, IReadOnlyList<string> Roles) : IntegrationEvent;
+
+public sealed record UserInvitationRevoked(Guid InvitationId) : IntegrationEvent;
+
+/// <summary>A GDPR data export of the user's data was produced (who asked is the event's actor).</summary>
+public sealed record UserDataExported(Guid UserId) : IntegrationEvent;

@@ -1,0 +1,81 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    private static async Task WaitForAuditAsync(HttpClient client, TestTenant tenant, string action, long count) =>
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action={action}"));
+            return page["meta"]!["total"]!.GetValue<long>() >= count ? page : null;
+        });
+
+    [Fact]
+    public async Task Export_Csv_IsTheDefault_WithHeaderAndFilteredRows()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        await factory.CreateUserAsync(tenant, "csv1@example.com");
+        await factory.CreateUserAsync(tenant, "csv2@example.com");
+        await WaitForAuditAsync(client, tenant, "user_created", 3);
+
+        using var response = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?action=user_created");
+        Assert.Equal("text/csv", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("false", response.Headers.GetValues("X-Export-Truncated").Single());
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("id,timestamp,action,category,outcome", lines[0]);
+        Assert.Equal(4, lines.Length);
+        Assert.All(lines.Skip(1), l => Assert.Contains(",user_created,user_management,success,", l));
+        Assert.Contains(lines, l => l.Contains("csv2@example.com", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Export_Json_ByPostAlias_WithDateRange()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        await WaitForAuditAsync(client, tenant, "tenant_created", 1);
+        var from = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(-1).ToString("O"));
+        var to = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddHours(1).ToString("O"));
+        using var response = await client.PostAsync($"{tenant.Api}/admin/audit-logs/export?format=json&from={from}&to={to}", null);
+        Assert.Equal("application/json", response.Content.Headers.ContentType!.MediaType);
+        var entries = JsonNode.Parse(await response.Content.ReadAsStringAsync())!.AsArray();
+        Assert.Contains(entries, e => e!["action"]!.GetValue<string>() == "tenant_created");
+        Assert.All(entries, e => Assert.StartsWith("log_", e!["id"]!.GetValue<string>()));
+
+        var past = Uri.EscapeDataString(DateTimeOffset.UtcNow.AddYears(-1).ToString("O"));
+        using var empty = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?format=json&to={past}");
+        Assert.Empty(JsonNode.Parse(await empty.Content.ReadAsStringAsync())!.AsArray());
+    }
+
+    [Fact]
+    public async Task Export_BadFormatOrRange_Returns400_AndOtherTenantsStayOut()
+    {
+        var a = await factory.CreateTenantAsync();
+        var b = await factory.CreateTenantAsync();
+        using var clientA = factory.ClientFor(a);
+        await ApiAssert.ErrorAsync(await clientA.GetAsync($"{a.Api}/admin/audit-logs/export?format=xml"), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await clientA.GetAsync($"{a.Api}/admin/audit-logs/export?from=2025-02-01T00:00:00Z&to=2025-01-01T00:00:00Z"), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await clientA.GetAsync($"{a.Api}/admin/audit-logs/export?from=yesterday"), 400, "invalid_request");
+
+        using var clientB = factory.ClientFor(b);
+        await WaitForAuditAsync(clientB, b, "tenant_created", 1);
+        var csv = await clientA.GetStringAsync($"{a.Api}/admin/audit-logs/export");
+        Assert.DoesNotContain(b.Id.ToString(), csv);
+        await ApiAssert.ErrorAsync(await clientB.GetAsync($"{a.Api}/admin/audit-logs/export"), 401, "unauthorized");
+    }
+
+    [Theory]
+    [InlineData("plain", "plain")]
+    [InlineData("a,b", "\"a,b\"")]
+    [InlineData("say \"hi\"", "\"say \"\"hi\"\"\"")]
+    [InlineData("=HYPERLINK(\"x\")", "\"'=HYPERLINK(\"\"x\"\")\"")]
+    [InlineData("+1", "'+1")]
+    [InlineData("@sum", "'@sum")]
+    [InlineData(null, "")]
+    public void CsvCell_QuotesAndDefusesFormulas(string? value, string expected) => Assert.Equal(expected, AuditLogExport.Cell(value));
+}

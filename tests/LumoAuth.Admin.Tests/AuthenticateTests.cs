@@ -1,0 +1,193 @@
+using System.Net.Http.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Testing;
+using OtpNet;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    private const string Password = "correct horse battery 1";
+
+    private async Task<AuthenticateResponse> LoginAsync(Guid tenantId, string email, string password, string? totp = null)
+    {
+        using var client = factory.Internal();
+        using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenantId, email, password, totp, "203.0.113.9"));
+        await ApiAssert.OkAsync(response);
+        return (await response.Content.ReadFromJsonAsync<AuthenticateResponse>())!;
+    }
+
+    [Fact]
+    public async Task Authenticate_RightPassword_Succeeds_AndCountsTheLogin()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "login@example.com", Password, "Log In");
+        var result = await LoginAsync(tenant.Id, "LOGIN@example.com", Password);
+        Assert.Equal(AuthenticationOutcomes.Success, result.Outcome);
+        Assert.Equal(id, result.UserId);
+        Assert.Equal("Log In", result.Name);
+        Assert.Equal(["pwd"], result.AuthenticationMethods);
+
+        using var admin = factory.ClientFor(tenant);
+        var user = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{id}")))["data"]!;
+        Assert.Equal(1, user["loginCount"]!.GetValue<int>());
+        var entry = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_login_succeeded&targetId={id}")))["data"]!.AsArray().FirstOrDefault()?.AsObject());
+        Assert.Equal("authentication", entry["category"]!.GetValue<string>());
+        Assert.Equal("203.0.113.9", entry["ipAddress"]!.GetValue<string>());
+        Assert.Equal("user", entry["actor"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Authenticate_WrongPasswordAndUnknownUser_LookTheSame()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        await factory.CreateUserAsync(tenant, "known@example.com", Password);
+        var wrong = await LoginAsync(tenant.Id, "known@example.com", "not the password");
+        var unknown = await LoginAsync(tenant.Id, "nobody@example.com", "not the password");
+        var noPassword = await LoginAsync(tenant.Id, "admin@" + tenant.Slug + ".example.com", "anything at all");
+        static object Shape(AuthenticateResponse r) => (r.Outcome, r.UserId, r.Email, r.Name, r.EmailVerified, r.LockedUntil, r.AuthenticationMethods.Count);
+        Assert.Equal(Shape(wrong), Shape(unknown));
+        Assert.Equal(Shape(wrong), Shape(noPassword));
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, wrong.Outcome);
+        Assert.Null(wrong.UserId);
+
+        // Another tenant's id never finds this tenant's user.
+        var other = await factory.CreateTenantAsync();
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(other.Id, "known@example.com", Password)).Outcome);
+    }
+
+    [Fact]
+    public async Task Authenticate_RepeatedFailures_LockTheAccount_PerTenantSettings()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { maxFailedAttempts = 3, lockoutDuration = 600 } }));
+        var id = await factory.CreateUserAsync(tenant, "locky@example.com", Password);
+
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(tenant.Id, "locky@example.com", "bad one")).Outcome);
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(tenant.Id, "locky@example.com", "bad two")).Outcome);
+        var locked = await LoginAsync(tenant.Id, "locky@example.com", "bad three");
+        Assert.Equal(AuthenticationOutcomes.Locked, locked.Outcome);
+        Assert.InRange(locked.LockedUntil!.Value, DateTimeOffset.UtcNow.AddSeconds(500), DateTimeOffset.UtcNow.AddSeconds(700));
+
+        // Locked: even the right password is refused.
+        Assert.Equal(AuthenticationOutcomes.Locked, (await LoginAsync(tenant.Id, "locky@example.com", Password)).Outcome);
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_locked_out&targetId={id}"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+        var failures = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_login_failed&outcome=failure"));
+        Assert.True(failures["meta"]!["total"]!.GetValue<long>() >= 1);
+
+        // Unblocking (or an admin password change) clears the lock.
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/unblock", null));
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "locky@example.com", Password)).Outcome);
+    }
+
+    [Fact]
+    public async Task Authenticate_BlockedOrInactiveUser_IsRefused()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var blocked = await factory.CreateUserAsync(tenant, "blocked@example.com", Password);
+        var inactive = await factory.CreateUserAsync(tenant, "inactive@example.com", Password);
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{blocked}/block", null));
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{inactive}", new { isActive = false }));
+
+        Assert.Equal(AuthenticationOutcomes.Blocked, (await LoginAsync(tenant.Id, "blocked@example.com", Password)).Outcome);
+        Assert.Equal(AuthenticationOutcomes.Blocked, (await LoginAsync(tenant.Id, "inactive@example.com", Password)).Outcome);
+        // Without the password, a blocked account looks like any failure.
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(tenant.Id, "blocked@example.com", "guess")).Outcome);
+    }
+
+    [Fact]
+    public async Task Totp_Enrolment_ThenLoginNeedsACode_AndACodeWorksOnce()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var id = await factory.CreateUserAsync(tenant, "otp@example.com", Password);
+
+        var enrolment = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/totp", null), 201))["data"]!;
+        var secret = enrolment["secret"]!.GetValue<string>();
+        Assert.StartsWith("otpauth://totp/", enrolment["otpauthUri"]!.GetValue<string>());
+        // Until confirmed, the factor is not required.
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "otp@example.com", Password)).Outcome);
+
+        var totp = new Totp(Base32Encoding.ToBytes(secret));
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{id}/mfa/totp/confirm", new { code = "000000" == totp.ComputeTotp() ? "111111" : "000000" }), 400, "validation_error");
+        var step = DateTime.UtcNow;
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{id}/mfa/totp/confirm", new { code = totp.ComputeTotp(step) }));
+        var user = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{id}")))["data"]!;
+        Assert.True(user["mfaEnabled"]!.GetValue<bool>());
+        Assert.DoesNotContain(secret, (await admin.GetStringAsync($"{tenant.Api}/admin/users/{id}/mfa")));
+        await ApiAssert.ErrorAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/totp", null), 409, "duplicate_resource");
+
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await LoginAsync(tenant.Id, "otp@example.com", Password)).Outcome);
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant.Id, "otp@example.com", Password, "12345x")).Outcome);
+        // The code used to confirm enrolment (same time step) is spent; the next step's code works once.
+        var next = totp.ComputeTotp(step.AddSeconds(30));
+        var ok = await LoginAsync(tenant.Id, "otp@example.com", Password, next);
+        Assert.Equal(AuthenticationOutcomes.Success, ok.Outcome);
+        Assert.Contains("otp", ok.AuthenticationMethods);
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant.Id, "otp@example.com", Password, next)).Outcome);
+
+        // An admin MFA reset removes the factor.
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/reset", null));
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "otp@example.com", Password)).Outcome);
+    }
+
+    [Fact]
+    public async Task Totp_EnrolmentByTheTokenService_ForItsSignedInUser()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "self@example.com", Password);
+        using var client = factory.Internal();
+        await ApiAssert.ErrorAsync(await client.PostAsync($"{InternalRoutes.Prefix}/users/{id}/mfa/totp?tenantId={other.Id}", null), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.PostAsync($"{InternalRoutes.Prefix}/users/{id}/mfa/totp", null), 404, "resource_not_found");
+
+        var enrolment = (await ApiAssert.OkAsync(await client.PostAsync($"{InternalRoutes.Prefix}/users/{id}/mfa/totp?tenantId={tenant.Id}", null), 201))["data"]!;
+        Assert.Contains("Tenant%20" + tenant.Slug, enrolment["otpauthUri"]!.GetValue<string>());
+        var code = new Totp(Base32Encoding.ToBytes(enrolment["secret"]!.GetValue<string>())).ComputeTotp();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{InternalRoutes.Prefix}/users/{id}/mfa/totp/confirm?tenantId={tenant.Id}", new { code }));
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await LoginAsync(tenant.Id, "self@example.com", Password)).Outcome);
+    }
+
+    [Fact]
+    public async Task Totp_Confirm_WithoutEnrolment_Returns404()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var id = await factory.CreateUserAsync(tenant, "none@example.com");
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{id}/mfa/totp/confirm", new { code = "123456" }), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task InternalUserProfile_ReturnsClaims_ScopedByTenant()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "claims@example.com", name: "Claims Person");
+        using var client = factory.Internal();
+        var profile = await client.GetFromJsonAsync<UserProfile>($"{InternalRoutes.Prefix}/users/{id}?tenantId={tenant.Id}");
+        Assert.Equal("claims@example.com", profile!.Email);
+        Assert.Equal("Claims Person", profile.Name);
+        Assert.True(profile.IsActive);
+
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{InternalRoutes.Prefix}/users/{id}?tenantId={other.Id}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{InternalRoutes.Prefix}/users/{id}"), 400, "validation_error");
+    }
+
+    [Fact]
+    public async Task InternalCredentialRoutes_RequireTheInternalKey()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var anonymous = factory.CreateClient();
+        await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, "a@b.example.com", "x", null, null)), 401, "unauthorized");
+        using var tenantKey = factory.ClientFor(tenant);
+        await ApiAssert.ErrorAsync(await tenantKey.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, "a@b.example.com", "x", null, null)), 401, "unauthorized");
+        await ApiAssert.ErrorAsync(await anonymous.GetAsync($"{InternalRoutes.Prefix}/users/{Guid.NewGuid()}?tenantId={tenant.Id}"), 401, "unauthorized");
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Http.Json;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class InvitationAndGdprTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    [Fact]
+    public async Task Invitation_IsRecordedWithGroupsAndRoles_AndPublished_WithoutItsToken()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var groupId = await factory.CreateGroupAsync(tenant, "Newcomers");
+        var invitation = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations",
+            new { email = "invitee@example.com", roles = new[] { "editor" }, groups = new[] { "newcomers" } }), 201))["data"]!;
+        Assert.Equal("pending", invitation["status"]!.GetValue<string>());
+        Assert.Equal(groupId.ToString(), invitation["groupIds"]![0]!.GetValue<string>());
+        Assert.InRange(invitation["expiresAt"]!.GetValue<DateTimeOffset>(), DateTimeOffset.UtcNow.AddDays(6.9), DateTimeOffset.UtcNow.AddDays(7.1));
+        Assert.DoesNotContain("token", invitation.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/invitations", new { email = "INVITEE@example.com" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = $"admin@{tenant.Slug}.example.com" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "bad" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "g@example.com", groups = new[] { "nope" } }), 400, "validation_error");
+
+        var entry = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_invited")))["data"]!.AsArray().FirstOrDefault()?.AsObject());
+        Assert.Equal("editor", entry["metadata"]!["roles"]![0]!.GetValue<string>());
+
+        var id = invitation["id"]!.GetValue<string>();
+        using var revoked = await client.DeleteAsync($"{tenant.Api}/admin/invitations/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        await ApiAssert.ErrorAsync(await client.DeleteAsync($"{tenant.Api}/admin/invitations/{id}"), 404, "resource_not_found");
+        // Revoked, the address can be invited again.
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "invitee@example.com" }), 201);
+    }
+
+    [Fact]
+    public async Task BulkInvitations_ReportEachItem()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var results = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations/bulk", new
+        {
+            invitations = new object[] { new { email = "b1@example.com" }, new { email = "not-an-email" }, new { email = "b1@example.com" }, new { email = "b2@example.com" } },
+        })))["data"]!.AsArray();
+        Assert.Equal(["created", "error", "error", "created"], results.Select(r => r!["status"]!.GetValue<string>()).ToList());
+        Assert.Equal("validation_error", results[1]!["code"]!.GetValue<string>());
+        var list = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/invitations"));
+        Assert.Equal(2, list["meta"]!["total"]!.GetValue<long>());
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations/bulk", new { invitations = Array.Empty<object>() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations/bulk",
+            new { invitations = Enumerable.Range(0, 101).Select(i => new { email = $"x{i}@example.com" }).ToArray() }), 400, "validation_error");
+    }
+
+    [Fact]
+    public async Task GdprExport_BundlesTheUsersData_AndIsAudited()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var id = await factory.CreateUserAsync(tenant, "subject@example.com", "a long password 1", "Data Subject");
+        await factory.CreateGroupAsync(tenant, "Club");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/groups", new { groups = new[] { "club" } }));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/attributes", new { department = "sales" }));
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?targetId={id}&action=user_created"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+
+        var bundle = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-export", new { userId = "subject@example.com" })))["data"]!;
+        Assert.Equal("Data Subject", bundle["profile"]!["name"]!.GetValue<string>());
+        Assert.Equal("club", bundle["profile"]!["groups"]![0]!["slug"]!.GetValue<string>());
+        Assert.Equal("sales", bundle["profile"]!["attributes"]!["department"]!.GetValue<string>());
+        Assert.True(bundle["account"]!["hasPassword"]!.GetValue<bool>());
+        Assert.Contains(bundle["auditEntries"]!.AsArray(), e => e!["action"]!.GetValue<string>() == "user_created");
+        Assert.Equal("token service", bundle["heldElsewhere"]!["sessions"]!.GetValue<string>());
+        Assert.DoesNotContain("pbkdf2", bundle.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/gdpr/data-export", new { userId = Guid.NewGuid().ToString() }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-export", new { }), 400, "validation_error");
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_data_exported&targetId={id}"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+
+        var other = await factory.CreateTenantAsync();
+        using var otherClient = factory.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{other.Api}/gdpr/data-export", new { userId = id.ToString() }), 404, "resource_not_found");
+    }
+}

@@ -1,0 +1,373 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    private const string UserSchema = "urn:ietf:params:scim:schemas:core:2.0:User";
+    private const string Enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    private HttpClient Scim(TestTenant tenant)
+    {
+        var client = factory.CreateClient();
+        // SCIM clients send the tenant's API key as a bearer token.
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        return client;
+    }
+
+    private static StringContent Json(object body) =>
+        new(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/scim+json");
+
+    private static async Task<JsonObject> ScimAsync(HttpResponseMessage response, int status)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"Expected {status}, got {(int)response.StatusCode}: {body}");
+        return body.Length == 0 ? [] : JsonNode.Parse(body)!.AsObject();
+    }
+
+    private static async Task ScimErrorAsync(HttpResponseMessage response, int status, string? scimType = null)
+    {
+        var error = await ScimAsync(response, status);
+        Assert.Equal("urn:ietf:params:scim:api:messages:2.0:Error", error["schemas"]![0]!.GetValue<string>());
+        Assert.Equal(status.ToString(), error["status"]!.GetValue<string>());
+        if (scimType is not null)
+        {
+            Assert.Equal(scimType, error["scimType"]!.GetValue<string>());
+        }
+    }
+
+    private static object NewUser(string userName, string given = "Barbara", string family = "Jensen", bool active = true) => new
+    {
+        schemas = new[] { UserSchema, Enterprise },
+        userName, externalId = "ext-" + userName, active, title = "Tour Guide",
+        name = new { givenName = given, familyName = family },
+        emails = new[] { new { value = userName, type = "work", primary = true } },
+        phoneNumbers = new[] { new { value = "+1 555 0100", type = "work" } },
+        urn_placeholder = 0,
+    };
+
+    private static StringContent UserContent(string userName, string given = "Barbara", string family = "Jensen", bool active = true, string department = "Tours")
+    {
+        var json = System.Text.Json.JsonSerializer.SerializeToNode(NewUser(userName, given, family, active))!.AsObject();
+        json.Remove("urn_placeholder");
+        json[Enterprise] = new JsonObject { ["department"] = department, ["employeeNumber"] = "701984" };
+        return new StringContent(json.ToJsonString(), Encoding.UTF8, "application/scim+json");
+    }
+
+    [Theory]
+    [InlineData("scim/v2")]
+    [InlineData("scim2.0")]
+    public async Task Discovery_IsPublic_AndDescribesTheService(string scimBase)
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var anonymous = factory.CreateClient();
+        var config = await ScimAsync(await anonymous.GetAsync($"{tenant.Api}/{scimBase}/ServiceProviderConfig"), 200);
+        Assert.True(config["patch"]!["supported"]!.GetValue<bool>());
+        Assert.Equal(1000, config["bulk"]!["maxOperations"]!.GetValue<int>());
+        Assert.Equal(1048576, config["bulk"]!["maxPayloadSize"]!.GetValue<int>());
+        Assert.Equal(200, config["filter"]!["maxResults"]!.GetValue<int>());
+        Assert.True(config["etag"]!["supported"]!.GetValue<bool>());
+
+        var types = await ScimAsync(await anonymous.GetAsync($"{tenant.Api}/{scimBase}/ResourceTypes"), 200);
+        Assert.Equal(2, types["totalResults"]!.GetValue<int>());
+        Assert.Equal(Enterprise, types["Resources"]![0]!["schemaExtensions"]![0]!["schema"]!.GetValue<string>());
+        var schemas = await ScimAsync(await anonymous.GetAsync($"{tenant.Api}/{scimBase}/Schemas"), 200);
+        Assert.Contains(schemas["Resources"]!.AsArray(), s => s!["id"]!.GetValue<string>() == "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:SoftDelete");
+        var one = await ScimAsync(await anonymous.GetAsync($"{tenant.Api}/{scimBase}/Schemas/{UserSchema}"), 200);
+        Assert.Equal("User", one["name"]!.GetValue<string>());
+        await ScimErrorAsync(await anonymous.GetAsync($"{tenant.Api}/{scimBase}/Schemas/urn:nope"), 404);
+    }
+
+    [Fact]
+    public async Task Users_RequireAnAdminCredential_AnsweredInTheScimErrorSchema()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var anonymous = factory.CreateClient();
+        await ScimErrorAsync(await anonymous.GetAsync($"{tenant.Api}/scim/v2/Users"), 401);
+        using var foreign = Scim(other);
+        await ScimErrorAsync(await foreign.GetAsync($"{tenant.Api}/scim/v2/Users"), 401);
+        using var garbage = factory.CreateClient();
+        garbage.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "lmk_not-a-key");
+        await ScimErrorAsync(await garbage.GetAsync($"{tenant.Api}/scim2.0/Users"), 401);
+
+        using var admin = factory.ClientFor(tenant);
+        var readKey = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/api-keys",
+            new StringContent("{\"name\":\"scim-reader\",\"scopes\":[\"admin:read\"]}", Encoding.UTF8, "application/json")), 201))["data"]!["key"]!.GetValue<string>();
+        using var reader = factory.CreateClient();
+        reader.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", readKey);
+        await ScimAsync(await reader.GetAsync($"{tenant.Api}/scim/v2/Users"), 200);
+        await ScimErrorAsync(await reader.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("r@example.com")), 403);
+    }
+
+    [Fact]
+    public async Task User_Lifecycle_CreateGetReplacePatchSoftAndHardDelete()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        using var created = await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("bjensen@example.com"));
+        var user = await ScimAsync(created, 201);
+        var id = user["id"]!.GetValue<string>();
+        Assert.Equal($"http://localhost{tenant.Api}/scim/v2/Users/{id}", created.Headers.Location!.ToString());
+        Assert.Equal("Barbara", user["name"]!["givenName"]!.GetValue<string>());
+        Assert.Equal("Tours", user[Enterprise]!["department"]!.GetValue<string>());
+        Assert.StartsWith("W/\"", user["meta"]!["version"]!.GetValue<string>());
+        Assert.Null(user["password"]);
+
+        // The same user through the REST API, and the same event as a REST creation.
+        using var rest = factory.ClientFor(tenant);
+        var viaRest = (await ApiAssert.OkAsync(await rest.GetAsync($"{tenant.Api}/admin/users/bjensen@example.com")))["data"]!;
+        Assert.Equal(id, viaRest["id"]!.GetValue<string>());
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await rest.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_created&targetId={id}"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("BJENSEN@example.com")), 409, "uniqueness");
+
+        // PUT replaces: what it leaves out is unassigned.
+        var replaced = await ScimAsync(await client.PutAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { UserSchema }, userName = "bjensen@example.com", name = new { givenName = "Babs" },
+            emails = new[] { new { value = "bjensen@example.com", primary = true } },
+        })), 200);
+        Assert.Equal("Babs", replaced["name"]!["givenName"]!.GetValue<string>());
+        Assert.Null(replaced["title"]);
+        Assert.Null(replaced[Enterprise]);
+
+        // PATCH deactivates (and the user can no longer sign in).
+        var patched = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "replace", path = "active", value = false }, new { op = "add", path = "title", value = "Guide" } },
+        })), 200);
+        Assert.False(patched["active"]!.GetValue<bool>());
+        Assert.Equal("Guide", patched["title"]!.GetValue<string>());
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "replace", path = "id", value = "mine" } },
+        })), 400, "mutability");
+
+        // DELETE soft-deletes by default: hidden from lists, visible with the isSoftDeleted filter.
+        using var soft = await client.DeleteAsync($"{tenant.Api}/scim/v2/Users/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, soft.StatusCode);
+        var listed = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"bjensen@example.com\"")), 200);
+        Assert.Equal(0, listed["totalResults"]!.GetValue<int>());
+        var softListed = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("isSoftDeleted eq true")), 200);
+        Assert.Equal(id, softListed["Resources"]![0]!["id"]!.GetValue<string>());
+
+        using var hard = await client.DeleteAsync($"{tenant.Api}/scim/v2/Users/{id}?isSoftDeleted=true");
+        Assert.Equal(HttpStatusCode.NoContent, hard.StatusCode);
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{id}"), 404);
+    }
+
+    [Fact]
+    public async Task Users_BadInput_IsAnsweredWithScimErrors()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { schemas = new[] { UserSchema } })), 400, "invalidValue");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "jdoe" })), 400, "invalidValue");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", active = "maybe" })), 400, "invalidValue");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", password = "short" })), 400, "invalidValue");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", new StringContent("{not json", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq")), 400, "invalidFilter");
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?sortOrder=sideways"), 400, "invalidValue");
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{Guid.NewGuid()}"), 404);
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/not-an-id"), 404);
+    }
+
+    [Fact]
+    public async Task Users_FilterSortPageAndProjectAttributes()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        foreach (var (email, family) in new[] { ("c@example.com", "Cole"), ("a@example.com", "Adams"), ("b@example.com", "Baker") })
+        {
+            await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent(email, "Pat", family)), 201);
+        }
+
+        var page = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("name.givenName eq \"Pat\"")
+            + "&sortBy=name.familyName&sortOrder=descending&startIndex=2&count=1&attributes=userName,name.familyName"), 200);
+        Assert.Equal(3, page["totalResults"]!.GetValue<int>());
+        Assert.Equal(2, page["startIndex"]!.GetValue<int>());
+        Assert.Equal(1, page["itemsPerPage"]!.GetValue<int>());
+        var only = page["Resources"]![0]!.AsObject();
+        Assert.Equal("b@example.com", only["userName"]!.GetValue<string>());
+        Assert.Equal("Baker", only["name"]!["familyName"]!.GetValue<string>());
+        Assert.Null(only["name"]!["givenName"]);
+        Assert.Null(only["emails"]);
+        Assert.NotNull(only["id"]);
+
+        var excluded = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?excludedAttributes=emails,groups&count=10"), 200);
+        Assert.All(excluded["Resources"]!.AsArray(), r => Assert.Null(r!["emails"]));
+        var complex = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString(
+            "(name.familyName sw \"A\" or name.familyName sw \"C\") and not (userName ew \"c@example.com\")")), 200);
+        Assert.Equal(["a@example.com"], complex["Resources"]!.AsArray().Select(r => r!["userName"]!.GetValue<string>()).ToList());
+
+        var searched = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users/.search", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:SearchRequest" }, filter = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq \"Tours\"",
+            attributes = new[] { "userName" }, sortBy = "userName", startIndex = 1, count = 2,
+        })), 200);
+        Assert.Equal(3, searched["totalResults"]!.GetValue<int>());
+        Assert.Equal(["a@example.com", "b@example.com"], searched["Resources"]!.AsArray().Select(r => r!["userName"]!.GetValue<string>()).ToList());
+    }
+
+    [Fact]
+    public async Task RootSearch_SpansUsersAndGroups()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("zeta@example.com")), 201);
+        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { displayName = "Zeta Team" })), 201);
+        var found = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim2.0/.search", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:SearchRequest" },
+            filter = "userName sw \"zeta\" or displayName sw \"zeta\"", attributes = new[] { "userName", "displayName" },
+        })), 200);
+        Assert.Equal(2, found["totalResults"]!.GetValue<int>());
+        var kinds = found["Resources"]!.AsArray().Select(r => r!["schemas"]![0]!.GetValue<string>()).ToList();
+        Assert.Equal([UserSchema, "urn:ietf:params:scim:schemas:core:2.0:Group"], kinds);
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/.search", Json(new { filter = 42 })), 400, "invalidValue");
+    }
+
+    [Fact]
+    public async Task ETags_GuardUpdates_AndConditionalGets()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var user = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("etag@example.com")), 201);
+        var id = user["id"]!.GetValue<string>();
+        using var get = await client.GetAsync($"{tenant.Api}/scim/v2/Users/{id}");
+        var etag = get.Headers.ETag!.ToString();
+        Assert.Equal(user["meta"]!["version"]!.GetValue<string>(), etag);
+
+        using var notModified = new HttpRequestMessage(HttpMethod.Get, $"{tenant.Api}/scim/v2/Users/{id}");
+        notModified.Headers.TryAddWithoutValidation("If-None-Match", etag);
+        Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(notModified)).StatusCode);
+
+        var patch = new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new object[] { new { op = "replace", path = "title", value = "New" } } };
+        using var ok = new HttpRequestMessage(HttpMethod.Patch, $"{tenant.Api}/scim/v2/Users/{id}") { Content = Json(patch) };
+        ok.Headers.TryAddWithoutValidation("If-Match", etag);
+        var updated = await ScimAsync(await client.SendAsync(ok), 200);
+        Assert.NotEqual(etag, updated["meta"]!["version"]!.GetValue<string>());
+
+        using var stale = new HttpRequestMessage(HttpMethod.Patch, $"{tenant.Api}/scim/v2/Users/{id}") { Content = Json(patch) };
+        stale.Headers.TryAddWithoutValidation("If-Match", etag);
+        await ScimErrorAsync(await client.SendAsync(stale), 412, "mutability");
+    }
+
+    [Fact]
+    public async Task Groups_MembersByPatch_PublishMembershipChanges()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var u1 = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("g1@example.com")), 201))["id"]!.GetValue<string>();
+        var u2 = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("g2@example.com")), 201))["id"]!.GetValue<string>();
+        var group = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim2.0/Groups", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Tour Guides", members = new[] { new { value = u1 } },
+        })), 201);
+        var groupId = group["id"]!.GetValue<string>();
+        Assert.Equal("g1@example.com", group["members"]![0]!["display"]!.GetValue<string>());
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { displayName = "Tour Guides" })), 409, "uniqueness");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { displayName = "X", members = new[] { new { value = Guid.NewGuid().ToString() } } })), 400, "invalidValue");
+
+        var patched = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{groupId}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[]
+            {
+                new { op = "add", path = "members", value = new[] { new { value = u2 } } },
+                new { op = "remove", path = $"members[value eq \"{u1}\"]" },
+                new { op = "replace", path = "displayName", value = "Senior Guides" },
+            },
+        })), 200);
+        Assert.Equal([u2], patched["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()).ToList());
+        Assert.Equal("Senior Guides", patched["displayName"]!.GetValue<string>());
+
+        var user2 = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{u2}"), 200);
+        Assert.Equal(groupId, user2["groups"]![0]!["value"]!.GetValue<string>());
+        var byName = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups?filter=" + Uri.EscapeDataString("displayName eq \"senior guides\"")), 200);
+        Assert.Equal(1, byName["totalResults"]!.GetValue<int>());
+
+        using var rest = factory.ClientFor(tenant);
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await rest.GetAsync($"{tenant.Api}/admin/audit-logs?action=group_membership_changed&targetId={groupId}"));
+            return page["meta"]!["total"]!.GetValue<long>() == 2 ? page : null;
+        });
+
+        using var deleted = await client.DeleteAsync($"{tenant.Api}/scim/v2/Groups/{groupId}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{u2}"), 200);
+    }
+
+    [Fact]
+    public async Task Bulk_ResolvesBulkIds_AndStopsAfterFailOnErrors()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var bulk = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Bulk", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:BulkRequest" },
+            failOnErrors = 2,
+            Operations = new object[]
+            {
+                new { method = "POST", path = "/Users", bulkId = "u1", data = new { userName = "bulk1@example.com" } },
+                new { method = "POST", path = "/Groups", bulkId = "g1", data = new { displayName = "Bulkers", members = new[] { new { value = "bulkId:u1" } } } },
+                new { method = "PATCH", path = "/Users/bulkId:u1", data = new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "replace", path = "title", value = "Bulked" } } } },
+                new { method = "POST", path = "/Users", bulkId = "dup", data = new { userName = "bulk1@example.com" } },
+                new { method = "DELETE", path = "/Users/bulkId:nowhere" },
+                new { method = "POST", path = "/Users", bulkId = "late", data = new { userName = "never@example.com" } },
+            },
+        })), 200);
+        var results = bulk["Operations"]!.AsArray();
+        Assert.Equal(["201", "201", "200", "409", "409"], results.Select(r => r!["status"]!.GetValue<string>()).ToList());
+        Assert.Equal("uniqueness", results[3]!["response"]!["scimType"]!.GetValue<string>());
+        Assert.EndsWith("/Users/" + results[0]!["location"]!.GetValue<string>().Split('/').Last(), results[0]!["location"]!.GetValue<string>());
+
+        var group = await ScimAsync(await client.GetAsync(new Uri(results[1]!["location"]!.GetValue<string>()).PathAndQuery), 200);
+        Assert.Equal("bulk1@example.com", group["members"]![0]!["display"]!.GetValue<string>());
+        var never = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"never@example.com\"")), 200);
+        Assert.Equal(0, never["totalResults"]!.GetValue<int>());
+
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Bulk", Json(new { Operations = Array.Empty<object>() })), 400, "invalidSyntax");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Bulk", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:BulkRequest" },
+            Operations = Enumerable.Range(0, 1001).Select(i => new { method = "DELETE", path = "/Users/x" }).ToArray(),
+        })), 413);
+    }
+
+    [Fact]
+    public async Task Me_IsTheBasicUser_AndNotAvailableToApiKeys()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "me@example.com", "my own password 1", "Me Myself");
+        using var basic = factory.CreateClient();
+        basic.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("me@example.com:my own password 1")));
+        var me = await ScimAsync(await basic.GetAsync($"{tenant.Api}/scim2.0/Me"), 200);
+        Assert.Equal(id.ToString(), me["id"]!.GetValue<string>());
+        var patched = await ScimAsync(await basic.PatchAsync($"{tenant.Api}/scim2.0/Me", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "replace", path = "displayName", value = "Just Me" } },
+        })), 200);
+        Assert.Equal("Just Me", patched["displayName"]!.GetValue<string>());
+        // A plain user is not an admin: other resources stay closed.
+        await ScimErrorAsync(await basic.GetAsync($"{tenant.Api}/scim2.0/Users"), 403);
+
+        using var wrong = factory.CreateClient();
+        wrong.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("me@example.com:nope")));
+        await ScimErrorAsync(await wrong.GetAsync($"{tenant.Api}/scim2.0/Me"), 401);
+        using var key = Scim(tenant);
+        await ScimErrorAsync(await key.GetAsync($"{tenant.Api}/scim/v2/Me"), 501);
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net.Http.Json;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    [Fact]
+    public async Task Settings_DefaultsThenPartialUpdate_KeepsWhatWasNotSent()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var defaults = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!;
+        Assert.Equal(8, defaults["passwordPolicy"]!["minLength"]!.GetValue<int>());
+        Assert.Equal(5, defaults["loginPolicy"]!["maxFailedAttempts"]!.GetValue<int>());
+        Assert.Equal(1800, defaults["loginPolicy"]!["lockoutDuration"]!.GetValue<int>());
+        Assert.Equal("Tenant " + tenant.Slug, defaults["branding"]!["displayName"]!.GetValue<string>());
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { passwordPolicy = new { minLength = 14, requireSymbols = true } }));
+        var patched = (await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { branding = new { primaryColor = "#0066cc", supportEmail = "support@acme.example.com" }, mfaPolicy = new { required = true, allowedMethods = new[] { "totp" } } })))["data"]!;
+        Assert.Equal(14, patched["passwordPolicy"]!["minLength"]!.GetValue<int>());
+        Assert.True(patched["passwordPolicy"]!["requireSymbols"]!.GetValue<bool>());
+        Assert.Equal("#0066cc", patched["branding"]!["primaryColor"]!.GetValue<string>());
+        Assert.True(patched["mfaPolicy"]!["required"]!.GetValue<bool>());
+
+        var again = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!;
+        Assert.Equal(patched.ToJsonString(), again.ToJsonString());
+
+        var changed = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=tenant_settings_changed"));
+            return page["meta"]!["total"]!.GetValue<long>() == 2 ? page : null;
+        });
+        Assert.Contains("branding", changed.ToJsonString());
+        Assert.Equal("configuration", changed["data"]![0]!["category"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Settings_EveryBadField_IsReportedByPath_AndNothingChanges()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var error = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            passwordPolicy = new { minLength = 3, requireNumbers = "yes", preventReuse = 99, extra = 1 },
+            mfaPolicy = new { allowedMethods = new[] { "carrier-pigeon" }, gracePeriodDays = 1.5 },
+            sessionPolicy = new { maxAge = 600, idleTimeout = 3600 },
+            loginPolicy = new { maxFailedAttempts = 0 },
+            branding = new { logoUrl = "http://insecure.example.com/logo.png", primaryColor = "blue", supportEmail = "nope" },
+            colours = new { },
+        }), 400, "validation_error");
+        var details = error["details"]!.AsObject();
+        foreach (var path in new[]
+                 {
+                     "passwordPolicy.minLength", "passwordPolicy.requireNumbers", "passwordPolicy.preventReuse", "passwordPolicy.extra",
+                     "mfaPolicy.allowedMethods", "mfaPolicy.gracePeriodDays", "sessionPolicy.idleTimeout", "loginPolicy.maxFailedAttempts",
+                     "branding.logoUrl", "branding.primaryColor", "branding.supportEmail", "colours",
+                 })
+        {
+            Assert.True(details.ContainsKey(path), $"no detail for {path}: {details}");
+        }
+
+        var unchanged = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!;
+        Assert.Equal(8, unchanged["passwordPolicy"]!["minLength"]!.GetValue<int>());
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { branding = "red" }), 400, "validation_error");
+        using var array = new StringContent("[]", System.Text.Encoding.UTF8, "application/json");
+        await ApiAssert.ErrorAsync(await client.PutAsync($"{tenant.Api}/admin/settings", array), 400, "invalid_request");
+    }
+
+    [Fact]
+    public async Task Settings_AreIsolatedPerTenant_AndNeedAWritingScope()
+    {
+        var a = await factory.CreateTenantAsync();
+        var b = await factory.CreateTenantAsync();
+        using var clientA = factory.ClientFor(a);
+        await ApiAssert.OkAsync(await clientA.PutAsJsonAsync($"{a.Api}/admin/settings", new { passwordPolicy = new { minLength = 20 } }));
+        using var clientB = factory.ClientFor(b);
+        Assert.Equal(8, (await ApiAssert.OkAsync(await clientB.GetAsync($"{b.Api}/admin/settings")))["data"]!["passwordPolicy"]!["minLength"]!.GetValue<int>());
+        await ApiAssert.ErrorAsync(await clientB.PutAsJsonAsync($"{a.Api}/admin/settings", new { passwordPolicy = new { minLength = 8 } }), 401, "unauthorized");
+
+        var key = (await ApiAssert.OkAsync(await clientA.PostAsJsonAsync($"{a.Api}/admin/api-keys", new { name = "reader", scopes = new[] { "admin:read" } }), 201))["data"]!["key"]!.GetValue<string>();
+        using var reader = factory.CreateClient();
+        reader.DefaultRequestHeaders.Add("X-API-Key", key);
+        await ApiAssert.OkAsync(await reader.GetAsync($"{a.Api}/admin/settings"));
+        await ApiAssert.ErrorAsync(await reader.PutAsJsonAsync($"{a.Api}/admin/settings", new { passwordPolicy = new { minLength = 8 } }), 403, "insufficient_scope");
+    }
+
+    [Fact]
+    public async Task Info_ReportsTheTenantAndItsUsage()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        await factory.CreateUserAsync(tenant, "counted@example.com");
+        var info = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/info")))["data"]!;
+        Assert.Equal(tenant.Slug, info["slug"]!.GetValue<string>());
+        Assert.Equal(2, info["usage"]!["users"]!.GetValue<long>());
+        Assert.Equal(1, info["usage"]!["activeApiKeys"]!.GetValue<long>());
+    }
+}

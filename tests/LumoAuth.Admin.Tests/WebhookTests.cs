@@ -1,0 +1,263 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using LumoAuth.Admin.Features.Webhooks;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+/// <summary>An admin allowed to reach a receiver on loopback, with fast retries and a low disable threshold.</summary>
+public sealed class WebhookAdminFixture : IAsyncLifetime
+{
+    public AdminFactory Admin { get; } = new()
+    {
+        ExtraSettings = new Dictionary<string, string?>
+        {
+            ["Webhooks:AllowPrivateTargets"] = "true",
+            ["Webhooks:RetryBaseDelay"] = "00:00:00.300",
+            ["Webhooks:PollInterval"] = "00:00:00.200",
+            ["Webhooks:DisableAfterConsecutiveFailures"] = "3",
+            ["Webhooks:Timeout"] = "00:00:05",
+        },
+    };
+
+    public Task InitializeAsync() => Admin.InitializeAsync();
+
+    public async Task DisposeAsync() => await Admin.DisposeAsync();
+}
+
+public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<WebhookAdminFixture>
+{
+    private AdminFactory Factory => fixture.Admin;
+
+    private static string Hmac(string secret, string content) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(content)));
+
+    private static async Task<(string Id, string Secret)> CreateWebhookAsync(HttpClient client, TestTenant tenant, string url, params string[] events)
+    {
+        var data = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url, events }), 201))["data"]!;
+        return (data["webhook"]!["id"]!.GetValue<string>(), data["secret"]!.GetValue<string>());
+    }
+
+    private static async Task<JsonObject> DeliveryAsync(HttpClient client, TestTenant tenant, string webhookId, Func<JsonObject, bool> done)
+    {
+        var summary = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries"));
+            return page["data"]!.AsArray().Select(d => d!.AsObject()).FirstOrDefault(done);
+        }, TimeSpan.FromSeconds(30));
+        return (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries/{summary["id"]!.GetValue<string>()}")))["data"]!.AsObject();
+    }
+
+    [Fact]
+    public async Task UserCreation_ReachesTheReceiver_CorrectlySigned()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, secret) = await CreateWebhookAsync(client, tenant, receiver.Url, "user.created");
+        Assert.StartsWith("whsec_", secret);
+
+        // The tenant's own admin (created with the tenant) may be delivered too, if its event arrives after
+        // the webhook exists: look for this user's delivery.
+        var userId = await Factory.CreateUserAsync(tenant, "hooked@example.com");
+        var received = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return receiver.Received.FirstOrDefault(r => r.Body.Contains(userId.ToString(), StringComparison.Ordinal));
+        });
+        Assert.Equal(Hmac(secret, received.Body), received.Headers["X-Lumo-Signature"]);
+        var timestamp = received.Headers["X-Lumo-Timestamp"];
+        Assert.Equal($"t={timestamp},v1={Hmac(secret, timestamp + "." + received.Body)}", received.Headers["X-Lumo-Signature-256"]);
+        Assert.InRange(long.Parse(timestamp), DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeSeconds());
+
+        var body = JsonNode.Parse(received.Body)!;
+        Assert.Equal("user.created", body["type"]!.GetValue<string>());
+        Assert.StartsWith("evt_", body["id"]!.GetValue<string>());
+        Assert.Equal(tenant.Slug, body["tenant"]!.GetValue<string>());
+        Assert.Equal(userId.ToString(), body["data"]!["userId"]!.GetValue<string>());
+        Assert.Equal(body["id"]!.GetValue<string>(), received.Headers["X-Lumo-Event-Id"]);
+        var delivery = await DeliveryAsync(client, tenant, webhookId, d => d["eventId"]!.GetValue<string>() == body["id"]!.GetValue<string>());
+        Assert.Equal("succeeded", delivery["status"]!.GetValue<string>());
+        Assert.Equal("user.created", delivery["eventType"]!.GetValue<string>());
+
+        var hook = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}")))["data"]!;
+        Assert.NotNull(hook["lastDeliveredAt"]);
+        Assert.DoesNotContain(secret, hook.ToJsonString());
+        Assert.DoesNotContain("whsec_", (await client.GetStringAsync($"{tenant.Api}/admin/webhooks")));
+    }
+
+    [Fact]
+    public async Task FailingReceiver_GetsRetries_AndExactlyOneSuccessIsRecorded()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, receiver.Url, "user.created");
+
+        // Only this user's delivery is failed twice: the tenant's own admin may be delivered too.
+        var calls = 0;
+        receiver.StatusFor = (_, body) =>
+            body.Contains("retry@example.com", StringComparison.Ordinal) && Interlocked.Increment(ref calls) <= 2 ? 500 : 200;
+        await Factory.CreateUserAsync(tenant, "retry@example.com");
+        var delivery = await DeliveryAsync(client, tenant, webhookId, d => d["status"]!.GetValue<string>() != "pending" && d["attempts"]!.GetValue<int>() == 3);
+        Assert.Equal("succeeded", delivery["status"]!.GetValue<string>());
+        Assert.Equal(3, delivery["attempts"]!.GetValue<int>());
+        Assert.Equal([500, 500, 200], delivery["attemptLog"]!.AsArray().Select(a => a!["statusCode"]!.GetValue<int>()).ToList());
+
+        await Task.Delay(1500); // a stray extra attempt would show up within the retry delay
+        var forUser = receiver.Received.Where(r => r.Body.Contains("retry@example.com", StringComparison.Ordinal)).ToList();
+        Assert.Equal(3, forUser.Count);
+        Assert.Single(forUser, r => r.AnsweredStatus == 200);
+        Assert.Single(forUser.Select(r => r.Body).Distinct());
+        var all = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries"));
+        Assert.Single(all["data"]!.AsArray(), d => d!["eventId"]!.GetValue<string>() == delivery["eventId"]!.GetValue<string>());
+        Assert.Equal(0, (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}")))["data"]!["failureCount"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task ReceiverThatKeepsFailing_GetsTheWebhookDisabled()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        receiver.StatusFor = (_, _) => 503;
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, receiver.Url, "*");
+
+        await Factory.CreateUserAsync(tenant, "doomed@example.com");
+        var hook = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var data = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}")))["data"]!;
+            return data["isActive"]!.GetValue<bool>() ? null : data.AsObject();
+        }, TimeSpan.FromSeconds(30));
+        Assert.True(hook["failureCount"]!.GetValue<int>() >= 3);
+        Assert.NotNull(hook["disabledAt"]);
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=webhook_disabled&targetId={webhookId}"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+
+        // Re-enabling starts afresh.
+        var enabled = (await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/webhooks/{webhookId}", new { isActive = true })))["data"]!;
+        Assert.Equal(0, enabled["failureCount"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task TestRotateAndReplay_WorkAgainstTheReceiver()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, secret) = await CreateWebhookAsync(client, tenant, receiver.Url, "user.updated");
+
+        var test = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/test", null)))["data"]!;
+        Assert.True(test["success"]!.GetValue<bool>());
+        Assert.Equal(200, test["statusCode"]!.GetValue<int>());
+        var first = Assert.Single(receiver.Received);
+        Assert.Equal("webhook.test", JsonNode.Parse(first.Body)!["type"]!.GetValue<string>());
+        Assert.Equal(Hmac(secret, first.Body), first.Headers["X-Lumo-Signature"]);
+
+        var rotated = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/rotate-secret", null)))["data"]!;
+        var newSecret = rotated["secret"]!.GetValue<string>();
+        Assert.NotEqual(secret, newSecret);
+
+        var replay = (await ApiAssert.OkAsync(await client.PostAsync(
+            $"{tenant.Api}/admin/webhooks/{webhookId}/deliveries/{test["deliveryId"]!.GetValue<string>()}/replay", null), 202))["data"]!;
+        Assert.Equal(test["eventId"]!.GetValue<string>(), replay["eventId"]!.GetValue<string>());
+        await ApiAssert.EventuallyAsync(async () => { await Task.Yield(); return receiver.Received.Count == 2 ? receiver : null; });
+        var second = receiver.Received.Last();
+        Assert.Equal(first.Body, second.Body);
+        Assert.Equal(Hmac(newSecret, second.Body), second.Headers["X-Lumo-Signature"]);
+    }
+
+    [Fact]
+    public async Task Webhooks_Crud_Validation_AndCatalogue()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var events = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/events")))["data"]!.AsArray().Select(e => e!.GetValue<string>()).ToList();
+        foreach (var name in new[] { "*", "user.created", "user.updated", "user.deleted", "user.blocked", "user.login", "user.login_failed", "group.membership_changed", "token.issued" })
+        {
+            Assert.Contains(name, events);
+        }
+
+        var (id, _) = await CreateWebhookAsync(client, tenant, "https://hooks.example.com/lumo", "user.created");
+        var updated = (await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/webhooks/{id}", new { events = new[] { "*" }, description = "all" })))["data"]!;
+        Assert.Equal(["*"], updated["events"]!.AsArray().Select(e => e!.GetValue<string>()).ToList());
+        Assert.Equal(1, (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks")))["meta"]!["total"]!.GetValue<long>());
+
+        var error = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url = "not a url", events = new[] { "user.exploded" } }), 400, "validation_error");
+        Assert.NotNull(error["details"]!["url"]);
+        Assert.NotNull(error["details"]!["events"]);
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url = "https://x.example.com", events = Array.Empty<string>() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url = "https://x.example.com", events = new[] { "*" }, secret = "mine" }), 400, "invalid_request");
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/webhooks/{id}", new { url = "ftp://x.example.com" }), 400, "validation_error");
+
+        using var deleted = await client.DeleteAsync($"{tenant.Api}/admin/webhooks/{id}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{id}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/not-a-guid"), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task Webhooks_OfAnotherTenant_AreNotFound_AndGetNoEventsOfIt()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var a = await Factory.CreateTenantAsync();
+        var b = await Factory.CreateTenantAsync();
+        using var clientB = Factory.ClientFor(b);
+        var (foreign, _) = await CreateWebhookAsync(clientB, b, receiver.Url, "*");
+        using var clientA = Factory.ClientFor(a);
+        await ApiAssert.ErrorAsync(await clientA.GetAsync($"{a.Api}/admin/webhooks/{foreign}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await clientA.PutAsJsonAsync($"{a.Api}/admin/webhooks/{foreign}", new { description = "x" }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await clientA.DeleteAsync($"{a.Api}/admin/webhooks/{foreign}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await clientA.PostAsync($"{a.Api}/admin/webhooks/{foreign}/test", null), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await clientA.PostAsync($"{a.Api}/admin/webhooks/{foreign}/rotate-secret", null), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await clientA.GetAsync($"{a.Api}/admin/webhooks/{foreign}/deliveries"), 404, "resource_not_found");
+
+        await Factory.CreateUserAsync(a, "only-a@example.com");
+        var userB = await Factory.CreateUserAsync(b, "only-b@example.com");
+        await ApiAssert.EventuallyAsync(async () => { await Task.Yield(); return receiver.Received.Any(r => r.Body.Contains(userB.ToString(), StringComparison.Ordinal)) ? receiver : null; });
+        Assert.DoesNotContain(receiver.Received, r => r.Body.Contains("only-a@example.com", StringComparison.Ordinal) || r.Body.Contains($"\"{a.Slug}\"", StringComparison.Ordinal));
+    }
+}
+
+public sealed class WebhookSsrfTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    [Theory]
+    [InlineData("http://hooks.example.com/x")]
+    [InlineData("https://127.0.0.1/x")]
+    [InlineData("https://10.1.2.3/x")]
+    [InlineData("https://169.254.169.254/latest/meta-data")]
+    [InlineData("https://192.168.1.10/x")]
+    [InlineData("https://[::1]/x")]
+    [InlineData("https://[::ffff:127.0.0.1]/x")]
+    [InlineData("https://localhost/x")]
+    [InlineData("https://user:pass@hooks.example.com/x")]
+    public async Task CreateWebhook_PrivateOrUnsafeTarget_IsRefused(string url)
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var error = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url, events = new[] { "*" } }), 400, "validation_error");
+        Assert.NotNull(error["details"]!["url"]);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("10.0.0.1", true)]
+    [InlineData("172.31.255.255", true)]
+    [InlineData("100.64.0.1", true)]
+    [InlineData("169.254.169.254", true)]
+    [InlineData("::ffff:192.168.0.1", true)]
+    [InlineData("64:ff9b::a00:1", true)]
+    [InlineData("fd00::1", true)]
+    [InlineData("fe80::1", true)]
+    [InlineData("93.184.216.34", false)]
+    [InlineData("172.32.0.1", false)]
+    [InlineData("2606:4700::1111", false)]
+    public void SsrfGuard_ClassifiesAddresses(string address, bool forbidden) =>
+        Assert.Equal(forbidden, SsrfGuard.IsForbidden(IPAddress.Parse(address)));
+}
