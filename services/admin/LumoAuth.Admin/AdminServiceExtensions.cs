@@ -38,9 +38,8 @@ public static class AdminServiceExtensions
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<TotpFactors>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.
-        builder.Services.AddDataProtection().SetApplicationName("lumoauth-admin");
-        builder.Services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp => new ConfigureOptions<KeyManagementOptions>(
-            o => o.XmlRepository = new DatabaseXmlRepository(sp.GetRequiredService<IServiceScopeFactory>())));
+        builder.Services.AddKeyRingProtection(builder.Configuration, "lumoauth-admin",
+            sp => new DatabaseXmlRepository(sp.GetRequiredService<IServiceScopeFactory>()));
 
         builder.AddServiceDatabase<AdminDbContext>(ServiceNames.AdminDb);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
