@@ -72,6 +72,8 @@ public static class GatewayRoutes
         // admin: the platform API, the rest of the Tenant Admin API, SCIM
         ("/api/v1/tenants/{**rest}", ServiceNames.Admin),
         (Api + "/admin/{**rest}", ServiceNames.Admin),
+        (Api + "/invitations/{**rest}", ServiceNames.Admin),
+        (Api + "/gdpr/{**rest}", ServiceNames.Admin),
         (Api + "/scim/v2/{**rest}", ServiceNames.Admin),
         (Api + "/scim2.0/{**rest}", ServiceNames.Admin),
     ];
