@@ -26,17 +26,95 @@ public sealed class AuthorizationSuite : IAsyncLifetime
         await Admin.DisposeAsync();
     }
 
-    public HttpClient ClientFor(TestTenant tenant)
+    public HttpClient ClientFor(TestTenant tenant) => ClientFor(Authorization, tenant);
+
+    public static HttpClient ClientFor(AuthorizationFactory factory, TestTenant tenant)
     {
-        var client = Authorization.CreateClient();
+        var client = factory.CreateClient();
         client.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
         return client;
     }
 }
 
-public sealed class AuthorizationFactory(AdminFactory admin)
+/// <summary>
+/// The authorization service in-process. Given <paramref name="sharedDatabase"/> it runs against another
+/// factory's database (a second replica); <paramref name="settings"/> override configuration.
+/// </summary>
+public sealed class AuthorizationFactory(AdminFactory admin, string? sharedDatabase = null, IDictionary<string, string?>? settings = null)
     : ServiceFactory<AuthorizationDbContext, AuthorizationDbContext>(ServiceNames.AuthorizationDb, admin.MessagingPrefix)
 {
+    protected override IDictionary<string, string?> Settings
+    {
+        get
+        {
+            var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
+            if (sharedDatabase is not null)
+            {
+                all[$"ConnectionStrings:{ServiceNames.AuthorizationDb}"] = sharedDatabase;
+            }
+
+            return all;
+        }
+    }
+
     protected override void ConfigureServices(IServiceCollection services) =>
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+}
+
+/// <summary>
+/// Two replicas of the authorization service on one database, beside a real admin. Their indexes only
+/// catch up when a request demands it (a long staleness budget), so a test can see one replica lag.
+/// </summary>
+public sealed class TwoReplicasSuite : IAsyncLifetime
+{
+    private static readonly Dictionary<string, string?> SlowTailing = new() { ["Authorization:Index:StalenessBudgetMilliseconds"] = "60000" };
+
+    public AdminFactory Admin { get; } = new();
+
+    public AuthorizationFactory ReplicaA { get; private set; } = null!;
+
+    public AuthorizationFactory ReplicaB { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Admin.InitializeAsync();
+        ReplicaA = new AuthorizationFactory(Admin, settings: SlowTailing);
+        await ReplicaA.InitializeAsync();
+        ReplicaB = new AuthorizationFactory(Admin, ReplicaA.DatabaseConnectionString, SlowTailing);
+        await ReplicaB.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await ReplicaB.DisposeAsync();
+        await ReplicaA.DisposeAsync();
+        await Admin.DisposeAsync();
+    }
+}
+
+/// <summary>One replica whose index holds a single tenant of at most three tuples, so LRU eviction and the PostgreSQL fallback are exercised.</summary>
+public sealed class BoundedIndexSuite : IAsyncLifetime
+{
+    private static readonly Dictionary<string, string?> Tiny = new()
+    {
+        ["Authorization:Index:MaxTenants"] = "1",
+        ["Authorization:Index:MaxTuplesPerTenant"] = "3",
+    };
+
+    public AdminFactory Admin { get; } = new();
+
+    public AuthorizationFactory Authorization { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Admin.InitializeAsync();
+        Authorization = new AuthorizationFactory(Admin, settings: Tiny);
+        await Authorization.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Authorization.DisposeAsync();
+        await Admin.DisposeAsync();
+    }
 }

@@ -37,6 +37,21 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
     }
 
     [Fact]
+    public async Task BothTupleNotations_AreAccepted()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", new { tuple = "document:123:viewer:user:alice" }));
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", new { tuple = "folder:projects#viewer@team:eng#member" }));
+        var standard = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { tuple = "document:123#viewer@user:alice" }));
+        Assert.True(standard["allowed"]!.GetValue<bool>());
+        var read = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?object=folder:projects"));
+        Assert.Equal("folder:projects#viewer@team:eng#member", read["data"]![0]!["tuple"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { tuple = "document:123:viewer" }), 400, "ZANZIBAR_CHECK_FAILED");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { tuple = "document:123@user:alice#viewer" }), 400, "ZANZIBAR_CHECK_FAILED");
+    }
+
+    [Fact]
     public async Task UsersetMembership_IsFollowed_AndCyclesTerminate()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

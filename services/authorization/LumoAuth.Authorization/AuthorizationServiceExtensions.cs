@@ -1,6 +1,12 @@
+using LumoAuth.Authorization.Consistency;
 using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Features.Abac;
+using LumoAuth.Authorization.Features.Rbac;
+using LumoAuth.Authorization.Features.Relationships;
+using LumoAuth.Authorization.Schemas;
 using LumoAuth.Messaging;
 using LumoAuth.ServiceDefaults;
+using Npgsql;
 
 namespace LumoAuth.Authorization;
 
@@ -10,7 +16,22 @@ public static class AuthorizationServiceExtensions
     {
         builder.AddTenantServices();
         builder.AddServiceDatabase<AuthorizationDbContext>(ServiceNames.AuthorizationDb);
-        builder.AddMessaging<AuthorizationDbContext>();
+        builder.AddMessaging<AuthorizationDbContext>(x =>
+        {
+            x.AddConsumer<GroupMembershipConsumer>();
+            x.AddConsumer<GroupDeletedConsumer>();
+            x.AddConsumer<UserDeletedConsumer>();
+        });
+
+        // The check path reads tuples with plain Npgsql (no change tracking, concurrent reads).
+        var connectionString = builder.Configuration.GetConnectionString(ServiceNames.AuthorizationDb)!;
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddOptions<TupleIndexOptions>().BindConfiguration(TupleIndexOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<TenantIndexes>();
+        builder.Services.AddSingleton<TenantModels>();
+        builder.Services.AddSingleton<ZanzibarReads>();
+        builder.Services.AddSingleton<RbacStore>();
+        builder.Services.AddScoped<AbacRequests>();
         return builder;
     }
 }

@@ -21,10 +21,14 @@ internal sealed record AssertionOutcome(AssertionKind Kind, int Stage, int Index
 /// </summary>
 internal static class ConformanceRunner
 {
-    public static async Task<List<AssertionOutcome>> RunAsync(ConformanceCase testCase)
+    public static Task<List<AssertionOutcome>> RunAsync(ConformanceCase testCase) =>
+        RunAsync(testCase, new InMemoryTupleStore());
+
+    /// <summary>Runs the case against any store; the store must start empty (each case owns its own).</summary>
+    public static async Task<List<AssertionOutcome>> RunAsync<TStore>(ConformanceCase testCase, TStore store)
+        where TStore : ITupleReader, ITupleWriter
     {
         var engine = new AuthorizationEngine();
-        var store = new InMemoryTupleStore();
         var outcomes = new List<AssertionOutcome>();
         var stageNumber = 0;
         foreach (var stage in testCase.Test.GetList("stages").Cast<YamlMappingNode>())
@@ -57,7 +61,7 @@ internal static class ConformanceRunner
         return outcomes;
     }
 
-    private static async Task<AssertionOutcome> RunCheckAsync(AuthorizationEngine engine, AuthorizationModel model, InMemoryTupleStore store, YamlMappingNode assertion, int stage, int index)
+    private static async Task<AssertionOutcome> RunCheckAsync(AuthorizationEngine engine, AuthorizationModel model, ITupleReader store, YamlMappingNode assertion, int stage, int index)
     {
         var tuple = (YamlMappingNode)assertion.Get("tuple")!;
         var description = $"check {tuple.GetString("object")}#{tuple.GetString("relation")}@{tuple.GetString("user")}";
@@ -82,7 +86,7 @@ internal static class ConformanceRunner
         return Outcome(AssertionKind.Check, stage, index, description, expectedError, expected ? "true" : "false", actual);
     }
 
-    private static async Task<AssertionOutcome> RunListObjectsAsync(AuthorizationEngine engine, AuthorizationModel model, InMemoryTupleStore store, YamlMappingNode assertion, int stage, int index)
+    private static async Task<AssertionOutcome> RunListObjectsAsync(AuthorizationEngine engine, AuthorizationModel model, ITupleReader store, YamlMappingNode assertion, int stage, int index)
     {
         var request = (YamlMappingNode)assertion.Get("request")!;
         var description = $"list-objects {request.GetString("type")}#{request.GetString("relation")}@{request.GetString("user")}";
@@ -106,7 +110,7 @@ internal static class ConformanceRunner
         return Outcome(AssertionKind.ListObjects, stage, index, description, assertion.GetString("errorCode"), expected, actual);
     }
 
-    private static async Task<AssertionOutcome> RunListUsersAsync(AuthorizationEngine engine, AuthorizationModel model, InMemoryTupleStore store, YamlMappingNode assertion, int stage, int index)
+    private static async Task<AssertionOutcome> RunListUsersAsync(AuthorizationEngine engine, AuthorizationModel model, ITupleReader store, YamlMappingNode assertion, int stage, int index)
     {
         var request = (YamlMappingNode)assertion.Get("request")!;
         var filters = request.GetList("filters").Select(n => UserFilter.Parse(((YamlScalarNode)n).Value!)).ToList();

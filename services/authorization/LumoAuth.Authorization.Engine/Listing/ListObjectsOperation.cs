@@ -6,6 +6,8 @@ namespace LumoAuth.Authorization.Engine.Listing;
 /// List-objects in two steps: walk the model backwards from the subject through the tuples to collect
 /// candidate objects (a superset: intersections and exclusions are not decided here), then confirm each
 /// candidate with a full check, which decides intersections, exclusions, conditions and cycles exactly.
+/// When the model is monotonic (unions only, no conditions) and the walk met only unconditional tuples,
+/// a candidate reached within the depth limit is already proven and needs no confirming check.
 /// </summary>
 internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScope scope)
 {
@@ -13,15 +15,16 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
     {
         var limits = scope.Limits;
         var reverse = scope.Model.Reverse;
-        var visited = new HashSet<SubjectRef>();
+        var visited = new Dictionary<SubjectRef, int>();
         var pending = new Queue<SubjectRef>();
-        var candidates = new List<ObjectRef>();
+        var candidates = new List<(ObjectRef Object, int Hops)>();
         var complete = true;
+        var unconditional = true;
 
-        Enqueue(query.Subject);
+        Enqueue(query.Subject, 0);
         if (!query.Subject.IsUserset && !query.Subject.IsWildcard)
         {
-            Enqueue(SubjectRef.Wildcard(query.Subject.Type));
+            Enqueue(SubjectRef.Wildcard(query.Subject.Type), 0);
         }
 
         while (pending.Count > 0)
@@ -33,13 +36,15 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
             }
 
             var node = pending.Dequeue();
+            var hops = visited[node] + 1;
 
             // Tuples that name this node as their subject grant their relation on their object.
             foreach (var edge in reverse.DirectlyAssignable(node.Type, node.Relation, node.IsWildcard))
             {
                 await foreach (var tuple in scope.Tuples.ReadBySubjectAsync(edge.ObjectType, edge.Relation, node, cancellationToken).ConfigureAwait(false))
                 {
-                    Reached(tuple.Object, edge.Relation);
+                    unconditional &= tuple.Condition is null;
+                    Reached(tuple.Object, edge.Relation, hops);
                 }
             }
 
@@ -51,25 +56,33 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
             // A reached object#relation also grants what is computed from it, on itself and on its children.
             foreach (var edge in reverse.ComputedFrom(node.Type, node.Relation))
             {
-                Reached(node.AsObject, edge.Relation);
+                Reached(node.AsObject, edge.Relation, hops);
             }
 
             foreach (var edge in reverse.TupleToUsersetFrom(node.Type, node.Relation))
             {
                 await foreach (var tuple in scope.Tuples.ReadBySubjectAsync(edge.ObjectType, edge.TuplesetRelation, SubjectRef.FromObject(node.AsObject), cancellationToken).ConfigureAwait(false))
                 {
-                    Reached(tuple.Object, edge.Relation);
+                    unconditional &= tuple.Condition is null;
+                    Reached(tuple.Object, edge.Relation, hops);
                 }
             }
         }
 
+        var proven = unconditional && scope.Model.IsMonotonic;
         var objects = new List<ObjectRef>();
-        foreach (var candidate in candidates)
+        foreach (var (candidate, candidateHops) in candidates)
         {
             if (objects.Count >= limits.MaxListResults)
             {
                 complete = false;
                 break;
+            }
+
+            if (proven && candidateHops <= limits.MaxDepth)
+            {
+                objects.Add(candidate);
+                continue;
             }
 
             var result = await engine.ResolveAsync(scope, candidate, query.Relation, query.Subject, cancellationToken).ConfigureAwait(false);
@@ -86,18 +99,19 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
 
         return new ListObjectsResult(objects, complete);
 
-        void Reached(ObjectRef @object, string relation)
+        void Reached(ObjectRef @object, string relation, int hops)
         {
             var node = SubjectRef.FromObject(@object, relation);
-            if (Enqueue(node) && @object.Type == query.ObjectType && relation == query.Relation)
+            if (Enqueue(node, hops) && @object.Type == query.ObjectType && relation == query.Relation)
             {
-                candidates.Add(@object);
+                candidates.Add((@object, hops));
             }
         }
 
-        bool Enqueue(SubjectRef node)
+        // Breadth-first, so the first visit of a node is along a shortest path (its hop count is minimal).
+        bool Enqueue(SubjectRef node, int hops)
         {
-            if (!visited.Add(node))
+            if (!visited.TryAdd(node, hops))
             {
                 return false;
             }

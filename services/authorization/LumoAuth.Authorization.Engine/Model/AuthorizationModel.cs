@@ -11,6 +11,7 @@ public sealed class AuthorizationModel
     private readonly Dictionary<string, TypeDefinition> _types;
     private readonly Dictionary<string, ConditionDefinition> _conditions;
     private readonly Lazy<ReverseIndex> _reverse;
+    private readonly Lazy<bool> _monotonic;
 
     internal AuthorizationModel(string id, IReadOnlyList<TypeDefinition> types, IReadOnlyList<ConditionDefinition> conditions)
     {
@@ -20,6 +21,7 @@ public sealed class AuthorizationModel
         _conditions = conditions.ToDictionary(c => c.Name, StringComparer.Ordinal);
         Conditions = conditions;
         _reverse = new Lazy<ReverseIndex>(() => new ReverseIndex(this));
+        _monotonic = new Lazy<bool>(() => conditions.Count == 0 && types.All(t => t.Relations.All(r => GrowsWithTuples(r.Rewrite))));
     }
 
     /// <summary>A content hash of the schema: equal sources give equal ids (cache keys use it).</summary>
@@ -42,4 +44,17 @@ public sealed class AuthorizationModel
         _conditions.TryGetValue(name, out definition);
 
     internal ReverseIndex Reverse => _reverse.Value;
+
+    /// <summary>
+    /// No conditions, intersections or exclusions anywhere: access then only ever grows with tuples, so
+    /// reaching an object through unconditional tuples proves access (list-objects can skip confirming it).
+    /// </summary>
+    internal bool IsMonotonic => _monotonic.Value;
+
+    private static bool GrowsWithTuples(Rewrite rewrite) => rewrite switch
+    {
+        UnionRewrite union => union.Children.All(GrowsWithTuples),
+        IntersectionRewrite or ExclusionRewrite => false,
+        _ => true,
+    };
 }

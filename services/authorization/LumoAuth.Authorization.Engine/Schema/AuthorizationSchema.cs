@@ -16,7 +16,7 @@ public static class AuthorizationSchema
     public static AuthorizationModel ParseYaml(string text) => ModelValidator.Build(YamlSchemaParser.Parse(text), text);
 
     /// <summary>Parses either language, telling them apart by the DSL's leading <c>model</c> keyword.</summary>
-    public static AuthorizationModel Parse(string text) => LooksLikeDsl(text) ? ParseDsl(text) : ParseYaml(text);
+    public static AuthorizationModel Parse(string text) => IsDsl(text) ? ParseDsl(text) : ParseYaml(text);
 
     public static bool TryParse(string text, out AuthorizationModel? model, out IReadOnlyList<SchemaError> errors)
     {
@@ -34,7 +34,8 @@ public static class AuthorizationSchema
         }
     }
 
-    private static bool LooksLikeDsl(string text)
+    /// <summary>Whether <see cref="Parse"/> reads <paramref name="text"/> as the DSL (its first meaningful line is <c>model</c>) rather than YAML.</summary>
+    public static bool IsDsl(string text)
     {
         foreach (var line in text.Split('\n'))
         {

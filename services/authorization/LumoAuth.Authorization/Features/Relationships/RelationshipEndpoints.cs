@@ -1,17 +1,23 @@
 using System.Text.Json.Serialization;
+using LumoAuth.Authorization.Consistency;
 using LumoAuth.Authorization.Data;
-using LumoAuth.Contracts.Authorization;
-using LumoAuth.Messaging.Outbox;
+using LumoAuth.Authorization.Engine;
+using LumoAuth.Authorization.Schemas;
+using LumoAuth.Authorization.Storage;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Authorization.Features.Relationships;
 
+/// <summary>Tuples: write and delete (single, idempotent), batch writes with preconditions, filtered reads and the changes feed.</summary>
 public static class RelationshipEndpoints
 {
+    public const string PreconditionFailed = "precondition_failed";
+
     public static IEndpointRouteBuilder MapRelationshipEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/zanzibar")
@@ -19,43 +25,273 @@ public static class RelationshipEndpoints
             .WithTags("Zanzibar");
         group.MapPost("/tuples", WriteTuple).WithName("WriteTuple");
         group.MapDelete("/tuples", DeleteTuple).WithName("DeleteTuple");
-        group.MapPost("/check", Check).WithName("CheckRelationship");
+        group.MapGet("/tuples", ReadTuples).WithName("ReadTuples");
+        group.MapPost("/write", WriteBatch).WithName("WriteTuples");
+        group.MapGet("/changes", ReadChanges).WithName("ReadTupleChanges");
         return app;
     }
 
-    public static async Task<IResult> WriteTuple(RelationshipRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> WriteTuple(RelationshipRequest request, [AsParameters] WriteServices services, CancellationToken cancellationToken)
     {
-        if (!request.TryNormalize(out var tuple, out var error))
+        if (!ZanzibarInput.TryTuple(request, out var tuple, out var error))
         {
             return new ApiErrorResult(error!);
         }
 
-        var result = await TupleWriter.ApplyAsync(db, tenant.TenantId, tuple, TupleOperation.Write, cancellationToken);
-        return TypedResults.Ok(new DataResponse<TupleWriteResponse>(result, result.Changed ? "Tuple written" : "Tuple already present"));
+        var outcome = await services.ApplyAsync([tuple], [], [], cancellationToken);
+        return outcome.Error is { } failure
+            ? new ApiErrorResult(failure)
+            : TypedResults.Ok(new DataResponse<TupleWriteResponse>(
+                new TupleWriteResponse(tuple.Key.ToString(), outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision)),
+                outcome.Changed ? "Tuple written" : "Tuple already present"));
     }
 
-    public static async Task<IResult> DeleteTuple([Microsoft.AspNetCore.Mvc.FromBody] RelationshipRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteTuple([FromBody] RelationshipRequest request, [AsParameters] WriteServices services, CancellationToken cancellationToken)
     {
-        if (!request.TryNormalize(out var tuple, out var error))
+        if (!request.TryNormalize(out var relationship, out var error))
         {
             return new ApiErrorResult(error!);
         }
 
-        var result = await TupleWriter.ApplyAsync(db, tenant.TenantId, tuple, TupleOperation.Delete, cancellationToken);
-        return TypedResults.Ok(new DataResponse<TupleWriteResponse>(result, result.Changed ? "Tuple deleted" : "Tuple was not present"));
+        var key = new TupleKey(ZanzibarInput.ToObject(relationship.Object), relationship.Relation, ZanzibarInput.ToSubject(relationship.Subject));
+        var outcome = await services.ApplyAsync([], [key], [], cancellationToken);
+        return TypedResults.Ok(new DataResponse<TupleWriteResponse>(
+            new TupleWriteResponse(key.ToString(), outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision)),
+            outcome.Changed ? "Tuple deleted" : "Tuple was not present"));
     }
 
-    public static async Task<IResult> Check(RelationshipRequest request, AuthorizationDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> WriteBatch(WriteBatchRequest request, [AsParameters] WriteServices services, CancellationToken cancellationToken)
     {
-        if (!request.TryNormalize(out var tuple, out var error))
+        var writes = request.Writes ?? [];
+        var deletes = request.Deletes ?? [];
+        var conditions = request.Preconditions ?? [];
+        if (writes.Count + deletes.Count == 0)
         {
-            return new ApiErrorResult(error!);
+            return new ApiErrorResult(ZanzibarInput.Invalid("writes", "or deletes must name at least one tuple"));
         }
 
-        var result = await DirectChecker.CheckAsync(db, tuple, cancellationToken);
-        return TypedResults.Ok(new CheckResponse(
-            result.Allowed, tuple.Object.ToString(), tuple.Relation, tuple.Subject.ToString(),
-            result.Allowed ? new ResolutionMetadata(result.Path.Count > 1 ? "inheritance" : "direct", result.Path.Count, result.Path) : null));
+        if (writes.Count + deletes.Count > ZanzibarInput.MaxBatch || conditions.Count > ZanzibarInput.MaxBatch)
+        {
+            return new ApiErrorResult(ZanzibarInput.Invalid("writes", $"a batch holds at most {ZanzibarInput.MaxBatch} writes and deletes and {ZanzibarInput.MaxBatch} preconditions"));
+        }
+
+        var tuples = new List<RelationshipTuple>();
+        foreach (var write in writes)
+        {
+            if (!ZanzibarInput.TryTuple(write, out var tuple, out var error))
+            {
+                return new ApiErrorResult(error!);
+            }
+
+            tuples.Add(tuple);
+        }
+
+        var keys = new List<TupleKey>();
+        foreach (var delete in deletes)
+        {
+            if (!ZanzibarInput.TryTuple(delete, out var tuple, out var error))
+            {
+                return new ApiErrorResult(error!);
+            }
+
+            keys.Add(tuple.Key);
+        }
+
+        var preconditions = new List<TuplePrecondition>();
+        foreach (var condition in conditions)
+        {
+            if (!ZanzibarInput.TryTuple(condition.Tuple, out var tuple, out var error))
+            {
+                return new ApiErrorResult(error!);
+            }
+
+            preconditions.Add(new TuplePrecondition(tuple.Key, condition.Exists ?? true));
+        }
+
+        var outcome = await services.ApplyAsync(tuples, keys, preconditions, cancellationToken);
+        return outcome.Error is { } failure
+            ? new ApiErrorResult(failure)
+            : TypedResults.Ok(new DataResponse<WriteBatchResponse>(new WriteBatchResponse(
+                outcome.Written, outcome.Deleted, outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision))));
+    }
+
+    public static async Task<IResult> ReadTuples(
+        AuthorizationDbContext db,
+        [FromQuery(Name = "object_type")] string? objectType,
+        [FromQuery(Name = "object")] string? @object,
+        [FromQuery(Name = "relation")] string? relation,
+        [FromQuery(Name = "user")] string? user,
+        int? page,
+        int? limit,
+        CancellationToken cancellationToken)
+    {
+        var query = db.Tuples.AsNoTracking();
+        var problems = new RequestValidator();
+        if (objectType is not null)
+        {
+            problems.Check(RelationshipNotation.IsName(objectType), "object_type", "must be a lowercase name");
+            query = query.Where(t => t.ObjectType == objectType);
+        }
+
+        if (@object is not null)
+        {
+            if (RelationshipNotation.TryParseObject(@object, out var o))
+            {
+                query = query.Where(t => t.ObjectType == o.Type && t.ObjectId == o.Id);
+            }
+            else
+            {
+                problems.Add("object", "must look like 'type:id'");
+            }
+        }
+
+        if (relation is not null)
+        {
+            problems.Check(RelationshipNotation.IsName(relation), "relation", "must be a lowercase name");
+            query = query.Where(t => t.Relation == relation);
+        }
+
+        if (user is not null)
+        {
+            if (RelationshipNotation.TryParseSubject(user, out var s))
+            {
+                query = query.Where(t => t.SubjectType == s.Type && t.SubjectId == s.Id && t.SubjectRelation == s.Relation);
+            }
+            else
+            {
+                problems.Add("user", "must look like 'type:id', 'type:id#relation' or 'type:*'");
+            }
+        }
+
+        if (!problems.IsValid)
+        {
+            return problems.ToResult();
+        }
+
+        var paging = PageRequest.From(page, limit);
+        var total = await query.LongCountAsync(cancellationToken);
+        var rows = await query
+            .OrderBy(t => t.ObjectType).ThenBy(t => t.ObjectId).ThenBy(t => t.Relation)
+            .ThenBy(t => t.SubjectType).ThenBy(t => t.SubjectId).ThenBy(t => t.SubjectRelation)
+            .Skip(paging.Skip).Take(paging.Limit)
+            .ToListAsync(cancellationToken);
+        var items = rows.Select(t =>
+        {
+            var tuple = new RelationshipTuple(new ObjectRef(t.ObjectType, t.ObjectId), t.Relation, TupleRows.Subject(t.SubjectType, t.SubjectId, t.SubjectRelation), TupleRows.Condition(t.ConditionName, t.ConditionContext));
+            return TupleResponse.From(tuple);
+        }).ToList();
+        return TypedResults.Ok(new PagedResponse<TupleResponse>(items, PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> ReadChanges(AuthorizationDbContext db, TenantContext tenant, long? since, int? limit, CancellationToken cancellationToken)
+    {
+        if (since is < 0)
+        {
+            return ApiErrors.Validation("since", "must be a revision (0 or more)");
+        }
+
+        var from = since ?? 0;
+        var take = Math.Clamp(limit ?? 100, 1, 1_000);
+        // One row more than asked tells whether the page's last revision continues past it.
+        var rows = await db.Changes.AsNoTracking().Where(c => c.Revision > from)
+            .OrderBy(c => c.Revision).ThenBy(c => c.Id).Take(take + 1)
+            .ToListAsync(cancellationToken);
+
+        // A page ends on a whole revision, so "since = the last revision seen" never skips part of one.
+        if (rows.Count > take)
+        {
+            var cut = rows[take].Revision;
+            rows = rows.Take(take).ToList();
+            if (rows[^1].Revision == cut)
+            {
+                rows = rows[0].Revision == cut
+                    ? await db.Changes.AsNoTracking().Where(c => c.Revision == cut).OrderBy(c => c.Id).ToListAsync(cancellationToken)
+                    : rows.Where(c => c.Revision != cut).ToList();
+            }
+        }
+
+        var current = await db.Revisions.Where(r => r.TenantId == tenant.TenantId).Select(r => r.Revision).FirstOrDefaultAsync(cancellationToken);
+        var changes = rows.Select(c => new ChangeResponse(c.Revision, c.Operation, c.Tuple, c.ConditionName.Length == 0 ? null : c.ConditionName, c.Timestamp)).ToList();
+        var next = changes.Count == 0 ? from : changes[^1].Revision;
+        return TypedResults.Ok(new ChangesResponse(changes, next, current, ConsistencyToken.For(current)));
+    }
+}
+
+/// <summary>What every write needs: the tenant, its database, its model (to validate tuples) and the local index to refresh.</summary>
+public sealed record WriteServices(AuthorizationDbContext Db, TenantContext Tenant, TenantModels Models, TenantIndexes Indexes)
+{
+    public async Task<WriteResult> ApplyAsync(
+        IReadOnlyCollection<RelationshipTuple> writes,
+        IReadOnlyCollection<TupleKey> deletes,
+        IReadOnlyCollection<TuplePrecondition> preconditions,
+        CancellationToken cancellationToken)
+    {
+        if (writes.Count > 0)
+        {
+            var model = await Models.GetAsync(Tenant.TenantId, long.MaxValue, cancellationToken);
+            foreach (var tuple in writes)
+            {
+                if (TupleValidation.Problem(model, tuple) is { } problem)
+                {
+                    return new WriteResult(0, 0, 0, new ApiError(problem, 400, ErrorCodes.ValidationError, new { tuple = tuple.ToString() }));
+                }
+            }
+        }
+
+        var outcome = await TupleStoreWriter.ApplyAsync(Db, Tenant.TenantId, writes, deletes, preconditions, cancellationToken);
+        if (outcome.FailedPrecondition is { } failed)
+        {
+            return new WriteResult(0, 0, outcome.Revision, new ApiError(
+                $"Precondition failed: {failed.Key} {(failed.MustExist ? "does not exist" : "already exists")}",
+                409,
+                RelationshipEndpoints.PreconditionFailed,
+                new { tuple = failed.Key.ToString(), exists = failed.MustExist }));
+        }
+
+        if (outcome.Changed)
+        {
+            await Indexes.AfterWriteAsync(Tenant.TenantId, outcome.Revision, cancellationToken);
+        }
+
+        return new WriteResult(outcome.Written, outcome.Deleted, outcome.Revision, null);
+    }
+}
+
+public sealed record WriteResult(int Written, int Deleted, long Revision, ApiError? Error)
+{
+    public bool Changed => Written + Deleted > 0;
+}
+
+/// <summary>Whether a tuple may be written under the tenant's model.</summary>
+public static class TupleValidation
+{
+    public static string? Problem(TenantModel model, RelationshipTuple tuple)
+    {
+        if (model.IsPermissive)
+        {
+            // Any shape is allowed before a schema exists, but there are no conditions to refer to yet.
+            return tuple.Condition is null ? null : $"condition '{tuple.Condition.Name}' is not defined: write a schema that declares it first";
+        }
+
+        var m = model.Model;
+        if (!m.TryGetType(tuple.Object.Type, out var type))
+        {
+            return $"type '{tuple.Object.Type}' is not defined in the schema";
+        }
+
+        if (!type.TryGetRelation(tuple.Relation, out var relation))
+        {
+            return $"relation '{tuple.Object.Type}#{tuple.Relation}' is not defined in the schema";
+        }
+
+        if (tuple.Condition is { } condition && !m.TryGetCondition(condition.Name, out _))
+        {
+            return $"condition '{condition.Name}' is not defined in the schema";
+        }
+
+        return relation.Allows(tuple.Subject, tuple.Condition?.Name)
+            ? null
+            : $"'{tuple.Object.Type}#{tuple.Relation}' does not allow '{tuple.Subject}'{(tuple.Condition is null ? string.Empty : $" with {tuple.Condition.Name}")} (allowed: {string.Join(", ", relation.DirectSubjects)})";
     }
 }
 
@@ -65,76 +301,53 @@ public sealed record TupleWriteResponse(
     [property: JsonPropertyName("revision")] long Revision,
     [property: JsonPropertyName("consistency_token")] string ConsistencyToken);
 
-public sealed record ResolutionMetadata(
-    [property: JsonPropertyName("resolved_via")] string ResolvedVia,
-    [property: JsonPropertyName("depth")] int Depth,
-    [property: JsonPropertyName("path")] IReadOnlyList<string> Path);
+public sealed record PreconditionRequest(
+    [property: JsonPropertyName("tuple")] RelationshipRequest? Tuple,
+    [property: JsonPropertyName("exists")] bool? Exists);
 
-public sealed record CheckResponse(
-    [property: JsonPropertyName("allowed")] bool Allowed,
+public sealed record WriteBatchRequest(
+    [property: JsonPropertyName("writes")] IReadOnlyList<RelationshipRequest>? Writes,
+    [property: JsonPropertyName("deletes")] IReadOnlyList<RelationshipRequest>? Deletes,
+    [property: JsonPropertyName("preconditions")] IReadOnlyList<PreconditionRequest>? Preconditions);
+
+public sealed record WriteBatchResponse(
+    [property: JsonPropertyName("written")] int Written,
+    [property: JsonPropertyName("deleted")] int Deleted,
+    [property: JsonPropertyName("changed")] bool Changed,
+    [property: JsonPropertyName("revision")] long Revision,
+    [property: JsonPropertyName("consistency_token")] string ConsistencyToken);
+
+public sealed record TupleConditionResponse(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("context")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyDictionary<string, object?>? Context);
+
+public sealed record TupleResponse(
+    [property: JsonPropertyName("tuple")] string Tuple,
     [property: JsonPropertyName("object")] string Object,
     [property: JsonPropertyName("relation")] string Relation,
     [property: JsonPropertyName("user")] string User,
-    [property: JsonPropertyName("resolution_metadata")]
+    [property: JsonPropertyName("condition")]
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
-    ResolutionMetadata? ResolutionMetadata);
-
-public enum TupleOperation
+    TupleConditionResponse? Condition)
 {
-    Write,
-    Delete,
+    public static TupleResponse From(RelationshipTuple tuple) => new(
+        tuple.Key.ToString(), tuple.Object.ToString(), tuple.Relation, tuple.Subject.ToString(),
+        tuple.Condition is null ? null : new TupleConditionResponse(tuple.Condition.Name, tuple.Condition.Context));
 }
 
-/// <summary>
-/// Writes or deletes one tuple: the tenant's revision, the tuple, its changelog row and the event commit
-/// together. Writing a present tuple or deleting an absent one is a no-op (idempotent retries).
-/// </summary>
-public static class TupleWriter
-{
-    public static async Task<TupleWriteResponse> ApplyAsync(AuthorizationDbContext db, Guid tenantId, Relationship tuple, TupleOperation operation, CancellationToken cancellationToken)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var (o, s) = (tuple.Object, tuple.Subject);
-        var changed = operation == TupleOperation.Write
-            ? await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO tuples ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation", "CreatedRevision", "CreatedAt")
-                VALUES ({tenantId}, {o.Type}, {o.Id}, {tuple.Relation}, {s.Type}, {s.Id}, {s.Relation}, 0, {DateTimeOffset.UtcNow})
-                ON CONFLICT DO NOTHING
-                """, cancellationToken) > 0
-            : await db.Tuples.Where(t => t.ObjectType == o.Type && t.ObjectId == o.Id && t.Relation == tuple.Relation
-                                         && t.SubjectType == s.Type && t.SubjectId == s.Id && t.SubjectRelation == s.Relation)
-                .ExecuteDeleteAsync(cancellationToken) > 0;
+public sealed record ChangeResponse(
+    [property: JsonPropertyName("revision")] long Revision,
+    [property: JsonPropertyName("operation")] string Operation,
+    [property: JsonPropertyName("tuple")] string Tuple,
+    [property: JsonPropertyName("condition")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    string? Condition,
+    [property: JsonPropertyName("timestamp")] DateTimeOffset Timestamp);
 
-        if (!changed)
-        {
-            var current = await db.Revisions.Where(r => r.TenantId == tenantId).Select(r => r.Revision).FirstOrDefaultAsync(cancellationToken);
-            await transaction.RollbackAsync(cancellationToken);
-            return new TupleWriteResponse(tuple.ToString(), false, current, ConsistencyToken.For(current));
-        }
-
-        // INSERT … RETURNING cannot be composed over, hence ToList rather than Single.
-        var revision = (await db.Database.SqlQuery<long>($"""
-            INSERT INTO tenant_revisions ("TenantId", "Revision") VALUES ({tenantId}, 1)
-            ON CONFLICT ("TenantId") DO UPDATE SET "Revision" = tenant_revisions."Revision" + 1
-            RETURNING "Revision" AS "Value"
-            """).ToListAsync(cancellationToken)).Single();
-        db.Changes.Add(new TupleChange
-        {
-            TenantId = tenantId, Revision = revision, Operation = operation == TupleOperation.Write ? "write" : "delete",
-            Tuple = tuple.ToString(), Timestamp = DateTimeOffset.UtcNow,
-        });
-        var contract = new RelationshipTuple(o.ToString(), tuple.Relation, s.ToString());
-        db.AddEvent(operation == TupleOperation.Write
-            ? new RelationshipsWritten([contract], revision) { TenantId = tenantId }
-            : new RelationshipsDeleted([contract], revision) { TenantId = tenantId });
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return new TupleWriteResponse(tuple.ToString(), true, revision, ConsistencyToken.For(revision));
-    }
-}
-
-/// <summary>A consistency token carries the tenant's revision (opaque to callers).</summary>
-public static class ConsistencyToken
-{
-    public static string For(long revision) => "zk_" + revision.ToString(System.Globalization.CultureInfo.InvariantCulture);
-}
+public sealed record ChangesResponse(
+    [property: JsonPropertyName("data")] IReadOnlyList<ChangeResponse> Data,
+    [property: JsonPropertyName("next_since")] long NextSince,
+    [property: JsonPropertyName("revision")] long Revision,
+    [property: JsonPropertyName("consistency_token")] string ConsistencyToken);

@@ -21,6 +21,31 @@ public sealed record RelationshipRequest(
     public const string MissingFields = "MISSING_FIELDS";
     public const string InvalidFormat = "ZANZIBAR_CHECK_FAILED";
 
+    /// <summary>A condition on a written tuple: <c>{name, context?}</c>.</summary>
+    [JsonPropertyName("condition")]
+    public TupleConditionRequest? Condition { get; init; }
+
+    /// <summary>Check only: values for condition parameters.</summary>
+    [JsonPropertyName("context")]
+    public System.Text.Json.JsonElement? Context { get; init; }
+
+    /// <summary>Check only: tuples that hold for this request alone.</summary>
+    [JsonPropertyName("contextual_tuples")]
+    public IReadOnlyList<RelationshipRequest>? ContextualTuples { get; init; }
+
+    /// <summary>
+    /// The whole tuple as one string, in either documented notation: <c>document:readme#viewer@user:alice</c>
+    /// or <c>document:readme:viewer:user:alice</c> (exactly five colon-separated parts; a userset subject keeps its <c>#relation</c>).
+    /// </summary>
+    [JsonPropertyName("tuple")]
+    public string? Tuple { get; init; }
+
+    [JsonPropertyName("consistency")]
+    public string? Consistency { get; init; }
+
+    [JsonPropertyName("consistency_token")]
+    public string? ConsistencyToken { get; init; }
+
     /// <summary>Normalises the request, or says which documented error it earns.</summary>
     public bool TryNormalize(out Relationship relationship, out ApiError? error)
     {
@@ -28,6 +53,14 @@ public sealed record RelationshipRequest(
         var objectText = Object ?? (ObjectType is not null || ObjectId is not null ? $"{ObjectType}:{ObjectId}" : null);
         var subjectText = User ?? Subject ?? (UserType is not null || UserId is not null ? $"{UserType}:{UserId}" : null);
         var relation = Relation ?? Permission;
+        if (Tuple is not null && objectText is null && subjectText is null && relation is null)
+        {
+            if (!TrySplitTuple(Tuple, out objectText, out relation, out subjectText))
+            {
+                error = new ApiError("'tuple' must look like 'type:id#relation@subject' or 'type:id:relation:type:id'", 400, InvalidFormat);
+                return false;
+            }
+        }
 
         var missing = new List<string>();
         if (string.IsNullOrWhiteSpace(objectText) || objectText == ":")
@@ -73,4 +106,34 @@ public sealed record RelationshipRequest(
         error = null;
         return true;
     }
+
+    private static bool TrySplitTuple(string text, out string? objectText, out string? relation, out string? subjectText)
+    {
+        objectText = relation = subjectText = null;
+        var at = text.IndexOf('@', StringComparison.Ordinal);
+        if (at > 0)
+        {
+            var hash = text.IndexOf('#', StringComparison.Ordinal);
+            if (hash <= 0 || hash > at)
+            {
+                return false;
+            }
+
+            (objectText, relation, subjectText) = (text[..hash], text[(hash + 1)..at], text[(at + 1)..]);
+            return true;
+        }
+
+        var parts = text.Split(':');
+        if (parts.Length != 5)
+        {
+            return false;
+        }
+
+        (objectText, relation, subjectText) = ($"{parts[0]}:{parts[1]}", parts[2], $"{parts[3]}:{parts[4]}");
+        return true;
+    }
 }
+
+public sealed record TupleConditionRequest(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("context")] System.Text.Json.JsonElement? Context);

@@ -1,0 +1,3 @@
+using BenchmarkDotNet.Running;
+
+BenchmarkSwitcher.FromAssembly(typeof(LumoAuth.Authorization.Benchmarks.EngineCheckBenchmarks).Assembly).Run(args);

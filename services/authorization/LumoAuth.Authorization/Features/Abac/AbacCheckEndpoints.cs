@@ -1,0 +1,418 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LumoAuth.Authorization.Consistency;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Engine.Abac;
+using LumoAuth.Authorization.Engine.Conditions;
+using LumoAuth.Authorization.Features.Rbac;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Authorization.Features.Abac;
+
+/// <summary>AZ-06…10: ABAC checks in both documented shapes (C-31), batches, and the stored subject/resource attributes.</summary>
+public static class AbacCheckEndpoints
+{
+    public const int MaxBatch = 100;
+
+    public static IEndpointRouteBuilder MapAbacCheckEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/abac").WithTags("ABAC");
+        group.MapPost("/check", Check).WithName("AbacCheck").RequireAuthorization(Policies.TenantCaller);
+        group.MapPost("/check/batch", CheckBatch).WithName("AbacCheckBatch").RequireAuthorization(Policies.TenantCaller);
+        group.MapPost("/check-bulk", CheckBulk).WithName("AbacCheckBulk").RequireAuthorization(Policies.TenantCaller);
+        group.MapGet("/my-attributes", MyAttributes).WithName("AbacMyAttributes").RequireAuthorization(Policies.TenantCaller);
+        group.MapPut("/resources/{resourceType}/{resourceId}/attributes", PutResourceAttributes).WithName("PutResourceAttributes").RequireAuthorization(Policies.TenantAdmin);
+        group.MapPut("/users/{userId}/attributes/{attributeSlug}", PutUserAttribute).WithName("PutUserAttribute").RequireAuthorization(Policies.TenantAdmin);
+        return app;
+    }
+
+    public static async Task<IResult> Check(AbacCheckRequest request, [AsParameters] AbacCheckServices services, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var (built, error) = await services.BuildAsync(request, cancellationToken);
+        if (built is null)
+        {
+            return error!;
+        }
+
+        var decision = AbacEvaluator.Evaluate(await services.PoliciesAsync(cancellationToken), built.Request);
+        return built.IsShapeA
+            ? TypedResults.Ok(ShapeA(decision, started))
+            : TypedResults.Ok(ShapeB(decision, built));
+    }
+
+    public static async Task<IResult> CheckBatch(AbacBatchRequest request, [AsParameters] AbacCheckServices services, CancellationToken cancellationToken)
+    {
+        var checks = request.Checks ?? request.Requests;
+        if (checks is not { Count: > 0 and <= MaxBatch })
+        {
+            return ApiErrors.Validation("checks", $"must hold between 1 and {MaxBatch} checks");
+        }
+
+        var policies = await services.PoliciesAsync(cancellationToken);
+        var results = new List<object>();
+        foreach (var check in checks)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var (built, error) = check is null ? (null, ApiErrors.Validation("checks", "must not hold null entries")) : await services.BuildAsync(check, cancellationToken);
+            if (built is null)
+            {
+                return error!;
+            }
+
+            var decision = AbacEvaluator.Evaluate(policies, built.Request);
+            results.Add(built.IsShapeA ? ShapeA(decision, started) : ShapeB(decision, built));
+        }
+
+        return TypedResults.Ok(new { results });
+    }
+
+    public static Task<IResult> CheckBulk(AbacBatchRequest request, [AsParameters] AbacCheckServices services, CancellationToken cancellationToken) =>
+        CheckBatch(request, services, cancellationToken);
+
+    /// <summary>
+    /// AZ-09: the attributes policies see for the caller (or, for an admin credential, <c>?subject=</c>): stored
+    /// traits, roles, groups and permissions, and the profile facts admin holds for a user.
+    /// </summary>
+    public static async Task<IResult> MyAttributes(string? subject, ClaimsPrincipal caller, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, IHttpClientFactory http, CancellationToken cancellationToken)
+    {
+        if (!AuthzEndpoints.TrySubject(caller, subject, out var who, out var error))
+        {
+            return error!;
+        }
+
+        var attributes = new Dictionary<string, object?>(StringComparer.Ordinal);
+        var stored = await db.AbacEntityAttributes.AsNoTracking()
+            .Where(a => a.EntityType == AbacRequests.SubjectEntityPrefix + who.Type && a.EntityId == who.Id)
+            .Select(a => a.Attributes).FirstOrDefaultAsync(cancellationToken);
+        if (stored is not null)
+        {
+            using var document = JsonDocument.Parse(stored);
+            foreach (var (key, value) in ContextValues.FromJson(document.RootElement))
+            {
+                attributes[key] = value;
+            }
+        }
+
+        if (who.Type == RbacModel.User && Guid.TryParse(who.Id, out var userId))
+        {
+            using var client = http.CreateClient(ServiceDefaults.Http.InternalClients.Admin);
+            using var response = await client.GetAsync(
+                Contracts.Internal.InternalRoutes.UserProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenant.TenantId}",
+                cancellationToken);
+            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<Contracts.Internal.UserProfile>(cancellationToken) is { } profile)
+            {
+                attributes["email"] = profile.Email;
+                attributes["emailVerified"] = profile.EmailVerified;
+            }
+        }
+
+        var scope = await rbac.OpenAsync(tenant.TenantId, ConsistencyRequirement.Default, cancellationToken);
+        attributes["id"] = who.Id;
+        attributes["roles"] = await RbacStore.RolesOfAsync(scope, who, cancellationToken);
+        attributes["permissions"] = (await RbacStore.PermissionsOfAsync(scope, who, cancellationToken)).Select(p => p.Permission).ToList();
+        attributes["groups"] = await RbacStore.Tuples(db, tenant.TenantId)
+            .Where(t => t.ObjectType == RbacModel.Group && t.Relation == RbacModel.Member && t.SubjectType == who.Type && t.SubjectId == who.Id && t.SubjectRelation == string.Empty)
+            .OrderBy(t => t.ObjectId).Select(t => t.ObjectId).ToListAsync(cancellationToken);
+        return TypedResults.Ok(attributes);
+    }
+
+    public static async Task<IResult> PutResourceAttributes(string resourceType, string resourceId, JsonElement body, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (resourceType.Length > 64 || resourceId.Length > 256 || resourceType.StartsWith(AbacRequests.SubjectEntityPrefix, StringComparison.Ordinal))
+        {
+            return ApiErrors.Validation("resourceType", "must be a resource type of at most 64 characters (not starting with 'subject:')");
+        }
+
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            return ApiErrors.Validation("attributes", "must be a JSON object");
+        }
+
+        var merged = await AbacRequests.StoreAttributesAsync(db, tenant.TenantId, resourceType, resourceId, ContextValues.FromJson(body), cancellationToken);
+        return TypedResults.Ok(new DataResponse<object>(new { resourceType, resourceId, attributes = merged }, "Attributes saved"));
+    }
+
+    public static async Task<IResult> PutUserAttribute(string userId, string attributeSlug, AttributeValueRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (userId.Length > 256 || attributeSlug.Length > 100 || !RbacCatalog.IsSlug(attributeSlug))
+        {
+            return ApiErrors.Validation("attributeSlug", "must be a slug of at most 100 characters");
+        }
+
+        if (request.Value is null || request.Value.Value.ValueKind == JsonValueKind.Undefined)
+        {
+            return ApiErrors.Validation("value", "is required");
+        }
+
+        var definition = await db.AbacAttributes.AsNoTracking().FirstOrDefaultAsync(a => a.Key == attributeSlug, cancellationToken);
+        var value = ContextValues.Normalize(request.Value.Value);
+        if (definition?.AllowedValues is { } allowedJson)
+        {
+            using var allowed = JsonDocument.Parse(allowedJson);
+            if (!allowed.RootElement.EnumerateArray().Any(a => JsonSerializer.Serialize(ContextValues.Normalize(a)) == JsonSerializer.Serialize(value)))
+            {
+                return ApiErrors.Validation("value", $"must be one of {allowedJson}");
+            }
+        }
+
+        var merged = await AbacRequests.StoreAttributesAsync(db, tenant.TenantId, AbacRequests.SubjectEntityPrefix + RbacModel.User, userId, new Dictionary<string, object?> { [attributeSlug] = value }, cancellationToken);
+        return TypedResults.Ok(new DataResponse<object>(new { userId, attributes = merged }, "Attribute saved"));
+    }
+
+    private static ShapeAResponse ShapeA(AbacDecision decision, long started) => new(
+        decision.Allowed ? "allow" : "deny",
+        decision.Reason,
+        [.. decision.MatchedPolicies.Select(p => new ShapeAPolicy(p.Id, p.Name, Effect(p)))],
+        Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 3));
+
+    private static ShapeBResponse ShapeB(AbacDecision decision, BuiltRequest built) => new(
+        decision.Allowed,
+        decision.Reason,
+        [.. decision.MatchedPolicies.Select(p => new ShapeBPolicy(p.Id, p.Name, Effect(p), p.Priority))],
+        new EvaluationContext(built.Request.Subject, built.Request.Resource, built.Request.Environment));
+
+    private static string Effect(AbacPolicy policy) => policy.Effect == PolicyEffect.Allow ? "allow" : "deny";
+}
+
+/// <summary>What every ABAC check needs, bound in one go.</summary>
+public sealed record AbacCheckServices(AuthorizationDbContext Db, TenantContext Tenant, AbacRequests Requests, ClaimsPrincipal Caller, HttpContext Http)
+{
+    public Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, CancellationToken cancellationToken) =>
+        Requests.BuildAsync(request, Caller, Tenant.TenantId, Http.Connection.RemoteIpAddress?.ToString(), cancellationToken);
+
+    public async Task<IReadOnlyList<AbacPolicy>> PoliciesAsync(CancellationToken cancellationToken) =>
+        [.. (await Db.AbacPolicies.AsNoTracking().Where(p => p.IsActive).ToListAsync(cancellationToken)).Select(PolicyRows.ToPolicy)];
+}
+
+public sealed record BuiltRequest(AbacRequest Request, bool IsShapeA);
+
+/// <summary>
+/// Turns either check shape into an <see cref="AbacRequest"/>: stored attributes first, then the request's own
+/// (which win), plus the subject's RBAC roles and the computed environment (hour, dayOfWeek 1 = Monday, isWeekend, ip).
+/// </summary>
+public sealed class AbacRequests(AuthorizationDbContext db, RbacStore rbac, TimeProvider time)
+{
+    /// <summary>Subject attributes are stored per subject type (<c>subject:user</c>, <c>subject:agent</c>), apart from resources.</summary>
+    public const string SubjectEntityPrefix = "subject:";
+
+    public async Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, ClaimsPrincipal caller, Guid tenantId, string? remoteIp, CancellationToken cancellationToken)
+    {
+        var isShapeA = request.Resource is { ValueKind: JsonValueKind.Object };
+        var problems = new RequestValidator().Required("action", request.Action, 100);
+        string? subjectId = null;
+        string subjectType = RbacModel.User;
+        Dictionary<string, object?> subjectAttributes = [];
+        Dictionary<string, object?> resourceAttributes = [];
+        string? resourceType;
+        string? resourceId;
+
+        if (isShapeA)
+        {
+            var resource = request.Resource!.Value;
+            resourceType = resource.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+            resourceId = resource.TryGetProperty("id", out var i) && i.ValueKind is JsonValueKind.String or JsonValueKind.Number ? i.ToString() : null;
+            if (resource.TryGetProperty("attributes", out var ra) && ra.ValueKind == JsonValueKind.Object)
+            {
+                resourceAttributes = (Dictionary<string, object?>)ContextValues.FromJson(ra);
+            }
+
+            if (request.Subject is not { ValueKind: JsonValueKind.Object } subject)
+            {
+                problems.Add("subject", "is required: {id, type?, attributes?}");
+            }
+            else
+            {
+                subjectId = subject.TryGetProperty("id", out var si) && si.ValueKind is JsonValueKind.String or JsonValueKind.Number ? si.ToString() : null;
+                subjectType = subject.TryGetProperty("type", out var st) && st.ValueKind == JsonValueKind.String ? st.GetString()! : RbacModel.User;
+                problems.Check(!string.IsNullOrWhiteSpace(subjectId) && subjectId.Length <= 256, "subject.id", "is required");
+                if (subject.TryGetProperty("attributes", out var sa) && sa.ValueKind == JsonValueKind.Object)
+                {
+                    subjectAttributes = (Dictionary<string, object?>)ContextValues.FromJson(sa);
+                }
+            }
+        }
+        else
+        {
+            resourceType = request.ResourceType;
+            resourceId = request.ResourceId;
+            // Shape B checks for the caller's own subject unless an admin credential names one.
+            var named = request.Subject is { ValueKind: JsonValueKind.String } s ? s.GetString() : null;
+            if (!AuthzEndpoints.TrySubject(caller, named, out var who, out var subjectError))
+            {
+                return (null, subjectError);
+            }
+
+            subjectId = who.Id;
+            subjectType = who.Type;
+        }
+
+        problems.Check(!string.IsNullOrWhiteSpace(resourceType) && resourceType.Length <= 64, isShapeA ? "resource.type" : "resourceType", "is required");
+        problems.Check(resourceId is null || resourceId.Length <= 256, "resourceId", "must be at most 256 characters");
+        IReadOnlyDictionary<string, object?>? context = null;
+        if (request.Context is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } c)
+        {
+            problems.Check(c.ValueKind == JsonValueKind.Object, "context", "must be a JSON object");
+            context = c.ValueKind == JsonValueKind.Object ? ContextValues.FromJson(c) : null;
+        }
+
+        Dictionary<string, object?> environment = [];
+        if (request.Environment is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } e)
+        {
+            problems.Check(e.ValueKind == JsonValueKind.Object, "environment", "must be a JSON object");
+            environment = e.ValueKind == JsonValueKind.Object ? (Dictionary<string, object?>)ContextValues.FromJson(e) : [];
+        }
+
+        if (!problems.IsValid)
+        {
+            return (null, problems.ToResult());
+        }
+
+        var storedSubject = await LoadAsync(db, tenantId, SubjectEntityPrefix + subjectType, subjectId!, cancellationToken);
+        var subjectView = Merge(storedSubject, subjectAttributes);
+        subjectView["id"] = subjectId;
+        subjectView.TryAdd("type", subjectType);
+        if (!subjectView.ContainsKey("roles"))
+        {
+            var rbacScope = await rbac.OpenAsync(tenantId, ConsistencyRequirement.Default, cancellationToken);
+            subjectView["roles"] = (await RbacStore.RolesOfAsync(rbacScope, new Engine.SubjectRef(subjectType, subjectId!), cancellationToken)).Cast<object?>().ToList();
+        }
+
+        var storedResource = resourceId is null ? [] : await LoadAsync(db, tenantId, resourceType!, resourceId, cancellationToken);
+        var resourceView = Merge(storedResource, resourceAttributes);
+        if (context?.GetValueOrDefault("resource") is IReadOnlyDictionary<string, object?> fromContext)
+        {
+            foreach (var (key, value) in fromContext)
+            {
+                resourceView[key] = value;
+            }
+        }
+
+        resourceView["type"] = resourceType;
+        if (resourceId is not null)
+        {
+            resourceView["id"] = resourceId;
+        }
+
+        var now = environment.GetValueOrDefault("time") is string text && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+            ? at
+            : time.GetUtcNow();
+        environment.TryAdd("time", now.ToString("O", CultureInfo.InvariantCulture));
+        environment.TryAdd("hour", (long)now.UtcDateTime.Hour);
+        var day = now.UtcDateTime.DayOfWeek == DayOfWeek.Sunday ? 7L : (long)now.UtcDateTime.DayOfWeek;
+        environment.TryAdd("dayOfWeek", day);
+        environment.TryAdd("isWeekend", day >= 6);
+        if ((context?.GetValueOrDefault("ip") ?? remoteIp) is { } ip)
+        {
+            environment.TryAdd("ip", ip);
+        }
+
+        return (new BuiltRequest(new AbacRequest(request.Action!, resourceType!, subjectView, resourceView, environment, context), isShapeA), null);
+    }
+
+    /// <summary>Merges <paramref name="attributes"/> into what is stored for the entity and returns the result.</summary>
+    public static async Task<IReadOnlyDictionary<string, object?>> StoreAttributesAsync(AuthorizationDbContext db, Guid tenantId, string entityType, string entityId, IReadOnlyDictionary<string, object?> attributes, CancellationToken cancellationToken)
+    {
+        var row = await db.AbacEntityAttributes.FirstOrDefaultAsync(a => a.EntityType == entityType && a.EntityId == entityId, cancellationToken);
+        var merged = row is null ? [] : Parse(row.Attributes);
+        foreach (var (key, value) in attributes)
+        {
+            merged[key] = value;
+        }
+
+        var json = JsonSerializer.Serialize(merged);
+        if (json.Length > 64_000)
+        {
+            throw new BadHttpRequestException("Attributes too large", StatusCodes.Status413PayloadTooLarge);
+        }
+
+        if (row is null)
+        {
+            db.AbacEntityAttributes.Add(new AbacEntityAttributes { TenantId = tenantId, EntityType = entityType, EntityId = entityId, Attributes = json, UpdatedAt = DateTimeOffset.UtcNow });
+        }
+        else
+        {
+            row.Attributes = json;
+            row.UpdatedAt = DateTimeOffset.UtcNow;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return merged;
+    }
+
+    private static Dictionary<string, object?> Merge(Dictionary<string, object?> stored, Dictionary<string, object?> given)
+    {
+        foreach (var (key, value) in given)
+        {
+            stored[key] = value;
+        }
+
+        return stored;
+    }
+
+    private static async Task<Dictionary<string, object?>> LoadAsync(AuthorizationDbContext db, Guid tenantId, string entityType, string entityId, CancellationToken cancellationToken)
+    {
+        var json = await db.AbacEntityAttributes.IgnoreQueryFilters().AsNoTracking()
+            .Where(a => a.TenantId == tenantId && a.EntityType == entityType && a.EntityId == entityId)
+            .Select(a => a.Attributes).FirstOrDefaultAsync(cancellationToken);
+        return json is null ? [] : Parse(json);
+    }
+
+    private static Dictionary<string, object?> Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return (Dictionary<string, object?>)ContextValues.FromJson(document.RootElement);
+    }
+}
+
+public sealed record AttributeValueRequest([property: JsonPropertyName("value")] JsonElement? Value);
+
+/// <summary>Shape A (<c>subject</c>, <c>action</c>, <c>resource</c>, <c>environment</c>) or shape B (<c>resourceType</c>, <c>resourceId</c>, <c>action</c>, <c>context</c>).</summary>
+public sealed record AbacCheckRequest(
+    [property: JsonPropertyName("subject")] JsonElement? Subject,
+    [property: JsonPropertyName("action")] string? Action,
+    [property: JsonPropertyName("resource")] JsonElement? Resource,
+    [property: JsonPropertyName("environment")] JsonElement? Environment,
+    [property: JsonPropertyName("context")] JsonElement? Context,
+    [property: JsonPropertyName("resourceType")] string? ResourceType,
+    [property: JsonPropertyName("resourceId")] string? ResourceId);
+
+public sealed record AbacBatchRequest(
+    [property: JsonPropertyName("checks")] IReadOnlyList<AbacCheckRequest?>? Checks,
+    [property: JsonPropertyName("requests")] IReadOnlyList<AbacCheckRequest?>? Requests);
+
+public sealed record ShapeAPolicy(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("effect")] string Effect);
+
+public sealed record ShapeAResponse(
+    [property: JsonPropertyName("decision")] string Decision,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("policies")] IReadOnlyList<ShapeAPolicy> Policies,
+    [property: JsonPropertyName("evaluationTime")] double EvaluationTime);
+
+public sealed record ShapeBPolicy(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("effect")] string Effect,
+    [property: JsonPropertyName("priority")] int Priority);
+
+public sealed record EvaluationContext(
+    [property: JsonPropertyName("user")] IReadOnlyDictionary<string, object?> User,
+    [property: JsonPropertyName("resource")] IReadOnlyDictionary<string, object?> Resource,
+    [property: JsonPropertyName("environment")] IReadOnlyDictionary<string, object?> Environment);
+
+public sealed record ShapeBResponse(
+    [property: JsonPropertyName("allowed")] bool Allowed,
+    [property: JsonPropertyName("reason")] string Reason,
+    [property: JsonPropertyName("matchedPolicies")] IReadOnlyList<ShapeBPolicy> MatchedPolicies,
+    [property: JsonPropertyName("evaluationContext")] EvaluationContext EvaluationContext);

@@ -1,0 +1,130 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Consistency;
+using LumoAuth.Authorization.Engine;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Authorization.Features.Rbac;
+
+/// <summary>ADM-08 and ADM-40: the roles of a user and of a group, read and replaced as a whole.</summary>
+public static class AssignmentEndpoints
+{
+    public static IEndpointRouteBuilder MapAssignmentEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin").RequireAuthorization(Policies.TenantAdmin).WithTags("Roles");
+        group.MapGet("/users/{userId:guid}/roles", GetUserRoles).WithName("GetUserRoles");
+        group.MapPut("/users/{userId:guid}/roles", SetUserRoles).WithName("SetUserRoles");
+        group.MapGet("/groups/{groupId:guid}/roles", GetGroupRoles).WithName("GetGroupRoles");
+        group.MapPut("/groups/{groupId:guid}/roles", SetGroupRoles).WithName("SetGroupRoles");
+        return app;
+    }
+
+    public static async Task<IResult> GetUserRoles(Guid userId, AuthorizationDbContext db, TenantContext tenant, IHttpClientFactory http, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (!await UserExistsAsync(http, tenant.TenantId, userId, cancellationToken))
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var subject = new SubjectRef(RbacModel.User, userId.ToString());
+        var direct = await DirectRolesAsync(db, tenant.TenantId, subject, cancellationToken);
+        var scope = await rbac.OpenAsync(tenant.TenantId, new ConsistencyRequirement(ConsistencyMode.FullyConsistent), cancellationToken);
+        var effective = await RbacStore.RolesOfAsync(scope, subject, cancellationToken);
+        var permissions = await RbacStore.PermissionsOfAsync(scope, subject, cancellationToken);
+        return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(new SubjectRolesResponse(
+            userId.ToString(), direct, effective, [.. permissions.Select(p => p.Permission)])));
+    }
+
+    public static async Task<IResult> SetUserRoles(Guid userId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, IHttpClientFactory http, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (!await UserExistsAsync(http, tenant.TenantId, userId, cancellationToken))
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        return await SetRolesAsync(new SubjectRef(RbacModel.User, userId.ToString()), userId, request, db, tenant, rbac, cancellationToken);
+    }
+
+    public static async Task<IResult> GetGroupRoles(Guid groupId, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var roles = await DirectRolesAsync(db, tenant.TenantId, RbacModel.GroupMembers(groupId), cancellationToken);
+        return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(new SubjectRolesResponse(groupId.ToString(), roles, null, null)));
+    }
+
+    public static Task<IResult> SetGroupRoles(Guid groupId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken) =>
+        SetRolesAsync(RbacModel.GroupMembers(groupId), groupId, request, db, tenant, rbac, cancellationToken);
+
+    private static async Task<IResult> SetRolesAsync(SubjectRef subject, Guid id, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        await RbacCatalog.EnsureSystemRolesAsync(db, tenant.TenantId, cancellationToken);
+        if (request.Roles is null)
+        {
+            return ApiErrors.Validation("roles", "is required (an empty array removes all)");
+        }
+
+        // Roles may be named by slug or id; both resolve to the slug the tuples use.
+        var wanted = request.Roles.Distinct(StringComparer.Ordinal).ToList();
+        var ids = wanted.Select(r => Guid.TryParse(r, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty).ToList();
+        var found = await db.Roles.AsNoTracking().Where(r => wanted.Contains(r.Slug) || ids.Contains(r.Id)).Select(r => new { r.Id, r.Slug }).ToListAsync(cancellationToken);
+        var unknown = wanted.Where(w => !found.Any(f => f.Slug == w || f.Id.ToString() == w)).ToList();
+        if (unknown.Count > 0)
+        {
+            return ApiErrors.Validation("roles", $"unknown roles: {string.Join(", ", unknown)}");
+        }
+
+        var slugs = found.Select(f => f.Slug).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var revision = await rbac.ReplaceRolesAsync(db, tenant.TenantId, subject, slugs, cancellationToken);
+        return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(
+            new SubjectRolesResponse(id.ToString(), slugs, null, null) { ConsistencyToken = ConsistencyToken.For(revision) },
+            "Roles updated"));
+    }
+
+    private static Task<List<string>> DirectRolesAsync(AuthorizationDbContext db, Guid tenantId, SubjectRef subject, CancellationToken cancellationToken)
+    {
+        var relation = subject.Relation ?? string.Empty;
+        return RbacStore.Tuples(db, tenantId)
+            .Where(t => t.ObjectType == RbacModel.Role && t.Relation == RbacModel.Assignee && t.SubjectType == subject.Type && t.SubjectId == subject.Id && t.SubjectRelation == relation)
+            .OrderBy(t => t.ObjectId).Select(t => t.ObjectId)
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Users belong to admin: ask it whether this tenant has the user (another tenant's user is a 404 here too).</summary>
+    private static async Task<bool> UserExistsAsync(IHttpClientFactory http, Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        using var client = http.CreateClient(InternalClients.Admin);
+        using var response = await client.GetAsync(
+            InternalRoutes.UserProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenantId}",
+            cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return true;
+    }
+}
+
+public sealed record RolesRequest([property: JsonPropertyName("roles")] IReadOnlyList<string>? Roles);
+
+public sealed record SubjectRolesResponse(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("roles")] IReadOnlyList<string> Roles,
+    [property: JsonPropertyName("effectiveRoles")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyList<string>? EffectiveRoles,
+    [property: JsonPropertyName("permissions")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyList<string>? Permissions)
+{
+    [JsonPropertyName("consistency_token")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ConsistencyToken { get; init; }
+}

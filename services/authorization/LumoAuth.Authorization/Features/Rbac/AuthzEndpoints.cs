@@ -1,0 +1,252 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LumoAuth.Authorization.Consistency;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Engine;
+using LumoAuth.Authorization.Features.Relationships;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Authorization.Features.Rbac;
+
+/// <summary>
+/// AZ-01…05: RBAC checks for the caller's subject, and the internal <c>roles-of</c> for the token service.
+/// A bearer token checks for its own subject; an API key (or an admin-scoped token) names the subject to check.
+/// </summary>
+public static class AuthzEndpoints
+{
+    public const string MissingPermission = "MISSING_PERMISSION";
+    public const string InvalidPermissions = "INVALID_PERMISSIONS";
+
+    public static IEndpointRouteBuilder MapAuthzEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/authz").RequireAuthorization(Policies.TenantCaller).WithTags("RBAC checks");
+        group.MapPost("/check", Check).WithName("AuthzCheck");
+        group.MapPost("/check-bulk", CheckBulk).WithName("AuthzCheckBulk");
+        group.MapPost("/check-any", CheckAny).WithName("AuthzCheckAny");
+        group.MapPost("/check-all", CheckAll).WithName("AuthzCheckAll");
+        group.MapGet("/permissions", ListPermissions).WithName("AuthzPermissions");
+        app.MapPost(InternalRoutes.RolesOf, RolesOf).RequireAuthorization(Policies.Internal).WithName("InternalRolesOf").WithTags("Internal");
+        return app;
+    }
+
+    public static async Task<IResult> Check(AuthzCheckRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(request.Permission))
+        {
+            return ApiErrors.BadRequest(MissingPermission, "Required field 'permission' is missing");
+        }
+
+        if (!TrySubject(caller, request.Subject, out var subject, out var error))
+        {
+            return error!;
+        }
+
+        if (!ZanzibarInput.TryConsistency(request.Consistency, request.ConsistencyToken, out var consistency, out var consistencyError))
+        {
+            return new ApiErrorResult(consistencyError!);
+        }
+
+        var (scope, openError) = await rbac.TryOpenAsync(tenant.TenantId, consistency, cancellationToken);
+        if (scope is null)
+        {
+            return new ApiErrorResult(openError!);
+        }
+
+        var allowed = RbacCatalog.IsSlug(request.Permission) && await RbacStore.HasPermissionAsync(scope, subject, request.Permission, cancellationToken);
+        return TypedResults.Ok(new AuthzCheckResponse(allowed, request.Permission, subject.Id, scope.ConsistencyToken));
+    }
+
+    public static async Task<IResult> CheckBulk(AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        var (results, subject, token, error) = await EvaluateAsync(request, caller, tenant, rbac, cancellationToken);
+        return error ?? TypedResults.Ok(new AuthzBulkResponse(results!, subject!, request.Context, token!));
+    }
+
+    public static async Task<IResult> CheckAny(AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        var (results, subject, token, error) = await EvaluateAsync(request, caller, tenant, rbac, cancellationToken);
+        return error ?? TypedResults.Ok(new AuthzCombinedResponse(results!.Values.Any(v => v), [.. results.Keys], subject!, token!));
+    }
+
+    public static async Task<IResult> CheckAll(AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        var (results, subject, token, error) = await EvaluateAsync(request, caller, tenant, rbac, cancellationToken);
+        return error ?? TypedResults.Ok(new AuthzCombinedResponse(results!.Values.All(v => v), [.. results.Keys], subject!, token!));
+    }
+
+    public static async Task<IResult> ListPermissions(string? subject, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, AuthorizationDbContext db, CancellationToken cancellationToken)
+    {
+        if (!TrySubject(caller, subject, out var who, out var error))
+        {
+            return error!;
+        }
+
+        var scope = await rbac.OpenAsync(tenant.TenantId, ConsistencyRequirement.Default, cancellationToken);
+        var granted = await RbacStore.PermissionsOfAsync(scope, who, cancellationToken);
+        var slugs = granted.Select(g => g.Permission).ToList();
+        var roleSlugs = granted.Select(g => g.Role).Distinct().ToList();
+        var descriptions = await db.Permissions.AsNoTracking().Where(p => slugs.Contains(p.Slug)).ToDictionaryAsync(p => p.Slug, p => p.Description ?? p.Name, cancellationToken);
+        var roleNames = await db.Roles.AsNoTracking().Where(r => roleSlugs.Contains(r.Slug)).ToDictionaryAsync(r => r.Slug, r => r.Name, cancellationToken);
+        var items = granted
+            .Where(g => descriptions.ContainsKey(g.Permission))
+            .Select(g => new EffectivePermission(g.Permission, descriptions[g.Permission], $"role:{roleNames.GetValueOrDefault(g.Role) ?? g.Role}"))
+            .ToList();
+        return TypedResults.Ok(new AuthzPermissionsResponse(who.Id, items, items.Count, scope.ConsistencyToken));
+    }
+
+    /// <summary>The token service's view: every role and permission of the subject, direct and through groups, fully consistent.</summary>
+    public static async Task<IResult> RolesOf(RolesOfRequest request, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || !TryParseSubject(request.Subject, out var subject))
+        {
+            return ApiErrors.Validation("subject", "must be a user id or 'type:id'");
+        }
+
+        var scope = await rbac.OpenAsync(request.TenantId, new ConsistencyRequirement(ConsistencyMode.FullyConsistent), cancellationToken);
+        var roles = await RbacStore.RolesOfAsync(scope, subject, cancellationToken);
+        var permissions = await RbacStore.PermissionsOfAsync(scope, subject, cancellationToken);
+        return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]));
+    }
+
+    private static async Task<(SortedDictionary<string, bool>? Results, string? Subject, string? Token, IResult? Error)> EvaluateAsync(
+        AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (request.Permissions is not { Count: > 0 and <= 100 } permissions || permissions.Any(string.IsNullOrWhiteSpace))
+        {
+            return (null, null, null, ApiErrors.BadRequest(InvalidPermissions, "'permissions' must be a non-empty array of at most 100 permission slugs"));
+        }
+
+        if (!TrySubject(caller, request.Subject, out var subject, out var error))
+        {
+            return (null, null, null, error);
+        }
+
+        if (!ZanzibarInput.TryConsistency(request.Consistency, request.ConsistencyToken, out var consistency, out var consistencyError))
+        {
+            return (null, null, null, new ApiErrorResult(consistencyError!));
+        }
+
+        var (scope, openError) = await rbac.TryOpenAsync(tenant.TenantId, consistency, cancellationToken);
+        if (scope is null)
+        {
+            return (null, null, null, new ApiErrorResult(openError!));
+        }
+
+        var results = new SortedDictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var permission in permissions.Distinct(StringComparer.Ordinal))
+        {
+            results[permission!] = RbacCatalog.IsSlug(permission) && await RbacStore.HasPermissionAsync(scope, subject, permission!, cancellationToken);
+        }
+
+        return (results, subject.Id, scope.ConsistencyToken, null);
+    }
+
+    /// <summary>
+    /// Whose permissions: a bearer token's own subject, unless an admin-scoped caller (or an API key, which
+    /// has no subject of its own) names another with <c>subject</c>.
+    /// </summary>
+    internal static bool TrySubject(ClaimsPrincipal caller, string? requested, out SubjectRef subject, out IResult? error)
+    {
+        subject = default;
+        error = null;
+        var isApiKey = caller.FindFirstValue(LumoClaims.AuthMethod) == "api_key";
+        var isAdmin = isApiKey || caller.FindAll(LumoClaims.Scope).SelectMany(c => c.Value.Split(' ')).Any(s => s is "admin" or "admin:read" or "admin.read" or "admin:write" or "admin.write");
+        var own = isApiKey ? null : caller.FindFirstValue(LumoClaims.Subject);
+        if (requested is not null)
+        {
+            if (!TryParseSubject(requested, out subject))
+            {
+                error = ApiErrors.Validation("subject", "must be a user id or 'type:id'");
+                return false;
+            }
+
+            if (!isAdmin && (own is null || !TryParseSubject(own, out var self) || self != subject))
+            {
+                error = ApiErrors.Create(403, ErrorCodes.PermissionDenied, "Only an admin credential may check another subject's permissions");
+                return false;
+            }
+
+            return true;
+        }
+
+        if (own is null || !TryParseSubject(own, out subject))
+        {
+            error = ApiErrors.Validation("subject", "is required: this credential names no user");
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>A bare id is a user (a Guid) or an agent/client id; <c>type:id</c> names the type.</summary>
+    internal static bool TryParseSubject(string? text, out SubjectRef subject)
+    {
+        subject = default;
+        if (string.IsNullOrWhiteSpace(text) || text.Length > 300)
+        {
+            return false;
+        }
+
+        if (RelationshipNotation.TryParseSubject(text, out var entity) && entity.Relation.Length == 0 && entity.Id != "*")
+        {
+            subject = new SubjectRef(entity.Type, entity.Id);
+            return true;
+        }
+
+        if (!RelationshipNotation.IsId(text) || text == "*" || text.Contains(':', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        subject = new SubjectRef(Guid.TryParse(text, out _) ? RbacModel.User : RbacModel.Agent, text);
+        return true;
+    }
+}
+
+public sealed record AuthzCheckRequest(
+    [property: JsonPropertyName("permission")] string? Permission,
+    [property: JsonPropertyName("subject")] string? Subject,
+    [property: JsonPropertyName("context")] JsonElement? Context,
+    [property: JsonPropertyName("consistency")] string? Consistency,
+    [property: JsonPropertyName("consistency_token")] string? ConsistencyToken);
+
+public sealed record AuthzPermissionsRequest(
+    [property: JsonPropertyName("permissions")] IReadOnlyList<string?>? Permissions,
+    [property: JsonPropertyName("subject")] string? Subject,
+    [property: JsonPropertyName("context")] JsonElement? Context,
+    [property: JsonPropertyName("consistency")] string? Consistency,
+    [property: JsonPropertyName("consistency_token")] string? ConsistencyToken);
+
+public sealed record AuthzCheckResponse(
+    [property: JsonPropertyName("allowed")] bool Allowed,
+    [property: JsonPropertyName("permission")] string Permission,
+    [property: JsonPropertyName("user_id")] string UserId,
+    [property: JsonPropertyName("consistency_token")] string ConsistencyToken);
+
+public sealed record AuthzBulkResponse(
+    [property: JsonPropertyName("results")] IReadOnlyDictionary<string, bool> Results,
+    [property: JsonPropertyName("user_id")] string UserId,
+    [property: JsonPropertyName("context")] JsonElement? Context,
+    [property: JsonPropertyName("consistency_token")] string ConsistencyToken);
+
+public sealed record AuthzCombinedResponse(
+    [property: JsonPropertyName("allowed")] bool Allowed,
+    [property: JsonPropertyName("permissions")] IReadOnlyList<string> Permissions,
+    [property: JsonPropertyName("user_id")] string UserId,
+    [property: JsonPropertyName("consistency_token")] string ConsistencyToken);
+
+public sealed record EffectivePermission(
+    [property: JsonPropertyName("slug")] string Slug,
+    [property: JsonPropertyName("description")] string Description,
+    [property: JsonPropertyName("source")] string Source);
+
+public sealed record AuthzPermissionsResponse(
+    [property: JsonPropertyName("user_id")] string UserId,
+    [property: JsonPropertyName("permissions")] IReadOnlyList<EffectivePermission> Permissions,
+    [property: JsonPropertyName("count")] int Count,
+    [property: JsonPropertyName("consistency_token")] string ConsistencyToken);

@@ -1,0 +1,90 @@
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Engine;
+using LumoAuth.Contracts.Groups;
+using LumoAuth.Contracts.Users;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Authorization.Features.Rbac;
+
+/// <summary>
+/// Keeps group membership tuples in step with admin, so group roles reach their members. Idempotent by set
+/// semantics: adding a present member or removing an absent one changes nothing.
+/// </summary>
+public sealed class GroupMembershipConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<GroupMembershipChanged>
+{
+    public Task Consume(ConsumeContext<GroupMembershipChanged> context) =>
+        GroupMemberships.ApplyAsync(db, rbac, context.Message, context.CancellationToken);
+}
+
+/// <summary>
+/// Applies a membership change per user, unless a later change for the same (group, user) was applied
+/// already: delivery is at least once and unordered, so "added" then "removed" may arrive reversed.
+/// An equal timestamp is applied again (a redelivery), which set semantics make harmless.
+/// </summary>
+public static class GroupMemberships
+{
+    public static async Task ApplyAsync(AuthorizationDbContext db, RbacStore rbac, GroupMembershipChanged message, CancellationToken cancellationToken)
+    {
+        if (message.TenantId is not { } tenantId)
+        {
+            return;
+        }
+
+        var group = new ObjectRef(RbacModel.Group, message.GroupId.ToString());
+        var writes = new List<RelationshipTuple>();
+        var deletes = new List<TupleKey>();
+        foreach (var (userId, added) in message.AddedUserIds.Select(u => (u, true)).Concat(message.RemovedUserIds.Select(u => (u, false))))
+        {
+            // Records the event's time unless a later one is recorded; the row comes back only when this event is current.
+            var current = (await db.Database.SqlQuery<int>($"""
+                INSERT INTO group_membership_versions ("TenantId", "GroupId", "UserId", "OccurredAt")
+                VALUES ({tenantId}, {message.GroupId}, {userId}, {message.OccurredAt})
+                ON CONFLICT ("TenantId", "GroupId", "UserId") DO UPDATE SET "OccurredAt" = excluded."OccurredAt"
+                WHERE group_membership_versions."OccurredAt" <= excluded."OccurredAt"
+                RETURNING 1 AS "Value"
+                """).ToListAsync(cancellationToken)).Count > 0;
+            if (!current)
+            {
+                continue;
+            }
+
+            var member = new SubjectRef(RbacModel.User, userId.ToString());
+            if (added)
+            {
+                writes.Add(new RelationshipTuple(group, RbacModel.Member, member));
+            }
+            else
+            {
+                deletes.Add(new TupleKey(group, RbacModel.Member, member));
+            }
+        }
+
+        await rbac.ApplyAsync(db, tenantId, writes, deletes, cancellationToken);
+    }
+}
+
+/// <summary>A deleted group's roles and memberships go with it.</summary>
+public sealed class GroupDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<GroupDeleted>
+{
+    public async Task Consume(ConsumeContext<GroupDeleted> context)
+    {
+        if (context.Message.TenantId is { } tenantId)
+        {
+            await rbac.RemoveAllAsync(db, tenantId, RbacModel.GroupMembers(context.Message.GroupId), null, context.CancellationToken);
+            await rbac.RemoveAllAsync(db, tenantId, null, new ObjectRef(RbacModel.Group, context.Message.GroupId.ToString()), context.CancellationToken);
+        }
+    }
+}
+
+/// <summary>A deleted user keeps no role assignments or group memberships.</summary>
+public sealed class UserDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<UserDeleted>
+{
+    public async Task Consume(ConsumeContext<UserDeleted> context)
+    {
+        if (context.Message.TenantId is { } tenantId)
+        {
+            await rbac.RemoveAllAsync(db, tenantId, new SubjectRef(RbacModel.User, context.Message.UserId.ToString()), null, context.CancellationToken);
+        }
+    }
+}

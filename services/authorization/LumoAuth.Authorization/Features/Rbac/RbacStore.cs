@@ -1,0 +1,178 @@
+using System.Security.Cryptography;
+using LumoAuth.Authorization.Consistency;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Engine;
+using LumoAuth.Authorization.Engine.Model;
+using LumoAuth.Authorization.Engine.Schema;
+using LumoAuth.Authorization.Features.Relationships;
+using LumoAuth.Authorization.Schemas;
+using LumoAuth.Authorization.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Authorization.Features.Rbac;
+
+/// <summary>
+/// RBAC as tuples of a built-in model, so the same engine, index and consistency machinery answers it:
+/// <c>role:{slug}#assignee@user:{id}</c> (or <c>@group:{id}#member</c>), <c>permission:{slug}#granted@role:{slug}#assignee</c>,
+/// <c>group:{id}#member@user:{id}</c>. They live in a store of their own per tenant (a derived store id), so a
+/// tenant's Zanzibar schema and tuples never collide with them.
+/// </summary>
+public static class RbacModel
+{
+    public const string User = "user";
+    public const string Agent = "agent";
+    public const string Group = "group";
+    public const string Member = "member";
+    public const string Role = "role";
+    public const string Assignee = "assignee";
+    public const string Permission = "permission";
+    public const string Granted = "granted";
+
+    public static AuthorizationModel Model { get; } = AuthorizationSchema.ParseDsl("""
+        model
+          schema 1.1
+        type user
+        type agent
+        type group
+          relations
+            define member: [user, agent]
+        type role
+          relations
+            define assignee: [user, agent, group#member]
+        type permission
+          relations
+            define granted: [role#assignee]
+        """);
+
+    /// <summary>The store holding a tenant's RBAC tuples: a stable id derived from the tenant's, never another tenant's.</summary>
+    public static Guid StoreOf(Guid tenantId)
+    {
+        Span<byte> input = stackalloc byte[20];
+        tenantId.TryWriteBytes(input);
+        "rbac"u8.CopyTo(input[16..]);
+        var hash = SHA256.HashData(input);
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x50);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16));
+    }
+
+    public static SubjectRef Assignees(string roleSlug) => new(Role, roleSlug, Assignee);
+
+    public static SubjectRef GroupMembers(Guid groupId) => new(Group, groupId.ToString(), Member);
+}
+
+/// <summary>Reads and writes of a tenant's RBAC tuples.</summary>
+public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
+{
+    private static readonly TenantModel BuiltIn = new(RbacModel.Model, 0, IsPermissive: false, long.MaxValue);
+
+    /// <summary>Opens the tenant's RBAC tuples; only a consistency token ahead of the RBAC revision fails (a 400 for the caller).</summary>
+    public ValueTask<(ReadScope? Scope, ServiceDefaults.Errors.ApiError? Error)> TryOpenAsync(Guid tenantId, ConsistencyRequirement requirement, CancellationToken cancellationToken) =>
+        reads.OpenAsync(RbacModel.StoreOf(tenantId), requirement, BuiltIn, cancellationToken);
+
+    /// <summary>Opens the tenant's RBAC tuples without a token (minimize_latency or fully_consistent), which cannot fail.</summary>
+    public async ValueTask<ReadScope> OpenAsync(Guid tenantId, ConsistencyRequirement requirement, CancellationToken cancellationToken)
+    {
+        if (requirement.Mode == ConsistencyMode.AtLeastAsFresh)
+        {
+            throw new ArgumentException("Use TryOpenAsync for token-based reads.", nameof(requirement));
+        }
+
+        var (scope, _) = await reads.OpenAsync(RbacModel.StoreOf(tenantId), requirement, BuiltIn, cancellationToken);
+        return scope!;
+    }
+
+    public static async ValueTask<bool> HasPermissionAsync(ReadScope scope, SubjectRef subject, string permission, CancellationToken cancellationToken)
+    {
+        var result = await scope.View.Engine.CheckAsync(scope.Model.Model, scope.View.Reader, new CheckQuery(new ObjectRef(RbacModel.Permission, permission), RbacModel.Granted, subject), cancellationToken);
+        return result.IsAllowed;
+    }
+
+    /// <summary>The subject's roles, direct and through groups.</summary>
+    public static async ValueTask<IReadOnlyList<string>> RolesOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
+    {
+        var result = await scope.View.Engine.ListObjectsAsync(scope.Model.Model, scope.View.Reader, new ListObjectsQuery(RbacModel.Role, RbacModel.Assignee, subject), cancellationToken);
+        return [.. result.Objects.Select(o => o.Id).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The subject's effective permissions, each with the first role (by slug) that grants it.</summary>
+    public static async ValueTask<IReadOnlyList<(string Permission, string Role)>> PermissionsOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
+    {
+        var granted = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var role in await RolesOfAsync(scope, subject, cancellationToken))
+        {
+            await foreach (var tuple in scope.View.Reader.ReadBySubjectAsync(RbacModel.Permission, RbacModel.Granted, RbacModel.Assignees(role), cancellationToken))
+            {
+                granted.TryAdd(tuple.Object.Id, role);
+            }
+        }
+
+        return [.. granted.Select(p => (p.Key, p.Value))];
+    }
+
+    /// <summary>Applies RBAC tuple changes for the tenant (no relationship events: RBAC has its own vocabulary).</summary>
+    public async Task<long> ApplyAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<RelationshipTuple> writes, IReadOnlyCollection<TupleKey> deletes, CancellationToken cancellationToken)
+    {
+        var store = RbacModel.StoreOf(tenantId);
+        var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false);
+        if (outcome.Changed)
+        {
+            await indexes.AfterWriteAsync(store, outcome.Revision, cancellationToken);
+        }
+
+        return outcome.Revision;
+    }
+
+    /// <summary>Stored RBAC tuples of the tenant matching the filter (the admin views read the table, not the index).</summary>
+    public static IQueryable<StoredTuple> Tuples(AuthorizationDbContext db, Guid tenantId)
+    {
+        var store = RbacModel.StoreOf(tenantId);
+        return db.Tuples.IgnoreQueryFilters().AsNoTracking().Where(t => t.TenantId == store);
+    }
+
+    /// <summary>Replaces the roles assigned to <paramref name="subject"/> with <paramref name="roles"/>.</summary>
+    public async Task<long> ReplaceRolesAsync(AuthorizationDbContext db, Guid tenantId, SubjectRef subject, IReadOnlyCollection<string> roles, CancellationToken cancellationToken)
+    {
+        var subjectRelation = subject.Relation ?? string.Empty;
+        var current = await Tuples(db, tenantId)
+            .Where(t => t.ObjectType == RbacModel.Role && t.Relation == RbacModel.Assignee && t.SubjectType == subject.Type && t.SubjectId == subject.Id && t.SubjectRelation == subjectRelation)
+            .Select(t => t.ObjectId)
+            .ToListAsync(cancellationToken);
+        var writes = roles.Except(current, StringComparer.Ordinal).Select(r => new RelationshipTuple(new ObjectRef(RbacModel.Role, r), RbacModel.Assignee, subject)).ToList();
+        var deletes = current.Except(roles, StringComparer.Ordinal).Select(r => new TupleKey(new ObjectRef(RbacModel.Role, r), RbacModel.Assignee, subject)).ToList();
+        return await ApplyAsync(db, tenantId, writes, deletes, cancellationToken);
+    }
+
+    /// <summary>Replaces the permissions granted by <paramref name="role"/>.</summary>
+    public async Task<long> ReplacePermissionsAsync(AuthorizationDbContext db, Guid tenantId, string role, IReadOnlyCollection<string> permissions, CancellationToken cancellationToken)
+    {
+        var current = await Tuples(db, tenantId)
+            .Where(t => t.ObjectType == RbacModel.Permission && t.Relation == RbacModel.Granted && t.SubjectType == RbacModel.Role && t.SubjectId == role && t.SubjectRelation == RbacModel.Assignee)
+            .Select(t => t.ObjectId)
+            .ToListAsync(cancellationToken);
+        var assignees = RbacModel.Assignees(role);
+        var writes = permissions.Except(current, StringComparer.Ordinal).Select(p => new RelationshipTuple(new ObjectRef(RbacModel.Permission, p), RbacModel.Granted, assignees)).ToList();
+        var deletes = current.Except(permissions, StringComparer.Ordinal).Select(p => new TupleKey(new ObjectRef(RbacModel.Permission, p), RbacModel.Granted, assignees)).ToList();
+        return await ApplyAsync(db, tenantId, writes, deletes, cancellationToken);
+    }
+
+    /// <summary>Removes every tuple that names <paramref name="subject"/> as subject, or <paramref name="object"/> as object.</summary>
+    public async Task<long> RemoveAllAsync(AuthorizationDbContext db, Guid tenantId, SubjectRef? subject, ObjectRef? @object, CancellationToken cancellationToken)
+    {
+        var query = Tuples(db, tenantId);
+        if (subject is { } s)
+        {
+            var relation = s.Relation ?? string.Empty;
+            query = query.Where(t => t.SubjectType == s.Type && t.SubjectId == s.Id && t.SubjectRelation == relation);
+        }
+
+        if (@object is { } o)
+        {
+            query = query.Where(t => t.ObjectType == o.Type && t.ObjectId == o.Id);
+        }
+
+        var rows = await query.ToListAsync(cancellationToken);
+        var deletes = rows.Select(t => new TupleKey(new ObjectRef(t.ObjectType, t.ObjectId), t.Relation, TupleRows.Subject(t.SubjectType, t.SubjectId, t.SubjectRelation))).ToList();
+        return await ApplyAsync(db, tenantId, [], deletes, cancellationToken);
+    }
+}

@@ -1,0 +1,230 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Authorization.Tests;
+
+/// <summary>ABAC: attribute definitions, policies in both forms, checks in both shapes, batches, stored attributes and the policy test.</summary>
+public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<AuthorizationSuite>
+{
+    private static readonly object OwnersCanEdit = new
+    {
+        name = "Owners can edit",
+        effect = "allow",
+        priority = 100,
+        target = new { resources = new[] { "document" }, actions = new[] { "edit", "delete" } },
+        conditions = new { all = new[] { new { attribute = "subject.id", @operator = "equals", value = "$resource.owner_id" } } },
+    };
+
+    [Fact]
+    public async Task AttributeDefinitions_Crud_InBothForms()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var created = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new
+        {
+            name = "Department", key = "department", category = "subject", dataType = "string", allowedValues = new[] { "eng", "sales" },
+        }), 201);
+        var id = created["data"]!["id"]!.GetValue<string>();
+        var variant = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/attributes", new
+        {
+            name = "classification", attributeType = "resource", dataType = "string", validationRules = new { @enum = new[] { "public", "secret" } },
+        }), 201);
+        Assert.Equal("resource", variant["data"]!["category"]!.GetValue<string>());
+        Assert.Equal(2, variant["data"]!["allowedValues"]!.AsArray().Count);
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Dept", key = "department", category = "subject", dataType = "string" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "X", key = "x", category = "planet", dataType = "string" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "X", key = "x", category = "subject", dataType = "complex" }), 400, "validation_error");
+
+        var updated = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/abac/attributes/{id}", new { description = "Where they work" }));
+        Assert.Equal("Where they work", updated["data"]!["description"]!.GetValue<string>());
+        var list = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/abac/attributes?category=subject"));
+        Assert.Equal(1, list["meta"]!["total"]!.GetValue<long>());
+
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{other.Api}/admin/abac/attributes/{id}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.DeleteAsync($"{other.Api}/admin/abac/attributes/{id}"), 404, "resource_not_found");
+        await ApiAssert.OkAsync(await client.DeleteAsync($"{tenant.Api}/admin/abac/attributes/{id}"));
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/abac/attributes/{id}"), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task Policies_Crud_InBothForms_WithValidation()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var formA = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", OwnersCanEdit), 201);
+        Assert.Equal("equals", formA["data"]!["conditions"]!["all"]![0]!["operator"]!.GetValue<string>());
+        var formB = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/policies", new
+        {
+            name = "Business hours only", resourceType = "sensitive-data", action = "*", effect = "deny", priority = 200,
+            conditions = new { @operator = "OR", conditions = new object[] { new { subject = "environment.hour", @operator = "lt", value = 9 }, new { subject = "environment.hour", @operator = "gt", value = 17 } } },
+        }), 201);
+        var normalized = formB["data"]!;
+        Assert.Equal(["sensitive-data"], normalized["target"]!["resources"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Equal("less_than", normalized["conditions"]!["any"]![0]!["operator"]!.GetValue<string>());
+
+        var bad = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Bad", effect = "maybe", priority = 5000,
+            conditions = new { all = new[] { new { attribute = "subject.x", @operator = "sounds_like", value = 1 } } },
+        }), 400, "validation_error");
+        Assert.NotNull(bad["details"]!["effect"]);
+        Assert.NotNull(bad["details"]!["priority"]);
+        Assert.NotNull(bad["details"]!["conditions"]);
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new { name = "No conditions", effect = "allow" }), 400, "validation_error");
+
+        var id = formA["data"]!["id"]!.GetValue<string>();
+        var updated = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/abac/policies/{id}", new { isActive = false, priority = 300 }));
+        Assert.False(updated["data"]!["isActive"]!.GetValue<bool>());
+        Assert.Equal(300, updated["data"]!["priority"]!.GetValue<int>());
+        var list = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/abac/policies"));
+        Assert.Equal(2, list["meta"]!["total"]!.GetValue<long>());
+
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{other.Api}/admin/abac/policies/{id}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.PutAsJsonAsync($"{other.Api}/admin/abac/policies/{id}", new { priority = 1 }), 404, "resource_not_found");
+        await ApiAssert.OkAsync(await client.DeleteAsync($"{tenant.Api}/admin/abac/policies/{id}"));
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/abac/policies/{id}"), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task ShapeA_DenyOverridesWithinAPriority_AndExplains()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", OwnersCanEdit), 201);
+
+        var owner = await CheckA(client, tenant, "alice", "alice");
+        Assert.Equal("allow", owner["decision"]!.GetValue<string>());
+        Assert.Equal("Owners can edit", owner["policies"]![0]!["name"]!.GetValue<string>());
+        Assert.True(owner["evaluationTime"]!.GetValue<double>() >= 0);
+        var stranger = await CheckA(client, tenant, "bob", "alice");
+        Assert.Equal("deny", stranger["decision"]!.GetValue<string>());
+        Assert.Empty(stranger["policies"]!.AsArray());
+
+        // A deny at the same priority overrides; a higher-priority allow overrides the deny.
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Frozen documents", effect = "deny", priority = 100, target = new { resources = new[] { "document" } },
+            conditions = new { all = new[] { new { attribute = "resource.status", @operator = "equals", value = "frozen" } } },
+        }), 201);
+        var frozen = await CheckA(client, tenant, "alice", "alice", status: "frozen");
+        Assert.Equal("deny", frozen["decision"]!.GetValue<string>());
+        Assert.Equal(["Frozen documents", "Owners can edit"], frozen["policies"]!.AsArray().Select(p => p!["name"]!.GetValue<string>()));
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Admins override", effect = "allow", priority = 900,
+            conditions = new { any = new[] { new { attribute = "subject.roles", @operator = "contains", value = "admin" } } },
+        }), 201);
+        var adminCheck = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            subject = new { id = "root", attributes = new { roles = new[] { "admin" } } },
+            action = "edit",
+            resource = new { type = "document", id = "d1", attributes = new { owner_id = "alice", status = "frozen" } },
+        }));
+        Assert.Equal("allow", adminCheck["decision"]!.GetValue<string>());
+        Assert.Contains("Admins override", adminCheck["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { action = "edit", resource = new { type = "document" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { subject = new { id = "a" }, resource = new { type = "document" } }), 400, "validation_error");
+    }
+
+    [Fact]
+    public async Task ShapeB_UsesStoredAttributes_AndTheBatchesAnswerInOrder()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Same department reads", effect = "allow", resourceType = "report", action = "read",
+            conditions = new { @operator = "AND", conditions = new[] { new { subject = "user.department", @operator = "equals", value = "$resource.owner_department" } } },
+        }), 201);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/report/q3/attributes", new { owner_department = "finance", sensitivity = 3 }));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/carl/attributes/department", new { value = "finance" }));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/dina/attributes/department", new { value = "sales" }));
+
+        var carl = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { resourceType = "report", resourceId = "q3", action = "read", subject = "agent:carl" }));
+        Assert.False(carl["allowed"]!.GetValue<bool>());
+        var asUser = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { resourceType = "report", resourceId = "q3", action = "read", subject = "user:carl" }));
+        Assert.True(asUser["allowed"]!.GetValue<bool>());
+        Assert.Equal(100, asUser["matchedPolicies"]![0]!["priority"]!.GetValue<int>());
+        Assert.Equal("finance", asUser["evaluationContext"]!["resource"]!["owner_department"]!.GetValue<string>());
+        Assert.NotNull(asUser["evaluationContext"]!["environment"]!["hour"]);
+
+        var bulk = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check-bulk", new
+        {
+            requests = new[]
+            {
+                new { resourceType = "report", resourceId = "q3", action = "read", subject = "user:carl" },
+                new { resourceType = "report", resourceId = "q3", action = "read", subject = "user:dina" },
+            },
+        }));
+        Assert.Equal([true, false], bulk["results"]!.AsArray().Select(r => r!["allowed"]!.GetValue<bool>()));
+        var batch = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check/batch", new
+        {
+            checks = new[] { new { subject = new { id = "carl" }, action = "read", resource = new { type = "report", id = "q3" } } },
+        }));
+        Assert.Equal("allow", batch["results"]![0]!["decision"]!.GetValue<string>());
+        var tooMany = Enumerable.Range(0, 101).Select(_ => new { resourceType = "report", action = "read", subject = "user:carl" }).ToArray();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check-bulk", new { requests = tooMany }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/report/q3/attributes", new[] { 1, 2 }), 400, "validation_error");
+
+        // Another tenant's stored attributes are not this tenant's.
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.OkAsync(await otherClient.PostAsJsonAsync($"{other.Api}/admin/abac/policies", new
+        {
+            name = "Same department reads", effect = "allow", resourceType = "report", action = "read",
+            conditions = new { all = new[] { new { attribute = "user.department", @operator = "equals", value = "$resource.owner_department" } } },
+        }), 201);
+        var elsewhere = await ApiAssert.OkAsync(await otherClient.PostAsJsonAsync($"{other.Api}/abac/check", new { resourceType = "report", resourceId = "q3", action = "read", subject = "user:carl" }));
+        Assert.False(elsewhere["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task PolicyTest_EvaluatesOnePolicy_WithoutDeciding()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var created = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", OwnersCanEdit), 201);
+        var id = created["data"]!["id"]!.GetValue<string>();
+        var sample = new { subject = new { id = "alice" }, action = "edit", resource = new { type = "document", attributes = new { owner_id = "alice" } } };
+        var matched = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies/{id}/test", sample));
+        Assert.True(matched["data"]!["matched"]!.GetValue<bool>());
+        Assert.Equal("allow", matched["data"]!["decision"]!.GetValue<string>());
+        var wrongAction = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies/{id}/test", new { subject = new { id = "alice" }, action = "share", resource = new { type = "document", attributes = new { owner_id = "alice" } } }));
+        Assert.False(wrongAction["data"]!["targetsMatch"]!.GetValue<bool>());
+        Assert.Equal("not_applicable", wrongAction["data"]!["decision"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies/{Guid.NewGuid()}/test", sample), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task MyAttributes_ShowWhatPoliciesSee()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "vera@example.com");
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Clearance", key = "clearance", category = "subject", dataType = "string", allowedValues = new[] { "low", "high" } }), 201);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{userId}/attributes/clearance", new { value = "high" }));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{userId}/attributes/clearance", new { value = "top" }), 400, "validation_error");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "user" } }));
+
+        var mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={userId}"));
+        Assert.Equal("vera@example.com", mine["email"]!.GetValue<string>());
+        Assert.Equal("high", mine["clearance"]!.GetValue<string>());
+        Assert.Equal(["user"], mine["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes"), 400, "validation_error");
+    }
+
+    private static async Task<JsonObject> CheckA(HttpClient client, TestTenant tenant, string subject, string owner, string status = "draft") =>
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            subject = new { id = subject, type = "user" },
+            action = "edit",
+            resource = new { type = "document", id = "d1", attributes = new { owner_id = owner, status } },
+        }));
+}

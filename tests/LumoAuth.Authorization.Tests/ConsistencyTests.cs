@@ -1,0 +1,100 @@
+using System.Net.Http.Json;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Authorization.Tests;
+
+/// <summary>
+/// Consistency tokens over two replicas on one database: each answers from its own in-memory index, and a
+/// token forces that index to catch up with the write that issued it (no "new enemy").
+/// </summary>
+public sealed class ConsistencyTests(TwoReplicasSuite suite) : IClassFixture<TwoReplicasSuite>
+{
+    [Fact]
+    public async Task RevokeThenCheckWithTheDeleteToken_IsDenied_OnBothReplicas()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        using var b = AuthorizationSuite.ClientFor(suite.ReplicaB, tenant);
+
+        var granted = await a.WriteAsync(tenant, "document:secret", "viewer", "user:mallory");
+        Assert.True(await b.AllowedAsync(tenant, "document:secret", "viewer", "user:mallory", granted.Token()));
+
+        var revoked = await ApiAssert.OkAsync(await a.DeleteAsync(tenant, "document:secret", "viewer", "user:mallory"));
+        var token = revoked.Token();
+
+        // B's index was loaded before the revoke and tails lazily, so without the token it still answers from its past...
+        Assert.True(await b.AllowedAsync(tenant, "document:secret", "viewer", "user:mallory"));
+
+        // ...but with the delete's token both replicas answer from at least that revision, and agree.
+        var onB = await b.CheckAsync(tenant, new { @object = "document:secret", relation = "viewer", user = "user:mallory", consistency_token = token });
+        var onA = await a.CheckAsync(tenant, new { @object = "document:secret", relation = "viewer", user = "user:mallory", consistency_token = token });
+        Assert.False(onB["allowed"]!.GetValue<bool>());
+        Assert.False(onA["allowed"]!.GetValue<bool>());
+        Assert.Equal(token, onB["consistency_token"]!.GetValue<string>());
+        Assert.Equal(token, onA["consistency_token"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task FullyConsistent_SeesTheLatestWrite_AndSchemaChangesTravelWithTheRevision()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        using var b = AuthorizationSuite.ClientFor(suite.ReplicaB, tenant);
+        Assert.False(await b.AllowedAsync(tenant, "folder:x", "viewer", "user:nia"));
+
+        await a.WriteAsync(tenant, "folder:x", "owner", "user:nia");
+        var schema = await a.PutSchemaAsync(tenant, """
+            model
+              schema 1.1
+            type user
+            type folder
+              relations
+                define owner: [user]
+                define viewer: [user] or owner
+            """);
+
+        var fresh = await b.CheckAsync(tenant, new { @object = "folder:x", relation = "viewer", user = "user:nia", consistency = "fully_consistent" });
+        Assert.True(fresh["allowed"]!.GetValue<bool>());
+        Assert.Equal(schema.Token(), fresh["consistency_token"]!.GetValue<string>());
+        var listed = await ApiAssert.OkAsync(await b.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new
+        {
+            subject = "user:nia", permission = "viewer", object_type = "folder", consistency = "at_least_as_fresh", consistency_token = schema.Token(),
+        }));
+        Assert.Equal(["folder:x"], listed["objects"]!.AsArray().Select(o => o!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task ConcurrentWritesOnBothReplicas_GetDistinctRevisions_AndBothIndexesConverge()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        using var b = AuthorizationSuite.ClientFor(suite.ReplicaB, tenant);
+        Assert.False(await a.AllowedAsync(tenant, "doc:0", "viewer", "user:w"));
+        Assert.False(await b.AllowedAsync(tenant, "doc:0", "viewer", "user:w"));
+
+        var writes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? a : b).WriteAsync(tenant, $"doc:{i}", "viewer", "user:w")));
+        var revisions = writes.Select(w => w["data"]!["revision"]!.GetValue<long>()).Order().ToList();
+        Assert.Equal(Enumerable.Range(1, 20).Select(r => (long)r), revisions);
+
+        var latest = $"zk_{revisions[^1]}";
+        var listedOnA = await ApiAssert.OkAsync(await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { subject = "user:w", permission = "viewer", object_type = "doc", consistency_token = latest }));
+        var listedOnB = await ApiAssert.OkAsync(await b.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { subject = "user:w", permission = "viewer", object_type = "doc", consistency_token = latest }));
+        Assert.Equal(20, listedOnA["objects"]!.AsArray().Count);
+        Assert.Equal(listedOnA.ToJsonString(), listedOnB.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("sometimes", null)]
+    [InlineData("at_least_as_fresh", null)]
+    [InlineData(null, "not-a-token")]
+    [InlineData(null, "zk_999999")]
+    public async Task BadConsistency_Returns400(string? consistency, string? token)
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        await ApiAssert.ErrorAsync(
+            await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "doc:1", relation = "viewer", user = "user:a", consistency, consistency_token = token }),
+            400,
+            "validation_error");
+    }
+}

@@ -1,0 +1,219 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Features.Rbac;
+using LumoAuth.Contracts.Groups;
+using LumoAuth.Contracts.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Authorization.Tests;
+
+/// <summary>RBAC: roles, permissions, bindings, user and group assignments, the checks and roles-of, all answered by the engine.</summary>
+public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<AuthorizationSuite>
+{
+    [Fact]
+    public async Task RolesAndPermissions_Crud_WithSystemRolesImmutable()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var created = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Edit documents", slug = "document.edit", category = "documents" }), 201);
+        Assert.Equal("document.edit", created["data"]!["slug"]!.GetValue<string>());
+        var auto = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Read Users" }), 201);
+        Assert.Equal("read_users", auto["data"]!["slug"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Again", slug = "document.edit" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { slug = "x.y" }), 400, "validation_error");
+
+        var role = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Editor", permissions = new[] { "document.edit" } }), 201);
+        Assert.Equal("editor", role["data"]!["slug"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Bad", permissions = new[] { "no.such" } }), 400, "validation_error");
+
+        var bySlug = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/editor"));
+        Assert.Equal(["document.edit"], bySlug["data"]!["permissions"]!.AsArray().Select(p => p!["slug"]!.GetValue<string>()));
+        var permissionRoles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/document.edit/roles"));
+        Assert.Equal("editor", permissionRoles["data"]![0]!["slug"]!.GetValue<string>());
+        var permission = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/document.edit"));
+        Assert.Equal(1, permission["data"]!["roleCount"]!.GetValue<int>());
+
+        var system = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles?isSystem=true"));
+        Assert.Equal(["admin", "tenant_admin", "user"], system["data"]!.AsArray().Select(r => r!["slug"]!.GetValue<string>()));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/roles/admin", new { name = "Boss" }), 403, "permission_denied");
+        await ApiAssert.ErrorAsync(await client.DeleteAsync($"{tenant.Api}/admin/roles/admin"), 403, "permission_denied");
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/roles/nobody"), 404, "resource_not_found");
+
+        var replaced = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/roles/editor/permissions", new { permissions = new[] { "read_users" } }));
+        Assert.Equal(["read_users"], replaced["data"]!["permissions"]!.AsArray().Select(p => p!["slug"]!.GetValue<string>()));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/roles/editor/permissions", new { }), 400, "validation_error");
+        await ApiAssert.OkAsync(await client.DeleteAsync($"{tenant.Api}/admin/permissions/read_users"));
+        var afterDelete = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/editor"));
+        Assert.Empty(afterDelete["data"]!["permissions"]!.AsArray());
+
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{other.Api}/admin/roles/editor"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{other.Api}/admin/permissions/{created["data"]!["id"]}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{tenant.Api}/admin/roles"), 401, "unauthorized");
+    }
+
+    [Fact]
+    public async Task UserRoles_GrantPermissions_ToTheChecks()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "rita@example.com");
+        await SeedAsync(client, tenant);
+
+        var assigned = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "editor" } }));
+        Assert.Equal(["editor"], assigned["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+
+        var check = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = "document.edit", subject = userId.ToString() }));
+        Assert.True(check["allowed"]!.GetValue<bool>());
+        Assert.Equal(userId.ToString(), check["user_id"]!.GetValue<string>());
+        Assert.False(await AllowedAsync(client, tenant, userId, "billing.manage"));
+
+        var bulk = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-bulk", new { permissions = new[] { "document.edit", "document.read", "billing.manage" }, subject = userId.ToString() }));
+        Assert.True(bulk["results"]!["document.edit"]!.GetValue<bool>());
+        Assert.True(bulk["results"]!["document.read"]!.GetValue<bool>());
+        Assert.False(bulk["results"]!["billing.manage"]!.GetValue<bool>());
+        var any = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { permissions = new[] { "billing.manage", "document.read" }, subject = userId.ToString() }));
+        Assert.True(any["allowed"]!.GetValue<bool>());
+        var all = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = new[] { "billing.manage", "document.read" }, subject = userId.ToString() }));
+        Assert.False(all["allowed"]!.GetValue<bool>());
+
+        var effective = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/authz/permissions?subject={userId}"));
+        Assert.Equal(2, effective["count"]!.GetValue<int>());
+        Assert.Equal("role:Editor", effective["permissions"]![0]!["source"]!.GetValue<string>());
+        var view = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users/{userId}/roles"));
+        Assert.Equal(["document.edit", "document.read"], view["data"]!["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        var users = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/editor/users"));
+        Assert.Equal(userId.ToString(), users["data"]![0]!["id"]!.GetValue<string>());
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = Array.Empty<string>() }));
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+    }
+
+    [Fact]
+    public async Task Checks_RejectBadInput_WithDocumentedCodes()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "sam@example.com");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { subject = userId.ToString() }), 400, "MISSING_PERMISSION");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-bulk", new { permissions = Array.Empty<string>(), subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = new[] { "a", "" }, subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
+        // An API key has no subject of its own.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = "a.b" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = "a.b", subject = "user:a b" }), 400, "validation_error");
+
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{Guid.NewGuid()}/roles", new { roles = new[] { "user" } }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "no_such_role" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { }), 400, "validation_error");
+
+        // Another tenant's user does not exist here.
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.PutAsJsonAsync($"{other.Api}/admin/users/{userId}/roles", new { roles = new[] { "user" } }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{other.Api}/admin/users/{userId}/roles"), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task GroupRoles_ReachMembers_ThroughAdminEvents()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "gus@example.com");
+        var groupId = await suite.Admin.CreateGroupAsync(tenant, "Writers");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
+        var groupRoles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{groupId}/roles"));
+        Assert.Equal(["editor"], groupRoles["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+
+        using var admin = suite.Admin.ClientFor(tenant);
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { userId.ToString() } })).EnsureSuccessStatusCode();
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, userId, "document.edit") ? "granted" : null);
+        var rolesOf = await RolesOfAsync(tenant, userId);
+        Assert.Equal(["editor"], rolesOf["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+
+        (await admin.DeleteAsync($"{tenant.Api}/admin/groups/{groupId}/members/{userId}")).EnsureSuccessStatusCode();
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, userId, "document.edit") ? null : "revoked");
+    }
+
+    [Fact]
+    public async Task DeletedUser_LosesAssignments_AndRolesOfNeedsTheInternalKey()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "del@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "editor", "user" } }));
+        var before = await RolesOfAsync(tenant, userId);
+        Assert.Equal(["editor", "user"], before["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Equal(["document.edit", "document.read"], before["permissions"]!.AsArray().Select(r => r!.GetValue<string>()));
+
+        using var admin = suite.Admin.ClientFor(tenant);
+        (await admin.DeleteAsync($"{tenant.Api}/admin/users/{userId}")).EnsureSuccessStatusCode();
+        await ApiAssert.EventuallyAsync(async () => (await RolesOfAsync(tenant, userId))["roles"]!.AsArray().Count == 0 ? "dropped" : null);
+
+        using var anonymous = suite.Authorization.CreateClient();
+        await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())), 401, "unauthorized");
+        using var withApiKey = suite.ClientFor(tenant);
+        await ApiAssert.ErrorAsync(await withApiKey.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())), 401, "unauthorized");
+    }
+
+    [Fact]
+    public async Task MembershipEvents_OutOfOrderOrRepeated_LeaveTheLatestState()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var (groupId, userId) = (Guid.NewGuid(), await suite.Admin.CreateUserAsync(tenant, "ola@example.com"));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
+        var t0 = DateTimeOffset.UtcNow;
+        var added = new GroupMembershipChanged(groupId, "g", [userId], []) { TenantId = tenant.Id, OccurredAt = t0 };
+        var removed = new GroupMembershipChanged(groupId, "g", [], [userId]) { TenantId = tenant.Id, OccurredAt = t0.AddSeconds(1) };
+
+        // The removal arrives first; the older addition must not resurrect the membership.
+        await ApplyAsync(removed);
+        await ApplyAsync(added);
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+
+        var readded = added with { OccurredAt = t0.AddSeconds(2) };
+        await ApplyAsync(readded);
+        await ApplyAsync(readded);
+        Assert.True(await AllowedAsync(client, tenant, userId, "document.edit"));
+        await ApplyAsync(removed);
+        Assert.True(await AllowedAsync(client, tenant, userId, "document.edit"));
+    }
+
+    private async Task ApplyAsync(GroupMembershipChanged message)
+    {
+        await using var scope = suite.Authorization.Services.CreateAsyncScope();
+        await GroupMemberships.ApplyAsync(
+            scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>(),
+            scope.ServiceProvider.GetRequiredService<RbacStore>(),
+            message,
+            CancellationToken.None);
+    }
+
+    private static async Task SeedAsync(HttpClient client, TestTenant tenant)
+    {
+        foreach (var slug in new[] { "document.edit", "document.read", "billing.manage" })
+        {
+            await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = slug, slug }), 201);
+        }
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Editor", permissions = new[] { "document.edit", "document.read" } }), 201);
+    }
+
+    private static async Task<bool> AllowedAsync(HttpClient client, TestTenant tenant, Guid userId, string permission) =>
+        (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission, subject = userId.ToString() })))["allowed"]!.GetValue<bool>();
+
+    private async Task<JsonObject> RolesOfAsync(TestTenant tenant, Guid userId)
+    {
+        using var client = suite.Authorization.CreateClient();
+        client.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
+        return await ApiAssert.OkAsync(await client.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())));
+    }
+}

@@ -1,0 +1,265 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Authorization.Tests;
+
+/// <summary>The engine behind the API: rewrites, conditions, contextual tuples, batch check, lists, expand, reads, changes and batch writes.</summary>
+public sealed class ZanzibarQueryTests(AuthorizationSuite suite) : IClassFixture<AuthorizationSuite>
+{
+    [Fact]
+    public async Task Check_FollowsTupleToUserset_AndExplainsThePath()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        await client.WriteAsync(tenant, "folder:root", "owner", "user:alice");
+        await client.WriteAsync(tenant, "folder:projects", "parent", "folder:root");
+        await client.WriteAsync(tenant, "document:plan", "parent", "folder:projects");
+
+        var allowed = await client.CheckAsync(tenant, new { @object = "document:plan", relation = "viewer", user = "user:alice" });
+        Assert.True(allowed["allowed"]!.GetValue<bool>());
+        var metadata = allowed["resolution_metadata"]!;
+        Assert.Equal("inheritance", metadata["resolved_via"]!.GetValue<string>());
+        Assert.Equal(
+            ["document:plan#parent@folder:projects", "folder:projects#parent@folder:root", "folder:root#owner@user:alice"],
+            metadata["path"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal(3, metadata["depth"]!.GetValue<int>());
+
+        Assert.False(await client.AllowedAsync(tenant, "document:plan", "editor", "user:alice"));
+        await client.WriteAsync(tenant, "document:plan", "viewer", "user:*");
+        var publicView = await client.CheckAsync(tenant, new { @object = "document:plan", relation = "viewer", user = "user:zoe" });
+        Assert.True(publicView["allowed"]!.GetValue<bool>());
+        Assert.Equal("direct", publicView["resolution_metadata"]!["resolved_via"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Conditions_AreStoredWithTuples_AndEvaluatedWithTheRequestContext()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await client.PutSchemaAsync(tenant, """
+            model
+              schema 1.1
+            type user
+            type document
+              relations
+                define viewer: [user with before_deadline]
+            condition before_deadline(now: timestamp, deadline: timestamp) {
+              now < deadline
+            }
+            """);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", new
+        {
+            @object = "document:report", relation = "viewer", user = "user:ann",
+            condition = new { name = "before_deadline", context = new { deadline = "2030-01-01T00:00:00Z" } },
+        }));
+        // A tuple without the declared condition does not fit the type restriction.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", new { @object = "document:report", relation = "viewer", user = "user:bob" }), 400, "validation_error");
+
+        var before = await client.CheckAsync(tenant, new { @object = "document:report", relation = "viewer", user = "user:ann", context = new { now = "2029-06-01T00:00:00Z" } });
+        Assert.True(before["allowed"]!.GetValue<bool>());
+        var after = await client.CheckAsync(tenant, new { @object = "document:report", relation = "viewer", user = "user:ann", context = new { now = "2031-06-01T00:00:00Z" } });
+        Assert.False(after["allowed"]!.GetValue<bool>());
+        var missing = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "document:report", relation = "viewer", user = "user:ann" }), 400, "ZANZIBAR_CHECK_FAILED");
+        Assert.Equal("condition_failed", missing["details"]!["reason"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "document:report", relation = "viewer", user = "user:ann", context = "now" }), 400, "validation_error");
+
+        var read = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?object=document:report"));
+        Assert.Equal("before_deadline", read["data"]![0]!["condition"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task ContextualTuples_CountForOneRequestOnly()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        var withContext = await client.CheckAsync(tenant, new
+        {
+            @object = "document:memo", relation = "viewer", user = "user:kim",
+            contextual_tuples = new[] { new { @object = "document:memo", relation = "owner", user = "user:kim" } },
+        });
+        Assert.True(withContext["allowed"]!.GetValue<bool>());
+        Assert.False(await client.AllowedAsync(tenant, "document:memo", "viewer", "user:kim"));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new
+        {
+            @object = "document:memo", relation = "viewer", user = "user:kim",
+            contextual_tuples = new[] { new { @object = "document:memo", relation = "owner", user = "group:eng#member" } },
+        }), 400, "ZANZIBAR_CHECK_FAILED");
+    }
+
+    [Fact]
+    public async Task BatchCheck_AnswersEachInOrder_AndBoundsTheBatch()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        await client.WriteAsync(tenant, "group:eng", "member", "user:lee");
+        await client.WriteAsync(tenant, "document:spec", "editor", "group:eng#member");
+        var response = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check/batch", new
+        {
+            checks = new object[]
+            {
+                new { @object = "document:spec", relation = "viewer", user = "user:lee" },
+                new { @object = "document:spec", relation = "owner", user = "user:lee" },
+                new { @object = "document:spec", relation = "can_fly", user = "user:lee" },
+            },
+        }));
+        var results = response["results"]!.AsArray();
+        Assert.True(results[0]!["allowed"]!.GetValue<bool>());
+        Assert.False(results[1]!["allowed"]!.GetValue<bool>());
+        Assert.Equal("ZANZIBAR_CHECK_FAILED", results[2]!["error"]!["code"]!.GetValue<string>());
+
+        var tooMany = Enumerable.Range(0, 101).Select(i => new { @object = $"document:{i}", relation = "viewer", user = "user:lee" }).ToArray();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check/batch", new { checks = tooMany }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check/batch", new { checks = Array.Empty<object>() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check/batch", new { checks = new[] { new { relation = "viewer" } } }), 400, "MISSING_FIELDS");
+    }
+
+    [Fact]
+    public async Task ListObjects_PagesWithAContinuationToken_AndSaysItIsComplete()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        await client.WriteAsync(tenant, "group:eng", "member", "user:max");
+        var writes = Enumerable.Range(0, 7).Select(i => new { @object = $"document:d{i}", relation = "viewer", user = "group:eng#member" }).ToArray();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes }));
+
+        var seen = new List<string>();
+        string? token = null;
+        var pages = 0;
+        do
+        {
+            var page = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new
+            {
+                subject = "user:max", permission = "viewer", object_type = "document", limit = 3, continuation_token = token,
+            }));
+            Assert.True(page["complete"]!.GetValue<bool>());
+            seen.AddRange(page["objects"]!.AsArray().Select(o => o!.GetValue<string>()));
+            token = page["continuation_token"]?.GetValue<string>();
+            pages++;
+        }
+        while (token is not null);
+
+        Assert.Equal(3, pages);
+        Assert.Equal(Enumerable.Range(0, 7).Select(i => $"document:d{i}"), seen);
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { permission = "viewer", object_type = "document" }), 400, "MISSING_FIELDS");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { subject = "user:max", permission = "viewer", object_type = "document", continuation_token = "%%%" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { subject = "user:max", permission = "can_fly", object_type = "document" }), 400, "ZANZIBAR_CHECK_FAILED");
+    }
+
+    [Fact]
+    public async Task ListSubjects_AndExpand_ShowWhoHasARelation()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        await client.WriteAsync(tenant, "group:eng", "member", "user:ida");
+        await client.WriteAsync(tenant, "document:road", "editor", "group:eng#member");
+        await client.WriteAsync(tenant, "document:road", "owner", "user:olga");
+
+        var users = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-subjects", new { @object = "document:road", relation = "viewer", subject_type = "user" }));
+        Assert.Equal(["user:ida", "user:olga"], users["subjects"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.True(users["complete"]!.GetValue<bool>());
+        var groups = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-users", new { @object = "document:road", relation = "editor", subject_types = new[] { "group#member" } }));
+        Assert.Equal(["group:eng#member"], groups["subjects"]!.AsArray().Select(s => s!.GetValue<string>()));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-subjects", new { @object = "document:road", relation = "viewer" }), 400, "MISSING_FIELDS");
+
+        var expanded = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/expand", new { @object = "document:road", relation = "editor" }));
+        var tree = expanded["tree"]!;
+        Assert.Equal("union", tree["type"]!.GetValue<string>());
+        var direct = tree["children"]!.AsArray().First(c => c!["type"]!.GetValue<string>() == "direct")!;
+        Assert.Equal(["group:eng#member"], direct["users"]!.AsArray().Select(u => u!.GetValue<string>()));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/expand", new { @object = "document:road" }), 400, "MISSING_FIELDS");
+    }
+
+    [Fact]
+    public async Task ReadTuples_FiltersAndPages()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        for (var i = 0; i < 5; i++)
+        {
+            await client.WriteAsync(tenant, $"repo:r{i}", "reader", "user:uma");
+        }
+
+        await client.WriteAsync(tenant, "repo:r0", "admin", "user:vic");
+        var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?user=user:uma&limit=2&page=2"));
+        Assert.Equal(5, page["meta"]!["total"]!.GetValue<long>());
+        Assert.Equal(["repo:r2", "repo:r3"], page["data"]!.AsArray().Select(t => t!["object"]!.GetValue<string>()));
+        var byObject = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?object=repo:r0"));
+        Assert.Equal(2, byObject["meta"]!["total"]!.GetValue<long>());
+        var byRelation = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?object_type=repo&relation=admin"));
+        Assert.Equal("repo:r0#admin@user:vic", byRelation["data"]![0]!["tuple"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?user=nope"), 400, "validation_error");
+
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        var none = await ApiAssert.OkAsync(await otherClient.GetAsync($"{other.Api}/zanzibar/tuples?user=user:uma"));
+        Assert.Equal(0, none["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task BatchWrite_IsAtomic_AndHonoursPreconditions()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var first = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = new[] { new { @object = "doc:a", relation = "viewer", user = "user:x" }, new { @object = "doc:b", relation = "viewer", user = "user:x" } },
+            preconditions = new[] { new { tuple = new { @object = "doc:a", relation = "viewer", user = "user:x" }, exists = false } },
+        }));
+        Assert.Equal(2, first["data"]!["written"]!.GetValue<int>());
+        Assert.Equal(1, first["data"]!["revision"]!.GetValue<long>());
+
+        // The same precondition now fails: nothing of the batch is applied and the revision stays.
+        var conflict = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = new[] { new { @object = "doc:c", relation = "viewer", user = "user:x" } },
+            deletes = new[] { new { @object = "doc:b", relation = "viewer", user = "user:x" } },
+            preconditions = new[] { new { tuple = new { @object = "doc:a", relation = "viewer", user = "user:x" }, exists = false } },
+        }), 409, "precondition_failed");
+        Assert.Equal("doc:a#viewer@user:x", conflict["details"]!["tuple"]!.GetValue<string>());
+        Assert.False(await client.AllowedAsync(tenant, "doc:c", "viewer", "user:x"));
+        Assert.True(await client.AllowedAsync(tenant, "doc:b", "viewer", "user:x"));
+
+        var moved = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = new[] { new { @object = "doc:c", relation = "viewer", user = "user:x" } },
+            deletes = new[] { new { @object = "doc:b", relation = "viewer", user = "user:x" } },
+            preconditions = new[] { new { tuple = new { @object = "doc:a", relation = "viewer", user = "user:x" }, exists = true } },
+        }));
+        Assert.Equal(2, moved["data"]!["revision"]!.GetValue<long>());
+        Assert.Equal(1, moved["data"]!["deleted"]!.GetValue<int>());
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = Array.Empty<object>() }), 400, "validation_error");
+        var tooMany = Enumerable.Range(0, 101).Select(i => new { @object = $"doc:{i}", relation = "viewer", user = "user:x" }).ToArray();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = tooMany }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = new[] { new { @object = "doc", relation = "viewer", user = "user:x" } } }), 400, "ZANZIBAR_CHECK_FAILED");
+    }
+
+    [Fact]
+    public async Task ChangesFeed_ListsEveryChangeSinceARevision()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await client.WriteAsync(tenant, "doc:1", "viewer", "user:a");
+        await client.WriteAsync(tenant, "doc:2", "viewer", "user:a");
+        await ApiAssert.OkAsync(await client.DeleteAsync(tenant, "doc:1", "viewer", "user:a"));
+
+        var all = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes"));
+        Assert.Equal(["write", "write", "delete"], all["data"]!.AsArray().Select(c => c!["operation"]!.GetValue<string>()));
+        Assert.Equal(3, all["revision"]!.GetValue<long>());
+        var since = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes?since=2"));
+        var only = Assert.Single(since["data"]!.AsArray());
+        Assert.Equal("doc:1#viewer@user:a", only!["tuple"]!.GetValue<string>());
+        Assert.Equal(3, since["next_since"]!.GetValue<long>());
+        var paged = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes?limit=2"));
+        Assert.Equal(2, paged["next_since"]!.GetValue<long>());
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes?since=-1"), 400, "validation_error");
+
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        Assert.Empty((await ApiAssert.OkAsync(await otherClient.GetAsync($"{other.Api}/zanzibar/changes")))["data"]!.AsArray());
+    }
+
+    private async Task<(TestTenant Tenant, HttpClient Client)> TenantWithSchemaAsync()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var client = suite.ClientFor(tenant);
+        await client.PutSchemaAsync(tenant, ZanzibarHttp.DocumentsSchema);
+        return (tenant, client);
+    }
+}
