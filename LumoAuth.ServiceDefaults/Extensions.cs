@@ -76,6 +76,8 @@ public static class LumoServiceDefaults
         builder.Services.AddSingleton<TenantDirectory>();
         builder.Services.AddInternalClients();
         builder.Services.AddLumoAuthentication();
+        // Every service's bearer validation refuses access tokens revoked at the token service.
+        builder.AddRedisAccessTokenDenyList();
         return builder;
     }
 

@@ -27,6 +27,7 @@ public static class GatewayRoutes
         (Api + "/admin/oauth-clients/{**rest}", ServiceNames.Token),
         (Api + "/admin/sessions/{**rest}", ServiceNames.Token),
         (Api + "/admin/scopes/{**rest}", ServiceNames.Token),
+        (Api + "/admin/signing-keys/{**rest}", ServiceNames.Token),
         (Api + "/admin/tokens/{**rest}", ServiceNames.Token),
         (Api + "/admin/users/{userId}/sessions/{**rest}", ServiceNames.Token),
         (Api + "/admin/users/{userId}/tokens", ServiceNames.Token),

@@ -35,6 +35,7 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "DELETE", "/t/acme/api/v1/admin/users/42/sessions/sess_1", ServiceNames.Token },
         { "DELETE", "/t/acme/api/v1/admin/users/42/tokens", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/admin/scopes", ServiceNames.Token },
+        { "POST", "/t/acme/api/v1/admin/signing-keys/rotate", ServiceNames.Token },
         { "GET", "/t/acme/login", ServiceNames.Token },
         { "POST", "/t/acme/login/password", ServiceNames.Token },
         { "GET", "/t/acme/logout", ServiceNames.Token },

@@ -80,6 +80,7 @@ public sealed class MessagingHost : IAsyncLifetime
         {
             ["ConnectionStrings:widgets"] = TestInfrastructure.NewDatabase("widgets"),
             ["ConnectionStrings:rabbitmq"] = TestInfrastructure.RabbitMq,
+            ["ConnectionStrings:redis"] = TestInfrastructure.Redis,
             ["Messaging:Prefix"] = TestInfrastructure.NewMessagingPrefix("widgets"),
             ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
         });

@@ -68,6 +68,34 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         return new CreatedClient(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString(), data);
     }
 
+    /// <summary>A form POST to the tenant's token endpoint (or another OAuth endpoint under the issuer).</summary>
+    public async Task<HttpResponseMessage> PostFormAsync(TestTenant tenant, string endpoint, Dictionary<string, string> form, AuthenticationHeaderValue? authorization = null)
+    {
+        using var http = CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Issuer}/{endpoint}") { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = authorization;
+        return await http.SendAsync(request);
+    }
+
+    public Task<HttpResponseMessage> ClientCredentialsAsync(TestTenant tenant, CreatedClient client, string? scope = null, string? secret = null)
+    {
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
+        return PostFormAsync(tenant, "oauth/token", form, HttpAssert.Basic(client.ClientId, secret ?? client.Secret!));
+    }
+
+    /// <summary>A client-credentials access token for the client, asserting success.</summary>
+    public async Task<string> AccessTokenAsync(TestTenant tenant, CreatedClient client, string? scope = null)
+    {
+        using var response = await ClientCredentialsAsync(tenant, client, scope);
+        var json = await HttpAssert.JsonAsync(response, System.Net.HttpStatusCode.OK);
+        return json.GetProperty("access_token").GetString()!;
+    }
+
     public async Task<T> WithDbAsync<T>(Func<TokenDbContext, Task<T>> query)
     {
         await using var scope = Services.CreateAsyncScope();

@@ -11,6 +11,10 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
 
     public DbSet<TenantKey> TenantKeys => Set<TenantKey>();
 
+    public DbSet<ScopeDefinition> Scopes => Set<ScopeDefinition>();
+
+    public DbSet<BrowserSession> Sessions => Set<BrowserSession>();
+
     public DbSet<DataProtectionKeyRow> DataProtectionKeys => Set<DataProtectionKeyRow>();
 
     /// <summary>The tenant of the current request; <see cref="Guid.Empty"/> (matches nothing) outside one.</summary>
@@ -56,6 +60,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
         {
             e.ToTable("oidc_applications");
             e.Property(a => a.Description).HasMaxLength(1000);
+            e.Property(a => a.Kind).HasMaxLength(10).HasDefaultValue("web");
+            e.Property(a => a.IsActive).HasDefaultValue(true);
             // OpenIddict makes client_id unique on its own; ours is unique per tenant.
             var clientIdIndex = e.Metadata.GetIndexes().Single(i => i.Properties is [{ Name: nameof(TokenApplication.ClientId) }]);
             e.Metadata.RemoveIndex(clientIdIndex);
@@ -97,9 +103,46 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(k => k.ProtectedMaterial).HasColumnName("protected_material");
             e.Property(k => k.CreatedAt).HasColumnName("created_at");
             e.Property(k => k.RetiredAt).HasColumnName("retired_at");
+            e.Property(k => k.PublishedUntil).HasColumnName("published_until");
             // One active key per use and tenant: two replicas creating the first key at once cannot both win.
             e.HasIndex(k => new { k.TenantId, k.Use }).IsUnique().HasFilter("retired_at IS NULL").HasDatabaseName("ux_tenant_keys_active");
             e.HasIndex(k => new { k.TenantId, k.KeyId }).IsUnique();
+        });
+
+        modelBuilder.Entity<ScopeDefinition>(e =>
+        {
+            e.ToTable("scopes");
+            e.HasKey(s => s.Id);
+            e.Property(s => s.Id).HasColumnName("id").UseIdentityByDefaultColumn().HasIdentityOptions(startValue: ScopeDefinition.FirstCustomId);
+            e.Property(s => s.TenantId).HasColumnName("tenant_id");
+            e.Property(s => s.Name).HasColumnName("name").HasMaxLength(200);
+            e.Property(s => s.Description).HasColumnName("description").HasMaxLength(1000);
+            e.Property(s => s.IsDefault).HasColumnName("is_default");
+            e.Property(s => s.CreatedAt).HasColumnName("created_at");
+            e.Property(s => s.UpdatedAt).HasColumnName("updated_at");
+            e.HasIndex(s => new { s.TenantId, s.Name }).IsUnique();
+            e.HasQueryFilter(s => s.TenantId == CurrentTenantId);
+        });
+
+        modelBuilder.Entity<BrowserSession>(e =>
+        {
+            e.ToTable("sessions");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasColumnName("id").HasMaxLength(64);
+            e.Property(x => x.TenantId).HasColumnName("tenant_id");
+            e.Property(x => x.TenantSlug).HasColumnName("tenant_slug").HasMaxLength(100);
+            e.Property(x => x.UserId).HasColumnName("user_id");
+            e.Property(x => x.IpAddress).HasColumnName("ip_address").HasMaxLength(64);
+            e.Property(x => x.UserAgent).HasColumnName("user_agent").HasMaxLength(512);
+            e.Property(x => x.AuthMethod).HasColumnName("auth_method").HasMaxLength(20);
+            e.Property(x => x.MfaVerified).HasColumnName("mfa_verified");
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.Property(x => x.LastActiveAt).HasColumnName("last_active_at");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            e.Property(x => x.RevokedAt).HasColumnName("revoked_at");
+            e.Property(x => x.ClientIds).HasColumnName("client_ids");
+            e.HasIndex(x => new { x.TenantId, x.UserId });
+            e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });
 
         modelBuilder.Entity<DataProtectionKeyRow>(e =>

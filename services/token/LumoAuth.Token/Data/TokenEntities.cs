@@ -12,7 +12,18 @@ public sealed class TokenApplication : OpenIddictEntityFrameworkCoreApplication<
 
     public string? Description { get; set; }
 
+    /// <summary><c>web</c>, <c>spa</c>, <c>native</c> or <c>m2m</c> (see <c>ClientKinds</c>).</summary>
+    public string Kind { get; set; } = "web";
+
+    /// <summary>An inactive client keeps its registration but cannot authenticate or obtain tokens.</summary>
+    public bool IsActive { get; set; } = true;
+
+    /// <summary>Browser origins allowed to call the token endpoints (CORS), JSON array of <c>scheme://host[:port]</c>.</summary>
+    public string? AllowedOrigins { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? UpdatedAt { get; set; }
 }
 
 public sealed class TokenAuthorization : OpenIddictEntityFrameworkCoreAuthorization<Guid, TokenApplication, TokenToken>
@@ -40,7 +51,7 @@ public sealed class TenantKey
     /// <summary>The JWK <c>kid</c>.</summary>
     public string KeyId { get; set; } = string.Empty;
 
-    /// <summary><c>RS256</c>, <c>ES256</c> for signing keys; <c>A256KW</c> for the encryption key.</summary>
+    /// <summary><c>RS256</c>, <c>PS256</c>, <c>ES256</c> for signing keys; <c>A256KW</c> for the encryption key.</summary>
     public string Algorithm { get; set; } = string.Empty;
 
     /// <summary><c>sig</c> or <c>enc</c>.</summary>
@@ -53,6 +64,9 @@ public sealed class TenantKey
 
     /// <summary>Set when rotated out; a retired key is no longer used to sign (it may still be published for a while).</summary>
     public DateTimeOffset? RetiredAt { get; set; }
+
+    /// <summary>For a retired signing key: until when it stays in the JWKS and still verifies the tokens it signed (the grace period).</summary>
+    public DateTimeOffset? PublishedUntil { get; set; }
 }
 
 /// <summary>One element of the Data Protection key ring, shared by every replica through the database.</summary>
@@ -63,4 +77,64 @@ public sealed class DataProtectionKeyRow
     public string? FriendlyName { get; set; }
 
     public string Xml { get; set; } = string.Empty;
+}
+
+/// <summary>
+/// A tenant's custom scope (the OIDC and admin scopes are built in and never stored). The integer id is
+/// the documented scope identifier; ids of built-in scopes are below <see cref="FirstCustomId"/>.
+/// </summary>
+public sealed class ScopeDefinition
+{
+    public const int FirstCustomId = 1000;
+
+    public int Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    public string Description { get; set; } = string.Empty;
+
+    public bool IsDefault { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// A user's SSO session with one tenant (the hosted login's cookie names it). Revoking it signs the browser
+/// out at the next request and revokes the tokens issued under it.
+/// </summary>
+public sealed class BrowserSession
+{
+    /// <summary><c>sess_</c> + 32 random characters; also the OIDC <c>sid</c>.</summary>
+    public string Id { get; set; } = string.Empty;
+
+    public Guid TenantId { get; set; }
+
+    /// <summary>The tenant's slug at sign-in: work done later from events (back-channel logout) needs the issuer.</summary>
+    public string TenantSlug { get; set; } = string.Empty;
+
+    public Guid UserId { get; set; }
+
+    public string? IpAddress { get; set; }
+
+    public string? UserAgent { get; set; }
+
+    /// <summary><c>password</c>, <c>social</c> or <c>sso</c>.</summary>
+    public string AuthMethod { get; set; } = "password";
+
+    public bool MfaVerified { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset LastActiveAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? RevokedAt { get; set; }
+
+    /// <summary>Client ids this session signed in to, for back-channel logout (JSON array).</summary>
+    public string? ClientIds { get; set; }
 }

@@ -1,14 +1,21 @@
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Logout;
+using LumoAuth.Token.Features.UserInfo;
+using LumoAuth.Token.Features.Keys;
+using LumoAuth.Token.Features.Scopes;
+using LumoAuth.Token.Features.Sessions;
 using LumoAuth.Token.Features.Token;
 using LumoAuth.Token.Keys;
 using LumoAuth.Token.Protocol;
-using Microsoft.AspNetCore.DataProtection;
-using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
 using OpenIddict.Core;
 using OpenIddict.Server;
 
@@ -16,16 +23,38 @@ namespace LumoAuth.Token.Extensions;
 
 public static class TokenServiceExtensions
 {
-    /// <summary>Everything the token service registers: OpenIddict per tenant, keys, client cache, audit batching.</summary>
+    /// <summary>
+    /// Everything the token service registers: OpenIddict per tenant (flows, endpoints, our ordered handlers), keys,
+    /// the client cache, the hosted pages (session cookie, CSRF, login throttling), revocation in Redis, audit batching.
+    /// </summary>
     public static IHostApplicationBuilder AddTokenService(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
 
-        // Data Protection protects tenant private keys at rest; the key ring lives in the token database
-        // so every replica shares it.
-        services.AddDataProtection().SetApplicationName("LumoAuth.Token");
-        services.AddSingleton<IConfigureOptions<KeyManagementOptions>>(sp =>
-            new ConfigureOptions<KeyManagementOptions>(o => o.XmlRepository = new DbXmlRepository(sp.GetRequiredService<IServiceScopeFactory>())));
+        // Data Protection protects tenant private keys at rest; the key ring lives in the token database (so every
+        // replica shares it), each ring key encrypted with the deployment's key-encryption key.
+        services.AddKeyRingProtection(builder.Configuration, "LumoAuth.Token", sp => new DbXmlRepository(sp.GetRequiredService<IServiceScopeFactory>()));
+
+        // Revoked stateless access tokens, shared with every service's bearer validation.
+        builder.AddRedisAccessTokenDenyList();
+
+        // Hosted pages: the SSO session cookie, CSRF tokens, login throttling, and the users and roles they need.
+        services.AddAuthentication().AddSessionCookie();
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "lumo_csrf";
+            o.FormFieldName = "__csrf";
+        });
+        services.AddLoginRateLimit();
+        services.AddScoped<SessionStore>();
+        services.AddScoped<SessionRevocation>();
+        services.AddSingleton<UserAccessTokenIndex>();
+        // Back-channel logout calls clients' servers: short timeouts, no redirects followed.
+        services.AddHttpClient(BackchannelLogoutConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+        services.AddSingleton<UserDirectory>();
+        services.AddSingleton<RolesDirectory>();
+        services.AddSingleton<UserClaims>();
 
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
@@ -48,14 +77,27 @@ public static class TokenServiceExtensions
                 // Endpoints: relative, no leading slash, so they resolve under the tenant's PathBase.
                 server.SetConfigurationEndpointUris(".well-known/openid-configuration", ".well-known/oauth-authorization-server")
                     .SetJsonWebKeySetEndpointUris(".well-known/jwks.json")
-                    .SetTokenEndpointUris("oauth/token");
+                    .SetTokenEndpointUris("oauth/token")
+                    .SetIntrospectionEndpointUris("oauth/introspect")
+                    .SetRevocationEndpointUris("oauth/revoke")
+                    .SetAuthorizationEndpointUris("oauth/authorize")
+                    .SetUserInfoEndpointUris("oauth/userinfo")
+                    .SetEndSessionEndpointUris("oauth/logout");
 
-                // Flows.
-                server.AllowClientCredentialsFlow();
+                // Flows. Codes are single use (a replay revokes the grant's tokens); refresh tokens rotate, and
+                // reuse after a short leeway (two concurrent refreshes) revokes the grant (RFC 9700 §4.14).
+                server.AllowClientCredentialsFlow()
+                    .AllowAuthorizationCodeFlow()
+                    .AllowRefreshTokenFlow();
 
-                // Scopes are per client (scp: permissions), checked by the token endpoint with invalid_scope.
+                // Scopes are per client (scp: permissions), checked by the token and authorization endpoints
+                // with invalid_scope; the standard ones are advertised.
                 server.DisableScopeValidation()
-                    .IgnoreScopePermissions();
+                    .IgnoreScopePermissions()
+                    .RegisterScopes(ScopeNames.OpenId, ScopeNames.Profile, ScopeNames.Email, ScopeNames.Address, ScopeNames.Phone, ScopeNames.OfflineAccess);
+
+                // Requirements: PKCE per client (mandatory for public ones, inventory C-06), S256 or plain.
+                server.Configure(o => o.CodeChallengeMethods.Add(OpenIddictConstants.CodeChallengeMethods.Plain));
 
                 // Credentials: per tenant, swapped in by TenantServerOptionsMonitor. RFC 9068 JWTs are signed, not encrypted.
                 server.DisableAccessTokenEncryption();
@@ -63,13 +105,33 @@ public static class TokenServiceExtensions
                 // Extensions.
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
-                server.AddEventHandler(RecordAccessTokenIssued.Descriptor);
+                server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
+                    .AddEventHandler(IndexUserAccessTokens.Descriptor);
+                server.AddEventHandler(RefuseRevokedAccessTokens.Descriptor);
+                server.AddEventHandler(RedirectVerifiableAuthorizationErrors.Descriptor)
+                    .AddEventHandler(AuthorizationErrorPage.Descriptor)
+                    .AddEventHandler(EndSessionErrorPage.Descriptor)
+                    .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
+                server.AddEventHandler(RejectReplayedClientAssertions.Descriptor)
+                    .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
+                server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)
+                    .AddEventHandler(IntrospectionAuthorizedParty.Descriptor)
+                    .AddEventHandler(IntrospectionScopes.Descriptor);
+                server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor)
+                    .AddEventHandler(RevokeTokens.Descriptor);
 
                 // Host: TLS ends at the gateway; the issuer is pinned per tenant, never taken from the request.
                 server.UseAspNetCore()
                     .EnableTokenEndpointPassthrough()
+                    .EnableAuthorizationEndpointPassthrough()
+                    .EnableUserInfoEndpointPassthrough()
+                    .EnableEndSessionEndpointPassthrough()
                     .DisableTransportSecurityRequirement();
             });
+
+        services.AddOptions<TokenServiceOptions>().BindConfiguration(TokenServiceOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>>(sp => new ConfigureOptions<OpenIddictServerOptions>(o =>
+            o.RefreshTokenReuseLeeway = TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.RefreshTokenReuseLeewaySeconds)));
 
         // Endpoints take our manager by its own type; it is the one OpenIddict resolves, too.
         services.AddScoped(sp => (TokenApplicationManager)sp.GetRequiredService<OpenIddictApplicationManager<TokenApplication>>());
@@ -85,6 +147,7 @@ public static class TokenServiceExtensions
         app.UseMiddleware<TenantPathMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         return app;
     }
 
@@ -92,6 +155,13 @@ public static class TokenServiceExtensions
     {
         app.MapTokenEndpoints();
         app.MapClientEndpoints();
+        app.MapScopeEndpoints();
+        app.MapSigningKeyEndpoints();
+        app.MapAuthorizeEndpoints();
+        app.MapUserInfoEndpoints();
+        app.MapLoginEndpoints();
+        app.MapSessionEndpoints();
+        app.MapLogoutEndpoints();
         return app;
     }
 }

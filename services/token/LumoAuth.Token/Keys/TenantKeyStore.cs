@@ -1,16 +1,20 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using LumoAuth.Messaging.Data;
 using LumoAuth.Token.Data;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
-using Npgsql;
 
 namespace LumoAuth.Token.Keys;
 
-/// <summary>A tenant's usable keys: signing credentials (newest first) and the encryption credentials.</summary>
-public sealed record TenantKeyMaterial(IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption)
+/// <summary>
+/// A tenant's usable keys. <see cref="Signing"/> holds the active signing key first, then the retired keys
+/// still in their grace period (published and accepted, never used to sign). <see cref="RefreshAfter"/> is
+/// when the earliest grace period ends, so caches rebuild without that key.
+/// </summary>
+public sealed record TenantKeyMaterial(IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter)
 {
     /// <summary>The public halves, as published in the tenant's JWKS.</summary>
     public JsonWebKeySet PublicKeySet()
@@ -38,9 +42,13 @@ public sealed record TenantKeyMaterial(IReadOnlyList<SigningCredentials> Signing
     }
 }
 
+/// <summary>A signing key as the Admin API shows it (public facts only).</summary>
+public sealed record SigningKeyInfo(string Kid, string Algorithm, string Status, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt, DateTimeOffset? PublishedUntil);
+
 /// <summary>
 /// Per-tenant keys, created on first use (RS256 signing, AES-256 key wrap for OpenIddict's own encrypted
-/// tokens), stored with the private half protected by Data Protection, and cached in memory.
+/// tokens), stored with the private half protected by Data Protection, and cached in memory. Rotation
+/// retires the active signing key into a grace period and makes a new one of the chosen algorithm.
 /// </summary>
 public sealed partial class TenantKeyStore(
     IServiceScopeFactory scopeFactory,
@@ -51,7 +59,15 @@ public sealed partial class TenantKeyStore(
     public const string Signing = "sig";
     public const string Encryption = "enc";
     public const string DefaultSigningAlgorithm = SecurityAlgorithms.RsaSha256;
+    public const string ActiveStatus = "active";
+    public const string GraceStatus = "grace";
     private const string EncryptionAlgorithm = "A256KW";
+
+    /// <summary>The signing algorithms a tenant may choose.</summary>
+    public static readonly IReadOnlySet<string> SigningAlgorithms = new HashSet<string>(StringComparer.Ordinal)
+    {
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256,
+    };
 
     private readonly IDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Token.TenantKeys.v1");
     private readonly ConcurrentDictionary<Guid, Lazy<Task<TenantKeyMaterial>>> _cache = new();
@@ -61,7 +77,15 @@ public sealed partial class TenantKeyStore(
         var lazy = _cache.GetOrAdd(tenantId, id => new Lazy<Task<TenantKeyMaterial>>(() => LoadAsync(id)));
         try
         {
-            return await lazy.Value.WaitAsync(cancellationToken);
+            var material = await lazy.Value.WaitAsync(cancellationToken);
+            if (material.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter)
+            {
+                // A grace period ended: reload without the expired key.
+                _cache.TryRemove(new KeyValuePair<Guid, Lazy<Task<TenantKeyMaterial>>>(tenantId, lazy));
+                return await GetAsync(tenantId, cancellationToken);
+            }
+
+            return material;
         }
         catch (Exception) when (lazy.Value.IsFaulted)
         {
@@ -73,30 +97,82 @@ public sealed partial class TenantKeyStore(
 
     public void Evict(Guid tenantId) => _cache.TryRemove(tenantId, out _);
 
+    /// <summary>The tenant's signing keys, active first, then those in their grace period.</summary>
+    public async Task<IReadOnlyList<SigningKeyInfo>> ListAsync(TokenDbContext db, Guid tenantId, CancellationToken cancellationToken)
+    {
+        await GetAsync(tenantId, cancellationToken);
+        var now = time.GetUtcNow();
+        var rows = await db.TenantKeys.AsNoTracking()
+            .Where(k => k.TenantId == tenantId && k.Use == Signing && (k.RetiredAt == null || k.PublishedUntil > now))
+            .OrderByDescending(k => k.CreatedAt)
+            .ToListAsync(cancellationToken);
+        return rows.Select(Info).ToList();
+    }
+
+    /// <summary>
+    /// Retires the active signing key (published for <paramref name="gracePeriod"/> more) and activates a new
+    /// key of <paramref name="algorithm"/>. <paramref name="beforeCommit"/> adds the outbox event to the same transaction.
+    /// </summary>
+    public async Task<SigningKeyInfo> RotateAsync(TokenDbContext db, Guid tenantId, string algorithm, TimeSpan gracePeriod, Action<TenantKey, TenantKey?> beforeCommit, CancellationToken cancellationToken)
+    {
+        await GetAsync(tenantId, cancellationToken);
+        var now = time.GetUtcNow();
+        var fresh = NewSigningKey(tenantId, algorithm);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Retire first (the partial unique index allows one active signing key per tenant), then insert.
+        var current = await db.TenantKeys
+            .Where(k => k.TenantId == tenantId && k.Use == Signing && k.RetiredAt == null)
+            .ToListAsync(cancellationToken);
+        foreach (var key in current)
+        {
+            key.RetiredAt = now;
+            key.PublishedUntil = now + gracePeriod;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        db.TenantKeys.Add(fresh);
+        beforeCommit(fresh, current.FirstOrDefault());
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        Evict(tenantId);
+        LogKeyRotated(logger, tenantId, algorithm, fresh.KeyId);
+        return Info(fresh);
+    }
+
+    private SigningKeyInfo Info(TenantKey row) =>
+        new(row.KeyId, row.Algorithm, row.RetiredAt is null ? ActiveStatus : GraceStatus, row.CreatedAt, row.RetiredAt, row.PublishedUntil);
+
     private async Task<TenantKeyMaterial> LoadAsync(Guid tenantId)
     {
         await using var scope = scopeFactory.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
-        var rows = await ActiveKeysAsync(db, tenantId);
-        if (!rows.Any(k => k.Use == Signing))
+        var now = time.GetUtcNow();
+        var rows = await UsableKeysAsync(db, tenantId, now);
+        if (!rows.Any(k => k.Use == Signing && k.RetiredAt == null))
         {
-            rows = await CreateAsync(db, tenantId, NewSigningKey(tenantId, DefaultSigningAlgorithm));
+            rows = await CreateAsync(db, tenantId, NewSigningKey(tenantId, DefaultSigningAlgorithm), now);
         }
 
         if (!rows.Any(k => k.Use == Encryption))
         {
-            rows = await CreateAsync(db, tenantId, NewEncryptionKey(tenantId));
+            rows = await CreateAsync(db, tenantId, NewEncryptionKey(tenantId), now);
         }
 
-        var signing = rows.Where(k => k.Use == Signing).OrderByDescending(k => k.CreatedAt).Select(ToSigningCredentials).ToList();
+        var signing = rows.Where(k => k.Use == Signing)
+            .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
+            .Select(ToSigningCredentials).ToList();
         var encryption = rows.Where(k => k.Use == Encryption).OrderByDescending(k => k.CreatedAt).Select(ToEncryptingCredentials).ToList();
-        return new TenantKeyMaterial(signing, encryption);
+        var refreshAfter = rows.Where(k => k.RetiredAt is not null).Min(k => k.PublishedUntil);
+        return new TenantKeyMaterial(signing, encryption, refreshAfter);
     }
 
-    private static Task<List<TenantKey>> ActiveKeysAsync(TokenDbContext db, Guid tenantId) =>
-        db.TenantKeys.AsNoTracking().Where(k => k.TenantId == tenantId && k.RetiredAt == null).ToListAsync();
+    // The active keys, plus retired signing keys still inside their grace period.
+    private static Task<List<TenantKey>> UsableKeysAsync(TokenDbContext db, Guid tenantId, DateTimeOffset now) =>
+        db.TenantKeys.AsNoTracking()
+            .Where(k => k.TenantId == tenantId && (k.RetiredAt == null || (k.Use == Signing && k.PublishedUntil > now)))
+            .ToListAsync();
 
-    private async Task<List<TenantKey>> CreateAsync(TokenDbContext db, Guid tenantId, TenantKey key)
+    private async Task<List<TenantKey>> CreateAsync(TokenDbContext db, Guid tenantId, TenantKey key, DateTimeOffset now)
     {
         db.TenantKeys.Add(key);
         try
@@ -104,13 +180,13 @@ public sealed partial class TenantKeyStore(
             await db.SaveChangesAsync();
             LogKeyCreated(logger, key.Use, key.Algorithm, tenantId);
         }
-        catch (DbUpdateException ex) when (ex.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        catch (DbUpdateException ex) when (ex.IsUniqueViolation())
         {
             // Another replica created the tenant's key first; use that one.
             db.ChangeTracker.Clear();
         }
 
-        return await ActiveKeysAsync(db, tenantId);
+        return await UsableKeysAsync(db, tenantId, now);
     }
 
     private TenantKey NewSigningKey(Guid tenantId, string algorithm)
@@ -166,6 +242,7 @@ public sealed partial class TenantKeyStore(
                 return new SigningCredentials(new ECDsaSecurityKey(ec) { KeyId = row.KeyId }, row.Algorithm);
             }
 
+            // RS256 and PS256 share the key type; the algorithm decides the padding.
             var rsa = RSA.Create();
             rsa.ImportPkcs8PrivateKey(material, out _);
             return new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = row.KeyId }, row.Algorithm);
@@ -187,4 +264,7 @@ public sealed partial class TenantKeyStore(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created {Use} key ({Algorithm}) for tenant {TenantId}")]
     private static partial void LogKeyCreated(ILogger logger, string use, string algorithm, Guid tenantId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rotated the signing key of tenant {TenantId} to {Algorithm} ({KeyId})")]
+    private static partial void LogKeyRotated(ILogger logger, Guid tenantId, string algorithm, string keyId);
 }

@@ -21,13 +21,14 @@ public sealed class TenantServerOptionsMonitor(
     IEnumerable<IValidateOptions<OpenIddictServerOptions>> validators,
     IHttpContextAccessor httpContextAccessor,
     TenantKeyStore keyStore,
+    TimeProvider time,
     IOptions<LumoAuthOptions> lumoOptions) : IOptionsMonitor<OpenIddictServerOptions>
 {
     private readonly IConfigureOptions<OpenIddictServerOptions>[] _setups = setups.ToArray();
     private readonly IPostConfigureOptions<OpenIddictServerOptions>[] _postConfigures = postConfigures.ToArray();
     private readonly IValidateOptions<OpenIddictServerOptions>[] _validators = validators.ToArray();
     // Keyed by id and slug: the issuer derives from the slug, so a renamed tenant gets a fresh configuration.
-    private readonly ConcurrentDictionary<(Guid Id, string Slug), OpenIddictServerOptions> _byTenant = new();
+    private readonly ConcurrentDictionary<(Guid Id, string Slug), Entry> _byTenant = new();
     private OpenIddictServerOptions? _noTenant;
 
     public OpenIddictServerOptions CurrentValue
@@ -40,9 +41,9 @@ public sealed class TenantServerOptionsMonitor(
                 return _noTenant ??= BuildNoTenant();
             }
 
-            if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var options))
+            if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var entry) && !IsStale(entry))
             {
-                return options;
+                return entry.Options;
             }
 
             // The tenant path middleware normally builds it asynchronously first; this is the fallback.
@@ -59,7 +60,12 @@ public sealed class TenantServerOptionsMonitor(
     {
         if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var cached))
         {
-            return cached;
+            if (!IsStale(cached))
+            {
+                return cached.Options;
+            }
+
+            _byTenant.TryRemove(new KeyValuePair<(Guid, string), Entry>((tenant.Id, tenant.Slug), cached));
         }
 
         var keys = await keyStore.GetAsync(tenant.Id, cancellationToken);
@@ -76,8 +82,13 @@ public sealed class TenantServerOptionsMonitor(
             _byTenant.TryRemove(stale, out _);
         }
 
-        return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), options);
+        return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), new Entry(options, keys.RefreshAfter)).Options;
     }
+
+    // A retired key's grace period ended: the configuration is rebuilt without it.
+    private bool IsStale(Entry entry) => entry.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter;
+
+    private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter);
 
     /// <summary>Drops a tenant's configuration (key rotation, settings change); the next request rebuilds it.</summary>
     public void Evict(Guid tenantId)
@@ -91,14 +102,20 @@ public sealed class TenantServerOptionsMonitor(
 
     private OpenIddictServerOptions BuildNoTenant() => Build(o =>
     {
-        // Valid but unusable: ephemeral keys, and only a token endpoint under a slug that never resolves
+        // Valid but unusable: ephemeral keys, and only token/authorization endpoints under a slug that never resolves
         // ("-" is not a valid slug, so the tenant middleware answers 404 before OpenIddict runs).
-        foreach (var list in new[] { o.ConfigurationEndpointUris, o.JsonWebKeySetEndpointUris, o.TokenEndpointUris })
+        foreach (var list in new[]
+        {
+            o.ConfigurationEndpointUris, o.JsonWebKeySetEndpointUris, o.TokenEndpointUris, o.IntrospectionEndpointUris,
+            o.RevocationEndpointUris, o.AuthorizationEndpointUris, o.EndSessionEndpointUris, o.UserInfoEndpointUris,
+        })
         {
             list.Clear();
         }
 
         o.TokenEndpointUris.Add(new Uri("t/-/oauth/token", UriKind.Relative));
+        // The code flow needs an authorization endpoint to pass validation; this one is as unreachable.
+        o.AuthorizationEndpointUris.Add(new Uri("t/-/oauth/authorize", UriKind.Relative));
         o.SigningCredentials.Add(new SigningCredentials(new RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)), SecurityAlgorithms.RsaSha256));
         o.EncryptionCredentials.Add(new EncryptingCredentials(
             new SymmetricSecurityKey(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
@@ -124,10 +141,15 @@ public sealed class TenantServerOptionsMonitor(
         options.EncryptionCredentials.Clear();
         tenantSpecific(options);
 
+        var signingOrder = options.SigningCredentials.ToList();
         foreach (var post in _postConfigures)
         {
             post.PostConfigure(Options.DefaultName, options);
         }
+
+        // OpenIddict signs with the first credential; its sort cannot tell our active key from the ones in
+        // their grace period, so the order the key store chose (active first) is restored.
+        options.SigningCredentials.Sort((left, right) => signingOrder.IndexOf(left).CompareTo(signingOrder.IndexOf(right)));
 
         foreach (var validator in _validators)
         {

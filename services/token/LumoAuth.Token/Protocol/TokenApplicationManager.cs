@@ -28,14 +28,14 @@ public sealed class TokenApplicationManager(
             return null;
         }
 
-        if (clientCache.TryGet(tenantContext.TenantId, identifier, out var cached))
+        if (!clientCache.TryGet(tenantContext.TenantId, identifier, out var application))
         {
-            return cached;
+            application = await base.FindByClientIdAsync(identifier, cancellationToken);
+            clientCache.Set(tenantContext.TenantId, identifier, application);
         }
 
-        var application = await base.FindByClientIdAsync(identifier, cancellationToken);
-        clientCache.Set(tenantContext.TenantId, identifier, application);
-        return application;
+        // A deactivated client is, for every protocol purpose, unknown: it cannot authenticate or get tokens.
+        return application is { IsActive: true } ? application : null;
     }
 
     protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
@@ -48,7 +48,7 @@ public sealed class TokenApplicationManager(
 /// <summary>
 /// Clients by (tenant, client_id), shared by all requests of the process. Entries are read-only snapshots:
 /// never update an entity taken from here. Evicted on change (and by <c>ClientUpdated</c>/<c>ClientDeleted</c>
-/// on other replicas once those consumers exist); unknown ids are remembered only briefly.
+/// on other replicas through <c>ClientCacheEvictionConsumer</c>); unknown ids are remembered only briefly.
 /// </summary>
 public sealed class ClientCache(IMemoryCache cache)
 {

@@ -1,14 +1,28 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace LumoAuth.Token.Features.Clients;
 
-public sealed record CreateClientRequest(
+/// <summary>
+/// The body of <c>POST</c> (create) and <c>PUT</c> (update) on a client. On update an absent field keeps its
+/// current value; the merged settings are validated as a whole.
+/// </summary>
+public sealed record ClientRequest(
     string? Name,
-    IReadOnlyList<string>? RedirectUris,
+    string? Description,
+    string? ApplicationType,
     bool? IsConfidential,
+    IReadOnlyList<string>? RedirectUris,
+    IReadOnlyList<string>? PostLogoutRedirectUris,
+    IReadOnlyList<string>? AllowedOrigins,
     IReadOnlyList<string>? GrantTypes,
     IReadOnlyList<string>? AllowedScopes,
-    string? Description);
+    bool? RequiresPkce,
+    bool? IsActive,
+    int? AccessTokenLifetime,
+    int? RefreshTokenLifetime,
+    JsonElement? Jwks = null,
+    string? BackchannelLogoutUri = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -16,26 +30,56 @@ public sealed record ClientResponse(
     string ClientId,
     string Name,
     string? Description,
+    string ApplicationType,
     bool IsConfidential,
     IReadOnlyList<string> GrantTypes,
     IReadOnlyList<string> AllowedScopes,
     IReadOnlyList<string> RedirectUris,
+    IReadOnlyList<string> PostLogoutRedirectUris,
+    IReadOnlyList<string> AllowedOrigins,
+    bool RequiresPkce,
     bool IsActive,
-    DateTimeOffset CreatedAt);
+    int AccessTokenLifetime,
+    int RefreshTokenLifetime,
+    JsonElement? Jwks,
+    string? BackchannelLogoutUri,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? UpdatedAt);
 
-/// <summary>The one response that carries the secret: creation.</summary>
+/// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
     Guid Id,
     string ClientId,
     string? Secret,
     string Name,
     string? Description,
+    string ApplicationType,
     bool IsConfidential,
     IReadOnlyList<string> GrantTypes,
     IReadOnlyList<string> AllowedScopes,
     IReadOnlyList<string> RedirectUris,
+    IReadOnlyList<string> PostLogoutRedirectUris,
+    IReadOnlyList<string> AllowedOrigins,
+    bool RequiresPkce,
+    bool IsActive,
+    int AccessTokenLifetime,
+    int RefreshTokenLifetime,
+    JsonElement? Jwks,
+    string? BackchannelLogoutUri,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]
-    public string Note => Secret is null ? "Public client: it has no secret." : "Store the secret securely. It will not be shown again.";
+    public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;
+}
+
+/// <summary>The answer of a secret rotation: the new secret, shown once.</summary>
+public sealed record RotatedSecretResponse(string ClientId, string Secret)
+{
+    [JsonPropertyName("_note")]
+    public string Note => ClientSecretNotes.ShownOnce;
+}
+
+internal static class ClientSecretNotes
+{
+    public const string ShownOnce = "Store the secret securely. It will not be shown again.";
 }

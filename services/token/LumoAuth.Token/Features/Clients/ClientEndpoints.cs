@@ -1,4 +1,3 @@
-using System.Text.Json;
 using LumoAuth.Contracts.Clients;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -9,11 +8,13 @@ using LumoAuth.Token.Data;
 using LumoAuth.Token.Protocol;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
-using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Clients;
 
-/// <summary>Tenant Admin API for OAuth clients: <c>/t/{slug}/api/v1/admin/clients</c>.</summary>
+/// <summary>
+/// Tenant Admin API for OAuth clients: <c>/t/{slug}/api/v1/admin/clients</c>, with the documented alias
+/// <c>/admin/oauth-clients</c> (inventory C-19) served by the same handlers.
+/// </summary>
 public static class ClientEndpoints
 {
     public static IEndpointRouteBuilder MapClientEndpoints(this IEndpointRouteBuilder app)
@@ -24,46 +25,38 @@ public static class ClientEndpoints
         group.MapPost("/", CreateClient).WithName("CreateClient");
         group.MapGet("/", ListClients).WithName("ListClients");
         group.MapGet("/{clientId}", GetClient).WithName("GetClient");
+        group.MapPut("/{clientId}", UpdateClient).WithName("UpdateClient");
+        group.MapDelete("/{clientId}", DeleteClient).WithName("DeleteClient");
+        group.MapPost("/{clientId}/rotate-secret", RotateSecret).WithName("RotateClientSecret");
+
+        var alias = app.MapGroup("/t/{tenantSlug}/api/v1/admin/oauth-clients")
+            .RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Clients");
+        alias.MapPost("/", CreateClient);
+        alias.MapGet("/", ListClients);
+        alias.MapGet("/{clientId}", GetClient);
+        alias.MapPut("/{clientId}", UpdateClient);
+        alias.MapDelete("/{clientId}", DeleteClient);
+        alias.MapPost("/{clientId}/secret", RotateSecret);
+        alias.MapPost("/{clientId}/rotate-secret", RotateSecret);
         return app;
     }
 
     public sealed record ClientServices(TokenDbContext Db, TokenApplicationManager Applications, TenantContext Tenant, ClientCache Cache, TimeProvider Time);
 
-    public static async Task<IResult> CreateClient(CreateClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateClient(ClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
-        if (ClientValidation.Validate(request, out var errors) is not { } client)
+        if (ClientValidation.ValidateNew(request, out var validator) is not { } client)
         {
-            return ApiErrors.Validation(errors);
+            return validator.ToResult();
         }
 
         var tenantId = services.Tenant.TenantId;
         var clientId = Guid.NewGuid().ToString();
         var secret = client.IsConfidential ? ClientSecrets.Generate() : null;
-        var descriptor = new OpenIddictApplicationDescriptor
-        {
-            ClientId = clientId,
-            ClientType = client.IsConfidential ? ClientTypes.Confidential : ClientTypes.Public,
-            ApplicationType = ApplicationTypes.Web,
-            ConsentType = ConsentTypes.Explicit,
-            DisplayName = client.Name,
-        };
-        descriptor.Permissions.UnionWith(ClientPermissions.For(client.GrantTypes, client.Scopes));
-        foreach (var uri in client.RedirectUris)
-        {
-            descriptor.RedirectUris.Add(new Uri(uri, UriKind.Absolute));
-        }
-
-        if (!client.IsConfidential)
-        {
-            descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
-        }
-
-        var application = new TokenApplication
-        {
-            TenantId = tenantId,
-            Description = client.Description,
-            CreatedAt = services.Time.GetUtcNow(),
-        };
+        var descriptor = new OpenIddictApplicationDescriptor { ClientId = clientId };
+        var application = new TokenApplication { TenantId = tenantId, CreatedAt = services.Time.GetUtcNow() };
+        ClientMapping.Apply(client, descriptor, application);
         await services.Applications.PopulateAsync(application, descriptor, cancellationToken);
 
         // Committed by the store's SaveChanges together with the client.
@@ -77,13 +70,11 @@ public static class ClientEndpoints
             await services.Applications.CreateAsync(application, secret, cancellationToken);
         }
 
-        // The uniqueness check above looked the id up and may have cached "not found".
+        // The uniqueness check looked the id up and may have cached "not found".
         services.Cache.Evict(tenantId, clientId);
-
-        var response = new CreatedClientResponse(
-            application.Id, clientId, secret, client.Name, client.Description, client.IsConfidential,
-            client.GrantTypes, client.Scopes, client.RedirectUris, application.CreatedAt);
-        return Results.Json(new DataResponse<CreatedClientResponse>(response, "OAuth client created successfully"), statusCode: StatusCodes.Status201Created);
+        return Results.Json(
+            new DataResponse<CreatedClientResponse>(ClientMapping.ToCreatedResponse(application, secret), "OAuth client created successfully"),
+            statusCode: StatusCodes.Status201Created);
     }
 
     public static async Task<IResult> ListClients(int? page, int? limit, [AsParameters] ClientServices services, CancellationToken cancellationToken)
@@ -95,35 +86,94 @@ public static class ClientEndpoints
         var rows = await query.OrderByDescending(a => a.CreatedAt).ThenBy(a => a.Id)
             .Skip(paging.Skip).Take(paging.Limit)
             .ToListAsync(cancellationToken);
-        return Results.Ok(new PagedResponse<ClientResponse>(rows.Select(ToResponse).ToList(), PageMeta.For(paging, total)));
+        return Results.Ok(new PagedResponse<ClientResponse>(rows.Select(ClientMapping.ToResponse).ToList(), PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> GetClient(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
-        var tenantId = services.Tenant.TenantId;
-        var row = await services.Db.Applications.AsNoTracking()
-            .FirstOrDefaultAsync(a => a.TenantId == tenantId && a.ClientId == clientId, cancellationToken);
+        var row = await FindAsync(services, clientId, tracked: false, cancellationToken);
         return row is null
             ? ApiErrors.NotFound("Client")
-            : Results.Ok(new DataResponse<ClientResponse>(ToResponse(row)));
+            : Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row)));
     }
 
-    private static ClientResponse ToResponse(TokenApplication row)
+    public static async Task<IResult> UpdateClient(string clientId, ClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
-        var permissions = ReadList(row.Permissions);
-        return new ClientResponse(
-            row.Id,
-            row.ClientId ?? string.Empty,
-            row.DisplayName ?? string.Empty,
-            row.Description,
-            row.ClientType == ClientTypes.Confidential,
-            ClientPermissions.GrantTypesOf(permissions),
-            ClientPermissions.ScopesOf(permissions).Order(StringComparer.Ordinal).ToList(),
-            ReadList(row.RedirectUris),
-            IsActive: true,
-            row.CreatedAt);
+        if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
+        {
+            return ApiErrors.NotFound("Client");
+        }
+
+        var current = ClientMapping.Read(row);
+        if (ClientValidation.ValidateUpdate(request, current, out var validator) is not { } client)
+        {
+            return validator.ToResult();
+        }
+
+        // A public client never keeps a secret; a client turned confidential gets one (shown by rotate-secret).
+        var descriptor = new OpenIddictApplicationDescriptor();
+        await services.Applications.PopulateAsync(descriptor, row, cancellationToken);
+        ClientMapping.Apply(client, descriptor, row);
+        if (!client.IsConfidential)
+        {
+            descriptor.ClientSecret = null;
+        }
+
+        await services.Applications.PopulateAsync(row, descriptor, cancellationToken);
+        row.UpdatedAt = services.Time.GetUtcNow();
+        services.Db.AddEvent(new ClientUpdated(clientId) { TenantId = services.Tenant.TenantId });
+        if (client.IsConfidential && !current.IsConfidential)
+        {
+            await services.Applications.UpdateAsync(row, ClientSecrets.Generate(), cancellationToken);
+        }
+        else
+        {
+            await services.Applications.UpdateAsync(row, cancellationToken);
+        }
+
+        services.Cache.Evict(services.Tenant.TenantId, clientId);
+        return Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row), "OAuth client updated successfully"));
     }
 
-    private static List<string> ReadList(string? json) =>
-        string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
+    public static async Task<IResult> DeleteClient(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
+        {
+            return ApiErrors.NotFound("Client");
+        }
+
+        // OpenIddict's store removes the client's stored tokens (codes, refresh tokens) and authorizations in the
+        // same transaction; its stateless access tokens fail introspection from now on (the client is gone).
+        services.Db.AddEvent(new ClientDeleted(clientId) { TenantId = services.Tenant.TenantId });
+        await services.Applications.DeleteAsync(row, cancellationToken);
+        services.Cache.Evict(services.Tenant.TenantId, clientId);
+        return Results.NoContent();
+    }
+
+    public static async Task<IResult> RotateSecret(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    {
+        if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
+        {
+            return ApiErrors.NotFound("Client");
+        }
+
+        if (row.ClientType != OpenIddictConstants.ClientTypes.Confidential)
+        {
+            return ApiErrors.BadRequest(ErrorCodes.InvalidRequest, "A public client has no secret to rotate");
+        }
+
+        var secret = ClientSecrets.Generate();
+        row.UpdatedAt = services.Time.GetUtcNow();
+        services.Db.AddEvent(new ClientUpdated(clientId) { TenantId = services.Tenant.TenantId });
+        await services.Applications.UpdateAsync(row, secret, cancellationToken);
+        services.Cache.Evict(services.Tenant.TenantId, clientId);
+        return Results.Ok(new DataResponse<RotatedSecretResponse>(new RotatedSecretResponse(clientId, secret), "Client secret rotated successfully"));
+    }
+
+    private static Task<TokenApplication?> FindAsync(ClientServices services, string clientId, bool tracked, CancellationToken cancellationToken)
+    {
+        var tenantId = services.Tenant.TenantId;
+        var query = tracked ? services.Db.Applications : services.Db.Applications.AsNoTracking();
+        return query.FirstOrDefaultAsync(a => a.TenantId == tenantId && a.ClientId == clientId, cancellationToken);
+    }
 }

@@ -12,13 +12,18 @@ public static class ClientPermissions
 
     public static HashSet<string> For(IEnumerable<string> grantTypes, IEnumerable<string> scopes)
     {
-        var permissions = new HashSet<string>(StringComparer.Ordinal) { Permissions.Endpoints.Token };
+        // Every client may introspect and revoke its own tokens (RFC 7662/7009 are client-authenticated).
+        var permissions = new HashSet<string>(StringComparer.Ordinal)
+        {
+            Permissions.Endpoints.Token, Permissions.Endpoints.Introspection, Permissions.Endpoints.Revocation,
+        };
         foreach (var grantType in grantTypes)
         {
             permissions.Add(Permissions.Prefixes.GrantType + grantType);
             if (grantType == GrantTypes.AuthorizationCode)
             {
                 permissions.Add(Permissions.Endpoints.Authorization);
+                permissions.Add(Permissions.Endpoints.EndSession);
                 permissions.Add(Permissions.ResponseTypes.Code);
             }
         }

@@ -1,97 +1,198 @@
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.Token.Features.Scopes;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Clients;
 
-/// <summary>The checks of a client registration, field by field (RFC 9700: exact, safe redirect URIs).</summary>
+/// <summary>A client's complete, validated settings: what the store is made to hold.</summary>
+public sealed record ClientSettings(
+    string Name,
+    string? Description,
+    string Kind,
+    bool IsConfidential,
+    IReadOnlyList<string> GrantTypes,
+    IReadOnlyList<string> Scopes,
+    IReadOnlyList<string> RedirectUris,
+    IReadOnlyList<string> PostLogoutRedirectUris,
+    IReadOnlyList<string> AllowedOrigins,
+    bool RequiresPkce,
+    bool IsActive,
+    int AccessTokenLifetime,
+    int RefreshTokenLifetime,
+    string? Jwks,
+    string? BackchannelLogoutUri);
+
+/// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
 {
     public const int MaxNameLength = 200;
     public const int MaxDescriptionLength = 1000;
-    private const int MaxRedirectUris = 20;
+    public const int DefaultAccessTokenLifetime = 3600;
+    public const int DefaultRefreshTokenLifetime = 2_592_000;
+    private const int MinAccessTokenLifetime = 60;
+    private const int MaxAccessTokenLifetime = 86_400;
+    private const int MinRefreshTokenLifetime = 300;
+    private const int MaxRefreshTokenLifetime = 31_536_000;
+    private const int MaxUris = 20;
     private const int MaxScopes = 100;
 
-    public sealed record ValidClient(
-        string Name, string? Description, bool IsConfidential,
-        IReadOnlyList<string> GrantTypes, IReadOnlyList<string> Scopes, IReadOnlyList<string> RedirectUris);
-
-    public static ValidClient? Validate(CreateClientRequest request, out Dictionary<string, string[]> errors)
+    // Schemes a browser or OS would execute or read locally instead of handing to the app.
+    private static readonly HashSet<string> ForbiddenSchemes = new(StringComparer.OrdinalIgnoreCase)
     {
-        errors = [];
-        var name = request.Name?.Trim();
-        if (string.IsNullOrEmpty(name))
+        "javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "ftp", "ws", "wss",
+    };
+
+    /// <summary>Validates a creation request, filling in the defaults of the client's kind.</summary>
+    public static ClientSettings? ValidateNew(ClientRequest request, out RequestValidator validator) =>
+        Validate(request, current: null, out validator);
+
+    /// <summary>Validates an update: absent fields keep their current values, and the result is checked as a whole.</summary>
+    public static ClientSettings? ValidateUpdate(ClientRequest request, ClientSettings current, out RequestValidator validator) =>
+        Validate(request, current, out validator);
+
+    private static ClientSettings? Validate(ClientRequest request, ClientSettings? current, out RequestValidator validator)
+    {
+        validator = new RequestValidator();
+
+        var name = request.Name is null ? current?.Name : request.Name.Trim();
+        validator.Required("name", name, MaxNameLength);
+
+        var description = request.Description is null ? current?.Description
+            : string.IsNullOrWhiteSpace(request.Description) ? null : request.Description.Trim();
+        validator.Optional("description", description, MaxDescriptionLength);
+
+        // A change of kind or confidentiality re-derives the other; otherwise both stay as they are.
+        var kindChanged = request.ApplicationType is not null || request.IsConfidential is not null;
+        var grantTypes = Distinct(request.GrantTypes) ?? current?.GrantTypes;
+        var origins = Distinct(request.AllowedOrigins) ?? current?.AllowedOrigins ?? [];
+        string? kind;
+        bool isConfidential;
+        if (current is not null && !kindChanged)
         {
-            errors["name"] = ["Name is required"];
+            (kind, isConfidential) = (current.Kind, current.IsConfidential);
         }
-        else if (name.Length > MaxNameLength)
+        else if (request.ApplicationType is { } requestedKind)
         {
-            errors["name"] = [$"Name must be at most {MaxNameLength} characters"];
+            kind = requestedKind.Trim().ToLowerInvariant();
+            if (!ClientKinds.All.Contains(kind))
+            {
+                validator.Add("applicationType", "must be one of web, spa, native, m2m");
+                kind = ClientKinds.Web;
+            }
+
+            isConfidential = request.IsConfidential ?? ClientKinds.IsConfidential(kind);
+            validator.Check(isConfidential == ClientKinds.IsConfidential(kind), "isConfidential",
+                isConfidential ? $"a {kind} client is public" : $"a {kind} client is confidential");
+        }
+        else
+        {
+            isConfidential = request.IsConfidential ?? current?.IsConfidential ?? true;
+            kind = null;
         }
 
-        var description = string.IsNullOrWhiteSpace(request.Description) ? null : request.Description.Trim();
-        if (description?.Length > MaxDescriptionLength)
+        // A confidential client registered without redirect URIs is a service; anything else signs users in.
+        grantTypes ??= kind == ClientKinds.Machine || (kind is null && isConfidential && request.RedirectUris is null)
+            ? [GrantTypes.ClientCredentials]
+            : [GrantTypes.AuthorizationCode];
+        kind ??= DefaultKind(isConfidential, grantTypes, origins);
+        ValidateGrantTypes(validator, kind, isConfidential, grantTypes);
+
+        var redirectUris = Distinct(request.RedirectUris) ?? current?.RedirectUris ?? [];
+        ValidateUris(validator, "redirectUris", kind, redirectUris);
+        validator.Check(redirectUris.Count > 0 || !grantTypes.Contains(GrantTypes.AuthorizationCode), "redirectUris",
+            "authorization_code needs at least one redirect URI");
+
+        var postLogoutUris = Distinct(request.PostLogoutRedirectUris) ?? current?.PostLogoutRedirectUris ?? [];
+        ValidateUris(validator, "postLogoutRedirectUris", kind, postLogoutUris);
+
+        var normalizedOrigins = new List<string>();
+        foreach (var origin in origins)
         {
-            errors["description"] = [$"Description must be at most {MaxDescriptionLength} characters"];
+            if (NormalizeOrigin(origin) is { } normalized)
+            {
+                normalizedOrigins.Add(normalized);
+            }
+            else
+            {
+                validator.Add("allowedOrigins", $"'{Shorten(origin)}' is not an origin (scheme://host[:port], https except loopback)");
+            }
         }
 
-        var isConfidential = request.IsConfidential ?? true;
-        var grantTypes = (request.GrantTypes ?? (isConfidential ? [GrantTypes.ClientCredentials] : [GrantTypes.AuthorizationCode]))
-            .Distinct(StringComparer.Ordinal).ToList();
-        var grantErrors = new List<string>();
-        grantErrors.AddRange(grantTypes.Where(g => !ClientPermissions.SupportedGrantTypes.Contains(g ?? string.Empty))
-            .Select(g => $"Unknown grant type '{g}'; supported: authorization_code, client_credentials, refresh_token"));
-        if (grantTypes.Count == 0)
+        validator.Check(origins.Count <= MaxUris, "allowedOrigins", $"at most {MaxUris} origins");
+        validator.Check(origins.Count == 0 || kind is ClientKinds.Spa or ClientKinds.Web, "allowedOrigins", "only browser-based clients (spa, web) have allowed origins");
+
+        var scopes = Distinct(request.AllowedScopes) ?? current?.Scopes ?? [];
+        foreach (var scope in scopes.Where(s => !ScopeNames.IsValid(s)))
         {
-            grantErrors.Add("At least one grant type is required");
+            validator.Add("allowedScopes", $"'{Shorten(scope)}' is not a valid scope");
         }
 
-        if (!isConfidential && grantTypes.Contains(GrantTypes.ClientCredentials))
+        validator.Check(scopes.Count <= MaxScopes, "allowedScopes", $"at most {MaxScopes} scopes");
+
+        // C-06: PKCE is mandatory for public clients and optional for confidential ones.
+        var requiresPkce = request.RequiresPkce ?? (kindChanged || current is null ? !isConfidential : current.RequiresPkce || !isConfidential);
+        validator.Check(requiresPkce || isConfidential, "requiresPkce", "public clients always require PKCE");
+
+        var accessLifetime = request.AccessTokenLifetime ?? current?.AccessTokenLifetime ?? DefaultAccessTokenLifetime;
+        validator.Check(accessLifetime is >= MinAccessTokenLifetime and <= MaxAccessTokenLifetime, "accessTokenLifetime",
+            $"must be between {MinAccessTokenLifetime} and {MaxAccessTokenLifetime} seconds");
+        var refreshLifetime = request.RefreshTokenLifetime ?? current?.RefreshTokenLifetime ?? DefaultRefreshTokenLifetime;
+        validator.Check(refreshLifetime is >= MinRefreshTokenLifetime and <= MaxRefreshTokenLifetime, "refreshTokenLifetime",
+            $"must be between {MinRefreshTokenLifetime} and {MaxRefreshTokenLifetime} seconds");
+
+        var isActive = request.IsActive ?? current?.IsActive ?? true;
+
+        // private_key_jwt (RFC 7523): the client's public keys; an empty set turns it off.
+        var jwks = request.Jwks is { } requestedJwks ? ClientKeys.Normalize(requestedJwks, validator) : current?.Jwks;
+        validator.Check(jwks is null || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
+
+        var backchannel = request.BackchannelLogoutUri is null ? current?.BackchannelLogoutUri
+            : string.IsNullOrWhiteSpace(request.BackchannelLogoutUri) ? null : request.BackchannelLogoutUri.Trim();
+        if (backchannel is not null && RedirectUriProblem(backchannel, ClientKinds.Web) is { } backchannelProblem)
         {
-            grantErrors.Add("A public client cannot use client_credentials");
+            validator.Add("backchannelLogoutUri", backchannelProblem);
         }
 
-        if (grantTypes.Contains(GrantTypes.RefreshToken) && !grantTypes.Contains(GrantTypes.AuthorizationCode))
-        {
-            grantErrors.Add("refresh_token needs authorization_code");
-        }
-
-        if (grantErrors.Count > 0)
-        {
-            errors["grantTypes"] = [.. grantErrors];
-        }
-
-        var redirectUris = (request.RedirectUris ?? []).Distinct(StringComparer.Ordinal).ToList();
-        var uriErrors = redirectUris.Select(RedirectUriProblem).OfType<string>().ToList();
-        if (redirectUris.Count > MaxRedirectUris)
-        {
-            uriErrors.Add($"At most {MaxRedirectUris} redirect URIs");
-        }
-
-        if (redirectUris.Count == 0 && grantTypes.Contains(GrantTypes.AuthorizationCode))
-        {
-            uriErrors.Add("authorization_code needs at least one redirect URI");
-        }
-
-        if (uriErrors.Count > 0)
-        {
-            errors["redirectUris"] = [.. uriErrors];
-        }
-
-        var scopes = (request.AllowedScopes ?? []).Distinct(StringComparer.Ordinal).ToList();
-        var scopeErrors = scopes.Where(s => !IsScopeToken(s)).Select(s => $"Invalid scope '{s}'").ToList();
-        if (scopes.Count > MaxScopes)
-        {
-            scopeErrors.Add($"At most {MaxScopes} scopes");
-        }
-
-        if (scopeErrors.Count > 0)
-        {
-            errors["allowedScopes"] = [.. scopeErrors];
-        }
-
-        return errors.Count > 0 ? null : new ValidClient(name!, description, isConfidential, grantTypes, scopes, redirectUris);
+        return validator.IsValid
+            ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
+                normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce, isActive, accessLifetime, refreshLifetime,
+                jwks, backchannel)
+            : null;
     }
 
-    private static string? RedirectUriProblem(string? value)
+    private static string DefaultKind(bool isConfidential, IReadOnlyList<string> grantTypes, IReadOnlyList<string> origins) =>
+        isConfidential
+            ? grantTypes.All(g => g == GrantTypes.ClientCredentials) ? ClientKinds.Machine : ClientKinds.Web
+            : origins.Count > 0 ? ClientKinds.Spa : ClientKinds.Native;
+
+    private static void ValidateGrantTypes(RequestValidator validator, string kind, bool isConfidential, IReadOnlyList<string> grantTypes)
+    {
+        foreach (var unknown in grantTypes.Where(g => !ClientPermissions.SupportedGrantTypes.Contains(g)))
+        {
+            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token");
+        }
+
+        validator.Check(grantTypes.Count > 0, "grantTypes", "at least one grant type is required");
+        validator.Check(isConfidential || !grantTypes.Contains(GrantTypes.ClientCredentials), "grantTypes", "a public client cannot use client_credentials");
+        validator.Check(kind != ClientKinds.Machine || grantTypes.All(g => g == GrantTypes.ClientCredentials), "grantTypes", "an m2m client uses client_credentials only");
+        validator.Check(!grantTypes.Contains(GrantTypes.RefreshToken) || grantTypes.Contains(GrantTypes.AuthorizationCode), "grantTypes", "refresh_token needs authorization_code");
+    }
+
+    private static void ValidateUris(RequestValidator validator, string field, string kind, IReadOnlyList<string> uris)
+    {
+        foreach (var uri in uris)
+        {
+            if (RedirectUriProblem(uri, kind) is { } problem)
+            {
+                validator.Add(field, problem);
+            }
+        }
+
+        validator.Check(uris.Count <= MaxUris, field, $"at most {MaxUris} URIs");
+    }
+
+    /// <summary>Exact URIs only: absolute, no fragment, no wildcard; https, or http on loopback; private-use schemes for native apps.</summary>
+    public static string? RedirectUriProblem(string? value, string kind)
     {
         if (string.IsNullOrWhiteSpace(value) || value.Length > 2000 || !Uri.TryCreate(value, UriKind.Absolute, out var uri))
         {
@@ -103,20 +204,45 @@ public static class ClientValidation
             return $"'{Shorten(value)}' must not contain a fragment";
         }
 
+        if (value.Contains('*', StringComparison.Ordinal))
+        {
+            return $"'{Shorten(value)}' must not contain a wildcard";
+        }
+
         if (uri.Scheme == Uri.UriSchemeHttps)
         {
             return null;
         }
 
-        return uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback
-            ? null
-            : $"'{Shorten(value)}' must use https (http is allowed only for loopback)";
+        if (uri.Scheme == Uri.UriSchemeHttp)
+        {
+            return uri.IsLoopback ? null : $"'{Shorten(value)}' must use https (http is allowed only for loopback)";
+        }
+
+        if (kind != ClientKinds.Native)
+        {
+            return $"'{Shorten(value)}' must use https; custom schemes are for native clients";
+        }
+
+        return ForbiddenSchemes.Contains(uri.Scheme) ? $"'{Shorten(value)}' uses a forbidden scheme" : null;
     }
 
-    // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-    private static bool IsScopeToken(string? scope) =>
-        !string.IsNullOrEmpty(scope) && scope.Length <= 200
-        && scope.All(c => c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E));
+    /// <summary><c>scheme://host[:port]</c> in lower case, or null when the value is not a safe origin.</summary>
+    public static string? NormalizeOrigin(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > 500 || value.Contains('*', StringComparison.Ordinal)
+            || !Uri.TryCreate(value, UriKind.Absolute, out var uri)
+            || (uri.Scheme != Uri.UriSchemeHttps && !(uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
+            || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
+        {
+            return null;
+        }
+
+        return uri.GetLeftPart(UriPartial.Authority).ToLowerInvariant();
+    }
+
+    private static List<string>? Distinct(IReadOnlyList<string>? values) =>
+        values?.Select(v => v ?? string.Empty).Distinct(StringComparer.Ordinal).ToList();
 
     private static string Shorten(string? value) => value is null ? string.Empty : value.Length <= 100 ? value : value[..100] + "…";
 }

@@ -3,7 +3,9 @@ using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -15,7 +17,9 @@ namespace LumoAuth.Token.Features.Token;
 
 /// <summary>
 /// <c>POST /t/{slug}/api/v1/oauth/token</c>. OpenIddict has already parsed the request, authenticated the
-/// client and checked its grant-type permission; this handler decides the subject, scopes and claims.
+/// client and checked its grant-type permission; this handler decides the subject, scopes and claims. The
+/// resource-owner password grant is never enabled (RFC 9700 §2.4), so OpenIddict answers it with
+/// <c>unsupported_grant_type</c> before this handler runs.
 /// </summary>
 public static class TokenEndpoints
 {
@@ -39,6 +43,11 @@ public static class TokenEndpoints
         if (request is null || !tenantContext.HasTenant)
         {
             return Reject(Errors.InvalidRequest, "The request is not a valid token request.");
+        }
+
+        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
+        {
+            return await RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Slug));
         }
 
         if (!request.IsClientCredentialsGrantType())
@@ -75,6 +84,38 @@ public static class TokenEndpoints
         identity.SetAudiences(issuer);
         identity.SetDestinations(static _ => [Destinations.AccessToken]);
 
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>
+    /// A code or refresh token OpenIddict has already validated (single use, PKCE, redirect URI, rotation and
+    /// reuse detection). The user's claims are rebuilt from fresh data, and the grant ends with the SSO
+    /// session it came from or when the user is blocked or deleted.
+    /// </summary>
+    private static async Task<IResult> RedeemAsync(HttpContext http, OpenIddictRequest request, TenantContext tenant, string issuer)
+    {
+        var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        var principal = result.Principal;
+        if (principal is null || !Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId))
+        {
+            return Reject(Errors.InvalidGrant, "The grant is invalid.");
+        }
+
+        var sessionId = principal.GetClaim(SessionCookie.SessionIdClaim);
+        var services = http.RequestServices;
+        if (sessionId is not null && !await services.GetRequiredService<SessionStore>().IsActiveAsync(sessionId, http.RequestAborted))
+        {
+            return Reject(Errors.InvalidGrant, "The session this grant belongs to has ended.");
+        }
+
+        var facts = new SignInFacts(userId, sessionId, principal.GetClaim(Claims.AuthenticationTime), principal.GetClaims(Claims.AuthenticationMethodReference).ToList());
+        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant.TenantId, issuer, facts, principal.GetScopes(), http.RequestAborted);
+        if (identity is null)
+        {
+            return Reject(Errors.InvalidGrant, "The user can no longer sign in.");
+        }
+
+        identity.SetAuthorizationId(principal.GetAuthorizationId());
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 

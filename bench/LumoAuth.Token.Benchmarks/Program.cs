@@ -1,0 +1,12 @@
+using BenchmarkDotNet.Running;
+using LumoAuth.Token.Benchmarks;
+
+// `http <issuer> <client_id> <client_secret> [connections] [seconds]` drives a running token service;
+// anything else goes to BenchmarkDotNet (in-process signing and secret checks).
+if (args.Length > 0 && args[0] == "http")
+{
+    return await HttpLoad.RunAsync(args[1..]);
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(TokenSigningBenchmarks).Assembly).Run(args);
+return 0;

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Http.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Http;
+
+namespace LumoAuth.Token.Directory;
+
+/// <summary>
+/// The admin service's users, over its internal API: password authentication for the hosted login and
+/// profiles for ID tokens and userinfo. Admin owns users; the token service never stores credentials.
+/// </summary>
+public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, ILogger<UserDirectory> logger)
+{
+    /// <summary>Admin's verdict, or null when admin cannot be reached (the login page then says "try again").</summary>
+    public async Task<AuthenticateResponse?> AuthenticateAsync(AuthenticateRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate, request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogAdminStatus(logger, "authenticate", (int)response.StatusCode);
+                return null;
+            }
+
+            return await response.Content.ReadFromJsonAsync<AuthenticateResponse>(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, "authenticate", ex);
+            return null;
+        }
+    }
+
+    /// <summary>The user's profile; null when the user does not exist (or admin cannot say).</summary>
+    public async Task<UserProfile?> GetProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.GetAsync($"{InternalRoutes.Prefix}/users/{userId}?tenantId={tenantId}", cancellationToken);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                LogAdminStatus(logger, "user profile", (int)response.StatusCode);
+                return null;
+            }
+
+            var profile = await response.Content.ReadFromJsonAsync<UserProfile>(cancellationToken);
+            // Defence in depth: a profile of another tenant is never used.
+            return profile?.TenantId == tenantId ? profile : null;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, "user profile", ex);
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin answered {Status} to the {Call} call")]
+    private static partial void LogAdminStatus(ILogger logger, string call, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin is unreachable for the {Call} call")]
+    private static partial void LogAdminUnavailable(ILogger logger, string call, Exception exception);
+}
+
+/// <summary>
+/// Roles and permissions from the authorization service's <c>roles-of</c>. Tokens are still issued when it
+/// is unavailable: the claims are left out (and the gap logged), never guessed.
+/// </summary>
+public sealed partial class RolesDirectory(IHttpClientFactory httpClientFactory, ILogger<RolesDirectory> logger)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+    public async Task<RolesOfResponse?> RolesOfAsync(Guid tenantId, string subject, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Timeout);
+            var client = httpClientFactory.CreateClient(InternalClients.Authorization);
+            using var response = await client.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenantId, subject), timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogRolesUnavailable(logger, (int)response.StatusCode, null);
+                return null;
+            }
+
+            return await response.Content.ReadFromJsonAsync<RolesOfResponse>(timeout.Token);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            LogRolesUnavailable(logger, null, ex);
+            return null;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "roles-of unavailable (status {Status}); roles and permissions claims are omitted")]
+    private static partial void LogRolesUnavailable(ILogger logger, int? status, Exception? exception);
+}

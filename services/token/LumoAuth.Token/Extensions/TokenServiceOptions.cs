@@ -1,0 +1,16 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace LumoAuth.Token.Extensions;
+
+/// <summary>Token-service settings (section <c>Token</c>).</summary>
+public sealed class TokenServiceOptions
+{
+    public const string SectionName = "Token";
+
+    /// <summary>
+    /// How long a rotated refresh token may still be redeemed (two concurrent refreshes by one client). After
+    /// it, a second use is reuse: the whole grant is revoked (RFC 9700 §4.14.2). Short on purpose.
+    /// </summary>
+    [Range(0, 60)]
+    public int RefreshTokenReuseLeewaySeconds { get; set; } = 10;
+}

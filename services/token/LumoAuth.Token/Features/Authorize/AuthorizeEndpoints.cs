@@ -1,0 +1,218 @@
+using System.Globalization;
+using System.Security.Claims;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Authorize;
+
+/// <summary>
+/// <c>/t/{slug}/api/v1/oauth/authorize</c>. OpenIddict has validated the request (client, exact redirect URI,
+/// response type and mode, PKCE); this handler decides whether the user must sign in (no session, <c>prompt=login</c>,
+/// <c>max_age</c> passed), whether consent is needed (remembered per client and scope set, <c>prompt=consent</c>),
+/// and answers <c>prompt=none</c> without any page. Requests OpenIddict cannot answer at a trusted redirect URI
+/// (an unknown client or redirect URI) never get here: <see cref="AuthorizationErrorPage"/> shows them an error page.
+/// </summary>
+public static class AuthorizeEndpoints
+{
+    private const string DecisionField = "consent_decision";
+
+    public static IEndpointRouteBuilder MapAuthorizeEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: the user is identified by the SSO session cookie, the client by OpenIddict.
+        app.MapMethods("/t/{tenantSlug}/api/v1/oauth/authorize", [HttpMethods.Get, HttpMethods.Post], Authorize)
+            .AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("OAuthAuthorize");
+        return app;
+    }
+
+    public sealed record AuthorizeServices(
+        TenantContext Tenant,
+        TokenApplicationManager Applications,
+        IOpenIddictAuthorizationManager Authorizations,
+        UserClaims UserClaims,
+        SessionStore Sessions,
+        IAntiforgery Antiforgery,
+        TimeProvider Time,
+        IOptions<LumoAuthOptions> Lumo);
+
+    public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
+    {
+        var request = http.GetOpenIddictServerRequest();
+        if (request is null || !services.Tenant.HasTenant)
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The authorization request is not valid.");
+        }
+
+        var application = await services.Applications.FindByClientIdAsync(request.ClientId!, http.RequestAborted);
+        if (application is null)
+        {
+            return HostedPage.Error(http, Errors.InvalidClient, "The application is not known.");
+        }
+
+        var scopes = request.GetScopes();
+        var allowed = ClientPermissions.ScopesOf(await services.Applications.GetPermissionsAsync(application, http.RequestAborted));
+        if (scopes.FirstOrDefault(s => !allowed.Contains(s)) is { } denied)
+        {
+            return Forbid(Errors.InvalidScope, $"The application may not request the scope '{denied}'.");
+        }
+
+        // C-06: public clients must use S256; plain is only for confidential clients that cannot hash.
+        if (request.CodeChallengeMethod == CodeChallengeMethods.Plain
+            && await services.Applications.HasClientTypeAsync(application, ClientTypes.Public, http.RequestAborted))
+        {
+            return Forbid(Errors.InvalidRequest, "Public clients must use the S256 code challenge method.");
+        }
+
+        var session = await http.AuthenticateAsync(SessionCookie.Scheme);
+        var user = session.Succeeded ? session.Principal : null;
+        if (user is null || MustSignInAgain(request, user, services.Time))
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Forbid(Errors.LoginRequired, "The user is not signed in.");
+            }
+
+            return Results.Redirect(LoginUrl(services.Tenant.Slug, request), permanent: false, preserveMethod: false);
+        }
+
+        var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
+        var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, scopes, http.RequestAborted);
+        var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
+            ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
+            : string.Empty;
+        if (decision.Length > 0)
+        {
+            try
+            {
+                await services.Antiforgery.ValidateRequestAsync(http);
+            }
+            catch (AntiforgeryValidationException)
+            {
+                return HostedPage.Error(http, Errors.InvalidRequest, "The consent form expired. Start the sign-in again from the application.");
+            }
+
+            if (decision != "accept")
+            {
+                return Forbid(Errors.AccessDenied, "The user declined the request.");
+            }
+        }
+        else if (remembered is null || request.HasPromptValue(PromptValues.Consent))
+        {
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Forbid(Errors.ConsentRequired, "The user has not consented to this request.");
+            }
+
+            return ConsentPage(http, services, request, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes);
+        }
+
+        var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
+        var facts = new SignInFacts(userId, user.GetClaim(SessionCookie.SessionIdClaim), user.GetClaim(Claims.AuthenticationTime),
+            user.GetClaims(Claims.AuthenticationMethodReference).ToList());
+        var identity = await services.UserClaims.BuildAsync(services.Tenant.TenantId, issuer, facts, scopes, http.RequestAborted);
+        if (identity is null)
+        {
+            await http.SignOutAsync(SessionCookie.Scheme);
+            return Forbid(Errors.AccessDenied, "The account cannot sign in.");
+        }
+
+        // Consent is remembered as a permanent authorization for this client and these scopes.
+        remembered ??= await services.Authorizations.CreateAsync(
+            new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, scopes, http.RequestAborted);
+        identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(remembered, http.RequestAborted));
+        if (facts.SessionId is not null)
+        {
+            await services.Sessions.TouchAsync(facts.SessionId, request.ClientId!, http.RequestAborted);
+        }
+
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static bool MustSignInAgain(OpenIddictRequest request, ClaimsPrincipal user, TimeProvider time)
+    {
+        if (request.HasPromptValue(PromptValues.Login))
+        {
+            return true;
+        }
+
+        if (request.MaxAge is { } maxAge
+            && long.TryParse(user.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime))
+        {
+            return time.GetUtcNow().ToUnixTimeSeconds() - authTime > maxAge;
+        }
+
+        return false;
+    }
+
+    private static async Task<object?> FindConsentAsync(IOpenIddictAuthorizationManager authorizations, Guid userId, string applicationId,
+        System.Collections.Immutable.ImmutableArray<string> scopes, CancellationToken cancellationToken)
+    {
+        await foreach (var authorization in authorizations.FindAsync(userId.ToString(), applicationId, Statuses.Valid, AuthorizationTypes.Permanent, scopes, cancellationToken))
+        {
+            return authorization;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The login page, told to come back here. <c>prompt=login</c> is dropped from the way back (the login it
+    /// asked for has happened); <c>max_age</c> stays, and the fresh <c>auth_time</c> satisfies it.
+    /// </summary>
+    private static string LoginUrl(string slug, OpenIddictRequest request)
+    {
+        var parameters = request.GetParameters()
+            .Where(p => p.Key != Parameters.Prompt || !request.HasPromptValue(PromptValues.Login))
+            .Select(p => new KeyValuePair<string, string?>(p.Key, (string?)p.Value))
+            .Where(p => p.Value is not null);
+        var prompts = request.GetPromptValues().Where(p => p != PromptValues.Login).ToList();
+        if (request.HasPromptValue(PromptValues.Login) && prompts.Count > 0)
+        {
+            parameters = parameters.Append(new(Parameters.Prompt, string.Join(' ', prompts)));
+        }
+
+        var returnUrl = $"/t/{slug}/api/v1/oauth/authorize" + QueryString.Create(parameters);
+        var login = new Dictionary<string, string?> { ["returnUrl"] = returnUrl };
+        if (!string.IsNullOrEmpty(request.LoginHint))
+        {
+            login["login_hint"] = request.LoginHint;
+        }
+
+        return $"/t/{slug}/login" + QueryString.Create(login);
+    }
+
+    private static IResult ConsentPage(HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IEnumerable<string> scopes)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var fields = string.Concat(request.GetParameters()
+            .Where(p => p.Key != DecisionField && (string?)p.Value is not null)
+            .Select(p => HostedPage.Field(p.Key, (string)p.Value!)));
+        var list = string.Concat(scopes.Select(s => $"<li>{HostedPage.Encode(s)}</li>"));
+        var body =
+            $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
+        return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri);
+    }
+
+    private static IResult Forbid(string error, string description) =>
+        Results.Forbid(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }),
+            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+}

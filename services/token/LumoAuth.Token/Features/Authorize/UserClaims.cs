@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Security.Claims;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Scopes;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Authorize;
+
+/// <summary>What the session (or a code or refresh token) says about the sign-in, carried into new tokens.</summary>
+public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTime, IReadOnlyList<string> Methods);
+
+/// <summary>
+/// Builds a user's token principal from fresh data: the profile from admin (refused when the user is gone or
+/// blocked) and roles and permissions from authorization's <c>roles-of</c> (left out when it is down). Each
+/// claim says where it goes: ID token claims by scope (OIDC Core §5.4), RFC 9068 claims in the access token.
+/// </summary>
+public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
+{
+    public const string RolesClaim = "roles";
+    public const string PermissionsClaim = "permissions";
+
+    public async Task<ClaimsIdentity?> BuildAsync(Guid tenantId, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
+    {
+        var profile = await users.GetProfileAsync(tenantId, facts.UserId, cancellationToken);
+        if (profile is null || profile.Blocked || !profile.IsActive)
+        {
+            return null;
+        }
+
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, facts.UserId.ToString());
+        identity.SetClaim(LumoClaims.TenantId, tenantId.ToString());
+        identity.SetClaim(SessionCookie.SessionIdClaim, facts.SessionId);
+        if (long.TryParse(facts.AuthTime, NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime))
+        {
+            // OIDC Core §2: a number of seconds, so the claim is typed as an integer.
+            identity.AddClaim(new Claim(Claims.AuthenticationTime, authTime.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
+        }
+        identity.SetClaims(Claims.AuthenticationMethodReference, [.. facts.Methods]);
+        foreach (var (type, value) in ProfileClaims(profile, scopes))
+        {
+            identity.SetClaim(type, value);
+        }
+
+        if (await roles.RolesOfAsync(tenantId, facts.UserId.ToString(), cancellationToken) is { } granted)
+        {
+            identity.SetClaims(RolesClaim, [.. granted.Roles]);
+            identity.SetClaims(PermissionsClaim, [.. granted.Permissions]);
+        }
+
+        identity.SetScopes(scopes);
+        identity.SetAudiences(issuer);
+        identity.SetDestinations(claim => Destinations(claim, scopes));
+        return identity;
+    }
+
+    /// <summary>The standard claims a scope releases (OIDC Core §5.4), for ID tokens and userinfo alike.</summary>
+    public static IEnumerable<(string Type, string? Value)> ProfileClaims(UserProfile profile, IReadOnlyCollection<string> scopes)
+    {
+        if (scopes.Contains(ScopeNames.Profile))
+        {
+            yield return (Claims.Name, profile.Name);
+            yield return (Claims.GivenName, profile.GivenName);
+            yield return (Claims.FamilyName, profile.FamilyName);
+            yield return (Claims.PreferredUsername, profile.Username);
+            yield return (Claims.UpdatedAt, profile.UpdatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (scopes.Contains(ScopeNames.Email))
+        {
+            yield return (Claims.Email, profile.Email);
+            yield return (Claims.EmailVerified, profile.EmailVerified ? "true" : "false");
+        }
+
+        if (scopes.Contains(ScopeNames.Phone) && profile.PhoneNumber is not null)
+        {
+            yield return (Claims.PhoneNumber, profile.PhoneNumber);
+        }
+    }
+
+    private static IEnumerable<string> Destinations(Claim claim, IReadOnlyCollection<string> scopes)
+    {
+        switch (claim.Type)
+        {
+            case Claims.Subject:
+            case SessionCookie.SessionIdClaim:
+                yield return OpenIddictConstants.Destinations.AccessToken;
+                yield return OpenIddictConstants.Destinations.IdentityToken;
+                yield break;
+            case Claims.AuthenticationTime:
+            case Claims.AuthenticationMethodReference:
+                yield return OpenIddictConstants.Destinations.IdentityToken;
+                yield break;
+            case LumoClaims.TenantId:
+            case RolesClaim:
+            case PermissionsClaim:
+                yield return OpenIddictConstants.Destinations.AccessToken;
+                yield break;
+            case Claims.Name or Claims.GivenName or Claims.FamilyName or Claims.PreferredUsername or Claims.UpdatedAt
+                when scopes.Contains(ScopeNames.Profile):
+            case Claims.Email or Claims.EmailVerified when scopes.Contains(ScopeNames.Email):
+            case Claims.PhoneNumber when scopes.Contains(ScopeNames.Phone):
+                yield return OpenIddictConstants.Destinations.IdentityToken;
+                yield break;
+            default:
+                // OpenIddict's private claims (oi_*) manage themselves; anything else stays out of tokens.
+                yield break;
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Globalization;
+using System.Text.Json;
+using LumoAuth.Token.Data;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Clients;
+
+/// <summary>Between a stored OpenIddict application and the Admin API's view of a client.</summary>
+public static class ClientMapping
+{
+    public static ClientSettings Read(TokenApplication row)
+    {
+        var permissions = ReadList(row.Permissions);
+        var settings = string.IsNullOrEmpty(row.Settings) ? [] : JsonSerializer.Deserialize<Dictionary<string, string>>(row.Settings) ?? [];
+        return new ClientSettings(
+            row.DisplayName ?? string.Empty,
+            row.Description,
+            row.Kind,
+            row.ClientType == ClientTypes.Confidential,
+            ClientPermissions.GrantTypesOf(permissions),
+            ClientPermissions.ScopesOf(permissions).Order(StringComparer.Ordinal).ToList(),
+            ReadList(row.RedirectUris),
+            ReadList(row.PostLogoutRedirectUris),
+            ReadList(row.AllowedOrigins),
+            ReadList(row.Requirements).Contains(Requirements.Features.ProofKeyForCodeExchange),
+            row.IsActive,
+            Seconds(settings, Settings.TokenLifetimes.AccessToken, ClientValidation.DefaultAccessTokenLifetime),
+            Seconds(settings, Settings.TokenLifetimes.RefreshToken, ClientValidation.DefaultRefreshTokenLifetime),
+            string.IsNullOrEmpty(row.JsonWebKeySet) ? null : row.JsonWebKeySet,
+            ReadProperty(row.Properties, BackchannelLogoutUriProperty));
+    }
+
+    /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
+    public static void Apply(ClientSettings client, OpenIddictApplicationDescriptor descriptor, TokenApplication row)
+    {
+        descriptor.DisplayName = client.Name;
+        descriptor.ClientType = client.IsConfidential ? ClientTypes.Confidential : ClientTypes.Public;
+        descriptor.ApplicationType = client.Kind == ClientKinds.Native ? ApplicationTypes.Native : ApplicationTypes.Web;
+        descriptor.ConsentType = ConsentTypes.Explicit;
+        descriptor.Permissions.Clear();
+        descriptor.Permissions.UnionWith(ClientPermissions.For(client.GrantTypes, client.Scopes));
+        descriptor.RedirectUris.Clear();
+        descriptor.RedirectUris.UnionWith(client.RedirectUris.Select(u => new Uri(u, UriKind.Absolute)));
+        descriptor.PostLogoutRedirectUris.Clear();
+        descriptor.PostLogoutRedirectUris.UnionWith(client.PostLogoutRedirectUris.Select(u => new Uri(u, UriKind.Absolute)));
+        descriptor.Requirements.Remove(Requirements.Features.ProofKeyForCodeExchange);
+        if (client.RequiresPkce)
+        {
+            descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
+        }
+
+        // OpenIddict applies per-client lifetimes from these settings when it issues tokens.
+        descriptor.Settings[Settings.TokenLifetimes.AccessToken] = TimeSpan.FromSeconds(client.AccessTokenLifetime).ToString("c", CultureInfo.InvariantCulture);
+        descriptor.Settings[Settings.TokenLifetimes.RefreshToken] = TimeSpan.FromSeconds(client.RefreshTokenLifetime).ToString("c", CultureInfo.InvariantCulture);
+
+        descriptor.JsonWebKeySet = client.Jwks is null ? null : new Microsoft.IdentityModel.Tokens.JsonWebKeySet(client.Jwks);
+        if (client.BackchannelLogoutUri is null)
+        {
+            descriptor.Properties.Remove(BackchannelLogoutUriProperty);
+        }
+        else
+        {
+            descriptor.Properties[BackchannelLogoutUriProperty] = JsonSerializer.SerializeToElement(client.BackchannelLogoutUri);
+        }
+
+        row.Description = client.Description;
+        row.Kind = client.Kind;
+        row.IsActive = client.IsActive;
+        row.AllowedOrigins = client.AllowedOrigins.Count == 0 ? null : JsonSerializer.Serialize(client.AllowedOrigins);
+    }
+
+    public static ClientResponse ToResponse(TokenApplication row)
+    {
+        var c = Read(row);
+        return new ClientResponse(
+            row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
+            c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, row.CreatedAt, row.UpdatedAt);
+    }
+
+    public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
+    {
+        var c = Read(row);
+        return new CreatedClientResponse(
+            row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
+            c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, row.CreatedAt);
+    }
+
+    /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>
+    public const string BackchannelLogoutUriProperty = "backchannel_logout_uri";
+
+    private static JsonElement? Element(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+
+    private static string? ReadProperty(string? json, string name) =>
+        !string.IsNullOrEmpty(json) && JsonDocument.Parse(json).RootElement is { ValueKind: JsonValueKind.Object } root
+            && root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    private static int Seconds(Dictionary<string, string> settings, string key, int fallback) =>
+        settings.TryGetValue(key, out var value) && TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out var span)
+            ? (int)span.TotalSeconds
+            : fallback;
+
+    private static List<string> ReadList(string? json) =>
+        string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
+}

@@ -1,0 +1,68 @@
+using System.Text;
+using System.Text.Encodings.Web;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// Server-rendered HTML of the hosted pages: one small layout, every value HTML-encoded, and the security
+/// headers every page carries (no framing, no sniffing, no caching, no referrer, scripts off).
+/// </summary>
+public static class HostedPage
+{
+    private const string Css =
+        "body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f}" +
+        "label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;box-sizing:border-box}" +
+        "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-left:1.2rem}";
+
+    public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? string.Empty);
+
+    /// <param name="continuesTo">
+    /// The client redirect URI the page's form may end up at: browsers apply <c>form-action</c> to every redirect
+    /// after a form submission, so the client's origin must be allowed next to our own.
+    /// </param>
+    public static IResult Render(HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null)
+    {
+        ApplySecurityHeaders(http.Response, continuesTo);
+        var html = new StringBuilder()
+            .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
+            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+            .Append("<title>").Append(Encode(title)).Append("</title><style>").Append(Css).Append("</style></head><body><main>")
+            .Append("<h1>").Append(Encode(title)).Append("</h1>")
+            .Append(body)
+            .Append("</main></body></html>")
+            .ToString();
+        return Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, status);
+    }
+
+    /// <summary>The page shown instead of redirecting when the request cannot be trusted to go back (RFC 9700 §4.1.1).</summary>
+    public static IResult Error(HttpContext http, string error, string description, int status = StatusCodes.Status400BadRequest) =>
+        Render(http, "Something went wrong",
+            $"<p class=\"error\" role=\"alert\" data-error=\"{Encode(error)}\">{Encode(description)}</p>" +
+            "<p>Go back to the application and try again.</p>",
+            status);
+
+    public static void ApplySecurityHeaders(HttpResponse response, string? continuesTo = null)
+    {
+        var headers = response.Headers;
+        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
+        headers.XFrameOptions = "DENY";
+        headers.XContentTypeOptions = "nosniff";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.CacheControl = "no-store";
+        headers.Pragma = "no-cache";
+    }
+
+    // An origin (http/https) or a private-use scheme (native apps) as a CSP source; nothing for anything odd.
+    private static string FormTarget(string? uri)
+    {
+        if (uri is null || !Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || uri.Contains(';', StringComparison.Ordinal) || uri.Contains('\'', StringComparison.Ordinal))
+        {
+            return string.Empty;
+        }
+
+        return parsed.Scheme is "http" or "https" ? " " + parsed.GetLeftPart(UriPartial.Authority) : " " + parsed.Scheme + ":";
+    }
+
+    public static string Field(string name, string value) =>
+        $"<input type=\"hidden\" name=\"{Encode(name)}\" value=\"{Encode(value)}\">";
+}

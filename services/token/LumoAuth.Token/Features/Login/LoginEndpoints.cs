@@ -1,0 +1,177 @@
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.RateLimiting;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// The hosted login page, <c>/t/{slug}/login</c>: email and password (then a TOTP code when the user has a
+/// second factor), checked by admin's internal <c>authenticate</c>. Success opens the tenant's SSO session and
+/// continues the authorization request it came from. Messages never say whether an account exists.
+/// </summary>
+public static class LoginEndpoints
+{
+    public const string RateLimitPolicy = "hosted-login";
+    private const string PendingPurpose = "LumoAuth.Token.Login.PendingSecondFactor.v1";
+    private static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(5);
+
+    public static IEndpointRouteBuilder MapLoginEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: this is where a browser proves who it is.
+        app.MapGet("/t/{tenantSlug}/login", ShowLogin).AllowAnonymous().ExcludeFromDescription().WithName("LoginPage");
+        app.MapPost("/t/{tenantSlug}/login", SubmitLogin).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(RateLimitPolicy).WithName("LoginSubmit");
+        return app;
+    }
+
+    /// <summary>Per tenant and client address: enough for people, too few for password guessing.</summary>
+    public static IServiceCollection AddLoginRateLimit(this IServiceCollection services) =>
+        services.AddRateLimiter(o =>
+        {
+            o.AddPolicy(RateLimitPolicy, http => RateLimitPartition.GetFixedWindowLimiter(
+                $"{http.Request.RouteValues["tenantSlug"]}|{http.Connection.RemoteIpAddress}",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = 30, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+            o.OnRejected = async (context, cancellationToken) =>
+            {
+                var page = HostedPage.Error(context.HttpContext, "rate_limit_exceeded", "Too many sign-in attempts. Wait a minute and try again.", StatusCodes.Status429TooManyRequests);
+                await page.ExecuteAsync(context.HttpContext);
+            };
+        });
+
+    public sealed record LoginServices(
+        TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection);
+
+    public static IResult ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
+    {
+        if (returnUrl is not null && !IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
+        {
+            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+        }
+
+        return PasswordForm(http, services, returnUrl, loginHint, error: null);
+    }
+
+    public static async Task<IResult> SubmitLogin(HttpContext http, [AsParameters] LoginServices services)
+    {
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Reload it and try again.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var protector = services.DataProtection.CreateProtector(PendingPurpose).ToTimeLimitedDataProtector();
+        PendingLogin? pending = null;
+        if (form["pending"].ToString() is { Length: > 0 } protectedPending)
+        {
+            try
+            {
+                pending = JsonSerializer.Deserialize<PendingLogin>(protector.Unprotect(protectedPending));
+            }
+            catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or JsonException)
+            {
+                return HostedPage.Error(http, "invalid_request", "The sign-in took too long. Start again.");
+            }
+        }
+
+        var email = pending?.Email ?? form["email"].ToString().Trim();
+        var password = pending?.Password ?? form["password"].ToString();
+        var returnUrl = pending?.ReturnUrl ?? NullIfEmpty(form["returnUrl"].ToString());
+        var totp = NullIfEmpty(form["totp"].ToString().Trim());
+        if (returnUrl is not null && !IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
+        {
+            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+        }
+
+        if (email.Length is 0 or > 320 || password.Length is 0 or > 256)
+        {
+            return PasswordForm(http, services, returnUrl, email, "Enter your email and password.", StatusCodes.Status400BadRequest);
+        }
+
+        var verdict = await services.Users.AuthenticateAsync(
+            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, http.Connection.RemoteIpAddress?.ToString()),
+            http.RequestAborted);
+        switch (verdict?.Outcome)
+        {
+            case null:
+                return HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+            case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
+                var mfa = totp is not null || verdict.AuthenticationMethods.Contains("otp") || verdict.AuthenticationMethods.Contains("mfa");
+                var session = await services.Sessions.CreateAsync(userId, "password", mfa, http, http.RequestAborted);
+                await http.SignInAsync(SessionCookie.Scheme, SessionStore.Principal(session, verdict.Email, verdict.Name,
+                    verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
+                return returnUrl is null
+                    ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
+                    : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
+            case AuthenticationOutcomes.MfaRequired:
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null);
+            case AuthenticationOutcomes.MfaInvalid:
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.");
+            case AuthenticationOutcomes.Locked:
+                return PasswordForm(http, services, returnUrl, email, "Too many failed attempts. Try again later.", StatusCodes.Status429TooManyRequests);
+            default:
+                // Wrong password, unknown email and blocked account all read the same.
+                return PasswordForm(http, services, returnUrl, email, "The email or password is incorrect.", StatusCodes.Status401Unauthorized);
+        }
+    }
+
+    /// <summary>Only a continuation of this tenant's authorization endpoint may follow a login (no open redirect).</summary>
+    public static bool IsAuthorizeContinuation(string returnUrl, string slug)
+    {
+        var authorize = $"/t/{slug}/api/v1/oauth/authorize";
+        return returnUrl.Length <= 8192
+            && returnUrl.StartsWith(authorize, StringComparison.Ordinal)
+            && (returnUrl.Length == authorize.Length || returnUrl[authorize.Length] == '?')
+            && !returnUrl.Contains('\\', StringComparison.Ordinal);
+    }
+
+    private static IResult PasswordForm(HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+            (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
+            $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{HostedPage.Encode(email)}\">" +
+            "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>" +
+            "<button type=\"submit\">Sign in</button></form>";
+        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body, status, ClientRedirectOf(returnUrl));
+    }
+
+    private static IResult SecondFactorForm(HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        // The first factor is carried forward encrypted and for five minutes only, never in clear.
+        var sealedPending = protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime);
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+            HostedPage.Field("pending", sealedPending) +
+            "<label for=\"totp\">Code from your authenticator app</label>" +
+            "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" required>" +
+            "<button type=\"submit\">Verify</button></form>";
+        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized, ClientRedirectOf(pending.ReturnUrl));
+    }
+
+    private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
+
+    // The client redirect URI the authorization request will end at (OpenIddict validates it there).
+    private static string? ClientRedirectOf(string? returnUrl)
+    {
+        var query = returnUrl?.IndexOf('?', StringComparison.Ordinal) ?? -1;
+        return query < 0 ? null : Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..])["redirect_uri"].ToString() is { Length: > 0 } uri ? uri : null;
+    }
+
+    private sealed record PendingLogin(string Email, string Password, string? ReturnUrl);
+}

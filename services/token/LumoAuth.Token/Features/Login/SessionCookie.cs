@@ -1,0 +1,182 @@
+using System.Buffers.Text;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using LumoAuth.Contracts.Sessions;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// The SSO session cookie of the hosted pages. One cookie per tenant: its path is <c>/t/{slug}</c>, so a
+/// browser never sends one tenant's session to another, and it names a server-side session row, so an
+/// admin (or a blocked user) can end it at once.
+/// </summary>
+public static class SessionCookie
+{
+    public const string Scheme = "LumoSession";
+    public const string CookieName = "lumo_session";
+    public const string SessionIdClaim = "sid";
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);
+
+    public static string PathFor(string slug) => "/t/" + slug;
+
+    public static AuthenticationBuilder AddSessionCookie(this AuthenticationBuilder builder)
+    {
+        builder.Services.AddSingleton<IPostConfigureOptions<CookieAuthenticationOptions>, SecureCookieWhenPublicHttps>();
+        return builder.AddCookie(Scheme, o =>
+        {
+            o.Cookie.Name = CookieName;
+            o.Cookie.HttpOnly = true;
+            o.Cookie.SameSite = SameSiteMode.Lax;
+            o.Cookie.IsEssential = true;
+            o.ExpireTimeSpan = Lifetime;
+            o.SlidingExpiration = false;
+            o.Events.OnSigningIn = context => ScopeToTenant(context.HttpContext, context.CookieOptions);
+            o.Events.OnSigningOut = context => ScopeToTenant(context.HttpContext, context.CookieOptions);
+            o.Events.OnValidatePrincipal = ValidateAsync;
+            // The hosted pages decide where to send a browser; the handler never redirects by itself.
+            o.Events.OnRedirectToLogin = context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                return Task.CompletedTask;
+            };
+            o.Events.OnRedirectToAccessDenied = context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                return Task.CompletedTask;
+            };
+        });
+    }
+
+    private static Task ScopeToTenant(HttpContext http, CookieOptions options)
+    {
+        options.Path = PathFor(http.RequestServices.GetRequiredService<TenantContext>().Slug);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A cookie counts only on its own tenant's paths and while its session row is active.</summary>
+    private static async Task ValidateAsync(CookieValidatePrincipalContext context)
+    {
+        var tenant = context.HttpContext.RequestServices.GetRequiredService<TenantContext>();
+        var principal = context.Principal;
+        var sid = principal?.FindFirst(SessionIdClaim)?.Value;
+        if (!tenant.HasTenant || sid is null || principal!.FindFirst(LumoClaims.TenantId)?.Value != tenant.TenantId.ToString())
+        {
+            context.RejectPrincipal();
+            return;
+        }
+
+        var store = context.HttpContext.RequestServices.GetRequiredService<SessionStore>();
+        if (!await store.IsActiveAsync(sid, context.HttpContext.RequestAborted))
+        {
+            context.RejectPrincipal();
+            await context.HttpContext.SignOutAsync(Scheme);
+        }
+    }
+
+    /// <summary>Behind the gateway requests arrive over http; the cookie is Secure whenever the public origin is https.</summary>
+    private sealed class SecureCookieWhenPublicHttps(IOptions<LumoAuthOptions> lumo) : IPostConfigureOptions<CookieAuthenticationOptions>
+    {
+        public void PostConfigure(string? name, CookieAuthenticationOptions options)
+        {
+            if (name == Scheme)
+            {
+                options.Cookie.SecurePolicy = lumo.Value.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                    ? CookieSecurePolicy.Always
+                    : CookieSecurePolicy.SameAsRequest;
+            }
+        }
+    }
+}
+
+/// <summary>Server-side SSO sessions: created at login, checked on every use of the cookie, revocable.</summary>
+public sealed class SessionStore(TokenDbContext db, TenantContext tenant, TimeProvider time)
+{
+    public async Task<BrowserSession> CreateAsync(Guid userId, string authMethod, bool mfaVerified, HttpContext http, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var userAgent = http.Request.Headers.UserAgent.ToString();
+        var session = new BrowserSession
+        {
+            Id = "sess_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(24)),
+            TenantId = tenant.TenantId,
+            TenantSlug = tenant.Slug,
+            UserId = userId,
+            IpAddress = http.Connection.RemoteIpAddress?.ToString(),
+            UserAgent = userAgent.Length > 512 ? userAgent[..512] : userAgent,
+            AuthMethod = authMethod,
+            MfaVerified = mfaVerified,
+            CreatedAt = now,
+            LastActiveAt = now,
+            ExpiresAt = now + SessionCookie.Lifetime,
+        };
+        db.Sessions.Add(session);
+        db.AddEvent(new SessionStarted(session.Id, userId, authMethod, mfaVerified) { TenantId = session.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return session;
+    }
+
+    public Task<bool> IsActiveAsync(string sessionId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var tenantId = tenant.TenantId;
+        return db.Sessions.AsNoTracking().AnyAsync(
+            s => s.TenantId == tenantId && s.Id == sessionId && s.RevokedAt == null && s.ExpiresAt > now, cancellationToken);
+    }
+
+    /// <summary>Records that the session signed the user in to a client (for back-channel logout) and that it was used.</summary>
+    public async Task TouchAsync(string sessionId, string clientId, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        var session = await db.Sessions.FirstOrDefaultAsync(s => s.TenantId == tenantId && s.Id == sessionId, cancellationToken);
+        if (session is null)
+        {
+            return;
+        }
+
+        var clients = string.IsNullOrEmpty(session.ClientIds) ? [] : System.Text.Json.JsonSerializer.Deserialize<List<string>>(session.ClientIds) ?? [];
+        if (!clients.Contains(clientId))
+        {
+            clients.Add(clientId);
+            session.ClientIds = System.Text.Json.JsonSerializer.Serialize(clients);
+        }
+
+        session.LastActiveAt = time.GetUtcNow();
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>The cookie's principal: who, which session, when and how they signed in.</summary>
+    public static ClaimsPrincipal Principal(BrowserSession session, string? email, string? name, IEnumerable<string> methods)
+    {
+        var identity = new ClaimsIdentity(SessionCookie.Scheme, Claims.Name, Claims.Role);
+        identity.AddClaim(new Claim(Claims.Subject, session.UserId.ToString()));
+        identity.AddClaim(new Claim(SessionCookie.SessionIdClaim, session.Id));
+        identity.AddClaim(new Claim(LumoClaims.TenantId, session.TenantId.ToString()));
+        identity.AddClaim(new Claim(Claims.AuthenticationTime, session.CreatedAt.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        foreach (var method in methods.Distinct(StringComparer.Ordinal))
+        {
+            identity.AddClaim(new Claim(Claims.AuthenticationMethodReference, method));
+        }
+
+        if (!string.IsNullOrEmpty(email))
+        {
+            identity.AddClaim(new Claim(Claims.Email, email));
+        }
+
+        if (!string.IsNullOrEmpty(name))
+        {
+            identity.AddClaim(new Claim(Claims.Name, name));
+        }
+
+        return new ClaimsPrincipal(identity);
+    }
+}

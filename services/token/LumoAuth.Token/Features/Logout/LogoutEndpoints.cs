@@ -1,0 +1,97 @@
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Sessions;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Logout;
+
+/// <summary>
+/// RP-initiated logout, <c>/t/{slug}/api/v1/oauth/logout</c> (OpenID Connect RP-Initiated Logout 1.0).
+/// OpenIddict has checked <c>id_token_hint</c> and that <c>post_logout_redirect_uri</c> is registered for the
+/// client. With a valid hint the session ends at once; without one the user confirms first (a logout link
+/// alone must not sign anybody out). Then the browser goes back to the client, with <c>state</c>, or sees a
+/// signed-out page.
+/// </summary>
+public static class LogoutEndpoints
+{
+    private const string ConfirmField = "logout_confirmed";
+
+    public static IEndpointRouteBuilder MapLogoutEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: ending one's own session needs no credential beyond the session cookie.
+        app.MapMethods("/t/{tenantSlug}/api/v1/oauth/logout", [HttpMethods.Get, HttpMethods.Post], Logout)
+            .AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("OAuthLogout");
+        return app;
+    }
+
+    public static async Task<IResult> Logout(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, SessionRevocation revocation)
+    {
+        var request = http.GetOpenIddictServerRequest();
+        if (request is null)
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The logout request is not valid.");
+        }
+
+        // OpenIddict has validated the hint when there is one; without it there is nobody it names.
+        var hint = string.IsNullOrEmpty(request.IdTokenHint)
+            ? null
+            : (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal;
+        var confirmed = false;
+        if (HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
+            && (await http.Request.ReadFormAsync(http.RequestAborted))[ConfirmField] == "yes")
+        {
+            try
+            {
+                await antiforgery.ValidateRequestAsync(http);
+                confirmed = true;
+            }
+            catch (AntiforgeryValidationException)
+            {
+                return HostedPage.Error(http, Errors.InvalidRequest, "The logout form expired. Try again.");
+            }
+        }
+
+        var session = await http.AuthenticateAsync(SessionCookie.Scheme);
+        if (!confirmed && hint is null && session.Succeeded)
+        {
+            return ConfirmPage(http, tenant, antiforgery, request);
+        }
+
+        if (session.Principal is { } user
+            && Guid.TryParse(user.GetClaim(Claims.Subject), out var userId)
+            && user.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
+            // A hint naming someone else ends nobody's session.
+            && (hint is null || hint.GetClaim(Claims.Subject) == userId.ToString()))
+        {
+            await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
+        }
+
+        await http.SignOutAsync(SessionCookie.Scheme);
+        if (string.IsNullOrEmpty(request.PostLogoutRedirectUri))
+        {
+            return HostedPage.Render(http, "You are signed out", "<p>You can close this window.</p>");
+        }
+
+        // OpenIddict redirects to the validated post_logout_redirect_uri and echoes state.
+        return Results.SignOut(new AuthenticationProperties(), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    private static IResult ConfirmPage(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, OpenIddictRequest request)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(http);
+        var fields = string.Concat(request.GetParameters()
+            .Where(p => p.Key != ConfirmField && (string?)p.Value is not null)
+            .Select(p => HostedPage.Field(p.Key, (string)p.Value!)));
+        var body =
+            "<p>Do you want to sign out?</p>" +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(tenant.Slug)}/api/v1/oauth/logout\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
+            $"<button type=\"submit\" name=\"{ConfirmField}\" value=\"yes\">Sign out</button></form>";
+        return HostedPage.Render(http, "Sign out", body, continuesTo: request.PostLogoutRedirectUri);
+    }
+}

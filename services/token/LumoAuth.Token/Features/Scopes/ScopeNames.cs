@@ -1,0 +1,36 @@
+namespace LumoAuth.Token.Features.Scopes;
+
+/// <summary>A scope as the Admin API shows it. Built-in scopes have ids below 1000 and cannot be changed.</summary>
+public sealed record ScopeResponse(int Id, string Name, string Description, bool IsDefault, bool IsSystem);
+
+/// <summary>The scopes every tenant has: the OpenID Connect scopes and the Admin API scopes.</summary>
+public static class ScopeNames
+{
+    public const string OpenId = "openid";
+    public const string Profile = "profile";
+    public const string Email = "email";
+    public const string Address = "address";
+    public const string Phone = "phone";
+    public const string OfflineAccess = "offline_access";
+    public const string AdminRead = "admin.read";
+    public const string AdminWrite = "admin.write";
+
+    public static readonly IReadOnlyList<ScopeResponse> BuiltIn =
+    [
+        new(1, OpenId, "Sign you in with your account", false, true),
+        new(2, Profile, "Read your name and basic profile", false, true),
+        new(3, Email, "Read your email address", false, true),
+        new(4, Address, "Read your postal address", false, true),
+        new(5, Phone, "Read your phone number", false, true),
+        new(6, OfflineAccess, "Stay signed in and act for you when you are away", false, true),
+        new(7, AdminRead, "Read this organisation's administration data", false, true),
+        new(8, AdminWrite, "Change this organisation's administration data", false, true),
+    ];
+
+    public static bool IsBuiltIn(string name) => BuiltIn.Any(s => s.Name == name);
+
+    /// <summary>RFC 6749 §3.3: <c>scope-token = 1*( %x21 / %x23-5B / %x5D-7E )</c>, at most 200 characters.</summary>
+    public static bool IsValid(string? scope) =>
+        !string.IsNullOrEmpty(scope) && scope.Length <= 200
+        && scope.All(c => c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E));
+}

@@ -1,0 +1,136 @@
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Token.Features.Sessions;
+
+public sealed record SessionDevice(string Type, string? Os, string? Browser);
+
+/// <summary>A session as the Admin API shows it (ADM-47). <c>location</c> is null: we do no IP geolocation.</summary>
+public sealed record SessionResponse(
+    string Id, Guid UserId, string? IpAddress, string? UserAgent, SessionDevice Device, object? Location,
+    string AuthMethod, bool MfaVerified, DateTimeOffset CreatedAt, DateTimeOffset LastActiveAt, DateTimeOffset ExpiresAt)
+{
+    public static SessionResponse From(BrowserSession s) => new(
+        s.Id, s.UserId, s.IpAddress, s.UserAgent, UserAgents.Describe(s.UserAgent), null,
+        s.AuthMethod, s.MfaVerified, s.CreatedAt, s.LastActiveAt, s.ExpiresAt);
+}
+
+public sealed record RevokedSessionsResponse(int Revoked);
+
+/// <summary>
+/// ADM-47…50: <c>/admin/sessions</c> and <c>/admin/users/{userId}/sessions</c>. Only active sessions are listed;
+/// ending them signs the browser out at its next request and stops the grants issued under them.
+/// </summary>
+public static class SessionEndpoints
+{
+    public static IEndpointRouteBuilder MapSessionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var sessions = app.MapGroup("/t/{tenantSlug}/api/v1/admin/sessions").RequireAuthorization(Policies.TenantAdmin).WithTags("Sessions");
+        sessions.MapGet("/", ListSessions).WithName("ListSessions");
+
+        var userSessions = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/sessions").RequireAuthorization(Policies.TenantAdmin).WithTags("Sessions");
+        userSessions.MapGet("/", ListUserSessions).WithName("ListUserSessions");
+        userSessions.MapDelete("/", RevokeUserSessions).WithName("RevokeUserSessions");
+        userSessions.MapDelete("/{sessionId}", RevokeUserSession).WithName("RevokeUserSession");
+        return app;
+    }
+
+    public sealed record SessionServices(TokenDbContext Db, TenantContext Tenant, SessionRevocation Revocation, TimeProvider Time);
+
+    public static async Task<IResult> ListSessions(string? userId, string? ipAddress, int? page, int? limit, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        var paging = PageRequest.From(page, limit);
+        var query = Active(services);
+        if (userId is not null)
+        {
+            if (!Guid.TryParse(userId, out var id))
+            {
+                return ApiErrors.Validation("userId", "must be a user id");
+            }
+
+            query = query.Where(s => s.UserId == id);
+        }
+
+        if (!string.IsNullOrWhiteSpace(ipAddress))
+        {
+            query = query.Where(s => s.IpAddress == ipAddress.Trim());
+        }
+
+        var total = await query.CountAsync(cancellationToken);
+        var rows = await query.OrderByDescending(s => s.LastActiveAt).ThenBy(s => s.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return Results.Ok(new PagedResponse<SessionResponse>(rows.Select(SessionResponse.From).ToList(), PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> ListUserSessions(string userId, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(userId, out var id))
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var rows = await Active(services).Where(s => s.UserId == id).OrderByDescending(s => s.LastActiveAt).Take(PageRequest.MaxLimit).ToListAsync(cancellationToken);
+        return Results.Ok(new DataResponse<IReadOnlyList<SessionResponse>>(rows.Select(SessionResponse.From).ToList()));
+    }
+
+    public static async Task<IResult> RevokeUserSessions(string userId, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(userId, out var id))
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var revoked = await services.Revocation.RevokeUserAsync(id, SessionRevocation.Reasons.Admin, cancellationToken);
+        return Results.Ok(new DataResponse<RevokedSessionsResponse>(new RevokedSessionsResponse(revoked), "All sessions revoked"));
+    }
+
+    public static async Task<IResult> RevokeUserSession(string userId, string sessionId, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(userId, out var id) || !await services.Revocation.RevokeSessionAsync(id, sessionId, SessionRevocation.Reasons.Admin, cancellationToken))
+        {
+            return ApiErrors.NotFound("Session");
+        }
+
+        return Results.Ok(new DataResponse<RevokedSessionsResponse>(new RevokedSessionsResponse(1), "Session revoked"));
+    }
+
+    private static IQueryable<BrowserSession> Active(SessionServices services)
+    {
+        var tenantId = services.Tenant.TenantId;
+        var now = services.Time.GetUtcNow();
+        return services.Db.Sessions.AsNoTracking().Where(s => s.TenantId == tenantId && s.RevokedAt == null && s.ExpiresAt > now);
+    }
+}
+
+/// <summary>A coarse reading of a User-Agent header for the sessions list; never used for decisions.</summary>
+public static class UserAgents
+{
+    public static SessionDevice Describe(string? userAgent)
+    {
+        var ua = userAgent ?? string.Empty;
+        var type = ua.Contains("Mobi", StringComparison.OrdinalIgnoreCase) ? "mobile"
+            : ua.Contains("Tablet", StringComparison.OrdinalIgnoreCase) || ua.Contains("iPad", StringComparison.Ordinal) ? "tablet"
+            : ua.Length == 0 ? "unknown" : "desktop";
+        string? os = ua switch
+        {
+            _ when ua.Contains("Android", StringComparison.Ordinal) => "Android",
+            _ when ua.Contains("iPhone", StringComparison.Ordinal) || ua.Contains("iPad", StringComparison.Ordinal) => "iOS",
+            _ when ua.Contains("Windows", StringComparison.Ordinal) => "Windows",
+            _ when ua.Contains("Mac OS X", StringComparison.Ordinal) => "macOS",
+            _ when ua.Contains("Linux", StringComparison.Ordinal) => "Linux",
+            _ => null,
+        };
+        string? browser = ua switch
+        {
+            _ when ua.Contains("Edg/", StringComparison.Ordinal) => "Edge",
+            _ when ua.Contains("Chrome/", StringComparison.Ordinal) => "Chrome",
+            _ when ua.Contains("Firefox/", StringComparison.Ordinal) => "Firefox",
+            _ when ua.Contains("Safari/", StringComparison.Ordinal) => "Safari",
+            _ => null,
+        };
+        return new SessionDevice(type, os, browser);
+    }
+}

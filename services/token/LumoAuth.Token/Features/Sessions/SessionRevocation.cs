@@ -1,0 +1,76 @@
+using LumoAuth.Contracts.Sessions;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using Microsoft.EntityFrameworkCore;
+using LumoAuth.Token.Protocol;
+using OpenIddict.Abstractions;
+
+namespace LumoAuth.Token.Features.Sessions;
+
+/// <summary>
+/// Ends SSO sessions and what hangs off them. A session's refresh tokens stop working at once (redemption
+/// checks the session) and its access tokens go on the deny-list; ending all of a user's sessions also
+/// revokes every stored grant of the user (authorizations, refresh tokens, codes) and denies all the user's
+/// access tokens, so the user must sign in again everywhere.
+/// </summary>
+public sealed class SessionRevocation(
+    TokenDbContext db,
+    TenantContext tenant,
+    IOpenIddictTokenManager tokens,
+    IOpenIddictAuthorizationManager authorizations,
+    UserAccessTokenIndex accessTokens,
+    TimeProvider time)
+{
+    public static class Reasons
+    {
+        public const string Admin = "admin";
+        public const string UserBlocked = "user_blocked";
+        public const string UserDeleted = "user_deleted";
+        public const string Logout = "logout";
+    }
+
+    /// <summary>Ends one session of the user; false when there is no such active session.</summary>
+    public async Task<bool> RevokeSessionAsync(Guid userId, string sessionId, string reason, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        var session = await db.Sessions.FirstOrDefaultAsync(
+            s => s.TenantId == tenantId && s.UserId == userId && s.Id == sessionId && s.RevokedAt == null, cancellationToken);
+        if (session is null)
+        {
+            return false;
+        }
+
+        session.RevokedAt = time.GetUtcNow();
+        db.AddEvent(new SessionsRevoked(userId, [sessionId], reason) { TenantId = tenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        await accessTokens.DenySessionAsync(tenantId, sessionId);
+        return true;
+    }
+
+    /// <summary>Ends every session of the user and revokes all the user's grants; returns how many sessions ended.</summary>
+    public async Task<int> RevokeUserAsync(Guid userId, string reason, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        var now = time.GetUtcNow();
+        var sessions = await db.Sessions
+            .Where(s => s.TenantId == tenantId && s.UserId == userId && s.RevokedAt == null)
+            .ToListAsync(cancellationToken);
+        foreach (var session in sessions)
+        {
+            session.RevokedAt = now;
+        }
+
+        // Revocation is a set operation: running it twice (a redelivered event) changes nothing more.
+        if (sessions.Count > 0)
+        {
+            db.AddEvent(new SessionsRevoked(userId, sessions.Select(s => s.Id).ToList(), reason) { TenantId = tenantId });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        await authorizations.RevokeBySubjectAsync(userId.ToString(), cancellationToken);
+        await tokens.RevokeBySubjectAsync(userId.ToString(), cancellationToken);
+        await accessTokens.DenyUserAsync(tenantId, userId);
+        return sessions.Count;
+    }
+}

@@ -1,0 +1,78 @@
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Scopes;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Authentication;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.UserInfo;
+
+/// <summary>
+/// <c>GET|POST /t/{slug}/api/v1/oauth/userinfo</c> (OIDC Core §5.3). OpenIddict has validated the bearer
+/// token (signature, expiry, revocation); the claims released are those of the token's scopes, from the
+/// user's current profile.
+/// </summary>
+public static class UserInfoEndpoints
+{
+    public static IEndpointRouteBuilder MapUserInfoEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: OpenIddict authenticates the access token itself.
+        app.MapMethods("/t/{tenantSlug}/api/v1/oauth/userinfo", [HttpMethods.Get, HttpMethods.Post], UserInfo)
+            .AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("OAuthUserInfo");
+        return app;
+    }
+
+    public static async Task<IResult> UserInfo(HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles)
+    {
+        var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        var principal = result.Principal;
+        // A client-credentials token names no user: there is nobody to describe.
+        if (principal is null || !Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId))
+        {
+            return InvalidToken("The access token does not belong to a user.");
+        }
+
+        var profile = await users.GetProfileAsync(tenant.TenantId, userId, http.RequestAborted);
+        if (profile is null || profile.Blocked || !profile.IsActive)
+        {
+            return InvalidToken("The user no longer exists or cannot sign in.");
+        }
+
+        var scopes = principal.GetScopes();
+        var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [Claims.Subject] = userId.ToString() };
+        foreach (var (type, value) in UserClaims.ProfileClaims(profile, scopes))
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            claims[type] = type switch
+            {
+                Claims.EmailVerified => value == "true",
+                Claims.UpdatedAt => long.Parse(value, System.Globalization.CultureInfo.InvariantCulture),
+                _ => value,
+            };
+        }
+
+        if (scopes.Contains(ScopeNames.OpenId) && await roles.RolesOfAsync(tenant.TenantId, userId.ToString(), http.RequestAborted) is { } granted)
+        {
+            claims[UserClaims.RolesClaim] = granted.Roles;
+        }
+
+        claims["tenant"] = tenant.Slug;
+        return Results.Json(claims);
+    }
+
+    private static IResult InvalidToken(string description) =>
+        Results.Challenge(
+            new AuthenticationProperties(new Dictionary<string, string?>
+            {
+                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken,
+                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+            }),
+            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+}

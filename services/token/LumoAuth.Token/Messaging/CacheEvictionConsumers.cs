@@ -1,0 +1,63 @@
+using LumoAuth.Contracts.Clients;
+using LumoAuth.Contracts.Tokens;
+using LumoAuth.Token.Features.Logout;
+using LumoAuth.Token.Protocol;
+using MassTransit;
+
+namespace LumoAuth.Token.Messaging;
+
+/// <summary>
+/// Drops a changed or deleted client from this replica's cache. Every replica has its own temporary
+/// queue for it, so each hears every change; eviction is idempotent, so redelivery needs no inbox.
+/// </summary>
+public sealed class ClientCacheEvictionConsumer(ClientCache cache) : IConsumer<ClientUpdated>, IConsumer<ClientDeleted>
+{
+    public Task Consume(ConsumeContext<ClientUpdated> context)
+    {
+        Evict(context.Message.TenantId, context.Message.ClientId);
+        return Task.CompletedTask;
+    }
+
+    public Task Consume(ConsumeContext<ClientDeleted> context)
+    {
+        Evict(context.Message.TenantId, context.Message.ClientId);
+        return Task.CompletedTask;
+    }
+
+    private void Evict(Guid? tenantId, string clientId)
+    {
+        if (tenantId is { } id)
+        {
+            cache.Evict(id, clientId);
+        }
+    }
+}
+
+/// <summary>Rebuilds a tenant's server configuration on this replica after another replica rotated its signing key.</summary>
+public sealed class SigningKeyRotatedConsumer(TenantServerOptionsMonitor serverOptions) : IConsumer<SigningKeyRotated>
+{
+    public Task Consume(ConsumeContext<SigningKeyRotated> context)
+    {
+        if (context.Message.TenantId is { } tenantId)
+        {
+            serverOptions.Evict(tenantId);
+        }
+
+        return Task.CompletedTask;
+    }
+}
+
+public static class TokenConsumers
+{
+    /// <summary>The token service's consumers; cache evictions listen on a queue of this replica's own.</summary>
+    public static void Register(IBusRegistrationConfigurator bus)
+    {
+        var instance = $"token-{Environment.ProcessId}-{Guid.NewGuid():N}";
+        var instanceId = instance[..Math.Min(instance.Length, 48)];
+        bus.AddConsumer<ClientCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+        bus.AddConsumer<SigningKeyRotatedConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+        // Durable and shared by the replicas: one of them revokes.
+        bus.AddConsumer<UserRevocationConsumer>();
+        bus.AddConsumer<BackchannelLogoutConsumer>();
+    }
+}

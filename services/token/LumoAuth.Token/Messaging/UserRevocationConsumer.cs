@@ -1,0 +1,32 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Sessions;
+using MassTransit;
+
+namespace LumoAuth.Token.Messaging;
+
+/// <summary>
+/// A blocked or deleted user is signed out everywhere: sessions ended, grants revoked. Idempotent by nature
+/// (revoking what is already revoked changes nothing), so a redelivered event is harmless.
+/// </summary>
+public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvider services) : IConsumer<UserBlocked>, IConsumer<UserDeleted>
+{
+    public Task Consume(ConsumeContext<UserBlocked> context) =>
+        RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserDeleted> context) =>
+        RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserDeleted, context.CancellationToken);
+
+    private async Task RevokeAsync(Guid? tenantId, Guid userId, string reason, CancellationToken cancellationToken)
+    {
+        if (tenantId is not { } id)
+        {
+            return;
+        }
+
+        // The queries are tenant-filtered: this work acts for the event's tenant (only its id matters here).
+        tenant.Set(new TenantInfo(id, string.Empty, string.Empty, TenantStatuses.Active, string.Empty));
+        await services.GetRequiredService<SessionRevocation>().RevokeUserAsync(userId, reason, cancellationToken);
+    }
+}

@@ -1,0 +1,53 @@
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace LumoAuth.Token.Protocol;
+
+/// <summary>
+/// Whenever the server validates one of its access tokens (introspection, userinfo), a stateless token
+/// still counts as revoked when its <c>jti</c> is on the deny-list or its client was deleted or deactivated:
+/// there is no token row to mark, so these are the only places revocation lives.
+/// </summary>
+public sealed class RefuseRevokedAccessTokens(IEnumerable<IAccessTokenDenyList> denyLists, TokenApplicationManager applications, TenantContext tenant)
+    : IOpenIddictServerHandler<ValidateTokenContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+        = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
+            .UseScopedHandler<RefuseRevokedAccessTokens>()
+            .SetOrder(OpenIddictServerHandlers.Protection.ValidateExpirationDate.Descriptor.Order + 500)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(ValidateTokenContext context)
+    {
+        if (context.Principal is not { } principal || principal.GetTokenType() != TokenTypeIdentifiers.AccessToken || !tenant.HasTenant)
+        {
+            return;
+        }
+
+        if (principal.GetClaim(Claims.JwtId) is { Length: > 0 } jti)
+        {
+            foreach (var denyList in denyLists)
+            {
+                if (await denyList.IsRevokedAsync(tenant.TenantId, jti, context.CancellationToken))
+                {
+                    context.Reject(Errors.InvalidToken, "The token has been revoked.");
+                    return;
+                }
+            }
+        }
+
+        foreach (var presenter in principal.GetPresenters())
+        {
+            if (await applications.FindByClientIdAsync(presenter, context.CancellationToken) is null)
+            {
+                context.Reject(Errors.InvalidToken, "The client the token was issued to no longer exists.");
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Login;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using StackExchange.Redis;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace LumoAuth.Token.Protocol;
+
+/// <summary>
+/// Which access tokens (by <c>jti</c>, until their expiry) a user and a session hold, in Redis. Ending a
+/// session or all of a user's sessions puts those on the deny-list, so every service's bearer validation
+/// refuses them at once instead of when they expire. Client-credentials tokens are never indexed (no user).
+/// </summary>
+public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, RedisAccessTokenDenyList denyList, TimeProvider time, ILogger<UserAccessTokenIndex> logger)
+{
+    // Longer than any access token lives (ClientValidation caps lifetimes at a day).
+    private static readonly TimeSpan Retention = TimeSpan.FromHours(25);
+
+    private static RedisKey UserKey(Guid tenantId, string userId) => $"lumoauth:user-jtis:{tenantId:N}:{userId}";
+
+    private static RedisKey SessionKey(Guid tenantId, string sessionId) => $"lumoauth:session-jtis:{tenantId:N}:{sessionId}";
+
+    public async Task RecordAsync(Guid tenantId, string userId, string? sessionId, string jti, DateTimeOffset expiresAt)
+    {
+        try
+        {
+            var db = redis.GetDatabase();
+            var batch = db.CreateBatch();
+            var tasks = new List<Task> { batch.SortedSetAddAsync(UserKey(tenantId, userId), jti, expiresAt.ToUnixTimeSeconds()), batch.KeyExpireAsync(UserKey(tenantId, userId), Retention) };
+            if (sessionId is not null)
+            {
+                tasks.Add(batch.SortedSetAddAsync(SessionKey(tenantId, sessionId), jti, expiresAt.ToUnixTimeSeconds()));
+                tasks.Add(batch.KeyExpireAsync(SessionKey(tenantId, sessionId), Retention));
+            }
+
+            batch.Execute();
+            await Task.WhenAll(tasks);
+        }
+        catch (RedisException ex)
+        {
+            // The token stays valid until it expires; only early revocation is lost for it.
+            LogUnavailable(logger, ex);
+        }
+    }
+
+    public Task DenyUserAsync(Guid tenantId, Guid userId) => DenyAsync(tenantId, UserKey(tenantId, userId.ToString()));
+
+    public Task DenySessionAsync(Guid tenantId, string sessionId) => DenyAsync(tenantId, SessionKey(tenantId, sessionId));
+
+    private async Task DenyAsync(Guid tenantId, RedisKey key)
+    {
+        try
+        {
+            var now = time.GetUtcNow();
+            var live = await redis.GetDatabase().SortedSetRangeByScoreWithScoresAsync(key, now.ToUnixTimeSeconds(), double.PositiveInfinity);
+            foreach (var entry in live)
+            {
+                await denyList.RevokeAsync(tenantId, entry.Element!, DateTimeOffset.FromUnixTimeSeconds((long)entry.Score));
+            }
+        }
+        catch (RedisException ex)
+        {
+            LogUnavailable(logger, ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: user access tokens are not indexed or denied early")]
+    private static partial void LogUnavailable(ILogger logger, Exception exception);
+}
+
+/// <summary>Indexes each user access token right after OpenIddict wrote it (the <c>jti</c> is only known then).</summary>
+public sealed class IndexUserAccessTokens(UserAccessTokenIndex index, TenantContext tenant) : IOpenIddictServerHandler<ProcessSignInContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+        = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+            .AddFilter<OpenIddictServerHandlerFilters.RequireAccessTokenGenerated>()
+            .UseScopedHandler<IndexUserAccessTokens>()
+            .SetOrder(OpenIddictServerHandlers.GenerateAccessToken.Descriptor.Order + 600)
+            .SetType(OpenIddictServerHandlerType.Custom)
+            .Build();
+
+    public async ValueTask HandleAsync(ProcessSignInContext context)
+    {
+        if (context.AccessTokenPrincipal is not { } principal || string.IsNullOrEmpty(context.AccessToken) || !tenant.HasTenant
+            || context.Request?.IsClientCredentialsGrantType() == true
+            || principal.GetClaim(Claims.Subject) is not { } subject || !Guid.TryParse(subject, out _))
+        {
+            return;
+        }
+
+        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(context.AccessToken);
+        await index.RecordAsync(tenant.TenantId, subject, principal.GetClaim(SessionCookie.SessionIdClaim), jwt.Id,
+            new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using LumoAuth.Testing;
+
+namespace LumoAuth.EndToEnd.Tests;
+
+/// <summary>Flows that cross services by events, driven through the gateway only.</summary>
+[Collection(SuiteCollection.Name)]
+public sealed class CrossServiceTests(SuiteFixture suite)
+{
+    [Fact]
+    public async Task GroupRole_ReachesItsMembers_AndLeavesWithADeletedUser()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+
+        // admin: a user and a group
+        using var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email = "member@example.com" }, key);
+        var userId = (await ApiAssert.OkAsync(user, 201))["data"]!["id"]!.GetValue<string>();
+        using var group = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/groups", new { name = "Engineers" }, key);
+        var groupId = (await ApiAssert.OkAsync(group, 201))["data"]!["id"]!.GetValue<string>();
+
+        // authorization: a permission, a role holding it, and the role given to the group
+        using var permission = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/permissions", new { name = "Read documents", slug = "document.read" }, key);
+        await ApiAssert.OkAsync(permission, 201);
+        using var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = "Reader", slug = "reader", permissions = new[] { "document.read" } }, key);
+        await ApiAssert.OkAsync(role, 201);
+        using var groupRoles = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "reader" } }, key);
+        await ApiAssert.OkAsync(groupRoles);
+
+        async Task<bool> AllowedAsync()
+        {
+            using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "document.read", subject = userId }, key);
+            return (await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>();
+        }
+
+        Assert.False(await AllowedAsync());
+
+        // admin: membership → GroupMembershipChanged → authorization honours the group's role
+        using var members = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { userId } }, key);
+        Assert.True(members.IsSuccessStatusCode, await members.Content.ReadAsStringAsync());
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? "allowed" : null, TimeSpan.FromSeconds(30));
+
+        // admin: deleting the user → UserDeleted → the user's access goes with it
+        using var deleted = await suite.SendAsync(HttpMethod.Delete, $"{tenant.Api}/admin/users/{userId}", configure: key);
+        Assert.True(deleted.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.OK, await deleted.Content.ReadAsStringAsync());
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? null : "denied", TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task AnotherTenantsApiKey_IsRefusedByEveryService()
+    {
+        var a = await suite.CreateTenantAsync();
+        var b = await suite.CreateTenantAsync();
+        var foreignKey = SuiteFixture.ApiKey(b.ApiKey);
+        foreach (var (method, path) in new[]
+                 {
+                     (HttpMethod.Get, $"{a.Api}/admin/users"),
+                     (HttpMethod.Get, $"{a.Api}/admin/groups"),
+                     (HttpMethod.Get, $"{a.Api}/admin/audit-logs"),
+                     (HttpMethod.Get, $"{a.Api}/admin/clients"),
+                     (HttpMethod.Get, $"{a.Api}/admin/roles"),
+                     (HttpMethod.Post, $"{a.Api}/zanzibar/check"),
+                 })
+        {
+            using var response = await suite.SendAsync(method, path, method == HttpMethod.Post ? new { @object = "doc:1", relation = "viewer", user = "user:x" } : null, foreignKey);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+    }
+}

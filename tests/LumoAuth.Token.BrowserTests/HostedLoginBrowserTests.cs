@@ -1,0 +1,72 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Playwright;
+
+namespace LumoAuth.Token.BrowserTests;
+
+/// <summary>
+/// A real browser (Debian's Chromium, driven by Playwright) signs a user in to an ASP.NET Core OpenID Connect
+/// relying party through the tenant's hosted login and consent pages, sees the user's claims from the ID
+/// token and userinfo, and signs out again through RP-initiated logout.
+/// </summary>
+public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<BrowserSuite>
+{
+    private static readonly string[] ChromiumFlags =
+        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+
+    [Fact]
+    public async Task RelyingParty_SignsInWithCodeAndPkce_Consents_ReadsUserInfo_AndLogsOut()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        const string password = "Corr3ct-Horse-Battery!";
+        var email = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var userId = await suite.Admin.CreateUserAsync(tenant, email, password, "Bob Browser");
+        var rpPort = BrowserSuite.FreePort();
+        var rpBase = $"http://127.0.0.1:{rpPort}";
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
+        {
+            name = "Browser RP",
+            applicationType = "web",
+            redirectUris = new[] { RelyingParty.RedirectUri(rpBase) },
+            postLogoutRedirectUris = new[] { RelyingParty.PostLogoutRedirectUri(rpBase) },
+            grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "profile", "email" },
+            requiresPkce = true,
+        });
+        var client = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("data");
+        await using var rp = await RelyingParty.StartAsync(rpPort, $"{suite.TokenBaseUrl}{tenant.Api}",
+            client.GetProperty("clientId").GetString()!, client.GetProperty("secret").GetString()!);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("LUMOAUTH_CHROMIUM") ?? "/usr/bin/chromium",
+            Headless = true,
+            Args = ChromiumFlags,
+        });
+        var page = await browser.NewPageAsync();
+
+        await page.GotoAsync(rp.BaseUrl + "/");
+        Assert.StartsWith($"{suite.TokenBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("button[value=accept]");
+        Assert.Contains("Browser RP", await page.ContentAsync(), StringComparison.Ordinal);
+        await page.ClickAsync("button[value=accept]");
+        await page.WaitForSelectorAsync("#who");
+
+        Assert.StartsWith(rp.BaseUrl, page.Url, StringComparison.Ordinal);
+        Assert.Equal($"{email}|{userId}|Bob Browser", await page.InnerTextAsync("#who"));
+
+        await page.GotoAsync(rp.BaseUrl + "/logout");
+        await page.WaitForSelectorAsync("#out");
+        Assert.Equal(rp.BaseUrl + "/signed-out", page.Url);
+
+        // The SSO session is gone too: the next visit asks for the password again.
+        await page.GotoAsync(rp.BaseUrl + "/");
+        Assert.StartsWith($"{suite.TokenBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,426 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// Authorization code + PKCE end to end against a real admin: hosted login, consent remembered per client and
+/// scopes, <c>prompt</c> handling, the code exchange and its documented failures, ID tokens, userinfo.
+/// </summary>
+public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    private static Task<HttpResponseMessage> PostTokenAsync(HttpClient http, SignInSetup setup, Dictionary<string, string> form) =>
+        http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(form));
+
+    private static Dictionary<string, string> CodeExchange(SignInSetup setup, string code, string verifier) => new()
+    {
+        ["grant_type"] = "authorization_code",
+        ["code"] = code,
+        ["redirect_uri"] = SignInSetup.RedirectUri,
+        ["client_id"] = setup.ClientId,
+        ["code_verifier"] = verifier,
+    };
+
+    private async Task<(SignInSetup Setup, HttpClient Browser, string Code, string Verifier, Dictionary<string, string> Redirect)> CodeAsync(
+        Dictionary<string, string?>? overrides = null, SignInSetup? setup = null, HttpClient? browser = null)
+    {
+        setup ??= await suite.SetUpAsync();
+        browser ??= suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var redirect = await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, overrides));
+        var parameters = HostedFlow.Parameters(redirect);
+        Assert.True(parameters.ContainsKey("code"), redirect.ToString());
+        return (setup, browser, parameters["code"], verifier, parameters);
+    }
+
+    [Fact]
+    public async Task CodeFlow_LoginConsentExchange_IssuesAccessIdAndRefreshTokens()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var url = HostedFlow.AuthorizeUrl(setup, challenge, new() { ["state"] = "s-1", ["nonce"] = "n-1" });
+
+        var redirect = await HostedFlow.SignInAsync(browser, setup, url);
+
+        Assert.StartsWith(SignInSetup.RedirectUri + "?", redirect.AbsoluteUri, StringComparison.Ordinal);
+        var parameters = HostedFlow.Parameters(redirect);
+        Assert.Equal("s-1", parameters["state"]);
+        Assert.Equal(setup.Issuer, parameters["iss"]);
+        using var http = suite.Token.CreateClient();
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, parameters["code"], verifier));
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        Assert.Equal("Bearer", json.GetProperty("token_type").GetString());
+        Assert.False(string.IsNullOrEmpty(json.GetProperty("refresh_token").GetString()));
+
+        var access = new JsonWebToken(json.GetProperty("access_token").GetString());
+        Assert.Equal("at+jwt", access.Typ);
+        Assert.Equal(setup.UserId.ToString(), access.Subject);
+        Assert.Equal(setup.Issuer, access.Issuer);
+        Assert.Equal(setup.ClientId, access.GetClaim("client_id").Value);
+        Assert.Equal(setup.Tenant.Id.ToString(), access.GetClaim("tenant_id").Value);
+        Assert.Equal(["email", "offline_access", "openid", "profile"], access.GetClaim("scope").Value.Split(' ').Order());
+        // authorization's roles-of is not running here: the claims are left out, the token still issued.
+        Assert.False(access.TryGetClaim("roles", out _));
+
+        var id = new JsonWebToken(json.GetProperty("id_token").GetString());
+        Assert.Equal(setup.Issuer, id.Issuer);
+        Assert.Equal([setup.ClientId], id.Audiences);
+        Assert.Equal(setup.UserId.ToString(), id.Subject);
+        Assert.Equal("n-1", id.GetClaim("nonce").Value);
+        Assert.Equal(setup.Email, id.GetClaim("email").Value);
+        Assert.Equal("Alice Example", id.GetClaim("name").Value);
+        Assert.StartsWith("sess_", id.GetClaim("sid").Value, StringComparison.Ordinal);
+        Assert.True(id.TryGetPayloadValue<long>("auth_time", out var authTime) && authTime > 0);
+        Assert.False(id.TryGetClaim("tenant_id", out _));
+
+        foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post })
+        {
+            using var request = new HttpRequestMessage(method, setup.Issuer + "/oauth/userinfo");
+            if (method == HttpMethod.Post)
+            {
+                request.Content = new FormUrlEncodedContent([]);
+            }
+
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", access.EncodedToken);
+            using var userinfo = await http.SendAsync(request);
+            var claims = await HttpAssert.JsonAsync(userinfo, HttpStatusCode.OK);
+            Assert.Equal(setup.UserId.ToString(), claims.GetProperty("sub").GetString());
+            Assert.Equal(setup.Email, claims.GetProperty("email").GetString());
+            Assert.Equal("Alice Example", claims.GetProperty("name").GetString());
+            Assert.Contains(claims.GetProperty("email_verified").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+            Assert.Equal(setup.Tenant.Slug, claims.GetProperty("tenant").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task UserInfo_ScopesDecideTheClaims()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid" });
+        using var http = suite.Token.CreateClient();
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var token = (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("access_token").GetString();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+
+        var claims = await HttpAssert.JsonAsync(await http.GetAsync(setup.Issuer + "/oauth/userinfo"), HttpStatusCode.OK);
+
+        Assert.Equal(setup.UserId.ToString(), claims.GetProperty("sub").GetString());
+        Assert.False(claims.TryGetProperty("email", out _));
+        Assert.False(claims.TryGetProperty("name", out _));
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task UserInfo_WithoutOrWithBadToken_Returns401InvalidToken()
+    {
+        var setup = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var none = await http.GetAsync(setup.Issuer + "/oauth/userinfo");
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "not-a-token");
+        using var bad = await http.GetAsync(setup.Issuer + "/oauth/userinfo");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.StartsWith("Bearer", none.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        await HttpAssert.OAuthErrorAsync(bad, HttpStatusCode.Unauthorized, "invalid_token");
+        Assert.Contains("invalid_token", bad.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SecondAuthorization_ReusesSessionAndRememberedConsent()
+    {
+        var (setup, browser, _, _, _) = await CodeAsync();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge));
+
+        Assert.True(response.Headers.Location?.AbsoluteUri.StartsWith(SignInSetup.RedirectUri, StringComparison.Ordinal), await response.Content.ReadAsStringAsync());
+        Assert.True(HostedFlow.Parameters(response.Headers.Location!).ContainsKey("code"));
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task PromptNone_WithSessionAndConsent_ReturnsCodeWithoutAnyPage()
+    {
+        var (setup, browser, _, _, _) = await CodeAsync();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = "none" }));
+
+        Assert.True(HostedFlow.Parameters(response.Headers.Location!).ContainsKey("code"));
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task PromptNone_WithSessionButNewScopes_AnswersConsentRequired()
+    {
+        var (setup, browser, _, _, _) = await CodeAsync(new() { ["scope"] = "openid" });
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = "none", ["scope"] = "openid email" }));
+
+        Assert.Equal("consent_required", HostedFlow.Parameters(response.Headers.Location!)["error"]);
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task PromptConsent_AsksAgainEvenWhenRemembered()
+    {
+        var (setup, browser, _, _, _) = await CodeAsync();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = "consent" }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("consent_decision", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task PromptLoginAndMaxAgeZero_SendTheBrowserToLoginAgain()
+    {
+        var (setup, browser, _, _, _) = await CodeAsync();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var login = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = "login" }));
+        using var maxAge = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["max_age"] = "0" }));
+
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?", HostedFlow.LocalRedirect(login), StringComparison.Ordinal);
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?", HostedFlow.LocalRedirect(maxAge), StringComparison.Ordinal);
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task ConsentDenied_RedirectsAccessDenied()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        using var first = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["state"] = "s-d" }));
+        using var login = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(first)!, setup.Email, setup.Password);
+        using var consent = await browser.GetAsync(HostedFlow.LocalRedirect(login)!);
+
+        using var denied = await HostedFlow.DecideConsentAsync(browser, await consent.Content.ReadAsStringAsync(), accept: false);
+
+        var parameters = HostedFlow.Parameters(denied.Headers.Location!);
+        Assert.Equal("access_denied", parameters["error"]);
+        Assert.Equal("s-d", parameters["state"]);
+        Assert.Equal(setup.Issuer, parameters["iss"]);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Login_WrongPasswordOrUnknownEmail_SameGenericAnswer_NoSession(bool knownEmail)
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        using var response = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login",
+            knownEmail ? setup.Email : "nobody@example.com", "Wrong-Password-123!");
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains("The email or password is incorrect.", html, StringComparison.Ordinal);
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Login_SessionCookieIsScopedToTheTenantPathAndHttpOnly()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        using var response = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+
+        var cookie = response.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("lumo_session=", StringComparison.Ordinal));
+        Assert.Contains($"path=/t/{setup.Tenant.Slug}", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=lax", cookie, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task SessionCookie_OfOneTenant_DoesNotSignInAtAnother()
+    {
+        var setup = await suite.SetUpAsync();
+        var other = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var login = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        var cookie = login.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)).Split(';')[0];
+        using var attacker = suite.Token.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var (_, challenge) = HostedFlow.Pkce();
+        using var request = new HttpRequestMessage(HttpMethod.Get, HostedFlow.AuthorizeUrl(other, challenge));
+        request.Headers.Add("Cookie", cookie);
+
+        using var response = await attacker.SendAsync(request);
+
+        Assert.StartsWith($"/t/{other.Tenant.Slug}/login?", HostedFlow.LocalRedirect(response), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Token_WrongCodeVerifier_InvalidGrant()
+    {
+        var (setup, browser, code, _, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, HostedFlow.Pkce().Verifier));
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Token_MissingCodeVerifier_InvalidRequestOrGrant()
+    {
+        var (setup, browser, code, _, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        var form = CodeExchange(setup, code, "x");
+        form.Remove("code_verifier");
+
+        using var response = await PostTokenAsync(http, setup, form);
+
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.BadRequest);
+        Assert.Contains(json.GetProperty("error").GetString(), new[] { "invalid_request", "invalid_grant" });
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Token_WrongRedirectUri_InvalidGrant()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        var form = CodeExchange(setup, code, verifier);
+        form["redirect_uri"] = "https://spa.example.com/other";
+
+        using var response = await PostTokenAsync(http, setup, form);
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Token_AnotherClientsCode_InvalidGrant()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "Other",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            allowedScopes = new[] { "openid" },
+        });
+        var otherClientId = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data").GetProperty("clientId").GetString()!;
+        using var http = suite.Token.CreateClient();
+        var form = CodeExchange(setup, code, verifier);
+        form["client_id"] = otherClientId;
+
+        using var response = await PostTokenAsync(http, setup, form);
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Token_ReusedCode_InvalidGrant_AndRevokesEverythingIssuedFromIt()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        using var first = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var refresh = (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+
+        using var replay = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+
+        await HttpAssert.OAuthErrorAsync(replay, HttpStatusCode.BadRequest, "invalid_grant");
+        using var refreshed = await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token",
+            ["refresh_token"] = refresh,
+            ["client_id"] = setup.ClientId,
+        });
+        await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Refresh_RotatesTheRefreshToken_AndAConcurrentReuseWithinLeewayStillWorks()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var first = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+        var form = new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = first, ["client_id"] = setup.ClientId };
+
+        using var refreshed = await PostTokenAsync(http, setup, form);
+        using var concurrent = await PostTokenAsync(http, setup, form);
+
+        var json = await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
+        var second = json.GetProperty("refresh_token").GetString()!;
+        Assert.NotEqual(first, second);
+        Assert.Equal(setup.UserId.ToString(), new JsonWebToken(json.GetProperty("access_token").GetString()).Subject);
+        await HttpAssert.JsonAsync(concurrent, HttpStatusCode.OK);
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Token_VerifierWithoutChallenge_IsRefused_ConfidentialWithoutPkceStillWorks()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "Server app",
+            applicationType = "web",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            allowedScopes = new[] { "openid" },
+        });
+        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        Assert.False(data.GetProperty("requiresPkce").GetBoolean());
+        var web = setup with { ClientId = data.GetProperty("clientId").GetString()!, ClientSecret = data.GetProperty("secret").GetString() };
+        using var browser = suite.Browser();
+        var first = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, web,
+            HostedFlow.AuthorizeUrl(web, "unused", new() { ["scope"] = "openid", ["code_challenge"] = null, ["code_challenge_method"] = null })))["code"];
+        using var http = suite.Token.CreateClient();
+        Dictionary<string, string> Exchange(string code, string? verifier)
+        {
+            var form = new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+                ["client_id"] = web.ClientId, ["client_secret"] = web.ClientSecret!,
+            };
+            if (verifier is not null)
+            {
+                form["code_verifier"] = verifier;
+            }
+
+            return form;
+        }
+
+        using var withVerifier = await PostTokenAsync(http, web, Exchange(first, HostedFlow.Pkce().Verifier));
+        var json = await HttpAssert.JsonAsync(withVerifier, HttpStatusCode.BadRequest);
+        Assert.Contains(json.GetProperty("error").GetString(), new[] { "invalid_request", "invalid_grant" });
+
+        var (_, challenge) = HostedFlow.Pkce();
+        using var again = await browser.GetAsync(HostedFlow.AuthorizeUrl(web, challenge, new() { ["scope"] = "openid", ["code_challenge"] = null, ["code_challenge_method"] = null }));
+        var second = HostedFlow.Parameters(again.Headers.Location!)["code"];
+        using var plain = await PostTokenAsync(http, web, Exchange(second, null));
+        await HttpAssert.JsonAsync(plain, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Token_UnknownGrantType_UnsupportedGrantType()
+    {
+        var setup = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await PostTokenAsync(http, setup, new() { ["grant_type"] = "urn:example:made-up", ["client_id"] = setup.ClientId });
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "unsupported_grant_type");
+    }
+}

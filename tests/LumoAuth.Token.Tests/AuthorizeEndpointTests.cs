@@ -1,0 +1,326 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// The authorization endpoint and hosted login page up to the point where a user proves who they are:
+/// untrusted requests end on an error page, trusted ones are answered at the client's redirect URI with
+/// <c>state</c> and <c>iss</c> (RFC 9207), and a browser without a session is sent to the tenant's login page.
+/// </summary>
+public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClassFixture<TokenFactory>
+{
+    private const string RedirectUri = "https://spa.example.com/callback";
+    private const string Verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    private const string Challenge = "E9Melhoa2OwvFrEMTJguCHoeK9-wntJqc-AbVpNXqXc";
+
+    private HttpClient Browser() => factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    private async Task<CreatedClient> SpaAsync(TestTenant tenant) =>
+        await factory.CreateOAuthClientAsync(tenant, new
+        {
+            name = "Dashboard",
+            applicationType = "spa",
+            redirectUris = new[] { RedirectUri },
+            grantTypes = new[] { "authorization_code", "refresh_token" },
+            allowedScopes = new[] { "openid", "profile", "email", "offline_access" },
+        });
+
+    private static string AuthorizeUrl(TestTenant tenant, string clientId, Dictionary<string, string?>? overrides = null)
+    {
+        var query = new Dictionary<string, string?>
+        {
+            ["response_type"] = "code",
+            ["client_id"] = clientId,
+            ["redirect_uri"] = RedirectUri,
+            ["scope"] = "openid profile",
+            ["state"] = "st-123",
+            ["nonce"] = "n-456",
+            ["code_challenge"] = Challenge,
+            ["code_challenge_method"] = "S256",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            query[key] = value;
+        }
+
+        return QueryHelpers.AddQueryString($"/t/{tenant.Slug}/api/v1/oauth/authorize", query.Where(p => p.Value is not null));
+    }
+
+    private static Dictionary<string, string> RedirectParameters(HttpResponseMessage response, bool fragment = false)
+    {
+        Assert.True(response.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.SeeOther or HttpStatusCode.Found, response.StatusCode.ToString());
+        var location = response.Headers.Location!;
+        Assert.StartsWith(RedirectUri, location.AbsoluteUri, StringComparison.Ordinal);
+        var part = fragment ? location.Fragment.TrimStart('#') : location.Query;
+        return QueryHelpers.ParseQuery(part).ToDictionary(p => p.Key, p => p.Value.ToString());
+    }
+
+    private static async Task AssertErrorPageAsync(HttpResponseMessage response, string error)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {body}");
+        Assert.Null(response.Headers.Location);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"data-error=\"{error}\"", body, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Authorize_UnregisteredRedirectUri_ShowsErrorPage_NeverRedirects()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["redirect_uri"] = "https://evil.example.com/callback" }));
+
+        await AssertErrorPageAsync(response, "invalid_request");
+    }
+
+    [Fact]
+    public async Task Authorize_UnknownClient_ShowsErrorPage()
+    {
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, Guid.NewGuid().ToString()));
+
+        await AssertErrorPageAsync(response, "invalid_request");
+    }
+
+    [Fact]
+    public async Task Authorize_OtherTenantsClient_ShowsErrorPage()
+    {
+        var acmeClient = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Globex, acmeClient.ClientId));
+
+        await AssertErrorPageAsync(response, "invalid_request");
+    }
+
+    [Fact]
+    public async Task Authorize_PublicClientWithoutPkce_RedirectsInvalidRequestWithStateAndIss()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["code_challenge"] = null, ["code_challenge_method"] = null }));
+
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+        Assert.Equal(factory.Acme.Issuer, parameters["iss"]);
+    }
+
+    [Fact]
+    public async Task Authorize_PublicClientWithPlainPkce_RedirectsInvalidRequest()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["code_challenge"] = Verifier, ["code_challenge_method"] = "plain" }));
+
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+    }
+
+    [Fact]
+    public async Task Authorize_ScopeTheClientMayNotRequest_RedirectsInvalidScope()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["scope"] = "openid admin.write" }));
+
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_scope", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+        Assert.Equal(factory.Acme.Issuer, parameters["iss"]);
+    }
+
+    [Fact]
+    public async Task Authorize_UnsupportedResponseType_RedirectsWithError()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["response_type"] = "token" }));
+
+        var parameters = RedirectParameters(response, fragment: true);
+        Assert.Contains(parameters["error"], new[] { "unsupported_response_type", "unauthorized_client" });
+        Assert.Equal("st-123", parameters["state"]);
+    }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("query", false)]
+    [InlineData("fragment", true)]
+    public async Task Authorize_PromptNoneWithoutSession_AnswersLoginRequiredInTheResponseMode(string? responseMode, bool inFragment)
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["prompt"] = "none", ["response_mode"] = responseMode }));
+
+        var parameters = RedirectParameters(response, inFragment);
+        Assert.Equal("login_required", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+        Assert.Equal(factory.Acme.Issuer, parameters["iss"]);
+    }
+
+    [Fact]
+    public async Task Authorize_PromptNoneFormPost_PostsLoginRequiredToTheClient()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["prompt"] = "none", ["response_mode"] = "form_post" }));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains($"action=\"{RedirectUri}\"", body, StringComparison.Ordinal);
+        Assert.Matches("name=\"error\" value=\"login_required\"", body);
+        Assert.Matches("name=\"state\" value=\"st-123\"", body);
+    }
+
+    [Fact]
+    public async Task Authorize_WithoutSession_RedirectsToTheTenantsLoginPage_CarryingTheRequest()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["login_hint"] = "alice@example.com", ["prompt"] = "login" }));
+
+        Assert.Equal(HttpStatusCode.Redirect, response.StatusCode);
+        var location = response.Headers.Location!.OriginalString;
+        Assert.StartsWith($"/t/{factory.Acme.Slug}/login?", location, StringComparison.Ordinal);
+        var query = QueryHelpers.ParseQuery(location[location.IndexOf('?', StringComparison.Ordinal)..]);
+        Assert.Equal("alice@example.com", query["login_hint"].ToString());
+        var returnUrl = query["returnUrl"].ToString();
+        Assert.StartsWith($"/t/{factory.Acme.Slug}/api/v1/oauth/authorize?", returnUrl, StringComparison.Ordinal);
+        Assert.Contains("code_challenge=" + Challenge, returnUrl, StringComparison.Ordinal);
+        // The login the client asked for is the one about to happen: it is not asked for again on the way back.
+        Assert.DoesNotContain("prompt=login", returnUrl, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task LoginPage_RendersWithCsrfTokenAndSecurityHeaders()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+        var returnUrl = AuthorizeUrl(factory.Acme, client.ClientId);
+
+        using var response = await browser.GetAsync($"/t/{factory.Acme.Slug}/login?returnUrl={Uri.EscapeDataString(returnUrl)}&login_hint=alice%40example.com");
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Matches(CsrfField(), body);
+        Assert.Contains("value=\"alice@example.com\"", body, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+    }
+
+    [Theory]
+    [InlineData("https://evil.example.com/")]
+    [InlineData("//evil.example.com/t/x/api/v1/oauth/authorize")]
+    [InlineData("/t/other-tenant/api/v1/oauth/authorize?client_id=x")]
+    [InlineData("/t/{slug}/api/v1/oauth/authorizeXYZ")]
+    public async Task LoginPage_ForeignReturnUrl_ShowsErrorPage(string returnUrl)
+    {
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync($"/t/{factory.Acme.Slug}/login?returnUrl={Uri.EscapeDataString(returnUrl.Replace("{slug}", factory.Acme.Slug, StringComparison.Ordinal))}");
+
+        await AssertErrorPageAsync(response, "invalid_request");
+    }
+
+    [Fact]
+    public async Task LoginSubmit_WithoutCsrfToken_IsRefused()
+    {
+        using var browser = Browser();
+
+        using var response = await browser.PostAsync($"/t/{factory.Acme.Slug}/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["email"] = "alice@example.com",
+            ["password"] = "correct horse battery staple",
+        }));
+
+        await AssertErrorPageAsync(response, "invalid_request");
+    }
+
+    [Fact]
+    public async Task LoginSubmit_WhenAdminIsUnreachable_SaysTryAgain_AndOpensNoSession()
+    {
+        using var browser = Browser();
+        using var page = await browser.GetAsync($"/t/{factory.Acme.Slug}/login");
+        var token = CsrfField().Match(await page.Content.ReadAsStringAsync()).Groups[1].Value;
+
+        using var response = await browser.PostAsync($"/t/{factory.Acme.Slug}/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["__csrf"] = token,
+            ["email"] = "alice@example.com",
+            ["password"] = "correct horse battery staple",
+        }));
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Contains("data-error=\"temporarily_unavailable\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task LoginSubmit_TooManyAttempts_IsThrottledWithA429Page()
+    {
+        var tenant = factory.AddTenant("throttle");
+        using var browser = Browser();
+        var statuses = new List<HttpStatusCode>();
+
+        for (var i = 0; i < 31; i++)
+        {
+            using var response = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["email"] = "alice@example.com",
+                ["password"] = "guess-" + i,
+            }));
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                Assert.Contains("data-error=\"rate_limit_exceeded\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+        }
+
+        Assert.All(statuses.Take(30), s => Assert.Equal(HttpStatusCode.BadRequest, s));
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[30]);
+        // Another tenant's login page is not affected.
+        using var other = await browser.GetAsync($"/t/{factory.Globex.Slug}/login");
+        Assert.Equal(HttpStatusCode.OK, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Discovery_AdvertisesTheCodeFlowAndIssParameter()
+    {
+        using var http = factory.CreateClient();
+
+        var json = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"{factory.Acme.Issuer}/.well-known/openid-configuration")).RootElement;
+
+        Assert.Equal($"{factory.Acme.Issuer}/oauth/authorize", json.GetProperty("authorization_endpoint").GetString());
+        Assert.Equal($"{factory.Acme.Issuer}/oauth/userinfo", json.GetProperty("userinfo_endpoint").GetString());
+        Assert.True(json.GetProperty("authorization_response_iss_parameter_supported").GetBoolean());
+        Assert.Equal(["S256", "plain"], json.GetProperty("code_challenge_methods_supported").EnumerateArray().Select(e => e.GetString()).Order().Reverse());
+        var modes = json.GetProperty("response_modes_supported").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("form_post", modes);
+        Assert.Contains("fragment", modes);
+        Assert.Contains("query", modes);
+        var scopes = json.GetProperty("scopes_supported").EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.Contains("openid", scopes);
+        Assert.Contains("offline_access", scopes);
+    }
+
+    [GeneratedRegex("name=\"__csrf\" value=\"([^\"]+)\"")]
+    private static partial Regex CsrfField();
+}

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LumoAuth.Token.Tests.Support;
+using OtpNet;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>The hosted login's TOTP step for users with a second factor (admin checks the code).</summary>
+public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    private async Task<(SignInSetup Setup, Totp Totp)> EnrolledAsync()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        using var begun = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/totp", null);
+        var secret = JsonDocument.Parse(await begun.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("secret").GetString()!;
+        var totp = new Totp(Base32Encoding.ToBytes(secret));
+        using var confirmed = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/totp/confirm", new { code = totp.ComputeTotp(DateTime.UtcNow) });
+        Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
+        return (setup, totp);
+    }
+
+    private static async Task<HttpResponseMessage> SubmitCodeAsync(HttpClient browser, string secondStepHtml, string code)
+    {
+        var form = HostedFlow.HiddenFields(secondStepHtml);
+        form["totp"] = code;
+        return await browser.PostAsync(System.Text.RegularExpressions.Regex.Match(secondStepHtml, "action=\"([^\"]+)\"").Groups[1].Value, new FormUrlEncodedContent(form));
+    }
+
+    [Fact]
+    public async Task Login_UserWithTotp_AsksForTheCode_ThenOpensAnMfaSession()
+    {
+        var (setup, totp) = await EnrolledAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        var returnUrl = HostedFlow.AuthorizeUrl(setup, challenge);
+
+        using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString(returnUrl)}", setup.Email, setup.Password);
+        var html = await first.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Contains("name=\"totp\"", html, StringComparison.Ordinal);
+        // The password never travels back to the browser in clear.
+        Assert.DoesNotContain(setup.Password, html, StringComparison.Ordinal);
+        Assert.False(first.Headers.TryGetValues("Set-Cookie", out var early) && early.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+
+        // The next time step's code: the one used to confirm enrolment may not be replayed.
+        using var second = await SubmitCodeAsync(browser, html, totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)));
+
+        Assert.Equal(HttpStatusCode.Redirect, second.StatusCode);
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/api/v1/oauth/authorize?", second.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        using var sessions = suite.Token.CreateClient();
+        sessions.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var listed = JsonDocument.Parse(await sessions.GetStringAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions")).RootElement.GetProperty("data")[0];
+        Assert.True(listed.GetProperty("mfaVerified").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Login_WrongTotpCode_StaysOnTheCodeStep_WithoutSession()
+    {
+        var (setup, _) = await EnrolledAsync();
+        using var browser = suite.Browser();
+        using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+
+        using var wrong = await SubmitCodeAsync(browser, await first.Content.ReadAsStringAsync(), "000000");
+
+        var html = await wrong.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains("name=\"totp\"", html, StringComparison.Ordinal);
+        Assert.False(wrong.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Login_TamperedPendingStep_IsRefused()
+    {
+        var (setup, totp) = await EnrolledAsync();
+        using var browser = suite.Browser();
+        using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        var html = (await first.Content.ReadAsStringAsync()).Replace("name=\"pending\" value=\"", "name=\"pending\" value=\"x", StringComparison.Ordinal);
+
+        using var response = await SubmitCodeAsync(browser, html, totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("data-error=\"invalid_request\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}

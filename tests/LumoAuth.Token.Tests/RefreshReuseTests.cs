@@ -1,0 +1,39 @@
+using System.Net;
+using LumoAuth.Token.Tests.Support;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>A token service with no reuse leeway, so a second use of a rotated refresh token is plain reuse.</summary>
+public sealed class NoLeewaySuite : TokenSuite
+{
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:RefreshTokenReuseLeewaySeconds"] = "0" };
+}
+
+/// <summary>Refresh token rotation with reuse detection (RFC 9700 §4.14.2): reuse revokes the whole grant.</summary>
+public sealed class RefreshReuseTests(NoLeewaySuite suite) : IClassFixture<NoLeewaySuite>
+{
+    [Fact]
+    public async Task Refresh_ReusedAfterRotation_InvalidGrant_AndRevokesTheNewTokenToo()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+        var first = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+        Dictionary<string, string> Refresh(string token) => new() { ["grant_type"] = "refresh_token", ["refresh_token"] = token, ["client_id"] = setup.ClientId };
+        using var rotated = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(first)));
+        var second = (await HttpAssert.JsonAsync(rotated, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+
+        using var reuse = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(first)));
+        using var afterReuse = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(second)));
+
+        await HttpAssert.OAuthErrorAsync(reuse, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(afterReuse, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+}

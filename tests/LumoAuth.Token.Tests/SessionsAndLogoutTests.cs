@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.WebUtilities;
+using ApiAssert = LumoAuth.Testing.ApiAssert;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// ADM-47…50 (sessions admin), the end of a user's sessions and grants when admin blocks the user, and
+/// RP-initiated logout with <c>post_logout_redirect_uri</c> validation.
+/// </summary>
+public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    private sealed record SignedIn(SignInSetup Setup, HttpClient Browser, string RefreshToken, string IdToken, string SessionId, string AccessToken);
+
+    private async Task<SignedIn> SignInAsync(SignInSetup? setup = null)
+    {
+        setup ??= await suite.SetUpAsync();
+        var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+        using var http = suite.Token.CreateClient();
+        using var response = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        var idToken = json.GetProperty("id_token").GetString()!;
+        return new SignedIn(setup, browser, json.GetProperty("refresh_token").GetString()!, idToken,
+            new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(idToken).GetClaim("sid").Value, json.GetProperty("access_token").GetString()!);
+    }
+
+    private HttpClient AdminApi(SignInSetup setup)
+    {
+        var client = suite.Token.CreateClient();
+        client.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        return client;
+    }
+
+    private async Task<HttpStatusCode> RefreshAsync(SignedIn signedIn)
+    {
+        using var http = suite.Token.CreateClient();
+        using var response = await http.PostAsync(signedIn.Setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = signedIn.RefreshToken, ["client_id"] = signedIn.Setup.ClientId,
+        }));
+        return response.StatusCode;
+    }
+
+    /// <summary>Whether the access token is still accepted (userinfo validates it like any bearer check, deny-list included).</summary>
+    private async Task<bool> AccessTokenWorksAsync(SignedIn signedIn)
+    {
+        using var http = suite.Token.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", signedIn.AccessToken);
+        using var response = await http.GetAsync(signedIn.Setup.Issuer + "/oauth/userinfo");
+        return response.StatusCode == HttpStatusCode.OK;
+    }
+
+    private async Task<bool> BrowserIsSignedInAsync(SignedIn signedIn)
+    {
+        var (_, challenge) = HostedFlow.Pkce();
+        using var response = await signedIn.Browser.GetAsync(HostedFlow.AuthorizeUrl(signedIn.Setup, challenge));
+        return HostedFlow.LocalRedirect(response) is not { } local || !local.Contains("/login", StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sessions_ListedForTheTenantAndTheUser_WithDevice()
+    {
+        var signedIn = await SignInAsync();
+        var setup = signedIn.Setup;
+        using var admin = AdminApi(setup);
+
+        using var all = await admin.GetAsync($"{setup.Tenant.Api}/admin/sessions?userId={setup.UserId}");
+        using var mine = await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions");
+
+        var listed = (await HttpAssert.JsonAsync(all, HttpStatusCode.OK)).GetProperty("data").EnumerateArray().Single();
+        Assert.Equal(signedIn.SessionId, listed.GetProperty("id").GetString());
+        Assert.Equal(setup.UserId.ToString(), listed.GetProperty("userId").GetString());
+        Assert.Equal("password", listed.GetProperty("authMethod").GetString());
+        Assert.False(listed.GetProperty("mfaVerified").GetBoolean());
+        Assert.Equal(JsonValueKind.Object, listed.GetProperty("device").ValueKind);
+        Assert.Equal(JsonValueKind.Null, listed.GetProperty("location").ValueKind);
+        Assert.Single((await HttpAssert.JsonAsync(mine, HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Sessions_OfAnotherTenant_AreInvisibleAndUntouchable()
+    {
+        var signedIn = await SignInAsync();
+        var other = await suite.SetUpAsync();
+        using var otherAdmin = AdminApi(other);
+        var path = $"{other.Tenant.Api}/admin/users/{signedIn.Setup.UserId}/sessions";
+
+        using var listed = await otherAdmin.GetAsync($"{other.Tenant.Api}/admin/sessions?limit=100");
+        using var deleted = await otherAdmin.DeleteAsync($"{path}/{signedIn.SessionId}");
+        using var foreignKey = await otherAdmin.GetAsync($"{signedIn.Setup.Tenant.Api}/admin/sessions");
+
+        Assert.DoesNotContain(signedIn.SessionId, await listed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await HttpAssert.EnvelopeAsync(deleted, HttpStatusCode.NotFound, "resource_not_found");
+        await HttpAssert.EnvelopeAsync(foreignKey, HttpStatusCode.Unauthorized, "unauthorized");
+        Assert.True(await BrowserIsSignedInAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task RevokeOneSession_SignsTheBrowserOut_AndStopsItsRefreshTokens()
+    {
+        var signedIn = await SignInAsync();
+        using var admin = AdminApi(signedIn.Setup);
+
+        using var revoked = await admin.DeleteAsync($"{signedIn.Setup.Tenant.Api}/admin/users/{signedIn.Setup.UserId}/sessions/{signedIn.SessionId}");
+        using var again = await admin.DeleteAsync($"{signedIn.Setup.Tenant.Api}/admin/users/{signedIn.Setup.UserId}/sessions/{signedIn.SessionId}");
+
+        await HttpAssert.JsonAsync(revoked, HttpStatusCode.OK);
+        await HttpAssert.EnvelopeAsync(again, HttpStatusCode.NotFound, "resource_not_found");
+        Assert.False(await BrowserIsSignedInAsync(signedIn));
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
+        Assert.False(await AccessTokenWorksAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task RevokeAllSessions_EndsEverySessionAndGrantOfTheUser()
+    {
+        var first = await SignInAsync();
+        var second = await SignInAsync(first.Setup);
+        using var admin = AdminApi(first.Setup);
+        Assert.True(await AccessTokenWorksAsync(first));
+
+        using var revoked = await admin.DeleteAsync($"{first.Setup.Tenant.Api}/admin/users/{first.Setup.UserId}/sessions");
+
+        Assert.Equal(2, (await HttpAssert.JsonAsync(revoked, HttpStatusCode.OK)).GetProperty("data").GetProperty("revoked").GetInt32());
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(first));
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(second));
+        Assert.False(await BrowserIsSignedInAsync(second));
+        Assert.False(await AccessTokenWorksAsync(first));
+        Assert.False(await AccessTokenWorksAsync(second));
+        first.Browser.Dispose();
+        second.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task UserBlockedInAdmin_EndsTheUsersSessionsAndGrants()
+    {
+        var signedIn = await SignInAsync();
+        using var adminService = suite.Admin.ClientFor(signedIn.Setup.Tenant);
+
+        using var blocked = await adminService.PostAsync($"{signedIn.Setup.Tenant.Api}/admin/users/{signedIn.Setup.UserId}/block", JsonContent.Create(new { reason = "test" }));
+        Assert.True(blocked.IsSuccessStatusCode, await blocked.Content.ReadAsStringAsync());
+
+        await ApiAssert.EventuallyAsync(async () => await BrowserIsSignedInAsync(signedIn) ? null : "signed out");
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
+        await ApiAssert.EventuallyAsync(async () => await AccessTokenWorksAsync(signedIn) ? null : "denied");
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Logout_WithIdTokenHint_EndsTheSession_AndReturnsToTheRegisteredUriWithState()
+    {
+        var signedIn = await SignInAsync();
+        var url = QueryHelpers.AddQueryString($"{signedIn.Setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = signedIn.IdToken,
+            ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+            ["state"] = "bye-1",
+        });
+
+        using var response = await signedIn.Browser.GetAsync(url);
+
+        var location = response.Headers.Location!;
+        Assert.StartsWith(SignInSetup.PostLogoutUri, location.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal("bye-1", QueryHelpers.ParseQuery(location.Query)["state"].ToString());
+        Assert.False(await BrowserIsSignedInAsync(signedIn));
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Logout_UnregisteredPostLogoutRedirectUri_ShowsErrorPage_AndKeepsTheSession()
+    {
+        var signedIn = await SignInAsync();
+        var url = QueryHelpers.AddQueryString($"{signedIn.Setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = signedIn.IdToken,
+            ["post_logout_redirect_uri"] = "https://evil.example.com/",
+        });
+
+        using var response = await signedIn.Browser.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Null(response.Headers.Location);
+        Assert.Contains("data-error=", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.True(await BrowserIsSignedInAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Logout_WithoutHint_AsksForConfirmation_ThenSignsOut()
+    {
+        var signedIn = await SignInAsync();
+
+        using var page = await signedIn.Browser.GetAsync($"{signedIn.Setup.Tenant.Api}/oauth/logout");
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.True(await BrowserIsSignedInAsync(signedIn));
+        var form = HostedFlow.HiddenFields(html);
+        form["logout_confirmed"] = "yes";
+        using var confirmed = await signedIn.Browser.PostAsync($"{signedIn.Setup.Tenant.Api}/oauth/logout", new FormUrlEncodedContent(form));
+
+        Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
+        Assert.Contains("You are signed out", await confirmed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.False(await BrowserIsSignedInAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+}

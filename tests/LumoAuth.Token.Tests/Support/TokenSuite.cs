@@ -1,0 +1,217 @@
+extern alias TokenService;
+
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.Testing;
+using LumoAuth.Token.Data;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
+using AdminTenant = LumoAuth.Testing.TestTenant;
+
+namespace LumoAuth.Token.Tests.Support;
+
+/// <summary>
+/// The token service beside a real admin service: tenants, API keys, users, passwords and profiles are
+/// admin's, reached over the internal API as in production. They share a messaging prefix, so admin's user
+/// events reach the token service.
+/// </summary>
+public class TokenSuite : IAsyncLifetime
+{
+    public AdminFactory Admin { get; } = new();
+
+    public AdminBackedTokenFactory Token { get; private set; } = null!;
+
+    protected virtual IDictionary<string, string?> TokenSettings => new Dictionary<string, string?>();
+
+    /// <summary>Extra service registrations for the token service of this suite (e.g. a clock the test moves).</summary>
+    protected virtual void ConfigureTokenServices(IServiceCollection services)
+    {
+    }
+
+    /// <summary>Runs after admin and before the token service starts (to host another collaborator first).</summary>
+    protected virtual Task BeforeTokenAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        await Admin.InitializeAsync();
+        await BeforeTokenAsync();
+        Token = new AdminBackedTokenFactory(Admin, TokenSettings, ConfigureTokenServices);
+        await Token.InitializeAsync();
+    }
+
+    public virtual async Task DisposeAsync()
+    {
+        await Token.DisposeAsync();
+        await Admin.DisposeAsync();
+    }
+
+    /// <summary>A tenant with one user (password known) and a public SPA client allowed the OIDC scopes.</summary>
+    public async Task<SignInSetup> SetUpAsync(object? clientBody = null)
+    {
+        var tenant = await Admin.CreateTenantAsync();
+        var email = $"alice-{Guid.NewGuid():N}"[..14] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        var userId = await Admin.CreateUserAsync(tenant, email, password, "Alice Example");
+        using var admin = Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/clients", clientBody ?? new
+        {
+            name = "Dashboard",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            postLogoutRedirectUris = new[] { SignInSetup.PostLogoutUri },
+            grantTypes = new[] { "authorization_code", "refresh_token" },
+            allowedScopes = new[] { "openid", "profile", "email", "offline_access" },
+        });
+        var body = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.Created, body);
+        var data = JsonDocument.Parse(body).RootElement.GetProperty("data");
+        return new SignInSetup(tenant, $"{Token.PublicBaseUrl}{tenant.Api}", userId, email, password,
+            data.GetProperty("clientId").GetString()!, data.TryGetProperty("secret", out var s) ? s.GetString() : null);
+    }
+
+    public HttpClient Browser() => Token.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+}
+
+/// <summary>The token service with its internal admin client pointed at the in-process admin.</summary>
+public sealed class AdminBackedTokenFactory(AdminFactory admin, IDictionary<string, string?> settings, Action<IServiceCollection>? configure = null)
+    : ServiceFactory<TokenService::Program, TokenDbContext>(ServiceNames.TokenDb, admin.MessagingPrefix)
+{
+    protected override IDictionary<string, string?> Settings => settings;
+
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.ConfigureServices(services => configure?.Invoke(services));
+    }
+
+    protected override void ConfigureServices(IServiceCollection services) =>
+        services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+}
+
+/// <summary>A clock a test can move forward, to reach expiry without waiting for it.</summary>
+public sealed class MovableClock : TimeProvider
+{
+    private long _offsetTicks;
+
+    public override DateTimeOffset GetUtcNow() => base.GetUtcNow().AddTicks(Interlocked.Read(ref _offsetTicks));
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
+}
+
+public sealed record SignInSetup(AdminTenant Tenant, string Issuer, Guid UserId, string Email, string Password, string ClientId, string? ClientSecret)
+{
+    public const string RedirectUri = "https://spa.example.com/callback";
+    public const string PostLogoutUri = "https://spa.example.com/signed-out";
+
+    public string TokenEndpoint => Issuer + "/oauth/token";
+}
+
+/// <summary>A browser's walk through the hosted pages, by plain HTTP: login form, consent form, redirects.</summary>
+public static partial class HostedFlow
+{
+    public static (string Verifier, string Challenge) Pkce()
+    {
+        var verifier = Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        return (verifier, Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))));
+    }
+
+    public static string AuthorizeUrl(SignInSetup setup, string challenge, Dictionary<string, string?>? overrides = null)
+    {
+        var query = new Dictionary<string, string?>
+        {
+            ["response_type"] = "code",
+            ["client_id"] = setup.ClientId,
+            ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["scope"] = "openid profile email offline_access",
+            ["state"] = "state-" + Guid.NewGuid().ToString("N")[..8],
+            ["nonce"] = "nonce-" + Guid.NewGuid().ToString("N")[..8],
+            ["code_challenge"] = challenge,
+            ["code_challenge_method"] = "S256",
+        };
+        foreach (var (key, value) in overrides ?? [])
+        {
+            query[key] = value;
+        }
+
+        return QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/authorize", query.Where(p => p.Value is not null));
+    }
+
+    /// <summary>Follows one redirect inside the service (relative Location), or returns null when it leaves for the client.</summary>
+    public static string? LocalRedirect(HttpResponseMessage response) =>
+        response.Headers.Location is { IsAbsoluteUri: false } location ? location.OriginalString : null;
+
+    public static Dictionary<string, string> HiddenFields(string html) =>
+        HiddenField().Matches(html).ToDictionary(m => WebUtility.HtmlDecode(m.Groups[1].Value), m => WebUtility.HtmlDecode(m.Groups[2].Value));
+
+    /// <summary>From the login page: submits the credentials (and any extra fields); returns the answer.</summary>
+    public static async Task<HttpResponseMessage> SubmitLoginAsync(HttpClient browser, string loginUrl, string email, string password)
+    {
+        using var page = await browser.GetAsync(loginUrl);
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.True(page.StatusCode == HttpStatusCode.OK, html);
+        var form = HiddenFields(html);
+        form["email"] = email;
+        form["password"] = password;
+        return await browser.PostAsync(FormAction(html), new FormUrlEncodedContent(form));
+    }
+
+    /// <summary>Consent page → Allow (or Deny); returns the answer (a redirect to the client).</summary>
+    public static async Task<HttpResponseMessage> DecideConsentAsync(HttpClient browser, string consentHtml, bool accept)
+    {
+        var form = HiddenFields(consentHtml);
+        form["consent_decision"] = accept ? "accept" : "deny";
+        return await browser.PostAsync(FormAction(consentHtml), new FormUrlEncodedContent(form));
+    }
+
+    /// <summary>
+    /// The whole interactive walk for a browser without a session: authorize → login → authorize → consent →
+    /// redirect to the client. Returns the client's redirect (with <c>code</c> or an error).
+    /// </summary>
+    public static async Task<Uri> SignInAsync(HttpClient browser, SignInSetup setup, string authorizeUrl, bool expectConsent = true)
+    {
+        using var first = await browser.GetAsync(authorizeUrl);
+        var next = LocalRedirect(first);
+        if (next is not null && next.Contains("/login", StringComparison.Ordinal))
+        {
+            using var login = await SubmitLoginAsync(browser, next, setup.Email, setup.Password);
+            next = LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
+            using var back = await browser.GetAsync(next);
+            return await AfterAuthorizeAsync(browser, back, expectConsent);
+        }
+
+        return await AfterAuthorizeAsync(browser, first, expectConsent);
+    }
+
+    private static async Task<Uri> AfterAuthorizeAsync(HttpClient browser, HttpResponseMessage response, bool expectConsent)
+    {
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.True(expectConsent, "Unexpected page: " + html);
+            Assert.Contains("consent_decision", html, StringComparison.Ordinal);
+            using var decided = await DecideConsentAsync(browser, html, accept: true);
+            return decided.Headers.Location ?? throw new InvalidOperationException("Consent did not redirect: " + await decided.Content.ReadAsStringAsync());
+        }
+
+        return response.Headers.Location ?? throw new InvalidOperationException($"{response.StatusCode}: " + await response.Content.ReadAsStringAsync());
+    }
+
+    public static Dictionary<string, string> Parameters(Uri redirect) =>
+        QueryHelpers.ParseQuery(redirect.Query).ToDictionary(p => p.Key, p => p.Value.ToString());
+
+    private static string FormAction(string html) => WebUtility.HtmlDecode(FormActionPattern().Match(html).Groups[1].Value);
+
+    [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]*)\" value=\"([^\"]*)\">")]
+    private static partial Regex HiddenField();
+
+    [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
+    private static partial Regex FormActionPattern();
+}
