@@ -8,6 +8,7 @@ using LumoAuth.Admin.Features.Users;
 using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Admin.Security;
 using LumoAuth.Messaging;
+using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -35,8 +36,7 @@ public static class AdminServiceExtensions
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<TotpFactors>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.
-        builder.Services.AddKeyRingProtection(builder.Configuration, "lumoauth-admin",
-            sp => new DatabaseXmlRepository(sp.GetRequiredService<IServiceScopeFactory>()));
+        builder.AddDatabaseKeyRing<AdminDbContext>("lumoauth-admin");
 
         builder.AddServiceDatabase<AdminDbContext>(ServiceNames.AdminDb);
         builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>

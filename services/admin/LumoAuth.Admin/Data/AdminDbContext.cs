@@ -24,8 +24,6 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
 
-    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
-
     public DbSet<Webhook> Webhooks => Set<Webhook>();
 
     public DbSet<Invitation> Invitations => Set<Invitation>();
@@ -167,11 +165,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.HasQueryFilter(i => i.TenantId == tenant.CurrentTenantId);
         });
 
-        modelBuilder.Entity<DataProtectionKey>(e =>
-        {
-            e.ToTable("data_protection_keys");
-            e.Property(k => k.FriendlyName).HasMaxLength(200);
-        });
+        modelBuilder.AddDataProtectionKeys();
 
         modelBuilder.Entity<ApiKey>(e =>
         {

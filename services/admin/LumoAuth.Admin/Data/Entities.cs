@@ -181,17 +181,6 @@ public sealed class GroupMember
 
     public DateTimeOffset AddedAt { get; set; }
 }
-
-/// <summary>The Data Protection key ring, shared by every replica through the admin database.</summary>
-public sealed class DataProtectionKey
-{
-    public int Id { get; set; }
-
-    public string? FriendlyName { get; set; }
-
-    public string Xml { get; set; } = string.Empty;
-}
-
 public sealed class ApiKey
 {
     public Guid Id { get; set; }

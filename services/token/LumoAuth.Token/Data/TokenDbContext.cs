@@ -145,14 +145,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });
 
-        modelBuilder.Entity<DataProtectionKeyRow>(e =>
-        {
-            e.ToTable("data_protection_keys");
-            e.HasKey(k => k.Id);
-            e.Property(k => k.Id).HasColumnName("id");
-            e.Property(k => k.FriendlyName).HasColumnName("friendly_name").HasMaxLength(200);
-            e.Property(k => k.Xml).HasColumnName("xml");
-        });
+        modelBuilder.AddDataProtectionKeys();
 
         modelBuilder.AddMessagingTables();
     }

@@ -69,16 +69,6 @@ public sealed class TenantKey
     public DateTimeOffset? PublishedUntil { get; set; }
 }
 
-/// <summary>One element of the Data Protection key ring, shared by every replica through the database.</summary>
-public sealed class DataProtectionKeyRow
-{
-    public int Id { get; set; }
-
-    public string? FriendlyName { get; set; }
-
-    public string Xml { get; set; } = string.Empty;
-}
-
 /// <summary>
 /// A tenant's custom scope (the OIDC and admin scopes are built in and never stored). The integer id is
 /// the documented scope identifier; ids of built-in scopes are below <see cref="FirstCustomId"/>.

@@ -1,3 +1,4 @@
+using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
@@ -33,7 +34,7 @@ public static class TokenServiceExtensions
 
         // Data Protection protects tenant private keys at rest; the key ring lives in the token database (so every
         // replica shares it), each ring key encrypted with the deployment's key-encryption key.
-        services.AddKeyRingProtection(builder.Configuration, "LumoAuth.Token", sp => new DbXmlRepository(sp.GetRequiredService<IServiceScopeFactory>()));
+        builder.AddDatabaseKeyRing<TokenDbContext>("LumoAuth.Token");
 
         // Revoked stateless access tokens, shared with every service's bearer validation.
         builder.AddRedisAccessTokenDenyList();
