@@ -47,6 +47,30 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task RevokedAccessToken_IsRefusedByAnotherService()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (clientId, secret, token) = await suite.ClientTokenAsync(tenant);
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        using var before = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(token));
+        await ApiAssert.OkAsync(before);
+
+        using var revoke = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/revoke")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["token"] = token, ["token_type_hint"] = "access_token", ["client_id"] = clientId, ["client_secret"] = secret,
+            }),
+        };
+        using var revoked = await suite.Gateway.SendAsync(revoke);
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+
+        // The deny-list is shared through Redis: the authorization service refuses the token at once.
+        using var after = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(token));
+        await ApiAssert.ErrorAsync(after, 401, "invalid_token");
+    }
+
+    [Fact]
     public async Task AnotherTenantsApiKey_IsRefusedByEveryService()
     {
         var a = await suite.CreateTenantAsync();
