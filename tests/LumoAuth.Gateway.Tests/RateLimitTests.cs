@@ -62,6 +62,25 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task AuditExport_HasItsOwnHourlyBudget()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        for (var i = 0; i < 10; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/t/limits-e/api/v1/admin/audit-logs/export?format=csv");
+            request.Headers.Add("X-API-Key", "lmk_exporter");
+            using var ok = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        using var refusedRequest = new HttpRequestMessage(HttpMethod.Get, "/t/limits-e/api/v1/admin/audit-logs/export?format=csv");
+        refusedRequest.Headers.Add("X-API-Key", "lmk_exporter");
+        using var refused = await client.SendAsync(refusedRequest);
+        await ApiAssert.ErrorAsync(refused, 429, "rate_limit_exceeded");
+        Assert.True(int.Parse(refused.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture) > 60);
+    }
+
+    [Fact]
     public async Task Discovery_IsNotLimited()
     {
         using var client = fixture.Gateway.CreateClient();

@@ -117,6 +117,12 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return EdgeCategories.Login;
         }
 
+        // Exports are heavy: 10 an hour per credential, as the docs set (ADM-64).
+        if (path.Contains("/api/v1/admin/audit-logs/export", StringComparison.Ordinal))
+        {
+            return EdgeCategories.AuditExport;
+        }
+
         if (path.Contains("/api/v1/admin/", StringComparison.Ordinal) || path.Contains("/api/v1/scim", StringComparison.Ordinal))
         {
             return HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? EdgeCategories.AdminRead : EdgeCategories.AdminWrite;

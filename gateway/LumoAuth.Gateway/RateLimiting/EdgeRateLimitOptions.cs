@@ -23,6 +23,7 @@ public sealed class EdgeRateLimitOptions
         [EdgeCategories.AdminWrite] = new() { PermitLimit = 100, WindowSeconds = 60 },
         [EdgeCategories.Check] = new() { PermitLimit = 10_000, WindowSeconds = 60 },
         [EdgeCategories.Platform] = new() { PermitLimit = 60, WindowSeconds = 60 },
+        [EdgeCategories.AuditExport] = new() { PermitLimit = 10, WindowSeconds = 3600 },
     };
 }
 
@@ -45,4 +46,5 @@ public static class EdgeCategories
     public const string AdminWrite = "admin-write";
     public const string Check = "check";
     public const string Platform = "platform";
+    public const string AuditExport = "audit-export";
 }
