@@ -72,11 +72,11 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
     public async Task InternalApi_RequiresTheInternalKey()
     {
         var tenant = await factory.CreateTenantAsync();
-        using var anonymous = factory.CreateClient();
+        using var anonymous = factory.CreateDirectClient();
         using var refused = await anonymous.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}");
         await ApiAssert.ErrorAsync(refused, 401, "unauthorized");
 
-        using var wrong = factory.CreateClient();
+        using var wrong = factory.CreateDirectClient();
         wrong.DefaultRequestHeaders.Add("X-Internal-Key", "not-the-key");
         using var refusedWrong = await wrong.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}");
         await ApiAssert.ErrorAsync(refusedWrong, 401, "unauthorized");
@@ -89,5 +89,10 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         await ApiAssert.OkAsync(verified);
         using var foreign = await internalClient.PostAsJsonAsync("/internal/v1/api-keys/verify", new { tenantId = Guid.NewGuid(), key = tenant.ApiKey });
         Assert.Equal(System.Net.HttpStatusCode.NotFound, foreign.StatusCode);
+
+        // From outside, even with the key, the gateway has no route to it.
+        using var outside = factory.CreateClient();
+        outside.DefaultRequestHeaders.Add("X-Internal-Key", TestInfrastructure.InternalKey);
+        await ApiAssert.ErrorAsync(await outside.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}"), 404, "route_not_found");
     }
 }

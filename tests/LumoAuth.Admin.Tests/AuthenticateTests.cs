@@ -184,9 +184,10 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     public async Task InternalCredentialRoutes_RequireTheInternalKey()
     {
         var tenant = await factory.CreateTenantAsync();
-        using var anonymous = factory.CreateClient();
+        using var anonymous = factory.CreateDirectClient();
         await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, "a@b.example.com", "x", null, null)), 401, "unauthorized");
-        using var tenantKey = factory.ClientFor(tenant);
+        using var tenantKey = factory.CreateDirectClient();
+        tenantKey.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
         await ApiAssert.ErrorAsync(await tenantKey.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, "a@b.example.com", "x", null, null)), 401, "unauthorized");
         await ApiAssert.ErrorAsync(await anonymous.GetAsync($"{InternalRoutes.Prefix}/users/{Guid.NewGuid()}?tenantId={tenant.Id}"), 401, "unauthorized");
     }

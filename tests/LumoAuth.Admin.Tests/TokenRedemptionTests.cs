@@ -60,7 +60,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
                 new CompletePasswordResetRequest(tenantId, token, "good password 123")), 400, "invalid_token");
         }
 
-        using var anonymous = factory.CreateClient();
+        using var anonymous = factory.CreateDirectClient();
         await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "valid-token", "good password 123")), 401, "unauthorized");
     }

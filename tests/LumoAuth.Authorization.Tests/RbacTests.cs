@@ -156,10 +156,14 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         (await admin.DeleteAsync($"{tenant.Api}/admin/users/{userId}")).EnsureSuccessStatusCode();
         await ApiAssert.EventuallyAsync(async () => (await RolesOfAsync(tenant, userId))["roles"]!.AsArray().Count == 0 ? "dropped" : null);
 
-        using var anonymous = suite.Authorization.CreateClient();
+        using var anonymous = suite.Authorization.CreateDirectClient();
         await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())), 401, "unauthorized");
-        using var withApiKey = suite.ClientFor(tenant);
+        using var withApiKey = suite.Authorization.CreateDirectClient();
+        withApiKey.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
         await ApiAssert.ErrorAsync(await withApiKey.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())), 401, "unauthorized");
+        using var outside = suite.ClientFor(tenant);
+        outside.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
+        await ApiAssert.ErrorAsync(await outside.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())), 404, "route_not_found");
     }
 
     [Fact]
@@ -212,7 +216,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
 
     private async Task<JsonObject> RolesOfAsync(TestTenant tenant, Guid userId)
     {
-        using var client = suite.Authorization.CreateClient();
+        using var client = suite.Authorization.CreateDirectClient();
         client.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
         return await ApiAssert.OkAsync(await client.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, userId.ToString())));
     }

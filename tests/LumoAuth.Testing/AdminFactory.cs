@@ -68,7 +68,7 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
 
     public HttpClient Internal()
     {
-        var client = CreateClient();
+        var client = CreateDirectClient();
         client.DefaultRequestHeaders.Add("X-Internal-Key", TestInfrastructure.InternalKey);
         return client;
     }

@@ -1,6 +1,8 @@
 using LumoAuth.Messaging;
 using Microsoft.AspNetCore.Hosting;
+using LumoAuth.ServiceDefaults;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,6 +17,9 @@ namespace LumoAuth.Testing;
 /// to point its internal clients at other in-process services. <typeparamref name="TProgram"/> is any type of
 /// the service's assembly (every service's top-level <c>Program</c> is global, so a test project that hosts
 /// two services names them by their DbContext instead).
+/// Clients from <see cref="CreateClient()"/> reach the service through the real gateway
+/// (<see cref="InProcessGateway"/>), as every public caller does; <see cref="CreateDirectClient"/> skips it,
+/// for the internal API the gateway refuses.
 /// </summary>
 public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFactory<TProgram>, IAsyncLifetime
     where TProgram : class
@@ -26,6 +31,10 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         DatabaseConnectionString = TestInfrastructure.NewDatabase(databaseConnectionName);
         MessagingPrefix = messagingPrefix ?? TestInfrastructure.NewMessagingPrefix(databaseConnectionName);
     }
+
+    private readonly Dictionary<string, Func<HttpMessageHandler>> _gatewayBackends = new(StringComparer.Ordinal);
+    private readonly Lock _gatewayLock = new();
+    private InProcessGateway? _gateway;
 
     public string DatabaseConnectionName { get; }
 
@@ -70,6 +79,68 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
     {
     }
 
+    /// <summary>The service this factory hosts, as the gateway's cluster names it.</summary>
+    public string ServiceName => DatabaseConnectionName switch
+    {
+        ServiceNames.AdminDb => ServiceNames.Admin,
+        ServiceNames.TokenDb => ServiceNames.Token,
+        ServiceNames.AuthorizationDb => ServiceNames.Authorization,
+        ServiceNames.AgentsDb => ServiceNames.Agents,
+        ServiceNames.FederationDb => ServiceNames.Federation,
+        _ => throw new InvalidOperationException($"No service owns {DatabaseConnectionName}."),
+    };
+
+    /// <summary>Lets this factory's gateway also reach another in-process service (call before the first client).</summary>
+    public void RouteThroughGateway(string service, Func<HttpMessageHandler> backend)
+    {
+        lock (_gatewayLock)
+        {
+            if (_gateway is not null)
+            {
+                throw new InvalidOperationException("The gateway is already running.");
+            }
+
+            _gatewayBackends[service] = backend;
+        }
+    }
+
+    /// <summary>A client whose requests go through the gateway to this service.</summary>
+    public new HttpClient CreateClient() => CreateClient(ClientOptions);
+
+    /// <inheritdoc cref="CreateClient()"/>
+    public new HttpClient CreateClient(WebApplicationFactoryClientOptions options)
+    {
+        HttpMessageHandler handler = Gateway().CreateHandler();
+        if (options.HandleCookies)
+        {
+            handler = new CookieContainerHandler { InnerHandler = handler };
+        }
+
+        if (options.AllowAutoRedirect)
+        {
+            handler = new RedirectHandler(options.MaxAutomaticRedirections) { InnerHandler = handler };
+        }
+
+        return new HttpClient(handler) { BaseAddress = options.BaseAddress };
+    }
+
+    /// <summary>A client straight into the service, bypassing the gateway (internal API only).</summary>
+    public HttpClient CreateDirectClient() => base.CreateClient();
+
+    private InProcessGateway Gateway()
+    {
+        lock (_gatewayLock)
+        {
+            if (_gateway is null)
+            {
+                _gatewayBackends.TryAdd(ServiceName, () => Server.CreateHandler());
+                _gateway = new InProcessGateway(_gatewayBackends);
+            }
+
+            return _gateway;
+        }
+    }
+
     public virtual async Task InitializeAsync()
     {
         await MessagingExtensions.MigrateAsync<TDbContext>(Services);
@@ -82,6 +153,11 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
 
     public override async ValueTask DisposeAsync()
     {
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+        }
+
         await base.DisposeAsync();
         GC.SuppressFinalize(this);
     }
