@@ -13,42 +13,58 @@ namespace LumoAuth.Testing;
 /// front of in-process services. Only the last hop is swapped: each cluster's forwarder sends to the
 /// service's in-memory test server instead of a socket, so every service test request crosses the same
 /// gateway code as production. Edge rate limits are off here (one test process is one caller for them);
-/// <c>LumoAuth.Gateway.Tests</c> covers them.
+/// <c>LumoAuth.Gateway.Tests</c> covers them. With a port it listens on loopback for a real browser, and a
+/// backend may then be a real listener too (<see cref="GatewayBackend.Socket"/>).
 /// </summary>
 public sealed class InProcessGateway : IAsyncDisposable
 {
     private static readonly string[] Clusters =
         [ServiceNames.Token, ServiceNames.Authorization, ServiceNames.Agents, ServiceNames.Federation, ServiceNames.Admin];
 
-    private readonly WebApplicationFactory<InternalPathBlocker> _factory;
+    private readonly GatewayFactory _factory;
 
-    public InProcessGateway(IReadOnlyDictionary<string, Func<HttpMessageHandler>> backends)
+    public InProcessGateway(IReadOnlyDictionary<string, GatewayBackend> backends, int? port = null)
     {
-        var invokers = new BackendInvokers(backends);
-        _factory = new WebApplicationFactory<InternalPathBlocker>().WithWebHostBuilder(web =>
+        _factory = new GatewayFactory(backends);
+        if (port is { } listenOn)
         {
-            web.UseEnvironment("Testing");
-            web.UseSetting("LumoAuth:InternalKey", TestInfrastructure.InternalKey);
-            web.UseSetting("Gateway:RateLimits:Enabled", "false");
-            foreach (var cluster in Clusters)
-            {
-                web.UseSetting($"services:{cluster}:http:0", "http://localhost");
-            }
-
-            web.ConfigureServices(services => services.AddSingleton<IForwarderHttpClientFactory>(invokers));
-        });
+            _factory.UseKestrel(listenOn);
+            _factory.StartServer();
+            BaseUrl = $"http://127.0.0.1:{listenOn}";
+        }
     }
 
-    /// <summary>A handler that enters the gateway (the innermost handler of a test client).</summary>
+    /// <summary>Where a real client reaches it (only with a port; otherwise use <see cref="CreateHandler"/>).</summary>
+    public string? BaseUrl { get; }
+
+    /// <summary>A handler that enters the in-memory gateway (the innermost handler of a test client).</summary>
     public HttpMessageHandler CreateHandler() => _factory.Server.CreateHandler();
 
     public ValueTask DisposeAsync() => _factory.DisposeAsync();
 
-    /// <summary>One invoker per cluster into its service's test server; a cluster with no service answers 503.</summary>
-    private sealed class BackendInvokers(IReadOnlyDictionary<string, Func<HttpMessageHandler>> backends) : IForwarderHttpClientFactory
+    private sealed class GatewayFactory(IReadOnlyDictionary<string, GatewayBackend> backends) : WebApplicationFactory<InternalPathBlocker>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseEnvironment("Testing");
+            builder.UseSetting("LumoAuth:InternalKey", TestInfrastructure.InternalKey);
+            builder.UseSetting("Gateway:RateLimits:Enabled", "false");
+            foreach (var cluster in Clusters)
+            {
+                var address = backends.TryGetValue(cluster, out var backend) ? backend.Address : "http://localhost";
+                builder.UseSetting($"services:{cluster}:http:0", address);
+            }
+
+            var invokers = new BackendInvokers(backends);
+            builder.ConfigureServices(services => services.AddSingleton<IForwarderHttpClientFactory>(invokers));
+        }
+    }
+
+    /// <summary>One invoker per cluster into its service; a cluster with no service answers 503.</summary>
+    private sealed class BackendInvokers(IReadOnlyDictionary<string, GatewayBackend> backends) : IForwarderHttpClientFactory
     {
         public HttpMessageInvoker CreateClient(ForwarderHttpClientContext context) =>
-            new(backends.TryGetValue(context.ClusterId, out var backend) ? backend() : new Unavailable(), disposeHandler: false);
+            new(backends.TryGetValue(context.ClusterId, out var backend) ? backend.Handler() : new Unavailable(), disposeHandler: false);
     }
 
     private sealed class Unavailable : HttpMessageHandler
@@ -56,4 +72,15 @@ public sealed class InProcessGateway : IAsyncDisposable
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
             Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) { RequestMessage = request });
     }
+}
+
+/// <summary>Where the gateway sends one cluster's requests, and through which handler.</summary>
+public sealed record GatewayBackend(string Address, Func<HttpMessageHandler> Handler)
+{
+    /// <summary>An in-memory test server.</summary>
+    public static GatewayBackend InMemory(Func<HttpMessageHandler> handler) => new("http://localhost", handler);
+
+    /// <summary>A service listening on a real loopback port.</summary>
+    public static GatewayBackend Socket(string baseUrl) =>
+        new(baseUrl, () => new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false, UseCookies = false });
 }

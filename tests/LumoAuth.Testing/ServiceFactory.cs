@@ -32,7 +32,6 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         MessagingPrefix = messagingPrefix ?? TestInfrastructure.NewMessagingPrefix(databaseConnectionName);
     }
 
-    private readonly Dictionary<string, Func<HttpMessageHandler>> _gatewayBackends = new(StringComparer.Ordinal);
     private readonly Lock _gatewayLock = new();
     private InProcessGateway? _gateway;
 
@@ -90,20 +89,6 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         _ => throw new InvalidOperationException($"No service owns {DatabaseConnectionName}."),
     };
 
-    /// <summary>Lets this factory's gateway also reach another in-process service (call before the first client).</summary>
-    public void RouteThroughGateway(string service, Func<HttpMessageHandler> backend)
-    {
-        lock (_gatewayLock)
-        {
-            if (_gateway is not null)
-            {
-                throw new InvalidOperationException("The gateway is already running.");
-            }
-
-            _gatewayBackends[service] = backend;
-        }
-    }
-
     /// <summary>A client whose requests go through the gateway to this service.</summary>
     public new HttpClient CreateClient() => CreateClient(ClientOptions);
 
@@ -131,13 +116,10 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
     {
         lock (_gatewayLock)
         {
-            if (_gateway is null)
+            return _gateway ??= new InProcessGateway(new Dictionary<string, GatewayBackend>
             {
-                _gatewayBackends.TryAdd(ServiceName, () => Server.CreateHandler());
-                _gateway = new InProcessGateway(_gatewayBackends);
-            }
-
-            return _gateway;
+                [ServiceName] = GatewayBackend.InMemory(() => Server.CreateHandler()),
+            });
         }
     }
 

@@ -11,8 +11,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace LumoAuth.Token.BrowserTests;
 
 /// <summary>
-/// The token service on a real loopback port (a browser cannot reach an in-memory test server) beside the
-/// real admin service, which it reaches over its internal client as in production.
+/// The gateway and the token service on real loopback ports (a browser cannot reach an in-memory test
+/// server), beside the real admin service, which the token service reaches over its internal client as in
+/// production. The browser and the relying party only ever talk to the gateway.
 /// </summary>
 public sealed class BrowserSuite : IAsyncLifetime
 {
@@ -20,21 +21,33 @@ public sealed class BrowserSuite : IAsyncLifetime
 
     public KestrelTokenFactory Token { get; private set; } = null!;
 
-    public string TokenBaseUrl { get; private set; } = string.Empty;
+    public InProcessGateway Gateway { get; private set; } = null!;
+
+    /// <summary>The public base URL: the gateway's.</summary>
+    public string GatewayBaseUrl => Gateway.BaseUrl!;
 
     public async Task InitializeAsync()
     {
         await Admin.InitializeAsync();
-        var port = FreePort();
-        TokenBaseUrl = $"http://127.0.0.1:{port}";
-        Token = new KestrelTokenFactory(Admin) { PublicBaseUrl = TokenBaseUrl };
-        Token.UseKestrel(port);
+        var tokenPort = FreePort();
+        var gatewayPort = FreePort();
+        Token = new KestrelTokenFactory(Admin) { PublicBaseUrl = $"http://127.0.0.1:{gatewayPort}" };
+        Token.UseKestrel(tokenPort);
         await Token.InitializeAsync();
         Token.StartServer();
+        Gateway = new InProcessGateway(new Dictionary<string, GatewayBackend>
+        {
+            [ServiceNames.Token] = GatewayBackend.Socket($"http://127.0.0.1:{tokenPort}"),
+            [ServiceNames.Admin] = GatewayBackend.InMemory(Admin.AdminHandler),
+        }, gatewayPort);
     }
+
+    /// <summary>A plain HTTP client to the gateway.</summary>
+    public HttpClient Public() => new() { BaseAddress = new Uri(GatewayBaseUrl) };
 
     public async Task DisposeAsync()
     {
+        await Gateway.DisposeAsync();
         await Token.DisposeAsync();
         await Admin.DisposeAsync();
     }

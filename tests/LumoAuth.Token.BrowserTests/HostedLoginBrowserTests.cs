@@ -23,7 +23,7 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
         var userId = await suite.Admin.CreateUserAsync(tenant, email, password, "Bob Browser");
         var rpPort = BrowserSuite.FreePort();
         var rpBase = $"http://127.0.0.1:{rpPort}";
-        using var admin = suite.Token.CreateClient();
+        using var admin = suite.Public();
         admin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
         using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
         {
@@ -36,7 +36,7 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
             requiresPkce = true,
         });
         var client = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("data");
-        await using var rp = await RelyingParty.StartAsync(rpPort, $"{suite.TokenBaseUrl}{tenant.Api}",
+        await using var rp = await RelyingParty.StartAsync(rpPort, $"{suite.GatewayBaseUrl}{tenant.Api}",
             client.GetProperty("clientId").GetString()!, client.GetProperty("secret").GetString()!);
 
         using var playwright = await Playwright.CreateAsync();
@@ -49,7 +49,7 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
         var page = await browser.NewPageAsync();
 
         await page.GotoAsync(rp.BaseUrl + "/");
-        Assert.StartsWith($"{suite.TokenBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
+        Assert.StartsWith($"{suite.GatewayBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
         await page.ClickAsync("button[type=submit]");
@@ -67,6 +67,6 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
 
         // The SSO session is gone too: the next visit asks for the password again.
         await page.GotoAsync(rp.BaseUrl + "/");
-        Assert.StartsWith($"{suite.TokenBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
+        Assert.StartsWith($"{suite.GatewayBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
     }
 }
