@@ -43,6 +43,9 @@ public static class ErrorCodes
     public const string RouteNotFound = "route_not_found";
     public const string ServerError = "server_error";
     public const string ServiceUnavailable = "service_unavailable";
+
+    /// <summary>An <c>If-Match</c> precondition did not hold: the resource changed since it was read (412).</summary>
+    public const string PreconditionFailed = "precondition_failed";
 }
 
 /// <summary>Typed results for the envelope, so handlers declare their error outcomes.</summary>

@@ -45,6 +45,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(t => t.Status).HasMaxLength(20);
             e.Property(t => t.Region).HasMaxLength(8);
             e.Property(t => t.Settings).HasColumnType("jsonb");
+            e.Property(t => t.Version).IsRowVersion();
         });
 
         // Every tenant-owned row is filtered by the request's tenant in the query itself.

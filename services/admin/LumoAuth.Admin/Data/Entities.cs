@@ -18,6 +18,9 @@ public sealed class Tenant
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>PostgreSQL's <c>xmin</c>: the settings ETag and their optimistic concurrency token.</summary>
+    public uint Version { get; set; }
 }
 
 public sealed class User

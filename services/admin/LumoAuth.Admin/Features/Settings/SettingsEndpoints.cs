@@ -30,20 +30,80 @@ public static partial class SettingsEndpoints
         return app;
     }
 
-    public static async Task<IResult> GetSettings(AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> GetSettings(HttpResponse response, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
-        return TypedResults.Ok(new DataResponse<TenantSettings>(WithDefaults(settings, tenant)));
+        var row = await db.Tenants.AsNoTracking().Where(t => t.Id == tenant.TenantId)
+            .Select(t => new { t.Settings, t.Version }).FirstAsync(cancellationToken);
+        response.Headers.ETag = SettingsETag.Format(row.Version);
+        return TypedResults.Ok(new DataResponse<TenantSettings>(WithDefaults(TenantSettings.Parse(row.Settings), tenant)));
     }
 
     /// <summary>
-    /// Applies only the fields sent. The body is read as a JSON tree, so each field's problem (unknown
-    /// name, wrong type, out of range) is reported under its dotted path instead of a generic parse error.
+    /// Applies only the fields sent. With <c>If-Match</c> the update applies only to the version the caller
+    /// read (412 otherwise); without it the last writer wins. Either way the write is conditional on the
+    /// row version read here, so a concurrent update is never silently overwritten: with a precondition it
+    /// fails, without one the fields are re-applied to the newer settings.
     /// </summary>
-    public static async Task<IResult> UpdateSettings([FromBody] JsonObject body, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> UpdateSettings(
+        [FromBody] JsonObject body, HttpRequest request, HttpResponse response, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var row = await db.Tenants.FirstAsync(t => t.Id == tenant.TenantId, cancellationToken);
-        var settings = TenantSettings.Parse(row.Settings);
+        if (!SettingsETag.TryParseIfMatch(request.Headers.IfMatch, out var precondition))
+        {
+            return ApiErrors.Validation("If-Match", "must be a list of quoted entity tags or *");
+        }
+
+        for (var attempt = 1; ; attempt++)
+        {
+            db.ChangeTracker.Clear();
+            var row = await db.Tenants.FirstAsync(t => t.Id == tenant.TenantId, cancellationToken);
+            if (precondition is not null && !precondition.Matches(row.Version))
+            {
+                return PreconditionFailed();
+            }
+
+            var settings = TenantSettings.Parse(row.Settings);
+            var (sections, error) = Apply(body, settings);
+            if (error is not null)
+            {
+                return error;
+            }
+
+            if (sections.Count > 0)
+            {
+                row.Settings = settings.ToJson();
+                row.UpdatedAt = DateTimeOffset.UtcNow;
+                db.AddEvent(new TenantSettingsChanged(row.Id, row.Slug, sections) { TenantId = row.Id });
+                try
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                }
+                catch (DbUpdateConcurrencyException) when (precondition is null && attempt < MaxUnconditionalAttempts)
+                {
+                    continue;
+                }
+                catch (DbUpdateConcurrencyException) when (precondition is not null)
+                {
+                    return PreconditionFailed();
+                }
+                catch (DbUpdateConcurrencyException)
+                {
+                    return ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The settings keep changing concurrently; retry");
+                }
+            }
+
+            response.Headers.ETag = SettingsETag.Format(row.Version);
+            return TypedResults.Ok(new DataResponse<TenantSettings>(WithDefaults(settings, tenant), "Settings updated"));
+        }
+    }
+
+    private const int MaxUnconditionalAttempts = 5;
+
+    private static IResult PreconditionFailed() => ApiErrors.Create(StatusCodes.Status412PreconditionFailed, ErrorCodes.PreconditionFailed,
+        "The settings changed since they were read; GET them again and retry with the new ETag");
+
+    /// <summary>Validates the body and applies its fields to <paramref name="settings"/>; returns the sections it touched.</summary>
+    private static (List<string> Sections, IResult? Error) Apply(JsonObject body, TenantSettings settings)
+    {
         var validation = new RequestValidator();
         var sections = new List<string>();
         foreach (var (name, node) in body)
@@ -106,20 +166,7 @@ public static partial class SettingsEndpoints
         }
 
         validation.Check(settings.SessionPolicy.IdleTimeout <= settings.SessionPolicy.MaxAge, "sessionPolicy.idleTimeout", "must not exceed sessionPolicy.maxAge");
-        if (!validation.IsValid)
-        {
-            return validation.ToResult();
-        }
-
-        if (sections.Count > 0)
-        {
-            row.Settings = settings.ToJson();
-            row.UpdatedAt = DateTimeOffset.UtcNow;
-            db.AddEvent(new TenantSettingsChanged(row.Id, row.Slug, sections) { TenantId = row.Id });
-            await db.SaveChangesAsync(cancellationToken);
-        }
-
-        return TypedResults.Ok(new DataResponse<TenantSettings>(WithDefaults(settings, tenant), "Settings updated"));
+        return validation.IsValid ? (sections, null) : (sections, validation.ToResult());
     }
 
     public static async Task<IResult> GetInfo(AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
