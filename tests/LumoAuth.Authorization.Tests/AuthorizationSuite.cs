@@ -38,9 +38,10 @@ public sealed class AuthorizationSuite : IAsyncLifetime
 
 /// <summary>
 /// The authorization service in-process. Given <paramref name="sharedDatabase"/> it runs against another
-/// factory's database (a second replica); <paramref name="settings"/> override configuration.
+/// factory's database (a second replica); <paramref name="settings"/> override configuration;
+/// <paramref name="adminHandler"/> replaces the handler into the in-process admin (to cut the link to it).
 /// </summary>
-public sealed class AuthorizationFactory(AdminFactory admin, string? sharedDatabase = null, IDictionary<string, string?>? settings = null)
+public sealed class AuthorizationFactory(AdminFactory admin, string? sharedDatabase = null, IDictionary<string, string?>? settings = null, Func<HttpMessageHandler>? adminHandler = null)
     : ServiceFactory<AuthorizationDbContext, AuthorizationDbContext>(ServiceNames.AuthorizationDb, admin.MessagingPrefix)
 {
     protected override IDictionary<string, string?> Settings
@@ -58,7 +59,7 @@ public sealed class AuthorizationFactory(AdminFactory admin, string? sharedDatab
     }
 
     protected override void ConfigureServices(IServiceCollection services) =>
-        services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(adminHandler ?? admin.AdminHandler);
 }
 
 /// <summary>

@@ -172,7 +172,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var tenant = await suite.Admin.CreateTenantAsync();
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
-        var (groupId, userId) = (Guid.NewGuid(), await suite.Admin.CreateUserAsync(tenant, "ola@example.com"));
+        var (groupId, userId) = (await suite.Admin.CreateGroupAsync(tenant, "Ola's group"), await suite.Admin.CreateUserAsync(tenant, "ola@example.com"));
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
         var t0 = DateTimeOffset.UtcNow;
         var added = new GroupMembershipChanged(groupId, "g", [userId], []) { TenantId = tenant.Id, OccurredAt = t0 };

@@ -31,6 +31,7 @@ public static class AuthorizationServiceExtensions
         builder.Services.AddSingleton<TenantModels>();
         builder.Services.AddSingleton<ZanzibarReads>();
         builder.Services.AddSingleton<RbacStore>();
+        builder.Services.AddSingleton<AdminDirectory>();
         builder.Services.AddScoped<AbacRequests>();
         return builder;
     }

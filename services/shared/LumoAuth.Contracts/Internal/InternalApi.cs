@@ -9,6 +9,8 @@ public static class InternalRoutes
     public const string Authenticate = Prefix + "/users/authenticate";
     public const string UserProfile = Prefix + "/users/{userId:guid}";
     public const string RolesOf = Prefix + "/roles-of";
+    public const string Group = Prefix + "/groups/{groupId:guid}";
+    public const string RoleUsers = Prefix + "/roles/{role}/users";
     public const string InternalKeyHeader = "X-Internal-Key";
 }
 

@@ -1,5 +1,6 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.ApiKeys;
+using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -15,6 +16,7 @@ public static class InternalEndpoints
         var group = app.MapGroup(InternalRoutes.Prefix).RequireAuthorization(Policies.Internal).WithTags("Internal");
         group.MapGet("/tenants/by-slug/{slug}", GetTenantBySlug).WithName("InternalGetTenantBySlug");
         group.MapPost("/api-keys/verify", VerifyApiKey).WithName("InternalVerifyApiKey");
+        app.MapInternalGroupEndpoints();
         return app;
     }
 

@@ -1,11 +1,8 @@
-using System.Net;
 using System.Text.Json.Serialization;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Consistency;
 using LumoAuth.Authorization.Engine;
-using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
-using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -26,11 +23,11 @@ public static class AssignmentEndpoints
         return app;
     }
 
-    public static async Task<IResult> GetUserRoles(Guid userId, AuthorizationDbContext db, TenantContext tenant, IHttpClientFactory http, RbacStore rbac, CancellationToken cancellationToken)
+    public static async Task<IResult> GetUserRoles(Guid userId, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
     {
-        if (!await UserExistsAsync(http, tenant.TenantId, userId, cancellationToken))
+        if (await directory.UserExistsAsync(tenant.TenantId, userId, cancellationToken) is not DirectoryAnswer.Found and var answer)
         {
-            return ApiErrors.NotFound("User");
+            return AdminDirectory.Error(answer, "User");
         }
 
         var subject = new SubjectRef(RbacModel.User, userId.ToString());
@@ -42,24 +39,36 @@ public static class AssignmentEndpoints
             userId.ToString(), direct, effective, [.. permissions.Select(p => p.Permission)])));
     }
 
-    public static async Task<IResult> SetUserRoles(Guid userId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, IHttpClientFactory http, RbacStore rbac, CancellationToken cancellationToken)
+    public static async Task<IResult> SetUserRoles(Guid userId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
     {
-        if (!await UserExistsAsync(http, tenant.TenantId, userId, cancellationToken))
+        if (await directory.UserExistsAsync(tenant.TenantId, userId, cancellationToken) is not DirectoryAnswer.Found and var answer)
         {
-            return ApiErrors.NotFound("User");
+            return AdminDirectory.Error(answer, "User");
         }
 
         return await SetRolesAsync(new SubjectRef(RbacModel.User, userId.ToString()), userId, request, db, tenant, rbac, cancellationToken);
     }
 
-    public static async Task<IResult> GetGroupRoles(Guid groupId, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> GetGroupRoles(Guid groupId, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, CancellationToken cancellationToken)
     {
+        if (await directory.GroupExistsAsync(tenant.TenantId, groupId, cancellationToken) is not DirectoryAnswer.Found and var answer)
+        {
+            return AdminDirectory.Error(answer, "Group");
+        }
+
         var roles = await DirectRolesAsync(db, tenant.TenantId, RbacModel.GroupMembers(groupId), cancellationToken);
         return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(new SubjectRolesResponse(groupId.ToString(), roles, null, null)));
     }
 
-    public static Task<IResult> SetGroupRoles(Guid groupId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken) =>
-        SetRolesAsync(RbacModel.GroupMembers(groupId), groupId, request, db, tenant, rbac, cancellationToken);
+    public static async Task<IResult> SetGroupRoles(Guid groupId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (await directory.GroupExistsAsync(tenant.TenantId, groupId, cancellationToken) is not DirectoryAnswer.Found and var answer)
+        {
+            return AdminDirectory.Error(answer, "Group");
+        }
+
+        return await SetRolesAsync(RbacModel.GroupMembers(groupId), groupId, request, db, tenant, rbac, cancellationToken);
+    }
 
     private static async Task<IResult> SetRolesAsync(SubjectRef subject, Guid id, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
@@ -93,22 +102,6 @@ public static class AssignmentEndpoints
             .Where(t => t.ObjectType == RbacModel.Role && t.Relation == RbacModel.Assignee && t.SubjectType == subject.Type && t.SubjectId == subject.Id && t.SubjectRelation == relation)
             .OrderBy(t => t.ObjectId).Select(t => t.ObjectId)
             .ToListAsync(cancellationToken);
-    }
-
-    /// <summary>Users belong to admin: ask it whether this tenant has the user (another tenant's user is a 404 here too).</summary>
-    private static async Task<bool> UserExistsAsync(IHttpClientFactory http, Guid tenantId, Guid userId, CancellationToken cancellationToken)
-    {
-        using var client = http.CreateClient(InternalClients.Admin);
-        using var response = await client.GetAsync(
-            InternalRoutes.UserProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenantId}",
-            cancellationToken);
-        if (response.StatusCode == HttpStatusCode.NotFound)
-        {
-            return false;
-        }
-
-        response.EnsureSuccessStatusCode();
-        return true;
     }
 }
 
