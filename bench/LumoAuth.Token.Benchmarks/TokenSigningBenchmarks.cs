@@ -1,5 +1,3 @@
-using System.Security.Claims;
-using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
 using LumoAuth.Token.Protocol;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -26,10 +24,7 @@ public class TokenSigningBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        SecurityKey key = Algorithm == "ES256"
-            ? new ECDsaSecurityKey(ECDsa.Create(ECCurve.NamedCurves.nistP256)) { KeyId = "bench-ec" }
-            : new RsaSecurityKey(RSA.Create(2048)) { KeyId = "bench-rsa" };
-        _credentials = new SigningCredentials(key, Algorithm);
+        _credentials = SampleAccessToken.Credentials(Algorithm);
         _secret = ClientSecrets.Generate();
         _storedSecret = ClientSecrets.Hash(_secret);
     }
@@ -38,26 +33,5 @@ public class TokenSigningBenchmarks
     public bool VerifyClientSecret() => ClientSecrets.Verify(_secret, _storedSecret);
 
     [Benchmark]
-    public string SignAccessToken()
-    {
-        var now = DateTime.UtcNow;
-        return _handler.CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = "https://auth.example.com/t/acme/api/v1",
-            Audience = "https://auth.example.com/t/acme/api/v1",
-            TokenType = "at+jwt",
-            IssuedAt = now,
-            NotBefore = now,
-            Expires = now.AddHours(1),
-            Subject = new ClaimsIdentity(
-            [
-                new Claim("sub", "5f0c7f0e-4a4c-4d8e-9a53-2b1f4f7a9c11"),
-                new Claim("client_id", "5f0c7f0e-4a4c-4d8e-9a53-2b1f4f7a9c11"),
-                new Claim("tenant_id", "0b8f4f58-2d0e-4cbe-8d9b-1a2f2a4c6e77"),
-                new Claim("scope", "orders.read orders.write"),
-                new Claim("jti", Guid.NewGuid().ToString()),
-            ]),
-            SigningCredentials = _credentials,
-        });
-    }
+    public string SignAccessToken() => _handler.CreateToken(SampleAccessToken.Describe(_credentials));
 }
