@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Client-credentials tokens per second, one load generator for everyone (wrk -t2 -c64 with the same Lua
+# script): the npm oidc-provider (2-worker cluster, production mode, JWT access tokens), our token service
+# alone, and our token service through the gateway, for RS256 and ES256 — next to the in-process rate at
+# which .NET signs such tokens on all cores. Prints one Markdown table. Loopback only; stops what it starts.
+#   bench/token-vs-oidc-provider.sh [seconds per measurement = 10]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+
+SECONDS_EACH="${1:-10}"
+[[ "$SECONDS_EACH" =~ ^[0-9]+$ ]] && ((SECONDS_EACH >= 1 && SECONDS_EACH <= 300)) || die "seconds must be 1..300"
+WARMUP_SECONDS=$((SECONDS_EACH < 3 ? SECONDS_EACH : 3))
+OIDC_PORT=$((BENCH_PORT_BASE + 90))
+LUA="$BENCH_REPO/bench/lib/post-form.lua"
+ALGORITHMS=(RS256 ES256)
+
+bench_init
+bench_install_wrk
+if [[ ! -d bench/oidc-provider/node_modules/oidc-provider ]]; then
+  log "installing oidc-provider (npm ci)"
+  (cd bench/oidc-provider && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+bench_build admin token gateway bench/LumoAuth.Token.Benchmarks
+
+# 1. The ceiling: signatures per second in-process on all cores, before any server runs.
+log "in-process signing rate, 5 s per algorithm"
+declare -A SIGN_RATE
+while read -r alg rate _; do SIGN_RATE[$alg]=$rate; done < <(
+  dotnet bench/LumoAuth.Token.Benchmarks/bin/Release/net10.0/LumoAuth.Token.Benchmarks.dll sign-rate 5 "${ALGORITHMS[@]}")
+
+# 2. Our services, one tenant, one confidential client.
+bench_start admin
+bench_start token
+bench_start_gateway
+bench_create_tenant
+bench_create_client "bench m2m"
+BASIC="Basic $(python3 -c 'import base64,sys,urllib.parse as u
+print(base64.b64encode((u.quote(sys.argv[1],safe="")+":"+u.quote(sys.argv[2],safe="")).encode()).decode())' "$CLIENT_ID" "$CLIENT_SECRET")"
+FORM="grant_type=client_credentials"
+
+# One token by hand first: a wrong setup must fail loudly here, not show up as a table of errors.
+expect_token() { # url
+  local status
+  status="$(curl -s -o "$BENCH_DIR/token.json" -w '%{http_code}' -X POST "$1" -H "Authorization: $BASIC" -d "$FORM")"
+  [[ "$status" == 200 ]] || die "POST $1 answered $status: $(cat "$BENCH_DIR/token.json")"
+}
+
+# Warms the target up (JIT, pools, caches) without counting, then measures it.
+measure() { # url
+  bench_wrk "$WARMUP_SECONDS" "$1" "$LUA" "$BASIC" "$FORM" >/dev/null
+  bench_wrk "$SECONDS_EACH" "$1" "$LUA" "$BASIC" "$FORM"
+}
+
+declare -A RESULT
+for alg in "${ALGORITHMS[@]}"; do
+  [[ "$alg" == RS256 ]] || bench_rotate_key "$alg"
+
+  log "$alg: oidc-provider"
+  NODE_ENV=production node bench/oidc-provider/server.js "$OIDC_PORT" "$alg" "$CLIENT_ID" "$CLIENT_SECRET" >"$BENCH_DIR/oidc-$alg.log" 2>&1 &
+  oidc_pid=$!
+  BENCH_PIDS+=("$oidc_pid")
+  for _ in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration" && break; sleep 0.25; done
+  expect_token "http://127.0.0.1:$OIDC_PORT/token"
+  RESULT[$alg,oidc]="$(measure "http://127.0.0.1:$OIDC_PORT/token")"
+  kill "$oidc_pid"; wait "$oidc_pid" 2>/dev/null || true
+
+  for target in alone gateway; do
+    base="http://127.0.0.1:${SERVICE_PORT[token]}"
+    [[ "$target" == alone ]] || base="$GATEWAY_URL"
+    url="$base$TENANT_API/oauth/token"
+    expect_token "$url"
+    alg_in_token="$(python3 -c 'import base64,json,sys
+h=json.load(sys.stdin)["access_token"].split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["alg"])' <"$BENCH_DIR/token.json")"
+    [[ "$alg_in_token" == "$alg" ]] || die "expected $alg tokens from $url, got $alg_in_token"
+    log "$alg: token service ($target)"
+    RESULT[$alg,$target]="$(measure "$url")"
+  done
+done
+
+# 3. The table. Each RESULT is "<ok requests/s> <p50 ms> <p99 ms> <errors>".
+python3 - "$SECONDS_EACH" "$(nproc)" "$(printf '%s\n' "${ALGORITHMS[@]}" | while read -r a; do
+  echo "$a|${SIGN_RATE[$a]:-0}|${RESULT[$a,oidc]}|${RESULT[$a,alone]}|${RESULT[$a,gateway]}"; done)" <<'EOF'
+import sys
+seconds, cores, rows = sys.argv[1], sys.argv[2], sys.argv[3].splitlines()
+def cell(r): return f"{float(r[0]):,.0f} ({r[1]} / {r[2]} ms)"
+print(f"wrk -t2 -c64 -d{seconds}s, client_credentials with client_secret_basic; rates count HTTP 200 only; "
+      f"(p50 / p99); signing rate in-process on {cores} cores.\n")
+print("| key | signing rate /s | oidc-provider tokens/s | token alone tokens/s | through gateway tokens/s "
+      "| token alone as % of signing rate | × oidc-provider | gateway hop cost % | errors (oidc / alone / gateway) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for row in rows:
+    alg, sign, oidc, alone, gw = row.split("|")
+    o, a, g = oidc.split(), alone.split(), gw.split()
+    sign, ro, ra, rg = float(sign), float(o[0]), float(a[0]), float(g[0])
+    pct = f"{100 * ra / sign:.0f}%" if sign else "n/a"
+    times = f"{ra / ro:.2f}×" if ro else "n/a"
+    hop = f"{100 * (1 - rg / ra):.0f}%" if ra else "n/a"
+    print(f"| {alg} | {sign:,.0f} | {cell(o)} | {cell(a)} | {cell(g)} | {pct} | {times} | {hop} | {o[3]} / {a[3]} / {g[3]} |")
+EOF
