@@ -6,10 +6,15 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Authorization.Tests;
 
-/// <summary>The authorization service beside a real admin service (tenants and API keys come from it).</summary>
+/// <summary>
+/// The authorization service beside a real admin service (tenants and API keys come from it), each one's
+/// internal client pointing at the other.
+/// </summary>
 public sealed class AuthorizationSuite : IAsyncLifetime
 {
-    public AdminFactory Admin { get; } = new();
+    public AuthorizationSuite() => Admin = new AdminFactory { AuthorizationHandler = () => Authorization.Server.CreateHandler() };
+
+    public AdminFactory Admin { get; }
 
     public AuthorizationFactory Authorization { get; private set; } = null!;
 

@@ -2,6 +2,8 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Testing;
 
@@ -15,7 +17,21 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
     /// <summary>Extra configuration for this instance (e.g. <c>Webhooks:AllowPrivateTargets</c> for a local receiver).</summary>
     public IDictionary<string, string?> ExtraSettings { get; init; } = new Dictionary<string, string?>();
 
+    /// <summary>
+    /// A handler into an in-process authorization service for admin's internal authorization client. A factory,
+    /// called on first use: that service is built after admin (it needs admin to resolve tenants).
+    /// </summary>
+    public Func<HttpMessageHandler>? AuthorizationHandler { get; init; }
+
     protected override IDictionary<string, string?> Settings => ExtraSettings;
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        if (AuthorizationHandler is { } handler)
+        {
+            services.AddHttpClient(InternalClients.Authorization).ConfigurePrimaryHttpMessageHandler(handler);
+        }
+    }
 
     public HttpClient Platform()
     {

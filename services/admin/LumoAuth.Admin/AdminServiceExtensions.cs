@@ -32,6 +32,7 @@ public static class AdminServiceExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddScoped<UserCommands>();
+        builder.Services.AddSingleton<RoleHolderLookup>();
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<TotpFactors>();

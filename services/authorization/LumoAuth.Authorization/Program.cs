@@ -28,6 +28,7 @@ app.MapSchemaEndpoints();
 app.MapRoleEndpoints();
 app.MapPermissionEndpoints();
 app.MapAssignmentEndpoints();
+app.MapRoleHoldersEndpoints();
 app.MapAuthzEndpoints();
 app.MapAbacAdminEndpoints();
 app.MapAbacCheckEndpoints();

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Engine;
+using LumoAuth.Authorization.Engine.Checking;
 using LumoAuth.Authorization.Engine.Storage;
 using LumoAuth.Authorization.Storage;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,10 @@ public sealed class TupleIndexOptions
     /// <summary>Cached check answers per tenant (keyed by model and revision).</summary>
     [Range(0, 10_000_000)]
     public int CheckCacheCapacityPerTenant { get; set; } = 20_000;
+
+    /// <summary>Results one list operation returns before it stops and reports itself incomplete.</summary>
+    [Range(1, 100_000)]
+    public int MaxListResults { get; set; } = CheckLimits.Default.MaxListResults;
 }
 
 /// <summary>Where a read is answered from: the tenant's in-memory index, or PostgreSQL when the tenant is too large to index.</summary>
@@ -129,7 +134,11 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
                 _byTenant.Remove(oldest.Value.TenantId);
             }
 
-            var index = new TenantIndex(tenantId, new AuthorizationEngine(new AuthorizationEngineOptions { CacheCapacity = _options.CheckCacheCapacityPerTenant }));
+            var index = new TenantIndex(tenantId, new AuthorizationEngine(new AuthorizationEngineOptions
+            {
+                CacheCapacity = _options.CheckCacheCapacityPerTenant,
+                Limits = CheckLimits.Default with { MaxListResults = _options.MaxListResults },
+            }));
             _byTenant[tenantId] = _recency.AddFirst(index);
             index.Loaded = LoadAsync(index);
             return index;

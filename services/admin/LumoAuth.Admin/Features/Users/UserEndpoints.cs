@@ -42,11 +42,10 @@ public static class UserEndpoints
         return app;
     }
 
-    public static async Task<IResult> ListUsers([AsParameters] UserListQuery query, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListUsers([AsParameters] UserListQuery query, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var validation = new RequestValidator();
-        // Roles live in the authorization service; filtering on them here would silently return everyone.
-        validation.Check(string.IsNullOrEmpty(query.Role), "role", "role filtering is served by GET /admin/roles/{id}/users");
+        validation.Optional("role", query.Role, 100);
         var sort = (query.SortBy ?? "createdAt").ToLowerInvariant();
         validation.Check(sort is "createdat" or "updatedat" or "email" or "name" or "lastloginat" or "logincount", "sortBy",
             "must be one of createdAt, updatedAt, email, name, lastLoginAt, loginCount");
@@ -82,6 +81,18 @@ public static class UserEndpoints
         if (query.Blocked is { } blocked)
         {
             users = users.Where(u => u.Blocked == blocked);
+        }
+
+        if (!string.IsNullOrEmpty(query.Role))
+        {
+            // The holders come from the authorization service; the filter joins the query, so paging and meta.total follow it.
+            var (holders, error) = await roleHolders.FindAsync(tenant.TenantId, query.Role, cancellationToken);
+            if (error is not null)
+            {
+                return error;
+            }
+
+            users = users.Where(u => holders!.Contains(u.Id));
         }
 
         if (query.Active is { } active)

@@ -95,6 +95,14 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         return [.. result.Objects.Select(o => o.Id).Order(StringComparer.Ordinal)];
     }
 
+    /// <summary>
+    /// The users holding <paramref name="roleSlug"/>, directly or through a group: list-users over the same model
+    /// <see cref="RolesOfAsync"/> reads, so both directions agree. Bounded by the engine's list limits; the
+    /// result says when they cut it short.
+    /// </summary>
+    public static async ValueTask<ListUsersResult> UsersWithRoleAsync(ReadScope scope, string roleSlug, CancellationToken cancellationToken) =>
+        await scope.View.Engine.ListUsersAsync(scope.Model.Model, scope.View.Reader, new ListUsersQuery(new ObjectRef(RbacModel.Role, roleSlug), RbacModel.Assignee, [new UserFilter(RbacModel.User)]), cancellationToken);
+
     /// <summary>The subject's effective permissions, each with the first role (by slug) that grants it.</summary>
     public static async ValueTask<IReadOnlyList<(string Permission, string Role)>> PermissionsOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
     {
