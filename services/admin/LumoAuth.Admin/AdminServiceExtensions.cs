@@ -1,6 +1,7 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Admin.Features.Email;
 using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Admin.Features.Scim;
 using LumoAuth.Admin.Features.Tenants;
@@ -62,8 +63,11 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
 
+        builder.AddEmailDelivery();
+
         builder.AddMessaging<AdminDbContext>(bus =>
         {
+            bus.AddEmailConsumers(builder.Configuration);
             bus.AddAuditConsumers(builder.Configuration);
             bus.AddWebhookConsumers(builder.Configuration);
         });

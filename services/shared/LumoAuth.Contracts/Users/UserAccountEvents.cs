@@ -1,7 +1,13 @@
 namespace LumoAuth.Contracts.Users;
 
-/// <summary>A password reset was requested for the user. The reset token itself never travels in an event.</summary>
-public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent;
+/// <summary>
+/// A password reset was requested for the user. The reset token itself never travels in an event: the
+/// mail sender issues it for the reset <see cref="ResetId"/> when it sends the link.
+/// </summary>
+public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent
+{
+    public Guid? ResetId { get; init; }
+}
 
 /// <summary>The user proved possession of a new second factor (<see cref="Method"/>: <c>totp</c>).</summary>
 public sealed record UserMfaEnrolled(Guid UserId, string Method) : IntegrationEvent;

@@ -14,8 +14,8 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Credentials;
 
 /// <summary>
-/// The other half of password resets and invitations, for the token service's hosted pages: the link's
-/// token (sent by e-mail, never stored in clear) is redeemed once, before it expires.
+/// The token service's hosted pages' side of password resets and invitations: a reset is requested by
+/// address, and the link's token (sent by e-mail, never stored in clear) is redeemed once, before it expires.
 /// </summary>
 public static class TokenRedemptionEndpoints
 {
@@ -27,6 +27,7 @@ public static class TokenRedemptionEndpoints
         var group = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         group.MapPost(CompletePasswordReset, CompleteReset).WithName("InternalCompletePasswordReset");
         group.MapPost(AcceptInvitation, Accept).WithName("InternalAcceptInvitation");
+        group.MapPost(EmailLinkPaths.RequestPasswordReset, PasswordResetRequests.RequestByEmail).WithName("InternalRequestPasswordReset");
         return app;
     }
 

@@ -15,8 +15,8 @@ namespace LumoAuth.Admin.Features.Invitations;
 
 /// <summary>
 /// Invitations (ADM-65/66) at the documented <c>/invitations</c> and under <c>/admin/invitations</c>, plus
-/// list and revoke. The invitation token is single-use and only its hash is stored; with no e-mail
-/// transport yet, <see cref="UserInvited"/> is where a sender would pick it up, and nothing secret is answered.
+/// list and revoke. The invitation token is single-use and only its hash is stored: the e-mail consumer of
+/// <see cref="UserInvited"/> issues it when it mails the link, and nothing secret is answered.
 /// </summary>
 public static class InvitationEndpoints
 {

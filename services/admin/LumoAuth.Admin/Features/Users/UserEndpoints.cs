@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
@@ -17,7 +17,6 @@ public static class UserEndpoints
 {
     public const int MaxAttributesBytes = 16 * 1024;
     private const int MaxAttributesDepth = 5;
-    private static readonly TimeSpan ResetTokenLifetime = TimeSpan.FromHours(1);
 
     public static IEndpointRouteBuilder MapUserEndpoints(this IEndpointRouteBuilder app)
     {
@@ -205,10 +204,7 @@ public static class UserEndpoints
             ?? TypedResults.Ok(new DataResponse<object>(new { userId = user.Id }, "Password updated"));
     }
 
-    /// <summary>
-    /// Records a single-use reset token (only its SHA-256 is kept) and publishes the request. There is no
-    /// e-mail transport yet, so the token itself goes nowhere and nothing secret is answered.
-    /// </summary>
+    /// <summary>Records a single-use reset request; the e-mail consumer sends its link (see <see cref="PasswordResetRequests"/>).</summary>
     public static async Task<IResult> RequestPasswordReset(string userId, AdminDbContext db, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
@@ -217,18 +213,9 @@ public static class UserEndpoints
             return ApiErrors.NotFound("User");
         }
 
-        // Only the newest reset link works: earlier unused ones are withdrawn.
-        await db.PasswordResetTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
-        var now = DateTimeOffset.UtcNow;
-        var token = new PasswordResetToken
-        {
-            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
-            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, ExpiresAt = now + ResetTokenLifetime,
-        };
-        db.PasswordResetTokens.Add(token);
-        db.AddEvent(new UserPasswordResetRequested(user.Id, token.ExpiresAt) { TenantId = user.TenantId });
+        var reset = await PasswordResetRequests.StageAsync(db, user, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Accepted((string?)null, new DataResponse<object>(new { userId = user.Id, expiresAt = token.ExpiresAt }, "Password reset requested"));
+        return TypedResults.Accepted((string?)null, new DataResponse<object>(new { userId = user.Id, expiresAt = reset.ExpiresAt }, "Password reset requested"));
     }
 
     public static async Task<IResult> ResetMfa(string userId, AdminDbContext db, CancellationToken cancellationToken)

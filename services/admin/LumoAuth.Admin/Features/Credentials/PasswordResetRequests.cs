@@ -1,0 +1,68 @@
+using System.Security.Cryptography;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// Password reset requests, from an admin (ADM-11) or from the hosted "forgot password" page. A request
+/// stores a placeholder hash nobody knows the token of; the e-mail consumer issues the real token when it
+/// sends the link, so no raw token is ever stored, published or answered.
+/// </summary>
+public static class PasswordResetRequests
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
+
+    public const string AcceptedMessage = "If an account exists for this address, a reset link has been sent to it";
+
+    /// <summary>Withdraws the user's unused links (only the newest works) and stages a new request and its event; the caller saves.</summary>
+    public static async Task<PasswordResetToken> StageAsync(AdminDbContext db, User user, CancellationToken cancellationToken)
+    {
+        await db.PasswordResetTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var reset = new PasswordResetToken
+        {
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
+            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, ExpiresAt = now + Lifetime,
+        };
+        db.PasswordResetTokens.Add(reset);
+        db.AddEvent(new UserPasswordResetRequested(user.Id, reset.ExpiresAt) { TenantId = user.TenantId, ResetId = reset.Id });
+        return reset;
+    }
+
+    /// <summary>
+    /// The forgot-password page's request. Unknown, blocked and known addresses get the same 202 and body;
+    /// only an active user's request is recorded (and mailed). Throttling is the gateway's job (auth category).
+    /// </summary>
+    public static async Task<IResult> RequestByEmail(
+        RequestPasswordResetByEmail request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Email("email", request.Email);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return ApiErrors.Create(StatusCodes.Status404NotFound, ErrorCodes.TenantNotFound, "Tenant not found");
+        }
+
+        var normalized = request.Email!.ToLowerInvariant();
+        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.Blocked, cancellationToken);
+        if (user is not null)
+        {
+            await StageAsync(db, user, cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, AcceptedMessage));
+    }
+}

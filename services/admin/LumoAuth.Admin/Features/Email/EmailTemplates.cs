@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Encodings.Web;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Contracts.Internal;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Email;
+
+/// <summary>What a mail shows of its tenant: the branding's name and colour, and where replies go.</summary>
+public sealed record EmailTenant(Guid Id, string Slug, string DisplayName, string PrimaryColor, string? SupportEmail)
+{
+    /// <summary>The tenant when it is active; mails of suspended or deleted tenants are not sent.</summary>
+    public static async Task<EmailTenant?> LoadActiveAsync(AdminDbContext db, Guid tenantId, CancellationToken cancellationToken)
+    {
+        var row = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId && t.Status == TenantStatuses.Active)
+            .Select(t => new { t.Slug, t.Name, t.Settings }).FirstOrDefaultAsync(cancellationToken);
+        if (row is null)
+        {
+            return null;
+        }
+
+        var branding = TenantSettings.Parse(row.Settings).Branding;
+        return new EmailTenant(tenantId, row.Slug, branding.DisplayName ?? row.Name, branding.PrimaryColor, branding.SupportEmail);
+    }
+}
+
+/// <summary>
+/// The mails' wording, as plain text and simple HTML. Every value from users or admins is HTML-encoded in
+/// the HTML part; the plain-text part needs no encoding.
+/// </summary>
+public static class EmailTemplates
+{
+    public static OutgoingEmail PasswordReset(EmailTenant tenant, string toAddress, string? toName, string link, DateTimeOffset expiresAt)
+    {
+        var subject = $"Reset your {tenant.DisplayName} password";
+        var expires = Format(expiresAt);
+        var text = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"Hello {toName ?? toAddress},\n\n")
+            .Append(CultureInfo.InvariantCulture, $"A password reset was requested for your {tenant.DisplayName} account ({toAddress}).\n")
+            .Append("Open this link to choose a new password:\n\n")
+            .Append(link).Append("\n\n")
+            .Append(CultureInfo.InvariantCulture, $"The link works once and expires at {expires}.\n")
+            .Append("If you did not ask for this, ignore this mail: your password stays as it is.\n")
+            .ToString();
+        var html = Layout(tenant, subject,
+            [$"Hello {toName ?? toAddress},", $"A password reset was requested for your {tenant.DisplayName} account ({toAddress})."],
+            "Choose a new password", link,
+            [$"The link works once and expires at {expires}.", "If you did not ask for this, ignore this mail: your password stays as it is."]);
+        return new OutgoingEmail(toAddress, toName, subject, text, html, tenant.SupportEmail);
+    }
+
+    public static OutgoingEmail Invitation(EmailTenant tenant, string toAddress, string link, DateTimeOffset expiresAt)
+    {
+        var subject = $"You are invited to {tenant.DisplayName}";
+        var expires = Format(expiresAt);
+        var text = new StringBuilder()
+            .Append("Hello,\n\n")
+            .Append(CultureInfo.InvariantCulture, $"You have been invited to join {tenant.DisplayName} as {toAddress}.\n")
+            .Append("Open this link to create your account:\n\n")
+            .Append(link).Append("\n\n")
+            .Append(CultureInfo.InvariantCulture, $"The invitation works once and expires at {expires}.\n")
+            .Append("If you do not know why you received it, ignore this mail.\n")
+            .ToString();
+        var html = Layout(tenant, subject,
+            ["Hello,", $"You have been invited to join {tenant.DisplayName} as {toAddress}."],
+            "Accept the invitation", link,
+            [$"The invitation works once and expires at {expires}.", "If you do not know why you received it, ignore this mail."]);
+        return new OutgoingEmail(toAddress, null, subject, text, html, tenant.SupportEmail);
+    }
+
+    private static string Format(DateTimeOffset at) =>
+        at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+    private static string Layout(EmailTenant tenant, string title, IEnumerable<string> intro, string action, string link, IEnumerable<string> outro)
+    {
+        var e = HtmlEncoder.Default;
+        var html = new StringBuilder()
+            .Append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>").Append(e.Encode(title)).Append("</title></head>")
+            .Append("<body style=\"font-family:sans-serif;color:#1f2328;max-width:560px;margin:24px auto\">")
+            .Append("<h1 style=\"font-size:20px\">").Append(e.Encode(tenant.DisplayName)).Append("</h1>");
+        foreach (var paragraph in intro)
+        {
+            html.Append("<p>").Append(e.Encode(paragraph)).Append("</p>");
+        }
+
+        html.Append("<p><a href=\"").Append(e.Encode(link)).Append("\" style=\"display:inline-block;padding:12px 20px;color:#ffffff;text-decoration:none;border-radius:6px;background:")
+            .Append(e.Encode(tenant.PrimaryColor)).Append("\">").Append(e.Encode(action)).Append("</a></p>")
+            .Append("<p style=\"font-size:13px\">Or paste this address into your browser: ").Append(e.Encode(link)).Append("</p>");
+        foreach (var paragraph in outro)
+        {
+            html.Append("<p style=\"font-size:13px;color:#59636e\">").Append(e.Encode(paragraph)).Append("</p>");
+        }
+
+        return html.Append("</body></html>").ToString();
+    }
+}

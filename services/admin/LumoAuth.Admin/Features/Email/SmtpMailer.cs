@@ -1,0 +1,59 @@
+using MailKit.Net.Smtp;
+using MailKit.Security;
+using Microsoft.Extensions.Options;
+using MimeKit;
+
+namespace LumoAuth.Admin.Features.Email;
+
+/// <summary>A rendered mail, ready to send.</summary>
+public sealed record OutgoingEmail(string ToAddress, string? ToName, string Subject, string Text, string Html, string? ReplyTo = null);
+
+/// <summary>
+/// Sends one mail per SMTP connection. Any failure (connection, authentication, a 4xx/5xx answer) is
+/// thrown, so the consumer's message is retried and finally parked in the error queue.
+/// </summary>
+public sealed class SmtpMailer(IOptions<EmailOptions> options)
+{
+    public bool IsEnabled => options.Value.IsEnabled;
+
+    public async Task SendAsync(OutgoingEmail email, string senderName, CancellationToken cancellationToken)
+    {
+        var settings = options.Value;
+        if (settings.Host is not { } host || settings.Sender is not { } sender)
+        {
+            throw new InvalidOperationException("E-mail delivery is not configured (Email:Host, Email:Sender).");
+        }
+
+        using var message = new MimeMessage();
+        var from = MailboxAddress.Parse(sender);
+        if (string.IsNullOrEmpty(from.Name))
+        {
+            from.Name = senderName;
+        }
+
+        message.From.Add(from);
+        message.To.Add(new MailboxAddress(email.ToName ?? string.Empty, email.ToAddress));
+        if (email.ReplyTo is not null && MailboxAddress.TryParse(email.ReplyTo, out var replyTo))
+        {
+            message.ReplyTo.Add(replyTo);
+        }
+
+        message.Subject = email.Subject;
+        message.Body = new BodyBuilder { TextBody = email.Text, HtmlBody = email.Html }.ToMessageBody();
+
+        using var client = new SmtpClient { Timeout = (int)settings.Timeout.TotalMilliseconds };
+        await client.ConnectAsync(host, settings.Port, settings.Security switch
+        {
+            EmailSecurity.Tls => SecureSocketOptions.SslOnConnect,
+            EmailSecurity.None => SecureSocketOptions.None,
+            _ => SecureSocketOptions.StartTls,
+        }, cancellationToken);
+        if (!string.IsNullOrEmpty(settings.UserName))
+        {
+            await client.AuthenticateAsync(settings.UserName, settings.Password ?? string.Empty, cancellationToken);
+        }
+
+        await client.SendAsync(message, cancellationToken);
+        await client.DisconnectAsync(quit: true, cancellationToken);
+    }
+}

@@ -1,0 +1,230 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Admin.Features.Email;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LumoAuth.Admin.Tests;
+
+/// <summary>An admin whose mails go to a local <see cref="SmtpReceiver"/>.</summary>
+public sealed class EmailAdminFixture : IAsyncLifetime
+{
+    public EmailAdminFixture()
+    {
+        Admin = new AdminFactory
+        {
+            ExtraSettings = new Dictionary<string, string?>
+            {
+                ["Email:Host"] = "127.0.0.1",
+                ["Email:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["Email:Sender"] = "no-reply@lumoauth.test",
+                ["Email:Security"] = "None",
+                ["Email:Timeout"] = "00:00:10",
+            },
+        };
+    }
+
+    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+
+    public AdminFactory Admin { get; }
+
+    public Task InitializeAsync() => Admin.InitializeAsync();
+
+    public async Task DisposeAsync()
+    {
+        await Admin.DisposeAsync();
+        await Smtp.DisposeAsync();
+    }
+}
+
+public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : IClassFixture<EmailAdminFixture>
+{
+    private AdminFactory Factory => fixture.Admin;
+
+    private Task<ReceivedMail> MailToAsync(string address) =>
+        ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var mails = fixture.Smtp.To(address);
+            return mails.Count > 0 ? mails[0] : null;
+        }, TimeSpan.FromSeconds(40));
+
+    private static string TokenIn(ReceivedMail mail, TestTenant tenant, string path, string publicBaseUrl)
+    {
+        var match = LinkPattern().Match(mail.Text);
+        Assert.True(match.Success, mail.Text);
+        Assert.Equal($"{publicBaseUrl}/t/{tenant.Slug}{path}", match.Groups["page"].Value);
+        return match.Groups["token"].Value;
+    }
+
+    [GeneratedRegex(@"(?<page>https?://\S+?)\?token=(?<token>[A-Za-z0-9_-]+)")]
+    private static partial Regex LinkPattern();
+
+    [Fact]
+    public async Task PasswordReset_RequestedByAnAdmin_MailsExactlyOneWorkingLink()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var address = $"reset@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address, "old password 123", "Rita Reset");
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
+
+        var mail = await MailToAsync(address);
+        Assert.Equal("no-reply@lumoauth.test", mail.From);
+        Assert.Contains($"Tenant {tenant.Slug}", mail.Message.Subject, StringComparison.Ordinal);
+        Assert.Contains("Rita Reset", mail.Text, StringComparison.Ordinal);
+        var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
+        Assert.Contains($"?token={token}", mail.Html, StringComparison.Ordinal);
+
+        using var client = Factory.Internal();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1")));
+        using var login = await client.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, address, "brand new password 1", null, null));
+        Assert.Equal(AuthenticationOutcomes.Success, (await login.Content.ReadFromJsonAsync<AuthenticateResponse>())!.Outcome);
+
+        // The link worked, so the send committed with its inbox row: a redelivery can no longer mail again.
+        Assert.Single(fixture.Smtp.To(address));
+        var audit = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_password_reset_requested")))["data"]!.AsArray().FirstOrDefault()?.AsObject());
+        Assert.DoesNotContain(token, audit.ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PasswordReset_ForgotPasswordPage_AnswersTheSameForUnknownAddresses_AndMailsOnlyRealUsers()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var known = $"known@{tenant.Slug}.example.com";
+        var blocked = $"blocked@{tenant.Slug}.example.com";
+        var unknown = $"nobody@{tenant.Slug}.example.com";
+        await Factory.CreateUserAsync(tenant, known, "old password 123");
+        var blockedId = await Factory.CreateUserAsync(tenant, blocked, "old password 123");
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{blockedId}/block", null));
+        using var client = Factory.Internal();
+
+        var answers = new List<string>();
+        foreach (var address in new[] { unknown, blocked, known.ToUpperInvariant() })
+        {
+            using var response = await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenant.Id, address));
+            var body = await ApiAssert.OkAsync(response, 202);
+            body.Remove("correlationId");
+            answers.Add(body.ToJsonString());
+        }
+
+        Assert.Single(answers.Distinct());
+        var mail = await MailToAsync(known);
+        var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1")));
+        Assert.Empty(fixture.Smtp.To(unknown));
+        Assert.Empty(fixture.Smtp.To(blocked));
+
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        Assert.Equal(1, await db.PasswordResetTokens.IgnoreQueryFilters().CountAsync(t => t.TenantId == tenant.Id));
+    }
+
+    [Fact]
+    public async Task PasswordReset_ForgotPasswordPage_BadInput_IsRefused()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.Internal();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset,
+            new RequestPasswordResetByEmail(tenant.Id, "not an address")), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset,
+            new RequestPasswordResetByEmail(tenant.Id, null)), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset,
+            new RequestPasswordResetByEmail(Guid.NewGuid(), "someone@example.com")), 404, "tenant_not_found");
+
+        using var anonymous = Factory.CreateDirectClient();
+        await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset,
+            new RequestPasswordResetByEmail(tenant.Id, "someone@example.com")), 401, "unauthorized");
+        using var throughGateway = Factory.CreateClient();
+        throughGateway.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
+        using var refused = await throughGateway.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenant.Id, "someone@example.com"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, refused.StatusCode);
+    }
+
+    [Fact]
+    public async Task PasswordReset_OfAnotherTenantsUser_IsNotFound_AndSendsNothing()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var other = await Factory.CreateTenantAsync();
+        var address = $"mine@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address);
+        using var otherAdmin = Factory.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherAdmin.PostAsync($"{other.Api}/admin/users/{userId}/password-reset", null), 404, "resource_not_found");
+
+        using var client = Factory.Internal();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(other.Id, address)), 202);
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        Assert.Equal(0, await db.PasswordResetTokens.IgnoreQueryFilters().CountAsync(t => t.UserId == userId));
+    }
+
+    [Fact]
+    public async Task Invitation_Created_MailsALinkThatAcceptsIt_WithValuesHtmlEncoded()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { branding = new { displayName = "Acme <R&D>" } }));
+        var address = $"joiner@{tenant.Slug}.example.com";
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = address, roles = new[] { "editor" } }), 201);
+
+        var mail = await MailToAsync(address);
+        Assert.Equal("You are invited to Acme <R&D>", mail.Message.Subject);
+        Assert.Contains("Acme &lt;R&amp;D&gt;", mail.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Acme <R&D>", mail.Html, StringComparison.Ordinal);
+        Assert.Contains("Acme <R&D>", mail.Text, StringComparison.Ordinal);
+        var token = TokenIn(mail, tenant, EmailLinkPaths.Invitation, Factory.PublicBaseUrl);
+
+        using var client = Factory.Internal();
+        var accepted = (await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.AcceptInvitation,
+            new AcceptInvitationRequest(tenant.Id, token, "a good password 1", "Joiner")), 201))["data"]!;
+        Assert.Equal(address, accepted["email"]!.GetValue<string>());
+        Assert.Single(fixture.Smtp.To(address));
+    }
+
+    [Fact]
+    public async Task Mail_ReceiverFailingOnce_IsRetried_AndDeliversExactlyOne()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var address = $"flaky@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address, "old password 123");
+        fixture.Smtp.FailDataFor(address, 1);
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
+
+        var mail = await MailToAsync(address);
+        Assert.Equal(1, fixture.Smtp.RejectedFor(address));
+        var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
+        using var client = Factory.Internal();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1")));
+        Assert.Single(fixture.Smtp.To(address));
+    }
+
+    [Fact]
+    public void EmailOptions_NeedASenderWhenAHostIsSet_AndAUserForAPassword()
+    {
+        static IReadOnlyList<ValidationResult> Validate(EmailOptions options)
+        {
+            var results = new List<ValidationResult>();
+            Validator.TryValidateObject(options, new ValidationContext(options), results, validateAllProperties: true);
+            return results;
+        }
+
+        Assert.Empty(Validate(new EmailOptions()));
+        Assert.Empty(Validate(new EmailOptions { Host = "smtp.example.com", Sender = "LumoAuth <no-reply@example.com>" }));
+        Assert.NotEmpty(Validate(new EmailOptions { Host = "smtp.example.com" }));
+        Assert.NotEmpty(Validate(new EmailOptions { Host = "smtp.example.com", Sender = "not a mailbox" }));
+        Assert.NotEmpty(Validate(new EmailOptions { Host = "smtp.example.com", Sender = "a@example.com", Password = "secret" }));
+        Assert.NotEmpty(Validate(new EmailOptions { Host = "smtp.example.com", Sender = "a@example.com", Port = 0 }));
+    }
+}
