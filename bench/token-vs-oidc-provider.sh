@@ -11,7 +11,6 @@ SECONDS_EACH="${1:-10}"
 [[ "$SECONDS_EACH" =~ ^[0-9]+$ ]] && ((SECONDS_EACH >= 1 && SECONDS_EACH <= 300)) || die "seconds must be 1..300"
 WARMUP_SECONDS=$((SECONDS_EACH < 3 ? SECONDS_EACH : 3))
 OIDC_PORT=$((BENCH_PORT_BASE + 90))
-LUA="$BENCH_REPO/bench/lib/post-form.lua"
 ALGORITHMS=(RS256 ES256)
 
 bench_init
@@ -35,8 +34,7 @@ bench_start token
 bench_start_gateway
 bench_create_tenant
 bench_create_client "bench m2m"
-BASIC="Basic $(python3 -c 'import base64,sys,urllib.parse as u
-print(base64.b64encode((u.quote(sys.argv[1],safe="")+":"+u.quote(sys.argv[2],safe="")).encode()).decode())' "$CLIENT_ID" "$CLIENT_SECRET")"
+BASIC="$(basic_auth "$CLIENT_ID" "$CLIENT_SECRET")"
 FORM="grant_type=client_credentials"
 
 # One token by hand first: a wrong setup must fail loudly here, not show up as a table of errors.
@@ -48,8 +46,9 @@ expect_token() { # url
 
 # Warms the target up (JIT, pools, caches) without counting, then measures it.
 measure() { # url
-  bench_wrk "$WARMUP_SECONDS" "$1" "$LUA" "$BASIC" "$FORM" >/dev/null
-  bench_wrk "$SECONDS_EACH" "$1" "$LUA" "$BASIC" "$FORM"
+  local args=(application/x-www-form-urlencoded "$FORM" access_token "Authorization: $BASIC")
+  bench_wrk "$WARMUP_SECONDS" "$1" "${args[@]}" >/dev/null
+  bench_wrk "$SECONDS_EACH" "$1" "${args[@]}"
 }
 
 declare -A RESULT
