@@ -5,6 +5,7 @@ using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Admin.Features.Gdpr;
 using LumoAuth.Admin.Features.Groups;
+using LumoAuth.Admin.Features.HostedPages;
 using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Admin.Features.Invitations;
 using LumoAuth.Admin.Features.Scim;
@@ -41,6 +42,7 @@ app.MapAuditLogEndpoints();
 app.MapCredentialEndpoints();
 app.MapTokenRedemptionEndpoints();
 app.MapInternalEndpoints();
+app.MapHostedPageEndpoints();
 // The API description is public (the same for every tenant); served under a tenant path because the
 // gateway routes only documented prefixes.
 app.MapOpenApi("/t/{tenantSlug}/api/v1/admin/openapi.json").AllowAnonymous();

@@ -11,6 +11,8 @@ public static class InternalRoutes
     public const string RolesOf = Prefix + "/roles-of";
     public const string Group = Prefix + "/groups/{groupId:guid}";
     public const string RoleUsers = Prefix + "/roles/{role}/users";
+    public const string RegisterUser = Prefix + "/users/register";
+    public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
     public const string InternalKeyHeader = "X-Internal-Key";
 }
 

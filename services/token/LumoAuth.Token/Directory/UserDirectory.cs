@@ -62,12 +62,64 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
         }
     }
 
+    /// <summary>Self-registration (<c>prompt=create</c>); admin applies the registration switch, password policy and uniqueness.</summary>
+    public async Task<RegistrationResult> RegisterAsync(RegisterUserRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(InternalRoutes.RegisterUser, request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.Created)
+            {
+                return new RegistrationResult(RegistrationOutcome.Created, await response.Content.ReadFromJsonAsync<RegisteredUser>(cancellationToken), []);
+            }
+
+            var envelope = response.Content.Headers.ContentType?.MediaType == "application/json"
+                ? await response.Content.ReadFromJsonAsync<ErrorEnvelope>(cancellationToken)
+                : null;
+            switch (response.StatusCode, envelope?.Code)
+            {
+                case (HttpStatusCode.Forbidden, HostedPageErrorCodes.RegistrationDisabled):
+                    return new RegistrationResult(RegistrationOutcome.Disabled, null, []);
+                case (HttpStatusCode.Conflict, _):
+                    return new RegistrationResult(RegistrationOutcome.Duplicate, null, []);
+                case (HttpStatusCode.BadRequest, _) when envelope?.Details is { Count: > 0 } details:
+                    return new RegistrationResult(RegistrationOutcome.Invalid, null,
+                        details.SelectMany(d => d.Value.Select(problem => new FieldProblem(d.Key, problem))).ToList());
+                default:
+                    LogAdminStatus(logger, "register", (int)response.StatusCode);
+                    return new RegistrationResult(RegistrationOutcome.Unavailable, null, []);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, "register", ex);
+            return new RegistrationResult(RegistrationOutcome.Unavailable, null, []);
+        }
+    }
+
+    private sealed record ErrorEnvelope(string? Code, Dictionary<string, string[]>? Details);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin answered {Status} to the {Call} call")]
     private static partial void LogAdminStatus(ILogger logger, string call, int status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin is unreachable for the {Call} call")]
     private static partial void LogAdminUnavailable(ILogger logger, string call, Exception exception);
 }
+
+public enum RegistrationOutcome
+{
+    Created,
+    Disabled,
+    Duplicate,
+    Invalid,
+    Unavailable,
+}
+
+public sealed record FieldProblem(string Field, string Problem);
+
+/// <summary><see cref="User"/> on <see cref="RegistrationOutcome.Created"/>; <see cref="Problems"/> on <see cref="RegistrationOutcome.Invalid"/>.</summary>
+public sealed record RegistrationResult(RegistrationOutcome Outcome, RegisteredUser? User, IReadOnlyList<FieldProblem> Problems);
 
 /// <summary>
 /// Roles and permissions from the authorization service's <c>roles-of</c>. Tokens are still issued when it

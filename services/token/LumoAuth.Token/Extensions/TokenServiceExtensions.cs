@@ -4,9 +4,11 @@ using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Logout;
+using LumoAuth.Token.Features.Registration;
 using LumoAuth.Token.Features.UserInfo;
 using LumoAuth.Token.Features.Keys;
 using LumoAuth.Token.Features.Scopes;
@@ -56,6 +58,7 @@ public static class TokenServiceExtensions
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<RolesDirectory>();
         services.AddSingleton<UserClaims>();
+        services.AddSingleton<HostedPageSettingsCache>();
 
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
@@ -97,6 +100,9 @@ public static class TokenServiceExtensions
                     .IgnoreScopePermissions()
                     .RegisterScopes(ScopeNames.OpenId, ScopeNames.Profile, ScopeNames.Email, ScopeNames.Address, ScopeNames.Phone, ScopeNames.OfflineAccess);
 
+                // prompt=create (OpenID Connect Prompt Create): advertised per tenant by PromptCreatePerTenant.
+                server.RegisterPromptValues(RegistrationEndpoints.PromptCreate);
+
                 // Requirements: PKCE per client (mandatory for public ones, inventory C-06), S256 or plain.
                 server.Configure(o => o.CodeChallengeMethods.Add(OpenIddictConstants.CodeChallengeMethods.Plain));
 
@@ -105,6 +111,7 @@ public static class TokenServiceExtensions
 
                 // Extensions.
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
+                server.AddEventHandler(PromptCreatePerTenant.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);
@@ -161,6 +168,7 @@ public static class TokenServiceExtensions
         app.MapAuthorizeEndpoints();
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
+        app.MapRegistrationEndpoints();
         app.MapSessionEndpoints();
         app.MapLogoutEndpoints();
         return app;

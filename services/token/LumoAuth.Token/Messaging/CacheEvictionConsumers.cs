@@ -1,5 +1,7 @@
 using LumoAuth.Contracts.Clients;
+using LumoAuth.Contracts.Tenants;
 using LumoAuth.Contracts.Tokens;
+using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Logout;
 using LumoAuth.Token.Protocol;
 using MassTransit;
@@ -47,6 +49,16 @@ public sealed class SigningKeyRotatedConsumer(TenantServerOptionsMonitor serverO
     }
 }
 
+/// <summary>Drops a tenant's cached hosted-page settings (branding, registration switch) on this replica when admin changes them.</summary>
+public sealed class HostedPageSettingsEvictionConsumer(HostedPageSettingsCache cache) : IConsumer<TenantSettingsChanged>
+{
+    public Task Consume(ConsumeContext<TenantSettingsChanged> context)
+    {
+        cache.Evict(context.Message.Id);
+        return Task.CompletedTask;
+    }
+}
+
 public static class TokenConsumers
 {
     /// <summary>The token service's consumers; cache evictions listen on a queue of this replica's own.</summary>
@@ -56,6 +68,7 @@ public static class TokenConsumers
         var instanceId = instance[..Math.Min(instance.Length, 48)];
         bus.AddConsumer<ClientCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
         bus.AddConsumer<SigningKeyRotatedConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+        bus.AddConsumer<HostedPageSettingsEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
         // Durable and shared by the replicas: one of them revokes.
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();

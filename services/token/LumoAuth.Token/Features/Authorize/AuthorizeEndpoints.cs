@@ -2,8 +2,10 @@ using System.Globalization;
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Registration;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -40,6 +42,7 @@ public static class AuthorizeEndpoints
         IOpenIddictAuthorizationManager Authorizations,
         UserClaims UserClaims,
         SessionStore Sessions,
+        HostedPageSettingsCache HostedPages,
         IAntiforgery Antiforgery,
         TimeProvider Time,
         IOptions<LumoAuthOptions> Lumo);
@@ -72,6 +75,21 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.InvalidRequest, "Public clients must use the S256 code challenge method.");
         }
 
+        // prompt=create: the registration page whatever the session, then back here without "create".
+        if (request.HasPromptValue(RegistrationEndpoints.PromptCreate))
+        {
+            var hostedPages = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+            if (hostedPages is null)
+            {
+                return HostedPage.Error(http, "temporarily_unavailable", "Registration is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+            }
+
+            // Prompt Create §4.1: a prompt value the tenant does not support is a 400 invalid_request naming it.
+            return hostedPages.RegistrationEnabled
+                ? Results.Redirect(ContinuationUrl(services.Tenant.Slug, "register", request, RegistrationEndpoints.PromptCreate), permanent: false, preserveMethod: false)
+                : HostedPage.Error(http, Errors.InvalidRequest, "The prompt value 'create' is not supported: this organisation does not allow self-registration.");
+        }
+
         var session = await http.AuthenticateAsync(SessionCookie.Scheme);
         var user = session.Succeeded ? session.Principal : null;
         if (user is null || MustSignInAgain(request, user, services.Time))
@@ -81,7 +99,7 @@ public static class AuthorizeEndpoints
                 return Forbid(Errors.LoginRequired, "The user is not signed in.");
             }
 
-            return Results.Redirect(LoginUrl(services.Tenant.Slug, request), permanent: false, preserveMethod: false);
+            return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login), permanent: false, preserveMethod: false);
         }
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
@@ -166,29 +184,30 @@ public static class AuthorizeEndpoints
     }
 
     /// <summary>
-    /// The login page, told to come back here. <c>prompt=login</c> is dropped from the way back (the login it
-    /// asked for has happened); <c>max_age</c> stays, and the fresh <c>auth_time</c> satisfies it.
+    /// A hosted page (login or registration), told to come back here. The prompt value the page satisfies
+    /// (<c>login</c>, <c>create</c>) is dropped from the way back (it has happened); <c>max_age</c> stays, and the
+    /// fresh <c>auth_time</c> satisfies it.
     /// </summary>
-    private static string LoginUrl(string slug, OpenIddictRequest request)
+    private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt)
     {
         var parameters = request.GetParameters()
-            .Where(p => p.Key != Parameters.Prompt || !request.HasPromptValue(PromptValues.Login))
+            .Where(p => p.Key != Parameters.Prompt)
             .Select(p => new KeyValuePair<string, string?>(p.Key, (string?)p.Value))
             .Where(p => p.Value is not null);
-        var prompts = request.GetPromptValues().Where(p => p != PromptValues.Login).ToList();
-        if (request.HasPromptValue(PromptValues.Login) && prompts.Count > 0)
+        var prompts = request.GetPromptValues().Where(p => p != satisfiedPrompt).ToList();
+        if (prompts.Count > 0)
         {
             parameters = parameters.Append(new(Parameters.Prompt, string.Join(' ', prompts)));
         }
 
         var returnUrl = $"/t/{slug}/api/v1/oauth/authorize" + QueryString.Create(parameters);
-        var login = new Dictionary<string, string?> { ["returnUrl"] = returnUrl };
-        if (!string.IsNullOrEmpty(request.LoginHint))
+        var query = new Dictionary<string, string?> { ["returnUrl"] = returnUrl };
+        if (page == "login" && !string.IsNullOrEmpty(request.LoginHint))
         {
-            login["login_hint"] = request.LoginHint;
+            query["login_hint"] = request.LoginHint;
         }
 
-        return $"/t/{slug}/login" + QueryString.Create(login);
+        return $"/t/{slug}/{page}" + QueryString.Create(query);
     }
 
     private static IResult ConsentPage(HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IEnumerable<string> scopes)

@@ -1,18 +1,20 @@
 using System.Text;
 using System.Text.Encodings.Web;
+using LumoAuth.Token.Features.Branding;
 
 namespace LumoAuth.Token.Features.Login;
 
 /// <summary>
 /// Server-rendered HTML of the hosted pages: one small layout, every value HTML-encoded, and the security
-/// headers every page carries (no framing, no sniffing, no caching, no referrer, scripts off).
+/// headers every page carries (no framing, no sniffing, no caching, no referrer, scripts off), with the tenant's branding.
 /// </summary>
 public static class HostedPage
 {
     private const string Css =
         "body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f}" +
         "label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;box-sizing:border-box}" +
-        "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-left:1.2rem}";
+        "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-left:1.2rem}" +
+        ".brand{text-align:center;margin-bottom:1rem}.brand-name{font-weight:600;margin:.25rem 0}";
 
     public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? string.Empty);
 
@@ -20,18 +22,54 @@ public static class HostedPage
     /// The client redirect URI the page's form may end up at: browsers apply <c>form-action</c> to every redirect
     /// after a form submission, so the client's origin must be allowed next to our own.
     /// </param>
-    public static IResult Render(HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null)
+    public static IResult Render(HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null) =>
+        new BrandedPage(title, body, status, continuesTo);
+
+    /// <summary>Renders when executed, so every page gets its tenant's branding without each caller fetching it.</summary>
+    private sealed class BrandedPage(string title, string body, int status, string? continuesTo) : IResult, IStatusCodeHttpResult
     {
-        ApplySecurityHeaders(http.Response, continuesTo);
-        var html = new StringBuilder()
-            .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
-            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-            .Append("<title>").Append(Encode(title)).Append("</title><style>").Append(Css).Append("</style></head><body><main>")
-            .Append("<h1>").Append(Encode(title)).Append("</h1>")
-            .Append(body)
-            .Append("</main></body></html>")
-            .ToString();
-        return Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, status);
+        public int? StatusCode => status;
+
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var branding = await PageBranding.ForRequestAsync(httpContext);
+            ApplySecurityHeaders(httpContext.Response, continuesTo, branding.LogoOrigin);
+            var html = new StringBuilder()
+                .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
+                .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+                .Append("<title>").Append(Encode(title)).Append("</title><style>").Append(Css).Append(BrandCss(branding)).Append("</style></head><body>")
+                .Append(BrandHeader(branding))
+                .Append("<main><h1>").Append(Encode(title)).Append("</h1>")
+                .Append(body)
+                .Append("</main></body></html>")
+                .ToString();
+            await Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, status).ExecuteAsync(httpContext);
+        }
+    }
+
+    // The colour is a checked hex value, never free text, so it cannot break out of the rule.
+    private static string BrandCss(PageBranding branding) =>
+        branding.PrimaryColor is { } colour ? $"h1{{color:{colour}}}button{{background:{colour};color:#fff;border:0;border-radius:4px}}" : string.Empty;
+
+    private static string BrandHeader(PageBranding branding)
+    {
+        if (branding.DisplayName is null && branding.Logo is null)
+        {
+            return string.Empty;
+        }
+
+        var header = new StringBuilder("<header class=\"brand\">");
+        if (branding.Logo is { } logo)
+        {
+            header.Append("<img class=\"logo\" src=\"").Append(Encode(logo.AbsoluteUri)).Append("\" alt=\"\" height=\"48\">");
+        }
+
+        if (branding.DisplayName is { } name)
+        {
+            header.Append("<p class=\"brand-name\">").Append(Encode(name)).Append("</p>");
+        }
+
+        return header.Append("</header>").ToString();
     }
 
     /// <summary>The page shown instead of redirecting when the request cannot be trusted to go back (RFC 9700 §4.1.1).</summary>
@@ -41,10 +79,12 @@ public static class HostedPage
             "<p>Go back to the application and try again.</p>",
             status);
 
-    public static void ApplySecurityHeaders(HttpResponse response, string? continuesTo = null)
+    /// <param name="imageOrigin">The tenant logo's origin (already checked by <see cref="PageBranding"/>), the only image source.</param>
+    public static void ApplySecurityHeaders(HttpResponse response, string? continuesTo = null, string? imageOrigin = null)
     {
         var headers = response.Headers;
-        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
+        var images = imageOrigin is null ? string.Empty : $"; img-src {imageOrigin}";
+        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'{images}; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
         headers.XFrameOptions = "DENY";
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";

@@ -167,7 +167,7 @@ public static class LoginEndpoints
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
     // The client redirect URI the authorization request will end at (OpenIddict validates it there).
-    private static string? ClientRedirectOf(string? returnUrl)
+    internal static string? ClientRedirectOf(string? returnUrl)
     {
         var query = returnUrl?.IndexOf('?', StringComparison.Ordinal) ?? -1;
         return query < 0 ? null : Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..])["redirect_uri"].ToString() is { Length: > 0 } uri ? uri : null;

@@ -1,0 +1,77 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.HostedPages;
+
+/// <summary>
+/// What the token service's hosted pages ask of admin: self-registration (<c>prompt=create</c>) and the tenant's
+/// branding and registration switch. Internal key only; the gateway never routes <c>/internal</c>.
+/// </summary>
+public static class HostedPageEndpoints
+{
+    public static IEndpointRouteBuilder MapHostedPageEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        group.MapPost(InternalRoutes.RegisterUser, Register).WithName("InternalRegisterUser");
+        group.MapGet(InternalRoutes.HostedPageSettings, GetSettings).WithName("InternalGetHostedPageSettings");
+        return app;
+    }
+
+    /// <summary>
+    /// Creates the account through the same <see cref="UserCommands"/> as the REST API (policy, uniqueness,
+    /// <c>UserCreated</c> through the outbox), once the tenant's registration switch allows it.
+    /// </summary>
+    public static async Task<IResult> Register(
+        RegisterUserRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
+        if (!settings.LoginPolicy.RegistrationEnabled)
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, HostedPageErrorCodes.RegistrationDisabled, "Self-registration is disabled for this tenant");
+        }
+
+        // The REST API may create a user without a password (an invitation follows); a self-registered one needs it.
+        var validation = new RequestValidator().Required("password", request.Password, PasswordPolicy.AbsoluteMaxLength);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var name = string.IsNullOrWhiteSpace(request.Name) ? null : request.Name.Trim();
+        var (user, error) = await users.CreateAsync(
+            new NewUser(request.Email?.Trim(), request.Password, new UserProfileFields(name, null, null, null, null, null),
+                EmailVerified: false, IsActive: true, Groups: null),
+            cancellationToken);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        return TypedResults.Created((string?)null, new RegisteredUser(user!.Id, user.Email, user.Name, settings.LoginPolicy.EmailVerificationRequired));
+    }
+
+    public static async Task<IResult> GetSettings(Guid tenantId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var exists = await db.Tenants.AsNoTracking().AnyAsync(t => t.Id == tenantId, cancellationToken);
+        if (!exists)
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        var settings = await TenantSettings.LoadAsync(db, tenantId, cancellationToken);
+        var branding = settings.Branding;
+        return TypedResults.Ok(new HostedPageSettings(settings.LoginPolicy.RegistrationEnabled, branding.DisplayName, branding.LogoUrl, branding.PrimaryColor));
+    }
+}

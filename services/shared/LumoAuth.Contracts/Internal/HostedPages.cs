@@ -1,0 +1,24 @@
+namespace LumoAuth.Contracts.Internal;
+
+/// <summary>
+/// <c>POST /internal/v1/users/register</c> (admin): self-registration from the token service's hosted page
+/// (<c>prompt=create</c>). Admin applies the tenant's registration switch, password policy and email uniqueness.
+/// Failures come back in the REST error envelope: <c>registration_disabled</c> 403, <c>validation_error</c> 400
+/// (details per field), <c>duplicate_resource</c> 409.
+/// </summary>
+public sealed record RegisterUserRequest(Guid TenantId, string? Email, string? Password, string? Name);
+
+/// <summary><see cref="EmailVerificationRequired"/>: the tenant wants the address verified before the account is used.</summary>
+public sealed record RegisteredUser(Guid UserId, string Email, string? Name, bool EmailVerificationRequired);
+
+/// <summary>
+/// <c>GET /internal/v1/tenants/{tenantId}/hosted-pages</c> (admin): what the hosted pages need of a tenant's
+/// settings — its branding (raw, as the admin stored it; the token service sanitises before rendering) and
+/// whether users may register themselves.
+/// </summary>
+public sealed record HostedPageSettings(bool RegistrationEnabled, string? DisplayName, string? LogoUrl, string? PrimaryColor);
+
+public static class HostedPageErrorCodes
+{
+    public const string RegistrationDisabled = "registration_disabled";
+}

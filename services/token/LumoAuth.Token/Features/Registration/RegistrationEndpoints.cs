@@ -1,0 +1,139 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Login;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Registration;
+
+/// <summary>
+/// The hosted registration page, <c>/t/{slug}/register</c>, where <c>prompt=create</c> sends the browser
+/// (OpenID Connect "Initiating User Registration"). Admin creates the account; the new user is signed in (SSO
+/// session) and the authorization request continues to consent and the code. Only when the tenant allows
+/// self-registration; a taken email reads like any other refusal and points to sign-in.
+/// </summary>
+public static class RegistrationEndpoints
+{
+    public const string PromptCreate = "create";
+
+    public static IEndpointRouteBuilder MapRegistrationEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: this is where a browser without an account gets one.
+        app.MapGet("/t/{tenantSlug}/register", ShowRegistration).AllowAnonymous().ExcludeFromDescription().WithName("RegistrationPage");
+        app.MapPost("/t/{tenantSlug}/register", SubmitRegistration).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("RegistrationSubmit");
+        return app;
+    }
+
+    public sealed record RegistrationServices(
+        TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, HostedPageSettingsCache Settings);
+
+    public static async Task<IResult> ShowRegistration(HttpContext http, string? returnUrl, [AsParameters] RegistrationServices services)
+    {
+        if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The registration link is not valid.");
+        }
+
+        var settings = await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        if (settings is null)
+        {
+            return Unavailable(http);
+        }
+
+        return settings.RegistrationEnabled
+            ? Form(http, services, returnUrl, email: null, name: null, errors: [])
+            : Disabled(http);
+    }
+
+    public static async Task<IResult> SubmitRegistration(HttpContext http, [AsParameters] RegistrationServices services)
+    {
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired or did not come from this page. Reload it and try again.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var email = form["email"].ToString().Trim();
+        var password = form["password"].ToString();
+        var name = form["name"].ToString().Trim();
+        var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } r ? r : null;
+        if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The registration link is not valid.");
+        }
+
+        if (email.Length is 0 or > 320 || password.Length == 0 || name.Length > 200)
+        {
+            return Form(http, services, returnUrl, email, name, ["Enter your email and a password."], StatusCodes.Status400BadRequest);
+        }
+
+        var result = await services.Users.RegisterAsync(
+            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name), http.RequestAborted);
+        switch (result.Outcome)
+        {
+            case RegistrationOutcome.Created when result.User is { } user:
+                if (user.EmailVerificationRequired)
+                {
+                    return HostedPage.Render(http, "Check your email",
+                        "<p>Your account was created. Verify your email address, then sign in from the application.</p>");
+                }
+
+                var session = await services.Sessions.CreateAsync(user.UserId, "password", mfaVerified: false, http, http.RequestAborted);
+                await http.SignInAsync(SessionCookie.Scheme, SessionStore.Principal(session, user.Email, user.Name, ["pwd"]));
+                return returnUrl is null
+                    ? HostedPage.Render(http, "Your account is ready", "<p>You are signed in. You can close this window and return to the application.</p>")
+                    : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
+            case RegistrationOutcome.Invalid:
+                return Form(http, services, returnUrl, email, name, result.Problems.Select(Describe).ToList(), StatusCodes.Status400BadRequest);
+            case RegistrationOutcome.Duplicate:
+                // Unavoidably this attempt failed; the message does not say why, and offers sign-in and reset.
+                return Form(http, services, returnUrl, email, name,
+                    ["We could not create an account with these details. If you already have an account, sign in instead."], StatusCodes.Status400BadRequest);
+            case RegistrationOutcome.Disabled:
+                return Disabled(http);
+            default:
+                return Unavailable(http);
+        }
+    }
+
+    private static string Describe(FieldProblem problem) => problem.Field switch
+    {
+        "password" => "Password " + problem.Problem + ".",
+        "email" => "Email " + problem.Problem + ".",
+        "name" => "Name " + problem.Problem + ".",
+        _ => "The details are not valid.",
+    };
+
+    private static IResult Disabled(HttpContext http) =>
+        HostedPage.Error(http, "registration_disabled", "This organisation does not allow creating accounts here. Ask its administrator for an invitation.", StatusCodes.Status403Forbidden);
+
+    private static IResult Unavailable(HttpContext http) =>
+        HostedPage.Error(http, "temporarily_unavailable", "Registration is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+
+    private static IResult Form(HttpContext http, RegistrationServices services, string? returnUrl, string? email, string? name,
+        List<string> errors, int status = StatusCodes.Status200OK)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var slug = HostedPage.Encode(services.Tenant.Slug);
+        var signIn = $"/t/{services.Tenant.Slug}/login" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
+        var body =
+            (errors.Count == 0 ? string.Empty : "<div class=\"error\" role=\"alert\">" + string.Concat(errors.Select(e => $"<p>{HostedPage.Encode(e)}</p>")) + "</div>") +
+            $"<form method=\"post\" action=\"/t/{slug}/register\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+            (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
+            $"<label for=\"name\">Full name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
+            $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
+            "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
+            "<button type=\"submit\">Create account</button></form>" +
+            $"<p>Already have an account? <a href=\"{HostedPage.Encode(signIn)}\">Sign in</a></p>";
+        return HostedPage.Render(http, "Create your account", body, status, LoginEndpoints.ClientRedirectOf(returnUrl));
+    }
+}
