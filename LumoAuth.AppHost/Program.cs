@@ -6,7 +6,8 @@ var builder = DistributedApplication.CreateBuilder(args);
 var infra = InfrastructureFactory.Create(builder);
 var settings = DeploymentSettings.Load(builder);
 
-var admin = builder.AddLumoService<Projects.LumoAuth_Admin>(ServiceNames.Admin, ServiceNames.AdminDb, infra, settings);
+var admin = builder.AddLumoService<Projects.LumoAuth_Admin>(ServiceNames.Admin, ServiceNames.AdminDb, infra, settings)
+    .WithEmailSettings(builder);
 var token = builder.AddLumoService<Projects.LumoAuth_Token>(ServiceNames.Token, ServiceNames.TokenDb, infra, settings);
 var authorization = builder.AddLumoService<Projects.LumoAuth_Authorization>(ServiceNames.Authorization, ServiceNames.AuthorizationDb, infra, settings);
 var agents = builder.AddLumoService<Projects.LumoAuth_Agents>(ServiceNames.Agents, database: null, infra, settings);
