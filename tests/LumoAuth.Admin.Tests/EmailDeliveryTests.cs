@@ -47,11 +47,11 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
 {
     private AdminFactory Factory => fixture.Admin;
 
-    private Task<ReceivedMail> MailToAsync(string address) =>
+    private Task<ReceivedMail> MailToAsync(string address, string kind) =>
         ApiAssert.EventuallyAsync(async () =>
         {
             await Task.Yield();
-            var mails = fixture.Smtp.To(address);
+            var mails = fixture.Smtp.To(address, kind);
             return mails.Count > 0 ? mails[0] : null;
         }, TimeSpan.FromSeconds(40));
 
@@ -75,7 +75,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
 
-        var mail = await MailToAsync(address);
+        var mail = await MailToAsync(address, EmailKinds.PasswordReset);
         Assert.Equal("no-reply@lumoauth.test", mail.From);
         Assert.Contains($"Tenant {tenant.Slug}", mail.Message.Subject, StringComparison.Ordinal);
         Assert.Contains("Rita Reset", mail.Text, StringComparison.Ordinal);
@@ -89,7 +89,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         Assert.Equal(AuthenticationOutcomes.Success, (await login.Content.ReadFromJsonAsync<AuthenticateResponse>())!.Outcome);
 
         // The link worked, so the send committed with its inbox row: a redelivery can no longer mail again.
-        Assert.Single(fixture.Smtp.To(address));
+        Assert.Single(fixture.Smtp.To(address, EmailKinds.PasswordReset));
         var audit = await ApiAssert.EventuallyAsync(async () =>
             (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_password_reset_requested")))["data"]!.AsArray().FirstOrDefault()?.AsObject());
         Assert.DoesNotContain(token, audit.ToJsonString(), StringComparison.Ordinal);
@@ -118,7 +118,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         }
 
         Assert.Single(answers.Distinct());
-        var mail = await MailToAsync(known);
+        var mail = await MailToAsync(known, EmailKinds.PasswordReset);
         var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1")));
@@ -177,7 +177,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var address = $"joiner@{tenant.Slug}.example.com";
         await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = address, roles = new[] { "editor" } }), 201);
 
-        var mail = await MailToAsync(address);
+        var mail = await MailToAsync(address, EmailKinds.Invitation);
         Assert.Equal("You are invited to Acme <R&D>", mail.Message.Subject);
         Assert.Contains("Acme &lt;R&amp;D&gt;", mail.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("Acme <R&D>", mail.Html, StringComparison.Ordinal);
@@ -188,7 +188,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var accepted = (await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.AcceptInvitation,
             new AcceptInvitationRequest(tenant.Id, token, "a good password 1", "Joiner")), 201))["data"]!;
         Assert.Equal(address, accepted["email"]!.GetValue<string>());
-        Assert.Single(fixture.Smtp.To(address));
+        Assert.Single(fixture.Smtp.To(address, EmailKinds.Invitation));
     }
 
     [Fact]
@@ -201,13 +201,51 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
 
-        var mail = await MailToAsync(address);
+        var mail = await MailToAsync(address, EmailKinds.PasswordReset);
         Assert.Equal(1, fixture.Smtp.RejectedFor(address));
         var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
         using var client = Factory.Internal();
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1")));
-        Assert.Single(fixture.Smtp.To(address));
+        Assert.Single(fixture.Smtp.To(address, EmailKinds.PasswordReset));
+    }
+
+    [Fact]
+    public async Task AccountLocked_AfterTooManyFailedLogins_MailsTheUser()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { maxFailedAttempts = 2 } }));
+        var address = $"locked@{tenant.Slug}.example.com";
+        await Factory.CreateUserAsync(tenant, address, "right password 123", "Lou Locked");
+        using var client = Factory.Internal();
+        AuthenticateResponse? last = null;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            using var login = await client.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, address, "wrong password 123", null, null));
+            last = await login.Content.ReadFromJsonAsync<AuthenticateResponse>();
+        }
+
+        Assert.Equal(AuthenticationOutcomes.Locked, last!.Outcome);
+        var mail = await MailToAsync(address, EmailKinds.AccountLocked);
+        Assert.Contains("Lou Locked", mail.Text, StringComparison.Ordinal);
+        Assert.Contains(last.LockedUntil!.Value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture), mail.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("?token=", mail.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PasswordChanged_ByAnAdmin_MailsANotice_WithTheNameEncoded()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var address = $"changed@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address, "old password 123", "<i>Chang</i>");
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/password", new { password = "new password 456" }));
+
+        var mail = await MailToAsync(address, EmailKinds.PasswordChanged);
+        Assert.Contains("&lt;i&gt;Chang&lt;/i&gt;", mail.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("<i>Chang</i>", mail.Html, StringComparison.Ordinal);
+        Assert.Contains("<i>Chang</i>", mail.Text, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -12,6 +12,8 @@ public sealed record ReceivedMail(string From, IReadOnlyList<string> To, MimeMes
     public string Text => Message.TextBody ?? string.Empty;
 
     public string Html => Message.HtmlBody ?? string.Empty;
+
+    public string? Kind => Message.Headers[LumoAuth.Admin.Features.Email.EmailKinds.Header];
 }
 
 /// <summary>
@@ -38,8 +40,9 @@ public sealed class SmtpReceiver : IAsyncDisposable
 
     public ConcurrentQueue<ReceivedMail> Received { get; } = new();
 
-    public IReadOnlyList<ReceivedMail> To(string address) =>
-        Received.Where(m => m.To.Contains(address, StringComparer.OrdinalIgnoreCase)).ToList();
+    /// <summary>The mails to <paramref name="address"/>, of one kind (<c>EmailKinds</c>) when given.</summary>
+    public IReadOnlyList<ReceivedMail> To(string address, string? kind = null) =>
+        Received.Where(m => m.To.Contains(address, StringComparer.OrdinalIgnoreCase) && (kind is null || m.Kind == kind)).ToList();
 
     /// <summary>Answers 451 to the next <paramref name="times"/> DATA commands of a transaction addressed to <paramref name="recipient"/>.</summary>
     public void FailDataFor(string recipient, int times) => _failuresLeft[recipient] = times;

@@ -17,9 +17,9 @@ namespace LumoAuth.Admin.Features.Email;
 /// and in the mail: the request stored an unguessable placeholder hash and the event carries only ids.
 /// The new hash, the inbox row and the send share one transaction: a failed send rolls the token back
 /// and the retry issues a fresh one; once committed, a redelivery finds the inbox row and sends nothing.
-/// The inbox key is the reset or invitation id, so one request never yields two mails.
+/// The inbox key is the kind and the reset or invitation id, so one request never yields two mails.
 /// </summary>
-public sealed class EmailLinkSender(AdminDbContext db, SmtpMailer mailer, IOptions<LumoAuthOptions> lumo)
+public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, IOptions<LumoAuthOptions> lumo)
 {
     public const string InboxConsumer = "admin-email";
 
@@ -32,7 +32,7 @@ public sealed class EmailLinkSender(AdminDbContext db, SmtpMailer mailer, IOptio
     public async Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken)
     {
         var sent = false;
-        await db.HandleOnceAsync(InboxConsumer, resetId, async ct =>
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.PasswordReset}", resetId, async ct =>
         {
             var now = DateTimeOffset.UtcNow;
             var reset = await db.PasswordResetTokens.IgnoreQueryFilters()
@@ -59,7 +59,7 @@ public sealed class EmailLinkSender(AdminDbContext db, SmtpMailer mailer, IOptio
     public async Task<bool> SendInvitationAsync(Guid tenantId, Guid invitationId, CancellationToken cancellationToken)
     {
         var sent = false;
-        await db.HandleOnceAsync(InboxConsumer, invitationId, async ct =>
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.Invitation}", invitationId, async ct =>
         {
             var now = DateTimeOffset.UtcNow;
             var invitation = await db.Invitations.IgnoreQueryFilters().FirstOrDefaultAsync(
@@ -79,10 +79,31 @@ public sealed class EmailLinkSender(AdminDbContext db, SmtpMailer mailer, IOptio
         }, cancellationToken);
         return sent;
     }
+    /// <summary>
+    /// A mail that carries no secret (lockout, password change), at most once per event: the inbox key is
+    /// the message id, and the inbox row commits only after the send.
+    /// </summary>
+    public async Task<bool> SendNoticeAsync(string kind, Guid tenantId, Guid userId, Guid messageId, Func<EmailTenant, User, OutgoingEmail> render, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{kind}", messageId, async ct =>
+        {
+            var user = await db.Users.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId, ct);
+            var tenant = await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (user is null || tenant is null)
+            {
+                return;
+            }
+
+            await mailer.SendAsync(render(tenant, user), tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
 }
 
-/// <summary>Thin consumers: skip (and say so, without any token) when delivery is off, else hand over to <see cref="EmailLinkSender"/>.</summary>
-public sealed partial class PasswordResetEmailConsumer(SmtpMailer mailer, EmailLinkSender sender, ILogger<PasswordResetEmailConsumer> logger)
+/// <summary>Thin consumers: skip (and say so, without any token) when delivery is off, else hand over to <see cref="UserEmailSender"/>.</summary>
+public sealed partial class PasswordResetEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<PasswordResetEmailConsumer> logger)
     : IConsumer<UserPasswordResetRequested>
 {
     public async Task Consume(ConsumeContext<UserPasswordResetRequested> context)
@@ -106,7 +127,7 @@ public sealed partial class PasswordResetEmailConsumer(SmtpMailer mailer, EmailL
 }
 
 /// <inheritdoc cref="PasswordResetEmailConsumer"/>
-public sealed class InvitationEmailConsumer(SmtpMailer mailer, EmailLinkSender sender, ILogger<InvitationEmailConsumer> logger)
+public sealed class InvitationEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<InvitationEmailConsumer> logger)
     : IConsumer<UserInvited>
 {
     public async Task Consume(ConsumeContext<UserInvited> context)
@@ -129,6 +150,50 @@ public sealed class InvitationEmailConsumer(SmtpMailer mailer, EmailLinkSender s
     }
 }
 
+/// <inheritdoc cref="PasswordResetEmailConsumer"/>
+public sealed class AccountLockedEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<AccountLockedEmailConsumer> logger)
+    : IConsumer<UserLockedOut>
+{
+    public async Task Consume(ConsumeContext<UserLockedOut> context)
+    {
+        if (context.Message is not { TenantId: { } tenantId } message || context.MessageId is not { } messageId)
+        {
+            return;
+        }
+
+        if (!mailer.IsEnabled)
+        {
+            EmailLog.DeliveryDisabled(logger, "account locked", message.UserId);
+            return;
+        }
+
+        await sender.SendNoticeAsync(EmailKinds.AccountLocked, tenantId, message.UserId, messageId,
+            (tenant, user) => EmailTemplates.AccountLocked(tenant, user.Email, user.Name, message.LockedUntil), context.CancellationToken);
+    }
+}
+
+/// <inheritdoc cref="PasswordResetEmailConsumer"/>
+public sealed class PasswordChangedEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<PasswordChangedEmailConsumer> logger)
+    : IConsumer<UserPasswordChanged>
+{
+    public async Task Consume(ConsumeContext<UserPasswordChanged> context)
+    {
+        if (context.Message is not { TenantId: { } tenantId } message || context.MessageId is not { } messageId)
+        {
+            return;
+        }
+
+        if (!mailer.IsEnabled)
+        {
+            EmailLog.DeliveryDisabled(logger, "password changed", message.UserId);
+            return;
+        }
+
+        await sender.SendNoticeAsync(EmailKinds.PasswordChanged, tenantId, message.UserId, messageId,
+            (tenant, user) => EmailTemplates.PasswordChanged(tenant, user.Email, user.Name, message.OccurredAt), context.CancellationToken);
+    }
+}
+
 internal static partial class EmailLog
 {
     [LoggerMessage(Level = LogLevel.Warning, Message = "E-mail delivery is disabled (no Email:Host): the {Kind} mail for {Id} was not sent")]
@@ -147,7 +212,7 @@ public static class EmailRegistration
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<SmtpMailer>();
-        builder.Services.AddScoped<EmailLinkSender>();
+        builder.Services.AddScoped<UserEmailSender>();
         return builder;
     }
 
@@ -157,5 +222,7 @@ public static class EmailRegistration
         var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-email";
         bus.AddConsumer<PasswordResetEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<AccountLockedEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<PasswordChangedEmailConsumer>().Endpoint(e => e.Name = queue);
     }
 }

@@ -48,7 +48,7 @@ public static class EmailTemplates
             [$"Hello {toName ?? toAddress},", $"A password reset was requested for your {tenant.DisplayName} account ({toAddress})."],
             "Choose a new password", link,
             [$"The link works once and expires at {expires}.", "If you did not ask for this, ignore this mail: your password stays as it is."]);
-        return new OutgoingEmail(toAddress, toName, subject, text, html, tenant.SupportEmail);
+        return new OutgoingEmail(EmailKinds.PasswordReset, toAddress, toName, subject, text, html, tenant.SupportEmail);
     }
 
     public static OutgoingEmail Invitation(EmailTenant tenant, string toAddress, string link, DateTimeOffset expiresAt)
@@ -67,7 +67,48 @@ public static class EmailTemplates
             ["Hello,", $"You have been invited to join {tenant.DisplayName} as {toAddress}."],
             "Accept the invitation", link,
             [$"The invitation works once and expires at {expires}.", "If you do not know why you received it, ignore this mail."]);
-        return new OutgoingEmail(toAddress, null, subject, text, html, tenant.SupportEmail);
+        return new OutgoingEmail(EmailKinds.Invitation, toAddress, null, subject, text, html, tenant.SupportEmail);
+    }
+
+    public static OutgoingEmail AccountLocked(EmailTenant tenant, string toAddress, string? toName, DateTimeOffset lockedUntil)
+    {
+        var subject = $"Your {tenant.DisplayName} account is locked";
+        string[] body =
+        [
+            $"Hello {toName ?? toAddress},",
+            $"After too many failed sign-in attempts, your {tenant.DisplayName} account ({toAddress}) is locked until {Format(lockedUntil)}.",
+            "If these attempts were not yours, someone may know your address: once the lock ends, sign in and consider resetting your password.",
+        ];
+        return Notice(EmailKinds.AccountLocked, tenant, toAddress, toName, subject, body);
+    }
+
+    public static OutgoingEmail PasswordChanged(EmailTenant tenant, string toAddress, string? toName, DateTimeOffset changedAt)
+    {
+        var subject = $"Your {tenant.DisplayName} password was changed";
+        string[] body =
+        [
+            $"Hello {toName ?? toAddress},",
+            $"The password of your {tenant.DisplayName} account ({toAddress}) was changed at {Format(changedAt)}.",
+            "If you did not change it, reset your password now and contact your administrator.",
+        ];
+        return Notice(EmailKinds.PasswordChanged, tenant, toAddress, toName, subject, body);
+    }
+
+    /// <summary>A mail that informs and has no link to act on.</summary>
+    private static OutgoingEmail Notice(string kind, EmailTenant tenant, string toAddress, string? toName, string subject, string[] paragraphs)
+    {
+        var e = HtmlEncoder.Default;
+        var html = new StringBuilder()
+            .Append("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>").Append(e.Encode(subject)).Append("</title></head>")
+            .Append("<body style=\"font-family:sans-serif;color:#1f2328;max-width:560px;margin:24px auto\">")
+            .Append("<h1 style=\"font-size:20px\">").Append(e.Encode(tenant.DisplayName)).Append("</h1>");
+        foreach (var paragraph in paragraphs)
+        {
+            html.Append("<p>").Append(e.Encode(paragraph)).Append("</p>");
+        }
+
+        html.Append("</body></html>");
+        return new OutgoingEmail(kind, toAddress, toName, subject, string.Join("\n\n", paragraphs) + "\n", html.ToString(), tenant.SupportEmail);
     }
 
     private static string Format(DateTimeOffset at) =>

@@ -5,8 +5,17 @@ using MimeKit;
 
 namespace LumoAuth.Admin.Features.Email;
 
-/// <summary>A rendered mail, ready to send.</summary>
-public sealed record OutgoingEmail(string ToAddress, string? ToName, string Subject, string Text, string Html, string? ReplyTo = null);
+/// <summary>A rendered mail, ready to send; <see cref="Kind"/> (one of <see cref="EmailKinds"/>) goes out as the <c>X-LumoAuth-Mail</c> header.</summary>
+public sealed record OutgoingEmail(string Kind, string ToAddress, string? ToName, string Subject, string Text, string Html, string? ReplyTo = null);
+
+public static class EmailKinds
+{
+    public const string Header = "X-LumoAuth-Mail";
+    public const string PasswordReset = "password_reset";
+    public const string Invitation = "invitation";
+    public const string AccountLocked = "account_locked";
+    public const string PasswordChanged = "password_changed";
+}
 
 /// <summary>
 /// Sends one mail per SMTP connection. Any failure (connection, authentication, a 4xx/5xx answer) is
@@ -39,6 +48,7 @@ public sealed class SmtpMailer(IOptions<EmailOptions> options)
         }
 
         message.Subject = email.Subject;
+        message.Headers.Add(EmailKinds.Header, email.Kind);
         message.Body = new BodyBuilder { TextBody = email.Text, HtmlBody = email.Html }.ToMessageBody();
 
         using var client = new SmtpClient { Timeout = (int)settings.Timeout.TotalMilliseconds };
