@@ -33,6 +33,7 @@ public static class AuthorizationServiceExtensions
         builder.Services.AddSingleton<RbacStore>();
         builder.Services.AddSingleton<AdminDirectory>();
         builder.Services.AddScoped<AbacRequests>();
+        builder.Services.AddSingleton<AbacPolicyCache>();
         return builder;
     }
 }

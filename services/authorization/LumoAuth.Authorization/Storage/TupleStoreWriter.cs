@@ -150,4 +150,7 @@ public static class ChangeOperations
 
     /// <summary>A new schema version; it moves the revision so consistency tokens cover schemas too.</summary>
     public const string Schema = "schema";
+
+    /// <summary>An ABAC policy change, in the tenant's RBAC store: replicas tail it to refresh their policy caches.</summary>
+    public const string Policy = "policy";
 }

@@ -147,7 +147,7 @@ public static class AbacAdminEndpoints
         return TypedResults.Ok(new PagedResponse<PolicyResponse>([.. rows.Select(PolicyResponse.From)], PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreatePolicy(PolicyRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreatePolicy(PolicyRequest request, AuthorizationDbContext db, TenantContext tenant, AbacPolicyCache cache, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
         var row = new AbacPolicyRow { Id = Guid.NewGuid(), TenantId = tenant.TenantId, IsActive = true, Priority = 100, CreatedAt = now, UpdatedAt = now };
@@ -156,8 +156,15 @@ public static class AbacAdminEndpoints
             return problem;
         }
 
-        db.AbacPolicies.Add(row);
-        await db.SaveChangesAsync(cancellationToken);
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            db.AbacPolicies.Add(row);
+            var revision = await AbacPolicyCache.RecordChangeAsync(db, tenant.TenantId, row.Id, "created", cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            await cache.AfterWriteAsync(tenant.TenantId, revision, cancellationToken);
+        }
+
         return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/abac/policies/{row.Id}", new DataResponse<PolicyResponse>(PolicyResponse.From(row), "Policy created"));
     }
 
@@ -167,8 +174,11 @@ public static class AbacAdminEndpoints
         return row is null ? ApiErrors.NotFound("Policy") : TypedResults.Ok(new DataResponse<PolicyResponse>(PolicyResponse.From(row)));
     }
 
-    public static async Task<IResult> UpdatePolicy(Guid policyId, PolicyRequest request, AuthorizationDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> UpdatePolicy(Guid policyId, PolicyRequest request, AuthorizationDbContext db, TenantContext tenant, AbacPolicyCache cache, CancellationToken cancellationToken)
     {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // The revision lock comes first, so concurrent updates of one policy apply one after the other.
+        var revision = await AbacPolicyCache.RecordChangeAsync(db, tenant.TenantId, policyId, "updated", cancellationToken);
         var row = await db.AbacPolicies.FirstOrDefaultAsync(p => p.Id == policyId, cancellationToken);
         if (row is null)
         {
@@ -182,13 +192,24 @@ public static class AbacAdminEndpoints
 
         row.UpdatedAt = DateTimeOffset.UtcNow;
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        await cache.AfterWriteAsync(tenant.TenantId, revision, cancellationToken);
         return TypedResults.Ok(new DataResponse<PolicyResponse>(PolicyResponse.From(row), "Policy updated"));
     }
 
-    public static async Task<IResult> DeletePolicy(Guid policyId, AuthorizationDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> DeletePolicy(Guid policyId, AuthorizationDbContext db, TenantContext tenant, AbacPolicyCache cache, CancellationToken cancellationToken)
     {
-        var deleted = await db.AbacPolicies.Where(p => p.Id == policyId).ExecuteDeleteAsync(cancellationToken);
-        return deleted == 0 ? ApiErrors.NotFound("Policy") : TypedResults.Ok(new DataResponse<object>(new { id = policyId }, "Policy deleted"));
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var revision = await AbacPolicyCache.RecordChangeAsync(db, tenant.TenantId, policyId, "deleted", cancellationToken);
+        if (await db.AbacPolicies.Where(p => p.Id == policyId).ExecuteDeleteAsync(cancellationToken) == 0)
+        {
+            return ApiErrors.NotFound("Policy");
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        await cache.AfterWriteAsync(tenant.TenantId, revision, cancellationToken);
+        return TypedResults.Ok(new DataResponse<object>(new { id = policyId }, "Policy deleted"));
     }
 
     /// <summary>AZ-20: evaluates one policy (active or not) against a sample request; nothing is stored or decided for real.</summary>

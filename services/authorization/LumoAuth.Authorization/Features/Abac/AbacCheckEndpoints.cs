@@ -184,13 +184,13 @@ public static class AbacCheckEndpoints
 }
 
 /// <summary>What every ABAC check needs, bound in one go.</summary>
-public sealed record AbacCheckServices(AuthorizationDbContext Db, TenantContext Tenant, AbacRequests Requests, ClaimsPrincipal Caller, HttpContext Http)
+public sealed record AbacCheckServices(AuthorizationDbContext Db, TenantContext Tenant, AbacRequests Requests, AbacPolicyCache PolicyCache, ClaimsPrincipal Caller, HttpContext Http)
 {
     public Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, CancellationToken cancellationToken) =>
         Requests.BuildAsync(request, Caller, Tenant.TenantId, Http.Connection.RemoteIpAddress?.ToString(), cancellationToken);
 
-    public async Task<IReadOnlyList<AbacPolicy>> PoliciesAsync(CancellationToken cancellationToken) =>
-        [.. (await Db.AbacPolicies.AsNoTracking().Where(p => p.IsActive).ToListAsync(cancellationToken)).Select(PolicyRows.ToPolicy)];
+    public ValueTask<IReadOnlyList<AbacPolicy>> PoliciesAsync(CancellationToken cancellationToken) =>
+        PolicyCache.GetAsync(Db, Tenant.TenantId, cancellationToken);
 }
 
 public sealed record BuiltRequest(AbacRequest Request, bool IsShapeA);

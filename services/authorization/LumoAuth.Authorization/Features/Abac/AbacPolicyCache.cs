@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using LumoAuth.Authorization.Consistency;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Engine.Abac;
+using LumoAuth.Authorization.Features.Rbac;
+using LumoAuth.Authorization.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Authorization.Features.Abac;
+
+/// <summary>
+/// Each tenant's active ABAC policies, held in memory for the checks. Policy writes travel the way every other
+/// change does between replicas: they move the revision of the tenant's RBAC store and leave a changelog row
+/// (<see cref="ChangeOperations.Policy"/>), which each replica's index tails. An entry loaded at or after the
+/// revision the index has reached is current; anything older is read again. The writer's own replica catches
+/// up at once; the others within the index's staleness budget.
+/// </summary>
+public sealed class AbacPolicyCache(TenantIndexes indexes)
+{
+    private const int MaxTenants = 10_000;
+    private readonly ConcurrentDictionary<Guid, CachedPolicies> _byTenant = new();
+
+    public async ValueTask<IReadOnlyList<AbacPolicy>> GetAsync(AuthorizationDbContext db, Guid tenantId, CancellationToken cancellationToken)
+    {
+        var view = await indexes.GetAsync(RbacModel.StoreOf(tenantId), ConsistencyRequirement.Default, cancellationToken);
+        if (_byTenant.TryGetValue(tenantId, out var cached) && cached.Revision >= view.Revision)
+        {
+            return cached.Policies;
+        }
+
+        // Read after the revision was seen, so the rows are at least that fresh.
+        var rows = await db.AbacPolicies.IgnoreQueryFilters().AsNoTracking()
+            .Where(p => p.TenantId == tenantId && p.IsActive)
+            .ToListAsync(cancellationToken);
+        var loaded = new CachedPolicies([.. rows.Select(PolicyRows.ToPolicy)], view.Revision);
+        if (_byTenant.Count >= MaxTenants)
+        {
+            _byTenant.Clear();
+        }
+
+        _byTenant.AddOrUpdate(tenantId, loaded, (_, old) => old.Revision > loaded.Revision ? old : loaded);
+        return loaded.Policies;
+    }
+
+    /// <summary>
+    /// Records a change to <paramref name="policyId"/> in the caller's open transaction: the tenant's RBAC revision
+    /// moves and the changelog says why. Returns the new revision, for <see cref="AfterWriteAsync"/> once committed.
+    /// </summary>
+    public static async Task<long> RecordChangeAsync(AuthorizationDbContext db, Guid tenantId, Guid policyId, string change, CancellationToken cancellationToken)
+    {
+        var store = RbacModel.StoreOf(tenantId);
+        await TupleStoreWriter.LockRevisionAsync(db, store, cancellationToken);
+        var revision = await TupleStoreWriter.BumpRevisionAsync(db, store, cancellationToken);
+        db.Changes.Add(new TupleChange
+        {
+            TenantId = store, Revision = revision, Operation = ChangeOperations.Policy,
+            Tuple = $"abac policy {policyId} {change}", Timestamp = DateTimeOffset.UtcNow,
+        });
+        return revision;
+    }
+
+    /// <summary>This replica's index moves past the committed change, so its very next check reads the new policies.</summary>
+    public ValueTask AfterWriteAsync(Guid tenantId, long revision, CancellationToken cancellationToken) =>
+        indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
+
+    private sealed record CachedPolicies(IReadOnlyList<AbacPolicy> Policies, long Revision);
+}
