@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using LumoAuth.Authorization.Engine.Model;
 using LumoAuth.Authorization.Engine.Schema;
+using LumoAuth.Authorization.Storage;
 using Npgsql;
 
 namespace LumoAuth.Authorization.Schemas;
@@ -9,32 +10,39 @@ namespace LumoAuth.Authorization.Schemas;
 public sealed record TenantModel(AuthorizationModel Model, int Version, bool IsPermissive, long LoadedAtRevision);
 
 /// <summary>
-/// Resolves each tenant's model. A schema write moves the tenant's revision, so an entry loaded at or after
-/// the revision a request reads at is current enough; anything older is reloaded (one indexed query, the
-/// compiled model itself being shared by content id). The permissive default is rebuilt from the shapes
-/// of the tenant's tuples, which also change only with the revision.
+/// Resolves each tenant's model. An entry loaded at or after the revision a request reads at is current enough.
+/// An older one is brought forward from the changelog rather than reloaded: a schema change means a reload; for
+/// a schema-less tenant, the permissive default is rebuilt only when the changes add a tuple shape it lacks or
+/// remove the last tuple of one (looked up in the database), so ordinary writes reuse the model — and the
+/// engine's per-model caches with it. The compiled model of a schema is shared by content id.
 /// </summary>
 public sealed class TenantModels(NpgsqlDataSource dataSource)
 {
     private const int MaxEntries = 10_000;
-    private readonly ConcurrentDictionary<Guid, TenantModel> _byTenant = new();
+
+    /// <summary>Changes read to bring an entry forward; a longer backlog costs a full reload instead.</summary>
+    private const int MaxChangesToReplay = 10_000;
+
+    private readonly ConcurrentDictionary<Guid, CachedModel> _byTenant = new();
     private readonly ConcurrentDictionary<string, AuthorizationModel> _compiled = new(StringComparer.Ordinal);
 
     public async ValueTask<TenantModel> GetAsync(Guid tenantId, long revision, CancellationToken cancellationToken)
     {
-        if (_byTenant.TryGetValue(tenantId, out var cached) && cached.LoadedAtRevision >= revision)
+        _byTenant.TryGetValue(tenantId, out var cached);
+        if (cached is not null && cached.Model.LoadedAtRevision >= revision)
         {
-            return cached;
+            return cached.Model;
         }
 
-        var loaded = await LoadAsync(tenantId, cancellationToken);
+        var loaded = (cached is null ? null : await BringForwardAsync(tenantId, cached, cancellationToken))
+                     ?? await LoadAsync(tenantId, cancellationToken);
         if (_byTenant.Count >= MaxEntries)
         {
             _byTenant.Clear();
         }
 
-        _byTenant.AddOrUpdate(tenantId, loaded, (_, old) => old.LoadedAtRevision > loaded.LoadedAtRevision ? old : loaded);
-        return loaded;
+        _byTenant.AddOrUpdate(tenantId, loaded, (_, old) => old.Model.LoadedAtRevision > loaded.Model.LoadedAtRevision ? old : loaded);
+        return loaded.Model;
     }
 
     /// <summary>Compiles (or reuses) the model of a stored schema source.</summary>
@@ -48,7 +56,79 @@ public sealed class TenantModels(NpgsqlDataSource dataSource)
         return _compiled.GetOrAdd(modelId, _ => AuthorizationSchema.Parse(source));
     }
 
-    private async Task<TenantModel> LoadAsync(Guid tenantId, CancellationToken cancellationToken)
+    /// <summary>
+    /// The cached entry carried forward by the changes written since it was loaded (to the latest committed revision),
+    /// or null when only a reload will do (a schema change, or too long a backlog).
+    /// </summary>
+    private async Task<CachedModel?> BringForwardAsync(Guid tenantId, CachedModel cached, CancellationToken cancellationToken)
+    {
+        var changes = new List<(long Revision, string Operation, string Tuple)>();
+        await using (var command = dataSource.CreateCommand("""
+            SELECT "Revision", "Operation", "Tuple" FROM tuple_changes
+            WHERE "TenantId" = $1 AND "Revision" > $2 ORDER BY "Revision", "Id" LIMIT $3
+            """))
+        {
+            command.Parameters.AddWithValue(tenantId);
+            command.Parameters.AddWithValue(cached.Model.LoadedAtRevision);
+            command.Parameters.AddWithValue(MaxChangesToReplay + 1);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                changes.Add((reader.GetInt64(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+
+        if (changes.Count > MaxChangesToReplay || changes.Any(c => c.Operation == ChangeOperations.Schema))
+        {
+            return null;
+        }
+
+        // Every revision a caller can name was committed before this query ran, so its changes are all here. The
+        // entry is stamped with the last revision really seen (callers may ask for long.MaxValue, meaning "latest").
+        var reached = changes.Count == 0 ? cached.Model.LoadedAtRevision : changes[^1].Revision;
+        if (!cached.Model.IsPermissive)
+        {
+            return cached with { Model = cached.Model with { LoadedAtRevision = reached } };
+        }
+
+        var written = changes.Where(c => c.Operation == ChangeOperations.Write).Select(c => ShapeOf(c.Tuple)).ToHashSet();
+        var shapes = new HashSet<TupleShape>(cached.Shapes);
+        shapes.UnionWith(written);
+        foreach (var gone in changes.Where(c => c.Operation == ChangeOperations.Delete).Select(c => ShapeOf(c.Tuple)).Distinct())
+        {
+            if (!written.Contains(gone) && shapes.Contains(gone) && !await ShapeExistsAsync(tenantId, gone, cancellationToken))
+            {
+                shapes.Remove(gone);
+            }
+        }
+
+        return shapes.SetEquals(cached.Shapes)
+            ? cached with { Model = cached.Model with { LoadedAtRevision = reached } }
+            : new CachedModel(new TenantModel(PermissiveModel.FromShapes(shapes), 0, IsPermissive: true, reached), shapes);
+    }
+
+    private async Task<bool> ShapeExistsAsync(Guid tenantId, TupleShape shape, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT EXISTS (SELECT 1 FROM tuples WHERE "TenantId" = $1 AND "ObjectType" = $2 AND "Relation" = $3 AND "SubjectType" = $4
+                           AND "SubjectRelation" = $5 AND ("SubjectId" = '*') = $6)
+            """);
+        command.Parameters.AddWithValue(tenantId);
+        command.Parameters.AddWithValue(shape.ObjectType);
+        command.Parameters.AddWithValue(shape.Relation);
+        command.Parameters.AddWithValue(shape.SubjectType);
+        command.Parameters.AddWithValue(shape.SubjectRelation ?? string.Empty);
+        command.Parameters.AddWithValue(shape.IsWildcard);
+        return (bool)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static TupleShape ShapeOf(string tuple)
+    {
+        var key = TupleRows.ParseKey(tuple);
+        return new TupleShape(key.Object.Type, key.Relation, key.Subject.Type, key.Subject.Relation, key.Subject.IsWildcard);
+    }
+
+    private async Task<CachedModel> LoadAsync(Guid tenantId, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
@@ -67,11 +147,11 @@ public sealed class TenantModels(NpgsqlDataSource dataSource)
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {
-                return new TenantModel(Compile(reader.GetString(1), reader.GetString(2)), reader.GetInt32(0), IsPermissive: false, revision);
+                return new CachedModel(new TenantModel(Compile(reader.GetString(1), reader.GetString(2)), reader.GetInt32(0), IsPermissive: false, revision), new HashSet<TupleShape>());
             }
         }
 
-        var shapes = new List<TupleShape>();
+        var shapes = new HashSet<TupleShape>();
         await using (var command = new NpgsqlCommand("""
             SELECT DISTINCT "ObjectType", "Relation", "SubjectType", "SubjectRelation", "SubjectId" = '*' FROM tuples WHERE "TenantId" = $1
             """, connection, transaction))
@@ -85,6 +165,9 @@ public sealed class TenantModels(NpgsqlDataSource dataSource)
             }
         }
 
-        return new TenantModel(PermissiveModel.FromShapes(shapes), 0, IsPermissive: true, revision);
+        return new CachedModel(new TenantModel(PermissiveModel.FromShapes(shapes), 0, IsPermissive: true, revision), shapes);
     }
+
+    /// <summary>A model and, for the permissive default, the tuple shapes it was built from.</summary>
+    private sealed record CachedModel(TenantModel Model, IReadOnlySet<TupleShape> Shapes);
 }
