@@ -100,6 +100,7 @@ for target in alone gateway; do
   done
 done
 
+bench_machine_line
 python3 - "$SECONDS_EACH" "$CONNECTIONS" "$ROWS" <<'EOF'
 import sys
 seconds, connections, rows = sys.argv[1], sys.argv[2], sys.argv[3].splitlines()

@@ -57,6 +57,7 @@ ROWS="$(
     application/json "$LOGIN_BODY" '"outcome":%s*"success"' "X-Internal-Key: $INTERNAL_KEY"
 )"
 
+bench_machine_line
 python3 - "$SECONDS_EACH" "$ROWS" <<'EOF'
 import sys
 seconds, rows = sys.argv[1], sys.argv[2].splitlines()

@@ -79,6 +79,7 @@ print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["alg"])' <"$BENCH_
 done
 
 # 3. The table. Each RESULT is "<ok requests/s> <p50 ms> <p99 ms> <errors>".
+bench_machine_line
 python3 - "$SECONDS_EACH" "$(nproc)" "$(printf '%s\n' "${ALGORITHMS[@]}" | while read -r a; do
   echo "$a|${SIGN_RATE[$a]:-0}|${RESULT[$a,oidc]}|${RESULT[$a,alone]}|${RESULT[$a,gateway]}"; done)" <<'EOF'
 import sys

@@ -194,3 +194,11 @@ basic_auth() {
   python3 -c 'import base64,sys,urllib.parse as u
 print("Basic " + base64.b64encode((u.quote(sys.argv[1],safe="")+":"+u.quote(sys.argv[2],safe="")).encode()).decode())' "$1" "$2"
 }
+
+# One line on the conditions, printed above each table: figures from a busy machine are not capacity.
+bench_machine_line() {
+  local cpu load
+  cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  read -r load _ </proc/loadavg
+  echo "Machine: $cpu, $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB; 1-minute load average $load when the table was printed; $(date -u +%Y-%m-%dT%H:%MZ)."
+}
