@@ -211,6 +211,90 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task EmailVerification_RequiredByTheTenant_NewUserGetsALinkThatVerifies()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var other = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { emailVerificationRequired = true } }));
+        var address = $"vera@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address, "a password 1234", "Vera Verify");
+
+        var mail = await MailToAsync(address, EmailKinds.EmailVerification);
+        var token = TokenIn(mail, tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
+        using var client = Factory.Internal();
+        var tampered = token[..^2] + (token[^2] == 'A' ? "BB" : "AA");
+        foreach (var (tenantId, attempt) in new[] { (other.Id, token), (tenant.Id, tampered), (tenant.Id, "not-a-token"), (tenant.Id, "") })
+        {
+            await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification,
+                new CompleteEmailVerification(tenantId, attempt)), 400, "invalid_token");
+        }
+
+        Assert.False((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["emailVerified"]!.GetValue<bool>());
+        for (var click = 0; click < 2; click++)
+        {
+            var verified = (await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification,
+                new CompleteEmailVerification(tenant.Id, token))))["data"]!;
+            Assert.Equal(userId.ToString(), verified["userId"]!.GetValue<string>());
+        }
+
+        Assert.True((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["emailVerified"]!.GetValue<bool>());
+        Assert.Single(fixture.Smtp.To(address, EmailKinds.EmailVerification));
+    }
+
+    [Fact]
+    public async Task EmailVerification_LinkForAnAddressThatChanged_IsInvalid()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { emailVerificationRequired = true } }));
+        var address = $"mover@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address, "a password 1234");
+        var token = TokenIn(await MailToAsync(address, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { email = $"moved@{tenant.Slug}.example.com" }));
+
+        using var client = Factory.Internal();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification,
+            new CompleteEmailVerification(tenant.Id, token)), 400, "invalid_token");
+    }
+
+    [Fact]
+    public async Task EmailVerification_OnRequest_AnswersTheSameForEveryAddress_AndMailsOnlyTheUnverified()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        var unverified = $"pending@{tenant.Slug}.example.com";
+        var verified = $"done@{tenant.Slug}.example.com";
+        var unknown = $"ghost@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, unverified, "a password 1234");
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = verified, password = "a password 1234", emailVerified = true }), 201);
+        using var client = Factory.Internal();
+
+        var answers = new List<string>();
+        foreach (var address in new[] { unknown, verified, unverified })
+        {
+            var body = await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenant.Id, address)), 202);
+            body.Remove("correlationId");
+            answers.Add(body.ToJsonString());
+        }
+
+        Assert.Single(answers.Distinct());
+        var token = TokenIn(await MailToAsync(unverified, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenant.Id, token)));
+        Assert.True((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["emailVerified"]!.GetValue<bool>());
+        Assert.Empty(fixture.Smtp.To(verified));
+        Assert.Empty(fixture.Smtp.To(unknown));
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification,
+            new RequestEmailVerification(tenant.Id, "not an address")), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification,
+            new RequestEmailVerification(Guid.NewGuid(), unverified)), 404, "tenant_not_found");
+        using var anonymous = Factory.CreateDirectClient();
+        await ApiAssert.ErrorAsync(await anonymous.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification,
+            new CompleteEmailVerification(tenant.Id, token)), 401, "unauthorized");
+    }
+
+    [Fact]
     public async Task AccountLocked_AfterTooManyFailedLogins_MailsTheUser()
     {
         var tenant = await Factory.CreateTenantAsync();

@@ -8,6 +8,18 @@ namespace LumoAuth.Contracts.Internal;
 public sealed record RequestPasswordResetByEmail(Guid TenantId, string? Email);
 
 /// <summary>
+/// <c>POST /internal/v1/users/email-verification/request</c> (admin): mail a new verification link. Like the
+/// reset request it answers 202 with the same body for unknown, verified and unverified addresses.
+/// </summary>
+public sealed record RequestEmailVerification(Guid TenantId, string? Email);
+
+/// <summary>
+/// <c>POST /internal/v1/users/email-verification/complete</c> (admin): the link's token marks the address
+/// verified (200, again 200 when already verified); a bad, expired or foreign token is 400 <c>invalid_token</c>.
+/// </summary>
+public sealed record CompleteEmailVerification(Guid TenantId, string? Token);
+
+/// <summary>
 /// Where e-mailed links point: <c>{PublicBaseUrl}/t/{tenantSlug}{path}?token={token}</c>. The gateway routes
 /// these prefixes to the token service's hosted pages, which redeem the token through the admin internal API
 /// (<c>/internal/v1/users/password-reset/complete</c>, <c>/internal/v1/invitations/accept</c>).
@@ -15,7 +27,10 @@ public sealed record RequestPasswordResetByEmail(Guid TenantId, string? Email);
 public static class EmailLinkPaths
 {
     public const string RequestPasswordReset = InternalRoutes.Prefix + "/users/password-reset/request";
+    public const string RequestEmailVerification = InternalRoutes.Prefix + "/users/email-verification/request";
+    public const string CompleteEmailVerification = InternalRoutes.Prefix + "/users/email-verification/complete";
     public const string PasswordReset = "/forgot-password/reset";
     public const string Invitation = "/register/invitation";
+    public const string EmailVerification = "/account/verify-email";
     public const string TokenParameter = "token";
 }

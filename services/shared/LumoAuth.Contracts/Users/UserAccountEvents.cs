@@ -9,6 +9,9 @@ public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset Expi
     public Guid? ResetId { get; init; }
 }
 
+/// <summary>The user (or the hosted page on their behalf) asked for a new email verification link.</summary>
+public sealed record UserEmailVerificationRequested(Guid UserId) : IntegrationEvent;
+
 /// <summary>The user proved possession of a new second factor (<see cref="Method"/>: <c>totp</c>).</summary>
 public sealed record UserMfaEnrolled(Guid UserId, string Method) : IntegrationEvent;
 

@@ -14,8 +14,9 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Credentials;
 
 /// <summary>
-/// The token service's hosted pages' side of password resets and invitations: a reset is requested by
-/// address, and the link's token (sent by e-mail, never stored in clear) is redeemed once, before it expires.
+/// The token service's hosted pages' side of password resets, invitations and email verification: links
+/// are requested by address, and the link's token (sent by e-mail, never stored in clear) is redeemed
+/// before it expires.
 /// </summary>
 public static class TokenRedemptionEndpoints
 {
@@ -28,6 +29,8 @@ public static class TokenRedemptionEndpoints
         group.MapPost(CompletePasswordReset, CompleteReset).WithName("InternalCompletePasswordReset");
         group.MapPost(AcceptInvitation, Accept).WithName("InternalAcceptInvitation");
         group.MapPost(EmailLinkPaths.RequestPasswordReset, PasswordResetRequests.RequestByEmail).WithName("InternalRequestPasswordReset");
+        group.MapPost(EmailLinkPaths.RequestEmailVerification, EmailVerifications.Request).WithName("InternalRequestEmailVerification");
+        group.MapPost(EmailLinkPaths.CompleteEmailVerification, EmailVerifications.Complete).WithName("InternalCompleteEmailVerification");
         return app;
     }
 

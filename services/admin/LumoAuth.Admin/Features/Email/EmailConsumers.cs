@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Inbox;
@@ -19,7 +20,7 @@ namespace LumoAuth.Admin.Features.Email;
 /// and the retry issues a fresh one; once committed, a redelivery finds the inbox row and sends nothing.
 /// The inbox key is the kind and the reset or invitation id, so one request never yields two mails.
 /// </summary>
-public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, IOptions<LumoAuthOptions> lumo)
+public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailVerificationTokens verificationTokens, IOptions<LumoAuthOptions> lumo)
 {
     public const string InboxConsumer = "admin-email";
 
@@ -79,6 +80,33 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, IOptio
         }, cancellationToken);
         return sent;
     }
+    /// <summary>
+    /// A verification link for an unverified, unblocked user; after a registration only when the tenant
+    /// requires verification (<paramref name="onlyWhenRequired"/>). The link is a sealed statement, so
+    /// nothing is stored; the inbox row (keyed by the message id) still makes it one mail per event.
+    /// </summary>
+    public async Task<bool> SendEmailVerificationAsync(Guid tenantId, Guid userId, Guid messageId, bool onlyWhenRequired, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.EmailVerification}", messageId, async ct =>
+        {
+            var user = await db.Users.IgnoreQueryFilters().AsNoTracking()
+                .FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId && !u.EmailVerified && !u.Blocked, ct);
+            var tenant = user is null ? null : await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (user is null || tenant is null
+                || (onlyWhenRequired && !(await TenantSettings.LoadAsync(db, tenantId, ct)).LoginPolicy.EmailVerificationRequired))
+            {
+                return;
+            }
+
+            var (token, expiresAt) = verificationTokens.Issue(tenantId, user.Id, user.NormalizedEmail);
+            var mail = EmailTemplates.EmailVerification(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.EmailVerification, token), expiresAt);
+            await mailer.SendAsync(mail, tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
+
     /// <summary>
     /// A mail that carries no secret (lockout, password change), at most once per event: the inbox key is
     /// the message id, and the inbox row commits only after the send.
@@ -150,6 +178,41 @@ public sealed class InvitationEmailConsumer(SmtpMailer mailer, UserEmailSender s
     }
 }
 
+/// <summary>
+/// Verification links: after a registration (any new unverified user, when the tenant requires verification)
+/// and whenever the user asks for a new one.
+/// </summary>
+public sealed class EmailVerificationEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<EmailVerificationEmailConsumer> logger)
+    : IConsumer<UserCreated>, IConsumer<UserEmailVerificationRequested>
+{
+    public Task Consume(ConsumeContext<UserCreated> context) =>
+        SendAsync(context, context.Message.TenantId, context.Message.UserId, onlyWhenRequired: true);
+
+    public Task Consume(ConsumeContext<UserEmailVerificationRequested> context) =>
+        SendAsync(context, context.Message.TenantId, context.Message.UserId, onlyWhenRequired: false);
+
+    private async Task SendAsync(ConsumeContext context, Guid? tenantId, Guid userId, bool onlyWhenRequired)
+    {
+        if (tenantId is null || context.MessageId is not { } messageId)
+        {
+            return;
+        }
+
+        if (!mailer.IsEnabled)
+        {
+            // A new user is not a mail by itself; only an explicit request is worth a warning.
+            if (!onlyWhenRequired)
+            {
+                EmailLog.DeliveryDisabled(logger, "email verification", userId);
+            }
+
+            return;
+        }
+
+        await sender.SendEmailVerificationAsync(tenantId.Value, userId, messageId, onlyWhenRequired, context.CancellationToken);
+    }
+}
+
 /// <inheritdoc cref="PasswordResetEmailConsumer"/>
 public sealed class AccountLockedEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<AccountLockedEmailConsumer> logger)
     : IConsumer<UserLockedOut>
@@ -213,6 +276,7 @@ public static class EmailRegistration
             .ValidateOnStart();
         builder.Services.AddSingleton<SmtpMailer>();
         builder.Services.AddScoped<UserEmailSender>();
+        builder.Services.AddSingleton<EmailVerificationTokens>();
         return builder;
     }
 
@@ -222,6 +286,7 @@ public static class EmailRegistration
         var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-email";
         bus.AddConsumer<PasswordResetEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<EmailVerificationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<AccountLockedEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<PasswordChangedEmailConsumer>().Endpoint(e => e.Name = queue);
     }

@@ -70,6 +70,24 @@ public static class EmailTemplates
         return new OutgoingEmail(EmailKinds.Invitation, toAddress, null, subject, text, html, tenant.SupportEmail);
     }
 
+    public static OutgoingEmail EmailVerification(EmailTenant tenant, string toAddress, string? toName, string link, DateTimeOffset expiresAt)
+    {
+        var subject = $"Verify your email address for {tenant.DisplayName}";
+        var expires = Format(expiresAt);
+        var text = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"Hello {toName ?? toAddress},\n\n")
+            .Append(CultureInfo.InvariantCulture, $"Please confirm that {toAddress} is your address for your {tenant.DisplayName} account by opening this link:\n\n")
+            .Append(link).Append("\n\n")
+            .Append(CultureInfo.InvariantCulture, $"The link expires at {expires}.\n")
+            .Append("If you did not create this account, ignore this mail.\n")
+            .ToString();
+        var html = Layout(tenant, subject,
+            [$"Hello {toName ?? toAddress},", $"Please confirm that {toAddress} is your address for your {tenant.DisplayName} account."],
+            "Verify my address", link,
+            [$"The link expires at {expires}.", "If you did not create this account, ignore this mail."]);
+        return new OutgoingEmail(EmailKinds.EmailVerification, toAddress, toName, subject, text, html, tenant.SupportEmail);
+    }
+
     public static OutgoingEmail AccountLocked(EmailTenant tenant, string toAddress, string? toName, DateTimeOffset lockedUntil)
     {
         var subject = $"Your {tenant.DisplayName} account is locked";

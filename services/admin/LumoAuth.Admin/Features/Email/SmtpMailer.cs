@@ -13,6 +13,7 @@ public static class EmailKinds
     public const string Header = "X-LumoAuth-Mail";
     public const string PasswordReset = "password_reset";
     public const string Invitation = "invitation";
+    public const string EmailVerification = "email_verification";
     public const string AccountLocked = "account_locked";
     public const string PasswordChanged = "password_changed";
 }
