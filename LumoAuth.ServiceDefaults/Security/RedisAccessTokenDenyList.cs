@@ -8,28 +8,48 @@ using StackExchange.Redis;
 namespace LumoAuth.ServiceDefaults.Security;
 
 /// <summary>
-/// Revoked <c>jti</c>s of stateless access tokens, shared by every service through Redis. An entry lives
-/// exactly as long as the token could still be accepted (its expiry plus clock skew), so the list stays
-/// small. The token service writes it (revocation, session and user revocation); every service's bearer
-/// validation and the token service's introspection read it.
+/// Revoked stateless access tokens, shared by every service through Redis: single tokens by <c>jti</c>, and all
+/// of a client's tokens issued up to a cut-off (the client was deactivated or deleted). An entry lives exactly
+/// as long as a token it denies could still be accepted (its expiry plus clock skew), so the list stays small.
+/// The token service writes it (revocation, session and user revocation, client deactivation); every service's
+/// bearer validation and the token service's introspection read it, both kinds in one round trip.
 /// </summary>
 public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redis, TimeProvider time, ILogger<RedisAccessTokenDenyList> logger) : IAccessTokenDenyList
 {
     /// <summary>Bearer validation allows this much clock skew, so an entry outlives the token's <c>exp</c> by as much.</summary>
     private static readonly TimeSpan Skew = TimeSpan.FromSeconds(60);
 
+    private const int MaxIdentifierLength = 200;
+
     public static RedisKey KeyFor(Guid tenantId, string jti) => $"lumoauth:revoked-jti:{tenantId:N}:{jti}";
 
-    public async ValueTask<bool> IsRevokedAsync(Guid tenantId, string jti, CancellationToken cancellationToken)
+    public static RedisKey ClientKeyFor(Guid tenantId, string clientId) => $"lumoauth:revoked-client:{tenantId:N}:{clientId}";
+
+    public async ValueTask<bool> IsRevokedAsync(Guid tenantId, AccessTokenFacts token, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(jti) || jti.Length > 200)
+        var byJti = token.Jti is { Length: > 0 and <= MaxIdentifierLength };
+        var byClient = token.ClientId is { Length: > 0 and <= MaxIdentifierLength };
+        if (!byJti && !byClient)
         {
             return false;
         }
 
+        RedisKey[] keys = (byJti, byClient) switch
+        {
+            (true, true) => [KeyFor(tenantId, token.Jti!), ClientKeyFor(tenantId, token.ClientId!)],
+            (true, false) => [KeyFor(tenantId, token.Jti!)],
+            _ => [ClientKeyFor(tenantId, token.ClientId!)],
+        };
+
         try
         {
-            return await redis.GetDatabase().KeyExistsAsync(KeyFor(tenantId, jti));
+            var values = await redis.GetDatabase().StringGetAsync(keys);
+            if (byJti && values[0].HasValue)
+            {
+                return true;
+            }
+
+            return byClient && values[^1].HasValue && IssuedByCutOff(token.IssuedAt, values[^1]);
         }
         catch (RedisException ex)
         {
@@ -50,6 +70,24 @@ public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redi
 
         await redis.GetDatabase().StringSetAsync(KeyFor(tenantId, jti), "1", ttl);
     }
+
+    /// <summary>
+    /// Voids every access token of the client issued up to now (its <c>iat</c> at or before this second), for as
+    /// long as the longest-lived of them could still be accepted. A later call moves the cut-off forward.
+    /// Throws <see cref="RedisException"/> when Redis is unreachable.
+    /// </summary>
+    public async Task RevokeClientTokensAsync(Guid tenantId, string clientId, TimeSpan longestAccessTokenLifetime)
+    {
+        var cutOff = time.GetUtcNow().ToUnixTimeSeconds();
+        await redis.GetDatabase().StringSetAsync(
+            ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), longestAccessTokenLifetime + Skew);
+    }
+
+    // A token without a readable iat cannot show it came after the cut-off, so it is refused.
+    private static bool IssuedByCutOff(DateTimeOffset? issuedAt, RedisValue cutOff) =>
+        !long.TryParse(cutOff.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+        || issuedAt is null
+        || issuedAt.Value.ToUnixTimeSeconds() <= seconds;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The access-token deny-list is unavailable; revoked tokens are not being refused")]
     private static partial void LogUnavailable(ILogger logger, Exception exception);

@@ -112,10 +112,11 @@ public sealed class TenantBearerHandler(
             return Fail(ErrorCodes.InvalidToken, "The access token is expired or invalid");
         }
 
-        var jti = result.ClaimsIdentity.FindFirst("jti")?.Value;
+        var facts = AccessTokenFacts.From(
+            result.ClaimsIdentity.FindFirst("jti")?.Value, result.ClaimsIdentity.FindFirst("client_id")?.Value, result.ClaimsIdentity.FindFirst("iat")?.Value);
         foreach (var denyList in denyLists)
         {
-            if (jti is not null && await denyList.IsRevokedAsync(tenant.Id, jti, Context.RequestAborted))
+            if (await denyList.IsRevokedAsync(tenant.Id, facts, Context.RequestAborted))
             {
                 return Fail(ErrorCodes.InvalidToken, "The access token has been revoked");
             }
@@ -144,8 +145,23 @@ public sealed class TenantBearerHandler(
     protected override string ChallengeHeader(string errorCode) => $"Bearer error=\"{errorCode}\"";
 }
 
-/// <summary>Stateless tokens are revoked by <c>jti</c>; the token service's deny-list plugs in here.</summary>
+/// <summary>
+/// Stateless tokens are revoked by <c>jti</c>, or all at once for a client (every token it was issued up to a
+/// cut-off, when it is deactivated or deleted); the token service's deny-list plugs in here.
+/// </summary>
 public interface IAccessTokenDenyList
 {
-    ValueTask<bool> IsRevokedAsync(Guid tenantId, string jti, CancellationToken cancellationToken);
+    ValueTask<bool> IsRevokedAsync(Guid tenantId, AccessTokenFacts token, CancellationToken cancellationToken);
+}
+
+/// <summary>What revocation looks at in an access token: its <c>jti</c>, its client and when it was issued.</summary>
+public readonly record struct AccessTokenFacts(string? Jti, string? ClientId, DateTimeOffset? IssuedAt)
+{
+    /// <summary>From the claims as they appear in the JWT (<c>iat</c> in Unix seconds).</summary>
+    public static AccessTokenFacts From(string? jti, string? clientId, string? issuedAt) =>
+        new(jti, clientId,
+            long.TryParse(issuedAt, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                && seconds <= 253_402_300_799
+                ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+                : null);
 }

@@ -32,11 +32,14 @@ public sealed class WithAuthorizationSuite : TokenSuite
     }
 }
 
-public sealed class AuthorizationServiceFactory(AdminFactory admin)
+public sealed class AuthorizationServiceFactory(AdminFactory admin, Action<IServiceCollection>? configure = null)
     : ServiceFactory<AuthorizationDbContext, AuthorizationDbContext>(ServiceNames.AuthorizationDb, admin.MessagingPrefix)
 {
-    protected override void ConfigureServices(IServiceCollection services) =>
+    protected override void ConfigureServices(IServiceCollection services)
+    {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        configure?.Invoke(services);
+    }
 }
 
 /// <summary>RFC 9068 <c>roles</c>/<c>permissions</c> claims come from the authorization service's <c>roles-of</c>.</summary>

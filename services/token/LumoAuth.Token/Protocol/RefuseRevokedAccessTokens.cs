@@ -9,7 +9,7 @@ namespace LumoAuth.Token.Protocol;
 
 /// <summary>
 /// Whenever the server validates one of its access tokens (introspection, userinfo), a stateless token
-/// still counts as revoked when its <c>jti</c> is on the deny-list or its client was deleted or deactivated:
+/// still counts as revoked when its <c>jti</c> or its client's cut-off is on the deny-list, or its client was deleted or deactivated:
 /// there is no token row to mark, so these are the only places revocation lives.
 /// </summary>
 public sealed class RefuseRevokedAccessTokens(IEnumerable<IAccessTokenDenyList> denyLists, TokenApplicationManager applications, TenantContext tenant)
@@ -29,15 +29,16 @@ public sealed class RefuseRevokedAccessTokens(IEnumerable<IAccessTokenDenyList> 
             return;
         }
 
-        if (principal.GetClaim(Claims.JwtId) is { Length: > 0 } jti)
+        // The same facts the other services' bearer validation checks, so every verdict agrees (a reactivated
+        // client's tokens from before its deactivation stay void here too).
+        var facts = new AccessTokenFacts(
+            principal.GetClaim(Claims.JwtId), principal.GetClaim(Claims.ClientId) ?? principal.GetPresenters().FirstOrDefault(), principal.GetCreationDate());
+        foreach (var denyList in denyLists)
         {
-            foreach (var denyList in denyLists)
+            if (await denyList.IsRevokedAsync(tenant.TenantId, facts, context.CancellationToken))
             {
-                if (await denyList.IsRevokedAsync(tenant.TenantId, jti, context.CancellationToken))
-                {
-                    context.Reject(Errors.InvalidToken, "The token has been revoked.");
-                    return;
-                }
+                context.Reject(Errors.InvalidToken, "The token has been revoked.");
+                return;
             }
         }
 

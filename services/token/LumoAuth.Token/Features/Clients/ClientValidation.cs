@@ -31,6 +31,9 @@ public static class ClientValidation
     public const int DefaultRefreshTokenLifetime = 2_592_000;
     private const int MinAccessTokenLifetime = 60;
     private const int MaxAccessTokenLifetime = 86_400;
+
+    /// <summary>No access token outlives this, so a client-wide revocation needs to last no longer.</summary>
+    public static readonly TimeSpan LongestAccessTokenLifetime = TimeSpan.FromSeconds(MaxAccessTokenLifetime);
     private const int MinRefreshTokenLifetime = 300;
     private const int MaxRefreshTokenLifetime = 31_536_000;
     private const int MaxUris = 20;
