@@ -37,11 +37,16 @@ bench_create_client "bench m2m"
 BASIC="$(basic_auth "$CLIENT_ID" "$CLIENT_SECRET")"
 FORM="grant_type=client_credentials"
 
-# One token by hand first: a wrong setup must fail loudly here, not show up as a table of errors.
-expect_token() { # url
-  local status
+# One token by hand first: a wrong setup must fail loudly here, not show up as a table of errors, and
+# each server must really sign with the algorithm of its row.
+expect_token() { # url algorithm
+  local status alg
   status="$(curl -s -o "$BENCH_DIR/token.json" -w '%{http_code}' -X POST "$1" -H "Authorization: $BASIC" -d "$FORM")"
   [[ "$status" == 200 ]] || die "POST $1 answered $status: $(cat "$BENCH_DIR/token.json")"
+  alg="$(python3 -c 'import base64,json,sys
+h=json.load(sys.stdin)["access_token"].split(".")[0]
+print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["alg"])' <"$BENCH_DIR/token.json")"
+  [[ "$alg" == "$2" ]] || die "expected $2 tokens from $1, got $alg"
 }
 
 # Warms the target up (JIT, pools, caches) without counting, then measures it.
@@ -60,7 +65,7 @@ for alg in "${ALGORITHMS[@]}"; do
   oidc_pid=$!
   BENCH_PIDS+=("$oidc_pid")
   for _ in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration" && break; sleep 0.25; done
-  expect_token "http://127.0.0.1:$OIDC_PORT/token"
+  expect_token "http://127.0.0.1:$OIDC_PORT/token" "$alg"
   RESULT[$alg,oidc]="$(measure "http://127.0.0.1:$OIDC_PORT/token")"
   kill "$oidc_pid"; wait "$oidc_pid" 2>/dev/null || true
 
@@ -68,11 +73,7 @@ for alg in "${ALGORITHMS[@]}"; do
     base="http://127.0.0.1:${SERVICE_PORT[token]}"
     [[ "$target" == alone ]] || base="$GATEWAY_URL"
     url="$base$TENANT_API/oauth/token"
-    expect_token "$url"
-    alg_in_token="$(python3 -c 'import base64,json,sys
-h=json.load(sys.stdin)["access_token"].split(".")[0]
-print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["alg"])' <"$BENCH_DIR/token.json")"
-    [[ "$alg_in_token" == "$alg" ]] || die "expected $alg tokens from $url, got $alg_in_token"
+    expect_token "$url" "$alg"
     log "$alg: token service ($target)"
     RESULT[$alg,$target]="$(measure "$url")"
   done
