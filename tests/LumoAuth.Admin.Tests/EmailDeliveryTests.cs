@@ -19,6 +19,7 @@ public sealed class EmailAdminFixture : IAsyncLifetime
     {
         Admin = new AdminFactory
         {
+            ExtraServices = services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs),
             ExtraSettings = new Dictionary<string, string?>
             {
                 ["Email:Host"] = "127.0.0.1",
@@ -31,6 +32,8 @@ public sealed class EmailAdminFixture : IAsyncLifetime
     }
 
     public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+
+    public RecordingLoggerProvider Logs { get; } = new();
 
     public AdminFactory Admin { get; }
 
@@ -93,6 +96,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var audit = await ApiAssert.EventuallyAsync(async () =>
             (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_password_reset_requested")))["data"]!.AsArray().FirstOrDefault()?.AsObject());
         Assert.DoesNotContain(token, audit.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Message.Contains(token, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -189,6 +193,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
             new AcceptInvitationRequest(tenant.Id, token, "a good password 1", "Joiner")), 201))["data"]!;
         Assert.Equal(address, accepted["email"]!.GetValue<string>());
         Assert.Single(fixture.Smtp.To(address, EmailKinds.Invitation));
+        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Message.Contains(token, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -208,6 +213,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1")));
         Assert.Single(fixture.Smtp.To(address, EmailKinds.PasswordReset));
+        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Message.Contains(token, StringComparison.Ordinal));
     }
 
     [Fact]

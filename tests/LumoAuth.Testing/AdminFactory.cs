@@ -23,6 +23,9 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
     /// </summary>
     public Func<HttpMessageHandler>? AuthorizationHandler { get; init; }
 
+    /// <summary>Extra registrations for this instance (e.g. a logger provider that records what the service logs).</summary>
+    public Action<IServiceCollection>? ExtraServices { get; init; }
+
     protected override IDictionary<string, string?> Settings => ExtraSettings;
 
     protected override void ConfigureServices(IServiceCollection services)
@@ -31,6 +34,8 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
         {
             services.AddHttpClient(InternalClients.Authorization).ConfigurePrimaryHttpMessageHandler(handler);
         }
+
+        ExtraServices?.Invoke(services);
     }
 
     public HttpClient Platform()

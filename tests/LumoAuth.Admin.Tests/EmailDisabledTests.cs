@@ -1,0 +1,79 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LumoAuth.Admin.Tests;
+
+/// <summary>Records every log line of the service it is registered in.</summary>
+public sealed class RecordingLoggerProvider : ILoggerProvider
+{
+    public ConcurrentQueue<(string Category, string Message)> Lines { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Lines);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(string category, ConcurrentQueue<(string, string)> lines) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            lines.Enqueue((category, formatter(state, exception) + (exception is null ? string.Empty : " " + exception)));
+    }
+}
+
+/// <summary>An admin without an <c>Email</c> section, whose log lines are recorded.</summary>
+public sealed class NoEmailAdminFixture : IAsyncLifetime
+{
+    public NoEmailAdminFixture()
+    {
+        Admin = new AdminFactory { ExtraServices = services => services.AddSingleton<ILoggerProvider>(Logs) };
+    }
+
+    public RecordingLoggerProvider Logs { get; } = new();
+
+    public AdminFactory Admin { get; }
+
+    public Task InitializeAsync() => Admin.InitializeAsync();
+
+    public async Task DisposeAsync() => await Admin.DisposeAsync();
+}
+
+public sealed class EmailDisabledTests(NoEmailAdminFixture fixture) : IClassFixture<NoEmailAdminFixture>
+{
+    [Fact]
+    public async Task PasswordReset_WithoutSmtp_IsAcceptedAndLoggedAsNotSent_WithoutIssuingAToken()
+    {
+        var factory = fixture.Admin;
+        var tenant = await factory.CreateTenantAsync();
+        var address = $"nomail@{tenant.Slug}.example.com";
+        var userId = await factory.CreateUserAsync(tenant, address);
+        using var client = factory.Internal();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenant.Id, address)), 202);
+
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var reset = await db.PasswordResetTokens.IgnoreQueryFilters().AsNoTracking().SingleAsync(t => t.UserId == userId);
+        var skipped = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return fixture.Logs.Lines.FirstOrDefault(l => l.Message.Contains("delivery is disabled", StringComparison.Ordinal)
+                && l.Message.Contains(userId.ToString(), StringComparison.Ordinal)) is { Message: not null } line ? line.Message : null;
+        });
+        Assert.DoesNotContain(address, skipped, StringComparison.Ordinal);
+
+        // The consumer acknowledged without issuing: the stored hash is still the request's placeholder.
+        var after = await db.PasswordResetTokens.IgnoreQueryFilters().AsNoTracking().SingleAsync(t => t.Id == reset.Id);
+        Assert.Equal(reset.TokenHash, after.TokenHash);
+    }
+}
