@@ -8,13 +8,14 @@ namespace LumoAuth.Token.Features.Branding;
 /// <summary>
 /// A tenant's hosted-page settings (branding, registration switch) from admin's internal API, cached per tenant.
 /// Admin's <c>TenantSettingsChanged</c> evicts an entry at once; the lifetime only bounds staleness should an
-/// event be lost. Failures are not cached, so the next page asks again.
+/// event be lost. A failure is remembered briefly too, so an unreachable admin slows down one page, not every one.
 /// </summary>
 public sealed partial class HostedPageSettingsCache(IHttpClientFactory httpClientFactory, TimeProvider time, ILogger<HostedPageSettingsCache> logger)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
-    private readonly ConcurrentDictionary<Guid, (HostedPageSettings Settings, DateTimeOffset Expires)> _entries = new();
+    private readonly ConcurrentDictionary<Guid, (HostedPageSettings? Settings, DateTimeOffset Expires)> _entries = new();
 
     /// <summary>The settings, or null when admin cannot say (the caller falls back to a plain page).</summary>
     public async Task<HostedPageSettings?> GetAsync(Guid tenantId, CancellationToken cancellationToken)
@@ -26,11 +27,12 @@ public sealed partial class HostedPageSettingsCache(IHttpClientFactory httpClien
         }
 
         var settings = await FetchAsync(tenantId, cancellationToken);
-        if (settings is not null)
+        if (settings is null && cancellationToken.IsCancellationRequested)
         {
-            _entries[tenantId] = (settings, now + Lifetime);
+            return null;
         }
 
+        _entries[tenantId] = (settings, now + (settings is null ? FailureLifetime : Lifetime));
         return settings;
     }
 
