@@ -27,6 +27,7 @@ log "in-process signing rate, 5 s per algorithm"
 declare -A SIGN_RATE
 while read -r alg rate _; do SIGN_RATE[$alg]=$rate; done < <(
   dotnet bench/LumoAuth.Token.Benchmarks/bin/Release/net10.0/LumoAuth.Token.Benchmarks.dll sign-rate 5 "${ALGORITHMS[@]}")
+for alg in "${ALGORITHMS[@]}"; do [[ "${SIGN_RATE[$alg]:-}" =~ ^[0-9]+$ ]] || die "no in-process signing rate for $alg"; done
 
 # 2. Our services, one tenant, one confidential client.
 bench_start admin
