@@ -23,5 +23,8 @@ public sealed record UserInvitationAccepted(Guid InvitationId, Guid UserId, IRea
 
 public sealed record UserInvitationRevoked(Guid InvitationId) : IntegrationEvent;
 
+/// <summary>An admin asked to mail a pending invitation again; the new link replaces the old one.</summary>
+public sealed record UserInvitationResent(Guid InvitationId) : IntegrationEvent;
+
 /// <summary>A GDPR data export of the user's data was produced (who asked is the event's actor).</summary>
 public sealed record UserDataExported(Guid UserId) : IntegrationEvent;

@@ -57,10 +57,11 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
     }
 
     /// <inheritdoc cref="SendPasswordResetAsync"/>
-    public async Task<bool> SendInvitationAsync(Guid tenantId, Guid invitationId, CancellationToken cancellationToken)
+    /// <param name="inboxKey">The invitation id for the first mail, the resend event's message id for each resend.</param>
+    public async Task<bool> SendInvitationAsync(Guid tenantId, Guid invitationId, Guid inboxKey, CancellationToken cancellationToken)
     {
         var sent = false;
-        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.Invitation}", invitationId, async ct =>
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.Invitation}", inboxKey, async ct =>
         {
             var now = DateTimeOffset.UtcNow;
             var invitation = await db.Invitations.IgnoreQueryFilters().FirstOrDefaultAsync(
@@ -156,24 +157,32 @@ public sealed partial class PasswordResetEmailConsumer(SmtpMailer mailer, UserEm
 
 /// <inheritdoc cref="PasswordResetEmailConsumer"/>
 public sealed class InvitationEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<InvitationEmailConsumer> logger)
-    : IConsumer<UserInvited>
+    : IConsumer<UserInvited>, IConsumer<UserInvitationResent>
 {
-    public async Task Consume(ConsumeContext<UserInvited> context)
+    public Task Consume(ConsumeContext<UserInvited> context) =>
+        SendAsync(context.Message.TenantId, context.Message.InvitationId, context.Message.InvitationId, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserInvitationResent> context) =>
+        context.MessageId is { } messageId
+            ? SendAsync(context.Message.TenantId, context.Message.InvitationId, messageId, context.CancellationToken)
+            : Task.CompletedTask;
+
+    private async Task SendAsync(Guid? tenantId, Guid invitationId, Guid inboxKey, CancellationToken cancellationToken)
     {
-        if (context.Message is not { TenantId: { } tenantId } message)
+        if (tenantId is null)
         {
             return;
         }
 
         if (!mailer.IsEnabled)
         {
-            EmailLog.DeliveryDisabled(logger, "invitation", message.InvitationId);
+            EmailLog.DeliveryDisabled(logger, "invitation", invitationId);
             return;
         }
 
-        if (!await sender.SendInvitationAsync(tenantId, message.InvitationId, context.CancellationToken))
+        if (!await sender.SendInvitationAsync(tenantId.Value, invitationId, inboxKey, cancellationToken))
         {
-            EmailLog.NothingToSend(logger, "invitation", message.InvitationId);
+            EmailLog.NothingToSend(logger, "invitation", invitationId);
         }
     }
 }

@@ -32,6 +32,7 @@ public static class InvitationEndpoints
             group.MapPost("/bulk", CreateInvitations).WithName(alias + "CreateInvitationsInBulk");
             group.MapGet("/", ListInvitations).WithName(alias + "ListInvitations");
             group.MapDelete("/{invitationId}", RevokeInvitation).WithName(alias + "RevokeInvitation");
+            group.MapPost("/{invitationId}/resend", ResendInvitation).WithName(alias + "ResendInvitation");
         }
 
         return app;
@@ -106,6 +107,23 @@ public static class InvitationEndpoints
         db.AddEvent(new UserInvitationRevoked(invitation.Id) { TenantId = invitation.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>Mails a pending, unexpired invitation again (portal "Resend"); the new link replaces the old one.</summary>
+    public static async Task<IResult> ResendInvitation(string invitationId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var invitation = Guid.TryParse(invitationId, out var id)
+            ? await db.Invitations.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, cancellationToken)
+            : null;
+        if (invitation is null)
+        {
+            return ApiErrors.NotFound("Invitation");
+        }
+
+        db.AddEvent(new UserInvitationResent(invitation.Id) { TenantId = invitation.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Accepted((string?)null, new DataResponse<InvitationResponse>(InvitationResponse.From(invitation), "Invitation resent"));
     }
 
     /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
