@@ -1,0 +1,131 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Messaging.Inbox;
+using LumoAuth.ServiceDefaults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Admin.Features.Email;
+
+/// <summary>
+/// Issues the link's token when the mail is sent, so the raw token lives only in this consumer's memory
+/// and in the mail: the request stored an unguessable placeholder hash and the event carries only ids.
+/// The new hash, the inbox row and the send share one transaction: a failed send rolls the token back
+/// and the retry issues a fresh one; once committed, a redelivery finds the inbox row and sends nothing.
+/// The inbox key is the kind and the reset or invitation id, so one request never yields two mails.
+/// </summary>
+public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailVerificationTokens verificationTokens, IOptions<LumoAuthOptions> lumo)
+{
+    public const string InboxConsumer = "admin-email";
+
+    public static string NewToken() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
+
+    public string Link(string tenantSlug, string path, string token) =>
+        $"{lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{Uri.EscapeDataString(tenantSlug)}{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}";
+
+    /// <returns>false when there was nothing (any more) to send: withdrawn, used, expired, or handled before.</returns>
+    public async Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.PasswordReset}", resetId, async ct =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            var reset = await db.PasswordResetTokens.IgnoreQueryFilters()
+                .FirstOrDefaultAsync(t => t.Id == resetId && t.TenantId == tenantId && t.UsedAt == null && t.ExpiresAt > now, ct);
+            var user = reset is null ? null : await db.Users.IgnoreQueryFilters().AsNoTracking()
+                .FirstOrDefaultAsync(u => u.Id == reset.UserId && u.TenantId == tenantId, ct);
+            var tenant = await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (reset is null || user is null || tenant is null)
+            {
+                return;
+            }
+
+            var token = NewToken();
+            reset.TokenHash = TokenRedemptionEndpoints.HashOf(token);
+            await db.SaveChangesAsync(ct);
+            var mail = EmailTemplates.PasswordReset(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.PasswordReset, token), reset.ExpiresAt);
+            await mailer.SendAsync(mail, tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
+
+    /// <inheritdoc cref="SendPasswordResetAsync"/>
+    /// <param name="inboxKey">The invitation id for the first mail, the resend event's message id for each resend.</param>
+    public async Task<bool> SendInvitationAsync(Guid tenantId, Guid invitationId, Guid inboxKey, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.Invitation}", inboxKey, async ct =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            var invitation = await db.Invitations.IgnoreQueryFilters().FirstOrDefaultAsync(
+                i => i.Id == invitationId && i.TenantId == tenantId && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, ct);
+            var tenant = await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (invitation is null || tenant is null)
+            {
+                return;
+            }
+
+            var token = NewToken();
+            invitation.TokenHash = TokenRedemptionEndpoints.HashOf(token);
+            await db.SaveChangesAsync(ct);
+            var mail = EmailTemplates.Invitation(tenant, invitation.Email, Link(tenant.Slug, EmailLinkPaths.Invitation, token), invitation.ExpiresAt);
+            await mailer.SendAsync(mail, tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
+
+    /// <summary>
+    /// A verification link for an unverified, unblocked user; after a registration only when the tenant
+    /// requires verification (<paramref name="onlyWhenRequired"/>). The link is a sealed statement, so
+    /// nothing is stored; the inbox row (keyed by the message id) still makes it one mail per event.
+    /// </summary>
+    public async Task<bool> SendEmailVerificationAsync(Guid tenantId, Guid userId, Guid messageId, bool onlyWhenRequired, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.EmailVerification}", messageId, async ct =>
+        {
+            var user = await db.Users.IgnoreQueryFilters().AsNoTracking()
+                .FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId && !u.EmailVerified && !u.Blocked, ct);
+            var tenant = user is null ? null : await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (user is null || tenant is null
+                || (onlyWhenRequired && !(await TenantSettings.LoadAsync(db, tenantId, ct)).LoginPolicy.EmailVerificationRequired))
+            {
+                return;
+            }
+
+            var (token, expiresAt) = verificationTokens.Issue(tenantId, user.Id, user.NormalizedEmail);
+            var mail = EmailTemplates.EmailVerification(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.EmailVerification, token), expiresAt);
+            await mailer.SendAsync(mail, tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
+
+    /// <summary>
+    /// A mail that carries no secret (lockout, password change), at most once per event: the inbox key is
+    /// the message id, and the inbox row commits only after the send.
+    /// </summary>
+    public async Task<bool> SendNoticeAsync(string kind, Guid tenantId, Guid userId, Guid messageId, Func<EmailTenant, User, OutgoingEmail> render, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{kind}", messageId, async ct =>
+        {
+            var user = await db.Users.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId, ct);
+            var tenant = await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (user is null || tenant is null)
+            {
+                return;
+            }
+
+            await mailer.SendAsync(render(tenant, user), tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
+}
