@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using LumoAuth.Authorization.Consistency;
 using LumoAuth.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,5 +34,64 @@ public sealed class IndexBoundsTests(BoundedIndexSuite suite) : IClassFixture<Bo
         // A revoke in the PostgreSQL-backed tenant is seen at once with its token.
         var revoked = await ApiAssert.OkAsync(await largeClient.DeleteAsync(large, "doc:4", "viewer", "user:lena"));
         Assert.False(await largeClient.AllowedAsync(large, "doc:4", "viewer", "user:lena", revoked.Token()));
+    }
+}
+
+/// <summary>A revision larger than one catch-up batch is applied whole on the replica that did not write it.</summary>
+public sealed class ChangelogCatchUpTests(SmallBatchReplicasSuite suite) : IClassFixture<SmallBatchReplicasSuite>
+{
+    [Fact]
+    public async Task RevisionLargerThanTheBatch_ReachesTheOtherReplica_Whole()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        using var b = AuthorizationSuite.ClientFor(suite.ReplicaB, tenant);
+        await a.WriteAsync(tenant, "doc:first", "viewer", "user:ann");
+        Assert.True(await b.AllowedAsync(tenant, "doc:first", "viewer", "user:ann")); // B's index is loaded now
+
+        // One revision of ten tuples, then one of two: batches of three must neither stall nor split them.
+        var ten = await ApiAssert.OkAsync(await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = Enumerable.Range(0, 10).Select(i => new { @object = $"doc:{i}", relation = "viewer", user = "user:ann" }).ToArray(),
+        }));
+        var two = await ApiAssert.OkAsync(await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = new[] { new { @object = "doc:10", relation = "viewer", user = "user:ann" }, new { @object = "doc:11", relation = "viewer", user = "user:ann" } },
+        }));
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.True(await b.AllowedAsync(tenant, $"doc:{i}", "viewer", "user:ann", (i < 10 ? ten : two).Token()));
+        }
+
+        var revoked = await ApiAssert.OkAsync(await a.DeleteAsync(tenant, "doc:9", "viewer", "user:ann"));
+        Assert.False(await b.AllowedAsync(tenant, "doc:9", "viewer", "user:ann", revoked.Token()));
+    }
+}
+
+/// <summary>Two replicas on one database whose indexes read the changelog three rows at a time.</summary>
+public sealed class SmallBatchReplicasSuite : IAsyncLifetime
+{
+    private static readonly Dictionary<string, string?> SmallBatches = new() { ["Authorization:Index:ChangelogBatchSize"] = "3" };
+
+    public AdminFactory Admin { get; } = new();
+
+    public AuthorizationFactory ReplicaA { get; private set; } = null!;
+
+    public AuthorizationFactory ReplicaB { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Admin.InitializeAsync();
+        ReplicaA = new AuthorizationFactory(Admin, settings: SmallBatches);
+        await ReplicaA.InitializeAsync();
+        ReplicaB = new AuthorizationFactory(Admin, ReplicaA.DatabaseConnectionString, SmallBatches);
+        await ReplicaB.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await ReplicaB.DisposeAsync();
+        await ReplicaA.DisposeAsync();
+        await Admin.DisposeAsync();
     }
 }

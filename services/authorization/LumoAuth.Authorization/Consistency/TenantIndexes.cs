@@ -33,6 +33,10 @@ public sealed class TupleIndexOptions
     [Range(0, 10_000_000)]
     public int CheckCacheCapacityPerTenant { get; set; } = 20_000;
 
+    /// <summary>Changelog rows one catch-up round aims to read; a single revision larger than this is still read whole.</summary>
+    [Range(1, 1_000_000)]
+    public int ChangelogBatchSize { get; set; } = 5_000;
+
     /// <summary>Results one list operation returns before it stops and reports itself incomplete.</summary>
     [Range(1, 100_000)]
     public int MaxListResults { get; set; } = CheckLimits.Default.MaxListResults;
@@ -255,14 +259,22 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
                 return;
             }
 
-            const int batch = 5_000;
+            var batch = _options.ChangelogBatchSize;
             while (true)
             {
                 var syncStarted = time.GetTimestamp();
                 var changes = new List<(long Revision, string Operation, string Tuple, string Condition, string? Context)>();
+
+                // Up to the revision of the batch's last row, whole: a revision is applied all at once or not at
+                // all, and one larger than the batch must not stall catching up.
                 await using (var command = dataSource.CreateCommand("""
+                    WITH cut AS (
+                        SELECT "Revision" FROM tuple_changes WHERE "TenantId" = $1 AND "Revision" > $2
+                        ORDER BY "Revision", "Id" OFFSET $3 - 1 LIMIT 1)
                     SELECT "Revision", "Operation", "Tuple", "ConditionName", "ConditionContext"::text FROM tuple_changes
-                    WHERE "TenantId" = $1 AND "Revision" > $2 ORDER BY "Revision", "Id" LIMIT $3
+                    WHERE "TenantId" = $1 AND "Revision" > $2
+                      AND (NOT EXISTS (SELECT 1 FROM cut) OR "Revision" <= (SELECT "Revision" FROM cut))
+                    ORDER BY "Revision", "Id"
                     """))
                 {
                     command.Parameters.AddWithValue(index.TenantId);
@@ -275,11 +287,7 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
                     }
                 }
 
-                // A revision cut off by the batch limit is applied on the next round, whole.
-                var complete = changes.Count < batch
-                    ? changes
-                    : changes.Where(c => c.Revision < changes[^1].Revision).ToList();
-                foreach (var revision in complete.GroupBy(c => c.Revision))
+                foreach (var revision in changes.GroupBy(c => c.Revision))
                 {
                     var deletes = revision.Where(c => c.Operation == ChangeOperations.Delete).Select(c => TupleRows.ParseKey(c.Tuple)).ToList();
                     var writes = revision.Where(c => c.Operation == ChangeOperations.Write)
