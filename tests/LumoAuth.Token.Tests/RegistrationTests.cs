@@ -248,4 +248,19 @@ public sealed class RegistrationTests(TokenSuite suite) : IClassFixture<TokenSui
         using var wrong = await HostedFlow.SubmitLoginAsync(firstBrowser, $"/t/{first.Tenant.Slug}/login", first.Email, NewPassword);
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
     }
+    [Fact]
+    public async Task PromptCreateWithNone_IsRedirectedBackAsInvalidRequest()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, HostedFlow.Pkce().Challenge, new() { ["prompt"] = "none create", ["state"] = "s-none" }));
+
+        // No page is shown: the error goes back to the (verified) redirect URI.
+        Assert.NotNull(authorize.Headers.Location);
+        Assert.StartsWith(SignInSetup.RedirectUri + "?", authorize.Headers.Location!.AbsoluteUri, StringComparison.Ordinal);
+        var parameters = HostedFlow.Parameters(authorize.Headers.Location);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("s-none", parameters["state"]);
+    }
 }

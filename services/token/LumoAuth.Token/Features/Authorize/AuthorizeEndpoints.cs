@@ -78,6 +78,12 @@ public static class AuthorizeEndpoints
         // prompt=create: the registration page whatever the session, then back here without "create".
         if (request.HasPromptValue(RegistrationEndpoints.PromptCreate))
         {
+            // OIDC Core: "none" with any other value is an error; create needs a page "none" forbids.
+            if (request.HasPromptValue(PromptValues.None))
+            {
+                return Forbid(Errors.InvalidRequest, "The prompt values 'none' and 'create' cannot be combined.");
+            }
+
             var hostedPages = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
             if (hostedPages is null)
             {
