@@ -263,4 +263,20 @@ public sealed class RegistrationTests(TokenSuite suite) : IClassFixture<TokenSui
         Assert.Equal("invalid_request", parameters["error"]);
         Assert.Equal("s-none", parameters["state"]);
     }
+    [Fact]
+    public async Task LoginPage_OffersRegistrationOnlyWhileItIsAllowed()
+    {
+        var open = await suite.SetUpAsync();
+        var closed = await suite.SetUpAsync();
+        await DisableRegistrationAsync(closed.Tenant);
+        using var browser = suite.Browser();
+        const string returnUrl = "/api/v1/oauth/authorize?client_id=x";
+
+        using var openPage = await browser.GetAsync($"/t/{open.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString($"/t/{open.Tenant.Slug}{returnUrl}")}");
+        using var closedPage = await browser.GetAsync($"/t/{closed.Tenant.Slug}/login");
+
+        var openHtml = await openPage.Content.ReadAsStringAsync();
+        Assert.Contains($"href=\"/t/{open.Tenant.Slug}/register?returnUrl=", openHtml, StringComparison.Ordinal);
+        Assert.DoesNotContain("/register", await closedPage.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

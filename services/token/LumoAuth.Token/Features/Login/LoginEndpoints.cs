@@ -3,6 +3,7 @@ using System.Threading.RateLimiting;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Branding;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
@@ -45,16 +46,18 @@ public static class LoginEndpoints
         });
 
     public sealed record LoginServices(
-        TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection);
+        TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection,
+        HostedPageSettingsCache HostedPages);
 
-    public static IResult ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
+    public static async Task<IResult> ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
     {
         if (returnUrl is not null && !IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
             return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
         }
 
-        return PasswordForm(http, services, returnUrl, loginHint, error: null);
+        var offerRegistration = (await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.RegistrationEnabled == true;
+        return PasswordForm(http, services, returnUrl, loginHint, error: null, offerRegistration: offerRegistration);
     }
 
     public static async Task<IResult> SubmitLogin(HttpContext http, [AsParameters] LoginServices services)
@@ -134,8 +137,10 @@ public static class LoginEndpoints
             && !returnUrl.Contains('\\', StringComparison.Ordinal);
     }
 
-    private static IResult PasswordForm(HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK)
+    private static IResult PasswordForm(
+        HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK, bool offerRegistration = false)
     {
+        var register = $"/t/{services.Tenant.Slug}/register" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
@@ -144,7 +149,8 @@ public static class LoginEndpoints
             (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
             $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{HostedPage.Encode(email)}\">" +
             "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>" +
-            "<button type=\"submit\">Sign in</button></form>";
+            "<button type=\"submit\">Sign in</button></form>" +
+            (offerRegistration ? $"<p>No account yet? <a href=\"{HostedPage.Encode(register)}\">Create one</a></p>" : string.Empty);
         return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body, status, ClientRedirectOf(returnUrl));
     }
 
@@ -170,7 +176,11 @@ public static class LoginEndpoints
     internal static string? ClientRedirectOf(string? returnUrl)
     {
         var query = returnUrl?.IndexOf('?', StringComparison.Ordinal) ?? -1;
-        return query < 0 ? null : Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..])["redirect_uri"].ToString() is { Length: > 0 } uri ? uri : null;
+        return query >= 0
+            && Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..]).TryGetValue("redirect_uri", out var uris)
+            && uris.ToString() is { Length: > 0 } uri
+                ? uri
+                : null;
     }
 
     private sealed record PendingLogin(string Email, string Password, string? ReturnUrl);
