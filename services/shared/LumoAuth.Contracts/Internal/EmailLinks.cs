@@ -20,6 +20,19 @@ public sealed record RequestEmailVerification(Guid TenantId, string? Email);
 public sealed record CompleteEmailVerification(Guid TenantId, string? Token);
 
 /// <summary>
+/// <c>POST /internal/v1/users/password-reset/complete</c> (admin): the reset link's token sets a new password
+/// (200); a bad, expired, used or foreign token is 400 <c>invalid_token</c>, a password the tenant's policy refuses
+/// is 400 <c>validation_error</c> with the problems under <c>password</c> (the token stays usable).
+/// </summary>
+public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, string? Password);
+
+/// <summary>
+/// <c>POST /internal/v1/invitations/accept</c> (admin): the invitation link's token creates the invitee's account
+/// (201 with <c>userId</c> and <c>email</c>); errors as for <see cref="CompletePasswordResetRequest"/>.
+/// </summary>
+public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, string? Password, string? Name);
+
+/// <summary>
 /// Where e-mailed links point: <c>{PublicBaseUrl}/t/{tenantSlug}{path}?token={token}</c>. The gateway routes
 /// these prefixes to the token service's hosted pages, which redeem the token through the admin internal API
 /// (<c>/internal/v1/users/password-reset/complete</c>, <c>/internal/v1/invitations/accept</c>).
@@ -29,6 +42,8 @@ public static class EmailLinkPaths
     public const string RequestPasswordReset = InternalRoutes.Prefix + "/users/password-reset/request";
     public const string RequestEmailVerification = InternalRoutes.Prefix + "/users/email-verification/request";
     public const string CompleteEmailVerification = InternalRoutes.Prefix + "/users/email-verification/complete";
+    public const string CompletePasswordReset = InternalRoutes.Prefix + "/users/password-reset/complete";
+    public const string AcceptInvitation = InternalRoutes.Prefix + "/invitations/accept";
     public const string PasswordReset = "/forgot-password/reset";
     public const string Invitation = "/register/invitation";
     public const string EmailVerification = "/account/verify-email";

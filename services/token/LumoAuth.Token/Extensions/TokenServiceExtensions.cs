@@ -3,6 +3,7 @@ using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
@@ -56,6 +57,7 @@ public static class TokenServiceExtensions
         services.AddHttpClient(BackchannelLogoutConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         services.AddSingleton<UserDirectory>();
+        services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();
         services.AddSingleton<UserClaims>();
         services.AddSingleton<HostedPageSettingsCache>();
@@ -169,6 +171,7 @@ public static class TokenServiceExtensions
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
         app.MapRegistrationEndpoints();
+        app.MapAccountPages();
         app.MapSessionEndpoints();
         app.MapLogoutEndpoints();
         return app;

@@ -20,8 +20,8 @@ namespace LumoAuth.Admin.Features.Credentials;
 /// </summary>
 public static class TokenRedemptionEndpoints
 {
-    public const string CompletePasswordReset = InternalRoutes.Prefix + "/users/password-reset/complete";
-    public const string AcceptInvitation = InternalRoutes.Prefix + "/invitations/accept";
+    public const string CompletePasswordReset = EmailLinkPaths.CompletePasswordReset;
+    public const string AcceptInvitation = EmailLinkPaths.AcceptInvitation;
 
     public static IEndpointRouteBuilder MapTokenRedemptionEndpoints(this IEndpointRouteBuilder app)
     {
@@ -93,7 +93,3 @@ public static class TokenRedemptionEndpoints
 
     private static IResult InvalidToken() => ApiErrors.BadRequest(ErrorCodes.InvalidToken, "The link is invalid, expired or already used");
 }
-
-public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, string? Password);
-
-public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, string? Password, string? Name);

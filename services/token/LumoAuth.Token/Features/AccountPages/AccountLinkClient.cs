@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+/// <summary>What admin made of a request carrying an e-mailed link's token.</summary>
+public enum LinkOutcome
+{
+    Done,
+
+    /// <summary>The token is unknown, expired, used, or another tenant's.</summary>
+    InvalidToken,
+
+    /// <summary>Admin refused the input (e.g. the password policy); see <see cref="LinkResult.Problems"/>.</summary>
+    Invalid,
+
+    Unavailable,
+}
+
+/// <param name="Problems">Admin's validation messages by field, on <see cref="LinkOutcome.Invalid"/>.</param>
+public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field, string Problem)> Problems)
+{
+    public static readonly LinkResult Done = new(LinkOutcome.Done, []);
+}
+
+/// <summary>
+/// Admin's internal API behind the e-mailed links: asking for a reset link, and redeeming reset, invitation and
+/// verification tokens. Admin owns the tokens; this client never logs one (only call names and statuses).
+/// </summary>
+public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFactory, ILogger<AccountLinkClient> logger)
+{
+    /// <summary>Admin answers the same whether the address is known or not; so does this (Done unless admin is unreachable or refuses the address).</summary>
+    public Task<LinkResult> RequestPasswordResetAsync(Guid tenantId, string email, CancellationToken cancellationToken) =>
+        PostAsync("password reset request", EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenantId, email), cancellationToken);
+
+    public Task<LinkResult> CompletePasswordResetAsync(Guid tenantId, string token, string password, CancellationToken cancellationToken) =>
+        PostAsync("password reset", EmailLinkPaths.CompletePasswordReset, new CompletePasswordResetRequest(tenantId, token, password), cancellationToken);
+
+    public Task<LinkResult> AcceptInvitationAsync(Guid tenantId, string token, string password, string? name, CancellationToken cancellationToken) =>
+        PostAsync("invitation", EmailLinkPaths.AcceptInvitation, new AcceptInvitationRequest(tenantId, token, password, name), cancellationToken);
+
+    public Task<LinkResult> CompleteEmailVerificationAsync(Guid tenantId, string token, CancellationToken cancellationToken) =>
+        PostAsync("email verification", EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenantId, token), cancellationToken);
+
+    private async Task<LinkResult> PostAsync<T>(string call, string route, T request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(route, request, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return LinkResult.Done;
+            }
+
+            var envelope = response.StatusCode == HttpStatusCode.BadRequest && response.Content.Headers.ContentType?.MediaType == "application/json"
+                ? await response.Content.ReadFromJsonAsync<ErrorEnvelope>(cancellationToken)
+                : null;
+            switch (envelope?.Code)
+            {
+                case ErrorCodes.InvalidToken:
+                    return new LinkResult(LinkOutcome.InvalidToken, []);
+                case ErrorCodes.ValidationError:
+                    return new LinkResult(LinkOutcome.Invalid,
+                        (envelope.Details ?? []).SelectMany(d => d.Value.Select(problem => (d.Key, problem))).ToList());
+                default:
+                    LogAdminStatus(logger, call, (int)response.StatusCode);
+                    return new LinkResult(LinkOutcome.Unavailable, []);
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, call, ex);
+            return new LinkResult(LinkOutcome.Unavailable, []);
+        }
+    }
+
+    private sealed record ErrorEnvelope(string? Code, Dictionary<string, string[]>? Details);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin answered {Status} to the {Call} call")]
+    private static partial void LogAdminStatus(ILogger logger, string call, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin is unreachable for the {Call} call")]
+    private static partial void LogAdminUnavailable(ILogger logger, string call, Exception exception);
+}

@@ -1,0 +1,87 @@
+using System.Buffers;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+public sealed record AccountPageServices(TenantContext Tenant, IAntiforgery Antiforgery, AccountLinkClient Links);
+
+/// <summary>
+/// What the pages behind e-mailed links share: the CSRF check, the token's shape, the "bad link" page and the
+/// new-password fields. Rendering, branding and security headers are <see cref="HostedPage"/>'s.
+/// </summary>
+public static class AccountPage
+{
+    /// <summary>Admin's tokens are base64url; anything longer or odd is refused before admin is asked.</summary>
+    public const int MaxTokenLength = 1000;
+
+    private static readonly SearchValues<char> TokenAlphabet =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    public static bool IsWellFormedToken(string? token) =>
+        token is { Length: > 0 and <= MaxTokenLength } && !token.AsSpan().ContainsAnyExcept(TokenAlphabet);
+
+    /// <summary>Null when the form came from our page; otherwise the error page to answer with.</summary>
+    public static async Task<IResult?> RefuseForgedFormAsync(HttpContext http, IAntiforgery antiforgery)
+    {
+        try
+        {
+            await antiforgery.ValidateRequestAsync(http);
+            return null;
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Reload it and try again.");
+        }
+    }
+
+    public static IResult InvalidLink(HttpContext http, string slug, string retry) =>
+        HostedPage.Render(http, "This link does not work",
+            "<p class=\"error\" role=\"alert\" data-error=\"invalid_token\">The link is invalid, has expired or was already used.</p>" +
+            $"<p>{retry}</p>" + SignInLink(slug),
+            StatusCodes.Status400BadRequest);
+
+    public static IResult Unavailable(HttpContext http) =>
+        HostedPage.Error(http, "temporarily_unavailable", "This is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+
+    public static string SignInLink(string slug) => $"<p><a href=\"/t/{HostedPage.Encode(slug)}/login\">Sign in</a></p>";
+
+    public static string Errors(IEnumerable<string> errors)
+    {
+        var items = string.Concat(errors.Select(e => $"<p>{HostedPage.Encode(e)}</p>"));
+        return items.Length == 0 ? string.Empty : $"<div class=\"error\" role=\"alert\">{items}</div>";
+    }
+
+    /// <summary>Opens a POST form to <paramref name="action"/> with the CSRF field (and the link's token, carried in the body).</summary>
+    public static string FormStart(HttpContext http, IAntiforgery antiforgery, string action, string? token)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(http);
+        return $"<form method=\"post\" action=\"{HostedPage.Encode(action)}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+            (token is null ? string.Empty : HostedPage.Field("token", token));
+    }
+
+    /// <summary>The password to set, twice (<c>password</c> and <c>confirm</c>), so a typo does not lock the person out.</summary>
+    public static string NewPasswordFields(string label) =>
+        $"<label for=\"password\">{HostedPage.Encode(label)}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
+        "<label for=\"confirm\">Repeat it</label><input id=\"confirm\" name=\"confirm\" type=\"password\" autocomplete=\"new-password\" required>";
+
+    /// <summary>The page's own checks of the two password fields; admin applies the tenant's policy after.</summary>
+    public static string? CheckNewPassword(string password, string confirm) =>
+        password.Length == 0 ? "Enter a new password."
+        : password.Length > 256 ? "The password is too long."
+        : password != confirm ? "The two passwords are not the same."
+        : null;
+
+    public static IEnumerable<string> Describe(IReadOnlyList<(string Field, string Problem)> problems) =>
+        problems.Count == 0
+            ? ["The details are not valid."]
+            : problems.Select(p => p.Field switch
+            {
+                "password" => "Password " + p.Problem + ".",
+                "name" => "Name " + p.Problem + ".",
+                "email" => "Email " + p.Problem + ".",
+                _ => "The details are not valid.",
+            });
+}

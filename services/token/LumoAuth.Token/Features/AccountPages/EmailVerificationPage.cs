@@ -1,0 +1,53 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Features.Login;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+/// <summary>
+/// <c>/t/{slug}/account/verify-email</c>, where a verification mail leads. Opening the link only shows a button:
+/// mail scanners fetch links on their own, and only the person's POST marks the address verified.
+/// </summary>
+public static class EmailVerificationPage
+{
+    public static IResult Show(HttpContext http, string? token, [AsParameters] AccountPageServices services)
+    {
+        if (!AccountPage.IsWellFormedToken(token))
+        {
+            return InvalidVerification(http, services);
+        }
+
+        var body =
+            "<p>Confirm that this email address is yours.</p>" +
+            AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{EmailLinkPaths.EmailVerification}", token) +
+            "<button type=\"submit\">Verify my email address</button></form>";
+        return HostedPage.Render(http, "Verify your email address", body);
+    }
+
+    public static async Task<IResult> Submit(HttpContext http, [AsParameters] AccountPageServices services)
+    {
+        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
+        {
+            return refused;
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var token = form["token"].ToString();
+        if (!AccountPage.IsWellFormedToken(token))
+        {
+            return InvalidVerification(http, services);
+        }
+
+        var result = await services.Links.CompleteEmailVerificationAsync(services.Tenant.TenantId, token, http.RequestAborted);
+        return result.Outcome switch
+        {
+            LinkOutcome.Done => HostedPage.Render(http, "Your email address is verified",
+                "<p>Thank you. You can close this window or sign in.</p>" + AccountPage.SignInLink(services.Tenant.Slug)),
+            LinkOutcome.InvalidToken or LinkOutcome.Invalid => InvalidVerification(http, services),
+            _ => AccountPage.Unavailable(http),
+        };
+    }
+
+    private static IResult InvalidVerification(HttpContext http, AccountPageServices services) =>
+        AccountPage.InvalidLink(http, services.Tenant.Slug,
+            "A verification link works for 24 hours, and only for the address it was sent to. Signing in lets you ask for a new one.");
+}

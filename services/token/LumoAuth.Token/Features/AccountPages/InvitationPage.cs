@@ -1,0 +1,66 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Features.Login;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+/// <summary>
+/// <c>/t/{slug}/register/invitation</c>, where an invitation mail leads: the invitee picks a name and a password and
+/// admin creates the account (its address verified by the link). The page does not sign the invitee in: there is
+/// no application to return to, and the login page stays the one door where the tenant's sign-in rules apply.
+/// </summary>
+public static class InvitationPage
+{
+    public static IResult Show(HttpContext http, string? token, [AsParameters] AccountPageServices services) =>
+        AccountPage.IsWellFormedToken(token)
+            ? Form(http, services, token!, name: null, [])
+            : InvalidInvitation(http, services);
+
+    public static async Task<IResult> Submit(HttpContext http, [AsParameters] AccountPageServices services)
+    {
+        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
+        {
+            return refused;
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var token = form["token"].ToString();
+        if (!AccountPage.IsWellFormedToken(token))
+        {
+            return InvalidInvitation(http, services);
+        }
+
+        var name = form["name"].ToString().Trim();
+        var password = form["password"].ToString();
+        var problem = name.Length > 200 ? "The name is too long." : AccountPage.CheckNewPassword(password, form["confirm"].ToString());
+        if (problem is not null)
+        {
+            return Form(http, services, token, name, [problem], StatusCodes.Status400BadRequest);
+        }
+
+        var result = await services.Links.AcceptInvitationAsync(services.Tenant.TenantId, token, password, name.Length == 0 ? null : name, http.RequestAborted);
+        return result.Outcome switch
+        {
+            LinkOutcome.Done => HostedPage.Render(http, "Your account is ready",
+                "<p>You can now sign in with your email address and the password you chose.</p>" + AccountPage.SignInLink(services.Tenant.Slug)),
+            LinkOutcome.InvalidToken => InvalidInvitation(http, services),
+            LinkOutcome.Invalid => Form(http, services, token, name, AccountPage.Describe(result.Problems), StatusCodes.Status400BadRequest),
+            _ => AccountPage.Unavailable(http),
+        };
+    }
+
+    private static IResult InvalidInvitation(HttpContext http, AccountPageServices services) =>
+        AccountPage.InvalidLink(http, services.Tenant.Slug,
+            "An invitation works once, until it expires, and only its newest link works. Ask whoever invited you to send it again.");
+
+    private static IResult Form(HttpContext http, AccountPageServices services, string token, string? name, IEnumerable<string> errors, int status = StatusCodes.Status200OK)
+    {
+        var body =
+            AccountPage.Errors(errors) +
+            "<p>You were invited to create an account. Choose a password to accept.</p>" +
+            AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{EmailLinkPaths.Invitation}", token) +
+            $"<label for=\"name\">Full name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
+            AccountPage.NewPasswordFields("Password") +
+            "<button type=\"submit\">Accept the invitation</button></form>";
+        return HostedPage.Render(http, "Accept your invitation", body, status);
+    }
+}
