@@ -168,4 +168,20 @@ public sealed class BrandingTests(TokenSuite suite) : IClassFixture<TokenSuite>
             Assert.Contains($"Tenant {plain.Tenant.Slug}", html, StringComparison.Ordinal);
         }
     }
+    [Theory]
+    [InlineData("http://[::1]:8080/logo.png", true, "http://[::1]:8080")]
+    [InlineData("http://localhost:5000/logo.png", true, "http://localhost:5000")]
+    [InlineData("http://localhost:5000/logo.png", false, null)]
+    [InlineData("http://cdn.example.com/logo.png", true, null)]
+    [InlineData("https://bücher.example/logo.png", false, "https://xn--bcher-kva.example")]
+    [InlineData("https://cdn.example.com:8443/a/b.png", false, "https://cdn.example.com:8443")]
+    public void LogoOrigin_IsAValidCspSource_OnlyForAllowedLogos(string logo, bool development, string? origin)
+    {
+        var branding = LumoAuth.Token.Features.Branding.PageBranding.From(
+            new LumoAuth.Contracts.Internal.HostedPageSettings(true, null, logo, "#abc"), "Tenant", development);
+
+        Assert.Equal(origin, branding.LogoOrigin);
+        Assert.Equal("#abc", branding.PrimaryColor);
+        Assert.Equal("Tenant", branding.DisplayName);
+    }
 }

@@ -15,7 +15,10 @@ public sealed partial record PageBranding(string? DisplayName, string? PrimaryCo
     public static readonly PageBranding None = new(null, null, null);
 
     /// <summary>The CSP source of the logo (scheme, host, port), or null without a logo.</summary>
-    public string? LogoOrigin => Logo is null ? null : $"{Logo.Scheme}://{Logo.IdnHost}{(Logo.IsDefaultPort ? string.Empty : ":" + Logo.Port)}";
+    public string? LogoOrigin => Logo is null
+        ? null
+        // Host keeps an IPv6 literal's brackets; IdnHost gives a name in the ASCII (punycode) form CSP needs.
+        : $"{Logo.Scheme}://{(Logo.Host.StartsWith('[') ? Logo.Host : Logo.IdnHost)}{(Logo.IsDefaultPort ? string.Empty : ":" + Logo.Port)}";
 
     public static PageBranding From(HostedPageSettings? settings, string? tenantName, bool development)
     {
