@@ -150,6 +150,7 @@ public static class LoginEndpoints
             $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{HostedPage.Encode(email)}\">" +
             "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>" +
             "<button type=\"submit\">Sign in</button></form>" +
+            $"<p><a href=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/forgot-password\">Forgot your password?</a></p>" +
             (offerRegistration ? $"<p>No account yet? <a href=\"{HostedPage.Encode(register)}\">Create one</a></p>" : string.Empty);
         return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body, status, ClientRedirectOf(returnUrl));
     }
