@@ -34,6 +34,13 @@ public sealed class HostedPageInternalTests(AdminFactory factory) : IClassFixtur
         var verdict = await ApiAssert.OkAsync(await client.PostAsJsonAsync(InternalRoutes.Authenticate,
             new AuthenticateRequest(tenant.Id, "self@example.com", "a good password 1", null, null)));
         Assert.Equal(AuthenticationOutcomes.Success, verdict["outcome"]!.GetValue<string>());
+
+        // UserCreated left through the outbox, as for the REST API: the audit consumer recorded it.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_created&targetId={userId}"));
+            return page["data"]!.AsArray().FirstOrDefault()?.AsObject();
+        });
     }
 
     [Fact]
