@@ -90,7 +90,7 @@ public sealed class AccountPagesTests(TokenSuite suite) : IClassFixture<TokenSui
         var mismatch = await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = NewPassword, ["confirm"] = NewPassword + "x" }, HttpStatusCode.BadRequest);
         Assert.Contains("not the same", mismatch, StringComparison.Ordinal);
         var weak = await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = "short", ["confirm"] = "short" }, HttpStatusCode.BadRequest);
-        Assert.Contains("Password ", weak, StringComparison.Ordinal);
+        Assert.Contains("Password must be at least", weak, StringComparison.Ordinal);
         Assert.Contains("name=\"token\"", weak, StringComparison.Ordinal);
 
         var changed = await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.OK);
@@ -252,6 +252,22 @@ public sealed class AccountPagesTests(TokenSuite suite) : IClassFixture<TokenSui
         using var garbage = await browser.GetAsync($"/t/{setup.Tenant.Slug}{EmailLinkPaths.EmailVerification}?token=%3Cnope%3E");
         Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
         AssertInvalidLink(await SubmitAsync(browser, $"/t/{setup.Tenant.Slug}{EmailLinkPaths.EmailVerification}?token={NewToken()}", new(), HttpStatusCode.BadRequest));
+    }
+
+    [Fact]
+    public async Task EmailVerification_NewLinkRequest_AnswersTheSameForEveryAddress()
+    {
+        using var browser = suite.Browser();
+        var setup = await suite.SetUpAsync();
+        var request = $"/t/{setup.Tenant.Slug}{EmailLinkPaths.EmailVerification}/request";
+
+        var unverified = await SubmitAsync(browser, request, new() { ["email"] = setup.Email }, HttpStatusCode.OK);
+        var unknown = await SubmitAsync(browser, request, new() { ["email"] = "nobody-" + setup.Email }, HttpStatusCode.OK);
+        Assert.Equal(unverified, unknown);
+        Assert.Contains("Check your email", unknown, StringComparison.Ordinal);
+
+        using var forged = await browser.PostAsync(request, new FormUrlEncodedContent(new Dictionary<string, string> { ["email"] = setup.Email }));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
     }
 
     private async Task<bool> EmailVerifiedAsync(SignInSetup setup)

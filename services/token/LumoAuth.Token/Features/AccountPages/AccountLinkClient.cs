@@ -36,6 +36,10 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
     public Task<LinkResult> RequestPasswordResetAsync(Guid tenantId, string email, CancellationToken cancellationToken) =>
         PostAsync("password reset request", EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenantId, email), cancellationToken);
 
+    /// <summary>Like the reset request: the same answer for unknown, verified and unverified addresses.</summary>
+    public Task<LinkResult> RequestEmailVerificationAsync(Guid tenantId, string email, CancellationToken cancellationToken) =>
+        PostAsync("email verification request", EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenantId, email), cancellationToken);
+
     public Task<LinkResult> CompletePasswordResetAsync(Guid tenantId, string token, string password, CancellationToken cancellationToken) =>
         PostAsync("password reset", EmailLinkPaths.CompletePasswordReset, new CompletePasswordResetRequest(tenantId, token, password), cancellationToken);
 

@@ -36,6 +36,7 @@ public static class AccountPage
         }
     }
 
+    /// <param name="retry">HTML (every value in it already encoded): how to get a link that works.</param>
     public static IResult InvalidLink(HttpContext http, string slug, string retry) =>
         HostedPage.Render(http, "This link does not work",
             "<p class=\"error\" role=\"alert\" data-error=\"invalid_token\">The link is invalid, has expired or was already used.</p>" +
@@ -60,6 +61,52 @@ public static class AccountPage
         return $"<form method=\"post\" action=\"{HostedPage.Encode(action)}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             (token is null ? string.Empty : HostedPage.Field("token", token));
+    }
+
+    /// <summary>
+    /// A page asking for an address to mail a link to. Its answer is the same whether or not the address has an
+    /// account (admin's is too), so it cannot be used to find out who is registered.
+    /// </summary>
+    public sealed record AddressRequest(string Title, string Intro, string Button, string Sent);
+
+    public static IResult AddressForm(HttpContext http, AccountPageServices services, AddressRequest page, string action, string? email, string? error,
+        int status = StatusCodes.Status200OK)
+    {
+        var body =
+            Errors(error is null ? [] : [error]) +
+            $"<p>{HostedPage.Encode(page.Intro)}</p>" +
+            FormStart(http, services.Antiforgery, action, token: null) +
+            $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
+            $"<button type=\"submit\">{HostedPage.Encode(page.Button)}</button></form>" +
+            SignInLink(services.Tenant.Slug);
+        return HostedPage.Render(http, page.Title, body, status);
+    }
+
+    /// <summary>Reads the address, asks admin through <paramref name="request"/>, and answers with the one "sent" page.</summary>
+    public static async Task<IResult> SubmitAddressAsync(
+        HttpContext http, AccountPageServices services, AddressRequest page, string action,
+        Func<Guid, string, CancellationToken, Task<LinkResult>> request)
+    {
+        if (await RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
+        {
+            return refused;
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var email = form["email"].ToString().Trim();
+        if (email.Length is 0 or > 320)
+        {
+            return AddressForm(http, services, page, action, email, "Enter your email address.", StatusCodes.Status400BadRequest);
+        }
+
+        var result = await request(services.Tenant.TenantId, email, http.RequestAborted);
+        return result.Outcome switch
+        {
+            LinkOutcome.Done => HostedPage.Render(http, "Check your email", $"<p>{HostedPage.Encode(page.Sent)}</p>" + SignInLink(services.Tenant.Slug)),
+            // Only the address's shape is judged here, never whether it has an account.
+            LinkOutcome.Invalid => AddressForm(http, services, page, action, email, "Enter a valid email address.", StatusCodes.Status400BadRequest),
+            _ => Unavailable(http),
+        };
     }
 
     /// <summary>The password to set, twice (<c>password</c> and <c>confirm</c>), so a typo does not lock the person out.</summary>

@@ -19,6 +19,8 @@ public static class AccountPageEndpoints
         pages.MapPost(EmailLinkPaths.Invitation, InvitationPage.Submit).DisableAntiforgery().RequireRateLimiting(LoginEndpoints.RateLimitPolicy);
         pages.MapGet(EmailLinkPaths.EmailVerification, EmailVerificationPage.Show).WithName("EmailVerificationPage");
         pages.MapPost(EmailLinkPaths.EmailVerification, EmailVerificationPage.Submit).DisableAntiforgery().RequireRateLimiting(LoginEndpoints.RateLimitPolicy);
+        pages.MapGet(EmailVerificationPage.RequestPath, EmailVerificationPage.ShowRequest).WithName("EmailVerificationRequestPage");
+        pages.MapPost(EmailVerificationPage.RequestPath, EmailVerificationPage.SubmitRequest).DisableAntiforgery().RequireRateLimiting(LoginEndpoints.RateLimitPolicy);
         return app;
     }
 }

@@ -9,6 +9,21 @@ namespace LumoAuth.Token.Features.AccountPages;
 /// </summary>
 public static class EmailVerificationPage
 {
+    /// <summary>Where a person whose link expired (or never came) asks for a new one.</summary>
+    public const string RequestPath = EmailLinkPaths.EmailVerification + "/request";
+
+    private static readonly AccountPage.AddressRequest NewLink = new(
+        "Verify your email address",
+        "Enter your email address. If it still needs verifying, we will send it a new link.",
+        "Send a new link",
+        "If this address needs verifying, we have sent it a new link. The link works for 24 hours.");
+
+    public static IResult ShowRequest(HttpContext http, [AsParameters] AccountPageServices services) =>
+        AccountPage.AddressForm(http, services, NewLink, $"/t/{services.Tenant.Slug}{RequestPath}", email: null, error: null);
+
+    public static Task<IResult> SubmitRequest(HttpContext http, [AsParameters] AccountPageServices services) =>
+        AccountPage.SubmitAddressAsync(http, services, NewLink, $"/t/{services.Tenant.Slug}{RequestPath}", services.Links.RequestEmailVerificationAsync);
+
     public static IResult Show(HttpContext http, string? token, [AsParameters] AccountPageServices services)
     {
         if (!AccountPage.IsWellFormedToken(token))
@@ -49,5 +64,6 @@ public static class EmailVerificationPage
 
     private static IResult InvalidVerification(HttpContext http, AccountPageServices services) =>
         AccountPage.InvalidLink(http, services.Tenant.Slug,
-            "A verification link works for 24 hours, and only for the address it was sent to. Signing in lets you ask for a new one.");
+            "A verification link works for 24 hours, and only for the address it was sent to. " +
+            $"<a href=\"/t/{HostedPage.Encode(services.Tenant.Slug)}{RequestPath}\">Ask for a new one</a>.");
 }

@@ -10,34 +10,19 @@ namespace LumoAuth.Token.Features.AccountPages;
 /// </summary>
 public static class PasswordResetPages
 {
+    private static readonly AccountPage.AddressRequest ForgotPassword = new(
+        "Forgot your password?",
+        "Enter the email address of your account. If it has one, we will send it a link to choose a new password.",
+        "Send the link",
+        "If an account exists for this address, we have sent it a link to choose a new password. The link works for one hour.");
+
     public static IResult ShowRequest(HttpContext http, [AsParameters] AccountPageServices services) =>
-        RequestForm(http, services, email: null, error: null);
+        AccountPage.AddressForm(http, services, ForgotPassword, RequestPath(services), email: null, error: null);
 
-    public static async Task<IResult> SubmitRequest(HttpContext http, [AsParameters] AccountPageServices services)
-    {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
-        {
-            return refused;
-        }
+    public static Task<IResult> SubmitRequest(HttpContext http, [AsParameters] AccountPageServices services) =>
+        AccountPage.SubmitAddressAsync(http, services, ForgotPassword, RequestPath(services), services.Links.RequestPasswordResetAsync);
 
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var email = form["email"].ToString().Trim();
-        if (email.Length is 0 or > 320)
-        {
-            return RequestForm(http, services, email, "Enter your email address.", StatusCodes.Status400BadRequest);
-        }
-
-        var result = await services.Links.RequestPasswordResetAsync(services.Tenant.TenantId, email, http.RequestAborted);
-        return result.Outcome switch
-        {
-            LinkOutcome.Done => HostedPage.Render(http, "Check your email",
-                "<p>If an account exists for this address, we have sent it a link to choose a new password. The link works for one hour.</p>" +
-                AccountPage.SignInLink(services.Tenant.Slug)),
-            // Only the address's shape is judged here, never whether it has an account.
-            LinkOutcome.Invalid => RequestForm(http, services, email, "Enter a valid email address.", StatusCodes.Status400BadRequest),
-            _ => AccountPage.Unavailable(http),
-        };
-    }
+    private static string RequestPath(AccountPageServices services) => $"/t/{services.Tenant.Slug}/forgot-password";
 
     public static IResult ShowReset(HttpContext http, string? token, [AsParameters] AccountPageServices services) =>
         AccountPage.IsWellFormedToken(token)
@@ -77,19 +62,7 @@ public static class PasswordResetPages
 
     private static IResult InvalidResetLink(HttpContext http, AccountPageServices services) =>
         AccountPage.InvalidLink(http, services.Tenant.Slug,
-            $"Only the newest reset link works, for one hour. <a href=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/forgot-password\">Ask for a new one</a>.");
-
-    private static IResult RequestForm(HttpContext http, AccountPageServices services, string? email, string? error, int status = StatusCodes.Status200OK)
-    {
-        var body =
-            AccountPage.Errors(error is null ? [] : [error]) +
-            "<p>Enter the email address of your account. If it has one, we will send it a link to choose a new password.</p>" +
-            AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}/forgot-password", token: null) +
-            $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
-            "<button type=\"submit\">Send the link</button></form>" +
-            AccountPage.SignInLink(services.Tenant.Slug);
-        return HostedPage.Render(http, "Forgot your password?", body, status);
-    }
+            $"Only the newest reset link works, for one hour. <a href=\"{HostedPage.Encode(RequestPath(services))}\">Ask for a new one</a>.");
 
     private static IResult ResetForm(HttpContext http, AccountPageServices services, string token, IEnumerable<string> errors, int status = StatusCodes.Status200OK)
     {
