@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts.Internal;
@@ -8,29 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace LumoAuth.Admin.Tests;
-
-/// <summary>Records every log line of the service it is registered in.</summary>
-public sealed class RecordingLoggerProvider : ILoggerProvider
-{
-    public ConcurrentQueue<(string Category, string Message)> Lines { get; } = new();
-
-    public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Lines);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(string category, ConcurrentQueue<(string, string)> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue((category, formatter(state, exception) + (exception is null ? string.Empty : " " + exception)));
-    }
-}
 
 /// <summary>An admin without an <c>Email</c> section, whose log lines are recorded.</summary>
 public sealed class NoEmailAdminFixture : IAsyncLifetime

@@ -17,7 +17,7 @@ namespace LumoAuth.Token.Tests;
 /// known token's hash where admin's mail consumer would have put the mailed one (as admin's own tests do), and
 /// verification tokens come from admin's real token issuer.
 /// </summary>
-public sealed class AccountPagesTests(TokenSuite suite) : IClassFixture<TokenSuite>
+public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<AccountPagesSuite>
 {
     private const string NewPassword = "Fresh-Passw0rd-2026!";
 
@@ -110,6 +110,9 @@ public sealed class AccountPagesTests(TokenSuite suite) : IClassFixture<TokenSui
         // Used once: the same link now gets the error page.
         var reused = await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = "Another-Passw0rd-9!", ["confirm"] = "Another-Passw0rd-9!" }, HttpStatusCode.BadRequest);
         AssertInvalidLink(reused);
+
+        // The token was in URLs and forms; no log line of the token service has it.
+        Assert.DoesNotContain(suite.Logs.Lines, l => l.Message.Contains(token, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -290,4 +293,13 @@ public sealed class AccountPagesTests(TokenSuite suite) : IClassFixture<TokenSui
         Assert.Equal(1, await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == id).ExecuteUpdateAsync(s => s.SetProperty(i => i.TokenHash, hash)));
         return token;
     }
+}
+
+/// <summary>The usual suite, with the token service's log lines recorded.</summary>
+public sealed class AccountPagesSuite : TokenSuite
+{
+    public RecordingLoggerProvider Logs { get; } = new();
+
+    protected override void ConfigureTokenServices(IServiceCollection services) =>
+        services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
 }
