@@ -87,6 +87,23 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     }
 
     [Fact]
+    public async Task Authenticate_UnverifiedAddress_IsRefusedOnlyWhereTheTenantRequiresVerification()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var id = await factory.CreateUserAsync(tenant, "unverified@example.com", Password);
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "unverified@example.com", Password)).Outcome);
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { emailVerificationRequired = true } }));
+        Assert.Equal(AuthenticationOutcomes.EmailNotVerified, (await LoginAsync(tenant.Id, "unverified@example.com", Password)).Outcome);
+        // Without the password it looks like any failure.
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(tenant.Id, "unverified@example.com", "guess")).Outcome);
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { emailVerified = true }));
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "unverified@example.com", Password)).Outcome);
+    }
+
+    [Fact]
     public async Task Authenticate_BlockedOrInactiveUser_IsRefused()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -24,6 +24,7 @@ public static class AuthenticationOutcomes
     public const string Blocked = "blocked";
     public const string MfaRequired = "mfa_required";
     public const string MfaInvalid = "mfa_invalid";
+    public const string EmailNotVerified = "email_not_verified";
 }
 
 /// <summary><c>GET /internal/v1/users/{userId}</c> with <c>?tenantId=</c> (admin): claims for ID tokens and userinfo.</summary>

@@ -57,6 +57,14 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             return Failure(AuthenticationOutcomes.Blocked);
         }
 
+        // A tenant that requires verified addresses lets nobody in before theirs is verified (also revealed only
+        // to someone who knows the password).
+        if (!user.EmailVerified && (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy.EmailVerificationRequired)
+        {
+            await PublishAsync(request, user, new UserLoginFailed(user.Id, "email_not_verified"), cancellationToken);
+            return Failure(AuthenticationOutcomes.EmailNotVerified);
+        }
+
         var methods = new List<string> { "pwd" };
         var factor = await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
