@@ -228,6 +228,22 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
     }
 
     [Fact]
+    public async Task Invitation_ForAnAddressThatGotAnAccountMeanwhile_SaysSo_WithoutCreatingAnother()
+    {
+        using var browser = suite.Browser();
+        var setup = await suite.SetUpAsync();
+        var email = $"late-{Guid.NewGuid():N}"[..13] + "@example.com";
+        var token = await InviteAsync(setup.Tenant, email);
+        await suite.Admin.CreateUserAsync(setup.Tenant, email, "Someone-Else-Passw0rd!");
+
+        var answer = await SubmitAsync(browser, $"/t/{setup.Tenant.Slug}{EmailLinkPaths.Invitation}?token={token}",
+            new() { ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.Conflict);
+        Assert.Contains("data-error=\"account_exists\"", answer, StringComparison.Ordinal);
+        using var login = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", email, NewPassword);
+        Assert.Equal(HttpStatusCode.Unauthorized, login.StatusCode);
+    }
+
+    [Fact]
     public async Task EmailVerification_OpeningTheLinkChangesNothing_TheButtonVerifies()
     {
         using var browser = suite.Browser();

@@ -17,6 +17,9 @@ public enum LinkOutcome
     /// <summary>Admin refused the input (e.g. the password policy); see <see cref="LinkResult.Problems"/>.</summary>
     Invalid,
 
+    /// <summary>An invitation's address already has an account (someone created it since the invitation was sent).</summary>
+    AccountExists,
+
     Unavailable,
 }
 
@@ -60,11 +63,13 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
                 return LinkResult.Done;
             }
 
-            var envelope = response.StatusCode == HttpStatusCode.BadRequest && response.Content.Headers.ContentType?.MediaType == "application/json"
+            var envelope = (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Conflict) && response.Content.Headers.ContentType?.MediaType == "application/json"
                 ? await response.Content.ReadFromJsonAsync<ErrorEnvelope>(cancellationToken)
                 : null;
             switch (envelope?.Code)
             {
+                case ErrorCodes.DuplicateResource:
+                    return new LinkResult(LinkOutcome.AccountExists, []);
                 case ErrorCodes.InvalidToken:
                     return new LinkResult(LinkOutcome.InvalidToken, []);
                 case ErrorCodes.ValidationError:

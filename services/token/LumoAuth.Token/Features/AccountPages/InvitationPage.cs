@@ -43,6 +43,11 @@ public static class InvitationPage
             LinkOutcome.Done => HostedPage.Render(http, "Your account is ready",
                 "<p>You can now sign in with your email address and the password you chose.</p>" + AccountPage.SignInLink(services.Tenant.Slug)),
             LinkOutcome.InvalidToken => InvalidInvitation(http, services),
+            // The link proves the address is the invitee's, so saying that it has an account tells them nothing new.
+            LinkOutcome.AccountExists => HostedPage.Render(http, "You already have an account",
+                "<p class=\"error\" role=\"alert\" data-error=\"account_exists\">This email address already has an account here. Sign in, or ask for a password reset if you forgot the password.</p>" +
+                $"<p><a href=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/forgot-password\">Reset the password</a></p>" +
+                AccountPage.SignInLink(services.Tenant.Slug), StatusCodes.Status409Conflict),
             LinkOutcome.Invalid => Form(http, services, token, name, AccountPage.Describe(result.Problems), StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
         };
