@@ -289,6 +289,37 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
         Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
     }
 
+    [Fact]
+    public async Task AdminRefusing_ShowsTheUnavailablePage_NeverA500()
+    {
+        using var browser = suite.Browser();
+        var (setup, token) = await RequestResetAsync(browser);
+        suite.AdminRefusesLinks = true;
+        try
+        {
+            var request = await SubmitAsync(browser, $"/t/{setup.Tenant.Slug}/forgot-password", new() { ["email"] = setup.Email }, HttpStatusCode.ServiceUnavailable);
+            Assert.Contains("data-error=\"temporarily_unavailable\"", request, StringComparison.Ordinal);
+            await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.ServiceUnavailable);
+        }
+        finally
+        {
+            suite.AdminRefusesLinks = false;
+        }
+
+        await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Pages_OfAnUnknownTenant_AreNotFound()
+    {
+        using var browser = suite.Browser();
+        foreach (var path in new[] { "/forgot-password", $"{EmailLinkPaths.PasswordReset}?token=abc", $"{EmailLinkPaths.Invitation}?token=abc", $"{EmailLinkPaths.EmailVerification}?token=abc" })
+        {
+            using var response = await browser.GetAsync("/t/no-such-tenant" + path);
+            Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        }
+    }
+
     private async Task<bool> EmailVerifiedAsync(SignInSetup setup)
     {
         using var admin = suite.Admin.ClientFor(setup.Tenant);
@@ -311,11 +342,27 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
     }
 }
 
-/// <summary>The usual suite, with the token service's log lines recorded.</summary>
+/// <summary>
+/// The usual suite, with the token service's log lines recorded, and a switch that makes admin's link APIs answer
+/// 403 (as admin does when the internal key is wrong) while tenant lookups still work.
+/// </summary>
 public sealed class AccountPagesSuite : TokenSuite
 {
     public RecordingLoggerProvider Logs { get; } = new();
 
-    protected override void ConfigureTokenServices(IServiceCollection services) =>
+    public bool AdminRefusesLinks { get; set; }
+
+    protected override void ConfigureTokenServices(IServiceCollection services)
+    {
         services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
+        services.AddHttpClient(LumoAuth.ServiceDefaults.Http.InternalClients.Admin).AddHttpMessageHandler(() => new RefuseLinks(this));
+    }
+
+    private sealed class RefuseLinks(AccountPagesSuite suite) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            suite.AdminRefusesLinks && request.RequestUri!.AbsolutePath is EmailLinkPaths.RequestPasswordReset or EmailLinkPaths.CompletePasswordReset
+                ? Task.FromResult(new HttpResponseMessage(HttpStatusCode.Forbidden))
+                : base.SendAsync(request, cancellationToken);
+    }
 }
