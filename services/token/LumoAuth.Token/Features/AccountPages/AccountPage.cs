@@ -1,10 +1,11 @@
 using System.Buffers;
-using LumoAuth.Token.Features.Login;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace LumoAuth.Token.Features.AccountPages;
 
+/// <summary>What every account page handler needs, bound with <c>[AsParameters]</c>.</summary>
 public sealed record AccountPageServices(TenantContext Tenant, IAntiforgery Antiforgery, AccountLinkClient Links);
 
 /// <summary>
