@@ -107,6 +107,9 @@ stop_postgres() {
 REDIS_DIR="$INFRA/redis"
 REDIS_PID="$REDIS_DIR/redis.pid"
 REDIS_LOG="$REDIS_DIR/redis.log"
+# The access-token deny-list lives here: an append-only file (synced every second, whole on a clean stop)
+# keeps revocations across a restart.
+REDIS_DURABILITY=(--save "" --appendonly yes --appendfsync everysec)
 
 start_redis() {
   command -v redis-server >/dev/null || die "redis-server not found; run: $SELF install"
@@ -115,7 +118,7 @@ start_redis() {
   mkdir -p "$REDIS_DIR"
   rm -f "$REDIS_PID"
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes --pidfile "$REDIS_PID" \
-    --dir "$REDIS_DIR" --logfile "$REDIS_LOG" --save '' --appendonly no </dev/null >/dev/null 2>&1 ||
+    --dir "$REDIS_DIR" --logfile "$REDIS_LOG" "${REDIS_DURABILITY[@]}" </dev/null >/dev/null 2>&1 ||
     fail_with_log redis "$REDIS_LOG"
   local i
   for ((i = 0; i < 100; i++)); do
@@ -228,7 +231,7 @@ serve_postgres() {
 serve_redis() {
   command -v redis-server >/dev/null || die "redis-server not found; run: $SELF install"
   mkdir -p "$REDIS_DIR"
-  exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --appendonly no
+  exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" "${REDIS_DURABILITY[@]}"
 }
 
 serve_rabbitmq() {

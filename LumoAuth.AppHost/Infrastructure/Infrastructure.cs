@@ -70,8 +70,9 @@ public static class InfrastructureFactory
     private static Infrastructure Containers(IDistributedApplicationBuilder builder)
     {
         var postgres = builder.AddPostgres(ServiceNames.Postgres).WithDataVolume();
-        var redis = builder.AddRedis(ServiceNames.Redis);
-        var rabbit = builder.AddRabbitMQ(ServiceNames.RabbitMq);
+        // Volumes and Redis persistence: revoked tokens (Redis) and queued events (RabbitMQ) survive a restart.
+        var redis = builder.AddRedis(ServiceNames.Redis).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(10), 1);
+        var rabbit = builder.AddRabbitMQ(ServiceNames.RabbitMq).WithDataVolume();
         return new Infrastructure
         {
             CreateDatabase = name => postgres.AddDatabase(name),

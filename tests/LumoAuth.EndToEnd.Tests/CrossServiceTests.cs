@@ -68,6 +68,21 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         // The deny-list is shared through Redis: the authorization service refuses the token at once.
         using var after = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(token));
         await ApiAssert.ErrorAsync(after, 401, "invalid_token");
+
+        // Redis restarts: the revocation is still there once the services have reconnected.
+        await TestInfrastructure.InfraAsync("stop", "redis");
+        await TestInfrastructure.InfraAsync("start", "redis");
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var again = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(token));
+            return again.StatusCode == HttpStatusCode.Unauthorized ? "refused" : null;
+        }, TimeSpan.FromSeconds(30));
+        using var introspect = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["client_id"] = clientId, ["client_secret"] = secret }),
+        };
+        using var introspected = await suite.Gateway.SendAsync(introspect);
+        Assert.Contains("\"active\":false", (await introspected.Content.ReadAsStringAsync()).Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
     }
 
     [Fact]
