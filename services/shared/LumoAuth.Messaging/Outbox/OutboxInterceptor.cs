@@ -1,3 +1,5 @@
+using System.Data.Common;
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using LumoAuth.Contracts;
 using LumoAuth.ServiceDefaults.Correlation;
@@ -19,8 +21,12 @@ public static class OutboxDbContextExtensions
 /// At save time, stamps pending events with who caused them (actor, IP, user agent, correlation id,
 /// from the current request when there is one) and serialises them; after the commit, wakes the relay.
 /// </summary>
-public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, OutboxSignal signal) : SaveChangesInterceptor
+public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, OutboxSignal signal) : SaveChangesInterceptor, IDbTransactionInterceptor
 {
+    // Contexts whose current save adds outbox rows: only those wake the relay. (Waking it on every save made the
+    // relay's own empty batches wake it again, a busy loop of empty transactions.)
+    private readonly ConditionalWeakTable<DbContext, object> _addingEvents = new();
+
     public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
         Stamp(eventData.Context);
@@ -35,8 +41,65 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
 
     public override ValueTask<int> SavedChangesAsync(SaveChangesCompletedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
-        signal.Notify();
+        WakeRelayIfEventsWereAdded(eventData.Context);
         return base.SavedChangesAsync(eventData, result, cancellationToken);
+    }
+
+    public override int SavedChanges(SaveChangesCompletedEventData eventData, int result)
+    {
+        WakeRelayIfEventsWereAdded(eventData.Context);
+        return base.SavedChanges(eventData, result);
+    }
+
+    public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Forget(eventData.Context);
+        return base.SaveChangesFailedAsync(eventData, cancellationToken);
+    }
+
+    public override void SaveChangesFailed(DbContextErrorEventData eventData)
+    {
+        Forget(eventData.Context);
+        base.SaveChangesFailed(eventData);
+    }
+
+    // Inside an explicit transaction the rows are not visible yet: the commit wakes the relay instead.
+    public void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) =>
+        WakeRelayIfEventsWereAdded(eventData.Context, committed: true);
+
+    public Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        WakeRelayIfEventsWereAdded(eventData.Context, committed: true);
+        return Task.CompletedTask;
+    }
+
+    public void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) => Forget(eventData.Context);
+
+    public Task TransactionRolledBackAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        Forget(eventData.Context);
+        return Task.CompletedTask;
+    }
+
+    private void WakeRelayIfEventsWereAdded(DbContext? db, bool committed = false)
+    {
+        if (db is null || (!committed && db.Database.CurrentTransaction is not null))
+        {
+            return;
+        }
+
+        if (_addingEvents.Remove(db))
+        {
+            signal.Notify();
+        }
+    }
+
+    private void Forget(DbContext? db)
+    {
+        if (db is not null)
+        {
+            _addingEvents.Remove(db);
+        }
     }
 
     private void Stamp(DbContext? db)
@@ -49,7 +112,13 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
         var http = httpContextAccessor.HttpContext;
         foreach (var entry in db.ChangeTracker.Entries<OutboxMessage>())
         {
-            if (entry.State != EntityState.Added || entry.Entity.Pending is not { } pending)
+            if (entry.State != EntityState.Added)
+            {
+                continue;
+            }
+
+            _addingEvents.AddOrUpdate(db, db);
+            if (entry.Entity.Pending is not { } pending)
             {
                 continue;
             }
