@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using LumoAuth.Contracts;
 using LumoAuth.ServiceDefaults.Correlation;
@@ -25,7 +24,10 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
 {
     // Contexts whose current save adds outbox rows: only those wake the relay. (Waking it on every save made the
     // relay's own empty batches wake it again, a busy loop of empty transactions.)
-    private readonly ConditionalWeakTable<DbContext, object> _addingEvents = new();
+    // The interceptor is scoped, so a plain set (created on first use, gone with the scope) is enough; a
+    // ConditionalWeakTable per scope would cost a finalizer per request.
+    private readonly Lock _gate = new();
+    private HashSet<DbContext>? _addingEvents;
 
     public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
@@ -88,7 +90,7 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
             return;
         }
 
-        if (_addingEvents.Remove(db))
+        if (Remove(db))
         {
             signal.Notify();
         }
@@ -98,7 +100,15 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
     {
         if (db is not null)
         {
-            _addingEvents.Remove(db);
+            Remove(db);
+        }
+    }
+
+    private bool Remove(DbContext db)
+    {
+        lock (_gate)
+        {
+            return _addingEvents?.Remove(db) == true;
         }
     }
 
@@ -117,7 +127,11 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
                 continue;
             }
 
-            _addingEvents.AddOrUpdate(db, db);
+            lock (_gate)
+            {
+                (_addingEvents ??= new HashSet<DbContext>(ReferenceEqualityComparer.Instance)).Add(db);
+            }
+
             if (entry.Entity.Pending is not { } pending)
             {
                 continue;
