@@ -1,3 +1,4 @@
+using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Contracts.Users;
 using MassTransit;
@@ -95,47 +96,33 @@ public sealed class EmailVerificationEmailConsumer(SmtpMailer mailer, UserEmailS
     }
 }
 
-/// <inheritdoc cref="PasswordResetEmailConsumer"/>
-public sealed class AccountLockedEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<AccountLockedEmailConsumer> logger)
-    : IConsumer<UserLockedOut>
+/// <summary>Notices without a link (account locked, password changed); otherwise as <see cref="PasswordResetEmailConsumer"/>.</summary>
+public sealed class AccountNoticeEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<AccountNoticeEmailConsumer> logger)
+    : IConsumer<UserLockedOut>, IConsumer<UserPasswordChanged>
 {
-    public async Task Consume(ConsumeContext<UserLockedOut> context)
+    public Task Consume(ConsumeContext<UserLockedOut> context) =>
+        SendAsync(context, EmailKinds.AccountLocked, "account locked", context.Message.TenantId, context.Message.UserId,
+            (tenant, user) => EmailTemplates.AccountLocked(tenant, user.Email, user.Name, context.Message.LockedUntil));
+
+    public Task Consume(ConsumeContext<UserPasswordChanged> context) =>
+        SendAsync(context, EmailKinds.PasswordChanged, "password changed", context.Message.TenantId, context.Message.UserId,
+            (tenant, user) => EmailTemplates.PasswordChanged(tenant, user.Email, user.Name, context.Message.OccurredAt));
+
+    private async Task SendAsync(
+        ConsumeContext context, string kind, string description, Guid? tenantId, Guid userId, Func<EmailTenant, User, OutgoingEmail> render)
     {
-        if (context.Message is not { TenantId: { } tenantId } message || context.MessageId is not { } messageId)
+        if (tenantId is null || context.MessageId is not { } messageId)
         {
             return;
         }
 
         if (!mailer.IsEnabled)
         {
-            EmailLog.DeliveryDisabled(logger, "account locked", message.UserId);
+            EmailLog.DeliveryDisabled(logger, description, userId);
             return;
         }
 
-        await sender.SendNoticeAsync(EmailKinds.AccountLocked, tenantId, message.UserId, messageId,
-            (tenant, user) => EmailTemplates.AccountLocked(tenant, user.Email, user.Name, message.LockedUntil), context.CancellationToken);
-    }
-}
-
-/// <inheritdoc cref="PasswordResetEmailConsumer"/>
-public sealed class PasswordChangedEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<PasswordChangedEmailConsumer> logger)
-    : IConsumer<UserPasswordChanged>
-{
-    public async Task Consume(ConsumeContext<UserPasswordChanged> context)
-    {
-        if (context.Message is not { TenantId: { } tenantId } message || context.MessageId is not { } messageId)
-        {
-            return;
-        }
-
-        if (!mailer.IsEnabled)
-        {
-            EmailLog.DeliveryDisabled(logger, "password changed", message.UserId);
-            return;
-        }
-
-        await sender.SendNoticeAsync(EmailKinds.PasswordChanged, tenantId, message.UserId, messageId,
-            (tenant, user) => EmailTemplates.PasswordChanged(tenant, user.Email, user.Name, message.OccurredAt), context.CancellationToken);
+        await sender.SendNoticeAsync(kind, tenantId.Value, userId, messageId, render, context.CancellationToken);
     }
 }
 
@@ -169,7 +156,6 @@ public static class EmailRegistration
         bus.AddConsumer<PasswordResetEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<EmailVerificationEmailConsumer>().Endpoint(e => e.Name = queue);
-        bus.AddConsumer<AccountLockedEmailConsumer>().Endpoint(e => e.Name = queue);
-        bus.AddConsumer<PasswordChangedEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<AccountNoticeEmailConsumer>().Endpoint(e => e.Name = queue);
     }
 }
