@@ -75,32 +75,6 @@ public sealed class AbacPolicyReplicationTests(TwoTailingReplicasSuite suite) : 
     }
 }
 
-/// <summary>Two replicas on one database, beside a real admin, catching up within the default staleness budget.</summary>
-public sealed class TwoTailingReplicasSuite : IAsyncLifetime
-{
-    public AdminFactory Admin { get; } = new();
-
-    public AuthorizationFactory ReplicaA { get; private set; } = null!;
-
-    public AuthorizationFactory ReplicaB { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Admin.InitializeAsync();
-        ReplicaA = new AuthorizationFactory(Admin);
-        await ReplicaA.InitializeAsync();
-        ReplicaB = new AuthorizationFactory(Admin, ReplicaA.DatabaseConnectionString);
-        await ReplicaB.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await ReplicaB.DisposeAsync();
-        await ReplicaA.DisposeAsync();
-        await Admin.DisposeAsync();
-    }
-}
-
 /// <summary>One allow policy on reading reports, and the check that it decides.</summary>
 internal static class AbacPolicies
 {

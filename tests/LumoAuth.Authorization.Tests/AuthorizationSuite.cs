@@ -67,14 +67,9 @@ public sealed class AuthorizationFactory(AdminFactory admin, string? sharedDatab
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(adminHandler ?? admin.AdminHandler);
 }
 
-/// <summary>
-/// Two replicas of the authorization service on one database, beside a real admin. Their indexes only
-/// catch up when a request demands it (a long staleness budget), so a test can see one replica lag.
-/// </summary>
-public sealed class TwoReplicasSuite : IAsyncLifetime
+/// <summary>Two replicas of the authorization service on one database, beside a real admin, both with <paramref name="settings"/>.</summary>
+public abstract class ReplicaPairSuite(IDictionary<string, string?>? settings = null) : IAsyncLifetime
 {
-    private static readonly Dictionary<string, string?> SlowTailing = new() { ["Authorization:Index:StalenessBudgetMilliseconds"] = "60000" };
-
     public AdminFactory Admin { get; } = new();
 
     public AuthorizationFactory ReplicaA { get; private set; } = null!;
@@ -84,9 +79,9 @@ public sealed class TwoReplicasSuite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Admin.InitializeAsync();
-        ReplicaA = new AuthorizationFactory(Admin, settings: SlowTailing);
+        ReplicaA = new AuthorizationFactory(Admin, settings: settings);
         await ReplicaA.InitializeAsync();
-        ReplicaB = new AuthorizationFactory(Admin, ReplicaA.DatabaseConnectionString, SlowTailing);
+        ReplicaB = new AuthorizationFactory(Admin, ReplicaA.DatabaseConnectionString, settings);
         await ReplicaB.InitializeAsync();
     }
 
@@ -97,6 +92,18 @@ public sealed class TwoReplicasSuite : IAsyncLifetime
         await Admin.DisposeAsync();
     }
 }
+
+/// <summary>
+/// Two replicas whose indexes only catch up when a request demands it (a long staleness budget), so a test
+/// can see one replica lag.
+/// </summary>
+public sealed class TwoReplicasSuite() : ReplicaPairSuite(new Dictionary<string, string?> { ["Authorization:Index:StalenessBudgetMilliseconds"] = "60000" });
+
+/// <summary>Two replicas catching up within the default staleness budget.</summary>
+public sealed class TwoTailingReplicasSuite() : ReplicaPairSuite();
+
+/// <summary>Two replicas whose indexes read the changelog three rows at a time.</summary>
+public sealed class SmallBatchReplicasSuite() : ReplicaPairSuite(new Dictionary<string, string?> { ["Authorization:Index:ChangelogBatchSize"] = "3" });
 
 /// <summary>One replica whose index holds a single tenant of at most three tuples, so LRU eviction and the PostgreSQL fallback are exercised.</summary>
 public sealed class BoundedIndexSuite : IAsyncLifetime

@@ -67,31 +67,3 @@ public sealed class ChangelogCatchUpTests(SmallBatchReplicasSuite suite) : IClas
         Assert.False(await b.AllowedAsync(tenant, "doc:9", "viewer", "user:ann", revoked.Token()));
     }
 }
-
-/// <summary>Two replicas on one database whose indexes read the changelog three rows at a time.</summary>
-public sealed class SmallBatchReplicasSuite : IAsyncLifetime
-{
-    private static readonly Dictionary<string, string?> SmallBatches = new() { ["Authorization:Index:ChangelogBatchSize"] = "3" };
-
-    public AdminFactory Admin { get; } = new();
-
-    public AuthorizationFactory ReplicaA { get; private set; } = null!;
-
-    public AuthorizationFactory ReplicaB { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Admin.InitializeAsync();
-        ReplicaA = new AuthorizationFactory(Admin, settings: SmallBatches);
-        await ReplicaA.InitializeAsync();
-        ReplicaB = new AuthorizationFactory(Admin, ReplicaA.DatabaseConnectionString, SmallBatches);
-        await ReplicaB.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await ReplicaB.DisposeAsync();
-        await ReplicaA.DisposeAsync();
-        await Admin.DisposeAsync();
-    }
-}
