@@ -23,6 +23,23 @@ public static class AccountPage
     public static bool IsWellFormedToken(string? token) =>
         token is { Length: > 0 and <= MaxTokenLength } && !token.AsSpan().ContainsAnyExcept(TokenAlphabet);
 
+    /// <summary>
+    /// The posted form of a page behind an e-mailed link and its link token, once both the CSRF token and the
+    /// link token's shape check out; otherwise the page to answer with.
+    /// </summary>
+    public static async Task<(IFormCollection Form, string Token, IResult? Refusal)> ReadLinkFormAsync(
+        HttpContext http, IAntiforgery antiforgery, Func<IResult> invalidLink)
+    {
+        if (await RefuseForgedFormAsync(http, antiforgery) is { } refused)
+        {
+            return (FormCollection.Empty, string.Empty, refused);
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var token = form["token"].ToString();
+        return IsWellFormedToken(token) ? (form, token, null) : (form, string.Empty, invalidLink());
+    }
+
     /// <summary>Null when the form came from our page; otherwise the error page to answer with.</summary>
     public static async Task<IResult?> RefuseForgedFormAsync(HttpContext http, IAntiforgery antiforgery)
     {

@@ -40,16 +40,10 @@ public static class EmailVerificationPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] AccountPageServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
+        var (_, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidVerification(http, services));
+        if (refusal is not null)
         {
-            return refused;
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var token = form["token"].ToString();
-        if (!AccountPage.IsWellFormedToken(token))
-        {
-            return InvalidVerification(http, services);
+            return refusal;
         }
 
         var result = await services.Links.CompleteEmailVerificationAsync(services.Tenant.TenantId, token, http.RequestAborted);

@@ -17,16 +17,10 @@ public static class InvitationPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] AccountPageServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
+        var (form, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidInvitation(http, services));
+        if (refusal is not null)
         {
-            return refused;
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var token = form["token"].ToString();
-        if (!AccountPage.IsWellFormedToken(token))
-        {
-            return InvalidInvitation(http, services);
+            return refusal;
         }
 
         var name = form["name"].ToString().Trim();

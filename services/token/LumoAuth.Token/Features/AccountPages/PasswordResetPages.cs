@@ -31,16 +31,10 @@ public static class PasswordResetPages
 
     public static async Task<IResult> SubmitReset(HttpContext http, [AsParameters] AccountPageServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
+        var (form, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidResetLink(http, services));
+        if (refusal is not null)
         {
-            return refused;
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var token = form["token"].ToString();
-        if (!AccountPage.IsWellFormedToken(token))
-        {
-            return InvalidResetLink(http, services);
+            return refusal;
         }
 
         var password = form["password"].ToString();
