@@ -4,6 +4,8 @@ using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.Contracts;
+using LumoAuth.Contracts.Clients;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
@@ -13,6 +15,7 @@ using LumoAuth.Testing;
 using LumoAuth.Token.Data;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -94,6 +97,28 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         using var response = await ClientCredentialsAsync(tenant, client, scope);
         var json = await HttpAssert.JsonAsync(response, System.Net.HttpStatusCode.OK);
         return json.GetProperty("access_token").GetString()!;
+    }
+
+    /// <summary>The audit event of an issued access token, by its jti (the batcher writes it within a fraction of a second).</summary>
+    public async Task<(OutboxMessage Row, JsonElement Body)> AccessTokenIssuedAsync(TestTenant tenant, string tokenId)
+    {
+        var type = ContractTypes.NameOf(typeof(AccessTokenIssued));
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var rows = await WithDbAsync(db => db.Set<OutboxMessage>().Where(m => m.MessageType == type && m.TenantId == tenant.Info.Id).ToListAsync());
+            foreach (var row in rows)
+            {
+                var body = JsonDocument.Parse(row.Body).RootElement;
+                if (body.GetProperty("tokenId").GetString() == tokenId)
+                {
+                    return (row, body);
+                }
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException($"no AccessTokenIssued event for token {tokenId}");
     }
 
     public async Task<T> WithDbAsync<T>(Func<TokenDbContext, Task<T>> query)

@@ -150,11 +150,15 @@ public static class TokenServiceExtensions
         return builder;
     }
 
-    /// <summary>Routing, then the tenant PathBase rewrite, then authentication (OpenIddict) and authorization — in that order.</summary>
+    /// <summary>
+    /// Routing, then the tenant PathBase rewrite, then the client-credentials fast path, then authentication
+    /// (OpenIddict) and authorization — in that order.
+    /// </summary>
     public static WebApplication UseTokenServer(this WebApplication app)
     {
         app.UseRouting();
         app.UseMiddleware<TenantPathMiddleware>();
+        app.UseMiddleware<ClientCredentialsFastPath>();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore;
 using LumoAuth.Contracts;
 using LumoAuth.Contracts.Clients;
@@ -27,6 +28,14 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
+    private static readonly Meter Meter = new("LumoAuth.Token");
+
+    /// <summary>Access tokens issued, by grant type and by which path issued them (<c>direct</c> or <c>openiddict</c>).</summary>
+    private static readonly Counter<long> Issued = Meter.CreateCounter<long>("lumoauth.token.access_tokens_issued");
+
+    public const string DirectPath = "direct";
+    public const string OpenIddictPath = "openiddict";
+
     public ValueTask HandleAsync(ProcessSignInContext context)
     {
         if (context.AccessTokenPrincipal is not { } principal || string.IsNullOrEmpty(context.AccessToken))
@@ -35,21 +44,32 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
         }
 
         var clientId = context.Request?.ClientId ?? principal.GetClaim(OpenIddictConstants.Claims.ClientId) ?? string.Empty;
-        var subject = principal.GetClaim(OpenIddictConstants.Claims.Subject);
-        var http = context.Transaction.GetHttpRequest()?.HttpContext;
-        batcher.TryAdd(new AccessTokenIssued(
+        Record(
+            batcher,
+            context.Transaction.GetHttpRequest()?.HttpContext,
+            OpenIddictPath,
             clientId,
             context.Request?.GrantType ?? string.Empty,
-            subject == clientId ? null : subject,
+            principal.GetClaim(OpenIddictConstants.Claims.Subject),
             // The jti is assigned while the JWT is written, on a copy of the principal: read it from the token.
             new JsonWebToken(context.AccessToken).Id,
-            principal.GetScopes().ToArray())
+            principal.GetScopes().ToArray(),
+            Guid.TryParse(principal.GetClaim(LumoClaims.TenantId), out var tenantId) ? tenantId : null);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Counts the token and queues its audit event; the one place both issuing paths record through.</summary>
+    public static void Record(
+        EventBatcher<TokenDbContext> batcher, HttpContext? http, string path,
+        string clientId, string grantType, string? subject, string tokenId, string[] scopes, Guid? tenantId)
+    {
+        Issued.Add(1, new KeyValuePair<string, object?>("grant_type", grantType), new KeyValuePair<string, object?>("path", path));
+        batcher.TryAdd(new AccessTokenIssued(clientId, grantType, subject == clientId ? null : subject, tokenId, scopes)
         {
-            TenantId = Guid.TryParse(principal.GetClaim(LumoClaims.TenantId), out var tenantId) ? tenantId : null,
+            TenantId = tenantId,
             Actor = new EventActor(ActorTypes.Client, clientId),
             IpAddress = http?.Connection.RemoteIpAddress?.ToString(),
             CorrelationId = http is null ? null : CorrelationMiddleware.GetId(http),
         });
-        return ValueTask.CompletedTask;
     }
 }

@@ -1,5 +1,6 @@
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Token;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -55,13 +56,31 @@ public sealed class ClientCache(IMemoryCache cache)
     private static readonly TimeSpan Found = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan Missing = TimeSpan.FromSeconds(5);
 
-    public bool TryGet(Guid tenantId, string clientId, out TokenApplication? application) =>
-        cache.TryGetValue(Key(tenantId, clientId), out application);
+    public bool TryGet(Guid tenantId, string clientId, out TokenApplication? application)
+    {
+        var found = cache.TryGetValue(Key(tenantId, clientId), out CachedClient? entry);
+        application = entry?.Application;
+        return found;
+    }
+
+    /// <summary>The cached client with what the token endpoint's direct path needs, or null when not cached (or unknown).</summary>
+    public CachedClient? Find(Guid tenantId, string clientId) =>
+        cache.TryGetValue(Key(tenantId, clientId), out CachedClient? entry) ? entry : null;
 
     public void Set(Guid tenantId, string clientId, TokenApplication? application) =>
-        cache.Set(Key(tenantId, clientId), application, application is null ? Missing : Found);
+        cache.Set(Key(tenantId, clientId), application is null ? null : new CachedClient(application), application is null ? Missing : Found);
 
     public void Evict(Guid tenantId, string clientId) => cache.Remove(Key(tenantId, clientId));
 
     private static string Key(Guid tenantId, string clientId) => $"client:{tenantId:N}:{clientId}";
+}
+
+/// <summary>A cached client and, derived once from it, its client-credentials profile.</summary>
+public sealed class CachedClient(TokenApplication application)
+{
+    private ClientCredentialsProfile? _profile;
+
+    public TokenApplication Application { get; } = application;
+
+    public ClientCredentialsProfile Profile => _profile ??= ClientCredentialsProfile.Of(Application);
 }

@@ -1,0 +1,231 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// The token endpoint answers plain client-credentials requests on a direct path (ClientCredentialsFastPath) and
+/// everything else through OpenIddict. These tests prove which path ran (by the issuance metric, so the class runs
+/// alone), that both give the same response and token, and that refusals still come from OpenIddict.
+/// </summary>
+[Collection(FastPathCollection.Name)]
+public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClassFixture<TokenFactory>, IDisposable
+{
+    // Unknown to OpenIddict and ignored by it, but not a field the direct path serves: forces the full pipeline.
+    private const string PipelineOnlyField = "x_pipeline";
+
+    private readonly IssuedTokenMeter _meter = new();
+
+    public void Dispose() => _meter.Dispose();
+
+    public static TheoryData<string?, bool> Shapes() => new()
+    {
+        { null, true },
+        { null, false },
+        { "orders.read", true },
+        { "orders.write orders.read", false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public async Task DirectPath_IssuesWhatTheOpenIddictPipelineIssues(string? scope, bool basicAuth)
+    {
+        var tenant = factory.AddTenant("fast");
+        var client = await factory.CreateOAuthClientAsync(tenant, new
+        {
+            name = "m2m", allowedScopes = new[] { "orders.read", "orders.write" }, accessTokenLifetime = 900,
+        });
+
+        var (pipelineResponse, pipelineBody) = await RequestAsync(tenant, client, scope, basicAuth, forcePipeline: true);
+        Assert.Equal((0, 1), _meter.Take());
+        var (directResponse, directBody) = await RequestAsync(tenant, client, scope, basicAuth, forcePipeline: false);
+        Assert.Equal((1, 0), _meter.Take());
+
+        // The response: same fields and values (but the token), same caching headers.
+        Assert.Equal(Names(pipelineBody), Names(directBody));
+        Assert.Equal(pipelineBody.GetProperty("token_type").GetString(), directBody.GetProperty("token_type").GetString());
+        Assert.InRange(directBody.GetProperty("expires_in").GetInt32() - pipelineBody.GetProperty("expires_in").GetInt32(), 0, 1);
+        Assert.Equal(Scope(pipelineBody), Scope(directBody));
+        foreach (var header in new[] { "Cache-Control", "Pragma" })
+        {
+            Assert.Equal(pipelineResponse.Headers.GetValues(header), directResponse.Headers.GetValues(header));
+        }
+
+        Assert.Equal(pipelineResponse.Content.Headers.ContentType?.MediaType, directResponse.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(pipelineResponse.Content.Headers.Expires, directResponse.Content.Headers.Expires);
+
+        // The token: same header, same claims in the same order, same values but the token's own id and times.
+        var pipelineToken = pipelineBody.GetProperty("access_token").GetString()!;
+        var directToken = directBody.GetProperty("access_token").GetString()!;
+        Assert.Equal(Part(pipelineToken, 0).ToString(), Part(directToken, 0).ToString());
+        var pipelineClaims = Part(pipelineToken, 1);
+        var directClaims = Part(directToken, 1);
+        Assert.Equal(Names(pipelineClaims), Names(directClaims));
+        foreach (var claim in Names(directClaims).Except(["jti", "iat", "exp"]))
+        {
+            Assert.Equal(pipelineClaims.GetProperty(claim).ToString(), directClaims.GetProperty(claim).ToString());
+        }
+
+        Assert.NotEqual(pipelineClaims.GetProperty("jti").GetString(), directClaims.GetProperty("jti").GetString());
+        Assert.Equal(900, directClaims.GetProperty("exp").GetInt64() - directClaims.GetProperty("iat").GetInt64());
+
+        // And OpenIddict's introspection sees the same token.
+        var pipelineIntrospection = await IntrospectAsync(tenant, client, pipelineToken);
+        var directIntrospection = await IntrospectAsync(tenant, client, directToken);
+        Assert.True(directIntrospection.GetProperty("active").GetBoolean());
+        Assert.Equal(Names(pipelineIntrospection), Names(directIntrospection));
+        foreach (var field in Names(directIntrospection).Except(["jti", "iat", "exp", "nbf"]))
+        {
+            Assert.Equal(pipelineIntrospection.GetProperty(field).ToString(), directIntrospection.GetProperty(field).ToString());
+        }
+    }
+
+    [Fact]
+    public async Task DirectPath_RecordsTheIssuanceLikeThePipeline()
+    {
+        var tenant = factory.AddTenant("fastaudit");
+        var client = await factory.CreateOAuthClientAsync(tenant);
+        await factory.AccessTokenAsync(tenant, client);
+        var token = await factory.AccessTokenAsync(tenant, client, "orders.read");
+        Assert.Equal((1, 1), _meter.Take());
+
+        var jti = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Id;
+        var (_, body) = await factory.AccessTokenIssuedAsync(tenant, jti);
+        Assert.Equal(client.ClientId, body.GetProperty("clientId").GetString());
+        Assert.Equal("client_credentials", body.GetProperty("grantType").GetString());
+        Assert.Equal(["orders.read"], body.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+    }
+
+    public static TheoryData<string, HttpStatusCode, string> Refusals() => new()
+    {
+        { "wrong secret", HttpStatusCode.Unauthorized, "invalid_client" },
+        { "scope not held", HttpStatusCode.BadRequest, "invalid_scope" },
+        { "credentials twice", HttpStatusCode.BadRequest, "invalid_request" },
+        { "deactivated", HttpStatusCode.Unauthorized, "invalid_client" },
+    };
+
+    /// <summary>With the client cached (the direct path's precondition), refusals still come from OpenIddict.</summary>
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task CachedClient_BadRequests_GetOpenIddictsErrors(string mistake, HttpStatusCode status, string error)
+    {
+        var tenant = factory.AddTenant("fastbad");
+        var client = await factory.CreateOAuthClientAsync(tenant);
+        await factory.AccessTokenAsync(tenant, client);
+        await factory.AccessTokenAsync(tenant, client);
+        Assert.Equal((1, 1), _meter.Take());
+
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+        var secret = client.Secret!;
+        switch (mistake)
+        {
+            case "wrong secret":
+                secret += "x";
+                break;
+            case "scope not held":
+                form["scope"] = "orders.read admin";
+                break;
+            case "credentials twice":
+                form["client_id"] = client.ClientId;
+                form["client_secret"] = client.Secret!;
+                break;
+            case "deactivated":
+                using (var admin = factory.AdminClient(tenant))
+                using (var off = await admin.PutAsJsonAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{client.ClientId}", new { isActive = false }))
+                {
+                    Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+                }
+
+                break;
+        }
+
+        using var response = await factory.PostFormAsync(tenant, "oauth/token", form, HttpAssert.Basic(client.ClientId, secret));
+
+        await HttpAssert.OAuthErrorAsync(response, status, error);
+        Assert.Equal((0, 0), _meter.Take());
+    }
+
+    private async Task<(HttpResponseMessage Response, JsonElement Body)> RequestAsync(
+        TestTenant tenant, CreatedClient client, string? scope, bool basicAuth, bool forcePipeline)
+    {
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
+        if (!basicAuth)
+        {
+            form["client_id"] = client.ClientId;
+            form["client_secret"] = client.Secret!;
+        }
+
+        if (forcePipeline)
+        {
+            form[PipelineOnlyField] = "1";
+        }
+
+        var response = await factory.PostFormAsync(tenant, "oauth/token", form, basicAuth ? HttpAssert.Basic(client.ClientId, client.Secret!) : null);
+        return (response, await HttpAssert.JsonAsync(response, HttpStatusCode.OK));
+    }
+
+    private async Task<JsonElement> IntrospectAsync(TestTenant tenant, CreatedClient client, string token)
+    {
+        using var response = await factory.PostFormAsync(tenant, "oauth/introspect", new() { ["token"] = token }, HttpAssert.Basic(client.ClientId, client.Secret!));
+        return await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+    }
+
+    private static string[] Names(JsonElement json) => json.EnumerateObject().Select(p => p.Name).ToArray();
+
+    private static string? Scope(JsonElement body) => body.TryGetProperty("scope", out var scope) ? scope.GetString() : null;
+
+    private static JsonElement Part(string jwt, int index) =>
+        JsonDocument.Parse(Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(jwt.Split('.')[index]))).RootElement;
+
+    /// <summary>Counts issued access tokens by path, from the service's own metric.</summary>
+    private sealed class IssuedTokenMeter : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private int _direct;
+        private int _pipeline;
+
+        public IssuedTokenMeter()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "LumoAuth.Token" && instrument.Name == "lumoauth.token.access_tokens_issued")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+            {
+                foreach (var tag in tags)
+                {
+                    if (tag.Key == "path")
+                    {
+                        Interlocked.Add(ref (tag.Value as string == "direct" ? ref _direct : ref _pipeline), (int)value);
+                    }
+                }
+            });
+            _listener.Start();
+        }
+
+        /// <summary>(direct, pipeline) since the last call.</summary>
+        public (int Direct, int Pipeline) Take() => (Interlocked.Exchange(ref _direct, 0), Interlocked.Exchange(ref _pipeline, 0));
+
+        public void Dispose() => _listener.Dispose();
+    }
+}
+
+/// <summary>Runs alone: the issuance metric it reads is process-wide.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class FastPathCollection
+{
+    public const string Name = "client credentials fast path";
+}
