@@ -127,7 +127,9 @@ bench_start() {
     env "${env[@]}" dotnet "$dll" --migrate >"$BENCH_DIR/$name-migrate.log" 2>&1 \
       || { tail -n 40 "$BENCH_DIR/$name-migrate.log" >&2; die "$name --migrate failed"; }
   fi
-  env "${env[@]}" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$dll" >"$BENCH_DIR/$name.log" 2>&1 &
+  # Started in its output folder: the content root (the working directory) is watched for configuration
+  # changes, and the repository holds the local servers' data files, which change all the time.
+  (cd "$(dirname "$dll")" && exec env "${env[@]}" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$dll") >"$BENCH_DIR/$name.log" 2>&1 &
   BENCH_PIDS+=($!)
   bench_wait_healthy "$name" "http://127.0.0.1:$port"
   log "$name up on 127.0.0.1:$port"

@@ -23,22 +23,23 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
 
     public void Dispose() => _meter.Dispose();
 
-    public static TheoryData<string?, bool> Shapes() => new()
+    public static TheoryData<string?, bool, bool> Shapes() => new()
     {
-        { null, true },
-        { null, false },
-        { "orders.read", true },
-        { "orders.write orders.read", false },
+        { null, true, true },
+        { null, false, true },
+        { "orders.read", true, true },
+        { "orders.write orders.read", false, true },
+        { null, true, false },
     };
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public async Task DirectPath_IssuesWhatTheOpenIddictPipelineIssues(string? scope, bool basicAuth)
+    public async Task DirectPath_IssuesWhatTheOpenIddictPipelineIssues(string? scope, bool basicAuth, bool clientHasScopes)
     {
         var tenant = factory.AddTenant("fast");
         var client = await factory.CreateOAuthClientAsync(tenant, new
         {
-            name = "m2m", allowedScopes = new[] { "orders.read", "orders.write" }, accessTokenLifetime = 900,
+            name = "m2m", allowedScopes = clientHasScopes ? new[] { "orders.read", "orders.write" } : [], accessTokenLifetime = 900,
         });
 
         var (pipelineResponse, pipelineBody) = await RequestAsync(tenant, client, scope, basicAuth, forcePipeline: true);

@@ -94,7 +94,11 @@ public sealed class ClientCredentialsFastPath(
             json.WriteNumber(Claims.ExpiresAt, issuedAt + lifetime);
             json.WriteNumber(Claims.IssuedAt, issuedAt);
             json.WriteString(Claims.Audience, audience);
-            json.WriteString(Claims.Scope, scopeClaim);
+            if (scopes.Length > 0)
+            {
+                json.WriteString(Claims.Scope, scopeClaim);
+            }
+
             json.WriteString(Claims.JwtId, tokenId);
             json.WriteString(Claims.Subject, clientId);
             json.WriteString(LumoClaims.TenantId, tenant.Id.ToString());
@@ -107,7 +111,8 @@ public sealed class ClientCredentialsFastPath(
         RecordAccessTokenIssued.Record(
             batcher, http, RecordAccessTokenIssued.DirectPath, clientId, GrantTypes.ClientCredentials, clientId, tokenId, scopes, tenant.Id);
 
-        await WriteResponseAsync(http.Response, accessToken, lifetime, scope is null ? scopeClaim : null);
+        // Like OpenIddict, the granted scopes are echoed only when they differ from those asked for (RFC 6749 §5.1).
+        await WriteResponseAsync(http.Response, accessToken, lifetime, scope is null && scopes.Length > 0 ? scopeClaim : null);
         return true;
     }
 
@@ -195,7 +200,7 @@ public sealed class ClientCredentialsFastPath(
     private static bool TryGrantScopes(ClientCredentialsProfile profile, string? requested, out string[] scopes)
     {
         scopes = requested is null ? profile.DefaultScopes : requested.Split(' ');
-        if (scopes.Length == 0 || (requested is not null && scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length))
+        if (requested is not null && scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length)
         {
             return false;
         }
