@@ -18,6 +18,8 @@ public sealed partial class EventBatcher<TDbContext>(IServiceScopeFactory scopeF
     where TDbContext : DbContext
 {
     private const int MaxBatch = 500;
+    private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private readonly Channel<IntegrationEvent> _channel = Channel.CreateBounded<IntegrationEvent>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
@@ -28,15 +30,25 @@ public sealed partial class EventBatcher<TDbContext>(IServiceScopeFactory scopeF
         var batch = new List<IntegrationEvent>(MaxBatch);
         try
         {
-            while (await _channel.Reader.WaitToReadAsync(stoppingToken))
+            // A batch kept from a failed write is retried even when no new event arrives.
+            while (batch.Count > 0 || await _channel.Reader.WaitToReadAsync(stoppingToken))
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), stoppingToken);
+                // A short pause gathers a trickle into one insert; with a full batch already waiting there is
+                // nothing to gather, and pausing would cap the rate at one batch per pause and drop the excess.
+                if (_channel.Reader.Count < MaxBatch)
+                {
+                    await Task.Delay(GatherDelay, stoppingToken);
+                }
+
                 while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var @event))
                 {
                     batch.Add(@event);
                 }
 
-                await FlushAsync(batch, stoppingToken);
+                if (!await FlushAsync(batch, stoppingToken))
+                {
+                    await Task.Delay(RetryDelay, stoppingToken);
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -50,11 +62,12 @@ public sealed partial class EventBatcher<TDbContext>(IServiceScopeFactory scopeF
         }
     }
 
-    private async Task FlushAsync(List<IntegrationEvent> batch, CancellationToken cancellationToken)
+    /// <summary>Writes the batch and empties it; false (the batch kept for the next round) when the write failed.</summary>
+    private async Task<bool> FlushAsync(List<IntegrationEvent> batch, CancellationToken cancellationToken)
     {
         if (batch.Count == 0)
         {
-            return;
+            return true;
         }
 
         try
@@ -68,15 +81,13 @@ public sealed partial class EventBatcher<TDbContext>(IServiceScopeFactory scopeF
 
             await db.SaveChangesAsync(cancellationToken);
             batch.Clear();
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Keep the batch for the next round; the database may be briefly unavailable.
             LogFlushFailed(logger, ex, batch.Count);
-            if (batch.Count > MaxBatch * 20)
-            {
-                batch.RemoveRange(0, batch.Count - MaxBatch * 20);
-            }
+            return false;
         }
     }
 
