@@ -1,4 +1,6 @@
 using System.Net.Http.Json;
+using LumoAuth.Contracts;
+using LumoAuth.Contracts.Clients;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Testing;
 using MassTransit;
@@ -51,6 +53,44 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         await Task.Delay(1000);
         var final = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?targetId={userId}"));
         Assert.Equal(1, final["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task BatchedTokenIssuance_IsOneAuditEntryPerToken_AndARedeliveryAddsNone()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var clientId = $"batch-{Guid.NewGuid():N}";
+        var batch = new AccessTokensIssued(
+        [
+            .. Enumerable.Range(0, 3).Select(i => new AccessTokenIssued(clientId, "client_credentials", null, Guid.NewGuid().ToString(), ["orders.read"])
+            {
+                TenantId = tenant.Id,
+                Actor = new EventActor(ActorTypes.Client, clientId),
+                IpAddress = $"203.0.113.{i + 1}",
+            }),
+        ])
+        { TenantId = tenant.Id };
+        var bus = factory.Services.GetRequiredService<IBus>();
+        var messageId = Guid.NewGuid();
+        await bus.Publish(batch, ctx => ctx.MessageId = messageId);
+        await bus.Publish(batch, ctx => ctx.MessageId = messageId);
+
+        using var client = factory.ClientFor(tenant);
+        var path = $"{tenant.Api}/admin/audit-logs?action=access_token_issued&targetId={clientId}";
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync(path));
+            return page["meta"]!["total"]!.GetValue<long>() >= 3 ? page : null;
+        });
+        await Task.Delay(1000);
+        var final = await ApiAssert.OkAsync(await client.GetAsync(path));
+        Assert.Equal(3, final["meta"]!["total"]!.GetValue<long>());
+        var entries = final["data"]!.AsArray().Select(e => e!.AsObject()).ToList();
+        Assert.All(entries, e => Assert.Equal("token_management", e["category"]!.GetValue<string>()));
+        Assert.All(entries, e => Assert.Equal("client", e["actor"]!["type"]!.GetValue<string>()));
+        Assert.Equal(
+            batch.Tokens.Select(t => t.IpAddress).Order(),
+            entries.Select(e => e["ipAddress"]?.GetValue<string>()).Order());
     }
 
     [Fact]

@@ -4,7 +4,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Features.Webhooks;
+using LumoAuth.Contracts.Clients;
 using LumoAuth.Testing;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -87,6 +90,37 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.NotNull(hook["lastDeliveredAt"]);
         Assert.DoesNotContain(secret, hook.ToJsonString());
         Assert.DoesNotContain("whsec_", (await client.GetStringAsync($"{tenant.Api}/admin/webhooks")));
+    }
+
+    [Fact]
+    public async Task BatchedTokenIssuance_IsOneTokenIssuedDeliveryPerToken()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, receiver.Url, "token.issued");
+        var tokenIds = Enumerable.Range(0, 2).Select(_ => Guid.NewGuid().ToString()).ToList();
+        var batch = new AccessTokensIssued(
+            [.. tokenIds.Select(id => new AccessTokenIssued("m2m", "client_credentials", null, id, ["orders.read"]) { TenantId = tenant.Id })])
+        { TenantId = tenant.Id };
+        var messageId = Guid.NewGuid();
+        var bus = Factory.Services.GetRequiredService<IBus>();
+        await bus.Publish(batch, ctx => ctx.MessageId = messageId);
+        await bus.Publish(batch, ctx => ctx.MessageId = messageId);
+
+        var bodies = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var received = receiver.Received.Select(r => JsonNode.Parse(r.Body)!).ToList();
+            return received.Count >= 2 ? received : null;
+        });
+        await Task.Delay(1000);
+        Assert.Equal(2, receiver.Received.Count);
+        Assert.All(bodies, b => Assert.Equal("token.issued", b["type"]!.GetValue<string>()));
+        Assert.Equal(tokenIds.Order(), bodies.Select(b => b["data"]!["tokenId"]!.GetValue<string>()).Order());
+        Assert.Equal(2, bodies.Select(b => b["id"]!.GetValue<string>()).Distinct().Count());
+        var deliveries = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries"));
+        Assert.Equal(2, deliveries["data"]!.AsArray().Count);
     }
 
     [Fact]

@@ -21,6 +21,15 @@ public abstract record IntegrationEvent
     public string? CorrelationId { get; init; }
 }
 
+/// <summary>
+/// A message carrying many events of one kind (high-rate facts). Consumers handle each item as an event of its own;
+/// the batch itself is not an event anyone subscribes to.
+/// </summary>
+public interface IBatchedEvent
+{
+    IEnumerable<IntegrationEvent> Items { get; }
+}
+
 /// <summary>The actor behind an event. <see cref="Type"/> is one of <see cref="ActorTypes"/>.</summary>
 public sealed record EventActor(string Type, string Id, string? Email = null);
 

@@ -99,19 +99,24 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         return json.GetProperty("access_token").GetString()!;
     }
 
-    /// <summary>The audit event of an issued access token, by its jti (the batcher writes it within a fraction of a second).</summary>
+    /// <summary>
+    /// The audit event of an issued access token, by its jti, and the outbox row of the batch carrying it (the
+    /// batcher writes within a fraction of a second).
+    /// </summary>
     public async Task<(OutboxMessage Row, JsonElement Body)> AccessTokenIssuedAsync(TestTenant tenant, string tokenId)
     {
-        var type = ContractTypes.NameOf(typeof(AccessTokenIssued));
+        var type = ContractTypes.NameOf(typeof(AccessTokensIssued));
         for (var attempt = 0; attempt < 50; attempt++)
         {
             var rows = await WithDbAsync(db => db.Set<OutboxMessage>().Where(m => m.MessageType == type && m.TenantId == tenant.Info.Id).ToListAsync());
             foreach (var row in rows)
             {
-                var body = JsonDocument.Parse(row.Body).RootElement;
-                if (body.GetProperty("tokenId").GetString() == tokenId)
+                foreach (var token in JsonDocument.Parse(row.Body).RootElement.GetProperty("tokens").EnumerateArray())
                 {
-                    return (row, body);
+                    if (token.GetProperty("tokenId").GetString() == tokenId)
+                    {
+                        return (row, token.Clone());
+                    }
                 }
             }
 

@@ -13,7 +13,13 @@ namespace LumoAuth.Messaging.Outbox;
 /// What is in memory when the process dies is lost; that is the price of a write-free hot path and is
 /// limited to a fraction of a second of such facts.
 /// </summary>
-public sealed partial class EventBatcher<TDbContext>(IServiceScopeFactory scopeFactory, ILogger<EventBatcher<TDbContext>> logger)
+/// <param name="combine">
+/// Turns a batch into the events written, e.g. many facts of one kind into one <see cref="IBatchedEvent"/> message.
+/// </param>
+public sealed partial class EventBatcher<TDbContext>(
+    IServiceScopeFactory scopeFactory,
+    ILogger<EventBatcher<TDbContext>> logger,
+    Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> combine)
     : BackgroundService
     where TDbContext : DbContext
 {
@@ -74,7 +80,7 @@ public sealed partial class EventBatcher<TDbContext>(IServiceScopeFactory scopeF
         {
             await using var scope = scopeFactory.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
-            foreach (var @event in batch)
+            foreach (var @event in combine(batch))
             {
                 db.AddEvent(@event);
             }

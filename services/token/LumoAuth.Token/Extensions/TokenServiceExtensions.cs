@@ -65,7 +65,9 @@ public static class TokenServiceExtensions
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
         services.Replace(ServiceDescriptor.Singleton<IJwksSource, LocalJwksSource>());
-        services.AddSingleton<EventBatcher<TokenDbContext>>();
+        // Issued access tokens reach the outbox as one AccessTokensIssued message per tenant and batch.
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventBatcher<TokenDbContext>>(
+            sp, (Func<IReadOnlyList<LumoAuth.Contracts.IntegrationEvent>, IEnumerable<LumoAuth.Contracts.IntegrationEvent>>)RecordAccessTokenIssued.Combine));
         services.AddHostedService(sp => sp.GetRequiredService<EventBatcher<TokenDbContext>>());
 
         services.AddOpenIddict()

@@ -58,6 +58,23 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// The batcher's combine step: the batch's <see cref="AccessTokenIssued"/> facts as one <see cref="AccessTokensIssued"/>
+    /// message per tenant (consumers still see one event per token); anything else unchanged.
+    /// </summary>
+    public static IEnumerable<IntegrationEvent> Combine(IReadOnlyList<IntegrationEvent> batch)
+    {
+        foreach (var tenant in batch.OfType<AccessTokenIssued>().GroupBy(e => e.TenantId))
+        {
+            yield return new AccessTokensIssued(tenant.ToList()) { TenantId = tenant.Key };
+        }
+
+        foreach (var other in batch.Where(e => e is not AccessTokenIssued))
+        {
+            yield return other;
+        }
+    }
+
     /// <summary>Counts the token and queues its audit event; the one place both issuing paths record through.</summary>
     public static void Record(
         EventBatcher<TokenDbContext> batcher, HttpContext? http, string path,

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts;
+using LumoAuth.Messaging.Consumers;
 using LumoAuth.Messaging.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -9,33 +10,44 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.AuditLogs;
 
 /// <summary>
-/// Turns every integration event of every service into an audit entry. One generic consumer per
-/// contract type, all on one queue; the entry's unique event id makes a redelivery a no-op.
+/// Turns every integration event of every service into an audit entry (each item of a batched message into an
+/// entry of its own). One generic consumer per contract type, all on one queue; the entry's unique event id makes
+/// a redelivery a no-op.
 /// </summary>
 public sealed class AuditConsumer<TEvent>(AdminDbContext db) : IConsumer<TEvent>
     where TEvent : IntegrationEvent
 {
     public async Task Consume(ConsumeContext<TEvent> context)
     {
-        var @event = context.Message;
-        if (@event.TenantId is not { } tenantId)
+        var entries = BatchedEvents.Expand(context.Message, context.MessageId ?? NewId.NextGuid())
+            .Where(e => e.Event.TenantId is not null)
+            .Select(e => AuditMapping.ToEntry(e.Event, e.Event.TenantId!.Value, e.EventId))
+            .ToList();
+        if (entries.Count == 0)
         {
             return;
         }
 
-        var eventId = context.MessageId ?? NewId.NextGuid();
-        var entry = AuditMapping.ToEntry(@event, tenantId, eventId);
-        // Insert-if-absent keeps the entry append-only and the consumer idempotent without a separate inbox row.
-        var inserted = await db.Database.ExecuteSqlInterpolatedAsync($"""
+        // One statement for the whole message. Insert-if-absent keeps the log append-only and the consumer
+        // idempotent without a separate inbox row.
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
             INSERT INTO audit_logs ("Id", "TenantId", "EventId", "Action", "Category", "ActorType", "ActorId", "ActorEmail",
                 "TargetType", "TargetId", "Outcome", "IpAddress", "UserAgent", "CorrelationId", "Metadata", "Timestamp")
-            VALUES ({entry.Id}, {entry.TenantId}, {entry.EventId}, {entry.Action}, {entry.Category}, {entry.ActorType}, {entry.ActorId},
-                {entry.ActorEmail}, {entry.TargetType}, {entry.TargetId}, {entry.Outcome}, {entry.IpAddress}, {entry.UserAgent},
-                {entry.CorrelationId}, CAST({entry.Metadata} AS jsonb), {entry.Timestamp})
+            SELECT id, tenant, event, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
+                ip, user_agent, correlation, CAST(metadata AS jsonb), at
+            FROM unnest({Column(entries, e => e.Id)}, {Column(entries, e => e.TenantId)}, {Column(entries, e => e.EventId)},
+                {Column(entries, e => e.Action)}, {Column(entries, e => e.Category)}, {Column(entries, e => e.ActorType)},
+                {Column(entries, e => e.ActorId)}, {Column(entries, e => e.ActorEmail)}, {Column(entries, e => e.TargetType)},
+                {Column(entries, e => e.TargetId)}, {Column(entries, e => e.Outcome)}, {Column(entries, e => e.IpAddress)},
+                {Column(entries, e => e.UserAgent)}, {Column(entries, e => e.CorrelationId)}, {Column(entries, e => e.Metadata)},
+                {Column(entries, e => e.Timestamp)})
+                AS rows(id, tenant, event, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
+                    ip, user_agent, correlation, metadata, at)
             ON CONFLICT ("EventId") DO NOTHING
             """, context.CancellationToken);
-        _ = inserted;
     }
+
+    private static T[] Column<T>(List<AuditLogEntry> entries, Func<AuditLogEntry, T> value) => entries.Select(value).ToArray();
 }
 
 public static class AuditMapping

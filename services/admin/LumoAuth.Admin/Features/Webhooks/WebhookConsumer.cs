@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts;
+using LumoAuth.Messaging.Consumers;
 using LumoAuth.Messaging.Outbox;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -9,8 +10,8 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Webhooks;
 
 /// <summary>
-/// Turns an integration event into one pending delivery per subscribed webhook of its tenant. The
-/// (webhook, message id) key makes a redelivered event a no-op; sending is the dispatcher's job, so a
+/// Turns an integration event (each item of a batched message) into one pending delivery per subscribed webhook of
+/// its tenant. The (webhook, event id) key makes a redelivered event a no-op; sending is the dispatcher's job, so a
 /// slow receiver never holds up the bus.
 /// </summary>
 public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal signal) : IConsumer<TEvent>
@@ -18,37 +19,56 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
 {
     public async Task Consume(ConsumeContext<TEvent> context)
     {
-        if (context.Message.TenantId is not { } tenantId)
+        var hooksByType = new Dictionary<(Guid, string), List<Guid>>();
+        var slugs = new Dictionary<Guid, string?>();
+        var queued = false;
+        foreach (var (@event, eventGuid) in BatchedEvents.Expand(context.Message, context.MessageId ?? NewId.NextGuid()))
         {
-            return;
+            if (@event.TenantId is not { } tenantId)
+            {
+                continue;
+            }
+
+            var type = WebhookEventTypes.For(@event.GetType());
+            if (!hooksByType.TryGetValue((tenantId, type), out var hooks))
+            {
+                hooks = await db.Webhooks.IgnoreQueryFilters().AsNoTracking()
+                    .Where(w => w.TenantId == tenantId && w.IsActive && (w.Events.Contains(type) || w.Events.Contains(WebhookEventTypes.All)))
+                    .Select(w => w.Id)
+                    .ToListAsync(context.CancellationToken);
+                hooksByType[(tenantId, type)] = hooks;
+            }
+
+            if (hooks.Count == 0)
+            {
+                continue;
+            }
+
+            if (!slugs.TryGetValue(tenantId, out var slug))
+            {
+                slug = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.Slug).FirstOrDefaultAsync(context.CancellationToken);
+                slugs[tenantId] = slug;
+            }
+
+            var eventId = WebhookPayloads.EventIdFor(eventGuid);
+            var payload = WebhookPayloads.Build(eventId, type, @event.OccurredAt, slug, WebhookPayloads.DataOf(@event));
+            var now = DateTimeOffset.UtcNow;
+            foreach (var webhookId in hooks)
+            {
+                await db.Database.ExecuteSqlInterpolatedAsync($"""
+                    INSERT INTO webhook_deliveries ("Id", "TenantId", "WebhookId", "MessageId", "EventId", "EventType", "Payload", "Status",
+                        "Attempts", "NextAttemptAt", "CreatedAt")
+                    VALUES ({Guid.CreateVersion7()}, {tenantId}, {webhookId}, {eventGuid}, {eventId}, {type}, {payload}, 'pending', 0, {now}, {now})
+                    ON CONFLICT ("WebhookId", "MessageId") DO NOTHING
+                    """, context.CancellationToken);
+                queued = true;
+            }
         }
 
-        var type = WebhookEventTypes.For(typeof(TEvent));
-        var hooks = await db.Webhooks.IgnoreQueryFilters().AsNoTracking()
-            .Where(w => w.TenantId == tenantId && w.IsActive && (w.Events.Contains(type) || w.Events.Contains(WebhookEventTypes.All)))
-            .Select(w => w.Id)
-            .ToListAsync(context.CancellationToken);
-        if (hooks.Count == 0)
+        if (queued)
         {
-            return;
+            signal.Notify();
         }
-
-        var messageId = context.MessageId ?? NewId.NextGuid();
-        var slug = await db.Tenants.AsNoTracking().Where(t => t.Id == tenantId).Select(t => t.Slug).FirstOrDefaultAsync(context.CancellationToken);
-        var eventId = WebhookPayloads.EventIdFor(messageId);
-        var payload = WebhookPayloads.Build(eventId, type, context.Message.OccurredAt, slug, WebhookPayloads.DataOf(context.Message));
-        var now = DateTimeOffset.UtcNow;
-        foreach (var webhookId in hooks)
-        {
-            await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO webhook_deliveries ("Id", "TenantId", "WebhookId", "MessageId", "EventId", "EventType", "Payload", "Status",
-                    "Attempts", "NextAttemptAt", "CreatedAt")
-                VALUES ({Guid.CreateVersion7()}, {tenantId}, {webhookId}, {messageId}, {eventId}, {type}, {payload}, 'pending', 0, {now}, {now})
-                ON CONFLICT ("WebhookId", "MessageId") DO NOTHING
-                """, context.CancellationToken);
-        }
-
-        signal.Notify();
     }
 }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using LumoAuth.Contracts;
 using LumoAuth.Messaging.Outbox;
 
 namespace LumoAuth.Admin.Features.Webhooks;
@@ -27,7 +28,8 @@ public static class WebhookEventTypes
     };
 
     private static readonly Lazy<IReadOnlyDictionary<Type, string>> ByType = new(() =>
-        ContractTypes.All.ToDictionary(t => t, NameOf));
+        // A batch is not an event of its own: its items are delivered, each under its own type.
+        ContractTypes.All.Where(t => !typeof(IBatchedEvent).IsAssignableFrom(t)).ToDictionary(t => t, NameOf));
 
     public static IReadOnlyCollection<string> Catalogue => [.. ByType.Value.Values.Order(StringComparer.Ordinal)];
 
