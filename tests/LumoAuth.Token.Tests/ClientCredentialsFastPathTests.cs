@@ -108,6 +108,8 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         { "scope not held", HttpStatusCode.BadRequest, "invalid_scope" },
         { "credentials twice", HttpStatusCode.BadRequest, "invalid_request" },
         { "deactivated", HttpStatusCode.Unauthorized, "invalid_client" },
+        { "secret rotated", HttpStatusCode.Unauthorized, "invalid_client" },
+        { "scope withdrawn", HttpStatusCode.BadRequest, "invalid_scope" },
     };
 
     /// <summary>With the client cached (the direct path's precondition), refusals still come from OpenIddict.</summary>
@@ -140,6 +142,23 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
                 using (var off = await admin.PutAsJsonAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{client.ClientId}", new { isActive = false }))
                 {
                     Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+                }
+
+                break;
+            case "secret rotated":
+                using (var admin = factory.AdminClient(tenant))
+                using (var rotated = await admin.PostAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{client.ClientId}/rotate-secret", null))
+                {
+                    Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+                }
+
+                break;
+            case "scope withdrawn":
+                form["scope"] = "orders.write";
+                using (var admin = factory.AdminClient(tenant))
+                using (var narrowed = await admin.PutAsJsonAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{client.ClientId}", new { allowedScopes = new[] { "orders.read" } }))
+                {
+                    Assert.Equal(HttpStatusCode.OK, narrowed.StatusCode);
                 }
 
                 break;
