@@ -16,11 +16,7 @@ LOGIN_CONNECTIONS=4
 bench_init
 bench_install_wrk
 bench_build admin token gateway
-bench_start admin
-bench_start token
-bench_start_gateway
-bench_create_tenant
-bench_create_client "bench introspecting client"
+bench_start_token_stack "bench introspecting client"
 BASIC="$(basic_auth "$CLIENT_ID" "$CLIENT_SECRET")"
 
 # A valid access token of the tenant to introspect (the client introspects its own token).

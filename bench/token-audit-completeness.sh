@@ -12,11 +12,7 @@ SECONDS_LOAD="${1:-15}"
 bench_init
 bench_install_wrk
 bench_build admin token gateway
-bench_start admin
-bench_start token
-bench_start_gateway
-bench_create_tenant
-bench_create_client "audit completeness"
+bench_start_token_stack "audit completeness"
 bench_rotate_key ES256
 
 cat >"$BENCH_DIR/plain.lua" <<LUA

@@ -31,11 +31,7 @@ while read -r alg rate _; do SIGN_RATE[$alg]=$rate; done < <(
 for alg in "${ALGORITHMS[@]}"; do [[ "${SIGN_RATE[$alg]:-}" =~ ^[0-9]+$ ]] || die "no in-process signing rate for $alg"; done
 
 # 2. Our services, one tenant, one confidential client.
-bench_start admin
-bench_start token
-bench_start_gateway
-bench_create_tenant
-bench_create_client "bench m2m"
+bench_start_token_stack "bench m2m"
 BASIC="$(basic_auth "$CLIENT_ID" "$CLIENT_SECRET")"
 FORM="grant_type=client_credentials"
 

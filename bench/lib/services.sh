@@ -168,6 +168,15 @@ bench_create_client() {
   CLIENT_SECRET="$(json_get data.secret <<<"$body")"
 }
 
+# Admin, token and gateway up, with one tenant and one confidential client of it (see the two above).
+bench_start_token_stack() { # client name
+  bench_start admin
+  bench_start token
+  bench_start_gateway
+  bench_create_tenant
+  bench_create_client "$1"
+}
+
 # Switches the tenant's signing key (RS256, ES256…), the old key retired at once.
 bench_rotate_key() {
   curl -fsS -o /dev/null -X POST "$GATEWAY_URL$TENANT_API/admin/signing-keys/rotate" -H "X-API-Key: $TENANT_API_KEY" \
