@@ -14,7 +14,8 @@ namespace LumoAuth.ServiceDefaults.Security;
 /// The token service writes it (revocation, session and user revocation, client deactivation); every service's
 /// bearer validation and the token service's introspection read it, both kinds in one round trip.
 /// </summary>
-public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redis, TimeProvider time, ILogger<RedisAccessTokenDenyList> logger) : IAccessTokenDenyList
+public sealed partial class RedisAccessTokenDenyList(
+    IConnectionMultiplexer redis, DenyListMirror mirror, TimeProvider time, ILogger<RedisAccessTokenDenyList> logger) : IAccessTokenDenyList
 {
     /// <summary>Bearer validation allows this much clock skew, so an entry outlives the token's <c>exp</c> by as much.</summary>
     private static readonly TimeSpan Skew = TimeSpan.FromSeconds(60);
@@ -53,9 +54,10 @@ public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redi
         }
         catch (RedisException ex)
         {
-            // Availability over revocation: tokens stay short-lived, and an outage must not stop every API.
-            LogUnavailable(logger, ex);
-            return false;
+            // Redis is out: decide from this process's recent copy rather than refuse every token (an outage must
+            // not stop every API) or accept revoked ones.
+            LogUnavailable(logger, ex, mirror.RefreshedAt);
+            return mirror.IsRevoked(tenantId, token);
         }
     }
 
@@ -68,7 +70,7 @@ public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redi
             return;
         }
 
-        await redis.GetDatabase().StringSetAsync(KeyFor(tenantId, jti), "1", ttl);
+        await WriteAsync(KeyFor(tenantId, jti), "1", ttl, DenyListMirror.JtiMember(tenantId, jti));
     }
 
     /// <summary>
@@ -79,8 +81,21 @@ public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redi
     public async Task RevokeClientTokensAsync(Guid tenantId, string clientId, TimeSpan longestAccessTokenLifetime)
     {
         var cutOff = time.GetUtcNow().ToUnixTimeSeconds();
-        await redis.GetDatabase().StringSetAsync(
-            ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), longestAccessTokenLifetime + Skew);
+        await WriteAsync(
+            ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), longestAccessTokenLifetime + Skew,
+            DenyListMirror.ClientMember(tenantId, clientId, cutOff));
+    }
+
+    /// <summary>The entry and its line in the mirrors' index, together or not at all.</summary>
+    private async Task WriteAsync(RedisKey key, RedisValue value, TimeSpan ttl, RedisValue indexMember)
+    {
+        var transaction = redis.GetDatabase().CreateTransaction();
+        _ = transaction.StringSetAsync(key, value, ttl);
+        _ = transaction.SortedSetAddAsync(DenyListMirror.IndexKey, indexMember, (time.GetUtcNow() + ttl).ToUnixTimeSeconds());
+        if (!await transaction.ExecuteAsync())
+        {
+            throw new RedisException("The deny-list write was not applied.");
+        }
     }
 
     // A token without a readable iat cannot show it came after the cut-off, so it is refused.
@@ -89,8 +104,8 @@ public sealed partial class RedisAccessTokenDenyList(IConnectionMultiplexer redi
         || issuedAt is null
         || issuedAt.Value.ToUnixTimeSeconds() <= seconds;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The access-token deny-list is unavailable; revoked tokens are not being refused")]
-    private static partial void LogUnavailable(ILogger logger, Exception exception);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The access-token deny-list is unavailable; deciding from the copy read at {RefreshedAt}")]
+    private static partial void LogUnavailable(ILogger logger, Exception exception, DateTimeOffset? refreshedAt);
 }
 
 public static class RedisDenyListExtensions
@@ -106,12 +121,20 @@ public static class RedisDenyListExtensions
         builder.Services.TryAddSingleton<IConnectionMultiplexer>(_ =>
         {
             var options = ConfigurationOptions.Parse(connectionString);
-            // Start and keep retrying while Redis is down instead of failing the service's start.
+            // Start and keep retrying while Redis is down instead of failing the service's start; while it is down,
+            // commands fail at once instead of queueing (a bearer check must not wait seconds for an answer).
             options.AbortOnConnectFail = false;
+            options.BacklogPolicy = BacklogPolicy.FailFast;
             return ConnectionMultiplexer.Connect(options);
         });
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<RedisAccessTokenDenyList>();
+        if (builder.Services.All(d => d.ServiceType != typeof(DenyListMirror)))
+        {
+            builder.Services.AddSingleton<DenyListMirror>();
+            builder.Services.AddHostedService<DenyListMirror.Refresher>();
+        }
+
         // Idempotent: the token service and AddTenantServices may both ask for it.
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IAccessTokenDenyList, RedisAccessTokenDenyList>());
         return builder;

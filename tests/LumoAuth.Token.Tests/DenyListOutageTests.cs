@@ -1,0 +1,49 @@
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// While Redis is unreachable, bearer validation decides from its copy of the deny-list (DenyListMirror): revocations
+/// made before the outage are still enforced, and nothing else is refused. Writes go to the real Redis; the outage
+/// is a real unreachable endpoint (nothing listens on port 1).
+/// </summary>
+public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<TokenFactory>
+{
+    [Fact]
+    public async Task WhileRedisIsUnreachable_RevocationsMadeBeforeStayEnforced()
+    {
+        var live = factory.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        var tenantId = Guid.NewGuid();
+        var revokedJti = Guid.NewGuid().ToString();
+        await live.RevokeAsync(tenantId, revokedJti, DateTimeOffset.UtcNow.AddMinutes(5));
+        await live.RevokeClientTokensAsync(tenantId, "cut-off-client", TimeSpan.FromMinutes(5));
+
+        var mirror = new DenyListMirror(factory.Services.GetRequiredService<IConnectionMultiplexer>(), TimeProvider.System);
+        await mirror.RefreshAsync();
+        Assert.NotNull(mirror.RefreshedAt);
+
+        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+        unreachable.AbortOnConnectFail = false;
+        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+        unreachable.ConnectTimeout = 200;
+        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        var duringOutage = new RedisAccessTokenDenyList(down, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
+        var now = DateTimeOffset.UtcNow;
+
+        Assert.True(await Revoked(new(revokedJti, "some-client", now)));
+        Assert.True(await Revoked(new(Guid.NewGuid().ToString(), "cut-off-client", now.AddMinutes(-1))));
+        Assert.True(await Revoked(new(Guid.NewGuid().ToString(), "cut-off-client", null)));
+        Assert.False(await Revoked(new(Guid.NewGuid().ToString(), "cut-off-client", now.AddMinutes(1))));
+        Assert.False(await Revoked(new(Guid.NewGuid().ToString(), "some-client", now)));
+        Assert.False(await duringOutage.IsRevokedAsync(Guid.NewGuid(), new(revokedJti, "cut-off-client", now.AddMinutes(-1)), CancellationToken.None));
+
+        // And the writer refuses rather than pretending: a revocation cannot be made during the outage.
+        await Assert.ThrowsAnyAsync<RedisException>(() => duringOutage.RevokeAsync(tenantId, Guid.NewGuid().ToString(), now.AddMinutes(5)));
+
+        Task<bool> Revoked(AccessTokenFacts token) => duringOutage.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask();
+    }
+}
