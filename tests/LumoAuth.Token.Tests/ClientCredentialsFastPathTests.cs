@@ -86,6 +86,39 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         }
     }
 
+    [Theory]
+    [InlineData("ES256")]
+    [InlineData("PS256")]
+    public async Task DirectPath_SignsWithTheTenantsActiveKey(string algorithm)
+    {
+        var tenant = factory.AddTenant("fastkey");
+        var client = await factory.CreateOAuthClientAsync(tenant);
+        using (var admin = factory.AdminClient(tenant))
+        using (var rotated = await admin.PostAsJsonAsync($"/t/{tenant.Slug}/api/v1/admin/signing-keys/rotate", new { algorithm, gracePeriodHours = 1 }))
+        {
+            Assert.Equal(HttpStatusCode.OK, rotated.StatusCode);
+        }
+
+        var (_, pipelineBody) = await RequestAsync(tenant, client, null, basicAuth: true, forcePipeline: true);
+        var (_, directBody) = await RequestAsync(tenant, client, null, basicAuth: true, forcePipeline: false);
+        Assert.Equal((1, 1), _meter.Take());
+
+        var pipelineToken = pipelineBody.GetProperty("access_token").GetString()!;
+        var directToken = directBody.GetProperty("access_token").GetString()!;
+        Assert.Equal(Part(pipelineToken, 0).ToString(), Part(directToken, 0).ToString());
+        Assert.Equal(algorithm, Part(directToken, 0).GetProperty("alg").GetString());
+        using var http = factory.CreateClient();
+        var jwks = new JsonWebKeySet(await http.GetStringAsync($"{tenant.Issuer}/.well-known/jwks.json"));
+        var validation = await new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(directToken, new TokenValidationParameters
+        {
+            ValidIssuer = tenant.Issuer,
+            ValidAudience = tenant.Issuer,
+            IssuerSigningKeys = jwks.GetSigningKeys(),
+            ValidTypes = ["at+jwt"],
+        });
+        Assert.True(validation.IsValid, validation.Exception?.ToString());
+    }
+
     [Fact]
     public async Task DirectPath_RecordsTheIssuanceLikeThePipeline()
     {
