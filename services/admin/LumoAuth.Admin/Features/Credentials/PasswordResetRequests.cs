@@ -44,15 +44,9 @@ public static class PasswordResetRequests
     public static async Task<IResult> RequestByEmail(
         RequestPasswordResetByEmail request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var validation = new RequestValidator().Email("email", request.Email);
-        if (!validation.IsValid)
+        if (await InternalTenantScope.EnterForEmailAsync(db, tenant, request.TenantId, request.Email, cancellationToken) is { } refused)
         {
-            return validation.ToResult();
-        }
-
-        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
-        {
-            return ApiErrors.Create(StatusCodes.Status404NotFound, ErrorCodes.TenantNotFound, "Tenant not found");
+            return refused;
         }
 
         var normalized = request.Email!.ToLowerInvariant();

@@ -1,5 +1,6 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -27,5 +28,23 @@ public static class InternalTenantScope
 
         tenant.Set(info);
         return true;
+    }
+
+    /// <summary>
+    /// The opening of an internal request about an e-mail address (forgot password, new verification link): the
+    /// address must be valid and the tenant active. Null when both hold (the tenant entered), else the answer to give.
+    /// </summary>
+    public static async Task<IResult?> EnterForEmailAsync(
+        AdminDbContext db, TenantContext tenant, Guid? tenantId, string? email, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Email("email", email);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        return await EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? null
+            : ApiErrors.Create(StatusCodes.Status404NotFound, ErrorCodes.TenantNotFound, "Tenant not found");
     }
 }
