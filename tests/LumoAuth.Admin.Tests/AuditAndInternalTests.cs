@@ -62,10 +62,8 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         var clientId = $"batch-{Guid.NewGuid():N}";
         var batch = new AccessTokensIssued(
         [
-            .. Enumerable.Range(0, 3).Select(i => new AccessTokenIssued(clientId, "client_credentials", null, Guid.NewGuid().ToString(), ["orders.read"])
+            .. Enumerable.Range(0, 3).Select(i => new IssuedAccessToken(clientId, "client_credentials", null, Guid.NewGuid().ToString(), ["orders.read"], DateTimeOffset.UtcNow)
             {
-                TenantId = tenant.Id,
-                Actor = new EventActor(ActorTypes.Client, clientId),
                 IpAddress = $"203.0.113.{i + 1}",
             }),
         ])
@@ -91,6 +89,11 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         Assert.Equal(
             batch.Tokens.Select(t => t.IpAddress).Order(),
             entries.Select(e => e["ipAddress"]?.GetValue<string>()).Order());
+        Assert.Equal(batch.Tokens.Select(t => t.TokenId).Order(), entries.Select(e => e["metadata"]!["tokenId"]!.GetValue<string>()).Order());
+        // The metadata is the event's own facts: the envelope (tenant, time, actor, origin) has columns of its own.
+        Assert.All(entries, e => Assert.Equal(
+            ["clientId", "grantType", "scopes", "subject", "tokenId"],
+            e["metadata"]!.AsObject().Select(p => p.Key).Order()));
     }
 
     [Fact]

@@ -101,7 +101,7 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         var (webhookId, _) = await CreateWebhookAsync(client, tenant, receiver.Url, "token.issued");
         var tokenIds = Enumerable.Range(0, 2).Select(_ => Guid.NewGuid().ToString()).ToList();
         var batch = new AccessTokensIssued(
-            [.. tokenIds.Select(id => new AccessTokenIssued("m2m", "client_credentials", null, id, ["orders.read"]) { TenantId = tenant.Id })])
+            [.. tokenIds.Select(id => new IssuedAccessToken("m2m", "client_credentials", null, id, ["orders.read"], DateTimeOffset.UtcNow))])
         { TenantId = tenant.Id };
         var messageId = Guid.NewGuid();
         var bus = Factory.Services.GetRequiredService<IBus>();

@@ -16,6 +16,7 @@ namespace LumoAuth.EndToEnd.Tests;
 /// </summary>
 public sealed class SuiteFixture : IAsyncLifetime
 {
+    private readonly string _run = Guid.NewGuid().ToString("N")[..8];
     private DistributedApplication? _app;
 
     public HttpClient Gateway { get; private set; } = null!;
@@ -26,7 +27,6 @@ public sealed class SuiteFixture : IAsyncLifetime
     {
         var port = FreePort();
         BaseUrl = $"http://127.0.0.1:{port}";
-        var run = Guid.NewGuid().ToString("N")[..8];
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.LumoAuth_AppHost>(
         [
             "--environment=Testing",
@@ -34,8 +34,8 @@ public sealed class SuiteFixture : IAsyncLifetime
             $"--ConnectionStrings:postgres={PostgresServer.ConnectionString}",
             $"--ConnectionStrings:redis={TestInfrastructure.Redis}",
             $"--ConnectionStrings:rabbitmq={TestInfrastructure.RabbitMq}",
-            $"--LumoAuth:DatabasePrefix=e2e{run}_",
-            $"--LumoAuth:MessagingPrefix=e2e-{run}",
+            $"--LumoAuth:DatabasePrefix=e2e{_run}_",
+            $"--LumoAuth:MessagingPrefix=e2e-{_run}",
             $"--LumoAuth:GatewayPort={port}",
             "--LumoAuth:SeedDemo=false",
             $"--LumoAuth:InternalKey={TestInfrastructure.InternalKey}",
@@ -56,6 +56,12 @@ public sealed class SuiteFixture : IAsyncLifetime
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+
+        foreach (var database in new[] { ServiceNames.AdminDb, ServiceNames.TokenDb, ServiceNames.AuthorizationDb, ServiceNames.AgentsDb, ServiceNames.FederationDb })
+        {
+            await TestInfrastructure.DropDatabaseAsync(
+                new Npgsql.NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString) { Database = $"e2e{_run}_{database}" }.ConnectionString);
         }
     }
 

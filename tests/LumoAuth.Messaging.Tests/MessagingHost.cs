@@ -71,6 +71,8 @@ public sealed class DeliveryLog
 /// <summary>A generic host with the real outbox relay, MassTransit over RabbitMQ and PostgreSQL.</summary>
 public sealed class MessagingHost : IAsyncLifetime
 {
+    private readonly string _database = TestInfrastructure.NewDatabase("widgets");
+
     public IHost Host { get; private set; } = null!;
 
     public async Task InitializeAsync()
@@ -78,7 +80,7 @@ public sealed class MessagingHost : IAsyncLifetime
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:widgets"] = TestInfrastructure.NewDatabase("widgets"),
+            ["ConnectionStrings:widgets"] = _database,
             ["ConnectionStrings:rabbitmq"] = TestInfrastructure.RabbitMq,
             ["ConnectionStrings:redis"] = TestInfrastructure.Redis,
             ["Messaging:Prefix"] = TestInfrastructure.NewMessagingPrefix("widgets"),
@@ -89,6 +91,7 @@ public sealed class MessagingHost : IAsyncLifetime
         builder.AddTenantServices();
         builder.AddServiceDatabase<WidgetDbContext>("widgets");
         builder.AddMessaging<WidgetDbContext>(bus => bus.AddConsumer<WidgetConsumer>());
+        builder.Services.AddEventBatcher<WidgetDbContext>();
         Host = builder.Build();
         await using (var scope = Host.Services.CreateAsyncScope())
         {
@@ -103,5 +106,6 @@ public sealed class MessagingHost : IAsyncLifetime
     {
         await Host.StopAsync();
         Host.Dispose();
+        await TestInfrastructure.DropDatabaseAsync(_database);
     }
 }

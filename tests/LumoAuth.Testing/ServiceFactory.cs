@@ -141,6 +141,7 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         }
 
         await base.DisposeAsync();
+        await TestInfrastructure.DropDatabaseAsync(DatabaseConnectionString);
         GC.SuppressFinalize(this);
     }
 }

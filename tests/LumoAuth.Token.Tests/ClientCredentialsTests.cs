@@ -292,10 +292,16 @@ public sealed class ClientCredentialsTests(TokenFactory factory) : IClassFixture
         Assert.Equal(0, await factory.WithDbAsync(db => db.Set<TokenToken>().IgnoreQueryFilters().CountAsync()));
         Assert.Equal(0, await factory.WithDbAsync(db => db.Set<TokenAuthorization>().IgnoreQueryFilters().CountAsync()));
 
-        var (row, body) = await factory.AccessTokenIssuedAsync(tenant, jti);
+        var (message, body) = await factory.AccessTokenIssuedAsync(tenant, jti);
         Assert.Equal(oauthClient.ClientId, body.GetProperty("clientId").GetString());
         Assert.Equal("client_credentials", body.GetProperty("grantType").GetString());
-        Assert.DoesNotContain(token, row.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain(token, message, StringComparison.Ordinal);
+        // Each item carries only what differs per token: no tenant or actor (the batch's and the client's), no nulls.
+        var properties = body.EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Superset(new HashSet<string> { "clientId", "correlationId", "grantType", "occurredAt", "scopes", "tokenId" }, properties.ToHashSet());
+        Assert.DoesNotContain("tenantId", properties);
+        Assert.DoesNotContain("actor", properties);
+        Assert.DoesNotContain("subject", properties);
     }
 
     private async Task<string> TokenAsync(TestTenant tenant, CreatedClient oauthClient)

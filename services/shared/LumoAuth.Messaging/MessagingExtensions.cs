@@ -1,3 +1,4 @@
+using LumoAuth.Contracts;
 using LumoAuth.Messaging.Consumers;
 using LumoAuth.Messaging.Outbox;
 using MassTransit;
@@ -74,6 +75,19 @@ public static class MessagingExtensions
         });
         builder.Services.AddHostedService<OutboxRelay<TDbContext>>();
         return builder;
+    }
+
+    /// <summary>
+    /// An <see cref="EventBatcher{TDbContext}"/> (inject it to add facts) running in the background; <paramref name="combine"/>
+    /// turns each batch into the messages sent (identity when not given).
+    /// </summary>
+    public static IServiceCollection AddEventBatcher<TDbContext>(
+        this IServiceCollection services, Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>>? combine = null)
+        where TDbContext : DbContext
+    {
+        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventBatcher<TDbContext>>(sp, combine ?? (batch => batch)));
+        services.AddHostedService(sp => sp.GetRequiredService<EventBatcher<TDbContext>>());
+        return services;
     }
 
     /// <summary>

@@ -13,6 +13,7 @@ using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Testing;
 using LumoAuth.Token.Data;
+using MassTransit;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
@@ -25,11 +26,12 @@ namespace LumoAuth.Token.Tests.Support;
 /// <summary>
 /// The token service in-process on its own database. Tenants and API keys come from small in-memory
 /// sources (admin owns the real ones and is tested elsewhere). The outbox relay is off, so tests can
-/// read the events a request wrote.
+/// read the events a request wrote; what the service publishes directly (issued-token batches) is recorded.
 /// </summary>
 public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDbContext>
 {
     private readonly InMemoryTenants _tenants = new();
+    private readonly PublishedMessages _published = new();
 
     public TokenFactory()
         : base(ServiceNames.TokenDb)
@@ -100,22 +102,21 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
     }
 
     /// <summary>
-    /// The audit event of an issued access token, by its jti, and the outbox row of the batch carrying it (the
-    /// batcher writes within a fraction of a second).
+    /// The audit event of an issued access token, by its jti, and the JSON of the batch message carrying it (the
+    /// batcher publishes within a fraction of a second).
     /// </summary>
-    public async Task<(OutboxMessage Row, JsonElement Body)> AccessTokenIssuedAsync(TestTenant tenant, string tokenId)
+    public async Task<(string Message, JsonElement Token)> AccessTokenIssuedAsync(TestTenant tenant, string tokenId)
     {
-        var type = ContractTypes.NameOf(typeof(AccessTokensIssued));
         for (var attempt = 0; attempt < 50; attempt++)
         {
-            var rows = await WithDbAsync(db => db.Set<OutboxMessage>().Where(m => m.MessageType == type && m.TenantId == tenant.Info.Id).ToListAsync());
-            foreach (var row in rows)
+            foreach (var batch in _published.Messages.OfType<AccessTokensIssued>().Where(b => b.TenantId == tenant.Info.Id))
             {
-                foreach (var token in JsonDocument.Parse(row.Body).RootElement.GetProperty("tokens").EnumerateArray())
+                var message = JsonSerializer.Serialize(batch, MessagingJson.Options);
+                foreach (var token in JsonDocument.Parse(message).RootElement.GetProperty("tokens").EnumerateArray())
                 {
                     if (token.GetProperty("tokenId").GetString() == tokenId)
                     {
-                        return (row, token.Clone());
+                        return (message, token.Clone());
                     }
                 }
             }
@@ -124,6 +125,12 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         }
 
         throw new Xunit.Sdk.XunitException($"no AccessTokenIssued event for token {tokenId}");
+    }
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        Services.GetRequiredService<IBus>().ConnectPublishObserver(_published);
     }
 
     public async Task<T> WithDbAsync<T>(Func<TokenDbContext, Task<T>> query)
@@ -142,6 +149,25 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
             var relay = services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(OutboxRelay<TokenDbContext>));
             services.Remove(relay);
         });
+    }
+
+    /// <summary>Every message the service publishes straight to the broker (the batcher's), as sent.</summary>
+    private sealed class PublishedMessages : IPublishObserver
+    {
+        public ConcurrentQueue<object> Messages { get; } = new();
+
+        public Task PrePublish<T>(PublishContext<T> context)
+            where T : class => Task.CompletedTask;
+
+        public Task PostPublish<T>(PublishContext<T> context)
+            where T : class
+        {
+            Messages.Enqueue(context.Message);
+            return Task.CompletedTask;
+        }
+
+        public Task PublishFault<T>(PublishContext<T> context, Exception exception)
+            where T : class => Task.CompletedTask;
     }
 
     private sealed class InMemoryTenants : ITenantSource, IApiKeySource

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace LumoAuth.Contracts.Clients;
 
 public sealed record ClientCreated(string ClientId, string Name, bool IsConfidential, IReadOnlyList<string> GrantTypes) : IntegrationEvent;
@@ -15,8 +17,49 @@ public sealed record AccessTokenIssued(string ClientId, string GrantType, string
 /// <summary>
 /// The access tokens one token-service replica issued for one tenant in a short window: one message for up to
 /// a few hundred tokens, so issuing thousands a second costs the bus and its consumers a few messages, not thousands.
+/// Each item carries only what differs from token to token (the tenant is the batch's; the actor is the client), which
+/// keeps the message, and the work of everyone who reads it, small.
 /// </summary>
-public sealed record AccessTokensIssued(IReadOnlyList<AccessTokenIssued> Tokens) : IntegrationEvent, IBatchedEvent
+public sealed record AccessTokensIssued(IReadOnlyList<IssuedAccessToken> Tokens) : IntegrationEvent, IBatchedEvent
 {
-    IEnumerable<IntegrationEvent> IBatchedEvent.Items => Tokens;
+    IEnumerable<IntegrationEvent> IBatchedEvent.Items => Tokens.Select(token => token.ToEvent(TenantId));
+}
+
+/// <summary>One item of <see cref="AccessTokensIssued"/>; absent values are left out of the message.</summary>
+public sealed record IssuedAccessToken(
+    string ClientId,
+    string GrantType,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Subject,
+    string TokenId,
+    IReadOnlyList<string> Scopes,
+    DateTimeOffset OccurredAt)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? IpAddress { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? UserAgent { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CorrelationId { get; init; }
+
+    /// <summary>The event this item stands for, as consumers handle it.</summary>
+    public AccessTokenIssued ToEvent(Guid? tenantId) => new(ClientId, GrantType, Subject, TokenId, Scopes)
+    {
+        TenantId = tenantId,
+        OccurredAt = OccurredAt,
+        Actor = new EventActor(ActorTypes.Client, ClientId),
+        IpAddress = IpAddress,
+        UserAgent = UserAgent,
+        CorrelationId = CorrelationId,
+    };
+
+    /// <summary>The item for an issued-token event (the inverse of <see cref="ToEvent"/>).</summary>
+    public static IssuedAccessToken From(AccessTokenIssued issued) =>
+        new(issued.ClientId, issued.GrantType, issued.Subject, issued.TokenId, issued.Scopes, issued.OccurredAt)
+        {
+            IpAddress = issued.IpAddress,
+            UserAgent = issued.UserAgent,
+            CorrelationId = issued.CorrelationId,
+        };
 }

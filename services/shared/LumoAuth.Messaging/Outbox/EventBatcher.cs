@@ -1,5 +1,7 @@
+using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using LumoAuth.Contracts;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,16 +10,19 @@ using Microsoft.Extensions.Logging;
 namespace LumoAuth.Messaging.Outbox;
 
 /// <summary>
-/// For facts that change no state (a stateless access token was issued): collects them in memory and
-/// writes them to the outbox in one insert per batch, so a hot path pays no database round trip per event.
-/// What is in memory when the process dies is lost; that is the price of a write-free hot path and is
-/// limited to a fraction of a second of such facts.
+/// For facts that change no state (a stateless access token was issued): collects them in memory and sends them in
+/// batches, so a hot path pays no database round trip or message per event. A batch goes straight to the broker
+/// (a publish the broker has confirmed is as durable as an outbox row, and there is no state change to commit it
+/// with); only when the broker does not take it does it go to the outbox, whose relay publishes it later with the
+/// same message id. What is in memory when the process dies is lost; that is the price of a write-free hot path and
+/// is limited to a fraction of a second of such facts.
 /// </summary>
 /// <param name="combine">
-/// Turns a batch into the events written, e.g. many facts of one kind into one <see cref="IBatchedEvent"/> message.
+/// Turns a batch into the events sent, e.g. many facts of one kind into one <see cref="IBatchedEvent"/> message.
 /// </param>
 public sealed partial class EventBatcher<TDbContext>(
     IServiceScopeFactory scopeFactory,
+    IBus bus,
     ILogger<EventBatcher<TDbContext>> logger,
     Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> combine)
     : BackgroundService
@@ -26,8 +31,15 @@ public sealed partial class EventBatcher<TDbContext>(
     private const int MaxBatch = 500;
     private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Batched messages sent, by the way they went: <c>broker</c> (published at once) or <c>outbox</c> (stored for the relay).</summary>
+    private static readonly Counter<long> Sent = MessagingMeter.Instance.CreateCounter<long>("lumoauth.events.batched_sent");
     private readonly Channel<IntegrationEvent> _channel = Channel.CreateBounded<IntegrationEvent>(
         new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+
+    /// <summary>Combined messages not yet sent or stored, each with the message id it keeps across attempts.</summary>
+    private readonly List<(IntegrationEvent Message, Guid MessageId)> _unsent = [];
 
     public bool TryAdd(IntegrationEvent @event) => _channel.Writer.TryWrite(@event);
 
@@ -36,22 +48,24 @@ public sealed partial class EventBatcher<TDbContext>(
         var batch = new List<IntegrationEvent>(MaxBatch);
         try
         {
-            // A batch kept from a failed write is retried even when no new event arrives.
-            while (batch.Count > 0 || await _channel.Reader.WaitToReadAsync(stoppingToken))
+            // Messages kept from a failed round are retried even when no new event arrives.
+            while (_unsent.Count > 0 || await _channel.Reader.WaitToReadAsync(stoppingToken))
             {
-                // A short pause gathers a trickle into one insert; with a full batch already waiting there is
+                // A short pause gathers a trickle into one message; with a full batch already waiting there is
                 // nothing to gather, and pausing would cap the rate at one batch per pause and drop the excess.
                 if (_channel.Reader.Count < MaxBatch)
                 {
                     await Task.Delay(GatherDelay, stoppingToken);
                 }
 
-                while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var @event))
+                // While earlier messages are still unsent (broker and database both out), new events wait in the
+                // bounded channel rather than pile up here.
+                if (_unsent.Count == 0)
                 {
-                    batch.Add(@event);
+                    Take(batch);
                 }
 
-                if (!await FlushAsync(batch, stoppingToken))
+                if (!await SendAsync(stoppingToken))
                 {
                     await Task.Delay(RetryDelay, stoppingToken);
                 }
@@ -59,19 +73,60 @@ public sealed partial class EventBatcher<TDbContext>(
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            while (_channel.Reader.TryRead(out var @event))
+            while (_channel.Reader.Count > 0)
             {
-                batch.Add(@event);
+                Take(batch);
             }
 
-            await FlushAsync(batch, CancellationToken.None);
+            // Shutting down: no time for the broker's confirmations, so whatever is left goes to the outbox.
+            await StoreAsync(CancellationToken.None);
         }
     }
 
-    /// <summary>Writes the batch and empties it; false (the batch kept for the next round) when the write failed.</summary>
-    private async Task<bool> FlushAsync(List<IntegrationEvent> batch, CancellationToken cancellationToken)
+    /// <summary>Moves up to a batch of waiting events into <see cref="_unsent"/> as combined messages.</summary>
+    private void Take(List<IntegrationEvent> batch)
     {
-        if (batch.Count == 0)
+        batch.Clear();
+        while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var @event))
+        {
+            batch.Add(@event);
+        }
+
+        if (batch.Count > 0)
+        {
+            _unsent.AddRange(combine(batch).Select(message => (message, NewId.NextGuid())));
+        }
+    }
+
+    /// <summary>Publishes the unsent messages, storing in the outbox what the broker does not take; false when some are still unsent.</summary>
+    private async Task<bool> SendAsync(CancellationToken cancellationToken)
+    {
+        while (_unsent.Count > 0)
+        {
+            var (message, messageId) = _unsent[0];
+            try
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(PublishTimeout);
+                await bus.Publish(message, message.GetType(), context => context.MessageId = messageId, timeout.Token);
+                _unsent.RemoveAt(0);
+                Sent.Add(1, new KeyValuePair<string, object?>("via", "broker"));
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The broker is unavailable or slow: the outbox keeps the rest until it is back.
+                LogPublishFailed(logger, ex, _unsent.Count);
+                return await StoreAsync(cancellationToken);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes the unsent messages to the outbox; false (they stay unsent) when the write failed.</summary>
+    private async Task<bool> StoreAsync(CancellationToken cancellationToken)
+    {
+        if (_unsent.Count == 0)
         {
             return true;
         }
@@ -80,23 +135,27 @@ public sealed partial class EventBatcher<TDbContext>(
         {
             await using var scope = scopeFactory.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
-            foreach (var @event in combine(batch))
+            foreach (var (message, messageId) in _unsent)
             {
-                db.AddEvent(@event);
+                db.AddEvent(message, messageId);
             }
 
             await db.SaveChangesAsync(cancellationToken);
-            batch.Clear();
+            Sent.Add(_unsent.Count, new KeyValuePair<string, object?>("via", "outbox"));
+            _unsent.Clear();
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // Keep the batch for the next round; the database may be briefly unavailable.
-            LogFlushFailed(logger, ex, batch.Count);
+            // Keep them for the next round; the database may be briefly unavailable too.
+            LogStoreFailed(logger, ex, _unsent.Count);
             return false;
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing {Count} batched events to the outbox failed; retrying")]
-    private static partial void LogFlushFailed(ILogger logger, Exception exception, int count);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing {Count} batched messages failed; writing them to the outbox")]
+    private static partial void LogPublishFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing {Count} batched messages to the outbox failed; retrying")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception, int count);
 }

@@ -12,8 +12,8 @@ namespace LumoAuth.Messaging.Outbox;
 public static class OutboxDbContextExtensions
 {
     /// <summary>Queues an event on this context; it is written by the next <c>SaveChanges</c>, with the state change.</summary>
-    public static void AddEvent(this DbContext db, IntegrationEvent @event) =>
-        db.Set<OutboxMessage>().Add(OutboxMessage.For(@event));
+    public static void AddEvent(this DbContext db, IntegrationEvent @event, Guid? messageId = null) =>
+        db.Set<OutboxMessage>().Add(OutboxMessage.For(@event, messageId));
 }
 
 /// <summary>

@@ -33,12 +33,14 @@ public sealed class OutboxMessage
     [NotMapped]
     public IntegrationEvent? Pending { get; set; }
 
-    public static OutboxMessage For(IntegrationEvent @event)
+    /// <param name="event">The event.</param>
+    /// <param name="messageId">The message id it is published with (new when not given).</param>
+    public static OutboxMessage For(IntegrationEvent @event, Guid? messageId = null)
     {
         var now = DateTimeOffset.UtcNow;
         return new OutboxMessage
         {
-            Id = Guid.CreateVersion7(),
+            Id = messageId ?? Guid.CreateVersion7(),
             TenantId = @event.TenantId,
             MessageType = ContractTypes.NameOf(@event.GetType()),
             CreatedAt = now,

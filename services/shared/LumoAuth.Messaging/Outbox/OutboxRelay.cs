@@ -27,10 +27,9 @@ public sealed partial class OutboxRelay<TDbContext>(
     private const int MaxAttempts = 100;
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
-    private static readonly Meter Meter = new("LumoAuth.Messaging");
-    private static readonly Counter<long> Published = Meter.CreateCounter<long>("lumoauth.outbox.published");
-    private static readonly Counter<long> Failed = Meter.CreateCounter<long>("lumoauth.outbox.failed");
-    private static readonly Counter<long> Parked = Meter.CreateCounter<long>("lumoauth.outbox.parked");
+    private static readonly Counter<long> Published = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.published");
+    private static readonly Counter<long> Failed = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.failed");
+    private static readonly Counter<long> Parked = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.parked");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -155,6 +154,12 @@ public sealed partial class OutboxRelay<TDbContext>(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Outbox message {MessageId} of type {MessageType} parked: it cannot be published")]
     private static partial void LogParked(ILogger logger, Guid messageId, string messageType);
+}
+
+/// <summary>The messaging library's meter (exported with every <c>LumoAuth.*</c> meter).</summary>
+internal static class MessagingMeter
+{
+    public static readonly Meter Instance = new("LumoAuth.Messaging");
 }
 
 /// <summary>Names contract types in outbox rows and resolves them back, only ever to integration events.</summary>

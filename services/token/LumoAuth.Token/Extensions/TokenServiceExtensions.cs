@@ -1,3 +1,4 @@
+using LumoAuth.Messaging;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
@@ -65,10 +66,8 @@ public static class TokenServiceExtensions
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
         services.Replace(ServiceDescriptor.Singleton<IJwksSource, LocalJwksSource>());
-        // Issued access tokens reach the outbox as one AccessTokensIssued message per tenant and batch.
-        services.AddSingleton(sp => ActivatorUtilities.CreateInstance<EventBatcher<TokenDbContext>>(
-            sp, (Func<IReadOnlyList<LumoAuth.Contracts.IntegrationEvent>, IEnumerable<LumoAuth.Contracts.IntegrationEvent>>)RecordAccessTokenIssued.Combine));
-        services.AddHostedService(sp => sp.GetRequiredService<EventBatcher<TokenDbContext>>());
+        // Issued access tokens travel as one AccessTokensIssued message per tenant and batch.
+        services.AddEventBatcher<TokenDbContext>(RecordAccessTokenIssued.Combine);
 
         services.AddOpenIddict()
             .AddCore(core =>

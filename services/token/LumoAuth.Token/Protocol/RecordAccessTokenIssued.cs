@@ -66,7 +66,7 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
     {
         foreach (var tenant in batch.OfType<AccessTokenIssued>().GroupBy(e => e.TenantId))
         {
-            yield return new AccessTokensIssued(tenant.ToList()) { TenantId = tenant.Key };
+            yield return new AccessTokensIssued(tenant.Select(IssuedAccessToken.From).ToList()) { TenantId = tenant.Key };
         }
 
         foreach (var other in batch.Where(e => e is not AccessTokenIssued))

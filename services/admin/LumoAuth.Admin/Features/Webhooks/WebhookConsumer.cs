@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts;
@@ -74,9 +73,6 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
 
 public static class WebhookPayloads
 {
-    private static readonly HashSet<string> BaseProperties = new(
-        typeof(IntegrationEvent).GetProperties().Select(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name)), StringComparer.Ordinal);
-
     public static string EventIdFor(Guid messageId) => "evt_" + messageId.ToString("N");
 
     /// <summary>The documented body: <c>{id, type, timestamp, tenant, data}</c>.</summary>
@@ -91,20 +87,7 @@ public static class WebhookPayloads
         }.ToJsonString();
 
     /// <summary>The event's own facts (ids, names, changed fields), without the envelope properties.</summary>
-    public static JsonObject DataOf(IntegrationEvent @event)
-    {
-        var json = JsonSerializer.SerializeToNode(@event, @event.GetType(), MessagingJson.Options)!.AsObject();
-        var data = new JsonObject();
-        foreach (var (key, value) in json)
-        {
-            if (!BaseProperties.Contains(key))
-            {
-                data[key] = value?.DeepClone();
-            }
-        }
-
-        return data;
-    }
+    public static JsonObject DataOf(IntegrationEvent @event) => JsonNode.Parse(EventFacts.ToJson(@event))!.AsObject();
 }
 
 public static class WebhookRegistration
