@@ -1,6 +1,8 @@
+using LumoAuth.Gateway.Forwarding;
 using LumoAuth.Gateway.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Yarp.ReverseProxy.Forwarder;
 
 namespace LumoAuth.Gateway;
 
@@ -13,6 +15,7 @@ public static class GatewayExtensions
         builder.Services.AddReverseProxy()
             .LoadFromMemory(GatewayRoutes.Routes(), GatewayRoutes.Clusters())
             .AddServiceDiscoveryDestinationResolver();
+        builder.Services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, GatewayHttpClientFactory>());
         return builder;
     }
 }

@@ -35,12 +35,19 @@ public class GatewayFixture : IAsyncLifetime
         builder.WebHost.UseUrls(Services.Select(_ => "http://127.0.0.1:0").ToArray());
         _backends = builder.Build();
         var names = new Dictionary<int, string>();
-        _backends.Run(context =>
+        _backends.Run(async context =>
         {
             context.Response.Headers["X-Backend"] = names[context.Connection.LocalPort];
             context.Response.Headers["X-Seen-Path"] = context.Request.Path.Value;
             context.Response.Headers["X-Seen-Correlation"] = context.Request.Headers["X-Correlation-Id"].ToString();
-            return Task.CompletedTask;
+            if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+            {
+                using var body = new MemoryStream();
+                await context.Request.Body.CopyToAsync(body);
+                context.Response.Headers["X-Seen-Body-Length"] = body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                context.Response.Headers["X-Seen-Body-Sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.ToArray()));
+                context.Response.Headers["X-Seen-Content-Type"] = context.Request.ContentType;
+            }
         });
         await _backends.StartAsync();
         var addresses = _backends.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses

@@ -100,6 +100,46 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task SmallBody_IsForwardedIntact_WithItsContentType()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        var form = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "orders.read" });
+        var sent = await form.ReadAsByteArrayAsync();
+        using var response = await client.PostAsync("/t/acme/api/v1/oauth/token", form);
+
+        AssertBodySeen(response, sent);
+        Assert.Equal("application/x-www-form-urlencoded", response.Headers.GetValues("X-Seen-Content-Type").Single());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task LargeOrUndeclaredBody_IsStreamedIntact(bool declaredLength)
+    {
+        using var client = fixture.Gateway.CreateClient();
+        var sent = new byte[declaredLength ? 200_000 : 5_000];
+        Random.Shared.NextBytes(sent);
+        HttpContent content = declaredLength ? new ByteArrayContent(sent) : new StreamContent(new UnknownLengthStream(sent));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        using var response = await client.PostAsync("/t/acme/api/v1/admin/users", content);
+
+        AssertBodySeen(response, sent);
+    }
+
+    private static void AssertBodySeen(HttpResponseMessage response, byte[] sent)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(sent.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), response.Headers.GetValues("X-Seen-Body-Length").Single());
+        Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(sent)), response.Headers.GetValues("X-Seen-Body-Sha256").Single());
+    }
+
+    /// <summary>A body whose length the client cannot tell, so it goes out chunked.</summary>
+    private sealed class UnknownLengthStream(byte[] data) : MemoryStream(data)
+    {
+        public override bool CanSeek => false;
+    }
+
+    [Fact]
     public async Task Health_Answers()
     {
         using var client = fixture.Gateway.CreateClient();

@@ -1,5 +1,6 @@
 using System.Net;
 using LumoAuth.Gateway;
+using LumoAuth.Gateway.Forwarding;
 using LumoAuth.ServiceDefaults;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -10,8 +11,8 @@ namespace LumoAuth.Testing;
 
 /// <summary>
 /// The real gateway (routes, internal-path blocker, error envelope, correlation, YARP forwarding) in
-/// front of in-process services. Only the last hop is swapped: each cluster's forwarder sends to the
-/// service's in-memory test server instead of a socket, so every service test request crosses the same
+/// front of in-process services. Only the last hop is swapped: each cluster's forwarder sends (through the
+/// gateway's <see cref="SmallBodyHandler"/>) to the service's in-memory test server instead of a socket, so every service test request crosses the same
 /// gateway code as production. Edge rate limits are off here (one test process is one caller for them);
 /// <c>LumoAuth.Gateway.Tests</c> covers them. With a port it listens on loopback for a real browser, and a
 /// backend may then be a real listener too (<see cref="GatewayBackend.Socket"/>).
@@ -64,7 +65,7 @@ public sealed class InProcessGateway : IAsyncDisposable
     private sealed class BackendInvokers(IReadOnlyDictionary<string, GatewayBackend> backends) : IForwarderHttpClientFactory
     {
         public HttpMessageInvoker CreateClient(ForwarderHttpClientContext context) =>
-            new(backends.TryGetValue(context.ClusterId, out var backend) ? backend.Handler() : new Unavailable(), disposeHandler: false);
+            new(new SmallBodyHandler { InnerHandler = backends.TryGetValue(context.ClusterId, out var backend) ? backend.Handler() : new Unavailable() }, disposeHandler: false);
     }
 
     private sealed class Unavailable : HttpMessageHandler
