@@ -53,6 +53,8 @@ public static class GatewayRoutes
         (Api + "/admin/abac/{**rest}", ServiceNames.Authorization),
         (Api + "/admin/users/{userId}/roles", ServiceNames.Authorization),
         (Api + "/admin/groups/{groupId}/roles", ServiceNames.Authorization),
+        (Api + "/roles/{**rest}", ServiceNames.Authorization),
+        (Api + "/users/{userId}/roles", ServiceNames.Authorization),
 
         // agents: registry, JIT, AAuth, MCP, Ask
         (Api + "/agents/{**rest}", ServiceNames.Agents),

@@ -93,6 +93,34 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task UserGuideForms_WithoutAdmin_CreateRoles_SetPermissions_AndAssign()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "gina@example.com");
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Publish", slug = "post.publish" }), 201);
+
+        var role = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/roles", new { name = "Publisher", slug = "publisher", description = "Publishes posts" }), 201);
+        Assert.Equal("publisher", role["data"]!["slug"]!.GetValue<string>());
+        var withPermissions = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/roles/publisher/permissions", new { permissions = new[] { "post.publish" } }));
+        Assert.Equal(["post.publish"], withPermissions["data"]!["permissions"]!.AsArray().Select(p => p!["slug"]!.GetValue<string>()));
+        var assigned = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/users/{userId}/roles", new { roles = new[] { "publisher" } }));
+        Assert.Equal(["publisher"], assigned["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        var view = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/users/{userId}/roles"));
+        Assert.Equal(["post.publish"], view["data"]!["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.True(await AllowedAsync(client, tenant, userId, "post.publish"));
+
+        // Same rules as the documented /admin forms: validation, unknown ids, other tenants, credentials.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/roles", new { description = "no name" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/roles/nobody/permissions", new { permissions = new[] { "post.publish" } }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/users/{Guid.NewGuid()}/roles", new { roles = new[] { "publisher" } }), 404, "resource_not_found");
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.GetAsync($"{other.Api}/users/{userId}/roles"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{tenant.Api}/roles", new { name = "Intruder" }), 401, "unauthorized");
+    }
+
+    [Fact]
     public async Task Checks_RejectBadInput_WithDocumentedCodes()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

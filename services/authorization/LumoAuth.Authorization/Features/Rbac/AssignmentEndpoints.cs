@@ -20,6 +20,11 @@ public static class AssignmentEndpoints
         group.MapPut("/users/{userId:guid}/roles", SetUserRoles).WithName("SetUserRoles");
         group.MapGet("/groups/{groupId:guid}/roles", GetGroupRoles).WithName("GetGroupRoles");
         group.MapPut("/groups/{groupId:guid}/roles", SetGroupRoles).WithName("SetGroupRoles");
+
+        // The user guide's forms without /admin (inventory C-21, ADM-09), answered by the same handlers.
+        var guide = app.MapGroup("/t/{tenantSlug}/api/v1/users").RequireAuthorization(Policies.TenantAdmin).WithTags("Roles");
+        guide.MapGet("/{userId:guid}/roles", GetUserRoles).WithName("GetUserRolesGuideForm");
+        guide.MapPost("/{userId:guid}/roles", SetUserRoles).WithName("SetUserRolesGuideForm");
         return app;
     }
 

@@ -21,6 +21,11 @@ public static class RoleEndpoints
         group.MapDelete("/{roleId}", DeleteRole).WithName("DeleteRole");
         group.MapPut("/{roleId}/permissions", SetRolePermissions).WithName("SetRolePermissions");
         group.MapGet("/{roleId}/users", ListRoleUsers).WithName("ListRoleUsers");
+
+        // The user guide's forms without /admin (inventory C-21), answered by the same handlers.
+        var guide = app.MapGroup("/t/{tenantSlug}/api/v1/roles").RequireAuthorization(Policies.TenantAdmin).WithTags("Roles");
+        guide.MapPost(string.Empty, CreateRole).WithName("CreateRoleGuideForm");
+        guide.MapPost("/{roleId}/permissions", SetRolePermissions).WithName("SetRolePermissionsGuideForm");
         return app;
     }
 
