@@ -102,6 +102,23 @@ public sealed class MessagingHost : IAsyncLifetime
         await Host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>How many outbox rows mention the id (rows waiting to be published).</summary>
+    public async Task<int> OutboxRowsMentioningAsync(Guid id)
+    {
+        await using var scope = Host.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<WidgetDbContext>().Database
+            .SqlQuery<int>($"SELECT count(*)::int AS \"Value\" FROM outbox_messages WHERE body::text LIKE {"%" + id + "%"}").SingleAsync();
+    }
+
+    /// <summary>Waits until the consumer has applied the effect of the widget's event.</summary>
+    public Task WaitForEffectAsync(Guid widgetId, TimeSpan? timeout = null) =>
+        ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = Host.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<WidgetDbContext>();
+            return await db.Effects.AnyAsync(e => e.WidgetId == widgetId) ? "delivered" : null;
+        }, timeout ?? TimeSpan.FromSeconds(20));
+
     public async Task DisposeAsync()
     {
         await Host.StopAsync();

@@ -15,7 +15,7 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
     public async Task Event_IsPublishedWithItsStateChange()
     {
         var id = await CreateWidgetAsync("committed-" + Guid.NewGuid());
-        await WaitForDeliveryAsync(id);
+        await host.WaitForEffectAsync(id);
     }
 
     [Fact]
@@ -35,7 +35,7 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         await using var check = Scope();
         var verify = check.ServiceProvider.GetRequiredService<WidgetDbContext>();
         Assert.False(await verify.Widgets.AnyAsync(w => w.Id == id));
-        Assert.Equal(0, await OutboxRowsMentioningAsync(verify, id));
+        Assert.Equal(0, await host.OutboxRowsMentioningAsync(id));
         await Task.Delay(1500);
         Assert.DoesNotContain(id, host.Host.Services.GetRequiredService<DeliveryLog>().Deliveries);
     }
@@ -48,9 +48,7 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         var second = Guid.NewGuid();
         await Assert.ThrowsAsync<DbUpdateException>(() => CreateWidgetAsync(name, second));
 
-        await using var check = Scope();
-        var verify = check.ServiceProvider.GetRequiredService<WidgetDbContext>();
-        Assert.Equal(0, await OutboxRowsMentioningAsync(verify, second));
+        Assert.Equal(0, await host.OutboxRowsMentioningAsync(second));
     }
 
     [Fact]
@@ -77,9 +75,8 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
             await TestInfrastructure.InfraAsync("start", "rabbitmq");
         }
 
-        await WaitForDeliveryAsync(id, TimeSpan.FromSeconds(90));
-        await using var after = Scope();
-        Assert.Equal(0, await OutboxRowsMentioningAsync(after.ServiceProvider.GetRequiredService<WidgetDbContext>(), id));
+        await host.WaitForEffectAsync(id, TimeSpan.FromSeconds(90));
+        Assert.Equal(0, await host.OutboxRowsMentioningAsync(id));
     }
 
     [Fact]
@@ -107,9 +104,6 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         Assert.Equal(1, await check.ServiceProvider.GetRequiredService<WidgetDbContext>().Effects.CountAsync(e => e.WidgetId == widgetId));
     }
 
-    private static Task<int> OutboxRowsMentioningAsync(WidgetDbContext db, Guid id) =>
-        db.Database.SqlQuery<int>($"SELECT count(*)::int AS \"Value\" FROM outbox_messages WHERE body::text LIKE {"%" + id + "%"}").SingleAsync();
-
     private async Task<Guid> CreateWidgetAsync(string name, Guid? id = null)
     {
         var widgetId = id ?? Guid.NewGuid();
@@ -119,16 +113,6 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         db.AddEvent(new WidgetCreated(widgetId, name));
         await db.SaveChangesAsync();
         return widgetId;
-    }
-
-    private async Task WaitForDeliveryAsync(Guid widgetId, TimeSpan? timeout = null)
-    {
-        await ApiAssert.EventuallyAsync(async () =>
-        {
-            await using var scope = Scope();
-            var db = scope.ServiceProvider.GetRequiredService<WidgetDbContext>();
-            return await db.Effects.AnyAsync(e => e.WidgetId == widgetId) ? "delivered" : null;
-        }, timeout ?? TimeSpan.FromSeconds(20));
     }
 }
 

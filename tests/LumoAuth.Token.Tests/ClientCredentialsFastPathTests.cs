@@ -1,8 +1,9 @@
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using CounterByTag = LumoAuth.Testing.CounterByTag;
+using LumoAuth.Token.Protocol;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.IdentityModel.Tokens;
 
@@ -19,9 +20,9 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
     // Unknown to OpenIddict and ignored by it, but not a field the direct path serves: forces the full pipeline.
     private const string PipelineOnlyField = "x_pipeline";
 
-    private readonly IssuedTokenMeter _meter = new();
+    private readonly CounterByTag _issued = new("lumoauth.token.access_tokens_issued", "path");
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose() => _issued.Dispose();
 
     public static TheoryData<string?, bool, bool> Shapes() => new()
     {
@@ -43,9 +44,9 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         });
 
         var (pipelineResponse, pipelineBody) = await RequestAsync(tenant, client, scope, basicAuth, forcePipeline: true);
-        Assert.Equal((0, 1), _meter.Take());
+        Assert.Equal((0, 1), Issued());
         var (directResponse, directBody) = await RequestAsync(tenant, client, scope, basicAuth, forcePipeline: false);
-        Assert.Equal((1, 0), _meter.Take());
+        Assert.Equal((1, 0), Issued());
 
         // The response: same fields and values (but the token), same caching headers.
         Assert.Equal(Names(pipelineBody), Names(directBody));
@@ -101,7 +102,7 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
 
         var (_, pipelineBody) = await RequestAsync(tenant, client, null, basicAuth: true, forcePipeline: true);
         var (_, directBody) = await RequestAsync(tenant, client, null, basicAuth: true, forcePipeline: false);
-        Assert.Equal((1, 1), _meter.Take());
+        Assert.Equal((1, 1), Issued());
 
         var pipelineToken = pipelineBody.GetProperty("access_token").GetString()!;
         var directToken = directBody.GetProperty("access_token").GetString()!;
@@ -126,7 +127,7 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         var client = await factory.CreateOAuthClientAsync(tenant);
         await factory.AccessTokenAsync(tenant, client);
         var token = await factory.AccessTokenAsync(tenant, client, "orders.read");
-        Assert.Equal((1, 1), _meter.Take());
+        Assert.Equal((1, 1), Issued());
 
         var jti = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Id;
         var (_, body) = await factory.AccessTokenIssuedAsync(tenant, jti);
@@ -154,7 +155,7 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         var client = await factory.CreateOAuthClientAsync(tenant);
         await factory.AccessTokenAsync(tenant, client);
         await factory.AccessTokenAsync(tenant, client);
-        Assert.Equal((1, 1), _meter.Take());
+        Assert.Equal((1, 1), Issued());
 
         var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
         var secret = client.Secret!;
@@ -200,7 +201,7 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         using var response = await factory.PostFormAsync(tenant, "oauth/token", form, HttpAssert.Basic(client.ClientId, secret));
 
         await HttpAssert.OAuthErrorAsync(response, status, error);
-        Assert.Equal((0, 0), _meter.Take());
+        Assert.Equal((0, 0), Issued());
     }
 
     private async Task<(HttpResponseMessage Response, JsonElement Body)> RequestAsync(
@@ -240,40 +241,9 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
     private static JsonElement Part(string jwt, int index) =>
         JsonDocument.Parse(Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(jwt.Split('.')[index]))).RootElement;
 
-    /// <summary>Counts issued access tokens by path, from the service's own metric.</summary>
-    private sealed class IssuedTokenMeter : IDisposable
-    {
-        private readonly MeterListener _listener = new();
-        private int _direct;
-        private int _pipeline;
-
-        public IssuedTokenMeter()
-        {
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == "LumoAuth.Token" && instrument.Name == "lumoauth.token.access_tokens_issued")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
-            {
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "path")
-                    {
-                        Interlocked.Add(ref (tag.Value as string == "direct" ? ref _direct : ref _pipeline), (int)value);
-                    }
-                }
-            });
-            _listener.Start();
-        }
-
-        /// <summary>(direct, pipeline) since the last call.</summary>
-        public (int Direct, int Pipeline) Take() => (Interlocked.Exchange(ref _direct, 0), Interlocked.Exchange(ref _pipeline, 0));
-
-        public void Dispose() => _listener.Dispose();
-    }
+    /// <summary>Issued access tokens (direct path, OpenIddict pipeline) since the last call, from the service's own metric.</summary>
+    private (int Direct, int Pipeline) Issued() =>
+        ((int)_issued.Take(RecordAccessTokenIssued.DirectPath), (int)_issued.Take(RecordAccessTokenIssued.OpenIddictPath));
 }
 
 /// <summary>Runs alone: the issuance metric it reads is process-wide.</summary>
