@@ -12,9 +12,12 @@ SELF="$REPO/eng/infra.sh"
 # LUMOAUTH_INFRA_DIR lets the AppHost keep its (persistent) dev data apart from the throwaway test data.
 INFRA="${LUMOAUTH_INFRA_DIR:-$REPO/.lumoauth/infra}"
 
-PG_PORT="${LUMOAUTH_PG_PORT:-55432}"
-REDIS_PORT="${LUMOAUTH_REDIS_PORT:-56379}"
-RABBIT_PORT="${LUMOAUTH_RABBIT_PORT:-55672}"
+# Below the kernel's ephemeral range (32768–60999 here): while a server is down for a fault test, clients keep
+# reconnecting from ephemeral ports, and one landing on the server's own port connects to itself and holds it, so
+# the restarted server cannot listen (seen once as RabbitMQ's eaddrinuse).
+PG_PORT="${LUMOAUTH_PG_PORT:-21432}"
+REDIS_PORT="${LUMOAUTH_REDIS_PORT:-21379}"
+RABBIT_PORT="${LUMOAUTH_RABBIT_PORT:-21672}"
 # Erlang needs two more ports; keep them next to AMQP and away from the system defaults
 # (4369/25672) so a system RabbitMQ or another checkout's epmd cannot collide.
 RABBIT_DIST_PORT="${LUMOAUTH_RABBIT_DIST_PORT:-$((RABBIT_PORT + 1))}"

@@ -10,6 +10,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace LumoAuth.Messaging.Tests;
 
@@ -75,6 +76,8 @@ public sealed class MessagingHost : IAsyncLifetime
 
     public IHost Host { get; private set; } = null!;
 
+    public RecordingLoggerProvider Logs { get; } = new();
+
     public async Task InitializeAsync()
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
@@ -86,6 +89,7 @@ public sealed class MessagingHost : IAsyncLifetime
             ["Messaging:Prefix"] = TestInfrastructure.NewMessagingPrefix("widgets"),
             ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
         });
+        builder.Logging.AddProvider(Logs);
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<DeliveryLog>();
         builder.AddTenantServices();

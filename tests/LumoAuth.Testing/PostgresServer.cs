@@ -17,7 +17,7 @@ public static class PostgresServer
         var fromEnvironment = Environment.GetEnvironmentVariable("ConnectionStrings__postgres");
         if (fromEnvironment is not null || !DockerAvailable())
         {
-            return fromEnvironment ?? "Host=127.0.0.1;Port=55432;Username=postgres;Password=postgres";
+            return fromEnvironment ?? "Host=127.0.0.1;Port=21432;Username=postgres;Password=postgres";
         }
 
         // Started once per test process and left to Testcontainers' reaper to remove.

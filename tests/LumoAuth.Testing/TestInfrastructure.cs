@@ -15,10 +15,10 @@ public static class TestInfrastructure
     public const string KeyEncryptionKey = "test-key-encryption-key-0123456789abcdef012345";
 
     public static string RabbitMq =>
-        Environment.GetEnvironmentVariable("ConnectionStrings__rabbitmq") ?? "amqp://guest:guest@127.0.0.1:55672/";
+        Environment.GetEnvironmentVariable("ConnectionStrings__rabbitmq") ?? "amqp://guest:guest@127.0.0.1:21672/";
 
     public static string Redis =>
-        Environment.GetEnvironmentVariable("ConnectionStrings__redis") ?? "127.0.0.1:56379";
+        Environment.GetEnvironmentVariable("ConnectionStrings__redis") ?? "127.0.0.1:21379";
 
     /// <summary>A fresh, uniquely named database on the shared server (created by the service's migrations).</summary>
     public static string NewDatabase(string prefix)

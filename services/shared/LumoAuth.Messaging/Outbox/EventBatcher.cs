@@ -13,9 +13,10 @@ namespace LumoAuth.Messaging.Outbox;
 /// For facts that change no state (a stateless access token was issued): collects them in memory and sends them in
 /// batches, so a hot path pays no database round trip or message per event. A batch goes straight to the broker
 /// (a publish the broker has confirmed is as durable as an outbox row, and there is no state change to commit it
-/// with); only when the broker does not take it does it go to the outbox, whose relay publishes it later with the
-/// same message id. What is in memory when the process dies is lost; that is the price of a write-free hot path and
-/// is limited to a fraction of a second of such facts.
+/// with); when the broker does not take it, it goes to the outbox, whose relay publishes it later with the same
+/// message id, and so do the batches of the next 30 s without trying the broker. What is in memory when the
+/// process dies is lost; that is the price of a write-free hot path and is limited to a fraction of a second of
+/// such facts.
 /// </summary>
 /// <param name="combine">
 /// Turns a batch into the events sent, e.g. many facts of one kind into one <see cref="IBatchedEvent"/> message.
@@ -23,6 +24,7 @@ namespace LumoAuth.Messaging.Outbox;
 public sealed partial class EventBatcher<TDbContext>(
     IServiceScopeFactory scopeFactory,
     IBus bus,
+    TimeProvider time,
     ILogger<EventBatcher<TDbContext>> logger,
     Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> combine)
     : BackgroundService
@@ -32,6 +34,7 @@ public sealed partial class EventBatcher<TDbContext>(
     private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan BrokerRest = TimeSpan.FromSeconds(30);
 
     /// <summary>Batched messages sent, by the way they went: <c>broker</c> (published at once) or <c>outbox</c> (stored for the relay).</summary>
     private static readonly Counter<long> Sent = MessagingMeter.Instance.CreateCounter<long>("lumoauth.events.batched_sent");
@@ -40,6 +43,9 @@ public sealed partial class EventBatcher<TDbContext>(
 
     /// <summary>Combined messages not yet sent or stored, each with the message id it keeps across attempts.</summary>
     private readonly List<(IntegrationEvent Message, Guid MessageId)> _unsent = [];
+
+    /// <summary>Until then batches go to the outbox without trying the broker (set by a failed publish).</summary>
+    private DateTimeOffset _brokerRetryAt = DateTimeOffset.MinValue;
 
     public bool TryAdd(IntegrationEvent @event) => _channel.Writer.TryWrite(@event);
 
@@ -101,6 +107,13 @@ public sealed partial class EventBatcher<TDbContext>(
     /// <summary>Publishes the unsent messages, storing in the outbox what the broker does not take; false when some are still unsent.</summary>
     private async Task<bool> SendAsync(CancellationToken cancellationToken)
     {
+        // After a failed publish the broker gets a rest: trying it (and waiting out the timeout) on every round would
+        // let events pile up in memory during an outage; the outbox takes them at database speed meanwhile.
+        if (time.GetUtcNow() < _brokerRetryAt)
+        {
+            return await StoreAsync(cancellationToken);
+        }
+
         while (_unsent.Count > 0)
         {
             var (message, messageId) = _unsent[0];
@@ -116,6 +129,7 @@ public sealed partial class EventBatcher<TDbContext>(
             {
                 // The broker is unavailable or slow: the outbox keeps the rest until it is back.
                 LogPublishFailed(logger, ex, _unsent.Count);
+                _brokerRetryAt = time.GetUtcNow() + BrokerRest;
                 return await StoreAsync(cancellationToken);
             }
         }
