@@ -12,6 +12,10 @@ SECONDS_EACH="${1:-10}"
 # Long enough for tiered JIT and dynamic PGO to settle (the token service compiles ≈ 10,000 methods in its first
 # 15 s under load), so no server is measured while still compiling its hot path.
 WARMUP_SECONDS="${BENCH_WARMUP_SECONDS:-20}"
+# Rounds per algorithm, each measuring the three servers one after another; the table shows each cell's median,
+# which steadies figures on a machine whose run-to-run spread is ±10%. Later rounds warm up for 3 s only.
+ROUNDS="${BENCH_ROUNDS:-1}"
+[[ "$ROUNDS" =~ ^[0-9]+$ ]] && ((ROUNDS >= 1 && ROUNDS <= 9)) || die "BENCH_ROUNDS must be 1..9"
 OIDC_PORT=$((BENCH_PORT_BASE + 90))
 ALGORITHMS=(RS256 ES256)
 
@@ -49,53 +53,66 @@ print(json.loads(base64.urlsafe_b64decode(h+"="*(-len(h)%4)))["alg"])' <"$BENCH_
 }
 
 # Warms the target up (JIT, pools, caches) without counting, then measures it.
-measure() { # url
+measure() { # url warm-up-seconds
   local args=(application/x-www-form-urlencoded "$FORM" access_token "Authorization: $BASIC")
-  bench_wrk "$WARMUP_SECONDS" "$1" "${args[@]}" >/dev/null
+  bench_wrk "$2" "$1" "${args[@]}" >/dev/null
   bench_wrk "$SECONDS_EACH" "$1" "${args[@]}"
 }
 
-declare -A RESULT
+# RESULT[alg,target] collects one line per round.
+declare -A RESULT URL
 for alg in "${ALGORITHMS[@]}"; do
   [[ "$alg" == RS256 ]] || bench_rotate_key "$alg"
 
-  log "$alg: oidc-provider"
+  # oidc-provider idles while ours are measured, as ours idle while it is.
   NODE_ENV=production node bench/oidc-provider/server.js "$OIDC_PORT" "$alg" "$CLIENT_ID" "$CLIENT_SECRET" >"$BENCH_DIR/oidc-$alg.log" 2>&1 &
   oidc_pid=$!
   BENCH_PIDS+=("$oidc_pid")
   for _ in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$OIDC_PORT/.well-known/openid-configuration" && break; sleep 0.25; done
-  expect_token "http://127.0.0.1:$OIDC_PORT/token" "$alg"
-  RESULT[$alg,oidc]="$(measure "http://127.0.0.1:$OIDC_PORT/token")"
-  kill "$oidc_pid"; wait "$oidc_pid" 2>/dev/null || true
+  URL=(
+    [oidc]="http://127.0.0.1:$OIDC_PORT/token"
+    [alone]="http://127.0.0.1:${SERVICE_PORT[token]}$TENANT_API/oauth/token"
+    [gateway]="$GATEWAY_URL$TENANT_API/oauth/token"
+  )
+  for target in oidc alone gateway; do expect_token "${URL[$target]}" "$alg"; done
 
-  for target in alone gateway; do
-    base="http://127.0.0.1:${SERVICE_PORT[token]}"
-    [[ "$target" == alone ]] || base="$GATEWAY_URL"
-    url="$base$TENANT_API/oauth/token"
-    expect_token "$url" "$alg"
-    log "$alg: token service ($target)"
-    RESULT[$alg,$target]="$(measure "$url")"
+  for ((round = 1; round <= ROUNDS; round++)); do
+    warmup=$WARMUP_SECONDS
+    ((round == 1)) || warmup=3
+    for target in oidc alone gateway; do
+      log "$alg: $target, round $round of $ROUNDS"
+      RESULT[$alg,$target]+="$(measure "${URL[$target]}" "$warmup");"
+    done
   done
+  kill "$oidc_pid"; wait "$oidc_pid" 2>/dev/null || true
 done
 
-# 3. The table. Each RESULT is "<ok requests/s> <p50 ms> <p99 ms> <errors>".
+# 3. The table. Each round's result is "<ok requests/s> <p50 ms> <p99 ms> <errors>"; cells show medians over the rounds.
 bench_machine_line
-python3 - "$SECONDS_EACH" "$(nproc)" "$(printf '%s\n' "${ALGORITHMS[@]}" | while read -r a; do
+python3 - "$SECONDS_EACH" "$(nproc)" "$ROUNDS" "$(for a in "${ALGORITHMS[@]}"; do
   echo "$a|${SIGN_RATE[$a]:-0}|${RESULT[$a,oidc]}|${RESULT[$a,alone]}|${RESULT[$a,gateway]}"; done)" <<'EOF'
-import sys
-seconds, cores, rows = sys.argv[1], sys.argv[2], sys.argv[3].splitlines()
-def cell(r): return f"{float(r[0]):,.0f} ({r[1]} / {r[2]} ms)"
+import statistics, sys
+seconds, cores, rounds, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].splitlines()
+def runs(cell): return [r.split() for r in cell.split(";") if r.strip()]
+def median(cell):
+    rs = runs(cell)
+    return [statistics.median(float(r[i]) for r in rs) for i in range(3)] + [sum(int(r[3]) for r in rs)]
+def show(m): return f"{m[0]:,.0f} ({m[1]:.2f} / {m[2]:.2f} ms)"
+def each(cell): return " · ".join(f"{float(r[0]):,.0f}" for r in runs(cell))
+what = f"medians of {rounds} rounds" if rounds > 1 else "one round"
 print(f"wrk -t2 -c64 -d{seconds}s, client_credentials with client_secret_basic; rates count HTTP 200 only; "
-      f"(p50 / p99); signing rate in-process on {cores} cores.\n")
+      f"(p50 / p99); {what}; signing rate in-process on {cores} cores.\n")
 print("| key | signing rate /s | oidc-provider tokens/s | token alone tokens/s | through gateway tokens/s "
       "| token alone as % of signing rate | × oidc-provider | gateway hop cost % | errors (oidc / alone / gateway) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for row in rows:
     alg, sign, oidc, alone, gw = row.split("|")
-    o, a, g = oidc.split(), alone.split(), gw.split()
-    sign, ro, ra, rg = float(sign), float(o[0]), float(a[0]), float(g[0])
-    pct = f"{100 * ra / sign:.0f}%" if sign else "n/a"
-    times = f"{ra / ro:.2f}×" if ro else "n/a"
-    hop = f"{100 * (1 - rg / ra):.0f}%" if ra else "n/a"
-    print(f"| {alg} | {sign:,.0f} | {cell(o)} | {cell(a)} | {cell(g)} | {pct} | {times} | {hop} | {o[3]} / {a[3]} / {g[3]} |")
+    o, a, g = median(oidc), median(alone), median(gw)
+    sign = float(sign)
+    pct = f"{100 * a[0] / sign:.0f}%" if sign else "n/a"
+    times = f"{a[0] / o[0]:.2f}×" if o[0] else "n/a"
+    hop = f"{100 * (1 - g[0] / a[0]):.0f}%" if a[0] else "n/a"
+    print(f"| {alg} | {sign:,.0f} | {show(o)} | {show(a)} | {show(g)} | {pct} | {times} | {hop} | {o[3]} / {a[3]} / {g[3]} |")
+    if rounds > 1:
+        print(f"| {alg} rounds | | {each(oidc)} | {each(alone)} | {each(gw)} | | | | |")
 EOF
