@@ -72,10 +72,9 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
             return true;
         }
 
-        // As with the live list: a token without a readable iat cannot show it came after the cut-off.
         return token.ClientId is { } clientId
             && snapshot.CutOffs.TryGetValue((tenantId, clientId), out var cutOff)
-            && (token.IssuedAt is null || token.IssuedAt.Value.ToUnixTimeSeconds() <= cutOff);
+            && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, cutOff);
     }
 
     private sealed record Snapshot(HashSet<(Guid, string)> Jtis, Dictionary<(Guid, string), long> CutOffs, DateTimeOffset? RefreshedAt)

@@ -98,11 +98,16 @@ public sealed partial class RedisAccessTokenDenyList(
         }
     }
 
-    // A token without a readable iat cannot show it came after the cut-off, so it is refused.
     private static bool IssuedByCutOff(DateTimeOffset? issuedAt, RedisValue cutOff) =>
         !long.TryParse(cutOff.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
-        || issuedAt is null
-        || issuedAt.Value.ToUnixTimeSeconds() <= seconds;
+        || IssuedByCutOff(issuedAt, seconds);
+
+    /// <summary>
+    /// Whether a client's cut-off voids a token issued at <paramref name="issuedAt"/> (also the mirror's rule). A token
+    /// without a readable iat cannot show it came after the cut-off, so it is refused.
+    /// </summary>
+    internal static bool IssuedByCutOff(DateTimeOffset? issuedAt, long cutOff) =>
+        issuedAt is null || issuedAt.Value.ToUnixTimeSeconds() <= cutOff;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The access-token deny-list is unavailable; deciding from the copy read at {RefreshedAt}")]
     private static partial void LogUnavailable(ILogger logger, Exception exception, DateTimeOffset? refreshedAt);

@@ -81,10 +81,10 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
         string clientId, string grantType, string? subject, string tokenId, string[] scopes, Guid? tenantId)
     {
         Issued.Add(1, new KeyValuePair<string, object?>("grant_type", grantType), new KeyValuePair<string, object?>("path", path));
+        // No actor: it is the client, and the batch item (IssuedAccessToken) leaves it out anyway.
         batcher.TryAdd(new AccessTokenIssued(clientId, grantType, subject == clientId ? null : subject, tokenId, scopes)
         {
             TenantId = tenantId,
-            Actor = new EventActor(ActorTypes.Client, clientId),
             IpAddress = http?.Connection.RemoteIpAddress?.ToString(),
             CorrelationId = http is null ? null : CorrelationMiddleware.GetId(http),
         });

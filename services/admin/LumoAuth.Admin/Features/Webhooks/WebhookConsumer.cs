@@ -1,4 +1,4 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts;
 using LumoAuth.Messaging.Consumers;
@@ -50,7 +50,7 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
             }
 
             var eventId = WebhookPayloads.EventIdFor(eventGuid);
-            var payload = WebhookPayloads.Build(eventId, type, @event.OccurredAt, slug, WebhookPayloads.DataOf(@event));
+            var payload = WebhookPayloads.Build(eventId, type, @event.OccurredAt, slug, EventFacts.ToJson(@event));
             var now = DateTimeOffset.UtcNow;
             foreach (var webhookId in hooks)
             {
@@ -75,19 +75,24 @@ public static class WebhookPayloads
 {
     public static string EventIdFor(Guid messageId) => "evt_" + messageId.ToString("N");
 
-    /// <summary>The documented body: <c>{id, type, timestamp, tenant, data}</c>.</summary>
-    public static string Build(string eventId, string type, DateTimeOffset timestamp, string? tenantSlug, JsonObject data) =>
-        new JsonObject
+    /// <summary>The documented body: <c>{id, type, timestamp, tenant, data}</c>, <paramref name="dataJson"/> a JSON object.</summary>
+    public static string Build(string eventId, string type, DateTimeOffset timestamp, string? tenantSlug, string dataJson)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
         {
-            ["id"] = eventId,
-            ["type"] = type,
-            ["timestamp"] = timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
-            ["tenant"] = tenantSlug,
-            ["data"] = data,
-        }.ToJsonString();
+            writer.WriteStartObject();
+            writer.WriteString("id", eventId);
+            writer.WriteString("type", type);
+            writer.WriteString("timestamp", timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            writer.WriteString("tenant", tenantSlug);
+            writer.WritePropertyName("data");
+            writer.WriteRawValue(dataJson);
+            writer.WriteEndObject();
+        }
 
-    /// <summary>The event's own facts (ids, names, changed fields), without the envelope properties.</summary>
-    public static JsonObject DataOf(IntegrationEvent @event) => JsonNode.Parse(EventFacts.ToJson(@event))!.AsObject();
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
 }
 
 public static class WebhookRegistration

@@ -156,7 +156,7 @@ public static class WebhookEndpoints
         var eventId = WebhookPayloads.EventIdFor(Guid.CreateVersion7());
         var data = new JsonObject { ["webhookId"] = webhook.Id.ToString(), ["message"] = "This is a test event from LumoAuth." };
         var delivery = NewDelivery(webhook, eventId, WebhookEventTypes.Test,
-            WebhookPayloads.Build(eventId, WebhookEventTypes.Test, DateTimeOffset.UtcNow, tenant.Slug, data), null);
+            WebhookPayloads.Build(eventId, WebhookEventTypes.Test, DateTimeOffset.UtcNow, tenant.Slug, data.ToJsonString()), null);
         // Claimed from the start so the dispatcher leaves this first attempt to us.
         delivery.LockedUntil = DateTimeOffset.UtcNow.AddMinutes(1);
         db.WebhookDeliveries.Add(delivery);
