@@ -32,6 +32,10 @@ var gateway = builder.AddProject<Projects.LumoAuth_Gateway>(ServiceNames.Gateway
     .WithLoopbackUrls()
     .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
     .WithEnvironment("LumoAuth__InternalKey", settings.InternalKey)
+    // The gateway only awaits I/O, so socket completions can run on the epoll threads instead of waking a thread-pool
+    // worker for every read: ≈ 20% less gateway CPU per request (bench/README.md, step 7). The runtime reads this once,
+    // from the environment only.
+    .WithEnvironment("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1")
     .WithReference(token).WithReference(authorization).WithReference(agents).WithReference(federation).WithReference(admin)
     .WaitFor(token).WaitFor(authorization).WaitFor(agents).WaitFor(federation).WaitFor(admin)
     .WithHttpHealthCheck("/health");

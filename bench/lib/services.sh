@@ -137,7 +137,8 @@ bench_start() {
 
 bench_start_gateway() {
   SERVICE_PROJECT[gateway]=gateway/LumoAuth.Gateway
-  bench_start gateway Gateway__RateLimits__Enabled=false
+  # Deployed like the AppHost deploys it (socket completions inline; see LumoAuth.AppHost/Program.cs).
+  bench_start gateway Gateway__RateLimits__Enabled=false DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
 }
 
 # JSON field extraction without extra tools: python3 is on every machine of this kind.
