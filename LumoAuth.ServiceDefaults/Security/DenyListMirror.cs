@@ -6,80 +6,184 @@ using StackExchange.Redis;
 namespace LumoAuth.ServiceDefaults.Security;
 
 /// <summary>
-/// This process's copy of the Redis deny-list, refreshed every few seconds from an index that every revocation
-/// also writes (a sorted set scored by expiry). Bearer validation asks Redis on every request and consults this
-/// copy only while Redis is unreachable, so revocations made before an outage stay enforced during it (and
-/// revocations cannot be made during one: the writer gets an error). Entries are few and short-lived: they live
-/// only as long as the tokens they deny.
+/// This process's copy of the Redis deny-list. Every revocation also appends a line (what is denied, and until when)
+/// to a Redis stream; the copy reads only the lines added since its last read, every few seconds, and forgets
+/// entries as they expire. Bearer validation asks Redis on every request and consults this copy only while Redis is
+/// unreachable, so revocations made before an outage stay enforced during it (and revocations cannot be made during
+/// one: the writer gets an error).
 /// </summary>
 public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimeProvider time)
 {
-    public static readonly RedisKey IndexKey = "lumoauth:revoked-index";
+    public static readonly RedisKey LogKey = "lumoauth:revoked-log";
+
+    /// <summary>
+    /// How long the stream keeps a line: longer than any entry lives (an access token lives at most 24 h, plus clock
+    /// skew), so trimming only ever drops lines that have expired.
+    /// </summary>
+    public static readonly TimeSpan LogHorizon = TimeSpan.FromHours(48);
+
+    /// <summary>Lines read per round trip, so a copy that starts late catches up in bounded steps.</summary>
+    private const int ReadBatch = 1_000;
 
     private const char Separator = '|';
     private const string JtiKind = "j";
     private const string ClientKind = "c";
+    private static readonly RedisValue MemberField = "m";
+    private static readonly RedisValue ExpiryField = "e";
 
-    private volatile Snapshot _snapshot = Snapshot.Empty;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(Guid Tenant, string Jti), long> _jtis = [];
+    private readonly Dictionary<(Guid Tenant, string ClientId), List<(long CutOff, long Expiry)>> _cutOffs = [];
+    private RedisValue _position = "0-0";
+    private DateTimeOffset? _refreshedAt;
 
-    /// <summary>When the copy was last read from Redis (null: never).</summary>
-    public DateTimeOffset? RefreshedAt => _snapshot.RefreshedAt;
+    /// <summary>When the copy was last brought up to date with Redis (null: never).</summary>
+    public DateTimeOffset? RefreshedAt
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _refreshedAt;
+            }
+        }
+    }
 
-    /// <summary>The index member for a revoked token.</summary>
-    public static RedisValue JtiMember(Guid tenantId, string jti) => string.Join(Separator, JtiKind, tenantId.ToString("N"), jti);
+    /// <summary>The log line for a revoked token.</summary>
+    public static NameValueEntry[] JtiLine(Guid tenantId, string jti, long expiresAt) =>
+        Line(string.Join(Separator, JtiKind, tenantId.ToString("N"), jti), expiresAt);
 
-    /// <summary>The index member for a client's cut-off (a later cut-off adds a member; the highest one counts).</summary>
-    public static RedisValue ClientMember(Guid tenantId, string clientId, long cutOff) =>
-        string.Join(Separator, ClientKind, tenantId.ToString("N"), cutOff.ToString(CultureInfo.InvariantCulture), clientId);
+    /// <summary>The log line for a client's cut-off (a later cut-off adds a line; the highest live one counts).</summary>
+    public static NameValueEntry[] ClientLine(Guid tenantId, string clientId, long cutOff, long expiresAt) =>
+        Line(string.Join(Separator, ClientKind, tenantId.ToString("N"), cutOff.ToString(CultureInfo.InvariantCulture), clientId), expiresAt);
 
-    /// <summary>Reads the live part of the index and drops what has expired. Throws <see cref="RedisException"/> when Redis is unreachable.</summary>
+    /// <summary>The oldest stream id a write keeps (older lines have expired).</summary>
+    public static RedisValue TrimBefore(DateTimeOffset now) =>
+        (now - LogHorizon).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+
+    private static NameValueEntry[] Line(string member, long expiresAt) =>
+        [new(MemberField, member), new(ExpiryField, expiresAt)];
+
+    /// <summary>
+    /// Reads the lines added since the last read and drops what has expired. Throws <see cref="RedisException"/> when
+    /// Redis is unreachable (the copy then stays as it was).
+    /// </summary>
     public async Task RefreshAsync()
     {
-        var now = time.GetUtcNow().ToUnixTimeSeconds();
         var db = redis.GetDatabase();
-        await db.SortedSetRemoveRangeByScoreAsync(IndexKey, double.NegativeInfinity, now, Exclude.Stop);
-        var members = await db.SortedSetRangeByScoreAsync(IndexKey, now, double.PositiveInfinity);
-        var jtis = new HashSet<(Guid, string)>();
-        var cutOffs = new Dictionary<(Guid, string), long>();
-        foreach (var member in members)
+        RedisValue position;
+        lock (_gate)
         {
-            var parts = member.ToString().Split(Separator, 4);
-            if (parts.Length < 3 || !Guid.TryParseExact(parts[1], "N", out var tenantId))
-            {
-                continue;
-            }
-
-            if (parts[0] == JtiKind)
-            {
-                jtis.Add((tenantId, string.Join(Separator, parts[2..])));
-            }
-            else if (parts[0] == ClientKind && parts.Length == 4 && long.TryParse(parts[2], CultureInfo.InvariantCulture, out var cutOff))
-            {
-                var key = (tenantId, parts[3]);
-                cutOffs[key] = Math.Max(cutOff, cutOffs.GetValueOrDefault(key, long.MinValue));
-            }
+            position = _position;
         }
 
-        _snapshot = new Snapshot(jtis, cutOffs, time.GetUtcNow());
+        StreamEntry[] lines;
+        do
+        {
+            lines = await db.StreamReadAsync(LogKey, position, ReadBatch);
+            if (lines.Length == 0)
+            {
+                break;
+            }
+
+            lock (_gate)
+            {
+                foreach (var line in lines)
+                {
+                    Apply(line);
+                }
+
+                _position = position = lines[^1].Id;
+            }
+        }
+        while (lines.Length == ReadBatch);
+
+        var now = time.GetUtcNow();
+        lock (_gate)
+        {
+            Expire(now.ToUnixTimeSeconds());
+            _refreshedAt = now;
+        }
     }
 
-    /// <summary>The decision from the last copy, for when Redis cannot be asked.</summary>
+    /// <summary>The decision from the copy, for when Redis cannot be asked.</summary>
     public bool IsRevoked(Guid tenantId, AccessTokenFacts token)
     {
-        var snapshot = _snapshot;
-        if (token.Jti is { } jti && snapshot.Jtis.Contains((tenantId, jti)))
+        var now = time.GetUtcNow().ToUnixTimeSeconds();
+        lock (_gate)
         {
-            return true;
-        }
+            if (token.Jti is { } jti && _jtis.TryGetValue((tenantId, jti), out var expiry) && expiry > now)
+            {
+                return true;
+            }
 
-        return token.ClientId is { } clientId
-            && snapshot.CutOffs.TryGetValue((tenantId, clientId), out var cutOff)
-            && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, cutOff);
+            if (token.ClientId is not { } clientId || !_cutOffs.TryGetValue((tenantId, clientId), out var cutOffs))
+            {
+                return false;
+            }
+
+            long? highest = null;
+            foreach (var (cutOff, until) in cutOffs)
+            {
+                if (until > now && (highest is null || cutOff > highest))
+                {
+                    highest = cutOff;
+                }
+            }
+
+            return highest is { } live && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, live);
+        }
     }
 
-    private sealed record Snapshot(HashSet<(Guid, string)> Jtis, Dictionary<(Guid, string), long> CutOffs, DateTimeOffset? RefreshedAt)
+    private void Apply(StreamEntry line)
     {
-        public static readonly Snapshot Empty = new([], [], null);
+        var member = line[MemberField].ToString();
+        if (!long.TryParse(line[ExpiryField].ToString(), CultureInfo.InvariantCulture, out var expiresAt))
+        {
+            return;
+        }
+
+        var parts = member.Split(Separator, 4);
+        if (parts.Length < 3 || !Guid.TryParseExact(parts[1], "N", out var tenantId))
+        {
+            return;
+        }
+
+        if (parts[0] == JtiKind)
+        {
+            var key = (tenantId, string.Join(Separator, parts[2..]));
+            _jtis[key] = Math.Max(expiresAt, _jtis.GetValueOrDefault(key));
+        }
+        else if (parts[0] == ClientKind && parts.Length == 4 && long.TryParse(parts[2], CultureInfo.InvariantCulture, out var cutOff))
+        {
+            var key = (tenantId, parts[3]);
+            if (!_cutOffs.TryGetValue(key, out var cutOffs))
+            {
+                _cutOffs[key] = cutOffs = [];
+            }
+
+            cutOffs.Add((cutOff, expiresAt));
+        }
+    }
+
+    private void Expire(long now)
+    {
+        foreach (var (key, expiry) in _jtis)
+        {
+            if (expiry <= now)
+            {
+                _jtis.Remove(key);
+            }
+        }
+
+        foreach (var (key, cutOffs) in _cutOffs)
+        {
+            cutOffs.RemoveAll(c => c.Expiry <= now);
+            if (cutOffs.Count == 0)
+            {
+                _cutOffs.Remove(key);
+            }
+        }
     }
 
     /// <summary>Keeps the copy fresh; while Redis is down the last copy stays.</summary>
@@ -98,7 +202,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
                     {
                         await mirror.RefreshAsync();
                     }
-                    catch (RedisException ex)
+                    catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
                     {
                         LogRefreshFailed(logger, ex, mirror.RefreshedAt);
                     }

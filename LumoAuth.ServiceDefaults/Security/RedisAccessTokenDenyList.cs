@@ -52,7 +52,7 @@ public sealed partial class RedisAccessTokenDenyList(
 
             return byClient && values[^1].HasValue && IssuedByCutOff(token.IssuedAt, values[^1]);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             // Redis is out: decide from this process's recent copy rather than refuse every token (an outage must
             // not stop every API) or accept revoked ones.
@@ -70,7 +70,7 @@ public sealed partial class RedisAccessTokenDenyList(
             return;
         }
 
-        await WriteAsync(KeyFor(tenantId, jti), "1", ttl, DenyListMirror.JtiMember(tenantId, jti));
+        await WriteAsync(KeyFor(tenantId, jti), "1", ttl, until => DenyListMirror.JtiLine(tenantId, jti, until));
     }
 
     /// <summary>
@@ -83,15 +83,17 @@ public sealed partial class RedisAccessTokenDenyList(
         var cutOff = time.GetUtcNow().ToUnixTimeSeconds();
         await WriteAsync(
             ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), longestAccessTokenLifetime + Skew,
-            DenyListMirror.ClientMember(tenantId, clientId, cutOff));
+            until => DenyListMirror.ClientLine(tenantId, clientId, cutOff, until));
     }
 
-    /// <summary>The entry and its line in the mirrors' index, together or not at all.</summary>
-    private async Task WriteAsync(RedisKey key, RedisValue value, TimeSpan ttl, RedisValue indexMember)
+    /// <summary>The entry and its line in the mirrors' log, together or not at all; the log drops lines that have expired.</summary>
+    private async Task WriteAsync(RedisKey key, RedisValue value, TimeSpan ttl, Func<long, NameValueEntry[]> logLine)
     {
+        var now = time.GetUtcNow();
         var transaction = redis.GetDatabase().CreateTransaction();
         _ = transaction.StringSetAsync(key, value, ttl);
-        _ = transaction.SortedSetAddAsync(DenyListMirror.IndexKey, indexMember, (time.GetUtcNow() + ttl).ToUnixTimeSeconds());
+        _ = transaction.StreamAddAsync(DenyListMirror.LogKey, logLine((now + ttl).ToUnixTimeSeconds()));
+        _ = transaction.StreamTrimByMinIdAsync(DenyListMirror.LogKey, DenyListMirror.TrimBefore(now), useApproximateMaxLength: true);
         if (!await transaction.ExecuteAsync())
         {
             throw new RedisException("The deny-list write was not applied.");

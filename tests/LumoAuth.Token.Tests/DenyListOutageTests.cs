@@ -46,4 +46,42 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
 
         Task<bool> Revoked(AccessTokenFacts token) => duringOutage.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask();
     }
+
+    [Fact]
+    public async Task TheCopy_ReadsOnlyNewLines_AndForgetsWhatExpired()
+    {
+        var live = factory.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        var redis = factory.Services.GetRequiredService<IConnectionMultiplexer>();
+        var clock = new MovableClock();
+        var mirror = new DenyListMirror(redis, clock);
+        await mirror.RefreshAsync();
+
+        var tenantId = Guid.NewGuid();
+        var shortLived = Guid.NewGuid().ToString();
+        var longLived = Guid.NewGuid().ToString();
+        await live.RevokeAsync(tenantId, shortLived, DateTimeOffset.UtcNow.AddMinutes(1));
+        await live.RevokeAsync(tenantId, longLived, DateTimeOffset.UtcNow.AddHours(1));
+        await live.RevokeClientTokensAsync(tenantId, "cut-client", TimeSpan.FromMinutes(5));
+        var issuedBefore = DateTimeOffset.UtcNow.AddMinutes(-1);
+
+        Assert.False(mirror.IsRevoked(tenantId, new(shortLived, "c", null)));
+        await mirror.RefreshAsync();
+        Assert.True(mirror.IsRevoked(tenantId, new(shortLived, "c", null)));
+        Assert.True(mirror.IsRevoked(tenantId, new(longLived, "c", null)));
+        Assert.True(mirror.IsRevoked(tenantId, new(Guid.NewGuid().ToString(), "cut-client", issuedBefore)));
+        Assert.False(mirror.IsRevoked(Guid.NewGuid(), new(longLived, "cut-client", issuedBefore)));
+
+        // Another read brings nothing twice; the stream keeps each line once.
+        var lines = await redis.GetDatabase().StreamRangeAsync(DenyListMirror.LogKey);
+        Assert.Single(lines, l => l["m"].ToString().EndsWith(longLived, StringComparison.Ordinal));
+        await mirror.RefreshAsync();
+        Assert.True(mirror.IsRevoked(tenantId, new(longLived, "c", null)));
+
+        // Past the short entry's life (its token's expiry plus a minute of skew) and the client's cut-off window.
+        clock.Advance(TimeSpan.FromMinutes(10));
+        await mirror.RefreshAsync();
+        Assert.False(mirror.IsRevoked(tenantId, new(shortLived, "c", null)));
+        Assert.False(mirror.IsRevoked(tenantId, new(Guid.NewGuid().ToString(), "cut-client", issuedBefore)));
+        Assert.True(mirror.IsRevoked(tenantId, new(longLived, "c", null)));
+    }
 }
