@@ -55,6 +55,7 @@ public static class GatewayRoutes
         (Api + "/admin/groups/{groupId}/roles", ServiceNames.Authorization),
         (Api + "/roles/{**rest}", ServiceNames.Authorization),
         (Api + "/users/{userId}/roles", ServiceNames.Authorization),
+        (Api + "/groups/{groupId}/roles", ServiceNames.Authorization),
 
         // agents: registry, JIT, AAuth, MCP, Ask
         (Api + "/agents/{**rest}", ServiceNames.Agents),
@@ -77,6 +78,7 @@ public static class GatewayRoutes
         (Api + "/admin/{**rest}", ServiceNames.Admin),
         (Api + "/invitations/{**rest}", ServiceNames.Admin),
         (Api + "/gdpr/{**rest}", ServiceNames.Admin),
+        (Api + "/groups/{**rest}", ServiceNames.Admin),
         (Api + "/scim/v2/{**rest}", ServiceNames.Admin),
         (Api + "/scim2.0/{**rest}", ServiceNames.Admin),
     ];

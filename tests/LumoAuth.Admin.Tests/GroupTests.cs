@@ -93,6 +93,30 @@ public sealed class GroupTests(AdminFactory factory) : IClassFixture<AdminFactor
     }
 
     [Fact]
+    public async Task UserGuideForms_WithoutAdmin_CreateGroup_AndAddOneMember()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var userId = await factory.CreateUserAsync(tenant, "guide@example.com");
+        var created = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups",
+            new { name = "Engineering", slug = "engineering", description = "Engineering team" }), 201))["data"]!;
+        var groupId = created["id"]!.GetValue<string>();
+        var added = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/members", new { userId = userId.ToString() }));
+        Assert.Equal(1, added["data"]!["added"]!.GetValue<int>());
+        Assert.Equal(1, (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/groups/engineering")))["data"]!["memberCount"]!.GetValue<int>());
+
+        // Same rules as the /admin forms: validation, duplicates, unknown ids, other tenants, credentials.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups", new { name = "Engineering" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups", new { description = "no name" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/members", new { userId = Guid.NewGuid().ToString() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/missing/members", new { userId = userId.ToString() }), 404, "resource_not_found");
+        var other = await factory.CreateTenantAsync();
+        using var otherClient = factory.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{other.Api}/groups/{groupId}/members", new { userId = userId.ToString() }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{tenant.Api}/groups", new { name = "Intruders" }), 401, "unauthorized");
+    }
+
+    [Fact]
     public async Task Groups_OfAnotherTenant_AreNotFound_AndItsUsersCannotBeAdded()
     {
         var a = await factory.CreateTenantAsync();

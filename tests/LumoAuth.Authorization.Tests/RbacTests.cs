@@ -121,6 +121,40 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task UserGuideGroupForms_WithoutAdmin_GrantOneRoleAtATime()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var created = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/permissions", new { name = "Audit", slug = "audit:read" }), 201);
+        Assert.Equal("audit:read", created["data"]!["slug"]!.GetValue<string>());
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/roles", new { name = "Auditor", slug = "auditor", permissions = new[] { "audit:read" } }), 201);
+        var auditor = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/auditor"));
+        var auditorId = auditor["data"]!["id"]!.ToString();
+        var groupId = await suite.Admin.CreateGroupAsync(tenant, "Reviewers");
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = "editor" }));
+        var both = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = auditorId }));
+        Assert.Equal(["auditor", "editor"], both["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        var again = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = "editor" }));
+        Assert.Equal(["auditor", "editor"], again["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        var replaced = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roles = new[] { "auditor" } }));
+        Assert.Equal(["auditor"], replaced["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = "editor", roles = new[] { "editor" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = "no_such_role" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/groups/{Guid.NewGuid()}/roles", new { roleId = "editor" }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/permissions", new { description = "no name" }), 400, "validation_error");
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{other.Api}/groups/{groupId}/roles", new { roleId = "editor" }), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = "editor" }), 401, "unauthorized");
+        var unchanged = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{groupId}/roles"));
+        Assert.Equal(["auditor"], unchanged["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task Checks_RejectBadInput_WithDocumentedCodes()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -32,6 +32,11 @@ public static class GroupEndpoints
         group.MapGet("/{groupId}/members", ListMembers).WithName("ListGroupMembers");
         group.MapPost("/{groupId}/members", AddMembers).WithName("AddGroupMembers");
         group.MapDelete("/{groupId}/members/{userId}", RemoveMember).WithName("RemoveGroupMember");
+
+        // The user guide's forms without /admin (inventory C-21), answered by the same handlers.
+        var guide = app.MapGroup("/t/{tenantSlug}/api/v1/groups").RequireAuthorization(Policies.TenantAdmin).WithTags("Groups");
+        guide.MapPost("/", CreateGroup).WithName("CreateGroupGuideForm");
+        guide.MapPost("/{groupId}/members", AddMembers).WithName("AddGroupMembersGuideForm");
         return app;
     }
 

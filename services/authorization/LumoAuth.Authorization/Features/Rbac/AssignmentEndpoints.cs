@@ -25,6 +25,8 @@ public static class AssignmentEndpoints
         var guide = app.MapGroup("/t/{tenantSlug}/api/v1/users").RequireAuthorization(Policies.TenantAdmin).WithTags("Roles");
         guide.MapGet("/{userId:guid}/roles", GetUserRoles).WithName("GetUserRolesGuideForm");
         guide.MapPost("/{userId:guid}/roles", SetUserRoles).WithName("SetUserRolesGuideForm");
+        app.MapPost("/t/{tenantSlug}/api/v1/groups/{groupId:guid}/roles", GrantGroupRole).RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Roles").WithName("GrantGroupRoleGuideForm");
         return app;
     }
 
@@ -75,6 +77,27 @@ public static class AssignmentEndpoints
         return await SetRolesAsync(RbacModel.GroupMembers(groupId), groupId, request, db, tenant, rbac, cancellationToken);
     }
 
+    /// <summary>
+    /// The user guide's <c>POST /groups/{id}/roles</c>: <c>{"roleId": …}</c> adds one role to those the group has;
+    /// <c>{"roles": […]}</c> replaces them, like <c>PUT /admin/groups/{id}/roles</c>.
+    /// </summary>
+    public static async Task<IResult> GrantGroupRole(Guid groupId, GroupRoleGrant request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if ((request.RoleId is null) == (request.Roles is null))
+        {
+            return ApiErrors.Validation("roleId", "give either roleId (adds one role) or roles (replaces them all)");
+        }
+
+        if (await directory.GroupExistsAsync(tenant.TenantId, groupId, cancellationToken) is not DirectoryAnswer.Found and var answer)
+        {
+            return AdminDirectory.Error(answer, "Group");
+        }
+
+        var subject = RbacModel.GroupMembers(groupId);
+        var roles = request.Roles ?? [.. await DirectRolesAsync(db, tenant.TenantId, subject, cancellationToken), request.RoleId!];
+        return await SetRolesAsync(subject, groupId, new RolesRequest(roles), db, tenant, rbac, cancellationToken);
+    }
+
     private static async Task<IResult> SetRolesAsync(SubjectRef subject, Guid id, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
         await RbacCatalog.EnsureSystemRolesAsync(db, tenant.TenantId, cancellationToken);
@@ -111,6 +134,10 @@ public static class AssignmentEndpoints
 }
 
 public sealed record RolesRequest([property: JsonPropertyName("roles")] IReadOnlyList<string>? Roles);
+
+public sealed record GroupRoleGrant(
+    [property: JsonPropertyName("roleId")] string? RoleId,
+    [property: JsonPropertyName("roles")] IReadOnlyList<string>? Roles);
 
 public sealed record SubjectRolesResponse(
     [property: JsonPropertyName("id")] string Id,

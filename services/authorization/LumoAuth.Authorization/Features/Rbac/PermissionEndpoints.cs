@@ -20,6 +20,10 @@ public static class PermissionEndpoints
         group.MapPut("/{permissionId}", UpdatePermission).WithName("UpdatePermission");
         group.MapDelete("/{permissionId}", DeletePermission).WithName("DeletePermission");
         group.MapGet("/{permissionId}/roles", ListPermissionRoles).WithName("ListPermissionRoles");
+
+        // The user guide's form without /admin (inventory C-21), answered by the same handler.
+        app.MapPost("/t/{tenantSlug}/api/v1/permissions", CreatePermission).RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Permissions").WithName("CreatePermissionGuideForm");
         return app;
     }
 
