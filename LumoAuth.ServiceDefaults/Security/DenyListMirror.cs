@@ -17,10 +17,10 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     public static readonly RedisKey LogKey = "lumoauth:revoked-log";
 
     /// <summary>
-    /// How long the stream keeps a line: longer than any entry lives (an access token lives at most 24 h, plus clock
-    /// skew), so trimming only ever drops lines that have expired.
+    /// How long the stream keeps a line: longer than any entry lives (an access token lives at most 24 h, and an entry
+    /// a minute of clock skew longer), so trimming only ever drops lines that have expired.
     /// </summary>
-    public static readonly TimeSpan LogHorizon = TimeSpan.FromHours(48);
+    public static readonly TimeSpan LogHorizon = TimeSpan.FromHours(25);
 
     /// <summary>Lines read per round trip, so a copy that starts late catches up in bounded steps.</summary>
     private const int ReadBatch = 1_000;
