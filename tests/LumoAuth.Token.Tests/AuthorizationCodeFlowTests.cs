@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace LumoAuth.Token.Tests;
@@ -332,11 +334,16 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var (setup, browser, code, verifier, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
         using var first = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
-        var refresh = (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+        var issued = await HttpAssert.JsonAsync(first, HttpStatusCode.OK);
+        var refresh = issued.GetProperty("refresh_token").GetString()!;
+        var access = issued.GetProperty("access_token").GetString()!;
+        Assert.False(await DeniedEverywhereAsync(setup, access));
 
         using var replay = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
 
         await HttpAssert.OAuthErrorAsync(replay, HttpStatusCode.BadRequest, "invalid_grant");
+        // The access token issued from the code is refused by every service's bearer check, not only here.
+        Assert.True(await DeniedEverywhereAsync(setup, access));
         using var refreshed = await PostTokenAsync(http, setup, new()
         {
             ["grant_type"] = "refresh_token",
@@ -345,6 +352,43 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         });
         await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
         browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Revoke_AccessTokenKeepsTheRefreshToken_RevokingTheRefreshTokenDeniesTheGrantsAccessTokens()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        var issued = await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.OK, (await RevokeAsync(http, setup, issued.GetProperty("access_token").GetString()!)).StatusCode);
+        Assert.True(await DeniedEverywhereAsync(setup, issued.GetProperty("access_token").GetString()!));
+        var refreshed = await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = issued.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        }), HttpStatusCode.OK);
+        var access = refreshed.GetProperty("access_token").GetString()!;
+        Assert.False(await DeniedEverywhereAsync(setup, access));
+
+        // RFC 7009 §2.1: revoking the refresh token takes the grant's access tokens with it.
+        Assert.Equal(HttpStatusCode.OK, (await RevokeAsync(http, setup, refreshed.GetProperty("refresh_token").GetString()!)).StatusCode);
+        Assert.True(await DeniedEverywhereAsync(setup, access));
+        await HttpAssert.OAuthErrorAsync(await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = refreshed.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        }), HttpStatusCode.BadRequest, "invalid_grant");
+        browser.Dispose();
+    }
+
+    private static Task<HttpResponseMessage> RevokeAsync(HttpClient http, SignInSetup setup, string token) =>
+        http.PostAsync(setup.Issuer + "/oauth/revoke", new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["client_id"] = setup.ClientId }));
+
+    /// <summary>What every service's bearer validation asks (the shared Redis deny-list), for this access token.</summary>
+    private async Task<bool> DeniedEverywhereAsync(SignInSetup setup, string accessToken)
+    {
+        var jwt = new JsonWebToken(accessToken);
+        var denyList = suite.Token.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        return await denyList.IsRevokedAsync(setup.Tenant.Id, new AccessTokenFacts(jwt.Id, jwt.GetClaim("client_id").Value, jwt.IssuedAt), CancellationToken.None);
     }
 
     [Fact]

@@ -129,6 +129,20 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
     }
 
     [Fact]
+    public async Task Authorize_PublicClientWithChallengeButNoMethod_IsPlain_RedirectsInvalidRequest()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        // RFC 7636 §4.3: no method means plain, which a public client may not use.
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["code_challenge"] = Verifier, ["code_challenge_method"] = null }));
+
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+    }
+
+    [Fact]
     public async Task Authorize_ScopeTheClientMayNotRequest_RedirectsInvalidScope()
     {
         var client = await SpaAsync(factory.Acme);

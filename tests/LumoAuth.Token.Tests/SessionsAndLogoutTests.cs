@@ -124,6 +124,44 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task AdminTokens_ListsTheUsersLiveTokens_AndRevokingThemForcesANewSignIn()
+    {
+        var signedIn = await SignInAsync();
+        var setup = signedIn.Setup;
+        using var admin = AdminApi(setup);
+
+        var listed = await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/tokens?userId={setup.UserId}&type=refresh_token"), HttpStatusCode.OK);
+        var refresh = listed.GetProperty("data").EnumerateArray().Single();
+        Assert.Equal("refresh_token", refresh.GetProperty("type").GetString());
+        Assert.Equal(setup.ClientId, refresh.GetProperty("clientId").GetString());
+        Assert.Equal(setup.UserId.ToString(), refresh.GetProperty("userId").GetString());
+        Assert.DoesNotContain(signedIn.RefreshToken, listed.GetRawText(), StringComparison.Ordinal);
+        var byClient = await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/tokens?clientId={setup.ClientId}"), HttpStatusCode.OK);
+        Assert.All(byClient.GetProperty("data").EnumerateArray(), t => Assert.Equal(setup.ClientId, t.GetProperty("clientId").GetString()));
+        await HttpAssert.EnvelopeAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/tokens?type=id_token"), HttpStatusCode.BadRequest, "validation_error");
+
+        // Another tenant sees none of them and cannot revoke them.
+        var other = await suite.SetUpAsync();
+        using var otherAdmin = AdminApi(other);
+        var foreign = await HttpAssert.JsonAsync(await otherAdmin.GetAsync($"{other.Tenant.Api}/admin/tokens?userId={setup.UserId}"), HttpStatusCode.OK);
+        Assert.Empty(foreign.GetProperty("data").EnumerateArray());
+        using var foreignRevoke = await otherAdmin.DeleteAsync($"{other.Tenant.Api}/admin/users/{setup.UserId}/tokens");
+        Assert.True(await AccessTokenWorksAsync(signedIn));
+        var still = await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/tokens?userId={setup.UserId}&type=refresh_token"), HttpStatusCode.OK);
+        Assert.Equal(1, still.GetProperty("meta").GetProperty("total").GetInt64());
+
+        using var revoked = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/tokens");
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+        Assert.False(await AccessTokenWorksAsync(signedIn));
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
+        Assert.False(await BrowserIsSignedInAsync(signedIn));
+        var after = await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/tokens?userId={setup.UserId}"), HttpStatusCode.OK);
+        Assert.Equal(0, after.GetProperty("meta").GetProperty("total").GetInt64());
+        await HttpAssert.EnvelopeAsync(await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/not-a-user/tokens"), HttpStatusCode.NotFound, "resource_not_found");
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
     public async Task RevokeAllSessions_EndsEverySessionAndGrantOfTheUser()
     {
         var first = await SignInAsync();
@@ -195,6 +233,41 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Null(response.Headers.Location);
         Assert.Contains("data-error=", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.True(await BrowserIsSignedInAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Logout_WithoutHint_ReturnsToTheUri_OnlyWhenTheClientIsNamed(bool withClientId)
+    {
+        // RP-Initiated Logout §3: without an ID token hint or client_id nothing says whose URI this is.
+        var signedIn = await SignInAsync();
+        var url = QueryHelpers.AddQueryString($"{signedIn.Setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+            ["client_id"] = withClientId ? signedIn.Setup.ClientId : null,
+            ["state"] = "bye-2",
+        }.Where(p => p.Value is not null));
+        using var page = await signedIn.Browser.GetAsync(url);
+        var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        form["logout_confirmed"] = "yes";
+
+        using var confirmed = await signedIn.Browser.PostAsync($"{signedIn.Setup.Tenant.Api}/oauth/logout", new FormUrlEncodedContent(form));
+
+        Assert.False(await BrowserIsSignedInAsync(signedIn));
+        if (withClientId)
+        {
+            Assert.StartsWith(SignInSetup.PostLogoutUri, confirmed.Headers.Location!.AbsoluteUri, StringComparison.Ordinal);
+            Assert.Equal("bye-2", QueryHelpers.ParseQuery(confirmed.Headers.Location.Query)["state"].ToString());
+        }
+        else
+        {
+            Assert.Equal(HttpStatusCode.OK, confirmed.StatusCode);
+            Assert.Null(confirmed.Headers.Location);
+            Assert.Contains("You are signed out", await confirmed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         signedIn.Browser.Dispose();
     }
 

@@ -15,6 +15,7 @@ using LumoAuth.Token.Features.UserInfo;
 using LumoAuth.Token.Features.Keys;
 using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Features.Sessions;
+using LumoAuth.Token.Features.Tokens;
 using LumoAuth.Token.Features.Token;
 using LumoAuth.Token.Keys;
 using LumoAuth.Token.Protocol;
@@ -76,6 +77,7 @@ public static class TokenServiceExtensions
                     .UseDbContext<TokenDbContext>()
                     .ReplaceDefaultEntities<TokenApplication, TokenAuthorization, TokenScope, TokenToken, Guid>();
                 core.ReplaceApplicationManager<TokenApplication, TokenApplicationManager>();
+                core.ReplaceTokenManager<TokenToken, TokenTokenManager>();
                 // Our manager caches clients per tenant; OpenIddict's per-request entity cache adds nothing.
                 core.DisableEntityCaching();
             })
@@ -96,6 +98,8 @@ public static class TokenServiceExtensions
                 server.AllowClientCredentialsFlow()
                     .AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow();
+                // The longest RFC 6749 §4.1.2 recommends, and what the docs state.
+                server.SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(10));
 
                 // Scopes are per client (scp: permissions), checked by the token and authorization endpoints
                 // with invalid_scope; the standard ones are advertised.
@@ -178,6 +182,7 @@ public static class TokenServiceExtensions
         app.MapRegistrationEndpoints();
         app.MapAccountPages();
         app.MapSessionEndpoints();
+        app.MapAdminTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;
     }

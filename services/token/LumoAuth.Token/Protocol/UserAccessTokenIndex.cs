@@ -11,9 +11,9 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace LumoAuth.Token.Protocol;
 
 /// <summary>
-/// Which access tokens (by <c>jti</c>, until their expiry) a user and a session hold, in Redis. Ending a
-/// session or all of a user's sessions puts those on the deny-list, so every service's bearer validation
-/// refuses them at once instead of when they expire. Client-credentials tokens are never indexed (no user).
+/// Which access tokens (by <c>jti</c>, until their expiry) a user, a session and a grant hold, in Redis. Ending a
+/// session or all of a user's sessions, or revoking a grant, puts those on the deny-list, so every service's bearer
+/// validation refuses them at once instead of when they expire. Client-credentials tokens are never indexed (no user).
 /// </summary>
 public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, RedisAccessTokenDenyList denyList, TimeProvider time, ILogger<UserAccessTokenIndex> logger)
 {
@@ -24,17 +24,30 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
 
     private static RedisKey SessionKey(Guid tenantId, string sessionId) => $"lumoauth:session-jtis:{tenantId:N}:{sessionId}";
 
-    public async Task RecordAsync(Guid tenantId, string userId, string? sessionId, string jti, DateTimeOffset expiresAt)
+    /// <summary>A grant is OpenIddict's authorization: one code and the refresh tokens rotated from it.</summary>
+    private static RedisKey GrantKey(Guid tenantId, string authorizationId) => $"lumoauth:grant-jtis:{tenantId:N}:{authorizationId}";
+
+    public async Task RecordAsync(Guid tenantId, string userId, string? sessionId, string? authorizationId, string jti, DateTimeOffset expiresAt)
     {
         try
         {
-            var db = redis.GetDatabase();
-            var batch = db.CreateBatch();
-            var tasks = new List<Task> { batch.SortedSetAddAsync(UserKey(tenantId, userId), jti, expiresAt.ToUnixTimeSeconds()), batch.KeyExpireAsync(UserKey(tenantId, userId), Retention) };
+            var batch = redis.GetDatabase().CreateBatch();
+            var keys = new List<RedisKey> { UserKey(tenantId, userId) };
             if (sessionId is not null)
             {
-                tasks.Add(batch.SortedSetAddAsync(SessionKey(tenantId, sessionId), jti, expiresAt.ToUnixTimeSeconds()));
-                tasks.Add(batch.KeyExpireAsync(SessionKey(tenantId, sessionId), Retention));
+                keys.Add(SessionKey(tenantId, sessionId));
+            }
+
+            if (authorizationId is not null)
+            {
+                keys.Add(GrantKey(tenantId, authorizationId));
+            }
+
+            var tasks = new List<Task>();
+            foreach (var key in keys)
+            {
+                tasks.Add(batch.SortedSetAddAsync(key, jti, expiresAt.ToUnixTimeSeconds()));
+                tasks.Add(batch.KeyExpireAsync(key, Retention));
             }
 
             batch.Execute();
@@ -50,6 +63,8 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
     public Task DenyUserAsync(Guid tenantId, Guid userId) => DenyAsync(tenantId, UserKey(tenantId, userId.ToString()));
 
     public Task DenySessionAsync(Guid tenantId, string sessionId) => DenyAsync(tenantId, SessionKey(tenantId, sessionId));
+
+    public Task DenyGrantAsync(Guid tenantId, string authorizationId) => DenyAsync(tenantId, GrantKey(tenantId, authorizationId));
 
     private async Task DenyAsync(Guid tenantId, RedisKey key)
     {
@@ -93,7 +108,7 @@ public sealed class IndexUserAccessTokens(UserAccessTokenIndex index, TenantCont
         }
 
         var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(context.AccessToken);
-        await index.RecordAsync(tenant.TenantId, subject, principal.GetClaim(SessionCookie.SessionIdClaim), jwt.Id,
+        await index.RecordAsync(tenant.TenantId, subject, principal.GetClaim(SessionCookie.SessionIdClaim), principal.GetAuthorizationId(), jwt.Id,
             new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
     }
 }

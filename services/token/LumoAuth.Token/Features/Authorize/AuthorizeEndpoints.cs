@@ -68,8 +68,9 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.InvalidScope, $"The application may not request the scope '{denied}'.");
         }
 
-        // C-06: public clients must use S256; plain is only for confidential clients that cannot hash.
-        if (request.CodeChallengeMethod == CodeChallengeMethods.Plain
+        // C-06: public clients must use S256; plain is only for confidential clients that cannot hash. A challenge
+        // without a method is plain (RFC 7636 §4.3), so it is refused too.
+        if (!string.IsNullOrEmpty(request.CodeChallenge) && request.CodeChallengeMethod is null or "" or CodeChallengeMethods.Plain
             && await services.Applications.HasClientTypeAsync(application, ClientTypes.Public, http.RequestAborted))
         {
             return Forbid(Errors.InvalidRequest, "Public clients must use the S256 code challenge method.");

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
@@ -72,7 +73,7 @@ public static class LogoutEndpoints
         }
 
         await http.SignOutAsync(SessionCookie.Scheme);
-        if (string.IsNullOrEmpty(request.PostLogoutRedirectUri))
+        if (!MayRedirect(request, hint))
         {
             return HostedPage.Render(http, "You are signed out", "<p>You can close this window.</p>");
         }
@@ -80,6 +81,14 @@ public static class LogoutEndpoints
         // OpenIddict redirects to the validated post_logout_redirect_uri and echoes state.
         return Results.SignOut(new AuthenticationProperties(), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
+
+    /// <summary>
+    /// RP-Initiated Logout §3: a <c>post_logout_redirect_uri</c> is followed only when the request says which client
+    /// it belongs to (an ID token hint or <c>client_id</c>, against whose registered URIs OpenIddict checked it);
+    /// otherwise any client's registered URI would do, and the user stays on our page instead.
+    /// </summary>
+    private static bool MayRedirect(OpenIddictRequest request, ClaimsPrincipal? hint) =>
+        !string.IsNullOrEmpty(request.PostLogoutRedirectUri) && (hint is not null || !string.IsNullOrEmpty(request.ClientId));
 
     private static IResult ConfirmPage(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, OpenIddictRequest request)
     {
@@ -92,6 +101,6 @@ public static class LogoutEndpoints
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(tenant.Slug)}/api/v1/oauth/logout\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
             $"<button type=\"submit\" name=\"{ConfirmField}\" value=\"yes\">Sign out</button></form>";
-        return HostedPage.Render(http, "Sign out", body, continuesTo: request.PostLogoutRedirectUri);
+        return HostedPage.Render(http, "Sign out", body, continuesTo: MayRedirect(request, null) ? request.PostLogoutRedirectUri : null);
     }
 }
