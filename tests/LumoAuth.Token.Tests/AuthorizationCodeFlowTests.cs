@@ -391,6 +391,59 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         return await denyList.IsRevokedAsync(setup.Tenant.Id, new AccessTokenFacts(jwt.Id, jwt.GetClaim("client_id").Value, jwt.IssuedAt), CancellationToken.None);
     }
 
+    [Theory]
+    [InlineData("id_token token")]
+    [InlineData("token id_token code")]
+    public async Task ImplicitAndHybrid_ForAClientThatOptedIn_AnswerInTheFragment(string responseType)
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Legacy SPA", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code", "implicit" }, allowedScopes = new[] { "openid", "profile" },
+        });
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        var withCode = responseType.Contains("code", StringComparison.Ordinal);
+        var redirect = await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new()
+        {
+            ["response_type"] = responseType, ["scope"] = "openid profile", ["nonce"] = "n-456",
+            ["code_challenge"] = withCode ? challenge : null, ["code_challenge_method"] = withCode ? "S256" : null,
+        }));
+
+        // Tokens never travel in the query (OAuth 2.0 Multiple Response Types §5: fragment by default).
+        Assert.Empty(redirect.Query.TrimStart('?'));
+        var fragment = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(redirect.Fragment.TrimStart('#'));
+        Assert.Equal(setup.Issuer, fragment["iss"].ToString());
+        var idToken = new JsonWebToken(fragment["id_token"].ToString());
+        Assert.Equal(setup.UserId.ToString(), idToken.Subject);
+        Assert.Equal("n-456", idToken.GetClaim("nonce").Value);
+        Assert.True(idToken.TryGetClaim("at_hash", out _));
+        var access = new JsonWebToken(fragment["access_token"].ToString());
+        Assert.Equal("at+jwt", access.Typ);
+        Assert.Equal(withCode, fragment.ContainsKey("code"));
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task ImplicitResponseType_ForAClientWithoutTheImplicitGrant_IsUnauthorizedClient()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new()
+        {
+            ["response_type"] = "id_token token", ["code_challenge"] = null, ["code_challenge_method"] = null,
+        }));
+
+        var location = response.Headers.Location!;
+        Assert.StartsWith(SignInSetup.RedirectUri, location.AbsoluteUri, StringComparison.Ordinal);
+        var error = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Fragment.TrimStart('#'));
+        Assert.Equal("unauthorized_client", error["error"].ToString());
+        browser.Dispose();
+    }
+
     [Fact]
     public async Task Refresh_RotatesTheRefreshToken_AndAConcurrentReuseWithinLeewayStillWorks()
     {

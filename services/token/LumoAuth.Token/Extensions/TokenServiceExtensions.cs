@@ -98,6 +98,11 @@ public static class TokenServiceExtensions
                 server.AllowClientCredentialsFlow()
                     .AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow();
+                // The implicit and hybrid response types the docs list (inventory C-07), only for clients whose grant
+                // types include implicit (ClientPermissions); "none" checks a session and issues nothing.
+                server.AllowImplicitFlow()
+                    .AllowHybridFlow()
+                    .AllowNoneFlow();
                 // The longest RFC 6749 §4.1.2 recommends, and what the docs state.
                 server.SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(10));
 

@@ -7,7 +7,7 @@ public static class ClientPermissions
 {
     public static readonly IReadOnlySet<string> SupportedGrantTypes = new HashSet<string>(StringComparer.Ordinal)
     {
-        GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken,
+        GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken, GrantTypes.Implicit,
     };
 
     public static HashSet<string> For(IEnumerable<string> grantTypes, IEnumerable<string> scopes)
@@ -17,15 +17,35 @@ public static class ClientPermissions
         {
             Permissions.Endpoints.Token, Permissions.Endpoints.Introspection, Permissions.Endpoints.Revocation,
         };
-        foreach (var grantType in grantTypes)
+        var list = grantTypes.ToList();
+        foreach (var grantType in list)
         {
             permissions.Add(Permissions.Prefixes.GrantType + grantType);
-            if (grantType == GrantTypes.AuthorizationCode)
-            {
-                permissions.Add(Permissions.Endpoints.Authorization);
-                permissions.Add(Permissions.Endpoints.EndSession);
-                permissions.Add(Permissions.ResponseTypes.Code);
-            }
+        }
+
+        // Response types follow the grant types (inventory C-07): code (and none, a session check) with the code
+        // grant; the implicit ones only when the client opted into the implicit grant; hybrid ones with both.
+        var code = list.Contains(GrantTypes.AuthorizationCode);
+        var @implicit = list.Contains(GrantTypes.Implicit);
+        if (code || @implicit)
+        {
+            permissions.Add(Permissions.Endpoints.Authorization);
+            permissions.Add(Permissions.Endpoints.EndSession);
+        }
+
+        if (code)
+        {
+            permissions.UnionWith([Permissions.ResponseTypes.Code, Permissions.ResponseTypes.None]);
+        }
+
+        if (@implicit)
+        {
+            permissions.UnionWith([Permissions.ResponseTypes.IdToken, Permissions.ResponseTypes.IdTokenToken, Permissions.ResponseTypes.Token]);
+        }
+
+        if (code && @implicit)
+        {
+            permissions.UnionWith([Permissions.ResponseTypes.CodeIdToken, Permissions.ResponseTypes.CodeIdTokenToken, Permissions.ResponseTypes.CodeToken]);
         }
 
         foreach (var scope in scopes)

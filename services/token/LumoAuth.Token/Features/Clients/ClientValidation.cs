@@ -172,7 +172,7 @@ public static class ClientValidation
     {
         foreach (var unknown in grantTypes.Where(g => !ClientPermissions.SupportedGrantTypes.Contains(g)))
         {
-            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token");
+            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token, implicit");
         }
 
         validator.Check(grantTypes.Count > 0, "grantTypes", "at least one grant type is required");
