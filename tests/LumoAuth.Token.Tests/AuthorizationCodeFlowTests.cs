@@ -426,25 +426,6 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
-    public async Task ImplicitResponseType_ForAClientWithoutTheImplicitGrant_IsUnauthorizedClient()
-    {
-        var setup = await suite.SetUpAsync();
-        using var browser = suite.Browser();
-        var (_, challenge) = HostedFlow.Pkce();
-
-        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new()
-        {
-            ["response_type"] = "id_token token", ["code_challenge"] = null, ["code_challenge_method"] = null,
-        }));
-
-        var location = response.Headers.Location!;
-        Assert.StartsWith(SignInSetup.RedirectUri, location.AbsoluteUri, StringComparison.Ordinal);
-        var error = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(location.Fragment.TrimStart('#'));
-        Assert.Equal("unauthorized_client", error["error"].ToString());
-        browser.Dispose();
-    }
-
-    [Fact]
     public async Task Refresh_RotatesTheRefreshToken_AndAConcurrentReuseWithinLeewayStillWorks()
     {
         var (setup, browser, code, verifier, _) = await CodeAsync();

@@ -157,15 +157,19 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
     }
 
     [Fact]
-    public async Task Authorize_UnsupportedResponseType_RedirectsWithError()
+    public async Task Authorize_ImplicitResponseTypeWithoutTheImplicitGrant_RedirectsUnauthorizedClient()
     {
         var client = await SpaAsync(factory.Acme);
         using var browser = Browser();
 
-        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["response_type"] = "token" }));
+        // The implicit response types exist, but only for clients whose grant types include implicit.
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new()
+        {
+            ["response_type"] = "token", ["code_challenge"] = null, ["code_challenge_method"] = null,
+        }));
 
         var parameters = RedirectParameters(response, fragment: true);
-        Assert.Contains(parameters["error"], new[] { "unsupported_response_type", "unauthorized_client" });
+        Assert.Equal("unauthorized_client", parameters["error"]);
         Assert.Equal("st-123", parameters["state"]);
     }
 

@@ -102,8 +102,8 @@ public static class ClientValidation
 
         var redirectUris = Distinct(request.RedirectUris) ?? current?.RedirectUris ?? [];
         ValidateUris(validator, "redirectUris", kind, redirectUris);
-        validator.Check(redirectUris.Count > 0 || !grantTypes.Contains(GrantTypes.AuthorizationCode), "redirectUris",
-            "authorization_code needs at least one redirect URI");
+        validator.Check(redirectUris.Count > 0 || !grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.Implicit), "redirectUris",
+            "authorization_code and implicit need at least one redirect URI");
 
         var postLogoutUris = Distinct(request.PostLogoutRedirectUris) ?? current?.PostLogoutRedirectUris ?? [];
         ValidateUris(validator, "postLogoutRedirectUris", kind, postLogoutUris);
