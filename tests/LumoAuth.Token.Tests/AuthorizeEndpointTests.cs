@@ -128,6 +128,21 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
         Assert.Equal("st-123", parameters["state"]);
     }
 
+    [Theory]
+    [InlineData("too-short")]
+    [InlineData("has spaces and is long enough to pass the length rule of rfc seven six three six")]
+    public async Task Authorize_MalformedCodeChallenge_RedirectsInvalidRequest(string challenge)
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["code_challenge"] = challenge }));
+
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+    }
+
     [Fact]
     public async Task Authorize_PublicClientWithChallengeButNoMethod_IsPlain_RedirectsInvalidRequest()
     {

@@ -29,6 +29,9 @@ public sealed class DiscoveryTests(TokenFactory factory) : IClassFixture<TokenFa
         var grants = json.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()).ToList();
         Assert.Contains("client_credentials", grants);
         Assert.DoesNotContain("password", grants);
+        Assert.True(json.GetProperty("backchannel_logout_supported").GetBoolean());
+        Assert.True(json.GetProperty("backchannel_logout_session_required").GetBoolean());
+        Assert.Equal(tenant.Issuer + "/oauth/logout", json.GetProperty("end_session_endpoint").GetString());
     }
 
     [Fact]

@@ -123,7 +123,8 @@ public static class TokenServiceExtensions
 
                 // Extensions.
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
-                server.AddEventHandler(PromptCreatePerTenant.Descriptor);
+                server.AddEventHandler(PromptCreatePerTenant.Descriptor)
+                    .AddEventHandler(AdvertiseBackchannelLogout.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);

@@ -68,6 +68,12 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.InvalidScope, $"The application may not request the scope '{denied}'.");
         }
 
+        // RFC 7636 §4.2: a challenge is 43-128 unreserved characters (an S256 challenge is exactly 43).
+        if (!string.IsNullOrEmpty(request.CodeChallenge) && !IsWellFormedChallenge(request.CodeChallenge))
+        {
+            return Forbid(Errors.InvalidRequest, "The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~'.");
+        }
+
         // C-06: public clients must use S256; plain is only for confidential clients that cannot hash. A challenge
         // without a method is plain (RFC 7636 §4.3), so it is refused too.
         if (!string.IsNullOrEmpty(request.CodeChallenge) && request.CodeChallengeMethod is null or "" or CodeChallengeMethods.Plain
@@ -232,6 +238,9 @@ public static class AuthorizeEndpoints
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
         return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri);
     }
+
+    private static bool IsWellFormedChallenge(string challenge) =>
+        challenge.Length is >= 43 and <= 128 && challenge.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~');
 
     private static IResult Forbid(string error, string description) =>
         Results.Forbid(
