@@ -84,6 +84,14 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Equal(JsonValueKind.Object, listed.GetProperty("device").ValueKind);
         Assert.Equal(JsonValueKind.Null, listed.GetProperty("location").ValueKind);
         Assert.Single((await HttpAssert.JsonAsync(mine, HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
+        if (listed.GetProperty("ipAddress").GetString() is { } ip)
+        {
+            using var byIp = await admin.GetAsync($"{setup.Tenant.Api}/admin/sessions?ipAddress={Uri.EscapeDataString(ip)}");
+            Assert.Single((await HttpAssert.JsonAsync(byIp, HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
+        }
+
+        using var otherIp = await admin.GetAsync($"{setup.Tenant.Api}/admin/sessions?ipAddress=203.0.113.9");
+        Assert.Empty((await HttpAssert.JsonAsync(otherIp, HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
         signedIn.Browser.Dispose();
     }
 

@@ -1,0 +1,32 @@
+using System.Net;
+using System.Net.Http.Json;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>When a rotation's grace period ends, the old key leaves the JWKS without a restart.</summary>
+public sealed class KeyGraceTests(MovableClockSuite suite) : IClassFixture<MovableClockSuite>
+{
+    [Fact]
+    public async Task OldKey_IsPublishedDuringGrace_AndGoneAfterIt()
+    {
+        var setup = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+        var before = await KidsAsync(http, setup);
+        var oldKid = Assert.Single(before);
+
+        http.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var rotated = await http.PostAsJsonAsync($"{setup.Tenant.Api}/admin/signing-keys/rotate", new { algorithm = "ES256", gracePeriodHours = 1 });
+        var newKid = (await HttpAssert.JsonAsync(rotated, HttpStatusCode.OK)).GetProperty("data").GetProperty("kid").GetString()!;
+
+        Assert.Equal([newKid, oldKid], await KidsAsync(http, setup));
+        suite.Clock.Advance(TimeSpan.FromMinutes(59));
+        Assert.Equal([newKid, oldKid], await KidsAsync(http, setup));
+        suite.Clock.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal([newKid], await KidsAsync(http, setup));
+    }
+
+    private static async Task<List<string>> KidsAsync(HttpClient http, SignInSetup setup) =>
+        [.. new JsonWebKeySet(await http.GetStringAsync($"{setup.Issuer}/.well-known/jwks.json")).Keys.Select(k => k.Kid)];
+}
