@@ -65,6 +65,8 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.Equal(setup.Issuer, access.Issuer);
         Assert.Equal(setup.ClientId, access.GetClaim("client_id").Value);
         Assert.Equal(setup.Tenant.Id.ToString(), access.GetClaim("tenant_id").Value);
+        Assert.True(access.TryGetPayloadValue<long>("auth_time", out var accessAuthTime) && accessAuthTime > 0);
+        Assert.True(access.TryGetClaim("amr", out _));
         Assert.Equal(["email", "offline_access", "openid", "profile"], access.GetClaim("scope").Value.Split(' ').Order());
         // authorization's roles-of is not running here: the claims are left out, the token still issued.
         Assert.False(access.TryGetClaim("roles", out _));

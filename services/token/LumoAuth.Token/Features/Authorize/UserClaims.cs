@@ -94,6 +94,8 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
                 yield break;
             case Claims.AuthenticationTime:
             case Claims.AuthenticationMethodReference:
+                // RFC 9068 §2.2.1: resource servers may want to know how and when the user signed in (step-up).
+                yield return OpenIddictConstants.Destinations.AccessToken;
                 yield return OpenIddictConstants.Destinations.IdentityToken;
                 yield break;
             case LumoClaims.TenantId:
