@@ -46,6 +46,12 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
         Assert.Equal(tenant.Issuer, json.GetProperty("iss").GetString());
         Assert.Equal(new JsonWebToken(token).Id, json.GetProperty("jti").GetString());
         Assert.True(json.GetProperty("exp").GetInt64() > DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        Assert.Equal("Bearer", json.GetProperty("token_type").GetString());
+        Assert.InRange(json.GetProperty("iat").GetInt64(), DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeSeconds());
+        var audience = json.GetProperty("aud");
+        Assert.Contains(tenant.Issuer, audience.ValueKind == JsonValueKind.Array ? audience.EnumerateArray().Select(a => a.GetString()) : [audience.GetString()]);
+        // RFC 7662 §2.2: the answer is about a credential, so it must not be cached.
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString() ?? string.Empty, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -166,8 +172,12 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
         using var revoked = await RevokeAsync(tenant, client, token);
 
         Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        Assert.Equal("{}", (await revoked.Content.ReadAsStringAsync()).Trim());
         using var introspected = await IntrospectAsync(tenant, client, token);
         Assert.False(await IsActiveAsync(introspected));
+        // Revoking it again is not an error (RFC 7009 §2.2).
+        using var again = await RevokeAsync(tenant, client, token);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
         using var after = await api.GetAsync($"/t/{tenant.Slug}/api/v1/admin/clients");
         await HttpAssert.EnvelopeAsync(after, HttpStatusCode.Unauthorized, "invalid_token");
         // The entry lives no longer than the token could be accepted.

@@ -137,7 +137,9 @@ public static class TokenServiceExtensions
                     .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(IntrospectionAuthorizedParty.Descriptor)
-                    .AddEventHandler(IntrospectionScopes.Descriptor);
+                    .AddEventHandler(IntrospectionScopes.Descriptor)
+                    // An introspection answer describes a live credential: never cached (as token responses, RFC 6749 §5.1).
+                    .AddEventHandler(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.AttachCacheControlHeader<OpenIddictServerEvents.ApplyIntrospectionResponseContext>.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor)
                     .AddEventHandler(RevokeTokens.Descriptor);
 
