@@ -382,6 +382,18 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         browser.Dispose();
     }
 
+    [Fact]
+    public async Task Revoke_AnIdToken_UnsupportedTokenType()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        var issued = await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
+
+        // RFC 7009 §2.2.1: an ID token is not something this server revokes.
+        await HttpAssert.OAuthErrorAsync(await RevokeAsync(http, setup, issued.GetProperty("id_token").GetString()!), HttpStatusCode.BadRequest, "unsupported_token_type");
+        browser.Dispose();
+    }
+
     private static Task<HttpResponseMessage> RevokeAsync(HttpClient http, SignInSetup setup, string token) =>
         http.PostAsync(setup.Issuer + "/oauth/revoke", new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["client_id"] = setup.ClientId }));
 

@@ -173,6 +173,7 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
 
         Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
         Assert.Equal("{}", (await revoked.Content.ReadAsStringAsync()).Trim());
+        Assert.Contains("no-store", revoked.Headers.CacheControl?.ToString() ?? string.Empty, StringComparison.Ordinal);
         using var introspected = await IntrospectAsync(tenant, client, token);
         Assert.False(await IsActiveAsync(introspected));
         // Revoking it again is not an error (RFC 7009 §2.2).

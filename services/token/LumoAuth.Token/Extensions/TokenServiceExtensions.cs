@@ -138,8 +138,9 @@ public static class TokenServiceExtensions
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(IntrospectionAuthorizedParty.Descriptor)
                     .AddEventHandler(IntrospectionScopes.Descriptor)
-                    // An introspection answer describes a live credential: never cached (as token responses, RFC 6749 §5.1).
-                    .AddEventHandler(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.AttachCacheControlHeader<OpenIddictServerEvents.ApplyIntrospectionResponseContext>.Descriptor);
+                    // Answers about credentials are never cached (as token responses, RFC 6749 §5.1).
+                    .AddEventHandler(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.AttachCacheControlHeader<OpenIddictServerEvents.ApplyIntrospectionResponseContext>.Descriptor)
+                    .AddEventHandler(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.AttachCacheControlHeader<OpenIddictServerEvents.ApplyRevocationResponseContext>.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Revocation.RevokeToken.Descriptor)
                     .AddEventHandler(RevokeTokens.Descriptor);
 
