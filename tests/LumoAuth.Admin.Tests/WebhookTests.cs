@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Contracts.Clients;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;

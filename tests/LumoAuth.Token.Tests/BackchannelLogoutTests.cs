@@ -9,8 +9,14 @@ using ApiAssert = LumoAuth.Testing.ApiAssert;
 
 namespace LumoAuth.Token.Tests;
 
+/// <summary>A token service that may call receivers on 127.0.0.1 (off by default: SSRF).</summary>
+public sealed class PrivateLogoutTargetsSuite : TokenSuite
+{
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:AllowPrivateLogoutTargets"] = "true" };
+}
+
 /// <summary>OpenID Connect Back-Channel Logout: the client's server receives a signed logout token when the session ends.</summary>
-public sealed class BackchannelLogoutTests(TokenSuite suite) : IClassFixture<TokenSuite>, IDisposable
+public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IClassFixture<PrivateLogoutTargetsSuite>, IDisposable
 {
     private readonly HttpListener _receiver = new();
     private readonly ConcurrentQueue<string> _tokens = new();

@@ -55,9 +55,10 @@ public static class TokenServiceExtensions
         services.AddScoped<SessionStore>();
         services.AddScoped<SessionRevocation>();
         services.AddSingleton<UserAccessTokenIndex>();
-        // Back-channel logout calls clients' servers: short timeouts, no redirects followed.
+        // Back-channel logout calls clients' servers: short timeouts, no redirects followed, and only to addresses the
+        // SSRF guard permits.
         services.AddHttpClient(BackchannelLogoutConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
-            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+            .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();

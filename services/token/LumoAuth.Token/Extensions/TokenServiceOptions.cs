@@ -13,4 +13,11 @@ public sealed class TokenServiceOptions
     /// </summary>
     [Range(0, 60)]
     public int RefreshTokenReuseLeewaySeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Whether back-channel logout may call loopback and private addresses. Off in production: a tenant's client
+    /// registration must not make this service call into the deployment's own network (SSRF). Local development and
+    /// tests turn it on for receivers on 127.0.0.1.
+    /// </summary>
+    public bool AllowPrivateLogoutTargets { get; set; }
 }

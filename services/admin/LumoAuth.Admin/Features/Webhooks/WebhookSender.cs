@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
@@ -42,38 +42,9 @@ public sealed class WebhookSender : IDisposable
     public WebhookSender(IOptions<WebhookOptions> options, TimeProvider time)
     {
         _time = time;
-        var allowPrivate = options.Value.AllowPrivateTargets;
         // Not an IHttpClientFactory client: the service defaults add retries and service discovery to
         // those, and deliveries must be attempted exactly once per try, to the address we vetted.
-        var handler = new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            UseCookies = false,
-            // A proxy would be the address connected to, and the guard would vet the proxy instead of the target.
-            UseProxy = false,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-            ConnectCallback = async (context, cancellationToken) =>
-            {
-                var addresses = await System.Net.Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellationToken);
-                var allowed = addresses.Where(a => allowPrivate || !SsrfGuard.IsForbidden(a)).ToArray();
-                if (allowed.Length == 0)
-                {
-                    throw new HttpRequestException($"Target {context.DnsEndPoint.Host} resolves only to forbidden addresses");
-                }
-
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                try
-                {
-                    await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
-                    return new NetworkStream(socket, ownsSocket: true);
-                }
-                catch
-                {
-                    socket.Dispose();
-                    throw;
-                }
-            },
-        };
+        var handler = SsrfGuard.Handler(options.Value.AllowPrivateTargets);
         _client = new HttpClient(handler) { Timeout = options.Value.Timeout };
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("LumoAuth-Webhooks/1.0");
     }

@@ -5,8 +5,10 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Extensions;
 using LumoAuth.Token.Protocol;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 
 namespace LumoAuth.Token.Features.Clients;
@@ -43,11 +45,12 @@ public static class ClientEndpoints
     }
 
     public sealed record ClientServices(
-        TokenDbContext Db, TokenApplicationManager Applications, TenantContext Tenant, ClientCache Cache, TimeProvider Time, RedisAccessTokenDenyList DenyList);
+        TokenDbContext Db, TokenApplicationManager Applications, TenantContext Tenant, ClientCache Cache, TimeProvider Time, RedisAccessTokenDenyList DenyList,
+        IOptions<TokenServiceOptions> Options);
 
     public static async Task<IResult> CreateClient(ClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
-        if (ClientValidation.ValidateNew(request, out var validator) is not { } client)
+        if (ClientValidation.ValidateNew(request, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
         {
             return validator.ToResult();
         }
@@ -106,7 +109,7 @@ public static class ClientEndpoints
         }
 
         var current = ClientMapping.Read(row);
-        if (ClientValidation.ValidateUpdate(request, current, out var validator) is not { } client)
+        if (ClientValidation.ValidateUpdate(request, current, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
         {
             return validator.ToResult();
         }

@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Features.Scopes;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -46,14 +47,14 @@ public static class ClientValidation
     };
 
     /// <summary>Validates a creation request, filling in the defaults of the client's kind.</summary>
-    public static ClientSettings? ValidateNew(ClientRequest request, out RequestValidator validator) =>
-        Validate(request, current: null, out validator);
+    public static ClientSettings? ValidateNew(ClientRequest request, bool allowPrivateLogoutTargets, out RequestValidator validator) =>
+        Validate(request, current: null, allowPrivateLogoutTargets, out validator);
 
     /// <summary>Validates an update: absent fields keep their current values, and the result is checked as a whole.</summary>
-    public static ClientSettings? ValidateUpdate(ClientRequest request, ClientSettings current, out RequestValidator validator) =>
-        Validate(request, current, out validator);
+    public static ClientSettings? ValidateUpdate(ClientRequest request, ClientSettings current, bool allowPrivateLogoutTargets, out RequestValidator validator) =>
+        Validate(request, current, allowPrivateLogoutTargets, out validator);
 
-    private static ClientSettings? Validate(ClientRequest request, ClientSettings? current, out RequestValidator validator)
+    private static ClientSettings? Validate(ClientRequest request, ClientSettings? current, bool allowPrivateLogoutTargets, out RequestValidator validator)
     {
         validator = new RequestValidator();
 
@@ -151,7 +152,10 @@ public static class ClientValidation
 
         var backchannel = request.BackchannelLogoutUri is null ? current?.BackchannelLogoutUri
             : string.IsNullOrWhiteSpace(request.BackchannelLogoutUri) ? null : request.BackchannelLogoutUri.Trim();
-        if (backchannel is not null && RedirectUriProblem(backchannel, ClientKinds.Web) is { } backchannelProblem)
+        // We call this URL ourselves: besides the redirect-URI rules, it must not point into our own network.
+        if (backchannel is not null
+            && (RedirectUriProblem(backchannel, ClientKinds.Web) ?? (allowPrivateLogoutTargets ? null : SsrfGuard.ProblemWith(backchannel, allowPrivateTargets: false)))
+                is { } backchannelProblem)
         {
             validator.Add("backchannelLogoutUri", backchannelProblem);
         }

@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace LumoAuth.Admin.Features.Webhooks;
+namespace LumoAuth.ServiceDefaults.Security;
 
 /// <summary>
-/// Keeps webhooks away from the deployment's own network: loopback, private, link-local (cloud metadata),
-/// CGNAT, multicast and reserved ranges are refused. Checked on the URL at creation and again on the
-/// address actually connected to, so DNS answers that change later (rebinding) cannot sneak past.
+/// Keeps calls to URLs that tenants configure (webhooks, back-channel logout) away from the deployment's own network:
+/// loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved ranges are refused. Checked on the
+/// URL when it is configured and again on the address actually connected to (<see cref="Handler"/>), so DNS answers
+/// that change later (rebinding) cannot sneak past.
 /// </summary>
 public static class SsrfGuard
 {
@@ -24,6 +25,39 @@ public static class SsrfGuard
         (IPAddress.Parse("::"), 128), (IPAddress.Parse("::1"), 128), (IPAddress.Parse("fc00::"), 7), (IPAddress.Parse("fe80::"), 10),
         (IPAddress.Parse("fec0::"), 10), (IPAddress.Parse("ff00::"), 8), (IPAddress.Parse("2001:db8::"), 32), (IPAddress.Parse("100::"), 64),
     ];
+
+    /// <summary>
+    /// A handler that connects only to permitted addresses, follows no redirects and uses no proxy (a proxy would be
+    /// the address connected to, and the guard would vet the proxy instead of the target).
+    /// </summary>
+    public static SocketsHttpHandler Handler(bool allowPrivateTargets) => new()
+    {
+        AllowAutoRedirect = false,
+        UseCookies = false,
+        UseProxy = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        ConnectCallback = async (context, cancellationToken) =>
+        {
+            var addresses = await Dns.GetHostAddressesAsync(context.DnsEndPoint.Host, cancellationToken);
+            var allowed = addresses.Where(a => allowPrivateTargets || !IsForbidden(a)).ToArray();
+            if (allowed.Length == 0)
+            {
+                throw new HttpRequestException($"Target {context.DnsEndPoint.Host} resolves only to forbidden addresses");
+            }
+
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(allowed, context.DnsEndPoint.Port, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        },
+    };
 
     public static bool IsForbidden(IPAddress address)
     {
