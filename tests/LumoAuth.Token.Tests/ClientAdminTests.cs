@@ -93,6 +93,8 @@ public sealed class ClientAdminTests(TokenFactory factory) : IClassFixture<Token
         { """{"name":"x","grantTypes":["password"]}""", "grantTypes" },
         { """{"name":"x","grantTypes":["password","client_credentials"]}""", "grantTypes" },
         { """{"name":"x","applicationType":"spa","grantTypes":["implicit"]}""", "redirectUris" },
+        { """{"name":"x","applicationType":"spa","redirectUris":["https://a.example.com/cb"],"frontchannelLogoutUri":"http://a.example.com/fc"}""", "frontchannelLogoutUri" },
+        { """{"name":"x","applicationType":"spa","redirectUris":["https://a.example.com/cb"],"frontchannelLogoutUri":"https://a.example.com/fc#x"}""", "frontchannelLogoutUri" },
         { """{"name":"x","isConfidential":false,"grantTypes":["client_credentials"]}""", "grantTypes" },
         { """{"name":"x","grantTypes":["authorization_code"]}""", "redirectUris" },
         { """{"name":"x","grantTypes":["authorization_code"],"redirectUris":["/relative/cb"]}""", "redirectUris" },

@@ -31,6 +31,8 @@ public sealed class DiscoveryTests(TokenFactory factory) : IClassFixture<TokenFa
         Assert.DoesNotContain("password", grants);
         Assert.True(json.GetProperty("backchannel_logout_supported").GetBoolean());
         Assert.True(json.GetProperty("backchannel_logout_session_required").GetBoolean());
+        Assert.True(json.GetProperty("frontchannel_logout_supported").GetBoolean());
+        Assert.True(json.GetProperty("frontchannel_logout_session_required").GetBoolean());
         Assert.Equal(tenant.Issuer + "/oauth/logout", json.GetProperty("end_session_endpoint").GetString());
     }
 

@@ -226,6 +226,40 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task Logout_FrontchannelClient_IsSignedOutInAnIframe_ThenTheBrowserReturns()
+    {
+        const string frontchannel = "https://spa.example.com/frontchannel-logout";
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Dashboard", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri },
+            postLogoutRedirectUris = new[] { SignInSetup.PostLogoutUri }, grantTypes = new[] { "authorization_code", "refresh_token" },
+            allowedScopes = new[] { "openid", "profile", "email", "offline_access" }, frontchannelLogoutUri = frontchannel,
+        });
+        var signedIn = await SignInAsync(setup);
+        var url = QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = signedIn.IdToken, ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri, ["state"] = "bye-3",
+        });
+
+        using var response = await signedIn.Browser.GetAsync(url);
+
+        // OIDC Front-Channel Logout §2/§4: an iframe per client, with iss and sid; our page then goes back to the client.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var html = System.Net.WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync());
+        var frame = System.Text.RegularExpressions.Regex.Match(html, "<iframe hidden title=\"Signing out\" src=\"([^\"]+)\"").Groups[1].Value;
+        Assert.StartsWith(frontchannel + "?", frame, StringComparison.Ordinal);
+        var query = QueryHelpers.ParseQuery(new Uri(frame).Query);
+        Assert.Equal(setup.Issuer, query["iss"].ToString());
+        Assert.Equal(signedIn.SessionId, query["sid"].ToString());
+        Assert.Contains($"url={SignInSetup.PostLogoutUri}?state=bye-3", html, StringComparison.Ordinal);
+        var csp = response.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("frame-src https://spa.example.com", csp, StringComparison.Ordinal);
+        Assert.Contains("frame-ancestors 'none'", csp, StringComparison.Ordinal);
+        Assert.False(await BrowserIsSignedInAsync(signedIn));
+        signedIn.Browser.Dispose();
+    }
+
+    [Fact]
     public async Task Logout_UnregisteredPostLogoutRedirectUri_ShowsErrorPage_AndKeepsTheSession()
     {
         var signedIn = await SignInAsync();

@@ -54,6 +54,7 @@ public static class TokenServiceExtensions
         services.AddLoginRateLimit();
         services.AddScoped<SessionStore>();
         services.AddScoped<SessionRevocation>();
+        services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();
         // Back-channel logout calls clients' servers: short timeouts, no redirects followed, and only to addresses the
         // SSRF guard permits.
@@ -125,7 +126,7 @@ public static class TokenServiceExtensions
                 // Extensions.
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
                 server.AddEventHandler(PromptCreatePerTenant.Descriptor)
-                    .AddEventHandler(AdvertiseBackchannelLogout.Descriptor);
+                    .AddEventHandler(AdvertiseLogoutSupport.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);

@@ -22,7 +22,8 @@ public sealed record ClientRequest(
     int? AccessTokenLifetime,
     int? RefreshTokenLifetime,
     JsonElement? Jwks = null,
-    string? BackchannelLogoutUri = null);
+    string? BackchannelLogoutUri = null,
+    string? FrontchannelLogoutUri = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -43,6 +44,7 @@ public sealed record ClientResponse(
     int RefreshTokenLifetime,
     JsonElement? Jwks,
     string? BackchannelLogoutUri,
+    string? FrontchannelLogoutUri,
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt);
 
@@ -66,6 +68,7 @@ public sealed record CreatedClientResponse(
     int RefreshTokenLifetime,
     JsonElement? Jwks,
     string? BackchannelLogoutUri,
+    string? FrontchannelLogoutUri,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]

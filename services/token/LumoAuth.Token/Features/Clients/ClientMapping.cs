@@ -28,7 +28,8 @@ public static class ClientMapping
             Seconds(settings, Settings.TokenLifetimes.AccessToken, ClientValidation.DefaultAccessTokenLifetime),
             Seconds(settings, Settings.TokenLifetimes.RefreshToken, ClientValidation.DefaultRefreshTokenLifetime),
             string.IsNullOrEmpty(row.JsonWebKeySet) ? null : row.JsonWebKeySet,
-            ReadProperty(row.Properties, BackchannelLogoutUriProperty));
+            ReadProperty(row.Properties, BackchannelLogoutUriProperty),
+            ReadProperty(row.Properties, FrontchannelLogoutUriProperty));
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -55,14 +56,8 @@ public static class ClientMapping
         descriptor.Settings[Settings.TokenLifetimes.RefreshToken] = TimeSpan.FromSeconds(client.RefreshTokenLifetime).ToString("c", CultureInfo.InvariantCulture);
 
         descriptor.JsonWebKeySet = client.Jwks is null ? null : new Microsoft.IdentityModel.Tokens.JsonWebKeySet(client.Jwks);
-        if (client.BackchannelLogoutUri is null)
-        {
-            descriptor.Properties.Remove(BackchannelLogoutUriProperty);
-        }
-        else
-        {
-            descriptor.Properties[BackchannelLogoutUriProperty] = JsonSerializer.SerializeToElement(client.BackchannelLogoutUri);
-        }
+        SetProperty(descriptor, BackchannelLogoutUriProperty, client.BackchannelLogoutUri);
+        SetProperty(descriptor, FrontchannelLogoutUriProperty, client.FrontchannelLogoutUri);
 
         row.Description = client.Description;
         row.Kind = client.Kind;
@@ -76,7 +71,7 @@ public static class ClientMapping
         return new ClientResponse(
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, row.CreatedAt, row.UpdatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, row.CreatedAt, row.UpdatedAt);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -85,11 +80,26 @@ public static class ClientMapping
         return new CreatedClientResponse(
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, row.CreatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, row.CreatedAt);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>
     public const string BackchannelLogoutUriProperty = "backchannel_logout_uri";
+
+    /// <summary>The page our logout page loads in an iframe for this client (OIDC Front-Channel Logout 1.0).</summary>
+    public const string FrontchannelLogoutUriProperty = "frontchannel_logout_uri";
+
+    private static void SetProperty(OpenIddictApplicationDescriptor descriptor, string name, string? value)
+    {
+        if (value is null)
+        {
+            descriptor.Properties.Remove(name);
+        }
+        else
+        {
+            descriptor.Properties[name] = JsonSerializer.SerializeToElement(value);
+        }
+    }
 
     private static JsonElement? Element(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 

@@ -21,7 +21,8 @@ public sealed record ClientSettings(
     int AccessTokenLifetime,
     int RefreshTokenLifetime,
     string? Jwks,
-    string? BackchannelLogoutUri);
+    string? BackchannelLogoutUri,
+    string? FrontchannelLogoutUri = null);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -160,10 +161,18 @@ public static class ClientValidation
             validator.Add("backchannelLogoutUri", backchannelProblem);
         }
 
+        // The browser loads this one in an iframe of our logout page (OIDC Front-Channel Logout 1.0): the redirect-URI rules.
+        var frontchannel = request.FrontchannelLogoutUri is null ? current?.FrontchannelLogoutUri
+            : string.IsNullOrWhiteSpace(request.FrontchannelLogoutUri) ? null : request.FrontchannelLogoutUri.Trim();
+        if (frontchannel is not null && RedirectUriProblem(frontchannel, ClientKinds.Web) is { } frontchannelProblem)
+        {
+            validator.Add("frontchannelLogoutUri", frontchannelProblem);
+        }
+
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce, isActive, accessLifetime, refreshLifetime,
-                jwks, backchannel)
+                jwks, backchannel, frontchannel)
             : null;
     }
 

@@ -22,18 +22,20 @@ public static class HostedPage
     /// The client redirect URI the page's form may end up at: browsers apply <c>form-action</c> to every redirect
     /// after a form submission, so the client's origin must be allowed next to our own.
     /// </param>
-    public static IResult Render(HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null) =>
-        new BrandedPage(title, body, status, continuesTo);
+    /// <param name="frameSources">Pages the page embeds (front-channel logout); their origins become its only frame sources.</param>
+    public static IResult Render(
+        HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null, IReadOnlyList<Uri>? frameSources = null) =>
+        new BrandedPage(title, body, status, continuesTo, frameSources);
 
     /// <summary>Renders when executed, so every page gets its tenant's branding without each caller fetching it.</summary>
-    private sealed class BrandedPage(string title, string body, int status, string? continuesTo) : IResult, IStatusCodeHttpResult
+    private sealed class BrandedPage(string title, string body, int status, string? continuesTo, IReadOnlyList<Uri>? frameSources) : IResult, IStatusCodeHttpResult
     {
         public int? StatusCode => status;
 
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             var branding = await PageBranding.ForRequestAsync(httpContext);
-            ApplySecurityHeaders(httpContext.Response, continuesTo, branding.LogoOrigin);
+            ApplySecurityHeaders(httpContext.Response, continuesTo, branding.LogoOrigin, frameSources);
             var html = new StringBuilder()
                 .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
                 .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
@@ -80,11 +82,14 @@ public static class HostedPage
             status);
 
     /// <param name="imageOrigin">The tenant logo's origin (already checked by <see cref="PageBranding"/>), the only image source.</param>
-    public static void ApplySecurityHeaders(HttpResponse response, string? continuesTo = null, string? imageOrigin = null)
+    public static void ApplySecurityHeaders(HttpResponse response, string? continuesTo = null, string? imageOrigin = null, IReadOnlyList<Uri>? frameSources = null)
     {
         var headers = response.Headers;
         var images = imageOrigin is null ? string.Empty : $"; img-src {imageOrigin}";
-        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'{images}; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
+        var frames = frameSources is { Count: > 0 }
+            ? "; frame-src " + string.Join(' ', frameSources.Select(f => f.GetLeftPart(UriPartial.Authority)).Distinct(StringComparer.Ordinal))
+            : string.Empty;
+        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'{images}{frames}; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
         headers.XFrameOptions = "DENY";
         headers.XContentTypeOptions = "nosniff";
         headers["Referrer-Policy"] = "no-referrer";

@@ -30,7 +30,7 @@ public static class LogoutEndpoints
         return app;
     }
 
-    public static async Task<IResult> Logout(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, SessionRevocation revocation)
+    public static async Task<IResult> Logout(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, SessionRevocation revocation, FrontchannelLogout frontchannel)
     {
         var request = http.GetOpenIddictServerRequest();
         if (request is null)
@@ -63,6 +63,7 @@ public static class LogoutEndpoints
             return ConfirmPage(http, tenant, antiforgery, request);
         }
 
+        IReadOnlyList<Uri> frames = [];
         if (session.Principal is { } user
             && Guid.TryParse(user.GetClaim(Claims.Subject), out var userId)
             && user.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
@@ -70,10 +71,17 @@ public static class LogoutEndpoints
             && (hint is null || hint.GetClaim(Claims.Subject) == userId.ToString()))
         {
             await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
+            frames = await frontchannel.FramesAsync(sessionId, http.RequestAborted);
         }
 
         await http.SignOutAsync(SessionCookie.Scheme);
-        if (!MayRedirect(request, hint))
+        var redirect = MayRedirect(request, hint);
+        if (frames.Count > 0)
+        {
+            return SignedOutWithFrames(http, frames, redirect ? ReturnUrl(request) : null);
+        }
+
+        if (!redirect)
         {
             return HostedPage.Render(http, "You are signed out", "<p>You can close this window.</p>");
         }
@@ -81,6 +89,37 @@ public static class LogoutEndpoints
         // OpenIddict redirects to the validated post_logout_redirect_uri and echoes state.
         return Results.SignOut(new AuthenticationProperties(), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
     }
+
+    /// <summary>
+    /// The signed-out page that also signs the browser out of the session's clients (one iframe each), then goes on to
+    /// the client's post-logout URI when there is one: the frames must load first, so no plain 302 here.
+    /// </summary>
+    private static IResult SignedOutWithFrames(HttpContext http, IReadOnlyList<Uri> frames, string? returnUrl)
+    {
+        var body = new System.Text.StringBuilder("<p>You are signed out.</p>");
+        foreach (var frame in frames)
+        {
+            body.Append("<iframe hidden title=\"Signing out\" src=\"").Append(HostedPage.Encode(frame.AbsoluteUri)).Append("\"></iframe>");
+        }
+
+        if (returnUrl is not null)
+        {
+            body.Append("<meta http-equiv=\"refresh\" content=\"2;url=").Append(HostedPage.Encode(returnUrl)).Append("\">")
+                .Append("<p><a href=\"").Append(HostedPage.Encode(returnUrl)).Append("\">Continue</a></p>");
+        }
+        else
+        {
+            body.Append("<p>You can close this window.</p>");
+        }
+
+        return HostedPage.Render(http, "You are signed out", body.ToString(), frameSources: frames);
+    }
+
+    /// <summary>Where OpenIddict's own redirect would go: the validated post-logout URI with the client's state.</summary>
+    private static string ReturnUrl(OpenIddictRequest request) =>
+        string.IsNullOrEmpty(request.State)
+            ? request.PostLogoutRedirectUri!
+            : Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(request.PostLogoutRedirectUri!, "state", request.State);
 
     /// <summary>
     /// RP-Initiated Logout §3: a <c>post_logout_redirect_uri</c> is followed only when the request says which client
