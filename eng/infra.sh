@@ -3,6 +3,8 @@
 # with throwaway data under $REPO/.lumoauth/infra/. No Docker needed.
 #   eng/infra.sh install | start [postgres|redis|rabbitmq|all] | stop [...] | status | env
 #   eng/infra.sh rabbitmqctl ARGS...   (rabbitmqctl against our node, with the env it needs)
+#   eng/infra.sh reset rabbitmq        (a stopped broker forgets every queue and exchange: each test fixture
+#                                       declares its own, so a long-lived data folder collects thousands)
 # Tests may call `stop rabbitmq` / `start rabbitmq` (or redis) to simulate an outage.
 set -euo pipefail
 umask 022 # the postgres user must be able to traverse the folders we create
@@ -277,6 +279,13 @@ cmd_env() {
   echo "export LUMOAUTH_INFRA_SCRIPT=\"$SELF\""
 }
 
+reset_rabbitmq() ( # subshell: rabbit_env must not leak
+  rabbit_env
+  pid_alive "$RABBIT_PID" beam.smp && die "rabbitmq is running; stop it before resetting it"
+  rm -rf "$RABBIT_DIR/mnesia"
+  log "rabbitmq data reset"
+)
+
 cmd="${1:-}"
 case "$cmd" in
   install) cmd_install ;;
@@ -286,6 +295,7 @@ case "$cmd" in
   status) cmd_status ;;
   env) cmd_env ;;
   rabbitmqctl) shift; rabbit_env; rabbitmqctl "$@" ;; # e.g. `eng/infra.sh rabbitmqctl status`
+  reset) [[ "${2:-}" == rabbitmq ]] || die "reset takes: rabbitmq"; reset_rabbitmq ;;
   serve) s="$(targets "${2:-}")"; [[ "$s" != *" "* ]] || die "serve takes one server"; "serve_$s" ;;
-  *) echo "usage: $0 install | serve postgres|redis|rabbitmq | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS" >&2; exit 2 ;;
+  *) echo "usage: $0 install | serve postgres|redis|rabbitmq | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS | reset rabbitmq" >&2; exit 2 ;;
 esac
