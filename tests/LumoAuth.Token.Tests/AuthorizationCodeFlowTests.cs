@@ -278,7 +278,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
-    public async Task Token_MissingCodeVerifier_InvalidRequestOrGrant()
+    public async Task Token_MissingCodeVerifier_InvalidRequest()
     {
         var (setup, browser, code, _, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
@@ -287,8 +287,20 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         using var response = await PostTokenAsync(http, setup, form);
 
-        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.BadRequest);
-        Assert.Contains(json.GetProperty("error").GetString(), new[] { "invalid_request", "invalid_grant" });
+        // A client that must use PKCE left out a required parameter (RFC 6749 §5.2); see docs/api-decisions.md.
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request");
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Token_VerifierTooShort_InvalidGrant()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier[..42]));
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
         browser.Dispose();
     }
 
@@ -495,8 +507,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         }
 
         using var withVerifier = await PostTokenAsync(http, web, Exchange(first, HostedFlow.Pkce().Verifier));
-        var json = await HttpAssert.JsonAsync(withVerifier, HttpStatusCode.BadRequest);
-        Assert.Contains(json.GetProperty("error").GetString(), new[] { "invalid_request", "invalid_grant" });
+        await HttpAssert.OAuthErrorAsync(withVerifier, HttpStatusCode.BadRequest, "invalid_grant");
 
         var (_, challenge) = HostedFlow.Pkce();
         using var again = await browser.GetAsync(HostedFlow.AuthorizeUrl(web, challenge, new() { ["scope"] = "openid", ["code_challenge"] = null, ["code_challenge_method"] = null }));

@@ -135,6 +135,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(AuthorizationErrorPage.Descriptor)
                     .AddEventHandler(EndSessionErrorPage.Descriptor)
                     .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
+                server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
                 server.AddEventHandler(RejectReplayedClientAssertions.Descriptor)
                     .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)
