@@ -125,6 +125,21 @@ public sealed class BrowserSession
 
     public DateTimeOffset? RevokedAt { get; set; }
 
-    /// <summary>Client ids this session signed in to, for back-channel logout (JSON array).</summary>
+    /// <summary>Client ids this session signed in to, for front- and back-channel logout (JSON array).</summary>
     public string? ClientIds { get; set; }
+
+    /// <summary><see cref="ClientIds"/> read.</summary>
+    public List<string> SignedInClientIds() =>
+        string.IsNullOrEmpty(ClientIds) ? [] : System.Text.Json.JsonSerializer.Deserialize<List<string>>(ClientIds) ?? [];
+
+    /// <summary>Records that the session signed in to <paramref name="clientId"/> (once).</summary>
+    public void AddClient(string clientId)
+    {
+        var clients = SignedInClientIds();
+        if (!clients.Contains(clientId))
+        {
+            clients.Add(clientId);
+            ClientIds = System.Text.Json.JsonSerializer.Serialize(clients);
+        }
+    }
 }

@@ -143,12 +143,7 @@ public sealed class SessionStore(TokenDbContext db, TenantContext tenant, TimePr
             return;
         }
 
-        var clients = string.IsNullOrEmpty(session.ClientIds) ? [] : System.Text.Json.JsonSerializer.Deserialize<List<string>>(session.ClientIds) ?? [];
-        if (!clients.Contains(clientId))
-        {
-            clients.Add(clientId);
-            session.ClientIds = System.Text.Json.JsonSerializer.Serialize(clients);
-        }
+        session.AddClient(clientId);
 
         session.LastActiveAt = time.GetUtcNow();
         await db.SaveChangesAsync(cancellationToken);

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using System.Text.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Sessions;
 using LumoAuth.ServiceDefaults;
@@ -59,7 +58,7 @@ public sealed partial class BackchannelLogoutConsumer(
         var http = httpClientFactory.CreateClient(HttpClientName);
         foreach (var session in sessions)
         {
-            foreach (var clientId in JsonSerializer.Deserialize<List<string>>(session.ClientIds ?? "[]") ?? [])
+            foreach (var clientId in session.SignedInClientIds())
             {
                 if (await applications.FindByClientIdAsync(clientId, context.CancellationToken) is not { } application
                     || ClientMapping.Read(application).BackchannelLogoutUri is not { } target)

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
@@ -20,12 +19,10 @@ public sealed class FrontchannelLogout(TokenDbContext db, TokenApplicationManage
     /// <summary>The iframe addresses for the session's clients that registered one (none when nobody did).</summary>
     public async Task<IReadOnlyList<Uri>> FramesAsync(string sessionId, CancellationToken cancellationToken)
     {
-        var clientIds = await db.Sessions.AsNoTracking()
-            .Where(s => s.TenantId == tenant.TenantId && s.Id == sessionId)
-            .Select(s => s.ClientIds)
-            .FirstOrDefaultAsync(cancellationToken);
+        var session = await db.Sessions.AsNoTracking()
+            .FirstOrDefaultAsync(s => s.TenantId == tenant.TenantId && s.Id == sessionId, cancellationToken);
         var frames = new List<Uri>();
-        foreach (var clientId in JsonSerializer.Deserialize<List<string>>(clientIds ?? "[]") ?? [])
+        foreach (var clientId in session?.SignedInClientIds() ?? [])
         {
             if (await applications.FindByClientIdAsync(clientId, cancellationToken) is { } application
                 && ClientMapping.Read(application).FrontchannelLogoutUri is { } target)
