@@ -68,8 +68,11 @@ public static class AdminServiceExtensions
         builder.AddMessaging<AdminDbContext>(bus =>
         {
             bus.AddEmailConsumers(builder.Configuration);
-            bus.AddAuditConsumers(builder.Configuration);
-            bus.AddWebhookConsumers(builder.Configuration);
+            // Audit and webhooks take every event of every service, so they share one queue: each message is
+            // delivered and deserialized once for both (token batches bring thousands of events a second).
+            var everyEvent = $"{builder.Configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-events";
+            bus.AddAuditConsumers(everyEvent);
+            bus.AddWebhookConsumers(everyEvent);
         });
         return builder;
     }

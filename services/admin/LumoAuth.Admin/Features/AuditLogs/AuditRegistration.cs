@@ -5,10 +5,9 @@ namespace LumoAuth.Admin.Features.AuditLogs;
 
 public static class AuditRegistration
 {
-    /// <summary>One <see cref="AuditConsumer{TEvent}"/> per contract type, all on the service's one audit queue.</summary>
-    public static void AddAuditConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
+    /// <summary>One <see cref="AuditConsumer{TEvent}"/> per contract type, all on <paramref name="queue"/>.</summary>
+    public static void AddAuditConsumers(this IBusRegistrationConfigurator bus, string queue)
     {
-        var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-audit";
         foreach (var type in ContractTypes.All)
         {
             bus.AddConsumer(typeof(AuditConsumer<>).MakeGenericType(type)).Endpoint(e => e.Name = queue);

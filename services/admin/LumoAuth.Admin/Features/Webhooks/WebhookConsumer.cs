@@ -97,10 +97,9 @@ public static class WebhookPayloads
 
 public static class WebhookRegistration
 {
-    /// <summary>One <see cref="WebhookConsumer{TEvent}"/> per contract type, all on the service's webhook queue.</summary>
-    public static void AddWebhookConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
+    /// <summary>One <see cref="WebhookConsumer{TEvent}"/> per contract type, all on <paramref name="queue"/>.</summary>
+    public static void AddWebhookConsumers(this IBusRegistrationConfigurator bus, string queue)
     {
-        var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-webhooks";
         foreach (var type in ContractTypes.All)
         {
             bus.AddConsumer(typeof(WebhookConsumer<>).MakeGenericType(type)).Endpoint(e => e.Name = queue);
