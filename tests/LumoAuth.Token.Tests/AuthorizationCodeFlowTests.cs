@@ -102,6 +102,49 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task AccessToken_NamesTheAssuranceAndTheUsersGroups_IntrospectionNamesTheUser()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Admin.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var group = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/groups", new { name = "Engineering", slug = "engineering" });
+        Assert.True(group.IsSuccessStatusCode, await group.Content.ReadAsStringAsync());
+        using var member = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/groups/engineering/members", new { userId = setup.UserId.ToString() });
+        Assert.True(member.IsSuccessStatusCode, await member.Content.ReadAsStringAsync());
+
+        var (_, _, code, verifier, _) = await CodeAsync(setup: setup);
+        using var http = suite.Token.CreateClient();
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        var access = new JsonWebToken(json.GetProperty("access_token").GetString());
+        var id = new JsonWebToken(json.GetProperty("id_token").GetString());
+
+        // A password alone: the single-factor level, in both tokens (OIDC Core §2; RFC 9068 §2.2.1).
+        Assert.Equal("1", access.GetClaim("acr").Value);
+        Assert.Equal("1", id.GetClaim("acr").Value);
+        Assert.Equal(["engineering"], access.Claims.Where(c => c.Type == "groups").Select(c => c.Value));
+        Assert.False(id.TryGetClaim("groups", out _));
+
+        // RFC 7662 §2.2: a resource server of the tenant learns who authorized the token; the user has no username.
+        http.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await http.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "Orders API", applicationType = "m2m", grantTypes = new[] { "client_credentials" },
+        });
+        var api = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        http.DefaultRequestHeaders.Remove("X-API-Key");
+        using var introspect = new HttpRequestMessage(HttpMethod.Post, setup.Issuer + "/oauth/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = access.EncodedToken }),
+        };
+        introspect.Headers.Authorization = HttpAssert.Basic(api.GetProperty("clientId").GetString()!, api.GetProperty("secret").GetString()!);
+        using var introspected = await http.SendAsync(introspect);
+        var facts = await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK);
+        Assert.True(facts.GetProperty("active").GetBoolean());
+        Assert.Equal(setup.Email, facts.GetProperty("username").GetString());
+    }
+
+    [Fact]
     public async Task UserInfo_ScopesDecideTheClaims()
     {
         var (setup, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid" });

@@ -94,7 +94,7 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
             ["id_token_hint"] = idToken.EncodedToken,
             ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
         }));
-        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, logout.StatusCode);
 
         var received = await ApiAssert.EventuallyAsync(() => Task.FromResult(_tokens.TryDequeue(out var t) ? t : null), TimeSpan.FromSeconds(30));
         var jwt = new JsonWebToken(received);

@@ -28,6 +28,6 @@ public sealed class LoginEmailVerificationTests(TokenSuite suite) : IClassFixtur
 
         (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}", new { emailVerified = true })).EnsureSuccessStatusCode();
         using var verified = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
-        Assert.Equal(HttpStatusCode.Redirect, verified.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, verified.StatusCode);
     }
 }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
 using OtpNet;
 
 namespace LumoAuth.Token.Tests;
@@ -33,7 +34,7 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
     {
         var (setup, totp) = await EnrolledAsync();
         using var browser = suite.Browser();
-        var (_, challenge) = HostedFlow.Pkce();
+        var (verifier, challenge) = HostedFlow.Pkce();
         var returnUrl = HostedFlow.AuthorizeUrl(setup, challenge);
 
         using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString(returnUrl)}", setup.Email, setup.Password);
@@ -47,12 +48,28 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         // The next time step's code: the one used to confirm enrolment may not be replayed.
         using var second = await SubmitCodeAsync(browser, html, totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)));
 
-        Assert.Equal(HttpStatusCode.Redirect, second.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, second.StatusCode);
         Assert.StartsWith($"/t/{setup.Tenant.Slug}/api/v1/oauth/authorize?", second.Headers.Location!.OriginalString, StringComparison.Ordinal);
         using var sessions = suite.Token.CreateClient();
         sessions.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
         var listed = JsonDocument.Parse(await sessions.GetStringAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions")).RootElement.GetProperty("data")[0];
         Assert.True(listed.GetProperty("mfaVerified").GetBoolean());
+
+        // The tokens of this session say it took more than one factor.
+        var redirect = await HostedFlow.SignInAsync(browser, setup, returnUrl);
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code",
+            ["code"] = HostedFlow.Parameters(redirect)["code"],
+            ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId,
+            ["code_verifier"] = verifier,
+        }));
+        var tokens = await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
+        var access = new JsonWebToken(tokens.GetProperty("access_token").GetString());
+        Assert.Equal("2", access.GetClaim("acr").Value);
+        Assert.Contains(access.Claims, c => c.Type == "amr" && c.Value is "otp" or "mfa");
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed class RegistrationTests(TokenSuite suite) : IClassFixture<TokenSui
     private static async Task<string> RegistrationUrlAsync(HttpClient browser, SignInSetup setup, string challenge)
     {
         using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = "create" }));
-        Assert.Equal(HttpStatusCode.Redirect, authorize.StatusCode);
+        Assert.Equal(HttpStatusCode.SeeOther, authorize.StatusCode);
         var location = HostedFlow.LocalRedirect(authorize)!;
         Assert.StartsWith($"/t/{setup.Tenant.Slug}/register?", location, StringComparison.Ordinal);
         return location;
@@ -60,7 +60,7 @@ public sealed class RegistrationTests(TokenSuite suite) : IClassFixture<TokenSui
         var (registered, body) = await SubmitAsync(browser, registration, email, NewPassword, "Nina New");
         using (registered)
         {
-            Assert.True(registered.StatusCode == HttpStatusCode.Redirect, body);
+            Assert.True(registered.StatusCode == HttpStatusCode.SeeOther, body);
         }
 
         // Back to the authorization request, without "create" (it has happened), then consent and the code.
@@ -240,7 +240,7 @@ public sealed class RegistrationTests(TokenSuite suite) : IClassFixture<TokenSui
 
         using (response)
         {
-            Assert.True(response.StatusCode == HttpStatusCode.Redirect, body);
+            Assert.True(response.StatusCode == HttpStatusCode.SeeOther, body);
         }
 
         // The first tenant's user is untouched: its own password still signs in there, the new one does not.

@@ -30,7 +30,11 @@ public static class AuthenticationOutcomes
 /// <summary><c>GET /internal/v1/users/{userId}</c> with <c>?tenantId=</c> (admin): claims for ID tokens and userinfo.</summary>
 public sealed record UserProfile(
     Guid Id, Guid TenantId, string Email, bool EmailVerified, string? Name, string? GivenName, string? FamilyName,
-    string? Username, string? PhoneNumber, bool Blocked, bool IsActive, DateTimeOffset UpdatedAt);
+    string? Username, string? PhoneNumber, bool Blocked, bool IsActive, DateTimeOffset UpdatedAt)
+{
+    /// <summary>Slugs of the groups the user is a direct member of (the access token's <c>groups</c>, RFC 9068 §2.2.3.1).</summary>
+    public IReadOnlyList<string> Groups { get; init; } = [];
+}
 
 /// <summary>
 /// <c>POST /internal/v1/roles-of</c> (authorization): a subject's effective roles and permissions,

@@ -141,6 +141,7 @@ public static class TokenServiceExtensions
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(IntrospectionAuthorizedParty.Descriptor)
                     .AddEventHandler(IntrospectionScopes.Descriptor)
+                    .AddEventHandler(IntrospectionUsername.Descriptor)
                     // Answers about credentials are never cached (as token responses, RFC 6749 §5.1).
                     .AddEventHandler(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.AttachCacheControlHeader<OpenIddictServerEvents.ApplyIntrospectionResponseContext>.Descriptor)
                     .AddEventHandler(OpenIddict.Server.AspNetCore.OpenIddictServerAspNetCoreHandlers.AttachCacheControlHeader<OpenIddictServerEvents.ApplyRevocationResponseContext>.Descriptor);
@@ -168,14 +169,15 @@ public static class TokenServiceExtensions
     }
 
     /// <summary>
-    /// Routing, then the tenant PathBase rewrite, then the client-credentials fast path, then authentication
-    /// (OpenIddict) and authorization — in that order.
+    /// Routing, then the tenant PathBase rewrite, then the client-credentials fast path, then 303 redirects for
+    /// everything else, then authentication (OpenIddict) and authorization — in that order.
     /// </summary>
     public static WebApplication UseTokenServer(this WebApplication app)
     {
         app.UseRouting();
         app.UseMiddleware<TenantPathMiddleware>();
         app.UseMiddleware<ClientCredentialsFastPath>();
+        app.UseMiddleware<SeeOtherRedirects>();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();

@@ -57,11 +57,19 @@ public static class CredentialEndpoints
 
         var user = await db.Users.IgnoreQueryFilters().AsNoTracking()
             .FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId, cancellationToken);
-        return user is null
-            ? ApiErrors.NotFound("User")
-            : TypedResults.Ok(new UserProfile(
-                user.Id, user.TenantId, user.Email, user.EmailVerified, user.Name, user.GivenName, user.FamilyName, user.Username,
-                user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt));
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var groups = await db.GroupMembers.IgnoreQueryFilters()
+            .Where(m => m.UserId == user.Id && m.TenantId == user.TenantId)
+            .Join(db.Groups.IgnoreQueryFilters().Where(g => g.TenantId == user.TenantId), m => m.GroupId, g => g.Id, (_, g) => g.Slug)
+            .OrderBy(slug => slug)
+            .ToListAsync(cancellationToken);
+        return TypedResults.Ok(new UserProfile(
+            user.Id, user.TenantId, user.Email, user.EmailVerified, user.Name, user.GivenName, user.FamilyName, user.Username,
+            user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt) { Groups = groups });
     }
 
     public static async Task<IResult> ListFactors(string userId, AdminDbContext db, CancellationToken cancellationToken)

@@ -23,6 +23,11 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
 {
     public const string RolesClaim = "roles";
     public const string PermissionsClaim = "permissions";
+    public const string GroupsClaim = "groups";
+
+    /// <summary>The <c>acr</c> values, as levels of assurance in Keycloak's style: one factor, or more than one.</summary>
+    public const string SingleFactor = "1";
+    public const string MultiFactor = "2";
 
     public async Task<ClaimsIdentity?> BuildAsync(Guid tenantId, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
     {
@@ -42,6 +47,8 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             identity.AddClaim(new Claim(Claims.AuthenticationTime, authTime.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
         }
         identity.SetClaims(Claims.AuthenticationMethodReference, [.. facts.Methods]);
+        identity.SetClaim(Claims.AuthenticationContextReference, AssuranceOf(facts.Methods));
+        identity.SetClaims(GroupsClaim, [.. profile.Groups]);
         foreach (var (type, value) in ProfileClaims(profile, scopes))
         {
             identity.SetClaim(type, value);
@@ -58,6 +65,10 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
         identity.SetDestinations(claim => Destinations(claim, scopes));
         return identity;
     }
+
+    /// <summary>Multi-factor when the sign-in says so (<c>mfa</c>, RFC 8176) or used a one-time code beside the password.</summary>
+    public static string AssuranceOf(IReadOnlyList<string> methods) =>
+        methods.Contains("mfa") || methods.Contains("otp") ? MultiFactor : SingleFactor;
 
     /// <summary>The standard claims a scope releases (OIDC Core §5.4), for ID tokens and userinfo alike.</summary>
     public static IEnumerable<(string Type, string? Value)> ProfileClaims(UserProfile profile, IReadOnlyCollection<string> scopes)
@@ -94,6 +105,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
                 yield break;
             case Claims.AuthenticationTime:
             case Claims.AuthenticationMethodReference:
+            case Claims.AuthenticationContextReference:
                 // RFC 9068 §2.2.1: resource servers may want to know how and when the user signed in (step-up).
                 yield return OpenIddictConstants.Destinations.AccessToken;
                 yield return OpenIddictConstants.Destinations.IdentityToken;
@@ -101,6 +113,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             case LumoClaims.TenantId:
             case RolesClaim:
             case PermissionsClaim:
+            case GroupsClaim:
                 yield return OpenIddictConstants.Destinations.AccessToken;
                 yield break;
             case Claims.Name or Claims.GivenName or Claims.FamilyName or Claims.PreferredUsername or Claims.UpdatedAt
