@@ -145,6 +145,48 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task AddressScope_ReleasesTheUsersAddressAttribute_AsTheStructuredClaim()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Shop",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "address" },
+        });
+        using var admin = suite.Admin.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var set = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/attributes", new
+        {
+            department = "sales",
+            address = new { streetAddress = "1 Main St", locality = "Springfield", postal_code = "12345", country = "US", notes = "back door" },
+        });
+        Assert.True(set.IsSuccessStatusCode, await set.Content.ReadAsStringAsync());
+
+        var (_, _, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid address" }, setup);
+        using var http = suite.Token.CreateClient();
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+
+        // OIDC Core §5.1.1: one JSON object with the standard members only.
+        var id = new JsonWebToken(json.GetProperty("id_token").GetString());
+        var inToken = JsonDocument.Parse(id.GetPayloadValue<JsonElement>("address").GetRawText()).RootElement;
+        using var request = new HttpRequestMessage(HttpMethod.Get, setup.Issuer + "/oauth/userinfo");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", json.GetProperty("access_token").GetString());
+        using var userinfo = await http.SendAsync(request);
+        var fromUserInfo = (await HttpAssert.JsonAsync(userinfo, HttpStatusCode.OK)).GetProperty("address");
+        foreach (var address in new[] { inToken, fromUserInfo })
+        {
+            Assert.Equal(
+                ["country:US", "locality:Springfield", "postal_code:12345", "street_address:1 Main St"],
+                address.EnumerateObject().Select(m => $"{m.Name}:{m.Value.GetString()}").Order(StringComparer.Ordinal));
+        }
+
+        Assert.False(new JsonWebToken(json.GetProperty("access_token").GetString()).TryGetClaim("address", out _));
+    }
+
+    [Fact]
     public async Task UserInfo_ScopesDecideTheClaims()
     {
         var (setup, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid" });

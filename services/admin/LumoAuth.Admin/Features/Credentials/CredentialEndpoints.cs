@@ -69,7 +69,11 @@ public static class CredentialEndpoints
             .ToListAsync(cancellationToken);
         return TypedResults.Ok(new UserProfile(
             user.Id, user.TenantId, user.Email, user.EmailVerified, user.Name, user.GivenName, user.FamilyName, user.Username,
-            user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt) { Groups = groups });
+            user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt)
+        {
+            Groups = groups,
+            Address = PostalAddress.FromAttributes(user.Attributes),
+        });
     }
 
     public static async Task<IResult> ListFactors(string userId, AdminDbContext db, CancellationToken cancellationToken)

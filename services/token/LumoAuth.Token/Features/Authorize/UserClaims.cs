@@ -54,6 +54,11 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             identity.SetClaim(type, value);
         }
 
+        if (AddressOf(profile, scopes) is { } address)
+        {
+            identity.SetClaim(Claims.Address, address);
+        }
+
         if (await roles.RolesOfAsync(tenantId, facts.UserId.ToString(), cancellationToken) is { } granted)
         {
             identity.SetClaims(RolesClaim, [.. granted.Roles]);
@@ -69,6 +74,10 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     /// <summary>Multi-factor when the sign-in says so (<c>mfa</c>, RFC 8176) or used a one-time code beside the password.</summary>
     public static string AssuranceOf(IReadOnlyList<string> methods) =>
         methods.Contains("mfa") || methods.Contains("otp") ? MultiFactor : SingleFactor;
+
+    /// <summary>The structured <c>address</c> claim (OIDC Core §5.1.1) when the address scope was granted and the user has one.</summary>
+    public static IDictionary<string, string?>? AddressOf(UserProfile profile, IReadOnlyCollection<string> scopes) =>
+        scopes.Contains(ScopeNames.Address) && profile.Address is { Count: > 0 } address ? address.ToDictionary(m => m.Key, string? (m) => m.Value) : null;
 
     /// <summary>The standard claims a scope releases (OIDC Core §5.4), for ID tokens and userinfo alike.</summary>
     public static IEnumerable<(string Type, string? Value)> ProfileClaims(UserProfile profile, IReadOnlyCollection<string> scopes)
@@ -120,6 +129,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
                 when scopes.Contains(ScopeNames.Profile):
             case Claims.Email or Claims.EmailVerified when scopes.Contains(ScopeNames.Email):
             case Claims.PhoneNumber when scopes.Contains(ScopeNames.Phone):
+            case Claims.Address when scopes.Contains(ScopeNames.Address):
                 yield return OpenIddictConstants.Destinations.IdentityToken;
                 yield break;
             default:

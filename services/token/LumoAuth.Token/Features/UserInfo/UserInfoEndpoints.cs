@@ -58,6 +58,11 @@ public static class UserInfoEndpoints
             };
         }
 
+        if (UserClaims.AddressOf(profile, scopes) is { } address)
+        {
+            claims[Claims.Address] = address;
+        }
+
         if (scopes.Contains(ScopeNames.OpenId) && await roles.RolesOfAsync(tenant.TenantId, userId.ToString(), http.RequestAborted) is { } granted)
         {
             claims[UserClaims.RolesClaim] = granted.Roles;
