@@ -450,6 +450,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
             ["client_id"] = setup.ClientId,
         });
         await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
+        await suite.AssertSecurityEventAsync(setup, "authorization_code_replayed", setup.ClientId, "cascade_token_revocation");
         browser.Dispose();
     }
 
@@ -593,6 +594,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         using var withVerifier = await PostTokenAsync(http, web, Exchange(first, HostedFlow.Pkce().Verifier));
         await HttpAssert.OAuthErrorAsync(withVerifier, HttpStatusCode.BadRequest, "invalid_grant");
+        await suite.AssertSecurityEventAsync(web, "pkce_downgrade_attempted", web.ClientId, "request_rejected");
 
         var (_, challenge) = HostedFlow.Pkce();
         using var again = await browser.GetAsync(HostedFlow.AuthorizeUrl(web, challenge, new() { ["scope"] = "openid", ["code_challenge"] = null, ["code_challenge_method"] = null }));

@@ -34,6 +34,7 @@ public sealed class RefreshReuseTests(NoLeewaySuite suite) : IClassFixture<NoLee
         using var afterReuse = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(second)));
 
         await HttpAssert.OAuthErrorAsync(reuse, HttpStatusCode.BadRequest, "invalid_grant");
+        await suite.AssertSecurityEventAsync(setup, "refresh_token_replayed", setup.ClientId, "cascade_token_revocation");
         await HttpAssert.OAuthErrorAsync(afterReuse, HttpStatusCode.BadRequest, "invalid_grant");
     }
 }

@@ -77,6 +77,36 @@ public class TokenSuite : IAsyncLifetime
             data.GetProperty("clientId").GetString()!, data.TryGetProperty("secret", out var s) ? s.GetString() : null);
     }
 
+    /// <summary>The tenant's audit entry with this action, once admin has consumed the event (it travels through RabbitMQ).</summary>
+    public async Task<JsonElement> AuditEntryAsync(SignInSetup setup, string action)
+    {
+        using var admin = Admin.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            var page = JsonDocument.Parse(await admin.GetStringAsync($"{setup.Tenant.Api}/admin/audit-logs?action={action}")).RootElement;
+            if (page.GetProperty("data").GetArrayLength() > 0)
+            {
+                return page.GetProperty("data")[0].Clone();
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException($"no {action} entry in the audit log");
+    }
+
+    /// <summary>A detected attack: recorded as a failed, high-severity token_management entry with the client as actor.</summary>
+    public async Task AssertSecurityEventAsync(SignInSetup setup, string action, string clientId, string actionTaken)
+    {
+        var entry = await AuditEntryAsync(setup, action);
+        Assert.Equal("token_management", entry.GetProperty("category").GetString());
+        Assert.Equal("failure", entry.GetProperty("outcome").GetString());
+        Assert.Equal(clientId, entry.GetProperty("actor").GetProperty("id").GetString());
+        Assert.Equal("high", entry.GetProperty("metadata").GetProperty("severity").GetString());
+        Assert.Equal(actionTaken, entry.GetProperty("metadata").GetProperty("actionTaken").GetString());
+    }
+
     public HttpClient Browser() => Token.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 }
 

@@ -136,6 +136,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(EndSessionErrorPage.Descriptor)
                     .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
+                server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(RejectReplayedClientAssertions.Descriptor)
                     .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)

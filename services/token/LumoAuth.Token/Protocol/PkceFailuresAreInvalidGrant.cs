@@ -1,4 +1,9 @@
+using LumoAuth.Contracts.Tokens;
+using Microsoft.AspNetCore;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.Token.Data;
 using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
@@ -12,7 +17,8 @@ namespace LumoAuth.Token.Protocol;
 /// <c>invalid_grant</c>; a missing one, from a client that must use PKCE, stays <c>invalid_request</c> (a required
 /// parameter is missing), refused before the code is looked at.
 /// </summary>
-public sealed class PkceFailuresAreInvalidGrant : IOpenIddictServerHandler<ValidateTokenRequestContext>
+/// <remarks>The downgrade attempt is also a high-severity security event (<see cref="PkceDowngradeAttempted"/>).</remarks>
+public sealed class PkceFailuresAreInvalidGrant(EventBatcher<TokenDbContext> batcher) : IOpenIddictServerHandler<ValidateTokenRequestContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; }
         = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
@@ -34,7 +40,9 @@ public sealed class PkceFailuresAreInvalidGrant : IOpenIddictServerHandler<Valid
         {
             if (!string.IsNullOrEmpty(verifier))
             {
-                context.Reject(Errors.InvalidGrant, "A code_verifier was sent, but this code was issued without a code_challenge.");
+                context.Reject(Errors.InvalidGrant, "Invalid PKCE flow: code_verifier without code_challenge.");
+                RecordSecurityEvents.Record(batcher, context.Transaction.GetHttpRequest()?.HttpContext, context.ClientId ?? string.Empty,
+                    new PkceDowngradeAttempted(context.ClientId ?? string.Empty, code.GetClaim(Claims.Subject)));
             }
         }
         else if (string.IsNullOrEmpty(verifier))

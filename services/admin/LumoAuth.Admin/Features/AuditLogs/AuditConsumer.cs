@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts;
+using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Consumers;
 using LumoAuth.Messaging.Outbox;
 using MassTransit;
@@ -111,7 +112,9 @@ public static class AuditMapping
         return new Shape(
             SnakeCase(type.Name),
             CategoryOf(type),
-            type.Name.Contains("Failed", StringComparison.Ordinal) || type.Name.Contains("LockedOut", StringComparison.Ordinal) ? "failure" : "success",
+            // A detected attack (replayed code, PKCE downgrade…) is a request that failed, whatever the event's name.
+            type.Name.Contains("Failed", StringComparison.Ordinal) || type.Name.Contains("LockedOut", StringComparison.Ordinal)
+                || typeof(ISecurityEvent).IsAssignableFrom(type) ? "failure" : "success",
             [.. TargetProperties.Where(t => getters.ContainsKey(t.Property)).Select(t => (getters[t.Property], t.Target))],
             type.Namespace?.Split('.').LastOrDefault()?.ToLowerInvariant());
     }
@@ -123,6 +126,7 @@ public static class AuditMapping
         "Users" or "Groups" => "user_management",
         "Authorization" => "authorization",
         "Clients" when type.Name.Contains("Token", StringComparison.Ordinal) => "token_management",
+        "Tokens" when typeof(ISecurityEvent).IsAssignableFrom(type) => "token_management",
         "Sessions" => "authentication",
         _ => "configuration",
     };

@@ -25,6 +25,9 @@ public static class WebhookEventTypes
         ["ClientUpdated"] = "app.updated",
         ["ClientDeleted"] = "app.deleted",
         ["TenantSettingsChanged"] = "settings.changed",
+        ["AuthorizationCodeReplayed"] = "oauth.security.code_reuse_detected",
+        ["RefreshTokenReplayed"] = "oauth.security.refresh_token_reuse_detected",
+        ["PkceDowngradeAttempted"] = "oauth.security.pkce_downgrade_detected",
     };
 
     private static readonly Lazy<IReadOnlyDictionary<Type, string>> ByType = new(() =>
