@@ -114,7 +114,7 @@ public static class AuditMapping
             CategoryOf(type),
             // A detected attack (replayed code, PKCE downgrade…) is a request that failed, whatever the event's name.
             type.Name.Contains("Failed", StringComparison.Ordinal) || type.Name.Contains("LockedOut", StringComparison.Ordinal)
-                || typeof(ISecurityEvent).IsAssignableFrom(type) ? "failure" : "success",
+                || typeof(SecurityEvent).IsAssignableFrom(type) ? "failure" : "success",
             [.. TargetProperties.Where(t => getters.ContainsKey(t.Property)).Select(t => (getters[t.Property], t.Target))],
             type.Namespace?.Split('.').LastOrDefault()?.ToLowerInvariant());
     }
@@ -126,7 +126,7 @@ public static class AuditMapping
         "Users" or "Groups" => "user_management",
         "Authorization" => "authorization",
         "Clients" when type.Name.Contains("Token", StringComparison.Ordinal) => "token_management",
-        "Tokens" when typeof(ISecurityEvent).IsAssignableFrom(type) => "token_management",
+        "Tokens" when typeof(SecurityEvent).IsAssignableFrom(type) => "token_management",
         "Sessions" => "authentication",
         _ => "configuration",
     };
