@@ -34,6 +34,13 @@ public sealed class DiscoveryTests(TokenFactory factory) : IClassFixture<TokenFa
         Assert.True(json.GetProperty("frontchannel_logout_supported").GetBoolean());
         Assert.True(json.GetProperty("frontchannel_logout_session_required").GetBoolean());
         Assert.Equal(tenant.Issuer + "/oauth/logout", json.GetProperty("end_session_endpoint").GetString());
+        Assert.True(json.GetProperty("authorization_response_iss_parameter_supported").GetBoolean());
+        Assert.Superset(
+            new HashSet<string?> { "openid", "profile", "email", "phone", "address", "offline_access" },
+            json.GetProperty("scopes_supported").EnumerateArray().Select(e => e.GetString()).ToHashSet());
+        Assert.Superset(
+            new HashSet<string?> { "sub", "iss", "aud", "email", "acr", "amr", "auth_time", "address", "roles", "groups", "tenant_id" },
+            json.GetProperty("claims_supported").EnumerateArray().Select(e => e.GetString()).ToHashSet());
     }
 
     [Fact]

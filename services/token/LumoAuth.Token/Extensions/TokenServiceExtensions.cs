@@ -114,6 +114,16 @@ public static class TokenServiceExtensions
                     .IgnoreScopePermissions()
                     .RegisterScopes(ScopeNames.OpenId, ScopeNames.Profile, ScopeNames.Email, ScopeNames.Address, ScopeNames.Phone, ScopeNames.OfflineAccess);
 
+                // claims_supported (OIDC Discovery §3): what our ID tokens, access tokens and userinfo can carry.
+                server.RegisterClaims(
+                    OpenIddictConstants.Claims.Name, OpenIddictConstants.Claims.GivenName, OpenIddictConstants.Claims.FamilyName,
+                    OpenIddictConstants.Claims.PreferredUsername, OpenIddictConstants.Claims.UpdatedAt, OpenIddictConstants.Claims.Email,
+                    OpenIddictConstants.Claims.EmailVerified, OpenIddictConstants.Claims.PhoneNumber, OpenIddictConstants.Claims.Address,
+                    OpenIddictConstants.Claims.AuthenticationTime, OpenIddictConstants.Claims.AuthenticationMethodReference,
+                    OpenIddictConstants.Claims.AuthenticationContextReference, SessionCookie.SessionIdClaim, OpenIddictConstants.Claims.ClientId,
+                    OpenIddictConstants.Claims.Scope, OpenIddictConstants.Claims.JwtId, LumoClaims.TenantId,
+                    UserClaims.RolesClaim, UserClaims.PermissionsClaim, UserClaims.GroupsClaim);
+
                 // prompt=create (OpenID Connect Prompt Create): advertised per tenant by PromptCreatePerTenant.
                 server.RegisterPromptValues(RegistrationEndpoints.PromptCreate);
 
