@@ -53,6 +53,10 @@ bench_cleanup() {
   for db in "${BENCH_DATABASES[@]}"; do
     bench_psql -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" 2>/dev/null || log "could not drop $db"
   done
+  # The run's queues (named after Messaging:Prefix) would otherwise stay on the broker for good. Only a broker
+  # this repository's infra script runs can be asked; on any other the queues are left alone.
+  (bash "$BENCH_REPO/eng/infra.sh" rabbitmqctl list_queues -q --no-table-headers name 2>/dev/null | grep "^$BENCH_RUN-" |
+    while read -r queue; do bash "$BENCH_REPO/eng/infra.sh" rabbitmqctl delete_queue "$queue" </dev/null >/dev/null 2>&1 || true; done) || true
   ((status == 0)) || log "failed (exit $status); logs kept in $BENCH_DIR"
   ((status != 0)) || rm -rf "$BENCH_DIR"
   exit "$status"
