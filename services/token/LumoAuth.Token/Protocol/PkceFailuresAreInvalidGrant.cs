@@ -1,10 +1,10 @@
 using LumoAuth.Contracts.Tokens;
-using Microsoft.AspNetCore;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.Token.Data;
+using Microsoft.AspNetCore;
 using OpenIddict.Abstractions;
-using OpenIddict.Server.AspNetCore;
 using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 

@@ -1,10 +1,10 @@
 using LumoAuth.Contracts;
-using Microsoft.AspNetCore;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Correlation;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using Microsoft.AspNetCore;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Server.OpenIddictServerEvents;
@@ -14,8 +14,8 @@ namespace LumoAuth.Token.Protocol;
 /// <summary>
 /// Raises the security events of the token endpoint (the docs' high-severity security log, kept in the audit log). A
 /// replayed code or refresh token is detected by OpenIddict, which revokes the grant and answers <c>invalid_grant</c>
-/// with an error URI naming its message: ID2010 for a code, ID2012 for a refresh token. The events change no state, so they go
-/// through the batcher like issued tokens.
+/// with an error URI naming its message: ID2010 for a code, ID2012 for a refresh token. The events change no state,
+/// so they go through the batcher like issued tokens.
 /// </summary>
 public sealed class RecordSecurityEvents(EventBatcher<TokenDbContext> batcher) : IOpenIddictServerHandler<ApplyTokenResponseContext>
 {
