@@ -15,8 +15,13 @@ public static class PostalAddress
         ("postal_code", "postalCode"), ("country", "country"),
     ];
 
-    public static IReadOnlyDictionary<string, string>? FromAttributes(string attributesJson)
+    public static IReadOnlyDictionary<string, string>? FromAttributes(string? attributesJson)
     {
+        if (string.IsNullOrEmpty(attributesJson))
+        {
+            return null;
+        }
+
         using var attributes = JsonDocument.Parse(attributesJson);
         if (attributes.RootElement.ValueKind != JsonValueKind.Object
             || !attributes.RootElement.TryGetProperty("address", out var address)
