@@ -182,6 +182,37 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     }
 
     [Fact]
+    public async Task InternalUserProfile_GroupsAndAddress_OnlyWhatTheTenantAndTheAttributesHold()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "groups@example.com");
+        using var admin = factory.ClientFor(tenant);
+        using var internalClient = factory.Internal();
+        async Task<UserProfile> ProfileAsync() =>
+            (await internalClient.GetFromJsonAsync<UserProfile>($"{InternalRoutes.Prefix}/users/{id}?tenantId={tenant.Id}"))!;
+
+        // Nothing yet: no groups, no address.
+        var bare = await ProfileAsync();
+        Assert.Empty(bare.Groups);
+        Assert.Null(bare.Address);
+
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "Ops", slug = "ops" }), 201);
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/ops/members", new { userId = id.ToString() }));
+        // Another tenant's group of the same slug is not this user's.
+        using var otherAdmin = factory.ClientFor(other);
+        await ApiAssert.OkAsync(await otherAdmin.PostAsJsonAsync($"{other.Api}/admin/groups", new { name = "Sales", slug = "sales" }), 201);
+
+        // An address that is not an object, then one whose members are blank or not strings: no address.
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/attributes", new { address = "1 Main St" }));
+        Assert.Null((await ProfileAsync()).Address);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/attributes", new { address = new { locality = " ", country = 42 } }));
+        var grouped = await ProfileAsync();
+        Assert.Null(grouped.Address);
+        Assert.Equal(["ops"], grouped.Groups);
+    }
+
+    [Fact]
     public async Task InternalUserProfile_ReturnsClaims_ScopedByTenant()
     {
         var tenant = await factory.CreateTenantAsync();

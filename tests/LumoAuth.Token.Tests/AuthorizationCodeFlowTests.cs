@@ -70,6 +70,9 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.Equal(["email", "offline_access", "openid", "profile"], access.GetClaim("scope").Value.Split(' ').Order());
         // authorization's roles-of is not running here: the claims are left out, the token still issued.
         Assert.False(access.TryGetClaim("roles", out _));
+        // A user in no group, a password alone, no address scope: no groups, level 1, no address.
+        Assert.False(access.TryGetClaim("groups", out _));
+        Assert.Equal("1", access.GetClaim("acr").Value);
 
         var id = new JsonWebToken(json.GetProperty("id_token").GetString());
         Assert.Equal(setup.Issuer, id.Issuer);
@@ -81,6 +84,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.StartsWith("sess_", id.GetClaim("sid").Value, StringComparison.Ordinal);
         Assert.True(id.TryGetPayloadValue<long>("auth_time", out var authTime) && authTime > 0);
         Assert.False(id.TryGetClaim("tenant_id", out _));
+        Assert.False(id.TryGetClaim("address", out _));
 
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post })
         {

@@ -49,6 +49,8 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
         Assert.Equal("Bearer", json.GetProperty("token_type").GetString());
         Assert.InRange(json.GetProperty("iat").GetInt64(), DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeSeconds());
         Assert.Equal(json.GetProperty("iat").GetInt64(), json.GetProperty("nbf").GetInt64());
+        // A client-credentials token has no resource owner, hence no username.
+        Assert.False(json.TryGetProperty("username", out _));
         var audience = json.GetProperty("aud");
         Assert.Contains(tenant.Issuer, audience.ValueKind == JsonValueKind.Array ? audience.EnumerateArray().Select(a => a.GetString()) : [audience.GetString()]);
         // RFC 7662 §2.2: the answer is about a credential, so it must not be cached.
