@@ -137,17 +137,24 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
                 continue;
             }
 
-            var stamped = http is null ? pending : pending with
-            {
-                Actor = pending.Actor ?? ActorOf(http.User),
-                IpAddress = pending.IpAddress ?? http.Connection.RemoteIpAddress?.ToString(),
-                UserAgent = pending.UserAgent ?? Truncate(http.Request.Headers.UserAgent.ToString(), 512),
-                CorrelationId = pending.CorrelationId ?? CorrelationMiddleware.GetId(http),
-            };
+            var stamped = http is null ? pending : WithOrigin(pending, http);
             entry.Entity.Body = OutboxMessage.Serialize(stamped);
             entry.Entity.Pending = null;
         }
     }
+
+    /// <summary>
+    /// The event with what the request says about its origin, where the event does not say it itself: the caller as
+    /// actor, the client's address and user agent, the correlation id.
+    /// </summary>
+    public static T WithOrigin<T>(T pending, HttpContext http)
+        where T : IntegrationEvent => pending with
+        {
+            Actor = pending.Actor ?? ActorOf(http.User),
+            IpAddress = pending.IpAddress ?? http.Connection.RemoteIpAddress?.ToString(),
+            UserAgent = pending.UserAgent ?? Truncate(http.Request.Headers.UserAgent.ToString(), 512),
+            CorrelationId = pending.CorrelationId ?? CorrelationMiddleware.GetId(http),
+        };
 
     public static EventActor? ActorOf(ClaimsPrincipal user)
     {

@@ -1,7 +1,6 @@
 using LumoAuth.Contracts;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
-using LumoAuth.ServiceDefaults.Correlation;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using Microsoft.AspNetCore;
@@ -49,17 +48,15 @@ public sealed class RecordSecurityEvents(EventBatcher<TokenDbContext> batcher) :
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Queues a security event with the client as its actor and the request's tenant, address and correlation id.</summary>
+    /// <summary>Queues a security event with the client as its actor and the request's tenant and origin.</summary>
     public static void Record(EventBatcher<TokenDbContext> batcher, HttpContext? http, string clientId, IntegrationEvent detected)
     {
         var tenant = http?.RequestServices.GetService<TenantContext>();
-        batcher.TryAdd(detected with
+        detected = detected with
         {
             TenantId = tenant is { HasTenant: true } ? tenant.TenantId : null,
             Actor = new EventActor(ActorTypes.Client, clientId),
-            IpAddress = http?.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = http?.Request.Headers.UserAgent.ToString() is { Length: > 0 } agent ? agent : null,
-            CorrelationId = http is null ? null : CorrelationMiddleware.GetId(http),
-        });
+        };
+        batcher.TryAdd(http is null ? detected : OutboxInterceptor.WithOrigin(detected, http));
     }
 }
