@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Authentication;
@@ -22,37 +23,43 @@ public interface IApiKeySource
 
 /// <summary>
 /// Caches verifications briefly (keyed by the key's SHA-256, never the key) and drops a key at once when
-/// its revocation event arrives.
+/// its revocation event arrives. A key in steady use is re-verified in the background before its entry expires.
 /// </summary>
-public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache)
+public sealed class ApiKeyVerifier
 {
     private static readonly TimeSpan Valid = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Invalid = TimeSpan.FromSeconds(2);
+    private readonly IApiKeySource _source;
+    private readonly ReadThroughCache<VerifiedApiKey?> _verifications;
     private readonly ConcurrentDictionary<Guid, string> _cacheKeysById = new();
+
+    public ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, TimeProvider time)
+    {
+        _source = source;
+        _verifications = new ReadThroughCache<VerifiedApiKey?>(cache, time, verified => verified is null ? Invalid : Valid);
+    }
 
     public async ValueTask<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
     {
         var cacheKey = $"apikey:{tenantId:N}:{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}";
-        if (cache.TryGetValue(cacheKey, out VerifiedApiKey? cached))
+        var verified = await _verifications.GetAsync(cacheKey, (verifier: this, tenantId, key, cacheKey), static async lookup =>
         {
-            return cached is not null && !IsExpired(cached) ? cached : null;
-        }
+            var verified = await lookup.verifier._source.VerifyAsync(lookup.tenantId, lookup.key, CancellationToken.None);
+            if (verified is not null)
+            {
+                lookup.verifier._cacheKeysById[verified.ApiKeyId] = lookup.cacheKey;
+            }
 
-        var verified = await source.VerifyAsync(tenantId, key, cancellationToken);
-        cache.Set(cacheKey, verified, verified is null ? Invalid : Valid);
-        if (verified is not null)
-        {
-            _cacheKeysById[verified.ApiKeyId] = cacheKey;
-        }
-
-        return verified;
+            return verified;
+        }, cancellationToken);
+        return verified is not null && !IsExpired(verified) ? verified : null;
     }
 
     public void Evict(Guid apiKeyId)
     {
         if (_cacheKeysById.TryRemove(apiKeyId, out var cacheKey))
         {
-            cache.Remove(cacheKey);
+            _verifications.Remove(cacheKey);
         }
     }
 

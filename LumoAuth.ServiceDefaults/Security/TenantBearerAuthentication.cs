@@ -1,10 +1,11 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -29,33 +30,26 @@ public sealed class TokenServiceJwksSource(IHttpClientFactory httpClientFactory)
 }
 
 /// <summary>
-/// Per-tenant signing keys, cached for five minutes; an unknown <c>kid</c> triggers one refresh at most
-/// every ten seconds, so key rotation is picked up without letting garbage tokens hammer the token service.
+/// Per-tenant signing keys, cached for five minutes (reloaded in the background before then while in use); an
+/// unknown <c>kid</c> triggers one refresh at most every ten seconds, so key rotation is picked up without letting
+/// garbage tokens hammer the token service.
 /// </summary>
-public sealed class JwksCache(IJwksSource source, TimeProvider time)
+public sealed class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvider time)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(10);
-    private readonly ConcurrentDictionary<Guid, Entry> _entries = new();
+    private readonly ReadThroughCache<IReadOnlyList<SecurityKey>> _keys = new(cache, time, _ => Lifetime);
 
-    public async ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        if (_entries.TryGetValue(tenant.Id, out var entry)
-            && (forceRefresh ? now - entry.FetchedAt < MinRefreshInterval : now - entry.FetchedAt < Lifetime))
+    public ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken) =>
+        _keys.GetAsync(Key(tenant.Id), (source, tenant), static async lookup =>
         {
-            return entry.Keys;
-        }
+            var set = await lookup.source.GetAsync(lookup.tenant, CancellationToken.None);
+            return (IReadOnlyList<SecurityKey>)set.GetSigningKeys().ToArray();
+        }, forceRefresh ? MinRefreshInterval : null, cancellationToken);
 
-        var set = await source.GetAsync(tenant, cancellationToken);
-        var keys = set.GetSigningKeys().ToArray();
-        _entries[tenant.Id] = new Entry(keys, now);
-        return keys;
-    }
+    public void Evict(Guid tenantId) => _keys.Remove(Key(tenantId));
 
-    public void Evict(Guid tenantId) => _entries.TryRemove(tenantId, out _);
-
-    private sealed record Entry(IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
+    private static string Key(Guid tenantId) => $"jwks:{tenantId:N}";
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Caching;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace LumoAuth.ServiceDefaults.Tenancy;
@@ -11,36 +12,26 @@ public interface ITenantSource
 }
 
 /// <summary>
-/// Cached slug → tenant lookup: one lookup per tenant per minute at most, O(1) per request whatever the
-/// number of tenants, and evicted at once by tenant events.
+/// Cached slug → tenant lookup: one lookup per tenant per minute, O(1) per request whatever the number of tenants,
+/// evicted at once by tenant events. A busy tenant is reloaded in the background before its entry expires, so its
+/// requests never all ask admin at once.
 /// </summary>
-public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache cache)
+public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache cache, TimeProvider time)
 {
     private static readonly TimeSpan Found = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Missing = TimeSpan.FromSeconds(2);
 
+    // Unknown slugs are cached only briefly, so a tenant created a moment ago is found soon anyway.
+    private readonly ReadThroughCache<TenantInfo?> _tenants = new(cache, time, tenant => tenant is null ? Missing : Found);
+
     public static bool IsValidSlug(string slug) => SlugPattern().IsMatch(slug);
 
-    public async ValueTask<TenantInfo?> FindAsync(string slug, CancellationToken cancellationToken)
-    {
-        if (!IsValidSlug(slug))
-        {
-            return null;
-        }
+    public ValueTask<TenantInfo?> FindAsync(string slug, CancellationToken cancellationToken) =>
+        IsValidSlug(slug)
+            ? _tenants.GetAsync(Key(slug), (source, slug), static lookup => lookup.source.FindBySlugAsync(lookup.slug, CancellationToken.None), cancellationToken)
+            : ValueTask.FromResult<TenantInfo?>(null);
 
-        var key = Key(slug);
-        if (cache.TryGetValue(key, out TenantInfo? cached))
-        {
-            return cached;
-        }
-
-        var tenant = await source.FindBySlugAsync(slug, cancellationToken);
-        // Unknown slugs are cached only briefly, so a tenant created a moment ago is found soon anyway.
-        cache.Set(key, tenant, tenant is null ? Missing : Found);
-        return tenant;
-    }
-
-    public void Evict(string slug) => cache.Remove(Key(slug));
+    public void Evict(string slug) => _tenants.Remove(Key(slug));
 
     private static string Key(string slug) => "tenant:" + slug;
 

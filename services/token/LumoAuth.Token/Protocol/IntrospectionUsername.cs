@@ -1,3 +1,5 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Directory;
 using Microsoft.Extensions.Caching.Memory;
@@ -14,9 +16,12 @@ namespace LumoAuth.Token.Protocol;
 /// for a minute so a resource server introspecting on every request does not call admin on every request. Client
 /// credentials tokens (the subject is the client) have no resource owner and get none.
 /// </summary>
-public sealed class IntrospectionUsername(UserDirectory users, IMemoryCache cache) : IOpenIddictServerHandler<HandleIntrospectionRequestContext>
+public sealed class IntrospectionUsername(UserDirectory users, IMemoryCache cache, TimeProvider time) : IOpenIddictServerHandler<HandleIntrospectionRequestContext>
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(1);
+
+    // A user admin does not know (or could not be asked about) is asked again next time.
+    private readonly ReadThroughCache<UserProfile?> _profiles = new(cache, time, profile => profile is null ? TimeSpan.Zero : Lifetime);
 
     public static OpenIddictServerHandlerDescriptor Descriptor { get; }
         = OpenIddictServerHandlerDescriptor.CreateBuilder<HandleIntrospectionRequestContext>()
@@ -36,17 +41,8 @@ public sealed class IntrospectionUsername(UserDirectory users, IMemoryCache cach
             return;
         }
 
-        var key = (nameof(IntrospectionUsername), tenantId, userId);
-        if (!cache.TryGetValue(key, out string? username))
-        {
-            var profile = await users.GetProfileAsync(tenantId, userId, context.CancellationToken);
-            username = profile?.Username ?? profile?.Email;
-            if (profile is not null)
-            {
-                cache.Set(key, username, Lifetime);
-            }
-        }
-
-        context.Username = username;
+        var profile = await _profiles.GetAsync($"username:{tenantId:N}:{userId:N}", (users, tenantId, userId),
+            static lookup => lookup.users.GetProfileAsync(lookup.tenantId, lookup.userId, CancellationToken.None), context.CancellationToken);
+        context.Username = profile?.Username ?? profile?.Email;
     }
 }

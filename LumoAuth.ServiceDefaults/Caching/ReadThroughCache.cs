@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace LumoAuth.ServiceDefaults.Caching;
+
+/// <summary>
+/// A read-through cache for what another service or the database answers (tenants, API keys, key sets, profiles)
+/// that never lets a crowd through to the source:
+/// <list type="bullet">
+/// <item>concurrent misses for one key share one load;</item>
+/// <item>a key still in use is reloaded in the background once four fifths of its lifetime have passed, so under
+/// steady traffic no request waits for a load and the source sees one call per key and lifetime — not one per
+/// request in flight at the moment the entry expires;</item>
+/// <item>a value is never served after its lifetime, and a key removed while a load runs is not cached by it.</item>
+/// </list>
+/// Entries live in the shared <see cref="IMemoryCache"/> (bounded by expiry); keys must be unique across caches.
+/// A lifetime of zero or less leaves a value uncached (e.g. a lookup that found nothing and should be asked again).
+/// </summary>
+public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider time, Func<TValue, TimeSpan> lifetimeOf)
+{
+    private readonly ConcurrentDictionary<string, Task<TValue>> _loads = new(StringComparer.Ordinal);
+
+    /// <summary>Bumped by <see cref="Remove"/>: a load that started before a removal does not store its (possibly old) value.</summary>
+    private long _removals;
+
+    /// <summary>The cached value, or the value loaded once for every caller waiting for it.</summary>
+    public ValueTask<TValue> GetAsync<TState>(string key, TState state, Func<TState, Task<TValue>> load, CancellationToken cancellationToken) =>
+        GetAsync(key, state, load, maxAge: null, cancellationToken);
+
+    /// <param name="key">The entry's key in the shared memory cache.</param>
+    /// <param name="state">What <paramref name="load"/> needs, passed so a static lambda allocates nothing per call.</param>
+    /// <param name="load">Reads the value from its source. It runs shared and may outlive the caller, so it gets no caller's token.</param>
+    /// <param name="cancellationToken">Stops this caller's wait, not the shared load.</param>
+    /// <param name="maxAge">Treats an older entry as missing (e.g. an unknown signing key id asks for a fresher key set).</param>
+    public async ValueTask<TValue> GetAsync<TState>(
+        string key, TState state, Func<TState, Task<TValue>> load, TimeSpan? maxAge, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (cache.TryGetValue(key, out Entry? entry) && entry is not null && now < entry.ExpiresAt
+            && (maxAge is null || now - entry.LoadedAt < maxAge))
+        {
+            if (now >= entry.RefreshAt && entry.ClaimRefresh())
+            {
+                // Fire and forget: the caller is answered now; a failed refresh lets a later caller try again.
+                _ = LoadOnceAsync(key, state, load).ContinueWith(
+                    static (refresh, claimed) =>
+                    {
+                        _ = refresh.Exception; // observed: the next caller's refresh or load reports it
+                        ((Entry)claimed!).ReleaseRefresh();
+                    },
+                    entry,
+                    CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+
+            return entry.Value;
+        }
+
+        return await LoadOnceAsync(key, state, load).WaitAsync(cancellationToken);
+    }
+
+    public void Remove(string key)
+    {
+        Interlocked.Increment(ref _removals);
+        cache.Remove(key);
+    }
+
+    private Task<TValue> LoadOnceAsync<TState>(string key, TState state, Func<TState, Task<TValue>> load)
+    {
+        var mine = new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var shared = _loads.GetOrAdd(key, mine.Task);
+        if (shared == mine.Task)
+        {
+            _ = LoadAndStoreAsync(key, state, load, mine);
+        }
+
+        return shared;
+    }
+
+    private async Task LoadAndStoreAsync<TState>(string key, TState state, Func<TState, Task<TValue>> load, TaskCompletionSource<TValue> result)
+    {
+        TValue value;
+        try
+        {
+            var removals = Interlocked.Read(ref _removals);
+            value = await load(state);
+            var lifetime = lifetimeOf(value);
+            if (lifetime > TimeSpan.Zero && Interlocked.Read(ref _removals) == removals)
+            {
+                var now = time.GetUtcNow();
+                cache.Set(key, new Entry(value, now, now + lifetime * 0.8, now + lifetime), lifetime);
+            }
+        }
+        catch (Exception exception)
+        {
+            // Out of the in-flight map first: a caller arriving from now on starts a new load, not this failed one.
+            _loads.TryRemove(new KeyValuePair<string, Task<TValue>>(key, result.Task));
+            result.SetException(exception);
+            return;
+        }
+
+        _loads.TryRemove(new KeyValuePair<string, Task<TValue>>(key, result.Task));
+        result.SetResult(value);
+    }
+
+    private sealed class Entry(TValue value, DateTimeOffset loadedAt, DateTimeOffset refreshAt, DateTimeOffset expiresAt)
+    {
+        private int _refreshing;
+
+        public TValue Value { get; } = value;
+
+        public DateTimeOffset LoadedAt { get; } = loadedAt;
+
+        public DateTimeOffset RefreshAt { get; } = refreshAt;
+
+        public DateTimeOffset ExpiresAt { get; } = expiresAt;
+
+        public bool ClaimRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
+
+        public void ReleaseRefresh() => Volatile.Write(ref _refreshing, 0);
+    }
+}
