@@ -25,29 +25,22 @@ public interface IApiKeySource
 /// Caches verifications briefly (keyed by the key's SHA-256, never the key) and drops a key at once when
 /// its revocation event arrives. A key in steady use is re-verified in the background before its entry expires.
 /// </summary>
-public sealed class ApiKeyVerifier
+public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, TimeProvider time)
 {
     private static readonly TimeSpan Valid = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Invalid = TimeSpan.FromSeconds(2);
-    private readonly IApiKeySource _source;
-    private readonly ReadThroughCache<VerifiedApiKey?> _verifications;
+    private readonly ReadThroughCache<VerifiedApiKey?> _verifications = new(cache, time, verified => verified is null ? Invalid : Valid);
     private readonly ConcurrentDictionary<Guid, string> _cacheKeysById = new();
-
-    public ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, TimeProvider time)
-    {
-        _source = source;
-        _verifications = new ReadThroughCache<VerifiedApiKey?>(cache, time, verified => verified is null ? Invalid : Valid);
-    }
 
     public async ValueTask<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
     {
         var cacheKey = $"apikey:{tenantId:N}:{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}";
-        var verified = await _verifications.GetAsync(cacheKey, (verifier: this, tenantId, key, cacheKey), static async lookup =>
+        var verified = await _verifications.GetAsync(cacheKey, (source, _cacheKeysById, tenantId, key, cacheKey), static async lookup =>
         {
-            var verified = await lookup.verifier._source.VerifyAsync(lookup.tenantId, lookup.key, CancellationToken.None);
+            var verified = await lookup.source.VerifyAsync(lookup.tenantId, lookup.key, CancellationToken.None);
             if (verified is not null)
             {
-                lookup.verifier._cacheKeysById[verified.ApiKeyId] = lookup.cacheKey;
+                lookup._cacheKeysById[verified.ApiKeyId] = lookup.cacheKey;
             }
 
             return verified;
