@@ -18,7 +18,7 @@ public sealed class TenantPathMiddleware(RequestDelegate next)
             return;
         }
 
-        await serverOptions.EnsureAsync(tenant, context.RequestAborted);
+        await serverOptions.PinForRequestAsync(context, tenant);
 
         var request = context.Request;
         var tenantRoot = new PathString("/t/" + tenant.Slug);

@@ -31,32 +31,40 @@ public sealed class TenantServerOptionsMonitor(
     private readonly ConcurrentDictionary<(Guid Id, string Slug), Entry> _byTenant = new();
     private OpenIddictServerOptions? _noTenant;
 
-    public OpenIddictServerOptions CurrentValue
+    public OpenIddictServerOptions CurrentValue => ForRequest(httpContextAccessor.HttpContext);
+
+    /// <summary>The configuration pinned to the request; the unusable "no tenant" one outside tenant requests.</summary>
+    public OpenIddictServerOptions ForRequest(HttpContext? context)
     {
-        get
+        if (context?.Features.Get<PinnedOptions>() is { } pinned)
         {
-            var tenant = httpContextAccessor.HttpContext?.RequestServices.GetService<TenantContext>()?.Tenant;
-            if (tenant is null)
-            {
-                return _noTenant ??= BuildNoTenant();
-            }
-
-            if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var entry) && !IsStale(entry))
-            {
-                return entry.Options;
-            }
-
-            // The tenant path middleware normally builds it asynchronously first; this is the fallback.
-            return EnsureAsync(tenant, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+            return pinned.Options;
         }
+
+        // Never built here: a synchronous wait for the key store would block an I/O thread (and could deadlock one
+        // that runs socket completions inline), so tenant requests go through PinForRequestAsync first.
+        return context?.RequestServices.GetService<TenantContext>()?.Tenant is null
+            ? _noTenant ??= BuildNoTenant()
+            : throw new InvalidOperationException("A tenant request read OpenIddict's options before TenantPathMiddleware pinned them.");
     }
 
     public OpenIddictServerOptions Get(string? name) => CurrentValue;
 
     public IDisposable? OnChange(Action<OpenIddictServerOptions, string?> listener) => null;
 
+    /// <summary>
+    /// Builds the tenant's configuration if needed and pins it to the request: every read of the options during the
+    /// request sees this one, even if a rotation or an eviction replaces the cached one meanwhile.
+    /// </summary>
+    public async ValueTask<OpenIddictServerOptions> PinForRequestAsync(HttpContext context, TenantInfo tenant)
+    {
+        var options = await EnsureAsync(tenant, context.RequestAborted);
+        context.Features.Set(new PinnedOptions(options));
+        return options;
+    }
+
     /// <summary>Builds and caches the tenant's configuration (loading or creating its keys) if not done yet.</summary>
-    public async ValueTask<OpenIddictServerOptions> EnsureAsync(TenantInfo tenant, CancellationToken cancellationToken)
+    private async ValueTask<OpenIddictServerOptions> EnsureAsync(TenantInfo tenant, CancellationToken cancellationToken)
     {
         if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var cached))
         {
@@ -89,6 +97,8 @@ public sealed class TenantServerOptionsMonitor(
     private bool IsStale(Entry entry) => entry.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter;
 
     private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter);
+
+    private sealed record PinnedOptions(OpenIddictServerOptions Options);
 
     /// <summary>Drops a tenant's configuration (key rotation, settings change); the next request rebuilds it.</summary>
     public void Evict(Guid tenantId)

@@ -75,7 +75,7 @@ public sealed class ClientCredentialsFastPath(
             return false;
         }
 
-        var options = await serverOptions.EnsureAsync(tenant, http.RequestAborted);
+        var options = serverOptions.ForRequest(http);
         var issuer = options.Issuer!.AbsoluteUri;
         // The tenant's own API is the audience, as for every token of the tenant (see TokenEndpoints).
         var audience = lumoOptions.Value.IssuerFor(tenant.Slug);
