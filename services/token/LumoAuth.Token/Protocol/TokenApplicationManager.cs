@@ -1,3 +1,5 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Token;
@@ -29,11 +31,7 @@ public sealed class TokenApplicationManager(
             return null;
         }
 
-        if (!clientCache.TryGet(tenantContext.TenantId, identifier, out var application))
-        {
-            application = await base.FindByClientIdAsync(identifier, cancellationToken);
-            clientCache.Set(tenantContext.TenantId, identifier, application);
-        }
+        var application = (await clientCache.GetAsync(tenantContext.Tenant!, identifier, cancellationToken))?.Application;
 
         // A deactivated client is, for every protocol purpose, unknown: it cannot authenticate or get tokens.
         return application is { IsActive: true } ? application : null;
@@ -47,30 +45,34 @@ public sealed class TokenApplicationManager(
 }
 
 /// <summary>
-/// Clients by (tenant, client_id), shared by all requests of the process. Entries are read-only snapshots:
-/// never update an entity taken from here. Evicted on change (and by <c>ClientUpdated</c>/<c>ClientDeleted</c>
-/// on other replicas through <c>ClientCacheEvictionConsumer</c>); unknown ids are remembered only briefly.
+/// Clients by (tenant, client_id), shared by all requests of the process and loaded once for all the requests that
+/// ask at the same time (<see cref="ReadThroughCache{TValue}"/>). Entries are read-only snapshots: never update an
+/// entity taken from here. Evicted on change (and by <c>ClientUpdated</c>/<c>ClientDeleted</c> on other replicas
+/// through <c>ClientCacheEvictionConsumer</c>); unknown ids are remembered only briefly.
 /// </summary>
-public sealed class ClientCache(IMemoryCache cache)
+public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceScopeFactory scopes)
 {
     private static readonly TimeSpan Found = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan Missing = TimeSpan.FromSeconds(5);
 
-    public bool TryGet(Guid tenantId, string clientId, out TokenApplication? application)
+    private readonly ReadThroughCache<CachedClient?> _clients = new(cache, time, client => client is null ? Missing : Found);
+
+    /// <summary>The client, or null when the tenant has no client of that id (deactivated ones included).</summary>
+    public ValueTask<CachedClient?> GetAsync(TenantInfo tenant, string clientId, CancellationToken cancellationToken) =>
+        _clients.GetAsync(Key(tenant.Id, clientId), (scopes, tenant, clientId), static state => LoadAsync(state), cancellationToken);
+
+    public void Evict(Guid tenantId, string clientId) => _clients.Remove(Key(tenantId, clientId));
+
+    // A scope of its own: the load is shared by requests (and may outlive the one that started it).
+    private static async Task<CachedClient?> LoadAsync((IServiceScopeFactory Scopes, TenantInfo Tenant, string ClientId) state)
     {
-        var found = cache.TryGetValue(Key(tenantId, clientId), out CachedClient? entry);
-        application = entry?.Application;
-        return found;
+        await using var scope = state.Scopes.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(state.Tenant);
+        var store = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationStore<TokenApplication>>();
+        return await store.FindByClientIdAsync(state.ClientId, CancellationToken.None) is { } application
+            ? new CachedClient(application)
+            : null;
     }
-
-    /// <summary>The cached client with what the token endpoint's direct path needs, or null when not cached (or unknown).</summary>
-    public CachedClient? Find(Guid tenantId, string clientId) =>
-        cache.TryGetValue(Key(tenantId, clientId), out CachedClient? entry) ? entry : null;
-
-    public void Set(Guid tenantId, string clientId, TokenApplication? application) =>
-        cache.Set(Key(tenantId, clientId), application is null ? null : new CachedClient(application), application is null ? Missing : Found);
-
-    public void Evict(Guid tenantId, string clientId) => cache.Remove(Key(tenantId, clientId));
 
     private static string Key(Guid tenantId, string clientId) => $"client:{tenantId:N}:{clientId}";
 }

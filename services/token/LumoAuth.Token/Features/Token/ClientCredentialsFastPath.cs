@@ -19,11 +19,11 @@ namespace LumoAuth.Token.Features.Token;
 
 /// <summary>
 /// The token endpoint's hot path. A plain client-credentials request — form body with only <c>grant_type</c>,
-/// <c>scope</c> and the client's id and secret (<c>client_secret_basic</c> or <c>_post</c>), from a cached,
+/// <c>scope</c> and the client's id and secret (<c>client_secret_basic</c> or <c>_post</c>), from an
 /// active, confidential client whose secret matches and who holds every requested scope — is answered here
 /// with the token and response OpenIddict issues for it (same header, claims, lifetime, audit event), without
 /// OpenIddict's generic pipeline, which costs several times the signature itself. Anything else passes on
-/// untouched: other grants and parameters, client assertions, unknown or not-yet-cached clients, wrong
+/// untouched: other grants and parameters, client assertions, unknown or deactivated clients, wrong
 /// secrets, scopes not held. So every refusal, and every case not listed here, still comes from OpenIddict.
 /// <c>ClientCredentialsFastPathTests</c> compares both paths' output.
 /// </summary>
@@ -68,7 +68,7 @@ public sealed class ClientCredentialsFastPath(
         }
 
         if (!TryReadRequest(http.Request, form, out var clientId, out var secret, out var scope)
-            || clients.Find(tenant.Id, clientId) is not { Profile.CanUseClientCredentials: true } client
+            || await clients.GetAsync(tenant, clientId, http.RequestAborted) is not { Profile.CanUseClientCredentials: true } client
             || !ClientSecrets.Verify(secret, client.Application.ClientSecret!)
             || !TryGrantScopes(client.Profile, scope, out var scopes))
         {
