@@ -119,14 +119,13 @@ public static class LoginEndpoints
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null);
             case AuthenticationOutcomes.MfaInvalid:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.");
-            case AuthenticationOutcomes.Locked:
-                return PasswordForm(http, services, returnUrl, email, "Too many failed attempts. Try again later.", StatusCodes.Status429TooManyRequests);
             case AuthenticationOutcomes.EmailNotVerified:
                 // Only someone who knows the password gets here, so saying why does not reveal the account.
                 return PasswordForm(http, services, returnUrl, email,
                     "Verify your email address first: open the link we sent you, then sign in.", StatusCodes.Status403Forbidden);
             default:
-                // Wrong password, unknown email and blocked account all read the same.
+                // Wrong password, unknown email, locked and blocked account all read the same: only known accounts
+                // lock, so a lock message would confirm that the address has one (Keycloak does the same).
                 return PasswordForm(http, services, returnUrl, email, "The email or password is incorrect.", StatusCodes.Status401Unauthorized);
         }
     }
