@@ -24,6 +24,9 @@ public static class Policies
 public static class LumoClaims
 {
     public const string TenantId = "tenant_id";
+
+    /// <summary>The tenant's slug, as the docs show it in tokens and userinfo (the id above is the stable key).</summary>
+    public const string Tenant = "tenant";
     public const string Scope = "scope";
     public const string AuthMethod = "auth_method";
     public const string ApiKeyId = "api_key_id";

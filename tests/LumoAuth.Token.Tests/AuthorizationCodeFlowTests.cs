@@ -65,6 +65,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.Equal(setup.Issuer, access.Issuer);
         Assert.Equal(setup.ClientId, access.GetClaim("client_id").Value);
         Assert.Equal(setup.Tenant.Id.ToString(), access.GetClaim("tenant_id").Value);
+        Assert.Equal(setup.Tenant.Slug, access.GetClaim("tenant").Value);
         Assert.True(access.TryGetPayloadValue<long>("auth_time", out var accessAuthTime) && accessAuthTime > 0);
         Assert.True(access.TryGetClaim("amr", out _));
         Assert.Equal(["email", "offline_access", "openid", "profile"], access.GetClaim("scope").Value.Split(' ').Order());
@@ -84,6 +85,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.StartsWith("sess_", id.GetClaim("sid").Value, StringComparison.Ordinal);
         Assert.True(id.TryGetPayloadValue<long>("auth_time", out var authTime) && authTime > 0);
         Assert.False(id.TryGetClaim("tenant_id", out _));
+        Assert.False(id.TryGetClaim("tenant", out _));
         Assert.False(id.TryGetClaim("address", out _));
 
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post })

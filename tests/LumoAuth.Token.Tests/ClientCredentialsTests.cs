@@ -70,6 +70,7 @@ public sealed class ClientCredentialsTests(TokenFactory factory) : IClassFixture
         Assert.Equal([tenant.Issuer], jwt.Audiences);
         Assert.Equal("orders.read", jwt.GetClaim("scope").Value);
         Assert.Equal(tenant.Info.Id.ToString(), jwt.GetClaim("tenant_id").Value);
+        Assert.Equal(tenant.Info.Slug, jwt.GetClaim("tenant").Value);
         Assert.False(string.IsNullOrEmpty(jwt.Id));
         Assert.True(jwt.TryGetPayloadValue<long>("iat", out _));
         Assert.True(jwt.ValidTo > DateTime.UtcNow);

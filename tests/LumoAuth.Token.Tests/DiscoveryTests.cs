@@ -30,16 +30,18 @@ public sealed class DiscoveryTests(TokenFactory factory) : IClassFixture<TokenFa
         Assert.Contains("client_credentials", grants);
         Assert.DoesNotContain("password", grants);
         Assert.True(json.GetProperty("backchannel_logout_supported").GetBoolean());
-        Assert.True(json.GetProperty("backchannel_logout_session_required").GetBoolean());
+        Assert.True(json.GetProperty("backchannel_logout_session_supported").GetBoolean());
         Assert.True(json.GetProperty("frontchannel_logout_supported").GetBoolean());
-        Assert.True(json.GetProperty("frontchannel_logout_session_required").GetBoolean());
+        Assert.True(json.GetProperty("frontchannel_logout_session_supported").GetBoolean());
+        // Those are the provider's names (Back-Channel Logout §2.1, Front-Channel Logout §3); "…_required" is a client's.
+        Assert.False(json.TryGetProperty("backchannel_logout_session_required", out _));
         Assert.Equal(tenant.Issuer + "/oauth/logout", json.GetProperty("end_session_endpoint").GetString());
         Assert.True(json.GetProperty("authorization_response_iss_parameter_supported").GetBoolean());
         Assert.Superset(
             new HashSet<string?> { "openid", "profile", "email", "phone", "address", "offline_access" },
             json.GetProperty("scopes_supported").EnumerateArray().Select(e => e.GetString()).ToHashSet());
         Assert.Superset(
-            new HashSet<string?> { "sub", "iss", "aud", "email", "acr", "amr", "auth_time", "address", "roles", "groups", "tenant_id" },
+            new HashSet<string?> { "sub", "iss", "aud", "email", "acr", "amr", "auth_time", "address", "roles", "groups", "tenant_id", "tenant" },
             json.GetProperty("claims_supported").EnumerateArray().Select(e => e.GetString()).ToHashSet());
     }
 

@@ -121,7 +121,7 @@ public static class TokenServiceExtensions
                     OpenIddictConstants.Claims.EmailVerified, OpenIddictConstants.Claims.PhoneNumber, OpenIddictConstants.Claims.Address,
                     OpenIddictConstants.Claims.AuthenticationTime, OpenIddictConstants.Claims.AuthenticationMethodReference,
                     OpenIddictConstants.Claims.AuthenticationContextReference, SessionCookie.SessionIdClaim, OpenIddictConstants.Claims.ClientId,
-                    OpenIddictConstants.Claims.Scope, OpenIddictConstants.Claims.JwtId, LumoClaims.TenantId,
+                    OpenIddictConstants.Claims.Scope, OpenIddictConstants.Claims.JwtId, LumoClaims.TenantId, LumoClaims.Tenant,
                     UserClaims.RolesClaim, UserClaims.PermissionsClaim, UserClaims.GroupsClaim);
 
                 // prompt=create (OpenID Connect Prompt Create): advertised per tenant by PromptCreatePerTenant.

@@ -20,9 +20,9 @@ public sealed class AdvertiseLogoutSupport : IOpenIddictServerHandler<HandleConf
     public ValueTask HandleAsync(HandleConfigurationRequestContext context)
     {
         context.Metadata["backchannel_logout_supported"] = true;
-        context.Metadata["backchannel_logout_session_required"] = true;
+        context.Metadata["backchannel_logout_session_supported"] = true;
         context.Metadata["frontchannel_logout_supported"] = true;
-        context.Metadata["frontchannel_logout_session_required"] = true;
+        context.Metadata["frontchannel_logout_session_supported"] = true;
         return default;
     }
 }

@@ -150,7 +150,7 @@ public static class AuthorizeEndpoints
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
         var facts = new SignInFacts(userId, user.GetClaim(SessionCookie.SessionIdClaim), user.GetClaim(Claims.AuthenticationTime),
             user.GetClaims(Claims.AuthenticationMethodReference).ToList());
-        var identity = await services.UserClaims.BuildAsync(services.Tenant.TenantId, issuer, facts, scopes, http.RequestAborted);
+        var identity = await services.UserClaims.BuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
         if (identity is null)
         {
             await http.SignOutAsync(SessionCookie.Scheme);

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Claims;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Scopes;
@@ -29,9 +30,9 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     public const string SingleFactor = "1";
     public const string MultiFactor = "2";
 
-    public async Task<ClaimsIdentity?> BuildAsync(Guid tenantId, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
+    public async Task<ClaimsIdentity?> BuildAsync(TenantContext tenant, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
     {
-        var profile = await users.GetProfileAsync(tenantId, facts.UserId, cancellationToken);
+        var profile = await users.GetProfileAsync(tenant.TenantId, facts.UserId, cancellationToken);
         if (profile is null || profile.Blocked || !profile.IsActive)
         {
             return null;
@@ -39,7 +40,8 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
 
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, facts.UserId.ToString());
-        identity.SetClaim(LumoClaims.TenantId, tenantId.ToString());
+        identity.SetClaim(LumoClaims.TenantId, tenant.TenantId.ToString());
+        identity.SetClaim(LumoClaims.Tenant, tenant.Slug);
         identity.SetClaim(SessionCookie.SessionIdClaim, facts.SessionId);
         if (long.TryParse(facts.AuthTime, NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime))
         {
@@ -59,7 +61,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             identity.SetClaim(Claims.Address, address);
         }
 
-        if (await roles.RolesOfAsync(tenantId, facts.UserId.ToString(), cancellationToken) is { } granted)
+        if (await roles.RolesOfAsync(tenant.TenantId, facts.UserId.ToString(), cancellationToken) is { } granted)
         {
             identity.SetClaims(RolesClaim, [.. granted.Roles]);
             identity.SetClaims(PermissionsClaim, [.. granted.Permissions]);
@@ -120,6 +122,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
                 yield return OpenIddictConstants.Destinations.IdentityToken;
                 yield break;
             case LumoClaims.TenantId:
+            case LumoClaims.Tenant:
             case RolesClaim:
             case PermissionsClaim:
             case GroupsClaim:

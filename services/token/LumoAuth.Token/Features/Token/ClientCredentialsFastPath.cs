@@ -102,6 +102,7 @@ public sealed class ClientCredentialsFastPath(
             json.WriteString(Claims.JwtId, tokenId);
             json.WriteString(Claims.Subject, clientId);
             json.WriteString(LumoClaims.TenantId, tenant.Id.ToString());
+            json.WriteString(LumoClaims.Tenant, tenant.Slug);
             json.WriteString(Claims.Private.Presenter, clientId);
             json.WriteString(Claims.ClientId, clientId);
             json.WriteEndObject();

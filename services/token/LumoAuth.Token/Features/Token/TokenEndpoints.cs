@@ -79,6 +79,7 @@ public static class TokenEndpoints
             roleType: Claims.Role);
         identity.SetClaim(Claims.Subject, request.ClientId);
         identity.SetClaim(LumoClaims.TenantId, tenantContext.TenantId.ToString());
+        identity.SetClaim(LumoClaims.Tenant, tenantContext.Slug);
         identity.SetScopes(scopes);
         // The tenant's own API is the audience; every service validates aud = the tenant's issuer.
         identity.SetAudiences(issuer);
@@ -109,7 +110,7 @@ public static class TokenEndpoints
         }
 
         var facts = new SignInFacts(userId, sessionId, principal.GetClaim(Claims.AuthenticationTime), principal.GetClaims(Claims.AuthenticationMethodReference).ToList());
-        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant.TenantId, issuer, facts, principal.GetScopes(), http.RequestAborted);
+        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, principal.GetScopes(), http.RequestAborted);
         if (identity is null)
         {
             return Reject(Errors.InvalidGrant, "The user can no longer sign in.");
