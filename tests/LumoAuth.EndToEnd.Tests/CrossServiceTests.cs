@@ -118,4 +118,45 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
     }
+
+    [Fact]
+    public async Task BrowserClient_CorsPreflightAndAnswer_PassTheGateway_ForItsOwnTenantOnly()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var other = await suite.CreateTenantAsync();
+        const string origin = "https://spa.e2e.example.com";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+            new { name = "spa", applicationType = "spa", redirectUris = new[] { origin + "/cb" }, allowedOrigins = new[] { origin } },
+            SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+
+        void Preflight(HttpRequestMessage r)
+        {
+            r.Headers.Add("Origin", origin);
+            r.Headers.Add("Access-Control-Request-Method", "POST");
+        }
+
+        using (var allowed = await suite.SendAsync(HttpMethod.Options, $"{tenant.Api}/oauth/token", configure: Preflight))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, allowed.StatusCode);
+            Assert.Equal(origin, allowed.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+
+        using (var foreign = await suite.SendAsync(HttpMethod.Options, $"{other.Api}/oauth/token", configure: Preflight))
+        {
+            Assert.False(foreign.Headers.Contains("Access-Control-Allow-Origin"));
+        }
+
+        using var answer = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/oauth/token", configure: r =>
+        {
+            r.Headers.Add("Origin", origin);
+            r.Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["client_id"] = clientId, ["code"] = "forged",
+                ["redirect_uri"] = origin + "/cb", ["code_verifier"] = new string('v', 43),
+            });
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
+        Assert.Equal(origin, answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
 }

@@ -16,6 +16,7 @@ using LumoAuth.Token.Features.Keys;
 using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Features.Sessions;
 using LumoAuth.Token.Features.Tokens;
+using LumoAuth.Token.Features.Cors;
 using LumoAuth.Token.Features.Token;
 using LumoAuth.Token.Keys;
 using LumoAuth.Token.Protocol;
@@ -180,13 +181,14 @@ public static class TokenServiceExtensions
     }
 
     /// <summary>
-    /// Routing, then the tenant PathBase rewrite, then the client-credentials fast path, then 303 redirects for
+    /// Routing, then the tenant PathBase rewrite, then CORS for browser clients, then the client-credentials fast path, then 303 redirects for
     /// everything else, then authentication (OpenIddict) and authorization — in that order.
     /// </summary>
     public static WebApplication UseTokenServer(this WebApplication app)
     {
         app.UseRouting();
         app.UseMiddleware<TenantPathMiddleware>();
+        app.UseMiddleware<ClientCors>();
         app.UseMiddleware<ClientCredentialsFastPath>();
         app.UseMiddleware<SeeOtherRedirects>();
         app.UseAuthentication();

@@ -1,8 +1,10 @@
+using System.Text.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Token;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -56,12 +58,24 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
     private static readonly TimeSpan Missing = TimeSpan.FromSeconds(5);
 
     private readonly ReadThroughCache<CachedClient?> _clients = new(cache, time, client => client is null ? Missing : Found);
+    private readonly ReadThroughCache<IReadOnlySet<string>> _origins = new(cache, time, _ => TimeSpan.FromMinutes(1));
 
     /// <summary>The client, or null when the tenant has no client of that id (deactivated ones included).</summary>
     public ValueTask<CachedClient?> GetAsync(TenantInfo tenant, string clientId, CancellationToken cancellationToken) =>
         _clients.GetAsync(Key(tenant.Id, clientId), (scopes, tenant, clientId), static state => LoadAsync(state), cancellationToken);
 
-    public void Evict(Guid tenantId, string clientId) => _clients.Remove(Key(tenantId, clientId));
+    /// <summary>
+    /// Every browser origin an active client of the tenant registered (<c>allowedOrigins</c>), for CORS requests that
+    /// name no client (preflights, userinfo). Kept a minute; any change to a client of the tenant drops it.
+    /// </summary>
+    public ValueTask<IReadOnlySet<string>> TenantOriginsAsync(TenantInfo tenant, CancellationToken cancellationToken) =>
+        _origins.GetAsync(OriginsKey(tenant.Id), (scopes, tenant), static state => LoadOriginsAsync(state), cancellationToken);
+
+    public void Evict(Guid tenantId, string clientId)
+    {
+        _clients.Remove(Key(tenantId, clientId));
+        _origins.Remove(OriginsKey(tenantId));
+    }
 
     // A scope of its own: the load is shared by requests (and may outlive the one that started it).
     private static async Task<CachedClient?> LoadAsync((IServiceScopeFactory Scopes, TenantInfo Tenant, string ClientId) state)
@@ -74,15 +88,35 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
             : null;
     }
 
+    private static async Task<IReadOnlySet<string>> LoadOriginsAsync((IServiceScopeFactory Scopes, TenantInfo Tenant) state)
+    {
+        await using var scope = state.Scopes.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(state.Tenant);
+        var lists = await scope.ServiceProvider.GetRequiredService<TokenDbContext>().Applications
+            .Where(a => a.IsActive && a.AllowedOrigins != null)
+            .Select(a => a.AllowedOrigins!)
+            .ToListAsync();
+        return lists.SelectMany(CachedClient.ReadOrigins).ToHashSet(StringComparer.OrdinalIgnoreCase);
+    }
+
     private static string Key(Guid tenantId, string clientId) => $"client:{tenantId:N}:{clientId}";
+
+    private static string OriginsKey(Guid tenantId) => $"client-origins:{tenantId:N}";
 }
 
 /// <summary>A cached client and, derived once from it, its client-credentials profile.</summary>
 public sealed class CachedClient(TokenApplication application)
 {
     private ClientCredentialsProfile? _profile;
+    private IReadOnlySet<string>? _origins;
 
     public TokenApplication Application { get; } = application;
 
     public ClientCredentialsProfile Profile => _profile ??= ClientCredentialsProfile.Of(Application);
+
+    /// <summary>The browser origins the client registered (stored normalized: lower case, no default port).</summary>
+    public IReadOnlySet<string> AllowedOrigins => _origins ??= ReadOrigins(Application.AllowedOrigins).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    public static IEnumerable<string> ReadOrigins(string? json) =>
+        string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
 }
