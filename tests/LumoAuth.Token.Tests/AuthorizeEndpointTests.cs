@@ -80,6 +80,39 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
         await AssertErrorPageAsync(response, "invalid_request");
     }
 
+    /// <summary>RFC 8252 §7.3: a native app listens on whatever loopback port it gets, so the port is free; nothing else is.</summary>
+    [Theory]
+    [InlineData("http://127.0.0.1:51234/callback", true)]
+    [InlineData("http://127.0.0.1/callback", true)]
+    [InlineData("http://[::1]:40000/callback", true)]
+    [InlineData("http://127.0.0.1:51234/other", false)]
+    [InlineData("http://127.0.0.1:51234/callback?x=1", false)]
+    [InlineData("https://127.0.0.1:51234/callback", false)]
+    [InlineData("http://localhost:51234/callback", false)]
+    [InlineData("http://127.0.0.2:51234/callback", false)]
+    public async Task Authorize_NativeLoopbackRedirect_AcceptsAnyPort_Only(string redirectUri, bool accepted)
+    {
+        var client = await factory.CreateOAuthClientAsync(factory.Acme, new
+        {
+            name = "CLI", applicationType = "native", redirectUris = new[] { "http://127.0.0.1/callback", "http://[::1]/callback" },
+            grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+        });
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["redirect_uri"] = redirectUri, ["scope"] = "openid" }));
+
+        if (accepted)
+        {
+            // On to the login page: the redirect URI passed.
+            Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+            Assert.Contains($"/t/{factory.Acme.Slug}/login", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        }
+        else
+        {
+            await AssertErrorPageAsync(response, "invalid_request");
+        }
+    }
+
     [Fact]
     public async Task Authorize_UnknownClient_ShowsErrorPage()
     {
