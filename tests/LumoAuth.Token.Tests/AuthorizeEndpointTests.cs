@@ -251,6 +251,29 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
         Assert.Contains($"action=\"{RedirectUri}\"", body, StringComparison.Ordinal);
         Assert.Matches("name=\"error\" value=\"login_required\"", body);
         Assert.Matches("name=\"state\" value=\"st-123\"", body);
+        // OpenIddict writes this page itself; it still may not be framed or sniffed.
+        Assert.Equal("frame-ancestors 'none'", response.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+    }
+
+    [Theory]
+    [InlineData("https://localhost", true)]
+    [InlineData("http://localhost", false)]
+    public async Task Answers_CarryHsts_OverHttpsOnly(string baseAddress, bool expected)
+    {
+        using var browser = factory.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = new Uri(baseAddress) });
+
+        foreach (var path in new[] { $"/t/{factory.Acme.Slug}/login", $"/t/{factory.Acme.Slug}/api/v1/.well-known/openid-configuration" })
+        {
+            using var response = await browser.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(expected, response.Headers.TryGetValues("Strict-Transport-Security", out var hsts));
+            if (expected)
+            {
+                Assert.Equal("max-age=31536000; includeSubDomains; preload", hsts!.Single());
+            }
+        }
     }
 
     [Fact]

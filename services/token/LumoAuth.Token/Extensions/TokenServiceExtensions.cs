@@ -181,8 +181,9 @@ public static class TokenServiceExtensions
     }
 
     /// <summary>
-    /// Routing, then the tenant PathBase rewrite, then CORS for browser clients, then the client-credentials fast path, then 303 redirects for
-    /// everything else, then authentication (OpenIddict) and authorization — in that order.
+    /// Routing, then the tenant PathBase rewrite, then CORS for browser clients, then the client-credentials fast
+    /// path, then security headers and 303 redirects for everything else, then authentication (OpenIddict) and
+    /// authorization — in that order.
     /// </summary>
     public static WebApplication UseTokenServer(this WebApplication app)
     {
@@ -190,6 +191,7 @@ public static class TokenServiceExtensions
         app.UseMiddleware<TenantPathMiddleware>();
         app.UseMiddleware<ClientCors>();
         app.UseMiddleware<ClientCredentialsFastPath>();
+        app.UseMiddleware<BrowserSecurityHeaders>();
         app.UseMiddleware<SeeOtherRedirects>();
         app.UseAuthentication();
         app.UseAuthorization();
