@@ -109,9 +109,26 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
 
         Assert.DoesNotContain(signedIn.SessionId, await listed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         await HttpAssert.EnvelopeAsync(deleted, HttpStatusCode.NotFound, "resource_not_found");
+        // The other tenant has no such user at all.
+        await HttpAssert.EnvelopeAsync(await otherAdmin.GetAsync(path), HttpStatusCode.NotFound, "resource_not_found");
+        await HttpAssert.EnvelopeAsync(await otherAdmin.DeleteAsync(path), HttpStatusCode.NotFound, "resource_not_found");
         await HttpAssert.EnvelopeAsync(foreignKey, HttpStatusCode.Unauthorized, "unauthorized");
         Assert.True(await BrowserIsSignedInAsync(signedIn));
         signedIn.Browser.Dispose();
+    }
+
+    [Fact]
+    public async Task UserSessions_OfAnUnknownUser_Are404_OfAUserWithoutSessions_AnEmptyAnswer()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = AdminApi(setup);
+        var unknown = $"{setup.Tenant.Api}/admin/users/{Guid.NewGuid()}/sessions";
+        var known = $"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions";
+
+        await HttpAssert.EnvelopeAsync(await admin.GetAsync(unknown), HttpStatusCode.NotFound, "resource_not_found");
+        await HttpAssert.EnvelopeAsync(await admin.DeleteAsync(unknown), HttpStatusCode.NotFound, "resource_not_found");
+        Assert.Equal(0, (await HttpAssert.JsonAsync(await admin.GetAsync(known), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        Assert.Equal(0, (await HttpAssert.JsonAsync(await admin.DeleteAsync(known), HttpStatusCode.OK)).GetProperty("data").GetProperty("revoked").GetInt32());
     }
 
     [Fact]

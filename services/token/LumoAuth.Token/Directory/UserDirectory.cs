@@ -34,7 +34,14 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     }
 
     /// <summary>The user's profile; null when the user does not exist (or admin cannot say).</summary>
-    public async Task<UserProfile?> GetProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    public async Task<UserProfile?> GetProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await LookUpAsync(tenantId, userId, cancellationToken)).Profile;
+
+    /// <summary>Whether the tenant has this user: null when admin cannot say.</summary>
+    public async Task<bool?> ExistsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await LookUpAsync(tenantId, userId, cancellationToken)).Found;
+
+    private async Task<(bool? Found, UserProfile? Profile)> LookUpAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
     {
         try
         {
@@ -42,23 +49,23 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
             using var response = await client.GetAsync($"{InternalRoutes.Prefix}/users/{userId}?tenantId={tenantId}", cancellationToken);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
-                return null;
+                return (false, null);
             }
 
             if (!response.IsSuccessStatusCode)
             {
                 LogAdminStatus(logger, "user profile", (int)response.StatusCode);
-                return null;
+                return (null, null);
             }
 
             var profile = await response.Content.ReadFromJsonAsync<UserProfile>(cancellationToken);
             // Defence in depth: a profile of another tenant is never used.
-            return profile?.TenantId == tenantId ? profile : null;
+            return profile?.TenantId == tenantId ? (true, profile) : (false, null);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {
             LogAdminUnavailable(logger, "user profile", ex);
-            return null;
+            return (null, null);
         }
     }
 

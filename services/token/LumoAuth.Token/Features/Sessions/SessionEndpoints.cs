@@ -3,6 +3,7 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Directory;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Token.Features.Sessions;
@@ -39,7 +40,7 @@ public static class SessionEndpoints
         return app;
     }
 
-    public sealed record SessionServices(TokenDbContext Db, TenantContext Tenant, SessionRevocation Revocation, TimeProvider Time);
+    public sealed record SessionServices(TokenDbContext Db, TenantContext Tenant, SessionRevocation Revocation, UserDirectory Users, TimeProvider Time);
 
     public static async Task<IResult> ListSessions(string? userId, string? ipAddress, int? page, int? limit, [AsParameters] SessionServices services, CancellationToken cancellationToken)
     {
@@ -73,6 +74,11 @@ public static class SessionEndpoints
         }
 
         var rows = await Active(services).Where(s => s.UserId == id).OrderByDescending(s => s.LastActiveAt).Take(PageRequest.MaxLimit).ToListAsync(cancellationToken);
+        if (rows.Count == 0 && await UnknownUserAsync(id, services, cancellationToken) is { } refusal)
+        {
+            return refusal;
+        }
+
         return Results.Ok(new DataResponse<IReadOnlyList<SessionResponse>>(rows.Select(SessionResponse.From).ToList()));
     }
 
@@ -84,6 +90,11 @@ public static class SessionEndpoints
         }
 
         var revoked = await services.Revocation.RevokeUserAsync(id, SessionRevocation.Reasons.Admin, cancellationToken);
+        if (revoked == 0 && await UnknownUserAsync(id, services, cancellationToken) is { } refusal)
+        {
+            return refusal;
+        }
+
         return Results.Ok(new DataResponse<RevokedSessionsResponse>(new RevokedSessionsResponse(revoked), "All sessions revoked"));
     }
 
@@ -96,6 +107,18 @@ public static class SessionEndpoints
 
         return Results.Ok(new DataResponse<RevokedSessionsResponse>(new RevokedSessionsResponse(1), "Session revoked"));
     }
+
+    /// <summary>
+    /// A user with sessions exists; one without may not: 404 for an id the tenant has no user with (another tenant's
+    /// included), 503 when admin cannot say. Null when the user exists.
+    /// </summary>
+    private static async Task<IResult?> UnknownUserAsync(Guid userId, SessionServices services, CancellationToken cancellationToken) =>
+        await services.Users.ExistsAsync(services.Tenant.TenantId, userId, cancellationToken) switch
+        {
+            true => null,
+            false => ApiErrors.NotFound("User"),
+            null => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The user directory is unavailable; try again."),
+        };
 
     private static IQueryable<BrowserSession> Active(SessionServices services)
     {
