@@ -76,6 +76,7 @@ public sealed class HostedPageInternalTests(AdminFactory factory) : IClassFixtur
         {
             branding = new { displayName = "Acme Login", logoUrl = "https://cdn.example.com/logo.png", primaryColor = "#112233" },
             loginPolicy = new { registrationEnabled = false },
+            sessionPolicy = new { maxAge = 7_200, idleTimeout = 900, singleSession = true },
         });
         using var client = factory.Internal();
 
@@ -84,9 +85,11 @@ public sealed class HostedPageInternalTests(AdminFactory factory) : IClassFixtur
         Assert.Equal("https://cdn.example.com/logo.png", settings["logoUrl"]!.GetValue<string>());
         Assert.Equal("#112233", settings["primaryColor"]!.GetValue<string>());
         Assert.False(settings["registrationEnabled"]!.GetValue<bool>());
+        Assert.Equal((7_200, 900, true), (settings["sessionMaxAge"]!.GetValue<int>(), settings["sessionIdleTimeout"]!.GetValue<int>(), settings["singleSession"]!.GetValue<bool>()));
         var defaults = await ApiAssert.OkAsync(await client.GetAsync($"/internal/v1/tenants/{plain.Id}/hosted-pages"));
         Assert.True(defaults["registrationEnabled"]!.GetValue<bool>());
         Assert.Null(defaults["logoUrl"]);
+        Assert.Equal((86_400, 3_600, false), (defaults["sessionMaxAge"]!.GetValue<int>(), defaults["sessionIdleTimeout"]!.GetValue<int>(), defaults["singleSession"]!.GetValue<bool>()));
 
         await ApiAssert.ErrorAsync(await client.GetAsync($"/internal/v1/tenants/{Guid.NewGuid()}/hosted-pages"), 404, "resource_not_found");
         using var outside = factory.CreateClient();

@@ -72,6 +72,9 @@ public static class HostedPageEndpoints
 
         var settings = await TenantSettings.LoadAsync(db, tenantId, cancellationToken);
         var branding = settings.Branding;
-        return TypedResults.Ok(new HostedPageSettings(settings.LoginPolicy.RegistrationEnabled, branding.DisplayName, branding.LogoUrl, branding.PrimaryColor));
+        var session = settings.SessionPolicy;
+        return TypedResults.Ok(new HostedPageSettings(
+            settings.LoginPolicy.RegistrationEnabled, branding.DisplayName, branding.LogoUrl, branding.PrimaryColor,
+            session.MaxAge, session.IdleTimeout, session.SingleSession));
     }
 }

@@ -1,49 +1,42 @@
-using System.Collections.Concurrent;
 using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Http;
+using Microsoft.Extensions.Caching.Memory;
 
 namespace LumoAuth.Token.Features.Branding;
 
 /// <summary>
-/// A tenant's hosted-page settings (branding, registration switch) from admin's internal API, cached per tenant.
-/// Admin's <c>TenantSettingsChanged</c> evicts an entry at once; the lifetime only bounds staleness should an
-/// event be lost. A failure is remembered briefly too, so an unreachable admin slows down one page, not every one.
+/// A tenant's hosted-page settings (branding, registration switch, session policy) from admin's internal API, cached
+/// per tenant. Admin's <c>TenantSettingsChanged</c> evicts an entry at once; the lifetime only bounds staleness should
+/// an event be lost. A failure is remembered briefly too, so an unreachable admin slows down one page, not every one.
 /// </summary>
-public sealed partial class HostedPageSettingsCache(IHttpClientFactory httpClientFactory, TimeProvider time, ILogger<HostedPageSettingsCache> logger)
+public sealed partial class HostedPageSettingsCache(
+    IMemoryCache cache, IHttpClientFactory httpClientFactory, TimeProvider time, ILogger<HostedPageSettingsCache> logger)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
-    private readonly ConcurrentDictionary<Guid, (HostedPageSettings? Settings, DateTimeOffset Expires)> _entries = new();
+
+    /// <summary>What applies when admin cannot say: no registration, no branding, admin's default session policy.</summary>
+    public static readonly HostedPageSettings Fallback = new(RegistrationEnabled: false, DisplayName: null, LogoUrl: null, PrimaryColor: null);
+
+    private readonly ReadThroughCache<HostedPageSettings?> _settings = new(cache, time, settings => settings is null ? FailureLifetime : Lifetime);
 
     /// <summary>The settings, or null when admin cannot say (the caller falls back to a plain page).</summary>
-    public async Task<HostedPageSettings?> GetAsync(Guid tenantId, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow();
-        if (_entries.TryGetValue(tenantId, out var entry) && entry.Expires > now)
-        {
-            return entry.Settings;
-        }
+    public async Task<HostedPageSettings?> GetAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        await _settings.GetAsync(Key(tenantId), (this, tenantId), static state => state.Item1.FetchAsync(state.tenantId), cancellationToken);
 
-        var settings = await FetchAsync(tenantId, cancellationToken);
-        if (settings is null && cancellationToken.IsCancellationRequested)
-        {
-            return null;
-        }
+    public void Evict(Guid tenantId) => _settings.Remove(Key(tenantId));
 
-        _entries[tenantId] = (settings, now + (settings is null ? FailureLifetime : Lifetime));
-        return settings;
-    }
+    private static string Key(Guid tenantId) => $"hosted-pages:{tenantId:N}";
 
-    public void Evict(Guid tenantId) => _entries.TryRemove(tenantId, out _);
-
-    private async Task<HostedPageSettings?> FetchAsync(Guid tenantId, CancellationToken cancellationToken)
+    // Shared by every caller waiting for it, so bounded by its own timeout rather than a caller's token.
+    private async Task<HostedPageSettings?> FetchAsync(Guid tenantId)
     {
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Timeout);
+            using var timeout = new CancellationTokenSource(Timeout);
             var client = httpClientFactory.CreateClient(InternalClients.Admin);
             using var response = await client.GetAsync(InternalRoutes.HostedPageSettings.Replace("{tenantId:guid}", tenantId.ToString(), StringComparison.Ordinal), timeout.Token);
             if (!response.IsSuccessStatusCode)

@@ -110,7 +110,7 @@ public static class LoginEndpoints
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
                 var mfa = totp is not null || verdict.AuthenticationMethods.Contains("otp") || verdict.AuthenticationMethods.Contains("mfa");
                 var session = await services.Sessions.CreateAsync(userId, "password", mfa, http, http.RequestAborted);
-                await http.SignInAsync(SessionCookie.Scheme, SessionStore.Principal(session, verdict.Email, verdict.Name,
+                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
                 return returnUrl is null
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")

@@ -1,12 +1,15 @@
 using System.Buffers.Text;
 using System.Security.Claims;
 using System.Security.Cryptography;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Sessions;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.EntityFrameworkCore;
@@ -25,7 +28,8 @@ public static class SessionCookie
     public const string Scheme = "LumoSession";
     public const string CookieName = "lumo_session";
     public const string SessionIdClaim = "sid";
-    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(12);
+    /// <summary>The cookie's ceiling; each sign-in sets the session's own end (the tenant's <c>maxAge</c>).</summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromDays(365);
 
     public static string PathFor(string slug) => "/t/" + slug;
 
@@ -98,11 +102,23 @@ public static class SessionCookie
     }
 }
 
-/// <summary>Server-side SSO sessions: created at login, checked on every use of the cookie, revocable.</summary>
-public sealed class SessionStore(TokenDbContext db, TenantContext tenant, TimeProvider time)
+/// <summary>
+/// Server-side SSO sessions: created at login, checked on every use of the cookie and of a refresh token issued under
+/// them, revocable. The tenant's session policy (admin's <c>sessionPolicy</c>) applies: a session lasts
+/// <c>maxAge</c> from sign-in, ends after <c>idleTimeout</c> without use, and with <c>singleSession</c> a sign-in
+/// ends the user's other sessions.
+/// </summary>
+public sealed class SessionStore(
+    TokenDbContext db, TenantContext tenant, HostedPageSettingsCache settings, SessionRevocation revocation, TimeProvider time)
 {
+    public const string SingleSessionReason = "single_session";
+
+    /// <summary>The longest a use is not recorded: a session's last activity is written at most this often.</summary>
+    private static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
+
     public async Task<BrowserSession> CreateAsync(Guid userId, string authMethod, bool mfaVerified, HttpContext http, CancellationToken cancellationToken)
     {
+        var policy = await PolicyAsync(cancellationToken);
         var now = time.GetUtcNow();
         var userAgent = http.Request.Headers.UserAgent.ToString();
         var session = new BrowserSession
@@ -117,21 +133,57 @@ public sealed class SessionStore(TokenDbContext db, TenantContext tenant, TimePr
             MfaVerified = mfaVerified,
             CreatedAt = now,
             LastActiveAt = now,
-            ExpiresAt = now + SessionCookie.Lifetime,
+            ExpiresAt = now + TimeSpan.FromSeconds(policy.SessionMaxAge),
         };
         db.Sessions.Add(session);
         db.AddEvent(new SessionStarted(session.Id, userId, authMethod, mfaVerified) { TenantId = session.TenantId });
         await db.SaveChangesAsync(cancellationToken);
+
+        if (policy.SingleSession)
+        {
+            var others = await db.Sessions.AsNoTracking()
+                .Where(s => s.TenantId == session.TenantId && s.UserId == userId && s.Id != session.Id && s.RevokedAt == null && s.ExpiresAt > now)
+                .Select(s => s.Id).ToListAsync(cancellationToken);
+            foreach (var other in others)
+            {
+                await revocation.RevokeSessionAsync(userId, other, SingleSessionReason, cancellationToken);
+            }
+        }
+
         return session;
     }
 
-    public Task<bool> IsActiveAsync(string sessionId, CancellationToken cancellationToken)
+    /// <summary>Whether the session is live (not revoked, not past its lifetime, used recently enough); records the use.</summary>
+    public async Task<bool> IsActiveAsync(string sessionId, CancellationToken cancellationToken)
     {
+        var idle = TimeSpan.FromSeconds((await PolicyAsync(cancellationToken)).SessionIdleTimeout);
         var now = time.GetUtcNow();
         var tenantId = tenant.TenantId;
-        return db.Sessions.AsNoTracking().AnyAsync(
-            s => s.TenantId == tenantId && s.Id == sessionId && s.RevokedAt == null && s.ExpiresAt > now, cancellationToken);
+        var lastActive = await db.Sessions.AsNoTracking()
+            .Where(s => s.TenantId == tenantId && s.Id == sessionId && s.RevokedAt == null && s.ExpiresAt > now)
+            .Select(s => (DateTimeOffset?)s.LastActiveAt).FirstOrDefaultAsync(cancellationToken);
+        if (lastActive is not { } last || now - last >= idle)
+        {
+            return false;
+        }
+
+        // Written only now and then (a quarter of the idle timeout at most), not on every page or refresh.
+        var touchBefore = now - (idle / 4 < TouchInterval ? idle / 4 : TouchInterval);
+        if (last < touchBefore)
+        {
+            await db.Sessions.Where(s => s.TenantId == tenantId && s.Id == sessionId && s.LastActiveAt < touchBefore)
+                .ExecuteUpdateAsync(u => u.SetProperty(s => s.LastActiveAt, now), cancellationToken);
+        }
+
+        return true;
     }
+
+    /// <summary>Signs the browser in to the session: the cookie lasts as long as the session may.</summary>
+    public static Task SignInAsync(HttpContext http, BrowserSession session, ClaimsPrincipal principal) =>
+        http.SignInAsync(SessionCookie.Scheme, principal, new AuthenticationProperties { ExpiresUtc = session.ExpiresAt });
+
+    private async Task<HostedPageSettings> PolicyAsync(CancellationToken cancellationToken) =>
+        await settings.GetAsync(tenant.TenantId, cancellationToken) ?? HostedPageSettingsCache.Fallback;
 
     /// <summary>Records that the session signed the user in to a client (for back-channel logout) and that it was used.</summary>
     public async Task TouchAsync(string sessionId, string clientId, CancellationToken cancellationToken)

@@ -87,7 +87,7 @@ public static class RegistrationEndpoints
                 }
 
                 var session = await services.Sessions.CreateAsync(user.UserId, "password", mfaVerified: false, http, http.RequestAborted);
-                await http.SignInAsync(SessionCookie.Scheme, SessionStore.Principal(session, user.Email, user.Name, ["pwd"]));
+                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, user.Email, user.Name, ["pwd"]));
                 return returnUrl is null
                     ? HostedPage.Render(http, "Your account is ready", "<p>You are signed in. You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
