@@ -221,7 +221,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
         Assert.StartsWith("Bearer", none.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
-        await HttpAssert.OAuthErrorAsync(bad, HttpStatusCode.Unauthorized, "invalid_token");
+        await HttpAssert.OAuthErrorAsync(bad, HttpStatusCode.Unauthorized, "invalid_token", "The access token is expired or invalid");
         Assert.Contains("invalid_token", bad.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
     }
 
@@ -364,7 +364,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, HostedFlow.Pkce().Verifier));
 
-        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant", "code_verifier verification failed");
         browser.Dispose();
     }
 
@@ -391,7 +391,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier[..42]));
 
-        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant", "code_verifier must be at least 43 characters (got 42)");
         browser.Dispose();
     }
 
@@ -446,7 +446,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         using var replay = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
 
-        await HttpAssert.OAuthErrorAsync(replay, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(replay, HttpStatusCode.BadRequest, "invalid_grant", "Authorization code has already been used");
         // The access token issued from the code is refused by every service's bearer check, not only here.
         Assert.True(await DeniedEverywhereAsync(setup, access));
         using var refreshed = await PostTokenAsync(http, setup, new()
@@ -599,7 +599,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         }
 
         using var withVerifier = await PostTokenAsync(http, web, Exchange(first, HostedFlow.Pkce().Verifier));
-        await HttpAssert.OAuthErrorAsync(withVerifier, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(withVerifier, HttpStatusCode.BadRequest, "invalid_grant", "Invalid PKCE flow: code_verifier without code_challenge");
         await suite.AssertSecurityEventAsync(web, "pkce_downgrade_attempted", web.ClientId, "request_rejected");
 
         var (_, challenge) = HostedFlow.Pkce();
@@ -607,6 +607,12 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var second = HostedFlow.Parameters(again.Headers.Location!)["code"];
         using var plain = await PostTokenAsync(http, web, Exchange(second, null));
         await HttpAssert.JsonAsync(plain, HttpStatusCode.OK);
+
+        // This client need not use PKCE, but a code it asked for with a challenge is redeemed only with the verifier.
+        using var withChallenge = await browser.GetAsync(HostedFlow.AuthorizeUrl(web, challenge, new() { ["scope"] = "openid" }));
+        var third = HostedFlow.Parameters(withChallenge.Headers.Location!)["code"];
+        using var withoutVerifier = await PostTokenAsync(http, web, Exchange(third, null));
+        await HttpAssert.OAuthErrorAsync(withoutVerifier, HttpStatusCode.BadRequest, "invalid_grant", "code_verifier is required");
     }
 
     [Fact]

@@ -220,12 +220,17 @@ public static class HttpAssert
     }
 
     /// <summary>An RFC 6749 error: <c>{error, error_description}</c>, never the REST envelope.</summary>
-    public static async Task OAuthErrorAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected, string error)
+    /// <param name="description">When given, the exact <c>error_description</c> (the docs' words, where they give them).</param>
+    public static async Task OAuthErrorAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected, string error, string? description = null)
     {
         var json = await JsonAsync(response, expected);
         Assert.Equal(JsonValueKind.String, json.GetProperty("error").ValueKind);
         Assert.Equal(error, json.GetProperty("error").GetString());
         Assert.False(json.TryGetProperty("code", out _));
+        if (description is not null)
+        {
+            Assert.Equal(description, json.GetProperty("error_description").GetString());
+        }
     }
 
     public static AuthenticationHeaderValue Basic(string clientId, string secret) =>

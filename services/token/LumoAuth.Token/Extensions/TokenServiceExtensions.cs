@@ -148,6 +148,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
+                server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(RejectReplayedClientAssertions.Descriptor)
                     .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)

@@ -1,7 +1,10 @@
+using System.Security.Cryptography;
+using System.Text;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.Token.Data;
 using Microsoft.AspNetCore;
+using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
@@ -11,11 +14,11 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace LumoAuth.Token.Protocol;
 
 /// <summary>
-/// A code exchange whose verifier does not fit the code is refused as <c>invalid_grant</c> (RFC 7636 §4.6): a verifier
-/// too short to be one (§4.1: 43–128 characters), or one for a code issued without a challenge (a downgrade attempt),
-/// which OpenIddict would answer with <c>invalid_request</c>. A wrong verifier OpenIddict already answers with
-/// <c>invalid_grant</c>; a missing one, from a client that must use PKCE, stays <c>invalid_request</c> (a required
-/// parameter is missing), refused before the code is looked at.
+/// A code exchange whose verifier does not fit the code is refused as <c>invalid_grant</c> (RFC 7636 §4.6), with the
+/// docs' descriptions: a missing verifier for a code issued with a challenge, a verifier too short to be one (§4.1:
+/// 43–128 characters), a wrong one, or one for a code issued without a challenge (a downgrade attempt), which
+/// OpenIddict would answer with <c>invalid_request</c>. A missing verifier from a client that must always use PKCE is
+/// refused earlier, as <c>invalid_request</c> (a required parameter is missing), before the code is looked at.
 /// </summary>
 /// <remarks>The downgrade attempt is also a high-severity security event (<see cref="PkceDowngradeAttempted"/>).</remarks>
 public sealed class PkceFailuresAreInvalidGrant(EventBatcher<TokenDbContext> batcher) : IOpenIddictServerHandler<ValidateTokenRequestContext>
@@ -40,20 +43,33 @@ public sealed class PkceFailuresAreInvalidGrant(EventBatcher<TokenDbContext> bat
         {
             if (!string.IsNullOrEmpty(verifier))
             {
-                context.Reject(Errors.InvalidGrant, "Invalid PKCE flow: code_verifier without code_challenge.");
+                context.Reject(Errors.InvalidGrant, "Invalid PKCE flow: code_verifier without code_challenge");
                 RecordSecurityEvents.Record(batcher, context.Transaction.GetHttpRequest()?.HttpContext, context.ClientId ?? string.Empty,
                     new PkceDowngradeAttempted(context.ClientId ?? string.Empty, code.GetClaim(Claims.Subject)));
             }
         }
         else if (string.IsNullOrEmpty(verifier))
         {
-            context.Reject(Errors.InvalidGrant, "This code was issued with a code_challenge: the code_verifier parameter is required.");
+            context.Reject(Errors.InvalidGrant, "code_verifier is required");
         }
         else if (verifier.Length < 43)
         {
-            context.Reject(Errors.InvalidGrant, $"A code_verifier has at least 43 characters; this one has {verifier.Length}.");
+            context.Reject(Errors.InvalidGrant, $"code_verifier must be at least 43 characters (got {verifier.Length})");
+        }
+        else if (!Matches(verifier, challenge, code.GetClaim(Claims.Private.CodeChallengeMethod)))
+        {
+            context.Reject(Errors.InvalidGrant, "code_verifier verification failed");
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    // RFC 7636 §4.6, compared in constant time. OpenIddict checks again after us; this only words the refusal.
+    private static bool Matches(string verifier, string challenge, string? method)
+    {
+        var expected = method == CodeChallengeMethods.Sha256
+            ? Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)))
+            : verifier;
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(expected), Encoding.ASCII.GetBytes(challenge));
     }
 }

@@ -13,8 +13,8 @@ namespace LumoAuth.Token.Protocol;
 /// <summary>
 /// Raises the security events of the token endpoint (the docs' high-severity security log, kept in the audit log). A
 /// replayed code or refresh token is detected by OpenIddict, which revokes the grant and answers <c>invalid_grant</c>
-/// with an error URI naming its message: ID2010 for a code, ID2012 for a refresh token. The events change no state,
-/// so they go through the batcher like issued tokens.
+/// with an error URI naming its message: ID2010 for a code (reworded as the docs have it), ID2012 for a refresh token.
+/// The events change no state, so they go through the batcher like issued tokens.
 /// </summary>
 public sealed class RecordSecurityEvents(EventBatcher<TokenDbContext> batcher) : IOpenIddictServerHandler<ApplyTokenResponseContext>
 {
@@ -40,6 +40,11 @@ public sealed class RecordSecurityEvents(EventBatcher<TokenDbContext> batcher) :
         IntegrationEvent? detected = uri.EndsWith(CodeAlreadyRedeemed, StringComparison.Ordinal) ? new AuthorizationCodeReplayed(clientId)
             : uri.EndsWith(RefreshTokenAlreadyRedeemed, StringComparison.Ordinal) ? new RefreshTokenReplayed(clientId)
             : null;
+        if (detected is AuthorizationCodeReplayed)
+        {
+            context.Response.ErrorDescription = "Authorization code has already been used";
+        }
+
         if (detected is not null)
         {
             Record(batcher, context.Transaction.GetHttpRequest()?.HttpContext, clientId, detected);
