@@ -40,17 +40,30 @@ public static class SecurityExtensions
 public sealed class AdminScopeRequirement : IAuthorizationRequirement;
 
 /// <summary>
-/// Reads need an admin scope of any kind, writes a writing one. Both vocabularies of the docs are
-/// accepted: <c>admin</c>, <c>admin:read</c>/<c>admin.read</c>, <c>admin:write</c>/<c>admin.write</c> (C-48).
+/// Reads need an admin scope of any kind, writes a writing one. Both vocabularies of the docs are accepted:
+/// <c>admin</c>, <c>admin:read</c>/<c>admin.read</c>, <c>admin:write</c>/<c>admin.write</c> (C-48). A resource scope
+/// (<c>admin:users</c>, <c>admin:clients</c>…) reads and writes its own resources, named by the path segment after
+/// <c>/admin/</c>, and nothing else.
 /// </summary>
 public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequirement>
 {
+    /// <summary>The admin resources (first path segment after <c>/admin/</c>) each resource scope manages.</summary>
+    private static readonly Dictionary<string, string[]> ResourceScopes = new(StringComparer.Ordinal)
+    {
+        ["admin:users"] = ["users", "invitations", "sessions"],
+        ["admin:roles"] = ["roles", "permissions"],
+        ["admin:groups"] = ["groups"],
+        ["admin:clients"] = ["clients", "scopes"],
+        ["admin:webhooks"] = ["webhooks"],
+        ["admin:audit"] = ["audit-logs"],
+    };
+
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AdminScopeRequirement requirement)
     {
         var scopes = ScopesOf(context.User);
-        var method = (context.Resource as HttpContext)?.Request.Method ?? HttpMethods.Get;
-        var isRead = HttpMethods.IsGet(method) || HttpMethods.IsHead(method);
-        if (scopes.Any(s => Grants(s, isRead)))
+        var request = (context.Resource as HttpContext)?.Request;
+        var isRead = request is null || HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+        if (scopes.Any(s => Grants(s, isRead)) || (request is not null && scopes.Any(s => GrantsResource(s, request.PathBase + request.Path))))
         {
             context.Succeed(requirement);
         }
@@ -69,4 +82,26 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
         "admin:read" or "admin.read" => isRead,
         _ => false,
     };
+
+    /// <summary>Whether a resource scope covers the request's full path: <c>/t/{slug}/api/v1/admin/{resource}…</c>.</summary>
+    public static bool GrantsResource(string scope, PathString path)
+    {
+        if (!ResourceScopes.TryGetValue(scope, out var resources))
+        {
+            return false;
+        }
+
+        var value = path.Value ?? string.Empty;
+        const string marker = "/api/v1/admin/";
+        var admin = value.IndexOf(marker, StringComparison.Ordinal);
+        if (admin < 0)
+        {
+            return false;
+        }
+
+        var rest = value.AsSpan(admin + marker.Length);
+        var end = rest.IndexOf('/');
+        var resource = (end < 0 ? rest : rest[..end]).ToString();
+        return resources.Contains(resource, StringComparer.Ordinal);
+    }
 }

@@ -1,0 +1,57 @@
+using System.Security.Claims;
+using LumoAuth.ServiceDefaults.Security;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+
+namespace LumoAuth.ServiceDefaults.Tests;
+
+/// <summary>Which admin scopes let a caller through to which admin routes (the docs' API key scopes).</summary>
+public sealed class AdminScopeHandlerTests
+{
+    [Theory]
+    [InlineData("admin:read", "GET", "/t/acme/api/v1/admin/clients", true)]
+    [InlineData("admin:read", "POST", "/t/acme/api/v1/admin/clients", false)]
+    [InlineData("admin.write", "DELETE", "/t/acme/api/v1/admin/users/1", true)]
+    [InlineData("admin:clients", "POST", "/t/acme/api/v1/admin/clients", true)]
+    [InlineData("admin:clients", "GET", "/t/acme/api/v1/admin/clients/abc", true)]
+    [InlineData("admin:clients", "GET", "/t/acme/api/v1/admin/scopes", true)]
+    [InlineData("admin:clients", "GET", "/t/acme/api/v1/admin/users", false)]
+    [InlineData("admin:clients", "GET", "/t/acme/api/v1/admin/clientsX", false)]
+    [InlineData("admin:users", "DELETE", "/t/acme/api/v1/admin/users/1/sessions", true)]
+    [InlineData("admin:users", "GET", "/t/acme/api/v1/admin/sessions", true)]
+    [InlineData("admin:users", "POST", "/t/acme/api/v1/admin/roles", false)]
+    [InlineData("admin:roles", "POST", "/t/acme/api/v1/admin/roles", true)]
+    [InlineData("admin:groups", "PUT", "/t/acme/api/v1/admin/groups/g", true)]
+    [InlineData("admin:webhooks", "POST", "/t/acme/api/v1/admin/webhooks", true)]
+    [InlineData("admin:audit", "GET", "/t/acme/api/v1/admin/audit-logs", true)]
+    [InlineData("admin:audit", "GET", "/t/acme/api/v1/admin/settings", false)]
+    [InlineData("admin:users", "GET", "/t/admin/api/v1/users", false)]
+    [InlineData("openid", "GET", "/t/acme/api/v1/admin/clients", false)]
+    public async Task Scope_OpensOnlyItsRoutes(string scope, string method, string path, bool allowed)
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Method = method;
+        http.Request.Path = path;
+        var user = new ClaimsPrincipal(new ClaimsIdentity([new Claim(LumoClaims.Scope, scope)], "test"));
+        var context = new AuthorizationHandlerContext([new AdminScopeRequirement()], user, http);
+
+        await new AdminScopeHandler().HandleAsync(context);
+
+        Assert.Equal(allowed, context.HasSucceeded);
+    }
+
+    [Fact]
+    public async Task ResourceScope_SeesTheFullPath_WhenAServiceMovedPartOfItIntoPathBase()
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Method = "POST";
+        http.Request.PathBase = "/t/acme/api/v1";
+        http.Request.Path = "/admin/clients";
+        var user = new ClaimsPrincipal(new ClaimsIdentity([new Claim(LumoClaims.Scope, "admin:clients")], "test"));
+        var context = new AuthorizationHandlerContext([new AdminScopeRequirement()], user, http);
+
+        await new AdminScopeHandler().HandleAsync(context);
+
+        Assert.True(context.HasSucceeded);
+    }
+}
