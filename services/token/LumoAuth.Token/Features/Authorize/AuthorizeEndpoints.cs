@@ -5,7 +5,9 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Registration;
+using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -42,6 +44,7 @@ public static class AuthorizeEndpoints
         IOpenIddictAuthorizationManager Authorizations,
         UserClaims UserClaims,
         SessionStore Sessions,
+        TokenDbContext Db,
         HostedPageSettingsCache HostedPages,
         IAntiforgery Antiforgery,
         TimeProvider Time,
@@ -144,7 +147,9 @@ public static class AuthorizeEndpoints
                 return Forbid(Errors.ConsentRequired, "The user has not consented to this request.");
             }
 
-            return ConsentPage(http, services, request, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes);
+            var clientName = await services.Applications.GetDisplayNameAsync(application, http.RequestAborted);
+            var described = await ScopeDescriptions.OfAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
+            return ConsentPage(http, services, request, clientName, described);
         }
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
@@ -223,13 +228,17 @@ public static class AuthorizeEndpoints
         return $"/t/{slug}/{page}" + QueryString.Create(query);
     }
 
-    private static IResult ConsentPage(HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IEnumerable<string> scopes)
+    private static IResult ConsentPage(
+        HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IReadOnlyList<(string Name, string? Description)> scopes)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var fields = string.Concat(request.GetParameters()
             .Where(p => p.Key != DecisionField && (string?)p.Value is not null)
             .Select(p => HostedPage.Field(p.Key, (string)p.Value!)));
-        var list = string.Concat(scopes.Select(s => $"<li>{HostedPage.Encode(s)}</li>"));
+        // The scope's consent text where it has one (built-in, or set by the tenant's admin), its name beside it.
+        var list = string.Concat(scopes.Select(s => s.Description is { Length: > 0 } text
+            ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s.Name)})</small></li>"
+            : $"<li>{HostedPage.Encode(s.Name)}</li>"));
         var body =
             $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
