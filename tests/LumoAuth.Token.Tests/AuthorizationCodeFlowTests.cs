@@ -43,6 +43,11 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     public async Task CodeFlow_LoginConsentExchange_IssuesAccessIdAndRefreshTokens()
     {
         var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}", new { picture = "https://cdn.example.com/alice.png" })).EnsureSuccessStatusCode();
+        }
+
         using var browser = suite.Browser();
         var (verifier, challenge) = HostedFlow.Pkce();
         var url = HostedFlow.AuthorizeUrl(setup, challenge, new() { ["state"] = "s-1", ["nonce"] = "n-1" });
@@ -82,6 +87,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.Equal("n-1", id.GetClaim("nonce").Value);
         Assert.Equal(setup.Email, id.GetClaim("email").Value);
         Assert.Equal("Alice Example", id.GetClaim("name").Value);
+        Assert.Equal("https://cdn.example.com/alice.png", id.GetClaim("picture").Value);
         Assert.StartsWith("sess_", id.GetClaim("sid").Value, StringComparison.Ordinal);
         Assert.True(id.TryGetPayloadValue<long>("auth_time", out var authTime) && authTime > 0);
         Assert.False(id.TryGetClaim("tenant_id", out _));
@@ -102,6 +108,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
             Assert.Equal(setup.UserId.ToString(), claims.GetProperty("sub").GetString());
             Assert.Equal(setup.Email, claims.GetProperty("email").GetString());
             Assert.Equal("Alice Example", claims.GetProperty("name").GetString());
+            Assert.Equal("https://cdn.example.com/alice.png", claims.GetProperty("picture").GetString());
             Assert.Contains(claims.GetProperty("email_verified").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
             Assert.Equal(setup.Tenant.Slug, claims.GetProperty("tenant").GetString());
         }

@@ -35,6 +35,9 @@ public sealed record UserProfile(
     /// <summary>Slugs of the groups the user is a direct member of (the access token's <c>groups</c>, RFC 9068 §2.2.3.1).</summary>
     public IReadOnlyList<string> Groups { get; init; } = [];
 
+    /// <summary>The URL of the user's picture (OIDC Core §5.1 <c>picture</c>), or null.</summary>
+    public string? Picture { get; init; }
+
     /// <summary>The OIDC <c>address</c> claim's members (OIDC Core §5.1.1, snake_case names), or null when the user has none.</summary>
     public IReadOnlyDictionary<string, string>? Address { get; init; }
 }

@@ -72,6 +72,7 @@ public static class CredentialEndpoints
             user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt)
         {
             Groups = groups,
+            Picture = user.Picture,
             Address = PostalAddress.FromAttributes(user.Attributes),
         });
     }
