@@ -63,8 +63,12 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
         Assert.Equal("Bearer", json.GetProperty("token_type").GetString());
         Assert.False(string.IsNullOrEmpty(json.GetProperty("refresh_token").GetString()));
+        // The client's access-token lifetime (the default, one hour), said in the answer and in the token alike.
+        Assert.InRange(json.GetProperty("expires_in").GetInt32(), 3590, 3600);
+        Assert.Equal(["email", "offline_access", "openid", "profile"], json.GetProperty("scope").GetString()!.Split(' ').Order(StringComparer.Ordinal));
 
         var access = new JsonWebToken(json.GetProperty("access_token").GetString());
+        Assert.Equal(TimeSpan.FromHours(1), access.ValidTo - access.IssuedAt);
         Assert.Equal("at+jwt", access.Typ);
         Assert.Equal(setup.UserId.ToString(), access.Subject);
         Assert.Equal(setup.Issuer, access.Issuer);
@@ -437,6 +441,30 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         using var response = await PostTokenAsync(http, setup, form);
 
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+        browser.Dispose();
+    }
+
+    [Fact]
+    public async Task Refresh_ForMoreScopeThanGranted_InvalidScope_ForLessIsIssued()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid profile offline_access" });
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var refresh = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+
+        // "email" is allowed for the client but was not granted by this user (RFC 6749 §6: no scope beyond the grant).
+        using var wider = await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = refresh, ["client_id"] = setup.ClientId, ["scope"] = "openid profile email offline_access",
+        });
+        await HttpAssert.OAuthErrorAsync(wider, HttpStatusCode.BadRequest, "invalid_scope");
+
+        using var narrower = await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = refresh, ["client_id"] = setup.ClientId, ["scope"] = "openid offline_access",
+        });
+        var json = await HttpAssert.JsonAsync(narrower, HttpStatusCode.OK);
+        Assert.DoesNotContain("profile", new JsonWebToken(json.GetProperty("access_token").GetString()).GetClaim("scope").Value.Split(' '));
         browser.Dispose();
     }
 

@@ -26,7 +26,14 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
     private static async Task<bool> IsActiveAsync(HttpResponseMessage response)
     {
         var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
-        return json.GetProperty("active").GetBoolean();
+        var active = json.GetProperty("active").GetBoolean();
+        if (!active)
+        {
+            // RFC 7662 §2.2: about a token that is not active, the answer says nothing else.
+            Assert.Single(json.EnumerateObject());
+        }
+
+        return active;
     }
 
     [Fact]
@@ -66,6 +73,21 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
         var token = await factory.AccessTokenAsync(tenant, issuedTo);
 
         using var response = await IntrospectAsync(tenant, resourceServer, token);
+
+        Assert.True(await IsActiveAsync(response));
+    }
+
+    [Fact]
+    public async Task Introspect_WithTheClientsSecretInTheForm_IsAllowed()
+    {
+        var tenant = factory.Acme;
+        var client = await factory.CreateOAuthClientAsync(tenant);
+        var token = await factory.AccessTokenAsync(tenant, client);
+
+        using var response = await factory.PostFormAsync(tenant, "oauth/introspect", new()
+        {
+            ["token"] = token, ["client_id"] = client.ClientId, ["client_secret"] = client.Secret!,
+        });
 
         Assert.True(await IsActiveAsync(response));
     }

@@ -149,6 +149,8 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
+                server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);
+                server.AddEventHandler(ScopeBeyondTheGrantIsInvalidScope.Descriptor);
                 server.AddEventHandler(RejectReplayedClientAssertions.Descriptor)
                     .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)

@@ -112,8 +112,8 @@ public sealed class ClientCredentialsFastPath(
         RecordAccessTokenIssued.Record(
             batcher, http, RecordAccessTokenIssued.DirectPath, clientId, GrantTypes.ClientCredentials, clientId, tokenId, scopes, tenant.Id);
 
-        // Like OpenIddict, the granted scopes are echoed only when they differ from those asked for (RFC 6749 §5.1).
-        await WriteResponseAsync(http.Response, accessToken, lifetime, scope is null && scopes.Length > 0 ? scopeClaim : null);
+        // The granted scope is always named, as by the pipeline (AlwaysNameTheGrantedScope).
+        await WriteResponseAsync(http.Response, accessToken, lifetime, scopes.Length > 0 ? scopeClaim : null);
         return true;
     }
 
