@@ -114,6 +114,55 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
     }
 
     [Fact]
+    public async Task Authorize_UnknownResponseType_ShowsUnsupportedResponseType_WithoutRedirecting()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, new() { ["response_type"] = "magic" }));
+
+        // Without a known response type there is no telling whether the answer belongs in the query or the fragment.
+        await AssertErrorPageAsync(response, "unsupported_response_type");
+    }
+
+    private async Task<CreatedClient> WebClientAsync(bool requiresPkce) =>
+        await factory.CreateOAuthClientAsync(factory.Acme, new
+        {
+            name = "Portal", applicationType = "web", redirectUris = new[] { RedirectUri },
+            grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" }, requiresPkce,
+        });
+
+    [Fact]
+    public async Task Authorize_ConfidentialClientThatRequiresPkce_WithoutChallenge_RedirectsInvalidRequest()
+    {
+        var client = await WebClientAsync(requiresPkce: true);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId,
+            new() { ["scope"] = "openid", ["code_challenge"] = null, ["code_challenge_method"] = null }));
+
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+    }
+
+    [Theory]
+    [InlineData("plain")]
+    [InlineData(null)]
+    public async Task Authorize_ConfidentialClient_MayUseAPlainChallenge(string? method)
+    {
+        var client = await WebClientAsync(requiresPkce: false);
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId,
+            new() { ["scope"] = "openid", ["code_challenge"] = new string('p', 43), ["code_challenge_method"] = method }));
+
+        // On to the login page: the request was accepted.
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        Assert.Contains($"/t/{factory.Acme.Slug}/login", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Authorize_UnknownClient_ShowsErrorPage()
     {
         using var browser = Browser();

@@ -50,7 +50,9 @@ public sealed class AuthorizationErrorPage : LocalErrorPage<ApplyAuthorizationRe
 
     protected override string FallbackDescription => "The authorization request is not valid.";
 
-    protected override string? DestinationOf(ApplyAuthorizationResponseContext context) => context.RedirectUri;
+    // Without a response mode (e.g. an unknown response_type) OpenIddict cannot redirect either: the user sees the page.
+    protected override string? DestinationOf(ApplyAuthorizationResponseContext context) =>
+        string.IsNullOrEmpty(context.ResponseMode) ? null : context.RedirectUri;
 
     protected override OpenIddict.Abstractions.OpenIddictResponse ResponseOf(ApplyAuthorizationResponseContext context) => context.Response;
 }
