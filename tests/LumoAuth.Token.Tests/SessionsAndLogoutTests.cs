@@ -206,14 +206,19 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         second.Browser.Dispose();
     }
 
-    [Fact]
-    public async Task UserBlockedInAdmin_EndsTheUsersSessionsAndGrants()
+    [Theory]
+    [InlineData("block")]
+    [InlineData("delete")]
+    public async Task UserBlockedOrDeletedInAdmin_EndsTheUsersSessionsAndGrants(string action)
     {
         var signedIn = await SignInAsync();
         using var adminService = suite.Admin.ClientFor(signedIn.Setup.Tenant);
+        var user = $"{signedIn.Setup.Tenant.Api}/admin/users/{signedIn.Setup.UserId}";
 
-        using var blocked = await adminService.PostAsync($"{signedIn.Setup.Tenant.Api}/admin/users/{signedIn.Setup.UserId}/block", JsonContent.Create(new { reason = "test" }));
-        Assert.True(blocked.IsSuccessStatusCode, await blocked.Content.ReadAsStringAsync());
+        using var changed = action == "block"
+            ? await adminService.PostAsync($"{user}/block", JsonContent.Create(new { reason = "test" }))
+            : await adminService.DeleteAsync(user);
+        Assert.True(changed.IsSuccessStatusCode, await changed.Content.ReadAsStringAsync());
 
         await ApiAssert.EventuallyAsync(async () => await BrowserIsSignedInAsync(signedIn) ? null : "signed out");
         Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
