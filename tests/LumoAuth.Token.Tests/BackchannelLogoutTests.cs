@@ -64,8 +64,11 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
         _receiver.Close();
     }
 
-    [Fact]
-    public async Task Logout_PostsASignedLogoutTokenToTheClient()
+    /// <summary>However the session ends — the user logs out, or an admin ends it — the client hears of it.</summary>
+    [Theory]
+    [InlineData("logout")]
+    [InlineData("admin")]
+    public async Task EndedSession_PostsASignedLogoutTokenToTheClient(string endedBy)
     {
         StartReceiver();
         var setup = await suite.SetUpAsync(new
@@ -89,12 +92,22 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
         }));
         var idToken = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
 
-        using var logout = await browser.GetAsync(QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        if (endedBy == "logout")
         {
-            ["id_token_hint"] = idToken.EncodedToken,
-            ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
-        }));
-        Assert.Equal(HttpStatusCode.SeeOther, logout.StatusCode);
+            using var logout = await browser.GetAsync(QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+            {
+                ["id_token_hint"] = idToken.EncodedToken,
+                ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+            }));
+            Assert.Equal(HttpStatusCode.SeeOther, logout.StatusCode);
+        }
+        else
+        {
+            using var admin = suite.Token.CreateClient();
+            admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+            using var revoked = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions/{idToken.GetClaim("sid").Value}");
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
 
         var received = await ApiAssert.EventuallyAsync(() => Task.FromResult(_tokens.TryDequeue(out var t) ? t : null), TimeSpan.FromSeconds(30));
         var jwt = new JsonWebToken(received);
