@@ -1,3 +1,4 @@
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Protocol;
 using Microsoft.Extensions.Primitives;
@@ -39,12 +40,12 @@ public sealed class ClientCors(RequestDelegate next, ClientCache clients)
         else if (PostEndpoints.Any(p => request.Path.Equals(p, StringComparison.Ordinal)))
         {
             methods = "POST";
-            allowed = preflight ? await IsTenantOriginAsync(tenant, origin, http) : await IsClientOriginAsync(http, tenant, origin);
+            allowed = preflight ? await IsTenantOriginAsync(http, tenant, origin) : await IsClientOriginAsync(http, tenant, origin);
         }
         else if (request.Path.Equals(UserInfo, StringComparison.Ordinal))
         {
             methods = "GET, POST";
-            allowed = await IsTenantOriginAsync(tenant, origin, http);
+            allowed = await IsTenantOriginAsync(http, tenant, origin);
         }
         else
         {
@@ -90,10 +91,10 @@ public sealed class ClientCors(RequestDelegate next, ClientCache clients)
         await next(http);
     }
 
-    private async ValueTask<bool> IsTenantOriginAsync(Contracts.Internal.TenantInfo tenant, string origin, HttpContext http) =>
+    private async ValueTask<bool> IsTenantOriginAsync(HttpContext http, TenantInfo tenant, string origin) =>
         (await clients.TenantOriginsAsync(tenant, http.RequestAborted)).Contains(origin);
 
-    private async ValueTask<bool> IsClientOriginAsync(HttpContext http, Contracts.Internal.TenantInfo tenant, string origin)
+    private async ValueTask<bool> IsClientOriginAsync(HttpContext http, TenantInfo tenant, string origin)
     {
         StringValues clientId = default;
         if (http.Request.HasFormContentType)
@@ -111,7 +112,7 @@ public sealed class ClientCors(RequestDelegate next, ClientCache clients)
 
         if (clientId is not [{ Length: > 0 and <= 200 } id])
         {
-            return await IsTenantOriginAsync(tenant, origin, http);
+            return await IsTenantOriginAsync(http, tenant, origin);
         }
 
         return await clients.GetAsync(tenant, id, http.RequestAborted) is { Application.IsActive: true } client
