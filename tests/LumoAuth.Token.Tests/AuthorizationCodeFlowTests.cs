@@ -234,6 +234,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.StartsWith("Bearer", none.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         await HttpAssert.OAuthErrorAsync(bad, HttpStatusCode.Unauthorized, "invalid_token", "The access token is expired or invalid");
         Assert.Contains("invalid_token", bad.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Contains("The access token is expired or invalid", bad.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
