@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Security.Cryptography;
 using LumoAuth.Token.Protocol;
@@ -10,6 +11,28 @@ namespace LumoAuth.Token.Tests;
 
 public sealed class DiscoveryTests(TokenFactory factory) : IClassFixture<TokenFactory>
 {
+    [Fact]
+    public async Task Discovery_ListsTheTenantsCustomScopes_AndNoOtherTenants()
+    {
+        var tenant = factory.AddTenant("scopes");
+        var other = factory.AddTenant("scopes");
+        using (var admin = factory.AdminClient(tenant))
+        using (var created = await admin.PostAsJsonAsync($"/t/{tenant.Slug}/api/v1/admin/scopes", new { name = "orders.read", description = "See your orders" }))
+        {
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        using var http = factory.CreateClient();
+        async Task<List<string?>> ScopesOf(TestTenant t) =>
+            (await HttpAssert.JsonAsync(await http.GetAsync($"/t/{t.Slug}/.well-known/openid-configuration"), HttpStatusCode.OK))
+                .GetProperty("scopes_supported").EnumerateArray().Select(e => e.GetString()).ToList();
+
+        var own = await ScopesOf(tenant);
+        Assert.Contains("orders.read", own);
+        Assert.Contains("openid", own);
+        Assert.DoesNotContain("orders.read", await ScopesOf(other));
+    }
+
     [Theory]
     [InlineData("/api/v1/.well-known/openid-configuration")]
     [InlineData("/api/v1/.well-known/oauth-authorization-server")]

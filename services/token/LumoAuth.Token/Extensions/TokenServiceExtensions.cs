@@ -137,7 +137,8 @@ public static class TokenServiceExtensions
                 // Extensions.
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
                 server.AddEventHandler(PromptCreatePerTenant.Descriptor)
-                    .AddEventHandler(AdvertiseLogoutSupport.Descriptor);
+                    .AddEventHandler(AdvertiseLogoutSupport.Descriptor)
+                    .AddEventHandler(CustomScopesInDiscovery.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);
