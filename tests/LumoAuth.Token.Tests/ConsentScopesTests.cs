@@ -37,4 +37,36 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
         Assert.Contains("<li>See your &lt;orders&gt; &amp; invoices <small>(orders.read)</small></li>", html, StringComparison.Ordinal);
         Assert.Contains("<li>orders.undescribed</li>", html, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task AuthorizeWithoutScope_GrantsTheTenantsDefaultScopesTheClientMayHave()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        foreach (var (name, isDefault) in new[] { ("orders.read", true), ("orders.write", false), ("billing.read", true) })
+        {
+            using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/scopes", new { name, description = "About " + name, isDefault });
+            Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        }
+
+        // billing.read is a default scope, but not one this client may have.
+        using (var client = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/clients/{setup.ClientId}",
+                   new { allowedScopes = new[] { "openid", "orders.read", "orders.write" } }))
+        {
+            Assert.Equal(HttpStatusCode.OK, client.StatusCode);
+        }
+
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = null })))["code"];
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+
+        Assert.Equal("orders.read", (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("scope").GetString());
+    }
 }

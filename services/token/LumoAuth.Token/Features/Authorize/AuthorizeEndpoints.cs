@@ -12,6 +12,7 @@ using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -66,6 +67,15 @@ public static class AuthorizeEndpoints
 
         var scopes = request.GetScopes();
         var allowed = ClientPermissions.ScopesOf(await services.Applications.GetPermissionsAsync(application, http.RequestAborted));
+        if (scopes.IsEmpty)
+        {
+            // RFC 6749 §3.3: no scope asked for means the tenant's default scopes (isDefault) that this client may have.
+            var tenantId = services.Tenant.TenantId;
+            var defaults = await services.Db.Scopes.AsNoTracking().Where(s => s.TenantId == tenantId && s.IsDefault)
+                .Select(s => s.Name).ToListAsync(http.RequestAborted);
+            scopes = [.. defaults.Where(allowed.Contains).Order(StringComparer.Ordinal)];
+        }
+
         if (scopes.FirstOrDefault(s => !allowed.Contains(s)) is { } denied)
         {
             return Forbid(Errors.InvalidScope, $"The application may not request the scope '{denied}'.");
