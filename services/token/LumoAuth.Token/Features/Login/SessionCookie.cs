@@ -111,8 +111,6 @@ public static class SessionCookie
 public sealed class SessionStore(
     TokenDbContext db, TenantContext tenant, HostedPageSettingsCache settings, SessionRevocation revocation, TimeProvider time)
 {
-    public const string SingleSessionReason = "single_session";
-
     /// <summary>The longest a use is not recorded: a session's last activity is written at most this often.</summary>
     private static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
 
@@ -146,7 +144,7 @@ public sealed class SessionStore(
                 .Select(s => s.Id).ToListAsync(cancellationToken);
             foreach (var other in others)
             {
-                await revocation.RevokeSessionAsync(userId, other, SingleSessionReason, cancellationToken);
+                await revocation.RevokeSessionAsync(userId, other, SessionRevocation.Reasons.SingleSession, cancellationToken);
             }
         }
 

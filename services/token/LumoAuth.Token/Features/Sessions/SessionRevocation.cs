@@ -28,6 +28,7 @@ public sealed class SessionRevocation(
         public const string UserBlocked = "user_blocked";
         public const string UserDeleted = "user_deleted";
         public const string Logout = "logout";
+        public const string SingleSession = "single_session";
     }
 
     /// <summary>Ends one session of the user; false when there is no such active session.</summary>
