@@ -1,7 +1,7 @@
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Scopes;
 using Microsoft.AspNetCore;
-using Microsoft.EntityFrameworkCore;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Server.OpenIddictServerEvents;
@@ -29,7 +29,6 @@ public sealed class CustomScopesInDiscovery(TenantContext tenant, TokenDbContext
         }
 
         var cancellationToken = context.Transaction.GetHttpRequest()?.HttpContext.RequestAborted ?? CancellationToken.None;
-        var tenantId = tenant.TenantId;
-        context.Scopes.UnionWith(await db.Scopes.AsNoTracking().Where(s => s.TenantId == tenantId).Select(s => s.Name).ToListAsync(cancellationToken));
+        context.Scopes.UnionWith(await TenantScopes.NamesAsync(db, tenant.TenantId, cancellationToken));
     }
 }

@@ -1,8 +1,8 @@
-using System.Text.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Token;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
@@ -77,11 +77,9 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
         _origins.Remove(OriginsKey(tenantId));
     }
 
-    // A scope of its own: the load is shared by requests (and may outlive the one that started it).
     private static async Task<CachedClient?> LoadAsync((IServiceScopeFactory Scopes, TenantInfo Tenant, string ClientId) state)
     {
-        await using var scope = state.Scopes.CreateAsyncScope();
-        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(state.Tenant);
+        await using var scope = TenantScope(state.Scopes, state.Tenant);
         var store = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationStore<TokenApplication>>();
         return await store.FindByClientIdAsync(state.ClientId, CancellationToken.None) is { } application
             ? new CachedClient(application)
@@ -90,13 +88,20 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
 
     private static async Task<IReadOnlySet<string>> LoadOriginsAsync((IServiceScopeFactory Scopes, TenantInfo Tenant) state)
     {
-        await using var scope = state.Scopes.CreateAsyncScope();
-        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(state.Tenant);
+        await using var scope = TenantScope(state.Scopes, state.Tenant);
         var lists = await scope.ServiceProvider.GetRequiredService<TokenDbContext>().Applications
             .Where(a => a.IsActive && a.AllowedOrigins != null)
             .Select(a => a.AllowedOrigins!)
             .ToListAsync();
-        return lists.SelectMany(CachedClient.ReadOrigins).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        return lists.SelectMany(ClientMapping.ReadList).ToHashSet(StringComparer.OrdinalIgnoreCase);
+    }
+
+    // A scope of its own: a load is shared by requests (and may outlive the one that started it).
+    private static AsyncServiceScope TenantScope(IServiceScopeFactory scopes, TenantInfo tenant)
+    {
+        var scope = scopes.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(tenant);
+        return scope;
     }
 
     private static string Key(Guid tenantId, string clientId) => $"client:{tenantId:N}:{clientId}";
@@ -115,8 +120,5 @@ public sealed class CachedClient(TokenApplication application)
     public ClientCredentialsProfile Profile => _profile ??= ClientCredentialsProfile.Of(Application);
 
     /// <summary>The browser origins the client registered (stored normalized: lower case, no default port).</summary>
-    public IReadOnlySet<string> AllowedOrigins => _origins ??= ReadOrigins(Application.AllowedOrigins).ToHashSet(StringComparer.OrdinalIgnoreCase);
-
-    public static IEnumerable<string> ReadOrigins(string? json) =>
-        string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
+    public IReadOnlySet<string> AllowedOrigins => _origins ??= ClientMapping.ReadList(Application.AllowedOrigins).ToHashSet(StringComparer.OrdinalIgnoreCase);
 }

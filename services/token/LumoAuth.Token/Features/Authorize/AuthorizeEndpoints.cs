@@ -12,7 +12,6 @@ using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -70,9 +69,7 @@ public static class AuthorizeEndpoints
         if (scopes.IsEmpty)
         {
             // RFC 6749 §3.3: no scope asked for means the tenant's default scopes (isDefault) that this client may have.
-            var tenantId = services.Tenant.TenantId;
-            var defaults = await services.Db.Scopes.AsNoTracking().Where(s => s.TenantId == tenantId && s.IsDefault)
-                .Select(s => s.Name).ToListAsync(http.RequestAborted);
+            var defaults = await TenantScopes.DefaultsAsync(services.Db, services.Tenant.TenantId, http.RequestAborted);
             scopes = [.. defaults.Where(allowed.Contains).Order(StringComparer.Ordinal)];
         }
 
@@ -158,7 +155,7 @@ public static class AuthorizeEndpoints
             }
 
             var clientName = await services.Applications.GetDisplayNameAsync(application, http.RequestAborted);
-            var described = await ScopeDescriptions.OfAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
+            var described = await TenantScopes.DescribeAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
             return ConsentPage(http, services, request, clientName, described);
         }
 

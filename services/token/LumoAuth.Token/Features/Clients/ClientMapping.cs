@@ -114,6 +114,7 @@ public static class ClientMapping
             ? (int)span.TotalSeconds
             : fallback;
 
-    private static List<string> ReadList(string? json) =>
+    /// <summary>A JSON array column (redirect URIs, origins, permissions) as a list; empty when unset.</summary>
+    public static List<string> ReadList(string? json) =>
         string.IsNullOrEmpty(json) ? [] : JsonSerializer.Deserialize<List<string>>(json) ?? [];
 }

@@ -90,8 +90,7 @@ public static class HostedPage
             ? "; frame-src " + string.Join(' ', frameSources.Select(f => f.GetLeftPart(UriPartial.Authority)).Distinct(StringComparer.Ordinal))
             : string.Empty;
         headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'{images}{frames}; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
-        headers.XFrameOptions = "DENY";
-        headers.XContentTypeOptions = "nosniff";
+        // X-Frame-Options and nosniff: BrowserSecurityHeaders, for every HTML answer of the service.
         headers["Referrer-Policy"] = "no-referrer";
         headers.CacheControl = "no-store";
         headers.Pragma = "no-cache";
