@@ -1,5 +1,6 @@
 using LumoAuth.ServiceDefaults;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Transforms;
 
 namespace LumoAuth.Gateway;
 
@@ -83,13 +84,21 @@ public static class GatewayRoutes
         (Api + "/scim2.0/{**rest}", ServiceNames.Admin),
     ];
 
+    /// <remarks>
+    /// Services read the caller's address and scheme from X-Forwarded-For/-Proto (ServiceDefaults) and take their
+    /// public host and path from configuration, so the gateway sets those two and drops X-Forwarded-Host/-Prefix,
+    /// whatever the caller sent: two headers fewer to write and parse on every forwarded request.
+    /// </remarks>
     public static IReadOnlyList<RouteConfig> Routes() =>
         Table.Select((route, index) => new RouteConfig
         {
             RouteId = $"{route.Service}-{index}",
             ClusterId = route.Service,
             Match = new RouteMatch { Path = route.Path },
-        }).ToList();
+        }.WithTransformXForwarded(
+            xDefault: ForwardedTransformActions.Set,
+            xHost: ForwardedTransformActions.Remove,
+            xPrefix: ForwardedTransformActions.Remove)).ToList();
 
     public static IReadOnlyList<ClusterConfig> Clusters() =>
         Table.Select(r => r.Service).Distinct().Select(service => new ClusterConfig

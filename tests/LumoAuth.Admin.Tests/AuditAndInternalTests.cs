@@ -53,6 +53,8 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         await Task.Delay(1000);
         var final = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?targetId={userId}"));
         Assert.Equal(1, final["meta"]!["total"]!.GetValue<long>());
+        // The entry is keyed by the event it records.
+        Assert.Equal($"log_{messageId:N}", final["data"]![0]!["id"]!.GetValue<string>());
     }
 
     [Fact]

@@ -40,6 +40,10 @@ public class GatewayFixture : IAsyncLifetime
             context.Response.Headers["X-Backend"] = names[context.Connection.LocalPort];
             context.Response.Headers["X-Seen-Path"] = context.Request.Path.Value;
             context.Response.Headers["X-Seen-Correlation"] = context.Request.Headers["X-Correlation-Id"].ToString();
+            context.Response.Headers["X-Seen-Forwarded"] = string.Join(";", context.Request.Headers
+                .Where(h => h.Key.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
+                .OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+                .Select(h => $"{h.Key.ToLowerInvariant()}={h.Value}"));
             if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
             {
                 using var body = new MemoryStream();

@@ -107,6 +107,22 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task ForwardedHeaders_AreTheGatewaysOwn_AndOnlyThoseServicesRead()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/t/acme/api/v1/admin/users");
+        request.Headers.Add("X-Forwarded-Host", "evil.example");
+        request.Headers.Add("X-Forwarded-Prefix", "/elsewhere");
+        using var response = await client.SendAsync(request);
+
+        // The scheme is the one the gateway saw; a caller's host and prefix never reach a service.
+        var seen = response.Headers.GetValues("X-Seen-Forwarded").Single().Split(';', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("x-forwarded-proto=http", seen);
+        Assert.DoesNotContain(seen, h => h.StartsWith("x-forwarded-host=", StringComparison.Ordinal));
+        Assert.DoesNotContain(seen, h => h.StartsWith("x-forwarded-prefix=", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task SmallBody_IsForwardedIntact_WithItsContentType()
     {
         using var client = fixture.Gateway.CreateClient();

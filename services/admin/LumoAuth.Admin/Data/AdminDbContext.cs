@@ -181,7 +181,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
         modelBuilder.Entity<AuditLogEntry>(e =>
         {
             e.ToTable("audit_logs");
-            e.HasIndex(a => a.EventId).IsUnique();
+            // The key is the event's id, never generated here: a redelivery is a conflict, not a second entry.
+            e.Property(a => a.Id).ValueGeneratedNever();
             e.HasIndex(a => new { a.TenantId, a.Timestamp });
             e.Property(a => a.Action).HasMaxLength(100);
             e.Property(a => a.Category).HasMaxLength(50);

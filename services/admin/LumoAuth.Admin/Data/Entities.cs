@@ -207,14 +207,13 @@ public sealed class ApiKey
     public DateTimeOffset? RevokedAt { get; set; }
 }
 
-/// <summary>An append-only audit entry, one per integration event (the event id makes it idempotent).</summary>
+/// <summary>An append-only audit entry, one per integration event.</summary>
 public sealed class AuditLogEntry
 {
+    /// <summary>The id of the event it records, so a redelivered event finds its entry already there.</summary>
     public Guid Id { get; set; }
 
     public Guid TenantId { get; set; }
-
-    public Guid EventId { get; set; }
 
     public string Action { get; set; } = string.Empty;
 

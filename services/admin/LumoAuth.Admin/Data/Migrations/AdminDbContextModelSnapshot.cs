@@ -72,7 +72,6 @@ namespace LumoAuth.Admin.Data.Migrations
             modelBuilder.Entity("LumoAuth.Admin.Data.AuditLogEntry", b =>
                 {
                     b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
                     b.Property<string>("Action")
@@ -101,9 +100,6 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.Property<string>("CorrelationId")
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
-
-                    b.Property<Guid>("EventId")
-                        .HasColumnType("uuid");
 
                     b.Property<string>("IpAddress")
                         .HasMaxLength(64)
@@ -137,9 +133,6 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasColumnType("character varying(512)");
 
                     b.HasKey("Id");
-
-                    b.HasIndex("EventId")
-                        .IsUnique();
 
                     b.HasIndex("TenantId", "Timestamp");
 

@@ -13,8 +13,8 @@ namespace LumoAuth.Admin.Features.AuditLogs;
 
 /// <summary>
 /// Turns every integration event of every service into an audit entry (each item of a batched message into an
-/// entry of its own). One generic consumer per contract type, all on one queue; the entry's unique event id makes
-/// a redelivery a no-op.
+/// entry of its own). One generic consumer per contract type, all on one queue; an entry's key is its event's id,
+/// so a redelivery is a no-op.
 /// </summary>
 public sealed class AuditConsumer<TEvent>(AdminDbContext db) : IConsumer<TEvent>
     where TEvent : IntegrationEvent
@@ -31,21 +31,20 @@ public sealed class AuditConsumer<TEvent>(AdminDbContext db) : IConsumer<TEvent>
         }
 
         // One statement for the whole message. Insert-if-absent keeps the log append-only and the consumer
-        // idempotent without a separate inbox row.
+        // idempotent without a separate inbox row; keyed by the event id, each row maintains two indexes, not three.
         await db.Database.ExecuteSqlInterpolatedAsync($"""
-            INSERT INTO audit_logs ("Id", "TenantId", "EventId", "Action", "Category", "ActorType", "ActorId", "ActorEmail",
+            INSERT INTO audit_logs ("Id", "TenantId", "Action", "Category", "ActorType", "ActorId", "ActorEmail",
                 "TargetType", "TargetId", "Outcome", "IpAddress", "UserAgent", "CorrelationId", "Metadata", "Timestamp")
-            SELECT id, tenant, event, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
+            SELECT id, tenant, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
                 ip, user_agent, correlation, CAST(metadata AS jsonb), at
-            FROM unnest({Column(entries, e => e.Id)}, {Column(entries, e => e.TenantId)}, {Column(entries, e => e.EventId)},
-                {Column(entries, e => e.Action)}, {Column(entries, e => e.Category)}, {Column(entries, e => e.ActorType)},
-                {Column(entries, e => e.ActorId)}, {Column(entries, e => e.ActorEmail)}, {Column(entries, e => e.TargetType)},
-                {Column(entries, e => e.TargetId)}, {Column(entries, e => e.Outcome)}, {Column(entries, e => e.IpAddress)},
-                {Column(entries, e => e.UserAgent)}, {Column(entries, e => e.CorrelationId)}, {Column(entries, e => e.Metadata)},
-                {Column(entries, e => e.Timestamp)})
-                AS rows(id, tenant, event, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
+            FROM unnest({Column(entries, e => e.Id)}, {Column(entries, e => e.TenantId)}, {Column(entries, e => e.Action)},
+                {Column(entries, e => e.Category)}, {Column(entries, e => e.ActorType)}, {Column(entries, e => e.ActorId)},
+                {Column(entries, e => e.ActorEmail)}, {Column(entries, e => e.TargetType)}, {Column(entries, e => e.TargetId)},
+                {Column(entries, e => e.Outcome)}, {Column(entries, e => e.IpAddress)}, {Column(entries, e => e.UserAgent)},
+                {Column(entries, e => e.CorrelationId)}, {Column(entries, e => e.Metadata)}, {Column(entries, e => e.Timestamp)})
+                AS rows(id, tenant, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
                     ip, user_agent, correlation, metadata, at)
-            ON CONFLICT ("EventId") DO NOTHING
+            ON CONFLICT ("Id") DO NOTHING
             """, context.CancellationToken);
     }
 
@@ -87,9 +86,8 @@ public static class AuditMapping
 
         return new AuditLogEntry
         {
-            Id = Guid.CreateVersion7(),
+            Id = eventId,
             TenantId = tenantId,
-            EventId = eventId,
             Action = shape.Action,
             Category = shape.Category,
             ActorType = @event.Actor?.Type ?? "system",
