@@ -39,6 +39,9 @@ sign_rate() { # algorithms…
     SIGN_RATE[$alg]+="$rate;"
   done < <(dotnet bench/LumoAuth.Token.Benchmarks/bin/Release/net10.0/LumoAuth.Token.Benchmarks.dll sign-rate 5 "$@")
 }
+last_sign_rate() { local samples="${SIGN_RATE[$1]%;}"; echo "${samples##*;}"; }
+# PAIRED[alg]: the samples just before and just after each round of the token service alone, "<before> <after>;".
+declare -A PAIRED
 log "in-process signing rate, 5 s per algorithm"
 sign_rate "${ALGORITHMS[@]}"
 for alg in "${ALGORITHMS[@]}"; do [[ -n "${SIGN_RATE[$alg]:-}" ]] || die "no in-process signing rate for $alg"; done
@@ -97,6 +100,12 @@ for alg in "${ALGORITHMS[@]}"; do
       fi
       log "$alg: $target, round $round of $ROUNDS"
       RESULT[$alg,$target]+="$(measure "${URL[$target]}" "$warmup");"
+      if [[ "$target" == alone ]] && ((ROUNDS > 1)); then
+        # …and right after it, so each round of the token service alone has a ceiling of its own (the paired line).
+        before="$(last_sign_rate "$alg")"
+        sign_rate "$alg"
+        PAIRED[$alg]+="$before $(last_sign_rate "$alg");"
+      fi
     done
   done
   for target in oidc alone gateway; do expect_token "${URL[$target]}" "$alg"; done
@@ -106,7 +115,7 @@ done
 # 3. The table. Each round's result is "<ok requests/s> <p50 ms> <p99 ms> <errors>"; cells show medians over the rounds.
 bench_machine_line
 python3 - "$SECONDS_EACH" "$(nproc)" "$ROUNDS" "$(for a in "${ALGORITHMS[@]}"; do
-  echo "$a|${SIGN_RATE[$a]}|${RESULT[$a,oidc]}|${RESULT[$a,alone]}|${RESULT[$a,gateway]}"; done)" <<'EOF'
+  echo "$a|${SIGN_RATE[$a]}|${RESULT[$a,oidc]}|${RESULT[$a,alone]}|${RESULT[$a,gateway]}|${PAIRED[$a]:-}"; done)" <<'EOF'
 import statistics, sys
 seconds, cores, rounds, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].splitlines()
 def runs(cell): return [r.split() for r in cell.split(";") if r.strip()]
@@ -118,12 +127,12 @@ def each(cell): return " · ".join(f"{float(r[0]):,.0f}" for r in runs(cell))
 what = f"medians of {rounds} rounds" if rounds > 1 else "one round"
 print(f"wrk -t2 -c64 -d{seconds}s, client_credentials with client_secret_basic; rates count answers below 400 (a token endpoint's 200 is a token; one per server decoded before and after); "
       f"(p50 / p99); {what}; signing rate in-process on {cores} cores"
-      f"{' (median of the samples before the servers start and before each round of the token service alone)' if rounds > 1 else ''}.\n")
+      f"{' (median of the samples before the servers start and before and after each round of the token service alone)' if rounds > 1 else ''}.\n")
 print("| key | signing rate /s | oidc-provider tokens/s | token alone tokens/s | through gateway tokens/s "
       "| token alone as % of signing rate | × oidc-provider | gateway hop cost % | errors (oidc / alone / gateway) |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for row in rows:
-    alg, sign, oidc, alone, gw = row.split("|")
+    alg, sign, oidc, alone, gw, paired = row.split("|")
     o, a, g = median(oidc), median(alone), median(gw)
     samples = [float(x) for x in sign.split(";") if x.strip()]
     sign = statistics.median(samples)
@@ -133,4 +142,15 @@ for row in rows:
     print(f"| {alg} | {sign:,.0f} | {show(o)} | {show(a)} | {show(g)} | {pct} | {times} | {hop} | {o[3]} / {a[3]} / {g[3]} |")
     if rounds > 1:
         print(f"| {alg} rounds | {' · '.join(f'{x:,.0f}' for x in samples)} | {each(oidc)} | {each(alone)} | {each(gw)} | | | | |")
+        # Each ratio from one round's own figures: the token service alone against the signing rate sampled just before
+        # and just after it, against that round's oidc-provider, and against that round's gateway. The machine's speed
+        # drifts between rounds; within a round it drifts less.
+        rate = lambda cell: [float(r[0]) for r in runs(cell)]
+        ceilings = [sum(map(float, p.split())) / 2 for p in paired.split(";") if p.strip()]
+        pcts = [100 * t / c for t, c in zip(rate(alone), ceilings)]
+        timess = [t / x for t, x in zip(rate(alone), rate(oidc))]
+        hops = [100 * (1 - y / t) for t, y in zip(rate(alone), rate(gw))]
+        listed = lambda xs, fmt: f"{fmt(statistics.median(xs))} ({' · '.join(fmt(x) for x in xs)})"
+        print(f"| {alg} paired by round | {' · '.join(f'{c:,.0f}' for c in ceilings)} | | | | {listed(pcts, lambda x: f'{x:.0f}%')} "
+              f"| {listed(timess, lambda x: f'{x:.2f}×')} | {listed(hops, lambda x: f'{x:.0f}%')} | |")
 EOF
