@@ -93,6 +93,7 @@ public static class TokenServiceExtensions
                     .SetIntrospectionEndpointUris("oauth/introspect")
                     .SetRevocationEndpointUris("oauth/revoke")
                     .SetAuthorizationEndpointUris("oauth/authorize")
+                    .SetPushedAuthorizationEndpointUris("oauth/par")
                     .SetUserInfoEndpointUris("oauth/userinfo")
                     .SetEndSessionEndpointUris("oauth/logout");
 
@@ -108,6 +109,9 @@ public static class TokenServiceExtensions
                     .AllowNoneFlow();
                 // The longest RFC 6749 §4.1.2 recommends, and what the docs state.
                 server.SetAuthorizationCodeLifetime(TimeSpan.FromMinutes(10));
+                // A pushed request's request_uri (RFC 9126) lives as long as the docs say (600 s, inventory C-10), and
+                // is redeemed when the authorization endpoint answers with a code; until then the user may sign in.
+                server.Configure(o => o.RequestTokenLifetime = TimeSpan.FromMinutes(10));
 
                 // Scopes are per client (scp: permissions), checked by the token and authorization endpoints
                 // with invalid_scope; the standard ones are advertised.
@@ -148,6 +152,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(EndSessionErrorPage.Descriptor)
                     .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
+                server.AddEventHandler(PushedRequestTime.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

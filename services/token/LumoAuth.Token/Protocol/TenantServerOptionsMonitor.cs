@@ -117,7 +117,8 @@ public sealed class TenantServerOptionsMonitor(
         foreach (var list in new[]
         {
             o.ConfigurationEndpointUris, o.JsonWebKeySetEndpointUris, o.TokenEndpointUris, o.IntrospectionEndpointUris,
-            o.RevocationEndpointUris, o.AuthorizationEndpointUris, o.EndSessionEndpointUris, o.UserInfoEndpointUris,
+            o.RevocationEndpointUris, o.AuthorizationEndpointUris, o.PushedAuthorizationEndpointUris, o.EndSessionEndpointUris,
+            o.UserInfoEndpointUris,
         })
         {
             list.Clear();

@@ -92,8 +92,13 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.InvalidRequest, "Public clients must use the S256 code challenge method.");
         }
 
-        // prompt=create: the registration page whatever the session, then back here without "create".
-        if (request.HasPromptValue(RegistrationEndpoints.PromptCreate))
+        var pushedAt = PushedRequestTime.Of(http);
+        var session = await http.AuthenticateAsync(SessionCookie.Scheme);
+        var user = session.Succeeded ? session.Principal : null;
+
+        // prompt=create: the registration page whatever the session, then back here without "create" (or, for a
+        // pushed request, whose prompt cannot change, signed in since the push).
+        if (request.HasPromptValue(RegistrationEndpoints.PromptCreate) && !SignedInSince(user, pushedAt))
         {
             // OIDC Core: "none" with any other value is an error; create needs a page "none" forbids.
             if (request.HasPromptValue(PromptValues.None))
@@ -113,9 +118,7 @@ public static class AuthorizeEndpoints
                 : HostedPage.Error(http, Errors.InvalidRequest, "The prompt value 'create' is not supported: this organisation does not allow self-registration.");
         }
 
-        var session = await http.AuthenticateAsync(SessionCookie.Scheme);
-        var user = session.Succeeded ? session.Principal : null;
-        if (user is null || MustSignInAgain(request, user, services.Time))
+        if (user is null || MustSignInAgain(request, user, services.Time, pushedAt))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -181,11 +184,11 @@ public static class AuthorizeEndpoints
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
-    private static bool MustSignInAgain(OpenIddictRequest request, ClaimsPrincipal user, TimeProvider time)
+    private static bool MustSignInAgain(OpenIddictRequest request, ClaimsPrincipal user, TimeProvider time, DateTimeOffset? pushedAt)
     {
         if (request.HasPromptValue(PromptValues.Login))
         {
-            return true;
+            return !SignedInSince(user, pushedAt);
         }
 
         if (request.MaxAge is { } maxAge
@@ -196,6 +199,12 @@ public static class AuthorizeEndpoints
 
         return false;
     }
+
+    /// <summary>Whether the session's sign-in happened after the request was pushed (false for a request not pushed).</summary>
+    private static bool SignedInSince(ClaimsPrincipal? user, DateTimeOffset? pushedAt) =>
+        pushedAt is { } pushed && user is not null
+        && long.TryParse(user.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime)
+        && authTime >= pushed.ToUnixTimeSeconds();
 
     private static async Task<object?> FindConsentAsync(IOpenIddictAuthorizationManager authorizations, Guid userId, string applicationId,
         System.Collections.Immutable.ImmutableArray<string> scopes, CancellationToken cancellationToken)
@@ -215,14 +224,24 @@ public static class AuthorizeEndpoints
     /// </summary>
     private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt)
     {
-        var parameters = request.GetParameters()
-            .Where(p => p.Key != Parameters.Prompt)
-            .Select(p => new KeyValuePair<string, string?>(p.Key, (string?)p.Value))
-            .Where(p => p.Value is not null);
-        var prompts = request.GetPromptValues().Where(p => p != satisfiedPrompt).ToList();
-        if (prompts.Count > 0)
+        IEnumerable<KeyValuePair<string, string?>> parameters;
+        if (!string.IsNullOrEmpty(request.RequestUri))
         {
-            parameters = parameters.Append(new(Parameters.Prompt, string.Join(' ', prompts)));
+            // A pushed request (the only request_uri OpenIddict accepts here) comes back as it was sent: its
+            // parameters stay off the URL (RFC 9126 §4).
+            parameters = [new(Parameters.ClientId, request.ClientId), new(Parameters.RequestUri, request.RequestUri)];
+        }
+        else
+        {
+            parameters = request.GetParameters()
+                .Where(p => p.Key != Parameters.Prompt)
+                .Select(p => new KeyValuePair<string, string?>(p.Key, (string?)p.Value))
+                .Where(p => p.Value is not null);
+            var prompts = request.GetPromptValues().Where(p => p != satisfiedPrompt).ToList();
+            if (prompts.Count > 0)
+            {
+                parameters = parameters.Append(new(Parameters.Prompt, string.Join(' ', prompts)));
+            }
         }
 
         var returnUrl = $"/t/{slug}/api/v1/oauth/authorize" + QueryString.Create(parameters);

@@ -29,8 +29,8 @@ public static class ClientPermissions
         var @implicit = list.Contains(GrantTypes.Implicit);
         if (code || @implicit)
         {
-            permissions.Add(Permissions.Endpoints.Authorization);
-            permissions.Add(Permissions.Endpoints.EndSession);
+            // Pushed authorization requests (RFC 9126) start the same flows from the back channel.
+            permissions.UnionWith([Permissions.Endpoints.Authorization, Permissions.Endpoints.PushedAuthorization, Permissions.Endpoints.EndSession]);
         }
 
         if (code)
