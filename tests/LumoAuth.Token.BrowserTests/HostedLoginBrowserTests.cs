@@ -14,8 +14,14 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
     private static readonly string[] ChromiumFlags =
         ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
-    [Fact]
-    public async Task RelyingParty_SignsInWithCodeAndPkce_Consents_ReadsUserInfo_AndLogsOut()
+    /// <param name="pushed">
+    /// Whether the relying party pushes its authorization request first (RFC 9126): the handler's default is to do so
+    /// whenever discovery names a pushed authorization endpoint; both ways are proven here.
+    /// </param>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RelyingParty_SignsInWithCodeAndPkce_Consents_ReadsUserInfo_AndLogsOut(bool pushed)
     {
         var tenant = await suite.Admin.CreateTenantAsync();
         const string password = "Corr3ct-Horse-Battery!";
@@ -37,7 +43,9 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
         });
         var client = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("data");
         await using var rp = await RelyingParty.StartAsync(rpPort, $"{suite.GatewayBaseUrl}{tenant.Api}",
-            client.GetProperty("clientId").GetString()!, client.GetProperty("secret").GetString()!);
+            client.GetProperty("clientId").GetString()!, client.GetProperty("secret").GetString()!,
+            pushed ? Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Require
+                : Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Disable);
 
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -50,6 +58,10 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
 
         await page.GotoAsync(rp.BaseUrl + "/");
         Assert.StartsWith($"{suite.GatewayBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
+        // The way back to the authorization endpoint carries the request itself, or only its request_uri.
+        var returnUrl = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(new Uri(page.Url).Query)["returnUrl"].ToString();
+        Assert.Equal(pushed, returnUrl.Contains("request_uri=", StringComparison.Ordinal));
+        Assert.Equal(!pushed, returnUrl.Contains("code_challenge=", StringComparison.Ordinal));
         await page.FillAsync("#email", email);
         await page.FillAsync("#password", password);
         await page.ClickAsync("button[type=submit]");

@@ -11,7 +11,7 @@ namespace LumoAuth.Token.BrowserTests;
 
 /// <summary>
 /// A small web application signing users in with ASP.NET Core's own OpenID Connect handler: code flow with
-/// PKCE, userinfo, RP-initiated logout. Nothing in it knows LumoAuth beyond the issuer and the client.
+/// PKCE (pushed first or not), userinfo, RP-initiated logout. Nothing in it knows LumoAuth beyond the issuer and the client.
 /// </summary>
 public sealed class RelyingParty : IAsyncDisposable
 {
@@ -29,7 +29,7 @@ public sealed class RelyingParty : IAsyncDisposable
 
     public static string PostLogoutRedirectUri(string baseUrl) => baseUrl + "/signout-callback-oidc";
 
-    public static async Task<RelyingParty> StartAsync(int port, string issuer, string clientId, string clientSecret)
+    public static async Task<RelyingParty> StartAsync(int port, string issuer, string clientId, string clientSecret, PushedAuthorizationBehavior pushed)
     {
         var baseUrl = $"http://127.0.0.1:{port}";
         var builder = WebApplication.CreateSlimBuilder();
@@ -49,6 +49,7 @@ public sealed class RelyingParty : IAsyncDisposable
                 o.ResponseType = "code";
                 o.ResponseMode = "query";
                 o.UsePkce = true;
+                o.PushedAuthorizationBehavior = pushed;
                 o.Scope.Clear();
                 o.Scope.Add("openid");
                 o.Scope.Add("profile");
