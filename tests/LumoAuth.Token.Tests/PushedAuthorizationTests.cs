@@ -207,6 +207,58 @@ public sealed class PushedAuthorizationTests(TokenSuite suite) : IClassFixture<T
     }
 
     [Fact]
+    public async Task ClientRequiringPushedRequests_PlainAuthorizationRequest_IsRefusedAndPushedOneWorks()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Bank app",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "profile", "email" },
+            requiresPushedAuthorization = true,
+        });
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var plain = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["state"] = "st-plain", ["scope"] = "openid" }));
+
+        // The redirect URI is the client's own, so the error goes back to it (RFC 6749 §4.1.2.1), with the docs' words.
+        var error = HostedFlow.Parameters(plain.Headers.Location!);
+        Assert.StartsWith(SignInSetup.RedirectUri + "?", plain.Headers.Location!.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal("invalid_request", error["error"]);
+        Assert.Contains("PAR required", error["error_description"], StringComparison.Ordinal);
+        Assert.Equal("st-plain", error["state"]);
+
+        var requestUri = await RequestUriAsync(setup, PushedRequest(setup, challenge));
+        var redirect = await HostedFlow.SignInAsync(browser, setup, AuthorizeWithRequestUri(setup, requestUri));
+        Assert.Contains("code", HostedFlow.Parameters(redirect).Keys);
+    }
+
+    [Fact]
+    public async Task ClientsApi_RequiresPushedAuthorization_IsShownChangedAndValidated()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var path = $"{setup.Tenant.Api}/admin/clients/{setup.ClientId}";
+
+        Assert.False((await HttpAssert.JsonAsync(await admin.GetAsync(path), HttpStatusCode.OK)).GetProperty("data").GetProperty("requiresPushedAuthorization").GetBoolean());
+        using (var updated = await admin.PutAsJsonAsync(path, new { requiresPushedAuthorization = true }))
+        {
+            Assert.True((await HttpAssert.JsonAsync(updated, HttpStatusCode.OK)).GetProperty("data").GetProperty("requiresPushedAuthorization").GetBoolean());
+        }
+
+        // A machine client never visits the authorization endpoint: nothing to push.
+        using var machine = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "Batch", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "openid" }, requiresPushedAuthorization = true,
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, machine.StatusCode);
+        Assert.Contains("requiresPushedAuthorization", await machine.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Discovery_AdvertisesThePushedAuthorizationEndpoint()
     {
         var setup = await suite.SetUpAsync();

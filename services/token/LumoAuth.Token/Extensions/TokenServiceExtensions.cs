@@ -152,7 +152,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(EndSessionErrorPage.Descriptor)
                     .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
-                server.AddEventHandler(PushedRequestTime.Descriptor);
+                server.AddEventHandler(PushedRequestTime.Descriptor)
+                    .AddEventHandler(PushedRequestsRequired.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

@@ -23,7 +23,8 @@ public sealed record ClientRequest(
     int? RefreshTokenLifetime,
     JsonElement? Jwks = null,
     string? BackchannelLogoutUri = null,
-    string? FrontchannelLogoutUri = null);
+    string? FrontchannelLogoutUri = null,
+    bool? RequiresPushedAuthorization = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -45,6 +46,7 @@ public sealed record ClientResponse(
     JsonElement? Jwks,
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri,
+    bool RequiresPushedAuthorization,
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt);
 
@@ -69,6 +71,7 @@ public sealed record CreatedClientResponse(
     JsonElement? Jwks,
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri,
+    bool RequiresPushedAuthorization,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]

@@ -29,7 +29,8 @@ public static class ClientMapping
             Seconds(settings, Settings.TokenLifetimes.RefreshToken, ClientValidation.DefaultRefreshTokenLifetime),
             string.IsNullOrEmpty(row.JsonWebKeySet) ? null : row.JsonWebKeySet,
             ReadProperty(row.Properties, BackchannelLogoutUriProperty),
-            ReadProperty(row.Properties, FrontchannelLogoutUriProperty));
+            ReadProperty(row.Properties, FrontchannelLogoutUriProperty),
+            ReadList(row.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests));
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -49,6 +50,12 @@ public static class ClientMapping
         if (client.RequiresPkce)
         {
             descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
+        }
+
+        descriptor.Requirements.Remove(Requirements.Features.PushedAuthorizationRequests);
+        if (client.RequiresPushedAuthorization)
+        {
+            descriptor.Requirements.Add(Requirements.Features.PushedAuthorizationRequests);
         }
 
         // OpenIddict applies per-client lifetimes from these settings when it issues tokens.
@@ -71,7 +78,7 @@ public static class ClientMapping
         return new ClientResponse(
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, row.CreatedAt, row.UpdatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, row.CreatedAt, row.UpdatedAt);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -80,7 +87,7 @@ public static class ClientMapping
         return new CreatedClientResponse(
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, row.CreatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, row.CreatedAt);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>

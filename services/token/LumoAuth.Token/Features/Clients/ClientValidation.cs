@@ -22,7 +22,8 @@ public sealed record ClientSettings(
     int RefreshTokenLifetime,
     string? Jwks,
     string? BackchannelLogoutUri,
-    string? FrontchannelLogoutUri = null);
+    string? FrontchannelLogoutUri = null,
+    bool RequiresPushedAuthorization = false);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -138,6 +139,11 @@ public static class ClientValidation
         var requiresPkce = request.RequiresPkce ?? (kindChanged || current is null ? !isConfidential : current.RequiresPkce || !isConfidential);
         validator.Check(requiresPkce || isConfidential, "requiresPkce", "public clients always require PKCE");
 
+        // RFC 9126 §6: a client may be held to pushed requests only (FAPI 2.0); only clients that authorize users push.
+        var requiresPushed = request.RequiresPushedAuthorization ?? current?.RequiresPushedAuthorization ?? false;
+        validator.Check(!requiresPushed || grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.Implicit), "requiresPushedAuthorization",
+            "only clients with the authorization_code or implicit grant use the authorization endpoint");
+
         var accessLifetime = request.AccessTokenLifetime ?? current?.AccessTokenLifetime ?? DefaultAccessTokenLifetime;
         validator.Check(accessLifetime is >= MinAccessTokenLifetime and <= MaxAccessTokenLifetime, "accessTokenLifetime",
             $"must be between {MinAccessTokenLifetime} and {MaxAccessTokenLifetime} seconds");
@@ -172,7 +178,7 @@ public static class ClientValidation
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce, isActive, accessLifetime, refreshLifetime,
-                jwks, backchannel, frontchannel)
+                jwks, backchannel, frontchannel, requiresPushed)
             : null;
     }
 
