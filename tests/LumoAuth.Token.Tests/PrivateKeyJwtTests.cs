@@ -110,6 +110,31 @@ public sealed class PrivateKeyJwtTests(TokenFactory factory) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task PushedAuthorizationRequest_WithAssertion_IsAcceptedOnceOnly()
+    {
+        const string redirect = "https://portal.example.com/callback";
+        var client = await factory.CreateOAuthClientAsync(factory.Acme, new
+        {
+            name = "signed portal", applicationType = "web", redirectUris = new[] { redirect }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, jwks = PublicJwks(SigningKey),
+        });
+        var assertion = Assertion(client.ClientId, factory.Acme.Issuer, SigningKey);
+        Dictionary<string, string> Push() => new()
+        {
+            ["response_type"] = "code", ["client_id"] = client.ClientId, ["redirect_uri"] = redirect, ["scope"] = "openid",
+            ["code_challenge"] = new string('a', 43), ["code_challenge_method"] = "S256",
+            ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer, ["client_assertion"] = assertion,
+        };
+
+        using var first = await factory.PostFormAsync(factory.Acme, "oauth/par", Push());
+        Assert.StartsWith("urn:ietf:params:oauth:request_uri:", (await HttpAssert.JsonAsync(first, HttpStatusCode.Created)).GetProperty("request_uri").GetString(), StringComparison.Ordinal);
+
+        // The pushed authorization endpoint shares the token endpoint's replay memory.
+        using var replay = await factory.PostFormAsync(factory.Acme, "oauth/par", Push());
+        await HttpAssert.OAuthErrorAsync(replay, HttpStatusCode.Unauthorized, "invalid_client");
+    }
+
+    [Fact]
     public async Task ClientAssertion_SameJtiNewSignature_IsStillAReplay()
     {
         var client = await KeyClientAsync(factory.Acme);
