@@ -8,6 +8,7 @@ using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Device;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Logout;
 using LumoAuth.Token.Features.Registration;
@@ -94,6 +95,8 @@ public static class TokenServiceExtensions
                     .SetRevocationEndpointUris("oauth/revoke")
                     .SetAuthorizationEndpointUris("oauth/authorize")
                     .SetPushedAuthorizationEndpointUris("oauth/par")
+                    .SetDeviceAuthorizationEndpointUris("oauth/device_authorization")
+                    .SetEndUserVerificationEndpointUris("oauth/device")
                     .SetUserInfoEndpointUris("oauth/userinfo")
                     .SetEndSessionEndpointUris("oauth/logout");
 
@@ -101,7 +104,8 @@ public static class TokenServiceExtensions
                 // reuse after a short leeway (two concurrent refreshes) revokes the grant (RFC 9700 §4.14).
                 server.AllowClientCredentialsFlow()
                     .AllowAuthorizationCodeFlow()
-                    .AllowRefreshTokenFlow();
+                    .AllowRefreshTokenFlow()
+                    .AllowDeviceAuthorizationFlow();
                 // The implicit and hybrid response types the docs list (inventory C-07), only for clients whose grant
                 // types include implicit (ClientPermissions); "none" checks a session and issues nothing.
                 server.AllowImplicitFlow()
@@ -112,6 +116,13 @@ public static class TokenServiceExtensions
                 // A pushed request's request_uri (RFC 9126) lives as long as the docs say (600 s, inventory C-10), and
                 // is redeemed when the authorization endpoint answers with a code; until then the user may sign in.
                 server.Configure(o => o.RequestTokenLifetime = TimeSpan.FromMinutes(10));
+                // Device flow (RFC 8628, TOK-07/08): codes live 600 s; user codes are eight letters of the docs'
+                // base-20 set (no vowels, nothing ambiguous), shown as XXXX-XXXX.
+                server.SetDeviceCodeLifetime(TimeSpan.FromMinutes(10))
+                    .SetUserCodeLifetime(TimeSpan.FromMinutes(10))
+                    .SetUserCodeCharset([.. DeviceCodes.UserCodeCharset.Select(c => c.ToString())])
+                    .SetUserCodeLength(8)
+                    .SetUserCodeDisplayFormat("{0}{1}{2}{3}-{4}{5}{6}{7}");
 
                 // Scopes are per client (scp: permissions), checked by the token and authorization endpoints
                 // with invalid_scope; the standard ones are advertised.
@@ -154,6 +165,9 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
                 server.AddEventHandler(PushedRequestTime.Descriptor)
                     .AddEventHandler(PushedRequestsRequired.Descriptor);
+                server.AddEventHandler(DeviceRequestScopes.Descriptor)
+                    .AddEventHandler(DevicePollingInterval.Descriptor)
+                    .AddEventHandler(DevicePollingTooFast.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);
@@ -176,6 +190,7 @@ public static class TokenServiceExtensions
                     .EnableAuthorizationEndpointPassthrough()
                     .EnableUserInfoEndpointPassthrough()
                     .EnableEndSessionEndpointPassthrough()
+                    .EnableEndUserVerificationEndpointPassthrough()
                     .DisableTransportSecurityRequirement();
             });
 
@@ -216,6 +231,7 @@ public static class TokenServiceExtensions
         app.MapScopeEndpoints();
         app.MapSigningKeyEndpoints();
         app.MapAuthorizeEndpoints();
+        app.MapDeviceVerificationEndpoints();
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
         app.MapRegistrationEndpoints();

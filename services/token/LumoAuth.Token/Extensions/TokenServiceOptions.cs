@@ -20,4 +20,8 @@ public sealed class TokenServiceOptions
     /// tests turn it on for receivers on 127.0.0.1.
     /// </summary>
     public bool AllowPrivateLogoutTargets { get; set; }
+
+    /// <summary>The device flow's polling interval (RFC 8628 §3.2): told to devices, and a faster poll is <c>slow_down</c>.</summary>
+    [Range(1, 60)]
+    public int DevicePollingIntervalSeconds { get; set; } = 5;
 }

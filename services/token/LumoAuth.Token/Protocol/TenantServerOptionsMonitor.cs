@@ -118,7 +118,7 @@ public sealed class TenantServerOptionsMonitor(
         {
             o.ConfigurationEndpointUris, o.JsonWebKeySetEndpointUris, o.TokenEndpointUris, o.IntrospectionEndpointUris,
             o.RevocationEndpointUris, o.AuthorizationEndpointUris, o.PushedAuthorizationEndpointUris, o.EndSessionEndpointUris,
-            o.UserInfoEndpointUris,
+            o.UserInfoEndpointUris, o.DeviceAuthorizationEndpointUris, o.EndUserVerificationEndpointUris,
         })
         {
             list.Clear();

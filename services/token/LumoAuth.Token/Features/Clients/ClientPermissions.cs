@@ -7,7 +7,7 @@ public static class ClientPermissions
 {
     public static readonly IReadOnlySet<string> SupportedGrantTypes = new HashSet<string>(StringComparer.Ordinal)
     {
-        GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken, GrantTypes.Implicit,
+        GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken, GrantTypes.Implicit, GrantTypes.DeviceCode,
     };
 
     public static HashSet<string> For(IEnumerable<string> grantTypes, IEnumerable<string> scopes)
@@ -46,6 +46,12 @@ public static class ClientPermissions
         if (code && @implicit)
         {
             permissions.UnionWith([Permissions.ResponseTypes.CodeIdToken, Permissions.ResponseTypes.CodeIdTokenToken, Permissions.ResponseTypes.CodeToken]);
+        }
+
+        // RFC 8628: the device asks at the device authorization endpoint, then polls the token endpoint.
+        if (list.Contains(GrantTypes.DeviceCode))
+        {
+            permissions.Add(Permissions.Endpoints.DeviceAuthorization);
         }
 
         foreach (var scope in scopes)

@@ -130,15 +130,17 @@ public static class LoginEndpoints
         }
     }
 
-    /// <summary>Only a continuation of this tenant's authorization endpoint may follow a login (no open redirect).</summary>
-    public static bool IsAuthorizeContinuation(string returnUrl, string slug)
-    {
-        var authorize = $"/t/{slug}/api/v1/oauth/authorize";
-        return returnUrl.Length <= 8192
-            && returnUrl.StartsWith(authorize, StringComparison.Ordinal)
-            && (returnUrl.Length == authorize.Length || returnUrl[authorize.Length] == '?')
-            && !returnUrl.Contains('\\', StringComparison.Ordinal);
-    }
+    /// <summary>
+    /// Only a continuation of this tenant's authorization endpoint or device verification page may follow a login
+    /// (no open redirect).
+    /// </summary>
+    public static bool IsAuthorizeContinuation(string returnUrl, string slug) =>
+        returnUrl.Length <= 8192
+        && !returnUrl.Contains('\\', StringComparison.Ordinal)
+        && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug)));
+
+    private static bool IsPage(string url, string path) =>
+        url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');
 
     private static IResult PasswordForm(
         HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK, bool offerRegistration = false)

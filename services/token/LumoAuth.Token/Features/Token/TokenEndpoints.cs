@@ -45,7 +45,7 @@ public static class TokenEndpoints
             return Reject(Errors.InvalidRequest, "The request is not a valid token request.");
         }
 
-        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType())
+        if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType() || request.IsDeviceCodeGrantType())
         {
             return await RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Slug));
         }
@@ -89,7 +89,7 @@ public static class TokenEndpoints
     }
 
     /// <summary>
-    /// A code or refresh token OpenIddict has already validated (single use, PKCE, redirect URI, rotation and
+    /// A code, refresh token or approved device code OpenIddict has already validated (single use, PKCE, redirect URI, rotation and
     /// reuse detection). The user's claims are rebuilt from fresh data, and the grant ends with the SSO
     /// session it came from or when the user is blocked or deleted.
     /// </summary>

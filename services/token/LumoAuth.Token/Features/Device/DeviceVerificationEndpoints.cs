@@ -1,0 +1,177 @@
+using System.Security.Claims;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Device;
+
+/// <summary>
+/// <c>/t/{slug}/api/v1/oauth/device</c>, the device flow's verification page (RFC 8628 §3.3, TOK-08): the user types
+/// the code their device shows (or arrives with it from <c>verification_uri_complete</c>), signs in if needed, sees
+/// which application asks for what — with the code, so they can check it is the one on their screen — and allows or
+/// denies. The device learns the answer by polling the token endpoint. Always asked: a device grant is never
+/// approved silently, because the code may have been handed to the user by someone else.
+/// </summary>
+public static class DeviceVerificationEndpoints
+{
+    private const string DecisionField = "device_decision";
+    private const string ResultParameter = "result";
+
+    public static IEndpointRouteBuilder MapDeviceVerificationEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/t/{tenantSlug}/api/v1/oauth/device", [HttpMethods.Get, HttpMethods.Post], Verify)
+            .AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("OAuthDeviceVerification");
+        // The user guide's shorter address for the same page (inventory C-09).
+        app.MapGet("/t/{tenantSlug}/device", (string tenantSlug, HttpContext http) =>
+                Results.Redirect(PagePath(tenantSlug) + http.Request.QueryString, permanent: false, preserveMethod: false))
+            .AllowAnonymous().ExcludeFromDescription();
+        return app;
+    }
+
+    public sealed record DeviceServices(
+        TenantContext Tenant,
+        TokenApplicationManager Applications,
+        IOpenIddictAuthorizationManager Authorizations,
+        UserClaims UserClaims,
+        SessionStore Sessions,
+        IAntiforgery Antiforgery,
+        IOptions<LumoAuthOptions> Lumo);
+
+    public static string PagePath(string slug) => $"/t/{slug}/api/v1/oauth/device";
+
+    public static async Task<IResult> Verify(HttpContext http, [AsParameters] DeviceServices services)
+    {
+        var slug = services.Tenant.Slug;
+        var isPost = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType;
+        var form = isPost ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
+        if (!isPost)
+        {
+            switch (http.Request.Query[ResultParameter].ToString())
+            {
+                case "approved":
+                    return HostedPage.Render(http, "You're all set", "<p role=\"status\">The device is now signed in. You can close this page and go back to it.</p>");
+                case "denied":
+                    return HostedPage.Render(http, "Access denied", "<p role=\"status\">The device was not given access. You can close this page.</p>");
+            }
+        }
+
+        var typed = form?[Parameters.UserCode].ToString() ?? http.Request.Query[Parameters.UserCode].ToString();
+        if (string.IsNullOrEmpty(typed))
+        {
+            return CodeForm(http, slug, error: null);
+        }
+
+        var userCode = DeviceCodes.Normalize(typed);
+        if (userCode is null)
+        {
+            return CodeForm(http, slug, "That is not a code of the form XXXX-XXXX. Check the code on your device.");
+        }
+
+        if (!isPost && userCode != typed)
+        {
+            // Read as issued (upper case, dashed), so OpenIddict finds it whatever the user typed.
+            return Results.Redirect(PagePath(slug) + QueryString.Create(Parameters.UserCode, userCode), permanent: false, preserveMethod: false);
+        }
+
+        var code = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        if (code.Principal is not { } request || request.GetPresenters().FirstOrDefault() is not { } clientId)
+        {
+            return CodeForm(http, slug, "That code is not valid or has expired. Check the code on your device, or start again there.");
+        }
+
+        var session = await http.AuthenticateAsync(SessionCookie.Scheme);
+        if (!session.Succeeded || session.Principal is not { } user)
+        {
+            var returnUrl = PagePath(slug) + QueryString.Create(Parameters.UserCode, userCode);
+            return Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", returnUrl), permanent: false, preserveMethod: false);
+        }
+
+        var application = await services.Applications.FindByClientIdAsync(clientId, http.RequestAborted);
+        if (application is null)
+        {
+            return HostedPage.Error(http, Errors.InvalidClient, "The application is no longer available.");
+        }
+
+        var scopes = request.GetScopes();
+        var decision = form?[DecisionField].ToString() ?? string.Empty;
+        if (decision.Length == 0)
+        {
+            return ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes);
+        }
+
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired. Enter the code again.");
+        }
+
+        if (decision != "accept")
+        {
+            // The device's next poll answers access_denied.
+            return Results.Forbid(Done(slug, "denied"), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+        }
+
+        var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        var facts = new SignInFacts(userId, user.GetClaim(SessionCookie.SessionIdClaim), user.GetClaim(Claims.AuthenticationTime),
+            user.GetClaims(Claims.AuthenticationMethodReference).ToList());
+        var identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(slug), facts, scopes, http.RequestAborted);
+        if (identity is null)
+        {
+            await http.SignOutAsync(SessionCookie.Scheme);
+            return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
+        }
+
+        // One grant per approval: its refresh tokens rotate and are revoked as a family, like a code grant's.
+        var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
+        var authorization = await services.Authorizations.CreateAsync(
+            new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.AdHoc, scopes, http.RequestAborted);
+        identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(authorization, http.RequestAborted));
+        if (facts.SessionId is not null)
+        {
+            await services.Sessions.TouchAsync(facts.SessionId, clientId, http.RequestAborted);
+        }
+
+        return Results.SignIn(new ClaimsPrincipal(identity), Done(slug, "approved"), OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static AuthenticationProperties Done(string slug, string result) =>
+        new() { RedirectUri = PagePath(slug) + QueryString.Create(ResultParameter, result) };
+
+    private static IResult CodeForm(HttpContext http, string slug, string? error)
+    {
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            "<p>Enter the code shown on your device.</p>" +
+            $"<form method=\"get\" action=\"{HostedPage.Encode(PagePath(slug))}\">" +
+            "<label for=\"user_code\">Code</label>" +
+            "<input id=\"user_code\" name=\"user_code\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" required>" +
+            "<button type=\"submit\">Continue</button></form>";
+        return HostedPage.Render(http, "Connect a device", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    private static IResult ConfirmPage(HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var list = string.Concat(scopes.Select(s => $"<li>{HostedPage.Encode(s)}</li>"));
+        var body =
+            $"<p><strong>{HostedPage.Encode(clientName)}</strong> on your device asks to:</p><ul>{list}</ul>" +
+            $"<p>Only allow it if your device shows the code <strong id=\"user-code\">{HostedPage.Encode(userCode)}</strong>.</p>" +
+            $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field(Parameters.UserCode, userCode) +
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
+        return HostedPage.Render(http, "Allow the device?", body);
+    }
+}

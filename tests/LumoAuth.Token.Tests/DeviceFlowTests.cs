@@ -1,0 +1,288 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>A token service whose devices may poll every second, so the tests need not wait five.</summary>
+public sealed class FastPollingSuite : TokenSuite
+{
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:DevicePollingIntervalSeconds"] = "1" };
+}
+
+/// <summary>
+/// The device authorization grant (RFC 8628, TOK-07/08): the device gets a device code and a user code, the user
+/// approves on the hosted verification page, the device polls the token endpoint until then.
+/// </summary>
+public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixture<FastPollingSuite>
+{
+    private const string DeviceGrant = "urn:ietf:params:oauth:grant-type:device_code";
+
+    [Fact]
+    public async Task DeviceAuthorization_ReturnsTheDocumentedCodes()
+    {
+        var (setup, _) = await TvAsync();
+
+        var codes = await AuthorizeDeviceAsync(setup, "openid profile");
+
+        Assert.Matches(UserCodePattern(), codes.GetProperty("user_code").GetString());
+        Assert.True(codes.GetProperty("device_code").GetString()!.Length >= 32);
+        Assert.Equal(setup.Issuer + "/oauth/device", codes.GetProperty("verification_uri").GetString());
+        Assert.Equal(setup.Issuer + "/oauth/device?user_code=" + codes.GetProperty("user_code").GetString(),
+            codes.GetProperty("verification_uri_complete").GetString());
+        Assert.InRange(codes.GetProperty("expires_in").GetInt32(), 590, 600);
+        Assert.Equal(1, codes.GetProperty("interval").GetInt32());
+    }
+
+    [Fact]
+    public async Task DeviceFlow_UserApprovesOnTheVerificationPage_DeviceGetsTokens()
+    {
+        var (setup, _) = await TvAsync();
+        var codes = await AuthorizeDeviceAsync(setup, "openid profile offline_access");
+        var deviceCode = codes.GetProperty("device_code").GetString()!;
+        var userCode = codes.GetProperty("user_code").GetString()!;
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
+
+        // Typed in lower case and without the dash: read as issued.
+        using var browser = suite.Browser();
+        var confirm = await SignInAndConfirmAsync(browser, setup, userCode.Replace("-", string.Empty, StringComparison.Ordinal).ToLowerInvariant());
+        Assert.Contains(userCode, confirm, StringComparison.Ordinal);
+        Assert.Contains("TV app", confirm, StringComparison.Ordinal);
+        using (var decided = await DecideAsync(browser, confirm, accept: true))
+        {
+            var done = HostedFlow.LocalRedirect(decided)!;
+            using var page = await browser.GetAsync(done);
+            Assert.Contains("all set", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var granted = await PollAsync(setup, deviceCode);
+        var tokens = await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+        var access = new JsonWebToken(tokens.GetProperty("access_token").GetString());
+        Assert.Equal(setup.UserId.ToString(), access.Subject);
+        Assert.Equal(setup.ClientId, access.GetClaim("client_id").Value);
+        Assert.Equal(setup.UserId.ToString(), new JsonWebToken(tokens.GetProperty("id_token").GetString()).Subject);
+        var refreshToken = tokens.GetProperty("refresh_token").GetString()!;
+
+        // The refresh token works as a code grant's does.
+        using var http = suite.Token.CreateClient();
+        Task<HttpResponseMessage> RefreshAsync(string token) => http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = token, ["client_id"] = setup.ClientId,
+        }));
+        using var refreshed = await RefreshAsync(refreshToken);
+        var rotated = (await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+
+        // The device code is spent, and a second use of it is a replay, as for an authorization code: the grant ends.
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(await RefreshAsync(rotated), HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task DeviceFlow_UserDenies_DeviceGetsAccessDenied()
+    {
+        var (setup, _) = await TvAsync();
+        var codes = await AuthorizeDeviceAsync(setup, "openid");
+        using var browser = suite.Browser();
+        var confirm = await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
+
+        using (var decided = await DecideAsync(browser, confirm, accept: false))
+        {
+            using var page = await browser.GetAsync(HostedFlow.LocalRedirect(decided)!);
+            Assert.Contains("not given access", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, codes.GetProperty("device_code").GetString()!), HttpStatusCode.BadRequest, "access_denied");
+    }
+
+    [Fact]
+    public async Task Polling_FasterThanTheInterval_IsSlowDown()
+    {
+        var (setup, _) = await TvAsync();
+        var deviceCode = (await AuthorizeDeviceAsync(setup, "openid")).GetProperty("device_code").GetString()!;
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "slow_down");
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
+    }
+
+    [Fact]
+    public async Task DeviceRequests_DocumentedFailures()
+    {
+        var (setup, _) = await TvAsync();
+        using var http = suite.Token.CreateClient();
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, "not-a-device-code"), HttpStatusCode.BadRequest, "invalid_grant");
+
+        using (var unknown = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization", Form(new() { ["client_id"] = "no-such-client" })))
+        {
+            await HttpAssert.OAuthErrorAsync(unknown, HttpStatusCode.Unauthorized, "invalid_client");
+        }
+
+        using (var scope = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization", Form(new() { ["client_id"] = setup.ClientId, ["scope"] = "openid admin" })))
+        {
+            await HttpAssert.OAuthErrorAsync(scope, HttpStatusCode.BadRequest, "invalid_scope");
+        }
+
+        // A client without the device grant (the sign-in setup's browser client) may not start one.
+        var browserClient = await suite.SetUpAsync();
+        using (var notAllowed = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization", Form(new() { ["client_id"] = browserClient.ClientId })))
+        {
+            // That client belongs to another tenant, so here it is unknown; in its own tenant it is unauthorized.
+            await HttpAssert.OAuthErrorAsync(notAllowed, HttpStatusCode.Unauthorized, "invalid_client");
+        }
+
+        using var own = await http.PostAsync($"{browserClient.Tenant.Api}/oauth/device_authorization", Form(new() { ["client_id"] = browserClient.ClientId }));
+        await HttpAssert.OAuthErrorAsync(own, HttpStatusCode.BadRequest, "unauthorized_client");
+    }
+
+    [Fact]
+    public async Task NoScopeRequested_GetsTheClientsAllowedScopes()
+    {
+        var (setup, _) = await TvAsync();
+        var codes = await AuthorizeDeviceAsync(setup, scope: null);
+        using var browser = suite.Browser();
+
+        var confirm = await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
+
+        foreach (var scope in new[] { "openid", "profile", "offline_access" })
+        {
+            Assert.Contains($"<li>{scope}</li>", confirm, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task VerificationPage_WrongOrForeignCode_ShowsTheFormAgain()
+    {
+        var (setup, _) = await TvAsync();
+        var (other, _) = await TvAsync();
+        var foreignCode = (await AuthorizeDeviceAsync(other, "openid")).GetProperty("user_code").GetString()!;
+        using var browser = suite.Browser();
+
+        using (var empty = await browser.GetAsync($"{setup.Tenant.Api}/oauth/device"))
+        {
+            Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+            Assert.Contains("name=\"user_code\"", await empty.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        foreach (var code in new[] { "BCDF-GHJK", "AEIO-1234", foreignCode })
+        {
+            using var wrong = await browser.GetAsync($"{setup.Tenant.Api}/oauth/device?user_code={Uri.EscapeDataString(code)}");
+            Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+            Assert.Contains("role=\"alert\"", await wrong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The user guide's shorter address leads to the same page.
+        using var alias = await browser.GetAsync($"/t/{setup.Tenant.Slug}/device?user_code=BCDF-GHJK");
+        Assert.Equal($"{setup.Tenant.Api}/oauth/device?user_code=BCDF-GHJK", HostedFlow.LocalRedirect(alias));
+    }
+
+    [Fact]
+    public async Task VerificationPage_ForgedDecisionWithoutAntiforgeryToken_IsRefused()
+    {
+        var (setup, _) = await TvAsync();
+        var codes = await AuthorizeDeviceAsync(setup, "openid");
+        using var browser = suite.Browser();
+        await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
+
+        using var forged = await browser.PostAsync($"{setup.Tenant.Api}/oauth/device", Form(new()
+        {
+            ["user_code"] = codes.GetProperty("user_code").GetString()!, ["device_decision"] = "accept",
+        }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, codes.GetProperty("device_code").GetString()!), HttpStatusCode.BadRequest, "authorization_pending");
+    }
+
+    [Fact]
+    public async Task Discovery_AdvertisesTheDeviceEndpointAndGrant()
+    {
+        var (setup, _) = await TvAsync();
+        using var http = suite.Token.CreateClient();
+
+        var discovery = await http.GetFromJsonAsync<JsonElement>($"{setup.Tenant.Api}/.well-known/openid-configuration");
+
+        Assert.Equal(setup.Issuer + "/oauth/device_authorization", discovery.GetProperty("device_authorization_endpoint").GetString());
+        Assert.Contains(DeviceGrant, discovery.GetProperty("grant_types_supported").EnumerateArray().Select(g => g.GetString()));
+    }
+
+    /// <summary>A tenant with a user and a public TV client of the device grant.</summary>
+    private async Task<(SignInSetup Setup, JsonElement Client)> TvAsync()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "TV app",
+            applicationType = "native",
+            grantTypes = new[] { DeviceGrant, "refresh_token" },
+            allowedScopes = new[] { "openid", "profile", "offline_access" },
+        });
+        return (setup, default);
+    }
+
+    private async Task<JsonElement> AuthorizeDeviceAsync(SignInSetup setup, string? scope)
+    {
+        using var http = suite.Token.CreateClient();
+        var form = new Dictionary<string, string> { ["client_id"] = setup.ClientId };
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
+        using var response = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization", Form(form));
+        return await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+    }
+
+    private async Task<HttpResponseMessage> PollAsync(SignInSetup setup, string deviceCode)
+    {
+        using var http = suite.Token.CreateClient();
+        return await http.PostAsync(setup.TokenEndpoint, Form(new() { ["grant_type"] = DeviceGrant, ["device_code"] = deviceCode, ["client_id"] = setup.ClientId }));
+    }
+
+    /// <summary>Opens the verification page with the code, signs in on the way, and returns the confirmation page.</summary>
+    private static async Task<string> SignInAndConfirmAsync(HttpClient browser, SignInSetup setup, string typedCode)
+    {
+        var next = $"{setup.Tenant.Api}/oauth/device?user_code={Uri.EscapeDataString(typedCode)}";
+        for (var hop = 0; hop < 5; hop++)
+        {
+            using var response = await browser.GetAsync(next);
+            if (HostedFlow.LocalRedirect(response) is { } location)
+            {
+                if (location.Contains("/login", StringComparison.Ordinal))
+                {
+                    using var login = await HostedFlow.SubmitLoginAsync(browser, location, setup.Email, setup.Password);
+                    location = HostedFlow.LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
+                }
+
+                next = location;
+                continue;
+            }
+
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, html);
+            Assert.Contains("device_decision", html, StringComparison.Ordinal);
+            return html;
+        }
+
+        throw new InvalidOperationException("Too many redirects");
+    }
+
+    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string confirmHtml, bool accept)
+    {
+        var form = HostedFlow.HiddenFields(confirmHtml);
+        form["device_decision"] = accept ? "accept" : "deny";
+        var action = WebUtility.HtmlDecode(Regex.Match(confirmHtml, "<form method=\"post\" action=\"([^\"]+)\"").Groups[1].Value);
+        return await browser.PostAsync(action, new FormUrlEncodedContent(form));
+    }
+
+    private static FormUrlEncodedContent Form(Dictionary<string, string> values) => new(values);
+
+    [GeneratedRegex("^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")]
+    private static partial Regex UserCodePattern();
+}
