@@ -286,3 +286,34 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
     [GeneratedRegex("^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$")]
     private static partial Regex UserCodePattern();
 }
+
+/// <summary>Device and user codes live 600 s: afterwards the device hears <c>expired_token</c> and the page refuses the code.</summary>
+public sealed class DeviceCodeExpiryTests(MovableClockSuite suite) : IClassFixture<MovableClockSuite>
+{
+    [Fact]
+    public async Task DeviceCode_AfterTenMinutes_IsExpiredToken()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "TV app", applicationType = "native", grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code" },
+            allowedScopes = new[] { "openid" },
+        });
+        using var http = suite.Token.CreateClient();
+        using var started = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = setup.ClientId }));
+        var codes = await HttpAssert.JsonAsync(started, HttpStatusCode.OK);
+
+        suite.Clock.Advance(TimeSpan.FromMinutes(11));
+
+        using var poll = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "urn:ietf:params:oauth:grant-type:device_code",
+            ["device_code"] = codes.GetProperty("device_code").GetString()!, ["client_id"] = setup.ClientId,
+        }));
+        await HttpAssert.OAuthErrorAsync(poll, HttpStatusCode.BadRequest, "expired_token");
+
+        using var browser = suite.Browser();
+        using var page = await browser.GetAsync($"{setup.Tenant.Api}/oauth/device?user_code={codes.GetProperty("user_code").GetString()}");
+        Assert.Equal(HttpStatusCode.BadRequest, page.StatusCode);
+    }
+}
