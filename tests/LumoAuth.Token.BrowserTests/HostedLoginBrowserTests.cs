@@ -11,7 +11,7 @@ namespace LumoAuth.Token.BrowserTests;
 /// </summary>
 public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<BrowserSuite>
 {
-    private static readonly string[] ChromiumFlags =
+    internal static readonly string[] ChromiumFlags =
         ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
 
     /// <param name="pushed">
