@@ -10,6 +10,9 @@ public sealed class RequestValidator
 
     public bool IsValid => _problems.Count == 0;
 
+    /// <summary>Each field with a problem, and its first problem (for answers that name one, such as RFC 7591's).</summary>
+    public IEnumerable<(string Field, string Problem)> FirstProblems => _problems.Select(p => (p.Key, p.Value[0]));
+
     public RequestValidator Add(string field, string problem)
     {
         if (!_problems.TryGetValue(field, out var list))

@@ -121,6 +121,11 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
 
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, "not-a-device-code"), HttpStatusCode.BadRequest, "invalid_grant");
 
+        // Another tenant's device code, polled by this tenant's client: unknown here.
+        var (other, _) = await TvAsync();
+        var foreignCode = (await AuthorizeDeviceAsync(other, "openid")).GetProperty("device_code").GetString()!;
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, foreignCode), HttpStatusCode.BadRequest, "invalid_grant");
+
         using (var unknown = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization", Form(new() { ["client_id"] = "no-such-client" })))
         {
             await HttpAssert.OAuthErrorAsync(unknown, HttpStatusCode.Unauthorized, "invalid_client");

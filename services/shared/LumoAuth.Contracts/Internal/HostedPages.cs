@@ -14,11 +14,12 @@ public sealed record RegisteredUser(Guid UserId, string Email, string? Name, boo
 /// <summary>
 /// <c>GET /internal/v1/tenants/{tenantId}/hosted-pages</c> (admin): what the hosted pages need of a tenant's
 /// settings — its branding (raw, as the admin stored it; the token service sanitises before rendering), whether
-/// users may register themselves, and its session policy (seconds; defaults as admin's, for an older admin).
+/// users may register themselves, its session policy (seconds; defaults as admin's, for an older admin), and whether
+/// applications may register themselves (RFC 7591; off unless the tenant switched it on).
 /// </summary>
 public sealed record HostedPageSettings(
     bool RegistrationEnabled, string? DisplayName, string? LogoUrl, string? PrimaryColor,
-    int SessionMaxAge = 86_400, int SessionIdleTimeout = 3_600, bool SingleSession = false);
+    int SessionMaxAge = 86_400, int SessionIdleTimeout = 3_600, bool SingleSession = false, bool DynamicClientRegistration = false);
 
 public static class HostedPageErrorCodes
 {

@@ -140,7 +140,7 @@ public static class TokenServiceExtensions
                     OpenIddictConstants.Claims.Scope, OpenIddictConstants.Claims.JwtId, LumoClaims.TenantId, LumoClaims.Tenant,
                     UserClaims.RolesClaim, UserClaims.PermissionsClaim, UserClaims.GroupsClaim);
 
-                // prompt=create (OpenID Connect Prompt Create): advertised per tenant by PromptCreatePerTenant.
+                // prompt=create (OpenID Connect Prompt Create): advertised per tenant by TenantSettingsInDiscovery.
                 server.RegisterPromptValues(RegistrationEndpoints.PromptCreate);
 
                 // Requirements: PKCE per client (mandatory for public ones, inventory C-06), S256 or plain.
@@ -151,7 +151,7 @@ public static class TokenServiceExtensions
 
                 // Extensions.
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
-                server.AddEventHandler(PromptCreatePerTenant.Descriptor)
+                server.AddEventHandler(TenantSettingsInDiscovery.Descriptor)
                     .AddEventHandler(AdvertiseLogoutSupport.Descriptor)
                     .AddEventHandler(CustomScopesInDiscovery.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
@@ -228,6 +228,7 @@ public static class TokenServiceExtensions
     {
         app.MapTokenEndpoints();
         app.MapClientEndpoints();
+        app.MapDynamicRegistrationEndpoints();
         app.MapScopeEndpoints();
         app.MapSigningKeyEndpoints();
         app.MapAuthorizeEndpoints();

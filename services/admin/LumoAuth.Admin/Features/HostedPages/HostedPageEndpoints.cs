@@ -75,6 +75,6 @@ public static class HostedPageEndpoints
         var session = settings.SessionPolicy;
         return TypedResults.Ok(new HostedPageSettings(
             settings.LoginPolicy.RegistrationEnabled, branding.DisplayName, branding.LogoUrl, branding.PrimaryColor,
-            session.MaxAge, session.IdleTimeout, session.SingleSession));
+            session.MaxAge, session.IdleTimeout, session.SingleSession, settings.ClientRegistration.DynamicRegistrationEnabled));
     }
 }

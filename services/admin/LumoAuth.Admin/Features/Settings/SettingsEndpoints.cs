@@ -156,8 +156,11 @@ public static partial class SettingsEndpoints
                     reader.Text("supportEmail", 320, nullable: true, v => b.SupportEmail = v,
                         v => RequestValidator.IsEmail(v) ? null : "must be a valid email address");
                     break;
+                case "clientRegistration":
+                    reader.Bool("dynamicRegistrationEnabled", v => settings.ClientRegistration.DynamicRegistrationEnabled = v);
+                    break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration)");
                     continue;
             }
 

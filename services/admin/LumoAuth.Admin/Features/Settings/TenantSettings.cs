@@ -20,6 +20,8 @@ public sealed class TenantSettings
 
     public Branding Branding { get; set; } = new();
 
+    public ClientRegistrationPolicy ClientRegistration { get; set; } = new();
+
     public static TenantSettings Parse(string json) =>
         JsonSerializer.Deserialize<TenantSettings>(json, SettingsJson.Options) ?? new TenantSettings();
 
@@ -123,6 +125,15 @@ public sealed class LoginPolicy
 
     /// <summary>How long an invitation stays valid, in days.</summary>
     public int InvitationExpiryDays { get; set; } = 7;
+}
+
+/// <summary>
+/// Whether applications may register themselves at the token service's <c>connect/register</c> (RFC 7591). The docs
+/// require a tenant to switch it on; off by default, since anyone who can reach the endpoint could then add clients.
+/// </summary>
+public sealed class ClientRegistrationPolicy
+{
+    public bool DynamicRegistrationEnabled { get; set; }
 }
 
 public sealed class Branding

@@ -55,6 +55,15 @@ public static class ClientEndpoints
             return validator.ToResult();
         }
 
+        var (application, secret) = await CreateAsync(client, services, cancellationToken);
+        return Results.Json(
+            new DataResponse<CreatedClientResponse>(ClientMapping.ToCreatedResponse(application, secret), "OAuth client created successfully"),
+            statusCode: StatusCodes.Status201Created);
+    }
+
+    /// <summary>Stores a validated client with a new id (and secret, for a confidential one), raising <c>ClientCreated</c>.</summary>
+    public static async Task<(TokenApplication Application, string? Secret)> CreateAsync(ClientSettings client, ClientServices services, CancellationToken cancellationToken)
+    {
         var tenantId = services.Tenant.TenantId;
         var clientId = Guid.NewGuid().ToString();
         var secret = client.IsConfidential ? ClientSecrets.Generate() : null;
@@ -76,9 +85,7 @@ public static class ClientEndpoints
 
         // The uniqueness check looked the id up and may have cached "not found".
         services.Cache.Evict(tenantId, clientId);
-        return Results.Json(
-            new DataResponse<CreatedClientResponse>(ClientMapping.ToCreatedResponse(application, secret), "OAuth client created successfully"),
-            statusCode: StatusCodes.Status201Created);
+        return (application, secret);
     }
 
     public static async Task<IResult> ListClients(int? page, int? limit, [AsParameters] ClientServices services, CancellationToken cancellationToken)

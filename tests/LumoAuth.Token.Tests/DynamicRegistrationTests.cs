@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using LumoAuth.Token.Tests.Support;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// Dynamic client registration (RFC 7591, TOK-15): off until the tenant switches it on; then applications register
+/// themselves with the interactive grants and the OpenID Connect or tenant scopes only, and the RFC's error codes.
+/// </summary>
+public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    [Fact]
+    public async Task Register_WhileTheTenantHasNotEnabledIt_IsRegistrationNotAllowed()
+    {
+        var setup = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new { redirect_uris = new[] { "https://app.example.com/cb" } });
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.Forbidden, "registration_not_allowed");
+        var discovery = await http.GetFromJsonAsync<JsonElement>($"{setup.Tenant.Api}/.well-known/openid-configuration");
+        Assert.False(discovery.TryGetProperty("registration_endpoint", out _));
+    }
+
+    [Fact]
+    public async Task Register_ConfidentialWebClient_ReturnsItsMetadataAndSecretOnce()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://app.example.com/callback" },
+            client_name = "My Awesome App",
+            client_uri = "https://example.com",
+            grant_types = new[] { "authorization_code", "refresh_token" },
+            response_types = new[] { "code" },
+            token_endpoint_auth_method = "client_secret_basic",
+            scope = "openid profile email",
+            post_logout_redirect_uris = new[] { "https://app.example.com/bye" },
+        });
+
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        var clientId = json.GetProperty("client_id").GetString()!;
+        Assert.False(string.IsNullOrEmpty(json.GetProperty("client_secret").GetString()));
+        Assert.Equal(0, json.GetProperty("client_secret_expires_at").GetInt64());
+        Assert.InRange(json.GetProperty("client_id_issued_at").GetInt64(), DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds());
+        Assert.Equal("My Awesome App", json.GetProperty("client_name").GetString());
+        Assert.Equal("web", json.GetProperty("application_type").GetString());
+        Assert.Equal("client_secret_basic", json.GetProperty("token_endpoint_auth_method").GetString());
+        Assert.Equal(["authorization_code", "refresh_token"], json.GetProperty("grant_types").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["code"], json.GetProperty("response_types").EnumerateArray().Select(e => e.GetString()));
+
+        // An ordinary client of the tenant now, as the Admin API shows it (never its secret).
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var shown = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/clients/{clientId}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.True(shown.GetProperty("isConfidential").GetBoolean());
+        Assert.Equal(["email", "openid", "profile"], shown.GetProperty("allowedScopes").EnumerateArray().Select(e => e.GetString()).Order(StringComparer.Ordinal));
+        Assert.False(shown.TryGetProperty("secret", out _));
+
+        var discovery = await http.GetFromJsonAsync<JsonElement>($"{setup.Tenant.Api}/.well-known/openid-configuration");
+        Assert.Equal(setup.Issuer + "/connect/register", discovery.GetProperty("registration_endpoint").GetString());
+    }
+
+    [Fact]
+    public async Task Register_PublicClient_SignsAUserInWithTheCodeFlow()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+
+        // At the alias path (inventory C-05).
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/oauth/register", new
+        {
+            redirect_uris = new[] { SignInSetup.RedirectUri }, token_endpoint_auth_method = "none", scope = "openid profile",
+        });
+
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("client_secret").ValueKind);
+        Assert.Equal("none", json.GetProperty("token_endpoint_auth_method").GetString());
+        var registered = setup with { ClientId = json.GetProperty("client_id").GetString()!, ClientSecret = null };
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var redirect = await HostedFlow.SignInAsync(browser, registered, HostedFlow.AuthorizeUrl(registered, challenge, new() { ["scope"] = "openid profile" }));
+        using var tokens = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = HostedFlow.Parameters(redirect)["code"], ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = registered.ClientId, ["code_verifier"] = verifier,
+        }));
+        await HttpAssert.JsonAsync(tokens, HttpStatusCode.OK);
+    }
+
+    public static TheoryData<string, string> Refusals => new()
+    {
+        { """{"client_name":"x"}""", "invalid_redirect_uri" },
+        { """{"redirect_uris":["https://app.example.com/cb#frag"]}""", "invalid_redirect_uri" },
+        { """{"redirect_uris":["http://app.example.com/cb"]}""", "invalid_redirect_uri" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"grant_types":["client_credentials"]}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"scope":"openid admin.write"}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"scope":"openid not-a-tenant-scope"}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"response_types":["token"]}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"token_endpoint_auth_method":"private_key_jwt"}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["com.example.app:/cb"],"application_type":"native","token_endpoint_auth_method":"client_secret_basic"}""", "invalid_client_metadata" },
+        { """{"redirect_uris":"https://app.example.com/cb"}""", "invalid_client_metadata" },
+        { """not json""", "invalid_client_metadata" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task Register_InvalidMetadata_AnswersTheRfcError(string body, string error)
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await http.PostAsync($"{setup.Tenant.Api}/connect/register", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, error);
+    }
+
+    /// <summary>A tenant that has switched registration on (before anything read its settings, so no cache is stale).</summary>
+    private async Task<SignInSetup> EnabledAsync()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        using var response = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { clientRegistration = new { dynamicRegistrationEnabled = true } });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return setup;
+    }
+}
