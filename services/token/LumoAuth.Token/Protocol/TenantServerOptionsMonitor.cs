@@ -127,6 +127,9 @@ public sealed class TenantServerOptionsMonitor(
         o.TokenEndpointUris.Add(new Uri("t/-/oauth/token", UriKind.Relative));
         // The code flow needs an authorization endpoint to pass validation; this one is as unreachable.
         o.AuthorizationEndpointUris.Add(new Uri("t/-/oauth/authorize", UriKind.Relative));
+        // So do the device flow's two endpoints.
+        o.DeviceAuthorizationEndpointUris.Add(new Uri("t/-/oauth/device_authorization", UriKind.Relative));
+        o.EndUserVerificationEndpointUris.Add(new Uri("t/-/oauth/device", UriKind.Relative));
         o.SigningCredentials.Add(new SigningCredentials(new RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)), SecurityAlgorithms.RsaSha256));
         o.EncryptionCredentials.Add(new EncryptingCredentials(
             new SymmetricSecurityKey(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
