@@ -163,8 +163,7 @@ public static class AuthorizeEndpoints
         }
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
-        var facts = new SignInFacts(userId, user.GetClaim(SessionCookie.SessionIdClaim), user.GetClaim(Claims.AuthenticationTime),
-            user.GetClaims(Claims.AuthenticationMethodReference).ToList());
+        var facts = SignInFacts.Of(user, userId);
         var identity = await services.UserClaims.BuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
         if (identity is null)
         {

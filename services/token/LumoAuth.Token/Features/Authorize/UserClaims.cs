@@ -13,7 +13,13 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace LumoAuth.Token.Features.Authorize;
 
 /// <summary>What the session (or a code or refresh token) says about the sign-in, carried into new tokens.</summary>
-public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTime, IReadOnlyList<string> Methods);
+public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTime, IReadOnlyList<string> Methods)
+{
+    /// <summary>The facts a session cookie's principal or a validated grant's principal carries (its subject is the user).</summary>
+    public static SignInFacts Of(ClaimsPrincipal principal, Guid userId) =>
+        new(userId, principal.GetClaim(SessionCookie.SessionIdClaim), principal.GetClaim(Claims.AuthenticationTime),
+            principal.GetClaims(Claims.AuthenticationMethodReference).ToList());
+}
 
 /// <summary>
 /// Builds a user's token principal from fresh data: the profile from admin (refused when the user is gone or

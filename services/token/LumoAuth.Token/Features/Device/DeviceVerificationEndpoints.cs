@@ -124,8 +124,7 @@ public static class DeviceVerificationEndpoints
         }
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
-        var facts = new SignInFacts(userId, user.GetClaim(SessionCookie.SessionIdClaim), user.GetClaim(Claims.AuthenticationTime),
-            user.GetClaims(Claims.AuthenticationMethodReference).ToList());
+        var facts = SignInFacts.Of(user, userId);
         var identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(slug), facts, scopes, http.RequestAborted);
         if (identity is null)
         {

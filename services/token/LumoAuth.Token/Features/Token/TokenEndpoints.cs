@@ -102,14 +102,13 @@ public static class TokenEndpoints
             return Reject(Errors.InvalidGrant, "The grant is invalid.");
         }
 
-        var sessionId = principal.GetClaim(SessionCookie.SessionIdClaim);
+        var facts = SignInFacts.Of(principal, userId);
         var services = http.RequestServices;
-        if (sessionId is not null && !await services.GetRequiredService<SessionStore>().IsActiveAsync(sessionId, http.RequestAborted))
+        if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().IsActiveAsync(sessionId, http.RequestAborted))
         {
             return Reject(Errors.InvalidGrant, "The session this grant belongs to has ended.");
         }
 
-        var facts = new SignInFacts(userId, sessionId, principal.GetClaim(Claims.AuthenticationTime), principal.GetClaims(Claims.AuthenticationMethodReference).ToList());
         var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, principal.GetScopes(), http.RequestAborted);
         if (identity is null)
         {
