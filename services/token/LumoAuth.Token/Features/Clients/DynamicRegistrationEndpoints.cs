@@ -130,7 +130,8 @@ public static class DynamicRegistrationEndpoints
         var authMethod = request.TokenEndpointAuthMethod ?? ClientAuthenticationMethods.ClientSecretBasic;
         var grantTypes = request.GrantTypes is { Count: > 0 } g ? g.Distinct(StringComparer.Ordinal).ToList() : [GrantTypes.AuthorizationCode];
         var responseTypes = request.ResponseTypes is { Count: > 0 } r ? r.Distinct(StringComparer.Ordinal).ToList() : ["code"];
-        var scopes = (request.Scope ?? ScopeNamesForDefault).Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
+        // No scope asked for: openid, the least an OpenID Connect client needs (RFC 7591 §2 leaves the default to us).
+        var scopes = (request.Scope ?? ScopeNames.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
 
         if (applicationType is not (ApplicationTypes.Web or ApplicationTypes.Native))
         {
@@ -188,8 +189,6 @@ public static class DynamicRegistrationEndpoints
             FrontchannelLogoutUri: request.FrontchannelLogoutUri);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
-
-    private const string ScopeNamesForDefault = ScopeNames.OpenId;
 
     // The OpenID Connect scopes and the tenant's own, never the Admin API's (admin.read, admin.write, admin:…).
     private static bool IsRegistrable(string scope, IReadOnlyCollection<string> customScopes) =>
