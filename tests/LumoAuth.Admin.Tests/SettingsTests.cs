@@ -69,6 +69,31 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task ClientRegistration_OffByDefault_SwitchedOnForItsTenantOnly_AndReachesTheTokenService()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var internalClient = factory.Internal();
+        var defaults = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!;
+        Assert.False(defaults["clientRegistration"]!["dynamicRegistrationEnabled"]!.GetValue<bool>());
+
+        var error = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { clientRegistration = new { dynamicRegistrationEnabled = "yes" } }), 400, "validation_error");
+        Assert.True(error["details"]!.AsObject().ContainsKey("clientRegistration.dynamicRegistrationEnabled"), error.ToJsonString());
+
+        var updated = (await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { clientRegistration = new { dynamicRegistrationEnabled = true } })))["data"]!;
+        Assert.True(updated["clientRegistration"]!["dynamicRegistrationEnabled"]!.GetValue<bool>());
+
+        // What the token service reads: on for this tenant, still off for the other.
+        var hostedPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}/hosted-pages"));
+        Assert.True(hostedPages["dynamicClientRegistration"]!.GetValue<bool>());
+        var otherPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{other.Id}/hosted-pages"));
+        Assert.False(otherPages["dynamicClientRegistration"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Settings_AreIsolatedPerTenant_AndNeedAWritingScope()
     {
         var a = await factory.CreateTenantAsync();

@@ -94,6 +94,33 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         await HttpAssert.JsonAsync(tokens, HttpStatusCode.OK);
     }
 
+    [Fact]
+    public async Task RegisteredClient_IsUnknownToAnotherTenant_WhichMayNotRegisterEither()
+    {
+        var setup = await EnabledAsync();
+        var other = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+        using var registered = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { SignInSetup.RedirectUri }, token_endpoint_auth_method = "none",
+        });
+        var clientId = (await HttpAssert.JsonAsync(registered, HttpStatusCode.Created)).GetProperty("client_id").GetString()!;
+
+        // Its own tenant knows it; the other tenant neither knows it nor lets anyone register (its switch is off).
+        using var pushedHere = await http.PostAsync($"{setup.Tenant.Api}/oauth/par", Form(clientId));
+        Assert.Equal(HttpStatusCode.Created, pushedHere.StatusCode);
+        using var pushedThere = await http.PostAsync($"{other.Tenant.Api}/oauth/par", Form(clientId));
+        await HttpAssert.OAuthErrorAsync(pushedThere, HttpStatusCode.Unauthorized, "invalid_client");
+        using var registerThere = await http.PostAsJsonAsync($"{other.Tenant.Api}/connect/register", new { redirect_uris = new[] { SignInSetup.RedirectUri } });
+        await HttpAssert.OAuthErrorAsync(registerThere, HttpStatusCode.Forbidden, "registration_not_allowed");
+
+        static FormUrlEncodedContent Form(string clientId) => new(new Dictionary<string, string>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = SignInSetup.RedirectUri, ["scope"] = "openid",
+            ["code_challenge"] = HostedFlow.Pkce().Challenge, ["code_challenge_method"] = "S256",
+        });
+    }
+
     public static TheoryData<string, string> Refusals => new()
     {
         { """{"client_name":"x"}""", "invalid_redirect_uri" },
