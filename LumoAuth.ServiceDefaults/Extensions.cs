@@ -82,6 +82,8 @@ public static class LumoServiceDefaults
         builder.Services.AddLumoAuthentication();
         // Every service's bearer validation refuses access tokens revoked at the token service.
         builder.AddRedisAccessTokenDenyList();
+        // DPoP-bound access tokens (RFC 9449) are accepted with a proof, whose single use is remembered in Redis.
+        builder.Services.TryAddSingleton<DPoPProofValidator>();
         return builder;
     }
 

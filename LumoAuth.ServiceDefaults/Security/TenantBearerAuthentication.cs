@@ -54,7 +54,8 @@ public sealed class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvid
 
 /// <summary>
 /// Validates RFC 9068 access tokens locally: signed by the tenant's key, issued by the tenant in the
-/// path (a token of tenant A is refused on tenant B's paths), audience = that tenant's API.
+/// path (a token of tenant A is refused on tenant B's paths), audience = that tenant's API. A token bound to a
+/// DPoP key (<c>cnf.jkt</c>, RFC 9449) is accepted only with the <c>DPoP</c> scheme and a fresh proof by that key.
 /// </summary>
 public sealed class TenantBearerHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -63,7 +64,8 @@ public sealed class TenantBearerHandler(
     JwksCache jwks,
     TenantContext tenantContext,
     IOptions<LumoAuthOptions> lumoOptions,
-    IEnumerable<IAccessTokenDenyList> denyLists)
+    IEnumerable<IAccessTokenDenyList> denyLists,
+    DPoPProofValidator dpop)
     : EnvelopeAuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     private static readonly JsonWebTokenHandler TokenHandler = new() { MapInboundClaims = false };
@@ -71,12 +73,13 @@ public sealed class TenantBearerHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var authorization = Request.Headers.Authorization.ToString();
-        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        var presentedWithDPoP = authorization.StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase);
+        if (!presentedWithDPoP && !authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return AuthenticateResult.NoResult();
         }
 
-        var token = authorization["Bearer ".Length..].Trim();
+        var token = authorization[(authorization.IndexOf(' ') + 1)..].Trim();
         // Garbage is refused before any key lookup, so it costs no call to the token service.
         if (!tenantContext.HasTenant || token.Length == 0 || token.Length > 16 * 1024 || !TokenHandler.CanReadToken(token))
         {
@@ -116,9 +119,41 @@ public sealed class TenantBearerHandler(
             }
         }
 
+        if (await CheckProofOfPossessionAsync(token, result.ClaimsIdentity.FindFirst("cnf")?.Value, presentedWithDPoP, tenant, issuer) is { } refused)
+        {
+            return refused;
+        }
+
         var identity = new ClaimsIdentity(result.ClaimsIdentity.Claims, Scheme.Name, LumoClaims.Subject, "role");
         identity.AddClaim(new Claim(LumoClaims.AuthMethod, "bearer"));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
+    }
+
+    /// <summary>RFC 9449 §7: a bound token needs the DPoP scheme and a proof by its key for this very request; a plain one, Bearer.</summary>
+    private async Task<AuthenticateResult?> CheckProofOfPossessionAsync(string token, string? confirmation, bool presentedWithDPoP, TenantInfo tenant, string issuer)
+    {
+        var bound = DPoPProofValidator.BoundThumbprint(confirmation);
+        if (bound is null)
+        {
+            return presentedWithDPoP ? Fail(ErrorCodes.InvalidToken, "The DPoP scheme is only for DPoP-bound access tokens") : null;
+        }
+
+        if (!presentedWithDPoP)
+        {
+            return Fail(ErrorCodes.InvalidToken, "This access token is bound to a DPoP key: present it with the DPoP scheme and a proof");
+        }
+
+        // The URL the client addressed: the tenant's public origin (the gateway's), and the path as forwarded.
+        var target = new Uri(issuer).GetLeftPart(UriPartial.Authority) + Request.PathBase + Request.Path;
+        var proof = await dpop.CheckAsync(Request, tenant.Id, target, token, Context.RequestAborted);
+        if (proof.Failed)
+        {
+            return Fail(proof.Error!, proof.Description!);
+        }
+
+        return !proof.HasProof ? Fail(DPoPProofValidator.InvalidProof, "A DPoP proof is required with a DPoP-bound access token")
+            : !DPoPProofValidator.SameKey(bound, proof.Thumbprint) ? Fail(DPoPProofValidator.InvalidProof, "The DPoP proof is not signed by the key the access token is bound to")
+            : null;
     }
 
     private async Task<TokenValidationResult> ValidateAsync(string token, TenantInfo tenant, string issuer, bool forceRefresh)
@@ -136,7 +171,11 @@ public sealed class TenantBearerHandler(
         });
     }
 
-    protected override string ChallengeHeader(string errorCode) => $"Bearer error=\"{errorCode}\"";
+    protected override string ChallengeHeader(string errorCode) =>
+        errorCode == DPoPProofValidator.InvalidProof
+        || Request.Headers.Authorization.ToString().StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase)
+            ? $"DPoP error=\"{errorCode}\", algs=\"{string.Join(' ', DPoPProofValidator.Algorithms)}\""
+            : $"Bearer error=\"{errorCode}\"";
 }
 
 /// <summary>

@@ -168,6 +168,18 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(DeviceRequestScopes.Descriptor)
                     .AddEventHandler(DevicePollingInterval.Descriptor)
                     .AddEventHandler(DevicePollingTooFast.Descriptor);
+                // OpenIddict's own proof-of-possession check knows only mTLS-bound tokens (cnf.x5t#S256) and throws on a
+                // DPoP binding; we issue no mTLS-bound tokens, and DPoPBinding checks ours.
+                server.RemoveEventHandler(OpenIddictServerHandlers.Protection.ValidateProofOfPossession.Descriptor);
+                server.AddEventHandler(DPoPBinding.CheckTokenRequestProof.Descriptor)
+                    .AddEventHandler(DPoPBinding.CheckAuthorizationKeyParameter.Descriptor)
+                    .AddEventHandler(DPoPBinding.BindIssuedTokens.Descriptor)
+                    .AddEventHandler(DPoPBinding.DPoPTokenType.Descriptor)
+                    .AddEventHandler(DPoPBinding.IntrospectBinding.Descriptor)
+                    .AddEventHandler(DPoPBinding.ExtractDPoPAccessToken.Descriptor)
+                    .AddEventHandler(DPoPBinding.CheckUserInfoProof.Descriptor)
+                    .AddEventHandler(DPoPBinding.DPoPChallengeAtUserInfo.Descriptor)
+                    .AddEventHandler(DPoPBinding.AdvertiseDPoP.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

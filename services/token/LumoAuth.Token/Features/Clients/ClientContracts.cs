@@ -24,7 +24,8 @@ public sealed record ClientRequest(
     JsonElement? Jwks = null,
     string? BackchannelLogoutUri = null,
     string? FrontchannelLogoutUri = null,
-    bool? RequiresPushedAuthorization = null);
+    bool? RequiresPushedAuthorization = null,
+    bool? DpopBoundAccessTokens = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -47,6 +48,7 @@ public sealed record ClientResponse(
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri,
     bool RequiresPushedAuthorization,
+    bool DpopBoundAccessTokens,
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt);
 
@@ -72,6 +74,7 @@ public sealed record CreatedClientResponse(
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri,
     bool RequiresPushedAuthorization,
+    bool DpopBoundAccessTokens,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]

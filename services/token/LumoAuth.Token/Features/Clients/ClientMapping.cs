@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Protocol;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -30,7 +31,8 @@ public static class ClientMapping
             string.IsNullOrEmpty(row.JsonWebKeySet) ? null : row.JsonWebKeySet,
             ReadProperty(row.Properties, BackchannelLogoutUriProperty),
             ReadProperty(row.Properties, FrontchannelLogoutUriProperty),
-            ReadList(row.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests));
+            ReadList(row.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests),
+            ReadList(row.Requirements).Contains(DPoPBinding.RequirementFeature));
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -58,6 +60,12 @@ public static class ClientMapping
             descriptor.Requirements.Add(Requirements.Features.PushedAuthorizationRequests);
         }
 
+        descriptor.Requirements.Remove(DPoPBinding.RequirementFeature);
+        if (client.DpopBoundAccessTokens)
+        {
+            descriptor.Requirements.Add(DPoPBinding.RequirementFeature);
+        }
+
         // OpenIddict applies per-client lifetimes from these settings when it issues tokens.
         descriptor.Settings[Settings.TokenLifetimes.AccessToken] = TimeSpan.FromSeconds(client.AccessTokenLifetime).ToString("c", CultureInfo.InvariantCulture);
         descriptor.Settings[Settings.TokenLifetimes.RefreshToken] = TimeSpan.FromSeconds(client.RefreshTokenLifetime).ToString("c", CultureInfo.InvariantCulture);
@@ -78,7 +86,7 @@ public static class ClientMapping
         return new ClientResponse(
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, row.CreatedAt, row.UpdatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, row.CreatedAt, row.UpdatedAt);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -87,7 +95,7 @@ public static class ClientMapping
         return new CreatedClientResponse(
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, row.CreatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, row.CreatedAt);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>

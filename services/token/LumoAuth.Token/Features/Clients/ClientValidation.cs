@@ -23,7 +23,8 @@ public sealed record ClientSettings(
     string? Jwks,
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri = null,
-    bool RequiresPushedAuthorization = false);
+    bool RequiresPushedAuthorization = false,
+    bool DpopBoundAccessTokens = false);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -144,6 +145,9 @@ public static class ClientValidation
         validator.Check(!requiresPushed || grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.Implicit), "requiresPushedAuthorization",
             "only clients with the authorization_code or implicit grant use the authorization endpoint");
 
+        // RFC 9449 §5.2: a client may be held to DPoP-bound access tokens, so a token request without a proof is refused.
+        var dpopBound = request.DpopBoundAccessTokens ?? current?.DpopBoundAccessTokens ?? false;
+
         var accessLifetime = request.AccessTokenLifetime ?? current?.AccessTokenLifetime ?? DefaultAccessTokenLifetime;
         validator.Check(accessLifetime is >= MinAccessTokenLifetime and <= MaxAccessTokenLifetime, "accessTokenLifetime",
             $"must be between {MinAccessTokenLifetime} and {MaxAccessTokenLifetime} seconds");
@@ -178,7 +182,7 @@ public static class ClientValidation
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce, isActive, accessLifetime, refreshLifetime,
-                jwks, backchannel, frontchannel, requiresPushed)
+                jwks, backchannel, frontchannel, requiresPushed, dpopBound)
             : null;
     }
 

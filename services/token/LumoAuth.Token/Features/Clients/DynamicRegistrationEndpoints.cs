@@ -50,7 +50,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("scope")] string? Scope,
         [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string>? PostLogoutRedirectUris,
         [property: JsonPropertyName("frontchannel_logout_uri")] string? FrontchannelLogoutUri,
-        [property: JsonPropertyName("backchannel_logout_uri")] string? BackchannelLogoutUri);
+        [property: JsonPropertyName("backchannel_logout_uri")] string? BackchannelLogoutUri,
+        [property: JsonPropertyName("dpop_bound_access_tokens")] bool? DpopBoundAccessTokens = null);
 
     public static async Task<IResult> Register(HttpContext http, [AsParameters] ClientEndpoints.ClientServices services, HostedPageSettingsCache settings)
     {
@@ -103,7 +104,7 @@ public static class DynamicRegistrationEndpoints
         return Results.Json(new RegistrationResponse(
             application.ClientId!, secret, application.CreatedAt.ToUnixTimeSeconds(), 0, client.Name, client.RedirectUris,
             client.PostLogoutRedirectUris, translated.ApplicationType, client.GrantTypes, translated.ResponseTypes,
-            string.Join(' ', client.Scopes), translated.AuthMethod), statusCode: StatusCodes.Status201Created);
+            string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens), statusCode: StatusCodes.Status201Created);
     }
 
     public sealed record RegistrationResponse(
@@ -118,7 +119,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("grant_types")] IReadOnlyList<string> GrantTypes,
         [property: JsonPropertyName("response_types")] IReadOnlyList<string> ResponseTypes,
         [property: JsonPropertyName("scope")] string Scope,
-        [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod);
+        [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
+        [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens);
 
     private sealed record Translated(ClientRequest Client, string ApplicationType, IReadOnlyList<string> ResponseTypes, string AuthMethod);
 
@@ -186,7 +188,8 @@ public static class DynamicRegistrationEndpoints
             AccessTokenLifetime: null,
             RefreshTokenLifetime: null,
             BackchannelLogoutUri: request.BackchannelLogoutUri,
-            FrontchannelLogoutUri: request.FrontchannelLogoutUri);
+            FrontchannelLogoutUri: request.FrontchannelLogoutUri,
+            DpopBoundAccessTokens: request.DpopBoundAccessTokens);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

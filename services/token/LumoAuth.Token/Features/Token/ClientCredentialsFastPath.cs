@@ -24,7 +24,7 @@ namespace LumoAuth.Token.Features.Token;
 /// with the token and response OpenIddict issues for it (same header, claims, lifetime, audit event), without
 /// OpenIddict's generic pipeline, which costs several times the signature itself. Anything else passes on
 /// untouched: other grants and parameters, client assertions, unknown or deactivated clients, wrong
-/// secrets, scopes not held. So every refusal, and every case not listed here, still comes from OpenIddict.
+/// secrets, scopes not held, DPoP proofs. So every refusal, and every case not listed here, still comes from OpenIddict.
 /// <c>ClientCredentialsFastPathTests</c> compares both paths' output.
 /// </summary>
 public sealed class ClientCredentialsFastPath(
@@ -48,6 +48,7 @@ public sealed class ClientCredentialsFastPath(
             || !HttpMethods.IsPost(request.Method)
             || !request.Path.Equals(TokenPath, StringComparison.Ordinal)
             || !string.Equals(request.ContentType, FormContentType, StringComparison.OrdinalIgnoreCase)
+            || request.Headers.ContainsKey(DPoPProofValidator.HeaderName)
             || !await TryIssueAsync(http, tenant))
         {
             await next(http);

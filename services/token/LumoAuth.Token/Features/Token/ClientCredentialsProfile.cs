@@ -29,7 +29,9 @@ public sealed record ClientCredentialsProfile(
             && row.ClientType == ClientTypes.Confidential
             && !string.IsNullOrEmpty(row.ClientSecret)
             && permissions.Contains(Permissions.Endpoints.Token)
-            && permissions.Contains(Permissions.GrantTypes.ClientCredentials);
+            && permissions.Contains(Permissions.GrantTypes.ClientCredentials)
+            // A client held to DPoP needs its proof checked: OpenIddict's pipeline does that.
+            && !settings.DpopBoundAccessTokens;
         return new ClientCredentialsProfile(eligible, allowed, defaults, settings.AccessTokenLifetime);
     }
 }

@@ -1,0 +1,308 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LumoAuth.Testing;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// DPoP (RFC 9449): proofs at the token endpoint, tokens bound to the proof's key (<c>cnf.jkt</c>, <c>token_type</c>
+/// DPoP), refresh tokens and codes bound for public clients and <c>dpop_jkt</c>, and bound tokens at userinfo and at
+/// the Admin API, which take them only with the DPoP scheme and a proof by the same key.
+/// </summary>
+public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    private sealed record Machine(string ClientId, string Secret);
+
+    private async Task<Machine> MachineClientAsync(SignInSetup setup, bool dpopBound = false)
+    {
+        using var admin = AdminClient(setup);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "robot", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "admin.read" }, dpopBoundAccessTokens = dpopBound,
+        });
+        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        Assert.Equal(dpopBound, data.GetProperty("dpopBoundAccessTokens").GetBoolean());
+        return new Machine(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
+    }
+
+    private HttpClient AdminClient(SignInSetup setup)
+    {
+        var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        return admin;
+    }
+
+    private async Task<HttpResponseMessage> ClientCredentialsAsync(SignInSetup setup, Machine client, params string[] proofs)
+    {
+        using var http = suite.Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, setup.TokenEndpoint)
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin.read" }),
+        };
+        request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
+        foreach (var proof in proofs)
+        {
+            request.Headers.Add("DPoP", proof);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private async Task<HttpResponseMessage> PostTokenAsync(SignInSetup setup, Dictionary<string, string> form, string? proof)
+    {
+        using var http = suite.Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, setup.TokenEndpoint) { Content = new FormUrlEncodedContent(form) };
+        if (proof is not null)
+        {
+            request.Headers.Add("DPoP", proof);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private async Task<HttpResponseMessage> GetAsync(string url, string scheme, string token, string? proof)
+    {
+        using var http = suite.Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue(scheme, token);
+        if (proof is not null)
+        {
+            request.Headers.Add("DPoP", proof);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private static string Cnf(string accessToken) =>
+        new JsonWebToken(accessToken).GetPayloadValue<JsonElement>("cnf").GetProperty("jkt").GetString()!;
+
+    [Fact]
+    public async Task Discovery_NamesTheProofAlgorithms()
+    {
+        var setup = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+
+        var metadata = await http.GetFromJsonAsync<JsonElement>($"{setup.Tenant.Api}/.well-known/openid-configuration");
+
+        Assert.Equal(["ES256", "PS256", "RS256"], metadata.GetProperty("dpop_signing_alg_values_supported").EnumerateArray().Select(a => a.GetString()));
+    }
+
+    [Fact]
+    public async Task ClientCredentials_WithProof_IssuesKeyBoundToken_IntrospectionShowsTheBinding()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var key = new DPoPKey();
+
+        using var bound = await ClientCredentialsAsync(setup, client, key.Proof("POST", setup.TokenEndpoint));
+        using var plain = await ClientCredentialsAsync(setup, client);
+
+        var token = await HttpAssert.JsonAsync(bound, HttpStatusCode.OK);
+        Assert.Equal("DPoP", token.GetProperty("token_type").GetString());
+        var accessToken = token.GetProperty("access_token").GetString()!;
+        Assert.Equal(key.Thumbprint, Cnf(accessToken));
+        var bearer = await HttpAssert.JsonAsync(plain, HttpStatusCode.OK);
+        Assert.Equal("Bearer", bearer.GetProperty("token_type").GetString());
+        Assert.False(new JsonWebToken(bearer.GetProperty("access_token").GetString()).TryGetPayloadValue<JsonElement>("cnf", out _));
+
+        using var http = suite.Token.CreateClient();
+        using var introspection = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, setup.Issuer + "/oauth/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = accessToken }),
+            Headers = { Authorization = HttpAssert.Basic(client.ClientId, client.Secret) },
+        });
+        var active = await HttpAssert.JsonAsync(introspection, HttpStatusCode.OK);
+        Assert.True(active.GetProperty("active").GetBoolean());
+        Assert.Equal("DPoP", active.GetProperty("token_type").GetString());
+        Assert.Equal(key.Thumbprint, active.GetProperty("cnf").GetProperty("jkt").GetString());
+    }
+
+    public static TheoryData<string> BadProofs => ["wrong method", "wrong url", "too old", "from the future", "short jti", "wrong type", "private key", "signed by another key", "not a jwt"];
+
+    [Theory]
+    [MemberData(nameof(BadProofs))]
+    public async Task TokenRequest_WithBadProof_InvalidDPoPProof(string flaw)
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var key = new DPoPKey();
+        using var other = new DPoPKey();
+        var url = setup.TokenEndpoint;
+        var proof = flaw switch
+        {
+            "wrong method" => key.Proof("GET", url),
+            "wrong url" => key.Proof("POST", setup.Issuer + "/oauth/par"),
+            "too old" => key.Proof("POST", url, issuedAt: DateTimeOffset.UtcNow.AddSeconds(-90)),
+            "from the future" => key.Proof("POST", url, issuedAt: DateTimeOffset.UtcNow.AddSeconds(90)),
+            "short jti" => key.Proof("POST", url, jti: "only-15-chars.."),
+            "wrong type" => key.Proof("POST", url, type: "JWT"),
+            "private key" => key.Proof("POST", url, headerJwk: key.PrivateJwk),
+            "signed by another key" => key.Proof("POST", url, signedBy: other),
+            _ => "not-a-jwt",
+        };
+
+        using var response = await ClientCredentialsAsync(setup, client, proof);
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_dpop_proof");
+    }
+
+    [Fact]
+    public async Task TokenRequest_ProofReplayedOrSentTwice_InvalidDPoPProof()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var key = new DPoPKey();
+        var proof = key.Proof("POST", setup.TokenEndpoint);
+        using var first = await ClientCredentialsAsync(setup, client, proof);
+        await HttpAssert.JsonAsync(first, HttpStatusCode.OK);
+
+        using var replay = await ClientCredentialsAsync(setup, client, proof);
+        using var twoProofs = await ClientCredentialsAsync(setup, client, key.Proof("POST", setup.TokenEndpoint), key.Proof("POST", setup.TokenEndpoint));
+
+        await HttpAssert.OAuthErrorAsync(replay, HttpStatusCode.BadRequest, "invalid_dpop_proof");
+        await HttpAssert.OAuthErrorAsync(twoProofs, HttpStatusCode.BadRequest, "invalid_dpop_proof");
+    }
+
+    [Fact]
+    public async Task ClientHeldToDPoP_WithoutProof_InvalidDPoPProof_WithProof_Token()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup, dpopBound: true);
+        using var key = new DPoPKey();
+
+        using var without = await ClientCredentialsAsync(setup, client);
+        using var with = await ClientCredentialsAsync(setup, client, key.Proof("POST", setup.TokenEndpoint));
+
+        await HttpAssert.OAuthErrorAsync(without, HttpStatusCode.BadRequest, "invalid_dpop_proof");
+        Assert.Equal("DPoP", (await HttpAssert.JsonAsync(with, HttpStatusCode.OK)).GetProperty("token_type").GetString());
+    }
+
+    [Fact]
+    public async Task AdminApi_BoundToken_NeedsTheDPoPSchemeAndAFreshProofByItsKey()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var key = new DPoPKey();
+        using var other = new DPoPKey();
+        using var issued = await ClientCredentialsAsync(setup, client, key.Proof("POST", setup.TokenEndpoint));
+        var token = (await HttpAssert.JsonAsync(issued, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        var url = setup.Issuer + "/admin/clients";
+        var proof = key.Proof("GET", url, token);
+
+        using var ok = await GetAsync(url, "DPoP", token, proof);
+        using var replayed = await GetAsync(url, "DPoP", token, proof);
+        using var asBearer = await GetAsync(url, "Bearer", token, proof: null);
+        using var withoutProof = await GetAsync(url, "DPoP", token, proof: null);
+        using var otherKey = await GetAsync(url, "DPoP", token, other.Proof("GET", url, token));
+        using var noTokenHash = await GetAsync(url, "DPoP", token, key.Proof("GET", url));
+        using var otherUrl = await GetAsync(url, "DPoP", token, key.Proof("GET", setup.Issuer + "/admin/scopes", token));
+
+        await HttpAssert.JsonAsync(ok, HttpStatusCode.OK);
+        await HttpAssert.EnvelopeAsync(asBearer, HttpStatusCode.Unauthorized, "invalid_token");
+        foreach (var refused in new[] { replayed, withoutProof, otherKey, noTokenHash, otherUrl })
+        {
+            await HttpAssert.EnvelopeAsync(refused, HttpStatusCode.Unauthorized, "invalid_dpop_proof");
+            Assert.StartsWith("DPoP ", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task AdminApi_PlainBearerToken_WithTheDPoPScheme_IsRefused()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var key = new DPoPKey();
+        using var issued = await ClientCredentialsAsync(setup, client);
+        var token = (await HttpAssert.JsonAsync(issued, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        var url = setup.Issuer + "/admin/clients";
+
+        using var response = await GetAsync(url, "DPoP", token, key.Proof("GET", url, token));
+
+        await HttpAssert.EnvelopeAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
+    }
+
+    [Fact]
+    public async Task PublicClient_CodeAndRefresh_BoundToTheKey_UserInfoNeedsAProof()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var key = new DPoPKey();
+        using var other = new DPoPKey();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+
+        using var exchanged = await PostTokenAsync(setup, new()
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }, key.Proof("POST", setup.TokenEndpoint));
+        var tokens = await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
+        Assert.Equal("DPoP", tokens.GetProperty("token_type").GetString());
+        var accessToken = tokens.GetProperty("access_token").GetString()!;
+        Assert.Equal(key.Thumbprint, Cnf(accessToken));
+
+        var userinfo = setup.Issuer + "/oauth/userinfo";
+        using var withProof = await GetAsync(userinfo, "DPoP", accessToken, key.Proof("GET", userinfo, accessToken));
+        using var asBearer = await GetAsync(userinfo, "Bearer", accessToken, proof: null);
+        using var otherKeyInfo = await GetAsync(userinfo, "DPoP", accessToken, other.Proof("GET", userinfo, accessToken));
+        Assert.Equal(setup.UserId.ToString(), (await HttpAssert.JsonAsync(withProof, HttpStatusCode.OK)).GetProperty("sub").GetString());
+        await HttpAssert.OAuthErrorAsync(asBearer, HttpStatusCode.Unauthorized, "invalid_token");
+        await HttpAssert.OAuthErrorAsync(otherKeyInfo, HttpStatusCode.Unauthorized, "invalid_dpop_proof");
+        Assert.StartsWith("DPoP error=\"invalid_dpop_proof\"", otherKeyInfo.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+
+        var refresh = new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        };
+        using var withoutProof = await PostTokenAsync(setup, refresh, proof: null);
+        using var byOtherKey = await PostTokenAsync(setup, refresh, other.Proof("POST", setup.TokenEndpoint));
+        using var bySameKey = await PostTokenAsync(setup, refresh, key.Proof("POST", setup.TokenEndpoint));
+
+        await HttpAssert.OAuthErrorAsync(withoutProof, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(byOtherKey, HttpStatusCode.BadRequest, "invalid_grant");
+        var refreshed = await HttpAssert.JsonAsync(bySameKey, HttpStatusCode.OK);
+        Assert.Equal(key.Thumbprint, Cnf(refreshed.GetProperty("access_token").GetString()!));
+    }
+
+    [Fact]
+    public async Task AuthorizationRequest_NamingTheKey_BindsTheCode()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var key = new DPoPKey();
+        using var other = new DPoPKey();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup,
+            HostedFlow.AuthorizeUrl(setup, challenge, new() { ["dpop_jkt"] = key.Thumbprint })))["code"];
+        var exchange = new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        };
+
+        using var withoutProof = await PostTokenAsync(setup, exchange, proof: null);
+        using var byOtherKey = await PostTokenAsync(setup, exchange, other.Proof("POST", setup.TokenEndpoint));
+        using var byTheKey = await PostTokenAsync(setup, exchange, key.Proof("POST", setup.TokenEndpoint));
+
+        await HttpAssert.OAuthErrorAsync(withoutProof, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(byOtherKey, HttpStatusCode.BadRequest, "invalid_grant");
+        Assert.Equal(key.Thumbprint, Cnf((await HttpAssert.JsonAsync(byTheKey, HttpStatusCode.OK)).GetProperty("access_token").GetString()!));
+    }
+
+    [Fact]
+    public async Task AuthorizationRequest_MalformedKeyThumbprint_InvalidRequestAtTheRedirectUri()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["dpop_jkt"] = "not a thumbprint" }));
+
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        Assert.Equal("invalid_request", HostedFlow.Parameters(response.Headers.Location!)["error"]);
+    }
+}
