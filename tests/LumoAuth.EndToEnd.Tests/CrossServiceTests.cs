@@ -159,4 +159,46 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal(HttpStatusCode.BadRequest, answer.StatusCode);
         Assert.Equal(origin, answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
     }
+
+    [Fact]
+    public async Task DPoPBoundToken_IssuedThroughTheGateway_IsAcceptedByAnotherServiceOnlyWithAFreshProofByItsKey()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (clientId, secret, _) = await suite.ClientTokenAsync(tenant);
+        using var key = new DPoPKey();
+        var tokenUrl = $"{suite.BaseUrl}{tenant.Api}/oauth/token";
+        using var tokenRequest = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret,
+            }),
+        };
+        tokenRequest.Headers.Add("DPoP", key.Proof("POST", tokenUrl));
+        using var issued = await suite.Gateway.SendAsync(tokenRequest);
+        var tokens = System.Text.Json.Nodes.JsonNode.Parse(await issued.Content.ReadAsStringAsync())!;
+        Assert.True(issued.StatusCode == HttpStatusCode.OK, tokens.ToJsonString());
+        Assert.Equal("DPoP", tokens["token_type"]!.GetValue<string>());
+        var token = tokens["access_token"]!.GetValue<string>();
+
+        var path = $"{tenant.Api}/zanzibar/check";
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        Action<HttpRequestMessage> Present(string scheme, string? proof) => r =>
+        {
+            r.Headers.Authorization = new(scheme, token);
+            if (proof is not null)
+            {
+                r.Headers.Add("DPoP", proof);
+            }
+        };
+
+        using var withProof = await suite.SendAsync(HttpMethod.Post, path, tuple, Present("DPoP", key.Proof("POST", suite.BaseUrl + path, token)));
+        using var asBearer = await suite.SendAsync(HttpMethod.Post, path, tuple, Present("Bearer", null));
+        using var otherKey = new DPoPKey();
+        using var wrongKey = await suite.SendAsync(HttpMethod.Post, path, tuple, Present("DPoP", otherKey.Proof("POST", suite.BaseUrl + path, token)));
+
+        await ApiAssert.OkAsync(withProof);
+        await ApiAssert.ErrorAsync(asBearer, 401, "invalid_token");
+        await ApiAssert.ErrorAsync(wrongKey, 401, "invalid_dpop_proof");
+    }
 }
