@@ -10,7 +10,7 @@ using StackExchange.Redis;
 namespace LumoAuth.ServiceDefaults.Security;
 
 /// <summary>What a request's DPoP proof showed: nothing (no proof), the JWK thumbprint of its key, or why it was refused.</summary>
-public readonly record struct DPoPCheck(string? Thumbprint, string? Error, string? Description)
+public readonly record struct DPoPCheck(string? Thumbprint, string? Error, string? Description, string? Nonce = null)
 {
     public static DPoPCheck None => default;
 
@@ -33,6 +33,8 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
     public const string HeaderName = "DPoP";
     public const string AuthorizationScheme = "DPoP";
     public const string InvalidProof = "invalid_dpop_proof";
+    public const string UseNonce = "use_dpop_nonce";
+    public const string NonceHeaderName = "DPoP-Nonce";
     public const string ProofType = "dpop+jwt";
 
     /// <summary>What discovery advertises as <c>dpop_signing_alg_values_supported</c>, and all that is accepted.</summary>
@@ -96,7 +98,7 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
 
         var thumbprint = Base64UrlEncoder.Encode(shape.Key!.ComputeJwkThumbprint());
         return await IsFirstUseAsync(tenantId, thumbprint, token.Id)
-            ?? new DPoPCheck(thumbprint, null, null);
+            ?? new DPoPCheck(thumbprint, null, null, token.TryGetPayloadValue<string>("nonce", out var nonce) ? nonce : null);
     }
 
     /// <summary>The SHA-256 of an access token as a proof's <c>ath</c> carries it.</summary>

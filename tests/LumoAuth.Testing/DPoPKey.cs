@@ -39,7 +39,8 @@ public sealed class DPoPKey : IDisposable
         DateTimeOffset? issuedAt = null,
         string type = "dpop+jwt",
         IReadOnlyDictionary<string, object>? headerJwk = null,
-        DPoPKey? signedBy = null)
+        DPoPKey? signedBy = null,
+        string? nonce = null)
     {
         var claims = new Dictionary<string, object>
         {
@@ -48,6 +49,11 @@ public sealed class DPoPKey : IDisposable
             ["htu"] = url,
             ["iat"] = (issuedAt ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(),
         };
+        if (nonce is not null)
+        {
+            claims["nonce"] = nonce;
+        }
+
         if (accessToken is not null)
         {
             claims["ath"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(accessToken)));

@@ -53,6 +53,8 @@ public sealed class ClientCorsTests(TokenFactory factory) : IClassFixture<TokenF
         Assert.Equal(SpaOrigin, AllowedOrigin(response));
         Assert.Contains(method, response.Headers.GetValues("Access-Control-Allow-Methods").Single(), StringComparison.Ordinal);
         Assert.Contains("Content-Type", response.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.Ordinal);
+        // A browser client may send DPoP proofs (RFC 9449).
+        Assert.Contains("DPoP", response.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.Ordinal);
         Assert.False(response.Headers.Contains("Access-Control-Allow-Credentials"));
         Assert.Contains("Origin", response.Headers.Vary);
     }
@@ -88,6 +90,7 @@ public sealed class ClientCorsTests(TokenFactory factory) : IClassFixture<TokenF
         using var own = await PostFromAsync(tenant, "oauth/token", SpaOrigin, form);
         await HttpAssert.OAuthErrorAsync(own, HttpStatusCode.BadRequest, "invalid_grant");
         Assert.Equal(SpaOrigin, AllowedOrigin(own));
+        Assert.Contains("DPoP-Nonce", own.Headers.GetValues("Access-Control-Expose-Headers").Single(), StringComparison.Ordinal);
 
         // Another client's origin may not read this client's answers (the answer itself is the same).
         using var foreign = await PostFromAsync(tenant, "oauth/token", "https://second.example.com", form);

@@ -306,3 +306,82 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.Equal("invalid_request", HostedFlow.Parameters(response.Headers.Location!)["error"]);
     }
 }
+
+/// <summary>A token service that requires DPoP proofs to carry a nonce it issued (RFC 9449 §8).</summary>
+public sealed class DPoPNonceSuite : TokenSuite
+{
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:RequireDPoPNonce"] = "true" };
+}
+
+public sealed class DPoPNonceTests(DPoPNonceSuite suite) : IClassFixture<DPoPNonceSuite>
+{
+    private async Task<(string ClientId, string Secret)> MachineClientAsync(SignInSetup setup)
+    {
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "robot", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "admin.read" },
+        });
+        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        return (data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
+    }
+
+    private async Task<HttpResponseMessage> TokenAsync(SignInSetup setup, (string ClientId, string Secret) client, string? proof)
+    {
+        using var http = suite.Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, setup.TokenEndpoint)
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }),
+        };
+        request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
+        if (proof is not null)
+        {
+            request.Headers.Add("DPoP", proof);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private static string Nonce(HttpResponseMessage response) => response.Headers.GetValues("DPoP-Nonce").Single();
+
+    [Fact]
+    public async Task ProofWithoutNonce_UseDPoPNonce_WithTheNonce_Token_WithAFreshNonce()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var key = new DPoPKey();
+
+        using var first = await TokenAsync(setup, client, key.Proof("POST", setup.TokenEndpoint));
+        await HttpAssert.OAuthErrorAsync(first, HttpStatusCode.BadRequest, "use_dpop_nonce");
+        var nonce = Nonce(first);
+
+        using var second = await TokenAsync(setup, client, key.Proof("POST", setup.TokenEndpoint, nonce: nonce));
+        var tokens = await HttpAssert.JsonAsync(second, HttpStatusCode.OK);
+        Assert.Equal("DPoP", tokens.GetProperty("token_type").GetString());
+        Assert.False(string.IsNullOrEmpty(Nonce(second)));
+
+        // Without a proof nothing changes: the nonce is about proofs.
+        using var bearer = await TokenAsync(setup, client, proof: null);
+        Assert.Equal("Bearer", (await HttpAssert.JsonAsync(bearer, HttpStatusCode.OK)).GetProperty("token_type").GetString());
+    }
+
+    [Fact]
+    public async Task ForgedOrOtherTenantsNonce_UseDPoPNonce()
+    {
+        var setup = await suite.SetUpAsync();
+        var other = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        var otherClient = await MachineClientAsync(other);
+        using var key = new DPoPKey();
+        using var otherAsk = await TokenAsync(other, otherClient, key.Proof("POST", other.TokenEndpoint));
+        var otherTenantsNonce = Nonce(otherAsk);
+
+        using var foreign = await TokenAsync(setup, client, key.Proof("POST", setup.TokenEndpoint, nonce: otherTenantsNonce));
+        using var forged = await TokenAsync(setup, client, key.Proof("POST", setup.TokenEndpoint, nonce: "made-up-nonce"));
+
+        await HttpAssert.OAuthErrorAsync(foreign, HttpStatusCode.BadRequest, "use_dpop_nonce");
+        await HttpAssert.OAuthErrorAsync(forged, HttpStatusCode.BadRequest, "use_dpop_nonce");
+    }
+}
+

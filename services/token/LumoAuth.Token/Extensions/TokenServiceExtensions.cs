@@ -70,6 +70,7 @@ public static class TokenServiceExtensions
 
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
+        services.AddSingleton<DPoPBinding.DPoPNonces>();
         services.Replace(ServiceDescriptor.Singleton<IJwksSource, LocalJwksSource>());
         // Issued access tokens travel as one AccessTokensIssued message per tenant and batch.
         services.AddEventBatcher<TokenDbContext>(RecordAccessTokenIssued.Combine);

@@ -24,4 +24,11 @@ public sealed class TokenServiceOptions
     /// <summary>The device flow's polling interval (RFC 8628 §3.2): told to devices, and a faster poll is <c>slow_down</c>.</summary>
     [Range(1, 60)]
     public int DevicePollingIntervalSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// Whether DPoP proofs at the token endpoint must carry a nonce this server issued (RFC 9449 §8), which limits a
+    /// proof made in advance on a compromised client to the nonce's lifetime. Clients learn the nonce from a
+    /// <c>use_dpop_nonce</c> answer's <c>DPoP-Nonce</c> header, and every token answer to a proof carries a fresh one.
+    /// </summary>
+    public bool RequireDPoPNonce { get; set; }
 }

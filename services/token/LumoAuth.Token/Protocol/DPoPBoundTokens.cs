@@ -2,8 +2,10 @@ using System.Text.Json;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Extensions;
 using LumoAuth.Token.Features.Clients;
 using Microsoft.AspNetCore;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -46,7 +48,12 @@ public static class DPoPBinding
     /// authenticated the client and validated the code or refresh token.
     /// </summary>
     public sealed class CheckTokenRequestProof(
-        DPoPProofValidator proofs, TenantContext tenant, TokenApplicationManager applications, IOptions<LumoAuthOptions> lumoOptions)
+        DPoPProofValidator proofs,
+        DPoPNonces nonces,
+        TenantContext tenant,
+        TokenApplicationManager applications,
+        IOptions<LumoAuthOptions> lumoOptions,
+        IOptions<TokenServiceOptions> options)
         : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
@@ -71,6 +78,17 @@ public static class DPoPBinding
                 return;
             }
 
+            if (proof.HasProof && options.Value.RequireDPoPNonce)
+            {
+                // A fresh nonce goes with every answer to a proof, so a client always holds a current one (§8.2).
+                http.HttpContext.Response.Headers[DPoPProofValidator.NonceHeaderName] = nonces.Issue(tenant.TenantId);
+                if (!nonces.IsValid(tenant.TenantId, proof.Nonce))
+                {
+                    context.Reject(DPoPProofValidator.UseNonce, "Sign the DPoP proof again with the nonce from the DPoP-Nonce header.");
+                    return;
+                }
+            }
+
             var application = string.IsNullOrEmpty(context.ClientId) ? null : await applications.FindByClientIdAsync(context.ClientId, http.HttpContext.RequestAborted);
             if (!proof.HasProof && application is not null && await applications.HasRequirementAsync(application, RequirementFeature, http.HttpContext.RequestAborted))
             {
@@ -92,6 +110,36 @@ public static class DPoPBinding
                 context.Transaction.Properties[ThumbprintProperty] = proof.Thumbprint;
                 context.Transaction.Properties[PublicClientProperty] =
                     application is not null && await applications.HasClientTypeAsync(application, ClientTypes.Public, http.HttpContext.RequestAborted);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Nonces for DPoP proofs (RFC 9449 §8) that need no storage: the tenant's id, protected with the key ring every
+    /// replica shares and good for <see cref="Lifetime"/>. A nonce of another tenant, or an old one, is not accepted.
+    /// </summary>
+    public sealed class DPoPNonces(IDataProtectionProvider dataProtection, TimeProvider time)
+    {
+        public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
+
+        private readonly ITimeLimitedDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Token.DPoPNonce").ToTimeLimitedDataProtector();
+
+        public string Issue(Guid tenantId) => _protector.Protect(tenantId.ToString("N"), time.GetUtcNow() + Lifetime);
+
+        public bool IsValid(Guid tenantId, string? nonce)
+        {
+            if (string.IsNullOrEmpty(nonce) || nonce.Length > 1024)
+            {
+                return false;
+            }
+
+            try
+            {
+                return _protector.Unprotect(nonce, out var expiresAt) == tenantId.ToString("N") && expiresAt > time.GetUtcNow();
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+                return false;
             }
         }
     }

@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Protocol;
 using Microsoft.Extensions.Primitives;
@@ -63,7 +64,7 @@ public sealed class ClientCors(RequestDelegate next, ClientCache clients)
             {
                 headers.AccessControlAllowOrigin = origin;
                 headers.AccessControlAllowMethods = methods;
-                headers.AccessControlAllowHeaders = "Authorization, Content-Type";
+                headers.AccessControlAllowHeaders = $"Authorization, Content-Type, {DPoPProofValidator.HeaderName}";
                 headers.AccessControlMaxAge = MaxAgeSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
@@ -78,7 +79,7 @@ public sealed class ClientCors(RequestDelegate next, ClientCache clients)
             {
                 var (response, allowedOrigin) = ((HttpResponse, string))state;
                 response.Headers.AccessControlAllowOrigin = allowedOrigin;
-                response.Headers.AccessControlExposeHeaders = HeaderNames.WWWAuthenticate;
+                response.Headers.AccessControlExposeHeaders = $"{HeaderNames.WWWAuthenticate}, {DPoPProofValidator.NonceHeaderName}";
                 if (!response.Headers.Vary.Contains(HeaderNames.Origin))
                 {
                     response.Headers.Append(HeaderNames.Vary, HeaderNames.Origin);
