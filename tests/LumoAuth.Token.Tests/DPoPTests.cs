@@ -182,6 +182,45 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
     }
 
     [Fact]
+    public async Task ClientUpdatedToRequireDPoP_IsHeldToItAtOnce()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var before = await ClientCredentialsAsync(setup, client);
+        await HttpAssert.JsonAsync(before, HttpStatusCode.OK);
+
+        using var admin = AdminClient(setup);
+        using var updated = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/clients/{client.ClientId}", new { dpopBoundAccessTokens = true });
+        Assert.True((await HttpAssert.JsonAsync(updated, HttpStatusCode.OK)).GetProperty("data").GetProperty("dpopBoundAccessTokens").GetBoolean());
+        using var after = await ClientCredentialsAsync(setup, client);
+
+        await HttpAssert.OAuthErrorAsync(after, HttpStatusCode.BadRequest, "invalid_dpop_proof");
+    }
+
+    [Fact]
+    public async Task DynamicRegistration_DPoPBoundAccessTokens_IsKept()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var settings = suite.Admin.ClientFor(setup.Tenant))
+        using (var enabled = await settings.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { clientRegistration = new { dynamicRegistrationEnabled = true } }))
+        {
+            Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
+        }
+
+        using var http = suite.Token.CreateClient();
+        using var registered = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://bank.example.com/callback" }, dpop_bound_access_tokens = true,
+        });
+
+        var body = await HttpAssert.JsonAsync(registered, HttpStatusCode.Created);
+        Assert.True(body.GetProperty("dpop_bound_access_tokens").GetBoolean());
+        using var admin = AdminClient(setup);
+        var client = await admin.GetFromJsonAsync<JsonElement>($"{setup.Tenant.Api}/admin/clients/{body.GetProperty("client_id").GetString()}");
+        Assert.True(client.GetProperty("data").GetProperty("dpopBoundAccessTokens").GetBoolean());
+    }
+
+    [Fact]
     public async Task AdminApi_BoundToken_NeedsTheDPoPSchemeAndAFreshProofByItsKey()
     {
         var setup = await suite.SetUpAsync();
