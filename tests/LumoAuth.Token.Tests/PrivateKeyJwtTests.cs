@@ -20,34 +20,10 @@ public sealed class PrivateKeyJwtTests(TokenFactory factory) : IClassFixture<Tok
     private static readonly RSA ClientKey = RSA.Create(2048);
     private static readonly RsaSecurityKey SigningKey = new(ClientKey) { KeyId = "client-key-1" };
 
-    private static object PublicJwks(RsaSecurityKey key)
-    {
-        var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(key.Rsa.ExportParameters(false)) { KeyId = key.KeyId });
-        return new { keys = new[] { new { kty = jwk.Kty, kid = jwk.Kid, use = "sig", alg = "RS256", n = jwk.N, e = jwk.E } } };
-    }
+    private static object PublicJwks(RsaSecurityKey key) => ClientAssertions.PublicJwks(key);
 
-    private const string AssertionType = "client-authentication+jwt";
-
-    private static string Assertion(string clientId, string audience, SecurityKey key, string? jti = null, TimeSpan? lifetime = null, bool withJti = true, string type = AssertionType)
-    {
-        var claims = new List<Claim> { new("sub", clientId) };
-        if (withJti)
-        {
-            claims.Add(new Claim("jti", jti ?? Guid.NewGuid().ToString()));
-        }
-
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = clientId,
-            Audience = audience,
-            TokenType = type,
-            Subject = new ClaimsIdentity(claims),
-            IssuedAt = DateTime.UtcNow,
-            NotBefore = DateTime.UtcNow,
-            Expires = DateTime.UtcNow + (lifetime ?? TimeSpan.FromMinutes(2)),
-            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
-        });
-    }
+    private static string Assertion(string clientId, string audience, SecurityKey key, string? jti = null, TimeSpan? lifetime = null, bool withJti = true, string type = ClientAssertions.AssertionType) =>
+        ClientAssertions.Create(clientId, audience, key, jti, lifetime, withJti, type);
 
     private async Task<CreatedClient> KeyClientAsync(TestTenant tenant) =>
         await factory.CreateOAuthClientAsync(tenant, new { name = "signed", allowedScopes = new[] { "orders.read" }, jwks = PublicJwks(SigningKey) });

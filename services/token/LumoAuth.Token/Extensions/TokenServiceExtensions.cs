@@ -181,6 +181,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(DPoPBinding.CheckUserInfoProof.Descriptor)
                     .AddEventHandler(DPoPBinding.DPoPChallengeAtUserInfo.Descriptor)
                     .AddEventHandler(DPoPBinding.AdvertiseDPoP.Descriptor);
+                server.AddEventHandler(Fapi2Baseline.KeyBasedClientAuthentication.Descriptor)
+                    .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

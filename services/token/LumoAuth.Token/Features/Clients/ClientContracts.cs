@@ -25,7 +25,8 @@ public sealed record ClientRequest(
     string? BackchannelLogoutUri = null,
     string? FrontchannelLogoutUri = null,
     bool? RequiresPushedAuthorization = null,
-    bool? DpopBoundAccessTokens = null);
+    bool? DpopBoundAccessTokens = null,
+    string? FapiProfile = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -49,6 +50,7 @@ public sealed record ClientResponse(
     string? FrontchannelLogoutUri,
     bool RequiresPushedAuthorization,
     bool DpopBoundAccessTokens,
+    string FapiProfile,
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt);
 
@@ -75,6 +77,7 @@ public sealed record CreatedClientResponse(
     string? FrontchannelLogoutUri,
     bool RequiresPushedAuthorization,
     bool DpopBoundAccessTokens,
+    string FapiProfile,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]

@@ -32,7 +32,8 @@ public static class ClientMapping
             ReadProperty(row.Properties, BackchannelLogoutUriProperty),
             ReadProperty(row.Properties, FrontchannelLogoutUriProperty),
             ReadList(row.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests),
-            ReadList(row.Requirements).Contains(DPoPBinding.RequirementFeature));
+            ReadList(row.Requirements).Contains(DPoPBinding.RequirementFeature),
+            ReadProperty(row.Properties, FapiProfiles.Property) ?? FapiProfiles.Disabled);
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -73,6 +74,16 @@ public static class ClientMapping
         descriptor.JsonWebKeySet = client.Jwks is null ? null : new Microsoft.IdentityModel.Tokens.JsonWebKeySet(client.Jwks);
         SetProperty(descriptor, BackchannelLogoutUriProperty, client.BackchannelLogoutUri);
         SetProperty(descriptor, FrontchannelLogoutUriProperty, client.FrontchannelLogoutUri);
+        var fapi = client.FapiProfile != FapiProfiles.Disabled;
+        SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
+        if (fapi)
+        {
+            descriptor.Settings[Settings.TokenLifetimes.AuthorizationCode] = FapiProfiles.AuthorizationCodeLifetime.ToString("c", CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            descriptor.Settings.Remove(Settings.TokenLifetimes.AuthorizationCode);
+        }
 
         row.Description = client.Description;
         row.Kind = client.Kind;
@@ -86,7 +97,7 @@ public static class ClientMapping
         return new ClientResponse(
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, row.CreatedAt, row.UpdatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile, row.CreatedAt, row.UpdatedAt);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -95,7 +106,7 @@ public static class ClientMapping
         return new CreatedClientResponse(
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, row.CreatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile, row.CreatedAt);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>

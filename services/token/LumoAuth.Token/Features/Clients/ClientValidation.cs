@@ -24,7 +24,8 @@ public sealed record ClientSettings(
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri = null,
     bool RequiresPushedAuthorization = false,
-    bool DpopBoundAccessTokens = false);
+    bool DpopBoundAccessTokens = false,
+    string FapiProfile = FapiProfiles.Disabled);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -140,17 +141,41 @@ public static class ClientValidation
         var requiresPkce = request.RequiresPkce ?? (kindChanged || current is null ? !isConfidential : current.RequiresPkce || !isConfidential);
         validator.Check(requiresPkce || isConfidential, "requiresPkce", "public clients always require PKCE");
 
+        // FAPI 2.0 Security Profile: the profile fixes PAR, PKCE (S256), DPoP, private_key_jwt and short lifetimes.
+        var fapiProfile = request.FapiProfile?.Trim().ToLowerInvariant() ?? current?.FapiProfile ?? FapiProfiles.Disabled;
+        validator.Check(FapiProfiles.Supported.Contains(fapiProfile), "fapiProfile",
+            fapiProfile == FapiProfiles.Advanced
+                ? "fapi2_advanced needs signed request objects and responses (JAR, JARM), which are not supported yet; use fapi2_baseline"
+                : "must be disabled or fapi2_baseline");
+        var fapi = fapiProfile == FapiProfiles.Baseline;
+        if (fapi)
+        {
+            validator.Check(isConfidential, "fapiProfile", "FAPI 2.0 clients are confidential");
+            validator.Check(!grantTypes.Contains(GrantTypes.Implicit), "grantTypes", "FAPI 2.0 clients use the code flow only, not implicit");
+            validator.Check(request.RequiresPushedAuthorization != false, "requiresPushedAuthorization", "FAPI 2.0 clients always push their authorization requests");
+            validator.Check(request.RequiresPkce != false, "requiresPkce", "FAPI 2.0 clients always use PKCE");
+            validator.Check(request.DpopBoundAccessTokens != false, "dpopBoundAccessTokens", "FAPI 2.0 clients always get sender-constrained (DPoP) tokens");
+        }
+
         // RFC 9126 §6: a client may be held to pushed requests only (FAPI 2.0); only clients that authorize users push.
-        var requiresPushed = request.RequiresPushedAuthorization ?? current?.RequiresPushedAuthorization ?? false;
+        var requiresPushed = fapi && grantTypes.Contains(GrantTypes.AuthorizationCode)
+            || (request.RequiresPushedAuthorization ?? current?.RequiresPushedAuthorization ?? false);
         validator.Check(!requiresPushed || grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.Implicit), "requiresPushedAuthorization",
             "only clients with the authorization_code or implicit grant use the authorization endpoint");
 
         // RFC 9449 §5.2: a client may be held to DPoP-bound access tokens, so a token request without a proof is refused.
-        var dpopBound = request.DpopBoundAccessTokens ?? current?.DpopBoundAccessTokens ?? false;
+        var dpopBound = fapi || (request.DpopBoundAccessTokens ?? current?.DpopBoundAccessTokens ?? false);
 
         var accessLifetime = request.AccessTokenLifetime ?? current?.AccessTokenLifetime ?? DefaultAccessTokenLifetime;
+        if (fapi && request.AccessTokenLifetime is null && accessLifetime > FapiProfiles.MaxAccessTokenLifetime)
+        {
+            accessLifetime = FapiProfiles.DefaultAccessTokenLifetime;
+        }
+
         validator.Check(accessLifetime is >= MinAccessTokenLifetime and <= MaxAccessTokenLifetime, "accessTokenLifetime",
             $"must be between {MinAccessTokenLifetime} and {MaxAccessTokenLifetime} seconds");
+        validator.Check(!fapi || accessLifetime <= FapiProfiles.MaxAccessTokenLifetime, "accessTokenLifetime",
+            $"FAPI 2.0 access tokens live at most {FapiProfiles.MaxAccessTokenLifetime} seconds");
         var refreshLifetime = request.RefreshTokenLifetime ?? current?.RefreshTokenLifetime ?? DefaultRefreshTokenLifetime;
         validator.Check(refreshLifetime is >= MinRefreshTokenLifetime and <= MaxRefreshTokenLifetime, "refreshTokenLifetime",
             $"must be between {MinRefreshTokenLifetime} and {MaxRefreshTokenLifetime} seconds");
@@ -160,6 +185,7 @@ public static class ClientValidation
         // private_key_jwt (RFC 7523): the client's public keys; an empty set turns it off.
         var jwks = request.Jwks is { } requestedJwks ? ClientKeys.Normalize(requestedJwks, validator) : current?.Jwks;
         validator.Check(jwks is null || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
+        validator.Check(!fapi || jwks is not null, "jwks", "FAPI 2.0 clients authenticate with private_key_jwt: register their public keys");
 
         var backchannel = request.BackchannelLogoutUri is null ? current?.BackchannelLogoutUri
             : string.IsNullOrWhiteSpace(request.BackchannelLogoutUri) ? null : request.BackchannelLogoutUri.Trim();
@@ -181,8 +207,8 @@ public static class ClientValidation
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
-                normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce, isActive, accessLifetime, refreshLifetime,
-                jwks, backchannel, frontchannel, requiresPushed, dpopBound)
+                normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
+                jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile)
             : null;
     }
 

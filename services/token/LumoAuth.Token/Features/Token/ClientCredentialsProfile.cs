@@ -30,8 +30,9 @@ public sealed record ClientCredentialsProfile(
             && !string.IsNullOrEmpty(row.ClientSecret)
             && permissions.Contains(Permissions.Endpoints.Token)
             && permissions.Contains(Permissions.GrantTypes.ClientCredentials)
-            // A client held to DPoP needs its proof checked: OpenIddict's pipeline does that.
-            && !settings.DpopBoundAccessTokens;
+            // A client held to DPoP or FAPI 2.0 needs its proof and key-based authentication checked: OpenIddict's pipeline does that.
+            && !settings.DpopBoundAccessTokens
+            && settings.FapiProfile == FapiProfiles.Disabled;
         return new ClientCredentialsProfile(eligible, allowed, defaults, settings.AccessTokenLifetime);
     }
 }
