@@ -106,7 +106,16 @@ public static class TokenServiceExtensions
                 server.AllowClientCredentialsFlow()
                     .AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow()
-                    .AllowDeviceAuthorizationFlow();
+                    .AllowDeviceAuthorizationFlow()
+                    .AllowTokenExchangeFlow();
+                // Delegation (RFC 8693, TokenExchange): access tokens in, access tokens out.
+                server.Configure(o =>
+                {
+                    o.SubjectTokenTypes.Clear();
+                    o.SubjectTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
+                    o.ActorTokenTypes.Clear();
+                    o.ActorTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
+                });
                 // The implicit and hybrid response types the docs list (inventory C-07), only for clients whose grant
                 // types include implicit (ClientPermissions); "none" checks a session and issues nothing.
                 server.AllowImplicitFlow()
@@ -183,6 +192,11 @@ public static class TokenServiceExtensions
                     .AddEventHandler(DPoPBinding.AdvertiseDPoP.Descriptor);
                 server.AddEventHandler(Fapi2Baseline.KeyBasedClientAuthentication.Descriptor)
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
+                server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor)
+                    .AddEventHandler(TokenExchange.AuthorizedPartyOutsideExchanges.Descriptor);
+                server.AddEventHandler(TokenExchange.SupportedTokenTypes.Descriptor)
+                    .AddEventHandler(TokenExchange.Policy.Descriptor)
+                    .AddEventHandler(TokenExchange.ErrorStatuses.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

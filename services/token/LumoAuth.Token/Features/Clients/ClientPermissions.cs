@@ -8,6 +8,7 @@ public static class ClientPermissions
     public static readonly IReadOnlySet<string> SupportedGrantTypes = new HashSet<string>(StringComparer.Ordinal)
     {
         GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken, GrantTypes.Implicit, GrantTypes.DeviceCode,
+        GrantTypes.TokenExchange,
     };
 
     public static HashSet<string> For(IEnumerable<string> grantTypes, IEnumerable<string> scopes)

@@ -221,12 +221,14 @@ public static class ClientValidation
     {
         foreach (var unknown in grantTypes.Where(g => !ClientPermissions.SupportedGrantTypes.Contains(g)))
         {
-            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token, implicit, {GrantTypes.DeviceCode}");
+            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token, implicit, {GrantTypes.DeviceCode}, {GrantTypes.TokenExchange}");
         }
 
         validator.Check(grantTypes.Count > 0, "grantTypes", "at least one grant type is required");
         validator.Check(isConfidential || !grantTypes.Contains(GrantTypes.ClientCredentials), "grantTypes", "a public client cannot use client_credentials");
-        validator.Check(kind != ClientKinds.Machine || grantTypes.All(g => g == GrantTypes.ClientCredentials), "grantTypes", "an m2m client uses client_credentials only");
+        validator.Check(isConfidential || !grantTypes.Contains(GrantTypes.TokenExchange), "grantTypes", "a public client cannot exchange tokens (delegation)");
+        validator.Check(kind != ClientKinds.Machine || grantTypes.All(g => g is GrantTypes.ClientCredentials or GrantTypes.TokenExchange), "grantTypes",
+            "an m2m client uses client_credentials (and token exchange to act for users) only");
         validator.Check(!grantTypes.Contains(GrantTypes.RefreshToken) || grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.DeviceCode), "grantTypes",
             "refresh_token needs authorization_code or the device code grant");
     }

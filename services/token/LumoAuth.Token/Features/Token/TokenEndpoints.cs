@@ -50,6 +50,14 @@ public static class TokenEndpoints
             return await RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Slug));
         }
 
+        if (request.IsTokenExchangeGrantType())
+        {
+            // The policy (TokenExchange.Policy) has decided; a request it did not see is refused.
+            return TokenExchange.Issue(http, http.RequestServices.GetRequiredService<TimeProvider>()) is { } delegated
+                ? Results.SignIn(delegated, properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)
+                : Reject(Errors.InvalidGrant, "The token exchange request is invalid.");
+        }
+
         if (!request.IsClientCredentialsGrantType())
         {
             return Reject(Errors.UnsupportedGrantType, "The grant type is not supported.");

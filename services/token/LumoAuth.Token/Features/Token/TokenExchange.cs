@@ -1,0 +1,285 @@
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace LumoAuth.Token.Features.Token;
+
+/// <summary>
+/// Delegation by token exchange (RFC 8693): a client holding a subject's access token, and enabled for the
+/// token-exchange grant, gets a token for the same subject that names the actor in an <c>act</c> claim — the outermost
+/// <c>act</c> is the current actor, nested ones the actors before it (§4.1). The actor is the client of the actor
+/// token, which must be enabled for delegation too. Scopes only narrow (subject ∩ actor), lifetimes only shorten, and a
+/// chain holds at most <see cref="MaxDepth"/> actors. The requester must be the client the subject token was issued to,
+/// or its current actor, so nobody exchanges a token that was not given to them.
+/// </summary>
+public static class TokenExchange
+{
+    public const int MaxDepth = 3;
+    public const string ActClaim = "act";
+    public const string DelegationNotAllowed = "delegation_not_allowed";
+    public const string DelegationDepthExceeded = "delegation_depth_exceeded";
+    public const string InsufficientScope = "insufficient_scope";
+    public const string UnsupportedTokenType = "unsupported_token_type";
+
+    private const string DecisionProperty = "lumo:token_exchange";
+
+    /// <summary>What the policy decided, for the endpoint to issue.</summary>
+    public sealed record Decision(ClaimsPrincipal Subject, string? Actor, JsonObject? PriorActors, IReadOnlyList<string> Scopes, DateTimeOffset? SubjectExpiresAt);
+
+    /// <summary>The chain of actors of a token's <c>act</c> claim, current first.</summary>
+    public static List<string> ActorsOf(string? act)
+    {
+        var actors = new List<string>();
+        var node = ParseAct(act);
+        while (node is not null && actors.Count <= MaxDepth)
+        {
+            if (node["sub"]?.GetValueKind() == JsonValueKind.String)
+            {
+                actors.Add(node["sub"]!.GetValue<string>());
+            }
+
+            node = node["act"] as JsonObject;
+        }
+
+        return actors;
+    }
+
+    private static JsonObject? ParseAct(string? act)
+    {
+        if (string.IsNullOrEmpty(act))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonNode.Parse(act) as JsonObject;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Checks a token-exchange request once OpenIddict has authenticated the client and validated both tokens.</summary>
+    public sealed class Policy(TokenApplicationManager applications) : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .UseScopedHandler<Policy>()
+                .SetOrder(OpenIddictServerHandlers.Exchange.ValidateAuthentication.Descriptor.Order + 600)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ValidateTokenRequestContext context)
+        {
+            if (!context.Request.IsTokenExchangeGrantType() || context.SubjectTokenPrincipal is not { } subject)
+            {
+                return;
+            }
+
+            var requester = context.ClientId;
+            if (requester is null || !await MayDelegateAsync(requester, context.CancellationToken))
+            {
+                context.Reject(DelegationNotAllowed, "This client is not enabled for delegation (token exchange).");
+                return;
+            }
+
+            var subjectAct = subject.GetClaim(ActClaim);
+            var priorActors = ActorsOf(subjectAct);
+            if (requester != subject.GetClaim(Claims.ClientId) && (priorActors.Count == 0 || requester != priorActors[0]))
+            {
+                context.Reject(Errors.InvalidRequest, "The subject token was not issued to this client, and this client is not its current actor.");
+                return;
+            }
+
+            // A DPoP-bound subject token is exchanged only by the holder of its key (the proof was checked just before).
+            if (DPoPProofValidator.BoundThumbprint(subject.GetClaim(Claims.Confirmation)) is { } bound
+                && !DPoPProofValidator.SameKey(bound, DPoPBinding.ThumbprintOf(context.Transaction)))
+            {
+                context.Reject(Errors.InvalidGrant, "The subject token is DPoP-bound: send a DPoP proof by its key.");
+                return;
+            }
+
+            string? actor = null;
+            if (context.ActorTokenPrincipal is { } actorToken)
+            {
+                actor = actorToken.GetClaim(Claims.ClientId) ?? actorToken.GetClaim(Claims.Subject);
+                if (actor is null || !await MayDelegateAsync(actor, context.CancellationToken))
+                {
+                    context.Reject(DelegationNotAllowed, "The actor is not a client enabled for delegation (token exchange).");
+                    return;
+                }
+
+                if (priorActors.Count + 1 > MaxDepth)
+                {
+                    context.Reject(DelegationDepthExceeded, $"A delegation chain holds at most {MaxDepth} actors.");
+                    return;
+                }
+            }
+
+            // Scopes only narrow: what the subject holds and, with an actor, what the actor holds too.
+            var allowed = subject.GetScopes().ToHashSet(StringComparer.Ordinal);
+            if (context.ActorTokenPrincipal is { } actorPrincipal)
+            {
+                allowed.IntersectWith(actorPrincipal.GetScopes());
+            }
+
+            var requested = context.Request.GetScopes();
+            if (requested.FirstOrDefault(s => !allowed.Contains(s)) is { } tooWide)
+            {
+                context.Reject(InsufficientScope, $"The scope '{tooWide}' is more than the subject and the actor both hold.");
+                return;
+            }
+
+            var scopes = requested.IsEmpty ? allowed.Order(StringComparer.Ordinal).ToArray() : requested.ToArray();
+            context.Transaction.Properties[DecisionProperty] = new Decision(
+                subject, actor, ParseAct(subjectAct), scopes, subject.GetExpirationDate());
+        }
+
+        private async ValueTask<bool> MayDelegateAsync(string clientId, CancellationToken cancellationToken) =>
+            await applications.FindByClientIdAsync(clientId, cancellationToken) is { IsActive: true } application
+            && await applications.HasPermissionAsync(application, Permissions.Prefixes.GrantType + GrantTypes.TokenExchange, cancellationToken);
+    }
+
+    /// <summary>Only access tokens are exchanged; other types get the documented <c>unsupported_token_type</c>.</summary>
+    public sealed class SupportedTokenTypes : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .UseSingletonHandler<SupportedTokenTypes>()
+                .SetOrder(OpenIddictServerHandlers.Exchange.ValidateTokenExchangeParameters.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateTokenRequestContext context)
+        {
+            if (context.Request.IsTokenExchangeGrantType()
+                && (Unsupported(context.Request.SubjectTokenType) || (context.Request.ActorToken is not null && Unsupported(context.Request.ActorTokenType))))
+            {
+                context.Reject(UnsupportedTokenType, "Only access tokens (urn:ietf:params:oauth:token-type:access_token) can be exchanged.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        private static bool Unsupported(string? type) => type is not null && type != TokenTypeIdentifiers.AccessToken;
+    }
+
+    /// <summary>
+    /// OpenIddict's check that the code, refresh token or device code was issued to the requesting client, kept for those;
+    /// for a token exchange the subject and actor tokens follow the policy's rules instead.
+    /// </summary>
+    public sealed class AuthorizedPartyOutsideExchanges : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    {
+        private readonly OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty _builtIn = new();
+
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
+                .UseSingletonHandler<AuthorizedPartyOutsideExchanges>()
+                .SetOrder(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor.Order)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateTokenRequestContext context) =>
+            context.Request.IsTokenExchangeGrantType() ? ValueTask.CompletedTask : _builtIn.HandleAsync(context);
+    }
+
+    /// <summary>The token the decision allows: the subject's identity, narrowed, with the actor chain and a lifetime no longer than the subject token's.</summary>
+    public static ClaimsPrincipal? Issue(HttpContext http, TimeProvider time)
+    {
+        if (http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(DecisionProperty, out var value) != true
+            || value is not Decision decision)
+        {
+            return null;
+        }
+
+        var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
+        foreach (var claim in decision.Subject.Claims.Where(c => IsIdentityClaim(c.Type)))
+        {
+            identity.AddClaim(claim.Clone());
+        }
+
+        identity.SetScopes(decision.Scopes);
+        identity.SetAudiences(decision.Subject.GetAudiences());
+        identity.SetAuthorizationId(decision.Subject.GetAuthorizationId());
+        var chain = decision.PriorActors;
+        if (decision.Actor is not null)
+        {
+            chain = chain is null ? new JsonObject { ["sub"] = decision.Actor } : new JsonObject { ["sub"] = decision.Actor, ["act"] = chain };
+        }
+
+        if (chain is not null)
+        {
+            identity.SetClaim(ActClaim, JsonSerializer.SerializeToElement(chain));
+        }
+
+        identity.SetDestinations(static _ => [Destinations.AccessToken]);
+        if (decision.SubjectExpiresAt is { } expiresAt)
+        {
+            // Never outlive the token it came from; the client's usual lifetime applies when that is shorter.
+            var remaining = expiresAt - time.GetUtcNow();
+            if (remaining > TimeSpan.Zero)
+            {
+                identity.SetAccessTokenLifetime(remaining);
+            }
+        }
+
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>Who the subject is, as its token says; protocol claims (issuer, times, client, scope, confirmation, actors) are set anew.</summary>
+    private static bool IsIdentityClaim(string type) =>
+        type is not (Claims.Issuer or Claims.Audience or Claims.ExpiresAt or Claims.IssuedAt or Claims.NotBefore or Claims.JwtId
+            or Claims.ClientId or Claims.Scope or Claims.Confirmation or ActClaim or Claims.AuthorizedParty)
+        && !type.StartsWith("oi_", StringComparison.Ordinal);
+
+    /// <summary>The documented statuses: delegation refusals are 403, and a chain too long names its limit.</summary>
+    public sealed class ErrorStatuses : IOpenIddictServerHandler<ApplyTokenResponseContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyTokenResponseContext>()
+                .UseSingletonHandler<ErrorStatuses>()
+                .SetOrder(OpenIddictServerAspNetCoreHandlers.AttachHttpResponseCode<ApplyTokenResponseContext>.Descriptor.Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ApplyTokenResponseContext context)
+        {
+            if (context.Request?.IsTokenExchangeGrantType() != true || context.Transaction.GetHttpRequest() is not { } request)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            // A client that may not use the grant is a client not allowed to delegate.
+            if (context.Response.Error == Errors.UnauthorizedClient)
+            {
+                context.Response.Error = DelegationNotAllowed;
+                context.Response.ErrorDescription = "This client is not enabled for delegation (token exchange).";
+                context.Response.ErrorUri = null;
+            }
+
+            if (context.Response.Error is DelegationNotAllowed or DelegationDepthExceeded)
+            {
+                request.HttpContext.Response.StatusCode = StatusCodes.Status403Forbidden;
+            }
+
+            if (context.Response.Error == DelegationDepthExceeded)
+            {
+                context.Response["max_depth"] = MaxDepth;
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,227 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// Delegation by token exchange (RFC 8693): an agent (a confidential client enabled for the grant) that a user signed in
+/// to exchanges the user's access token and its own for one naming it as actor; it may pass that on to a sub-agent,
+/// up to three actors; scopes only narrow; refusals carry the documented codes.
+/// </summary>
+public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    private const string TokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
+    private const string AccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+
+    private sealed record Client(string ClientId, string Secret);
+
+    private sealed record Delegation(SignInSetup Setup, Client Agent, string UserToken, string RefreshToken);
+
+    /// <summary>A user signs in to the agent, which may delegate; returns the user's tokens as the agent holds them.</summary>
+    private async Task<Delegation> UserSignedInToAgentAsync()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Research agent", applicationType = "web", redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code", "refresh_token", "client_credentials", TokenExchangeGrant },
+            allowedScopes = new[] { "openid", "offline_access", "documents.read", "documents.write" },
+        });
+        var agent = new Client(setup.ClientId, setup.ClientSecret!);
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup,
+            HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid offline_access documents.read documents.write" })))["code"];
+        using var exchanged = await PostAsync(setup, agent, new()
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri, ["code_verifier"] = verifier,
+        });
+        var tokens = await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
+        return new Delegation(setup, agent, tokens.GetProperty("access_token").GetString()!, tokens.GetProperty("refresh_token").GetString()!);
+    }
+
+    private async Task<Client> MachineAsync(SignInSetup setup, bool mayDelegate = true, params string[] scopes)
+    {
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "tool", applicationType = "m2m",
+            grantTypes = mayDelegate ? new[] { "client_credentials", TokenExchangeGrant } : new[] { "client_credentials" },
+            allowedScopes = scopes.Length > 0 ? scopes : new[] { "documents.read" },
+        });
+        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        return new Client(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
+    }
+
+    private Task<HttpResponseMessage> PostAsync(SignInSetup setup, Client client, Dictionary<string, string> form) =>
+        PostToAsync(setup.TokenEndpoint, client, form);
+
+    private async Task<HttpResponseMessage> PostToAsync(string url, Client client, Dictionary<string, string> form)
+    {
+        using var http = suite.Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
+        return await http.SendAsync(request);
+    }
+
+    private async Task<string> OwnTokenAsync(SignInSetup setup, Client client)
+    {
+        using var response = await PostAsync(setup, client, new() { ["grant_type"] = "client_credentials" });
+        return (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+    }
+
+    private Task<HttpResponseMessage> ExchangeAsync(SignInSetup setup, Client requester, string subjectToken, string? actorToken, string? scope = null, string subjectType = AccessTokenType)
+    {
+        var form = new Dictionary<string, string>
+        {
+            ["grant_type"] = TokenExchangeGrant, ["subject_token"] = subjectToken, ["subject_token_type"] = subjectType,
+        };
+        if (actorToken is not null)
+        {
+            form["actor_token"] = actorToken;
+            form["actor_token_type"] = AccessTokenType;
+        }
+
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
+        return PostAsync(setup, requester, form);
+    }
+
+    private static List<string> Actors(JsonWebToken token)
+    {
+        var actors = new List<string>();
+        var found = token.TryGetPayloadValue<JsonElement>("act", out var act);
+        while (found)
+        {
+            actors.Add(act.GetProperty("sub").GetString()!);
+            found = act.TryGetProperty("act", out act);
+        }
+
+        return actors;
+    }
+
+    [Fact]
+    public async Task Agent_ExchangesTheUsersToken_GetsATokenForTheUserNamingItAsActor()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var agentToken = await OwnTokenAsync(d.Setup, d.Agent);
+
+        using var response = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, agentToken, scope: "documents.read");
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        Assert.Equal(AccessTokenType, body.GetProperty("issued_token_type").GetString());
+        Assert.Equal("Bearer", body.GetProperty("token_type").GetString());
+        Assert.False(body.TryGetProperty("refresh_token", out _));
+        var delegated = new JsonWebToken(body.GetProperty("access_token").GetString());
+        var user = new JsonWebToken(d.UserToken);
+        Assert.Equal(d.Setup.UserId.ToString(), delegated.Subject);
+        Assert.Equal([d.Agent.ClientId], Actors(delegated));
+        Assert.Equal("documents.read", delegated.GetClaim("scope").Value);
+        Assert.Equal(d.Agent.ClientId, delegated.GetClaim("client_id").Value);
+        Assert.True(delegated.ValidTo <= user.ValidTo);
+        Assert.Equal(user.GetClaim("tenant").Value, delegated.GetClaim("tenant").Value);
+    }
+
+    [Fact]
+    public async Task Agent_PassesTheDelegationOn_ChainNestsCurrentActorOutermost_UpToThree()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var tools = new List<Client>();
+        for (var i = 0; i < 3; i++)
+        {
+            tools.Add(await MachineAsync(d.Setup));
+        }
+
+        using var first = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, await OwnTokenAsync(d.Setup, d.Agent));
+        var level1 = (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        using var second = await ExchangeAsync(d.Setup, d.Agent, level1, await OwnTokenAsync(d.Setup, tools[0]));
+        var level2 = (await HttpAssert.JsonAsync(second, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        // The current actor passes it on in turn.
+        using var third = await ExchangeAsync(d.Setup, tools[0], level2, await OwnTokenAsync(d.Setup, tools[1]));
+        var level3 = (await HttpAssert.JsonAsync(third, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        using var fourth = await ExchangeAsync(d.Setup, tools[1], level3, await OwnTokenAsync(d.Setup, tools[2]));
+
+        var level2Token = new JsonWebToken(level2);
+        Assert.Equal([tools[0].ClientId, d.Agent.ClientId], Actors(level2Token));
+        // Scopes narrowed to what the tool holds.
+        Assert.Equal("documents.read", level2Token.GetClaim("scope").Value);
+        Assert.Equal([tools[1].ClientId, tools[0].ClientId, d.Agent.ClientId], Actors(new JsonWebToken(level3)));
+        Assert.Equal(HttpStatusCode.Forbidden, fourth.StatusCode);
+        var refused = await fourth.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("delegation_depth_exceeded", refused.GetProperty("error").GetString());
+        Assert.Equal(3, refused.GetProperty("max_depth").GetInt32());
+    }
+
+    [Fact]
+    public async Task ScopeBeyondSubjectAndActor_InsufficientScope()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var tool = await MachineAsync(d.Setup);
+
+        using var response = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, await OwnTokenAsync(d.Setup, tool), scope: "documents.write");
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "insufficient_scope");
+    }
+
+    [Fact]
+    public async Task ClientOrActorNotEnabledForDelegation_DelegationNotAllowed()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var plain = await MachineAsync(d.Setup, mayDelegate: false);
+
+        using var requesterNotEnabled = await ExchangeAsync(d.Setup, plain, d.UserToken, await OwnTokenAsync(d.Setup, plain));
+        using var actorNotEnabled = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, await OwnTokenAsync(d.Setup, plain));
+
+        await HttpAssert.OAuthErrorAsync(requesterNotEnabled, HttpStatusCode.Forbidden, "delegation_not_allowed");
+        await HttpAssert.OAuthErrorAsync(actorNotEnabled, HttpStatusCode.Forbidden, "delegation_not_allowed");
+    }
+
+    [Fact]
+    public async Task SubjectTokenIssuedToAnotherClient_InvalidRequest()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var other = await MachineAsync(d.Setup);
+
+        using var response = await ExchangeAsync(d.Setup, other, d.UserToken, await OwnTokenAsync(d.Setup, other));
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request");
+    }
+
+    [Fact]
+    public async Task BadSubjectToken_InvalidGrant_UnsupportedType_UnsupportedTokenType()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var agentToken = await OwnTokenAsync(d.Setup, d.Agent);
+
+        using var garbage = await ExchangeAsync(d.Setup, d.Agent, "not-a-token", agentToken);
+        using var refreshAsSubject = await ExchangeAsync(d.Setup, d.Agent, d.RefreshToken, agentToken, subjectType: "urn:ietf:params:oauth:token-type:refresh_token");
+
+        await HttpAssert.OAuthErrorAsync(garbage, HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(refreshAsSubject, HttpStatusCode.BadRequest, "unsupported_token_type");
+    }
+
+    [Fact]
+    public async Task RevokingTheUsersGrant_EndsTheDelegatedToken()
+    {
+        var d = await UserSignedInToAgentAsync();
+        using var exchanged = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, await OwnTokenAsync(d.Setup, d.Agent));
+        var delegated = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        using var revoked = await PostToAsync(d.Setup.Issuer + "/oauth/revoke", d.Agent, new() { ["token"] = d.RefreshToken, ["token_type_hint"] = "refresh_token" });
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        using var http = suite.Token.CreateClient();
+        using var introspection = await http.SendAsync(new HttpRequestMessage(HttpMethod.Post, d.Setup.Issuer + "/oauth/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = delegated }),
+            Headers = { Authorization = HttpAssert.Basic(d.Agent.ClientId, d.Agent.Secret) },
+        });
+
+        Assert.False((await HttpAssert.JsonAsync(introspection, HttpStatusCode.OK)).GetProperty("active").GetBoolean());
+    }
+}
