@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -25,8 +26,10 @@ public readonly record struct DPoPCheck(string? Thumbprint, string? Error, strin
 /// Checks DPoP proofs (RFC 9449 §4.3) for the token endpoint and for every service that accepts DPoP-bound access tokens:
 /// one proof, <c>typ</c> <c>dpop+jwt</c>, an advertised asymmetric <c>alg</c>, a public <c>jwk</c> that verifies the
 /// signature, <c>htm</c>/<c>htu</c> naming this request, an <c>iat</c> of the last minute, a <c>jti</c> of at least 16
-/// characters seen only once (Redis, shared by replicas), and, with an access token, <c>ath</c> = its SHA-256. The
-/// caller says what URL the client addressed, since behind the gateway only the tenant's public issuer tells it.
+/// characters seen only once (Redis, shared by replicas; while Redis is unreachable, this process's own memory, so an
+/// outage stops no DPoP traffic and a replay to the same replica is still caught), and, with an access token,
+/// <c>ath</c> = its SHA-256. The caller says what URL the client addressed, since behind the gateway only the tenant's
+/// public issuer tells it.
 /// </summary>
 public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, TimeProvider time, ILogger<DPoPProofValidator> logger)
 {
@@ -49,6 +52,11 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
     private const int MinRsaKeyBits = 2048;
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+    private static readonly TimeSpan ReplayMemory = MaxAge + FutureLeeway + FutureLeeway;
+    private const int LocalPruneThreshold = 10_000;
+
+    /// <summary>Proofs seen while Redis was unreachable, with the time each may be forgotten (Unix ms).</summary>
+    private readonly ConcurrentDictionary<string, long> _seenLocally = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Checks the request's proof against <paramref name="method"/> and <paramref name="targetUri"/>, and against
@@ -227,22 +235,41 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
     /// <summary>A proof is good for one request: its key and jti are remembered as long as it could be accepted.</summary>
     private async ValueTask<DPoPCheck?> IsFirstUseAsync(Guid tenantId, string thumbprint, string jti)
     {
+        var key = $"lumoauth:dpop-jti:{tenantId:N}:{thumbprint}:{jti}";
+        bool first;
         try
         {
-            var first = await redis.GetDatabase().StringSetAsync(
-                $"lumoauth:dpop-jti:{tenantId:N}:{thumbprint}:{jti}", "1", MaxAge + FutureLeeway + FutureLeeway, When.NotExists);
-            return first ? null : DPoPCheck.Refused("The DPoP proof has already been used.");
+            first = await redis.GetDatabase().StringSetAsync(key, "1", ReplayMemory, When.NotExists);
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
-            // Without the replay memory a proof could be reused: refuse rather than accept blindly.
             LogUnavailable(logger, ex);
-            return DPoPCheck.Refused("DPoP proofs cannot be checked right now; try again.", "temporarily_unavailable");
+            first = FirstSeenLocally(key);
         }
+
+        return first ? null : DPoPCheck.Refused("The DPoP proof has already been used.");
+    }
+
+    private bool FirstSeenLocally(string key)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_seenLocally.Count > LocalPruneThreshold)
+        {
+            foreach (var (seen, forgetAt) in _seenLocally)
+            {
+                if (forgetAt <= now)
+                {
+                    _seenLocally.TryRemove(seen, out _);
+                }
+            }
+        }
+
+        return _seenLocally.TryAdd(key, now + (long)ReplayMemory.TotalMilliseconds)
+            || (_seenLocally.TryGetValue(key, out var until) && until <= now && _seenLocally.TryUpdate(key, now + (long)ReplayMemory.TotalMilliseconds, until));
     }
 
     private static int Base64UrlLength(string? value) => string.IsNullOrEmpty(value) ? 0 : value.TrimEnd('=').Length * 3 / 4;
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "DPoP proof replay check failed: Redis is unreachable")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is unreachable: DPoP proof replays are checked in this process's memory only")]
     private static partial void LogUnavailable(ILogger logger, Exception exception);
 }

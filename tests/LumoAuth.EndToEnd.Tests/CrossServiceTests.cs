@@ -201,4 +201,43 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         await ApiAssert.ErrorAsync(asBearer, 401, "invalid_token");
         await ApiAssert.ErrorAsync(wrongKey, 401, "invalid_dpop_proof");
     }
+
+    [Fact]
+    public async Task DelegatedToken_FromATokenExchangeThroughTheGateway_IsAcceptedByAnotherService_NamingItsActor()
+    {
+        const string exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
+        const string accessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+        var tenant = await suite.CreateTenantAsync();
+
+        async Task<(string ClientId, string Secret, string Token)> DelegatingClientAsync(string name)
+        {
+            using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+                new { name, applicationType = "m2m", grantTypes = new[] { "client_credentials", exchangeGrant }, allowedScopes = new[] { "documents.read" } },
+                SuiteFixture.ApiKey(tenant.ApiKey));
+            var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+            var (id, secret) = (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
+            using var issued = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret,
+            }));
+            return (id, secret, (await ApiAssert.OkAsync(issued))["access_token"]!.GetValue<string>());
+        }
+
+        var service = await DelegatingClientAsync("orders service");
+        var worker = await DelegatingClientAsync("worker");
+        using var exchanged = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = exchangeGrant, ["client_id"] = service.ClientId, ["client_secret"] = service.Secret,
+            ["subject_token"] = service.Token, ["subject_token_type"] = accessTokenType,
+            ["actor_token"] = worker.Token, ["actor_token_type"] = accessTokenType,
+        }));
+        var delegated = (await ApiAssert.OkAsync(exchanged))["access_token"]!.GetValue<string>();
+        var claims = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(delegated);
+        Assert.Equal(service.ClientId, claims.Subject);
+        Assert.Equal(worker.ClientId, claims.GetPayloadValue<System.Text.Json.JsonElement>("act").GetProperty("sub").GetString());
+
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(delegated));
+        await ApiAssert.OkAsync(check);
+    }
 }

@@ -84,4 +84,32 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         Assert.False(mirror.IsRevoked(tenantId, new(Guid.NewGuid().ToString(), "cut-client", issuedBefore)));
         Assert.True(mirror.IsRevoked(tenantId, new(longLived, "c", null)));
     }
+
+    [Fact]
+    public async Task WhileRedisIsUnreachable_DPoPProofsAreStillCheckedOnce_InThisProcess()
+    {
+        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+        unreachable.AbortOnConnectFail = false;
+        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+        unreachable.ConnectTimeout = 200;
+        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        var validator = new DPoPProofValidator(down, TimeProvider.System, NullLogger<DPoPProofValidator>.Instance);
+        using var key = new LumoAuth.Testing.DPoPKey();
+        const string url = "https://id.example.com/t/acme/api/v1/oauth/token";
+        var proof = key.Proof("POST", url);
+        Microsoft.AspNetCore.Http.HttpRequest Request()
+        {
+            var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+            http.Request.Method = "POST";
+            http.Request.Headers["DPoP"] = proof;
+            return http.Request;
+        }
+
+        var tenantId = Guid.NewGuid();
+        var once = await validator.CheckAsync(Request(), tenantId, url, accessToken: null, CancellationToken.None);
+        var replay = await validator.CheckAsync(Request(), tenantId, url, accessToken: null, CancellationToken.None);
+
+        Assert.Equal(key.Thumbprint, once.Thumbprint);
+        Assert.Equal("invalid_dpop_proof", replay.Error);
+    }
 }
