@@ -196,8 +196,11 @@ public static partial class HostedFlow
     /// <summary>Consent page → Allow (or Deny); returns the answer (a redirect to the client).</summary>
     public static async Task<HttpResponseMessage> DecideConsentAsync(HttpClient browser, string consentHtml, bool accept)
     {
-        var form = HiddenFields(consentHtml);
-        form["consent_decision"] = accept ? "accept" : "deny";
+        // Pairs, not a dictionary: a repeated parameter (resource, RFC 8707) comes back as often as it was sent.
+        var form = HiddenField().Matches(consentHtml)
+            .Select(m => new KeyValuePair<string, string>(WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(m.Groups[2].Value)))
+            .Where(p => p.Key != "consent_decision")
+            .Append(new("consent_decision", accept ? "accept" : "deny"));
         return await browser.PostAsync(FormAction(consentHtml), new FormUrlEncodedContent(form));
     }
 

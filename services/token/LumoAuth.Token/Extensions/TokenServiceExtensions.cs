@@ -190,6 +190,16 @@ public static class TokenServiceExtensions
                     .AddEventHandler(DPoPBinding.CheckUserInfoProof.Descriptor)
                     .AddEventHandler(DPoPBinding.DPoPChallengeAtUserInfo.Descriptor)
                     .AddEventHandler(DPoPBinding.AdvertiseDPoP.Descriptor);
+                // Resource indicators (RFC 8707): per-client audience URIs, checked by ResourceIndicators instead of
+                // OpenIddict's server-wide resource list and exact per-client permissions.
+                server.DisableResourceValidation()
+                    .IgnoreResourcePermissions();
+                server.AddEventHandler(ResourceIndicators.CheckRequested.AuthorizationDescriptor)
+                    .AddEventHandler(ResourceIndicators.CheckRequested.PushedDescriptor)
+                    .AddEventHandler(ResourceIndicators.CheckRequested.TokenDescriptor)
+                    .AddEventHandler(ResourceIndicators.WithinTheGrant.Descriptor)
+                    .AddEventHandler(ResourceIndicators.Audiences.Descriptor)
+                    .AddEventHandler(ResourceIndicators.Advertise.Descriptor);
                 server.AddEventHandler(Fapi2Baseline.KeyBasedClientAuthentication.Descriptor)
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor)

@@ -175,6 +175,8 @@ public static class AuthorizeEndpoints
         remembered ??= await services.Authorizations.CreateAsync(
             new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, scopes, http.RequestAborted);
         identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(remembered, http.RequestAborted));
+        // The APIs named (RFC 8707, checked by ResourceIndicators) travel with the code; its tokens are for them.
+        identity.SetResources(request.GetResources());
         if (facts.SessionId is not null)
         {
             await services.Sessions.TouchAsync(facts.SessionId, request.ClientId!, http.RequestAborted);
@@ -221,6 +223,13 @@ public static class AuthorizeEndpoints
     /// (<c>login</c>, <c>create</c>) is dropped from the way back (it has happened); <c>max_age</c> stays, and the
     /// fresh <c>auth_time</c> satisfies it.
     /// </summary>
+    /// <summary>The request's parameters one value at a time: a repeated one (<c>resource</c>, RFC 8707) keeps every value.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> Flatten(OpenIddictRequest request) =>
+        request.GetParameters().SelectMany(p => ValuesOf(p.Value).Select(value => new KeyValuePair<string, string?>(p.Key, value)));
+
+    private static IEnumerable<string> ValuesOf(OpenIddictParameter parameter) =>
+        ((Microsoft.Extensions.Primitives.StringValues)parameter).OfType<string>();
+
     private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt)
     {
         IEnumerable<KeyValuePair<string, string?>> parameters;
@@ -232,10 +241,7 @@ public static class AuthorizeEndpoints
         }
         else
         {
-            parameters = request.GetParameters()
-                .Where(p => p.Key != Parameters.Prompt)
-                .Select(p => new KeyValuePair<string, string?>(p.Key, (string?)p.Value))
-                .Where(p => p.Value is not null);
+            parameters = Flatten(request).Where(p => p.Key != Parameters.Prompt);
             var prompts = request.GetPromptValues().Where(p => p != satisfiedPrompt).ToList();
             if (prompts.Count > 0)
             {
@@ -257,9 +263,9 @@ public static class AuthorizeEndpoints
         HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IReadOnlyList<(string Name, string? Description)> scopes)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
-        var fields = string.Concat(request.GetParameters()
-            .Where(p => p.Key != DecisionField && (string?)p.Value is not null)
-            .Select(p => HostedPage.Field(p.Key, (string)p.Value!)));
+        var fields = string.Concat(Flatten(request)
+            .Where(p => p.Key != DecisionField)
+            .Select(p => HostedPage.Field(p.Key, p.Value!)));
         // The scope's consent text where it has one (built-in, or set by the tenant's admin), its name beside it.
         var list = string.Concat(scopes.Select(s => s.Description is { Length: > 0 } text
             ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s.Name)})</small></li>"

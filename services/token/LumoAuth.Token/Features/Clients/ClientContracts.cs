@@ -26,7 +26,9 @@ public sealed record ClientRequest(
     string? FrontchannelLogoutUri = null,
     bool? RequiresPushedAuthorization = null,
     bool? DpopBoundAccessTokens = null,
-    string? FapiProfile = null);
+    string? FapiProfile = null,
+    IReadOnlyList<string>? AudienceUris = null,
+    string? AudienceMatching = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -51,6 +53,8 @@ public sealed record ClientResponse(
     bool RequiresPushedAuthorization,
     bool DpopBoundAccessTokens,
     string FapiProfile,
+    IReadOnlyList<string> AudienceUris,
+    string AudienceMatching,
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt);
 
@@ -78,6 +82,8 @@ public sealed record CreatedClientResponse(
     bool RequiresPushedAuthorization,
     bool DpopBoundAccessTokens,
     string FapiProfile,
+    IReadOnlyList<string> AudienceUris,
+    string AudienceMatching,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]

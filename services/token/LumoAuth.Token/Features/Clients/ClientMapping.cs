@@ -33,7 +33,9 @@ public static class ClientMapping
             ReadProperty(row.Properties, FrontchannelLogoutUriProperty),
             ReadList(row.Requirements).Contains(Requirements.Features.PushedAuthorizationRequests),
             ReadList(row.Requirements).Contains(DPoPBinding.RequirementFeature),
-            ReadProperty(row.Properties, FapiProfiles.Property) ?? FapiProfiles.Disabled);
+            ReadProperty(row.Properties, FapiProfiles.Property) ?? FapiProfiles.Disabled,
+            ReadListProperty(row.Properties, AudienceMatchings.UrisProperty),
+            ReadProperty(row.Properties, AudienceMatchings.ModeProperty) ?? AudienceMatchings.Exact);
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -74,6 +76,8 @@ public static class ClientMapping
         descriptor.JsonWebKeySet = client.Jwks is null ? null : new Microsoft.IdentityModel.Tokens.JsonWebKeySet(client.Jwks);
         SetProperty(descriptor, BackchannelLogoutUriProperty, client.BackchannelLogoutUri);
         SetProperty(descriptor, FrontchannelLogoutUriProperty, client.FrontchannelLogoutUri);
+        SetListProperty(descriptor, AudienceMatchings.UrisProperty, client.AudienceUris);
+        SetProperty(descriptor, AudienceMatchings.ModeProperty, client.AudienceMatching == AudienceMatchings.Exact ? null : client.AudienceMatching);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -97,7 +101,8 @@ public static class ClientMapping
         return new ClientResponse(
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile, row.CreatedAt, row.UpdatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
+            c.AudienceUris ?? [], c.AudienceMatching, row.CreatedAt, row.UpdatedAt);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -106,7 +111,8 @@ public static class ClientMapping
         return new CreatedClientResponse(
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile, row.CreatedAt);
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
+            c.AudienceUris ?? [], c.AudienceMatching, row.CreatedAt);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>
@@ -126,6 +132,24 @@ public static class ClientMapping
             descriptor.Properties[name] = JsonSerializer.SerializeToElement(value);
         }
     }
+
+    private static void SetListProperty(OpenIddictApplicationDescriptor descriptor, string name, IReadOnlyList<string>? values)
+    {
+        if (values is null or { Count: 0 })
+        {
+            descriptor.Properties.Remove(name);
+        }
+        else
+        {
+            descriptor.Properties[name] = JsonSerializer.SerializeToElement(values);
+        }
+    }
+
+    private static List<string> ReadListProperty(string? json, string name) =>
+        !string.IsNullOrEmpty(json) && JsonDocument.Parse(json).RootElement is { ValueKind: JsonValueKind.Object } root
+            && root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Array
+            ? value.EnumerateArray().Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!).ToList()
+            : [];
 
     private static JsonElement? Element(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 

@@ -25,7 +25,9 @@ public sealed record ClientSettings(
     string? FrontchannelLogoutUri = null,
     bool RequiresPushedAuthorization = false,
     bool DpopBoundAccessTokens = false,
-    string FapiProfile = FapiProfiles.Disabled);
+    string FapiProfile = FapiProfiles.Disabled,
+    IReadOnlyList<string>? AudienceUris = null,
+    string AudienceMatching = AudienceMatchings.Exact);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -182,6 +184,17 @@ public static class ClientValidation
 
         var isActive = request.IsActive ?? current?.IsActive ?? true;
 
+        // RFC 8707: the resources (APIs) the client may ask tokens for, matched exactly or as a path prefix.
+        var audienceUris = Distinct(request.AudienceUris) ?? current?.AudienceUris ?? [];
+        foreach (var uri in audienceUris.Where(u => !AudienceMatchings.IsResourceUri(u)))
+        {
+            validator.Add("audienceUris", $"'{Shorten(uri)}' is not an absolute http(s) URI without fragment");
+        }
+
+        validator.Check(audienceUris.Count <= MaxUris, "audienceUris", $"at most {MaxUris} audience URIs");
+        var audienceMatching = request.AudienceMatching?.Trim().ToLowerInvariant() ?? current?.AudienceMatching ?? AudienceMatchings.Exact;
+        validator.Check(audienceMatching is AudienceMatchings.Exact or AudienceMatchings.Prefix, "audienceMatching", "must be exact or prefix");
+
         // private_key_jwt (RFC 7523): the client's public keys; an empty set turns it off.
         var jwks = request.Jwks is { } requestedJwks ? ClientKeys.Normalize(requestedJwks, validator) : current?.Jwks;
         validator.Check(jwks is null || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
@@ -208,7 +221,7 @@ public static class ClientValidation
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
-                jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile)
+                jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching)
             : null;
     }
 

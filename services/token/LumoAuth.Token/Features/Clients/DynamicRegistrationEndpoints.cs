@@ -51,7 +51,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string>? PostLogoutRedirectUris,
         [property: JsonPropertyName("frontchannel_logout_uri")] string? FrontchannelLogoutUri,
         [property: JsonPropertyName("backchannel_logout_uri")] string? BackchannelLogoutUri,
-        [property: JsonPropertyName("dpop_bound_access_tokens")] bool? DpopBoundAccessTokens = null);
+        [property: JsonPropertyName("dpop_bound_access_tokens")] bool? DpopBoundAccessTokens = null,
+        [property: JsonPropertyName("audience_uris")] IReadOnlyList<string>? AudienceUris = null);
 
     public static async Task<IResult> Register(HttpContext http, [AsParameters] ClientEndpoints.ClientServices services, HostedPageSettingsCache settings)
     {
@@ -104,7 +105,7 @@ public static class DynamicRegistrationEndpoints
         return Results.Json(new RegistrationResponse(
             application.ClientId!, secret, application.CreatedAt.ToUnixTimeSeconds(), 0, client.Name, client.RedirectUris,
             client.PostLogoutRedirectUris, translated.ApplicationType, client.GrantTypes, translated.ResponseTypes,
-            string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens), statusCode: StatusCodes.Status201Created);
+            string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens, client.AudienceUris ?? []), statusCode: StatusCodes.Status201Created);
     }
 
     public sealed record RegistrationResponse(
@@ -120,7 +121,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("response_types")] IReadOnlyList<string> ResponseTypes,
         [property: JsonPropertyName("scope")] string Scope,
         [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
-        [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens);
+        [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens,
+        [property: JsonPropertyName("audience_uris")] IReadOnlyList<string> AudienceUris);
 
     private sealed record Translated(ClientRequest Client, string ApplicationType, IReadOnlyList<string> ResponseTypes, string AuthMethod);
 
@@ -189,7 +191,8 @@ public static class DynamicRegistrationEndpoints
             RefreshTokenLifetime: null,
             BackchannelLogoutUri: request.BackchannelLogoutUri,
             FrontchannelLogoutUri: request.FrontchannelLogoutUri,
-            DpopBoundAccessTokens: request.DpopBoundAccessTokens);
+            DpopBoundAccessTokens: request.DpopBoundAccessTokens,
+            AudienceUris: request.AudienceUris);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 
@@ -207,6 +210,7 @@ public static class DynamicRegistrationEndpoints
         "frontchannelLogoutUri" => "frontchannel_logout_uri",
         "grantTypes" => "grant_types",
         "allowedScopes" => "scope",
+        "audienceUris" => "audience_uris",
         _ => JsonNamingPolicy.SnakeCaseLower.ConvertName(field),
     };
 

@@ -124,6 +124,8 @@ public static class TokenEndpoints
         }
 
         identity.SetAuthorizationId(principal.GetAuthorizationId());
+        // The grant keeps the resources it was given (RFC 8707): a refresh may narrow a token's, never its own.
+        identity.SetResources(principal.GetResources());
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
