@@ -109,6 +109,16 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
             ?? new DPoPCheck(thumbprint, null, null, token.TryGetPayloadValue<string>("nonce", out var nonce) ? nonce : null);
     }
 
+    /// <summary>Whether an <c>Authorization</c> header presents its token with the DPoP scheme (RFC 9449 §7.1).</summary>
+    public static bool UsesDPoPScheme(HttpRequest request) =>
+        request.Headers.Authorization.ToString().StartsWith(AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The token an <c>Authorization: DPoP …</c> header presents.</summary>
+    public static string TokenOf(HttpRequest request) => request.Headers.Authorization.ToString()[(AuthorizationScheme.Length + 1)..].Trim();
+
+    /// <summary>A resource server's challenge to a refused DPoP presentation, naming the accepted algorithms (§7.1).</summary>
+    public static string Challenge(string error) => $"{AuthorizationScheme} error=\"{error}\", algs=\"{string.Join(' ', Algorithms)}\"";
+
     /// <summary>The SHA-256 of an access token as a proof's <c>ath</c> carries it.</summary>
     public static string AccessTokenHash(string accessToken) =>
         Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(accessToken)));

@@ -73,7 +73,7 @@ public sealed class TenantBearerHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var authorization = Request.Headers.Authorization.ToString();
-        var presentedWithDPoP = authorization.StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase);
+        var presentedWithDPoP = DPoPProofValidator.UsesDPoPScheme(Request);
         if (!presentedWithDPoP && !authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return AuthenticateResult.NoResult();
@@ -172,9 +172,8 @@ public sealed class TenantBearerHandler(
     }
 
     protected override string ChallengeHeader(string errorCode) =>
-        errorCode == DPoPProofValidator.InvalidProof
-        || Request.Headers.Authorization.ToString().StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase)
-            ? $"DPoP error=\"{errorCode}\", algs=\"{string.Join(' ', DPoPProofValidator.Algorithms)}\""
+        errorCode == DPoPProofValidator.InvalidProof || DPoPProofValidator.UsesDPoPScheme(Request)
+            ? DPoPProofValidator.Challenge(errorCode)
             : $"Bearer error=\"{errorCode}\"";
 }
 

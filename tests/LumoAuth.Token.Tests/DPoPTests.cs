@@ -19,12 +19,10 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
 
     private async Task<Machine> MachineClientAsync(SignInSetup setup, bool dpopBound = false)
     {
-        using var admin = AdminClient(setup);
-        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        var data = await suite.CreateClientAsync(setup, new
         {
             name = "robot", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "admin.read" }, dpopBoundAccessTokens = dpopBound,
         });
-        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
         Assert.Equal(dpopBound, data.GetProperty("dpopBoundAccessTokens").GetBoolean());
         return new Machine(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
     }
@@ -36,33 +34,11 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
         return admin;
     }
 
-    private async Task<HttpResponseMessage> ClientCredentialsAsync(SignInSetup setup, Machine client, params string[] proofs)
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, setup.TokenEndpoint)
-        {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin.read" }),
-        };
-        request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
-        foreach (var proof in proofs)
-        {
-            request.Headers.Add("DPoP", proof);
-        }
+    private Task<HttpResponseMessage> ClientCredentialsAsync(SignInSetup setup, Machine client, params string[] proofs) =>
+        suite.PostFormAsync(setup.TokenEndpoint, [new("grant_type", "client_credentials"), new("scope", "admin.read")], (client.ClientId, client.Secret), proofs);
 
-        return await http.SendAsync(request);
-    }
-
-    private async Task<HttpResponseMessage> PostTokenAsync(SignInSetup setup, Dictionary<string, string> form, string? proof)
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, setup.TokenEndpoint) { Content = new FormUrlEncodedContent(form) };
-        if (proof is not null)
-        {
-            request.Headers.Add("DPoP", proof);
-        }
-
-        return await http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> PostTokenAsync(SignInSetup setup, Dictionary<string, string> form, string? proof) =>
+        proof is null ? suite.PostFormAsync(setup.TokenEndpoint, form) : suite.PostFormAsync(setup.TokenEndpoint, form, basic: null, proof);
 
     private async Task<HttpResponseMessage> GetAsync(string url, string scheme, string token, string? proof)
     {
@@ -356,31 +332,12 @@ public sealed class DPoPNonceTests(DPoPNonceSuite suite) : IClassFixture<DPoPNon
 {
     private async Task<(string ClientId, string Secret)> MachineClientAsync(SignInSetup setup)
     {
-        using var admin = suite.Token.CreateClient();
-        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
-        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
-        {
-            name = "robot", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "admin.read" },
-        });
-        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        var data = await suite.CreateClientAsync(setup, new { name = "robot", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "admin.read" } });
         return (data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
     }
 
-    private async Task<HttpResponseMessage> TokenAsync(SignInSetup setup, (string ClientId, string Secret) client, string? proof)
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, setup.TokenEndpoint)
-        {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials" }),
-        };
-        request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
-        if (proof is not null)
-        {
-            request.Headers.Add("DPoP", proof);
-        }
-
-        return await http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> TokenAsync(SignInSetup setup, (string ClientId, string Secret) client, string? proof) =>
+        suite.PostFormAsync(setup.TokenEndpoint, [new("grant_type", "client_credentials")], client, proof is null ? [] : [proof]);
 
     private static string Nonce(HttpResponseMessage response) => response.Headers.GetValues("DPoP-Nonce").Single();
 

@@ -47,22 +47,8 @@ public sealed class Fapi2Tests(TokenSuite suite) : IClassFixture<TokenSuite>
         return form;
     }
 
-    private async Task<HttpResponseMessage> PostAsync(string url, Dictionary<string, string> form, string? dpopProof = null, string? basicSecret = null, string? clientId = null)
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new FormUrlEncodedContent(form) };
-        if (dpopProof is not null)
-        {
-            request.Headers.Add("DPoP", dpopProof);
-        }
-
-        if (basicSecret is not null)
-        {
-            request.Headers.Authorization = HttpAssert.Basic(clientId!, basicSecret);
-        }
-
-        return await http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> PostAsync(string url, Dictionary<string, string> form, string? dpopProof = null, string? basicSecret = null, string? clientId = null) =>
+        suite.PostFormAsync(url, form, basicSecret is null ? null : (clientId!, basicSecret), dpopProof is null ? [] : [dpopProof]);
 
     private static Dictionary<string, string> PushedParameters(string challenge, string method = "S256") => new()
     {

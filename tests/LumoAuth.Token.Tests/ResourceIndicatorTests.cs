@@ -20,30 +20,18 @@ public sealed class ResourceIndicatorTests(TokenSuite suite) : IClassFixture<Tok
 
     private async Task<Machine> MachineAsync(SignInSetup setup, string matching = "exact")
     {
-        using var admin = suite.Token.CreateClient();
-        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
-        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        var data = await suite.CreateClientAsync(setup, new
         {
             name = "reports", grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "reports.read" },
             audienceUris = new[] { Billing, Users }, audienceMatching = matching,
         });
-        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
         Assert.Equal([Billing, Users], data.GetProperty("audienceUris").EnumerateArray().Select(u => u.GetString()));
         Assert.Equal(matching, data.GetProperty("audienceMatching").GetString());
         return new Machine(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
     }
 
-    private async Task<HttpResponseMessage> PostAsync(string url, IEnumerable<KeyValuePair<string, string>> form, Machine? client = null)
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new FormUrlEncodedContent(form) };
-        if (client is not null)
-        {
-            request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
-        }
-
-        return await http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> PostAsync(string url, IEnumerable<KeyValuePair<string, string>> form, Machine? client = null) =>
+        suite.PostFormAsync(url, form, client is null ? null : (client.ClientId, client.Secret));
 
     private Task<HttpResponseMessage> ClientCredentialsAsync(SignInSetup setup, Machine client, params string[] resources) =>
         PostAsync(setup.TokenEndpoint, [new("grant_type", "client_credentials"), .. resources.Select(r => new KeyValuePair<string, string>("resource", r))], client);

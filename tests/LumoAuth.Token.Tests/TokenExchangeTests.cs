@@ -42,30 +42,22 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         return new Delegation(setup, agent, tokens.GetProperty("access_token").GetString()!, tokens.GetProperty("refresh_token").GetString()!);
     }
 
-    private async Task<Client> MachineAsync(SignInSetup setup, bool mayDelegate = true, params string[] scopes)
+    private async Task<Client> MachineAsync(SignInSetup setup, bool mayDelegate = true)
     {
-        using var admin = suite.Token.CreateClient();
-        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
-        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        var data = await suite.CreateClientAsync(setup, new
         {
             name = "tool", applicationType = "m2m",
             grantTypes = mayDelegate ? new[] { "client_credentials", TokenExchangeGrant } : new[] { "client_credentials" },
-            allowedScopes = scopes.Length > 0 ? scopes : new[] { "documents.read" },
+            allowedScopes = new[] { "documents.read" },
         });
-        var data = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
         return new Client(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
     }
 
     private Task<HttpResponseMessage> PostAsync(SignInSetup setup, Client client, Dictionary<string, string> form) =>
         PostToAsync(setup.TokenEndpoint, client, form);
 
-    private async Task<HttpResponseMessage> PostToAsync(string url, Client client, Dictionary<string, string> form)
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new FormUrlEncodedContent(form) };
-        request.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
-        return await http.SendAsync(request);
-    }
+    private Task<HttpResponseMessage> PostToAsync(string url, Client client, Dictionary<string, string> form) =>
+        suite.PostFormAsync(url, form, (client.ClientId, client.Secret));
 
     private async Task<string> OwnTokenAsync(SignInSetup setup, Client client)
     {

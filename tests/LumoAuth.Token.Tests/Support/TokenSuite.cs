@@ -108,6 +108,34 @@ public class TokenSuite : IAsyncLifetime
     }
 
     public HttpClient Browser() => Token.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
+    /// <summary>Another client of the setup's tenant, through the Admin API; its data (with the secret, shown once).</summary>
+    public async Task<JsonElement> CreateClientAsync(SignInSetup setup, object body)
+    {
+        using var admin = Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", body);
+        return (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+    }
+
+    /// <summary>Posts a form to the token service, with Basic client authentication and DPoP proofs when given.</summary>
+    public async Task<HttpResponseMessage> PostFormAsync(
+        string url, IEnumerable<KeyValuePair<string, string>> form, (string ClientId, string Secret)? basic = null, params string[] dpopProofs)
+    {
+        using var http = Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new FormUrlEncodedContent(form) };
+        if (basic is { } credentials)
+        {
+            request.Headers.Authorization = HttpAssert.Basic(credentials.ClientId, credentials.Secret);
+        }
+
+        foreach (var proof in dpopProofs)
+        {
+            request.Headers.Add("DPoP", proof);
+        }
+
+        return await http.SendAsync(request);
+    }
 }
 
 /// <summary>The token service with its internal admin client pointed at the in-process admin.</summary>

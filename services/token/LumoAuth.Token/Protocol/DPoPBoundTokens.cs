@@ -259,10 +259,9 @@ public static class DPoPBinding
 
         public ValueTask HandleAsync(ExtractUserInfoRequestContext context)
         {
-            var authorization = context.Transaction.GetHttpRequest()?.Headers.Authorization.ToString();
-            if (context.Request is { } request && authorization?.StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase) == true)
+            if (context.Request is { } request && context.Transaction.GetHttpRequest() is { } http && DPoPProofValidator.UsesDPoPScheme(http))
             {
-                request.AccessToken = authorization[(DPoPProofValidator.AuthorizationScheme.Length + 1)..].Trim();
+                request.AccessToken = DPoPProofValidator.TokenOf(http);
             }
 
             return ValueTask.CompletedTask;
@@ -287,7 +286,7 @@ public static class DPoPBinding
                 return;
             }
 
-            var presentedWithDPoP = http.Headers.Authorization.ToString().StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase);
+            var presentedWithDPoP = DPoPProofValidator.UsesDPoPScheme(http);
             var bound = DPoPProofValidator.BoundThumbprint(context.AccessTokenPrincipal?.GetClaim(Claims.Confirmation));
             if (bound is null)
             {
@@ -335,13 +334,11 @@ public static class DPoPBinding
                 return ValueTask.CompletedTask;
             }
 
-            var presentedWithDPoP = request.Headers.Authorization.ToString().StartsWith(DPoPProofValidator.AuthorizationScheme + " ", StringComparison.OrdinalIgnoreCase);
-            if (context.Response.Error == DPoPProofValidator.InvalidProof || presentedWithDPoP)
+            if (context.Response.Error == DPoPProofValidator.InvalidProof || DPoPProofValidator.UsesDPoPScheme(request))
             {
                 var response = request.HttpContext.Response;
                 response.StatusCode = StatusCodes.Status401Unauthorized;
-                response.Headers.WWWAuthenticate =
-                    $"{DPoPProofValidator.AuthorizationScheme} error=\"{context.Response.Error}\", algs=\"{string.Join(' ', DPoPProofValidator.Algorithms)}\"";
+                response.Headers.WWWAuthenticate = DPoPProofValidator.Challenge(context.Response.Error);
             }
 
             return ValueTask.CompletedTask;
