@@ -118,6 +118,12 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         Assert.Equal(d.Agent.ClientId, delegated.GetClaim("client_id").Value);
         Assert.True(delegated.ValidTo <= user.ValidTo);
         Assert.Equal(user.GetClaim("tenant").Value, delegated.GetClaim("tenant").Value);
+
+        // Introspection names the actor too (RFC 8693 §4.1).
+        using var introspection = await PostToAsync(d.Setup.Issuer + "/oauth/introspect", d.Agent, new() { ["token"] = delegated.EncodedToken });
+        var active = await HttpAssert.JsonAsync(introspection, HttpStatusCode.OK);
+        Assert.True(active.GetProperty("active").GetBoolean());
+        Assert.Equal(d.Agent.ClientId, active.GetProperty("act").GetProperty("sub").GetString());
     }
 
     [Fact]

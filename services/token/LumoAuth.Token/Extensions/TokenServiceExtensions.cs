@@ -206,7 +206,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(TokenExchange.AuthorizedPartyOutsideExchanges.Descriptor);
                 server.AddEventHandler(TokenExchange.SupportedTokenTypes.Descriptor)
                     .AddEventHandler(TokenExchange.Policy.Descriptor)
-                    .AddEventHandler(TokenExchange.ErrorStatuses.Descriptor);
+                    .AddEventHandler(TokenExchange.ErrorStatuses.Descriptor)
+                    .AddEventHandler(TokenExchange.IntrospectActors.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

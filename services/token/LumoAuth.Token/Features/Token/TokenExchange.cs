@@ -244,6 +244,27 @@ public static class TokenExchange
             or Claims.ClientId or Claims.Scope or Claims.Confirmation or ActClaim or Claims.AuthorizedParty)
         && !type.StartsWith("oi_", StringComparison.Ordinal);
 
+    /// <summary>Introspection names a delegated token's actors as the token does (RFC 8693 §4.1).</summary>
+    public sealed class IntrospectActors : IOpenIddictServerHandler<HandleIntrospectionRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<HandleIntrospectionRequestContext>()
+                .UseSingletonHandler<IntrospectActors>()
+                .SetOrder(OpenIddictServerHandlers.Introspection.AttachApplicationClaims.Descriptor.Order + 800)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(HandleIntrospectionRequestContext context)
+        {
+            if (ParseAct(context.GenericTokenPrincipal?.GetClaim(ActClaim)) is { } chain)
+            {
+                context.Claims[ActClaim] = JsonSerializer.SerializeToElement(chain);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
     /// <summary>The documented statuses: delegation refusals are 403, and a chain too long names its limit.</summary>
     public sealed class ErrorStatuses : IOpenIddictServerHandler<ApplyTokenResponseContext>
     {
