@@ -309,6 +309,42 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
     }
 
     [Fact]
+    public async Task PushedRequest_WithAProof_BindsTheCodeToItsKey_AndADifferentDPoPJkt_IsRefused()
+    {
+        var setup = await suite.SetUpAsync();
+        using var key = new DPoPKey();
+        using var other = new DPoPKey();
+        var par = setup.Issuer + "/oauth/par";
+        var (verifier, challenge) = HostedFlow.Pkce();
+        Dictionary<string, string> Pushed() => new()
+        {
+            ["client_id"] = setup.ClientId, ["response_type"] = "code", ["redirect_uri"] = SignInSetup.RedirectUri, ["scope"] = "openid",
+            ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
+        };
+        var mismatched = Pushed();
+        mismatched["dpop_jkt"] = other.Thumbprint;
+        using var refused = await suite.PostFormAsync(par, mismatched, basic: null, key.Proof("POST", par));
+        await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.BadRequest, "invalid_dpop_proof");
+
+        using var pushed = await suite.PostFormAsync(par, Pushed(), basic: null, key.Proof("POST", par));
+        var requestUri = (await HttpAssert.JsonAsync(pushed, HttpStatusCode.Created)).GetProperty("request_uri").GetString()!;
+        using var browser = suite.Browser();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup,
+            $"{setup.Tenant.Api}/oauth/authorize?client_id={setup.ClientId}&request_uri={Uri.EscapeDataString(requestUri)}"))["code"];
+        var exchange = new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        };
+
+        using var withoutProof = await PostTokenAsync(setup, exchange, proof: null);
+        using var byTheKey = await PostTokenAsync(setup, exchange, key.Proof("POST", setup.TokenEndpoint));
+
+        await HttpAssert.OAuthErrorAsync(withoutProof, HttpStatusCode.BadRequest, "invalid_grant");
+        Assert.Equal(key.Thumbprint, Cnf((await HttpAssert.JsonAsync(byTheKey, HttpStatusCode.OK)).GetProperty("access_token").GetString()!));
+    }
+
+    [Fact]
     public async Task AuthorizationRequest_MalformedKeyThumbprint_InvalidRequestAtTheRedirectUri()
     {
         var setup = await suite.SetUpAsync();

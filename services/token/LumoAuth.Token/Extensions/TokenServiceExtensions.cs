@@ -183,6 +183,7 @@ public static class TokenServiceExtensions
                 server.RemoveEventHandler(OpenIddictServerHandlers.Protection.ValidateProofOfPossession.Descriptor);
                 server.AddEventHandler(DPoPBinding.CheckTokenRequestProof.Descriptor)
                     .AddEventHandler(DPoPBinding.CheckAuthorizationKeyParameter.Descriptor)
+                    .AddEventHandler(DPoPBinding.BindPushedRequests.Descriptor)
                     .AddEventHandler(DPoPBinding.BindIssuedTokens.Descriptor)
                     .AddEventHandler(DPoPBinding.DPoPTokenType.Descriptor)
                     .AddEventHandler(DPoPBinding.IntrospectBinding.Descriptor)

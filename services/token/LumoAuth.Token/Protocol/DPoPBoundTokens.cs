@@ -169,6 +169,50 @@ public static class DPoPBinding
         }
     }
 
+    /// <summary>
+    /// A DPoP proof sent with a pushed authorization request binds the code to come to its key, as <c>dpop_jkt</c> would
+    /// (RFC 9449 §10.1); both together must name the same key.
+    /// </summary>
+    public sealed class BindPushedRequests(DPoPProofValidator proofs, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions)
+        : IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidatePushedAuthorizationRequestContext>()
+                .UseScopedHandler<BindPushedRequests>()
+                .SetOrder(OpenIddictServerHandlers.Authentication.ValidatePushedAuthentication.Descriptor.Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ValidatePushedAuthorizationRequestContext context)
+        {
+            if (!tenant.HasTenant || context.Transaction.GetHttpRequest() is not { } http)
+            {
+                return;
+            }
+
+            var named = (string?)context.Request.GetParameter(AuthorizationKeyParameter);
+            if (named is not null && !IsThumbprint(named))
+            {
+                context.Reject(Errors.InvalidRequest, "The 'dpop_jkt' parameter must be a SHA-256 JWK thumbprint (base64url).");
+                return;
+            }
+
+            var proof = await proofs.CheckAsync(http, tenant.TenantId, lumoOptions.Value.IssuerFor(tenant.Slug) + "/oauth/par", accessToken: null, http.HttpContext.RequestAborted);
+            if (proof.Failed)
+            {
+                context.Reject(proof.Error, proof.Description);
+            }
+            else if (proof.HasProof && named is not null && !DPoPProofValidator.SameKey(named, proof.Thumbprint))
+            {
+                context.Reject(DPoPProofValidator.InvalidProof, "The DPoP proof is not signed by the key 'dpop_jkt' names.");
+            }
+            else if (proof.HasProof)
+            {
+                context.Request.SetParameter(AuthorizationKeyParameter, proof.Thumbprint);
+            }
+        }
+    }
+
     /// <summary>Binds what is issued: the access token by <c>cnf.jkt</c>, a public client's refresh token and a code by our private claim.</summary>
     public sealed class BindIssuedTokens : IOpenIddictServerHandler<ProcessSignInContext>
     {
