@@ -33,6 +33,7 @@ public static class DPoPBinding
     public const string RequirementFeature = "ft:dpop";
 
     private const string ThumbprintProperty = "lumo:dpop_jkt";
+    private const string MalformedKeyParameter = "The 'dpop_jkt' parameter must be a SHA-256 JWK thumbprint (base64url).";
     private const string PublicClientProperty = "lumo:dpop_public_client";
 
     /// <summary>The thumbprint of the proof this request's tokens are bound to, once the token request was checked.</summary>
@@ -162,7 +163,7 @@ public static class DPoPBinding
             var value = (string?)context.Request.GetParameter(AuthorizationKeyParameter);
             if (value is not null && !IsThumbprint(value))
             {
-                context.Reject(Errors.InvalidRequest, "The 'dpop_jkt' parameter must be a SHA-256 JWK thumbprint (base64url).");
+                context.Reject(Errors.InvalidRequest, MalformedKeyParameter);
             }
 
             return ValueTask.CompletedTask;
@@ -193,7 +194,7 @@ public static class DPoPBinding
             var named = (string?)context.Request.GetParameter(AuthorizationKeyParameter);
             if (named is not null && !IsThumbprint(named))
             {
-                context.Reject(Errors.InvalidRequest, "The 'dpop_jkt' parameter must be a SHA-256 JWK thumbprint (base64url).");
+                context.Reject(Errors.InvalidRequest, MalformedKeyParameter);
                 return;
             }
 
