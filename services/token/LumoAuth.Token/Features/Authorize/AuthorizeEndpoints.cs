@@ -282,12 +282,5 @@ public static class AuthorizeEndpoints
     private static bool IsWellFormedChallenge(string challenge) =>
         challenge.Length is >= 43 and <= 128 && challenge.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~');
 
-    private static IResult Forbid(string error, string description) =>
-        Results.Forbid(
-            new AuthenticationProperties(new Dictionary<string, string?>
-            {
-                [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
-                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
-            }),
-            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    private static IResult Forbid(string error, string description) => ProtocolErrors.Forbid(error, description);
 }

@@ -2,6 +2,7 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Scopes;
+using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Authentication;
 using OpenIddict.Abstractions;
@@ -72,12 +73,5 @@ public static class UserInfoEndpoints
         return Results.Json(claims);
     }
 
-    private static IResult InvalidToken(string description) =>
-        Results.Challenge(
-            new AuthenticationProperties(new Dictionary<string, string?>
-            {
-                [OpenIddictServerAspNetCoreConstants.Properties.Error] = Errors.InvalidToken,
-                [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
-            }),
-            [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    private static IResult InvalidToken(string description) => ProtocolErrors.Challenge(Errors.InvalidToken, description);
 }
