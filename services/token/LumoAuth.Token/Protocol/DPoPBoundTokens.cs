@@ -52,7 +52,7 @@ public static class DPoPBinding
         DPoPProofValidator proofs,
         DPoPNonces nonces,
         TenantContext tenant,
-        TokenApplicationManager applications,
+        ClientCache clients,
         IOptions<LumoAuthOptions> lumoOptions,
         IOptions<TokenServiceOptions> options)
         : IOpenIddictServerHandler<ValidateTokenRequestContext>
@@ -90,8 +90,8 @@ public static class DPoPBinding
                 }
             }
 
-            var application = string.IsNullOrEmpty(context.ClientId) ? null : await applications.FindByClientIdAsync(context.ClientId, http.HttpContext.RequestAborted);
-            if (!proof.HasProof && application is not null && await applications.HasRequirementAsync(application, RequirementFeature, http.HttpContext.RequestAborted))
+            var client = await clients.SettingsAsync(tenant.Tenant!, context.ClientId, http.HttpContext.RequestAborted);
+            if (!proof.HasProof && client?.DpopBoundAccessTokens == true)
             {
                 context.Reject(DPoPProofValidator.InvalidProof, "This client's tokens are DPoP-bound: send a DPoP proof.");
                 return;
@@ -109,8 +109,7 @@ public static class DPoPBinding
             if (proof.HasProof)
             {
                 context.Transaction.Properties[ThumbprintProperty] = proof.Thumbprint;
-                context.Transaction.Properties[PublicClientProperty] =
-                    application is not null && await applications.HasClientTypeAsync(application, ClientTypes.Public, http.HttpContext.RequestAborted);
+                context.Transaction.Properties[PublicClientProperty] = client is { IsConfidential: false };
             }
         }
     }

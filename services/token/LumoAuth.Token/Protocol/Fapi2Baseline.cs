@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Clients;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -19,13 +20,13 @@ public static class Fapi2Baseline
         OpenIddictServerEndpointType.Revocation, OpenIddictServerEndpointType.DeviceAuthorization,
     ];
 
-    private static async ValueTask<bool> IsFapiClientAsync(TokenApplicationManager applications, string? clientId, CancellationToken cancellationToken) =>
-        !string.IsNullOrEmpty(clientId)
-        && await applications.FindByClientIdAsync(clientId, cancellationToken) is { } application
-        && ClientMapping.Read(application).FapiProfile != FapiProfiles.Disabled;
+    private static async ValueTask<bool> IsFapiClientAsync(ClientCache clients, TenantContext tenant, string? clientId, CancellationToken cancellationToken) =>
+        tenant.Tenant is { } info
+        && await clients.SettingsAsync(info, clientId, cancellationToken) is { } settings
+        && settings.FapiProfile != FapiProfiles.Disabled;
 
     /// <summary>A FAPI client's secret, should it have one, authenticates nothing: only <c>private_key_jwt</c> does.</summary>
-    public sealed class KeyBasedClientAuthentication(TokenApplicationManager applications) : IOpenIddictServerHandler<ProcessAuthenticationContext>
+    public sealed class KeyBasedClientAuthentication(ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ProcessAuthenticationContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessAuthenticationContext>()
@@ -38,7 +39,7 @@ public static class Fapi2Baseline
         {
             if (ClientAuthenticatingEndpoints.Contains(context.EndpointType)
                 && context.ClientAssertionPrincipal is null
-                && await IsFapiClientAsync(applications, context.ClientId, context.CancellationToken))
+                && await IsFapiClientAsync(clients, tenant, context.ClientId, context.CancellationToken))
             {
                 context.Reject(Errors.InvalidClient, "FAPI 2.0 clients authenticate with private_key_jwt.");
             }
@@ -46,7 +47,7 @@ public static class Fapi2Baseline
     }
 
     /// <summary>PKCE with S256 only: <c>plain</c> protects nothing against an attacker who reads the request.</summary>
-    public sealed class PkceWithS256(TokenApplicationManager applications) : IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>
+    public sealed class PkceWithS256(ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidatePushedAuthorizationRequestContext>()
@@ -58,7 +59,7 @@ public static class Fapi2Baseline
         public async ValueTask HandleAsync(ValidatePushedAuthorizationRequestContext context)
         {
             if (context.Request.CodeChallengeMethod != CodeChallengeMethods.Sha256
-                && await IsFapiClientAsync(applications, context.ClientId, context.CancellationToken))
+                && await IsFapiClientAsync(clients, tenant, context.ClientId, context.CancellationToken))
             {
                 context.Reject(Errors.InvalidRequest, "FAPI 2.0 requires PKCE with code_challenge_method S256.");
             }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Clients;
@@ -24,7 +25,7 @@ public static class ResourceIndicators
 
     /// <summary>The first problem with the named resources for this client, or null.</summary>
     private static async ValueTask<string?> ProblemAsync(
-        TokenApplicationManager applications, string? clientId, ImmutableArray<string> resources, string tenantIssuer, CancellationToken cancellationToken)
+        ClientCache clients, TenantInfo tenant, string? clientId, ImmutableArray<string> resources, string tenantIssuer, CancellationToken cancellationToken)
     {
         if (resources.IsDefaultOrEmpty)
         {
@@ -37,19 +38,18 @@ public static class ResourceIndicators
         }
 
         // An unknown client is OpenIddict's to refuse, in its own words.
-        if (string.IsNullOrEmpty(clientId) || await applications.FindByClientIdAsync(clientId, cancellationToken) is not { } application)
+        if (await clients.SettingsAsync(tenant, clientId, cancellationToken) is not { } client)
         {
             return null;
         }
 
-        var client = ClientMapping.Read(application);
         return resources.FirstOrDefault(r => !AudienceMatchings.Admits(client, r, tenantIssuer)) is { } unregistered
             ? $"Resource '{unregistered}' is not registered for this client"
             : null;
     }
 
     /// <summary>Checks the named resources before OpenIddict's own resource checks, for each endpoint that takes them.</summary>
-    public sealed class CheckRequested(TokenApplicationManager applications, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
+    public sealed class CheckRequested(ClientCache clients, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidateTokenRequestContext>
@@ -85,8 +85,8 @@ public static class ResourceIndicators
             Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
 
         private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, CancellationToken cancellationToken) =>
-            !tenant.HasTenant ? ValueTask.FromResult<string?>(null)
-                : ResourceIndicators.ProblemAsync(applications, clientId, resources, lumoOptions.Value.IssuerFor(tenant.Slug), cancellationToken);
+            tenant.Tenant is not { } info ? ValueTask.FromResult<string?>(null)
+                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, lumoOptions.Value.IssuerFor(info.Slug), cancellationToken);
 
         private static void Reject(BaseValidatingContext context, string? problem)
         {

@@ -71,6 +71,10 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
     public ValueTask<IReadOnlySet<string>> TenantOriginsAsync(TenantInfo tenant, CancellationToken cancellationToken) =>
         _origins.GetAsync(OriginsKey(tenant.Id), (scopes, tenant), static state => LoadOriginsAsync(state), cancellationToken);
 
+    /// <summary>The settings of the client, or null when the tenant has none of that id.</summary>
+    public async ValueTask<ClientSettings?> SettingsAsync(TenantInfo tenant, string? clientId, CancellationToken cancellationToken) =>
+        string.IsNullOrEmpty(clientId) ? null : (await GetAsync(tenant, clientId, cancellationToken))?.Settings;
+
     public void Evict(Guid tenantId, string clientId)
     {
         _clients.Remove(Key(tenantId, clientId));
@@ -109,15 +113,19 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
     private static string OriginsKey(Guid tenantId) => $"client-origins:{tenantId:N}";
 }
 
-/// <summary>A cached client and, derived once from it, its client-credentials profile.</summary>
+/// <summary>A cached client and, derived once from it, its settings and client-credentials profile.</summary>
 public sealed class CachedClient(TokenApplication application)
 {
+    private ClientSettings? _settings;
     private ClientCredentialsProfile? _profile;
     private IReadOnlySet<string>? _origins;
 
     public TokenApplication Application { get; } = application;
 
-    public ClientCredentialsProfile Profile => _profile ??= ClientCredentialsProfile.Of(Application);
+    /// <summary>The client's settings as the Admin API shows them (FAPI profile, DPoP, audience URIs…), read once.</summary>
+    public ClientSettings Settings => _settings ??= ClientMapping.Read(Application);
+
+    public ClientCredentialsProfile Profile => _profile ??= ClientCredentialsProfile.Of(Application, Settings);
 
     /// <summary>The browser origins the client registered (stored normalized: lower case, no default port).</summary>
     public IReadOnlySet<string> AllowedOrigins => _origins ??= ClientMapping.ReadList(Application.AllowedOrigins).ToHashSet(StringComparer.OrdinalIgnoreCase);

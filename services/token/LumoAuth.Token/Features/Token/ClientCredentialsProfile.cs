@@ -19,9 +19,8 @@ public sealed record ClientCredentialsProfile(
     /// <summary>Scopes that change what OpenIddict issues (an ID token, a refresh token): left to the full pipeline.</summary>
     public static bool ChangesTheResponse(string scope) => scope is ScopeNames.OpenId or ScopeNames.OfflineAccess;
 
-    public static ClientCredentialsProfile Of(TokenApplication row)
+    public static ClientCredentialsProfile Of(TokenApplication row, ClientSettings settings)
     {
-        var settings = ClientMapping.Read(row);
         var permissions = string.IsNullOrEmpty(row.Permissions) ? [] : JsonSerializer.Deserialize<List<string>>(row.Permissions) ?? [];
         var allowed = ClientPermissions.ScopesOf(permissions);
         var defaults = allowed.Order(StringComparer.Ordinal).ToArray();
