@@ -36,6 +36,7 @@ public static class GatewayRoutes
         ("/t/{tenantSlug}/logout/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/consent/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/device/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/ciba/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/register/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/forgot-password/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/account/{**rest}", ServiceNames.Token),

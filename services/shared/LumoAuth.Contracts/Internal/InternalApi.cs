@@ -8,6 +8,7 @@ public static class InternalRoutes
     public const string VerifyApiKey = Prefix + "/api-keys/verify";
     public const string Authenticate = Prefix + "/users/authenticate";
     public const string UserProfile = Prefix + "/users/{userId:guid}";
+    public const string UserByLogin = Prefix + "/users/by-login";
     public const string RolesOf = Prefix + "/roles-of";
     public const string Group = Prefix + "/groups/{groupId:guid}";
     public const string RoleUsers = Prefix + "/roles/{role}/users";

@@ -15,6 +15,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
 
     public DbSet<BrowserSession> Sessions => Set<BrowserSession>();
 
+    public DbSet<BackchannelAuthentication> BackchannelAuthentications => Set<BackchannelAuthentication>();
+
     public DbSet<DataProtectionKeyRow> DataProtectionKeys => Set<DataProtectionKeyRow>();
 
     /// <summary>The tenant of the current request; <see cref="Guid.Empty"/> (matches nothing) outside one.</summary>
@@ -142,6 +144,37 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.RevokedAt).HasColumnName("revoked_at");
             e.Property(x => x.ClientIds).HasColumnName("client_ids");
             e.HasIndex(x => new { x.TenantId, x.UserId });
+            e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
+        });
+
+        modelBuilder.Entity<BackchannelAuthentication>(e =>
+        {
+            e.ToTable("backchannel_authentications");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasColumnName("id");
+            e.Property(x => x.TenantId).HasColumnName("tenant_id");
+            e.Property(x => x.AuthReqIdHash).HasColumnName("auth_req_id_hash").HasMaxLength(64);
+            e.Property(x => x.ClientId).HasColumnName("client_id").HasMaxLength(200);
+            e.Property(x => x.UserId).HasColumnName("user_id");
+            e.Property(x => x.Scopes).HasColumnName("scopes").HasMaxLength(4000);
+            e.Property(x => x.BindingMessage).HasColumnName("binding_message").HasMaxLength(200);
+            e.Property(x => x.UserCodeHash).HasColumnName("user_code_hash").HasMaxLength(64);
+            e.Property(x => x.FailedUserCodeAttempts).HasColumnName("failed_user_code_attempts");
+            e.Property(x => x.DeliveryMode).HasColumnName("delivery_mode").HasMaxLength(10);
+            e.Property(x => x.ProtectedPing).HasColumnName("protected_ping");
+            e.Property(x => x.Status).HasColumnName("status").HasMaxLength(10).IsConcurrencyToken();
+            e.Property(x => x.AuthorizationId).HasColumnName("authorization_id").HasMaxLength(64);
+            e.Property(x => x.SessionId).HasColumnName("session_id").HasMaxLength(64);
+            e.Property(x => x.AuthTime).HasColumnName("auth_time").HasMaxLength(20);
+            e.Property(x => x.Methods).HasColumnName("methods").HasMaxLength(200);
+            e.Property(x => x.IntervalSeconds).HasColumnName("interval_seconds");
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            e.Property(x => x.DecidedAt).HasColumnName("decided_at");
+            e.Property(x => x.LastPolledAt).HasColumnName("last_polled_at");
+            e.HasIndex(x => new { x.TenantId, x.AuthReqIdHash }).IsUnique();
+            e.HasIndex(x => new { x.TenantId, x.UserId, x.Status });
+            e.HasIndex(x => new { x.TenantId, x.ExpiresAt });
             e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });
 

@@ -143,3 +143,64 @@ public sealed class BrowserSession
         }
     }
 }
+
+/// <summary>
+/// A back-channel authentication request (OpenID CIBA Core 1.0): a client asked to authenticate a user, who approves
+/// or denies it on the hosted approval page; the client then redeems its <c>auth_req_id</c> once at the token
+/// endpoint. Only a hash of the <c>auth_req_id</c> is kept; ping-mode requests also keep it, with the client's
+/// notification token, protected with Data Protection, to call the client back.
+/// </summary>
+public sealed class BackchannelAuthentication
+{
+    /// <summary>The request's own id, used in approval links and events (never the <c>auth_req_id</c>).</summary>
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    /// <summary>SHA-256 of the <c>auth_req_id</c>, base64url.</summary>
+    public string AuthReqIdHash { get; set; } = string.Empty;
+
+    public string ClientId { get; set; } = string.Empty;
+
+    public Guid UserId { get; set; }
+
+    /// <summary>Space-separated scopes granted on approval.</summary>
+    public string Scopes { get; set; } = string.Empty;
+
+    public string? BindingMessage { get; set; }
+
+    /// <summary>SHA-256 of the <c>user_code</c> the user must type to approve, when the client sent one.</summary>
+    public string? UserCodeHash { get; set; }
+
+    public int FailedUserCodeAttempts { get; set; }
+
+    /// <summary><c>poll</c> or <c>ping</c>.</summary>
+    public string DeliveryMode { get; set; } = "poll";
+
+    /// <summary>For ping mode: the <c>auth_req_id</c> and the client's notification token, protected.</summary>
+    public string? ProtectedPing { get; set; }
+
+    /// <summary><c>pending</c>, <c>approved</c>, <c>denied</c> or <c>redeemed</c> (see <c>BackchannelStatuses</c>).</summary>
+    public string Status { get; set; } = "pending";
+
+    /// <summary>The grant created on approval; its refresh tokens are revoked with it.</summary>
+    public string? AuthorizationId { get; set; }
+
+    /// <summary>The approving session's facts, for the tokens' <c>sid</c>, <c>auth_time</c> and <c>amr</c>.</summary>
+    public string? SessionId { get; set; }
+
+    public string? AuthTime { get; set; }
+
+    public string? Methods { get; set; }
+
+    /// <summary>Seconds the client must wait between polls; raised by five at each <c>slow_down</c>.</summary>
+    public int IntervalSeconds { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? DecidedAt { get; set; }
+
+    public DateTimeOffset? LastPolledAt { get; set; }
+}

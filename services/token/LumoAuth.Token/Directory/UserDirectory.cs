@@ -37,16 +37,27 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     public async Task<UserProfile?> GetProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         (await LookUpAsync(tenantId, userId, cancellationToken)).Profile;
 
+    /// <summary>The user: (false, null) when the tenant has no such user, (null, null) when admin cannot say.</summary>
+    public Task<(bool? Found, UserProfile? Profile)> FindAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        LookUpAsync(tenantId, userId, cancellationToken);
+
+    /// <summary>The user an email address or username names: (false, null) for nobody, (null, null) when admin cannot say.</summary>
+    public Task<(bool? Found, UserProfile? Profile)> FindByLoginAsync(Guid tenantId, string login, CancellationToken cancellationToken) =>
+        LookUpAsync(tenantId, $"{InternalRoutes.UserByLogin}?tenantId={tenantId}&login={Uri.EscapeDataString(login)}", cancellationToken);
+
     /// <summary>Whether the tenant has this user: null when admin cannot say.</summary>
     public async Task<bool?> ExistsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         (await LookUpAsync(tenantId, userId, cancellationToken)).Found;
 
-    private async Task<(bool? Found, UserProfile? Profile)> LookUpAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    private Task<(bool? Found, UserProfile? Profile)> LookUpAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        LookUpAsync(tenantId, $"{InternalRoutes.Prefix}/users/{userId}?tenantId={tenantId}", cancellationToken);
+
+    private async Task<(bool? Found, UserProfile? Profile)> LookUpAsync(Guid tenantId, string path, CancellationToken cancellationToken)
     {
         try
         {
             var client = httpClientFactory.CreateClient(InternalClients.Admin);
-            using var response = await client.GetAsync($"{InternalRoutes.Prefix}/users/{userId}?tenantId={tenantId}", cancellationToken);
+            using var response = await client.GetAsync(path, cancellationToken);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
                 return (false, null);

@@ -7,6 +7,7 @@ using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Device;
 using LumoAuth.Token.Features.Login;
@@ -58,9 +59,9 @@ public static class TokenServiceExtensions
         services.AddScoped<SessionRevocation>();
         services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();
-        // Back-channel logout calls clients' servers: short timeouts, no redirects followed, and only to addresses the
+        // Back-channel logout and CIBA pings call clients' servers: short timeouts, no redirects followed, and only to addresses the
         // SSRF guard permits.
-        services.AddHttpClient(BackchannelLogoutConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
+        services.AddHttpClient(ClientCallbacks.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
             .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
@@ -71,6 +72,8 @@ public static class TokenServiceExtensions
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
         services.AddSingleton<DPoPBinding.DPoPNonces>();
+        services.AddSingleton<ClientAssertionReplays>();
+        services.AddSingleton<BackchannelClientAuthentication>();
         services.Replace(ServiceDescriptor.Singleton<IJwksSource, LocalJwksSource>());
         // Issued access tokens travel as one AccessTokensIssued message per tenant and batch.
         services.AddEventBatcher<TokenDbContext>(RecordAccessTokenIssued.Combine);
@@ -107,7 +110,8 @@ public static class TokenServiceExtensions
                     .AllowAuthorizationCodeFlow()
                     .AllowRefreshTokenFlow()
                     .AllowDeviceAuthorizationFlow()
-                    .AllowTokenExchangeFlow();
+                    .AllowTokenExchangeFlow()
+                    .AllowCustomFlow(CibaDelivery.GrantType);
                 // Delegation (RFC 8693, TokenExchange): access tokens in, access tokens out.
                 server.Configure(o =>
                 {
@@ -209,6 +213,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(TokenExchange.Policy.Descriptor)
                     .AddEventHandler(TokenExchange.ErrorStatuses.Descriptor)
                     .AddEventHandler(TokenExchange.IntrospectActors.Descriptor);
+                server.AddEventHandler(CibaDiscovery.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);
@@ -274,6 +279,8 @@ public static class TokenServiceExtensions
         app.MapSigningKeyEndpoints();
         app.MapAuthorizeEndpoints();
         app.MapDeviceVerificationEndpoints();
+        app.MapBackchannelAuthenticationEndpoints();
+        app.MapCibaApprovalEndpoints();
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
         app.MapRegistrationEndpoints();

@@ -25,6 +25,10 @@ public sealed class TokenServiceOptions
     [Range(1, 60)]
     public int DevicePollingIntervalSeconds { get; set; } = 5;
 
+    /// <summary>How often a CIBA client may poll for its <c>auth_req_id</c> (CIBA Core §7.3 <c>interval</c>; the docs: 5 s).</summary>
+    [Range(1, 60)]
+    public int CibaPollingIntervalSeconds { get; set; } = 5;
+
     /// <summary>
     /// Whether DPoP proofs at the token endpoint must carry a nonce this server issued (RFC 9449 §8), which limits a
     /// proof made in advance on a compromised client to the nonce's lifetime. Clients learn the nonce from a

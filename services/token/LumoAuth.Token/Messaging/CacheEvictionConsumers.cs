@@ -2,6 +2,7 @@ using LumoAuth.Contracts.Clients;
 using LumoAuth.Contracts.Tenants;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Logout;
 using LumoAuth.Token.Protocol;
 using MassTransit;
@@ -72,5 +73,6 @@ public static class TokenConsumers
         // Durable and shared by the replicas: one of them revokes.
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();
+        bus.AddConsumer<CibaPingConsumer>();
     }
 }

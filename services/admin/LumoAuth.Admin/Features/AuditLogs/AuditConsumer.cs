@@ -125,6 +125,7 @@ public static class AuditMapping
         "Authorization" => "authorization",
         "Clients" when type.Name.Contains("Token", StringComparison.Ordinal) => "token_management",
         "Tokens" when typeof(SecurityEvent).IsAssignableFrom(type) => "token_management",
+        "Tokens" when type.Name.StartsWith("Ciba", StringComparison.Ordinal) => "authentication",
         "Sessions" => "authentication",
         _ => "configuration",
     };

@@ -26,6 +26,7 @@ public static class CredentialEndpoints
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.Authenticate, Authenticate).WithName("InternalAuthenticate");
         internalApi.MapGet(InternalRoutes.UserProfile, GetUserProfile).WithName("InternalGetUserProfile");
+        internalApi.MapGet(InternalRoutes.UserByLogin, FindUserByLogin).WithName("InternalFindUserByLogin");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp", InternalBeginTotp).WithName("InternalBeginTotpEnrolment");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp/confirm", InternalConfirmTotp).WithName("InternalConfirmTotpEnrolment");
 
@@ -75,6 +76,27 @@ public static class CredentialEndpoints
             Picture = user.Picture,
             Address = PostalAddress.FromAttributes(user.Attributes),
         });
+    }
+
+    /// <summary>
+    /// The user a login hint names (CIBA's <c>login_hint</c>): an email address, or a username that exactly one user of
+    /// the tenant has (usernames are not unique, so an ambiguous one names nobody). Case does not matter.
+    /// </summary>
+    public static async Task<IResult> FindUserByLogin(Guid? tenantId, string? login, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var hint = login?.Trim().ToLowerInvariant() ?? string.Empty;
+        if (tenantId is null || hint.Length is 0 or > 320)
+        {
+            return ApiErrors.Validation(tenantId is null ? "tenantId" : "login", tenantId is null ? "is required" : "must be 1 to 320 characters");
+        }
+
+        var users = db.Users.IgnoreQueryFilters().AsNoTracking().Where(u => u.TenantId == tenantId);
+        var ids = hint.Contains('@', StringComparison.Ordinal)
+            ? await users.Where(u => u.NormalizedEmail == hint).Select(u => u.Id).ToListAsync(cancellationToken)
+            : await users.Where(u => u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(hint))).Select(u => u.Id).Take(2).ToListAsync(cancellationToken);
+        return ids.Count == 1
+            ? await GetUserProfile(ids[0], tenantId, db, cancellationToken)
+            : ApiErrors.NotFound("User");
     }
 
     public static async Task<IResult> ListFactors(string userId, AdminDbContext db, CancellationToken cancellationToken)

@@ -28,7 +28,9 @@ public sealed record ClientRequest(
     bool? DpopBoundAccessTokens = null,
     string? FapiProfile = null,
     IReadOnlyList<string>? AudienceUris = null,
-    string? AudienceMatching = null);
+    string? AudienceMatching = null,
+    string? BackchannelTokenDeliveryMode = null,
+    string? BackchannelClientNotificationEndpoint = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -55,6 +57,8 @@ public sealed record ClientResponse(
     string FapiProfile,
     IReadOnlyList<string> AudienceUris,
     string AudienceMatching,
+    string? BackchannelTokenDeliveryMode,
+    string? BackchannelClientNotificationEndpoint,
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt);
 
@@ -84,6 +88,8 @@ public sealed record CreatedClientResponse(
     string FapiProfile,
     IReadOnlyList<string> AudienceUris,
     string AudienceMatching,
+    string? BackchannelTokenDeliveryMode,
+    string? BackchannelClientNotificationEndpoint,
     DateTimeOffset CreatedAt)
 {
     [JsonPropertyName("_note")]

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Protocol;
 using OpenIddict.Abstractions;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -35,7 +36,9 @@ public static class ClientMapping
             ReadList(row.Requirements).Contains(DPoPBinding.RequirementFeature),
             ReadProperty(row.Properties, FapiProfiles.Property) ?? FapiProfiles.Disabled,
             ReadListProperty(row.Properties, AudienceMatchings.UrisProperty),
-            ReadProperty(row.Properties, AudienceMatchings.ModeProperty) ?? AudienceMatchings.Exact);
+            ReadProperty(row.Properties, AudienceMatchings.ModeProperty) ?? AudienceMatchings.Exact,
+            ReadProperty(row.Properties, CibaDelivery.ModeProperty),
+            ReadProperty(row.Properties, CibaDelivery.NotificationEndpointProperty));
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -78,6 +81,8 @@ public static class ClientMapping
         SetProperty(descriptor, FrontchannelLogoutUriProperty, client.FrontchannelLogoutUri);
         SetListProperty(descriptor, AudienceMatchings.UrisProperty, client.AudienceUris);
         SetProperty(descriptor, AudienceMatchings.ModeProperty, client.AudienceMatching == AudienceMatchings.Exact ? null : client.AudienceMatching);
+        SetProperty(descriptor, CibaDelivery.ModeProperty, client.BackchannelTokenDeliveryMode);
+        SetProperty(descriptor, CibaDelivery.NotificationEndpointProperty, client.BackchannelClientNotificationEndpoint);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -102,7 +107,7 @@ public static class ClientMapping
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
-            c.AudienceUris ?? [], c.AudienceMatching, row.CreatedAt, row.UpdatedAt);
+            c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -112,7 +117,7 @@ public static class ClientMapping
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
-            c.AudienceUris ?? [], c.AudienceMatching, row.CreatedAt);
+            c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>

@@ -1,3 +1,4 @@
+using LumoAuth.Token.Features.Ciba;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Clients;
@@ -8,7 +9,7 @@ public static class ClientPermissions
     public static readonly IReadOnlySet<string> SupportedGrantTypes = new HashSet<string>(StringComparer.Ordinal)
     {
         GrantTypes.AuthorizationCode, GrantTypes.ClientCredentials, GrantTypes.RefreshToken, GrantTypes.Implicit, GrantTypes.DeviceCode,
-        GrantTypes.TokenExchange,
+        GrantTypes.TokenExchange, CibaDelivery.GrantType,
     };
 
     public static HashSet<string> For(IEnumerable<string> grantTypes, IEnumerable<string> scopes)

@@ -1,5 +1,6 @@
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Scopes;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -27,7 +28,9 @@ public sealed record ClientSettings(
     bool DpopBoundAccessTokens = false,
     string FapiProfile = FapiProfiles.Disabled,
     IReadOnlyList<string>? AudienceUris = null,
-    string AudienceMatching = AudienceMatchings.Exact);
+    string AudienceMatching = AudienceMatchings.Exact,
+    string? BackchannelTokenDeliveryMode = null,
+    string? BackchannelClientNotificationEndpoint = null);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -218,11 +221,50 @@ public static class ClientValidation
             validator.Add("frontchannelLogoutUri", frontchannelProblem);
         }
 
+        var (deliveryMode, notificationEndpoint) = ValidateBackchannelAuthentication(validator, request, current, grantTypes, allowPrivateLogoutTargets);
+
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
-                jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching)
+                jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
+                deliveryMode, notificationEndpoint)
             : null;
+    }
+
+    /// <summary>
+    /// CIBA (OpenID CIBA Core 1.0 §4): a client with the CIBA grant is told the result by polling (the default) or by a
+    /// ping to its notification endpoint, which we call ourselves — so it gets the same SSRF rules as back-channel logout.
+    /// </summary>
+    private static (string? Mode, string? Endpoint) ValidateBackchannelAuthentication(
+        RequestValidator validator, ClientRequest request, ClientSettings? current, IReadOnlyList<string> grantTypes, bool allowPrivateTargets)
+    {
+        if (!grantTypes.Contains(CibaDelivery.GrantType))
+        {
+            validator.Check(request.BackchannelTokenDeliveryMode is null && request.BackchannelClientNotificationEndpoint is null,
+                "backchannelTokenDeliveryMode", $"only clients with the {CibaDelivery.GrantType} grant have a back-channel delivery mode");
+            return (null, null);
+        }
+
+        var mode = request.BackchannelTokenDeliveryMode?.Trim().ToLowerInvariant() ?? current?.BackchannelTokenDeliveryMode ?? CibaDelivery.Poll;
+        validator.Check(CibaDelivery.Supported.Contains(mode), "backchannelTokenDeliveryMode",
+            mode == CibaDelivery.Push ? "push delivery is not offered; use poll or ping" : "must be poll or ping");
+        var endpoint = request.BackchannelClientNotificationEndpoint is null ? current?.BackchannelClientNotificationEndpoint
+            : string.IsNullOrWhiteSpace(request.BackchannelClientNotificationEndpoint) ? null : request.BackchannelClientNotificationEndpoint.Trim();
+        if (mode != CibaDelivery.Ping)
+        {
+            return (mode, null);
+        }
+
+        if (endpoint is null)
+        {
+            validator.Add("backchannelClientNotificationEndpoint", "is required for ping delivery");
+        }
+        else if ((RedirectUriProblem(endpoint, ClientKinds.Web) ?? (allowPrivateTargets ? null : SsrfGuard.ProblemWith(endpoint, allowPrivateTargets: false))) is { } problem)
+        {
+            validator.Add("backchannelClientNotificationEndpoint", problem);
+        }
+
+        return (mode, endpoint);
     }
 
     private static string DefaultKind(bool isConfidential, IReadOnlyList<string> grantTypes, IReadOnlyList<string> origins) =>
@@ -234,16 +276,17 @@ public static class ClientValidation
     {
         foreach (var unknown in grantTypes.Where(g => !ClientPermissions.SupportedGrantTypes.Contains(g)))
         {
-            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token, implicit, {GrantTypes.DeviceCode}, {GrantTypes.TokenExchange}");
+            validator.Add("grantTypes", $"unknown grant type '{Shorten(unknown)}'; supported: authorization_code, client_credentials, refresh_token, implicit, {GrantTypes.DeviceCode}, {GrantTypes.TokenExchange}, {CibaDelivery.GrantType}");
         }
 
         validator.Check(grantTypes.Count > 0, "grantTypes", "at least one grant type is required");
         validator.Check(isConfidential || !grantTypes.Contains(GrantTypes.ClientCredentials), "grantTypes", "a public client cannot use client_credentials");
         validator.Check(isConfidential || !grantTypes.Contains(GrantTypes.TokenExchange), "grantTypes", "a public client cannot exchange tokens (delegation)");
-        validator.Check(kind != ClientKinds.Machine || grantTypes.All(g => g is GrantTypes.ClientCredentials or GrantTypes.TokenExchange), "grantTypes",
-            "an m2m client uses client_credentials (and token exchange to act for users) only");
-        validator.Check(!grantTypes.Contains(GrantTypes.RefreshToken) || grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.DeviceCode), "grantTypes",
-            "refresh_token needs authorization_code or the device code grant");
+        validator.Check(isConfidential || !grantTypes.Contains(CibaDelivery.GrantType), "grantTypes", "a public client cannot use CIBA (it authenticates at the back channel)");
+        validator.Check(kind != ClientKinds.Machine || grantTypes.All(g => g is GrantTypes.ClientCredentials or GrantTypes.TokenExchange or CibaDelivery.GrantType or GrantTypes.RefreshToken), "grantTypes",
+            "an m2m client uses client_credentials (and token exchange or CIBA to act for users) only");
+        validator.Check(!grantTypes.Contains(GrantTypes.RefreshToken) || grantTypes.Any(g => g is GrantTypes.AuthorizationCode or GrantTypes.DeviceCode or CibaDelivery.GrantType), "grantTypes",
+            "refresh_token needs authorization_code, the device code grant or CIBA");
     }
 
     private static void ValidateUris(RequestValidator validator, string field, string kind, IReadOnlyList<string> uris)

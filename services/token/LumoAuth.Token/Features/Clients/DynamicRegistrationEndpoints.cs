@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Scopes;
+using LumoAuth.Token.Protocol;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Clients;
@@ -215,5 +216,5 @@ public static class DynamicRegistrationEndpoints
     };
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
-        Results.Json(new Dictionary<string, string> { ["error"] = error, ["error_description"] = description }, statusCode: status);
+        ProtocolErrors.Json(error, description, status);
 }

@@ -131,13 +131,14 @@ public static class LoginEndpoints
     }
 
     /// <summary>
-    /// Only a continuation of this tenant's authorization endpoint or device verification page may follow a login
+    /// Only a continuation of this tenant's authorization endpoint, device verification page or CIBA approval page may follow a login
     /// (no open redirect).
     /// </summary>
     public static bool IsAuthorizeContinuation(string returnUrl, string slug) =>
         returnUrl.Length <= 8192
         && !returnUrl.Contains('\\', StringComparison.Ordinal)
-        && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug)));
+        && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug))
+            || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)));
 
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');

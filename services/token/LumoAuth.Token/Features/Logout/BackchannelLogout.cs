@@ -31,7 +31,6 @@ public sealed partial class BackchannelLogoutConsumer(
     TimeProvider time,
     ILogger<BackchannelLogoutConsumer> logger) : IConsumer<SessionsRevoked>
 {
-    public const string HttpClientName = "backchannel-logout";
     private const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
     private static readonly JsonWebTokenHandler Handler = new();
 
@@ -55,7 +54,7 @@ public sealed partial class BackchannelLogoutConsumer(
         tenant.Set(new TenantInfo(tenantId, slug, string.Empty, TenantStatuses.Active, string.Empty));
         var issuer = lumo.Value.IssuerFor(slug);
         var signing = (await keys.GetAsync(tenantId, context.CancellationToken)).Signing[0];
-        var http = httpClientFactory.CreateClient(HttpClientName);
+        var http = httpClientFactory.CreateClient(ClientCallbacks.HttpClientName);
         foreach (var session in sessions)
         {
             foreach (var clientId in session.SignedInClientIds())

@@ -1,8 +1,6 @@
 using System.Buffers;
-using System.Buffers.Text;
 using System.Text;
 using System.Text.Json;
-using System.Text.Unicode;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
@@ -167,33 +165,9 @@ public sealed class ClientCredentialsFastPath(
     /// <c>Basic base64(id:secret)</c>. Ids and secrets that would need RFC 6749 §2.3.1's form-decoding (any
     /// <c>%</c> or <c>+</c>) are left to OpenIddict; ours never contain them.
     /// </summary>
-    private static bool TryReadBasic(StringValues header, out string clientId, out string secret)
-    {
-        clientId = secret = string.Empty;
-        const string Scheme = "Basic ";
-        if (header.Count != 1 || header[0] is not { } value || !value.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-
-        var encoded = value.AsSpan(Scheme.Length).Trim();
-        Span<byte> decoded = stackalloc byte[512];
-        if (encoded.Length > 680 || !Convert.TryFromBase64Chars(encoded, decoded, out var written))
-        {
-            return false;
-        }
-
-        var text = decoded[..written];
-        var colon = text.IndexOf((byte)':');
-        if (colon <= 0 || text.IndexOfAny((byte)'%', (byte)'+') >= 0 || !Utf8.IsValid(text))
-        {
-            return false;
-        }
-
-        clientId = Encoding.UTF8.GetString(text[..colon]);
-        secret = Encoding.UTF8.GetString(text[(colon + 1)..]);
-        return true;
-    }
+    private static bool TryReadBasic(StringValues header, out string clientId, out string secret) =>
+        BasicCredentials.TryRead(header, out clientId, out secret)
+        && clientId.AsSpan().IndexOfAny('%', '+') < 0 && secret.AsSpan().IndexOfAny('%', '+') < 0;
 
     /// <summary>
     /// The requested scopes if the client holds them all (in the order asked), or all it holds when none are

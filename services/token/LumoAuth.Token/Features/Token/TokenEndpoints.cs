@@ -4,6 +4,7 @@ using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Protocol;
@@ -48,6 +49,11 @@ public static class TokenEndpoints
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType() || request.IsDeviceCodeGrantType())
         {
             return await RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Slug));
+        }
+
+        if (request.GrantType == CibaDelivery.GrantType)
+        {
+            return await CibaGrant.RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Slug));
         }
 
         if (request.IsTokenExchangeGrantType())

@@ -1,0 +1,325 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using LumoAuth.Contracts;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Tokens;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Extensions;
+using LumoAuth.Token.Keys;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Ciba;
+
+/// <summary>
+/// <c>POST /t/{slug}/api/v1/oauth/bc-authorize</c> (OpenID CIBA Core 1.0 §7, TOK-09): an authenticated client with the
+/// CIBA grant names a user by exactly one hint and gets an <c>auth_req_id</c> at once. The user is asked on the hosted
+/// approval page (<see cref="CibaApprovalEndpoints"/>), which the <see cref="CibaAuthenticationRequested"/> event links
+/// to for the tenant's notification channel; the client then polls the token endpoint, or is pinged.
+/// </summary>
+public static class BackchannelAuthenticationEndpoints
+{
+    public const int DefaultExpirySeconds = 120;
+    public const int MaxExpirySeconds = 600;
+    private const int MaxBindingMessageLength = 100;
+    private const int MaxUserCodeLength = 64;
+    private const int MaxNotificationTokenLength = 1024;
+    private const string ProtectionPurpose = "LumoAuth.Token.Ciba.Ping";
+
+    public static IEndpointRouteBuilder MapBackchannelAuthenticationEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: the client authenticates with its own credentials (BackchannelClientAuthentication).
+        app.MapPost("/t/{tenantSlug}/api/v1/" + CibaDelivery.EndpointPath, Authorize)
+            .AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("OAuthBackchannelAuthorize");
+        return app;
+    }
+
+    public sealed record BackchannelServices(
+        TenantContext Tenant,
+        BackchannelClientAuthentication ClientAuthentication,
+        UserDirectory Users,
+        TenantKeyStore Keys,
+        TokenDbContext Db,
+        IDataProtectionProvider Protection,
+        IOptions<LumoAuthOptions> Lumo,
+        IOptions<TokenServiceOptions> Options,
+        TimeProvider Time);
+
+    /// <summary>What a ping-mode request keeps, protected, to call the client back (CIBA Core §10.2).</summary>
+    public sealed record PingSecrets(string AuthReqId, string ClientNotificationToken);
+
+    public static IDataProtector PingProtector(IDataProtectionProvider provider) => provider.CreateProtector(ProtectionPurpose);
+
+    public static string HashOf(string value) => Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+
+    public static async Task<IResult> Authorize(HttpContext http, [AsParameters] BackchannelServices services)
+    {
+        if (services.Tenant.Tenant is not { } tenant || !http.Request.HasFormContentType)
+        {
+            return ProtocolErrors.Json(Errors.InvalidRequest, "The request must be a form (application/x-www-form-urlencoded).");
+        }
+
+        IFormCollection form;
+        try
+        {
+            form = await http.Request.ReadFormAsync(http.RequestAborted);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or BadHttpRequestException)
+        {
+            return ProtocolErrors.Json(Errors.InvalidRequest, "The form body cannot be read.");
+        }
+
+        var issuer = services.Lumo.Value.IssuerFor(tenant.Slug);
+        var (client, failure) = await services.ClientAuthentication.AuthenticateAsync(http.Request, form, tenant, issuer);
+        if (client is null)
+        {
+            return failure!.ToResult();
+        }
+
+        var settings = client.Settings;
+        if (!settings.GrantTypes.Contains(CibaDelivery.GrantType))
+        {
+            return ProtocolErrors.Json(Errors.UnauthorizedClient, "The client is not configured for CIBA.");
+        }
+
+        var (request, error, description) = Validate(form, settings.Scopes, settings.BackchannelTokenDeliveryMode ?? CibaDelivery.Poll);
+        if (request is null)
+        {
+            return ProtocolErrors.Json(error!, description!);
+        }
+
+        var (found, user, hintProblem) = await FindUserAsync(form, services, tenant, issuer, client, http.RequestAborted);
+        if (hintProblem is not null)
+        {
+            return ProtocolErrors.Json(hintProblem.Value.Error, hintProblem.Value.Description);
+        }
+
+        if (found is null)
+        {
+            return ProtocolErrors.Json(Errors.TemporarilyUnavailable, "The user directory cannot be reached; try again.", StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (found == false || user is not { Blocked: false, IsActive: true })
+        {
+            return ProtocolErrors.Json(CibaDelivery.Errors.UnknownUserId, "The hint does not identify a user of this tenant who can sign in.");
+        }
+
+        var now = services.Time.GetUtcNow();
+        var authReqId = Guid.NewGuid().ToString();
+        var interval = services.Options.Value.CibaPollingIntervalSeconds;
+        var row = new BackchannelAuthentication
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenant.Id,
+            AuthReqIdHash = HashOf(authReqId),
+            ClientId = client.Application.ClientId!,
+            UserId = user.Id,
+            Scopes = string.Join(' ', request.Scopes),
+            BindingMessage = request.BindingMessage,
+            UserCodeHash = request.UserCode is null ? null : HashOf(request.UserCode),
+            DeliveryMode = request.Mode,
+            ProtectedPing = request.NotificationToken is null ? null
+                : PingProtector(services.Protection).Protect(JsonSerializer.Serialize(new PingSecrets(authReqId, request.NotificationToken))),
+            Status = CibaDelivery.Statuses.Pending,
+            IntervalSeconds = interval,
+            CreatedAt = now,
+            ExpiresAt = now.AddSeconds(request.ExpirySeconds),
+        };
+        services.Db.BackchannelAuthentications.Add(row);
+        services.Db.AddEvent(new CibaAuthenticationRequested(
+            row.Id, row.ClientId, row.UserId, request.Scopes, row.BindingMessage, row.UserCodeHash is not null,
+            CibaApprovalEndpoints.ApprovalUrl(services.Lumo.Value, tenant.Slug, row.Id), row.ExpiresAt)
+        {
+            TenantId = tenant.Id,
+            Actor = new EventActor(ActorTypes.Client, row.ClientId),
+        });
+        await services.Db.SaveChangesAsync(http.RequestAborted);
+
+        // Requests are short-lived: the tenant's that ended over a day ago go as new ones come.
+        var stale = now.AddDays(-1);
+        await services.Db.BackchannelAuthentications.Where(x => x.ExpiresAt < stale).ExecuteDeleteAsync(http.RequestAborted);
+
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Json(new Dictionary<string, object>
+        {
+            ["auth_req_id"] = authReqId,
+            ["expires_in"] = request.ExpirySeconds,
+            ["interval"] = interval,
+        });
+    }
+
+    private sealed record ValidRequest(IReadOnlyList<string> Scopes, string? BindingMessage, string? UserCode, int ExpirySeconds, string Mode, string? NotificationToken);
+
+    private sealed record Validated(ValidRequest? Request, string? Error = null, string? Description = null);
+
+    private static Validated Refuse(string error, string description) => new(null, error, description);
+
+    /// <summary>The request's own parameters (CIBA Core §7.1), or the error to answer.</summary>
+    private static Validated Validate(IFormCollection form, IReadOnlyList<string> allowedScopes, string mode)
+    {
+        if (form.FirstOrDefault(p => p.Value.Count > 1) is { Key: { } repeated })
+        {
+            return Refuse(Errors.InvalidRequest, $"The parameter '{repeated}' is repeated.");
+        }
+
+        if (form.ContainsKey(Parameters.Request) || form.ContainsKey(Parameters.RequestUri))
+        {
+            return Refuse(Errors.InvalidRequest, "Signed authentication requests are not supported; send the parameters in the form.");
+        }
+
+        var requested = form[Parameters.Scope].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (requested.Length == 0)
+        {
+            return Refuse(Errors.InvalidRequest, "scope is required.");
+        }
+
+        // An OpenID Connect authentication: openid is always part of it.
+        var scopes = requested.Prepend(OpenIddict.Abstractions.OpenIddictConstants.Scopes.OpenId).Distinct(StringComparer.Ordinal).ToList();
+        if (scopes.FirstOrDefault(s => !allowedScopes.Contains(s)) is { } denied)
+        {
+            return Refuse(Errors.InvalidScope, $"The client is not allowed the scope '{denied}'.");
+        }
+
+        var hints = new[] { Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint }.Count(h => !string.IsNullOrEmpty(form[h]));
+        if (hints != 1)
+        {
+            return Refuse(Errors.InvalidRequest, "Provide exactly one of login_hint, login_hint_token or id_token_hint.");
+        }
+
+        var bindingMessage = form["binding_message"].ToString() is { Length: > 0 } message ? message : null;
+        if (bindingMessage is not null && (bindingMessage.Length > MaxBindingMessageLength || bindingMessage.Any(char.IsControl)))
+        {
+            return Refuse(CibaDelivery.Errors.InvalidBindingMessage, $"binding_message must be at most {MaxBindingMessageLength} characters of plain text.");
+        }
+
+        var userCode = form["user_code"].ToString() is { Length: > 0 } code ? code : null;
+        if (userCode is not null && userCode.Length > MaxUserCodeLength)
+        {
+            return Refuse(CibaDelivery.Errors.InvalidUserCode, $"user_code must be at most {MaxUserCodeLength} characters.");
+        }
+
+        var expiry = DefaultExpirySeconds;
+        if (form.TryGetValue("requested_expiry", out var requestedExpiry)
+            && (!int.TryParse(requestedExpiry, NumberStyles.None, CultureInfo.InvariantCulture, out expiry) || expiry is < 1 or > MaxExpirySeconds))
+        {
+            return Refuse(Errors.InvalidRequest, $"requested_expiry must be a whole number of seconds from 1 to {MaxExpirySeconds}.");
+        }
+
+        var notificationToken = form["client_notification_token"].ToString() is { Length: > 0 } token ? token : null;
+        if (mode == CibaDelivery.Ping && (notificationToken is null || notificationToken.Length > MaxNotificationTokenLength))
+        {
+            return Refuse(Errors.InvalidRequest, $"client_notification_token is required in ping mode (at most {MaxNotificationTokenLength} characters).");
+        }
+
+        return new Validated(new ValidRequest(scopes, bindingMessage, userCode, expiry, mode, mode == CibaDelivery.Ping ? notificationToken : null));
+    }
+
+    /// <summary>
+    /// The user the hint names: <c>login_hint</c> an email address or username; <c>id_token_hint</c> an ID token this
+    /// tenant issued to this client (it may have expired, CIBA Core §7.1); <c>login_hint_token</c> a JWT the client signed
+    /// with a key it registered, naming the user by a <c>sub_id</c> (RFC 9493: <c>email</c>, or <c>iss_sub</c> with
+    /// this issuer).
+    /// </summary>
+    private static async Task<(bool? Found, UserProfile? User, (string Error, string Description)? Problem)> FindUserAsync(
+        IFormCollection form, BackchannelServices services, TenantInfo tenant, string issuer, CachedClient client, CancellationToken cancellationToken)
+    {
+        if (form[Parameters.LoginHint].ToString() is { Length: > 0 } login)
+        {
+            var (found, profile) = await services.Users.FindByLoginAsync(tenant.Id, login, cancellationToken);
+            return (found, profile, null);
+        }
+
+        Guid userId;
+        if (form[Parameters.IdTokenHint].ToString() is { Length: > 0 } idToken)
+        {
+            var keys = (await services.Keys.GetAsync(tenant.Id, cancellationToken)).PublicKeySet().GetSigningKeys();
+            var result = await Hints.ValidateTokenAsync(idToken, new TokenValidationParameters
+            {
+                ValidIssuer = issuer,
+                ValidAudience = client.Application.ClientId,
+                IssuerSigningKeys = keys,
+                ValidateLifetime = false,
+            });
+            if (!result.IsValid || !Guid.TryParse((result.SecurityToken as JsonWebToken)?.Subject, out userId))
+            {
+                return (false, null, (Errors.InvalidRequest, "id_token_hint is not an ID token this tenant issued to the client."));
+            }
+        }
+        else
+        {
+            var (subject, problem) = await LoginHintTokenSubjectAsync(form["login_hint_token"].ToString(), issuer, client, services.Time);
+            if (problem is not null)
+            {
+                return (false, null, problem);
+            }
+
+            if (subject.Email is { } email)
+            {
+                var (found, profile) = await services.Users.FindByLoginAsync(tenant.Id, email, cancellationToken);
+                return (found, profile, null);
+            }
+
+            userId = subject.UserId;
+        }
+
+        var (exists, user) = await services.Users.FindAsync(tenant.Id, userId, cancellationToken);
+        return (exists, user, null);
+    }
+
+    private static readonly JsonWebTokenHandler Hints = new();
+
+    private static async Task<((string? Email, Guid UserId) Subject, (string Error, string Description)? Problem)> LoginHintTokenSubjectAsync(
+        string jwt, string issuer, CachedClient client, TimeProvider time)
+    {
+        (string, string) Invalid(string why) => (Errors.InvalidRequest, "login_hint_token " + why);
+        if (client.Application.JsonWebKeySet is not { Length: > 0 } jwks)
+        {
+            return (default, Invalid("must be signed with a key the client registered (jwks)."));
+        }
+
+        var result = await Hints.ValidateTokenAsync(jwt, new TokenValidationParameters
+        {
+            ValidateIssuer = false,
+            ValidateAudience = false,
+            IssuerSigningKeys = new JsonWebKeySet(jwks).GetSigningKeys(),
+            ValidateLifetime = false,
+        });
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken token)
+        {
+            return (default, Invalid("is not a JWT signed with a key the client registered."));
+        }
+
+        if (token.TryGetPayloadValue<long>(Claims.ExpiresAt, out var exp) && DateTimeOffset.FromUnixTimeSeconds(exp) < time.GetUtcNow())
+        {
+            return (default, (CibaDelivery.Errors.ExpiredLoginHintToken, "The login_hint_token has expired."));
+        }
+
+        if (!token.TryGetPayloadValue<JsonElement>("sub_id", out var subId) || subId.ValueKind != JsonValueKind.Object
+            || !subId.TryGetProperty("format", out var format))
+        {
+            return (default, Invalid("must name the user with a sub_id (RFC 9493)."));
+        }
+
+        switch (format.GetString())
+        {
+            case "email" when subId.TryGetProperty("email", out var email) && email.GetString() is { Length: > 0 } address:
+                return ((address, Guid.Empty), null);
+            case "iss_sub" when subId.TryGetProperty("iss", out var iss) && iss.GetString() == issuer
+                                && subId.TryGetProperty("sub", out var sub) && Guid.TryParse(sub.GetString(), out var id):
+                return ((null, id), null);
+            default:
+                return (default, Invalid("sub_id must be of format email, or iss_sub with this issuer."));
+        }
+    }
+}

@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Contracts;
+using LumoAuth.Contracts.Tokens;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Ciba;
+
+/// <summary>
+/// <c>/t/{slug}/ciba</c>, where a user answers the back-channel authentication requests made for them (CIBA Core §8:
+/// "the OP authenticates the user and obtains consent"). The user signs in if needed and sees each waiting request —
+/// the application, its <c>binding_message</c> (to compare with the screen that started it) and the scopes — then
+/// approves or denies. A request the client sent a <c>user_code</c> with is approved only by typing that code; five
+/// wrong codes deny it. Only the user a request names ever sees it.
+/// </summary>
+public static class CibaApprovalEndpoints
+{
+    private const string RequestField = "request";
+    private const string DecisionField = "ciba_decision";
+    private const string UserCodeField = "user_code";
+    private const int MaxUserCodeAttempts = 5;
+
+    public static string PagePath(string slug) => $"/t/{slug}/ciba";
+
+    /// <summary>The link a notification carries to one request.</summary>
+    public static string ApprovalUrl(LumoAuthOptions options, string slug, Guid requestId) =>
+        $"{options.PublicBaseUrl.TrimEnd('/')}{PagePath(slug)}?{RequestField}={requestId}";
+
+    public static IEndpointRouteBuilder MapCibaApprovalEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods("/t/{tenantSlug}/ciba", [HttpMethods.Get, HttpMethods.Post], Answer)
+            .AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("CibaApproval");
+        return app;
+    }
+
+    public sealed record ApprovalServices(
+        TenantContext Tenant,
+        TokenDbContext Db,
+        TokenApplicationManager Applications,
+        IOpenIddictAuthorizationManager Authorizations,
+        UserClaims UserClaims,
+        SessionStore Sessions,
+        IAntiforgery Antiforgery,
+        IOptions<LumoAuthOptions> Lumo,
+        TimeProvider Time);
+
+    public static async Task<IResult> Answer(HttpContext http, [AsParameters] ApprovalServices services)
+    {
+        var slug = services.Tenant.Slug;
+        var session = await http.AuthenticateAsync(SessionCookie.Scheme);
+        if (!session.Succeeded || session.Principal is not { } user || !Guid.TryParse(user.GetClaim(Claims.Subject), out var userId))
+        {
+            var returnUrl = PagePath(slug) + http.Request.QueryString;
+            return Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", returnUrl), permanent: false, preserveMethod: false);
+        }
+
+        if (!HttpMethods.IsPost(http.Request.Method) || !http.Request.HasFormContentType)
+        {
+            Guid? only = Guid.TryParse(http.Request.Query[RequestField], out var id) ? id : null;
+            return await ListAsync(http, services, userId, only, error: null);
+        }
+
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired. Open the request again.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        return await DecideAsync(http, services, user, userId, form);
+    }
+
+    private static async Task<IResult> DecideAsync(HttpContext http, ApprovalServices services, ClaimsPrincipal user, Guid userId, IFormCollection form)
+    {
+        var now = services.Time.GetUtcNow();
+        var id = Guid.TryParse(form[RequestField], out var parsed) ? parsed : Guid.Empty;
+        var request = await services.Db.BackchannelAuthentications.FirstOrDefaultAsync(x => x.Id == id && x.UserId == userId, http.RequestAborted);
+        if (request is null || request.Status != CibaDelivery.Statuses.Pending || request.ExpiresAt <= now)
+        {
+            return HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
+        }
+
+        var approve = form[DecisionField] == "accept";
+        if (approve && request.UserCodeHash is not null && !SameCode(form[UserCodeField].ToString(), request.UserCodeHash))
+        {
+            request.FailedUserCodeAttempts++;
+            if (request.FailedUserCodeAttempts < MaxUserCodeAttempts)
+            {
+                await services.Db.SaveChangesAsync(http.RequestAborted);
+                return await ListAsync(http, services, userId, request.Id, "That is not the code you were given. Check it and try again.");
+            }
+
+            // Someone is guessing: the request ends as if denied.
+            approve = false;
+        }
+
+        if (approve)
+        {
+            var scopes = request.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            var facts = SignInFacts.Of(user, userId);
+            var identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
+            if (identity is null)
+            {
+                await http.SignOutAsync(SessionCookie.Scheme);
+                return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
+            }
+
+            if (await services.Applications.FindByClientIdAsync(request.ClientId, http.RequestAborted) is not { } application)
+            {
+                return HostedPage.Error(http, Errors.InvalidClient, "The application is no longer available.");
+            }
+
+            // One grant per approval, as for a device: its refresh tokens rotate and are revoked as a family.
+            var authorization = await services.Authorizations.CreateAsync(new ClaimsPrincipal(identity), userId.ToString(),
+                (await services.Applications.GetIdAsync(application, http.RequestAborted))!, AuthorizationTypes.AdHoc, [.. scopes], http.RequestAborted);
+            request.AuthorizationId = await services.Authorizations.GetIdAsync(authorization, http.RequestAborted);
+            request.SessionId = facts.SessionId;
+            request.AuthTime = facts.AuthTime;
+            request.Methods = string.Join(' ', facts.Methods);
+            if (facts.SessionId is not null)
+            {
+                await services.Sessions.TouchAsync(facts.SessionId, request.ClientId, http.RequestAborted);
+            }
+        }
+
+        request.Status = approve ? CibaDelivery.Statuses.Approved : CibaDelivery.Statuses.Denied;
+        request.DecidedAt = now;
+        services.Db.AddEvent(new CibaAuthenticationDecided(request.Id, request.ClientId, userId, approve)
+        {
+            TenantId = request.TenantId,
+            Actor = new EventActor(ActorTypes.User, userId.ToString()),
+        });
+        try
+        {
+            await services.Db.SaveChangesAsync(http.RequestAborted);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Answered meanwhile from another page.
+            return HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
+        }
+
+        return approve
+            ? HostedPage.Render(http, "Sign-in approved", "<p role=\"status\">You approved the sign-in. You can close this page.</p>")
+            : HostedPage.Render(http, "Sign-in denied", "<p role=\"status\">You denied the request. Nobody was signed in.</p>");
+    }
+
+    private static bool SameCode(string typed, string storedHash) =>
+        CryptographicOperations.FixedTimeEquals(
+            Encoding.ASCII.GetBytes(BackchannelAuthenticationEndpoints.HashOf(typed.Trim())),
+            Encoding.ASCII.GetBytes(storedHash));
+
+    private static async Task<IResult> ListAsync(HttpContext http, ApprovalServices services, Guid userId, Guid? only, string? error)
+    {
+        var now = services.Time.GetUtcNow();
+        var waiting = await services.Db.BackchannelAuthentications.AsNoTracking()
+            .Where(x => x.UserId == userId && x.Status == CibaDelivery.Statuses.Pending && x.ExpiresAt > now && (only == null || x.Id == only))
+            .OrderBy(x => x.CreatedAt)
+            .Take(20)
+            .ToListAsync(http.RequestAborted);
+        if (waiting.Count == 0)
+        {
+            return HostedPage.Render(http, "Sign-in requests", "<p role=\"status\">No sign-in request is waiting for you.</p>");
+        }
+
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var body = new StringBuilder();
+        if (error is not null)
+        {
+            body.Append("<p class=\"error\" role=\"alert\">").Append(HostedPage.Encode(error)).Append("</p>");
+        }
+
+        foreach (var request in waiting)
+        {
+            var application = await services.Applications.FindByClientIdAsync(request.ClientId, http.RequestAborted);
+            var name = application is null ? request.ClientId : await services.Applications.GetDisplayNameAsync(application, http.RequestAborted) ?? request.ClientId;
+            body.Append("<section aria-label=\"").Append(HostedPage.Encode(name)).Append("\">")
+                .Append("<p><strong>").Append(HostedPage.Encode(name)).Append("</strong> asks to sign you in and to:</p><ul>");
+            foreach (var scope in request.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                body.Append("<li>").Append(HostedPage.Encode(scope)).Append("</li>");
+            }
+
+            body.Append("</ul>");
+            if (request.BindingMessage is not null)
+            {
+                body.Append("<p>Only approve if the screen you are using shows: <strong class=\"binding-message\">")
+                    .Append(HostedPage.Encode(request.BindingMessage)).Append("</strong></p>");
+            }
+
+            body.Append("<p>This request expires at ").Append(request.ExpiresAt.UtcDateTime.ToString("HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)).Append(".</p>")
+                .Append("<form method=\"post\" action=\"").Append(HostedPage.Encode(PagePath(services.Tenant.Slug))).Append("\">")
+                .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!))
+                .Append(HostedPage.Field(RequestField, request.Id.ToString()));
+            if (request.UserCodeHash is not null)
+            {
+                var field = $"user_code_{request.Id:N}";
+                body.Append("<label for=\"").Append(field).Append("\">The code you were given</label>")
+                    .Append("<input id=\"").Append(field).Append("\" name=\"").Append(UserCodeField).Append("\" autocomplete=\"off\" spellcheck=\"false\" required>");
+            }
+
+            body.Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">Approve</button> ")
+                .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\" formnovalidate>Deny</button></form></section>");
+        }
+
+        return HostedPage.Render(http, "Approve the sign-in?", body.ToString(), error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+}

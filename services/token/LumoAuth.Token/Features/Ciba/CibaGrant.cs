@@ -1,0 +1,114 @@
+using System.Security.Claims;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Protocol;
+using Microsoft.EntityFrameworkCore;
+using OpenIddict.Abstractions;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Ciba;
+
+/// <summary>
+/// <c>grant_type=urn:openid:params:grant-type:ciba</c> at the token endpoint (CIBA Core §10.1, §11). OpenIddict has
+/// authenticated the client and checked its grant permission; this redeems the client's own <c>auth_req_id</c> once,
+/// after the user approved it: <c>authorization_pending</c> until then, <c>slow_down</c> (and five more seconds of
+/// interval) for polls closer than the interval, <c>access_denied</c>, <c>expired_token</c>, and <c>invalid_grant</c>
+/// for anything unknown, foreign or spent.
+/// </summary>
+public static class CibaGrant
+{
+    public const string AuthReqIdParameter = "auth_req_id";
+
+    public static async Task<IResult> RedeemAsync(HttpContext http, OpenIddictRequest request, TenantContext tenant, string issuer)
+    {
+        var services = http.RequestServices;
+        var db = services.GetRequiredService<TokenDbContext>();
+        var now = services.GetRequiredService<TimeProvider>().GetUtcNow();
+        if ((string?)request.GetParameter(AuthReqIdParameter) is not { Length: > 0 and <= 200 } authReqId)
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidRequest, "auth_req_id is required.");
+        }
+
+        var hash = BackchannelAuthenticationEndpoints.HashOf(authReqId);
+        var pending = await db.BackchannelAuthentications.FirstOrDefaultAsync(x => x.AuthReqIdHash == hash, http.RequestAborted);
+        if (pending is null || pending.ClientId != request.ClientId || pending.Status == CibaDelivery.Statuses.Redeemed)
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The auth_req_id is invalid, was issued to another client, or has been used.");
+        }
+
+        if (pending.ExpiresAt <= now)
+        {
+            return ProtocolErrors.Forbid(Errors.ExpiredToken, "The auth_req_id has expired; start a new request.");
+        }
+
+        var tooSoon = pending.LastPolledAt is { } last && now - last < TimeSpan.FromSeconds(pending.IntervalSeconds);
+        pending.LastPolledAt = now;
+        if (pending.Status == CibaDelivery.Statuses.Pending)
+        {
+            if (tooSoon)
+            {
+                pending.IntervalSeconds += 5;
+            }
+
+            await SaveAsync(db, http.RequestAborted);
+            return tooSoon
+                ? ProtocolErrors.Forbid(Errors.SlowDown, $"Polling too fast: wait {pending.IntervalSeconds} seconds between requests.")
+                : ProtocolErrors.Forbid(Errors.AuthorizationPending, "The user has not answered the request yet.");
+        }
+
+        if (pending.Status == CibaDelivery.Statuses.Denied)
+        {
+            await SaveAsync(db, http.RequestAborted);
+            return ProtocolErrors.Forbid(Errors.AccessDenied, "The user denied the request.");
+        }
+
+        // Approved: redeemed exactly once, even by two concurrent polls (Status is a concurrency token).
+        pending.Status = CibaDelivery.Statuses.Redeemed;
+        if (!await SaveAsync(db, http.RequestAborted))
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The auth_req_id has been used.");
+        }
+
+        var facts = new SignInFacts(pending.UserId, pending.SessionId, pending.AuthTime,
+            (pending.Methods ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().IsActiveAsync(sessionId, http.RequestAborted))
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The session the request was approved in has ended.");
+        }
+
+        var authorizations = services.GetRequiredService<IOpenIddictAuthorizationManager>();
+        if (pending.AuthorizationId is null
+            || await authorizations.FindByIdAsync(pending.AuthorizationId, http.RequestAborted) is not { } authorization
+            || !await authorizations.HasStatusAsync(authorization, Statuses.Valid, http.RequestAborted))
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The grant has been revoked.");
+        }
+
+        var scopes = pending.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted);
+        if (identity is null)
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The user can no longer sign in.");
+        }
+
+        identity.SetAuthorizationId(pending.AuthorizationId);
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>False when another request changed the row first.</summary>
+    private static async Task<bool> SaveAsync(TokenDbContext db, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return true;
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,577 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>A token service whose CIBA clients may poll every second and be pinged on 127.0.0.1.</summary>
+public sealed class CibaSuite : TokenSuite
+{
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?>
+    {
+        ["Token:CibaPollingIntervalSeconds"] = "1",
+        ["Token:AllowPrivateLogoutTargets"] = "true",
+    };
+}
+
+/// <summary>
+/// Client-Initiated Backchannel Authentication (OpenID CIBA Core 1.0, TOK-09): the client names the user, the user
+/// approves on the hosted page the notification links to, the client polls (or is pinged) and redeems once.
+/// </summary>
+public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite>
+{
+    private const string CibaGrant = "urn:openid:params:grant-type:ciba";
+
+    [Fact]
+    public async Task Poll_UserApprovesThroughTheNotifiedLink_ClientGetsTokensOnce()
+    {
+        var (setup, client) = await CallCentreAsync();
+
+        using var started = await BackchannelAsync(setup, client, new()
+        {
+            ["scope"] = "profile offline_access", ["login_hint"] = setup.Email.ToUpperInvariant(), ["binding_message"] = "Call centre 4711",
+        });
+        var answer = await HttpAssert.JsonAsync(started, HttpStatusCode.OK);
+        var authReqId = answer.GetProperty("auth_req_id").GetString()!;
+        Assert.True(Guid.TryParse(authReqId, out _), authReqId);
+        Assert.Equal(120, answer.GetProperty("expires_in").GetInt32());
+        Assert.Equal(1, answer.GetProperty("interval").GetInt32());
+        Assert.Equal("no-store", started.Headers.CacheControl?.ToString());
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+
+        // The tenant's notification channel gets the event (audit entry, webhook ciba.authentication_requested) with the link.
+        var requested = await suite.AuditEntryAsync(setup, "ciba_authentication_requested");
+        Assert.Equal("authentication", requested.GetProperty("category").GetString());
+        var link = requested.GetProperty("metadata").GetProperty("approvalUrl").GetString()!;
+        Assert.Equal("Call centre 4711", requested.GetProperty("metadata").GetProperty("bindingMessage").GetString());
+        Assert.DoesNotContain(authReqId, requested.GetRawText(), StringComparison.Ordinal);
+
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, setup, new Uri(link).PathAndQuery);
+        Assert.Contains("Call centre 4711", page, StringComparison.Ordinal);
+        Assert.Contains("Call centre app", page, StringComparison.Ordinal);
+        using (var decided = await DecideAsync(browser, page, accept: true))
+        {
+            Assert.Contains("approved", await decided.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var granted = await PollAsync(setup, client, authReqId);
+        var tokens = await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+        var access = new JsonWebToken(tokens.GetProperty("access_token").GetString());
+        Assert.Equal(setup.UserId.ToString(), access.Subject);
+        Assert.Equal(client.ClientId, access.GetClaim("client_id").Value);
+        var identity = new JsonWebToken(tokens.GetProperty("id_token").GetString());
+        Assert.Equal(setup.UserId.ToString(), identity.Subject);
+        Assert.Equal(client.ClientId, identity.Audiences.Single());
+        Assert.Contains("openid", tokens.GetProperty("scope").GetString()!.Split(' '));
+        var refreshToken = tokens.GetProperty("refresh_token").GetString()!;
+
+        // Redeemed once: the same auth_req_id is spent.
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "invalid_grant");
+
+        // The refresh token works as any grant's.
+        using var refreshed = await suite.PostFormAsync(setup.TokenEndpoint,
+            [new("grant_type", "refresh_token"), new("refresh_token", refreshToken)], (client.ClientId, client.Secret));
+        await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
+
+        var decision = await suite.AuditEntryAsync(setup, "ciba_authentication_decided");
+        Assert.True(decision.GetProperty("metadata").GetProperty("approved").GetBoolean());
+    }
+
+    [Fact]
+    public async Task UserDenies_ClientGetsAccessDenied()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client);
+
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+        using (var decided = await DecideAsync(browser, page, accept: false))
+        {
+            Assert.Contains("denied", await decided.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "access_denied");
+
+        // Answered: the page no longer offers it.
+        using var again = await browser.GetAsync($"/t/{setup.Tenant.Slug}/ciba");
+        Assert.Contains("No sign-in request is waiting", await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PollingFasterThanTheInterval_IsSlowDown_AndTheIntervalGrows()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client);
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+        using var tooSoon = await PollAsync(setup, client, authReqId);
+        await HttpAssert.OAuthErrorAsync(tooSoon, HttpStatusCode.BadRequest, "slow_down");
+
+        // Now six seconds (1 + 5): a poll two seconds later is still too soon.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "slow_down");
+    }
+
+    [Fact]
+    public async Task RequestedExpiry_Passed_IsExpiredToken_AndThePageNoLongerShowsIt()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client, new() { ["requested_expiry"] = "1" });
+
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "expired_token");
+        using var browser = suite.Browser();
+        using var login = await browser.GetAsync($"/t/{setup.Tenant.Slug}/ciba");
+        var page = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba", expectRequest: false);
+        Assert.Contains("No sign-in request is waiting", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UserCode_MustBeTypedToApprove()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client, new() { ["user_code"] = "2468" });
+
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+        Assert.Contains("name=\"user_code\"", page, StringComparison.Ordinal);
+        using (var wrong = await DecideAsync(browser, page, accept: true, userCode: "1357"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+            page = await wrong.Content.ReadAsStringAsync();
+            Assert.Contains("not the code", page, StringComparison.Ordinal);
+        }
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+        using (var right = await DecideAsync(browser, page, accept: true, userCode: "2468"))
+        {
+            Assert.Contains("approved", await right.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        await HttpAssert.JsonAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task FiveWrongUserCodes_DenyTheRequest()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client, new() { ["user_code"] = "2468" });
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+        for (var attempt = 1; attempt <= 5; attempt++)
+        {
+            using var wrong = await DecideAsync(browser, page, accept: true, userCode: "0000");
+            var html = await wrong.Content.ReadAsStringAsync();
+            if (attempt < 5)
+            {
+                page = html;
+            }
+            else
+            {
+                Assert.Contains("denied", html, StringComparison.Ordinal);
+            }
+        }
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "access_denied");
+    }
+
+    [Fact]
+    public async Task OnlyTheNamedUser_SeesOrAnswersTheRequest()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client);
+        var requestId = new Uri((await suite.AuditEntryAsync(setup, "ciba_authentication_requested"))
+            .GetProperty("metadata").GetProperty("approvalUrl").GetString()!).Query.Split('=')[1];
+
+        var bobEmail = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
+        await suite.Admin.CreateUserAsync(setup.Tenant, bobEmail, setup.Password, "Bob Example");
+        var bob = setup with { Email = bobEmail };
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, bob, $"/t/{setup.Tenant.Slug}/ciba?request={requestId}", expectRequest: false);
+        Assert.Contains("No sign-in request is waiting", page, StringComparison.Ordinal);
+
+        // Bob forges the decision with his own form token: nothing happens to Alice's request.
+        var form = HostedFlow.HiddenFields(await FormPageAsync(browser, setup));
+        form["request"] = requestId;
+        form["ciba_decision"] = "accept";
+        using var forged = await browser.PostAsync($"/t/{setup.Tenant.Slug}/ciba", new FormUrlEncodedContent(form));
+        Assert.Contains("no longer waiting", await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+    }
+
+    [Fact]
+    public async Task ForgedDecisionWithoutAntiforgeryToken_IsRefused()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client);
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+        var form = HostedFlow.HiddenFields(page);
+        form.Remove("__csrf");
+        form["ciba_decision"] = "accept";
+        using var forged = await browser.PostAsync($"/t/{setup.Tenant.Slug}/ciba", new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+    }
+
+    [Fact]
+    public async Task IdTokenHint_AndLoginHintToken_NameTheUser()
+    {
+        var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "call-centre-key" };
+        var (setup, client) = await CallCentreAsync(jwks: ClientAssertions.PublicJwks(key));
+
+        // An ID token this tenant issued to the client (from an earlier approval).
+        var idToken = (await ApprovedTokensAsync(setup, client, await StartAsync(setup, client))).GetProperty("id_token").GetString()!;
+        using (var byIdToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["id_token_hint"] = idToken }))
+        {
+            await HttpAssert.JsonAsync(byIdToken, HttpStatusCode.OK);
+        }
+
+        // A hint token the client signed, naming the user by email or by issuer and subject (RFC 9493).
+        foreach (var subId in new object[]
+                 {
+                     new { format = "email", email = setup.Email },
+                     new { format = "iss_sub", iss = setup.Issuer, sub = setup.UserId.ToString() },
+                 })
+        {
+            using var byHintToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["login_hint_token"] = HintToken(key, subId) });
+            await HttpAssert.JsonAsync(byHintToken, HttpStatusCode.OK);
+        }
+
+        using var expired = await BackchannelAsync(setup, client, new()
+        {
+            ["scope"] = "openid", ["login_hint_token"] = HintToken(key, new { format = "email", email = setup.Email }, expiresIn: TimeSpan.FromMinutes(-5)),
+        });
+        await HttpAssert.OAuthErrorAsync(expired, HttpStatusCode.BadRequest, "expired_login_hint_token");
+        using var unsigned = await BackchannelAsync(setup, client, new()
+        {
+            ["scope"] = "openid", ["login_hint_token"] = HintToken(new RsaSecurityKey(RSA.Create(2048)) { KeyId = "call-centre-key" }, new { format = "email", email = setup.Email }),
+        });
+        await HttpAssert.OAuthErrorAsync(unsigned, HttpStatusCode.BadRequest, "invalid_request");
+        using var foreignIdToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["id_token_hint"] = HintToken(key, new { format = "email", email = setup.Email }) });
+        await HttpAssert.OAuthErrorAsync(foreignIdToken, HttpStatusCode.BadRequest, "invalid_request");
+    }
+
+    [Fact]
+    public async Task PrivateKeyJwt_AuthenticatesAtTheBackChannel_OnceOnly()
+    {
+        var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "call-centre-key" };
+        var (setup, client) = await CallCentreAsync(jwks: ClientAssertions.PublicJwks(key));
+        var assertion = ClientAssertions.Create(client.ClientId, setup.Issuer, key);
+        Dictionary<string, string> Form() => new()
+        {
+            ["scope"] = "openid", ["login_hint"] = setup.Email,
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", ["client_assertion"] = assertion,
+        };
+
+        using (var first = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize", Form()))
+        {
+            await HttpAssert.JsonAsync(first, HttpStatusCode.OK);
+        }
+
+        using var replayed = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize", Form());
+        await HttpAssert.OAuthErrorAsync(replayed, HttpStatusCode.Unauthorized, "invalid_client");
+    }
+
+    [Fact]
+    public async Task BackchannelRequests_DocumentedFailures()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var other = await suite.CreateClientAsync(setup, new
+        {
+            name = "Second call centre", applicationType = "web", grantTypes = new[] { CibaGrant }, allowedScopes = new[] { "openid" },
+        });
+        var plain = await suite.CreateClientAsync(setup, new { name = "Batch job", applicationType = "m2m", grantTypes = new[] { "client_credentials" } });
+        var (elsewhere, elsewhereClient) = await CallCentreAsync();
+
+        async Task Refused(Dictionary<string, string> form, HttpStatusCode status, string error, (string, string)? credentials = null)
+        {
+            using var response = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize", form, credentials ?? (client.ClientId, client.Secret));
+            await HttpAssert.OAuthErrorAsync(response, status, error);
+        }
+
+        var hint = setup.Email;
+        await Refused(new() { ["scope"] = "openid" }, HttpStatusCode.BadRequest, "invalid_request");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint, ["id_token_hint"] = "x.y.z" }, HttpStatusCode.BadRequest, "invalid_request");
+        await Refused(new() { ["login_hint"] = hint }, HttpStatusCode.BadRequest, "invalid_request");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = "nobody@example.com" }, HttpStatusCode.BadRequest, "unknown_user_id");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = elsewhere.Email }, HttpStatusCode.BadRequest, "unknown_user_id");
+        await Refused(new() { ["scope"] = "openid email", ["login_hint"] = hint }, HttpStatusCode.BadRequest, "invalid_scope");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint, ["binding_message"] = new string('x', 101) }, HttpStatusCode.BadRequest, "invalid_binding_message");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint, ["requested_expiry"] = "soon" }, HttpStatusCode.BadRequest, "invalid_request");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint, ["requested_expiry"] = "3600" }, HttpStatusCode.BadRequest, "invalid_request");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint, ["request"] = "eyJ.eyJ.sig" }, HttpStatusCode.BadRequest, "invalid_request");
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint }, HttpStatusCode.Unauthorized, "invalid_client", (client.ClientId, "cs_wrong"));
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint }, HttpStatusCode.BadRequest, "unauthorized_client",
+            (plain.GetProperty("clientId").GetString()!, plain.GetProperty("secret").GetString()!));
+        // A client of another tenant is unknown here.
+        await Refused(new() { ["scope"] = "openid", ["login_hint"] = hint }, HttpStatusCode.Unauthorized, "invalid_client", (elsewhereClient.ClientId, elsewhereClient.Secret));
+
+        using (var anonymous = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize", [new("scope", "openid"), new("login_hint", hint)]))
+        {
+            await HttpAssert.OAuthErrorAsync(anonymous, HttpStatusCode.Unauthorized, "invalid_client");
+            Assert.StartsWith("Basic", anonymous.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+
+        using (var json = await suite.Token.CreateClient().PostAsJsonAsync(setup.Issuer + "/oauth/bc-authorize", new { scope = "openid", login_hint = hint }))
+        {
+            await HttpAssert.OAuthErrorAsync(json, HttpStatusCode.BadRequest, "invalid_request");
+        }
+
+        // At the token endpoint: unknown, another client's, and another tenant's auth_req_id are all invalid_grant.
+        var authReqId = await StartAsync(setup, client);
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, Guid.NewGuid().ToString()), HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(
+            await PollAsync(setup, (other.GetProperty("clientId").GetString()!, other.GetProperty("secret").GetString()!), authReqId),
+            HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(await PollAsync(elsewhere, elsewhereClient, authReqId), HttpStatusCode.BadRequest, "invalid_grant");
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+        using var missing = await suite.PostFormAsync(setup.TokenEndpoint, [new("grant_type", CibaGrant)], (client.ClientId, client.Secret));
+        await HttpAssert.OAuthErrorAsync(missing, HttpStatusCode.BadRequest, "invalid_request");
+        // A client without the grant cannot redeem at all.
+        using var notAllowed = await suite.PostFormAsync(setup.TokenEndpoint, [new("grant_type", CibaGrant), new("auth_req_id", authReqId)],
+            (plain.GetProperty("clientId").GetString()!, plain.GetProperty("secret").GetString()!));
+        await HttpAssert.OAuthErrorAsync(notAllowed, HttpStatusCode.BadRequest, "unauthorized_client");
+    }
+
+    [Fact]
+    public async Task Ping_TheClientIsCalledBackWithItsToken_ThenRedeems()
+    {
+        using var receiver = new PingReceiver();
+        var (setup, client) = await CallCentreAsync(ping: receiver.Uri);
+        using (var noToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["login_hint"] = setup.Email }))
+        {
+            await HttpAssert.OAuthErrorAsync(noToken, HttpStatusCode.BadRequest, "invalid_request");
+        }
+
+        var authReqId = await StartAsync(setup, client, new() { ["client_notification_token"] = "notify-me-8c1f" });
+        using var browser = suite.Browser();
+        using (var decided = await DecideAsync(browser, await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), accept: true))
+        {
+            Assert.Contains("approved", await decided.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var (authorization, body) = await receiver.NextAsync();
+        Assert.Equal("Bearer notify-me-8c1f", authorization);
+        Assert.Equal(authReqId, JsonDocument.Parse(body).RootElement.GetProperty("auth_req_id").GetString());
+        await HttpAssert.JsonAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task ClientRegistration_CibaRules()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        async Task<string> Invalid(object body)
+        {
+            using var response = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", body);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, text);
+            return text;
+        }
+
+        Assert.Contains("push delivery is not offered", await Invalid(new { name = "P", applicationType = "web", grantTypes = new[] { CibaGrant }, backchannelTokenDeliveryMode = "push" }), StringComparison.Ordinal);
+        Assert.Contains("required for ping", await Invalid(new { name = "P", applicationType = "web", grantTypes = new[] { CibaGrant }, backchannelTokenDeliveryMode = "ping" }), StringComparison.Ordinal);
+        Assert.Contains("https", await Invalid(new
+        {
+            name = "P", applicationType = "web", grantTypes = new[] { CibaGrant }, backchannelTokenDeliveryMode = "ping",
+            backchannelClientNotificationEndpoint = "http://ciba.example.com/ping",
+        }), StringComparison.Ordinal);
+        Assert.Contains("public client cannot use CIBA", await Invalid(new { name = "P", applicationType = "spa", grantTypes = new[] { CibaGrant }, allowedOrigins = new[] { "https://spa.example.com" } }), StringComparison.Ordinal);
+        Assert.Contains("back-channel delivery mode", await Invalid(new { name = "P", applicationType = "web", redirectUris = new[] { "https://app.example.com/cb" }, backchannelTokenDeliveryMode = "poll" }), StringComparison.Ordinal);
+
+        var created = await suite.CreateClientAsync(setup, new { name = "Kiosk", applicationType = "m2m", grantTypes = new[] { CibaGrant, "refresh_token" }, allowedScopes = new[] { "openid" } });
+        Assert.Equal("poll", created.GetProperty("backchannelTokenDeliveryMode").GetString());
+    }
+
+    [Fact]
+    public async Task Discovery_AdvertisesTheBackChannel()
+    {
+        var (setup, _) = await CallCentreAsync();
+        using var http = suite.Token.CreateClient();
+        var discovery = JsonDocument.Parse(await http.GetStringAsync(setup.Issuer + "/.well-known/openid-configuration")).RootElement;
+        Assert.Equal(setup.Issuer + "/oauth/bc-authorize", discovery.GetProperty("backchannel_authentication_endpoint").GetString());
+        Assert.Equal(["poll", "ping"], discovery.GetProperty("backchannel_token_delivery_modes_supported").EnumerateArray().Select(e => e.GetString()));
+        Assert.True(discovery.GetProperty("backchannel_user_code_parameter_supported").GetBoolean());
+        Assert.Contains(CibaGrant, discovery.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    private sealed record CibaClient(string ClientId, string Secret);
+
+    private async Task<(SignInSetup Setup, CibaClient Client)> CallCentreAsync(object? jwks = null, string? ping = null)
+    {
+        var setup = await suite.SetUpAsync();
+        var created = await suite.CreateClientAsync(setup, new
+        {
+            name = "Call centre app",
+            applicationType = "web",
+            grantTypes = new[] { CibaGrant, "refresh_token" },
+            allowedScopes = new[] { "openid", "profile", "offline_access" },
+            jwks,
+            backchannelTokenDeliveryMode = ping is null ? null : "ping",
+            backchannelClientNotificationEndpoint = ping,
+        });
+        return (setup, new CibaClient(created.GetProperty("clientId").GetString()!, created.GetProperty("secret").GetString()!));
+    }
+
+    private Task<HttpResponseMessage> BackchannelAsync(SignInSetup setup, CibaClient client, Dictionary<string, string> form) =>
+        suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize", form, (client.ClientId, client.Secret));
+
+    private async Task<string> StartAsync(SignInSetup setup, CibaClient client, Dictionary<string, string>? extra = null)
+    {
+        var form = new Dictionary<string, string> { ["scope"] = "openid profile offline_access", ["login_hint"] = setup.Email };
+        foreach (var (name, value) in extra ?? [])
+        {
+            form[name] = value;
+        }
+
+        using var response = await BackchannelAsync(setup, client, form);
+        return (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("auth_req_id").GetString()!;
+    }
+
+    private Task<HttpResponseMessage> PollAsync(SignInSetup setup, CibaClient client, string authReqId) =>
+        PollAsync(setup, (client.ClientId, client.Secret), authReqId);
+
+    private Task<HttpResponseMessage> PollAsync(SignInSetup setup, (string ClientId, string Secret) client, string authReqId) =>
+        suite.PostFormAsync(setup.TokenEndpoint, [new("grant_type", CibaGrant), new("auth_req_id", authReqId)], client);
+
+    private async Task<JsonElement> ApprovedTokensAsync(SignInSetup setup, CibaClient client, string authReqId)
+    {
+        using var browser = suite.Browser();
+        using (await DecideAsync(browser, await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), accept: true))
+        {
+        }
+
+        using var granted = await PollAsync(setup, client, authReqId);
+        return await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+    }
+
+    /// <summary>Follows the page through the hosted login as the setup's user; the approval page's HTML.</summary>
+    private static async Task<string> OpenApprovalAsync(HttpClient browser, SignInSetup setup, string path, bool expectRequest = true)
+    {
+        var next = path;
+        for (var hop = 0; hop < 5; hop++)
+        {
+            using var response = await browser.GetAsync(next);
+            if (HostedFlow.LocalRedirect(response) is { } location)
+            {
+                if (location.Contains("/login", StringComparison.Ordinal))
+                {
+                    using var login = await HostedFlow.SubmitLoginAsync(browser, location, setup.Email, setup.Password);
+                    location = HostedFlow.LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
+                }
+
+                next = location;
+                continue;
+            }
+
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, html);
+            Assert.Equal(expectRequest, html.Contains("ciba_decision", StringComparison.Ordinal));
+            return html;
+        }
+
+        throw new InvalidOperationException("Too many redirects");
+    }
+
+    /// <summary>A page of the signed-in browser that carries a form token (for forging decisions).</summary>
+    private static async Task<string> FormPageAsync(HttpClient browser, SignInSetup setup)
+    {
+        using var response = await browser.GetAsync($"/t/{setup.Tenant.Slug}/forgot-password");
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string page, bool accept, string? userCode = null)
+    {
+        var form = HostedFlow.HiddenFields(page);
+        form["ciba_decision"] = accept ? "accept" : "deny";
+        if (userCode is not null)
+        {
+            form["user_code"] = userCode;
+        }
+
+        var action = WebUtility.HtmlDecode(FormAction().Match(page).Groups[1].Value);
+        return await browser.PostAsync(action, new FormUrlEncodedContent(form));
+    }
+
+    private static string HintToken(SecurityKey key, object subId, TimeSpan? expiresIn = null)
+    {
+        var now = DateTime.UtcNow;
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            IssuedAt = now.AddMinutes(-10),
+            NotBefore = now.AddMinutes(-10),
+            Expires = now + (expiresIn ?? TimeSpan.FromMinutes(5)),
+            Subject = new ClaimsIdentity(),
+            Claims = new Dictionary<string, object> { ["sub_id"] = JsonSerializer.SerializeToElement(subId) },
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+        });
+    }
+
+    [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
+    private static partial Regex FormAction();
+
+    /// <summary>The client's notification endpoint on 127.0.0.1: records each ping's Authorization header and body.</summary>
+    private sealed class PingReceiver : IDisposable
+    {
+        private readonly HttpListener _listener = new();
+        private readonly BlockingCollection<(string, string)> _pings = new();
+
+        public PingReceiver()
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            Uri = $"http://127.0.0.1:{port}/ciba/ping/";
+            _listener.Prefixes.Add(Uri);
+            _listener.Start();
+            _ = Task.Run(async () =>
+            {
+                while (_listener.IsListening)
+                {
+                    HttpListenerContext context;
+                    try
+                    {
+                        context = await _listener.GetContextAsync();
+                    }
+                    catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
+                    {
+                        return;
+                    }
+
+                    using var reader = new StreamReader(context.Request.InputStream);
+                    _pings.Add((context.Request.Headers["Authorization"] ?? string.Empty, await reader.ReadToEndAsync()));
+                    context.Response.StatusCode = 204;
+                    context.Response.Close();
+                }
+            });
+        }
+
+        public string Uri { get; }
+
+        public Task<(string Authorization, string Body)> NextAsync() =>
+            Task.Run(() => _pings.TryTake(out var ping, TimeSpan.FromSeconds(30)) ? ping : throw new TimeoutException("no ping"));
+
+        public void Dispose()
+        {
+            _listener.Stop();
+            _listener.Close();
+            _pings.Dispose();
+        }
+    }
+}
