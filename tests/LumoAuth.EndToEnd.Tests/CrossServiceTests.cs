@@ -240,4 +240,70 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(delegated));
         await ApiAssert.OkAsync(check);
     }
+
+    [Fact]
+    public async Task BackchannelAuthentication_ThroughTheGateway_UserApprovesOnTheHostedPage_ClientRedeems()
+    {
+        const string cibaGrant = "urn:openid:params:grant-type:ciba";
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"carol-{Guid.NewGuid():N}"[..14] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Carol" }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(user, 201);
+        }
+
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+            new { name = "Help desk", applicationType = "web", grantTypes = new[] { cibaGrant }, allowedScopes = new[] { "openid", "profile" } },
+            SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var basic = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{client["clientId"]!.GetValue<string>()}:{client["secret"]!.GetValue<string>()}")));
+        async Task<HttpResponseMessage> PostAsync(string path, Dictionary<string, string> form)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{path}") { Content = new FormUrlEncodedContent(form) };
+            request.Headers.Authorization = basic;
+            return await suite.Gateway.SendAsync(request);
+        }
+
+        using var started = await PostAsync("oauth/bc-authorize", new() { ["scope"] = "openid profile", ["login_hint"] = email, ["binding_message"] = "Ticket 93" });
+        var authReqId = (await ApiAssert.OkAsync(started))["auth_req_id"]!.GetValue<string>();
+
+        // The user's browser, through the gateway: the approval page sends it to the login page and back.
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        using var toLogin = await browser.GetAsync($"/t/{tenant.Slug}/ciba");
+        var loginUrl = toLogin.Headers.Location!.OriginalString;
+        var loginPage = await browser.GetStringAsync(loginUrl);
+        var login = HostedForms.HiddenFields(loginPage);
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        Assert.Equal($"/t/{tenant.Slug}/ciba", signedIn.Headers.Location?.OriginalString);
+        var approval = await browser.GetStringAsync($"/t/{tenant.Slug}/ciba");
+        Assert.Contains("Ticket 93", approval, StringComparison.Ordinal);
+        var decision = HostedForms.HiddenFields(approval);
+        decision["ciba_decision"] = "accept";
+        using var approved = await browser.PostAsync($"/t/{tenant.Slug}/ciba", new FormUrlEncodedContent(decision));
+        Assert.Contains("approved", await approved.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var redeemed = await PostAsync("oauth/token", new() { ["grant_type"] = cibaGrant, ["auth_req_id"] = authReqId });
+        var tokens = await ApiAssert.OkAsync(redeemed);
+        var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens["id_token"]!.GetValue<string>());
+        Assert.Equal(client["clientId"]!.GetValue<string>(), idToken.Audiences.Single());
+        Assert.True(Guid.TryParse(idToken.Subject, out _));
+
+        // The request reached admin's audit log over RabbitMQ (the tenant's notification channel listens there too).
+        var logged = false;
+        for (var attempt = 0; attempt < 50 && !logged; attempt++)
+        {
+            using var audit = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?action=ciba_authentication_requested", configure: SuiteFixture.ApiKey(tenant.ApiKey));
+            logged = (await ApiAssert.OkAsync(audit))["data"]!.AsArray().Count > 0;
+            if (!logged)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.True(logged, "no ciba_authentication_requested audit entry");
+    }
 }

@@ -206,8 +206,7 @@ public static partial class HostedFlow
     public static string? LocalRedirect(HttpResponseMessage response) =>
         response.Headers.Location is { IsAbsoluteUri: false } location ? location.OriginalString : null;
 
-    public static Dictionary<string, string> HiddenFields(string html) =>
-        HiddenField().Matches(html).ToDictionary(m => WebUtility.HtmlDecode(m.Groups[1].Value), m => WebUtility.HtmlDecode(m.Groups[2].Value));
+    public static Dictionary<string, string> HiddenFields(string html) => LumoAuth.Testing.HostedForms.HiddenFields(html);
 
     /// <summary>From the login page: submits the credentials (and any extra fields); returns the answer.</summary>
     public static async Task<HttpResponseMessage> SubmitLoginAsync(HttpClient browser, string loginUrl, string email, string password)
@@ -225,8 +224,7 @@ public static partial class HostedFlow
     public static async Task<HttpResponseMessage> DecideConsentAsync(HttpClient browser, string consentHtml, bool accept)
     {
         // Pairs, not a dictionary: a repeated parameter (resource, RFC 8707) comes back as often as it was sent.
-        var form = HiddenField().Matches(consentHtml)
-            .Select(m => new KeyValuePair<string, string>(WebUtility.HtmlDecode(m.Groups[1].Value), WebUtility.HtmlDecode(m.Groups[2].Value)))
+        var form = LumoAuth.Testing.HostedForms.HiddenPairs(consentHtml)
             .Where(p => p.Key != "consent_decision")
             .Append(new("consent_decision", accept ? "accept" : "deny"));
         return await browser.PostAsync(FormAction(consentHtml), new FormUrlEncodedContent(form));
@@ -269,9 +267,6 @@ public static partial class HostedFlow
         QueryHelpers.ParseQuery(redirect.Query).ToDictionary(p => p.Key, p => p.Value.ToString());
 
     private static string FormAction(string html) => WebUtility.HtmlDecode(FormActionPattern().Match(html).Groups[1].Value);
-
-    [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]*)\" value=\"([^\"]*)\">")]
-    private static partial Regex HiddenField();
 
     [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
     private static partial Regex FormActionPattern();
