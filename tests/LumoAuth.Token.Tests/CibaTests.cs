@@ -287,6 +287,46 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
     }
 
     [Fact]
+    public async Task SignedRequest_CarriesTheParameters_OnceOnly()
+    {
+        var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = "call-centre-key" };
+        var (setup, client) = await CallCentreAsync(jwks: ClientAssertions.PublicJwks(key));
+        string Signed(object claims, SecurityKey? by = null, string? jti = null, string? audience = null, TimeSpan? lifetime = null)
+        {
+            var now = DateTime.UtcNow;
+            var values = JsonSerializer.SerializeToElement(claims).EnumerateObject().ToDictionary(p => p.Name, p => (object)p.Value);
+            values["jti"] = jti ?? Guid.NewGuid().ToString();
+            return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = client.ClientId, Audience = audience ?? setup.Issuer, IssuedAt = now, NotBefore = now, Expires = now + (lifetime ?? TimeSpan.FromMinutes(5)),
+                Claims = values, SigningCredentials = new SigningCredentials(by ?? key, SecurityAlgorithms.RsaSha256),
+            });
+        }
+
+        var request = Signed(new { scope = "openid profile", login_hint = setup.Email, binding_message = "Signed 7", requested_expiry = 300 });
+        using (var accepted = await BackchannelAsync(setup, client, new() { ["request"] = request }))
+        {
+            Assert.Equal(300, (await HttpAssert.JsonAsync(accepted, HttpStatusCode.OK)).GetProperty("expires_in").GetInt32());
+        }
+
+        using var browser = suite.Browser();
+        Assert.Contains("Signed 7", await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), StringComparison.Ordinal);
+
+        async Task Refused(Dictionary<string, string> form)
+        {
+            using var response = await BackchannelAsync(setup, client, form);
+            await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request");
+        }
+
+        await Refused(new() { ["request"] = request });
+        await Refused(new() { ["request"] = Signed(new { scope = "openid", login_hint = setup.Email }), ["login_hint"] = setup.Email });
+        await Refused(new() { ["request"] = Signed(new { scope = "openid", login_hint = setup.Email }, by: new RsaSecurityKey(RSA.Create(2048)) { KeyId = "call-centre-key" }) });
+        await Refused(new() { ["request"] = Signed(new { scope = "openid", login_hint = setup.Email }, audience: "https://elsewhere.example.com") });
+        await Refused(new() { ["request"] = Signed(new { scope = "openid", login_hint = setup.Email }, lifetime: TimeSpan.FromHours(2)) });
+        await Refused(new() { ["request_uri"] = "urn:example:request" });
+    }
+
+    [Fact]
     public async Task BackchannelRequests_DocumentedFailures()
     {
         var (setup, client) = await CallCentreAsync();
@@ -407,6 +447,7 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         Assert.Equal(setup.Issuer + "/oauth/bc-authorize", discovery.GetProperty("backchannel_authentication_endpoint").GetString());
         Assert.Equal(["poll", "ping"], discovery.GetProperty("backchannel_token_delivery_modes_supported").EnumerateArray().Select(e => e.GetString()));
         Assert.True(discovery.GetProperty("backchannel_user_code_parameter_supported").GetBoolean());
+        Assert.Equal(["RS256", "ES256", "PS256"], discovery.GetProperty("backchannel_authentication_request_signing_alg_values_supported").EnumerateArray().Select(e => e.GetString()));
         Assert.Contains(CibaGrant, discovery.GetProperty("grant_types_supported").EnumerateArray().Select(e => e.GetString()));
     }
 

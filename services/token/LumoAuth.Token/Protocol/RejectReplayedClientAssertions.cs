@@ -19,8 +19,11 @@ public sealed partial class ClientAssertionReplays(IConnectionMultiplexer redis,
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan Skew = TimeSpan.FromSeconds(60);
 
-    /// <summary>Null when the assertion may be used; otherwise the error and its description.</summary>
-    public async Task<(string Error, string Description)?> UseAsync(Guid tenantId, string clientId, string? jti, DateTimeOffset? expiresAt)
+    /// <summary>
+    /// Null when the assertion may be used; otherwise the error and its description. <paramref name="kind"/> keeps the
+    /// <c>jti</c>s of different kinds of client-signed JWT (assertions, CIBA's signed requests) apart.
+    /// </summary>
+    public async Task<(string Error, string Description)?> UseAsync(Guid tenantId, string clientId, string? jti, DateTimeOffset? expiresAt, string kind = "client-assertion")
     {
         var now = time.GetUtcNow();
         if (string.IsNullOrEmpty(jti) || jti.Length > 200 || expiresAt is null)
@@ -33,7 +36,7 @@ public sealed partial class ClientAssertionReplays(IConnectionMultiplexer redis,
             return (Errors.InvalidClient, "The client assertion must expire within 10 minutes.");
         }
 
-        var key = $"lumoauth:client-assertion:{tenantId:N}:{clientId}:{jti}";
+        var key = $"lumoauth:{kind}:{tenantId:N}:{clientId}:{jti}";
         try
         {
             var firstUse = await redis.GetDatabase().StringSetAsync(key, "1", expiresAt.Value - now + Skew, When.NotExists);

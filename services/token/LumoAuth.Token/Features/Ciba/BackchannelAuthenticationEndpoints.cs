@@ -48,6 +48,7 @@ public static class BackchannelAuthenticationEndpoints
     public sealed record BackchannelServices(
         TenantContext Tenant,
         BackchannelClientAuthentication ClientAuthentication,
+        ClientAssertionReplays Replays,
         UserDirectory Users,
         TenantKeyStore Keys,
         TokenDbContext Db,
@@ -93,13 +94,20 @@ public static class BackchannelAuthenticationEndpoints
             return ProtocolErrors.Json(Errors.UnauthorizedClient, "The client is not configured for CIBA.");
         }
 
-        var (request, error, description) = Validate(form, settings.Scopes, settings.BackchannelTokenDeliveryMode ?? CibaDelivery.Poll);
+        var (parameters, parametersProblem) = await SignedAuthenticationRequests.ReadAsync(form, client, tenant.Id, issuer, services.Replays, services.Time);
+        if (parameters is null)
+        {
+            var (failed, why) = parametersProblem!.Value;
+            return ProtocolErrors.Json(failed, why, failed == Errors.TemporarilyUnavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status400BadRequest);
+        }
+
+        var (request, error, description) = Validate(parameters, settings.Scopes, settings.BackchannelTokenDeliveryMode ?? CibaDelivery.Poll);
         if (request is null)
         {
             return ProtocolErrors.Json(error!, description!);
         }
 
-        var (found, user, hintProblem) = await FindUserAsync(form, services, tenant, issuer, client, http.RequestAborted);
+        var (found, user, hintProblem) = await FindUserAsync(parameters, services, tenant, issuer, client, http.RequestAborted);
         if (hintProblem is not null)
         {
             return ProtocolErrors.Json(hintProblem.Value.Error, hintProblem.Value.Description);
@@ -166,19 +174,9 @@ public static class BackchannelAuthenticationEndpoints
     private static Validated Refuse(string error, string description) => new(null, error, description);
 
     /// <summary>The request's own parameters (CIBA Core §7.1), or the error to answer.</summary>
-    private static Validated Validate(IFormCollection form, IReadOnlyList<string> allowedScopes, string mode)
+    private static Validated Validate(IReadOnlyDictionary<string, string> form, IReadOnlyList<string> allowedScopes, string mode)
     {
-        if (form.FirstOrDefault(p => p.Value.Count > 1) is { Key: { } repeated })
-        {
-            return Refuse(Errors.InvalidRequest, $"The parameter '{repeated}' is repeated.");
-        }
-
-        if (form.ContainsKey(Parameters.Request) || form.ContainsKey(Parameters.RequestUri))
-        {
-            return Refuse(Errors.InvalidRequest, "Signed authentication requests are not supported; send the parameters in the form.");
-        }
-
-        var requested = form[Parameters.Scope].ToString().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var requested = (form.Value(Parameters.Scope) ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (requested.Length == 0)
         {
             return Refuse(Errors.InvalidRequest, "scope is required.");
@@ -191,32 +189,32 @@ public static class BackchannelAuthenticationEndpoints
             return Refuse(Errors.InvalidScope, $"The client is not allowed the scope '{denied}'.");
         }
 
-        var hints = new[] { Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint }.Count(h => !string.IsNullOrEmpty(form[h]));
+        var hints = new[] { Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint }.Count(h => form.Value(h) is not null);
         if (hints != 1)
         {
             return Refuse(Errors.InvalidRequest, "Provide exactly one of login_hint, login_hint_token or id_token_hint.");
         }
 
-        var bindingMessage = form["binding_message"].ToString() is { Length: > 0 } message ? message : null;
+        var bindingMessage = form.Value("binding_message");
         if (bindingMessage is not null && (bindingMessage.Length > MaxBindingMessageLength || bindingMessage.Any(char.IsControl)))
         {
             return Refuse(CibaDelivery.Errors.InvalidBindingMessage, $"binding_message must be at most {MaxBindingMessageLength} characters of plain text.");
         }
 
-        var userCode = form["user_code"].ToString() is { Length: > 0 } code ? code : null;
+        var userCode = form.Value("user_code");
         if (userCode is not null && userCode.Length > MaxUserCodeLength)
         {
             return Refuse(CibaDelivery.Errors.InvalidUserCode, $"user_code must be at most {MaxUserCodeLength} characters.");
         }
 
         var expiry = DefaultExpirySeconds;
-        if (form.TryGetValue("requested_expiry", out var requestedExpiry)
+        if (form.Value("requested_expiry") is { } requestedExpiry
             && (!int.TryParse(requestedExpiry, NumberStyles.None, CultureInfo.InvariantCulture, out expiry) || expiry is < 1 or > MaxExpirySeconds))
         {
             return Refuse(Errors.InvalidRequest, $"requested_expiry must be a whole number of seconds from 1 to {MaxExpirySeconds}.");
         }
 
-        var notificationToken = form["client_notification_token"].ToString() is { Length: > 0 } token ? token : null;
+        var notificationToken = form.Value("client_notification_token");
         if (mode == CibaDelivery.Ping && (notificationToken is null || notificationToken.Length > MaxNotificationTokenLength))
         {
             return Refuse(Errors.InvalidRequest, $"client_notification_token is required in ping mode (at most {MaxNotificationTokenLength} characters).");
@@ -232,16 +230,16 @@ public static class BackchannelAuthenticationEndpoints
     /// this issuer).
     /// </summary>
     private static async Task<(bool? Found, UserProfile? User, (string Error, string Description)? Problem)> FindUserAsync(
-        IFormCollection form, BackchannelServices services, TenantInfo tenant, string issuer, CachedClient client, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, string> form, BackchannelServices services, TenantInfo tenant, string issuer, CachedClient client, CancellationToken cancellationToken)
     {
-        if (form[Parameters.LoginHint].ToString() is { Length: > 0 } login)
+        if (form.Value(Parameters.LoginHint) is { } login)
         {
             var (found, profile) = await services.Users.FindByLoginAsync(tenant.Id, login, cancellationToken);
             return (found, profile, null);
         }
 
         Guid userId;
-        if (form[Parameters.IdTokenHint].ToString() is { Length: > 0 } idToken)
+        if (form.Value(Parameters.IdTokenHint) is { } idToken)
         {
             var keys = (await services.Keys.GetAsync(tenant.Id, cancellationToken)).PublicKeySet().GetSigningKeys();
             var result = await Hints.ValidateTokenAsync(idToken, new TokenValidationParameters
@@ -258,7 +256,7 @@ public static class BackchannelAuthenticationEndpoints
         }
         else
         {
-            var (subject, problem) = await LoginHintTokenSubjectAsync(form["login_hint_token"].ToString(), issuer, client, services.Time);
+            var (subject, problem) = await LoginHintTokenSubjectAsync(form.Value("login_hint_token")!, issuer, client, services.Time);
             if (problem is not null)
             {
                 return (false, null, problem);

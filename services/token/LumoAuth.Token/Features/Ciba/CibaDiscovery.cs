@@ -5,8 +5,8 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace LumoAuth.Token.Features.Ciba;
 
 /// <summary>
-/// CIBA Core §4 provider metadata: the back-channel endpoint, the delivery modes offered (poll and ping) and that a
-/// <c>user_code</c> is understood. No signing algorithms are listed: signed authentication requests are not accepted.
+/// CIBA Core §4 provider metadata: the back-channel endpoint, the delivery modes offered (poll and ping), the algorithms
+/// signed requests may use and that a <c>user_code</c> is understood.
 /// </summary>
 public sealed class CibaDiscovery : IOpenIddictServerHandler<HandleConfigurationRequestContext>
 {
@@ -23,6 +23,7 @@ public sealed class CibaDiscovery : IOpenIddictServerHandler<HandleConfiguration
         {
             context.Metadata["backchannel_authentication_endpoint"] = $"{issuer.AbsoluteUri.TrimEnd('/')}/{CibaDelivery.EndpointPath}";
             context.Metadata["backchannel_token_delivery_modes_supported"] = JsonSerializer.SerializeToElement(CibaDelivery.Supported);
+            context.Metadata["backchannel_authentication_request_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(SignedAuthenticationRequests.Algorithms);
             context.Metadata["backchannel_user_code_parameter_supported"] = true;
         }
 
