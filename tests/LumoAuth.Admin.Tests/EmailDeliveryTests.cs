@@ -81,6 +81,41 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
     private static partial Regex LinkPattern();
 
     [Fact]
+    public async Task MagicLink_MailsALinkThatSignsInOnce_AndVerifiesTheAddress()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var address = $"link@{tenant.Slug}.example.com";
+        var userId = await Factory.CreateUserAsync(tenant, address, "some password 123", "Lin Link");
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true, magicLinkExpiryMinutes = 10 } }));
+        using var client = Factory.Internal();
+        const string returnUrl = "/t/x/api/v1/oauth/authorize?client_id=c";
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenant.Id, address.ToUpperInvariant(), returnUrl)), 202);
+        // Unknown addresses get the same answer and no mail.
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenant.Id, $"nobody@{tenant.Slug}.example.com", null)), 202);
+
+        var mail = await MailToAsync(address, EmailKinds.MagicLink);
+        Assert.Contains("expires at", mail.Text, StringComparison.Ordinal);
+        var token = TokenIn(mail, tenant, EmailLinkPaths.MagicLink, Factory.PublicBaseUrl);
+        // As for RedeemAsync: the link works once the mail's transaction has committed.
+        var signIn = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, null, "192.0.2.7"));
+            var answer = await ApiAssert.OkAsync(response);
+            return answer["verdict"]!["outcome"]!.GetValue<string>() == AuthenticationOutcomes.InvalidCredentials ? null : answer;
+        });
+        Assert.Equal(AuthenticationOutcomes.Success, signIn["verdict"]!["outcome"]!.GetValue<string>());
+        Assert.Equal(userId.ToString(), signIn["verdict"]!["userId"]!.GetValue<string>());
+        Assert.Equal(["email"], signIn["verdict"]!["authenticationMethods"]!.AsArray().Select(m => m!.GetValue<string>()));
+        Assert.True(signIn["verdict"]!["emailVerified"]!.GetValue<bool>());
+        Assert.Equal(returnUrl, signIn["returnUrl"]!.GetValue<string>());
+
+        using var again = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, null, null));
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await ApiAssert.OkAsync(again))["verdict"]!["outcome"]!.GetValue<string>());
+        Assert.Empty(fixture.Smtp.To($"nobody@{tenant.Slug}.example.com", EmailKinds.MagicLink));
+    }
+
+    [Fact]
     public async Task PasswordReset_RequestedByAnAdmin_MailsExactlyOneWorkingLink()
     {
         var tenant = await Factory.CreateTenantAsync();

@@ -13,13 +13,7 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
     private async Task<(SignInSetup Setup, Totp Totp)> EnrolledAsync()
     {
         var setup = await suite.SetUpAsync();
-        using var admin = suite.Admin.ClientFor(setup.Tenant);
-        using var begun = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/totp", null);
-        var secret = JsonDocument.Parse(await begun.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("secret").GetString()!;
-        var totp = new Totp(Base32Encoding.ToBytes(secret));
-        using var confirmed = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/totp/confirm", new { code = totp.ComputeTotp(DateTime.UtcNow) });
-        Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
-        return (setup, totp);
+        return (setup, await suite.EnrolTotpAsync(setup));
     }
 
     private static async Task<HttpResponseMessage> SubmitCodeAsync(HttpClient browser, string secondStepHtml, string code)

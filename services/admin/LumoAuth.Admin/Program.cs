@@ -41,6 +41,7 @@ app.MapApiKeyEndpoints();
 app.MapAuditLogEndpoints();
 app.MapCredentialEndpoints();
 app.MapTokenRedemptionEndpoints();
+app.MapMagicLinkEndpoints();
 app.MapInternalEndpoints();
 app.MapHostedPageEndpoints();
 // The API description is public (the same for every tenant); served under a tenant path because the

@@ -107,6 +107,18 @@ public class TokenSuite : IAsyncLifetime
         Assert.Equal(actionTaken, entry.GetProperty("metadata").GetProperty("actionTaken").GetString());
     }
 
+    /// <summary>Enrols (and confirms) a TOTP factor for the setup's user through the Admin API; the authenticator to compute codes with.</summary>
+    public async Task<OtpNet.Totp> EnrolTotpAsync(SignInSetup setup)
+    {
+        using var admin = Admin.ClientFor(setup.Tenant);
+        using var begun = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/totp", null);
+        var secret = JsonDocument.Parse(await begun.Content.ReadAsStringAsync()).RootElement.GetProperty("data").GetProperty("secret").GetString()!;
+        var totp = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret));
+        using var confirmed = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/totp/confirm", new { code = totp.ComputeTotp(DateTime.UtcNow) });
+        Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
+        return totp;
+    }
+
     public HttpClient Browser() => Token.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 
     /// <summary>Another client of the setup's tenant, through the Admin API; its data (with the secret, shown once).</summary>

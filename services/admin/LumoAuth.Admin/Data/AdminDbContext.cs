@@ -18,6 +18,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
 
+    public DbSet<MagicLinkToken> MagicLinkTokens => Set<MagicLinkToken>();
+
     public DbSet<MfaFactor> MfaFactors => Set<MfaFactor>();
 
     public DbSet<Group> Groups => Set<Group>();
@@ -83,6 +85,16 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
         modelBuilder.Entity<PasswordResetToken>(e =>
         {
             e.ToTable("password_reset_tokens");
+            e.HasIndex(t => t.TokenHash).IsUnique();
+            e.HasIndex(t => t.UserId);
+            e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<MagicLinkToken>(e =>
+        {
+            e.ToTable("magic_link_tokens");
+            e.Property(t => t.ReturnUrl).HasMaxLength(8192);
             e.HasIndex(t => t.TokenHash).IsUnique();
             e.HasIndex(t => t.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);

@@ -107,6 +107,29 @@ public sealed class PasswordHistoryEntry
 }
 
 /// <summary>A password-reset request: only the SHA-256 of the token is kept; the token itself leaves by e-mail only.</summary>
+/// <summary>
+/// A one-time sign-in link (magic link). As for a reset, the row first holds an unguessable placeholder hash; the mail
+/// sender issues the real token. <see cref="ReturnUrl"/> is where the sign-in continues (an authorization request).
+/// </summary>
+public sealed class MagicLinkToken
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public byte[] TokenHash { get; set; } = [];
+
+    public string? ReturnUrl { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? UsedAt { get; set; }
+}
+
 public sealed class PasswordResetToken
 {
     public Guid Id { get; set; }

@@ -33,6 +33,22 @@ public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, 
 public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, string? Password, string? Name);
 
 /// <summary>
+/// <c>POST /internal/v1/users/magic-link/request</c> (admin): mail a one-time sign-in link to an address, to continue at
+/// <see cref="ReturnUrl"/> (checked again by the token service) once used. 202 with the same body for every address; only
+/// an active user of a tenant with sign-in links on gets a mail.
+/// </summary>
+public sealed record RequestMagicLink(Guid TenantId, string? Email, string? ReturnUrl);
+
+/// <summary>
+/// <c>POST /internal/v1/users/magic-link/complete</c> (admin): signs in with a link's token — and the user's TOTP code when
+/// they have one (<c>mfa_required</c> first, the link stays usable). The link is used up only by a successful sign-in.
+/// </summary>
+public sealed record CompleteMagicLink(Guid TenantId, string? Token, string? TotpCode, string? IpAddress);
+
+/// <summary>The verdict of a sign-in link, as for a password (<see cref="AuthenticateResponse"/>), and where to continue.</summary>
+public sealed record MagicLinkSignIn(AuthenticateResponse Verdict, string? ReturnUrl);
+
+/// <summary>
 /// Where e-mailed links point: <c>{PublicBaseUrl}/t/{tenantSlug}{path}?token={token}</c>. The gateway routes
 /// these prefixes to the token service's hosted pages, which redeem the token through the admin internal API
 /// (<c>/internal/v1/users/password-reset/complete</c>, <c>/internal/v1/invitations/accept</c>).
@@ -44,6 +60,9 @@ public static class EmailLinkPaths
     public const string CompleteEmailVerification = InternalRoutes.Prefix + "/users/email-verification/complete";
     public const string CompletePasswordReset = InternalRoutes.Prefix + "/users/password-reset/complete";
     public const string AcceptInvitation = InternalRoutes.Prefix + "/invitations/accept";
+    public const string RequestMagicLink = InternalRoutes.Prefix + "/users/magic-link/request";
+    public const string CompleteMagicLink = InternalRoutes.Prefix + "/users/magic-link/complete";
+    public const string MagicLink = "/magic-link/verify";
     public const string PasswordReset = "/forgot-password/reset";
     public const string Invitation = "/register/invitation";
     public const string EmailVerification = "/account/verify-email";

@@ -9,6 +9,15 @@ public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset Expi
     public Guid? ResetId { get; init; }
 }
 
+/// <summary>
+/// The user asked for a one-time sign-in link. As for a reset, the link's token never travels in an event: the mail
+/// sender issues it for <see cref="LinkId"/> when it sends the mail.
+/// </summary>
+public sealed record UserMagicLinkRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent
+{
+    public Guid? LinkId { get; init; }
+}
+
 /// <summary>The user (or the hosted page on their behalf) asked for a new email verification link.</summary>
 public sealed record UserEmailVerificationRequested(Guid UserId) : IntegrationEvent;
 

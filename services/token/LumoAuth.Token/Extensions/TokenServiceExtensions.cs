@@ -283,6 +283,7 @@ public static class TokenServiceExtensions
         app.MapCibaApprovalEndpoints();
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
+        app.MapMagicLinkEndpoints();
         app.MapRegistrationEndpoints();
         app.MapAccountPages();
         app.MapSessionEndpoints();

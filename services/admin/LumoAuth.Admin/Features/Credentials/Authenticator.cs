@@ -51,6 +51,31 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         }
 
         // Revealed only to someone who knows the password.
+        return await SecondStepAsync(request, user, "pwd", addressProven: false, claim: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sign-in with an e-mailed link the caller has found (<see cref="MagicLinks"/>): the link stands for the password and
+    /// proves the address, so it also verifies an unverified one. <paramref name="claim"/> uses the link up, inside the
+    /// success transaction; false (someone used it meanwhile) refuses the sign-in.
+    /// </summary>
+    public async Task<AuthenticateResponse> SignInWithLinkAsync(
+        Guid tenantId, User user, string? totpCode, string? ipAddress, Func<CancellationToken, Task<bool>> claim, CancellationToken cancellationToken)
+    {
+        var request = new AuthenticateRequest(tenantId, user.Email, string.Empty, totpCode, ipAddress);
+        if (user.LockedUntil > DateTimeOffset.UtcNow)
+        {
+            await PublishAsync(request, user, new UserLoginFailed(user.Id, "locked"), cancellationToken);
+            return Failure(AuthenticationOutcomes.Locked, user.LockedUntil);
+        }
+
+        return await SecondStepAsync(request, user, "email", addressProven: true, claim, cancellationToken);
+    }
+
+    /// <summary>After the first factor: blocked accounts, unverified addresses, the TOTP factor, then the sign-in itself.</summary>
+    private async Task<AuthenticateResponse> SecondStepAsync(
+        AuthenticateRequest request, User user, string firstFactor, bool addressProven, Func<CancellationToken, Task<bool>>? claim, CancellationToken cancellationToken)
+    {
         if (user.Blocked || !user.IsActive || user.SoftDeletedAt is not null)
         {
             await PublishAsync(request, user, new UserLoginFailed(user.Id, "blocked"), cancellationToken);
@@ -59,13 +84,13 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         // A tenant that requires verified addresses lets nobody in before theirs is verified (also revealed only
         // to someone who knows the password).
-        if (!user.EmailVerified && (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy.EmailVerificationRequired)
+        if (!user.EmailVerified && !addressProven && (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy.EmailVerificationRequired)
         {
             await PublishAsync(request, user, new UserLoginFailed(user.Id, "email_not_verified"), cancellationToken);
             return Failure(AuthenticationOutcomes.EmailNotVerified);
         }
 
-        var methods = new List<string> { "pwd" };
+        var methods = new List<string> { firstFactor };
         var factor = await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
             .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
@@ -84,15 +109,30 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             methods.AddRange(["otp", "mfa"]);
         }
 
+        var now = DateTimeOffset.UtcNow;
+        var verified = user.EmailVerified || addressProven;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (claim is not null && !await claim(cancellationToken))
+        {
+            return Failure(AuthenticationOutcomes.InvalidCredentials);
+        }
+
         await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s
             .SetProperty(u => u.FailedLoginCount, 0)
             .SetProperty(u => u.LockedUntil, (DateTimeOffset?)null)
             .SetProperty(u => u.LoginCount, u => u.LoginCount + 1)
             .SetProperty(u => u.LastLoginAt, now), cancellationToken);
+        if (verified && !user.EmailVerified)
+        {
+            // The link reached the address: it is verified now, as by a verification link.
+            await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true).SetProperty(u => u.UpdatedAt, now), cancellationToken);
+            db.AddEvent(new UserUpdated(user.Id, ["emailVerified"]) { TenantId = user.TenantId });
+        }
+
         await PublishAsync(request, user, new UserLoginSucceeded(user.Id, methods), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, user.EmailVerified, null, methods);
+        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods);
     }
 
     /// <summary>Counts a failure atomically (concurrent failures all count) and locks at the tenant's threshold.</summary>

@@ -30,6 +30,30 @@ public sealed class PasswordResetEmailConsumer(SmtpMailer mailer, UserEmailSende
 }
 
 /// <inheritdoc cref="PasswordResetEmailConsumer"/>
+public sealed class MagicLinkEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<MagicLinkEmailConsumer> logger)
+    : IConsumer<UserMagicLinkRequested>
+{
+    public async Task Consume(ConsumeContext<UserMagicLinkRequested> context)
+    {
+        if (context.Message is not { TenantId: { } tenantId, LinkId: { } linkId } message)
+        {
+            return;
+        }
+
+        if (!mailer.IsEnabled)
+        {
+            EmailLog.DeliveryDisabled(logger, "sign-in link", message.UserId);
+            return;
+        }
+
+        if (!await sender.SendMagicLinkAsync(tenantId, linkId, context.CancellationToken))
+        {
+            EmailLog.NothingToSend(logger, "sign-in link", linkId);
+        }
+    }
+}
+
+/// <inheritdoc cref="PasswordResetEmailConsumer"/>
 public sealed class InvitationEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<InvitationEmailConsumer> logger)
     : IConsumer<UserInvited>, IConsumer<UserInvitationResent>
 {
@@ -154,6 +178,7 @@ public static class EmailRegistration
     {
         var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-email";
         bus.AddConsumer<PasswordResetEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<MagicLinkEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<EmailVerificationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<AccountNoticeEmailConsumer>().Endpoint(e => e.Name = queue);

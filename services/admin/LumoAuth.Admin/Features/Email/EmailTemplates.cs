@@ -51,6 +51,25 @@ public static class EmailTemplates
         return new OutgoingEmail(EmailKinds.PasswordReset, toAddress, toName, subject, text, html, tenant.SupportEmail);
     }
 
+    public static OutgoingEmail MagicLink(EmailTenant tenant, string toAddress, string? toName, string link, DateTimeOffset expiresAt)
+    {
+        var subject = $"Sign in to {tenant.DisplayName}";
+        var expires = Format(expiresAt);
+        var text = new StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"Hello {toName ?? toAddress},\n\n")
+            .Append(CultureInfo.InvariantCulture, $"A sign-in link was requested for your {tenant.DisplayName} account ({toAddress}).\n")
+            .Append("Open this link to sign in:\n\n")
+            .Append(link).Append("\n\n")
+            .Append(CultureInfo.InvariantCulture, $"The link works once and expires at {expires}.\n")
+            .Append("If you did not ask for this, ignore this mail: nobody can sign in without the link.\n")
+            .ToString();
+        var html = Layout(tenant, subject,
+            [$"Hello {toName ?? toAddress},", $"A sign-in link was requested for your {tenant.DisplayName} account ({toAddress})."],
+            "Sign in", link,
+            [$"The link works once and expires at {expires}.", "If you did not ask for this, ignore this mail: nobody can sign in without the link."]);
+        return new OutgoingEmail(EmailKinds.MagicLink, toAddress, toName, subject, text, html, tenant.SupportEmail);
+    }
+
     public static OutgoingEmail Invitation(EmailTenant tenant, string toAddress, string link, DateTimeOffset expiresAt)
     {
         var subject = $"You are invited to {tenant.DisplayName}";

@@ -16,6 +16,7 @@ public static class EmailKinds
     public const string EmailVerification = "email_verification";
     public const string AccountLocked = "account_locked";
     public const string PasswordChanged = "password_changed";
+    public const string MagicLink = "magic_link";
 }
 
 /// <summary>

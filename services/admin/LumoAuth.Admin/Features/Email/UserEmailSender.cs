@@ -55,6 +55,32 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
     }
 
     /// <inheritdoc cref="SendPasswordResetAsync"/>
+    public async Task<bool> SendMagicLinkAsync(Guid tenantId, Guid linkId, CancellationToken cancellationToken)
+    {
+        var sent = false;
+        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.MagicLink}", linkId, async ct =>
+        {
+            var now = DateTimeOffset.UtcNow;
+            var link = await db.MagicLinkTokens.IgnoreQueryFilters()
+                .FirstOrDefaultAsync(t => t.Id == linkId && t.TenantId == tenantId && t.UsedAt == null && t.ExpiresAt > now, ct);
+            var user = link is null ? null : await db.Users.IgnoreQueryFilters().AsNoTracking()
+                .FirstOrDefaultAsync(u => u.Id == link.UserId && u.TenantId == tenantId, ct);
+            var tenant = await EmailTenant.LoadActiveAsync(db, tenantId, ct);
+            if (link is null || user is null || tenant is null)
+            {
+                return;
+            }
+
+            var token = NewToken();
+            link.TokenHash = TokenRedemptionEndpoints.HashOf(token);
+            await db.SaveChangesAsync(ct);
+            await mailer.SendAsync(EmailTemplates.MagicLink(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.MagicLink, token), link.ExpiresAt), tenant.DisplayName, ct);
+            sent = true;
+        }, cancellationToken);
+        return sent;
+    }
+
+    /// <inheritdoc cref="SendPasswordResetAsync"/>
     /// <param name="inboxKey">The invitation id for the first mail, the resend event's message id for each resend.</param>
     public async Task<bool> SendInvitationAsync(Guid tenantId, Guid invitationId, Guid inboxKey, CancellationToken cancellationToken)
     {

@@ -75,6 +75,7 @@ public static class HostedPageEndpoints
         var session = settings.SessionPolicy;
         return TypedResults.Ok(new HostedPageSettings(
             settings.LoginPolicy.RegistrationEnabled, branding.DisplayName, branding.LogoUrl, branding.PrimaryColor,
-            session.MaxAge, session.IdleTimeout, session.SingleSession, settings.ClientRegistration.DynamicRegistrationEnabled));
+            session.MaxAge, session.IdleTimeout, session.SingleSession, settings.ClientRegistration.DynamicRegistrationEnabled,
+            settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin));
     }
 }

@@ -145,6 +145,10 @@ public static partial class SettingsEndpoints
                     reader.Bool("registrationEnabled", v => l.RegistrationEnabled = v);
                     reader.Bool("emailVerificationRequired", v => l.EmailVerificationRequired = v);
                     reader.Int("invitationExpiryDays", 1, 30, v => l.InvitationExpiryDays = v);
+                    reader.Bool("magicLinkEnabled", v => l.MagicLinkEnabled = v);
+                    reader.Bool("magicLinkOnly", v => l.MagicLinkOnly = v);
+                    reader.Int("magicLinkExpiryMinutes", 5, 60, v => l.MagicLinkExpiryMinutes = v);
+                    reader.Bool("emailFirstLogin", v => l.EmailFirstLogin = v);
                     break;
                 case "branding":
                     var b = settings.Branding;

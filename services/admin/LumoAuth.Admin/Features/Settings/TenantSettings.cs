@@ -125,6 +125,21 @@ public sealed class LoginPolicy
 
     /// <summary>How long an invitation stays valid, in days.</summary>
     public int InvitationExpiryDays { get; set; } = 7;
+
+    /// <summary>Users may ask for a one-time sign-in link by e-mail instead of typing a password.</summary>
+    public bool MagicLinkEnabled { get; set; }
+
+    /// <summary>Sign-in links only: the login page shows no password field and refuses passwords (implies <see cref="MagicLinkEnabled"/>).</summary>
+    public bool MagicLinkOnly { get; set; }
+
+    /// <summary>How long a sign-in link works, in minutes (the docs' default: 15).</summary>
+    public int MagicLinkExpiryMinutes { get; set; } = 15;
+
+    /// <summary>
+    /// The email-first flow: the login page asks for the address first, and <c>POST /t/{slug}/check-email</c> says whether
+    /// an account has it. Off by default, since that answer tells anyone which addresses have accounts.
+    /// </summary>
+    public bool EmailFirstLogin { get; set; }
 }
 
 /// <summary>

@@ -30,8 +30,8 @@ public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field
 }
 
 /// <summary>
-/// Admin's internal API behind the e-mailed links: asking for a reset link, and redeeming reset, invitation and
-/// verification tokens. Admin owns the tokens; this client never logs one (only call names and statuses).
+/// Admin's internal API behind the e-mailed links: asking for a reset or sign-in link, and redeeming reset, invitation,
+/// verification and sign-in tokens. Admin owns the tokens; this client never logs one (only call names and statuses).
 /// </summary>
 public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFactory, ILogger<AccountLinkClient> logger)
 {
@@ -51,6 +51,33 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
 
     public Task<LinkResult> CompleteEmailVerificationAsync(Guid tenantId, string token, CancellationToken cancellationToken) =>
         PostAsync("email verification", EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenantId, token), cancellationToken);
+
+    /// <summary>Like the reset request: Done for every address unless admin is unreachable or refuses the address.</summary>
+    public Task<LinkResult> RequestMagicLinkAsync(Guid tenantId, string email, string? returnUrl, CancellationToken cancellationToken) =>
+        PostAsync("sign-in link request", EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenantId, email, returnUrl), cancellationToken);
+
+    /// <summary>Admin's verdict on a sign-in link (as on a password), or null when admin cannot be reached.</summary>
+    public async Task<MagicLinkSignIn?> SignInWithLinkAsync(Guid tenantId, string token, string? totpCode, string? ipAddress, CancellationToken cancellationToken)
+    {
+        const string call = "sign-in link";
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenantId, token, totpCode, ipAddress), cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogAdminStatus(logger, call, (int)response.StatusCode);
+                return null;
+            }
+
+            return await response.Content.ReadFromJsonAsync<MagicLinkSignIn>(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, call, ex);
+            return null;
+        }
+    }
 
     private async Task<LinkResult> PostAsync<T>(string call, string route, T request, CancellationToken cancellationToken)
     {

@@ -56,8 +56,13 @@ public static class LoginEndpoints
             return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
         }
 
-        var offerRegistration = (await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.RegistrationEnabled == true;
-        return PasswordForm(http, services, returnUrl, loginHint, error: null, offerRegistration: offerRegistration);
+        var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        if (settings?.EmailFirstLogin == true)
+        {
+            return await EmailFirstAsync(http, services, settings, returnUrl, loginHint);
+        }
+
+        return PasswordForm(http, services, returnUrl, loginHint, error: null, settings: settings);
     }
 
     public static async Task<IResult> SubmitLogin(HttpContext http, [AsParameters] LoginServices services)
@@ -95,9 +100,16 @@ public static class LoginEndpoints
             return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
         }
 
+        var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        if (settings?.MagicLinkOnly == true)
+        {
+            return PasswordForm(http, services, returnUrl, email, "This organisation does not use passwords: ask for a sign-in link instead.",
+                StatusCodes.Status403Forbidden, settings);
+        }
+
         if (email.Length is 0 or > 320 || password.Length is 0 or > 256)
         {
-            return PasswordForm(http, services, returnUrl, email, "Enter your email and password.", StatusCodes.Status400BadRequest);
+            return PasswordForm(http, services, returnUrl, email, "Enter your email and password.", StatusCodes.Status400BadRequest, settings);
         }
 
         var verdict = await services.Users.AuthenticateAsync(
@@ -126,7 +138,7 @@ public static class LoginEndpoints
             default:
                 // Wrong password, unknown email, locked and blocked account all read the same: only known accounts
                 // lock, so a lock message would confirm that the address has one (Keycloak does the same).
-                return PasswordForm(http, services, returnUrl, email, "The email or password is incorrect.", StatusCodes.Status401Unauthorized);
+                return PasswordForm(http, services, returnUrl, email, "The email or password is incorrect.", StatusCodes.Status401Unauthorized, settings);
         }
     }
 
@@ -143,22 +155,78 @@ public static class LoginEndpoints
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');
 
+    /// <summary>
+    /// The sign-in page: email and password, and — when the tenant has them on — a form that mails a sign-in link, which
+    /// is all there is when the tenant uses links only.
+    /// </summary>
     private static IResult PasswordForm(
-        HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK, bool offerRegistration = false)
+        HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK, HostedPageSettings? settings = null)
     {
+        var slug = HostedPage.Encode(services.Tenant.Slug);
         var register = $"/t/{services.Tenant.Slug}/register" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
-        var body =
-            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
-            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
-            (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
-            $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{HostedPage.Encode(email)}\">" +
-            "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>" +
-            "<button type=\"submit\">Sign in</button></form>" +
-            $"<p><a href=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/forgot-password\">Forgot your password?</a></p>" +
-            (offerRegistration ? $"<p>No account yet? <a href=\"{HostedPage.Encode(register)}\">Create one</a></p>" : string.Empty);
-        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body, status, ClientRedirectOf(returnUrl));
+        var continuation = returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl);
+        var body = new System.Text.StringBuilder();
+        if (error is not null)
+        {
+            body.Append("<p class=\"error\" role=\"alert\">").Append(HostedPage.Encode(error)).Append("</p>");
+        }
+
+        if (settings?.MagicLinkOnly != true)
+        {
+            body.Append("<form method=\"post\" action=\"/t/").Append(slug).Append("/login\">")
+                .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!)).Append(continuation)
+                .Append("<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"").Append(HostedPage.Encode(email)).Append("\">")
+                .Append("<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
+                .Append("<button type=\"submit\">Sign in</button></form>")
+                .Append("<p><a href=\"/t/").Append(slug).Append("/forgot-password\">Forgot your password?</a></p>");
+        }
+
+        if (settings?.MagicLinkEnabled == true)
+        {
+            body.Append("<form method=\"post\" action=\"/t/").Append(slug).Append("/magic-link\">")
+                .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!)).Append(continuation)
+                .Append("<label for=\"link-email\">Email</label><input id=\"link-email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"").Append(HostedPage.Encode(email)).Append("\">")
+                .Append("<button type=\"submit\">Email me a sign-in link</button></form>");
+        }
+
+        if (settings?.RegistrationEnabled == true)
+        {
+            body.Append("<p>No account yet? <a href=\"").Append(HostedPage.Encode(register)).Append("\">Create one</a></p>");
+        }
+
+        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body.ToString(), status, ClientRedirectOf(returnUrl));
+    }
+
+    /// <summary>
+    /// Email-first (the tenant's <c>emailFirstLogin</c>): the page asks for the address alone, then shows what fits it —
+    /// the sign-in forms for an account, or that there is none (with the sign-up link when registration is open).
+    /// </summary>
+    private static async Task<IResult> EmailFirstAsync(HttpContext http, LoginServices services, HostedPageSettings settings, string? returnUrl, string? email)
+    {
+        if (string.IsNullOrWhiteSpace(email) || email.Length > 320 || !email.Contains('@', StringComparison.Ordinal))
+        {
+            var body =
+                $"<form method=\"get\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
+                (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
+                "<label for=\"login_hint\">Email</label><input id=\"login_hint\" name=\"login_hint\" type=\"email\" autocomplete=\"username\" required>" +
+                "<button type=\"submit\">Continue</button></form>";
+            return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body, continuesTo: ClientRedirectOf(returnUrl));
+        }
+
+        var (found, _) = await services.Users.FindByLoginAsync(services.Tenant.TenantId, email.Trim(), http.RequestAborted);
+        return found switch
+        {
+            null => HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable),
+            true => PasswordForm(http, services, returnUrl, email.Trim(), error: null, settings: settings),
+            false => HostedPage.Render(http, "No account for this address",
+                $"<p role=\"status\">There is no account for <strong>{HostedPage.Encode(email)}</strong>.</p>" +
+                (settings.RegistrationEnabled
+                    ? $"<p><a href=\"{HostedPage.Encode($"/t/{services.Tenant.Slug}/register" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value))}\">Create one</a></p>"
+                    : string.Empty) +
+                $"<p><a href=\"{HostedPage.Encode($"/t/{services.Tenant.Slug}/login" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value))}\">Use another address</a></p>",
+                continuesTo: ClientRedirectOf(returnUrl)),
+        };
     }
 
     private static IResult SecondFactorForm(HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error)

@@ -1,0 +1,92 @@
+using System.Security.Cryptography;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// One-time sign-in links (TOK-16) for the token service's hosted pages. A request records a link (with an unguessable
+/// placeholder hash: the mail sender issues the real token) for an active user of a tenant that has links on; every
+/// address gets the same 202. A link works once, until it expires (the tenant's <c>magicLinkExpiryMinutes</c>), only the
+/// newest of a user's links works, and it signs in as a password would (lockout, blocked accounts, the TOTP factor).
+/// </summary>
+public static class MagicLinks
+{
+    public const string AcceptedMessage = "If an account exists for this address, a sign-in link has been sent to it";
+    private const int MaxReturnUrlLength = 8192;
+
+    public static IEndpointRouteBuilder MapMagicLinkEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        group.MapPost(EmailLinkPaths.RequestMagicLink, Request).WithName("InternalRequestMagicLink");
+        group.MapPost(EmailLinkPaths.CompleteMagicLink, Complete).WithName("InternalCompleteMagicLink");
+        return app;
+    }
+
+    public static async Task<IResult> Request(RequestMagicLink request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (await InternalTenantScope.EnterForEmailAsync(db, tenant, request.TenantId, request.Email, cancellationToken) is { } refused)
+        {
+            return refused;
+        }
+
+        var policy = (await TenantSettings.LoadAsync(db, request.TenantId, cancellationToken)).LoginPolicy;
+        var normalized = request.Email!.ToLowerInvariant();
+        var user = await db.Users.AsNoTracking()
+            .FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
+        if (user is not null && (policy.MagicLinkEnabled || policy.MagicLinkOnly))
+        {
+            // Only the newest link works.
+            await db.MagicLinkTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+            var now = DateTimeOffset.UtcNow;
+            var link = new MagicLinkToken
+            {
+                Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
+                TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)),
+                ReturnUrl = request.ReturnUrl is { Length: > 0 and <= MaxReturnUrlLength } returnUrl ? returnUrl : null,
+                CreatedAt = now, ExpiresAt = now.AddMinutes(policy.MagicLinkExpiryMinutes),
+            };
+            db.MagicLinkTokens.Add(link);
+            db.AddEvent(new UserMagicLinkRequested(user.Id, link.ExpiresAt) { TenantId = user.TenantId, LinkId = link.Id });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, AcceptedMessage));
+    }
+
+    public static async Task<IResult> Complete(
+        CompleteMagicLink request, AdminDbContext db, TenantContext tenant, Authenticator authenticator, CancellationToken cancellationToken)
+    {
+        var invalid = TypedResults.Ok(new MagicLinkSignIn(
+            new AuthenticateResponse(AuthenticationOutcomes.InvalidCredentials, null, null, null, false, null, []), null));
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken) || request.Token is not { Length: > 0 and <= 200 })
+        {
+            return invalid;
+        }
+
+        // Switching links off also ends the ones already sent.
+        var policy = (await TenantSettings.LoadAsync(db, request.TenantId, cancellationToken)).LoginPolicy;
+        var hash = TokenRedemptionEndpoints.HashOf(request.Token);
+        var now = DateTimeOffset.UtcNow;
+        var link = await db.MagicLinkTokens.AsNoTracking().FirstOrDefaultAsync(t => t.TokenHash == hash && t.UsedAt == null && t.ExpiresAt > now, cancellationToken);
+        var user = link is null ? null : await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == link.UserId, cancellationToken);
+        if (link is null || user is null || !(policy.MagicLinkEnabled || policy.MagicLinkOnly))
+        {
+            return invalid;
+        }
+
+        // Used up only by the sign-in itself, and only once even when clicked twice at the same moment.
+        var verdict = await authenticator.SignInWithLinkAsync(request.TenantId, user, request.TotpCode, request.IpAddress,
+            async ct => await db.MagicLinkTokens.Where(t => t.Id == link.Id && t.UsedAt == null).ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), ct) == 1,
+            cancellationToken);
+        return TypedResults.Ok(new MagicLinkSignIn(verdict, verdict.Outcome == AuthenticationOutcomes.Success ? link.ReturnUrl : null));
+    }
+}

@@ -1,0 +1,187 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AccountPages;
+using LumoAuth.Token.Features.Branding;
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// Passwordless sign-in by e-mailed link (TOK-16) and the email-first lookup (TOK-17), when the tenant turned them on
+/// (<c>loginPolicy.magicLinkEnabled</c>, <c>magicLinkOnly</c>, <c>emailFirstLogin</c>):
+/// <list type="bullet">
+/// <item><c>POST /t/{slug}/magic-link</c> (<c>email</c>, and <c>returnUrl</c> or the docs' <c>_target_path</c>) answers the
+/// same "check your inbox" page for every address; admin mails a link to real, active users only.</item>
+/// <item><c>/t/{slug}/magic-link/verify?token=…</c> shows a button, and only its POST signs in — a mail scanner fetching
+/// the link uses nothing up — then asks for the TOTP code when the user has one, opens the SSO session and continues
+/// the authorization request the link was asked from.</item>
+/// <item><c>POST /t/{slug}/check-email</c> answers <c>{"exists": true|false}</c> for the email-first flow.</item>
+/// </list>
+/// All of them share the login page's rate limit.
+/// </summary>
+public static class MagicLinkEndpoints
+{
+    public const string VerifyPath = "/magic-link/verify";
+
+    public static IEndpointRouteBuilder MapMagicLinkEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/t/{tenantSlug}/magic-link", RequestLink).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("MagicLinkRequest");
+        app.MapGet("/t/{tenantSlug}" + VerifyPath, ShowVerify).AllowAnonymous().ExcludeFromDescription().WithName("MagicLinkPage");
+        app.MapPost("/t/{tenantSlug}" + VerifyPath, Verify).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("MagicLinkSignIn");
+        app.MapPost("/t/{tenantSlug}/check-email", CheckEmail).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("CheckEmail");
+        return app;
+    }
+
+    public sealed record MagicLinkServices(
+        TenantContext Tenant, HostedPageSettingsCache HostedPages, AccountLinkClient Links, UserDirectory Users, SessionStore Sessions, IAntiforgery Antiforgery);
+
+    public static async Task<IResult> RequestLink(HttpContext http, [AsParameters] MagicLinkServices services)
+    {
+        if (await EnabledAsync(http, services) is { } off)
+        {
+            return off;
+        }
+
+        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
+        var email = form?["email"].ToString().Trim() ?? string.Empty;
+        var returnUrl = form?["returnUrl"].ToString() is { Length: > 0 } named ? named : form?["_target_path"].ToString() is { Length: > 0 } target ? target : null;
+        if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
+        {
+            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+        }
+
+        if (email.Length is 0 or > 320 || !email.Contains('@', StringComparison.Ordinal))
+        {
+            return HostedPage.Error(http, "invalid_request", "Enter the email address of your account.");
+        }
+
+        var requested = await services.Links.RequestMagicLinkAsync(services.Tenant.TenantId, email, returnUrl, http.RequestAborted);
+        return requested.Outcome == LinkOutcome.Unavailable
+            ? HostedPage.Error(http, "temporarily_unavailable", "Sign-in links cannot be sent right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable)
+            : HostedPage.Render(http, "Check your inbox",
+                $"<p role=\"status\">If an account exists for <strong>{HostedPage.Encode(email)}</strong>, we have sent it a sign-in link. " +
+                "Open it on this or any device; it works once and only for a short while.</p>");
+    }
+
+    public static async Task<IResult> ShowVerify(HttpContext http, string? token, [AsParameters] MagicLinkServices services)
+    {
+        if (await EnabledAsync(http, services) is { } off)
+        {
+            return off;
+        }
+
+        return token is { Length: > 0 and <= 200 }
+            ? Confirm(http, services, token, needsCode: false, error: null)
+            : InvalidLink(http);
+    }
+
+    public static async Task<IResult> Verify(HttpContext http, [AsParameters] MagicLinkServices services)
+    {
+        if (await EnabledAsync(http, services) is { } off)
+        {
+            return off;
+        }
+
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, "invalid_request", "The form expired. Open the link from your mail again.");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var token = form["token"].ToString();
+        var totp = form["totp"].ToString().Trim() is { Length: > 0 } code ? code : null;
+        if (token.Length is 0 or > 200)
+        {
+            return InvalidLink(http);
+        }
+
+        var signIn = await services.Links.SignInWithLinkAsync(services.Tenant.TenantId, token, totp, http.Connection.RemoteIpAddress?.ToString(), http.RequestAborted);
+        var verdict = signIn?.Verdict;
+        switch (verdict?.Outcome)
+        {
+            case null:
+                return HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+            case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
+                var session = await services.Sessions.CreateAsync(userId, "magic_link", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
+                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
+                return signIn!.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug)
+                    ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
+                    : HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>");
+            case AuthenticationOutcomes.MfaRequired:
+                return Confirm(http, services, token, needsCode: true, error: null);
+            case AuthenticationOutcomes.MfaInvalid:
+                return Confirm(http, services, token, needsCode: true, "That code is not valid. Try the current one.");
+            case AuthenticationOutcomes.Locked:
+                return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and ask for a new link.", StatusCodes.Status403Forbidden);
+            default:
+                return InvalidLink(http);
+        }
+    }
+
+    public static async Task<IResult> CheckEmail(HttpContext http, [AsParameters] MagicLinkServices services)
+    {
+        var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        if (settings is null)
+        {
+            return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "The check is unavailable right now; try again.");
+        }
+
+        if (!settings.EmailFirstLogin)
+        {
+            return ApiErrors.NotFound("Email-first login");
+        }
+
+        var email = http.Request.HasFormContentType ? (await http.Request.ReadFormAsync(http.RequestAborted))["email"].ToString().Trim() : string.Empty;
+        if (email.Length is 0 or > 320 || !email.Contains('@', StringComparison.Ordinal))
+        {
+            return ApiErrors.Validation("email", "must be an email address");
+        }
+
+        var (found, _) = await services.Users.FindByLoginAsync(services.Tenant.TenantId, email, http.RequestAborted);
+        if (found is null)
+        {
+            return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "The check is unavailable right now; try again.");
+        }
+
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Json(new Dictionary<string, bool> { ["exists"] = found.Value });
+    }
+
+    /// <summary>Null when the tenant offers sign-in links; otherwise the page to answer.</summary>
+    private static async Task<IResult?> EnabledAsync(HttpContext http, MagicLinkServices services) =>
+        await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted) switch
+        {
+            null => HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable),
+            { MagicLinkEnabled: false } => HostedPage.Error(http, "not_found", "Sign-in links are not used here. Sign in with your password.", StatusCodes.Status404NotFound),
+            _ => null,
+        };
+
+    private static IResult InvalidLink(HttpContext http) =>
+        HostedPage.Error(http, "invalid_request", "This sign-in link is not valid: it was used, it expired, or a newer one was sent. Ask for a new link.");
+
+    private static IResult Confirm(HttpContext http, MagicLinkServices services, string token, bool needsCode, string? error)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}{VerifyPath}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("token", token) +
+            (needsCode
+                ? "<label for=\"totp\">Code from your authenticator app</label>" +
+                  "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" required>" +
+                  "<button type=\"submit\">Verify and sign in</button>"
+                : "<p>Continue to sign in with the link from your mail.</p><button type=\"submit\">Sign in</button>") +
+            "</form>";
+        return HostedPage.Render(http, needsCode ? "Two-step verification" : "Sign in", body,
+            error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized);
+    }
+}
