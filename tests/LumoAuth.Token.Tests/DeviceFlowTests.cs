@@ -219,6 +219,48 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
     }
 
     /// <summary>A tenant with a user and a public TV client of the device grant.</summary>
+    [Fact]
+    public async Task DeviceRequest_NamingAResource_GetsATokenForIt_AndAnUnregisteredOneIsInvalidTarget()
+    {
+        const string api = "https://photos.example.com/api";
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "TV app",
+            applicationType = "native",
+            grantTypes = new[] { DeviceGrant, "refresh_token" },
+            allowedScopes = new[] { "openid", "offline_access" },
+            audienceUris = new[] { api },
+        });
+        using var http = suite.Token.CreateClient();
+        using (var unregistered = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
+                   Form(new() { ["client_id"] = setup.ClientId, ["resource"] = "https://elsewhere.example.com/" })))
+        {
+            await HttpAssert.OAuthErrorAsync(unregistered, HttpStatusCode.BadRequest, "invalid_target");
+        }
+
+        using var started = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
+            Form(new() { ["client_id"] = setup.ClientId, ["scope"] = "openid offline_access", ["resource"] = api }));
+        var codes = await HttpAssert.JsonAsync(started, HttpStatusCode.OK);
+        using var browser = suite.Browser();
+        var confirm = await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
+        using (await DecideAsync(browser, confirm, accept: true))
+        {
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var granted = await PollAsync(setup, codes.GetProperty("device_code").GetString()!);
+        var tokens = await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+        Assert.Equal([api], new JsonWebToken(tokens.GetProperty("access_token").GetString()).Audiences);
+
+        // The refresh token keeps the grant's resource, and cannot widen it.
+        using var widened = await http.PostAsync(setup.TokenEndpoint, Form(new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+            ["resource"] = setup.Issuer,
+        }));
+        await HttpAssert.OAuthErrorAsync(widened, HttpStatusCode.BadRequest, "invalid_target");
+    }
+
     private async Task<(SignInSetup Setup, JsonElement Client)> TvAsync()
     {
         var setup = await suite.SetUpAsync(new

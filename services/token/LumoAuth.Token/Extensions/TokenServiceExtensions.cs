@@ -202,6 +202,8 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(ResourceIndicators.CheckRequested.AuthorizationDescriptor)
                     .AddEventHandler(ResourceIndicators.CheckRequested.PushedDescriptor)
                     .AddEventHandler(ResourceIndicators.CheckRequested.TokenDescriptor)
+                    .AddEventHandler(ResourceIndicators.CheckRequested.DeviceDescriptor)
+                    .AddEventHandler(ResourceIndicators.DeviceGrantResources.Descriptor)
                     .AddEventHandler(ResourceIndicators.WithinTheGrant.Descriptor)
                     .AddEventHandler(ResourceIndicators.Audiences.Descriptor)
                     .AddEventHandler(ResourceIndicators.Advertise.Descriptor);

@@ -13,7 +13,7 @@ namespace LumoAuth.Token.Protocol;
 
 /// <summary>
 /// Resource indicators (RFC 8707). A request may name the APIs it wants a token for (<c>resource</c>, repeatable) at
-/// the authorization, PAR and token endpoints; each must be an absolute URI without fragment and registered for the
+/// the authorization, PAR, device authorization and token endpoints; each must be an absolute URI without fragment and registered for the
 /// client (its <c>audienceUris</c>, exact or prefix, or the tenant's own API), and at the token endpoint a code or
 /// refresh token's request may only narrow what the grant holds. The access token's <c>aud</c> is then the named
 /// resources; without any, it stays the tenant's API. Errors are <c>invalid_target</c> in the docs' words.
@@ -52,7 +52,8 @@ public static class ResourceIndicators
     public sealed class CheckRequested(ClientCache clients, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>,
-        IOpenIddictServerHandler<ValidateTokenRequestContext>
+        IOpenIddictServerHandler<ValidateTokenRequestContext>,
+        IOpenIddictServerHandler<ValidateDeviceAuthorizationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor AuthorizationDescriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
@@ -74,6 +75,17 @@ public static class ResourceIndicators
                 .SetOrder(OpenIddictServerHandlers.Exchange.ValidateResourceParameter.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
+
+        // OpenIddict has no resource check of its own at the device authorization endpoint: this is the only one.
+        public static OpenIddictServerHandlerDescriptor DeviceDescriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateDeviceAuthorizationRequestContext>()
+                .UseScopedHandler<CheckRequested>()
+                .SetOrder(OpenIddictServerHandlers.Device.ValidateDeviceAuthentication.Descriptor.Order + 2)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ValidateDeviceAuthorizationRequestContext context) =>
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidateAuthorizationRequestContext context) =>
             Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
@@ -97,7 +109,7 @@ public static class ResourceIndicators
         }
     }
 
-    /// <summary>A code or refresh token's request may only narrow the resources its grant holds (RFC 8707 §2.2).</summary>
+    /// <summary>A code, device code or refresh token's request may only narrow the resources its grant holds (RFC 8707 §2.2).</summary>
     public sealed class WithinTheGrant : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
@@ -110,10 +122,35 @@ public static class ResourceIndicators
         public ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
             var requested = context.Request.GetResources();
-            if (!requested.IsDefaultOrEmpty && (context.AuthorizationCodePrincipal ?? context.RefreshTokenPrincipal) is { } grant
+            if (!requested.IsDefaultOrEmpty && (context.AuthorizationCodePrincipal ?? context.DeviceCodePrincipal ?? context.RefreshTokenPrincipal) is { } grant
                 && !requested.All(grant.GetResources().Contains))
             {
                 context.Reject(InvalidTarget, "Requested resources must be a subset of granted resources");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// The resources a device asks for become its grant's: OpenIddict does not carry them from the device authorization
+    /// request into the device and user codes, so they are put on the principal both are made from.
+    /// </summary>
+    public sealed class DeviceGrantResources : IOpenIddictServerHandler<ProcessSignInContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
+                .UseSingletonHandler<DeviceGrantResources>()
+                .SetOrder(Math.Min(OpenIddictServerHandlers.PrepareDeviceCodePrincipal.Descriptor.Order, OpenIddictServerHandlers.PrepareUserCodePrincipal.Descriptor.Order) - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ProcessSignInContext context)
+        {
+            if (context.EndpointType == OpenIddictServerEndpointType.DeviceAuthorization && context.Principal is { } principal
+                && context.Request.GetResources() is { IsDefaultOrEmpty: false } resources)
+            {
+                principal.SetResources(resources);
             }
 
             return ValueTask.CompletedTask;

@@ -132,6 +132,9 @@ public static class DeviceVerificationEndpoints
             return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
         }
 
+        // The resources the device asked for (RFC 8707) are the grant's.
+        identity.SetResources(request.GetResources());
+
         // One grant per approval: its refresh tokens rotate and are revoked as a family, like a code grant's.
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
         var authorization = await services.Authorizations.CreateAsync(
