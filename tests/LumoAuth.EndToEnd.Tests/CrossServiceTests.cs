@@ -239,6 +239,24 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
         using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(delegated));
         await ApiAssert.OkAsync(check);
+
+        // What the delegated token does is audited with who it was done for and who did it (principal.actor_chain).
+        using var write = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/write", new { writes = new[] { tuple } }, SuiteFixture.Bearer(delegated));
+        await ApiAssert.OkAsync(write);
+        System.Text.Json.Nodes.JsonNode? entry = null;
+        for (var attempt = 0; attempt < 50 && entry is null; attempt++)
+        {
+            using var audit = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?action=relationships_written", configure: SuiteFixture.ApiKey(tenant.ApiKey));
+            entry = (await ApiAssert.OkAsync(audit))["data"]!.AsArray().FirstOrDefault();
+            if (entry is null)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.NotNull(entry);
+        Assert.Equal($"client:{service.ClientId}", entry["principal"]!["subject"]!.GetValue<string>());
+        Assert.Equal([$"client:{worker.ClientId}"], entry["principal"]!["actor_chain"]!.AsArray().Select(a => a!.GetValue<string>()));
     }
 
     [Fact]

@@ -30,8 +30,12 @@ public interface IBatchedEvent
     IEnumerable<IntegrationEvent> Items { get; }
 }
 
-/// <summary>The actor behind an event. <see cref="Type"/> is one of <see cref="ActorTypes"/>.</summary>
-public sealed record EventActor(string Type, string Id, string? Email = null);
+/// <summary>
+/// The actor behind an event. <see cref="Type"/> is one of <see cref="ActorTypes"/>. <see cref="ActorChain"/>: when the
+/// request carried a delegated token (RFC 8693 <c>act</c>), the actors acting for this principal, in the order the
+/// delegation was made (the one that presented the token last).
+/// </summary>
+public sealed record EventActor(string Type, string Id, string? Email = null, IReadOnlyList<string>? ActorChain = null);
 
 public static class ActorTypes
 {

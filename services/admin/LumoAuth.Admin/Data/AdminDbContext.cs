@@ -201,6 +201,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(a => a.ActorType).HasMaxLength(20);
             e.Property(a => a.ActorId).HasMaxLength(200);
             e.Property(a => a.ActorEmail).HasMaxLength(320);
+            e.Property(a => a.ActorChain).HasColumnType("jsonb");
             e.Property(a => a.TargetType).HasMaxLength(50);
             e.Property(a => a.TargetId).HasMaxLength(200);
             e.Property(a => a.Outcome).HasMaxLength(20);

@@ -248,6 +248,9 @@ public sealed class AuditLogEntry
 
     public string? ActorEmail { get; set; }
 
+    /// <summary>The actors of a delegated token the action was done with, earliest first (JSON array); null otherwise.</summary>
+    public string? ActorChain { get; set; }
+
     public string? TargetType { get; set; }
 
     public string? TargetId { get; set; }

@@ -170,9 +170,45 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
 
         var sub = user.FindFirst(LumoClaims.Subject)?.Value;
         var clientId = user.FindFirst(LumoClaims.ClientId)?.Value ?? user.FindFirst("azp")?.Value;
+        var chain = ActorChainOf(user);
         return sub is not null && sub != clientId
-            ? new EventActor(ActorTypes.User, sub, user.FindFirst("email")?.Value)
-            : clientId is not null ? new EventActor(ActorTypes.Client, clientId) : null;
+            ? new EventActor(ActorTypes.User, sub, user.FindFirst("email")?.Value, chain)
+            : clientId is not null ? new EventActor(ActorTypes.Client, clientId, ActorChain: chain) : null;
+    }
+
+    /// <summary>
+    /// The actors of a delegated token's <c>act</c> claim (RFC 8693 §4.1: the current actor outermost, earlier ones nested),
+    /// earliest first; null for a token nobody acts with.
+    /// </summary>
+    public static IReadOnlyList<string>? ActorChainOf(ClaimsPrincipal user)
+    {
+        if (user.FindFirst("act")?.Value is not { Length: > 0 } json)
+        {
+            return null;
+        }
+
+        var chain = new List<string>();
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json);
+            var node = document.RootElement;
+            while (node.ValueKind == System.Text.Json.JsonValueKind.Object && chain.Count < 10)
+            {
+                if (node.TryGetProperty("sub", out var sub) && sub.GetString() is { } actor)
+                {
+                    chain.Add(actor);
+                }
+
+                node = node.TryGetProperty("act", out var nested) ? nested : default;
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+
+        chain.Reverse();
+        return chain.Count == 0 ? null : chain;
     }
 
     private static string? Truncate(string value, int max) =>

@@ -79,6 +79,9 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
 
+                    b.Property<string>("ActorChain")
+                        .HasColumnType("jsonb");
+
                     b.Property<string>("ActorEmail")
                         .HasMaxLength(320)
                         .HasColumnType("character varying(320)");

@@ -33,16 +33,16 @@ public sealed class AuditConsumer<TEvent>(AdminDbContext db) : IConsumer<TEvent>
         // One statement for the whole message. Insert-if-absent keeps the log append-only and the consumer
         // idempotent without a separate inbox row; keyed by the event id, each row maintains two indexes, not three.
         await db.Database.ExecuteSqlInterpolatedAsync($"""
-            INSERT INTO audit_logs ("Id", "TenantId", "Action", "Category", "ActorType", "ActorId", "ActorEmail",
+            INSERT INTO audit_logs ("Id", "TenantId", "Action", "Category", "ActorType", "ActorId", "ActorEmail", "ActorChain",
                 "TargetType", "TargetId", "Outcome", "IpAddress", "UserAgent", "CorrelationId", "Metadata", "Timestamp")
-            SELECT id, tenant, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
+            SELECT id, tenant, action, category, actor_type, actor_id, actor_email, CAST(actor_chain AS jsonb), target_type, target_id, outcome,
                 ip, user_agent, correlation, CAST(metadata AS jsonb), at
             FROM unnest({Column(entries, e => e.Id)}, {Column(entries, e => e.TenantId)}, {Column(entries, e => e.Action)},
                 {Column(entries, e => e.Category)}, {Column(entries, e => e.ActorType)}, {Column(entries, e => e.ActorId)},
-                {Column(entries, e => e.ActorEmail)}, {Column(entries, e => e.TargetType)}, {Column(entries, e => e.TargetId)},
+                {Column(entries, e => e.ActorEmail)}, {Column(entries, e => e.ActorChain)}, {Column(entries, e => e.TargetType)}, {Column(entries, e => e.TargetId)},
                 {Column(entries, e => e.Outcome)}, {Column(entries, e => e.IpAddress)}, {Column(entries, e => e.UserAgent)},
                 {Column(entries, e => e.CorrelationId)}, {Column(entries, e => e.Metadata)}, {Column(entries, e => e.Timestamp)})
-                AS rows(id, tenant, action, category, actor_type, actor_id, actor_email, target_type, target_id, outcome,
+                AS rows(id, tenant, action, category, actor_type, actor_id, actor_email, actor_chain, target_type, target_id, outcome,
                     ip, user_agent, correlation, metadata, at)
             ON CONFLICT ("Id") DO NOTHING
             """, context.CancellationToken);
@@ -93,6 +93,7 @@ public static class AuditMapping
             ActorType = @event.Actor?.Type ?? "system",
             ActorId = @event.Actor?.Id,
             ActorEmail = @event.Actor?.Email,
+            ActorChain = @event.Actor?.ActorChain is { Count: > 0 } chain ? System.Text.Json.JsonSerializer.Serialize(chain) : null,
             TargetType = targetType,
             TargetId = targetId,
             Outcome = shape.Outcome,

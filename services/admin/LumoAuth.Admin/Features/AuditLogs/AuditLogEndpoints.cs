@@ -1,5 +1,7 @@
+using System.Text.Json.Serialization;
 using System.Text.Json;
 using LumoAuth.Admin.Data;
+using LumoAuth.Contracts;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
@@ -91,18 +93,36 @@ public sealed record AuditLogQuery(
 
 public sealed record AuditActor(string Type, string? Id, string? Email);
 
+/// <summary>
+/// Who acted, for an action done with a delegated token (RFC 8693): the principal the token names and the actors acting
+/// for it, earliest first — the docs' <c>principal.subject</c> and <c>principal.actor_chain</c>.
+/// </summary>
+public sealed record AuditPrincipal(
+    [property: JsonPropertyName("subject")] string Subject,
+    [property: JsonPropertyName("actor_chain")] IReadOnlyList<string> ActorChain);
+
 public sealed record AuditTarget(string? Type, string? Id);
 
 public sealed record AuditLogResponse(
     string Id, string Action, string Category, AuditActor Actor, AuditTarget? Target, string Outcome,
     string? IpAddress, string? UserAgent, string? CorrelationId, JsonElement Metadata, DateTimeOffset Timestamp)
 {
+    /// <summary>Present only for actions done with a delegated token.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AuditPrincipal? Principal { get; init; }
+
     private const string IdPrefix = "log_";
 
     public static AuditLogResponse From(AuditLogEntry e) => new(
         IdPrefix + e.Id.ToString("N"), e.Action, e.Category, new AuditActor(e.ActorType, e.ActorId, e.ActorEmail),
         e.TargetType is null && e.TargetId is null ? null : new AuditTarget(e.TargetType, e.TargetId),
-        e.Outcome, e.IpAddress, e.UserAgent, e.CorrelationId, JsonDocument.Parse(e.Metadata).RootElement.Clone(), e.Timestamp);
+        e.Outcome, e.IpAddress, e.UserAgent, e.CorrelationId, JsonDocument.Parse(e.Metadata).RootElement.Clone(), e.Timestamp)
+    {
+        Principal = e.ActorChain is { } chain && e.ActorId is { } subject
+            // Typed references as the docs write them; an actor of a token exchange is always an OAuth client here.
+            ? new AuditPrincipal($"{e.ActorType}:{subject}", (JsonSerializer.Deserialize<List<string>>(chain) ?? []).Select(actor => $"{ActorTypes.Client}:{actor}").ToList())
+            : null,
+    };
 
     public static bool TryParseId(string value, out Guid id)
     {
