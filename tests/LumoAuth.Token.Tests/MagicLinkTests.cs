@@ -48,7 +48,7 @@ public sealed class MagicLinkTests(TokenSuite suite) : IClassFixture<TokenSuite>
 
         using var again = await SubmitAsync(browser, confirm);
         Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
-        Assert.Contains("not valid", await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("data-error=\"invalid_token\"", await again.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         var login = await suite.AuditEntryAsync(setup, "user_login_succeeded");
         Assert.Contains("email", login.GetProperty("metadata").GetProperty("methods").EnumerateArray().Select(m => m.GetString()));

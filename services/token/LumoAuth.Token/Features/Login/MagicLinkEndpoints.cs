@@ -75,9 +75,9 @@ public static class MagicLinkEndpoints
             return off;
         }
 
-        return token is { Length: > 0 and <= 200 }
-            ? Confirm(http, services, token, needsCode: false, error: null)
-            : InvalidLink(http);
+        return AccountPage.IsWellFormedToken(token)
+            ? Confirm(http, services, token!, needsCode: false, error: null)
+            : InvalidLink(http, services);
     }
 
     public static async Task<IResult> Verify(HttpContext http, [AsParameters] MagicLinkServices services)
@@ -87,22 +87,13 @@ public static class MagicLinkEndpoints
             return off;
         }
 
-        try
+        var (form, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidLink(http, services));
+        if (refusal is not null)
         {
-            await services.Antiforgery.ValidateRequestAsync(http);
-        }
-        catch (AntiforgeryValidationException)
-        {
-            return HostedPage.Error(http, "invalid_request", "The form expired. Open the link from your mail again.");
+            return refusal;
         }
 
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
-        var token = form["token"].ToString();
         var totp = form["totp"].ToString().Trim() is { Length: > 0 } code ? code : null;
-        if (token.Length is 0 or > 200)
-        {
-            return InvalidLink(http);
-        }
 
         var signIn = await services.Links.SignInWithLinkAsync(services.Tenant.TenantId, token, totp, http.Connection.RemoteIpAddress?.ToString(), http.RequestAborted);
         var verdict = signIn?.Verdict;
@@ -123,7 +114,7 @@ public static class MagicLinkEndpoints
             case AuthenticationOutcomes.Locked:
                 return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and ask for a new link.", StatusCodes.Status403Forbidden);
             default:
-                return InvalidLink(http);
+                return InvalidLink(http, services);
         }
     }
 
@@ -165,16 +156,14 @@ public static class MagicLinkEndpoints
             _ => null,
         };
 
-    private static IResult InvalidLink(HttpContext http) =>
-        HostedPage.Error(http, "invalid_request", "This sign-in link is not valid: it was used, it expired, or a newer one was sent. Ask for a new link.");
+    private static IResult InvalidLink(HttpContext http, MagicLinkServices services) =>
+        AccountPage.InvalidLink(http, services.Tenant.Slug, "A newer link may have been sent: use the newest, or ask for a new one on the sign-in page.");
 
     private static IResult Confirm(HttpContext http, MagicLinkServices services, string token, bool needsCode, string? error)
     {
-        var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}{VerifyPath}\">" +
-            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("token", token) +
+            AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{VerifyPath}", token) +
             (needsCode
                 ? "<label for=\"totp\">Code from your authenticator app</label>" +
                   "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" required>" +
