@@ -156,6 +156,45 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     }
 
     [Fact]
+    public async Task BackupCodes_ShownAtEnrolment_EachWorksOnce_ANewSetReplacesTheOld_AndResetRemovesThem()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var id = await factory.CreateUserAsync(tenant, "backup@example.com", Password);
+        await ApiAssert.ErrorAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/backup-codes", null), 404, "resource_not_found");
+
+        var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        var confirmed = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{id}/mfa/totp/confirm",
+            new { code = new Totp(Base32Encoding.ToBytes(secret)).ComputeTotp() })))["data"]!;
+        var codes = confirmed["backupCodes"]!.AsArray().Select(c => c!.GetValue<string>()).ToList();
+        Assert.Equal(10, codes.Distinct().Count());
+        Assert.All(codes, c => Assert.Matches("^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$", c));
+        Assert.DoesNotContain(codes[0], await admin.GetStringAsync($"{tenant.Api}/admin/users/{id}/mfa"));
+
+        // Typed in lower case without dashes, it still counts; once.
+        var typed = codes[0].Replace("-", string.Empty, StringComparison.Ordinal).ToLowerInvariant();
+        var ok = await LoginAsync(tenant.Id, "backup@example.com", Password, typed);
+        Assert.Equal(AuthenticationOutcomes.Success, ok.Outcome);
+        Assert.Contains("mfa", ok.AuthenticationMethods);
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant.Id, "backup@example.com", Password, codes[0])).Outcome);
+        Assert.Equal(9, (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{id}/mfa/backup-codes")))["data"]!["remaining"]!.GetValue<int>());
+
+        var renewed = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/backup-codes", null), 201))["data"]!["backupCodes"]!
+            .AsArray().Select(c => c!.GetValue<string>()).ToList();
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant.Id, "backup@example.com", Password, codes[1])).Outcome);
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "backup@example.com", Password, renewed[0])).Outcome);
+
+        // Another user's code is nobody else's.
+        var otherId = await factory.CreateUserAsync(tenant, "other@example.com", Password);
+        var otherSecret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{otherId}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{otherId}/mfa/totp/confirm", new { code = new Totp(Base32Encoding.ToBytes(otherSecret)).ComputeTotp() }));
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant.Id, "other@example.com", Password, renewed[1])).Outcome);
+
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/reset", null));
+        Assert.Equal(0, (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{id}/mfa/backup-codes")))["data"]!["remaining"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Totp_EnrolmentByTheTokenService_ForItsSignedInUser()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -67,6 +67,31 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task Login_BackupCode_TakesThePlaceOfTheTotpCode_Once()
+    {
+        var (setup, _) = await EnrolledAsync();
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        using var renewed = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/backup-codes", null);
+        var code = (await HttpAssert.JsonAsync(renewed, HttpStatusCode.Created)).GetProperty("data").GetProperty("backupCodes")[0].GetString()!;
+
+        async Task<HttpResponseMessage> LoginWithAsync(HttpClient browser)
+        {
+            using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+            var html = await first.Content.ReadAsStringAsync();
+            Assert.Contains("or a backup code", html, StringComparison.Ordinal);
+            return await SubmitCodeAsync(browser, html, code);
+        }
+
+        using (var signedIn = await LoginWithAsync(suite.Browser()))
+        {
+            Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var again = await LoginWithAsync(suite.Browser());
+        Assert.Equal(HttpStatusCode.Unauthorized, again.StatusCode);
+    }
+
+    [Fact]
     public async Task Login_WrongTotpCode_StaysOnTheCodeStep_WithoutSession()
     {
         var (setup, _) = await EnrolledAsync();

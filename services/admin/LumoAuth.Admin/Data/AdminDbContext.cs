@@ -22,6 +22,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<MfaFactor> MfaFactors => Set<MfaFactor>();
 
+    public DbSet<BackupCode> BackupCodes => Set<BackupCode>();
+
     public DbSet<Group> Groups => Set<Group>();
 
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
@@ -99,6 +101,14 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.HasIndex(t => t.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<BackupCode>(e =>
+        {
+            e.ToTable("backup_codes");
+            e.HasIndex(c => new { c.UserId, c.CodeHash }).IsUnique();
+            e.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(c => c.TenantId == tenant.CurrentTenantId);
         });
 
         modelBuilder.Entity<MfaFactor>(e =>

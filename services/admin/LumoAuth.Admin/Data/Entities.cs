@@ -176,6 +176,22 @@ public static class MfaFactorTypes
     public const string Totp = "totp";
 }
 
+/// <summary>A one-time recovery code that stands in for the TOTP factor once; only its SHA-256 is kept.</summary>
+public sealed class BackupCode
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public byte[] CodeHash { get; set; } = [];
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? UsedAt { get; set; }
+}
+
 public sealed class Group
 {
     public Guid Id { get; set; }

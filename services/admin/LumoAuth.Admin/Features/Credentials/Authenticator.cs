@@ -101,7 +101,9 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
                 return Failure(AuthenticationOutcomes.MfaRequired);
             }
 
-            if (!await totp.VerifyAndConsumeAsync(factor, request.TotpCode.Trim(), cancellationToken))
+            var code = request.TotpCode.Trim();
+            if (!await totp.VerifyAndConsumeAsync(factor, code, cancellationToken)
+                && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
             {
                 return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken);
             }

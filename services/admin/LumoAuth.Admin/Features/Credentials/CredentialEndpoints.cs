@@ -29,6 +29,7 @@ public static class CredentialEndpoints
         internalApi.MapGet(InternalRoutes.UserByLogin, FindUserByLogin).WithName("InternalFindUserByLogin");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp", InternalBeginTotp).WithName("InternalBeginTotpEnrolment");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp/confirm", InternalConfirmTotp).WithName("InternalConfirmTotpEnrolment");
+        internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/backup-codes", InternalRegenerateBackupCodes).WithName("InternalRegenerateBackupCodes");
 
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/mfa")
             .RequireAuthorization(Policies.TenantAdmin)
@@ -36,6 +37,8 @@ public static class CredentialEndpoints
         admin.MapGet("/", ListFactors).WithName("ListUserMfaFactors");
         admin.MapPost("/totp", BeginTotp).WithName("BeginUserTotpEnrolment");
         admin.MapPost("/totp/confirm", ConfirmTotp).WithName("ConfirmUserTotpEnrolment");
+        admin.MapGet("/backup-codes", CountBackupCodes).WithName("CountUserBackupCodes");
+        admin.MapPost("/backup-codes", RegenerateBackupCodes).WithName("RegenerateUserBackupCodes");
         return app;
     }
 
@@ -124,6 +127,42 @@ public static class CredentialEndpoints
         return user is null ? ApiErrors.NotFound("User") : await ConfirmAsync(user, request.Code, db, totp, cancellationToken);
     }
 
+    public static async Task<IResult> CountBackupCodes(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null
+            ? ApiErrors.NotFound("User")
+            : TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { remaining = await BackupCodes.RemainingAsync(db, user.Id, cancellationToken) }));
+    }
+
+    public static async Task<IResult> RegenerateBackupCodes(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        return user is null ? ApiErrors.NotFound("User") : await RegenerateAsync(user, db, cancellationToken);
+    }
+
+    public static async Task<IResult> InternalRegenerateBackupCodes(
+        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
+            : null;
+        return user is null ? ApiErrors.NotFound("User") : await RegenerateAsync(user, db, cancellationToken);
+    }
+
+    /// <summary>A new set of backup codes for a user with a confirmed TOTP factor; the old set stops working.</summary>
+    private static async Task<IResult> RegenerateAsync(User user, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        if (!await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp && f.Confirmed, cancellationToken))
+        {
+            return ApiErrors.NotFound("Confirmed TOTP factor");
+        }
+
+        var codes = await BackupCodes.ReplaceAsync(db, user, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<BackupCodesResponse>(new BackupCodesResponse(codes), "Backup codes replaced"));
+    }
+
     public static async Task<IResult> InternalBeginTotp(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)
     {
@@ -180,10 +219,11 @@ public static class CredentialEndpoints
 
         factor.Confirmed = true;
         factor.ConfirmedAt = DateTimeOffset.UtcNow;
+        var codes = await BackupCodes.ReplaceAsync(db, user, cancellationToken);
         db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Totp) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<MfaFactorResponse>(
-            new MfaFactorResponse(factor.Id, factor.Type, true, factor.CreatedAt, factor.ConfirmedAt), "TOTP enrolled"));
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<TotpEnrolledResponse>(
+            new TotpEnrolledResponse(factor.Id, factor.Type, true, factor.CreatedAt, factor.ConfirmedAt, codes), "TOTP enrolled"));
     }
 }
 
@@ -191,6 +231,23 @@ public static class CredentialEndpoints
 public sealed record ConfirmTotpRequest(string? Code);
 
 public sealed record MfaFactorResponse(Guid Id, string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt);
+
+/// <summary>A confirmed TOTP factor and the user's first backup codes, shown this once.</summary>
+public sealed record TotpEnrolledResponse(
+    Guid Id, string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt, IReadOnlyList<string> BackupCodes)
+{
+    [JsonPropertyName("_note")]
+    public string Note => BackupCodesResponse.ShownOnce;
+}
+
+/// <summary>A new set of backup codes, shown this once.</summary>
+public sealed record BackupCodesResponse(IReadOnlyList<string> BackupCodes)
+{
+    public const string ShownOnce = "Show the backup codes to the user once: each works once in place of a TOTP code.";
+
+    [JsonPropertyName("_note")]
+    public string Note => ShownOnce;
+}
 
 public sealed record TotpEnrolmentResponse(
     Guid FactorId, string Secret, string OtpauthUri,

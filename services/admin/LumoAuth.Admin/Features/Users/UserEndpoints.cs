@@ -228,6 +228,7 @@ public static class UserEndpoints
 
         var factors = await db.MfaFactors.Where(f => f.UserId == user.Id).ToListAsync(cancellationToken);
         db.MfaFactors.RemoveRange(factors);
+        db.BackupCodes.RemoveRange(await db.BackupCodes.Where(c => c.UserId == user.Id).ToListAsync(cancellationToken));
         db.AddEvent(new UserMfaReset(user.Id) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { userId = user.Id, removedFactors = factors.Count }, "MFA reset; the user enrols again at next login"));

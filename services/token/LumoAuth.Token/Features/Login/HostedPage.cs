@@ -107,6 +107,12 @@ public static class HostedPage
         return parsed.Scheme is "http" or "https" ? " " + parsed.GetLeftPart(UriPartial.Authority) : " " + parsed.Scheme + ":";
     }
 
+    /// <summary>The second-factor field: a code from the authenticator app, or one of the user's backup codes.</summary>
+    public const string SecondFactorInput =
+        "<label for=\"totp\">Code from your authenticator app, or a backup code</label>" +
+        "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" " +
+        "pattern=\"[0-9]{6,8}|[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}\" required>";
+
     public static string Field(string name, string value) =>
         $"<input type=\"hidden\" name=\"{Encode(name)}\" value=\"{Encode(value)}\">";
 }

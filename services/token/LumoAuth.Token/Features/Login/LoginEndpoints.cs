@@ -239,8 +239,7 @@ public static class LoginEndpoints
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", sealedPending) +
-            "<label for=\"totp\">Code from your authenticator app</label>" +
-            "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" required>" +
+            HostedPage.SecondFactorInput +
             "<button type=\"submit\">Verify</button></form>";
         return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized, ClientRedirectOf(pending.ReturnUrl));
     }

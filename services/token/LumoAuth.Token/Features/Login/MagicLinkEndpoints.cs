@@ -165,8 +165,7 @@ public static class MagicLinkEndpoints
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{VerifyPath}", token) +
             (needsCode
-                ? "<label for=\"totp\">Code from your authenticator app</label>" +
-                  "<input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6,8}\" required>" +
+                ? HostedPage.SecondFactorInput +
                   "<button type=\"submit\">Verify and sign in</button>"
                 : "<p>Continue to sign in with the link from your mail.</p><button type=\"submit\">Sign in</button>") +
             "</form>";
