@@ -42,6 +42,7 @@ public static class GatewayRoutes
         ("/t/{tenantSlug}/account/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/magic-link/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/check-email", ServiceNames.Token),
+        ("/t/{tenantSlug}/webauthn/{**rest}", ServiceNames.Token),
 
         // authorization: Zanzibar, RBAC, ABAC, AuthZEN and their admin resources
         (Api + "/zanzibar/{**rest}", ServiceNames.Authorization),

@@ -42,6 +42,7 @@ app.MapAuditLogEndpoints();
 app.MapCredentialEndpoints();
 app.MapTokenRedemptionEndpoints();
 app.MapMagicLinkEndpoints();
+app.MapPasskeyEndpoints();
 app.MapInternalEndpoints();
 app.MapHostedPageEndpoints();
 // The API description is public (the same for every tenant); served under a tenant path because the

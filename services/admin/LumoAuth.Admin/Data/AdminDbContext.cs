@@ -24,6 +24,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<BackupCode> BackupCodes => Set<BackupCode>();
 
+    public DbSet<PasskeyCredential> Passkeys => Set<PasskeyCredential>();
+
     public DbSet<Group> Groups => Set<Group>();
 
     public DbSet<GroupMember> GroupMembers => Set<GroupMember>();
@@ -101,6 +103,17 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.HasIndex(t => t.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<PasskeyCredential>(e =>
+        {
+            e.ToTable("passkeys");
+            e.Property(p => p.CredentialId).HasMaxLength(1023);
+            e.Property(p => p.Name).HasMaxLength(100);
+            e.HasIndex(p => new { p.TenantId, p.CredentialId }).IsUnique();
+            e.HasIndex(p => p.UserId);
+            e.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
         });
 
         modelBuilder.Entity<BackupCode>(e =>

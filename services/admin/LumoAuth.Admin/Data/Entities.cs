@@ -176,6 +176,37 @@ public static class MfaFactorTypes
     public const string Totp = "totp";
 }
 
+/// <summary>
+/// A passkey (WebAuthn discoverable credential) of a user: the authenticator keeps the private key, we keep the public
+/// key (COSE), the credential id, the user handle it was made for and the signature counter.
+/// </summary>
+public sealed class PasskeyCredential
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public byte[] CredentialId { get; set; } = [];
+
+    public byte[] PublicKey { get; set; } = [];
+
+    public byte[] UserHandle { get; set; } = [];
+
+    public long SignCount { get; set; }
+
+    public Guid AaGuid { get; set; }
+
+    public string Name { get; set; } = "Passkey";
+
+    public bool BackedUp { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset? LastUsedAt { get; set; }
+}
+
 /// <summary>A one-time recovery code that stands in for the TOTP factor once; only its SHA-256 is kept.</summary>
 public sealed class BackupCode
 {

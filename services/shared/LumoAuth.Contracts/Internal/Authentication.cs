@@ -49,3 +49,30 @@ public sealed record UserProfile(
 public sealed record RolesOfRequest(Guid TenantId, string Subject);
 
 public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);
+
+/// <summary>
+/// Passkeys (WebAuthn) for the token service's hosted pages; admin keeps the credentials and runs the checks. The
+/// options admin answers are WebAuthn's JSON (<c>PublicKeyCredentialCreationOptions</c> / <c>…RequestOptions</c>); the
+/// token service keeps them, unchanged, until the browser's answer comes back with them.
+/// </summary>
+public static class PasskeyRoutes
+{
+    public const string RegistrationOptions = InternalRoutes.Prefix + "/users/{userId:guid}/passkeys/options";
+    public const string Register = InternalRoutes.Prefix + "/users/{userId:guid}/passkeys";
+    public const string AssertionOptions = InternalRoutes.Prefix + "/passkeys/assertion-options";
+    public const string Authenticate = InternalRoutes.Prefix + "/passkeys/authenticate";
+
+    public static string For(string route, Guid userId, Guid tenantId) =>
+        route.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenantId}";
+}
+
+/// <summary>The browser's <c>navigator.credentials.create()</c> answer, with the options it answered.</summary>
+public sealed record RegisterPasskey(string? Options, System.Text.Json.JsonElement Response, string? Name);
+
+public sealed record PasskeyAssertionOptionsRequest(Guid TenantId);
+
+/// <summary>The browser's <c>navigator.credentials.get()</c> answer, with the options it answered; the verdict is an <see cref="AuthenticateResponse"/>.</summary>
+public sealed record AuthenticateWithPasskey(Guid TenantId, string? Options, System.Text.Json.JsonElement Response, string? IpAddress);
+
+/// <summary>A registered passkey, as shown to its user and to admins (never its key).</summary>
+public sealed record PasskeyInfo(Guid Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, bool BackedUp);

@@ -33,6 +33,81 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
         }
     }
 
+    /// <summary>WebAuthn creation options for a new passkey of the user (JSON), or null when admin refuses or cannot be reached.</summary>
+    public Task<string?> PasskeyRegistrationOptionsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        PostForJsonTextAsync("passkey registration options", PasskeyRoutes.For(PasskeyRoutes.RegistrationOptions, userId, tenantId), new { }, cancellationToken);
+
+    /// <summary>WebAuthn request options for a passkey sign-in (JSON), or null when admin cannot be reached.</summary>
+    public Task<string?> PasskeyAssertionOptionsAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        PostForJsonTextAsync("passkey sign-in options", PasskeyRoutes.AssertionOptions, new PasskeyAssertionOptionsRequest(tenantId), cancellationToken);
+
+    /// <summary>Registers the browser's new passkey: the passkey, or null with admin's reason (null reason: admin unreachable).</summary>
+    public async Task<(PasskeyInfo? Passkey, string? Problem)> RegisterPasskeyAsync(Guid tenantId, Guid userId, RegisterPasskey request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(PasskeyRoutes.For(PasskeyRoutes.Register, userId, tenantId), request, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return ((await response.Content.ReadFromJsonAsync<DataEnvelope<PasskeyInfo>>(cancellationToken))?.Data, null);
+            }
+
+            LogAdminStatus(logger, "passkey registration", (int)response.StatusCode);
+            return (null, (int)response.StatusCode < 500 ? "The passkey could not be registered." : null);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, "passkey registration", ex);
+            return (null, null);
+        }
+    }
+
+    /// <summary>Admin's verdict on a passkey sign-in, or null when admin cannot be reached.</summary>
+    public async Task<AuthenticateResponse?> AuthenticateWithPasskeyAsync(AuthenticateWithPasskey request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(PasskeyRoutes.Authenticate, request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogAdminStatus(logger, "passkey sign-in", (int)response.StatusCode);
+                return null;
+            }
+
+            return await response.Content.ReadFromJsonAsync<AuthenticateResponse>(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, "passkey sign-in", ex);
+            return null;
+        }
+    }
+
+    private async Task<string?> PostForJsonTextAsync(string call, string route, object body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var response = await client.PostAsJsonAsync(route, body, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogAdminStatus(logger, call, (int)response.StatusCode);
+                return null;
+            }
+
+            return await response.Content.ReadAsStringAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            LogAdminUnavailable(logger, call, ex);
+            return null;
+        }
+    }
+
+    private sealed record DataEnvelope<T>(T? Data);
+
     /// <summary>The user's profile; null when the user does not exist (or admin cannot say).</summary>
     public async Task<UserProfile?> GetProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         (await LookUpAsync(tenantId, userId, cancellationToken)).Profile;

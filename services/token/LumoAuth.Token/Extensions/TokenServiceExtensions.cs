@@ -286,6 +286,7 @@ public static class TokenServiceExtensions
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
         app.MapMagicLinkEndpoints();
+        app.MapPasskeyEndpoints();
         app.MapRegistrationEndpoints();
         app.MapAccountPages();
         app.MapSessionEndpoints();

@@ -51,7 +51,7 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         }
 
         // Revealed only to someone who knows the password.
-        return await SecondStepAsync(request, user, "pwd", addressProven: false, claim: null, cancellationToken);
+        return await SecondStepAsync(request, user, ["pwd"], addressProven: false, claim: null, cancellationToken);
     }
 
     /// <summary>
@@ -69,12 +69,28 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             return Failure(AuthenticationOutcomes.Locked, user.LockedUntil);
         }
 
-        return await SecondStepAsync(request, user, "email", addressProven: true, claim, cancellationToken);
+        return await SecondStepAsync(request, user, ["email"], addressProven: true, claim, cancellationToken);
+    }
+
+    /// <summary>
+    /// Sign-in with a passkey the caller has verified (<see cref="Passkeys"/>): possession of the key and the user's
+    /// verification on the authenticator are two factors already, so no TOTP code is asked.
+    /// </summary>
+    public async Task<AuthenticateResponse> SignInWithPasskeyAsync(Guid tenantId, User user, string? ipAddress, CancellationToken cancellationToken)
+    {
+        var request = new AuthenticateRequest(tenantId, user.Email, string.Empty, null, ipAddress);
+        if (user.LockedUntil > DateTimeOffset.UtcNow)
+        {
+            await PublishAsync(request, user, new UserLoginFailed(user.Id, "locked"), cancellationToken);
+            return Failure(AuthenticationOutcomes.Locked, user.LockedUntil);
+        }
+
+        return await SecondStepAsync(request, user, ["hwk", "user", "mfa"], addressProven: false, claim: null, cancellationToken);
     }
 
     /// <summary>After the first factor: blocked accounts, unverified addresses, the TOTP factor, then the sign-in itself.</summary>
     private async Task<AuthenticateResponse> SecondStepAsync(
-        AuthenticateRequest request, User user, string firstFactor, bool addressProven, Func<CancellationToken, Task<bool>>? claim, CancellationToken cancellationToken)
+        AuthenticateRequest request, User user, IReadOnlyList<string> factors, bool addressProven, Func<CancellationToken, Task<bool>>? claim, CancellationToken cancellationToken)
     {
         if (user.Blocked || !user.IsActive || user.SoftDeletedAt is not null)
         {
@@ -90,8 +106,9 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             return Failure(AuthenticationOutcomes.EmailNotVerified);
         }
 
-        var methods = new List<string> { firstFactor };
-        var factor = await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
+        var methods = factors.ToList();
+        // A sign-in that took more than one factor already (a passkey) needs no TOTP code.
+        var factor = methods.Contains("mfa") ? null : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
             .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
         if (factor is not null)

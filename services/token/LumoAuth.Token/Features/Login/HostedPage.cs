@@ -23,19 +23,22 @@ public static class HostedPage
     /// after a form submission, so the client's origin must be allowed next to our own.
     /// </param>
     /// <param name="frameSources">Pages the page embeds (front-channel logout); their origins become its only frame sources.</param>
+    /// <param name="scripts">The page loads our own scripts (passkeys), which may call back to us; nothing else ever runs.</param>
     public static IResult Render(
-        HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null, IReadOnlyList<Uri>? frameSources = null) =>
-        new BrandedPage(title, body, status, continuesTo, frameSources);
+        HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null, IReadOnlyList<Uri>? frameSources = null,
+        bool scripts = false) =>
+        new BrandedPage(title, body, status, continuesTo, frameSources, scripts);
 
     /// <summary>Renders when executed, so every page gets its tenant's branding without each caller fetching it.</summary>
-    private sealed class BrandedPage(string title, string body, int status, string? continuesTo, IReadOnlyList<Uri>? frameSources) : IResult, IStatusCodeHttpResult
+    private sealed class BrandedPage(string title, string body, int status, string? continuesTo, IReadOnlyList<Uri>? frameSources, bool scripts)
+        : IResult, IStatusCodeHttpResult
     {
         public int? StatusCode => status;
 
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             var branding = await PageBranding.ForRequestAsync(httpContext);
-            ApplySecurityHeaders(httpContext.Response, continuesTo, branding.LogoOrigin, frameSources);
+            ApplySecurityHeaders(httpContext.Response, continuesTo, branding.LogoOrigin, frameSources, scripts);
             var html = new StringBuilder()
                 .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
                 .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
@@ -82,14 +85,16 @@ public static class HostedPage
             status);
 
     /// <param name="imageOrigin">The tenant logo's origin (already checked by <see cref="PageBranding"/>), the only image source.</param>
-    public static void ApplySecurityHeaders(HttpResponse response, string? continuesTo = null, string? imageOrigin = null, IReadOnlyList<Uri>? frameSources = null)
+    public static void ApplySecurityHeaders(
+        HttpResponse response, string? continuesTo = null, string? imageOrigin = null, IReadOnlyList<Uri>? frameSources = null, bool scripts = false)
     {
         var headers = response.Headers;
         var images = imageOrigin is null ? string.Empty : $"; img-src {imageOrigin}";
         var frames = frameSources is { Count: > 0 }
             ? "; frame-src " + string.Join(' ', frameSources.Select(f => f.GetLeftPart(UriPartial.Authority)).Distinct(StringComparer.Ordinal))
             : string.Empty;
-        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'{images}{frames}; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
+        var ownScripts = scripts ? "; script-src 'self'; connect-src 'self'" : string.Empty;
+        headers.ContentSecurityPolicy = $"default-src 'none'; style-src 'unsafe-inline'{images}{frames}{ownScripts}; form-action 'self'{FormTarget(continuesTo)}; frame-ancestors 'none'; base-uri 'none'";
         // X-Frame-Options and nosniff: BrowserSecurityHeaders, for every HTML answer of the service.
         headers["Referrer-Policy"] = "no-referrer";
         headers.CacheControl = "no-store";

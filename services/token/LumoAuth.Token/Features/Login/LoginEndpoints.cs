@@ -143,14 +143,14 @@ public static class LoginEndpoints
     }
 
     /// <summary>
-    /// Only a continuation of this tenant's authorization endpoint, device verification page or CIBA approval page may follow a login
+    /// Only a continuation of this tenant's authorization endpoint, device verification, CIBA approval or passkey page may follow a login
     /// (no open redirect).
     /// </summary>
     public static bool IsAuthorizeContinuation(string returnUrl, string slug) =>
         returnUrl.Length <= 8192
         && !returnUrl.Contains('\\', StringComparison.Ordinal)
         && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug))
-            || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)));
+            || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}"));
 
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');
@@ -190,12 +190,13 @@ public static class LoginEndpoints
                 .Append("<button type=\"submit\">Email me a sign-in link</button></form>");
         }
 
+        body.Append(PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Sign in with a passkey", returnUrl));
         if (settings?.RegistrationEnabled == true)
         {
             body.Append("<p>No account yet? <a href=\"").Append(HostedPage.Encode(register)).Append("\">Create one</a></p>");
         }
 
-        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body.ToString(), status, ClientRedirectOf(returnUrl));
+        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body.ToString(), status, ClientRedirectOf(returnUrl), scripts: true);
     }
 
     /// <summary>

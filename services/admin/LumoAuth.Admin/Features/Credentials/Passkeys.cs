@@ -1,0 +1,221 @@
+using System.Text.Json;
+using Fido2NetLib;
+using Fido2NetLib.Objects;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// Passkeys (WebAuthn Level 3, TOK-18…21) with Fido2NetLib: admin keeps the credentials and runs both ceremonies for
+/// the token service's hosted pages. The relying party is the deployment's public host (<c>LumoAuth:PublicBaseUrl</c>),
+/// the only accepted origin. Passkeys are discoverable credentials with user verification required, attestation
+/// <c>none</c> (we trust the key, not a device model); a sign-in with one counts as two factors.
+/// </summary>
+public static class Passkeys
+{
+    public const int MaxPerUser = 10;
+    private const int MaxNameLength = 100;
+
+    public static IEndpointRouteBuilder MapPasskeyEndpoints(this IEndpointRouteBuilder app)
+    {
+        var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        internalApi.MapPost(PasskeyRoutes.RegistrationOptions, RegistrationOptions).WithName("InternalPasskeyRegistrationOptions");
+        internalApi.MapPost(PasskeyRoutes.Register, Register).WithName("InternalRegisterPasskey");
+        internalApi.MapPost(PasskeyRoutes.AssertionOptions, AssertionOptions).WithName("InternalPasskeyAssertionOptions");
+        internalApi.MapPost(PasskeyRoutes.Authenticate, Authenticate).WithName("InternalAuthenticateWithPasskey");
+
+        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/passkeys").RequireAuthorization(Policies.TenantAdmin).WithTags("Users");
+        admin.MapGet("/", List).WithName("ListUserPasskeys");
+        admin.MapDelete("/{passkeyId:guid}", Delete).WithName("DeleteUserPasskey");
+        return app;
+    }
+
+    /// <summary>The ceremony's settings: this deployment's host is the relying party, its origin the only one accepted.</summary>
+    public static Fido2 Ceremony(LumoAuthOptions options, string tenantName)
+    {
+        var publicBase = new Uri(options.PublicBaseUrl);
+        return new Fido2(new Fido2Configuration
+        {
+            RPID = publicBase.Host,
+            RPName = string.IsNullOrWhiteSpace(tenantName) ? CredentialEndpoints.TotpIssuerFallback : tenantName,
+            Origins = new HashSet<string>(StringComparer.Ordinal) { publicBase.GetLeftPart(UriPartial.Authority) },
+            TimestampDriftTolerance = 300_000,
+        });
+    }
+
+    public static async Task<IResult> RegistrationOptions(
+        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        if (await UserOf(db, tenant, tenantId, userId, cancellationToken) is not { } user)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var existing = await db.Passkeys.Where(p => p.UserId == user.Id).Select(p => p.CredentialId).ToListAsync(cancellationToken);
+        if (existing.Count >= MaxPerUser)
+        {
+            return ApiErrors.Validation("passkeys", $"a user has at most {MaxPerUser} passkeys");
+        }
+
+        var options = Ceremony(lumo.Value, tenant.Tenant!.Name).RequestNewCredential(new RequestNewCredentialParams
+        {
+            User = new Fido2User { Id = user.Id.ToByteArray(), Name = user.Email, DisplayName = user.Name ?? user.Email },
+            ExcludeCredentials = [.. existing.Select(id => new PublicKeyCredentialDescriptor(id))],
+            AuthenticatorSelection = new AuthenticatorSelection
+            {
+                ResidentKey = ResidentKeyRequirement.Required,
+                UserVerification = UserVerificationRequirement.Required,
+            },
+            AttestationPreference = AttestationConveyancePreference.None,
+        });
+        return Results.Text(options.ToJson(), "application/json");
+    }
+
+    public static async Task<IResult> Register(
+        Guid userId, Guid? tenantId, RegisterPasskey request, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        if (await UserOf(db, tenant, tenantId, userId, cancellationToken) is not { } user)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var name = string.IsNullOrWhiteSpace(request.Name) ? "Passkey" : request.Name.Trim();
+        if (name.Length > MaxNameLength || await db.Passkeys.CountAsync(p => p.UserId == user.Id, cancellationToken) >= MaxPerUser)
+        {
+            return ApiErrors.Validation("name", $"at most {MaxNameLength} characters, and at most {MaxPerUser} passkeys a user");
+        }
+
+        RegisteredPublicKeyCredential credential;
+        try
+        {
+            var options = CredentialCreateOptions.FromJson(request.Options ?? string.Empty);
+            if (options.User.Id is not { } handle || !handle.AsSpan().SequenceEqual(user.Id.ToByteArray()))
+            {
+                return Refused("The options were made for another user.");
+            }
+
+            credential = await Ceremony(lumo.Value, tenant.Tenant!.Name).MakeNewCredentialAsync(new MakeNewCredentialParams
+            {
+                AttestationResponse = request.Response.Deserialize<AuthenticatorAttestationRawResponse>()!,
+                OriginalOptions = options,
+                IsCredentialIdUniqueToUserCallback = async (args, ct) => !await db.Passkeys.IgnoreQueryFilters()
+                    .AnyAsync(p => p.TenantId == user.TenantId && p.CredentialId == args.CredentialId, ct),
+            }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is Fido2VerificationException or JsonException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            return Refused("The passkey could not be verified.");
+        }
+
+        var passkey = new PasskeyCredential
+        {
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id, CredentialId = credential.Id, PublicKey = credential.PublicKey,
+            UserHandle = credential.User.Id, SignCount = credential.SignCount, AaGuid = credential.AaGuid, Name = name,
+            BackedUp = credential.IsBackedUp, CreatedAt = DateTimeOffset.UtcNow,
+        };
+        db.Passkeys.Add(passkey);
+        db.AddEvent(new UserMfaEnrolled(user.Id, "webauthn") { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created((string?)null, new DataResponse<PasskeyInfo>(Info(passkey), "Passkey registered"));
+    }
+
+    public static async Task<IResult> AssertionOptions(
+        PasskeyAssertionOptionsRequest request, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        // Discoverable credentials: the authenticator offers the user's passkeys for this site; nobody is named first.
+        var options = Ceremony(lumo.Value, tenant.Tenant!.Name).GetAssertionOptions(new GetAssertionOptionsParams
+        {
+            AllowedCredentials = [],
+            UserVerification = UserVerificationRequirement.Required,
+        });
+        return Results.Text(options.ToJson(), "application/json");
+    }
+
+    public static async Task<IResult> Authenticate(
+        AuthenticateWithPasskey request, AdminDbContext db, TenantContext tenant, Authenticator authenticator, IOptions<LumoAuthOptions> lumo,
+        CancellationToken cancellationToken)
+    {
+        var refused = TypedResults.Ok(new AuthenticateResponse(AuthenticationOutcomes.InvalidCredentials, null, null, null, false, null, []));
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return refused;
+        }
+
+        try
+        {
+            var assertion = request.Response.Deserialize<AuthenticatorAssertionRawResponse>()!;
+            var passkey = await db.Passkeys.FirstOrDefaultAsync(p => p.CredentialId == assertion.RawId, cancellationToken);
+            var user = passkey is null ? null : await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == passkey.UserId, cancellationToken);
+            if (passkey is null || user is null)
+            {
+                return refused;
+            }
+
+            var verified = await Ceremony(lumo.Value, tenant.Tenant!.Name).MakeAssertionAsync(new MakeAssertionParams
+            {
+                AssertionResponse = assertion,
+                OriginalOptions = Fido2NetLib.AssertionOptions.FromJson(request.Options ?? string.Empty),
+                StoredPublicKey = passkey.PublicKey,
+                StoredSignatureCounter = (uint)passkey.SignCount,
+                IsUserHandleOwnerOfCredentialIdCallback = (args, _) =>
+                    Task.FromResult(args.UserHandle.AsSpan().SequenceEqual(passkey.UserHandle) && args.CredentialId.AsSpan().SequenceEqual(passkey.CredentialId)),
+            }, cancellationToken);
+
+            // The counter only grows: a clone of the key that signs with an old count is refused by the check above.
+            passkey.SignCount = verified.SignCount;
+            passkey.BackedUp = verified.IsBackedUp;
+            passkey.LastUsedAt = DateTimeOffset.UtcNow;
+            await db.SaveChangesAsync(cancellationToken);
+            return TypedResults.Ok(await authenticator.SignInWithPasskeyAsync(request.TenantId, user, request.IpAddress, cancellationToken));
+        }
+        catch (Exception ex) when (ex is Fido2VerificationException or JsonException or ArgumentException or InvalidOperationException or FormatException)
+        {
+            return refused;
+        }
+    }
+
+    public static async Task<IResult> List(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var passkeys = await db.Passkeys.AsNoTracking().Where(p => p.UserId == user.Id).OrderBy(p => p.CreatedAt).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<IReadOnlyList<PasskeyInfo>>([.. passkeys.Select(Info)]));
+    }
+
+    public static async Task<IResult> Delete(string userId, Guid passkeyId, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
+        var deleted = user is null ? 0 : await db.Passkeys.Where(p => p.UserId == user.Id && p.Id == passkeyId).ExecuteDeleteAsync(cancellationToken);
+        return deleted == 0 ? ApiErrors.NotFound("Passkey") : TypedResults.NoContent();
+    }
+
+    private static PasskeyInfo Info(PasskeyCredential p) => new(p.Id, p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp);
+
+    private static async Task<User?> UserOf(AdminDbContext db, TenantContext tenant, Guid? tenantId, Guid userId, CancellationToken cancellationToken) =>
+        await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
+            : null;
+
+    private static IResult Refused(string message) => ApiErrors.BadRequest("invalid_passkey", message);
+}

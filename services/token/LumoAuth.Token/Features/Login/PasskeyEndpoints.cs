@@ -1,0 +1,253 @@
+using System.Security.Claims;
+using System.Text.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// Passkeys on the hosted pages (TOK-18…21, under <c>/t/{slug}/webauthn/</c>): the JSON endpoints a page's script calls
+/// around <c>navigator.credentials</c>, and that script. Options come from admin, which keeps the credentials; between
+/// the options and the browser's answer they wait in a short-lived, encrypted, path-scoped cookie, so each challenge is
+/// answered once, by the browser that asked. Only JSON is taken: a form on another site cannot send it without a CORS
+/// preflight, which nothing here answers. Registering needs the user's session; signing in opens one, with no password
+/// and no TOTP step (a passkey is two factors).
+/// </summary>
+public static class PasskeyEndpoints
+{
+    public const string ScriptPath = "/webauthn/passkeys.js";
+    private const string CeremonyCookie = "lumo_webauthn";
+    private const string Purpose = "LumoAuth.Token.Passkeys.Ceremony.v1";
+    private static readonly TimeSpan CeremonyLifetime = TimeSpan.FromMinutes(5);
+
+    public static IEndpointRouteBuilder MapPasskeyEndpoints(this IEndpointRouteBuilder app)
+    {
+        var webauthn = app.MapGroup("/t/{tenantSlug}/webauthn").AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+        webauthn.MapPost("/register/options", RegistrationOptions).RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("PasskeyRegistrationOptions");
+        webauthn.MapPost("/register", Register).RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("PasskeyRegistration");
+        webauthn.MapPost("/authenticate/options", AuthenticationOptions).RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("PasskeyAuthenticationOptions");
+        webauthn.MapPost("/authenticate", Authenticate).RequireRateLimiting(LoginEndpoints.RateLimitPolicy).WithName("PasskeyAuthentication");
+        webauthn.MapGet("/passkeys.js", () => Results.Text(Script, "text/javascript; charset=utf-8")).WithName("PasskeyScript");
+        app.MapGet("/t/{tenantSlug}" + AccountPagePath, AccountPage).AllowAnonymous().ExcludeFromDescription().WithName("PasskeyAccountPage");
+        return app;
+    }
+
+    public const string AccountPagePath = "/account/passkeys";
+
+    /// <summary>The button and status line a page shows for a passkey ceremony, and the script behind them.</summary>
+    public static string Button(string slug, string kind, string label, string? returnUrl = null) =>
+        $"<button type=\"button\" data-passkey=\"{kind}\" data-base=\"/t/{HostedPage.Encode(slug)}/webauthn\"" +
+        (returnUrl is null ? string.Empty : $" data-return-url=\"{HostedPage.Encode(returnUrl)}\"") +
+        $">{HostedPage.Encode(label)}</button><p data-passkey-status role=\"status\"></p>" +
+        $"<script src=\"/t/{HostedPage.Encode(slug)}{ScriptPath}\"></script>";
+
+    /// <summary><c>/t/{slug}/account/passkeys</c>: the signed-in user adds a passkey for this site.</summary>
+    public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant)
+    {
+        if (await SignedInUserAsync(http) is null)
+        {
+            return Results.Redirect($"/t/{tenant.Slug}/login" + QueryString.Create("returnUrl", $"/t/{tenant.Slug}{AccountPagePath}"), permanent: false, preserveMethod: false);
+        }
+
+        return HostedPage.Render(http, "Passkeys",
+            "<p>A passkey lets you sign in with your device's screen lock instead of a password.</p>" + Button(tenant.Slug, "register", "Add a passkey"),
+            scripts: true);
+    }
+
+    public sealed record PasskeyServices(TenantContext Tenant, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection);
+
+    /// <summary>What a cookie holds between the options and the answer: which ceremony, for whom, with which options.</summary>
+    private sealed record Ceremony(string Kind, Guid? UserId, string Options);
+
+    public static async Task<IResult> RegistrationOptions(HttpContext http, [AsParameters] PasskeyServices services)
+    {
+        if (RefuseNonJson(http) is { } refused)
+        {
+            return refused;
+        }
+
+        if (await SignedInUserAsync(http) is not { } userId)
+        {
+            return NotSignedIn();
+        }
+
+        var options = await services.Users.PasskeyRegistrationOptionsAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        return options is null ? Unavailable() : Begin(http, services, new Ceremony("register", userId, options));
+    }
+
+    public static async Task<IResult> Register(HttpContext http, string? name, [AsParameters] PasskeyServices services)
+    {
+        if (RefuseNonJson(http) is { } refused)
+        {
+            return refused;
+        }
+
+        if (await SignedInUserAsync(http) is not { } userId)
+        {
+            return NotSignedIn();
+        }
+
+        if (Take(http, services, "register") is not { } ceremony || ceremony.UserId != userId)
+        {
+            return NoCeremony();
+        }
+
+        if (await ReadAnswerAsync(http) is not { } answer)
+        {
+            return ApiErrors.Validation("credential", "must be the JSON of the new credential");
+        }
+
+        var (passkey, problem) = await services.Users.RegisterPasskeyAsync(services.Tenant.TenantId, userId, new RegisterPasskey(ceremony.Options, answer, name), http.RequestAborted);
+        return passkey is not null ? Results.Json(passkey, statusCode: StatusCodes.Status201Created)
+            : problem is not null ? ApiErrors.BadRequest("invalid_passkey", problem)
+            : Unavailable();
+    }
+
+    public static async Task<IResult> AuthenticationOptions(HttpContext http, [AsParameters] PasskeyServices services)
+    {
+        if (RefuseNonJson(http) is { } refused)
+        {
+            return refused;
+        }
+
+        var options = await services.Users.PasskeyAssertionOptionsAsync(services.Tenant.TenantId, http.RequestAborted);
+        return options is null ? Unavailable() : Begin(http, services, new Ceremony("authenticate", null, options));
+    }
+
+    public static async Task<IResult> Authenticate(HttpContext http, string? returnUrl, [AsParameters] PasskeyServices services)
+    {
+        if (RefuseNonJson(http) is { } refused)
+        {
+            return refused;
+        }
+
+        if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
+        {
+            return ApiErrors.Validation("returnUrl", "is not a page of this tenant's sign-in");
+        }
+
+        if (Take(http, services, "authenticate") is not { } ceremony)
+        {
+            return NoCeremony();
+        }
+
+        if (await ReadAnswerAsync(http) is not { } answer)
+        {
+            return ApiErrors.Validation("credential", "must be the JSON of the passkey's answer");
+        }
+
+        var verdict = await services.Users.AuthenticateWithPasskeyAsync(
+            new AuthenticateWithPasskey(services.Tenant.TenantId, ceremony.Options, answer, http.Connection.RemoteIpAddress?.ToString()), http.RequestAborted);
+        switch (verdict)
+        {
+            case null:
+                return Unavailable();
+            case { Outcome: AuthenticationOutcomes.Success, UserId: { } userId }:
+                var session = await services.Sessions.CreateAsync(userId, "passkey", mfaVerified: true, http, http.RequestAborted);
+                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
+                return Results.Json(new { signedIn = true, redirect = returnUrl });
+            case { Outcome: AuthenticationOutcomes.Locked }:
+                return ApiErrors.Create(StatusCodes.Status403Forbidden, "account_locked", "Too many failed attempts. Try again later.");
+            default:
+                return ApiErrors.Create(StatusCodes.Status401Unauthorized, "invalid_passkey", "The passkey was not accepted.");
+        }
+    }
+
+    private static IResult Begin(HttpContext http, PasskeyServices services, Ceremony ceremony)
+    {
+        var protector = services.DataProtection.CreateProtector(Purpose).ToTimeLimitedDataProtector();
+        http.Response.Cookies.Append(CeremonyCookie, protector.Protect(JsonSerializer.Serialize(ceremony), CeremonyLifetime), new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = http.Request.IsHttps,
+            SameSite = SameSiteMode.Strict,
+            Path = $"/t/{services.Tenant.Slug}/webauthn",
+            MaxAge = CeremonyLifetime,
+        });
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Text(ceremony.Options, "application/json");
+    }
+
+    /// <summary>The ceremony the browser began (and it is over now: its challenge is answered once), or null.</summary>
+    private static Ceremony? Take(HttpContext http, PasskeyServices services, string kind)
+    {
+        if (!http.Request.Cookies.TryGetValue(CeremonyCookie, out var sealedCeremony))
+        {
+            return null;
+        }
+
+        http.Response.Cookies.Delete(CeremonyCookie, new CookieOptions { Path = $"/t/{services.Tenant.Slug}/webauthn" });
+        try
+        {
+            var ceremony = JsonSerializer.Deserialize<Ceremony>(services.DataProtection.CreateProtector(Purpose).ToTimeLimitedDataProtector().Unprotect(sealedCeremony));
+            return ceremony?.Kind == kind ? ceremony : null;
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<JsonElement?> ReadAnswerAsync(HttpContext http)
+    {
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+            return document.RootElement.ValueKind == JsonValueKind.Object ? document.RootElement.Clone() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<Guid?> SignedInUserAsync(HttpContext http) =>
+        await http.AuthenticateAsync(SessionCookie.Scheme) is { Succeeded: true, Principal: { } user } && Guid.TryParse(user.GetClaim(Claims.Subject), out var id)
+            ? id
+            : null;
+
+    private static IResult? RefuseNonJson(HttpContext http) =>
+        http.Request.HasJsonContentType() ? null : ApiErrors.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Send application/json.");
+
+    private static IResult NotSignedIn() => ApiErrors.Create(StatusCodes.Status401Unauthorized, "unauthorized", "Sign in first to add a passkey.");
+
+    private static IResult NoCeremony() => ApiErrors.BadRequest("invalid_passkey", "No passkey request is waiting for this answer: ask for new options.");
+
+    private static IResult Unavailable() => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, "service_unavailable", "Passkeys are unavailable right now; try again.");
+
+    /// <summary>
+    /// The pages' passkey buttons (<c>data-passkey="register"</c> or <c>"authenticate"</c>), with the browser's WebAuthn JSON
+    /// helpers; what happened goes to the page's <c>[data-passkey-status]</c>.
+    /// </summary>
+    private const string Script = """
+        (() => {
+          const status = document.querySelector('[data-passkey-status]');
+          const say = text => { if (status) status.textContent = text; };
+          const post = (url, body) => fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
+          for (const button of document.querySelectorAll('[data-passkey]')) {
+            button.addEventListener('click', async () => {
+              const base = button.dataset.base, kind = button.dataset.passkey;
+              if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) { say('This browser does not support passkeys.'); return; }
+              try {
+                const options = await (await post(`${base}/${kind}/options`)).json();
+                const credential = kind === 'register'
+                  ? await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options) })
+                  : await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options) });
+                const query = button.dataset.returnUrl ? `?returnUrl=${encodeURIComponent(button.dataset.returnUrl)}` : '';
+                const answer = await post(`${base}/${kind}${query}`, credential.toJSON());
+                const result = await answer.json();
+                if (!answer.ok) { say(result.message || 'The passkey was not accepted.'); return; }
+                if (kind === 'register') { say('Your passkey is ready.'); return; }
+                if (result.redirect) { window.location.assign(result.redirect); } else { say('You are signed in.'); }
+              } catch { say('No passkey was used.'); }
+            });
+          }
+        })();
+        """;
+}
