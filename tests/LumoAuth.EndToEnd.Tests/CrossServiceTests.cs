@@ -324,4 +324,45 @@ public sealed class CrossServiceTests(SuiteFixture suite)
 
         Assert.True(logged, "no ciba_authentication_requested audit entry");
     }
+
+    [Fact]
+    public async Task Passkey_AddedAndUsedThroughTheGateway_SignsInWithoutAPassword()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"pia-{Guid.NewGuid():N}"[..12] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Pia" }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(user, 201);
+        }
+
+        HttpClient Browser() => new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        async Task<System.Text.Json.JsonElement> OptionsAsync(HttpClient browser, string kind)
+        {
+            using var response = await browser.PostAsync($"/t/{tenant.Slug}/webauthn/{kind}/options", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            return System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
+        }
+
+        Task<HttpResponseMessage> AnswerAsync(HttpClient browser, string kind, System.Text.Json.Nodes.JsonObject answer) =>
+            browser.PostAsync($"/t/{tenant.Slug}/webauthn/{kind}", new StringContent(answer.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+
+        using var passkey = new SoftwarePasskey();
+        var origin = suite.Gateway.BaseAddress!.GetLeftPart(UriPartial.Authority);
+        using (var browser = Browser())
+        {
+            var login = HostedForms.HiddenFields(await browser.GetStringAsync($"/t/{tenant.Slug}/login"));
+            login["email"] = email;
+            login["password"] = password;
+            using (await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login)))
+            {
+            }
+
+            using var registered = await AnswerAsync(browser, "register", passkey.Create(await OptionsAsync(browser, "register"), origin));
+            await ApiAssert.OkAsync(registered, 201);
+        }
+
+        using var device = Browser();
+        using var signedIn = await AnswerAsync(device, "authenticate", passkey.Get(await OptionsAsync(device, "authenticate"), origin));
+        Assert.True((await ApiAssert.OkAsync(signedIn))["signedIn"]!.GetValue<bool>());
+    }
 }

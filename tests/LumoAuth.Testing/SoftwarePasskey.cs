@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace LumoAuth.Token.Tests.Support;
+namespace LumoAuth.Testing;
 
 /// <summary>
 /// A WebAuthn authenticator in software (ES256, attestation "none", user present and verified), to answer the options the
