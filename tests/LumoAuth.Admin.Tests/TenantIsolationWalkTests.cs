@@ -30,12 +30,25 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
         var delivery = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhook}/test", null)))["data"]!["deliveryId"]!.GetValue<string>();
         var apiKey = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "walk" }), 201))["data"]!["id"]!.GetValue<string>();
         var invitation = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = $"invitee@{tenant.Slug}.example.com" }), 201))["data"]!["id"]!.GetValue<string>();
+        // A passkey needs a browser ceremony; the walk only needs a row of this tenant's.
+        var passkey = Guid.CreateVersion7();
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+            db.Passkeys.Add(new LumoAuth.Admin.Data.PasskeyCredential
+            {
+                Id = passkey, TenantId = tenant.Id, UserId = userId, CredentialId = Guid.NewGuid().ToByteArray(), PublicKey = [1], UserHandle = userId.ToByteArray(),
+                CreatedAt = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
         var log = await ApiAssert.EventuallyAsync(async () =>
             (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs")))["data"]!.AsArray().FirstOrDefault()?["id"]?.GetValue<string>());
         return new TenantIds(tenant, new Dictionary<string, string>
         {
             ["tenantSlug"] = tenant.Slug, ["userId"] = userId.ToString(), ["groupId"] = groupId.ToString(), ["webhookId"] = webhook,
-            ["deliveryId"] = delivery, ["apiKeyId"] = apiKey, ["logId"] = log, ["invitationId"] = invitation,
+            ["deliveryId"] = delivery, ["apiKeyId"] = apiKey, ["logId"] = log, ["invitationId"] = invitation, ["passkeyId"] = passkey.ToString(),
         });
     }
 
