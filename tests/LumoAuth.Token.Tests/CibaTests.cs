@@ -504,29 +504,9 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
     /// <summary>Follows the page through the hosted login as the setup's user; the approval page's HTML.</summary>
     private static async Task<string> OpenApprovalAsync(HttpClient browser, SignInSetup setup, string path, bool expectRequest = true)
     {
-        var next = path;
-        for (var hop = 0; hop < 5; hop++)
-        {
-            using var response = await browser.GetAsync(next);
-            if (HostedFlow.LocalRedirect(response) is { } location)
-            {
-                if (location.Contains("/login", StringComparison.Ordinal))
-                {
-                    using var login = await HostedFlow.SubmitLoginAsync(browser, location, setup.Email, setup.Password);
-                    location = HostedFlow.LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
-                }
-
-                next = location;
-                continue;
-            }
-
-            var html = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.OK, html);
-            Assert.Equal(expectRequest, html.Contains("ciba_decision", StringComparison.Ordinal));
-            return html;
-        }
-
-        throw new InvalidOperationException("Too many redirects");
+        var html = await HostedFlow.OpenSignedInAsync(browser, setup, path);
+        Assert.Equal(expectRequest, html.Contains("ciba_decision", StringComparison.Ordinal));
+        return html;
     }
 
     /// <summary>A page of the signed-in browser that carries a form token (for forging decisions).</summary>

@@ -295,29 +295,9 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
     /// <summary>Opens the verification page with the code, signs in on the way, and returns the confirmation page.</summary>
     private static async Task<string> SignInAndConfirmAsync(HttpClient browser, SignInSetup setup, string typedCode)
     {
-        var next = $"{setup.Tenant.Api}/oauth/device?user_code={Uri.EscapeDataString(typedCode)}";
-        for (var hop = 0; hop < 5; hop++)
-        {
-            using var response = await browser.GetAsync(next);
-            if (HostedFlow.LocalRedirect(response) is { } location)
-            {
-                if (location.Contains("/login", StringComparison.Ordinal))
-                {
-                    using var login = await HostedFlow.SubmitLoginAsync(browser, location, setup.Email, setup.Password);
-                    location = HostedFlow.LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
-                }
-
-                next = location;
-                continue;
-            }
-
-            var html = await response.Content.ReadAsStringAsync();
-            Assert.True(response.StatusCode == HttpStatusCode.OK, html);
-            Assert.Contains("device_decision", html, StringComparison.Ordinal);
-            return html;
-        }
-
-        throw new InvalidOperationException("Too many redirects");
+        var html = await HostedFlow.OpenSignedInAsync(browser, setup, $"{setup.Tenant.Api}/oauth/device?user_code={Uri.EscapeDataString(typedCode)}");
+        Assert.Contains("device_decision", html, StringComparison.Ordinal);
+        return html;
     }
 
     private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string confirmHtml, bool accept)

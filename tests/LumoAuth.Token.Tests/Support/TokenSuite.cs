@@ -232,6 +232,36 @@ public static partial class HostedFlow
         return await browser.PostAsync(FormAction(html), new FormUrlEncodedContent(form));
     }
 
+    /// <summary>
+    /// Opens a hosted page, signing in as the setup's user when it sends the browser to the login page, and follows the
+    /// redirects back; the page's HTML (asserted 200).
+    /// </summary>
+    public static async Task<string> OpenSignedInAsync(HttpClient browser, SignInSetup setup, string path)
+    {
+        var next = path;
+        for (var hop = 0; hop < 5; hop++)
+        {
+            using var response = await browser.GetAsync(next);
+            if (LocalRedirect(response) is { } location)
+            {
+                if (location.Contains("/login", StringComparison.Ordinal))
+                {
+                    using var login = await SubmitLoginAsync(browser, location, setup.Email, setup.Password);
+                    location = LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
+                }
+
+                next = location;
+                continue;
+            }
+
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, html);
+            return html;
+        }
+
+        throw new InvalidOperationException("Too many redirects");
+    }
+
     /// <summary>Consent page → Allow (or Deny); returns the answer (a redirect to the client).</summary>
     public static async Task<HttpResponseMessage> DecideConsentAsync(HttpClient browser, string consentHtml, bool accept)
     {

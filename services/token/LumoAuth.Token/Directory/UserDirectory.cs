@@ -12,26 +12,8 @@ namespace LumoAuth.Token.Directory;
 public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, ILogger<UserDirectory> logger)
 {
     /// <summary>Admin's verdict, or null when admin cannot be reached (the login page then says "try again").</summary>
-    public async Task<AuthenticateResponse?> AuthenticateAsync(AuthenticateRequest request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var client = httpClientFactory.CreateClient(InternalClients.Admin);
-            using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate, request, cancellationToken);
-            if (!response.IsSuccessStatusCode)
-            {
-                LogAdminStatus(logger, "authenticate", (int)response.StatusCode);
-                return null;
-            }
-
-            return await response.Content.ReadFromJsonAsync<AuthenticateResponse>(cancellationToken);
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
-        {
-            LogAdminUnavailable(logger, "authenticate", ex);
-            return null;
-        }
-    }
+    public Task<AuthenticateResponse?> AuthenticateAsync(AuthenticateRequest request, CancellationToken cancellationToken) =>
+        PostAsync<AuthenticateResponse>("authenticate", InternalRoutes.Authenticate, request, cancellationToken);
 
     /// <summary>WebAuthn creation options for a new passkey of the user (JSON), or null when admin refuses or cannot be reached.</summary>
     public Task<string?> PasskeyRegistrationOptionsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
@@ -64,23 +46,28 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     }
 
     /// <summary>Admin's verdict on a passkey sign-in, or null when admin cannot be reached.</summary>
-    public async Task<AuthenticateResponse?> AuthenticateWithPasskeyAsync(AuthenticateWithPasskey request, CancellationToken cancellationToken)
+    public Task<AuthenticateResponse?> AuthenticateWithPasskeyAsync(AuthenticateWithPasskey request, CancellationToken cancellationToken) =>
+        PostAsync<AuthenticateResponse>("passkey sign-in", PasskeyRoutes.Authenticate, request, cancellationToken);
+
+    /// <summary>Admin's JSON answer to a POST, or null when admin refuses or cannot be reached (both logged, never the body).</summary>
+    private async Task<T?> PostAsync<T>(string call, string route, object request, CancellationToken cancellationToken)
+        where T : class
     {
         try
         {
             var client = httpClientFactory.CreateClient(InternalClients.Admin);
-            using var response = await client.PostAsJsonAsync(PasskeyRoutes.Authenticate, request, cancellationToken);
+            using var response = await client.PostAsJsonAsync(route, request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                LogAdminStatus(logger, "passkey sign-in", (int)response.StatusCode);
+                LogAdminStatus(logger, call, (int)response.StatusCode);
                 return null;
             }
 
-            return await response.Content.ReadFromJsonAsync<AuthenticateResponse>(cancellationToken);
+            return await response.Content.ReadFromJsonAsync<T>(cancellationToken);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {
-            LogAdminUnavailable(logger, "passkey sign-in", ex);
+            LogAdminUnavailable(logger, call, ex);
             return null;
         }
     }
