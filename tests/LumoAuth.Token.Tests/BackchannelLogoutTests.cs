@@ -1,6 +1,5 @@
-using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Sockets;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -18,51 +17,9 @@ public sealed class PrivateLogoutTargetsSuite : TokenSuite
 /// <summary>OpenID Connect Back-Channel Logout: the client's server receives a signed logout token when the session ends.</summary>
 public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IClassFixture<PrivateLogoutTargetsSuite>, IDisposable
 {
-    private readonly HttpListener _receiver = new();
-    private readonly ConcurrentQueue<string> _tokens = new();
-    private string _uri = string.Empty;
+    private readonly LoopbackReceiver _receiver = new("backchannel");
 
-    private void StartReceiver()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        _uri = $"http://127.0.0.1:{port}/backchannel/";
-        _receiver.Prefixes.Add(_uri);
-        _receiver.Start();
-        _ = Task.Run(async () =>
-        {
-            while (_receiver.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _receiver.GetContextAsync();
-                }
-                catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
-                {
-                    return;
-                }
-
-                using var reader = new StreamReader(context.Request.InputStream);
-                var form = QueryHelpers.ParseQuery(await reader.ReadToEndAsync());
-                _tokens.Enqueue(form["logout_token"].ToString());
-                context.Response.StatusCode = 200;
-                context.Response.Close();
-            }
-        });
-    }
-
-    public void Dispose()
-    {
-        if (_receiver.IsListening)
-        {
-            _receiver.Stop();
-        }
-
-        _receiver.Close();
-    }
+    public void Dispose() => _receiver.Dispose();
 
     /// <summary>However the session ends — the user logs out, or an admin ends it — the client hears of it.</summary>
     [Theory]
@@ -70,7 +27,6 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
     [InlineData("admin")]
     public async Task EndedSession_PostsASignedLogoutTokenToTheClient(string endedBy)
     {
-        StartReceiver();
         var setup = await suite.SetUpAsync(new
         {
             name = "Dashboard",
@@ -79,7 +35,7 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
             postLogoutRedirectUris = new[] { SignInSetup.PostLogoutUri },
             grantTypes = new[] { "authorization_code" },
             allowedScopes = new[] { "openid" },
-            backchannelLogoutUri = _uri,
+            backchannelLogoutUri = _receiver.Uri,
         });
         using var browser = suite.Browser();
         var (verifier, challenge) = HostedFlow.Pkce();
@@ -109,7 +65,7 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
             Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
         }
 
-        var received = await ApiAssert.EventuallyAsync(() => Task.FromResult(_tokens.TryDequeue(out var t) ? t : null), TimeSpan.FromSeconds(30));
+        var received = QueryHelpers.ParseQuery((await _receiver.NextAsync()).Body)["logout_token"].ToString();
         var jwt = new JsonWebToken(received);
         Assert.Equal("logout+jwt", jwt.Typ);
         Assert.Equal(setup.Issuer, jwt.Issuer);

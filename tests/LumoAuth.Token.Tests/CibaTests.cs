@@ -1,11 +1,10 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -390,7 +389,7 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
     [Fact]
     public async Task Ping_TheClientIsCalledBackWithItsToken_ThenRedeems()
     {
-        using var receiver = new PingReceiver();
+        using var receiver = new LoopbackReceiver("ciba/ping", (int)HttpStatusCode.NoContent);
         var (setup, client) = await CallCentreAsync(ping: receiver.Uri);
         using (var noToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["login_hint"] = setup.Email }))
         {
@@ -545,54 +544,4 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
 
     [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
     private static partial Regex FormAction();
-
-    /// <summary>The client's notification endpoint on 127.0.0.1: records each ping's Authorization header and body.</summary>
-    private sealed class PingReceiver : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly BlockingCollection<(string, string)> _pings = new();
-
-        public PingReceiver()
-        {
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
-            Uri = $"http://127.0.0.1:{port}/ciba/ping/";
-            _listener.Prefixes.Add(Uri);
-            _listener.Start();
-            _ = Task.Run(async () =>
-            {
-                while (_listener.IsListening)
-                {
-                    HttpListenerContext context;
-                    try
-                    {
-                        context = await _listener.GetContextAsync();
-                    }
-                    catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException)
-                    {
-                        return;
-                    }
-
-                    using var reader = new StreamReader(context.Request.InputStream);
-                    _pings.Add((context.Request.Headers["Authorization"] ?? string.Empty, await reader.ReadToEndAsync()));
-                    context.Response.StatusCode = 204;
-                    context.Response.Close();
-                }
-            });
-        }
-
-        public string Uri { get; }
-
-        public Task<(string Authorization, string Body)> NextAsync() =>
-            Task.Run(() => _pings.TryTake(out var ping, TimeSpan.FromSeconds(30)) ? ping : throw new TimeoutException("no ping"));
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _pings.Dispose();
-        }
-    }
 }
