@@ -107,11 +107,27 @@ public sealed class PasswordHistoryEntry
 }
 
 /// <summary>A password-reset request: only the SHA-256 of the token is kept; the token itself leaves by e-mail only.</summary>
+/// <summary>A mailed one-time link to a user's own account: the token's hash, its life, and whether it was used.</summary>
+public interface IEmailedUserLink
+{
+    Guid Id { get; }
+
+    Guid TenantId { get; }
+
+    Guid UserId { get; }
+
+    byte[] TokenHash { get; set; }
+
+    DateTimeOffset ExpiresAt { get; }
+
+    DateTimeOffset? UsedAt { get; }
+}
+
 /// <summary>
 /// A one-time sign-in link (magic link). As for a reset, the row first holds an unguessable placeholder hash; the mail
 /// sender issues the real token. <see cref="ReturnUrl"/> is where the sign-in continues (an authorization request).
 /// </summary>
-public sealed class MagicLinkToken
+public sealed class MagicLinkToken : IEmailedUserLink
 {
     public Guid Id { get; set; }
 
@@ -130,7 +146,7 @@ public sealed class MagicLinkToken
     public DateTimeOffset? UsedAt { get; set; }
 }
 
-public sealed class PasswordResetToken
+public sealed class PasswordResetToken : IEmailedUserLink
 {
     public Guid Id { get; set; }
 

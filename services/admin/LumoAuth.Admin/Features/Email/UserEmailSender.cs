@@ -28,40 +28,24 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
         $"{lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{Uri.EscapeDataString(tenantSlug)}{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}";
 
     /// <returns>false when there was nothing (any more) to send: withdrawn, used, expired, or handled before.</returns>
-    public async Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken)
-    {
-        var sent = false;
-        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.PasswordReset}", resetId, async ct =>
-        {
-            var now = DateTimeOffset.UtcNow;
-            var reset = await db.PasswordResetTokens.IgnoreQueryFilters()
-                .FirstOrDefaultAsync(t => t.Id == resetId && t.TenantId == tenantId && t.UsedAt == null && t.ExpiresAt > now, ct);
-            var user = reset is null ? null : await db.Users.IgnoreQueryFilters().AsNoTracking()
-                .FirstOrDefaultAsync(u => u.Id == reset.UserId && u.TenantId == tenantId, ct);
-            var tenant = await EmailTenant.LoadActiveAsync(db, tenantId, ct);
-            if (reset is null || user is null || tenant is null)
-            {
-                return;
-            }
-
-            var token = NewToken();
-            reset.TokenHash = TokenRedemptionEndpoints.HashOf(token);
-            await db.SaveChangesAsync(ct);
-            var mail = EmailTemplates.PasswordReset(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.PasswordReset, token), reset.ExpiresAt);
-            await mailer.SendAsync(mail, tenant.DisplayName, ct);
-            sent = true;
-        }, cancellationToken);
-        return sent;
-    }
+    public Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken) =>
+        SendUserLinkAsync(db.PasswordResetTokens, EmailKinds.PasswordReset, tenantId, resetId, EmailLinkPaths.PasswordReset, EmailTemplates.PasswordReset, cancellationToken);
 
     /// <inheritdoc cref="SendPasswordResetAsync"/>
-    public async Task<bool> SendMagicLinkAsync(Guid tenantId, Guid linkId, CancellationToken cancellationToken)
+    public Task<bool> SendMagicLinkAsync(Guid tenantId, Guid linkId, CancellationToken cancellationToken) =>
+        SendUserLinkAsync(db.MagicLinkTokens, EmailKinds.MagicLink, tenantId, linkId, EmailLinkPaths.MagicLink, EmailTemplates.MagicLink, cancellationToken);
+
+    /// <summary>A link to a user's own account (reset, sign-in): the pending row gets the hash of a new token, the mail the token.</summary>
+    private async Task<bool> SendUserLinkAsync<TLink>(
+        DbSet<TLink> links, string kind, Guid tenantId, Guid linkId, string path,
+        Func<EmailTenant, string, string?, string, DateTimeOffset, OutgoingEmail> template, CancellationToken cancellationToken)
+        where TLink : class, IEmailedUserLink
     {
         var sent = false;
-        await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.MagicLink}", linkId, async ct =>
+        await db.HandleOnceAsync($"{InboxConsumer}:{kind}", linkId, async ct =>
         {
             var now = DateTimeOffset.UtcNow;
-            var link = await db.MagicLinkTokens.IgnoreQueryFilters()
+            var link = await links.IgnoreQueryFilters()
                 .FirstOrDefaultAsync(t => t.Id == linkId && t.TenantId == tenantId && t.UsedAt == null && t.ExpiresAt > now, ct);
             var user = link is null ? null : await db.Users.IgnoreQueryFilters().AsNoTracking()
                 .FirstOrDefaultAsync(u => u.Id == link.UserId && u.TenantId == tenantId, ct);
@@ -74,7 +58,7 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             var token = NewToken();
             link.TokenHash = TokenRedemptionEndpoints.HashOf(token);
             await db.SaveChangesAsync(ct);
-            await mailer.SendAsync(EmailTemplates.MagicLink(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.MagicLink, token), link.ExpiresAt), tenant.DisplayName, ct);
+            await mailer.SendAsync(template(tenant, user.Email, user.Name, Link(tenant.Slug, path, token), link.ExpiresAt), tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
         return sent;
