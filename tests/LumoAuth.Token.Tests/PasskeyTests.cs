@@ -153,6 +153,36 @@ public sealed class PasskeyTests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?returnUrl=", HostedFlow.LocalRedirect(toLogin), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task PasskeysOff_NoButtonNoScriptNoEndpoints_AndTheSecondFactorStepOffersOneWhenOn()
+    {
+        var off = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(off.Tenant))
+        using (var switched = await admin.PatchAsJsonAsync($"{off.Tenant.Api}/admin/settings", new { loginPolicy = new { passkeysEnabled = false } }))
+        {
+            Assert.True(switched.IsSuccessStatusCode, await switched.Content.ReadAsStringAsync());
+        }
+
+        using var browser = suite.Browser();
+        using (var login = await browser.GetAsync($"/t/{off.Tenant.Slug}/login"))
+        {
+            Assert.DoesNotContain("data-passkey", await login.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.DoesNotContain("script-src", login.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        }
+
+        using (var options = await PostJsonAsync(browser, $"/t/{off.Tenant.Slug}/webauthn/authenticate/options", new JsonObject()))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, options.StatusCode);
+        }
+
+        var on = await suite.SetUpAsync();
+        await suite.EnrolTotpAsync(on);
+        using var second = await HostedFlow.SubmitLoginAsync(suite.Browser(), $"/t/{on.Tenant.Slug}/login", on.Email, on.Password);
+        var step = await second.Content.ReadAsStringAsync();
+        Assert.Contains("name=\"totp\"", step, StringComparison.Ordinal);
+        Assert.Contains("Use a passkey instead", step, StringComparison.Ordinal);
+    }
+
     private async Task RegisterAsync(SignInSetup setup, SoftwarePasskey passkey)
     {
         using var browser = await SignedInAsync(setup);

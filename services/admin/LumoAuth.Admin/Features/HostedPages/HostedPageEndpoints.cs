@@ -76,6 +76,7 @@ public static class HostedPageEndpoints
         return TypedResults.Ok(new HostedPageSettings(
             settings.LoginPolicy.RegistrationEnabled, branding.DisplayName, branding.LogoUrl, branding.PrimaryColor,
             session.MaxAge, session.IdleTimeout, session.SingleSession, settings.ClientRegistration.DynamicRegistrationEnabled,
-            settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin));
+            settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin,
+            settings.LoginPolicy.PasskeysEnabled));
     }
 }

@@ -149,6 +149,7 @@ public static partial class SettingsEndpoints
                     reader.Bool("magicLinkOnly", v => l.MagicLinkOnly = v);
                     reader.Int("magicLinkExpiryMinutes", 5, 60, v => l.MagicLinkExpiryMinutes = v);
                     reader.Bool("emailFirstLogin", v => l.EmailFirstLogin = v);
+                    reader.Bool("passkeysEnabled", v => l.PasskeysEnabled = v);
                     break;
                 case "branding":
                     var b = settings.Branding;

@@ -140,6 +140,9 @@ public sealed class LoginPolicy
     /// an account has it. Off by default, since that answer tells anyone which addresses have accounts.
     /// </summary>
     public bool EmailFirstLogin { get; set; }
+
+    /// <summary>Users may add passkeys and sign in with them (the docs' "Allow Passkey Registration/Login"); on by default.</summary>
+    public bool PasskeysEnabled { get; set; } = true;
 }
 
 /// <summary>

@@ -128,9 +128,10 @@ public static class LoginEndpoints
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null);
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null, passkeys: settings?.PasskeysEnabled != false);
             case AuthenticationOutcomes.MfaInvalid:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.");
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.",
+                    passkeys: settings?.PasskeysEnabled != false);
             case AuthenticationOutcomes.EmailNotVerified:
                 // Only someone who knows the password gets here, so saying why does not reveal the account.
                 return PasswordForm(http, services, returnUrl, email,
@@ -190,13 +191,18 @@ public static class LoginEndpoints
                 .Append("<button type=\"submit\">Email me a sign-in link</button></form>");
         }
 
-        body.Append(PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Sign in with a passkey", returnUrl));
+        var passkeys = settings?.PasskeysEnabled != false;
+        if (passkeys)
+        {
+            body.Append(PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Sign in with a passkey", returnUrl));
+        }
+
         if (settings?.RegistrationEnabled == true)
         {
             body.Append("<p>No account yet? <a href=\"").Append(HostedPage.Encode(register)).Append("\">Create one</a></p>");
         }
 
-        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body.ToString(), status, ClientRedirectOf(returnUrl), scripts: true);
+        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body.ToString(), status, ClientRedirectOf(returnUrl), scripts: passkeys);
     }
 
     /// <summary>
@@ -230,7 +236,9 @@ public static class LoginEndpoints
         };
     }
 
-    private static IResult SecondFactorForm(HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error)
+    /// <summary>The TOTP (or backup code) step; a passkey, two factors by itself, may take its place.</summary>
+    private static IResult SecondFactorForm(
+        HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error, bool passkeys = false)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // The first factor is carried forward encrypted and for five minutes only, never in clear.
@@ -241,8 +249,10 @@ public static class LoginEndpoints
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", sealedPending) +
             HostedPage.SecondFactorInput +
-            "<button type=\"submit\">Verify</button></form>";
-        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized, ClientRedirectOf(pending.ReturnUrl));
+            "<button type=\"submit\">Verify</button></form>" +
+            (passkeys ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
+        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
+            ClientRedirectOf(pending.ReturnUrl), scripts: passkeys);
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;

@@ -4,6 +4,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Branding;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
 using OpenIddict.Abstractions;
@@ -48,8 +49,13 @@ public static class PasskeyEndpoints
         $"<script src=\"/t/{HostedPage.Encode(slug)}{ScriptPath}\"></script>";
 
     /// <summary><c>/t/{slug}/account/passkeys</c>: the signed-in user adds a passkey for this site.</summary>
-    public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant)
+    public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant, HostedPageSettingsCache hostedPages)
     {
+        if ((await hostedPages.GetAsync(tenant.TenantId, http.RequestAborted))?.PasskeysEnabled == false)
+        {
+            return HostedPage.Error(http, "not_found", "Passkeys are not used here.", StatusCodes.Status404NotFound);
+        }
+
         if (await SignedInUserAsync(http) is null)
         {
             return Results.Redirect($"/t/{tenant.Slug}/login" + QueryString.Create("returnUrl", $"/t/{tenant.Slug}{AccountPagePath}"), permanent: false, preserveMethod: false);
@@ -60,14 +66,15 @@ public static class PasskeyEndpoints
             scripts: true);
     }
 
-    public sealed record PasskeyServices(TenantContext Tenant, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection);
+    public sealed record PasskeyServices(
+        TenantContext Tenant, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection, HostedPageSettingsCache HostedPages);
 
     /// <summary>What a cookie holds between the options and the answer: which ceremony, for whom, with which options.</summary>
     private sealed record Ceremony(string Kind, Guid? UserId, string Options);
 
     public static async Task<IResult> RegistrationOptions(HttpContext http, [AsParameters] PasskeyServices services)
     {
-        if (RefuseNonJson(http) is { } refused)
+        if (await RefuseAsync(http, services) is { } refused)
         {
             return refused;
         }
@@ -83,7 +90,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> Register(HttpContext http, string? name, [AsParameters] PasskeyServices services)
     {
-        if (RefuseNonJson(http) is { } refused)
+        if (await RefuseAsync(http, services) is { } refused)
         {
             return refused;
         }
@@ -111,7 +118,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> AuthenticationOptions(HttpContext http, [AsParameters] PasskeyServices services)
     {
-        if (RefuseNonJson(http) is { } refused)
+        if (await RefuseAsync(http, services) is { } refused)
         {
             return refused;
         }
@@ -122,7 +129,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> Authenticate(HttpContext http, string? returnUrl, [AsParameters] PasskeyServices services)
     {
-        if (RefuseNonJson(http) is { } refused)
+        if (await RefuseAsync(http, services) is { } refused)
         {
             return refused;
         }
@@ -212,8 +219,21 @@ public static class PasskeyEndpoints
             ? id
             : null;
 
-    private static IResult? RefuseNonJson(HttpContext http) =>
-        http.Request.HasJsonContentType() ? null : ApiErrors.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Send application/json.");
+    /// <summary>Null when the request may go on: JSON, to a tenant that has passkeys on (<c>loginPolicy.passkeysEnabled</c>).</summary>
+    private static async Task<IResult?> RefuseAsync(HttpContext http, PasskeyServices services)
+    {
+        if (!http.Request.HasJsonContentType())
+        {
+            return ApiErrors.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "Send application/json.");
+        }
+
+        return await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted) switch
+        {
+            null => Unavailable(),
+            { PasskeysEnabled: false } => ApiErrors.NotFound("Passkeys"),
+            _ => null,
+        };
+    }
 
     private static IResult NotSignedIn() => ApiErrors.Create(StatusCodes.Status401Unauthorized, "unauthorized", "Sign in first to add a passkey.");
 
