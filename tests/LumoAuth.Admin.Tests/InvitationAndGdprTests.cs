@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using LumoAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -70,7 +71,18 @@ public sealed class InvitationAndGdprTests(AdminFactory factory) : IClassFixture
             return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
         });
 
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+            db.Passkeys.Add(new LumoAuth.Admin.Data.PasskeyCredential
+            {
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, UserId = id, CredentialId = [7, 7], PublicKey = [9, 9, 9], UserHandle = id.ToByteArray(), CreatedAt = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
         var bundle = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-export", new { userId = "subject@example.com" })))["data"]!;
+        Assert.Contains(bundle["mfaFactors"]!.AsArray(), f => f!["type"]!.GetValue<string>() == "webauthn");
         Assert.Equal("Data Subject", bundle["profile"]!["name"]!.GetValue<string>());
         Assert.Equal("club", bundle["profile"]!["groups"]![0]!["slug"]!.GetValue<string>());
         Assert.Equal("sales", bundle["profile"]!["attributes"]!["department"]!.GetValue<string>());

@@ -47,6 +47,9 @@ public static class GdprEndpoints
         var profile = await UserViews.ToResponseAsync(db, user, cancellationToken);
         var factors = await db.MfaFactors.AsNoTracking().Where(f => f.UserId == user.Id)
             .Select(f => new ExportedFactor(f.Type, f.Confirmed, f.CreatedAt, f.ConfirmedAt)).ToListAsync(cancellationToken);
+        // Passkeys are credentials of the user's too (named, never their keys).
+        factors.AddRange(await db.Passkeys.AsNoTracking().Where(p => p.UserId == user.Id)
+            .Select(p => new ExportedFactor("webauthn", true, p.CreatedAt, p.CreatedAt)).ToListAsync(cancellationToken));
         var resets = await db.PasswordResetTokens.AsNoTracking().Where(t => t.UserId == user.Id)
             .Select(t => new ExportedReset(t.CreatedAt, t.ExpiresAt, t.UsedAt)).ToListAsync(cancellationToken);
         var invitations = await db.Invitations.AsNoTracking().Where(i => i.NormalizedEmail == user.NormalizedEmail).ToListAsync(cancellationToken);
