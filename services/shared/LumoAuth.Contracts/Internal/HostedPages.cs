@@ -15,13 +15,15 @@ public sealed record RegisteredUser(Guid UserId, string Email, string? Name, boo
 /// <c>GET /internal/v1/tenants/{tenantId}/hosted-pages</c> (admin): what the hosted pages need of a tenant's
 /// settings — its branding (raw, as the admin stored it; the token service sanitises before rendering), whether
 /// users may register themselves, its session policy (seconds; defaults as admin's, for an older admin), and whether
-/// applications may register themselves (RFC 7591; off unless the tenant switched it on), and how users may sign in
+/// applications may register themselves (RFC 7591) or be known by Client ID Metadata Documents (both off unless the
+/// tenant switched them on), and how users may sign in
 /// besides a password: e-mailed one-time links (or only those), the email-first flow (<c>check-email</c>), and passkeys.
 /// </summary>
 public sealed record HostedPageSettings(
     bool RegistrationEnabled, string? DisplayName, string? LogoUrl, string? PrimaryColor,
     int SessionMaxAge = 86_400, int SessionIdleTimeout = 3_600, bool SingleSession = false, bool DynamicClientRegistration = false,
-    bool MagicLinkEnabled = false, bool MagicLinkOnly = false, bool EmailFirstLogin = false, bool PasskeysEnabled = true);
+    bool MagicLinkEnabled = false, bool MagicLinkOnly = false, bool EmailFirstLogin = false, bool PasskeysEnabled = true,
+    bool ClientIdMetadataDocuments = false);
 
 public static class HostedPageErrorCodes
 {

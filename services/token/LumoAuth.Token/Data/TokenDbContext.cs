@@ -1,5 +1,6 @@
 using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 
@@ -64,6 +65,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(a => a.Description).HasMaxLength(1000);
             e.Property(a => a.Kind).HasMaxLength(10).HasDefaultValue("web");
             e.Property(a => a.IsActive).HasDefaultValue(true);
+            // Room for a Client ID Metadata Document's URL (OpenIddict's default is 100 characters).
+            e.Property(a => a.ClientId).HasMaxLength(ClientMetadataDocuments.MaxClientIdLength);
             // OpenIddict makes client_id unique on its own; ours is unique per tenant.
             var clientIdIndex = e.Metadata.GetIndexes().Single(i => i.Properties is [{ Name: nameof(TokenApplication.ClientId) }]);
             e.Metadata.RemoveIndex(clientIdIndex);

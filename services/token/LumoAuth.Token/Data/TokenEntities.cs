@@ -24,6 +24,12 @@ public sealed class TokenApplication : OpenIddictEntityFrameworkCoreApplication<
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? UpdatedAt { get; set; }
+
+    /// <summary>
+    /// Set only for a client described by its Client ID Metadata Document (its <c>client_id</c> is the document's URL):
+    /// until when the copy stored here may be used before the document is fetched again.
+    /// </summary>
+    public DateTimeOffset? MetadataDocumentExpiresAt { get; set; }
 }
 
 public sealed class TokenAuthorization : OpenIddictEntityFrameworkCoreAuthorization<Guid, TokenApplication, TokenToken>

@@ -63,6 +63,10 @@ public static class TokenServiceExtensions
         // SSRF guard permits.
         services.AddHttpClient(ClientCallbacks.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
             .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
+        // Client ID Metadata Documents are fetched from wherever a client_id points: the same guard, a little longer.
+        services.AddHttpClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
+        services.AddSingleton<ClientMetadataDocuments>();
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();

@@ -14,7 +14,8 @@ namespace LumoAuth.Token.Protocol;
 /// What a tenant's discovery document promises follows its settings, so a relying party can tell in advance what will
 /// be honoured: <c>create</c> is in <c>prompt_values_supported</c> only while the tenant allows self-registration
 /// (OpenID Connect Prompt Create §4.2), and <c>registration_endpoint</c> is there only while it allows applications to
-/// register themselves (RFC 7591, RFC 8414 §2). Unknown settings (admin unreachable) read as "not offered": a promise
+/// register themselves (RFC 7591, RFC 8414 §2), and <c>client_id_metadata_document_supported</c> says whether a
+/// client_id may be a Client ID Metadata Document's URL. Unknown settings (admin unreachable) read as "not offered": a promise
 /// we may not keep is worse than none.
 /// </summary>
 public sealed class TenantSettingsInDiscovery(TenantContext tenant, HostedPageSettingsCache settings) : IOpenIddictServerHandler<HandleConfigurationRequestContext>
@@ -39,6 +40,9 @@ public sealed class TenantSettingsInDiscovery(TenantContext tenant, HostedPageSe
         {
             context.PromptValues.Remove(RegistrationEndpoints.PromptCreate);
         }
+
+        // Always present, so a client can tell "not here" from "not known" (MCP clients then fall back to registration).
+        context.Metadata["client_id_metadata_document_supported"] = current?.ClientIdMetadataDocuments == true;
 
         if (current?.DynamicClientRegistration == true && context.Issuer is { } issuer)
         {

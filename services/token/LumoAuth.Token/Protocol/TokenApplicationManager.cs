@@ -28,7 +28,7 @@ public sealed class TokenApplicationManager(
 {
     public override async ValueTask<TokenApplication?> FindByClientIdAsync(string identifier, CancellationToken cancellationToken = default)
     {
-        if (!tenantContext.HasTenant || string.IsNullOrEmpty(identifier) || identifier.Length > 200)
+        if (!tenantContext.HasTenant || string.IsNullOrEmpty(identifier) || identifier.Length > ClientMetadataDocuments.MaxClientIdLength)
         {
             return null;
         }
@@ -84,6 +84,14 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
     private static async Task<CachedClient?> LoadAsync((IServiceScopeFactory Scopes, TenantInfo Tenant, string ClientId) state)
     {
         await using var scope = TenantScope(state.Scopes, state.Tenant);
+        if (ClientMetadataDocuments.IsDocumentUrl(state.ClientId))
+        {
+            var documents = scope.ServiceProvider.GetRequiredService<ClientMetadataDocuments>();
+            return await documents.ResolveAsync(scope.ServiceProvider, state.Tenant, state.ClientId, CancellationToken.None) is { } described
+                ? new CachedClient(described)
+                : null;
+        }
+
         var store = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationStore<TokenApplication>>();
         return await store.FindByClientIdAsync(state.ClientId, CancellationToken.None) is { } application
             ? new CachedClient(application)

@@ -163,6 +163,7 @@ public static partial class SettingsEndpoints
                     break;
                 case "clientRegistration":
                     reader.Bool("dynamicRegistrationEnabled", v => settings.ClientRegistration.DynamicRegistrationEnabled = v);
+                    reader.Bool("clientIdMetadataDocumentsEnabled", v => settings.ClientRegistration.ClientIdMetadataDocumentsEnabled = v);
                     break;
                 default:
                     validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration)");

@@ -146,12 +146,19 @@ public sealed class LoginPolicy
 }
 
 /// <summary>
-/// Whether applications may register themselves at the token service's <c>connect/register</c> (RFC 7591). The docs
+/// Whether applications may register themselves at the token service's <c>connect/register</c> (RFC 7591) or introduce
+/// themselves by a Client ID Metadata Document. The docs
 /// require a tenant to switch it on; off by default, since anyone who can reach the endpoint could then add clients.
 /// </summary>
 public sealed class ClientRegistrationPolicy
 {
     public bool DynamicRegistrationEnabled { get; set; }
+
+    /// <summary>
+    /// Whether a client_id may be the https URL of a Client ID Metadata Document that the token service fetches (MCP's
+    /// way for a client to introduce itself). Off by default for the same reason as dynamic registration.
+    /// </summary>
+    public bool ClientIdMetadataDocumentsEnabled { get; set; }
 }
 
 public sealed class Branding

@@ -421,8 +421,8 @@ namespace LumoAuth.Token.Data.Migrations
                         .HasColumnType("character varying(50)");
 
                     b.Property<string>("ClientId")
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)");
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
 
                     b.Property<string>("ClientSecret")
                         .HasColumnType("text");
@@ -467,6 +467,9 @@ namespace LumoAuth.Token.Data.Migrations
                         .HasMaxLength(10)
                         .HasColumnType("character varying(10)")
                         .HasDefaultValue("web");
+
+                    b.Property<DateTimeOffset?>("MetadataDocumentExpiresAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Permissions")
                         .HasColumnType("text");

@@ -271,12 +271,29 @@ public static class AuthorizeEndpoints
             ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s.Name)})</small></li>"
             : $"<li>{HostedPage.Encode(s.Name)}</li>"));
         var body =
-            $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" +
+            $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" + DescribedBy(request) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
         return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri);
+    }
+
+    // A client known only by its metadata document was vetted by nobody here: say whose it is and where it leads (draft §6).
+    private static string DescribedBy(OpenIddictRequest request)
+    {
+        if (!ClientMetadataDocuments.IsDocumentUrl(request.ClientId) || !Uri.TryCreate(request.ClientId, UriKind.Absolute, out var site))
+        {
+            return string.Empty;
+        }
+
+        var text = $"<p class=\"notice\">This application describes itself at <strong>{HostedPage.Encode(site.Host)}</strong>; this organisation has not reviewed it.";
+        if (Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var target) && !string.Equals(target.Host, site.Host, StringComparison.OrdinalIgnoreCase))
+        {
+            text += $" It will send you back to <strong>{HostedPage.Encode(target.Host)}</strong>.";
+        }
+
+        return text + "</p>";
     }
 
     private static bool IsWellFormedChallenge(string challenge) =>

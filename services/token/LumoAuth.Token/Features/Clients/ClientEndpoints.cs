@@ -102,6 +102,7 @@ public static class ClientEndpoints
 
     public static async Task<IResult> GetClient(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
+        clientId = FromPath(clientId);
         var row = await FindAsync(services, clientId, tracked: false, cancellationToken);
         return row is null
             ? ApiErrors.NotFound("Client")
@@ -110,6 +111,7 @@ public static class ClientEndpoints
 
     public static async Task<IResult> UpdateClient(string clientId, ClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
+        clientId = FromPath(clientId);
         if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
         {
             return ApiErrors.NotFound("Client");
@@ -153,6 +155,7 @@ public static class ClientEndpoints
 
     public static async Task<IResult> DeleteClient(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
+        clientId = FromPath(clientId);
         if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
         {
             return ApiErrors.NotFound("Client");
@@ -173,6 +176,7 @@ public static class ClientEndpoints
 
     public static async Task<IResult> RotateSecret(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
+        clientId = FromPath(clientId);
         if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
         {
             return ApiErrors.NotFound("Client");
@@ -209,6 +213,10 @@ public static class ClientEndpoints
                 "Token revocation is unavailable right now; the client was not changed. Try again shortly.");
         }
     }
+
+    // A metadata document's client id is a URL, which a path carries only percent-encoded (and %2F stays encoded).
+    private static string FromPath(string clientId) =>
+        clientId.Contains('%', StringComparison.Ordinal) ? Uri.UnescapeDataString(clientId) : clientId;
 
     private static Task<TokenApplication?> FindAsync(ClientServices services, string clientId, bool tracked, CancellationToken cancellationToken)
     {

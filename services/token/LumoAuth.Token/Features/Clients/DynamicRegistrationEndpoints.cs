@@ -21,16 +21,6 @@ public static class DynamicRegistrationEndpoints
     private const string InvalidRedirectUri = "invalid_redirect_uri";
     private const string InvalidClientMetadata = "invalid_client_metadata";
 
-    private static readonly HashSet<string> RegistrableGrantTypes = new(StringComparer.Ordinal)
-    {
-        GrantTypes.AuthorizationCode, GrantTypes.RefreshToken, GrantTypes.Implicit,
-    };
-
-    private static readonly HashSet<string> ResponseTypeValues = new(StringComparer.Ordinal)
-    {
-        "code", "token", "id_token", "none", "code id_token", "code token", "id_token token", "code id_token token",
-    };
-
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static IEndpointRouteBuilder MapDynamicRegistrationEndpoints(this IEndpointRouteBuilder app)
@@ -39,21 +29,6 @@ public static class DynamicRegistrationEndpoints
         app.MapPost("/t/{tenantSlug}/api/v1/oauth/register", Register).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
         return app;
     }
-
-    /// <summary>RFC 7591 §2 client metadata; names the server does not know are ignored, as §2 asks.</summary>
-    public sealed record RegistrationRequest(
-        [property: JsonPropertyName("redirect_uris")] IReadOnlyList<string>? RedirectUris,
-        [property: JsonPropertyName("client_name")] string? ClientName,
-        [property: JsonPropertyName("grant_types")] IReadOnlyList<string>? GrantTypes,
-        [property: JsonPropertyName("response_types")] IReadOnlyList<string>? ResponseTypes,
-        [property: JsonPropertyName("application_type")] string? ApplicationType,
-        [property: JsonPropertyName("token_endpoint_auth_method")] string? TokenEndpointAuthMethod,
-        [property: JsonPropertyName("scope")] string? Scope,
-        [property: JsonPropertyName("post_logout_redirect_uris")] IReadOnlyList<string>? PostLogoutRedirectUris,
-        [property: JsonPropertyName("frontchannel_logout_uri")] string? FrontchannelLogoutUri,
-        [property: JsonPropertyName("backchannel_logout_uri")] string? BackchannelLogoutUri,
-        [property: JsonPropertyName("dpop_bound_access_tokens")] bool? DpopBoundAccessTokens = null,
-        [property: JsonPropertyName("audience_uris")] IReadOnlyList<string>? AudienceUris = null);
 
     public static async Task<IResult> Register(HttpContext http, [AsParameters] ClientEndpoints.ClientServices services, HostedPageSettingsCache settings)
     {
@@ -69,10 +44,10 @@ public static class DynamicRegistrationEndpoints
             return Error("registration_not_allowed", "Dynamic client registration is not enabled for this tenant.", StatusCodes.Status403Forbidden);
         }
 
-        RegistrationRequest? request;
+        ClientMetadata.Document? request;
         try
         {
-            request = await JsonSerializer.DeserializeAsync<RegistrationRequest>(http.Request.Body, Json, cancellationToken);
+            request = await JsonSerializer.DeserializeAsync<ClientMetadata.Document>(http.Request.Body, Json, cancellationToken);
         }
         catch (JsonException)
         {
@@ -90,7 +65,7 @@ public static class DynamicRegistrationEndpoints
         }
 
         var customScopes = await TenantScopes.NamesAsync(services.Db, services.Tenant.TenantId, cancellationToken);
-        if (Translate(request, customScopes, out var problem) is not { } translated)
+        if (ClientMetadata.Translate(request, ClientMetadata.Source.DynamicRegistration, customScopes, out var problem) is not { } translated)
         {
             return Error(InvalidClientMetadata, problem!);
         }
@@ -98,7 +73,7 @@ public static class DynamicRegistrationEndpoints
         if (ClientValidation.ValidateNew(translated.Client, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
         {
             var (field, fieldProblem) = validator.FirstProblems.First();
-            return Error(field == "redirectUris" ? InvalidRedirectUri : InvalidClientMetadata, $"{SnakeCase(field)}: {fieldProblem}");
+            return Error(field == "redirectUris" ? InvalidRedirectUri : InvalidClientMetadata, $"{ClientMetadata.FieldName(field)}: {fieldProblem}");
         }
 
         var (application, secret) = await ClientEndpoints.CreateAsync(client, services, cancellationToken);
@@ -124,96 +99,6 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
         [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens,
         [property: JsonPropertyName("audience_uris")] IReadOnlyList<string> AudienceUris);
-
-    private sealed record Translated(ClientRequest Client, string ApplicationType, IReadOnlyList<string> ResponseTypes, string AuthMethod);
-
-    /// <summary>RFC 7591 metadata as an Admin API client request, or null with the reason it cannot be registered here.</summary>
-    private static Translated? Translate(RegistrationRequest request, IReadOnlyCollection<string> customScopes, out string? problem)
-    {
-        problem = null;
-        var applicationType = request.ApplicationType ?? ApplicationTypes.Web;
-        var authMethod = request.TokenEndpointAuthMethod ?? ClientAuthenticationMethods.ClientSecretBasic;
-        var grantTypes = request.GrantTypes is { Count: > 0 } g ? g.Distinct(StringComparer.Ordinal).ToList() : [GrantTypes.AuthorizationCode];
-        var responseTypes = request.ResponseTypes is { Count: > 0 } r ? r.Distinct(StringComparer.Ordinal).ToList() : ["code"];
-        // No scope asked for: openid, the least an OpenID Connect client needs (RFC 7591 §2 leaves the default to us).
-        var scopes = (request.Scope ?? ScopeNames.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
-
-        if (applicationType is not (ApplicationTypes.Web or ApplicationTypes.Native))
-        {
-            problem = "application_type must be web or native.";
-        }
-        else if (authMethod is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
-        {
-            problem = "token_endpoint_auth_method must be client_secret_basic, client_secret_post or none.";
-        }
-        else if (applicationType == ApplicationTypes.Native && authMethod != ClientAuthenticationMethods.None)
-        {
-            problem = "A native application cannot keep a secret: token_endpoint_auth_method must be none.";
-        }
-        else if (grantTypes.FirstOrDefault(t => !RegistrableGrantTypes.Contains(t)) is { } grant)
-        {
-            problem = $"The grant type '{grant}' cannot be registered here; allowed: authorization_code, refresh_token, implicit.";
-        }
-        else if (responseTypes.FirstOrDefault(t => !ResponseTypeValues.Contains(t)) is { } unknown)
-        {
-            problem = $"The response type '{unknown}' is not supported.";
-        }
-        else if (responseTypes.Any(t => t.Split(' ').Contains("code")) && !grantTypes.Contains(GrantTypes.AuthorizationCode)
-            || responseTypes.Any(t => t.Split(' ').Any(p => p is "token" or "id_token")) && !grantTypes.Contains(GrantTypes.Implicit))
-        {
-            problem = "response_types and grant_types do not match (code needs authorization_code; token and id_token need implicit).";
-        }
-        else if (scopes.FirstOrDefault(s => !IsRegistrable(s, customScopes)) is { } scope)
-        {
-            problem = $"The scope '{scope}' cannot be registered here.";
-        }
-
-        if (problem is not null)
-        {
-            return null;
-        }
-
-        var kind = authMethod == ClientAuthenticationMethods.None
-            ? applicationType == ApplicationTypes.Native ? ClientKinds.Native : ClientKinds.Spa
-            : ClientKinds.Web;
-        var client = new ClientRequest(
-            Name: string.IsNullOrWhiteSpace(request.ClientName) ? "Dynamically registered client" : request.ClientName,
-            Description: "Registered through dynamic client registration (RFC 7591)",
-            ApplicationType: kind,
-            IsConfidential: authMethod != ClientAuthenticationMethods.None,
-            RedirectUris: request.RedirectUris,
-            PostLogoutRedirectUris: request.PostLogoutRedirectUris,
-            AllowedOrigins: null,
-            GrantTypes: grantTypes,
-            AllowedScopes: scopes,
-            RequiresPkce: null,
-            IsActive: true,
-            AccessTokenLifetime: null,
-            RefreshTokenLifetime: null,
-            BackchannelLogoutUri: request.BackchannelLogoutUri,
-            FrontchannelLogoutUri: request.FrontchannelLogoutUri,
-            DpopBoundAccessTokens: request.DpopBoundAccessTokens,
-            AudienceUris: request.AudienceUris);
-        return new Translated(client, applicationType, responseTypes, authMethod);
-    }
-
-    // The OpenID Connect scopes and the tenant's own, never the Admin API's (admin.read, admin.write, admin:…).
-    private static bool IsRegistrable(string scope, IReadOnlyCollection<string> customScopes) =>
-        !scope.StartsWith("admin", StringComparison.Ordinal)
-        && (ScopeNames.IsBuiltIn(scope) || customScopes.Contains(scope, StringComparer.Ordinal));
-
-    private static string SnakeCase(string field) => field switch
-    {
-        "name" => "client_name",
-        "redirectUris" => "redirect_uris",
-        "postLogoutRedirectUris" => "post_logout_redirect_uris",
-        "backchannelLogoutUri" => "backchannel_logout_uri",
-        "frontchannelLogoutUri" => "frontchannel_logout_uri",
-        "grantTypes" => "grant_types",
-        "allowedScopes" => "scope",
-        "audienceUris" => "audience_uris",
-        _ => JsonNamingPolicy.SnakeCaseLower.ConvertName(field),
-    };
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);

@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using LumoAuth.ServiceDefaults.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LumoAuth.Testing;
+
+/// <summary>One answer of an <see cref="HttpsSite"/>: status, body, content type and an optional <c>Cache-Control</c>.</summary>
+public sealed record SiteAnswer(string Body, int Status = 200, string ContentType = "application/json", string? CacheControl = null, string? Location = null);
+
+/// <summary>
+/// A third party's web site on https://127.0.0.1 (Kestrel, a certificate made for the run), for documents our services
+/// fetch from the internet (Client ID Metadata Documents). It counts the requests per path. Services under test trust its
+/// certificate through <see cref="TrustingHandler"/> and must be allowed private targets.
+/// </summary>
+public sealed class HttpsSite : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, SiteAnswer> _answers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _requests = new(StringComparer.Ordinal);
+    private WebApplication? _app;
+
+    public HttpsSite()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+        var names = new SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        // Through PKCS#12 so that the private key is usable by the TLS stack on every platform.
+        Certificate = X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), password: null);
+    }
+
+    public X509Certificate2 Certificate { get; }
+
+    /// <summary><c>https://127.0.0.1:port</c>, once started.</summary>
+    public string Origin { get; private set; } = string.Empty;
+
+    public async Task StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(Certificate)));
+        _app = builder.Build();
+        _app.Run(async context =>
+        {
+            var path = context.Request.Path.Value ?? "/";
+            _requests.AddOrUpdate(path, 1, (_, n) => n + 1);
+            if (!_answers.TryGetValue(path, out var answer))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            context.Response.StatusCode = answer.Status;
+            context.Response.ContentType = answer.ContentType;
+            if (answer.CacheControl is not null)
+            {
+                context.Response.Headers.CacheControl = answer.CacheControl;
+            }
+
+            if (answer.Location is not null)
+            {
+                context.Response.Headers.Location = answer.Location;
+            }
+
+            await context.Response.WriteAsync(answer.Body);
+        });
+        await _app.StartAsync();
+        Origin = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().Replace("localhost", "127.0.0.1", StringComparison.Ordinal);
+    }
+
+    /// <summary>Answers <paramref name="path"/> with <paramref name="answer"/> from now on; returns its absolute URL.</summary>
+    public string Serve(string path, SiteAnswer answer)
+    {
+        _answers[path] = answer;
+        return Origin + path;
+    }
+
+    /// <summary>How many requests reached <paramref name="path"/>.</summary>
+    public int Requests(string path) => _requests.TryGetValue(path, out var n) ? n : 0;
+
+    /// <summary>The SSRF-guarded handler our services use, allowed loopback and trusting this site's certificate only.</summary>
+    public SocketsHttpHandler TrustingHandler()
+    {
+        var handler = SsrfGuard.Handler(allowPrivateTargets: true);
+        var thumbprint = Certificate.GetCertHashString(HashAlgorithmName.SHA256);
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+            errors == SslPolicyErrors.None
+            || certificate is not null && certificate.GetCertHashString(HashAlgorithmName.SHA256) == thumbprint;
+        return handler;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+
+        Certificate.Dispose();
+    }
+}
