@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text.Json;
 using LumoAuth.Testing;
 using LumoAuth.Token.Features.Clients;
@@ -8,6 +9,7 @@ using LumoAuth.Token.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Tests;
 
@@ -252,6 +254,55 @@ public sealed class ClientMetadataDocumentTests(MetadataDocumentSuite suite) : I
 
         await AssertRefusedAsync(refused);
         Assert.Equal(2, suite.Site.Requests(path));
+    }
+
+    [Fact]
+    public async Task DocumentClient_WithKeys_AuthenticatesWithPrivateKeyJwt_AndNotWithoutIt()
+    {
+        var setup = await EnabledAsync();
+        using var rsa = RSA.Create(2048);
+        var key = new RsaSecurityKey(rsa) { KeyId = "doc-key" };
+        var (_, clientId) = Document(new { token_endpoint_auth_method = "private_key_jwt", jwks = ClientAssertions.PublicJwks(key) });
+        var client = setup with { ClientId = clientId };
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var redirect = await HostedFlow.SignInAsync(browser, client, HostedFlow.AuthorizeUrl(client, challenge, new() { ["scope"] = "openid" }));
+        var redeem = new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = HostedFlow.Parameters(redirect)["code"], ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = clientId, ["code_verifier"] = verifier,
+        };
+        using var http = suite.Token.CreateClient();
+
+        using var withoutAssertion = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(redeem));
+        Assert.Contains(withoutAssertion.StatusCode, new[] { HttpStatusCode.BadRequest, HttpStatusCode.Unauthorized });
+
+        // Signed at the suite's time, which runs ahead of the wall clock.
+        redeem["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+        redeem["client_assertion"] = ClientAssertions.Create(clientId, setup.Issuer, key, now: suite.Clock.GetUtcNow());
+        using var withAssertion = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(redeem));
+        await HttpAssert.JsonAsync(withAssertion, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task SiteDown_KeepsTheStoredCopy_ButASiteThatAnswersNo_EndsIt()
+    {
+        var setup = await EnabledAsync();
+        var (path, clientId) = Document(new { }, cacheControl: "max-age=300");
+        var client = setup with { ClientId = clientId };
+        using var browser = suite.Browser();
+        await HostedFlow.SignInAsync(browser, client, HostedFlow.AuthorizeUrl(client, HostedFlow.Pkce().Challenge, new() { ["scope"] = "openid" }));
+
+        suite.Site.Serve(path, new SiteAnswer("down", Status: 503, ContentType: "text/plain"));
+        suite.Clock.Advance(TimeSpan.FromMinutes(6));
+        var stillServed = await HostedFlow.SignInAsync(browser, client, HostedFlow.AuthorizeUrl(client, HostedFlow.Pkce().Challenge, new() { ["scope"] = "openid" }));
+        Assert.True(HostedFlow.Parameters(stillServed).ContainsKey("code"));
+        Assert.Equal(2, suite.Site.Requests(path));
+
+        suite.Site.Serve(path, new SiteAnswer("gone", Status: 404, ContentType: "text/plain"));
+        suite.Clock.Advance(TimeSpan.FromMinutes(6));
+        using var ended = await browser.GetAsync(HostedFlow.AuthorizeUrl(client, HostedFlow.Pkce().Challenge, new() { ["scope"] = "openid" }));
+        await AssertRefusedAsync(ended);
     }
 
     /// <summary>Serves a valid public client's document (plus <paramref name="extra"/> fields) at a fresh path.</summary>

@@ -18,9 +18,9 @@ public static class ClientAssertions
         return new { keys = new[] { new { kty = jwk.Kty, kid = jwk.Kid, use = "sig", alg = "RS256", n = jwk.N, e = jwk.E } } };
     }
 
-    public static string Create(string clientId, string audience, SecurityKey key, string? jti = null, TimeSpan? lifetime = null, bool withJti = true, string type = AssertionType)
+    public static string Create(string clientId, string audience, SecurityKey key, string? jti = null, TimeSpan? lifetime = null, bool withJti = true, string type = AssertionType, DateTimeOffset? now = null)
     {
-        var issuedAt = DateTime.UtcNow;
+        var issuedAt = (now ?? DateTimeOffset.UtcNow).UtcDateTime;
         var claims = new List<Claim> { new("sub", clientId) };
         if (withJti)
         {

@@ -63,9 +63,13 @@ public static class TokenServiceExtensions
         // SSRF guard permits.
         services.AddHttpClient(ClientCallbacks.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
             .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
-        // Client ID Metadata Documents are fetched from wherever a client_id points: the same guard, a little longer.
+        // Client ID Metadata Documents are fetched from wherever a client_id points: the same guard, and no retries (a
+        // user's sign-in waits; a site that fails keeps its stored copy a while instead).
+#pragma warning disable EXTEXP0001 // marked for evaluation, and the one way to take the defaults' retries off one client
         services.AddHttpClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10))
-            .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
+            .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets))
+            .RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         services.AddSingleton<ClientMetadataDocuments>();
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
