@@ -94,6 +94,31 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task ClientIdMetadataDocuments_OffByDefault_SwitchedOnForItsTenantOnly_AndReachTheTokenService()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var internalClient = factory.Internal();
+        var defaults = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!;
+        Assert.False(defaults["clientRegistration"]!["clientIdMetadataDocumentsEnabled"]!.GetValue<bool>());
+
+        var error = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { clientRegistration = new { clientIdMetadataDocumentsEnabled = 1 } }), 400, "validation_error");
+        Assert.True(error["details"]!.AsObject().ContainsKey("clientRegistration.clientIdMetadataDocumentsEnabled"), error.ToJsonString());
+
+        var updated = (await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { clientRegistration = new { clientIdMetadataDocumentsEnabled = true } })))["data"]!;
+        Assert.True(updated["clientRegistration"]!["clientIdMetadataDocumentsEnabled"]!.GetValue<bool>());
+        Assert.False(updated["clientRegistration"]!["dynamicRegistrationEnabled"]!.GetValue<bool>());
+
+        var hostedPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}/hosted-pages"));
+        Assert.True(hostedPages["clientIdMetadataDocuments"]!.GetValue<bool>());
+        var otherPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{other.Id}/hosted-pages"));
+        Assert.False(otherPages["clientIdMetadataDocuments"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Settings_AreIsolatedPerTenant_AndNeedAWritingScope()
     {
         var a = await factory.CreateTenantAsync();

@@ -326,6 +326,67 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task MetadataDocumentClient_ThroughTheGateway_IsFetchedAndSignsAUserIn()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"dora-{Guid.NewGuid():N}"[..13] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Dora" }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(user, 201);
+        }
+
+        using (var enabled = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/settings",
+            new { clientRegistration = new { clientIdMetadataDocumentsEnabled = true } }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(enabled);
+        }
+
+        const string redirectUri = "https://agent.example.com/callback";
+        var path = $"/agents/{Guid.NewGuid():N}/client.json";
+        var clientId = suite.Site.Origin + path;
+        suite.Site.Serve(path, new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            client_id = clientId, client_name = "Research Agent", redirect_uris = new[] { redirectUri }, token_endpoint_auth_method = "none",
+        })));
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/oauth-authorization-server");
+        Assert.True((await ApiAssert.OkAsync(discovery))["client_id_metadata_document_supported"]!.GetValue<bool>());
+
+        // The user's browser through the gateway: authorize → login → authorize → consent → back to the agent.
+        var verifier = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var challenge = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = redirectUri, ["scope"] = "openid",
+            ["state"] = "s1", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
+        });
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        using var toLogin = await browser.GetAsync(authorize);
+        Assert.Equal(HttpStatusCode.SeeOther, toLogin.StatusCode);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var consentPage = await consent.Content.ReadAsStringAsync();
+        Assert.Contains("Research Agent", consentPage, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1", consentPage, StringComparison.Ordinal);
+        var decision = HostedForms.HiddenPairs(consentPage).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
+        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
+        var back = decided.Headers.Location!;
+        Assert.StartsWith(redirectUri, back.AbsoluteUri, StringComparison.Ordinal);
+        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Query)["code"].ToString();
+
+        using var redeemed = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = redirectUri, ["client_id"] = clientId, ["code_verifier"] = verifier,
+        }));
+        var accessToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken((await ApiAssert.OkAsync(redeemed))["access_token"]!.GetValue<string>());
+        Assert.Equal(clientId, accessToken.GetClaim("client_id").Value);
+        Assert.Equal(1, suite.Site.Requests(path));
+    }
+
+    [Fact]
     public async Task Passkey_AddedAndUsedThroughTheGateway_SignsInWithoutAPassword()
     {
         var tenant = await suite.CreateTenantAsync();

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.Testing;
@@ -20,6 +21,9 @@ public sealed class SuiteFixture : IAsyncLifetime
     private DistributedApplication? _app;
 
     public HttpClient Gateway { get; private set; } = null!;
+
+    /// <summary>A third party's https site (Client ID Metadata Documents), trusted and reachable by the token service only.</summary>
+    public HttpsSite Site { get; } = new();
 
     public string BaseUrl { get; private set; } = string.Empty;
 
@@ -42,6 +46,12 @@ public sealed class SuiteFixture : IAsyncLifetime
             $"--LumoAuth:PlatformKey={TestInfrastructure.PlatformKey}",
             $"--LumoAuth:KeyEncryptionKey={TestInfrastructure.KeyEncryptionKey}",
         ]);
+        // The token service fetches from the site on 127.0.0.1: private targets allowed, and its certificate added to
+        // the CA bundle that OpenSSL (hence .NET on Linux) reads for that process alone.
+        await Site.StartAsync();
+        builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Token)
+            .WithEnvironment("Token__AllowPrivateLogoutTargets", "true")
+            .WithEnvironment("SSL_CERT_FILE", TrustBundle());
         _app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         await _app.StartAsync(startup.Token);
@@ -52,6 +62,8 @@ public sealed class SuiteFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Gateway.Dispose();
+        await Site.DisposeAsync();
+        File.Delete(Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-ca.pem"));
         if (_app is not null)
         {
             await _app.StopAsync();
@@ -114,6 +126,14 @@ public sealed class SuiteFixture : IAsyncLifetime
         var body = await tokenResponse.Content.ReadAsStringAsync();
         Assert.True(tokenResponse.StatusCode == HttpStatusCode.OK, body);
         return (clientId, secret, JsonNode.Parse(body)!["access_token"]!.GetValue<string>());
+    }
+
+    private string TrustBundle()
+    {
+        const string system = "/etc/ssl/certs/ca-certificates.crt";
+        var path = Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-ca.pem");
+        File.WriteAllText(path, (File.Exists(system) ? File.ReadAllText(system) + "\n" : string.Empty) + Site.Certificate.ExportCertificatePem() + "\n");
+        return path;
     }
 
     private static int FreePort()
