@@ -156,6 +156,39 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     }
 
     [Fact]
+    public async Task MfaPolicyRequired_UserWithoutFactor_EnrolsOnceGraceIsOver_AndTheGraceStartsWhenThePolicyDoes()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await factory.CreateUserAsync(tenant, "enrol@example.com", Password);
+        var settings = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { mfaPolicy = new { required = true, gracePeriodDays = 3 } })))["data"]!;
+        var since = settings["mfaPolicy"]!["requiredSince"]!.GetValue<DateTimeOffset>();
+        Assert.InRange(since, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5));
+        // Within the grace period the password alone still signs in; a settings object read back is accepted as it is.
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "enrol@example.com", Password)).Outcome);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = settings["mfaPolicy"] }));
+        Assert.Equal(since, (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["mfaPolicy"]!["requiredSince"]!.GetValue<DateTimeOffset>());
+
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { gracePeriodDays = 0 } }));
+        var offered = await LoginAsync(tenant.Id, "enrol@example.com", Password);
+        Assert.Equal(AuthenticationOutcomes.MfaEnrollmentRequired, offered.Outcome);
+        Assert.Null(offered.UserId);
+        var totp = new Totp(Base32Encoding.ToBytes(offered.TotpEnrolment!.Secret));
+        Assert.StartsWith("otpauth://totp/", offered.TotpEnrolment.OtpauthUri, StringComparison.Ordinal);
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant.Id, "enrol@example.com", Password, "12345")).Outcome);
+
+        var enrolled = await LoginAsync(tenant.Id, "enrol@example.com", Password, totp.ComputeTotp());
+        Assert.Equal(AuthenticationOutcomes.Success, enrolled.Outcome);
+        Assert.Contains("mfa", enrolled.AuthenticationMethods);
+        Assert.Equal(10, enrolled.BackupCodes!.Count);
+        // From now on an ordinary TOTP user; switching the policy off clears its start.
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await LoginAsync(tenant.Id, "enrol@example.com", Password)).Outcome);
+        var off = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { required = false } })))["data"]!;
+        Assert.Null(off["mfaPolicy"]!["requiredSince"]);
+    }
+
+    [Fact]
     public async Task BackupCodes_ShownAtEnrolment_EachWorksOnce_ANewSetReplacesTheOld_AndResetRemovesThem()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -119,4 +119,65 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("data-error=\"invalid_request\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    /// <summary>A tenant that requires two-step verification with <paramref name="graceDays"/> of grace, and its user (no factor).</summary>
+    private async Task<SignInSetup> MfaRequiredAsync(int graceDays)
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        using var response = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { required = true, gracePeriodDays = graceDays } });
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        return setup;
+    }
+
+    [Fact]
+    public async Task Login_MfaRequiredAfterGrace_EnrolsTotpFirst_ShowsBackupCodes_ThenContinues()
+    {
+        var setup = await MfaRequiredAsync(graceDays: 0);
+        using var browser = suite.Browser();
+        var returnUrl = HostedFlow.AuthorizeUrl(setup, HostedFlow.Pkce().Challenge);
+
+        using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString(returnUrl)}", setup.Email, setup.Password);
+        var html = await first.Content.ReadAsStringAsync();
+        Assert.True(first.StatusCode == HttpStatusCode.OK, html);
+        Assert.Contains("Set up two-step verification", html, StringComparison.Ordinal);
+        Assert.DoesNotContain(setup.Password, html, StringComparison.Ordinal);
+        Assert.False(first.Headers.TryGetValues("Set-Cookie", out var early) && early.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+        var secret = System.Text.RegularExpressions.Regex.Match(html, "<code data-totp-secret>([A-Z2-7]+)</code>").Groups[1].Value;
+        var totp = new Totp(Base32Encoding.ToBytes(secret));
+
+        // A wrong code keeps the same secret on the page; the right one turns the factor on and signs in.
+        using var wrong = await SubmitCodeAsync(browser, html, totp.ComputeTotp(DateTime.UtcNow) == "000000" ? "111111" : "000000");
+        var retry = await wrong.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        Assert.Contains(secret, retry, StringComparison.Ordinal);
+        using var enrolled = await SubmitCodeAsync(browser, retry, totp.ComputeTotp(DateTime.UtcNow));
+        var codesPage = await enrolled.Content.ReadAsStringAsync();
+        Assert.True(enrolled.StatusCode == HttpStatusCode.OK, codesPage);
+        Assert.Equal(10, System.Text.RegularExpressions.Regex.Count(codesPage, "<li><code>"));
+        Assert.Contains(WebUtility.HtmlEncode(returnUrl), codesPage, StringComparison.Ordinal);
+
+        // Signed in with two factors; the next sign-in asks for a code like for any enrolled user.
+        using var sessions = suite.Token.CreateClient();
+        sessions.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var listed = JsonDocument.Parse(await sessions.GetStringAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions")).RootElement.GetProperty("data")[0];
+        Assert.True(listed.GetProperty("mfaVerified").GetBoolean());
+        using var next = await HostedFlow.SubmitLoginAsync(suite.Browser(), $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        var nextHtml = await next.Content.ReadAsStringAsync();
+        Assert.Contains("Two-step verification", nextHtml, StringComparison.Ordinal);
+        Assert.DoesNotContain("data-totp-secret", nextHtml, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Login_MfaRequiredWithinGrace_SignsInWithThePasswordAlone()
+    {
+        var setup = await MfaRequiredAsync(graceDays: 7);
+        using var browser = suite.Browser();
+
+        using var signedIn = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+
+        var html = await signedIn.Content.ReadAsStringAsync();
+        Assert.True(signedIn.StatusCode == HttpStatusCode.OK, html);
+        Assert.Contains("You are signed in", html, StringComparison.Ordinal);
+    }
 }

@@ -14,7 +14,19 @@ public sealed record AuthenticateResponse(
     string? Name,
     bool EmailVerified,
     DateTimeOffset? LockedUntil,
-    IReadOnlyList<string> AuthenticationMethods);
+    IReadOnlyList<string> AuthenticationMethods)
+{
+    /// <summary>
+    /// With <see cref="AuthenticationOutcomes.MfaEnrollmentRequired"/>: the TOTP secret the user must add to an app now
+    /// (shown once on the sign-in page; the next authenticate with a code from it confirms the factor and signs in).
+    /// </summary>
+    public TotpEnrolmentOffer? TotpEnrolment { get; init; }
+
+    /// <summary>On the success that completed an enrolment: the user's first backup codes, to show this once.</summary>
+    public IReadOnlyList<string>? BackupCodes { get; init; }
+}
+
+public sealed record TotpEnrolmentOffer(string Secret, string OtpauthUri);
 
 public static class AuthenticationOutcomes
 {
@@ -24,6 +36,9 @@ public static class AuthenticationOutcomes
     public const string Blocked = "blocked";
     public const string MfaRequired = "mfa_required";
     public const string MfaInvalid = "mfa_invalid";
+
+    /// <summary>The tenant requires a second factor, the user has none and their grace period is over: enrol first.</summary>
+    public const string MfaEnrollmentRequired = "mfa_enrollment_required";
     public const string EmailNotVerified = "email_not_verified";
 }
 

@@ -100,7 +100,8 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         // A tenant that requires verified addresses lets nobody in before theirs is verified (also revealed only
         // to someone who knows the password).
-        if (!user.EmailVerified && !addressProven && (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy.EmailVerificationRequired)
+        var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
+        if (!user.EmailVerified && !addressProven && settings.LoginPolicy.EmailVerificationRequired)
         {
             await PublishAsync(request, user, new UserLoginFailed(user.Id, "email_not_verified"), cancellationToken);
             return Failure(AuthenticationOutcomes.EmailNotVerified);
@@ -128,6 +129,20 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             methods.AddRange(["otp", "mfa"]);
         }
 
+        IReadOnlyList<string>? backupCodes = null;
+        if (factor is null && !methods.Contains("mfa") && await MustEnrolAsync(user, settings.MfaPolicy, cancellationToken))
+        {
+            switch (await EnrolAsync(request, user, cancellationToken))
+            {
+                case (null, var codes):
+                    backupCodes = codes;
+                    methods.AddRange(["otp", "mfa"]);
+                    break;
+                case (var refusal, _):
+                    return refusal!;
+            }
+        }
+
         var now = DateTimeOffset.UtcNow;
         var verified = user.EmailVerified || addressProven;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -151,7 +166,52 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         await PublishAsync(request, user, new UserLoginSucceeded(user.Id, methods), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods);
+        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods) { BackupCodes = backupCodes };
+    }
+
+    /// <summary>
+    /// The tenant requires a second factor, the user has none (no TOTP, no passkey) and their grace period is over.
+    /// </summary>
+    private async Task<bool> MustEnrolAsync(User user, MfaPolicy policy, CancellationToken cancellationToken) =>
+        policy.Required
+        && DateTimeOffset.UtcNow >= policy.EnrolmentDueFor(user.CreatedAt)
+        && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken);
+
+    /// <summary>
+    /// Enrolment during sign-in: without a code (or without a pending factor) a new TOTP secret is offered for the sign-in
+    /// page; with a code from it the factor is confirmed, and its first backup codes come back with the success.
+    /// </summary>
+    private async Task<(AuthenticateResponse? Refusal, IReadOnlyList<string>? BackupCodes)> EnrolAsync(
+        AuthenticateRequest request, User user, CancellationToken cancellationToken)
+    {
+        var pending = await db.MfaFactors.IgnoreQueryFilters()
+            .FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp && !f.Confirmed, cancellationToken);
+        if (string.IsNullOrEmpty(request.TotpCode) || pending is null)
+        {
+            if (pending is not null)
+            {
+                db.MfaFactors.Remove(pending);
+            }
+
+            var (factor, secret) = totp.NewFactor(user.TenantId, user.Id);
+            db.MfaFactors.Add(factor);
+            await db.SaveChangesAsync(cancellationToken);
+            var issuer = await db.Tenants.IgnoreQueryFilters().Where(t => t.Id == user.TenantId).Select(t => t.Name).FirstOrDefaultAsync(cancellationToken);
+            var offer = new TotpEnrolmentOffer(secret, TotpFactors.OtpAuthUri(string.IsNullOrWhiteSpace(issuer) ? CredentialEndpoints.TotpIssuerFallback : issuer, user.Email, secret));
+            return (Failure(AuthenticationOutcomes.MfaEnrollmentRequired) with { TotpEnrolment = offer }, null);
+        }
+
+        if (!await totp.VerifyAndConsumeAsync(pending, request.TotpCode.Trim(), cancellationToken))
+        {
+            return (await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken), null);
+        }
+
+        pending.Confirmed = true;
+        pending.ConfirmedAt = DateTimeOffset.UtcNow;
+        var codes = await BackupCodes.ReplaceAsync(db, user, cancellationToken);
+        db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Totp) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return (null, codes);
     }
 
     /// <summary>Counts a failure atomically (concurrent failures all count) and locks at the tenant's threshold.</summary>

@@ -128,7 +128,12 @@ public static partial class SettingsEndpoints
                     break;
                 case "mfaPolicy":
                     var m = settings.MfaPolicy;
-                    reader.Bool("required", v => m.Required = v);
+                    reader.Bool("required", v =>
+                    {
+                        m.RequiredSince = v ? (m.Required ? m.RequiredSince : DateTimeOffset.UtcNow) : null;
+                        m.Required = v;
+                    });
+                    reader.ServerSet("requiredSince");
                     reader.StringList("allowedMethods", MfaMethods, v => m.AllowedMethods = v);
                     reader.Int("gracePeriodDays", 0, 30, v => m.GracePeriodDays = v);
                     break;
@@ -309,6 +314,9 @@ public static partial class SettingsEndpoints
                 set(values);
             }
         }
+
+        /// <summary>A field the server sets: accepted and ignored, so a settings object read with GET can be sent back.</summary>
+        public void ServerSet(string name) => _known.Add(name);
 
         public void RejectUnknown()
         {

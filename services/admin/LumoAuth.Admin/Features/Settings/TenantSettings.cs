@@ -93,11 +93,20 @@ public sealed class PasswordPolicy
 
 public sealed class MfaPolicy
 {
+    /// <summary>Every user must have a second factor (a TOTP app or a passkey); one without is made to enrol at sign-in.</summary>
     public bool Required { get; set; }
 
     public List<string> AllowedMethods { get; set; } = ["totp", "webauthn"];
 
+    /// <summary>Days a user may still sign in without a second factor, counted from when the policy (or the account) began.</summary>
     public int GracePeriodDays { get; set; } = 7;
+
+    /// <summary>When <see cref="Required"/> was last switched on (set by the server), where the grace period of existing users starts.</summary>
+    public DateTimeOffset? RequiredSince { get; set; }
+
+    /// <summary>From when a user without a second factor must enrol before signing in.</summary>
+    public DateTimeOffset EnrolmentDueFor(DateTimeOffset userCreatedAt) =>
+        (RequiredSince is { } since && since > userCreatedAt ? since : userCreatedAt).AddDays(GracePeriodDays);
 }
 
 public sealed class SessionPolicy

@@ -124,11 +124,20 @@ public static class LoginEndpoints
                 var session = await services.Sessions.CreateAsync(userId, "password", mfa, http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
+                if (verdict.BackupCodes is { Count: > 0 } backupCodes)
+                {
+                    return BackupCodesPage(http, backupCodes, returnUrl);
+                }
+
                 return returnUrl is null
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null, passkeys: settings?.PasskeysEnabled != false);
+            case AuthenticationOutcomes.MfaEnrollmentRequired when verdict.TotpEnrolment is { } offer:
+                return EnrolmentForm(http, services, protector, new PendingLogin(email, password, returnUrl, offer), error: null);
+            case AuthenticationOutcomes.MfaInvalid when pending?.Enrolment is { } offer:
+                return EnrolmentForm(http, services, protector, pending, "That code is not valid. Check the key and try the current code.");
             case AuthenticationOutcomes.MfaInvalid:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.",
                     passkeys: settings?.PasskeysEnabled != false);
@@ -255,6 +264,41 @@ public static class LoginEndpoints
             ClientRedirectOf(pending.ReturnUrl), scripts: passkeys);
     }
 
+    /// <summary>
+    /// The tenant requires two-step verification and the user has no second factor past their grace period (Keycloak's
+    /// "Configure OTP" required action): the secret is shown once, and a first code from it confirms it and signs in.
+    /// </summary>
+    private static IResult EnrolmentForm(HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var offer = pending.Enrolment!;
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            "<p>This organisation requires two-step verification. Add this key to your authenticator app, then enter the code it shows.</p>" +
+            $"<p>Key: <code data-totp-secret>{HostedPage.Encode(offer.Secret)}</code></p>" +
+            $"<p><a href=\"{HostedPage.Encode(offer.OtpauthUri)}\">Open in your authenticator app</a></p>" +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+            HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime)) +
+            "<label for=\"totp\">Code from your authenticator app</label>" +
+            "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" inputmode=\"numeric\" pattern=\"[0-9]{6}\" required>" +
+            "<button type=\"submit\">Turn on two-step verification</button></form>";
+        return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
+            ClientRedirectOf(pending.ReturnUrl));
+    }
+
+    /// <summary>After an enrolment: the first backup codes, shown this once, then on to where the sign-in was going.</summary>
+    private static IResult BackupCodesPage(HttpContext http, IReadOnlyList<string> codes, string? returnUrl)
+    {
+        var list = string.Concat(codes.Select(c => $"<li><code>{HostedPage.Encode(c)}</code></li>"));
+        var next = returnUrl is null
+            ? "<p>You can close this window and return to the application.</p>"
+            : $"<p><a href=\"{HostedPage.Encode(returnUrl)}\" data-continue>Continue</a></p>";
+        return HostedPage.Render(http, "Save your backup codes",
+            "<p>Two-step verification is on. Keep these codes somewhere safe: each signs you in once if you lose your authenticator.</p>" +
+            $"<ul data-backup-codes>{list}</ul>" + next, continuesTo: ClientRedirectOf(returnUrl));
+    }
+
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
 
     // The client redirect URI the authorization request will end at (OpenIddict validates it there).
@@ -268,5 +312,6 @@ public static class LoginEndpoints
                 : null;
     }
 
-    private sealed record PendingLogin(string Email, string Password, string? ReturnUrl);
+    /// <summary>The first factor, and an enrolment's offered secret, carried between the steps of one sign-in.</summary>
+    private sealed record PendingLogin(string Email, string Password, string? ReturnUrl, TotpEnrolmentOffer? Enrolment = null);
 }

@@ -113,6 +113,11 @@ public static class MagicLinkEndpoints
                 return Confirm(http, services, token, needsCode: true, "That code is not valid. Try the current one.");
             case AuthenticationOutcomes.Locked:
                 return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and ask for a new link.", StatusCodes.Status403Forbidden);
+            case AuthenticationOutcomes.MfaEnrollmentRequired:
+                // Enrolment happens on the password sign-in, which shows the secret; the link stays unused.
+                return HostedPage.Error(http, "access_denied",
+                    "This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up.",
+                    StatusCodes.Status403Forbidden);
             default:
                 return InvalidLink(http, services);
         }
