@@ -117,9 +117,17 @@ public static class LumoServiceDefaults
         return builder;
     }
 
-    /// <summary>The middleware every service runs first: correlation id, error envelope, tenant resolution.</summary>
-    public static WebApplication UseServiceDefaults(this WebApplication app, bool resolveTenants = true)
+    /// <summary>
+    /// The middleware every service runs first: the gateway's forwarded client certificate and headers, correlation id,
+    /// error envelope, tenant resolution.
+    /// </summary>
+    public static WebApplication UseServiceDefaults(this WebApplication app, bool resolveTenants = true, bool acceptForwardedClientCertificates = true)
     {
+        if (acceptForwardedClientCertificates)
+        {
+            app.UseMiddleware<LumoAuth.ServiceDefaults.Security.ForwardedClientCertificateMiddleware>();
+        }
+
         app.UseForwardedHeaders();
         app.UseMiddleware<CorrelationMiddleware>();
         app.UseExceptionHandler();

@@ -129,9 +129,19 @@ public sealed class TenantBearerHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
 
-    /// <summary>RFC 9449 §7: a bound token needs the DPoP scheme and a proof by its key for this very request; a plain one, Bearer.</summary>
+    /// <summary>
+    /// RFC 9449 §7: a bound token needs the DPoP scheme and a proof by its key for this very request; a plain one, Bearer.
+    /// RFC 8705 §3: a certificate-bound one, the certificate.
+    /// </summary>
     private async Task<AuthenticateResult?> CheckProofOfPossessionAsync(string token, string? confirmation, bool presentedWithDPoP, TenantInfo tenant, string issuer)
     {
+        // RFC 8705 §3: a certificate-bound token only over mutual TLS with that very certificate (forwarded by the gateway).
+        if (ForwardedClientCertificateMiddleware.BoundThumbprint(confirmation) is { } certificate
+            && !ForwardedClientCertificateMiddleware.IsBoundTo(certificate, Context.Connection.ClientCertificate))
+        {
+            return Fail(ErrorCodes.InvalidToken, "This access token is bound to a client certificate: present it over mutual TLS with that certificate");
+        }
+
         var bound = DPoPProofValidator.BoundThumbprint(confirmation);
         if (bound is null)
         {

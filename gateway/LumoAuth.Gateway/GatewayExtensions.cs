@@ -12,8 +12,10 @@ public static class GatewayExtensions
     {
         builder.Services.AddOptions<EdgeRateLimitOptions>().BindConfiguration(EdgeRateLimitOptions.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.AddClientCertificateForwarding();
         builder.Services.AddReverseProxy()
             .LoadFromMemory(GatewayRoutes.Routes(), GatewayRoutes.Clusters())
+            .AddTransforms(ClientCertificateForwarding.AddClientCertificateTransform)
             .AddServiceDiscoveryDestinationResolver();
         builder.Services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, GatewayHttpClientFactory>());
         return builder;

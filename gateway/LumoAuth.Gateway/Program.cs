@@ -5,7 +5,8 @@ builder.AddServiceDefaults();
 builder.AddGateway();
 
 var app = builder.Build();
-app.UseServiceDefaults(resolveTenants: false);
+app.UseServiceDefaults(resolveTenants: false,
+    acceptForwardedClientCertificates: app.Configuration.GetValue<bool>(LumoAuth.Gateway.Forwarding.ClientCertificateForwarding.TrustSetting));
 app.UseMiddleware<InternalPathBlocker>();
 app.UseMiddleware<LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware>();
 app.MapReverseProxy();

@@ -203,6 +203,68 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task MutualTlsClient_AuthenticatesWithItsCertificateAtTheGateway_AndItsTokenWorksOnlyWithThatCertificate()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        using var certificate = TestCertificates.Client("sensor-fleet");
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+            new { name = "Sensor fleet", isConfidential = true, grantTypes = new[] { "client_credentials" }, jwks = TestCertificates.Jwks(certificate) },
+            SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/openid-configuration");
+        var metadata = await ApiAssert.OkAsync(discovery);
+        Assert.True(metadata["tls_client_certificate_bound_access_tokens"]!.GetValue<bool>());
+        Assert.Contains("self_signed_tls_client_auth", metadata["token_endpoint_auth_methods_supported"]!.AsArray().Select(m => m!.GetValue<string>()));
+
+        // self_signed_tls_client_auth (RFC 8705 §2.2): the certificate is the credential; no secret is sent.
+        using var mtls = suite.MutualTls(certificate);
+        var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = clientId };
+        using var issued = await mtls.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(form));
+        var token = (await ApiAssert.OkAsync(issued))["access_token"]!.GetValue<string>();
+        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token);
+        var confirmation = System.Text.Json.Nodes.JsonNode.Parse(jwt.GetClaim("cnf").Value)!;
+        var thumbprint = Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(System.Security.Cryptography.SHA256.HashData(certificate.RawData));
+        Assert.Equal(thumbprint, confirmation["x5t#S256"]!.GetValue<string>());
+
+        // Another certificate, or none, does not authenticate the client.
+        using var stranger = TestCertificates.Client("stranger");
+        using var strangerClient = suite.MutualTls(stranger);
+        using var refused = await strangerClient.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        using var noCertificate = suite.MutualTls(null);
+        using var anonymous = await noCertificate.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(form));
+        Assert.Contains(anonymous.StatusCode, new[] { HttpStatusCode.BadRequest, HttpStatusCode.Unauthorized });
+
+        // Another service accepts the token only over mutual TLS with the same certificate (RFC 8705 §3); a
+        // Client-Cert header a caller makes up is dropped by the gateway.
+        var path = $"{tenant.Api}/zanzibar/check";
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        HttpRequestMessage Check()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = System.Net.Http.Json.JsonContent.Create(tuple) };
+            request.Headers.Authorization = new("Bearer", token);
+            return request;
+        }
+
+        using (var bound = await mtls.SendAsync(Check()))
+        {
+            await ApiAssert.OkAsync(bound);
+        }
+
+        using (var otherCertificate = await strangerClient.SendAsync(Check()))
+        {
+            await ApiAssert.ErrorAsync(otherCertificate, 401, "invalid_token");
+        }
+
+        using var forged = Check();
+        forged.Headers.TryAddWithoutValidation("Client-Cert", ":" + Convert.ToBase64String(certificate.RawData) + ":");
+        using (var plain = await suite.Gateway.SendAsync(forged))
+        {
+            await ApiAssert.ErrorAsync(plain, 401, "invalid_token");
+        }
+    }
+
+    [Fact]
     public async Task DelegatedToken_FromATokenExchangeThroughTheGateway_IsAcceptedByAnotherService_NamingItsActor()
     {
         const string exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";

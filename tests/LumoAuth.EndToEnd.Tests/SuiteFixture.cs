@@ -22,6 +22,35 @@ public sealed class SuiteFixture : IAsyncLifetime
 
     public HttpClient Gateway { get; private set; } = null!;
 
+    /// <summary>The gateway's HTTPS endpoint (<c>https://127.0.0.1:port</c>), where OAuth clients may use mutual TLS.</summary>
+    public string HttpsBaseUrl { get; private set; } = string.Empty;
+
+    private readonly System.Security.Cryptography.X509Certificates.X509Certificate2 _gatewayCertificate = TestCertificates.Server();
+
+    /// <summary>A client of the gateway's HTTPS endpoint presenting <paramref name="clientCertificate"/> (or none).</summary>
+    public HttpClient MutualTls(System.Security.Cryptography.X509Certificates.X509Certificate2? clientCertificate)
+    {
+        var gateway = _gatewayCertificate.GetCertHashString();
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions =
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, _) => certificate?.GetCertHashString() == gateway,
+                LocalCertificateSelectionCallback = (_, _, _, _, _) => clientCertificate!,
+            },
+        };
+        if (clientCertificate is not null)
+        {
+            handler.SslOptions.ClientCertificates = [clientCertificate];
+        }
+        else
+        {
+            handler.SslOptions.LocalCertificateSelectionCallback = null;
+        }
+
+        return new HttpClient(handler) { BaseAddress = new Uri(HttpsBaseUrl) };
+    }
+
     /// <summary>A third party's https site (Client ID Metadata Documents), trusted and reachable by the token service only.</summary>
     public HttpsSite Site { get; } = new();
 
@@ -49,6 +78,15 @@ public sealed class SuiteFixture : IAsyncLifetime
         // The token service fetches from the site on 127.0.0.1: private targets allowed, and its certificate added to
         // the CA bundle that OpenSSL (hence .NET on Linux) reads for that process alone.
         await Site.StartAsync();
+        var httpsPort = FreePort();
+        HttpsBaseUrl = $"https://127.0.0.1:{httpsPort}";
+        var gatewayPfx = Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-gateway.pfx");
+        await File.WriteAllBytesAsync(gatewayPfx, _gatewayCertificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
+        // Explicit Kestrel endpoints replace the URLs the AppHost gives, so the HTTP one is named again beside HTTPS.
+        builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Gateway)
+            .WithEnvironment("Kestrel__Endpoints__Http__Url", BaseUrl)
+            .WithEnvironment("Kestrel__Endpoints__Https__Url", HttpsBaseUrl)
+            .WithEnvironment("Kestrel__Endpoints__Https__Certificate__Path", gatewayPfx);
         builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Token)
             .WithEnvironment("Token__AllowPrivateLogoutTargets", "true")
             .WithEnvironment("SSL_CERT_FILE", TrustBundle());
@@ -64,6 +102,8 @@ public sealed class SuiteFixture : IAsyncLifetime
         Gateway.Dispose();
         await Site.DisposeAsync();
         File.Delete(Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-ca.pem"));
+        File.Delete(Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-gateway.pfx"));
+        _gatewayCertificate.Dispose();
         if (_app is not null)
         {
             await _app.StopAsync();

@@ -29,19 +29,7 @@ public sealed class HttpsSite : IAsyncDisposable
     private readonly ConcurrentDictionary<string, int> _requests = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
-    public HttpsSite()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(names.Build());
-        using var created = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
-        // Through PKCS#12 so that the private key is usable by the TLS stack on every platform.
-        Certificate = X509CertificateLoader.LoadPkcs12(created.Export(X509ContentType.Pkcs12), password: null);
-    }
-
-    public X509Certificate2 Certificate { get; }
+    public X509Certificate2 Certificate { get; } = TestCertificates.Server();
 
     /// <summary><c>https://127.0.0.1:port</c>, once started.</summary>
     public string Origin { get; private set; } = string.Empty;

@@ -169,6 +169,31 @@ public sealed class PrivateKeyJwtTests(TokenFactory factory) : IClassFixture<Tok
         Assert.True(json.GetProperty("details").TryGetProperty("jwks", out _));
     }
 
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("AAAA")]
+    public async Task CreateClient_JwksWithAnX5cThatIsNoCertificate_Returns400(string x5c)
+    {
+        var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(RSA.Create(2048).ExportParameters(false)));
+        using var admin = factory.AdminClient(factory.Acme);
+
+        using var response = await admin.PostAsync($"/t/{factory.Acme.Slug}/api/v1/admin/clients", new StringContent(
+            JsonSerializer.Serialize(new { name = "mtls", jwks = new { keys = new[] { new { kty = "RSA", n = jwk.N, e = jwk.E, x5c = new[] { x5c } } } } }),
+            System.Text.Encoding.UTF8, "application/json"));
+
+        var json = await HttpAssert.EnvelopeAsync(response, HttpStatusCode.BadRequest, "validation_error");
+        Assert.Contains("x5c", json.GetProperty("details").GetProperty("jwks").GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateClient_JwksWithItsCertificate_IsKept()
+    {
+        using var certificate = LumoAuth.Testing.TestCertificates.Client("kept");
+        var client = await factory.CreateOAuthClientAsync(factory.Acme, new { name = "mtls", jwks = LumoAuth.Testing.TestCertificates.Jwks(certificate) });
+
+        Assert.Equal(Convert.ToBase64String(certificate.RawData), client.Data.GetProperty("jwks").GetProperty("keys")[0].GetProperty("x5c")[0].GetString());
+    }
+
     [Fact]
     public async Task Discovery_AdvertisesPrivateKeyJwt()
     {

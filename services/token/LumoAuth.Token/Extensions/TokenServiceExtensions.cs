@@ -128,6 +128,12 @@ public static class TokenServiceExtensions
                     o.ActorTokenTypes.Clear();
                     o.ActorTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
                 });
+                // Mutual TLS (RFC 8705): the gateway forwards the client certificate (ServiceDefaults'
+                // ForwardedClientCertificateMiddleware). A confidential client whose JWKS holds its certificate (x5c)
+                // may authenticate with it (self_signed_tls_client_auth), and any certificate that passes binds the
+                // access token to itself (cnf.x5t#S256), which every service's bearer validation then asks for.
+                server.EnableSelfSignedTlsClientAuthentication();
+                server.UseClientCertificateBoundAccessTokens();
                 // The implicit and hybrid response types the docs list (inventory C-07), only for clients whose grant
                 // types include implicit (ClientPermissions); "none" checks a session and issues nothing.
                 server.AllowImplicitFlow()

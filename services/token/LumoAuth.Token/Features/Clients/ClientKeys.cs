@@ -4,7 +4,10 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Features.Clients;
 
-/// <summary>The public keys a client signs its <c>private_key_jwt</c> assertions with (RFC 7523, RFC 7517).</summary>
+/// <summary>
+/// The public keys a client signs its <c>private_key_jwt</c> assertions with (RFC 7523, RFC 7517), and the certificates
+/// (<c>x5c</c>) it presents in mutual TLS (<c>self_signed_tls_client_auth</c>, RFC 8705 §2.2).
+/// </summary>
 public static class ClientKeys
 {
     private const int MaxKeys = 5;
@@ -49,6 +52,12 @@ public static class ClientKeys
                 validator.Add("jwks", "keys must be public keys only (no private or symmetric members)");
                 return null;
             }
+
+            if (key.TryGetProperty("x5c", out var chain) && !IsCertificateChain(chain))
+            {
+                validator.Add("jwks", "x5c must be an array of base64 DER X.509 certificates");
+                return null;
+            }
         }
 
         JsonWebKeySet set;
@@ -69,5 +78,28 @@ public static class ClientKeys
         }
 
         return jwks.GetRawText();
+    }
+
+    private static bool IsCertificateChain(JsonElement chain)
+    {
+        if (chain.ValueKind != JsonValueKind.Array || chain.GetArrayLength() is 0 or > 5)
+        {
+            return false;
+        }
+
+        foreach (var entry in chain.EnumerateArray())
+        {
+            try
+            {
+                using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(
+                    Convert.FromBase64String(entry.GetString() ?? string.Empty));
+            }
+            catch (Exception ex) when (ex is FormatException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 }

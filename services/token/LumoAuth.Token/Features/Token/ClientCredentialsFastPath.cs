@@ -22,7 +22,7 @@ namespace LumoAuth.Token.Features.Token;
 /// with the token and response OpenIddict issues for it (same header, claims, lifetime, audit event), without
 /// OpenIddict's generic pipeline, which costs several times the signature itself. Anything else passes on
 /// untouched: other grants and parameters, client assertions, unknown or deactivated clients, wrong
-/// secrets, scopes not held, DPoP proofs. So every refusal, and every case not listed here, still comes from OpenIddict.
+/// secrets, scopes not held, DPoP proofs, client certificates (mutual TLS). So every refusal, and every case not listed here, still comes from OpenIddict.
 /// <c>ClientCredentialsFastPathTests</c> compares both paths' output.
 /// </summary>
 public sealed class ClientCredentialsFastPath(
@@ -47,6 +47,7 @@ public sealed class ClientCredentialsFastPath(
             || !request.Path.Equals(TokenPath, StringComparison.Ordinal)
             || !string.Equals(request.ContentType, FormContentType, StringComparison.OrdinalIgnoreCase)
             || request.Headers.ContainsKey(DPoPProofValidator.HeaderName)
+            || http.Connection.ClientCertificate is not null
             || !await TryIssueAsync(http, tenant))
         {
             await next(http);
