@@ -225,6 +225,12 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var confirmation = System.Text.Json.Nodes.JsonNode.Parse(jwt.GetClaim("cnf").Value)!;
         var thumbprint = Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(System.Security.Cryptography.SHA256.HashData(certificate.RawData));
         Assert.Equal(thumbprint, confirmation["x5t#S256"]!.GetValue<string>());
+        // Introspection tells a resource server what to check (RFC 8705 §3.2).
+        using var introspected = await mtls.PostAsync($"{tenant.Api}/oauth/introspect",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token, ["client_id"] = clientId }));
+        var introspection = await ApiAssert.OkAsync(introspected);
+        Assert.True(introspection["active"]!.GetValue<bool>());
+        Assert.Equal(thumbprint, introspection["cnf"]!["x5t#S256"]!.GetValue<string>());
 
         // Another certificate, or none, does not authenticate the client.
         using var stranger = TestCertificates.Client("stranger");
