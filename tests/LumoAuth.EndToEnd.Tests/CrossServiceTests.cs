@@ -271,6 +271,45 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task PkiMutualTlsClient_IsKnownByItsAuthorityAndSubject_AtTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        using var authority = TestCertificates.Authority("Example Issuing CA");
+        using var otherAuthority = TestCertificates.Authority("Some Other CA");
+        using var certificate = TestCertificates.IssuedBy(authority, "CN=payments-service,O=Example Corp");
+        using var otherSubject = TestCertificates.IssuedBy(authority, "CN=reporting-service,O=Example Corp");
+        using var otherIssuer = TestCertificates.IssuedBy(otherAuthority, "CN=payments-service,O=Example Corp");
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Payments", isConfidential = true, grantTypes = new[] { "client_credentials" },
+            // The DN as a person would type it: spacing and case differ from the certificate's.
+            tlsClientAuthSubjectDn = "cn=payments-service, o=Example Corp",
+            tlsClientCertificateAuthorities = new[] { authority.ExportCertificatePem() },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var clientId = client["clientId"]!.GetValue<string>();
+        Assert.Equal(Convert.ToBase64String(authority.RawData), client["tlsClientCertificateAuthorities"]![0]!.GetValue<string>());
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/oauth-authorization-server");
+        Assert.Contains("tls_client_auth", (await ApiAssert.OkAsync(discovery))["token_endpoint_auth_methods_supported"]!.AsArray().Select(m => m!.GetValue<string>()));
+
+        async Task<HttpResponseMessage> TokenWith(System.Security.Cryptography.X509Certificates.X509Certificate2 presented)
+        {
+            using var http = suite.MutualTls(presented);
+            return await http.PostAsync($"{tenant.Api}/oauth/token",
+                new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["client_id"] = clientId }));
+        }
+
+        using var issued = await TokenWith(certificate);
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken((await ApiAssert.OkAsync(issued))["access_token"]!.GetValue<string>());
+        Assert.Contains(Microsoft.AspNetCore.WebUtilities.Base64UrlTextEncoder.Encode(System.Security.Cryptography.SHA256.HashData(certificate.RawData)),
+            token.GetClaim("cnf").Value, StringComparison.Ordinal);
+        using var wrongSubject = await TokenWith(otherSubject);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongSubject.StatusCode);
+        using var wrongIssuer = await TokenWith(otherIssuer);
+        Assert.Equal(HttpStatusCode.Unauthorized, wrongIssuer.StatusCode);
+    }
+
+    [Fact]
     public async Task DelegatedToken_FromATokenExchangeThroughTheGateway_IsAcceptedByAnotherService_NamingItsActor()
     {
         const string exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";

@@ -133,6 +133,9 @@ public static class TokenServiceExtensions
                 // may authenticate with it (self_signed_tls_client_auth), and any certificate that passes binds the
                 // access token to itself (cnf.x5t#S256), which every service's bearer validation then asks for.
                 server.EnableSelfSignedTlsClientAuthentication();
+                // tls_client_auth (PKI): trust anchors and subject are each client's own (TlsClientAuth); the server-wide
+                // root OpenIddict asks for is a placeholder that can issue nothing.
+                server.EnablePublicKeyInfrastructureTlsClientAuthentication(TlsClientAuth.PlaceholderRoot());
                 server.UseClientCertificateBoundAccessTokens();
                 // The implicit and hybrid response types the docs list (inventory C-07), only for clients whose grant
                 // types include implicit (ClientPermissions); "none" checks a session and issues nothing.

@@ -39,6 +39,19 @@ public sealed class TokenApplicationManager(
         return application is { IsActive: true } ? application : null;
     }
 
+    /// <summary>PKI mutual TLS (<see cref="TlsClientAuth"/>): the client's own authorities as roots, or null when it has none.</summary>
+    public override ValueTask<System.Security.Cryptography.X509Certificates.X509ChainPolicy?> GetPublicKeyInfrastructureTlsClientAuthenticationPolicyAsync(
+        TokenApplication application, System.Security.Cryptography.X509Certificates.X509ChainPolicy policy, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(ClientMapping.Read(application).TlsClientCertificateAuthorities is { Count: > 0 } authorities
+            ? TlsClientAuth.PolicyFor(authorities, policy)
+            : null);
+
+    /// <summary>The certificate chains to the client's authorities and carries its registered subject DN (RFC 8705 §2.1.2).</summary>
+    public override ValueTask<bool> ValidatePublicKeyInfrastructureTlsClientCertificateAsync(
+        TokenApplication application, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate,
+        System.Security.Cryptography.X509Certificates.X509ChainPolicy policy, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult(ClientMapping.Read(application).TlsClientAuthSubjectDn is { } subjectDn && TlsClientAuth.Validate(certificate, policy, subjectDn));
+
     protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(ClientSecrets.Hash(secret));
 

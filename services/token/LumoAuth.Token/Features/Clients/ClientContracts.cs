@@ -30,7 +30,9 @@ public sealed record ClientRequest(
     IReadOnlyList<string>? AudienceUris = null,
     string? AudienceMatching = null,
     string? BackchannelTokenDeliveryMode = null,
-    string? BackchannelClientNotificationEndpoint = null);
+    string? BackchannelClientNotificationEndpoint = null,
+    string? TlsClientAuthSubjectDn = null,
+    IReadOnlyList<string>? TlsClientCertificateAuthorities = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -60,7 +62,9 @@ public sealed record ClientResponse(
     string? BackchannelTokenDeliveryMode,
     string? BackchannelClientNotificationEndpoint,
     DateTimeOffset CreatedAt,
-    DateTimeOffset? UpdatedAt);
+    DateTimeOffset? UpdatedAt,
+    string? TlsClientAuthSubjectDn,
+    IReadOnlyList<string> TlsClientCertificateAuthorities);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -90,7 +94,9 @@ public sealed record CreatedClientResponse(
     string AudienceMatching,
     string? BackchannelTokenDeliveryMode,
     string? BackchannelClientNotificationEndpoint,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    string? TlsClientAuthSubjectDn,
+    IReadOnlyList<string> TlsClientCertificateAuthorities)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

@@ -38,7 +38,9 @@ public static class ClientMapping
             ReadListProperty(row.Properties, AudienceMatchings.UrisProperty),
             ReadProperty(row.Properties, AudienceMatchings.ModeProperty) ?? AudienceMatchings.Exact,
             ReadProperty(row.Properties, CibaDelivery.ModeProperty),
-            ReadProperty(row.Properties, CibaDelivery.NotificationEndpointProperty));
+            ReadProperty(row.Properties, CibaDelivery.NotificationEndpointProperty),
+            ReadProperty(row.Properties, TlsClientAuth.SubjectDnProperty),
+            ReadListProperty(row.Properties, TlsClientAuth.AuthoritiesProperty) is { Count: > 0 } authorities ? authorities : null);
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -83,6 +85,8 @@ public static class ClientMapping
         SetProperty(descriptor, AudienceMatchings.ModeProperty, client.AudienceMatching == AudienceMatchings.Exact ? null : client.AudienceMatching);
         SetProperty(descriptor, CibaDelivery.ModeProperty, client.BackchannelTokenDeliveryMode);
         SetProperty(descriptor, CibaDelivery.NotificationEndpointProperty, client.BackchannelClientNotificationEndpoint);
+        SetProperty(descriptor, TlsClientAuth.SubjectDnProperty, client.TlsClientAuthSubjectDn);
+        SetListProperty(descriptor, TlsClientAuth.AuthoritiesProperty, client.TlsClientCertificateAuthorities);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -107,7 +111,8 @@ public static class ClientMapping
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
-            c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt);
+            c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt,
+            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? []);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -117,7 +122,8 @@ public static class ClientMapping
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
-            c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt);
+            c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt,
+            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? []);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>

@@ -30,7 +30,9 @@ public sealed record ClientSettings(
     IReadOnlyList<string>? AudienceUris = null,
     string AudienceMatching = AudienceMatchings.Exact,
     string? BackchannelTokenDeliveryMode = null,
-    string? BackchannelClientNotificationEndpoint = null);
+    string? BackchannelClientNotificationEndpoint = null,
+    string? TlsClientAuthSubjectDn = null,
+    IReadOnlyList<string>? TlsClientCertificateAuthorities = null);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -222,12 +224,13 @@ public static class ClientValidation
         }
 
         var (deliveryMode, notificationEndpoint) = ValidateBackchannelAuthentication(validator, request, current, grantTypes, allowPrivateLogoutTargets);
+        var (tlsSubjectDn, tlsAuthorities) = TlsClientAuth.Validate(request.TlsClientAuthSubjectDn, request.TlsClientCertificateAuthorities, current, isConfidential, validator);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
-                deliveryMode, notificationEndpoint)
+                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities)
             : null;
     }
 
