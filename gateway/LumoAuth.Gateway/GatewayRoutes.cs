@@ -31,6 +31,7 @@ public static class GatewayRoutes
         (Api + "/admin/signing-keys/{**rest}", ServiceNames.Token),
         (Api + "/admin/tokens/{**rest}", ServiceNames.Token),
         (Api + "/admin/users/{userId}/sessions/{**rest}", ServiceNames.Token),
+        (Api + "/admin/users/{userId}/trusted-devices/{**rest}", ServiceNames.Token),
         (Api + "/admin/users/{userId}/tokens", ServiceNames.Token),
         ("/t/{tenantSlug}/login/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/logout/{**rest}", ServiceNames.Token),

@@ -94,6 +94,23 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task RememberDeviceDays_OffByDefault_Bounded_AndReachTheTokenService()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var internalClient = factory.Internal();
+        var defaults = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!;
+        Assert.Equal(0, defaults["mfaPolicy"]!["rememberDeviceDays"]!.GetValue<int>());
+
+        var error = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = 91 } }), 400, "validation_error");
+        Assert.True(error["details"]!.AsObject().ContainsKey("mfaPolicy.rememberDeviceDays"), error.ToJsonString());
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = 14 } }));
+        var hostedPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}/hosted-pages"));
+        Assert.Equal(14, hostedPages["rememberDeviceDays"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task ClientIdMetadataDocuments_OffByDefault_SwitchedOnForItsTenantOnly_AndReachTheTokenService()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -33,6 +33,8 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "GET", "/t/acme/api/v1/admin/sessions", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/admin/users/42/sessions", ServiceNames.Token },
         { "DELETE", "/t/acme/api/v1/admin/users/42/sessions/sess_1", ServiceNames.Token },
+        { "GET", "/t/acme/api/v1/admin/users/42/trusted-devices", ServiceNames.Token },
+        { "DELETE", "/t/acme/api/v1/admin/users/42/trusted-devices/7", ServiceNames.Token },
         { "DELETE", "/t/acme/api/v1/admin/users/42/tokens", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/admin/scopes", ServiceNames.Token },
         { "POST", "/t/acme/api/v1/admin/signing-keys/rotate", ServiceNames.Token },

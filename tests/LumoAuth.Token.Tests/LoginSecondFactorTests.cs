@@ -180,4 +180,80 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         Assert.True(signedIn.StatusCode == HttpStatusCode.OK, html);
         Assert.Contains("You are signed in", html, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Login_RememberedDevice_SkipsTheCodeInThatBrowserOnly_UntilClearedByAnAdminOrAnMfaReset()
+    {
+        var (setup, totp) = await EnrolledAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        using (var enabled = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = 30 } }))
+        {
+            Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
+        }
+
+        var login = $"/t/{setup.Tenant.Slug}/login";
+        using var browser = suite.Browser();
+        using (var first = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password))
+        {
+            var html = await first.Content.ReadAsStringAsync();
+            Assert.Contains("name=\"remember_device\"", html, StringComparison.Ordinal);
+            var form = HostedFlow.HiddenFields(html);
+            form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+            form["remember_device"] = "on";
+            using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
+            Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Contains(verified.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_device=", StringComparison.Ordinal) && c.Contains("httponly", StringComparison.OrdinalIgnoreCase));
+        }
+
+        async Task<bool> AskedForACodeAsync(HttpClient client)
+        {
+            using var response = await HostedFlow.SubmitLoginAsync(client, login, setup.Email, setup.Password);
+            var html = await response.Content.ReadAsStringAsync();
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return html.Contains("name=\"totp\"", StringComparison.Ordinal);
+        }
+
+        Assert.False(await AskedForACodeAsync(browser));
+        Assert.True(await AskedForACodeAsync(suite.Browser()));
+
+        using var tokenAdmin = suite.Token.CreateClient();
+        tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var devices = $"{setup.Tenant.Api}/admin/users/{setup.UserId}/trusted-devices";
+        async Task<int> TrustedCountAsync() => (await HttpAssert.JsonAsync(await tokenAdmin.GetAsync(devices), HttpStatusCode.OK)).GetProperty("data").GetArrayLength();
+        Assert.Equal(1, await TrustedCountAsync());
+
+        // The administrator resets the user's MFA: the trust goes with it (admin's UserMfaReset event).
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        using (var reset = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/reset", null))
+        {
+            Assert.True(reset.IsSuccessStatusCode, await reset.Content.ReadAsStringAsync());
+        }
+
+        var remaining = -1;
+        for (var attempt = 0; attempt < 100 && remaining != 0; attempt++)
+        {
+            remaining = await TrustedCountAsync();
+            if (remaining != 0)
+            {
+                await Task.Delay(100);
+            }
+        }
+
+        Assert.Equal(0, remaining);
+
+        // Enrolled again and trusted again: an administrator can also clear the trust directly.
+        var renewed = await suite.EnrolTotpAsync(setup);
+        using (var first = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password))
+        {
+            var form = HostedFlow.HiddenFields(await first.Content.ReadAsStringAsync());
+            form["totp"] = renewed.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+            form["remember_device"] = "on";
+            using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
+            Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.False(await AskedForACodeAsync(browser));
+        Assert.Equal(HttpStatusCode.NoContent, (await tokenAdmin.DeleteAsync(devices)).StatusCode);
+        Assert.True(await AskedForACodeAsync(browser));
+    }
 }

@@ -4,7 +4,14 @@ namespace LumoAuth.Contracts.Internal;
 /// <c>POST /internal/v1/users/authenticate</c> (admin): the token service's password login. Admin checks
 /// the password (constant time, no user enumeration), lockout and blocked status, and the TOTP factor.
 /// </summary>
-public sealed record AuthenticateRequest(Guid TenantId, string Email, string Password, string? TotpCode, string? IpAddress);
+public sealed record AuthenticateRequest(Guid TenantId, string Email, string Password, string? TotpCode, string? IpAddress)
+{
+    /// <summary>
+    /// The user this browser is a trusted device of ("remember this device", checked by the token service): for that user
+    /// the TOTP step is skipped.
+    /// </summary>
+    public Guid? TrustedDeviceUserId { get; init; }
+}
 
 /// <summary><see cref="Outcome"/> is one of <see cref="AuthenticationOutcomes"/>; user fields are set on success only.</summary>
 public sealed record AuthenticateResponse(

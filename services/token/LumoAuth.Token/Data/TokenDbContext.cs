@@ -18,6 +18,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
 
     public DbSet<BackchannelAuthentication> BackchannelAuthentications => Set<BackchannelAuthentication>();
 
+    public DbSet<TrustedDevice> TrustedDevices => Set<TrustedDevice>();
+
     public DbSet<DataProtectionKeyRow> DataProtectionKeys => Set<DataProtectionKeyRow>();
 
     /// <summary>The tenant of the current request; <see cref="Guid.Empty"/> (matches nothing) outside one.</summary>
@@ -51,6 +53,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
                 case TokenAuthorization { TenantId: var id } a when id == Guid.Empty: a.TenantId = tenantContext.TenantId; break;
                 case TokenToken { TenantId: var id } t when id == Guid.Empty: t.TenantId = tenantContext.TenantId; break;
                 case TokenScope { TenantId: var id } s when id == Guid.Empty: s.TenantId = tenantContext.TenantId; break;
+                case TrustedDevice { TenantId: var id } d when id == Guid.Empty: d.TenantId = tenantContext.TenantId; break;
             }
         }
     }
@@ -146,6 +149,23 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
             e.Property(x => x.RevokedAt).HasColumnName("revoked_at");
             e.Property(x => x.ClientIds).HasColumnName("client_ids");
+            e.HasIndex(x => new { x.TenantId, x.UserId });
+            e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
+        });
+
+        modelBuilder.Entity<TrustedDevice>(e =>
+        {
+            e.ToTable("trusted_devices");
+            e.HasKey(x => x.Id);
+            e.Property(x => x.Id).HasColumnName("id");
+            e.Property(x => x.TenantId).HasColumnName("tenant_id");
+            e.Property(x => x.UserId).HasColumnName("user_id");
+            e.Property(x => x.TokenHash).HasColumnName("token_hash").HasMaxLength(64);
+            e.Property(x => x.UserAgent).HasColumnName("user_agent").HasMaxLength(512);
+            e.Property(x => x.CreatedAt).HasColumnName("created_at");
+            e.Property(x => x.ExpiresAt).HasColumnName("expires_at");
+            e.Property(x => x.LastUsedAt).HasColumnName("last_used_at");
+            e.HasIndex(x => x.TokenHash).IsUnique();
             e.HasIndex(x => new { x.TenantId, x.UserId });
             e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });

@@ -210,3 +210,26 @@ public sealed class BackchannelAuthentication
 
     public DateTimeOffset? LastPolledAt { get; set; }
 }
+
+/// <summary>
+/// A browser a user chose to trust after a second factor ("remember this device"): while it lasts, a password sign-in
+/// from that browser skips the TOTP step. The browser holds a random token; only its SHA-256 is kept here.
+/// </summary>
+public sealed class TrustedDevice
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public string TokenHash { get; set; } = string.Empty;
+
+    public string? UserAgent { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? LastUsedAt { get; set; }
+}

@@ -56,6 +56,7 @@ public static class TokenServiceExtensions
         });
         services.AddLoginRateLimit();
         services.AddScoped<SessionStore>();
+        services.AddScoped<TrustedDevices>();
         services.AddScoped<SessionRevocation>();
         services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();
@@ -307,6 +308,7 @@ public static class TokenServiceExtensions
         app.MapRegistrationEndpoints();
         app.MapAccountPages();
         app.MapSessionEndpoints();
+        app.MapTrustedDeviceEndpoints();
         app.MapAdminTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;

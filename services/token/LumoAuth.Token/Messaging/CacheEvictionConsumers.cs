@@ -74,5 +74,6 @@ public static class TokenConsumers
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();
         bus.AddConsumer<CibaPingConsumer>();
+        bus.AddConsumer<Features.Login.TrustedDeviceCleanupConsumer>();
     }
 }

@@ -112,7 +112,10 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         var factor = methods.Contains("mfa") ? null : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
             .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-        if (factor is not null)
+        // A browser the user trusted after an earlier TOTP step ("remember device") is not asked again; the sign-in
+        // itself is still one factor (amr pwd), so tokens do not claim more than this sign-in proved.
+        var trustedDevice = factor is not null && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
+        if (factor is not null && !trustedDevice)
         {
             if (string.IsNullOrEmpty(request.TotpCode))
             {

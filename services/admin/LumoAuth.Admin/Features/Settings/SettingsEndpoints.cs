@@ -136,6 +136,7 @@ public static partial class SettingsEndpoints
                     reader.ServerSet("requiredSince");
                     reader.StringList("allowedMethods", MfaMethods, v => m.AllowedMethods = v);
                     reader.Int("gracePeriodDays", 0, 30, v => m.GracePeriodDays = v);
+                    reader.Int("rememberDeviceDays", 0, 90, v => m.RememberDeviceDays = v);
                     break;
                 case "sessionPolicy":
                     var s = settings.SessionPolicy;

@@ -101,6 +101,12 @@ public sealed class MfaPolicy
     /// <summary>Days a user may still sign in without a second factor, counted from when the policy (or the account) began.</summary>
     public int GracePeriodDays { get; set; } = 7;
 
+    /// <summary>
+    /// "Remember device": after the TOTP step a user may trust the browser for this many days, and is not asked for a
+    /// code from it meanwhile; 0 (the default) offers nothing.
+    /// </summary>
+    public int RememberDeviceDays { get; set; }
+
     /// <summary>When <see cref="Required"/> was last switched on (set by the server), where the grace period of existing users starts.</summary>
     public DateTimeOffset? RequiredSince { get; set; }
 

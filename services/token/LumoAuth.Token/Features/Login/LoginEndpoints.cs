@@ -47,7 +47,7 @@ public static class LoginEndpoints
 
     public sealed record LoginServices(
         TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection,
-        HostedPageSettingsCache HostedPages);
+        HostedPageSettingsCache HostedPages, TrustedDevices Devices);
 
     public static async Task<IResult> ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
     {
@@ -112,8 +112,10 @@ public static class LoginEndpoints
             return PasswordForm(http, services, returnUrl, email, "Enter your email and password.", StatusCodes.Status400BadRequest, settings);
         }
 
+        var rememberDays = settings?.RememberDeviceDays ?? 0;
+        var trustedUser = rememberDays > 0 ? await services.Devices.TrustedUserAsync(http, http.RequestAborted) : null;
         var verdict = await services.Users.AuthenticateAsync(
-            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, http.Connection.RemoteIpAddress?.ToString()),
+            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, http.Connection.RemoteIpAddress?.ToString()) { TrustedDeviceUserId = trustedUser },
             http.RequestAborted);
         switch (verdict?.Outcome)
         {
@@ -124,6 +126,11 @@ public static class LoginEndpoints
                 var session = await services.Sessions.CreateAsync(userId, "password", mfa, http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
+                if (rememberDays > 0 && form["remember_device"] == "on" && verdict.AuthenticationMethods.Contains("otp"))
+                {
+                    await services.Devices.RememberAsync(http, services.Tenant.Slug, userId, rememberDays, http.RequestAborted);
+                }
+
                 if (verdict.BackupCodes is { Count: > 0 } backupCodes)
                 {
                     return BackupCodesPage(http, backupCodes, returnUrl);
@@ -133,14 +140,14 @@ public static class LoginEndpoints
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null, passkeys: settings?.PasskeysEnabled != false);
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null, passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.MfaEnrollmentRequired when verdict.TotpEnrolment is { } offer:
                 return EnrolmentForm(http, services, protector, new PendingLogin(email, password, returnUrl, offer), error: null);
             case AuthenticationOutcomes.MfaInvalid when pending?.Enrolment is { } offer:
                 return EnrolmentForm(http, services, protector, pending, "That code is not valid. Check the key and try the current code.");
             case AuthenticationOutcomes.MfaInvalid:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.",
-                    passkeys: settings?.PasskeysEnabled != false);
+                    passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.EmailNotVerified:
                 // Only someone who knows the password gets here, so saying why does not reveal the account.
                 return PasswordForm(http, services, returnUrl, email,
@@ -247,7 +254,7 @@ public static class LoginEndpoints
 
     /// <summary>The TOTP (or backup code) step; a passkey, two factors by itself, may take its place.</summary>
     private static IResult SecondFactorForm(
-        HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error, bool passkeys = false)
+        HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error, bool passkeys = false, int rememberDays = 0)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // The first factor is carried forward encrypted and for five minutes only, never in clear.
@@ -258,6 +265,9 @@ public static class LoginEndpoints
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", sealedPending) +
             HostedPage.SecondFactorInput +
+            (rememberDays > 0
+                ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> Trust this browser for {rememberDays} days</label>"
+                : string.Empty) +
             "<button type=\"submit\">Verify</button></form>" +
             (passkeys ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
         return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,

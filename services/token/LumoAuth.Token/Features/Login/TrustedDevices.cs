@@ -1,0 +1,130 @@
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using MassTransit;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// "Remember this device" (the docs' MFA setting <c>mfaPolicy.rememberDeviceDays</c>): after a sign-in with the TOTP step,
+/// the user may trust the browser for that many days; a password sign-in from it then skips the TOTP step. The browser
+/// keeps a random token in a tenant-path cookie, the database only its SHA-256 and whose it is. Trust ends when it
+/// expires, when an administrator clears it (<c>/admin/users/{id}/trusted-devices</c>), and with an MFA reset, a block or
+/// a deletion of the user.
+/// </summary>
+public sealed class TrustedDevices(TokenDbContext db, TimeProvider time)
+{
+    public const string CookieName = "lumo_device";
+
+    /// <summary>The user this browser is trusted for, or null (no cookie, unknown, expired, or the tenant's switch is off).</summary>
+    public async Task<Guid?> TrustedUserAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        if (http.Request.Cookies[CookieName] is not { Length: > 0 and <= 100 } token)
+        {
+            return null;
+        }
+
+        var hash = Hash(token);
+        var now = time.GetUtcNow();
+        var device = await db.TrustedDevices.FirstOrDefaultAsync(d => d.TokenHash == hash && d.ExpiresAt > now, cancellationToken);
+        if (device is null)
+        {
+            return null;
+        }
+
+        device.LastUsedAt = now;
+        await db.SaveChangesAsync(cancellationToken);
+        return device.UserId;
+    }
+
+    /// <summary>Trusts this browser for <paramref name="userId"/> for <paramref name="days"/> days (a new token each time).</summary>
+    public async Task RememberAsync(HttpContext http, string tenantSlug, Guid userId, int days, CancellationToken cancellationToken)
+    {
+        var token = WebEncoders.Base64UrlEncode(RandomNumberGenerator.GetBytes(32));
+        var now = time.GetUtcNow();
+        var userAgent = http.Request.Headers.UserAgent.ToString();
+        db.TrustedDevices.Add(new TrustedDevice
+        {
+            Id = Guid.CreateVersion7(), UserId = userId, TokenHash = Hash(token), CreatedAt = now, ExpiresAt = now.AddDays(days),
+            UserAgent = userAgent.Length > 512 ? userAgent[..512] : userAgent,
+        });
+        await db.SaveChangesAsync(cancellationToken);
+        http.Response.Cookies.Append(CookieName, token, new CookieOptions
+        {
+            Path = $"/t/{tenantSlug}/", HttpOnly = true, Secure = http.Request.IsHttps, SameSite = SameSiteMode.Lax, Expires = now.AddDays(days),
+            IsEssential = true,
+        });
+    }
+
+    /// <summary>Ends the trust of every browser of the user; how many there were.</summary>
+    public Task<int> ForgetUserAsync(Guid userId, CancellationToken cancellationToken) =>
+        db.TrustedDevices.Where(d => d.UserId == userId).ExecuteDeleteAsync(cancellationToken);
+
+    private static string Hash(string token) => Convert.ToHexString(SHA256.HashData(Encoding.ASCII.GetBytes(token)));
+}
+
+/// <summary>Admin API: a user's trusted browsers, listed and cleared ("admins can clear all trusted devices for a user").</summary>
+public static class TrustedDeviceEndpoints
+{
+    public sealed record TrustedDeviceResponse(Guid Id, string? UserAgent, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt, DateTimeOffset? LastUsedAt);
+
+    public static IEndpointRouteBuilder MapTrustedDeviceEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId:guid}/trusted-devices")
+            .RequireAuthorization(Policies.TenantAdmin)
+            .WithTags("Trusted devices");
+        group.MapGet("/", ListAsync).WithName("ListTrustedDevices");
+        group.MapDelete("/", ClearAsync).WithName("ClearTrustedDevices");
+        group.MapDelete("/{deviceId:guid}", DeleteAsync).WithName("DeleteTrustedDevice");
+        return app;
+    }
+
+    private static async Task<IResult> ListAsync(Guid userId, TokenDbContext db, CancellationToken cancellationToken)
+    {
+        var devices = await db.TrustedDevices.AsNoTracking().Where(d => d.UserId == userId).OrderByDescending(d => d.CreatedAt)
+            .Select(d => new TrustedDeviceResponse(d.Id, d.UserAgent, d.CreatedAt, d.ExpiresAt, d.LastUsedAt))
+            .ToListAsync(cancellationToken);
+        return Results.Ok(new DataResponse<IReadOnlyList<TrustedDeviceResponse>>(devices));
+    }
+
+    private static async Task<IResult> ClearAsync(Guid userId, TrustedDevices devices, CancellationToken cancellationToken)
+    {
+        await devices.ForgetUserAsync(userId, cancellationToken);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> DeleteAsync(Guid userId, Guid deviceId, TokenDbContext db, CancellationToken cancellationToken) =>
+        await db.TrustedDevices.Where(d => d.UserId == userId && d.Id == deviceId).ExecuteDeleteAsync(cancellationToken) == 0
+            ? ApiErrors.NotFound("Trusted device")
+            : Results.NoContent();
+}
+
+/// <summary>An MFA reset, a block or a deletion ends the user's trusted devices (idempotent: deleting nothing is fine).</summary>
+public sealed class TrustedDeviceCleanupConsumer(TenantContext tenant, IServiceProvider services)
+    : IConsumer<UserMfaReset>, IConsumer<UserBlocked>, IConsumer<UserDeleted>
+{
+    public Task Consume(ConsumeContext<UserMfaReset> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserBlocked> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserDeleted> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+
+    private async Task ForgetAsync(Guid? tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        if (tenantId is not { } id)
+        {
+            return;
+        }
+
+        tenant.Set(new TenantInfo(id, string.Empty, string.Empty, TenantStatuses.Active, string.Empty));
+        await services.GetRequiredService<TrustedDevices>().ForgetUserAsync(userId, cancellationToken);
+    }
+}
