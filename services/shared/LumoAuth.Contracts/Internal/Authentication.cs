@@ -35,6 +35,27 @@ public sealed record AuthenticateResponse(
 
 public sealed record TotpEnrolmentOffer(string Secret, string OtpauthUri);
 
+/// <summary>
+/// The signed-in user's own two-step verification, for the token service's account page (admin keeps the factors):
+/// <c>GET …/users/{id}/mfa</c> lists them, <c>POST …/mfa/totp</c> starts a TOTP enrolment, <c>POST …/mfa/totp/confirm</c>
+/// (<c>{code}</c>) confirms it and answers the first backup codes, <c>POST …/mfa/backup-codes</c> replaces them.
+/// </summary>
+public static class MfaRoutes
+{
+    public static string Factors(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa?tenantId={tenantId}";
+
+    public static string BeginTotp(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/totp?tenantId={tenantId}";
+
+    public static string ConfirmTotp(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/totp/confirm?tenantId={tenantId}";
+
+    public static string BackupCodes(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/backup-codes?tenantId={tenantId}";
+}
+
+public sealed record MfaFactorInfo(Guid Id, string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt);
+
+/// <summary>Backup codes as admin answers them (shown to the user once).</summary>
+public sealed record BackupCodeSet(IReadOnlyList<string> BackupCodes);
+
 public static class AuthenticationOutcomes
 {
     public const string Success = "success";

@@ -49,6 +49,49 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     public Task<AuthenticateResponse?> AuthenticateWithPasskeyAsync(AuthenticateWithPasskey request, CancellationToken cancellationToken) =>
         PostAsync<AuthenticateResponse>("passkey sign-in", PasskeyRoutes.Authenticate, request, cancellationToken);
 
+    /// <summary>The user's two-step verification factors, or null when admin cannot say.</summary>
+    public async Task<IReadOnlyList<MfaFactorInfo>?> MfaFactorsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await SendAsync<List<MfaFactorInfo>>("mfa factors", HttpMethod.Get, MfaRoutes.Factors(userId, tenantId), null, cancellationToken)).Data;
+
+    /// <summary>A new TOTP secret for the user (replacing an unconfirmed one), or null when admin refuses (already enrolled) or cannot be reached.</summary>
+    public async Task<TotpEnrolmentOffer?> BeginTotpAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await SendAsync<TotpEnrolmentOffer>("totp enrolment", HttpMethod.Post, MfaRoutes.BeginTotp(userId, tenantId), new { }, cancellationToken)).Data;
+
+    /// <summary>Confirms the pending TOTP factor with a code: its first backup codes; (null, 400) for a wrong code, (null, null) when admin cannot say.</summary>
+    public async Task<(IReadOnlyList<string>? BackupCodes, int? Status)> ConfirmTotpAsync(Guid tenantId, Guid userId, string code, CancellationToken cancellationToken)
+    {
+        var (data, status) = await SendAsync<BackupCodeSet>("totp confirmation", HttpMethod.Post, MfaRoutes.ConfirmTotp(userId, tenantId), new { code }, cancellationToken);
+        return (data?.BackupCodes, status);
+    }
+
+    /// <summary>A new set of backup codes (the old set stops working), or null.</summary>
+    public async Task<IReadOnlyList<string>?> RegenerateBackupCodesAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await SendAsync<BackupCodeSet>("backup codes", HttpMethod.Post, MfaRoutes.BackupCodes(userId, tenantId), new { }, cancellationToken)).Data?.BackupCodes;
+
+    /// <summary>Admin's <c>data</c> and status for a call of the REST envelope; (null, null) when admin cannot be reached.</summary>
+    private async Task<(T? Data, int? Status)> SendAsync<T>(string call, HttpMethod method, string route, object? body, CancellationToken cancellationToken)
+        where T : class
+    {
+        try
+        {
+            var client = httpClientFactory.CreateClient(InternalClients.Admin);
+            using var request = new HttpRequestMessage(method, route) { Content = body is null ? null : JsonContent.Create(body) };
+            using var response = await client.SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogAdminStatus(logger, call, (int)response.StatusCode);
+                return (null, (int)response.StatusCode);
+            }
+
+            return ((await response.Content.ReadFromJsonAsync<DataEnvelope<T>>(cancellationToken))?.Data, (int)response.StatusCode);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        {
+            LogAdminUnavailable(logger, call, ex);
+            return (null, null);
+        }
+    }
+
     /// <summary>Admin's JSON answer to a POST, or null when admin refuses or cannot be reached (both logged, never the body).</summary>
     private async Task<T?> PostAsync<T>(string call, string route, object request, CancellationToken cancellationToken)
         where T : class

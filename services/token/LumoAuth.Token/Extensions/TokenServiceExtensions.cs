@@ -309,6 +309,7 @@ public static class TokenServiceExtensions
         app.MapAccountPages();
         app.MapSessionEndpoints();
         app.MapTrustedDeviceEndpoints();
+        app.MapMfaAccountPage();
         app.MapAdminTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;

@@ -27,6 +27,7 @@ public static class CredentialEndpoints
         internalApi.MapPost(InternalRoutes.Authenticate, Authenticate).WithName("InternalAuthenticate");
         internalApi.MapGet(InternalRoutes.UserProfile, GetUserProfile).WithName("InternalGetUserProfile");
         internalApi.MapGet(InternalRoutes.UserByLogin, FindUserByLogin).WithName("InternalFindUserByLogin");
+        internalApi.MapGet(InternalRoutes.Prefix + "/users/{userId:guid}/mfa", InternalListFactors).WithName("InternalListMfaFactors");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp", InternalBeginTotp).WithName("InternalBeginTotpEnrolment");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp/confirm", InternalConfirmTotp).WithName("InternalConfirmTotpEnrolment");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/backup-codes", InternalRegenerateBackupCodes).WithName("InternalRegenerateBackupCodes");
@@ -162,6 +163,12 @@ public static class CredentialEndpoints
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<BackupCodesResponse>(new BackupCodesResponse(codes), "Backup codes replaced"));
     }
+
+    /// <summary>The token service's account page shows whether the signed-in user has two-step verification.</summary>
+    public static async Task<IResult> InternalListFactors(Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
+        await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await ListFactors(userId.ToString(), db, cancellationToken)
+            : ApiErrors.NotFound("User");
 
     public static async Task<IResult> InternalBeginTotp(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)

@@ -167,7 +167,8 @@ public static class LoginEndpoints
         returnUrl.Length <= 8192
         && !returnUrl.Contains('\\', StringComparison.Ordinal)
         && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug))
-            || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}"));
+            || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}")
+            || IsPage(returnUrl, AccountPages.MfaAccountPage.PagePath(slug)));
 
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');

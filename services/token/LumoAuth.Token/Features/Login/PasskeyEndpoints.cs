@@ -56,7 +56,7 @@ public static class PasskeyEndpoints
             return HostedPage.Error(http, "not_found", "Passkeys are not used here.", StatusCodes.Status404NotFound);
         }
 
-        if (await SignedInUserAsync(http) is null)
+        if (await SessionCookie.SignedInUserAsync(http) is null)
         {
             return Results.Redirect($"/t/{tenant.Slug}/login" + QueryString.Create("returnUrl", $"/t/{tenant.Slug}{AccountPagePath}"), permanent: false, preserveMethod: false);
         }
@@ -79,7 +79,7 @@ public static class PasskeyEndpoints
             return refused;
         }
 
-        if (await SignedInUserAsync(http) is not { } userId)
+        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
             return NotSignedIn();
         }
@@ -95,7 +95,7 @@ public static class PasskeyEndpoints
             return refused;
         }
 
-        if (await SignedInUserAsync(http) is not { } userId)
+        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
             return NotSignedIn();
         }
@@ -213,11 +213,6 @@ public static class PasskeyEndpoints
             return null;
         }
     }
-
-    private static async Task<Guid?> SignedInUserAsync(HttpContext http) =>
-        await http.AuthenticateAsync(SessionCookie.Scheme) is { Succeeded: true, Principal: { } user } && Guid.TryParse(user.GetClaim(Claims.Subject), out var id)
-            ? id
-            : null;
 
     /// <summary>Null when the request may go on: JSON, to a tenant that has passkeys on (<c>loginPolicy.passkeysEnabled</c>).</summary>
     private static async Task<IResult?> RefuseAsync(HttpContext http, PasskeyServices services)

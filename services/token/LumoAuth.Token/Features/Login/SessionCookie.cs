@@ -33,6 +33,13 @@ public static class SessionCookie
 
     public static string PathFor(string slug) => "/t/" + slug;
 
+    /// <summary>The user of the browser's SSO session on this tenant, or null (account pages send such a browser to sign in).</summary>
+    public static async Task<Guid?> SignedInUserAsync(HttpContext http) =>
+        await http.AuthenticateAsync(Scheme) is { Succeeded: true, Principal: { } user }
+            && Guid.TryParse(user.FindFirst(OpenIddict.Abstractions.OpenIddictConstants.Claims.Subject)?.Value, out var id)
+            ? id
+            : null;
+
     public static AuthenticationBuilder AddSessionCookie(this AuthenticationBuilder builder)
     {
         builder.Services.AddSingleton<IPostConfigureOptions<CookieAuthenticationOptions>, SecureCookieWhenPublicHttps>();

@@ -64,6 +64,12 @@ public sealed class TrustedDevices(TokenDbContext db, TimeProvider time)
         });
     }
 
+    /// <summary>The user's trusted browsers, newest first.</summary>
+    public Task<List<TrustedDeviceEndpoints.TrustedDeviceResponse>> ListAsync(Guid userId, CancellationToken cancellationToken) =>
+        db.TrustedDevices.AsNoTracking().Where(d => d.UserId == userId).OrderByDescending(d => d.CreatedAt)
+            .Select(d => new TrustedDeviceEndpoints.TrustedDeviceResponse(d.Id, d.UserAgent, d.CreatedAt, d.ExpiresAt, d.LastUsedAt))
+            .ToListAsync(cancellationToken);
+
     /// <summary>Ends the trust of every browser of the user; how many there were.</summary>
     public Task<int> ForgetUserAsync(Guid userId, CancellationToken cancellationToken) =>
         db.TrustedDevices.Where(d => d.UserId == userId).ExecuteDeleteAsync(cancellationToken);
@@ -87,13 +93,8 @@ public static class TrustedDeviceEndpoints
         return app;
     }
 
-    private static async Task<IResult> ListAsync(Guid userId, TokenDbContext db, CancellationToken cancellationToken)
-    {
-        var devices = await db.TrustedDevices.AsNoTracking().Where(d => d.UserId == userId).OrderByDescending(d => d.CreatedAt)
-            .Select(d => new TrustedDeviceResponse(d.Id, d.UserAgent, d.CreatedAt, d.ExpiresAt, d.LastUsedAt))
-            .ToListAsync(cancellationToken);
-        return Results.Ok(new DataResponse<IReadOnlyList<TrustedDeviceResponse>>(devices));
-    }
+    private static async Task<IResult> ListAsync(Guid userId, TrustedDevices devices, CancellationToken cancellationToken) =>
+        Results.Ok(new DataResponse<IReadOnlyList<TrustedDeviceResponse>>(await devices.ListAsync(userId, cancellationToken)));
 
     private static async Task<IResult> ClearAsync(Guid userId, TrustedDevices devices, CancellationToken cancellationToken)
     {

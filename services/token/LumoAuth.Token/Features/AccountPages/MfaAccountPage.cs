@@ -1,0 +1,165 @@
+using System.Text.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Login;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+/// <summary>
+/// <c>/t/{slug}/account/mfa</c>: the signed-in user's own two-step verification (the docs' account page): turn TOTP on
+/// (key, then a first code; the backup codes are shown once), get a new set of backup codes, and forget the browsers they
+/// trusted with "remember this device". Admin keeps the factors; the page reaches them over the internal API.
+/// </summary>
+public static class MfaAccountPage
+{
+    public const string Path = "/account/mfa";
+
+    private const string OfferPurpose = "LumoAuth.Token.Account.TotpOffer.v1";
+    private static readonly TimeSpan OfferLifetime = TimeSpan.FromMinutes(10);
+
+    public static IEndpointRouteBuilder MapMfaAccountPage(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/t/{tenantSlug}" + Path, Show).AllowAnonymous().ExcludeFromDescription().WithName("MfaAccountPage");
+        app.MapPost("/t/{tenantSlug}" + Path, Submit).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy);
+        return app;
+    }
+
+    public sealed record MfaAccountServices(
+        TenantContext Tenant, UserDirectory Users, TrustedDevices Devices, IAntiforgery Antiforgery, IDataProtectionProvider DataProtection,
+        HostedPageSettingsCache HostedPages);
+
+    public static async Task<IResult> Show(HttpContext http, [AsParameters] MfaAccountServices services)
+    {
+        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
+        {
+            return ToSignIn(services.Tenant.Slug);
+        }
+
+        var factors = await services.Users.MfaFactorsAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        if (factors is null)
+        {
+            return Unavailable(http);
+        }
+
+        var devices = await services.Devices.ListAsync(userId, http.RequestAborted);
+        var totpOn = factors.Any(f => f.Type == "totp" && f.Confirmed);
+        var body =
+            "<h2>Authenticator app</h2>" +
+            (totpOn
+                ? "<p>Two-step verification is <strong>on</strong>: sign-ins ask for a code from your authenticator app.</p>" +
+                  Form(http, services, "backup-codes", "Get new backup codes") + "<p><small>The old backup codes stop working.</small></p>"
+                : "<p>Two-step verification is <strong>off</strong>.</p>" + Form(http, services, "begin", "Set up an authenticator app")) +
+            "<h2>Trusted browsers</h2>" +
+            (devices.Count == 0
+                ? "<p>No browser skips the code.</p>"
+                : "<ul>" + string.Concat(devices.Select(d =>
+                      $"<li>{HostedPage.Encode(string.IsNullOrEmpty(d.UserAgent) ? "A browser" : d.UserAgent)} <small>(until {d.ExpiresAt:yyyy-MM-dd})</small></li>")) + "</ul>" +
+                  Form(http, services, "forget-devices", "Forget all trusted browsers"));
+        return HostedPage.Render(http, "Two-step verification", body);
+    }
+
+    public static async Task<IResult> Submit(HttpContext http, [AsParameters] MfaAccountServices services)
+    {
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Reload it and try again.");
+        }
+
+        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
+        {
+            return ToSignIn(services.Tenant.Slug);
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var tenantId = services.Tenant.TenantId;
+        var protector = services.DataProtection.CreateProtector(OfferPurpose, userId.ToString()).ToTimeLimitedDataProtector();
+        switch (form["action"].ToString())
+        {
+            case "begin":
+                return await services.Users.BeginTotpAsync(tenantId, userId, http.RequestAborted) is { } offer
+                    ? Enrolment(http, services, protector, offer, error: null)
+                    : HostedPage.Error(http, "invalid_request", "An authenticator app is already set up, or the service is unavailable. Reload the page.", StatusCodes.Status409Conflict);
+            case "confirm":
+                if (Unseal(protector, form["offer"].ToString()) is not { } pending)
+                {
+                    return HostedPage.Error(http, "invalid_request", "The set-up took too long. Start again.");
+                }
+
+                var (codes, status) = await services.Users.ConfirmTotpAsync(tenantId, userId, form["totp"].ToString().Trim(), http.RequestAborted);
+                return codes is not null ? BackupCodes(http, services, codes, "Two-step verification is on.")
+                    : status is >= 400 and < 500 ? Enrolment(http, services, protector, pending, "That code is not valid. Check the key and try the current code.")
+                    : Unavailable(http);
+            case "backup-codes":
+                return await services.Users.RegenerateBackupCodesAsync(tenantId, userId, http.RequestAborted) is { } renewed
+                    ? BackupCodes(http, services, renewed, "Your new backup codes replace the old ones.")
+                    : Unavailable(http);
+            case "forget-devices":
+                await services.Devices.ForgetUserAsync(userId, http.RequestAborted);
+                http.Response.Cookies.Delete(TrustedDevices.CookieName, new CookieOptions { Path = $"/t/{services.Tenant.Slug}/" });
+                return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
+            default:
+                return HostedPage.Error(http, "invalid_request", "Unknown action.");
+        }
+    }
+
+    public static string PagePath(string slug) => $"/t/{slug}{Path}";
+
+    private static IResult Enrolment(HttpContext http, MfaAccountServices services, ITimeLimitedDataProtector protector, TotpEnrolmentOffer offer, string? error)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            "<p>Add this key to your authenticator app, then enter the code it shows.</p>" +
+            $"<p>Key: <code data-totp-secret>{HostedPage.Encode(offer.Secret)}</code></p>" +
+            $"<p><a href=\"{HostedPage.Encode(offer.OtpauthUri)}\">Open in your authenticator app</a></p>" +
+            $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", "confirm") +
+            // The key goes back sealed (encrypted, for this user, ten minutes) to show it again after a wrong code.
+            HostedPage.Field("offer", protector.Protect(JsonSerializer.Serialize(offer), OfferLifetime)) +
+            "<label for=\"totp\">Code from your authenticator app</label>" +
+            "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" inputmode=\"numeric\" pattern=\"[0-9]{6}\" required>" +
+            "<button type=\"submit\">Turn on two-step verification</button></form>";
+        return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    private static IResult BackupCodes(HttpContext http, MfaAccountServices services, IReadOnlyList<string> codes, string lead) =>
+        HostedPage.Render(http, "Save your backup codes",
+            $"<p>{HostedPage.Encode(lead)} Keep these codes somewhere safe: each signs you in once if you lose your authenticator.</p>" +
+            "<ul data-backup-codes>" + string.Concat(codes.Select(c => $"<li><code>{HostedPage.Encode(c)}</code></li>")) + "</ul>" +
+            $"<p><a href=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">Back</a></p>");
+
+    private static string Form(HttpContext http, MfaAccountServices services, string action, string label)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        return $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", action) +
+            $"<button type=\"submit\">{HostedPage.Encode(label)}</button></form>";
+    }
+
+    private static TotpEnrolmentOffer? Unseal(ITimeLimitedDataProtector protector, string value)
+    {
+        try
+        {
+            return value.Length == 0 ? null : JsonSerializer.Deserialize<TotpEnrolmentOffer>(protector.Unprotect(value));
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static IResult ToSignIn(string slug) =>
+        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);
+
+    private static IResult Unavailable(HttpContext http) =>
+        HostedPage.Error(http, "temporarily_unavailable", "This page is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+}

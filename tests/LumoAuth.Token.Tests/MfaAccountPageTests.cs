@@ -1,0 +1,89 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using LumoAuth.Token.Tests.Support;
+using OtpNet;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>The signed-in user's own two-step verification page (<c>/t/{slug}/account/mfa</c>).</summary>
+public sealed partial class MfaAccountPageTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    [Fact]
+    public async Task Page_WithoutASession_SendsTheBrowserToSignIn()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        using var response = await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/mfa");
+
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?returnUrl=", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task User_TurnsTotpOn_WithAWrongThenARightCode_ThenGetsNewBackupCodes()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var page = $"/t/{setup.Tenant.Slug}/account/mfa";
+        var overview = await HostedFlow.OpenSignedInAsync(browser, setup, page);
+        Assert.Contains("<strong>off</strong>", overview, StringComparison.Ordinal);
+
+        using var begun = await PostAsync(browser, page, overview, "begin");
+        var enrolment = await begun.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, begun.StatusCode);
+        var secret = SecretPattern().Match(enrolment).Groups[1].Value;
+        var totp = new Totp(Base32Encoding.ToBytes(secret));
+
+        using var wrong = await PostAsync(browser, page, enrolment, "confirm", totp.ComputeTotp() == "000000" ? "111111" : "000000");
+        var again = await wrong.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+        Assert.Contains(secret, again, StringComparison.Ordinal);
+
+        using var confirmed = await PostAsync(browser, page, again, "confirm", totp.ComputeTotp());
+        var codes = await confirmed.Content.ReadAsStringAsync();
+        Assert.Equal(10, Regex.Count(codes, "<li><code>"));
+
+        var on = await HostedFlow.OpenSignedInAsync(browser, setup, page);
+        Assert.Contains("<strong>on</strong>", on, StringComparison.Ordinal);
+        using var renewed = await PostAsync(browser, page, on, "backup-codes");
+        var renewedCodes = await renewed.Content.ReadAsStringAsync();
+        Assert.Equal(10, Regex.Count(renewedCodes, "<li><code>"));
+        Assert.NotEqual(CodesOf(codes), CodesOf(renewedCodes));
+
+        // Signing in now asks for the code.
+        using var next = await HostedFlow.SubmitLoginAsync(suite.Browser(), $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        Assert.Contains("name=\"totp\"", await next.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ForgedOrMissingAntiforgeryToken_IsRefused()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var page = $"/t/{setup.Tenant.Slug}/account/mfa";
+        await HostedFlow.OpenSignedInAsync(browser, setup, page);
+
+        using var response = await browser.PostAsync(page, new FormUrlEncodedContent(new Dictionary<string, string> { ["action"] = "begin" }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.DoesNotContain("data-totp-secret", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient browser, string page, string html, string action, string? code = null)
+    {
+        var form = HostedFlow.HiddenFields(html);
+        form["action"] = action;
+        if (code is not null)
+        {
+            form["totp"] = code;
+        }
+
+        return browser.PostAsync(page, new FormUrlEncodedContent(form));
+    }
+
+    private static string CodesOf(string html) => string.Join(',', Regex.Matches(html, "<li><code>([^<]+)</code>").Select(m => m.Groups[1].Value));
+
+    [GeneratedRegex("<code data-totp-secret>([A-Z2-7]+)</code>")]
+    private static partial Regex SecretPattern();
+}
