@@ -166,7 +166,9 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
         var since = settings["mfaPolicy"]!["requiredSince"]!.GetValue<DateTimeOffset>();
         Assert.InRange(since, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddMinutes(5));
         // Within the grace period the password alone still signs in; a settings object read back is accepted as it is.
-        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "enrol@example.com", Password)).Outcome);
+        var withinGrace = await LoginAsync(tenant.Id, "enrol@example.com", Password);
+        Assert.Equal(AuthenticationOutcomes.Success, withinGrace.Outcome);
+        Assert.Equal(since.AddDays(3), withinGrace.MfaEnrolmentDueAt);
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = settings["mfaPolicy"] }));
         Assert.Equal(since, (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["mfaPolicy"]!["requiredSince"]!.GetValue<DateTimeOffset>());
 

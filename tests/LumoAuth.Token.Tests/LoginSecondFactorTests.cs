@@ -179,6 +179,9 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         var html = await signedIn.Content.ReadAsStringAsync();
         Assert.True(signedIn.StatusCode == HttpStatusCode.OK, html);
         Assert.Contains("You are signed in", html, StringComparison.Ordinal);
+        // With a reminder of the date and the way to the account page.
+        Assert.Contains(DateTimeOffset.UtcNow.AddDays(7).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), html, StringComparison.Ordinal);
+        Assert.Contains($"/t/{setup.Tenant.Slug}/account/mfa", html, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -31,6 +31,12 @@ public sealed record AuthenticateResponse(
 
     /// <summary>On the success that completed an enrolment: the user's first backup codes, to show this once.</summary>
     public IReadOnlyList<string>? BackupCodes { get; init; }
+
+    /// <summary>
+    /// On a success while the tenant requires two-step verification and the user has none yet: when their grace period
+    /// ends (the sign-in page reminds them).
+    /// </summary>
+    public DateTimeOffset? MfaEnrolmentDueAt { get; init; }
 }
 
 public sealed record TotpEnrolmentOffer(string Secret, string OtpauthUri);

@@ -133,7 +133,14 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         }
 
         IReadOnlyList<string>? backupCodes = null;
-        if (factor is null && !methods.Contains("mfa") && await MustEnrolAsync(user, settings.MfaPolicy, cancellationToken))
+        DateTimeOffset? enrolmentDueAt = null;
+        if (factor is null && !methods.Contains("mfa") && settings.MfaPolicy.Required
+            && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken)
+            && settings.MfaPolicy.EnrolmentDueFor(user.CreatedAt) is var due && DateTimeOffset.UtcNow < due)
+        {
+            enrolmentDueAt = due;
+        }
+        else if (factor is null && !methods.Contains("mfa") && await MustEnrolAsync(user, settings.MfaPolicy, cancellationToken))
         {
             switch (await EnrolAsync(request, user, cancellationToken))
             {
@@ -169,7 +176,10 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         await PublishAsync(request, user, new UserLoginSucceeded(user.Id, methods), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods) { BackupCodes = backupCodes };
+        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods)
+        {
+            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt,
+        };
     }
 
     /// <summary>

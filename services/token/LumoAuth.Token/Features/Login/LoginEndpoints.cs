@@ -136,6 +136,11 @@ public static class LoginEndpoints
                     return BackupCodesPage(http, backupCodes, returnUrl);
                 }
 
+                if (verdict.MfaEnrolmentDueAt is { } due)
+                {
+                    return EnrolmentReminder(http, services.Tenant.Slug, due, returnUrl);
+                }
+
                 return returnUrl is null
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
@@ -296,6 +301,18 @@ public static class LoginEndpoints
             "<button type=\"submit\">Turn on two-step verification</button></form>";
         return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl));
+    }
+
+    /// <summary>Within the grace period of a required two-step verification: a reminder, with the way to set it up now.</summary>
+    private static IResult EnrolmentReminder(HttpContext http, string slug, DateTimeOffset due, string? returnUrl)
+    {
+        var next = returnUrl is null
+            ? "<p>You can close this window and return to the application.</p>"
+            : $"<p><a href=\"{HostedPage.Encode(returnUrl)}\" data-continue>Later</a></p>";
+        return HostedPage.Render(http, "Two-step verification will be required",
+            $"<p>You are signed in. From <strong>{due:yyyy-MM-dd}</strong> this organisation requires two-step verification to sign in.</p>" +
+            $"<p><a href=\"{HostedPage.Encode(AccountPages.MfaAccountPage.PagePath(slug))}\" data-enrol>Set it up now</a></p>" + next,
+            continuesTo: ClientRedirectOf(returnUrl));
     }
 
     /// <summary>After an enrolment: the first backup codes, shown this once, then on to where the sign-in was going.</summary>
