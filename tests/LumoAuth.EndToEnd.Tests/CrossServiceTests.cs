@@ -271,6 +271,78 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task PublicClientOverMutualTls_GetsAnAccessTokenBoundToItsOwnCertificate()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"erin-{Guid.NewGuid():N}"[..13] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Erin" }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(user, 201);
+        }
+
+        // A native app (public): mutual TLS cannot authenticate it, but its own self-signed certificate binds its tokens.
+        const string loopback = "http://127.0.0.1:7777/callback";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Field app", applicationType = "native", redirectUris = new[] { loopback },
+            grantTypes = new[] { "authorization_code", "refresh_token" }, allowedScopes = new[] { "openid", "offline_access" },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+
+        // The user's browser, over plain HTTP through the gateway.
+        var verifier = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var challenge = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid offline_access",
+            ["state"] = "s1", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
+        });
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        using var toLogin = await browser.GetAsync(authorize);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
+        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
+        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(decided.Headers.Location!.Query)["code"].ToString();
+
+        // The app redeems the code over mutual TLS with its own self-signed certificate.
+        using var certificate = TestCertificates.Client("field-app-install-1");
+        using var mtls = suite.MutualTls(certificate);
+        using var redeemed = await mtls.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = loopback, ["client_id"] = clientId, ["code_verifier"] = verifier,
+        }));
+        var tokens = await ApiAssert.OkAsync(redeemed);
+        var accessToken = tokens["access_token"]!.GetValue<string>();
+        Assert.Contains("x5t#S256", new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(accessToken).GetClaim("cnf").Value, StringComparison.Ordinal);
+
+        // Its access token works at another service only with the same certificate.
+        HttpRequestMessage Check()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/zanzibar/check")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { @object = "document:1", relation = "viewer", user = "user:a" }),
+            };
+            request.Headers.Authorization = new("Bearer", accessToken);
+            return request;
+        }
+
+        using (var bound = await mtls.SendAsync(Check()))
+        {
+            await ApiAssert.OkAsync(bound);
+        }
+
+        using (var plain = await suite.Gateway.SendAsync(Check()))
+        {
+            await ApiAssert.ErrorAsync(plain, 401, "invalid_token");
+        }
+    }
+
+    [Fact]
     public async Task PkiMutualTlsClient_IsKnownByItsAuthorityAndSubject_AtTheGateway()
     {
         var tenant = await suite.CreateTenantAsync();
