@@ -119,14 +119,12 @@ public static class MfaAccountPage
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             "<p>Add this key to your authenticator app, then enter the code it shows.</p>" +
-            $"<p>Key: <code data-totp-secret>{HostedPage.Encode(offer.Secret)}</code></p>" +
-            $"<p><a href=\"{HostedPage.Encode(offer.OtpauthUri)}\">Open in your authenticator app</a></p>" +
+            HostedPage.TotpKey(offer) +
             $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", "confirm") +
             // The key goes back sealed (encrypted, for this user, ten minutes) to show it again after a wrong code.
             HostedPage.Field("offer", protector.Protect(JsonSerializer.Serialize(offer), OfferLifetime)) +
-            "<label for=\"totp\">Code from your authenticator app</label>" +
-            "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" inputmode=\"numeric\" pattern=\"[0-9]{6}\" required>" +
+            HostedPage.TotpCodeInput +
             "<button type=\"submit\">Turn on two-step verification</button></form>";
         return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
@@ -134,7 +132,7 @@ public static class MfaAccountPage
     private static IResult BackupCodes(HttpContext http, MfaAccountServices services, IReadOnlyList<string> codes, string lead) =>
         HostedPage.Render(http, "Save your backup codes",
             $"<p>{HostedPage.Encode(lead)} Keep these codes somewhere safe: each signs you in once if you lose your authenticator.</p>" +
-            "<ul data-backup-codes>" + string.Concat(codes.Select(c => $"<li><code>{HostedPage.Encode(c)}</code></li>")) + "</ul>" +
+            HostedPage.BackupCodeList(codes) +
             $"<p><a href=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">Back</a></p>");
 
     private static string Form(HttpContext http, MfaAccountServices services, string action, string label)

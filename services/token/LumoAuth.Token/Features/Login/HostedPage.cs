@@ -118,6 +118,20 @@ public static class HostedPage
         "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" " +
         "pattern=\"[0-9]{6,8}|[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}\" required>";
 
+    /// <summary>A new TOTP secret as an enrolment shows it: the key to type and the link authenticator apps open.</summary>
+    public static string TotpKey(LumoAuth.Contracts.Internal.TotpEnrolmentOffer offer) =>
+        $"<p>Key: <code data-totp-secret>{Encode(offer.Secret)}</code></p>" +
+        $"<p><a href=\"{Encode(offer.OtpauthUri)}\">Open in your authenticator app</a></p>";
+
+    /// <summary>The first code of an enrolment (digits only: backup codes do not exist yet).</summary>
+    public const string TotpCodeInput =
+        "<label for=\"totp\">Code from your authenticator app</label>" +
+        "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" inputmode=\"numeric\" pattern=\"[0-9]{6}\" required>";
+
+    /// <summary>Backup codes, shown once.</summary>
+    public static string BackupCodeList(IEnumerable<string> codes) =>
+        "<ul data-backup-codes>" + string.Concat(codes.Select(c => $"<li><code>{Encode(c)}</code></li>")) + "</ul>";
+
     public static string Field(string name, string value) =>
         $"<input type=\"hidden\" name=\"{Encode(name)}\" value=\"{Encode(value)}\">";
 }

@@ -291,13 +291,11 @@ public static class LoginEndpoints
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             "<p>This organisation requires two-step verification. Add this key to your authenticator app, then enter the code it shows.</p>" +
-            $"<p>Key: <code data-totp-secret>{HostedPage.Encode(offer.Secret)}</code></p>" +
-            $"<p><a href=\"{HostedPage.Encode(offer.OtpauthUri)}\">Open in your authenticator app</a></p>" +
+            HostedPage.TotpKey(offer) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime)) +
-            "<label for=\"totp\">Code from your authenticator app</label>" +
-            "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" inputmode=\"numeric\" pattern=\"[0-9]{6}\" required>" +
+            HostedPage.TotpCodeInput +
             "<button type=\"submit\">Turn on two-step verification</button></form>";
         return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl));
@@ -318,13 +316,12 @@ public static class LoginEndpoints
     /// <summary>After an enrolment: the first backup codes, shown this once, then on to where the sign-in was going.</summary>
     private static IResult BackupCodesPage(HttpContext http, IReadOnlyList<string> codes, string? returnUrl)
     {
-        var list = string.Concat(codes.Select(c => $"<li><code>{HostedPage.Encode(c)}</code></li>"));
         var next = returnUrl is null
             ? "<p>You can close this window and return to the application.</p>"
             : $"<p><a href=\"{HostedPage.Encode(returnUrl)}\" data-continue>Continue</a></p>";
         return HostedPage.Render(http, "Save your backup codes",
             "<p>Two-step verification is on. Keep these codes somewhere safe: each signs you in once if you lose your authenticator.</p>" +
-            $"<ul data-backup-codes>{list}</ul>" + next, continuesTo: ClientRedirectOf(returnUrl));
+            HostedPage.BackupCodeList(codes) + next, continuesTo: ClientRedirectOf(returnUrl));
     }
 
     private static string? NullIfEmpty(string value) => value.Length == 0 ? null : value;
