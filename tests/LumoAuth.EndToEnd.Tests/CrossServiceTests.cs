@@ -271,7 +271,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
-    public async Task PublicClientOverMutualTls_GetsAnAccessTokenBoundToItsOwnCertificate()
+    public async Task PublicClientOverMutualTls_GetsTokensBoundToItsOwnCertificate()
     {
         var tenant = await suite.CreateTenantAsync();
         var email = $"erin-{Guid.NewGuid():N}"[..13] + "@example.com";
@@ -339,6 +339,30 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         using (var plain = await suite.Gateway.SendAsync(Check()))
         {
             await ApiAssert.ErrorAsync(plain, 401, "invalid_token");
+        }
+
+        // Its refresh token too (RFC 8705 §4): another certificate, or none, cannot redeem it; its own can.
+        var refresh = new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = tokens["refresh_token"]!.GetValue<string>(), ["client_id"] = clientId };
+        using var stranger = TestCertificates.Client("someone-else");
+        using var strangerClient = suite.MutualTls(stranger);
+        using (var otherCertificate = await strangerClient.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(refresh)))
+        {
+            Assert.True(otherCertificate.StatusCode == HttpStatusCode.BadRequest, await otherCertificate.Content.ReadAsStringAsync());
+            Assert.Contains("invalid_grant", await otherCertificate.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var withoutCertificate = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(refresh)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, withoutCertificate.StatusCode);
+        }
+
+        using var refreshed = await mtls.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(refresh));
+        var renewed = await ApiAssert.OkAsync(refreshed);
+        // The rotated refresh token stays bound.
+        refresh["refresh_token"] = renewed["refresh_token"]!.GetValue<string>();
+        using (var rotatedElsewhere = await strangerClient.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(refresh)))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, rotatedElsewhere.StatusCode);
         }
     }
 

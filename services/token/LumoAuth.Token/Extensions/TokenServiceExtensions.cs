@@ -213,6 +213,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(DPoPBinding.CheckUserInfoProof.Descriptor)
                     .AddEventHandler(DPoPBinding.DPoPChallengeAtUserInfo.Descriptor)
                     .AddEventHandler(DPoPBinding.AdvertiseDPoP.Descriptor);
+                server.AddEventHandler(CertificateBoundRefreshTokens.Bind.Descriptor)
+                    .AddEventHandler(CertificateBoundRefreshTokens.Check.Descriptor);
                 // Resource indicators (RFC 8707): per-client audience URIs, checked by ResourceIndicators instead of
                 // OpenIddict's server-wide resource list and exact per-client permissions.
                 server.DisableResourceValidation()
