@@ -87,3 +87,53 @@ public sealed partial class MfaAccountPageTests(TokenSuite suite) : IClassFixtur
     [GeneratedRegex("<code data-totp-secret>([A-Z2-7]+)</code>")]
     private static partial Regex SecretPattern();
 }
+
+/// <summary>The signed-in user's sessions page (<c>/t/{slug}/account/sessions</c>): see them, sign out the others.</summary>
+public sealed class SessionsAccountPageTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    [Fact]
+    public async Task User_SeesTheirSessions_AndSignsOutAnotherOne_ButNotSomeoneElses()
+    {
+        var setup = await suite.SetUpAsync();
+        var page = $"/t/{setup.Tenant.Slug}/account/sessions";
+        using var laptop = suite.Browser();
+        using var phone = suite.Browser();
+        await HostedFlow.OpenSignedInAsync(phone, setup, page);
+        var listing = await HostedFlow.OpenSignedInAsync(laptop, setup, page);
+        Assert.Equal(2, Regex.Count(listing, "data-session="));
+        Assert.Contains("This browser", listing, StringComparison.Ordinal);
+        var phoneSession = Regex.Match(listing, "name=\"session\" value=\"([^\"]+)\"").Groups[1].Value;
+
+        // A made-up or foreign session id changes nothing; the phone's own id signs the phone out.
+        var form = HostedFlow.HiddenFields(listing);
+        form["session"] = "sess_not-mine";
+        using (var foreign = await laptop.PostAsync(page, new FormUrlEncodedContent(form)))
+        {
+            Assert.Equal(HttpStatusCode.SeeOther, foreign.StatusCode);
+        }
+
+        form["session"] = phoneSession;
+        using (var revoked = await laptop.PostAsync(page, new FormUrlEncodedContent(form)))
+        {
+            Assert.Equal(HttpStatusCode.SeeOther, revoked.StatusCode);
+        }
+
+        Assert.Equal(1, Regex.Count(await HostedFlow.OpenSignedInAsync(laptop, setup, page), "data-session="));
+        using var phoneAgain = await phone.GetAsync(page);
+        Assert.Equal(HttpStatusCode.SeeOther, phoneAgain.StatusCode);
+        Assert.Contains("/login", phoneAgain.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Page_WithoutASession_SendsTheBrowserToSignIn_AndAPostWithoutCsrfIsRefused()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var page = $"/t/{setup.Tenant.Slug}/account/sessions";
+
+        using var response = await browser.GetAsync(page);
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        using var forged = await browser.PostAsync(page, new FormUrlEncodedContent(new Dictionary<string, string> { ["action"] = "revoke-others" }));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+    }
+}

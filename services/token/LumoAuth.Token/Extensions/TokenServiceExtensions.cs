@@ -312,6 +312,7 @@ public static class TokenServiceExtensions
         app.MapSessionEndpoints();
         app.MapTrustedDeviceEndpoints();
         app.MapMfaAccountPage();
+        app.MapSessionsAccountPage();
         app.MapAdminTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;

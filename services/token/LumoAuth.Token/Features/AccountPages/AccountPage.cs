@@ -40,6 +40,18 @@ public static class AccountPage
         return IsWellFormedToken(token) ? (form, token, null) : (form, string.Empty, invalidLink());
     }
 
+    /// <summary>
+    /// A one-button form of a signed-in account page: posts <c>action</c> (and <paramref name="fields"/>) with the CSRF token.
+    /// </summary>
+    public static string ActionForm(HttpContext http, IAntiforgery antiforgery, string path, string action, string label, params (string Name, string Value)[] fields)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(http);
+        return $"<form method=\"post\" action=\"{HostedPage.Encode(path)}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", action) +
+            string.Concat(fields.Select(f => HostedPage.Field(f.Name, f.Value))) +
+            $"<button type=\"submit\">{HostedPage.Encode(label)}</button></form>";
+    }
+
     /// <summary>Null when the form came from our page; otherwise the error page to answer with.</summary>
     public static async Task<IResult?> RefuseForgedFormAsync(HttpContext http, IAntiforgery antiforgery)
     {

@@ -65,13 +65,9 @@ public static class MfaAccountPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] MfaAccountServices services)
     {
-        try
+        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } forged)
         {
-            await services.Antiforgery.ValidateRequestAsync(http);
-        }
-        catch (AntiforgeryValidationException)
-        {
-            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Reload it and try again.");
+            return forged;
         }
 
         if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
@@ -135,13 +131,8 @@ public static class MfaAccountPage
             HostedPage.BackupCodeList(codes) +
             $"<p><a href=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">Back</a></p>");
 
-    private static string Form(HttpContext http, MfaAccountServices services, string action, string label)
-    {
-        var tokens = services.Antiforgery.GetAndStoreTokens(http);
-        return $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
-            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", action) +
-            $"<button type=\"submit\">{HostedPage.Encode(label)}</button></form>";
-    }
+    private static string Form(HttpContext http, MfaAccountServices services, string action, string label) =>
+        AccountPage.ActionForm(http, services.Antiforgery, PagePath(services.Tenant.Slug), action, label);
 
     private static TotpEnrolmentOffer? Unseal(ITimeLimitedDataProtector protector, string value)
     {

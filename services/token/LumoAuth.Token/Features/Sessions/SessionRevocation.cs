@@ -29,6 +29,9 @@ public sealed class SessionRevocation(
         public const string UserDeleted = "user_deleted";
         public const string Logout = "logout";
         public const string SingleSession = "single_session";
+
+        /// <summary>The user ended it from their account page.</summary>
+        public const string User = "user";
     }
 
     /// <summary>Ends one session of the user; false when there is no such active session.</summary>

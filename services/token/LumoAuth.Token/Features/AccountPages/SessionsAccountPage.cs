@@ -1,0 +1,102 @@
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Sessions;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+/// <summary>
+/// <c>/t/{slug}/account/sessions</c>: the signed-in user sees where they are signed in (the docs' account page) and signs
+/// out any other browser, or all of them at once; this browser signs out with the logout page. Ending a session works
+/// as when an administrator ends it: its grants' tokens stop working and its clients get back-channel logout.
+/// </summary>
+public static class SessionsAccountPage
+{
+    public const string Path = "/account/sessions";
+
+    public static IEndpointRouteBuilder MapSessionsAccountPage(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/t/{tenantSlug}" + Path, Show).AllowAnonymous().ExcludeFromDescription().WithName("SessionsAccountPage");
+        app.MapPost("/t/{tenantSlug}" + Path, Submit).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy);
+        return app;
+    }
+
+    public sealed record SessionsAccountServices(TenantContext Tenant, TokenDbContext Db, SessionRevocation Revocation, IAntiforgery Antiforgery, TimeProvider Time);
+
+    public static string PagePath(string slug) => $"/t/{slug}{Path}";
+
+    public static async Task<IResult> Show(HttpContext http, [AsParameters] SessionsAccountServices services)
+    {
+        if (await SignedInAsync(http) is not var (userId, current))
+        {
+            return ToSignIn(services.Tenant.Slug);
+        }
+
+        var now = services.Time.GetUtcNow();
+        var sessions = await services.Db.Sessions.AsNoTracking()
+            .Where(s => s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now)
+            .OrderByDescending(s => s.LastActiveAt).ToListAsync(http.RequestAborted);
+        var path = PagePath(services.Tenant.Slug);
+        var items = string.Concat(sessions.Select(s =>
+            $"<li data-session=\"{HostedPage.Encode(s.Id)}\">{HostedPage.Encode(string.IsNullOrEmpty(s.UserAgent) ? "A browser" : s.UserAgent)}" +
+            $" <small>({HostedPage.Encode(s.IpAddress ?? "unknown address")}, signed in {s.CreatedAt:yyyy-MM-dd HH:mm} UTC, last active {s.LastActiveAt:yyyy-MM-dd HH:mm} UTC)</small>" +
+            (s.Id == current
+                ? " <strong>This browser</strong>"
+                : AccountPage.ActionForm(http, services.Antiforgery, path, "revoke", "Sign out", ("session", s.Id))) +
+            "</li>"));
+        var others = sessions.Count(s => s.Id != current);
+        var body = $"<ul>{items}</ul>" +
+            (others > 0 ? AccountPage.ActionForm(http, services.Antiforgery, path, "revoke-others", "Sign out all other sessions") : string.Empty);
+        return HostedPage.Render(http, "Where you are signed in", body);
+    }
+
+    public static async Task<IResult> Submit(HttpContext http, [AsParameters] SessionsAccountServices services)
+    {
+        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } forged)
+        {
+            return forged;
+        }
+
+        if (await SignedInAsync(http) is not var (userId, current))
+        {
+            return ToSignIn(services.Tenant.Slug);
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        switch (form["action"].ToString())
+        {
+            case "revoke" when form["session"].ToString() is { Length: > 0 and <= 64 } sessionId && sessionId != current:
+                // Only the user's own sessions match (RevokeSessionAsync looks the session up by user).
+                await services.Revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.User, http.RequestAborted);
+                break;
+            case "revoke-others":
+                var now = services.Time.GetUtcNow();
+                var others = await services.Db.Sessions.AsNoTracking()
+                    .Where(s => s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now && s.Id != current)
+                    .Select(s => s.Id).ToListAsync(http.RequestAborted);
+                foreach (var sessionId in others)
+                {
+                    await services.Revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.User, http.RequestAborted);
+                }
+
+                break;
+            default:
+                return HostedPage.Error(http, "invalid_request", "Unknown action.");
+        }
+
+        return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
+    }
+
+    private static async Task<(Guid UserId, string SessionId)?> SignedInAsync(HttpContext http) =>
+        await SessionCookie.SignedInUserAsync(http) is { } userId
+            && (await http.AuthenticateAsync(SessionCookie.Scheme)).Principal?.FindFirst(SessionCookie.SessionIdClaim)?.Value is { } sessionId
+            ? (userId, sessionId)
+            : null;
+
+    private static IResult ToSignIn(string slug) =>
+        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);
+}
