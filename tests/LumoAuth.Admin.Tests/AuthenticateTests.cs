@@ -9,10 +9,11 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
 {
     private const string Password = "correct horse battery 1";
 
-    private async Task<AuthenticateResponse> LoginAsync(Guid tenantId, string email, string password, string? totp = null)
+    private async Task<AuthenticateResponse> LoginAsync(Guid tenantId, string email, string password, string? totp = null, bool offerEnrolment = true)
     {
         using var client = factory.Internal();
-        using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenantId, email, password, totp, "203.0.113.9"));
+        using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate,
+            new AuthenticateRequest(tenantId, email, password, totp, "203.0.113.9") { OfferMfaEnrolment = offerEnrolment });
         await ApiAssert.OkAsync(response);
         return (await response.Content.ReadFromJsonAsync<AuthenticateResponse>())!;
     }
@@ -160,7 +161,7 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     {
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
-        await factory.CreateUserAsync(tenant, "enrol@example.com", Password);
+        var userId = await factory.CreateUserAsync(tenant, "enrol@example.com", Password);
         var settings = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings",
             new { mfaPolicy = new { required = true, gracePeriodDays = 3 } })))["data"]!;
         var since = settings["mfaPolicy"]!["requiredSince"]!.GetValue<DateTimeOffset>();
@@ -173,6 +174,11 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
         Assert.Equal(since, (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["mfaPolicy"]!["requiredSince"]!.GetValue<DateTimeOffset>());
 
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { gracePeriodDays = 0 } }));
+        // A caller that cannot show a secret (SCIM Basic, links) learns only that enrolment is required; nothing is made.
+        var notOffered = await LoginAsync(tenant.Id, "enrol@example.com", Password, offerEnrolment: false);
+        Assert.Equal(AuthenticationOutcomes.MfaEnrollmentRequired, notOffered.Outcome);
+        Assert.Null(notOffered.TotpEnrolment);
+        Assert.Empty((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}/mfa")))["data"]!.AsArray());
         var offered = await LoginAsync(tenant.Id, "enrol@example.com", Password);
         Assert.Equal(AuthenticationOutcomes.MfaEnrollmentRequired, offered.Outcome);
         Assert.Null(offered.UserId);

@@ -11,6 +11,12 @@ public sealed record AuthenticateRequest(Guid TenantId, string Email, string Pas
     /// the TOTP step is skipped.
     /// </summary>
     public Guid? TrustedDeviceUserId { get; init; }
+
+    /// <summary>
+    /// The caller can show a new TOTP secret (the hosted password sign-in): a user who must enrol is offered one. Other
+    /// callers (SCIM Basic, links) only learn that enrolment is required, and no pending factor is made for them.
+    /// </summary>
+    public bool OfferMfaEnrolment { get; init; }
 }
 
 /// <summary><see cref="Outcome"/> is one of <see cref="AuthenticationOutcomes"/>; user fields are set on success only.</summary>

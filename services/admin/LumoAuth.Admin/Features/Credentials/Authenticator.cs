@@ -199,6 +199,11 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
     {
         var pending = await db.MfaFactors.IgnoreQueryFilters()
             .FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp && !f.Confirmed, cancellationToken);
+        if (!request.OfferMfaEnrolment)
+        {
+            return (Failure(AuthenticationOutcomes.MfaEnrollmentRequired), null);
+        }
+
         if (string.IsNullOrEmpty(request.TotpCode) || pending is null)
         {
             if (pending is not null)

@@ -115,7 +115,7 @@ public static class LoginEndpoints
         var rememberDays = settings?.RememberDeviceDays ?? 0;
         var trustedUser = rememberDays > 0 ? await services.Devices.TrustedUserAsync(http, http.RequestAborted) : null;
         var verdict = await services.Users.AuthenticateAsync(
-            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, http.Connection.RemoteIpAddress?.ToString()) { TrustedDeviceUserId = trustedUser },
+            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, http.Connection.RemoteIpAddress?.ToString()) { TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true },
             http.RequestAborted);
         switch (verdict?.Outcome)
         {
