@@ -134,22 +134,27 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         IReadOnlyList<string>? backupCodes = null;
         DateTimeOffset? enrolmentDueAt = null;
+        // The tenant requires a second factor and the user has none (no TOTP, no passkey): reminded until the grace
+        // period ends, made to enrol after it.
         if (factor is null && !methods.Contains("mfa") && settings.MfaPolicy.Required
-            && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken)
-            && settings.MfaPolicy.EnrolmentDueFor(user.CreatedAt) is var due && DateTimeOffset.UtcNow < due)
+            && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken))
         {
-            enrolmentDueAt = due;
-        }
-        else if (factor is null && !methods.Contains("mfa") && await MustEnrolAsync(user, settings.MfaPolicy, cancellationToken))
-        {
-            switch (await EnrolAsync(request, user, cancellationToken))
+            var due = settings.MfaPolicy.EnrolmentDueFor(user.CreatedAt);
+            if (DateTimeOffset.UtcNow < due)
             {
-                case (null, var codes):
-                    backupCodes = codes;
-                    methods.AddRange(["otp", "mfa"]);
-                    break;
-                case (var refusal, _):
-                    return refusal!;
+                enrolmentDueAt = due;
+            }
+            else
+            {
+                switch (await EnrolAsync(request, user, cancellationToken))
+                {
+                    case (null, var codes):
+                        backupCodes = codes;
+                        methods.AddRange(["otp", "mfa"]);
+                        break;
+                    case (var refusal, _):
+                        return refusal!;
+                }
             }
         }
 
@@ -181,14 +186,6 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt,
         };
     }
-
-    /// <summary>
-    /// The tenant requires a second factor, the user has none (no TOTP, no passkey) and their grace period is over.
-    /// </summary>
-    private async Task<bool> MustEnrolAsync(User user, MfaPolicy policy, CancellationToken cancellationToken) =>
-        policy.Required
-        && DateTimeOffset.UtcNow >= policy.EnrolmentDueFor(user.CreatedAt)
-        && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken);
 
     /// <summary>
     /// Enrolment during sign-in: without a code (or without a pending factor) a new TOTP secret is offered for the sign-in

@@ -3,7 +3,6 @@ using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Token.Features.AccountPages;
@@ -31,7 +30,7 @@ public static class SessionsAccountPage
 
     public static async Task<IResult> Show(HttpContext http, [AsParameters] SessionsAccountServices services)
     {
-        if (await SignedInAsync(http) is not var (userId, current))
+        if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
         {
             return ToSignIn(services.Tenant.Slug);
         }
@@ -61,7 +60,7 @@ public static class SessionsAccountPage
             return forged;
         }
 
-        if (await SignedInAsync(http) is not var (userId, current))
+        if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
         {
             return ToSignIn(services.Tenant.Slug);
         }
@@ -90,12 +89,6 @@ public static class SessionsAccountPage
 
         return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
     }
-
-    private static async Task<(Guid UserId, string SessionId)?> SignedInAsync(HttpContext http) =>
-        await SessionCookie.SignedInUserAsync(http) is { } userId
-            && (await http.AuthenticateAsync(SessionCookie.Scheme)).Principal?.FindFirst(SessionCookie.SessionIdClaim)?.Value is { } sessionId
-            ? (userId, sessionId)
-            : null;
 
     private static IResult ToSignIn(string slug) =>
         Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);

@@ -34,10 +34,14 @@ public static class SessionCookie
     public static string PathFor(string slug) => "/t/" + slug;
 
     /// <summary>The user of the browser's SSO session on this tenant, or null (account pages send such a browser to sign in).</summary>
-    public static async Task<Guid?> SignedInUserAsync(HttpContext http) =>
+    public static async Task<Guid?> SignedInUserAsync(HttpContext http) => (await SignedInAsync(http))?.UserId;
+
+    /// <summary>The user and session id of the browser's SSO session on this tenant, or null.</summary>
+    public static async Task<(Guid UserId, string SessionId)?> SignedInAsync(HttpContext http) =>
         await http.AuthenticateAsync(Scheme) is { Succeeded: true, Principal: { } user }
             && Guid.TryParse(user.FindFirst(OpenIddict.Abstractions.OpenIddictConstants.Claims.Subject)?.Value, out var id)
-            ? id
+            && user.FindFirst(SessionIdClaim)?.Value is { } sessionId
+            ? (id, sessionId)
             : null;
 
     public static AuthenticationBuilder AddSessionCookie(this AuthenticationBuilder builder)
