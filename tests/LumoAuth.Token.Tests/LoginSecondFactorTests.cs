@@ -225,6 +225,18 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         async Task<int> TrustedCountAsync() => (await HttpAssert.JsonAsync(await tokenAdmin.GetAsync(devices), HttpStatusCode.OK)).GetProperty("data").GetArrayLength();
         Assert.Equal(1, await TrustedCountAsync());
 
+        // Another tenant sees none of it and can end none of it; its key does not open this tenant's API.
+        var deviceId = (await HttpAssert.JsonAsync(await tokenAdmin.GetAsync(devices), HttpStatusCode.OK)).GetProperty("data")[0].GetProperty("id").GetString();
+        var other = await suite.SetUpAsync();
+        using var otherAdmin = suite.Token.CreateClient();
+        otherAdmin.DefaultRequestHeaders.Add("X-API-Key", other.Tenant.ApiKey);
+        var otherPath = $"{other.Tenant.Api}/admin/users/{setup.UserId}/trusted-devices";
+        Assert.Equal(0, (await HttpAssert.JsonAsync(await otherAdmin.GetAsync(otherPath), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        await HttpAssert.EnvelopeAsync(await otherAdmin.DeleteAsync($"{otherPath}/{deviceId}"), HttpStatusCode.NotFound, "resource_not_found");
+        await HttpAssert.EnvelopeAsync(await otherAdmin.GetAsync(devices), HttpStatusCode.Unauthorized, "unauthorized");
+        await HttpAssert.EnvelopeAsync(await tokenAdmin.DeleteAsync($"{devices}/{Guid.NewGuid()}"), HttpStatusCode.NotFound, "resource_not_found");
+        Assert.Equal(1, await TrustedCountAsync());
+
         // The administrator resets the user's MFA: the trust goes with it (admin's UserMfaReset event).
         using (var admin = suite.Admin.ClientFor(setup.Tenant))
         using (var reset = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/reset", null))
