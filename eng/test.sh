@@ -33,6 +33,9 @@ eval "$(bash "$INFRA" env)"
 if [[ -x /usr/bin/chromium ]]; then export LUMOAUTH_CHROMIUM=/usr/bin/chromium; fi
 
 rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+# Services under test append the errors they log here (tests/LumoAuth.Testing/ServerErrorLog.cs); printed on failure.
+export LUMOAUTH_SERVER_ERROR_LOG="$RESULTS/server-errors.log"
 rc=0
 # Test projects run one after another (-m:1): fault tests stop and restart the shared broker, which
 # must not pull it from under another project's tests; on two cores little is lost.
@@ -53,6 +56,11 @@ read -r passed failed < <(find "$RESULTS" -name '*.trx' -exec cat {} + 2>/dev/nu
     END { print p + 0, f + 0 }')
 
 status=0
+if ((rc != 0 || failed > 0)) && [[ -s "$LUMOAUTH_SERVER_ERROR_LOG" ]]; then
+  # Only errors logged while serving a request (they carry the trace id a 500's correlationId names), shortened.
+  echo "test: errors the services logged while serving requests (last 40; all in $LUMOAUTH_SERVER_ERROR_LOG):" >&2
+  grep -v ' trace=-: ' "$LUMOAUTH_SERVER_ERROR_LOG" | tail -n 40 | cut -c1-600 >&2 || true
+fi
 if ((rc != 0)); then echo "test: dotnet test exited with $rc" >&2; status=$rc; fi
 if ((passed + failed == 0)); then echo "test: no tests ran" >&2; status=1; fi
 if ((failed > 0)) && ((status == 0)); then status=1; fi

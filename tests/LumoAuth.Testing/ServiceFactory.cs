@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Xunit;
 
 namespace LumoAuth.Testing;
@@ -69,6 +70,11 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         foreach (var (key, value) in settings)
         {
             builder.UseSetting(key, value);
+        }
+
+        if (ServerErrorLog.PathFromEnvironment is { } errorLog)
+        {
+            builder.ConfigureLogging(logging => logging.AddProvider(new ServerErrorLog(errorLog, DatabaseConnectionName)));
         }
 
         builder.ConfigureServices(ConfigureServices);
