@@ -37,6 +37,7 @@ public static class AdminServiceExtensions
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<TotpFactors>();
+        builder.Services.AddScoped<EmailCodes>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.
         builder.AddDatabaseKeyRing<AdminDbContext>("lumoauth-admin");
 

@@ -22,6 +22,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<MfaFactor> MfaFactors => Set<MfaFactor>();
 
+    public DbSet<MfaEmailCode> MfaEmailCodes => Set<MfaEmailCode>();
+
     public DbSet<BackupCode> BackupCodes => Set<BackupCode>();
 
     public DbSet<PasskeyCredential> Passkeys => Set<PasskeyCredential>();
@@ -103,6 +105,14 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.HasIndex(t => t.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<MfaEmailCode>(e =>
+        {
+            e.ToTable("mfa_email_codes");
+            e.HasIndex(c => new { c.UserId, c.CreatedAt });
+            e.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(c => c.TenantId == tenant.CurrentTenantId);
         });
 
         modelBuilder.Entity<PasskeyCredential>(e =>

@@ -106,7 +106,6 @@ public sealed class PasswordHistoryEntry
     public DateTimeOffset CreatedAt { get; set; }
 }
 
-/// <summary>A password-reset request: only the SHA-256 of the token is kept; the token itself leaves by e-mail only.</summary>
 /// <summary>A mailed one-time link to a user's own account: the token's hash, its life, and whether it was used.</summary>
 public interface IEmailedUserLink
 {
@@ -146,6 +145,7 @@ public sealed class MagicLinkToken : IEmailedUserLink
     public DateTimeOffset? UsedAt { get; set; }
 }
 
+/// <summary>A password-reset request: only the SHA-256 of the token is kept; the token itself leaves by e-mail only.</summary>
 public sealed class PasswordResetToken : IEmailedUserLink
 {
     public Guid Id { get; set; }
@@ -190,6 +190,33 @@ public sealed class MfaFactor
 public static class MfaFactorTypes
 {
     public const string Totp = "totp";
+
+    /// <summary>Codes mailed to the user's verified address at each sign-in (no secret: the row only says the user chose it).</summary>
+    public const string Email = "email";
+}
+
+/// <summary>
+/// A sign-in code mailed for the second step (<see cref="MfaFactorTypes.Email"/>). As for links, the row first holds an
+/// unguessable placeholder hash and the mail sender issues the code; only the newest code of a user works, a few wrong
+/// guesses end it, and used or expired rows stay a day to count how many were sent.
+/// </summary>
+public sealed class MfaEmailCode : IEmailedUserLink
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public byte[] TokenHash { get; set; } = [];
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? UsedAt { get; set; }
+
+    public int FailedAttempts { get; set; }
 }
 
 /// <summary>

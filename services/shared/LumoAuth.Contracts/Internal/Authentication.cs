@@ -4,11 +4,12 @@ namespace LumoAuth.Contracts.Internal;
 /// <c>POST /internal/v1/users/authenticate</c> (admin): the token service's password login. Admin checks
 /// the password (constant time, no user enumeration), lockout and blocked status, and the TOTP factor.
 /// </summary>
+/// <param name="TotpCode">The second step's code: from the TOTP app, from the mail (e-mail codes), or a backup code.</param>
 public sealed record AuthenticateRequest(Guid TenantId, string Email, string Password, string? TotpCode, string? IpAddress)
 {
     /// <summary>
     /// The user this browser is a trusted device of ("remember this device", checked by the token service): for that user
-    /// the TOTP step is skipped.
+    /// the second step is skipped.
     /// </summary>
     public Guid? TrustedDeviceUserId { get; init; }
 
@@ -43,6 +44,15 @@ public sealed record AuthenticateResponse(
     /// ends (the sign-in page reminds them).
     /// </summary>
     public DateTimeOffset? MfaEnrolmentDueAt { get; init; }
+
+    /// <summary>
+    /// With <see cref="AuthenticationOutcomes.MfaRequired"/> or <see cref="AuthenticationOutcomes.MfaInvalid"/>: what the
+    /// second step asks for, <c>totp</c> (the user's app) or <c>email</c> (a code just mailed); either takes a backup code.
+    /// </summary>
+    public string? MfaMethod { get; init; }
+
+    /// <summary>With <see cref="MfaMethod"/> <c>email</c>: the address the code went to, partly hidden (<c>a•••@example.com</c>).</summary>
+    public string? MfaEmailHint { get; init; }
 }
 
 public sealed record TotpEnrolmentOffer(string Secret, string OtpauthUri);
@@ -61,6 +71,9 @@ public static class MfaRoutes
     public static string ConfirmTotp(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/totp/confirm?tenantId={tenantId}";
 
     public static string BackupCodes(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/backup-codes?tenantId={tenantId}";
+
+    /// <summary>POST turns sign-in codes by e-mail on (answering the first backup codes when they are the first factor), DELETE off.</summary>
+    public static string EmailCodes(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/email?tenantId={tenantId}";
 }
 
 public sealed record MfaFactorInfo(Guid Id, string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt);

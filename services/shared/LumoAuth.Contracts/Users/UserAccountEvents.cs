@@ -18,6 +18,15 @@ public sealed record UserMagicLinkRequested(Guid UserId, DateTimeOffset ExpiresA
     public Guid? LinkId { get; init; }
 }
 
+/// <summary>
+/// A sign-in's second step needs a code by e-mail. The code never travels in an event either: the mail sender issues it
+/// for <see cref="CodeId"/> when it sends the mail.
+/// </summary>
+public sealed record UserMfaEmailCodeRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent
+{
+    public Guid? CodeId { get; init; }
+}
+
 /// <summary>The user (or the hosted page on their behalf) asked for a new email verification link.</summary>
 public sealed record UserEmailVerificationRequested(Guid UserId) : IntegrationEvent;
 

@@ -68,6 +68,22 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     public async Task<IReadOnlyList<string>?> RegenerateBackupCodesAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         (await SendAsync<BackupCodeSet>("backup codes", HttpMethod.Post, MfaRoutes.BackupCodes(userId, tenantId), new { }, cancellationToken)).Data?.BackupCodes;
 
+    /// <summary>
+    /// Turns sign-in codes by e-mail on: the first backup codes when they are the user's first factor (else an empty list);
+    /// (null, 400) when they are not available to the user, (null, null) when admin cannot say.
+    /// </summary>
+    public async Task<(IReadOnlyList<string>? BackupCodes, int? Status)> TurnOnEmailCodesAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        var (data, status) = await SendAsync<EmailCodesTurnedOn>("email codes", HttpMethod.Post, MfaRoutes.EmailCodes(userId, tenantId), new { }, cancellationToken);
+        return (data is null ? null : data.BackupCodes ?? [], status);
+    }
+
+    /// <summary>Turns sign-in codes by e-mail off; false when admin refuses or cannot be reached.</summary>
+    public async Task<bool> TurnOffEmailCodesAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await SendAsync<object>("email codes", HttpMethod.Delete, MfaRoutes.EmailCodes(userId, tenantId), null, cancellationToken)).Status == StatusCodes.Status204NoContent;
+
+    private sealed record EmailCodesTurnedOn(IReadOnlyList<string>? BackupCodes);
+
     /// <summary>Admin's <c>data</c> and status for a call of the REST envelope; (null, null) when admin cannot be reached.</summary>
     private async Task<(T? Data, int? Status)> SendAsync<T>(string call, HttpMethod method, string route, object? body, CancellationToken cancellationToken)
         where T : class
@@ -83,7 +99,9 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
                 return (null, (int)response.StatusCode);
             }
 
-            return ((await response.Content.ReadFromJsonAsync<DataEnvelope<T>>(cancellationToken))?.Data, (int)response.StatusCode);
+            return response.StatusCode == System.Net.HttpStatusCode.NoContent
+                ? (null, (int)response.StatusCode)
+                : ((await response.Content.ReadFromJsonAsync<DataEnvelope<T>>(cancellationToken))?.Data, (int)response.StatusCode);
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
         {

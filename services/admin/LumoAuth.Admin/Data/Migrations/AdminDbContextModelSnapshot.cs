@@ -334,6 +334,41 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.ToTable("magic_link_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("LumoAuth.Admin.Data.MfaEmailCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.Property<byte[]>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<DateTimeOffset?>("UsedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "CreatedAt");
+
+                    b.ToTable("mfa_email_codes", (string)null);
+                });
+
             modelBuilder.Entity("LumoAuth.Admin.Data.MfaFactor", b =>
                 {
                     b.Property<Guid>("Id")
@@ -940,6 +975,15 @@ namespace LumoAuth.Admin.Data.Migrations
                 });
 
             modelBuilder.Entity("LumoAuth.Admin.Data.MagicLinkToken", b =>
+                {
+                    b.HasOne("LumoAuth.Admin.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LumoAuth.Admin.Data.MfaEmailCode", b =>
                 {
                     b.HasOne("LumoAuth.Admin.Data.User", null)
                         .WithMany()

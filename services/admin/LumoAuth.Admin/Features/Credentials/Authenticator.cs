@@ -10,11 +10,11 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Credentials;
 
 /// <summary>
-/// Password (and TOTP) login for the token service. Every path that ends in "invalid credentials" costs one
+/// Password login, with its second step (TOTP, a code by e-mail or a backup code), for the token service. Every path that ends in "invalid credentials" costs one
 /// PBKDF2 verification, whether or not the user exists, so neither timing nor answer tells them apart.
 /// Failures count towards the tenant's lockout; a lock answers "locked" whatever the password.
 /// </summary>
-public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, TotpFactors totp)
+public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, TotpFactors totp, EmailCodes emailCodes)
 {
     private static readonly object DummyLock = new();
     private static string? _dummyHash;
@@ -108,25 +108,37 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         }
 
         var methods = factors.ToList();
-        // A sign-in that took more than one factor already (a passkey) needs no TOTP code.
-        var factor = methods.Contains("mfa") ? null : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
+        // A sign-in that took more than one factor already (a passkey) needs no second step. Otherwise the TOTP app is the
+        // second step when the user has one, else a code by e-mail when that is the user's factor — except after an
+        // e-mailed link, where a mailed code would prove the same thing twice.
+        var twoFactorsAlready = methods.Contains("mfa");
+        var factor = twoFactorsAlready ? null : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
             .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-        // A browser the user trusted after an earlier TOTP step ("remember device") is not asked again; the sign-in
+        var byEmail = !twoFactorsAlready && factor is null && !addressProven && await emailCodes.AreTheFactorOfAsync(settings, user, cancellationToken);
+        var secondStep = factor is not null || byEmail;
+        // A browser the user trusted after an earlier second step ("remember device") is not asked again; the sign-in
         // itself is still one factor (amr pwd), so tokens do not claim more than this sign-in proved.
-        var trustedDevice = factor is not null && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
-        if (factor is not null && !trustedDevice)
+        var trustedDevice = secondStep && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
+        if (secondStep && !trustedDevice)
         {
+            var step = byEmail ? MfaFactorTypes.Email : MfaFactorTypes.Totp;
+            var hint = byEmail ? EmailCodes.Hint(user.Email) : null;
             if (string.IsNullOrEmpty(request.TotpCode))
             {
-                return Failure(AuthenticationOutcomes.MfaRequired);
+                if (byEmail)
+                {
+                    await emailCodes.SendAsync(user, cancellationToken);
+                }
+
+                return Failure(AuthenticationOutcomes.MfaRequired) with { MfaMethod = step, MfaEmailHint = hint };
             }
 
             var code = request.TotpCode.Trim();
-            if (!await totp.VerifyAndConsumeAsync(factor, code, cancellationToken)
-                && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
+            var passed = byEmail ? await emailCodes.TryUseAsync(user, code, cancellationToken) : await totp.VerifyAndConsumeAsync(factor!, code, cancellationToken);
+            if (!passed && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
             {
-                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken);
+                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken) with { MfaMethod = step, MfaEmailHint = hint };
             }
 
             methods.AddRange(["otp", "mfa"]);
@@ -134,9 +146,9 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         IReadOnlyList<string>? backupCodes = null;
         DateTimeOffset? enrolmentDueAt = null;
-        // The tenant requires a second factor and the user has none (no TOTP, no passkey): reminded until the grace
-        // period ends, made to enrol after it.
-        if (factor is null && !methods.Contains("mfa") && settings.MfaPolicy.Required
+        // The tenant requires a second factor and the user has none (no TOTP, no e-mail codes, no passkey): reminded until
+        // the grace period ends, made to enrol after it.
+        if (!secondStep && !twoFactorsAlready && settings.MfaPolicy.Required
             && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken))
         {
             var due = settings.MfaPolicy.EnrolmentDueFor(user.CreatedAt);
@@ -146,7 +158,7 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             }
             else
             {
-                switch (await EnrolAsync(request, user, cancellationToken))
+                switch (await EnrolAsync(request, user, settings, cancellationToken))
                 {
                     case (null, var codes):
                         backupCodes = codes;
@@ -192,11 +204,11 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
     /// page; with a code from it the factor is confirmed, and its first backup codes come back with the success.
     /// </summary>
     private async Task<(AuthenticateResponse? Refusal, IReadOnlyList<string>? BackupCodes)> EnrolAsync(
-        AuthenticateRequest request, User user, CancellationToken cancellationToken)
+        AuthenticateRequest request, User user, TenantSettings settings, CancellationToken cancellationToken)
     {
         var pending = await db.MfaFactors.IgnoreQueryFilters()
             .FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp && !f.Confirmed, cancellationToken);
-        if (!request.OfferMfaEnrolment)
+        if (!request.OfferMfaEnrolment || !settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Totp))
         {
             return (Failure(AuthenticationOutcomes.MfaEnrollmentRequired), null);
         }

@@ -31,6 +31,8 @@ public static class CredentialEndpoints
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp", InternalBeginTotp).WithName("InternalBeginTotpEnrolment");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/totp/confirm", InternalConfirmTotp).WithName("InternalConfirmTotpEnrolment");
         internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/backup-codes", InternalRegenerateBackupCodes).WithName("InternalRegenerateBackupCodes");
+        internalApi.MapPost(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/email", InternalTurnOnEmailCodes).WithName("InternalTurnOnEmailCodes");
+        internalApi.MapDelete(InternalRoutes.Prefix + "/users/{userId:guid}/mfa/email", InternalTurnOffEmailCodes).WithName("InternalTurnOffEmailCodes");
 
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/mfa")
             .RequireAuthorization(Policies.TenantAdmin)
@@ -151,12 +153,12 @@ public static class CredentialEndpoints
         return user is null ? ApiErrors.NotFound("User") : await RegenerateAsync(user, db, cancellationToken);
     }
 
-    /// <summary>A new set of backup codes for a user with a confirmed TOTP factor; the old set stops working.</summary>
+    /// <summary>A new set of backup codes for a user with a confirmed factor (TOTP or e-mail codes); the old set stops working.</summary>
     private static async Task<IResult> RegenerateAsync(User user, AdminDbContext db, CancellationToken cancellationToken)
     {
-        if (!await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Totp && f.Confirmed, cancellationToken))
+        if (!await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Confirmed, cancellationToken))
         {
-            return ApiErrors.NotFound("Confirmed TOTP factor");
+            return ApiErrors.NotFound("Confirmed MFA factor");
         }
 
         var codes = await BackupCodes.ReplaceAsync(db, user, cancellationToken);
@@ -169,6 +171,55 @@ public static class CredentialEndpoints
         await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
             ? await ListFactors(userId.ToString(), db, cancellationToken)
             : ApiErrors.NotFound("User");
+
+    /// <summary>
+    /// The signed-in user turns e-mailed sign-in codes on (account page): only where the tenant allows the method, its mail
+    /// goes out and the address is verified. A first factor brings the user's first backup codes, shown this once.
+    /// </summary>
+    public static async Task<IResult> InternalTurnOnEmailCodes(
+        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, EmailCodes emailCodes, CancellationToken cancellationToken)
+    {
+        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
+            : null;
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        if (!emailCodes.CanReach(await Settings.TenantSettings.LoadAsync(db, user.TenantId, cancellationToken), user))
+        {
+            return ApiErrors.Validation("email", "sign-in codes by e-mail are not available: the organisation does not allow them, or the address is not verified");
+        }
+
+        if (await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Email, cancellationToken))
+        {
+            return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<EmailCodesEnabledResponse>(new EmailCodesEnabledResponse(null), "Email codes already on"));
+        }
+
+        var first = !await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Confirmed, cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        db.MfaFactors.Add(new MfaFactor
+        {
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id, Type = MfaFactorTypes.Email, Confirmed = true, CreatedAt = now, ConfirmedAt = now,
+        });
+        var codes = first ? await BackupCodes.ReplaceAsync(db, user, cancellationToken) : null;
+        db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Email) { TenantId = user.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<EmailCodesEnabledResponse>(new EmailCodesEnabledResponse(codes), "Email codes on"));
+    }
+
+    /// <summary>The signed-in user turns e-mailed codes off (a tenant that requires a second factor and allows e-mail still sends them).</summary>
+    public static async Task<IResult> InternalTurnOffEmailCodes(Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken))
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var removed = await db.MfaFactors.Where(f => f.UserId == userId && f.Type == MfaFactorTypes.Email).ExecuteDeleteAsync(cancellationToken);
+        return removed > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("Email codes");
+    }
 
     public static async Task<IResult> InternalBeginTotp(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)
@@ -246,6 +297,9 @@ public sealed record TotpEnrolledResponse(
     [JsonPropertyName("_note")]
     public string Note => BackupCodesResponse.ShownOnce;
 }
+
+/// <summary>E-mailed codes are on; the user's first backup codes when this was their first factor (shown this once).</summary>
+public sealed record EmailCodesEnabledResponse(IReadOnlyList<string>? BackupCodes);
 
 /// <summary>A new set of backup codes, shown this once.</summary>
 public sealed record BackupCodesResponse(IReadOnlyList<string> BackupCodes)

@@ -54,6 +54,30 @@ public sealed class MagicLinkEmailConsumer(SmtpMailer mailer, UserEmailSender se
 }
 
 /// <inheritdoc cref="PasswordResetEmailConsumer"/>
+public sealed class MfaCodeEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<MfaCodeEmailConsumer> logger)
+    : IConsumer<UserMfaEmailCodeRequested>
+{
+    public async Task Consume(ConsumeContext<UserMfaEmailCodeRequested> context)
+    {
+        if (context.Message is not { TenantId: { } tenantId, CodeId: { } codeId } message)
+        {
+            return;
+        }
+
+        if (!mailer.IsEnabled)
+        {
+            EmailLog.DeliveryDisabled(logger, "sign-in code", message.UserId);
+            return;
+        }
+
+        if (!await sender.SendMfaCodeAsync(tenantId, codeId, context.CancellationToken))
+        {
+            EmailLog.NothingToSend(logger, "sign-in code", codeId);
+        }
+    }
+}
+
+/// <inheritdoc cref="PasswordResetEmailConsumer"/>
 public sealed class InvitationEmailConsumer(SmtpMailer mailer, UserEmailSender sender, ILogger<InvitationEmailConsumer> logger)
     : IConsumer<UserInvited>, IConsumer<UserInvitationResent>
 {
@@ -179,6 +203,7 @@ public static class EmailRegistration
         var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-email";
         bus.AddConsumer<PasswordResetEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<MagicLinkEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<MfaCodeEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<EmailVerificationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<AccountNoticeEmailConsumer>().Endpoint(e => e.Name = queue);

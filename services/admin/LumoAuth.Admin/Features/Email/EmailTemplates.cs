@@ -131,6 +131,19 @@ public static class EmailTemplates
         return Notice(EmailKinds.PasswordChanged, tenant, toAddress, toName, subject, body);
     }
 
+    public static OutgoingEmail MfaCode(EmailTenant tenant, string toAddress, string? toName, string code, DateTimeOffset expiresAt)
+    {
+        var subject = $"Your {tenant.DisplayName} sign-in code: {code}";
+        string[] body =
+        [
+            $"Hello {toName ?? toAddress},",
+            $"Enter this code to finish signing in to your {tenant.DisplayName} account ({toAddress}): {code}",
+            $"It works once and expires at {Format(expiresAt)}.",
+            "If you are not signing in right now, someone knows your password: change it.",
+        ];
+        return Notice(EmailKinds.MfaCode, tenant, toAddress, toName, subject, body);
+    }
+
     /// <summary>A mail that informs and has no link to act on.</summary>
     private static OutgoingEmail Notice(string kind, EmailTenant tenant, string toAddress, string? toName, string subject, string[] paragraphs)
     {

@@ -17,6 +17,7 @@ public static class EmailKinds
     public const string AccountLocked = "account_locked";
     public const string PasswordChanged = "password_changed";
     public const string MagicLink = "magic_link";
+    public const string MfaCode = "mfa_code";
 }
 
 /// <summary>

@@ -35,9 +35,16 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
     public Task<bool> SendMagicLinkAsync(Guid tenantId, Guid linkId, CancellationToken cancellationToken) =>
         SendUserLinkAsync(db.MagicLinkTokens, EmailKinds.MagicLink, tenantId, linkId, EmailLinkPaths.MagicLink, EmailTemplates.MagicLink, cancellationToken);
 
-    /// <summary>A link to a user's own account (reset, sign-in): the pending row gets the hash of a new token, the mail the token.</summary>
+    /// <inheritdoc cref="SendPasswordResetAsync"/>
+    public Task<bool> SendMfaCodeAsync(Guid tenantId, Guid codeId, CancellationToken cancellationToken) =>
+        SendUserLinkAsync(db.MfaEmailCodes, EmailKinds.MfaCode, tenantId, codeId, path: null, EmailTemplates.MfaCode, cancellationToken);
+
+    /// <summary>
+    /// A link to a user's own account (reset, sign-in), or without <paramref name="path"/> a second-step code: the pending
+    /// row gets the hash of a new token or code, the mail the link or code.
+    /// </summary>
     private async Task<bool> SendUserLinkAsync<TLink>(
-        DbSet<TLink> links, string kind, Guid tenantId, Guid linkId, string path,
+        DbSet<TLink> links, string kind, Guid tenantId, Guid linkId, string? path,
         Func<EmailTenant, string, string?, string, DateTimeOffset, OutgoingEmail> template, CancellationToken cancellationToken)
         where TLink : class, IEmailedUserLink
     {
@@ -55,10 +62,11 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
                 return;
             }
 
-            var token = NewToken();
-            link.TokenHash = TokenRedemptionEndpoints.HashOf(token);
+            var token = path is null ? EmailCodes.NewCode() : NewToken();
+            link.TokenHash = path is null ? EmailCodes.HashOf(link.Id, token) : TokenRedemptionEndpoints.HashOf(token);
             await db.SaveChangesAsync(ct);
-            await mailer.SendAsync(template(tenant, user.Email, user.Name, Link(tenant.Slug, path, token), link.ExpiresAt), tenant.DisplayName, ct);
+            var shown = path is null ? token : Link(tenant.Slug, path, token);
+            await mailer.SendAsync(template(tenant, user.Email, user.Name, shown, link.ExpiresAt), tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
         return sent;

@@ -11,8 +11,8 @@ namespace LumoAuth.Token.Features.AccountPages;
 
 /// <summary>
 /// <c>/t/{slug}/account/mfa</c>: the signed-in user's own two-step verification (the docs' account page): turn TOTP on
-/// (key, then a first code; the backup codes are shown once), get a new set of backup codes, and forget the browsers they
-/// trusted with "remember this device". Admin keeps the factors; the page reaches them over the internal API.
+/// (key, then a first code; the backup codes are shown once), turn codes by e-mail on or off where the tenant allows them,
+/// get a new set of backup codes, and forget the browsers they trusted with "remember this device". Admin keeps the factors; the page reaches them over the internal API.
 /// </summary>
 public static class MfaAccountPage
 {
@@ -48,12 +48,23 @@ public static class MfaAccountPage
 
         var devices = await services.Devices.ListAsync(userId, http.RequestAborted);
         var totpOn = factors.Any(f => f.Type == "totp" && f.Confirmed);
+        var emailOn = factors.Any(f => f.Type == "email" && f.Confirmed);
+        var emailOffered = (await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.EmailMfaCodes == true;
         var body =
             "<h2>Authenticator app</h2>" +
             (totpOn
-                ? "<p>Two-step verification is <strong>on</strong>: sign-ins ask for a code from your authenticator app.</p>" +
-                  Form(http, services, "backup-codes", "Get new backup codes") + "<p><small>The old backup codes stop working.</small></p>"
-                : "<p>Two-step verification is <strong>off</strong>.</p>" + Form(http, services, "begin", "Set up an authenticator app")) +
+                ? "<p>Two-step verification is <strong>on</strong>: sign-ins ask for a code from your authenticator app.</p>"
+                : "<p>No authenticator app is set up.</p>" + Form(http, services, "begin", "Set up an authenticator app")) +
+            (emailOn || emailOffered
+                ? "<h2>Codes by email</h2>" +
+                  (emailOn
+                      ? "<p>Sign-ins ask for a code we email to you" + (totpOn ? " when you have no authenticator app at hand" : string.Empty) + ".</p>" +
+                        Form(http, services, "email-off", "Stop emailing me codes")
+                      : "<p>Sign-ins can ask for a code we email to you.</p>" + Form(http, services, "email-on", "Email me a code at each sign-in"))
+                : string.Empty) +
+            (totpOn || emailOn
+                ? "<h2>Backup codes</h2>" + Form(http, services, "backup-codes", "Get new backup codes") + "<p><small>The old backup codes stop working.</small></p>"
+                : string.Empty) +
             "<h2>Trusted browsers</h2>" +
             (devices.Count == 0
                 ? "<p>No browser skips the code.</p>"
@@ -98,6 +109,15 @@ public static class MfaAccountPage
                 return await services.Users.RegenerateBackupCodesAsync(tenantId, userId, http.RequestAborted) is { } renewed
                     ? BackupCodes(http, services, renewed, "Your new backup codes replace the old ones.")
                     : Unavailable(http);
+            case "email-on":
+                var (firstCodes, emailStatus) = await services.Users.TurnOnEmailCodesAsync(tenantId, userId, http.RequestAborted);
+                return firstCodes is { Count: > 0 } ? BackupCodes(http, services, firstCodes, "Two-step verification is on: we will email you a code at each sign-in.")
+                    : firstCodes is not null ? Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false)
+                    : emailStatus is >= 400 and < 500 ? HostedPage.Error(http, "invalid_request", "Codes by email need a verified address, and this organisation must allow them.")
+                    : Unavailable(http);
+            case "email-off":
+                await services.Users.TurnOffEmailCodesAsync(tenantId, userId, http.RequestAborted);
+                return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
             case "forget-devices":
                 await services.Devices.ForgetUserAsync(userId, http.RequestAborted);
                 http.Response.Cookies.Delete(TrustedDevices.CookieName, new CookieOptions { Path = $"/t/{services.Tenant.Slug}/" });

@@ -113,8 +113,11 @@ public static class HostedPage
     }
 
     /// <summary>The second-factor field: a code from the authenticator app, or one of the user's backup codes.</summary>
-    public const string SecondFactorInput =
-        "<label for=\"totp\">Code from your authenticator app, or a backup code</label>" +
+    public static readonly string SecondFactorInput = SecondFactorField("Code from your authenticator app, or a backup code");
+
+    /// <summary>The second step's code field (TOTP, mailed code or backup code), under <paramref name="label"/>.</summary>
+    public static string SecondFactorField(string label) =>
+        $"<label for=\"totp\">{Encode(label)}</label>" +
         "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" " +
         "pattern=\"[0-9]{6,8}|[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}\" required>";
 

@@ -145,13 +145,19 @@ public static class LoginEndpoints
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), error: null, passkeys: settings?.PasskeysEnabled != false, rememberDays);
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), verdict, error: null, passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.MfaEnrollmentRequired when verdict.TotpEnrolment is { } offer:
                 return EnrolmentForm(http, services, protector, new PendingLogin(email, password, returnUrl, offer), error: null);
+            case AuthenticationOutcomes.MfaEnrollmentRequired:
+                // Required, but no method the tenant allows can be set up here (only the password's owner gets this far).
+                return PasswordForm(http, services, returnUrl, email,
+                    "This organisation requires two-step verification, and none of its methods can be set up during sign-in. Ask your administrator.",
+                    StatusCodes.Status403Forbidden, settings);
             case AuthenticationOutcomes.MfaInvalid when pending?.Enrolment is { } offer:
                 return EnrolmentForm(http, services, protector, pending, "That code is not valid. Check the key and try the current code.");
             case AuthenticationOutcomes.MfaInvalid:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), "That code is not valid. Try the current one.",
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), verdict,
+                    verdict.MfaMethod == "email" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
                     passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.EmailNotVerified:
                 // Only someone who knows the password gets here, so saying why does not reveal the account.
@@ -258,23 +264,35 @@ public static class LoginEndpoints
         };
     }
 
-    /// <summary>The TOTP (or backup code) step; a passkey, two factors by itself, may take its place.</summary>
+    /// <summary>
+    /// The second step: a code from the TOTP app, or one just mailed (with a way to ask for a new one), or a backup code; a
+    /// passkey, two factors by itself, may take its place.
+    /// </summary>
     private static IResult SecondFactorForm(
-        HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error, bool passkeys = false, int rememberDays = 0)
+        HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, AuthenticateResponse verdict, string? error,
+        bool passkeys = false, int rememberDays = 0)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // The first factor is carried forward encrypted and for five minutes only, never in clear.
         var sealedPending = protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime);
+        var action = $"/t/{HostedPage.Encode(services.Tenant.Slug)}/login";
+        var byEmail = verdict.MfaMethod == "email";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
+            (byEmail ? $"<p data-email-code>We sent a sign-in code to <strong>{HostedPage.Encode(verdict.MfaEmailHint ?? "your email address")}</strong>. It works for ten minutes.</p>" : string.Empty) +
+            $"<form method=\"post\" action=\"{action}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", sealedPending) +
-            HostedPage.SecondFactorInput +
+            (byEmail ? HostedPage.SecondFactorField("Code from the email, or a backup code") : HostedPage.SecondFactorInput) +
             (rememberDays > 0
                 ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> Trust this browser for {rememberDays} days</label>"
                 : string.Empty) +
             "<button type=\"submit\">Verify</button></form>" +
+            // Sent without a code, the first factor asks for a new mail (the admin service limits how often one goes out).
+            (byEmail
+                ? $"<form method=\"post\" action=\"{action}\" data-resend>" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+                  HostedPage.Field("pending", sealedPending) + "<button type=\"submit\">Send a new code</button></form>"
+                : string.Empty) +
             (passkeys ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
         return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl), scripts: passkeys);

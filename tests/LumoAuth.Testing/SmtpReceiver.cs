@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using MimeKit;
 
-namespace LumoAuth.Admin.Tests;
+namespace LumoAuth.Testing;
 
 /// <summary>A mail as the receiver accepted it: the envelope and the parsed message.</summary>
 public sealed record ReceivedMail(string From, IReadOnlyList<string> To, MimeMessage Message)

@@ -1,0 +1,102 @@
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Email;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Outbox;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// Second-step codes by e-mail (the docs' "Email" MFA method): six digits, mailed to the user's verified address, good
+/// for ten minutes and one use. Only the newest code works and five wrong guesses end it (each also counts towards the
+/// account's lockout). A new code is mailed at most every 30 seconds and five times in 15 minutes, so someone who knows
+/// the password cannot flood the mailbox.
+/// </summary>
+public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+    public const int MaxFailedAttempts = 5;
+    private static readonly TimeSpan ResendAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan SendWindow = TimeSpan.FromMinutes(15);
+    private const int MaxSendsPerWindow = 5;
+
+    /// <summary>Whether codes can reach this user: the tenant allows the method, its mail goes out, the address is verified.</summary>
+    public bool CanReach(TenantSettings settings, User user) =>
+        mailer.IsEnabled && user.EmailVerified && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email);
+
+    /// <summary>
+    /// Whether this user's sign-ins take an e-mailed code as their second step: they turned codes on, or the tenant requires
+    /// a second factor and allows e-mail, which then needs no enrolment (the verified address is the factor).
+    /// </summary>
+    public async Task<bool> AreTheFactorOfAsync(TenantSettings settings, User user, CancellationToken cancellationToken) =>
+        CanReach(settings, user)
+        && (settings.MfaPolicy.Required
+            || await db.MfaFactors.IgnoreQueryFilters().AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Email && f.Confirmed, cancellationToken));
+
+    /// <summary>Mails a new code (ending the previous one), unless one went out moments ago or too many lately.</summary>
+    public async Task SendAsync(User user, CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var codes = db.MfaEmailCodes.IgnoreQueryFilters().Where(c => c.UserId == user.Id);
+        var recent = await codes.Where(c => c.CreatedAt > now - SendWindow).Select(c => new { c.CreatedAt, c.UsedAt }).ToListAsync(cancellationToken);
+        if (recent.Count >= MaxSendsPerWindow || recent.Any(c => c.UsedAt == null && c.CreatedAt > now - ResendAfter))
+        {
+            return;
+        }
+
+        await codes.Where(c => c.CreatedAt < now.AddDays(-1)).ExecuteDeleteAsync(cancellationToken);
+        await codes.Where(c => c.UsedAt == null && c.ExpiresAt > now).ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiresAt, now), cancellationToken);
+        var code = new MfaEmailCode
+        {
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
+            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, ExpiresAt = now + Lifetime,
+        };
+        db.MfaEmailCodes.Add(code);
+        db.AddEvent(new UserMfaEmailCodeRequested(user.Id, code.ExpiresAt) { TenantId = user.TenantId, CodeId = code.Id });
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>Uses up the user's current code if <paramref name="code"/> is it (once, even when sent twice at the same moment).</summary>
+    public async Task<bool> TryUseAsync(User user, string code, CancellationToken cancellationToken)
+    {
+        if (code.Length != 6 || !code.All(char.IsAsciiDigit))
+        {
+            return false;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var current = await db.MfaEmailCodes.IgnoreQueryFilters().AsNoTracking()
+            .Where(c => c.UserId == user.Id && c.UsedAt == null && c.ExpiresAt > now)
+            .OrderByDescending(c => c.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+        if (current is null)
+        {
+            return false;
+        }
+
+        var codes = db.MfaEmailCodes.IgnoreQueryFilters().Where(c => c.Id == current.Id && c.UsedAt == null);
+        if (!CryptographicOperations.FixedTimeEquals(current.TokenHash, HashOf(current.Id, code)))
+        {
+            await codes.ExecuteUpdateAsync(s => s
+                .SetProperty(c => c.FailedAttempts, c => c.FailedAttempts + 1)
+                .SetProperty(c => c.ExpiresAt, c => c.FailedAttempts + 1 >= MaxFailedAttempts ? now : c.ExpiresAt), cancellationToken);
+            return false;
+        }
+
+        return await codes.ExecuteUpdateAsync(s => s.SetProperty(c => c.UsedAt, now), cancellationToken) == 1;
+    }
+
+    public static string NewCode() => RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Salted with the row's id, so equal codes of two rows do not share a hash.</summary>
+    public static byte[] HashOf(Guid codeId, string code) => SHA256.HashData(Encoding.UTF8.GetBytes($"{codeId:N}:{code}"));
+
+    /// <summary>Where the code went, for the sign-in page, without spelling out the address: <c>a•••@example.com</c>.</summary>
+    public static string Hint(string email)
+    {
+        var at = email.LastIndexOf('@');
+        return at <= 0 ? "your email address" : $"{email[0]}•••{email[at..]}";
+    }
+}
