@@ -20,14 +20,7 @@ public sealed class EmailAdminFixture : IAsyncLifetime
         Admin = new AdminFactory
         {
             ExtraServices = services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs),
-            ExtraSettings = new Dictionary<string, string?>
-            {
-                ["Email:Host"] = "127.0.0.1",
-                ["Email:Port"] = Smtp.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Email:Sender"] = "no-reply@lumoauth.test",
-                ["Email:Security"] = "None",
-                ["Email:Timeout"] = "00:00:10",
-            },
+            ExtraSettings = Smtp.AdminSettings(),
         };
     }
 

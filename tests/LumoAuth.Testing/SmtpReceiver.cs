@@ -36,6 +36,16 @@ public sealed class SmtpReceiver : IAsyncDisposable
 
     public static SmtpReceiver Start() => new();
 
+    /// <summary>The admin service's settings that send its mail here.</summary>
+    public Dictionary<string, string?> AdminSettings() => new()
+    {
+        ["Email:Host"] = "127.0.0.1",
+        ["Email:Port"] = Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Email:Sender"] = "no-reply@lumoauth.test",
+        ["Email:Security"] = "None",
+        ["Email:Timeout"] = "00:00:10",
+    };
+
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
     public ConcurrentQueue<ReceivedMail> Received { get; } = new();

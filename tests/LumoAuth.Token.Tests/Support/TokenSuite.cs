@@ -24,7 +24,15 @@ namespace LumoAuth.Token.Tests.Support;
 /// </summary>
 public class TokenSuite : IAsyncLifetime
 {
-    public AdminFactory Admin { get; } = new();
+    public TokenSuite()
+        : this(new AdminFactory())
+    {
+    }
+
+    /// <summary>With an admin of the suite's own (e.g. one that sends mail); xUnit needs fixtures to have one public constructor.</summary>
+    protected TokenSuite(AdminFactory admin) => Admin = admin;
+
+    public AdminFactory Admin { get; }
 
     public AdminBackedTokenFactory Token { get; private set; } = null!;
 
