@@ -42,6 +42,7 @@ app.MapAuditLogEndpoints();
 app.MapCredentialEndpoints();
 app.MapTokenRedemptionEndpoints();
 app.MapMagicLinkEndpoints();
+app.MapPasswordChangeEndpoints();
 app.MapPasskeyEndpoints();
 app.MapInternalEndpoints();
 app.MapHostedPageEndpoints();

@@ -144,3 +144,13 @@ public sealed record AuthenticateWithPasskey(Guid TenantId, string? Options, Sys
 
 /// <summary>A registered passkey, as shown to its user and to admins (never its key).</summary>
 public sealed record PasskeyInfo(Guid Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, bool BackedUp);
+
+/// <summary>
+/// <c>POST /internal/v1/users/{userId}/password?tenantId=</c> (admin): the signed-in user changes their own password from
+/// the token service's account page. A wrong current password is a 400 on <c>currentPassword</c> and counts towards the
+/// account's lockout; the new one meets the tenant's policy (400 on <c>password</c>, as wherever a password is set).
+/// </summary>
+public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword)
+{
+    public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/password?tenantId={tenantId}";
+}

@@ -313,6 +313,7 @@ public static class TokenServiceExtensions
         app.MapTrustedDeviceEndpoints();
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();
+        app.MapPasswordAccountPage();
         app.MapAdminTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;

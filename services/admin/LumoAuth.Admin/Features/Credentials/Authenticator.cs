@@ -241,6 +241,11 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         return (null, codes);
     }
 
+    /// <summary>A wrong password outside sign-in (changing it on the account page) counts as a failed sign-in would.</summary>
+    public Task<AuthenticateResponse> RecordWrongPasswordAsync(User user, CancellationToken cancellationToken) =>
+        RecordFailureAsync(new AuthenticateRequest(user.TenantId, user.Email, string.Empty, null, null), user, "invalid_password",
+            AuthenticationOutcomes.InvalidCredentials, cancellationToken);
+
     /// <summary>Counts a failure atomically (concurrent failures all count) and locks at the tenant's threshold.</summary>
     private async Task<AuthenticateResponse> RecordFailureAsync(
         AuthenticateRequest request, User user, string reason, string outcome, CancellationToken cancellationToken)

@@ -30,8 +30,8 @@ public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field
 }
 
 /// <summary>
-/// Admin's internal API behind the e-mailed links: asking for a reset or sign-in link, and redeeming reset, invitation,
-/// verification and sign-in tokens. Admin owns the tokens; this client never logs one (only call names and statuses).
+/// Admin's internal API behind the e-mailed links and the password page: asking for a reset or sign-in link, redeeming
+/// reset, invitation, verification and sign-in tokens, and changing a signed-in user's password. Admin owns the tokens; this client never logs one (only call names and statuses).
 /// </summary>
 public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFactory, ILogger<AccountLinkClient> logger)
 {
@@ -55,6 +55,10 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
     /// <summary>Like the reset request: Done for every address unless admin is unreachable or refuses the address.</summary>
     public Task<LinkResult> RequestMagicLinkAsync(Guid tenantId, string email, string? returnUrl, CancellationToken cancellationToken) =>
         PostAsync("sign-in link request", EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenantId, email, returnUrl), cancellationToken);
+
+    /// <summary>The signed-in user's password change (account page): Invalid with the problems for a wrong current password or a refused new one.</summary>
+    public Task<LinkResult> ChangePasswordAsync(Guid tenantId, Guid userId, string currentPassword, string newPassword, CancellationToken cancellationToken) =>
+        PostAsync("password change", ChangePasswordRequest.Route(userId, tenantId), new ChangePasswordRequest(currentPassword, newPassword), cancellationToken);
 
     /// <summary>Admin's verdict on a sign-in link (as on a password), or null when admin cannot be reached.</summary>
     public async Task<MagicLinkSignIn?> SignInWithLinkAsync(Guid tenantId, string token, string? totpCode, string? ipAddress, CancellationToken cancellationToken)

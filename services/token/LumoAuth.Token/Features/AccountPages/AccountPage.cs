@@ -157,6 +157,7 @@ public static class AccountPage
             : problems.Select(p => p.Field switch
             {
                 "password" => "Password " + p.Problem + ".",
+                "currentPassword" => "Current password " + p.Problem + ".",
                 "name" => "Name " + p.Problem + ".",
                 "email" => "Email " + p.Problem + ".",
                 _ => "The details are not valid.",

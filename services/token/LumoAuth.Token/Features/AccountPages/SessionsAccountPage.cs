@@ -73,15 +73,7 @@ public static class SessionsAccountPage
                 await services.Revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.User, http.RequestAborted);
                 break;
             case "revoke-others":
-                var now = services.Time.GetUtcNow();
-                var others = await services.Db.Sessions.AsNoTracking()
-                    .Where(s => s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now && s.Id != current)
-                    .Select(s => s.Id).ToListAsync(http.RequestAborted);
-                foreach (var sessionId in others)
-                {
-                    await services.Revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.User, http.RequestAborted);
-                }
-
+                await services.Revocation.RevokeOtherSessionsAsync(userId, current, SessionRevocation.Reasons.User, http.RequestAborted);
                 break;
             default:
                 return HostedPage.Error(http, "invalid_request", "Unknown action.");

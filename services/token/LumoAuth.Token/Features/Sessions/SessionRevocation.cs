@@ -52,6 +52,23 @@ public sealed class SessionRevocation(
         return true;
     }
 
+    /// <summary>Ends every active session of the user but <paramref name="keep"/> (the user's own browser); returns how many ended.</summary>
+    public async Task<int> RevokeOtherSessionsAsync(Guid userId, string keep, string reason, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        var now = time.GetUtcNow();
+        var others = await db.Sessions.AsNoTracking()
+            .Where(s => s.TenantId == tenantId && s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now && s.Id != keep)
+            .Select(s => s.Id).ToListAsync(cancellationToken);
+        var ended = 0;
+        foreach (var sessionId in others)
+        {
+            ended += await RevokeSessionAsync(userId, sessionId, reason, cancellationToken) ? 1 : 0;
+        }
+
+        return ended;
+    }
+
     /// <summary>Ends every session of the user and revokes all the user's grants; returns how many sessions ended.</summary>
     public async Task<int> RevokeUserAsync(Guid userId, string reason, CancellationToken cancellationToken)
     {
