@@ -42,7 +42,7 @@ app.MapAuditLogEndpoints();
 app.MapCredentialEndpoints();
 app.MapTokenRedemptionEndpoints();
 app.MapMagicLinkEndpoints();
-app.MapPasswordChangeEndpoints();
+app.MapSelfServiceEndpoints();
 app.MapPasskeyEndpoints();
 app.MapInternalEndpoints();
 app.MapHostedPageEndpoints();

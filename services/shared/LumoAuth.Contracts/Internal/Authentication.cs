@@ -154,3 +154,12 @@ public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewP
 {
     public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/password?tenantId={tenantId}";
 }
+
+/// <summary>
+/// <c>PATCH /internal/v1/users/{userId}/profile?tenantId=</c> (admin): the signed-in user edits their own names from the
+/// token service's account page (null leaves a field, empty clears it; the rules are the Admin API's, 400 with details).
+/// </summary>
+public sealed record SelfProfileUpdate(string? Name, string? GivenName, string? FamilyName)
+{
+    public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/profile?tenantId={tenantId}";
+}

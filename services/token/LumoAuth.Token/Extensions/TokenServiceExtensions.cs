@@ -314,6 +314,7 @@ public static class TokenServiceExtensions
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();
         app.MapPasswordAccountPage();
+        app.MapProfileAccountPage();
         app.MapAdminTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;

@@ -30,8 +30,8 @@ public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field
 }
 
 /// <summary>
-/// Admin's internal API behind the e-mailed links and the password page: asking for a reset or sign-in link, redeeming
-/// reset, invitation, verification and sign-in tokens, and changing a signed-in user's password. Admin owns the tokens; this client never logs one (only call names and statuses).
+/// Admin's internal API behind the e-mailed links and the account pages: asking for a reset or sign-in link, redeeming
+/// reset, invitation, verification and sign-in tokens, and changing a signed-in user's password or names. Admin owns the tokens; this client never logs one (only call names and statuses).
 /// </summary>
 public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFactory, ILogger<AccountLinkClient> logger)
 {
@@ -60,6 +60,10 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
     public Task<LinkResult> ChangePasswordAsync(Guid tenantId, Guid userId, string currentPassword, string newPassword, CancellationToken cancellationToken) =>
         PostAsync("password change", ChangePasswordRequest.Route(userId, tenantId), new ChangePasswordRequest(currentPassword, newPassword), cancellationToken);
 
+    /// <summary>The signed-in user's own names (account page): Invalid with the problems when admin refuses them.</summary>
+    public Task<LinkResult> UpdateProfileAsync(Guid tenantId, Guid userId, SelfProfileUpdate update, CancellationToken cancellationToken) =>
+        PostAsync("profile update", SelfProfileUpdate.Route(userId, tenantId), update, cancellationToken, HttpMethod.Patch);
+
     /// <summary>Admin's verdict on a sign-in link (as on a password), or null when admin cannot be reached.</summary>
     public async Task<MagicLinkSignIn?> SignInWithLinkAsync(Guid tenantId, string token, string? totpCode, string? ipAddress, CancellationToken cancellationToken)
     {
@@ -83,12 +87,13 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
         }
     }
 
-    private async Task<LinkResult> PostAsync<T>(string call, string route, T request, CancellationToken cancellationToken)
+    private async Task<LinkResult> PostAsync<T>(string call, string route, T request, CancellationToken cancellationToken, HttpMethod? method = null)
     {
         try
         {
             var client = httpClientFactory.CreateClient(InternalClients.Admin);
-            using var response = await client.PostAsJsonAsync(route, request, cancellationToken);
+            using var message = new HttpRequestMessage(method ?? HttpMethod.Post, route) { Content = JsonContent.Create(request) };
+            using var response = await client.SendAsync(message, cancellationToken);
             if (response.IsSuccessStatusCode)
             {
                 return LinkResult.Done;

@@ -159,6 +159,8 @@ public static class AccountPage
                 "password" => "Password " + p.Problem + ".",
                 "currentPassword" => "Current password " + p.Problem + ".",
                 "name" => "Name " + p.Problem + ".",
+                "givenName" => "Given name " + p.Problem + ".",
+                "familyName" => "Family name " + p.Problem + ".",
                 "email" => "Email " + p.Problem + ".",
                 _ => "The details are not valid.",
             });

@@ -4,10 +4,32 @@ using LumoAuth.Testing;
 
 namespace LumoAuth.Admin.Tests;
 
-/// <summary>The internal password change behind the account page: current password first, counted like sign-ins, tenant-scoped.</summary>
-public sealed class PasswordChangeTests(AdminFactory factory) : IClassFixture<AdminFactory>
+/// <summary>
+/// The internal calls behind the token service's account pages, tenant-scoped: the password change (current password
+/// first, counted like sign-ins) and the user's own names.
+/// </summary>
+public sealed class SelfServiceTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
     private const string Password = "correct horse battery 1";
+
+    [Fact]
+    public async Task OwnProfile_ChangesOnlyTheNames_OfTheUserInTheirTenant()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        var userId = await factory.CreateUserAsync(tenant, $"names@{tenant.Slug}.example.com", Password, "Old Name");
+        using var client = factory.Internal();
+
+        await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync(SelfProfileUpdate.Route(userId, other.Id), new SelfProfileUpdate("X", null, null)), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync(SelfProfileUpdate.Route(userId, tenant.Id), new { name = new[] { 1 } }), 400, "invalid_request");
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync(SelfProfileUpdate.Route(userId, tenant.Id), new SelfProfileUpdate("New Name", "New", null)));
+
+        using var admin = factory.ClientFor(tenant);
+        var user = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!;
+        Assert.Equal("New Name", user["name"]!.GetValue<string>());
+        Assert.Equal("New", user["givenName"]!.GetValue<string>());
+        Assert.Equal($"names@{tenant.Slug}.example.com", user["email"]!.GetValue<string>());
+    }
 
     [Fact]
     public async Task WrongCurrentPasswords_CountTowardsTheLockout_AndALockedAccountCannotChangeIt()

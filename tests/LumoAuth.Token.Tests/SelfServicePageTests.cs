@@ -6,10 +6,11 @@ using LumoAuth.Token.Tests.Support;
 namespace LumoAuth.Token.Tests;
 
 /// <summary>
-/// <c>/t/{slug}/account/password</c> through the gateway: the current password first, the tenant's policy on the new one,
-/// the user's other sessions signed out by default, and nothing without a session or a genuine form.
+/// The account pages where users change their own account, through the gateway. <c>/account/password</c>: the current
+/// password first, the tenant's policy on the new one, the user's other sessions signed out by default, and nothing
+/// without a session or a genuine form. <c>/account/profile</c>: the names, saved through admin's rules.
 /// </summary>
-public sealed partial class PasswordAccountPageTests(TokenSuite suite) : IClassFixture<TokenSuite>
+public sealed partial class SelfServicePageTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private const string NewPassword = "Another-Long-Passphrase-7";
 
@@ -97,15 +98,58 @@ public sealed partial class PasswordAccountPageTests(TokenSuite suite) : IClassF
         Assert.Equal(HttpStatusCode.OK, stillOld.StatusCode);
     }
 
+    [Fact]
+    public async Task ProfilePage_ShowsTheAccount_AndSavesTheNames()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var page = $"/t/{setup.Tenant.Slug}/account/profile";
+        using (var anonymous = suite.Browser())
+        using (var toSignIn = await anonymous.GetAsync(page))
+        {
+            Assert.Equal(HttpStatusCode.SeeOther, toSignIn.StatusCode);
+        }
+
+        await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, HostedFlow.Pkce().Challenge));
+        var html = await browser.GetStringAsync(page);
+        Assert.Contains(setup.Email, html, StringComparison.Ordinal);
+        Assert.Contains("value=\"Alice Example\"", html, StringComparison.Ordinal);
+
+        using (var tooLong = await SubmitFormAsync(browser, html, new() { ["name"] = new string('a', 201), ["given_name"] = "", ["family_name"] = "" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
+        }
+
+        using (var saved = await SubmitFormAsync(browser, html, new() { ["name"] = "Alice Smith", ["given_name"] = "Alice", ["family_name"] = "Smith" }))
+        {
+            Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+            Assert.Contains("data-saved", await saved.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var user = JsonDocument.Parse(await admin.GetStringAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}")).RootElement.GetProperty("data");
+        Assert.Equal("Alice Smith", user.GetProperty("name").GetString());
+        Assert.Equal("Smith", user.GetProperty("familyName").GetString());
+    }
+
+    private static Task<HttpResponseMessage> SubmitFormAsync(HttpClient browser, string html, Dictionary<string, string> fields)
+    {
+        var form = HostedFlow.HiddenFields(html);
+        foreach (var (name, value) in fields)
+        {
+            form[name] = value;
+        }
+
+        return browser.PostAsync(WebUtility.HtmlDecode(FormAction().Match(html).Groups[1].Value), new FormUrlEncodedContent(form));
+    }
+
     private static async Task<HttpResponseMessage> SubmitAsync(HttpClient browser, string page, string current, string password, string? confirm = null)
     {
         var html = await browser.GetStringAsync(page);
-        var form = HostedFlow.HiddenFields(html);
-        form["current"] = current;
-        form["password"] = password;
-        form["confirm"] = confirm ?? password;
-        form["sign_out_others"] = "on";
-        return await browser.PostAsync(WebUtility.HtmlDecode(FormAction().Match(html).Groups[1].Value), new FormUrlEncodedContent(form));
+        return await SubmitFormAsync(browser, html, new()
+        {
+            ["current"] = current, ["password"] = password, ["confirm"] = confirm ?? password, ["sign_out_others"] = "on",
+        });
     }
 
     [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]

@@ -1,0 +1,86 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Admin.Security;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// What a signed-in user changes of their own account from the token service's account pages: their names, and their
+/// password — the current one first, checked like a sign-in (a wrong one counts towards the lockout, a locked account
+/// cannot change it), then the new one through the same rules as every other way of setting a password (policy, history,
+/// the "password changed" mail).
+/// </summary>
+public static class SelfService
+{
+    public static IEndpointRouteBuilder MapSelfServiceEndpoints(this IEndpointRouteBuilder app)
+    {
+        var internalApi = app.MapGroup(InternalRoutes.Prefix + "/users/{userId:guid}").RequireAuthorization(Policies.Internal).WithTags("Internal");
+        internalApi.MapPost("/password", Change).WithName("InternalChangePassword");
+        internalApi.MapPatch("/profile", UpdateProfile).WithName("InternalUpdateOwnProfile");
+        return app;
+    }
+
+    /// <summary>Names only: the address, its verification and everything else stay the administrator's (or a link's) to change.</summary>
+    public static async Task<IResult> UpdateProfile(
+        Guid userId, Guid? tenantId, SelfProfileUpdate request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        var user = await ActiveUserAsync(db, tenant, userId, tenantId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var (_, error) = await users.UpdateAsync(user, new UserChanges(null, new UserProfileFields(request.Name, request.GivenName, request.FamilyName, null, null, null), null, null), cancellationToken);
+        return error ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Profile updated"));
+    }
+
+    private static async Task<User?> ActiveUserAsync(AdminDbContext db, TenantContext tenant, Guid userId, Guid? tenantId, CancellationToken cancellationToken)
+    {
+        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await db.Users.FirstOrDefaultAsync(u => u.Id == userId, cancellationToken)
+            : null;
+        return user is null || user.Blocked || !user.IsActive || user.SoftDeletedAt is not null ? null : user;
+    }
+
+    public static async Task<IResult> Change(
+        Guid userId, Guid? tenantId, ChangePasswordRequest request, AdminDbContext db, TenantContext tenant, PasswordHasher hasher,
+        Authenticator authenticator, UserCommands users, CancellationToken cancellationToken)
+    {
+        var user = await ActiveUserAsync(db, tenant, userId, tenantId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        if (user.LockedUntil > DateTimeOffset.UtcNow)
+        {
+            return ApiErrors.Validation("currentPassword", "cannot be checked while the account is locked");
+        }
+
+        var current = request.CurrentPassword ?? string.Empty;
+        if (user.PasswordHash is null)
+        {
+            return ApiErrors.Validation("currentPassword", "does not exist: this account has no password; set one with a reset link");
+        }
+
+        if (current.Length is 0 or > PasswordPolicy.AbsoluteMaxLength || !hasher.Verify(current, user.PasswordHash))
+        {
+            await authenticator.RecordWrongPasswordAsync(user, cancellationToken);
+            return ApiErrors.Validation("currentPassword", "is not your current password");
+        }
+
+        if (await users.SetPasswordAsync(user, request.NewPassword, cancellationToken) is { } refused)
+        {
+            return refused;
+        }
+
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password changed"));
+    }
+}
