@@ -57,6 +57,7 @@ public static class TokenServiceExtensions
         services.AddLoginRateLimit();
         services.AddScoped<SessionStore>();
         services.AddScoped<TrustedDevices>();
+        services.AddSingleton<FailedSignInThrottle>();
         services.AddScoped<SessionRevocation>();
         services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();

@@ -54,7 +54,8 @@ public static class MfaAccountPage
             "<h2>Authenticator app</h2>" +
             (totpOn
                 ? "<p>Two-step verification is <strong>on</strong>: sign-ins ask for a code from your authenticator app.</p>"
-                : "<p>No authenticator app is set up.</p>" + Form(http, services, "begin", "Set up an authenticator app")) +
+                : (emailOn ? "<p>No authenticator app is set up.</p>" : "<p>Two-step verification is <strong>off</strong>.</p>") +
+                  Form(http, services, "begin", "Set up an authenticator app")) +
             (emailOn || emailOffered
                 ? "<h2>Codes by email</h2>" +
                   (emailOn

@@ -47,7 +47,7 @@ public static class LoginEndpoints
 
     public sealed record LoginServices(
         TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection,
-        HostedPageSettingsCache HostedPages, TrustedDevices Devices);
+        HostedPageSettingsCache HostedPages, TrustedDevices Devices, FailedSignInThrottle Throttle);
 
     public static async Task<IResult> ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
     {
@@ -112,11 +112,26 @@ public static class LoginEndpoints
             return PasswordForm(http, services, returnUrl, email, "Enter your email and password.", StatusCodes.Status400BadRequest, settings);
         }
 
+        var address = http.Connection.RemoteIpAddress?.ToString();
+        if (await services.Throttle.WaitAsync(services.Tenant.TenantId, address) is { } wait)
+        {
+            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return PasswordForm(http, services, returnUrl, email,
+                $"Too many failed sign-ins from your network. Try again in {(seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes")}.",
+                StatusCodes.Status429TooManyRequests, settings);
+        }
+
         var rememberDays = settings?.RememberDeviceDays ?? 0;
         var trustedUser = rememberDays > 0 ? await services.Devices.TrustedUserAsync(http, http.RequestAborted) : null;
         var verdict = await services.Users.AuthenticateAsync(
-            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, http.Connection.RemoteIpAddress?.ToString()) { TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true },
+            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, address) { TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true },
             http.RequestAborted);
+        if (verdict?.Outcome is AuthenticationOutcomes.InvalidCredentials or AuthenticationOutcomes.MfaInvalid or AuthenticationOutcomes.Locked)
+        {
+            await services.Throttle.RecordFailureAsync(services.Tenant.TenantId, address);
+        }
+
         switch (verdict?.Outcome)
         {
             case null:
