@@ -41,7 +41,7 @@ public sealed class FailedSignInThrottleTests(TokenSuite suite) : IClassFixture<
             Assert.Equal(HttpStatusCode.OK, elsewhere.StatusCode);
         }
 
-        // After the wait (one second after the tenth failure) the right password signs in.
+        // After the wait (one second after the last free failure) the right password signs in.
         var signedIn = await ApiAssert.EventuallyAsync(async () =>
         {
             var response = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
@@ -55,13 +55,13 @@ public sealed class FailedSignInThrottleTests(TokenSuite suite) : IClassFixture<
         }, TimeSpan.FromSeconds(10));
         signedIn.Dispose();
 
-        // Fifty failures block the address until fifteen minutes pass without one.
+        // A hundred failures block the address until fifteen minutes pass without one.
         var redis = suite.Token.Services.GetRequiredService<IConnectionMultiplexer>();
         var key = redis.GetServers()[0].Keys(pattern: FailedSignInThrottle.KeyFor(setup.Tenant.Id, "*")).Single();
         await redis.GetDatabase().HashSetAsync(key, "n", FailedSignInThrottle.BlockAfter - 1);
         using (var fiftieth = await HostedFlow.SubmitLoginAsync(suite.Browser(), login, "nobody-else@example.com", "wrong-password-1"))
         {
-            // The 49th failure's wait (2^39 s, capped at five minutes) comes first.
+            // The 99th failure's wait (capped at five minutes) comes first.
             Assert.Equal(HttpStatusCode.TooManyRequests, fiftieth.StatusCode);
         }
 

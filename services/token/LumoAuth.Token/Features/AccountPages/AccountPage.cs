@@ -76,6 +76,10 @@ public static class AccountPage
     public static IResult Unavailable(HttpContext http) =>
         HostedPage.Error(http, "temporarily_unavailable", "This is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
 
+    /// <summary>A signed-in page asked for without a session: to the sign-in page, which comes back here.</summary>
+    public static IResult ToSignIn(string slug, string pagePath) =>
+        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", pagePath), permanent: false, preserveMethod: false);
+
     public static string SignInLink(string slug) => $"<p><a href=\"/t/{HostedPage.Encode(slug)}/login\">Sign in</a></p>";
 
     public static string Errors(IEnumerable<string> errors)

@@ -37,7 +37,7 @@ public static class MfaAccountPage
     {
         if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         var factors = await services.Users.MfaFactorsAsync(services.Tenant.TenantId, userId, http.RequestAborted);
@@ -84,7 +84,7 @@ public static class MfaAccountPage
 
         if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -167,8 +167,6 @@ public static class MfaAccountPage
         }
     }
 
-    private static IResult ToSignIn(string slug) =>
-        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);
 
     private static IResult Unavailable(HttpContext http) =>
         HostedPage.Error(http, "temporarily_unavailable", "This page is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);

@@ -28,7 +28,7 @@ public static class PasswordAccountPage
     public static string PagePath(string slug) => $"/t/{slug}{Path}";
 
     public static async Task<IResult> Show(HttpContext http, [AsParameters] PasswordAccountServices services) =>
-        await SessionCookie.SignedInUserAsync(http) is null ? ToSignIn(services.Tenant.Slug) : Form(http, services, []);
+        await SessionCookie.SignedInUserAsync(http) is null ? AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug)) : Form(http, services, []);
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] PasswordAccountServices services)
     {
@@ -39,7 +39,7 @@ public static class PasswordAccountPage
 
         if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -79,7 +79,4 @@ public static class PasswordAccountPage
             "<label><input type=\"checkbox\" name=\"sign_out_others\" value=\"on\" checked> Sign out my other sessions</label>" +
             "<button type=\"submit\">Change the password</button></form>",
             status);
-
-    private static IResult ToSignIn(string slug) =>
-        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);
 }

@@ -32,7 +32,7 @@ public static class ProfileAccountPage
     {
         if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         return await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted) is { } profile
@@ -49,7 +49,7 @@ public static class ProfileAccountPage
 
         if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -90,7 +90,4 @@ public static class ProfileAccountPage
     private static string Field(string name, string label, string? value, string autocomplete) =>
         $"<label for=\"{name}\">{HostedPage.Encode(label)}</label>" +
         $"<input id=\"{name}\" name=\"{name}\" value=\"{HostedPage.Encode(value ?? string.Empty)}\" autocomplete=\"{autocomplete}\" maxlength=\"{MaxLength}\">";
-
-    private static IResult ToSignIn(string slug) =>
-        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);
 }

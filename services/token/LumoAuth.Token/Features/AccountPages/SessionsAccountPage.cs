@@ -32,7 +32,7 @@ public static class SessionsAccountPage
     {
         if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         var now = services.Time.GetUtcNow();
@@ -62,7 +62,7 @@ public static class SessionsAccountPage
 
         if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
         {
-            return ToSignIn(services.Tenant.Slug);
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -81,7 +81,4 @@ public static class SessionsAccountPage
 
         return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
     }
-
-    private static IResult ToSignIn(string slug) =>
-        Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug)), permanent: false, preserveMethod: false);
 }

@@ -5,16 +5,16 @@ namespace LumoAuth.Token.Features.Login;
 /// <summary>
 /// Slows down password guessing from one address across many accounts (credential stuffing), which the per-account
 /// lockout does not see. Failed sign-ins of an address at a tenant are counted in Redis (all replicas share the count)
-/// for 15 minutes after the last one: the first ten are free, then each next attempt must wait twice as long as the one
-/// before (1 s, 2 s, 4 s … at most 5 minutes), and after 50 the address is blocked until 15 minutes pass without a
+/// for 15 minutes after the last one: the first twenty are free (an office behind one address has typos too), then each
+/// next attempt must wait twice as long as the one before (1 s, 2 s, 4 s … at most 5 minutes), and after 100 the address is blocked until 15 minutes pass without a
 /// failure. Waiting is asked of the caller (429 with Retry-After), never done by holding a request. Unknown and known
 /// accounts count the same, so the throttle says nothing about who has an account. Redis down: no throttle (the
 /// account lockout and the per-minute rate limit still apply).
 /// </summary>
 public sealed partial class FailedSignInThrottle(IConnectionMultiplexer redis, TimeProvider time, ILogger<FailedSignInThrottle> logger)
 {
-    public const int FreeFailures = 10;
-    public const int BlockAfter = 50;
+    public const int FreeFailures = 20;
+    public const int BlockAfter = 100;
     public static readonly TimeSpan Window = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan MaxDelay = TimeSpan.FromMinutes(5);
 
