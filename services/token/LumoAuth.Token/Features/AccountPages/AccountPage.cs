@@ -76,6 +76,27 @@ public static class AccountPage
     public static IResult Unavailable(HttpContext http) =>
         HostedPage.Error(http, "temporarily_unavailable", "This is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
 
+    /// <summary>
+    /// What every signed-in account page's form post checks first: the form came from our page, and a session is there.
+    /// Either the user, their session and the form, or the answer to give instead (an error page, or to the sign-in page).
+    /// </summary>
+    public static async Task<(SignedInForm? Form, IResult? Refusal)> ReadSignedInFormAsync(HttpContext http, IAntiforgery antiforgery, string slug, string pagePath)
+    {
+        if (await RefuseForgedFormAsync(http, antiforgery) is { } forged)
+        {
+            return (null, forged);
+        }
+
+        if (await SessionCookie.SignedInAsync(http) is not var (userId, sessionId))
+        {
+            return (null, ToSignIn(slug, pagePath));
+        }
+
+        return (new SignedInForm(userId, sessionId, await http.Request.ReadFormAsync(http.RequestAborted)), null);
+    }
+
+    public sealed record SignedInForm(Guid UserId, string SessionId, IFormCollection Fields);
+
     /// <summary>A signed-in page asked for without a session: to the sign-in page, which comes back here.</summary>
     public static IResult ToSignIn(string slug, string pagePath) =>
         Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", pagePath), permanent: false, preserveMethod: false);

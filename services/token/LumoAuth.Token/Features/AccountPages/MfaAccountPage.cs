@@ -77,17 +77,13 @@ public static class MfaAccountPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] MfaAccountServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } forged)
+        var (signedIn, refusal) = await AccountPage.ReadSignedInFormAsync(http, services.Antiforgery, services.Tenant.Slug, PagePath(services.Tenant.Slug));
+        if (signedIn is null)
         {
-            return forged;
+            return refusal!;
         }
 
-        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
-        {
-            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var (userId, _, form) = signedIn;
         var tenantId = services.Tenant.TenantId;
         var protector = services.DataProtection.CreateProtector(OfferPurpose, userId.ToString()).ToTimeLimitedDataProtector();
         switch (form["action"].ToString())

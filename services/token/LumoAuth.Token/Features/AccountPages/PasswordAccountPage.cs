@@ -32,17 +32,13 @@ public static class PasswordAccountPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] PasswordAccountServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } forged)
+        var (signedIn, refusal) = await AccountPage.ReadSignedInFormAsync(http, services.Antiforgery, services.Tenant.Slug, PagePath(services.Tenant.Slug));
+        if (signedIn is null)
         {
-            return forged;
+            return refusal!;
         }
 
-        if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
-        {
-            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var (userId, current, form) = signedIn;
         var currentPassword = form["current"].ToString();
         var password = form["password"].ToString();
         if (currentPassword.Length is 0 or > 256)

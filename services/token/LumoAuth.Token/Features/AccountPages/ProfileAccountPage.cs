@@ -42,17 +42,13 @@ public static class ProfileAccountPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] ProfileAccountServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } forged)
+        var (signedIn, refusal) = await AccountPage.ReadSignedInFormAsync(http, services.Antiforgery, services.Tenant.Slug, PagePath(services.Tenant.Slug));
+        if (signedIn is null)
         {
-            return forged;
+            return refusal!;
         }
 
-        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
-        {
-            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var (userId, _, form) = signedIn;
         var update = new SelfProfileUpdate(form["name"].ToString().Trim(), form["given_name"].ToString().Trim(), form["family_name"].ToString().Trim());
         var profile = await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted);
         if (profile is null)

@@ -55,17 +55,13 @@ public static class SessionsAccountPage
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] SessionsAccountServices services)
     {
-        if (await AccountPage.RefuseForgedFormAsync(http, services.Antiforgery) is { } forged)
+        var (signedIn, refusal) = await AccountPage.ReadSignedInFormAsync(http, services.Antiforgery, services.Tenant.Slug, PagePath(services.Tenant.Slug));
+        if (signedIn is null)
         {
-            return forged;
+            return refusal!;
         }
 
-        if (await SessionCookie.SignedInAsync(http) is not var (userId, current))
-        {
-            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
-        }
-
-        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var (userId, current, form) = signedIn;
         switch (form["action"].ToString())
         {
             case "revoke" when form["session"].ToString() is { Length: > 0 and <= 64 } sessionId && sessionId != current:
