@@ -98,6 +98,30 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task UserWithAnAppAndEmailCodes_MayAskForAMailedCodeInstead_AndBack()
+    {
+        var (tenant, userId, address) = await UserAsync(allowEmail: true, verified: true);
+        using var admin = Factory.ClientFor(tenant);
+        var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        var totp = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret));
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp/confirm", new { code = totp.ComputeTotp() }));
+        await TurnOnAsync(tenant, userId, expectedStatus: 201);
+
+        var app = await LoginAsync(tenant, address, null);
+        Assert.Equal(("totp", "email"), (app.MfaMethod, app.MfaOtherMethod));
+        Assert.Empty(fixture.Smtp.To(address, EmailKinds.MfaCode));
+
+        var mailed = await LoginAsync(tenant, address, null, method: "email");
+        Assert.Equal(("email", "totp"), (mailed.MfaMethod, mailed.MfaOtherMethod));
+        var code = await CodeMailedToAsync(address, 1);
+        // The app's code is not what this step asks for; the mailed one is.
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant, address, totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)), method: "email")).Outcome);
+        var signedIn = await ApiAssert.EventuallyAsync(async () =>
+            await LoginAsync(tenant, address, code, method: "email") is { Outcome: AuthenticationOutcomes.Success } success ? success : null);
+        Assert.Contains("mfa", signedIn.AuthenticationMethods);
+    }
+
+    [Fact]
     public async Task RequiredTwoStep_WithEmailAllowed_MailsACodeWithoutAnyEnrolment()
     {
         var (tenant, _, address) = await UserAsync(allowEmail: true, verified: true, required: true);
@@ -182,11 +206,11 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         return data["backupCodes"]?.AsArray().Select(c => c!.GetValue<string>()).ToList();
     }
 
-    private async Task<AuthenticateResponse> LoginAsync(TestTenant tenant, string address, string? code)
+    private async Task<AuthenticateResponse> LoginAsync(TestTenant tenant, string address, string? code, string? method = null)
     {
         using var client = Factory.Internal();
         using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate,
-            new AuthenticateRequest(tenant.Id, address, Password, code, "203.0.113.20") { OfferMfaEnrolment = true });
+            new AuthenticateRequest(tenant.Id, address, Password, code, "203.0.113.20") { OfferMfaEnrolment = true, MfaMethod = method });
         await ApiAssert.OkAsync(response);
         return (await response.Content.ReadFromJsonAsync<AuthenticateResponse>())!;
     }

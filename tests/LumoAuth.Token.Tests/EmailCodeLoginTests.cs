@@ -105,6 +105,38 @@ public sealed partial class EmailCodeLoginTests(MailingSuite suite) : IClassFixt
         Assert.Contains("Email me a code at each sign-in", await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/account/mfa"), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Login_WithAnAppAndEmailCodes_SwitchesToAMailedCode()
+    {
+        var setup = await SetUpAsync(required: false);
+        await suite.EnrolTotpAsync(setup);
+        using (var admin = suite.Admin.Internal())
+        using (var on = await admin.PostAsJsonAsync(LumoAuth.Contracts.Internal.MfaRoutes.EmailCodes(setup.UserId, setup.Tenant.Id), new { }))
+        {
+            Assert.Equal(HttpStatusCode.Created, on.StatusCode);
+        }
+
+        using var browser = suite.Browser();
+        using var first = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        var appStep = await first.Content.ReadAsStringAsync();
+        Assert.Contains("Code from your authenticator app", appStep, StringComparison.Ordinal);
+        Assert.Empty(suite.Smtp.To(setup.Email, "mfa_code"));
+
+        using var switched = await SubmitAsync(browser, FormWith(appStep, "data-switch=\"email\""), code: null);
+        var emailStep = await switched.Content.ReadAsStringAsync();
+        Assert.Contains("We sent a sign-in code to", emailStep, StringComparison.Ordinal);
+        Assert.Contains("data-switch=\"totp\"", emailStep, StringComparison.Ordinal);
+        var code = await CodeMailedAsync(setup.Email, 1);
+
+        var signedIn = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var response = await SubmitAsync(browser, CodeForm(emailStep), code);
+            var html = await response.Content.ReadAsStringAsync();
+            return html.Contains("You are signed in", StringComparison.Ordinal) ? html : null;
+        });
+        Assert.NotNull(signedIn);
+    }
+
     /// <summary>A user with a verified address in a tenant that allows codes by e-mail (and, when <paramref name="required"/>, requires a second step).</summary>
     private async Task<SignInSetup> SetUpAsync(bool required)
     {

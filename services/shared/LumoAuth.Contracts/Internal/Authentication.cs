@@ -18,6 +18,12 @@ public sealed record AuthenticateRequest(Guid TenantId, string Email, string Pas
     /// callers (SCIM Basic, links) only learn that enrolment is required, and no pending factor is made for them.
     /// </summary>
     public bool OfferMfaEnrolment { get; init; }
+
+    /// <summary>
+    /// The second step the user chose when they have two (<c>totp</c> or <c>email</c>, from
+    /// <see cref="AuthenticateResponse.MfaOtherMethod"/>); null takes the authenticator app first.
+    /// </summary>
+    public string? MfaMethod { get; init; }
 }
 
 /// <summary><see cref="Outcome"/> is one of <see cref="AuthenticationOutcomes"/>; user fields are set on success only.</summary>
@@ -53,6 +59,9 @@ public sealed record AuthenticateResponse(
 
     /// <summary>With <see cref="MfaMethod"/> <c>email</c>: the address the code went to, partly hidden (<c>a•••@example.com</c>).</summary>
     public string? MfaEmailHint { get; init; }
+
+    /// <summary>The user's other second step, which they may switch to (<see cref="AuthenticateRequest.MfaMethod"/>), or null.</summary>
+    public string? MfaOtherMethod { get; init; }
 }
 
 public sealed record TotpEnrolmentOffer(string Secret, string OtpauthUri);

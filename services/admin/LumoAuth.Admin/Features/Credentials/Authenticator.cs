@@ -109,13 +109,16 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
 
         var methods = factors.ToList();
         // A sign-in that took more than one factor already (a passkey) needs no second step. Otherwise the TOTP app is the
-        // second step when the user has one, else a code by e-mail when that is the user's factor — except after an
-        // e-mailed link, where a mailed code would prove the same thing twice.
+        // second step when the user has one, else (or when chosen) a code by e-mail when that is the user's factor —
+        // except after an e-mailed link, where a mailed code would prove the same thing twice.
         var twoFactorsAlready = methods.Contains("mfa");
         var factor = twoFactorsAlready ? null : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
             .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-        var byEmail = !twoFactorsAlready && factor is null && !addressProven && await emailCodes.AreTheFactorOfAsync(settings, user, cancellationToken);
+        var emailUsable = !twoFactorsAlready && !addressProven && await emailCodes.AreTheFactorOfAsync(settings, user, cancellationToken);
+        // Someone with both may ask for a mailed code instead of the app's (their phone is elsewhere).
+        var byEmail = emailUsable && (factor is null || request.MfaMethod == MfaFactorTypes.Email);
+        var other = factor is not null && emailUsable ? (byEmail ? MfaFactorTypes.Totp : MfaFactorTypes.Email) : null;
         var secondStep = factor is not null || byEmail;
         // A browser the user trusted after an earlier second step ("remember device") is not asked again; the sign-in
         // itself is still one factor (amr pwd), so tokens do not claim more than this sign-in proved.
@@ -131,14 +134,15 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
                     await emailCodes.SendAsync(user, cancellationToken);
                 }
 
-                return Failure(AuthenticationOutcomes.MfaRequired) with { MfaMethod = step, MfaEmailHint = hint };
+                return Failure(AuthenticationOutcomes.MfaRequired) with { MfaMethod = step, MfaEmailHint = hint, MfaOtherMethod = other };
             }
 
             var code = request.TotpCode.Trim();
             var passed = byEmail ? await emailCodes.TryUseAsync(user, code, cancellationToken) : await totp.VerifyAndConsumeAsync(factor!, code, cancellationToken);
             if (!passed && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
             {
-                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken) with { MfaMethod = step, MfaEmailHint = hint };
+                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken)
+                    with { MfaMethod = step, MfaEmailHint = hint, MfaOtherMethod = other };
             }
 
             methods.AddRange(["otp", "mfa"]);

@@ -125,7 +125,10 @@ public static class LoginEndpoints
         var rememberDays = settings?.RememberDeviceDays ?? 0;
         var trustedUser = rememberDays > 0 ? await services.Devices.TrustedUserAsync(http, http.RequestAborted) : null;
         var verdict = await services.Users.AuthenticateAsync(
-            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, address) { TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true },
+            new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, address)
+            {
+                TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true, MfaMethod = pending?.Method,
+            },
             http.RequestAborted);
         if (verdict?.Outcome is AuthenticationOutcomes.InvalidCredentials or AuthenticationOutcomes.MfaInvalid or AuthenticationOutcomes.Locked)
         {
@@ -160,7 +163,8 @@ public static class LoginEndpoints
                     ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), verdict, error: null, passkeys: settings?.PasskeysEnabled != false, rememberDays);
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict, error: null,
+                    passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.MfaEnrollmentRequired when verdict.TotpEnrolment is { } offer:
                 return EnrolmentForm(http, services, protector, new PendingLogin(email, password, returnUrl, offer), error: null);
             case AuthenticationOutcomes.MfaEnrollmentRequired:
@@ -171,7 +175,7 @@ public static class LoginEndpoints
             case AuthenticationOutcomes.MfaInvalid when pending?.Enrolment is { } offer:
                 return EnrolmentForm(http, services, protector, pending, "That code is not valid. Check the key and try the current code.");
             case AuthenticationOutcomes.MfaInvalid:
-                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl), verdict,
+                return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict,
                     verdict.MfaMethod == "email" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
                     passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.EmailNotVerified:
@@ -309,6 +313,12 @@ public static class LoginEndpoints
                 ? $"<form method=\"post\" action=\"{action}\" data-resend>" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
                   HostedPage.Field("pending", sealedPending) + "<button type=\"submit\">Send a new code</button></form>"
                 : string.Empty) +
+            // A user with both an app and mailed codes may switch between them.
+            (verdict.MfaOtherMethod is { } other
+                ? $"<form method=\"post\" action=\"{action}\" data-switch=\"{HostedPage.Encode(other)}\">" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
+                  HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending with { Method = other }), PendingLifetime)) +
+                  $"<button type=\"submit\">{(other == "email" ? "Email me a code instead" : "Use my authenticator app instead")}</button></form>"
+                : string.Empty) +
             (passkeys ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
         return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl), scripts: passkeys);
@@ -372,5 +382,6 @@ public static class LoginEndpoints
     }
 
     /// <summary>The first factor, and an enrolment's offered secret, carried between the steps of one sign-in.</summary>
-    private sealed record PendingLogin(string Email, string Password, string? ReturnUrl, TotpEnrolmentOffer? Enrolment = null);
+    /// <param name="Method">The second step under way (<c>totp</c> or <c>email</c>), when the user has a choice.</param>
+    private sealed record PendingLogin(string Email, string Password, string? ReturnUrl, TotpEnrolmentOffer? Enrolment = null, string? Method = null);
 }
