@@ -112,10 +112,11 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         // second step when the user has one, else (or when chosen) a code by e-mail when that is the user's factor —
         // except after an e-mailed link, where a mailed code would prove the same thing twice.
         var twoFactorsAlready = methods.Contains("mfa");
-        var factor = twoFactorsAlready ? null : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
-            .Where(f => f.UserId == user.Id && f.Confirmed && f.Type == MfaFactorTypes.Totp)
-            .OrderBy(f => f.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-        var emailUsable = !twoFactorsAlready && !addressProven && await emailCodes.AreTheFactorOfAsync(settings, user, cancellationToken);
+        var confirmed = twoFactorsAlready ? [] : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
+            .Where(f => f.UserId == user.Id && f.Confirmed && (f.Type == MfaFactorTypes.Totp || f.Type == MfaFactorTypes.Email))
+            .OrderBy(f => f.CreatedAt).ToListAsync(cancellationToken);
+        var factor = confirmed.FirstOrDefault(f => f.Type == MfaFactorTypes.Totp);
+        var emailUsable = !twoFactorsAlready && !addressProven && emailCodes.AreTheFactorOf(settings, user, confirmed.Any(f => f.Type == MfaFactorTypes.Email));
         // Someone with both may ask for a mailed code instead of the app's (their phone is elsewhere).
         var byEmail = emailUsable && (factor is null || request.MfaMethod == MfaFactorTypes.Email);
         var other = factor is not null && emailUsable ? (byEmail ? MfaFactorTypes.Totp : MfaFactorTypes.Email) : null;

@@ -147,9 +147,7 @@ public static class CredentialEndpoints
     public static async Task<IResult> InternalRegenerateBackupCodes(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
-            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
-            : null;
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
         return user is null ? ApiErrors.NotFound("User") : await RegenerateAsync(user, db, cancellationToken);
     }
 
@@ -179,9 +177,7 @@ public static class CredentialEndpoints
     public static async Task<IResult> InternalTurnOnEmailCodes(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, EmailCodes emailCodes, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
-            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
-            : null;
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
         if (user is null)
         {
             return ApiErrors.NotFound("User");
@@ -224,18 +220,14 @@ public static class CredentialEndpoints
     public static async Task<IResult> InternalBeginTotp(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
-            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
-            : null;
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
         return user is null ? ApiErrors.NotFound("User") : await BeginAsync(user, tenant.Tenant!.Name, db, totp, cancellationToken);
     }
 
     public static async Task<IResult> InternalConfirmTotp(
         Guid userId, Guid? tenantId, ConfirmTotpRequest request, AdminDbContext db, TenantContext tenant, TotpFactors totp, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
-            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
-            : null;
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
         return user is null ? ApiErrors.NotFound("User") : await ConfirmAsync(user, request.Code, db, totp, cancellationToken);
     }
 

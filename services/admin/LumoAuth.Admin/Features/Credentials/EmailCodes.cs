@@ -28,13 +28,12 @@ public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
         mailer.IsEnabled && user.EmailVerified && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email);
 
     /// <summary>
-    /// Whether this user's sign-ins take an e-mailed code as their second step: they turned codes on, or the tenant requires
-    /// a second factor and allows e-mail, which then needs no enrolment (the verified address is the factor).
+    /// Whether this user's sign-ins take an e-mailed code as their second step: they turned codes on
+    /// (<paramref name="turnedOn"/>: a confirmed <see cref="MfaFactorTypes.Email"/> factor), or the tenant requires a second
+    /// factor and allows e-mail, which then needs no enrolment (the verified address is the factor).
     /// </summary>
-    public async Task<bool> AreTheFactorOfAsync(TenantSettings settings, User user, CancellationToken cancellationToken) =>
-        CanReach(settings, user)
-        && (settings.MfaPolicy.Required
-            || await db.MfaFactors.IgnoreQueryFilters().AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Email && f.Confirmed, cancellationToken));
+    public bool AreTheFactorOf(TenantSettings settings, User user, bool turnedOn) =>
+        CanReach(settings, user) && (settings.MfaPolicy.Required || turnedOn);
 
     /// <summary>Mails a new code (ending the previous one), unless one went out moments ago or too many lately.</summary>
     public async Task SendAsync(User user, CancellationToken cancellationToken)

@@ -58,7 +58,7 @@ public static class Passkeys
     public static async Task<IResult> RegistrationOptions(
         Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
     {
-        if (await UserOf(db, tenant, tenantId, userId, cancellationToken) is not { } user)
+        if (await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken) is not { } user)
         {
             return ApiErrors.NotFound("User");
         }
@@ -86,7 +86,7 @@ public static class Passkeys
     public static async Task<IResult> Register(
         Guid userId, Guid? tenantId, RegisterPasskey request, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
     {
-        if (await UserOf(db, tenant, tenantId, userId, cancellationToken) is not { } user)
+        if (await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken) is not { } user)
         {
             return ApiErrors.NotFound("User");
         }
@@ -211,11 +211,6 @@ public static class Passkeys
     }
 
     private static PasskeyInfo Info(PasskeyCredential p) => new(p.Id, p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp);
-
-    private static async Task<User?> UserOf(AdminDbContext db, TenantContext tenant, Guid? tenantId, Guid userId, CancellationToken cancellationToken) =>
-        await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
-            ? await UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking: false)
-            : null;
 
     private static IResult Refused(string message) => ApiErrors.BadRequest("invalid_passkey", message);
 }

@@ -7,7 +7,6 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
-using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Credentials;
 
@@ -43,9 +42,7 @@ public static class SelfService
 
     private static async Task<User?> ActiveUserAsync(AdminDbContext db, TenantContext tenant, Guid userId, Guid? tenantId, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken)
-            ? await db.Users.FirstOrDefaultAsync(u => u.Id == userId, cancellationToken)
-            : null;
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken, tracking: true);
         return user is null || user.Blocked || !user.IsActive || user.SoftDeletedAt is not null ? null : user;
     }
 

@@ -30,6 +30,13 @@ public static class InternalTenantScope
         return true;
     }
 
+    /// <summary>The opening of an internal request about one user: the tenant entered, then its user; null for either missing.</summary>
+    public static async Task<User?> FindUserAsync(
+        AdminDbContext db, TenantContext tenant, Guid? tenantId, Guid userId, CancellationToken cancellationToken, bool tracking = false) =>
+        await EnterAsync(db, tenant, tenantId, cancellationToken)
+            ? await Users.UserCommands.FindAsync(db, userId.ToString(), cancellationToken, tracking)
+            : null;
+
     /// <summary>
     /// The opening of an internal request about an e-mail address (forgot password, new verification link): the
     /// address must be valid and the tenant active. Null when both hold (the tenant entered), else the answer to give.
