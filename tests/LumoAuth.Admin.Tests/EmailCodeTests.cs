@@ -98,6 +98,32 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
     }
 
     [Fact]
+    public async Task ACode_PastItsTenMinutes_NoLongerSignsIn()
+    {
+        var (tenant, userId, address) = await UserAsync(allowEmail: true, verified: true, required: true);
+        await LoginAsync(tenant, address, null);
+        var code = await CodeMailedToAsync(address, 1);
+        // Wait until the mail's transaction has stored the code's hash, then move its expiry into the past.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = Factory.Services.CreateAsyncScope();
+            var row = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MfaEmailCodes.IgnoreQueryFilters().AsNoTracking()
+                .SingleAsync(c => c.UserId == userId);
+            return Features.Credentials.EmailCodes.HashOf(row.Id, code).SequenceEqual(row.TokenHash) ? row : null;
+        });
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MfaEmailCodes.IgnoreQueryFilters().Where(c => c.UserId == userId)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
+        }
+
+        var expired = await LoginAsync(tenant, address, code);
+
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, expired.Outcome);
+        Assert.Equal("email", expired.MfaMethod);
+    }
+
+    [Fact]
     public async Task UserWithAnAppAndEmailCodes_MayAskForAMailedCodeInstead_AndBack()
     {
         var (tenant, userId, address) = await UserAsync(allowEmail: true, verified: true);
