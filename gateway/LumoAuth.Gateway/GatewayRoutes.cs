@@ -18,6 +18,7 @@ public static class GatewayRoutes
         // token: protocol, discovery, hosted pages, and the admin resources it owns
         (Api + "/oauth/{**rest}", ServiceNames.Token),
         (Api + "/connect/{**rest}", ServiceNames.Token),
+        (Api + "/oidc/register", ServiceNames.Token),
         (Api + "/.well-known/openid-configuration", ServiceNames.Token),
         (Api + "/.well-known/oauth-authorization-server", ServiceNames.Token),
         (Api + "/.well-known/jwks.json", ServiceNames.Token),

@@ -1,7 +1,10 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -78,4 +81,38 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
     [InlineData("@sum", "'@sum")]
     [InlineData(null, "")]
     public void CsvCell_QuotesAndDefusesFormulas(string? value, string expected) => Assert.Equal(expected, AuditLogExport.Cell(value));
+}
+
+public sealed class AuditRetentionTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    [Fact]
+    public async Task Entries_PastTheirTenantsRetention_AreDeleted_OthersKept()
+    {
+        var shortLived = await factory.CreateTenantAsync();
+        var byDefault = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(shortLived);
+        await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{shortLived.Api}/admin/settings", new { auditPolicy = new { retentionDays = 0 } }), 400, "validation_error");
+        var settings = await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{shortLived.Api}/admin/settings", new { auditPolicy = new { retentionDays = 30 } }));
+        Assert.Equal(30, settings["data"]!["auditPolicy"]!["retentionDays"]!.GetValue<int>());
+
+        var now = DateTimeOffset.UtcNow;
+        AuditLogEntry Entry(TestTenant tenant, int daysAgo) => new()
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "retention_probe", Category = "configuration", ActorType = "system",
+            Timestamp = now.AddDays(-daysAgo),
+        };
+        var entries = new[] { Entry(shortLived, 40), Entry(shortLived, 10), Entry(byDefault, 40), Entry(byDefault, 100) };
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        db.AuditLogs.AddRange(entries);
+        await db.SaveChangesAsync();
+
+        Assert.True(await AuditRetention.PurgeAsync(db, now, CancellationToken.None) >= 2);
+
+        var left = await db.AuditLogs.IgnoreQueryFilters().Where(e => e.Action == "retention_probe" && (e.TenantId == shortLived.Id || e.TenantId == byDefault.Id))
+            .Select(e => e.Id).ToListAsync();
+        Assert.Equal(new[] { entries[1].Id, entries[2].Id }.Order(), left.Order());
+        var listed = await ApiAssert.OkAsync(await admin.GetAsync($"{shortLived.Api}/admin/audit-logs?action=retention_probe"));
+        Assert.Equal("log_" + entries[1].Id.ToString("N"), listed["data"]!.AsArray().Single()!["id"]!.GetValue<string>());
+    }
 }

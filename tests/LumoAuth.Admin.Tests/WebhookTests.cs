@@ -12,24 +12,31 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
-/// <summary>An admin allowed to reach a receiver on loopback, with fast retries and a low disable threshold.</summary>
+/// <summary>An admin allowed to reach a receiver on loopback, with fast retries, a low disable threshold, and mail to a local receiver.</summary>
 public sealed class WebhookAdminFixture : IAsyncLifetime
 {
-    public AdminFactory Admin { get; } = new()
+    public WebhookAdminFixture()
     {
-        ExtraSettings = new Dictionary<string, string?>
-        {
-            ["Webhooks:AllowPrivateTargets"] = "true",
-            ["Webhooks:RetryBaseDelay"] = "00:00:00.300",
-            ["Webhooks:PollInterval"] = "00:00:00.200",
-            ["Webhooks:DisableAfterConsecutiveFailures"] = "3",
-            ["Webhooks:Timeout"] = "00:00:05",
-        },
-    };
+        var settings = Smtp.AdminSettings();
+        settings["Webhooks:AllowPrivateTargets"] = "true";
+        settings["Webhooks:RetryBaseDelay"] = "00:00:00.300";
+        settings["Webhooks:PollInterval"] = "00:00:00.200";
+        settings["Webhooks:DisableAfterConsecutiveFailures"] = "3";
+        settings["Webhooks:Timeout"] = "00:00:05";
+        Admin = new AdminFactory { ExtraSettings = settings };
+    }
+
+    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+
+    public AdminFactory Admin { get; }
 
     public Task InitializeAsync() => Admin.InitializeAsync();
 
-    public async Task DisposeAsync() => await Admin.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await Admin.DisposeAsync();
+        await Smtp.DisposeAsync();
+    }
 }
 
 public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<WebhookAdminFixture>
@@ -174,6 +181,16 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
             var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=webhook_disabled&targetId={webhookId}"));
             return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
         });
+
+        // The tenant's administrator is told by mail.
+        var notice = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var mails = fixture.Smtp.To($"admin@{tenant.Slug}.example.com", "webhook_disabled");
+            return mails.Count > 0 ? mails[0] : null;
+        });
+        Assert.Contains(receiver.Url, notice.Text, StringComparison.Ordinal);
+        Assert.Contains("failed 3 deliveries in a row", notice.Text, StringComparison.Ordinal);
 
         // Re-enabling starts afresh.
         var enabled = (await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/webhooks/{webhookId}", new { isActive = true })))["data"]!;

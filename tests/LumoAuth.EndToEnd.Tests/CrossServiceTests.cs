@@ -1,4 +1,5 @@
 using System.Net;
+using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 
@@ -298,7 +299,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid offline_access",
             ["state"] = "s1", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
         });
-        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        using var browser = suite.Browser();
         using var toLogin = await browser.GetAsync(authorize);
         var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
         login["email"] = email;
@@ -491,7 +492,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var authReqId = (await ApiAssert.OkAsync(started))["auth_req_id"]!.GetValue<string>();
 
         // The user's browser, through the gateway: the approval page sends it to the login page and back.
-        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        using var browser = suite.Browser();
         using var toLogin = await browser.GetAsync($"/t/{tenant.Slug}/ciba");
         var loginUrl = toLogin.Headers.Location!.OriginalString;
         var loginPage = await browser.GetStringAsync(loginUrl);
@@ -563,7 +564,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = redirectUri, ["scope"] = "openid",
             ["state"] = "s1", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
         });
-        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
+        using var browser = suite.Browser();
         using var toLogin = await browser.GetAsync(authorize);
         Assert.Equal(HttpStatusCode.SeeOther, toLogin.StatusCode);
         var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
@@ -600,7 +601,6 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             await ApiAssert.OkAsync(user, 201);
         }
 
-        HttpClient Browser() => new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = suite.Gateway.BaseAddress };
         async Task<System.Text.Json.JsonElement> OptionsAsync(HttpClient browser, string kind)
         {
             using var response = await browser.PostAsync($"/t/{tenant.Slug}/webauthn/{kind}/options", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
@@ -612,7 +612,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
 
         using var passkey = new SoftwarePasskey();
         var origin = suite.Gateway.BaseAddress!.GetLeftPart(UriPartial.Authority);
-        using (var browser = Browser())
+        using (var browser = suite.Browser())
         {
             var login = HostedForms.HiddenFields(await browser.GetStringAsync($"/t/{tenant.Slug}/login"));
             login["email"] = email;
@@ -625,8 +625,59 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             await ApiAssert.OkAsync(registered, 201);
         }
 
-        using var device = Browser();
+        using var device = suite.Browser();
         using var signedIn = await AnswerAsync(device, "authenticate", passkey.Get(await OptionsAsync(device, "authenticate"), origin));
         Assert.True((await ApiAssert.OkAsync(signedIn))["signedIn"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task InvitationWithARole_AcceptedOnTheHostedPage_GivesTheNewUserThatRole()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using (var permission = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/permissions", new { name = "Read reports", slug = "report.read" }, key))
+        {
+            await ApiAssert.OkAsync(permission, 201);
+        }
+
+        using (var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = "Analyst", slug = "analyst", permissions = new[] { "report.read" } }, key))
+        {
+            await ApiAssert.OkAsync(role, 201);
+        }
+
+        // admin: the invitation names a role that exists and one that does not (deleted since, say)
+        const string email = "analyst@example.com";
+        using var invited = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/invitations", new { email, roles = new[] { "analyst", "gone" } }, key);
+        var invitationId = Guid.Parse((await ApiAssert.OkAsync(invited, 201))["data"]!["id"]!.GetValue<string>());
+        var token = "tok_" + Guid.NewGuid().ToString("N");
+        await using (var db = new Npgsql.NpgsqlConnection(suite.DatabaseOf(ServiceNames.AdminDb)))
+        {
+            await db.OpenAsync();
+            await using var update = new Npgsql.NpgsqlCommand("""UPDATE invitations SET "TokenHash" = @hash WHERE "Id" = @id""", db);
+            update.Parameters.AddWithValue("hash", LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.HashOf(token));
+            update.Parameters.AddWithValue("id", invitationId);
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        }
+
+        // token: the invitee sets a password on the hosted page → admin creates the user → authorization assigns the role
+        using var browser = suite.Browser();
+        var page = $"/t/{tenant.Slug}{LumoAuth.Contracts.Internal.EmailLinkPaths.Invitation}";
+        var form = HostedForms.HiddenFields(await browser.GetStringAsync($"{page}?token={token}"));
+        form["name"] = "Ana Analyst";
+        form["password"] = form["confirm"] = "Analyst-Passw0rd-2026!";
+        using var accepted = await browser.PostAsync(page, new FormUrlEncodedContent(form));
+        Assert.True(accepted.StatusCode == HttpStatusCode.OK, await accepted.Content.ReadAsStringAsync());
+
+        using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={email}", configure: key);
+        var userId = (await ApiAssert.OkAsync(users))["data"]!.AsArray().Single()!["id"]!.GetValue<string>();
+        var roles = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var response = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{userId}/roles", configure: key);
+            var data = (await ApiAssert.OkAsync(response))["data"]!;
+            return data["roles"]!.AsArray().Count > 0 ? data : null;
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal(["analyst"], roles["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "report.read", subject = userId }, key);
+        Assert.True((await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>());
     }
 }

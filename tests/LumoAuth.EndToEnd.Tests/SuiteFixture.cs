@@ -112,10 +112,17 @@ public sealed class SuiteFixture : IAsyncLifetime
 
         foreach (var database in new[] { ServiceNames.AdminDb, ServiceNames.TokenDb, ServiceNames.AuthorizationDb, ServiceNames.AgentsDb, ServiceNames.FederationDb })
         {
-            await TestInfrastructure.DropDatabaseAsync(
-                new Npgsql.NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString) { Database = $"e2e{_run}_{database}" }.ConnectionString);
+            await TestInfrastructure.DropDatabaseAsync(DatabaseOf(database));
         }
     }
+
+    /// <summary>The connection string of one service's database in this run (for what a test must read or set behind the APIs).</summary>
+    public string DatabaseOf(string database) =>
+        new Npgsql.NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString) { Database = $"e2e{_run}_{database}" }.ConnectionString;
+
+    /// <summary>A client of the gateway that keeps cookies and does not follow redirects, as a browser's hosted-page visit.</summary>
+    public HttpClient Browser() =>
+        new(new HttpClientHandler { CookieContainer = new CookieContainer(), AllowAutoRedirect = false }) { BaseAddress = new Uri(BaseUrl) };
 
     /// <summary>A new tenant through the platform API, as an operator would create it.</summary>
     public async Task<TestTenant> CreateTenantAsync()

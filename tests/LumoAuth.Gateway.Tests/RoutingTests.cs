@@ -22,6 +22,7 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "POST", "/t/acme/api/v1/oauth/token", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/oauth/authorize", ServiceNames.Token },
         { "POST", "/t/acme/api/v1/connect/register", ServiceNames.Token },
+        { "POST", "/t/acme/api/v1/oidc/register", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/.well-known/openid-configuration", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/.well-known/oauth-authorization-server", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/.well-known/jwks.json", ServiceNames.Token },

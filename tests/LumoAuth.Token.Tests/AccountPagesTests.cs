@@ -194,6 +194,33 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
         await SubmitAsync(browser, ResetUrl(setup.Tenant, token), new() { ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.OK);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task PasswordReset_SignsOutEverySession_UnlessTheBoxIsUnticked(bool signOutEverywhere)
+    {
+        using var laptop = suite.Browser();
+        var (setup, token) = await RequestResetAsync(laptop);
+        using (var signedIn = await HostedFlow.SubmitLoginAsync(laptop, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        // The form offers the choice ticked; a browser sends the box only when it stays ticked.
+        using var phone = suite.Browser();
+        Assert.Contains("name=\"sign_out_everywhere\" value=\"on\" checked", await phone.GetStringAsync(ResetUrl(setup.Tenant, token)), StringComparison.Ordinal);
+        var fields = new Dictionary<string, string> { ["password"] = NewPassword, ["confirm"] = NewPassword };
+        if (signOutEverywhere)
+        {
+            fields["sign_out_everywhere"] = "on";
+        }
+
+        var changed = await SubmitAsync(phone, ResetUrl(setup.Tenant, token), fields, HttpStatusCode.OK);
+        Assert.Equal(signOutEverywhere, changed.Contains("1 signed-in session was signed out.", StringComparison.Ordinal));
+        using var sessions = await laptop.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions");
+        Assert.Equal(signOutEverywhere ? HttpStatusCode.SeeOther : HttpStatusCode.OK, sessions.StatusCode);
+    }
+
     [Fact]
     public async Task Invitation_AcceptedOnThePage_ThenTheInviteeSignsIn_Once()
     {

@@ -67,14 +67,16 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         Assert.Equal(setup.Issuer + "/connect/register", discovery.GetProperty("registration_endpoint").GetString());
     }
 
-    [Fact]
-    public async Task Register_PublicClient_SignsAUserInWithTheCodeFlow()
+    [Theory]
+    [InlineData("oauth/register")]
+    [InlineData("oidc/register")]
+    public async Task Register_PublicClient_SignsAUserInWithTheCodeFlow(string aliasPath)
     {
         var setup = await EnabledAsync();
         using var http = suite.Token.CreateClient();
 
-        // At the alias path (inventory C-05).
-        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/oauth/register", new
+        // At the alias paths (inventory C-05).
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/{aliasPath}", new
         {
             redirect_uris = new[] { SignInSetup.RedirectUri }, token_endpoint_auth_method = "none", scope = "openid profile",
         });

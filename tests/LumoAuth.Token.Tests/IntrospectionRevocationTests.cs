@@ -211,6 +211,10 @@ public sealed class IntrospectionRevocationTests(TokenFactory factory) : IClassF
         var ttl = await redis.KeyTimeToLiveAsync(RedisAccessTokenDenyList.KeyFor(tenant.Info.Id, new JsonWebToken(token).Id));
         Assert.NotNull(ttl);
         Assert.InRange(ttl.Value.TotalSeconds, 1, 3600 + 60);
+        // Audited (token_revoked, webhook token.revoked) with the client as actor.
+        var jti = new JsonWebToken(token).Id;
+        var audited = await factory.PublishedAsync<LumoAuth.Contracts.Clients.TokenRevoked>(e => e.TokenId == jti);
+        Assert.Equal((tenant.Info.Id, client.ClientId, "access_token", client.ClientId), (audited.TenantId, audited.ClientId, audited.TokenType, audited.Actor!.Id));
     }
 
     [Fact]

@@ -102,4 +102,22 @@ public sealed class SessionPolicyTests(MovableClockSuite suite) : IClassFixture<
         Assert.False(await IsSignedInAsync(first, setup));
         Assert.True(await IsSignedInAsync(second, setup));
     }
+
+    [Fact]
+    public async Task MaxSessions_ASignInBeyondTheLimit_EndsTheOldestSessionOnly()
+    {
+        var setup = await TenantWithPolicyAsync(new { maxSessions = 2 });
+        using var first = suite.Browser();
+        using var second = suite.Browser();
+        using var third = suite.Browser();
+        await SignInAsync(first, setup);
+        await SignInAsync(second, setup, expectConsent: false);
+        Assert.True(await IsSignedInAsync(first, setup));
+
+        await SignInAsync(third, setup, expectConsent: false);
+
+        Assert.False(await IsSignedInAsync(first, setup));
+        Assert.True(await IsSignedInAsync(second, setup));
+        Assert.True(await IsSignedInAsync(third, setup));
+    }
 }

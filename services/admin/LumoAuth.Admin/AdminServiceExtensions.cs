@@ -63,6 +63,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<WebhookSignal>();
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        builder.Services.AddHostedService<LumoAuth.Admin.Features.AuditLogs.AuditRetention>();
 
         builder.AddEmailDelivery();
 

@@ -127,6 +127,22 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         throw new Xunit.Sdk.XunitException($"no AccessTokenIssued event for token {tokenId}");
     }
 
+    /// <summary>The first published event of type <typeparamref name="T"/> that matches, waited for up to five seconds.</summary>
+    public async Task<T> PublishedAsync<T>(Func<T, bool> match)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            if (_published.Messages.OfType<T>().FirstOrDefault(match) is { } found)
+            {
+                return found;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException($"no matching {typeof(T).Name} was published");
+    }
+
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();

@@ -15,6 +15,12 @@ public sealed record ClientDeleted(string ClientId) : IntegrationEvent;
 public sealed record AccessTokenIssued(string ClientId, string GrantType, string? Subject, string TokenId, IReadOnlyList<string> Scopes) : IntegrationEvent;
 
 /// <summary>
+/// A client revoked a token at the revocation endpoint (RFC 7009): <paramref name="TokenType"/> is <c>access_token</c> or
+/// <c>refresh_token</c>; <paramref name="TokenId"/> is the access token's <c>jti</c> or the stored token's id.
+/// </summary>
+public sealed record TokenRevoked(string ClientId, string TokenType, string? Subject, string TokenId) : IntegrationEvent;
+
+/// <summary>
 /// The access tokens one token-service replica issued for one tenant in a short window: one message for up to
 /// a few hundred tokens, so issuing thousands a second costs the bus and its consumers a few messages, not thousands.
 /// Each item carries only what differs from token to token (the tenant is the batch's; the actor is the client), which

@@ -1,7 +1,11 @@
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using Microsoft.AspNetCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
 using StackExchange.Redis;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
@@ -17,6 +21,7 @@ public sealed partial class RevokeTokens(
     RedisAccessTokenDenyList denyList,
     IOpenIddictTokenManager tokens,
     TenantContext tenant,
+    EventBatcher<TokenDbContext> batcher,
     ILogger<RevokeTokens> logger) : IOpenIddictServerHandler<HandleRevocationRequestContext>
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; }
@@ -50,17 +55,34 @@ public sealed partial class RevokeTokens(
             }
         }
 
-        if (principal.GetTokenId() is not { Length: > 0 } tokenId || await tokens.FindByIdAsync(tokenId, context.CancellationToken) is not { } entry)
+        if (principal.GetTokenId() is { Length: > 0 } tokenId && await tokens.FindByIdAsync(tokenId, context.CancellationToken) is { } entry)
+        {
+            await tokens.TryRevokeAsync(entry, context.CancellationToken);
+            if (principal.GetTokenType() == TokenTypeIdentifiers.RefreshToken && principal.GetAuthorizationId() is { Length: > 0 } authorizationId)
+            {
+                // RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of the same grant.
+                await tokens.RevokeByAuthorizationIdAsync(authorizationId, context.CancellationToken);
+            }
+        }
+
+        Audit(context, principal);
+    }
+
+    /// <summary>The audit entry and <c>token.revoked</c> webhook, with the revoking client as actor.</summary>
+    private void Audit(HandleRevocationRequestContext context, System.Security.Claims.ClaimsPrincipal principal)
+    {
+        var type = principal.GetTokenType();
+        var id = type == TokenTypeIdentifiers.AccessToken ? principal.GetClaim(Claims.JwtId) : principal.GetTokenId();
+        if (context.Request.ClientId is not { } clientId || string.IsNullOrEmpty(id))
         {
             return;
         }
 
-        await tokens.TryRevokeAsync(entry, context.CancellationToken);
-        if (principal.GetTokenType() == TokenTypeIdentifiers.RefreshToken && principal.GetAuthorizationId() is { Length: > 0 } authorizationId)
-        {
-            // RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of the same grant.
-            await tokens.RevokeByAuthorizationIdAsync(authorizationId, context.CancellationToken);
-        }
+        var kind = type == TokenTypeIdentifiers.AccessToken ? TokenTypeHints.AccessToken
+            : type == TokenTypeIdentifiers.RefreshToken ? TokenTypeHints.RefreshToken
+            : type ?? "unknown";
+        RecordSecurityEvents.Record(batcher, context.Transaction.GetHttpRequest()?.HttpContext, clientId,
+            new LumoAuth.Contracts.Clients.TokenRevoked(clientId, kind, principal.GetClaim(Claims.Subject), id));
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Access-token revocation failed: the Redis deny-list is unreachable")]

@@ -1,7 +1,9 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Contracts.Users;
+using LumoAuth.Contracts.Webhooks;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Email;
 
@@ -174,6 +176,48 @@ public sealed class AccountNoticeEmailConsumer(SmtpMailer mailer, UserEmailSende
     }
 }
 
+/// <summary>
+/// Tells the tenant's administrators (<c>isAdmin</c>, active, not blocked) that a webhook was switched off; one notice per
+/// administrator and event (each has its own inbox key, so a retry after a failed send mails only those still waiting).
+/// </summary>
+public sealed class WebhookDisabledEmailConsumer(SmtpMailer mailer, UserEmailSender sender, AdminDbContext db, ILogger<WebhookDisabledEmailConsumer> logger)
+    : IConsumer<WebhookDisabled>
+{
+    public async Task Consume(ConsumeContext<WebhookDisabled> context)
+    {
+        var message = context.Message;
+        if (message.TenantId is not { } tenantId || context.MessageId is not { } messageId)
+        {
+            return;
+        }
+
+        if (!mailer.IsEnabled)
+        {
+            EmailLog.DeliveryDisabled(logger, "webhook disabled", message.WebhookId);
+            return;
+        }
+
+        var administrators = await db.Users.IgnoreQueryFilters().AsNoTracking()
+            .Where(u => u.TenantId == tenantId && u.IsAdmin && u.IsActive && !u.Blocked && u.SoftDeletedAt == null)
+            .Select(u => u.Id).ToListAsync(context.CancellationToken);
+        foreach (var userId in administrators)
+        {
+            await sender.SendNoticeAsync(EmailKinds.WebhookDisabled, tenantId, userId, InboxKey(messageId, userId),
+                (tenant, user) => EmailTemplates.WebhookDisabled(tenant, user.Email, user.Name, message.Url, message.ConsecutiveFailures, message.OccurredAt),
+                context.CancellationToken);
+        }
+    }
+
+    /// <summary>One key per (event, recipient): the first 16 bytes of SHA-256 over both ids.</summary>
+    private static Guid InboxKey(Guid messageId, Guid userId)
+    {
+        Span<byte> ids = stackalloc byte[32];
+        messageId.TryWriteBytes(ids);
+        userId.TryWriteBytes(ids[16..]);
+        return new Guid(System.Security.Cryptography.SHA256.HashData(ids)[..16]);
+    }
+}
+
 internal static partial class EmailLog
 {
     [LoggerMessage(Level = LogLevel.Warning, Message = "E-mail delivery is disabled (no Email:Host): the {Kind} mail for {Id} was not sent")]
@@ -207,5 +251,6 @@ public static class EmailRegistration
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<EmailVerificationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<AccountNoticeEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<WebhookDisabledEmailConsumer>().Endpoint(e => e.Name = queue);
     }
 }

@@ -144,6 +144,18 @@ public static class EmailTemplates
         return Notice(EmailKinds.MfaCode, tenant, toAddress, toName, subject, body);
     }
 
+    public static OutgoingEmail WebhookDisabled(EmailTenant tenant, string toAddress, string? toName, string url, int failures, DateTimeOffset disabledAt)
+    {
+        var subject = $"A {tenant.DisplayName} webhook was switched off";
+        string[] body =
+        [
+            $"Hello {toName ?? toAddress},",
+            $"The webhook to {url} failed {failures} deliveries in a row and was switched off at {Format(disabledAt)}. Events since then are not sent to it.",
+            "Once the receiver works again, switch the webhook back on in the admin API (PATCH admin/webhooks/{id} with isActive: true); failed deliveries can be sent again from its delivery list.",
+        ];
+        return Notice(EmailKinds.WebhookDisabled, tenant, toAddress, toName, subject, body);
+    }
+
     /// <summary>A mail that informs and has no link to act on.</summary>
     private static OutgoingEmail Notice(string kind, EmailTenant tenant, string toAddress, string? toName, string subject, string[] paragraphs)
     {

@@ -18,6 +18,7 @@ public static class EmailKinds
     public const string PasswordChanged = "password_changed";
     public const string MagicLink = "magic_link";
     public const string MfaCode = "mfa_code";
+    public const string WebhookDisabled = "webhook_disabled";
 }
 
 /// <summary>

@@ -78,6 +78,6 @@ public static class HostedPageEndpoints
             session.MaxAge, session.IdleTimeout, session.SingleSession, settings.ClientRegistration.DynamicRegistrationEnabled,
             settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin,
             settings.LoginPolicy.PasskeysEnabled, settings.ClientRegistration.ClientIdMetadataDocumentsEnabled, settings.MfaPolicy.RememberDeviceDays,
-            mailer.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email)));
+            mailer.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email), session.MaxSessions));
     }
 }

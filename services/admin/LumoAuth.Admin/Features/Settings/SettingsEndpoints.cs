@@ -143,6 +143,7 @@ public static partial class SettingsEndpoints
                     reader.Int("maxAge", 300, 31_536_000, v => s.MaxAge = v);
                     reader.Int("idleTimeout", 60, 31_536_000, v => s.IdleTimeout = v);
                     reader.Bool("singleSession", v => s.SingleSession = v);
+                    reader.Int("maxSessions", 0, 100, v => s.MaxSessions = v);
                     break;
                 case "loginPolicy":
                     var l = settings.LoginPolicy;
@@ -171,8 +172,11 @@ public static partial class SettingsEndpoints
                     reader.Bool("dynamicRegistrationEnabled", v => settings.ClientRegistration.DynamicRegistrationEnabled = v);
                     reader.Bool("clientIdMetadataDocumentsEnabled", v => settings.ClientRegistration.ClientIdMetadataDocumentsEnabled = v);
                     break;
+                case "auditPolicy":
+                    reader.Int("retentionDays", 1, 3_650, v => settings.AuditPolicy.RetentionDays = v);
+                    break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration, auditPolicy)");
                     continue;
             }
 

@@ -22,6 +22,8 @@ public sealed class TenantSettings
 
     public ClientRegistrationPolicy ClientRegistration { get; set; } = new();
 
+    public AuditPolicy AuditPolicy { get; set; } = new();
+
     public static TenantSettings Parse(string json) =>
         JsonSerializer.Deserialize<TenantSettings>(json, SettingsJson.Options) ?? new TenantSettings();
 
@@ -124,6 +126,9 @@ public sealed class SessionPolicy
     public int IdleTimeout { get; set; } = 3_600;
 
     public bool SingleSession { get; set; }
+
+    /// <summary>How many sessions a user may hold at once; a new sign-in ends the oldest beyond it (0: no limit).</summary>
+    public int MaxSessions { get; set; }
 }
 
 public sealed class LoginPolicy
@@ -174,6 +179,12 @@ public sealed class ClientRegistrationPolicy
     /// way for a client to introduce itself). Off by default for the same reason as dynamic registration.
     /// </summary>
     public bool ClientIdMetadataDocumentsEnabled { get; set; }
+}
+
+public sealed class AuditPolicy
+{
+    /// <summary>Days an audit entry is kept before it is deleted (the docs' default: 90).</summary>
+    public int RetentionDays { get; set; } = 90;
 }
 
 public sealed class Branding

@@ -108,8 +108,7 @@ public static class AssignmentEndpoints
 
         // Roles may be named by slug or id; both resolve to the slug the tuples use.
         var wanted = request.Roles.Distinct(StringComparer.Ordinal).ToList();
-        var ids = wanted.Select(r => Guid.TryParse(r, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty).ToList();
-        var found = await db.Roles.AsNoTracking().Where(r => wanted.Contains(r.Slug) || ids.Contains(r.Id)).Select(r => new { r.Id, r.Slug }).ToListAsync(cancellationToken);
+        var found = await RbacCatalog.RolesNamedAsync(db, tenant.TenantId, wanted, cancellationToken);
         var unknown = wanted.Where(w => !found.Any(f => f.Slug == w || f.Id.ToString() == w)).ToList();
         if (unknown.Count > 0)
         {

@@ -60,6 +60,17 @@ public static partial class RbacCatalog
             ? db.Roles.FirstOrDefaultAsync(r => r.Id == id, cancellationToken)
             : db.Roles.FirstOrDefaultAsync(r => r.Slug == idOrSlug, cancellationToken);
 
+    /// <summary>The tenant's roles named by slug or id among <paramref name="wanted"/>; names that match none are left out.</summary>
+    public static async Task<List<(Guid Id, string Slug)>> RolesNamedAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<string> wanted, CancellationToken cancellationToken)
+    {
+        var ids = wanted.Select(r => Guid.TryParse(r, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty).ToList();
+        var roles = await db.Roles.IgnoreQueryFilters().AsNoTracking()
+            .Where(r => r.TenantId == tenantId && (wanted.Contains(r.Slug) || ids.Contains(r.Id)))
+            .Select(r => new { r.Id, r.Slug })
+            .ToListAsync(cancellationToken);
+        return [.. roles.Select(r => (r.Id, r.Slug))];
+    }
+
     public static Task<Permission?> FindPermissionAsync(AuthorizationDbContext db, string idOrSlug, CancellationToken cancellationToken) =>
         Guid.TryParse(idOrSlug, out var id)
             ? db.Permissions.FirstOrDefaultAsync(p => p.Id == id, cancellationToken)

@@ -77,6 +77,43 @@ public sealed class GroupDeletedConsumer(AuthorizationDbContext db, RbacStore rb
     }
 }
 
+/// <summary>
+/// An accepted invitation gives the new user the roles it named (by slug or id). Roles deleted since the invitation
+/// was sent are skipped; a user deleted meanwhile gets none. Adding a held role changes nothing, so a redelivery is harmless.
+/// </summary>
+public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacStore rbac, AdminDirectory directory, ILogger<InvitationAcceptedConsumer> logger)
+    : IConsumer<UserInvitationAccepted>
+{
+    public async Task Consume(ConsumeContext<UserInvitationAccepted> context)
+    {
+        var message = context.Message;
+        if (message.TenantId is not { } tenantId || message.Roles.Count == 0)
+        {
+            return;
+        }
+
+        switch (await directory.UserExistsAsync(tenantId, message.UserId, context.CancellationToken))
+        {
+            case DirectoryAnswer.NotFound:
+                return;
+            case DirectoryAnswer.Unavailable:
+                throw new InvalidOperationException("The admin service did not answer; the invitation's roles wait for a retry.");
+        }
+
+        await RbacCatalog.EnsureSystemRolesAsync(db, tenantId, context.CancellationToken);
+        var named = message.Roles.Distinct(StringComparer.Ordinal).ToList();
+        var slugs = (await RbacCatalog.RolesNamedAsync(db, tenantId, named, context.CancellationToken)).Select(r => r.Slug).Distinct(StringComparer.Ordinal).ToList();
+        if (slugs.Count < named.Count)
+        {
+            logger.LogWarning("Invitation {InvitationId}: {Missing} of its roles do not exist and were not assigned", message.InvitationId, named.Count - slugs.Count);
+        }
+
+        var user = new SubjectRef(RbacModel.User, message.UserId.ToString());
+        var writes = slugs.Select(slug => new RelationshipTuple(new ObjectRef(RbacModel.Role, slug), RbacModel.Assignee, user)).ToList();
+        await rbac.ApplyAsync(db, tenantId, writes, [], context.CancellationToken);
+    }
+}
+
 /// <summary>A deleted user keeps no role assignments or group memberships.</summary>
 public sealed class UserDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<UserDeleted>
 {

@@ -24,7 +24,8 @@ public enum LinkOutcome
 }
 
 /// <param name="Problems">Admin's validation messages by field, on <see cref="LinkOutcome.Invalid"/>.</param>
-public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field, string Problem)> Problems)
+/// <param name="UserId">On <see cref="LinkOutcome.Done"/>, the user the call was about when admin names one.</param>
+public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field, string Problem)> Problems, Guid? UserId = null)
 {
     public static readonly LinkResult Done = new(LinkOutcome.Done, []);
 }
@@ -96,7 +97,10 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
             using var response = await client.SendAsync(message, cancellationToken);
             if (response.IsSuccessStatusCode)
             {
-                return LinkResult.Done;
+                return response.Content.Headers.ContentType?.MediaType == "application/json"
+                    && await response.Content.ReadFromJsonAsync<DoneEnvelope>(cancellationToken) is { Data.UserId: { } userId }
+                    ? LinkResult.Done with { UserId = userId }
+                    : LinkResult.Done;
             }
 
             var envelope = (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Conflict) && response.Content.Headers.ContentType?.MediaType == "application/json"
@@ -124,6 +128,10 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
     }
 
     private sealed record ErrorEnvelope(string? Code, Dictionary<string, string[]>? Details);
+
+    private sealed record DoneEnvelope(DoneData? Data);
+
+    private sealed record DoneData(Guid? UserId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin answered {Status} to the {Call} call")]
     private static partial void LogAdminStatus(ILogger logger, string call, int status);

@@ -1,5 +1,6 @@
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Sessions;
 
 namespace LumoAuth.Token.Features.AccountPages;
 
@@ -29,7 +30,7 @@ public static class PasswordResetPages
             ? ResetForm(http, services, token!, [])
             : InvalidResetLink(http, services);
 
-    public static async Task<IResult> SubmitReset(HttpContext http, [AsParameters] AccountPageServices services)
+    public static async Task<IResult> SubmitReset(HttpContext http, [AsParameters] AccountPageServices services, SessionRevocation revocation)
     {
         var (form, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidResetLink(http, services));
         if (refusal is not null)
@@ -44,10 +45,16 @@ public static class PasswordResetPages
         }
 
         var result = await services.Links.CompletePasswordResetAsync(services.Tenant.TenantId, token, password, http.RequestAborted);
+        // Whoever knew the old password may hold a session: by default they all end, with every grant of the user.
+        var signedOut = result is { Outcome: LinkOutcome.Done, UserId: { } userId } && form["sign_out_everywhere"] == "on"
+            ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, http.RequestAborted)
+            : 0;
         return result.Outcome switch
         {
             LinkOutcome.Done => HostedPage.Render(http, "Your password was changed",
-                "<p>You can now sign in with your new password.</p>" + AccountPage.SignInLink(services.Tenant.Slug)),
+                "<p data-password-changed>You can now sign in with your new password.</p>" +
+                (signedOut > 0 ? $"<p>{signedOut} signed-in session{(signedOut == 1 ? " was" : "s were")} signed out.</p>" : string.Empty) +
+                AccountPage.SignInLink(services.Tenant.Slug)),
             LinkOutcome.InvalidToken => InvalidResetLink(http, services),
             LinkOutcome.Invalid => ResetForm(http, services, token, AccountPage.Describe(result.Problems), StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
@@ -64,6 +71,7 @@ public static class PasswordResetPages
             AccountPage.Errors(errors) +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{EmailLinkPaths.PasswordReset}", token) +
             AccountPage.NewPasswordFields("New password") +
+            "<label><input type=\"checkbox\" name=\"sign_out_everywhere\" value=\"on\" checked> Sign out everywhere I am signed in</label>" +
             "<button type=\"submit\">Change the password</button></form>";
         return HostedPage.Render(http, "Choose a new password", body, status);
     }

@@ -8,8 +8,8 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace LumoAuth.Token.Features.Clients;
 
 /// <summary>
-/// <c>POST /t/{slug}/api/v1/connect/register</c> (RFC 7591, TOK-15; <c>/oauth/register</c> as the alias of inventory
-/// C-05): applications register themselves when the tenant allows it (<c>clientRegistration.dynamicRegistrationEnabled</c>).
+/// <c>POST /t/{slug}/api/v1/connect/register</c> (RFC 7591, TOK-15; <c>/oauth/register</c> and <c>/oidc/register</c> as the aliases of
+/// inventory C-05): applications register themselves when the tenant allows it (<c>clientRegistration.dynamicRegistrationEnabled</c>).
 /// Anyone who can reach the endpoint may call it, so what it grants is narrower than the Admin API: the interactive
 /// grants only (never client_credentials), and only the OpenID Connect scopes and the tenant's own custom scopes (never
 /// the Admin API's). The rules of redirect URIs are those of every client.
@@ -17,6 +17,9 @@ namespace LumoAuth.Token.Features.Clients;
 public static class DynamicRegistrationEndpoints
 {
     public const string Path = "connect/register";
+
+    /// <summary>The other paths pages of the docs give it (inventory C-05).</summary>
+    public static readonly string[] Aliases = ["oauth/register", "oidc/register"];
 
     private const string InvalidRedirectUri = "invalid_redirect_uri";
     private const string InvalidClientMetadata = "invalid_client_metadata";
@@ -26,7 +29,11 @@ public static class DynamicRegistrationEndpoints
     public static IEndpointRouteBuilder MapDynamicRegistrationEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost("/t/{tenantSlug}/api/v1/" + Path, Register).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription().WithName("DynamicClientRegistration");
-        app.MapPost("/t/{tenantSlug}/api/v1/oauth/register", Register).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+        foreach (var alias in Aliases)
+        {
+            app.MapPost("/t/{tenantSlug}/api/v1/" + alias, Register).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+        }
+
         return app;
     }
 

@@ -148,14 +148,19 @@ public sealed class SessionStore(
         db.AddEvent(new SessionStarted(session.Id, userId, authMethod, mfaVerified) { TenantId = session.TenantId });
         await db.SaveChangesAsync(cancellationToken);
 
-        if (policy.SingleSession)
+        // The newest sessions are kept up to the limit (the one just opened first); older ones end.
+        var limit = policy.SingleSession ? 1 : policy.MaxSessions;
+        if (limit > 0)
         {
-            var others = await db.Sessions.AsNoTracking()
+            var beyond = await db.Sessions.AsNoTracking()
                 .Where(s => s.TenantId == session.TenantId && s.UserId == userId && s.Id != session.Id && s.RevokedAt == null && s.ExpiresAt > now)
+                .OrderByDescending(s => s.CreatedAt).ThenByDescending(s => s.Id)
+                .Skip(limit - 1)
                 .Select(s => s.Id).ToListAsync(cancellationToken);
-            foreach (var other in others)
+            var reason = policy.SingleSession ? SessionRevocation.Reasons.SingleSession : SessionRevocation.Reasons.SessionLimit;
+            foreach (var other in beyond)
             {
-                await revocation.RevokeSessionAsync(userId, other, SessionRevocation.Reasons.SingleSession, cancellationToken);
+                await revocation.RevokeSessionAsync(userId, other, reason, cancellationToken);
             }
         }
 

@@ -30,6 +30,12 @@ public sealed class SessionRevocation(
         public const string Logout = "logout";
         public const string SingleSession = "single_session";
 
+        /// <summary>A new sign-in took the user past the tenant's <c>sessionPolicy.maxSessions</c>.</summary>
+        public const string SessionLimit = "session_limit";
+
+        /// <summary>The user chose a new password through an e-mailed reset link.</summary>
+        public const string PasswordReset = "password_reset";
+
         /// <summary>The user ended it from their account page.</summary>
         public const string User = "user";
     }
