@@ -107,7 +107,7 @@ public sealed class AuditRetentionTests(AdminFactory factory) : IClassFixture<Ad
         db.AuditLogs.AddRange(entries);
         await db.SaveChangesAsync();
 
-        Assert.True(await AuditRetention.PurgeAsync(db, now, CancellationToken.None) >= 2);
+        Assert.True(await AuditHousekeeping.PurgeAsync(db, now, CancellationToken.None) >= 2);
 
         var left = await db.AuditLogs.IgnoreQueryFilters().Where(e => e.Action == "retention_probe" && (e.TenantId == shortLived.Id || e.TenantId == byDefault.Id))
             .Select(e => e.Id).ToListAsync();

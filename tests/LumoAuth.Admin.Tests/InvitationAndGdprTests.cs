@@ -1,6 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Admin.Features.Gdpr;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
@@ -102,5 +107,81 @@ public sealed class InvitationAndGdprTests(AdminFactory factory) : IClassFixture
         var other = await factory.CreateTenantAsync();
         using var otherClient = factory.ClientFor(other);
         await ApiAssert.ErrorAsync(await otherClient.PostAsJsonAsync($"{other.Api}/gdpr/data-export", new { userId = id.ToString() }), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task GdprErasure_DeletesTheUser_AndPseudonymisesTheAuditLog_OfThisTenantOnly()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        const string email = "Erase.Me+gdpr@example.com";
+        const string password = "a long password 1";
+        var id = await factory.CreateUserAsync(tenant, email, password, "Erin Erased");
+        var twin = await factory.CreateUserAsync(other, email, password, "Erin Elsewhere");
+        await factory.CreateGroupAsync(tenant, "Club");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/groups", new { groups = new[] { "club" } }));
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            db.Passkeys.Add(new PasskeyCredential
+            {
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, UserId = id, CredentialId = [8, 8], PublicKey = [9, 9, 9], UserHandle = id.ToByteArray(), CreatedAt = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync();
+        }
+
+        // An entry the user made (a sign-in from an address) and entries about the user.
+        using (var internalApi = factory.Internal())
+        {
+            using var login = await internalApi.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, email, password, null, "203.0.113.77"));
+            Assert.True(login.IsSuccessStatusCode, await login.Content.ReadAsStringAsync());
+        }
+
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?actorId={id}"));
+            return page["meta"]!["total"]!.GetValue<long>() >= 1 ? page : null;
+        });
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-deletion", new { }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-deletion", new { userId = Guid.NewGuid().ToString() }), 404, "resource_not_found");
+        var erased = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/gdpr/data-deletion", new { userId = email.ToLowerInvariant() })))["data"]!;
+        var erasedAs = erased["erasedAs"]!.GetValue<string>();
+        Assert.StartsWith("erased_", erasedAs);
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/users/{id}"), 404, "resource_not_found");
+
+        // The deletion's own entry arrives after the erasure; the follow-up pseudonymises it too.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_deleted"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            await AuditHousekeeping.FollowUpErasuresAsync(db, DateTimeOffset.UtcNow, CancellationToken.None);
+            var idText = id.ToString();
+            var entries = await db.AuditLogs.IgnoreQueryFilters().AsNoTracking().Where(a => a.TenantId == tenant.Id).ToListAsync();
+            Assert.DoesNotContain(entries, a => a.ActorId == idText || a.TargetId == idText || a.Metadata.Contains(idText, StringComparison.Ordinal)
+                || a.Metadata.Contains(email, StringComparison.OrdinalIgnoreCase) || string.Equals(a.ActorEmail, email, StringComparison.OrdinalIgnoreCase)
+                || a.IpAddress == "203.0.113.77");
+            Assert.Contains(entries, a => a.Action == "user_login_succeeded" && a.ActorId == erasedAs);
+            Assert.Contains(entries, a => a.Action == "user_created" && a.TargetId == erasedAs && a.Metadata.Contains(DataErasure.StruckOut, StringComparison.Ordinal));
+            Assert.Equal(0, await db.Passkeys.IgnoreQueryFilters().CountAsync(p => p.UserId == id));
+            Assert.Equal(0, await db.GroupMembers.IgnoreQueryFilters().CountAsync(m => m.UserId == id));
+
+            // The other tenant's user of the same address is untouched.
+            Assert.Contains(await db.AuditLogs.IgnoreQueryFilters().AsNoTracking().Where(a => a.TenantId == other.Id).ToListAsync(),
+                a => a.TargetId == twin.ToString() && a.Metadata.Contains(email, StringComparison.OrdinalIgnoreCase));
+        }
+
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_data_erased&targetId={erasedAs}"));
+            return page["meta"]!["total"]!.GetValue<long>() == 1 ? page : null;
+        });
+        using var otherClient = factory.ClientFor(other);
+        await ApiAssert.OkAsync(await otherClient.GetAsync($"{other.Api}/admin/users/{twin}"));
     }
 }

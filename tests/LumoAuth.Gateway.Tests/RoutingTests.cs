@@ -18,6 +18,7 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "POST", "/t/acme/api/v1/invitations", ServiceNames.Admin },
         { "POST", "/t/acme/api/v1/invitations/bulk", ServiceNames.Admin },
         { "POST", "/t/acme/api/v1/gdpr/data-export", ServiceNames.Admin },
+        { "POST", "/t/acme/api/v1/gdpr/data-deletion", ServiceNames.Admin },
         { "GET", "/t/acme/api/v1/scim2.0/Groups", ServiceNames.Admin },
         { "POST", "/t/acme/api/v1/oauth/token", ServiceNames.Token },
         { "GET", "/t/acme/api/v1/oauth/authorize", ServiceNames.Token },

@@ -1,8 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using ApiAssert = LumoAuth.Testing.ApiAssert;
 
 namespace LumoAuth.Token.Tests;
@@ -223,6 +226,18 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         await ApiAssert.EventuallyAsync(async () => await BrowserIsSignedInAsync(signedIn) ? null : "signed out");
         Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
         await ApiAssert.EventuallyAsync(async () => await AccessTokenWorksAsync(signedIn) ? null : "denied");
+        if (action == "delete")
+        {
+            // A deleted user's ended sessions keep nothing personal (client address, browser).
+            await ApiAssert.EventuallyAsync(async () =>
+            {
+                await using var scope = suite.Token.Services.CreateAsyncScope();
+                var sessions = await scope.ServiceProvider.GetRequiredService<TokenDbContext>().Sessions.IgnoreQueryFilters()
+                    .Where(s => s.UserId == signedIn.Setup.UserId).Select(s => new { s.IpAddress, s.UserAgent }).ToListAsync();
+                return sessions.Count > 0 && sessions.All(s => s.IpAddress == null && s.UserAgent == null) ? "forgotten" : null;
+            });
+        }
+
         signedIn.Browser.Dispose();
     }
 

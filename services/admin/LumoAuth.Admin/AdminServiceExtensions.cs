@@ -63,7 +63,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<WebhookSignal>();
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-        builder.Services.AddHostedService<LumoAuth.Admin.Features.AuditLogs.AuditRetention>();
+        builder.Services.AddHostedService<LumoAuth.Admin.Features.AuditLogs.AuditHousekeeping>();
 
         builder.AddEmailDelivery();
 

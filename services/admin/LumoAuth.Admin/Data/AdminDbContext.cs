@@ -14,6 +14,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<AuditLogEntry> AuditLogs => Set<AuditLogEntry>();
 
+    public DbSet<ErasedSubject> ErasedSubjects => Set<ErasedSubject>();
+
     public DbSet<PasswordHistoryEntry> PasswordHistory => Set<PasswordHistoryEntry>();
 
     public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
@@ -221,6 +223,14 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(k => k.Name).HasMaxLength(200);
             e.Property(k => k.Prefix).HasMaxLength(20);
             e.HasQueryFilter(k => k.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<ErasedSubject>(e =>
+        {
+            e.ToTable("erased_subjects");
+            e.HasIndex(x => new { x.TenantId, x.ErasedAt });
+            e.Property(x => x.ErasedAs).HasMaxLength(64);
+            e.HasQueryFilter(x => x.TenantId == tenant.CurrentTenantId);
         });
 
         modelBuilder.Entity<AuditLogEntry>(e =>

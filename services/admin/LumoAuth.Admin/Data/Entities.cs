@@ -487,3 +487,20 @@ public static class InvitationStatuses
     public const string Accepted = "accepted";
     public const string Revoked = "revoked";
 }
+
+/// <summary>
+/// A user erased on request (GDPR Art. 17): the pseudonym that replaced their id in the audit log, and for a day the id
+/// itself, so that audit entries of events still in flight at the erasure are pseudonymised too (then it is cleared).
+/// </summary>
+public sealed class ErasedSubject
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid? UserId { get; set; }
+
+    public string ErasedAs { get; set; } = string.Empty;
+
+    public DateTimeOffset ErasedAt { get; set; }
+}

@@ -46,3 +46,9 @@ public sealed record UserInvitationResent(Guid InvitationId) : IntegrationEvent;
 
 /// <summary>A GDPR data export of the user's data was produced (who asked is the event's actor).</summary>
 public sealed record UserDataExported(Guid UserId) : IntegrationEvent;
+
+/// <summary>
+/// A user's data was erased (GDPR Art. 17). Carries only the pseudonym that replaced the user's id in the audit log, so its
+/// own audit entry names nobody; the user's deletion travels as <see cref="UserDeleted"/> beside it.
+/// </summary>
+public sealed record UserDataErased(string ErasedAs) : IntegrationEvent;

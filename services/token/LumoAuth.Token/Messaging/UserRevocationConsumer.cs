@@ -15,18 +15,26 @@ public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvide
     public Task Consume(ConsumeContext<UserBlocked> context) =>
         RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
 
-    public Task Consume(ConsumeContext<UserDeleted> context) =>
-        RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserDeleted, context.CancellationToken);
+    /// <summary>A deleted user's sessions also lose the client address and browser they recorded (nothing personal is kept).</summary>
+    public async Task Consume(ConsumeContext<UserDeleted> context)
+    {
+        if (await RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserDeleted, context.CancellationToken) is { } revocation)
+        {
+            await revocation.ForgetUserAsync(context.Message.UserId, context.CancellationToken);
+        }
+    }
 
-    private async Task RevokeAsync(Guid? tenantId, Guid userId, string reason, CancellationToken cancellationToken)
+    private async Task<SessionRevocation?> RevokeAsync(Guid? tenantId, Guid userId, string reason, CancellationToken cancellationToken)
     {
         if (tenantId is not { } id)
         {
-            return;
+            return null;
         }
 
         // The queries are tenant-filtered: this work acts for the event's tenant (only its id matters here).
         tenant.Set(new TenantInfo(id, string.Empty, string.Empty, TenantStatuses.Active, string.Empty));
-        await services.GetRequiredService<SessionRevocation>().RevokeUserAsync(userId, reason, cancellationToken);
+        var revocation = services.GetRequiredService<SessionRevocation>();
+        await revocation.RevokeUserAsync(userId, reason, cancellationToken);
+        return revocation;
     }
 }

@@ -172,6 +172,33 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.ToTable("backup_codes", (string)null);
                 });
 
+            modelBuilder.Entity("LumoAuth.Admin.Data.ErasedSubject", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("ErasedAs")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset>("ErasedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid?>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TenantId", "ErasedAt");
+
+                    b.ToTable("erased_subjects", (string)null);
+                });
+
             modelBuilder.Entity("LumoAuth.Admin.Data.Group", b =>
                 {
                     b.Property<Guid>("Id")

@@ -61,7 +61,7 @@ public static class AuditMapping
     /// <summary>The first of these properties with a value names the entry's target.</summary>
     private static readonly (string Property, string Target)[] TargetProperties =
     [
-        ("userId", "user"), ("groupId", "group"), ("webhookId", "webhook"), ("invitationId", "invitation"), ("clientId", "client"),
+        ("userId", "user"), ("erasedAs", "user"), ("groupId", "group"), ("webhookId", "webhook"), ("invitationId", "invitation"), ("clientId", "client"),
         ("apiKeyId", "api_key"), ("id", "tenant"),
     ];
 

@@ -14,7 +14,7 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Gdpr;
 
 /// <summary>
-/// ADM-67: everything this service holds about a user, as one JSON bundle. Sessions, tokens, consents, roles
+/// ADM-67: everything this service holds about a user, as one JSON bundle (erasure: <see cref="DataErasure"/>). Sessions, tokens, consents, roles
 /// and external-identity links live in other services; the bundle names them rather than pretend.
 /// </summary>
 public static class GdprEndpoints
@@ -27,6 +27,10 @@ public static class GdprEndpoints
             .RequireAuthorization(Policies.TenantAdmin).WithTags("GDPR").WithName("ExportUserData");
         app.MapPost("/t/{tenantSlug}/api/v1/admin/gdpr/data-export", ExportUserData)
             .RequireAuthorization(Policies.TenantAdmin).WithTags("GDPR").WithName("AdminExportUserData");
+        app.MapPost("/t/{tenantSlug}/api/v1/gdpr/data-deletion", DataErasure.EraseUserData)
+            .RequireAuthorization(Policies.TenantAdmin).WithTags("GDPR").WithName("EraseUserData");
+        app.MapPost("/t/{tenantSlug}/api/v1/admin/gdpr/data-deletion", DataErasure.EraseUserData)
+            .RequireAuthorization(Policies.TenantAdmin).WithTags("GDPR").WithName("AdminEraseUserData");
         return app;
     }
 

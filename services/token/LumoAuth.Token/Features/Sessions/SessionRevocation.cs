@@ -75,6 +75,14 @@ public sealed class SessionRevocation(
         return ended;
     }
 
+    /// <summary>Clears what the user's sessions recorded about them (client address, browser); the ended rows stay for logout bookkeeping.</summary>
+    public Task<int> ForgetUserAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        return db.Sessions.Where(s => s.TenantId == tenantId && s.UserId == userId)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.IpAddress, (string?)null).SetProperty(s => s.UserAgent, (string?)null), cancellationToken);
+    }
+
     /// <summary>Ends every session of the user and revokes all the user's grants; returns how many sessions ended.</summary>
     public async Task<int> RevokeUserAsync(Guid userId, string reason, CancellationToken cancellationToken)
     {

@@ -1,17 +1,22 @@
 using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Gdpr;
 using LumoAuth.Admin.Features.Settings;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.AuditLogs;
 
 /// <summary>
-/// Deletes audit entries older than their tenant's <c>auditPolicy.retentionDays</c> (90 by default), once an hour.
-/// The only way entries ever leave the log. Deletes run in bounded batches along the (tenant, time) index, so a
-/// large backlog never holds a long lock; several replicas doing it at once only share the work.
+/// Every ten minutes: deletes audit entries older than their tenant's <c>auditPolicy.retentionDays</c> (90 by default) —
+/// the only way entries ever leave the log — and pseudonymises the entries that arrived after a user's erasure
+/// (<see cref="DataErasure"/>). Deletes run in bounded batches along the (tenant, time) index, so a large backlog never
+/// holds a long lock; several replicas doing it at once only share the work.
 /// </summary>
-public sealed partial class AuditRetention(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<AuditRetention> logger) : BackgroundService
+public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<AuditHousekeeping> logger) : BackgroundService
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromHours(1);
+    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long after an erasure late entries are still looked for; after that the erased id is forgotten.</summary>
+    public static readonly TimeSpan ErasureFollowUp = TimeSpan.FromDays(1);
     private const int BatchSize = 5_000;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -29,7 +34,9 @@ public sealed partial class AuditRetention(IServiceScopeFactory scopeFactory, Ti
             try
             {
                 await using var scope = scopeFactory.CreateAsyncScope();
-                var deleted = await PurgeAsync(scope.ServiceProvider.GetRequiredService<AdminDbContext>(), time.GetUtcNow(), stoppingToken);
+                var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+                await FollowUpErasuresAsync(db, time.GetUtcNow(), stoppingToken);
+                var deleted = await PurgeAsync(db, time.GetUtcNow(), stoppingToken);
                 if (deleted > 0)
                 {
                     LogPurged(logger, deleted);
@@ -67,9 +74,28 @@ public sealed partial class AuditRetention(IServiceScopeFactory scopeFactory, Ti
         return deleted;
     }
 
+    /// <summary>
+    /// Pseudonymises entries written since each recent erasure (events that were in flight, such as the deletion's own);
+    /// forgets the erased id once <see cref="ErasureFollowUp"/> has passed.
+    /// </summary>
+    public static async Task FollowUpErasuresAsync(AdminDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var pending = await db.ErasedSubjects.IgnoreQueryFilters().Where(e => e.UserId != null).ToListAsync(cancellationToken);
+        foreach (var erased in pending)
+        {
+            await DataErasure.PseudonymiseAuditAsync(db, erased.TenantId, erased.UserId!.Value, null, erased.ErasedAs, cancellationToken);
+            if (now - erased.ErasedAt >= ErasureFollowUp)
+            {
+                erased.UserId = null;
+            }
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit retention deleted {Count} entries past their tenants' retention")]
     private static partial void LogPurged(ILogger logger, long count);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit retention round failed; the next round retries")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit housekeeping round failed; the next round retries")]
     private static partial void LogPurgeFailed(ILogger logger, Exception exception);
 }
