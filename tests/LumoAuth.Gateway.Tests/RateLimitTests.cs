@@ -38,6 +38,44 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
         Assert.Equal(HttpStatusCode.OK, otherTenant.StatusCode);
     }
 
+    [Theory]
+    [InlineData("POST", "/t/acme/login", "login")]
+    [InlineData("POST", "/t/acme/check-email", "login")]
+    [InlineData("POST", "/t/acme/forgot-password", "login")]
+    [InlineData("POST", "/t/acme/register", "registration")]
+    [InlineData("POST", "/t/acme/register/invitation", "registration")]
+    [InlineData("POST", "/t/acme/api/v1/connect/register", "registration")]
+    [InlineData("POST", "/t/acme/api/v1/oauth/register", "registration")]
+    [InlineData("POST", "/t/acme/api/v1/oidc/register", "registration")]
+    [InlineData("GET", "/t/acme/register", null)]
+    [InlineData("GET", "/t/acme/api/v1/scim/v2/Users", "scim")]
+    [InlineData("POST", "/t/acme/api/v1/scim2.0/Users", "scim")]
+    [InlineData("POST", "/t/acme/api/v1/admin/users", "admin-write")]
+    [InlineData("GET", "/t/acme/api/v1/.well-known/openid-configuration", null)]
+    public void Categories_FollowThePath(string method, string path, string? category)
+    {
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        context.Request.Method = method;
+        context.Request.Path = path;
+        Assert.Equal(category, LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware.Categorize(context.Request));
+    }
+
+    [Fact]
+    public async Task Registration_HasFiveAMinutePerAddress()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        for (var i = 0; i < 5; i++)
+        {
+            using var ok = await client.PostAsync("/t/limits-e/register", new FormUrlEncodedContent([]));
+            Assert.Equal("5", ok.Headers.GetValues("X-RateLimit-Limit").Single());
+            Assert.NotEqual(HttpStatusCode.TooManyRequests, ok.StatusCode);
+        }
+
+        using var refused = await client.PostAsync("/t/limits-e/api/v1/connect/register", new FormUrlEncodedContent([]));
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.Equal("rate_limit_exceeded", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task AdminWrites_AreCountedPerCredential_AndAnswerTheEnvelope()
     {

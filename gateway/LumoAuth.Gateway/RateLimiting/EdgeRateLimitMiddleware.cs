@@ -102,6 +102,12 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return EdgeCategories.Token;
         }
 
+        // New accounts and new clients (self sign-up, invitations, RFC 7591 under each of its paths): 5 a minute per address.
+        if (HttpMethods.IsPost(request.Method) && IsRegistrationPath(path))
+        {
+            return EdgeCategories.Registration;
+        }
+
         if (path.Contains("/api/v1/oauth/authorize", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/par", StringComparison.Ordinal))
         {
             return EdgeCategories.Authorize;
@@ -123,7 +129,12 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return EdgeCategories.AuditExport;
         }
 
-        if (path.Contains("/api/v1/admin/", StringComparison.Ordinal) || path.Contains("/api/v1/scim", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/scim", StringComparison.Ordinal))
+        {
+            return EdgeCategories.Scim;
+        }
+
+        if (path.Contains("/api/v1/admin/", StringComparison.Ordinal))
         {
             return HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? EdgeCategories.AdminRead : EdgeCategories.AdminWrite;
         }
@@ -131,11 +142,24 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         return path.Contains("/api/v1/", StringComparison.Ordinal) ? EdgeCategories.Check : null;
     }
 
+    /// <summary>Hosted pages that check a credential or tell something about an account (both steps of sign-in, links, email-first).</summary>
     private static bool IsLoginPath(string path)
     {
+        var rest = AfterSlug(path);
+        return rest.StartsWith("/login") || rest.StartsWith("/magic-link") || rest.StartsWith("/forgot-password") || rest.StartsWith("/check-email");
+    }
+
+    private static bool IsRegistrationPath(string path)
+    {
+        var rest = AfterSlug(path);
+        return rest.StartsWith("/register") || rest.SequenceEqual("/api/v1/connect/register") || rest.SequenceEqual("/api/v1/oauth/register")
+               || rest.SequenceEqual("/api/v1/oidc/register");
+    }
+
+    private static ReadOnlySpan<char> AfterSlug(string path)
+    {
         var afterSlug = path.IndexOf('/', 3);
-        return afterSlug > 0 && (path.AsSpan(afterSlug).StartsWith("/login") || path.AsSpan(afterSlug).StartsWith("/magic-link")
-                                 || path.AsSpan(afterSlug).StartsWith("/forgot-password") || path.AsSpan(afterSlug).StartsWith("/register"));
+        return afterSlug > 0 ? path.AsSpan(afterSlug) : [];
     }
 
     private static bool IsOAuthEndpoint(PathString path) =>
@@ -149,7 +173,8 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
     {
         var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         var tenant = context.Request.Path.Value is { } p && p.StartsWith("/t/", StringComparison.Ordinal) ? p[3..Math.Max(3, p.IndexOf('/', 3))] : "-";
-        if (category is EdgeCategories.Token or EdgeCategories.Authorize or EdgeCategories.Introspection or EdgeCategories.Login or EdgeCategories.Platform)
+        if (category is EdgeCategories.Token or EdgeCategories.Authorize or EdgeCategories.Introspection or EdgeCategories.Login
+            or EdgeCategories.Registration or EdgeCategories.Platform)
         {
             return $"{tenant}|{address}";
         }

@@ -19,6 +19,8 @@ public sealed class EdgeRateLimitOptions
         [EdgeCategories.Authorize] = new() { PermitLimit = 60, WindowSeconds = 60 },
         [EdgeCategories.Introspection] = new() { PermitLimit = 100, WindowSeconds = 60 },
         [EdgeCategories.Login] = new() { PermitLimit = 10, WindowSeconds = 60 },
+        [EdgeCategories.Registration] = new() { PermitLimit = 5, WindowSeconds = 60 },
+        [EdgeCategories.Scim] = new() { PermitLimit = 100, WindowSeconds = 60 },
         [EdgeCategories.AdminRead] = new() { PermitLimit = 1000, WindowSeconds = 60 },
         [EdgeCategories.AdminWrite] = new() { PermitLimit = 100, WindowSeconds = 60 },
         [EdgeCategories.Check] = new() { PermitLimit = 10_000, WindowSeconds = 60 },
@@ -42,6 +44,8 @@ public static class EdgeCategories
     public const string Authorize = "authorize";
     public const string Introspection = "introspection";
     public const string Login = "login";
+    public const string Registration = "registration";
+    public const string Scim = "scim";
     public const string AdminRead = "admin-read";
     public const string AdminWrite = "admin-write";
     public const string Check = "check";

@@ -38,8 +38,15 @@ public static class PasswordResetRequests
     }
 
     /// <summary>
+    /// Requests by address closer together than this are answered but not acted on: at most three mails a minute per
+    /// address (FEATURES), and a mailed link is not replaced by a repeated click seconds later.
+    /// </summary>
+    public static readonly TimeSpan MinimumSpacing = TimeSpan.FromSeconds(20);
+
+    /// <summary>
     /// The forgot-password page's request. Unknown, blocked and known addresses get the same 202 and body;
-    /// only an active user's request is recorded (and mailed). Throttling is the gateway's job (auth category).
+    /// only an active user's request is recorded (and mailed), at most once per <see cref="MinimumSpacing"/>. The gateway
+    /// limits requests per client address (login category).
     /// </summary>
     public static async Task<IResult> RequestByEmail(
         RequestPasswordResetByEmail request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
@@ -51,7 +58,8 @@ public static class PasswordResetRequests
 
         var normalized = request.Email!.ToLowerInvariant();
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.Blocked, cancellationToken);
-        if (user is not null)
+        var recently = DateTimeOffset.UtcNow - MinimumSpacing;
+        if (user is not null && !await db.PasswordResetTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
         {
             await StageAsync(db, user, cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
