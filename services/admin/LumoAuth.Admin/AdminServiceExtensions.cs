@@ -32,6 +32,9 @@ public static class AdminServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddOptions<BreachCheckOptions>().BindConfiguration(BreachCheckOptions.SectionName);
+        builder.Services.AddHttpClient(BreachedPasswords.HttpClientName);
+        builder.Services.AddSingleton<BreachedPasswords>();
         builder.Services.AddScoped<UserCommands>();
         builder.Services.AddSingleton<RoleHolderLookup>();
         builder.Services.AddScoped<ScimService>();

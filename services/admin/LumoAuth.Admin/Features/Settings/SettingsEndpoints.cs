@@ -125,6 +125,7 @@ public static partial class SettingsEndpoints
                     reader.Bool("requireNumbers", v => p.RequireNumbers = v);
                     reader.Bool("requireSymbols", v => p.RequireSymbols = v);
                     reader.Int("preventReuse", 0, 24, v => p.PreventReuse = v);
+                    reader.Bool("breachDetection", v => p.BreachDetection = v);
                     break;
                 case "mfaPolicy":
                     var m = settings.MfaPolicy;

@@ -54,6 +54,9 @@ public sealed class PasswordPolicy
     /// <summary>How many previous passwords may not be used again (0 disables the check).</summary>
     public int PreventReuse { get; set; }
 
+    /// <summary>Refuse passwords known from data breaches (where the deployment has a breach service configured).</summary>
+    public bool BreachDetection { get; set; } = true;
+
     /// <summary>What the password lacks, one message per unmet rule (empty when it complies).</summary>
     public IReadOnlyList<string> Check(string password)
     {

@@ -15,8 +15,10 @@ namespace LumoAuth.Admin.Features.Users;
 /// The user use cases shared by the REST API, SCIM and invitations, so every path validates the same way
 /// and publishes the same events. Failures come back as envelope results; SCIM translates them.
 /// </summary>
-public sealed class UserCommands(AdminDbContext db, TenantContext tenant, PasswordHasher hasher)
+public sealed class UserCommands(AdminDbContext db, TenantContext tenant, PasswordHasher hasher, BreachedPasswords breached)
 {
+    public const string BreachedPassword = "has appeared in a data breach; choose another";
+
     public const string DuplicateEmail = "User with this email already exists";
 
     /// <summary>Finds a user of the tenant by UUID or email (ADM-03).</summary>
@@ -39,10 +41,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
         if (input.Password is not null)
         {
-            foreach (var problem in settings.PasswordPolicy.Check(input.Password))
-            {
-                validation.Add("password", problem);
-            }
+            await CheckPasswordAsync(settings.PasswordPolicy, input.Password, validation, cancellationToken);
         }
 
         var groups = new List<Group>();
@@ -150,10 +149,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         var validation = new RequestValidator().Required("password", password, PasswordPolicy.AbsoluteMaxLength);
         if (password is not null)
         {
-            foreach (var problem in settings.PasswordPolicy.Check(password))
-            {
-                validation.Add("password", problem);
-            }
+            await CheckPasswordAsync(settings.PasswordPolicy, password, validation, cancellationToken);
         }
 
         if (!validation.IsValid)
@@ -243,6 +239,21 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         catch (DbUpdateConcurrencyException)
         {
             return (null, ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The user was changed concurrently; retry"));
+        }
+    }
+
+    /// <summary>The tenant's rules, then (only for a password that meets them) the breach corpus.</summary>
+    private async Task CheckPasswordAsync(PasswordPolicy policy, string password, RequestValidator validation, CancellationToken cancellationToken)
+    {
+        var problems = policy.Check(password);
+        foreach (var problem in problems)
+        {
+            validation.Add("password", problem);
+        }
+
+        if (problems.Count == 0 && policy.BreachDetection && await breached.IsBreachedAsync(password, cancellationToken))
+        {
+            validation.Add("password", BreachedPassword);
         }
     }
 
