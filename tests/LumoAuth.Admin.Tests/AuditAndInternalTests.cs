@@ -114,6 +114,44 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task AuditLogs_FilterByCategoryActorAndTimeRange()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var userId = await factory.CreateUserAsync(tenant, "filtered@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { branding = new { primaryColor = "#123456" } }));
+        var created = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?category=user_management"));
+            return page["data"]!.AsArray().FirstOrDefault(e => e!["target"]?["id"]?.GetValue<string>() == userId.ToString())?.AsObject();
+        });
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?category=configuration&action=tenant_settings_changed"));
+            return page["meta"]!["total"]!.GetValue<long>() >= 1 ? page : null;
+        });
+
+        // category: only its own entries
+        var management = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?category=user_management"));
+        Assert.All(management["data"]!.AsArray(), e => Assert.Equal("user_management", e!["category"]!.GetValue<string>()));
+
+        // actorId: the API key that made the changes, and nobody else's
+        var actorId = created["actor"]!["id"]!.GetValue<string>();
+        var byActor = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?actorId={Uri.EscapeDataString(actorId)}"));
+        Assert.True(byActor["meta"]!["total"]!.GetValue<long>() >= 2);
+        var byStranger = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?actorId=nobody"));
+        Assert.Equal(0, byStranger["meta"]!["total"]!.GetValue<long>());
+
+        // startDate/endDate around the entry's time, and a window before it
+        var at = DateTimeOffset.Parse(created["timestamp"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+        string Range(DateTimeOffset from, DateTimeOffset to) =>
+            $"{tenant.Api}/admin/audit-logs?targetId={userId}&startDate={Uri.EscapeDataString(from.ToString("O"))}&endDate={Uri.EscapeDataString(to.ToString("O"))}";
+        Assert.Equal(1, (await ApiAssert.OkAsync(await client.GetAsync(Range(at.AddMinutes(-1), at.AddMinutes(1)))))["meta"]!["total"]!.GetValue<long>());
+        Assert.Equal(0, (await ApiAssert.OkAsync(await client.GetAsync(Range(at.AddHours(-2), at.AddHours(-1)))))["meta"]!["total"]!.GetValue<long>());
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?startDate=yesterday"), 400, "invalid_request");
+    }
+
+    [Fact]
     public async Task InternalApi_RequiresTheInternalKey()
     {
         var tenant = await factory.CreateTenantAsync();

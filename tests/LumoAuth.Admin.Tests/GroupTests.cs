@@ -93,6 +93,23 @@ public sealed class GroupTests(AdminFactory factory) : IClassFixture<AdminFactor
     }
 
     [Fact]
+    public async Task DeletingAGroup_KeepsItsMembers()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var groupId = await factory.CreateGroupAsync(tenant, "Temporary");
+        var member = await factory.CreateUserAsync(tenant, "stays@example.com");
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userId = member.ToString() }));
+
+        using var deleted = await client.DeleteAsync($"{tenant.Api}/admin/groups/{groupId}");
+        Assert.True(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync());
+
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{groupId}"), 404, "resource_not_found");
+        var user = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users/{member}")))["data"]!;
+        Assert.Empty(user["groups"]!.AsArray());
+    }
+
+    [Fact]
     public async Task UserGuideForms_WithoutAdmin_CreateGroup_AndAddOneMember()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -63,6 +63,34 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
     }
 
     [Fact]
+    public async Task AccountLockout_IsDeliveredAsSecurityAccountLockout()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        await CreateWebhookAsync(client, tenant, receiver.Url, "security.account_lockout");
+        var userId = await Factory.CreateUserAsync(tenant, "target@example.com", "the right password 1");
+
+        using var internalApi = Factory.Internal();
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            using var failed = await internalApi.PostAsJsonAsync(LumoAuth.Contracts.Internal.InternalRoutes.Authenticate,
+                new LumoAuth.Contracts.Internal.AuthenticateRequest(tenant.Id, "target@example.com", "a wrong guess", null, "198.51.100.4"));
+            Assert.True(failed.IsSuccessStatusCode, await failed.Content.ReadAsStringAsync());
+        }
+
+        var received = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return receiver.Received.FirstOrDefault();
+        }, TimeSpan.FromSeconds(30));
+        var body = JsonNode.Parse(received.Body)!;
+        Assert.Equal("security.account_lockout", body["type"]!.GetValue<string>());
+        Assert.Contains(userId.ToString(), received.Body, StringComparison.Ordinal);
+        Assert.Single(receiver.Received);
+    }
+
+    [Fact]
     public async Task UserCreation_ReachesTheReceiver_CorrectlySigned()
     {
         await using var receiver = await WebhookReceiver.StartAsync();

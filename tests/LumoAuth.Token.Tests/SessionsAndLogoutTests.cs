@@ -209,6 +209,22 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         second.Browser.Dispose();
     }
 
+    [Fact]
+    public async Task SigningInAgain_InTheSameBrowser_StartsASessionWithANewId()
+    {
+        var signedIn = await SignInAsync();
+        using (var again = await HostedFlow.SubmitLoginAsync(signedIn.Browser, $"/t/{signedIn.Setup.Tenant.Slug}/login", signedIn.Setup.Email, signedIn.Setup.Password))
+        {
+            Assert.True(again.StatusCode is HttpStatusCode.OK or HttpStatusCode.Found or HttpStatusCode.SeeOther, await again.Content.ReadAsStringAsync());
+        }
+
+        using var admin = AdminApi(signedIn.Setup);
+        var sessions = JsonDocument.Parse(await admin.GetStringAsync($"{signedIn.Setup.Tenant.Api}/admin/users/{signedIn.Setup.UserId}/sessions")).RootElement.GetProperty("data");
+        var ids = sessions.EnumerateArray().Select(s => s.GetProperty("id").GetString()).ToList();
+        Assert.Contains(ids, id => id != signedIn.SessionId);
+        signedIn.Browser.Dispose();
+    }
+
     [Theory]
     [InlineData("block")]
     [InlineData("delete")]
