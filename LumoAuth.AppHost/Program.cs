@@ -26,6 +26,8 @@ foreach (var service in new[] { admin, authorization, agents, federation })
 
 token.WithReference(authorization);
 agents.WithReference(authorization);
+// Admin asks authorization who holds a role (GET /admin/users?role=) and gathers roles and sessions for GDPR exports.
+admin.WithReference(authorization);
 
 var gateway = builder.AddProject<Projects.LumoAuth_Gateway>(ServiceNames.Gateway, o => o.ExcludeLaunchProfile = true)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)

@@ -680,4 +680,63 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "report.read", subject = userId }, key);
         Assert.True((await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>());
     }
+
+    [Fact]
+    public async Task GdprExport_GathersSessionsAndRolesFromTheOtherServices_AndErasureSignsTheUserOut()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        const string email = "subject@example.com";
+        const string password = "Subject-Passw0rd-2026!";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password }, key);
+        var userId = (await ApiAssert.OkAsync(created, 201))["data"]!["id"]!.GetValue<string>();
+        using (var permission = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/permissions", new { name = "Read ledger", slug = "ledger.read" }, key))
+        {
+            await ApiAssert.OkAsync(permission, 201);
+        }
+
+        using (var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = "Auditor", slug = "auditor", permissions = new[] { "ledger.read" } }, key))
+        {
+            await ApiAssert.OkAsync(role, 201);
+        }
+
+        using (var assigned = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "auditor" } }, key))
+        {
+            await ApiAssert.OkAsync(assigned);
+        }
+
+        // The user signs in on the hosted page: a session at the token service.
+        using var browser = suite.Browser();
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync($"/t/{tenant.Slug}/login"));
+        login["email"] = email;
+        login["password"] = password;
+        using (var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login)))
+        {
+            Assert.True(signedIn.StatusCode == HttpStatusCode.OK, await signedIn.Content.ReadAsStringAsync());
+        }
+
+        using var exported = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/gdpr/data-export", new { userId }, key);
+        var bundle = (await ApiAssert.OkAsync(exported))["data"]!;
+        Assert.Empty(bundle["unavailable"]!.AsArray());
+        var session = Assert.Single(bundle["sessions"]!.AsArray())!;
+        Assert.False(string.IsNullOrEmpty(session["ipAddress"]?.GetValue<string>()));
+        Assert.Equal("password", session["authMethod"]!.GetValue<string>());
+        Assert.Equal(["auditor"], bundle["roles"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Contains("ledger.read", bundle["roles"]!["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.NotNull(bundle["consents"]!.AsArray());
+
+        // Erasure: the user is gone everywhere — signed out at the token service, no roles at the authorization service.
+        using var erased = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/gdpr/data-deletion", new { userId = email }, key);
+        Assert.StartsWith("erased_", (await ApiAssert.OkAsync(erased))["data"]!["erasedAs"]!.GetValue<string>());
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var sessions = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/sessions?userId={userId}", configure: key);
+            return (await ApiAssert.OkAsync(sessions))["data"]!.AsArray().Count == 0 ? "signed out" : null;
+        }, TimeSpan.FromSeconds(30));
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "ledger.read", subject = userId }, key);
+            return (await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>() ? null : "denied";
+        }, TimeSpan.FromSeconds(30));
+    }
 }

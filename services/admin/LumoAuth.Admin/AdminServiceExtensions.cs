@@ -35,6 +35,7 @@ public static class AdminServiceExtensions
         builder.Services.AddOptions<BreachCheckOptions>().BindConfiguration(BreachCheckOptions.SectionName);
         builder.Services.AddHttpClient(BreachedPasswords.HttpClientName);
         builder.Services.AddSingleton<BreachedPasswords>();
+        builder.Services.AddSingleton<LumoAuth.Admin.Features.Gdpr.DataHeldElsewhere>();
         builder.Services.AddScoped<UserCommands>();
         builder.Services.AddSingleton<RoleHolderLookup>();
         builder.Services.AddScoped<ScimService>();

@@ -14,6 +14,9 @@ public static class InternalRoutes
     public const string RoleUsers = Prefix + "/roles/{role}/users";
     public const string RegisterUser = Prefix + "/users/register";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
+
+    /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>
+    public const string UserSessionData = Prefix + "/users/{userId:guid}/session-data";
     public const string InternalKeyHeader = "X-Internal-Key";
 }
 
@@ -28,3 +31,16 @@ public static class TenantStatuses
 public sealed record VerifyApiKeyRequest(Guid TenantId, string Key);
 
 public sealed record VerifiedApiKey(Guid ApiKeyId, Guid TenantId, string Name, IReadOnlyList<string> Scopes, DateTimeOffset? ExpiresAt);
+
+/// <summary>What the token service holds about a user: every session (with where it came from) and every remembered consent.</summary>
+public sealed record UserSessionData(IReadOnlyList<UserSessionRecord> Sessions, IReadOnlyList<UserConsentRecord> Consents)
+{
+    public static string Route(Guid userId, Guid tenantId) =>
+        InternalRoutes.UserSessionData.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + "?tenantId=" + tenantId;
+}
+
+public sealed record UserSessionRecord(
+    string Id, DateTimeOffset CreatedAt, DateTimeOffset LastActiveAt, DateTimeOffset ExpiresAt, DateTimeOffset? RevokedAt,
+    string? IpAddress, string? UserAgent, string AuthMethod, bool MfaVerified, IReadOnlyList<string> Clients);
+
+public sealed record UserConsentRecord(string ClientId, IReadOnlyList<string> Scopes, string Status, DateTimeOffset? GrantedAt);

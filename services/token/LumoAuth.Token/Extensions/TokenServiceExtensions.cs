@@ -311,6 +311,7 @@ public static class TokenServiceExtensions
         app.MapRegistrationEndpoints();
         app.MapAccountPages();
         app.MapSessionEndpoints();
+        app.MapUserSessionDataEndpoints();
         app.MapTrustedDeviceEndpoints();
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();

@@ -3,6 +3,7 @@ using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Admin.Features.Invitations;
 using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -14,8 +15,8 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Gdpr;
 
 /// <summary>
-/// ADM-67: everything this service holds about a user, as one JSON bundle (erasure: <see cref="DataErasure"/>). Sessions, tokens, consents, roles
-/// and external-identity links live in other services; the bundle names them rather than pretend.
+/// ADM-67: everything held about a user, as one JSON bundle (erasure: <see cref="DataErasure"/>): this service's records, and the
+/// sessions, consents and roles the token and authorization services keep (<see cref="DataHeldElsewhere"/>).
 /// </summary>
 public static class GdprEndpoints
 {
@@ -34,7 +35,8 @@ public static class GdprEndpoints
         return app;
     }
 
-    public static async Task<IResult> ExportUserData(DataExportRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> ExportUserData(
+        DataExportRequest request, AdminDbContext db, TenantContext tenant, DataHeldElsewhere elsewhere, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.UserId) || request.UserId.Length > 320)
         {
@@ -60,6 +62,10 @@ public static class GdprEndpoints
         var audit = await db.AuditLogs.AsNoTracking().Where(a => a.TargetId == id || a.ActorId == id)
             .OrderByDescending(a => a.Timestamp).Take(MaxAuditEntries).ToListAsync(cancellationToken);
 
+        var (sessions, roles) = await elsewhere.FetchAsync(user.TenantId, user.Id, cancellationToken);
+        List<string> unavailable = [.. new[] { (sessions is null, DataHeldElsewhere.SessionsPart), (roles is null, DataHeldElsewhere.RolesPart) }
+            .Where(p => p.Item1).Select(p => p.Item2)];
+
         db.AddEvent(new UserDataExported(user.Id) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         var bundle = new DataExportBundle(
@@ -67,11 +73,7 @@ public static class GdprEndpoints
             new ExportedAccount(user.ExternalId, user.Title, UserViews.Json(user.EnterpriseData), user.PasswordHash is not null, user.PasswordChangedAt,
                 user.MustChangePassword, user.FailedLoginCount, user.SoftDeletedAt),
             factors, resets, invitations.Select(InvitationResponse.From).ToList(), audit.Select(AuditLogResponse.From).ToList(),
-            new Dictionary<string, string>
-            {
-                ["sessions"] = "token service", ["tokens"] = "token service", ["consents"] = "token service",
-                ["roles"] = "authorization service", ["externalIdentities"] = "federation service",
-            });
+            sessions?.Sessions, sessions?.Consents, roles, unavailable);
         return TypedResults.Ok(new DataResponse<DataExportBundle>(bundle, "User data exported"));
     }
 }
@@ -87,7 +89,8 @@ public sealed record ExportedAccount(
     string? ExternalId, string? Title, System.Text.Json.JsonElement Enterprise, bool HasPassword, DateTimeOffset? PasswordChangedAt,
     bool MustChangePassword, int FailedLoginCount, DateTimeOffset? SoftDeletedAt);
 
+/// <param name="Unavailable">Parts another service keeps that could not be fetched this time (empty when the bundle is complete).</param>
 public sealed record DataExportBundle(
     DateTimeOffset ExportedAt, string Tenant, UserResponse Profile, ExportedAccount Account, IReadOnlyList<ExportedFactor> MfaFactors,
     IReadOnlyList<ExportedReset> PasswordResets, IReadOnlyList<InvitationResponse> Invitations, IReadOnlyList<AuditLogResponse> AuditEntries,
-    IReadOnlyDictionary<string, string> HeldElsewhere);
+    IReadOnlyList<UserSessionRecord>? Sessions, IReadOnlyList<UserConsentRecord>? Consents, RolesOfResponse? Roles, IReadOnlyList<string> Unavailable);
