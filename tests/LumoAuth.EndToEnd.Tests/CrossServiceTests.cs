@@ -679,6 +679,18 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal(["analyst"], roles["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
         using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "report.read", subject = userId }, key);
         Assert.True((await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>());
+
+        // The role's creation and its assignment are in admin's audit log (role_created, user_role_assigned).
+        async Task<System.Text.Json.Nodes.JsonObject> AuditedAsync(string query) => await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var page = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?{query}", configure: key);
+            return (await ApiAssert.OkAsync(page))["data"]!.AsArray().FirstOrDefault()?.AsObject();
+        }, TimeSpan.FromSeconds(30));
+        var roleCreated = await AuditedAsync("action=role_created");
+        Assert.Equal(("role", "analyst"), (roleCreated["target"]!["type"]!.GetValue<string>(), roleCreated["metadata"]!["slug"]!.GetValue<string>()));
+        var assigned = await AuditedAsync($"action=user_role_assigned&targetId={userId}");
+        Assert.Equal("analyst", assigned["metadata"]!["role"]!.GetValue<string>());
+        Assert.Equal("authorization", assigned["category"]!.GetValue<string>());
     }
 
     [Fact]

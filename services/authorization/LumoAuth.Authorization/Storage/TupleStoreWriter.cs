@@ -33,7 +33,8 @@ public static class TupleStoreWriter
         IReadOnlyCollection<TupleKey> deletes,
         IReadOnlyCollection<TuplePrecondition> preconditions,
         CancellationToken cancellationToken,
-        bool publishEvents = true)
+        bool publishEvents = true,
+        Action<IReadOnlyList<EngineTuple>, IReadOnlyList<TupleKey>>? stageOwnEvents = null)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var current = await LockRevisionAsync(db, tenantId, cancellationToken);
@@ -109,6 +110,8 @@ public static class TupleStoreWriter
             db.AddEvent(new RelationshipsWritten([.. written.Select(t => new EventTuple(t.Object.ToString(), t.Relation, t.Subject.ToString()))], revision) { TenantId = tenantId });
         }
 
+        // A caller with its own vocabulary (RBAC) describes what actually changed, in the same transaction.
+        stageOwnEvents?.Invoke(written, deleted);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new TupleWriteOutcome(written.Count, deleted.Count, revision);

@@ -62,7 +62,7 @@ public static class AuditMapping
     private static readonly (string Property, string Target)[] TargetProperties =
     [
         ("userId", "user"), ("erasedAs", "user"), ("groupId", "group"), ("webhookId", "webhook"), ("invitationId", "invitation"), ("clientId", "client"),
-        ("apiKeyId", "api_key"), ("id", "tenant"),
+        ("apiKeyId", "api_key"), ("roleId", "role"), ("permissionId", "permission"), ("id", "tenant"),
     ];
 
     public static AuditLogEntry ToEntry(IntegrationEvent @event, Guid tenantId, Guid eventId)

@@ -21,6 +21,8 @@ public static class WebhookEventTypes
         ["UserLockedOut"] = "security.account_lockout",
         ["UserMfaEnrolled"] = "user.mfa_enabled",
         ["AccessTokenIssued"] = "token.issued",
+        ["UserRoleAssigned"] = "user.role.assigned",
+        ["UserRoleRemoved"] = "user.role.removed",
         ["ClientCreated"] = "app.created",
         ["ClientUpdated"] = "app.updated",
         ["ClientDeleted"] = "app.deleted",

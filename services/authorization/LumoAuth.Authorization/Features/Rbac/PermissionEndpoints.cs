@@ -1,5 +1,7 @@
 using System.Text.Json.Serialization;
 using LumoAuth.Authorization.Data;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
@@ -71,6 +73,7 @@ public static class PermissionEndpoints
             Description = request.Description, Category = request.Category, CreatedAt = DateTimeOffset.UtcNow,
         };
         db.Permissions.Add(permission);
+        db.AddEvent(new PermissionCreated(permission.Id, permission.Slug, permission.Name) { TenantId = tenant.TenantId });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -120,6 +123,7 @@ public static class PermissionEndpoints
         permission.Name = request.Name?.Trim() ?? permission.Name;
         permission.Description = request.Description ?? permission.Description;
         permission.Category = request.Category ?? permission.Category;
+        db.AddEvent(new PermissionUpdated(permission.Id, permission.Slug) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<PermissionResponse>((await Responses(db, tenant.TenantId, [permission], cancellationToken))[0], "Permission updated"));
     }
@@ -140,6 +144,7 @@ public static class PermissionEndpoints
         // Removed from every role first, so no role keeps granting a permission that no longer exists.
         await rbac.RemoveAllAsync(db, tenant.TenantId, null, new Engine.ObjectRef(RbacModel.Permission, permission.Slug), cancellationToken);
         db.Permissions.Remove(permission);
+        db.AddEvent(new PermissionDeleted(permission.Id, permission.Slug) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { id = permission.Id, slug = permission.Slug }, "Permission deleted"));
     }

@@ -7,6 +7,7 @@ using LumoAuth.Authorization.Engine.Schema;
 using LumoAuth.Authorization.Features.Relationships;
 using LumoAuth.Authorization.Schemas;
 using LumoAuth.Authorization.Storage;
+using LumoAuth.Messaging.Outbox;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Authorization.Features.Rbac;
@@ -118,17 +119,46 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         return [.. granted.Select(p => (p.Key, p.Value))];
     }
 
-    /// <summary>Applies RBAC tuple changes for the tenant (no relationship events: RBAC has its own vocabulary).</summary>
+    /// <summary>
+    /// Applies RBAC tuple changes for the tenant. No relationship events: RBAC has its own vocabulary — each role that a
+    /// user or group actually gained or lost raises <c>UserRoleAssigned</c>, <c>GroupRoleRemoved</c>… in the same transaction.
+    /// </summary>
     public async Task<long> ApplyAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<RelationshipTuple> writes, IReadOnlyCollection<TupleKey> deletes, CancellationToken cancellationToken)
     {
         var store = RbacModel.StoreOf(tenantId);
-        var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false);
+        var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false,
+            stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted));
         if (outcome.Changed)
         {
             await indexes.AfterWriteAsync(store, outcome.Revision, cancellationToken);
         }
 
         return outcome.Revision;
+    }
+
+    private static void StageAssignmentEvents(AuthorizationDbContext db, Guid tenantId, IReadOnlyList<RelationshipTuple> written, IReadOnlyList<TupleKey> deleted)
+    {
+        foreach (var (key, assigned) in written.Select(t => (t.Key, true)).Concat(deleted.Select(k => (k, false))))
+        {
+            if (key.Object.Type != RbacModel.Role || key.Relation != RbacModel.Assignee || !Guid.TryParse(key.Subject.Id, out var subjectId))
+            {
+                continue;
+            }
+
+            var role = key.Object.Id;
+            Contracts.IntegrationEvent? change = (key.Subject.Type, key.Subject.Relation, assigned) switch
+            {
+                (RbacModel.User, null or "", true) => new Contracts.Authorization.UserRoleAssigned(subjectId, role),
+                (RbacModel.User, null or "", false) => new Contracts.Authorization.UserRoleRemoved(subjectId, role),
+                (RbacModel.Group, RbacModel.Member, true) => new Contracts.Authorization.GroupRoleAssigned(subjectId, role),
+                (RbacModel.Group, RbacModel.Member, false) => new Contracts.Authorization.GroupRoleRemoved(subjectId, role),
+                _ => null,
+            };
+            if (change is not null)
+            {
+                db.AddEvent(change with { TenantId = tenantId });
+            }
+        }
     }
 
     /// <summary>Stored RBAC tuples of the tenant matching the filter (the admin views read the table, not the index).</summary>

@@ -1,5 +1,7 @@
 using System.Text.Json.Serialization;
 using LumoAuth.Authorization.Data;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
@@ -75,6 +77,7 @@ public static class RoleEndpoints
         var now = DateTimeOffset.UtcNow;
         var role = new Role { Id = Guid.NewGuid(), TenantId = tenant.TenantId, Slug = slug!, Name = request.Name!.Trim(), Description = request.Description, CreatedAt = now, UpdatedAt = now };
         db.Roles.Add(role);
+        db.AddEvent(new RoleCreated(role.Id, role.Slug, role.Name) { TenantId = tenant.TenantId });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -130,6 +133,7 @@ public static class RoleEndpoints
         role.Name = request.Name?.Trim() ?? role.Name;
         role.Description = request.Description ?? role.Description;
         role.UpdatedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new RoleUpdated(role.Id, role.Slug) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         if (request.Permissions is { } permissions)
         {
@@ -156,6 +160,7 @@ public static class RoleEndpoints
         await rbac.RemoveAllAsync(db, tenant.TenantId, null, new Engine.ObjectRef(RbacModel.Role, role.Slug), cancellationToken);
         await rbac.RemoveAllAsync(db, tenant.TenantId, RbacModel.Assignees(role.Slug), null, cancellationToken);
         db.Roles.Remove(role);
+        db.AddEvent(new RoleDeleted(role.Id, role.Slug) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { id = role.Id, slug = role.Slug }, "Role deleted"));
     }
