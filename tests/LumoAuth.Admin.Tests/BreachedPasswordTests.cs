@@ -1,17 +1,11 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using LumoAuth.Admin.Features.Users;
 using LumoAuth.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -35,11 +29,7 @@ public sealed class BreachedPasswordFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        _corpus = builder.Build();
-        _corpus.MapGet("/range/{prefix}", (string prefix, HttpContext context) =>
+        (_corpus, var address) = await LoopbackApp.StartAsync(app => app.MapGet("/range/{prefix}", (string prefix, HttpContext context) =>
         {
             Requests.Enqueue((context.Request.Path.Value!, context.Request.Headers["Add-Padding"] == "true"));
             if (Status != StatusCodes.Status200OK)
@@ -55,9 +45,7 @@ public sealed class BreachedPasswordFixture : IAsyncLifetime
             }
 
             return Results.Text(lines.Append("FFFFF0C5E3B0E1E2A6E7A1C1D1B4D9E8F01:2").ToString());
-        });
-        await _corpus.StartAsync();
-        var address = _corpus.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        }));
         Admin = new AdminFactory { ExtraSettings = new Dictionary<string, string?> { ["Passwords:BreachCheck:BaseUrl"] = address + "/" } };
         await Admin.InitializeAsync();
     }

@@ -1,12 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
+using LumoAuth.Testing;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -15,10 +10,8 @@ public sealed record ReceivedWebhook(IReadOnlyDictionary<string, string> Headers
 /// <summary>A real HTTP endpoint on 127.0.0.1 (Kestrel, random port) that records what it receives and answers as scripted.</summary>
 public sealed class WebhookReceiver : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    private WebApplication? _app;
     private int _calls;
-
-    private WebhookReceiver(WebApplication app) => _app = app;
 
     public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
 
@@ -29,12 +22,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public static async Task<WebhookReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
-        var receiver = new WebhookReceiver(app);
-        app.MapPost("/hook", async (HttpContext context) =>
+        var receiver = new WebhookReceiver();
+        (receiver._app, var baseUrl) = await LoopbackApp.StartAsync(app => app.MapPost("/hook", async (HttpContext context) =>
         {
             using var reader = new StreamReader(context.Request.Body);
             var body = await reader.ReadToEndAsync();
@@ -42,12 +31,16 @@ public sealed class WebhookReceiver : IAsyncDisposable
             receiver.Received.Enqueue(new ReceivedWebhook(
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, status));
             return Results.StatusCode(status);
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        receiver.Url = address.TrimEnd('/') + "/hook";
+        }));
+        receiver.Url = baseUrl + "/hook";
         return receiver;
     }
 
-    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+    }
 }

@@ -1,17 +1,11 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Net.Http;
 using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using LumoAuth.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace LumoAuth.Testing;
 
@@ -36,36 +30,33 @@ public sealed class HttpsSite : IAsyncDisposable
 
     public async Task StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.UseHttps(Certificate)));
-        _app = builder.Build();
-        _app.Run(async context =>
+        (_app, Origin) = await LoopbackApp.StartAsync(app =>
         {
-            var path = context.Request.Path.Value ?? "/";
-            _requests.AddOrUpdate(path, 1, (_, n) => n + 1);
-            if (!_answers.TryGetValue(path, out var answer))
+            app.Run(async context =>
             {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
-            }
+                var path = context.Request.Path.Value ?? "/";
+                _requests.AddOrUpdate(path, 1, (_, n) => n + 1);
+                if (!_answers.TryGetValue(path, out var answer))
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return;
+                }
 
-            context.Response.StatusCode = answer.Status;
-            context.Response.ContentType = answer.ContentType;
-            if (answer.CacheControl is not null)
-            {
-                context.Response.Headers.CacheControl = answer.CacheControl;
-            }
+                context.Response.StatusCode = answer.Status;
+                context.Response.ContentType = answer.ContentType;
+                if (answer.CacheControl is not null)
+                {
+                    context.Response.Headers.CacheControl = answer.CacheControl;
+                }
 
-            if (answer.Location is not null)
-            {
-                context.Response.Headers.Location = answer.Location;
-            }
+                if (answer.Location is not null)
+                {
+                    context.Response.Headers.Location = answer.Location;
+                }
 
-            await context.Response.WriteAsync(answer.Body);
-        });
-        await _app.StartAsync();
-        Origin = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single().Replace("localhost", "127.0.0.1", StringComparison.Ordinal);
+                await context.Response.WriteAsync(answer.Body);
+            });
+        }, Certificate);
     }
 
     /// <summary>Answers <paramref name="path"/> with <paramref name="answer"/> from now on; returns its absolute URL.</summary>

@@ -45,6 +45,40 @@ public sealed partial class LoginLockoutTests(TokenSuite suite) : IClassFixture<
         Assert.Equal(AuthenticationOutcomes.Locked, verdict.Outcome);
     }
 
+    [Fact]
+    public async Task AdaptiveAuth_RiskySignIn_IsRefusedOnThePage_AndTheBrowserKeepsItsDeviceId()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await LumoAuth.Testing.ApiAssert.OkAsync(await admin.PatchAsync($"{setup.Tenant.Api}/admin/settings",
+                System.Net.Http.Json.JsonContent.Create(new { adaptiveAuth = new { enabled = true } })));
+        }
+
+        using var browser = suite.Browser();
+        var login = $"/t/{setup.Tenant.Slug}/login";
+        string? device = null;
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            using var wrong = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, $"wrong-{attempt}");
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+            if (wrong.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.FirstOrDefault(c => c.StartsWith("lumo_device=", StringComparison.Ordinal)) is { } cookie)
+            {
+                Assert.Null(device);
+                device = cookie;
+                Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+                Assert.Contains($"path=/t/{setup.Tenant.Slug}/", cookie, StringComparison.OrdinalIgnoreCase);
+            }
+        }
+
+        // A new browser, a new network and two wrong passwords: blocked, with the right password too.
+        Assert.NotNull(device);
+        using var blocked = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
+        Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        Assert.StartsWith("Login blocked due to suspicious activity.", Alert(await blocked.Content.ReadAsStringAsync()), StringComparison.Ordinal);
+        Assert.False(blocked.Headers.TryGetValues("Set-Cookie", out var after) && after.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+    }
+
     private static string Alert(string html) => AlertElement().Match(html) is { Success: true } match ? WebUtility.HtmlDecode(match.Groups[1].Value) : string.Empty;
 
     [GeneratedRegex("<p class=\"error\" role=\"alert\">([^<]*)</p>")]

@@ -40,6 +40,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<RoleHolderLookup>();
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();
+        builder.Services.AddScoped<SignInRisk>();
         builder.Services.AddScoped<TotpFactors>();
         builder.Services.AddScoped<EmailCodes>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.

@@ -16,6 +16,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<ErasedSubject> ErasedSubjects => Set<ErasedSubject>();
 
+    public DbSet<SignInTrait> SignInTraits => Set<SignInTrait>();
+
     public DbSet<PasswordHistoryEntry> PasswordHistory => Set<PasswordHistoryEntry>();
 
     public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
@@ -223,6 +225,15 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(k => k.Name).HasMaxLength(200);
             e.Property(k => k.Prefix).HasMaxLength(20);
             e.HasQueryFilter(k => k.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<SignInTrait>(e =>
+        {
+            e.ToTable("sign_in_traits");
+            e.HasIndex(t => new { t.UserId, t.Kind, t.ValueHash }).IsUnique();
+            e.Property(t => t.Kind).HasMaxLength(20);
+            e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
         });
 
         modelBuilder.Entity<ErasedSubject>(e =>

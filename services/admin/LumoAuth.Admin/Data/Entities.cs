@@ -504,3 +504,22 @@ public sealed class ErasedSubject
 
     public DateTimeOffset ErasedAt { get; set; }
 }
+
+/// <summary>
+/// Something a user signed in from (<see cref="Kind"/>: a browser's device id, or a network), kept as a hash, for adaptive
+/// authentication to tell known from new. The newest few per kind are kept.
+/// </summary>
+public sealed class SignInTrait
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public string Kind { get; set; } = string.Empty;
+
+    public byte[] ValueHash { get; set; } = [];
+
+    public DateTimeOffset LastSeenAt { get; set; }
+}

@@ -24,6 +24,12 @@ public sealed record AuthenticateRequest(Guid TenantId, string Email, string Pas
     /// <see cref="AuthenticateResponse.MfaOtherMethod"/>); null takes the authenticator app first.
     /// </summary>
     public string? MfaMethod { get; init; }
+
+    /// <summary>
+    /// The browser's device id: a random value the hosted pages keep in a long-lived cookie. A device the user signed in
+    /// from before lowers the sign-in's risk where the tenant uses adaptive authentication.
+    /// </summary>
+    public string? DeviceId { get; init; }
 }
 
 /// <summary><see cref="Outcome"/> is one of <see cref="AuthenticationOutcomes"/>; user fields are set on success only.</summary>
@@ -102,6 +108,9 @@ public static class AuthenticationOutcomes
     /// <summary>The tenant requires a second factor, the user has none and their grace period is over: enrol first.</summary>
     public const string MfaEnrollmentRequired = "mfa_enrollment_required";
     public const string EmailNotVerified = "email_not_verified";
+
+    /// <summary>Adaptive authentication judged the sign-in too risky and refused it (the user and the administrators are told).</summary>
+    public const string RiskBlocked = "risk_blocked";
 }
 
 /// <summary><c>GET /internal/v1/users/{userId}</c> with <c>?tenantId=</c> (admin): claims for ID tokens and userinfo.</summary>

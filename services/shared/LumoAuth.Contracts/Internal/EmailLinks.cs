@@ -43,7 +43,11 @@ public sealed record RequestMagicLink(Guid TenantId, string? Email, string? Retu
 /// <c>POST /internal/v1/users/magic-link/complete</c> (admin): signs in with a link's token — and the user's TOTP code when
 /// they have one (<c>mfa_required</c> first, the link stays usable). The link is used up only by a successful sign-in.
 /// </summary>
-public sealed record CompleteMagicLink(Guid TenantId, string? Token, string? TotpCode, string? IpAddress);
+public sealed record CompleteMagicLink(Guid TenantId, string? Token, string? TotpCode, string? IpAddress)
+{
+    /// <summary>The browser's device id, as on <see cref="AuthenticateRequest.DeviceId"/>.</summary>
+    public string? DeviceId { get; init; }
+}
 
 /// <summary>The verdict of a sign-in link, as for a password (<see cref="AuthenticateResponse"/>), and where to continue.</summary>
 public sealed record MagicLinkSignIn(AuthenticateResponse Verdict, string? ReturnUrl);

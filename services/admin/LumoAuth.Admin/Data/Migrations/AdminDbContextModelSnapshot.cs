@@ -554,6 +554,38 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.ToTable("password_reset_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("LumoAuth.Admin.Data.SignInTrait", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<DateTimeOffset>("LastSeenAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<byte[]>("ValueHash")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "Kind", "ValueHash")
+                        .IsUnique();
+
+                    b.ToTable("sign_in_traits", (string)null);
+                });
+
             modelBuilder.Entity("LumoAuth.Admin.Data.Tenant", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1047,6 +1079,15 @@ namespace LumoAuth.Admin.Data.Migrations
                 });
 
             modelBuilder.Entity("LumoAuth.Admin.Data.PasswordResetToken", b =>
+                {
+                    b.HasOne("LumoAuth.Admin.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LumoAuth.Admin.Data.SignInTrait", b =>
                 {
                     b.HasOne("LumoAuth.Admin.Data.User", null)
                         .WithMany()

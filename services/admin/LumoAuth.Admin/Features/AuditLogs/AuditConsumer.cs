@@ -121,7 +121,8 @@ public static class AuditMapping
     /// <summary>Categories of the docs (inventory §6.10) from the contract's bounded context.</summary>
     public static string CategoryOf(Type type) => type.Namespace?.Split('.').LastOrDefault() switch
     {
-        "Users" when type.Name.Contains("Login", StringComparison.Ordinal) || type.Name.Contains("Locked", StringComparison.Ordinal) => "authentication",
+        "Users" when type.Name.Contains("Login", StringComparison.Ordinal) || type.Name.Contains("Locked", StringComparison.Ordinal)
+                     || type.Name.StartsWith("AdaptiveAuth", StringComparison.Ordinal) => "authentication",
         "Users" or "Groups" => "user_management",
         "Authorization" => "authorization",
         "Clients" when type.Name.Contains("Token", StringComparison.Ordinal) => "token_management",

@@ -17,6 +17,9 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
 
     /// <summary>How long after an erasure late entries are still looked for; after that the erased id is forgotten.</summary>
     public static readonly TimeSpan ErasureFollowUp = TimeSpan.FromDays(1);
+
+    /// <summary>How much earlier than the erasure an event still in flight may have happened.</summary>
+    private static readonly TimeSpan InFlightSkew = TimeSpan.FromHours(1);
     private const int BatchSize = 5_000;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -83,7 +86,9 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
         var pending = await db.ErasedSubjects.IgnoreQueryFilters().Where(e => e.UserId != null).ToListAsync(cancellationToken);
         foreach (var erased in pending)
         {
-            await DataErasure.PseudonymiseAuditAsync(db, erased.TenantId, erased.UserId!.Value, null, erased.ErasedAs, cancellationToken);
+            // Events raised shortly before the erasure may be written after it, with their own (earlier) time.
+            await DataErasure.PseudonymiseAuditAsync(db, erased.TenantId, erased.UserId!.Value, null, erased.ErasedAs, cancellationToken,
+                since: erased.ErasedAt - InFlightSkew);
             if (now - erased.ErasedAt >= ErasureFollowUp)
             {
                 erased.UserId = null;

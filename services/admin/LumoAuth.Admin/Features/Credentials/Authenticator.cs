@@ -10,11 +10,12 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Credentials;
 
 /// <summary>
-/// Password login, with its second step (TOTP, a code by e-mail or a backup code), for the token service. Every path that ends in "invalid credentials" costs one
+/// Password login, with its second step (TOTP, a code by e-mail or a backup code) — asked for always, or where the tenant uses
+/// adaptive authentication only when <see cref="SignInRisk"/> finds the sign-in risky — for the token service. Every path that ends in "invalid credentials" costs one
 /// PBKDF2 verification, whether or not the user exists, so neither timing nor answer tells them apart.
 /// Failures count towards the tenant's lockout; a lock answers "locked" whatever the password.
 /// </summary>
-public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, TotpFactors totp, EmailCodes emailCodes)
+public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, TotpFactors totp, EmailCodes emailCodes, SignInRisk signInRisk)
 {
     private static readonly object DummyLock = new();
     private static string? _dummyHash;
@@ -60,9 +61,9 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
     /// success transaction; false (someone used it meanwhile) refuses the sign-in.
     /// </summary>
     public async Task<AuthenticateResponse> SignInWithLinkAsync(
-        Guid tenantId, User user, string? totpCode, string? ipAddress, Func<CancellationToken, Task<bool>> claim, CancellationToken cancellationToken)
+        CompleteMagicLink link, User user, Func<CancellationToken, Task<bool>> claim, CancellationToken cancellationToken)
     {
-        var request = new AuthenticateRequest(tenantId, user.Email, string.Empty, totpCode, ipAddress);
+        var request = new AuthenticateRequest(link.TenantId, user.Email, string.Empty, link.TotpCode, link.IpAddress) { DeviceId = link.DeviceId };
         if (user.LockedUntil > DateTimeOffset.UtcNow)
         {
             await PublishAsync(request, user, new UserLoginFailed(user.Id, "locked"), cancellationToken);
@@ -121,10 +122,26 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         var byEmail = emailUsable && (factor is null || request.MfaMethod == MfaFactorTypes.Email);
         var other = factor is not null && emailUsable ? (byEmail ? MfaFactorTypes.Totp : MfaFactorTypes.Email) : null;
         var secondStep = factor is not null || byEmail;
+
+        // Adaptive authentication: a risky sign-in is refused; otherwise the second step is asked for only at medium risk —
+        // by a mailed code for a user with no factor of their own, where codes can reach them.
+        var risk = settings.AdaptiveAuth.Enabled && !twoFactorsAlready ? await signInRisk.AssessAsync(settings.AdaptiveAuth, user, request, cancellationToken) : null;
+        if (risk is { Level: RiskLevels.High })
+        {
+            await PublishAsync(request, user, new AdaptiveAuthHighRisk(user.Id, risk.Score, risk.Signals), cancellationToken);
+            return Failure(AuthenticationOutcomes.RiskBlocked);
+        }
+
+        var ask = secondStep && risk is not { Level: RiskLevels.Low };
+        if (risk is { Level: RiskLevels.Medium } && !secondStep && !addressProven && emailCodes.CanReach(settings, user))
+        {
+            (byEmail, ask) = (true, true);
+        }
+
         // A browser the user trusted after an earlier second step ("remember device") is not asked again; the sign-in
         // itself is still one factor (amr pwd), so tokens do not claim more than this sign-in proved.
-        var trustedDevice = secondStep && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
-        if (secondStep && !trustedDevice)
+        var trustedDevice = ask && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
+        if (ask && !trustedDevice)
         {
             var step = byEmail ? MfaFactorTypes.Email : MfaFactorTypes.Totp;
             var hint = byEmail ? EmailCodes.Hint(user.Email) : null;
@@ -133,6 +150,11 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
                 if (byEmail)
                 {
                     await emailCodes.SendAsync(user, cancellationToken);
+                }
+
+                if (risk is not null)
+                {
+                    await PublishAsync(request, user, new AdaptiveAuthMediumRisk(user.Id, risk.Score, risk.Signals, step), cancellationToken);
                 }
 
                 return Failure(AuthenticationOutcomes.MfaRequired) with { MfaMethod = step, MfaEmailHint = hint, MfaOtherMethod = other };
@@ -196,6 +218,16 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
             db.AddEvent(new UserUpdated(user.Id, ["emailVerified"]) { TenantId = user.TenantId });
         }
 
+        // The assessment of a sign-in that asked for no second step (one that did was recorded when it asked).
+        if (risk is not null && !(ask && !trustedDevice))
+        {
+            await PublishAsync(request, user, risk.Level == RiskLevels.Low
+                ? new AdaptiveAuthLowRisk(user.Id, risk.Score, risk.Signals)
+                : new AdaptiveAuthMediumRisk(user.Id, risk.Score, risk.Signals, trustedDevice ? "trusted_device" : "none_available"), cancellationToken);
+        }
+
+        // Where this browser and network are known from, for adaptive authentication (kept even while the tenant does not use it).
+        await signInRisk.RememberAsync(user, request, now, cancellationToken);
         await PublishAsync(request, user, new UserLoginSucceeded(user.Id, methods), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods)

@@ -84,7 +84,7 @@ public static class MagicLinks
         }
 
         // Used up only by the sign-in itself, and only once even when clicked twice at the same moment.
-        var verdict = await authenticator.SignInWithLinkAsync(request.TenantId, user, request.TotpCode, request.IpAddress,
+        var verdict = await authenticator.SignInWithLinkAsync(request, user,
             async ct => await db.MagicLinkTokens.Where(t => t.Id == link.Id && t.UsedAt == null).ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), ct) == 1,
             cancellationToken);
         return TypedResults.Ok(new MagicLinkSignIn(verdict, verdict.Outcome == AuthenticationOutcomes.Success ? link.ReturnUrl : null));

@@ -1,5 +1,6 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Contracts.Webhooks;
 using MassTransit;
@@ -177,15 +178,36 @@ public sealed class AccountNoticeEmailConsumer(SmtpMailer mailer, UserEmailSende
 }
 
 /// <summary>
-/// Tells the tenant's administrators (<c>isAdmin</c>, active, not blocked) that a webhook was switched off; one notice per
-/// administrator and event (each has its own inbox key, so a retry after a failed send mails only those still waiting).
+/// Notices about the tenant rather than one account, to several people: one notice per recipient and event (each has its
+/// own inbox key, so a retry after a failed send mails only those still waiting).
 /// </summary>
-public sealed class WebhookDisabledEmailConsumer(SmtpMailer mailer, UserEmailSender sender, AdminDbContext db, ILogger<WebhookDisabledEmailConsumer> logger)
-    : IConsumer<WebhookDisabled>
+public sealed class TenantNoticeEmailConsumer(SmtpMailer mailer, UserEmailSender sender, AdminDbContext db, ILogger<TenantNoticeEmailConsumer> logger)
+    : IConsumer<WebhookDisabled>, IConsumer<AdaptiveAuthHighRisk>
 {
-    public async Task Consume(ConsumeContext<WebhookDisabled> context)
+    /// <summary>A webhook was switched off: its tenant's administrators are told.</summary>
+    public Task Consume(ConsumeContext<WebhookDisabled> context) =>
+        SendAsync(context, context.Message, EmailKinds.WebhookDisabled, context.Message.WebhookId, [],
+            (tenant, user) => EmailTemplates.WebhookDisabled(tenant, user.Email, user.Name, context.Message.Url, context.Message.ConsecutiveFailures, context.Message.OccurredAt));
+
+    /// <summary>A sign-in was refused as too risky: the account's owner and the tenant's administrators are told.</summary>
+    public async Task Consume(ConsumeContext<AdaptiveAuthHighRisk> context)
     {
         var message = context.Message;
+        var account = await db.Users.IgnoreQueryFilters().AsNoTracking().Where(u => u.Id == message.UserId && u.TenantId == message.TenantId)
+            .Select(u => u.Email).FirstOrDefaultAsync(context.CancellationToken);
+        if (account is null)
+        {
+            return;
+        }
+
+        await SendAsync(context, message, EmailKinds.LoginBlocked, message.UserId, [message.UserId],
+            (tenant, user) => EmailTemplates.LoginBlocked(tenant, user.Email, user.Name, account, user.Id == message.UserId, message.IpAddress,
+                message.RiskScore, message.Signals, message.OccurredAt));
+    }
+
+    private async Task SendAsync(
+        ConsumeContext context, IntegrationEvent message, string kind, Guid about, IReadOnlyList<Guid> recipients, Func<EmailTenant, User, OutgoingEmail> render)
+    {
         if (message.TenantId is not { } tenantId || context.MessageId is not { } messageId)
         {
             return;
@@ -193,18 +215,16 @@ public sealed class WebhookDisabledEmailConsumer(SmtpMailer mailer, UserEmailSen
 
         if (!mailer.IsEnabled)
         {
-            EmailLog.DeliveryDisabled(logger, "webhook disabled", message.WebhookId);
+            EmailLog.DeliveryDisabled(logger, kind, about);
             return;
         }
 
         var administrators = await db.Users.IgnoreQueryFilters().AsNoTracking()
             .Where(u => u.TenantId == tenantId && u.IsAdmin && u.IsActive && !u.Blocked && u.SoftDeletedAt == null)
             .Select(u => u.Id).ToListAsync(context.CancellationToken);
-        foreach (var userId in administrators)
+        foreach (var userId in recipients.Concat(administrators).Distinct())
         {
-            await sender.SendNoticeAsync(EmailKinds.WebhookDisabled, tenantId, userId, InboxKey(messageId, userId),
-                (tenant, user) => EmailTemplates.WebhookDisabled(tenant, user.Email, user.Name, message.Url, message.ConsecutiveFailures, message.OccurredAt),
-                context.CancellationToken);
+            await sender.SendNoticeAsync(kind, tenantId, userId, InboxKey(messageId, userId), render, context.CancellationToken);
         }
     }
 
@@ -251,6 +271,6 @@ public static class EmailRegistration
         bus.AddConsumer<InvitationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<EmailVerificationEmailConsumer>().Endpoint(e => e.Name = queue);
         bus.AddConsumer<AccountNoticeEmailConsumer>().Endpoint(e => e.Name = queue);
-        bus.AddConsumer<WebhookDisabledEmailConsumer>().Endpoint(e => e.Name = queue);
+        bus.AddConsumer<TenantNoticeEmailConsumer>().Endpoint(e => e.Name = queue);
     }
 }

@@ -156,6 +156,31 @@ public static class EmailTemplates
         return Notice(EmailKinds.WebhookDisabled, tenant, toAddress, toName, subject, body);
     }
 
+    /// <param name="account">The address of the account whose sign-in was refused.</param>
+    /// <param name="toTheOwner">Whether this mail goes to that account's owner (else to an administrator).</param>
+    public static OutgoingEmail LoginBlocked(
+        EmailTenant tenant, string toAddress, string? toName, string account, bool toTheOwner, string? ipAddress, int riskScore,
+        IReadOnlyList<string> signals, DateTimeOffset at)
+    {
+        var where = ipAddress is null ? string.Empty : $" from {ipAddress}";
+        var subject = toTheOwner ? $"A sign-in to your {tenant.DisplayName} account was blocked" : $"A suspicious sign-in to {account} was blocked";
+        string[] body = toTheOwner
+            ?
+            [
+                $"Hello {toName ?? toAddress},",
+                $"Someone with your password tried to sign in to your {tenant.DisplayName} account ({account}){where} at {Format(at)}, and we blocked it as suspicious.",
+                "If it was you, sign in from a device you have used before, or ask your administrator for help.",
+                "If it was not you, someone knows your password: change it now.",
+            ]
+            :
+            [
+                $"Hello {toName ?? toAddress},",
+                $"A sign-in to {account}{where} at {Format(at)} was blocked as suspicious (risk {riskScore} of 100: {string.Join(", ", signals)}).",
+                "The account's owner was told as well. The tenant's audit log has the details (adaptive_auth_high_risk).",
+            ];
+        return Notice(EmailKinds.LoginBlocked, tenant, toAddress, toName, subject, body);
+    }
+
     /// <summary>A mail that informs and has no link to act on.</summary>
     private static OutgoingEmail Notice(string kind, EmailTenant tenant, string toAddress, string? toName, string subject, string[] paragraphs)
     {

@@ -19,6 +19,7 @@ public static class EmailKinds
     public const string MagicLink = "magic_link";
     public const string MfaCode = "mfa_code";
     public const string WebhookDisabled = "webhook_disabled";
+    public const string LoginBlocked = "login_blocked";
 }
 
 /// <summary>

@@ -52,11 +52,14 @@ public static class DataErasure
 
     /// <summary>
     /// Replaces <paramref name="userId"/> by <paramref name="erasedAs"/> in the tenant's audit entries (actor, target, actor
-    /// chain, details); on entries the user made, clears their address, client address and browser; strikes
-    /// <paramref name="email"/> (when known) out of every entry's details.
+    /// chain, details) — those from <paramref name="since"/> on, when given; on entries the user made, clears their address,
+    /// client address and browser; strikes <paramref name="email"/> (when known) out of every entry's details.
     /// </summary>
-    public static Task<int> PseudonymiseAuditAsync(AdminDbContext db, Guid tenantId, Guid userId, string? email, string erasedAs, CancellationToken cancellationToken)
+    public static Task<int> PseudonymiseAuditAsync(
+        AdminDbContext db, Guid tenantId, Guid userId, string? email, string erasedAs, CancellationToken cancellationToken, DateTimeOffset? since = null)
     {
+        // Every entry of the tenant is read once at the erasure; the follow-ups read only what came after it (the time index).
+        var from = since ?? DateTimeOffset.UnixEpoch;
         var id = userId.ToString();
         var idPattern = "%" + id + "%";
         // Case-insensitive, every other character literal: PostgreSQL's regular expressions take "\" + symbol as the symbol.
@@ -72,7 +75,7 @@ public static class DataErasure
                 "TargetId" = CASE WHEN "TargetId" = {id} THEN {erasedAs} ELSE "TargetId" END,
                 "ActorChain" = CAST(replace(CAST("ActorChain" AS text), {id}, {erasedAs}) AS jsonb),
                 "Metadata" = CAST(regexp_replace(replace(CAST("Metadata" AS text), {id}, {erasedAs}), {emailRegex}, {StruckOut}, 'gi') AS jsonb)
-            WHERE "TenantId" = {tenantId} AND ("ActorId" = {id} OR "TargetId" = {id} OR lower("ActorEmail") = lower({email})
+            WHERE "TenantId" = {tenantId} AND "Timestamp" >= {from} AND ("ActorId" = {id} OR "TargetId" = {id} OR lower("ActorEmail") = lower({email})
                 OR CAST("Metadata" AS text) LIKE {idPattern} OR CAST("Metadata" AS text) ILIKE {emailPattern}
                 OR CAST("ActorChain" AS text) LIKE {idPattern})
             """, cancellationToken);

@@ -173,11 +173,20 @@ public static partial class SettingsEndpoints
                     reader.Bool("dynamicRegistrationEnabled", v => settings.ClientRegistration.DynamicRegistrationEnabled = v);
                     reader.Bool("clientIdMetadataDocumentsEnabled", v => settings.ClientRegistration.ClientIdMetadataDocumentsEnabled = v);
                     break;
+                case "adaptiveAuth":
+                    var a = settings.AdaptiveAuth;
+                    reader.Bool("enabled", v => a.Enabled = v);
+                    reader.Int("lowRiskThreshold", 0, 100, v => a.LowRiskThreshold = v);
+                    reader.Int("highRiskThreshold", 0, 100, v => a.HighRiskThreshold = v);
+                    reader.TextList("trustedIpRanges", 100,
+                        v => System.Net.IPNetwork.TryParse(v, out _) ? null : $"'{v}' is not a network in CIDR notation (e.g. 203.0.113.0/24)",
+                        v => a.TrustedIpRanges = v);
+                    break;
                 case "auditPolicy":
                     reader.Int("retentionDays", 1, 3_650, v => settings.AuditPolicy.RetentionDays = v);
                     break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration, auditPolicy)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy)");
                     continue;
             }
 
@@ -186,6 +195,8 @@ public static partial class SettingsEndpoints
         }
 
         validation.Check(settings.SessionPolicy.IdleTimeout <= settings.SessionPolicy.MaxAge, "sessionPolicy.idleTimeout", "must not exceed sessionPolicy.maxAge");
+        validation.Check(settings.AdaptiveAuth.LowRiskThreshold < settings.AdaptiveAuth.HighRiskThreshold, "adaptiveAuth.lowRiskThreshold",
+            "must be below adaptiveAuth.highRiskThreshold");
         return validation.IsValid ? (sections, null) : (sections, validation.ToResult());
     }
 
@@ -296,7 +307,11 @@ public static partial class SettingsEndpoints
             }
         }
 
-        public void StringList(string name, IReadOnlyCollection<string> allowed, Action<List<string>> set)
+        public void StringList(string name, string[] allowed, Action<List<string>> set) =>
+            TextList(name, allowed.Length, v => allowed.Contains(v) ? null : $"must contain only {string.Join(", ", allowed)}", set);
+
+        /// <summary>An array of at most <paramref name="maxItems"/> distinct strings, each passing <paramref name="check"/> (null: fine).</summary>
+        public void TextList(string name, int maxItems, Func<string, string?> check, Action<List<string>> set)
         {
             if (Take(name) is not { } node)
             {
@@ -310,10 +325,10 @@ public static partial class SettingsEndpoints
             }
 
             var values = array.Select(i => i!.GetValue<string>()).Distinct().ToList();
-            var unknown = values.Where(v => !allowed.Contains(v)).ToList();
-            if (unknown.Count > 0)
+            var problem = values.Count > maxItems ? $"must have at most {maxItems} items" : values.Select(check).FirstOrDefault(p => p is not null);
+            if (problem is not null)
             {
-                validation.Add(Path(name), $"must contain only {string.Join(", ", allowed)}");
+                validation.Add(Path(name), problem);
             }
             else
             {

@@ -24,6 +24,8 @@ public sealed class TenantSettings
 
     public AuditPolicy AuditPolicy { get; set; } = new();
 
+    public AdaptiveAuthPolicy AdaptiveAuth { get; set; } = new();
+
     public static TenantSettings Parse(string json) =>
         JsonSerializer.Deserialize<TenantSettings>(json, SettingsJson.Options) ?? new TenantSettings();
 
@@ -182,6 +184,22 @@ public sealed class ClientRegistrationPolicy
     /// way for a client to introduce itself). Off by default for the same reason as dynamic registration.
     /// </summary>
     public bool ClientIdMetadataDocumentsEnabled { get; set; }
+}
+
+/// <summary>
+/// Risk-based sign-in (the docs' adaptive MFA): each password or link sign-in gets a score from 0 to 100; up to
+/// <see cref="LowRiskThreshold"/> it needs no second step, up to <see cref="HighRiskThreshold"/> it does, above it is refused.
+/// </summary>
+public sealed class AdaptiveAuthPolicy
+{
+    public bool Enabled { get; set; }
+
+    public int LowRiskThreshold { get; set; } = 30;
+
+    public int HighRiskThreshold { get; set; } = 70;
+
+    /// <summary>Networks (CIDR, e.g. <c>203.0.113.0/24</c>) whose sign-ins are low risk whatever else is seen.</summary>
+    public List<string> TrustedIpRanges { get; set; } = [];
 }
 
 public sealed class AuditPolicy

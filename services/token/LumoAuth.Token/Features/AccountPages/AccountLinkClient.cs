@@ -66,13 +66,13 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
         PostAsync("profile update", SelfProfileUpdate.Route(userId, tenantId), update, cancellationToken, HttpMethod.Patch);
 
     /// <summary>Admin's verdict on a sign-in link (as on a password), or null when admin cannot be reached.</summary>
-    public async Task<MagicLinkSignIn?> SignInWithLinkAsync(Guid tenantId, string token, string? totpCode, string? ipAddress, CancellationToken cancellationToken)
+    public async Task<MagicLinkSignIn?> SignInWithLinkAsync(Guid tenantId, string token, string? totpCode, string? ipAddress, string? deviceId, CancellationToken cancellationToken)
     {
         const string call = "sign-in link";
         try
         {
             var client = httpClientFactory.CreateClient(InternalClients.Admin);
-            using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenantId, token, totpCode, ipAddress), cancellationToken);
+            using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenantId, token, totpCode, ipAddress) { DeviceId = deviceId }, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
                 LogAdminStatus(logger, call, (int)response.StatusCode);

@@ -128,6 +128,7 @@ public static class LoginEndpoints
             new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, address)
             {
                 TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true, MfaMethod = pending?.Method,
+                DeviceId = DeviceCookie.GetOrIssue(http, services.Tenant.Slug),
             },
             http.RequestAborted);
         if (verdict?.Outcome is AuthenticationOutcomes.InvalidCredentials or AuthenticationOutcomes.MfaInvalid or AuthenticationOutcomes.Locked)
@@ -178,6 +179,11 @@ public static class LoginEndpoints
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict,
                     verdict.MfaMethod == "email" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
                     passkeys: settings?.PasskeysEnabled != false, rememberDays);
+            case AuthenticationOutcomes.RiskBlocked:
+                // Only someone who knows the password gets here; the user has been mailed about it.
+                return PasswordForm(http, services, returnUrl, email,
+                    "Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator.",
+                    StatusCodes.Status403Forbidden, settings);
             case AuthenticationOutcomes.EmailNotVerified:
                 // Only someone who knows the password gets here, so saying why does not reveal the account.
                 return PasswordForm(http, services, returnUrl, email,

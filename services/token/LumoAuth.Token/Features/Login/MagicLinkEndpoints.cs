@@ -95,7 +95,8 @@ public static class MagicLinkEndpoints
 
         var totp = form["totp"].ToString().Trim() is { Length: > 0 } code ? code : null;
 
-        var signIn = await services.Links.SignInWithLinkAsync(services.Tenant.TenantId, token, totp, http.Connection.RemoteIpAddress?.ToString(), http.RequestAborted);
+        var signIn = await services.Links.SignInWithLinkAsync(services.Tenant.TenantId, token, totp, http.Connection.RemoteIpAddress?.ToString(),
+            DeviceCookie.GetOrIssue(http, services.Tenant.Slug), http.RequestAborted);
         var verdict = signIn?.Verdict;
         switch (verdict?.Outcome)
         {
@@ -113,6 +114,10 @@ public static class MagicLinkEndpoints
                 return Confirm(http, services, token, needsCode: true, "That code is not valid. Try the current one.");
             case AuthenticationOutcomes.Locked:
                 return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and ask for a new link.", StatusCodes.Status403Forbidden);
+            case AuthenticationOutcomes.RiskBlocked:
+                return HostedPage.Error(http, "access_denied",
+                    "Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator.",
+                    StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.MfaEnrollmentRequired:
                 // Enrolment happens on the password sign-in, which shows the secret; the link stays unused.
                 return HostedPage.Error(http, "access_denied",

@@ -1,0 +1,35 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+using LumoAuth.ServiceDefaults;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// A random id for this browser at this tenant (cookie <c>lumo_device</c>, the tenant's path, HttpOnly, 400 days), sent with
+/// each sign-in so adaptive authentication can tell a browser the user signed in from before. It names a browser, not a
+/// person, and admin keeps only its hash.
+/// </summary>
+public static class DeviceCookie
+{
+    public const string Name = "lumo_device";
+    private static readonly TimeSpan Lifetime = TimeSpan.FromDays(400);
+
+    public static string GetOrIssue(HttpContext http, string tenantSlug)
+    {
+        if (http.Request.Cookies[Name] is { Length: 32 } existing && Base64Url.IsValid(existing))
+        {
+            return existing;
+        }
+
+        var id = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(24));
+        var publicHttps = http.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value.PublicBaseUrl
+            .StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        http.Response.Cookies.Append(Name, id, new CookieOptions
+        {
+            Path = $"/t/{tenantSlug}/", HttpOnly = true, Secure = publicHttps || http.Request.IsHttps, SameSite = SameSiteMode.Lax,
+            MaxAge = Lifetime, IsEssential = true,
+        });
+        return id;
+    }
+}

@@ -1,0 +1,133 @@
+using System.Net.Http.Json;
+using LumoAuth.Admin.Features.Email;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Testing;
+using OtpNet;
+
+namespace LumoAuth.Admin.Tests;
+
+/// <summary>Risk-based sign-in (<c>adaptiveAuth</c>): known browsers and networks pass, new ones are challenged, risky ones refused.</summary>
+public sealed class AdaptiveAuthTests(EmailAdminFixture fixture) : IClassFixture<EmailAdminFixture>
+{
+    private const string Password = "correct horse battery 1";
+    private const string Laptop = "laptop-device-id-0000000000000001";
+    private const string Office = "198.51.100.20";
+
+    private AdminFactory Factory => fixture.Admin;
+
+    private async Task<AuthenticateResponse> SignInAsync(TestTenant tenant, string email, string password, string device, string address, string? code = null)
+    {
+        using var client = Factory.Internal();
+        using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate,
+            new AuthenticateRequest(tenant.Id, email, password, code, address) { DeviceId = device, OfferMfaEnrolment = true });
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<AuthenticateResponse>())!;
+    }
+
+    private async Task<(TestTenant Tenant, HttpClient Admin)> TenantAsync(object adaptiveAuth)
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { adaptiveAuth }));
+        return (tenant, admin);
+    }
+
+    private static async Task<System.Text.Json.Nodes.JsonObject> AuditedAsync(HttpClient admin, TestTenant tenant, string action, Guid userId) =>
+        await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action={action}&targetId={userId}")))["data"]!.AsArray()
+                .FirstOrDefault()?.AsObject());
+
+    [Fact]
+    public async Task KnownBrowserAndNetwork_SkipTheApp_ANewBrowserIsAskedForItsCode()
+    {
+        var (tenant, admin) = await TenantAsync(new { enabled = true });
+        using var _ = admin;
+        var id = await Factory.CreateUserAsync(tenant, "adaptive@example.com", Password);
+        var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        var totp = new Totp(Base32Encoding.ToBytes(secret));
+        var step = DateTime.UtcNow;
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{id}/mfa/totp/confirm", new { code = totp.ComputeTotp(step) }));
+
+        // First sign-in: the browser and the network are new (score 60, medium): the app's code is asked for.
+        var first = await SignInAsync(tenant, "adaptive@example.com", Password, Laptop, Office);
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, first.Outcome);
+        var passed = await SignInAsync(tenant, "adaptive@example.com", Password, Laptop, Office, totp.ComputeTotp(step.AddSeconds(30)));
+        Assert.Equal(AuthenticationOutcomes.Success, passed.Outcome);
+        var medium = await AuditedAsync(admin, tenant, "adaptive_auth_medium_risk", id);
+        Assert.Equal(60, medium["metadata"]!["riskScore"]!.GetValue<int>());
+        Assert.Equal("authentication", medium["category"]!.GetValue<string>());
+
+        // Same browser, same /24: low risk, no second step (one factor, said so in amr).
+        var known = await SignInAsync(tenant, "adaptive@example.com", Password, Laptop, "198.51.100.77");
+        Assert.Equal(AuthenticationOutcomes.Success, known.Outcome);
+        Assert.Equal(["pwd"], known.AuthenticationMethods);
+        Assert.Equal(0, (await AuditedAsync(admin, tenant, "adaptive_auth_low_risk", id))["metadata"]!["riskScore"]!.GetValue<int>());
+
+        // Another browser from the known network: 35, medium again.
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await SignInAsync(tenant, "adaptive@example.com", Password, "phone-device-id-000000000000000002", Office)).Outcome);
+    }
+
+    [Fact]
+    public async Task WrongPasswordsThenANewBrowserAndNetwork_AreBlocked_AndTheOwnerAndAdministratorsAreMailed()
+    {
+        var (tenant, admin) = await TenantAsync(new { enabled = true });
+        using var _ = admin;
+        var id = await Factory.CreateUserAsync(tenant, "target@example.com", Password);
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await SignInAsync(tenant, "target@example.com", "guess 1", "x-device-id-0000000000000000003", "203.0.113.66")).Outcome);
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await SignInAsync(tenant, "target@example.com", "guess 2", "x-device-id-0000000000000000003", "203.0.113.66")).Outcome);
+
+        // 35 (browser) + 25 (network) + 20 (two failures) = 80 > 70: refused even with the right password.
+        var blocked = await SignInAsync(tenant, "target@example.com", Password, "x-device-id-0000000000000000003", "203.0.113.66");
+        Assert.Equal(AuthenticationOutcomes.RiskBlocked, blocked.Outcome);
+        Assert.Null(blocked.UserId);
+        var entry = await AuditedAsync(admin, tenant, "adaptive_auth_high_risk", id);
+        Assert.Equal("failure", entry["outcome"]!.GetValue<string>());
+        Assert.Equal(["new_device", "new_network", "failed_attempts"], entry["metadata"]!["signals"]!.AsArray().Select(s => s!.GetValue<string>()));
+
+        var toOwner = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var mails = fixture.Smtp.To("target@example.com", EmailKinds.LoginBlocked);
+            return mails.Count > 0 ? mails[0] : null;
+        }, TimeSpan.FromSeconds(40));
+        Assert.Contains("203.0.113.66", toOwner.Text, StringComparison.Ordinal);
+        Assert.Contains("change it now", toOwner.Text, StringComparison.Ordinal);
+        var toAdministrator = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var mails = fixture.Smtp.To($"admin@{tenant.Slug}.example.com", EmailKinds.LoginBlocked);
+            return mails.Count > 0 ? mails[0] : null;
+        }, TimeSpan.FromSeconds(40));
+        Assert.Contains("target@example.com", toAdministrator.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TrustedRange_IsLowRisk_AndAUserWithoutFactorsIsLetThroughAtMediumRisk()
+    {
+        var (tenant, admin) = await TenantAsync(new { enabled = true, trustedIpRanges = new[] { "192.0.2.0/24", "2001:db8::/32" } });
+        using var _ = admin;
+        var id = await Factory.CreateUserAsync(tenant, "plain@example.com", Password);
+
+        var trusted = await SignInAsync(tenant, "plain@example.com", Password, "t-device-id-0000000000000000004", "192.0.2.10");
+        Assert.Equal(AuthenticationOutcomes.Success, trusted.Outcome);
+        var low = await AuditedAsync(admin, tenant, "adaptive_auth_low_risk", id);
+        Assert.Equal(["trusted_ip"], low["metadata"]!["signals"]!.AsArray().Select(s => s!.GetValue<string>()));
+
+        // No factor and no mailed codes allowed: nothing can be asked, so the sign-in goes ahead, recorded as such.
+        var untrusted = await SignInAsync(tenant, "plain@example.com", Password, "u-device-id-0000000000000000005", "203.0.113.200");
+        Assert.Equal(AuthenticationOutcomes.Success, untrusted.Outcome);
+        Assert.Equal("none_available", (await AuditedAsync(admin, tenant, "adaptive_auth_medium_risk", id))["metadata"]!["challenge"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Settings_AreChecked()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { adaptiveAuth = new { trustedIpRanges = new[] { "not a network" } } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { adaptiveAuth = new { lowRiskThreshold = 80, highRiskThreshold = 60 } }), 400, "validation_error");
+        var settings = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["adaptiveAuth"]!;
+        Assert.False(settings["enabled"]!.GetValue<bool>());
+        Assert.Equal((30, 70), (settings["lowRiskThreshold"]!.GetValue<int>(), settings["highRiskThreshold"]!.GetValue<int>()));
+    }
+}

@@ -1,0 +1,36 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace LumoAuth.Testing;
+
+/// <summary>The small real web servers tests stand up for a third party (a webhook receiver, a breach list, a web site).</summary>
+public static class LoopbackApp
+{
+    /// <summary>
+    /// A quiet Kestrel app on 127.0.0.1 at a free port — HTTPS with <paramref name="certificate"/> when given — with the routes
+    /// <paramref name="map"/> adds, started; returns it and its base URL (<c>http[s]://127.0.0.1:port</c>, no trailing slash).
+    /// </summary>
+    public static async Task<(WebApplication App, string BaseUrl)> StartAsync(Action<WebApplication> map, X509Certificate2? certificate = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        return (app, address.Replace("localhost", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/'));
+    }
+}
