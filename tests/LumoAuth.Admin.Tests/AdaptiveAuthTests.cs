@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using LumoAuth.Admin.Features.Email;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using OtpNet;
 
 namespace LumoAuth.Admin.Tests;
@@ -129,5 +130,90 @@ public sealed class AdaptiveAuthTests(EmailAdminFixture fixture) : IClassFixture
         var settings = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["adaptiveAuth"]!;
         Assert.False(settings["enabled"]!.GetValue<bool>());
         Assert.Equal((30, 70), (settings["lowRiskThreshold"]!.GetValue<int>(), settings["highRiskThreshold"]!.GetValue<int>()));
+    }
+}
+
+/// <summary>An admin with a GeoIP table of two cities (MaxMind's "Blocks" CSV shape) and mail to a local receiver.</summary>
+public sealed class GeoIpAdminFixture : IAsyncLifetime
+{
+    public const string NewYork = "198.51.100.10";
+    public const string London = "203.0.113.10";
+
+    private readonly string _blocks = Path.Combine(Path.GetTempPath(), $"lumoauth-geoip-{Guid.NewGuid():N}.csv");
+
+    public GeoIpAdminFixture()
+    {
+        File.WriteAllText(_blocks, string.Join('\n',
+            "network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,is_anonymous_proxy,is_satellite_provider,postal_code,latitude,longitude,accuracy_radius",
+            "198.51.100.0/24,5128581,6252001,,0,0,10001,40.7128,-74.0060,20",
+            "203.0.113.0/24,2643743,2635167,,0,0,EC1A,51.5074,-0.1278,20",
+            "2001:db8:1::/48,2643743,2635167,,0,0,,51.5074,-0.1278,50"));
+        var settings = Smtp.AdminSettings();
+        settings["GeoIp:BlocksCsvPaths:0"] = _blocks;
+        Admin = new AdminFactory { ExtraSettings = settings };
+    }
+
+    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
+
+    public AdminFactory Admin { get; }
+
+    public Task InitializeAsync() => Admin.InitializeAsync();
+
+    public async Task DisposeAsync()
+    {
+        await Admin.DisposeAsync();
+        await Smtp.DisposeAsync();
+        File.Delete(_blocks);
+    }
+}
+
+public sealed class ImpossibleTravelTests(GeoIpAdminFixture fixture) : IClassFixture<GeoIpAdminFixture>
+{
+    private const string Password = "correct horse battery 1";
+    private const string Device = "travel-device-id-000000000000001";
+
+    [Fact]
+    public void GeoIpTable_LocatesIPv4AndIPv6_AndKnowsNothingElse()
+    {
+        var geo = fixture.Admin.Services.GetRequiredService<LumoAuth.Admin.Security.GeoIpDirectory>();
+        Assert.Equal(40.7128, geo.Locate("198.51.100.255")!.Value.Latitude);
+        Assert.Equal(51.5074, geo.Locate("2001:db8:1:ffff::1")!.Value.Latitude);
+        Assert.Null(geo.Locate("198.51.101.1"));
+        Assert.Null(geo.Locate("not an address"));
+        var km = LumoAuth.Admin.Security.GeoIpDirectory.DistanceKm(geo.Locate(GeoIpAdminFixture.NewYork)!.Value, geo.Locate(GeoIpAdminFixture.London)!.Value);
+        Assert.InRange(km, 5500, 5620);
+    }
+
+    [Fact]
+    public async Task ASignInFromLondonMinutesAfterNewYork_IsImpossibleTravel_AndRefused()
+    {
+        var tenant = await fixture.Admin.CreateTenantAsync();
+        using var admin = fixture.Admin.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { adaptiveAuth = new { enabled = true } }));
+        var id = await fixture.Admin.CreateUserAsync(tenant, "traveller@example.com", Password);
+
+        async Task<AuthenticateResponse> SignInAsync(string address)
+        {
+            using var client = fixture.Admin.Internal();
+            using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate,
+                new AuthenticateRequest(tenant.Id, "traveller@example.com", Password, null, address) { DeviceId = Device });
+            return (await response.Content.ReadFromJsonAsync<AuthenticateResponse>())!;
+        }
+
+        Assert.Equal(AuthenticationOutcomes.Success, (await SignInAsync(GeoIpAdminFixture.NewYork)).Outcome);
+        // The same browser, a new network 5,570 km away moments later: 25 + 50 = 75, over the high threshold.
+        Assert.Equal(AuthenticationOutcomes.RiskBlocked, (await SignInAsync(GeoIpAdminFixture.London)).Outcome);
+
+        var travel = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=adaptive_auth_impossible_travel&targetId={id}")))["data"]!
+                .AsArray().FirstOrDefault()?.AsObject());
+        Assert.InRange(travel["metadata"]!["distanceKm"]!.GetValue<int>(), 5500, 5620);
+        var blocked = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=adaptive_auth_high_risk&targetId={id}")))["data"]!
+                .AsArray().FirstOrDefault()?.AsObject());
+        Assert.Equal(["new_network", "impossible_travel"], blocked["metadata"]!["signals"]!.AsArray().Select(s => s!.GetValue<string>()));
+
+        // Back in New York: known browser and network, no travel from the last successful sign-in — low risk.
+        Assert.Equal(AuthenticationOutcomes.Success, (await SignInAsync(GeoIpAdminFixture.NewYork)).Outcome);
     }
 }

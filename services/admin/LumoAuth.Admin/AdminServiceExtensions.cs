@@ -41,6 +41,8 @@ public static class AdminServiceExtensions
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<SignInRisk>();
+        builder.Services.AddOptions<GeoIpOptions>().BindConfiguration(GeoIpOptions.SectionName);
+        builder.Services.AddSingleton<GeoIpDirectory>();
         builder.Services.AddScoped<TotpFactors>();
         builder.Services.AddScoped<EmailCodes>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.

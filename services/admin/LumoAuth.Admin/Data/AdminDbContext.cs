@@ -18,6 +18,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<SignInTrait> SignInTraits => Set<SignInTrait>();
 
+    public DbSet<SignInPlace> SignInPlaces => Set<SignInPlace>();
+
     public DbSet<PasswordHistoryEntry> PasswordHistory => Set<PasswordHistoryEntry>();
 
     public DbSet<PasswordResetToken> PasswordResetTokens => Set<PasswordResetToken>();
@@ -234,6 +236,14 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(t => t.Kind).HasMaxLength(20);
             e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+
+        modelBuilder.Entity<SignInPlace>(e =>
+        {
+            e.ToTable("sign_in_places");
+            e.HasKey(p => p.UserId);
+            e.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
         });
 
         modelBuilder.Entity<ErasedSubject>(e =>

@@ -523,3 +523,17 @@ public sealed class SignInTrait
 
     public DateTimeOffset LastSeenAt { get; set; }
 }
+
+/// <summary>Where and when a user last signed in successfully (from the GeoIP table), for the impossible-travel signal.</summary>
+public sealed class SignInPlace
+{
+    public Guid UserId { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public double Latitude { get; set; }
+
+    public double Longitude { get; set; }
+
+    public DateTimeOffset At { get; set; }
+}

@@ -15,3 +15,9 @@ public sealed record AdaptiveAuthMediumRisk(Guid UserId, int RiskScore, IReadOnl
 /// <summary>A sign-in refused as too risky; the user and the tenant's administrators are mailed.</summary>
 public sealed record AdaptiveAuthHighRisk(Guid UserId, int RiskScore, IReadOnlyList<string> Signals)
     : SecurityEvent("adaptive_auth_high_risk", "login_blocked");
+
+/// <summary>
+/// The user's last successful sign-in, <paramref name="DistanceKm"/> away <paramref name="Hours"/> ago, implies faster travel
+/// than an airliner (adaptive authentication's impossible-travel signal; needs a GeoIP table).
+/// </summary>
+public sealed record AdaptiveAuthImpossibleTravel(Guid UserId, int DistanceKm, double Hours) : IntegrationEvent;

@@ -554,6 +554,28 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.ToTable("password_reset_tokens", (string)null);
                 });
 
+            modelBuilder.Entity("LumoAuth.Admin.Data.SignInPlace", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<double>("Latitude")
+                        .HasColumnType("double precision");
+
+                    b.Property<double>("Longitude")
+                        .HasColumnType("double precision");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("UserId");
+
+                    b.ToTable("sign_in_places", (string)null);
+                });
+
             modelBuilder.Entity("LumoAuth.Admin.Data.SignInTrait", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1079,6 +1101,15 @@ namespace LumoAuth.Admin.Data.Migrations
                 });
 
             modelBuilder.Entity("LumoAuth.Admin.Data.PasswordResetToken", b =>
+                {
+                    b.HasOne("LumoAuth.Admin.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LumoAuth.Admin.Data.SignInPlace", b =>
                 {
                     b.HasOne("LumoAuth.Admin.Data.User", null)
                         .WithMany()

@@ -126,6 +126,10 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         // Adaptive authentication: a risky sign-in is refused; otherwise the second step is asked for only at medium risk —
         // by a mailed code for a user with no factor of their own, where codes can reach them.
         var risk = settings.AdaptiveAuth.Enabled && !twoFactorsAlready ? await signInRisk.AssessAsync(settings.AdaptiveAuth, user, request, cancellationToken) : null;
+        if (risk?.Travel is { } travel && string.IsNullOrEmpty(request.TotpCode))
+        {
+            await PublishAsync(request, user, new AdaptiveAuthImpossibleTravel(user.Id, travel.DistanceKm, travel.Hours), cancellationToken);
+        }
         if (risk is { Level: RiskLevels.High })
         {
             await PublishAsync(request, user, new AdaptiveAuthHighRisk(user.Id, risk.Score, risk.Signals), cancellationToken);

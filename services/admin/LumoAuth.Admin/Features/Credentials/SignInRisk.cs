@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Security;
 using LumoAuth.Contracts.Internal;
 using Microsoft.EntityFrameworkCore;
 
@@ -16,20 +17,27 @@ public static class RiskLevels
     public const string High = "high";
 }
 
-public sealed record RiskAssessment(int Score, string Level, IReadOnlyList<string> Signals);
+/// <param name="Travel">Set when the impossible-travel signal fired: how far from the last sign-in, how long ago.</param>
+public sealed record RiskAssessment(int Score, string Level, IReadOnlyList<string> Signals, (int DistanceKm, double Hours)? Travel = null);
 
 /// <summary>
-/// Adaptive authentication's risk score for a sign-in, from what can be known without outside data: a browser never
-/// signed in from (35), a network (/24, IPv6 /48) never signed in from (25), and wrong passwords or codes since the last
-/// success (10 each, at most 40). A sign-in from a trusted range scores 0. No geolocation or IP reputation is used:
-/// there is no such data here (docs/api-decisions.md).
+/// Adaptive authentication's risk score for a sign-in: a browser never signed in from (35), a network (/24, IPv6 /48) never
+/// signed in from (25), wrong passwords or codes since the last success (10 each, at most 40), and — where the deployment
+/// has a GeoIP table — travel from the last successful sign-in faster than 800 km/h within a day (50). A sign-in from a
+/// trusted range scores 0. No IP reputation is used (docs/api-decisions.md).
 /// </summary>
-public sealed class SignInRisk(AdminDbContext db)
+public sealed class SignInRisk(AdminDbContext db, GeoIpDirectory geoIp, TimeProvider time)
 {
     public const int NewDeviceWeight = 35;
     public const int NewNetworkWeight = 25;
     public const int FailedAttemptWeight = 10;
     public const int MaxFailedAttemptsWeight = 40;
+    public const int ImpossibleTravelWeight = 50;
+
+    /// <summary>Faster than an airliner; nearer than <see cref="TravelNoiseKm"/> is never counted (GeoIP is approximate).</summary>
+    private const double MaxSpeedKmh = 800;
+    private const double TravelNoiseKm = 100;
+    private static readonly TimeSpan TravelWindow = TimeSpan.FromHours(24);
 
     /// <summary>Traits kept per user and kind; the oldest beyond this are forgotten.</summary>
     private const int KeptPerKind = 20;
@@ -68,13 +76,49 @@ public sealed class SignInRisk(AdminDbContext db)
             signals.Add("failed_attempts");
         }
 
+        var travel = await ImpossibleTravelAsync(user, request.IpAddress, cancellationToken);
+        if (travel is not null)
+        {
+            score += ImpossibleTravelWeight;
+            signals.Add("impossible_travel");
+        }
+
+        score = Math.Min(100, score);
         var level = score > policy.HighRiskThreshold ? RiskLevels.High : score > policy.LowRiskThreshold ? RiskLevels.Medium : RiskLevels.Low;
-        return new RiskAssessment(score, level, signals);
+        return new RiskAssessment(score, level, signals, travel);
     }
 
-    /// <summary>Records the browser and network of a successful sign-in (the caller saves), keeping the newest per kind.</summary>
+    private async Task<(int DistanceKm, double Hours)?> ImpossibleTravelAsync(User user, string? ipAddress, CancellationToken cancellationToken)
+    {
+        if (geoIp.Locate(ipAddress) is not { } here)
+        {
+            return null;
+        }
+
+        var last = await db.SignInPlaces.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(p => p.UserId == user.Id, cancellationToken);
+        var since = time.GetUtcNow() - last?.At;
+        if (last is null || since > TravelWindow)
+        {
+            return null;
+        }
+
+        var km = GeoIpDirectory.DistanceKm(new GeoPoint(last.Latitude, last.Longitude), here);
+        // A minute at least, so two sign-ins in the same second do not divide by zero.
+        var hours = Math.Max(since!.Value.TotalHours, 1.0 / 60);
+        return km > TravelNoiseKm && km / hours > MaxSpeedKmh ? ((int)Math.Round(km), Math.Round(hours, 2)) : null;
+    }
+
+    /// <summary>Records the browser, network and place of a successful sign-in, keeping the newest per kind.</summary>
     public async Task RememberAsync(User user, AuthenticateRequest request, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (geoIp.Locate(request.IpAddress) is { } here)
+        {
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                INSERT INTO sign_in_places ("UserId", "TenantId", "Latitude", "Longitude", "At") VALUES ({user.Id}, {user.TenantId}, {here.Latitude}, {here.Longitude}, {now})
+                ON CONFLICT ("UserId") DO UPDATE SET "Latitude" = excluded."Latitude", "Longitude" = excluded."Longitude", "At" = excluded."At"
+                """, cancellationToken);
+        }
+
         foreach (var (kind, hash) in new[]
                  {
                      (DeviceKind, HashOf(user.TenantId, DeviceKind, request.DeviceId)),

@@ -24,6 +24,7 @@ public static class WebhookEventTypes
         ["AdaptiveAuthLowRisk"] = "adaptive_auth.low_risk",
         ["AdaptiveAuthMediumRisk"] = "adaptive_auth.medium_risk",
         ["AdaptiveAuthHighRisk"] = "adaptive_auth.high_risk",
+        ["AdaptiveAuthImpossibleTravel"] = "adaptive_auth.impossible_travel",
         ["UserRoleAssigned"] = "user.role.assigned",
         ["UserRoleRemoved"] = "user.role.removed",
         ["ClientCreated"] = "app.created",
