@@ -30,7 +30,7 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         var asked = await LoginAsync(tenant, address, code: null);
         Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
         Assert.Equal("email", asked.MfaMethod);
-        Assert.Equal($"c•••@{tenant.Slug}.example.com", asked.MfaEmailHint);
+        Assert.Equal($"c•••@{tenant.Slug}.example.com", asked.MfaCodeHint);
         var code = await CodeMailedToAsync(address, 1);
 
         var wrong = await LoginAsync(tenant, address, code == "000000" ? "000001" : "000000");
@@ -70,7 +70,7 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         // A code asked for after 30 seconds replaces the first (the test moves the first code's send time back).
         await using (var scope = Factory.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MfaEmailCodes.IgnoreQueryFilters().Where(c => c.UserId == userId)
+            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().SignInCodes.IgnoreQueryFilters().Where(c => c.UserId == userId)
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.CreatedAt, c => c.CreatedAt.AddSeconds(-31)));
         }
 
@@ -90,7 +90,7 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         // The fifth wrong guess ended the code (the tenant here locks accounts only after 20 failures).
         Assert.Equal(AuthenticationOutcomes.MfaInvalid, (await LoginAsync(tenant, address, second)).Outcome);
         await using var check = Factory.Services.CreateAsyncScope();
-        var newest = await check.ServiceProvider.GetRequiredService<AdminDbContext>().MfaEmailCodes.IgnoreQueryFilters().AsNoTracking()
+        var newest = await check.ServiceProvider.GetRequiredService<AdminDbContext>().SignInCodes.IgnoreQueryFilters().AsNoTracking()
             .Where(c => c.UserId == userId).OrderByDescending(c => c.CreatedAt).FirstAsync();
         Assert.Equal(5, newest.FailedAttempts);
         Assert.True(newest.ExpiresAt <= DateTimeOffset.UtcNow);
@@ -107,13 +107,13 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         await ApiAssert.EventuallyAsync(async () =>
         {
             await using var scope = Factory.Services.CreateAsyncScope();
-            var row = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MfaEmailCodes.IgnoreQueryFilters().AsNoTracking()
+            var row = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().SignInCodes.IgnoreQueryFilters().AsNoTracking()
                 .SingleAsync(c => c.UserId == userId);
-            return Features.Credentials.EmailCodes.HashOf(row.Id, code).SequenceEqual(row.TokenHash) ? row : null;
+            return Features.Credentials.SecondStepCodes.HashOf(row.Id, code).SequenceEqual(row.TokenHash) ? row : null;
         });
         await using (var scope = Factory.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MfaEmailCodes.IgnoreQueryFilters().Where(c => c.UserId == userId)
+            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().SignInCodes.IgnoreQueryFilters().Where(c => c.UserId == userId)
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
         }
 

@@ -42,9 +42,13 @@ public static class AdminServiceExtensions
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<SignInRisk>();
         builder.Services.AddOptions<GeoIpOptions>().BindConfiguration(GeoIpOptions.SectionName);
+        builder.Services.AddOptions<LumoAuth.Admin.Features.Sms.SmsOptions>().BindConfiguration(LumoAuth.Admin.Features.Sms.SmsOptions.SectionName);
+        builder.Services.AddHttpClient(LumoAuth.Admin.Features.Sms.SmsSender.HttpClientName);
+        builder.Services.AddSingleton<LumoAuth.Admin.Features.Sms.SmsSender>();
+        builder.Services.AddSingleton<LumoAuth.Admin.Features.Sms.SmsPhones>();
         builder.Services.AddSingleton<GeoIpDirectory>();
         builder.Services.AddScoped<TotpFactors>();
-        builder.Services.AddScoped<EmailCodes>();
+        builder.Services.AddScoped<SecondStepCodes>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.
         builder.AddDatabaseKeyRing<AdminDbContext>("lumoauth-admin");
 
@@ -77,6 +81,9 @@ public static class AdminServiceExtensions
         builder.AddMessaging<AdminDbContext>(bus =>
         {
             bus.AddEmailConsumers(builder.Configuration);
+            // Texted codes leave beside the mail, on the same delivery queue.
+            bus.AddConsumer<LumoAuth.Admin.Features.Sms.SmsCodeConsumer>()
+                .Endpoint(e => e.Name = $"{builder.Configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-email");
             // Audit and webhooks take every event of every service, so they share one queue: each message is
             // delivered and deserialized once for both (token batches bring thousands of events a second).
             var everyEvent = $"{builder.Configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-events";

@@ -28,7 +28,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<MfaFactor> MfaFactors => Set<MfaFactor>();
 
-    public DbSet<MfaEmailCode> MfaEmailCodes => Set<MfaEmailCode>();
+    public DbSet<SignInCode> SignInCodes => Set<SignInCode>();
 
     public DbSet<BackupCode> BackupCodes => Set<BackupCode>();
 
@@ -113,9 +113,9 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
         });
 
-        modelBuilder.Entity<MfaEmailCode>(e =>
+        modelBuilder.Entity<SignInCode>(e =>
         {
-            e.ToTable("mfa_email_codes");
+            e.ToTable("sign_in_codes");
             e.HasIndex(c => new { c.UserId, c.CreatedAt });
             e.HasOne<User>().WithMany().HasForeignKey(c => c.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasQueryFilter(c => c.TenantId == tenant.CurrentTenantId);

@@ -193,15 +193,22 @@ public static class MfaFactorTypes
 
     /// <summary>Codes mailed to the user's verified address at each sign-in (no secret: the row only says the user chose it).</summary>
     public const string Email = "email";
+
+    /// <summary>Codes texted to a phone number the user proved with a first code; the number is kept encrypted.</summary>
+    public const string Sms = "sms";
 }
 
 /// <summary>
-/// A sign-in code mailed for the second step (<see cref="MfaFactorTypes.Email"/>). As for links, the row first holds an
-/// unguessable placeholder hash and the mail sender issues the code; only the newest code of a user works, a few wrong
-/// guesses end it, and used or expired rows stay a day to count how many were sent.
+/// A one-time code for the second step, mailed (<see cref="MfaFactorTypes.Email"/>) or texted to the phone of
+/// <see cref="FactorId"/> (<see cref="MfaFactorTypes.Sms"/>). As for links, the row first holds an unguessable placeholder
+/// hash and the sender issues the code; only the newest code of a user works, a few wrong guesses end it, and used or
+/// expired rows stay a day to count how many were sent.
 /// </summary>
-public sealed class MfaEmailCode : IEmailedUserLink
+public sealed class SignInCode : IEmailedUserLink
 {
+    /// <summary>The SMS factor whose phone the code goes to; null for a mailed code.</summary>
+    public Guid? FactorId { get; set; }
+
     public Guid Id { get; set; }
 
     public Guid TenantId { get; set; }

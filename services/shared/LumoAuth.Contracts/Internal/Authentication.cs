@@ -59,14 +59,18 @@ public sealed record AuthenticateResponse(
 
     /// <summary>
     /// With <see cref="AuthenticationOutcomes.MfaRequired"/> or <see cref="AuthenticationOutcomes.MfaInvalid"/>: what the
-    /// second step asks for, <c>totp</c> (the user's app) or <c>email</c> (a code just mailed); either takes a backup code.
+    /// second step asks for, <c>totp</c> (the user's app), <c>email</c> (a code just mailed) or <c>sms</c> (a code just texted);
+    /// each takes a backup code.
     /// </summary>
     public string? MfaMethod { get; init; }
 
-    /// <summary>With <see cref="MfaMethod"/> <c>email</c>: the address the code went to, partly hidden (<c>a•••@example.com</c>).</summary>
-    public string? MfaEmailHint { get; init; }
+    /// <summary>With <see cref="MfaMethod"/> <c>email</c> or <c>sms</c>: where the code went, partly hidden (<c>a•••@example.com</c>, <c>•••4567</c>).</summary>
+    public string? MfaCodeHint { get; init; }
 
-    /// <summary>The user's other second step, which they may switch to (<see cref="AuthenticateRequest.MfaMethod"/>), or null.</summary>
+    /// <summary>
+    /// Another second step of the user's, which they may switch to (<see cref="AuthenticateRequest.MfaMethod"/>), or null; with
+    /// three, switching goes round them.
+    /// </summary>
     public string? MfaOtherMethod { get; init; }
 }
 
@@ -89,7 +93,20 @@ public static class MfaRoutes
 
     /// <summary>POST turns sign-in codes by e-mail on (answering the first backup codes when they are the first factor), DELETE off.</summary>
     public static string EmailCodes(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/email?tenantId={tenantId}";
+
+    /// <summary>POST <see cref="BeginSmsRequest"/> texts a first code to the number (a pending factor), DELETE removes the SMS factor.</summary>
+    public static string SmsCodes(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/sms?tenantId={tenantId}";
+
+    /// <summary>POST <see cref="ConfirmSmsRequest"/> confirms the pending number with the texted code (answering the first backup codes when it is the first factor).</summary>
+    public static string ConfirmSms(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/mfa/sms/confirm?tenantId={tenantId}";
 }
+
+public sealed record BeginSmsRequest(string? PhoneNumber);
+
+/// <summary>Where the first code went, without the whole number: <c>•••4567</c>.</summary>
+public sealed record SmsEnrolmentStarted(string PhoneHint);
+
+public sealed record ConfirmSmsRequest(string? Code);
 
 public sealed record MfaFactorInfo(Guid Id, string Type, bool Confirmed, DateTimeOffset CreatedAt, DateTimeOffset? ConfirmedAt);
 

@@ -27,6 +27,12 @@ public sealed record UserMfaEmailCodeRequested(Guid UserId, DateTimeOffset Expir
     public Guid? CodeId { get; init; }
 }
 
+/// <summary>A second step (or an SMS enrolment) needs a code by text message; as by e-mail, the sender issues it for <see cref="CodeId"/>.</summary>
+public sealed record UserMfaSmsCodeRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent
+{
+    public Guid? CodeId { get; init; }
+}
+
 /// <summary>The user (or the hosted page on their behalf) asked for a new email verification link.</summary>
 public sealed record UserEmailVerificationRequested(Guid UserId) : IntegrationEvent;
 

@@ -84,6 +84,24 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
 
     private sealed record EmailCodesTurnedOn(IReadOnlyList<string>? BackupCodes);
 
+    /// <summary>Texts a first code to <paramref name="phoneNumber"/> (pending until confirmed): where it went (<c>•••4567</c>), or (null, status) when admin refuses (400 number or method, 409 a phone is set up), (null, null) when it cannot be reached.</summary>
+    public async Task<(string? PhoneHint, int? Status)> BeginSmsAsync(Guid tenantId, Guid userId, string phoneNumber, CancellationToken cancellationToken)
+    {
+        var (data, status) = await SendAsync<SmsEnrolmentStarted>("sms enrolment", HttpMethod.Post, MfaRoutes.SmsCodes(userId, tenantId), new BeginSmsRequest(phoneNumber), cancellationToken);
+        return (data?.PhoneHint, status);
+    }
+
+    /// <summary>Confirms the pending phone with the texted code: the first backup codes when it is the first factor (else empty); (null, 400) for a wrong code.</summary>
+    public async Task<(IReadOnlyList<string>? BackupCodes, int? Status)> ConfirmSmsAsync(Guid tenantId, Guid userId, string code, CancellationToken cancellationToken)
+    {
+        var (data, status) = await SendAsync<BackupCodeSet>("sms confirmation", HttpMethod.Post, MfaRoutes.ConfirmSms(userId, tenantId), new ConfirmSmsRequest(code), cancellationToken);
+        return (data?.BackupCodes, status);
+    }
+
+    /// <summary>Removes the user's phone for codes; false when admin refuses or cannot be reached.</summary>
+    public async Task<bool> RemoveSmsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await SendAsync<object>("sms removal", HttpMethod.Delete, MfaRoutes.SmsCodes(userId, tenantId), null, cancellationToken)).Status == StatusCodes.Status204NoContent;
+
     /// <summary>Admin's <c>data</c> and status for a call of the REST envelope; (null, null) when admin cannot be reached.</summary>
     private async Task<(T? Data, int? Status)> SendAsync<T>(string call, HttpMethod method, string route, object? body, CancellationToken cancellationToken)
         where T : class

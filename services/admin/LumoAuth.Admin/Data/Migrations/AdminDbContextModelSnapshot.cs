@@ -361,41 +361,6 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.ToTable("magic_link_tokens", (string)null);
                 });
 
-            modelBuilder.Entity("LumoAuth.Admin.Data.MfaEmailCode", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid");
-
-                    b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<DateTimeOffset>("ExpiresAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<int>("FailedAttempts")
-                        .HasColumnType("integer");
-
-                    b.Property<Guid>("TenantId")
-                        .HasColumnType("uuid");
-
-                    b.Property<byte[]>("TokenHash")
-                        .IsRequired()
-                        .HasColumnType("bytea");
-
-                    b.Property<DateTimeOffset?>("UsedAt")
-                        .HasColumnType("timestamp with time zone");
-
-                    b.Property<Guid>("UserId")
-                        .HasColumnType("uuid");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("UserId", "CreatedAt");
-
-                    b.ToTable("mfa_email_codes", (string)null);
-                });
-
             modelBuilder.Entity("LumoAuth.Admin.Data.MfaFactor", b =>
                 {
                     b.Property<Guid>("Id")
@@ -552,6 +517,44 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.HasIndex("UserId");
 
                     b.ToTable("password_reset_tokens", (string)null);
+                });
+
+            modelBuilder.Entity("LumoAuth.Admin.Data.SignInCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid?>("FactorId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("FailedAttempts")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.Property<byte[]>("TokenHash")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<DateTimeOffset?>("UsedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("UserId", "CreatedAt");
+
+                    b.ToTable("sign_in_codes", (string)null);
                 });
 
             modelBuilder.Entity("LumoAuth.Admin.Data.SignInPlace", b =>
@@ -1064,15 +1067,6 @@ namespace LumoAuth.Admin.Data.Migrations
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("LumoAuth.Admin.Data.MfaEmailCode", b =>
-                {
-                    b.HasOne("LumoAuth.Admin.Data.User", null)
-                        .WithMany()
-                        .HasForeignKey("UserId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
             modelBuilder.Entity("LumoAuth.Admin.Data.MfaFactor", b =>
                 {
                     b.HasOne("LumoAuth.Admin.Data.User", null)
@@ -1101,6 +1095,15 @@ namespace LumoAuth.Admin.Data.Migrations
                 });
 
             modelBuilder.Entity("LumoAuth.Admin.Data.PasswordResetToken", b =>
+                {
+                    b.HasOne("LumoAuth.Admin.Data.User", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LumoAuth.Admin.Data.SignInCode", b =>
                 {
                     b.HasOne("LumoAuth.Admin.Data.User", null)
                         .WithMany()

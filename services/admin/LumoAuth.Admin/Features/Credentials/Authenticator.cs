@@ -1,5 +1,6 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Features.Sms;
 using LumoAuth.Admin.Security;
 using LumoAuth.Contracts;
 using LumoAuth.Contracts.Internal;
@@ -15,7 +16,8 @@ namespace LumoAuth.Admin.Features.Credentials;
 /// PBKDF2 verification, whether or not the user exists, so neither timing nor answer tells them apart.
 /// Failures count towards the tenant's lockout; a lock answers "locked" whatever the password.
 /// </summary>
-public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, TotpFactors totp, EmailCodes emailCodes, SignInRisk signInRisk)
+public sealed class Authenticator(
+    AdminDbContext db, PasswordHasher hasher, TotpFactors totp, SecondStepCodes secondStepCodes, SmsPhones smsPhones, SignInRisk signInRisk)
 {
     private static readonly object DummyLock = new();
     private static string? _dummyHash;
@@ -89,7 +91,7 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         return await SecondStepAsync(request, user, ["hwk", "user", "mfa"], addressProven: false, claim: null, cancellationToken);
     }
 
-    /// <summary>After the first factor: blocked accounts, unverified addresses, the TOTP factor, then the sign-in itself.</summary>
+    /// <summary>After the first factor: blocked accounts, unverified addresses, the second step, then the sign-in itself.</summary>
     private async Task<AuthenticateResponse> SecondStepAsync(
         AuthenticateRequest request, User user, IReadOnlyList<string> factors, bool addressProven, Func<CancellationToken, Task<bool>>? claim, CancellationToken cancellationToken)
     {
@@ -109,19 +111,35 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         }
 
         var methods = factors.ToList();
-        // A sign-in that took more than one factor already (a passkey) needs no second step. Otherwise the TOTP app is the
-        // second step when the user has one, else (or when chosen) a code by e-mail when that is the user's factor —
-        // except after an e-mailed link, where a mailed code would prove the same thing twice.
+        // A sign-in that took more than one factor already (a passkey) needs no second step. Otherwise the second step is the
+        // user's TOTP app, else codes by text message, else by e-mail — whichever they have; someone with several may choose
+        // (their phone is elsewhere). No mailed code after an e-mailed link: it would prove the same thing twice.
         var twoFactorsAlready = methods.Contains("mfa");
         var confirmed = twoFactorsAlready ? [] : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
-            .Where(f => f.UserId == user.Id && f.Confirmed && (f.Type == MfaFactorTypes.Totp || f.Type == MfaFactorTypes.Email))
+            .Where(f => f.UserId == user.Id && f.Confirmed && (f.Type == MfaFactorTypes.Totp || f.Type == MfaFactorTypes.Sms || f.Type == MfaFactorTypes.Email))
             .OrderBy(f => f.CreatedAt).ToListAsync(cancellationToken);
-        var factor = confirmed.FirstOrDefault(f => f.Type == MfaFactorTypes.Totp);
-        var emailUsable = !twoFactorsAlready && !addressProven && emailCodes.AreTheFactorOf(settings, user, confirmed.Any(f => f.Type == MfaFactorTypes.Email));
-        // Someone with both may ask for a mailed code instead of the app's (their phone is elsewhere).
-        var byEmail = emailUsable && (factor is null || request.MfaMethod == MfaFactorTypes.Email);
-        var other = factor is not null && emailUsable ? (byEmail ? MfaFactorTypes.Totp : MfaFactorTypes.Email) : null;
-        var secondStep = factor is not null || byEmail;
+        var totpFactor = confirmed.FirstOrDefault(f => f.Type == MfaFactorTypes.Totp);
+        var smsFactor = secondStepCodes.CanText(settings) ? confirmed.FirstOrDefault(f => f.Type == MfaFactorTypes.Sms) : null;
+        var emailUsable = !twoFactorsAlready && !addressProven && secondStepCodes.AreTheFactorOf(settings, user, confirmed.Any(f => f.Type == MfaFactorTypes.Email));
+        var available = new List<string>(3);
+        if (totpFactor is not null)
+        {
+            available.Add(MfaFactorTypes.Totp);
+        }
+
+        if (smsFactor is not null)
+        {
+            available.Add(MfaFactorTypes.Sms);
+        }
+
+        if (emailUsable)
+        {
+            available.Add(MfaFactorTypes.Email);
+        }
+
+        var chosen = available.Contains(request.MfaMethod ?? string.Empty) ? request.MfaMethod : available.FirstOrDefault();
+        var other = available.Count > 1 ? available[(available.IndexOf(chosen!) + 1) % available.Count] : null;
+        var secondStep = chosen is not null;
 
         // Adaptive authentication: a risky sign-in is refused; otherwise the second step is asked for only at medium risk —
         // by a mailed code for a user with no factor of their own, where codes can reach them.
@@ -137,9 +155,9 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         }
 
         var ask = secondStep && risk is not { Level: RiskLevels.Low };
-        if (risk is { Level: RiskLevels.Medium } && !secondStep && !addressProven && emailCodes.CanReach(settings, user))
+        if (risk is { Level: RiskLevels.Medium } && !secondStep && !addressProven && secondStepCodes.CanReach(settings, user))
         {
-            (byEmail, ask) = (true, true);
+            (chosen, ask) = (MfaFactorTypes.Email, true);
         }
 
         // A browser the user trusted after an earlier second step ("remember device") is not asked again; the sign-in
@@ -147,13 +165,18 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
         var trustedDevice = ask && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
         if (ask && !trustedDevice)
         {
-            var step = byEmail ? MfaFactorTypes.Email : MfaFactorTypes.Totp;
-            var hint = byEmail ? EmailCodes.Hint(user.Email) : null;
+            var step = chosen!;
+            var hint = step switch
+            {
+                MfaFactorTypes.Email => SecondStepCodes.Hint(user.Email),
+                MfaFactorTypes.Sms => SmsPhones.Hint(smsPhones.NumberOf(smsFactor!)),
+                _ => null,
+            };
             if (string.IsNullOrEmpty(request.TotpCode))
             {
-                if (byEmail)
+                if (step != MfaFactorTypes.Totp)
                 {
-                    await emailCodes.SendAsync(user, cancellationToken);
+                    await secondStepCodes.SendAsync(user, cancellationToken, step == MfaFactorTypes.Sms ? smsFactor : null);
                 }
 
                 if (risk is not null)
@@ -161,23 +184,26 @@ public sealed class Authenticator(AdminDbContext db, PasswordHasher hasher, Totp
                     await PublishAsync(request, user, new AdaptiveAuthMediumRisk(user.Id, risk.Score, risk.Signals, step), cancellationToken);
                 }
 
-                return Failure(AuthenticationOutcomes.MfaRequired) with { MfaMethod = step, MfaEmailHint = hint, MfaOtherMethod = other };
+                return Failure(AuthenticationOutcomes.MfaRequired) with { MfaMethod = step, MfaCodeHint = hint, MfaOtherMethod = other };
             }
 
             var code = request.TotpCode.Trim();
-            var passed = byEmail ? await emailCodes.TryUseAsync(user, code, cancellationToken) : await totp.VerifyAndConsumeAsync(factor!, code, cancellationToken);
+            var passed = step == MfaFactorTypes.Totp
+                ? await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken)
+                : await secondStepCodes.TryUseAsync(user, code, cancellationToken);
             if (!passed && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
             {
                 return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken)
-                    with { MfaMethod = step, MfaEmailHint = hint, MfaOtherMethod = other };
+                    with { MfaMethod = step, MfaCodeHint = hint, MfaOtherMethod = other };
             }
 
-            methods.AddRange(["otp", "mfa"]);
+            // RFC 8176: "sms" for a texted code, "otp" for an app's or a mailed one.
+            methods.AddRange([step == MfaFactorTypes.Sms ? "sms" : "otp", "mfa"]);
         }
 
         IReadOnlyList<string>? backupCodes = null;
         DateTimeOffset? enrolmentDueAt = null;
-        // The tenant requires a second factor and the user has none (no TOTP, no e-mail codes, no passkey): reminded until
+        // The tenant requires a second factor and the user has none (no TOTP, no texted or e-mailed codes, no passkey): reminded until
         // the grace period ends, made to enrol after it.
         if (!secondStep && !twoFactorsAlready && settings.MfaPolicy.Required
             && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken))

@@ -175,7 +175,7 @@ public static class CredentialEndpoints
     /// goes out and the address is verified. A first factor brings the user's first backup codes, shown this once.
     /// </summary>
     public static async Task<IResult> InternalTurnOnEmailCodes(
-        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, EmailCodes emailCodes, CancellationToken cancellationToken)
+        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, SecondStepCodes secondStepCodes, CancellationToken cancellationToken)
     {
         var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
         if (user is null)
@@ -183,7 +183,7 @@ public static class CredentialEndpoints
             return ApiErrors.NotFound("User");
         }
 
-        if (!emailCodes.CanReach(await Settings.TenantSettings.LoadAsync(db, user.TenantId, cancellationToken), user))
+        if (!secondStepCodes.CanReach(await Settings.TenantSettings.LoadAsync(db, user.TenantId, cancellationToken), user))
         {
             return ApiErrors.Validation("email", "sign-in codes by e-mail are not available: the organisation does not allow them, or the address is not verified");
         }

@@ -37,7 +37,7 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
 
     /// <inheritdoc cref="SendPasswordResetAsync"/>
     public Task<bool> SendMfaCodeAsync(Guid tenantId, Guid codeId, CancellationToken cancellationToken) =>
-        SendUserLinkAsync(db.MfaEmailCodes, EmailKinds.MfaCode, tenantId, codeId, path: null, EmailTemplates.MfaCode, cancellationToken);
+        SendUserLinkAsync(db.SignInCodes, EmailKinds.MfaCode, tenantId, codeId, path: null, EmailTemplates.MfaCode, cancellationToken);
 
     /// <summary>
     /// A link to a user's own account (reset, sign-in), or without <paramref name="path"/> a second-step code: the pending
@@ -62,8 +62,8 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
                 return;
             }
 
-            var token = path is null ? EmailCodes.NewCode() : NewToken();
-            link.TokenHash = path is null ? EmailCodes.HashOf(link.Id, token) : TokenRedemptionEndpoints.HashOf(token);
+            var token = path is null ? SecondStepCodes.NewCode() : NewToken();
+            link.TokenHash = path is null ? SecondStepCodes.HashOf(link.Id, token) : TokenRedemptionEndpoints.HashOf(token);
             await db.SaveChangesAsync(ct);
             var shown = path is null ? token : Link(tenant.Slug, path, token);
             await mailer.SendAsync(template(tenant, user.Email, user.Name, shown, link.ExpiresAt), tenant.DisplayName, ct);

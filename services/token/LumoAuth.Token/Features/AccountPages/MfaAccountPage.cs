@@ -11,7 +11,8 @@ namespace LumoAuth.Token.Features.AccountPages;
 
 /// <summary>
 /// <c>/t/{slug}/account/mfa</c>: the signed-in user's own two-step verification (the docs' account page): turn TOTP on
-/// (key, then a first code; the backup codes are shown once), turn codes by e-mail on or off where the tenant allows them,
+/// (key, then a first code; the backup codes are shown once), add a phone for codes by text message (a first texted code
+/// confirms it) or remove it, turn codes by e-mail on or off where the tenant allows them,
 /// get a new set of backup codes, and forget the browsers they trusted with "remember this device". Admin keeps the factors; the page reaches them over the internal API.
 /// </summary>
 public static class MfaAccountPage
@@ -49,13 +50,21 @@ public static class MfaAccountPage
         var devices = await services.Devices.ListAsync(userId, http.RequestAborted);
         var totpOn = factors.Any(f => f.Type == "totp" && f.Confirmed);
         var emailOn = factors.Any(f => f.Type == "email" && f.Confirmed);
-        var emailOffered = (await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.EmailMfaCodes == true;
+        var smsOn = factors.Any(f => f.Type == "sms" && f.Confirmed);
+        var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        var emailOffered = settings?.EmailMfaCodes == true;
         var body =
             "<h2>Authenticator app</h2>" +
             (totpOn
                 ? "<p>Two-step verification is <strong>on</strong>: sign-ins ask for a code from your authenticator app.</p>"
-                : (emailOn ? "<p>No authenticator app is set up.</p>" : "<p>Two-step verification is <strong>off</strong>.</p>") +
+                : (emailOn || smsOn ? "<p>No authenticator app is set up.</p>" : "<p>Two-step verification is <strong>off</strong>.</p>") +
                   Form(http, services, "begin", "Set up an authenticator app")) +
+            (smsOn || settings?.SmsMfaCodes == true
+                ? "<h2>Codes by text message</h2>" +
+                  (smsOn
+                      ? "<p>Sign-ins can text a code to your phone.</p>" + Form(http, services, "sms-off", "Stop texting me codes")
+                      : PhoneForm(http, services, error: null))
+                : string.Empty) +
             (emailOn || emailOffered
                 ? "<h2>Codes by email</h2>" +
                   (emailOn
@@ -63,7 +72,7 @@ public static class MfaAccountPage
                         Form(http, services, "email-off", "Stop emailing me codes")
                       : "<p>Sign-ins can ask for a code we email to you.</p>" + Form(http, services, "email-on", "Email me a code at each sign-in"))
                 : string.Empty) +
-            (totpOn || emailOn
+            (totpOn || emailOn || smsOn
                 ? "<h2>Backup codes</h2>" + Form(http, services, "backup-codes", "Get new backup codes") + "<p><small>The old backup codes stop working.</small></p>"
                 : string.Empty) +
             "<h2>Trusted browsers</h2>" +
@@ -112,6 +121,23 @@ public static class MfaAccountPage
                     : firstCodes is not null ? Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false)
                     : emailStatus is >= 400 and < 500 ? HostedPage.Error(http, "invalid_request", "Codes by email need a verified address, and this organisation must allow them.")
                     : Unavailable(http);
+            case "sms-begin":
+                var phone = form["phone"].ToString().Trim().Replace(" ", string.Empty, StringComparison.Ordinal);
+                var (phoneHint, smsStatus) = await services.Users.BeginSmsAsync(tenantId, userId, phone, http.RequestAborted);
+                return phoneHint is not null ? SmsConfirmation(http, services, phoneHint, error: null)
+                    : smsStatus == StatusCodes.Status409Conflict ? Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false)
+                    : smsStatus is >= 400 and < 500 ? HostedPage.Render(http, "Two-step verification",
+                        PhoneForm(http, services, "Enter the number in international format, starting with + and the country code."), StatusCodes.Status400BadRequest)
+                    : Unavailable(http);
+            case "sms-confirm":
+                var (smsCodes, confirmStatus) = await services.Users.ConfirmSmsAsync(tenantId, userId, form["code"].ToString().Trim(), http.RequestAborted);
+                return smsCodes is { Count: > 0 } ? BackupCodes(http, services, smsCodes, "Two-step verification is on: we will text you a code at each sign-in.")
+                    : smsCodes is not null ? Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false)
+                    : confirmStatus is >= 400 and < 500 ? SmsConfirmation(http, services, form["hint"].ToString(), "That code is not valid. Enter the newest code we texted you.")
+                    : Unavailable(http);
+            case "sms-off":
+                await services.Users.RemoveSmsAsync(tenantId, userId, http.RequestAborted);
+                return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
             case "email-off":
                 await services.Users.TurnOffEmailCodesAsync(tenantId, userId, http.RequestAborted);
                 return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);
@@ -140,6 +166,31 @@ public static class MfaAccountPage
             HostedPage.TotpCodeInput +
             "<button type=\"submit\">Turn on two-step verification</button></form>";
         return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+    }
+
+    /// <summary>The number to text codes to (international format; the first code confirms it).</summary>
+    private static string PhoneForm(HttpContext http, MfaAccountServices services, string? error)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        return (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+               "<p>Sign-ins can text a code to your phone.</p>" +
+               $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
+               HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", "sms-begin") +
+               "<label for=\"phone\">Mobile number</label><input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\" placeholder=\"+14155550123\" required>" +
+               "<button type=\"submit\">Text me a code</button></form>";
+    }
+
+    private static IResult SmsConfirmation(HttpContext http, MfaAccountServices services, string hint, string? error)
+    {
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            $"<p data-sms-code>We texted a code to your phone ending <strong>{HostedPage.Encode(hint)}</strong>. Enter it to turn on codes by text message.</p>" +
+            $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", "sms-confirm") + HostedPage.Field("hint", hint) +
+            "<label for=\"code\">Code from the text message</label><input id=\"code\" name=\"code\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>" +
+            "<button type=\"submit\">Confirm</button></form>";
+        return HostedPage.Render(http, "Confirm your phone", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 
     private static IResult BackupCodes(HttpContext http, MfaAccountServices services, IReadOnlyList<string> codes, string lead) =>

@@ -145,7 +145,7 @@ public static class LoginEndpoints
                 var session = await services.Sessions.CreateAsync(userId, "password", mfa, http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
-                if (rememberDays > 0 && form["remember_device"] == "on" && verdict.AuthenticationMethods.Contains("otp"))
+                if (rememberDays > 0 && form["remember_device"] == "on" && verdict.AuthenticationMethods.Contains("mfa"))
                 {
                     await services.Devices.RememberAsync(http, services.Tenant.Slug, userId, rememberDays, http.RequestAborted);
                 }
@@ -177,7 +177,7 @@ public static class LoginEndpoints
                 return EnrolmentForm(http, services, protector, pending, "That code is not valid. Check the key and try the current code.");
             case AuthenticationOutcomes.MfaInvalid:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict,
-                    verdict.MfaMethod == "email" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
+                    verdict.MfaMethod is "email" or "sms" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
                     passkeys: settings?.PasskeysEnabled != false, rememberDays);
             case AuthenticationOutcomes.RiskBlocked:
                 // Only someone who knows the password gets here; the user has been mailed about it.
@@ -291,7 +291,7 @@ public static class LoginEndpoints
     }
 
     /// <summary>
-    /// The second step: a code from the TOTP app, or one just mailed (with a way to ask for a new one), or a backup code; a
+    /// The second step: a code from the TOTP app, or one just mailed or texted (with a way to ask for a new one), or a backup code; a
     /// passkey, two factors by itself, may take its place.
     /// </summary>
     private static IResult SecondFactorForm(
@@ -303,27 +303,31 @@ public static class LoginEndpoints
         var sealedPending = protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime);
         var action = $"/t/{HostedPage.Encode(services.Tenant.Slug)}/login";
         var byEmail = verdict.MfaMethod == "email";
+        var bySms = verdict.MfaMethod == "sms";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            (byEmail ? $"<p data-email-code>We sent a sign-in code to <strong>{HostedPage.Encode(verdict.MfaEmailHint ?? "your email address")}</strong>. It works for ten minutes.</p>" : string.Empty) +
+            (byEmail ? $"<p data-email-code>We sent a sign-in code to <strong>{HostedPage.Encode(verdict.MfaCodeHint ?? "your email address")}</strong>. It works for ten minutes.</p>" : string.Empty) +
+            (bySms ? $"<p data-sms-code>We texted a sign-in code to your phone ending <strong>{HostedPage.Encode(verdict.MfaCodeHint ?? "•••")}</strong>. It works for ten minutes.</p>" : string.Empty) +
             $"<form method=\"post\" action=\"{action}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", sealedPending) +
-            (byEmail ? HostedPage.SecondFactorField("Code from the email, or a backup code") : HostedPage.SecondFactorInput) +
+            (byEmail ? HostedPage.SecondFactorField("Code from the email, or a backup code")
+                : bySms ? HostedPage.SecondFactorField("Code from the text message, or a backup code")
+                : HostedPage.SecondFactorInput) +
             (rememberDays > 0
                 ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> Trust this browser for {rememberDays} days</label>"
                 : string.Empty) +
             "<button type=\"submit\">Verify</button></form>" +
-            // Sent without a code, the first factor asks for a new mail (the admin service limits how often one goes out).
-            (byEmail
+            // Sent without a code, the first factor asks for a new mail or text (the admin service limits how often one goes out).
+            (byEmail || bySms
                 ? $"<form method=\"post\" action=\"{action}\" data-resend>" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
                   HostedPage.Field("pending", sealedPending) + "<button type=\"submit\">Send a new code</button></form>"
                 : string.Empty) +
-            // A user with both an app and mailed codes may switch between them.
+            // A user with more than one second step may switch to the next.
             (verdict.MfaOtherMethod is { } other
                 ? $"<form method=\"post\" action=\"{action}\" data-switch=\"{HostedPage.Encode(other)}\">" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
                   HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending with { Method = other }), PendingLifetime)) +
-                  $"<button type=\"submit\">{(other == "email" ? "Email me a code instead" : "Use my authenticator app instead")}</button></form>"
+                  $"<button type=\"submit\">{other switch { "email" => "Email me a code instead", "sms" => "Text me a code instead", _ => "Use my authenticator app instead" }}</button></form>"
                 : string.Empty) +
             (passkeys ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
         return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,

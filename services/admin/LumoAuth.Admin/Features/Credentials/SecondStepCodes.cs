@@ -10,12 +10,12 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Credentials;
 
 /// <summary>
-/// Second-step codes by e-mail (the docs' "Email" MFA method): six digits, mailed to the user's verified address, good
-/// for ten minutes and one use. Only the newest code works and five wrong guesses end it (each also counts towards the
-/// account's lockout). A new code is mailed at most every 30 seconds and five times in 15 minutes, so someone who knows
-/// the password cannot flood the mailbox.
+/// Second-step codes by e-mail or text message (the docs' "Email" and "SMS" MFA methods): six digits, mailed to the user's
+/// verified address or texted to the phone of their SMS factor, good for ten minutes and one use. Only the newest code works
+/// and five wrong guesses end it (each also counts towards the account's lockout). A new code goes out at most every 30
+/// seconds and five times in 15 minutes, so someone who knows the password cannot flood the mailbox or the phone.
 /// </summary>
-public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
+public sealed class SecondStepCodes(AdminDbContext db, SmtpMailer mailer, Sms.SmsSender sms)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     public const int MaxFailedAttempts = 5;
@@ -35,11 +35,17 @@ public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
     public bool AreTheFactorOf(TenantSettings settings, User user, bool turnedOn) =>
         CanReach(settings, user) && (settings.MfaPolicy.Required || turnedOn);
 
-    /// <summary>Mails a new code (ending the previous one), unless one went out moments ago or too many lately.</summary>
-    public async Task SendAsync(User user, CancellationToken cancellationToken)
+    /// <summary>Whether the tenant's users may take codes by text message: the tenant allows the method and an SMS provider is set up.</summary>
+    public bool CanText(TenantSettings settings) => sms.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Sms);
+
+    /// <summary>
+    /// Mails a new code, or texts it to the phone of <paramref name="smsFactor"/> (ending the previous one), unless one went
+    /// out moments ago or too many lately.
+    /// </summary>
+    public async Task SendAsync(User user, CancellationToken cancellationToken, MfaFactor? smsFactor = null)
     {
         var now = DateTimeOffset.UtcNow;
-        var codes = db.MfaEmailCodes.IgnoreQueryFilters().Where(c => c.UserId == user.Id);
+        var codes = db.SignInCodes.IgnoreQueryFilters().Where(c => c.UserId == user.Id);
         var recent = await codes.Where(c => c.CreatedAt > now - SendWindow).Select(c => new { c.CreatedAt, c.UsedAt }).ToListAsync(cancellationToken);
         if (recent.Count >= MaxSendsPerWindow || recent.Any(c => c.UsedAt == null && c.CreatedAt > now - ResendAfter))
         {
@@ -48,13 +54,15 @@ public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
 
         await codes.Where(c => c.CreatedAt < now.AddDays(-1)).ExecuteDeleteAsync(cancellationToken);
         await codes.Where(c => c.UsedAt == null && c.ExpiresAt > now).ExecuteUpdateAsync(s => s.SetProperty(c => c.ExpiresAt, now), cancellationToken);
-        var code = new MfaEmailCode
+        var code = new SignInCode
         {
-            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id, FactorId = smsFactor?.Id,
             TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, ExpiresAt = now + Lifetime,
         };
-        db.MfaEmailCodes.Add(code);
-        db.AddEvent(new UserMfaEmailCodeRequested(user.Id, code.ExpiresAt) { TenantId = user.TenantId, CodeId = code.Id });
+        db.SignInCodes.Add(code);
+        db.AddEvent(smsFactor is null
+            ? new UserMfaEmailCodeRequested(user.Id, code.ExpiresAt) { TenantId = user.TenantId, CodeId = code.Id }
+            : new UserMfaSmsCodeRequested(user.Id, code.ExpiresAt) { TenantId = user.TenantId, CodeId = code.Id });
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -67,7 +75,7 @@ public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
         }
 
         var now = DateTimeOffset.UtcNow;
-        var current = await db.MfaEmailCodes.IgnoreQueryFilters().AsNoTracking()
+        var current = await db.SignInCodes.IgnoreQueryFilters().AsNoTracking()
             .Where(c => c.UserId == user.Id && c.UsedAt == null && c.ExpiresAt > now)
             .OrderByDescending(c => c.CreatedAt).FirstOrDefaultAsync(cancellationToken);
         if (current is null)
@@ -75,7 +83,7 @@ public sealed class EmailCodes(AdminDbContext db, SmtpMailer mailer)
             return false;
         }
 
-        var codes = db.MfaEmailCodes.IgnoreQueryFilters().Where(c => c.Id == current.Id && c.UsedAt == null);
+        var codes = db.SignInCodes.IgnoreQueryFilters().Where(c => c.Id == current.Id && c.UsedAt == null);
         if (!CryptographicOperations.FixedTimeEquals(current.TokenHash, HashOf(current.Id, code)))
         {
             await codes.ExecuteUpdateAsync(s => s
