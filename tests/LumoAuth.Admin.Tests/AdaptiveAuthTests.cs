@@ -134,36 +134,26 @@ public sealed class AdaptiveAuthTests(EmailAdminFixture fixture) : IClassFixture
 }
 
 /// <summary>An admin with a GeoIP table of two cities (MaxMind's "Blocks" CSV shape) and mail to a local receiver.</summary>
-public sealed class GeoIpAdminFixture : IAsyncLifetime
+public sealed class GeoIpAdminFixture() : EmailAdminFixture(new Dictionary<string, string?> { ["GeoIp:BlocksCsvPaths:0"] = WriteBlocks() })
 {
     public const string NewYork = "198.51.100.10";
     public const string London = "203.0.113.10";
 
-    private readonly string _blocks = Path.Combine(Path.GetTempPath(), $"lumoauth-geoip-{Guid.NewGuid():N}.csv");
-
-    public GeoIpAdminFixture()
+    public override async Task DisposeAsync()
     {
-        File.WriteAllText(_blocks, string.Join('\n',
+        await base.DisposeAsync();
+        File.Delete(Admin.ExtraSettings!["GeoIp:BlocksCsvPaths:0"]!);
+    }
+
+    private static string WriteBlocks()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"lumoauth-geoip-{Guid.NewGuid():N}.csv");
+        File.WriteAllText(path, string.Join('\n',
             "network,geoname_id,registered_country_geoname_id,represented_country_geoname_id,is_anonymous_proxy,is_satellite_provider,postal_code,latitude,longitude,accuracy_radius",
             "198.51.100.0/24,5128581,6252001,,0,0,10001,40.7128,-74.0060,20",
             "203.0.113.0/24,2643743,2635167,,0,0,EC1A,51.5074,-0.1278,20",
             "2001:db8:1::/48,2643743,2635167,,0,0,,51.5074,-0.1278,50"));
-        var settings = Smtp.AdminSettings();
-        settings["GeoIp:BlocksCsvPaths:0"] = _blocks;
-        Admin = new AdminFactory { ExtraSettings = settings };
-    }
-
-    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
-
-    public AdminFactory Admin { get; }
-
-    public Task InitializeAsync() => Admin.InitializeAsync();
-
-    public async Task DisposeAsync()
-    {
-        await Admin.DisposeAsync();
-        await Smtp.DisposeAsync();
-        File.Delete(_blocks);
+        return path;
     }
 }
 

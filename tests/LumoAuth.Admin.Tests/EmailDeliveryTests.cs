@@ -12,27 +12,32 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
-/// <summary>An admin whose mails go to a local <see cref="SmtpReceiver"/>.</summary>
-public sealed class EmailAdminFixture : IAsyncLifetime
+/// <summary>An admin whose mails go to a local <see cref="SmtpReceiver"/> (a subclass adds settings of its own).</summary>
+public class EmailAdminFixture : IAsyncLifetime
 {
     public EmailAdminFixture()
+        : this(new Dictionary<string, string?>())
+    {
+    }
+
+    protected EmailAdminFixture(IReadOnlyDictionary<string, string?> settings)
     {
         Admin = new AdminFactory
         {
             ExtraServices = services => services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs),
-            ExtraSettings = Smtp.AdminSettings(),
+            ExtraSettings = new Dictionary<string, string?>(Smtp.AdminSettings().Concat(settings)),
         };
     }
+
+    public AdminFactory Admin { get; }
 
     public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
 
     public RecordingLoggerProvider Logs { get; } = new();
 
-    public AdminFactory Admin { get; }
-
     public Task InitializeAsync() => Admin.InitializeAsync();
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Admin.DisposeAsync();
         await Smtp.DisposeAsync();

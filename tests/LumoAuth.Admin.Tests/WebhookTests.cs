@@ -13,31 +13,14 @@ using Microsoft.Extensions.DependencyInjection;
 namespace LumoAuth.Admin.Tests;
 
 /// <summary>An admin allowed to reach a receiver on loopback, with fast retries, a low disable threshold, and mail to a local receiver.</summary>
-public sealed class WebhookAdminFixture : IAsyncLifetime
+public sealed class WebhookAdminFixture() : EmailAdminFixture(new Dictionary<string, string?>
 {
-    public WebhookAdminFixture()
-    {
-        var settings = Smtp.AdminSettings();
-        settings["Webhooks:AllowPrivateTargets"] = "true";
-        settings["Webhooks:RetryBaseDelay"] = "00:00:00.300";
-        settings["Webhooks:PollInterval"] = "00:00:00.200";
-        settings["Webhooks:DisableAfterConsecutiveFailures"] = "3";
-        settings["Webhooks:Timeout"] = "00:00:05";
-        Admin = new AdminFactory { ExtraSettings = settings };
-    }
-
-    public SmtpReceiver Smtp { get; } = SmtpReceiver.Start();
-
-    public AdminFactory Admin { get; }
-
-    public Task InitializeAsync() => Admin.InitializeAsync();
-
-    public async Task DisposeAsync()
-    {
-        await Admin.DisposeAsync();
-        await Smtp.DisposeAsync();
-    }
-}
+    ["Webhooks:AllowPrivateTargets"] = "true",
+    ["Webhooks:RetryBaseDelay"] = "00:00:00.300",
+    ["Webhooks:PollInterval"] = "00:00:00.200",
+    ["Webhooks:DisableAfterConsecutiveFailures"] = "3",
+    ["Webhooks:Timeout"] = "00:00:05",
+});
 
 public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<WebhookAdminFixture>
 {

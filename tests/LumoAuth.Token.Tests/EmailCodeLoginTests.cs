@@ -161,16 +161,8 @@ public sealed partial class EmailCodeLoginTests(MailingSuite suite) : IClassFixt
         return CodePattern().Match(mail.Text).Value;
     }
 
-    private static Task<HttpResponseMessage> SubmitAsync(HttpClient browser, string formHtml, string? code)
-    {
-        var form = HostedFlow.HiddenFields(formHtml);
-        if (code is not null)
-        {
-            form["totp"] = code;
-        }
-
-        return browser.PostAsync(WebUtility.HtmlDecode(FormAction().Match(formHtml).Groups[1].Value), new FormUrlEncodedContent(form));
-    }
+    private static Task<HttpResponseMessage> SubmitAsync(HttpClient browser, string formHtml, string? code) =>
+        HostedFlow.SubmitFormAsync(browser, formHtml, code is null ? null : new() { ["totp"] = code });
 
     private static string ResendForm(string html) => FormWith(html, "data-resend");
 
@@ -178,12 +170,7 @@ public sealed partial class EmailCodeLoginTests(MailingSuite suite) : IClassFixt
 
     private static string ActionForm(string html, string action) => FormWith(html, $"name=\"action\" value=\"{action}\"");
 
-    /// <summary>The one form of the page that contains <paramref name="marker"/>.</summary>
-    private static string FormWith(string html, string marker) =>
-        Regex.Matches(html, "<form[^>]*>.*?</form>", RegexOptions.Singleline).Select(m => m.Value).Single(f => f.Contains(marker, StringComparison.Ordinal));
-
-    [GeneratedRegex("action=\"([^\"]+)\"")]
-    private static partial Regex FormAction();
+    private static string FormWith(string html, string marker) => HostedFlow.FormWith(html, marker);
 
     [GeneratedRegex(@"\b[0-9]{6}\b")]
     private static partial Regex CodePattern();

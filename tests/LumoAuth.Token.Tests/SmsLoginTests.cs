@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.RegularExpressions;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 
@@ -27,7 +26,7 @@ public sealed class TextingSuite : TokenSuite
 }
 
 /// <summary>Codes by text message on the hosted pages: the account page adds a phone (its first code confirms it), and sign-ins then ask for a texted code.</summary>
-public sealed partial class SmsLoginTests(TextingSuite suite) : IClassFixture<TextingSuite>
+public sealed class SmsLoginTests(TextingSuite suite) : IClassFixture<TextingSuite>
 {
     [Fact]
     public async Task AccountPage_AddsAPhone_ThenANewBrowsersSignInAsksForATextedCode()
@@ -45,12 +44,12 @@ public sealed partial class SmsLoginTests(TextingSuite suite) : IClassFixture<Te
         var page = await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/account/mfa");
         Assert.Contains("Codes by text message", page, StringComparison.Ordinal);
 
-        using var wrongNumber = await SubmitAsync(browser, FormWith(page, "value=\"sms-begin\""), new() { ["phone"] = "555-0177" });
+        using var wrongNumber = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(page, "value=\"sms-begin\""), new() { ["phone"] = "555-0177" });
         Assert.Equal(HttpStatusCode.BadRequest, wrongNumber.StatusCode);
-        using var begun = await SubmitAsync(browser, FormWith(page, "value=\"sms-begin\""), new() { ["phone"] = "+1 415 555 0177" });
+        using var begun = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(page, "value=\"sms-begin\""), new() { ["phone"] = "+1 415 555 0177" });
         var confirmPage = await begun.Content.ReadAsStringAsync();
         Assert.Contains("your phone ending <strong>•••0177</strong>", WebUtility.HtmlDecode(confirmPage), StringComparison.Ordinal);
-        using var confirmed = await SubmitAsync(browser, FormWith(confirmPage, "value=\"sms-confirm\""), new() { ["code"] = await suite.Sms.CodeAsync(phone, 1) });
+        using var confirmed = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(confirmPage, "value=\"sms-confirm\""), new() { ["code"] = await suite.Sms.CodeAsync(phone, 1) });
         Assert.Contains("data-backup-codes", await confirmed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Contains("Stop texting me codes", await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/account/mfa"), StringComparison.Ordinal);
 
@@ -62,28 +61,10 @@ public sealed partial class SmsLoginTests(TextingSuite suite) : IClassFixture<Te
         var code = await suite.Sms.CodeAsync(phone, 2);
         var signedIn = await ApiAssert.EventuallyAsync(async () =>
         {
-            using var response = await SubmitAsync(other, FormWith(step, "name=\"totp\""), new() { ["totp"] = code });
+            using var response = await HostedFlow.SubmitFormAsync(other, HostedFlow.FormWith(step, "name=\"totp\""), new() { ["totp"] = code });
             var html = await response.Content.ReadAsStringAsync();
             return html.Contains("You are signed in", StringComparison.Ordinal) ? html : null;
         });
         Assert.NotNull(signedIn);
     }
-
-    private static Task<HttpResponseMessage> SubmitAsync(HttpClient browser, string formHtml, Dictionary<string, string> fields)
-    {
-        var form = HostedFlow.HiddenFields(formHtml);
-        foreach (var (key, value) in fields)
-        {
-            form[key] = value;
-        }
-
-        return browser.PostAsync(WebUtility.HtmlDecode(FormAction().Match(formHtml).Groups[1].Value), new FormUrlEncodedContent(form));
-    }
-
-    /// <summary>The one form of the page that contains <paramref name="marker"/>.</summary>
-    private static string FormWith(string html, string marker) =>
-        Regex.Matches(html, "<form[^>]*>.*?</form>", RegexOptions.Singleline).Select(m => m.Value).Single(f => f.Contains(marker, StringComparison.Ordinal));
-
-    [GeneratedRegex("action=\"([^\"]+)\"")]
-    private static partial Regex FormAction();
 }

@@ -318,6 +318,22 @@ public static partial class HostedFlow
 
     private static string FormAction(string html) => WebUtility.HtmlDecode(FormActionPattern().Match(html).Groups[1].Value);
 
+    /// <summary>The one form of the page that contains <paramref name="marker"/>.</summary>
+    public static string FormWith(string html, string marker) =>
+        Regex.Matches(html, "<form[^>]*>.*?</form>", RegexOptions.Singleline).Select(m => m.Value).Single(f => f.Contains(marker, StringComparison.Ordinal));
+
+    /// <summary>Posts one form of a page (its hidden fields, CSRF included) with <paramref name="fields"/> filled in.</summary>
+    public static Task<HttpResponseMessage> SubmitFormAsync(HttpClient browser, string formHtml, Dictionary<string, string>? fields = null)
+    {
+        var form = HiddenFields(formHtml);
+        foreach (var (key, value) in fields ?? [])
+        {
+            form[key] = value;
+        }
+
+        return browser.PostAsync(FormAction(formHtml), new FormUrlEncodedContent(form));
+    }
+
     [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
     private static partial Regex FormActionPattern();
 }
