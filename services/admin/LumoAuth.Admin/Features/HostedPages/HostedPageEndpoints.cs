@@ -62,7 +62,8 @@ public static class HostedPageEndpoints
         return TypedResults.Created((string?)null, new RegisteredUser(user!.Id, user.Email, user.Name, settings.LoginPolicy.EmailVerificationRequired));
     }
 
-    public static async Task<IResult> GetSettings(Guid tenantId, AdminDbContext db, Email.SmtpMailer mailer, Sms.SmsSender sms, CancellationToken cancellationToken)
+    public static async Task<IResult> GetSettings(
+        Guid tenantId, AdminDbContext db, Email.SmtpMailer mailer, Credentials.SecondStepCodes codes, CancellationToken cancellationToken)
     {
         var exists = await db.Tenants.AsNoTracking().AnyAsync(t => t.Id == tenantId, cancellationToken);
         if (!exists)
@@ -79,6 +80,6 @@ public static class HostedPageEndpoints
             settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin,
             settings.LoginPolicy.PasskeysEnabled, settings.ClientRegistration.ClientIdMetadataDocumentsEnabled, settings.MfaPolicy.RememberDeviceDays,
             mailer.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email), session.MaxSessions,
-            sms.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Sms)));
+            codes.CanText(settings)));
     }
 }

@@ -23,13 +23,22 @@ public static class DeviceCookie
         }
 
         var id = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(24));
-        var publicHttps = http.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value.PublicBaseUrl
-            .StartsWith("https://", StringComparison.OrdinalIgnoreCase);
-        http.Response.Cookies.Append(Name, id, new CookieOptions
-        {
-            Path = $"/t/{tenantSlug}/", HttpOnly = true, Secure = publicHttps || http.Request.IsHttps, SameSite = SameSiteMode.Lax,
-            MaxAge = Lifetime, IsEssential = true,
-        });
+        http.Response.Cookies.Append(Name, id, TenantCookies.Options(http, tenantSlug, Lifetime));
         return id;
     }
+}
+
+/// <summary>The options of the hosted pages' long-lived cookies besides the session (device id, trusted browser).</summary>
+public static class TenantCookies
+{
+    /// <summary>
+    /// Scoped to the tenant's path, HttpOnly, SameSite=Lax, and Secure whenever the public origin is https (behind the gateway
+    /// requests arrive over http), as the session cookie is.
+    /// </summary>
+    public static CookieOptions Options(HttpContext http, string tenantSlug, TimeSpan lifetime) => new()
+    {
+        Path = $"/t/{tenantSlug}/", HttpOnly = true, SameSite = SameSiteMode.Lax, MaxAge = lifetime, IsEssential = true,
+        Secure = http.Request.IsHttps
+                 || http.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
+    };
 }

@@ -57,11 +57,7 @@ public sealed class TrustedDevices(TokenDbContext db, TimeProvider time)
             UserAgent = userAgent.Length > 512 ? userAgent[..512] : userAgent,
         });
         await db.SaveChangesAsync(cancellationToken);
-        http.Response.Cookies.Append(CookieName, token, new CookieOptions
-        {
-            Path = $"/t/{tenantSlug}/", HttpOnly = true, Secure = http.Request.IsHttps, SameSite = SameSiteMode.Lax, Expires = now.AddDays(days),
-            IsEssential = true,
-        });
+        http.Response.Cookies.Append(CookieName, token, TenantCookies.Options(http, tenantSlug, TimeSpan.FromDays(days)));
     }
 
     /// <summary>The user's trusted browsers, newest first.</summary>
