@@ -74,6 +74,9 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         }
 
         Assert.NotEqual(pipelineClaims.GetProperty("jti").GetString(), directClaims.GetProperty("jti").GetString());
+        // Both ids are random UUIDs (version 4), whichever generator made them.
+        Assert.All(new[] { pipelineClaims, directClaims }, claims =>
+            Assert.Equal(4, Guid.Parse(claims.GetProperty("jti").GetString()!).Version));
         Assert.Equal(900, directClaims.GetProperty("exp").GetInt64() - directClaims.GetProperty("iat").GetInt64());
 
         // And OpenIddict's introspection sees the same token.
@@ -249,4 +252,21 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
 public sealed class FastPathCollection
 {
     public const string Name = "client credentials fast path";
+}
+
+public sealed class TokenIdsTests
+{
+    [Fact]
+    public void New_GivesDistinctVersion4Uuids()
+    {
+        var ids = Enumerable.Range(0, 1000).Select(_ => TokenIds.New()).ToList();
+
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+        Assert.All(ids, id =>
+        {
+            var guid = Guid.Parse(id);
+            Assert.Equal(4, guid.Version);
+            Assert.Equal(0b10, guid.Variant >> 2);
+        });
+    }
 }

@@ -81,7 +81,7 @@ public sealed class ClientCredentialsFastPath(
         var audience = lumoOptions.Value.IssuerFor(tenant.Slug);
         var issuedAt = time.GetUtcNow().ToUnixTimeSeconds();
         var lifetime = client.Profile.AccessTokenLifetimeSeconds;
-        var tokenId = Guid.NewGuid().ToString();
+        var tokenId = TokenIds.New();
         var scopeClaim = string.Join(' ', scopes);
 
         // The claims, in the order, of OpenIddict's client-credentials access token (oi_prst: its presenters claim,
