@@ -24,6 +24,8 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
                 new ApiError("Unsupported content type; send application/json", 415, ErrorCodes.UnsupportedMediaType),
             BadHttpRequestException bad => new ApiError(DescribeBadRequest(bad), bad.StatusCode, ErrorCodes.InvalidRequest),
+            _ when UnstorableText(exception) =>
+                new ApiError("The request contains text that cannot be stored (a NUL character or invalid UTF-8)", 400, ErrorCodes.InvalidRequest),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
                 new ApiError("Request cancelled", 499, ErrorCodes.InvalidRequest),
             _ => null,
@@ -37,6 +39,24 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
 
         await ErrorWriter.WriteAsync(httpContext, error);
         return true;
+    }
+
+    /// <summary>
+    /// PostgreSQL refuses NUL characters and invalid UTF-8 in text (SQLSTATE 22021, 22P05), and System.Text.Json refuses
+    /// to decode invalid UTF-8 it had passed over unread (a raw <see cref="System.Text.Json.JsonElement"/> body): that is
+    /// the caller's input, wherever in the request it was, not a failure of ours.
+    /// </summary>
+    private static bool UnstorableText(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is System.Data.Common.DbException { SqlState: "22021" or "22P05" } || e is System.Text.DecoderFallbackException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // Framework messages name parameters and types, which helps the caller and reveals nothing internal;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using LumoAuth.Contracts.Internal;
@@ -32,22 +33,49 @@ public sealed class TokenServiceJwksSource(IHttpClientFactory httpClientFactory)
 /// <summary>
 /// Per-tenant signing keys, cached for five minutes (reloaded in the background before then while in use); an
 /// unknown <c>kid</c> triggers one refresh at most every ten seconds, so key rotation is picked up without letting
-/// garbage tokens hammer the token service.
+/// garbage tokens hammer the token service. A failed load is remembered for five seconds: callers in that window are
+/// refused at once instead of each waiting out another round of retries against a service that is down.
 /// </summary>
 public sealed class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvider time)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan FailureBackoff = TimeSpan.FromSeconds(5);
     private readonly ReadThroughCache<IReadOnlyList<SecurityKey>> _keys = new(cache, time, _ => Lifetime);
+    private readonly ConcurrentDictionary<Guid, (DateTimeOffset Until, HttpRequestException Error)> _failures = new();
 
-    public ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken) =>
-        _keys.GetAsync(Key(tenant.Id), (source, tenant), static async lookup =>
+    public async ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken)
+    {
+        if (_failures.TryGetValue(tenant.Id, out var failure))
         {
-            var set = await lookup.source.GetAsync(lookup.tenant, CancellationToken.None);
-            return (IReadOnlyList<SecurityKey>)set.GetSigningKeys().ToArray();
-        }, forceRefresh ? MinRefreshInterval : null, cancellationToken);
+            if (time.GetUtcNow() < failure.Until)
+            {
+                throw new HttpRequestException("The signing keys could not be fetched a moment ago; not asking again yet.", failure.Error);
+            }
 
-    public void Evict(Guid tenantId) => _keys.Remove(Key(tenantId));
+            _failures.TryRemove(new(tenant.Id, failure));
+        }
+
+        try
+        {
+            return await _keys.GetAsync(Key(tenant.Id), (source, tenant), static async lookup =>
+            {
+                var set = await lookup.source.GetAsync(lookup.tenant, CancellationToken.None);
+                return (IReadOnlyList<SecurityKey>)set.GetSigningKeys().ToArray();
+            }, forceRefresh ? MinRefreshInterval : null, cancellationToken);
+        }
+        catch (HttpRequestException exception)
+        {
+            _failures[tenant.Id] = (time.GetUtcNow() + FailureBackoff, exception);
+            throw;
+        }
+    }
+
+    public void Evict(Guid tenantId)
+    {
+        _failures.TryRemove(tenantId, out _);
+        _keys.Remove(Key(tenantId));
+    }
 
     private static string Key(Guid tenantId) => $"jwks:{tenantId:N}";
 }

@@ -16,9 +16,10 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
 {
     private const string TenantPrefix = "/t/{tenantSlug}/api/v1/";
 
-    private sealed record TenantIds(TestTenant Tenant, IReadOnlyDictionary<string, string> Ids);
+    internal sealed record TenantIds(TestTenant Tenant, IReadOnlyDictionary<string, string> Ids);
 
-    private async Task<TenantIds> SeedAsync()
+    /// <summary>A tenant with one of each thing the route table has an id for.</summary>
+    internal static async Task<TenantIds> SeedAsync(AdminFactory factory)
     {
         var tenant = await factory.CreateTenantAsync();
         using var client = factory.ClientFor(tenant);
@@ -88,8 +89,8 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
     [Fact]
     public async Task EveryEndpoint_WithAnotherTenantsApiKey_Returns401()
     {
-        var a = await SeedAsync();
-        var b = await SeedAsync();
+        var a = await SeedAsync(factory);
+        var b = await SeedAsync(factory);
         using var clientB = factory.ClientFor(b.Tenant);
         var endpoints = TenantEndpoints();
         Assert.True(endpoints.Count > 40, $"only {endpoints.Count} endpoints found");
@@ -110,8 +111,8 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
     [Fact]
     public async Task EveryEndpointWithAnId_WithTheOtherTenantsIds_Returns404()
     {
-        var a = await SeedAsync();
-        var b = await SeedAsync();
+        var a = await SeedAsync(factory);
+        var b = await SeedAsync(factory);
         using var clientA = factory.ClientFor(a.Tenant);
         var failures = new List<string>();
         var walked = 0;

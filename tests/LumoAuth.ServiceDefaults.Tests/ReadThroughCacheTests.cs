@@ -171,7 +171,7 @@ public sealed class ReadThroughCacheTests : IDisposable
         Assert.Fail("condition not met within 2 s");
     }
 
-    private sealed class ManualClock : TimeProvider
+    internal sealed class ManualClock : TimeProvider
     {
         private DateTimeOffset _now = new(2026, 11, 30, 12, 0, 0, TimeSpan.Zero);
 
