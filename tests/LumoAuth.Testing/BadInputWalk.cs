@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Xunit;
 
 namespace LumoAuth.Testing;
 
@@ -80,6 +81,14 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
             .Where(e => e.RoutePattern.RawText is { } raw && Include(raw) && e.Metadata.GetMetadata<HttpMethodMetadata>() is not null
                         && !raw.EndsWith("openapi.json", StringComparison.Ordinal)) // the framework's document endpoint
             .ToList();
+
+    /// <summary>Walks every endpoint and fails the test with the bad answers (the first 60), or when fewer than <paramref name="atLeast"/> requests went out.</summary>
+    public async Task AssertEveryAnswerIsCleanAsync(int atLeast)
+    {
+        var failures = await WalkAsync();
+        Assert.True(failures.Count == 0, $"{failures.Count} bad answers:\n" + string.Join('\n', failures.Take(60)));
+        Assert.True(Sent >= atLeast, $"only {Sent} requests sent");
+    }
 
     /// <summary>Walks every endpoint; returns one line per answer that broke the rules.</summary>
     public async Task<IReadOnlyList<string>> WalkAsync()
