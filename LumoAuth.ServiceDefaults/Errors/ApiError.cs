@@ -84,8 +84,6 @@ public sealed class ApiErrorResult(ApiError error) : IResult, IStatusCodeHttpRes
 
 public static class ErrorWriter
 {
-    private const string ScimErrorSchema = "urn:ietf:params:scim:api:messages:2.0:Error";
-
     public static async Task WriteAsync(HttpContext context, ApiError error)
     {
         var stamped = error with { CorrelationId = Correlation.CorrelationMiddleware.GetId(context) };
@@ -96,8 +94,13 @@ public static class ErrorWriter
             // RFC 7644 §3.12: a SCIM client reads every error of the protocol in SCIM's own shape, including the
             // ones middleware raises before a SCIM handler runs (authentication, size limit, unknown route).
             context.Response.ContentType = "application/scim+json; charset=utf-8";
-            await context.Response.WriteAsJsonAsync(new ScimError([ScimErrorSchema], error.Status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                error.Message, error.Status == 400 ? "invalidSyntax" : null, stamped.CorrelationId), ErrorJson.Options, context.RequestAborted);
+            var scim = ScimErrorBody.Create(error.Status, error.Status == 400 ? "invalidSyntax" : null, error.Message);
+            if (stamped.CorrelationId is { } correlationId)
+            {
+                scim["correlationId"] = correlationId;
+            }
+
+            await context.Response.WriteAsync(scim.ToJsonString(), context.RequestAborted);
             return;
         }
 
@@ -108,13 +111,6 @@ public static class ErrorWriter
     /// <summary>SCIM 2.0's base paths (ADM-70…92 and the <c>/scim2.0</c> mirror).</summary>
     public static bool IsScimPath(PathString path) =>
         path.Value is { } value && (value.Contains("/api/v1/scim/v2", StringComparison.Ordinal) || value.Contains("/api/v1/scim2.0", StringComparison.Ordinal));
-
-    private sealed record ScimError(
-        [property: JsonPropertyName("schemas")] string[] Schemas,
-        [property: JsonPropertyName("status")] string Status,
-        [property: JsonPropertyName("detail")] string Detail,
-        [property: JsonPropertyName("scimType")][property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ScimType,
-        [property: JsonPropertyName("correlationId")][property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CorrelationId);
 }
 
 internal static class ErrorJson

@@ -262,7 +262,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
             var body = await response.Content.ReadAsStringAsync();
             // RFC 7644 §3.11: 501 is SCIM's answer to /Me for a caller that is not a user.
             // A dependency that is down is answered 503 service_unavailable by design (a service alone under test has no peers).
-            var problem = status >= 500 && !(status == 501 && path.Contains("/Me", StringComparison.Ordinal) && ErrorWriterPaths.IsScim(path))
+            var problem = status >= 500 && !(status == 501 && path.Contains("/Me", StringComparison.Ordinal) && IsScim(path))
                           && !(status == 503 && (body.Contains("\"service_unavailable\"", StringComparison.Ordinal) || body.Contains("\"temporarily_unavailable\"", StringComparison.Ordinal)))
                 ? "server error"
                 : expect400 && status != 400 ? "expected 400"
@@ -298,7 +298,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
             return "not a JSON object";
         }
 
-        if (ErrorWriterPaths.IsScim(path))
+        if (IsScim(path))
         {
             return json["schemas"]?.ToJsonString().Contains("urn:ietf:params:scim:api:messages:2.0:Error", StringComparison.Ordinal) == true
                    && json["status"]?.ToString() == status.ToString(System.Globalization.CultureInfo.InvariantCulture)
@@ -322,10 +322,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
             : "not the error envelope";
     }
 
-    private static class ErrorWriterPaths
-    {
-        public static bool IsScim(string path) => LumoAuth.ServiceDefaults.Errors.ErrorWriter.IsScimPath(new PathString(path.Split('?')[0]));
-    }
+    private static bool IsScim(string path) => LumoAuth.ServiceDefaults.Errors.ErrorWriter.IsScimPath(new PathString(path.Split('?')[0]));
 
     private string Fill(string pattern, Func<string, string?> odd)
     {

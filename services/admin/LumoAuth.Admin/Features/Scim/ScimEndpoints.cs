@@ -9,6 +9,8 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
+using LumoAuth.ServiceDefaults.Errors;
+
 namespace LumoAuth.Admin.Features.Scim;
 
 /// <summary>
@@ -162,21 +164,7 @@ public static class ScimEndpoints
 
     public static IResult Error(int status, string? scimType, string detail) => new ScimJsonResult(status, ErrorBody(status, scimType, detail), null, null);
 
-    public static JsonObject ErrorBody(int status, string? scimType, string detail)
-    {
-        var body = new JsonObject
-        {
-            ["schemas"] = new JsonArray(ScimSchemas.Error),
-            ["status"] = status.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["detail"] = detail,
-        };
-        if (scimType is not null)
-        {
-            body["scimType"] = scimType;
-        }
-
-        return body;
-    }
+    public static JsonObject ErrorBody(int status, string? scimType, string detail) => ScimErrorBody.Create(status, scimType, detail);
 
     private sealed class ScimJsonResult(int status, JsonNode? body, string? location, string? etag) : IResult
     {

@@ -11,7 +11,7 @@ public static class ScimSchemas
     public const string SoftDelete = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:SoftDelete";
     public const string Password = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:Password";
     public const string ListResponse = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-    public const string Error = "urn:ietf:params:scim:api:messages:2.0:Error";
+    public const string Error = LumoAuth.ServiceDefaults.Errors.ScimErrorBody.Schema;
     public const string PatchOp = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
     public const string BulkRequest = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
     public const string BulkResponse = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
