@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using LumoAuth.Testing;
 using Xunit.Abstractions;
 
@@ -34,5 +35,28 @@ public sealed class BadInputWalkTests(AdminFactory factory, ITestOutputHelper ou
         };
 
         await walk.AssertEveryAnswerIsCleanAsync(atLeast: 100);
+    }
+
+    [Fact]
+    public async Task TextPostgresCannotStore_Is400InvalidRequest()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-export", new { userId = "a\0b@example.com" }), 400, "invalid_request");
+        using var invalidUtf8 = new ByteArrayContent([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) { Headers = { ContentType = new("application/json") } };
+        var userId = await factory.CreateUserAsync(tenant, $"utf8@{tenant.Slug}.example.com");
+        await ApiAssert.ErrorAsync(await client.PutAsync($"{tenant.Api}/admin/users/{userId}/attributes", invalidUtf8), 400, "invalid_request");
+    }
+
+    [Fact]
+    public async Task NullGroupReference_IsAValidationError()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+
+        var error = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations",
+            new { email = $"invitee@{tenant.Slug}.example.com", groups = new string?[] { null } }), 400, "validation_error");
+        Assert.NotNull(error["details"]!["groups"]);
     }
 }

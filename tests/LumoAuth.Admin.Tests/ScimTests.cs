@@ -184,6 +184,17 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
     }
 
     [Fact]
+    public async Task ErrorsRaisedBeforeAScimHandler_AreScimErrorsToo()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/NoSuchResource/1/2"), 404);
+        var huge = new StringContent("{\"userName\":\"" + new string('x', 2 * 1024 * 1024) + "\"}", Encoding.UTF8, "application/scim+json");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim2.0/Users", huge), 413);
+    }
+
+    [Fact]
     public async Task Users_FilterSortPageAndProjectAttributes()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -58,4 +58,15 @@ public sealed class BadInputWalkTests(TokenFactory factory, ITestOutputHelper ou
 
         await walk.AssertEveryAnswerIsCleanAsync(atLeast: 5000);
     }
+
+    [Fact]
+    public async Task FormWithANulCharacter_Is400InvalidRequest()
+    {
+        var (tenant, client) = await SeedAsync();
+
+        using var response = await factory.PostFormAsync(tenant, "oauth/token", new() { ["grant_type"] = "client_credentials", ["scope"] = "orders\0read" },
+            HttpAssert.Basic(client.ClientId, client.Secret!));
+
+        await HttpAssert.EnvelopeAsync(response, System.Net.HttpStatusCode.BadRequest, "invalid_request");
+    }
 }

@@ -22,6 +22,7 @@ public sealed class MutualTlsClientTests(TokenFactory factory) : IClassFixture<T
         { "tlsClientCertificateAuthorities", new { name = "d", isConfidential = true, grantTypes = new[] { "client_credentials" }, tlsClientAuthSubjectDn = "CN=d", tlsClientCertificateAuthorities = new[] { Convert.ToBase64String(TestCertificates.Client("leaf").RawData) } } },
         { "tlsClientAuthSubjectDn", new { name = "e", applicationType = "spa", redirectUris = new[] { "https://spa.example.com/cb" }, tlsClientAuthSubjectDn = "CN=e", tlsClientCertificateAuthorities = new[] { Convert.ToBase64String(Authority.RawData) } } },
         { "tlsClientAuthSubjectDn", new { name = "f", isConfidential = true, grantTypes = new[] { "client_credentials" }, tlsClientAuthSubjectDn = "not=a=dn,,", tlsClientCertificateAuthorities = new[] { Convert.ToBase64String(Authority.RawData) } } },
+        { "tlsClientCertificateAuthorities", new { name = "g", isConfidential = true, grantTypes = new[] { "client_credentials" }, tlsClientAuthSubjectDn = "CN=g", tlsClientCertificateAuthorities = new string?[] { null } } },
     };
 
     [Theory]
