@@ -34,15 +34,20 @@ public sealed class TokenServiceJwksSource(IHttpClientFactory httpClientFactory)
 /// Per-tenant signing keys, cached for five minutes (reloaded in the background before then while in use); an
 /// unknown <c>kid</c> triggers one refresh at most every ten seconds, so key rotation is picked up without letting
 /// garbage tokens hammer the token service. A failed load is remembered for five seconds: callers in that window are
-/// refused at once instead of each waiting out another round of retries against a service that is down.
+/// not made to wait out another round of retries against a service that is down. While loads fail, the last key set
+/// fetched is used for up to an hour after it was fetched (as Microsoft.IdentityModel's "last known good"), so a
+/// token-service outage does not stop every service from validating tokens; past that, or with none, callers are refused.
+/// An eviction (tenant changed, key rotated) forgets both.
 /// </summary>
-public sealed class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvider time)
+public sealed partial class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvider time, ILogger<JwksCache>? logger = null)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan MinRefreshInterval = TimeSpan.FromSeconds(10);
     public static readonly TimeSpan FailureBackoff = TimeSpan.FromSeconds(5);
+    public static readonly TimeSpan LastKnownGoodLifetime = TimeSpan.FromHours(1);
     private readonly ReadThroughCache<IReadOnlyList<SecurityKey>> _keys = new(cache, time, _ => Lifetime);
     private readonly ConcurrentDictionary<Guid, (DateTimeOffset Until, HttpRequestException Error)> _failures = new();
+    private readonly ConcurrentDictionary<Guid, LastKnownGood> _lastKnownGood = new();
 
     public async ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken)
     {
@@ -50,7 +55,9 @@ public sealed class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvid
         {
             if (time.GetUtcNow() < failure.Until)
             {
-                throw new HttpRequestException("The signing keys could not be fetched a moment ago; not asking again yet.", failure.Error);
+                return TryLastKnownGood(tenant.Id, out var stale)
+                    ? stale
+                    : throw new HttpRequestException("The signing keys could not be fetched a moment ago; not asking again yet.", failure.Error);
             }
 
             _failures.TryRemove(new(tenant.Id, failure));
@@ -58,26 +65,55 @@ public sealed class JwksCache(IJwksSource source, IMemoryCache cache, TimeProvid
 
         try
         {
-            return await _keys.GetAsync(Key(tenant.Id), (source, tenant), static async lookup =>
-            {
-                var set = await lookup.source.GetAsync(lookup.tenant, CancellationToken.None);
-                return (IReadOnlyList<SecurityKey>)set.GetSigningKeys().ToArray();
-            }, forceRefresh ? MinRefreshInterval : null, cancellationToken);
+            return await _keys.GetAsync(
+                Key(tenant.Id), (Cache: this, Tenant: tenant), static lookup => lookup.Cache.LoadAsync(lookup.Tenant),
+                forceRefresh ? MinRefreshInterval : null, cancellationToken);
         }
         catch (HttpRequestException exception)
         {
             _failures[tenant.Id] = (time.GetUtcNow() + FailureBackoff, exception);
-            throw;
+            if (!TryLastKnownGood(tenant.Id, out var stale))
+            {
+                throw;
+            }
+
+            if (logger is not null)
+            {
+                LogServingLastKnownGood(logger, exception, tenant.Slug);
+            }
+
+            return stale;
         }
     }
 
     public void Evict(Guid tenantId)
     {
         _failures.TryRemove(tenantId, out _);
+        _lastKnownGood.TryRemove(tenantId, out _);
         _keys.Remove(Key(tenantId));
     }
 
+    private async Task<IReadOnlyList<SecurityKey>> LoadAsync(TenantInfo tenant)
+    {
+        var set = await source.GetAsync(tenant, CancellationToken.None);
+        var keys = set.GetSigningKeys().ToArray();
+        _lastKnownGood[tenant.Id] = new LastKnownGood(keys, time.GetUtcNow());
+        return keys;
+    }
+
+    private bool TryLastKnownGood(Guid tenantId, out IReadOnlyList<SecurityKey> keys)
+    {
+        var found = _lastKnownGood.TryGetValue(tenantId, out var good) && time.GetUtcNow() - good.FetchedAt < LastKnownGoodLifetime;
+        keys = found ? good!.Keys : [];
+        return found;
+    }
+
     private static string Key(Guid tenantId) => $"jwks:{tenantId:N}";
+
+    private sealed record LastKnownGood(IReadOnlyList<SecurityKey> Keys, DateTimeOffset FetchedAt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Signing keys of tenant {TenantSlug} could not be refreshed; validating with the last key set fetched")]
+    private static partial void LogServingLastKnownGood(ILogger logger, Exception exception, string tenantSlug);
 }
 
 /// <summary>

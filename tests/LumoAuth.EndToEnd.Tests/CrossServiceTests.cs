@@ -100,6 +100,33 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task SigningKeyRotatedWithoutGrace_StopsTheOldKeyInAnotherServiceAtOnce_AndTheNewKeyWorksThere()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (_, _, oldToken) = await suite.ClientTokenAsync(tenant);
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        using (var before = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(oldToken)))
+        {
+            await ApiAssert.OkAsync(before); // the authorization service now holds the key set for five minutes
+        }
+
+        // A compromised key: rotated with no grace, so it leaves the published set now.
+        using var rotated = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/signing-keys/rotate", new { gracePeriodHours = 0 }, SuiteFixture.ApiKey(tenant.ApiKey));
+        await ApiAssert.OkAsync(rotated);
+
+        // SigningKeyRotated evicts the authorization service's copy well before its five minutes are up.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var after = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(oldToken));
+            return after.StatusCode == HttpStatusCode.Unauthorized ? "refused" : null;
+        }, TimeSpan.FromSeconds(30));
+
+        var (_, _, newToken) = await suite.ClientTokenAsync(tenant);
+        using var fresh = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(newToken));
+        await ApiAssert.OkAsync(fresh);
+    }
+
+    [Fact]
     public async Task AnotherTenantsApiKey_IsRefusedByEveryService()
     {
         var a = await suite.CreateTenantAsync();

@@ -52,6 +52,42 @@ public sealed class JwksCacheTests : IDisposable
         Assert.Equal(2, _source.Calls);
     }
 
+    [Fact]
+    public async Task DuringAnOutage_TheLastKeySetFetchedIsUsedForAnHour_ThenCallersAreRefused()
+    {
+        var good = await _cache.GetKeysAsync(Tenant, false, default);
+        _source.Down = true;
+
+        // Past the five-minute lifetime the reload fails: the last set fetched still validates tokens.
+        _clock.Advance(TimeSpan.FromMinutes(6));
+        Assert.Same(good, await _cache.GetKeysAsync(Tenant, false, default));
+        Assert.Same(good, await _cache.GetKeysAsync(Tenant, true, default));
+        Assert.Equal(2, _source.Calls); // the second caller fell in the failure's back-off
+
+        // The source is asked again after each back-off, and the old set stays in use until an hour after it was fetched.
+        _clock.Advance(JwksCache.FailureBackoff + TimeSpan.FromMilliseconds(1));
+        Assert.Same(good, await _cache.GetKeysAsync(Tenant, false, default));
+        Assert.Equal(3, _source.Calls);
+
+        _clock.Advance(JwksCache.LastKnownGoodLifetime);
+        await Assert.ThrowsAsync<HttpRequestException>(() => _cache.GetKeysAsync(Tenant, false, default).AsTask());
+
+        // Back up: a fresh set, and a fresh hour of fallback.
+        _source.Down = false;
+        _clock.Advance(JwksCache.FailureBackoff + TimeSpan.FromMilliseconds(1));
+        Assert.NotSame(good, await _cache.GetKeysAsync(Tenant, false, default));
+    }
+
+    [Fact]
+    public async Task Evict_ForgetsTheLastKeySet_SoARotatedKeyIsNotKeptAliveByAnOutage()
+    {
+        await _cache.GetKeysAsync(Tenant, false, default);
+        _source.Down = true;
+        _cache.Evict(Tenant.Id);
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => _cache.GetKeysAsync(Tenant, false, default).AsTask());
+    }
+
     private sealed class FlakySource : IJwksSource
     {
         private static readonly string Jwks = PublicJwks();

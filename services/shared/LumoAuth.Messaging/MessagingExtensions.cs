@@ -58,6 +58,7 @@ public static class MessagingExtensions
             consumers?.Invoke(x);
             x.AddConsumer<TenantCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
             x.AddConsumer<ApiKeyCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+            x.AddConsumer<SigningKeyCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(new Uri(connectionString));

@@ -1,5 +1,6 @@
 using LumoAuth.Contracts.ApiKeys;
 using LumoAuth.Contracts.Tenants;
+using LumoAuth.Contracts.Tokens;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using MassTransit;
@@ -16,6 +17,23 @@ public sealed class TenantCacheEvictionConsumer(TenantDirectory directory, JwksC
     {
         directory.Evict(context.Message.Slug);
         jwks.Evict(context.Message.Id);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>
+/// A rotated signing key reaches every service's key-set cache at once, not after its five minutes: a rotation
+/// without grace (a compromised key) must stop validating the old key everywhere.
+/// </summary>
+public sealed class SigningKeyCacheEvictionConsumer(JwksCache jwks) : IConsumer<SigningKeyRotated>
+{
+    public Task Consume(ConsumeContext<SigningKeyRotated> context)
+    {
+        if (context.Message.TenantId is { } tenantId)
+        {
+            jwks.Evict(tenantId);
+        }
+
         return Task.CompletedTask;
     }
 }
