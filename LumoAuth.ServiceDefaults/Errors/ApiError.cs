@@ -104,9 +104,50 @@ public static class ErrorWriter
             return;
         }
 
+        if (IsOAuthPath(context.Request.Path))
+        {
+            // RFC 6749 §5.2 (inventory C-16: OAuth endpoints answer in OAuth's format): an OAuth client reads `error` as a
+            // string, also from errors raised before the protocol handler runs (unknown tenant, size limit, rate limit).
+            var oauth = new System.Text.Json.Nodes.JsonObject
+            {
+                ["error"] = OAuthErrorCode(error.Code),
+                ["error_description"] = error.Message,
+            };
+            if (error.Status == StatusCodes.Status429TooManyRequests && int.TryParse(context.Response.Headers.RetryAfter, out var retryAfter))
+            {
+                oauth["retry_after"] = retryAfter;
+            }
+
+            if (stamped.CorrelationId is { } correlationId)
+            {
+                oauth["correlationId"] = correlationId;
+            }
+
+            context.Response.ContentType = "application/json; charset=utf-8";
+            await context.Response.WriteAsync(oauth.ToJsonString(), context.RequestAborted);
+            return;
+        }
+
         context.Response.ContentType = "application/json; charset=utf-8";
         await context.Response.WriteAsJsonAsync(stamped, ErrorJson.Options, context.RequestAborted);
     }
+
+    /// <summary>The OAuth 2.0 / OIDC protocol endpoints (token, introspection, revocation, PAR, device, CIBA, userinfo, registration).</summary>
+    public static bool IsOAuthPath(PathString path) =>
+        path.Value is { } value && (value.Contains("/api/v1/oauth/", StringComparison.Ordinal) || value.Contains("/api/v1/connect/", StringComparison.Ordinal)
+                                    || value.Contains("/api/v1/oidc/", StringComparison.Ordinal));
+
+    /// <summary>
+    /// The envelope's code as an OAuth error code: request-shape problems are RFC 6749's <c>invalid_request</c>, an
+    /// unavailable dependency its <c>temporarily_unavailable</c>; the rest (e.g. <c>tenant_not_found</c>) are kept as
+    /// extension codes, which clients treat as a generic failure with that name.
+    /// </summary>
+    private static string OAuthErrorCode(string code) => code switch
+    {
+        ErrorCodes.ValidationError or ErrorCodes.PayloadTooLarge or ErrorCodes.UnsupportedMediaType or ErrorCodes.MethodNotAllowed => ErrorCodes.InvalidRequest,
+        ErrorCodes.ServiceUnavailable => "temporarily_unavailable",
+        _ => code,
+    };
 
     /// <summary>SCIM 2.0's base paths (ADM-70…92 and the <c>/scim2.0</c> mirror).</summary>
     public static bool IsScimPath(PathString path) =>

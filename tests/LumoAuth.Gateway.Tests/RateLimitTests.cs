@@ -32,6 +32,8 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
         Assert.True(int.Parse(refused.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
         var body = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
         Assert.Equal("rate_limit_exceeded", body["error"]!.GetValue<string>());
+        Assert.True(body["retry_after"]!.GetValue<int>() >= 1);
+        Assert.False(string.IsNullOrEmpty(body["error_description"]!.GetValue<string>()));
 
         // Another tenant's token endpoint has its own budget.
         using var otherTenant = await client.PostAsync("/t/limits-b/api/v1/oauth/token", new FormUrlEncodedContent([]));

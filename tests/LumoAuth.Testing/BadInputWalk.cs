@@ -306,13 +306,15 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
                 : "not a SCIM error";
         }
 
+        var oauthPath = LumoAuth.ServiceDefaults.Errors.ErrorWriter.IsOAuthPath(new PathString(path.Split('?')[0]));
         if (json["error"] is JsonValue error && error.TryGetValue<string>(out var code))
         {
-            return (path.Contains("/oauth/", StringComparison.Ordinal) || path.Contains("/connect/", StringComparison.Ordinal)
-                    || path.Contains("/bc-authorize", StringComparison.Ordinal) || path.Contains("/register", StringComparison.Ordinal))
-                   && code.Length > 0
-                ? null
-                : "OAuth error off an OAuth path";
+            return oauthPath && code.Length > 0 ? null : "OAuth error off an OAuth path";
+        }
+
+        if (oauthPath)
+        {
+            return "not an OAuth error on an OAuth path";
         }
 
         return json["error"]?.GetValueKind() == JsonValueKind.True && json["status"]?.GetValueKind() == JsonValueKind.Number

@@ -67,6 +67,27 @@ public sealed class BadInputWalkTests(TokenFactory factory, ITestOutputHelper ou
         using var response = await factory.PostFormAsync(tenant, "oauth/token", new() { ["grant_type"] = "client_credentials", ["scope"] = "orders\0read" },
             HttpAssert.Basic(client.ClientId, client.Secret!));
 
-        await HttpAssert.EnvelopeAsync(response, System.Net.HttpStatusCode.BadRequest, "invalid_request");
+        await HttpAssert.OAuthErrorAsync(response, System.Net.HttpStatusCode.BadRequest, "invalid_request");
+    }
+
+    [Fact]
+    public async Task ErrorsRaisedBeforeTheProtocolHandler_AreOAuthErrorsOnOAuthPaths_AndTheEnvelopeElsewhere()
+    {
+        var (tenant, client) = await SeedAsync();
+        using var http = factory.CreateClient();
+        var grant = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+
+        using var unknownTenant = await http.PostAsync("/t/no-such-tenant/api/v1/oauth/token", new FormUrlEncodedContent(grant));
+        await HttpAssert.OAuthErrorAsync(unknownTenant, System.Net.HttpStatusCode.NotFound, "tenant_not_found");
+
+        using var oversized = await factory.PostFormAsync(tenant, "oauth/token", new() { ["grant_type"] = "client_credentials", ["scope"] = new string('a', 2 * 1024 * 1024) },
+            HttpAssert.Basic(client.ClientId, client.Secret!));
+        await HttpAssert.OAuthErrorAsync(oversized, System.Net.HttpStatusCode.RequestEntityTooLarge, "invalid_request");
+
+        using var unknownRoute = await http.GetAsync($"/t/{tenant.Slug}/api/v1/oauth/nowhere");
+        await HttpAssert.OAuthErrorAsync(unknownRoute, System.Net.HttpStatusCode.NotFound, "route_not_found");
+
+        using var unknownTenantAdmin = await http.GetAsync("/t/no-such-tenant/api/v1/admin/clients");
+        await HttpAssert.EnvelopeAsync(unknownTenantAdmin, System.Net.HttpStatusCode.NotFound, "tenant_not_found");
     }
 }

@@ -64,19 +64,6 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             ? (int)Math.Ceiling(wait.TotalSeconds)
             : (int)Math.Ceiling((windowEnd - _time.GetUtcNow()).TotalSeconds);
         context.Response.Headers.RetryAfter = Math.Max(1, retryAfter).ToString(CultureInfo.InvariantCulture);
-        if (IsOAuthEndpoint(context.Request.Path))
-        {
-            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            context.Response.Headers.CacheControl = "no-store";
-            await context.Response.WriteAsJsonAsync(new Dictionary<string, object>
-            {
-                ["error"] = "rate_limit_exceeded",
-                ["error_description"] = "Too many requests; retry later.",
-                ["retry_after"] = Math.Max(1, retryAfter),
-            });
-            return;
-        }
-
         await ErrorWriter.WriteAsync(context, new ApiError("Rate limit exceeded", 429, ErrorCodes.RateLimitExceeded, new { retryAfter = Math.Max(1, retryAfter) }));
     }
 
@@ -161,9 +148,6 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         var afterSlug = path.IndexOf('/', 3);
         return afterSlug > 0 ? path.AsSpan(afterSlug) : [];
     }
-
-    private static bool IsOAuthEndpoint(PathString path) =>
-        path.Value is { } value && (value.Contains("/api/v1/oauth/", StringComparison.Ordinal) || value.Contains("/api/v1/connect/", StringComparison.Ordinal));
 
     /// <summary>
     /// Credential endpoints count per client address and tenant; APIs per presented credential (hashed),

@@ -90,7 +90,9 @@ public class TokenSuite : IAsyncLifetime
     {
         using var admin = Admin.CreateClient();
         admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
-        for (var attempt = 0; attempt < 100; attempt++)
+        // The entry travels outbox → RabbitMQ → admin; on two busy cores that can take a while, so wait up to 30 s.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
         {
             var page = JsonDocument.Parse(await admin.GetStringAsync($"{setup.Tenant.Api}/admin/audit-logs?action={action}")).RootElement;
             if (page.GetProperty("data").GetArrayLength() > 0)
@@ -98,7 +100,7 @@ public class TokenSuite : IAsyncLifetime
                 return page.GetProperty("data")[0].Clone();
             }
 
-            await Task.Delay(100);
+            await Task.Delay(200);
         }
 
         throw new Xunit.Sdk.XunitException($"no {action} entry in the audit log");
