@@ -190,6 +190,20 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
     }
 
     [Fact]
+    public async Task VerificationPage_PostThatIsNotAForm_ShowsTheErrorPage()
+    {
+        var (setup, _) = await TvAsync();
+        using var browser = suite.Browser();
+
+        using var json = await browser.PostAsync($"{setup.Tenant.Api}/oauth/device",
+            new StringContent("{\"user_code\":\"BCDF-GHJK\"}", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, json.StatusCode);
+        Assert.Equal("text/html", json.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("role=\"alert\"", await json.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task VerificationPage_ForgedDecisionWithoutAntiforgeryToken_IsRefused()
     {
         var (setup, _) = await TvAsync();

@@ -194,6 +194,7 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(RedirectVerifiableAuthorizationErrors.Descriptor)
                     .AddEventHandler(AuthorizationErrorPage.Descriptor)
                     .AddEventHandler(EndSessionErrorPage.Descriptor)
+                    .AddEventHandler(EndUserVerificationErrorPage.Descriptor)
                     .AddEventHandler(UserInfoErrorsAsJson.Descriptor);
                 server.AddEventHandler(PkceFailuresAreInvalidGrant.Descriptor);
                 server.AddEventHandler(PushedRequestTime.Descriptor)

@@ -67,3 +67,15 @@ public sealed class EndSessionErrorPage : LocalErrorPage<ApplyEndSessionResponse
 
     protected override OpenIddict.Abstractions.OpenIddictResponse ResponseOf(ApplyEndSessionResponseContext context) => context.Response;
 }
+
+/// <summary>The device page (RFC 8628 §3.3) is the user's: a request OpenIddict cannot read there is shown as the error page.</summary>
+public sealed class EndUserVerificationErrorPage : LocalErrorPage<ApplyEndUserVerificationResponseContext>
+{
+    public static OpenIddictServerHandlerDescriptor Descriptor { get; } = DescriptorFor<EndUserVerificationErrorPage>();
+
+    protected override string FallbackDescription => "The device verification request is not valid.";
+
+    protected override string? DestinationOf(ApplyEndUserVerificationResponseContext context) => null;
+
+    protected override OpenIddict.Abstractions.OpenIddictResponse ResponseOf(ApplyEndUserVerificationResponseContext context) => context.Response;
+}
