@@ -93,14 +93,8 @@ public static class ErrorWriter
         {
             // RFC 7644 §3.12: a SCIM client reads every error of the protocol in SCIM's own shape, including the
             // ones middleware raises before a SCIM handler runs (authentication, size limit, unknown route).
-            context.Response.ContentType = "application/scim+json; charset=utf-8";
             var scim = ScimErrorBody.Create(error.Status, error.Status == 400 ? "invalidSyntax" : null, error.Message);
-            if (stamped.CorrelationId is { } correlationId)
-            {
-                scim["correlationId"] = correlationId;
-            }
-
-            await context.Response.WriteAsync(scim.ToJsonString(), context.RequestAborted);
+            await WriteBodyAsync(context, scim, "application/scim+json; charset=utf-8", stamped.CorrelationId);
             return;
         }
 
@@ -118,18 +112,24 @@ public static class ErrorWriter
                 oauth["retry_after"] = retryAfter;
             }
 
-            if (stamped.CorrelationId is { } correlationId)
-            {
-                oauth["correlationId"] = correlationId;
-            }
-
-            context.Response.ContentType = "application/json; charset=utf-8";
-            await context.Response.WriteAsync(oauth.ToJsonString(), context.RequestAborted);
+            await WriteBodyAsync(context, oauth, "application/json; charset=utf-8", stamped.CorrelationId);
             return;
         }
 
         context.Response.ContentType = "application/json; charset=utf-8";
         await context.Response.WriteAsJsonAsync(stamped, ErrorJson.Options, context.RequestAborted);
+    }
+
+    /// <summary>A protocol's own error shape (SCIM, OAuth), with the correlation id the envelope would carry.</summary>
+    private static Task WriteBodyAsync(HttpContext context, System.Text.Json.Nodes.JsonObject body, string contentType, string? correlationId)
+    {
+        if (correlationId is not null)
+        {
+            body["correlationId"] = correlationId;
+        }
+
+        context.Response.ContentType = contentType;
+        return context.Response.WriteAsync(body.ToJsonString(), context.RequestAborted);
     }
 
     /// <summary>The OAuth 2.0 / OIDC protocol endpoints (token, introspection, revocation, PAR, device, CIBA, userinfo, registration).</summary>
