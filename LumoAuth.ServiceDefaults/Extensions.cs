@@ -45,7 +45,8 @@ public static class LumoServiceDefaults
             // One pipeline per destination: registered as defaults, the standard handler is otherwise a single pipeline
             // for every client of the process (dotnet/extensions#5021), so one failing dependency — or one tenant's
             // failing webhook receiver — would open the circuit for calls to every other service.
-            http.AddStandardResilienceHandler().SelectPipelineByAuthority();
+            // Retries only for calls that may be repeated (RepeatableRequests): a POST is sent once.
+            http.AddStandardResilienceHandler(o => RepeatableRequests.RetryOnlyWhatMayBeRepeated(o.Retry)).SelectPipelineByAuthority();
             http.AddServiceDiscovery();
         });
 

@@ -65,8 +65,8 @@ public sealed class AdminApiKeySource(IHttpClientFactory httpClientFactory) : IA
     public async Task<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
     {
         var client = httpClientFactory.CreateClient(Http.InternalClients.Admin);
-        using var response = await System.Net.Http.Json.HttpClientJsonExtensions.PostAsJsonAsync(
-            client, new Uri(InternalRoutes.VerifyApiKey, UriKind.Relative), new VerifyApiKeyRequest(tenantId, key), cancellationToken);
+        using var request = Http.RepeatableRequests.PostJson(InternalRoutes.VerifyApiKey, new VerifyApiKeyRequest(tenantId, key));
+        using var response = await client.SendAsync(request, cancellationToken);
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
             return null;

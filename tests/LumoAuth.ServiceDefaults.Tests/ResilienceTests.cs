@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Http.Json;
 using LumoAuth.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -15,6 +17,7 @@ namespace LumoAuth.ServiceDefaults.Tests;
 public sealed class ResilienceTests : IAsyncDisposable
 {
     private readonly WebApplication _servers;
+    private readonly ConcurrentDictionary<string, int> _hits = new();
 
     public ResilienceTests()
     {
@@ -24,6 +27,8 @@ public sealed class ResilienceTests : IAsyncDisposable
         _servers = builder.Build();
         _servers.Run(context =>
         {
+            _hits.AddOrUpdate(context.Request.Method + " " + context.Request.Path, 1, (_, n) => n + 1);
+            context.Response.Headers.RetryAfter = "0"; // no back-off between the retries this test counts
             context.Response.StatusCode = context.Connection.LocalPort == FailingPort ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
             return Task.CompletedTask;
         });
@@ -77,5 +82,32 @@ public sealed class ResilienceTests : IAsyncDisposable
         // Another dependency's calls go through: its circuit is its own.
         using var healthy = await clients.CreateClient("healthy").GetAsync(new Uri("/", UriKind.Relative));
         Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+    }
+
+    [Fact]
+    public async Task APost_IsSentOnce_UnlessItIsMarkedRepeatable_WhileIdempotentCallsAreRetried()
+    {
+        var host = Host.CreateApplicationBuilder();
+        host.AddServiceDefaults();
+        host.Services.AddHttpClient("failing", c => c.BaseAddress = new Uri($"http://127.0.0.1:{FailingPort}"));
+        using var services = host.Build();
+        var client = services.Services.GetRequiredService<IHttpClientFactory>().CreateClient("failing");
+
+        using (await client.PostAsJsonAsync("/authenticate", new { password = "wrong" }))
+        {
+        }
+
+        using (var marked = RepeatableRequests.PostJson("/roles-of", new { subject = "u1" }))
+        using (await client.SendAsync(marked))
+        {
+        }
+
+        using (await client.GetAsync(new Uri("/profile", UriKind.Relative)))
+        {
+        }
+
+        Assert.Equal(1, _hits["POST /authenticate"]);
+        Assert.Equal(4, _hits["POST /roles-of"]); // the first attempt and the standard handler's three retries
+        Assert.Equal(4, _hits["GET /profile"]);
     }
 }

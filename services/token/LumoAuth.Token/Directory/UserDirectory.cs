@@ -295,7 +295,8 @@ public sealed partial class RolesDirectory(IHttpClientFactory httpClientFactory,
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Timeout);
             var client = httpClientFactory.CreateClient(InternalClients.Authorization);
-            using var response = await client.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenantId, subject), timeout.Token);
+            using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOf, new RolesOfRequest(tenantId, subject));
+            using var response = await client.SendAsync(request, timeout.Token);
             if (!response.IsSuccessStatusCode)
             {
                 LogRolesUnavailable(logger, (int)response.StatusCode, null);

@@ -21,7 +21,8 @@ public sealed partial class DataHeldElsewhere(IHttpClientFactory httpClientFacto
         var sessions = AskAsync<UserSessionData>(InternalClients.Token, SessionsPart,
             (client, ct) => client.GetAsync(UserSessionData.Route(userId, tenantId), ct), cancellationToken);
         var roles = AskAsync<RolesOfResponse>(InternalClients.Authorization, RolesPart,
-            (client, ct) => client.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenantId, userId.ToString()), ct), cancellationToken);
+            (client, ct) => client.SendAsync(RepeatableRequests.PostJson(InternalRoutes.RolesOf, new RolesOfRequest(tenantId, userId.ToString())), ct),
+            cancellationToken);
         return (await sessions, await roles);
     }
 
