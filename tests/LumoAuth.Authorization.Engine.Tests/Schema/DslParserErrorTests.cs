@@ -305,4 +305,17 @@ public sealed class DslParserErrorTests
         Assert.Single(model.Conditions);
         Assert.Equal(model.Id, AuthorizationSchema.ParseDsl(schema).Id);
     }
+
+    [Fact]
+    public void Parse_ParenthesesNestedBeyondTheLimit_AreAnErrorNotAStackOverflow()
+    {
+        // 50,000 levels would overflow the stack of a parser that recursed without a bound, taking the process down.
+        var deep = new string('(', 50_000) + "[user]" + new string(')', 50_000);
+
+        var error = SingleError($"model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define viewer: {deep}\n");
+
+        Assert.Contains($"nest more than {SchemaError.MaxNesting} deep", error.Message, StringComparison.Ordinal);
+        var nested = new string('(', SchemaError.MaxNesting) + "[user]" + new string(')', SchemaError.MaxNesting);
+        Assert.NotNull(AuthorizationSchema.ParseDsl($"model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define viewer: {nested}\n"));
+    }
 }

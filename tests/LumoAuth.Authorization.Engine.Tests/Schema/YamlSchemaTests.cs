@@ -72,6 +72,31 @@ public sealed class YamlSchemaTests
     }
 
     [Fact]
+    public void ParseYaml_NestingBeyondTheLimit_IsAnError()
+    {
+        var deep = "namespaces:\n  document:\n    relations: {viewer: " + new string('[', 50_000) + "user" + new string(']', 50_000) + "}\n";
+
+        var exception = Assert.Throws<SchemaException>(() => AuthorizationSchema.ParseYaml(deep));
+
+        Assert.Contains($"nests more than {SchemaError.MaxNesting} levels", Assert.Single(exception.Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ParseYaml_Aliases_AreRefused()
+    {
+        // Nine aliases of nine aliases… stand for 9^n items while the text stays short ("billion laughs").
+        const string schema = """
+            namespaces:
+              document:
+                relations: {owner: &a [user], viewer: [*a, *a, *a]}
+            """;
+
+        var exception = Assert.Throws<SchemaException>(() => AuthorizationSchema.ParseYaml(schema));
+
+        Assert.Contains("aliases are not supported", Assert.Single(exception.Errors).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ParseYaml_FormOneAndFormTwo_CompileToTheSameShape()
     {
         const string formOne = """

@@ -21,6 +21,8 @@ internal sealed partial class DslParser
     private readonly DslLexer _lexer;
     private readonly ModelDraft _draft = new();
 
+    private int _parentheses;
+
     private DslParser(string text) => _lexer = new DslLexer(text);
 
     public static ModelDraft Parse(string text) => new DslParser(text).ParseFile();
@@ -168,7 +170,13 @@ internal sealed partial class DslParser
                 return ParseDirect();
             case DslTokenKind.OpenParen:
                 _lexer.Next();
+                if (++_parentheses > SchemaError.MaxNesting)
+                {
+                    throw Error(token.Position, $"parentheses nest more than {SchemaError.MaxNesting} deep");
+                }
+
                 var inner = ParseExpression();
+                _parentheses--;
                 var close = _lexer.Next();
                 if (close.Kind != DslTokenKind.CloseParen)
                 {

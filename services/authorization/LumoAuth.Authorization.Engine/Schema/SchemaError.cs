@@ -9,6 +9,9 @@ public readonly record struct SourcePosition(int Line, int Column)
 /// <summary>One problem found in a schema, with the place it was found.</summary>
 public sealed record SchemaError(int Line, int Column, string Message)
 {
+    /// <summary>How deep parentheses (DSL) or collections (YAML) may nest: parsing recurses once per level.</summary>
+    public const int MaxNesting = 64;
+
     public SchemaError(SourcePosition position, string message)
         : this(position.Line, position.Column, message)
     {

@@ -1,5 +1,6 @@
 using LumoAuth.Authorization.Engine.Model;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace LumoAuth.Authorization.Engine.Schema;
@@ -27,6 +28,7 @@ internal sealed class YamlSchemaParser
         var stream = new YamlStream();
         try
         {
+            RefuseDeepNestingAndAliases(rewritten, parser);
             using var reader = new StringReader(rewritten);
             stream.Load(reader);
         }
@@ -49,6 +51,29 @@ internal sealed class YamlSchemaParser
 
         parser.AddImplicitSubjectTypes();
         return parser._draft;
+    }
+
+    /// <summary>
+    /// Reads the events once, without building nodes: building and walking them recurses once per level, and an alias
+    /// lets a small document stand for an exponentially large one. No schema needs either.
+    /// </summary>
+    private static void RefuseDeepNestingAndAliases(string text, YamlSchemaParser parser)
+    {
+        var events = new YamlDotNet.Core.Parser(new StringReader(text));
+        var depth = 0;
+        while (events.MoveNext())
+        {
+            switch (events.Current)
+            {
+                case MappingStart or SequenceStart when ++depth > SchemaError.MaxNesting:
+                    throw new SchemaException([new SchemaError(parser.Position(events.Current.Start), $"the YAML nests more than {SchemaError.MaxNesting} levels deep")]);
+                case MappingEnd or SequenceEnd:
+                    depth--;
+                    break;
+                case AnchorAlias alias:
+                    throw new SchemaException([new SchemaError(parser.Position(alias.Start), "YAML aliases are not supported in schemas")]);
+            }
+        }
     }
 
     private IEnumerable<NamespaceBlock> NamespaceBlocks(YamlNode root)
