@@ -99,6 +99,34 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
     }
 
     [Fact]
+    public async Task ABatchItemWithValuesLongerThanTheirColumns_IsRecorded_AndTheRestOfTheBatchToo()
+    {
+        // A client id may be the URL of its metadata document (up to 1,000 characters); a browser string can be anything.
+        var tenant = await factory.CreateTenantAsync();
+        var urlClient = "https://clients.example.com/" + new string('c', 960);
+        var plainClient = $"plain-{Guid.NewGuid():N}";
+        var batch = new AccessTokensIssued(
+        [
+            new IssuedAccessToken(urlClient, "authorization_code", Guid.NewGuid().ToString(), Guid.NewGuid().ToString(), ["openid"], DateTimeOffset.UtcNow)
+            {
+                UserAgent = new string('u', 5000),
+            },
+            new IssuedAccessToken(plainClient, "client_credentials", null, Guid.NewGuid().ToString(), ["orders.read"], DateTimeOffset.UtcNow),
+        ])
+        { TenantId = tenant.Id };
+        await factory.Services.GetRequiredService<IBus>().Publish(batch);
+
+        using var client = factory.ClientFor(tenant);
+        var plain = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=access_token_issued&targetId={plainClient}")))["data"]!.AsArray().FirstOrDefault());
+        var long_ = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=access_token_issued&targetId={Uri.EscapeDataString(urlClient)}")))["data"]!.AsArray().FirstOrDefault());
+        Assert.Equal(plainClient, plain["target"]!["id"]!.GetValue<string>());
+        Assert.Equal(urlClient, long_["target"]!["id"]!.GetValue<string>());
+        Assert.Equal(512, long_["userAgent"]!.GetValue<string>().Length);
+    }
+
+    [Fact]
     public async Task AuditLogs_OfAnotherTenant_AreInvisible()
     {
         var a = await factory.CreateTenantAsync();

@@ -330,6 +330,14 @@ public sealed class ApiKey
 /// <summary>An append-only audit entry, one per integration event.</summary>
 public sealed class AuditLogEntry
 {
+    /// <summary>Actor and target ids: a client's id may be the URL of its metadata document (up to 1,000 characters).</summary>
+    public const int IdLength = 1000;
+    public const int ActorTypeLength = 20;
+    public const int EmailLength = 320;
+    public const int IpAddressLength = 64;
+    public const int UserAgentLength = 512;
+    public const int CorrelationIdLength = 128;
+
     /// <summary>The id of the event it records, so a redelivered event finds its entry already there.</summary>
     public Guid Id { get; set; }
 

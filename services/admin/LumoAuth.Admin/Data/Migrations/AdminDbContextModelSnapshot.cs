@@ -87,8 +87,8 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasColumnType("character varying(320)");
 
                     b.Property<string>("ActorId")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
 
                     b.Property<string>("ActorType")
                         .IsRequired()
@@ -118,8 +118,8 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasColumnType("character varying(20)");
 
                     b.Property<string>("TargetId")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)");
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
 
                     b.Property<string>("TargetType")
                         .HasMaxLength(50)

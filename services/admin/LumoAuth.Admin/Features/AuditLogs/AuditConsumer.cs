@@ -90,20 +90,23 @@ public static class AuditMapping
             TenantId = tenantId,
             Action = shape.Action,
             Category = shape.Category,
-            ActorType = @event.Actor?.Type ?? "system",
-            ActorId = @event.Actor?.Id,
-            ActorEmail = @event.Actor?.Email,
+            // Written by one statement per message, past EF's checks: a value too long for its column would lose the whole batch.
+            ActorType = Fit(@event.Actor?.Type, AuditLogEntry.ActorTypeLength) ?? "system",
+            ActorId = Fit(@event.Actor?.Id, AuditLogEntry.IdLength),
+            ActorEmail = Fit(@event.Actor?.Email, AuditLogEntry.EmailLength),
             ActorChain = @event.Actor?.ActorChain is { Count: > 0 } chain ? System.Text.Json.JsonSerializer.Serialize(chain) : null,
             TargetType = targetType,
-            TargetId = targetId,
+            TargetId = Fit(targetId, AuditLogEntry.IdLength),
             Outcome = shape.Outcome,
-            IpAddress = @event.IpAddress,
-            UserAgent = @event.UserAgent,
-            CorrelationId = @event.CorrelationId,
+            IpAddress = Fit(@event.IpAddress, AuditLogEntry.IpAddressLength),
+            UserAgent = Fit(@event.UserAgent, AuditLogEntry.UserAgentLength),
+            CorrelationId = Fit(@event.CorrelationId, AuditLogEntry.CorrelationIdLength),
             Metadata = EventFacts.ToJson(@event),
             Timestamp = @event.OccurredAt,
         };
     }
+
+    private static string? Fit(string? value, int length) => value is null || value.Length <= length ? value : value[..length];
 
     private static Shape ShapeOf(Type type)
     {
