@@ -73,6 +73,8 @@ public static class LumoServiceDefaults
         {
             o.SerializerOptions.PropertyNameCaseInsensitive = true;
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
+            // {"role":"viewer","role":"admin"}: which one counts differs between parsers, so the body is refused (400).
+            o.SerializerOptions.AllowDuplicateProperties = false;
         });
         return builder;
     }

@@ -24,8 +24,9 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
                 new ApiError("Unsupported content type; send application/json", 415, ErrorCodes.UnsupportedMediaType),
             BadHttpRequestException bad => new ApiError(DescribeBadRequest(bad), bad.StatusCode, ErrorCodes.InvalidRequest),
-            // A form the framework could not read (a NUL in a value, a bad escape): the caller's input.
-            InvalidDataException => new ApiError("The form could not be read", 400, ErrorCodes.InvalidRequest),
+            // A form the framework could not read (a NUL in a value, a bad escape, too many values), a JSON number out of
+            // range: the caller's input. The messages describe the input or a limit, nothing internal.
+            InvalidDataException invalid => new ApiError($"The request could not be read: {invalid.Message}", 400, ErrorCodes.InvalidRequest),
             _ when UnstorableText(exception) =>
                 new ApiError("The request contains text that cannot be stored (a NUL character or invalid UTF-8)", 400, ErrorCodes.InvalidRequest),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>

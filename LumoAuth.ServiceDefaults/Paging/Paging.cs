@@ -8,11 +8,14 @@ public readonly record struct PageRequest(int Page, int Limit)
     public const int DefaultLimit = 25;
     public const int MaxLimit = 100;
 
+    /// <summary>The last page whose offset fits an <see cref="int"/> at the largest limit; any later one is as empty.</summary>
+    public const int MaxPage = (int.MaxValue / MaxLimit) + 1;
+
     public int Skip => (Page - 1) * Limit;
 
-    /// <summary>Clamps nonsense (page 0, limit 10,000) to the documented bounds instead of failing.</summary>
+    /// <summary>Clamps nonsense (page 0, page 30,000,000, limit 10,000) to the documented bounds instead of failing.</summary>
     public static PageRequest From(int? page, int? limit) =>
-        new(Math.Max(1, page ?? 1), Math.Clamp(limit ?? DefaultLimit, 1, MaxLimit));
+        new(Math.Clamp(page ?? 1, 1, MaxPage), Math.Clamp(limit ?? DefaultLimit, 1, MaxLimit));
 }
 
 public sealed record PageMeta(

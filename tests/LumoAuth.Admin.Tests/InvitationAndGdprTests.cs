@@ -186,4 +186,21 @@ public sealed class InvitationAndGdprTests(AdminFactory factory) : IClassFixture
         using var otherClient = factory.ClientFor(other);
         await ApiAssert.OkAsync(await otherClient.GetAsync($"{other.Api}/admin/users/{twin}"));
     }
+
+    [Fact]
+    public async Task GdprErasure_OfAnAddressWithLettersBeyondAscii_StrikesItOut()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        const string email = "jürgen.ünal@exämple.com";
+        var id = await factory.CreateUserAsync(tenant, email, "a long password 1", "Jürgen Ünal");
+        await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_created&targetId={id}")))["data"]!.AsArray().FirstOrDefault());
+
+        var erasedAs = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-deletion", new { userId = id.ToString() })))["data"]!["erasedAs"]!.GetValue<string>();
+
+        var entry = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_created&targetId={erasedAs}")))["data"]![0]!;
+        Assert.DoesNotContain("ünal", entry["metadata"]!.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(DataErasure.StruckOut, entry["metadata"]!.ToJsonString(), StringComparison.Ordinal);
+    }
 }

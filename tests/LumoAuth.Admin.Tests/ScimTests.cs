@@ -176,6 +176,12 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "jdoe" })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", active = "maybe" })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", password = "short" })), 400, "invalidValue");
+        // The refused password left nothing behind: the same user is created right after, not a 409.
+        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", password = "my own password 1" })), 201);
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "y@example.com", externalId = new string('e', 201) })), 400, "invalidValue");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users",
+            new StringContent("""{"userName":"z@example.com","userName":"w@example.com"}""", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users/.search", Json(new { attributes = new object[] { 1, new { } } })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", new StringContent("{not json", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq")), 400, "invalidFilter");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?sortOrder=sideways"), 400, "invalidValue");

@@ -45,7 +45,8 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         "x", "-1", "0", "99999999999999999999999", "00000000-0000-0000-0000-000000000000", new string('a', 600), "a b", "%C3%BC",
     ];
 
-    private static readonly string[] OddQueryValues = ["abc", "-1", "99999999999999999999", new string('q', 5000), "' or 1=1 --", "2026-13-45"];
+    private static readonly string[] OddQueryValues =
+        ["abc", "-1", "99999999999999999999", new string('q', 5000), "' or 1=1 --", "2026-13-45", "2026-01-01T00:00:00-05:00"];
 
     /// <summary>Names the form endpoints of the suite read (OAuth, hosted pages): each is sent alone with odd values.</summary>
     private static readonly string[] FormFields =
@@ -133,6 +134,8 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         }
 
         await SendAsync(method, $"{path}?page=-5&limit=1000000&sortBy=%27&sortDir=sideways&search={new string('s', 3000)}", hasBody ? Json("{}") : null, pattern);
+        // An offset past int.MaxValue; instants with offsets other than UTC (which Npgsql refuses to write as timestamptz).
+        await SendAsync(method, $"{path}?page=30000000&limit=100&startDate=2026-01-01T00:00:00-05:00&endDate=2026-02-01T00:00:00%2B02:00", hasBody ? Json("{}") : null, pattern);
 
         // Broken credentials, on the endpoint as it is otherwise called.
         foreach (var authorization in OddAuthorizations)
@@ -160,7 +163,12 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
 
         // Invalid UTF-8 in a string (System.Text.Json skips an unknown property's value unread, so no 400 is required).
         await SendAsync(method, path, new ByteArrayContent([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) { Headers = { ContentType = new("application/json") } }, pattern);
-        foreach (var text in new[] { "[]", "\"text\"", "null", "42", "true", "{}", new string('[', 300) + new string(']', 300), "{\"a\":" + new string('[', 100) + new string(']', 100) + "}" })
+        foreach (var text in new[]
+                 {
+                     "[]", "\"text\"", "null", "42", "true", "{}", new string('[', 300) + new string(']', 300), "{\"a\":" + new string('[', 100) + new string(']', 100) + "}",
+                     // A repeated name; numbers no double holds (an opaque body reaches the handler as it is).
+                     "{\"a\":1,\"a\":2}", "{\"a\":1e400,\"b\":[-1e400],\"c\":{\"d\":1e309}}",
+                 })
         {
             await SendAsync(method, path, Json(text), pattern);
         }
@@ -172,6 +180,11 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         {
             var plausible = Plausible(declared, 0);
             await SendAsync(method, path, Json(plausible.ToJsonString()), pattern);
+            if (plausible.ToJsonString() is { Length: > 2 } members)
+            {
+                await SendAsync(method, path, Json("{" + members[1..^1] + "," + members[1..^1] + "}"), pattern); // every name twice
+            }
+
             foreach (var (name, propertyType) in JsonProperties(declared))
             {
                 foreach (var odd in OddValues(propertyType))
@@ -456,12 +469,19 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         {
             yield return "0001-01-01T00:00:00Z";
             yield return "9999-12-31T23:59:59Z";
+            yield return "2030-01-01T00:00:00-05:00";
         }
         else if (ElementType(t) is { } element)
         {
             yield return new JsonArray((JsonNode?)null);
             yield return new JsonArray(Enumerable.Range(0, 5000).Select(i => PlausibleValue(element, 3)).ToArray());
             yield return new JsonArray(OddValues(element).Select(v => v?.DeepClone()).ToArray());
+        }
+        else if (t == typeof(JsonElement) || t == typeof(JsonNode) || t == typeof(JsonObject) || t == typeof(object) || typeof(IDictionary).IsAssignableFrom(t))
+        {
+            // Kept as written: 1e400 is valid JSON that no double holds.
+            yield return JsonNode.Parse("1e400");
+            yield return JsonNode.Parse("{\"x\":1e400,\"y\":[1e309]}");
         }
         else if (!IsOpaque(t))
         {

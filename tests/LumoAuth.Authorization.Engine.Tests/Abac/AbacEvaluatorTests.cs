@@ -117,6 +117,28 @@ public sealed class AbacEvaluatorTests
         Assert.Empty(none.MatchedPolicies);
     }
 
+    [Theory]
+    [InlineData("(unclosed")]
+    [InlineData("^(a+)+$-and-then-some-more-text-to-make-it-longer-than-five-hundred")]
+    public void AnUndecidablePattern_NeverGrants_EvenUnderNone_AndADenyWithItApplies(string referencedPattern)
+    {
+        // The pattern comes from the resource (a $reference), so no stored-policy check has seen it.
+        var pattern = referencedPattern.Length > 20 ? string.Concat(Enumerable.Repeat(referencedPattern, 10)) : referencedPattern;
+        var request = Request with { Resource = new Dictionary<string, object?>(Request.Resource) { ["blocked"] = pattern } };
+        var unlessBlocked = Parse("""{"none":[{"attribute":"subject.email","operator":"matches","value":"$resource.blocked"}]}""");
+
+        var allow = AbacEvaluator.Evaluate([new AbacPolicy("p1", "Unless blocked", PolicyEffect.Allow, 100, [], [], unlessBlocked)], request);
+        Assert.False(allow.Allowed);
+        Assert.Empty(allow.MatchedPolicies);
+
+        var always = Parse("""{"all":[{"attribute":"action","operator":"exists"}]}""");
+        var deny = AbacEvaluator.Evaluate(
+            [new AbacPolicy("p1", "Allowed", PolicyEffect.Allow, 100, [], [], always), new AbacPolicy("p2", "Blocked", PolicyEffect.Deny, 100, [], [], unlessBlocked)],
+            request);
+        Assert.False(deny.Allowed);
+        Assert.Equal("p2", deny.DecidingPolicy!.Id);
+    }
+
     private static ConditionNode Parse(string json)
     {
         var errors = new List<string>();

@@ -22,7 +22,7 @@ public static class AbacEvaluator
             .OrderByDescending(p => p.Priority)
             .ThenBy(p => p.Effect == PolicyEffect.Deny ? 0 : 1)
             .ThenBy(p => p.Id, StringComparer.Ordinal)
-            .Where(p => p.Conditions is null || Holds(p.Conditions, request))
+            .Where(p => ConditionsHold(p, request))
             .ToList();
         if (matched.Count == 0)
         {
@@ -37,7 +37,24 @@ public static class AbacEvaluator
         return new AbacDecision(allowed, reason, matched, decisive);
     }
 
-    /// <summary>Whether one condition tree holds for the request (used by the policy test endpoint too).</summary>
+    /// <summary>
+    /// Whether a policy's conditions hold for the request (used by the policy test endpoint too). Conditions that cannot be
+    /// decided — a <c>matches</c> pattern that timed out, is too long or does not compile — hold for a deny and not for an
+    /// allow: a "false" there would turn into "true" under a <c>none</c> group, so an undecidable condition could grant.
+    /// </summary>
+    public static bool ConditionsHold(AbacPolicy policy, AbacRequest request)
+    {
+        try
+        {
+            return policy.Conditions is null || Holds(policy.Conditions, request);
+        }
+        catch (UndecidableCondition)
+        {
+            return policy.Effect == PolicyEffect.Deny;
+        }
+    }
+
+    /// <summary>Whether one condition tree holds for the request; throws <see cref="UndecidableCondition"/> when it cannot tell.</summary>
     public static bool Holds(ConditionNode node, AbacRequest request) => node switch
     {
         ConditionGroup { Kind: ConditionGroupKind.All } all => all.Children.All(c => Holds(c, request)),
@@ -239,24 +256,26 @@ public static class AbacEvaluator
         }
     }
 
+    /// <summary>A pattern from a <c>$reference</c> is the caller's data, so it is held to the same bounds as a stored one.</summary>
     private static bool IsMatch(string text, string pattern)
     {
-        var regex = Pattern(pattern);
-        if (regex is null)
+        if (!IsValidPattern(pattern))
         {
-            return false;
+            throw new UndecidableCondition();
         }
 
         try
         {
-            return regex.IsMatch(text);
+            return Pattern(pattern)!.IsMatch(text);
         }
         catch (RegexMatchTimeoutException)
         {
-            // A pathological pattern or input fails closed rather than burning the request.
-            return false;
+            // A pathological pattern or input is given up on rather than burning the request.
+            throw new UndecidableCondition();
         }
     }
+
+    private sealed class UndecidableCondition : Exception;
 
     private static Regex? Pattern(string pattern)
     {

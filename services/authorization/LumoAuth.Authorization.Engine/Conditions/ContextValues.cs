@@ -43,8 +43,36 @@ public static class ContextValues
         JsonValueKind.String => json.GetString(),
         JsonValueKind.Number when json.TryGetInt64(out var l) => l,
         JsonValueKind.Number when json.TryGetUInt64(out var u) => u,
-        JsonValueKind.Number => double.Parse(json.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture),
+        JsonValueKind.Number => FiniteDouble(json),
         JsonValueKind.Array => json.EnumerateArray().Select(e => FromJsonElement(e)).ToList(),
-        _ => json.EnumerateObject().ToDictionary(p => p.Name, p => FromJsonElement(p.Value), StringComparer.Ordinal),
+        _ => ObjectOf(json),
     };
+
+    /// <summary>True when every number in <paramref name="json"/> fits a double (<c>1e400</c> does not: it could be neither compared nor stored).</summary>
+    public static bool HasOnlyFiniteNumbers(JsonElement json) => json.ValueKind switch
+    {
+        JsonValueKind.Number => json.TryGetDouble(out var d) && double.IsFinite(d),
+        JsonValueKind.Array => json.EnumerateArray().All(HasOnlyFiniteNumbers),
+        JsonValueKind.Object => json.EnumerateObject().All(p => HasOnlyFiniteNumbers(p.Value)),
+        _ => true,
+    };
+
+    private static double FiniteDouble(JsonElement json)
+    {
+        var value = double.Parse(json.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture);
+        var raw = json.GetRawText();
+        return double.IsFinite(value) ? value : throw new InvalidDataException($"The number {(raw.Length > 40 ? raw[..40] + "…" : raw)} is out of range.");
+    }
+
+    /// <summary>A repeated name keeps its last value, as System.Text.Json does for typed objects (the HTTP layer refuses repeats).</summary>
+    private static Dictionary<string, object?> ObjectOf(JsonElement json)
+    {
+        var map = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var property in json.EnumerateObject())
+        {
+            map[property.Name] = FromJsonElement(property.Value);
+        }
+
+        return map;
+    }
 }

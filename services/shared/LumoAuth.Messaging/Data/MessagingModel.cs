@@ -1,6 +1,7 @@
 using LumoAuth.Messaging.Inbox;
 using LumoAuth.Messaging.Outbox;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace LumoAuth.Messaging.Data;
 
@@ -35,4 +36,17 @@ public static class MessagingModel
         });
         return modelBuilder;
     }
+
+    /// <summary>
+    /// Every <see cref="DateTimeOffset"/> is stored, and compared in queries, as UTC. Npgsql refuses a value with another offset
+    /// for <c>timestamptz</c>, and callers send them (<c>?startDate=2026-01-01T00:00:00-05:00</c>, <c>"expiresAt": "…+02:00"</c>):
+    /// converted here, the same instant is meant and no request fails for its offset.
+    /// </summary>
+    public static ModelConfigurationBuilder StoreTimestampsAsUtc(this ModelConfigurationBuilder configuration)
+    {
+        configuration.Properties<DateTimeOffset>().HaveConversion<UtcTimestamps>();
+        return configuration;
+    }
+
+    private sealed class UtcTimestamps() : ValueConverter<DateTimeOffset, DateTimeOffset>(value => value.ToUniversalTime(), value => value);
 }

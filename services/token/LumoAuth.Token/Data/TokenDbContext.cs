@@ -58,6 +58,9 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
         }
     }
 
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
+        configurationBuilder.StoreTimestampsAsUtc();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.UseOpenIddict<TokenApplication, TokenAuthorization, TokenScope, TokenToken, Guid>();

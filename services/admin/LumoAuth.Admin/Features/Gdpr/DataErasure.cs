@@ -81,12 +81,17 @@ public static class DataErasure
             """, cancellationToken);
     }
 
+    /// <summary>
+    /// A regular expression matching <paramref name="text"/> literally: ASCII symbols are escaped; letters, digits and every
+    /// non-ASCII character stand for themselves (a backslash before a letter — "\ü" too, where the locale counts it as
+    /// one — would be an escape PostgreSQL rejects, and the erasure would fail for that address).
+    /// </summary>
     private static string Literal(string text)
     {
         var pattern = new StringBuilder(text.Length * 2);
         foreach (var c in text)
         {
-            if (!char.IsAsciiLetterOrDigit(c))
+            if (char.IsAscii(c) && !char.IsAsciiLetterOrDigit(c))
             {
                 pattern.Append('\\');
             }

@@ -94,7 +94,9 @@ public static class ScimEndpoints
         string? Text(string name) => search[name] switch
         {
             null => null,
-            JsonArray array => string.Join(',', array.Select(a => a?.GetValue<string>())),
+            JsonArray array => string.Join(',', array.Select(a => a is JsonValue v && ScimJson.Element(v).ValueKind == JsonValueKind.String
+                ? v.GetValue<string>()
+                : throw ScimException.InvalidValue($"'{name}' must list attribute names"))),
             JsonValue value when ScimJson.Element(value).ValueKind == JsonValueKind.String => value.GetValue<string>(),
             _ => throw ScimException.InvalidValue($"'{name}' has the wrong type"),
         };
@@ -131,7 +133,7 @@ public static class ScimEndpoints
     {
         try
         {
-            return await JsonNode.ParseAsync(http.Request.Body, documentOptions: new JsonDocumentOptions { MaxDepth = 32 }, cancellationToken: http.RequestAborted);
+            return await JsonNode.ParseAsync(http.Request.Body, documentOptions: new JsonDocumentOptions { MaxDepth = 32, AllowDuplicateProperties = false }, cancellationToken: http.RequestAborted);
         }
         catch (JsonException)
         {

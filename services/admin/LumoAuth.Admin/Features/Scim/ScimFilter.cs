@@ -199,9 +199,13 @@ public abstract record ScimFilter
                 return op == "eq" ? same : !same;
             }
 
+            // Compared as decimals when both fit one (exact), as doubles otherwise (1e300 fits no decimal).
             if (ee.ValueKind == JsonValueKind.Number && ae.ValueKind == JsonValueKind.Number)
             {
-                return Ordered(ae.GetDecimal().CompareTo(ee.GetDecimal()), op);
+                return Ordered(
+                    ae.TryGetDecimal(out var ad) && ee.TryGetDecimal(out var ed) ? ad.CompareTo(ed)
+                    : ae.TryGetDouble(out var ax) && ee.TryGetDouble(out var ex) ? ax.CompareTo(ex)
+                    : throw ScimException.InvalidFilter("a number in the comparison is out of range"), op);
             }
 
             var left = ae.ValueKind == JsonValueKind.String ? ae.GetString()! : ae.GetRawText();

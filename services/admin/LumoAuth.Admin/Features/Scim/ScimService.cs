@@ -48,13 +48,10 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     {
         var input = ReadUser(AsObject(body));
         await EnsureUserNameFreeAsync(input.UserName, null, cancellationToken);
+        // The password is checked with everything else, before anything is stored: a weak one must not leave a user behind.
         var (user, error) = await users.CreateAsync(new NewUser(
-            input.Email, null, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise), cancellationToken);
+            input.Email, input.Password, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise), cancellationToken);
         Throw(error);
-        if (input.Password is not null)
-        {
-            Throw(await users.SetPasswordAsync(user!, input.Password, cancellationToken));
-        }
 
         var json = await UserJsonAsync(user!, cancellationToken);
         return new ScimResult(201, json, Location(json), Version(user!.Version));
@@ -222,8 +219,15 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         return new UserInput(
             userName, email,
             new UserProfileFields(display, given, family, string.Equals(userName, email, StringComparison.OrdinalIgnoreCase) ? null : userName, phone, null, Text(body, "title")),
-            Bool(body, "active"), Text(body, "externalId"), password, Enterprise(body));
+            Bool(body, "active"), ExternalIdOf(body), password, Enterprise(body));
     }
+
+    private const int MaxExternalIdLength = 200;
+
+    private static string? ExternalIdOf(JsonObject body) =>
+        Text(body, "externalId") is { Length: > MaxExternalIdLength }
+            ? throw ScimException.InvalidValue($"externalId is at most {MaxExternalIdLength} characters")
+            : Text(body, "externalId");
 
     private static string? Enterprise(JsonObject body)
     {
@@ -406,7 +410,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             throw ScimException.InvalidValue("every member needs a 'value'");
         }
 
-        return new GroupInput(displayName, Text(body, "externalId"), members!);
+        return new GroupInput(displayName, ExternalIdOf(body), members!);
     }
 
     // ---------------------------------------------------------------- queries

@@ -45,12 +45,21 @@ public static partial class SettingsEndpoints
     /// fails, without one the fields are re-applied to the newer settings.
     /// </summary>
     public static async Task<IResult> UpdateSettings(
-        [FromBody] JsonObject body, HttpRequest request, HttpResponse response, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+        [FromBody] JsonElement json, HttpRequest request, HttpResponse response, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
         if (!SettingsETag.TryParseIfMatch(request.Headers.IfMatch, out var precondition))
         {
             return ApiErrors.Validation("If-Match", "must be a list of quoted entity tags or *");
         }
+
+        if (json.ValueKind != JsonValueKind.Object)
+        {
+            return ApiErrors.BadRequest(ErrorCodes.InvalidRequest, "The body must be a JSON object of settings sections");
+        }
+
+        // Bound as an element, not a JsonObject: the serializer then refuses a repeated name with a 400, where binding a
+        // JsonObject fails with an ArgumentException (a 500).
+        var body = JsonObject.Create(json)!;
 
         for (var attempt = 1; ; attempt++)
         {

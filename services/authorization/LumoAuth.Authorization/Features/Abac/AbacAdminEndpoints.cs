@@ -64,7 +64,8 @@ public static class AbacAdminEndpoints
             .Check(category is not null && Categories.Contains(category), "category", "must be subject, resource or environment")
             .Check(request.DataType is not null && DataTypes.Contains(request.DataType), "dataType", "must be string, number, boolean, array or datetime")
             .Optional("description", request.Description, 1000)
-            .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array");
+            .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array")
+            .Check(allowed is null || LumoAuth.Authorization.Engine.Conditions.ContextValues.HasOnlyFiniteNumbers(allowed.Value), "allowedValues", "numbers must be within the range of a double");
         if (!problems.IsValid)
         {
             return problems.ToResult();
@@ -111,7 +112,8 @@ public static class AbacAdminEndpoints
             .Check(category is null || Categories.Contains(category), "category", "must be subject, resource or environment")
             .Check(request.DataType is null || DataTypes.Contains(request.DataType), "dataType", "must be string, number, boolean, array or datetime")
             .Optional("description", request.Description, 1000)
-            .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array");
+            .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array")
+            .Check(allowed is null || LumoAuth.Authorization.Engine.Conditions.ContextValues.HasOnlyFiniteNumbers(allowed.Value), "allowedValues", "numbers must be within the range of a double");
         if (!problems.IsValid)
         {
             return problems.ToResult();
@@ -229,7 +231,7 @@ public static class AbacAdminEndpoints
 
         var policy = PolicyRows.ToPolicy(row) with { IsActive = true };
         var applies = AbacEvaluator.Evaluate([policy with { Conditions = null }], built.Request).MatchedPolicies.Count > 0;
-        var holds = policy.Conditions is null || AbacEvaluator.Holds(policy.Conditions, built.Request);
+        var holds = AbacEvaluator.ConditionsHold(policy, built.Request);
         var matched = applies && holds;
         return TypedResults.Ok(new DataResponse<PolicyTestResponse>(new PolicyTestResponse(
             matched, applies, holds, row.Effect,
