@@ -67,6 +67,13 @@ public sealed class ForwardedClientCertificateMiddleware(RequestDelegate next, I
         }
     }
 
+    /// <summary>
+    /// RFC 8705 §3: whether a token with this <c>cnf</c> may be used by the holder of <paramref name="presented"/> — it is not
+    /// bound to a certificate, or it is bound to that one. Every place that accepts a token asks this.
+    /// </summary>
+    public static bool MayPresent(string? confirmation, X509Certificate2? presented) =>
+        BoundThumbprint(confirmation) is not { } bound || IsBoundTo(bound, presented);
+
     /// <summary>Whether <paramref name="presented"/> is the certificate a token is bound to (fixed-time comparison).</summary>
     public static bool IsBoundTo(string bound, X509Certificate2? presented) =>
         presented is not null

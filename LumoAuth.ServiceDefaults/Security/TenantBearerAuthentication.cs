@@ -200,8 +200,7 @@ public sealed class TenantBearerHandler(
     private async Task<AuthenticateResult?> CheckProofOfPossessionAsync(string token, string? confirmation, bool presentedWithDPoP, TenantInfo tenant, string issuer)
     {
         // RFC 8705 §3: a certificate-bound token only over mutual TLS with that very certificate (forwarded by the gateway).
-        if (ForwardedClientCertificateMiddleware.BoundThumbprint(confirmation) is { } certificate
-            && !ForwardedClientCertificateMiddleware.IsBoundTo(certificate, Context.Connection.ClientCertificate))
+        if (!ForwardedClientCertificateMiddleware.MayPresent(confirmation, Context.Connection.ClientCertificate))
         {
             return Fail(ErrorCodes.InvalidToken, "This access token is bound to a client certificate: present it over mutual TLS with that certificate");
         }

@@ -369,6 +369,19 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             await ApiAssert.ErrorAsync(plain, 401, "invalid_token");
         }
 
+        // At the token service's own userinfo too.
+        HttpRequestMessage UserInfo() => new(HttpMethod.Get, $"{tenant.Api}/oauth/userinfo") { Headers = { Authorization = new("Bearer", accessToken) } };
+        using (var boundUserInfo = await mtls.SendAsync(UserInfo()))
+        {
+            Assert.NotNull((await ApiAssert.OkAsync(boundUserInfo))["sub"]);
+        }
+
+        using (var plainUserInfo = await suite.Gateway.SendAsync(UserInfo()))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, plainUserInfo.StatusCode);
+            Assert.Contains("invalid_token", await plainUserInfo.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
         // Its refresh token too (RFC 8705 §4): another certificate, or none, cannot redeem it; its own can.
         var refresh = new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = tokens["refresh_token"]!.GetValue<string>(), ["client_id"] = clientId };
         using var stranger = TestCertificates.Client("someone-else");

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.IdentityModel.JsonWebTokens;
 
@@ -154,6 +155,28 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         var refused = await fourth.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("delegation_depth_exceeded", refused.GetProperty("error").GetString());
         Assert.Equal(3, refused.GetProperty("max_depth").GetInt32());
+    }
+
+    [Fact]
+    public async Task DPoPBoundActorToken_NamesItsActor_OnlyForTheHolderOfItsKey()
+    {
+        var d = await UserSignedInToAgentAsync();
+        using var key = new DPoPKey();
+        using var own = await suite.PostFormAsync(d.Setup.TokenEndpoint, new Dictionary<string, string> { ["grant_type"] = "client_credentials" },
+            (d.Agent.ClientId, d.Agent.Secret), key.Proof("POST", d.Setup.TokenEndpoint));
+        var boundToken = (await HttpAssert.JsonAsync(own, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        // Handed to someone — here sent without a proof by its key — it names nobody.
+        using var withoutProof = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, boundToken);
+        await HttpAssert.OAuthErrorAsync(withoutProof, HttpStatusCode.BadRequest, "invalid_grant");
+
+        using var withProof = await suite.PostFormAsync(d.Setup.TokenEndpoint, new Dictionary<string, string>
+        {
+            ["grant_type"] = TokenExchangeGrant, ["subject_token"] = d.UserToken, ["subject_token_type"] = AccessTokenType,
+            ["actor_token"] = boundToken, ["actor_token_type"] = AccessTokenType,
+        }, (d.Agent.ClientId, d.Agent.Secret), key.Proof("POST", d.Setup.TokenEndpoint));
+        var delegated = new JsonWebToken((await HttpAssert.JsonAsync(withProof, HttpStatusCode.OK)).GetProperty("access_token").GetString());
+        Assert.Equal([d.Agent.ClientId], Actors(delegated));
     }
 
     [Fact]

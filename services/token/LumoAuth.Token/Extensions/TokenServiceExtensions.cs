@@ -202,8 +202,9 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(DeviceRequestScopes.Descriptor)
                     .AddEventHandler(DevicePollingInterval.Descriptor)
                     .AddEventHandler(DevicePollingTooFast.Descriptor);
-                // OpenIddict's own proof-of-possession check knows only mTLS-bound tokens (cnf.x5t#S256) and throws on a
-                // DPoP binding; we issue no mTLS-bound tokens, and DPoPBinding checks ours.
+                // OpenIddict's own proof-of-possession check knows only certificate-bound tokens (cnf.x5t#S256) and throws on a
+                // DPoP binding. Ours are checked by CertificateBoundRefreshTokens (refresh tokens), DPoPBinding (both kinds at
+                // userinfo, DPoP at the token endpoint) and TokenExchange (subject and actor tokens).
                 server.RemoveEventHandler(OpenIddictServerHandlers.Protection.ValidateProofOfPossession.Descriptor);
                 server.AddEventHandler(DPoPBinding.CheckTokenRequestProof.Descriptor)
                     .AddEventHandler(DPoPBinding.CheckAuthorizationKeyParameter.Descriptor)

@@ -312,7 +312,10 @@ public static class DPoPBinding
         }
     }
 
-    /// <summary>At userinfo, a bound token needs the DPoP scheme and a proof by its key; a plain one, Bearer (RFC 9449 §7).</summary>
+    /// <summary>
+    /// At userinfo, a DPoP-bound token needs the DPoP scheme and a proof by its key, a plain one Bearer (RFC 9449 §7); a
+    /// certificate-bound one, that certificate (RFC 8705 §3).
+    /// </summary>
     public sealed class CheckUserInfoProof(DPoPProofValidator proofs, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions)
         : IOpenIddictServerHandler<ValidateUserInfoRequestContext>
     {
@@ -330,8 +333,15 @@ public static class DPoPBinding
                 return;
             }
 
+            var confirmation = context.AccessTokenPrincipal?.GetClaim(Claims.Confirmation);
+            if (!ForwardedClientCertificateMiddleware.MayPresent(confirmation, http.HttpContext.Connection.ClientCertificate))
+            {
+                context.Reject(Errors.InvalidToken, "This access token is bound to a client certificate: present it over mutual TLS with that certificate.");
+                return;
+            }
+
             var presentedWithDPoP = DPoPProofValidator.UsesDPoPScheme(http);
-            var bound = DPoPProofValidator.BoundThumbprint(context.AccessTokenPrincipal?.GetClaim(Claims.Confirmation));
+            var bound = DPoPProofValidator.BoundThumbprint(confirmation);
             if (bound is null)
             {
                 if (presentedWithDPoP)

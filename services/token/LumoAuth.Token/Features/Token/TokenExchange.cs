@@ -20,7 +20,8 @@ namespace LumoAuth.Token.Features.Token;
 /// <c>act</c> is the current actor, nested ones the actors before it (§4.1). The actor is the client of the actor
 /// token, which must be enabled for delegation too. Scopes only narrow (subject ∩ actor), lifetimes only shorten, and a
 /// chain holds at most <see cref="MaxDepth"/> actors. The requester must be the client the subject token was issued to,
-/// or its current actor, so nobody exchanges a token that was not given to them.
+/// or its current actor, so nobody exchanges a token that was not given to them; a bound subject or actor token only by the
+/// holder of its key or certificate.
 /// </summary>
 public static class TokenExchange
 {
@@ -35,6 +36,20 @@ public static class TokenExchange
 
     /// <summary>What the policy decided, for the endpoint to issue.</summary>
     public sealed record Decision(ClaimsPrincipal Subject, string? Actor, JsonObject? PriorActors, IReadOnlyList<string> Scopes, DateTimeOffset? SubjectExpiresAt);
+
+    /// <summary>Null when the requester may use <paramref name="token"/>; otherwise what it is bound to, for the refusal.</summary>
+    private static string? HeldByRequester(ClaimsPrincipal token, ValidateTokenRequestContext context)
+    {
+        var confirmation = token.GetClaim(Claims.Confirmation);
+        if (!ForwardedClientCertificateMiddleware.MayPresent(confirmation, context.Transaction.GetHttpRequest()?.HttpContext.Connection.ClientCertificate))
+        {
+            return "bound to a client certificate: send the request over mutual TLS with it";
+        }
+
+        return DPoPProofValidator.BoundThumbprint(confirmation) is { } bound && !DPoPProofValidator.SameKey(bound, DPoPBinding.ThumbprintOf(context.Transaction))
+            ? "DPoP-bound: send a DPoP proof by its key"
+            : null;
+    }
 
     /// <summary>The chain of actors of a token's <c>act</c> claim, current first.</summary>
     public static List<string> ActorsOf(string? act)
@@ -103,17 +118,24 @@ public static class TokenExchange
                 return;
             }
 
-            // A DPoP-bound subject token is exchanged only by the holder of its key (the proof was checked just before).
-            if (DPoPProofValidator.BoundThumbprint(subject.GetClaim(Claims.Confirmation)) is { } bound
-                && !DPoPProofValidator.SameKey(bound, DPoPBinding.ThumbprintOf(context.Transaction)))
+            // A bound subject token is exchanged only by the holder of its key or certificate (the DPoP proof was checked just before).
+            if (HeldByRequester(subject, context) is { } subjectBinding)
             {
-                context.Reject(Errors.InvalidGrant, "The subject token is DPoP-bound: send a DPoP proof by its key.");
+                context.Reject(Errors.InvalidGrant, $"The subject token is {subjectBinding}.");
                 return;
             }
 
             string? actor = null;
             if (context.ActorTokenPrincipal is { } actorToken)
             {
+                // A bearer actor token may be handed on (its holder may use it anyway); a bound one names its actor only
+                // when the requester proves that it is that actor's key or certificate.
+                if (HeldByRequester(actorToken, context) is { } actorBinding)
+                {
+                    context.Reject(Errors.InvalidGrant, $"The actor token is {actorBinding}.");
+                    return;
+                }
+
                 actor = actorToken.GetClaim(Claims.ClientId) ?? actorToken.GetClaim(Claims.Subject);
                 if (actor is null || !await MayDelegateAsync(actor, context.CancellationToken))
                 {
