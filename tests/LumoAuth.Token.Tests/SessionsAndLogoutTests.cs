@@ -384,4 +384,35 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         Assert.False(await BrowserIsSignedInAsync(signedIn));
         signedIn.Browser.Dispose();
     }
+
+    [Fact]
+    public async Task Logout_WithSomeoneElsesIdTokenHint_AsksTheSignedInUser_AndSignsNobodyOutUnasked()
+    {
+        // A page sends the victim's browser to logout with its own user's ID token (logout CSRF).
+        var victim = await SignInAsync();
+        var email = $"mallory-{Guid.NewGuid():N}"[..16] + "@example.com";
+        var malloryId = await suite.Admin.CreateUserAsync(victim.Setup.Tenant, email, victim.Setup.Password, "Mallory");
+        var mallory = await SignInAsync(victim.Setup with { UserId = malloryId, Email = email });
+        var url = QueryHelpers.AddQueryString($"{victim.Setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = mallory.IdToken, ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+        });
+
+        using var page = await victim.Browser.GetAsync(url);
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Null(page.Headers.Location);
+        Assert.True(await BrowserIsSignedInAsync(victim));
+        Assert.True(await BrowserIsSignedInAsync(mallory));
+
+        // Confirmed by the user, it ends the user's own session.
+        var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        form["logout_confirmed"] = "yes";
+        using var confirmed = await victim.Browser.PostAsync($"{victim.Setup.Tenant.Api}/oauth/logout", new FormUrlEncodedContent(form));
+        Assert.False(await BrowserIsSignedInAsync(victim));
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(victim));
+        Assert.True(await BrowserIsSignedInAsync(mallory));
+        victim.Browser.Dispose();
+        mallory.Browser.Dispose();
+    }
 }

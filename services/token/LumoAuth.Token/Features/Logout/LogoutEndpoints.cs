@@ -57,8 +57,11 @@ public static class LogoutEndpoints
             }
         }
 
+        // Without a hint — or with one naming someone other than the signed-in user (someone else's token, sent by a page
+        // that wants this browser signed out) — the user is asked (OIDC RP-Initiated Logout §2).
         var session = await http.AuthenticateAsync(SessionCookie.Scheme);
-        if (!confirmed && hint is null && session.Succeeded)
+        var hintNamesTheUser = hint is not null && session.Principal?.GetClaim(Claims.Subject) is { } current && hint.GetClaim(Claims.Subject) == current;
+        if (!confirmed && !hintNamesTheUser && session.Succeeded)
         {
             return ConfirmPage(http, tenant, antiforgery, request);
         }
@@ -67,8 +70,7 @@ public static class LogoutEndpoints
         if (session.Principal is { } user
             && Guid.TryParse(user.GetClaim(Claims.Subject), out var userId)
             && user.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
-            // A hint naming someone else ends nobody's session.
-            && (hint is null || hint.GetClaim(Claims.Subject) == userId.ToString()))
+            && (confirmed || hintNamesTheUser))
         {
             await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
             frames = await frontchannel.FramesAsync(sessionId, http.RequestAborted);
