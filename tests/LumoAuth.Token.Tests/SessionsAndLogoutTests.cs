@@ -415,4 +415,19 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         victim.Browser.Dispose();
         mallory.Browser.Dispose();
     }
+
+    [Fact]
+    public async Task SessionAndCsrfCookies_AreSecure_WhenThePublicOriginIsHttps()
+    {
+        await using var https = new TokenFactory { PublicBaseUrl = "https://id.example.com" };
+        var lumo = https.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions>>().Value;
+
+        var csrf = https.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Antiforgery.AntiforgeryOptions>>().Value;
+        var session = https.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.AspNetCore.Authentication.Cookies.CookieAuthenticationOptions>>()
+            .Get(LumoAuth.Token.Features.Login.SessionCookie.Scheme);
+
+        Assert.Equal("https://id.example.com", lumo.PublicBaseUrl);
+        Assert.Equal(Microsoft.AspNetCore.Http.CookieSecurePolicy.Always, csrf.Cookie.SecurePolicy);
+        Assert.Equal(Microsoft.AspNetCore.Http.CookieSecurePolicy.Always, session.Cookie.SecurePolicy);
+    }
 }

@@ -54,6 +54,8 @@ public static class TokenServiceExtensions
             o.Cookie.Name = "lumo_csrf";
             o.FormFieldName = "__csrf";
         });
+        services.AddOptions<Microsoft.AspNetCore.Antiforgery.AntiforgeryOptions>().Configure<IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions>>((o, lumo) =>
+            o.Cookie.SecurePolicy = SessionCookie.SecurePolicyFor(lumo.Value));
         services.AddLoginRateLimit();
         services.AddScoped<SessionStore>();
         services.AddScoped<TrustedDevices>();

@@ -98,6 +98,10 @@ public static class SessionCookie
         }
     }
 
+    /// <summary>Behind the gateway requests arrive over http; our cookies are Secure whenever the public origin is https.</summary>
+    public static CookieSecurePolicy SecurePolicyFor(LumoAuthOptions lumo) =>
+        lumo.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? CookieSecurePolicy.Always : CookieSecurePolicy.SameAsRequest;
+
     /// <summary>Behind the gateway requests arrive over http; the cookie is Secure whenever the public origin is https.</summary>
     private sealed class SecureCookieWhenPublicHttps(IOptions<LumoAuthOptions> lumo) : IPostConfigureOptions<CookieAuthenticationOptions>
     {
@@ -105,9 +109,7 @@ public static class SessionCookie
         {
             if (name == Scheme)
             {
-                options.Cookie.SecurePolicy = lumo.Value.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
-                    ? CookieSecurePolicy.Always
-                    : CookieSecurePolicy.SameAsRequest;
+                options.Cookie.SecurePolicy = SecurePolicyFor(lumo.Value);
             }
         }
     }
