@@ -44,6 +44,11 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     [InlineData("POST", "/t/acme/login", "login")]
     [InlineData("POST", "/t/acme/check-email", "login")]
     [InlineData("POST", "/t/acme/forgot-password", "login")]
+    [InlineData("GET", "/t/acme/login?login_hint=ann%40example.com", "login")]
+    [InlineData("GET", "/t/acme/login?returnUrl=%2F", null)]
+    [InlineData("GET", "/t/acme/api/v1/oauth/device?user_code=BCDF-GHJK", "login")]
+    [InlineData("POST", "/t/acme/api/v1/oauth/device", "login")]
+    [InlineData("GET", "/t/acme/api/v1/oauth/device", "check")]
     [InlineData("POST", "/t/acme/register", "registration")]
     [InlineData("POST", "/t/acme/register/invitation", "registration")]
     [InlineData("POST", "/t/acme/api/v1/connect/register", "registration")]
@@ -58,7 +63,9 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     {
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
         context.Request.Method = method;
-        context.Request.Path = path;
+        var query = path.IndexOf('?', StringComparison.Ordinal);
+        context.Request.Path = query < 0 ? path : path[..query];
+        context.Request.QueryString = query < 0 ? default : new Microsoft.AspNetCore.Http.QueryString(path[query..]);
         Assert.Equal(category, LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware.Categorize(context.Request));
     }
 

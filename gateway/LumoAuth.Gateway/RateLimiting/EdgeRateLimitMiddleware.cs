@@ -105,7 +105,10 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return EdgeCategories.Introspection;
         }
 
-        if (HttpMethods.IsPost(request.Method) && IsLoginPath(path))
+        // What checks a credential or tells whether something exists: sign-in and its helpers, an e-mail-first lookup
+        // (GET /login?login_hint=…), a device's user code looked up on the verification page (RFC 8628 §5.1).
+        if ((IsLoginPath(path) && (HttpMethods.IsPost(request.Method) || request.Query.ContainsKey("login_hint")))
+            || (path.EndsWith("/api/v1/oauth/device", StringComparison.Ordinal) && (HttpMethods.IsPost(request.Method) || request.Query.ContainsKey("user_code"))))
         {
             return EdgeCategories.Login;
         }
