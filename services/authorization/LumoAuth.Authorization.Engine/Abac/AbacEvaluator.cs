@@ -65,7 +65,9 @@ public static class AbacEvaluator
     };
 
     /// <summary>Whether a regular expression is usable in a <c>matches</c> condition (compiles, bounded).</summary>
-    public static bool IsValidPattern(string pattern) => pattern.Length <= 500 && Pattern(pattern) is not null;
+    public static bool IsValidPattern(string pattern) => pattern.Length <= MaxPatternLength && Pattern(pattern) is not null;
+
+    private const int MaxPatternLength = 500;
 
     private static bool Targets(IReadOnlyList<string> targets, string value) =>
         targets.Count == 0 || targets.Any(t => t == "*" || string.Equals(t, value, StringComparison.Ordinal));
@@ -259,14 +261,14 @@ public static class AbacEvaluator
     /// <summary>A pattern from a <c>$reference</c> is the caller's data, so it is held to the same bounds as a stored one.</summary>
     private static bool IsMatch(string text, string pattern)
     {
-        if (!IsValidPattern(pattern))
+        if (pattern.Length > MaxPatternLength || Pattern(pattern) is not { } regex)
         {
             throw new UndecidableCondition();
         }
 
         try
         {
-            return Pattern(pattern)!.IsMatch(text);
+            return regex.IsMatch(text);
         }
         catch (RegexMatchTimeoutException)
         {

@@ -59,8 +59,8 @@ public static class ContextValues
 
     private static double FiniteDouble(JsonElement json)
     {
-        var value = double.Parse(json.GetRawText(), NumberStyles.Float, CultureInfo.InvariantCulture);
         var raw = json.GetRawText();
+        var value = double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture);
         return double.IsFinite(value) ? value : throw new InvalidDataException($"The number {(raw.Length > 40 ? raw[..40] + "…" : raw)} is out of range.");
     }
 

@@ -224,10 +224,13 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     private const int MaxExternalIdLength = 200;
 
-    private static string? ExternalIdOf(JsonObject body) =>
-        Text(body, "externalId") is { Length: > MaxExternalIdLength }
+    private static string? ExternalIdOf(JsonObject body)
+    {
+        var externalId = Text(body, "externalId");
+        return externalId is { Length: > MaxExternalIdLength }
             ? throw ScimException.InvalidValue($"externalId is at most {MaxExternalIdLength} characters")
-            : Text(body, "externalId");
+            : externalId;
+    }
 
     private static string? Enterprise(JsonObject body)
     {

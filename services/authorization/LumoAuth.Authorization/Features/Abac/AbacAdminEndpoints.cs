@@ -64,8 +64,7 @@ public static class AbacAdminEndpoints
             .Check(category is not null && Categories.Contains(category), "category", "must be subject, resource or environment")
             .Check(request.DataType is not null && DataTypes.Contains(request.DataType), "dataType", "must be string, number, boolean, array or datetime")
             .Optional("description", request.Description, 1000)
-            .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array")
-            .Check(allowed is null || LumoAuth.Authorization.Engine.Conditions.ContextValues.HasOnlyFiniteNumbers(allowed.Value), "allowedValues", "numbers must be within the range of a double");
+            .AllowedValues(allowed);
         if (!problems.IsValid)
         {
             return problems.ToResult();
@@ -112,8 +111,7 @@ public static class AbacAdminEndpoints
             .Check(category is null || Categories.Contains(category), "category", "must be subject, resource or environment")
             .Check(request.DataType is null || DataTypes.Contains(request.DataType), "dataType", "must be string, number, boolean, array or datetime")
             .Optional("description", request.Description, 1000)
-            .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array")
-            .Check(allowed is null || LumoAuth.Authorization.Engine.Conditions.ContextValues.HasOnlyFiniteNumbers(allowed.Value), "allowedValues", "numbers must be within the range of a double");
+            .AllowedValues(allowed);
         if (!problems.IsValid)
         {
             return problems.ToResult();
@@ -294,6 +292,11 @@ public static class AbacAdminEndpoints
         "user" => "subject",
         var other => other,
     };
+
+    /// <summary>An attribute's <c>allowedValues</c>: an array whose numbers a double holds (later writes are compared against it).</summary>
+    private static RequestValidator AllowedValues(this RequestValidator validator, JsonElement? allowed) => validator
+        .Check(allowed is null || allowed.Value.ValueKind == JsonValueKind.Array, "allowedValues", "must be an array")
+        .Check(allowed is null || LumoAuth.Authorization.Engine.Conditions.ContextValues.HasOnlyFiniteNumbers(allowed.Value), "allowedValues", "numbers must be within the range of a double");
 }
 
 /// <summary>Policy rows as the evaluator's policies.</summary>
