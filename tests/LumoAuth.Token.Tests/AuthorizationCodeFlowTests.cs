@@ -470,10 +470,11 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
-    public async Task Token_ReusedCode_InvalidGrant_AndRevokesEverythingIssuedFromIt()
+    public async Task Token_ReusedCode_InvalidGrant_AndRevokesEverythingIssuedFromIt_ButNotTheUsersOtherGrants()
     {
         var (setup, browser, code, verifier, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
+        var otherDevice = await OtherDeviceGrantAsync(http, setup);
         using var first = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
         var issued = await HttpAssert.JsonAsync(first, HttpStatusCode.OK);
         var refresh = issued.GetProperty("refresh_token").GetString()!;
@@ -493,14 +494,35 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         });
         await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
         await suite.AssertSecurityEventAsync(setup, "authorization_code_replayed", setup.ClientId, "cascade_token_revocation");
+        await AssertStillWorksAsync(http, setup, otherDevice);
         browser.Dispose();
     }
 
+    /// <summary>The same user signed in to the same client elsewhere (another browser): a grant of its own.</summary>
+    private async Task<JsonElement> OtherDeviceGrantAsync(HttpClient http, SignInSetup setup)
+    {
+        var (_, browser, code, verifier, _) = await CodeAsync(setup: setup);
+        using (browser)
+        {
+            return await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
+        }
+    }
+
+    private async Task AssertStillWorksAsync(HttpClient http, SignInSetup setup, JsonElement grant)
+    {
+        Assert.False(await DeniedEverywhereAsync(setup, grant.GetProperty("access_token").GetString()!));
+        await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = grant.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        }), HttpStatusCode.OK);
+    }
+
     [Fact]
-    public async Task Revoke_AccessTokenKeepsTheRefreshToken_RevokingTheRefreshTokenDeniesTheGrantsAccessTokens()
+    public async Task Revoke_AccessTokenKeepsTheRefreshToken_RevokingTheRefreshTokenDeniesTheGrantsAccessTokens_OnlyThatGrants()
     {
         var (setup, browser, code, verifier, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
+        var otherDevice = await OtherDeviceGrantAsync(http, setup);
         var issued = await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
 
         Assert.Equal(HttpStatusCode.OK, (await RevokeAsync(http, setup, issued.GetProperty("access_token").GetString()!)).StatusCode);
@@ -519,6 +541,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         {
             ["grant_type"] = "refresh_token", ["refresh_token"] = refreshed.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
         }), HttpStatusCode.BadRequest, "invalid_grant");
+        await AssertStillWorksAsync(http, setup, otherDevice);
         browser.Dispose();
     }
 

@@ -26,7 +26,7 @@ public sealed class MetadataDocumentSuite : TokenSuite
 
     protected override void ConfigureTokenServices(IServiceCollection services)
     {
-        services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
+        UseClock(services, Clock);
         services.AddHttpClient(ClientMetadataDocuments.HttpClientName).ConfigurePrimaryHttpMessageHandler(Site.TrustingHandler);
     }
 

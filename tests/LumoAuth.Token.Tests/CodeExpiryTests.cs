@@ -11,7 +11,7 @@ public sealed class MovableClockSuite : TokenSuite
     public MovableClock Clock { get; } = new();
 
     protected override void ConfigureTokenServices(IServiceCollection services) =>
-        services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
+        UseClock(services, Clock);
 }
 
 /// <summary>Authorization codes live ten minutes (600 s): an expired one is <c>invalid_grant</c>.</summary>

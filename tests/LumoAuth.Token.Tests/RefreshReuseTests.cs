@@ -13,19 +13,25 @@ public sealed class NoLeewaySuite : TokenSuite
 public sealed class RefreshReuseTests(NoLeewaySuite suite) : IClassFixture<NoLeewaySuite>
 {
     [Fact]
-    public async Task Refresh_ReusedAfterRotation_InvalidGrant_AndRevokesTheNewTokenToo()
+    public async Task Refresh_ReusedAfterRotation_InvalidGrant_AndRevokesTheNewTokenToo_ButNotTheUsersOtherGrants()
     {
         var setup = await suite.SetUpAsync();
-        using var browser = suite.Browser();
-        var (verifier, challenge) = HostedFlow.Pkce();
-        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
         using var http = suite.Token.CreateClient();
-        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        async Task<string> SignInAsync()
         {
-            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
-            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
-        }));
-        var first = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+            using var browser = suite.Browser();
+            var (verifier, challenge) = HostedFlow.Pkce();
+            var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+            using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+                ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+            }));
+            return (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+        }
+
+        var first = await SignInAsync();
+        var otherDevice = await SignInAsync();
         Dictionary<string, string> Refresh(string token) => new() { ["grant_type"] = "refresh_token", ["refresh_token"] = token, ["client_id"] = setup.ClientId };
         using var rotated = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(first)));
         var second = (await HttpAssert.JsonAsync(rotated, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
@@ -36,5 +42,8 @@ public sealed class RefreshReuseTests(NoLeewaySuite suite) : IClassFixture<NoLee
         await HttpAssert.OAuthErrorAsync(reuse, HttpStatusCode.BadRequest, "invalid_grant");
         await suite.AssertSecurityEventAsync(setup, "refresh_token_replayed", setup.ClientId, "cascade_token_revocation");
         await HttpAssert.OAuthErrorAsync(afterReuse, HttpStatusCode.BadRequest, "invalid_grant");
+        // The family is the one grant: the same user's sign-in to the same client on another device is not part of it.
+        using var otherRefreshed = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(otherDevice)));
+        await HttpAssert.JsonAsync(otherRefreshed, HttpStatusCode.OK);
     }
 }

@@ -13,6 +13,7 @@ using LumoAuth.Token.Data;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using AdminTenant = LumoAuth.Testing.TestTenant;
 
 namespace LumoAuth.Token.Tests.Support;
@@ -41,6 +42,17 @@ public class TokenSuite : IAsyncLifetime
     /// <summary>Extra service registrations for the token service of this suite (e.g. a clock the test moves).</summary>
     protected virtual void ConfigureTokenServices(IServiceCollection services)
     {
+    }
+
+    /// <summary>
+    /// The token service reads time from <paramref name="clock"/>. Its housekeeping job is left out: run on a clock moved
+    /// days ahead, it would delete the rows of every other suite sharing the database.
+    /// </summary>
+    protected static void UseClock(IServiceCollection services, MovableClock clock)
+    {
+        services.Replace(ServiceDescriptor.Singleton<TimeProvider>(clock));
+        var job = services.Single(d => d.ImplementationType == typeof(LumoAuth.Token.Features.Housekeeping.TokenStoreHousekeeping));
+        services.Remove(job);
     }
 
     /// <summary>Runs after admin and before the token service starts (to host another collaborator first).</summary>

@@ -85,6 +85,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
         {
             e.ToTable("oidc_authorizations");
             e.HasIndex(a => a.TenantId);
+            e.HasIndex(a => a.CreationDate);
             e.HasQueryFilter(a => a.TenantId == CurrentTenantId);
         });
         modelBuilder.Entity<TokenScope>(e =>
@@ -99,6 +100,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
         {
             e.ToTable("oidc_tokens");
             e.HasIndex(t => t.TenantId);
+            // Housekeeping deletes along it (TokenStoreHousekeeping).
+            e.HasIndex(t => t.ExpirationDate);
             e.HasQueryFilter(t => t.TenantId == CurrentTenantId);
         });
 
@@ -153,6 +156,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.RevokedAt).HasColumnName("revoked_at");
             e.Property(x => x.ClientIds).HasColumnName("client_ids");
             e.HasIndex(x => new { x.TenantId, x.UserId });
+            e.HasIndex(x => x.ExpiresAt);
             e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });
 
@@ -170,6 +174,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.LastUsedAt).HasColumnName("last_used_at");
             e.HasIndex(x => x.TokenHash).IsUnique();
             e.HasIndex(x => new { x.TenantId, x.UserId });
+            e.HasIndex(x => x.ExpiresAt);
             e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });
 

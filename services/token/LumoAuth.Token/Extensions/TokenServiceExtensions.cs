@@ -61,6 +61,7 @@ public static class TokenServiceExtensions
         services.AddScoped<TrustedDevices>();
         services.AddSingleton<FailedSignInThrottle>();
         services.AddScoped<SessionRevocation>();
+        services.AddHostedService<LumoAuth.Token.Features.Housekeeping.TokenStoreHousekeeping>();
         services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();
         // Back-channel logout and CIBA pings call clients' servers: short timeouts, no redirects followed, and only to addresses the

@@ -1,6 +1,7 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Gdpr;
 using LumoAuth.Admin.Features.Settings;
+using LumoAuth.ServiceDefaults.Hosting;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.AuditLogs;
@@ -11,10 +12,9 @@ namespace LumoAuth.Admin.Features.AuditLogs;
 /// (<see cref="DataErasure"/>). Deletes run in bounded batches along the (tenant, time) index, so a large backlog never
 /// holds a long lock; several replicas doing it at once only share the work.
 /// </summary>
-public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<AuditHousekeeping> logger) : BackgroundService
+public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<AuditHousekeeping> logger)
+    : PeriodicJob(scopeFactory, time, logger)
 {
-    private static readonly TimeSpan Interval = TimeSpan.FromMinutes(10);
-
     /// <summary>How long after an erasure late entries are still looked for; after that the erased id is forgotten.</summary>
     public static readonly TimeSpan ErasureFollowUp = TimeSpan.FromDays(1);
 
@@ -22,35 +22,16 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
     private static readonly TimeSpan InFlightSkew = TimeSpan.FromHours(1);
     private const int BatchSize = 5_000;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override TimeSpan Interval => TimeSpan.FromMinutes(10);
+
+    protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
-        // A minute after start, so a restarting fleet does not purge while it warms up.
-        var delay = TimeSpan.FromMinutes(1);
-        while (!stoppingToken.IsCancellationRequested)
+        var db = services.GetRequiredService<AdminDbContext>();
+        await FollowUpErasuresAsync(db, Time.GetUtcNow(), cancellationToken);
+        var deleted = await PurgeAsync(db, Time.GetUtcNow(), cancellationToken);
+        if (deleted > 0)
         {
-            await Task.Delay(delay, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-
-            try
-            {
-                await using var scope = scopeFactory.CreateAsyncScope();
-                var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-                await FollowUpErasuresAsync(db, time.GetUtcNow(), stoppingToken);
-                var deleted = await PurgeAsync(db, time.GetUtcNow(), stoppingToken);
-                if (deleted > 0)
-                {
-                    LogPurged(logger, deleted);
-                }
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogPurgeFailed(logger, ex);
-            }
-
-            delay = Interval;
+            LogPurged(Logger, deleted);
         }
     }
 
@@ -100,7 +81,4 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit retention deleted {Count} entries past their tenants' retention")]
     private static partial void LogPurged(ILogger logger, long count);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Audit housekeeping round failed; the next round retries")]
-    private static partial void LogPurgeFailed(ILogger logger, Exception exception);
 }

@@ -297,6 +297,8 @@ namespace LumoAuth.Token.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ExpiresAt");
+
                     b.HasIndex("TenantId", "UserId");
 
                     b.ToTable("sessions", (string)null);
@@ -545,6 +547,8 @@ namespace LumoAuth.Token.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("CreationDate");
+
                     b.HasIndex("TenantId");
 
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
@@ -651,6 +655,8 @@ namespace LumoAuth.Token.Data.Migrations
 
                     b.HasIndex("AuthorizationId");
 
+                    b.HasIndex("ExpirationDate");
+
                     b.HasIndex("ReferenceId")
                         .IsUnique();
 
@@ -700,6 +706,8 @@ namespace LumoAuth.Token.Data.Migrations
                         .HasColumnName("user_id");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ExpiresAt");
 
                     b.HasIndex("TokenHash")
                         .IsUnique();

@@ -171,10 +171,18 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.AccessDenied, "The account cannot sign in.");
         }
 
-        // Consent is remembered as a permanent authorization for this client and these scopes.
-        remembered ??= await services.Authorizations.CreateAsync(
-            new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, scopes, http.RequestAborted);
-        identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(remembered, http.RequestAborted));
+        // Consent is remembered as a permanent authorization for this client and these scopes. The code itself gets an
+        // authorization of its own: the code and the refresh tokens rotated from it are one family, so a replay or a
+        // revocation (RFC 9700 §4.14, RFC 7009 §2.1) ends this grant and not the user's sessions on other devices.
+        if (remembered is null)
+        {
+            await services.Authorizations.CreateAsync(
+                new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, scopes, http.RequestAborted);
+        }
+
+        var grant = await services.Authorizations.CreateAsync(
+            new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.AdHoc, scopes, http.RequestAborted);
+        identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(grant, http.RequestAborted));
         // The APIs named (RFC 8707, checked by ResourceIndicators) travel with the code; its tokens are for them.
         identity.SetResources(request.GetResources());
         if (facts.SessionId is not null)
