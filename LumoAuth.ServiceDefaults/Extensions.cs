@@ -75,6 +75,7 @@ public static class LumoServiceDefaults
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
             // {"role":"viewer","role":"admin"}: which one counts differs between parsers, so the body is refused (400).
             o.SerializerOptions.AllowDuplicateProperties = false;
+            o.SerializerOptions.Converters.Add(new LumoAuth.ServiceDefaults.Http.UtcInstantConverter());
         });
         return builder;
     }

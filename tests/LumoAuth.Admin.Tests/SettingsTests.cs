@@ -154,6 +154,26 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task ApiKey_ExpiryWithAnOffset_IsKeptAsTheSameInstant_AndAnsweredInUtc()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var sent = new DateTimeOffset(DateTime.UtcNow.Year + 2, 3, 1, 9, 30, 0, TimeSpan.FromHours(-5));
+
+        var created = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/api-keys",
+            new { name = "offset", scopes = new[] { "admin:read" }, expiresAt = sent.ToString("yyyy-MM-ddTHH:mm:sszzz") }), 201);
+        var listed = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/api-keys")))["data"]!.AsArray()
+            .Single(k => k!["name"]!.GetValue<string>() == "offset")!;
+
+        foreach (var answered in new[] { created["data"]!["expiresAt"]!, listed["expiresAt"]! })
+        {
+            var instant = DateTimeOffset.Parse(answered.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(sent.UtcDateTime, instant.UtcDateTime);
+            Assert.Equal(TimeSpan.Zero, instant.Offset);
+        }
+    }
+
+    [Fact]
     public async Task Info_ReportsTheTenantAndItsUsage()
     {
         var tenant = await factory.CreateTenantAsync();

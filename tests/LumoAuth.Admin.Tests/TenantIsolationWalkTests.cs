@@ -161,6 +161,10 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
         var described = document["paths"]!.AsObject().SelectMany(p => p.Value!.AsObject().Select(m => (m.Key.ToUpperInvariant(), p.Key.TrimEnd('/')))).ToHashSet();
         var missing = TenantEndpoints().Where(e => !described.Contains((e.Method, StripConstraints(e.Pattern)))).ToList();
         Assert.True(missing.Count == 0, string.Join('\n', missing));
+        // Instants are described as such (API answers write them in UTC by a converter of their own).
+        var expiresAt = document["components"]!["schemas"]!["CreateApiKeyRequest"]!["properties"]!["expiresAt"]!;
+        Assert.Equal("date-time", expiresAt["format"]!.GetValue<string>());
+        Assert.Contains("string", expiresAt["type"]!.ToJsonString(), StringComparison.Ordinal);
     }
 
     private static string StripConstraints(string pattern) =>

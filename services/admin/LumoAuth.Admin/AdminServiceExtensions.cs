@@ -53,17 +53,33 @@ public static class AdminServiceExtensions
         builder.AddDatabaseKeyRing<AdminDbContext>("lumoauth-admin");
 
         builder.AddServiceDatabase<AdminDbContext>(ServiceNames.AdminDb);
-        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        builder.Services.AddOpenApi(o =>
         {
-            // Service-to-service routes are not part of the public contract.
-            foreach (var path in document.Paths.Keys.Where(p => p.StartsWith("/internal/", StringComparison.Ordinal)).ToList())
+            o.AddDocumentTransformer((document, _, _) =>
             {
-                document.Paths.Remove(path);
-            }
+                // Service-to-service routes are not part of the public contract.
+                foreach (var path in document.Paths.Keys.Where(p => p.StartsWith("/internal/", StringComparison.Ordinal)).ToList())
+                {
+                    document.Paths.Remove(path);
+                }
 
-            document.Info.Title = "LumoAuth Tenant Admin API";
-            return Task.CompletedTask;
-        }));
+                document.Info.Title = "LumoAuth Tenant Admin API";
+                return Task.CompletedTask;
+            });
+            o.AddSchemaTransformer((schema, context, _) =>
+            {
+                // Instants go through ServiceDefaults' UtcInstantConverter, which the schema generator cannot look into.
+                var type = context.JsonTypeInfo.Type;
+                if (type == typeof(DateTimeOffset) || type == typeof(DateTimeOffset?))
+                {
+                    schema.Type = type == typeof(DateTimeOffset) ? Microsoft.OpenApi.JsonSchemaType.String
+                        : Microsoft.OpenApi.JsonSchemaType.String | Microsoft.OpenApi.JsonSchemaType.Null;
+                    schema.Format = "date-time";
+                }
+
+                return Task.CompletedTask;
+            });
+        });
 
         builder.Services.AddOptions<WebhookOptions>()
             .BindConfiguration(WebhookOptions.SectionName)
