@@ -162,6 +162,42 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task TokensOfADeletedClient_AreInactiveAtIntrospection_AndRefuseToRefresh()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        var issued = await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
+        http.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await http.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new
+        {
+            name = "Orders API", applicationType = "m2m", grantTypes = new[] { "client_credentials" },
+        });
+        var api = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        // Deleting the client deletes its stored grants: the refresh token's row is gone, the token itself is not.
+        using var deleted = await http.DeleteAsync($"{setup.Tenant.Api}/admin/clients/{setup.ClientId}");
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        http.DefaultRequestHeaders.Remove("X-API-Key");
+
+        foreach (var token in new[] { issued.GetProperty("refresh_token").GetString()!, issued.GetProperty("access_token").GetString()! })
+        {
+            using var introspect = new HttpRequestMessage(HttpMethod.Post, setup.Issuer + "/oauth/introspect")
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token }),
+            };
+            introspect.Headers.Authorization = HttpAssert.Basic(api.GetProperty("clientId").GetString()!, api.GetProperty("secret").GetString()!);
+            using var introspected = await http.SendAsync(introspect);
+            Assert.False((await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK)).GetProperty("active").GetBoolean());
+        }
+
+        using var refreshed = await PostTokenAsync(http, setup, new()
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = issued.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        });
+        await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.Unauthorized, "invalid_client");
+        browser.Dispose();
+    }
+
+    [Fact]
     public async Task AddressScope_ReleasesTheUsersAddressAttribute_AsTheStructuredClaim()
     {
         var setup = await suite.SetUpAsync(new
@@ -603,7 +639,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
-    public async Task Refresh_RotatesTheRefreshToken_AndAConcurrentReuseWithinLeewayStillWorks()
+    public async Task Refresh_RotatesTheRefreshToken_AndAConcurrentReuseWithinLeewayStillWorks_ButOnlyOnce()
     {
         var (setup, browser, code, verifier, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
@@ -618,7 +654,19 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var second = json.GetProperty("refresh_token").GetString()!;
         Assert.NotEqual(first, second);
         Assert.Equal(setup.UserId.ToString(), new JsonWebToken(json.GetProperty("access_token").GetString()).Subject);
-        await HttpAssert.JsonAsync(concurrent, HttpStatusCode.OK);
+        var concurrentTokens = await HttpAssert.JsonAsync(concurrent, HttpStatusCode.OK);
+
+        // A third use inside the leeway is not a concurrent refresh any more: reuse, and the grant ends.
+        using var third = await PostTokenAsync(http, setup, form);
+        await HttpAssert.OAuthErrorAsync(third, HttpStatusCode.BadRequest, "invalid_grant");
+        await suite.AssertSecurityEventAsync(setup, "refresh_token_replayed", setup.ClientId, "cascade_token_revocation");
+        foreach (var successor in new[] { second, concurrentTokens.GetProperty("refresh_token").GetString()! })
+        {
+            using var afterReuse = await PostTokenAsync(http, setup, new(form) { ["refresh_token"] = successor });
+            await HttpAssert.OAuthErrorAsync(afterReuse, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+
+        Assert.True(await DeniedEverywhereAsync(setup, json.GetProperty("access_token").GetString()!));
         browser.Dispose();
     }
 

@@ -193,7 +193,8 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);
-                server.AddEventHandler(RefuseRevokedAccessTokens.Descriptor);
+                server.AddEventHandler(RefuseRevokedAccessTokens.Descriptor)
+                    .AddEventHandler(RefreshTokenReuseOnce.Descriptor);
                 server.AddEventHandler(RedirectVerifiableAuthorizationErrors.Descriptor)
                     .AddEventHandler(AuthorizationErrorPage.Descriptor)
                     .AddEventHandler(EndSessionErrorPage.Descriptor)

@@ -8,8 +8,9 @@ public sealed class TokenServiceOptions
     public const string SectionName = "Token";
 
     /// <summary>
-    /// How long a rotated refresh token may still be redeemed (two concurrent refreshes by one client). After
-    /// it, a second use is reuse: the whole grant is revoked (RFC 9700 §4.14.2). Short on purpose.
+    /// How long a rotated refresh token may still be redeemed once more (two concurrent refreshes by one client). A
+    /// second extra use within it, or any use after it, is reuse: the whole grant is revoked (RFC 9700 §4.14.2,
+    /// <c>RefreshTokenReuseOnce</c>). Short on purpose.
     /// </summary>
     [Range(0, 60)]
     public int RefreshTokenReuseLeewaySeconds { get; set; } = 10;
