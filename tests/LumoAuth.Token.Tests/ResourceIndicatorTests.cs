@@ -143,6 +143,44 @@ public sealed class ResourceIndicatorTests(TokenSuite suite) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task Consent_NamesTheApis_AndIsRememberedForThem_ANewApiAsksAgain()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Dashboard", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" }, audienceUris = new[] { Billing, Users },
+        });
+        using var browser = suite.Browser();
+        string Authorize(string resource, string? prompt = null)
+        {
+            var (_, challenge) = HostedFlow.Pkce();
+            var overrides = new Dictionary<string, string?> { ["scope"] = "openid" };
+            if (prompt is not null)
+            {
+                overrides["prompt"] = prompt;
+            }
+
+            return HostedFlow.AuthorizeUrl(setup, challenge, overrides) + "&resource=" + Uri.EscapeDataString(resource);
+        }
+
+        using (var first = await browser.GetAsync(Authorize(Billing)))
+        using (var login = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(first)!, setup.Email, setup.Password))
+        using (var consentPage = await browser.GetAsync(HostedFlow.LocalRedirect(login)))
+        {
+            var html = await consentPage.Content.ReadAsStringAsync();
+            Assert.Contains("<li>" + Billing + "</li>", html, StringComparison.Ordinal);
+            using var decided = await HostedFlow.DecideConsentAsync(browser, html, accept: true);
+            Assert.True(HostedFlow.Parameters(decided.Headers.Location!).ContainsKey("code"));
+        }
+
+        // The same API again: remembered. Another one the client may ask for: the user has not said yes to it.
+        using var again = await browser.GetAsync(Authorize(Billing, "none"));
+        Assert.True(HostedFlow.Parameters(again.Headers.Location!).ContainsKey("code"), again.Headers.Location!.ToString());
+        using var other = await browser.GetAsync(Authorize(Users, "none"));
+        Assert.Equal("consent_required", HostedFlow.Parameters(other.Headers.Location!)["error"]);
+    }
+
+    [Fact]
     public async Task AuthorizationRequest_UnregisteredResource_InvalidTargetAtTheRedirectUri()
     {
         var setup = await suite.SetUpAsync();

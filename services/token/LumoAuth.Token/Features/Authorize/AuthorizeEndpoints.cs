@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
@@ -130,7 +131,8 @@ public static class AuthorizeEndpoints
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
-        var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, scopes, http.RequestAborted);
+        var consent = ConsentFor(scopes, request.GetResources());
+        var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, consent, http.RequestAborted);
         var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
             ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
             : string.Empty;
@@ -159,7 +161,7 @@ public static class AuthorizeEndpoints
 
             var clientName = await services.Applications.GetDisplayNameAsync(application, http.RequestAborted);
             var described = await TenantScopes.DescribeAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
-            return ConsentPage(http, services, request, clientName, described);
+            return ConsentPage(http, services, request, clientName, described, request.GetResources());
         }
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
@@ -171,13 +173,13 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.AccessDenied, "The account cannot sign in.");
         }
 
-        // Consent is remembered as a permanent authorization for this client and these scopes. The code itself gets an
+        // Consent is remembered as a permanent authorization for this client, these scopes and APIs. The code itself gets an
         // authorization of its own: the code and the refresh tokens rotated from it are one family, so a replay or a
         // revocation (RFC 9700 §4.14, RFC 7009 §2.1) ends this grant and not the user's sessions on other devices.
         if (remembered is null)
         {
             await services.Authorizations.CreateAsync(
-                new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, scopes, http.RequestAborted);
+                new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, consent, http.RequestAborted);
         }
 
         var grant = await services.Authorizations.CreateAsync(
@@ -215,8 +217,16 @@ public static class AuthorizeEndpoints
         && long.TryParse(user.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime)
         && authTime >= pushed.ToUnixTimeSeconds();
 
+    /// <summary>What a user consents to: the scopes, and each API named (RFC 8707) as a <c>resource:</c> entry beside them.</summary>
+    private static ImmutableArray<string> ConsentFor(
+        ImmutableArray<string> scopes, ImmutableArray<string> resources) =>
+        resources.IsDefaultOrEmpty ? scopes : scopes.AddRange(resources.Select(r => ResourceConsentPrefix + r));
+
+    /// <summary>Marks an API among the scopes of a remembered consent (a new API asks again, as a new scope does).</summary>
+    public const string ResourceConsentPrefix = "resource:";
+
     private static async Task<object?> FindConsentAsync(IOpenIddictAuthorizationManager authorizations, Guid userId, string applicationId,
-        System.Collections.Immutable.ImmutableArray<string> scopes, CancellationToken cancellationToken)
+        ImmutableArray<string> scopes, CancellationToken cancellationToken)
     {
         await foreach (var authorization in authorizations.FindAsync(userId.ToString(), applicationId, Statuses.Valid, AuthorizationTypes.Permanent, scopes, cancellationToken))
         {
@@ -268,7 +278,8 @@ public static class AuthorizeEndpoints
     }
 
     private static IResult ConsentPage(
-        HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IReadOnlyList<(string Name, string? Description)> scopes)
+        HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IReadOnlyList<(string Name, string? Description)> scopes,
+        ImmutableArray<string> resources)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var fields = string.Concat(Flatten(request)
@@ -278,8 +289,11 @@ public static class AuthorizeEndpoints
         var list = string.Concat(scopes.Select(s => s.Description is { Length: > 0 } text
             ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s.Name)})</small></li>"
             : $"<li>{HostedPage.Encode(s.Name)}</li>"));
+        // The APIs its tokens will be for (RFC 8707): the user sees where their access goes, not only what it covers.
+        var apis = resources.IsDefaultOrEmpty ? string.Empty
+            : "<p>and to call these services for you:</p><ul>" + string.Concat(resources.Select(r => $"<li>{HostedPage.Encode(r)}</li>")) + "</ul>";
         var body =
-            $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" + DescribedBy(request) +
+            $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" + apis + DescribedBy(request) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
