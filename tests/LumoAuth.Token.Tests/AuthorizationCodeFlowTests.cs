@@ -510,7 +510,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     {
         var (setup, browser, code, verifier, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
-        var otherDevice = await OtherDeviceGrantAsync(http, setup);
+        var otherDevice = await suite.SignInOnNewDeviceAsync(setup);
         using var first = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
         var issued = await HttpAssert.JsonAsync(first, HttpStatusCode.OK);
         var refresh = issued.GetProperty("refresh_token").GetString()!;
@@ -534,16 +534,6 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         browser.Dispose();
     }
 
-    /// <summary>The same user signed in to the same client elsewhere (another browser): a grant of its own.</summary>
-    private async Task<JsonElement> OtherDeviceGrantAsync(HttpClient http, SignInSetup setup)
-    {
-        var (_, browser, code, verifier, _) = await CodeAsync(setup: setup);
-        using (browser)
-        {
-            return await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
-        }
-    }
-
     private async Task AssertStillWorksAsync(HttpClient http, SignInSetup setup, JsonElement grant)
     {
         Assert.False(await DeniedEverywhereAsync(setup, grant.GetProperty("access_token").GetString()!));
@@ -558,7 +548,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     {
         var (setup, browser, code, verifier, _) = await CodeAsync();
         using var http = suite.Token.CreateClient();
-        var otherDevice = await OtherDeviceGrantAsync(http, setup);
+        var otherDevice = await suite.SignInOnNewDeviceAsync(setup);
         var issued = await HttpAssert.JsonAsync(await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier)), HttpStatusCode.OK);
 
         Assert.Equal(HttpStatusCode.OK, (await RevokeAsync(http, setup, issued.GetProperty("access_token").GetString()!)).StatusCode);

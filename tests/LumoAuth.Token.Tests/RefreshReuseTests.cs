@@ -17,21 +17,8 @@ public sealed class RefreshReuseTests(NoLeewaySuite suite) : IClassFixture<NoLee
     {
         var setup = await suite.SetUpAsync();
         using var http = suite.Token.CreateClient();
-        async Task<string> SignInAsync()
-        {
-            using var browser = suite.Browser();
-            var (verifier, challenge) = HostedFlow.Pkce();
-            var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
-            using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
-                ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
-            }));
-            return (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
-        }
-
-        var first = await SignInAsync();
-        var otherDevice = await SignInAsync();
+        var first = (await suite.SignInOnNewDeviceAsync(setup)).GetProperty("refresh_token").GetString()!;
+        var otherDevice = (await suite.SignInOnNewDeviceAsync(setup)).GetProperty("refresh_token").GetString()!;
         Dictionary<string, string> Refresh(string token) => new() { ["grant_type"] = "refresh_token", ["refresh_token"] = token, ["client_id"] = setup.ClientId };
         using var rotated = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(first)));
         var second = (await HttpAssert.JsonAsync(rotated, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;

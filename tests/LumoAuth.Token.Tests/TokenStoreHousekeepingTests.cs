@@ -17,7 +17,7 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
         var setup = await suite.SetUpAsync();
         var tenantId = setup.Tenant.Id;
         var now = DateTimeOffset.UtcNow;
-        var liveRefreshToken = await SignInAsync(setup);
+        var liveRefreshToken = (await suite.SignInOnNewDeviceAsync(setup)).GetProperty("refresh_token").GetString()!;
 
         await using var scope = suite.Token.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
@@ -80,19 +80,5 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
             ["grant_type"] = "refresh_token", ["refresh_token"] = liveRefreshToken, ["client_id"] = setup.ClientId,
         }));
         await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
-    }
-
-    private async Task<string> SignInAsync(SignInSetup setup)
-    {
-        using var browser = suite.Browser();
-        var (verifier, challenge) = HostedFlow.Pkce();
-        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
-        using var http = suite.Token.CreateClient();
-        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
-            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
-        }));
-        return (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
     }
 }

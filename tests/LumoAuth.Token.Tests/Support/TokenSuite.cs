@@ -97,6 +97,21 @@ public class TokenSuite : IAsyncLifetime
             data.GetProperty("clientId").GetString()!, data.TryGetProperty("secret", out var s) ? s.GetString() : null);
     }
 
+    /// <summary>The user signs in to the setup's client in a browser of their own (a device); the code is exchanged: the token response.</summary>
+    public async Task<JsonElement> SignInOnNewDeviceAsync(SignInSetup setup)
+    {
+        using var browser = Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+        using var http = Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+        return await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
+    }
+
     /// <summary>The tenant's audit entry with this action, once admin has consumed the event (it travels through RabbitMQ).</summary>
     public async Task<JsonElement> AuditEntryAsync(SignInSetup setup, string action)
     {
