@@ -281,6 +281,20 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
         await HttpAssert.OAuthErrorAsync(byOtherKey, HttpStatusCode.BadRequest, "invalid_grant");
         var refreshed = await HttpAssert.JsonAsync(bySameKey, HttpStatusCode.OK);
         Assert.Equal(key.Thumbprint, Cnf(refreshed.GetProperty("access_token").GetString()!));
+
+        // Inside the reuse leeway, someone without the key cannot use up the client's one extra redemption (and so cannot
+        // make the client's own concurrent refresh end the grant): their requests fail the binding before they count.
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            using var stolen = await PostTokenAsync(setup, refresh, other.Proof("POST", setup.TokenEndpoint));
+            await HttpAssert.OAuthErrorAsync(stolen, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+
+        using var concurrent = await PostTokenAsync(setup, refresh, key.Proof("POST", setup.TokenEndpoint));
+        await HttpAssert.JsonAsync(concurrent, HttpStatusCode.OK);
+        using var next = await PostTokenAsync(setup, new(refresh) { ["refresh_token"] = refreshed.GetProperty("refresh_token").GetString()! },
+            key.Proof("POST", setup.TokenEndpoint));
+        await HttpAssert.JsonAsync(next, HttpStatusCode.OK);
     }
 
     [Fact]

@@ -66,6 +66,7 @@ public sealed class ResourceIndicatorTests(TokenSuite suite) : IClassFixture<Tok
     [Theory]
     [InlineData("/relative", "Resource URI must be an absolute URI without fragment")]
     [InlineData("https://billing.example.com#frag", "Resource URI must be an absolute URI without fragment")]
+    [InlineData("https://billing.example.com/a b", "Resource URI must be an absolute URI without fragment")]
     [InlineData("https://other.example.com", "Resource 'https://other.example.com' is not registered for this client")]
     [InlineData("https://billing.example.com/v2", "Resource 'https://billing.example.com/v2' is not registered for this client")]
     public async Task ClientCredentials_BadResource_InvalidTarget(string resource, string description)

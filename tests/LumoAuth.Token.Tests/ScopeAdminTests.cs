@@ -86,6 +86,7 @@ public sealed class ScopeAdminTests(TokenFactory factory) : IClassFixture<TokenF
         { """{"description":"no name"}""", "name" },
         { """{"name":"has space","description":"x"}""", "name" },
         { """{"name":"quote\"d","description":"x"}""", "name" },
+        { """{"name":"resource:https://api.example.com","description":"reserved for consent"}""", "name" },
         { """{"name":"orders.read"}""", "description" },
         { """{"name":"orders.read","description":"   "}""", "description" },
     };

@@ -12,7 +12,7 @@ namespace LumoAuth.Token.Tests;
 public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     [Fact]
-    public async Task Prune_DeletesExpiredTokensFinishedGrantsAndOldSessions_KeepsLiveGrantsAndConsents()
+    public async Task Prune_DeletesExpiredTokensFinishedGrantsOldCibaRequestsAndSessions_KeepsLiveGrantsAndConsents()
     {
         var setup = await suite.SetUpAsync();
         var tenantId = setup.Tenant.Id;
@@ -52,6 +52,14 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
             Id = Guid.NewGuid(), TenantId = tenantId, UserId = setup.UserId, TokenHash = Guid.NewGuid().ToString("N"),
             CreatedAt = now - TimeSpan.FromDays(90), ExpiresAt = now - TimeSpan.FromDays(31),
         };
+        BackchannelAuthentication Ciba(TimeSpan expiresIn) => new()
+        {
+            Id = Guid.NewGuid(), TenantId = tenantId, AuthReqIdHash = Guid.NewGuid().ToString("N"), ClientId = setup.ClientId,
+            UserId = setup.UserId, Scopes = "openid", CreatedAt = now - TimeSpan.FromDays(3), ExpiresAt = now + expiresIn,
+        };
+        var oldCiba = Ciba(-TimeSpan.FromDays(2));
+        var recentCiba = Ciba(-TimeSpan.FromHours(1));
+        db.AddRange(oldCiba, recentCiba);
         db.AddRange(finishedGrant, grantWithRedeemedToken, freshGrant, consent, revokedConsent, expiredToken, redeemedToken, justExpiredToken,
             oldSession, recentSession, oldDevice);
         await db.SaveChangesAsync();
@@ -72,6 +80,8 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
         Assert.DoesNotContain(oldSession.Id, sessionIds);
         Assert.Contains(recentSession.Id, sessionIds);
         Assert.False(await db.TrustedDevices.IgnoreQueryFilters().AnyAsync(d => d.Id == oldDevice.Id));
+        var cibaIds = await db.BackchannelAuthentications.IgnoreQueryFilters().Where(b => b.TenantId == tenantId).Select(b => b.Id).ToListAsync();
+        Assert.Equal([recentCiba.Id], cibaIds);
 
         // The grant in use (its code, its refresh token, the session it hangs off) is untouched.
         using var http = suite.Token.CreateClient();

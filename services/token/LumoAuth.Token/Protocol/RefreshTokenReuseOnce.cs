@@ -16,25 +16,26 @@ namespace LumoAuth.Token.Protocol;
 /// </summary>
 public sealed partial class RefreshTokenReuseOnce(
     IOpenIddictTokenManager tokens, IConnectionMultiplexer redis, TenantContext tenant, ILogger<RefreshTokenReuseOnce> logger)
-    : IOpenIddictServerHandler<ValidateTokenContext>
+    : IOpenIddictServerHandler<ValidateTokenRequestContext>
 {
     /// <summary>OpenIddict's "already redeemed" error URI for refresh tokens: the security event recorder knows it by it.</summary>
     private const string AlreadyRedeemedUri = "https://documentation.openiddict.com/errors/ID2012";
 
+    // After every other check of the refresh request (DPoP proof and nonce, certificate binding, resources): a request
+    // that fails one of them must not use up the client's one extra redemption.
     public static OpenIddictServerHandlerDescriptor Descriptor { get; }
-        = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenContext>()
-            .AddFilter<OpenIddictServerHandlerFilters.RequireTokenStorageEnabled>()
-            .AddFilter<OpenIddictServerHandlerFilters.RequireTokenIdResolved>()
+        = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
             .UseScopedHandler<RefreshTokenReuseOnce>()
-            .SetOrder(OpenIddictServerHandlers.Protection.ValidateTokenEntry.Descriptor.Order + 500)
+            .SetOrder(OpenIddictServerHandlers.Exchange.ValidateAuthentication.Descriptor.Order + 800)
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
-    public async ValueTask HandleAsync(ValidateTokenContext context)
+    public async ValueTask HandleAsync(ValidateTokenRequestContext context)
     {
-        if (context.IsRejected || context.Principal is not { } principal || !principal.HasTokenType(TokenTypeIdentifiers.RefreshToken)
+        if (context.IsRejected || !context.Request.IsRefreshTokenGrantType() || context.RefreshTokenPrincipal is not { } principal
             || !tenant.HasTenant || context.Options.RefreshTokenReuseLeeway is not { } leeway || leeway <= TimeSpan.Zero
-            || await tokens.FindByIdAsync(context.TokenId!, context.CancellationToken) is not { } token
+            || principal.GetTokenId() is not { Length: > 0 } tokenId
+            || await tokens.FindByIdAsync(tokenId, context.CancellationToken) is not { } token
             || !await tokens.HasStatusAsync(token, Statuses.Redeemed, context.CancellationToken))
         {
             return;
@@ -45,9 +46,9 @@ public sealed partial class RefreshTokenReuseOnce(
         try
         {
             first = await redis.GetDatabase().StringSetAsync(
-                $"lumoauth:refresh-reuse:{tenant.TenantId:N}:{context.TokenId}", 1, leeway, When.NotExists);
+                $"lumoauth:refresh-reuse:{tenant.TenantId:N}:{tokenId}", 1, leeway, When.NotExists);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             LogUnavailable(logger, ex);
             return;
@@ -58,8 +59,8 @@ public sealed partial class RefreshTokenReuseOnce(
             return;
         }
 
-        context.Reject(Errors.InvalidToken, "The specified refresh token has already been redeemed.", AlreadyRedeemedUri);
-        if ((context.AuthorizationId ?? principal.GetAuthorizationId()) is { Length: > 0 } authorizationId)
+        context.Reject(Errors.InvalidGrant, "The specified refresh token has already been redeemed.", AlreadyRedeemedUri);
+        if (principal.GetAuthorizationId() is { Length: > 0 } authorizationId)
         {
             await tokens.RevokeByAuthorizationIdAsync(authorizationId, context.CancellationToken);
         }

@@ -218,12 +218,8 @@ public static class AuthorizeEndpoints
         && authTime >= pushed.ToUnixTimeSeconds();
 
     /// <summary>What a user consents to: the scopes, and each API named (RFC 8707) as a <c>resource:</c> entry beside them.</summary>
-    private static ImmutableArray<string> ConsentFor(
-        ImmutableArray<string> scopes, ImmutableArray<string> resources) =>
-        resources.IsDefaultOrEmpty ? scopes : scopes.AddRange(resources.Select(r => ResourceConsentPrefix + r));
-
-    /// <summary>Marks an API among the scopes of a remembered consent (a new API asks again, as a new scope does).</summary>
-    public const string ResourceConsentPrefix = "resource:";
+    private static ImmutableArray<string> ConsentFor(ImmutableArray<string> scopes, ImmutableArray<string> resources) =>
+        resources.IsDefaultOrEmpty ? scopes : scopes.AddRange(resources.Select(r => ScopeNames.ResourceConsentPrefix + r));
 
     private static async Task<object?> FindConsentAsync(IOpenIddictAuthorizationManager authorizations, Guid userId, string applicationId,
         ImmutableArray<string> scopes, CancellationToken cancellationToken)

@@ -154,10 +154,6 @@ public static class BackchannelAuthenticationEndpoints
         });
         await services.Db.SaveChangesAsync(http.RequestAborted);
 
-        // Requests are short-lived: the tenant's that ended over a day ago go as new ones come.
-        var stale = now.AddDays(-1);
-        await services.Db.BackchannelAuthentications.Where(x => x.ExpiresAt < stale).ExecuteDeleteAsync(http.RequestAborted);
-
         http.Response.Headers.CacheControl = "no-store";
         return Results.Json(new Dictionary<string, object>
         {

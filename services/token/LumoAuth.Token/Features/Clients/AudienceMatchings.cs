@@ -14,9 +14,13 @@ public static class AudienceMatchings
     public const string UrisProperty = "audience_uris";
     public const string ModeProperty = "audience_matching";
 
-    /// <summary>RFC 8707 §2: an absolute URI without fragment; we take http(s) only.</summary>
+    /// <summary>
+    /// RFC 8707 §2: an absolute URI without fragment; we take http(s) only. No whitespace (RFC 3986 has none; .NET's parser
+    /// would take it, and a remembered consent keeps resources beside space-separated scopes).
+    /// </summary>
     public static bool IsResourceUri(string value) =>
-        Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        !value.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))
+        && Uri.TryCreate(value, UriKind.Absolute, out var uri)
         && uri.Scheme is "https" or "http"
         && string.IsNullOrEmpty(uri.Fragment) && !value.Contains('#')
         && string.IsNullOrEmpty(uri.UserInfo);

@@ -7,8 +7,8 @@ namespace LumoAuth.Token.Features.Housekeeping;
 
 /// <summary>
 /// Every ten minutes, for every tenant: deletes what the token store no longer needs. Stored tokens (codes, refresh
-/// tokens, device codes, pushed requests) go a day after they expired — a redeemed refresh token stays until then, so
-/// its reuse is still detected; authorizations go once no token of theirs is left, unless they are valid remembered
+/// tokens, device codes, pushed requests) and CIBA requests go a day after they expired — a redeemed refresh token
+/// stays until then, so its reuse is still detected; authorizations go once no token of theirs is left, unless they are valid remembered
 /// consents; sessions and remembered devices go a month after they expired (the GDPR export shows that month; a
 /// revoked session stays until then too). Each delete runs in bounded batches along an index, so a backlog never holds a long lock.
 /// </summary>
@@ -37,8 +37,9 @@ public sealed partial class TokenStoreHousekeeping(IServiceScopeFactory scopeFac
     /// <summary>Deletes, across tenants, what is no longer needed as of <paramref name="now"/>; returns how many rows.</summary>
     public static async Task<long> PruneAsync(TokenDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        var expiredBefore = now - ExpiredTokenGrace;
         // OpenIddict's entities keep UTC DateTime values.
-        var tokensBefore = (now - ExpiredTokenGrace).UtcDateTime;
+        var tokensBefore = expiredBefore.UtcDateTime;
         var historyBefore = now - EndedSessionHistory;
         long deleted = 0;
         deleted += await InBatchesAsync(() => db.Set<TokenToken>().IgnoreQueryFilters()
@@ -47,6 +48,9 @@ public sealed partial class TokenStoreHousekeeping(IServiceScopeFactory scopeFac
         // A grant's authorization with no token left can do nothing; one just created is about to receive its code.
         deleted += await InBatchesAsync(() => db.Set<TokenAuthorization>().IgnoreQueryFilters()
             .Where(a => a.CreationDate < tokensBefore && (a.Type == AuthorizationTypes.AdHoc || a.Status != Statuses.Valid) && !a.Tokens.Any())
+            .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
+        deleted += await InBatchesAsync(() => db.BackchannelAuthentications.IgnoreQueryFilters()
+            .Where(b => b.ExpiresAt < expiredBefore)
             .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
         deleted += await InBatchesAsync(() => db.Sessions.IgnoreQueryFilters()
             .Where(s => s.ExpiresAt < historyBefore)

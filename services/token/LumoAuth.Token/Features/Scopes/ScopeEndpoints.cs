@@ -68,7 +68,7 @@ public static class ScopeEndpoints
             .Required("description", description, 1000);
         if (!string.IsNullOrEmpty(name))
         {
-            validator.Check(ScopeNames.IsValid(name), "name", "must be a scope token (printable ASCII without spaces, quotes or backslashes)");
+            validator.Check(ScopeNames.IsValid(name), "name", $"must be a scope token (printable ASCII without spaces, quotes or backslashes), not starting with '{ScopeNames.ResourceConsentPrefix}'");
         }
 
         if (!validator.IsValid)

@@ -29,8 +29,15 @@ public static class ScopeNames
 
     public static bool IsBuiltIn(string name) => BuiltIn.Any(s => s.Name == name);
 
-    /// <summary>RFC 6749 §3.3: <c>scope-token = 1*( %x21 / %x23-5B / %x5D-7E )</c>, at most 200 characters.</summary>
+    /// <summary>
+    /// Marks an API (RFC 8707 resource) among the scopes of a remembered consent, so a new API asks again as a new scope
+    /// does; no scope may be named with it.
+    /// </summary>
+    public const string ResourceConsentPrefix = "resource:";
+
+    /// <summary>RFC 6749 §3.3: <c>scope-token = 1*( %x21 / %x23-5B / %x5D-7E )</c>, at most 200 characters, not <see cref="ResourceConsentPrefix"/>.</summary>
     public static bool IsValid(string? scope) =>
         !string.IsNullOrEmpty(scope) && scope.Length <= 200
-        && scope.All(c => c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E));
+        && scope.All(c => c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E))
+        && !scope.StartsWith(ResourceConsentPrefix, StringComparison.Ordinal);
 }
