@@ -131,7 +131,8 @@ public static class AuthorizeEndpoints
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
-        var consent = ConsentFor(scopes, request.GetResources());
+        var resources = request.GetResources();
+        var consent = ConsentFor(scopes, resources);
         var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, consent, http.RequestAborted);
         var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
             ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
@@ -161,7 +162,7 @@ public static class AuthorizeEndpoints
 
             var clientName = await services.Applications.GetDisplayNameAsync(application, http.RequestAborted);
             var described = await TenantScopes.DescribeAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
-            return ConsentPage(http, services, request, clientName, described, request.GetResources());
+            return ConsentPage(http, services, request, clientName, described, resources);
         }
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
@@ -186,7 +187,7 @@ public static class AuthorizeEndpoints
             new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.AdHoc, scopes, http.RequestAborted);
         identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(grant, http.RequestAborted));
         // The APIs named (RFC 8707, checked by ResourceIndicators) travel with the code; its tokens are for them.
-        identity.SetResources(request.GetResources());
+        identity.SetResources(resources);
         if (facts.SessionId is not null)
         {
             await services.Sessions.TouchAsync(facts.SessionId, request.ClientId!, http.RequestAborted);

@@ -42,32 +42,27 @@ public sealed partial class TokenStoreHousekeeping(IServiceScopeFactory scopeFac
         var tokensBefore = expiredBefore.UtcDateTime;
         var historyBefore = now - EndedSessionHistory;
         long deleted = 0;
-        deleted += await InBatchesAsync(() => db.Set<TokenToken>().IgnoreQueryFilters()
-            .Where(t => t.ExpirationDate < tokensBefore)
-            .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
+        deleted += await DeleteInBatchesAsync(db.Set<TokenToken>().Where(t => t.ExpirationDate < tokensBefore), cancellationToken);
         // A grant's authorization with no token left can do nothing; one just created is about to receive its code.
-        deleted += await InBatchesAsync(() => db.Set<TokenAuthorization>().IgnoreQueryFilters()
-            .Where(a => a.CreationDate < tokensBefore && (a.Type == AuthorizationTypes.AdHoc || a.Status != Statuses.Valid) && !a.Tokens.Any())
-            .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
-        deleted += await InBatchesAsync(() => db.BackchannelAuthentications.IgnoreQueryFilters()
-            .Where(b => b.ExpiresAt < expiredBefore)
-            .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
-        deleted += await InBatchesAsync(() => db.Sessions.IgnoreQueryFilters()
-            .Where(s => s.ExpiresAt < historyBefore)
-            .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
-        deleted += await InBatchesAsync(() => db.TrustedDevices.IgnoreQueryFilters()
-            .Where(d => d.ExpiresAt < historyBefore)
-            .Take(BatchSize).ExecuteDeleteAsync(cancellationToken));
+        deleted += await DeleteInBatchesAsync(db.Set<TokenAuthorization>()
+            .Where(a => a.CreationDate < tokensBefore && (a.Type == AuthorizationTypes.AdHoc || a.Status != Statuses.Valid) && !a.Tokens.Any()),
+            cancellationToken);
+        deleted += await DeleteInBatchesAsync(db.BackchannelAuthentications.Where(b => b.ExpiresAt < expiredBefore), cancellationToken);
+        deleted += await DeleteInBatchesAsync(db.Sessions.Where(s => s.ExpiresAt < historyBefore), cancellationToken);
+        deleted += await DeleteInBatchesAsync(db.TrustedDevices.Where(d => d.ExpiresAt < historyBefore), cancellationToken);
         return deleted;
     }
 
-    private static async Task<long> InBatchesAsync(Func<Task<int>> deleteBatch)
+    /// <summary>Deletes the rows <paramref name="rows"/> selects, every tenant's, a batch at a time.</summary>
+    private static async Task<long> DeleteInBatchesAsync<T>(IQueryable<T> rows, CancellationToken cancellationToken)
+        where T : class
     {
+        var batchOfEveryTenant = rows.IgnoreQueryFilters().Take(BatchSize);
         long deleted = 0;
         int batch;
         do
         {
-            batch = await deleteBatch();
+            batch = await batchOfEveryTenant.ExecuteDeleteAsync(cancellationToken);
             deleted += batch;
         }
         while (batch == BatchSize);
