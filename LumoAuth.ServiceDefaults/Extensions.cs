@@ -32,9 +32,11 @@ public static class LumoServiceDefaults
         where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
-        // Request lines include the query string, where e-mailed links carry their token: these two log them only
-        // from Warning up (the request traces stay, with query values redacted by the instrumentation).
+        // Request lines and redirect targets include the query string, where e-mailed links carry their token and a
+        // device's page its user code: these log them only from Warning up (the request traces stay, with query values
+        // redacted by the instrumentation).
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
         builder.Logging.AddFilter("Yarp.ReverseProxy.Forwarder.HttpForwarder", LogLevel.Warning);
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
         builder.Services.AddServiceDiscovery();

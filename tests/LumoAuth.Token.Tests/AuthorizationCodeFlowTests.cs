@@ -116,6 +116,9 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
             Assert.Contains(claims.GetProperty("email_verified").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
             Assert.Equal(setup.Tenant.Slug, claims.GetProperty("tenant").GetString());
         }
+
+        // What the client holds, and what says who the user is, stays out of the service's log.
+        suite.AssertNeverLogged(parameters["code"], verifier, access.EncodedToken, json.GetProperty("refresh_token").GetString()!, id.EncodedToken, setup.Email);
     }
 
     [Fact]
@@ -159,6 +162,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var facts = await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK);
         Assert.True(facts.GetProperty("active").GetBoolean());
         Assert.Equal(setup.Email, facts.GetProperty("username").GetString());
+        suite.AssertNeverLogged(setup.Email, access.EncodedToken);
     }
 
     [Fact]

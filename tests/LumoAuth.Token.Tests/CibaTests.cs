@@ -86,6 +86,9 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
 
         var decision = await suite.AuditEntryAsync(setup, "ciba_authentication_decided");
         Assert.True(decision.GetProperty("metadata").GetProperty("approved").GetBoolean());
+
+        // Whoever reads the log must not be able to poll in the client's place, nor learn whom it asked for.
+        suite.AssertNeverLogged(authReqId, setup.Email, refreshToken, access.EncodedToken);
     }
 
     [Fact]

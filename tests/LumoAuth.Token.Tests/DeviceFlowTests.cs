@@ -81,6 +81,9 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         await Task.Delay(TimeSpan.FromSeconds(1.1));
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "invalid_grant");
         await HttpAssert.OAuthErrorAsync(await RefreshAsync(rotated), HttpStatusCode.BadRequest, "invalid_grant");
+
+        // Whoever reads the log must not be able to poll, approve or refresh in the device's place.
+        suite.AssertNeverLogged(deviceCode, userCode, userCode.Replace("-", string.Empty, StringComparison.Ordinal), refreshToken, rotated, access.EncodedToken);
     }
 
     [Fact]

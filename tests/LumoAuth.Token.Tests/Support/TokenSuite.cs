@@ -37,6 +37,9 @@ public class TokenSuite : IAsyncLifetime
 
     public AdminBackedTokenFactory Token { get; private set; } = null!;
 
+    /// <summary>Every log line of the token service (to prove that codes, tokens and hints never reach a log).</summary>
+    public RecordingLoggerProvider Logs { get; } = new();
+
     protected virtual IDictionary<string, string?> TokenSettings => new Dictionary<string, string?>();
 
     /// <summary>Extra service registrations for the token service of this suite (e.g. a clock the test moves).</summary>
@@ -62,7 +65,11 @@ public class TokenSuite : IAsyncLifetime
     {
         await Admin.InitializeAsync();
         await BeforeTokenAsync();
-        Token = new AdminBackedTokenFactory(Admin, TokenSettings, ConfigureTokenServices);
+        Token = new AdminBackedTokenFactory(Admin, TokenSettings, services =>
+        {
+            services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
+            ConfigureTokenServices(services);
+        });
         await Token.InitializeAsync();
     }
 
@@ -110,6 +117,18 @@ public class TokenSuite : IAsyncLifetime
             ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
         }));
         return await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
+    }
+
+    /// <summary>No log line of the token service holds any of these values (compared ignoring case).</summary>
+    public void AssertNeverLogged(params string[] secrets)
+    {
+        foreach (var (category, message) in Logs.Lines)
+        {
+            foreach (var secret in secrets)
+            {
+                Assert.False(message.Contains(secret, StringComparison.OrdinalIgnoreCase), $"{category} logged '{secret}': {message}");
+            }
+        }
     }
 
     /// <summary>The tenant's audit entry with this action, once admin has consumed the event (it travels through RabbitMQ).</summary>

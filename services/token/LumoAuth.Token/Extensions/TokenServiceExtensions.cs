@@ -91,6 +91,8 @@ public static class TokenServiceExtensions
         // Issued access tokens travel as one AccessTokensIssued message per tenant and batch.
         services.AddEventBatcher<TokenDbContext>(RecordAccessTokenIssued.Combine);
 
+        // OpenIddict logs whole requests and responses; its logger masks what it leaves in clear (RedactedProtocolLog).
+        services.AddSingleton<ILogger<OpenIddictServerDispatcher>, RedactedProtocolLog>();
         services.AddOpenIddict()
             .AddCore(core =>
             {
