@@ -90,7 +90,9 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<WebhookSignal>();
         builder.Services.AddSingleton<WebhookDispatcher>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
-        builder.Services.AddHostedService<LumoAuth.Admin.Features.AuditLogs.AuditHousekeeping>();
+        // One instance: the erasure endpoint wakes it.
+        builder.Services.AddSingleton<LumoAuth.Admin.Features.AuditLogs.AuditHousekeeping>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LumoAuth.Admin.Features.AuditLogs.AuditHousekeeping>());
 
         builder.AddEmailDelivery();
 

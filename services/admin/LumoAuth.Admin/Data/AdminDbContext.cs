@@ -254,6 +254,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.ToTable("erased_subjects");
             e.HasIndex(x => new { x.TenantId, x.ErasedAt });
             e.Property(x => x.ErasedAs).HasMaxLength(64);
+            e.Property(x => x.Email).HasMaxLength(AuditLogEntry.EmailLength);
             e.HasQueryFilter(x => x.TenantId == tenant.CurrentTenantId);
         });
 

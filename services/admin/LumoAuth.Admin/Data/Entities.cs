@@ -504,8 +504,9 @@ public static class InvitationStatuses
 }
 
 /// <summary>
-/// A user erased on request (GDPR Art. 17): the pseudonym that replaced their id in the audit log, and for a day the id
-/// itself, so that audit entries of events still in flight at the erasure are pseudonymised too (then it is cleared).
+/// A user erased on request (GDPR Art. 17): the pseudonym that replaces their id in the audit log, and for a day the id
+/// and address themselves, while the audit housekeeping pseudonymises the tenant's log — its history first, then the
+/// entries of events still in flight at the erasure — after which both are cleared.
 /// </summary>
 public sealed class ErasedSubject
 {
@@ -515,9 +516,14 @@ public sealed class ErasedSubject
 
     public Guid? UserId { get; set; }
 
+    public string? Email { get; set; }
+
     public string ErasedAs { get; set; } = string.Empty;
 
     public DateTimeOffset ErasedAt { get; set; }
+
+    /// <summary>Entries timed from here on have still to be pseudonymised (the housekeeping's progress).</summary>
+    public DateTimeOffset PseudonymisedFrom { get; set; }
 }
 
 /// <summary>

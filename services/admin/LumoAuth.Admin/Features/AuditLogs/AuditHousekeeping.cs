@@ -7,10 +7,10 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.AuditLogs;
 
 /// <summary>
-/// Every ten minutes: deletes audit entries older than their tenant's <c>auditPolicy.retentionDays</c> (90 by default) —
-/// the only way entries ever leave the log — and pseudonymises the entries that arrived after a user's erasure
-/// (<see cref="DataErasure"/>). Deletes run in bounded batches along the (tenant, time) index, so a large backlog never
-/// holds a long lock; several replicas doing it at once only share the work.
+/// Every ten minutes, and at once after a user's erasure: pseudonymises the audit entries of erased users
+/// (<see cref="DataErasure"/>) and deletes audit entries older than their tenant's <c>auditPolicy.retentionDays</c> (90 by
+/// default) — the only way entries ever leave the log. Both work in bounded batches along the (tenant, time) index, so a
+/// large backlog never holds a long lock; several replicas doing it at once only share the work.
 /// </summary>
 public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<AuditHousekeeping> logger)
     : PeriodicJob(scopeFactory, time, logger)
@@ -18,7 +18,7 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
     /// <summary>How long after an erasure late entries are still looked for; after that the erased id is forgotten.</summary>
     public static readonly TimeSpan ErasureFollowUp = TimeSpan.FromDays(1);
 
-    /// <summary>How much earlier than the erasure an event still in flight may have happened.</summary>
+    /// <summary>How long after it happened an event may still be written (in flight at the erasure, or held up on the way).</summary>
     private static readonly TimeSpan InFlightSkew = TimeSpan.FromHours(1);
     private const int BatchSize = 5_000;
 
@@ -27,7 +27,7 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
     protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken cancellationToken)
     {
         var db = services.GetRequiredService<AdminDbContext>();
-        await FollowUpErasuresAsync(db, Time.GetUtcNow(), cancellationToken);
+        await PseudonymiseErasuresAsync(db, Time.GetUtcNow(), cancellationToken);
         var deleted = await PurgeAsync(db, Time.GetUtcNow(), cancellationToken);
         if (deleted > 0)
         {
@@ -59,24 +59,60 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
     }
 
     /// <summary>
-    /// Pseudonymises entries written since each recent erasure (events that were in flight, such as the deletion's own);
-    /// forgets the erased id once <see cref="ErasureFollowUp"/> has passed.
+    /// Pseudonymises the entries of each recent erasure (<see cref="DataErasure"/>): first the tenant's whole history, then,
+    /// each round, what arrived since (events in flight at the erasure, such as the deletion's own, are written later with
+    /// their own, earlier time). Each slice of about <paramref name="sliceSize"/> entries along the (tenant, time) index is
+    /// one short statement, and the progress is saved after it, so no lock is held long and a restart resumes. A day after
+    /// the erasure, a last pass over everything since it, and the id and address are forgotten.
     /// </summary>
-    public static async Task FollowUpErasuresAsync(AdminDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
+    public static async Task PseudonymiseErasuresAsync(AdminDbContext db, DateTimeOffset now, CancellationToken cancellationToken, int sliceSize = BatchSize)
     {
         var pending = await db.ErasedSubjects.IgnoreQueryFilters().Where(e => e.UserId != null).ToListAsync(cancellationToken);
         foreach (var erased in pending)
         {
-            // Events raised shortly before the erasure may be written after it, with their own (earlier) time.
-            await DataErasure.PseudonymiseAuditAsync(db, erased.TenantId, erased.UserId!.Value, null, erased.ErasedAs, cancellationToken,
-                since: erased.ErasedAt - InFlightSkew);
+            await PseudonymiseFromAsync(db, erased, erased.PseudonymisedFrom, sliceSize, cancellationToken);
             if (now - erased.ErasedAt >= ErasureFollowUp)
             {
+                await PseudonymiseFromAsync(db, erased, erased.ErasedAt - InFlightSkew, sliceSize, cancellationToken);
                 erased.UserId = null;
+                erased.Email = null;
             }
-        }
+            else
+            {
+                // Caught up; the next round looks again at the last hour, where late entries land.
+                erased.PseudonymisedFrom = now - InFlightSkew;
+            }
 
-        await db.SaveChangesAsync(cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+    }
+
+    private static async Task PseudonymiseFromAsync(AdminDbContext db, ErasedSubject erased, DateTimeOffset from, int sliceSize, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var next = await db.AuditLogs.IgnoreQueryFilters()
+                .Where(a => a.TenantId == erased.TenantId && a.Timestamp >= from)
+                .OrderBy(a => a.Timestamp)
+                .Skip(sliceSize)
+                .Select(a => (DateTimeOffset?)a.Timestamp)
+                .FirstOrDefaultAsync(cancellationToken);
+            if (next == from)
+            {
+                // More entries than a slice share one instant: the slice takes them all.
+                next = from.AddTicks(TimeSpan.TicksPerMicrosecond);
+            }
+
+            await DataErasure.PseudonymiseAuditAsync(db, erased, from, next, cancellationToken);
+            if (next is null)
+            {
+                return;
+            }
+
+            from = next.Value;
+            erased.PseudonymisedFrom = from;
+            await db.SaveChangesAsync(cancellationToken);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit retention deleted {Count} entries past their tenants' retention")]
