@@ -10,7 +10,7 @@ namespace LumoAuth.AppHost.Infrastructure;
 /// <summary>
 /// Development only: once the gateway is ready, creates a <c>demo</c> tenant through the public API
 /// (admin user, API key, a confidential client), keeps its one-time secrets in <c>.lumoauth/apphost/demo.json</c>
-/// and prints how to call it.
+/// and logs how to call it, reading them from there.
 /// </summary>
 public static class DemoTenant
 {
@@ -24,8 +24,9 @@ public static class DemoTenant
             var logger = @event.Services.GetRequiredService<ILoggerFactory>().CreateLogger("LumoAuth.Demo");
             try
             {
-                var demo = await EnsureAsync(settings, cancellationToken);
-                logger.LogInformation("{Instructions}", Instructions(settings.PublicBaseUrl, demo));
+                var file = Path.Combine(settings.StateDirectory, "demo.json");
+                var demo = await EnsureAsync(settings, file, cancellationToken);
+                logger.LogInformation("{Instructions}", Instructions(settings.PublicBaseUrl, file, demo));
             }
             catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidOperationException)
             {
@@ -34,9 +35,8 @@ public static class DemoTenant
         });
     }
 
-    private static async Task<JsonObject> EnsureAsync(DeploymentSettings settings, CancellationToken cancellationToken)
+    private static async Task<JsonObject> EnsureAsync(DeploymentSettings settings, string file, CancellationToken cancellationToken)
     {
-        var file = Path.Combine(settings.StateDirectory, "demo.json");
         using var http = new HttpClient { BaseAddress = new Uri(settings.PublicBaseUrl) };
         http.DefaultRequestHeaders.Add("X-Platform-Key", settings.PlatformKey);
 
@@ -82,11 +82,13 @@ public static class DemoTenant
         return demo;
     }
 
-    private static string Instructions(string baseUrl, JsonObject demo) => $"""
+    // The secrets stay in the file (logs are collected and kept); the commands read them from it.
+    private static string Instructions(string baseUrl, string file, JsonObject demo) => $$"""
 
-        LumoAuth is up. Demo tenant '{demo["tenant"]}' (secrets in .lumoauth/apphost/demo.json):
-          curl -H 'X-API-Key: {demo["apiKey"]}' {baseUrl}/t/demo/api/v1/admin/users
-          curl -u '{demo["clientId"]}:{demo["clientSecret"]}' -d grant_type=client_credentials {baseUrl}/t/demo/api/v1/oauth/token
-          curl {baseUrl}/t/demo/api/v1/.well-known/openid-configuration
+        LumoAuth is up. Demo tenant '{{demo["tenant"]}}': its admin password, API key and client secret are in {{file}}.
+          secret() { sed -n "s/.*\"$1\": \"\(.*\)\".*/\1/p" '{{file}}'; }
+          curl -H "X-API-Key: $(secret apiKey)" {{baseUrl}}/t/demo/api/v1/admin/users
+          curl -u "{{demo["clientId"]}}:$(secret clientSecret)" -d grant_type=client_credentials {{baseUrl}}/t/demo/api/v1/oauth/token
+          curl {{baseUrl}}/t/demo/api/v1/.well-known/openid-configuration
         """;
 }

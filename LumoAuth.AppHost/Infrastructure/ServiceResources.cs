@@ -37,11 +37,20 @@ public static class ServiceResources
     public static IResourceBuilder<ProjectResource> WithSharedSettings(this IResourceBuilder<ProjectResource> project, DeploymentSettings settings) =>
         project
             .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
-            .WithEnvironment("LumoAuth__InternalKey", settings.InternalKey)
-            .WithEnvironment("LumoAuth__PlatformKey", settings.PlatformKey)
-            .WithEnvironment("LumoAuth__KeyEncryptionKey", settings.KeyEncryptionKey)
+            .WithEnvironment("LumoAuth__InternalKey", Secret(project, "internal-key", settings.InternalKey))
+            .WithEnvironment("LumoAuth__PlatformKey", Secret(project, "platform-key", settings.PlatformKey))
+            .WithEnvironment("LumoAuth__KeyEncryptionKey", Secret(project, "key-encryption-key", settings.KeyEncryptionKey))
             .WithEnvironment("LumoAuth__Region", settings.Region)
             .WithEnvironment("Messaging__Prefix", settings.MessagingPrefix);
+
+    /// <summary>The keys travel as secret parameters (one each, shared by every service), which the dashboard masks.</summary>
+    private static IResourceBuilder<ParameterResource> Secret(IResourceBuilder<ProjectResource> project, string name, string value)
+    {
+        var builder = project.ApplicationBuilder;
+        return builder.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == name) is { } existing
+            ? builder.CreateResourceBuilder(existing)
+            : builder.AddParameter(name, value, secret: true);
+    }
 
     /// <summary>Services listen on 127.0.0.1 only (not <c>localhost</c>, which also opens [::1]).</summary>
     public static IResourceBuilder<ProjectResource> WithLoopbackUrls(this IResourceBuilder<ProjectResource> project)

@@ -132,6 +132,8 @@ public static class RedisDenyListExtensions
             // commands fail at once instead of queueing (a bearer check must not wait seconds for an answer).
             options.AbortOnConnectFail = false;
             options.BacklogPolicy = BacklogPolicy.FailFast;
+            // Keys name clients' addresses and token ids: exceptions, which get logged, must not quote them.
+            options.IncludeDetailInExceptions = false;
             return ConnectionMultiplexer.Connect(options);
         });
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -291,6 +291,9 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         await RedeemAsync(client, TokenRedemptionEndpoints.CompletePasswordReset, new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1"));
         Assert.Single(fixture.Smtp.To(address, EmailKinds.PasswordReset));
         Assert.DoesNotContain(fixture.Logs.Lines, l => l.Message.Contains(token, StringComparison.Ordinal));
+        // The refusal was logged (MassTransit's retry) without the server's words, which named the recipient.
+        Assert.Contains(fixture.Logs.Lines, l => l.Message.Contains(nameof(MailRefusedException), StringComparison.Ordinal));
+        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Message.Contains(address, StringComparison.OrdinalIgnoreCase));
     }
 
     [Fact]

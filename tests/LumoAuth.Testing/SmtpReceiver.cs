@@ -106,7 +106,8 @@ public sealed class SmtpReceiver : IAsyncDisposable
                         await writer.WriteLineAsync("503 5.5.1 MAIL and RCPT first");
                         break;
                     case "DATA" when ShouldFail(to):
-                        await writer.WriteLineAsync("451 4.3.0 Try again later");
+                        // As real servers do, the reply quotes the recipient.
+                        await writer.WriteLineAsync($"451 4.3.0 <{to[0]}>: try again later");
                         break;
                     case "DATA":
                         await writer.WriteLineAsync("354 End data with <CR><LF>.<CR><LF>");

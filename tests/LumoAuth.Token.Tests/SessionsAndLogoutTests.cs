@@ -343,6 +343,7 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
             ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
             ["client_id"] = withClientId ? signedIn.Setup.ClientId : null,
             ["state"] = "bye-2",
+            ["logout_hint"] = signedIn.Setup.Email,
         }.Where(p => p.Value is not null));
         using var page = await signedIn.Browser.GetAsync(url);
         var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
@@ -363,6 +364,8 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
             Assert.Contains("You are signed out", await confirmed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
+        // Neither whom the client named nor the form's antiforgery token reaches the log.
+        suite.AssertNeverLogged(signedIn.Setup.Email, form["__csrf"]);
         signedIn.Browser.Dispose();
     }
 

@@ -1,7 +1,8 @@
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.Extensions.Logging;
 using OpenIddict.Abstractions;
-using LumoAuth.Token.Features.Ciba;
 using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Protocol;
 
@@ -9,26 +10,30 @@ namespace LumoAuth.Token.Protocol;
 /// OpenIddict's server writes every request and response it handles to its Information log ("The token request was
 /// successfully extracted: {Request}") and masks only the parameters it treats as credentials. Device codes, user codes,
 /// CIBA <c>auth_req_id</c>s and PKCE verifiers pass in clear — whoever reads the log could poll in a device's or a
-/// client's place — and so do login hints, request objects and introspected user names, which name people. Registered as
-/// OpenIddict's logger, this one logs a masked copy of every such message, and masks the holes that carry a raw token
-/// or a token payload (debug and trace messages) whatever their level.
+/// client's place — and so do login and logout hints, request objects, antiforgery tokens and introspected user names.
+/// Registered as OpenIddict's logger, this one logs a copy of every such message in which only known harmless
+/// parameters keep their values, and masks the holes that carry a raw token or a token payload (debug and trace
+/// messages) whatever their level.
 /// </summary>
 public sealed class RedactedProtocolLog(ILoggerFactory factory) : ILogger<OpenIddictServerDispatcher>
 {
     private const string Masked = "[redacted]";
     private const string TemplateKey = "{OriginalFormat}";
 
-    private static readonly HashSet<string> MaskedParameters = new(StringComparer.Ordinal)
+    // Printed as they are: which client asked for what, how, and what the server answered about it. Every other
+    // parameter — codes, tokens, hints, state, form fields such as the antiforgery token, and whatever a later
+    // extension adds — is masked.
+    private static readonly HashSet<string> PrintableParameters = new(StringComparer.Ordinal)
     {
-        OpenIddictConstants.Parameters.DeviceCode,
-        OpenIddictConstants.Parameters.UserCode,
-        OpenIddictConstants.Parameters.VerificationUriComplete,
-        OpenIddictConstants.Parameters.CodeVerifier,
-        OpenIddictConstants.Parameters.Request,
-        OpenIddictConstants.Parameters.LoginHint,
-        OpenIddictConstants.Parameters.Username,
-        CibaGrant.AuthReqIdParameter,
-        "client_notification_token",
+        Parameters.ClientId, Parameters.ResponseType, Parameters.ResponseMode, Parameters.Scope, Parameters.GrantType,
+        Parameters.Prompt, Parameters.MaxAge, Parameters.CodeChallenge, Parameters.CodeChallengeMethod, Parameters.Resource,
+        Parameters.Audience, Parameters.AcrValues, Parameters.UiLocales, Parameters.ClaimsLocales, Parameters.Display,
+        Parameters.TokenTypeHint, Parameters.ClientAssertionType, Parameters.SubjectTokenType, Parameters.ActorTokenType,
+        Parameters.RequestedTokenType, Parameters.TokenType, Parameters.IssuedTokenType, Parameters.ExpiresIn,
+        Parameters.Interval, Parameters.Error, Parameters.ErrorDescription, Parameters.Iss, Parameters.Active,
+        Claims.Subject, Claims.ExpiresAt, Claims.IssuedAt, Claims.NotBefore, Claims.Audience, Claims.JwtId, Claims.Issuer,
+        Claims.AuthenticationTime, Claims.AuthenticationContextReference, Claims.AuthenticationMethodReference, "cnf", "dpop_jkt",
+        LumoClaims.Tenant, LumoClaims.TenantId, "keys",
     };
 
     private static readonly HashSet<string> MaskedHoles = new(StringComparer.Ordinal) { "Token", "Payload", "ReferenceId" };
@@ -86,13 +91,18 @@ public sealed class RedactedProtocolLog(ILoggerFactory factory) : ILogger<OpenId
         return false;
     }
 
-    /// <summary>A copy to print: OpenIddict's own rendering then masks its credentials, and the values above are masked too.</summary>
+    // Addresses (redirect_uri, request_uri, verification_uri…) and discovery metadata are printable too.
+    private static bool IsPrintable(string name) =>
+        PrintableParameters.Contains(name) || name.EndsWith("_uri", StringComparison.Ordinal)
+        || name.EndsWith("_endpoint", StringComparison.Ordinal) || name.EndsWith("_supported", StringComparison.Ordinal);
+
+    /// <summary>A copy to print, with every parameter that is not printable masked.</summary>
     private static OpenIddictMessage MaskedCopy(OpenIddictMessage message)
     {
         var copy = new OpenIddictMessage();
         foreach (var (name, value) in message.GetParameters())
         {
-            copy.SetParameter(name, MaskedParameters.Contains(name) ? Masked : value);
+            copy.SetParameter(name, IsPrintable(name) ? value : Masked);
         }
 
         return copy;

@@ -68,7 +68,24 @@ public sealed class SmtpMailer(IOptions<EmailOptions> options)
             await client.AuthenticateAsync(settings.UserName, settings.Password ?? string.Empty, cancellationToken);
         }
 
-        await client.SendAsync(message, cancellationToken);
+        try
+        {
+            await client.SendAsync(message, cancellationToken);
+        }
+        catch (SmtpCommandException refused)
+        {
+            // The server's reply usually quotes the recipient's address, and the failure is logged at every retry: only
+            // the codes travel on.
+            throw new MailRefusedException(refused.ErrorCode, refused.StatusCode);
+        }
+
         await client.DisconnectAsync(quit: true, cancellationToken);
     }
+}
+
+/// <summary>The mail server refused a message; says how without the server's own words.</summary>
+public sealed class MailRefusedException(SmtpErrorCode errorCode, SmtpStatusCode statusCode)
+    : Exception($"The mail server refused the message: {errorCode}, SMTP status {(int)statusCode}")
+{
+    public SmtpStatusCode StatusCode { get; } = statusCode;
 }
