@@ -524,6 +524,9 @@ public sealed class ErasedSubject
 
     /// <summary>Entries timed from here on have still to be pseudonymised (the housekeeping's progress).</summary>
     public DateTimeOffset PseudonymisedFrom { get; set; }
+
+    /// <summary>The follow-up day is over and the last pass over it has begun.</summary>
+    public bool LastPass { get; set; }
 }
 
 /// <summary>

@@ -36,7 +36,8 @@ public sealed class RedactedProtocolLog(ILoggerFactory factory) : ILogger<OpenId
         LumoClaims.Tenant, LumoClaims.TenantId, "keys",
     };
 
-    private static readonly HashSet<string> MaskedHoles = new(StringComparer.Ordinal) { "Token", "Payload", "ReferenceId" };
+    // Holes of debug and trace messages that carry a raw token, its payload, a principal's claims or a header's value.
+    private static readonly HashSet<string> MaskedHoles = new(StringComparer.Ordinal) { "Token", "Payload", "ReferenceId", "Claims", "Value" };
 
     private readonly ILogger _inner = factory.CreateLogger<OpenIddictServerDispatcher>();
 
@@ -91,9 +92,11 @@ public sealed class RedactedProtocolLog(ILoggerFactory factory) : ILogger<OpenId
         return false;
     }
 
-    // Addresses (redirect_uri, request_uri, verification_uri…) and discovery metadata are printable too.
+    // Addresses (redirect_uri, verification_uri…) and discovery metadata are printable too; not a pushed request's
+    // request_uri, which is a reference to it.
     private static bool IsPrintable(string name) =>
-        PrintableParameters.Contains(name) || name.EndsWith("_uri", StringComparison.Ordinal)
+        PrintableParameters.Contains(name)
+        || (name.EndsWith("_uri", StringComparison.Ordinal) && name != Parameters.RequestUri)
         || name.EndsWith("_endpoint", StringComparison.Ordinal) || name.EndsWith("_supported", StringComparison.Ordinal);
 
     /// <summary>A copy to print, with every parameter that is not printable masked.</summary>

@@ -190,6 +190,9 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.Property<DateTimeOffset>("ErasedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<bool>("LastPass")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset>("PseudonymisedFrom")
                         .HasColumnType("timestamp with time zone");
 

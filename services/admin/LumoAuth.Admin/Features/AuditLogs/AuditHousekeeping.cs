@@ -10,7 +10,8 @@ namespace LumoAuth.Admin.Features.AuditLogs;
 /// Every ten minutes, and at once after a user's erasure: pseudonymises the audit entries of erased users
 /// (<see cref="DataErasure"/>) and deletes audit entries older than their tenant's <c>auditPolicy.retentionDays</c> (90 by
 /// default) — the only way entries ever leave the log. Both work in bounded batches along the (tenant, time) index, so a
-/// large backlog never holds a long lock; several replicas doing it at once only share the work.
+/// large backlog never holds a long lock; several replicas doing it at once only share the work (an erasure's slices are
+/// claimed one at a time).
 /// </summary>
 public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<AuditHousekeeping> logger)
     : PeriodicJob(scopeFactory, time, logger)
@@ -60,59 +61,87 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
 
     /// <summary>
     /// Pseudonymises the entries of each recent erasure (<see cref="DataErasure"/>): first the tenant's whole history, then,
-    /// each round, what arrived since (events in flight at the erasure, such as the deletion's own, are written later with
-    /// their own, earlier time). Each slice of about <paramref name="sliceSize"/> entries along the (tenant, time) index is
-    /// one short statement, and the progress is saved after it, so no lock is held long and a restart resumes. A day after
-    /// the erasure, a last pass over everything since it, and the id and address are forgotten.
+    /// each round, the last hour again (events in flight at the erasure, such as the deletion's own, are written later
+    /// with their own, earlier time); a day after the erasure, one last pass over everything since it, and the id and
+    /// address are forgotten.
     /// </summary>
     public static async Task PseudonymiseErasuresAsync(AdminDbContext db, DateTimeOffset now, CancellationToken cancellationToken, int sliceSize = BatchSize)
     {
-        var pending = await db.ErasedSubjects.IgnoreQueryFilters().Where(e => e.UserId != null).ToListAsync(cancellationToken);
-        foreach (var erased in pending)
+        var pending = await db.ErasedSubjects.IgnoreQueryFilters().Where(e => e.UserId != null).Select(e => e.Id).ToListAsync(cancellationToken);
+        foreach (var id in pending)
         {
-            await PseudonymiseFromAsync(db, erased, erased.PseudonymisedFrom, sliceSize, cancellationToken);
-            if (now - erased.ErasedAt >= ErasureFollowUp)
-            {
-                await PseudonymiseFromAsync(db, erased, erased.ErasedAt - InFlightSkew, sliceSize, cancellationToken);
-                erased.UserId = null;
-                erased.Email = null;
-            }
-            else
-            {
-                // Caught up; the next round looks again at the last hour, where late entries land.
-                erased.PseudonymisedFrom = now - InFlightSkew;
-            }
-
-            await db.SaveChangesAsync(cancellationToken);
+            await PseudonymiseErasureAsync(db, id, now, cancellationToken, sliceSize);
         }
     }
 
-    private static async Task PseudonymiseFromAsync(AdminDbContext db, ErasedSubject erased, DateTimeOffset from, int sliceSize, CancellationToken cancellationToken)
+    /// <summary>
+    /// Works one erasure slice by slice: each slice of about <paramref name="sliceSize"/> entries along the (tenant, time)
+    /// index is one short transaction that claims the erasure's row (a replica finding it claimed leaves it to the other),
+    /// pseudonymises the slice and moves the progress mark, so no lock is held long and a restart resumes.
+    /// </summary>
+    public static async Task PseudonymiseErasureAsync(AdminDbContext db, Guid erasureId, DateTimeOffset now, CancellationToken cancellationToken, int sliceSize = BatchSize)
     {
-        while (true)
+        while (await PseudonymiseSliceAsync(db, erasureId, now, sliceSize, cancellationToken))
         {
-            var next = await db.AuditLogs.IgnoreQueryFilters()
-                .Where(a => a.TenantId == erased.TenantId && a.Timestamp >= from)
-                .OrderBy(a => a.Timestamp)
-                .Skip(sliceSize)
-                .Select(a => (DateTimeOffset?)a.Timestamp)
-                .FirstOrDefaultAsync(cancellationToken);
-            if (next == from)
-            {
-                // More entries than a slice share one instant: the slice takes them all.
-                next = from.AddTicks(TimeSpan.TicksPerMicrosecond);
-            }
-
-            await DataErasure.PseudonymiseAuditAsync(db, erased, from, next, cancellationToken);
-            if (next is null)
-            {
-                return;
-            }
-
-            from = next.Value;
-            erased.PseudonymisedFrom = from;
-            await db.SaveChangesAsync(cancellationToken);
         }
+    }
+
+    /// <summary>One slice; false once the erasure is caught up for this round, finished, or being worked by another replica.</summary>
+    private static async Task<bool> PseudonymiseSliceAsync(AdminDbContext db, Guid erasureId, DateTimeOffset now, int sliceSize, CancellationToken cancellationToken)
+    {
+        // The mark is read afresh under the claim: another replica may have moved it.
+        db.ChangeTracker.Clear();
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var erased = await db.ErasedSubjects
+            .FromSql($"""SELECT * FROM erased_subjects WHERE "Id" = {erasureId} AND "UserId" IS NOT NULL FOR UPDATE SKIP LOCKED""")
+            .IgnoreQueryFilters()
+            .SingleOrDefaultAsync(cancellationToken);
+        if (erased is null)
+        {
+            return false;
+        }
+
+        var from = erased.PseudonymisedFrom;
+        var next = await db.AuditLogs.IgnoreQueryFilters()
+            .Where(a => a.TenantId == erased.TenantId && a.Timestamp >= from)
+            .OrderBy(a => a.Timestamp)
+            .Skip(sliceSize)
+            .Select(a => (DateTimeOffset?)a.Timestamp)
+            .FirstOrDefaultAsync(cancellationToken);
+        if (next == from)
+        {
+            // More entries than a slice share one instant: the slice takes them all.
+            next = from.AddTicks(TimeSpan.TicksPerMicrosecond);
+        }
+
+        await DataErasure.PseudonymiseAuditAsync(db, erased, from, next, cancellationToken);
+        var more = true;
+        if (next is not null)
+        {
+            erased.PseudonymisedFrom = next.Value;
+        }
+        else if (now - erased.ErasedAt < ErasureFollowUp)
+        {
+            // Caught up; the next round looks again at the last hour, where late entries land.
+            erased.PseudonymisedFrom = now - InFlightSkew;
+            more = false;
+        }
+        else if (!erased.LastPass)
+        {
+            // The day is over: once more over everything since the erasure, for events held up longer than an hour.
+            erased.LastPass = true;
+            erased.PseudonymisedFrom = erased.ErasedAt - InFlightSkew;
+        }
+        else
+        {
+            erased.UserId = null;
+            erased.Email = null;
+            more = false;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return more;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Audit retention deleted {Count} entries past their tenants' retention")]

@@ -85,7 +85,4 @@ public sealed class SmtpMailer(IOptions<EmailOptions> options)
 
 /// <summary>The mail server refused a message; says how without the server's own words.</summary>
 public sealed class MailRefusedException(SmtpErrorCode errorCode, SmtpStatusCode statusCode)
-    : Exception($"The mail server refused the message: {errorCode}, SMTP status {(int)statusCode}")
-{
-    public SmtpStatusCode StatusCode { get; } = statusCode;
-}
+    : Exception($"The mail server refused the message: {errorCode}, SMTP status {(int)statusCode}");

@@ -23,6 +23,9 @@ public static class DataErasure
 {
     public const string StruckOut = "[erased]";
 
+    /// <summary>How long after the erasure its own events (the deletion, the erasure) may be timed.</summary>
+    private static readonly TimeSpan OwnEventsWindow = TimeSpan.FromMinutes(5);
+
     public static async Task<IResult> EraseUserData(
         DataExportRequest request, AdminDbContext db, UserCommands users, AuditHousekeeping housekeeping, CancellationToken cancellationToken)
     {
@@ -60,7 +63,8 @@ public static class DataErasure
     /// <summary>
     /// In the tenant's audit entries timed in [<paramref name="from"/>, <paramref name="until"/>): replaces the erased user's id by
     /// the pseudonym (actor, target, actor chain, details); on entries the user made, clears their address, client address
-    /// and browser; strikes their address (when still known) out of every entry's details.
+    /// and browser; strikes their address (when still known) out of the details of entries up to the erasure's own — a new
+    /// account may take the address again, and its entries are not the erased user's.
     /// </summary>
     public static Task<int> PseudonymiseAuditAsync(
         AdminDbContext db, ErasedSubject erased, DateTimeOffset from, DateTimeOffset? until, CancellationToken cancellationToken)
@@ -68,23 +72,25 @@ public static class DataErasure
         var id = erased.UserId!.Value.ToString();
         var idPattern = "%" + id + "%";
         var to = until ?? DateTimeOffset.MaxValue;
+        var addressUntil = erased.ErasedAt + OwnEventsWindow;
         // Case-insensitive, every other character literal: PostgreSQL's regular expressions take "\" + symbol as the symbol.
         var emailRegex = erased.Email is null ? "$^" : Literal(erased.Email);
         var emailPattern = erased.Email is null ? idPattern : "%" + erased.Email + "%";
         var email = erased.Email ?? string.Empty;
         return db.Database.ExecuteSqlInterpolatedAsync($"""
             UPDATE audit_logs SET
-                "ActorEmail" = CASE WHEN "ActorId" = {id} OR lower("ActorEmail") = lower({email}) THEN NULL ELSE "ActorEmail" END,
+                "ActorEmail" = CASE WHEN "ActorId" = {id} OR ("Timestamp" < {addressUntil} AND lower("ActorEmail") = lower({email})) THEN NULL ELSE "ActorEmail" END,
                 "IpAddress" = CASE WHEN "ActorId" = {id} THEN NULL ELSE "IpAddress" END,
                 "UserAgent" = CASE WHEN "ActorId" = {id} THEN NULL ELSE "UserAgent" END,
                 "ActorId" = CASE WHEN "ActorId" = {id} THEN {erased.ErasedAs} ELSE "ActorId" END,
                 "TargetId" = CASE WHEN "TargetId" = {id} THEN {erased.ErasedAs} ELSE "TargetId" END,
                 "ActorChain" = CAST(replace(CAST("ActorChain" AS text), {id}, {erased.ErasedAs}) AS jsonb),
-                "Metadata" = CAST(regexp_replace(replace(CAST("Metadata" AS text), {id}, {erased.ErasedAs}), {emailRegex}, {StruckOut}, 'gi') AS jsonb)
+                "Metadata" = CAST(CASE WHEN "Timestamp" < {addressUntil}
+                    THEN regexp_replace(replace(CAST("Metadata" AS text), {id}, {erased.ErasedAs}), {emailRegex}, {StruckOut}, 'gi')
+                    ELSE replace(CAST("Metadata" AS text), {id}, {erased.ErasedAs}) END AS jsonb)
             WHERE "TenantId" = {erased.TenantId} AND "Timestamp" >= {from} AND "Timestamp" < {to}
-                AND ("ActorId" = {id} OR "TargetId" = {id} OR lower("ActorEmail") = lower({email})
-                OR CAST("Metadata" AS text) LIKE {idPattern} OR CAST("Metadata" AS text) ILIKE {emailPattern}
-                OR CAST("ActorChain" AS text) LIKE {idPattern})
+                AND ("ActorId" = {id} OR "TargetId" = {id} OR CAST("Metadata" AS text) LIKE {idPattern} OR CAST("ActorChain" AS text) LIKE {idPattern}
+                OR ("Timestamp" < {addressUntil} AND (lower("ActorEmail") = lower({email}) OR CAST("Metadata" AS text) ILIKE {emailPattern})))
             """, cancellationToken);
     }
 

@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace LumoAuth.Admin.Data.Migrations
 {
     [DbContext(typeof(AdminDbContext))]
-    [Migration("20261202114817_ErasureInSlices")]
+    [Migration("20261202123701_ErasureInSlices")]
     partial class ErasureInSlices
     {
         /// <inheritdoc />
@@ -192,6 +192,9 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.Property<DateTimeOffset>("ErasedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<bool>("LastPass")
+                        .HasColumnType("boolean");
 
                     b.Property<DateTimeOffset>("PseudonymisedFrom")
                         .HasColumnType("timestamp with time zone");

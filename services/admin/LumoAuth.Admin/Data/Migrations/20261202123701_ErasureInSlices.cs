@@ -18,6 +18,13 @@ namespace LumoAuth.Admin.Data.Migrations
                 maxLength: 320,
                 nullable: true);
 
+            migrationBuilder.AddColumn<bool>(
+                name: "LastPass",
+                table: "erased_subjects",
+                type: "boolean",
+                nullable: false,
+                defaultValue: false);
+
             migrationBuilder.AddColumn<DateTimeOffset>(
                 name: "PseudonymisedFrom",
                 table: "erased_subjects",
@@ -34,6 +41,10 @@ namespace LumoAuth.Admin.Data.Migrations
         {
             migrationBuilder.DropColumn(
                 name: "Email",
+                table: "erased_subjects");
+
+            migrationBuilder.DropColumn(
+                name: "LastPass",
                 table: "erased_subjects");
 
             migrationBuilder.DropColumn(
