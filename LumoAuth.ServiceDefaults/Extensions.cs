@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -26,11 +27,19 @@ namespace Microsoft.Extensions.Hosting;
 public static class LumoServiceDefaults
 {
     private const string HealthPath = "/health";
+
+    private static readonly Dictionary<string, string?> QuietByDefault = new()
+    {
+        ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = nameof(LogLevel.Warning),
+    };
     private const string AlivePath = "/alive";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
     {
+        // Defaults that a deployment's own configuration overrides (they come before every other source): EF Core's line
+        // per SQL command is for debugging, not for running (a failing command is still logged, as an error).
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = QuietByDefault });
         builder.ConfigureOpenTelemetry();
         // Request lines and redirect targets include the query string, where e-mailed links carry their token and a
         // device's page its user code: these log them only from Warning up (the request traces stay, with query values
