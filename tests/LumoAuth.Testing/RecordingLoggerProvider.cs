@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Xunit;
 
 namespace LumoAuth.Testing;
 
@@ -9,6 +10,18 @@ public sealed class RecordingLoggerProvider : ILoggerProvider
     public ConcurrentQueue<(string Category, string Message)> Lines { get; } = new();
 
     public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Lines);
+
+    /// <summary>No line recorded so far holds any of these values (compared ignoring case).</summary>
+    public void AssertNeverLogged(params string[] secrets)
+    {
+        foreach (var (category, message) in Lines)
+        {
+            foreach (var secret in secrets)
+            {
+                Assert.False(message.Contains(secret, StringComparison.OrdinalIgnoreCase), $"{category} logged '{secret}': {message}");
+            }
+        }
+    }
 
     public void Dispose()
     {

@@ -112,7 +112,7 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
         AssertInvalidLink(reused);
 
         // The token was in URLs and forms; no log line of the token service has it.
-        suite.AssertNeverLogged(token);
+        suite.Logs.AssertNeverLogged(token);
     }
 
     [Fact]

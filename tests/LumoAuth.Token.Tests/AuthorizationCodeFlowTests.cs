@@ -118,7 +118,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         }
 
         // What the client holds, and what says who the user is, stays out of the service's log.
-        suite.AssertNeverLogged(parameters["code"], verifier, access.EncodedToken, json.GetProperty("refresh_token").GetString()!, id.EncodedToken, setup.Email);
+        suite.Logs.AssertNeverLogged(parameters["code"], verifier, access.EncodedToken, json.GetProperty("refresh_token").GetString()!, id.EncodedToken, setup.Email);
     }
 
     [Fact]
@@ -162,7 +162,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var facts = await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK);
         Assert.True(facts.GetProperty("active").GetBoolean());
         Assert.Equal(setup.Email, facts.GetProperty("username").GetString());
-        suite.AssertNeverLogged(setup.Email, access.EncodedToken);
+        suite.Logs.AssertNeverLogged(setup.Email, access.EncodedToken);
     }
 
     [Fact]

@@ -88,7 +88,7 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         Assert.True(decision.GetProperty("metadata").GetProperty("approved").GetBoolean());
 
         // Whoever reads the log must not be able to poll in the client's place, nor learn whom it asked for.
-        suite.AssertNeverLogged(authReqId, setup.Email, refreshToken, access.EncodedToken);
+        suite.Logs.AssertNeverLogged(authReqId, setup.Email, refreshToken, access.EncodedToken);
     }
 
     [Fact]

@@ -83,7 +83,7 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         await HttpAssert.OAuthErrorAsync(await RefreshAsync(rotated), HttpStatusCode.BadRequest, "invalid_grant");
 
         // Whoever reads the log must not be able to poll, approve or refresh in the device's place.
-        suite.AssertNeverLogged(deviceCode, userCode, userCode.Replace("-", string.Empty, StringComparison.Ordinal), refreshToken, rotated, access.EncodedToken);
+        suite.Logs.AssertNeverLogged(deviceCode, userCode, userCode.Replace("-", string.Empty, StringComparison.Ordinal), refreshToken, rotated, access.EncodedToken);
     }
 
     [Fact]

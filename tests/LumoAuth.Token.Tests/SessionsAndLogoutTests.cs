@@ -365,7 +365,7 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         }
 
         // Neither whom the client named nor the form's antiforgery token reaches the log.
-        suite.AssertNeverLogged(signedIn.Setup.Email, form["__csrf"]);
+        suite.Logs.AssertNeverLogged(signedIn.Setup.Email, form["__csrf"]);
         signedIn.Browser.Dispose();
     }
 

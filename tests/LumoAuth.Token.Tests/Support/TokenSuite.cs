@@ -119,18 +119,6 @@ public class TokenSuite : IAsyncLifetime
         return await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
     }
 
-    /// <summary>No log line of the token service holds any of these values (compared ignoring case).</summary>
-    public void AssertNeverLogged(params string[] secrets)
-    {
-        foreach (var (category, message) in Logs.Lines)
-        {
-            foreach (var secret in secrets)
-            {
-                Assert.False(message.Contains(secret, StringComparison.OrdinalIgnoreCase), $"{category} logged '{secret}': {message}");
-            }
-        }
-    }
-
     /// <summary>The tenant's audit entry with this action, once admin has consumed the event (it travels through RabbitMQ).</summary>
     public async Task<JsonElement> AuditEntryAsync(SignInSetup setup, string action)
     {
