@@ -64,7 +64,7 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
             oldSession, recentSession, oldDevice);
         await db.SaveChangesAsync();
 
-        Assert.True(await TokenStoreHousekeeping.PruneAsync(db, now, CancellationToken.None) >= 5);
+        Assert.True(await TokenStoreHousekeeping.PruneAsync(db, now, new TokenStoreHousekeeping.GrantSweep(), CancellationToken.None) >= 5);
 
         var tokenIds = await db.Set<TokenToken>().IgnoreQueryFilters().Where(t => t.TenantId == tenantId).Select(t => t.Id).ToListAsync();
         Assert.DoesNotContain(expiredToken.Id, tokenIds);
@@ -90,5 +90,67 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
             ["grant_type"] = "refresh_token", ["refresh_token"] = liveRefreshToken, ["client_id"] = setup.ClientId,
         }));
         await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task GrantSweep_LooksAtABoundedSliceARound_GoesOnWhereItStopped_AndStartsOverAtTheEnd()
+    {
+        var setup = await suite.SetUpAsync();
+        var now = DateTimeOffset.UtcNow;
+        await using var scope = suite.Token.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
+        // Keys that sort after (ffffffff-…) or before (00000000-…) every random key of the shared store, in this order. The
+        // grants are an hour old, so the housekeeping of the suites sharing the store leaves them alone; this walk is told
+        // that everything up to now is old enough.
+        var run = Guid.NewGuid().ToString("N")[..12];
+        Guid Key(string prefix, int n) => Guid.Parse($"{prefix}-{n:x4}-{run}");
+        TokenAuthorization Grant(Guid id, string type, string status) => new()
+        {
+            Id = id, TenantId = setup.Tenant.Id, Subject = setup.UserId.ToString(), Type = type, Status = status,
+            CreationDate = (now - TimeSpan.FromHours(1)).UtcDateTime,
+        };
+        var finished = Enumerable.Range(1, 6).Select(n => Grant(Key("ffffffff-ffff-ffff", n * 2), AuthorizationTypes.AdHoc, Statuses.Valid)).ToList();
+        var consent = Grant(Key("ffffffff-ffff-ffff", 7), AuthorizationTypes.Permanent, Statuses.Valid);
+        db.AddRange(finished);
+        db.Add(consent);
+        await db.SaveChangesAsync();
+
+        var sweep = new TokenStoreHousekeeping.GrantSweep(sliceSize: 3, slicesPerRound: 1);
+        var grantsBefore = now.UtcDateTime;
+        async Task<int> LeftAsync(IEnumerable<Guid> ids)
+        {
+            var keys = ids.ToList();
+            return await db.Set<TokenAuthorization>().IgnoreQueryFilters().CountAsync(a => keys.Contains(a.Id));
+        }
+
+        // Walk to this test's grants: a round looks at three grants, so it finishes three of them at most…
+        var rounds = 0;
+        var bound = await db.Set<TokenAuthorization>().IgnoreQueryFilters().CountAsync() + 10;
+        while (await LeftAsync(finished.Select(g => g.Id)) == finished.Count)
+        {
+            Assert.True(++rounds < bound, "the walk never reached the grants at its end");
+            Assert.True(await sweep.DeleteFinishedAsync(db, grantsBefore, CancellationToken.None) <= 3);
+        }
+
+        Assert.InRange(await LeftAsync(finished.Select(g => g.Id)), 3, 5);
+        // …and the next rounds go on from there to the end.
+        await sweep.DeleteFinishedAsync(db, grantsBefore, CancellationToken.None);
+        await sweep.DeleteFinishedAsync(db, grantsBefore, CancellationToken.None);
+        Assert.Equal(0, await LeftAsync(finished.Select(g => g.Id)));
+        Assert.Equal(1, await LeftAsync([consent.Id]));
+
+        // A grant at the very start of the key order is reached after the walk starts over.
+        var first = Grant(Key("00000000-0000-0000", 1), AuthorizationTypes.Permanent, Statuses.Revoked);
+        db.Add(first);
+        await db.SaveChangesAsync();
+        rounds = 0;
+        while (await LeftAsync([first.Id]) == 1)
+        {
+            Assert.True(++rounds < bound, "the walk never started over");
+            await sweep.DeleteFinishedAsync(db, grantsBefore, CancellationToken.None);
+        }
+
+        Assert.Equal(1, await LeftAsync([consent.Id]));
+        await db.Set<TokenAuthorization>().Where(a => a.Id == consent.Id).ExecuteDeleteAsync();
     }
 }
