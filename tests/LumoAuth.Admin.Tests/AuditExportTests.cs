@@ -72,6 +72,54 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
         await ApiAssert.ErrorAsync(await clientB.GetAsync($"{a.Api}/admin/audit-logs/export"), 401, "unauthorized");
     }
 
+    [Fact]
+    public async Task Export_StopsAtTenThousandEntries_AndSaysItWasTruncated()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var now = DateTimeOffset.UtcNow;
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            db.AuditLogs.AddRange(Enumerable.Range(0, AuditLogExport.MaxRows + 1).Select(i => new AuditLogEntry
+            {
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "export_probe", Category = "configuration", ActorType = "system",
+                Timestamp = now.AddSeconds(-i),
+            }));
+            await db.SaveChangesAsync();
+        }
+
+        using var response = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?action=export_probe");
+
+        Assert.Equal("true", response.Headers.GetValues("X-Export-Truncated").Single());
+        Assert.Equal("10001", response.Headers.GetValues("X-Total-Count").Single());
+        var lines = (await response.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1 + AuditLogExport.MaxRows, lines.Length);
+    }
+
+    [Fact]
+    public async Task List_ByOutcome_ShowsOnlyThatOutcome()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            db.AuditLogs.AddRange(new[] { "success", "failure", "failure" }.Select(outcome => new AuditLogEntry
+            {
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "outcome_probe", Category = "authentication", ActorType = "system",
+                Outcome = outcome, Timestamp = DateTimeOffset.UtcNow,
+            }));
+            await db.SaveChangesAsync();
+        }
+
+        var failures = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?outcome=failure"));
+        Assert.Equal(2, failures["meta"]!["total"]!.GetValue<long>());
+        Assert.All(failures["data"]!.AsArray(), e => Assert.Equal("failure", e!["outcome"]!.GetValue<string>()));
+        var successes = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?outcome=success&action=outcome_probe"));
+        Assert.Equal(1, successes["meta"]!["total"]!.GetValue<long>());
+    }
+
     [Theory]
     [InlineData("plain", "plain")]
     [InlineData("a,b", "\"a,b\"")]

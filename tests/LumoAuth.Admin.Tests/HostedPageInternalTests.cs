@@ -89,7 +89,7 @@ public sealed class HostedPageInternalTests(AdminFactory factory) : IClassFixtur
         var defaults = await ApiAssert.OkAsync(await client.GetAsync($"/internal/v1/tenants/{plain.Id}/hosted-pages"));
         Assert.True(defaults["registrationEnabled"]!.GetValue<bool>());
         Assert.Null(defaults["logoUrl"]);
-        Assert.Equal((86_400, 3_600, false), (defaults["sessionMaxAge"]!.GetValue<int>(), defaults["sessionIdleTimeout"]!.GetValue<int>(), defaults["singleSession"]!.GetValue<bool>()));
+        Assert.Equal((86_400, 1_800, false), (defaults["sessionMaxAge"]!.GetValue<int>(), defaults["sessionIdleTimeout"]!.GetValue<int>(), defaults["singleSession"]!.GetValue<bool>()));
 
         await ApiAssert.ErrorAsync(await client.GetAsync($"/internal/v1/tenants/{Guid.NewGuid()}/hosted-pages"), 404, "resource_not_found");
         using var outside = factory.CreateClient();

@@ -18,6 +18,9 @@ public sealed class WebhookReceiver : IAsyncDisposable
     /// <summary>The status to answer a call with, given the call's number (1-based) and body.</summary>
     public Func<int, string, int> StatusFor { get; set; } = (_, _) => 200;
 
+    /// <summary>How long to take before answering a call, given its number (1-based) and body.</summary>
+    public Func<int, string, TimeSpan> DelayFor { get; set; } = (_, _) => TimeSpan.Zero;
+
     public string Url { get; private set; } = string.Empty;
 
     public static async Task<WebhookReceiver> StartAsync()
@@ -27,7 +30,13 @@ public sealed class WebhookReceiver : IAsyncDisposable
         {
             using var reader = new StreamReader(context.Request.Body);
             var body = await reader.ReadToEndAsync();
-            var status = receiver.StatusFor(Interlocked.Increment(ref receiver._calls), body);
+            var call = Interlocked.Increment(ref receiver._calls);
+            var status = receiver.StatusFor(call, body);
+            if (receiver.DelayFor(call, body) is { Ticks: > 0 } delay)
+            {
+                await Task.Delay(delay);
+            }
+
             receiver.Received.Enqueue(new ReceivedWebhook(
                 context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, status));
             return Results.StatusCode(status);

@@ -25,7 +25,7 @@ public sealed record RegisteredUser(Guid UserId, string Email, string? Name, boo
 /// </summary>
 public sealed record HostedPageSettings(
     bool RegistrationEnabled, string? DisplayName, string? LogoUrl, string? PrimaryColor,
-    int SessionMaxAge = 86_400, int SessionIdleTimeout = 3_600, bool SingleSession = false, bool DynamicClientRegistration = false,
+    int SessionMaxAge = 86_400, int SessionIdleTimeout = 1_800, bool SingleSession = false, bool DynamicClientRegistration = false,
     bool MagicLinkEnabled = false, bool MagicLinkOnly = false, bool EmailFirstLogin = false, bool PasskeysEnabled = true,
     bool ClientIdMetadataDocuments = false, int RememberDeviceDays = 0, bool EmailMfaCodes = false, int MaxSessions = 0, bool SmsMfaCodes = false);
 

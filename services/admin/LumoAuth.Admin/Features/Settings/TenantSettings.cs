@@ -128,7 +128,7 @@ public sealed class SessionPolicy
     public int MaxAge { get; set; } = 86_400;
 
     /// <summary>Inactivity timeout in seconds.</summary>
-    public int IdleTimeout { get; set; } = 3_600;
+    public int IdleTimeout { get; set; } = 1_800;
 
     public bool SingleSession { get; set; }
 
