@@ -3,7 +3,9 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 
@@ -258,6 +260,47 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.False(claims.TryGetProperty("email", out _));
         Assert.False(claims.TryGetProperty("name", out _));
         browser.Dispose();
+    }
+
+    [Fact]
+    public async Task UserInfo_PhoneScope_ReleasesThePhoneNumber_WithoutItNoPhoneClaim()
+    {
+        const string phone = "+14155550123";
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Shop",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "phone" },
+        });
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}", new { phoneNumber = phone })).EnsureSuccessStatusCode();
+        }
+
+        using var http = suite.Token.CreateClient();
+        async Task<(JsonElement UserInfo, JsonWebToken IdToken)> SignInAsync(string scope)
+        {
+            var (_, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = scope }, setup);
+            using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+            var tokens = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+            browser.Dispose();
+            using var request = new HttpRequestMessage(HttpMethod.Get, setup.Issuer + "/oauth/userinfo");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens.GetProperty("access_token").GetString());
+            using var userinfo = await http.SendAsync(request);
+            return (await HttpAssert.JsonAsync(userinfo, HttpStatusCode.OK), new JsonWebToken(tokens.GetProperty("id_token").GetString()));
+        }
+
+        // OIDC Core §5.4: the phone scope asks for phone_number (and phone_number_verified, which admin does not record).
+        var (withPhone, idWithPhone) = await SignInAsync("openid phone");
+        var (withoutPhone, idWithoutPhone) = await SignInAsync("openid");
+
+        Assert.Equal(phone, withPhone.GetProperty("phone_number").GetString());
+        Assert.Equal(phone, idWithPhone.GetClaim("phone_number").Value);
+        Assert.False(withoutPhone.TryGetProperty("phone_number", out _));
+        Assert.False(idWithoutPhone.TryGetClaim("phone_number", out _));
+        Assert.Equal(setup.UserId.ToString(), withoutPhone.GetProperty("sub").GetString());
     }
 
     [Fact]
@@ -714,6 +757,104 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         var third = HostedFlow.Parameters(withChallenge.Headers.Location!)["code"];
         using var withoutVerifier = await PostTokenAsync(http, web, Exchange(third, null));
         await HttpAssert.OAuthErrorAsync(withoutVerifier, HttpStatusCode.BadRequest, "invalid_grant", "code_verifier is required");
+    }
+
+    /// <summary>RFC 7636 §4.2/§4.3: a confidential client may send a plain challenge, or one without a method, which means plain.</summary>
+    [Theory]
+    [InlineData("plain")]
+    [InlineData(null)]
+    public async Task Token_ConfidentialClientsPlainChallenge_IsRedeemedWithTheSameVerifier_AnotherIsInvalidGrant(string? method)
+    {
+        var setup = await suite.SetUpAsync();
+        var data = await suite.CreateClientAsync(setup, new
+        {
+            name = "Server app",
+            applicationType = "web",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            allowedScopes = new[] { "openid" },
+        });
+        var web = setup with { ClientId = data.GetProperty("clientId").GetString()!, ClientSecret = data.GetProperty("secret").GetString() };
+        // A plain challenge is the verifier itself.
+        var verifier = HostedFlow.Pkce().Verifier;
+        var authorize = HostedFlow.AuthorizeUrl(web, verifier, new() { ["scope"] = "openid", ["code_challenge_method"] = method });
+        using var browser = suite.Browser();
+        var first = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, web, authorize))["code"];
+        using var again = await browser.GetAsync(authorize);
+        var second = HostedFlow.Parameters(again.Headers.Location!)["code"];
+        using var http = suite.Token.CreateClient();
+        Dictionary<string, string> Exchange(string code, string codeVerifier) => new()
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = web.ClientId, ["client_secret"] = web.ClientSecret!, ["code_verifier"] = codeVerifier,
+        };
+
+        using var wrong = await PostTokenAsync(http, web, Exchange(first, HostedFlow.Pkce().Verifier));
+        using var right = await PostTokenAsync(http, web, Exchange(second, verifier));
+
+        await HttpAssert.OAuthErrorAsync(wrong, HttpStatusCode.BadRequest, "invalid_grant", "code_verifier verification failed");
+        var tokens = await HttpAssert.JsonAsync(right, HttpStatusCode.OK);
+        Assert.Equal(web.ClientId, new JsonWebToken(tokens.GetProperty("access_token").GetString()).GetClaim("client_id").Value);
+    }
+
+    /// <summary>A refresh token lives the client's <c>refreshTokenLifetime</c>: 30 days (2,592,000 s) unless the client sets another.</summary>
+    [Theory]
+    [InlineData(null, 2_592_000)]
+    [InlineData(86_400, 86_400)]
+    public async Task RefreshToken_LivesTheClientsRefreshTokenLifetime_ThirtyDaysByDefault(int? refreshTokenLifetime, int expectedSeconds)
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Dashboard",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code", "refresh_token" },
+            allowedScopes = new[] { "openid", "offline_access" },
+            refreshTokenLifetime,
+        });
+        var (_, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid offline_access" }, setup);
+        using var http = suite.Token.CreateClient();
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        Assert.False(string.IsNullOrEmpty((await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()));
+
+        await using var scope = suite.Token.Services.CreateAsyncScope();
+        var lifetime = await scope.ServiceProvider.GetRequiredService<TokenDbContext>().Set<TokenToken>().IgnoreQueryFilters()
+            .Where(t => t.Type == OpenIddict.Abstractions.OpenIddictConstants.TokenTypeIdentifiers.RefreshToken && t.Application!.ClientId == setup.ClientId)
+            .Select(t => t.ExpirationDate - t.CreationDate)
+            .SingleAsync();
+
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), lifetime);
+        browser.Dispose();
+    }
+
+    /// <summary>
+    /// OAuth 2.0 Form Post Response Mode: the signed-in user's browser gets a page whose form posts the code, state and
+    /// iss (RFC 9207) to the redirect URI, and submits itself.
+    /// </summary>
+    [Fact]
+    public async Task FormPostResponseMode_SignedIn_AnswersAFormThatPostsCodeStateAndIssToTheClient_AndSubmitsItself()
+    {
+        var (setup, browser, _, _, _) = await CodeAsync();
+        var (verifier, challenge) = HostedFlow.Pkce();
+
+        using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["response_mode"] = "form_post", ["state"] = "s-form" }));
+
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}: {html}");
+        Assert.Null(response.Headers.Location);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"method=\"post\" action=\"{SignInSetup.RedirectUri}\"", html, StringComparison.Ordinal);
+        Assert.Contains("<script>document.form.submit();</script>", html, StringComparison.Ordinal);
+        var fields = System.Text.RegularExpressions.Regex.Matches(html, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\"")
+            .ToDictionary(m => WebUtility.HtmlDecode(m.Groups[1].Value), m => WebUtility.HtmlDecode(m.Groups[2].Value));
+        Assert.Equal(["code", "iss", "state"], fields.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("s-form", fields["state"]);
+        Assert.Equal(setup.Issuer, fields["iss"]);
+
+        // The code the form carries is an ordinary one.
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await PostTokenAsync(http, setup, CodeExchange(setup, fields["code"], verifier));
+        await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
+        browser.Dispose();
     }
 
     [Fact]

@@ -213,6 +213,7 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
     [Theory]
     [InlineData("too-short")]
     [InlineData("has spaces and is long enough to pass the length rule of rfc seven six three six")]
+    [InlineData(Verifier + Verifier + Verifier)] // 129 unreserved characters: one more than RFC 7636 §4.2 allows
     public async Task Authorize_MalformedCodeChallenge_RedirectsInvalidRequest(string challenge)
     {
         var client = await SpaAsync(factory.Acme);
@@ -268,6 +269,76 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
         var parameters = RedirectParameters(response, fragment: true);
         Assert.Equal("unauthorized_client", parameters["error"]);
         Assert.Equal("st-123", parameters["state"]);
+    }
+
+    /// <summary>A SPA that opted into the implicit grant (and so the implicit and hybrid response types).</summary>
+    private async Task<CreatedClient> ImplicitSpaAsync() =>
+        await factory.CreateOAuthClientAsync(factory.Acme, new
+        {
+            name = "Legacy SPA",
+            applicationType = "spa",
+            redirectUris = new[] { RedirectUri },
+            grantTypes = new[] { "authorization_code", "implicit" },
+            allowedScopes = new[] { "openid", "profile" },
+        });
+
+    /// <summary>The parameters of an implicit or hybrid request: PKCE only when a code is asked for.</summary>
+    private static Dictionary<string, string?> TokenResponseType(string responseType)
+    {
+        var withCode = responseType.Split(' ').Contains("code");
+        return new()
+        {
+            ["response_type"] = responseType,
+            ["code_challenge"] = withCode ? Challenge : null,
+            ["code_challenge_method"] = withCode ? "S256" : null,
+        };
+    }
+
+    [Theory]
+    [InlineData("id_token")]
+    [InlineData("code id_token")]
+    public async Task Authorize_ImplicitOrHybridWithoutNonce_RedirectsInvalidRequestInTheFragment(string responseType)
+    {
+        var client = await ImplicitSpaAsync();
+        using var browser = Browser();
+        var request = TokenResponseType(responseType);
+        request["nonce"] = null;
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, request));
+
+        // OIDC Core §3.2.2.1 / §3.3.2.11: nonce is required when an ID token comes from the authorization endpoint. The
+        // client and redirect URI are trusted, so the error goes back to it, in the fragment that response type uses.
+        var parameters = RedirectParameters(response, fragment: true);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Contains("nonce", parameters["error_description"], StringComparison.Ordinal);
+        Assert.Equal("st-123", parameters["state"]);
+        Assert.Equal(factory.Acme.Issuer, parameters["iss"]);
+    }
+
+    [Theory]
+    [InlineData("id_token")]
+    [InlineData("code id_token")]
+    public async Task Authorize_QueryResponseModeForAResponseTypeThatReturnsTokens_RedirectsInvalidRequest(string responseType)
+    {
+        var client = await ImplicitSpaAsync();
+        using var browser = Browser();
+        var inQuery = TokenResponseType(responseType);
+        inQuery["response_mode"] = "query";
+        var inFragment = TokenResponseType(responseType);
+        inFragment["response_mode"] = "fragment";
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, inQuery));
+        using var accepted = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId, inFragment));
+
+        // OAuth 2.0 Multiple Response Types §5: tokens never travel in the query. The refusal carries none, so it is
+        // answered where the client asked for its answer.
+        var parameters = RedirectParameters(response);
+        Assert.Equal("invalid_request", parameters["error"]);
+        Assert.Equal("st-123", parameters["state"]);
+        Assert.Equal(factory.Acme.Issuer, parameters["iss"]);
+        // The same request in the fragment is accepted: on to the login page.
+        Assert.Equal(HttpStatusCode.SeeOther, accepted.StatusCode);
+        Assert.Contains($"/t/{factory.Acme.Slug}/login", accepted.Headers.Location!.OriginalString, StringComparison.Ordinal);
     }
 
     [Theory]

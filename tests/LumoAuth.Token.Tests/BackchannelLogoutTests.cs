@@ -81,4 +81,58 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
         });
         Assert.True(validation.IsValid, validation.Exception?.Message);
     }
+
+    /// <summary>Back-Channel Logout 1.0 §2.4: each logout token says when it was issued (<c>iat</c>) and has an identifier of its own (<c>jti</c>).</summary>
+    [Fact]
+    public async Task LogoutTokens_CarryAFreshIat_AndEachAJtiOfItsOwn()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Dashboard",
+            applicationType = "spa",
+            redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" },
+            backchannelLogoutUri = _receiver.Uri,
+        });
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var tokens = new List<JsonWebToken>();
+
+        // Two sessions of the same user at the same client, each ended by an administrator.
+        for (var i = 0; i < 2; i++)
+        {
+            var sessionId = await SessionIdAsync(setup);
+            var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            using (var revoked = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions/{sessionId}"))
+            {
+                Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+            }
+
+            var jwt = new JsonWebToken(QueryHelpers.ParseQuery((await _receiver.NextAsync()).Body)["logout_token"].ToString());
+            var after = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            Assert.Equal(sessionId, jwt.GetClaim("sid").Value);
+            Assert.True(jwt.TryGetPayloadValue<long>("iat", out var issuedAt), "the logout token has no iat");
+            Assert.InRange(issuedAt, before - 1, after + 1);
+            Assert.False(string.IsNullOrEmpty(jwt.Id));
+            tokens.Add(jwt);
+        }
+
+        Assert.NotEqual(tokens[0].Id, tokens[1].Id);
+    }
+
+    /// <summary>The user signs in to the setup's client in a new browser (a new session); the session's <c>sid</c>.</summary>
+    private async Task<string> SessionIdAsync(SignInSetup setup)
+    {
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid" })))["code"];
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+        return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString()).GetClaim("sid").Value;
+    }
 }

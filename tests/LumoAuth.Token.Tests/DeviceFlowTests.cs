@@ -334,6 +334,24 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
 /// <summary>Device and user codes live 600 s: afterwards the device hears <c>expired_token</c> and the page refuses the code.</summary>
 public sealed class DeviceCodeExpiryTests(MovableClockSuite suite) : IClassFixture<MovableClockSuite>
 {
+    /// <summary>This suite, unlike <see cref="FastPollingSuite"/>, leaves <c>Token:DevicePollingIntervalSeconds</c> unset.</summary>
+    [Fact]
+    public async Task DeviceAuthorization_WithoutASetting_TellsTheDeviceToPollEveryFiveSeconds()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "TV app", applicationType = "native", grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code" },
+            allowedScopes = new[] { "openid" },
+        });
+        using var http = suite.Token.CreateClient();
+
+        using var started = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = setup.ClientId }));
+
+        // RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default"; the docs say 5 s, and so does the answer.
+        Assert.Equal(5, (await HttpAssert.JsonAsync(started, HttpStatusCode.OK)).GetProperty("interval").GetInt32());
+    }
+
     [Fact]
     public async Task DeviceCode_AfterTenMinutes_IsExpiredToken()
     {

@@ -67,6 +67,49 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         Assert.Equal(setup.Issuer + "/connect/register", discovery.GetProperty("registration_endpoint").GetString());
     }
 
+    [Fact]
+    public async Task Register_WithLogoutUris_EchoesThemInTheResponse()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://app.example.com/callback" },
+            frontchannel_logout_uri = "https://app.example.com/frontchannel-logout",
+            backchannel_logout_uri = "https://app.example.com/backchannel-logout",
+        });
+
+        // RFC 7591 §3.2.1: the response holds every metadata value registered for the client.
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal("https://app.example.com/frontchannel-logout", json.GetProperty("frontchannel_logout_uri").GetString());
+        Assert.Equal("https://app.example.com/backchannel-logout", json.GetProperty("backchannel_logout_uri").GetString());
+
+        // What was echoed is what was registered, as the Admin API shows it.
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var shown = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/clients/{json.GetProperty("client_id").GetString()}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal("https://app.example.com/frontchannel-logout", shown.GetProperty("frontchannelLogoutUri").GetString());
+        Assert.Equal("https://app.example.com/backchannel-logout", shown.GetProperty("backchannelLogoutUri").GetString());
+    }
+
+    [Fact]
+    public async Task Register_WithoutGrantOrResponseTypes_GetsAndEchoesTheCodeFlowDefaults()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new { redirect_uris = new[] { "https://app.example.com/callback" } });
+
+        // RFC 7591 §2: grant_types defaults to authorization_code, response_types to code.
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal(["authorization_code"], json.GetProperty("grant_types").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["code"], json.GetProperty("response_types").EnumerateArray().Select(e => e.GetString()));
+        // Logout URIs that were not registered are not made up.
+        Assert.False(json.TryGetProperty("frontchannel_logout_uri", out _));
+        Assert.False(json.TryGetProperty("backchannel_logout_uri", out _));
+    }
+
     [Theory]
     [InlineData("oauth/register")]
     [InlineData("oidc/register")]

@@ -1,7 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using OtpNet;
 
@@ -270,5 +273,63 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         Assert.False(await AskedForACodeAsync(browser));
         Assert.Equal(HttpStatusCode.NoContent, (await tokenAdmin.DeleteAsync(devices)).StatusCode);
         Assert.True(await AskedForACodeAsync(browser));
+    }
+
+    [Fact]
+    public async Task Login_MfaRequired_AfterAnAdminResetsTheFactor_EnrolsAgainBeforeSigningIn()
+    {
+        var setup = await MfaRequiredAsync(graceDays: 0);
+        await suite.EnrolTotpAsync(setup);
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        using (var reset = await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/mfa/reset", null))
+        {
+            Assert.True(reset.IsSuccessStatusCode, await reset.Content.ReadAsStringAsync());
+        }
+
+        using var signIn = await HostedFlow.SubmitLoginAsync(suite.Browser(), $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+
+        var html = await signIn.Content.ReadAsStringAsync();
+        Assert.Contains("Set up two-step verification", html, StringComparison.Ordinal);
+        Assert.Contains("data-totp-secret", html, StringComparison.Ordinal);
+        Assert.False(signIn.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Login_RememberedDevice_TrustedForTheConfiguredDays_AsksForTheCodeAgainOnceTheTrustExpired()
+    {
+        var (setup, totp) = await EnrolledAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        using (var enabled = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = 7 } }))
+        {
+            Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
+        }
+
+        var login = $"/t/{setup.Tenant.Slug}/login";
+        using var browser = suite.Browser();
+        using (var first = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password))
+        {
+            var form = HostedFlow.HiddenFields(await first.Content.ReadAsStringAsync());
+            form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+            form["remember_device"] = "on";
+            using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
+            Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        async Task<bool> AskedForACodeAsync()
+        {
+            using var response = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
+            return (await response.Content.ReadAsStringAsync()).Contains("name=\"totp\"", StringComparison.Ordinal);
+        }
+
+        Assert.False(await AskedForACodeAsync());
+        await using var scope = suite.Token.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
+        var trust = await db.TrustedDevices.IgnoreQueryFilters().SingleAsync(d => d.UserId == setup.UserId);
+        Assert.Equal(TimeSpan.FromDays(7), trust.ExpiresAt - trust.CreatedAt);
+
+        await db.TrustedDevices.IgnoreQueryFilters().Where(d => d.Id == trust.Id)
+            .ExecuteUpdateAsync(s => s.SetProperty(d => d.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
+
+        Assert.True(await AskedForACodeAsync());
     }
 }

@@ -95,6 +95,20 @@ public sealed class MagicLinkTests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.Equal(HttpStatusCode.BadRequest, expired.StatusCode);
     }
 
+    [Theory]
+    [InlineData(null, 15)]
+    [InlineData(5, 5)]
+    public async Task Link_LivesForTheTenantsConfiguredMinutes_FifteenByDefault(int? configured, int minutes)
+    {
+        var setup = await TenantAsync(configured is { } m ? (object)new { magicLinkEnabled = true, magicLinkExpiryMinutes = m } : new { magicLinkEnabled = true });
+        using var browser = suite.Browser();
+        await RequestAsync(browser, setup, setup.Email, null);
+
+        await using var scope = suite.Admin.Services.CreateAsyncScope();
+        var link = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MagicLinkTokens.IgnoreQueryFilters().SingleAsync(t => t.UserId == setup.UserId);
+        Assert.Equal(TimeSpan.FromMinutes(minutes), link.ExpiresAt - link.CreatedAt);
+    }
+
     [Fact]
     public async Task UserWithTotp_IsAskedForTheCode_BeforeTheLinkSignsIn()
     {

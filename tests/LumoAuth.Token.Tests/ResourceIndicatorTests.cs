@@ -63,6 +63,24 @@ public sealed class ResourceIndicatorTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Equal(Billing, (await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK)).GetProperty("aud").GetString());
     }
 
+    [Fact]
+    public async Task Introspection_TokenForTwoResources_NamesBothAsAnAudienceArray()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineAsync(setup);
+        using var issued = await ClientCredentialsAsync(setup, client, Billing, Users);
+        var token = (await HttpAssert.JsonAsync(issued, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        using var introspected = await PostAsync(setup.Issuer + "/oauth/introspect", [new("token", token)], client);
+
+        // RFC 7662 §2.2 / RFC 7519 §4.1.3: one audience is a string, several are an array.
+        var facts = await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK);
+        Assert.True(facts.GetProperty("active").GetBoolean());
+        var aud = facts.GetProperty("aud");
+        Assert.Equal(JsonValueKind.Array, aud.ValueKind);
+        Assert.Equal([Billing, Users], aud.EnumerateArray().Select(a => a.GetString()).Order(StringComparer.Ordinal));
+    }
+
     [Theory]
     [InlineData("/relative", "Resource URI must be an absolute URI without fragment")]
     [InlineData("https://billing.example.com#frag", "Resource URI must be an absolute URI without fragment")]

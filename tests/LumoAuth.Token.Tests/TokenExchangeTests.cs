@@ -1,8 +1,10 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace LumoAuth.Token.Tests;
@@ -22,13 +24,15 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
     private sealed record Delegation(SignInSetup Setup, Client Agent, string UserToken, string RefreshToken);
 
     /// <summary>A user signs in to the agent, which may delegate; returns the user's tokens as the agent holds them.</summary>
-    private async Task<Delegation> UserSignedInToAgentAsync()
+    /// <param name="audienceUris">The APIs (RFC 8707 resources) registered for the agent.</param>
+    private async Task<Delegation> UserSignedInToAgentAsync(string[]? audienceUris = null)
     {
         var setup = await suite.SetUpAsync(new
         {
             name = "Research agent", applicationType = "web", redirectUris = new[] { SignInSetup.RedirectUri },
             grantTypes = new[] { "authorization_code", "refresh_token", "client_credentials", TokenExchangeGrant },
             allowedScopes = new[] { "openid", "offline_access", "documents.read", "documents.write" },
+            audienceUris = audienceUris ?? Array.Empty<string>(),
         });
         var agent = new Client(setup.ClientId, setup.ClientSecret!);
         using var browser = suite.Browser();
@@ -228,6 +232,53 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
     }
 
     [Fact]
+    public async Task InvalidActorToken_InvalidGrant()
+    {
+        var d = await UserSignedInToAgentAsync();
+
+        using var response = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, "not-a-token");
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task ActorTokenOfAnUnsupportedType_UnsupportedTokenType()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var agentToken = await OwnTokenAsync(d.Setup, d.Agent);
+
+        // A valid access token, announced as something else: only access tokens are exchanged (docs/api-decisions.md).
+        using var response = await PostAsync(d.Setup, d.Agent, new()
+        {
+            ["grant_type"] = TokenExchangeGrant, ["subject_token"] = d.UserToken, ["subject_token_type"] = AccessTokenType,
+            ["actor_token"] = agentToken, ["actor_token_type"] = "urn:ietf:params:oauth:token-type:id_token",
+        });
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "unsupported_token_type",
+            "Only access tokens (urn:ietf:params:oauth:token-type:access_token) can be exchanged.");
+    }
+
+    [Fact]
+    public async Task Exchange_NamingAResourceRegisteredForTheRequester_IssuesATokenForIt()
+    {
+        const string api = "https://documents.example.com/api";
+        var d = await UserSignedInToAgentAsync(audienceUris: [api]);
+        var agentToken = await OwnTokenAsync(d.Setup, d.Agent);
+
+        using var response = await PostAsync(d.Setup, d.Agent, new()
+        {
+            ["grant_type"] = TokenExchangeGrant, ["subject_token"] = d.UserToken, ["subject_token_type"] = AccessTokenType,
+            ["actor_token"] = agentToken, ["actor_token_type"] = AccessTokenType, ["resource"] = api,
+        });
+
+        // RFC 8693 §2.1 / RFC 8707: the new token is for the API named, not for the subject token's audience.
+        var delegated = new JsonWebToken((await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("access_token").GetString());
+        Assert.Equal([api], delegated.Audiences);
+        Assert.Equal([d.Setup.Issuer], new JsonWebToken(d.UserToken).Audiences);
+        Assert.Equal([d.Agent.ClientId], Actors(delegated));
+    }
+
+    [Fact]
     public async Task RevokingTheUsersGrant_EndsTheDelegatedToken()
     {
         var d = await UserSignedInToAgentAsync();
@@ -244,5 +295,68 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         });
 
         Assert.False((await HttpAssert.JsonAsync(introspection, HttpStatusCode.OK)).GetProperty("active").GetBoolean());
+        // Every service's bearer validation refuses it too: it is indexed under the user's grant like any access token.
+        var jwt = new JsonWebToken(delegated);
+        var denyList = suite.Token.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        Assert.True(await denyList.IsRevokedAsync(d.Setup.Tenant.Id, new AccessTokenFacts(jwt.Id, jwt.GetClaim("client_id").Value, jwt.IssuedAt), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task DelegatedToken_IsAuditedAsAnIssuedAccessToken_ForTheUser()
+    {
+        var d = await UserSignedInToAgentAsync();
+        using var exchanged = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, await OwnTokenAsync(d.Setup, d.Agent));
+        var delegated = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString());
+
+        using var admin = suite.Admin.ClientFor(d.Setup.Tenant);
+        var entry = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await admin.GetAsync($"{d.Setup.Tenant.Api}/admin/audit-logs?action=access_token_issued&limit=100"));
+            return page["data"]!.AsArray().FirstOrDefault(e => e!["metadata"]!["tokenId"]!.GetValue<string>() == delegated.Id);
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal(TokenExchangeGrant, entry["metadata"]!["grantType"]!.GetValue<string>());
+        Assert.Equal(d.Setup.UserId.ToString(), entry["metadata"]!["subject"]!.GetValue<string>());
+        Assert.Equal(d.Agent.ClientId, entry["metadata"]!["clientId"]!.GetValue<string>());
+    }
+}
+
+/// <summary>A subject token past its expiry cannot be exchanged: the clock is moved past it (access tokens live an hour).</summary>
+public sealed class TokenExchangeExpiryTests(MovableClockSuite suite) : IClassFixture<MovableClockSuite>
+{
+    private const string TokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
+    private const string AccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+
+    [Fact]
+    public async Task ExpiredSubjectToken_InvalidGrant()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Research agent", applicationType = "web", redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code", "client_credentials", TokenExchangeGrant },
+            allowedScopes = new[] { "openid", "documents.read" },
+        });
+        (string ClientId, string Secret) agent = (setup.ClientId, setup.ClientSecret!);
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup,
+            HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid documents.read" })))["code"];
+        using var exchanged = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri, ["code_verifier"] = verifier,
+        }, agent);
+        var userToken = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        suite.Clock.Advance(TimeSpan.FromHours(2));
+        // The actor token is fresh: only the subject token has expired.
+        using var own = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string> { ["grant_type"] = "client_credentials" }, agent);
+        var agentToken = (await HttpAssert.JsonAsync(own, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        using var response = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string>
+        {
+            ["grant_type"] = TokenExchangeGrant, ["subject_token"] = userToken, ["subject_token_type"] = AccessTokenType,
+            ["actor_token"] = agentToken, ["actor_token_type"] = AccessTokenType,
+        }, agent);
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
     }
 }

@@ -237,7 +237,7 @@ public static class DPoPBinding
                 return ValueTask.CompletedTask;
             }
 
-            context.AccessTokenPrincipal?.SetClaim(Claims.Confirmation, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["jkt"] = thumbprint }));
+            SignInAccessToken.Principal(context)?.SetClaim(Claims.Confirmation, JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["jkt"] = thumbprint }));
             if (context.RefreshTokenPrincipal is { } refresh
                 && context.Transaction.Properties.TryGetValue(PublicClientProperty, out var isPublic) && isPublic is true)
             {

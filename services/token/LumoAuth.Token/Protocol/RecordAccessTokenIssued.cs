@@ -22,9 +22,8 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; }
         = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
-            .AddFilter<OpenIddictServerHandlerFilters.RequireAccessTokenGenerated>()
             .UseSingletonHandler<RecordAccessTokenIssued>()
-            .SetOrder(OpenIddictServerHandlers.GenerateAccessToken.Descriptor.Order + 500)
+            .SetOrder(SignInAccessToken.WrittenOrder + 500)
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
@@ -38,7 +37,7 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
 
     public ValueTask HandleAsync(ProcessSignInContext context)
     {
-        if (context.AccessTokenPrincipal is not { } principal || string.IsNullOrEmpty(context.AccessToken))
+        if (SignInAccessToken.Principal(context) is not { } principal || SignInAccessToken.Token(context) is not { } accessToken)
         {
             return ValueTask.CompletedTask;
         }
@@ -52,7 +51,7 @@ public sealed class RecordAccessTokenIssued(EventBatcher<TokenDbContext> batcher
             context.Request?.GrantType ?? string.Empty,
             principal.GetClaim(OpenIddictConstants.Claims.Subject),
             // The jti is assigned while the JWT is written, on a copy of the principal: read it from the token.
-            new JsonWebToken(context.AccessToken).Id,
+            new JsonWebToken(accessToken).Id,
             principal.GetScopes().ToArray(),
             Guid.TryParse(principal.GetClaim(LumoClaims.TenantId), out var tenantId) ? tenantId : null);
         return ValueTask.CompletedTask;

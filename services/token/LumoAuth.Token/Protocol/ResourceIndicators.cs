@@ -169,7 +169,7 @@ public static class ResourceIndicators
 
         public ValueTask HandleAsync(ProcessSignInContext context)
         {
-            if (context.AccessTokenPrincipal is not { } accessToken)
+            if (SignInAccessToken.Principal(context) is not { } accessToken)
             {
                 return ValueTask.CompletedTask;
             }

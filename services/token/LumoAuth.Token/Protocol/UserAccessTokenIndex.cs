@@ -92,22 +92,21 @@ public sealed class IndexUserAccessTokens(UserAccessTokenIndex index, TenantCont
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; }
         = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
-            .AddFilter<OpenIddictServerHandlerFilters.RequireAccessTokenGenerated>()
             .UseScopedHandler<IndexUserAccessTokens>()
-            .SetOrder(OpenIddictServerHandlers.GenerateAccessToken.Descriptor.Order + 600)
+            .SetOrder(SignInAccessToken.WrittenOrder + 600)
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
     public async ValueTask HandleAsync(ProcessSignInContext context)
     {
-        if (context.AccessTokenPrincipal is not { } principal || string.IsNullOrEmpty(context.AccessToken) || !tenant.HasTenant
+        if (SignInAccessToken.Principal(context) is not { } principal || SignInAccessToken.Token(context) is not { } accessToken || !tenant.HasTenant
             || context.Request?.IsClientCredentialsGrantType() == true
             || principal.GetClaim(Claims.Subject) is not { } subject || !Guid.TryParse(subject, out _))
         {
             return;
         }
 
-        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(context.AccessToken);
+        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(accessToken);
         await index.RecordAsync(tenant.TenantId, subject, principal.GetClaim(SessionCookie.SessionIdClaim), principal.GetAuthorizationId(), jwt.Id,
             new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
     }

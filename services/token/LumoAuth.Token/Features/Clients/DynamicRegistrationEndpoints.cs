@@ -88,9 +88,14 @@ public static class DynamicRegistrationEndpoints
         return Results.Json(new RegistrationResponse(
             application.ClientId!, secret, application.CreatedAt.ToUnixTimeSeconds(), 0, client.Name, client.RedirectUris,
             client.PostLogoutRedirectUris, translated.ApplicationType, client.GrantTypes, translated.ResponseTypes,
-            string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens, client.AudienceUris ?? []), statusCode: StatusCodes.Status201Created);
+            string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens, client.AudienceUris ?? [],
+            client.FrontchannelLogoutUri, client.BackchannelLogoutUri), statusCode: StatusCodes.Status201Created);
     }
 
+    /// <summary>
+    /// What was registered, echoed as RFC 7591 §3.2.1 asks (snake_case metadata names); the logout URIs only when the
+    /// client registered them.
+    /// </summary>
     public sealed record RegistrationResponse(
         [property: JsonPropertyName("client_id")] string ClientId,
         [property: JsonPropertyName("client_secret")] string? ClientSecret,
@@ -105,7 +110,9 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("scope")] string Scope,
         [property: JsonPropertyName("token_endpoint_auth_method")] string TokenEndpointAuthMethod,
         [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens,
-        [property: JsonPropertyName("audience_uris")] IReadOnlyList<string> AudienceUris);
+        [property: JsonPropertyName("audience_uris")] IReadOnlyList<string> AudienceUris,
+        [property: JsonPropertyName("frontchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FrontchannelLogoutUri = null,
+        [property: JsonPropertyName("backchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BackchannelLogoutUri = null);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);
