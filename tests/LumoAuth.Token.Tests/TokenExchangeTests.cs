@@ -302,6 +302,23 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
     }
 
     [Fact]
+    public async Task Exchange_WithADPoPProof_BindsTheDelegatedTokenToTheKey()
+    {
+        var d = await UserSignedInToAgentAsync();
+        using var key = new DPoPKey();
+        using var response = await suite.PostFormAsync(d.Setup.TokenEndpoint, new Dictionary<string, string>
+        {
+            ["grant_type"] = TokenExchangeGrant, ["subject_token"] = d.UserToken, ["subject_token_type"] = AccessTokenType,
+            ["actor_token"] = await OwnTokenAsync(d.Setup, d.Agent), ["actor_token_type"] = AccessTokenType,
+        }, (d.Agent.ClientId, d.Agent.Secret), key.Proof("POST", d.Setup.TokenEndpoint));
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        Assert.Equal("DPoP", body.GetProperty("token_type").GetString());
+        var delegated = new JsonWebToken(body.GetProperty("access_token").GetString());
+        Assert.Equal(key.Thumbprint, delegated.GetPayloadValue<JsonElement>("cnf").GetProperty("jkt").GetString());
+    }
+
+    [Fact]
     public async Task DelegatedToken_IsAuditedAsAnIssuedAccessToken_ForTheUser()
     {
         var d = await UserSignedInToAgentAsync();
