@@ -165,12 +165,12 @@ public sealed class ImpossibleTravelTests(GeoIpAdminFixture fixture) : IClassFix
     [Fact]
     public void GeoIpTable_LocatesIPv4AndIPv6_AndKnowsNothingElse()
     {
-        var geo = fixture.Admin.Services.GetRequiredService<LumoAuth.Admin.Security.GeoIpDirectory>();
+        var geo = fixture.Admin.Services.GetRequiredService<LumoAuth.ServiceDefaults.Geo.GeoIpDirectory>();
         Assert.Equal(40.7128, geo.Locate("198.51.100.255")!.Value.Latitude);
         Assert.Equal(51.5074, geo.Locate("2001:db8:1:ffff::1")!.Value.Latitude);
         Assert.Null(geo.Locate("198.51.101.1"));
         Assert.Null(geo.Locate("not an address"));
-        var km = LumoAuth.Admin.Security.GeoIpDirectory.DistanceKm(geo.Locate(GeoIpAdminFixture.NewYork)!.Value, geo.Locate(GeoIpAdminFixture.London)!.Value);
+        var km = LumoAuth.ServiceDefaults.Geo.GeoIpDirectory.DistanceKm(geo.Locate(GeoIpAdminFixture.NewYork)!.Value, geo.Locate(GeoIpAdminFixture.London)!.Value);
         Assert.InRange(km, 5500, 5620);
     }
 

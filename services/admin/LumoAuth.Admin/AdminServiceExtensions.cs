@@ -11,6 +11,7 @@ using LumoAuth.Admin.Security;
 using LumoAuth.Messaging;
 using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Geo;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 
@@ -41,12 +42,11 @@ public static class AdminServiceExtensions
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<SignInRisk>();
-        builder.Services.AddOptions<GeoIpOptions>().BindConfiguration(GeoIpOptions.SectionName);
+        builder.Services.AddGeoIp();
         builder.Services.AddOptions<LumoAuth.Admin.Features.Sms.SmsOptions>().BindConfiguration(LumoAuth.Admin.Features.Sms.SmsOptions.SectionName);
         builder.Services.AddHttpClient(LumoAuth.Admin.Features.Sms.SmsSender.HttpClientName);
         builder.Services.AddSingleton<LumoAuth.Admin.Features.Sms.SmsSender>();
         builder.Services.AddSingleton<LumoAuth.Admin.Features.Sms.SmsPhones>();
-        builder.Services.AddSingleton<GeoIpDirectory>();
         builder.Services.AddScoped<TotpFactors>();
         builder.Services.AddScoped<SecondStepCodes>();
         // TOTP and webhook secrets are encrypted with keys every replica shares through the admin database.

@@ -1,6 +1,7 @@
 using LumoAuth.Messaging;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Geo;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
@@ -59,6 +60,7 @@ public static class TokenServiceExtensions
         services.AddLoginRateLimit();
         services.AddScoped<SessionStore>();
         services.AddScoped<TrustedDevices>();
+        services.AddGeoIp();
         services.AddSingleton<FailedSignInThrottle>();
         services.AddScoped<SessionRevocation>();
         services.AddHostedService<LumoAuth.Token.Features.Housekeeping.TokenStoreHousekeeping>();

@@ -6,6 +6,7 @@ using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Admin.Security;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Geo;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Credentials;

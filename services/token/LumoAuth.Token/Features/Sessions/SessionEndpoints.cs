@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Geo;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -10,13 +11,16 @@ namespace LumoAuth.Token.Features.Sessions;
 
 public sealed record SessionDevice(string Type, string? Os, string? Browser);
 
-/// <summary>A session as the Admin API shows it (ADM-47). <c>location</c> is null: we do no IP geolocation.</summary>
+/// <summary>
+/// A session as the Admin API shows it (ADM-47). <c>location</c> is the city and country of the address it signed in
+/// from, by the deployment's GeoIP files (<c>GeoIp</c> section); null without them or for an address they do not know.
+/// </summary>
 public sealed record SessionResponse(
-    string Id, Guid UserId, string? IpAddress, string? UserAgent, SessionDevice Device, object? Location,
+    string Id, Guid UserId, string? IpAddress, string? UserAgent, SessionDevice Device, GeoPlace? Location,
     string AuthMethod, bool MfaVerified, DateTimeOffset CreatedAt, DateTimeOffset LastActiveAt, DateTimeOffset ExpiresAt)
 {
-    public static SessionResponse From(BrowserSession s) => new(
-        s.Id, s.UserId, s.IpAddress, s.UserAgent, UserAgents.Describe(s.UserAgent), null,
+    public static SessionResponse From(BrowserSession s, GeoIpDirectory geoIp) => new(
+        s.Id, s.UserId, s.IpAddress, s.UserAgent, UserAgents.Describe(s.UserAgent), geoIp.Place(s.IpAddress),
         s.AuthMethod, s.MfaVerified, s.CreatedAt, s.LastActiveAt, s.ExpiresAt);
 }
 
@@ -40,7 +44,8 @@ public static class SessionEndpoints
         return app;
     }
 
-    public sealed record SessionServices(TokenDbContext Db, TenantContext Tenant, SessionRevocation Revocation, UserDirectory Users, TimeProvider Time);
+    public sealed record SessionServices(
+        TokenDbContext Db, TenantContext Tenant, SessionRevocation Revocation, UserDirectory Users, TimeProvider Time, GeoIpDirectory GeoIp);
 
     public static async Task<IResult> ListSessions(string? userId, string? ipAddress, int? page, int? limit, [AsParameters] SessionServices services, CancellationToken cancellationToken)
     {
@@ -63,7 +68,7 @@ public static class SessionEndpoints
 
         var total = await query.CountAsync(cancellationToken);
         var rows = await query.OrderByDescending(s => s.LastActiveAt).ThenBy(s => s.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return Results.Ok(new PagedResponse<SessionResponse>(rows.Select(SessionResponse.From).ToList(), PageMeta.For(paging, total)));
+        return Results.Ok(new PagedResponse<SessionResponse>(rows.Select(s => SessionResponse.From(s, services.GeoIp)).ToList(), PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> ListUserSessions(string userId, [AsParameters] SessionServices services, CancellationToken cancellationToken)
@@ -79,7 +84,7 @@ public static class SessionEndpoints
             return refusal;
         }
 
-        return Results.Ok(new DataResponse<IReadOnlyList<SessionResponse>>(rows.Select(SessionResponse.From).ToList()));
+        return Results.Ok(new DataResponse<IReadOnlyList<SessionResponse>>(rows.Select(s => SessionResponse.From(s, services.GeoIp)).ToList()));
     }
 
     public static async Task<IResult> RevokeUserSessions(string userId, [AsParameters] SessionServices services, CancellationToken cancellationToken)
