@@ -41,6 +41,28 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     }
 
     [Theory]
+    [InlineData("GET", "/t/defaults/api/v1/oauth/authorize", 60)]
+    [InlineData("POST", "/t/defaults/api/v1/oauth/introspect", 100)]
+    [InlineData("POST", "/t/defaults/login", 10)]
+    [InlineData("GET", "/t/defaults/api/v1/scim/v2/Users", 100)]
+    [InlineData("GET", "/t/defaults/api/v1/admin/users", 1000)]
+    [InlineData("POST", "/t/defaults/api/v1/zanzibar/check", 10_000)]
+    [InlineData("GET", "/t/defaults/api/v1/admin/audit-logs/export", 10)]
+    [InlineData("GET", "/api/v1/tenants", 60)]
+    public async Task Defaults_FollowTheDocs_AndTellWhenTheWindowResets(string method, string path, int limit)
+    {
+        using var client = fixture.Gateway.CreateClient();
+        var before = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+        using var response = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+
+        Assert.Equal(limit.ToString(System.Globalization.CultureInfo.InvariantCulture), response.Headers.GetValues("X-RateLimit-Limit").Single());
+        var reset = long.Parse(response.Headers.GetValues("X-RateLimit-Reset").Single(), System.Globalization.CultureInfo.InvariantCulture);
+        // A Unix time at the end of the current window: after now, at most one window (an hour for exports) ahead.
+        Assert.InRange(reset, before + 1, before + (path.EndsWith("/export", StringComparison.Ordinal) ? 3600 : 60) + 1);
+    }
+
+    [Theory]
     [InlineData("POST", "/t/acme/login", "login")]
     [InlineData("POST", "/t/acme/check-email", "login")]
     [InlineData("POST", "/t/acme/forgot-password", "login")]
