@@ -17,6 +17,13 @@ public static class Policies
     /// <summary>Tenant Admin API: an API key, or a bearer token with an admin scope (inventory C-01).</summary>
     public const string TenantAdmin = "tenant-admin";
 
+    /// <summary>
+    /// The relationship store's tuples (Zanzibar writes, reads, changes feed): an API key, or a bearer token with a
+    /// relationship scope (<c>zanzibar.write</c>; <c>zanzibar.read</c> for reads) or an admin scope. Any token may
+    /// check; only these may change who may do what.
+    /// </summary>
+    public const string RelationshipStore = "relationship-store";
+
     /// <summary>Service-to-service calls under <c>/internal/v1</c>.</summary>
     public const string Internal = "internal";
 }

@@ -28,16 +28,47 @@ public static class SecurityExtensions
             .AddScheme<AuthenticationSchemeOptions, InternalKeyAuthenticationHandler>(AuthSchemes.Internal, null);
 
         services.AddSingleton<IAuthorizationHandler, AdminScopeHandler>();
+        services.AddSingleton<IAuthorizationHandler, RelationshipScopeHandler>();
         services.AddAuthorizationBuilder()
             .AddPolicy(Policies.TenantCaller, p => p.AddAuthenticationSchemes(AuthSchemes.Tenant).RequireAuthenticatedUser())
             .AddPolicy(Policies.TenantAdmin, p => p.AddAuthenticationSchemes(AuthSchemes.Tenant).RequireAuthenticatedUser()
                 .AddRequirements(new AdminScopeRequirement()))
+            .AddPolicy(Policies.RelationshipStore, p => p.AddAuthenticationSchemes(AuthSchemes.Tenant).RequireAuthenticatedUser()
+                .AddRequirements(new RelationshipScopeRequirement()))
             .AddPolicy(Policies.Internal, p => p.AddAuthenticationSchemes(AuthSchemes.Internal).RequireAuthenticatedUser());
         return services;
     }
 }
 
 public sealed class AdminScopeRequirement : IAuthorizationRequirement;
+
+public sealed class RelationshipScopeRequirement : IAuthorizationRequirement;
+
+/// <summary>
+/// Tuples change who may do what, so a token needs a scope for them: <c>zanzibar.write</c> (or <c>zanzibar:write</c>)
+/// for everything, <c>zanzibar.read</c> for reads, or an admin scope as for the Admin API.
+/// </summary>
+public sealed class RelationshipScopeHandler : AuthorizationHandler<RelationshipScopeRequirement>
+{
+    protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, RelationshipScopeRequirement requirement)
+    {
+        var request = (context.Resource as HttpContext)?.Request;
+        var isRead = request is null || HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+        if (AdminScopeHandler.ScopesOf(context.User).Any(s => Grants(s, isRead) || AdminScopeHandler.Grants(s, isRead)))
+        {
+            context.Succeed(requirement);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static bool Grants(string scope, bool isRead) => scope switch
+    {
+        "zanzibar.write" or "zanzibar:write" => true,
+        "zanzibar.read" or "zanzibar:read" => isRead,
+        _ => false,
+    };
+}
 
 /// <summary>
 /// Reads need an admin scope of any kind, writes a writing one. Both vocabularies of the docs are accepted:
@@ -76,7 +107,7 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
             .SelectMany(c => c.Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .ToHashSet(StringComparer.Ordinal);
 
-    private static bool Grants(string scope, bool isRead) => scope switch
+    public static bool Grants(string scope, bool isRead) => scope switch
     {
         "admin" or "admin:write" or "admin.write" => true,
         "admin:read" or "admin.read" => isRead,

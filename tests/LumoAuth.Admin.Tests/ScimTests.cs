@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Testing;
@@ -380,6 +381,23 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal("Just Me", patched["displayName"]!.GetValue<string>());
         // A plain user is not an admin: other resources stay closed.
         await ScimErrorAsync(await basic.GetAsync($"{tenant.Api}/scim2.0/Users"), 403);
+
+        // A verified user who moves to another address holds an unproven one until it is verified again.
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { emailVerified = true }));
+        await ScimAsync(await basic.PatchAsync($"{tenant.Api}/scim2.0/Me", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new[] { new { op = "replace", path = "emails", value = (object)new[] { new { value = "moved-me@example.com", primary = true } } } },
+        })), 200);
+        var moved = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{id}")))["data"]!;
+        Assert.Equal("moved-me@example.com", moved["email"]!.GetValue<string>());
+        Assert.False(moved["emailVerified"]!.GetValue<bool>());
+        // An administrator may vouch for a new address in the same call.
+        var vouched = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = "vouched-me@example.com", emailVerified = true })))["data"]!;
+        Assert.True(vouched["emailVerified"]!.GetValue<bool>());
+        var unvouched = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = "plain-me@example.com" })))["data"]!;
+        Assert.False(unvouched["emailVerified"]!.GetValue<bool>());
 
         using var wrong = factory.CreateClient();
         wrong.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("me@example.com:nope")));

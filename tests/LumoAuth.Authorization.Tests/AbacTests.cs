@@ -220,6 +220,29 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes"), 400, "validation_error");
     }
 
+    [Fact]
+    public async Task Attributes_WrittenAtOnceByManyCallers_AreAllKept()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+
+        // Each its own key, all at once, on an entity that has no attributes yet: no write may fail or be lost.
+        var user = Guid.NewGuid();
+        var writes = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/key{i}", new { value = i })));
+        Assert.All(writes, w => Assert.Equal(System.Net.HttpStatusCode.OK, w.StatusCode));
+        var resources = await Task.WhenAll(Enumerable.Range(0, 6).Select(i =>
+            client.PutAsJsonAsync($"{tenant.Api}/abac/resources/document/shared/attributes", new Dictionary<string, object> { [$"field{i}"] = i })));
+        Assert.All(resources, w => Assert.Equal(System.Net.HttpStatusCode.OK, w.StatusCode));
+
+        var mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={user}"));
+        Assert.All(Enumerable.Range(0, 12), i => Assert.Equal(i, mine[$"key{i}"]!.GetValue<int>()));
+        var last = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/document/shared/attributes", new { owner = "racer" }));
+        var stored = last["data"]!["attributes"]!.AsObject();
+        Assert.All(Enumerable.Range(0, 6), i => Assert.Equal(i, stored[$"field{i}"]!.GetValue<int>()));
+        Assert.Equal("racer", stored["owner"]!.GetValue<string>());
+    }
+
     private static async Task<JsonObject> CheckA(HttpClient client, TestTenant tenant, string subject, string owner, string status = "draft") =>
         await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
         {

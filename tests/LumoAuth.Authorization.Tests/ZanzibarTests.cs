@@ -136,4 +136,36 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
         bearer.DefaultRequestHeaders.Authorization = new("Bearer", "not.a.jwt");
         await ApiAssert.ErrorAsync(await bearer.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { }), 401, "invalid_token");
     }
+
+    [Fact]
+    public async Task Tuples_NeedARelationshipOrAdminScope_ChecksDoNot()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.Admin.ClientFor(tenant);
+        async Task<HttpClient> KeyWithAsync(params string[] scopes)
+        {
+            var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = string.Join(' ', scopes), scopes }), 201))
+                ["data"]!["key"]!.GetValue<string>();
+            var client = suite.Authorization.CreateClient();
+            client.DefaultRequestHeaders.Add("X-API-Key", key);
+            return client;
+        }
+
+        var tuple = new { @object = "document:plan", relation = "viewer", user = "user:ann" };
+        using var usersOnly = await KeyWithAsync("admin:users");
+        using var reader = await KeyWithAsync("zanzibar.read");
+        using var writer = await KeyWithAsync("zanzibar.write");
+
+        await ApiAssert.ErrorAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await reader.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await reader.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = new[] { tuple } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await usersOnly.GetAsync($"{tenant.Api}/zanzibar/tuples"), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await usersOnly.GetAsync($"{tenant.Api}/zanzibar/changes"), 403, "insufficient_scope");
+        await ApiAssert.OkAsync(await writer.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple));
+        Assert.Single((await ApiAssert.OkAsync(await reader.GetAsync($"{tenant.Api}/zanzibar/tuples")))["data"]!.AsArray());
+
+        // Anyone of the tenant may ask.
+        var check = await ApiAssert.OkAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", tuple));
+        Assert.True(check["allowed"]!.GetValue<bool>());
+    }
 }

@@ -456,13 +456,13 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         async Task<(string ClientId, string Secret, string Token)> DelegatingClientAsync(string name)
         {
             using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
-                new { name, applicationType = "m2m", grantTypes = new[] { "client_credentials", exchangeGrant }, allowedScopes = new[] { "documents.read" } },
+                new { name, applicationType = "m2m", grantTypes = new[] { "client_credentials", exchangeGrant }, allowedScopes = new[] { "documents.read", "zanzibar.write" } },
                 SuiteFixture.ApiKey(tenant.ApiKey));
             var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
             var (id, secret) = (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
             using var issued = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
             {
-                ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret,
+                ["grant_type"] = "client_credentials", ["client_id"] = id, ["client_secret"] = secret, ["scope"] = "documents.read zanzibar.write",
             }));
             return (id, secret, (await ApiAssert.OkAsync(issued))["access_token"]!.GetValue<string>());
         }

@@ -154,11 +154,12 @@ public sealed class SuiteFixture : IAsyncLifetime
 
     public static Action<HttpRequestMessage> Bearer(string token) => r => r.Headers.Authorization = new("Bearer", token);
 
-    /// <summary>Creates a confidential client and returns a client-credentials access token for it.</summary>
+    /// <summary>A confidential machine client of the tenant and a client-credentials token of it that may write relationship tuples.</summary>
     public async Task<(string ClientId, string Secret, string AccessToken)> ClientTokenAsync(TestTenant tenant)
     {
         using var created = await SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
-            new { name = "e2e client", isConfidential = true, grantTypes = new[] { "client_credentials" } }, ApiKey(tenant.ApiKey));
+            new { name = "e2e client", isConfidential = true, grantTypes = new[] { "client_credentials" }, allowedScopes = new[] { "zanzibar.write" } },
+            ApiKey(tenant.ApiKey));
         var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
         var clientId = client["clientId"]!.GetValue<string>();
         var secret = client["secret"]!.GetValue<string>();
@@ -166,7 +167,7 @@ public sealed class SuiteFixture : IAsyncLifetime
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string>
             {
-                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret,
+                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["scope"] = "zanzibar.write",
             }),
         };
         using var tokenResponse = await Gateway.SendAsync(tokenRequest);

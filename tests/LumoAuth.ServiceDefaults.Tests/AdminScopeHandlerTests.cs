@@ -48,3 +48,31 @@ public sealed class AdminScopeHandlerTests
         return context.HasSucceeded;
     }
 }
+
+/// <summary>Which scopes open the relationship store's tuples (writes, reads, changes feed).</summary>
+public sealed class RelationshipScopeHandlerTests
+{
+    [Theory]
+    [InlineData("zanzibar.write", "POST", true)]
+    [InlineData("zanzibar:write", "DELETE", true)]
+    [InlineData("zanzibar.write", "GET", true)]
+    [InlineData("zanzibar.read", "GET", true)]
+    [InlineData("zanzibar.read", "POST", false)]
+    [InlineData("admin.write", "POST", true)]
+    [InlineData("admin:read", "GET", true)]
+    [InlineData("admin:read", "POST", false)]
+    [InlineData("admin:users", "POST", false)]
+    [InlineData("openid", "GET", false)]
+    public async Task Scope_OpensTheTuples(string scope, string method, bool allowed)
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Method = method;
+        http.Request.Path = "/t/acme/api/v1/zanzibar/tuples";
+        var user = new ClaimsPrincipal(new ClaimsIdentity([new Claim(LumoClaims.Scope, scope)], "test"));
+        var context = new AuthorizationHandlerContext([new RelationshipScopeRequirement()], user, http);
+
+        await new RelationshipScopeHandler().HandleAsync(context);
+
+        Assert.Equal(allowed, context.HasSucceeded);
+    }
+}

@@ -141,6 +141,9 @@ public sealed record UserProfile(
     /// <summary>The URL of the user's picture (OIDC Core §5.1 <c>picture</c>), or null.</summary>
     public string? Picture { get; init; }
 
+    /// <summary>An administrator of the tenant (<c>isAdmin</c>): one of those who may hold admin scopes in a user's token.</summary>
+    public bool IsAdmin { get; init; }
+
     /// <summary>The OIDC <c>address</c> claim's members (OIDC Core §5.1.1, snake_case names), or null when the user has none.</summary>
     public IReadOnlyDictionary<string, string>? Address { get; init; }
 }

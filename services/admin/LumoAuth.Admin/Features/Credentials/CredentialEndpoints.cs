@@ -81,6 +81,7 @@ public static class CredentialEndpoints
             Groups = groups,
             Picture = user.Picture,
             Address = PostalAddress.FromAttributes(user.Attributes),
+            IsAdmin = user.IsAdmin,
         });
     }
 

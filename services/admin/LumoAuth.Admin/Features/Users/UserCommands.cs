@@ -112,7 +112,10 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
 
         changed.AddRange(ApplyProfile(user, changes.Profile));
-        Set(changes.EmailVerified, user.EmailVerified, v => user.EmailVerified = v, "emailVerified", changed);
+        // A new address is unproven until verified, unless the same request vouches for it (an administrator's call; a
+        // user changing their own address through SCIM /Me never can).
+        var emailVerified = changes.EmailVerified ?? (changed.Contains("email") ? (bool?)false : null);
+        Set(emailVerified, user.EmailVerified, v => user.EmailVerified = v, "emailVerified", changed);
         Set(changes.IsActive, user.IsActive, v => user.IsActive = v, "isActive", changed);
         if (changes.ExternalId is { } externalId && externalId != (user.ExternalId ?? string.Empty))
         {

@@ -319,33 +319,29 @@ public sealed class AbacRequests(AuthorizationDbContext db, RbacStore rbac, Time
     }
 
     /// <summary>Merges <paramref name="attributes"/> into what is stored for the entity and returns the result.</summary>
+    /// <summary>
+    /// Merges <paramref name="attributes"/> into the entity's stored ones (a key given replaces the stored one) in one upsert,
+    /// so concurrent writers neither collide on the first row nor lose each other's keys; the merged set is returned.
+    /// </summary>
     public static async Task<IReadOnlyDictionary<string, object?>> StoreAttributesAsync(AuthorizationDbContext db, Guid tenantId, string entityType, string entityId, IReadOnlyDictionary<string, object?> attributes, CancellationToken cancellationToken)
     {
-        var row = await db.AbacEntityAttributes.FirstOrDefaultAsync(a => a.EntityType == entityType && a.EntityId == entityId, cancellationToken);
-        var merged = row is null ? [] : Parse(row.Attributes);
-        foreach (var (key, value) in attributes)
-        {
-            merged[key] = value;
-        }
-
-        var json = JsonSerializer.Serialize(merged);
-        if (json.Length > 64_000)
+        var given = JsonSerializer.Serialize(attributes);
+        var now = DateTimeOffset.UtcNow;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var merged = (await db.Database.SqlQuery<string>($"""
+            INSERT INTO abac_entity_attributes ("TenantId", "EntityType", "EntityId", "Attributes", "UpdatedAt")
+            VALUES ({tenantId}, {entityType}, {entityId}, {given}::jsonb, {now})
+            ON CONFLICT ("TenantId", "EntityType", "EntityId") DO UPDATE
+            SET "Attributes" = abac_entity_attributes."Attributes" || EXCLUDED."Attributes", "UpdatedAt" = EXCLUDED."UpdatedAt"
+            RETURNING "Attributes"::text AS "Value"
+            """).ToListAsync(cancellationToken)).Single();
+        if (merged.Length > 64_000)
         {
             throw new BadHttpRequestException("Attributes too large", StatusCodes.Status413PayloadTooLarge);
         }
 
-        if (row is null)
-        {
-            db.AbacEntityAttributes.Add(new AbacEntityAttributes { TenantId = tenantId, EntityType = entityType, EntityId = entityId, Attributes = json, UpdatedAt = DateTimeOffset.UtcNow });
-        }
-        else
-        {
-            row.Attributes = json;
-            row.UpdatedAt = DateTimeOffset.UtcNow;
-        }
-
-        await db.SaveChangesAsync(cancellationToken);
-        return merged;
+        await transaction.CommitAsync(cancellationToken);
+        return Parse(merged);
     }
 
     private static Dictionary<string, object?> Merge(Dictionary<string, object?> stored, Dictionary<string, object?> given)

@@ -21,7 +21,7 @@ public static class RelationshipEndpoints
     public static IEndpointRouteBuilder MapRelationshipEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/zanzibar")
-            .RequireAuthorization(Policies.TenantCaller)
+            .RequireAuthorization(Policies.RelationshipStore)
             .WithTags("Zanzibar");
         group.MapPost("/tuples", WriteTuple).WithName("WriteTuple");
         group.MapDelete("/tuples", DeleteTuple).WithName("DeleteTuple");

@@ -67,10 +67,19 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             identity.SetClaim(Claims.Address, address);
         }
 
-        if (await roles.RolesOfAsync(tenant.TenantId, facts.UserId.ToString(), cancellationToken) is { } granted)
+        var held = await roles.RolesOfAsync(tenant.TenantId, facts.UserId.ToString(), cancellationToken);
+        if (held is not null)
         {
-            identity.SetClaims(RolesClaim, [.. granted.Roles]);
-            identity.SetClaims(PermissionsClaim, [.. granted.Permissions]);
+            identity.SetClaims(RolesClaim, [.. held.Roles]);
+            identity.SetClaims(PermissionsClaim, [.. held.Permissions]);
+        }
+
+        // A client allowed admin scopes does not make its users administrators: such scopes reach only the tokens of users
+        // who administer the tenant (RFC 6749 §3.3 lets the server grant less than asked; the response names what it grants).
+        // Built again at each refresh, so a user who stops being an administrator loses them there.
+        if (!MayAdminister(profile, held))
+        {
+            scopes = [.. scopes.Where(s => !ScopeNames.IsPrivileged(s))];
         }
 
         identity.SetScopes(scopes);
@@ -78,6 +87,13 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
         identity.SetDestinations(claim => Destinations(claim, scopes));
         return identity;
     }
+
+    /// <summary>
+    /// Whether the user administers the tenant: <c>isAdmin</c>, or one of the system roles <c>admin</c> and
+    /// <c>tenant_admin</c> (unknown while the authorization service is down: then only the flag counts).
+    /// </summary>
+    public static bool MayAdminister(UserProfile profile, RolesOfResponse? held) =>
+        profile.IsAdmin || held?.Roles.Any(r => r is "admin" or "tenant_admin") == true;
 
     /// <summary>Multi-factor when the sign-in says so (<c>mfa</c>, RFC 8176) or used a one-time code beside the password.</summary>
     public static string AssuranceOf(IReadOnlyList<string> methods) =>

@@ -155,9 +155,10 @@ public static class ClientMetadata
         _ => JsonNamingPolicy.SnakeCaseLower.ConvertName(field),
     };
 
-    // The OpenID Connect scopes and the tenant's own, never the Admin API's (admin.read, admin.write, admin:…).
+    // The OpenID Connect scopes and the tenant's own, never a privileged one (Admin API, relationship store): those are an
+    // administrator's to give.
     private static bool IsRegistrable(string scope, IReadOnlyCollection<string> customScopes) =>
-        !scope.StartsWith("admin", StringComparison.Ordinal)
+        !ScopeNames.IsPrivileged(scope)
         && (ScopeNames.IsBuiltIn(scope) || customScopes.Contains(scope, StringComparer.Ordinal));
 
     private static string HostOf(string? url) => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.Host : "an unnamed site";

@@ -3,7 +3,7 @@ namespace LumoAuth.Token.Features.Scopes;
 /// <summary>A scope as the Admin API shows it. Built-in scopes have ids below 1000 and cannot be changed.</summary>
 public sealed record ScopeResponse(int Id, string Name, string Description, bool IsDefault, bool IsSystem);
 
-/// <summary>The scopes every tenant has: the OpenID Connect scopes and the Admin API scopes.</summary>
+/// <summary>The scopes every tenant has: the OpenID Connect scopes, the Admin API scopes and the relationship-store scopes.</summary>
 public static class ScopeNames
 {
     public const string OpenId = "openid";
@@ -14,6 +14,8 @@ public static class ScopeNames
     public const string OfflineAccess = "offline_access";
     public const string AdminRead = "admin.read";
     public const string AdminWrite = "admin.write";
+    public const string ZanzibarRead = "zanzibar.read";
+    public const string ZanzibarWrite = "zanzibar.write";
 
     public static readonly IReadOnlyList<ScopeResponse> BuiltIn =
     [
@@ -25,9 +27,19 @@ public static class ScopeNames
         new(6, OfflineAccess, "Stay signed in and act for you when you are away", false, true),
         new(7, AdminRead, "Read this organisation's administration data", false, true),
         new(8, AdminWrite, "Change this organisation's administration data", false, true),
+        new(9, ZanzibarRead, "Read this organisation's relationship tuples", false, true),
+        new(10, ZanzibarWrite, "Write and delete this organisation's relationship tuples", false, true),
     ];
 
     public static bool IsBuiltIn(string name) => BuiltIn.Any(s => s.Name == name);
+
+    /// <summary>
+    /// Scopes that administer the tenant: the Admin API's (<c>admin</c>, <c>admin.read</c>, <c>admin:users</c>…) and the
+    /// relationship store's (<c>zanzibar.read</c>, <c>zanzibar.write</c>). A client holds them only when an administrator
+    /// allows it, and a user's token only when the user administers the tenant.
+    /// </summary>
+    public static bool IsPrivileged(string scope) =>
+        scope.StartsWith("admin", StringComparison.Ordinal) || scope.StartsWith("zanzibar", StringComparison.Ordinal);
 
     /// <summary>
     /// Marks an API (RFC 8707 resource) among the scopes of a remembered consent, so a new API asks again as a new scope
