@@ -39,7 +39,14 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.Equal(["admin", "tenant_admin", "user"], system["data"]!.AsArray().Select(r => r!["slug"]!.GetValue<string>()));
         await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/roles/admin", new { name = "Boss" }), 403, "permission_denied");
         await ApiAssert.ErrorAsync(await client.DeleteAsync($"{tenant.Api}/admin/roles/admin"), 403, "permission_denied");
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/roles/admin/permissions", new { permissions = new[] { "document.edit" } }), 403, "permission_denied");
         await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/roles/nobody"), 404, "resource_not_found");
+
+        // A tenant whose roles were never listed still refuses to delete or change a system role (rather than not finding it).
+        var fresh = await suite.Admin.CreateTenantAsync();
+        using var freshClient = suite.ClientFor(fresh);
+        await ApiAssert.ErrorAsync(await freshClient.DeleteAsync($"{fresh.Api}/admin/roles/user"), 403, "permission_denied");
+        await ApiAssert.ErrorAsync(await freshClient.PutAsJsonAsync($"{fresh.Api}/admin/roles/tenant_admin", new { name = "Boss" }), 403, "permission_denied");
 
         var replaced = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/roles/editor/permissions", new { permissions = new[] { "read_users" } }));
         Assert.Equal(["read_users"], replaced["data"]!["permissions"]!.AsArray().Select(p => p!["slug"]!.GetValue<string>()));
@@ -164,6 +171,8 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-bulk", new { permissions = Array.Empty<string>(), subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = new[] { "a", "" }, subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { permissions = "document.edit", subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-bulk", new { permissions = new[] { 1, 2 }, subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
         // An API key has no subject of its own.
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = "a.b" }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = "a.b", subject = "user:a b" }), 400, "validation_error");

@@ -20,9 +20,9 @@ public sealed class ZanzibarQueryTests(AuthorizationSuite suite) : IClassFixture
         var metadata = allowed["resolution_metadata"]!;
         Assert.Equal("inheritance", metadata["resolved_via"]!.GetValue<string>());
         Assert.Equal(
-            ["document:plan#parent@folder:projects", "folder:projects#parent@folder:root", "folder:root#owner@user:alice"],
+            ["folder:root#owner@user:alice", "folder:projects#parent@folder:root", "document:plan#parent@folder:projects"],
             metadata["path"]!.AsArray().Select(p => p!.GetValue<string>()));
-        Assert.Equal(3, metadata["depth"]!.GetValue<int>());
+        Assert.Equal(2, metadata["depth"]!.GetValue<int>());
 
         Assert.False(await client.AllowedAsync(tenant, "document:plan", "editor", "user:alice"));
         await client.WriteAsync(tenant, "document:plan", "viewer", "user:*");

@@ -18,6 +18,7 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
         var allowed = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", tuple));
         Assert.True(allowed["allowed"]!.GetValue<bool>());
         Assert.Equal("direct", allowed["resolution_metadata"]!["resolved_via"]!.GetValue<string>());
+        Assert.Equal(0, allowed["resolution_metadata"]!["depth"]!.GetValue<int>());
 
         var denied = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "document:readme", relation = "viewer", user = "user:bob" }));
         Assert.False(denied["allowed"]!.GetValue<bool>());
@@ -34,6 +35,9 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
         Assert.True(shapeB["allowed"]!.GetValue<bool>());
         var shapeC = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { @object = "folder:projects", permission = "owner", subject = "user:bob" }));
         Assert.True(shapeC["allowed"]!.GetValue<bool>());
+        var split = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check",
+            new { object_type = "folder", object_id = "projects", relation = "owner", user_type = "user", user_id = "bob" }));
+        Assert.True(split["allowed"]!.GetValue<bool>());
     }
 
     [Fact]
@@ -94,6 +98,8 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
     [Theory]
     [InlineData("{\"relation\":\"viewer\"}", 400, "MISSING_FIELDS")]
     [InlineData("{}", 400, "MISSING_FIELDS")]
+    [InlineData("{\"object_type\":\"doc\",\"relation\":\"viewer\",\"user_type\":\"user\",\"user_id\":\"a\"}", 400, "MISSING_FIELDS")]
+    [InlineData("{\"object_type\":\"doc\",\"object_id\":\"1\",\"relation\":\"viewer\",\"user_id\":\"a\"}", 400, "MISSING_FIELDS")]
     [InlineData("{\"object\":\"no-colon\",\"relation\":\"viewer\",\"user\":\"user:a\"}", 400, "ZANZIBAR_CHECK_FAILED")]
     [InlineData("{\"object\":\"doc:1\",\"relation\":\"Viewer!\",\"user\":\"user:a\"}", 400, "ZANZIBAR_CHECK_FAILED")]
     [InlineData("{\"object\":\"doc:1\",\"relation\":\"viewer\",\"user\":\"user:a b\"}", 400, "ZANZIBAR_CHECK_FAILED")]

@@ -245,9 +245,11 @@ public static class CheckEndpoints
         ResolutionMetadata? metadata = null;
         if (result.IsAllowed)
         {
-            var path = result.Path.Select(t => t.Key.ToString()).ToList();
+            // As the docs show it: from the grant that names the subject to the tuple on the object asked about; the depth
+            // counts the hops beyond that grant (0 for a direct tuple).
+            var path = result.Path.Select(t => t.Key.ToString()).Reverse().ToList();
             var direct = result.Path.Count == 1 && result.Path[0].Object == query.Object && result.Path[0].Relation == query.Relation;
-            metadata = new ResolutionMetadata(direct ? "direct" : "inheritance", path.Count, path);
+            metadata = new ResolutionMetadata(direct ? "direct" : "inheritance", path.Count - 1, path);
         }
 
         return (new CheckResponse(result.IsAllowed, query.Object.ToString(), query.Relation, query.Subject.ToString(), metadata, scope.ConsistencyToken), null);

@@ -113,10 +113,32 @@ public static class AuthzEndpoints
         return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]));
     }
 
+    /// <summary>1–100 permission slugs, each a non-blank string.</summary>
+    private static bool TryPermissions(JsonElement? value, out List<string> permissions)
+    {
+        permissions = [];
+        if (value is not { ValueKind: JsonValueKind.Array } array)
+        {
+            return false;
+        }
+
+        foreach (var item in array.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+            {
+                return false;
+            }
+
+            permissions.Add(item.GetString()!);
+        }
+
+        return permissions.Count is > 0 and <= 100;
+    }
+
     private static async Task<(SortedDictionary<string, bool>? Results, string? Subject, string? Token, IResult? Error)> EvaluateAsync(
         AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
-        if (request.Permissions is not { Count: > 0 and <= 100 } permissions || permissions.Any(string.IsNullOrWhiteSpace))
+        if (!TryPermissions(request.Permissions, out var permissions))
         {
             return (null, null, null, ApiErrors.BadRequest(InvalidPermissions, "'permissions' must be a non-empty array of at most 100 permission slugs"));
         }
@@ -216,7 +238,8 @@ public sealed record AuthzCheckRequest(
     [property: JsonPropertyName("consistency_token")] string? ConsistencyToken);
 
 public sealed record AuthzPermissionsRequest(
-    [property: JsonPropertyName("permissions")] IReadOnlyList<string?>? Permissions,
+    // Read as JSON so a value that is not an array of strings earns the documented INVALID_PERMISSIONS, not a body error.
+    [property: JsonPropertyName("permissions")] JsonElement? Permissions,
     [property: JsonPropertyName("subject")] string? Subject,
     [property: JsonPropertyName("context")] JsonElement? Context,
     [property: JsonPropertyName("consistency")] string? Consistency,

@@ -107,6 +107,7 @@ public static class RoleEndpoints
 
     public static async Task<IResult> UpdateRole(string roleId, RoleRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
+        await RbacCatalog.EnsureSystemRolesAsync(db, tenant.TenantId, cancellationToken);
         var role = await RbacCatalog.FindRoleAsync(db, roleId, cancellationToken);
         if (role is null)
         {
@@ -145,6 +146,7 @@ public static class RoleEndpoints
 
     public static async Task<IResult> DeleteRole(string roleId, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
+        await RbacCatalog.EnsureSystemRolesAsync(db, tenant.TenantId, cancellationToken);
         var role = await RbacCatalog.FindRoleAsync(db, roleId, cancellationToken);
         if (role is null)
         {
@@ -172,6 +174,12 @@ public static class RoleEndpoints
         if (role is null)
         {
             return ApiErrors.NotFound("Role");
+        }
+
+        // The docs: system roles cannot be modified — their permissions neither (as through PUT /roles/{id}).
+        if (role.IsSystem)
+        {
+            return ApiErrors.Create(403, ErrorCodes.PermissionDenied, "System roles cannot be modified");
         }
 
         if (request.Permissions is null)

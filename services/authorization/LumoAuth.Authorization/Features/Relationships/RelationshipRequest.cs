@@ -46,12 +46,16 @@ public sealed record RelationshipRequest(
     [JsonPropertyName("consistency_token")]
     public string? ConsistencyToken { get; init; }
 
+    private static string? Joined(string? type, string? id) =>
+        string.IsNullOrWhiteSpace(type) || string.IsNullOrWhiteSpace(id) ? null : $"{type}:{id}";
+
     /// <summary>Normalises the request, or says which documented error it earns.</summary>
     public bool TryNormalize(out Relationship relationship, out ApiError? error)
     {
         relationship = default;
-        var objectText = Object ?? (ObjectType is not null || ObjectId is not null ? $"{ObjectType}:{ObjectId}" : null);
-        var subjectText = User ?? Subject ?? (UserType is not null || UserId is not null ? $"{UserType}:{UserId}" : null);
+        // The split form names a thing only with both halves; one half alone is a missing field, not a malformed one.
+        var objectText = Object ?? Joined(ObjectType, ObjectId);
+        var subjectText = User ?? Subject ?? Joined(UserType, UserId);
         var relation = Relation ?? Permission;
         if (Tuple is not null && objectText is null && subjectText is null && relation is null)
         {
@@ -63,7 +67,7 @@ public sealed record RelationshipRequest(
         }
 
         var missing = new List<string>();
-        if (string.IsNullOrWhiteSpace(objectText) || objectText == ":")
+        if (string.IsNullOrWhiteSpace(objectText))
         {
             missing.Add("object");
         }
@@ -73,7 +77,7 @@ public sealed record RelationshipRequest(
             missing.Add("relation");
         }
 
-        if (string.IsNullOrWhiteSpace(subjectText) || subjectText == ":")
+        if (string.IsNullOrWhiteSpace(subjectText))
         {
             missing.Add("user");
         }
