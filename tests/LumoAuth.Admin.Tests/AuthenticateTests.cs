@@ -118,6 +118,12 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
         Assert.Equal(AuthenticationOutcomes.Blocked, (await LoginAsync(tenant.Id, "inactive@example.com", Password)).Outcome);
         // Without the password, a blocked account looks like any failure.
         Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(tenant.Id, "blocked@example.com", "guess")).Outcome);
+
+        // Unblocked and active again: the same password signs in.
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{blocked}/unblock", null));
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{inactive}", new { isActive = true }));
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "blocked@example.com", Password)).Outcome);
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "inactive@example.com", Password)).Outcome);
     }
 
     [Fact]

@@ -405,4 +405,36 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         using var key = Scim(tenant);
         await ScimErrorAsync(await key.GetAsync($"{tenant.Api}/scim/v2/Me"), 501);
     }
+
+    [Fact]
+    public async Task Deactivated_ByScim_CannotSignIn_UntilActiveAgain()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        const string password = "a long enough password 7";
+        var created = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new
+        {
+            schemas = new[] { UserSchema }, userName = "provisioned@example.com", password,
+            emails = new[] { new { value = "provisioned@example.com", primary = true } },
+        })), 201);
+        var id = created["id"]!.GetValue<string>();
+        async Task<string> SignInAsync()
+        {
+            using var internalApi = factory.Internal();
+            using var response = await internalApi.PostAsJsonAsync(LumoAuth.Contracts.Internal.InternalRoutes.Authenticate,
+                new LumoAuth.Contracts.Internal.AuthenticateRequest(tenant.Id, "provisioned@example.com", password, null, "203.0.113.9"));
+            return (await response.Content.ReadFromJsonAsync<LumoAuth.Contracts.Internal.AuthenticateResponse>())!.Outcome;
+        }
+
+        async Task SetActiveAsync(bool active) => await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new object[] { new { op = "replace", path = "active", value = active } },
+        })), 200);
+
+        Assert.Equal(LumoAuth.Contracts.Internal.AuthenticationOutcomes.Success, await SignInAsync());
+        await SetActiveAsync(false);
+        Assert.Equal(LumoAuth.Contracts.Internal.AuthenticationOutcomes.Blocked, await SignInAsync());
+        await SetActiveAsync(true);
+        Assert.Equal(LumoAuth.Contracts.Internal.AuthenticationOutcomes.Success, await SignInAsync());
+    }
 }

@@ -96,4 +96,26 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
             (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_invitation_accepted&targetId={userId}")))["data"]!.AsArray().FirstOrDefault()?.AsObject());
         Assert.Equal("editor", entry["metadata"]!["roles"]![0]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task Invitation_PastItsExpiry_IsRefused_AndCreatesNobody()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var invitation = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "late@example.com" }), 201))
+            ["data"]!["id"]!.GetValue<string>();
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            var hash = TokenRedemptionEndpoints.HashOf("late-token");
+            await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == Guid.Parse(invitation))
+                .ExecuteUpdateAsync(s => s.SetProperty(i => i.TokenHash, hash).SetProperty(i => i.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
+        }
+
+        using var client = factory.Internal();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.AcceptInvitation,
+            new AcceptInvitationRequest(tenant.Id, "late-token", "a good password 1", "Late")), 400, "invalid_token");
+        var users = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users?search=late%40example.com"));
+        Assert.Equal(0, users["meta"]!["total"]!.GetValue<long>());
+    }
 }
