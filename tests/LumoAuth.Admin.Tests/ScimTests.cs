@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -436,5 +437,41 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal(LumoAuth.Contracts.Internal.AuthenticationOutcomes.Blocked, await SignInAsync());
         await SetActiveAsync(true);
         Assert.Equal(LumoAuth.Contracts.Internal.AuthenticationOutcomes.Success, await SignInAsync());
+    }
+
+    [Fact]
+    public async Task Lists_PageThroughMoreUsersThanABatch_WithOrWithoutAFilter()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        // 1,100 users created at three instants: batches (500) must continue past ties on the creation time.
+        var now = DateTimeOffset.UtcNow;
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+            db.Users.AddRange(Enumerable.Range(0, 1100).Select(i => new LumoAuth.Admin.Data.User
+            {
+                Id = Guid.NewGuid(), TenantId = tenant.Id, Email = $"bulk{i:D4}@example.com", NormalizedEmail = $"bulk{i:D4}@example.com",
+                Title = i % 2 == 0 ? "Even" : "Odd", CreatedAt = now.AddSeconds(i / 400), UpdatedAt = now,
+            }));
+            await db.SaveChangesAsync();
+        }
+
+        // Unfiltered: the tenant's own administrator and the 1,100; a page from the middle.
+        var page = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?startIndex=1001&count=150"), 200);
+        Assert.Equal(1101, page["totalResults"]!.GetValue<int>());
+        Assert.Equal(101, page["itemsPerPage"]!.GetValue<int>());
+        Assert.Equal(1001, page["startIndex"]!.GetValue<int>());
+        var none = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?count=0"), 200);
+        Assert.Equal(1101, none["totalResults"]!.GetValue<int>());
+        Assert.Empty(none["Resources"]?.AsArray() ?? []);
+
+        // Filtered on an attribute SQL is not asked about: every user is looked at, once.
+        var odd = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?count=200&startIndex=501&filter=" + Uri.EscapeDataString("title eq \"Odd\"")), 200);
+        Assert.Equal(550, odd["totalResults"]!.GetValue<int>());
+        var names = odd["Resources"]!.AsArray().Select(r => r!["userName"]!.GetValue<string>()).ToList();
+        Assert.Equal(50, names.Count);
+        Assert.Equal(names.Count, names.Distinct().Count());
+        Assert.All(names, n => Assert.True(int.Parse(n[4..8], System.Globalization.CultureInfo.InvariantCulture) % 2 == 1, n));
     }
 }

@@ -419,9 +419,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     // ---------------------------------------------------------------- queries
 
     /// <summary>
-    /// Filters, sorts and pages. Equality on <c>userName</c>/<c>externalId</c>/<c>id</c> (what provisioning
-    /// clients send) is pushed into SQL; any other filter is evaluated over the tenant's resources in
-    /// batches, so memory stays bounded by the page (or by the matches when sorting).
+    /// Filters, sorts and pages. An unfiltered, unsorted list is one page from SQL; equality on <c>userName</c>/
+    /// <c>externalId</c>/<c>id</c> (what provisioning clients send) is pushed into SQL; any other filter is evaluated over
+    /// the tenant's resources in batches, so memory stays bounded by the page (or by the matches when sorting).
     /// </summary>
     public async Task<JsonObject> ListAsync(IReadOnlyList<string> resourceTypes, ScimQuery query, CancellationToken cancellationToken)
     {
@@ -437,17 +437,24 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         var sortPath = string.IsNullOrWhiteSpace(query.SortBy) ? null : ScimAttributePath.Parse(query.SortBy);
         var matches = new List<JsonObject>();
         var total = 0;
-        await foreach (var resource in resourceTypes.ToAsyncEnumerable().SelectMany(type => ScanAsync(type, filter, cancellationToken)))
+        if (filter is null && sortPath is null && resourceTypes.Count == 1)
         {
-            if (filter is not null && !filter.Matches(resource))
+            (total, matches) = await PageAsync(resourceTypes[0], startIndex, count, cancellationToken);
+        }
+        else
+        {
+            await foreach (var resource in resourceTypes.ToAsyncEnumerable().SelectMany(type => ScanAsync(type, filter, cancellationToken)))
             {
-                continue;
-            }
+                if (filter is not null && !filter.Matches(resource))
+                {
+                    continue;
+                }
 
-            total++;
-            if (sortPath is not null || (total >= startIndex && matches.Count < count))
-            {
-                matches.Add(resource);
+                total++;
+                if (sortPath is not null || (total >= startIndex && matches.Count < count))
+                {
+                    matches.Add(resource);
+                }
             }
         }
 
@@ -474,28 +481,17 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     private async IAsyncEnumerable<JsonObject> ScanAsync(string resourceType, ScimFilter? filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        // Batches follow the (created, id) order by key, not by offset: each costs the same however deep into the tenant.
         const int Batch = 500;
-        var pushed = filter is ScimFilter.Compare { Operator: "eq", Value: JsonValue value, Path: { Schema: null, SubAttribute: null } path }
-            && value.TryGetValue<string>(out var text) ? (path.Attribute.ToLowerInvariant(), text) : default;
         if (resourceType == "User")
         {
-            var source = db.Users.AsNoTracking();
-            // Soft-deleted users show only to a filter that asks about them.
-            if (filter?.Mentions("isSoftDeleted") != true)
+            var users = UserSource(filter);
+            User? lastUser = null;
+            while (true)
             {
-                source = source.Where(u => u.SoftDeletedAt == null);
-            }
-
-            source = pushed switch
-            {
-                ("username", var v) => source.Where(u => EF.Functions.ILike(u.NormalizedEmail, LikePatterns.Exactly(v)) || (u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(v)))),
-                ("externalid", var v) => source.Where(u => u.ExternalId == v),
-                ("id", var v) => Guid.TryParse(v, out var id) ? source.Where(u => u.Id == id) : source.Where(u => false),
-                _ => source,
-            };
-            for (var skip = 0; ; skip += Batch)
-            {
-                var page = await source.OrderBy(u => u.CreatedAt).ThenBy(u => u.Id).Skip(skip).Take(Batch).ToListAsync(cancellationToken);
+                var after = lastUser;
+                var next = after is null ? users : users.Where(u => u.CreatedAt > after.CreatedAt || (u.CreatedAt == after.CreatedAt && u.Id.CompareTo(after.Id) > 0));
+                var page = await next.OrderBy(u => u.CreatedAt).ThenBy(u => u.Id).Take(Batch).ToListAsync(cancellationToken);
                 foreach (var json in await UsersJsonAsync(page, cancellationToken))
                 {
                     yield return json;
@@ -505,20 +501,18 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                 {
                     yield break;
                 }
+
+                lastUser = page[^1];
             }
         }
 
-        var groups = db.Groups.AsNoTracking();
-        groups = pushed switch
+        var groups = GroupSource(filter);
+        Group? lastGroup = null;
+        while (true)
         {
-            ("displayname", var v) => groups.Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v))),
-            ("externalid", var v) => groups.Where(g => g.ExternalId == v),
-            ("id", var v) => Guid.TryParse(v, out var id) ? groups.Where(g => g.Id == id) : groups.Where(g => false),
-            _ => groups,
-        };
-        for (var skip = 0; ; skip += Batch)
-        {
-            var page = await groups.OrderBy(g => g.CreatedAt).ThenBy(g => g.Id).Skip(skip).Take(Batch).ToListAsync(cancellationToken);
+            var after = lastGroup;
+            var next = after is null ? groups : groups.Where(g => g.CreatedAt > after.CreatedAt || (g.CreatedAt == after.CreatedAt && g.Id.CompareTo(after.Id) > 0));
+            var page = await next.OrderBy(g => g.CreatedAt).ThenBy(g => g.Id).Take(Batch).ToListAsync(cancellationToken);
             foreach (var json in await GroupsJsonAsync(page, cancellationToken))
             {
                 yield return json;
@@ -528,8 +522,61 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             {
                 yield break;
             }
+
+            lastGroup = page[^1];
         }
     }
+
+    /// <summary>
+    /// An unfiltered, unsorted list of one resource type — what provisioning clients page through — is one count and one
+    /// page from the database, not a walk over the tenant.
+    /// </summary>
+    private async Task<(int Total, List<JsonObject> Page)> PageAsync(string resourceType, int startIndex, int count, CancellationToken cancellationToken)
+    {
+        if (resourceType == "User")
+        {
+            var users = UserSource(null);
+            var total = await users.CountAsync(cancellationToken);
+            var page = count == 0 ? [] : await users.OrderBy(u => u.CreatedAt).ThenBy(u => u.Id).Skip(startIndex - 1).Take(count).ToListAsync(cancellationToken);
+            return (total, await UsersJsonAsync(page, cancellationToken));
+        }
+
+        var groups = GroupSource(null);
+        var groupTotal = await groups.CountAsync(cancellationToken);
+        var groupPage = count == 0 ? [] : await groups.OrderBy(g => g.CreatedAt).ThenBy(g => g.Id).Skip(startIndex - 1).Take(count).ToListAsync(cancellationToken);
+        return (groupTotal, await GroupsJsonAsync(groupPage, cancellationToken));
+    }
+
+    /// <summary>What a filter's equality on a key attribute (what provisioning clients send) narrows in SQL.</summary>
+    private static (string Attribute, string Value) Pushed(ScimFilter? filter) =>
+        filter is ScimFilter.Compare { Operator: "eq", Value: JsonValue value, Path: { Schema: null, SubAttribute: null } path }
+        && value.TryGetValue<string>(out var text) ? (path.Attribute.ToLowerInvariant(), text) : default;
+
+    private IQueryable<User> UserSource(ScimFilter? filter)
+    {
+        var source = db.Users.AsNoTracking();
+        // Soft-deleted users show only to a filter that asks about them.
+        if (filter?.Mentions("isSoftDeleted") != true)
+        {
+            source = source.Where(u => u.SoftDeletedAt == null);
+        }
+
+        return Pushed(filter) switch
+        {
+            ("username", var v) => source.Where(u => EF.Functions.ILike(u.NormalizedEmail, LikePatterns.Exactly(v)) || (u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(v)))),
+            ("externalid", var v) => source.Where(u => u.ExternalId == v),
+            ("id", var v) => Guid.TryParse(v, out var id) ? source.Where(u => u.Id == id) : source.Where(u => false),
+            _ => source,
+        };
+    }
+
+    private IQueryable<Group> GroupSource(ScimFilter? filter) => Pushed(filter) switch
+    {
+        ("displayname", var v) => db.Groups.AsNoTracking().Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v))),
+        ("externalid", var v) => db.Groups.AsNoTracking().Where(g => g.ExternalId == v),
+        ("id", var v) => Guid.TryParse(v, out var id) ? db.Groups.AsNoTracking().Where(g => g.Id == id) : db.Groups.AsNoTracking().Where(g => false),
+        _ => db.Groups.AsNoTracking(),
+    };
 
     /// <summary><c>attributes</c> keeps only the named ones (plus id and schemas); <c>excludedAttributes</c> drops them.</summary>
     public static JsonObject Project(JsonObject resource, string? attributes, string? excluded)
