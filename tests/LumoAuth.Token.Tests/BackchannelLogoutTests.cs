@@ -38,15 +38,8 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
             backchannelLogoutUri = _receiver.Uri,
         });
         using var browser = suite.Browser();
-        var (verifier, challenge) = HostedFlow.Pkce();
-        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid" })))["code"];
+        var idToken = await SignInAsync(setup, browser);
         using var http = suite.Token.CreateClient();
-        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
-            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
-        }));
-        var idToken = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
 
         if (endedBy == "logout")
         {
@@ -125,6 +118,12 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
     private async Task<string> SessionIdAsync(SignInSetup setup)
     {
         using var browser = suite.Browser();
+        return (await SignInAsync(setup, browser)).GetClaim("sid").Value;
+    }
+
+    /// <summary>The user signs in to the setup's client in <paramref name="browser"/> with the openid scope; the ID token.</summary>
+    private async Task<JsonWebToken> SignInAsync(SignInSetup setup, HttpClient browser)
+    {
         var (verifier, challenge) = HostedFlow.Pkce();
         var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid" })))["code"];
         using var http = suite.Token.CreateClient();
@@ -133,6 +132,6 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
             ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
             ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
         }));
-        return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString()).GetClaim("sid").Value;
+        return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
     }
 }

@@ -338,32 +338,17 @@ public sealed class DeviceCodeExpiryTests(MovableClockSuite suite) : IClassFixtu
     [Fact]
     public async Task DeviceAuthorization_WithoutASetting_TellsTheDeviceToPollEveryFiveSeconds()
     {
-        var setup = await suite.SetUpAsync(new
-        {
-            name = "TV app", applicationType = "native", grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code" },
-            allowedScopes = new[] { "openid" },
-        });
-        using var http = suite.Token.CreateClient();
-
-        using var started = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
-            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = setup.ClientId }));
+        var (_, codes) = await StartAsync();
 
         // RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default"; the docs say 5 s, and so does the answer.
-        Assert.Equal(5, (await HttpAssert.JsonAsync(started, HttpStatusCode.OK)).GetProperty("interval").GetInt32());
+        Assert.Equal(5, codes.GetProperty("interval").GetInt32());
     }
 
     [Fact]
     public async Task DeviceCode_AfterTenMinutes_IsExpiredToken()
     {
-        var setup = await suite.SetUpAsync(new
-        {
-            name = "TV app", applicationType = "native", grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code" },
-            allowedScopes = new[] { "openid" },
-        });
+        var (setup, codes) = await StartAsync();
         using var http = suite.Token.CreateClient();
-        using var started = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
-            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = setup.ClientId }));
-        var codes = await HttpAssert.JsonAsync(started, HttpStatusCode.OK);
 
         suite.Clock.Advance(TimeSpan.FromMinutes(11));
 
@@ -377,5 +362,19 @@ public sealed class DeviceCodeExpiryTests(MovableClockSuite suite) : IClassFixtu
         using var browser = suite.Browser();
         using var page = await browser.GetAsync($"{setup.Tenant.Api}/oauth/device?user_code={codes.GetProperty("user_code").GetString()}");
         Assert.Equal(HttpStatusCode.BadRequest, page.StatusCode);
+    }
+
+    /// <summary>A device client of a new tenant starts an authorization: the setup and the device authorization response.</summary>
+    private async Task<(SignInSetup Setup, JsonElement Codes)> StartAsync()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "TV app", applicationType = "native", grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code" },
+            allowedScopes = new[] { "openid" },
+        });
+        using var http = suite.Token.CreateClient();
+        using var started = await http.PostAsync($"{setup.Tenant.Api}/oauth/device_authorization",
+            new FormUrlEncodedContent(new Dictionary<string, string> { ["client_id"] = setup.ClientId }));
+        return (setup, await HttpAssert.JsonAsync(started, HttpStatusCode.OK));
     }
 }

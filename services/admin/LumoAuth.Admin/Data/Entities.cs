@@ -23,7 +23,15 @@ public sealed class Tenant
     public uint Version { get; set; }
 }
 
-public sealed class User
+/// <summary>A row listed in creation order (SCIM pages through users and groups by this key).</summary>
+public interface ICreatedRow
+{
+    Guid Id { get; }
+
+    DateTimeOffset CreatedAt { get; }
+}
+
+public sealed class User : ICreatedRow
 {
     public Guid Id { get; set; }
 
@@ -273,7 +281,7 @@ public sealed class BackupCode
     public DateTimeOffset? UsedAt { get; set; }
 }
 
-public sealed class Group
+public sealed class Group : ICreatedRow
 {
     public Guid Id { get; set; }
 

@@ -481,39 +481,32 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     private async IAsyncEnumerable<JsonObject> ScanAsync(string resourceType, ScimFilter? filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        // Batches follow the (created, id) order by key, not by offset: each costs the same however deep into the tenant.
-        const int Batch = 500;
-        if (resourceType == "User")
+        var resources = resourceType == "User"
+            ? InCreationOrderAsync(UserSource(filter), UsersJsonAsync, cancellationToken)
+            : InCreationOrderAsync(GroupSource(filter), GroupsJsonAsync, cancellationToken);
+        await foreach (var resource in resources)
         {
-            var users = UserSource(filter);
-            User? lastUser = null;
-            while (true)
-            {
-                var after = lastUser;
-                var next = after is null ? users : users.Where(u => u.CreatedAt > after.CreatedAt || (u.CreatedAt == after.CreatedAt && u.Id.CompareTo(after.Id) > 0));
-                var page = await next.OrderBy(u => u.CreatedAt).ThenBy(u => u.Id).Take(Batch).ToListAsync(cancellationToken);
-                foreach (var json in await UsersJsonAsync(page, cancellationToken))
-                {
-                    yield return json;
-                }
-
-                if (page.Count < Batch)
-                {
-                    yield break;
-                }
-
-                lastUser = page[^1];
-            }
+            yield return resource;
         }
+    }
 
-        var groups = GroupSource(filter);
-        Group? lastGroup = null;
+    /// <summary>
+    /// The rows as resources, in batches that follow the (created, id) order by key, not by offset: each batch costs the
+    /// same however deep into the tenant it is.
+    /// </summary>
+    private static async IAsyncEnumerable<JsonObject> InCreationOrderAsync<T>(
+        IQueryable<T> rows, Func<IReadOnlyList<T>, CancellationToken, Task<List<JsonObject>>> toJson,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+        where T : class, ICreatedRow
+    {
+        const int Batch = 500;
+        T? last = null;
         while (true)
         {
-            var after = lastGroup;
-            var next = after is null ? groups : groups.Where(g => g.CreatedAt > after.CreatedAt || (g.CreatedAt == after.CreatedAt && g.Id.CompareTo(after.Id) > 0));
-            var page = await next.OrderBy(g => g.CreatedAt).ThenBy(g => g.Id).Take(Batch).ToListAsync(cancellationToken);
-            foreach (var json in await GroupsJsonAsync(page, cancellationToken))
+            var after = last;
+            var next = after is null ? rows : rows.Where(r => r.CreatedAt > after.CreatedAt || (r.CreatedAt == after.CreatedAt && r.Id.CompareTo(after.Id) > 0));
+            var page = await next.OrderBy(r => r.CreatedAt).ThenBy(r => r.Id).Take(Batch).ToListAsync(cancellationToken);
+            foreach (var json in await toJson(page, cancellationToken))
             {
                 yield return json;
             }
@@ -523,7 +516,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                 yield break;
             }
 
-            lastGroup = page[^1];
+            last = page[^1];
         }
     }
 
