@@ -229,6 +229,19 @@ public static class GeoIpServiceCollectionExtensions
     {
         services.AddOptions<GeoIpOptions>().BindConfiguration(GeoIpOptions.SectionName);
         services.AddSingleton<GeoIpDirectory>();
+        services.AddHostedService<GeoIpLoader>();
         return services;
+    }
+
+    /// <summary>Loads the table while the service starts, not in the first request that needs it (a full table takes seconds).</summary>
+    private sealed class GeoIpLoader(IServiceProvider services) : Microsoft.Extensions.Hosting.IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            services.GetRequiredService<GeoIpDirectory>();
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

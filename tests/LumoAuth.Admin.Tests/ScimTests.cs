@@ -397,6 +397,9 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         // An administrator may vouch for a new address in the same call.
         var vouched = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = "vouched-me@example.com", emailVerified = true })))["data"]!;
         Assert.True(vouched["emailVerified"]!.GetValue<bool>());
+        // The same mailbox in other letter case (as SCIM clients send it back) is not a new address.
+        var recased = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = "Vouched-Me@example.com" })))["data"]!;
+        Assert.True(recased["emailVerified"]!.GetValue<bool>());
         var unvouched = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = "plain-me@example.com" })))["data"]!;
         Assert.False(unvouched["emailVerified"]!.GetValue<bool>());
 

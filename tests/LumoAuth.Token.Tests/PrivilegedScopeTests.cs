@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.EntityFrameworkCore;
@@ -12,7 +13,7 @@ namespace LumoAuth.Token.Tests;
 /// A client allowed admin or relationship-store scopes does not make every user who signs in to it an administrator:
 /// those scopes reach a user's token only while the user administers the tenant.
 /// </summary>
-public sealed class PrivilegedScopeTests(TokenSuite suite) : IClassFixture<TokenSuite>
+public sealed class PrivilegedScopeTests(WithAuthorizationSuite suite) : IClassFixture<WithAuthorizationSuite>
 {
     private const string Requested = "openid offline_access admin.read zanzibar.write";
 
@@ -82,5 +83,29 @@ public sealed class PrivilegedScopeTests(TokenSuite suite) : IClassFixture<Token
         var after = (await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
         Assert.Equal(["offline_access", "openid"], ScopesOf(after));
         Assert.Equal(HttpStatusCode.Forbidden, await ReadScopesAsync(setup, after));
+
+        // Holding the system role tenant_admin counts as administering the tenant too.
+        using var authz = suite.Authorization.CreateClient();
+        authz.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using (var assigned = await authz.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/roles", new { roles = new[] { "tenant_admin" } }))
+        {
+            Assert.True(assigned.IsSuccessStatusCode, await assigned.Content.ReadAsStringAsync());
+        }
+
+        var byRole = await SignInAsync(setup);
+        Assert.Equal(["admin.read", "offline_access", "openid", "zanzibar.write"], ScopesOf(byRole.AccessToken));
     }
+
+    [Theory]
+    [InlineData("admin", true)]
+    [InlineData("admin.read", true)]
+    [InlineData("admin:users", true)]
+    [InlineData("zanzibar.write", true)]
+    [InlineData("zanzibar:read", true)]
+    [InlineData("administration", false)]
+    [InlineData("adminpanel", false)]
+    [InlineData("zanzibar_reports", false)]
+    [InlineData("openid", false)]
+    public void Privileged_AreTheAdminAndRelationshipScopes_NotTenantScopesThatMerelyStartAlike(string scope, bool privileged) =>
+        Assert.Equal(privileged, LumoAuth.Token.Features.Scopes.ScopeNames.IsPrivileged(scope));
 }

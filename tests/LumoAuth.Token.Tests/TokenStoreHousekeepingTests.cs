@@ -100,8 +100,7 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
         await using var scope = suite.Token.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
         // Keys that sort after (ffffffff-…) or before (00000000-…) every random key of the shared store, in this order. The
-        // grants are an hour old, so the housekeeping of the suites sharing the store leaves them alone; this walk is told
-        // that everything up to now is old enough.
+        // grants are an hour old, so the housekeeping of the suites sharing the store (a day's grace) leaves them alone.
         var run = Guid.NewGuid().ToString("N")[..12];
         Guid Key(string prefix, int n) => Guid.Parse($"{prefix}-{n:x4}-{run}");
         TokenAuthorization Grant(Guid id, string type, string status) => new()
@@ -116,7 +115,8 @@ public sealed class TokenStoreHousekeepingTests(TokenSuite suite) : IClassFixtur
         await db.SaveChangesAsync();
 
         var sweep = new TokenStoreHousekeeping.GrantSweep(sliceSize: 3, slicesPerRound: 1);
-        var grantsBefore = now.UtcDateTime;
+        // Half an hour: this test's grants are older, everything the other suites create while it runs is younger.
+        var grantsBefore = (now - TimeSpan.FromMinutes(30)).UtcDateTime;
         async Task<int> LeftAsync(IEnumerable<Guid> ids)
         {
             var keys = ids.ToList();

@@ -504,7 +504,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         while (true)
         {
             var after = last;
-            var next = after is null ? rows : rows.Where(r => r.CreatedAt > after.CreatedAt || (r.CreatedAt == after.CreatedAt && r.Id.CompareTo(after.Id) > 0));
+            // The first bound alone is what an index range can start from; the second breaks ties on the creation time.
+            var next = after is null ? rows
+                : rows.Where(r => r.CreatedAt >= after.CreatedAt && (r.CreatedAt > after.CreatedAt || r.Id.CompareTo(after.Id) > 0));
             var page = await next.OrderBy(r => r.CreatedAt).ThenBy(r => r.Id).Take(Batch).ToListAsync(cancellationToken);
             foreach (var json in await toJson(page, cancellationToken))
             {

@@ -98,9 +98,12 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
 
         var changed = new List<string>();
+        // Another mailbox, not the same one spelt in other letter case (which SCIM clients send back at every sync).
+        var addressChanged = false;
         if (changes.Email is { } email && !string.Equals(email, user.Email, StringComparison.Ordinal))
         {
             var normalized = email.ToLowerInvariant();
+            addressChanged = normalized != user.NormalizedEmail;
             if (normalized != user.NormalizedEmail && await db.Users.AnyAsync(u => u.NormalizedEmail == normalized && u.Id != user.Id, cancellationToken))
             {
                 return (null, ApiErrors.Duplicate(DuplicateEmail));
@@ -114,7 +117,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         changed.AddRange(ApplyProfile(user, changes.Profile));
         // A new address is unproven until verified, unless the same request vouches for it (an administrator's call; a
         // user changing their own address through SCIM /Me never can).
-        var emailVerified = changes.EmailVerified ?? (changed.Contains("email") ? (bool?)false : null);
+        var emailVerified = changes.EmailVerified ?? (addressChanged ? (bool?)false : null);
         Set(emailVerified, user.EmailVerified, v => user.EmailVerified = v, "emailVerified", changed);
         Set(changes.IsActive, user.IsActive, v => user.IsActive = v, "isActive", changed);
         if (changes.ExternalId is { } externalId && externalId != (user.ExternalId ?? string.Empty))

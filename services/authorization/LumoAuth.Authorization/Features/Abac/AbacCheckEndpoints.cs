@@ -318,7 +318,6 @@ public sealed class AbacRequests(AuthorizationDbContext db, RbacStore rbac, Time
         return (new BuiltRequest(new AbacRequest(request.Action!, resourceType!, subjectView, resourceView, environment, context), isShapeA), null);
     }
 
-    /// <summary>Merges <paramref name="attributes"/> into what is stored for the entity and returns the result.</summary>
     /// <summary>
     /// Merges <paramref name="attributes"/> into the entity's stored ones (a key given replaces the stored one) in one upsert,
     /// so concurrent writers neither collide on the first row nor lose each other's keys; the merged set is returned.

@@ -183,8 +183,10 @@ public static class AuthorizeEndpoints
                 new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.Permanent, consent, http.RequestAborted);
         }
 
+        // The consent remembers what the user agreed to (so they are not asked again); the grant holds what was granted,
+        // without the privileged scopes a user who does not administer the tenant asked for.
         var grant = await services.Authorizations.CreateAsync(
-            new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.AdHoc, scopes, http.RequestAborted);
+            new ClaimsPrincipal(identity), userId.ToString(), applicationId, AuthorizationTypes.AdHoc, identity.GetScopes(), http.RequestAborted);
         identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(grant, http.RequestAborted));
         // The APIs named (RFC 8707, checked by ResourceIndicators) travel with the code; its tokens are for them.
         identity.SetResources(resources);

@@ -36,7 +36,13 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     public const string SingleFactor = "1";
     public const string MultiFactor = "2";
 
-    public async Task<ClaimsIdentity?> BuildAsync(TenantContext tenant, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
+    /// <param name="scopesOfAGrant">
+    /// The scopes come from a grant being redeemed or refreshed (vetted when it was made) rather than from a new request:
+    /// while the authorization service cannot say what roles the user holds, such a grant keeps its privileged scopes
+    /// instead of losing them for good; a new request never gets them on an unknown answer.
+    /// </param>
+    public async Task<ClaimsIdentity?> BuildAsync(
+        TenantContext tenant, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken, bool scopesOfAGrant = false)
     {
         var profile = await users.GetProfileAsync(tenant.TenantId, facts.UserId, cancellationToken);
         if (profile is null || profile.Blocked || !profile.IsActive)
@@ -77,7 +83,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
         // A client allowed admin scopes does not make its users administrators: such scopes reach only the tokens of users
         // who administer the tenant (RFC 6749 §3.3 lets the server grant less than asked; the response names what it grants).
         // Built again at each refresh, so a user who stops being an administrator loses them there.
-        if (!MayAdminister(profile, held))
+        if (!MayAdminister(profile, held) && !(held is null && scopesOfAGrant))
         {
             scopes = [.. scopes.Where(s => !ScopeNames.IsPrivileged(s))];
         }

@@ -88,7 +88,7 @@ public static class CibaGrant
         }
 
         var scopes = pending.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted);
+        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
         if (identity is null)
         {
             return ProtocolErrors.Forbid(Errors.InvalidGrant, "The user can no longer sign in.");

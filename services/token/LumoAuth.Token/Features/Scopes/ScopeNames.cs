@@ -39,7 +39,8 @@ public static class ScopeNames
     /// allows it, and a user's token only when the user administers the tenant.
     /// </summary>
     public static bool IsPrivileged(string scope) =>
-        scope.StartsWith("admin", StringComparison.Ordinal) || scope.StartsWith("zanzibar", StringComparison.Ordinal);
+        scope == "admin" || scope.StartsWith("admin:", StringComparison.Ordinal) || scope.StartsWith("admin.", StringComparison.Ordinal)
+        || scope.StartsWith("zanzibar:", StringComparison.Ordinal) || scope.StartsWith("zanzibar.", StringComparison.Ordinal);
 
     /// <summary>
     /// Marks an API (RFC 8707 resource) among the scopes of a remembered consent, so a new API asks again as a new scope

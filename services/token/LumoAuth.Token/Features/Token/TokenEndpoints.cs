@@ -123,7 +123,7 @@ public static class TokenEndpoints
             return Reject(Errors.InvalidGrant, "The session this grant belongs to has ended.");
         }
 
-        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, principal.GetScopes(), http.RequestAborted);
+        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, principal.GetScopes(), http.RequestAborted, scopesOfAGrant: true);
         if (identity is null)
         {
             return Reject(Errors.InvalidGrant, "The user can no longer sign in.");
