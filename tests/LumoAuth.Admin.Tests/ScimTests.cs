@@ -465,6 +465,9 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal(1101, page["totalResults"]!.GetValue<int>());
         Assert.Equal(101, page["itemsPerPage"]!.GetValue<int>());
         Assert.Equal(1001, page["startIndex"]!.GetValue<int>());
+        // A page holds 100 unless asked otherwise, and never more than 200.
+        Assert.Equal(100, (await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users"), 200))["itemsPerPage"]!.GetValue<int>());
+        Assert.Equal(200, (await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?count=5000"), 200))["itemsPerPage"]!.GetValue<int>());
         var none = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?count=0"), 200);
         Assert.Equal(1101, none["totalResults"]!.GetValue<int>());
         Assert.Empty(none["Resources"]?.AsArray() ?? []);

@@ -212,6 +212,28 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task DeletedGroup_TakesItsRolesFromItsMembers_ButNotTheirOwn()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var member = await suite.Admin.CreateUserAsync(tenant, "gwen@example.com");
+        var direct = await suite.Admin.CreateUserAsync(tenant, "hal@example.com");
+        var groupId = await suite.Admin.CreateGroupAsync(tenant, "Editors");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
+        // hal holds the role both through the group and on his own.
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{direct}/roles", new { roles = new[] { "editor" } }));
+        using var admin = suite.Admin.ClientFor(tenant);
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { member.ToString(), direct.ToString() } })).EnsureSuccessStatusCode();
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, member, "document.edit") ? "granted" : null);
+
+        (await admin.DeleteAsync($"{tenant.Api}/admin/groups/{groupId}")).EnsureSuccessStatusCode();
+
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, member, "document.edit") ? null : "revoked");
+        Assert.True(await AllowedAsync(client, tenant, direct, "document.edit"));
+    }
+
+    [Fact]
     public async Task DeletedUser_LosesAssignments_AndRolesOfNeedsTheInternalKey()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
