@@ -191,11 +191,7 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
     public async Task Login_RememberedDevice_SkipsTheCodeInThatBrowserOnly_UntilClearedByAnAdminOrAnMfaReset()
     {
         var (setup, totp) = await EnrolledAsync();
-        using (var admin = suite.Admin.ClientFor(setup.Tenant))
-        using (var enabled = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = 30 } }))
-        {
-            Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
-        }
+        await RememberDevicesForAsync(setup, days: 30);
 
         var login = $"/t/{setup.Tenant.Slug}/login";
         using var browser = suite.Browser();
@@ -211,16 +207,8 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
             Assert.Contains(verified.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_device=", StringComparison.Ordinal) && c.Contains("httponly", StringComparison.OrdinalIgnoreCase));
         }
 
-        async Task<bool> AskedForACodeAsync(HttpClient client)
-        {
-            using var response = await HostedFlow.SubmitLoginAsync(client, login, setup.Email, setup.Password);
-            var html = await response.Content.ReadAsStringAsync();
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            return html.Contains("name=\"totp\"", StringComparison.Ordinal);
-        }
-
-        Assert.False(await AskedForACodeAsync(browser));
-        Assert.True(await AskedForACodeAsync(suite.Browser()));
+        Assert.False(await AskedForACodeAsync(browser, setup));
+        Assert.True(await AskedForACodeAsync(suite.Browser(), setup));
 
         using var tokenAdmin = suite.Token.CreateClient();
         tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
@@ -260,19 +248,11 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Equal(0, remaining);
 
         // Enrolled again and trusted again: an administrator can also clear the trust directly.
-        var renewed = await suite.EnrolTotpAsync(setup);
-        using (var first = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password))
-        {
-            var form = HostedFlow.HiddenFields(await first.Content.ReadAsStringAsync());
-            form["totp"] = renewed.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
-            form["remember_device"] = "on";
-            using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
-            Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        }
+        await TrustThisBrowserAsync(browser, setup, await suite.EnrolTotpAsync(setup));
 
-        Assert.False(await AskedForACodeAsync(browser));
+        Assert.False(await AskedForACodeAsync(browser, setup));
         Assert.Equal(HttpStatusCode.NoContent, (await tokenAdmin.DeleteAsync(devices)).StatusCode);
-        Assert.True(await AskedForACodeAsync(browser));
+        Assert.True(await AskedForACodeAsync(browser, setup));
     }
 
     [Fact]
@@ -298,30 +278,12 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
     public async Task Login_RememberedDevice_TrustedForTheConfiguredDays_AsksForTheCodeAgainOnceTheTrustExpired()
     {
         var (setup, totp) = await EnrolledAsync();
-        using (var admin = suite.Admin.ClientFor(setup.Tenant))
-        using (var enabled = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = 7 } }))
-        {
-            Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
-        }
+        await RememberDevicesForAsync(setup, days: 7);
 
-        var login = $"/t/{setup.Tenant.Slug}/login";
         using var browser = suite.Browser();
-        using (var first = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password))
-        {
-            var form = HostedFlow.HiddenFields(await first.Content.ReadAsStringAsync());
-            form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
-            form["remember_device"] = "on";
-            using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
-            Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        }
+        await TrustThisBrowserAsync(browser, setup, totp);
 
-        async Task<bool> AskedForACodeAsync()
-        {
-            using var response = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
-            return (await response.Content.ReadAsStringAsync()).Contains("name=\"totp\"", StringComparison.Ordinal);
-        }
-
-        Assert.False(await AskedForACodeAsync());
+        Assert.False(await AskedForACodeAsync(browser, setup));
         await using var scope = suite.Token.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
         var trust = await db.TrustedDevices.IgnoreQueryFilters().SingleAsync(d => d.UserId == setup.UserId);
@@ -330,6 +292,34 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         await db.TrustedDevices.IgnoreQueryFilters().Where(d => d.Id == trust.Id)
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
 
-        Assert.True(await AskedForACodeAsync());
+        Assert.True(await AskedForACodeAsync(browser, setup));
+    }
+
+    private async Task RememberDevicesForAsync(SignInSetup setup, int days)
+    {
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        using var enabled = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { rememberDeviceDays = days } });
+        Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
+    }
+
+    /// <summary>Signs in with the password and a code, ticking "remember this device".</summary>
+    private static async Task TrustThisBrowserAsync(HttpClient browser, SignInSetup setup, Totp totp)
+    {
+        var login = $"/t/{setup.Tenant.Slug}/login";
+        using var first = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
+        var form = HostedFlow.HiddenFields(await first.Content.ReadAsStringAsync());
+        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+        form["remember_device"] = "on";
+        using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
+        Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether a password sign-in in <paramref name="browser"/> is asked for a second-step code.</summary>
+    private static async Task<bool> AskedForACodeAsync(HttpClient browser, SignInSetup setup)
+    {
+        using var response = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return html.Contains("name=\"totp\"", StringComparison.Ordinal);
     }
 }
