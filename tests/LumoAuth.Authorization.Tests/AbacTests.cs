@@ -221,6 +221,79 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task BuiltInUserAttributes_AndAdminsCustomAttributes_ReachPolicies()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        var ines = await suite.Admin.CreateUserAsync(tenant, "ines@example.com");
+        var outsider = await suite.Admin.CreateUserAsync(tenant, "otto@example.com");
+        await suite.Admin.CreateGroupAsync(tenant, "Engineering", "engineering");
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{ines}/groups", new { groups = new[] { "engineering" } }));
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{ines}/attributes", new { department = "finance", level = 3 }));
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Read reports", slug = "reports.read" }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Analyst", slug = "analyst", permissions = new[] { "reports.read" } }), 201);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{ines}/roles", new { roles = new[] { "analyst" } }));
+        // A trait stored here under a built-in name does not replace the built-in.
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{ines}/attributes/email", new { value = "boss@example.com" }));
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Engineering finance analysts read reports", effect = "allow", priority = 100,
+            target = new { resources = new[] { "report" }, actions = new[] { "read", "export" } },
+            conditions = new
+            {
+                all = new object[]
+                {
+                    new { attribute = "user.groups", @operator = "contains", value = "engineering" },
+                    new { attribute = "user.department", @operator = "equals", value = "finance" },
+                    new { attribute = "user.level", @operator = "greater_than", value = 2 },
+                    new { attribute = "user.permissions", @operator = "contains", value = "reports.read" },
+                    new { attribute = "user.email", @operator = "matches", value = "^ines@" },
+                },
+            },
+        }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Exports need a verified address and a second factor", effect = "deny", priority = 500,
+            target = new { resources = new[] { "report" }, actions = new[] { "export" } },
+            conditions = new { any = new object[] { new { attribute = "user.emailVerified", @operator = "equals", value = false }, new { attribute = "user.mfaEnabled", @operator = "not_equals", value = true } } },
+        }), 201);
+
+        async Task<bool> Allowed(Guid user, string action) =>
+            (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { resourceType = "report", resourceId = "q3", action, subject = user.ToString() })))["allowed"]!.GetValue<bool>();
+
+        Assert.True(await Allowed(ines, "read"));
+        Assert.False(await Allowed(outsider, "read"));
+        Assert.False(await Allowed(ines, "export"));
+
+        var mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={ines}"));
+        Assert.Equal("ines@example.com", mine["email"]!.GetValue<string>());
+        Assert.Equal(["engineering"], mine["groups"]!.AsArray().Select(g => g!.GetValue<string>()));
+        Assert.Equal(["reports.read"], mine["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal("finance", mine["department"]!.GetValue<string>());
+        Assert.Equal(3, mine["level"]!.GetValue<int>());
+        Assert.False(mine["emailVerified"]!.GetValue<bool>());
+        Assert.False(mine["mfaEnabled"]!.GetValue<bool>());
+
+        // Changes made in admin count at the next check: the department moves, the address is verified.
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{ines}/attributes", new { department = "sales", level = 3 }));
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{ines}", new { emailVerified = true }));
+        Assert.False(await Allowed(ines, "read"));
+        mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={ines}"));
+        Assert.True(mine["emailVerified"]!.GetValue<bool>());
+        Assert.Equal("sales", mine["department"]!.GetValue<string>());
+
+        // Shape A: what the caller says of the subject still wins over what is known (pure evaluation for the caller).
+        var said = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            subject = new { id = ines.ToString(), type = "user", attributes = new { department = "finance" } },
+            action = "read", resource = new { type = "report", id = "q3" },
+        }));
+        Assert.Equal("allow", said["decision"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Attributes_WrittenAtOnceByManyCallers_AreAllKept()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -75,6 +75,45 @@ public sealed class AdminDirectoryTests(AdminOutageSuite suite) : IClassFixture<
         var roles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{groupId}/roles"));
         Assert.Empty(roles["data"]!["roles"]!.AsArray());
     }
+
+    [Fact]
+    public async Task AbacCheck_NeedingAdminsFacts_FailsClosedWhileAdminIsUnreachable()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var userId = await suite.Admin.CreateUserAsync(tenant, "facts@example.com");
+        using var client = AuthorizationSuite.ClientFor(suite.Authorization, tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Unverified addresses may not delete", effect = "deny", priority = 500,
+            target = new { resources = new[] { "file" }, actions = new[] { "delete" } },
+            conditions = new { all = new[] { new { attribute = "user.emailVerified", @operator = "equals", value = false } } },
+        }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Everyone reads and deletes files", effect = "allow", priority = 100,
+            target = new { resources = new[] { "file" }, actions = new[] { "read", "delete" } },
+            conditions = new { all = new[] { new { attribute = "resource.type", @operator = "equals", value = "file" } } },
+        }), 201);
+        object Check(string action) => new { resourceType = "file", resourceId = "f1", action, subject = userId.ToString() };
+        var denied = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", Check("delete")));
+        Assert.False(denied["allowed"]!.GetValue<bool>());
+
+        suite.Link.Cut();
+        try
+        {
+            // Without admin the deny policy cannot be judged: no answer rather than an allow.
+            await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", Check("delete")), 503, "service_unavailable");
+            await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={userId}"), 503, "service_unavailable");
+            // A check whose policies read nothing admin knows is answered as ever.
+            Assert.True((await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", Check("read"))))["allowed"]!.GetValue<bool>());
+        }
+        finally
+        {
+            suite.Link.Restore();
+        }
+
+        Assert.False((await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", Check("delete"))))["allowed"]!.GetValue<bool>());
+    }
 }
 
 /// <summary>The authorization service beside a real admin, over a link the test can cut: requests then meet a closed loopback port.</summary>

@@ -34,6 +34,7 @@ public static class AuthorizationServiceExtensions
         builder.Services.AddSingleton<RbacStore>();
         builder.Services.AddSingleton<AdminDirectory>();
         builder.Services.AddScoped<AbacRequests>();
+        builder.Services.AddScoped<SubjectAttributes>();
         builder.Services.AddSingleton<AbacPolicyCache>();
         return builder;
     }

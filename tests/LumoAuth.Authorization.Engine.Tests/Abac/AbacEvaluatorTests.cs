@@ -139,6 +139,26 @@ public sealed class AbacEvaluatorTests
         Assert.Equal("p2", deny.DecidingPolicy!.Id);
     }
 
+    [Fact]
+    public void SubjectKeysRead_NamesWhatConditionsReadOfTheSubject_AsPathsAndReferences()
+    {
+        var conditions = Parse("""
+            {"all": [
+              {"attribute": "user.groups", "operator": "contains", "value": "eng"},
+              {"any": [{"attribute": "subject.address.city", "operator": "equals", "value": "$resource.city"}]},
+              {"none": [{"attribute": "resource.owner", "operator": "equals", "value": "$subject.id"}]},
+              {"attribute": "environment.hour", "operator": "lt", "value": 17}
+            ]}
+            """);
+        var reading = new AbacPolicy("p1", "Reads", PolicyEffect.Allow, 100, ["document"], ["edit"], conditions);
+        var other = new AbacPolicy("p2", "Other", PolicyEffect.Deny, 100, ["invoice"], ["pay"], Parse("""{"attribute": "user.mfaEnabled", "operator": "equals", "value": false}"""));
+
+        Assert.Equal(["address", "address.city", "groups", "id"], AbacEvaluator.SubjectKeysRead([reading]).Order(StringComparer.Ordinal));
+        Assert.True(AbacEvaluator.Applies(reading, "document", "edit"));
+        Assert.False(AbacEvaluator.Applies(other, "document", "edit"));
+        Assert.Empty(AbacEvaluator.SubjectKeysRead([new AbacPolicy("p3", "Always", PolicyEffect.Allow, 1, [], [], null)]));
+    }
+
     private static ConditionNode Parse(string json)
     {
         var errors = new List<string>();

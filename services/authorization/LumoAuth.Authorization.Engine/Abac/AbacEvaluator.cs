@@ -18,7 +18,7 @@ public static class AbacEvaluator
     public static AbacDecision Evaluate(IEnumerable<AbacPolicy> policies, AbacRequest request)
     {
         var matched = policies
-            .Where(p => p.IsActive && Targets(p.Resources, request.ResourceType) && Targets(p.Actions, request.Action))
+            .Where(p => Applies(p, request.ResourceType, request.Action))
             .OrderByDescending(p => p.Priority)
             .ThenBy(p => p.Effect == PolicyEffect.Deny ? 0 : 1)
             .ThenBy(p => p.Id, StringComparer.Ordinal)
@@ -63,6 +63,67 @@ public static class AbacEvaluator
         ConditionLeaf leaf => Holds(leaf, request),
         _ => false,
     };
+
+    /// <summary>Whether an active policy targets the resource type and action (its conditions aside).</summary>
+    public static bool Applies(AbacPolicy policy, string resourceType, string action) =>
+        policy.IsActive && Targets(policy.Resources, resourceType) && Targets(policy.Actions, action);
+
+    /// <summary>
+    /// The subject attributes (first segment after <c>subject.</c> or <c>user.</c>) that the policies' conditions read,
+    /// as paths or as <c>$</c> references: what a check must gather about its subject, and nothing more.
+    /// </summary>
+    public static IReadOnlySet<string> SubjectKeysRead(IEnumerable<AbacPolicy> policies)
+    {
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var policy in policies)
+        {
+            if (policy.Conditions is not null)
+            {
+                CollectSubjectKeys(policy.Conditions, keys);
+            }
+        }
+
+        return keys;
+    }
+
+    private static void CollectSubjectKeys(ConditionNode node, HashSet<string> keys)
+    {
+        switch (node)
+        {
+            case ConditionGroup group:
+                foreach (var child in group.Children)
+                {
+                    CollectSubjectKeys(child, keys);
+                }
+
+                break;
+            case ConditionLeaf leaf:
+                AddSubjectKey(leaf.Attribute, keys);
+                if (leaf.Value is string reference && reference.StartsWith('$'))
+                {
+                    AddSubjectKey(reference[1..], keys);
+                }
+
+                break;
+        }
+    }
+
+    private static void AddSubjectKey(string path, HashSet<string> keys)
+    {
+        var rest = path.StartsWith("subject.", StringComparison.Ordinal) ? path["subject.".Length..]
+            : path.StartsWith("user.", StringComparison.Ordinal) ? path["user.".Length..]
+            : null;
+        if (!string.IsNullOrEmpty(rest))
+        {
+            // A dotted key may be stored whole ("a.b") or walked ("a" then "b"): both are read.
+            keys.Add(rest);
+            var dot = rest.IndexOf('.', StringComparison.Ordinal);
+            if (dot > 0)
+            {
+                keys.Add(rest[..dot]);
+            }
+        }
+    }
 
     /// <summary>Whether a regular expression is usable in a <c>matches</c> condition (compiles, bounded).</summary>
     public static bool IsValidPattern(string pattern) => pattern.Length <= MaxPatternLength && Pattern(pattern) is not null;

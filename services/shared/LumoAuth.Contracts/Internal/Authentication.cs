@@ -146,6 +146,12 @@ public sealed record UserProfile(
 
     /// <summary>The OIDC <c>address</c> claim's members (OIDC Core §5.1.1, snake_case names), or null when the user has none.</summary>
     public IReadOnlyDictionary<string, string>? Address { get; init; }
+
+    /// <summary>Whether the user has a confirmed second factor (ABAC's <c>user.mfaEnabled</c>).</summary>
+    public bool MfaEnabled { get; init; }
+
+    /// <summary>The user's custom attributes set through admin (ADM-14), a JSON object; ABAC policies read them as <c>user.{key}</c>.</summary>
+    public System.Text.Json.JsonElement? Attributes { get; init; }
 }
 
 /// <summary>

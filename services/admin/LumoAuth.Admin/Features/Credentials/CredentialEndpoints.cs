@@ -74,6 +74,7 @@ public static class CredentialEndpoints
             .Join(db.Groups.IgnoreQueryFilters().Where(g => g.TenantId == user.TenantId), m => m.GroupId, g => g.Id, (_, g) => g.Slug)
             .OrderBy(slug => slug)
             .ToListAsync(cancellationToken);
+        var mfaEnabled = await db.MfaFactors.IgnoreQueryFilters().AnyAsync(f => f.UserId == user.Id && f.TenantId == user.TenantId && f.Confirmed, cancellationToken);
         return TypedResults.Ok(new UserProfile(
             user.Id, user.TenantId, user.Email, user.EmailVerified, user.Name, user.GivenName, user.FamilyName, user.Username,
             user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt)
@@ -82,6 +83,8 @@ public static class CredentialEndpoints
             Picture = user.Picture,
             Address = PostalAddress.FromAttributes(user.Attributes),
             IsAdmin = user.IsAdmin,
+            MfaEnabled = mfaEnabled,
+            Attributes = UserViews.Json(user.Attributes),
         });
     }
 

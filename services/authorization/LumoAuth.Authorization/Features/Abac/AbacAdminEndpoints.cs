@@ -221,13 +221,13 @@ public static class AbacAdminEndpoints
             return ApiErrors.NotFound("Policy");
         }
 
-        var (built, error) = await requests.BuildAsync(request, caller, tenant.TenantId, http.Connection.RemoteIpAddress?.ToString(), cancellationToken);
+        var policy = PolicyRows.ToPolicy(row) with { IsActive = true };
+        var (built, error) = await requests.BuildAsync(request, caller, tenant.TenantId, http.Connection.RemoteIpAddress?.ToString(), new AbacPolicySet([policy]), cancellationToken);
         if (built is null)
         {
             return error!;
         }
 
-        var policy = PolicyRows.ToPolicy(row) with { IsActive = true };
         var applies = AbacEvaluator.Evaluate([policy with { Conditions = null }], built.Request).MatchedPolicies.Count > 0;
         var holds = AbacEvaluator.ConditionsHold(policy, built.Request);
         var matched = applies && holds;

@@ -37,13 +37,14 @@ public static class AbacCheckEndpoints
     public static async Task<IResult> Check(AbacCheckRequest request, [AsParameters] AbacCheckServices services, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
-        var (built, error) = await services.BuildAsync(request, cancellationToken);
+        var policies = await services.PoliciesAsync(cancellationToken);
+        var (built, error) = await services.BuildAsync(request, policies, cancellationToken);
         if (built is null)
         {
             return error!;
         }
 
-        var decision = AbacEvaluator.Evaluate(await services.PoliciesAsync(cancellationToken), built.Request);
+        var decision = AbacEvaluator.Evaluate(policies.Policies, built.Request);
         return built.IsShapeA
             ? TypedResults.Ok(ShapeA(decision, started))
             : TypedResults.Ok(ShapeB(decision, built));
@@ -62,13 +63,13 @@ public static class AbacCheckEndpoints
         foreach (var check in checks)
         {
             var started = Stopwatch.GetTimestamp();
-            var (built, error) = check is null ? (null, ApiErrors.Validation("checks", "must not hold null entries")) : await services.BuildAsync(check, cancellationToken);
+            var (built, error) = check is null ? (null, ApiErrors.Validation("checks", "must not hold null entries")) : await services.BuildAsync(check, policies, cancellationToken);
             if (built is null)
             {
                 return error!;
             }
 
-            var decision = AbacEvaluator.Evaluate(policies, built.Request);
+            var decision = AbacEvaluator.Evaluate(policies.Policies, built.Request);
             results.Add(built.IsShapeA ? ShapeA(decision, started) : ShapeB(decision, built));
         }
 
@@ -80,49 +81,18 @@ public static class AbacCheckEndpoints
 
     /// <summary>
     /// AZ-09: the attributes policies see for the caller (or, for an admin credential, <c>?subject=</c>): stored
-    /// traits, roles, groups and permissions, and the profile facts admin holds for a user.
+    /// traits, the custom attributes and profile facts admin holds for a user, roles, groups and permissions.
     /// </summary>
-    public static async Task<IResult> MyAttributes(string? subject, ClaimsPrincipal caller, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, IHttpClientFactory http, CancellationToken cancellationToken)
+    public static async Task<IResult> MyAttributes(string? subject, ClaimsPrincipal caller, AuthorizationDbContext db, TenantContext tenant, SubjectAttributes subjects, CancellationToken cancellationToken)
     {
         if (!AuthzEndpoints.TrySubject(caller, subject, out var who, out var error))
         {
             return error!;
         }
 
-        var attributes = new Dictionary<string, object?>(StringComparer.Ordinal);
-        var stored = await db.AbacEntityAttributes.AsNoTracking()
-            .Where(a => a.EntityType == AbacRequests.SubjectEntityPrefix + who.Type && a.EntityId == who.Id)
-            .Select(a => a.Attributes).FirstOrDefaultAsync(cancellationToken);
-        if (stored is not null)
-        {
-            using var document = JsonDocument.Parse(stored);
-            foreach (var (key, value) in ContextValues.FromJson(document.RootElement))
-            {
-                attributes[key] = value;
-            }
-        }
-
-        if (who.Type == RbacModel.User && Guid.TryParse(who.Id, out var userId))
-        {
-            using var client = http.CreateClient(ServiceDefaults.Http.InternalClients.Admin);
-            using var response = await client.GetAsync(
-                Contracts.Internal.InternalRoutes.UserProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenant.TenantId}",
-                cancellationToken);
-            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<Contracts.Internal.UserProfile>(cancellationToken) is { } profile)
-            {
-                attributes["email"] = profile.Email;
-                attributes["emailVerified"] = profile.EmailVerified;
-            }
-        }
-
-        var scope = await rbac.OpenAsync(tenant.TenantId, ConsistencyRequirement.Default, cancellationToken);
-        attributes["id"] = who.Id;
-        attributes["roles"] = await RbacStore.RolesOfAsync(scope, who, cancellationToken);
-        attributes["permissions"] = (await RbacStore.PermissionsOfAsync(scope, who, cancellationToken)).Select(p => p.Permission).ToList();
-        attributes["groups"] = await RbacStore.Tuples(db, tenant.TenantId)
-            .Where(t => t.ObjectType == RbacModel.Group && t.Relation == RbacModel.Member && t.SubjectType == who.Type && t.SubjectId == who.Id && t.SubjectRelation == string.Empty)
-            .OrderBy(t => t.ObjectId).Select(t => t.ObjectId).ToListAsync(cancellationToken);
-        return TypedResults.Ok(attributes);
+        var stored = await AbacRequests.LoadAsync(db, tenant.TenantId, AbacRequests.SubjectEntityPrefix + who.Type, who.Id, cancellationToken);
+        var (attributes, problem) = await subjects.BuildAsync(tenant.TenantId, who, stored, new Dictionary<string, object?>(), keysRead: null, cancellationToken);
+        return attributes is null ? problem! : TypedResults.Ok(attributes);
     }
 
     public static async Task<IResult> PutResourceAttributes(string resourceType, string resourceId, JsonElement body, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
@@ -186,25 +156,26 @@ public static class AbacCheckEndpoints
 /// <summary>What every ABAC check needs, bound in one go.</summary>
 public sealed record AbacCheckServices(AuthorizationDbContext Db, TenantContext Tenant, AbacRequests Requests, AbacPolicyCache PolicyCache, ClaimsPrincipal Caller, HttpContext Http)
 {
-    public Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, CancellationToken cancellationToken) =>
-        Requests.BuildAsync(request, Caller, Tenant.TenantId, Http.Connection.RemoteIpAddress?.ToString(), cancellationToken);
+    public Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, AbacPolicySet policies, CancellationToken cancellationToken) =>
+        Requests.BuildAsync(request, Caller, Tenant.TenantId, Http.Connection.RemoteIpAddress?.ToString(), policies, cancellationToken);
 
-    public ValueTask<IReadOnlyList<AbacPolicy>> PoliciesAsync(CancellationToken cancellationToken) =>
+    public ValueTask<AbacPolicySet> PoliciesAsync(CancellationToken cancellationToken) =>
         PolicyCache.GetAsync(Db, Tenant.TenantId, cancellationToken);
 }
 
 public sealed record BuiltRequest(AbacRequest Request, bool IsShapeA);
 
 /// <summary>
-/// Turns either check shape into an <see cref="AbacRequest"/>: stored attributes first, then the request's own
-/// (which win), plus the subject's RBAC roles and the computed environment (hour, dayOfWeek 1 = Monday, isWeekend, ip).
+/// Turns either check shape into an <see cref="AbacRequest"/>: the subject as <see cref="SubjectAttributes"/> sees it,
+/// the resource's stored attributes under the request's own (which win), and the computed environment
+/// (hour, dayOfWeek 1 = Monday, isWeekend, ip).
 /// </summary>
-public sealed class AbacRequests(AuthorizationDbContext db, RbacStore rbac, TimeProvider time)
+public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes subjects, TimeProvider time)
 {
     /// <summary>Subject attributes are stored per subject type (<c>subject:user</c>, <c>subject:agent</c>), apart from resources.</summary>
     public const string SubjectEntityPrefix = "subject:";
 
-    public async Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, ClaimsPrincipal caller, Guid tenantId, string? remoteIp, CancellationToken cancellationToken)
+    public async Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, ClaimsPrincipal caller, Guid tenantId, string? remoteIp, AbacPolicySet policies, CancellationToken cancellationToken)
     {
         var isShapeA = request.Resource is { ValueKind: JsonValueKind.Object };
         var problems = new RequestValidator().Required("action", request.Action, 100);
@@ -277,13 +248,10 @@ public sealed class AbacRequests(AuthorizationDbContext db, RbacStore rbac, Time
         }
 
         var storedSubject = await LoadAsync(db, tenantId, SubjectEntityPrefix + subjectType, subjectId!, cancellationToken);
-        var subjectView = Merge(storedSubject, subjectAttributes);
-        subjectView["id"] = subjectId;
-        subjectView.TryAdd("type", subjectType);
-        if (!subjectView.ContainsKey("roles"))
+        var (subjectView, subjectProblem) = await subjects.BuildAsync(tenantId, new Engine.SubjectRef(subjectType, subjectId!), storedSubject, subjectAttributes, policies.SubjectKeysFor(resourceType!, request.Action!), cancellationToken);
+        if (subjectView is null)
         {
-            var rbacScope = await rbac.OpenAsync(tenantId, ConsistencyRequirement.Default, cancellationToken);
-            subjectView["roles"] = (await RbacStore.RolesOfAsync(rbacScope, new Engine.SubjectRef(subjectType, subjectId!), cancellationToken)).Cast<object?>().ToList();
+            return (null, subjectProblem);
         }
 
         var storedResource = resourceId is null ? [] : await LoadAsync(db, tenantId, resourceType!, resourceId, cancellationToken);
@@ -353,7 +321,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, RbacStore rbac, Time
         return stored;
     }
 
-    private static async Task<Dictionary<string, object?>> LoadAsync(AuthorizationDbContext db, Guid tenantId, string entityType, string entityId, CancellationToken cancellationToken)
+    public static async Task<Dictionary<string, object?>> LoadAsync(AuthorizationDbContext db, Guid tenantId, string entityType, string entityId, CancellationToken cancellationToken)
     {
         var json = await db.AbacEntityAttributes.IgnoreQueryFilters().AsNoTracking()
             .Where(a => a.TenantId == tenantId && a.EntityType == entityType && a.EntityId == entityId)

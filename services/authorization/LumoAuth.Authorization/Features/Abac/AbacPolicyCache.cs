@@ -20,26 +20,26 @@ public sealed class AbacPolicyCache(TenantIndexes indexes)
     private const int MaxTenants = 10_000;
     private readonly ConcurrentDictionary<Guid, CachedPolicies> _byTenant = new();
 
-    public async ValueTask<IReadOnlyList<AbacPolicy>> GetAsync(AuthorizationDbContext db, Guid tenantId, CancellationToken cancellationToken)
+    public async ValueTask<AbacPolicySet> GetAsync(AuthorizationDbContext db, Guid tenantId, CancellationToken cancellationToken)
     {
         var view = await indexes.GetAsync(RbacModel.StoreOf(tenantId), ConsistencyRequirement.Default, cancellationToken);
         if (_byTenant.TryGetValue(tenantId, out var cached) && cached.Revision >= view.Revision)
         {
-            return cached.Policies;
+            return cached.Set;
         }
 
         // Read after the revision was seen, so the rows are at least that fresh.
         var rows = await db.AbacPolicies.IgnoreQueryFilters().AsNoTracking()
             .Where(p => p.TenantId == tenantId && p.IsActive)
             .ToListAsync(cancellationToken);
-        var loaded = new CachedPolicies([.. rows.Select(PolicyRows.ToPolicy)], view.Revision);
+        var loaded = new CachedPolicies(new AbacPolicySet([.. rows.Select(PolicyRows.ToPolicy)]), view.Revision);
         if (_byTenant.Count >= MaxTenants)
         {
             _byTenant.Clear();
         }
 
         _byTenant.AddOrUpdate(tenantId, loaded, (_, old) => old.Revision > loaded.Revision ? old : loaded);
-        return loaded.Policies;
+        return loaded.Set;
     }
 
     /// <summary>
@@ -63,5 +63,33 @@ public sealed class AbacPolicyCache(TenantIndexes indexes)
     public ValueTask AfterWriteAsync(Guid tenantId, long revision, CancellationToken cancellationToken) =>
         indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
 
-    private sealed record CachedPolicies(IReadOnlyList<AbacPolicy> Policies, long Revision);
+    private sealed record CachedPolicies(AbacPolicySet Set, long Revision);
+}
+
+/// <summary>
+/// Policies to evaluate, and which subject attributes the ones targeting a (resource type, action) read — worked out once
+/// per pair and load, not per check, so a check gathers no more about its subject than its policies need.
+/// </summary>
+public sealed class AbacPolicySet(IReadOnlyList<AbacPolicy> policies)
+{
+    private const int MaxPairs = 1_000;
+    private readonly ConcurrentDictionary<(string ResourceType, string Action), IReadOnlySet<string>> _subjectKeys = new();
+
+    public IReadOnlyList<AbacPolicy> Policies => policies;
+
+    public IReadOnlySet<string> SubjectKeysFor(string resourceType, string action)
+    {
+        if (_subjectKeys.TryGetValue((resourceType, action), out var keys))
+        {
+            return keys;
+        }
+
+        keys = AbacEvaluator.SubjectKeysRead(policies.Where(p => AbacEvaluator.Applies(p, resourceType, action)));
+        if (_subjectKeys.Count < MaxPairs)
+        {
+            _subjectKeys.TryAdd((resourceType, action), keys);
+        }
+
+        return keys;
+    }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Http;
@@ -22,18 +23,23 @@ public sealed partial class AdminDirectory(IHttpClientFactory http, ILogger<Admi
     /// <summary>Bounds the resilience pipeline's retries, so an outage answers 503 promptly rather than after every retry.</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    public Task<DirectoryAnswer> UserExistsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
-        ExistsAsync(InternalRoutes.UserProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal), tenantId, cancellationToken);
+    public async Task<DirectoryAnswer> UserExistsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await UserProfileAsync(tenantId, userId, cancellationToken)).Answer;
 
-    public Task<DirectoryAnswer> GroupExistsAsync(Guid tenantId, Guid groupId, CancellationToken cancellationToken) =>
-        ExistsAsync(InternalRoutes.Group.Replace("{groupId:guid}", groupId.ToString(), StringComparison.Ordinal), tenantId, cancellationToken);
+    public async Task<DirectoryAnswer> GroupExistsAsync(Guid tenantId, Guid groupId, CancellationToken cancellationToken) =>
+        (await GetAsync<object>(InternalRoutes.Group.Replace("{groupId:guid}", groupId.ToString(), StringComparison.Ordinal), tenantId, cancellationToken)).Answer;
+
+    /// <summary>The user's profile as admin holds it (the facts ABAC's built-in user attributes come from).</summary>
+    public Task<(DirectoryAnswer Answer, UserProfile? Profile)> UserProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        GetAsync<UserProfile>(InternalRoutes.UserProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal), tenantId, cancellationToken);
 
     /// <summary>The envelope for <see cref="DirectoryAnswer.NotFound"/> and <see cref="DirectoryAnswer.Unavailable"/>.</summary>
     public static IResult Error(DirectoryAnswer answer, string what) => answer == DirectoryAnswer.NotFound
         ? ApiErrors.NotFound(what)
         : ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The directory is unavailable; try again shortly");
 
-    private async Task<DirectoryAnswer> ExistsAsync(string path, Guid tenantId, CancellationToken cancellationToken)
+    private async Task<(DirectoryAnswer Answer, T? Body)> GetAsync<T>(string path, Guid tenantId, CancellationToken cancellationToken)
+        where T : class
     {
         try
         {
@@ -43,21 +49,21 @@ public sealed partial class AdminDirectory(IHttpClientFactory http, ILogger<Admi
             using var response = await client.GetAsync($"{path}?tenantId={tenantId}", timeout.Token);
             if (response.StatusCode == HttpStatusCode.NotFound)
             {
-                return DirectoryAnswer.NotFound;
+                return (DirectoryAnswer.NotFound, null);
             }
 
             if (response.IsSuccessStatusCode)
             {
-                return DirectoryAnswer.Found;
+                return (DirectoryAnswer.Found, await response.Content.ReadFromJsonAsync<T>(timeout.Token));
             }
 
             LogAdminStatus(logger, (int)response.StatusCode, null);
-            return DirectoryAnswer.Unavailable;
+            return (DirectoryAnswer.Unavailable, null);
         }
-        catch (Exception exception) when (exception is HttpRequestException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             LogAdminStatus(logger, null, exception);
-            return DirectoryAnswer.Unavailable;
+            return (DirectoryAnswer.Unavailable, null);
         }
     }
 
