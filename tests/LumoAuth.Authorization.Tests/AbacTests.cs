@@ -294,6 +294,37 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task StoredValues_OfDefinedAttributes_KeepTheirTypeAndAllowedValues()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var user = Guid.NewGuid();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Level", key = "level", category = "subject", dataType = "number" }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Hired", key = "hired", category = "subject", dataType = "datetime" }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Amount", key = "amount", category = "resource", dataType = "number" }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Status", key = "status", category = "resource", dataType = "string", allowedValues = new[] { "draft", "final" } }), 201);
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/level", new { value = 3 }));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/level", new { value = "three" }), 400, "validation_error");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/hired", new { value = "2024-05-01T09:00:00Z" }));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/hired", new { value = "last spring" }), 400, "validation_error");
+        // A subject attribute's definition does not bind a resource attribute of the same name, nor the other way round.
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/amount", new { value = "plenty" }));
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { amount = 250.5, status = "draft", note = "free text" }));
+        var wrongType = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { amount = "250" }), 400, "validation_error");
+        Assert.NotNull(wrongType["details"]!["amount"]);
+        var notAllowed = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { status = "void" }), 400, "validation_error");
+        Assert.NotNull(notAllowed["details"]!["status"]);
+        var kept = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { status = (string?)null }));
+        Assert.Equal(250.5, kept["data"]!["attributes"]!["amount"]!.GetValue<double>());
+
+        var mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={user}"));
+        Assert.Equal(3, mine["level"]!.GetValue<int>());
+        Assert.Equal("plenty", mine["amount"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Attributes_WrittenAtOnceByManyCallers_AreAllKept()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -107,6 +107,16 @@ public static class AbacCheckEndpoints
             return ApiErrors.Validation("attributes", "must be a JSON object");
         }
 
+        var keys = body.EnumerateObject().Select(p => p.Name).ToList();
+        var definitions = await db.AbacAttributes.AsNoTracking().Where(a => a.Category == "resource" && keys.Contains(a.Key)).ToListAsync(cancellationToken);
+        foreach (var definition in definitions)
+        {
+            if (AttributeRules.Problem(definition, body.GetProperty(definition.Key)) is { } problem)
+            {
+                return ApiErrors.Validation(definition.Key, problem);
+            }
+        }
+
         var merged = await AbacRequests.StoreAttributesAsync(db, tenant.TenantId, resourceType, resourceId, ContextValues.FromJson(body), cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { resourceType, resourceId, attributes = merged }, "Attributes saved"));
     }
@@ -123,16 +133,13 @@ public static class AbacCheckEndpoints
             return ApiErrors.Validation("value", "is required");
         }
 
-        var definition = await db.AbacAttributes.AsNoTracking().FirstOrDefaultAsync(a => a.Key == attributeSlug, cancellationToken);
-        var value = ContextValues.Normalize(request.Value.Value);
-        if (definition?.AllowedValues is { } allowedJson)
+        var definition = await db.AbacAttributes.AsNoTracking().FirstOrDefaultAsync(a => a.Key == attributeSlug && a.Category == "subject", cancellationToken);
+        if (definition is not null && AttributeRules.Problem(definition, request.Value.Value) is { } problem)
         {
-            using var allowed = JsonDocument.Parse(allowedJson);
-            if (!allowed.RootElement.EnumerateArray().Any(a => JsonSerializer.Serialize(ContextValues.Normalize(a)) == JsonSerializer.Serialize(value)))
-            {
-                return ApiErrors.Validation("value", $"must be one of {allowedJson}");
-            }
+            return ApiErrors.Validation("value", problem);
         }
+
+        var value = ContextValues.Normalize(request.Value.Value);
 
         var merged = await AbacRequests.StoreAttributesAsync(db, tenant.TenantId, AbacRequests.SubjectEntityPrefix + RbacModel.User, userId, new Dictionary<string, object?> { [attributeSlug] = value }, cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { userId, attributes = merged }, "Attribute saved"));
@@ -333,6 +340,45 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
     {
         using var document = JsonDocument.Parse(json);
         return (Dictionary<string, object?>)ContextValues.FromJson(document.RootElement);
+    }
+}
+
+/// <summary>A value stored for a defined attribute must be of its <c>dataType</c> and, when listed, one of its <c>allowedValues</c>; null clears it.</summary>
+public static class AttributeRules
+{
+    public static string? Problem(AbacAttribute definition, JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var fits = definition.DataType switch
+        {
+            "string" => value.ValueKind == JsonValueKind.String,
+            "number" => value.ValueKind == JsonValueKind.Number,
+            "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+            "array" => value.ValueKind == JsonValueKind.Array,
+            "datetime" => value.ValueKind == JsonValueKind.String
+                && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out _),
+            _ => true,
+        };
+        if (!fits)
+        {
+            return definition.DataType == "datetime" ? "must be an ISO 8601 date and time" : $"must be of type {definition.DataType}";
+        }
+
+        if (definition.AllowedValues is { } allowedJson)
+        {
+            var given = JsonSerializer.Serialize(ContextValues.Normalize(value));
+            using var allowed = JsonDocument.Parse(allowedJson);
+            if (!allowed.RootElement.EnumerateArray().Any(a => JsonSerializer.Serialize(ContextValues.Normalize(a)) == given))
+            {
+                return $"must be one of {allowedJson}";
+            }
+        }
+
+        return null;
     }
 }
 
