@@ -212,6 +212,45 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task AdminsUserObjects_ShowTheRolesEachUserHolds_DirectAndThroughGroups()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var ada = await suite.Admin.CreateUserAsync(tenant, "ada@example.com");
+        var bob = await suite.Admin.CreateUserAsync(tenant, "bob@example.com");
+        var none = await suite.Admin.CreateUserAsync(tenant, "nobody@example.com");
+        var groupId = await suite.Admin.CreateGroupAsync(tenant, "Editors");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{ada}/roles", new { roles = new[] { "user" } }));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
+        using var admin = suite.Admin.ClientFor(tenant);
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { ada.ToString(), bob.ToString() } })).EnsureSuccessStatusCode();
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, bob, "document.edit") ? "granted" : null);
+
+        static IEnumerable<string> Slugs(JsonNode user) => user["roles"]!.AsArray().Select(r => r!["slug"]!.GetValue<string>());
+        var one = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{ada}"));
+        Assert.Equal(["editor", "user"], Slugs(one["data"]!));
+        Assert.Equal("Editor", one["data"]!["roles"]![0]!["name"]!.GetValue<string>());
+
+        var page = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users?limit=100"));
+        var byEmail = page["data"]!.AsArray().ToDictionary(u => u!["email"]!.GetValue<string>(), u => u!);
+        Assert.Equal(["editor"], Slugs(byEmail["bob@example.com"]));
+        Assert.Empty(Slugs(byEmail["nobody@example.com"]));
+        var members = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/groups/{groupId}/members"));
+        Assert.All(members["data"]!.AsArray(), m => Assert.Contains("editor", Slugs(m!)));
+        Assert.DoesNotContain(none, members["data"]!.AsArray().Select(m => Guid.Parse(m!["id"]!.GetValue<string>())));
+
+        // The internal question is bounded, and answers only with the internal key.
+        using var direct = suite.Authorization.CreateDirectClient();
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.UsersRoles, new UsersRolesRequest(tenant.Id, [ada])), 401, "unauthorized");
+        direct.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.UsersRoles, new UsersRolesRequest(tenant.Id, [.. Enumerable.Range(0, UsersRolesRequest.MaxUsers + 1).Select(_ => Guid.NewGuid())])), 400, "validation_error");
+        var other = await suite.Admin.CreateTenantAsync();
+        var foreign = await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.UsersRoles, new UsersRolesRequest(other.Id, [ada])));
+        Assert.Empty(foreign["roles"]![ada.ToString()]!.AsArray());
+    }
+
+    [Fact]
     public async Task DeletedGroup_TakesItsRolesFromItsMembers_ButNotTheirOwn()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -162,6 +162,17 @@ public sealed record RolesOfRequest(Guid TenantId, string Subject);
 
 public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);
 
+/// <summary><c>POST /internal/v1/users/roles</c> (authorization): the effective roles of up to <see cref="MaxUsers"/> users at once.</summary>
+public sealed record UsersRolesRequest(Guid TenantId, IReadOnlyList<Guid> UserIds)
+{
+    public const int MaxUsers = 500;
+}
+
+public sealed record NamedRole(string Slug, string Name);
+
+/// <summary>Each asked user's roles, direct and through groups, by slug; a user holding none maps to an empty list.</summary>
+public sealed record UsersRolesResponse(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>> Roles);
+
 /// <summary>
 /// Passkeys (WebAuthn) for the token service's hosted pages; admin keeps the credentials and runs the checks. The
 /// options admin answers are WebAuthn's JSON (<c>PublicKeyCredentialCreationOptions</c> / <c>…RequestOptions</c>); the

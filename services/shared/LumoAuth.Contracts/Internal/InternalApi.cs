@@ -12,6 +12,9 @@ public static class InternalRoutes
     public const string RolesOf = Prefix + "/roles-of";
     public const string Group = Prefix + "/groups/{groupId:guid}";
     public const string RoleUsers = Prefix + "/roles/{role}/users";
+
+    /// <summary>The roles (slug and name) each of a page of users holds, for admin's user objects.</summary>
+    public const string UsersRoles = Prefix + "/users/roles";
     public const string RegisterUser = Prefix + "/users/register";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 

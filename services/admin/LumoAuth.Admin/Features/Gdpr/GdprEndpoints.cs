@@ -36,7 +36,7 @@ public static class GdprEndpoints
     }
 
     public static async Task<IResult> ExportUserData(
-        DataExportRequest request, AdminDbContext db, TenantContext tenant, DataHeldElsewhere elsewhere, CancellationToken cancellationToken)
+        DataExportRequest request, AdminDbContext db, TenantContext tenant, DataHeldElsewhere elsewhere, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(request.UserId) || request.UserId.Length > 320)
         {
@@ -50,7 +50,7 @@ public static class GdprEndpoints
         }
 
         var id = user.Id.ToString();
-        var profile = await UserViews.ToResponseAsync(db, user, cancellationToken);
+        var profile = await UserViews.ToResponseAsync(db, roleHolders, user, cancellationToken);
         var factors = await db.MfaFactors.AsNoTracking().Where(f => f.UserId == user.Id)
             .Select(f => new ExportedFactor(f.Type, f.Confirmed, f.CreatedAt, f.ConfirmedAt)).ToListAsync(cancellationToken);
         // Passkeys are credentials of the user's too (named, never their keys).

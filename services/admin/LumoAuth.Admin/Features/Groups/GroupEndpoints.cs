@@ -204,7 +204,7 @@ public static class GroupEndpoints
         return TypedResults.NoContent();
     }
 
-    public static async Task<IResult> ListMembers(string groupId, int? page, int? limit, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListMembers(string groupId, int? page, int? limit, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken, tracking: false);
         if (group is null)
@@ -216,7 +216,7 @@ public static class GroupEndpoints
         var members = db.Users.AsNoTracking().Where(u => db.GroupMembers.Any(m => m.GroupId == group.Id && m.UserId == u.Id));
         var total = await members.LongCountAsync(cancellationToken);
         var users = await members.OrderBy(u => u.NormalizedEmail).ThenBy(u => u.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<UserResponse>(await UserViews.ToResponsesAsync(db, users, cancellationToken), PageMeta.For(paging, total)));
+        return TypedResults.Ok(new PagedResponse<UserResponse>(await UserViews.ToResponsesAsync(db, roleHolders, users, cancellationToken), PageMeta.For(paging, total)));
     }
 
     /// <summary>Adds members by user UUID or email (ADM-38: <c>userIds</c>; the user guide's single <c>userId</c> too).</summary>

@@ -9,12 +9,19 @@ namespace LumoAuth.Admin.Features.Users;
 /// <summary>
 /// Roles live in the authorization service, so <c>GET /admin/users?role=</c> asks it which users hold the role
 /// and filters by those ids. Anything short of a complete answer is an error, never a silently wrong list:
-/// authorization unreachable is a 503, a role with more holders than one answer carries is a 400.
+/// authorization unreachable is a 503, a role with more holders than one answer carries is a 400. It also asks, for a
+/// page of user objects, which roles each user holds.
 /// </summary>
 public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<RoleHolderLookup> logger)
 {
     /// <summary>Bounds the resilience pipeline's retries, so an outage answers 503 promptly rather than after every retry.</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a user read waits for roles, and how long it stops asking after a failure.</summary>
+    private static readonly TimeSpan RolesTimeout = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan RolesPause = TimeSpan.FromSeconds(30);
+
+    private long _rolesUnavailableUntil;
 
     public async Task<(IReadOnlyList<Guid>? UserIds, IResult? Error)> FindAsync(Guid tenantId, string role, CancellationToken cancellationToken)
     {
@@ -54,9 +61,52 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<Ro
         }
     }
 
+    /// <summary>
+    /// The roles each user holds, for the user objects admin returns; null when the authorization service does not answer
+    /// (the objects then say <c>roles: null</c>, "not known now", rather than an empty list that would read as "none").
+    /// </summary>
+    public async Task<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?> RolesOfUsersAsync(Guid tenantId, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)
+    {
+        if (userIds.Count == 0)
+        {
+            return new Dictionary<Guid, IReadOnlyList<NamedRole>>();
+        }
+
+        // Roles only decorate the objects: after a failure, user reads stop waiting on the authorization service for a while.
+        if (Environment.TickCount64 < Interlocked.Read(ref _rolesUnavailableUntil))
+        {
+            return null;
+        }
+
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(RolesTimeout);
+            using var client = http.CreateClient(InternalClients.Authorization);
+            using var request = RepeatableRequests.PostJson(InternalRoutes.UsersRoles, new UsersRolesRequest(tenantId, userIds));
+            using var response = await client.SendAsync(request, timeout.Token);
+            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<UsersRolesResponse>(timeout.Token) is { } answer)
+            {
+                return answer.Roles;
+            }
+
+            LogRolesUnavailable(logger, (int)response.StatusCode, null);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            LogRolesUnavailable(logger, null, exception);
+        }
+
+        Interlocked.Exchange(ref _rolesUnavailableUntil, Environment.TickCount64 + (long)RolesPause.TotalMilliseconds);
+        return null;
+    }
+
     private static IResult Unavailable() =>
         ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Role filtering is unavailable right now; try again shortly");
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The authorization service could not list role holders (status {Status}); the user list fails closed")]
     private static partial void LogUnavailable(ILogger logger, int? status, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The authorization service could not say which roles users hold (status {Status}); their objects show roles as unknown")]
+    private static partial void LogRolesUnavailable(ILogger logger, int? status, Exception? exception);
 }

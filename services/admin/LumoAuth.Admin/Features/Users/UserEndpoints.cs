@@ -110,11 +110,11 @@ public static class UserEndpoints
             _ => descending ? users.OrderByDescending(u => u.CreatedAt) : users.OrderBy(u => u.CreatedAt),
         };
         var page = await ordered.ThenBy(u => u.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        var views = await UserViews.ToResponsesAsync(db, page, cancellationToken);
+        var views = await UserViews.ToResponsesAsync(db, roleHolders, page, cancellationToken);
         return TypedResults.Ok(new PagedResponse<UserResponse>(views, PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         if (request.Roles is { Count: > 0 })
         {
@@ -134,20 +134,20 @@ public static class UserEndpoints
 
         return TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/users/{user!.Id}",
-            new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, user, cancellationToken), "User created"));
+            new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, user, cancellationToken), "User created"));
     }
 
     /// <summary><paramref name="userId"/> is the user's UUID or email (ADM-03).</summary>
-    public static async Task<IResult> GetUser(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> GetUser(string userId, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
         return user is null
             ? ApiErrors.NotFound("User")
-            : TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, user, cancellationToken)));
+            : TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, user, cancellationToken)));
     }
 
     /// <summary>Partial update (C-20): only the fields sent change; an empty string clears an optional text field.</summary>
-    public static async Task<IResult> UpdateUser(string userId, UpdateUserRequest request, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> UpdateUser(string userId, UpdateUserRequest request, UserCommands commands, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken);
         if (user is null)
@@ -159,7 +159,7 @@ public static class UserEndpoints
             request.Email,
             new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
             request.EmailVerified, request.IsActive), cancellationToken);
-        return error ?? TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, updated!, cancellationToken), "User updated"));
+        return error ?? TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, updated!, cancellationToken), "User updated"));
     }
 
     public static async Task<IResult> DeleteUser(string userId, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
@@ -173,13 +173,13 @@ public static class UserEndpoints
         return await commands.DeleteAsync(user, cancellationToken) ?? TypedResults.NoContent();
     }
 
-    public static Task<IResult> BlockUser(string userId, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken) =>
-        SetBlocked(userId, true, commands, db, cancellationToken);
+    public static Task<IResult> BlockUser(string userId, UserCommands commands, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken) =>
+        SetBlocked(userId, true, commands, db, roleHolders, cancellationToken);
 
-    public static Task<IResult> UnblockUser(string userId, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken) =>
-        SetBlocked(userId, false, commands, db, cancellationToken);
+    public static Task<IResult> UnblockUser(string userId, UserCommands commands, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken) =>
+        SetBlocked(userId, false, commands, db, roleHolders, cancellationToken);
 
-    private static async Task<IResult> SetBlocked(string userId, bool blocked, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)
+    private static async Task<IResult> SetBlocked(string userId, bool blocked, UserCommands commands, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken);
         if (user is null)
@@ -189,7 +189,7 @@ public static class UserEndpoints
 
         var (updated, error) = await commands.SetBlockedAsync(user, blocked);
         return error ?? TypedResults.Ok(new DataResponse<UserResponse>(
-            await UserViews.ToResponseAsync(db, updated!, cancellationToken), blocked ? "User blocked" : "User unblocked"));
+            await UserViews.ToResponseAsync(db, roleHolders, updated!, cancellationToken), blocked ? "User blocked" : "User unblocked"));
     }
 
     public static async Task<IResult> SetPassword(string userId, SetPasswordRequest request, UserCommands commands, AdminDbContext db, CancellationToken cancellationToken)

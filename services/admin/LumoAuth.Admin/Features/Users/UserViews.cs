@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Internal;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Users;
@@ -32,33 +33,37 @@ public sealed record GroupRef(Guid Id, string Slug, string Name);
 public sealed record UserAttributesResponse(Guid UserId, JsonElement Attributes);
 
 /// <summary>
-/// The user object of the docs. <c>roles</c> is always empty here: roles are assigned and read through the
-/// authorization service (<c>/admin/users/{id}/roles</c>).
+/// The user object of the docs. <c>roles</c> come from the authorization service, which holds role assignments (direct
+/// and through groups); null when it could not be asked.
 /// </summary>
 public sealed record UserResponse(
     Guid Id, string Email, string? Username, string? Name, string? GivenName, string? FamilyName, string? Picture, string? PhoneNumber,
     bool EmailVerified, bool IsActive, bool Blocked, bool MfaEnabled, DateTimeOffset? LockedUntil,
-    IReadOnlyList<RoleRef> Roles, IReadOnlyList<GroupRef> Groups, JsonElement Attributes,
+    IReadOnlyList<RoleRef>? Roles, IReadOnlyList<GroupRef> Groups, JsonElement Attributes,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastLoginAt, int LoginCount);
 
 public static class UserViews
 {
-    public static async Task<UserResponse> ToResponseAsync(AdminDbContext db, User user, CancellationToken cancellationToken) =>
-        (await ToResponsesAsync(db, [user], cancellationToken))[0];
+    public static async Task<UserResponse> ToResponseAsync(AdminDbContext db, RoleHolderLookup roleHolders, User user, CancellationToken cancellationToken) =>
+        (await ToResponsesAsync(db, roleHolders, [user], cancellationToken))[0];
 
-    /// <summary>Two queries for a whole page (groups and MFA), not two per user.</summary>
-    public static async Task<IReadOnlyList<UserResponse>> ToResponsesAsync(AdminDbContext db, IReadOnlyList<User> users, CancellationToken cancellationToken)
+    /// <summary>Two queries for a whole page (groups and MFA) and one question to the authorization service (roles), not three per user.</summary>
+    public static async Task<IReadOnlyList<UserResponse>> ToResponsesAsync(AdminDbContext db, RoleHolderLookup roleHolders, IReadOnlyList<User> users, CancellationToken cancellationToken)
     {
         var ids = users.Select(u => u.Id).ToList();
+        var roles = users.Count == 0 ? null : await roleHolders.RolesOfUsersAsync(users[0].TenantId, ids, cancellationToken);
         var groups = await GroupsOfAsync(db, ids, cancellationToken);
         var withMfa = (await db.MfaFactors.AsNoTracking().Where(f => ids.Contains(f.UserId) && f.Confirmed).Select(f => f.UserId).Distinct()
             .ToListAsync(cancellationToken)).ToHashSet();
         var now = DateTimeOffset.UtcNow;
         return users.Select(u => new UserResponse(
             u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.EmailVerified, u.IsActive, u.Blocked,
-            withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, [], groups[u.Id], Json(u.Attributes),
+            withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, RolesOf(roles, u.Id), groups[u.Id], Json(u.Attributes),
             u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount)).ToList();
     }
+
+    private static IReadOnlyList<RoleRef>? RolesOf(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>? roles, Guid userId) =>
+        roles is null ? null : [.. roles.GetValueOrDefault(userId, []).Select(r => new RoleRef(r.Slug, r.Name))];
 
     public static async Task<Dictionary<Guid, IReadOnlyList<GroupRef>>> GroupsOfAsync(AdminDbContext db, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)
     {

@@ -31,6 +31,7 @@ public static class AuthzEndpoints
         group.MapPost("/check-all", CheckAll).WithName("AuthzCheckAll");
         group.MapGet("/permissions", ListPermissions).WithName("AuthzPermissions");
         app.MapPost(InternalRoutes.RolesOf, RolesOf).RequireAuthorization(Policies.Internal).WithName("InternalRolesOf").WithTags("Internal");
+        app.MapPost(InternalRoutes.UsersRoles, UsersRoles).RequireAuthorization(Policies.Internal).WithName("InternalUsersRoles").WithTags("Internal");
         return app;
     }
 
@@ -111,6 +112,30 @@ public static class AuthzEndpoints
         var roles = await RbacStore.RolesOfAsync(scope, subject, cancellationToken);
         var permissions = await RbacStore.PermissionsOfAsync(scope, subject, cancellationToken);
         return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]));
+    }
+
+    /// <summary>Admin's view for its user objects: each user's effective roles with their names, a page at a time.</summary>
+    public static async Task<IResult> UsersRoles(UsersRolesRequest request, RbacStore rbac, AuthorizationDbContext db, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.UserIds is not { Count: <= UsersRolesRequest.MaxUsers })
+        {
+            return ApiErrors.Validation("userIds", $"must hold at most {UsersRolesRequest.MaxUsers} user ids of a tenant");
+        }
+
+        var scope = await rbac.OpenAsync(request.TenantId, ConsistencyRequirement.Default, cancellationToken);
+        var slugsByUser = new Dictionary<Guid, IReadOnlyList<string>>();
+        foreach (var userId in request.UserIds.Distinct())
+        {
+            slugsByUser[userId] = await RbacStore.RolesOfAsync(scope, new SubjectRef(RbacModel.User, userId.ToString()), cancellationToken);
+        }
+
+        var held = slugsByUser.Values.SelectMany(s => s).Distinct().ToList();
+        var names = await db.Roles.IgnoreQueryFilters().AsNoTracking()
+            .Where(r => r.TenantId == request.TenantId && held.Contains(r.Slug))
+            .ToDictionaryAsync(r => r.Slug, r => r.Name, cancellationToken);
+        return TypedResults.Ok(new UsersRolesResponse(slugsByUser.ToDictionary(
+            u => u.Key,
+            u => (IReadOnlyList<NamedRole>)[.. u.Value.Select(slug => new NamedRole(slug, names.GetValueOrDefault(slug) ?? slug))])));
     }
 
     /// <summary>1–100 permission slugs, each a non-blank string.</summary>
