@@ -314,6 +314,26 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
 
         var user2 = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{u2}"), 200);
         Assert.Equal(groupId, user2["groups"]![0]!["value"]!.GetValue<string>());
+
+        // A replace of the whole member list (as Entra ID and Okta send it) swaps the members: u1 back in, u2 out.
+        var replaced = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{groupId}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "replace", path = "members", value = new[] { new { value = u1 } } } },
+        })), 200);
+        Assert.Equal([u1], replaced["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()).ToList());
+        Assert.Null((await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{u2}"), 200))["groups"]?.AsArray().FirstOrDefault());
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{groupId}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "replace", path = "members", value = new[] { new { value = Guid.NewGuid().ToString() } } } },
+        })), 400, "invalidValue");
+        var back = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{groupId}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "replace", path = "members", value = new[] { new { value = u2 } } } },
+        })), 200);
+        Assert.Equal([u2], back["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()).ToList());
         var byName = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups?filter=" + Uri.EscapeDataString("displayName eq \"senior guides\"")), 200);
         Assert.Equal(1, byName["totalResults"]!.GetValue<int>());
 
@@ -321,7 +341,7 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ApiAssert.EventuallyAsync(async () =>
         {
             var page = await ApiAssert.OkAsync(await rest.GetAsync($"{tenant.Api}/admin/audit-logs?action=group_membership_changed&targetId={groupId}"));
-            return page["meta"]!["total"]!.GetValue<long>() == 2 ? page : null;
+            return page["meta"]!["total"]!.GetValue<long>() == 4 ? page : null;
         });
 
         using var deleted = await client.DeleteAsync($"{tenant.Api}/scim/v2/Groups/{groupId}");

@@ -212,7 +212,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
-    public async Task AdminsUserObjects_ShowTheRolesEachUserHolds_DirectAndThroughGroups()
+    public async Task AdminsUserAndGroupObjects_ShowTheirRoles_UsersDirectAndThroughGroups()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
         using var client = suite.ClientFor(tenant);
@@ -239,14 +239,21 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var members = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/groups/{groupId}/members"));
         Assert.All(members["data"]!.AsArray(), m => Assert.Contains("editor", Slugs(m!)));
         Assert.DoesNotContain(none, members["data"]!.AsArray().Select(m => Guid.Parse(m!["id"]!.GetValue<string>())));
+        var group = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/groups/{groupId}"));
+        Assert.Equal(["editor"], Slugs(group["data"]!));
+        var emptyGroup = await suite.Admin.CreateGroupAsync(tenant, "Nobody's");
+        var groups = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/groups"));
+        var bySlug = groups["data"]!.AsArray().ToDictionary(g => Guid.Parse(g!["id"]!.GetValue<string>()), g => g!);
+        Assert.Equal(["editor"], Slugs(bySlug[groupId]));
+        Assert.Empty(Slugs(bySlug[emptyGroup]));
 
         // The internal question is bounded, and answers only with the internal key.
         using var direct = suite.Authorization.CreateDirectClient();
-        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.UsersRoles, new UsersRolesRequest(tenant.Id, [ada])), 401, "unauthorized");
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenant.Id, [ada])), 401, "unauthorized");
         direct.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
-        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.UsersRoles, new UsersRolesRequest(tenant.Id, [.. Enumerable.Range(0, UsersRolesRequest.MaxUsers + 1).Select(_ => Guid.NewGuid())])), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenant.Id, [.. Enumerable.Range(0, RolesOfManyRequest.MaxSubjects + 1).Select(_ => Guid.NewGuid())])), 400, "validation_error");
         var other = await suite.Admin.CreateTenantAsync();
-        var foreign = await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.UsersRoles, new UsersRolesRequest(other.Id, [ada])));
+        var foreign = await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.RolesOfMany, new RolesOfManyRequest(other.Id, [ada])));
         Assert.Empty(foreign["roles"]![ada.ToString()]!.AsArray());
     }
 

@@ -162,16 +162,21 @@ public sealed record RolesOfRequest(Guid TenantId, string Subject);
 
 public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);
 
-/// <summary><c>POST /internal/v1/users/roles</c> (authorization): the effective roles of up to <see cref="MaxUsers"/> users at once.</summary>
-public sealed record UsersRolesRequest(Guid TenantId, IReadOnlyList<Guid> UserIds)
+/// <summary>
+/// <c>POST /internal/v1/roles-of-many</c> (authorization): the roles of up to <see cref="MaxSubjects"/> users (effective: direct and
+/// through groups) and groups (assigned to the group) at once.
+/// </summary>
+public sealed record RolesOfManyRequest(Guid TenantId, IReadOnlyList<Guid> UserIds)
 {
-    public const int MaxUsers = 500;
+    public const int MaxSubjects = 500;
+
+    public IReadOnlyList<Guid> GroupIds { get; init; } = [];
 }
 
 public sealed record NamedRole(string Slug, string Name);
 
-/// <summary>Each asked user's roles, direct and through groups, by slug; a user holding none maps to an empty list.</summary>
-public sealed record UsersRolesResponse(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>> Roles);
+/// <summary>Each asked user's or group's roles by slug, keyed by its id; one holding none maps to an empty list.</summary>
+public sealed record RolesOfManyResponse(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>> Roles);
 
 /// <summary>
 /// Passkeys (WebAuthn) for the token service's hosted pages; admin keeps the credentials and runs the checks. The

@@ -13,8 +13,8 @@ public static class InternalRoutes
     public const string Group = Prefix + "/groups/{groupId:guid}";
     public const string RoleUsers = Prefix + "/roles/{role}/users";
 
-    /// <summary>The roles (slug and name) each of a page of users holds, for admin's user objects.</summary>
-    public const string UsersRoles = Prefix + "/users/roles";
+    /// <summary>The roles (slug and name) each of a page of users or groups holds, for admin's user and group objects.</summary>
+    public const string RolesOfMany = Prefix + "/roles-of-many";
     public const string RegisterUser = Prefix + "/users/register";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 

@@ -250,6 +250,8 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("TenantId", "CreatedAt");
+
                     b.HasIndex("TenantId", "Slug")
                         .IsUnique();
 

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Users;
 using LumoAuth.Contracts.Groups;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -54,7 +55,7 @@ public static class GroupEndpoints
     }
 
     public static async Task<IResult> ListGroups(
-        int? page, int? limit, string? search, string? sortBy, string? sortDir, AdminDbContext db, CancellationToken cancellationToken)
+        int? page, int? limit, string? search, string? sortBy, string? sortDir, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var sort = (sortBy ?? "name").ToLowerInvariant();
         var descending = string.Equals(sortDir, "DESC", StringComparison.OrdinalIgnoreCase);
@@ -85,7 +86,8 @@ public static class GroupEndpoints
         var rows = await ordered.ThenBy(g => g.Id).Skip(paging.Skip).Take(paging.Limit)
             .Select(g => new { Group = g, Members = db.GroupMembers.Count(m => m.GroupId == g.Id) })
             .ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<GroupResponse>(rows.Select(r => GroupResponse.From(r.Group, r.Members)).ToList(), PageMeta.For(paging, total)));
+        var roles = rows.Count == 0 ? null : await roleHolders.RolesOfManyAsync(rows[0].Group.TenantId, [], [.. rows.Select(r => r.Group.Id)], cancellationToken);
+        return TypedResults.Ok(new PagedResponse<GroupResponse>(rows.Select(r => GroupResponse.From(r.Group, r.Members, roles)).ToList(), PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> CreateGroup(CreateGroupRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
@@ -119,10 +121,10 @@ public static class GroupEndpoints
             return error;
         }
 
-        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/groups/{group.Id}", new DataResponse<GroupResponse>(GroupResponse.From(group, 0), "Group created"));
+        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/groups/{group.Id}", new DataResponse<GroupResponse>(GroupResponse.From(group, 0, new Dictionary<Guid, IReadOnlyList<NamedRole>>()), "Group created"));
     }
 
-    public static async Task<IResult> GetGroup(string groupId, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> GetGroup(string groupId, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken, tracking: false);
         if (group is null)
@@ -130,11 +132,10 @@ public static class GroupEndpoints
             return ApiErrors.NotFound("Group");
         }
 
-        var members = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
-        return TypedResults.Ok(new DataResponse<GroupResponse>(GroupResponse.From(group, members)));
+        return TypedResults.Ok(new DataResponse<GroupResponse>(await ViewAsync(db, roleHolders, group, cancellationToken)));
     }
 
-    public static async Task<IResult> UpdateGroup(string groupId, UpdateGroupRequest request, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> UpdateGroup(string groupId, UpdateGroupRequest request, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
@@ -184,8 +185,14 @@ public static class GroupEndpoints
             }
         }
 
+        return TypedResults.Ok(new DataResponse<GroupResponse>(await ViewAsync(db, roleHolders, group, cancellationToken), "Group updated"));
+    }
+
+    private static async Task<GroupResponse> ViewAsync(AdminDbContext db, RoleHolderLookup roleHolders, Group group, CancellationToken cancellationToken)
+    {
         var members = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
-        return TypedResults.Ok(new DataResponse<GroupResponse>(GroupResponse.From(group, members), "Group updated"));
+        var roles = await roleHolders.RolesOfManyAsync(group.TenantId, [], [group.Id], cancellationToken);
+        return GroupResponse.From(group, members, roles);
     }
 
     /// <summary>Deletes the group; its members stay and lose what the group gave them (ADM-36).</summary>
@@ -317,9 +324,10 @@ public sealed record UpdateGroupRequest(string? Name, string? Slug, string? Desc
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record AddMembersRequest(IReadOnlyList<string>? UserIds, string? UserId);
 
-/// <summary><c>roles</c> stays empty here: group roles are read and set through the authorization service.</summary>
+/// <summary><c>roles</c> are those assigned to the group, as the authorization service holds them; null when it could not be asked.</summary>
 public sealed record GroupResponse(
-    Guid Id, string Name, string Slug, string? Description, int MemberCount, IReadOnlyList<RoleRef> Roles, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    Guid Id, string Name, string Slug, string? Description, int MemberCount, IReadOnlyList<RoleRef>? Roles, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
-    public static GroupResponse From(Group g, int memberCount) => new(g.Id, g.Name, g.Slug, g.Description, memberCount, [], g.CreatedAt, g.UpdatedAt);
+    public static GroupResponse From(Group g, int memberCount, IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>? roles) =>
+        new(g.Id, g.Name, g.Slug, g.Description, memberCount, UserViews.RolesOf(roles, g.Id), g.CreatedAt, g.UpdatedAt);
 }

@@ -62,12 +62,12 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<Ro
     }
 
     /// <summary>
-    /// The roles each user holds, for the user objects admin returns; null when the authorization service does not answer
+    /// The roles each user holds (and each group is given), for the user and group objects admin returns; null when the authorization service does not answer
     /// (the objects then say <c>roles: null</c>, "not known now", rather than an empty list that would read as "none").
     /// </summary>
-    public async Task<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?> RolesOfUsersAsync(Guid tenantId, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?> RolesOfManyAsync(Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, CancellationToken cancellationToken)
     {
-        if (userIds.Count == 0)
+        if (userIds.Count + groupIds.Count == 0)
         {
             return new Dictionary<Guid, IReadOnlyList<NamedRole>>();
         }
@@ -83,9 +83,9 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<Ro
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(RolesTimeout);
             using var client = http.CreateClient(InternalClients.Authorization);
-            using var request = RepeatableRequests.PostJson(InternalRoutes.UsersRoles, new UsersRolesRequest(tenantId, userIds));
+            using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenantId, userIds) { GroupIds = groupIds });
             using var response = await client.SendAsync(request, timeout.Token);
-            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<UsersRolesResponse>(timeout.Token) is { } answer)
+            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<RolesOfManyResponse>(timeout.Token) is { } answer)
             {
                 return answer.Roles;
             }

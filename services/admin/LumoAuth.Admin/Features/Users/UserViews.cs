@@ -51,7 +51,7 @@ public static class UserViews
     public static async Task<IReadOnlyList<UserResponse>> ToResponsesAsync(AdminDbContext db, RoleHolderLookup roleHolders, IReadOnlyList<User> users, CancellationToken cancellationToken)
     {
         var ids = users.Select(u => u.Id).ToList();
-        var roles = users.Count == 0 ? null : await roleHolders.RolesOfUsersAsync(users[0].TenantId, ids, cancellationToken);
+        var roles = users.Count == 0 ? null : await roleHolders.RolesOfManyAsync(users[0].TenantId, ids, [], cancellationToken);
         var groups = await GroupsOfAsync(db, ids, cancellationToken);
         var withMfa = (await db.MfaFactors.AsNoTracking().Where(f => ids.Contains(f.UserId) && f.Confirmed).Select(f => f.UserId).Distinct()
             .ToListAsync(cancellationToken)).ToHashSet();
@@ -62,7 +62,8 @@ public static class UserViews
             u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount)).ToList();
     }
 
-    private static IReadOnlyList<RoleRef>? RolesOf(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>? roles, Guid userId) =>
+    /// <summary>The roles of one user or group from a <see cref="RoleHolderLookup.RolesOfManyAsync"/> answer; null when there was none.</summary>
+    public static IReadOnlyList<RoleRef>? RolesOf(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>? roles, Guid userId) =>
         roles is null ? null : [.. roles.GetValueOrDefault(userId, []).Select(r => new RoleRef(r.Slug, r.Name))];
 
     public static async Task<Dictionary<Guid, IReadOnlyList<GroupRef>>> GroupsOfAsync(AdminDbContext db, IReadOnlyList<Guid> userIds, CancellationToken cancellationToken)

@@ -31,7 +31,7 @@ public static class AuthzEndpoints
         group.MapPost("/check-all", CheckAll).WithName("AuthzCheckAll");
         group.MapGet("/permissions", ListPermissions).WithName("AuthzPermissions");
         app.MapPost(InternalRoutes.RolesOf, RolesOf).RequireAuthorization(Policies.Internal).WithName("InternalRolesOf").WithTags("Internal");
-        app.MapPost(InternalRoutes.UsersRoles, UsersRoles).RequireAuthorization(Policies.Internal).WithName("InternalUsersRoles").WithTags("Internal");
+        app.MapPost(InternalRoutes.RolesOfMany, RolesOfMany).RequireAuthorization(Policies.Internal).WithName("InternalRolesOfMany").WithTags("Internal");
         return app;
     }
 
@@ -114,28 +114,46 @@ public static class AuthzEndpoints
         return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]));
     }
 
-    /// <summary>Admin's view for its user objects: each user's effective roles with their names, a page at a time.</summary>
-    public static async Task<IResult> UsersRoles(UsersRolesRequest request, RbacStore rbac, AuthorizationDbContext db, CancellationToken cancellationToken)
+    /// <summary>Admin's view for its user and group objects: each one's roles with their names, a page at a time.</summary>
+    public static async Task<IResult> RolesOfMany(RolesOfManyRequest request, RbacStore rbac, AuthorizationDbContext db, CancellationToken cancellationToken)
     {
-        if (request.TenantId == Guid.Empty || request.UserIds is not { Count: <= UsersRolesRequest.MaxUsers })
+        var groupIds = request.GroupIds ?? [];
+        if (request.TenantId == Guid.Empty || request.UserIds is null || request.UserIds.Count + groupIds.Count > RolesOfManyRequest.MaxSubjects)
         {
-            return ApiErrors.Validation("userIds", $"must hold at most {UsersRolesRequest.MaxUsers} user ids of a tenant");
+            return ApiErrors.Validation("userIds", $"must hold at most {RolesOfManyRequest.MaxSubjects} user and group ids of a tenant");
         }
 
-        var scope = await rbac.OpenAsync(request.TenantId, ConsistencyRequirement.Default, cancellationToken);
-        var slugsByUser = new Dictionary<Guid, IReadOnlyList<string>>();
-        foreach (var userId in request.UserIds.Distinct())
+        var slugsById = new Dictionary<Guid, IReadOnlyList<string>>();
+        if (request.UserIds.Count > 0)
         {
-            slugsByUser[userId] = await RbacStore.RolesOfAsync(scope, new SubjectRef(RbacModel.User, userId.ToString()), cancellationToken);
+            var scope = await rbac.OpenAsync(request.TenantId, ConsistencyRequirement.Default, cancellationToken);
+            foreach (var userId in request.UserIds.Distinct())
+            {
+                slugsById[userId] = await RbacStore.RolesOfAsync(scope, new SubjectRef(RbacModel.User, userId.ToString()), cancellationToken);
+            }
         }
 
-        var held = slugsByUser.Values.SelectMany(s => s).Distinct().ToList();
+        if (groupIds.Count > 0)
+        {
+            var keys = groupIds.Select(g => g.ToString()).ToList();
+            var assigned = await RbacStore.Tuples(db, request.TenantId)
+                .Where(t => t.ObjectType == RbacModel.Role && t.Relation == RbacModel.Assignee && t.SubjectType == RbacModel.Group
+                    && t.SubjectRelation == RbacModel.Member && keys.Contains(t.SubjectId))
+                .Select(t => new { t.SubjectId, t.ObjectId }).ToListAsync(cancellationToken);
+            foreach (var groupId in groupIds.Distinct())
+            {
+                var id = groupId.ToString();
+                slugsById[groupId] = [.. assigned.Where(a => a.SubjectId == id).Select(a => a.ObjectId).Order(StringComparer.Ordinal)];
+            }
+        }
+
+        var held = slugsById.Values.SelectMany(s => s).Distinct().ToList();
         var names = await db.Roles.IgnoreQueryFilters().AsNoTracking()
             .Where(r => r.TenantId == request.TenantId && held.Contains(r.Slug))
             .ToDictionaryAsync(r => r.Slug, r => r.Name, cancellationToken);
-        return TypedResults.Ok(new UsersRolesResponse(slugsByUser.ToDictionary(
-            u => u.Key,
-            u => (IReadOnlyList<NamedRole>)[.. u.Value.Select(slug => new NamedRole(slug, names.GetValueOrDefault(slug) ?? slug))])));
+        return TypedResults.Ok(new RolesOfManyResponse(slugsById.ToDictionary(
+            s => s.Key,
+            s => (IReadOnlyList<NamedRole>)[.. s.Value.Select(slug => new NamedRole(slug, names.GetValueOrDefault(slug) ?? slug))])));
     }
 
     /// <summary>1–100 permission slugs, each a non-blank string.</summary>
