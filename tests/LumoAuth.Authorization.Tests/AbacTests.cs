@@ -325,6 +325,59 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task EnvironmentAttributes_ComeFromTheRequestTime_AndTheCallersAddress()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Weekday office hours from the office network", effect = "allow", priority = 100,
+            target = new { resources = new[] { "payroll" }, actions = new[] { "read" } },
+            conditions = new
+            {
+                all = new object[]
+                {
+                    new { attribute = "environment.isWeekend", @operator = "equals", value = false },
+                    new { attribute = "environment.hour", @operator = "greater_than_or_equal", value = 9 },
+                    new { attribute = "env.hour", @operator = "less_than", value = 17 },
+                    new { attribute = "environment.ip", @operator = "matches", value = "^10\\.1\\." },
+                },
+            },
+        }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Never on Sundays", effect = "deny", priority = 900,
+            target = new { resources = new[] { "payroll" }, actions = new[] { "*" } },
+            conditions = new { all = new[] { new { attribute = "environment.dayOfWeek", @operator = "equals", value = 7 } } },
+        }), 201);
+
+        async Task<JsonObject> Check(string time, string? ip = "10.1.2.3") => await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            subject = new { id = "pat" }, action = "read", resource = new { type = "payroll" },
+            environment = new { time }, context = ip is null ? null : new { ip },
+        }));
+
+        // 2025-06-02 is a Monday, 2025-06-07 a Saturday, 2025-06-08 a Sunday.
+        Assert.Equal("allow", (await Check("2025-06-02T10:30:00Z"))["decision"]!.GetValue<string>());
+        Assert.Equal("deny", (await Check("2025-06-02T18:00:00Z"))["decision"]!.GetValue<string>());
+        Assert.Equal("deny", (await Check("2025-06-07T10:30:00Z"))["decision"]!.GetValue<string>());
+        var sunday = await Check("2025-06-08T10:30:00Z");
+        Assert.Equal("Never on Sundays", sunday["policies"]![0]!["name"]!.GetValue<string>());
+        Assert.Equal("deny", (await Check("2025-06-02T10:30:00Z", "192.0.2.7"))["decision"]!.GetValue<string>());
+        // Without an address in the context the caller's own is used: here the test host's, not the office's.
+        Assert.Equal("deny", (await Check("2025-06-02T10:30:00Z", ip: null))["decision"]!.GetValue<string>());
+
+        var shapeB = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "payroll", action = "read", subject = "pat", context = new { ip = "10.1.9.9" },
+        }));
+        var environment = shapeB["evaluationContext"]!["environment"]!;
+        Assert.Equal("10.1.9.9", environment["ip"]!.GetValue<string>());
+        Assert.InRange(environment["dayOfWeek"]!.GetValue<int>(), 1, 7);
+        Assert.InRange(environment["hour"]!.GetValue<int>(), 0, 23);
+    }
+
+    [Fact]
     public async Task Attributes_WrittenAtOnceByManyCallers_AreAllKept()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
