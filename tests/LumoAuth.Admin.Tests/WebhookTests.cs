@@ -74,6 +74,44 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
     }
 
     [Fact]
+    public async Task AdaptiveAuthVerdicts_AreDeliveredUnderTheirDocumentedNames()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { adaptiveAuth = new { enabled = true, trustedIpRanges = new[] { "192.0.2.0/24" } } }));
+        await CreateWebhookAsync(client, tenant, receiver.Url, "adaptive_auth.low_risk", "adaptive_auth.medium_risk", "adaptive_auth.high_risk");
+        var userId = await Factory.CreateUserAsync(tenant, "risky@example.com", "the right password 1");
+
+        using var internalApi = Factory.Internal();
+        async Task SignInAsync(string password, string device, string address)
+        {
+            using var response = await internalApi.PostAsJsonAsync(LumoAuth.Contracts.Internal.InternalRoutes.Authenticate,
+                new LumoAuth.Contracts.Internal.AuthenticateRequest(tenant.Id, "risky@example.com", password, null, address) { DeviceId = device });
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        await SignInAsync("the right password 1", "low-device-id-00000000000000001", "192.0.2.10");
+        await SignInAsync("the right password 1", "mid-device-id-00000000000000002", "203.0.113.20");
+        await SignInAsync("a wrong guess", "bad-device-id-00000000000000003", "198.51.100.66");
+        await SignInAsync("another guess", "bad-device-id-00000000000000003", "198.51.100.66");
+        await SignInAsync("the right password 1", "bad-device-id-00000000000000003", "198.51.100.66");
+
+        var bodies = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var received = receiver.Received.Select(r => JsonNode.Parse(r.Body)!).ToList();
+            return received.Any(b => b["type"]!.GetValue<string>() == "adaptive_auth.high_risk") ? received : null;
+        }, TimeSpan.FromSeconds(30));
+        var byType = bodies.ToLookup(b => b["type"]!.GetValue<string>(), b => b["data"]!);
+        Assert.Equal(["adaptive_auth.high_risk", "adaptive_auth.low_risk", "adaptive_auth.medium_risk"], byType.Select(g => g.Key).Order(StringComparer.Ordinal));
+        Assert.All(bodies, body => Assert.Equal(userId.ToString(), body["data"]!["userId"]!.GetValue<string>()));
+        Assert.Equal(["trusted_ip"], byType["adaptive_auth.low_risk"].Single()["signals"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Contains(byType["adaptive_auth.medium_risk"], data => data["challenge"]!.GetValue<string>() == "none_available");
+        Assert.True(byType["adaptive_auth.high_risk"].Single()["riskScore"]!.GetValue<int>() > 70);
+    }
+
+    [Fact]
     public async Task UserCreation_ReachesTheReceiver_CorrectlySigned()
     {
         await using var receiver = await WebhookReceiver.StartAsync();
