@@ -4,7 +4,10 @@ using LumoAuth.Token.Tests.Support;
 
 namespace LumoAuth.Token.Tests;
 
-/// <summary>The consent page says what each scope allows: built-in texts, and a custom scope's own description.</summary>
+/// <summary>
+/// The consent page says what each scope allows: built-in texts, and a custom scope's own description; what was consented
+/// to is part of what the token service tells admin about a user (the GDPR export).
+/// </summary>
 public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     [Fact]
@@ -36,6 +39,39 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
         Assert.Contains("<li>Sign you in with your account <small>(openid)</small></li>", html, StringComparison.Ordinal);
         Assert.Contains("<li>See your &lt;orders&gt; &amp; invoices <small>(orders.read)</small></li>", html, StringComparison.Ordinal);
         Assert.Contains("<li>orders.undescribed</li>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UsersRecords_ForTheGdprExport_HoldTheSessionAndTheConsent_AndOnlyWithTheInternalKey()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        var redirect = await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid profile" }));
+        Assert.NotNull(HostedFlow.Parameters(redirect)["code"]);
+
+        var route = LumoAuth.Contracts.Internal.UserSessionData.Route(setup.UserId, setup.Tenant.Id);
+        using var internalApi = suite.Token.CreateDirectClient();
+        using (var anonymous = await internalApi.GetAsync(route))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        }
+
+        internalApi.DefaultRequestHeaders.Add(LumoAuth.Contracts.Internal.InternalRoutes.InternalKeyHeader, LumoAuth.Testing.TestInfrastructure.InternalKey);
+        var records = await internalApi.GetFromJsonAsync<LumoAuth.Contracts.Internal.UserSessionData>(route);
+        var session = Assert.Single(records!.Sessions);
+        Assert.Equal("password", session.AuthMethod);
+        Assert.Null(session.RevokedAt);
+        var consent = Assert.Single(records.Consents);
+        Assert.Equal(setup.ClientId, consent.ClientId);
+        Assert.Equal(["openid", "profile"], consent.Scopes.Order(StringComparer.Ordinal));
+        Assert.NotNull(consent.GrantedAt);
+
+        // Another tenant's id names nobody there.
+        var other = await suite.SetUpAsync();
+        var foreign = await internalApi.GetFromJsonAsync<LumoAuth.Contracts.Internal.UserSessionData>(LumoAuth.Contracts.Internal.UserSessionData.Route(setup.UserId, other.Tenant.Id));
+        Assert.Empty(foreign!.Sessions);
+        Assert.Empty(foreign.Consents);
     }
 
     [Fact]
