@@ -114,7 +114,10 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
         _ => false,
     };
 
-    /// <summary>Whether a resource scope covers the request's full path: <c>/t/{slug}/api/v1/admin/{resource}…</c>.</summary>
+    /// <summary>
+    /// Whether a resource scope covers the request's full path: <c>/t/{slug}/api/v1/admin/{resource}…</c>, or a documented
+    /// alias without <c>/admin</c> (<c>/t/{slug}/api/v1/{resource}…</c>, e.g. <c>POST /invitations</c>), which answers the same.
+    /// </summary>
     public static bool GrantsResource(string scope, PathString path)
     {
         if (!ResourceScopes.TryGetValue(scope, out var resources))
@@ -123,14 +126,19 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
         }
 
         var value = path.Value ?? string.Empty;
-        const string marker = "/api/v1/admin/";
-        var admin = value.IndexOf(marker, StringComparison.Ordinal);
-        if (admin < 0)
+        const string marker = "/api/v1/";
+        var api = value.IndexOf(marker, StringComparison.Ordinal);
+        if (api < 0)
         {
             return false;
         }
 
-        var rest = value.AsSpan(admin + marker.Length);
+        var rest = value.AsSpan(api + marker.Length);
+        if (rest.StartsWith("admin/", StringComparison.Ordinal))
+        {
+            rest = rest["admin/".Length..];
+        }
+
         var end = rest.IndexOf('/');
         var resource = (end < 0 ? rest : rest[..end]).ToString();
         return resources.Contains(resource, StringComparer.Ordinal);

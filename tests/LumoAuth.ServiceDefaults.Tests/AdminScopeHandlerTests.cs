@@ -25,7 +25,13 @@ public sealed class AdminScopeHandlerTests
     [InlineData("admin:webhooks", "POST", "/t/acme/api/v1/admin/webhooks", true)]
     [InlineData("admin:audit", "GET", "/t/acme/api/v1/admin/audit-logs", true)]
     [InlineData("admin:audit", "GET", "/t/acme/api/v1/admin/settings", false)]
-    [InlineData("admin:users", "GET", "/t/admin/api/v1/users", false)]
+    [InlineData("admin:users", "GET", "/t/admin/api/v1/roles", false)]
+    [InlineData("admin:users", "POST", "/t/acme/api/v1/invitations", true)]
+    [InlineData("admin:users", "POST", "/t/acme/api/v1/users/1/roles", true)]
+    [InlineData("admin:users", "POST", "/t/acme/api/v1/gdpr/data-export", false)]
+    [InlineData("admin:roles", "POST", "/t/acme/api/v1/permissions", true)]
+    [InlineData("admin:groups", "POST", "/t/acme/api/v1/groups/g/members", true)]
+    [InlineData("admin:groups", "POST", "/t/acme/api/v1/invitations", false)]
     [InlineData("openid", "GET", "/t/acme/api/v1/admin/clients", false)]
     public async Task Scope_OpensOnlyItsRoutes(string scope, string method, string path, bool allowed) =>
         Assert.Equal(allowed, await AllowsAsync(scope, method, pathBase: "", path));
