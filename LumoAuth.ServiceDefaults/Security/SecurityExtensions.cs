@@ -78,6 +78,9 @@ public sealed class RelationshipScopeHandler : AuthorizationHandler<Relationship
 /// </summary>
 public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequirement>
 {
+    /// <summary>The first path segments of the documented aliases without <c>/admin</c> (inventory C-21), besides <c>users/{id}/roles</c>.</summary>
+    private static readonly HashSet<string> AliasRoots = new(StringComparer.Ordinal) { "invitations", "roles", "permissions", "groups" };
+
     /// <summary>The admin resources (first path segment after <c>/admin/</c>) each resource scope manages.</summary>
     private static readonly Dictionary<string, string[]> ResourceScopes = new(StringComparer.Ordinal)
     {
@@ -115,8 +118,10 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
     };
 
     /// <summary>
-    /// Whether a resource scope covers the request's full path: <c>/t/{slug}/api/v1/admin/{resource}…</c>, or a documented
-    /// alias without <c>/admin</c> (<c>/t/{slug}/api/v1/{resource}…</c>, e.g. <c>POST /invitations</c>), which answers the same.
+    /// Whether a resource scope covers the request's full path: <c>/t/{slug}/api/v1/admin/{resource}…</c>, or one of the
+    /// documented aliases without <c>/admin</c> (<see cref="AliasRoots"/>), which answer the same. Role assignments
+    /// (<c>users/{id}/roles</c>, <c>groups/{id}/roles</c>) belong to <c>admin:roles</c>, not to the users or groups scope:
+    /// whoever manages accounts does not thereby decide who holds which role.
     /// </summary>
     public static bool GrantsResource(string scope, PathString path)
     {
@@ -133,14 +138,25 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
             return false;
         }
 
-        var rest = value.AsSpan(api + marker.Length);
-        if (rest.StartsWith("admin/", StringComparison.Ordinal))
+        var segments = value[(api + marker.Length)..].Split('/');
+        var alias = segments[0] != "admin";
+        if (!alias)
         {
-            rest = rest["admin/".Length..];
+            segments = segments[1..];
         }
 
-        var end = rest.IndexOf('/');
-        var resource = (end < 0 ? rest : rest[..end]).ToString();
-        return resources.Contains(resource, StringComparer.Ordinal);
+        if (segments.Length == 0)
+        {
+            return false;
+        }
+
+        var resource = segments.Length >= 3 && segments[0] is "users" or "groups" && segments[2] == "roles" ? "roles" : segments[0];
+        return (!alias || AliasRoots.Contains(segments[0]) || resource == "roles") && resources.Contains(resource, StringComparer.Ordinal);
     }
+
+    /// <summary>Whether the caller holds a scope that writes anything of the tenant's administration (not a resource scope).</summary>
+    public static bool HasFullWrite(System.Security.Claims.ClaimsPrincipal user) => ScopesOf(user).Any(s => Grants(s, isRead: false));
+
+    /// <summary>The system roles that administer a tenant: giving or taking them needs <see cref="HasFullWrite"/>.</summary>
+    public static bool IsPrivilegedRole(string slug) => slug is "admin" or "tenant_admin";
 }

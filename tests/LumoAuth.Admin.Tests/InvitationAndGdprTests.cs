@@ -43,6 +43,26 @@ public sealed class InvitationAndGdprTests(AdminFactory factory) : IClassFixture
     }
 
     [Fact]
+    public async Task AKeyScopedToUsers_InvitesThroughTheAlias_ButNamesNoRoles()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "provisioning", scopes = new[] { "admin:users" } }), 201))
+            ["data"]!["key"]!.GetValue<string>();
+        using var scoped = factory.CreateClient();
+        scoped.DefaultRequestHeaders.Add("X-API-Key", key);
+
+        await ApiAssert.OkAsync(await scoped.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "plain@example.com" }), 201);
+        // Roles are given when the invitation is accepted, with nobody left to ask who invited: only full administrators name them.
+        await ApiAssert.ErrorAsync(await scoped.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "boss@example.com", roles = new[] { "admin" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await scoped.PostAsJsonAsync($"{tenant.Api}/admin/invitations/bulk", new
+        {
+            invitations = new object[] { new { email = "a@example.com" }, new { email = "b@example.com", roles = new[] { "tenant_admin" } } },
+        }), 403, "insufficient_scope");
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "boss@example.com", roles = new[] { "admin" } }), 201);
+    }
+
+    [Fact]
     public async Task BulkInvitations_ReportEachItem()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -101,7 +101,8 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         {
             await Task.Yield();
             var received = receiver.Received.Select(r => JsonNode.Parse(r.Body)!).ToList();
-            return received.Any(b => b["type"]!.GetValue<string>() == "adaptive_auth.high_risk") ? received : null;
+            // Deliveries go out in parallel: wait for each kind, not for the last one sent.
+            return received.Select(b => b["type"]!.GetValue<string>()).Distinct().Count() == 3 ? received : null;
         }, TimeSpan.FromSeconds(30));
         var byType = bodies.ToLookup(b => b["type"]!.GetValue<string>(), b => b["data"]!);
         Assert.Equal(["adaptive_auth.high_risk", "adaptive_auth.low_risk", "adaptive_auth.medium_risk"], byType.Select(g => g.Key).Order(StringComparer.Ordinal));

@@ -258,6 +258,48 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task AdministeringRoles_AreGivenAndTakenOnlyByFullAdministrators()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        async Task<HttpClient> KeyWithAsync(string scope)
+        {
+            var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
+                ["data"]!["key"]!.GetValue<string>();
+            var scoped = suite.Authorization.CreateClient();
+            scoped.DefaultRequestHeaders.Add("X-API-Key", key);
+            return scoped;
+        }
+
+        var user = await suite.Admin.CreateUserAsync(tenant, "climber@example.com");
+        var boss = await suite.Admin.CreateUserAsync(tenant, "boss@example.com");
+        var groupId = await suite.Admin.CreateGroupAsync(tenant, "Crew");
+        using var usersKey = await KeyWithAsync("admin:users");
+        using var groupsKey = await KeyWithAsync("admin:groups");
+        using var rolesKey = await KeyWithAsync("admin:roles");
+
+        // Managing accounts or groups is not managing who holds which role.
+        await ApiAssert.ErrorAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{user}/roles", new { roles = new[] { "editor" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/users/{user}/roles", new { roles = new[] { "editor" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await groupsKey.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }), 403, "insufficient_scope");
+
+        // The roles key gives ordinary roles, but neither gives nor takes the administering ones, whatever it names them by.
+        await ApiAssert.OkAsync(await rolesKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{user}/roles", new { roles = new[] { "editor" } }));
+        await ApiAssert.ErrorAsync(await rolesKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{user}/roles", new { roles = new[] { "editor", "admin" } }), 403, "insufficient_scope");
+        var adminRoleId = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/admin")))["data"]!["id"]!.GetValue<string>();
+        await ApiAssert.ErrorAsync(await rolesKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{user}/roles", new { roles = new[] { adminRoleId } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await rolesKey.PostAsJsonAsync($"{tenant.Api}/groups/{groupId}/roles", new { roleId = "tenant_admin" }), 403, "insufficient_scope");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{boss}/roles", new { roles = new[] { "admin" } }));
+        await ApiAssert.ErrorAsync(await rolesKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{boss}/roles", new { roles = Array.Empty<string>() }), 403, "insufficient_scope");
+        // Leaving an administrator's admin role where it is while changing the others is fine.
+        await ApiAssert.OkAsync(await rolesKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{boss}/roles", new { roles = new[] { "admin", "editor" } }));
+        var roles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users/{user}/roles"));
+        Assert.Equal(["editor"], roles["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task DeletedGroup_TakesItsRolesFromItsMembers_ButNotTheirOwn()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

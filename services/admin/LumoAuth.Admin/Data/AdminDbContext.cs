@@ -158,7 +158,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.ToTable("groups");
             e.HasIndex(g => new { g.TenantId, g.Slug }).IsUnique();
 
-            // SCIM walks a tenant's groups in creation order (keyset), as it does users.
+            // SCIM pages through a tenant's groups in creation order, as it does users.
             e.HasIndex(g => new { g.TenantId, g.CreatedAt });
             e.Property(g => g.Slug).HasMaxLength(100);
             e.Property(g => g.Name).HasMaxLength(200);

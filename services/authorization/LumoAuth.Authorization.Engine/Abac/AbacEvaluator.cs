@@ -311,8 +311,8 @@ public static class AbacEvaluator
             case DateTimeOffset offset:
                 instant = offset;
                 return true;
-            case string text when text.Length is >= 10 and <= 40 && char.IsAsciiDigit(text[0]):
-                return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out instant);
+            case string text:
+                return IsoInstants.TryParse(text, out instant);
             default:
                 instant = default;
                 return false;

@@ -62,19 +62,23 @@ public static class CredentialEndpoints
             return ApiErrors.Validation("tenantId", "is required");
         }
 
-        var user = await db.Users.IgnoreQueryFilters().AsNoTracking()
-            .FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == tenantId, cancellationToken);
-        if (user is null)
+        // Whether a second factor is confirmed comes with the user row, not in a query of its own: token issuance asks this.
+        var row = await db.Users.IgnoreQueryFilters().AsNoTracking()
+            .Where(u => u.Id == userId && u.TenantId == tenantId)
+            .Select(u => new { User = u, MfaEnabled = db.MfaFactors.IgnoreQueryFilters().Any(f => f.UserId == u.Id && f.TenantId == u.TenantId && f.Confirmed) })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (row is null)
         {
             return ApiErrors.NotFound("User");
         }
+
+        var user = row.User;
 
         var groups = await db.GroupMembers.IgnoreQueryFilters()
             .Where(m => m.UserId == user.Id && m.TenantId == user.TenantId)
             .Join(db.Groups.IgnoreQueryFilters().Where(g => g.TenantId == user.TenantId), m => m.GroupId, g => g.Id, (_, g) => g.Slug)
             .OrderBy(slug => slug)
             .ToListAsync(cancellationToken);
-        var mfaEnabled = await db.MfaFactors.IgnoreQueryFilters().AnyAsync(f => f.UserId == user.Id && f.TenantId == user.TenantId && f.Confirmed, cancellationToken);
         return TypedResults.Ok(new UserProfile(
             user.Id, user.TenantId, user.Email, user.EmailVerified, user.Name, user.GivenName, user.FamilyName, user.Username,
             user.PhoneNumber, user.Blocked, user.IsActive && user.SoftDeletedAt is null, user.UpdatedAt)
@@ -83,7 +87,7 @@ public static class CredentialEndpoints
             Picture = user.Picture,
             Address = PostalAddress.FromAttributes(user.Attributes),
             IsAdmin = user.IsAdmin,
-            MfaEnabled = mfaEnabled,
+            MfaEnabled = row.MfaEnabled,
             Attributes = UserViews.Json(user.Attributes),
         });
     }

@@ -38,8 +38,13 @@ public static class InvitationEndpoints
         return app;
     }
 
-    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
+        if (request.Roles is { Count: > 0 } && RolesNeedFullWrite(caller) is { } refused)
+        {
+            return refused;
+        }
+
         var (invitation, error) = await InviteAsync(request, db, tenant, cancellationToken);
         if (error is not null)
         {
@@ -51,11 +56,16 @@ public static class InvitationEndpoints
     }
 
     /// <summary>Each invitation stands alone: the valid ones are created, the others reported by index.</summary>
-    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (request.Invitations is not { Count: > 0 and <= MaxBulk })
         {
             return ApiErrors.Validation("invitations", $"must hold 1 to {MaxBulk} invitations");
+        }
+
+        if (request.Invitations.Any(i => i?.Roles is { Count: > 0 }) && RolesNeedFullWrite(caller) is { } refused)
+        {
+            return refused;
         }
 
         var results = new List<BulkInvitationResult>();
@@ -125,6 +135,14 @@ public static class InvitationEndpoints
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Accepted((string?)null, new DataResponse<InvitationResponse>(InvitationResponse.From(invitation), "Invitation resent"));
     }
+
+    /// <summary>
+    /// An invitation's roles are given when it is accepted, by then nobody asks who invited: naming roles (which may be
+    /// <c>admin</c>, by slug or id) is for full administrators, not for a key scoped to users.
+    /// </summary>
+    private static IResult? RolesNeedFullWrite(System.Security.Claims.ClaimsPrincipal caller) => AdminScopeHandler.HasFullWrite(caller)
+        ? null
+        : ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, "Inviting with roles needs the admin:write scope");
 
     /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
     private static async Task<(Invitation? Invitation, IResult? Error)> InviteAsync(

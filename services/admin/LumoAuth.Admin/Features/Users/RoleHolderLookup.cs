@@ -12,14 +12,14 @@ namespace LumoAuth.Admin.Features.Users;
 /// authorization unreachable is a 503, a role with more holders than one answer carries is a 400. It also asks, for a
 /// page of user objects, which roles each user holds.
 /// </summary>
-public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<RoleHolderLookup> logger)
+public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfiguration configuration, ILogger<RoleHolderLookup> logger)
 {
     /// <summary>Bounds the resilience pipeline's retries, so an outage answers 503 promptly rather than after every retry.</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long a user read waits for roles, and how long it stops asking after a failure.</summary>
-    private static readonly TimeSpan RolesTimeout = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan RolesPause = TimeSpan.FromSeconds(30);
+    /// <summary>How long a user read waits for roles (<c>RoleLookup:Timeout</c>), and how long it stops asking after the service failed (<c>RoleLookup:Pause</c>).</summary>
+    private readonly TimeSpan _rolesTimeout = configuration.GetValue("RoleLookup:Timeout", TimeSpan.FromSeconds(1));
+    private readonly TimeSpan _rolesPause = configuration.GetValue("RoleLookup:Pause", TimeSpan.FromSeconds(30));
 
     private long _rolesUnavailableUntil;
 
@@ -81,7 +81,7 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<Ro
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(RolesTimeout);
+            timeout.CancelAfter(_rolesTimeout);
             using var client = http.CreateClient(InternalClients.Authorization);
             using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenantId, userIds) { GroupIds = groupIds });
             using var response = await client.SendAsync(request, timeout.Token);
@@ -91,13 +91,18 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, ILogger<Ro
             }
 
             LogRolesUnavailable(logger, (int)response.StatusCode, null);
+            if ((int)response.StatusCode < 500)
+            {
+                return null;
+            }
         }
         catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             LogRolesUnavailable(logger, null, exception);
         }
 
-        Interlocked.Exchange(ref _rolesUnavailableUntil, Environment.TickCount64 + (long)RolesPause.TotalMilliseconds);
+        // Unreachable, failing or too slow: the service is down for every tenant, so every read skips it for a while.
+        Interlocked.Exchange(ref _rolesUnavailableUntil, Environment.TickCount64 + (long)_rolesPause.TotalMilliseconds);
         return null;
     }
 

@@ -277,7 +277,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
             resourceView["id"] = resourceId;
         }
 
-        var now = environment.GetValueOrDefault("time") is string text && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+        var now = environment.GetValueOrDefault("time") is string text && IsoInstants.TryParse(text, out var at)
             ? at
             : time.GetUtcNow();
         environment.TryAdd("time", now.ToString("O", CultureInfo.InvariantCulture));
@@ -359,8 +359,7 @@ public static class AttributeRules
             "number" => value.ValueKind == JsonValueKind.Number,
             "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
             "array" => value.ValueKind == JsonValueKind.Array,
-            "datetime" => value.ValueKind == JsonValueKind.String
-                && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out _),
+            "datetime" => value.ValueKind == JsonValueKind.String && IsoInstants.TryParse(value.GetString(), out _),
             _ => true,
         };
         if (!fits)

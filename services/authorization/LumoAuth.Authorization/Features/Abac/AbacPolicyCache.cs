@@ -74,6 +74,7 @@ public sealed class AbacPolicySet(IReadOnlyList<AbacPolicy> policies)
 {
     private const int MaxPairs = 1_000;
     private readonly ConcurrentDictionary<(string ResourceType, string Action), IReadOnlySet<string>> _subjectKeys = new();
+    private int _pairs;
 
     public IReadOnlyList<AbacPolicy> Policies => policies;
 
@@ -85,9 +86,9 @@ public sealed class AbacPolicySet(IReadOnlyList<AbacPolicy> policies)
         }
 
         keys = AbacEvaluator.SubjectKeysRead(policies.Where(p => AbacEvaluator.Applies(p, resourceType, action)));
-        if (_subjectKeys.Count < MaxPairs)
+        if (Volatile.Read(ref _pairs) < MaxPairs && _subjectKeys.TryAdd((resourceType, action), keys))
         {
-            _subjectKeys.TryAdd((resourceType, action), keys);
+            Interlocked.Increment(ref _pairs);
         }
 
         return keys;

@@ -31,6 +31,7 @@ public sealed class SubjectAttributes(RbacStore rbac, AdminDirectory directory)
         IReadOnlySet<string>? keysRead, CancellationToken cancellationToken)
     {
         UserProfile? profile = null;
+        var asked = false;
         if (who.Type == RbacModel.User && Guid.TryParse(who.Id, out var userId) && NeedsAdmin(stored, given, keysRead))
         {
             DirectoryAnswer answer;
@@ -39,6 +40,8 @@ public sealed class SubjectAttributes(RbacStore rbac, AdminDirectory directory)
             {
                 return (null, AdminDirectory.Error(answer, "User"));
             }
+
+            asked = true;
         }
 
         var view = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -49,13 +52,14 @@ public sealed class SubjectAttributes(RbacStore rbac, AdminDirectory directory)
 
         Overlay(view, stored);
 
-        // The built-ins go in over the stored traits, so a trait cannot pose as the user's address or roles.
-        if (profile is not null)
+        // The built-ins go in over the stored traits, so a trait cannot pose as the user's address or roles. A user admin does
+        // not know (deleted, or never there) has no address, nothing verified and no groups: a deny on them still applies.
+        if (asked)
         {
-            view["email"] = profile.Email;
-            view["emailVerified"] = profile.EmailVerified;
-            view["mfaEnabled"] = profile.MfaEnabled;
-            view["groups"] = profile.Groups.Cast<object?>().ToList();
+            view["email"] = profile?.Email;
+            view["emailVerified"] = profile?.EmailVerified ?? false;
+            view["mfaEnabled"] = profile?.MfaEnabled ?? false;
+            view["groups"] = (profile?.Groups ?? []).Cast<object?>().ToList();
         }
 
         var wantsPermissions = (keysRead is null || keysRead.Contains("permissions")) && !given.ContainsKey("permissions");
@@ -89,6 +93,11 @@ public sealed class SubjectAttributes(RbacStore rbac, AdminDirectory directory)
         }
 
         var (answer, profile) = await directory.UserProfileAsync(tenantId, userId, cancellationToken);
+        if (answer == DirectoryAnswer.Found && profile?.TenantId != tenantId)
+        {
+            (answer, profile) = (DirectoryAnswer.NotFound, null);
+        }
+
         if (answer != DirectoryAnswer.Unavailable)
         {
             _profiles[(tenantId, userId)] = profile;

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json.Serialization;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Consistency;
@@ -46,14 +47,14 @@ public static class AssignmentEndpoints
             userId.ToString(), direct, effective, [.. permissions.Select(p => p.Permission)])));
     }
 
-    public static async Task<IResult> SetUserRoles(Guid userId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
+    public static async Task<IResult> SetUserRoles(Guid userId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (await directory.UserExistsAsync(tenant.TenantId, userId, cancellationToken) is not DirectoryAnswer.Found and var answer)
         {
             return AdminDirectory.Error(answer, "User");
         }
 
-        return await SetRolesAsync(new SubjectRef(RbacModel.User, userId.ToString()), userId, request, db, tenant, rbac, cancellationToken);
+        return await SetRolesAsync(new SubjectRef(RbacModel.User, userId.ToString()), userId, request, db, tenant, rbac, caller, cancellationToken);
     }
 
     public static async Task<IResult> GetGroupRoles(Guid groupId, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, CancellationToken cancellationToken)
@@ -67,21 +68,21 @@ public static class AssignmentEndpoints
         return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(new SubjectRolesResponse(groupId.ToString(), roles, null, null)));
     }
 
-    public static async Task<IResult> SetGroupRoles(Guid groupId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
+    public static async Task<IResult> SetGroupRoles(Guid groupId, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (await directory.GroupExistsAsync(tenant.TenantId, groupId, cancellationToken) is not DirectoryAnswer.Found and var answer)
         {
             return AdminDirectory.Error(answer, "Group");
         }
 
-        return await SetRolesAsync(RbacModel.GroupMembers(groupId), groupId, request, db, tenant, rbac, cancellationToken);
+        return await SetRolesAsync(RbacModel.GroupMembers(groupId), groupId, request, db, tenant, rbac, caller, cancellationToken);
     }
 
     /// <summary>
     /// The user guide's <c>POST /groups/{id}/roles</c>: <c>{"roleId": …}</c> adds one role to those the group has;
     /// <c>{"roles": […]}</c> replaces them, like <c>PUT /admin/groups/{id}/roles</c>.
     /// </summary>
-    public static async Task<IResult> GrantGroupRole(Guid groupId, GroupRoleGrant request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
+    public static async Task<IResult> GrantGroupRole(Guid groupId, GroupRoleGrant request, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if ((request.RoleId is null) == (request.Roles is null))
         {
@@ -95,10 +96,10 @@ public static class AssignmentEndpoints
 
         var subject = RbacModel.GroupMembers(groupId);
         var roles = request.Roles ?? [.. await DirectRolesAsync(db, tenant.TenantId, subject, cancellationToken), request.RoleId!];
-        return await SetRolesAsync(subject, groupId, new RolesRequest(roles), db, tenant, rbac, cancellationToken);
+        return await SetRolesAsync(subject, groupId, new RolesRequest(roles), db, tenant, rbac, caller, cancellationToken);
     }
 
-    private static async Task<IResult> SetRolesAsync(SubjectRef subject, Guid id, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
+    private static async Task<IResult> SetRolesAsync(SubjectRef subject, Guid id, RolesRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         await RbacCatalog.EnsureSystemRolesAsync(db, tenant.TenantId, cancellationToken);
         if (request.Roles is null)
@@ -116,6 +117,14 @@ public static class AssignmentEndpoints
         }
 
         var slugs = found.Select(f => f.Slug).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        // Giving or taking the roles that administer the tenant is for full administrators, not for a resource-scoped key.
+        var held = await DirectRolesAsync(db, tenant.TenantId, subject, cancellationToken);
+        if (!AdminScopeHandler.HasFullWrite(caller) && slugs.Except(held).Concat(held.Except(slugs)).Any(AdminScopeHandler.IsPrivilegedRole))
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, "Giving or taking the admin and tenant_admin roles needs the admin:write scope");
+        }
+
         var revision = await rbac.ReplaceRolesAsync(db, tenant.TenantId, subject, slugs, cancellationToken);
         return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(
             new SubjectRolesResponse(id.ToString(), slugs, null, null) { ConsistencyToken = ConsistencyToken.For(revision) },
