@@ -300,6 +300,48 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task GroupsHoldingAnAdministeringRole_ChangeMembersOnlyForFullAdministrators()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        async Task<HttpClient> AdminKeyWithAsync(string scope)
+        {
+            var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
+                ["data"]!["key"]!.GetValue<string>();
+            var scoped = suite.Admin.CreateClient();
+            scoped.DefaultRequestHeaders.Add("X-API-Key", key);
+            return scoped;
+        }
+
+        var member = await suite.Admin.CreateUserAsync(tenant, "member@example.com");
+        var climber = await suite.Admin.CreateUserAsync(tenant, "climber@example.com");
+        var admins = await suite.Admin.CreateGroupAsync(tenant, "Admins", "admins");
+        var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/roles", new { roles = new[] { "admin" } }));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/roles", new { roles = new[] { "editor" } }));
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { member.ToString() } })).EnsureSuccessStatusCode();
+        using var groupsKey = await AdminKeyWithAsync("admin:groups");
+        using var usersKey = await AdminKeyWithAsync("admin:users");
+
+        // Moving someone into (or out of) the admin group would give (or take) the admin role.
+        await ApiAssert.ErrorAsync(await groupsKey.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { climber.ToString() } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await groupsKey.PostAsJsonAsync($"{tenant.Api}/groups/{admins}/members", new { userId = climber.ToString() }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await groupsKey.DeleteAsync($"{tenant.Api}/admin/groups/{admins}/members/{member}"), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await groupsKey.DeleteAsync($"{tenant.Api}/admin/groups/{admins}"), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{climber}/groups", new { groups = new[] { "admins" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "sneaky@example.com", groups = new[] { "admins" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "sneaky@example.com", groups = new[] { "admins" } }), 403, "insufficient_scope");
+
+        // Ordinary groups are the scoped keys' to manage, and keeping someone in the admin group changes nothing.
+        await ApiAssert.OkAsync(await groupsKey.PostAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/members", new { userIds = new[] { climber.ToString() } }));
+        await ApiAssert.OkAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{member}/groups", new { groups = new[] { "admins", "crew" } }));
+        await ApiAssert.OkAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "newbie@example.com", groups = new[] { "crew" } }), 201);
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { climber.ToString() } }));
+    }
+
+    [Fact]
     public async Task DeletedGroup_TakesItsRolesFromItsMembers_ButNotTheirOwn()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -3,6 +3,7 @@ using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Admin.Features.Email;
 using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Admin.Features.Scim;
 using LumoAuth.Admin.Features.Tenants;
 using LumoAuth.Admin.Features.Users;
@@ -39,6 +40,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<LumoAuth.Admin.Features.Gdpr.DataHeldElsewhere>();
         builder.Services.AddScoped<UserCommands>();
         builder.Services.AddSingleton<RoleHolderLookup>();
+        builder.Services.AddSingleton<AdministeringGroups>();
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<SignInRisk>();

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text;
 using System.Text.Json.Serialization;
 using LumoAuth.Admin.Data;
@@ -196,12 +197,17 @@ public static class GroupEndpoints
     }
 
     /// <summary>Deletes the group; its members stay and lose what the group gave them (ADM-36).</summary>
-    public static async Task<IResult> DeleteGroup(string groupId, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteGroup(string groupId, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
         {
             return ApiErrors.NotFound("Group");
+        }
+
+        if (await guard.RefuseAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        {
+            return refused;
         }
 
         await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
@@ -227,12 +233,17 @@ public static class GroupEndpoints
     }
 
     /// <summary>Adds members by user UUID or email (ADM-38: <c>userIds</c>; the user guide's single <c>userId</c> too).</summary>
-    public static async Task<IResult> AddMembers(string groupId, AddMembersRequest request, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> AddMembers(string groupId, AddMembersRequest request, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
         {
             return ApiErrors.NotFound("Group");
+        }
+
+        if (await guard.RefuseAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        {
+            return refused;
         }
 
         var references = (request.UserIds ?? []).Concat(request.UserId is null ? [] : [request.UserId]).Distinct().ToList();
@@ -258,12 +269,17 @@ public static class GroupEndpoints
         return TypedResults.Ok(new DataResponse<object>(new { groupId = group.Id, added, memberCount = total }, "Members added"));
     }
 
-    public static async Task<IResult> RemoveMember(string groupId, string userId, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> RemoveMember(string groupId, string userId, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
         {
             return ApiErrors.NotFound("Group");
+        }
+
+        if (await guard.RefuseAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        {
+            return refused;
         }
 
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);

@@ -38,9 +38,9 @@ public static class InvitationEndpoints
         return app;
     }
 
-    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, AdministeringGroups guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        if (request.Roles is { Count: > 0 } && RolesNeedFullWrite(caller) is { } refused)
+        if (await RefuseAsync([request], db, tenant, guard, caller, cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -56,14 +56,14 @@ public static class InvitationEndpoints
     }
 
     /// <summary>Each invitation stands alone: the valid ones are created, the others reported by index.</summary>
-    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, AdministeringGroups guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (request.Invitations is not { Count: > 0 and <= MaxBulk })
         {
             return ApiErrors.Validation("invitations", $"must hold 1 to {MaxBulk} invitations");
         }
 
-        if (request.Invitations.Any(i => i?.Roles is { Count: > 0 }) && RolesNeedFullWrite(caller) is { } refused)
+        if (await RefuseAsync([.. request.Invitations.OfType<InvitationRequest>()], db, tenant, guard, caller, cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -137,12 +137,26 @@ public static class InvitationEndpoints
     }
 
     /// <summary>
-    /// An invitation's roles are given when it is accepted, by then nobody asks who invited: naming roles (which may be
-    /// <c>admin</c>, by slug or id) is for full administrators, not for a key scoped to users.
+    /// An invitation's roles and groups are given when it is accepted, when nobody asks who invited: naming roles (which may
+    /// be <c>admin</c>, by slug or id) is for full administrators, and so is naming a group that holds an administering role.
     /// </summary>
-    private static IResult? RolesNeedFullWrite(System.Security.Claims.ClaimsPrincipal caller) => AdminScopeHandler.HasFullWrite(caller)
-        ? null
-        : ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, "Inviting with roles needs the admin:write scope");
+    private static async Task<IResult?> RefuseAsync(
+        IReadOnlyList<InvitationRequest> invitations, AdminDbContext db, TenantContext tenant, AdministeringGroups guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
+    {
+        if (AdminScopeHandler.HasFullWrite(caller))
+        {
+            return null;
+        }
+
+        if (invitations.Any(i => i.Roles is { Count: > 0 }))
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, "Inviting with roles needs the admin:write scope");
+        }
+
+        var named = invitations.SelectMany(i => i.Groups ?? []).Where(g => !string.IsNullOrWhiteSpace(g) && g.Length <= 100).Distinct().Take(500).ToList();
+        var groups = named.Count == 0 ? [] : (await GroupMembership.ResolveAsync(db, named, cancellationToken)).Found;
+        return await guard.RefuseAsync(caller, tenant.TenantId, [.. groups.Select(g => g.Id)], cancellationToken);
+    }
 
     /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
     private static async Task<(Invitation? Invitation, IResult? Error)> InviteAsync(

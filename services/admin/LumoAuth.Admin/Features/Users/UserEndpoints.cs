@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Text.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
@@ -114,8 +115,17 @@ public static class UserEndpoints
         return TypedResults.Ok(new PagedResponse<UserResponse>(views, PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
+        if (request.Groups is { Count: > 0 } named && !AdminScopeHandler.HasFullWrite(caller))
+        {
+            var (joining, _) = await GroupMembership.ResolveAsync(db, named.Take(100).Distinct().ToList(), cancellationToken);
+            if (await guard.RefuseAsync(caller, tenant.TenantId, [.. joining.Select(g => g.Id)], cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+        }
+
         if (request.Roles is { Count: > 0 })
         {
             // Role assignments belong to the authorization service (PUT /admin/users/{id}/roles).
@@ -288,7 +298,7 @@ public static class UserEndpoints
     }
 
     /// <summary>Replaces the user's group memberships (ADM-10); <c>[]</c> removes them all.</summary>
-    public static async Task<IResult> SetGroups(string userId, SetGroupsRequest request, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> SetGroups(string userId, SetGroupsRequest request, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
         if (user is null)
@@ -310,6 +320,14 @@ public static class UserEndpoints
         if (missing.Count > 0)
         {
             return ApiErrors.Validation(new Dictionary<string, string[]> { ["groups"] = missing.Select(m => $"no group '{m}'").ToArray() });
+        }
+
+        // Groups joined or left, not those kept: keeping someone in the admin group changes nothing.
+        var current = await db.GroupMembers.AsNoTracking().Where(m => m.UserId == user.Id).Select(m => m.GroupId).ToListAsync(cancellationToken);
+        var wanted = groups.Select(g => g.Id).ToList();
+        if (await guard.RefuseAsync(caller, user.TenantId, [.. wanted.Except(current).Concat(current.Except(wanted))], cancellationToken) is { } refused)
+        {
+            return refused;
         }
 
         await GroupMembership.ReplaceGroupsOfUserAsync(db, user.TenantId, user.Id, groups, cancellationToken);
