@@ -264,14 +264,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        async Task<HttpClient> KeyWithAsync(string scope)
-        {
-            var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
-                ["data"]!["key"]!.GetValue<string>();
-            var scoped = suite.Authorization.CreateClient();
-            scoped.DefaultRequestHeaders.Add("X-API-Key", key);
-            return scoped;
-        }
+        async Task<HttpClient> KeyWithAsync(string scope) => WithKey(suite.Authorization.CreateClient(), await ScopedKeyAsync(admin, tenant, scope));
 
         var user = await suite.Admin.CreateUserAsync(tenant, "climber@example.com");
         var boss = await suite.Admin.CreateUserAsync(tenant, "boss@example.com");
@@ -306,14 +299,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        async Task<HttpClient> AdminKeyWithAsync(string scope)
-        {
-            var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
-                ["data"]!["key"]!.GetValue<string>();
-            var scoped = suite.Admin.CreateClient();
-            scoped.DefaultRequestHeaders.Add("X-API-Key", key);
-            return scoped;
-        }
+        async Task<HttpClient> AdminKeyWithAsync(string scope) => WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, scope));
 
         var member = await suite.Admin.CreateUserAsync(tenant, "member@example.com");
         var climber = await suite.Admin.CreateUserAsync(tenant, "climber@example.com");
@@ -422,6 +408,17 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
             scope.ServiceProvider.GetRequiredService<RbacStore>(),
             message,
             CancellationToken.None);
+    }
+
+    /// <summary>A new API key of the tenant holding only <paramref name="scope"/>.</summary>
+    private static async Task<string> ScopedKeyAsync(HttpClient admin, TestTenant tenant, string scope) =>
+        (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
+            ["data"]!["key"]!.GetValue<string>();
+
+    private static HttpClient WithKey(HttpClient client, string key)
+    {
+        client.DefaultRequestHeaders.Add("X-API-Key", key);
+        return client;
     }
 
     private static async Task SeedAsync(HttpClient client, TestTenant tenant)
