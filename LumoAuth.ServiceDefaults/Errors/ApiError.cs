@@ -68,6 +68,10 @@ public static class ApiErrors
 
     public static IResult BadRequest(string code, string message, object? details = null) =>
         Create(StatusCodes.Status400BadRequest, code, message, details);
+
+    /// <summary>403 <c>insufficient_scope</c>: the change would reach an administrator's powers, so it needs a full admin write scope.</summary>
+    public static IResult NeedsFullWrite(string what) =>
+        Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, $"{what} needs the admin:write scope");
 }
 
 /// <summary>Writes an <see cref="ApiError"/> as JSON, stamping the request's correlation id.</summary>

@@ -130,7 +130,8 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
             return false;
         }
 
-        var value = path.Value ?? string.Empty;
+        // Routing matches paths case-insensitively, so must this: `users/{id}/Roles` is a role assignment too.
+        var value = (path.Value ?? string.Empty).ToLowerInvariant();
         const string marker = "/api/v1/";
         var api = value.IndexOf(marker, StringComparison.Ordinal);
         if (api < 0)

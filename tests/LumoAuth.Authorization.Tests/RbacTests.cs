@@ -320,11 +320,95 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "sneaky@example.com", groups = new[] { "admins" } }), 403, "insufficient_scope");
         await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "sneaky@example.com", groups = new[] { "admins" } }), 403, "insufficient_scope");
 
-        // Ordinary groups are the scoped keys' to manage, and keeping someone in the admin group changes nothing.
+        // Ordinary groups are the scoped keys' to manage; a member of the admin group is an administrator, whose groups
+        // are a full administrator's to change.
         await ApiAssert.OkAsync(await groupsKey.PostAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/members", new { userIds = new[] { climber.ToString() } }));
-        await ApiAssert.OkAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{member}/groups", new { groups = new[] { "admins", "crew" } }));
+        await ApiAssert.OkAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{climber}/groups", new { groups = new[] { "crew" } }));
+        await ApiAssert.ErrorAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{member}/groups", new { groups = new[] { "admins", "crew" } }), 403, "insufficient_scope");
         await ApiAssert.OkAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "newbie@example.com", groups = new[] { "crew" } }), 201);
         await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { climber.ToString() } }));
+    }
+
+    [Fact]
+    public async Task AdministratorAccounts_AreChangedOnlyByFullAdministrators()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+
+        // The tenant's first administrator, one holding admin directly, one holding tenant_admin through a group.
+        var founder = $"admin@{tenant.Slug}.example.com";
+        var boss = await suite.Admin.CreateUserAsync(tenant, "boss@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{boss}/roles", new { roles = new[] { "admin" } }));
+        var chief = await suite.Admin.CreateUserAsync(tenant, "chief@example.com");
+        var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/members", new { userIds = new[] { chief.ToString() } })).EnsureSuccessStatusCode();
+        var clerk = await suite.Admin.CreateUserAsync(tenant, "clerk@example.com");
+
+        // A user-management key would otherwise take the account over: its e-mail, password or second factor.
+        foreach (var target in new[] { founder, boss.ToString(), chief.ToString() })
+        {
+            var user = $"{tenant.Api}/admin/users/{target}";
+            await ApiAssert.ErrorAsync(await usersKey.PutAsJsonAsync($"{user}/password", new { password = "taken over 12345" }), 403, "insufficient_scope");
+            await ApiAssert.ErrorAsync(await usersKey.PatchAsJsonAsync(user, new { email = "mine@attacker.example.com" }), 403, "insufficient_scope");
+            await ApiAssert.ErrorAsync(await usersKey.PostAsync($"{user}/mfa/reset", null), 403, "insufficient_scope");
+            await ApiAssert.ErrorAsync(await usersKey.PostAsync($"{user}/mfa/backup-codes", null), 403, "insufficient_scope");
+            await ApiAssert.ErrorAsync(await usersKey.PostAsync($"{user}/block", null), 403, "insufficient_scope");
+            await ApiAssert.ErrorAsync(await usersKey.DeleteAsync(user), 403, "insufficient_scope");
+            await ApiAssert.OkAsync(await usersKey.GetAsync(user));
+            await ApiAssert.OkAsync(await usersKey.GetAsync($"{user}/mfa"));
+        }
+
+        // Everyone else is the key's to manage; the administrators are a full administrator's.
+        var clerkPath = $"{tenant.Api}/admin/users/{clerk}";
+        await ApiAssert.OkAsync(await usersKey.PutAsJsonAsync($"{clerkPath}/password", new { password = "a fresh start 123" }));
+        await ApiAssert.OkAsync(await usersKey.PatchAsJsonAsync(clerkPath, new { name = "Clerk" }));
+        await ApiAssert.OkAsync(await usersKey.PostAsync($"{clerkPath}/block", null));
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{boss}", new { name = "Boss" }));
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{founder}/password", new { password = "founders own 12345" }));
+
+        // Leaving the group makes chief an ordinary user again.
+        (await admin.DeleteAsync($"{tenant.Api}/admin/groups/{owners}/members/{chief}")).EnsureSuccessStatusCode();
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var renamed = await usersKey.PatchAsJsonAsync($"{tenant.Api}/admin/users/{chief}", new { name = "Chief" });
+            return renamed.IsSuccessStatusCode ? "ordinary" : null;
+        });
+    }
+
+    [Fact]
+    public async Task ScopedKeys_NameGroupsWithinTheLimits_AndInvitationsAreCheckedOnTheGroupsTheyResolve()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        var admins = await suite.Admin.CreateGroupAsync(tenant, "Admins", "admins");
+        await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/roles", new { roles = new[] { "admin" } }));
+
+        // More groups than a request may name are refused outright, not partly checked.
+        var many = Enumerable.Range(0, 100).Select(i => $"nothing-{i}").Append("admins").ToArray();
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "many@example.com", groups = many }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "many@example.com", groups = many }), 400, "validation_error");
+
+        // A bulk invitation naming the admin group in any item is refused as a whole, and none of it is saved.
+        var bulk = new
+        {
+            invitations = new object[]
+            {
+                new { email = "first@example.com", groups = new[] { "crew" } },
+                new { email = "second@example.com", groups = new[] { admins.ToString() } },
+            },
+        };
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/invitations/bulk", bulk), 403, "insufficient_scope");
+        var pending = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/invitations"));
+        Assert.Empty(pending["data"]!.AsArray());
+        await ApiAssert.OkAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "first@example.com", groups = new[] { "crew" } }), 201);
     }
 
     [Fact]

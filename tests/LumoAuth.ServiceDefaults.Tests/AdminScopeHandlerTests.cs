@@ -43,6 +43,13 @@ public sealed class AdminScopeHandlerTests
     [InlineData("admin:groups", "POST", "/t/acme/api/v1/groups/g/members", true)]
     [InlineData("admin:groups", "POST", "/t/acme/api/v1/invitations", false)]
     [InlineData("openid", "GET", "/t/acme/api/v1/admin/clients", false)]
+    // Routing ignores case, so the scope check does too: a differently cased role assignment is still one.
+    [InlineData("admin:users", "PUT", "/t/acme/api/v1/admin/users/1/Roles", false)]
+    [InlineData("admin:users", "PUT", "/t/acme/API/V1/Admin/Users/1/ROLES", false)]
+    [InlineData("admin:groups", "POST", "/t/acme/api/v1/Groups/g/Roles", false)]
+    [InlineData("admin:roles", "PUT", "/t/acme/api/v1/admin/Users/1/Roles", true)]
+    [InlineData("admin:users", "GET", "/t/acme/API/v1/Admin/Users", true)]
+    [InlineData("admin:users", "POST", "/t/acme/api/v1/Invitations", true)]
     public async Task Scope_OpensOnlyItsRoutes(string scope, string method, string path, bool allowed) =>
         Assert.Equal(allowed, await AllowsAsync(scope, method, pathBase: "", path));
 

@@ -36,6 +36,7 @@ public static class CredentialEndpoints
 
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/mfa")
             .RequireAuthorization(Policies.TenantAdmin)
+            .GuardingAdministratorAccounts()
             .WithTags("Users");
         admin.MapGet("/", ListFactors).WithName("ListUserMfaFactors");
         admin.MapPost("/totp", BeginTotp).WithName("BeginUserTotpEnrolment");

@@ -36,7 +36,7 @@ public static class Passkeys
         internalApi.MapPost(PasskeyRoutes.AssertionOptions, AssertionOptions).WithName("InternalPasskeyAssertionOptions");
         internalApi.MapPost(PasskeyRoutes.Authenticate, Authenticate).WithName("InternalAuthenticateWithPasskey");
 
-        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/passkeys").RequireAuthorization(Policies.TenantAdmin).WithTags("Users");
+        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/passkeys").RequireAuthorization(Policies.TenantAdmin).GuardingAdministratorAccounts().WithTags("Users");
         admin.MapGet("/", List).WithName("ListUserPasskeys");
         admin.MapDelete("/{passkeyId:guid}", Delete).WithName("DeleteUserPasskey");
         return app;

@@ -197,7 +197,7 @@ public static class GroupEndpoints
     }
 
     /// <summary>Deletes the group; its members stay and lose what the group gave them (ADM-36).</summary>
-    public static async Task<IResult> DeleteGroup(string groupId, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteGroup(string groupId, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
@@ -205,7 +205,7 @@ public static class GroupEndpoints
             return ApiErrors.NotFound("Group");
         }
 
-        if (await guard.RefuseAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -233,7 +233,7 @@ public static class GroupEndpoints
     }
 
     /// <summary>Adds members by user UUID or email (ADM-38: <c>userIds</c>; the user guide's single <c>userId</c> too).</summary>
-    public static async Task<IResult> AddMembers(string groupId, AddMembersRequest request, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> AddMembers(string groupId, AddMembersRequest request, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
@@ -241,7 +241,7 @@ public static class GroupEndpoints
             return ApiErrors.NotFound("Group");
         }
 
-        if (await guard.RefuseAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -269,7 +269,7 @@ public static class GroupEndpoints
         return TypedResults.Ok(new DataResponse<object>(new { groupId = group.Id, added, memberCount = total }, "Members added"));
     }
 
-    public static async Task<IResult> RemoveMember(string groupId, string userId, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> RemoveMember(string groupId, string userId, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var group = await FindAsync(db, groupId, cancellationToken);
         if (group is null)
@@ -277,7 +277,7 @@ public static class GroupEndpoints
             return ApiErrors.NotFound("Group");
         }
 
-        if (await guard.RefuseAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
         {
             return refused;
         }

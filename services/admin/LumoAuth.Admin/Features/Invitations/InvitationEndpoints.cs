@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Admin.Features.Users;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -38,9 +39,9 @@ public static class InvitationEndpoints
         return app;
     }
 
-    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, AdministeringGroups guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateInvitation(InvitationRequest request, AdminDbContext db, TenantContext tenant, AdministratorGuard guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        if (await RefuseAsync([request], db, tenant, guard, caller, cancellationToken) is { } refused)
+        if (RefuseRoles([request], caller) is { } refused)
         {
             return refused;
         }
@@ -51,19 +52,25 @@ public static class InvitationEndpoints
             return error;
         }
 
+        // Nothing is saved when refused: the staged invitation dies with the request's context.
+        if (await guard.RefuseGroupsAsync(caller, tenant.TenantId, invitation!.GroupIds, cancellationToken) is { } administering)
+        {
+            return administering;
+        }
+
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Created((string?)null, new DataResponse<InvitationResponse>(InvitationResponse.From(invitation!), "Invitation created"));
     }
 
     /// <summary>Each invitation stands alone: the valid ones are created, the others reported by index.</summary>
-    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, AdministeringGroups guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateInvitations(BulkInvitationRequest request, AdminDbContext db, TenantContext tenant, AdministratorGuard guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (request.Invitations is not { Count: > 0 and <= MaxBulk })
         {
             return ApiErrors.Validation("invitations", $"must hold 1 to {MaxBulk} invitations");
         }
 
-        if (await RefuseAsync([.. request.Invitations.OfType<InvitationRequest>()], db, tenant, guard, caller, cancellationToken) is { } refused)
+        if (RefuseRoles([.. request.Invitations.OfType<InvitationRequest>()], caller) is { } refused)
         {
             return refused;
         }
@@ -86,6 +93,13 @@ public static class InvitationEndpoints
             results.Add(invitation is null
                 ? new BulkInvitationResult(i, item?.Email, "error", null, failure?.Code, failure?.Message)
                 : new BulkInvitationResult(i, invitation.Email, "created", InvitationResponse.From(invitation), null, null));
+        }
+
+        // The groups the staged invitations will actually give; when refused, none of them is saved.
+        var joining = db.Invitations.Local.SelectMany(i => i.GroupIds).Distinct().ToList();
+        if (await guard.RefuseGroupsAsync(caller, tenant.TenantId, joining, cancellationToken) is { } administering)
+        {
+            return administering;
         }
 
         await db.SaveChangesAsync(cancellationToken);
@@ -138,25 +152,13 @@ public static class InvitationEndpoints
 
     /// <summary>
     /// An invitation's roles and groups are given when it is accepted, when nobody asks who invited: naming roles (which may
-    /// be <c>admin</c>, by slug or id) is for full administrators, and so is naming a group that holds an administering role.
+    /// be <c>admin</c>, by slug or id) is for full administrators, and so is naming a group that holds an administering role
+    /// (checked on the groups each staged invitation resolved, <see cref="AdministratorGuard.RefuseGroupsAsync"/>).
     /// </summary>
-    private static async Task<IResult?> RefuseAsync(
-        IReadOnlyList<InvitationRequest> invitations, AdminDbContext db, TenantContext tenant, AdministeringGroups guard, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
-    {
-        if (AdminScopeHandler.HasFullWrite(caller))
-        {
-            return null;
-        }
-
-        if (invitations.Any(i => i.Roles is { Count: > 0 }))
-        {
-            return ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, "Inviting with roles needs the admin:write scope");
-        }
-
-        var named = invitations.SelectMany(i => i.Groups ?? []).Where(g => !string.IsNullOrWhiteSpace(g) && g.Length <= 100).Distinct().Take(500).ToList();
-        var groups = named.Count == 0 ? [] : (await GroupMembership.ResolveAsync(db, named, cancellationToken)).Found;
-        return await guard.RefuseAsync(caller, tenant.TenantId, [.. groups.Select(g => g.Id)], cancellationToken);
-    }
+    private static IResult? RefuseRoles(IReadOnlyList<InvitationRequest> invitations, System.Security.Claims.ClaimsPrincipal caller) =>
+        invitations.Any(i => i.Roles is { Count: > 0 }) && !AdminScopeHandler.HasFullWrite(caller)
+            ? ApiErrors.NeedsFullWrite("Inviting with roles")
+            : null;
 
     /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
     private static async Task<(Invitation? Invitation, IResult? Error)> InviteAsync(
@@ -166,10 +168,12 @@ public static class InvitationEndpoints
         var roles = request.Roles ?? [];
         validation.Check(roles.Count <= 50 && roles.All(r => r is { Length: > 0 and <= 100 } && r.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')),
             "roles", "must be at most 50 role slugs");
+        validation.Check(request.Groups is not { } named || (named.Count <= 50 && named.All(g => g is { Length: > 0 and <= 100 })),
+            "groups", "must be at most 50 group ids or slugs");
         var groups = new List<Group>();
-        if (request.Groups is { Count: > 0 })
+        if (request.Groups is { Count: > 0 and <= 50 })
         {
-            (groups, var missing) = await GroupMembership.ResolveAsync(db, request.Groups.Take(50).ToList(), cancellationToken);
+            (groups, var missing) = await GroupMembership.ResolveAsync(db, request.Groups.Distinct().ToList(), cancellationToken);
             foreach (var reference in missing)
             {
                 validation.Add("groups", $"no group '{reference}'");

@@ -18,11 +18,13 @@ public static class UserEndpoints
 {
     public const int MaxAttributesBytes = 16 * 1024;
     private const int MaxAttributesDepth = 5;
+    public const int MaxGroupsPerRequest = 100;
 
     public static IEndpointRouteBuilder MapUserEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users")
             .RequireAuthorization(Policies.TenantAdmin)
+            .GuardingAdministratorAccounts()
             .WithTags("Users");
         group.MapGet("/", ListUsers).WithName("ListUsers");
         group.MapPost("/", CreateUser).WithName("CreateUser");
@@ -115,12 +117,18 @@ public static class UserEndpoints
         return TypedResults.Ok(new PagedResponse<UserResponse>(views, PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        if (request.Groups is { Count: > 0 } named && !AdminScopeHandler.HasFullWrite(caller))
+        if (request.Groups is { } named && (named.Count > MaxGroupsPerRequest || named.Any(g => string.IsNullOrWhiteSpace(g) || g.Length > 100)))
         {
-            var (joining, _) = await GroupMembership.ResolveAsync(db, named.Take(100).Distinct().ToList(), cancellationToken);
-            if (await guard.RefuseAsync(caller, tenant.TenantId, [.. joining.Select(g => g.Id)], cancellationToken) is { } refused)
+            return ApiErrors.Validation("groups", $"must be at most {MaxGroupsPerRequest} non-empty group ids or slugs");
+        }
+
+        if (request.Groups is { Count: > 0 } joined && !AdminScopeHandler.HasFullWrite(caller))
+        {
+            // Every group the user will join, as CreateAsync resolves them.
+            var (joining, _) = await GroupMembership.ResolveAsync(db, joined.Distinct().ToList(), cancellationToken);
+            if (await guard.RefuseGroupsAsync(caller, tenant.TenantId, [.. joining.Select(g => g.Id)], cancellationToken) is { } refused)
             {
                 return refused;
             }
@@ -298,7 +306,7 @@ public static class UserEndpoints
     }
 
     /// <summary>Replaces the user's group memberships (ADM-10); <c>[]</c> removes them all.</summary>
-    public static async Task<IResult> SetGroups(string userId, SetGroupsRequest request, AdminDbContext db, AdministeringGroups guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> SetGroups(string userId, SetGroupsRequest request, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
         if (user is null)
@@ -311,9 +319,9 @@ public static class UserEndpoints
             return ApiErrors.Validation("groups", "is required (an array of group ids or slugs)");
         }
 
-        if (request.Groups.Count > 100 || request.Groups.Any(g => string.IsNullOrWhiteSpace(g) || g.Length > 100))
+        if (request.Groups.Count > MaxGroupsPerRequest || request.Groups.Any(g => string.IsNullOrWhiteSpace(g) || g.Length > 100))
         {
-            return ApiErrors.Validation("groups", "must be at most 100 non-empty group ids or slugs");
+            return ApiErrors.Validation("groups", $"must be at most {MaxGroupsPerRequest} non-empty group ids or slugs");
         }
 
         var (groups, missing) = await GroupMembership.ResolveAsync(db, request.Groups.Distinct().ToList(), cancellationToken);
@@ -325,7 +333,7 @@ public static class UserEndpoints
         // Groups joined or left, not those kept: keeping someone in the admin group changes nothing.
         var current = await db.GroupMembers.AsNoTracking().Where(m => m.UserId == user.Id).Select(m => m.GroupId).ToListAsync(cancellationToken);
         var wanted = groups.Select(g => g.Id).ToList();
-        if (await guard.RefuseAsync(caller, user.TenantId, [.. wanted.Except(current).Concat(current.Except(wanted))], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, user.TenantId, [.. wanted.Except(current).Concat(current.Except(wanted))], cancellationToken) is { } refused)
         {
             return refused;
         }

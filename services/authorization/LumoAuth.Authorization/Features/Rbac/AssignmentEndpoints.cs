@@ -122,7 +122,7 @@ public static class AssignmentEndpoints
         var held = await DirectRolesAsync(db, tenant.TenantId, subject, cancellationToken);
         if (!AdminScopeHandler.HasFullWrite(caller) && slugs.Except(held).Concat(held.Except(slugs)).Any(AdminScopeHandler.IsPrivilegedRole))
         {
-            return ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, "Giving or taking the admin and tenant_admin roles needs the admin:write scope");
+            return ApiErrors.NeedsFullWrite("Giving or taking the admin and tenant_admin roles");
         }
 
         var revision = await rbac.ReplaceRolesAsync(db, tenant.TenantId, subject, slugs, cancellationToken);

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using LumoAuth.Contracts.Clients;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -6,6 +7,7 @@ using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Extensions;
+using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Protocol;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -48,11 +50,16 @@ public static class ClientEndpoints
         TokenDbContext Db, TokenApplicationManager Applications, TenantContext Tenant, ClientCache Cache, TimeProvider Time, RedisAccessTokenDenyList DenyList,
         IOptions<TokenServiceOptions> Options);
 
-    public static async Task<IResult> CreateClient(ClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateClient(ClientRequest request, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         if (ClientValidation.ValidateNew(request, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
         {
             return validator.ToResult();
+        }
+
+        if (RefuseAdministering(caller, client) is { } refused)
+        {
+            return refused;
         }
 
         var (application, secret) = await CreateAsync(client, services, cancellationToken);
@@ -109,7 +116,7 @@ public static class ClientEndpoints
             : Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row)));
     }
 
-    public static async Task<IResult> UpdateClient(string clientId, ClientRequest request, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> UpdateClient(string clientId, ClientRequest request, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         clientId = FromPath(clientId);
         if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
@@ -121,6 +128,11 @@ public static class ClientEndpoints
         if (ClientValidation.ValidateUpdate(request, current, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
         {
             return validator.ToResult();
+        }
+
+        if (RefuseAdministering(caller, current, client) is { } refused)
+        {
+            return refused;
         }
 
         // A public client never keeps a secret; a client turned confidential gets one (shown by rotate-secret).
@@ -153,12 +165,17 @@ public static class ClientEndpoints
         return Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row), "OAuth client updated successfully"));
     }
 
-    public static async Task<IResult> DeleteClient(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteClient(string clientId, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         clientId = FromPath(clientId);
         if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
         {
             return ApiErrors.NotFound("Client");
+        }
+
+        if (RefuseAdministering(caller, ClientMapping.Read(row)) is { } refused)
+        {
+            return refused;
         }
 
         // OpenIddict's store removes the client's stored tokens (codes, refresh tokens) and authorizations in the
@@ -174,12 +191,17 @@ public static class ClientEndpoints
         return Results.NoContent();
     }
 
-    public static async Task<IResult> RotateSecret(string clientId, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> RotateSecret(string clientId, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         clientId = FromPath(clientId);
         if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
         {
             return ApiErrors.NotFound("Client");
+        }
+
+        if (RefuseAdministering(caller, ClientMapping.Read(row)) is { } refused)
+        {
+            return refused;
         }
 
         if (row.ClientType != OpenIddictConstants.ClientTypes.Confidential)
@@ -194,6 +216,16 @@ public static class ClientEndpoints
         services.Cache.Evict(services.Tenant.TenantId, clientId);
         return Results.Ok(new DataResponse<RotatedSecretResponse>(new RotatedSecretResponse(clientId, secret), "Client secret rotated successfully"));
     }
+
+    /// <summary>
+    /// A client allowed an administering scope (Admin API, relationship store) is an administrator's credential: its
+    /// client-credentials tokens carry those scopes. A key scoped to clients must not make one, widen one to them, take
+    /// its secret, point its redirects elsewhere or remove it; that needs a full admin write scope.
+    /// </summary>
+    private static IResult? RefuseAdministering(ClaimsPrincipal caller, params ClientSettings[] states) =>
+        states.Any(c => c.Scopes.Any(ScopeNames.IsPrivileged)) && !AdminScopeHandler.HasFullWrite(caller)
+            ? ApiErrors.NeedsFullWrite("Managing a client allowed admin or relationship-store scopes")
+            : null;
 
     /// <summary>
     /// Voids the client's stateless access tokens for every service's bearer validation, not only introspection.
