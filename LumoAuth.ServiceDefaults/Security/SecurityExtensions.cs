@@ -159,5 +159,7 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
     public static bool HasFullWrite(System.Security.Claims.ClaimsPrincipal user) => ScopesOf(user).Any(s => Grants(s, isRead: false));
 
     /// <summary>The system roles that administer a tenant: giving or taking them needs <see cref="HasFullWrite"/>.</summary>
-    public static bool IsPrivilegedRole(string slug) => slug is "admin" or "tenant_admin";
+    public static readonly IReadOnlyList<string> PrivilegedRoles = ["admin", "tenant_admin"];
+
+    public static bool IsPrivilegedRole(string slug) => PrivilegedRoles.Contains(slug, StringComparer.Ordinal);
 }

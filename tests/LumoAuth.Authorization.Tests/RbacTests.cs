@@ -4,6 +4,7 @@ using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Features.Rbac;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Internal;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using LumoAuth.Testing;
 
@@ -409,6 +410,105 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var pending = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/invitations"));
         Assert.Empty(pending["data"]!.AsArray());
         await ApiAssert.OkAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = "first@example.com", groups = new[] { "crew" } }), 201);
+    }
+
+    [Fact]
+    public async Task Administering_IsDecidedExactly_PastAnyNumberOfOtherRoles_AndOnlyWithTheInternalKey()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        var crowded = await suite.Admin.CreateUserAsync(tenant, "crowded@example.com");
+        var plain = await suite.Admin.CreateUserAsync(tenant, "plain@example.com");
+        var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
+        var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/members", new { userIds = new[] { crowded.ToString() } })).EnsureSuccessStatusCode();
+
+        // More direct roles than a roles listing returns: tenant_admin, held through the group, falls past its end.
+        var slugs = Enumerable.Range(0, 1001).Select(i => $"r{i:0000}").ToList();
+        await Parallel.ForEachAsync(slugs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (slug, token) =>
+            await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = slug, slug }, token), 201));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{crowded}/roles", new { roles = slugs }));
+
+        using var direct = suite.Authorization.CreateDirectClient();
+        var question = new AdministeringRequest(tenant.Id, [crowded, plain], [owners, crew]);
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.Administering, question), 401, "unauthorized");
+        direct.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
+        var answer = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var administering = (await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.Administering, question)))["administering"]!.AsArray()
+                .Select(id => Guid.Parse(id!.GetValue<string>())).ToHashSet();
+            return administering.Contains(crowded) ? administering : null;
+        });
+        Assert.Equal(new[] { crowded, owners }.Order(), answer.Order());
+
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.Administering,
+            new AdministeringRequest(tenant.Id, [.. Enumerable.Range(0, RolesOfManyRequest.MaxSubjects + 1).Select(_ => Guid.NewGuid())], [])), 400, "validation_error");
+        var other = await suite.Admin.CreateTenantAsync();
+        var foreign = await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.Administering, question with { TenantId = other.Id }));
+        Assert.Empty(foreign["administering"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task AMembershipTheAuthorizationServiceHasNotHeardOf_StillMakesTheUserAnAdministrator()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        var late = await suite.Admin.CreateUserAsync(tenant, "late@example.com");
+        var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
+
+        // The membership is committed in admin, its event not yet delivered (written here without one).
+        await using (var scope = suite.Admin.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+            db.GroupMembers.Add(new LumoAuth.Admin.Data.GroupMember { GroupId = owners, UserId = late, TenantId = tenant.Id, AddedAt = DateTimeOffset.UtcNow });
+            await db.SaveChangesAsync();
+        }
+
+        await ApiAssert.ErrorAsync(await usersKey.PutAsJsonAsync($"{tenant.Api}/admin/users/{late}/password", new { password = "taken over 12345" }), 403, "insufficient_scope");
+    }
+
+    [Fact]
+    public async Task InvitationsFromAScopedKey_GiveNoGroupThatAdministersByAcceptance()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
+
+        async Task<string> InviteAsync(HttpClient sender, string email, string token)
+        {
+            var id = (await ApiAssert.OkAsync(await sender.PostAsJsonAsync($"{tenant.Api}/invitations", new { email, groups = new[] { "crew" } }), 201))["data"]!["id"]!.GetValue<string>();
+            await using var scope = suite.Admin.Services.CreateAsyncScope();
+            var hash = LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.HashOf(token);
+            await scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>().Invitations.IgnoreQueryFilters()
+                .Where(i => i.Id == Guid.Parse(id)).ExecuteUpdateAsync(s => s.SetProperty(i => i.TokenHash, hash));
+            return token;
+        }
+
+        async Task<JsonArray> AcceptAsync(string token)
+        {
+            using var internalApi = suite.Admin.Internal();
+            var accepted = (await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.AcceptInvitation,
+                new AcceptInvitationRequest(tenant.Id, token, "a good password 1", "Joiner")), 201))["data"]!;
+            return (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{accepted["userId"]!.GetValue<string>()}")))["data"]!["groups"]!.AsArray();
+        }
+
+        // Crew was ordinary when the scoped key invited into it; by acceptance it administers the tenant.
+        var fromKey = await InviteAsync(usersKey, "keyed@example.com", "keyed-token");
+        var fromAdmin = await InviteAsync(admin, "chosen@example.com", "chosen-token");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/roles", new { roles = new[] { "tenant_admin" } }));
+
+        Assert.Empty(await AcceptAsync(fromKey));
+        Assert.Equal(crew.ToString(), (await AcceptAsync(fromAdmin)).Single()!["id"]!.GetValue<string>());
     }
 
     [Fact]

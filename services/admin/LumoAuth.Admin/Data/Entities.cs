@@ -493,6 +493,12 @@ public sealed class Invitation
 
     public List<Guid> GroupIds { get; set; } = [];
 
+    /// <summary>
+    /// Whether a full administrator sent it. Roles and groups are given at acceptance, when nobody asks who invited: one sent
+    /// with a resource-scoped key gives no roles, and no group that holds an administering role by then.
+    /// </summary>
+    public bool ByFullAdministrator { get; set; }
+
     public byte[] TokenHash { get; set; } = [];
 
     public string Status { get; set; } = InvitationStatuses.Pending;

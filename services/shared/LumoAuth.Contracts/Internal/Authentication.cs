@@ -179,6 +179,16 @@ public sealed record NamedRole(string Slug, string Name);
 public sealed record RolesOfManyResponse(IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>> Roles);
 
 /// <summary>
+/// <c>POST /internal/v1/administering</c> (authorization): which of these users and groups hold a role that administers the
+/// tenant (<c>admin</c>, <c>tenant_admin</c>), decided by exact checks at full consistency, for admin's guards against
+/// resource-scoped keys. Up to <see cref="RolesOfManyRequest.MaxSubjects"/> ids in all.
+/// </summary>
+public sealed record AdministeringRequest(Guid TenantId, IReadOnlyList<Guid> UserIds, IReadOnlyList<Guid> GroupIds);
+
+/// <summary>The asked ids that hold an administering role (users directly or through groups, groups by assignment).</summary>
+public sealed record AdministeringResponse(IReadOnlyList<Guid> Administering);
+
+/// <summary>
 /// Passkeys (WebAuthn) for the token service's hosted pages; admin keeps the credentials and runs the checks. The
 /// options admin answers are WebAuthn's JSON (<c>PublicKeyCredentialCreationOptions</c> / <c>…RequestOptions</c>); the
 /// token service keeps them, unchanged, until the browser's answer comes back with them.

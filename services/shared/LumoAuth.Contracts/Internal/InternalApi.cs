@@ -15,6 +15,9 @@ public static class InternalRoutes
 
     /// <summary>The roles (slug and name) each of a page of users or groups holds, for admin's user and group objects.</summary>
     public const string RolesOfMany = Prefix + "/roles-of-many";
+
+    /// <summary>Which users and groups hold an administering role (exact, fully consistent), for admin's guards.</summary>
+    public const string Administering = Prefix + "/administering";
     public const string RegisterUser = Prefix + "/users/register";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 

@@ -58,9 +58,12 @@ public static class TokenRedemptionEndpoints
             ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password reset"));
     }
 
-    /// <summary>Creates the invitee's account (email verified by the link) with the invitation's groups.</summary>
+    /// <summary>
+    /// Creates the invitee's account (email verified by the link) with the invitation's groups. One sent with a
+    /// resource-scoped key gives no roles and skips any group that holds an administering role by now.
+    /// </summary>
     public static async Task<IResult> Accept(
-        AcceptInvitationRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+        AcceptInvitationRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
         if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken) || string.IsNullOrEmpty(request.Token) || request.Token.Length > 200)
         {
@@ -76,13 +79,25 @@ public static class TokenRedemptionEndpoints
             return InvalidToken();
         }
 
+        var (roles, groupIds) = (invitation.Roles, invitation.GroupIds);
+        if (!invitation.ByFullAdministrator)
+        {
+            IReadOnlySet<Guid>? administering = groupIds.Count == 0 ? new HashSet<Guid>() : await roleHolders.AdministeringAsync(invitation.TenantId, [], groupIds, cancellationToken);
+            if (administering is null)
+            {
+                return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The invitation cannot be accepted right now; try again shortly");
+            }
+
+            (roles, groupIds) = ([], [.. groupIds.Where(g => !administering.Contains(g))]);
+        }
+
         // Staged before the user is created, so the acceptance commits with the account or not at all.
         var userId = Guid.CreateVersion7();
         invitation.Status = InvitationStatuses.Accepted;
-        db.AddEvent(new UserInvitationAccepted(invitation.Id, userId, invitation.Roles) { TenantId = invitation.TenantId });
+        db.AddEvent(new UserInvitationAccepted(invitation.Id, userId, roles) { TenantId = invitation.TenantId });
         var (user, error) = await users.CreateAsync(new NewUser(
             invitation.Email, request.Password, new UserProfileFields(request.Name, null, null, null, null, null), true, true,
-            invitation.GroupIds.Select(g => g.ToString()).ToList(), Id: userId), cancellationToken);
+            groupIds.Select(g => g.ToString()).ToList(), Id: userId), cancellationToken);
         if (error is not null)
         {
             return error;

@@ -46,7 +46,7 @@ public static class InvitationEndpoints
             return refused;
         }
 
-        var (invitation, error) = await InviteAsync(request, db, tenant, cancellationToken);
+        var (invitation, error) = await InviteAsync(request, db, tenant, caller, cancellationToken);
         if (error is not null)
         {
             return error;
@@ -88,7 +88,7 @@ public static class InvitationEndpoints
 
             var (invitation, error) = item is null
                 ? (null, ApiErrors.Validation("email", "is required"))
-                : await InviteAsync(item, db, tenant, cancellationToken);
+                : await InviteAsync(item, db, tenant, caller, cancellationToken);
             var failure = (error as ApiErrorResult)?.Error;
             results.Add(invitation is null
                 ? new BulkInvitationResult(i, item?.Email, "error", null, failure?.Code, failure?.Message)
@@ -162,7 +162,7 @@ public static class InvitationEndpoints
 
     /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
     private static async Task<(Invitation? Invitation, IResult? Error)> InviteAsync(
-        InvitationRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+        InvitationRequest request, AdminDbContext db, TenantContext tenant, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var validation = new RequestValidator().Email("email", request.Email);
         var roles = request.Roles ?? [];
@@ -201,7 +201,7 @@ public static class InvitationEndpoints
         var invitation = new Invitation
         {
             Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Email = request.Email, NormalizedEmail = normalized,
-            Roles = roles.Distinct().ToList(), GroupIds = groups.Select(g => g.Id).ToList(),
+            Roles = roles.Distinct().ToList(), GroupIds = groups.Select(g => g.Id).ToList(), ByFullAdministrator = AdminScopeHandler.HasFullWrite(caller),
             TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now,
             ExpiresAt = now.AddDays(settings.LoginPolicy.InvitationExpiryDays),
         };

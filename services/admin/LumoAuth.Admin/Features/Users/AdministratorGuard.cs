@@ -1,8 +1,8 @@
 using System.Security.Claims;
 using LumoAuth.Admin.Data;
-using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
+using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Users;
 
@@ -24,19 +24,20 @@ public sealed class AdministratorGuard(RoleHolderLookup roleHolders)
             return null;
         }
 
-        var roles = await roleHolders.RolesOfManyAsync(tenantId, [], [.. groupIds], cancellationToken);
-        if (roles is null)
+        return await roleHolders.AdministeringAsync(tenantId, [], [.. groupIds], cancellationToken) switch
         {
-            return RolesUnknown;
-        }
-
-        return roles.Values.Any(HoldsAdministeringRole)
-            ? ApiErrors.NeedsFullWrite("This group holds an administering role: changing its members")
-            : null;
+            null => RolesUnknown,
+            { Count: > 0 } => ApiErrors.NeedsFullWrite("This group holds an administering role: changing its members"),
+            _ => null,
+        };
     }
 
-    /// <summary>Refuses a change of <paramref name="user"/>'s account when the user administers the tenant.</summary>
-    public async Task<IResult?> RefuseAccountAsync(ClaimsPrincipal caller, User user, CancellationToken cancellationToken)
+    /// <summary>
+    /// Refuses a change of <paramref name="user"/>'s account when the user administers the tenant. The user's groups are
+    /// read here, where memberships are decided, and asked about too: the authorization service learns of a new
+    /// membership only when its event arrives.
+    /// </summary>
+    public async Task<IResult?> RefuseAccountAsync(ClaimsPrincipal caller, AdminDbContext db, User user, CancellationToken cancellationToken)
     {
         if (AdminScopeHandler.HasFullWrite(caller))
         {
@@ -45,13 +46,14 @@ public sealed class AdministratorGuard(RoleHolderLookup roleHolders)
 
         if (!user.IsAdmin)
         {
-            var roles = await roleHolders.RolesOfManyAsync(user.TenantId, [user.Id], [], cancellationToken);
-            if (roles is null)
+            var groups = await db.GroupMembers.AsNoTracking().Where(m => m.UserId == user.Id).Select(m => m.GroupId).ToListAsync(cancellationToken);
+            var administering = await roleHolders.AdministeringAsync(user.TenantId, [user.Id], groups, cancellationToken);
+            if (administering is null)
             {
                 return RolesUnknown;
             }
 
-            if (!roles.TryGetValue(user.Id, out var held) || !HoldsAdministeringRole(held))
+            if (administering.Count == 0)
             {
                 return null;
             }
@@ -59,9 +61,6 @@ public sealed class AdministratorGuard(RoleHolderLookup roleHolders)
 
         return ApiErrors.NeedsFullWrite("This user administers the tenant: changing their account");
     }
-
-    private static bool HoldsAdministeringRole(IReadOnlyList<NamedRole> roles) =>
-        roles.Any(r => AdminScopeHandler.IsPrivilegedRole(r.Slug));
 
     private static IResult RolesUnknown => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable,
         "The roles involved cannot be read right now; try again shortly");
@@ -78,7 +77,7 @@ public sealed class AdministratorAccountFilter(AdministratorGuard guard) : IEndp
         {
             var db = http.RequestServices.GetRequiredService<AdminDbContext>();
             if (await UserCommands.FindAsync(db, userId, http.RequestAborted, tracking: false) is { } user
-                && await guard.RefuseAccountAsync(http.User, user, http.RequestAborted) is { } refused)
+                && await guard.RefuseAccountAsync(http.User, db, user, http.RequestAborted) is { } refused)
             {
                 return refused;
             }

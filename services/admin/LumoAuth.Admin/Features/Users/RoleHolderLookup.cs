@@ -85,7 +85,7 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
             using var client = http.CreateClient(InternalClients.Authorization);
             using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenantId, userIds) { GroupIds = groupIds });
             using var response = await client.SendAsync(request, timeout.Token);
-            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<RolesOfManyResponse>(timeout.Token) is { } answer)
+            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<RolesOfManyResponse>(timeout.Token) is { Roles: not null } answer)
             {
                 return answer.Roles;
             }
@@ -103,6 +103,34 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
 
         // Unreachable, failing or too slow: the service is down for every tenant, so every read skips it for a while.
         Interlocked.Exchange(ref _rolesUnavailableUntil, Environment.TickCount64 + (long)_rolesPause.TotalMilliseconds);
+        return null;
+    }
+
+    /// <summary>
+    /// Which of these users and groups hold an administering role, for <see cref="AdministratorGuard"/>: asked every time
+    /// (no pause shared with the decorative lookups) and null whenever the answer is not complete.
+    /// </summary>
+    public async Task<IReadOnlySet<Guid>?> AdministeringAsync(Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Timeout);
+            using var client = http.CreateClient(InternalClients.Authorization);
+            using var request = RepeatableRequests.PostJson(InternalRoutes.Administering, new AdministeringRequest(tenantId, userIds, groupIds));
+            using var response = await client.SendAsync(request, timeout.Token);
+            if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<AdministeringResponse>(timeout.Token) is { Administering: not null } answer)
+            {
+                return answer.Administering.ToHashSet();
+            }
+
+            LogRolesUnavailable(logger, (int)response.StatusCode, null);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            LogRolesUnavailable(logger, null, exception);
+        }
+
         return null;
     }
 

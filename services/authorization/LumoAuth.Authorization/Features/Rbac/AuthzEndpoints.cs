@@ -32,6 +32,7 @@ public static class AuthzEndpoints
         group.MapGet("/permissions", ListPermissions).WithName("AuthzPermissions");
         app.MapPost(InternalRoutes.RolesOf, RolesOf).RequireAuthorization(Policies.Internal).WithName("InternalRolesOf").WithTags("Internal");
         app.MapPost(InternalRoutes.RolesOfMany, RolesOfMany).RequireAuthorization(Policies.Internal).WithName("InternalRolesOfMany").WithTags("Internal");
+        app.MapPost(InternalRoutes.Administering, Administering).RequireAuthorization(Policies.Internal).WithName("InternalAdministering").WithTags("Internal");
         return app;
     }
 
@@ -154,6 +155,34 @@ public static class AuthzEndpoints
         return TypedResults.Ok(new RolesOfManyResponse(slugsById.ToDictionary(
             s => s.Key,
             s => (IReadOnlyList<NamedRole>)[.. s.Value.Select(slug => new NamedRole(slug, names.GetValueOrDefault(slug) ?? slug))])));
+    }
+
+    /// <summary>Admin's guards: which of these users and groups administer the tenant, decided exactly on the latest tuples.</summary>
+    public static async Task<IResult> Administering(AdministeringRequest request, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.UserIds is null || request.GroupIds is null
+            || request.UserIds.Count + request.GroupIds.Count > RolesOfManyRequest.MaxSubjects)
+        {
+            return ApiErrors.Validation("userIds", $"must hold at most {RolesOfManyRequest.MaxSubjects} user and group ids of a tenant");
+        }
+
+        var scope = await rbac.OpenAsync(request.TenantId, new ConsistencyRequirement(ConsistencyMode.FullyConsistent), cancellationToken);
+        var subjects = request.UserIds.Distinct().Select(id => (Id: id, Subject: new SubjectRef(RbacModel.User, id.ToString())))
+            .Concat(request.GroupIds.Distinct().Select(id => (Id: id, Subject: RbacModel.GroupMembers(id))));
+        var administering = new List<Guid>();
+        foreach (var (id, subject) in subjects)
+        {
+            switch (await RbacStore.AdministersAsync(scope, subject, cancellationToken))
+            {
+                case null:
+                    return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Whether this subject administers the tenant cannot be decided right now");
+                case true:
+                    administering.Add(id);
+                    break;
+            }
+        }
+
+        return TypedResults.Ok(new AdministeringResponse(administering));
     }
 
     /// <summary>1–100 permission slugs, each a non-blank string.</summary>

@@ -8,6 +8,7 @@ using LumoAuth.Authorization.Features.Relationships;
 using LumoAuth.Authorization.Schemas;
 using LumoAuth.Authorization.Storage;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Authorization.Features.Rbac;
@@ -94,6 +95,29 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     {
         var result = await scope.View.Engine.ListObjectsAsync(scope.Model.Model, scope.View.Reader, new ListObjectsQuery(RbacModel.Role, RbacModel.Assignee, subject), cancellationToken);
         return [.. result.Objects.Select(o => o.Id).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Whether the subject (a user, or a group's members) holds a role that administers the tenant: exact checks, so no
+    /// number of other roles or groups can push the answer past a listing's limits. Null when a check could not answer.
+    /// </summary>
+    public static async ValueTask<bool?> AdministersAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
+    {
+        foreach (var role in AdminScopeHandler.PrivilegedRoles)
+        {
+            var result = await scope.View.Engine.CheckAsync(scope.Model.Model, scope.View.Reader, new CheckQuery(new ObjectRef(RbacModel.Role, role), RbacModel.Assignee, subject), cancellationToken);
+            if (result.Error is not null)
+            {
+                return null;
+            }
+
+            if (result.IsAllowed)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
