@@ -18,7 +18,7 @@ namespace LumoAuth.Admin.Features.Credentials;
 /// are requested by address, and the link's token (sent by e-mail, never stored in clear) is redeemed
 /// before it expires.
 /// </summary>
-public static class TokenRedemptionEndpoints
+public static partial class TokenRedemptionEndpoints
 {
     public const string CompletePasswordReset = EmailLinkPaths.CompletePasswordReset;
     public const string AcceptInvitation = EmailLinkPaths.AcceptInvitation;
@@ -63,7 +63,7 @@ public static class TokenRedemptionEndpoints
     /// resource-scoped key gives no roles and skips any group that holds an administering role by now.
     /// </summary>
     public static async Task<IResult> Accept(
-        AcceptInvitationRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
+        AcceptInvitationRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, RoleHolderLookup roleHolders, ILoggerFactory loggers, CancellationToken cancellationToken)
     {
         if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken) || string.IsNullOrEmpty(request.Token) || request.Token.Length > 200)
         {
@@ -88,6 +88,12 @@ public static class TokenRedemptionEndpoints
                 return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The invitation cannot be accepted right now; try again shortly");
             }
 
+            if (roles.Count > 0 || administering.Count > 0)
+            {
+                // Tells administrators why an invitation from a scoped key (or one from before senders were recorded) gave less.
+                LogInvitationNarrowed(loggers.CreateLogger(typeof(TokenRedemptionEndpoints)), invitation.Id, roles.Count, administering.Count);
+            }
+
             (roles, groupIds) = ([], [.. groupIds.Where(g => !administering.Contains(g))]);
         }
 
@@ -105,6 +111,9 @@ public static class TokenRedemptionEndpoints
 
         return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<object>(new { userId = user!.Id, email = user.Email }, "Invitation accepted"));
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Invitation {InvitationId} was not sent by a full administrator: its {Roles} roles and {Groups} administering groups were not given at acceptance")]
+    private static partial void LogInvitationNarrowed(ILogger logger, Guid invitationId, int roles, int groups);
 
     private static IResult InvalidToken() => ApiErrors.BadRequest(ErrorCodes.InvalidToken, "The link is invalid, expired or already used");
 }

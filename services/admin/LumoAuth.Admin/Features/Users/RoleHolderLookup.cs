@@ -112,6 +112,26 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
     /// </summary>
     public async Task<IReadOnlySet<Guid>?> AdministeringAsync(Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, CancellationToken cancellationToken)
     {
+        // One question holds at most MaxSubjects ids; a longer list (a user in many groups, a bulk invitation) takes several.
+        var subjects = userIds.Distinct().Select(id => (Id: id, IsUser: true)).Concat(groupIds.Distinct().Select(id => (Id: id, IsUser: false))).ToList();
+        var administering = new HashSet<Guid>();
+        foreach (var batch in subjects.Chunk(RolesOfManyRequest.MaxSubjects))
+        {
+            var answer = await AdministeringBatchAsync(
+                tenantId, [.. batch.Where(s => s.IsUser).Select(s => s.Id)], [.. batch.Where(s => !s.IsUser).Select(s => s.Id)], cancellationToken);
+            if (answer is null)
+            {
+                return null;
+            }
+
+            administering.UnionWith(answer);
+        }
+
+        return administering;
+    }
+
+    private async Task<IReadOnlyList<Guid>?> AdministeringBatchAsync(Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, CancellationToken cancellationToken)
+    {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -121,7 +141,7 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
             using var response = await client.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<AdministeringResponse>(timeout.Token) is { Administering: not null } answer)
             {
-                return answer.Administering.ToHashSet();
+                return answer.Administering;
             }
 
             LogRolesUnavailable(logger, (int)response.StatusCode, null);

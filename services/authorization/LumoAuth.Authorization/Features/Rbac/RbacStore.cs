@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using LumoAuth.Authorization.Consistency;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Engine;
+using LumoAuth.Authorization.Engine.Checking;
 using LumoAuth.Authorization.Engine.Model;
 using LumoAuth.Authorization.Engine.Schema;
 using LumoAuth.Authorization.Features.Relationships;
@@ -106,7 +107,8 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         foreach (var role in AdminScopeHandler.PrivilegedRoles)
         {
             var result = await scope.View.Engine.CheckAsync(scope.Model.Model, scope.View.Reader, new CheckQuery(new ObjectRef(RbacModel.Role, role), RbacModel.Assignee, subject), cancellationToken);
-            if (result.Error is not null)
+            // An error or a cycle is not a "no": the guard then refuses rather than trusts.
+            if (result.Outcome is CheckOutcome.Error or CheckOutcome.Cycle)
             {
                 return null;
             }
