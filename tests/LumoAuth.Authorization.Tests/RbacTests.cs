@@ -300,7 +300,6 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        async Task<HttpClient> AdminKeyWithAsync(string scope) => WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, scope));
 
         var member = await suite.Admin.CreateUserAsync(tenant, "member@example.com");
         var climber = await suite.Admin.CreateUserAsync(tenant, "climber@example.com");
@@ -309,8 +308,8 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/roles", new { roles = new[] { "admin" } }));
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/roles", new { roles = new[] { "editor" } }));
         (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { member.ToString() } })).EnsureSuccessStatusCode();
-        using var groupsKey = await AdminKeyWithAsync("admin:groups");
-        using var usersKey = await AdminKeyWithAsync("admin:users");
+        using var groupsKey = await AdminKeyAsync(admin, tenant, "admin:groups");
+        using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
 
         // Moving someone into (or out of) the admin group would give (or take) the admin role.
         await ApiAssert.ErrorAsync(await groupsKey.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { climber.ToString() } }), 403, "insufficient_scope");
@@ -337,7 +336,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
 
         // The tenant's first administrator, one holding admin directly, one holding tenant_admin through a group.
         var founder = $"admin@{tenant.Slug}.example.com";
@@ -387,7 +386,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
         var admins = await suite.Admin.CreateGroupAsync(tenant, "Admins", "admins");
         await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/roles", new { roles = new[] { "admin" } }));
@@ -458,7 +457,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
         var late = await suite.Admin.CreateUserAsync(tenant, "late@example.com");
         var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
@@ -481,7 +480,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
-        using var usersKey = WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, "admin:users"));
+        using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
         var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
 
         async Task<string> InviteAsync(HttpClient sender, string email, string token)
@@ -598,6 +597,10 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     private static async Task<string> ScopedKeyAsync(HttpClient admin, TestTenant tenant, string scope) =>
         (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
             ["data"]!["key"]!.GetValue<string>();
+
+    /// <summary>A client of the admin service holding a new API key with only <paramref name="scope"/>.</summary>
+    private async Task<HttpClient> AdminKeyAsync(HttpClient admin, TestTenant tenant, string scope) =>
+        WithKey(suite.Admin.CreateClient(), await ScopedKeyAsync(admin, tenant, scope));
 
     private static HttpClient WithKey(HttpClient client, string key)
     {

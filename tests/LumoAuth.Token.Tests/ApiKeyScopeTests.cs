@@ -11,11 +11,7 @@ public sealed class ApiKeyScopeTests(TokenSuite suite) : IClassFixture<TokenSuit
     public async Task ClientsScopedKey_ManagesClients_ButNotSessionsOrKeys()
     {
         var setup = await suite.SetUpAsync();
-        using var admin = suite.Admin.ClientFor(setup.Tenant);
-        using var issued = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/api-keys", new { name = "ci", scopes = new[] { "admin:clients" } });
-        var key = (await HttpAssert.JsonAsync(issued, HttpStatusCode.Created)).GetProperty("data").GetProperty("key").GetString()!;
-        using var http = suite.Token.CreateClient();
-        http.DefaultRequestHeaders.Add("X-API-Key", key);
+        using var http = await TokenClientWithKeyAsync(setup.Tenant, "admin:clients");
 
         using var created = await http.PostAsJsonAsync($"{setup.Tenant.Api}/admin/clients", new { name = "from ci", allowedScopes = new[] { "orders.read" } });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
@@ -30,11 +26,7 @@ public sealed class ApiKeyScopeTests(TokenSuite suite) : IClassFixture<TokenSuit
     public async Task ClientsScopedKey_CannotMakeOrTouchAClientAllowedAdministeringScopes()
     {
         var setup = await suite.SetUpAsync();
-        using var admin = suite.Admin.ClientFor(setup.Tenant);
-        using var issued = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/api-keys", new { name = "ci", scopes = new[] { "admin:clients" } });
-        var key = (await HttpAssert.JsonAsync(issued, HttpStatusCode.Created)).GetProperty("data").GetProperty("key").GetString()!;
-        using var scoped = suite.Token.CreateClient();
-        scoped.DefaultRequestHeaders.Add("X-API-Key", key);
+        using var scoped = await TokenClientWithKeyAsync(setup.Tenant, "admin:clients");
         using var full = suite.Token.CreateClient();
         full.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
         var clients = $"{setup.Tenant.Api}/admin/clients";
@@ -76,5 +68,16 @@ public sealed class ApiKeyScopeTests(TokenSuite suite) : IClassFixture<TokenSuit
         // The full administrator still can.
         Assert.Equal(HttpStatusCode.OK, (await full.PostAsync($"{clients}/{opsId}/rotate-secret", null)).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await full.DeleteAsync($"{clients}/{opsId}")).StatusCode);
+    }
+
+    /// <summary>A client of the token service holding a new API key of the tenant with only <paramref name="scope"/>.</summary>
+    private async Task<HttpClient> TokenClientWithKeyAsync(LumoAuth.Testing.TestTenant tenant, string scope)
+    {
+        using var admin = suite.Admin.ClientFor(tenant);
+        using var issued = await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "ci", scopes = new[] { scope } });
+        var key = (await HttpAssert.JsonAsync(issued, HttpStatusCode.Created)).GetProperty("data").GetProperty("key").GetString()!;
+        var http = suite.Token.CreateClient();
+        http.DefaultRequestHeaders.Add("X-API-Key", key);
+        return http;
     }
 }
