@@ -443,6 +443,12 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         });
         Assert.Equal(new[] { crowded, owners }.Order(), answer.Order());
 
+        // The token service's question says so too, however long the roles listing beside it.
+        var rolesOf = await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, crowded.ToString())));
+        Assert.True(rolesOf["administers"]!.GetValue<bool>());
+        var plainRoles = await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.RolesOf, new RolesOfRequest(tenant.Id, plain.ToString())));
+        Assert.False(plainRoles["administers"]!.GetValue<bool>());
+
         await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.Administering,
             new AdministeringRequest(tenant.Id, [.. Enumerable.Range(0, RolesOfManyRequest.MaxSubjects + 1).Select(_ => Guid.NewGuid())], [])), 400, "validation_error");
         var other = await suite.Admin.CreateTenantAsync();

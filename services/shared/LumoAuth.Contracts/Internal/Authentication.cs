@@ -160,7 +160,14 @@ public sealed record UserProfile(
 /// </summary>
 public sealed record RolesOfRequest(Guid TenantId, string Subject);
 
-public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);
+public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions)
+{
+    /// <summary>
+    /// Whether the subject holds an administering role (<c>admin</c>, <c>tenant_admin</c>), decided by exact checks:
+    /// unlike <see cref="Roles"/>, a listing, no number of other roles cuts it short. Null when it could not be decided.
+    /// </summary>
+    public bool? Administers { get; init; }
+}
 
 /// <summary>
 /// <c>POST /internal/v1/roles-of-many</c> (authorization): the roles of up to <see cref="MaxSubjects"/> users (effective: direct and

@@ -112,7 +112,8 @@ public static class AuthzEndpoints
         var scope = await rbac.OpenAsync(request.TenantId, new ConsistencyRequirement(ConsistencyMode.FullyConsistent), cancellationToken);
         var roles = await RbacStore.RolesOfAsync(scope, subject, cancellationToken);
         var permissions = await RbacStore.PermissionsOfAsync(scope, subject, cancellationToken);
-        return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]));
+        var administers = await RbacStore.AdministersAsync(scope, subject, cancellationToken);
+        return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]) { Administers = administers });
     }
 
     /// <summary>Admin's view for its user and group objects: each one's roles with their names, a page at a time.</summary>

@@ -99,7 +99,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     /// <c>tenant_admin</c> (unknown while the authorization service is down: then only the flag counts).
     /// </summary>
     public static bool MayAdminister(UserProfile profile, RolesOfResponse? held) =>
-        profile.IsAdmin || held?.Roles.Any(AdminScopeHandler.IsPrivilegedRole) == true;
+        profile.IsAdmin || held?.Administers == true || held?.Roles.Any(AdminScopeHandler.IsPrivilegedRole) == true;
 
     /// <summary>Multi-factor when the sign-in says so (<c>mfa</c>, RFC 8176) or used a one-time code beside the password.</summary>
     public static string AssuranceOf(IReadOnlyList<string> methods) =>
