@@ -517,6 +517,33 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task AScopedCallersRoleChange_LeavesTheAdministeringRolesAsTheyStandWhenWritten()
+    {
+        // What a resource-scoped caller writes after its check: if a full administrator gave or took admin in between,
+        // the scoped replacement neither undoes nor redoes it.
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var boss = await suite.Admin.CreateUserAsync(tenant, "boss@example.com");
+        var clerk = await suite.Admin.CreateUserAsync(tenant, "clerk@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{boss}/roles", new { roles = new[] { "admin" } }));
+
+        await using (var scope = suite.Authorization.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            var rbac = scope.ServiceProvider.GetRequiredService<RbacStore>();
+            Func<string, bool> administering = LumoAuth.ServiceDefaults.Security.AdminScopeHandler.IsPrivilegedRole;
+            await rbac.ReplaceRolesAsync(db, tenant.Id, new(RbacModel.User, boss.ToString()), ["editor"], administering, CancellationToken.None);
+            await rbac.ReplaceRolesAsync(db, tenant.Id, new(RbacModel.User, clerk.ToString()), ["editor", "tenant_admin"], administering, CancellationToken.None);
+        }
+
+        static async Task<IEnumerable<string>> DirectAsync(HttpClient client, TestTenant tenant, Guid user) =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users/{user}/roles")))["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()).Order();
+        Assert.Equal(["admin", "editor"], await DirectAsync(client, tenant, boss));
+        Assert.Equal(["editor"], await DirectAsync(client, tenant, clerk));
+    }
+
+    [Fact]
     public async Task DeletedGroup_TakesItsRolesFromItsMembers_ButNotTheirOwn()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -119,13 +119,15 @@ public static class AssignmentEndpoints
         var slugs = found.Select(f => f.Slug).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
         // Giving or taking the roles that administer the tenant is for full administrators, not for a resource-scoped key.
+        var fullWrite = AdminScopeHandler.HasFullWrite(caller);
         var held = await DirectRolesAsync(db, tenant.TenantId, subject, cancellationToken);
-        if (!AdminScopeHandler.HasFullWrite(caller) && slugs.Except(held).Concat(held.Except(slugs)).Any(AdminScopeHandler.IsPrivilegedRole))
+        if (!fullWrite && slugs.Except(held).Concat(held.Except(slugs)).Any(AdminScopeHandler.IsPrivilegedRole))
         {
             return ApiErrors.NeedsFullWrite("Giving or taking the admin and tenant_admin roles");
         }
 
-        var revision = await rbac.ReplaceRolesAsync(db, tenant.TenantId, subject, slugs, cancellationToken);
+        // A resource-scoped caller never writes the administering roles, even if they changed since the check above.
+        var revision = await rbac.ReplaceRolesAsync(db, tenant.TenantId, subject, slugs, fullWrite ? null : AdminScopeHandler.IsPrivilegedRole, cancellationToken);
         return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(
             new SubjectRolesResponse(id.ToString(), slugs, null, null) { ConsistencyToken = ConsistencyToken.For(revision) },
             "Roles updated"));

@@ -195,15 +195,20 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     }
 
     /// <summary>Replaces the roles assigned to <paramref name="subject"/> with <paramref name="roles"/>.</summary>
-    public async Task<long> ReplaceRolesAsync(AuthorizationDbContext db, Guid tenantId, SubjectRef subject, IReadOnlyCollection<string> roles, CancellationToken cancellationToken)
+    /// <summary>
+    /// Replaces the subject's direct roles with <paramref name="roles"/>, leaving the roles <paramref name="leaveAlone"/>
+    /// names as they stand when written (a caller checked against an earlier read must not give or take them).
+    /// </summary>
+    public async Task<long> ReplaceRolesAsync(AuthorizationDbContext db, Guid tenantId, SubjectRef subject, IReadOnlyCollection<string> roles, Func<string, bool>? leaveAlone, CancellationToken cancellationToken)
     {
         var subjectRelation = subject.Relation ?? string.Empty;
         var current = await Tuples(db, tenantId)
             .Where(t => t.ObjectType == RbacModel.Role && t.Relation == RbacModel.Assignee && t.SubjectType == subject.Type && t.SubjectId == subject.Id && t.SubjectRelation == subjectRelation)
             .Select(t => t.ObjectId)
             .ToListAsync(cancellationToken);
-        var writes = roles.Except(current, StringComparer.Ordinal).Select(r => new RelationshipTuple(new ObjectRef(RbacModel.Role, r), RbacModel.Assignee, subject)).ToList();
-        var deletes = current.Except(roles, StringComparer.Ordinal).Select(r => new TupleKey(new ObjectRef(RbacModel.Role, r), RbacModel.Assignee, subject)).ToList();
+        var touched = leaveAlone is null ? (Func<string, bool>)(_ => true) : r => !leaveAlone(r);
+        var writes = roles.Except(current, StringComparer.Ordinal).Where(touched).Select(r => new RelationshipTuple(new ObjectRef(RbacModel.Role, r), RbacModel.Assignee, subject)).ToList();
+        var deletes = current.Except(roles, StringComparer.Ordinal).Where(touched).Select(r => new TupleKey(new ObjectRef(RbacModel.Role, r), RbacModel.Assignee, subject)).ToList();
         return await ApplyAsync(db, tenantId, writes, deletes, cancellationToken);
     }
 
