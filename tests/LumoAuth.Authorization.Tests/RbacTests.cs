@@ -303,10 +303,8 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
 
         var member = await suite.Admin.CreateUserAsync(tenant, "member@example.com");
         var climber = await suite.Admin.CreateUserAsync(tenant, "climber@example.com");
-        var admins = await suite.Admin.CreateGroupAsync(tenant, "Admins", "admins");
-        var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/roles", new { roles = new[] { "admin" } }));
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/roles", new { roles = new[] { "editor" } }));
+        var admins = await GroupHoldingAsync(client, tenant, "Admins", "admin");
+        var crew = await GroupHoldingAsync(client, tenant, "Crew", "editor");
         (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/members", new { userIds = new[] { member.ToString() } })).EnsureSuccessStatusCode();
         using var groupsKey = await AdminKeyAsync(admin, tenant, "admin:groups");
         using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
@@ -343,8 +341,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var boss = await suite.Admin.CreateUserAsync(tenant, "boss@example.com");
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{boss}/roles", new { roles = new[] { "admin" } }));
         var chief = await suite.Admin.CreateUserAsync(tenant, "chief@example.com");
-        var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
+        var owners = await GroupHoldingAsync(client, tenant, "Owners", "tenant_admin");
         (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/members", new { userIds = new[] { chief.ToString() } })).EnsureSuccessStatusCode();
         var clerk = await suite.Admin.CreateUserAsync(tenant, "clerk@example.com");
 
@@ -387,9 +384,8 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         await SeedAsync(client, tenant);
         using var admin = suite.Admin.ClientFor(tenant);
         using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
-        var admins = await suite.Admin.CreateGroupAsync(tenant, "Admins", "admins");
+        var admins = await GroupHoldingAsync(client, tenant, "Admins", "admin");
         await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{admins}/roles", new { roles = new[] { "admin" } }));
 
         // More groups than a request may name are refused outright, not partly checked.
         var many = Enumerable.Range(0, 100).Select(i => $"nothing-{i}").Append("admins").ToArray();
@@ -420,9 +416,8 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var admin = suite.Admin.ClientFor(tenant);
         var crowded = await suite.Admin.CreateUserAsync(tenant, "crowded@example.com");
         var plain = await suite.Admin.CreateUserAsync(tenant, "plain@example.com");
-        var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
+        var owners = await GroupHoldingAsync(client, tenant, "Owners", "tenant_admin");
         var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
         (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/members", new { userIds = new[] { crowded.ToString() } })).EnsureSuccessStatusCode();
 
         // More direct roles than a roles listing returns: tenant_admin, held through the group, falls past its end.
@@ -465,8 +460,7 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var admin = suite.Admin.ClientFor(tenant);
         using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
         var late = await suite.Admin.CreateUserAsync(tenant, "late@example.com");
-        var owners = await suite.Admin.CreateGroupAsync(tenant, "Owners", "owners");
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{owners}/roles", new { roles = new[] { "tenant_admin" } }));
+        var owners = await GroupHoldingAsync(client, tenant, "Owners", "tenant_admin");
 
         // The membership is committed in admin, its event not yet delivered (written here without one).
         await using (var scope = suite.Admin.Services.CreateAsyncScope())
@@ -630,6 +624,14 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     private static async Task<string> ScopedKeyAsync(HttpClient admin, TestTenant tenant, string scope) =>
         (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = scope, scopes = new[] { scope } }), 201))
             ["data"]!["key"]!.GetValue<string>();
+
+    /// <summary>A new group of the tenant (slug: the lower-cased name) holding <paramref name="role"/>.</summary>
+    private async Task<Guid> GroupHoldingAsync(HttpClient client, TestTenant tenant, string name, string role)
+    {
+        var group = await suite.Admin.CreateGroupAsync(tenant, name, name.ToLowerInvariant());
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{group}/roles", new { roles = new[] { role } }));
+        return group;
+    }
 
     /// <summary>A client of the admin service holding a new API key with only <paramref name="scope"/>.</summary>
     private async Task<HttpClient> AdminKeyAsync(HttpClient admin, TestTenant tenant, string scope) =>
