@@ -194,7 +194,6 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         return db.Tuples.IgnoreQueryFilters().AsNoTracking().Where(t => t.TenantId == store);
     }
 
-    /// <summary>Replaces the roles assigned to <paramref name="subject"/> with <paramref name="roles"/>.</summary>
     /// <summary>
     /// Replaces the subject's direct roles with <paramref name="roles"/>, leaving the roles <paramref name="leaveAlone"/>
     /// names as they stand when written (a caller checked against an earlier read must not give or take them).
