@@ -483,9 +483,15 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
         var crew = await suite.Admin.CreateGroupAsync(tenant, "Crew", "crew");
 
-        async Task<string> InviteAsync(HttpClient sender, string email, string token)
+        // A re-send mails a new link; the test then fixes the link's token itself (no mailer runs here).
+        async Task<string> InviteAsync(HttpClient sender, string email, string token, HttpClient? resender = null)
         {
             var id = (await ApiAssert.OkAsync(await sender.PostAsJsonAsync($"{tenant.Api}/invitations", new { email, groups = new[] { "crew" } }), 201))["data"]!["id"]!.GetValue<string>();
+            if (resender is not null)
+            {
+                await ApiAssert.OkAsync(await resender.PostAsync($"{tenant.Api}/admin/invitations/{id}/resend", null), 202);
+            }
+
             await using var scope = suite.Admin.Services.CreateAsyncScope();
             var hash = LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.HashOf(token);
             await scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>().Invitations.IgnoreQueryFilters()
@@ -502,12 +508,15 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         }
 
         // Crew was ordinary when the scoped key invited into it; by acceptance it administers the tenant.
-        var fromKey = await InviteAsync(usersKey, "keyed@example.com", "keyed-token");
+        // A full administrator who re-sends a keyed invitation vouches for it; the key re-sending its own does not.
+        var fromKey = await InviteAsync(usersKey, "keyed@example.com", "keyed-token", resender: usersKey);
         var fromAdmin = await InviteAsync(admin, "chosen@example.com", "chosen-token");
+        var vouched = await InviteAsync(usersKey, "vouched@example.com", "vouched-token", resender: admin);
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/roles", new { roles = new[] { "tenant_admin" } }));
 
         Assert.Empty(await AcceptAsync(fromKey));
         Assert.Equal(crew.ToString(), (await AcceptAsync(fromAdmin)).Single()!["id"]!.GetValue<string>());
+        Assert.Equal(crew.ToString(), (await AcceptAsync(vouched)).Single()!["id"]!.GetValue<string>());
     }
 
     [Fact]

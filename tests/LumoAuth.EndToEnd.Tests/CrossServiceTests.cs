@@ -775,6 +775,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal("password", session["authMethod"]!.GetValue<string>());
         Assert.Equal(["auditor"], bundle["roles"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
         Assert.Contains("ledger.read", bundle["roles"]!["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal(["permissions", "roles"], bundle["roles"]!.AsObject().Select(p => p.Key).Order());
         Assert.NotNull(bundle["consents"]!.AsArray());
 
         // Erasure: the user is gone everywhere — signed out at the token service, no roles at the authorization service.

@@ -163,8 +163,9 @@ public sealed record RolesOfRequest(Guid TenantId, string Subject);
 public sealed record RolesOfResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions)
 {
     /// <summary>
-    /// Whether the subject holds an administering role (<c>admin</c>, <c>tenant_admin</c>), decided by exact checks:
-    /// unlike <see cref="Roles"/>, a listing, no number of other roles cuts it short. Null when it could not be decided.
+    /// Whether the subject holds an administering role (<c>admin</c>, <c>tenant_admin</c>). Unlike <see cref="Roles"/>, a
+    /// listing that a limit may cut short, this is exact: read from the listing when it is whole, else from exact checks.
+    /// Null when it could not be decided.
     /// </summary>
     public bool? Administers { get; init; }
 }

@@ -73,7 +73,7 @@ public static class GdprEndpoints
             new ExportedAccount(user.ExternalId, user.Title, UserViews.Json(user.EnterpriseData), user.PasswordHash is not null, user.PasswordChangedAt,
                 user.MustChangePassword, user.FailedLoginCount, user.SoftDeletedAt),
             factors, resets, invitations.Select(InvitationResponse.From).ToList(), audit.Select(AuditLogResponse.From).ToList(),
-            sessions?.Sessions, sessions?.Consents, roles, unavailable);
+            sessions?.Sessions, sessions?.Consents, roles is null ? null : new ExportedRoles(roles.Roles, roles.Permissions), unavailable);
         return TypedResults.Ok(new DataResponse<DataExportBundle>(bundle, "User data exported"));
     }
 }
@@ -93,4 +93,7 @@ public sealed record ExportedAccount(
 public sealed record DataExportBundle(
     DateTimeOffset ExportedAt, string Tenant, UserResponse Profile, ExportedAccount Account, IReadOnlyList<ExportedFactor> MfaFactors,
     IReadOnlyList<ExportedReset> PasswordResets, IReadOnlyList<InvitationResponse> Invitations, IReadOnlyList<AuditLogResponse> AuditEntries,
-    IReadOnlyList<UserSessionRecord>? Sessions, IReadOnlyList<UserConsentRecord>? Consents, RolesOfResponse? Roles, IReadOnlyList<string> Unavailable);
+    IReadOnlyList<UserSessionRecord>? Sessions, IReadOnlyList<UserConsentRecord>? Consents, ExportedRoles? Roles, IReadOnlyList<string> Unavailable);
+
+/// <summary>The user's roles and permissions in an export: what they hold, not the service-to-service facts beside them.</summary>
+public sealed record ExportedRoles(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);

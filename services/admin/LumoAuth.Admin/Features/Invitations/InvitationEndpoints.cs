@@ -133,18 +133,22 @@ public static class InvitationEndpoints
         return TypedResults.NoContent();
     }
 
-    /// <summary>Mails a pending, unexpired invitation again (portal "Resend"); the new link replaces the old one.</summary>
-    public static async Task<IResult> ResendInvitation(string invitationId, AdminDbContext db, CancellationToken cancellationToken)
+    /// <summary>
+    /// Mails a pending, unexpired invitation again (portal "Resend"); the new link replaces the old one. A full administrator
+    /// who re-sends it vouches for it, so its roles and groups are given at acceptance as if they had sent it.
+    /// </summary>
+    public static async Task<IResult> ResendInvitation(string invitationId, AdminDbContext db, System.Security.Claims.ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var now = DateTimeOffset.UtcNow;
         var invitation = Guid.TryParse(invitationId, out var id)
-            ? await db.Invitations.AsNoTracking().FirstOrDefaultAsync(i => i.Id == id && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, cancellationToken)
+            ? await db.Invitations.FirstOrDefaultAsync(i => i.Id == id && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, cancellationToken)
             : null;
         if (invitation is null)
         {
             return ApiErrors.NotFound("Invitation");
         }
 
+        invitation.ByFullAdministrator |= AdminScopeHandler.HasFullWrite(caller);
         db.AddEvent(new UserInvitationResent(invitation.Id) { TenantId = invitation.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Accepted((string?)null, new DataResponse<InvitationResponse>(InvitationResponse.From(invitation), "Invitation resent"));

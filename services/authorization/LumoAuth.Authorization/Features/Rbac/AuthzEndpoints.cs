@@ -110,9 +110,10 @@ public static class AuthzEndpoints
         }
 
         var scope = await rbac.OpenAsync(request.TenantId, new ConsistencyRequirement(ConsistencyMode.FullyConsistent), cancellationToken);
-        var roles = await RbacStore.RolesOfAsync(scope, subject, cancellationToken);
-        var permissions = await RbacStore.PermissionsOfAsync(scope, subject, cancellationToken);
-        var administers = await RbacStore.AdministersAsync(scope, subject, cancellationToken);
+        var (roles, whole) = await RbacStore.ListRolesAsync(scope, subject, cancellationToken);
+        var permissions = await RbacStore.PermissionsOfRolesAsync(scope, roles, cancellationToken);
+        // A whole listing already answers; only one that a limit or an error cut short needs the exact checks.
+        var administers = whole ? roles.Any(AdminScopeHandler.IsPrivilegedRole) : await RbacStore.AdministersAsync(scope, subject, cancellationToken);
         return TypedResults.Ok(new RolesOfResponse(roles, [.. permissions.Select(p => p.Permission)]) { Administers = administers });
     }
 

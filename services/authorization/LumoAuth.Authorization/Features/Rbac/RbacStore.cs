@@ -92,10 +92,14 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     }
 
     /// <summary>The subject's roles, direct and through groups.</summary>
-    public static async ValueTask<IReadOnlyList<string>> RolesOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
+    public static async ValueTask<IReadOnlyList<string>> RolesOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken) =>
+        (await ListRolesAsync(scope, subject, cancellationToken)).Roles;
+
+    /// <summary>The subject's roles, and whether that is all of them (no list limit cut the listing short, no error).</summary>
+    public static async ValueTask<(IReadOnlyList<string> Roles, bool IsWhole)> ListRolesAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
     {
         var result = await scope.View.Engine.ListObjectsAsync(scope.Model.Model, scope.View.Reader, new ListObjectsQuery(RbacModel.Role, RbacModel.Assignee, subject), cancellationToken);
-        return [.. result.Objects.Select(o => o.Id).Order(StringComparer.Ordinal)];
+        return ([.. result.Objects.Select(o => o.Id).Order(StringComparer.Ordinal)], result.IsComplete && result.Error is null);
     }
 
     /// <summary>
@@ -131,10 +135,14 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         await scope.View.Engine.ListUsersAsync(scope.Model.Model, scope.View.Reader, new ListUsersQuery(new ObjectRef(RbacModel.Role, roleSlug), RbacModel.Assignee, [new UserFilter(RbacModel.User)]), cancellationToken);
 
     /// <summary>The subject's effective permissions, each with the first role (by slug) that grants it.</summary>
-    public static async ValueTask<IReadOnlyList<(string Permission, string Role)>> PermissionsOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken)
+    public static async ValueTask<IReadOnlyList<(string Permission, string Role)>> PermissionsOfAsync(ReadScope scope, SubjectRef subject, CancellationToken cancellationToken) =>
+        await PermissionsOfRolesAsync(scope, await RolesOfAsync(scope, subject, cancellationToken), cancellationToken);
+
+    /// <summary>The permissions the roles grant (sorted by slug, so the first granting role is the first by slug), each with that role.</summary>
+    public static async ValueTask<IReadOnlyList<(string Permission, string Role)>> PermissionsOfRolesAsync(ReadScope scope, IReadOnlyList<string> roles, CancellationToken cancellationToken)
     {
         var granted = new SortedDictionary<string, string>(StringComparer.Ordinal);
-        foreach (var role in await RolesOfAsync(scope, subject, cancellationToken))
+        foreach (var role in roles)
         {
             await foreach (var tuple in scope.View.Reader.ReadBySubjectAsync(RbacModel.Permission, RbacModel.Granted, RbacModel.Assignees(role), cancellationToken))
             {
