@@ -50,7 +50,8 @@ public sealed class GroupTests(AdminFactory factory) : IClassFixture<AdminFactor
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { description = "no name" }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "x", slug = "Not Valid" }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "!!!" }), 400, "validation_error");
-        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "y", roles = new[] { "dev" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "y", roles = new[] { "dev" } }), 503, "service_unavailable");
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/groups/y"), 404, "resource_not_found");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "z", memberCount = 5 }), 400, "invalid_request");
         await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/ops", new { name = " " }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/missing", new { name = "m" }), 404, "resource_not_found");

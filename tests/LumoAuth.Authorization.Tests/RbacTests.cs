@@ -424,7 +424,10 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var slugs = Enumerable.Range(0, 1001).Select(i => $"r{i:0000}").ToList();
         await Parallel.ForEachAsync(slugs, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (slug, token) =>
             await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = slug, slug }, token), 201));
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{crowded}/roles", new { roles = slugs }));
+        // One request names at most 1,000 roles: the last one comes through a group.
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{crowded}/roles", new { roles = slugs[..1000] }));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/roles", new { roles = slugs[1000..] }));
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{crew}/members", new { userIds = new[] { crowded.ToString() } })).EnsureSuccessStatusCode();
 
         using var direct = suite.Authorization.CreateDirectClient();
         var question = new AdministeringRequest(tenant.Id, [crowded, plain], [owners, crew]);
@@ -517,6 +520,55 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.Empty(await AcceptAsync(fromKey));
         Assert.Equal(crew.ToString(), (await AcceptAsync(fromAdmin)).Single()!["id"]!.GetValue<string>());
         Assert.Equal(crew.ToString(), (await AcceptAsync(vouched)).Single()!["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task UsersAndGroupsCreatedWithRoles_HoldThemFromTheirFirstRead()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        using var admin = suite.Admin.ClientFor(tenant);
+        var userRole = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/user")))["data"]!["id"]!.GetValue<string>();
+
+        // As the docs' example creates one: roles by slug (or id), answered with the roles held, and checks that agree at once.
+        var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+            new { email = "newuser@example.com", name = "New User", password = "a good password 1", roles = new[] { "editor", userRole }, emailVerified = true }), 201))["data"]!;
+        Assert.Equal(["editor", "user"], created["roles"]!.AsArray().Select(r => r!["slug"]!.GetValue<string>()).Order());
+        var userId = Guid.Parse(created["id"]!.GetValue<string>());
+        Assert.True(await AllowedAsync(client, tenant, userId, "document.edit"));
+
+        var group = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "Writers", roles = new[] { "editor" } }), 201))["data"]!;
+        Assert.Equal("editor", group["roles"]!.AsArray().Single()!["slug"]!.GetValue<string>());
+        var read = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{group["id"]!.GetValue<string>()}/roles")))["data"]!;
+        Assert.Equal("editor", read["roles"]!.AsArray().Single()!.GetValue<string>());
+
+        // An unknown role creates nothing; neither does a resource-scoped key naming roles (they may be admin, by slug or id).
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "ghost@example.com", roles = new[] { "editor", "no_such_role" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{tenant.Api}/admin/users/ghost@example.com"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "Ghosts", roles = new[] { "no_such_role" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{tenant.Api}/admin/groups/ghosts"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "many@example.com", roles = Enumerable.Range(0, 1001).Select(i => $"r{i}") }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = Enumerable.Range(0, 1001).Select(i => $"r{i}") }), 400, "validation_error");
+        using var usersKey = await AdminKeyAsync(admin, tenant, "admin:users");
+        using var groupsKey = await AdminKeyAsync(admin, tenant, "admin:groups");
+        await ApiAssert.ErrorAsync(await usersKey.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "keyed@example.com", roles = new[] { "admin" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await groupsKey.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "Keyed", roles = new[] { "editor" } }), 403, "insufficient_scope");
+
+        // Another tenant's role is unknown here.
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        await ApiAssert.OkAsync(await otherClient.PostAsJsonAsync($"{other.Api}/admin/roles", new { name = "Auditor" }), 201);
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "auditor@example.com", roles = new[] { "auditor" } }), 400, "validation_error");
+
+        // Racing creations of one e-mail: one user is saved, and the roles given to the ids whose save failed are taken back.
+        var racers = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "race@example.com", roles = new[] { "editor" } })));
+        Assert.Single(racers, r => r.StatusCode == System.Net.HttpStatusCode.Created);
+        Assert.All(racers, r => Assert.Contains(r.StatusCode, new[] { System.Net.HttpStatusCode.Created, System.Net.HttpStatusCode.Conflict }));
+        await using var scope = suite.Authorization.Services.CreateAsyncScope();
+        var holders = await RbacStore.Tuples(scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>(), tenant.Id)
+            .Where(t => t.ObjectType == RbacModel.Role && t.SubjectType == RbacModel.User).Select(t => t.SubjectId).Distinct().CountAsync();
+        Assert.Equal(2, holders);
     }
 
     [Fact]

@@ -40,6 +40,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<LumoAuth.Admin.Features.Gdpr.DataHeldElsewhere>();
         builder.Services.AddScoped<UserCommands>();
         builder.Services.AddSingleton<RoleHolderLookup>();
+        builder.Services.AddSingleton<InitialRoles>();
         builder.Services.AddSingleton<AdministratorGuard>();
         builder.Services.AddScoped<ScimService>();
         builder.Services.AddScoped<Authenticator>();

@@ -197,6 +197,21 @@ public sealed record AdministeringRequest(Guid TenantId, IReadOnlyList<Guid> Use
 public sealed record AdministeringResponse(IReadOnlyList<Guid> Administering);
 
 /// <summary>
+/// <c>POST /internal/v1/initial-roles</c> (authorization): the direct roles, named by slug or id, of the user or the group
+/// (exactly one of <see cref="UserId"/> and <see cref="GroupId"/>) that admin is about to save, written before it saves so
+/// that the new object holds them from its first read. Nothing is written when a name matches no role. An empty list takes
+/// them away again, for a save that failed. Admin decides who may name roles; this trusts its caller.
+/// </summary>
+public sealed record InitialRolesRequest(Guid TenantId, Guid? UserId, Guid? GroupId, IReadOnlyList<string> Roles)
+{
+    /// <summary>How many roles one request may name, here and in <c>PUT …/roles</c>: as many as a roles listing shows.</summary>
+    public const int MaxRoles = 1000;
+}
+
+/// <summary>The slugs now held, or (nothing written) the names that matched no role.</summary>
+public sealed record InitialRolesResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Unknown);
+
+/// <summary>
 /// Passkeys (WebAuthn) for the token service's hosted pages; admin keeps the credentials and runs the checks. The
 /// options admin answers are WebAuthn's JSON (<c>PublicKeyCredentialCreationOptions</c> / <c>…RequestOptions</c>); the
 /// token service keeps them, unchanged, until the browser's answer comes back with them.

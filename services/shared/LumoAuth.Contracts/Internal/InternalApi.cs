@@ -18,6 +18,9 @@ public static class InternalRoutes
 
     /// <summary>Which users and groups hold an administering role (exact, fully consistent), for admin's guards.</summary>
     public const string Administering = Prefix + "/administering";
+
+    /// <summary>Gives a user or group that admin is about to create the roles its creation names (<see cref="InitialRolesRequest"/>).</summary>
+    public const string InitialRoles = Prefix + "/initial-roles";
     public const string RegisterUser = Prefix + "/users/register";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 

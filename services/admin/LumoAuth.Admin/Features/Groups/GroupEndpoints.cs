@@ -91,14 +91,18 @@ public static class GroupEndpoints
         return TypedResults.Ok(new PagedResponse<GroupResponse>(rows.Select(r => GroupResponse.From(r.Group, r.Members, roles)).ToList(), PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreateGroup(CreateGroupRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateGroup(CreateGroupRequest request, AdminDbContext db, TenantContext tenant, InitialRoles initialRoles, RoleHolderLookup roleHolders, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
+        if (InitialRoles.Refuse(request.Roles, caller, "Creating a group with roles") is { } refusedRoles)
+        {
+            return refusedRoles;
+        }
+
         var validation = new RequestValidator().Required("name", request.Name).Optional("description", request.Description, 1000);
         var slug = request.Slug ?? Slugify(request.Name ?? string.Empty);
         validation.Check(IsValidSlug(slug), "slug", request.Slug is null
             ? "could not be derived from the name; give a slug of lowercase letters, digits, '-' or '_'"
             : "must be 1-100 lowercase letters, digits, '-' or '_', starting with a letter or digit");
-        validation.Check(request.Roles is null or { Count: 0 }, "roles", "assign group roles with PUT /admin/groups/{id}/roles");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -115,14 +119,38 @@ public static class GroupEndpoints
             Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Slug = slug, Name = request.Name!.Trim(),
             Description = request.Description, CreatedAt = now, UpdatedAt = now,
         };
+        // Roles live in the authorization service: written there just before the group is saved, taken back if the save fails.
+        var withRoles = request.Roles is { Count: > 0 };
+        if (withRoles && await initialRoles.GiveAsync(tenant.TenantId, null, group.Id, request.Roles!, cancellationToken) is { } refused)
+        {
+            return refused;
+        }
+
         db.Groups.Add(group);
         db.AddEvent(new GroupCreated(group.Id, group.Slug, group.Name) { TenantId = tenant.TenantId });
-        if (await SaveAsync(db, cancellationToken) is { } error)
+        IResult? error = null;
+        var saved = false;
+        try
+        {
+            error = await SaveAsync(db, cancellationToken);
+            saved = error is null;
+        }
+        finally
+        {
+            // A save that failed (a conflict, or a database that went away) leaves no roles behind.
+            if (withRoles && !saved)
+            {
+                await initialRoles.TakeBackAsync(tenant.TenantId, null, group.Id);
+            }
+        }
+
+        if (error is not null)
         {
             return error;
         }
 
-        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/groups/{group.Id}", new DataResponse<GroupResponse>(GroupResponse.From(group, 0, new Dictionary<Guid, IReadOnlyList<NamedRole>>()), "Group created"));
+        var roles = withRoles ? await roleHolders.RolesOfManyAsync(tenant.TenantId, [], [group.Id], cancellationToken) : new Dictionary<Guid, IReadOnlyList<NamedRole>>();
+        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/groups/{group.Id}", new DataResponse<GroupResponse>(GroupResponse.From(group, 0, roles), "Group created"));
     }
 
     public static async Task<IResult> GetGroup(string groupId, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)

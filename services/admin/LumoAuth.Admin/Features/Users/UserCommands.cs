@@ -34,7 +34,8 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         return query.FirstOrDefaultAsync(u => u.NormalizedEmail == email, cancellationToken);
     }
 
-    public async Task<(User? User, IResult? Error)> CreateAsync(NewUser input, CancellationToken cancellationToken)
+    /// <param name="beforeSave">Runs once the input is valid, with the new user's id, before anything is saved; an error it returns saves nothing.</param>
+    public async Task<(User? User, IResult? Error)> CreateAsync(NewUser input, CancellationToken cancellationToken, Func<Guid, CancellationToken, Task<IResult?>>? beforeSave = null)
     {
         var validation = new RequestValidator().Email("email", input.Email);
         ValidateProfile(validation, input.Profile);
@@ -76,6 +77,11 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             ExternalId = input.ExternalId, EnterpriseData = input.EnterpriseData ?? "{}", CreatedAt = now, UpdatedAt = now,
         };
         ApplyProfile(user, input.Profile);
+        if (beforeSave is not null && await beforeSave(user.Id, cancellationToken) is { } refused)
+        {
+            return (null, refused);
+        }
+
         db.Users.Add(user);
         db.AddEvent(new UserCreated(user.Id, user.Email, false) { TenantId = tenant.TenantId });
         await GroupMembership.ReplaceGroupsOfUserAsync(db, tenant.TenantId, user.Id, groups, cancellationToken);

@@ -117,8 +117,13 @@ public static class UserEndpoints
         return TypedResults.Ok(new PagedResponse<UserResponse>(views, PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateUser(CreateUserRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, AdministratorGuard guard, InitialRoles initialRoles, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
+        if (InitialRoles.Refuse(request.Roles, caller, "Creating a user with roles") is { } refusedRoles)
+        {
+            return refusedRoles;
+        }
+
         if (request.Groups is { } named && (named.Count > MaxGroupsPerRequest || named.Any(g => string.IsNullOrWhiteSpace(g) || g.Length > 100)))
         {
             return ApiErrors.Validation("groups", $"must be at most {MaxGroupsPerRequest} non-empty group ids or slugs");
@@ -134,17 +139,35 @@ public static class UserEndpoints
             }
         }
 
-        if (request.Roles is { Count: > 0 })
+        // Roles live in the authorization service: written there just before the user is saved, taken back if the save fails.
+        Guid? given = null;
+        async Task<IResult?> GiveRolesAsync(Guid userId, CancellationToken ct)
         {
-            // Role assignments belong to the authorization service (PUT /admin/users/{id}/roles).
-            return ApiErrors.Validation("roles", "assign roles with PUT /admin/users/{id}/roles after creating the user");
+            var refused = await initialRoles.GiveAsync(tenant.TenantId, userId, null, request.Roles!, ct);
+            given = refused is null ? userId : null;
+            return refused;
         }
 
-        var (user, error) = await commands.CreateAsync(
-            new NewUser(request.Email, request.Password,
-                new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
-                request.EmailVerified, request.IsActive, request.Groups),
-            cancellationToken);
+        User? user = null;
+        IResult? error = null;
+        try
+        {
+            (user, error) = await commands.CreateAsync(
+                new NewUser(request.Email, request.Password,
+                    new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
+                    request.EmailVerified, request.IsActive, request.Groups),
+                cancellationToken,
+                request.Roles is { Count: > 0 } ? GiveRolesAsync : null);
+        }
+        finally
+        {
+            // A save that failed (a conflict, or a database that went away) leaves no roles behind.
+            if (user is null && given is { } orphan)
+            {
+                await initialRoles.TakeBackAsync(tenant.TenantId, orphan, null);
+            }
+        }
+
         if (error is not null)
         {
             return error;

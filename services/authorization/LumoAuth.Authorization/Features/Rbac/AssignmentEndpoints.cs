@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Consistency;
 using LumoAuth.Authorization.Engine;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
@@ -28,7 +29,36 @@ public static class AssignmentEndpoints
         guide.MapPost("/{userId:guid}/roles", SetUserRoles).WithName("SetUserRolesGuideForm");
         app.MapPost("/t/{tenantSlug}/api/v1/groups/{groupId:guid}/roles", GrantGroupRole).RequireAuthorization(Policies.TenantAdmin)
             .WithTags("Roles").WithName("GrantGroupRoleGuideForm");
+        app.MapPost(InternalRoutes.InitialRoles, GiveInitialRoles).RequireAuthorization(Policies.Internal).WithName("InternalInitialRoles").WithTags("Internal");
         return app;
+    }
+
+    /// <summary>
+    /// The roles named when admin creates a user or group (ADM-02, ADM-33), written before admin saves the object: a read right
+    /// after the creation shows them, and a token issued right after carries them. See <see cref="InitialRolesRequest"/>.
+    /// </summary>
+    public static async Task<IResult> GiveInitialRoles(InitialRolesRequest request, AuthorizationDbContext db, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || (request.UserId is null) == (request.GroupId is null))
+        {
+            return ApiErrors.Validation("userId", "name exactly one user or group of a tenant");
+        }
+
+        if (request.Roles is null || request.Roles.Count > InitialRolesRequest.MaxRoles || request.Roles.Any(string.IsNullOrWhiteSpace))
+        {
+            return ApiErrors.Validation("roles", $"must be at most {InitialRolesRequest.MaxRoles} role slugs or ids");
+        }
+
+        await RbacCatalog.EnsureSystemRolesAsync(db, request.TenantId, cancellationToken);
+        var (slugs, unknown) = await RbacCatalog.ResolveAsync(db, request.TenantId, request.Roles, cancellationToken);
+        if (unknown.Count > 0)
+        {
+            return TypedResults.Ok(new InitialRolesResponse([], unknown));
+        }
+
+        var subject = request.UserId is { } userId ? new SubjectRef(RbacModel.User, userId.ToString()) : RbacModel.GroupMembers(request.GroupId!.Value);
+        await rbac.ReplaceRolesAsync(db, request.TenantId, subject, slugs, leaveAlone: null, cancellationToken);
+        return TypedResults.Ok(new InitialRolesResponse(slugs, []));
     }
 
     public static async Task<IResult> GetUserRoles(Guid userId, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
@@ -107,16 +137,17 @@ public static class AssignmentEndpoints
             return ApiErrors.Validation("roles", "is required (an empty array removes all)");
         }
 
+        if (request.Roles.Count > InitialRolesRequest.MaxRoles)
+        {
+            return ApiErrors.Validation("roles", $"must name at most {InitialRolesRequest.MaxRoles} roles");
+        }
+
         // Roles may be named by slug or id; both resolve to the slug the tuples use.
-        var wanted = request.Roles.Distinct(StringComparer.Ordinal).ToList();
-        var found = await RbacCatalog.RolesNamedAsync(db, tenant.TenantId, wanted, cancellationToken);
-        var unknown = wanted.Where(w => !found.Any(f => f.Slug == w || f.Id.ToString() == w)).ToList();
+        var (slugs, unknown) = await RbacCatalog.ResolveAsync(db, tenant.TenantId, request.Roles, cancellationToken);
         if (unknown.Count > 0)
         {
             return ApiErrors.Validation("roles", $"unknown roles: {string.Join(", ", unknown)}");
         }
-
-        var slugs = found.Select(f => f.Slug).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
         // Giving or taking the roles that administer the tenant is for full administrators, not for a resource-scoped key.
         var fullWrite = AdminScopeHandler.HasFullWrite(caller);

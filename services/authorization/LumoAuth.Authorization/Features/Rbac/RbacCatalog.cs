@@ -61,6 +61,15 @@ public static partial class RbacCatalog
             : db.Roles.FirstOrDefaultAsync(r => r.Slug == idOrSlug, cancellationToken);
 
     /// <summary>The tenant's roles named by slug or id among <paramref name="wanted"/>; names that match none are left out.</summary>
+    /// <summary>Roles named by slug or id, as the slugs the tuples use (sorted, distinct), and the names that match no role.</summary>
+    public static async Task<(List<string> Slugs, List<string> Unknown)> ResolveAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<string> named, CancellationToken cancellationToken)
+    {
+        var wanted = named.Distinct(StringComparer.Ordinal).ToList();
+        var found = await RolesNamedAsync(db, tenantId, wanted, cancellationToken);
+        var unknown = wanted.Where(w => !found.Any(f => f.Slug == w || f.Id.ToString() == w)).ToList();
+        return ([.. found.Select(f => f.Slug).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)], unknown);
+    }
+
     public static async Task<List<(Guid Id, string Slug)>> RolesNamedAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<string> wanted, CancellationToken cancellationToken)
     {
         var ids = wanted.Select(r => Guid.TryParse(r, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty).ToList();

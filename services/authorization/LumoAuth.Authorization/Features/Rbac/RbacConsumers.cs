@@ -101,11 +101,10 @@ public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacSt
         }
 
         await RbacCatalog.EnsureSystemRolesAsync(db, tenantId, context.CancellationToken);
-        var named = message.Roles.Distinct(StringComparer.Ordinal).ToList();
-        var slugs = (await RbacCatalog.RolesNamedAsync(db, tenantId, named, context.CancellationToken)).Select(r => r.Slug).Distinct(StringComparer.Ordinal).ToList();
-        if (slugs.Count < named.Count)
+        var (slugs, unknown) = await RbacCatalog.ResolveAsync(db, tenantId, message.Roles, context.CancellationToken);
+        if (unknown.Count > 0)
         {
-            logger.LogWarning("Invitation {InvitationId}: {Missing} of its roles do not exist and were not assigned", message.InvitationId, named.Count - slugs.Count);
+            logger.LogWarning("Invitation {InvitationId}: {Missing} of its roles do not exist and were not assigned", message.InvitationId, unknown.Count);
         }
 
         var user = new SubjectRef(RbacModel.User, message.UserId.ToString());
