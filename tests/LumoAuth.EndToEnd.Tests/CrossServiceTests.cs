@@ -510,9 +510,10 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var tenant = await suite.CreateTenantAsync();
         var email = $"carol-{Guid.NewGuid():N}"[..14] + "@example.com";
         const string password = "Corr3ct-Horse-Battery!";
-        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Carol" }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        // Created with a role (ADM-02): the token issued moments later carries it.
+        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Carol", roles = new[] { "user" } }, SuiteFixture.ApiKey(tenant.ApiKey)))
         {
-            await ApiAssert.OkAsync(user, 201);
+            Assert.Equal("user", (await ApiAssert.OkAsync(user, 201))["data"]!["roles"]!.AsArray().Single()!["slug"]!.GetValue<string>());
         }
 
         using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
@@ -553,6 +554,8 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens["id_token"]!.GetValue<string>());
         Assert.Equal(client["clientId"]!.GetValue<string>(), idToken.Audiences.Single());
         Assert.True(Guid.TryParse(idToken.Subject, out _));
+        var accessToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens["access_token"]!.GetValue<string>());
+        Assert.Contains("user", accessToken.Claims.Where(c => c.Type == "roles").Select(c => c.Value));
 
         // The request reached admin's audit log over RabbitMQ (the tenant's notification channel listens there too).
         var logged = false;
