@@ -69,9 +69,18 @@ public sealed class SmsCodeTests(SmsAdminFixture fixture) : IClassFixture<SmsAdm
             Assert.False(factor.Confirmed);
         }
 
+        // The profile holds the same number, written the way people write it: proven once the texted code comes back.
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { phoneNumber = "+1 (415) 555-0123" }));
+        async Task<bool> ProvenAsync() =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["phoneNumberVerified"]!.GetValue<bool>();
+        Assert.False(await ProvenAsync());
+
         await ApiAssert.ErrorAsync(await internalApi.PostAsJsonAsync(MfaRoutes.ConfirmSms(userId, tenant.Id), new ConfirmSmsRequest(first == "000000" ? "111111" : "000000")), 400, "validation_error");
         var confirmed = await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.ConfirmSms(userId, tenant.Id), new ConfirmSmsRequest(first)));
         Assert.Equal(10, confirmed["data"]!["backupCodes"]!.AsArray().Count);
+        Assert.True(await ProvenAsync());
+        var profile = await internalApi.GetFromJsonAsync<UserProfile>($"{InternalRoutes.Prefix}/users/{userId}?tenantId={tenant.Id}");
+        Assert.True(profile!.PhoneNumberVerified);
         await ApiAssert.ErrorAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, tenant.Id), new BeginSmsRequest("+14155550199")), 409, "duplicate_resource");
 
         // Sign-in: the second step is a texted code (amr sms), which works once.
@@ -91,6 +100,11 @@ public sealed class SmsCodeTests(SmsAdminFixture fixture) : IClassFixture<SmsAdm
         }
 
         Assert.Equal(AuthenticationOutcomes.Success, (await SignInAsync(tenant, "texter@example.com")).Outcome);
+
+        // The number stays proven without the factor; a new number is not.
+        Assert.True(await ProvenAsync());
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { phoneNumber = "+1 415 555 0199" }));
+        Assert.False(await ProvenAsync());
     }
 
     [Fact]
@@ -108,6 +122,10 @@ public sealed class SmsCodeTests(SmsAdminFixture fixture) : IClassFixture<SmsAdm
         await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, tenant.Id), new BeginSmsRequest(phone)), 201);
         var confirmed = await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.ConfirmSms(userId, tenant.Id), new ConfirmSmsRequest(await TextedCodeAsync(phone, 1))));
         Assert.Empty(confirmed["data"]!["backupCodes"]!.AsArray());
+        // A user without a number in their profile gains none by adding a phone for codes.
+        var user = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!;
+        Assert.Null(user["phoneNumber"]);
+        Assert.False(user["phoneNumberVerified"]!.GetValue<bool>());
 
         var app = await SignInAsync(tenant, "both@example.com");
         Assert.Equal(("totp", "sms"), (app.MfaMethod, app.MfaOtherMethod));

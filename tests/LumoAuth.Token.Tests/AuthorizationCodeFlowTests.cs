@@ -292,12 +292,15 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
             return (await HttpAssert.JsonAsync(userinfo, HttpStatusCode.OK), new JsonWebToken(tokens.GetProperty("id_token").GetString()));
         }
 
-        // OIDC Core §5.4: the phone scope asks for phone_number (and phone_number_verified, which admin does not record).
+        // OIDC Core §5.4: the phone scope asks for phone_number and phone_number_verified (false: no texted code proved it).
         var (withPhone, idWithPhone) = await SignInAsync("openid phone");
         var (withoutPhone, idWithoutPhone) = await SignInAsync("openid");
 
         Assert.Equal(phone, withPhone.GetProperty("phone_number").GetString());
         Assert.Equal(phone, idWithPhone.GetClaim("phone_number").Value);
+        Assert.Equal(JsonValueKind.False, withPhone.GetProperty("phone_number_verified").ValueKind);
+        Assert.Equal("false", idWithPhone.GetClaim("phone_number_verified").Value);
+        Assert.False(withoutPhone.TryGetProperty("phone_number_verified", out _));
         Assert.False(withoutPhone.TryGetProperty("phone_number", out _));
         Assert.False(idWithoutPhone.TryGetClaim("phone_number", out _));
         Assert.Equal(setup.UserId.ToString(), withoutPhone.GetProperty("sub").GetString());

@@ -52,6 +52,12 @@ public sealed class User : ICreatedRow
 
     public string? PhoneNumber { get; set; }
 
+    /// <summary>
+    /// Whether the user proved <see cref="PhoneNumber"/> is theirs, by confirming a texted code sent to it (an SMS factor of
+    /// the same number); any change of the number makes it unproven again. OIDC's <c>phone_number_verified</c>.
+    /// </summary>
+    public bool PhoneNumberVerified { get; set; }
+
     public string? Picture { get; set; }
 
     /// <summary>The provisioning client's id for the user (SCIM <c>externalId</c>).</summary>

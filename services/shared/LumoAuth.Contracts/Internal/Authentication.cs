@@ -147,6 +147,9 @@ public sealed record UserProfile(
     /// <summary>The OIDC <c>address</c> claim's members (OIDC Core §5.1.1, snake_case names), or null when the user has none.</summary>
     public IReadOnlyDictionary<string, string>? Address { get; init; }
 
+    /// <summary>Whether the user proved <see cref="PhoneNumber"/> is theirs (OIDC Core §5.1 <c>phone_number_verified</c>).</summary>
+    public bool PhoneNumberVerified { get; init; }
+
     /// <summary>Whether the user has a confirmed second factor (ABAC's <c>user.mfaEnabled</c>).</summary>
     public bool MfaEnabled { get; init; }
 

@@ -174,7 +174,7 @@ public static class TokenServiceExtensions
                 server.RegisterClaims(
                     OpenIddictConstants.Claims.Name, OpenIddictConstants.Claims.GivenName, OpenIddictConstants.Claims.FamilyName,
                     OpenIddictConstants.Claims.PreferredUsername, OpenIddictConstants.Claims.Picture, OpenIddictConstants.Claims.UpdatedAt, OpenIddictConstants.Claims.Email,
-                    OpenIddictConstants.Claims.EmailVerified, OpenIddictConstants.Claims.PhoneNumber, OpenIddictConstants.Claims.Address,
+                    OpenIddictConstants.Claims.EmailVerified, OpenIddictConstants.Claims.PhoneNumber, OpenIddictConstants.Claims.PhoneNumberVerified, OpenIddictConstants.Claims.Address,
                     OpenIddictConstants.Claims.AuthenticationTime, OpenIddictConstants.Claims.AuthenticationMethodReference,
                     OpenIddictConstants.Claims.AuthenticationContextReference, SessionCookie.SessionIdClaim, OpenIddictConstants.Claims.ClientId,
                     OpenIddictConstants.Claims.Scope, OpenIddictConstants.Claims.JwtId, LumoClaims.TenantId, LumoClaims.Tenant,

@@ -757,6 +757,9 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
+                    b.Property<bool>("PhoneNumberVerified")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("Picture")
                         .HasMaxLength(2048)
                         .HasColumnType("character varying(2048)");

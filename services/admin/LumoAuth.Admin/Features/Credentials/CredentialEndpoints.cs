@@ -89,6 +89,7 @@ public static class CredentialEndpoints
             Address = PostalAddress.FromAttributes(user.Attributes),
             IsAdmin = user.IsAdmin,
             MfaEnabled = row.MfaEnabled,
+            PhoneNumberVerified = user.PhoneNumberVerified,
             Attributes = UserViews.Json(user.Attributes),
         });
     }

@@ -68,9 +68,9 @@ public static class SmsFactorEndpoints
 
     /// <summary>The texted code confirms the pending phone; as a first factor it brings the user's first backup codes.</summary>
     public static async Task<IResult> Confirm(
-        Guid userId, Guid? tenantId, ConfirmSmsRequest request, AdminDbContext db, TenantContext tenant, SecondStepCodes codes, CancellationToken cancellationToken)
+        Guid userId, Guid? tenantId, ConfirmSmsRequest request, AdminDbContext db, TenantContext tenant, SecondStepCodes codes, SmsPhones phones, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken, tracking: true);
         var pending = user is null ? null
             : await db.MfaFactors.FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Sms && !f.Confirmed, cancellationToken);
         if (user is null || pending is null)
@@ -86,6 +86,12 @@ public static class SmsFactorEndpoints
         var first = !await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Confirmed, cancellationToken);
         pending.Confirmed = true;
         pending.ConfirmedAt = DateTimeOffset.UtcNow;
+        // The code reached the profile's own number: that number is proven too (OIDC phone_number_verified).
+        if (user.PhoneNumber is { } profileNumber && SmsPhones.SameNumber(profileNumber, phones.NumberOf(pending)))
+        {
+            user.PhoneNumberVerified = true;
+        }
+
         var backupCodes = first ? await BackupCodes.ReplaceAsync(db, user, cancellationToken) : null;
         db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Sms) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);

@@ -15,6 +15,10 @@ public sealed partial class SmsPhones(IDataProtectionProvider dataProtection)
 
     public string NumberOf(MfaFactor factor) => _protector.Unprotect(factor.ProtectedSecret);
 
+    /// <summary>Whether a profile's number (which may hold spaces, dashes, parentheses) is this E.164 number.</summary>
+    public static bool SameNumber(string profileNumber, string e164) =>
+        string.Equals(string.Concat(profileNumber.Where(c => char.IsAsciiDigit(c) || c == '+')), e164, StringComparison.Ordinal);
+
     public static string Hint(string phoneNumber) => "•••" + phoneNumber[^Math.Min(4, phoneNumber.Length)..];
 
     [GeneratedRegex(@"^\+[1-9][0-9]{6,14}$")]

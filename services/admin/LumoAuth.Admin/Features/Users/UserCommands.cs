@@ -305,7 +305,8 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         SetText(profile.GivenName, user.GivenName, v => user.GivenName = v, "givenName", changed);
         SetText(profile.FamilyName, user.FamilyName, v => user.FamilyName = v, "familyName", changed);
         SetText(profile.Username, user.Username, v => user.Username = v, "username", changed);
-        SetText(profile.PhoneNumber, user.PhoneNumber, v => user.PhoneNumber = v, "phoneNumber", changed);
+        // A new number is not yet proven to be the user's.
+        SetText(profile.PhoneNumber, user.PhoneNumber, v => (user.PhoneNumber, user.PhoneNumberVerified) = (v, false), "phoneNumber", changed);
         SetText(profile.Picture, user.Picture, v => user.Picture = v, "picture", changed);
         SetText(profile.Title, user.Title, v => user.Title = v, "title", changed);
         return changed;

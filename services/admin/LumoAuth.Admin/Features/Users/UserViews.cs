@@ -38,7 +38,7 @@ public sealed record UserAttributesResponse(Guid UserId, JsonElement Attributes)
 /// </summary>
 public sealed record UserResponse(
     Guid Id, string Email, string? Username, string? Name, string? GivenName, string? FamilyName, string? Picture, string? PhoneNumber,
-    bool EmailVerified, bool IsActive, bool Blocked, bool MfaEnabled, DateTimeOffset? LockedUntil,
+    bool PhoneNumberVerified, bool EmailVerified, bool IsActive, bool Blocked, bool MfaEnabled, DateTimeOffset? LockedUntil,
     IReadOnlyList<RoleRef>? Roles, IReadOnlyList<GroupRef> Groups, JsonElement Attributes,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastLoginAt, int LoginCount);
 
@@ -59,7 +59,7 @@ public static class UserViews
         var roles = await asking;
         var now = DateTimeOffset.UtcNow;
         return users.Select(u => new UserResponse(
-            u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.EmailVerified, u.IsActive, u.Blocked,
+            u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.PhoneNumberVerified, u.EmailVerified, u.IsActive, u.Blocked,
             withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, RolesOf(roles, u.Id), groups[u.Id], Json(u.Attributes),
             u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount)).ToList();
     }

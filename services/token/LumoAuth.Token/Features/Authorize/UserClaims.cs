@@ -131,6 +131,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
         if (scopes.Contains(ScopeNames.Phone) && profile.PhoneNumber is not null)
         {
             yield return (Claims.PhoneNumber, profile.PhoneNumber);
+            yield return (Claims.PhoneNumberVerified, profile.PhoneNumberVerified ? "true" : "false");
         }
     }
 
@@ -160,7 +161,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             case Claims.Name or Claims.GivenName or Claims.FamilyName or Claims.PreferredUsername or Claims.Picture or Claims.UpdatedAt
                 when scopes.Contains(ScopeNames.Profile):
             case Claims.Email or Claims.EmailVerified when scopes.Contains(ScopeNames.Email):
-            case Claims.PhoneNumber when scopes.Contains(ScopeNames.Phone):
+            case Claims.PhoneNumber or Claims.PhoneNumberVerified when scopes.Contains(ScopeNames.Phone):
             case Claims.Address when scopes.Contains(ScopeNames.Address):
                 yield return OpenIddictConstants.Destinations.IdentityToken;
                 yield break;

@@ -53,7 +53,7 @@ public static class UserInfoEndpoints
 
             claims[type] = type switch
             {
-                Claims.EmailVerified => value == "true",
+                Claims.EmailVerified or Claims.PhoneNumberVerified => value == "true",
                 Claims.UpdatedAt => long.Parse(value, System.Globalization.CultureInfo.InvariantCulture),
                 _ => value,
             };
