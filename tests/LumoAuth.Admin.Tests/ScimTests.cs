@@ -170,6 +170,22 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
     }
 
     [Fact]
+    public async Task UserNameFilters_MatchUnderscoresLiterally_AndIgnoreCase()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        foreach (var (userName, email) in new[] { ("j_smith", "j1@example.com"), ("jxsmith", "j2@example.com") })
+        {
+            await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users",
+                Json(new { schemas = new[] { UserSchema }, userName, emails = new[] { new { value = email, primary = true } } })), 201);
+        }
+
+        var found = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"J_SMITH\"")), 200);
+        Assert.Equal(1, found["totalResults"]!.GetValue<int>());
+        Assert.Equal("j_smith", found["Resources"]![0]!["userName"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Users_BadInput_IsAnsweredWithScimErrors()
     {
         var tenant = await factory.CreateTenantAsync();

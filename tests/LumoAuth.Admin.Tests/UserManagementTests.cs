@@ -38,6 +38,12 @@ public sealed class UserManagementTests(AdminFactory factory) : IClassFixture<Ad
             ["carol@list.example.com", "bob@list.example.com", "alice@list.example.com"],
             (await EmailsAsync("sortBy=email&sortDir=DESC&search=list.example")).ToList());
         Assert.Equal(["alice@list.example.com", "bob@list.example.com"], await EmailsAsync("sortBy=name&search=list.example&limit=2"));
+
+        // What is searched for matches itself: '_' and '%' are no wildcards.
+        await factory.CreateUserAsync(tenant, "dan_o@wild.example.com");
+        await factory.CreateUserAsync(tenant, "danxo@wild.example.com");
+        Assert.Equal(["dan_o@wild.example.com"], await EmailsAsync("search=DAN_O"));
+        Assert.Empty(await EmailsAsync("search=dan%25"));
     }
 
     [Fact]

@@ -29,6 +29,51 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
     private static string Hmac(string secret, string content) =>
         Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(content)));
 
+    [Fact]
+    public async Task WebhooksInvitationsAndApiKeys_AreSearchedAndSorted()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        static async Task<IReadOnlyList<string>> ListAsync(HttpClient client, string url, Func<JsonNode, string> field) =>
+            [.. (await ApiAssert.OkAsync(await client.GetAsync(url)))["data"]!.AsArray().Select(e => field(e!))];
+
+        foreach (var host in new[] { "b-hooks", "a-hooks", "c-other" })
+        {
+            await CreateWebhookAsync(client, tenant, $"https://{host}.example.com/in", "user.created");
+        }
+
+        var hooks = $"{tenant.Api}/admin/webhooks";
+        Assert.Equal(["https://b-hooks.example.com/in", "https://a-hooks.example.com/in"], await ListAsync(client, hooks + "?search=HOOKS", h => h["url"]!.GetValue<string>()));
+        Assert.Equal(["https://c-other.example.com/in", "https://b-hooks.example.com/in", "https://a-hooks.example.com/in"],
+            await ListAsync(client, hooks + "?sortBy=url&sortDir=DESC", h => h["url"]!.GetValue<string>()));
+
+        foreach (var email in new[] { "bea@example.com", "al@example.com", "cy@example.org" })
+        {
+            await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email }), 201);
+        }
+
+        var invitations = $"{tenant.Api}/admin/invitations";
+        Assert.Equal(["cy@example.org", "al@example.com", "bea@example.com"], await ListAsync(client, invitations, i => i["email"]!.GetValue<string>()));
+        Assert.Equal(["al@example.com", "bea@example.com"], await ListAsync(client, invitations + "?search=example.com&sortBy=email", i => i["email"]!.GetValue<string>()));
+        Assert.Equal(3, (await ListAsync(client, invitations + "?status=pending", i => i["email"]!.GetValue<string>())).Count);
+        Assert.Empty(await ListAsync(client, invitations + "?status=accepted", i => i["email"]!.GetValue<string>()));
+
+        foreach (var name in new[] { "deploy bot", "audit reader" })
+        {
+            await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name, scopes = new[] { "admin:read" } }), 201);
+        }
+
+        var keys = $"{tenant.Api}/admin/api-keys";
+        Assert.Equal(["deploy bot"], await ListAsync(client, keys + "?search=Deploy", k => k["name"]!.GetValue<string>()));
+        var byName = await ListAsync(client, keys + "?sortBy=name", k => k["name"]!.GetValue<string>());
+        Assert.Equal(byName.Order(StringComparer.Ordinal), byName);
+
+        foreach (var url in new[] { hooks + "?sortBy=secret", invitations + "?sortDir=up", invitations + "?status=expired", keys + "?sortBy=keyHash" })
+        {
+            await ApiAssert.ErrorAsync(await client.GetAsync(url), 400, "validation_error");
+        }
+    }
+
     private static async Task<(string Id, string Secret)> CreateWebhookAsync(HttpClient client, TestTenant tenant, string url, params string[] events)
     {
         var data = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url, events }), 201))["data"]!;

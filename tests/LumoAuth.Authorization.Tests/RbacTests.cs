@@ -64,6 +64,27 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task RolesAndPermissions_AreSearchedAndSorted()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Billing clerk", slug = "billing_clerk", description = "Pays 100% of invoices" }), 201);
+        static async Task<IReadOnlyList<string>> SlugsAsync(HttpClient client, string url) =>
+            [.. (await ApiAssert.OkAsync(await client.GetAsync(url)))["data"]!.AsArray().Select(e => e!["slug"]!.GetValue<string>())];
+
+        Assert.Equal(["admin", "billing_clerk", "editor", "tenant_admin", "user"], await SlugsAsync(client, $"{tenant.Api}/admin/roles"));
+        Assert.Equal(["user", "tenant_admin", "editor", "billing_clerk", "admin"], await SlugsAsync(client, $"{tenant.Api}/admin/roles?sortDir=DESC"));
+        Assert.Equal(["billing_clerk"], await SlugsAsync(client, $"{tenant.Api}/admin/roles?search=Pays"));
+        Assert.Equal(["billing_clerk"], await SlugsAsync(client, $"{tenant.Api}/admin/roles?search=100%25"));
+        Assert.Empty(await SlugsAsync(client, $"{tenant.Api}/admin/roles?search=1_0"));
+        Assert.Equal(["billing.manage", "document.edit", "document.read"], await SlugsAsync(client, $"{tenant.Api}/admin/permissions"));
+        Assert.Equal(["document.read", "document.edit"], await SlugsAsync(client, $"{tenant.Api}/admin/permissions?search=DOCUMENT&sortDir=desc"));
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/roles?sortBy=users"), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/permissions?sortBy=roles"), 400, "validation_error");
+    }
+
+    [Fact]
     public async Task UserRoles_GrantPermissions_ToTheChecks()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

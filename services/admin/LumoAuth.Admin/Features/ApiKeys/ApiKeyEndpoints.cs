@@ -29,12 +29,31 @@ public static class ApiKeyEndpoints
         return app;
     }
 
-    public static async Task<IResult> ListApiKeys(AdminDbContext db, int? page, int? limit, CancellationToken cancellationToken)
+    public static async Task<IResult> ListApiKeys(AdminDbContext db, int? page, int? limit, string? search, string? sortBy, string? sortDir, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["createdAt", "name", "expiresAt"]);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(page, limit);
         var query = db.ApiKeys.AsNoTracking().Where(k => k.RevokedAt == null);
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(k => EF.Functions.ILike(k.Name, pattern, LikePatterns.Escape) || EF.Functions.ILike(k.Prefix, pattern, LikePatterns.Escape));
+        }
+
         var total = await query.LongCountAsync(cancellationToken);
-        var keys = await query.OrderBy(k => k.CreatedAt).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var ordered = order.Key switch
+        {
+            "name" => order.Apply(query, k => k.Name),
+            "expiresAt" => order.Apply(query, k => k.ExpiresAt),
+            _ => order.Apply(query, k => k.CreatedAt),
+        };
+        var keys = await ordered.ThenBy(k => k.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         return TypedResults.Ok(new PagedResponse<ApiKeyResponse>(keys.Select(ApiKeyResponse.From).ToList(), PageMeta.For(paging, total)));
     }
 

@@ -6,6 +6,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
@@ -109,7 +110,7 @@ public static class CredentialEndpoints
         var users = db.Users.IgnoreQueryFilters().AsNoTracking().Where(u => u.TenantId == tenantId);
         var ids = hint.Contains('@', StringComparison.Ordinal)
             ? await users.Where(u => u.NormalizedEmail == hint).Select(u => u.Id).ToListAsync(cancellationToken)
-            : await users.Where(u => u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(hint))).Select(u => u.Id).Take(2).ToListAsync(cancellationToken);
+            : await users.Where(u => u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(hint), LikePatterns.Escape)).Select(u => u.Id).Take(2).ToListAsync(cancellationToken);
         return ids.Count == 1
             ? await GetUserProfile(ids[0], tenantId, db, cancellationToken)
             : ApiErrors.NotFound("User");

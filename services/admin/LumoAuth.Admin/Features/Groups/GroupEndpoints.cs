@@ -58,11 +58,8 @@ public static class GroupEndpoints
     public static async Task<IResult> ListGroups(
         int? page, int? limit, string? search, string? sortBy, string? sortDir, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
-        var sort = (sortBy ?? "name").ToLowerInvariant();
-        var descending = string.Equals(sortDir, "DESC", StringComparison.OrdinalIgnoreCase);
         var validation = new RequestValidator().Optional("search", search);
-        validation.Check(sort is "name" or "slug" or "createdat" or "updatedat", "sortBy", "must be one of name, slug, createdAt, updatedAt");
-        validation.Check(sortDir is null || descending || string.Equals(sortDir, "ASC", StringComparison.OrdinalIgnoreCase), "sortDir", "must be ASC or DESC");
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["name", "slug", "createdAt", "updatedAt"]);
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -73,16 +70,16 @@ public static class GroupEndpoints
         if (!string.IsNullOrWhiteSpace(search))
         {
             var pattern = LikePatterns.Containing(search);
-            groups = groups.Where(g => EF.Functions.ILike(g.Name, pattern) || EF.Functions.ILike(g.Slug, pattern));
+            groups = groups.Where(g => EF.Functions.ILike(g.Name, pattern, LikePatterns.Escape) || EF.Functions.ILike(g.Slug, pattern, LikePatterns.Escape));
         }
 
         var total = await groups.LongCountAsync(cancellationToken);
-        IOrderedQueryable<Group> ordered = sort switch
+        var ordered = order.Key switch
         {
-            "slug" => descending ? groups.OrderByDescending(g => g.Slug) : groups.OrderBy(g => g.Slug),
-            "createdat" => descending ? groups.OrderByDescending(g => g.CreatedAt) : groups.OrderBy(g => g.CreatedAt),
-            "updatedat" => descending ? groups.OrderByDescending(g => g.UpdatedAt) : groups.OrderBy(g => g.UpdatedAt),
-            _ => descending ? groups.OrderByDescending(g => g.Name) : groups.OrderBy(g => g.Name),
+            "slug" => order.Apply(groups, g => g.Slug),
+            "createdAt" => order.Apply(groups, g => g.CreatedAt),
+            "updatedAt" => order.Apply(groups, g => g.UpdatedAt),
+            _ => order.Apply(groups, g => g.Name),
         };
         var rows = await ordered.ThenBy(g => g.Id).Skip(paging.Skip).Take(paging.Limit)
             .Select(g => new { Group = g, Members = db.GroupMembers.Count(m => m.GroupId == g.Id) })

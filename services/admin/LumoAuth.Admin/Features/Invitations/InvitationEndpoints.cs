@@ -107,12 +107,37 @@ public static class InvitationEndpoints
             results, $"{results.Count(r => r.Status == "created")} of {results.Count} invitations created"));
     }
 
-    public static async Task<IResult> ListInvitations(int? page, int? limit, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListInvitations(int? page, int? limit, string? search, string? status, string? sortBy, string? sortDir, AdminDbContext db, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["createdAt", "expiresAt", "email"], newestFirst: true);
+        validation.Check(status is null or InvitationStatuses.Pending or InvitationStatuses.Accepted or InvitationStatuses.Revoked, "status", "must be pending, accepted or revoked");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(page, limit);
         var query = db.Invitations.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(i => EF.Functions.ILike(i.Email, pattern, LikePatterns.Escape));
+        }
+
+        if (status is not null)
+        {
+            query = query.Where(i => i.Status == status);
+        }
+
         var total = await query.LongCountAsync(cancellationToken);
-        var rows = await query.OrderByDescending(i => i.CreatedAt).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var ordered = order.Key switch
+        {
+            "expiresAt" => order.Apply(query, i => i.ExpiresAt),
+            "email" => order.Apply(query, i => i.NormalizedEmail),
+            _ => order.Apply(query, i => i.CreatedAt),
+        };
+        var rows = await ordered.ThenBy(i => i.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         return TypedResults.Ok(new PagedResponse<InvitationResponse>(rows.Select(InvitationResponse.From).ToList(), PageMeta.For(paging, total)));
     }
 

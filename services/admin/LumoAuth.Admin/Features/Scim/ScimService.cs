@@ -9,6 +9,7 @@ using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -141,7 +142,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     {
         var normalized = userName.ToLowerInvariant();
         var pattern = LikePatterns.Exactly(userName);
-        if (await db.Users.AnyAsync(u => u.Id != self && (u.NormalizedEmail == normalized || (u.Username != null && EF.Functions.ILike(u.Username, pattern))), cancellationToken))
+        if (await db.Users.AnyAsync(u => u.Id != self && (u.NormalizedEmail == normalized || (u.Username != null && EF.Functions.ILike(u.Username, pattern, LikePatterns.Escape))), cancellationToken))
         {
             throw new ScimException(409, "uniqueness", "userName is already taken");
         }
@@ -558,7 +559,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         return Pushed(filter) switch
         {
-            ("username", var v) => source.Where(u => EF.Functions.ILike(u.NormalizedEmail, LikePatterns.Exactly(v)) || (u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(v)))),
+            ("username", var v) => source.Where(u => EF.Functions.ILike(u.NormalizedEmail, LikePatterns.Exactly(v), LikePatterns.Escape) || (u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(v), LikePatterns.Escape))),
             ("externalid", var v) => source.Where(u => u.ExternalId == v),
             ("id", var v) => Guid.TryParse(v, out var id) ? source.Where(u => u.Id == id) : source.Where(u => false),
             _ => source,
@@ -567,7 +568,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     private IQueryable<Group> GroupSource(ScimFilter? filter) => Pushed(filter) switch
     {
-        ("displayname", var v) => db.Groups.AsNoTracking().Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v))),
+        ("displayname", var v) => db.Groups.AsNoTracking().Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v), LikePatterns.Escape)),
         ("externalid", var v) => db.Groups.AsNoTracking().Where(g => g.ExternalId == v),
         ("id", var v) => Guid.TryParse(v, out var id) ? db.Groups.AsNoTracking().Where(g => g.Id == id) : db.Groups.AsNoTracking().Where(g => false),
         _ => db.Groups.AsNoTracking(),

@@ -48,12 +48,7 @@ public static class UserEndpoints
     {
         var validation = new RequestValidator();
         validation.Optional("role", query.Role, 100);
-        var sort = (query.SortBy ?? "createdAt").ToLowerInvariant();
-        validation.Check(sort is "createdat" or "updatedat" or "email" or "name" or "lastloginat" or "logincount", "sortBy",
-            "must be one of createdAt, updatedAt, email, name, lastLoginAt, loginCount");
-        var descending = string.Equals(query.SortDir, "DESC", StringComparison.OrdinalIgnoreCase);
-        validation.Check(query.SortDir is null || descending || string.Equals(query.SortDir, "ASC", StringComparison.OrdinalIgnoreCase),
-            "sortDir", "must be ASC or DESC");
+        var order = ListOrder.Check(validation, query.SortBy, query.SortDir, ["createdAt", "updatedAt", "email", "name", "lastLoginAt", "loginCount"]);
         validation.Optional("search", query.Search);
         if (!validation.IsValid)
         {
@@ -65,11 +60,11 @@ public static class UserEndpoints
         if (!string.IsNullOrWhiteSpace(query.Search))
         {
             var pattern = LikePatterns.Containing(query.Search);
-            users = users.Where(u => EF.Functions.ILike(u.Email, pattern)
-                || (u.Name != null && EF.Functions.ILike(u.Name, pattern))
-                || (u.Username != null && EF.Functions.ILike(u.Username, pattern))
-                || (u.GivenName != null && EF.Functions.ILike(u.GivenName, pattern))
-                || (u.FamilyName != null && EF.Functions.ILike(u.FamilyName, pattern)));
+            users = users.Where(u => EF.Functions.ILike(u.Email, pattern, LikePatterns.Escape)
+                || (u.Name != null && EF.Functions.ILike(u.Name, pattern, LikePatterns.Escape))
+                || (u.Username != null && EF.Functions.ILike(u.Username, pattern, LikePatterns.Escape))
+                || (u.GivenName != null && EF.Functions.ILike(u.GivenName, pattern, LikePatterns.Escape))
+                || (u.FamilyName != null && EF.Functions.ILike(u.FamilyName, pattern, LikePatterns.Escape)));
         }
 
         if (!string.IsNullOrWhiteSpace(query.Group))
@@ -103,14 +98,14 @@ public static class UserEndpoints
         }
 
         var total = await users.LongCountAsync(cancellationToken);
-        IOrderedQueryable<User> ordered = sort switch
+        var ordered = order.Key switch
         {
-            "updatedat" => descending ? users.OrderByDescending(u => u.UpdatedAt) : users.OrderBy(u => u.UpdatedAt),
-            "email" => descending ? users.OrderByDescending(u => u.NormalizedEmail) : users.OrderBy(u => u.NormalizedEmail),
-            "name" => descending ? users.OrderByDescending(u => u.Name) : users.OrderBy(u => u.Name),
-            "lastloginat" => descending ? users.OrderByDescending(u => u.LastLoginAt) : users.OrderBy(u => u.LastLoginAt),
-            "logincount" => descending ? users.OrderByDescending(u => u.LoginCount) : users.OrderBy(u => u.LoginCount),
-            _ => descending ? users.OrderByDescending(u => u.CreatedAt) : users.OrderBy(u => u.CreatedAt),
+            "updatedAt" => order.Apply(users, u => u.UpdatedAt),
+            "email" => order.Apply(users, u => u.NormalizedEmail),
+            "name" => order.Apply(users, u => u.Name),
+            "lastLoginAt" => order.Apply(users, u => u.LastLoginAt),
+            "loginCount" => order.Apply(users, u => u.LoginCount),
+            _ => order.Apply(users, u => u.CreatedAt),
         };
         var page = await ordered.ThenBy(u => u.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         var views = await UserViews.ToResponsesAsync(db, roleHolders, page, cancellationToken);

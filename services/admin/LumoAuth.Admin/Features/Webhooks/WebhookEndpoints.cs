@@ -37,11 +37,31 @@ public static class WebhookEndpoints
         return app;
     }
 
-    public static async Task<IResult> ListWebhooks(int? page, int? limit, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> ListWebhooks(int? page, int? limit, string? search, string? sortBy, string? sortDir, AdminDbContext db, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["createdAt", "url", "lastDeliveredAt"]);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(page, limit);
-        var total = await db.Webhooks.LongCountAsync(cancellationToken);
-        var hooks = await db.Webhooks.AsNoTracking().OrderBy(w => w.CreatedAt).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var query = db.Webhooks.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(w => EF.Functions.ILike(w.Url, pattern, LikePatterns.Escape) || (w.Description != null && EF.Functions.ILike(w.Description, pattern, LikePatterns.Escape)));
+        }
+
+        var total = await query.LongCountAsync(cancellationToken);
+        var ordered = order.Key switch
+        {
+            "url" => order.Apply(query, w => w.Url),
+            "lastDeliveredAt" => order.Apply(query, w => w.LastDeliveredAt),
+            _ => order.Apply(query, w => w.CreatedAt),
+        };
+        var hooks = await ordered.ThenBy(w => w.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         return TypedResults.Ok(new PagedResponse<WebhookResponse>(hooks.Select(WebhookResponse.From).ToList(), PageMeta.For(paging, total)));
     }
 

@@ -29,13 +29,21 @@ public static class PermissionEndpoints
         return app;
     }
 
-    public static async Task<IResult> ListPermissions(AuthorizationDbContext db, TenantContext tenant, string? search, string? category, bool? isSystem, int? page, int? limit, CancellationToken cancellationToken)
+    public static async Task<IResult> ListPermissions(
+        AuthorizationDbContext db, TenantContext tenant, string? search, string? category, bool? isSystem, int? page, int? limit, string? sortBy, string? sortDir, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["slug", "name", "category", "createdAt"]);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var query = db.Permissions.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(search))
         {
-            var pattern = $"%{search.Trim().Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal)}%";
-            query = query.Where(p => EF.Functions.ILike(p.Name, pattern) || EF.Functions.ILike(p.Slug, pattern) || (p.Description != null && EF.Functions.ILike(p.Description, pattern)));
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(p => EF.Functions.ILike(p.Name, pattern, LikePatterns.Escape) || EF.Functions.ILike(p.Slug, pattern, LikePatterns.Escape) || (p.Description != null && EF.Functions.ILike(p.Description, pattern, LikePatterns.Escape)));
         }
 
         if (category is not null)
@@ -50,7 +58,14 @@ public static class PermissionEndpoints
 
         var paging = PageRequest.From(page, limit);
         var total = await query.LongCountAsync(cancellationToken);
-        var permissions = await query.OrderBy(p => p.Slug).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var ordered = order.Key switch
+        {
+            "name" => order.Apply(query, p => p.Name),
+            "category" => order.Apply(query, p => p.Category),
+            "createdAt" => order.Apply(query, p => p.CreatedAt),
+            _ => order.Apply(query, p => p.Slug),
+        };
+        var permissions = await ordered.ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         return TypedResults.Ok(new PagedResponse<PermissionResponse>(await Responses(db, tenant.TenantId, permissions, cancellationToken), PageMeta.For(paging, total)));
     }
 

@@ -31,14 +31,22 @@ public static class RoleEndpoints
         return app;
     }
 
-    public static async Task<IResult> ListRoles(AuthorizationDbContext db, TenantContext tenant, string? search, bool? isSystem, int? page, int? limit, CancellationToken cancellationToken)
+    public static async Task<IResult> ListRoles(
+        AuthorizationDbContext db, TenantContext tenant, string? search, bool? isSystem, int? page, int? limit, string? sortBy, string? sortDir, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["slug", "name", "createdAt", "updatedAt"]);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         await RbacCatalog.EnsureSystemRolesAsync(db, tenant.TenantId, cancellationToken);
         var query = db.Roles.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(search))
         {
-            var pattern = $"%{search.Trim().Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal)}%";
-            query = query.Where(r => EF.Functions.ILike(r.Name, pattern) || EF.Functions.ILike(r.Slug, pattern) || (r.Description != null && EF.Functions.ILike(r.Description, pattern)));
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(r => EF.Functions.ILike(r.Name, pattern, LikePatterns.Escape) || EF.Functions.ILike(r.Slug, pattern, LikePatterns.Escape) || (r.Description != null && EF.Functions.ILike(r.Description, pattern, LikePatterns.Escape)));
         }
 
         if (isSystem is { } system)
@@ -48,7 +56,14 @@ public static class RoleEndpoints
 
         var paging = PageRequest.From(page, limit);
         var total = await query.LongCountAsync(cancellationToken);
-        var roles = await query.OrderBy(r => r.Slug).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var ordered = order.Key switch
+        {
+            "name" => order.Apply(query, r => r.Name),
+            "createdAt" => order.Apply(query, r => r.CreatedAt),
+            "updatedAt" => order.Apply(query, r => r.UpdatedAt),
+            _ => order.Apply(query, r => r.Slug),
+        };
+        var roles = await ordered.ThenBy(r => r.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         var responses = await RoleResponses(db, tenant.TenantId, roles, withPermissions: false, cancellationToken);
         return TypedResults.Ok(new PagedResponse<RoleResponse>(responses, PageMeta.For(paging, total)));
     }

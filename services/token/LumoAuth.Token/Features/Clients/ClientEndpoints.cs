@@ -95,13 +95,36 @@ public static class ClientEndpoints
         return (application, secret);
     }
 
-    public static async Task<IResult> ListClients(int? page, int? limit, [AsParameters] ClientServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> ListClients(
+        int? page, int? limit, string? search, string? sortBy, string? sortDir, [AsParameters] ClientServices services, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["createdAt", "name", "clientId", "updatedAt"], newestFirst: true);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(page, limit);
         var tenantId = services.Tenant.TenantId;
         var query = services.Db.Applications.AsNoTracking().Where(a => a.TenantId == tenantId);
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(a => EF.Functions.ILike(a.ClientId!, pattern, LikePatterns.Escape)
+                || (a.DisplayName != null && EF.Functions.ILike(a.DisplayName, pattern, LikePatterns.Escape))
+                || (a.Description != null && EF.Functions.ILike(a.Description, pattern, LikePatterns.Escape)));
+        }
+
         var total = await query.CountAsync(cancellationToken);
-        var rows = await query.OrderByDescending(a => a.CreatedAt).ThenBy(a => a.Id)
+        var ordered = order.Key switch
+        {
+            "name" => order.Apply(query, a => a.DisplayName),
+            "clientId" => order.Apply(query, a => a.ClientId),
+            "updatedAt" => order.Apply(query, a => a.UpdatedAt),
+            _ => order.Apply(query, a => a.CreatedAt),
+        };
+        var rows = await ordered.ThenBy(a => a.Id)
             .Skip(paging.Skip).Take(paging.Limit)
             .ToListAsync(cancellationToken);
         return Results.Ok(new PagedResponse<ClientResponse>(rows.Select(ClientMapping.ToResponse).ToList(), PageMeta.For(paging, total)));

@@ -37,14 +37,26 @@ public static class ScopeEndpoints
 
     public sealed record ScopeServices(TokenDbContext Db, TenantContext Tenant, ClientCache Clients, TimeProvider Time);
 
-    public static async Task<IResult> ListScopes(int? page, int? limit, [AsParameters] ScopeServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> ListScopes(
+        int? page, int? limit, string? search, string? sortBy, string? sortDir, [AsParameters] ScopeServices services, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator().Optional("search", search);
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["id", "name"]);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(page, limit);
         var tenantId = services.Tenant.TenantId;
         var custom = await services.Db.Scopes.AsNoTracking().Where(s => s.TenantId == tenantId)
-            .OrderBy(s => s.Id).Select(s => new ScopeResponse(s.Id, s.Name, s.Description, s.IsDefault, false))
+            .Select(s => new ScopeResponse(s.Id, s.Name, s.Description, s.IsDefault, false))
             .ToListAsync(cancellationToken);
-        var all = ScopeNames.BuiltIn.Concat(custom).ToList();
+        // The built-in scopes are not rows, so the list is searched and ordered here; a tenant has tens of scopes, not thousands.
+        var matching = ScopeNames.BuiltIn.Concat(custom).Where(s => string.IsNullOrWhiteSpace(search)
+            || s.Name.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase)
+            || (s.Description is { } description && description.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase)));
+        var all = (order.Key == "name" ? order.Apply(matching, s => s.Name) : order.Apply(matching, s => s.Id)).ToList();
         return Results.Ok(new PagedResponse<ScopeResponse>(all.Skip(paging.Skip).Take(paging.Limit).ToList(), PageMeta.For(paging, all.Count)));
     }
 

@@ -47,8 +47,16 @@ public static class SessionEndpoints
     public sealed record SessionServices(
         TokenDbContext Db, TenantContext Tenant, SessionRevocation Revocation, UserDirectory Users, TimeProvider Time, GeoIpDirectory GeoIp);
 
-    public static async Task<IResult> ListSessions(string? userId, string? ipAddress, int? page, int? limit, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    public static async Task<IResult> ListSessions(
+        string? userId, string? ipAddress, int? page, int? limit, string? sortBy, string? sortDir, [AsParameters] SessionServices services, CancellationToken cancellationToken)
     {
+        var validation = new RequestValidator();
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["lastActiveAt", "createdAt"], newestFirst: true);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(page, limit);
         var query = Active(services);
         if (userId is not null)
@@ -67,7 +75,8 @@ public static class SessionEndpoints
         }
 
         var total = await query.CountAsync(cancellationToken);
-        var rows = await query.OrderByDescending(s => s.LastActiveAt).ThenBy(s => s.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        var ordered = order.Key == "createdAt" ? order.Apply(query, s => s.CreatedAt) : order.Apply(query, s => s.LastActiveAt);
+        var rows = await ordered.ThenBy(s => s.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         return Results.Ok(new PagedResponse<SessionResponse>(rows.Select(s => SessionResponse.From(s, services.GeoIp)).ToList(), PageMeta.For(paging, total)));
     }
 
