@@ -54,6 +54,45 @@ public sealed class PasskeyTests(TokenSuite suite) : IClassFixture<TokenSuite>
     }
 
     [Fact]
+    public async Task AfterThePassword_APasskeyStandsInForTheSecondFactor_AndTheAuthorizationGoesOn()
+    {
+        var setup = await suite.SetUpAsync();
+        using var passkey = new SoftwarePasskey();
+        await RegisterAsync(setup, passkey);
+        await suite.EnrolTotpAsync(setup);
+
+        // The authorization request sends the browser to the login page; the password leads to the second step.
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        var authorize = HostedFlow.AuthorizeUrl(setup, challenge);
+        string loginUrl;
+        using (var toLogin = await browser.GetAsync(authorize))
+        {
+            loginUrl = HostedFlow.LocalRedirect(toLogin)!;
+        }
+
+        using var password = await HostedFlow.SubmitLoginAsync(browser, loginUrl, setup.Email, setup.Password);
+        var step = await password.Content.ReadAsStringAsync();
+        Assert.Contains("name=\"totp\"", step, StringComparison.Ordinal);
+        var returnUrl = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(step, "data-return-url=\"([^\"]+)\"").Groups[1].Value);
+        Assert.Contains("/oauth/authorize", returnUrl, StringComparison.Ordinal);
+
+        // The passkey instead of the code: the user is signed in with it (user verification makes it multi-factor).
+        var options = await OptionsAsync(browser, setup, "authenticate");
+        using var signedIn = await PostJsonAsync(browser, $"/t/{setup.Tenant.Slug}/webauthn/authenticate?returnUrl={Uri.EscapeDataString(returnUrl)}", passkey.Get(options, Origin));
+        Assert.Equal(returnUrl, (await HttpAssert.JsonAsync(signedIn, HttpStatusCode.OK)).GetProperty("redirect").GetString());
+        using (var consent = await browser.GetAsync(returnUrl))
+        {
+            Assert.Contains("consent_decision", await consent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var login = await suite.AuditEntryAsync(setup, "user_login_succeeded");
+        var methods = login.GetProperty("metadata").GetProperty("methods").EnumerateArray().Select(m => m.GetString()).ToList();
+        Assert.Contains("hwk", methods);
+        Assert.DoesNotContain("otp", methods);
+    }
+
+    [Fact]
     public async Task ReplayedClonedForeignOrOtherOriginAnswers_AreRefused()
     {
         var setup = await suite.SetUpAsync();
