@@ -20,8 +20,18 @@ public readonly record struct ListOrder(string Key, bool Descending)
         return new ListOrder(key ?? keys[0], descending);
     }
 
-    public IOrderedQueryable<T> Apply<T, TKey>(IQueryable<T> query, Expression<Func<T, TKey>> key) =>
-        Descending ? query.OrderByDescending(key) : query.OrderBy(key);
+    /// <summary>Orders by the key; entries without a value come last either way (PostgreSQL puts them first when descending).</summary>
+    public IOrderedQueryable<T> Apply<T, TKey>(IQueryable<T> query, Expression<Func<T, TKey>> key)
+    {
+        if (default(TKey) is not null)
+        {
+            return Descending ? query.OrderByDescending(key) : query.OrderBy(key);
+        }
+
+        var missing = Expression.Lambda<Func<T, bool>>(Expression.Equal(key.Body, Expression.Constant(null, typeof(TKey))), key.Parameters);
+        var valuesFirst = query.OrderBy(missing);
+        return Descending ? valuesFirst.ThenByDescending(key) : valuesFirst.ThenBy(key);
+    }
 
     /// <summary>The same order for a list held in memory (built-in entries beside stored ones).</summary>
     public IOrderedEnumerable<T> Apply<T, TKey>(IEnumerable<T> items, Func<T, TKey> key) =>

@@ -253,6 +253,17 @@ public sealed class UserManagementTests(AdminFactory factory) : IClassFixture<Ad
         var user = await DataAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users",
             new { email = "full@example.com", givenName = "Full", familyName = "Profile", username = "full", groups = new[] { "engineering" } }), 201);
         Assert.Equal("engineering", user["groups"]![0]!["slug"]!.GetValue<string>());
+
+        // A username names one user (in any letter case), and is nobody else's e-mail address, as in SCIM.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "other@example.com", username = "FULL" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "other@example.com", username = "full@example.com" }), 409, "duplicate_resource");
+        var other = await DataAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "other@example.com", username = "f_ll" }), 201);
+        await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/users/{other["id"]}", new { username = "Full" }), 409, "duplicate_resource");
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/users/{other["id"]}", new { username = "F_LL" }));
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/users/{user["id"]}", new { username = "Full" }));
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/users/{other["id"]}", new { username = "boss@corp.example" }));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "Boss@corp.example" }), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/users/{user["id"]}", new { email = "boss@corp.example" }), 409, "duplicate_resource");
         Assert.False(user["mfaEnabled"]!.GetValue<bool>());
         // Roles are written in the authorization service, which this suite does not run: nothing is created.
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "r@example.com", roles = new[] { "admin" } }), 503, "service_unavailable");

@@ -8,6 +8,7 @@ using LumoAuth.Contracts.Clients;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 using MassTransit;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
@@ -57,6 +58,16 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Equal(["al@example.com", "bea@example.com"], await ListAsync(client, invitations + "?search=example.com&sortBy=email", i => i["email"]!.GetValue<string>()));
         Assert.Equal(3, (await ListAsync(client, invitations + "?status=pending", i => i["email"]!.GetValue<string>())).Count);
         Assert.Empty(await ListAsync(client, invitations + "?status=accepted", i => i["email"]!.GetValue<string>()));
+        Assert.Empty(await ListAsync(client, invitations + "?status=expired", i => i["email"]!.GetValue<string>()));
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>().Invitations.IgnoreQueryFilters()
+                .Where(i => i.TenantId == tenant.Id && i.NormalizedEmail == "cy@example.org")
+                .ExecuteUpdateAsync(u => u.SetProperty(i => i.ExpiresAt, DateTimeOffset.UtcNow.AddMinutes(-1)));
+        }
+
+        Assert.Equal(["cy@example.org"], await ListAsync(client, invitations + "?status=expired", i => i["email"]!.GetValue<string>()));
+        Assert.Equal(2, (await ListAsync(client, invitations + "?status=pending", i => i["email"]!.GetValue<string>())).Count);
 
         foreach (var name in new[] { "deploy bot", "audit reader" })
         {
@@ -68,7 +79,7 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         var byName = await ListAsync(client, keys + "?sortBy=name", k => k["name"]!.GetValue<string>());
         Assert.Equal(byName.Order(StringComparer.Ordinal), byName);
 
-        foreach (var url in new[] { hooks + "?sortBy=secret", invitations + "?sortDir=up", invitations + "?status=expired", keys + "?sortBy=keyHash" })
+        foreach (var url in new[] { hooks + "?sortBy=secret", invitations + "?sortDir=up", invitations + "?status=gone", keys + "?sortBy=keyHash" })
         {
             await ApiAssert.ErrorAsync(await client.GetAsync(url), 400, "validation_error");
         }

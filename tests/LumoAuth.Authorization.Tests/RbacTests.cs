@@ -590,6 +590,23 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var holders = await RbacStore.Tuples(scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>(), tenant.Id)
             .Where(t => t.ObjectType == RbacModel.Role && t.SubjectType == RbacModel.User).Select(t => t.SubjectId).Distinct().CountAsync();
         Assert.Equal(2, holders);
+        var groupRacers = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => admin.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "Racers", roles = new[] { "editor" } })));
+        Assert.Single(groupRacers, r => r.StatusCode == System.Net.HttpStatusCode.Created);
+        var groupHolders = await RbacStore.Tuples(scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>(), tenant.Id)
+            .Where(t => t.ObjectType == RbacModel.Role && t.SubjectType == RbacModel.Group).Select(t => t.SubjectId).Distinct().CountAsync();
+        Assert.Equal(2, groupHolders);
+
+        // The internal endpoint: the internal key only, exactly one new id, a list of roles; never an id admin already knows.
+        using var direct = suite.Authorization.CreateDirectClient();
+        var fresh = new InitialRolesRequest(tenant.Id, Guid.NewGuid(), null, ["editor"]);
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, fresh), 401, "unauthorized");
+        direct.DefaultRequestHeaders.Add(InternalRoutes.InternalKeyHeader, TestInfrastructure.InternalKey);
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, fresh with { GroupId = Guid.NewGuid() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, fresh with { UserId = null }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, new { tenantId = tenant.Id, userId = Guid.NewGuid() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, fresh with { UserId = userId, Roles = ["admin"] }), 409, "duplicate_resource");
+        Assert.Equal(["no_such_role"], (await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, fresh with { Roles = ["no_such_role"] })))["unknown"]!.AsArray().Select(r => r!.GetValue<string>()));
+        Assert.Equal(["editor"], (await ApiAssert.OkAsync(await direct.PostAsJsonAsync(InternalRoutes.InitialRoles, fresh)))["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
     }
 
     [Fact]

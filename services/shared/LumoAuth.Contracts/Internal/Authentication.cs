@@ -202,8 +202,8 @@ public sealed record AdministeringResponse(IReadOnlyList<Guid> Administering);
 /// <summary>
 /// <c>POST /internal/v1/initial-roles</c> (authorization): the direct roles, named by slug or id, of the user or the group
 /// (exactly one of <see cref="UserId"/> and <see cref="GroupId"/>) that admin is about to save, written before it saves so
-/// that the new object holds them from its first read. Nothing is written when a name matches no role. An empty list takes
-/// them away again, for a save that failed. Admin decides who may name roles; this trusts its caller.
+/// that the new object holds them from its first read. Nothing is written when a name matches no role, nor for an id admin
+/// already knows (409). An empty list takes them away again, for a save that failed. Admin decides who may name roles.
 /// </summary>
 public sealed record InitialRolesRequest(Guid TenantId, Guid? UserId, Guid? GroupId, IReadOnlyList<string> Roles)
 {

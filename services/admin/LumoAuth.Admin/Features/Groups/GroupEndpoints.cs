@@ -116,26 +116,31 @@ public static class GroupEndpoints
             Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Slug = slug, Name = request.Name!.Trim(),
             Description = request.Description, CreatedAt = now, UpdatedAt = now,
         };
-        // Roles live in the authorization service: written there just before the group is saved, taken back if the save fails.
+        // Roles live in the authorization service: written there just before the group is saved, taken back if it is not.
         var withRoles = request.Roles is { Count: > 0 };
-        if (withRoles && await initialRoles.GiveAsync(tenant.TenantId, null, group.Id, request.Roles!, cancellationToken) is { } refused)
-        {
-            return refused;
-        }
-
-        db.Groups.Add(group);
-        db.AddEvent(new GroupCreated(group.Id, group.Slug, group.Name) { TenantId = tenant.TenantId });
+        var mayHaveWritten = withRoles;
         IResult? error = null;
         var saved = false;
         try
         {
+            if (withRoles)
+            {
+                (error, mayHaveWritten) = await initialRoles.GiveAsync(tenant.TenantId, null, group.Id, request.Roles!, cancellationToken);
+                if (error is not null)
+                {
+                    return error;
+                }
+            }
+
+            db.Groups.Add(group);
+            db.AddEvent(new GroupCreated(group.Id, group.Slug, group.Name) { TenantId = tenant.TenantId });
             error = await SaveAsync(db, cancellationToken);
             saved = error is null;
         }
         finally
         {
-            // A save that failed (a conflict, or a database that went away) leaves no roles behind.
-            if (withRoles && !saved)
+            // Not saved (refused, a conflict, a timeout, a database that went away): no roles stay behind.
+            if (mayHaveWritten && !saved)
             {
                 await initialRoles.TakeBackAsync(tenant.TenantId, null, group.Id);
             }

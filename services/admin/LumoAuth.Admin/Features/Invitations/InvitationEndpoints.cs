@@ -23,6 +23,9 @@ public static class InvitationEndpoints
 {
     public const int MaxBulk = 100;
 
+    /// <summary>How a pending invitation past its expiry is shown and filtered (it is stored as pending).</summary>
+    public const string Expired = "expired";
+
     public static IEndpointRouteBuilder MapInvitationEndpoints(this IEndpointRouteBuilder app)
     {
         foreach (var prefix in new[] { "/t/{tenantSlug}/api/v1/invitations", "/t/{tenantSlug}/api/v1/admin/invitations" })
@@ -111,7 +114,8 @@ public static class InvitationEndpoints
     {
         var validation = new RequestValidator().Optional("search", search);
         var order = ListOrder.Check(validation, sortBy, sortDir, ["createdAt", "expiresAt", "email"], newestFirst: true);
-        validation.Check(status is null or InvitationStatuses.Pending or InvitationStatuses.Accepted or InvitationStatuses.Revoked, "status", "must be pending, accepted or revoked");
+        validation.Check(status is null or InvitationStatuses.Pending or InvitationStatuses.Accepted or InvitationStatuses.Revoked or Expired,
+            "status", "must be pending, expired, accepted or revoked");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -125,10 +129,15 @@ public static class InvitationEndpoints
             query = query.Where(i => EF.Functions.ILike(i.Email, pattern, LikePatterns.Escape));
         }
 
-        if (status is not null)
+        // As the list shows them: a pending invitation past its expiry is "expired".
+        var now = DateTimeOffset.UtcNow;
+        query = status switch
         {
-            query = query.Where(i => i.Status == status);
-        }
+            null => query,
+            InvitationStatuses.Pending => query.Where(i => i.Status == InvitationStatuses.Pending && i.ExpiresAt > now),
+            Expired => query.Where(i => i.Status == InvitationStatuses.Pending && i.ExpiresAt <= now),
+            _ => query.Where(i => i.Status == status),
+        };
 
         var total = await query.LongCountAsync(cancellationToken);
         var ordered = order.Key switch
@@ -253,7 +262,7 @@ public sealed record InvitationResponse(
     Guid Id, string Email, IReadOnlyList<string> Roles, IReadOnlyList<Guid> GroupIds, string Status, DateTimeOffset ExpiresAt, DateTimeOffset CreatedAt)
 {
     public static InvitationResponse From(Invitation i) => new(
-        i.Id, i.Email, i.Roles, i.GroupIds, i.Status == InvitationStatuses.Pending && i.ExpiresAt <= DateTimeOffset.UtcNow ? "expired" : i.Status,
+        i.Id, i.Email, i.Roles, i.GroupIds, i.Status == InvitationStatuses.Pending && i.ExpiresAt <= DateTimeOffset.UtcNow ? InvitationEndpoints.Expired : i.Status,
         i.ExpiresAt, i.CreatedAt);
 }
 

@@ -140,9 +140,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     private async Task EnsureUserNameFreeAsync(string userName, Guid? self, CancellationToken cancellationToken)
     {
-        var normalized = userName.ToLowerInvariant();
-        var pattern = LikePatterns.Exactly(userName);
-        if (await db.Users.AnyAsync(u => u.Id != self && (u.NormalizedEmail == normalized || (u.Username != null && EF.Functions.ILike(u.Username, pattern, LikePatterns.Escape))), cancellationToken))
+        if (await users.UsernameTakenAsync(userName, self, cancellationToken))
         {
             throw new ScimException(409, "uniqueness", "userName is already taken");
         }

@@ -70,7 +70,7 @@ public static class SmsFactorEndpoints
     public static async Task<IResult> Confirm(
         Guid userId, Guid? tenantId, ConfirmSmsRequest request, AdminDbContext db, TenantContext tenant, SecondStepCodes codes, SmsPhones phones, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken, tracking: true);
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
         var pending = user is null ? null
             : await db.MfaFactors.FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Sms && !f.Confirmed, cancellationToken);
         if (user is null || pending is null)
@@ -86,15 +86,17 @@ public static class SmsFactorEndpoints
         var first = !await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Confirmed, cancellationToken);
         pending.Confirmed = true;
         pending.ConfirmedAt = DateTimeOffset.UtcNow;
-        // The code reached the profile's own number: that number is proven too (OIDC phone_number_verified).
-        if (user.PhoneNumber is { } profileNumber && SmsPhones.SameNumber(profileNumber, phones.NumberOf(pending)))
-        {
-            user.PhoneNumberVerified = true;
-        }
-
         var backupCodes = first ? await BackupCodes.ReplaceAsync(db, user, cancellationToken) : null;
         db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Sms) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);
+
+        // The code reached the profile's own number: that number is proven too (OIDC phone_number_verified), unless it changed meanwhile.
+        if (user.PhoneNumber is { } profileNumber && SmsPhones.SameNumber(profileNumber, phones.NumberOf(pending)))
+        {
+            await db.Users.Where(u => u.Id == user.Id && u.PhoneNumber == profileNumber)
+                .ExecuteUpdateAsync(u => u.SetProperty(x => x.PhoneNumberVerified, true), cancellationToken);
+        }
+
         return TypedResults.Ok(new DataResponse<BackupCodeSet>(new BackupCodeSet(backupCodes ?? []), "Phone confirmed"));
     }
 

@@ -26,22 +26,26 @@ public sealed partial class InitialRoles(IHttpClientFactory http, ILogger<Initia
 
         if (roles.Count > InitialRolesRequest.MaxRoles || roles.Any(r => string.IsNullOrWhiteSpace(r) || r.Length > 100))
         {
-            return ApiErrors.Validation("roles", $"must be at most {InitialRolesRequest.MaxRoles} role slugs or ids");
+            return ApiErrors.Validation("roles", $"must be at most {InitialRolesRequest.MaxRoles} role slugs or ids, each 1 to 100 characters");
         }
 
         // Like an invitation's: the roles may be admin or tenant_admin, by slug or id, so naming any is for full administrators.
         return AdminScopeHandler.HasFullWrite(caller) ? null : ApiErrors.NeedsFullWrite(what);
     }
 
-    /// <summary>Null once the roles are held; otherwise the error to answer (400 for an unknown role, 503 when unreachable).</summary>
-    public async Task<IResult?> GiveAsync(Guid tenantId, Guid? userId, Guid? groupId, IReadOnlyList<string> roles, CancellationToken cancellationToken)
+    /// <summary>
+    /// Null once the roles are held; otherwise the error to answer (400 for an unknown role, 503 when unreachable). Only an
+    /// unknown role is known to have written nothing: after any other outcome (a timeout may come after the write) the caller
+    /// that does not save the object takes the roles back.
+    /// </summary>
+    public async Task<(IResult? Error, bool MayHaveWritten)> GiveAsync(Guid tenantId, Guid? userId, Guid? groupId, IReadOnlyList<string> roles, CancellationToken cancellationToken)
     {
         var answer = await SendAsync(new InitialRolesRequest(tenantId, userId, groupId, roles), cancellationToken);
         return answer switch
         {
-            null => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Roles cannot be assigned right now; nothing was created, try again shortly"),
-            { Unknown.Count: > 0 } => ApiErrors.Validation("roles", $"unknown roles: {string.Join(", ", answer.Unknown)}"),
-            _ => null,
+            null => (ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Roles cannot be assigned right now; nothing was created, try again shortly"), true),
+            { Unknown.Count: > 0 } => (ApiErrors.Validation("roles", $"unknown roles: {string.Join(", ", answer.Unknown)}"), false),
+            _ => (null, true),
         };
     }
 

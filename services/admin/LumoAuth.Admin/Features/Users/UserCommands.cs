@@ -20,6 +20,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     public const string BreachedPassword = "has appeared in a data breach; choose another";
 
     public const string DuplicateEmail = "User with this email already exists";
+    public const string DuplicateUsername = "User with this username already exists";
 
     /// <summary>Finds a user of the tenant by UUID or email (ADM-03).</summary>
     public static Task<User?> FindAsync(AdminDbContext db, string idOrEmail, CancellationToken cancellationToken, bool tracking = true)
@@ -61,9 +62,15 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
 
         var normalized = input.Email!.ToLowerInvariant();
-        if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, cancellationToken))
+        // Nobody else has the address, neither as theirs nor as their username (login hints take either).
+        if (await SignInNameTakenAsync(normalized, null, cancellationToken))
         {
             return (null, ApiErrors.Duplicate(DuplicateEmail));
+        }
+
+        if (input.Profile?.Username is { Length: > 0 } username && await UsernameTakenAsync(username, null, cancellationToken))
+        {
+            return (null, ApiErrors.Duplicate(DuplicateUsername));
         }
 
         var now = DateTimeOffset.UtcNow;
@@ -88,6 +95,19 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         return await SaveAsync(user);
     }
 
+    /// <summary>
+    /// Whether another user signs in as <paramref name="username"/>: by that username in any letter case, or by that e-mail
+    /// address. A username names one user, over REST as in SCIM's <c>userName</c>, so a login hint that gives it finds them.
+    /// </summary>
+    public Task<bool> UsernameTakenAsync(string username, Guid? self, CancellationToken cancellationToken) =>
+        SignInNameTakenAsync(username.ToLowerInvariant(), self, cancellationToken);
+
+    /// <summary>Whether another user has this (lower-case) e-mail address or username; an index on lower(username) serves it.</summary>
+    private Task<bool> SignInNameTakenAsync(string normalized, Guid? self, CancellationToken cancellationToken) =>
+#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower(), which the index is on.
+        db.Users.AnyAsync(u => u.Id != self && (u.NormalizedEmail == normalized || (u.Username != null && u.Username.ToLower() == normalized)), cancellationToken);
+#pragma warning restore CA1304, CA1311, CA1862
+
     /// <summary>Applies the fields present in <paramref name="changes"/>; publishes <see cref="UserUpdated"/> naming what changed.</summary>
     public async Task<(User? User, IResult? Error)> UpdateAsync(User user, UserChanges changes, CancellationToken cancellationToken)
     {
@@ -110,7 +130,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         {
             var normalized = email.ToLowerInvariant();
             addressChanged = normalized != user.NormalizedEmail;
-            if (normalized != user.NormalizedEmail && await db.Users.AnyAsync(u => u.NormalizedEmail == normalized && u.Id != user.Id, cancellationToken))
+            if (normalized != user.NormalizedEmail && await SignInNameTakenAsync(normalized, user.Id, cancellationToken))
             {
                 return (null, ApiErrors.Duplicate(DuplicateEmail));
             }
@@ -118,6 +138,12 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             user.Email = email;
             user.NormalizedEmail = normalized;
             changed.Add("email");
+        }
+
+        if (changes.Profile?.Username is { Length: > 0 } username && !string.Equals(username, user.Username, StringComparison.OrdinalIgnoreCase)
+            && await UsernameTakenAsync(username, user.Id, cancellationToken))
+        {
+            return (null, ApiErrors.Duplicate(DuplicateUsername));
         }
 
         changed.AddRange(ApplyProfile(user, changes.Profile));

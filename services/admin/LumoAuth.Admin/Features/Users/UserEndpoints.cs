@@ -134,12 +134,13 @@ public static class UserEndpoints
             }
         }
 
-        // Roles live in the authorization service: written there just before the user is saved, taken back if the save fails.
+        // Roles live in the authorization service: written there just before the user is saved, taken back if it is not.
         Guid? given = null;
         async Task<IResult?> GiveRolesAsync(Guid userId, CancellationToken ct)
         {
-            var refused = await initialRoles.GiveAsync(tenant.TenantId, userId, null, request.Roles!, ct);
-            given = refused is null ? userId : null;
+            given = userId;
+            var (refused, mayHaveWritten) = await initialRoles.GiveAsync(tenant.TenantId, userId, null, request.Roles!, ct);
+            given = mayHaveWritten ? userId : null;
             return refused;
         }
 

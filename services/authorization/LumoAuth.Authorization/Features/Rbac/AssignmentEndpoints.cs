@@ -37,7 +37,7 @@ public static class AssignmentEndpoints
     /// The roles named when admin creates a user or group (ADM-02, ADM-33), written before admin saves the object: a read right
     /// after the creation shows them, and a token issued right after carries them. See <see cref="InitialRolesRequest"/>.
     /// </summary>
-    public static async Task<IResult> GiveInitialRoles(InitialRolesRequest request, AuthorizationDbContext db, RbacStore rbac, CancellationToken cancellationToken)
+    public static async Task<IResult> GiveInitialRoles(InitialRolesRequest request, AuthorizationDbContext db, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
     {
         if (request.TenantId == Guid.Empty || (request.UserId is null) == (request.GroupId is null))
         {
@@ -47,6 +47,15 @@ public static class AssignmentEndpoints
         if (request.Roles is null || request.Roles.Count > InitialRolesRequest.MaxRoles || request.Roles.Any(string.IsNullOrWhiteSpace))
         {
             return ApiErrors.Validation("roles", $"must be at most {InitialRolesRequest.MaxRoles} role slugs or ids");
+        }
+
+        // Only for an id admin does not know yet: an existing user's or group's roles change through PUT …/roles and its checks.
+        var known = request.UserId is { } newUser
+            ? await directory.UserExistsAsync(request.TenantId, newUser, cancellationToken)
+            : await directory.GroupExistsAsync(request.TenantId, request.GroupId!.Value, cancellationToken);
+        if (known != DirectoryAnswer.NotFound)
+        {
+            return known == DirectoryAnswer.Found ? ApiErrors.Duplicate("The user or group exists already; initial roles are for new ones") : AdminDirectory.Error(known, "User");
         }
 
         await RbacCatalog.EnsureSystemRolesAsync(db, request.TenantId, cancellationToken);

@@ -60,7 +60,6 @@ public static partial class RbacCatalog
             ? db.Roles.FirstOrDefaultAsync(r => r.Id == id, cancellationToken)
             : db.Roles.FirstOrDefaultAsync(r => r.Slug == idOrSlug, cancellationToken);
 
-    /// <summary>The tenant's roles named by slug or id among <paramref name="wanted"/>; names that match none are left out.</summary>
     /// <summary>Roles named by slug or id, as the slugs the tuples use (sorted, distinct), and the names that match no role.</summary>
     public static async Task<(List<string> Slugs, List<string> Unknown)> ResolveAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<string> named, CancellationToken cancellationToken)
     {
@@ -70,6 +69,7 @@ public static partial class RbacCatalog
         return ([.. found.Select(f => f.Slug).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)], unknown);
     }
 
+    /// <summary>The tenant's roles named by slug or id among <paramref name="wanted"/>; names that match none are left out.</summary>
     public static async Task<List<(Guid Id, string Slug)>> RolesNamedAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<string> wanted, CancellationToken cancellationToken)
     {
         var ids = wanted.Select(r => Guid.TryParse(r, out var g) ? g : Guid.Empty).Where(g => g != Guid.Empty).ToList();
