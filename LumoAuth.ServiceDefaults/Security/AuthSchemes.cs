@@ -24,6 +24,12 @@ public static class Policies
     /// </summary>
     public const string RelationshipStore = "relationship-store";
 
+    /// <summary>
+    /// Questions that enumerate the relationship store (list-objects, list-users, expand): who may do what, for anyone.
+    /// The scopes that read the tuples, whatever the method; a check about one relationship stays open to any caller.
+    /// </summary>
+    public const string RelationshipQueries = "relationship-queries";
+
     /// <summary>Service-to-service calls under <c>/internal/v1</c>.</summary>
     public const string Internal = "internal";
 }

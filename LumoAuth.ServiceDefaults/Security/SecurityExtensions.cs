@@ -35,6 +35,8 @@ public static class SecurityExtensions
                 .AddRequirements(new AdminScopeRequirement()))
             .AddPolicy(Policies.RelationshipStore, p => p.AddAuthenticationSchemes(AuthSchemes.Tenant).RequireAuthenticatedUser()
                 .AddRequirements(new RelationshipScopeRequirement()))
+            .AddPolicy(Policies.RelationshipQueries, p => p.AddAuthenticationSchemes(AuthSchemes.Tenant).RequireAuthenticatedUser()
+                .AddRequirements(new RelationshipScopeRequirement { ReadsOnly = true }))
             .AddPolicy(Policies.Internal, p => p.AddAuthenticationSchemes(AuthSchemes.Internal).RequireAuthenticatedUser());
         return services;
     }
@@ -42,7 +44,11 @@ public static class SecurityExtensions
 
 public sealed class AdminScopeRequirement : IAuthorizationRequirement;
 
-public sealed class RelationshipScopeRequirement : IAuthorizationRequirement;
+public sealed class RelationshipScopeRequirement : IAuthorizationRequirement
+{
+    /// <summary>The endpoints only read, whatever their method (queries sent as POST bodies).</summary>
+    public bool ReadsOnly { get; init; }
+}
 
 /// <summary>
 /// Tuples change who may do what, so a token needs a scope for them: <c>zanzibar.write</c> (or <c>zanzibar:write</c>)
@@ -53,7 +59,7 @@ public sealed class RelationshipScopeHandler : AuthorizationHandler<Relationship
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, RelationshipScopeRequirement requirement)
     {
         var request = (context.Resource as HttpContext)?.Request;
-        var isRead = request is null || HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
+        var isRead = requirement.ReadsOnly || request is null || HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
         if (AdminScopeHandler.ScopesOf(context.User).Any(s => Grants(s, isRead) || AdminScopeHandler.Grants(s, isRead)))
         {
             context.Succeed(requirement);

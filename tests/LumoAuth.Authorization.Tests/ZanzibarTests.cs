@@ -170,8 +170,17 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
         await ApiAssert.OkAsync(await writer.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", tuple));
         Assert.Single((await ApiAssert.OkAsync(await reader.GetAsync($"{tenant.Api}/zanzibar/tuples")))["data"]!.AsArray());
 
-        // Anyone of the tenant may ask.
+        // Anyone of the tenant may ask about one relationship; enumerating them takes a scope that reads the tuples.
         var check = await ApiAssert.OkAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", tuple));
         Assert.True(check["allowed"]!.GetValue<bool>());
+        var listObjects = new { subject = "user:ann", permission = "viewer", object_type = "document" };
+        var listUsers = new { @object = "document:plan", relation = "viewer", subject_type = "user" };
+        var expand = new { @object = "document:plan", relation = "viewer" };
+        foreach (var (path, body) in new (string, object)[] { ("list-objects", listObjects), ("list-users", listUsers), ("list-subjects", listUsers), ("expand", expand) })
+        {
+            await ApiAssert.ErrorAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/zanzibar/{path}", body), 403, "insufficient_scope");
+            using var answer = await reader.PostAsJsonAsync($"{tenant.Api}/zanzibar/{path}", body);
+            Assert.True(answer.IsSuccessStatusCode, $"{path}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        }
     }
 }

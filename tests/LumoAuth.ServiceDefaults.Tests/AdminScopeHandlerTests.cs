@@ -98,4 +98,22 @@ public sealed class RelationshipScopeHandlerTests
 
         Assert.Equal(allowed, context.HasSucceeded);
     }
+
+    [Theory]
+    [InlineData("zanzibar.read", true)]
+    [InlineData("admin:read", true)]
+    [InlineData("admin:users", false)]
+    [InlineData("openid", false)]
+    public async Task Scope_OpensTheQueries_SentAsPost(string scope, bool allowed)
+    {
+        var http = new DefaultHttpContext();
+        http.Request.Method = "POST";
+        http.Request.Path = "/t/acme/api/v1/zanzibar/list-objects";
+        var user = new ClaimsPrincipal(new ClaimsIdentity([new Claim(LumoClaims.Scope, scope)], "test"));
+        var context = new AuthorizationHandlerContext([new RelationshipScopeRequirement { ReadsOnly = true }], user, http);
+
+        await new RelationshipScopeHandler().HandleAsync(context);
+
+        Assert.Equal(allowed, context.HasSucceeded);
+    }
 }

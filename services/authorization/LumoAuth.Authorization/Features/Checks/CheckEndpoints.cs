@@ -23,10 +23,12 @@ public static class CheckEndpoints
             .WithTags("Zanzibar");
         group.MapPost("/check", Check).WithName("CheckRelationship");
         group.MapPost("/check/batch", BatchCheck).WithName("BatchCheckRelationships");
-        group.MapPost("/list-objects", ListObjects).WithName("ListObjects");
-        group.MapPost("/list-subjects", ListSubjects).WithName("ListSubjects");
-        group.MapPost("/list-users", ListSubjects).WithName("ListUsers");
-        group.MapPost("/expand", Expand).WithName("ExpandRelation");
+        // Enumerations tell who may do what to anything: for administrators and services allowed to read the tuples
+        // (the docs' list-objects takes an admin token), not for every token of the tenant.
+        group.MapPost("/list-objects", ListObjects).WithName("ListObjects").RequireAuthorization(Policies.RelationshipQueries);
+        group.MapPost("/list-subjects", ListSubjects).WithName("ListSubjects").RequireAuthorization(Policies.RelationshipQueries);
+        group.MapPost("/list-users", ListSubjects).WithName("ListUsers").RequireAuthorization(Policies.RelationshipQueries);
+        group.MapPost("/expand", Expand).WithName("ExpandRelation").RequireAuthorization(Policies.RelationshipQueries);
         return app;
     }
 
