@@ -101,10 +101,19 @@ public sealed class SmsCodeTests(SmsAdminFixture fixture) : IClassFixture<SmsAdm
 
         Assert.Equal(AuthenticationOutcomes.Success, (await SignInAsync(tenant, "texter@example.com")).Outcome);
 
-        // The number stays proven without the factor; a new number is not.
+        // The number stays proven without the factor; a new number is not, unless an administrator vouches for it (an import).
         Assert.True(await ProvenAsync());
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { phoneNumber = "+1 415 555 0199" }));
         Assert.False(await ProvenAsync());
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { phoneNumberVerified = true }));
+        Assert.True(await ProvenAsync());
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { phoneNumber = "+1 415 555 0100", phoneNumberVerified = true }));
+        Assert.True(await ProvenAsync());
+        await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { phoneNumber = "", phoneNumberVerified = true }), 400, "validation_error");
+        var imported = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+            new { email = "imported@example.com", phoneNumber = "+44 20 7946 0000", phoneNumberVerified = true }), 201))["data"]!;
+        Assert.True(imported["phoneNumberVerified"]!.GetValue<bool>());
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "nophone@example.com", phoneNumberVerified = true }), 400, "validation_error");
     }
 
     [Fact]

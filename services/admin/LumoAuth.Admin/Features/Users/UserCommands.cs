@@ -40,6 +40,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     {
         var validation = new RequestValidator().Email("email", input.Email);
         ValidateProfile(validation, input.Profile);
+        validation.Check(input.PhoneNumberVerified != true || !string.IsNullOrEmpty(input.Profile?.PhoneNumber), "phoneNumberVerified", "needs a phoneNumber");
         var settings = await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken);
         if (input.Password is not null)
         {
@@ -84,6 +85,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             ExternalId = input.ExternalId, EnterpriseData = input.EnterpriseData ?? "{}", CreatedAt = now, UpdatedAt = now,
         };
         ApplyProfile(user, input.Profile);
+        user.PhoneNumberVerified = input.PhoneNumberVerified == true;
         if (beforeSave is not null && await beforeSave(user.Id, cancellationToken) is { } refused)
         {
             return (null, refused);
@@ -118,6 +120,8 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
 
         ValidateProfile(validation, changes.Profile);
+        var phoneAfter = changes.Profile?.PhoneNumber is { } number ? (number.Length == 0 ? null : number) : user.PhoneNumber;
+        validation.Check(changes.PhoneNumberVerified != true || phoneAfter is not null, "phoneNumberVerified", "needs a phoneNumber");
         if (!validation.IsValid)
         {
             return (null, validation.ToResult());
@@ -147,6 +151,8 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
 
         changed.AddRange(ApplyProfile(user, changes.Profile));
+        // After the profile: a new number is unproven unless this same request vouches for it.
+        Set(changes.PhoneNumberVerified, user.PhoneNumberVerified, v => user.PhoneNumberVerified = v, "phoneNumberVerified", changed);
         // A new address is unproven until verified, unless the same request vouches for it (an administrator's call; a
         // user changing their own address through SCIM /Me never can).
         var emailVerified = changes.EmailVerified ?? (addressChanged ? (bool?)false : null);
@@ -369,8 +375,16 @@ public sealed record UserProfileFields(
 
 public sealed record NewUser(
     string? Email, string? Password, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups,
-    string? ExternalId = null, string? EnterpriseData = null, Guid? Id = null);
+    string? ExternalId = null, string? EnterpriseData = null, Guid? Id = null)
+{
+    /// <summary>An administrator vouches for the phone number (an import), as <see cref="EmailVerified"/> does for the address.</summary>
+    public bool? PhoneNumberVerified { get; init; }
+}
 
 /// <summary><see cref="Restore"/> brings a SCIM soft-deleted user back.</summary>
 public sealed record UserChanges(
-    string? Email, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, string? ExternalId = null, string? EnterpriseData = null, bool Restore = false);
+    string? Email, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, string? ExternalId = null, string? EnterpriseData = null, bool Restore = false)
+{
+    /// <inheritdoc cref="NewUser.PhoneNumberVerified"/>
+    public bool? PhoneNumberVerified { get; init; }
+}

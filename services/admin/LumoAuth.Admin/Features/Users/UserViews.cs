@@ -9,16 +9,19 @@ namespace LumoAuth.Admin.Features.Users;
 public sealed record UserListQuery(
     int? Page, int? Limit, string? Search, string? Role, string? Group, bool? Blocked, bool? Active, string? SortBy, string? SortDir);
 
-/// <summary>ADM-02. <c>roles</c> is accepted only empty: role assignments are the authorization service's.</summary>
+/// <summary>
+/// ADM-02. <c>roles</c> are written in the authorization service before the user is saved (<see cref="InitialRoles"/>);
+/// <c>phoneNumberVerified</c>, like <c>emailVerified</c>, is an administrator vouching for the number (an import).
+/// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateUserRequest(
     string? Email, string? Password, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber,
-    string? Picture, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups, IReadOnlyList<string>? Roles);
+    string? Picture, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups, IReadOnlyList<string>? Roles, bool? PhoneNumberVerified = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record UpdateUserRequest(
     string? Email, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber, string? Picture,
-    bool? EmailVerified, bool? IsActive);
+    bool? EmailVerified, bool? IsActive, bool? PhoneNumberVerified = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record SetPasswordRequest(string? Password);
