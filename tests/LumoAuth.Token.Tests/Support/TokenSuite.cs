@@ -120,7 +120,8 @@ public class TokenSuite : IAsyncLifetime
     }
 
     /// <summary>The tenant's audit entry with this action, once admin has consumed the event (it travels through RabbitMQ).</summary>
-    public async Task<JsonElement> AuditEntryAsync(SignInSetup setup, string action)
+    /// <summary>The newest entry of the action (that <paramref name="matching"/> accepts, when given: an earlier entry of the same action may be there first).</summary>
+    public async Task<JsonElement> AuditEntryAsync(SignInSetup setup, string action, Func<JsonElement, bool>? matching = null)
     {
         using var admin = Admin.CreateClient();
         admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
@@ -129,9 +130,12 @@ public class TokenSuite : IAsyncLifetime
         while (DateTime.UtcNow < deadline)
         {
             var page = JsonDocument.Parse(await admin.GetStringAsync($"{setup.Tenant.Api}/admin/audit-logs?action={action}")).RootElement;
-            if (page.GetProperty("data").GetArrayLength() > 0)
+            foreach (var entry in page.GetProperty("data").EnumerateArray())
             {
-                return page.GetProperty("data")[0].Clone();
+                if (matching is null || matching(entry))
+                {
+                    return entry.Clone();
+                }
             }
 
             await Task.Delay(200);
