@@ -1,5 +1,6 @@
 using LumoAuth.ServiceDefaults.Correlation;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Hosting;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -41,6 +42,7 @@ public static class LumoServiceDefaults
         // per SQL command is for debugging, not for running (a failing command is still logged, as an error).
         builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource { InitialData = QuietByDefault });
         builder.ConfigureOpenTelemetry();
+        builder.AddHttp2Port();
         // Request lines and redirect targets include the query string, where e-mailed links carry their token and a
         // device's page its user code: these log them only from Warning up (the request traces stay, with query values
         // redacted by the instrumentation).

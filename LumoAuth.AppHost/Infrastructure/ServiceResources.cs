@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Hosting;
 
 namespace LumoAuth.AppHost.Infrastructure;
 
@@ -14,10 +15,12 @@ public static class ServiceResources
     {
         var service = builder.AddProject<TProject>(name, o => o.ExcludeLaunchProfile = true)
             .WithHttpEndpoint(name: "http")
-            .WithLoopbackUrls()
+            // HTTP/2 for the gateway's forwarded requests, HTTP/1.1 on "http" for everyone else (see Http2Port).
+            .WithHttpEndpoint(name: Http2Port.EndpointName)
+            .WithLoopbackUrls(http2Port: true)
             .WithSharedSettings(settings)
             .WithReference(infra.Redis).WithReference(infra.RabbitMq)
-            .WithHttpHealthCheck("/health");
+            .WithHttpHealthCheck("/health", endpointName: "http");
         infra.WaitForServers(service);
 
         if (database is not null)
@@ -52,10 +55,21 @@ public static class ServiceResources
             : builder.AddParameter(name, value, secret: true);
     }
 
-    /// <summary>Services listen on 127.0.0.1 only (not <c>localhost</c>, which also opens [::1]).</summary>
-    public static IResourceBuilder<ProjectResource> WithLoopbackUrls(this IResourceBuilder<ProjectResource> project)
+    /// <summary>
+    /// Services listen on 127.0.0.1 only (not <c>localhost</c>, which also opens [::1]); with <paramref name="http2Port"/>
+    /// also on their h2c endpoint's port, which they are told to keep for HTTP/2.
+    /// </summary>
+    public static IResourceBuilder<ProjectResource> WithLoopbackUrls(this IResourceBuilder<ProjectResource> project, bool http2Port = false)
     {
-        var http = project.GetEndpoint("http");
-        return project.WithEnvironment("ASPNETCORE_URLS", ReferenceExpression.Create($"http://127.0.0.1:{http.Property(EndpointProperty.TargetPort)}"));
+        var http = project.GetEndpoint("http").Property(EndpointProperty.TargetPort);
+        if (!http2Port)
+        {
+            return project.WithEnvironment("ASPNETCORE_URLS", ReferenceExpression.Create($"http://127.0.0.1:{http}"));
+        }
+
+        var h2c = project.GetEndpoint(Http2Port.EndpointName).Property(EndpointProperty.TargetPort);
+        return project
+            .WithEnvironment("ASPNETCORE_URLS", ReferenceExpression.Create($"http://127.0.0.1:{http};http://127.0.0.1:{h2c}"))
+            .WithEnvironment(Http2Port.Setting.Replace(":", "__", StringComparison.Ordinal), ReferenceExpression.Create($"{h2c}"));
     }
 }

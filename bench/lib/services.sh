@@ -9,6 +9,8 @@ GATEWAY_PORT=$((BENCH_PORT_BASE + 80))
 declare -A SERVICE_PORT=(
   [admin]=$((BENCH_PORT_BASE + 81)) [token]=$((BENCH_PORT_BASE + 82)) [authorization]=$((BENCH_PORT_BASE + 83))
 )
+# Each service also speaks HTTP/2 (h2c) to the gateway on its port + 10 (LumoAuth:Http2Port), as the AppHost deploys it.
+H2C_PORT_OFFSET=10
 declare -A SERVICE_PROJECT=(
   [admin]=services/admin/LumoAuth.Admin [token]=services/token/LumoAuth.Token
   [authorization]=services/authorization/LumoAuth.Authorization [gateway]=gateway/LumoAuth.Gateway
@@ -99,7 +101,9 @@ bench_service_env() {
   )
   local other
   for other in "${!SERVICE_PORT[@]}"; do
-    [[ "$other" == "$name" ]] || args+=("services__${other}__http__0=http://127.0.0.1:${SERVICE_PORT[$other]}")
+    [[ "$other" == "$name" ]] || args+=(
+      "services__${other}__http__0=http://127.0.0.1:${SERVICE_PORT[$other]}"
+      "services__${other}__h2c__0=http://127.0.0.1:$((SERVICE_PORT[$other] + H2C_PORT_OFFSET))")
   done
   if [[ -n "${SERVICE_DB[$name]:-}" ]]; then
     args+=("ConnectionStrings__${SERVICE_DB[$name]}=$ConnectionStrings__postgres;Database=${BENCH_RUN}_${SERVICE_DB[$name]}")
@@ -133,7 +137,12 @@ bench_start() {
   fi
   # Started in its output folder: the content root (the working directory) is watched for configuration
   # changes, and the repository holds the local servers' data files, which change all the time.
-  (cd "$(dirname "$dll")" && exec env "${env[@]}" ASPNETCORE_URLS="http://127.0.0.1:$port" dotnet "$dll") >"$BENCH_DIR/$name.log" 2>&1 &
+  local urls="http://127.0.0.1:$port"
+  if [[ -n "${SERVICE_PORT[$name]:-}" ]]; then
+    urls+=";http://127.0.0.1:$((port + H2C_PORT_OFFSET))"
+    env+=("LumoAuth__Http2Port=$((port + H2C_PORT_OFFSET))")
+  fi
+  (cd "$(dirname "$dll")" && exec env "${env[@]}" ASPNETCORE_URLS="$urls" dotnet "$dll") >"$BENCH_DIR/$name.log" 2>&1 &
   BENCH_PIDS+=($!)
   bench_wait_healthy "$name" "http://127.0.0.1:$port"
   log "$name up on 127.0.0.1:$port"

@@ -2,6 +2,7 @@ using LumoAuth.Gateway.Forwarding;
 using LumoAuth.Gateway.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace LumoAuth.Gateway;
@@ -13,8 +14,10 @@ public static class GatewayExtensions
         builder.Services.AddOptions<EdgeRateLimitOptions>().BindConfiguration(EdgeRateLimitOptions.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddClientCertificateForwarding();
+        // Built from the host's final configuration, which says which services have an h2c endpoint.
+        builder.Services.AddSingleton<IProxyConfigProvider>(services =>
+            new InMemoryConfigProvider(GatewayRoutes.Routes(), GatewayRoutes.Clusters(services.GetRequiredService<IConfiguration>())));
         builder.Services.AddReverseProxy()
-            .LoadFromMemory(GatewayRoutes.Routes(), GatewayRoutes.Clusters())
             .AddTransforms(ClientCertificateForwarding.AddClientCertificateTransform)
             .AddServiceDiscoveryDestinationResolver();
         builder.Services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, GatewayHttpClientFactory>());

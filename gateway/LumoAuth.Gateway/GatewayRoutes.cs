@@ -1,4 +1,7 @@
+using System.Net;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Hosting;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms;
 
@@ -104,15 +107,29 @@ public static class GatewayRoutes
             xHost: ForwardedTransformActions.Remove,
             xPrefix: ForwardedTransformActions.Remove)).ToList();
 
-    public static IReadOnlyList<ClusterConfig> Clusters() =>
-        Table.Select(r => r.Service).Distinct().Select(service => new ClusterConfig
+    /// <summary>
+    /// One cluster per service. A service whose h2c endpoint service discovery knows (<c>services:{name}:h2c:0</c>, see
+    /// <see cref="Http2Port"/>) is spoken to over HTTP/2 there; any other over HTTP/1.1 at its <c>http</c> endpoint.
+    /// </summary>
+    public static IReadOnlyList<ClusterConfig> Clusters(IConfiguration configuration) =>
+        Table.Select(r => r.Service).Distinct().Select(service =>
         {
-            ClusterId = service,
-            Destinations = new Dictionary<string, DestinationConfig>
+            var http2 = configuration.GetSection($"services:{service}:{Http2Port.EndpointName}").Exists();
+            return new ClusterConfig
             {
-                // Resolved by Aspire service discovery (services:{name}:http:0).
-                ["default"] = new() { Address = $"http://{service}" },
-            },
-            HttpRequest = new Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(100) },
+                ClusterId = service,
+                Destinations = new Dictionary<string, DestinationConfig>
+                {
+                    // Resolved by Aspire service discovery: "_h2c.token" is token's endpoint named h2c.
+                    ["default"] = new() { Address = http2 ? $"http://_{Http2Port.EndpointName}.{service}" : $"http://{service}" },
+                },
+                HttpRequest = new ForwarderRequestConfig
+                {
+                    ActivityTimeout = TimeSpan.FromSeconds(100),
+                    // Without TLS HTTP/2 cannot be negotiated, only required (prior knowledge).
+                    Version = http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+                    VersionPolicy = http2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
+                },
+            };
         }).ToList();
 }

@@ -1,12 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.EndToEnd.Tests;
 
@@ -56,9 +56,21 @@ public sealed class SuiteFixture : IAsyncLifetime
 
     public string BaseUrl { get; private set; } = string.Empty;
 
+    /// <summary>Where one of a resource's endpoints listens, as the AppHost allocated it.</summary>
+    public Uri EndpointOf(string resource, string endpoint) => _app!.GetEndpoint(resource, endpoint);
+
+    /// <summary>The names of the environment variables the AppHost gives a resource's process.</summary>
+    public async Task<IReadOnlyCollection<string>> EnvironmentNamesOf(string resource)
+    {
+        var project = _app!.Services.GetRequiredService<DistributedApplicationModel>().Resources.OfType<ProjectResource>().Single(r => r.Name == resource);
+        var configuration = await ExecutionConfigurationBuilder.Create(project).WithEnvironmentVariablesConfig()
+            .BuildAsync(_app.Services.GetRequiredService<DistributedApplicationExecutionContext>());
+        return [.. configuration.EnvironmentVariables.Select(variable => variable.Key)];
+    }
+
     public async Task InitializeAsync()
     {
-        var port = FreePort();
+        var port = LoopbackApp.FreePort();
         BaseUrl = $"http://127.0.0.1:{port}";
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.LumoAuth_AppHost>(
         [
@@ -78,7 +90,7 @@ public sealed class SuiteFixture : IAsyncLifetime
         // The token service fetches from the site on 127.0.0.1: private targets allowed, and its certificate added to
         // the CA bundle that OpenSSL (hence .NET on Linux) reads for that process alone.
         await Site.StartAsync();
-        var httpsPort = FreePort();
+        var httpsPort = LoopbackApp.FreePort();
         HttpsBaseUrl = $"https://127.0.0.1:{httpsPort}";
         var gatewayPfx = Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-gateway.pfx");
         await File.WriteAllBytesAsync(gatewayPfx, _gatewayCertificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12));
@@ -182,13 +194,6 @@ public sealed class SuiteFixture : IAsyncLifetime
         var path = Path.Combine(Path.GetTempPath(), $"lumoauth-e2e-{_run}-ca.pem");
         File.WriteAllText(path, (File.Exists(system) ? File.ReadAllText(system) + "\n" : string.Empty) + Site.Certificate.ExportCertificatePem() + "\n");
         return path;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Hosting;
 using LumoAuth.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -12,6 +14,29 @@ namespace LumoAuth.EndToEnd.Tests;
 [Collection(SuiteCollection.Name)]
 public sealed class WalkingSkeletonTests(SuiteFixture suite)
 {
+    [Fact]
+    public async Task EveryService_SpeaksHttp2ToTheGateway_OnItsH2cEndpoint_AndHttp11OnItsHttpEndpoint()
+    {
+        string[] services = [ServiceNames.Admin, ServiceNames.Token, ServiceNames.Authorization, ServiceNames.Agents, ServiceNames.Federation];
+        var gateway = await suite.EnvironmentNamesOf(ServiceNames.Gateway);
+        foreach (var service in services)
+        {
+            // The gateway is told of both endpoints and so forwards over HTTP/2 (GatewayRoutes.Clusters).
+            Assert.Contains($"services__{service}__{Http2Port.EndpointName}__0", gateway);
+            Assert.Contains($"services__{service}__http__0", gateway);
+
+            using var http2 = new HttpClient { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            using var overHttp2 = await http2.GetAsync(new Uri(suite.EndpointOf(service, Http2Port.EndpointName), "/health"));
+            Assert.Equal(HttpStatusCode.OK, overHttp2.StatusCode);
+            Assert.Equal(HttpVersion.Version20, overHttp2.Version);
+
+            using var http11 = new HttpClient();
+            using var overHttp11 = await http11.GetAsync(new Uri(suite.EndpointOf(service, "http"), "/health"));
+            Assert.Equal(HttpStatusCode.OK, overHttp11.StatusCode);
+            Assert.Equal(HttpVersion.Version11, overHttp11.Version);
+        }
+    }
+
     [Fact]
     public async Task Slice_TenantUserClientTokenTupleCheckAndAudit_WorksThroughTheGateway()
     {

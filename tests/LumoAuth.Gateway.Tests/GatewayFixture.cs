@@ -1,6 +1,7 @@
 using System.Net;
 using LumoAuth.Gateway;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Hosting;
 using LumoAuth.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,8 +15,9 @@ namespace LumoAuth.Gateway.Tests;
 
 /// <summary>
 /// The real gateway in-process, its five clusters pointed (through service discovery configuration) at
-/// five loopback listeners that answer with the name of the service they stand for and the path and
-/// headers they received.
+/// five loopback listeners that answer with the name of the service they stand for and the path, protocol and
+/// headers they received. Token's listener also has an HTTP/2-only port (<see cref="Http2Port"/>) that service
+/// discovery names as its h2c endpoint, as the AppHost deploys every service; the others are HTTP/1.1 only.
 /// </summary>
 public class GatewayFixture : IAsyncLifetime
 {
@@ -32,19 +34,23 @@ public class GatewayFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls(Services.Select(_ => "http://127.0.0.1:0").ToArray());
+        var tokenHttp2Port = LoopbackApp.FreePort();
+        builder.Configuration[Http2Port.Setting] = tokenHttp2Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        builder.AddHttp2Port();
+        builder.WebHost.UseUrls([.. Services.Select(_ => "http://127.0.0.1:0"), $"http://127.0.0.1:{tokenHttp2Port}"]);
         _backends = builder.Build();
-        var names = new Dictionary<int, string>();
+        var names = new Dictionary<int, string> { [tokenHttp2Port] = ServiceNames.Token };
         _backends.Run(async context =>
         {
             context.Response.Headers["X-Backend"] = names[context.Connection.LocalPort];
             context.Response.Headers["X-Seen-Path"] = context.Request.Path.Value;
+            context.Response.Headers["X-Seen-Protocol"] = context.Request.Protocol;
             context.Response.Headers["X-Seen-Correlation"] = context.Request.Headers["X-Correlation-Id"].ToString();
             context.Response.Headers["X-Seen-Forwarded"] = string.Join(";", context.Request.Headers
                 .Where(h => h.Key.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
                 .OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
                 .Select(h => $"{h.Key.ToLowerInvariant()}={h.Value}"));
-            if (context.Request.ContentLength > 0 || context.Request.Headers.TransferEncoding.Count > 0)
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
             {
                 using var body = new MemoryStream();
                 await context.Request.Body.CopyToAsync(body);
@@ -55,7 +61,7 @@ public class GatewayFixture : IAsyncLifetime
         });
         await _backends.StartAsync();
         var addresses = _backends.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
-            .Select(a => new Uri(a)).ToList();
+            .Select(a => new Uri(a)).Where(a => a.Port != tokenHttp2Port).ToList();
         for (var i = 0; i < addresses.Count; i++)
         {
             names[addresses[i].Port] = Services[i];
@@ -73,6 +79,8 @@ public class GatewayFixture : IAsyncLifetime
             {
                 web.UseSetting($"services:{Services[i]}:http:0", addresses[i].ToString());
             }
+
+            web.UseSetting($"services:{ServiceNames.Token}:{Http2Port.EndpointName}:0", $"http://127.0.0.1:{tokenHttp2Port}");
         });
     }
 

@@ -139,18 +139,48 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task LargeOrUndeclaredBody_IsStreamedIntact(bool declaredLength)
+    [InlineData(true, "/t/acme/api/v1/admin/users")]
+    [InlineData(false, "/t/acme/api/v1/admin/users")]
+    [InlineData(true, "/t/acme/api/v1/admin/clients")]
+    [InlineData(false, "/t/acme/api/v1/admin/clients")]
+    public async Task LargeOrUndeclaredBody_IsStreamedIntact(bool declaredLength, string path)
     {
         using var client = fixture.Gateway.CreateClient();
         var sent = new byte[declaredLength ? 200_000 : 5_000];
         Random.Shared.NextBytes(sent);
         HttpContent content = declaredLength ? new ByteArrayContent(sent) : new StreamContent(new UnknownLengthStream(sent));
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-        using var response = await client.PostAsync("/t/acme/api/v1/admin/users", content);
+        using var response = await client.PostAsync(path, content);
 
         AssertBodySeen(response, sent);
+    }
+
+    [Theory]
+    [InlineData("/t/acme/api/v1/oauth/token", ServiceNames.Token, "HTTP/2")]
+    [InlineData("/t/acme/api/v1/admin/clients", ServiceNames.Token, "HTTP/2")]
+    [InlineData("/t/acme/api/v1/admin/users", ServiceNames.Admin, "HTTP/1.1")]
+    [InlineData("/t/acme/api/v1/zanzibar/check", ServiceNames.Authorization, "HTTP/1.1")]
+    public async Task AServiceWithAnH2cEndpoint_IsSpokenToOverHttp2_OthersOverHttp11(string path, string owner, string protocol)
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var response = await client.PostAsync(path, new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(owner, response.Headers.GetValues("X-Backend").Single());
+        Assert.Equal(protocol, response.Headers.GetValues("X-Seen-Protocol").Single());
+    }
+
+    [Fact]
+    public async Task ALargeHeader_CrossesTheHttp2Hop()
+    {
+        // A bearer token with many roles can be tens of kilobytes; HTTP/2 also bounds each header field (Kestrel: 32 KB).
+        using var client = fixture.Gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/t/acme/api/v1/admin/clients");
+        request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + new string('a', 24_000));
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("HTTP/2", response.Headers.GetValues("X-Seen-Protocol").Single());
     }
 
     private static void AssertBodySeen(HttpResponseMessage response, byte[] sent)

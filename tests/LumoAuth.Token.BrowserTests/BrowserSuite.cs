@@ -1,6 +1,5 @@
 extern alias TokenService;
 
-using System.Net;
 using System.Net.Sockets;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Http;
@@ -29,8 +28,8 @@ public sealed class BrowserSuite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Admin.InitializeAsync();
-        var tokenPort = FreePort();
-        var gatewayPort = FreePort();
+        var tokenPort = LoopbackApp.FreePort();
+        var gatewayPort = LoopbackApp.FreePort();
         Token = new KestrelTokenFactory(Admin) { PublicBaseUrl = $"http://127.0.0.1:{gatewayPort}" };
         Token.UseKestrel(tokenPort);
         await Token.InitializeAsync();
@@ -50,13 +49,6 @@ public sealed class BrowserSuite : IAsyncLifetime
         await Gateway.DisposeAsync();
         await Token.DisposeAsync();
         await Admin.DisposeAsync();
-    }
-
-    public static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 }
 

@@ -27,7 +27,7 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
         const string password = "Corr3ct-Horse-Battery!";
         var email = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
         var userId = await suite.Admin.CreateUserAsync(tenant, email, password, "Bob Browser");
-        var rpPort = BrowserSuite.FreePort();
+        var rpPort = LumoAuth.Testing.LoopbackApp.FreePort();
         var rpBase = $"http://127.0.0.1:{rpPort}";
         using var admin = suite.Public();
         admin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
