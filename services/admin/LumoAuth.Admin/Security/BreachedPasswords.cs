@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Admin.Security;
@@ -54,7 +55,7 @@ public sealed partial class BreachedPasswords(IHttpClientFactory httpClientFacto
 
             return Lists(await response.Content.ReadAsStringAsync(timeout.Token), hex[5..]);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogUnreachable(logger, ex);
             return false;

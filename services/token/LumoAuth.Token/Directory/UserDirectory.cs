@@ -38,7 +38,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
             LogAdminStatus(logger, "passkey registration", (int)response.StatusCode);
             return (null, (int)response.StatusCode < 500 ? "The passkey could not be registered." : null);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, "passkey registration", ex);
             return (null, null);
@@ -121,7 +121,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
                 ? (null, (int)response.StatusCode)
                 : ((await response.Content.ReadFromJsonAsync<DataEnvelope<T>>(cancellationToken))?.Data, (int)response.StatusCode);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, call, ex);
             return (null, null);
@@ -144,7 +144,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
 
             return await response.Content.ReadFromJsonAsync<T>(cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, call, ex);
             return null;
@@ -165,7 +165,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
 
             return await response.Content.ReadAsStringAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, call, ex);
             return null;
@@ -214,7 +214,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
             // Defence in depth: a profile of another tenant is never used.
             return profile?.TenantId == tenantId ? (true, profile) : (false, null);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, "user profile", ex);
             return (null, null);
@@ -250,7 +250,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
                     return new RegistrationResult(RegistrationOutcome.Unavailable, null, []);
             }
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, "register", ex);
             return new RegistrationResult(RegistrationOutcome.Unavailable, null, []);
@@ -305,7 +305,7 @@ public sealed partial class RolesDirectory(IHttpClientFactory httpClientFactory,
 
             return await response.Content.ReadFromJsonAsync<RolesOfResponse>(timeout.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogRolesUnavailable(logger, null, ex);
             return null;

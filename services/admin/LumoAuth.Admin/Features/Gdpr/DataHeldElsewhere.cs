@@ -43,7 +43,7 @@ public sealed partial class DataHeldElsewhere(IHttpClientFactory httpClientFacto
 
             return await response.Content.ReadFromJsonAsync<T>(timeout.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or System.Text.Json.JsonException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogUnavailable(logger, part, null, ex);
             return null;

@@ -75,7 +75,7 @@ public sealed partial class InitialRoles(IHttpClientFactory http, ILogger<Initia
 
             LogUnavailable(logger, (int)response.StatusCode, null);
         }
-        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             LogUnavailable(logger, null, exception);
         }

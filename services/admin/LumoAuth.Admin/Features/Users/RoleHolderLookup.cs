@@ -54,7 +54,7 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
                 ? (holders.UserIds, null)
                 : (null, ApiErrors.Validation("role", $"has more than {holders.UserIds.Count} holders, too many to filter users by; page through GET /admin/roles/{{id}}/users instead"));
         }
-        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             LogUnavailable(logger, null, exception);
             return (null, Unavailable());
@@ -96,7 +96,7 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
                 return null;
             }
         }
-        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             LogRolesUnavailable(logger, null, exception);
         }
@@ -146,7 +146,7 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
 
             LogRolesUnavailable(logger, (int)response.StatusCode, null);
         }
-        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             LogRolesUnavailable(logger, null, exception);
         }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
@@ -67,7 +68,7 @@ public sealed class WebhookSender : IDisposable
             var status = (int)response.StatusCode;
             return new WebhookAttemptResult(status is >= 200 and < 300, status, status is >= 200 and < 300 ? null : $"HTTP {status}", (int)watch.ElapsedMilliseconds);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             var message = ex is TaskCanceledException ? "Timed out" : ex.Message;
             return new WebhookAttemptResult(false, null, message[..Math.Min(message.Length, 1000)], (int)watch.ElapsedMilliseconds);

@@ -60,7 +60,7 @@ public sealed partial class AdminDirectory(IHttpClientFactory http, ILogger<Admi
             LogAdminStatus(logger, (int)response.StatusCode, null);
             return (DirectoryAnswer.Unavailable, null);
         }
-        catch (Exception exception) when (exception is HttpRequestException or System.Text.Json.JsonException || (exception is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             LogAdminStatus(logger, null, exception);
             return (DirectoryAnswer.Unavailable, null);

@@ -81,7 +81,7 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
 
             return await response.Content.ReadFromJsonAsync<MagicLinkSignIn>(cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, call, ex);
             return null;
@@ -120,7 +120,7 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
                     return new LinkResult(LinkOutcome.Unavailable, []);
             }
         }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
             LogAdminUnavailable(logger, call, ex);
             return new LinkResult(LinkOutcome.Unavailable, []);

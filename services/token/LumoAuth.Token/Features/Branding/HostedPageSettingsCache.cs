@@ -47,7 +47,7 @@ public sealed partial class HostedPageSettingsCache(
 
             return await response.Content.ReadFromJsonAsync<HostedPageSettings>(timeout.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex.IsRemoteFailure(CancellationToken.None))
         {
             LogUnavailable(logger, null, ex);
             return null;
