@@ -1,8 +1,8 @@
 using System.Net;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Hosting;
-using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms;
 
 namespace LumoAuth.Gateway;
