@@ -245,6 +245,33 @@ public sealed class UserManagementTests(AdminFactory factory) : IClassFixture<Ad
     }
 
     [Fact]
+    public async Task RacingClaimsOfOneSignInName_LeaveItToOneUser()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        for (var round = 0; round < 5; round++)
+        {
+            // Four creations at once: two take one username, one takes it as its e-mail address, one renames to it.
+            var name = $"racer{round}@example.com";
+            var renamed = await DataAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = $"renamed{round}@example.com" }), 201);
+            var answers = await Task.WhenAll(
+                client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = $"a{round}@example.com", username = name }),
+                client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = $"b{round}@example.com", username = name.ToUpperInvariant() }),
+                client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = name }),
+                client.PatchAsJsonAsync($"{tenant.Api}/admin/users/{renamed["id"]}", new { username = name }));
+
+            Assert.Single(answers, a => a.IsSuccessStatusCode);
+            foreach (var refused in answers.Where(a => !a.IsSuccessStatusCode))
+            {
+                await ApiAssert.ErrorAsync(refused, 409, "duplicate_resource");
+            }
+
+            var holders = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users?search={Uri.EscapeDataString($"racer{round}@")}"));
+            Assert.Equal(1, holders["meta"]!["total"]!.GetValue<long>());
+        }
+    }
+
+    [Fact]
     public async Task CreateUser_WithGroupsAndProfile_AndRolesOnlyWhenTheyCanBeAssigned()
     {
         var tenant = await factory.CreateTenantAsync();

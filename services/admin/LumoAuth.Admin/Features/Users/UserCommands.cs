@@ -273,6 +273,12 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     {
         try
         {
+            var claimed = NewSignInNames(user);
+            if (claimed.Count > 0)
+            {
+                return await SaveClaimingAsync(user, claimed);
+            }
+
             await db.SaveChangesAsync();
             return (user, null);
         }
@@ -284,6 +290,58 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         {
             return (null, ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The user was changed concurrently; retry"));
         }
+    }
+
+    /// <summary>
+    /// Saves a user who takes sign-in names (lower-case e-mail or username) they did not have. The checks before the save
+    /// answer most conflicts, but two requests can both pass them; only e-mail addresses have a unique index, and a
+    /// username may not be another's address either. So each claimed name is locked for this transaction (a claim of the
+    /// same name in the tenant waits here until the first commits), checked again, and saved under the lock.
+    /// </summary>
+    private async Task<(User? User, IResult? Error)> SaveClaimingAsync(User user, IReadOnlyList<string> claimed)
+    {
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            foreach (var name in claimed)
+            {
+                var key = $"sign-in-name:{user.TenantId:N}:{name}";
+                await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({key}, 0))");
+            }
+
+            foreach (var name in claimed)
+            {
+                if (await SignInNameTakenAsync(name, user.Id, CancellationToken.None))
+                {
+                    return ((User?)null, (IResult?)ApiErrors.Duplicate(name == user.NormalizedEmail ? DuplicateEmail : DuplicateUsername));
+                }
+            }
+
+            await db.SaveChangesAsync();
+            await transaction.CommitAsync();
+            return ((User?)user, (IResult?)null);
+        });
+    }
+
+    /// <summary>The sign-in names this save gives the user that they did not hold before, in one order for every caller (no lock cycles).</summary>
+    private List<string> NewSignInNames(User user)
+    {
+        var entry = db.Entry(user);
+        var names = new List<string>();
+        var originalUsername = entry.State == EntityState.Added ? null : (string?)entry.Property(u => u.Username).OriginalValue;
+        if (entry.State == EntityState.Added || (entry.State == EntityState.Modified && entry.Property(u => u.NormalizedEmail).IsModified))
+        {
+            names.Add(user.NormalizedEmail);
+        }
+
+        if (entry.State is EntityState.Added or EntityState.Modified && user.Username is { Length: > 0 } username
+            && !string.Equals(username, originalUsername, StringComparison.OrdinalIgnoreCase))
+        {
+            names.Add(username.ToLowerInvariant());
+        }
+
+        return [.. names.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
     }
 
     /// <summary>The tenant's rules, then (only for a password that meets them) the breach corpus.</summary>
