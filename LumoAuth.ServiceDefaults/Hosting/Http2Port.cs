@@ -20,6 +20,9 @@ public static class Http2Port
     /// <summary>The endpoint's name in the AppHost and in service discovery.</summary>
     public const string EndpointName = "h2c";
 
+    /// <summary>Kestrel's default bound on all of a request's headers, which the gateway keeps at its edge.</summary>
+    public const int EdgeHeadersLimit = 32 * 1024;
+
     /// <summary>Makes the endpoint on the configured port HTTP/2-only; without the setting nothing changes.</summary>
     public static TBuilder AddHttp2Port<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
@@ -31,6 +34,10 @@ public static class Http2Port
 
         builder.Services.Configure<KestrelServerOptions>(kestrel =>
         {
+            // The gateway adds its own headers (forwarding, trace, correlation, client certificate) to a caller's, which
+            // its edge bounds at Kestrel's 32 KB, so a request the edge let in could still be refused here (431) once it
+            // grew. Behind the gateway a service allows twice the edge's bound: what the edge let in crosses the hop.
+            kestrel.Limits.MaxRequestHeadersTotalSize = 2 * EdgeHeadersLimit;
             kestrel.ConfigureEndpointDefaults(listen =>
             {
                 if (listen.IPEndPoint?.Port == port)

@@ -120,8 +120,9 @@ public static class GatewayRoutes
                 ClusterId = service,
                 Destinations = new Dictionary<string, DestinationConfig>
                 {
-                    // Resolved by Aspire service discovery: "_h2c.token" is token's endpoint named h2c.
-                    ["default"] = new() { Address = http2 ? $"http://_{Http2Port.EndpointName}.{service}" : $"http://{service}" },
+                    // Resolved by Aspire service discovery: "_h2c.token" is token's endpoint named h2c. The Host header
+                    // names the service either way (the resolver would otherwise send the discovery name).
+                    ["default"] = new() { Address = http2 ? $"http://_{Http2Port.EndpointName}.{service}" : $"http://{service}", Host = service },
                 },
                 HttpRequest = new ForwarderRequestConfig
                 {

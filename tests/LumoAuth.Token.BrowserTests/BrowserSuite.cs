@@ -1,6 +1,5 @@
 extern alias TokenService;
 
-using System.Net.Sockets;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.Testing;

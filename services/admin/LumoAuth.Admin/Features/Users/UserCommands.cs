@@ -296,14 +296,16 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     /// Saves a user who takes sign-in names (lower-case e-mail or username) they did not have. The checks before the save
     /// answer most conflicts, but two requests can both pass them; only e-mail addresses have a unique index, and a
     /// username may not be another's address either. So each claimed name is locked for this transaction (a claim of the
-    /// same name in the tenant waits here until the first commits), checked again, and saved under the lock.
+    /// same name in the tenant waits here until the first commits), checked again, and saved under the lock. A refusal
+    /// leaves the user's changes in the context, as a failed save does: callers return the error and save nothing more.
     /// </summary>
     private async Task<(User? User, IResult? Error)> SaveClaimingAsync(User user, IReadOnlyList<string> claimed)
     {
         var strategy = db.Database.CreateExecutionStrategy();
         return await strategy.ExecuteAsync(async () =>
         {
-            await using var transaction = await db.Database.BeginTransactionAsync();
+            // Within a caller's transaction the locks are held until it ends; otherwise this save has its own.
+            await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync() : null;
             foreach (var name in claimed)
             {
                 var key = $"sign-in-name:{user.TenantId:N}:{name}";
@@ -319,7 +321,11 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             }
 
             await db.SaveChangesAsync();
-            await transaction.CommitAsync();
+            if (transaction is not null)
+            {
+                await transaction.CommitAsync();
+            }
+
             return ((User?)user, (IResult?)null);
         });
     }
