@@ -99,6 +99,11 @@ public sealed class SuiteFixture : IAsyncLifetime
             .WithEnvironment("Kestrel__Endpoints__Http__Url", BaseUrl)
             .WithEnvironment("Kestrel__Endpoints__Https__Url", HttpsBaseUrl)
             .WithEnvironment("Kestrel__Endpoints__Https__Certificate__Path", gatewayPfx);
+        // Roles decorate user objects with a 1 s deadline and a 30 s pause after a miss; a cold, loaded two-core run of six
+        // processes can miss the first, and every answer of the next 30 s would say "roles: null" (as the other suites do).
+        builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Admin)
+            .WithEnvironment("RoleLookup__Timeout", "00:00:20")
+            .WithEnvironment("RoleLookup__Pause", "00:00:00");
         builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Token)
             .WithEnvironment("Token__AllowPrivateLogoutTargets", "true")
             .WithEnvironment("SSL_CERT_FILE", TrustBundle());
