@@ -151,7 +151,7 @@ public static class GroupEndpoints
             return error;
         }
 
-        var roles = withRoles ? await roleHolders.RolesOfManyAsync(tenant.TenantId, [], [group.Id], cancellationToken) : new Dictionary<Guid, IReadOnlyList<NamedRole>>();
+        var roles = withRoles ? await roleHolders.RolesJustGivenAsync(tenant.TenantId, [], [group.Id], cancellationToken) : new Dictionary<Guid, IReadOnlyList<NamedRole>>();
         return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/groups/{group.Id}", new DataResponse<GroupResponse>(GroupResponse.From(group, 0, roles), "Group created"));
     }
 

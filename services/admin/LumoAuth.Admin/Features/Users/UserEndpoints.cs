@@ -171,7 +171,7 @@ public static class UserEndpoints
 
         return TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/users/{user!.Id}",
-            new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, user, cancellationToken), "User created"));
+            new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, user, cancellationToken, rolesJustGiven: request.Roles is { Count: > 0 }), "User created"));
     }
 
     /// <summary><paramref name="userId"/> is the user's UUID or email (ADM-03).</summary>

@@ -47,15 +47,18 @@ public sealed record UserResponse(
 
 public static class UserViews
 {
-    public static async Task<UserResponse> ToResponseAsync(AdminDbContext db, RoleHolderLookup roleHolders, User user, CancellationToken cancellationToken) =>
-        (await ToResponsesAsync(db, roleHolders, [user], cancellationToken))[0];
+    /// <param name="rolesJustGiven">The user's creation has just given it roles (<see cref="RoleHolderLookup.RolesJustGivenAsync"/>).</param>
+    public static async Task<UserResponse> ToResponseAsync(AdminDbContext db, RoleHolderLookup roleHolders, User user, CancellationToken cancellationToken, bool rolesJustGiven = false) =>
+        (await ToResponsesAsync(db, roleHolders, [user], cancellationToken, rolesJustGiven))[0];
 
     /// <summary>Two queries for a whole page (groups and MFA) and one question to the authorization service (roles), not three per user.</summary>
-    public static async Task<IReadOnlyList<UserResponse>> ToResponsesAsync(AdminDbContext db, RoleHolderLookup roleHolders, IReadOnlyList<User> users, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<UserResponse>> ToResponsesAsync(AdminDbContext db, RoleHolderLookup roleHolders, IReadOnlyList<User> users, CancellationToken cancellationToken, bool rolesJustGiven = false)
     {
         var ids = users.Select(u => u.Id).ToList();
         // The roles question runs while the two queries do.
-        var asking = users.Count == 0 ? Task.FromResult<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?>(null) : roleHolders.RolesOfManyAsync(users[0].TenantId, ids, [], cancellationToken);
+        var asking = users.Count == 0 ? Task.FromResult<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?>(null)
+            : rolesJustGiven ? roleHolders.RolesJustGivenAsync(users[0].TenantId, ids, [], cancellationToken)
+            : roleHolders.RolesOfManyAsync(users[0].TenantId, ids, [], cancellationToken);
         var groups = await GroupsOfAsync(db, ids, cancellationToken);
         var withMfa = (await db.MfaFactors.AsNoTracking().Where(f => ids.Contains(f.UserId) && f.Confirmed).Select(f => f.UserId).Distinct()
             .ToListAsync(cancellationToken)).ToHashSet();

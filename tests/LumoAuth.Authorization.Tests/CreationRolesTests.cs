@@ -1,0 +1,61 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Authorization.Tests;
+
+/// <summary>
+/// A user's or group's creation answer shows the roles it was just given, even while admin's decorative role lookups are
+/// held back after a miss (a slow first answer on a cold start once left <c>roles: null</c> in a creation answer).
+/// </summary>
+public sealed class CreationRolesTests(MissedRoleLookupSuite suite) : IClassFixture<MissedRoleLookupSuite>
+{
+    [Fact]
+    public async Task CreationAnswer_ShowsTheRolesGiven_WhileDecorativeLookupsArePaused()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.Admin.ClientFor(tenant);
+
+        // A read misses its roles (the lookup's deadline is too short to be met) and pauses the lookups that decorate objects.
+        var plain = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "plain@example.com" }), 201))["data"]!;
+        Assert.Null(plain["roles"]);
+
+        var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+            new { email = "given@example.com", roles = new[] { "user" } }), 201))["data"]!;
+        Assert.Equal(["user"], RoleSlugs(created));
+        var read = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{created["id"]!.GetValue<string>()}")))["data"]!;
+        Assert.Null(read["roles"]);
+
+        var group = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups", new { name = "Staff", roles = new[] { "user" } }), 201))["data"]!;
+        Assert.Equal(["user"], RoleSlugs(group));
+    }
+
+    private static List<string> RoleSlugs(JsonNode created) => [.. created["roles"]!.AsArray().Select(r => r!["slug"]!.GetValue<string>())];
+}
+
+/// <summary>Admin and authorization wired to each other; admin's decorative role lookups always miss and then pause for an hour.</summary>
+public sealed class MissedRoleLookupSuite : IAsyncLifetime
+{
+    public MissedRoleLookupSuite() => Admin = new AdminFactory
+    {
+        AuthorizationHandler = () => Authorization.Server.CreateHandler(),
+        ExtraSettings = new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:00.0000001", ["RoleLookup:Pause"] = "01:00:00" },
+    };
+
+    public AdminFactory Admin { get; }
+
+    public AuthorizationFactory Authorization { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Admin.InitializeAsync();
+        Authorization = new AuthorizationFactory(Admin);
+        await Authorization.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Authorization.DisposeAsync();
+        await Admin.DisposeAsync();
+    }
+}
