@@ -30,6 +30,9 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
         using var refused = await client.PostAsync("/t/limits-a/api/v1/oauth/token", new FormUrlEncodedContent([]));
         Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
         Assert.True(int.Parse(refused.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture) >= 1);
+        Assert.Equal("3", refused.Headers.GetValues("X-RateLimit-Limit").Single());
+        Assert.Equal("0", refused.Headers.GetValues("X-RateLimit-Remaining").Single());
+        Assert.True(long.Parse(refused.Headers.GetValues("X-RateLimit-Reset").Single(), System.Globalization.CultureInfo.InvariantCulture) > DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 1);
         var body = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
         Assert.Equal("rate_limit_exceeded", body["error"]!.GetValue<string>());
         Assert.True(body["retry_after"]!.GetValue<int>() >= 1);
@@ -65,6 +68,13 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     [Theory]
     [InlineData("POST", "/t/acme/login", "login")]
     [InlineData("POST", "/t/acme/check-email", "login")]
+    [InlineData("POST", "/t/acme/webauthn/authenticate", "login")]
+    [InlineData("POST", "/t/acme/webauthn/register/options", "login")]
+    [InlineData("GET", "/t/acme/webauthn/passkeys.js", null)]
+    [InlineData("POST", "/t/acme/api/v1/oauth/token", "token")]
+    [InlineData("POST", "/t/acme/api/v1/oauth/bc-authorize", "token")]
+    [InlineData("POST", "/t/acme/api/v1/oauth/device_authorization", "token")]
+    [InlineData("GET", "/t/acme/api/v1/oauth/userinfo", "check")]
     [InlineData("POST", "/t/acme/forgot-password", "login")]
     [InlineData("GET", "/t/acme/login?login_hint=ann%40example.com", "login")]
     [InlineData("GET", "/t/acme/login?returnUrl=%2F", null)]
@@ -89,6 +99,21 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
         context.Request.Path = query < 0 ? path : path[..query];
         context.Request.QueryString = query < 0 ? default : new Microsoft.AspNetCore.Http.QueryString(path[query..]);
         Assert.Equal(category, LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware.Categorize(context.Request));
+    }
+
+    [Fact]
+    public void DefaultLimits_AreTheDocumentedOnes()
+    {
+        // Figures per minute unless said; the token endpoint's is per address (api-decisions.md), the export's per hour.
+        var limits = new LumoAuth.Gateway.RateLimiting.EdgeRateLimitOptions().Categories.ToDictionary(c => c.Key, c => (c.Value.PermitLimit, c.Value.WindowSeconds));
+        Assert.Equal((100, 60), limits["token"]);
+        Assert.Equal((10, 60), limits["login"]);
+        Assert.Equal((5, 60), limits["registration"]);
+        Assert.Equal((1000, 60), limits["admin-read"]);
+        Assert.Equal((100, 60), limits["admin-write"]);
+        Assert.Equal((10_000, 60), limits["check"]);
+        Assert.Equal((100, 60), limits["scim"]);
+        Assert.Equal((10, 3600), limits["audit-export"]);
     }
 
     [Fact]

@@ -324,6 +324,33 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task UserInfo_WithAnExpiredToken_Returns401InvalidToken()
+    {
+        var setup = await suite.SetUpAsync();
+        var keys = await suite.Token.Services.GetRequiredService<LumoAuth.Token.Keys.TenantKeyStore>().GetAsync(setup.Tenant.Id, CancellationToken.None);
+        // Signed by the tenant's own key for one of its users, well-formed in every way, but expired an hour ago.
+        var expired = new JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        {
+            Issuer = setup.Issuer,
+            Audience = setup.Issuer,
+            TokenType = "at+jwt",
+            Subject = new System.Security.Claims.ClaimsIdentity([new("sub", setup.UserId.ToString()), new("client_id", setup.ClientId), new("scope", "openid"), new("jti", Guid.NewGuid().ToString())]),
+            IssuedAt = DateTime.UtcNow.AddHours(-2),
+            NotBefore = DateTime.UtcNow.AddHours(-2),
+            Expires = DateTime.UtcNow.AddHours(-1),
+            SigningCredentials = keys.Signing[0],
+        });
+        using var http = suite.Token.CreateClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", expired);
+
+        using var get = await http.GetAsync(setup.Issuer + "/oauth/userinfo");
+        using var post = await http.PostAsync(setup.Issuer + "/oauth/userinfo", new FormUrlEncodedContent([]));
+
+        await HttpAssert.OAuthErrorAsync(get, HttpStatusCode.Unauthorized, "invalid_token", "The access token is expired or invalid");
+        await HttpAssert.OAuthErrorAsync(post, HttpStatusCode.Unauthorized, "invalid_token", "The access token is expired or invalid");
+    }
+
+    [Fact]
     public async Task SecondAuthorization_ReusesSessionAndRememberedConsent()
     {
         var (setup, browser, _, _, _) = await CodeAsync();
@@ -344,7 +371,12 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         using var response = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = "none" }));
 
-        Assert.True(HostedFlow.Parameters(response.Headers.Location!).ContainsKey("code"));
+        // 303, so that a browser follows with GET whatever method brought it here.
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        var parameters = HostedFlow.Parameters(response.Headers.Location!);
+        Assert.True(parameters.ContainsKey("code"));
+        Assert.Equal(setup.Issuer, parameters["iss"]);
+        Assert.False(string.IsNullOrEmpty(parameters["state"]));
         browser.Dispose();
     }
 

@@ -169,7 +169,7 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
 
         using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, Guid.NewGuid().ToString()));
 
-        await AssertErrorPageAsync(response, "invalid_request");
+        await AssertErrorPageAsync(response, "invalid_client");
     }
 
     [Fact]
@@ -180,7 +180,7 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
 
         using var response = await browser.GetAsync(AuthorizeUrl(factory.Globex, acmeClient.ClientId));
 
-        await AssertErrorPageAsync(response, "invalid_request");
+        await AssertErrorPageAsync(response, "invalid_client");
     }
 
     [Fact]
@@ -500,6 +500,7 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
             if (response.StatusCode == HttpStatusCode.TooManyRequests)
             {
                 Assert.Contains("data-error=\"rate_limit_exceeded\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+                Assert.InRange(int.Parse(response.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture), 1, 60);
             }
         }
 

@@ -114,7 +114,7 @@ public sealed class ClientMetadataDocumentTests(MetadataDocumentSuite suite) : I
         suite.Site.Serve(path, Answer(new { client_id = clientId, redirect_uris = new[] { moved } }, "max-age=600"));
         suite.Clock.Advance(TimeSpan.FromMinutes(6));
         using var early = await browser.GetAsync(HostedFlow.AuthorizeUrl(client, HostedFlow.Pkce().Challenge, new() { ["redirect_uri"] = moved, ["scope"] = "openid" }));
-        await AssertRefusedAsync(early);
+        await AssertRefusedAsync(early, "invalid_request");
         Assert.Equal(1, suite.Site.Requests(path));
 
         suite.Clock.Advance(TimeSpan.FromMinutes(6));
@@ -122,7 +122,7 @@ public sealed class ClientMetadataDocumentTests(MetadataDocumentSuite suite) : I
         Assert.StartsWith(moved, redirect.AbsoluteUri, StringComparison.Ordinal);
         Assert.Equal(2, suite.Site.Requests(path));
         using var old = await browser.GetAsync(HostedFlow.AuthorizeUrl(client, HostedFlow.Pkce().Challenge, new() { ["scope"] = "openid" }));
-        await AssertRefusedAsync(old);
+        await AssertRefusedAsync(old, "invalid_request");
     }
 
     [Fact]
@@ -226,7 +226,7 @@ public sealed class ClientMetadataDocumentTests(MetadataDocumentSuite suite) : I
 
         using var foreignRedirect = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup with { ClientId = clientId }, HostedFlow.Pkce().Challenge,
             new() { ["redirect_uri"] = "https://attacker.example.com/callback", ["scope"] = "openid" }));
-        await AssertRefusedAsync(foreignRedirect);
+        await AssertRefusedAsync(foreignRedirect, "invalid_request");
 
         using var http = suite.Token.CreateClient();
         using var response = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
@@ -319,12 +319,13 @@ public sealed class ClientMetadataDocumentTests(MetadataDocumentSuite suite) : I
 
     private static SiteAnswer Answer(object body, string? cacheControl = null) => new(JsonSerializer.Serialize(body), CacheControl: cacheControl);
 
-    private static async Task AssertRefusedAsync(HttpResponseMessage response)
+    /// <summary>On the page, never redirected: <c>invalid_client</c> when the client_id names no usable client, <c>invalid_request</c> for a known client's bad request.</summary>
+    private static async Task AssertRefusedAsync(HttpResponseMessage response, string error = "invalid_client")
     {
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {body}");
         Assert.Null(response.Headers.Location);
-        Assert.Contains("data-error=\"invalid_request\"", body, StringComparison.Ordinal);
+        Assert.Contains($"data-error=\"{error}\"", body, StringComparison.Ordinal);
     }
 
     /// <summary>A tenant that accepts Client ID Metadata Documents (switched on before anything read its settings).</summary>

@@ -54,6 +54,7 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         Assert.Equal("client_secret_basic", json.GetProperty("token_endpoint_auth_method").GetString());
         Assert.Equal(["authorization_code", "refresh_token"], json.GetProperty("grant_types").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(["code"], json.GetProperty("response_types").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["https://app.example.com/bye"], json.GetProperty("post_logout_redirect_uris").EnumerateArray().Select(e => e.GetString()));
 
         // An ordinary client of the tenant now, as the Admin API shows it (never its secret).
         using var admin = suite.Token.CreateClient();
@@ -62,6 +63,7 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         Assert.True(shown.GetProperty("isConfidential").GetBoolean());
         Assert.Equal(["email", "openid", "profile"], shown.GetProperty("allowedScopes").EnumerateArray().Select(e => e.GetString()).Order(StringComparer.Ordinal));
         Assert.False(shown.TryGetProperty("secret", out _));
+        Assert.Equal(["https://app.example.com/bye"], shown.GetProperty("postLogoutRedirectUris").EnumerateArray().Select(e => e.GetString()));
 
         var discovery = await http.GetFromJsonAsync<JsonElement>($"{setup.Tenant.Api}/.well-known/openid-configuration");
         Assert.Equal(setup.Issuer + "/connect/register", discovery.GetProperty("registration_endpoint").GetString());

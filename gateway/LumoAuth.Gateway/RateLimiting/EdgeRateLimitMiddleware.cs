@@ -84,7 +84,9 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return null;
         }
 
-        if (path.Contains("/api/v1/oauth/token", StringComparison.Ordinal))
+        // The token endpoint and the two that start a grant a client then polls it for (CIBA, device flow).
+        if (path.Contains("/api/v1/oauth/token", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/bc-authorize", StringComparison.Ordinal)
+            || path.Contains("/api/v1/oauth/device_authorization", StringComparison.Ordinal))
         {
             return EdgeCategories.Token;
         }
@@ -132,11 +134,12 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         return path.Contains("/api/v1/", StringComparison.Ordinal) ? EdgeCategories.Check : null;
     }
 
-    /// <summary>Hosted pages that check a credential or tell something about an account (both steps of sign-in, links, email-first).</summary>
+    /// <summary>Hosted pages that check a credential or tell something about an account (both steps of sign-in, links, email-first, passkeys).</summary>
     private static bool IsLoginPath(string path)
     {
         var rest = AfterSlug(path);
-        return rest.StartsWith("/login") || rest.StartsWith("/magic-link") || rest.StartsWith("/forgot-password") || rest.StartsWith("/check-email");
+        return rest.StartsWith("/login") || rest.StartsWith("/magic-link") || rest.StartsWith("/forgot-password") || rest.StartsWith("/check-email")
+               || rest.StartsWith("/webauthn/");
     }
 
     private static bool IsRegistrationPath(string path)

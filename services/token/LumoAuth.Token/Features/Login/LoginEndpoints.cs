@@ -40,6 +40,9 @@ public static class LoginEndpoints
                 _ => new FixedWindowRateLimiterOptions { PermitLimit = 30, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
             o.OnRejected = async (context, cancellationToken) =>
             {
+                // A fixed window: the lease knows when it reopens; a minute at most otherwise.
+                var wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMinutes(1);
+                context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var page = HostedPage.Error(context.HttpContext, "rate_limit_exceeded", "Too many sign-in attempts. Wait a minute and try again.", StatusCodes.Status429TooManyRequests);
                 await page.ExecuteAsync(context.HttpContext);
             };
