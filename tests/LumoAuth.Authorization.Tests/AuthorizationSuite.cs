@@ -7,17 +7,22 @@ using Microsoft.Extensions.DependencyInjection;
 namespace LumoAuth.Authorization.Tests;
 
 /// <summary>
-/// The authorization service beside a real admin service (tenants and API keys come from it), each one's
-/// internal client pointing at the other.
+/// One authorization service beside a real admin service (tenants and API keys come from it), each one's internal
+/// client pointing at the other; suites for particular cases give either side settings of their own.
 /// </summary>
-public sealed class AuthorizationSuite : IAsyncLifetime
+public abstract class AdminWithAuthorizationSuite : IAsyncLifetime
 {
-    // Roles on admin's user objects come from this service: on two busy cores a cold first answer may take seconds.
-    public AuthorizationSuite() => Admin = new AdminFactory
+    private readonly IDictionary<string, string?>? _authorizationSettings;
+
+    protected AdminWithAuthorizationSuite(IDictionary<string, string?>? adminSettings = null, IDictionary<string, string?>? authorizationSettings = null)
     {
-        AuthorizationHandler = () => Authorization.Server.CreateHandler(),
-        ExtraSettings = new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:20", ["RoleLookup:Pause"] = "00:00:00" },
-    };
+        _authorizationSettings = authorizationSettings;
+        Admin = new AdminFactory
+        {
+            AuthorizationHandler = () => Authorization.Server.CreateHandler(),
+            ExtraSettings = adminSettings ?? new Dictionary<string, string?>(),
+        };
+    }
 
     public AdminFactory Admin { get; }
 
@@ -26,7 +31,7 @@ public sealed class AuthorizationSuite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await Admin.InitializeAsync();
-        Authorization = new AuthorizationFactory(Admin);
+        Authorization = new AuthorizationFactory(Admin, settings: _authorizationSettings);
         await Authorization.InitializeAsync();
     }
 
@@ -35,7 +40,13 @@ public sealed class AuthorizationSuite : IAsyncLifetime
         await Authorization.DisposeAsync();
         await Admin.DisposeAsync();
     }
+}
 
+/// <summary>The suite most tests share.</summary>
+public sealed class AuthorizationSuite() : AdminWithAuthorizationSuite(
+    // Roles on admin's user objects come from this service: on two busy cores a cold first answer may take seconds.
+    adminSettings: new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:20", ["RoleLookup:Pause"] = "00:00:00" })
+{
     public HttpClient ClientFor(TestTenant tenant) => ClientFor(Authorization, tenant);
 
     public static HttpClient ClientFor(AuthorizationFactory factory, TestTenant tenant)
@@ -111,28 +122,8 @@ public sealed class TwoTailingReplicasSuite() : ReplicaPairSuite();
 public sealed class SmallBatchReplicasSuite() : ReplicaPairSuite(new Dictionary<string, string?> { ["Authorization:Index:ChangelogBatchSize"] = "3" });
 
 /// <summary>One replica whose index holds a single tenant of at most three tuples, so LRU eviction and the PostgreSQL fallback are exercised.</summary>
-public sealed class BoundedIndexSuite : IAsyncLifetime
+public sealed class BoundedIndexSuite() : AdminWithAuthorizationSuite(authorizationSettings: new Dictionary<string, string?>
 {
-    private static readonly Dictionary<string, string?> Tiny = new()
-    {
-        ["Authorization:Index:MaxTenants"] = "1",
-        ["Authorization:Index:MaxTuplesPerTenant"] = "3",
-    };
-
-    public AdminFactory Admin { get; } = new();
-
-    public AuthorizationFactory Authorization { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Admin.InitializeAsync();
-        Authorization = new AuthorizationFactory(Admin, settings: Tiny);
-        await Authorization.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Authorization.DisposeAsync();
-        await Admin.DisposeAsync();
-    }
-}
+    ["Authorization:Index:MaxTenants"] = "1",
+    ["Authorization:Index:MaxTuplesPerTenant"] = "3",
+});

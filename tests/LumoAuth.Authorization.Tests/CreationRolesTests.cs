@@ -34,28 +34,5 @@ public sealed class CreationRolesTests(MissedRoleLookupSuite suite) : IClassFixt
 }
 
 /// <summary>Admin and authorization wired to each other; admin's decorative role lookups always miss and then pause for an hour.</summary>
-public sealed class MissedRoleLookupSuite : IAsyncLifetime
-{
-    public MissedRoleLookupSuite() => Admin = new AdminFactory
-    {
-        AuthorizationHandler = () => Authorization.Server.CreateHandler(),
-        ExtraSettings = new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:00.0000001", ["RoleLookup:Pause"] = "01:00:00" },
-    };
-
-    public AdminFactory Admin { get; }
-
-    public AuthorizationFactory Authorization { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Admin.InitializeAsync();
-        Authorization = new AuthorizationFactory(Admin);
-        await Authorization.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Authorization.DisposeAsync();
-        await Admin.DisposeAsync();
-    }
-}
+public sealed class MissedRoleLookupSuite() : AdminWithAuthorizationSuite(
+    adminSettings: new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:00.0000001", ["RoleLookup:Pause"] = "01:00:00" });

@@ -121,24 +121,4 @@ public sealed class RoleHolderLimitTests(ShortListSuite suite) : IClassFixture<S
 }
 
 /// <summary>Admin and authorization wired to each other, with list answers cut at two results.</summary>
-public sealed class ShortListSuite : IAsyncLifetime
-{
-    public ShortListSuite() => Admin = new AdminFactory { AuthorizationHandler = () => Authorization.Server.CreateHandler() };
-
-    public AdminFactory Admin { get; }
-
-    public AuthorizationFactory Authorization { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Admin.InitializeAsync();
-        Authorization = new AuthorizationFactory(Admin, settings: new Dictionary<string, string?> { ["Authorization:Index:MaxListResults"] = "2" });
-        await Authorization.InitializeAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Authorization.DisposeAsync();
-        await Admin.DisposeAsync();
-    }
-}
+public sealed class ShortListSuite() : AdminWithAuthorizationSuite(authorizationSettings: new Dictionary<string, string?> { ["Authorization:Index:MaxListResults"] = "2" });
