@@ -200,6 +200,15 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.False(wrongAction["data"]!["targetsMatch"]!.GetValue<bool>());
         Assert.Equal("not_applicable", wrongAction["data"]!["decision"]!.GetValue<string>());
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies/{Guid.NewGuid()}/test", sample), 404, "resource_not_found");
+
+        // A policy can be tried before it is switched on, and trying it decides nothing for real checks.
+        var draft = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies",
+            new { name = "Anyone may share", effect = "allow", priority = 5, isActive = false, target = new { resources = new[] { "document" }, actions = new[] { "share" } }, conditions = new { all = Array.Empty<object>() } }), 201);
+        var tried = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies/{draft["data"]!["id"]!.GetValue<string>()}/test",
+            new { subject = new { id = "bob" }, action = "share", resource = new { type = "document", id = "d1" } }));
+        Assert.True(tried["data"]!["matched"]!.GetValue<bool>());
+        var real = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { subject = new { id = "bob" }, action = "share", resource = new { type = "document", id = "d1" } }));
+        Assert.Equal("deny", real["decision"]!.GetValue<string>());
     }
 
     [Fact]
@@ -319,7 +328,20 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var kept = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { status = (string?)null }));
         Assert.Equal(250.5, kept["data"]!["attributes"]!["amount"]!.GetValue<double>());
 
+        // The other types and the third category; abac.md's attributeType "user" names the subject category.
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Contractor", key = "contractor", attributeType = "user", dataType = "boolean" }), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Tags", key = "tags", category = "resource", dataType = "array" }), 201);
+        var region = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Region", key = "region", category = "environment", dataType = "string" }), 201);
+        Assert.Equal("environment", region["data"]!["category"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Odd", key = "odd", category = "action", dataType = "string" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new { name = "Odd", key = "odd", category = "subject", dataType = "map" }), 400, "validation_error");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/contractor", new { value = true }));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/contractor", new { value = "yes" }), 400, "validation_error");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { tags = new[] { "q3", "eu" } }));
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/invoice/i1/attributes", new { tags = "q3" }), 400, "validation_error");
+
         var mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={user}"));
+        Assert.True(mine["contractor"]!.GetValue<bool>());
         Assert.Equal(3, mine["level"]!.GetValue<int>());
         Assert.Equal("plenty", mine["amount"]!.GetValue<string>());
     }

@@ -108,6 +108,10 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.True(any["allowed"]!.GetValue<bool>());
         var all = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = new[] { "billing.manage", "document.read" }, subject = userId.ToString() }));
         Assert.False(all["allowed"]!.GetValue<bool>());
+        var allHeld = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = new[] { "document.edit", "document.read" }, subject = userId.ToString() }));
+        Assert.True(allHeld["allowed"]!.GetValue<bool>());
+        var noneHeld = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { permissions = new[] { "billing.manage" }, subject = userId.ToString() }));
+        Assert.False(noneHeld["allowed"]!.GetValue<bool>());
 
         var effective = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/authz/permissions?subject={userId}"));
         Assert.Equal(2, effective["count"]!.GetValue<int>());
@@ -217,6 +221,9 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         await SeedAsync(client, tenant);
         var userId = await suite.Admin.CreateUserAsync(tenant, "gus@example.com");
+        // Hedda holds the role herself as well: leaving the group leaves her own.
+        var hedda = await suite.Admin.CreateUserAsync(tenant, "hedda@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{hedda}/roles", new { roles = new[] { "editor" } }));
         var groupId = await suite.Admin.CreateGroupAsync(tenant, "Writers");
         await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
         var groupRoles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{groupId}/roles"));
@@ -224,13 +231,24 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
 
         using var admin = suite.Admin.ClientFor(tenant);
-        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { userId.ToString() } })).EnsureSuccessStatusCode();
+        (await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { userId.ToString(), hedda.ToString() } })).EnsureSuccessStatusCode();
         await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, userId, "document.edit") ? "granted" : null);
         var rolesOf = await RolesOfAsync(tenant, userId);
         Assert.Equal(["editor"], rolesOf["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
 
         (await admin.DeleteAsync($"{tenant.Api}/admin/groups/{groupId}/members/{userId}")).EnsureSuccessStatusCode();
+        (await admin.DeleteAsync($"{tenant.Api}/admin/groups/{groupId}/members/{hedda}")).EnsureSuccessStatusCode();
         await ApiAssert.EventuallyAsync(async () => await AllowedAsync(client, tenant, userId, "document.edit") ? null : "revoked");
+        // Once her membership is gone, her own assignment still grants the role.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = suite.Authorization.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            return await RbacStore.Tuples(db, tenant.Id).AnyAsync(t => t.ObjectType == RbacModel.Group && t.SubjectType == RbacModel.User && t.SubjectId == hedda.ToString())
+                ? null : "left";
+        });
+        Assert.True(await AllowedAsync(client, tenant, hedda, "document.edit"));
+        Assert.Equal(["editor"], (await RolesOfAsync(tenant, hedda))["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
     }
 
     [Fact]

@@ -32,6 +32,7 @@ public sealed class OpenFgaConformanceTests(ITestOutputHelper output)
     public async Task Conformance(string file, string name)
     {
         var outcomes = await ConformanceRunner.RunAsync(ConformanceFile.Find(file, name));
+        Assert.NotEmpty(outcomes);
 
         var unexpected = new List<string>();
         foreach (var group in outcomes.GroupBy(o => o.Kind))
