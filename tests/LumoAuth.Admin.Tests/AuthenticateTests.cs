@@ -160,6 +160,14 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
         // An admin MFA reset removes the factor.
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/reset", null));
         Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "otp@example.com", Password)).Outcome);
+
+        // Both are security events in the audit log, about the user.
+        foreach (var action in new[] { "user_mfa_enrolled", "user_mfa_reset" })
+        {
+            var entry = await ApiAssert.EventuallyAsync(async () =>
+                (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action={action}&targetId={id}")))["data"]!.AsArray().FirstOrDefault());
+            Assert.Equal("authentication", entry!["category"]!.GetValue<string>());
+        }
     }
 
     [Fact]

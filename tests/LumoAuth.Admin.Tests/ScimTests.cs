@@ -73,6 +73,9 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal(1048576, config["bulk"]!["maxPayloadSize"]!.GetValue<int>());
         Assert.Equal(200, config["filter"]!["maxResults"]!.GetValue<int>());
         Assert.True(config["etag"]!["supported"]!.GetValue<bool>());
+        Assert.True(config["sort"]!["supported"]!.GetValue<bool>());
+        Assert.True(config["changePassword"]!["supported"]!.GetValue<bool>());
+        Assert.Contains("oauthbearertoken", config["authenticationSchemes"]!.AsArray().Select(a => a!["type"]!.GetValue<string>()));
 
         var types = await ScimAsync(await anonymous.GetAsync($"{tenant.Api}/{scimBase}/ResourceTypes"), 200);
         Assert.Equal(2, types["totalResults"]!.GetValue<int>());
@@ -164,6 +167,12 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         var softListed = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("isSoftDeleted eq true")), 200);
         Assert.Equal(id, softListed["Resources"]![0]!["id"]!.GetValue<string>());
 
+        // A soft delete also deactivates (this user was active until now).
+        var other = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("active@example.com")), 201))["id"]!.GetValue<string>();
+        (await client.DeleteAsync($"{tenant.Api}/scim/v2/Users/{other}")).Dispose();
+        var softOther = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("isSoftDeleted eq true")), 200);
+        Assert.False(softOther["Resources"]!.AsArray().Single(r => r!["id"]!.GetValue<string>() == other)!["active"]!.GetValue<bool>());
+
         using var hard = await client.DeleteAsync($"{tenant.Api}/scim/v2/Users/{id}?isSoftDeleted=true");
         Assert.Equal(HttpStatusCode.NoContent, hard.StatusCode);
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{id}"), 404);
@@ -194,8 +203,10 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "jdoe" })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", active = "maybe" })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", password = "short" })), 400, "invalidValue");
-        // The refused password left nothing behind: the same user is created right after, not a 409.
-        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", password = "my own password 1" })), 201);
+        // The refused password left nothing behind: the same user is created right after, not a 409. A password is never shown back.
+        var withPassword = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "x@example.com", password = "my own password 1" })), 201);
+        Assert.Null(withPassword["password"]);
+        Assert.Null((await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{withPassword["id"]!.GetValue<string>()}"), 200))["password"]);
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "y@example.com", externalId = new string('e', 201) })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users",
             new StringContent("""{"userName":"z@example.com","userName":"w@example.com"}""", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
@@ -216,6 +227,9 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/NoSuchResource/1/2"), 404);
         var huge = new StringContent("{\"userName\":\"" + new string('x', 2 * 1024 * 1024) + "\"}", Encoding.UTF8, "application/scim+json");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim2.0/Users", huge), 413);
+        // A bulk request over the advertised maxPayloadSize (1 MiB) is refused the same way, before any operation runs.
+        var hugeBulk = new StringContent("{\"Operations\":[{\"method\":\"POST\",\"path\":\"/Users\",\"data\":{\"userName\":\"" + new string('x', 1024 * 1024) + "\"}}]}", Encoding.UTF8, "application/scim+json");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Bulk", hugeBulk), 413);
     }
 
     [Fact]
@@ -270,6 +284,20 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal(2, found["totalResults"]!.GetValue<int>());
         var kinds = found["Resources"]!.AsArray().Select(r => r!["schemas"]![0]!.GetValue<string>()).ToList();
         Assert.Equal([UserSchema, "urn:ietf:params:scim:schemas:core:2.0:Group"], kinds);
+
+        // Groups have a search of their own, with sorting, paging and attribute selection.
+        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { displayName = "Zeta Alpha" })), 201);
+        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { displayName = "Zeta Beta" })), 201);
+        var groups = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups/.search", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:SearchRequest" },
+            filter = "displayName sw \"Zeta\"", sortBy = "displayName", sortOrder = "descending", startIndex = 2, count = 1, attributes = new[] { "displayName" },
+        })), 200);
+        Assert.Equal(3, groups["totalResults"]!.GetValue<int>());
+        Assert.Equal(2, groups["startIndex"]!.GetValue<int>());
+        var page = groups["Resources"]!.AsArray().Single()!;
+        Assert.Equal("Zeta Beta", page["displayName"]!.GetValue<string>());
+        Assert.Null(page["members"]);
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/.search", Json(new { filter = 42 })), 400, "invalidValue");
     }
 

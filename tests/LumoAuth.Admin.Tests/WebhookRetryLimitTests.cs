@@ -76,3 +76,20 @@ public sealed class WebhookRetryLimitTests(WebhookRetryLimitFixture fixture) : I
         Assert.Equal(200, attempts[1]["statusCode"]!.GetValue<int>());
     }
 }
+
+/// <summary>The delivery schedule the docs give, without waiting for it: five attempts, a 30 s receiver timeout, retries four times further apart.</summary>
+public sealed class WebhookScheduleTests
+{
+    [Fact]
+    public void Defaults_RetryFiveTimes_OverAboutAnHour()
+    {
+        var options = new LumoAuth.Admin.Features.Webhooks.WebhookOptions();
+
+        Assert.Equal(5, options.MaxAttempts);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.Timeout);
+        Assert.Equal(
+            [TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(8), TimeSpan.FromMinutes(32)],
+            Enumerable.Range(1, options.MaxAttempts - 1).Select(options.RetryDelayAfter));
+        Assert.Equal(20, options.DisableAfterConsecutiveFailures);
+    }
+}

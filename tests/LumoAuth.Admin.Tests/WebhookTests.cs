@@ -194,6 +194,9 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Equal("user.created", body["type"]!.GetValue<string>());
         Assert.StartsWith("evt_", body["id"]!.GetValue<string>());
         Assert.Equal(tenant.Slug, body["tenant"]!.GetValue<string>());
+        var occurred = DateTimeOffset.Parse(body["timestamp"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(TimeSpan.Zero, occurred.Offset);
+        Assert.InRange(occurred, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
         Assert.Equal(userId.ToString(), body["data"]!["userId"]!.GetValue<string>());
         Assert.Equal(body["id"]!.GetValue<string>(), received.Headers["X-Lumo-Event-Id"]);
         var delivery = await DeliveryAsync(client, tenant, webhookId, d => d["eventId"]!.GetValue<string>() == body["id"]!.GetValue<string>());
@@ -321,6 +324,7 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         var rotated = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/rotate-secret", null)))["data"]!;
         var newSecret = rotated["secret"]!.GetValue<string>();
         Assert.NotEqual(secret, newSecret);
+        Assert.StartsWith("whsec_", newSecret);
 
         var replay = (await ApiAssert.OkAsync(await client.PostAsync(
             $"{tenant.Api}/admin/webhooks/{webhookId}/deliveries/{test["deliveryId"]!.GetValue<string>()}/replay", null), 202))["data"]!;

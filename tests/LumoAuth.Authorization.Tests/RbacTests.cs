@@ -31,6 +31,8 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
 
         var bySlug = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/editor"));
         Assert.Equal(["document.edit"], bySlug["data"]!["permissions"]!.AsArray().Select(p => p!["slug"]!.GetValue<string>()));
+        var byId = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/{role["data"]!["id"]!.GetValue<string>()}"));
+        Assert.Equal("editor", byId["data"]!["slug"]!.GetValue<string>());
         var permissionRoles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/document.edit/roles"));
         Assert.Equal("editor", permissionRoles["data"]![0]!["slug"]!.GetValue<string>());
         var permission = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/document.edit"));

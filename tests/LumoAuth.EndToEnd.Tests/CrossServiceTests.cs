@@ -97,6 +97,15 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         };
         using var introspected = await suite.Gateway.SendAsync(introspect);
         Assert.Contains("\"active\":false", (await introspected.Content.ReadAsStringAsync()).Replace(" ", string.Empty, StringComparison.Ordinal), StringComparison.Ordinal);
+
+        // The revocation is in admin's audit log, done by the client, among token events.
+        var entry = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var page = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?action=token_revoked&targetId={clientId}", configure: SuiteFixture.ApiKey(tenant.ApiKey));
+            return (await ApiAssert.OkAsync(page))["data"]!.AsArray().FirstOrDefault();
+        }, TimeSpan.FromSeconds(30));
+        Assert.Equal("token_management", entry!["category"]!.GetValue<string>());
+        Assert.Equal(clientId, entry["actor"]!["id"]!.GetValue<string>());
     }
 
     [Fact]

@@ -124,7 +124,9 @@ public static class AuditMapping
     /// <summary>Categories of the docs (inventory §6.10) from the contract's bounded context.</summary>
     public static string CategoryOf(Type type) => type.Namespace?.Split('.').LastOrDefault() switch
     {
+        // Second factors (enrolled, reset, codes sent) belong with sign-in, as the docs' mfa_verified does.
         "Users" when type.Name.Contains("Login", StringComparison.Ordinal) || type.Name.Contains("Locked", StringComparison.Ordinal)
+                     || type.Name.StartsWith("UserMfa", StringComparison.Ordinal)
                      || type.Name.StartsWith("AdaptiveAuth", StringComparison.Ordinal) => "authentication",
         "Users" or "Groups" => "user_management",
         "Authorization" => "authorization",

@@ -143,7 +143,7 @@ public sealed partial class WebhookDispatcher(
             }
             else
             {
-                delivery.NextAttemptAt = now + limits.RetryBaseDelay * Math.Pow(4, delivery.Attempts - 1);
+                delivery.NextAttemptAt = now + limits.RetryDelayAfter(delivery.Attempts);
             }
 
             await hooks.ExecuteUpdateAsync(u => u.SetProperty(w => w.FailureCount, w => w.FailureCount + 1), cancellationToken);

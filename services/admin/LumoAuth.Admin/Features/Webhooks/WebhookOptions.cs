@@ -28,4 +28,7 @@ public sealed class WebhookOptions
     public int DisableAfterConsecutiveFailures { get; set; } = 20;
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a delivery waits after its <paramref name="attemptsMade"/>th failed attempt (exponential, base 4).</summary>
+    public TimeSpan RetryDelayAfter(int attemptsMade) => RetryBaseDelay * Math.Pow(4, Math.Max(0, attemptsMade - 1));
 }
