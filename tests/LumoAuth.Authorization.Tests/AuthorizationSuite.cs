@@ -14,12 +14,14 @@ public abstract class AdminWithAuthorizationSuite : IAsyncLifetime
 {
     private readonly IDictionary<string, string?>? _authorizationSettings;
 
-    protected AdminWithAuthorizationSuite(IDictionary<string, string?>? adminSettings = null, IDictionary<string, string?>? authorizationSettings = null)
+    /// <param name="authorizationLink">Wraps admin's link to the authorization service (to make some of its calls fail).</param>
+    protected AdminWithAuthorizationSuite(
+        IDictionary<string, string?>? adminSettings = null, IDictionary<string, string?>? authorizationSettings = null, Func<HttpMessageHandler, HttpMessageHandler>? authorizationLink = null)
     {
         _authorizationSettings = authorizationSettings;
         Admin = new AdminFactory
         {
-            AuthorizationHandler = () => Authorization.Server.CreateHandler(),
+            AuthorizationHandler = () => authorizationLink is null ? Authorization.Server.CreateHandler() : authorizationLink(Authorization.Server.CreateHandler()),
             ExtraSettings = adminSettings ?? new Dictionary<string, string?>(),
         };
     }

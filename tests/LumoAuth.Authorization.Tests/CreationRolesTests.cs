@@ -16,7 +16,7 @@ public sealed class CreationRolesTests(MissedRoleLookupSuite suite) : IClassFixt
         var tenant = await suite.Admin.CreateTenantAsync();
         using var admin = suite.Admin.ClientFor(tenant);
 
-        // A read misses its roles (the lookup's deadline is too short to be met) and pauses the lookups that decorate objects.
+        // A read misses its roles (the service answers 503) and pauses the lookups that decorate objects.
         var plain = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "plain@example.com" }), 201))["data"]!;
         Assert.Null(plain["roles"]);
 
@@ -33,6 +33,25 @@ public sealed class CreationRolesTests(MissedRoleLookupSuite suite) : IClassFixt
     private static List<string> RoleSlugs(JsonNode created) => [.. created["roles"]!.AsArray().Select(r => r!["slug"]!.GetValue<string>())];
 }
 
-/// <summary>Admin and authorization wired to each other; admin's decorative role lookups always miss and then pause for an hour.</summary>
+/// <summary>
+/// Admin and authorization wired to each other; admin's decorative roles lookups (those not asking for a fully consistent
+/// read) fail, which pauses them for an hour after the first.
+/// </summary>
 public sealed class MissedRoleLookupSuite() : AdminWithAuthorizationSuite(
-    adminSettings: new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:00.0000001", ["RoleLookup:Pause"] = "01:00:00" });
+    adminSettings: new Dictionary<string, string?> { ["RoleLookup:Pause"] = "01:00:00" },
+    authorizationLink: inner => new DecorativeRoleLookupsFail { InnerHandler = inner });
+
+/// <summary>Answers a roles-of-many question with a 503 unless it asks for a fully consistent read; passes everything else on.</summary>
+public sealed class DecorativeRoleLookupsFail : DelegatingHandler
+{
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.RequestUri!.AbsolutePath.EndsWith(LumoAuth.Contracts.Internal.InternalRoutes.RolesOfMany, StringComparison.Ordinal)
+            && await request.Content!.ReadFromJsonAsync<LumoAuth.Contracts.Internal.RolesOfManyRequest>(cancellationToken) is { FullyConsistent: false })
+        {
+            return new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable);
+        }
+
+        return await base.SendAsync(request, cancellationToken);
+    }
+}

@@ -328,18 +328,27 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     {
         var setup = await suite.SetUpAsync();
         var keys = await suite.Token.Services.GetRequiredService<LumoAuth.Token.Keys.TenantKeyStore>().GetAsync(setup.Tenant.Id, CancellationToken.None);
-        // Signed by the tenant's own key for one of its users, well-formed in every way, but expired an hour ago.
-        var expired = new JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
+        // Signed by the tenant's own key for one of its users, well-formed in every way; only the lifetime differs.
+        string TokenEnding(DateTime expires) => new JsonWebTokenHandler().CreateToken(new Microsoft.IdentityModel.Tokens.SecurityTokenDescriptor
         {
             Issuer = setup.Issuer,
             Audience = setup.Issuer,
             TokenType = "at+jwt",
             Subject = new System.Security.Claims.ClaimsIdentity([new("sub", setup.UserId.ToString()), new("client_id", setup.ClientId), new("scope", "openid"), new("jti", Guid.NewGuid().ToString())]),
-            IssuedAt = DateTime.UtcNow.AddHours(-2),
-            NotBefore = DateTime.UtcNow.AddHours(-2),
-            Expires = DateTime.UtcNow.AddHours(-1),
+            IssuedAt = expires.AddHours(-1),
+            NotBefore = expires.AddHours(-1),
+            Expires = expires,
             SigningCredentials = keys.Signing[0],
         });
+        var expired = TokenEnding(DateTime.UtcNow.AddHours(-1));
+        using (var control = suite.Token.CreateClient())
+        {
+            // The same token still within its lifetime is served: what the refusal below shows is the expiry.
+            control.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", TokenEnding(DateTime.UtcNow.AddMinutes(30)));
+            using var served = await control.GetAsync(setup.Issuer + "/oauth/userinfo");
+            Assert.True(served.StatusCode == HttpStatusCode.OK, await served.Content.ReadAsStringAsync());
+        }
+
         using var http = suite.Token.CreateClient();
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", expired);
 

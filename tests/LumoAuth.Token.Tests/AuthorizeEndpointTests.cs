@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -168,6 +169,23 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
         using var browser = Browser();
 
         using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, Guid.NewGuid().ToString()));
+
+        await AssertErrorPageAsync(response, "invalid_client");
+    }
+
+    [Fact]
+    public async Task Authorize_DeactivatedClient_ShowsErrorPage()
+    {
+        var client = await SpaAsync(factory.Acme);
+        using (var admin = factory.AdminClient(factory.Acme))
+        using (var off = await admin.PutAsJsonAsync($"/t/{factory.Acme.Slug}/api/v1/admin/clients/{client.ClientId}", new { isActive = false }))
+        {
+            Assert.Equal(HttpStatusCode.OK, off.StatusCode);
+        }
+
+        using var browser = Browser();
+
+        using var response = await browser.GetAsync(AuthorizeUrl(factory.Acme, client.ClientId));
 
         await AssertErrorPageAsync(response, "invalid_client");
     }

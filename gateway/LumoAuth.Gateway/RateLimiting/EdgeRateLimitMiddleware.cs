@@ -69,24 +69,27 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
 
     public void Dispose() => _limiter.Dispose();
 
-    /// <summary>Which limit applies; null for paths the edge does not limit (health, discovery, JWKS).</summary>
+    /// <summary>
+    /// Which limit applies; null for paths the edge does not limit (health, discovery, JWKS). Paths compare ignoring case, as
+    /// the routes behind the edge do: <c>/OAuth/Token</c> reaches the token endpoint, so it counts as one.
+    /// </summary>
     public static string? Categorize(HttpRequest request)
     {
         var path = request.Path.Value ?? string.Empty;
-        if (path.StartsWith("/api/v1/tenants", StringComparison.Ordinal))
+        if (path.StartsWith("/api/v1/tenants", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.Platform;
         }
 
         // Discovery and key sets are public, cacheable and needed by every validator: not limited here.
-        if (!path.StartsWith("/t/", StringComparison.Ordinal) || path.Contains("/.well-known/", StringComparison.Ordinal))
+        if (!path.StartsWith("/t/", StringComparison.OrdinalIgnoreCase) || path.Contains("/.well-known/", StringComparison.OrdinalIgnoreCase))
         {
             return null;
         }
 
         // The token endpoint and the two that start a grant a client then polls it for (CIBA, device flow).
-        if (path.Contains("/api/v1/oauth/token", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/bc-authorize", StringComparison.Ordinal)
-            || path.Contains("/api/v1/oauth/device_authorization", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/oauth/token", StringComparison.OrdinalIgnoreCase) || path.Contains("/api/v1/oauth/bc-authorize", StringComparison.OrdinalIgnoreCase)
+            || path.Contains("/api/v1/oauth/device_authorization", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.Token;
         }
@@ -97,12 +100,12 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return EdgeCategories.Registration;
         }
 
-        if (path.Contains("/api/v1/oauth/authorize", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/par", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/oauth/authorize", StringComparison.OrdinalIgnoreCase) || path.Contains("/api/v1/oauth/par", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.Authorize;
         }
 
-        if (path.Contains("/api/v1/oauth/introspect", StringComparison.Ordinal) || path.Contains("/api/v1/oauth/revoke", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/oauth/introspect", StringComparison.OrdinalIgnoreCase) || path.Contains("/api/v1/oauth/revoke", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.Introspection;
         }
@@ -110,43 +113,43 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         // What checks a credential or tells whether something exists: sign-in and its helpers, an e-mail-first lookup
         // (GET /login?login_hint=…), a device's user code looked up on the verification page (RFC 8628 §5.1).
         if ((IsLoginPath(path) && (HttpMethods.IsPost(request.Method) || request.Query.ContainsKey("login_hint")))
-            || (path.EndsWith("/api/v1/oauth/device", StringComparison.Ordinal) && (HttpMethods.IsPost(request.Method) || request.Query.ContainsKey("user_code"))))
+            || (path.EndsWith("/api/v1/oauth/device", StringComparison.OrdinalIgnoreCase) && (HttpMethods.IsPost(request.Method) || request.Query.ContainsKey("user_code"))))
         {
             return EdgeCategories.Login;
         }
 
         // Exports are heavy: 10 an hour per credential, as the docs set (ADM-64).
-        if (path.Contains("/api/v1/admin/audit-logs/export", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/admin/audit-logs/export", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.AuditExport;
         }
 
-        if (path.Contains("/api/v1/scim", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/scim", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.Scim;
         }
 
-        if (path.Contains("/api/v1/admin/", StringComparison.Ordinal))
+        if (path.Contains("/api/v1/admin/", StringComparison.OrdinalIgnoreCase))
         {
             return HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? EdgeCategories.AdminRead : EdgeCategories.AdminWrite;
         }
 
-        return path.Contains("/api/v1/", StringComparison.Ordinal) ? EdgeCategories.Check : null;
+        return path.Contains("/api/v1/", StringComparison.OrdinalIgnoreCase) ? EdgeCategories.Check : null;
     }
 
     /// <summary>Hosted pages that check a credential or tell something about an account (both steps of sign-in, links, email-first, passkeys).</summary>
     private static bool IsLoginPath(string path)
     {
         var rest = AfterSlug(path);
-        return rest.StartsWith("/login") || rest.StartsWith("/magic-link") || rest.StartsWith("/forgot-password") || rest.StartsWith("/check-email")
-               || rest.StartsWith("/webauthn/");
+        return rest.StartsWith("/login", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/magic-link", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/forgot-password", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/check-email", StringComparison.OrdinalIgnoreCase)
+               || rest.StartsWith("/webauthn/", StringComparison.OrdinalIgnoreCase);
     }
 
     private static bool IsRegistrationPath(string path)
     {
         var rest = AfterSlug(path);
-        return rest.StartsWith("/register") || rest.SequenceEqual("/api/v1/connect/register") || rest.SequenceEqual("/api/v1/oauth/register")
-               || rest.SequenceEqual("/api/v1/oidc/register");
+        return rest.StartsWith("/register", StringComparison.OrdinalIgnoreCase) || rest.Equals("/api/v1/connect/register", StringComparison.OrdinalIgnoreCase) || rest.Equals("/api/v1/oauth/register", StringComparison.OrdinalIgnoreCase)
+               || rest.Equals("/api/v1/oidc/register", StringComparison.OrdinalIgnoreCase);
     }
 
     private static ReadOnlySpan<char> AfterSlug(string path)
@@ -162,7 +165,7 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
     private static string CallerOf(HttpContext context, string category)
     {
         var address = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var tenant = context.Request.Path.Value is { } p && p.StartsWith("/t/", StringComparison.Ordinal) ? p[3..Math.Max(3, p.IndexOf('/', 3))] : "-";
+        var tenant = context.Request.Path.Value is { } p && p.StartsWith("/t/", StringComparison.OrdinalIgnoreCase) ? p[3..Math.Max(3, p.IndexOf('/', 3))].ToLowerInvariant() : "-";
         if (category is EdgeCategories.Token or EdgeCategories.Authorize or EdgeCategories.Introspection or EdgeCategories.Login
             or EdgeCategories.Registration or EdgeCategories.Platform)
         {

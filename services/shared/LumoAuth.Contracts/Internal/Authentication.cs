@@ -182,6 +182,9 @@ public sealed record RolesOfManyRequest(Guid TenantId, IReadOnlyList<Guid> UserI
     public const int MaxSubjects = 500;
 
     public IReadOnlyList<Guid> GroupIds { get; init; } = [];
+
+    /// <summary>Read at the newest revision, not the replica's index: for roles written a moment ago, perhaps on another replica.</summary>
+    public bool FullyConsistent { get; init; }
 }
 
 public sealed record NamedRole(string Slug, string Name);

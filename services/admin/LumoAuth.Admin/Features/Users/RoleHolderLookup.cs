@@ -78,25 +78,27 @@ public sealed partial class RoleHolderLookup(IHttpClientFactory http, IConfigura
             return null;
         }
 
-        return await AskRolesOfManyAsync(tenantId, userIds, groupIds, _rolesTimeout, cancellationToken);
+        return await AskRolesOfManyAsync(tenantId, userIds, groupIds, _rolesTimeout, fullyConsistent: false, cancellationToken);
     }
 
     /// <summary>
     /// The roles of a user or group whose creation just gave it roles: the authorization service has just answered, and an
     /// answer without the roles it was asked to give would read as a failed assignment. Not held back by a pause after an
-    /// earlier miss (a slow first request on a cold start), and given the deadline of a write rather than of a decoration.
+    /// earlier miss (a slow first request on a cold start), given the deadline of a write rather than of a decoration, and read
+    /// fully consistent (the replica answering may not be the one that took the write).
     /// </summary>
     public Task<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?> RolesJustGivenAsync(Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, CancellationToken cancellationToken) =>
-        AskRolesOfManyAsync(tenantId, userIds, groupIds, Timeout, cancellationToken);
+        AskRolesOfManyAsync(tenantId, userIds, groupIds, Timeout, fullyConsistent: true, cancellationToken);
 
-    private async Task<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?> AskRolesOfManyAsync(Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, TimeSpan deadline, CancellationToken cancellationToken)
+    private async Task<IReadOnlyDictionary<Guid, IReadOnlyList<NamedRole>>?> AskRolesOfManyAsync(
+        Guid tenantId, IReadOnlyList<Guid> userIds, IReadOnlyList<Guid> groupIds, TimeSpan deadline, bool fullyConsistent, CancellationToken cancellationToken)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(deadline);
             using var client = http.CreateClient(InternalClients.Authorization);
-            using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenantId, userIds) { GroupIds = groupIds });
+            using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOfMany, new RolesOfManyRequest(tenantId, userIds) { GroupIds = groupIds, FullyConsistent = fullyConsistent });
             using var response = await client.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<RolesOfManyResponse>(timeout.Token) is { Roles: not null } answer)
             {

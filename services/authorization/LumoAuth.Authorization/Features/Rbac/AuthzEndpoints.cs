@@ -129,7 +129,8 @@ public static class AuthzEndpoints
         var slugsById = new Dictionary<Guid, IReadOnlyList<string>>();
         if (request.UserIds.Count > 0)
         {
-            var scope = await rbac.OpenAsync(request.TenantId, ConsistencyRequirement.Default, cancellationToken);
+            var consistency = request.FullyConsistent ? new ConsistencyRequirement(ConsistencyMode.FullyConsistent) : ConsistencyRequirement.Default;
+            var scope = await rbac.OpenAsync(request.TenantId, consistency, cancellationToken);
             foreach (var userId in request.UserIds.Distinct())
             {
                 slugsById[userId] = await RbacStore.RolesOfAsync(scope, new SubjectRef(RbacModel.User, userId.ToString()), cancellationToken);
