@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Gateway.RateLimiting;
@@ -60,11 +61,9 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return;
         }
 
-        var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
-            ? (int)Math.Ceiling(wait.TotalSeconds)
-            : (int)Math.Ceiling((windowEnd - _time.GetUtcNow()).TotalSeconds);
-        context.Response.Headers.RetryAfter = Math.Max(1, retryAfter).ToString(CultureInfo.InvariantCulture);
-        await ErrorWriter.WriteAsync(context, new ApiError("Rate limit exceeded", 429, ErrorCodes.RateLimitExceeded, new { retryAfter = Math.Max(1, retryAfter) }));
+        var retryAfter = RetryAfter.Seconds(lease, windowEnd - _time.GetUtcNow());
+        context.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        await ErrorWriter.WriteAsync(context, new ApiError("Rate limit exceeded", 429, ErrorCodes.RateLimitExceeded, new { retryAfter }));
     }
 
     public void Dispose() => _limiter.Dispose();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
@@ -40,9 +41,8 @@ public static class LoginEndpoints
                 _ => new FixedWindowRateLimiterOptions { PermitLimit = 30, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
             o.OnRejected = async (context, cancellationToken) =>
             {
-                // A fixed window: the lease knows when it reopens; a minute at most otherwise.
-                var wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMinutes(1);
-                context.HttpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                // A fixed window of a minute: the lease knows when it reopens, a minute at most otherwise.
+                context.HttpContext.Response.Headers.RetryAfter = RetryAfter.Seconds(context.Lease, TimeSpan.FromMinutes(1)).ToString(System.Globalization.CultureInfo.InvariantCulture);
                 var page = HostedPage.Error(context.HttpContext, "rate_limit_exceeded", "Too many sign-in attempts. Wait a minute and try again.", StatusCodes.Status429TooManyRequests);
                 await page.ExecuteAsync(context.HttpContext);
             };
