@@ -16,9 +16,11 @@ public sealed class CreationRolesTests(MissedRoleLookupSuite suite) : IClassFixt
         var tenant = await suite.Admin.CreateTenantAsync();
         using var admin = suite.Admin.ClientFor(tenant);
 
-        // A read misses its roles (the service answers 503) and pauses the lookups that decorate objects.
+        // A read misses its roles (the service answers 503) and pauses the lookups that decorate objects; the service is back after it.
+        suite.Lookups.Failing = true;
         var plain = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "plain@example.com" }), 201))["data"]!;
         Assert.Null(plain["roles"]);
+        suite.Lookups.Failing = false;
 
         var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
             new { email = "given@example.com", roles = new[] { "user" } }), 201))["data"]!;
@@ -34,24 +36,39 @@ public sealed class CreationRolesTests(MissedRoleLookupSuite suite) : IClassFixt
 }
 
 /// <summary>
-/// Admin and authorization wired to each other; admin's decorative roles lookups (those not asking for a fully consistent
-/// read) fail, which pauses them for an hour after the first.
+/// Admin and authorization wired to each other, with a switch that makes the roles lookups admin sends fail (503) while it
+/// is on; after a failed decorative lookup admin pauses those for an hour.
 /// </summary>
-public sealed class MissedRoleLookupSuite() : AdminWithAuthorizationSuite(
-    adminSettings: new Dictionary<string, string?> { ["RoleLookup:Pause"] = "01:00:00" },
-    authorizationLink: inner => new DecorativeRoleLookupsFail { InnerHandler = inner });
-
-/// <summary>Answers a roles-of-many question with a 503 unless it asks for a fully consistent read; passes everything else on.</summary>
-public sealed class DecorativeRoleLookupsFail : DelegatingHandler
+public sealed class MissedRoleLookupSuite : AdminWithAuthorizationSuite
 {
-    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    public MissedRoleLookupSuite()
+        : this(new RoleLookupSwitch())
     {
-        if (request.RequestUri!.AbsolutePath.EndsWith(LumoAuth.Contracts.Internal.InternalRoutes.RolesOfMany, StringComparison.Ordinal)
-            && await request.Content!.ReadFromJsonAsync<LumoAuth.Contracts.Internal.RolesOfManyRequest>(cancellationToken) is { FullyConsistent: false })
-        {
-            return new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable);
-        }
-
-        return await base.SendAsync(request, cancellationToken);
     }
+
+    private MissedRoleLookupSuite(RoleLookupSwitch lookups)
+        : base(adminSettings: new Dictionary<string, string?> { ["RoleLookup:Pause"] = "01:00:00" }, authorizationLink: inner => new SwitchedRoleLookups(lookups) { InnerHandler = inner }) =>
+        Lookups = lookups;
+
+    public RoleLookupSwitch Lookups { get; }
+}
+
+public sealed class RoleLookupSwitch
+{
+    private volatile bool _failing;
+
+    public bool Failing
+    {
+        get => _failing;
+        set => _failing = value;
+    }
+}
+
+/// <summary>Answers roles-of-many questions with a 503 while the switch is on; passes everything else on.</summary>
+public sealed class SwitchedRoleLookups(RoleLookupSwitch lookups) : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        lookups.Failing && request.RequestUri!.AbsolutePath.EndsWith(LumoAuth.Contracts.Internal.InternalRoutes.RolesOfMany, StringComparison.Ordinal)
+            ? Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable) { RequestMessage = request })
+            : base.SendAsync(request, cancellationToken);
 }
