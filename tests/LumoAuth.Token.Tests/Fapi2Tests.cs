@@ -91,7 +91,7 @@ public sealed class Fapi2Tests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.Equal(300, client.GetProperty("accessTokenLifetime").GetInt32());
     }
 
-    public static TheoryData<string> RefusedRegistrations => ["public", "no keys", "advanced", "long-lived tokens", "implicit", "par off", "unknown profile"];
+    public static TheoryData<string> RefusedRegistrations => ["public", "no keys", "advanced without signed requests", "long-lived tokens", "implicit", "par off", "unknown profile"];
 
     [Theory]
     [MemberData(nameof(RefusedRegistrations))]
@@ -103,7 +103,7 @@ public sealed class Fapi2Tests(TokenSuite suite) : IClassFixture<TokenSuite>
         {
             "public" => new { name = "x", applicationType = "spa", redirectUris = new[] { Redirect }, fapiProfile = "fapi2_baseline" },
             "no keys" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, fapiProfile = "fapi2_baseline" },
-            "advanced" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_advanced" },
+            "advanced without signed requests" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_advanced", requireSignedRequestObject = false },
             "long-lived tokens" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", accessTokenLifetime = 3600 },
             "implicit" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", grantTypes = new[] { "authorization_code", "implicit" } },
             "par off" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", requiresPushedAuthorization = false },

@@ -240,6 +240,17 @@ public static class TokenServiceExtensions
                     .AddEventHandler(ResourceIndicators.Advertise.Descriptor);
                 server.AddEventHandler(Fapi2Baseline.KeyBasedClientAuthentication.Descriptor)
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
+                // FAPI 2.0 Message Signing: signed requests (RFC 9101, JAR) and signed responses (JARM), for any client
+                // that uses them, required of clients on the fapi2_advanced profile.
+                server.AddEventHandler(SignedRequestObjects.Unpack.AuthorizationDescriptor)
+                    .AddEventHandler(SignedRequestObjects.Unpack.PushedDescriptor)
+                    .AddEventHandler(SignedRequestObjects.Required.AuthorizationDescriptor)
+                    .AddEventHandler(SignedRequestObjects.Required.PushedDescriptor)
+                    .AddEventHandler(SignedRequestObjects.Advertise.Descriptor);
+                server.Configure(o => o.ResponseModes.UnionWith(SignedAuthorizationResponses.Modes));
+                server.AddEventHandler(SignedAuthorizationResponses.NoTokensInQuery.Descriptor)
+                    .AddEventHandler(SignedAuthorizationResponses.Sign.Descriptor)
+                    .AddEventHandler(SignedAuthorizationResponses.Advertise.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(TokenExchange.AuthorizedPartyOutsideExchanges.Descriptor);
                 server.AddEventHandler(TokenExchange.SupportedTokenTypes.Descriptor)

@@ -32,7 +32,8 @@ public sealed record ClientRequest(
     string? BackchannelTokenDeliveryMode = null,
     string? BackchannelClientNotificationEndpoint = null,
     string? TlsClientAuthSubjectDn = null,
-    IReadOnlyList<string>? TlsClientCertificateAuthorities = null);
+    IReadOnlyList<string>? TlsClientCertificateAuthorities = null,
+    bool? RequireSignedRequestObject = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -64,7 +65,8 @@ public sealed record ClientResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset? UpdatedAt,
     string? TlsClientAuthSubjectDn,
-    IReadOnlyList<string> TlsClientCertificateAuthorities);
+    IReadOnlyList<string> TlsClientCertificateAuthorities,
+    bool RequireSignedRequestObject);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -96,7 +98,8 @@ public sealed record CreatedClientResponse(
     string? BackchannelClientNotificationEndpoint,
     DateTimeOffset CreatedAt,
     string? TlsClientAuthSubjectDn,
-    IReadOnlyList<string> TlsClientCertificateAuthorities)
+    IReadOnlyList<string> TlsClientCertificateAuthorities,
+    bool RequireSignedRequestObject)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

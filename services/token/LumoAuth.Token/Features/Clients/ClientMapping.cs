@@ -40,7 +40,8 @@ public static class ClientMapping
             ReadProperty(row.Properties, CibaDelivery.ModeProperty),
             ReadProperty(row.Properties, CibaDelivery.NotificationEndpointProperty),
             ReadProperty(row.Properties, TlsClientAuth.SubjectDnProperty),
-            ReadListProperty(row.Properties, TlsClientAuth.AuthoritiesProperty) is { Count: > 0 } authorities ? authorities : null);
+            ReadListProperty(row.Properties, TlsClientAuth.AuthoritiesProperty) is { Count: > 0 } authorities ? authorities : null,
+            ReadList(row.Requirements).Contains(SignedRequestObjects.RequirementFeature));
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -72,6 +73,12 @@ public static class ClientMapping
         if (client.DpopBoundAccessTokens)
         {
             descriptor.Requirements.Add(DPoPBinding.RequirementFeature);
+        }
+
+        descriptor.Requirements.Remove(SignedRequestObjects.RequirementFeature);
+        if (client.RequireSignedRequestObject)
+        {
+            descriptor.Requirements.Add(SignedRequestObjects.RequirementFeature);
         }
 
         // OpenIddict applies per-client lifetimes from these settings when it issues tokens.
@@ -112,7 +119,7 @@ public static class ClientMapping
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt,
-            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? []);
+            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -123,7 +130,7 @@ public static class ClientMapping
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt,
-            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? []);
+            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject);
     }
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>

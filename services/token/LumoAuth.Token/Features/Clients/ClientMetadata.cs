@@ -30,7 +30,8 @@ public static class ClientMetadata
         [property: JsonPropertyName("client_id")] string? ClientId = null,
         [property: JsonPropertyName("client_secret")] string? ClientSecret = null,
         [property: JsonPropertyName("jwks")] JsonElement? Jwks = null,
-        [property: JsonPropertyName("jwks_uri")] string? JwksUri = null);
+        [property: JsonPropertyName("jwks_uri")] string? JwksUri = null,
+        [property: JsonPropertyName("require_signed_request_object")] bool? RequireSignedRequestObject = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -137,7 +138,8 @@ public static class ClientMetadata
             BackchannelLogoutUri: metadata.BackchannelLogoutUri,
             FrontchannelLogoutUri: metadata.FrontchannelLogoutUri,
             DpopBoundAccessTokens: metadata.DpopBoundAccessTokens,
-            AudienceUris: metadata.AudienceUris);
+            AudienceUris: metadata.AudienceUris,
+            RequireSignedRequestObject: metadata.RequireSignedRequestObject);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

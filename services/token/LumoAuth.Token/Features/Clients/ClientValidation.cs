@@ -32,7 +32,8 @@ public sealed record ClientSettings(
     string? BackchannelTokenDeliveryMode = null,
     string? BackchannelClientNotificationEndpoint = null,
     string? TlsClientAuthSubjectDn = null,
-    IReadOnlyList<string>? TlsClientCertificateAuthorities = null);
+    IReadOnlyList<string>? TlsClientCertificateAuthorities = null,
+    bool RequireSignedRequestObject = false);
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -151,10 +152,9 @@ public static class ClientValidation
         // FAPI 2.0 Security Profile: the profile fixes PAR, PKCE (S256), DPoP, private_key_jwt and short lifetimes.
         var fapiProfile = request.FapiProfile?.Trim().ToLowerInvariant() ?? current?.FapiProfile ?? FapiProfiles.Disabled;
         validator.Check(FapiProfiles.Supported.Contains(fapiProfile), "fapiProfile",
-            fapiProfile == FapiProfiles.Advanced
-                ? "fapi2_advanced needs signed request objects and responses (JAR, JARM), which are not supported yet; use fapi2_baseline"
-                : "must be disabled or fapi2_baseline");
-        var fapi = fapiProfile == FapiProfiles.Baseline;
+            "must be disabled, fapi2_baseline or fapi2_advanced");
+        var fapi = fapiProfile is FapiProfiles.Baseline or FapiProfiles.Advanced;
+        var advanced = fapiProfile == FapiProfiles.Advanced;
         if (fapi)
         {
             validator.Check(isConfidential, "fapiProfile", "FAPI 2.0 clients are confidential");
@@ -163,6 +163,11 @@ public static class ClientValidation
             validator.Check(request.RequiresPkce != false, "requiresPkce", "FAPI 2.0 clients always use PKCE");
             validator.Check(request.DpopBoundAccessTokens != false, "dpopBoundAccessTokens", "FAPI 2.0 clients always get sender-constrained (DPoP) tokens");
         }
+
+        // RFC 9101 §10.5: a client may be held to signed request objects (FAPI 2.0 Message Signing always is).
+        validator.Check(!advanced || request.RequireSignedRequestObject != false, "requireSignedRequestObject",
+            "FAPI 2.0 Message Signing (fapi2_advanced) clients always sign their authorization requests");
+        var signedRequests = advanced || (request.RequireSignedRequestObject ?? current?.RequireSignedRequestObject ?? false);
 
         // RFC 9126 §6: a client may be held to pushed requests only (FAPI 2.0); only clients that authorize users push.
         var requiresPushed = fapi && grantTypes.Contains(GrantTypes.AuthorizationCode)
@@ -204,6 +209,7 @@ public static class ClientValidation
         var jwks = request.Jwks is { } requestedJwks ? ClientKeys.Normalize(requestedJwks, validator) : current?.Jwks;
         validator.Check(jwks is null || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
         validator.Check(!fapi || jwks is not null, "jwks", "FAPI 2.0 clients authenticate with private_key_jwt: register their public keys");
+        validator.Check(!signedRequests || jwks is not null, "jwks", "request objects are verified with the client's keys: register its public keys");
 
         var backchannel = request.BackchannelLogoutUri is null ? current?.BackchannelLogoutUri
             : string.IsNullOrWhiteSpace(request.BackchannelLogoutUri) ? null : request.BackchannelLogoutUri.Trim();
@@ -230,7 +236,7 @@ public static class ClientValidation
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
-                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities)
+                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests)
             : null;
     }
 

@@ -89,7 +89,7 @@ public static class DynamicRegistrationEndpoints
             application.ClientId!, secret, application.CreatedAt.ToUnixTimeSeconds(), 0, client.Name, client.RedirectUris,
             client.PostLogoutRedirectUris, translated.ApplicationType, client.GrantTypes, translated.ResponseTypes,
             string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens, client.AudienceUris ?? [],
-            client.FrontchannelLogoutUri, client.BackchannelLogoutUri), statusCode: StatusCodes.Status201Created);
+            client.FrontchannelLogoutUri, client.BackchannelLogoutUri, client.RequireSignedRequestObject), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -112,7 +112,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("dpop_bound_access_tokens")] bool DpopBoundAccessTokens,
         [property: JsonPropertyName("audience_uris")] IReadOnlyList<string> AudienceUris,
         [property: JsonPropertyName("frontchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FrontchannelLogoutUri = null,
-        [property: JsonPropertyName("backchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BackchannelLogoutUri = null);
+        [property: JsonPropertyName("backchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BackchannelLogoutUri = null,
+        [property: JsonPropertyName("require_signed_request_object")] bool RequireSignedRequestObject = false);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);

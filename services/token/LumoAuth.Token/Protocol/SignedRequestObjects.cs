@@ -1,0 +1,282 @@
+using System.Text;
+using System.Text.Json;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace LumoAuth.Token.Protocol;
+
+/// <summary>
+/// JWT-secured authorization requests (RFC 9101, JAR): an authorization or pushed request may carry its parameters as a
+/// request object in <c>request</c>, signed with a key of the client's registered JWKS. The object's parameters replace
+/// everything sent beside it (§6.3) but the client's identification and authentication. A client registered with
+/// <c>requireSignedRequestObject</c> (RFC 9101 §10.5; implied by FAPI 2.0 Message Signing) sends nothing else.
+/// OpenIddict 7.8 refuses <c>request</c> outright (<c>request_not_supported</c>); the object is unpacked before that check.
+/// Only signed objects by value: <c>request_uri</c> names pushed requests only, and unsigned (<c>alg: none</c>) or encrypted
+/// objects are refused.
+/// </summary>
+public static class SignedRequestObjects
+{
+    /// <summary>A client requirement: authorization requests come as signed request objects only.</summary>
+    public const string RequirementFeature = "ft:signed_request_object";
+
+    public const string InvalidRequestObject = "invalid_request_object";
+
+    /// <summary>RS256 for the clients that already sign assertions with it; PS256 and ES256 for FAPI.</summary>
+    public static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
+
+    /// <summary>An object older than this, or valid for longer, is refused (FAPI 2.0 Message Signing §5.3.1: 60 minutes).</summary>
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(60);
+
+    private const string SignedProperty = "lumo:signed_request_object";
+    private const string MediaType = "oauth-authz-req+jwt";
+
+    // Claims of the JWT itself, not authorization parameters.
+    private static readonly HashSet<string> EnvelopeClaims = new(StringComparer.Ordinal) { "iss", "aud", "exp", "nbf", "iat", "jti", "sub" };
+
+    // What a pushed request may carry beside the object: the client's identification and authentication (RFC 9126 §3).
+    private static readonly HashSet<string> KeptParameters = new(StringComparer.Ordinal)
+    {
+        Parameters.ClientId, Parameters.ClientSecret, Parameters.ClientAssertion, Parameters.ClientAssertionType,
+    };
+
+    private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+
+    /// <summary>Whether this request's parameters came from a verified request object.</summary>
+    public static bool CameSigned(OpenIddictServerTransaction transaction) => transaction.Properties.ContainsKey(SignedProperty);
+
+    /// <summary>Verifies the request object and puts its parameters in the request's place.</summary>
+    public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time) :
+        IOpenIddictServerHandler<ExtractAuthorizationRequestContext>,
+        IOpenIddictServerHandler<ExtractPushedAuthorizationRequestContext>
+    {
+        // After the ASP.NET Core host has read the request (and, for pushed requests, the Basic credentials).
+        private static readonly int Order = OpenIddictServerAspNetCoreHandlers.ExtractBasicAuthenticationCredentials<ExtractPushedAuthorizationRequestContext>.Descriptor.Order + 500;
+
+        public static OpenIddictServerHandlerDescriptor AuthorizationDescriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ExtractAuthorizationRequestContext>()
+                .UseScopedHandler<Unpack>()
+                .SetOrder(Order)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public static OpenIddictServerHandlerDescriptor PushedDescriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ExtractPushedAuthorizationRequestContext>()
+                .UseScopedHandler<Unpack>()
+                .SetOrder(Order)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ExtractAuthorizationRequestContext context) => UnpackAsync(context);
+
+        public ValueTask HandleAsync(ExtractPushedAuthorizationRequestContext context) => UnpackAsync(context);
+
+        private async ValueTask UnpackAsync(BaseValidatingContext context)
+        {
+            if (context.Transaction.Request is not { } request || (string?)request.GetParameter(Parameters.Request) is not { Length: > 0 } jwt)
+            {
+                return;
+            }
+
+            if (!string.IsNullOrEmpty(request.RequestUri))
+            {
+                context.Reject(Errors.InvalidRequest, "Send either 'request' or 'request_uri', not both.");
+                return;
+            }
+
+            // RFC 9101 §5: the client names itself outside the object too, and the object must say the same.
+            if (string.IsNullOrEmpty(request.ClientId) || tenant.Tenant is not { } info
+                || await clients.SettingsAsync(info, request.ClientId, context.CancellationToken) is not { } client)
+            {
+                // Left to the usual unknown-client answer, without the object's parameters.
+                request.RemoveParameter(Parameters.Request);
+                return;
+            }
+
+            var failure = await VerifyAsync(jwt, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow());
+            if (failure.Error is not null)
+            {
+                context.Reject(InvalidRequestObject, failure.Error);
+                return;
+            }
+
+            foreach (var name in request.GetParameters().Keys.Where(name => !KeptParameters.Contains(name)).ToList())
+            {
+                request.RemoveParameter(name);
+            }
+
+            foreach (var (name, value) in failure.Parameters!)
+            {
+                request.SetParameter(name, value);
+            }
+
+            context.Transaction.Properties[SignedProperty] = true;
+        }
+    }
+
+    /// <summary>
+    /// A client that must sign its requests sends no plain one (RFC 9101 §10.5). A request through a pushed request's
+    /// <c>request_uri</c> was checked when it was pushed.
+    /// </summary>
+    public sealed class Required(ClientCache clients, TenantContext tenant) :
+        IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
+        IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor AuthorizationDescriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
+                .UseScopedHandler<Required>()
+                .SetOrder(OpenIddictServerHandlers.Authentication.ValidatePushedAuthorizationRequestsRequirement.Descriptor.Order - 2)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        // Once the client has authenticated, so that only the client learns what it must do.
+        public static OpenIddictServerHandlerDescriptor PushedDescriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidatePushedAuthorizationRequestContext>()
+                .UseScopedHandler<Required>()
+                .SetOrder(OpenIddictServerHandlers.Authentication.ValidatePushedProofKeyForCodeExchangeParameters.Descriptor.Order + 2)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ValidateAuthorizationRequestContext context)
+        {
+            if (string.IsNullOrEmpty(context.Request.RequestUri) && await MustSignAsync(context.Transaction, context.ClientId, context.CancellationToken))
+            {
+                context.Reject(Errors.InvalidRequest, Refusal);
+            }
+        }
+
+        public async ValueTask HandleAsync(ValidatePushedAuthorizationRequestContext context)
+        {
+            if (await MustSignAsync(context.Transaction, context.ClientId, context.CancellationToken))
+            {
+                context.Reject(Errors.InvalidRequest, Refusal);
+            }
+        }
+
+        private const string Refusal = "This client sends its authorization requests as signed request objects ('request').";
+
+        private async ValueTask<bool> MustSignAsync(OpenIddictServerTransaction transaction, string? clientId, CancellationToken cancellationToken) =>
+            !CameSigned(transaction) && !string.IsNullOrEmpty(clientId) && tenant.Tenant is { } info
+            && await clients.GetAsync(info, clientId, cancellationToken) is { } client
+            && ClientMapping.ReadList(client.Application.Requirements).Contains(RequirementFeature);
+    }
+
+    /// <summary>Discovery (RFC 9101 §10.1, OIDC Discovery): request objects by value, signed with one of <see cref="Algorithms"/>.</summary>
+    public sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
+                .UseSingletonHandler<Advertise>()
+                // After OpenIddict's own answer (request objects: unsupported).
+                .SetOrder(OpenIddictServerHandlers.Discovery.AttachAdditionalMetadata.Descriptor.Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(HandleConfigurationRequestContext context)
+        {
+            context.Metadata[Metadata.RequestParameterSupported] = true;
+            context.Metadata["request_object_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(Algorithms);
+            // Only pushed requests' URNs: no request object is ever fetched from a URL the client names.
+            context.Metadata[Metadata.RequestUriParameterSupported] = false;
+            context.Metadata["require_signed_request_object"] = false;
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private readonly record struct Verified(string? Error, IReadOnlyList<(string Name, OpenIddictParameter Value)>? Parameters);
+
+    private static async Task<Verified> VerifyAsync(string jwt, string clientId, ClientSettings client, string? issuer, DateTimeOffset now)
+    {
+        if (jwt.Count(c => c == '.') != 2)
+        {
+            return new("The request object must be a signed JWT (JWS compact form); encrypted request objects are not supported.", null);
+        }
+
+        JsonWebToken token;
+        try
+        {
+            token = new JsonWebToken(jwt);
+        }
+        catch (Exception e) when (e is ArgumentException or SecurityTokenException)
+        {
+            return new("The request object is not a well-formed JWT.", null);
+        }
+
+        if (!Algorithms.Contains(token.Alg, StringComparer.Ordinal))
+        {
+            return new($"The request object must be signed with one of {string.Join(", ", Algorithms)}.", null);
+        }
+
+        if (!string.IsNullOrEmpty(token.Typ) && token.Typ is not (MediaType or "JWT"))
+        {
+            return new($"The request object's 'typ' must be '{MediaType}'.", null);
+        }
+
+        if (client.Jwks is null)
+        {
+            return new("The client has registered no keys (jwks) to verify its request objects with.", null);
+        }
+
+        var result = await Handler.ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            IssuerSigningKeys = new JsonWebKeySet(client.Jwks).GetSigningKeys(),
+            ValidAlgorithms = Algorithms,
+            ValidateIssuer = false,
+            ValidAudience = issuer,
+            ValidateAudience = issuer is not null,
+            RequireExpirationTime = true,
+            ValidateLifetime = true,
+            ClockSkew = TimeSpan.FromSeconds(30),
+            LifetimeValidator = (notBefore, expires, _, _) => expires is { } end && end - (notBefore ?? now.UtcDateTime) <= MaxLifetime + TimeSpan.FromSeconds(30)
+                && (notBefore is null || now.UtcDateTime - notBefore.Value <= MaxLifetime)
+                && end > now.UtcDateTime.AddSeconds(-30) && (notBefore is null || notBefore.Value <= now.UtcDateTime.AddSeconds(30)),
+            TypeValidator = (type, _, _) => type,
+        });
+        if (!result.IsValid)
+        {
+            return new(result.Exception switch
+            {
+                SecurityTokenInvalidAudienceException => "The request object's 'aud' must be this tenant's issuer.",
+                SecurityTokenNoExpirationException => "The request object must carry 'exp'.",
+                SecurityTokenInvalidLifetimeException => $"The request object has expired, is not yet valid, or is valid for more than {MaxLifetime.TotalMinutes:0} minutes.",
+                _ => "The request object's signature does not verify with the client's registered keys.",
+            }, null);
+        }
+
+        if (token.TryGetPayloadValue<string>("iss", out var objectIssuer) && objectIssuer != clientId)
+        {
+            return new("The request object's 'iss' must be the client_id.", null);
+        }
+
+        using var payload = JsonDocument.Parse(Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(token.EncodedPayload)));
+        if (!payload.RootElement.TryGetProperty(Parameters.ClientId, out var innerClientId)
+            || innerClientId.ValueKind != JsonValueKind.String || innerClientId.GetString() != clientId)
+        {
+            return new("The request object must name the same client_id as the request.", null);
+        }
+
+        if (payload.RootElement.TryGetProperty(Parameters.Request, out _) || payload.RootElement.TryGetProperty(Parameters.RequestUri, out _))
+        {
+            return new("A request object cannot carry 'request' or 'request_uri'.", null);
+        }
+
+        var parameters = payload.RootElement.EnumerateObject()
+            .Where(p => !EnvelopeClaims.Contains(p.Name) && p.Value.ValueKind != JsonValueKind.Null)
+            .Select(p => (p.Name, p.Value.ValueKind switch
+            {
+                JsonValueKind.String => new OpenIddictParameter(p.Value.GetString()),
+                JsonValueKind.Number when p.Value.TryGetInt64(out var number) => new OpenIddictParameter(number),
+                JsonValueKind.True or JsonValueKind.False => new OpenIddictParameter(p.Value.GetBoolean()),
+                // Arrays (resource) and objects (claims, authorization_details) as JSON, as OpenIddict reads them.
+                _ => new OpenIddictParameter(p.Value.Clone()),
+            }))
+            .ToList();
+        return new(null, parameters);
+    }
+}
