@@ -266,8 +266,9 @@ public static class SignedRequestObjects
             return new("A request object cannot carry 'request' or 'request_uri'.", null);
         }
 
+        // The client authenticates outside the object (RFC 9126 §3); credentials inside it are not taken.
         var parameters = payload.RootElement.EnumerateObject()
-            .Where(p => !EnvelopeClaims.Contains(p.Name) && p.Value.ValueKind != JsonValueKind.Null)
+            .Where(p => !EnvelopeClaims.Contains(p.Name) && (p.Name == Parameters.ClientId || !KeptParameters.Contains(p.Name)) && p.Value.ValueKind != JsonValueKind.Null)
             .Select(p => (p.Name, p.Value.ValueKind switch
             {
                 JsonValueKind.String => new OpenIddictParameter(p.Value.GetString()),

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.EndToEnd.Tests;
+
+/// <summary>A FAPI 2.0 Message Signing client through the gateway: a signed request in, a signed response out, DPoP-bound tokens.</summary>
+[Collection(SuiteCollection.Name)]
+public sealed class MessageSigningTests(SuiteFixture suite)
+{
+    private const string RedirectUri = "https://bank.example.com/callback";
+
+    [Fact]
+    public async Task Fapi2AdvancedClient_PushesASignedRequest_GetsASignedResponse_RedeemsWithDPoP()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"erin-{Guid.NewGuid():N}"[..13] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Erin" }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(user, 201);
+        }
+
+        using var rsa = RSA.Create(2048);
+        var key = new RsaSecurityKey(rsa) { KeyId = "bank-1" };
+        var publicJwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(new RsaSecurityKey(rsa.ExportParameters(false)) { KeyId = key.KeyId });
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Bank", applicationType = "web", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, fapiProfile = "fapi2_advanced",
+            jwks = new { keys = new[] { new { kty = publicJwk.Kty, kid = publicJwk.Kid, use = "sig", n = publicJwk.N, e = publicJwk.E } } },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/openid-configuration");
+        var metadata = await ApiAssert.OkAsync(discovery);
+        var issuer = metadata["issuer"]!.GetValue<string>();
+        Assert.True(metadata["request_parameter_supported"]!.GetValue<bool>());
+
+        var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        var now = DateTime.UtcNow;
+        var handler = new JsonWebTokenHandler();
+        var requestObject = handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = clientId, Audience = issuer, NotBefore = now, Expires = now.AddMinutes(5), TokenType = "oauth-authz-req+jwt",
+            Claims = new Dictionary<string, object>
+            {
+                ["client_id"] = clientId, ["response_type"] = "code", ["redirect_uri"] = RedirectUri, ["scope"] = "openid", ["state"] = "signed-state",
+                ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
+            },
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSsaPssSha256),
+        });
+        Dictionary<string, string> Authenticated(Dictionary<string, string> form)
+        {
+            var issuedAt = DateTime.UtcNow;
+            form["client_id"] = clientId;
+            form["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+            form["client_assertion"] = handler.CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = clientId, Audience = issuer, TokenType = "client-authentication+jwt", IssuedAt = issuedAt, NotBefore = issuedAt, Expires = issuedAt.AddMinutes(2),
+                Subject = new ClaimsIdentity([new Claim("sub", clientId), new Claim("jti", Guid.NewGuid().ToString())]),
+                SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSsaPssSha256),
+            });
+            return form;
+        }
+
+        using var pushed = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/par", new FormUrlEncodedContent(Authenticated(new() { ["request"] = requestObject })));
+        var requestUri = (await ApiAssert.OkAsync(pushed, 201))["request_uri"]!.GetValue<string>();
+
+        // The user's browser through the gateway: authorize → login → authorize → consent → back to the bank.
+        using var browser = suite.Browser();
+        using var toLogin = await browser.GetAsync(QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?> { ["client_id"] = clientId, ["request_uri"] = requestUri }));
+        Assert.Equal(HttpStatusCode.SeeOther, toLogin.StatusCode);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
+        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
+        var back = decided.Headers.Location!;
+        Assert.StartsWith(RedirectUri, back.AbsoluteUri, StringComparison.Ordinal);
+        var parameters = QueryHelpers.ParseQuery(back.Query);
+        Assert.Equal(["response"], parameters.Keys);
+
+        using var jwksAnswer = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/jwks.json");
+        var jwks = new JsonWebKeySet(await jwksAnswer.Content.ReadAsStringAsync());
+        var verified = await handler.ValidateTokenAsync(parameters["response"].ToString(), new TokenValidationParameters
+        {
+            ValidIssuer = issuer, ValidAudience = clientId, IssuerSigningKeys = jwks.GetSigningKeys(),
+        });
+        Assert.True(verified.IsValid, verified.Exception?.Message);
+        Assert.Equal("signed-state", verified.Claims["state"]);
+
+        using var dpop = new DPoPKey();
+        var tokenUrl = $"{suite.BaseUrl}{tenant.Api}/oauth/token";
+        using var redeem = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token")
+        {
+            Content = new FormUrlEncodedContent(Authenticated(new()
+            {
+                ["grant_type"] = "authorization_code", ["code"] = (string)verified.Claims["code"], ["redirect_uri"] = RedirectUri, ["code_verifier"] = verifier,
+            })),
+        };
+        redeem.Headers.Add("DPoP", dpop.Proof("POST", tokenUrl));
+        using var redeemed = await suite.Gateway.SendAsync(redeem);
+        var tokens = JsonNode.Parse(await redeemed.Content.ReadAsStringAsync())!;
+        Assert.True(redeemed.StatusCode == HttpStatusCode.OK, tokens.ToJsonString());
+        Assert.Equal("DPoP", tokens["token_type"]!.GetValue<string>());
+    }
+}
