@@ -39,7 +39,7 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
 
     /// <summary>A request object as a client library writes one: iss = client, aud = issuer, five minutes of life.</summary>
     private static string RequestObject(SignInSetup setup, Dictionary<string, object> parameters, SecurityKey? key = null, string algorithm = SecurityAlgorithms.RsaSsaPssSha256,
-        string? audience = null, DateTime? notBefore = null, DateTime? expires = null, string type = "oauth-authz-req+jwt", bool withExpiry = true)
+        string? audience = null, DateTime? notBefore = null, DateTime? expires = null, string type = "oauth-authz-req+jwt", bool withExpiry = true, bool withNotBefore = true)
     {
         var now = DateTime.UtcNow;
         var descriptor = new SecurityTokenDescriptor
@@ -48,12 +48,12 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
             Audience = audience ?? setup.Issuer,
             TokenType = type,
             IssuedAt = notBefore ?? now,
-            NotBefore = notBefore ?? now,
+            NotBefore = withNotBefore ? notBefore ?? now : null,
             Expires = withExpiry ? expires ?? now.AddMinutes(5) : null,
             Claims = parameters,
             SigningCredentials = new SigningCredentials(key ?? ClientKey, algorithm),
         };
-        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = withExpiry }.CreateToken(descriptor);
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
     }
 
     private Task<HttpResponseMessage> PushAsync(SignInSetup setup, Dictionary<string, string> form) =>
@@ -381,6 +381,32 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         redeem["code_verifier"] = verifier;
         using var redeemed = await suite.PostFormAsync(setup.TokenEndpoint, redeem, null, key.Proof("POST", setup.TokenEndpoint));
         Assert.Equal("DPoP", (await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK)).GetProperty("token_type").GetString());
+    }
+
+    [Theory]
+    [InlineData("fapi2_advanced", false)]
+    [InlineData(null, true)]
+    public async Task RequestObjectWithoutNbf_RefusedOnlyForMessageSigningClients(string? fapiProfile, bool accepted)
+    {
+        var setup = await suite.SetUpAsync(WebClient(requireSigned: true, fapiProfile: fapiProfile));
+        var (_, challenge) = HostedFlow.Pkce();
+        var form = new Dictionary<string, string>
+        {
+            ["client_id"] = setup.ClientId, ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
+            ["client_assertion"] = ClientAssertions.Create(setup.ClientId, setup.Issuer, ClientKey),
+            ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge), withNotBefore: false),
+        };
+
+        using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", form);
+
+        if (accepted)
+        {
+            await HttpAssert.JsonAsync(pushed, HttpStatusCode.Created);
+        }
+        else
+        {
+            await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.BadRequest, "invalid_request_object");
+        }
     }
 
     [Fact]

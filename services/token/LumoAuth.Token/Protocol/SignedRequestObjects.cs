@@ -249,6 +249,12 @@ public static class SignedRequestObjects
             }, null);
         }
 
+        // FAPI 2.0 Message Signing §5.3.1: its clients' objects say from when they are valid.
+        if (client.FapiProfile == FapiProfiles.Advanced && !token.TryGetPayloadValue<long>("nbf", out _))
+        {
+            return new("FAPI 2.0 Message Signing request objects must carry 'nbf'.", null);
+        }
+
         if (token.TryGetPayloadValue<string>("iss", out var objectIssuer) && objectIssuer != clientId)
         {
             return new("The request object's 'iss' must be the client_id.", null);

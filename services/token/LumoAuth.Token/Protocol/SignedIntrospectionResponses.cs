@@ -1,0 +1,104 @@
+using System.Buffers;
+using System.Text.Json;
+using Microsoft.AspNetCore;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Microsoft.Net.Http.Headers;
+using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace LumoAuth.Token.Protocol;
+
+/// <summary>
+/// JWT responses for token introspection (RFC 9701; FAPI 2.0 Message Signing): a resource server that asks with
+/// <c>Accept: application/token-introspection+jwt</c> gets the answer as a JWT signed with the tenant's current key —
+/// <c>typ</c> <c>token-introspection+jwt</c>, <c>iss</c> the issuer, <c>aud</c> the calling client, <c>iat</c>, and the
+/// usual answer under <c>token_introspection</c> — so it can keep or forward a verifiable statement of what it was told.
+/// Errors (a client that did not authenticate, a malformed request) stay plain JSON, as RFC 7662 gives them.
+/// </summary>
+public static class SignedIntrospectionResponses
+{
+    public const string MediaType = "application/token-introspection+jwt";
+    public const string TokenType = "token-introspection+jwt";
+
+    private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
+
+    public sealed class Sign(TimeProvider time) : IOpenIddictServerHandler<ApplyIntrospectionResponseContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyIntrospectionResponseContext>()
+                .UseSingletonHandler<Sign>()
+                .SetOrder(OpenIddictServerAspNetCoreHandlers.ProcessJsonResponse<ApplyIntrospectionResponseContext>.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(ApplyIntrospectionResponseContext context)
+        {
+            if (!string.IsNullOrEmpty(context.Response.Error) || context.Request?.ClientId is not { Length: > 0 } clientId
+                || context.Transaction.GetHttpRequest() is not { } request || !AsksForJwt(request)
+                || context.Options.SigningCredentials is not [var signing, ..])
+            {
+                return;
+            }
+
+            var jwt = Handler.CreateToken(Payload(context, clientId), signing, new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = TokenType });
+            var response = request.HttpContext.Response;
+            response.StatusCode = StatusCodes.Status200OK;
+            response.ContentType = MediaType;
+            response.Headers.CacheControl = "no-store";
+            response.Headers.Pragma = "no-cache";
+            await response.WriteAsync(jwt, context.CancellationToken);
+            context.HandleRequest();
+        }
+
+        private string Payload(ApplyIntrospectionResponseContext context, string clientId)
+        {
+            var buffer = new ArrayBufferWriter<byte>(1024);
+            using (var writer = new Utf8JsonWriter(buffer))
+            {
+                writer.WriteStartObject();
+                writer.WriteString("iss", context.Options.Issuer?.AbsoluteUri ?? context.BaseUri?.AbsoluteUri);
+                writer.WriteString("aud", clientId);
+                writer.WriteNumber("iat", time.GetUtcNow().ToUnixTimeSeconds());
+                writer.WritePropertyName("token_introspection");
+                writer.WriteStartObject();
+                foreach (var (name, value) in context.Response.GetParameters())
+                {
+                    writer.WritePropertyName(name);
+                    value.WriteTo(writer);
+                }
+
+                writer.WriteEndObject();
+                writer.WriteEndObject();
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+
+        private static bool AsksForJwt(HttpRequest request) =>
+            MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted)
+            && accepted.Any(type => type.MediaType.Equals(MediaType, StringComparison.OrdinalIgnoreCase) && type.Quality is not 0);
+    }
+
+    /// <summary>Discovery (RFC 9701 §7): the algorithm answers are signed with, the tenant's current one.</summary>
+    public sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
+                .UseSingletonHandler<Advertise>()
+                .SetOrder(OpenIddictServerHandlers.Discovery.AttachPromptValues.Descriptor.Order + 7)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(HandleConfigurationRequestContext context)
+        {
+            if (context.Options.SigningCredentials is [var current, ..])
+            {
+                context.Metadata["introspection_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(new[] { current.Algorithm });
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}
