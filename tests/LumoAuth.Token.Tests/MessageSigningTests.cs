@@ -252,6 +252,58 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         Assert.True(client.GetProperty("requireSignedRequestObject").GetBoolean());
     }
 
+    /// <summary>
+    /// Login and consent send the signed request back as it came (its unpacked parameters are not signed), so a client
+    /// that must sign can use <c>request</c> at the authorization endpoint directly, not only through PAR.
+    /// </summary>
+    [Fact]
+    public async Task ClientThatMustSign_DirectSignedRequest_SurvivesLoginAndConsent()
+    {
+        var setup = await suite.SetUpAsync(WebClient(requireSigned: true));
+        var (verifier, challenge) = HostedFlow.Pkce();
+        using var browser = suite.Browser();
+
+        var redirect = await HostedFlow.SignInAsync(browser, setup, Authorize(setup, new()
+        {
+            ["client_id"] = setup.ClientId, ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge)),
+        }));
+
+        var parameters = HostedFlow.Parameters(redirect);
+        Assert.StartsWith(Redirect, redirect.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal("inner-state", parameters["state"]);
+        using var redeemed = await RedeemAsync(setup, parameters["code"], verifier);
+        await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
+    }
+
+    /// <summary>A prompt=login inside a signed request is met by a sign-in after the client signed it, not asked again forever.</summary>
+    [Fact]
+    public async Task SignedPromptLogin_AsksOnce_ThenAnswers()
+    {
+        var setup = await suite.SetUpAsync(WebClient());
+        var (_, challenge) = HostedFlow.Pkce();
+        using var browser = suite.Browser();
+        var first = await HostedFlow.SignInAsync(browser, setup, Authorize(setup, new()
+        {
+            ["client_id"] = setup.ClientId, ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge)),
+        }));
+        Assert.Contains("code", HostedFlow.Parameters(first).Keys);
+        // auth_time has a one-second grain: the next request must be signed after the first sign-in.
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+
+        using var again = await browser.GetAsync(Authorize(setup, new()
+        {
+            ["client_id"] = setup.ClientId, ["request"] = RequestObject(setup, new(AuthorizationParameters(setup, challenge, "again")) { ["prompt"] = "login" }),
+        }));
+        var login = HostedFlow.LocalRedirect(again);
+        Assert.Contains("/login", login, StringComparison.Ordinal);
+        using var submitted = await HostedFlow.SubmitLoginAsync(browser, login!, setup.Email, setup.Password);
+        using var back = await browser.GetAsync(HostedFlow.LocalRedirect(submitted)!);
+
+        var redirect = back.Headers.Location ?? throw new InvalidOperationException($"{back.StatusCode}: {await back.Content.ReadAsStringAsync()}");
+        Assert.StartsWith(Redirect, redirect.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal("again", HostedFlow.Parameters(redirect)["state"]);
+    }
+
     [Fact]
     public async Task RequireSignedRequestObject_WithoutKeys_ValidationError()
     {

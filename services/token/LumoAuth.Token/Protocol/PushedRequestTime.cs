@@ -34,6 +34,13 @@ public sealed class PushedRequestTime : IOpenIddictServerHandler<ValidateAuthori
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// A signed request object (RFC 9101) also comes back unchanged through the hosted pages: it counts from when the
+    /// client signed it.
+    /// </summary>
+    public static void RecordSigned(OpenIddictServerTransaction transaction, DateTimeOffset signedAt) =>
+        transaction.Properties[Property] = signedAt;
+
     /// <summary>When the current authorization request was pushed, or null for a request that was not.</summary>
     public static DateTimeOffset? Of(HttpContext http) =>
         http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(Property, out var value) == true

@@ -51,6 +51,15 @@ public static class SignedRequestObjects
     /// <summary>Whether this request's parameters came from a verified request object.</summary>
     public static bool CameSigned(OpenIddictServerTransaction transaction) => transaction.Properties.ContainsKey(SignedProperty);
 
+    /// <summary>
+    /// The request object the current authorization request came in, which the hosted pages (login, consent) send back
+    /// as it came instead of its unpacked, unsigned parameters; null for any other request.
+    /// </summary>
+    public static string? OriginalOf(HttpContext http) =>
+        http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(SignedProperty, out var value) == true
+            ? value as string
+            : null;
+
     /// <summary>Verifies the request object and puts its parameters in the request's place.</summary>
     public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time) :
         IOpenIddictServerHandler<ExtractAuthorizationRequestContext>,
@@ -116,7 +125,12 @@ public static class SignedRequestObjects
                 request.SetParameter(name, value);
             }
 
-            context.Transaction.Properties[SignedProperty] = true;
+            context.Transaction.Properties[SignedProperty] = jwt;
+            if (context.EndpointType == OpenIddictServerEndpointType.Authorization)
+            {
+                // A prompt=login inside it is met by a sign-in after the client signed it (else each visit would ask again).
+                PushedRequestTime.RecordSigned(context.Transaction, failure.SignedAt);
+            }
         }
     }
 
@@ -189,7 +203,7 @@ public static class SignedRequestObjects
         }
     }
 
-    private readonly record struct Verified(string? Error, IReadOnlyList<(string Name, OpenIddictParameter Value)>? Parameters);
+    private readonly record struct Verified(string? Error, IReadOnlyList<(string Name, OpenIddictParameter Value)>? Parameters, DateTimeOffset SignedAt = default);
 
     private static async Task<Verified> VerifyAsync(string jwt, string clientId, ClientSettings client, string? issuer, DateTimeOffset now)
     {
@@ -284,6 +298,10 @@ public static class SignedRequestObjects
                 _ => new OpenIddictParameter(p.Value.Clone()),
             }))
             .ToList();
-        return new(null, parameters);
+        // When the client signed it: iat, else nbf, else the earliest its 60-minute bound allows.
+        var signedAt = token.TryGetPayloadValue<long>("iat", out var iat) ? DateTimeOffset.FromUnixTimeSeconds(iat)
+            : token.TryGetPayloadValue<long>("nbf", out var nbf) ? DateTimeOffset.FromUnixTimeSeconds(nbf)
+            : new DateTimeOffset(token.ValidTo, TimeSpan.Zero) - MaxLifetime;
+        return new(null, parameters, signedAt);
     }
 }

@@ -115,7 +115,7 @@ public static class AuthorizeEndpoints
 
             // Prompt Create §4.1: a prompt value the tenant does not support is a 400 invalid_request naming it.
             return hostedPages.RegistrationEnabled
-                ? Results.Redirect(ContinuationUrl(services.Tenant.Slug, "register", request, RegistrationEndpoints.PromptCreate), permanent: false, preserveMethod: false)
+                ? Results.Redirect(ContinuationUrl(services.Tenant.Slug, "register", request, RegistrationEndpoints.PromptCreate, SignedRequestObjects.OriginalOf(http)), permanent: false, preserveMethod: false)
                 : HostedPage.Error(http, Errors.InvalidRequest, "The prompt value 'create' is not supported: this organisation does not allow self-registration.");
         }
 
@@ -126,7 +126,7 @@ public static class AuthorizeEndpoints
                 return Forbid(Errors.LoginRequired, "The user is not signed in.");
             }
 
-            return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login), permanent: false, preserveMethod: false);
+            return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedRequestObjects.OriginalOf(http)), permanent: false, preserveMethod: false);
         }
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
@@ -247,10 +247,15 @@ public static class AuthorizeEndpoints
     private static IEnumerable<string> ValuesOf(OpenIddictParameter parameter) =>
         ((Microsoft.Extensions.Primitives.StringValues)parameter).OfType<string>();
 
-    private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt)
+    private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt, string? signedRequest)
     {
         IEnumerable<KeyValuePair<string, string?>> parameters;
-        if (!string.IsNullOrEmpty(request.RequestUri))
+        if (signedRequest is not null)
+        {
+            // A signed request object (RFC 9101) comes back as it was sent too: its parameters are only trusted signed.
+            parameters = [new(Parameters.ClientId, request.ClientId), new(Parameters.Request, signedRequest)];
+        }
+        else if (!string.IsNullOrEmpty(request.RequestUri))
         {
             // A pushed request (the only request_uri OpenIddict accepts here) comes back as it was sent: its
             // parameters stay off the URL (RFC 9126 §4).
@@ -281,7 +286,11 @@ public static class AuthorizeEndpoints
         ImmutableArray<string> resources)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
-        var fields = string.Concat(Flatten(request)
+        // A signed request goes back as the client signed it, not as its unpacked parameters.
+        IEnumerable<KeyValuePair<string, string?>> forwarded = SignedRequestObjects.OriginalOf(http) is { } signedRequest
+            ? [new(Parameters.ClientId, request.ClientId), new(Parameters.Request, signedRequest)]
+            : Flatten(request);
+        var fields = string.Concat(forwarded
             .Where(p => p.Key != DecisionField)
             .Select(p => HostedPage.Field(p.Key, p.Value!)));
         // The scope's consent text where it has one (built-in, or set by the tenant's admin), its name beside it.
