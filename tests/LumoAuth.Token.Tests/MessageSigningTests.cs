@@ -99,7 +99,8 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         Assert.DoesNotContain("none", algorithms);
         var modes = metadata.GetProperty("response_modes_supported").EnumerateArray().Select(m => m.GetString()).ToList();
         Assert.Superset(new HashSet<string?> { "query", "fragment", "form_post", "jwt", "query.jwt", "fragment.jwt", "form_post.jwt" }, modes.ToHashSet());
-        Assert.Equal(["RS256"], metadata.GetProperty("authorization_signing_alg_values_supported").EnumerateArray().Select(a => a.GetString()));
+        // The tenant's RSA key signs RS256, and PS256 for FAPI clients.
+        Assert.Equal(["RS256", "PS256"], metadata.GetProperty("authorization_signing_alg_values_supported").EnumerateArray().Select(a => a.GetString()));
     }
 
     [Fact]
@@ -143,15 +144,18 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
     }
 
-    public static TheoryData<string> FlawedObjects =>
-    [
-        "signed by another key", "expired", "valid for two hours", "not yet valid", "no exp", "audience is another issuer", "other client_id inside",
-        "no client_id inside", "issued by another client", "HS256", "unsigned", "encrypted", "typ of an access token", "not a JWT", "nested request_uri",
-    ];
+    public static TheoryData<string, string> FlawedObjects => new()
+    {
+        { "signed by another key", "signature" }, { "expired", "expired" }, { "valid for two hours", "more than 60 minutes" }, { "not yet valid", "not yet valid" },
+        { "no exp", "expired" }, { "audience is another issuer", "'aud'" }, { "other client_id inside", "same client_id" }, { "no client_id inside", "same client_id" },
+        { "issued by another client", "'iss'" }, { "HS256", "signed with one of" }, { "unsigned", "signed with one of" }, { "encrypted", "encrypted" },
+        { "typ of an access token", "'typ'" }, { "not a JWT", "well-formed" }, { "nested request_uri", "cannot carry" }, { "state as a number array", "'state'" },
+        { "oversized", "larger than" },
+    };
 
     [Theory]
     [MemberData(nameof(FlawedObjects))]
-    public async Task FlawedRequestObject_AtPar_InvalidRequestObject(string flaw)
+    public async Task FlawedRequestObject_AtPar_InvalidRequestObject(string flaw, string said)
     {
         var setup = await suite.SetUpAsync(WebClient());
         var (_, challenge) = HostedFlow.Pkce();
@@ -173,12 +177,44 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
             "encrypted" => "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.a.b.c.d",
             "typ of an access token" => RequestObject(setup, parameters, type: "at+jwt"),
             "not a JWT" => "not.a.jwt",
+            "state as a number array" => RequestObject(setup, new(parameters) { ["state"] = new[] { 1, 2 } }),
+            "oversized" => RequestObject(setup, new(parameters) { ["ui_locales"] = new string('x', 17_000) }),
             _ => RequestObject(setup, new(parameters) { ["request_uri"] = "urn:ietf:params:oauth:request_uri:x" }),
         };
 
         using var pushed = await PushAsync(setup, new() { ["request"] = jwt });
 
-        await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.BadRequest, "invalid_request_object");
+        var error = await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.BadRequest, "invalid_request_object");
+        Assert.Contains(said, error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TwoRequestObjects_InvalidRequest()
+    {
+        var setup = await suite.SetUpAsync(WebClient());
+        var (_, challenge) = HostedFlow.Pkce();
+        var jwt = RequestObject(setup, AuthorizationParameters(setup, challenge));
+
+        using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", [new("request", jwt), new("request", jwt)], (setup.ClientId, setup.ClientSecret!));
+
+        await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.BadRequest, "invalid_request");
+    }
+
+    [Fact]
+    public async Task Fapi2AdvancedClient_Rs256RequestObject_InvalidRequestObject()
+    {
+        var setup = await suite.SetUpAsync(WebClient(fapiProfile: "fapi2_advanced"));
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", new Dictionary<string, string>
+        {
+            ["client_id"] = setup.ClientId, ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
+            ["client_assertion"] = ClientAssertions.Create(setup.ClientId, setup.Issuer, ClientKey),
+            ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge), algorithm: SecurityAlgorithms.RsaSha256),
+        });
+
+        var error = await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.BadRequest, "invalid_request_object");
+        Assert.Contains("PS256, ES256", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
     }
 
     private static string IssuedBy(SignInSetup setup, Dictionary<string, object> parameters, string issuer)
@@ -261,12 +297,18 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
     {
         var setup = await suite.SetUpAsync(WebClient(requireSigned: true));
         var (verifier, challenge) = HostedFlow.Pkce();
-        using var browser = suite.Browser();
-
-        var redirect = await HostedFlow.SignInAsync(browser, setup, Authorize(setup, new()
+        var request = RequestObject(setup, AuthorizationParameters(setup, challenge));
+        using (var look = suite.Browser())
+        using (var toLogin = await look.GetAsync(Authorize(setup, new() { ["client_id"] = setup.ClientId, ["request"] = request })))
         {
-            ["client_id"] = setup.ClientId, ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge)),
-        }));
+            var returnUrl = QueryHelpers.ParseQuery(new Uri(new Uri("https://x"), HostedFlow.LocalRedirect(toLogin)!).Query)["returnUrl"].ToString();
+            var carried = QueryHelpers.ParseQuery(returnUrl[returnUrl.IndexOf('?', StringComparison.Ordinal)..]);
+            Assert.Equal(request, carried["request"].ToString());
+            Assert.Equal(["client_id", "request", "lumo_request_seen"], carried.Keys);
+        }
+
+        using var browser = suite.Browser();
+        var redirect = await HostedFlow.SignInAsync(browser, setup, Authorize(setup, new() { ["client_id"] = setup.ClientId, ["request"] = request }));
 
         var parameters = HostedFlow.Parameters(redirect);
         Assert.StartsWith(Redirect, redirect.AbsoluteUri, StringComparison.Ordinal);
@@ -359,6 +401,7 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         var fields = System.Text.RegularExpressions.Regex.Matches(html, "<input type=\"hidden\" name=\"([^\"]*)\" value=\"([^\"]*)\"")
             .ToDictionary(m => m.Groups[1].Value, m => WebUtility.HtmlDecode(m.Groups[2].Value));
         Assert.True(fields.Keys.SequenceEqual(["response"]), html);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(html, "type=\"hidden\""));
         Assert.Contains($"action=\"{SignInSetup.RedirectUri}\"", html, StringComparison.Ordinal);
         var response = await VerifiedResponseAsync(setup, fields["response"]);
         Assert.Equal("s-post", response.GetClaim("state").Value);
@@ -425,6 +468,7 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         Assert.Equal(["response"], parameters.Keys);
         var response = await VerifiedResponseAsync(setup, parameters["response"]);
         Assert.Equal("inner-state", response.GetClaim("state").Value);
+        Assert.Equal("PS256", response.Alg);
         using var key = new DPoPKey();
         var redeem = assertion();
         redeem["grant_type"] = "authorization_code";

@@ -237,7 +237,8 @@ public static class HttpAssert
 
     /// <summary>An RFC 6749 error: <c>{error, error_description}</c>, never the REST envelope.</summary>
     /// <param name="description">When given, the exact <c>error_description</c> (the docs' words, where they give them).</param>
-    public static async Task OAuthErrorAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected, string error, string? description = null)
+    /// <summary>Asserts an OAuth error answer (status, <c>error</c>, optionally the exact description); the answer's JSON.</summary>
+    public static async Task<JsonElement> OAuthErrorAsync(HttpResponseMessage response, System.Net.HttpStatusCode expected, string error, string? description = null)
     {
         var json = await JsonAsync(response, expected);
         Assert.Equal(JsonValueKind.String, json.GetProperty("error").ValueKind);
@@ -247,6 +248,8 @@ public static class HttpAssert
         {
             Assert.Equal(description, json.GetProperty("error_description").GetString());
         }
+
+        return json;
     }
 
     public static AuthenticationHeaderValue Basic(string clientId, string secret) =>

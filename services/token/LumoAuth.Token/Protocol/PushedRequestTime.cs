@@ -35,11 +35,11 @@ public sealed class PushedRequestTime : IOpenIddictServerHandler<ValidateAuthori
     }
 
     /// <summary>
-    /// A signed request object (RFC 9101) also comes back unchanged through the hosted pages: it counts from when the
-    /// client signed it.
+    /// A signed request object (RFC 9101) also comes back unchanged through the hosted pages: it counts from when this
+    /// server first saw it (carried sealed beside it, <see cref="SignedRequestObjects.SeenParameter"/>).
     /// </summary>
-    public static void RecordSigned(OpenIddictServerTransaction transaction, DateTimeOffset signedAt) =>
-        transaction.Properties[Property] = signedAt;
+    public static void RecordSigned(OpenIddictServerTransaction transaction, DateTimeOffset seenAt) =>
+        transaction.Properties[Property] = seenAt;
 
     /// <summary>When the current authorization request was pushed, or null for a request that was not.</summary>
     public static DateTimeOffset? Of(HttpContext http) =>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Clients;
 using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -32,6 +33,19 @@ public static class SignedAuthorizationResponses
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
+
+    /// <summary>
+    /// The tenant's current key, as a FAPI 2.0 client may receive it (Security Profile §5.4.1: PS256 or ES256, never
+    /// RS256): an RSA key signs PS256 for them; other clients get the key's own algorithm.
+    /// </summary>
+    public static SigningCredentials CredentialsFor(SigningCredentials current, ClientSettings? recipient) =>
+        recipient is { FapiProfile: not FapiProfiles.Disabled } && current.Algorithm == SecurityAlgorithms.RsaSha256
+            ? new SigningCredentials(current.Key, SecurityAlgorithms.RsaSsaPssSha256)
+            : current;
+
+    /// <summary>What discovery lists for answers signed with <paramref name="current"/>: its algorithm, and PS256 beside RS256.</summary>
+    public static string[] AlgorithmsFor(SigningCredentials current) =>
+        current.Algorithm == SecurityAlgorithms.RsaSha256 ? [current.Algorithm, SecurityAlgorithms.RsaSsaPssSha256] : [current.Algorithm];
 
     private static bool CarriesTokens(OpenIddictRequest request) =>
         request.HasResponseType(ResponseTypes.Token) || request.HasResponseType(ResponseTypes.IdToken);
@@ -75,6 +89,7 @@ public static class SignedAuthorizationResponses
             }
 
             var mode = context.ResponseMode;
+            var client = tenant.Tenant is { } info ? await clients.SettingsAsync(info, clientId, context.CancellationToken) : null;
             string? plainMode = mode switch
             {
                 Jwt => CarriesTokens(request) ? ResponseModes.Fragment : ResponseModes.Query,
@@ -86,8 +101,7 @@ public static class SignedAuthorizationResponses
             if (plainMode is null)
             {
                 // A Message Signing client's responses are signed in whatever mode it chose.
-                if (mode is not (ResponseModes.Query or ResponseModes.Fragment or ResponseModes.FormPost) || tenant.Tenant is not { } info
-                    || await clients.SettingsAsync(info, clientId, context.CancellationToken) is not { FapiProfile: FapiProfiles.Advanced })
+                if (mode is not (ResponseModes.Query or ResponseModes.Fragment or ResponseModes.FormPost) || client is not { FapiProfile: FapiProfiles.Advanced })
                 {
                     return;
                 }
@@ -95,7 +109,7 @@ public static class SignedAuthorizationResponses
                 plainMode = mode;
             }
 
-            var signing = context.Options.SigningCredentials[0];
+            var signing = CredentialsFor(context.Options.SigningCredentials[0], client);
             var jwt = Handler.CreateToken(Payload(context.Response, clientId, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow()), signing);
             foreach (var name in context.Response.GetParameters().Keys.ToList())
             {
@@ -151,7 +165,7 @@ public static class SignedAuthorizationResponses
         {
             if (context.Options.SigningCredentials is [var current, ..])
             {
-                context.Metadata["authorization_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(new[] { current.Algorithm });
+                context.Metadata["authorization_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(AlgorithmsFor(current));
             }
 
             return ValueTask.CompletedTask;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -24,11 +25,11 @@ public static class SignedIntrospectionResponses
 
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
-    public sealed class Sign(TimeProvider time) : IOpenIddictServerHandler<ApplyIntrospectionResponseContext>
+    public sealed class Sign(TimeProvider time, ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ApplyIntrospectionResponseContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyIntrospectionResponseContext>()
-                .UseSingletonHandler<Sign>()
+                .UseScopedHandler<Sign>()
                 .SetOrder(OpenIddictServerAspNetCoreHandlers.ProcessJsonResponse<ApplyIntrospectionResponseContext>.Descriptor.Order - 1)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
@@ -37,12 +38,15 @@ public static class SignedIntrospectionResponses
         {
             if (!string.IsNullOrEmpty(context.Response.Error) || context.Request?.ClientId is not { Length: > 0 } clientId
                 || context.Transaction.GetHttpRequest() is not { } request || !AsksForJwt(request)
-                || context.Options.SigningCredentials is not [var signing, ..])
+                || context.Options.SigningCredentials is not [var current, ..] || context.Options.Issuer is not { } issuer)
             {
                 return;
             }
 
-            var jwt = Handler.CreateToken(Payload(context, clientId), signing, new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = TokenType });
+            var caller = tenant.Tenant is { } info ? await clients.SettingsAsync(info, clientId, context.CancellationToken) : null;
+            var signing = SignedAuthorizationResponses.CredentialsFor(current, caller);
+
+            var jwt = Handler.CreateToken(Payload(context, issuer.AbsoluteUri, clientId), signing, new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = TokenType });
             var response = request.HttpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = MediaType;
@@ -52,13 +56,13 @@ public static class SignedIntrospectionResponses
             context.HandleRequest();
         }
 
-        private string Payload(ApplyIntrospectionResponseContext context, string clientId)
+        private string Payload(ApplyIntrospectionResponseContext context, string issuer, string clientId)
         {
             var buffer = new ArrayBufferWriter<byte>(1024);
             using (var writer = new Utf8JsonWriter(buffer))
             {
                 writer.WriteStartObject();
-                writer.WriteString("iss", context.Options.Issuer?.AbsoluteUri ?? context.BaseUri?.AbsoluteUri);
+                writer.WriteString("iss", issuer);
                 writer.WriteString("aud", clientId);
                 writer.WriteNumber("iat", time.GetUtcNow().ToUnixTimeSeconds());
                 writer.WritePropertyName("token_introspection");
@@ -76,9 +80,20 @@ public static class SignedIntrospectionResponses
             return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
 
-        private static bool AsksForJwt(HttpRequest request) =>
-            MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted)
-            && accepted.Any(type => type.MediaType.Equals(MediaType, StringComparison.OrdinalIgnoreCase) && type.Quality is not 0);
+        /// <summary>A JWT when the caller prefers it to JSON (RFC 9110 §12.5.1 quality values; JSON wins a tie, being the default).</summary>
+        private static bool AsksForJwt(HttpRequest request)
+        {
+            if (!MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted))
+            {
+                return false;
+            }
+
+            double QualityOf(string mediaType) => accepted.Where(type => type.MediaType.Equals(mediaType, StringComparison.OrdinalIgnoreCase))
+                .Select(type => type.Quality ?? 1).DefaultIfEmpty(0).Max();
+
+            var jwt = QualityOf(MediaType);
+            return jwt > 0 && jwt > QualityOf("application/json");
+        }
     }
 
     /// <summary>Discovery (RFC 9701 §7): the algorithm answers are signed with, the tenant's current one.</summary>
@@ -95,7 +110,7 @@ public static class SignedIntrospectionResponses
         {
             if (context.Options.SigningCredentials is [var current, ..])
             {
-                context.Metadata["introspection_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(new[] { current.Algorithm });
+                context.Metadata["introspection_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(SignedAuthorizationResponses.AlgorithmsFor(current));
             }
 
             return ValueTask.CompletedTask;

@@ -1,5 +1,7 @@
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.DataProtection;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Clients;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -31,6 +33,24 @@ public static class SignedRequestObjects
     /// <summary>RS256 for the clients that already sign assertions with it; PS256 and ES256 for FAPI.</summary>
     public static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
 
+    /// <summary>FAPI 2.0 Security Profile §5.4.1: PS256 or ES256 (EdDSA is not offered), never RS256.</summary>
+    public static readonly string[] FapiAlgorithms = [SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
+
+    /// <summary>
+    /// Beside a signed request on its way back through the hosted pages: when this server first saw it, sealed to that
+    /// object, so that a <c>prompt=login</c> inside it is met by a sign-in after that moment (and not asked again forever).
+    /// </summary>
+    public const string SeenParameter = "lumo_request_seen";
+
+    /// <summary>Request objects above this size are refused before they are parsed (a few hundred bytes is usual).</summary>
+    public const int MaxLength = 16 * 1024;
+
+    private const string SeenPurpose = "LumoAuth.Token.SignedRequestSeen.v1";
+
+    // Parameters that are one string each; only resource may repeat, only claims and authorization_details are objects.
+    private static readonly HashSet<string> ArrayParameters = new(StringComparer.Ordinal) { Parameters.Resource };
+    private static readonly HashSet<string> ObjectParameters = new(StringComparer.Ordinal) { Parameters.Claims, "authorization_details" };
+
     /// <summary>An object older than this, or valid for longer, is refused (FAPI 2.0 Message Signing §5.3.1: 60 minutes).</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(60);
 
@@ -61,7 +81,7 @@ public static class SignedRequestObjects
             : null;
 
     /// <summary>Verifies the request object and puts its parameters in the request's place.</summary>
-    public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time) :
+    public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time, IDataProtectionProvider dataProtection) :
         IOpenIddictServerHandler<ExtractAuthorizationRequestContext>,
         IOpenIddictServerHandler<ExtractPushedAuthorizationRequestContext>
     {
@@ -88,8 +108,14 @@ public static class SignedRequestObjects
 
         private async ValueTask UnpackAsync(BaseValidatingContext context)
         {
-            if (context.Transaction.Request is not { } request || (string?)request.GetParameter(Parameters.Request) is not { Length: > 0 } jwt)
+            if (context.Transaction.Request is not { } request || request.GetParameter(Parameters.Request) is not { } parameter)
             {
+                return;
+            }
+
+            if ((string?)parameter is not { Length: > 0 } jwt)
+            {
+                context.Reject(Errors.InvalidRequest, "Send one request object in 'request'.");
                 return;
             }
 
@@ -100,27 +126,32 @@ public static class SignedRequestObjects
             }
 
             // RFC 9101 §5: the client names itself outside the object too, and the object must say the same.
-            if (string.IsNullOrEmpty(request.ClientId) || tenant.Tenant is not { } info
-                || await clients.SettingsAsync(info, request.ClientId, context.CancellationToken) is not { } client)
+            if (string.IsNullOrEmpty(request.ClientId))
             {
-                // Left to the usual unknown-client answer, without the object's parameters.
-                request.RemoveParameter(Parameters.Request);
+                context.Reject(Errors.InvalidRequest, "A request object comes with the client_id parameter beside it.");
                 return;
             }
 
-            var failure = await VerifyAsync(jwt, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow());
-            if (failure.Error is not null)
+            if (tenant.Tenant is not { } info || await clients.SettingsAsync(info, request.ClientId, context.CancellationToken) is not { } client)
             {
-                context.Reject(InvalidRequestObject, failure.Error);
+                context.Reject(Errors.InvalidClient, "The client is not known to this tenant.");
                 return;
             }
 
+            var verified = await VerifyAsync(jwt, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow());
+            if (verified.Error is not null)
+            {
+                context.Reject(InvalidRequestObject, verified.Error);
+                return;
+            }
+
+            var seenAt = SeenAt(dataProtection, jwt, (string?)request.GetParameter(SeenParameter)) ?? time.GetUtcNow();
             foreach (var name in request.GetParameters().Keys.Where(name => !KeptParameters.Contains(name)).ToList())
             {
                 request.RemoveParameter(name);
             }
 
-            foreach (var (name, value) in failure.Parameters!)
+            foreach (var (name, value) in verified.Parameters!)
             {
                 request.SetParameter(name, value);
             }
@@ -128,11 +159,54 @@ public static class SignedRequestObjects
             context.Transaction.Properties[SignedProperty] = jwt;
             if (context.EndpointType == OpenIddictServerEndpointType.Authorization)
             {
-                // A prompt=login inside it is met by a sign-in after the client signed it (else each visit would ask again).
-                PushedRequestTime.RecordSigned(context.Transaction, failure.SignedAt);
+                PushedRequestTime.RecordSigned(context.Transaction, seenAt);
             }
         }
     }
+
+    /// <summary>The sealed first-seen time to send back beside <paramref name="jwt"/> through the hosted pages.</summary>
+    public static string SealSeen(IDataProtectionProvider dataProtection, string jwt, DateTimeOffset seenAt) =>
+        dataProtection.CreateProtector(SeenPurpose).Protect($"{Fingerprint(jwt)}|{seenAt.ToUnixTimeSeconds()}");
+
+    private static DateTimeOffset? SeenAt(IDataProtectionProvider dataProtection, string jwt, string? sealedSeen)
+    {
+        if (string.IsNullOrEmpty(sealedSeen))
+        {
+            return null;
+        }
+
+        try
+        {
+            var parts = dataProtection.CreateProtector(SeenPurpose).Unprotect(sealedSeen).Split('|');
+            return parts.Length == 2 && parts[0] == Fingerprint(jwt) && long.TryParse(parts[1], out var seconds)
+                ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+                : null;
+        }
+        catch (CryptographicException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The redirect_uri a request object names, unverified (for a page's Content-Security-Policy only); null when unreadable.</summary>
+    public static string? RedirectUriOf(string jwt)
+    {
+        if (jwt.Length > MaxLength)
+        {
+            return null;
+        }
+
+        try
+        {
+            return new JsonWebToken(jwt).TryGetPayloadValue<string>(Parameters.RedirectUri, out var uri) ? uri : null;
+        }
+        catch (Exception e) when (e is ArgumentException or SecurityTokenException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string Fingerprint(string jwt) => Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(jwt)));
 
     /// <summary>
     /// A client that must sign its requests sends no plain one (RFC 9101 §10.5). A request through a pushed request's
@@ -153,7 +227,7 @@ public static class SignedRequestObjects
         public static OpenIddictServerHandlerDescriptor PushedDescriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidatePushedAuthorizationRequestContext>()
                 .UseScopedHandler<Required>()
-                .SetOrder(OpenIddictServerHandlers.Authentication.ValidatePushedProofKeyForCodeExchangeParameters.Descriptor.Order + 2)
+                .SetOrder(OpenIddictServerHandlers.Authentication.ValidatePushedAuthentication.Descriptor.Order + 500)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
@@ -203,10 +277,20 @@ public static class SignedRequestObjects
         }
     }
 
-    private readonly record struct Verified(string? Error, IReadOnlyList<(string Name, OpenIddictParameter Value)>? Parameters, DateTimeOffset SignedAt = default);
+    private readonly record struct Verified(string? Error, IReadOnlyList<(string Name, OpenIddictParameter Value)>? Parameters);
 
     private static async Task<Verified> VerifyAsync(string jwt, string clientId, ClientSettings client, string? issuer, DateTimeOffset now)
     {
+        if (jwt.Length > MaxLength)
+        {
+            return new($"The request object is larger than {MaxLength} bytes.", null);
+        }
+
+        if (issuer is null)
+        {
+            return new("The tenant's issuer is not known; request objects cannot be checked.", null);
+        }
+
         if (jwt.Count(c => c == '.') != 2)
         {
             return new("The request object must be a signed JWT (JWS compact form); encrypted request objects are not supported.", null);
@@ -222,9 +306,10 @@ public static class SignedRequestObjects
             return new("The request object is not a well-formed JWT.", null);
         }
 
-        if (!Algorithms.Contains(token.Alg, StringComparer.Ordinal))
+        var algorithms = client.FapiProfile == FapiProfiles.Disabled ? Algorithms : FapiAlgorithms;
+        if (!algorithms.Contains(token.Alg, StringComparer.Ordinal))
         {
-            return new($"The request object must be signed with one of {string.Join(", ", Algorithms)}.", null);
+            return new($"The request object must be signed with one of {string.Join(", ", algorithms)}.", null);
         }
 
         if (!string.IsNullOrEmpty(token.Typ) && token.Typ is not (MediaType or "JWT"))
@@ -243,7 +328,6 @@ public static class SignedRequestObjects
             ValidAlgorithms = Algorithms,
             ValidateIssuer = false,
             ValidAudience = issuer,
-            ValidateAudience = issuer is not null,
             RequireExpirationTime = true,
             ValidateLifetime = true,
             ClockSkew = TimeSpan.FromSeconds(30),
@@ -269,12 +353,12 @@ public static class SignedRequestObjects
             return new("FAPI 2.0 Message Signing request objects must carry 'nbf'.", null);
         }
 
-        if (token.TryGetPayloadValue<string>("iss", out var objectIssuer) && objectIssuer != clientId)
+        using var payload = JsonDocument.Parse(Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(token.EncodedPayload)));
+        if (payload.RootElement.TryGetProperty("iss", out var objectIssuer) && (objectIssuer.ValueKind != JsonValueKind.String || objectIssuer.GetString() != clientId))
         {
             return new("The request object's 'iss' must be the client_id.", null);
         }
 
-        using var payload = JsonDocument.Parse(Encoding.UTF8.GetString(Base64UrlEncoder.DecodeBytes(token.EncodedPayload)));
         if (!payload.RootElement.TryGetProperty(Parameters.ClientId, out var innerClientId)
             || innerClientId.ValueKind != JsonValueKind.String || innerClientId.GetString() != clientId)
         {
@@ -287,21 +371,34 @@ public static class SignedRequestObjects
         }
 
         // The client authenticates outside the object (RFC 9126 §3); credentials inside it are not taken.
-        var parameters = payload.RootElement.EnumerateObject()
-            .Where(p => !EnvelopeClaims.Contains(p.Name) && (p.Name == Parameters.ClientId || !KeptParameters.Contains(p.Name)) && p.Value.ValueKind != JsonValueKind.Null)
-            .Select(p => (p.Name, p.Value.ValueKind switch
+        var parameters = new List<(string Name, OpenIddictParameter Value)>();
+        foreach (var property in payload.RootElement.EnumerateObject())
+        {
+            if (EnvelopeClaims.Contains(property.Name) || (property.Name != Parameters.ClientId && KeptParameters.Contains(property.Name))
+                || property.Value.ValueKind == JsonValueKind.Null)
             {
-                JsonValueKind.String => new OpenIddictParameter(p.Value.GetString()),
-                JsonValueKind.Number when p.Value.TryGetInt64(out var number) => new OpenIddictParameter(number),
-                JsonValueKind.True or JsonValueKind.False => new OpenIddictParameter(p.Value.GetBoolean()),
-                // Arrays (resource) and objects (claims, authorization_details) as JSON, as OpenIddict reads them.
-                _ => new OpenIddictParameter(p.Value.Clone()),
-            }))
-            .ToList();
-        // When the client signed it: iat, else nbf, else the earliest its 60-minute bound allows.
-        var signedAt = token.TryGetPayloadValue<long>("iat", out var iat) ? DateTimeOffset.FromUnixTimeSeconds(iat)
-            : token.TryGetPayloadValue<long>("nbf", out var nbf) ? DateTimeOffset.FromUnixTimeSeconds(nbf)
-            : new DateTimeOffset(token.ValidTo, TimeSpan.Zero) - MaxLifetime;
-        return new(null, parameters, signedAt);
+                continue;
+            }
+
+            var value = property.Value;
+            OpenIddictParameter? parameter = value.ValueKind switch
+            {
+                JsonValueKind.String => new OpenIddictParameter(value.GetString()),
+                JsonValueKind.Number when value.TryGetInt64(out var number) => new OpenIddictParameter(number),
+                JsonValueKind.True or JsonValueKind.False => new OpenIddictParameter(value.GetBoolean()),
+                JsonValueKind.Array when ArrayParameters.Contains(property.Name) && value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
+                    => new OpenIddictParameter(value.Clone()),
+                JsonValueKind.Object when ObjectParameters.Contains(property.Name) => new OpenIddictParameter(value.Clone()),
+                _ => (OpenIddictParameter?)null,
+            };
+            if (parameter is null)
+            {
+                return new($"The request object's '{property.Name}' has a value of the wrong type.", null);
+            }
+
+            parameters.Add((property.Name, parameter.Value));
+        }
+
+        return new(null, parameters);
     }
 }

@@ -13,6 +13,7 @@ using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -49,7 +50,8 @@ public static class AuthorizeEndpoints
         HostedPageSettingsCache HostedPages,
         IAntiforgery Antiforgery,
         TimeProvider Time,
-        IOptions<LumoAuthOptions> Lumo);
+        IOptions<LumoAuthOptions> Lumo,
+        IDataProtectionProvider DataProtection);
 
     public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
     {
@@ -115,7 +117,7 @@ public static class AuthorizeEndpoints
 
             // Prompt Create §4.1: a prompt value the tenant does not support is a 400 invalid_request naming it.
             return hostedPages.RegistrationEnabled
-                ? Results.Redirect(ContinuationUrl(services.Tenant.Slug, "register", request, RegistrationEndpoints.PromptCreate, SignedRequestObjects.OriginalOf(http)), permanent: false, preserveMethod: false)
+                ? Results.Redirect(ContinuationUrl(services.Tenant.Slug, "register", request, RegistrationEndpoints.PromptCreate, SignedForward(http, services, request)), permanent: false, preserveMethod: false)
                 : HostedPage.Error(http, Errors.InvalidRequest, "The prompt value 'create' is not supported: this organisation does not allow self-registration.");
         }
 
@@ -126,7 +128,7 @@ public static class AuthorizeEndpoints
                 return Forbid(Errors.LoginRequired, "The user is not signed in.");
             }
 
-            return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedRequestObjects.OriginalOf(http)), permanent: false, preserveMethod: false);
+            return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedForward(http, services, request)), permanent: false, preserveMethod: false);
         }
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
@@ -247,13 +249,26 @@ public static class AuthorizeEndpoints
     private static IEnumerable<string> ValuesOf(OpenIddictParameter parameter) =>
         ((Microsoft.Extensions.Primitives.StringValues)parameter).OfType<string>();
 
-    private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt, string? signedRequest)
+    /// <summary>
+    /// What the hosted pages send back here of a request that came as a signed request object (RFC 9101): the object as
+    /// the client signed it (its unpacked parameters are only trusted signed), and when it was first seen, sealed; null
+    /// for any other request.
+    /// </summary>
+    private static KeyValuePair<string, string?>[]? SignedForward(HttpContext http, AuthorizeServices services, OpenIddictRequest request) =>
+        SignedRequestObjects.OriginalOf(http) is { } jwt
+            ?
+            [
+                new(Parameters.ClientId, request.ClientId), new(Parameters.Request, jwt),
+                new(SignedRequestObjects.SeenParameter, SignedRequestObjects.SealSeen(services.DataProtection, jwt, PushedRequestTime.Of(http) ?? services.Time.GetUtcNow())),
+            ]
+            : null;
+
+    private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt, KeyValuePair<string, string?>[]? signedForward)
     {
         IEnumerable<KeyValuePair<string, string?>> parameters;
-        if (signedRequest is not null)
+        if (signedForward is not null)
         {
-            // A signed request object (RFC 9101) comes back as it was sent too: its parameters are only trusted signed.
-            parameters = [new(Parameters.ClientId, request.ClientId), new(Parameters.Request, signedRequest)];
+            parameters = signedForward;
         }
         else if (!string.IsNullOrEmpty(request.RequestUri))
         {
@@ -287,9 +302,7 @@ public static class AuthorizeEndpoints
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // A signed request goes back as the client signed it, not as its unpacked parameters.
-        IEnumerable<KeyValuePair<string, string?>> forwarded = SignedRequestObjects.OriginalOf(http) is { } signedRequest
-            ? [new(Parameters.ClientId, request.ClientId), new(Parameters.Request, signedRequest)]
-            : Flatten(request);
+        IEnumerable<KeyValuePair<string, string?>> forwarded = SignedForward(http, services, request) ?? Flatten(request);
         var fields = string.Concat(forwarded
             .Where(p => p.Key != DecisionField)
             .Select(p => HostedPage.Field(p.Key, p.Value!)));

@@ -5,6 +5,7 @@ using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
@@ -387,11 +388,20 @@ public static class LoginEndpoints
     internal static string? ClientRedirectOf(string? returnUrl)
     {
         var query = returnUrl?.IndexOf('?', StringComparison.Ordinal) ?? -1;
-        return query >= 0
-            && Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..]).TryGetValue("redirect_uri", out var uris)
-            && uris.ToString() is { Length: > 0 } uri
-                ? uri
-                : null;
+        if (query < 0)
+        {
+            return null;
+        }
+
+        var parameters = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..]);
+        if (parameters.TryGetValue("redirect_uri", out var uris) && uris.ToString() is { Length: > 0 } uri)
+        {
+            return uri;
+        }
+
+        // A signed request object travels whole: its redirect_uri only widens this page's form-action (the authorization
+        // endpoint verifies the object, and redirects only to a registered URI, when the browser comes back).
+        return parameters.TryGetValue("request", out var request) ? SignedRequestObjects.RedirectUriOf(request.ToString()) : null;
     }
 
     /// <summary>The first factor, and an enrolment's offered secret, carried between the steps of one sign-in.</summary>
