@@ -56,6 +56,16 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(descriptor);
     }
 
+    /// <summary><paramref name="form"/> with the client's <c>private_key_jwt</c> authentication (a fresh assertion) added.</summary>
+    private static Dictionary<string, string> KeyAuthenticated(SignInSetup setup, Dictionary<string, string>? form = null)
+    {
+        form ??= [];
+        form["client_id"] = setup.ClientId;
+        form["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer;
+        form["client_assertion"] = ClientAssertions.Create(setup.ClientId, setup.Issuer, ClientKey);
+        return form;
+    }
+
     private Task<HttpResponseMessage> PushAsync(SignInSetup setup, Dictionary<string, string> form) =>
         suite.PostFormAsync(setup.Issuer + "/oauth/par", form, (setup.ClientId, setup.ClientSecret!));
 
@@ -206,12 +216,10 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         var setup = await suite.SetUpAsync(WebClient(fapiProfile: "fapi2_advanced"));
         var (_, challenge) = HostedFlow.Pkce();
 
-        using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", new Dictionary<string, string>
+        using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", KeyAuthenticated(setup, new()
         {
-            ["client_id"] = setup.ClientId, ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
-            ["client_assertion"] = ClientAssertions.Create(setup.ClientId, setup.Issuer, ClientKey),
             ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge), algorithm: SecurityAlgorithms.RsaSha256),
-        });
+        }));
 
         var error = await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.BadRequest, "invalid_request_object");
         Assert.Contains("PS256, ES256", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
@@ -444,19 +452,14 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
     {
         var setup = await suite.SetUpAsync(WebClient(fapiProfile: "fapi2_advanced"));
         var (verifier, challenge) = HostedFlow.Pkce();
-        var assertion = () => new Dictionary<string, string>
-        {
-            ["client_id"] = setup.ClientId, ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
-            ["client_assertion"] = ClientAssertions.Create(setup.ClientId, setup.Issuer, ClientKey),
-        };
-        var plain = assertion();
+        var plain = KeyAuthenticated(setup);
         foreach (var (name, value) in AuthorizationParameters(setup, challenge))
         {
             plain[name] = (string)value;
         }
 
         using var pushedPlain = await suite.PostFormAsync(setup.Issuer + "/oauth/par", plain);
-        var signed = assertion();
+        var signed = KeyAuthenticated(setup);
         signed["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge));
         using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", signed);
 
@@ -470,7 +473,7 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         Assert.Equal("inner-state", response.GetClaim("state").Value);
         Assert.Equal("PS256", response.Alg);
         using var key = new DPoPKey();
-        var redeem = assertion();
+        var redeem = KeyAuthenticated(setup);
         redeem["grant_type"] = "authorization_code";
         redeem["code"] = response.GetClaim("code").Value;
         redeem["redirect_uri"] = Redirect;
@@ -486,12 +489,7 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
     {
         var setup = await suite.SetUpAsync(WebClient(requireSigned: true, fapiProfile: fapiProfile));
         var (_, challenge) = HostedFlow.Pkce();
-        var form = new Dictionary<string, string>
-        {
-            ["client_id"] = setup.ClientId, ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
-            ["client_assertion"] = ClientAssertions.Create(setup.ClientId, setup.Issuer, ClientKey),
-            ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge), withNotBefore: false),
-        };
+        var form = KeyAuthenticated(setup, new() { ["request"] = RequestObject(setup, AuthorizationParameters(setup, challenge), withNotBefore: false) });
 
         using var pushed = await suite.PostFormAsync(setup.Issuer + "/oauth/par", form);
 
