@@ -312,7 +312,9 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
             var returnUrl = QueryHelpers.ParseQuery(new Uri(new Uri("https://x"), HostedFlow.LocalRedirect(toLogin)!).Query)["returnUrl"].ToString();
             var carried = QueryHelpers.ParseQuery(returnUrl[returnUrl.IndexOf('?', StringComparison.Ordinal)..]);
             Assert.Equal(request, carried["request"].ToString());
-            Assert.Equal(["client_id", "request", "lumo_request_seen"], carried.Keys);
+            Assert.Equal(["client_id", "request", "lumo_request_seen", "lumo_redirect_hint"], carried.Keys);
+            using var login = await look.GetAsync(HostedFlow.LocalRedirect(toLogin)!);
+            Assert.Contains("form-action 'self' https://app.example.com;", login.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
         }
 
         using var browser = suite.Browser();

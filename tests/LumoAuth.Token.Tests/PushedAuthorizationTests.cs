@@ -48,6 +48,30 @@ public sealed class PushedAuthorizationTests(TokenSuite suite) : IClassFixture<T
         Assert.Equal(setup.UserId.ToString(), id.Subject);
     }
 
+    /// <summary>
+    /// The login page's form-action names the client's origin even though a pushed request keeps its redirect_uri off the
+    /// URL: after the password the browser goes login → authorize → client in one form navigation, which it checks against
+    /// the login page's policy (a remembered consent answers at once).
+    /// </summary>
+    [Fact]
+    public async Task Par_LoginPage_AllowsTheFinalRedirectToTheClient()
+    {
+        var setup = await suite.SetUpAsync();
+        var (_, challenge) = HostedFlow.Pkce();
+        using var pushed = await PushAsync(setup, PushedRequest(setup, challenge, state: "s", nonce: "n"));
+        var requestUri = (await HttpAssert.JsonAsync(pushed, HttpStatusCode.Created)).GetProperty("request_uri").GetString()!;
+        using var browser = suite.Browser();
+
+        using var toLogin = await browser.GetAsync(AuthorizeWithRequestUri(setup, requestUri));
+        using var login = await browser.GetAsync(HostedFlow.LocalRedirect(toLogin)!);
+
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+        Assert.Contains("form-action 'self' https://spa.example.com;", login.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        // The hint beside the request_uri does not disturb the pushed request on the way back.
+        var redirect = await HostedFlow.SignInAsync(browser, setup, AuthorizeWithRequestUri(setup, requestUri));
+        Assert.Equal("s", HostedFlow.Parameters(redirect)["state"]);
+    }
+
     [Fact]
     public async Task Authorize_RequestUriAfterItsCodeWasIssued_IsRefused()
     {

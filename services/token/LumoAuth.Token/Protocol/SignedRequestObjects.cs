@@ -188,24 +188,6 @@ public static class SignedRequestObjects
         }
     }
 
-    /// <summary>The redirect_uri a request object names, unverified (for a page's Content-Security-Policy only); null when unreadable.</summary>
-    public static string? RedirectUriOf(string jwt)
-    {
-        if (jwt.Length > MaxLength)
-        {
-            return null;
-        }
-
-        try
-        {
-            return new JsonWebToken(jwt).TryGetPayloadValue<string>(Parameters.RedirectUri, out var uri) ? uri : null;
-        }
-        catch (Exception e) when (e is ArgumentException or SecurityTokenException or JsonException)
-        {
-            return null;
-        }
-    }
-
     private static string Fingerprint(string jwt) => Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes(jwt)));
 
     /// <summary>

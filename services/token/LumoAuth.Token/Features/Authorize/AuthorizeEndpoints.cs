@@ -260,8 +260,16 @@ public static class AuthorizeEndpoints
             [
                 new(Parameters.ClientId, request.ClientId), new(Parameters.Request, jwt),
                 new(SignedRequestObjects.SeenParameter, SignedRequestObjects.SealSeen(services.DataProtection, jwt, PushedRequestTime.Of(http) ?? services.Time.GetUtcNow())),
+                new(RedirectHintParameter, request.RedirectUri),
             ]
             : null;
+
+    /// <summary>
+    /// Beside a request whose parameters stay off the URL (pushed, or signed): the redirect URI it was validated with, for
+    /// the hosted pages' <c>form-action</c> only (the chain login → authorize → client is one form navigation, which the
+    /// browser checks against the login page's policy). The authorization endpoint itself never reads it.
+    /// </summary>
+    public const string RedirectHintParameter = "lumo_redirect_hint";
 
     private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt, KeyValuePair<string, string?>[]? signedForward)
     {
@@ -274,7 +282,7 @@ public static class AuthorizeEndpoints
         {
             // A pushed request (the only request_uri OpenIddict accepts here) comes back as it was sent: its
             // parameters stay off the URL (RFC 9126 §4).
-            parameters = [new(Parameters.ClientId, request.ClientId), new(Parameters.RequestUri, request.RequestUri)];
+            parameters = [new(Parameters.ClientId, request.ClientId), new(Parameters.RequestUri, request.RequestUri), new(RedirectHintParameter, request.RedirectUri)];
         }
         else
         {

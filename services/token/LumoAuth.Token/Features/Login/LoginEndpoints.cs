@@ -5,7 +5,6 @@ using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
-using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
@@ -394,14 +393,13 @@ public static class LoginEndpoints
         }
 
         var parameters = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl![query..]);
-        if (parameters.TryGetValue("redirect_uri", out var uris) && uris.ToString() is { Length: > 0 } uri)
-        {
-            return uri;
-        }
 
-        // A signed request object travels whole: its redirect_uri only widens this page's form-action (the authorization
-        // endpoint verifies the object, and redirects only to a registered URI, when the browser comes back).
-        return parameters.TryGetValue("request", out var request) ? SignedRequestObjects.RedirectUriOf(request.ToString()) : null;
+        // A pushed or signed request keeps its parameters off the URL and names its redirect URI in a hint beside it. Either
+        // only widens this page's form-action: the authorization endpoint redirects to a registered URI only.
+        return (parameters.TryGetValue("redirect_uri", out var uris) || parameters.TryGetValue(Authorize.AuthorizeEndpoints.RedirectHintParameter, out uris))
+            && uris.ToString() is { Length: > 0 } uri
+                ? uri
+                : null;
     }
 
     /// <summary>The first factor, and an enrolment's offered secret, carried between the steps of one sign-in.</summary>
