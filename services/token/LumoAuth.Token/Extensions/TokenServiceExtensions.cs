@@ -251,8 +251,7 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(SignedAuthorizationResponses.NoTokensInQuery.Descriptor)
                     .AddEventHandler(SignedAuthorizationResponses.Sign.Descriptor)
                     .AddEventHandler(SignedAuthorizationResponses.Advertise.Descriptor);
-                server.AddEventHandler(SignedIntrospectionResponses.Sign.Descriptor)
-                    .AddEventHandler(SignedIntrospectionResponses.Advertise.Descriptor);
+                server.AddEventHandler(SignedIntrospectionResponses.Sign.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(TokenExchange.AuthorizedPartyOutsideExchanges.Descriptor);
                 server.AddEventHandler(TokenExchange.SupportedTokenTypes.Descriptor)

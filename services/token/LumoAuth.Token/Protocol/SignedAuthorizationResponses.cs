@@ -151,7 +151,10 @@ public static class SignedAuthorizationResponses
         }
     }
 
-    /// <summary>Discovery (JARM §3): the algorithm responses are signed with, the tenant's current one.</summary>
+    /// <summary>
+    /// Discovery (JARM §3, RFC 9701 §7): what authorization responses and introspection answers are signed with — the
+    /// same key and rule (<see cref="CredentialsFor"/>) sign both.
+    /// </summary>
     public sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
@@ -165,7 +168,9 @@ public static class SignedAuthorizationResponses
         {
             if (context.Options.SigningCredentials is [var current, ..])
             {
-                context.Metadata["authorization_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(AlgorithmsFor(current));
+                var algorithms = JsonSerializer.SerializeToElement(AlgorithmsFor(current));
+                context.Metadata["authorization_signing_alg_values_supported"] = algorithms;
+                context.Metadata["introspection_signing_alg_values_supported"] = algorithms;
             }
 
             return ValueTask.CompletedTask;

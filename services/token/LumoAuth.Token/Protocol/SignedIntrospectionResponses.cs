@@ -95,25 +95,4 @@ public static class SignedIntrospectionResponses
             return jwt > 0 && jwt > QualityOf("application/json");
         }
     }
-
-    /// <summary>Discovery (RFC 9701 §7): the algorithm answers are signed with, the tenant's current one.</summary>
-    public sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
-    {
-        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
-            = OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
-                .UseSingletonHandler<Advertise>()
-                .SetOrder(OpenIddictServerHandlers.Discovery.AttachPromptValues.Descriptor.Order + 7)
-                .SetType(OpenIddictServerHandlerType.Custom)
-                .Build();
-
-        public ValueTask HandleAsync(HandleConfigurationRequestContext context)
-        {
-            if (context.Options.SigningCredentials is [var current, ..])
-            {
-                context.Metadata["introspection_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(SignedAuthorizationResponses.AlgorithmsFor(current));
-            }
-
-            return ValueTask.CompletedTask;
-        }
-    }
 }

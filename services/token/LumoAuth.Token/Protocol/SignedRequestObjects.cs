@@ -233,8 +233,7 @@ public static class SignedRequestObjects
 
         private async ValueTask<bool> MustSignAsync(OpenIddictServerTransaction transaction, string? clientId, CancellationToken cancellationToken) =>
             !CameSigned(transaction) && !string.IsNullOrEmpty(clientId) && tenant.Tenant is { } info
-            && await clients.GetAsync(info, clientId, cancellationToken) is { } client
-            && ClientMapping.ReadList(client.Application.Requirements).Contains(RequirementFeature);
+            && await clients.SettingsAsync(info, clientId, cancellationToken) is { RequireSignedRequestObject: true };
     }
 
     /// <summary>Discovery (RFC 9101 §10.1, OIDC Discovery): request objects by value, signed with one of <see cref="Algorithms"/>.</summary>
