@@ -311,12 +311,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     public async Task PublicClientOverMutualTls_GetsTokensBoundToItsOwnCertificate()
     {
         var tenant = await suite.CreateTenantAsync();
-        var email = $"erin-{Guid.NewGuid():N}"[..13] + "@example.com";
-        const string password = "Corr3ct-Horse-Battery!";
-        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Erin" }, SuiteFixture.ApiKey(tenant.ApiKey)))
-        {
-            await ApiAssert.OkAsync(user, 201);
-        }
+        var (email, password) = await suite.CreateUserAsync(tenant, "Erin");
 
         // A native app (public): mutual TLS cannot authenticate it, but its own self-signed certificate binds its tokens.
         const string loopback = "http://127.0.0.1:7777/callback";
@@ -585,12 +580,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     public async Task MetadataDocumentClient_ThroughTheGateway_IsFetchedAndSignsAUserIn()
     {
         var tenant = await suite.CreateTenantAsync();
-        var email = $"dora-{Guid.NewGuid():N}"[..13] + "@example.com";
-        const string password = "Corr3ct-Horse-Battery!";
-        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Dora" }, SuiteFixture.ApiKey(tenant.ApiKey)))
-        {
-            await ApiAssert.OkAsync(user, 201);
-        }
+        var (email, password) = await suite.CreateUserAsync(tenant, "Dora");
 
         using (var enabled = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/settings",
             new { clientRegistration = new { clientIdMetadataDocumentsEnabled = true } }, SuiteFixture.ApiKey(tenant.ApiKey)))
@@ -646,12 +636,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     public async Task Passkey_AddedAndUsedThroughTheGateway_SignsInWithoutAPassword()
     {
         var tenant = await suite.CreateTenantAsync();
-        var email = $"pia-{Guid.NewGuid():N}"[..12] + "@example.com";
-        const string password = "Corr3ct-Horse-Battery!";
-        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Pia" }, SuiteFixture.ApiKey(tenant.ApiKey)))
-        {
-            await ApiAssert.OkAsync(user, 201);
-        }
+        var (email, password) = await suite.CreateUserAsync(tenant, "Pia");
 
         async Task<System.Text.Json.JsonElement> OptionsAsync(HttpClient browser, string kind)
         {

@@ -19,12 +19,7 @@ public sealed class MessageSigningTests(SuiteFixture suite)
     public async Task Fapi2AdvancedClient_PushesASignedRequest_GetsASignedResponse_RedeemsWithDPoP()
     {
         var tenant = await suite.CreateTenantAsync();
-        var email = $"erin-{Guid.NewGuid():N}"[..13] + "@example.com";
-        const string password = "Corr3ct-Horse-Battery!";
-        using (var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Erin" }, SuiteFixture.ApiKey(tenant.ApiKey)))
-        {
-            await ApiAssert.OkAsync(user, 201);
-        }
+        var (email, password) = await suite.CreateUserAsync(tenant, "Erin");
 
         using var rsa = RSA.Create(2048);
         var key = new RsaSecurityKey(rsa) { KeyId = "bank-1" };

@@ -167,6 +167,16 @@ public sealed class SuiteFixture : IAsyncLifetime
         return await Gateway.SendAsync(request);
     }
 
+    /// <summary>A user of the tenant who signs in with a password, created through the Admin API; their address and password.</summary>
+    public async Task<(string Email, string Password)> CreateUserAsync(TestTenant tenant, string name)
+    {
+        var email = $"{name.ToLowerInvariant()}-{Guid.NewGuid():N}"[..(name.Length + 9)] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using var user = await SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name }, ApiKey(tenant.ApiKey));
+        await ApiAssert.OkAsync(user, 201);
+        return (email, password);
+    }
+
     public static Action<HttpRequestMessage> ApiKey(string key) => r => r.Headers.Add("X-API-Key", key);
 
     public static Action<HttpRequestMessage> Bearer(string token) => r => r.Headers.Authorization = new("Bearer", token);
