@@ -259,6 +259,27 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         Assert.Contains("data-error=\"invalid_request_object\"", body, StringComparison.Ordinal);
     }
 
+    /// <summary>Another tenant's client, even with an object its own key signed for this issuer, is not a client here.</summary>
+    [Fact]
+    public async Task RequestObject_OfAnotherTenantsClient_InvalidClient()
+    {
+        var theirs = await suite.SetUpAsync(WebClient());
+        var ours = await suite.SetUpAsync(WebClient());
+        var (_, challenge) = HostedFlow.Pkce();
+        var foreign = theirs with { Issuer = ours.Issuer };
+        var jwt = RequestObject(foreign, AuthorizationParameters(foreign, challenge));
+        using var browser = suite.Browser();
+
+        using var pushed = await suite.PostFormAsync(ours.Issuer + "/oauth/par", new Dictionary<string, string> { ["request"] = jwt }, (theirs.ClientId, theirs.ClientSecret!));
+        using var authorize = await browser.GetAsync(Authorize(ours, new() { ["client_id"] = theirs.ClientId, ["request"] = jwt }));
+
+        await HttpAssert.OAuthErrorAsync(pushed, HttpStatusCode.Unauthorized, "invalid_client");
+        var page = await authorize.Content.ReadAsStringAsync();
+        Assert.True(authorize.StatusCode == HttpStatusCode.BadRequest, $"{authorize.StatusCode}: {page}");
+        Assert.Null(authorize.Headers.Location);
+        Assert.Contains("data-error=\"invalid_client\"", page, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RequestAndRequestUriTogether_InvalidRequest()
     {
