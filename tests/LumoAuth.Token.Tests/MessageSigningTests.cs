@@ -5,8 +5,11 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Duende.IdentityModel;
 using LumoAuth.Testing;
+using LumoAuth.Token.Protocol;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -346,6 +349,53 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         Assert.Equal("inner-state", parameters["state"]);
         using var redeemed = await RedeemAsync(setup, parameters["code"], verifier);
         await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
+    }
+
+    /// <summary>
+    /// An object that expires while its user signs in still completes when it comes back from the hosted pages with the
+    /// sealed time this server first saw it (then valid); an old seal, or one sealed to another object, does not help.
+    /// </summary>
+    [Theory]
+    [InlineData("seen 10 minutes ago", true)]
+    [InlineData("seen 40 minutes ago", false)]
+    [InlineData("sealed to another object", false)]
+    [InlineData("no seal", false)]
+    public async Task DirectSignedRequest_ExpiredDuringSignIn_JudgedWhenFirstSeen(string seal, bool completes)
+    {
+        var setup = await suite.SetUpAsync(WebClient());
+        var (verifier, challenge) = HostedFlow.Pkce();
+        using var browser = suite.Browser();
+        // Signed in with consent to these scopes already, so the next request answers at once.
+        await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["redirect_uri"] = Redirect, ["scope"] = "openid profile" }));
+        var now = DateTime.UtcNow;
+        var parameters = AuthorizationParameters(setup, challenge, "late");
+        var expired = RequestObject(setup, parameters, notBefore: now.AddMinutes(-12), expires: now.AddMinutes(-5));
+        var dataProtection = suite.Token.Services.GetRequiredService<IDataProtectionProvider>();
+        var query = new Dictionary<string, string?> { ["client_id"] = setup.ClientId, ["request"] = expired };
+        query["lumo_request_seen"] = seal switch
+        {
+            "seen 10 minutes ago" => SignedRequestObjects.SealSeen(dataProtection, expired, DateTimeOffset.UtcNow.AddMinutes(-10)),
+            "seen 40 minutes ago" => SignedRequestObjects.SealSeen(dataProtection, expired, DateTimeOffset.UtcNow.AddMinutes(-40)),
+            "sealed to another object" => SignedRequestObjects.SealSeen(dataProtection, RequestObject(setup, parameters), DateTimeOffset.UtcNow.AddMinutes(-10)),
+            _ => null,
+        };
+
+        using var response = await browser.GetAsync(Authorize(setup, query));
+
+        if (completes)
+        {
+            var redirect = response.Headers.Location ?? throw new InvalidOperationException($"{response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            Assert.StartsWith(Redirect, redirect.AbsoluteUri, StringComparison.Ordinal);
+            Assert.Equal("late", HostedFlow.Parameters(redirect)["state"]);
+            using var redeemed = await RedeemAsync(setup, HostedFlow.Parameters(redirect)["code"], verifier);
+            await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
+        }
+        else
+        {
+            var page = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{response.StatusCode}: {page}");
+            Assert.Contains("data-error=\"invalid_request_object\"", page, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>A prompt=login inside a signed request is met by a sign-in after the client signed it, not asked again forever.</summary>

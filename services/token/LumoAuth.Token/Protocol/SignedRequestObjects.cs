@@ -47,6 +47,12 @@ public static class SignedRequestObjects
 
     private const string SeenPurpose = "LumoAuth.Token.SignedRequestSeen.v1";
 
+    /// <summary>
+    /// How long after this server first saw a request object the user may take to sign in (password, second factor,
+    /// registration) before the object must still be valid on its own, like Keycloak's default login timeout.
+    /// </summary>
+    public static readonly TimeSpan SignInWindow = TimeSpan.FromMinutes(30);
+
     // Parameters that are one string each; only resource may repeat, only claims and authorization_details are objects.
     private static readonly HashSet<string> ArrayParameters = new(StringComparer.Ordinal) { Parameters.Resource };
     private static readonly HashSet<string> ObjectParameters = new(StringComparer.Ordinal) { Parameters.Claims, "authorization_details" };
@@ -138,14 +144,18 @@ public static class SignedRequestObjects
                 return;
             }
 
-            var verified = await VerifyAsync(jwt, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow());
+            // Back from the hosted pages, the object is judged at the moment this server first saw it, so that one that
+            // expires while the user signs in still completes; the signature, audience and client are checked as ever.
+            var now = time.GetUtcNow();
+            var seenAt = SeenAt(dataProtection, jwt, (string?)request.GetParameter(SeenParameter)) ?? now;
+            var judgedAt = seenAt <= now && now - seenAt <= SignInWindow ? seenAt : now;
+            var verified = await VerifyAsync(jwt, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, judgedAt);
             if (verified.Error is not null)
             {
                 context.Reject(InvalidRequestObject, verified.Error);
                 return;
             }
 
-            var seenAt = SeenAt(dataProtection, jwt, (string?)request.GetParameter(SeenParameter)) ?? time.GetUtcNow();
             foreach (var name in request.GetParameters().Keys.Where(name => !KeptParameters.Contains(name)).ToList())
             {
                 request.RemoveParameter(name);
