@@ -395,8 +395,13 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         }));
         var environment = shapeB["evaluationContext"]!["environment"]!;
         Assert.Equal("10.1.9.9", environment["ip"]!.GetValue<string>());
-        Assert.InRange(environment["dayOfWeek"]!.GetValue<int>(), 1, 7);
-        Assert.InRange(environment["hour"]!.GetValue<int>(), 0, 23);
+        // Nothing supplied: the defaults describe the moment of the check, in UTC, with Monday = 1 … Sunday = 7.
+        var at = DateTimeOffset.Parse(environment["time"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture).UtcDateTime;
+        Assert.InRange(at, DateTime.UtcNow.AddMinutes(-2), DateTime.UtcNow.AddSeconds(5));
+        Assert.Equal(at.Hour, environment["hour"]!.GetValue<int>());
+        var day = at.DayOfWeek == DayOfWeek.Sunday ? 7 : (int)at.DayOfWeek;
+        Assert.Equal(day, environment["dayOfWeek"]!.GetValue<int>());
+        Assert.Equal(day >= 6, environment["isWeekend"]!.GetValue<bool>());
     }
 
     [Fact]
