@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -20,11 +21,12 @@ public sealed class CorrelationMiddleware(RequestDelegate next, ILogger<Correlat
                  ?? context.TraceIdentifier;
         context.Items[ItemKey] = id;
         context.Request.Headers[HeaderName] = id;
-        context.Response.OnStarting(() =>
+        context.Response.OnStarting(static state =>
         {
-            context.Response.Headers[HeaderName] = id;
+            var (response, value) = ((HttpResponse, string))state;
+            response.Headers[HeaderName] = value;
             return Task.CompletedTask;
-        });
+        }, (context.Response, id));
         Activity.Current?.SetTag("lumoauth.correlation_id", id);
 
         using (logger.BeginScope(new Dictionary<string, object> { ["CorrelationId"] = id }))
@@ -37,8 +39,9 @@ public sealed class CorrelationMiddleware(RequestDelegate next, ILogger<Correlat
         context.Items.TryGetValue(ItemKey, out var value) ? value as string : null;
 
     // A caller-supplied id ends up in logs and headers: accept only short, plain tokens.
+    private static readonly SearchValues<char> Plain =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:");
+
     private static string? Sanitize(string value) =>
-        value.Length is > 0 and <= 128 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')
-            ? value
-            : null;
+        value.Length is > 0 and <= 128 && !value.AsSpan().ContainsAnyExcept(Plain) ? value : null;
 }

@@ -111,6 +111,36 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         Assert.False(string.IsNullOrEmpty(generated.Headers.GetValues("X-Seen-Correlation").Single()));
     }
 
+    /// <summary>A caller's id goes into logs and headers: anything but a short plain token is replaced by our own.</summary>
+    [Theory]
+    [InlineData("a b")]
+    [InlineData("id<script>")]
+    [InlineData("caf%C3%A9")]
+    [InlineData("x/y")]
+    public async Task CorrelationId_NotAPlainToken_IsReplaced(string supplied)
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/t/acme/api/v1/admin/users");
+        request.Headers.TryAddWithoutValidation("X-Correlation-Id", supplied);
+        using var response = await client.SendAsync(request);
+
+        var seen = response.Headers.GetValues("X-Seen-Correlation").Single();
+        Assert.NotEqual(supplied, seen);
+        Assert.Matches("^[0-9a-f]{32}$", seen);
+        Assert.Equal(seen, response.Headers.GetValues("X-Correlation-Id").Single());
+    }
+
+    [Fact]
+    public async Task CorrelationId_LongerThan128_IsReplaced()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/t/acme/api/v1/admin/users");
+        request.Headers.Add("X-Correlation-Id", new string('a', 129));
+        using var response = await client.SendAsync(request);
+
+        Assert.Matches("^[0-9a-f]{32}$", response.Headers.GetValues("X-Correlation-Id").Single());
+    }
+
     [Fact]
     public async Task ForwardedHeaders_AreTheGatewaysOwn_AndOnlyThoseServicesRead()
     {
