@@ -101,6 +101,11 @@ public sealed class ClientAdminTests(TokenFactory factory) : IClassFixture<Token
         { """{"name":"x","grantTypes":["authorization_code"],"redirectUris":["https://app.example.com/cb#frag"]}""", "redirectUris" },
         { """{"name":"x","grantTypes":["authorization_code"],"redirectUris":["http://app.example.com/cb"]}""", "redirectUris" },
         { """{"name":"x","allowedScopes":["has space"]}""", "allowedScopes" },
+        { """{"name":"x","logoUri":"http://cdn.example.com/logo.png"}""", "logoUri" },
+        { """{"name":"x","logoUri":"javascript:alert(1)"}""", "logoUri" },
+        { """{"name":"x","clientUri":"/home"}""", "clientUri" },
+        { """{"name":"x","policyUri":"https://user:pw@app.example.com/privacy"}""", "policyUri" },
+        { """{"name":"x","tosUri":"data:text/html,hi"}""", "tosUri" },
     };
 
     [Theory]

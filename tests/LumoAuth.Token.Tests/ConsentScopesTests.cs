@@ -41,6 +41,57 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
         Assert.Contains("<li>orders.undescribed</li>", html, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The client's logo, home page, privacy policy and terms (set through the Admin API or registration) are on its
+    /// consent page; the logo's origin is the page's only other image source. Clearing one takes it off.
+    /// </summary>
+    [Fact]
+    public async Task ConsentPage_ShowsTheClientsLogoAndLinks_AndAllowsOnlyThatImage()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using (var client = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/clients/{setup.ClientId}", new
+               {
+                   clientUri = "https://shop.example.com/", logoUri = "https://cdn.example.net:8443/logo.png?v=\"2\"",
+                   policyUri = "https://shop.example.com/privacy", tosUri = "https://shop.example.com/terms",
+               }))
+        {
+            var updated = await HttpAssert.JsonAsync(client, HttpStatusCode.OK);
+            Assert.Equal("https://shop.example.com/terms", updated.GetProperty("data").GetProperty("tosUri").GetString());
+        }
+
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        var authorize = HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid" });
+        using var first = await browser.GetAsync(authorize);
+        using var login = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(first)!, setup.Email, setup.Password);
+        using var consent = await browser.GetAsync(HostedFlow.LocalRedirect(login)!);
+        var html = await consent.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.OK, consent.StatusCode);
+        Assert.Contains("<img class=\"client-logo\" src=\"https://cdn.example.net:8443/logo.png?v=%222%22\"", html, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"https://shop.example.com/\" rel=\"noopener noreferrer\"><strong>", html, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"https://shop.example.com/privacy\" rel=\"noopener noreferrer\">Privacy policy</a>", html, StringComparison.Ordinal);
+        Assert.Contains("<a href=\"https://shop.example.com/terms\" rel=\"noopener noreferrer\">Terms of service</a>", html, StringComparison.Ordinal);
+        Assert.Contains("; img-src https://cdn.example.net:8443;", consent.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+
+        using (var cleared = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/clients/{setup.ClientId}", new { logoUri = "", tosUri = "" }))
+        {
+            var data = (await HttpAssert.JsonAsync(cleared, HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal(System.Text.Json.JsonValueKind.Null, data.GetProperty("logoUri").ValueKind);
+            Assert.Equal("https://shop.example.com/privacy", data.GetProperty("policyUri").GetString());
+        }
+
+        using var again = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid", ["prompt"] = "consent" }));
+        var page = await again.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.DoesNotContain("client-logo", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("Terms of service", page, StringComparison.Ordinal);
+        Assert.Contains("Privacy policy", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("img-src", again.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task UsersRecords_ForTheGdprExport_HoldTheSessionAndTheConsent_AndOnlyWithTheInternalKey()
     {

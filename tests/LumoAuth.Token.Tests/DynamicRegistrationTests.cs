@@ -95,6 +95,46 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         Assert.Equal("https://app.example.com/backchannel-logout", shown.GetProperty("backchannelLogoutUri").GetString());
     }
 
+    /// <summary>
+    /// The documented information fields are kept and echoed (RFC 7591 §3.2.1), as are the logout session flags, which
+    /// always hold: our logout names the session to every registered logout URI.
+    /// </summary>
+    [Fact]
+    public async Task Register_WithLinksAndLogoutSessionFlags_EchoesThemAsRegistered()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://app.example.com/callback" },
+            client_uri = "https://example.com",
+            logo_uri = "https://cdn.example.com/logo.png",
+            policy_uri = "https://example.com/privacy",
+            tos_uri = "https://example.com/terms",
+            frontchannel_logout_uri = "https://app.example.com/frontchannel-logout",
+            frontchannel_logout_session_required = true,
+            backchannel_logout_uri = "https://app.example.com/backchannel-logout",
+            backchannel_logout_session_required = false,
+        });
+
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal("https://example.com", json.GetProperty("client_uri").GetString());
+        Assert.Equal("https://cdn.example.com/logo.png", json.GetProperty("logo_uri").GetString());
+        Assert.Equal("https://example.com/privacy", json.GetProperty("policy_uri").GetString());
+        Assert.Equal("https://example.com/terms", json.GetProperty("tos_uri").GetString());
+        Assert.True(json.GetProperty("frontchannel_logout_session_required").GetBoolean());
+        Assert.True(json.GetProperty("backchannel_logout_session_required").GetBoolean());
+
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var shown = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/clients/{json.GetProperty("client_id").GetString()}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal("https://example.com", shown.GetProperty("clientUri").GetString());
+        Assert.Equal("https://cdn.example.com/logo.png", shown.GetProperty("logoUri").GetString());
+        Assert.Equal("https://example.com/privacy", shown.GetProperty("policyUri").GetString());
+        Assert.Equal("https://example.com/terms", shown.GetProperty("tosUri").GetString());
+    }
+
     [Fact]
     public async Task Register_WithoutGrantOrResponseTypes_GetsAndEchoesTheCodeFlowDefaults()
     {
@@ -110,6 +150,8 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         // Logout URIs that were not registered are not made up.
         Assert.False(json.TryGetProperty("frontchannel_logout_uri", out _));
         Assert.False(json.TryGetProperty("backchannel_logout_uri", out _));
+        Assert.False(json.TryGetProperty("backchannel_logout_session_required", out _));
+        Assert.False(json.TryGetProperty("logo_uri", out _));
     }
 
     [Theory]
@@ -181,6 +223,9 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         { """{"redirect_uris":["com.example.app:/cb"],"application_type":"native","token_endpoint_auth_method":"client_secret_basic"}""", "invalid_client_metadata" },
         { """{"redirect_uris":"https://app.example.com/cb"}""", "invalid_client_metadata" },
         { """not json""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"logo_uri":"javascript:alert(1)"}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"policy_uri":"http://app.example.com/privacy"}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"client_uri":42}""", "invalid_client_metadata" },
     };
 
     [Theory]

@@ -164,7 +164,8 @@ public static class AuthorizeEndpoints
 
             var clientName = await services.Applications.GetDisplayNameAsync(application, http.RequestAborted);
             var described = await TenantScopes.DescribeAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
-            return ConsentPage(http, services, request, clientName, described, resources);
+            var links = application is TokenApplication row ? ClientMapping.Read(row).Links : null;
+            return ConsentPage(http, services, request, clientName, links, described, resources);
         }
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
@@ -305,8 +306,8 @@ public static class AuthorizeEndpoints
     }
 
     private static IResult ConsentPage(
-        HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, IReadOnlyList<(string Name, string? Description)> scopes,
-        ImmutableArray<string> resources)
+        HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, ClientLinks? links,
+        IReadOnlyList<(string Name, string? Description)> scopes, ImmutableArray<string> resources)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // A signed request goes back as the client signed it, not as its unpacked parameters.
@@ -321,14 +322,36 @@ public static class AuthorizeEndpoints
         // The APIs its tokens will be for (RFC 8707): the user sees where their access goes, not only what it covers.
         var apis = resources.IsDefaultOrEmpty ? string.Empty
             : "<p>and to call these services for you:</p><ul>" + string.Concat(resources.Select(r => $"<li>{HostedPage.Encode(r)}</li>")) + "</ul>";
+        var logo = Shown(links?.LogoUri);
+        var name = Shown(links?.ClientUri) is { } home
+            ? $"<a href=\"{HostedPage.Encode(home.AbsoluteUri)}\" rel=\"noopener noreferrer\"><strong>{HostedPage.Encode(clientName)}</strong></a>"
+            : $"<strong>{HostedPage.Encode(clientName)}</strong>";
         var body =
-            $"<p><strong>{HostedPage.Encode(clientName)}</strong> asks to:</p><ul>{list}</ul>" + apis + DescribedBy(request) +
+            (logo is null ? string.Empty : $"<p><img class=\"client-logo\" src=\"{HostedPage.Encode(logo.AbsoluteUri)}\" alt=\"\" height=\"48\"></p>") +
+            $"<p>{name} asks to:</p><ul>{list}</ul>" + apis + Terms(links) + DescribedBy(request) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
-        return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri);
+        return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri, image: logo);
     }
+
+    // The client's privacy policy and terms, where it registered them.
+    private static string Terms(ClientLinks? links)
+    {
+        var items = new[] { (Shown(links?.PolicyUri), "Privacy policy"), (Shown(links?.TosUri), "Terms of service") }
+            .Where(l => l.Item1 is not null)
+            .Select(l => $"<a href=\"{HostedPage.Encode(l.Item1!.AbsoluteUri)}\" rel=\"noopener noreferrer\">{l.Item2}</a>")
+            .ToList();
+        return items.Count == 0 ? string.Empty : $"<p class=\"client-links\">From the application: {string.Join(" · ", items)}</p>";
+    }
+
+    // A client's link as the page may use it, checked again whatever was stored: https, or http on loopback.
+    private static Uri? Shown(string? value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0
+        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
+            ? uri
+            : null;
 
     // A client known only by its metadata document was vetted by nobody here: say whose it is and where it leads (draft §6).
     private static string DescribedBy(OpenIddictRequest request)

@@ -15,10 +15,12 @@ public sealed partial record PageBranding(string? DisplayName, string? PrimaryCo
     public static readonly PageBranding None = new(null, null, null);
 
     /// <summary>The CSP source of the logo (scheme, host, port), or null without a logo.</summary>
-    public string? LogoOrigin => Logo is null
-        ? null
-        // Host keeps an IPv6 literal's brackets; IdnHost gives a name in the ASCII (punycode) form CSP needs.
-        : $"{Logo.Scheme}://{(Logo.Host.StartsWith('[') ? Logo.Host : Logo.IdnHost)}{(Logo.IsDefaultPort ? string.Empty : ":" + Logo.Port)}";
+    public string? LogoOrigin => Logo is null ? null : OriginOf(Logo);
+
+    /// <summary>An image's origin as a CSP source.</summary>
+    // Host keeps an IPv6 literal's brackets; IdnHost gives a name in the ASCII (punycode) form CSP needs.
+    public static string OriginOf(Uri image) =>
+        $"{image.Scheme}://{(image.Host.StartsWith('[') ? image.Host : image.IdnHost)}{(image.IsDefaultPort ? string.Empty : ":" + image.Port)}";
 
     public static PageBranding From(HostedPageSettings? settings, string? tenantName, bool development)
     {

@@ -33,7 +33,11 @@ public sealed record ClientRequest(
     string? BackchannelClientNotificationEndpoint = null,
     string? TlsClientAuthSubjectDn = null,
     IReadOnlyList<string>? TlsClientCertificateAuthorities = null,
-    bool? RequireSignedRequestObject = null);
+    bool? RequireSignedRequestObject = null,
+    string? ClientUri = null,
+    string? LogoUri = null,
+    string? PolicyUri = null,
+    string? TosUri = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -66,7 +70,11 @@ public sealed record ClientResponse(
     DateTimeOffset? UpdatedAt,
     string? TlsClientAuthSubjectDn,
     IReadOnlyList<string> TlsClientCertificateAuthorities,
-    bool RequireSignedRequestObject);
+    bool RequireSignedRequestObject,
+    string? ClientUri,
+    string? LogoUri,
+    string? PolicyUri,
+    string? TosUri);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -99,7 +107,11 @@ public sealed record CreatedClientResponse(
     DateTimeOffset CreatedAt,
     string? TlsClientAuthSubjectDn,
     IReadOnlyList<string> TlsClientCertificateAuthorities,
-    bool RequireSignedRequestObject)
+    bool RequireSignedRequestObject,
+    string? ClientUri,
+    string? LogoUri,
+    string? PolicyUri,
+    string? TosUri)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

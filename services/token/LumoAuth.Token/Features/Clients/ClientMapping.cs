@@ -41,7 +41,16 @@ public static class ClientMapping
             ReadProperty(row.Properties, CibaDelivery.NotificationEndpointProperty),
             ReadProperty(row.Properties, TlsClientAuth.SubjectDnProperty),
             ReadListProperty(row.Properties, TlsClientAuth.AuthoritiesProperty) is { Count: > 0 } authorities ? authorities : null,
-            ReadList(row.Requirements).Contains(SignedRequestObjects.RequirementFeature));
+            ReadList(row.Requirements).Contains(SignedRequestObjects.RequirementFeature),
+            ReadLinks(row.Properties));
+    }
+
+    private static ClientLinks? ReadLinks(string? properties)
+    {
+        var links = new ClientLinks(
+            ReadProperty(properties, ClientUriProperty), ReadProperty(properties, LogoUriProperty),
+            ReadProperty(properties, PolicyUriProperty), ReadProperty(properties, TosUriProperty));
+        return links.IsEmpty ? null : links;
     }
 
     /// <summary>Writes the settings into the descriptor (OpenIddict's fields) and the row (ours).</summary>
@@ -94,6 +103,10 @@ public static class ClientMapping
         SetProperty(descriptor, CibaDelivery.NotificationEndpointProperty, client.BackchannelClientNotificationEndpoint);
         SetProperty(descriptor, TlsClientAuth.SubjectDnProperty, client.TlsClientAuthSubjectDn);
         SetListProperty(descriptor, TlsClientAuth.AuthoritiesProperty, client.TlsClientCertificateAuthorities);
+        SetProperty(descriptor, ClientUriProperty, client.Links?.ClientUri);
+        SetProperty(descriptor, LogoUriProperty, client.Links?.LogoUri);
+        SetProperty(descriptor, PolicyUriProperty, client.Links?.PolicyUri);
+        SetProperty(descriptor, TosUriProperty, client.Links?.TosUri);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -119,7 +132,8 @@ public static class ClientMapping
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt,
-            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject);
+            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
+            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -130,8 +144,15 @@ public static class ClientMapping
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt,
-            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject);
+            c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
+            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri);
     }
+
+    // The client's links (RFC 7591 §2 names), shown on the consent page.
+    private const string ClientUriProperty = "client_uri";
+    private const string LogoUriProperty = "logo_uri";
+    private const string PolicyUriProperty = "policy_uri";
+    private const string TosUriProperty = "tos_uri";
 
     /// <summary>Where back-channel logout tokens for this client are posted (OIDC Back-Channel Logout 1.0).</summary>
     public const string BackchannelLogoutUriProperty = "backchannel_logout_uri";

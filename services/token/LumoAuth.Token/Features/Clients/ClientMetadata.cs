@@ -31,7 +31,11 @@ public static class ClientMetadata
         [property: JsonPropertyName("client_secret")] string? ClientSecret = null,
         [property: JsonPropertyName("jwks")] JsonElement? Jwks = null,
         [property: JsonPropertyName("jwks_uri")] string? JwksUri = null,
-        [property: JsonPropertyName("require_signed_request_object")] bool? RequireSignedRequestObject = null);
+        [property: JsonPropertyName("require_signed_request_object")] bool? RequireSignedRequestObject = null,
+        [property: JsonPropertyName("client_uri")] string? ClientUri = null,
+        [property: JsonPropertyName("logo_uri")] string? LogoUri = null,
+        [property: JsonPropertyName("policy_uri")] string? PolicyUri = null,
+        [property: JsonPropertyName("tos_uri")] string? TosUri = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -139,7 +143,11 @@ public static class ClientMetadata
             FrontchannelLogoutUri: metadata.FrontchannelLogoutUri,
             DpopBoundAccessTokens: metadata.DpopBoundAccessTokens,
             AudienceUris: metadata.AudienceUris,
-            RequireSignedRequestObject: metadata.RequireSignedRequestObject);
+            RequireSignedRequestObject: metadata.RequireSignedRequestObject,
+            ClientUri: metadata.ClientUri,
+            LogoUri: metadata.LogoUri,
+            PolicyUri: metadata.PolicyUri,
+            TosUri: metadata.TosUri);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

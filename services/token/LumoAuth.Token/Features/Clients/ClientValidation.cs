@@ -33,7 +33,17 @@ public sealed record ClientSettings(
     string? BackchannelClientNotificationEndpoint = null,
     string? TlsClientAuthSubjectDn = null,
     IReadOnlyList<string>? TlsClientCertificateAuthorities = null,
-    bool RequireSignedRequestObject = false);
+    bool RequireSignedRequestObject = false,
+    ClientLinks? Links = null);
+
+/// <summary>
+/// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
+/// policy and terms. The consent page shows them; nobody here vetted what they say.
+/// </summary>
+public sealed record ClientLinks(string? ClientUri, string? LogoUri, string? PolicyUri, string? TosUri)
+{
+    public bool IsEmpty => ClientUri is null && LogoUri is null && PolicyUri is null && TosUri is null;
+}
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
 public static class ClientValidation
@@ -231,13 +241,51 @@ public static class ClientValidation
 
         var (deliveryMode, notificationEndpoint) = ValidateBackchannelAuthentication(validator, request, current, grantTypes, allowPrivateLogoutTargets);
         var (tlsSubjectDn, tlsAuthorities) = TlsClientAuth.Validate(request.TlsClientAuthSubjectDn, request.TlsClientCertificateAuthorities, current, isConfidential, validator);
+        var links = new ClientLinks(
+            Link(validator, "clientUri", request.ClientUri, current?.Links?.ClientUri),
+            Link(validator, "logoUri", request.LogoUri, current?.Links?.LogoUri),
+            Link(validator, "policyUri", request.PolicyUri, current?.Links?.PolicyUri),
+            Link(validator, "tosUri", request.TosUri, current?.Links?.TosUri));
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
-                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests)
+                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links)
             : null;
+    }
+
+    /// <summary>
+    /// A page the consent screen links to or loads (a logo): absolute https (http on loopback), no credentials in it.
+    /// Absent keeps the current value; empty clears it.
+    /// </summary>
+    private static string? Link(RequestValidator validator, string field, string? requested, string? current)
+    {
+        if (requested is null)
+        {
+            return current;
+        }
+
+        var value = requested.Trim();
+        if (value.Length == 0)
+        {
+            return null;
+        }
+
+        if (value.Length > 2000 || !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.HostNameType == UriHostNameType.Unknown)
+        {
+            validator.Add(field, $"'{Shorten(value)}' is not an absolute URL");
+        }
+        else if (!(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback)))
+        {
+            validator.Add(field, $"'{Shorten(value)}' must use https (http is allowed only for loopback)");
+        }
+        else if (uri.UserInfo.Length > 0)
+        {
+            validator.Add(field, $"'{Shorten(value)}' must not carry credentials");
+        }
+
+        return value;
     }
 
     /// <summary>

@@ -89,7 +89,10 @@ public static class DynamicRegistrationEndpoints
             application.ClientId!, secret, application.CreatedAt.ToUnixTimeSeconds(), 0, client.Name, client.RedirectUris,
             client.PostLogoutRedirectUris, translated.ApplicationType, client.GrantTypes, translated.ResponseTypes,
             string.Join(' ', client.Scopes), translated.AuthMethod, client.DpopBoundAccessTokens, client.AudienceUris ?? [],
-            client.FrontchannelLogoutUri, client.BackchannelLogoutUri, client.RequireSignedRequestObject), statusCode: StatusCodes.Status201Created);
+            client.FrontchannelLogoutUri, client.BackchannelLogoutUri, client.RequireSignedRequestObject,
+            client.FrontchannelLogoutUri is null ? null : true, client.BackchannelLogoutUri is null ? null : true,
+            client.Links?.ClientUri, client.Links?.LogoUri, client.Links?.PolicyUri, client.Links?.TosUri,
+            client.Jwks is null ? null : JsonSerializer.Deserialize<JsonElement>(client.Jwks)), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -113,7 +116,15 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("audience_uris")] IReadOnlyList<string> AudienceUris,
         [property: JsonPropertyName("frontchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? FrontchannelLogoutUri = null,
         [property: JsonPropertyName("backchannel_logout_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? BackchannelLogoutUri = null,
-        [property: JsonPropertyName("require_signed_request_object")] bool RequireSignedRequestObject = false);
+        [property: JsonPropertyName("require_signed_request_object")] bool RequireSignedRequestObject = false,
+        // Our logout always names the session (sid, and iss on the front channel), so a registered logout URI always gets it.
+        [property: JsonPropertyName("frontchannel_logout_session_required"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? FrontchannelLogoutSessionRequired = null,
+        [property: JsonPropertyName("backchannel_logout_session_required"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? BackchannelLogoutSessionRequired = null,
+        [property: JsonPropertyName("client_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ClientUri = null,
+        [property: JsonPropertyName("logo_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LogoUri = null,
+        [property: JsonPropertyName("policy_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PolicyUri = null,
+        [property: JsonPropertyName("tos_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TosUri = null,
+        [property: JsonPropertyName("jwks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Jwks = null);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);

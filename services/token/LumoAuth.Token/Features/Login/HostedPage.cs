@@ -24,13 +24,14 @@ public static class HostedPage
     /// </param>
     /// <param name="frameSources">Pages the page embeds (front-channel logout); their origins become its only frame sources.</param>
     /// <param name="scripts">The page loads our own scripts (passkeys), which may call back to us; nothing else ever runs.</param>
+    /// <param name="image">An image the body shows besides the tenant's logo (a client's logo, already checked).</param>
     public static IResult Render(
         HttpContext http, string title, string body, int status = StatusCodes.Status200OK, string? continuesTo = null, IReadOnlyList<Uri>? frameSources = null,
-        bool scripts = false) =>
-        new BrandedPage(title, body, status, continuesTo, frameSources, scripts);
+        bool scripts = false, Uri? image = null) =>
+        new BrandedPage(title, body, status, continuesTo, frameSources, scripts, image);
 
     /// <summary>Renders when executed, so every page gets its tenant's branding without each caller fetching it.</summary>
-    private sealed class BrandedPage(string title, string body, int status, string? continuesTo, IReadOnlyList<Uri>? frameSources, bool scripts)
+    private sealed class BrandedPage(string title, string body, int status, string? continuesTo, IReadOnlyList<Uri>? frameSources, bool scripts, Uri? image)
         : IResult, IStatusCodeHttpResult
     {
         public int? StatusCode => status;
@@ -38,7 +39,9 @@ public static class HostedPage
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             var branding = await PageBranding.ForRequestAsync(httpContext);
-            ApplySecurityHeaders(httpContext.Response, continuesTo, branding.LogoOrigin, frameSources, scripts);
+            var images = image is null ? branding.LogoOrigin
+                : branding.LogoOrigin is { } logo && logo != PageBranding.OriginOf(image) ? $"{logo} {PageBranding.OriginOf(image)}" : PageBranding.OriginOf(image);
+            ApplySecurityHeaders(httpContext.Response, continuesTo, images, frameSources, scripts);
             var html = new StringBuilder()
                 .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
                 .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
@@ -84,7 +87,7 @@ public static class HostedPage
             "<p>Go back to the application and try again.</p>",
             status);
 
-    /// <param name="imageOrigin">The tenant logo's origin (already checked by <see cref="PageBranding"/>), the only image source.</param>
+    /// <param name="imageOrigin">The origins (space-separated CSP sources) of the page's only images: the tenant's logo, a client's.</param>
     public static void ApplySecurityHeaders(
         HttpResponse response, string? continuesTo = null, string? imageOrigin = null, IReadOnlyList<Uri>? frameSources = null, bool scripts = false)
     {
