@@ -182,5 +182,19 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
             using var answer = await reader.PostAsJsonAsync($"{tenant.Api}/zanzibar/{path}", body);
             Assert.True(answer.IsSuccessStatusCode, $"{path}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
         }
+
+        // The same rule through AuthZEN: one evaluation (and the actions one subject may take on one resource) for anyone;
+        // the searches that enumerate who may, or what, need the reading scope.
+        var subject = new { type = "user", id = "ann" };
+        var resource = new { type = "document", id = "plan" };
+        var action = new { name = "viewer" };
+        Assert.True((await ApiAssert.OkAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/access/v1/evaluation", new { subject, resource, action })))["decision"]!.GetValue<bool>());
+        await ApiAssert.OkAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/access/v1/search/action", new { subject, resource }));
+        foreach (var (path, body) in new (string, object)[] { ("subject", new { resource, action, subject = new { type = "user" } }), ("resource", new { subject, action, resource = new { type = "document" } }) })
+        {
+            await ApiAssert.ErrorAsync(await usersOnly.PostAsJsonAsync($"{tenant.Api}/access/v1/search/{path}", body), 403, "insufficient_scope");
+            using var answer = await reader.PostAsJsonAsync($"{tenant.Api}/access/v1/search/{path}", body);
+            Assert.True(answer.IsSuccessStatusCode, $"search/{path}: {(int)answer.StatusCode} {await answer.Content.ReadAsStringAsync()}");
+        }
     }
 }

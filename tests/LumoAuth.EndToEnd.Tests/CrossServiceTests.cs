@@ -789,4 +789,37 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             return (await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>() ? null : "denied";
         }, TimeSpan.FromSeconds(30));
     }
+    /// <summary>
+    /// SCIM's /Me can change the password and sign-in names, so it takes the user's own password (HTTP Basic): an access
+    /// token of the user, which every application they signed in to holds, is refused, and changes nothing.
+    /// </summary>
+    [Fact]
+    public async Task ScimMe_WithAUsersAccessToken_IsRefused_WithTheirPasswordWorks()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (email, password) = await suite.CreateUserAsync(tenant, "Mia");
+        var token = await suite.UserAccessTokenAsync(tenant, email, password);
+        var patch = new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new[] { new { op = "replace", path = "password", value = "Taken-Over-Password-1!" } },
+        };
+
+        using (var read = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/scim2.0/Me", configure: SuiteFixture.Bearer(token)))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, read.StatusCode);
+        }
+
+        using (var takeOver = await suite.SendAsync(HttpMethod.Patch, $"{tenant.Api}/scim2.0/Me", patch, SuiteFixture.Bearer(token)))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, takeOver.StatusCode);
+            Assert.Contains("HTTP Basic", await takeOver.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The password is unchanged: the user still signs in with it, here as /Me with Basic.
+        var basic = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{email}:{password}")));
+        using var me = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/scim2.0/Me", configure: r => r.Headers.Authorization = basic);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+        Assert.Contains(email, await me.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+    }
 }

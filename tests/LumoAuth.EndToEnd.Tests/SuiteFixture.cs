@@ -177,6 +177,45 @@ public sealed class SuiteFixture : IAsyncLifetime
         return (email, password);
     }
 
+    /// <summary>
+    /// A user's access token as an ordinary application gets one: a public native client of the tenant, the code flow with
+    /// PKCE through the hosted login and consent pages, all through the gateway.
+    /// </summary>
+    public async Task<string> UserAccessTokenAsync(TestTenant tenant, string email, string password, string scope = "openid")
+    {
+        const string loopback = "http://127.0.0.1:7777/callback";
+        using var created = await SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "User's app", applicationType = "native", redirectUris = new[] { loopback }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = scope.Split(' '),
+        }, ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+        var verifier = Base64Url(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        var challenge = Base64Url(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
+        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = scope,
+            ["state"] = "s", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
+        });
+        using var browser = Browser();
+        using var toLogin = await browser.GetAsync(authorize);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
+        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
+        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(decided.Headers.Location!.Query)["code"].ToString();
+        using var redeemed = await Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = loopback, ["client_id"] = clientId, ["code_verifier"] = verifier,
+        }));
+        return (await ApiAssert.OkAsync(redeemed))["access_token"]!.GetValue<string>();
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
     public static Action<HttpRequestMessage> ApiKey(string key) => r => r.Headers.Add("X-API-Key", key);
 
     public static Action<HttpRequestMessage> Bearer(string token) => r => r.Headers.Authorization = new("Bearer", token);

@@ -123,11 +123,24 @@ public static class ScimEndpoints
 
     private static string? IfMatch(HttpContext http) => http.Request.Headers.IfMatch.ToString() is { Length: > 0 } value ? value : null;
 
-    /// <summary>/Me is the calling user; an API key or client has no user behind it (RFC 7644 §3.11: 501).</summary>
-    private static string MeId(HttpContext http) =>
-        http.User.FindFirst(LumoClaims.ApiKeyId) is null && http.User.FindFirst(LumoClaims.Subject)?.Value is { } sub && Guid.TryParse(sub, out _)
+    /// <summary>
+    /// /Me is the user who signed this very request in with their password (HTTP Basic): it can change the password and
+    /// the sign-in names, so an access token, which any application the user signed in to holds, is not enough. An API
+    /// key or client has no user behind it (RFC 7644 §3.11: 501).
+    /// </summary>
+    private static string MeId(HttpContext http)
+    {
+        var sub = http.User.FindFirst(LumoClaims.ApiKeyId) is null ? http.User.FindFirst(LumoClaims.Subject)?.Value : null;
+        if (sub is null || !Guid.TryParse(sub, out _))
+        {
+            throw new ScimException(501, null, "/Me needs a user's credentials; this caller is not a user");
+        }
+
+        // The identity's type, which only the filter's Basic sign-in sets (a token's claims could name any method).
+        return http.User.Identity?.AuthenticationType == ScimAuthFilter.BasicAuthentication
             ? sub
-            : throw new ScimException(501, null, "/Me needs a user's credentials; this caller is not a user");
+            : throw new ScimException(403, null, "/Me takes the user's own email and password (HTTP Basic), not an access token");
+    }
 
     public static async Task<JsonNode?> BodyAsync(HttpContext http)
     {
@@ -200,6 +213,9 @@ public static class ScimEndpoints
 /// </summary>
 public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant, IServiceProvider services) : IEndpointFilter
 {
+    /// <summary>The authentication type of a principal built here from a user's Basic credentials.</summary>
+    public const string BasicAuthentication = "ScimBasic";
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
@@ -280,7 +296,7 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
         var user = await scim.FindUserByIdAsync(userId, http.RequestAborted);
         var identity = new ClaimsIdentity(
             [new Claim(LumoClaims.Subject, userId.ToString()), new Claim(LumoClaims.TenantId, tenant.TenantId.ToString()), new Claim(LumoClaims.AuthMethod, "basic")],
-            "Basic", LumoClaims.Subject, "role");
+            BasicAuthentication, LumoClaims.Subject, "role");
         return (new ClaimsPrincipal(identity), user?.IsAdmin == true);
     }
 }

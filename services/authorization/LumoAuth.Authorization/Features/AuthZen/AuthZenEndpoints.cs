@@ -29,8 +29,9 @@ public static class AuthZenEndpoints
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/access/v1").RequireAuthorization(Policies.TenantCaller).WithTags("AuthZEN");
         group.MapPost("/evaluation", Evaluate).WithName("AuthZenEvaluation");
         group.MapPost("/evaluations", EvaluateMany).WithName("AuthZenEvaluations");
-        group.MapPost("/search/subject", SearchSubjects).WithName("AuthZenSearchSubject");
-        group.MapPost("/search/resource", SearchResources).WithName("AuthZenSearchResource");
+        // Who may do what, across the tenant: the same read scope as list-subjects and list-objects, which these run.
+        group.MapPost("/search/subject", SearchSubjects).WithName("AuthZenSearchSubject").RequireAuthorization(Policies.RelationshipQueries);
+        group.MapPost("/search/resource", SearchResources).WithName("AuthZenSearchResource").RequireAuthorization(Policies.RelationshipQueries);
         group.MapPost("/search/action", SearchActions).WithName("AuthZenSearchAction");
 
         // Public metadata, as the spec requires: it names endpoints and nothing about the tenant's data.
