@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
@@ -112,6 +113,44 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
         }
 
         Assert.NotEqual(tokens[0].Id, tokens[1].Id);
+    }
+
+    /// <summary>
+    /// One session, two clients: the first one's back-channel endpoint is down, so its delivery is retried on its own;
+    /// the second still hears of the logout at once, not after the first gives up.
+    /// </summary>
+    [Fact]
+    public async Task OneClientDown_TheOthersOfTheSession_AreStillToldAtOnce()
+    {
+        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var down = await suite.SetUpAsync(new
+        {
+            name = "Down", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, backchannelLogoutUri = $"http://127.0.0.1:{closedPort}/backchannel",
+        });
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", down.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{down.Tenant.Api}/admin/clients", new
+        {
+            name = "Up", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, backchannelLogoutUri = _receiver.Uri,
+        });
+        var up = down with { ClientId = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data").GetProperty("clientId").GetString()! };
+        using var browser = suite.Browser();
+        var sid = (await SignInAsync(down, browser)).GetClaim("sid").Value;
+        Assert.Equal(sid, (await SignInAsync(up, browser)).GetClaim("sid").Value);
+
+        using (var revoked = await admin.DeleteAsync($"{down.Tenant.Api}/admin/users/{down.UserId}/sessions/{sid}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
+
+        var jwt = new JsonWebToken(QueryHelpers.ParseQuery((await _receiver.NextAsync()).Body)["logout_token"].ToString());
+        Assert.Equal([up.ClientId], jwt.Audiences);
+        Assert.Equal(sid, jwt.GetClaim("sid").Value);
     }
 
     /// <summary>The user signs in to the setup's client in a new browser (a new session); the session's <c>sid</c>.</summary>

@@ -66,7 +66,7 @@ public sealed partial class DevicePollingTooFast(
                 context.Reject(Errors.SlowDown, $"Polling too frequently: wait {interval} seconds between requests.");
             }
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             LogPollingUnchecked(logger, ex);
         }

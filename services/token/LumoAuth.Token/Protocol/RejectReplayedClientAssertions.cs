@@ -42,7 +42,7 @@ public sealed partial class ClientAssertionReplays(IConnectionMultiplexer redis,
             var firstUse = await redis.GetDatabase().StringSetAsync(key, "1", expiresAt.Value - now + Skew, When.NotExists);
             return firstUse ? null : (Errors.InvalidClient, "The client assertion has already been used.");
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             // Without the replay memory an assertion could be reused: refuse rather than accept blindly.
             LogUnavailable(logger, ex);

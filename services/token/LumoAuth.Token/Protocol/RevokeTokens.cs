@@ -47,7 +47,7 @@ public sealed partial class RevokeTokens(
             {
                 await denyList.RevokeAsync(tenant.TenantId, jti, expiresAt);
             }
-            catch (RedisException ex)
+            catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
             {
                 LogDenyListUnavailable(logger, ex);
                 context.Reject(Errors.TemporarilyUnavailable, "The token cannot be revoked right now; try again.");

@@ -53,7 +53,7 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
             batch.Execute();
             await Task.WhenAll(tasks);
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             // The token stays valid until it expires; only early revocation is lost for it.
             LogUnavailable(logger, ex);
@@ -77,7 +77,7 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
                 await denyList.RevokeAsync(tenantId, entry.Element!, DateTimeOffset.FromUnixTimeSeconds((long)entry.Score));
             }
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             LogUnavailable(logger, ex);
         }

@@ -262,7 +262,7 @@ public static class ClientEndpoints
             await services.DenyList.RevokeClientTokensAsync(services.Tenant.TenantId, clientId, ClientValidation.LongestAccessTokenLifetime);
             return null;
         }
-        catch (StackExchange.Redis.RedisException)
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)
         {
             return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable,
                 "Token revocation is unavailable right now; the client was not changed. Try again shortly.");

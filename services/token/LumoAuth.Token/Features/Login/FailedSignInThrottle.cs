@@ -42,7 +42,7 @@ public sealed partial class FailedSignInThrottle(IConnectionMultiplexer redis, T
             var wait = last + delay - time.GetUtcNow();
             return wait > TimeSpan.Zero ? wait : null;
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             LogUnavailable(logger, ex);
             return null;
@@ -65,7 +65,7 @@ public sealed partial class FailedSignInThrottle(IConnectionMultiplexer redis, T
                 LogBlocked(logger, tenantId, address ?? "unknown", BlockAfter);
             }
         }
-        catch (RedisException ex)
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
             LogUnavailable(logger, ex);
         }

@@ -15,25 +15,18 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Features.Logout;
 
+/// <summary>One client's logout token for one ended session, delivered (and retried) on its own.</summary>
+public sealed record BackchannelLogoutDue(Guid TenantId, string SessionId, string ClientId);
+
 /// <summary>
 /// OpenID Connect Back-Channel Logout 1.0: when sessions end (logout, an administrator, a blocked or deleted
 /// user), every client the session signed in to that registered a <c>backchannelLogoutUri</c> gets a signed
-/// logout token naming the user and the session. Runs from the <c>SessionsRevoked</c> event, so delivery is
-/// retried when a client is briefly down and never slows the logout itself.
+/// logout token naming the user and the session. Runs from the <c>SessionsRevoked</c> event, so it never slows the
+/// logout itself; each client's delivery is a message of its own, so one client that is down or hangs is retried
+/// alone and delays no other client's logout.
 /// </summary>
-public sealed partial class BackchannelLogoutConsumer(
-    TenantContext tenant,
-    TokenDbContext db,
-    TokenApplicationManager applications,
-    TenantKeyStore keys,
-    IHttpClientFactory httpClientFactory,
-    IOptions<LumoAuthOptions> lumo,
-    TimeProvider time,
-    ILogger<BackchannelLogoutConsumer> logger) : IConsumer<SessionsRevoked>
+public sealed class BackchannelLogoutConsumer(TokenDbContext db, TenantContext tenant, TokenApplicationManager applications) : IConsumer<SessionsRevoked>
 {
-    private const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
-    private static readonly JsonWebTokenHandler Handler = new();
-
     public async Task Consume(ConsumeContext<SessionsRevoked> context)
     {
         if (context.Message.TenantId is not { } tenantId)
@@ -49,30 +42,62 @@ public sealed partial class BackchannelLogoutConsumer(
             return;
         }
 
-        // The issuer comes from the slug recorded at sign-in; client lookups are scoped to the event's tenant.
-        var slug = sessions[0].TenantSlug;
-        tenant.Set(new TenantInfo(tenantId, slug, string.Empty, TenantStatuses.Active, string.Empty));
-        var issuer = lumo.Value.IssuerFor(slug);
-        var signing = (await keys.GetAsync(tenantId, context.CancellationToken)).Signing[0];
-        var http = httpClientFactory.CreateClient(ClientCallbacks.HttpClientName);
+        // Client lookups are scoped to the event's tenant.
+        tenant.Set(new TenantInfo(tenantId, sessions[0].TenantSlug, string.Empty, TenantStatuses.Active, string.Empty));
         foreach (var session in sessions)
         {
             foreach (var clientId in session.SignedInClientIds())
             {
-                if (await applications.FindByClientIdAsync(clientId, context.CancellationToken) is not { } application
-                    || ClientMapping.Read(application).BackchannelLogoutUri is not { } target)
+                if (await applications.FindByClientIdAsync(clientId, context.CancellationToken) is { } application
+                    && ClientMapping.Read(application).BackchannelLogoutUri is not null)
                 {
-                    continue;
-                }
-
-                var token = LogoutToken(issuer, clientId, session, signing);
-                using var response = await http.PostAsync(new Uri(target), new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }), context.CancellationToken);
-                if (!response.IsSuccessStatusCode)
-                {
-                    // The RP refused the token (its 400 says why); retrying would not change its mind.
-                    LogRefused(logger, clientId, (int)response.StatusCode);
+                    await context.Publish(new BackchannelLogoutDue(tenantId, session.Id, clientId), context.CancellationToken);
                 }
             }
+        }
+    }
+}
+
+/// <summary>Posts one logout token; a client that cannot be reached is tried again (the bus's retries), one that refuses is not.</summary>
+public sealed partial class BackchannelLogoutDelivery(
+    TenantContext tenant,
+    TokenDbContext db,
+    TokenApplicationManager applications,
+    TenantKeyStore keys,
+    IHttpClientFactory httpClientFactory,
+    IOptions<LumoAuthOptions> lumo,
+    TimeProvider time,
+    ILogger<BackchannelLogoutDelivery> logger) : IConsumer<BackchannelLogoutDue>
+{
+    private const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
+    private static readonly JsonWebTokenHandler Handler = new();
+
+    public async Task Consume(ConsumeContext<BackchannelLogoutDue> context)
+    {
+        var due = context.Message;
+        var session = await db.Sessions.IgnoreQueryFilters().AsNoTracking()
+            .SingleOrDefaultAsync(s => s.TenantId == due.TenantId && s.Id == due.SessionId, context.CancellationToken);
+        if (session is null)
+        {
+            return;
+        }
+
+        // The issuer comes from the slug recorded at sign-in; the client lookup is scoped to the session's tenant.
+        tenant.Set(new TenantInfo(due.TenantId, session.TenantSlug, string.Empty, TenantStatuses.Active, string.Empty));
+        if (await applications.FindByClientIdAsync(due.ClientId, context.CancellationToken) is not { } application
+            || ClientMapping.Read(application).BackchannelLogoutUri is not { } target)
+        {
+            return;
+        }
+
+        var signing = (await keys.GetAsync(due.TenantId, context.CancellationToken)).Signing[0];
+        var token = LogoutToken(lumo.Value.IssuerFor(session.TenantSlug), due.ClientId, session, signing);
+        var http = httpClientFactory.CreateClient(ClientCallbacks.HttpClientName);
+        using var response = await http.PostAsync(new Uri(target), new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }), context.CancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            // The RP refused the token (its 400 says why); retrying would not change its mind.
+            LogRefused(logger, due.ClientId, (int)response.StatusCode);
         }
     }
 
