@@ -158,4 +158,54 @@ public sealed class CelConditionEvaluatorTests
 
         Assert.Equal(ConditionResult.Met, result);
     }
+    [Theory]
+    [InlineData("s.matches(p)", "invoice-2024-001", "^invoice-[0-9]{4}-", true)]
+    [InlineData("matches(s, p)", "invoice-2024-001", "[0-9]{3}$", true)]
+    [InlineData("s.matches(p)", "receipt-1", "^invoice", false)]
+    [InlineData("s.matches(p)", "INVOICE", "invoice", false)]
+    public void Matches_BothForms_FindAMatchAnywhereUnlessAnchored(string expression, string text, string pattern, bool met)
+    {
+        var condition = Condition(expression, ("s", ConditionParameterKind.String), ("p", ConditionParameterKind.String));
+
+        var result = Evaluator.Evaluate(condition, null, Context(("s", text), ("p", pattern)));
+
+        Assert.Equal(met ? ConditionResult.Met : ConditionResult.NotMet, result);
+    }
+
+    /// <summary>
+    /// A caller chooses the context: a pattern that makes a backtracking engine run for minutes (here ~50 s with the
+    /// package's own matches) is answered in linear time.
+    /// </summary>
+    [Fact]
+    public void Matches_CatastrophicPattern_IsAnsweredAtOnce()
+    {
+        var condition = Condition("s.matches(p)", ("s", ConditionParameterKind.String), ("p", ConditionParameterKind.String));
+
+        var result = Evaluator.Evaluate(condition, null, Context(("s", new string('a', 5_000) + "!"), ("p", "^(a+)+$")));
+
+        Assert.Equal(ConditionResult.NotMet, result);
+    }
+
+    [Theory]
+    [InlineData("(unclosed")]
+    [InlineData("(a)\\1")]
+    public void Matches_UnsupportedOrBrokenPattern_IsAnError(string pattern)
+    {
+        var condition = Condition("s.matches(p)", ("s", ConditionParameterKind.String), ("p", ConditionParameterKind.String));
+
+        var result = Evaluator.Evaluate(condition, null, Context(("s", "aa"), ("p", pattern)));
+
+        Assert.True(result.IsError);
+        Assert.Contains("matches", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Matches_OverlongPattern_IsAnError()
+    {
+        var condition = Condition("s.matches(p)", ("s", ConditionParameterKind.String), ("p", ConditionParameterKind.String));
+
+        var result = Evaluator.Evaluate(condition, null, Context(("s", "a"), ("p", new string('a', ConditionPatterns.MaxPatternLength + 1))));
+
+        Assert.True(result.IsError);
+    }
 }

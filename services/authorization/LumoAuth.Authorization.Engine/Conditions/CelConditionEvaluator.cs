@@ -8,7 +8,7 @@ namespace LumoAuth.Authorization.Engine.Conditions;
 /// Evaluates conditions with the <c>Cel</c> package. Adds what Cel leaves to its caller: merged contexts
 /// (stored wins), parameters converted to their declared types, an error for any missing parameter
 /// (Cel only fails when it happens to reach the variable), an error for any non-bool result, and bounds
-/// on expression and input size (Cel has no cost limit).
+/// on expression and input size (Cel has no cost limit), and a linear-time <c>matches</c> (<see cref="ConditionPatterns"/>).
 /// </summary>
 public sealed class CelConditionEvaluator : IConditionEvaluator
 {
@@ -26,6 +26,9 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
             args[0] is string text && IpAddressValue.TryParse(text, out var ip) ? ip : throw new FormatException($"'{args[0]}' is not an IP address."));
         _environment.RegisterFunction("in_cidr", [typeof(IpAddressValue), typeof(string)], args =>
             args[0] is IpAddressValue ip && args[1] is string cidr ? ip.InCidr(cidr) : throw new FormatException("in_cidr expects an ipaddress and a CIDR string."));
+        // Replaces the package's own (backtracking, no timeout): both s.matches(p) and matches(s, p) come here.
+        _environment.RegisterFunction("matches", [typeof(string), typeof(string)], args =>
+            args[0] is string text && args[1] is string pattern ? ConditionPatterns.IsMatch(text, pattern) : throw new FormatException("matches expects two strings."));
     }
 
     /// <summary>One evaluator per process is enough: compiled expressions are cached and evaluation is thread-safe.</summary>
