@@ -178,6 +178,49 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{id}"), 404);
     }
 
+    /// <summary>
+    /// What Entra ID sends when it syncs a user: a replace of one name part keeps the other (RFC 7644 §3.5.2.3), an add
+    /// through a filter that matches nothing yet adds the value the filter names, and a manager given as a bare id.
+    /// </summary>
+    [Fact]
+    public async Task EntraStylePatches_KeepSubAttributes_AddFilteredValues_AndTakeABareManagerId()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var manager = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("boss@example.com")), 201))["id"]!.GetValue<string>();
+        var id = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("jdoe@example.com", "Jane", "Doe")), 201))["id"]!.GetValue<string>();
+        await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "Remove", path = "phoneNumbers" } },
+        })), 200);
+
+        var patched = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[]
+            {
+                new { op = "Replace", path = "name", value = new { givenName = "Janet" } },
+                new { op = "Add", path = "phoneNumbers[type eq \"work\"].value", value = "+1 555 0199" },
+                new { op = "Add", path = Enterprise + ":manager", value = manager },
+            },
+        })), 200);
+
+        Assert.Equal("Janet", patched["name"]!["givenName"]!.GetValue<string>());
+        Assert.Equal("Doe", patched["name"]!["familyName"]!.GetValue<string>());
+        Assert.Equal("+1 555 0199", patched["phoneNumbers"]![0]!["value"]!.GetValue<string>());
+        Assert.Equal(manager, patched[Enterprise]!["manager"]!["value"]!.GetValue<string>());
+        var read = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{id}"), 200);
+        Assert.Equal("Doe", read["name"]!["familyName"]!.GetValue<string>());
+        Assert.Equal("+1 555 0199", read["phoneNumbers"]![0]!["value"]!.GetValue<string>());
+
+        // A filter that does not say what the value would be (not only equalities) still finds nothing to add to.
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new[] { new { op = "add", path = "emails[type ne \"home\" and primary eq false].value", value = "x@example.com" } },
+        })), 400, "noTarget");
+    }
+
     [Fact]
     public async Task UserNameFilters_MatchUnderscoresLiterally_AndIgnoreCase()
     {

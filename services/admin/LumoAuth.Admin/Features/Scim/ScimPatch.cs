@@ -66,9 +66,29 @@ public static class ScimPatch
 
         if (path.Filter is not null)
         {
-            foreach (var element in Matching(resource, path))
+            var filteredSub = path.SubAttribute ?? throw ScimException.InvalidPath("'add' with a filter needs a sub-attribute");
+            var matches = Matching(resource, path);
+            if (matches.Count == 0)
             {
-                SetSub(element, path.SubAttribute ?? throw ScimException.InvalidPath("'add' with a filter needs a sub-attribute"), value);
+                // Nothing matches (the user has no work phone yet): the value the filter names is added, as Entra ID expects
+                // of `phoneNumbers[type eq "work"].value`. Only a filter of equalities says what the new value is.
+                var element = ElementNamedBy(path.Filter) ?? throw ScimException.NoTarget($"no value of '{path.Path.Attribute}' matches the filter");
+                SetSub(element, filteredSub, value);
+                var owner = ContainerFor(resource, path.Path, create: true)!;
+                var arrayKey = ScimAttributePath.KeyOf(owner, path.Path.Attribute) ?? path.Path.Attribute;
+                if (owner[arrayKey] is not JsonArray array)
+                {
+                    array = [];
+                    owner[arrayKey] = array;
+                }
+
+                array.Add(element);
+                return;
+            }
+
+            foreach (var element in matches)
+            {
+                SetSub(element, filteredSub, value);
             }
 
             return;
@@ -159,7 +179,36 @@ public static class ScimPatch
             return;
         }
 
-        container[ScimAttributePath.KeyOf(container, path.Path.Attribute) ?? path.Path.Attribute] = value;
+        var attributeKey = ScimAttributePath.KeyOf(container, path.Path.Attribute) ?? path.Path.Attribute;
+        if (container[attributeKey] is JsonObject complex && value is JsonObject subAttributes)
+        {
+            // RFC 7644 §3.5.2.3: a complex attribute's sub-attributes not named in the value are left unchanged.
+            MergeInto(complex, subAttributes, replace: true);
+            return;
+        }
+
+        container[attributeKey] = value;
+    }
+
+    /// <summary>The value a filter of equalities (<c>type eq "work"</c>, joined by <c>and</c>) describes, or null for any other filter.</summary>
+    private static JsonObject? ElementNamedBy(ScimFilter filter)
+    {
+        var element = new JsonObject();
+        return Collect(filter) ? element : null;
+
+        bool Collect(ScimFilter node) => node switch
+        {
+            ScimFilter.And and => Collect(and.Left) && Collect(and.Right),
+            ScimFilter.Compare { Operator: "eq", Path: { Schema: null, SubAttribute: null } attribute } compare when compare.Value is JsonValue
+                && !element.ContainsKey(attribute.Attribute) => Set(attribute.Attribute, compare.Value),
+            _ => false,
+        };
+
+        bool Set(string name, JsonNode value)
+        {
+            element[name] = value.DeepClone();
+            return true;
+        }
     }
 
     private static void Remove(JsonObject resource, ScimPatchPath path, JsonNode? value)

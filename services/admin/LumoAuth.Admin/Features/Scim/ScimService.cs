@@ -247,7 +247,11 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             }
         }
 
-        if (ScimAttributePath.Find(extension, "manager") is JsonObject manager && Text(manager, "value") is { } managerId)
+        // The schema's form is {"value": id}; Entra ID sends the id alone (`"path": "…:manager", "value": "<id>"`).
+        var managerValue = ScimAttributePath.Find(extension, "manager");
+        var managerId = managerValue is JsonObject manager ? Text(manager, "value")
+            : managerValue is JsonValue bare && bare.TryGetValue<string>(out var text) && text.Length > 0 ? text : null;
+        if (managerId is not null)
         {
             kept["manager"] = new JsonObject { ["value"] = managerId[..Math.Min(managerId.Length, 200)] };
         }
