@@ -344,6 +344,35 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/.search", Json(new { filter = 42 })), 400, "invalidValue");
     }
 
+    /// <summary>RFC 7644 §3.9: the attribute selection shapes a single resource's answers too (Entra ID reads groups without members).</summary>
+    [Fact]
+    public async Task AttributeSelection_AppliesToSingleResourceAnswers()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var member = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("member@example.com")), 201))["id"]!.GetValue<string>();
+        var group = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Readers", members = new[] { new { value = member } },
+        })), 201))["id"]!.GetValue<string>();
+
+        var withoutMembers = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups/{group}?excludedAttributes=members"), 200);
+        Assert.Null(withoutMembers["members"]);
+        Assert.Equal("Readers", withoutMembers["displayName"]!.GetValue<string>());
+        Assert.Equal(group, withoutMembers["id"]!.GetValue<string>());
+
+        var onlyName = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{member}?attributes=userName,name.familyName"), 200);
+        Assert.Equal(["schemas", "id", "userName", "name"], onlyName.Select(p => p.Key));
+        Assert.Equal(["familyName"], onlyName["name"]!.AsObject().Select(p => p.Key));
+
+        var patched = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{group}?excludedAttributes=members", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "replace", path = "displayName", value = "Readers 2" } },
+        })), 200);
+        Assert.Null(patched["members"]);
+        Assert.Equal("Readers 2", patched["displayName"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task ETags_GuardUpdates_AndConditionalGets()
     {

@@ -169,12 +169,25 @@ public static class ScimEndpoints
                 return new ScimJsonResult(304, null, null, result.Version);
             }
 
-            return new ScimJsonResult(result.Status, result.Body, result.Status == 201 ? result.Location : null, result.Version);
+            return new ScimJsonResult(result.Status, Projected(http, result.Body), result.Status == 201 ? result.Location : null, result.Version);
         }
         catch (ScimException ex)
         {
             return Error(ex.Status, ex.ScimType, ex.Message);
         }
+    }
+
+    /// <summary>
+    /// RFC 7644 §3.9: <c>attributes</c> and <c>excludedAttributes</c> shape every answer that returns a resource (a read,
+    /// and what a create, replace or patch returns), not only lists, which project their resources themselves.
+    /// </summary>
+    private static JsonNode? Projected(HttpContext http, JsonNode? body)
+    {
+        var query = http.Request.Query;
+        return body is JsonObject resource && resource["meta"]?["resourceType"] is JsonValue type && type.TryGetValue<string>(out var kind)
+            && kind is "User" or "Group" && (query.ContainsKey("attributes") || query.ContainsKey("excludedAttributes"))
+            ? ScimService.Project(resource, query["attributes"], query["excludedAttributes"])
+            : body;
     }
 
     public static IResult Error(int status, string? scimType, string detail) => new ScimJsonResult(status, ErrorBody(status, scimType, detail), null, null);
