@@ -729,6 +729,32 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.True(await AllowedAsync(client, tenant, userId, "document.edit"));
     }
 
+    /// <summary>
+    /// Two consumers at once: the older "added" records its time first, the newer "removed" is then recorded and applied
+    /// in full, and only then does the "added" reach its write. It is read again under the write lock and left out.
+    /// </summary>
+    [Fact]
+    public async Task MembershipEvents_HandledAtOnce_TheOlderWriteLandingLast_LeaveTheLatestState()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var (groupId, userId) = (await suite.Admin.CreateGroupAsync(tenant, "Pia's group"), await suite.Admin.CreateUserAsync(tenant, "pia@example.com"));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
+        var t0 = DateTimeOffset.UtcNow;
+        var added = new GroupMembershipChanged(groupId, "g", [userId], []) { TenantId = tenant.Id, OccurredAt = t0 };
+        var removed = new GroupMembershipChanged(groupId, "g", [], [userId]) { TenantId = tenant.Id, OccurredAt = t0.AddSeconds(1) };
+
+        await using var first = suite.Authorization.Services.CreateAsyncScope();
+        var db = first.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+        var recorded = await GroupMemberships.RecordAsync(db, added, CancellationToken.None);
+        Assert.Single(recorded);
+        await ApplyAsync(removed);
+        await GroupMemberships.ApplyRecordedAsync(db, first.ServiceProvider.GetRequiredService<RbacStore>(), added, recorded, CancellationToken.None);
+
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+    }
+
     private async Task ApplyAsync(GroupMembershipChanged message)
     {
         await using var scope = suite.Authorization.Services.CreateAsyncScope();

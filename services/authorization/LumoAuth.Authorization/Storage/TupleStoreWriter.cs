@@ -34,10 +34,18 @@ public static class TupleStoreWriter
         IReadOnlyCollection<TuplePrecondition> preconditions,
         CancellationToken cancellationToken,
         bool publishEvents = true,
-        Action<IReadOnlyList<EngineTuple>, IReadOnlyList<TupleKey>>? stageOwnEvents = null)
+        Action<IReadOnlyList<EngineTuple>, IReadOnlyList<TupleKey>>? stageOwnEvents = null,
+        Func<CancellationToken, Task<Func<TupleKey, bool>>>? stillWanted = null)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var current = await LockRevisionAsync(db, tenantId, cancellationToken);
+        if (stillWanted is not null)
+        {
+            // Asked under the lock, so no writer of this tenant can change the answer before this write commits.
+            var wanted = await stillWanted(cancellationToken);
+            writes = [.. writes.Where(t => wanted(t.Key))];
+            deletes = [.. deletes.Where(wanted)];
+        }
 
         foreach (var precondition in preconditions)
         {

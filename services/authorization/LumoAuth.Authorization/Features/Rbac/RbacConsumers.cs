@@ -18,49 +18,73 @@ public sealed class GroupMembershipConsumer(AuthorizationDbContext db, RbacStore
 }
 
 /// <summary>
-/// Applies a membership change per user, unless a later change for the same (group, user) was applied
-/// already: delivery is at least once and unordered, so "added" then "removed" may arrive reversed.
+/// Applies a membership change per user, unless a later change for the same (group, user) was recorded: delivery is
+/// at least once and unordered, so "added" then "removed" may arrive reversed, or be handled at once by two consumers.
 /// An equal timestamp is applied again (a redelivery), which set semantics make harmless.
 /// </summary>
 public static class GroupMemberships
 {
     public static async Task ApplyAsync(AuthorizationDbContext db, RbacStore rbac, GroupMembershipChanged message, CancellationToken cancellationToken)
     {
+        var recorded = await RecordAsync(db, message, cancellationToken);
+        await ApplyRecordedAsync(db, rbac, message, recorded, cancellationToken);
+    }
+
+    /// <summary>
+    /// Records the event's time for each of its users unless a later one is recorded; the users for whom this event
+    /// is (so far) the latest.
+    /// </summary>
+    public static async Task<IReadOnlyList<(Guid UserId, bool Added)>> RecordAsync(AuthorizationDbContext db, GroupMembershipChanged message, CancellationToken cancellationToken)
+    {
         if (message.TenantId is not { } tenantId)
         {
-            return;
+            return [];
         }
 
-        var group = new ObjectRef(RbacModel.Group, message.GroupId.ToString());
-        var writes = new List<RelationshipTuple>();
-        var deletes = new List<TupleKey>();
+        var current = new List<(Guid, bool)>();
         foreach (var (userId, added) in message.AddedUserIds.Select(u => (u, true)).Concat(message.RemovedUserIds.Select(u => (u, false))))
         {
-            // Records the event's time unless a later one is recorded; the row comes back only when this event is current.
-            var current = (await db.Database.SqlQuery<int>($"""
+            // The row comes back only when this event is current.
+            if ((await db.Database.SqlQuery<int>($"""
                 INSERT INTO group_membership_versions ("TenantId", "GroupId", "UserId", "OccurredAt")
                 VALUES ({tenantId}, {message.GroupId}, {userId}, {message.OccurredAt})
                 ON CONFLICT ("TenantId", "GroupId", "UserId") DO UPDATE SET "OccurredAt" = excluded."OccurredAt"
                 WHERE group_membership_versions."OccurredAt" <= excluded."OccurredAt"
                 RETURNING 1 AS "Value"
-                """).ToListAsync(cancellationToken)).Count > 0;
-            if (!current)
+                """).ToListAsync(cancellationToken)).Count > 0)
             {
-                continue;
-            }
-
-            var member = new SubjectRef(RbacModel.User, userId.ToString());
-            if (added)
-            {
-                writes.Add(new RelationshipTuple(group, RbacModel.Member, member));
-            }
-            else
-            {
-                deletes.Add(new TupleKey(group, RbacModel.Member, member));
+                current.Add((userId, added));
             }
         }
 
-        await rbac.ApplyAsync(db, tenantId, writes, deletes, cancellationToken);
+        return current;
+    }
+
+    /// <summary>
+    /// Writes or deletes the recorded users' membership tuples. A later event for a user may have been recorded since
+    /// (and applied first): the versions are read again under the tenant's write lock, and only users for whom this
+    /// event is still the latest are changed — so an older "added" never lands after a newer "removed".
+    /// </summary>
+    public static async Task ApplyRecordedAsync(
+        AuthorizationDbContext db, RbacStore rbac, GroupMembershipChanged message, IReadOnlyList<(Guid UserId, bool Added)> recorded, CancellationToken cancellationToken)
+    {
+        if (message.TenantId is not { } tenantId || recorded.Count == 0)
+        {
+            return;
+        }
+
+        var group = new ObjectRef(RbacModel.Group, message.GroupId.ToString());
+        var writes = recorded.Where(r => r.Added).Select(r => new RelationshipTuple(group, RbacModel.Member, new SubjectRef(RbacModel.User, r.UserId.ToString()))).ToList();
+        var deletes = recorded.Where(r => !r.Added).Select(r => new TupleKey(group, RbacModel.Member, new SubjectRef(RbacModel.User, r.UserId.ToString()))).ToList();
+        var users = recorded.Select(r => r.UserId).ToArray();
+        await rbac.ApplyAsync(db, tenantId, writes, deletes, cancellationToken, async ct =>
+        {
+            var latest = (await db.Database.SqlQuery<Guid>($"""
+                SELECT "UserId" AS "Value" FROM group_membership_versions
+                WHERE "TenantId" = {tenantId} AND "GroupId" = {message.GroupId} AND "OccurredAt" = {message.OccurredAt} AND "UserId" = ANY({users})
+                """).ToListAsync(ct)).Select(u => u.ToString()).ToHashSet(StringComparer.Ordinal);
+            return key => latest.Contains(key.Subject.Id);
+        });
     }
 }
 

@@ -157,11 +157,13 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     /// Applies RBAC tuple changes for the tenant. No relationship events: RBAC has its own vocabulary — each role that a
     /// user or group actually gained or lost raises <c>UserRoleAssigned</c>, <c>GroupRoleRemoved</c>… in the same transaction.
     /// </summary>
-    public async Task<long> ApplyAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<RelationshipTuple> writes, IReadOnlyCollection<TupleKey> deletes, CancellationToken cancellationToken)
+    /// <param name="stillWanted">Asked once the tenant's writers are held off: which of the changes still apply.</param>
+    public async Task<long> ApplyAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<RelationshipTuple> writes, IReadOnlyCollection<TupleKey> deletes,
+        CancellationToken cancellationToken, Func<CancellationToken, Task<Func<TupleKey, bool>>>? stillWanted = null)
     {
         var store = RbacModel.StoreOf(tenantId);
         var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false,
-            stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted));
+            stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted), stillWanted: stillWanted);
         if (outcome.Changed)
         {
             await indexes.AfterWriteAsync(store, outcome.Revision, cancellationToken);
