@@ -35,6 +35,29 @@ public sealed class IndexBoundsTests(BoundedIndexSuite suite) : IClassFixture<Bo
         var revoked = await ApiAssert.OkAsync(await largeClient.DeleteAsync(large, "doc:4", "viewer", "user:lena"));
         Assert.False(await largeClient.AllowedAsync(large, "doc:4", "viewer", "user:lena", revoked.Token()));
     }
+
+    /// <summary>A tenant indexed while small that then grows past the bound leaves memory and is read from PostgreSQL.</summary>
+    [Fact]
+    public async Task TenantGrowingPastTheBound_AfterItWasIndexed_IsReadFromPostgres()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = AuthorizationSuite.ClientFor(suite.Authorization, tenant);
+        var indexes = suite.Authorization.Services.GetRequiredService<TenantIndexes>();
+        await client.WriteAsync(tenant, "doc:0", "viewer", "user:kai");
+        Assert.True(await client.AllowedAsync(tenant, "doc:0", "viewer", "user:kai"));
+        Assert.True((await indexes.GetAsync(tenant.Id, ConsistencyRequirement.Default, CancellationToken.None)).FromIndex);
+
+        for (var i = 1; i < 5; i++)
+        {
+            await client.WriteAsync(tenant, $"doc:{i}", "viewer", "user:kai");
+        }
+
+        Assert.False((await indexes.GetAsync(tenant.Id, ConsistencyRequirement.Default, CancellationToken.None)).FromIndex);
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.True(await client.AllowedAsync(tenant, $"doc:{i}", "viewer", "user:kai"));
+        }
+    }
 }
 
 /// <summary>A revision larger than one catch-up batch is applied whole on the replica that did not write it.</summary>

@@ -240,6 +240,23 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
         }
     }
 
+    /// <summary>
+    /// The bounds hold after loading too: a tenant that grew past <see cref="TupleIndexOptions.MaxTuplesPerTenant"/>
+    /// is forgotten once caught up (this request still reads the index it has; the next one loads it again, finds it too
+    /// large and reads PostgreSQL), and growth counts against the replica's total budget.
+    /// </summary>
+    private void CheckBudget(TenantIndex index)
+    {
+        if (index.TupleCount > _options.MaxTuplesPerTenant)
+        {
+            Forget(index);
+        }
+        else
+        {
+            EnforceMemoryBudget(index);
+        }
+    }
+
     /// <summary>Whether the index already includes <paramref name="wanted"/> (and, for <paramref name="freshness"/>, synced within the budget).</summary>
     private bool IsCurrent(TenantIndex index, long wanted, bool freshness) =>
         index.Revision >= wanted
@@ -309,6 +326,7 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
                 if (changes.Count < batch)
                 {
                     index.LastSync = syncStarted;
+                    CheckBudget(index);
                     return;
                 }
             }
