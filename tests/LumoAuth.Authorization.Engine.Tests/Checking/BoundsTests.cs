@@ -155,6 +155,32 @@ public sealed class BoundsTests
         Assert.False(result.IsComplete);
     }
 
+    /// <summary>One subject directly on many objects: the walk stops at the candidate bound instead of collecting them all.</summary>
+    [Fact]
+    public async Task ListObjects_MoreCandidatesThanTheBound_StopsCollecting_AndSaysItIsIncomplete()
+    {
+        var engine = new AuthorizationEngine(new AuthorizationEngineOptions { Limits = new CheckLimits { MaxListCandidates = 5 } });
+        var store = new InMemoryTupleStore(Enumerable.Range(0, 50).Select(i => Member(i.ToString(), "user:x")));
+
+        var result = await engine.ListObjectsAsync(Groups, store, new ListObjectsQuery("group", "member", SubjectRef.Parse("user:x")));
+
+        Assert.InRange(result.Objects.Count, 1, 6);
+        Assert.False(result.IsComplete);
+    }
+
+    /// <summary>Many direct members of one object: the candidates (each a confirming check) stop at the bound.</summary>
+    [Fact]
+    public async Task ListUsers_MoreDirectSubjectsThanTheBound_StopsCollecting_AndSaysItIsIncomplete()
+    {
+        var engine = new AuthorizationEngine(new AuthorizationEngineOptions { Limits = new CheckLimits { MaxListCandidates = 5 } });
+        var store = new InMemoryTupleStore(Enumerable.Range(0, 50).Select(i => Member("0", $"user:u{i}")));
+
+        var result = await engine.ListUsersAsync(Groups, store, new ListUsersQuery(ObjectRef.Parse("group:0"), "member", [new UserFilter("user", null)]));
+
+        Assert.Equal(5, result.Users.Count);
+        Assert.False(result.IsComplete);
+    }
+
     [Fact]
     public async Task Check_CancelledRequest_Throws()
     {

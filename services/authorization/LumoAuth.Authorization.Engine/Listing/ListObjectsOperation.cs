@@ -109,8 +109,16 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
         }
 
         // Breadth-first, so the first visit of a node is along a shortest path (its hop count is minimal).
+        // Bounded as nodes arrive, not only as they leave the queue: one node (a wildcard, a large group) can reach
+        // millions of objects at once, and each candidate may cost a full check.
         bool Enqueue(SubjectRef node, int hops)
         {
+            if (visited.Count > limits.MaxListCandidates)
+            {
+                complete = false;
+                return false;
+            }
+
             if (!visited.TryAdd(node, hops))
             {
                 return false;

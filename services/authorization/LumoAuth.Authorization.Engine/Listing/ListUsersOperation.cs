@@ -175,12 +175,22 @@ internal sealed class ListUsersOperation(AuthorizationEngine engine, CheckScope 
         return condition.IsError ? new CheckError(CheckErrorCode.ConditionFailed, condition.Error!) : null;
     }
 
+    // Direct subjects count against the same bound as expanded usersets: each candidate costs a confirming check.
     private void AddCandidateIfWanted(SubjectRef subject)
     {
         var wanted = _filters.Any(f => f.Type == subject.Type && f.Relation == subject.Relation);
-        if (wanted && _seenCandidates.Add(subject))
+        if (!wanted || _seenCandidates.Contains(subject))
         {
-            _candidates.Add(subject);
+            return;
         }
+
+        if (_candidates.Count >= scope.Limits.MaxListCandidates)
+        {
+            _complete = false;
+            return;
+        }
+
+        _seenCandidates.Add(subject);
+        _candidates.Add(subject);
     }
 }
