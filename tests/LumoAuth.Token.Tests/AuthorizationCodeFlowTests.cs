@@ -751,6 +751,39 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         browser.Dispose();
     }
 
+    /// <summary>
+    /// Uses that arrive at once all find the token unredeemed, so OpenIddict alone would accept each: counted atomically,
+    /// only the first and one retry get tokens, and the rest end the grant.
+    /// </summary>
+    [Fact]
+    public async Task Refresh_SixAtOnce_AtMostTwoGetTokens_AndTheGrantEnds()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync();
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+        var first = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+        var form = new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = first, ["client_id"] = setup.ClientId };
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => PostTokenAsync(http, setup, form)));
+
+        var granted = answers.Where(a => a.StatusCode == HttpStatusCode.OK).ToList();
+        Assert.InRange(granted.Count, 1, 2);
+        Assert.All(answers.Where(a => a.StatusCode != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.BadRequest, a.StatusCode));
+        foreach (var answer in granted)
+        {
+            var successor = (await HttpAssert.JsonAsync(answer, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+            using var afterReuse = await PostTokenAsync(http, setup, new(form) { ["refresh_token"] = successor });
+            await HttpAssert.OAuthErrorAsync(afterReuse, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+
+        foreach (var answer in answers)
+        {
+            answer.Dispose();
+        }
+
+        browser.Dispose();
+    }
+
     [Fact]
     public async Task Token_VerifierWithoutChallenge_IsRefused_ConfidentialWithoutPkceStillWorks()
     {

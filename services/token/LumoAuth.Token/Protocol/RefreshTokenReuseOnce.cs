@@ -11,8 +11,9 @@ namespace LumoAuth.Token.Protocol;
 /// OpenIddict lets a rotated refresh token be redeemed again for as long as its reuse leeway lasts, however often: that
 /// grace exists for two concurrent refreshes of one client, but it would also let a thief who races the client start
 /// chains of their own. Here the leeway is one extra redemption: the second extra one is reuse (RFC 9700 §4.14.2) and
-/// ends the grant, as a use after the leeway does. The count lives in Redis for the leeway's length; when Redis cannot
-/// be reached the token is let through, as OpenIddict alone would.
+/// ends the grant, as a use after the leeway does. Every use is counted atomically in Redis (also uses that arrive at
+/// once, which all still find the token unredeemed), for the leeway's length from the first; when Redis cannot be
+/// reached the token is let through, as OpenIddict alone would.
 /// </summary>
 public sealed partial class RefreshTokenReuseOnce(
     IOpenIddictTokenManager tokens, IConnectionMultiplexer redis, TenantContext tenant, ILogger<RefreshTokenReuseOnce> logger)
@@ -30,23 +31,28 @@ public sealed partial class RefreshTokenReuseOnce(
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
+    /// <summary>The first use and one concurrent retry.</summary>
+    private const int AllowedUses = 2;
+
     public async ValueTask HandleAsync(ValidateTokenRequestContext context)
     {
         if (context.IsRejected || !context.Request.IsRefreshTokenGrantType() || context.RefreshTokenPrincipal is not { } principal
             || !tenant.HasTenant || context.Options.RefreshTokenReuseLeeway is not { } leeway || leeway <= TimeSpan.Zero
-            || principal.GetTokenId() is not { Length: > 0 } tokenId
-            || await tokens.FindByIdAsync(tokenId, context.CancellationToken) is not { } token
-            || !await tokens.HasStatusAsync(token, Statuses.Redeemed, context.CancellationToken))
+            || principal.GetTokenId() is not { Length: > 0 } tokenId)
         {
             return;
         }
 
-        // Redeemed and still accepted by OpenIddict: this is a use inside the leeway.
-        bool first;
+        long uses;
         try
         {
-            first = await redis.GetDatabase().StringSetAsync(
-                $"lumoauth:refresh-reuse:{tenant.TenantId:N}:{tokenId}", 1, leeway, When.NotExists);
+            var database = redis.GetDatabase();
+            var key = $"lumoauth:refresh-uses:{tenant.TenantId:N}:{tokenId}";
+            uses = await database.StringIncrementAsync(key);
+            if (uses == 1)
+            {
+                await database.KeyExpireAsync(key, leeway);
+            }
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
@@ -54,7 +60,7 @@ public sealed partial class RefreshTokenReuseOnce(
             return;
         }
 
-        if (first)
+        if (uses <= AllowedUses)
         {
             return;
         }
@@ -66,6 +72,6 @@ public sealed partial class RefreshTokenReuseOnce(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: a refresh token inside its reuse leeway is let through uncounted")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: a refresh token use is let through uncounted")]
     private static partial void LogUnavailable(ILogger logger, Exception exception);
 }
