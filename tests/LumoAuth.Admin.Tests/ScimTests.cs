@@ -373,6 +373,51 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal("Readers 2", patched["displayName"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// Identity providers push group changes in parallel: each PATCH adds its member and none undoes another's. A member
+    /// change moves the group's version, so a stale If-Match is refused and a conditional read is answered afresh.
+    /// </summary>
+    [Fact]
+    public async Task GroupPatches_AtOnce_KeepEveryMember_AndMoveTheVersion()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var users = new List<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            users.Add((await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent($"push{i}@example.com")), 201))["id"]!.GetValue<string>());
+        }
+
+        using var created = await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Pushed" }));
+        var group = await ScimAsync(created, 201);
+        var groupId = group["id"]!.GetValue<string>();
+        var version = created.Headers.ETag!.ToString();
+
+        var patches = await Task.WhenAll(users.Select(async user =>
+        {
+            using var patchClient = Scim(tenant);
+            using var response = await patchClient.PatchAsync($"{tenant.Api}/scim/v2/Groups/{groupId}", Json(new
+            {
+                schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+                Operations = new[] { new { op = "add", path = "members", value = new[] { new { value = user } } } },
+            }));
+            return response.StatusCode;
+        }));
+
+        Assert.All(patches, status => Assert.Equal(HttpStatusCode.OK, status));
+        using var read = await client.GetAsync($"{tenant.Api}/scim/v2/Groups/{groupId}");
+        var members = (await ScimAsync(read, 200))["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()).Order().ToList();
+        Assert.Equal(users.Order().ToList(), members);
+        Assert.NotEqual(version, read.Headers.ETag!.ToString());
+
+        using var stale = new HttpRequestMessage(HttpMethod.Patch, $"{tenant.Api}/scim/v2/Groups/{groupId}")
+        {
+            Content = Json(new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "remove", path = "members" } } }),
+        };
+        stale.Headers.TryAddWithoutValidation("If-Match", version);
+        await ScimErrorAsync(await client.SendAsync(stale), 412, "mutability");
+    }
+
     [Fact]
     public async Task ETags_GuardUpdates_AndConditionalGets()
     {

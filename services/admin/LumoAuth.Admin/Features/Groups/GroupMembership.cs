@@ -80,9 +80,9 @@ public static class GroupMembership
     }
 
     /// <summary>Makes <paramref name="userIds"/> exactly the group's members (SCIM PUT and PATCH replace).</summary>
-    public static async Task ReplaceMembersAsync(AdminDbContext db, Group group, IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken)
+    public static async Task<(int Added, int Removed)> ReplaceMembersAsync(AdminDbContext db, Group group, IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken)
     {
         var current = await db.GroupMembers.Where(m => m.GroupId == group.Id).Select(m => m.UserId).ToListAsync(cancellationToken);
-        await ChangeMembersAsync(db, group, userIds.Except(current).ToList(), current.Except(userIds).ToList(), cancellationToken);
+        return await ChangeMembersAsync(db, group, userIds.Except(current).ToList(), current.Except(userIds).ToList(), cancellationToken);
     }
 }

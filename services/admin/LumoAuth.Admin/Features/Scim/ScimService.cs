@@ -296,29 +296,54 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         return new ScimResult(201, json, Location(json), Version(group.Version));
     }
 
-    public async Task<ScimResult> ReplaceGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
-    {
-        var group = await FindGroupAsync(id, cancellationToken);
-        CheckVersion(ifMatch, group.Version);
-        return await StoreGroupAsync(group, AsObject(body), cancellationToken);
-    }
+    private static readonly string[] ReadOnlyGroupAttributes = ["id", "meta"];
 
-    public async Task<ScimResult> PatchGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
-    {
-        var group = await FindGroupAsync(id, cancellationToken);
-        CheckVersion(ifMatch, group.Version);
-        var json = await GroupJsonAsync(group, cancellationToken);
-        var before = json.DeepClone().AsObject();
-        ScimPatch.Apply(json, body);
-        foreach (var readOnly in new[] { "id", "meta" })
+    public Task<ScimResult> ReplaceGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+        WithGroupLockedAsync(id, async group =>
         {
-            if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
+            CheckVersion(ifMatch, group.Version);
+            return await StoreGroupAsync(group, AsObject(body), cancellationToken);
+        }, cancellationToken);
+
+    public Task<ScimResult> PatchGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+        WithGroupLockedAsync(id, async group =>
+        {
+            CheckVersion(ifMatch, group.Version);
+            var json = await GroupJsonAsync(group, cancellationToken);
+            var before = json.DeepClone().AsObject();
+            ScimPatch.Apply(json, body);
+            foreach (var readOnly in ReadOnlyGroupAttributes)
             {
-                throw ScimException.Mutability($"'{readOnly}' is read-only");
+                if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
+                {
+                    throw ScimException.Mutability($"'{readOnly}' is read-only");
+                }
             }
+
+            return await StoreGroupAsync(group, json, cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>
+    /// A PATCH or PUT reads the member list, changes it and writes it back whole; two at once (Okta and Entra push groups
+    /// in parallel) would each undo the other's change. So the group's row is locked for the request: the next one waits,
+    /// then reads what this one wrote.
+    /// </summary>
+    private async Task<ScimResult> WithGroupLockedAsync(string id, Func<Group, Task<ScimResult>> change, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(id, out var groupId))
+        {
+            throw ScimException.NotFound("Group");
         }
 
-        return await StoreGroupAsync(group, json, cancellationToken);
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM groups WHERE "Id" = {groupId} FOR UPDATE""", cancellationToken);
+            var result = await change(await FindGroupAsync(id, cancellationToken));
+            await transaction.CommitAsync(cancellationToken);
+            return result;
+        });
     }
 
     /// <summary>Deletes the group; its members stay (ADM-86).</summary>
@@ -344,7 +369,13 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             db.AddEvent(new GroupUpdated(group.Id, group.Slug) { TenantId = group.TenantId });
         }
 
-        await GroupMembership.ReplaceMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), cancellationToken);
+        var (added, removed) = await GroupMembership.ReplaceMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), cancellationToken);
+        if (added + removed > 0)
+        {
+            // The members are part of the group's representation: its version (ETag) must move with them (RFC 7644 §3.14).
+            group.UpdatedAt = DateTimeOffset.UtcNow;
+        }
+
         await SaveGroupAsync(cancellationToken);
         var json = await GroupJsonAsync(group, cancellationToken);
         return new ScimResult(200, json, Location(json), Version(group.Version));
