@@ -221,6 +221,30 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         })), 400, "noTarget");
     }
 
+    /// <summary>
+    /// RFC 7644 §3.6: a deleted user is not considered in conflicts. After a (soft) DELETE the identity provider finds
+    /// nobody with the name and creates the person again: that works, and the deleted record stays, without the names.
+    /// </summary>
+    [Fact]
+    public async Task SoftDeletedUser_ProvisionedAgain_IsANewUser_AndTheOldRecordLetsGoOfTheNames()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var old = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("again@example.com")), 201))["id"]!.GetValue<string>();
+        (await client.DeleteAsync($"{tenant.Api}/scim/v2/Users/{old}")).Dispose();
+        var found = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"again@example.com\"")), 200);
+        Assert.Equal(0, found["totalResults"]!.GetValue<int>());
+
+        var created = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("Again@example.com")), 201);
+
+        Assert.NotEqual(old, created["id"]!.GetValue<string>());
+        var deleted = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{old}"), 200);
+        Assert.NotEqual("again@example.com", deleted["userName"]?.GetValue<string>()?.ToLowerInvariant());
+        Assert.True(deleted["urn:ietf:params:scim:schemas:extension:lumoauth:1.0:SoftDelete"]!["isSoftDeleted"]!.GetValue<bool>());
+        // An active holder of the name still conflicts.
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("again@example.com")), 409, "uniqueness");
+    }
+
     [Fact]
     public async Task UserNameFilters_MatchUnderscoresLiterally_AndIgnoreCase()
     {

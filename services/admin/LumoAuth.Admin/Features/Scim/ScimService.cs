@@ -48,6 +48,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     public async Task<ScimResult> CreateUserAsync(JsonNode? body, CancellationToken cancellationToken)
     {
         var input = ReadUser(AsObject(body));
+        await ReleaseSoftDeletedNamesAsync(input.UserName, input.Email, cancellationToken);
         await EnsureUserNameFreeAsync(input.UserName, null, cancellationToken);
         // The password is checked with everything else, before anything is stored: a weak one must not leave a user behind.
         var (user, error) = await users.CreateAsync(new NewUser(
@@ -137,6 +138,35 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     public async Task<User?> FindUserByIdAsync(Guid id, CancellationToken cancellationToken) =>
         await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == id, cancellationToken);
+
+    /// <summary>
+    /// RFC 7644 §3.6: a deleted resource is not considered in conflicts. A soft-deleted user still holds its address and
+    /// username (both unique), so an identity provider provisioning the person again after a DELETE would get a 409 for a
+    /// user its own filter cannot find. Such a holder gives the names up — its username cleared, its address replaced by a
+    /// placeholder of its own — and otherwise stays as it was, to be removed for good or looked at later.
+    /// </summary>
+    private async Task ReleaseSoftDeletedNamesAsync(string userName, string? email, CancellationToken cancellationToken)
+    {
+        string[] names = [.. new[] { userName, email }.OfType<string>().Select(n => n.ToLowerInvariant()).Distinct()];
+#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower(), which the index is on.
+        var holders = await db.Users
+            .Where(u => u.SoftDeletedAt != null && (names.Contains(u.NormalizedEmail) || (u.Username != null && names.Contains(u.Username.ToLower()))))
+            .ToListAsync(cancellationToken);
+#pragma warning restore CA1304, CA1311, CA1862
+        foreach (var holder in holders)
+        {
+            holder.Username = null;
+            holder.Email = holder.NormalizedEmail = $"deleted-{holder.Id:N}@deleted.invalid";
+            holder.EmailVerified = false;
+            holder.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new UserUpdated(holder.Id, ["email", "username"]) { TenantId = holder.TenantId });
+        }
+
+        if (holders.Count > 0)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+    }
 
     private async Task EnsureUserNameFreeAsync(string userName, Guid? self, CancellationToken cancellationToken)
     {
