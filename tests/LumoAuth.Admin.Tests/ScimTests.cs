@@ -442,6 +442,24 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.SendAsync(stale), 412, "mutability");
     }
 
+    /// <summary>Group names are unique as written (any letter case); names that only share a slug are different groups.</summary>
+    [Fact]
+    public async Task GroupNames_SharingASlug_AreDifferentGroups_TheSameNameIsAConflict()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        object Group(string name) => new { schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = name };
+
+        var first = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("R&D"))), 201);
+        var second = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("RD"))), 201);
+        var third = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("Sales (EU)"))), 201);
+        await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("Sales EU"))), 201);
+
+        Assert.NotEqual(first["id"]!.GetValue<string>(), second["id"]!.GetValue<string>());
+        Assert.Equal("Sales (EU)", third["displayName"]!.GetValue<string>());
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("r&d"))), 409, "uniqueness");
+    }
+
     [Fact]
     public async Task ETags_GuardUpdates_AndConditionalGets()
     {

@@ -307,9 +307,18 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             slug = "group-" + Guid.NewGuid().ToString("N")[..8];
         }
 
-        if (await db.Groups.AnyAsync(g => g.Slug == slug, cancellationToken))
+        // Names are unique as written (in any letter case); two names that only share a slug ("R&D", "RD") are two groups.
+#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower().
+        var lowerName = input.DisplayName.ToLowerInvariant();
+        if (await db.Groups.AnyAsync(g => g.Name.ToLower() == lowerName, cancellationToken))
+#pragma warning restore CA1304, CA1311, CA1862
         {
             throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
+        }
+
+        if (await db.Groups.AnyAsync(g => g.Slug == slug, cancellationToken))
+        {
+            slug = $"{slug[..Math.Min(slug.Length, 91)]}-{Guid.NewGuid().ToString("N")[..8]}";
         }
 
         var now = DateTimeOffset.UtcNow;
