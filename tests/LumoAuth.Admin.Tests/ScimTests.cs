@@ -281,6 +281,8 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", new StringContent("{not json", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq")), 400, "invalidFilter");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?sortOrder=sideways"), 400, "invalidValue");
+        // A sorted list keeps startIndex + count resources in memory: it is not paged deeper than the bound.
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?sortBy=userName&startIndex=10000&count=100"), 400, "tooMany");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{Guid.NewGuid()}"), 404);
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/not-an-id"), 404);
     }
@@ -458,6 +460,27 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.NotEqual(first["id"]!.GetValue<string>(), second["id"]!.GetValue<string>());
         Assert.Equal("Sales (EU)", third["displayName"]!.GetValue<string>());
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("r&d"))), 409, "uniqueness");
+    }
+
+    /// <summary>Sorted pages in both directions: values without regard to case, resources without the attribute last either way.</summary>
+    [Fact]
+    public async Task SortedPages_BothDirections_MissingValuesLast()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        foreach (var (name, title) in new[] { ("s1@example.com", "beta"), ("s2@example.com", (string?)null), ("s3@example.com", "Alpha"), ("s4@example.com", "gamma") })
+        {
+            await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { schemas = new[] { UserSchema }, userName = name, title })), 201);
+        }
+
+        async Task<List<string>> PageAsync(string order, int start, int count) =>
+            (await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter={Uri.EscapeDataString("userName sw \"s\"")}&sortBy=title&sortOrder={order}&startIndex={start}&count={count}"), 200))
+                ["Resources"]!.AsArray().Select(r => r!["userName"]!.GetValue<string>()).ToList();
+
+        Assert.Equal(["s3@example.com", "s1@example.com", "s4@example.com", "s2@example.com"], await PageAsync("ascending", 1, 10));
+        Assert.Equal(["s4@example.com", "s1@example.com", "s3@example.com", "s2@example.com"], await PageAsync("descending", 1, 10));
+        Assert.Equal(["s1@example.com", "s4@example.com"], await PageAsync("ascending", 2, 2));
+        Assert.Equal(["s2@example.com"], await PageAsync("descending", 4, 2));
     }
 
     [Fact]

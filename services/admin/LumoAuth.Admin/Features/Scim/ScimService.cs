@@ -508,6 +508,16 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         }
 
         var sortPath = string.IsNullOrWhiteSpace(query.SortBy) ? null : ScimAttributePath.Parse(query.SortBy);
+        // A sorted page needs the first startIndex + count resources in order, never more: they are kept in a heap whose
+        // top is the one that would be dropped next, so memory follows the page's depth, not the tenant's size.
+        var window = startIndex - 1 + count;
+        if (sortPath is not null && window > MaxSortWindow)
+        {
+            throw new ScimException(400, "tooMany", $"a sorted list is paged at most {MaxSortWindow} results deep; narrow the filter");
+        }
+
+        var ordering = new SortOrdering(descending);
+        var heap = new PriorityQueue<JsonObject, (string? Key, long Seen)>(ordering);
         var matches = new List<JsonObject>();
         var total = 0;
         if (filter is null && sortPath is null && resourceTypes.Count == 1)
@@ -524,7 +534,18 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                 }
 
                 total++;
-                if (sortPath is not null || (total >= startIndex && matches.Count < count))
+                if (sortPath is not null)
+                {
+                    if (window > 0)
+                    {
+                        heap.Enqueue(resource, (sortPath.Resolve(resource).Select(v => v?.ToString()).FirstOrDefault(v => v is not null), total));
+                        if (heap.Count > window)
+                        {
+                            heap.Dequeue();
+                        }
+                    }
+                }
+                else if (total >= startIndex && matches.Count < count)
                 {
                     matches.Add(resource);
                 }
@@ -533,12 +554,15 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         if (sortPath is not null)
         {
-            var keyed = matches.Select(m => (Key: sortPath.Resolve(m).Select(v => v?.ToString()).FirstOrDefault(v => v is not null), Resource: m));
-            // Resources without the attribute sort last, either way (RFC 7644 §3.4.2.3).
-            var sorted = descending
-                ? keyed.OrderBy(k => k.Key is null).ThenByDescending(k => k.Key, StringComparer.OrdinalIgnoreCase)
-                : keyed.OrderBy(k => k.Key is null).ThenBy(k => k.Key, StringComparer.OrdinalIgnoreCase);
-            matches = sorted.Select(k => k.Resource).Skip(startIndex - 1).Take(count).ToList();
+            // The heap gives the last of the window first.
+            var ordered = new List<JsonObject>(heap.Count);
+            while (heap.Count > 0)
+            {
+                ordered.Add(heap.Dequeue());
+            }
+
+            ordered.Reverse();
+            matches = ordered.Skip(startIndex - 1).Take(count).ToList();
         }
 
         var resources = new JsonArray(matches.Select(m => (JsonNode)Project(m, query.Attributes, query.ExcludedAttributes)).ToArray());
@@ -550,6 +574,29 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             ["itemsPerPage"] = resources.Count,
             ["Resources"] = resources,
         };
+    }
+
+    /// <summary>How deep a sorted list may be paged (startIndex + count): the sort keeps that many resources in memory.</summary>
+    public const int MaxSortWindow = 10_000;
+
+    /// <summary>
+    /// The heap's order: the top is the resource that sorts last — missing values last either way (RFC 7644 §3.4.2.3),
+    /// values without regard to case, ties by arrival.
+    /// </summary>
+    private sealed class SortOrdering(bool descending) : IComparer<(string? Key, long Seen)>
+    {
+        public int Compare((string? Key, long Seen) x, (string? Key, long Seen) y) => -InListOrder(x, y);
+
+        private int InListOrder((string? Key, long Seen) x, (string? Key, long Seen) y)
+        {
+            if ((x.Key is null) != (y.Key is null))
+            {
+                return x.Key is null ? 1 : -1;
+            }
+
+            var byKey = x.Key is null ? 0 : StringComparer.OrdinalIgnoreCase.Compare(x.Key, y.Key);
+            return byKey != 0 ? (descending ? -byKey : byKey) : x.Seen.CompareTo(y.Seen);
+        }
     }
 
     private async IAsyncEnumerable<JsonObject> ScanAsync(string resourceType, ScimFilter? filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
