@@ -102,6 +102,13 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     [InlineData("POST", "/t/acme/api/v1/scim2.0/Users", "scim")]
     [InlineData("POST", "/t/acme/api/v1/admin/users", "admin-write")]
     [InlineData("GET", "/t/acme/api/v1/.well-known/openid-configuration", null)]
+    // A trailing slash or an empty segment reaches the same endpoint, so it counts as that endpoint.
+    [InlineData("POST", "/t/acme/api/v1/oauth/device/", "login")]
+    [InlineData("GET", "/t/acme/api/v1/oauth/device/?user_code=BCDF-GHJK", "login")]
+    [InlineData("POST", "/t/acme/api/v1/connect/register/", "registration")]
+    [InlineData("POST", "/t/acme/api/v1//oidc//register//", "registration")]
+    [InlineData("POST", "/t/acme//login/", "login")]
+    [InlineData("POST", "/t/acme/account/verify-email/request", "login")]
     public void Categories_FollowThePath(string method, string path, string? category)
     {
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
@@ -167,6 +174,30 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
         // Reads have their own, larger budget.
         using var read = await client.GetAsync("/t/limits-c/api/v1/admin/users");
         Assert.Equal(HttpStatusCode.OK, read.StatusCode);
+    }
+
+    /// <summary>One key spelt three ways (the header the services read, the ApiKey scheme in any case, extra spaces) is one budget.</summary>
+    [Fact]
+    public async Task AdminWrites_OneKeySpeltDifferently_IsOneBudget()
+    {
+        using var client = fixture.Gateway.CreateClient();
+        async Task<HttpResponseMessage> Post(Action<HttpRequestMessage> credential)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/t/limits-f/api/v1/admin/users");
+            credential(request);
+            return await client.SendAsync(request);
+        }
+
+        (await Post(r => r.Headers.Add("X-API-Key", "lmk_spelt"))).Dispose();
+        (await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "ApiKey   lmk_spelt "))).Dispose();
+        using var refused = await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "APIKEY lmk_spelt"));
+        await ApiAssert.ErrorAsync(refused, 429, "rate_limit_exceeded");
+
+        // Bearer tokens likewise: the scheme's case and surrounding spaces do not make a new budget.
+        (await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer tok.en.one"))).Dispose();
+        (await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "bearer  tok.en.one"))).Dispose();
+        using var refusedBearer = await Post(r => r.Headers.TryAddWithoutValidation("Authorization", " BEARER tok.en.one "));
+        await ApiAssert.ErrorAsync(refusedBearer, 429, "rate_limit_exceeded");
     }
 
     [Fact]

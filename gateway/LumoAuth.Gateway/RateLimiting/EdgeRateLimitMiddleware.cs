@@ -4,6 +4,7 @@ using System.Text;
 using System.Threading.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Gateway.RateLimiting;
@@ -74,7 +75,7 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
     /// </summary>
     public static string? Categorize(HttpRequest request)
     {
-        var path = request.Path.Value ?? string.Empty;
+        var path = Canonical(request.Path.Value ?? string.Empty);
         if (path.StartsWith("/api/v1/tenants", StringComparison.OrdinalIgnoreCase))
         {
             return EdgeCategories.Platform;
@@ -136,12 +137,35 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         return path.Contains("/api/v1/", StringComparison.OrdinalIgnoreCase) ? EdgeCategories.Check : null;
     }
 
+    /// <summary>
+    /// The path as the routes behind the edge see it: they ignore a trailing slash (<c>/oauth/device/</c> is the device
+    /// page) and empty segments, so the categories must too, or a slash would move a request into a looser limit.
+    /// </summary>
+    private static string Canonical(string path)
+    {
+        if (path.Contains("//", StringComparison.Ordinal))
+        {
+            var builder = new StringBuilder(path.Length);
+            foreach (var c in path)
+            {
+                if (c != '/' || builder.Length == 0 || builder[^1] != '/')
+                {
+                    builder.Append(c);
+                }
+            }
+
+            path = builder.ToString();
+        }
+
+        return path.Length > 1 ? path.TrimEnd('/') : path;
+    }
+
     /// <summary>Hosted pages that check a credential or tell something about an account (both steps of sign-in, links, email-first, passkeys).</summary>
     private static bool IsLoginPath(string path)
     {
         var rest = AfterSlug(path);
         return rest.StartsWith("/login", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/magic-link", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/forgot-password", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/check-email", StringComparison.OrdinalIgnoreCase)
-               || rest.StartsWith("/webauthn/", StringComparison.OrdinalIgnoreCase);
+               || rest.StartsWith("/webauthn/", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/account/verify-email", StringComparison.OrdinalIgnoreCase);
     }
 
     private static bool IsRegistrationPath(string path)
@@ -171,15 +195,27 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return $"{tenant}|{address}";
         }
 
-        var credential = context.Request.Headers["X-API-Key"].ToString();
-        if (credential.Length == 0)
-        {
-            credential = context.Request.Headers.Authorization.ToString();
-        }
+        var credential = CredentialOf(context.Request);
 
         return credential.Length == 0
             ? $"{tenant}|{address}"
             : $"{tenant}|{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(credential)), 0, 16)}";
+    }
+
+    /// <summary>
+    /// The credential as the services read it — an API key trimmed, a token without regard to its scheme's case or the
+    /// spaces around it — so that spelling one credential differently does not open a new bucket.
+    /// </summary>
+    private static string CredentialOf(HttpRequest request)
+    {
+        if (ApiKeyAuthenticationHandler.ReadKey(request) is { Length: > 0 } key)
+        {
+            return "key:" + key;
+        }
+
+        var authorization = request.Headers.Authorization.ToString().Trim();
+        var space = authorization.IndexOfAny([' ', '\t']);
+        return space < 0 ? authorization : authorization[..space].ToLowerInvariant() + ":" + authorization[space..].Trim();
     }
 
     private DateTimeOffset WindowEnd(int windowSeconds)
