@@ -204,9 +204,11 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
             form["remember_device"] = "on";
             using var verified = await browser.PostAsync(login, new FormUrlEncodedContent(form));
             Assert.Contains("You are signed in", await verified.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-            Assert.Contains(verified.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_device=", StringComparison.Ordinal) && c.Contains("httponly", StringComparison.OrdinalIgnoreCase));
+            Assert.Contains(verified.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_trusted=", StringComparison.Ordinal) && c.Contains("httponly", StringComparison.OrdinalIgnoreCase));
         }
 
+        // Trusted for every later sign-in, not only the next one (the browser's device-id cookie must not replace the trust).
+        Assert.False(await AskedForACodeAsync(browser, setup));
         Assert.False(await AskedForACodeAsync(browser, setup));
         Assert.True(await AskedForACodeAsync(suite.Browser(), setup));
 

@@ -22,7 +22,8 @@ namespace LumoAuth.Token.Features.Login;
 /// </summary>
 public sealed class TrustedDevices(TokenDbContext db, TimeProvider time)
 {
-    public const string CookieName = "lumo_device";
+    // Not the device id's cookie (DeviceCookie, lumo_device): each would overwrite the other.
+    public const string CookieName = "lumo_trusted";
 
     /// <summary>The user this browser is trusted for, or null (no cookie, unknown, expired, or the tenant's switch is off).</summary>
     public async Task<Guid?> TrustedUserAsync(HttpContext http, CancellationToken cancellationToken)
