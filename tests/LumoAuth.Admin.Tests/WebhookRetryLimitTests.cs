@@ -92,4 +92,18 @@ public sealed class WebhookScheduleTests
             Enumerable.Range(1, options.MaxAttempts - 1).Select(options.RetryDelayAfter));
         Assert.Equal(20, options.DisableAfterConsecutiveFailures);
     }
+
+    /// <summary>The most attempts the settings allow (20): later retries wait a day, never a span the calendar cannot hold.</summary>
+    [Fact]
+    public void ManyAttempts_WaitAtMostADay()
+    {
+        var options = new LumoAuth.Admin.Features.Webhooks.WebhookOptions { MaxAttempts = 20 };
+
+        var delays = Enumerable.Range(1, 40).Select(options.RetryDelayAfter).ToList();
+
+        Assert.Equal(TimeSpan.FromMinutes(32), delays[3]);
+        Assert.All(delays, d => Assert.InRange(d, TimeSpan.FromSeconds(30), TimeSpan.FromHours(24)));
+        Assert.Equal(TimeSpan.FromHours(24), delays[^1]);
+        _ = DateTimeOffset.UtcNow + delays[^1];
+    }
 }

@@ -306,6 +306,32 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Equal(0, enabled["failureCount"]!.GetValue<int>());
     }
 
+    /// <summary>
+    /// A failed connection reads the same whatever the cause (no such name, nothing listening, a forbidden address), so
+    /// the test endpoint cannot be used to learn which internal names exist.
+    /// </summary>
+    [Fact]
+    public async Task TestEvent_ConnectionFailures_ReadTheSame()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var closedPort = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var errors = new List<string>();
+        foreach (var url in new[] { $"http://127.0.0.1:{closedPort}/hook", "https://no-such-host.invalid/hook" })
+        {
+            var (webhookId, _) = await CreateWebhookAsync(client, tenant, url, "user.updated");
+            var test = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/test", null)))["data"]!;
+            Assert.False(test["success"]!.GetValue<bool>());
+            errors.Add(test["error"]!.GetValue<string>());
+        }
+
+        Assert.Single(errors.Distinct());
+        Assert.Equal("The endpoint could not be reached, or is not an allowed target", errors[0]);
+    }
+
     [Fact]
     public async Task TestRotateAndReplay_WorkAgainstTheReceiver()
     {

@@ -46,8 +46,11 @@ public sealed partial class WebhookDispatcher(
     TimeProvider time,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
-    private const int BatchSize = 20;
-    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(90);
+    // As many as are sent at once, so a batch takes one timeout at most and its lease cannot run out under it (a claim
+    // that outlived its lease would be taken again by another replica and sent twice).
+    private const int BatchSize = 8;
+
+    private TimeSpan Lease => options.Value.Timeout + TimeSpan.FromSeconds(60);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -94,7 +97,7 @@ public sealed partial class WebhookDispatcher(
                 """).IgnoreQueryFilters().AsNoTracking().ToListAsync(cancellationToken);
         }
 
-        await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+        await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = BatchSize, CancellationToken = cancellationToken },
             async (delivery, ct) => await AttemptAsync(delivery.Id, ct));
         return claimed.Count;
     }

@@ -29,6 +29,13 @@ public sealed class WebhookOptions
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>How long a delivery waits after its <paramref name="attemptsMade"/>th failed attempt (exponential, base 4).</summary>
-    public TimeSpan RetryDelayAfter(int attemptsMade) => RetryBaseDelay * Math.Pow(4, Math.Max(0, attemptsMade - 1));
+    /// <summary>No retry waits longer than this, however many attempts are allowed (base 4 outgrows any calendar by the 18th).</summary>
+    public static readonly TimeSpan LongestRetryDelay = TimeSpan.FromHours(24);
+
+    /// <summary>How long a delivery waits after its <paramref name="attemptsMade"/>th failed attempt (exponential, base 4, at most a day).</summary>
+    public TimeSpan RetryDelayAfter(int attemptsMade)
+    {
+        var factor = Math.Pow(4, Math.Clamp(attemptsMade - 1, 0, 30));
+        return RetryBaseDelay.TotalSeconds * factor >= LongestRetryDelay.TotalSeconds ? LongestRetryDelay : RetryBaseDelay * factor;
+    }
 }

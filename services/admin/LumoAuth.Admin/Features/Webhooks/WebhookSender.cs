@@ -70,8 +70,10 @@ public sealed class WebhookSender : IDisposable
         }
         catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
-            var message = ex is TaskCanceledException ? "Timed out" : ex.Message;
-            return new WebhookAttemptResult(false, null, message[..Math.Min(message.Length, 1000)], (int)watch.ElapsedMilliseconds);
+            // One message for every connection failure: whether a name resolves, and to what kind of address, is what an
+            // SSRF probe through the test endpoint would want to learn.
+            var message = ex is TaskCanceledException ? "Timed out" : "The endpoint could not be reached, or is not an allowed target";
+            return new WebhookAttemptResult(false, null, message, (int)watch.ElapsedMilliseconds);
         }
     }
 
