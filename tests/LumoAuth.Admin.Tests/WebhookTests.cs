@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Contracts.Clients;
 using LumoAuth.ServiceDefaults.Security;
@@ -99,6 +100,73 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
             return page["data"]!.AsArray().Select(d => d!.AsObject()).FirstOrDefault(done);
         }, TimeSpan.FromSeconds(30));
         return (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries/{summary["id"]!.GetValue<string>()}")))["data"]!.AsObject();
+    }
+
+    /// <summary>
+    /// Stored deliveries name the user (user.created carries the address) and can be replayed: erasing the user's data
+    /// deletes them, also where the address is escaped in the stored JSON (a "+" is).
+    /// </summary>
+    [Fact]
+    public async Task GdprErasure_DeletesTheStoredDeliveriesThatNameTheUser()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, receiver.Url, "user.created");
+        var email = $"forget+{Guid.NewGuid():N}@example.com";
+        var userId = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email }), 201))["data"]!["id"]!.GetValue<string>();
+        var other = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = $"keep-{Guid.NewGuid():N}@example.com" }), 201))["data"]!["id"]!.GetValue<string>();
+        var delivery = await DeliveryAsync(client, tenant, webhookId, d => d["status"]!.GetValue<string>() == "succeeded");
+        // The payloads as stored (the API shows a delivery's outcome, not its body).
+        async Task<List<string>> PayloadsAsync()
+        {
+            await using var scope = Factory.Services.CreateAsyncScope();
+            var hook = Guid.Parse(webhookId);
+            return await scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>().WebhookDeliveries.IgnoreQueryFilters()
+                .Where(d => d.WebhookId == hook).Select(d => d.Payload).ToListAsync();
+        }
+
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var payloads = await PayloadsAsync();
+            return payloads.Any(p => p.Contains(userId, StringComparison.Ordinal)) && payloads.Any(p => p.Contains(other, StringComparison.Ordinal)) ? payloads : null;
+        }, TimeSpan.FromSeconds(30));
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-deletion", new { userId }));
+
+        var left = await PayloadsAsync();
+        Assert.DoesNotContain(left, p => p.Contains(userId, StringComparison.Ordinal) || p.Contains("forget", StringComparison.Ordinal));
+        Assert.Contains(left, p => p.Contains(other, StringComparison.Ordinal));
+        Assert.NotNull(delivery);
+    }
+
+    /// <summary>Finished deliveries are kept 30 days for inspection and replay, then purged; pending ones stay however old.</summary>
+    [Fact]
+    public async Task FinishedDeliveries_OlderThanTheRetention_ArePurged()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, "https://retention.example.com/in", "user.created");
+        var hook = Guid.Parse(webhookId);
+        var now = DateTimeOffset.UtcNow;
+        WebhookDelivery Delivery(string status, DateTimeOffset? completedAt) => new()
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.Id, WebhookId = hook, EventId = "evt_" + Guid.NewGuid().ToString("N"), EventType = "user.created",
+            Payload = "{}", Status = status, NextAttemptAt = now.AddYears(1), CreatedAt = now.AddDays(-60), CompletedAt = completedAt,
+        };
+        var old = Delivery(WebhookDeliveryStatuses.Succeeded, now.AddDays(-31));
+        var recent = Delivery(WebhookDeliveryStatuses.Failed, now.AddDays(-29));
+        var pending = Delivery(WebhookDeliveryStatuses.Pending, null);
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+        db.WebhookDeliveries.AddRange(old, recent, pending);
+        await db.SaveChangesAsync();
+
+        var purged = await LumoAuth.Admin.Features.AuditLogs.AuditHousekeeping.PurgeDeliveriesAsync(db, now, CancellationToken.None);
+
+        var left = await db.WebhookDeliveries.IgnoreQueryFilters().AsNoTracking().Where(d => d.WebhookId == hook).Select(d => d.Id).ToListAsync();
+        Assert.True(purged >= 1);
+        Assert.Equal(new[] { recent.Id, pending.Id }.Order(), left.Order());
     }
 
     [Fact]

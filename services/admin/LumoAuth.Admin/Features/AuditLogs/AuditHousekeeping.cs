@@ -34,6 +34,29 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
         {
             LogPurged(Logger, deleted);
         }
+
+        await PurgeDeliveriesAsync(db, Time.GetUtcNow(), cancellationToken);
+    }
+
+    /// <summary>Finished webhook deliveries (with their payloads and attempts) are kept this long for inspection and replay.</summary>
+    public static readonly TimeSpan DeliveryRetention = TimeSpan.FromDays(30);
+
+    /// <summary>Deletes deliveries that succeeded or were given up before <see cref="DeliveryRetention"/>; returns how many.</summary>
+    public static async Task<long> PurgeDeliveriesAsync(AdminDbContext db, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var cutoff = now - DeliveryRetention;
+        long deleted = 0;
+        int batch;
+        do
+        {
+            batch = await db.Database.ExecuteSqlInterpolatedAsync($"""
+                DELETE FROM webhook_deliveries WHERE "Id" IN (
+                    SELECT "Id" FROM webhook_deliveries WHERE "Status" <> 'pending' AND "CompletedAt" < {cutoff} LIMIT {BatchSize})
+                """, cancellationToken);
+            deleted += batch;
+        }
+        while (batch == BatchSize);
+        return deleted;
     }
 
     /// <summary>Deletes every tenant's entries past its retention as of <paramref name="now"/>; returns how many.</summary>

@@ -44,6 +44,15 @@ public static class DataErasure
         var now = DateTimeOffset.UtcNow;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.Invitations.Where(i => i.NormalizedEmail == user.NormalizedEmail).ExecuteDeleteAsync(cancellationToken);
+        // Stored webhook payloads name the user (user.created carries the address) and can be replayed: those go too. The
+        // events of the erasure itself (user.deleted) are queued after it and still tell receivers to forget the user.
+        var id = LikePatterns.Containing(user.Id.ToString());
+        var address = LikePatterns.Containing(user.Email);
+        var addressInJson = LikePatterns.Containing(System.Text.Json.JsonSerializer.Serialize(user.Email)[1..^1]);
+        await db.WebhookDeliveries
+            .Where(d => EF.Functions.ILike(d.Payload, id, LikePatterns.Escape) || EF.Functions.ILike(d.Payload, address, LikePatterns.Escape)
+                || EF.Functions.ILike(d.Payload, addressInJson, LikePatterns.Escape))
+            .ExecuteDeleteAsync(cancellationToken);
         db.ErasedSubjects.Add(new ErasedSubject
         {
             Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id, Email = user.Email, ErasedAs = erasedAs, ErasedAt = now,
