@@ -54,6 +54,32 @@ public sealed class MagicLinkTests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.Contains("email", login.GetProperty("metadata").GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
     }
 
+    /// <summary>
+    /// Requests for one address closer together than the spacing get the same page but no new link: a flood of requests
+    /// for someone's address neither fills their inbox nor keeps replacing the link they are about to use.
+    /// </summary>
+    [Fact]
+    public async Task RepeatedRequests_WithinTheSpacing_KeepTheFirstLink()
+    {
+        var setup = await TenantAsync(new { magicLinkEnabled = true });
+        using var browser = suite.Browser();
+        await RequestAsync(browser, setup, setup.Email, null);
+        var token = await MailedTokenAsync(setup.UserId);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Contains("Check your inbox", await RequestAsync(browser, setup, setup.Email, null), StringComparison.Ordinal);
+        }
+
+        await using (var scope = suite.Admin.Services.CreateAsyncScope())
+        {
+            Assert.Equal(1, await scope.ServiceProvider.GetRequiredService<AdminDbContext>().MagicLinkTokens.IgnoreQueryFilters().CountAsync(t => t.UserId == setup.UserId));
+        }
+
+        using var signedIn = await SubmitAsync(browser, await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/magic-link/verify?token={token}"));
+        Assert.NotEqual(HttpStatusCode.BadRequest, signedIn.StatusCode);
+    }
+
     [Fact]
     public async Task UnknownAddress_GetsTheSamePage_AndNoLink()
     {

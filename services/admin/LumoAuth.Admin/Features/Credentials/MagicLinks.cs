@@ -42,7 +42,11 @@ public static class MagicLinks
         var normalized = request.Email!.ToLowerInvariant();
         var user = await db.Users.AsNoTracking()
             .FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
-        if (user is not null && (policy.MagicLinkEnabled || policy.MagicLinkOnly))
+        // At most one link per address every MinimumSpacing: a flood of requests for someone's address neither fills their
+        // inbox nor keeps replacing the link they are about to click (only the newest works).
+        var recently = DateTimeOffset.UtcNow - PasswordResetRequests.MinimumSpacing;
+        if (user is not null && (policy.MagicLinkEnabled || policy.MagicLinkOnly)
+            && !await db.MagicLinkTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
         {
             // Only the newest link works.
             await db.MagicLinkTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
