@@ -330,16 +330,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid offline_access",
             ["state"] = "s1", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
         });
-        using var browser = suite.Browser();
-        using var toLogin = await browser.GetAsync(authorize);
-        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
-        login["email"] = email;
-        login["password"] = password;
-        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
-        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
-        var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
-        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
-        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(decided.Headers.Location!.Query)["code"].ToString();
+        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery((await suite.SignInAndConsentAsync(tenant, authorize, email, password)).Query)["code"].ToString();
 
         // The app redeems the code over mutual TLS with its own self-signed certificate.
         using var certificate = TestCertificates.Client("field-app-install-1");

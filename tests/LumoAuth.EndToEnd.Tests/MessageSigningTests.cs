@@ -67,17 +67,8 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         var requestUri = (await ApiAssert.OkAsync(pushed, 201))["request_uri"]!.GetValue<string>();
 
         // The user's browser through the gateway: authorize → login → authorize → consent → back to the bank.
-        using var browser = suite.Browser();
-        using var toLogin = await browser.GetAsync(QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?> { ["client_id"] = clientId, ["request_uri"] = requestUri }));
-        Assert.Equal(HttpStatusCode.SeeOther, toLogin.StatusCode);
-        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
-        login["email"] = email;
-        login["password"] = password;
-        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
-        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
-        var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
-        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
-        var back = decided.Headers.Location!;
+        var back = await suite.SignInAndConsentAsync(tenant,
+            QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?> { ["client_id"] = clientId, ["request_uri"] = requestUri }), email, password);
         Assert.StartsWith(RedirectUri, back.AbsoluteUri, StringComparison.Ordinal);
         var parameters = QueryHelpers.ParseQuery(back.Query);
         Assert.Equal(["response"], parameters.Keys);

@@ -197,8 +197,23 @@ public sealed class SuiteFixture : IAsyncLifetime
             ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = scope,
             ["state"] = "s", ["code_challenge"] = challenge, ["code_challenge_method"] = "S256",
         });
+        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery((await SignInAndConsentAsync(tenant, authorize, email, password)).Query)["code"].ToString();
+        using var redeemed = await Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = loopback, ["client_id"] = clientId, ["code_verifier"] = verifier,
+        }));
+        return (await ApiAssert.OkAsync(redeemed))["access_token"]!.GetValue<string>();
+    }
+
+    /// <summary>
+    /// A new browser through the gateway: the authorization request, the hosted login with the password, consent given;
+    /// where the authorization endpoint then sends the browser (the client's redirect URI with the answer).
+    /// </summary>
+    public async Task<Uri> SignInAndConsentAsync(TestTenant tenant, string authorizeUrl, string email, string password)
+    {
         using var browser = Browser();
-        using var toLogin = await browser.GetAsync(authorize);
+        using var toLogin = await browser.GetAsync(authorizeUrl);
+        Assert.Equal(System.Net.HttpStatusCode.SeeOther, toLogin.StatusCode);
         var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
         login["email"] = email;
         login["password"] = password;
@@ -206,12 +221,7 @@ public sealed class SuiteFixture : IAsyncLifetime
         using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
         var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
         using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
-        var code = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(decided.Headers.Location!.Query)["code"].ToString();
-        using var redeemed = await Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = loopback, ["client_id"] = clientId, ["code_verifier"] = verifier,
-        }));
-        return (await ApiAssert.OkAsync(redeemed))["access_token"]!.GetValue<string>();
+        return decided.Headers.Location ?? throw new InvalidOperationException($"{decided.StatusCode}: {await decided.Content.ReadAsStringAsync()}");
     }
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
