@@ -28,11 +28,7 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
         }
 
         using var browser = suite.Browser();
-        var (_, challenge) = HostedFlow.Pkce();
-        var authorize = HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid orders.read orders.undescribed" });
-        using var first = await browser.GetAsync(authorize);
-        using var login = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(first)!, setup.Email, setup.Password);
-        using var consent = await browser.GetAsync(HostedFlow.LocalRedirect(login)!);
+        using var consent = await ConsentPageAsync(browser, setup, "openid orders.read orders.undescribed");
         var html = await consent.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.OK, consent.StatusCode);
@@ -63,10 +59,7 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
 
         using var browser = suite.Browser();
         var (_, challenge) = HostedFlow.Pkce();
-        var authorize = HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid" });
-        using var first = await browser.GetAsync(authorize);
-        using var login = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(first)!, setup.Email, setup.Password);
-        using var consent = await browser.GetAsync(HostedFlow.LocalRedirect(login)!);
+        using var consent = await ConsentPageAsync(browser, setup, "openid");
         var html = await consent.Content.ReadAsStringAsync();
 
         Assert.Equal(HttpStatusCode.OK, consent.StatusCode);
@@ -155,5 +148,13 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
         }));
 
         Assert.Equal("orders.read", (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("scope").GetString());
+    }
+    /// <summary>An authorization request for <paramref name="scope"/> in <paramref name="browser"/>, signed in there: its consent page.</summary>
+    private async Task<HttpResponseMessage> ConsentPageAsync(HttpClient browser, SignInSetup setup, string scope)
+    {
+        var (_, challenge) = HostedFlow.Pkce();
+        using var first = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = scope }));
+        using var login = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(first)!, setup.Email, setup.Password);
+        return await browser.GetAsync(HostedFlow.LocalRedirect(login)!);
     }
 }
