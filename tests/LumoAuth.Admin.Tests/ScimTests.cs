@@ -219,6 +219,13 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
             schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
             Operations = new[] { new { op = "add", path = "emails[type ne \"home\" and primary eq false].value", value = "x@example.com" } },
         })), 400, "noTarget");
+        // Nor does a filter on a single-valued attribute turn it into a list.
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new[] { new { op = "add", path = "name[givenName eq \"A\"].familyName", value = "B" } },
+        })), 400, "invalidPath");
+        Assert.Equal("Doe", (await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{id}"), 200))["name"]!["familyName"]!.GetValue<string>());
     }
 
     /// <summary>
@@ -234,6 +241,10 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         (await client.DeleteAsync($"{tenant.Api}/scim/v2/Users/{old}")).Dispose();
         var found = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"again@example.com\"")), 200);
         Assert.Equal(0, found["totalResults"]!.GetValue<int>());
+
+        // A creation that fails (a weak password) takes nothing from the deleted record.
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", Json(new { userName = "again@example.com", password = "short" })), 400, "invalidValue");
+        Assert.Equal("again@example.com", (await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users/{old}"), 200))["userName"]!.GetValue<string>());
 
         var created = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("Again@example.com")), 201);
 
@@ -460,6 +471,13 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.NotEqual(first["id"]!.GetValue<string>(), second["id"]!.GetValue<string>());
         Assert.Equal("Sales (EU)", third["displayName"]!.GetValue<string>());
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(Group("r&d"))), 409, "uniqueness");
+        // A rename to another group's name is refused the same way; a change of letter case of its own name is not.
+        var patch = (string name) => Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "replace", path = "displayName", value = name } },
+        });
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{second["id"]!.GetValue<string>()}", patch("R&D")), 409, "uniqueness");
+        await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{second["id"]!.GetValue<string>()}", patch("rd")), 200);
     }
 
     /// <summary>Sorted pages in both directions: values without regard to case, resources without the attribute last either way.</summary>

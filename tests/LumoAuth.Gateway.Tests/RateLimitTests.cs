@@ -192,6 +192,9 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
         (await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "ApiKey   lmk_spelt "))).Dispose();
         using var refused = await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "APIKEY lmk_spelt"));
         await ApiAssert.ErrorAsync(refused, 429, "rate_limit_exceeded");
+        // As SCIM clients send it: the key as a bearer token.
+        using var asBearer = await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer lmk_spelt"));
+        await ApiAssert.ErrorAsync(asBearer, 429, "rate_limit_exceeded");
 
         // Bearer tokens likewise: the scheme's case and surrounding spaces do not make a new budget.
         (await Post(r => r.Headers.TryAddWithoutValidation("Authorization", "Bearer tok.en.one"))).Dispose();

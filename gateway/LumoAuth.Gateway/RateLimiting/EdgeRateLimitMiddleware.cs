@@ -215,7 +215,14 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
 
         var authorization = request.Headers.Authorization.ToString().Trim();
         var space = authorization.IndexOfAny([' ', '\t']);
-        return space < 0 ? authorization : authorization[..space].ToLowerInvariant() + ":" + authorization[space..].Trim();
+        if (space < 0)
+        {
+            return authorization;
+        }
+
+        // SCIM clients send the tenant's API key as a bearer token: the same key, the same budget.
+        var value = authorization[space..].Trim();
+        return value.StartsWith("lmk_", StringComparison.Ordinal) ? "key:" + value : authorization[..space].ToLowerInvariant() + ":" + value;
     }
 
     private DateTimeOffset WindowEnd(int windowSeconds)

@@ -45,6 +45,10 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
                 {
                     unconditional &= tuple.Condition is null;
                     Reached(tuple.Object, edge.Relation, hops);
+                    if (!complete)
+                    {
+                        break;
+                    }
                 }
             }
 
@@ -65,6 +69,10 @@ internal sealed class ListObjectsOperation(AuthorizationEngine engine, CheckScop
                 {
                     unconditional &= tuple.Condition is null;
                     Reached(tuple.Object, edge.Relation, hops);
+                    if (!complete)
+                    {
+                        break;
+                    }
                 }
             }
         }

@@ -34,6 +34,12 @@ public sealed partial class RefreshTokenReuseOnce(
     /// <summary>The first use and one concurrent retry.</summary>
     private const int AllowedUses = 2;
 
+    private const string CountUse = """
+        local uses = redis.call('INCR', KEYS[1])
+        if uses == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return uses
+        """;
+
     public async ValueTask HandleAsync(ValidateTokenRequestContext context)
     {
         if (context.IsRejected || !context.Request.IsRefreshTokenGrantType() || context.RefreshTokenPrincipal is not { } principal
@@ -46,13 +52,9 @@ public sealed partial class RefreshTokenReuseOnce(
         long uses;
         try
         {
-            var database = redis.GetDatabase();
-            var key = $"lumoauth:refresh-uses:{tenant.TenantId:N}:{tokenId}";
-            uses = await database.StringIncrementAsync(key);
-            if (uses == 1)
-            {
-                await database.KeyExpireAsync(key, leeway);
-            }
+            // One script: the count and its expiry are set together, so no key is left without one.
+            uses = (long)await redis.GetDatabase().ScriptEvaluateAsync(CountUse,
+                [$"lumoauth:refresh-uses:{tenant.TenantId:N}:{tokenId}"], [(long)leeway.TotalMilliseconds]);
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {

@@ -49,9 +49,15 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
         int batch;
         do
         {
+            // Created before the cut-off too (a delivery completes after it is created), so the (WebhookId, CreatedAt)
+            // index finds the candidates instead of a scan of the whole table per batch.
             batch = await db.Database.ExecuteSqlInterpolatedAsync($"""
                 DELETE FROM webhook_deliveries WHERE "Id" IN (
-                    SELECT "Id" FROM webhook_deliveries WHERE "Status" <> 'pending' AND "CompletedAt" < {cutoff} LIMIT {BatchSize})
+                    SELECT d."Id" FROM webhooks w CROSS JOIN LATERAL (
+                        SELECT "Id" FROM webhook_deliveries
+                        WHERE "WebhookId" = w."Id" AND "CreatedAt" < {cutoff} AND "Status" <> 'pending' AND "CompletedAt" < {cutoff}
+                        LIMIT {BatchSize}) d
+                    LIMIT {BatchSize})
                 """, cancellationToken);
             deleted += batch;
         }

@@ -46,10 +46,14 @@ public static class DataErasure
         await db.Invitations.Where(i => i.NormalizedEmail == user.NormalizedEmail).ExecuteDeleteAsync(cancellationToken);
         // Stored webhook payloads name the user (user.created carries the address) and can be replayed: those go too. The
         // events of the erasure itself (user.deleted) are queued after it and still tell receivers to forget the user.
+        // The address as a whole JSON string (with its quotes), so that erasing jo@acme.io leaves bigjo@acme.io's deliveries;
+        // both spellings, as the payload may escape characters such as "+". Read through the tenant's webhooks (indexed).
         var id = LikePatterns.Containing(user.Id.ToString());
-        var address = LikePatterns.Containing(user.Email);
-        var addressInJson = LikePatterns.Containing(System.Text.Json.JsonSerializer.Serialize(user.Email)[1..^1]);
+        var address = LikePatterns.Containing("\"" + user.Email + "\"");
+        var addressInJson = LikePatterns.Containing(System.Text.Json.JsonSerializer.Serialize(user.Email));
+        var hooks = db.Webhooks.Select(w => w.Id);
         await db.WebhookDeliveries
+            .Where(d => hooks.Contains(d.WebhookId))
             .Where(d => EF.Functions.ILike(d.Payload, id, LikePatterns.Escape) || EF.Functions.ILike(d.Payload, address, LikePatterns.Escape)
                 || EF.Functions.ILike(d.Payload, addressInJson, LikePatterns.Escape))
             .ExecuteDeleteAsync(cancellationToken);

@@ -78,6 +78,11 @@ public static class ScimPatch
                 var arrayKey = ScimAttributePath.KeyOf(owner, path.Path.Attribute) ?? path.Path.Attribute;
                 if (owner[arrayKey] is not JsonArray array)
                 {
+                    if (owner[arrayKey] is not null)
+                    {
+                        throw ScimException.InvalidPath($"'{path.Path.Attribute}' is not multi-valued");
+                    }
+
                     array = [];
                     owner[arrayKey] = array;
                 }

@@ -48,15 +48,32 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     public async Task<ScimResult> CreateUserAsync(JsonNode? body, CancellationToken cancellationToken)
     {
         var input = ReadUser(AsObject(body));
-        await ReleaseSoftDeletedNamesAsync(input.UserName, input.Email, cancellationToken);
-        await EnsureUserNameFreeAsync(input.UserName, null, cancellationToken);
-        // The password is checked with everything else, before anything is stored: a weak one must not leave a user behind.
-        var (user, error) = await users.CreateAsync(new NewUser(
-            input.Email, input.Password, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise), cancellationToken);
-        Throw(error);
+        // A soft-deleted holder gives up the names only if the new user is then created: one transaction for both.
+        var strategy = db.Database.CreateExecutionStrategy();
+        var user = await strategy.ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            try
+            {
+                await ReleaseSoftDeletedNamesAsync(input.UserName, input.Email, cancellationToken);
+                await EnsureUserNameFreeAsync(input.UserName, null, cancellationToken);
+                // The password is checked with everything else, before anything is stored: a weak one must not leave a user behind.
+                var (created, error) = await users.CreateAsync(new NewUser(
+                    input.Email, input.Password, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise), cancellationToken);
+                Throw(error);
+                await transaction.CommitAsync(cancellationToken);
+                return created!;
+            }
+            catch (ScimException)
+            {
+                // Rolled back: nothing of this attempt may be saved by a later operation of the same request (Bulk).
+                db.ChangeTracker.Clear();
+                throw;
+            }
+        });
 
-        var json = await UserJsonAsync(user!, cancellationToken);
-        return new ScimResult(201, json, Location(json), Version(user!.Version));
+        var json = await UserJsonAsync(user, cancellationToken);
+        return new ScimResult(201, json, Location(json), Version(user.Version));
     }
 
     public async Task<ScimResult> ReplaceUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
@@ -307,14 +324,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             slug = "group-" + Guid.NewGuid().ToString("N")[..8];
         }
 
-        // Names are unique as written (in any letter case); two names that only share a slug ("R&D", "RD") are two groups.
-#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower().
-        var lowerName = input.DisplayName.ToLowerInvariant();
-        if (await db.Groups.AnyAsync(g => g.Name.ToLower() == lowerName, cancellationToken))
-#pragma warning restore CA1304, CA1311, CA1862
-        {
-            throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
-        }
+        await EnsureGroupNameFreeAsync(input.DisplayName, cancellationToken);
 
         if (await db.Groups.AnyAsync(g => g.Slug == slug, cancellationToken))
         {
@@ -336,6 +346,18 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     }
 
     private static readonly string[] ReadOnlyGroupAttributes = ["id", "meta"];
+
+    /// <summary>Names are unique as written (in any letter case); two names that only share a slug ("R&amp;D", "RD") are two groups.</summary>
+    private async Task EnsureGroupNameFreeAsync(string name, CancellationToken cancellationToken)
+    {
+#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower().
+        var lowerName = name.ToLowerInvariant();
+        if (await db.Groups.AnyAsync(g => g.Name.ToLower() == lowerName, cancellationToken))
+#pragma warning restore CA1304, CA1311, CA1862
+        {
+            throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
+        }
+    }
 
     public Task<ScimResult> ReplaceGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
         WithGroupLockedAsync(id, async group =>
@@ -378,28 +400,37 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         return await strategy.ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM groups WHERE "Id" = {groupId} FOR UPDATE""", cancellationToken);
-            var result = await change(await FindGroupAsync(id, cancellationToken));
+            // NO KEY UPDATE: serialises the group's writers without blocking the key-share locks of member inserts elsewhere.
+            await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM groups WHERE "Id" = {groupId} FOR NO KEY UPDATE""", cancellationToken);
+            var group = await FindGroupAsync(id, cancellationToken);
+            // Read as it is now, under the lock: an earlier operation of the same request (Bulk) may hold an older copy.
+            await db.Entry(group).ReloadAsync(cancellationToken);
+            var result = await change(group);
             await transaction.CommitAsync(cancellationToken);
             return result;
         });
     }
 
     /// <summary>Deletes the group; its members stay (ADM-86).</summary>
-    public async Task<ScimResult> DeleteGroupAsync(string id, string? ifMatch, CancellationToken cancellationToken)
-    {
-        var group = await FindGroupAsync(id, cancellationToken);
-        CheckVersion(ifMatch, group.Version);
-        await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
-        db.Groups.Remove(group);
-        db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
-        return new ScimResult(204, null);
-    }
+    public Task<ScimResult> DeleteGroupAsync(string id, string? ifMatch, CancellationToken cancellationToken) =>
+        WithGroupLockedAsync(id, async group =>
+        {
+            CheckVersion(ifMatch, group.Version);
+            await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
+            db.Groups.Remove(group);
+            db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
+            await db.SaveChangesAsync(cancellationToken);
+            return new ScimResult(204, null);
+        }, cancellationToken);
 
     private async Task<ScimResult> StoreGroupAsync(Group group, JsonObject body, CancellationToken cancellationToken)
     {
         var input = ReadGroup(body);
+        if (!string.Equals(input.DisplayName, group.Name, StringComparison.OrdinalIgnoreCase))
+        {
+            await EnsureGroupNameFreeAsync(input.DisplayName, cancellationToken);
+        }
+
         if (input.DisplayName != group.Name || input.ExternalId != group.ExternalId)
         {
             group.Name = input.DisplayName;
