@@ -348,8 +348,7 @@ public static class AuthorizeEndpoints
 
     // A client's link as the page may use it, checked again whatever was stored: https, or http on loopback.
     private static Uri? Shown(string? value) =>
-        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0
-        && (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.UserInfo.Length == 0 && ClientValidation.IsWebScheme(uri)
             ? uri
             : null;
 

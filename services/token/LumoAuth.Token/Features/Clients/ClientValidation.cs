@@ -276,7 +276,7 @@ public static class ClientValidation
         {
             validator.Add(field, $"'{Shorten(value)}' is not an absolute URL");
         }
-        else if (!(uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback)))
+        else if (!IsWebScheme(uri))
         {
             validator.Add(field, $"'{Shorten(value)}' must use https (http is allowed only for loopback)");
         }
@@ -395,12 +395,15 @@ public static class ClientValidation
         return ForbiddenSchemes.Contains(uri.Scheme) ? $"'{Shorten(value)}' uses a forbidden scheme" : null;
     }
 
+    /// <summary>The web addresses a client may name for browsers: https, or http on loopback.</summary>
+    public static bool IsWebScheme(Uri uri) => uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback);
+
     /// <summary><c>scheme://host[:port]</c> in lower case, or null when the value is not a safe origin.</summary>
     public static string? NormalizeOrigin(string? value)
     {
         if (string.IsNullOrWhiteSpace(value) || value.Length > 500 || value.Contains('*', StringComparison.Ordinal)
             || !Uri.TryCreate(value, UriKind.Absolute, out var uri)
-            || (uri.Scheme != Uri.UriSchemeHttps && !(uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback))
+            || !IsWebScheme(uri)
             || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
         {
             return null;
