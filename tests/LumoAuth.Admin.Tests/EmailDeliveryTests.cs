@@ -381,6 +381,27 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
     }
 
     [Fact]
+    public async Task EmailVerification_RepeatedRequests_WithinTheSpacing_MailOnce()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        var address = $"flooded@{tenant.Slug}.example.com";
+        await Factory.CreateUserAsync(tenant, address, "a password 1234");
+        using var client = Factory.Internal();
+
+        var requests = Enumerable.Range(0, 6).Select(_ =>
+            client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenant.Id, address)));
+        foreach (var response in await Task.WhenAll(requests))
+        {
+            await ApiAssert.OkAsync(response, 202);
+        }
+
+        await MailToAsync(address, EmailKinds.EmailVerification);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenant.Id, address)), 202);
+        await Task.Delay(1000); // a second mail would be on its way by now
+        Assert.Single(fixture.Smtp.To(address, EmailKinds.EmailVerification));
+    }
+
+    [Fact]
     public async Task AccountLocked_AfterTooManyFailedLogins_MailsTheUser()
     {
         var tenant = await Factory.CreateTenantAsync();

@@ -12,6 +12,8 @@ public sealed class WebhookReceiver : IAsyncDisposable
 {
     private WebApplication? _app;
     private int _calls;
+    private int _inFlight;
+    private int _mostInFlight;
 
     public ConcurrentQueue<ReceivedWebhook> Received { get; } = new();
 
@@ -23,6 +25,12 @@ public sealed class WebhookReceiver : IAsyncDisposable
 
     public string Url { get; private set; } = string.Empty;
 
+    /// <summary>Calls that have arrived, answered or not.</summary>
+    public int Started => Volatile.Read(ref _calls);
+
+    /// <summary>The most calls that were being answered at the same time.</summary>
+    public int MostInFlight => Volatile.Read(ref _mostInFlight);
+
     public static async Task<WebhookReceiver> StartAsync()
     {
         var receiver = new WebhookReceiver();
@@ -31,10 +39,23 @@ public sealed class WebhookReceiver : IAsyncDisposable
             using var reader = new StreamReader(context.Request.Body);
             var body = await reader.ReadToEndAsync();
             var call = Interlocked.Increment(ref receiver._calls);
-            var status = receiver.StatusFor(call, body);
-            if (receiver.DelayFor(call, body) is { Ticks: > 0 } delay)
+            var inFlight = Interlocked.Increment(ref receiver._inFlight);
+            for (var most = receiver.MostInFlight; inFlight > most; most = receiver.MostInFlight)
             {
-                await Task.Delay(delay);
+                Interlocked.CompareExchange(ref receiver._mostInFlight, inFlight, most);
+            }
+
+            var status = receiver.StatusFor(call, body);
+            try
+            {
+                if (receiver.DelayFor(call, body) is { Ticks: > 0 } delay)
+                {
+                    await Task.Delay(delay);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref receiver._inFlight);
             }
 
             receiver.Received.Enqueue(new ReceivedWebhook(

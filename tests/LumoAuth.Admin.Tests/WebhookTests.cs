@@ -22,6 +22,8 @@ public sealed class WebhookAdminFixture() : EmailAdminFixture(new Dictionary<str
     ["Webhooks:PollInterval"] = "00:00:00.200",
     ["Webhooks:DisableAfterConsecutiveFailures"] = "3",
     ["Webhooks:Timeout"] = "00:00:05",
+    ["Webhooks:MaxConcurrentPerTenant"] = "3",
+    ["Webhooks:MaxConcurrentPerWebhook"] = "2",
 });
 
 public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<WebhookAdminFixture>
@@ -308,6 +310,60 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Equal(2, bodies.Select(b => b["id"]!.GetValue<string>()).Distinct().Count());
         var deliveries = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries"));
         Assert.Equal(2, deliveries["data"]!.AsArray().Count);
+    }
+
+    /// <summary>
+    /// One tenant's slow receivers hold at most its caps of sending slots (per webhook, per tenant), so another tenant's
+    /// delivery leaves at once instead of waiting behind them, and the slow backlog still drains.
+    /// </summary>
+    [Fact]
+    public async Task SlowReceiversOfOneTenant_DoNotHoldBackAnotherTenantsDeliveries()
+    {
+        await using var slowOne = await WebhookReceiver.StartAsync();
+        await using var slowTwo = await WebhookReceiver.StartAsync();
+        await using var fast = await WebhookReceiver.StartAsync();
+        slowOne.DelayFor = slowTwo.DelayFor = (_, _) => TimeSpan.FromSeconds(3);
+        var slowTenant = await Factory.CreateTenantAsync();
+        var fastTenant = await Factory.CreateTenantAsync();
+        using (var client = Factory.ClientFor(slowTenant))
+        {
+            await CreateWebhookAsync(client, slowTenant, slowOne.Url, "token.issued");
+            await CreateWebhookAsync(client, slowTenant, slowTwo.Url, "token.issued");
+        }
+
+        using (var client = Factory.ClientFor(fastTenant))
+        {
+            await CreateWebhookAsync(client, fastTenant, fast.Url, "token.issued");
+        }
+
+        static AccessTokensIssued Tokens(TestTenant tenant, int count) => new(
+            [.. Enumerable.Range(0, count).Select(_ => new IssuedAccessToken("m2m", "client_credentials", null, Guid.NewGuid().ToString(), ["orders.read"], DateTimeOffset.UtcNow))])
+        { TenantId = tenant.Id };
+        var bus = Factory.Services.GetRequiredService<IBus>();
+        await bus.Publish(Tokens(slowTenant, 3)); // three deliveries to each slow webhook
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return slowOne.Started + slowTwo.Started > 0 ? "sending" : null;
+        });
+
+        await bus.Publish(Tokens(fastTenant, 1));
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return fast.Received.IsEmpty ? null : "delivered";
+        });
+        // Each slow call takes 3 s: the fast delivery left while the first ones were still being answered, and no more
+        // than the tenant's cap of them had been started.
+        Assert.InRange(slowOne.Started + slowTwo.Started, 1, 3);
+
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return slowOne.Received.Count + slowTwo.Received.Count == 6 ? "drained" : null;
+        }, TimeSpan.FromSeconds(60));
+        Assert.InRange(slowOne.MostInFlight, 1, 2);
+        Assert.InRange(slowTwo.MostInFlight, 1, 2);
     }
 
     [Fact]

@@ -193,8 +193,9 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.ToTable("webhook_deliveries");
             e.HasIndex(d => new { d.WebhookId, d.MessageId }).IsUnique();
             e.HasIndex(d => new { d.WebhookId, d.CreatedAt });
-            // The dispatcher's query: pending rows by due time.
-            e.HasIndex(d => d.NextAttemptAt).HasFilter("\"Status\" = 'pending'");
+            // The dispatcher's claim: each webhook's pending rows by due time, and the few rows in flight (leased).
+            e.HasIndex(d => new { d.WebhookId, d.NextAttemptAt }).HasFilter("\"Status\" = 'pending'");
+            e.HasIndex(d => d.LockedUntil).HasFilter("\"Status\" = 'pending' AND \"LockedUntil\" IS NOT NULL");
             e.Property(d => d.EventId).HasMaxLength(64);
             e.Property(d => d.EventType).HasMaxLength(100);
             e.Property(d => d.Status).HasMaxLength(20);

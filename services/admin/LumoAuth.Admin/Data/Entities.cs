@@ -80,6 +80,9 @@ public sealed class User : ICreatedRow
 
     public bool EmailVerified { get; set; }
 
+    /// <summary>When a verification link was last asked for: the hosted page's requests are spaced per address.</summary>
+    public DateTimeOffset? EmailVerificationRequestedAt { get; set; }
+
     public bool IsActive { get; set; } = true;
 
     public bool Blocked { get; set; }

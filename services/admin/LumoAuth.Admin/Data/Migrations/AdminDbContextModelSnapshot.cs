@@ -697,6 +697,9 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasMaxLength(320)
                         .HasColumnType("character varying(320)");
 
+                    b.Property<DateTimeOffset?>("EmailVerificationRequestedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<bool>("EmailVerified")
                         .HasColumnType("boolean");
 
@@ -910,13 +913,16 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("NextAttemptAt")
-                        .HasFilter("\"Status\" = 'pending'");
+                    b.HasIndex("LockedUntil")
+                        .HasFilter("\"Status\" = 'pending' AND \"LockedUntil\" IS NOT NULL");
 
                     b.HasIndex("WebhookId", "CreatedAt");
 
                     b.HasIndex("WebhookId", "MessageId")
                         .IsUnique();
+
+                    b.HasIndex("WebhookId", "NextAttemptAt")
+                        .HasFilter("\"Status\" = 'pending'");
 
                     b.ToTable("webhook_deliveries", (string)null);
                 });

@@ -70,8 +70,21 @@ public static class EmailVerifications
             .FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.EmailVerified && !u.Blocked, cancellationToken);
         if (user is not null)
         {
-            db.AddEvent(new UserEmailVerificationRequested(user.Id) { TenantId = user.TenantId });
-            await db.SaveChangesAsync(cancellationToken);
+            // At most one mail per address every MinimumSpacing, claimed by a conditional update so requests that arrive
+            // together send one: a flood of requests for someone's address does not fill their inbox.
+            var now = DateTimeOffset.UtcNow;
+            var recently = now - PasswordResetRequests.MinimumSpacing;
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            var claimed = await db.Users
+                .Where(u => u.Id == user.Id && (u.EmailVerificationRequestedAt == null || u.EmailVerificationRequestedAt <= recently))
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerificationRequestedAt, now), cancellationToken);
+            if (claimed == 1)
+            {
+                db.AddEvent(new UserEmailVerificationRequested(user.Id) { TenantId = user.TenantId });
+                await db.SaveChangesAsync(cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
         }
 
         return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, AcceptedMessage));

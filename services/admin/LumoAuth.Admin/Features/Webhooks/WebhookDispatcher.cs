@@ -37,6 +37,8 @@ public sealed class WebhookSignal : IDisposable
 /// then a <c>LockedUntil</c>), so replicas never send the same attempt twice and a crashed replica's claims
 /// come back. Each attempt is logged; failures retry with exponential backoff until the attempt limit, and
 /// enough failures in a row switch the webhook off. All state is in the database: a restart loses nothing.
+/// Sending slots are shared fairly: claims take webhooks and tenants in turn, and a tenant or a webhook never has
+/// more than its cap in flight, so one slow receiver cannot hold back everyone else's deliveries.
 /// </summary>
 public sealed partial class WebhookDispatcher(
     IServiceScopeFactory scopeFactory,
@@ -46,26 +48,31 @@ public sealed partial class WebhookDispatcher(
     TimeProvider time,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
-    // As many as are sent at once, so a batch takes one timeout at most and its lease cannot run out under it (a claim
-    // that outlived its lease would be taken again by another replica and sent twice).
-    private const int BatchSize = 8;
-
+    // A claim is sent at once, so it ends within one timeout; the lease must outlast it, or another replica would
+    // take the delivery again and send it twice.
     private TimeSpan Lease => options.Value.Timeout + TimeSpan.FromSeconds(60);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var sending = new List<Task>();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
-                while (await DispatchBatchAsync(stoppingToken) == BatchSize)
+                sending.RemoveAll(task => task.IsCompleted);
+                var free = options.Value.MaxConcurrentDeliveries - sending.Count;
+                var claimed = free > 0 ? await ClaimAsync(free, stoppingToken) : [];
+                sending.AddRange(claimed.Select(id => SendAsync(id, stoppingToken)));
+                if (free > 0 && claimed.Count == free)
                 {
+                    continue; // more may be due
                 }
+
+                await WaitForWorkAsync(sending, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
-                return;
+                break;
             }
             catch (Exception ex)
             {
@@ -73,33 +80,86 @@ public sealed partial class WebhookDispatcher(
                 await Task.Delay(options.Value.PollInterval, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
+
+        await Task.WhenAll(sending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
-    public async Task<int> DispatchBatchAsync(CancellationToken cancellationToken)
+    /// <summary>Until a delivery is queued, a send ends (freeing a slot or a cap), or the poll interval passes.</summary>
+    private async Task WaitForWorkAsync(List<Task> sending, CancellationToken stoppingToken)
     {
-        List<WebhookDelivery> claimed;
-        await using (var scope = scopeFactory.CreateAsyncScope())
+        using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var signalled = signal.WaitAsync(options.Value.PollInterval, wake.Token);
+        if (sending.Count > 0)
         {
-            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-            var now = time.GetUtcNow();
-            var until = now + Lease;
-            // Raw SQL that is not composed (UPDATE … RETURNING): filters are ignored and the tenant is not involved.
-            claimed = await db.WebhookDeliveries.FromSqlInterpolated($"""
-                UPDATE webhook_deliveries SET "LockedUntil" = {until}
-                WHERE "Id" IN (
-                    SELECT d."Id" FROM webhook_deliveries d JOIN webhooks w ON w."Id" = d."WebhookId"
-                    WHERE d."Status" = 'pending' AND d."NextAttemptAt" <= {now} AND (d."LockedUntil" IS NULL OR d."LockedUntil" < {now})
-                      AND w."IsActive"
-                    ORDER BY d."NextAttemptAt"
-                    LIMIT {BatchSize}
-                    FOR UPDATE OF d SKIP LOCKED)
-                RETURNING *
-                """).IgnoreQueryFilters().AsNoTracking().ToListAsync(cancellationToken);
+            await Task.WhenAny(signalled, Task.WhenAny(sending));
         }
 
-        await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = BatchSize, CancellationToken = cancellationToken },
-            async (delivery, ct) => await AttemptAsync(delivery.Id, ct));
-        return claimed.Count;
+        // Cancelled, an unfinished wait gives up its place, so it cannot swallow a later signal.
+        wake.Cancel();
+        await ((Task)signalled).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task SendAsync(Guid deliveryId, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await AttemptAsync(deliveryId, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The lease runs out and the attempt is made again after the restart.
+        }
+        catch (Exception ex)
+        {
+            LogAttemptFailed(logger, ex, deliveryId);
+        }
+    }
+
+    /// <summary>
+    /// Claims up to <paramref name="slots"/> due deliveries. Each active webhook offers its oldest due deliveries up to its
+    /// cap less what it has in flight; they are taken round-robin (every webhook's first, then every second…) and
+    /// within a tenant's cap. The caps are counted from the leases, so they hold across replicas too, give or take a race.
+    /// </summary>
+    public async Task<IReadOnlyList<Guid>> ClaimAsync(int slots, CancellationToken cancellationToken)
+    {
+        await using var scope = scopeFactory.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var limits = options.Value;
+        var now = time.GetUtcNow();
+        var until = now + Lease;
+        // Raw SQL on the tables themselves: tenant filters do not apply, the dispatcher serves every tenant.
+        return await db.Database.SqlQuery<Guid>($"""
+            WITH in_flight AS (
+                SELECT "WebhookId", "TenantId" FROM webhook_deliveries
+                WHERE "Status" = 'pending' AND "LockedUntil" IS NOT NULL AND "LockedUntil" >= {now}
+            ), offered AS (
+                SELECT due."Id", due."NextAttemptAt", due.turn, w."TenantId" AS tenant_id
+                FROM webhooks w
+                CROSS JOIN LATERAL (
+                    SELECT d."Id", d."NextAttemptAt", row_number() OVER (ORDER BY d."NextAttemptAt") AS turn
+                    FROM webhook_deliveries d
+                    WHERE d."WebhookId" = w."Id" AND d."Status" = 'pending' AND d."NextAttemptAt" <= {now}
+                      AND (d."LockedUntil" IS NULL OR d."LockedUntil" < {now})
+                    ORDER BY d."NextAttemptAt"
+                    LIMIT {limits.MaxConcurrentPerWebhook}) due
+                WHERE w."IsActive"
+                  AND due.turn + (SELECT count(*) FROM in_flight f WHERE f."WebhookId" = w."Id") <= {limits.MaxConcurrentPerWebhook}
+            ), ranked AS (
+                SELECT o.*, row_number() OVER (PARTITION BY o.tenant_id ORDER BY o.turn, o."NextAttemptAt") AS tenant_turn
+                FROM offered o
+            ), picked AS (
+                SELECT r."Id" FROM ranked r
+                WHERE r.tenant_turn + (SELECT count(*) FROM in_flight f WHERE f."TenantId" = r.tenant_id) <= {limits.MaxConcurrentPerTenant}
+                ORDER BY r.tenant_turn, r."NextAttemptAt"
+                LIMIT {slots}
+            )
+            UPDATE webhook_deliveries SET "LockedUntil" = {until}
+            WHERE "Id" IN (
+                SELECT d."Id" FROM webhook_deliveries d
+                WHERE d."Id" IN (SELECT "Id" FROM picked) AND d."Status" = 'pending' AND (d."LockedUntil" IS NULL OR d."LockedUntil" < {now})
+                FOR UPDATE SKIP LOCKED)
+            RETURNING "Id" AS "Value"
+            """).ToListAsync(cancellationToken);
     }
 
     /// <summary>Makes one attempt of a delivery and records it (also used by the test endpoint).</summary>
@@ -170,6 +230,9 @@ public sealed partial class WebhookDispatcher(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook dispatch round failed")]
     private static partial void LogRoundFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} attempt failed; it is made again when its lease runs out")]
+    private static partial void LogAttemptFailed(ILogger logger, Exception exception, Guid deliveryId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook {WebhookId} disabled after {Failures} failed attempts in a row")]
     private static partial void LogDisabled(ILogger logger, Guid webhookId, int failures);

@@ -29,6 +29,21 @@ public sealed class WebhookOptions
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Attempts in flight at once in one replica (each is an outgoing HTTP request, mostly waiting).</summary>
+    [Range(1, 1024)]
+    public int MaxConcurrentDeliveries { get; set; } = 32;
+
+    /// <summary>
+    /// Attempts in flight at once for one tenant, and for one webhook: a slow or hanging receiver holds this many
+    /// sending slots at most, and every other tenant's deliveries keep leaving.
+    /// </summary>
+    [Range(1, 1024)]
+    public int MaxConcurrentPerTenant { get; set; } = 8;
+
+    /// <inheritdoc cref="MaxConcurrentPerTenant"/>
+    [Range(1, 1024)]
+    public int MaxConcurrentPerWebhook { get; set; } = 4;
+
     /// <summary>No retry waits longer than this, however many attempts are allowed (base 4 outgrows any calendar by the 18th).</summary>
     public static readonly TimeSpan LongestRetryDelay = TimeSpan.FromHours(24);
 
