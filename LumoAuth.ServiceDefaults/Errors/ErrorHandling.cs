@@ -6,7 +6,7 @@ namespace LumoAuth.ServiceDefaults.Errors;
 
 /// <summary>
 /// Turns every failure that escapes a handler into the envelope: malformed bodies and binding
-/// failures become 400, oversized bodies 413, and anything else a 500 with only a correlation id.
+/// failures become 400, oversized bodies 413, a Redis outage 503, and anything else a 500 with only a correlation id.
 /// </summary>
 public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
 {
@@ -29,6 +29,9 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             InvalidDataException invalid => new ApiError($"The request could not be read: {invalid.Message}", 400, ErrorCodes.InvalidRequest),
             _ when UnstorableText(exception) =>
                 new ApiError("The request contains text that cannot be stored (a NUL character or invalid UTF-8)", 400, ErrorCodes.InvalidRequest),
+            // Redis is out: the request could not finish its work, and repeating it later will.
+            StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException =>
+                new ApiError("A service this request needs is unavailable for the moment; try again", 503, ErrorCodes.ServiceUnavailable),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
                 new ApiError("Request cancelled", 499, ErrorCodes.InvalidRequest),
             _ => null,

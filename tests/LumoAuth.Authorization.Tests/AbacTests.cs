@@ -1,6 +1,11 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Contracts.Users;
 using LumoAuth.Testing;
+using MassTransit;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Authorization.Tests;
 
@@ -183,6 +188,29 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         }), 201);
         var elsewhere = await ApiAssert.OkAsync(await otherClient.PostAsJsonAsync($"{other.Api}/abac/check", new { resourceType = "report", resourceId = "q3", action = "read", subject = "user:carl" }));
         Assert.False(elsewhere["allowed"]!.GetValue<bool>());
+    }
+
+    /// <summary>A deleted or erased user's stored subject attributes go with them; another user's stay.</summary>
+    [Fact]
+    public async Task DeletedUser_StoredSubjectAttributes_AreForgotten()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var (gone, kept) = (Guid.NewGuid().ToString(), Guid.NewGuid().ToString());
+        foreach (var user in new[] { gone, kept })
+        {
+            await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/users/{user}/attributes/department", new { value = "finance" }));
+        }
+
+        await suite.Authorization.Services.GetRequiredService<IBus>().Publish(new UserDeleted(Guid.Parse(gone)) { TenantId = tenant.Id });
+        async Task<List<string>> StoredAsync()
+        {
+            await using var scope = suite.Authorization.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>().AbacEntityAttributes.IgnoreQueryFilters()
+                .Where(a => a.TenantId == tenant.Id).Select(a => a.EntityId).ToListAsync();
+        }
+
+        Assert.Equal([kept], await ApiAssert.EventuallyAsync(async () => await StoredAsync() is [_] one ? one : null));
     }
 
     [Fact]

@@ -813,4 +813,49 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal(HttpStatusCode.OK, me.StatusCode);
         Assert.Contains(email, await me.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>
+    /// A SCIM delete (soft, the default) switches the user off: the token service ends their sessions and denies their
+    /// access tokens. Redis is down when the event arrives, so the tokens cannot be denied then: the event is tried again
+    /// until Redis is back, and the token is refused after all.
+    /// </summary>
+    [Fact]
+    public async Task ScimSoftDelete_SignsTheUserOut_EvenWithRedisDownWhenTheEventArrives()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Dee");
+        var token = await suite.UserAccessTokenAsync(tenant, email, password);
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        using (var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}", configure: key))
+        {
+            var userId = Assert.Single((await ApiAssert.OkAsync(users))["data"]!.AsArray())!["id"]!.GetValue<string>();
+            // Another service, which knows nothing of the user's state but the shared deny-list, takes the token.
+            using var before = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(token));
+            await ApiAssert.OkAsync(before);
+
+            await TestInfrastructure.InfraAsync("stop", "redis");
+            try
+            {
+                using var deleted = await suite.SendAsync(HttpMethod.Delete, $"{tenant.Api}/scim2.0/Users/{userId}", configure: SuiteFixture.Bearer(tenant.ApiKey));
+                Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+                // The token service has handled the event as far as it could: the session ended, the tokens not yet denied.
+                await ApiAssert.EventuallyAsync(async () =>
+                {
+                    using var sessions = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/sessions?userId={userId}", configure: key);
+                    return (await ApiAssert.OkAsync(sessions))["data"]!.AsArray().Count == 0 ? "signed out" : null;
+                }, TimeSpan.FromSeconds(30));
+            }
+            finally
+            {
+                await TestInfrastructure.InfraAsync("start", "redis");
+            }
+        }
+
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var after = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(token));
+            return after.StatusCode == HttpStatusCode.Unauthorized ? "refused" : null;
+        }, TimeSpan.FromSeconds(120));
+    }
 }

@@ -69,6 +69,18 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
                 return attempts is [> 0] ? "retrying" : null;
             }, TimeSpan.FromSeconds(30));
             Assert.DoesNotContain(id, host.Host.Services.GetRequiredService<DeliveryLog>().Deliveries);
+
+            // However long the outage lasts: a hundred failed publishes do not give the event up.
+            await ExecuteAsync($"UPDATE outbox_messages SET attempts = 99, next_attempt_at = now() WHERE body::text LIKE {"%" + id + "%"}");
+            await ApiAssert.EventuallyAsync(async () =>
+            {
+                await using var scope = Scope();
+                var db = scope.ServiceProvider.GetRequiredService<WidgetDbContext>();
+                var attempts = await db.Database.SqlQuery<int>(
+                    $"SELECT attempts AS \"Value\" FROM outbox_messages WHERE body::text LIKE {"%" + id + "%"} AND parked_at IS NULL").ToListAsync();
+                return attempts is [>= 100] ? "still retrying" : null;
+            }, TimeSpan.FromSeconds(30));
+            await ExecuteAsync($"UPDATE outbox_messages SET next_attempt_at = now() WHERE body::text LIKE {"%" + id + "%"}");
         }
         finally
         {
@@ -102,6 +114,12 @@ public sealed class OutboxTests(MessagingHost host) : IClassFixture<MessagingHos
         Assert.Equal(1, runs);
         await using var check = Scope();
         Assert.Equal(1, await check.ServiceProvider.GetRequiredService<WidgetDbContext>().Effects.CountAsync(e => e.WidgetId == widgetId));
+    }
+
+    private async Task ExecuteAsync(FormattableString sql)
+    {
+        await using var scope = Scope();
+        await scope.ServiceProvider.GetRequiredService<WidgetDbContext>().Database.ExecuteSqlInterpolatedAsync(sql);
     }
 
     private async Task<Guid> CreateWidgetAsync(string name, Guid? id = null)

@@ -40,7 +40,7 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         });
         var answer = await HttpAssert.JsonAsync(started, HttpStatusCode.OK);
         var authReqId = answer.GetProperty("auth_req_id").GetString()!;
-        Assert.True(Guid.TryParse(authReqId, out _), authReqId);
+        Assert.Equal(20, System.Buffers.Text.Base64Url.DecodeFromChars(authReqId).Length); // 160 random bits (CIBA Core §7.3)
         Assert.Equal(120, answer.GetProperty("expires_in").GetInt32());
         Assert.Equal(1, answer.GetProperty("interval").GetInt32());
         Assert.Equal("no-store", started.Headers.CacheControl?.ToString());
@@ -265,6 +265,13 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         await HttpAssert.OAuthErrorAsync(unsigned, HttpStatusCode.BadRequest, "invalid_request");
         using var foreignIdToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["id_token_hint"] = HintToken(key, new { format = "email", email = setup.Email }) });
         await HttpAssert.OAuthErrorAsync(foreignIdToken, HttpStatusCode.BadRequest, "invalid_request");
+
+        // Members of the wrong JSON type are a bad hint, not a failure of ours.
+        foreach (var oddSubId in new object[] { new { format = 1 }, new { format = "email", email = 5 }, new { format = "iss_sub", iss = true, sub = 7 } })
+        {
+            using var odd = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["login_hint_token"] = HintToken(key, oddSubId) });
+            await HttpAssert.OAuthErrorAsync(odd, HttpStatusCode.BadRequest, "invalid_request");
+        }
     }
 
     [Fact]

@@ -226,6 +226,9 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         { """{"redirect_uris":["https://app.example.com/cb"],"logo_uri":"javascript:alert(1)"}""", "invalid_client_metadata" },
         { """{"redirect_uris":["https://app.example.com/cb"],"policy_uri":"http://app.example.com/privacy"}""", "invalid_client_metadata" },
         { """{"redirect_uris":["https://app.example.com/cb"],"client_uri":42}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"response_types":[null]}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb"],"grant_types":["authorization_code",""]}""", "invalid_client_metadata" },
+        { """{"redirect_uris":["https://app.example.com/cb?iss=https://elsewhere.example"]}""", "invalid_redirect_uri" },
     };
 
     [Theory]

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Keys;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Tests;
@@ -25,6 +28,30 @@ public sealed class KeyGraceTests(MovableClockSuite suite) : IClassFixture<Movab
         Assert.Equal([newKid, oldKid], await KidsAsync(http, setup));
         suite.Clock.Advance(TimeSpan.FromMinutes(2));
         Assert.Equal([newKid], await KidsAsync(http, setup));
+    }
+
+    /// <summary>
+    /// Another replica rotated and its event never came (this replica was reconnecting to the broker): the keys are read
+    /// again after <see cref="TenantKeyStore.RecheckInterval"/>, so the retired key is neither published nor used for long.
+    /// </summary>
+    [Fact]
+    public async Task RotationByAnotherReplica_UnheardOf_IsSeenAfterTheRecheckInterval()
+    {
+        var setup = await suite.SetUpAsync();
+        using var http = suite.Token.CreateClient();
+        var oldKid = Assert.Single(await KidsAsync(http, setup));
+
+        var otherReplica = ActivatorUtilities.CreateInstance<TenantKeyStore>(suite.Token.Services);
+        await using (var scope = suite.Token.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
+            await otherReplica.RotateAsync(db, setup.Tenant.Id, "ES256", TimeSpan.Zero, (_, _) => { }, CancellationToken.None);
+        }
+
+        Assert.Equal([oldKid], await KidsAsync(http, setup));
+        suite.Clock.Advance(TenantKeyStore.RecheckInterval + TimeSpan.FromSeconds(1));
+        var newKid = Assert.Single(await KidsAsync(http, setup));
+        Assert.NotEqual(oldKid, newKid);
     }
 
     private static async Task<List<string>> KidsAsync(HttpClient http, SignInSetup setup) =>

@@ -47,13 +47,14 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         return new Delegation(setup, agent, tokens.GetProperty("access_token").GetString()!, tokens.GetProperty("refresh_token").GetString()!);
     }
 
-    private async Task<Client> MachineAsync(SignInSetup setup, bool mayDelegate = true)
+    private async Task<Client> MachineAsync(SignInSetup setup, bool mayDelegate = true, int accessTokenLifetime = 3600)
     {
         var data = await suite.CreateClientAsync(setup, new
         {
             name = "tool", applicationType = "m2m",
             grantTypes = mayDelegate ? new[] { "client_credentials", TokenExchangeGrant } : new[] { "client_credentials" },
             allowedScopes = new[] { "documents.read" },
+            accessTokenLifetime,
         });
         return new Client(data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
     }
@@ -159,6 +160,23 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         var refused = await fourth.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("delegation_depth_exceeded", refused.GetProperty("error").GetString());
         Assert.Equal(3, refused.GetProperty("max_depth").GetInt32());
+    }
+
+    /// <summary>A delegated token lives no longer than the requesting client's own access tokens (nor than its subject token).</summary>
+    [Fact]
+    public async Task DelegatedToken_LivesNoLongerThanTheRequestersOwnTokens()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var tool = await MachineAsync(d.Setup, accessTokenLifetime: 60);
+        using var first = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, await OwnTokenAsync(d.Setup, tool));
+        var level1 = (await HttpAssert.JsonAsync(first, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        // The tool, now the current actor, exchanges in turn: its 60 s apply, not the agent's hour.
+        using var second = await ExchangeAsync(d.Setup, tool, level1, null);
+        var body = await HttpAssert.JsonAsync(second, HttpStatusCode.OK);
+        var delegated = new JsonWebToken(body.GetProperty("access_token").GetString());
+        Assert.InRange((delegated.ValidTo - delegated.IssuedAt).TotalSeconds, 1, 60);
+        Assert.InRange(body.GetProperty("expires_in").GetInt32(), 1, 60);
     }
 
     [Fact]

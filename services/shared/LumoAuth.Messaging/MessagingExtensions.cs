@@ -63,7 +63,14 @@ public static class MessagingExtensions
             {
                 cfg.Host(new Uri(connectionString));
                 cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, prefix + "."));
-                // Transient failures (a database restart) are retried before a message goes to the error queue.
+                // An outage of something a consumer needs (PostgreSQL, Redis, another service) can outlast the quick retries
+                // below: such a failure keeps the message and tries again every few minutes until it is back, rather than
+                // leaving it in an error queue nothing reads. Any other failure goes there after the quick retries.
+                cfg.UseMessageRetry(r =>
+                {
+                    r.Handle<Exception>(OutageFailures.IsOutage);
+                    r.Exponential(10_000, TimeSpan.FromSeconds(20), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(20));
+                });
                 cfg.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300)));
                 cfg.ConfigureEndpoints(context);
             });

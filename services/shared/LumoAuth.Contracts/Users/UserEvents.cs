@@ -9,6 +9,12 @@ public sealed record UserBlocked(Guid UserId) : IntegrationEvent;
 
 public sealed record UserUnblocked(Guid UserId) : IntegrationEvent;
 
+/// <summary>
+/// An active user was switched off (<c>isActive</c> false, or a SCIM soft delete), raised beside <see cref="UserUpdated"/>:
+/// the token service ends the user's sessions, grants and trusted devices, as for <see cref="UserBlocked"/>.
+/// </summary>
+public sealed record UserDeactivated(Guid UserId) : IntegrationEvent;
+
 /// <summary>The token service revokes sessions and tokens; authorization drops the user's assignments.</summary>
 public sealed record UserDeleted(Guid UserId) : IntegrationEvent;
 

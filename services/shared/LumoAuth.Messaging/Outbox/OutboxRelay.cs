@@ -13,7 +13,8 @@ namespace LumoAuth.Messaging.Outbox;
 /// Publishes committed outbox rows. Every replica runs one; rows are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c> so replicas share the work without publishing a row twice in the
 /// normal case (a crash between publish and delete can repeat one: consumers are idempotent). A failed
-/// publish is retried with backoff; a row that can never be published is parked, logged and counted.
+/// publish is retried with backoff for as long as it takes (the broker may be down for hours); only a row that
+/// can never be published (an unknown type, an unreadable body) is parked, logged and counted.
 /// </summary>
 public sealed partial class OutboxRelay<TDbContext>(
     IServiceScopeFactory scopeFactory,
@@ -24,7 +25,6 @@ public sealed partial class OutboxRelay<TDbContext>(
     where TDbContext : DbContext
 {
     private const int BatchSize = 100;
-    private const int MaxAttempts = 100;
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
     private static readonly Counter<long> Published = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.published");
@@ -105,16 +105,7 @@ public sealed partial class OutboxRelay<TDbContext>(
                 row.LastError = ex.GetType().Name + ": " + ex.Message[..Math.Min(ex.Message.Length, 1500)];
                 row.NextAttemptAt = now + Backoff(row.Attempts);
                 Failed.Add(1);
-                if (row.Attempts >= MaxAttempts)
-                {
-                    row.ParkedAt = now;
-                    Parked.Add(1);
-                    LogParked(logger, row.Id, row.MessageType);
-                }
-                else
-                {
-                    LogPublishFailed(logger, row.Id, row.Attempts, ex.Message);
-                }
+                LogPublishFailed(logger, row.Id, row.Attempts, ex.Message);
             }
         }
 

@@ -12,7 +12,7 @@ namespace LumoAuth.Token.Keys;
 /// <summary>
 /// A tenant's usable keys. <see cref="Signing"/> holds the active signing key first, then the retired keys
 /// still in their grace period (published and accepted, never used to sign). <see cref="RefreshAfter"/> is
-/// when the earliest grace period ends, so caches rebuild without that key.
+/// when caches rebuild: when the earliest grace period ends, and at the latest a minute after loading.
 /// </summary>
 public sealed record TenantKeyMaterial(IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter)
 {
@@ -62,6 +62,9 @@ public sealed partial class TenantKeyStore(
     public const string ActiveStatus = "active";
     public const string GraceStatus = "grace";
     private const string EncryptionAlgorithm = "A256KW";
+
+    /// <summary>The longest a replica signs with keys it read without reading them again (see <see cref="LoadAsync"/>).</summary>
+    public static readonly TimeSpan RecheckInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>The signing algorithms a tenant may choose.</summary>
     public static readonly IReadOnlySet<string> SigningAlgorithms = new HashSet<string>(StringComparer.Ordinal)
@@ -162,8 +165,11 @@ public sealed partial class TenantKeyStore(
             .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
             .Select(ToSigningCredentials).ToList();
         var encryption = rows.Where(k => k.Use == Encryption).OrderByDescending(k => k.CreatedAt).Select(ToEncryptingCredentials).ToList();
-        var refreshAfter = rows.Where(k => k.RetiredAt is not null).Min(k => k.PublishedUntil);
-        return new TenantKeyMaterial(signing, encryption, refreshAfter);
+        // Read again after a while even when no grace period ends: a rotation made by another replica reaches this one
+        // by an event, and a replica reconnecting to the broker at that moment never hears it.
+        var recheck = now + RecheckInterval;
+        var graceEnds = rows.Where(k => k.RetiredAt is not null).Min(k => k.PublishedUntil);
+        return new TenantKeyMaterial(signing, encryption, graceEnds < recheck ? graceEnds : recheck);
     }
 
     // The active keys, plus retired signing keys still inside their grace period.

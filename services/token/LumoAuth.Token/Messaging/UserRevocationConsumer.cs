@@ -7,13 +7,18 @@ using MassTransit;
 namespace LumoAuth.Token.Messaging;
 
 /// <summary>
-/// A blocked or deleted user is signed out everywhere: sessions ended, grants revoked. Idempotent by nature
-/// (revoking what is already revoked changes nothing), so a redelivered event is harmless.
+/// A blocked, deactivated or deleted user is signed out everywhere: sessions ended, grants revoked. Idempotent by nature
+/// (revoking what is already revoked changes nothing), so a redelivered event is harmless. When Redis is out the
+/// access tokens cannot be denied: the consumer fails and the event comes again.
 /// </summary>
-public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvider services) : IConsumer<UserBlocked>, IConsumer<UserDeleted>
+public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvider services)
+    : IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>
 {
     public Task Consume(ConsumeContext<UserBlocked> context) =>
         RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserDeactivated> context) =>
+        RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserDeactivated, context.CancellationToken);
 
     /// <summary>A deleted user's sessions also lose the client address and browser they recorded (nothing personal is kept).</summary>
     public async Task Consume(ConsumeContext<UserDeleted> context)

@@ -93,7 +93,7 @@ public sealed class TenantServerOptionsMonitor(
         return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), new Entry(options, keys.RefreshAfter)).Options;
     }
 
-    // A retired key's grace period ended: the configuration is rebuilt without it.
+    // A retired key's grace period ended, or the keys are due a re-read: the configuration is rebuilt from the store.
     private bool IsStale(Entry entry) => entry.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter;
 
     private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter);

@@ -116,6 +116,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             user.IsActive = false;
             user.UpdatedAt = DateTimeOffset.UtcNow;
             db.AddEvent(new UserUpdated(user.Id, ["isActive", "softDeleted"]) { TenantId = user.TenantId });
+            db.AddEvent(new UserDeactivated(user.Id) { TenantId = user.TenantId });
             Throw((await users.SaveAsync(user)).Error);
         }
 

@@ -1,4 +1,5 @@
 using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Features.Abac;
 using LumoAuth.Authorization.Engine;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Users;
@@ -137,14 +138,22 @@ public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacSt
     }
 }
 
-/// <summary>A deleted user keeps no role assignments or group memberships.</summary>
+/// <summary>
+/// A deleted (or erased) user keeps no role assignments, group memberships or stored ABAC subject attributes. The
+/// membership versions stay: they hold only ids, and a late membership event must still be recognised as stale.
+/// </summary>
 public sealed class UserDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<UserDeleted>
 {
     public async Task Consume(ConsumeContext<UserDeleted> context)
     {
         if (context.Message.TenantId is { } tenantId)
         {
-            await rbac.RemoveAllAsync(db, tenantId, new SubjectRef(RbacModel.User, context.Message.UserId.ToString()), null, context.CancellationToken);
+            var userId = context.Message.UserId.ToString();
+            await rbac.RemoveAllAsync(db, tenantId, new SubjectRef(RbacModel.User, userId), null, context.CancellationToken);
+            const string subjectUser = AbacRequests.SubjectEntityPrefix + RbacModel.User;
+            await db.AbacEntityAttributes.IgnoreQueryFilters()
+                .Where(a => a.TenantId == tenantId && a.EntityType == subjectUser && a.EntityId == userId)
+                .ExecuteDeleteAsync(context.CancellationToken);
         }
     }
 }

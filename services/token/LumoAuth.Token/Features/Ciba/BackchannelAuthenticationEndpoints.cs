@@ -124,7 +124,8 @@ public static class BackchannelAuthenticationEndpoints
         }
 
         var now = services.Time.GetUtcNow();
-        var authReqId = Guid.NewGuid().ToString();
+        // 160 random bits, as CIBA Core §7.3 recommends (a GUID holds 122).
+        var authReqId = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(20));
         var interval = services.Options.Value.CibaPollingIntervalSeconds;
         var row = new BackchannelAuthentication
         {
@@ -300,17 +301,19 @@ public static class BackchannelAuthenticationEndpoints
         }
 
         if (!token.TryGetPayloadValue<JsonElement>("sub_id", out var subId) || subId.ValueKind != JsonValueKind.Object
-            || !subId.TryGetProperty("format", out var format))
+            || !subId.TryGetProperty("format", out _))
         {
             return (default, Invalid("must name the user with a sub_id (RFC 9493)."));
         }
 
-        switch (format.GetString())
+        // Members of another JSON type read as absent, never as an error of ours.
+        static string? Text(JsonElement parent, string name) =>
+            parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        switch (Text(subId, "format"))
         {
-            case "email" when subId.TryGetProperty("email", out var email) && email.GetString() is { Length: > 0 } address:
+            case "email" when Text(subId, "email") is { Length: > 0 } address:
                 return ((address, Guid.Empty), null);
-            case "iss_sub" when subId.TryGetProperty("iss", out var iss) && iss.GetString() == issuer
-                                && subId.TryGetProperty("sub", out var sub) && Guid.TryParse(sub.GetString(), out var id):
+            case "iss_sub" when Text(subId, "iss") == issuer && Guid.TryParse(Text(subId, "sub"), out var id):
                 return ((null, id), null);
             default:
                 return (default, Invalid("sub_id must be of format email, or iss_sub with this issuer."));

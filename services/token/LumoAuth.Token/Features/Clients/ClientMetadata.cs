@@ -72,7 +72,12 @@ public static class ClientMetadata
         // No scope asked for: openid, the least an OpenID Connect client needs (RFC 7591 §2 leaves the default to us).
         var scopes = (metadata.Scope ?? ScopeNames.OpenId).Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).ToList();
 
-        if (applicationType is not (ApplicationTypes.Web or ApplicationTypes.Native))
+        if (new[] { metadata.RedirectUris, metadata.PostLogoutRedirectUris, metadata.GrantTypes, metadata.ResponseTypes, metadata.AudienceUris }
+            .Any(list => list?.Any(string.IsNullOrWhiteSpace) == true))
+        {
+            problem = "redirect_uris, post_logout_redirect_uris, grant_types, response_types and audience_uris must not hold null or empty entries.";
+        }
+        else if (applicationType is not (ApplicationTypes.Web or ApplicationTypes.Native))
         {
             problem = "application_type must be web or native.";
         }

@@ -377,6 +377,12 @@ public static class ClientValidation
             return $"'{Shorten(value)}' must not contain a wildcard";
         }
 
+        // The authorization response adds its own (RFC 9207); one fixed in the URI could pass off another issuer.
+        if (Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(uri.Query).ContainsKey("iss"))
+        {
+            return $"'{Shorten(value)}' must not carry an 'iss' parameter";
+        }
+
         if (uri.Scheme == Uri.UriSchemeHttps)
         {
             return null;

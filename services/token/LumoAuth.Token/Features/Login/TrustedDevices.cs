@@ -105,13 +105,15 @@ public static class TrustedDeviceEndpoints
             : Results.NoContent();
 }
 
-/// <summary>An MFA reset, a block or a deletion ends the user's trusted devices (idempotent: deleting nothing is fine).</summary>
+/// <summary>An MFA reset, a block, a deactivation or a deletion ends the user's trusted devices (idempotent: deleting nothing is fine).</summary>
 public sealed class TrustedDeviceCleanupConsumer(TenantContext tenant, IServiceProvider services)
-    : IConsumer<UserMfaReset>, IConsumer<UserBlocked>, IConsumer<UserDeleted>
+    : IConsumer<UserMfaReset>, IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>
 {
     public Task Consume(ConsumeContext<UserMfaReset> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
 
     public Task Consume(ConsumeContext<UserBlocked> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+
+    public Task Consume(ConsumeContext<UserDeactivated> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
 
     public Task Consume(ConsumeContext<UserDeleted> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
 

@@ -5,6 +5,7 @@ using LumoAuth.Token.Data;
 using Microsoft.EntityFrameworkCore;
 using LumoAuth.Token.Protocol;
 using OpenIddict.Abstractions;
+using StackExchange.Redis;
 
 namespace LumoAuth.Token.Features.Sessions;
 
@@ -14,18 +15,22 @@ namespace LumoAuth.Token.Features.Sessions;
 /// revokes every stored grant of the user (authorizations, refresh tokens, codes) and denies all the user's
 /// access tokens, so the user must sign in again everywhere.
 /// </summary>
-public sealed class SessionRevocation(
+public sealed partial class SessionRevocation(
     TokenDbContext db,
     TenantContext tenant,
     IOpenIddictTokenManager tokens,
     IOpenIddictAuthorizationManager authorizations,
     UserAccessTokenIndex accessTokens,
-    TimeProvider time)
+    TimeProvider time,
+    ILogger<SessionRevocation> logger)
 {
     public static class Reasons
     {
         public const string Admin = "admin";
         public const string UserBlocked = "user_blocked";
+
+        /// <summary>The account was switched off (<c>isActive</c> false, or a SCIM soft delete).</summary>
+        public const string UserDeactivated = "user_deactivated";
         public const string UserDeleted = "user_deleted";
         public const string Logout = "logout";
         public const string SingleSession = "single_session";
@@ -40,22 +45,45 @@ public sealed class SessionRevocation(
         public const string User = "user";
     }
 
-    /// <summary>Ends one session of the user; false when there is no such active session.</summary>
+    /// <summary>
+    /// Ends one session of the user; false when there is no such active session. Throws when Redis is unreachable (the
+    /// session's access tokens could not be denied): a retry denies them, even though the session has ended by then.
+    /// </summary>
     public async Task<bool> RevokeSessionAsync(Guid userId, string sessionId, string reason, CancellationToken cancellationToken)
     {
         var tenantId = tenant.TenantId;
-        var session = await db.Sessions.FirstOrDefaultAsync(
-            s => s.TenantId == tenantId && s.UserId == userId && s.Id == sessionId && s.RevokedAt == null, cancellationToken);
+        var session = await db.Sessions.FirstOrDefaultAsync(s => s.TenantId == tenantId && s.UserId == userId && s.Id == sessionId, cancellationToken);
         if (session is null)
         {
             return false;
         }
 
-        session.RevokedAt = time.GetUtcNow();
-        db.AddEvent(new SessionsRevoked(userId, [sessionId], reason) { TenantId = tenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        var active = session.RevokedAt is null;
+        if (active)
+        {
+            session.RevokedAt = time.GetUtcNow();
+            db.AddEvent(new SessionsRevoked(userId, [sessionId], reason) { TenantId = tenantId });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
         await accessTokens.DenySessionAsync(tenantId, sessionId);
-        return true;
+        return active;
+    }
+
+    /// <summary>
+    /// Ends one session where a Redis outage must not stop the request (a sign-in past the session limit, a logout): the
+    /// session ends all the same, only its access tokens live on until they expire.
+    /// </summary>
+    public async Task EndSessionThroughOutagesAsync(Guid userId, string sessionId, string reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RevokeSessionAsync(userId, sessionId, reason, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+        {
+            LogTokensNotDenied(logger, ex, sessionId);
+        }
     }
 
     /// <summary>Ends every active session of the user but <paramref name="keep"/> (the user's own browser); returns how many ended.</summary>
@@ -83,7 +111,10 @@ public sealed class SessionRevocation(
             .ExecuteUpdateAsync(u => u.SetProperty(s => s.IpAddress, (string?)null).SetProperty(s => s.UserAgent, (string?)null), cancellationToken);
     }
 
-    /// <summary>Ends every session of the user and revokes all the user's grants; returns how many sessions ended.</summary>
+    /// <summary>
+    /// Ends every session of the user and revokes all the user's grants; returns how many sessions ended. Throws when Redis
+    /// is unreachable; running it again finishes the job (an event consumer's retry does).
+    /// </summary>
     public async Task<int> RevokeUserAsync(Guid userId, string reason, CancellationToken cancellationToken)
     {
         var tenantId = tenant.TenantId;
@@ -108,4 +139,7 @@ public sealed class SessionRevocation(
         await accessTokens.DenyUserAsync(tenantId, userId);
         return sessions.Count;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: session {SessionId} ended, its access tokens were not denied early")]
+    private static partial void LogTokensNotDenied(ILogger logger, Exception exception, string sessionId);
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
@@ -35,7 +36,8 @@ public static class TokenExchange
     private const string DecisionProperty = "lumo:token_exchange";
 
     /// <summary>What the policy decided, for the endpoint to issue.</summary>
-    public sealed record Decision(ClaimsPrincipal Subject, string? Actor, JsonObject? PriorActors, IReadOnlyList<string> Scopes, DateTimeOffset? SubjectExpiresAt);
+    public sealed record Decision(
+        ClaimsPrincipal Subject, string? Actor, JsonObject? PriorActors, IReadOnlyList<string> Scopes, DateTimeOffset? SubjectExpiresAt, TimeSpan RequesterLifetime);
 
     /// <summary>Null when the requester may use <paramref name="token"/>; otherwise what it is bound to, for the refusal.</summary>
     private static string? HeldByRequester(ClaimsPrincipal token, ValidateTokenRequestContext context)
@@ -104,7 +106,8 @@ public static class TokenExchange
             }
 
             var requester = context.ClientId;
-            if (requester is null || !await MayDelegateAsync(requester, context.CancellationToken))
+            var requesterApplication = requester is null ? null : await applications.FindByClientIdAsync(requester, context.CancellationToken);
+            if (requesterApplication is null || !await MayDelegateAsync(requesterApplication, context.CancellationToken))
             {
                 context.Reject(DelegationNotAllowed, "This client is not enabled for delegation (token exchange).");
                 return;
@@ -137,7 +140,8 @@ public static class TokenExchange
                 }
 
                 actor = actorToken.GetClaim(Claims.ClientId) ?? actorToken.GetClaim(Claims.Subject);
-                if (actor is null || !await MayDelegateAsync(actor, context.CancellationToken))
+                if (actor is null || await applications.FindByClientIdAsync(actor, context.CancellationToken) is not { } actorApplication
+                    || !await MayDelegateAsync(actorApplication, context.CancellationToken))
                 {
                     context.Reject(DelegationNotAllowed, "The actor is not a client enabled for delegation (token exchange).");
                     return;
@@ -165,12 +169,12 @@ public static class TokenExchange
             }
 
             var scopes = requested.IsEmpty ? allowed.Order(StringComparer.Ordinal).ToArray() : requested.ToArray();
-            context.Transaction.Properties[DecisionProperty] = new Decision(
-                subject, actor, ParseAct(subjectAct), scopes, subject.GetExpirationDate());
+            context.Transaction.Properties[DecisionProperty] = new Decision(subject, actor, ParseAct(subjectAct), scopes, subject.GetExpirationDate(),
+                TimeSpan.FromSeconds(ClientMapping.Read(requesterApplication).AccessTokenLifetime));
         }
 
-        private async ValueTask<bool> MayDelegateAsync(string clientId, CancellationToken cancellationToken) =>
-            await applications.FindByClientIdAsync(clientId, cancellationToken) is { IsActive: true } application
+        private async ValueTask<bool> MayDelegateAsync(TokenApplication application, CancellationToken cancellationToken) =>
+            application.IsActive
             && await applications.HasPermissionAsync(application, Permissions.Prefixes.GrantType + GrantTypes.TokenExchange, cancellationToken);
     }
 
@@ -247,15 +251,15 @@ public static class TokenExchange
         }
 
         identity.SetDestinations(static _ => [Destinations.AccessToken]);
-        if (decision.SubjectExpiresAt is { } expiresAt)
+        // The requesting client's own lifetime, and never beyond the token it came from. Set here, it is the lifetime:
+        // OpenIddict reads the client's setting only when the principal carries none.
+        var lifetime = decision.RequesterLifetime;
+        if (decision.SubjectExpiresAt is { } expiresAt && expiresAt - time.GetUtcNow() is var remaining && remaining > TimeSpan.Zero && remaining < lifetime)
         {
-            // Never outlive the token it came from; the client's usual lifetime applies when that is shorter.
-            var remaining = expiresAt - time.GetUtcNow();
-            if (remaining > TimeSpan.Zero)
-            {
-                identity.SetAccessTokenLifetime(remaining);
-            }
+            lifetime = remaining;
         }
+
+        identity.SetAccessTokenLifetime(lifetime);
 
         return new ClaimsPrincipal(identity);
     }
