@@ -467,6 +467,34 @@ public sealed partial class AuthorizeEndpointTests(TokenFactory factory) : IClas
         await AssertErrorPageAsync(response, "invalid_request");
     }
 
+    [Theory]
+    [InlineData("/t/acme/api/v1/oauth/authorize?client_id=x", true)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=a%0D%0ASet-Cookie:x", true)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=a\r\nSet-Cookie:x", false)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=\u0000", false)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=\u007F", false)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=a b", false)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=a\tb", false)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=caf\u00E9", false)]
+    [InlineData("/t/acme/api/v1/oauth/authorize?state=\u2028", false)]
+    public void ReturnUrl_OnlyPrintableAscii_CanBecomeTheLocationHeader(string returnUrl, bool accepted) =>
+        Assert.Equal(accepted, LumoAuth.Token.Features.Login.LoginEndpoints.IsAuthorizeContinuation(returnUrl, "acme"));
+
+    [Fact]
+    public async Task LoginSubmit_ReturnUrlWithAControlCharacter_IsRefusedBeforeSigningIn()
+    {
+        using var browser = Browser();
+        using var page = await browser.GetAsync($"/t/{factory.Acme.Slug}/login");
+        var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        form["email"] = "alice@example.com";
+        form["password"] = "correct horse battery staple";
+        form["returnUrl"] = $"/t/{factory.Acme.Slug}/api/v1/oauth/authorize?state=a\nb";
+
+        using var response = await browser.PostAsync($"/t/{factory.Acme.Slug}/login", new FormUrlEncodedContent(form));
+
+        await AssertErrorPageAsync(response, "invalid_request");
+    }
+
     [Fact]
     public async Task LoginSubmit_WithoutCsrfToken_IsRefused()
     {

@@ -70,6 +70,26 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task Login_UserWithoutASecondFactor_PostingACodeAnyway_OpensASessionThatIsNotMfa()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var page = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login");
+        var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        form["email"] = setup.Email;
+        form["password"] = setup.Password;
+        form["totp"] = "123456";
+
+        using var signedIn = await browser.PostAsync($"/t/{setup.Tenant.Slug}/login", new FormUrlEncodedContent(form));
+
+        Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var sessions = suite.Token.CreateClient();
+        sessions.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        var listed = JsonDocument.Parse(await sessions.GetStringAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions")).RootElement.GetProperty("data")[0];
+        Assert.False(listed.GetProperty("mfaVerified").GetBoolean());
+    }
+
+    [Fact]
     public async Task Login_BackupCode_TakesThePlaceOfTheTotpCode_Once()
     {
         var (setup, _) = await EnrolledAsync();
@@ -255,6 +275,23 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         Assert.False(await AskedForACodeAsync(browser, setup));
         Assert.Equal(HttpStatusCode.NoContent, (await tokenAdmin.DeleteAsync(devices)).StatusCode);
         Assert.True(await AskedForACodeAsync(browser, setup));
+    }
+
+    [Fact]
+    public async Task Login_RememberedDevice_StillAsksForTheCode_OnTheWayToChangeTheSignInMethods()
+    {
+        var (setup, totp) = await EnrolledAsync();
+        await RememberDevicesForAsync(setup, days: 30);
+        using var browser = suite.Browser();
+        await TrustThisBrowserAsync(browser, setup, totp);
+        Assert.False(await AskedForACodeAsync(browser, setup));
+
+        // The account pages that change factors and passkeys take no sign-in without the second step.
+        foreach (var page in new[] { $"/t/{setup.Tenant.Slug}/account/mfa", $"/t/{setup.Tenant.Slug}/account/passkeys" })
+        {
+            using var response = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString(page)}", setup.Email, setup.Password);
+            Assert.Contains("name=\"totp\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
     }
 
     [Fact]

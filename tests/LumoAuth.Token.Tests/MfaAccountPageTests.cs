@@ -5,8 +5,11 @@ using OtpNet;
 
 namespace LumoAuth.Token.Tests;
 
-/// <summary>The signed-in user's own two-step verification page (<c>/t/{slug}/account/mfa</c>).</summary>
-public sealed partial class MfaAccountPageTests(TokenSuite suite) : IClassFixture<TokenSuite>
+/// <summary>
+/// The signed-in user's own two-step verification page (<c>/t/{slug}/account/mfa</c>). The clock moves (forward only) to age
+/// sessions; every test signs in after any earlier move.
+/// </summary>
+public sealed partial class MfaAccountPageTests(MovableClockSuite suite) : IClassFixture<MovableClockSuite>
 {
     [Fact]
     public async Task Page_WithoutASession_SendsTheBrowserToSignIn()
@@ -46,14 +49,77 @@ public sealed partial class MfaAccountPageTests(TokenSuite suite) : IClassFixtur
 
         var on = await HostedFlow.OpenSignedInAsync(browser, setup, page);
         Assert.Contains("<strong>on</strong>", on, StringComparison.Ordinal);
-        using var renewed = await PostAsync(browser, page, on, "backup-codes");
+
+        // The session was opened with the password alone: new backup codes now take a sign-in with the code, which asks for it.
+        using var refused = await PostAsync(browser, page, on, "backup-codes");
+        var reopened = await SignInAgainWithACodeAsync(browser, setup, refused, totp);
+        using var renewed = await PostAsync(browser, page, reopened, "backup-codes");
         var renewedCodes = await renewed.Content.ReadAsStringAsync();
         Assert.Equal(10, Regex.Count(renewedCodes, "<li><code>"));
         Assert.NotEqual(CodesOf(codes), CodesOf(renewedCodes));
+    }
 
-        // Signing in now asks for the code.
-        using var next = await HostedFlow.SubmitLoginAsync(suite.Browser(), $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
-        Assert.Contains("name=\"totp\"", await next.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    [Fact]
+    public async Task Actions_OnASessionOlderThanTheReauthenticationWindow_SendTheBrowserToSignInAgain_ThenWork()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var page = $"/t/{setup.Tenant.Slug}/account/mfa";
+        var overview = await HostedFlow.OpenSignedInAsync(browser, setup, page);
+
+        // A session cookie alone — stolen, or left open — is not enough to set up a second factor for its owner.
+        suite.Clock.Advance(TimeSpan.FromMinutes(11));
+        using var stale = await PostAsync(browser, page, overview, "begin");
+        Assert.Equal(HttpStatusCode.SeeOther, stale.StatusCode);
+        Assert.Equal($"/t/{setup.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString(page)}", stale.Headers.Location!.OriginalString);
+        Assert.DoesNotContain("data-totp-secret", await stale.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The password again, and the page takes the action.
+        using var signedIn = await HostedFlow.SubmitLoginAsync(browser, stale.Headers.Location.OriginalString, setup.Email, setup.Password);
+        Assert.Equal(page, HostedFlow.LocalRedirect(signedIn));
+        using var begun = await PostAsync(browser, page, await HostedFlow.OpenSignedInAsync(browser, setup, page), "begin");
+        Assert.Equal(HttpStatusCode.OK, begun.StatusCode);
+        Assert.Contains("data-totp-secret", await begun.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("backup-codes")]
+    [InlineData("begin")]
+    [InlineData("sms-begin")]
+    [InlineData("sms-off")]
+    [InlineData("email-off")]
+    [InlineData("email-on")]
+    public async Task Actions_OnAPasswordOnlySession_OfAUserWithASecondFactor_AskForTheSecondFactorFirst(string action)
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var page = $"/t/{setup.Tenant.Slug}/account/mfa";
+        var overview = await HostedFlow.OpenSignedInAsync(browser, setup, page);
+        // As a trusted browser or a low-risk adaptive sign-in would leave it: a recent session that did not take the factor.
+        await suite.EnrolTotpAsync(setup);
+
+        using var refused = await PostAsync(browser, page, overview, action);
+
+        Assert.Equal(HttpStatusCode.SeeOther, refused.StatusCode);
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?returnUrl=", refused.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        Assert.DoesNotContain("<li><code>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Follows the page's refusal to the login page, signs in with the password and a (next) code, and opens the page again.</summary>
+    private static async Task<string> SignInAgainWithACodeAsync(HttpClient browser, SignInSetup setup, HttpResponseMessage refusal, Totp totp)
+    {
+        Assert.Equal(HttpStatusCode.SeeOther, refusal.StatusCode);
+        var login = HostedFlow.LocalRedirect(refusal)!;
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?returnUrl=", login, StringComparison.Ordinal);
+        using var password = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
+        var step = await password.Content.ReadAsStringAsync();
+        Assert.Contains("name=\"totp\"", step, StringComparison.Ordinal);
+        var form = HostedFlow.HiddenFields(step);
+        // The code that confirmed the factor may not be used again: the next time step's.
+        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+        using var verified = await browser.PostAsync($"/t/{setup.Tenant.Slug}/login", new FormUrlEncodedContent(form));
+        var back = HostedFlow.LocalRedirect(verified) ?? throw new InvalidOperationException(await verified.Content.ReadAsStringAsync());
+        return await HostedFlow.OpenSignedInAsync(browser, setup, back);
     }
 
     [Fact]

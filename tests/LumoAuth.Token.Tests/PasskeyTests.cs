@@ -192,6 +192,44 @@ public sealed class PasskeyTests(TokenSuite suite) : IClassFixture<TokenSuite>
     }
 
     [Fact]
+    public async Task Registration_ByAUserWithASecondFactor_NeedsASignInThatTookIt()
+    {
+        var setup = await suite.SetUpAsync();
+        // Signed in with the password alone (as a trusted browser or a low-risk sign-in would be), then the user has a second factor.
+        using var browser = await SignedInAsync(setup);
+        var totp = await suite.EnrolTotpAsync(setup);
+        var account = $"/t/{setup.Tenant.Slug}/account/passkeys";
+
+        using (var options = await PostJsonAsync(browser, $"/t/{setup.Tenant.Slug}/webauthn/register/options", new JsonObject()))
+        {
+            await HttpAssert.EnvelopeAsync(options, HttpStatusCode.Unauthorized, "unauthorized");
+        }
+
+        using (var answer = await PostJsonAsync(browser, $"/t/{setup.Tenant.Slug}/webauthn/register", new JsonObject { ["id"] = "x" }))
+        {
+            await HttpAssert.EnvelopeAsync(answer, HttpStatusCode.Unauthorized, "unauthorized");
+        }
+
+        // The account page sends the browser to sign in again, on the way back here; that sign-in asks for the code.
+        string login;
+        using (var page = await browser.GetAsync(account))
+        {
+            login = HostedFlow.LocalRedirect(page)!;
+            Assert.Equal($"/t/{setup.Tenant.Slug}/login?returnUrl={Uri.EscapeDataString(account)}", login);
+        }
+
+        using var password = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
+        var form = HostedFlow.HiddenFields(await password.Content.ReadAsStringAsync());
+        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+        using var verified = await browser.PostAsync($"/t/{setup.Tenant.Slug}/login", new FormUrlEncodedContent(form));
+        Assert.Equal(account, HostedFlow.LocalRedirect(verified));
+
+        using var passkey = new SoftwarePasskey();
+        using var registered = await PostJsonAsync(browser, $"/t/{setup.Tenant.Slug}/webauthn/register", passkey.Create(await OptionsAsync(browser, setup, "register"), Origin));
+        await HttpAssert.JsonAsync(registered, HttpStatusCode.Created);
+    }
+
+    [Fact]
     public async Task PasskeysOff_NoButtonNoScriptNoEndpoints_AndTheSecondFactorStepOffersOneWhenOn()
     {
         var off = await suite.SetUpAsync();
@@ -250,4 +288,32 @@ public sealed class PasskeyTests(TokenSuite suite) : IClassFixture<TokenSuite>
 
     private static Task<HttpResponseMessage> PostJsonAsync(HttpClient browser, string path, JsonObject body) =>
         browser.PostAsync(path, new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
+}
+
+/// <summary>The token service behind a gateway whose public origin is https (requests still arrive over http).</summary>
+public sealed class HttpsOriginSuite : TokenSuite
+{
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["LumoAuth:PublicBaseUrl"] = "https://id.example.com" };
+}
+
+/// <summary>The passkey ceremony cookie follows the hosted pages' cookie rules.</summary>
+public sealed class PasskeyCeremonyCookieTests(HttpsOriginSuite suite) : IClassFixture<HttpsOriginSuite>
+{
+    [Fact]
+    public async Task CeremonyCookie_IsSecureStrictAndLimitedToThePasskeyEndpoints_WhenThePublicOriginIsHttps()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        using var options = await browser.PostAsync($"/t/{setup.Tenant.Slug}/webauthn/authenticate/options",
+            new StringContent("{}", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.OK, options.StatusCode);
+        var cookie = options.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("lumo_webauthn=", StringComparison.Ordinal));
+        var attributes = cookie.Split(';').Skip(1).Select(a => a.Trim().ToLowerInvariant()).ToList();
+        Assert.Contains("secure", attributes);
+        Assert.Contains("samesite=strict", attributes);
+        Assert.Contains("httponly", attributes);
+        Assert.Contains($"path=/t/{setup.Tenant.Slug}/webauthn", attributes);
+    }
 }

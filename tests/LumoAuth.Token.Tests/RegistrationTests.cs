@@ -96,6 +96,45 @@ public sealed class RegistrationTests(TokenSuite suite) : IClassFixture<TokenSui
     }
 
     [Fact]
+    public async Task PromptCreate_TenantRequiresMfaWithoutGrace_EnrolsBeforeTheSessionOpens_ThenContinues()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        using (var required = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { mfaPolicy = new { required = true, gracePeriodDays = 0 } }))
+        {
+            Assert.True(required.IsSuccessStatusCode, await required.Content.ReadAsStringAsync());
+        }
+
+        using var browser = suite.Browser();
+        var registration = await RegistrationUrlAsync(browser, setup, HostedFlow.Pkce().Challenge);
+        var (registered, html) = await SubmitAsync(browser, registration, NewEmail(), NewPassword);
+
+        // As at the login page: the enrolment first, and no session until it is done.
+        using (registered)
+        {
+            Assert.True(registered.StatusCode == HttpStatusCode.OK, html);
+            Assert.Contains("Set up two-step verification", html, StringComparison.Ordinal);
+            Assert.DoesNotContain(NewPassword, html, StringComparison.Ordinal);
+            Assert.False(registered.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("lumo_session=", StringComparison.Ordinal)));
+        }
+
+        var secret = System.Text.RegularExpressions.Regex.Match(html, "<code data-totp-secret>([A-Z2-7]+)</code>").Groups[1].Value;
+        var form = HostedFlow.HiddenFields(html);
+        form["totp"] = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp(DateTime.UtcNow);
+        using var enrolled = await browser.PostAsync($"/t/{setup.Tenant.Slug}/login", new FormUrlEncodedContent(form));
+        var codes = await enrolled.Content.ReadAsStringAsync();
+        Assert.True(enrolled.StatusCode == HttpStatusCode.OK, codes);
+        Assert.Equal(10, System.Text.RegularExpressions.Regex.Count(codes, "<li><code>"));
+        Assert.Contains(enrolled.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_session=", StringComparison.Ordinal));
+
+        // On to the authorization request it came from.
+        var next = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(codes, "<a href=\"([^\"]+)\" data-continue>").Groups[1].Value);
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/api/v1/oauth/authorize?", next, StringComparison.Ordinal);
+        using var consent = await browser.GetAsync(next);
+        Assert.Contains("consent_decision", await consent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RegistrationPage_CarriesCsrfFieldAndSecurityHeaders()
     {
         var setup = await suite.SetUpAsync();

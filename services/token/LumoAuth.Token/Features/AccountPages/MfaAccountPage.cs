@@ -32,7 +32,7 @@ public static class MfaAccountPage
 
     public sealed record MfaAccountServices(
         TenantContext Tenant, UserDirectory Users, TrustedDevices Devices, IAntiforgery Antiforgery, IDataProtectionProvider DataProtection,
-        HostedPageSettingsCache HostedPages);
+        HostedPageSettingsCache HostedPages, TimeProvider Time);
 
     public static async Task<IResult> Show(HttpContext http, [AsParameters] MfaAccountServices services)
     {
@@ -94,8 +94,22 @@ public static class MfaAccountPage
 
         var (userId, _, form) = signedIn;
         var tenantId = services.Tenant.TenantId;
+        var action = form["action"].ToString();
+        // Forgetting the trusted browsers only takes trust away; every other action changes how the account signs in.
+        if (action != "forget-devices")
+        {
+            switch (await RecentSignIn.CheckAsync(http, services.Users, services.Time, tenantId, userId))
+            {
+                case RecentSignIn.Verdict.SignInAgain:
+                    // The login page always asks again (it never skips a session), then comes back here.
+                    return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
+                case RecentSignIn.Verdict.Unavailable:
+                    return Unavailable(http);
+            }
+        }
+
         var protector = services.DataProtection.CreateProtector(OfferPurpose, userId.ToString()).ToTimeLimitedDataProtector();
-        switch (form["action"].ToString())
+        switch (action)
         {
             case "begin":
                 return await services.Users.BeginTotpAsync(tenantId, userId, http.RequestAborted) is { } offer

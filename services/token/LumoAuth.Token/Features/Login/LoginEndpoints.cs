@@ -125,8 +125,26 @@ public static class LoginEndpoints
                 StatusCodes.Status429TooManyRequests, settings);
         }
 
+        return await AuthenticateAsync(http, services, settings, pending, email, password, totp, returnUrl, rememberDevice: form["remember_device"] == "on");
+    }
+
+    /// <summary>
+    /// Asks admin to authenticate the user and answers as the sign-in goes on: the session and the way on, or the next step
+    /// (the second factor, an enrolment the tenant requires). The registration page goes through it too once it has created
+    /// the account, so a new account signs in under the same rules as at this page.
+    /// </summary>
+    internal static async Task<IResult> AuthenticateAsync(
+        HttpContext http, LoginServices services, HostedPageSettings? settings, PendingLogin? pending, string email, string password, string? totp,
+        string? returnUrl, bool rememberDevice)
+    {
+        var address = http.Connection.RemoteIpAddress?.ToString();
+        var protector = services.DataProtection.CreateProtector(PendingPurpose).ToTimeLimitedDataProtector();
         var rememberDays = settings?.RememberDeviceDays ?? 0;
-        var trustedUser = rememberDays > 0 ? await services.Devices.TrustedUserAsync(http, http.RequestAborted) : null;
+        // A sign-in on the way to a page that changes how the user signs in asks for the second step even in a trusted browser:
+        // that page takes no sign-in without it.
+        var trustedUser = rememberDays > 0 && !AccountPages.RecentSignIn.IsRequiredBy(returnUrl, services.Tenant.Slug)
+            ? await services.Devices.TrustedUserAsync(http, http.RequestAborted)
+            : null;
         var verdict = await services.Users.AuthenticateAsync(
             new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, address)
             {
@@ -144,11 +162,11 @@ public static class LoginEndpoints
             case null:
                 return HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
-                var mfa = totp is not null || verdict.AuthenticationMethods.Contains("otp") || verdict.AuthenticationMethods.Contains("mfa");
-                var session = await services.Sessions.CreateAsync(userId, "password", mfa, http, http.RequestAborted);
+                // Admin's amr says what this sign-in proved; a code posted by a user who has no second factor proves nothing.
+                var session = await services.Sessions.CreateAsync(userId, "password", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
-                if (rememberDays > 0 && form["remember_device"] == "on" && verdict.AuthenticationMethods.Contains("mfa"))
+                if (rememberDays > 0 && rememberDevice && verdict.AuthenticationMethods.Contains("mfa"))
                 {
                     await services.Devices.RememberAsync(http, services.Tenant.Slug, userId, rememberDays, http.RequestAborted);
                 }
@@ -200,10 +218,12 @@ public static class LoginEndpoints
 
     /// <summary>
     /// Only a continuation of this tenant's authorization endpoint, device verification, CIBA approval or passkey page may follow a login
-    /// (no open redirect).
+    /// (no open redirect). It becomes a Location header, so it is printable ASCII only (0x21–0x7E, as a URL is once encoded): a control
+    /// or non-ASCII character would make the server refuse the header — a 500 after the session was opened.
     /// </summary>
     public static bool IsAuthorizeContinuation(string returnUrl, string slug) =>
         returnUrl.Length <= 8192
+        && !returnUrl.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E')
         && !returnUrl.Contains('\\', StringComparison.Ordinal)
         && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug))
             || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}")
@@ -404,5 +424,5 @@ public static class LoginEndpoints
 
     /// <summary>The first factor, and an enrolment's offered secret, carried between the steps of one sign-in.</summary>
     /// <param name="Method">The second step under way (<c>totp</c> or <c>email</c>), when the user has a choice.</param>
-    private sealed record PendingLogin(string Email, string Password, string? ReturnUrl, TotpEnrolmentOffer? Enrolment = null, string? Method = null);
+    internal sealed record PendingLogin(string Email, string Password, string? ReturnUrl, TotpEnrolmentOffer? Enrolment = null, string? Method = null);
 }

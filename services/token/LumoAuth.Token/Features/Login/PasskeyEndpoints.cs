@@ -4,6 +4,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
@@ -49,16 +50,26 @@ public static class PasskeyEndpoints
         $"<script src=\"/t/{HostedPage.Encode(slug)}{ScriptPath}\"></script>";
 
     /// <summary><c>/t/{slug}/account/passkeys</c>: the signed-in user adds a passkey for this site.</summary>
-    public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant, HostedPageSettingsCache hostedPages)
+    public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant, HostedPageSettingsCache hostedPages, UserDirectory users, TimeProvider time)
     {
         if ((await hostedPages.GetAsync(tenant.TenantId, http.RequestAborted))?.PasskeysEnabled == false)
         {
             return HostedPage.Error(http, "not_found", "Passkeys are not used here.", StatusCodes.Status404NotFound);
         }
 
-        if (await SessionCookie.SignedInUserAsync(http) is null)
+        // Without a session, or one too old or too weak to add a passkey with, the user signs in (again) first: the login
+        // page always asks, then comes back here, where the button then works.
+        if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
-            return Results.Redirect($"/t/{tenant.Slug}/login" + QueryString.Create("returnUrl", $"/t/{tenant.Slug}{AccountPagePath}"), permanent: false, preserveMethod: false);
+            return AccountPages.AccountPage.ToSignIn(tenant.Slug, $"/t/{tenant.Slug}{AccountPagePath}");
+        }
+
+        switch (await RecentSignIn.CheckAsync(http, users, time, tenant.TenantId, userId))
+        {
+            case RecentSignIn.Verdict.SignInAgain:
+                return AccountPages.AccountPage.ToSignIn(tenant.Slug, $"/t/{tenant.Slug}{AccountPagePath}");
+            case RecentSignIn.Verdict.Unavailable:
+                return HostedPage.Error(http, "temporarily_unavailable", "This page is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
         }
 
         return HostedPage.Render(http, "Passkeys",
@@ -67,7 +78,8 @@ public static class PasskeyEndpoints
     }
 
     public sealed record PasskeyServices(
-        TenantContext Tenant, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection, HostedPageSettingsCache HostedPages);
+        TenantContext Tenant, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection, HostedPageSettingsCache HostedPages,
+        TimeProvider Time);
 
     /// <summary>What a cookie holds between the options and the answer: which ceremony, for whom, with which options.</summary>
     private sealed record Ceremony(string Kind, Guid? UserId, string Options);
@@ -84,6 +96,11 @@ public static class PasskeyEndpoints
             return NotSignedIn();
         }
 
+        if (await RefuseOldOrWeakSessionAsync(http, services, userId) is { } stale)
+        {
+            return stale;
+        }
+
         var options = await services.Users.PasskeyRegistrationOptionsAsync(services.Tenant.TenantId, userId, http.RequestAborted);
         return options is null ? Unavailable() : Begin(http, services, new Ceremony("register", userId, options));
     }
@@ -98,6 +115,11 @@ public static class PasskeyEndpoints
         if (await SessionCookie.SignedInUserAsync(http) is not { } userId)
         {
             return NotSignedIn();
+        }
+
+        if (await RefuseOldOrWeakSessionAsync(http, services, userId) is { } stale)
+        {
+            return stale;
         }
 
         if (Take(http, services, "register") is not { } ceremony || ceremony.UserId != userId)
@@ -169,16 +191,21 @@ public static class PasskeyEndpoints
     private static IResult Begin(HttpContext http, PasskeyServices services, Ceremony ceremony)
     {
         var protector = services.DataProtection.CreateProtector(Purpose).ToTimeLimitedDataProtector();
-        http.Response.Cookies.Append(CeremonyCookie, protector.Protect(JsonSerializer.Serialize(ceremony), CeremonyLifetime), new CookieOptions
-        {
-            HttpOnly = true,
-            Secure = http.Request.IsHttps,
-            SameSite = SameSiteMode.Strict,
-            Path = $"/t/{services.Tenant.Slug}/webauthn",
-            MaxAge = CeremonyLifetime,
-        });
+        http.Response.Cookies.Append(CeremonyCookie, protector.Protect(JsonSerializer.Serialize(ceremony), CeremonyLifetime), CeremonyCookieOptions(http, services));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Text(ceremony.Options, "application/json");
+    }
+
+    /// <summary>
+    /// The hosted pages' cookie rules (Secure whenever the public origin is https, even behind the gateway's plain http), sent
+    /// only to the passkey endpoints and never cross-site.
+    /// </summary>
+    private static CookieOptions CeremonyCookieOptions(HttpContext http, PasskeyServices services)
+    {
+        var options = TenantCookies.Options(http, services.Tenant.Slug, CeremonyLifetime);
+        options.Path = $"/t/{services.Tenant.Slug}/webauthn";
+        options.SameSite = SameSiteMode.Strict;
+        return options;
     }
 
     /// <summary>The ceremony the browser began (and it is over now: its challenge is answered once), or null.</summary>
@@ -189,7 +216,7 @@ public static class PasskeyEndpoints
             return null;
         }
 
-        http.Response.Cookies.Delete(CeremonyCookie, new CookieOptions { Path = $"/t/{services.Tenant.Slug}/webauthn" });
+        http.Response.Cookies.Delete(CeremonyCookie, CeremonyCookieOptions(http, services));
         try
         {
             var ceremony = JsonSerializer.Deserialize<Ceremony>(services.DataProtection.CreateProtector(Purpose).ToTimeLimitedDataProtector().Unprotect(sealedCeremony));
@@ -231,6 +258,19 @@ public static class PasskeyEndpoints
     }
 
     private static IResult NotSignedIn() => ApiErrors.Create(StatusCodes.Status401Unauthorized, "unauthorized", "Sign in first to add a passkey.");
+
+    /// <summary>
+    /// Null when the session may add a passkey (<see cref="RecentSignIn"/>: signed in lately, with the second factor the user
+    /// has); otherwise a 401 asking to sign in again, as a stolen or password-only session must not add one.
+    /// </summary>
+    private static async Task<IResult?> RefuseOldOrWeakSessionAsync(HttpContext http, PasskeyServices services, Guid userId) =>
+        await RecentSignIn.CheckAsync(http, services.Users, services.Time, services.Tenant.TenantId, userId) switch
+        {
+            RecentSignIn.Verdict.Recent => null,
+            RecentSignIn.Verdict.SignInAgain => ApiErrors.Create(StatusCodes.Status401Unauthorized, "unauthorized",
+                "Sign in again (with your second step, if you have one) to add a passkey."),
+            _ => Unavailable(),
+        };
 
     private static IResult NoCeremony() => ApiErrors.BadRequest("invalid_passkey", "No passkey request is waiting for this answer: ask for new options.");
 

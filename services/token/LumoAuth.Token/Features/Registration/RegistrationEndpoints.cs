@@ -4,15 +4,16 @@ using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
-using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Registration;
 
 /// <summary>
 /// The hosted registration page, <c>/t/{slug}/register</c>, where <c>prompt=create</c> sends the browser
-/// (OpenID Connect "Initiating User Registration"). Admin creates the account; the new user is signed in (SSO
-/// session) and the authorization request continues to consent and the code. Only when the tenant allows
+/// (OpenID Connect "Initiating User Registration"). Admin creates the account; the new user then signs in through the
+/// login page's step (SSO session, or first the two-step enrolment the tenant requires) and the authorization request
+/// continues to consent and the code. Only when the tenant allows
 /// self-registration; a taken email reads like any other refusal and points to sign-in.
 /// </summary>
 public static class RegistrationEndpoints
@@ -29,7 +30,12 @@ public static class RegistrationEndpoints
     }
 
     public sealed record RegistrationServices(
-        TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, HostedPageSettingsCache Settings);
+        TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, HostedPageSettingsCache Settings,
+        IDataProtectionProvider DataProtection, TrustedDevices Devices, FailedSignInThrottle Throttle)
+    {
+        /// <summary>What the login page's sign-in step needs, which a new account goes through.</summary>
+        public LoginEndpoints.LoginServices ForSignIn() => new(Tenant, Antiforgery, Users, Sessions, DataProtection, Settings, Devices, Throttle);
+    }
 
     public static async Task<IResult> ShowRegistration(HttpContext http, string? returnUrl, [AsParameters] RegistrationServices services)
     {
@@ -86,11 +92,10 @@ public static class RegistrationEndpoints
                         "<p>Your account was created. Verify your email address, then sign in from the application.</p>");
                 }
 
-                var session = await services.Sessions.CreateAsync(user.UserId, "password", mfaVerified: false, http, http.RequestAborted);
-                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, user.Email, user.Name, ["pwd"]));
-                return returnUrl is null
-                    ? HostedPage.Render(http, "Your account is ready", "<p>You are signed in. You can close this window and return to the application.</p>")
-                    : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
+                // Signed in as at the login page, not here: a tenant that requires two-step verification gets the enrolment
+                // first (no session before it), and whatever else the sign-in asks for applies to new accounts too.
+                return await LoginEndpoints.AuthenticateAsync(http, services.ForSignIn(), await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted),
+                    pending: null, user.Email, password, totp: null, returnUrl, rememberDevice: false);
             case RegistrationOutcome.Invalid:
                 return Form(http, services, returnUrl, email, name, result.Problems.Select(Describe).ToList(), StatusCodes.Status400BadRequest);
             case RegistrationOutcome.Duplicate:
