@@ -163,13 +163,67 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     {
         var store = RbacModel.StoreOf(tenantId);
         var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false,
-            stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted), stillWanted: stillWanted);
+            stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted),
+            stillWanted: WritesOfExistingRolesOnly(db, tenantId, writes, stillWanted));
         if (outcome.Changed)
         {
             await indexes.AfterWriteAsync(store, outcome.Revision, cancellationToken);
         }
 
         return outcome.Revision;
+    }
+
+    /// <summary>
+    /// Under the tenant's write lock, drops writes naming a role that no longer exists: an assignment or a grant checked
+    /// against the catalogue before a concurrent delete of the role must not leave a tuple behind it (a role later created
+    /// with the same slug would inherit it). Deletes always go through.
+    /// </summary>
+    private static Func<CancellationToken, Task<Func<TupleKey, bool>>>? WritesOfExistingRolesOnly(
+        AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<RelationshipTuple> writes, Func<CancellationToken, Task<Func<TupleKey, bool>>>? stillWanted)
+    {
+        static IEnumerable<string> RolesOf(TupleKey key) =>
+            (key.Object.Type == RbacModel.Role ? [key.Object.Id] : Array.Empty<string>())
+            .Concat(key.Subject.Type == RbacModel.Role ? [key.Subject.Id] : Array.Empty<string>());
+        var named = writes.SelectMany(t => RolesOf(t.Key)).Distinct(StringComparer.Ordinal).ToList();
+        if (named.Count == 0)
+        {
+            return stillWanted;
+        }
+
+        var written = writes.Select(t => t.Key).ToHashSet();
+        return async cancellationToken =>
+        {
+            var existing = (await db.Roles.IgnoreQueryFilters().Where(r => r.TenantId == tenantId && named.Contains(r.Slug))
+                .Select(r => r.Slug).ToListAsync(cancellationToken)).ToHashSet(StringComparer.Ordinal);
+            var inner = stillWanted is null ? null : await stillWanted(cancellationToken);
+            return key => (inner?.Invoke(key) ?? true) && (!written.Contains(key) || RolesOf(key).All(existing.Contains));
+        };
+    }
+
+    /// <summary>
+    /// Deletes the role: first its row (with <see cref="Contracts.Authorization.RoleDeleted"/>) under the tenant's write lock,
+    /// so no assignment can name it from then on, then its assignments and grants. Should the second step not happen (a
+    /// crash), the event's consumer finishes it.
+    /// </summary>
+    public async Task DeleteRoleAsync(AuthorizationDbContext db, Guid tenantId, Role role, CancellationToken cancellationToken)
+    {
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await TupleStoreWriter.LockRevisionAsync(db, RbacModel.StoreOf(tenantId), cancellationToken);
+            db.Roles.Remove(role);
+            db.AddEvent(new Contracts.Authorization.RoleDeleted(role.Id, role.Slug) { TenantId = tenantId });
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await RemoveRoleTuplesAsync(db, tenantId, role.Slug, cancellationToken);
+    }
+
+    /// <summary>Removes the role's assignments (role as object) and grants (its assignees as subject). Idempotent.</summary>
+    public async Task RemoveRoleTuplesAsync(AuthorizationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    {
+        await RemoveAllAsync(db, tenantId, null, new ObjectRef(RbacModel.Role, slug), cancellationToken);
+        await RemoveAllAsync(db, tenantId, RbacModel.Assignees(slug), null, cancellationToken);
     }
 
     private static void StageAssignmentEvents(AuthorizationDbContext db, Guid tenantId, IReadOnlyList<RelationshipTuple> written, IReadOnlyList<TupleKey> deleted)

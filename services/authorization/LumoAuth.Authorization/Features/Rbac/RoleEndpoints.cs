@@ -173,12 +173,7 @@ public static class RoleEndpoints
             return ApiErrors.Create(403, ErrorCodes.PermissionDenied, "System roles cannot be deleted");
         }
 
-        // Assignments and grants go first: a role that no longer exists must grant nothing.
-        await rbac.RemoveAllAsync(db, tenant.TenantId, null, new Engine.ObjectRef(RbacModel.Role, role.Slug), cancellationToken);
-        await rbac.RemoveAllAsync(db, tenant.TenantId, RbacModel.Assignees(role.Slug), null, cancellationToken);
-        db.Roles.Remove(role);
-        db.AddEvent(new RoleDeleted(role.Id, role.Slug) { TenantId = tenant.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        await rbac.DeleteRoleAsync(db, tenant.TenantId, role, cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { id = role.Id, slug = role.Slug }, "Role deleted"));
     }
 
