@@ -1,6 +1,9 @@
 using System.Net.Http.Json;
+using LumoAuth.Admin.Data;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using OtpNet;
 
 namespace LumoAuth.Admin.Tests;
@@ -86,6 +89,45 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/unblock", null));
         Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "locky@example.com", Password)).Outcome);
     }
+
+    [Fact]
+    public async Task Authenticate_ParallelGuesses_LockAtTheThreshold_AndTheRightPasswordBehindThemIsLockedOut()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { maxFailedAttempts = 3, lockoutDuration = 600 } }));
+        var id = await factory.CreateUserAsync(tenant, "racer@example.com", Password);
+
+        // Every guess reads the unlocked account and checks its password; the test holds the user's row so that all their
+        // writes queue behind it, the right password last, as they would behind a slow database.
+        await using var scope = factory.Services.CreateAsyncScope();
+        var holder = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var transaction = await holder.Database.BeginTransactionAsync();
+        await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM users WHERE \"Id\" = {id} FOR NO KEY UPDATE");
+        var wrong = Enumerable.Range(0, 12).Select(i => LoginAsync(tenant.Id, "racer@example.com", $"wrong guess {i}")).ToList();
+        await WaitForQueuedWritersAsync(12);
+        var right = LoginAsync(tenant.Id, "racer@example.com", Password);
+        await WaitForQueuedWritersAsync(13);
+        await transaction.RollbackAsync();
+
+        var outcomes = (await Task.WhenAll(wrong)).Select(r => r.Outcome).ToList();
+        Assert.InRange(outcomes.Count(o => o == AuthenticationOutcomes.InvalidCredentials), 0, 3);
+        Assert.Equal(AuthenticationOutcomes.Locked, (await right).Outcome);
+        Assert.Equal(AuthenticationOutcomes.Locked, (await LoginAsync(tenant.Id, "racer@example.com", Password)).Outcome);
+    }
+
+    /// <summary>Waits until this many sign-in writes (successes and failures both set the failure count) wait for a row lock.</summary>
+    private async Task WaitForQueuedWritersAsync(int count) =>
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = factory.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            var waiting = await db.Database.SqlQuery<int>($"""
+                SELECT count(*)::int AS "Value" FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FailedLoginCount%'
+                """).SingleAsync();
+            return waiting >= count ? (object?)waiting : null;
+        }, TimeSpan.FromSeconds(60));
 
     [Fact]
     public async Task Authenticate_UnverifiedAddress_IsRefusedOnlyWhereTheTenantRequiresVerification()

@@ -58,6 +58,21 @@ public sealed class PlatformTenantTests(AdminFactory factory) : IClassFixture<Ad
     }
 
     [Fact]
+    public async Task CreateTenant_ForAnotherRegion_IsRefused_AndCreatesNothing()
+    {
+        // This deployment serves "us" (the test settings' LumoAuth:Region).
+        var slug = "eu" + Guid.NewGuid().ToString("N")[..12];
+        using var platform = factory.Platform();
+        using var response = await platform.PostAsJsonAsync("/api/v1/tenants", new { slug, name = "Elsewhere", region = "eu", adminEmail = "a@eu.example.com" });
+        await ApiAssert.ErrorAsync(response, 421, "tenant_in_other_region");
+        using var lookup = await platform.GetAsync($"/api/v1/tenants/{slug}");
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, lookup.StatusCode);
+
+        using var home = await platform.PostAsJsonAsync("/api/v1/tenants", new { slug = slug + "us", name = "Home", region = "us", adminEmail = "a@us.example.com" });
+        await ApiAssert.OkAsync(home, 201);
+    }
+
+    [Fact]
     public async Task CreateTenant_DuplicateSlug_Returns409()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -156,4 +156,71 @@ public sealed class SmsCodeTests(SmsAdminFixture fixture) : IClassFixture<SmsAdm
         var other = await Factory.CreateTenantAsync();
         await ApiAssert.ErrorAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, other.Id), new BeginSmsRequest("+14155550100")), 404, "resource_not_found");
     }
+
+    [Fact]
+    public async Task ANewNumberWhileTheLastCodeIsFresh_IsRefused_AndTheCodeConfirmsOnlyThePhoneItWentTo()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { allowedMethods = new[] { "totp", "sms" } } }));
+        var userId = await Factory.CreateUserAsync(tenant, "switcher@example.com", Password);
+        const string texted = "+14155550142";
+        const string other = "+14155550199";
+        using var internalApi = Factory.Internal();
+        await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, tenant.Id), new BeginSmsRequest(texted)), 201);
+        var code = await TextedCodeAsync(texted, 1);
+
+        // Nothing goes to the second number moments later, and the caller hears so rather than "Code texted".
+        await ApiAssert.ErrorAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, tenant.Id), new BeginSmsRequest(other)), 429, "rate_limit_exceeded");
+        Assert.Empty(fixture.Sms.To(other));
+
+        // The code confirms the phone it reached, not the number asked for afterwards.
+        await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.ConfirmSms(userId, tenant.Id), new ConfirmSmsRequest(code)));
+        var asked = await SignInAsync(tenant, "switcher@example.com");
+        Assert.Equal(("sms", "•••0142"), (asked.MfaMethod, asked.MfaCodeHint));
+    }
+
+    [Fact]
+    public async Task ACodeForAnotherFactor_DoesNotConfirmThePendingPhone()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { allowedMethods = new[] { "totp", "sms" } } }));
+        var userId = await Factory.CreateUserAsync(tenant, "bound@example.com", Password);
+        const string phone = "+14155550143";
+        using var internalApi = Factory.Internal();
+        await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, tenant.Id), new BeginSmsRequest(phone)), 201);
+        var code = await TextedCodeAsync(phone, 1);
+        // As if the code had gone elsewhere (an earlier phone, or the mailbox).
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            await db.SignInCodes.IgnoreQueryFilters().Where(c => c.UserId == userId).ExecuteUpdateAsync(s => s.SetProperty(c => c.FactorId, (Guid?)null));
+        }
+
+        await ApiAssert.ErrorAsync(await internalApi.PostAsJsonAsync(MfaRoutes.ConfirmSms(userId, tenant.Id), new ConfirmSmsRequest(code)), 400, "validation_error");
+    }
+
+    [Fact]
+    public async Task TheLastSecondFactor_CannotBeRemoved_WhileTheTenantRequiresOne()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { allowedMethods = new[] { "totp", "sms" } } }));
+        var userId = await Factory.CreateUserAsync(tenant, "required@example.com", Password);
+        const string phone = "+14155550144";
+        using var internalApi = Factory.Internal();
+        await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.SmsCodes(userId, tenant.Id), new BeginSmsRequest(phone)), 201);
+        await ApiAssert.OkAsync(await internalApi.PostAsJsonAsync(MfaRoutes.ConfirmSms(userId, tenant.Id), new ConfirmSmsRequest(await TextedCodeAsync(phone, 1))));
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { required = true } }));
+
+        await ApiAssert.ErrorAsync(await internalApi.DeleteAsync(MfaRoutes.SmsCodes(userId, tenant.Id)), 409, "invalid_request");
+
+        // With an app as well, the phone may go.
+        var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp/confirm",
+            new { code = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp() }));
+        using var removed = await internalApi.DeleteAsync(MfaRoutes.SmsCodes(userId, tenant.Id));
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, removed.StatusCode);
+    }
 }

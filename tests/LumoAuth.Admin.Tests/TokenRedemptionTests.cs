@@ -26,6 +26,201 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         await db.SaveChangesAsync();
     }
 
+    private async Task PlantMagicLinkAsync(TestTenant tenant, Guid userId, string token)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        db.MagicLinkTokens.Add(new MagicLinkToken
+        {
+            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = TokenRedemptionEndpoints.HashOf(token),
+            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(10),
+        });
+        await db.SaveChangesAsync();
+    }
+
+    private static async Task<AuthenticateResponse> SignInWithLinkAsync(HttpClient client, TestTenant tenant, string token)
+    {
+        using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, null, null));
+        await ApiAssert.OkAsync(response);
+        return (await response.Content.ReadFromJsonAsync<MagicLinkSignIn>())!.Verdict;
+    }
+
+    private static async Task<string> AuthenticateAsync(HttpClient client, TestTenant tenant, string email, string password)
+    {
+        using var login = await client.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, email, password, null, null));
+        return (await login.Content.ReadFromJsonAsync<AuthenticateResponse>())!.Outcome;
+    }
+
+    private async Task<string> InviteAsync(TestTenant tenant, HttpClient admin, string email, string token, object? groups = null)
+    {
+        var invitation = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email, groups }), 201))["data"]!["id"]!.GetValue<string>();
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var hash = TokenRedemptionEndpoints.HashOf(token);
+        await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == Guid.Parse(invitation)).ExecuteUpdateAsync(s => s.SetProperty(i => i.TokenHash, hash));
+        return invitation;
+    }
+
+    [Fact]
+    public async Task MagicLink_FirstProofOfTheAddress_RemovesAPasswordNobodyProved_AndSaysSo()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        // Someone registered the owner's address first, with a password of their own; the address was never verified.
+        var squatted = await factory.CreateUserAsync(tenant, "owner@example.com", "squatter password 1");
+        await PlantMagicLinkAsync(tenant, squatted, "owner-link");
+        // A verified account keeps its password: it was set by whoever reads the mailbox.
+        var verified = await factory.CreateUserAsync(tenant, "verified@example.com", "own password 123");
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{verified}", new { emailVerified = true }));
+        await PlantMagicLinkAsync(tenant, verified, "verified-link");
+        using var client = factory.Internal();
+
+        var signIn = await SignInWithLinkAsync(client, tenant, "owner-link");
+        Assert.Equal(AuthenticationOutcomes.Success, signIn.Outcome);
+        Assert.True(signIn.UnprovenPasswordRemoved);
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await AuthenticateAsync(client, tenant, "owner@example.com", "squatter password 1"));
+        var owner = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{squatted}")))["data"]!;
+        Assert.True(owner["emailVerified"]!.GetValue<bool>());
+
+        var kept = await SignInWithLinkAsync(client, tenant, "verified-link");
+        Assert.Equal(AuthenticationOutcomes.Success, kept.Outcome);
+        Assert.False(kept.UnprovenPasswordRemoved);
+        Assert.Equal(AuthenticationOutcomes.Success, await AuthenticateAsync(client, tenant, "verified@example.com", "own password 123"));
+    }
+
+    [Fact]
+    public async Task PasswordReset_SubmittedTwiceAtOnce_SetsOnePassword()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "twice@example.com", "old password 123");
+        await PlantResetTokenAsync(tenant, id, "twice-token", TimeSpan.FromHours(1));
+        using var client = factory.Internal();
+
+        var submissions = await Task.WhenAll(Enumerable.Range(0, 6).Select(async i =>
+        {
+            using var response = await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+                new CompletePasswordResetRequest(tenant.Id, "twice-token", $"racing password {i}x"));
+            return (int)response.StatusCode;
+        }));
+        Assert.Equal(1, submissions.Count(status => status == 200));
+        Assert.All(submissions.Where(status => status != 200), status => Assert.Equal(400, status));
+    }
+
+    [Fact]
+    public async Task PasswordChange_OnEveryPath_EndsTheOtherResetAndSignInLinks()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var id = await factory.CreateUserAsync(tenant, "links@example.com", "old password 123");
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { emailVerified = true }));
+        using var client = factory.Internal();
+
+        // A reset completed with one link ends the other reset link and the sign-in link.
+        await PlantResetTokenAsync(tenant, id, "used-reset", TimeSpan.FromHours(1));
+        await PlantResetTokenAsync(tenant, id, "other-reset", TimeSpan.FromHours(1));
+        await PlantMagicLinkAsync(tenant, id, "other-link");
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "used-reset", "brand new password 1")));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "other-reset", "attacker password 1")), 400, "invalid_token");
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await SignInWithLinkAsync(client, tenant, "other-link")).Outcome);
+
+        // So does an administrator's.
+        await PlantResetTokenAsync(tenant, id, "before-admin-set", TimeSpan.FromHours(1));
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/password", new { password = "set by admin 123" }));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "before-admin-set", "attacker password 2")), 400, "invalid_token");
+        Assert.Equal(AuthenticationOutcomes.Success, await AuthenticateAsync(client, tenant, "links@example.com", "set by admin 123"));
+    }
+
+    [Fact]
+    public async Task AddressChange_EndsTheLinksAndCodesMailedToTheOldAddress()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var id = await factory.CreateUserAsync(tenant, "moving@example.com", "old password 123");
+        await PlantResetTokenAsync(tenant, id, "old-address-reset", TimeSpan.FromHours(1));
+        await PlantMagicLinkAsync(tenant, id, "old-address-link");
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            db.SignInCodes.Add(new SignInCode
+            {
+                Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = id, TokenHash = SecondStepCodes.HashOf(Guid.Empty, "123456"),
+                CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(10),
+            });
+            await db.SaveChangesAsync();
+        }
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = "moved@example.com" }));
+
+        using var client = factory.Internal();
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "old-address-reset", "attacker password 1")), 400, "invalid_token");
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await SignInWithLinkAsync(client, tenant, "old-address-link")).Outcome);
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            Assert.False(await db.SignInCodes.IgnoreQueryFilters().AnyAsync(c => c.UserId == id && c.UsedAt == null));
+        }
+    }
+
+    [Fact]
+    public async Task Invitation_RevokedAfterItsLinkWasRead_IsRefused_AndCreatesNobody()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var invitation = await InviteAsync(tenant, admin, "revoked@example.com", "revoked-token");
+        using var client = factory.Internal();
+
+        // The acceptance reads the pending invitation; the revocation lands before the account is created.
+        await using var scope = factory.Services.CreateAsyncScope();
+        var holder = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var transaction = await holder.Database.BeginTransactionAsync();
+        await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM invitations WHERE \"Id\" = {Guid.Parse(invitation)} FOR NO KEY UPDATE");
+        var accepting = client.PostAsJsonAsync(TokenRedemptionEndpoints.AcceptInvitation, new AcceptInvitationRequest(tenant.Id, "revoked-token", "a good password 1", "Revoked"));
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var probeScope = factory.Services.CreateAsyncScope();
+            var db = probeScope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            var waiting = await db.Database.SqlQuery<int>($"""
+                SELECT count(*)::int AS "Value" FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE%invitations%'
+                """).SingleAsync();
+            return waiting >= 1 ? (object?)waiting : null;
+        }, TimeSpan.FromSeconds(60));
+        await holder.Database.ExecuteSqlAsync($"UPDATE invitations SET \"Status\" = 'revoked' WHERE \"Id\" = {Guid.Parse(invitation)}");
+        await transaction.CommitAsync();
+
+        using var accepted = await accepting;
+        await ApiAssert.ErrorAsync(accepted, 400, "invalid_token");
+        var users = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users?search=revoked%40example.com"));
+        Assert.Equal(0, users["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task Invitation_NamingAGroupDeletedSince_IsStillAccepted_IntoTheOtherGroups()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var kept = await factory.CreateGroupAsync(tenant, "Kept");
+        var deleted = await factory.CreateGroupAsync(tenant, "Deleted");
+        await InviteAsync(tenant, admin, "grouped@example.com", "grouped-token", new[] { kept.ToString(), deleted.ToString() });
+        using (var gone = await admin.DeleteAsync($"{tenant.Api}/admin/groups/{deleted}"))
+        {
+            Assert.True(gone.IsSuccessStatusCode);
+        }
+
+        using var client = factory.Internal();
+        var userId = (await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.AcceptInvitation,
+            new AcceptInvitationRequest(tenant.Id, "grouped-token", "a good password 1", "Grouped")), 201))["data"]!["userId"]!.GetValue<string>();
+        var user = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!;
+        Assert.Equal([kept.ToString()], user["groups"]!.AsArray().Select(g => g!["id"]!.GetValue<string>()));
+    }
+
     [Fact]
     public async Task PasswordReset_Completes_Once_WithThePolicy()
     {

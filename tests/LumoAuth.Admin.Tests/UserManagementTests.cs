@@ -334,4 +334,31 @@ public sealed class UserManagementTests(AdminFactory factory) : IClassFixture<Ad
         Assert.False(still["blocked"]!.GetValue<bool>());
         Assert.Null(still["name"]);
     }
+
+    [Fact]
+    public async Task UserGroups_SetByManyRequestsAtOnce_AnswerSuccessOrConflict_NeverAServerError()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var id = await factory.CreateUserAsync(tenant, "busy@example.com");
+        var groups = new List<Guid>();
+        foreach (var name in new[] { "Alpha", "Beta", "Gamma" })
+        {
+            groups.Add(await factory.CreateGroupAsync(tenant, name));
+        }
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        {
+            var wanted = groups.Where((_, g) => (i + g) % 2 == 0).Select(g => g.ToString()).ToArray();
+            using var response = await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/groups", new { groups = wanted });
+            if ((int)response.StatusCode == 409)
+            {
+                await ApiAssert.ErrorAsync(response, 409, "invalid_request");
+            }
+
+            return (int)response.StatusCode;
+        }));
+        Assert.True(statuses.All(status => status is 200 or 409), string.Join(",", statuses));
+        Assert.Contains(200, statuses);
+    }
 }

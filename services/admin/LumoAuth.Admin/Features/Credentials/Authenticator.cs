@@ -190,7 +190,7 @@ public sealed class Authenticator(
             var code = request.TotpCode.Trim();
             var passed = step == MfaFactorTypes.Totp
                 ? await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken)
-                : await secondStepCodes.TryUseAsync(user, code, cancellationToken);
+                : await secondStepCodes.TryUseAsync(user, code, step == MfaFactorTypes.Sms ? smsFactor!.Id : null, cancellationToken);
             if (!passed && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
             {
                 return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken)
@@ -235,17 +235,40 @@ public sealed class Authenticator(
             return Failure(AuthenticationOutcomes.InvalidCredentials);
         }
 
-        await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s
+        // Only while no lock is in force: wrong guesses sent alongside this one may have locked the account after its user
+        // row was read, and then this sign-in is refused like any other.
+        var signedIn = await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id && (u.LockedUntil == null || u.LockedUntil <= now)).ExecuteUpdateAsync(s => s
             .SetProperty(u => u.FailedLoginCount, 0)
             .SetProperty(u => u.LockedUntil, (DateTimeOffset?)null)
             .SetProperty(u => u.LoginCount, u => u.LoginCount + 1)
             .SetProperty(u => u.LastLoginAt, now), cancellationToken);
+        if (signedIn == 0)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return await LockedAsync(request, user, cancellationToken);
+        }
+
+        var unprovenPasswordRemoved = false;
         if (verified && !user.EmailVerified)
         {
-            // The link reached the address: it is verified now, as by a verification link.
-            await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id)
-                .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true).SetProperty(u => u.UpdatedAt, now), cancellationToken);
-            db.AddEvent(new UserUpdated(user.Id, ["emailVerified"]) { TenantId = user.TenantId });
+            // The link reached the address: it is verified now, as by a verification link. A password nobody proved through
+            // this mailbox may be someone else's who registered the address first and waits for its owner to verify it for
+            // them: it goes, and the owner chooses their own (as for an account made without one).
+            unprovenPasswordRemoved = await db.Users.IgnoreQueryFilters()
+                .Where(u => u.Id == user.Id && u.TenantId == user.TenantId && !u.EmailVerified && u.PasswordHash != null)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(u => u.EmailVerified, true)
+                    .SetProperty(u => u.PasswordHash, (string?)null)
+                    .SetProperty(u => u.PasswordChangedAt, (DateTimeOffset?)null)
+                    .SetProperty(u => u.MustChangePassword, true)
+                    .SetProperty(u => u.UpdatedAt, now), cancellationToken) == 1;
+            var verifiedNow = unprovenPasswordRemoved || await db.Users.IgnoreQueryFilters()
+                .Where(u => u.Id == user.Id && u.TenantId == user.TenantId && !u.EmailVerified)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true).SetProperty(u => u.UpdatedAt, now), cancellationToken) == 1;
+            if (verifiedNow)
+            {
+                db.AddEvent(new UserUpdated(user.Id, unprovenPasswordRemoved ? ["emailVerified", "password"] : ["emailVerified"]) { TenantId = user.TenantId });
+            }
         }
 
         // The assessment of a sign-in that asked for no second step (one that did was recorded when it asked).
@@ -262,7 +285,7 @@ public sealed class Authenticator(
         await transaction.CommitAsync(cancellationToken);
         return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods)
         {
-            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt,
+            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt, UnprovenPasswordRemoved = unprovenPasswordRemoved,
         };
     }
 
@@ -319,9 +342,21 @@ public sealed class Authenticator(
     {
         var policy = (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var count = (await db.Database.SqlQuery<int>($"""
-            UPDATE users SET "FailedLoginCount" = "FailedLoginCount" + 1 WHERE "Id" = {user.Id} RETURNING "FailedLoginCount" AS "Value"
-            """).ToListAsync(cancellationToken)).Single();
+        // Not while a lock is in force: guesses checked alongside the one that locked the account neither count towards
+        // the next lock nor lock it again (which would restart the count below the threshold).
+        var now = DateTimeOffset.UtcNow;
+        var counted = await db.Database.SqlQuery<int>($"""
+            UPDATE users SET "FailedLoginCount" = "FailedLoginCount" + 1
+            WHERE "Id" = {user.Id} AND ("LockedUntil" IS NULL OR "LockedUntil" <= {now})
+            RETURNING "FailedLoginCount" AS "Value"
+            """).ToListAsync(cancellationToken);
+        if (counted.Count == 0)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return await LockedAsync(request, user, cancellationToken);
+        }
+
+        var count = counted.Single();
         await PublishAsync(request, user, new UserLoginFailed(user.Id, reason), cancellationToken);
         DateTimeOffset? lockedUntil = null;
         if (count >= policy.MaxFailedAttempts)
@@ -335,6 +370,14 @@ public sealed class Authenticator(
 
         await transaction.CommitAsync(cancellationToken);
         return lockedUntil is null ? Failure(outcome) : Failure(AuthenticationOutcomes.Locked, lockedUntil);
+    }
+
+    /// <summary>Answers "locked" for an account found locked after its row was read (by guesses checked at the same time).</summary>
+    private async Task<AuthenticateResponse> LockedAsync(AuthenticateRequest request, User user, CancellationToken cancellationToken)
+    {
+        var lockedUntil = await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id).Select(u => u.LockedUntil).FirstOrDefaultAsync(cancellationToken);
+        await PublishAsync(request, user, new UserLoginFailed(user.Id, "locked"), cancellationToken);
+        return Failure(AuthenticationOutcomes.Locked, lockedUntil);
     }
 
     /// <summary>

@@ -217,11 +217,19 @@ public static class CredentialEndpoints
     }
 
     /// <summary>The signed-in user turns e-mailed codes off (a tenant that requires a second factor and allows e-mail still sends them).</summary>
-    public static async Task<IResult> InternalTurnOffEmailCodes(Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> InternalTurnOffEmailCodes(
+        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, SecondStepCodes secondStepCodes, CancellationToken cancellationToken)
     {
-        if (!await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken))
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
+        if (user is null)
         {
             return ApiErrors.NotFound("User");
+        }
+
+        if (await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Email && f.Confirmed, cancellationToken)
+            && await secondStepCodes.WouldLeaveNoSecondFactorAsync(user, MfaFactorTypes.Email, cancellationToken))
+        {
+            return SecondStepCodes.LastSecondFactor();
         }
 
         var removed = await db.MfaFactors.Where(f => f.UserId == userId && f.Type == MfaFactorTypes.Email).ExecuteDeleteAsync(cancellationToken);

@@ -5,6 +5,7 @@ using LumoAuth.Admin.Features.Email;
 using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Credentials;
@@ -40,16 +41,16 @@ public sealed class SecondStepCodes(AdminDbContext db, SmtpMailer mailer, Sms.Sm
 
     /// <summary>
     /// Mails a new code, or texts it to the phone of <paramref name="smsFactor"/> (ending the previous one), unless one went
-    /// out moments ago or too many lately.
+    /// out moments ago or too many lately; false when nothing went out for that reason.
     /// </summary>
-    public async Task SendAsync(User user, CancellationToken cancellationToken, MfaFactor? smsFactor = null)
+    public async Task<bool> SendAsync(User user, CancellationToken cancellationToken, MfaFactor? smsFactor = null)
     {
         var now = DateTimeOffset.UtcNow;
         var codes = db.SignInCodes.IgnoreQueryFilters().Where(c => c.UserId == user.Id);
         var recent = await codes.Where(c => c.CreatedAt > now - SendWindow).Select(c => new { c.CreatedAt, c.UsedAt }).ToListAsync(cancellationToken);
         if (recent.Count >= MaxSendsPerWindow || recent.Any(c => c.UsedAt == null && c.CreatedAt > now - ResendAfter))
         {
-            return;
+            return false;
         }
 
         await codes.Where(c => c.CreatedAt < now.AddDays(-1)).ExecuteDeleteAsync(cancellationToken);
@@ -64,10 +65,15 @@ public sealed class SecondStepCodes(AdminDbContext db, SmtpMailer mailer, Sms.Sm
             ? new UserMfaEmailCodeRequested(user.Id, code.ExpiresAt) { TenantId = user.TenantId, CodeId = code.Id }
             : new UserMfaSmsCodeRequested(user.Id, code.ExpiresAt) { TenantId = user.TenantId, CodeId = code.Id });
         await db.SaveChangesAsync(cancellationToken);
+        return true;
     }
 
-    /// <summary>Uses up the user's current code if <paramref name="code"/> is it (once, even when sent twice at the same moment).</summary>
-    public async Task<bool> TryUseAsync(User user, string code, CancellationToken cancellationToken)
+    /// <summary>
+    /// Uses up the user's current code if <paramref name="code"/> is it (once, even when sent twice at the same moment).
+    /// <paramref name="factorId"/> says where it must have gone: the SMS factor's (pending or confirmed) phone, or null
+    /// for the user's mailbox, so a code texted to one phone never confirms another, nor passes for a mailed one.
+    /// </summary>
+    public async Task<bool> TryUseAsync(User user, string code, Guid? factorId, CancellationToken cancellationToken)
     {
         if (code.Length != 6 || !code.All(char.IsAsciiDigit))
         {
@@ -76,7 +82,7 @@ public sealed class SecondStepCodes(AdminDbContext db, SmtpMailer mailer, Sms.Sm
 
         var now = DateTimeOffset.UtcNow;
         var current = await db.SignInCodes.IgnoreQueryFilters().AsNoTracking()
-            .Where(c => c.UserId == user.Id && c.UsedAt == null && c.ExpiresAt > now)
+            .Where(c => c.UserId == user.Id && c.FactorId == factorId && c.UsedAt == null && c.ExpiresAt > now)
             .OrderByDescending(c => c.CreatedAt).FirstOrDefaultAsync(cancellationToken);
         if (current is null)
         {
@@ -92,8 +98,32 @@ public sealed class SecondStepCodes(AdminDbContext db, SmtpMailer mailer, Sms.Sm
             return false;
         }
 
-        return await codes.ExecuteUpdateAsync(s => s.SetProperty(c => c.UsedAt, now), cancellationToken) == 1;
+        // Still alive at this moment: wrong guesses checked alongside may have ended the code since it was read.
+        return await codes.Where(c => c.ExpiresAt > now && c.FailedAttempts < MaxFailedAttempts)
+            .ExecuteUpdateAsync(s => s.SetProperty(c => c.UsedAt, now), cancellationToken) == 1;
     }
+
+    /// <summary>
+    /// Whether taking away the user's confirmed factor of type <paramref name="removing"/> would leave them none while the
+    /// tenant requires one: no other app, phone or e-mail codes, no passkey, and no verified address that e-mailed codes
+    /// could reach anyway. Such a removal is refused (the user would be made to enrol again at their next sign-in, or,
+    /// through a stolen session, lose the factor that stood between an attacker and the account).
+    /// </summary>
+    public async Task<bool> WouldLeaveNoSecondFactorAsync(User user, string removing, CancellationToken cancellationToken)
+    {
+        var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
+        if (!settings.MfaPolicy.Required || AreTheFactorOf(settings, user, turnedOn: false))
+        {
+            return false;
+        }
+
+        var others = await db.MfaFactors.IgnoreQueryFilters().AnyAsync(f => f.TenantId == user.TenantId && f.UserId == user.Id && f.Confirmed && f.Type != removing
+            && (f.Type == MfaFactorTypes.Totp || f.Type == MfaFactorTypes.Sms || f.Type == MfaFactorTypes.Email), cancellationToken);
+        return !others && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.TenantId == user.TenantId && p.UserId == user.Id, cancellationToken);
+    }
+
+    public static IResult LastSecondFactor() => ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest,
+        "The organisation requires two-step verification and this is your last method; add another before removing it");
 
     public static string NewCode() => RandomNumberGenerator.GetInt32(0, 1_000_000).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
 

@@ -46,16 +46,30 @@ public static partial class TokenRedemptionEndpoints
 
         var hash = HashOf(request.Token);
         var now = DateTimeOffset.UtcNow;
-        var token = await db.PasswordResetTokens.FirstOrDefaultAsync(t => t.TokenHash == hash && t.UsedAt == null && t.ExpiresAt > now, cancellationToken);
+        var token = await db.PasswordResetTokens.AsNoTracking().FirstOrDefaultAsync(t => t.TokenHash == hash && t.UsedAt == null && t.ExpiresAt > now, cancellationToken);
         var user = token is null ? null : await db.Users.FirstOrDefaultAsync(u => u.Id == token.UserId, cancellationToken);
         if (token is null || user is null)
         {
             return InvalidToken();
         }
 
-        token.UsedAt = now;
-        return await users.SetPasswordAsync(user, request.Password, cancellationToken)
-            ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password reset"));
+        // Claimed by a conditional update, so of two submissions of one link only one sets a password; a password the
+        // policy refuses rolls the claim back and the link still works.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var claimed = await db.PasswordResetTokens.Where(t => t.Id == token.Id && t.UsedAt == null && t.ExpiresAt > now)
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.UsedAt, now), cancellationToken);
+        if (claimed != 1)
+        {
+            return InvalidToken();
+        }
+
+        if (await users.SetPasswordAsync(user, request.Password, cancellationToken) is { } refused)
+        {
+            return refused;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password reset"));
     }
 
     /// <summary>
@@ -72,7 +86,7 @@ public static partial class TokenRedemptionEndpoints
 
         var hash = HashOf(request.Token);
         var now = DateTimeOffset.UtcNow;
-        var invitation = await db.Invitations.FirstOrDefaultAsync(
+        var invitation = await db.Invitations.AsNoTracking().FirstOrDefaultAsync(
             i => i.TokenHash == hash && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now, cancellationToken);
         if (invitation is null)
         {
@@ -97,9 +111,22 @@ public static partial class TokenRedemptionEndpoints
             (roles, groupIds) = ([], [.. groupIds.Where(g => !administering.Contains(g))]);
         }
 
-        // Staged before the user is created, so the acceptance commits with the account or not at all.
+        // A group deleted since the invitation was sent is skipped: the rest of the invitation still stands.
+        groupIds = groupIds.Count == 0 ? groupIds
+            : await db.Groups.Where(g => g.TenantId == invitation.TenantId && groupIds.Contains(g.Id)).Select(g => g.Id).ToListAsync(cancellationToken);
+
+        // Out of pending only if still pending (not revoked, accepted or expired meanwhile), in the transaction that creates
+        // the account: the acceptance commits with the account or not at all.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var moved = await db.Invitations
+            .Where(i => i.Id == invitation.Id && i.TenantId == invitation.TenantId && i.Status == InvitationStatuses.Pending && i.ExpiresAt > now)
+            .ExecuteUpdateAsync(s => s.SetProperty(i => i.Status, InvitationStatuses.Accepted), cancellationToken);
+        if (moved != 1)
+        {
+            return InvalidToken();
+        }
+
         var userId = Guid.CreateVersion7();
-        invitation.Status = InvitationStatuses.Accepted;
         db.AddEvent(new UserInvitationAccepted(invitation.Id, userId, roles) { TenantId = invitation.TenantId });
         var (user, error) = await users.CreateAsync(new NewUser(
             invitation.Email, request.Password, new UserProfileFields(request.Name, null, null, null, null, null), true, true,
@@ -109,6 +136,7 @@ public static partial class TokenRedemptionEndpoints
             return error;
         }
 
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Created((string?)null, new ServiceDefaults.Paging.DataResponse<object>(new { userId = user!.Id, email = user.Email }, "Invitation accepted"));
     }
 

@@ -49,6 +49,8 @@ public static class InvitationEndpoints
             return refused;
         }
 
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await LockAddressesAsync(db, tenant.TenantId, [request.Email], cancellationToken);
         var (invitation, error) = await InviteAsync(request, db, tenant, caller, cancellationToken);
         if (error is not null)
         {
@@ -62,6 +64,7 @@ public static class InvitationEndpoints
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Created((string?)null, new DataResponse<InvitationResponse>(InvitationResponse.From(invitation!), "Invitation created"));
     }
 
@@ -78,6 +81,8 @@ public static class InvitationEndpoints
             return refused;
         }
 
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await LockAddressesAsync(db, tenant.TenantId, [.. request.Invitations.Select(i => i?.Email)], cancellationToken);
         var results = new List<BulkInvitationResult>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < request.Invitations.Count; i++)
@@ -106,6 +111,7 @@ public static class InvitationEndpoints
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<IReadOnlyList<BulkInvitationResult>>(
             results, $"{results.Count(r => r.Status == "created")} of {results.Count} invitations created"));
     }
@@ -150,20 +156,26 @@ public static class InvitationEndpoints
         return TypedResults.Ok(new PagedResponse<InvitationResponse>(rows.Select(InvitationResponse.From).ToList(), PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> RevokeInvitation(string invitationId, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> RevokeInvitation(string invitationId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var invitation = Guid.TryParse(invitationId, out var id)
-            ? await db.Invitations.FirstOrDefaultAsync(i => i.Id == id && i.Status == InvitationStatuses.Pending, cancellationToken)
-            : null;
-        if (invitation is null)
+        if (!Guid.TryParse(invitationId, out var id))
         {
             return ApiErrors.NotFound("Invitation");
         }
 
-        invitation.Status = InvitationStatuses.Revoked;
-        invitation.RevokedAt = DateTimeOffset.UtcNow;
-        db.AddEvent(new UserInvitationRevoked(invitation.Id) { TenantId = invitation.TenantId });
+        // Out of pending only if still pending: an acceptance that got there first keeps its account and its status.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var revoked = await db.Invitations.Where(i => i.TenantId == tenant.TenantId && i.Id == id && i.Status == InvitationStatuses.Pending)
+            .ExecuteUpdateAsync(s => s.SetProperty(i => i.Status, InvitationStatuses.Revoked).SetProperty(i => i.RevokedAt, now), cancellationToken);
+        if (revoked == 0)
+        {
+            return ApiErrors.NotFound("Invitation");
+        }
+
+        db.AddEvent(new UserInvitationRevoked(id) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -197,6 +209,19 @@ public static class InvitationEndpoints
         invitations.Any(i => i.Roles is { Count: > 0 }) && !AdminScopeHandler.HasFullWrite(caller)
             ? ApiErrors.NeedsFullWrite("Inviting with roles")
             : null;
+
+    /// <summary>
+    /// Serialises invitations to the same addresses until the caller's transaction ends, so two requests at once cannot
+    /// both find no pending invitation and make two. Taken in one order, so two bulk requests never wait on each other.
+    /// </summary>
+    private static async Task LockAddressesAsync(AdminDbContext db, Guid tenantId, IEnumerable<string?> emails, CancellationToken cancellationToken)
+    {
+        foreach (var normalized in emails.OfType<string>().Where(e => e.Length is > 0 and <= 320).Select(e => e.ToLowerInvariant()).Distinct().Order(StringComparer.Ordinal))
+        {
+            var key = $"invitation:{tenantId:N}:{normalized}";
+            await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({key}, 0))", cancellationToken);
+        }
+    }
 
     /// <summary>Validates one invitation and stages it (and its event) on the context; the caller saves.</summary>
     private static async Task<(Invitation? Invitation, IResult? Error)> InviteAsync(

@@ -54,6 +54,9 @@ public static class SmsFactorEndpoints
             return ApiErrors.Duplicate("A phone is already set up for sign-in codes; remove it first");
         }
 
+        // The new pending phone replaces the old one only if its code goes out: while a code was sent moments ago nothing
+        // changes, and the caller is told to wait rather than to look for a text that never comes.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.MfaFactors.Where(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Sms).ExecuteDeleteAsync(cancellationToken);
         var factor = new MfaFactor
         {
@@ -62,7 +65,13 @@ public static class SmsFactorEndpoints
         };
         db.MfaFactors.Add(factor);
         await db.SaveChangesAsync(cancellationToken);
-        await codes.SendAsync(user, cancellationToken, factor);
+        if (!await codes.SendAsync(user, cancellationToken, factor))
+        {
+            return ApiErrors.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimitExceeded,
+                "A code was sent moments ago, or too many lately; wait before asking for another");
+        }
+
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Created((string?)null, new DataResponse<SmsEnrolmentStarted>(new SmsEnrolmentStarted(SmsPhones.Hint(request.PhoneNumber!)), "Code texted"));
     }
 
@@ -70,7 +79,7 @@ public static class SmsFactorEndpoints
     public static async Task<IResult> Confirm(
         Guid userId, Guid? tenantId, ConfirmSmsRequest request, AdminDbContext db, TenantContext tenant, SecondStepCodes codes, SmsPhones phones, CancellationToken cancellationToken)
     {
-        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken, tracking: true);
         var pending = user is null ? null
             : await db.MfaFactors.FirstOrDefaultAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Sms && !f.Confirmed, cancellationToken);
         if (user is null || pending is null)
@@ -78,7 +87,8 @@ public static class SmsFactorEndpoints
             return ApiErrors.NotFound("Pending phone");
         }
 
-        if (request.Code is not { Length: > 0 and <= 20 } code || !await codes.TryUseAsync(user, code.Trim(), cancellationToken))
+        // Only a code texted to this pending phone confirms it (not one sent to an earlier number, nor a mailed one).
+        if (request.Code is not { Length: > 0 and <= 20 } code || !await codes.TryUseAsync(user, code.Trim(), pending.Id, cancellationToken))
         {
             return ApiErrors.Validation("code", "is not the code we texted, or it expired");
         }
@@ -88,23 +98,39 @@ public static class SmsFactorEndpoints
         pending.ConfirmedAt = DateTimeOffset.UtcNow;
         var backupCodes = first ? await BackupCodes.ReplaceAsync(db, user, cancellationToken) : null;
         db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Sms) { TenantId = user.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
-
-        // The code reached the profile's own number: that number is proven too (OIDC phone_number_verified), unless it changed meanwhile.
-        if (user.PhoneNumber is { } profileNumber && SmsPhones.SameNumber(profileNumber, phones.NumberOf(pending)))
+        // The code reached the profile's own number: that number is proven too (OIDC phone_number_verified), in the same save;
+        // a concurrent change of the number makes the save a conflict rather than prove the new one.
+        if (!user.PhoneNumberVerified && user.PhoneNumber is { } profileNumber && SmsPhones.SameNumber(profileNumber, phones.NumberOf(pending)))
         {
-            await db.Users.Where(u => u.Id == user.Id && u.PhoneNumber == profileNumber)
-                .ExecuteUpdateAsync(u => u.SetProperty(x => x.PhoneNumberVerified, true), cancellationToken);
+            user.PhoneNumberVerified = true;
+            user.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new UserUpdated(user.Id, ["phoneNumberVerified"]) { TenantId = user.TenantId });
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The account was changed meanwhile; ask for a new code");
         }
 
         return TypedResults.Ok(new DataResponse<BackupCodeSet>(new BackupCodeSet(backupCodes ?? []), "Phone confirmed"));
     }
 
-    public static async Task<IResult> Remove(Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> Remove(Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, SecondStepCodes codes, CancellationToken cancellationToken)
     {
-        if (!await InternalTenantScope.EnterAsync(db, tenant, tenantId, cancellationToken))
+        var user = await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken);
+        if (user is null)
         {
             return ApiErrors.NotFound("User");
+        }
+
+        if (await db.MfaFactors.AnyAsync(f => f.UserId == user.Id && f.Type == MfaFactorTypes.Sms && f.Confirmed, cancellationToken)
+            && await codes.WouldLeaveNoSecondFactorAsync(user, MfaFactorTypes.Sms, cancellationToken))
+        {
+            return SecondStepCodes.LastSecondFactor();
         }
 
         var removed = await db.MfaFactors.Where(f => f.UserId == userId && f.Type == MfaFactorTypes.Sms).ExecuteDeleteAsync(cancellationToken);

@@ -54,6 +54,14 @@ public static class PlatformTenantEndpoints
             return validation.ToResult();
         }
 
+        // A tenant's data stays in its region, and this deployment serves only its own: a tenant recorded here for another
+        // region could never be used, and its users' data would already have left that region. Ask that region's API.
+        if (region != options.Value.Region)
+        {
+            return ApiErrors.Create(StatusCodes.Status421MisdirectedRequest, ErrorCodes.TenantInOtherRegion,
+                $"This deployment serves region '{options.Value.Region}'; create tenants of region '{region}' through that region's API");
+        }
+
         if (await db.Tenants.AnyAsync(t => t.Slug == request.Slug, cancellationToken))
         {
             return ApiErrors.Duplicate("A tenant with this slug already exists");
@@ -129,7 +137,16 @@ public static class PlatformTenantEndpoints
             TenantId = tenant.Id,
             Actor = new EventActor(ActorTypes.Platform, "platform"),
         });
-        await db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Another change to the tenant (its settings, a concurrent update) won: retry against it.
+            return ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The tenant was changed concurrently; retry");
+        }
+
         return TypedResults.Ok(new DataResponse<TenantResponse>(TenantResponse.From(tenant), "Tenant updated"));
     }
 }

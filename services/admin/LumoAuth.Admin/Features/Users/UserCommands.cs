@@ -183,7 +183,38 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
 
         user.UpdatedAt = DateTimeOffset.UtcNow;
         db.AddEvent(new UserUpdated(user.Id, changed) { TenantId = user.TenantId });
-        return await SaveAsync(user);
+        if (changes.IsActive == false && changed.Contains("isActive"))
+        {
+            // Switched off: signed out everywhere, as when blocked.
+            db.AddEvent(new UserDeactivated(user.Id) { TenantId = user.TenantId });
+        }
+
+        if (!addressChanged)
+        {
+            return await SaveAsync(user);
+        }
+
+        // Links and codes mailed to the old address stop working with the change: whoever reads that mailbox now
+        // (a colleague who took it over, an attacker the user moved away from) must not reset, sign in or pass the
+        // second step with them.
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        await ForgetMailedLinksAsync(user, cancellationToken);
+        await db.SignInCodes.Where(c => c.TenantId == user.TenantId && c.UserId == user.Id && c.FactorId == null && c.UsedAt == null)
+            .ExecuteDeleteAsync(cancellationToken);
+        var saved = await SaveAsync(user);
+        if (saved.Error is null && transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        return saved;
+    }
+
+    /// <summary>Deletes the user's unused reset and sign-in links (used ones stay: they are what a redemption claimed).</summary>
+    private async Task ForgetMailedLinksAsync(User user, CancellationToken cancellationToken)
+    {
+        await db.PasswordResetTokens.Where(t => t.TenantId == user.TenantId && t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+        await db.MagicLinkTokens.Where(t => t.TenantId == user.TenantId && t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
     }
 
     /// <summary>Sets a password after checking the tenant's policy and its reuse rule (ADM-11).</summary>
@@ -233,7 +264,18 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         user.LockedUntil = null;
         user.UpdatedAt = now;
         db.AddEvent(new UserPasswordChanged(user.Id) { TenantId = user.TenantId });
-        return (await SaveAsync(user)).Error;
+        // Whatever path changed it (account page, administrator, a reset link), the other links mailed for the account
+        // end with the old password: one sent to an attacker's request, or read in a mailbox the user has since secured,
+        // would otherwise undo the change. Deleted in the password's own transaction.
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        await ForgetMailedLinksAsync(user, cancellationToken);
+        var error = (await SaveAsync(user)).Error;
+        if (error is null && transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        return error;
     }
 
     /// <summary>

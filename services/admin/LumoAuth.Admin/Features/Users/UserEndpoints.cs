@@ -267,7 +267,11 @@ public static class UserEndpoints
         db.MfaFactors.RemoveRange(factors);
         db.BackupCodes.RemoveRange(await db.BackupCodes.Where(c => c.UserId == user.Id).ToListAsync(cancellationToken));
         db.AddEvent(new UserMfaReset(user.Id) { TenantId = user.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        if (await SaveOrConflictAsync(db, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
         return TypedResults.Ok(new DataResponse<object>(new { userId = user.Id, removedFactors = factors.Count }, "MFA reset; the user enrols again at next login"));
     }
 
@@ -312,7 +316,11 @@ public static class UserEndpoints
         user.Attributes = json;
         user.UpdatedAt = DateTimeOffset.UtcNow;
         db.AddEvent(new UserUpdated(user.Id, ["attributes"]) { TenantId = user.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        if (await SaveOrConflictAsync(db, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
         return TypedResults.Ok(new DataResponse<UserAttributesResponse>(new UserAttributesResponse(user.Id, UserViews.Json(json)), "Attributes updated"));
     }
 
@@ -358,8 +366,31 @@ public static class UserEndpoints
         }
 
         await GroupMembership.ReplaceGroupsOfUserAsync(db, user.TenantId, user.Id, groups, cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
+        if (await SaveOrConflictAsync(db, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
         return TypedResults.Ok(new DataResponse<IReadOnlyList<GroupRef>>((await UserViews.GroupsOfAsync(db, [user.Id], cancellationToken))[user.Id], "Groups updated"));
+    }
+
+    /// <summary>
+    /// Saves, or answers 409 when a request at the same moment changed the same rows first (a membership both added, a
+    /// factor both removed, the user's version moved on): the caller retries against the state that won.
+    /// </summary>
+    private static async Task<IResult?> SaveOrConflictAsync(AdminDbContext db, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException e) when (e is DbUpdateConcurrencyException
+            || e.InnerException is Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.UniqueViolation or Npgsql.PostgresErrorCodes.ForeignKeyViolation
+                or Npgsql.PostgresErrorCodes.DeadlockDetected or Npgsql.PostgresErrorCodes.SerializationFailure })
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The user was changed concurrently; retry");
+        }
     }
 
     private static int Depth(JsonElement element) => element.ValueKind switch

@@ -4,6 +4,7 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace LumoAuth.Token.Features.Login;
@@ -38,7 +39,8 @@ public static class MagicLinkEndpoints
     }
 
     public sealed record MagicLinkServices(
-        TenantContext Tenant, HostedPageSettingsCache HostedPages, AccountLinkClient Links, UserDirectory Users, SessionStore Sessions, IAntiforgery Antiforgery);
+        TenantContext Tenant, HostedPageSettingsCache HostedPages, AccountLinkClient Links, UserDirectory Users, SessionStore Sessions, IAntiforgery Antiforgery,
+        SessionRevocation Revocation);
 
     public static async Task<IResult> RequestLink(HttpContext http, [AsParameters] MagicLinkServices services)
     {
@@ -105,6 +107,13 @@ public static class MagicLinkEndpoints
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
                 var session = await services.Sessions.CreateAsync(userId, "magic_link", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
+                if (verdict.UnprovenPasswordRemoved)
+                {
+                    // The link's owner proved the address; a session opened with the password admin just removed was
+                    // someone else's, who registered the address first.
+                    await services.Revocation.RevokeOtherSessionsAsync(userId, session.Id, SessionRevocation.Reasons.UnprovenPasswordRemoved, http.RequestAborted);
+                }
+
                 return signIn!.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug)
                     ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
                     : HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>");

@@ -41,6 +41,9 @@ public sealed partial class SessionRevocation(
         /// <summary>The user chose a new password through an e-mailed reset link.</summary>
         public const string PasswordReset = "password_reset";
 
+        /// <summary>A sign-in link proved the address and removed a password nobody had proven through it.</summary>
+        public const string UnprovenPasswordRemoved = "unproven_password_removed";
+
         /// <summary>The user ended it from their account page.</summary>
         public const string User = "user";
     }
