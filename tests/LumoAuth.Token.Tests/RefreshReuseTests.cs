@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
@@ -37,6 +38,31 @@ public sealed class RefreshReuseTests(NoLeewaySuite suite) : IClassFixture<NoLee
         using var otherRefreshed = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(Refresh(otherDevice)));
         await HttpAssert.JsonAsync(otherRefreshed, HttpStatusCode.OK);
     }
+    /// <summary>A scope taken from the client (or deleted) since the grant is not issued from it any more: refreshes go on without it.</summary>
+    [Fact]
+    public async Task Refresh_AfterTheClientLostAScope_IssuesTokensWithoutIt()
+    {
+        var setup = await suite.SetUpAsync();
+        var tokens = await suite.SignInOnNewDeviceAsync(setup);
+        Assert.Contains("email", tokens.GetProperty("scope").GetString()!.Split(' '));
+        using var http = suite.Token.CreateClient();
+        using (var admin = suite.Token.CreateClient())
+        {
+            admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+            using var narrowed = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/clients/{setup.ClientId}", new { allowedScopes = new[] { "openid", "profile", "offline_access" } });
+            Assert.Equal(HttpStatusCode.OK, narrowed.StatusCode);
+        }
+
+        using var refreshed = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        }));
+        var body = await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
+        Assert.Equal(["offline_access", "openid", "profile"], body.GetProperty("scope").GetString()!.Split(' ').Order());
+        var accessToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(body.GetProperty("access_token").GetString());
+        Assert.DoesNotContain("email", accessToken.GetClaim("scope").Value.Split(' '));
+    }
+
     /// <summary>
     /// A refresh that had passed its checks when the family was revoked still writes its new refresh token. Revoking the
     /// family also revokes the grant's authorization, so such a token — here, the family's tokens set valid again by hand,

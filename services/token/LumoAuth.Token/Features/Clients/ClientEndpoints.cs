@@ -175,13 +175,20 @@ public static class ClientEndpoints
         await services.Applications.PopulateAsync(row, descriptor, cancellationToken);
         row.UpdatedAt = services.Time.GetUtcNow();
         services.Db.AddEvent(new ClientUpdated(clientId) { TenantId = services.Tenant.TenantId });
-        if (client.IsConfidential && !current.IsConfidential)
+        try
         {
-            await services.Applications.UpdateAsync(row, ClientSecrets.Generate(), cancellationToken);
+            if (client.IsConfidential && !current.IsConfidential)
+            {
+                await services.Applications.UpdateAsync(row, ClientSecrets.Generate(), cancellationToken);
+            }
+            else
+            {
+                await services.Applications.UpdateAsync(row, cancellationToken);
+            }
         }
-        else
+        catch (OpenIddictExceptions.ConcurrencyException)
         {
-            await services.Applications.UpdateAsync(row, cancellationToken);
+            return ChangedConcurrently("The client");
         }
 
         services.Cache.Evict(services.Tenant.TenantId, clientId);
@@ -235,10 +242,22 @@ public static class ClientEndpoints
         var secret = ClientSecrets.Generate();
         row.UpdatedAt = services.Time.GetUtcNow();
         services.Db.AddEvent(new ClientUpdated(clientId) { TenantId = services.Tenant.TenantId });
-        await services.Applications.UpdateAsync(row, secret, cancellationToken);
+        try
+        {
+            await services.Applications.UpdateAsync(row, secret, cancellationToken);
+        }
+        catch (OpenIddictExceptions.ConcurrencyException)
+        {
+            return ChangedConcurrently("The client");
+        }
+
         services.Cache.Evict(services.Tenant.TenantId, clientId);
         return Results.Ok(new DataResponse<RotatedSecretResponse>(new RotatedSecretResponse(clientId, secret), "Client secret rotated successfully"));
     }
+
+    /// <summary>Another request changed the row first (two rotations at once, an update racing a scope's deletion): the caller retries.</summary>
+    public static IResult ChangedConcurrently(string what) =>
+        ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, $"{what} was changed by another request at the same time; retry");
 
     /// <summary>
     /// A client allowed an administering scope (Admin API, relationship store) is an administrator's credential: its

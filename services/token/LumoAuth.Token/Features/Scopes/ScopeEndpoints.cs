@@ -7,6 +7,7 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.EntityFrameworkCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -91,6 +92,13 @@ public static class ScopeEndpoints
         if (ScopeNames.IsBuiltIn(name!))
         {
             return ApiErrors.Duplicate($"'{name}' is a built-in scope");
+        }
+
+        // Administering scopes are not custom scopes: a description of ours would be shown for them on the consent page, and a
+        // key that may manage scopes (not administrators' clients) could withdraw one from a client by deleting it.
+        if (ScopeNames.IsPrivileged(name!))
+        {
+            return ApiErrors.Validation("name", "administering scopes (admin…, zanzibar…) are built in and cannot be defined");
         }
 
         var tenantId = services.Tenant.TenantId;
@@ -188,9 +196,9 @@ public static class ScopeEndpoints
         // Withdraw the scope from every client of the tenant that was allowed it, in the same SaveChanges.
         var tenantId = services.Tenant.TenantId;
         var permission = Permissions.Prefixes.Scope + row.Name;
-        var quoted = JsonSerializer.Serialize(permission);
+        // A rough filter on the stored JSON (OpenIddict writes it with relaxed escaping: "orders+write" as is), then the exact test.
         var clients = await services.Db.Applications
-            .Where(a => a.TenantId == tenantId && a.Permissions != null && a.Permissions.Contains(quoted))
+            .Where(a => a.TenantId == tenantId && a.Permissions != null && a.Permissions.Contains(permission))
             .ToListAsync(cancellationToken);
         var affected = new List<string>();
         foreach (var client in clients)
@@ -201,7 +209,7 @@ public static class ScopeEndpoints
                 continue;
             }
 
-            client.Permissions = JsonSerializer.Serialize(permissions);
+            client.Permissions = JsonSerializer.Serialize(permissions, StoredJson);
             client.ConcurrencyToken = Guid.NewGuid().ToString();
             client.UpdatedAt = services.Time.GetUtcNow();
             affected.Add(client.ClientId!);
@@ -210,7 +218,15 @@ public static class ScopeEndpoints
 
         services.Db.Scopes.Remove(row);
         services.Db.AddEvent(new ScopeDeleted(row.Id, row.Name, affected) { TenantId = tenantId });
-        await services.Db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            await services.Db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            return ClientEndpoints.ChangedConcurrently("A client allowed this scope, or the scope itself");
+        }
+
         foreach (var clientId in affected)
         {
             services.Clients.Evict(tenantId, clientId);
@@ -218,6 +234,9 @@ public static class ScopeEndpoints
 
         return Results.NoContent();
     }
+
+    // As OpenIddict stores permissions, so the rough filter above keeps finding them.
+    private static readonly JsonSerializerOptions StoredJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static IResult SystemScopeIsImmutable() =>
         ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied, "Built-in scopes cannot be modified or deleted");

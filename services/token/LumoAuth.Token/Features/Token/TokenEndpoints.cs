@@ -123,7 +123,14 @@ public static class TokenEndpoints
             return Reject(Errors.InvalidGrant, "The session this grant belongs to has ended.");
         }
 
-        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, principal.GetScopes(), http.RequestAborted, scopesOfAGrant: true);
+        // A scope withdrawn from the client since the grant (deleted, or no longer allowed) is not issued from it any more.
+        var scopes = principal.GetScopes();
+        if (request.ClientId is { } clientId && await services.GetRequiredService<ClientCache>().GetAsync(tenant.Tenant!, clientId, http.RequestAborted) is { } client)
+        {
+            scopes = [.. scopes.Where(s => s is OpenIddictConstants.Scopes.OpenId or OpenIddictConstants.Scopes.OfflineAccess || client.Settings.Scopes.Contains(s, StringComparer.Ordinal))];
+        }
+
+        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
         if (identity is null)
         {
             return Reject(Errors.InvalidGrant, "The user can no longer sign in.");
