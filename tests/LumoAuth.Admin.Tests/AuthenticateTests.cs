@@ -117,17 +117,7 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     }
 
     /// <summary>Waits until this many sign-in writes (successes and failures both set the failure count) wait for a row lock.</summary>
-    private async Task WaitForQueuedWritersAsync(int count) =>
-        await ApiAssert.EventuallyAsync(async () =>
-        {
-            await using var scope = factory.Services.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-            var waiting = await db.Database.SqlQuery<int>($"""
-                SELECT count(*)::int AS "Value" FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FailedLoginCount%'
-                """).SingleAsync();
-            return waiting >= count ? (object?)waiting : null;
-        }, TimeSpan.FromSeconds(60));
+    private Task WaitForQueuedWritersAsync(int count) => factory.WaitForLockWaitersAsync("%FailedLoginCount%", count);
 
     [Fact]
     public async Task Authenticate_UnverifiedAddress_IsRefusedOnlyWhereTheTenantRequiresVerification()

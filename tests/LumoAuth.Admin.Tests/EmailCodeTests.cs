@@ -213,8 +213,19 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = address, password = Password, emailVerified = verified });
         var userId = Guid.Parse((await ApiAssert.OkAsync(created, 201))["data"]!["id"]!.GetValue<string>());
         var allowed = methods ?? (allowEmail ? ["totp", "email"] : ["totp"]);
+        var storable = !required || allowed.Contains("totp");
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings",
-            new { mfaPolicy = new { required, allowedMethods = allowed, gracePeriodDays = 0 }, loginPolicy = new { maxFailedAttempts = 20 } }));
+            new { mfaPolicy = new { required, allowedMethods = storable ? allowed : ["totp"], gracePeriodDays = 0 }, loginPolicy = new { maxFailedAttempts = 20 } }));
+        if (!storable)
+        {
+            // The settings API refuses required MFA without TOTP now; a tenant may have stored it before.
+            await using var scope = Factory.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            var settings = await LumoAuth.Admin.Features.Settings.TenantSettings.LoadAsync(db, tenant.Id, CancellationToken.None);
+            settings.MfaPolicy.AllowedMethods = [.. allowed];
+            await db.Tenants.Where(t => t.Id == tenant.Id).ExecuteUpdateAsync(u => u.SetProperty(t => t.Settings, settings.ToJson()));
+        }
+
         return (tenant, userId, address);
     }
 

@@ -154,4 +154,35 @@ public sealed class GroupTests(AdminFactory factory) : IClassFixture<AdminFactor
         await ApiAssert.ErrorAsync(await client.DeleteAsync($"{a.Api}/admin/groups/{foreignGroup}/members/{foreignUser}"), 404, "resource_not_found");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{a.Api}/admin/groups/{ownGroup}/members", new { userIds = new[] { foreignUser.ToString() } }), 400, "validation_error");
     }
+
+    [Fact]
+    public async Task RacingAddsOfOneUser_WithADeletionAndARename_AnswerWithoutServerErrors_AndAddTheUserOnce()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var groupId = await factory.CreateGroupAsync(tenant, "Racers");
+        var userId = await factory.CreateUserAsync(tenant, "racer@example.com", "a long password 1", "Rae Racer");
+
+        var adds = Enumerable.Range(0, 10)
+            .Select(_ => client.PostAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/members", new { userIds = new[] { userId.ToString() } }))
+            .ToList();
+        var others = new[] { client.DeleteAsync($"{tenant.Api}/admin/groups/{groupId}"), client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}", new { name = "Renamed" }) };
+        var responses = await Task.WhenAll(adds.Concat(others));
+
+        var statuses = responses.Select(r => (int)r.StatusCode).ToList();
+        Assert.All(statuses, status => Assert.Contains(status, new[] { 200, 201, 204, 404, 409 }));
+        // Whichever adds came before the deletion, the user joined once: one of them added, the rest found a member.
+        var added = 0;
+        foreach (var response in responses.Take(10).Where(r => r.StatusCode == HttpStatusCode.OK))
+        {
+            added += (await response.Content.ReadFromJsonAsync<JsonObject>())!["data"]!["added"]!.GetValue<int>();
+        }
+
+        Assert.Equal(responses.Take(10).Any(r => r.StatusCode == HttpStatusCode.OK) ? 1 : 0, added);
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/groups/{groupId}"), 404, "resource_not_found");
+        foreach (var response in responses)
+        {
+            response.Dispose();
+        }
+    }
 }

@@ -37,6 +37,26 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task Settings_RequiringMfaWithoutTotp_IsRefused_AndNothingChanges()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var before = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!.ToJsonString();
+
+        // Sign-in can only make a user without a factor enrol TOTP: without it, every such user would be locked out.
+        foreach (var methods in new[] { Array.Empty<string>(), ["sms", "webauthn"] })
+        {
+            var error = await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings",
+                new { mfaPolicy = new { required = true, allowedMethods = methods, gracePeriodDays = 0 } }), 400, "validation_error");
+            Assert.Contains("must include totp", error["details"]!["mfaPolicy.allowedMethods"]!.ToJsonString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!.ToJsonString());
+        // Without the requirement any methods may be allowed.
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { required = false, allowedMethods = new[] { "sms" } } }));
+    }
+
+    [Fact]
     public async Task Settings_EveryBadField_IsReportedByPath_AndNothingChanges()
     {
         var tenant = await factory.CreateTenantAsync();

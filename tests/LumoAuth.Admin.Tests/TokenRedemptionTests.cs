@@ -182,16 +182,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         var transaction = await holder.Database.BeginTransactionAsync();
         await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM invitations WHERE \"Id\" = {Guid.Parse(invitation)} FOR NO KEY UPDATE");
         var accepting = client.PostAsJsonAsync(TokenRedemptionEndpoints.AcceptInvitation, new AcceptInvitationRequest(tenant.Id, "revoked-token", "a good password 1", "Revoked"));
-        await ApiAssert.EventuallyAsync(async () =>
-        {
-            await using var probeScope = factory.Services.CreateAsyncScope();
-            var db = probeScope.ServiceProvider.GetRequiredService<AdminDbContext>();
-            var waiting = await db.Database.SqlQuery<int>($"""
-                SELECT count(*)::int AS "Value" FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%UPDATE%invitations%'
-                """).SingleAsync();
-            return waiting >= 1 ? (object?)waiting : null;
-        }, TimeSpan.FromSeconds(60));
+        await factory.WaitForLockWaitersAsync("%UPDATE%invitations%");
         await holder.Database.ExecuteSqlAsync($"UPDATE invitations SET \"Status\" = 'revoked' WHERE \"Id\" = {Guid.Parse(invitation)}");
         await transaction.CommitAsync();
 

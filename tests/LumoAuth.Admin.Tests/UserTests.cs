@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using LumoAuth.Admin.Features.ApiKeys;
 using LumoAuth.Testing;
 
 namespace LumoAuth.Admin.Tests;
@@ -136,5 +137,34 @@ public sealed class UserTests(AdminFactory factory) : IClassFixture<AdminFactory
         reader.DefaultRequestHeaders.Add("X-API-Key", secret);
         using var write = await reader.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "w@example.com" });
         await ApiAssert.ErrorAsync(write, 403, "insufficient_scope");
+    }
+
+    [Fact]
+    public async Task ApiKeyThatExpires_CannotMintAKeyThatOutlivesIt_OrHoldsMoreScopes()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var expiresAt = DateTimeOffset.UtcNow.AddDays(1);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "expiring", scopes = new[] { "admin:write" }, expiresAt });
+        var secret = (await ApiAssert.OkAsync(created, 201))["data"]!["key"]!.GetValue<string>();
+        using var expiring = factory.CreateClient();
+        expiring.DefaultRequestHeaders.Add("X-API-Key", secret);
+
+        await ApiAssert.ErrorAsync(await expiring.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "forever", scopes = new[] { "admin:read" } }), 403, "permission_denied");
+        await ApiAssert.ErrorAsync(
+            await expiring.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "later", scopes = new[] { "admin:read" }, expiresAt = expiresAt.AddDays(1) }), 403, "permission_denied");
+        await ApiAssert.OkAsync(
+            await expiring.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "shorter", scopes = new[] { "admin:read" }, expiresAt = expiresAt.AddHours(-1) }), 201);
+
+        // The tenant's own key never expires, so its keys need not either.
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "unbounded", scopes = new[] { "admin:read" } }), 201);
+
+        // Only a writing key reaches this endpoint, and it covers every scope; the narrower cases, by the enforced rules:
+        Assert.True(ApiKeyEndpoints.Covers(["admin"], "admin:write"));
+        Assert.True(ApiKeyEndpoints.Covers(["admin.write"], "admin:users"));
+        Assert.True(ApiKeyEndpoints.Covers(["admin:read"], "zanzibar.read"));
+        Assert.False(ApiKeyEndpoints.Covers(["admin:read"], "admin:write"));
+        Assert.False(ApiKeyEndpoints.Covers(["admin:users"], "admin:groups"));
+        Assert.False(ApiKeyEndpoints.Covers(["zanzibar.read"], "zanzibar:write"));
     }
 }

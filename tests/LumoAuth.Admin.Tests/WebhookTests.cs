@@ -21,7 +21,7 @@ public sealed class WebhookAdminFixture() : EmailAdminFixture(new Dictionary<str
     ["Webhooks:RetryBaseDelay"] = "00:00:00.300",
     ["Webhooks:PollInterval"] = "00:00:00.200",
     ["Webhooks:DisableAfterConsecutiveFailures"] = "3",
-    ["Webhooks:Timeout"] = "00:00:05",
+    ["Webhooks:Timeout"] = "00:00:30",
     ["Webhooks:MaxConcurrentPerTenant"] = "3",
     ["Webhooks:MaxConcurrentPerWebhook"] = "2",
 });
@@ -324,7 +324,8 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         await using var slowOne = await WebhookReceiver.StartAsync();
         await using var slowTwo = await WebhookReceiver.StartAsync();
         await using var fast = await WebhookReceiver.StartAsync();
-        slowOne.DelayFor = slowTwo.DelayFor = (_, _) => TimeSpan.FromSeconds(3);
+        // Each slow receiver's first two calls take 12 s (well inside the 30 s timeout), the rest half a second.
+        slowOne.DelayFor = slowTwo.DelayFor = (call, _) => TimeSpan.FromMilliseconds(call <= 2 ? 12_000 : 500);
         var slowTenant = await Factory.CreateTenantAsync();
         var fastTenant = await Factory.CreateTenantAsync();
         using (var client = Factory.ClientFor(slowTenant))
@@ -355,8 +356,8 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
             await Task.Yield();
             return fast.Received.IsEmpty ? null : "delivered";
         });
-        // Each slow call takes 3 s: the fast delivery left while the first ones were still being answered, and no more
-        // than the tenant's cap of them had been started.
+        // The fast delivery left while the first slow calls were still being answered, and no more than the tenant's cap
+        // of them had been started.
         Assert.InRange(slowOne.Started + slowTwo.Started, 1, 3);
 
         await ApiAssert.EventuallyAsync(async () =>

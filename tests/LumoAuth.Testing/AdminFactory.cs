@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Http;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Testing;
@@ -93,5 +94,20 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
         client.DefaultRequestHeaders.Add("X-Internal-Key", TestInfrastructure.InternalKey);
         return client;
     }
-}
 
+    /// <summary>
+    /// Waits until at least <paramref name="count"/> statements matching <paramref name="queryLike"/> (an SQL LIKE pattern)
+    /// wait for a row lock in admin's database: how a test lines requests up behind a lock it holds, without timing.
+    /// </summary>
+    public Task WaitForLockWaitersAsync(string queryLike, int count = 1) =>
+        ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            var waiting = await db.Database.SqlQuery<int>($"""
+                SELECT count(*)::int AS "Value" FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE {queryLike}
+                """).SingleAsync();
+            return waiting >= count ? (object?)waiting : null;
+        }, TimeSpan.FromSeconds(60));
+}

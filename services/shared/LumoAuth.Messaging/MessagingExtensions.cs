@@ -63,7 +63,7 @@ public static class MessagingExtensions
             {
                 cfg.Host(new Uri(connectionString));
                 cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, prefix + "."));
-                // An outage of something a consumer needs (PostgreSQL, Redis, another service) can outlast the quick retries
+                // An outage of something a consumer needs (PostgreSQL, Redis) can outlast the quick retries
                 // below: such a failure keeps the message and tries again every few minutes until it is back, rather than
                 // leaving it in an error queue nothing reads. Any other failure goes there after the quick retries.
                 cfg.UseMessageRetry(r =>

@@ -57,7 +57,8 @@ public static class ApiKeyEndpoints
         return TypedResults.Ok(new PagedResponse<ApiKeyResponse>(keys.Select(ApiKeyResponse.From).ToList(), PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreateApiKey(CreateApiKeyRequest request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreateApiKey(
+        CreateApiKeyRequest request, AdminDbContext db, TenantContext tenant, HttpContext http, CancellationToken cancellationToken)
     {
         var scopes = request.Scopes ?? ApiKeyIssuer.DefaultScopes;
         var validation = new RequestValidator().Required("name", request.Name);
@@ -72,6 +73,11 @@ public static class ApiKeyEndpoints
             return validation.ToResult();
         }
 
+        if (await ExceedsCallingKeyAsync(http, db, scopes, request.ExpiresAt, cancellationToken) is { } denied)
+        {
+            return denied;
+        }
+
         var (key, secret) = ApiKeyIssuer.Create(tenant.TenantId, request.Name!, scopes.Distinct().ToList(), request.ExpiresAt);
         db.ApiKeys.Add(key);
         db.AddEvent(new ApiKeyCreated(key.Id, key.Name, key.Prefix, key.Scopes) { TenantId = tenant.TenantId });
@@ -81,6 +87,61 @@ public static class ApiKeyEndpoints
             new DataResponse<CreatedApiKeyResponse>(
                 new CreatedApiKeyResponse(key.Id, key.Name, secret, key.Prefix, key.Scopes, key.CreatedAt, key.ExpiresAt, "Store the API key securely. It will not be shown again."),
                 "API key created"));
+    }
+
+    /// <summary>
+    /// A key may mint only keys that are no stronger than itself: otherwise a key about to expire, or a narrow one, would
+    /// outlive or outgrow itself through its offspring. A caller that is no API key (an administrator's token) is not bound.
+    /// </summary>
+    private static async Task<IResult?> ExceedsCallingKeyAsync(
+        HttpContext http, AdminDbContext db, IReadOnlyList<string> scopes, DateTimeOffset? expiresAt, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(http.User.FindFirst(LumoClaims.ApiKeyId)?.Value, out var callerId))
+        {
+            return null;
+        }
+
+        // The caller's own row, not its claims: the expiry is not among them.
+        var caller = await db.ApiKeys.AsNoTracking().FirstOrDefaultAsync(k => k.Id == callerId, cancellationToken);
+        if (caller is null)
+        {
+            return Denied("The calling API key no longer exists");
+        }
+
+        if (caller.ExpiresAt is { } callerExpiry && (expiresAt is null || expiresAt > callerExpiry))
+        {
+            return Denied("A key created by an API key must expire no later than that key (expiresAt is required)");
+        }
+
+        var beyond = scopes.Where(s => !Covers(caller.Scopes, s)).Distinct().ToList();
+        return beyond.Count == 0 ? null : Denied($"The calling API key does not hold the scopes {string.Join(", ", beyond)}");
+
+        static IResult Denied(string message) => ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied, message);
+    }
+
+    /// <summary>
+    /// Whether the scopes held allow everything <paramref name="wanted"/> allows, by the rules the API enforces them with
+    /// (<see cref="AdminScopeHandler"/>; the relationship API also takes admin scopes): both spellings count as one, a
+    /// writing admin scope covers the reading one and every resource scope, and any admin scope covers relationship reads.
+    /// </summary>
+    public static bool Covers(IReadOnlyCollection<string> held, string wanted)
+    {
+        if (held.Contains(wanted, StringComparer.Ordinal))
+        {
+            return true;
+        }
+
+        var writesAll = held.Any(h => AdminScopeHandler.Grants(h, isRead: false));
+        var readsAll = held.Any(h => AdminScopeHandler.Grants(h, isRead: true));
+        return wanted switch
+        {
+            _ when AdminScopeHandler.Grants(wanted, isRead: false) => writesAll,
+            _ when AdminScopeHandler.Grants(wanted, isRead: true) => readsAll,
+            "zanzibar.write" or "zanzibar:write" => writesAll || held.Any(h => h is "zanzibar.write" or "zanzibar:write"),
+            "zanzibar.read" or "zanzibar:read" => readsAll || held.Any(h => h.StartsWith("zanzibar", StringComparison.Ordinal)),
+            // A resource scope (admin:users…): only a scope that writes everything reaches all it does.
+            _ => writesAll,
+        };
     }
 
     public static async Task<IResult> RevokeApiKey(Guid apiKeyId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)

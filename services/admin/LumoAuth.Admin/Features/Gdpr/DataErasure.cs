@@ -77,9 +77,11 @@ public static class DataErasure
     /// In the tenant's audit entries timed in [<paramref name="from"/>, <paramref name="until"/>): replaces the erased user's id by
     /// the pseudonym (actor, target, actor chain, details); on entries the user made, clears their address, client address
     /// and browser; strikes their address (when still known) out of the details of entries up to the erasure's own — a new
-    /// account may take the address again, and its entries are not the erased user's.
+    /// account may take the address again, and its entries are not the erased user's. Entries about the user (target or
+    /// details naming them) also lose every address in their details' e-mail members, whatever it is: the user may have
+    /// changed address, and the one erased is only the last.
     /// </summary>
-    public static Task<int> PseudonymiseAuditAsync(
+    public static async Task<int> PseudonymiseAuditAsync(
         AdminDbContext db, ErasedSubject erased, DateTimeOffset from, DateTimeOffset? until, CancellationToken cancellationToken)
     {
         var id = erased.UserId!.Value.ToString();
@@ -90,7 +92,7 @@ public static class DataErasure
         var emailRegex = erased.Email is null ? "$^" : Literal(erased.Email);
         var emailPattern = erased.Email is null ? idPattern : "%" + erased.Email + "%";
         var email = erased.Email ?? string.Empty;
-        return db.Database.ExecuteSqlInterpolatedAsync($"""
+        var changed = await db.Database.ExecuteSqlInterpolatedAsync($"""
             UPDATE audit_logs SET
                 "ActorEmail" = CASE WHEN "ActorId" = {id} OR ("Timestamp" < {addressUntil} AND lower("ActorEmail") = lower({email})) THEN NULL ELSE "ActorEmail" END,
                 "IpAddress" = CASE WHEN "ActorId" = {id} THEN NULL ELSE "IpAddress" END,
@@ -105,6 +107,21 @@ public static class DataErasure
                 AND ("ActorId" = {id} OR "TargetId" = {id} OR CAST("Metadata" AS text) LIKE {idPattern} OR CAST("ActorChain" AS text) LIKE {idPattern}
                 OR ("Timestamp" < {addressUntil} AND (lower("ActorEmail") = lower({email}) OR CAST("Metadata" AS text) ILIKE {emailPattern})))
             """, cancellationToken);
+
+        // Found by the pseudonym the statement above just wrote (random, so it names only this user). Not the entries the
+        // user merely made: the address of someone they invited is that person's, not the erased user's.
+        var erasedAsPattern = "%" + erased.ErasedAs + "%";
+        await db.Database.ExecuteSqlInterpolatedAsync($"""
+            UPDATE audit_logs SET "Metadata" = (
+                SELECT jsonb_object_agg(key, CASE WHEN key ILIKE '%email%' AND jsonb_typeof(value) = 'string' THEN to_jsonb(CAST({StruckOut} AS text)) ELSE value END)
+                FROM jsonb_each("Metadata"))
+            WHERE "TenantId" = {erased.TenantId} AND "Timestamp" >= {from} AND "Timestamp" < {to}
+                AND ("TargetId" = {erased.ErasedAs} OR CAST("Metadata" AS text) LIKE {erasedAsPattern})
+                AND jsonb_typeof("Metadata") = 'object'
+                AND EXISTS (SELECT 1 FROM jsonb_each("Metadata") m
+                    WHERE m.key ILIKE '%email%' AND jsonb_typeof(m.value) = 'string' AND m.value <> to_jsonb(CAST({StruckOut} AS text)))
+            """, cancellationToken);
+        return changed;
     }
 
     /// <summary>

@@ -168,8 +168,8 @@ public static class GroupEndpoints
 
     public static async Task<IResult> UpdateGroup(string groupId, UpdateGroupRequest request, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
     {
-        var group = await FindAsync(db, groupId, cancellationToken);
-        if (group is null)
+        var found = await FindAsync(db, groupId, cancellationToken, tracking: false);
+        if (found is null)
         {
             return ApiErrors.NotFound("Group");
         }
@@ -182,6 +182,11 @@ public static class GroupEndpoints
             return validation.ToResult();
         }
 
+        return await WithGroupLockedAsync(db, found.Id, group => ApplyUpdateAsync(group, request, db, roleHolders, cancellationToken), cancellationToken);
+    }
+
+    private static async Task<IResult> ApplyUpdateAsync(Group group, UpdateGroupRequest request, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
+    {
         var changed = false;
         if (request.Name is { } name && name.Trim() != group.Name)
         {
@@ -229,22 +234,25 @@ public static class GroupEndpoints
     /// <summary>Deletes the group; its members stay and lose what the group gave them (ADM-36).</summary>
     public static async Task<IResult> DeleteGroup(string groupId, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        var group = await FindAsync(db, groupId, cancellationToken);
-        if (group is null)
+        var found = await FindAsync(db, groupId, cancellationToken, tracking: false);
+        if (found is null)
         {
             return ApiErrors.NotFound("Group");
         }
 
-        if (await guard.RefuseGroupsAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, found.TenantId, [found.Id], cancellationToken) is { } refused)
         {
             return refused;
         }
 
-        await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
-        db.Groups.Remove(group);
-        db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.NoContent();
+        return await WithGroupLockedAsync(db, found.Id, async group =>
+        {
+            await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
+            db.Groups.Remove(group);
+            db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
+            await db.SaveChangesAsync(cancellationToken);
+            return TypedResults.NoContent();
+        }, cancellationToken);
     }
 
     public static async Task<IResult> ListMembers(string groupId, int? page, int? limit, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
@@ -265,13 +273,13 @@ public static class GroupEndpoints
     /// <summary>Adds members by user UUID or email (ADM-38: <c>userIds</c>; the user guide's single <c>userId</c> too).</summary>
     public static async Task<IResult> AddMembers(string groupId, AddMembersRequest request, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        var group = await FindAsync(db, groupId, cancellationToken);
-        if (group is null)
+        var found = await FindAsync(db, groupId, cancellationToken, tracking: false);
+        if (found is null)
         {
             return ApiErrors.NotFound("Group");
         }
 
-        if (await guard.RefuseGroupsAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, found.TenantId, [found.Id], cancellationToken) is { } refused)
         {
             return refused;
         }
@@ -293,34 +301,96 @@ public static class GroupEndpoints
             return ApiErrors.Validation(new Dictionary<string, string[]> { ["userIds"] = missing.Select(m => $"no user '{m}'").ToArray() });
         }
 
-        var (added, _) = await GroupMembership.ChangeMembersAsync(db, group, users.Select(u => u.Id).ToList(), [], cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        var total = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
-        return TypedResults.Ok(new DataResponse<object>(new { groupId = group.Id, added, memberCount = total }, "Members added"));
+        var userIds = users.Select(u => u.Id).Distinct().ToArray();
+        return await WithGroupLockedAsync(db, found.Id, async group =>
+        {
+            // Other paths (a user's groups, SCIM users) add members without the group's lock: an insert that finds the
+            // member already there is no change, and only the rows actually inserted are announced.
+            var now = DateTimeOffset.UtcNow;
+            var added = await db.Database.SqlQuery<Guid>($"""
+                INSERT INTO group_members ("GroupId", "UserId", "TenantId", "AddedAt")
+                SELECT {group.Id}, id, {group.TenantId}, {now} FROM unnest({userIds}) AS id
+                ON CONFLICT ("GroupId", "UserId") DO NOTHING
+                RETURNING "UserId" AS "Value"
+                """).ToListAsync(cancellationToken);
+            if (added.Count > 0)
+            {
+                db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, []) { TenantId = group.TenantId });
+                await db.SaveChangesAsync(cancellationToken);
+            }
+
+            var total = await db.GroupMembers.CountAsync(m => m.GroupId == group.Id, cancellationToken);
+            return TypedResults.Ok(new DataResponse<object>(new { groupId = group.Id, added = added.Count, memberCount = total }, "Members added"));
+        }, cancellationToken);
     }
 
     public static async Task<IResult> RemoveMember(string groupId, string userId, AdminDbContext db, AdministratorGuard guard, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        var group = await FindAsync(db, groupId, cancellationToken);
-        if (group is null)
+        var found = await FindAsync(db, groupId, cancellationToken, tracking: false);
+        if (found is null)
         {
             return ApiErrors.NotFound("Group");
         }
 
-        if (await guard.RefuseGroupsAsync(caller, group.TenantId, [group.Id], cancellationToken) is { } refused)
+        if (await guard.RefuseGroupsAsync(caller, found.TenantId, [found.Id], cancellationToken) is { } refused)
         {
             return refused;
         }
 
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
-        if (user is null || !await db.GroupMembers.AnyAsync(m => m.GroupId == group.Id && m.UserId == user.Id, cancellationToken))
+        if (user is null)
         {
             return ApiErrors.NotFound("Group member");
         }
 
-        await GroupMembership.ChangeMembersAsync(db, group, [], [user.Id], cancellationToken);
-        await db.SaveChangesAsync(cancellationToken);
-        return TypedResults.NoContent();
+        return await WithGroupLockedAsync(db, found.Id, async group =>
+        {
+            if (!await db.GroupMembers.AnyAsync(m => m.GroupId == group.Id && m.UserId == user.Id, cancellationToken))
+            {
+                return ApiErrors.NotFound("Group member");
+            }
+
+            await GroupMembership.ChangeMembersAsync(db, group, [], [user.Id], cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+            return TypedResults.NoContent();
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs a change of the group in a transaction holding the group's row, as SCIM's group writes do: concurrent changes of
+    /// one group (two adds of a member, an add and the deletion, two deletions) take turns, and each reads the group as the
+    /// one before left it — gone, then 404 rather than a foreign-key or row-version failure. NO KEY UPDATE, so member
+    /// inserts elsewhere (which only share the key) are not blocked. A row-version conflict with a writer that takes no lock
+    /// is 409, or 404 when the group went away.
+    /// </summary>
+    private static async Task<IResult> WithGroupLockedAsync(AdminDbContext db, Guid groupId, Func<Group, Task<IResult>> change, CancellationToken cancellationToken)
+    {
+        var strategy = db.Database.CreateExecutionStrategy();
+        try
+        {
+            return await strategy.ExecuteAsync(async () =>
+            {
+                db.ChangeTracker.Clear();
+                await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+                await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM groups WHERE "Id" = {groupId} FOR NO KEY UPDATE""", cancellationToken);
+                var group = await db.Groups.FirstOrDefaultAsync(g => g.Id == groupId, cancellationToken);
+                if (group is null)
+                {
+                    return ApiErrors.NotFound("Group");
+                }
+
+                var result = await change(group);
+                await transaction.CommitAsync(cancellationToken);
+                return result;
+            });
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            db.ChangeTracker.Clear();
+            return await db.Groups.AnyAsync(g => g.Id == groupId, cancellationToken)
+                ? ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The group changed concurrently; retry")
+                : ApiErrors.NotFound("Group");
+        }
     }
 
     public static bool IsValidSlug(string slug) =>

@@ -206,6 +206,10 @@ public static partial class SettingsEndpoints
         validation.Check(settings.SessionPolicy.IdleTimeout <= settings.SessionPolicy.MaxAge, "sessionPolicy.idleTimeout", "must not exceed sessionPolicy.maxAge");
         validation.Check(settings.AdaptiveAuth.LowRiskThreshold < settings.AdaptiveAuth.HighRiskThreshold, "adaptiveAuth.lowRiskThreshold",
             "must be below adaptiveAuth.highRiskThreshold");
+        // Sign-in makes a user without a factor enrol TOTP (Authenticator), so requiring MFA without TOTP would lock every such
+        // user out. Checked only when the section changes, so a tenant stored that way before can still edit the rest.
+        validation.Check(!sections.Contains("mfaPolicy") || !settings.MfaPolicy.Required || settings.MfaPolicy.AllowedMethods.Contains("totp"),
+            "mfaPolicy.allowedMethods", "must include totp while MFA is required");
         return validation.IsValid ? (sections, null) : (sections, validation.ToResult());
     }
 

@@ -89,10 +89,7 @@ public sealed partial class WebhookDispatcher(
     {
         using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var signalled = signal.WaitAsync(options.Value.PollInterval, wake.Token);
-        if (sending.Count > 0)
-        {
-            await Task.WhenAny(signalled, Task.WhenAny(sending));
-        }
+        await (sending.Count > 0 ? Task.WhenAny(signalled, Task.WhenAny(sending)) : (Task)signalled);
 
         // Cancelled, an unfinished wait gives up its place, so it cannot swallow a later signal.
         wake.Cancel();
@@ -145,11 +142,13 @@ public sealed partial class WebhookDispatcher(
                 WHERE w."IsActive"
                   AND due.turn + (SELECT count(*) FROM in_flight f WHERE f."WebhookId" = w."Id") <= {limits.MaxConcurrentPerWebhook}
             ), ranked AS (
-                SELECT o.*, row_number() OVER (PARTITION BY o.tenant_id ORDER BY o.turn, o."NextAttemptAt") AS tenant_turn
+                SELECT o.*, row_number() OVER (PARTITION BY o.tenant_id ORDER BY o.turn, o."NextAttemptAt")
+                    + (SELECT count(*) FROM in_flight f WHERE f."TenantId" = o.tenant_id) AS tenant_turn
                 FROM offered o
             ), picked AS (
+                -- A tenant's turn counts what it already has in flight: the tenants with least in flight go first.
                 SELECT r."Id" FROM ranked r
-                WHERE r.tenant_turn + (SELECT count(*) FROM in_flight f WHERE f."TenantId" = r.tenant_id) <= {limits.MaxConcurrentPerTenant}
+                WHERE r.tenant_turn <= {limits.MaxConcurrentPerTenant}
                 ORDER BY r.tenant_turn, r."NextAttemptAt"
                 LIMIT {slots}
             )
