@@ -54,6 +54,38 @@ public sealed class KeyGraceTests(MovableClockSuite suite) : IClassFixture<Movab
         Assert.NotEqual(oldKid, newKid);
     }
 
+    /// <summary>
+    /// The database goes away: the keys read before keep serving past the recheck interval (client credentials need no
+    /// database), a re-read that finds the same keys keeps the same objects, and nothing is built again.
+    /// </summary>
+    [Fact]
+    public async Task KeysReadBefore_ServeThroughADatabaseOutage()
+    {
+        var setup = await suite.SetUpAsync();
+        var database = new SwitchableScopes(suite.Token.Services.GetRequiredService<IServiceScopeFactory>());
+        var store = ActivatorUtilities.CreateInstance<TenantKeyStore>(suite.Token.Services, database);
+        var before = await store.GetAsync(setup.Tenant.Id, CancellationToken.None);
+
+        database.Down = true;
+        suite.Clock.Advance(TenantKeyStore.RecheckInterval + TimeSpan.FromSeconds(1));
+        var during = await store.GetAsync(setup.Tenant.Id, CancellationToken.None);
+        Assert.Same(before.Signing, during.Signing);
+
+        database.Down = false;
+        suite.Clock.Advance(TimeSpan.FromSeconds(10));
+        var after = await store.GetAsync(setup.Tenant.Id, CancellationToken.None);
+        Assert.Same(before.Signing, after.Signing);
+        Assert.True(after.RefreshAfter > suite.Clock.GetUtcNow());
+    }
+
+    /// <summary>Scopes from the real container, or, while <see cref="Down"/>, a failure as from an unreachable database.</summary>
+    private sealed class SwitchableScopes(IServiceScopeFactory inner) : IServiceScopeFactory
+    {
+        public volatile bool Down;
+
+        public IServiceScope CreateScope() => Down ? throw new InvalidOperationException("The database is down (test).") : inner.CreateScope();
+    }
+
     private static async Task<List<string>> KidsAsync(HttpClient http, SignInSetup setup) =>
         [.. new JsonWebKeySet(await http.GetStringAsync($"{setup.Issuer}/.well-known/jwks.json")).Keys.Select(k => k.Kid)];
 }

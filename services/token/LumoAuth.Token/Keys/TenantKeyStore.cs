@@ -13,8 +13,12 @@ namespace LumoAuth.Token.Keys;
 /// A tenant's usable keys. <see cref="Signing"/> holds the active signing key first, then the retired keys
 /// still in their grace period (published and accepted, never used to sign). <see cref="RefreshAfter"/> is
 /// when caches rebuild: when the earliest grace period ends, and at the latest a minute after loading.
+/// <see cref="GraceEnds"/> is when the earliest grace period ends (past it, these keys must not serve even in an outage);
+/// <see cref="KeySet"/> names the keys, so a re-read that finds the same ones keeps these objects.
 /// </summary>
-public sealed record TenantKeyMaterial(IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter)
+public sealed record TenantKeyMaterial(
+    IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter,
+    DateTimeOffset? GraceEnds = null, string KeySet = "")
 {
     /// <summary>The public halves, as published in the tenant's JWKS.</summary>
     public JsonWebKeySet PublicKeySet()
@@ -73,7 +77,13 @@ public sealed partial class TenantKeyStore(
     };
 
     private readonly IDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Token.TenantKeys.v1");
+    /// <summary>How soon a failed re-read is tried again, meanwhile serving the keys read before.</summary>
+    private static readonly TimeSpan RetryAfterFailedRead = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<Guid, Lazy<Task<TenantKeyMaterial>>> _cache = new();
+
+    // What each tenant's last successful read gave: kept through an eviction, to serve through a database outage.
+    private readonly ConcurrentDictionary<Guid, TenantKeyMaterial> _lastRead = new();
 
     public async Task<TenantKeyMaterial> GetAsync(Guid tenantId, CancellationToken cancellationToken)
     {
@@ -83,17 +93,28 @@ public sealed partial class TenantKeyStore(
             var material = await lazy.Value.WaitAsync(cancellationToken);
             if (material.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter)
             {
-                // A grace period ended: reload without the expired key.
+                // Due a re-read (a grace period ended, or the recheck interval passed).
                 _cache.TryRemove(new KeyValuePair<Guid, Lazy<Task<TenantKeyMaterial>>>(tenantId, lazy));
                 return await GetAsync(tenantId, cancellationToken);
             }
 
             return material;
         }
-        catch (Exception) when (lazy.Value.IsFaulted)
+        catch (Exception ex) when (lazy.Value.IsFaulted)
         {
-            // Failures are not cached: the next request tries the database again.
+            // Failures are not cached: the next request tries the database again. Meanwhile the keys read before keep
+            // serving (client credentials need no database), unless a grace period they hold has ended.
             _cache.TryRemove(new KeyValuePair<Guid, Lazy<Task<TenantKeyMaterial>>>(tenantId, lazy));
+            var now = time.GetUtcNow();
+            if (_lastRead.TryGetValue(tenantId, out var last) && (last.GraceEnds is not { } graceEnds || graceEnds > now))
+            {
+                LogServingLastRead(logger, ex, tenantId);
+                var retry = now + RetryAfterFailedRead;
+                var stale = last with { RefreshAfter = last.GraceEnds is { } ends && ends < retry ? ends : retry };
+                _cache.TryAdd(tenantId, new Lazy<Task<TenantKeyMaterial>>(Task.FromResult(stale)));
+                return stale;
+            }
+
             throw;
         }
     }
@@ -161,15 +182,23 @@ public sealed partial class TenantKeyStore(
             rows = await CreateAsync(db, tenantId, NewEncryptionKey(tenantId), now);
         }
 
-        var signing = rows.Where(k => k.Use == Signing)
-            .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
-            .Select(ToSigningCredentials).ToList();
-        var encryption = rows.Where(k => k.Use == Encryption).OrderByDescending(k => k.CreatedAt).Select(ToEncryptingCredentials).ToList();
         // Read again after a while even when no grace period ends: a rotation made by another replica reaches this one
         // by an event, and a replica reconnecting to the broker at that moment never hears it.
         var recheck = now + RecheckInterval;
         var graceEnds = rows.Where(k => k.RetiredAt is not null).Min(k => k.PublishedUntil);
-        return new TenantKeyMaterial(signing, encryption, graceEnds < recheck ? graceEnds : recheck);
+        var refreshAfter = graceEnds < recheck ? graceEnds : recheck;
+        var keySet = string.Join(',', rows.OrderBy(k => k.KeyId, StringComparer.Ordinal).Select(k => $"{k.Use}:{k.KeyId}:{k.RetiredAt?.UtcTicks}"));
+        if (_lastRead.TryGetValue(tenantId, out var last) && last.KeySet == keySet)
+        {
+            // The same keys: the objects (and the server configuration built on them) stay.
+            return _lastRead[tenantId] = last with { RefreshAfter = refreshAfter, GraceEnds = graceEnds };
+        }
+
+        var signing = rows.Where(k => k.Use == Signing)
+            .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
+            .Select(ToSigningCredentials).ToList();
+        var encryption = rows.Where(k => k.Use == Encryption).OrderByDescending(k => k.CreatedAt).Select(ToEncryptingCredentials).ToList();
+        return _lastRead[tenantId] = new TenantKeyMaterial(signing, encryption, refreshAfter, graceEnds, keySet);
     }
 
     // The active keys, plus retired signing keys still inside their grace period.
@@ -270,6 +299,9 @@ public sealed partial class TenantKeyStore(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created {Use} key ({Algorithm}) for tenant {TenantId}")]
     private static partial void LogKeyCreated(ILogger logger, string use, string algorithm, Guid tenantId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the keys of tenant {TenantId} failed; the keys read before serve meanwhile")]
+    private static partial void LogServingLastRead(ILogger logger, Exception exception, Guid tenantId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Rotated the signing key of tenant {TenantId} to {Algorithm} ({KeyId})")]
     private static partial void LogKeyRotated(ILogger logger, Guid tenantId, string algorithm, string keyId);

@@ -73,6 +73,14 @@ public sealed class TenantServerOptionsMonitor(
                 return cached.Options;
             }
 
+            var current = await keyStore.GetAsync(tenant.Id, cancellationToken);
+            if (ReferenceEquals(current.Signing, cached.Signing))
+            {
+                // Read again, the same keys: the configuration stays, only its next re-read moves.
+                _byTenant.TryUpdate((tenant.Id, tenant.Slug), cached with { RefreshAfter = current.RefreshAfter }, cached);
+                return cached.Options;
+            }
+
             _byTenant.TryRemove(new KeyValuePair<(Guid, string), Entry>((tenant.Id, tenant.Slug), cached));
         }
 
@@ -90,13 +98,13 @@ public sealed class TenantServerOptionsMonitor(
             _byTenant.TryRemove(stale, out _);
         }
 
-        return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), new Entry(options, keys.RefreshAfter)).Options;
+        return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), new Entry(options, keys.RefreshAfter, keys.Signing)).Options;
     }
 
     // A retired key's grace period ended, or the keys are due a re-read: the configuration is rebuilt from the store.
     private bool IsStale(Entry entry) => entry.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter;
 
-    private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter);
+    private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter, IReadOnlyList<SigningCredentials> Signing);
 
     private sealed record PinnedOptions(OpenIddictServerOptions Options);
 
