@@ -21,7 +21,6 @@ public static class AuthorizationServiceExtensions
             x.AddConsumer<GroupMembershipConsumer>();
             x.AddConsumer<GroupDeletedConsumer>();
             x.AddConsumer<UserDeletedConsumer>();
-            x.AddConsumer<RoleDeletedConsumer>();
             x.AddConsumer<InvitationAcceptedConsumer>();
         });
 

@@ -22,7 +22,7 @@ public sealed record TupleWriteOutcome(int Written, int Deleted, long Revision, 
 /// events committed alongside. Writers of one tenant are serialised on its revision row, so preconditions
 /// are checked against exactly the state the batch applies to. Writing a present tuple with the same
 /// condition, or deleting an absent one, changes nothing (safe retries); a batch that changes nothing
-/// leaves the revision where it was.
+/// leaves the revision where it was. Inside a caller's transaction the batch joins it, and the caller commits.
 /// </summary>
 public static class TupleStoreWriter
 {
@@ -37,7 +37,8 @@ public static class TupleStoreWriter
         Action<IReadOnlyList<EngineTuple>, IReadOnlyList<TupleKey>>? stageOwnEvents = null,
         Func<CancellationToken, Task<Func<TupleKey, bool>>>? stillWanted = null)
     {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // A caller's transaction (one that must change its own rows and the tuples together) is joined, not nested.
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         var current = await LockRevisionAsync(db, tenantId, cancellationToken);
         if (stillWanted is not null)
         {
@@ -52,7 +53,7 @@ public static class TupleStoreWriter
             var exists = await Existing(db, tenantId, precondition.Key).AnyAsync(cancellationToken);
             if (exists != precondition.MustExist)
             {
-                await transaction.RollbackAsync(cancellationToken);
+                await RollbackOwnAsync(transaction, cancellationToken);
                 return new TupleWriteOutcome(0, 0, current, precondition);
             }
         }
@@ -89,7 +90,7 @@ public static class TupleStoreWriter
 
         if (deleted.Count + written.Count == 0)
         {
-            await transaction.RollbackAsync(cancellationToken);
+            await RollbackOwnAsync(transaction, cancellationToken);
             return new TupleWriteOutcome(0, 0, current);
         }
 
@@ -121,9 +122,17 @@ public static class TupleStoreWriter
         // A caller with its own vocabulary (RBAC) describes what actually changed, in the same transaction.
         stageOwnEvents?.Invoke(written, deleted);
         await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
         return new TupleWriteOutcome(written.Count, deleted.Count, revision);
     }
+
+    /// <summary>Rolls back a transaction this writer began; a caller's is the caller's to end (nothing was changed in it yet).</summary>
+    private static Task RollbackOwnAsync(Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction? transaction, CancellationToken cancellationToken) =>
+        transaction?.RollbackAsync(cancellationToken) ?? Task.CompletedTask;
 
     /// <summary>Takes the tenant's revision row lock (creating the row at 0 the first time) and returns the revision.</summary>
     public static async Task<long> LockRevisionAsync(AuthorizationDbContext db, Guid tenantId, CancellationToken cancellationToken)

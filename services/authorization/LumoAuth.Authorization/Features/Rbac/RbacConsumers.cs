@@ -157,19 +157,3 @@ public sealed class UserDeletedConsumer(AuthorizationDbContext db, RbacStore rba
         }
     }
 }
-
-/// <summary>
-/// Finishes a role's deletion: its assignments and grants go (normally already gone, removed right after the row; this
-/// covers a crash in between). A role created again with the same slug since then is left alone.
-/// </summary>
-public sealed class RoleDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<Contracts.Authorization.RoleDeleted>
-{
-    public async Task Consume(ConsumeContext<Contracts.Authorization.RoleDeleted> context)
-    {
-        if (context.Message.TenantId is { } tenantId
-            && !await db.Roles.IgnoreQueryFilters().AnyAsync(r => r.TenantId == tenantId && r.Slug == context.Message.Slug, context.CancellationToken))
-        {
-            await rbac.RemoveRoleTuplesAsync(db, tenantId, context.Message.Slug, context.CancellationToken);
-        }
-    }
-}

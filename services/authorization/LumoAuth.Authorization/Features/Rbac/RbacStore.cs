@@ -165,7 +165,8 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false,
             stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted),
             stillWanted: WritesOfExistingRolesOnly(db, tenantId, writes, stillWanted));
-        if (outcome.Changed)
+        // Inside a caller's transaction the index learns of the revision once the caller has committed it.
+        if (outcome.Changed && db.Database.CurrentTransaction is null)
         {
             await indexes.AfterWriteAsync(store, outcome.Revision, cancellationToken);
         }
@@ -201,29 +202,28 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     }
 
     /// <summary>
-    /// Deletes the role: first its row (with <see cref="Contracts.Authorization.RoleDeleted"/>) under the tenant's write lock,
-    /// so no assignment can name it from then on, then its assignments and grants. Should the second step not happen (a
-    /// crash), the event's consumer finishes it.
+    /// Deletes the role, its assignments and its grants in one transaction under the tenant's write lock: no assignment can
+    /// name the role from then on, and a role created later with the same slug starts with nobody and nothing.
     /// </summary>
     public async Task DeleteRoleAsync(AuthorizationDbContext db, Guid tenantId, Role role, CancellationToken cancellationToken)
     {
+        long revision;
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             await TupleStoreWriter.LockRevisionAsync(db, RbacModel.StoreOf(tenantId), cancellationToken);
             db.Roles.Remove(role);
             db.AddEvent(new Contracts.Authorization.RoleDeleted(role.Id, role.Slug) { TenantId = tenantId });
             await db.SaveChangesAsync(cancellationToken);
+            var slug = role.Slug;
+            var rows = await Tuples(db, tenantId)
+                .Where(t => (t.ObjectType == RbacModel.Role && t.ObjectId == slug)
+                            || (t.SubjectType == RbacModel.Role && t.SubjectId == slug && t.SubjectRelation == RbacModel.Assignee))
+                .ToListAsync(cancellationToken);
+            revision = await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
-        await RemoveRoleTuplesAsync(db, tenantId, role.Slug, cancellationToken);
-    }
-
-    /// <summary>Removes the role's assignments (role as object) and grants (its assignees as subject). Idempotent.</summary>
-    public async Task RemoveRoleTuplesAsync(AuthorizationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
-    {
-        await RemoveAllAsync(db, tenantId, null, new ObjectRef(RbacModel.Role, slug), cancellationToken);
-        await RemoveAllAsync(db, tenantId, RbacModel.Assignees(slug), null, cancellationToken);
+        await indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
     }
 
     private static void StageAssignmentEvents(AuthorizationDbContext db, Guid tenantId, IReadOnlyList<RelationshipTuple> written, IReadOnlyList<TupleKey> deleted)
@@ -304,7 +304,8 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         }
 
         var rows = await query.ToListAsync(cancellationToken);
-        var deletes = rows.Select(t => new TupleKey(new ObjectRef(t.ObjectType, t.ObjectId), t.Relation, TupleRows.Subject(t.SubjectType, t.SubjectId, t.SubjectRelation))).ToList();
-        return await ApplyAsync(db, tenantId, [], deletes, cancellationToken);
+        return await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken);
     }
+
+    private static TupleKey KeyOf(StoredTuple t) => new(new ObjectRef(t.ObjectType, t.ObjectId), t.Relation, TupleRows.Subject(t.SubjectType, t.SubjectId, t.SubjectRelation));
 }
