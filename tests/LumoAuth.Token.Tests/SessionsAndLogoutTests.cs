@@ -1,11 +1,17 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Sessions;
+using LumoAuth.Token.Protocol;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
 using ApiAssert = LumoAuth.Testing.ApiAssert;
 
 namespace LumoAuth.Token.Tests;
@@ -149,6 +155,57 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
         Assert.False(await AccessTokenWorksAsync(signedIn));
         signedIn.Browser.Dispose();
+    }
+
+    /// <summary>
+    /// Ending a user's other sessions while Redis does not answer still ends them all, with their event, in one save; the
+    /// event's consumer — against a Redis that answers — then puts their access tokens on the deny-list. The request
+    /// itself could deny nothing (its index reads go to a dead endpoint), so the denial seen here is the event's.
+    /// </summary>
+    [Fact]
+    public async Task RevokeOtherSessions_WhenRedisDoesNotAnswer_EndsThemAll_AndTheirEventDeniesTheirTokens()
+    {
+        var setup = await suite.SetUpAsync();
+        var kept = await SignInAsync(setup);
+        var others = new[] { await SignInAsync(setup), await SignInAsync(setup) };
+
+        await using (var scope = suite.Token.Services.CreateAsyncScope())
+        {
+            var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+            unreachable.AbortOnConnectFail = false;
+            unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+            unreachable.ConnectTimeout = 200;
+            await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+            scope.ServiceProvider.GetRequiredService<TenantContext>().Set(
+                new TenantInfo(setup.Tenant.Id, setup.Tenant.Slug, string.Empty, TenantStatuses.Active, string.Empty));
+            var index = ActivatorUtilities.CreateInstance<UserAccessTokenIndex>(scope.ServiceProvider, (IConnectionMultiplexer)down);
+            var revocation = ActivatorUtilities.CreateInstance<SessionRevocation>(scope.ServiceProvider, index);
+
+            Assert.Equal(2, await revocation.RevokeOtherSessionsAsync(setup.UserId, kept.SessionId, SessionRevocation.Reasons.User, CancellationToken.None));
+        }
+
+        foreach (var other in others)
+        {
+            Assert.False(await BrowserIsSignedInAsync(other));
+            Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(other));
+        }
+
+        var denyList = suite.Token.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            foreach (var other in others)
+            {
+                var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(other.AccessToken);
+                if (!await denyList.IsRevokedAsync(setup.Tenant.Id, new AccessTokenFacts(jwt.Id, setup.ClientId, jwt.IssuedAt), CancellationToken.None))
+                {
+                    return null;
+                }
+            }
+
+            return "denied";
+        });
+        Assert.True(await BrowserIsSignedInAsync(kept));
+        Assert.True(await AccessTokenWorksAsync(kept));
     }
 
     [Fact]

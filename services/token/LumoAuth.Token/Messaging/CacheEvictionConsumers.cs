@@ -73,6 +73,7 @@ public static class TokenConsumers
         // Durable and shared by the replicas: one of them revokes.
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();
+        bus.AddConsumer<Features.Sessions.SessionTokenDenial>();
         bus.AddConsumer<BackchannelLogoutDelivery>();
         bus.AddConsumer<CibaPingConsumer>();
         bus.AddConsumer<Features.Login.TrustedDeviceCleanupConsumer>();

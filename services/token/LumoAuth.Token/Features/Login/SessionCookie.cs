@@ -162,7 +162,7 @@ public sealed class SessionStore(
             var reason = policy.SingleSession ? SessionRevocation.Reasons.SingleSession : SessionRevocation.Reasons.SessionLimit;
             foreach (var other in beyond)
             {
-                await revocation.EndSessionThroughOutagesAsync(userId, other, reason, cancellationToken);
+                await revocation.RevokeSessionAsync(userId, other, reason, cancellationToken);
             }
         }
 

@@ -72,7 +72,7 @@ public static class LogoutEndpoints
             && user.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
             && (confirmed || hintNamesTheUser))
         {
-            await revocation.EndSessionThroughOutagesAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
+            await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
 
             frames = await frontchannel.FramesAsync(sessionId, http.RequestAborted);
         }

@@ -41,69 +41,70 @@ public sealed partial class SessionRevocation(
         /// <summary>The user chose a new password through an e-mailed reset link.</summary>
         public const string PasswordReset = "password_reset";
 
-        /// <summary>A sign-in link proved the address and removed a password nobody had proven through it.</summary>
-        public const string UnprovenPasswordRemoved = "unproven_password_removed";
+        /// <summary>A link proved the address for the first time and removed what the account got before (password, factors, passkeys).</summary>
+        public const string UnprovenCredentialsRemoved = "unproven_credentials_removed";
 
         /// <summary>The user ended it from their account page.</summary>
         public const string User = "user";
     }
 
     /// <summary>
-    /// Ends one session of the user; false when there is no such active session. Throws when Redis is unreachable (the
-    /// session's access tokens could not be denied): a retry denies them, even though the session has ended by then.
+    /// Ends one session of the user; false when there is no such active session. Its access tokens are denied right away
+    /// when Redis answers, and in any case by <see cref="SessionTokenDenial"/> from the <c>SessionsRevoked</c> event
+    /// committed with the session's end, so an outage neither fails the request nor lets the tokens live on.
     /// </summary>
     public async Task<bool> RevokeSessionAsync(Guid userId, string sessionId, string reason, CancellationToken cancellationToken)
     {
         var tenantId = tenant.TenantId;
-        var session = await db.Sessions.FirstOrDefaultAsync(s => s.TenantId == tenantId && s.UserId == userId && s.Id == sessionId, cancellationToken);
+        var session = await db.Sessions.FirstOrDefaultAsync(s => s.TenantId == tenantId && s.UserId == userId && s.Id == sessionId && s.RevokedAt == null, cancellationToken);
         if (session is null)
         {
             return false;
         }
 
-        var active = session.RevokedAt is null;
-        if (active)
-        {
-            session.RevokedAt = time.GetUtcNow();
-            db.AddEvent(new SessionsRevoked(userId, [sessionId], reason) { TenantId = tenantId });
-            await db.SaveChangesAsync(cancellationToken);
-        }
-
-        await accessTokens.DenySessionAsync(tenantId, sessionId);
-        return active;
+        await EndAsync(userId, [session], reason, cancellationToken);
+        return true;
     }
 
-    /// <summary>
-    /// Ends one session where a Redis outage must not stop the request (a sign-in past the session limit, a logout): the
-    /// session ends all the same, only its access tokens live on until they expire.
-    /// </summary>
-    public async Task EndSessionThroughOutagesAsync(Guid userId, string sessionId, string reason, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await RevokeSessionAsync(userId, sessionId, reason, cancellationToken);
-        }
-        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
-        {
-            LogTokensNotDenied(logger, ex, sessionId);
-        }
-    }
-
-    /// <summary>Ends every active session of the user but <paramref name="keep"/> (the user's own browser); returns how many ended.</summary>
+    /// <summary>Ends every active session of the user but <paramref name="keep"/> (the user's own browser), together; returns how many ended.</summary>
     public async Task<int> RevokeOtherSessionsAsync(Guid userId, string keep, string reason, CancellationToken cancellationToken)
     {
         var tenantId = tenant.TenantId;
         var now = time.GetUtcNow();
-        var others = await db.Sessions.AsNoTracking()
+        var others = await db.Sessions
             .Where(s => s.TenantId == tenantId && s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now && s.Id != keep)
-            .Select(s => s.Id).ToListAsync(cancellationToken);
-        var ended = 0;
-        foreach (var sessionId in others)
+            .ToListAsync(cancellationToken);
+        if (others.Count > 0)
         {
-            ended += await RevokeSessionAsync(userId, sessionId, reason, cancellationToken) ? 1 : 0;
+            await EndAsync(userId, others, reason, cancellationToken);
         }
 
-        return ended;
+        return others.Count;
+    }
+
+    /// <summary>Marks the sessions ended with their event in one save, then denies their access tokens if Redis answers.</summary>
+    private async Task EndAsync(Guid userId, IReadOnlyList<BrowserSession> sessions, string reason, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var session in sessions)
+        {
+            session.RevokedAt = now;
+        }
+
+        var ids = sessions.Select(s => s.Id).ToList();
+        db.AddEvent(new SessionsRevoked(userId, ids, reason) { TenantId = tenant.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            foreach (var id in ids)
+            {
+                await accessTokens.DenySessionAsync(tenant.TenantId, id);
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+        {
+            LogTokensDeniedLater(logger, ex, ids.Count);
+        }
     }
 
     /// <summary>Clears what the user's sessions recorded about them (client address, browser); the ended rows stay for logout bookkeeping.</summary>
@@ -130,7 +131,8 @@ public sealed partial class SessionRevocation(
             session.RevokedAt = now;
         }
 
-        // Revocation is a set operation: running it twice (a redelivered event) changes nothing more.
+        // Revocation is a set operation: running it twice (a redelivered event) changes nothing more. The user's denial below
+        // covers the sessions' tokens too; should it fail, the event's consumer denies those.
         if (sessions.Count > 0)
         {
             db.AddEvent(new SessionsRevoked(userId, sessions.Select(s => s.Id).ToList(), reason) { TenantId = tenantId });
@@ -143,6 +145,6 @@ public sealed partial class SessionRevocation(
         return sessions.Count;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: session {SessionId} ended, its access tokens were not denied early")]
-    private static partial void LogTokensNotDenied(ILogger logger, Exception exception, string sessionId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: {Count} session(s) ended; their access tokens are denied when Redis is back (SessionsRevoked)")]
+    private static partial void LogTokensDeniedLater(ILogger logger, Exception exception, int count);
 }
