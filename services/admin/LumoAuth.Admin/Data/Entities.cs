@@ -308,6 +308,9 @@ public sealed class Group : ICreatedRow
 
     public DateTimeOffset UpdatedAt { get; set; }
 
+    /// <summary>SCIM soft delete: the group is kept (for the isSoftDeleted filter and a later hard delete) but is absent everywhere else.</summary>
+    public DateTimeOffset? SoftDeletedAt { get; set; }
+
     public uint Version { get; set; }
 }
 

@@ -42,10 +42,10 @@ public static class GroupEndpoints
         return app;
     }
 
-    /// <summary>Finds a group of the tenant by UUID or slug (ADM-34).</summary>
+    /// <summary>Finds a group of the tenant by UUID or slug (ADM-34). A group soft-deleted over SCIM is not found.</summary>
     public static Task<Group?> FindAsync(AdminDbContext db, string idOrSlug, CancellationToken cancellationToken, bool tracking = true)
     {
-        var query = tracking ? db.Groups : db.Groups.AsNoTracking();
+        var query = (tracking ? db.Groups : db.Groups.AsNoTracking()).Where(g => g.SoftDeletedAt == null);
         if (Guid.TryParse(idOrSlug, out var id))
         {
             return query.FirstOrDefaultAsync(g => g.Id == id, cancellationToken);
@@ -66,7 +66,7 @@ public static class GroupEndpoints
         }
 
         var paging = PageRequest.From(page, limit);
-        var groups = db.Groups.AsNoTracking();
+        var groups = db.Groups.AsNoTracking().Where(g => g.SoftDeletedAt == null);
         if (!string.IsNullOrWhiteSpace(search))
         {
             var pattern = LikePatterns.Containing(search);
@@ -247,10 +247,7 @@ public static class GroupEndpoints
 
         return await WithGroupLockedAsync(db, found.Id, async group =>
         {
-            await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
-            db.Groups.Remove(group);
-            db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
-            await db.SaveChangesAsync(cancellationToken);
+            await GroupDeletion.RemoveAsync(db, group, cancellationToken);
             return TypedResults.NoContent();
         }, cancellationToken);
     }
@@ -359,9 +356,9 @@ public static class GroupEndpoints
     /// <summary>
     /// Runs a change of the group in a transaction holding the group's row, as SCIM's group writes do: concurrent changes of
     /// one group (two adds of a member, an add and the deletion, two deletions) take turns, and each reads the group as the
-    /// one before left it — gone, then 404 rather than a foreign-key or row-version failure. NO KEY UPDATE, so member
-    /// inserts elsewhere (which only share the key) are not blocked. A row-version conflict with a writer that takes no lock
-    /// is 409, or 404 when the group went away.
+    /// one before left it — gone or soft-deleted, then 404 rather than a foreign-key or row-version failure. NO KEY UPDATE,
+    /// so member inserts elsewhere (which only share the key) are not blocked. A row-version conflict with a writer that
+    /// takes no lock is 409, or 404 when the group went away.
     /// </summary>
     private static async Task<IResult> WithGroupLockedAsync(AdminDbContext db, Guid groupId, Func<Group, Task<IResult>> change, CancellationToken cancellationToken)
     {
@@ -373,7 +370,7 @@ public static class GroupEndpoints
                 db.ChangeTracker.Clear();
                 await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
                 await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM groups WHERE "Id" = {groupId} FOR NO KEY UPDATE""", cancellationToken);
-                var group = await db.Groups.FirstOrDefaultAsync(g => g.Id == groupId, cancellationToken);
+                var group = await db.Groups.FirstOrDefaultAsync(g => g.Id == groupId && g.SoftDeletedAt == null, cancellationToken);
                 if (group is null)
                 {
                     return ApiErrors.NotFound("Group");
@@ -387,7 +384,7 @@ public static class GroupEndpoints
         catch (DbUpdateConcurrencyException)
         {
             db.ChangeTracker.Clear();
-            return await db.Groups.AnyAsync(g => g.Id == groupId, cancellationToken)
+            return await db.Groups.AnyAsync(g => g.Id == groupId && g.SoftDeletedAt == null, cancellationToken)
                 ? ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "The group changed concurrently; retry")
                 : ApiErrors.NotFound("Group");
         }

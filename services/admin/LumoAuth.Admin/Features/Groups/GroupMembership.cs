@@ -11,13 +11,16 @@ namespace LumoAuth.Admin.Features.Groups;
 /// </summary>
 public static class GroupMembership
 {
-    /// <summary>Finds groups by id or slug; returns the found groups and the references that matched nothing (a null or blank one among them).</summary>
+    /// <summary>
+    /// Finds groups by id or slug; returns the found groups and the references that matched nothing (a null or blank one
+    /// among them, or a group soft-deleted over SCIM, which nobody may join).
+    /// </summary>
     public static async Task<(List<Group> Found, List<string> Missing)> ResolveAsync(AdminDbContext db, IReadOnlyCollection<string?> references, CancellationToken cancellationToken)
     {
         var given = references.Where(r => !string.IsNullOrWhiteSpace(r)).Select(r => r!).ToList();
         var ids = given.Select(r => Guid.TryParse(r, out var id) ? id : (Guid?)null).OfType<Guid>().ToList();
         var slugs = given.Where(r => !Guid.TryParse(r, out _)).Select(r => r.ToLowerInvariant()).ToList();
-        var found = await db.Groups.Where(g => ids.Contains(g.Id) || slugs.Contains(g.Slug)).ToListAsync(cancellationToken);
+        var found = await db.Groups.Where(g => g.SoftDeletedAt == null && (ids.Contains(g.Id) || slugs.Contains(g.Slug))).ToListAsync(cancellationToken);
         var missing = references
             .Where(r => string.IsNullOrWhiteSpace(r) || !found.Any(g => (Guid.TryParse(r, out var id) && g.Id == id) || string.Equals(g.Slug, r, StringComparison.OrdinalIgnoreCase)))
             .Select(r => r ?? "null")

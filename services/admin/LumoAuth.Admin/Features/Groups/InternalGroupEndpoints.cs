@@ -22,9 +22,10 @@ public static class InternalGroupEndpoints
             return ApiErrors.Validation("tenantId", "is required");
         }
 
-        // Scoped by the named tenant in the query itself: another tenant's group is not found.
+        // Scoped by the named tenant in the query itself: another tenant's group is not found. Nor is a soft-deleted one,
+        // so it cannot be given roles.
         var group = await db.Groups.IgnoreQueryFilters().AsNoTracking()
-            .Where(g => g.Id == groupId && g.TenantId == tenantId)
+            .Where(g => g.Id == groupId && g.TenantId == tenantId && g.SoftDeletedAt == null)
             .Select(g => new GroupSummary(g.Id, g.TenantId, g.Slug, g.Name))
             .FirstOrDefaultAsync(cancellationToken);
         return group is null ? ApiErrors.NotFound("Group") : TypedResults.Ok(group);

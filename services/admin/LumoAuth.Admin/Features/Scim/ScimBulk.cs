@@ -105,7 +105,7 @@ public static class ScimBulk
             ("POST", null) => users ? await scim.CreateUserAsync(data, cancellationToken) : await scim.CreateGroupAsync(data, cancellationToken),
             ("PUT", { } target) => users ? await scim.ReplaceUserAsync(target, data, version, cancellationToken) : await scim.ReplaceGroupAsync(target, data, version, cancellationToken),
             ("PATCH", { } target) => users ? await scim.PatchUserAsync(target, data, version, cancellationToken) : await scim.PatchGroupAsync(target, data, version, cancellationToken),
-            ("DELETE", { } target) => users ? await scim.DeleteUserAsync(target, false, version, cancellationToken) : await scim.DeleteGroupAsync(target, version, cancellationToken),
+            ("DELETE", { } target) => users ? await scim.DeleteUserAsync(target, false, version, cancellationToken) : await scim.DeleteGroupAsync(target, false, version, cancellationToken),
             _ => throw ScimException.InvalidSyntax($"'{method} {path}' is not a bulk operation"),
         };
     }

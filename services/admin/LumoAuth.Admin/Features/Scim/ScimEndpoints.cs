@@ -50,7 +50,7 @@ public static class ScimEndpoints
             api.MapGet("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.GetGroupAsync(groupId, ct), scim)).WithName(name + "GetGroup");
             api.MapPut("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.ReplaceGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "ReplaceGroup");
             api.MapPatch("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.PatchGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchGroup");
-            api.MapDelete("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.DeleteGroupAsync(groupId, IfMatch(http), ct), scim)).WithName(name + "DeleteGroup");
+            api.MapDelete("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId, bool? isSoftDeleted) => Run(http, ct => scim.DeleteGroupAsync(groupId, isSoftDeleted == true, IfMatch(http), ct), scim)).WithName(name + "DeleteGroup");
             api.MapPost("/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User", "Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "Search");
             api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BodyAsync(http), ct), scim)).WithName(name + "Bulk");
             api.MapGet("/Me", (HttpContext http, ScimService scim) => Run(http, ct => scim.GetUserAsync(MeId(http), ct), scim)).WithName(name + "GetMe");

@@ -58,6 +58,7 @@ public static class ScimSchemas
         {
             ["schemas"] = new JsonArray(ResourceTypeSchema), ["id"] = "Group", ["name"] = "Group", ["endpoint"] = "/Groups",
             ["description"] = "Group resource", ["schema"] = Group,
+            ["schemaExtensions"] = new JsonArray(new JsonObject { ["schema"] = SoftDelete, ["required"] = false }),
             ["meta"] = new JsonObject { ["resourceType"] = "ResourceType", ["location"] = baseUrl + "/ResourceTypes/Group" },
         };
 
@@ -78,7 +79,7 @@ public static class ScimSchemas
         Schema(Enterprise, "EnterpriseUser", "Enterprise User", baseUrl,
             Attr("employeeNumber"), Attr("costCenter"), Attr("organization"), Attr("division"), Attr("department"),
             Complex("manager", false, Attr("value"), Attr("$ref", type: "reference"), Attr("displayName", mutability: "readOnly"))),
-        Schema(SoftDelete, "SoftDelete", "Soft-deleted users: DELETE deactivates; DELETE ?isSoftDeleted=true removes", baseUrl,
+        Schema(SoftDelete, "SoftDelete", "Soft delete of users and groups: DELETE flags the resource (a user is also deactivated, a group loses its members); DELETE ?isSoftDeleted=true removes it", baseUrl,
             Attr("isSoftDeleted", type: "boolean", mutability: "readOnly"), Attr("deletedAt", type: "dateTime", mutability: "readOnly")),
         Schema(Password, "Password", "Password management: set 'password' (checked against the tenant's policy)", baseUrl,
             Attr("passwordChangedAt", type: "dateTime", mutability: "readOnly")),

@@ -348,12 +348,15 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     private static readonly string[] ReadOnlyGroupAttributes = ["id", "meta"];
 
-    /// <summary>Names are unique as written (in any letter case); two names that only share a slug ("R&amp;D", "RD") are two groups.</summary>
+    /// <summary>
+    /// Names are unique as written (in any letter case); two names that only share a slug ("R&amp;D", "RD") are two groups.
+    /// A soft-deleted group keeps its name but is not counted (RFC 7644 §3.6), so an identity provider can push it again.
+    /// </summary>
     private async Task EnsureGroupNameFreeAsync(string name, CancellationToken cancellationToken)
     {
 #pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower().
         var lowerName = name.ToLowerInvariant();
-        if (await db.Groups.AnyAsync(g => g.Name.ToLower() == lowerName, cancellationToken))
+        if (await db.Groups.AnyAsync(g => g.SoftDeletedAt == null && g.Name.ToLower() == lowerName, cancellationToken))
 #pragma warning restore CA1304, CA1311, CA1862
         {
             throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
@@ -390,7 +393,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     /// in parallel) would each undo the other's change. So the group's row is locked for the request: the next one waits,
     /// then reads what this one wrote.
     /// </summary>
-    private async Task<ScimResult> WithGroupLockedAsync(string id, Func<Group, Task<ScimResult>> change, CancellationToken cancellationToken)
+    /// <param name="includeSoftDeleted">Only the hard delete reaches a soft-deleted group; to everything else it is gone (404).</param>
+    private async Task<ScimResult> WithGroupLockedAsync(
+        string id, Func<Group, Task<ScimResult>> change, CancellationToken cancellationToken, bool includeSoftDeleted = false)
     {
         if (!Guid.TryParse(id, out var groupId))
         {
@@ -403,7 +408,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             // NO KEY UPDATE: serialises the group's writers without blocking the key-share locks of member inserts elsewhere.
             await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM groups WHERE "Id" = {groupId} FOR NO KEY UPDATE""", cancellationToken);
-            var group = await FindGroupAsync(id, cancellationToken);
+            var group = await FindGroupAsync(id, cancellationToken, includeSoftDeleted: includeSoftDeleted);
             // Read as it is now, under the lock: an earlier operation of the same request (Bulk) may hold an older copy.
             await db.Entry(group).ReloadAsync(cancellationToken);
             var result = await change(group);
@@ -412,17 +417,25 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         });
     }
 
-    /// <summary>Deletes the group; its members stay (ADM-86).</summary>
-    public Task<ScimResult> DeleteGroupAsync(string id, string? ifMatch, CancellationToken cancellationToken) =>
+    /// <summary>
+    /// Soft delete by default (<see cref="GroupDeletion.SoftDeleteAsync"/>), as for users; <c>?isSoftDeleted=true</c> removes
+    /// the group for good, soft-deleted or not. A soft-deleted group is already deleted to a second soft DELETE: 404.
+    /// </summary>
+    public Task<ScimResult> DeleteGroupAsync(string id, bool hard, string? ifMatch, CancellationToken cancellationToken) =>
         WithGroupLockedAsync(id, async group =>
         {
             CheckVersion(ifMatch, group.Version);
-            await GroupMembership.ReplaceMembersAsync(db, group, [], cancellationToken);
-            db.Groups.Remove(group);
-            db.AddEvent(new GroupDeleted(group.Id, group.Slug) { TenantId = group.TenantId });
-            await db.SaveChangesAsync(cancellationToken);
+            if (hard)
+            {
+                await GroupDeletion.RemoveAsync(db, group, cancellationToken);
+            }
+            else
+            {
+                await GroupDeletion.SoftDeleteAsync(db, group, cancellationToken);
+            }
+
             return new ScimResult(204, null);
-        }, cancellationToken);
+        }, cancellationToken, includeSoftDeleted: hard);
 
     private async Task<ScimResult> StoreGroupAsync(Group group, JsonObject body, CancellationToken cancellationToken)
     {
@@ -452,9 +465,14 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         return new ScimResult(200, json, Location(json), Version(group.Version));
     }
 
-    private async Task<Group> FindGroupAsync(string id, CancellationToken cancellationToken, bool tracking = true)
+    private async Task<Group> FindGroupAsync(string id, CancellationToken cancellationToken, bool tracking = true, bool includeSoftDeleted = false)
     {
         var query = tracking ? db.Groups : db.Groups.AsNoTracking();
+        if (!includeSoftDeleted)
+        {
+            query = query.Where(g => g.SoftDeletedAt == null);
+        }
+
         return (Guid.TryParse(id, out var guid) ? await query.FirstOrDefaultAsync(g => g.Id == guid, cancellationToken) : null)
             ?? throw ScimException.NotFound("Group");
     }
@@ -490,7 +508,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             .ToListAsync(cancellationToken);
         return page.Select(g => Prune(new JsonObject
         {
-            ["schemas"] = new JsonArray(ScimSchemas.Group),
+            ["schemas"] = new JsonArray(ScimSchemas.Group, ScimSchemas.SoftDelete),
             ["id"] = g.Id.ToString(),
             ["externalId"] = g.ExternalId,
             ["displayName"] = g.Name,
@@ -498,6 +516,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             {
                 ["value"] = m.Id.ToString(), ["display"] = m.Email, ["type"] = "User", ["$ref"] = $"{BaseUrl}/Users/{m.Id}",
             }).ToArray()),
+            [ScimSchemas.SoftDelete] = new JsonObject { ["isSoftDeleted"] = g.SoftDeletedAt is not null, ["deletedAt"] = g.SoftDeletedAt },
             ["meta"] = Meta("Group", $"{BaseUrl}/Groups/{g.Id}", g.CreatedAt, g.UpdatedAt, g.Version),
         })).ToList();
     }
@@ -717,13 +736,23 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         };
     }
 
-    private IQueryable<Group> GroupSource(ScimFilter? filter) => Pushed(filter) switch
+    private IQueryable<Group> GroupSource(ScimFilter? filter)
     {
-        ("displayname", var v) => db.Groups.AsNoTracking().Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v), LikePatterns.Escape)),
-        ("externalid", var v) => db.Groups.AsNoTracking().Where(g => g.ExternalId == v),
-        ("id", var v) => Guid.TryParse(v, out var id) ? db.Groups.AsNoTracking().Where(g => g.Id == id) : db.Groups.AsNoTracking().Where(g => false),
-        _ => db.Groups.AsNoTracking(),
-    };
+        var source = db.Groups.AsNoTracking();
+        // As for users: soft-deleted groups show only to a filter that asks about them.
+        if (filter?.Mentions("isSoftDeleted") != true)
+        {
+            source = source.Where(g => g.SoftDeletedAt == null);
+        }
+
+        return Pushed(filter) switch
+        {
+            ("displayname", var v) => source.Where(g => EF.Functions.ILike(g.Name, LikePatterns.Exactly(v), LikePatterns.Escape)),
+            ("externalid", var v) => source.Where(g => g.ExternalId == v),
+            ("id", var v) => Guid.TryParse(v, out var id) ? source.Where(g => g.Id == id) : source.Where(g => false),
+            _ => source,
+        };
+    }
 
     /// <summary><c>attributes</c> keeps only the named ones (plus id and schemas); <c>excludedAttributes</c> drops them.</summary>
     public static JsonObject Project(JsonObject resource, string? attributes, string? excluded)

@@ -218,7 +218,7 @@ public static partial class SettingsEndpoints
         var row = await db.Tenants.AsNoTracking().FirstAsync(t => t.Id == tenant.TenantId, cancellationToken);
         var usage = new TenantUsage(
             await db.Users.LongCountAsync(cancellationToken),
-            await db.Groups.LongCountAsync(cancellationToken),
+            await db.Groups.LongCountAsync(g => g.SoftDeletedAt == null, cancellationToken),
             await db.ApiKeys.LongCountAsync(k => k.RevokedAt == null, cancellationToken));
         return TypedResults.Ok(new DataResponse<TenantInfoResponse>(
             new TenantInfoResponse(row.Id, row.Slug, row.Name, row.Status, row.Region, row.CreatedAt, usage)));
