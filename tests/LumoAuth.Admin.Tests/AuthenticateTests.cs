@@ -116,8 +116,8 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
         Assert.Equal(AuthenticationOutcomes.Locked, (await LoginAsync(tenant.Id, "racer@example.com", Password)).Outcome);
     }
 
-    /// <summary>Waits until this many sign-in writes (successes and failures both set the failure count) wait for a row lock.</summary>
-    private Task WaitForQueuedWritersAsync(int count) => factory.WaitForLockWaitersAsync("%FailedLoginCount%", count);
+    /// <summary>Waits until this many sign-ins wait for the user's row (failures to count, successes to check for a lock: both ask for "LockedUntil").</summary>
+    private Task WaitForQueuedWritersAsync(int count) => factory.WaitForLockWaitersAsync("%\"LockedUntil\"%", count);
 
     [Fact]
     public async Task Authenticate_UnverifiedAddress_IsRefusedOnlyWhereTheTenantRequiresVerification()

@@ -97,6 +97,72 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         Assert.Null(newest.UsedAt);
     }
 
+    /// <summary>
+    /// Guesses at the password from elsewhere lock the account while a sign-in with the right password and code is on its way
+    /// (the test holds the user's row, and locks the account before letting go): that sign-in is refused, and the code it
+    /// carried — a mailed one, a backup code — still works once the lock is over. A wrong code still counts, against the
+    /// code and towards the lockout.
+    /// </summary>
+    [Fact]
+    public async Task AccountLockedWhileTheCodeWasOnItsWay_KeepsTheCode_AndAWrongCodeStillCounts()
+    {
+        var (tenant, userId, address) = await UserAsync(allowEmail: true, verified: true);
+        var backupCodes = await TurnOnAsync(tenant, userId, expectedStatus: 201);
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await LoginAsync(tenant, address, null)).Outcome);
+        var code = await CodeMailedToAsync(address, 1);
+        await ApiAssert.EventuallyAsync(async () => await CurrentCodeAsync(userId) is { } row
+            && Features.Credentials.SecondStepCodes.HashOf(row.Id, code).SequenceEqual(row.TokenHash) ? row : null);
+
+        foreach (var carried in new[] { code, backupCodes![0] })
+        {
+            await using (var scope = Factory.Services.CreateAsyncScope())
+            {
+                var holder = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+                await using var transaction = await holder.Database.BeginTransactionAsync();
+                await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM users WHERE \"Id\" = {userId} FOR NO KEY UPDATE");
+                var signingIn = LoginAsync(tenant, address, carried);
+                await Factory.WaitForLockWaitersAsync("%\"LockedUntil\"%");
+                var lockedUntil = DateTimeOffset.UtcNow.AddMinutes(10);
+                await holder.Database.ExecuteSqlAsync($"UPDATE users SET \"LockedUntil\" = {lockedUntil} WHERE \"Id\" = {userId}");
+                await transaction.CommitAsync();
+                Assert.Equal(AuthenticationOutcomes.Locked, (await signingIn).Outcome);
+            }
+
+            await using (var scope = Factory.Services.CreateAsyncScope())
+            {
+                await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Users.IgnoreQueryFilters().Where(u => u.Id == userId)
+                    .ExecuteUpdateAsync(s => s.SetProperty(u => u.LockedUntil, (DateTimeOffset?)null));
+            }
+        }
+
+        var untouched = (await CurrentCodeAsync(userId))!;
+        Assert.Equal((0, null), (untouched.FailedAttempts, untouched.UsedAt));
+
+        var wrong = await LoginAsync(tenant, address, code == "000000" ? "000001" : "000000");
+        Assert.Equal(AuthenticationOutcomes.MfaInvalid, wrong.Outcome);
+        Assert.Equal(1, (await CurrentCodeAsync(userId))!.FailedAttempts);
+        Assert.Equal(1, await FailedLoginCountAsync(userId));
+
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant, address, code)).Outcome);
+        Assert.Equal(0, await FailedLoginCountAsync(userId));
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant, address, backupCodes[0])).Outcome);
+    }
+
+    /// <summary>The user's newest sign-in code (used or not).</summary>
+    private async Task<SignInCode?> CurrentCodeAsync(Guid userId)
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AdminDbContext>().SignInCodes.IgnoreQueryFilters().AsNoTracking()
+            .Where(c => c.UserId == userId).OrderByDescending(c => c.CreatedAt).FirstOrDefaultAsync();
+    }
+
+    private async Task<int> FailedLoginCountAsync(Guid userId)
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Users.IgnoreQueryFilters()
+            .Where(u => u.Id == userId).Select(u => u.FailedLoginCount).SingleAsync();
+    }
+
     [Fact]
     public async Task ACode_PastItsTenMinutes_NoLongerSignsIn()
     {

@@ -61,32 +61,218 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         return invitation;
     }
 
+    /// <summary>How many of each credential admin holds for the user (what someone who registered the address first may have set up).</summary>
+    private sealed record Credentials(int Factors, int BackupCodes, int Passkeys, int PasswordHistory, int KnownDevicesAndNetworks)
+    {
+        public static readonly Credentials None = new(0, 0, 0, 0, 0);
+    }
+
+    private async Task<Credentials> CredentialsOfAsync(Guid userId)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        return new Credentials(
+            await db.MfaFactors.IgnoreQueryFilters().CountAsync(f => f.UserId == userId),
+            await db.BackupCodes.IgnoreQueryFilters().CountAsync(c => c.UserId == userId),
+            await db.Passkeys.IgnoreQueryFilters().CountAsync(p => p.UserId == userId),
+            await db.PasswordHistory.IgnoreQueryFilters().CountAsync(h => h.UserId == userId),
+            await db.SignInTraits.IgnoreQueryFilters().CountAsync(t => t.UserId == userId));
+    }
+
+    /// <summary>
+    /// Everything someone who registered the address first could set up: a sign-in from their browser (known to adaptive
+    /// authentication), a TOTP app with its backup codes, a phone for texted codes, e-mailed codes, a passkey, an earlier password.
+    /// </summary>
+    private async Task<Credentials> SetUpEverythingAsync(TestTenant tenant, HttpClient admin, Guid userId, string email, string password)
+    {
+        using var client = factory.Internal();
+        using (var signIn = await client.PostAsJsonAsync(InternalRoutes.Authenticate,
+                   new AuthenticateRequest(tenant.Id, email, password, null, "198.51.100.7") { DeviceId = "squatters-browser" }))
+        {
+            Assert.Equal(AuthenticationOutcomes.Success, (await signIn.Content.ReadFromJsonAsync<AuthenticateResponse>())!.Outcome);
+        }
+
+        var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp/confirm",
+            new { code = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp() }));
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            var now = DateTimeOffset.UtcNow;
+            db.MfaFactors.AddRange(
+                new MfaFactor { Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, Type = MfaFactorTypes.Sms, ProtectedSecret = "phone", Confirmed = true, CreatedAt = now, ConfirmedAt = now },
+                new MfaFactor { Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, Type = MfaFactorTypes.Email, Confirmed = true, CreatedAt = now, ConfirmedAt = now });
+            db.Passkeys.Add(new PasskeyCredential
+            {
+                Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, CredentialId = Guid.NewGuid().ToByteArray(), PublicKey = [1, 2, 3],
+                UserHandle = userId.ToByteArray(), CreatedAt = now,
+            });
+            db.PasswordHistory.Add(new PasswordHistoryEntry { Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, PasswordHash = "earlier", CreatedAt = now });
+            await db.SaveChangesAsync();
+        }
+
+        var everything = await CredentialsOfAsync(userId);
+        Assert.Equal(new Credentials(3, 10, 1, 1, 2), everything);
+        return everything;
+    }
+
+    private async Task SetAsync(Guid userId, bool? emailVerified = null, DateTimeOffset? lockedUntil = null)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<AdminDbContext>().Users.IgnoreQueryFilters().Where(u => u.Id == userId);
+        if (emailVerified is { } verified)
+        {
+            await users.ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, verified));
+        }
+
+        await users.ExecuteUpdateAsync(s => s.SetProperty(u => u.LockedUntil, lockedUntil));
+    }
+
+    private async Task<bool> EmailVerifiedAsync(TestTenant tenant, HttpClient admin, Guid userId) =>
+        (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["emailVerified"]!.GetValue<bool>();
+
     [Fact]
-    public async Task MagicLink_FirstProofOfTheAddress_RemovesAPasswordNobodyProved_AndSaysSo()
+    public async Task MagicLink_FirstProofOfTheAddress_RemovesEverythingTheAccountGotBefore_AndSaysSo()
     {
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
-        // Someone registered the owner's address first, with a password of their own; the address was never verified.
+        // Someone registered the owner's address first, with a password, factors and a passkey of their own; the address was never verified.
         var squatted = await factory.CreateUserAsync(tenant, "owner@example.com", "squatter password 1");
+        await SetUpEverythingAsync(tenant, admin, squatted, "owner@example.com", "squatter password 1");
         await PlantMagicLinkAsync(tenant, squatted, "owner-link");
-        // A verified account keeps its password: it was set by whoever reads the mailbox.
+        // A verified account keeps all of it: it was set up by whoever reads the mailbox.
         var verified = await factory.CreateUserAsync(tenant, "verified@example.com", "own password 123");
+        var kept = await SetUpEverythingAsync(tenant, admin, verified, "verified@example.com", "own password 123");
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{verified}", new { emailVerified = true }));
         await PlantMagicLinkAsync(tenant, verified, "verified-link");
         using var client = factory.Internal();
 
+        // The owner is not asked for the squatter's second factor: the link signs in alone, and all of it goes.
         var signIn = await SignInWithLinkAsync(client, tenant, "owner-link");
         Assert.Equal(AuthenticationOutcomes.Success, signIn.Outcome);
-        Assert.True(signIn.UnprovenPasswordRemoved);
+        Assert.Equal(["email"], signIn.AuthenticationMethods);
+        Assert.True(signIn.UnprovenCredentialsRemoved);
+        Assert.Equal(Credentials.None, await CredentialsOfAsync(squatted));
         Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await AuthenticateAsync(client, tenant, "owner@example.com", "squatter password 1"));
-        var owner = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{squatted}")))["data"]!;
-        Assert.True(owner["emailVerified"]!.GetValue<bool>());
+        Assert.True(await EmailVerifiedAsync(tenant, admin, squatted));
+        // An MFA reset as far as others know: the token service forgets the trusted browsers, the audit log and webhooks say so.
+        await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_mfa_reset&targetId={squatted}")))["data"]!.AsArray().FirstOrDefault());
 
-        var kept = await SignInWithLinkAsync(client, tenant, "verified-link");
-        Assert.Equal(AuthenticationOutcomes.Success, kept.Outcome);
-        Assert.False(kept.UnprovenPasswordRemoved);
-        Assert.Equal(AuthenticationOutcomes.Success, await AuthenticateAsync(client, tenant, "verified@example.com", "own password 123"));
+        var asked = await SignInWithLinkAsync(client, tenant, "verified-link");
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
+        Assert.False(asked.UnprovenCredentialsRemoved);
+        Assert.Equal(kept, await CredentialsOfAsync(verified));
+    }
+
+    [Fact]
+    public async Task MagicLink_FirstProofRefused_RemovesNothing_AndTheLinkStillWorks()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var id = await factory.CreateUserAsync(tenant, "refused@example.com", "squatter password 1");
+        var everything = await SetUpEverythingAsync(tenant, admin, id, "refused@example.com", "squatter password 1");
+        await PlantMagicLinkAsync(tenant, id, "refused-link");
+        using var client = factory.Internal();
+
+        // Locked (by guesses at the password): refused as any sign-in, and nothing changes.
+        await SetAsync(id, lockedUntil: DateTimeOffset.UtcNow.AddMinutes(10));
+        Assert.Equal(AuthenticationOutcomes.Locked, (await SignInWithLinkAsync(client, tenant, "refused-link")).Outcome);
+        Assert.Equal(everything, await CredentialsOfAsync(id));
+        Assert.False(await EmailVerifiedAsync(tenant, admin, id));
+        await SetAsync(id, lockedUntil: null);
+
+        // A tenant that requires a second factor makes the owner enrol first (on the password sign-in, after a reset): the link
+        // is not a sign-in yet, so nothing goes.
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { required = true, gracePeriodDays = 0 } }));
+        Assert.Equal(AuthenticationOutcomes.MfaEnrollmentRequired, (await SignInWithLinkAsync(client, tenant, "refused-link")).Outcome);
+        Assert.Equal(everything, await CredentialsOfAsync(id));
+        Assert.False(await EmailVerifiedAsync(tenant, admin, id));
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { mfaPolicy = new { required = false } }));
+        var signIn = await SignInWithLinkAsync(client, tenant, "refused-link");
+        Assert.Equal(AuthenticationOutcomes.Success, signIn.Outcome);
+        Assert.True(signIn.UnprovenCredentialsRemoved);
+        Assert.Equal(Credentials.None, await CredentialsOfAsync(id));
+    }
+
+    [Fact]
+    public async Task MagicLink_AddressProvenWhileTheLinkWasChecked_AsksForTheSecondStep_AndRemovesNothing()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var id = await factory.CreateUserAsync(tenant, "racing@example.com", "own password 123");
+        var everything = await SetUpEverythingAsync(tenant, admin, id, "racing@example.com", "own password 123");
+        await PlantMagicLinkAsync(tenant, id, "racing-link");
+        using var client = factory.Internal();
+
+        // The sign-in reads the unverified account; a verification link lands before its transaction holds the row.
+        await using var scope = factory.Services.CreateAsyncScope();
+        var holder = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var transaction = await holder.Database.BeginTransactionAsync();
+        await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM users WHERE \"Id\" = {id} FOR NO KEY UPDATE");
+        var signingIn = SignInWithLinkAsync(client, tenant, "racing-link");
+        await factory.WaitForLockWaitersAsync("%\"LockedUntil\"%");
+        await holder.Database.ExecuteSqlAsync($"UPDATE users SET \"EmailVerified\" = true WHERE \"Id\" = {id}");
+        await transaction.CommitAsync();
+
+        var signIn = await signingIn;
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, signIn.Outcome);
+        Assert.Equal("totp", signIn.MfaMethod);
+        Assert.Equal(everything, await CredentialsOfAsync(id));
+    }
+
+    [Fact]
+    public async Task PasswordReset_FirstProofOfTheAddress_RemovesEverythingButTheNewPassword_AndSaysSo()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var squatted = await factory.CreateUserAsync(tenant, "reset-owner@example.com", "squatter password 1");
+        var everything = await SetUpEverythingAsync(tenant, admin, squatted, "reset-owner@example.com", "squatter password 1");
+        using var client = factory.Internal();
+
+        // A password the policy refuses changes nothing, and the link still works.
+        await PlantResetTokenAsync(tenant, squatted, "owner-reset", TimeSpan.FromHours(1));
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "owner-reset", "short")), 400, "validation_error");
+        Assert.Equal(everything, await CredentialsOfAsync(squatted));
+        Assert.False(await EmailVerifiedAsync(tenant, admin, squatted));
+
+        var reset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "owner-reset", "owners own password 1")));
+        Assert.True(reset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
+        Assert.Equal(Credentials.None, await CredentialsOfAsync(squatted));
+        Assert.True(await EmailVerifiedAsync(tenant, admin, squatted));
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await AuthenticateAsync(client, tenant, "reset-owner@example.com", "squatter password 1"));
+        using (var login = await client.PostAsJsonAsync(InternalRoutes.Authenticate,
+                   new AuthenticateRequest(tenant.Id, "reset-owner@example.com", "owners own password 1", null, null)))
+        {
+            var verdict = (await login.Content.ReadFromJsonAsync<AuthenticateResponse>())!;
+            Assert.Equal(AuthenticationOutcomes.Success, verdict.Outcome);
+            Assert.Equal(["pwd"], verdict.AuthenticationMethods);
+        }
+
+        // A proven address keeps its factors through a reset.
+        var verified = await factory.CreateUserAsync(tenant, "reset-verified@example.com", "own password 123");
+        var kept = await SetUpEverythingAsync(tenant, admin, verified, "reset-verified@example.com", "own password 123");
+        await SetAsync(verified, emailVerified: true);
+        await PlantResetTokenAsync(tenant, verified, "verified-reset", TimeSpan.FromHours(1));
+        var keptReset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "verified-reset", "a new password 123")));
+        Assert.False(keptReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
+        Assert.Equal(kept with { PasswordHistory = kept.PasswordHistory + 1 }, await CredentialsOfAsync(verified));
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, await AuthenticateAsync(client, tenant, "reset-verified@example.com", "a new password 123"));
+
+        // An account made without a password and nothing else set up: the reset proves the address, and removes nothing.
+        var bare = await factory.CreateUserAsync(tenant, "reset-bare@example.com");
+        await PlantResetTokenAsync(tenant, bare, "bare-reset", TimeSpan.FromHours(1));
+        var bareReset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "bare-reset", "a first password 1")));
+        Assert.False(bareReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
+        Assert.True(await EmailVerifiedAsync(tenant, admin, bare));
     }
 
     [Fact]

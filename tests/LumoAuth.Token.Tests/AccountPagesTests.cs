@@ -201,6 +201,8 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
     {
         using var laptop = suite.Browser();
         var (setup, token) = await RequestResetAsync(laptop);
+        // A proven address: the box decides (an unproven one's first reset ends every session, below).
+        await VerifyAddressAsync(setup);
         using (var signedIn = await HostedFlow.SubmitLoginAsync(laptop, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password))
         {
             Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
@@ -219,6 +221,42 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
         Assert.Equal(signOutEverywhere, changed.Contains("1 signed-in session was signed out.", StringComparison.Ordinal));
         using var sessions = await laptop.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions");
         Assert.Equal(signOutEverywhere ? HttpStatusCode.SeeOther : HttpStatusCode.OK, sessions.StatusCode);
+    }
+
+    /// <summary>
+    /// Someone registered the owner's address first (never verified), signed in and set up a second factor. The owner's reset
+    /// proves the address: admin removes the factor with the old password, and every session ends even with the box unticked.
+    /// </summary>
+    [Fact]
+    public async Task PasswordReset_FirstProofOfTheAddress_SignsOutEverySession_EvenUnticked_AndSaysWhatWasRemoved()
+    {
+        using var squatter = suite.Browser();
+        var (setup, token) = await RequestResetAsync(squatter);
+        using (var signedIn = await HostedFlow.SubmitLoginAsync(squatter, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        await suite.EnrolTotpAsync(setup);
+        using var owner = suite.Browser();
+        var changed = await SubmitAsync(owner, ResetUrl(setup.Tenant, token), new() { ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.OK);
+        Assert.Contains("data-unproven-credentials-removed", changed, StringComparison.Ordinal);
+        Assert.Contains("1 signed-in session was signed out.", changed, StringComparison.Ordinal);
+        using (var sessions = await squatter.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions"))
+        {
+            Assert.Equal(HttpStatusCode.SeeOther, sessions.StatusCode);
+        }
+
+        Assert.True(await EmailVerifiedAsync(setup));
+        // The new password alone signs in: the factor set up before the proof is gone.
+        using var login = await HostedFlow.SubmitLoginAsync(owner, $"/t/{setup.Tenant.Slug}/login", setup.Email, NewPassword);
+        Assert.Contains("You are signed in", await login.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task VerifyAddressAsync(SignInSetup setup)
+    {
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}", new { emailVerified = true }));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Text.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Token.Tests.Support;
@@ -140,6 +141,8 @@ public sealed class MagicLinkTests(TokenSuite suite) : IClassFixture<TokenSuite>
     {
         var setup = await TenantAsync(new { magicLinkEnabled = true });
         var totp = await suite.EnrolTotpAsync(setup);
+        // Proven before: the factor is the owner's (an unproven address's first link removes it instead, below).
+        await VerifyAddressAsync(setup);
         using var browser = suite.Browser();
         await RequestAsync(browser, setup, setup.Email, null);
         var token = await MailedTokenAsync(setup.UserId);
@@ -154,6 +157,74 @@ public sealed class MagicLinkTests(TokenSuite suite) : IClassFixture<TokenSuite>
 
         using var right = await SubmitAsync(browser, codeForm, new() { ["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)) });
         Assert.Contains("You are signed in", await right.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Someone registered the owner's address first (never verified), signed in and set up a second factor. The owner's first
+    /// link is not asked for it: admin removes everything the account got before, and the other sessions end.
+    /// </summary>
+    [Fact]
+    public async Task FirstLinkToAnUnprovenAddress_SignsInWithoutTheFactorsSetUpBefore_AndEndsTheOtherSessions()
+    {
+        var setup = await TenantAsync(new { magicLinkEnabled = true });
+        using var squatter = suite.Browser();
+        using (var signedIn = await HostedFlow.SubmitLoginAsync(squatter, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        await suite.EnrolTotpAsync(setup);
+        using var owner = suite.Browser();
+        await RequestAsync(owner, setup, setup.Email, null);
+        var token = await MailedTokenAsync(setup.UserId);
+
+        using var signIn = await SubmitAsync(owner, await owner.GetStringAsync($"/t/{setup.Tenant.Slug}/magic-link/verify?token={token}"));
+        var page = await signIn.Content.ReadAsStringAsync();
+        Assert.Contains("You are signed in", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("name=\"totp\"", page, StringComparison.Ordinal);
+        using (var ownerSessions = await owner.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ownerSessions.StatusCode);
+        }
+
+        using (var squatterSessions = await squatter.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions"))
+        {
+            Assert.Equal(HttpStatusCode.SeeOther, squatterSessions.StatusCode);
+        }
+
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var user = JsonDocument.Parse(await admin.GetStringAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}")).RootElement.GetProperty("data");
+        Assert.False(user.GetProperty("mfaEnabled").GetBoolean());
+        Assert.True(user.GetProperty("emailVerified").GetBoolean());
+    }
+
+    /// <summary>The same link to a proven address leaves the factor and the other sessions alone (it asks for the code).</summary>
+    [Fact]
+    public async Task LinkToAProvenAddress_KeepsTheOtherSessions()
+    {
+        var setup = await TenantAsync(new { magicLinkEnabled = true });
+        await VerifyAddressAsync(setup);
+        using var laptop = suite.Browser();
+        using (var signedIn = await HostedFlow.SubmitLoginAsync(laptop, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        using var phone = suite.Browser();
+        await RequestAsync(phone, setup, setup.Email, null);
+        var token = await MailedTokenAsync(setup.UserId);
+        using var signIn = await SubmitAsync(phone, await phone.GetStringAsync($"/t/{setup.Tenant.Slug}/magic-link/verify?token={token}"));
+        Assert.Contains("You are signed in", await signIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var sessions = await laptop.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions");
+        Assert.Equal(HttpStatusCode.OK, sessions.StatusCode);
+    }
+
+    private async Task VerifyAddressAsync(SignInSetup setup)
+    {
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        using var verified = await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}", new { emailVerified = true });
+        Assert.True(verified.IsSuccessStatusCode, await verified.Content.ReadAsStringAsync());
     }
 
     [Fact]

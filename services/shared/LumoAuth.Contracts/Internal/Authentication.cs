@@ -74,11 +74,12 @@ public sealed record AuthenticateResponse(
     public string? MfaOtherMethod { get; init; }
 
     /// <summary>
-    /// On a link sign-in's success: the link proved the address for the first time and the password the account had, which
-    /// nobody had proven through that mailbox (perhaps someone else's, who registered the address first), was removed. The
-    /// account's other sessions may be that someone's: the token service ends them.
+    /// On a link sign-in's success: the link proved the address for the first time, and what the account got before —
+    /// which nobody had proven through that mailbox (perhaps someone else's, who registered the address first): its
+    /// password, second factors, passkeys, backup codes — was removed. The account's other sessions may be that
+    /// someone's: the token service ends them.
     /// </summary>
-    public bool UnprovenPasswordRemoved { get; init; }
+    public bool UnprovenCredentialsRemoved { get; init; }
 }
 
 public sealed record TotpEnrolmentOffer(string Secret, string OtpauthUri);

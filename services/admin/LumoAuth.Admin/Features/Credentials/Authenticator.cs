@@ -72,7 +72,17 @@ public sealed class Authenticator(
             return Failure(AuthenticationOutcomes.Locked, user.LockedUntil);
         }
 
-        return await SecondStepAsync(request, user, ["email"], addressProven: true, claim, cancellationToken);
+        var verdict = await SecondStepAsync(request, user, ["email"], addressProven: true, claim, cancellationToken);
+        if (verdict.Outcome != AddressChangedMeanwhile)
+        {
+            return verdict;
+        }
+
+        // Proven (or changed) by another link while this one was checked: what the second step asks for has changed too.
+        var current = await db.Users.IgnoreQueryFilters().AsNoTracking()
+            .FirstOrDefaultAsync(u => u.Id == user.Id && u.TenantId == user.TenantId, cancellationToken);
+        verdict = current is null ? verdict : await SecondStepAsync(request, current, ["email"], addressProven: true, claim, cancellationToken);
+        return verdict.Outcome == AddressChangedMeanwhile ? Failure(AuthenticationOutcomes.InvalidCredentials) : verdict;
     }
 
     /// <summary>
@@ -90,6 +100,18 @@ public sealed class Authenticator(
 
         return await SecondStepAsync(request, user, ["hwk", "user", "mfa"], addressProven: false, claim: null, cancellationToken);
     }
+
+    /// <summary>
+    /// The second step's answer, checked only in the sign-in's transaction once the account is known not to be locked, so
+    /// that a locked account uses up no code. <see cref="CheckAsync"/> answers whether it passed, and with an enrolment's
+    /// confirmation the first backup codes; the rest is what a wrong answer is told.
+    /// </summary>
+    private sealed record SecondStepAnswer(
+        Func<CancellationToken, Task<(bool Passed, IReadOnlyList<string>? BackupCodes)>> CheckAsync,
+        string? Method = null, string? Hint = null, string? OtherMethod = null);
+
+    /// <summary>Never leaves: the address was proven or changed while a link's sign-in was checked; the caller starts again.</summary>
+    private const string AddressChangedMeanwhile = "address_changed_meanwhile";
 
     /// <summary>After the first factor: blocked accounts, unverified addresses, the second step, then the sign-in itself.</summary>
     private async Task<AuthenticateResponse> SecondStepAsync(
@@ -111,11 +133,14 @@ public sealed class Authenticator(
         }
 
         var methods = factors.ToList();
+        // A link that proves the address for the first time is not asked for what the account got before: that may be
+        // someone else's (who registered the address first), and goes with this sign-in (UnprovenCredentials).
+        var firstProof = addressProven && !user.EmailVerified;
         // A sign-in that took more than one factor already (a passkey) needs no second step. Otherwise the second step is the
         // user's TOTP app, else codes by text message, else by e-mail — whichever they have; someone with several may choose
         // (their phone is elsewhere). No mailed code after an e-mailed link: it would prove the same thing twice.
         var twoFactorsAlready = methods.Contains("mfa");
-        var confirmed = twoFactorsAlready ? [] : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
+        var confirmed = twoFactorsAlready || firstProof ? [] : await db.MfaFactors.IgnoreQueryFilters().AsNoTracking()
             .Where(f => f.UserId == user.Id && f.Confirmed && (f.Type == MfaFactorTypes.Totp || f.Type == MfaFactorTypes.Sms || f.Type == MfaFactorTypes.Email))
             .OrderBy(f => f.CreatedAt).ToListAsync(cancellationToken);
         var totpFactor = confirmed.FirstOrDefault(f => f.Type == MfaFactorTypes.Totp);
@@ -163,6 +188,7 @@ public sealed class Authenticator(
         // A browser the user trusted after an earlier second step ("remember device") is not asked again; the sign-in
         // itself is still one factor (amr pwd), so tokens do not claim more than this sign-in proved.
         var trustedDevice = ask && request.TrustedDeviceUserId == user.Id && settings.MfaPolicy.RememberDeviceDays > 0;
+        SecondStepAnswer? answer = null;
         if (ask && !trustedDevice)
         {
             var step = chosen!;
@@ -188,25 +214,16 @@ public sealed class Authenticator(
             }
 
             var code = request.TotpCode.Trim();
-            var passed = step == MfaFactorTypes.Totp
-                ? await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken)
-                : await secondStepCodes.TryUseAsync(user, code, step == MfaFactorTypes.Sms ? smsFactor!.Id : null, cancellationToken);
-            if (!passed && !(BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken)))
-            {
-                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken)
-                    with { MfaMethod = step, MfaCodeHint = hint, MfaOtherMethod = other };
-            }
-
+            answer = new SecondStepAnswer(async ct => (await CheckCodeAsync(user, step, totpFactor, smsFactor, code, ct), null), step, hint, other);
             // RFC 8176: "sms" for a texted code, "otp" for an app's or a mailed one.
             methods.AddRange([step == MfaFactorTypes.Sms ? "sms" : "otp", "mfa"]);
         }
 
-        IReadOnlyList<string>? backupCodes = null;
         DateTimeOffset? enrolmentDueAt = null;
         // The tenant requires a second factor and the user has none (no TOTP, no texted or e-mailed codes, no passkey): reminded until
         // the grace period ends, made to enrol after it.
         if (!secondStep && !twoFactorsAlready && settings.MfaPolicy.Required
-            && !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken))
+            && (firstProof || !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken)))
         {
             var due = settings.MfaPolicy.EnrolmentDueFor(user.CreatedAt);
             if (DateTimeOffset.UtcNow < due)
@@ -217,8 +234,8 @@ public sealed class Authenticator(
             {
                 switch (await EnrolAsync(request, user, settings, cancellationToken))
                 {
-                    case (null, var codes):
-                        backupCodes = codes;
+                    case (null, var confirmation):
+                        answer = confirmation;
                         methods.AddRange(["otp", "mfa"]);
                         break;
                     case (var refusal, _):
@@ -227,52 +244,82 @@ public sealed class Authenticator(
             }
         }
 
-        var now = DateTimeOffset.UtcNow;
-        var verified = user.EmailVerified || addressProven;
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        if (claim is not null && !await claim(cancellationToken))
-        {
-            return Failure(AuthenticationOutcomes.InvalidCredentials);
-        }
+        return await SignInAsync(request, user, methods, addressProven, claim, answer, risk, ask && !trustedDevice, trustedDevice, enrolmentDueAt, cancellationToken);
+    }
 
-        // Only while no lock is in force: wrong guesses sent alongside this one may have locked the account after its user
-        // row was read, and then this sign-in is refused like any other.
-        var signedIn = await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id && (u.LockedUntil == null || u.LockedUntil <= now)).ExecuteUpdateAsync(s => s
-            .SetProperty(u => u.FailedLoginCount, 0)
-            .SetProperty(u => u.LockedUntil, (DateTimeOffset?)null)
-            .SetProperty(u => u.LoginCount, u => u.LoginCount + 1)
-            .SetProperty(u => u.LastLoginAt, now), cancellationToken);
-        if (signedIn == 0)
+    /// <summary>The second step's code: the chosen method's, or a backup code in its place (each used up when right).</summary>
+    private async Task<bool> CheckCodeAsync(User user, string step, MfaFactor? totpFactor, MfaFactor? smsFactor, string code, CancellationToken cancellationToken)
+    {
+        var passed = step == MfaFactorTypes.Totp
+            ? await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken)
+            : await secondStepCodes.TryUseAsync(user, code, step == MfaFactorTypes.Sms ? smsFactor!.Id : null, cancellationToken);
+        return passed || (BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken));
+    }
+
+    /// <summary>
+    /// The sign-in itself, in one transaction: the account must still be unlocked (its row held until the end, so failures
+    /// checked alongside wait), then the second step's answer is checked and used up, the link claimed, and the address
+    /// proven by a first link.
+    /// </summary>
+    private async Task<AuthenticateResponse> SignInAsync(
+        AuthenticateRequest request, User user, List<string> methods, bool addressProven, Func<CancellationToken, Task<bool>>? claim,
+        SecondStepAnswer? answer, RiskAssessment? risk, bool asked, bool trustedDevice, DateTimeOffset? enrolmentDueAt,
+        CancellationToken cancellationToken)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Wrong guesses sent alongside this one may have locked the account after its user row was read: then this sign-in
+        // is refused like any other, before it uses up a code the user will need once the lock ends.
+        var emailVerified = await db.Database.SqlQuery<bool>($"""
+            SELECT "EmailVerified" AS "Value" FROM users
+            WHERE "Id" = {user.Id} AND ("LockedUntil" IS NULL OR "LockedUntil" <= {now})
+            FOR NO KEY UPDATE
+            """).ToListAsync(cancellationToken);
+        if (emailVerified.Count == 0)
         {
             await transaction.RollbackAsync(cancellationToken);
             return await LockedAsync(request, user, cancellationToken);
         }
 
-        var unprovenPasswordRemoved = false;
-        if (verified && !user.EmailVerified)
+        if (addressProven && emailVerified.Single() != user.EmailVerified)
         {
-            // The link reached the address: it is verified now, as by a verification link. A password nobody proved through
-            // this mailbox may be someone else's who registered the address first and waits for its owner to verify it for
-            // them: it goes, and the owner chooses their own (as for an account made without one).
-            unprovenPasswordRemoved = await db.Users.IgnoreQueryFilters()
-                .Where(u => u.Id == user.Id && u.TenantId == user.TenantId && !u.EmailVerified && u.PasswordHash != null)
-                .ExecuteUpdateAsync(s => s
-                    .SetProperty(u => u.EmailVerified, true)
-                    .SetProperty(u => u.PasswordHash, (string?)null)
-                    .SetProperty(u => u.PasswordChangedAt, (DateTimeOffset?)null)
-                    .SetProperty(u => u.MustChangePassword, true)
-                    .SetProperty(u => u.UpdatedAt, now), cancellationToken) == 1;
-            var verifiedNow = unprovenPasswordRemoved || await db.Users.IgnoreQueryFilters()
-                .Where(u => u.Id == user.Id && u.TenantId == user.TenantId && !u.EmailVerified)
-                .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true).SetProperty(u => u.UpdatedAt, now), cancellationToken) == 1;
-            if (verifiedNow)
+            await transaction.RollbackAsync(cancellationToken);
+            return Failure(AddressChangedMeanwhile);
+        }
+
+        IReadOnlyList<string>? backupCodes = null;
+        if (answer is not null)
+        {
+            (var passed, backupCodes) = await answer.CheckAsync(cancellationToken);
+            if (!passed)
             {
-                db.AddEvent(new UserUpdated(user.Id, unprovenPasswordRemoved ? ["emailVerified", "password"] : ["emailVerified"]) { TenantId = user.TenantId });
+                // Kept: a wrong guess counts against the code it was for (only so many are allowed), and towards the lockout.
+                await transaction.CommitAsync(cancellationToken);
+                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken)
+                    with { MfaMethod = answer.Method, MfaCodeHint = answer.Hint, MfaOtherMethod = answer.OtherMethod };
             }
         }
 
+        if (claim is not null && !await claim(cancellationToken))
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return Failure(AuthenticationOutcomes.InvalidCredentials);
+        }
+
+        await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id).ExecuteUpdateAsync(s => s
+            .SetProperty(u => u.FailedLoginCount, 0)
+            .SetProperty(u => u.LockedUntil, (DateTimeOffset?)null)
+            .SetProperty(u => u.LoginCount, u => u.LoginCount + 1)
+            .SetProperty(u => u.LastLoginAt, now), cancellationToken);
+
+        // The link reached the address: it is verified now, as by a verification link, and what the account got before
+        // goes (UnprovenCredentials); the owner chooses their own password by a reset.
+        var proof = addressProven && !user.EmailVerified
+            ? await UnprovenCredentials.ProveAddressAsync(db, user, keepPassword: false, replacedPassword: false, cancellationToken)
+            : null;
+
         // The assessment of a sign-in that asked for no second step (one that did was recorded when it asked).
-        if (risk is not null && !(ask && !trustedDevice))
+        if (risk is not null && !asked)
         {
             await PublishAsync(request, user, risk.Level == RiskLevels.Low
                 ? new AdaptiveAuthLowRisk(user.Id, risk.Score, risk.Signals)
@@ -283,17 +330,18 @@ public sealed class Authenticator(
         await signInRisk.RememberAsync(user, request, now, cancellationToken);
         await PublishAsync(request, user, new UserLoginSucceeded(user.Id, methods), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, verified, null, methods)
+        return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, user.EmailVerified || addressProven, null, methods)
         {
-            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt, UnprovenPasswordRemoved = unprovenPasswordRemoved,
+            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt, UnprovenCredentialsRemoved = proof?.Removed ?? false,
         };
     }
 
     /// <summary>
     /// Enrolment during sign-in: without a code (or without a pending factor) a new TOTP secret is offered for the sign-in
-    /// page; with a code from it the factor is confirmed, and its first backup codes come back with the success.
+    /// page; with a code from it, the answer that confirms the factor in the sign-in's transaction and gives its first
+    /// backup codes.
     /// </summary>
-    private async Task<(AuthenticateResponse? Refusal, IReadOnlyList<string>? BackupCodes)> EnrolAsync(
+    private async Task<(AuthenticateResponse? Refusal, SecondStepAnswer? Confirmation)> EnrolAsync(
         AuthenticateRequest request, User user, TenantSettings settings, CancellationToken cancellationToken)
     {
         var pending = await db.MfaFactors.IgnoreQueryFilters()
@@ -318,9 +366,17 @@ public sealed class Authenticator(
             return (Failure(AuthenticationOutcomes.MfaEnrollmentRequired) with { TotpEnrolment = offer }, null);
         }
 
-        if (!await totp.VerifyAndConsumeAsync(pending, request.TotpCode.Trim(), cancellationToken))
+        var code = request.TotpCode.Trim();
+        return (null, new SecondStepAnswer(ct => ConfirmEnrolmentAsync(user, pending, code, ct)));
+    }
+
+    /// <summary>Confirms the pending factor with a code from it; the first backup codes, to show with the success.</summary>
+    private async Task<(bool Passed, IReadOnlyList<string>? BackupCodes)> ConfirmEnrolmentAsync(
+        User user, MfaFactor pending, string code, CancellationToken cancellationToken)
+    {
+        if (!await totp.VerifyAndConsumeAsync(pending, code, cancellationToken))
         {
-            return (await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken), null);
+            return (false, null);
         }
 
         pending.Confirmed = true;
@@ -328,7 +384,7 @@ public sealed class Authenticator(
         var codes = await BackupCodes.ReplaceAsync(db, user, cancellationToken);
         db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Totp) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);
-        return (null, codes);
+        return (true, codes);
     }
 
     /// <summary>A wrong password outside sign-in (changing it on the account page) counts as a failed sign-in would.</summary>

@@ -63,13 +63,18 @@ public static partial class TokenRedemptionEndpoints
             return InvalidToken();
         }
 
+        var replacedPassword = user.PasswordHash is not null;
         if (await users.SetPasswordAsync(user, request.Password, cancellationToken) is { } refused)
         {
             return refused;
         }
 
+        // The link reached the address without the account's credentials: a first proof of it, which removes what the
+        // account got while it was unproven (the password being replaced too); the token service then ends every session.
+        var proof = await UnprovenCredentials.ProveAddressAsync(db, user, keepPassword: true, replacedPassword, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password reset"));
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(
+            new { userId = user.Id, unprovenCredentialsRemoved = proof.Removed }, "Password reset"));
     }
 
     /// <summary>
@@ -113,7 +118,7 @@ public static partial class TokenRedemptionEndpoints
 
         // A group deleted since the invitation was sent is skipped: the rest of the invitation still stands.
         groupIds = groupIds.Count == 0 ? groupIds
-            : await db.Groups.Where(g => g.TenantId == invitation.TenantId && groupIds.Contains(g.Id)).Select(g => g.Id).ToListAsync(cancellationToken);
+            : await db.Groups.Where(g => g.TenantId == invitation.TenantId && g.SoftDeletedAt == null && groupIds.Contains(g.Id)).Select(g => g.Id).ToListAsync(cancellationToken);
 
         // Out of pending only if still pending (not revoked, accepted or expired meanwhile), in the transaction that creates
         // the account: the acceptance commits with the account or not at all.

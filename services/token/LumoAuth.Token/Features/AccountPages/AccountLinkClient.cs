@@ -28,6 +28,12 @@ public enum LinkOutcome
 public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field, string Problem)> Problems, Guid? UserId = null)
 {
     public static readonly LinkResult Done = new(LinkOutcome.Done, []);
+
+    /// <summary>
+    /// On a reset's <see cref="LinkOutcome.Done"/>: the link proved the address for the first time and admin removed what the
+    /// account got before (perhaps someone else's, who registered the address first); every session must end.
+    /// </summary>
+    public bool UnprovenCredentialsRemoved { get; init; }
 }
 
 /// <summary>
@@ -98,8 +104,8 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
             if (response.IsSuccessStatusCode)
             {
                 return response.Content.Headers.ContentType?.MediaType == "application/json"
-                    && await response.Content.ReadFromJsonAsync<DoneEnvelope>(cancellationToken) is { Data.UserId: { } userId }
-                    ? LinkResult.Done with { UserId = userId }
+                    && await response.Content.ReadFromJsonAsync<DoneEnvelope>(cancellationToken) is { Data: { UserId: { } userId } data }
+                    ? LinkResult.Done with { UserId = userId, UnprovenCredentialsRemoved = data.UnprovenCredentialsRemoved }
                     : LinkResult.Done;
             }
 
@@ -131,7 +137,7 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
 
     private sealed record DoneEnvelope(DoneData? Data);
 
-    private sealed record DoneData(Guid? UserId);
+    private sealed record DoneData(Guid? UserId, bool UnprovenCredentialsRemoved = false);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin answered {Status} to the {Call} call")]
     private static partial void LogAdminStatus(ILogger logger, string call, int status);

@@ -45,14 +45,14 @@ public static class PasswordResetPages
         }
 
         var result = await services.Links.CompletePasswordResetAsync(services.Tenant.TenantId, token, password, http.RequestAborted);
-        // Whoever knew the old password may hold a session: by default they all end, with every grant of the user.
-        var signedOut = result is { Outcome: LinkOutcome.Done, UserId: { } userId } && form["sign_out_everywhere"] == "on"
-            ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, http.RequestAborted)
+        var signedOut = result is { Outcome: LinkOutcome.Done, UserId: { } userId }
+            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, form["sign_out_everywhere"] == "on", revocation, http.RequestAborted)
             : 0;
         return result.Outcome switch
         {
             LinkOutcome.Done => HostedPage.Render(http, "Your password was changed",
                 "<p data-password-changed>You can now sign in with your new password.</p>" +
+                (result.UnprovenCredentialsRemoved ? UnprovenCredentialsRemovedNotice : string.Empty) +
                 (signedOut > 0 ? $"<p>{signedOut} signed-in session{(signedOut == 1 ? " was" : "s were")} signed out.</p>" : string.Empty) +
                 AccountPage.SignInLink(services.Tenant.Slug)),
             LinkOutcome.InvalidToken => InvalidResetLink(http, services),
@@ -60,6 +60,21 @@ public static class PasswordResetPages
             _ => AccountPage.Unavailable(http),
         };
     }
+
+    private const string UnprovenCredentialsRemovedNotice =
+        "<p data-unproven-credentials-removed>This link confirmed your email address for the first time, so the sign-in methods the account " +
+        "had before (its old password, two-step verification, passkeys) were removed: whoever registered the address may not have been you. " +
+        "Set up two-step verification again after you sign in.</p>";
+
+    /// <summary>
+    /// Whoever knew the old password may hold a session: by default they all end, with every grant of the user. When the
+    /// link proved the address for the first time and admin removed what the account had before, they end whatever the
+    /// box says: those sessions may be someone else's, who registered the address first.
+    /// </summary>
+    private static Task<int> SignOutAsync(Guid userId, bool unprovenCredentialsRemoved, bool signOutEverywhere, SessionRevocation revocation, CancellationToken cancellationToken) =>
+        unprovenCredentialsRemoved ? revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken)
+        : signOutEverywhere ? revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, cancellationToken)
+        : Task.FromResult(0);
 
     private static IResult InvalidResetLink(HttpContext http, AccountPageServices services) =>
         AccountPage.InvalidLink(http, services.Tenant.Slug,

@@ -107,11 +107,11 @@ public static class MagicLinkEndpoints
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
                 var session = await services.Sessions.CreateAsync(userId, "magic_link", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
-                if (verdict.UnprovenPasswordRemoved)
+                if (verdict.UnprovenCredentialsRemoved)
                 {
-                    // The link's owner proved the address; a session opened with the password admin just removed was
-                    // someone else's, who registered the address first.
-                    await services.Revocation.RevokeOtherSessionsAsync(userId, session.Id, SessionRevocation.Reasons.UnprovenPasswordRemoved, http.RequestAborted);
+                    // The link's owner proved the address; a session opened with the password, factors or passkeys admin
+                    // just removed may be someone else's, who registered the address first.
+                    await services.Revocation.RevokeOtherSessionsAsync(userId, session.Id, SessionRevocation.Reasons.UnprovenCredentialsRemoved, http.RequestAborted);
                 }
 
                 return signIn!.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug)
@@ -130,7 +130,8 @@ public static class MagicLinkEndpoints
             case AuthenticationOutcomes.MfaEnrollmentRequired:
                 // Enrolment happens on the password sign-in, which shows the secret; the link stays unused.
                 return HostedPage.Error(http, "access_denied",
-                    "This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up.",
+                    "This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up " +
+                    "(no password yet? Choose one with \"Forgot your password?\" on the sign-in page).",
                     StatusCodes.Status403Forbidden);
             default:
                 return InvalidLink(http, services);
