@@ -787,6 +787,47 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
     }
 
+    /// <summary>
+    /// Tuples naming a role that no longer exists (an earlier version deleted row and tuples in two steps, and could stop in
+    /// between) go with the role's RoleDeleted event; once a role of that slug exists again, a late event leaves its tuples alone.
+    /// </summary>
+    [Fact]
+    public async Task RoleDeletedEvent_ClearsLeftoversOfAMissingRole_AndNothingOfARoleOfThatSlug()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "leftover@example.com");
+        var leftover = new Engine.RelationshipTuple(new Engine.ObjectRef(RbacModel.Role, "ghost"), RbacModel.Assignee, new Engine.SubjectRef(RbacModel.User, userId.ToString()));
+        await using (var scope = suite.Authorization.Services.CreateAsyncScope())
+        {
+            // Written past the catalogue guard, as the old two-step deletion could leave it.
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            await Storage.TupleStoreWriter.ApplyAsync(db, RbacModel.StoreOf(tenant.Id), [leftover], [], [], CancellationToken.None, publishEvents: false);
+        }
+
+        var bus = suite.Authorization.Services.GetRequiredService<MassTransit.IBus>();
+        await bus.Publish(new Contracts.Authorization.RoleDeleted(Guid.NewGuid(), "ghost") { TenantId = tenant.Id });
+        await ApiAssert.EventuallyAsync(async () => await GhostTuplesAsync() == 0 ? "cleared" : null);
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Ghost", slug = "ghost" }), 201);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "ghost" } }));
+        await using (var scope = suite.Authorization.Services.CreateAsyncScope())
+        {
+            // What the consumer runs for a late event of the old role.
+            await scope.ServiceProvider.GetRequiredService<RbacStore>().RemoveTuplesOfMissingRoleAsync(
+                scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>(), tenant.Id, "ghost", CancellationToken.None);
+        }
+
+        Assert.Equal(1, await GhostTuplesAsync());
+
+        async Task<int> GhostTuplesAsync()
+        {
+            await using var scope = suite.Authorization.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            return await RbacStore.Tuples(db, tenant.Id).CountAsync(t => t.ObjectType == RbacModel.Role && t.ObjectId == "ghost");
+        }
+    }
+
     private async Task ApplyAsync(GroupMembershipChanged message)
     {
         await using var scope = suite.Authorization.Services.CreateAsyncScope();

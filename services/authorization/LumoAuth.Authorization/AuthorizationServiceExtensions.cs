@@ -21,6 +21,7 @@ public static class AuthorizationServiceExtensions
             x.AddConsumer<GroupMembershipConsumer>();
             x.AddConsumer<GroupDeletedConsumer>();
             x.AddConsumer<UserDeletedConsumer>();
+            x.AddConsumer<RoleDeletedConsumer>();
             x.AddConsumer<InvitationAcceptedConsumer>();
         });
 

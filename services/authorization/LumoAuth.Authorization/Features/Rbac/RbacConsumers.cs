@@ -157,3 +157,18 @@ public sealed class UserDeletedConsumer(AuthorizationDbContext db, RbacStore rba
         }
     }
 }
+
+/// <summary>
+/// A role's deletion removes its tuples in the same transaction; this clears any an earlier version left behind (it
+/// removed them in a second step), and keeps the role's queue consumed.
+/// </summary>
+public sealed class RoleDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<Contracts.Authorization.RoleDeleted>
+{
+    public async Task Consume(ConsumeContext<Contracts.Authorization.RoleDeleted> context)
+    {
+        if (context.Message.TenantId is { } tenantId)
+        {
+            await rbac.RemoveTuplesOfMissingRoleAsync(db, tenantId, context.Message.Slug, context.CancellationToken);
+        }
+    }
+}

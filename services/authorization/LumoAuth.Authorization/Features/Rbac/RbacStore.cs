@@ -214,17 +214,36 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
             db.Roles.Remove(role);
             db.AddEvent(new Contracts.Authorization.RoleDeleted(role.Id, role.Slug) { TenantId = tenantId });
             await db.SaveChangesAsync(cancellationToken);
-            var slug = role.Slug;
-            var rows = await Tuples(db, tenantId)
-                .Where(t => (t.ObjectType == RbacModel.Role && t.ObjectId == slug)
-                            || (t.SubjectType == RbacModel.Role && t.SubjectId == slug && t.SubjectRelation == RbacModel.Assignee))
-                .ToListAsync(cancellationToken);
+            var rows = await RoleTuples(db, tenantId, role.Slug).ToListAsync(cancellationToken);
             revision = await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
 
         await indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
     }
+
+    /// <summary>
+    /// Removes tuples still naming <paramref name="slug"/> when no role has it, checked under the write lock: what a deletion
+    /// by an earlier version (row and tuples in two steps) left behind when cut short. A role of that slug existing by then
+    /// keeps everything.
+    /// </summary>
+    public async Task RemoveTuplesOfMissingRoleAsync(AuthorizationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    {
+        var rows = await RoleTuples(db, tenantId, slug).ToListAsync(cancellationToken);
+        if (rows.Count > 0)
+        {
+            await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken, async ct =>
+            {
+                var exists = await db.Roles.IgnoreQueryFilters().AnyAsync(r => r.TenantId == tenantId && r.Slug == slug, ct);
+                return _ => !exists;
+            });
+        }
+    }
+
+    /// <summary>The role's assignments (the role as object) and grants (its assignees as subject).</summary>
+    private static IQueryable<StoredTuple> RoleTuples(AuthorizationDbContext db, Guid tenantId, string slug) =>
+        Tuples(db, tenantId).Where(t => (t.ObjectType == RbacModel.Role && t.ObjectId == slug)
+                                        || (t.SubjectType == RbacModel.Role && t.SubjectId == slug && t.SubjectRelation == RbacModel.Assignee));
 
     private static void StageAssignmentEvents(AuthorizationDbContext db, Guid tenantId, IReadOnlyList<RelationshipTuple> written, IReadOnlyList<TupleKey> deleted)
     {
