@@ -48,6 +48,45 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? null : "denied", TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>
+    /// A SCIM delete of a group (soft, the default) takes its roles from its members at once; provisioning the group again
+    /// with the same name gives the old members nothing.
+    /// </summary>
+    [Fact]
+    public async Task ScimGroupSoftDelete_TakesTheGroupsRolesFromItsMembers()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using var user = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email = "scim-member@example.com" }, key);
+        var userId = (await ApiAssert.OkAsync(user, 201))["data"]!["id"]!.GetValue<string>();
+        using var permission = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/permissions", new { name = "Read reports", slug = "report.read" }, key);
+        await ApiAssert.OkAsync(permission, 201);
+        using var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = "Analyst", slug = "analyst", permissions = new[] { "report.read" } }, key);
+        await ApiAssert.OkAsync(role, 201);
+        var scimGroup = new { schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Analysts", members = new[] { new { value = userId } } };
+        using var group = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/scim2.0/Groups", scimGroup, SuiteFixture.Bearer(tenant.ApiKey));
+        var groupId = (await ApiAssert.OkAsync(group, 201))["id"]!.GetValue<string>();
+        using var groupRoles = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "analyst" } }, key);
+        await ApiAssert.OkAsync(groupRoles);
+
+        async Task<bool> AllowedAsync()
+        {
+            using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "report.read", subject = userId }, key);
+            return (await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>();
+        }
+
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? "allowed" : null, TimeSpan.FromSeconds(30));
+
+        using var deleted = await suite.SendAsync(HttpMethod.Delete, $"{tenant.Api}/scim2.0/Groups/{groupId}", configure: SuiteFixture.Bearer(tenant.ApiKey));
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? null : "denied", TimeSpan.FromSeconds(30));
+
+        using var again = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/scim2.0/Groups",
+            new { schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Analysts" }, SuiteFixture.Bearer(tenant.ApiKey));
+        await ApiAssert.OkAsync(again, 201);
+        Assert.False(await AllowedAsync());
+    }
+
     [Fact]
     public async Task RevokedAccessToken_IsRefusedByAnotherService()
     {
