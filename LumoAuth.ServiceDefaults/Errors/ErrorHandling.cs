@@ -6,7 +6,8 @@ namespace LumoAuth.ServiceDefaults.Errors;
 
 /// <summary>
 /// Turns every failure that escapes a handler into the envelope: malformed bodies and binding
-/// failures become 400, oversized bodies 413, a Redis outage 503, and anything else a 500 with only a correlation id.
+/// failures become 400, oversized bodies 413, a database deadlock 409, a Redis outage 503, and anything else a 500 with only
+/// a correlation id.
 /// </summary>
 public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
 {
@@ -29,6 +30,10 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             InvalidDataException invalid => new ApiError($"The request could not be read: {invalid.Message}", 400, ErrorCodes.InvalidRequest),
             _ when UnstorableText(exception) =>
                 new ApiError("The request contains text that cannot be stored (a NUL character or invalid UTF-8)", 400, ErrorCodes.InvalidRequest),
+            // Chosen as a deadlock's victim (40P01) or a serialization failure (40001): nothing was saved, and the same
+            // request again normally goes through.
+            _ when SqlStateOf(exception) is "40P01" or "40001" =>
+                new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
             // Redis is out: the request could not finish its work, and repeating it later will.
             StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException =>
                 new ApiError("A service this request needs is unavailable for the moment; try again", 503, ErrorCodes.ServiceUnavailable),
@@ -36,6 +41,12 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
                 new ApiError("Request cancelled", 499, ErrorCodes.InvalidRequest),
             _ => null,
         };
+
+        if (error is { Status: 409 } && exception is not BadHttpRequestException)
+        {
+            // Usually two writers taking the same rows in opposite orders: worth fixing, so it is told.
+            LogConcurrencyFailure(logger, exception, httpContext.Request.Method, httpContext.Request.Path);
+        }
 
         if (error is null)
         {
@@ -65,12 +76,29 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         return false;
     }
 
+    /// <summary>The SQLSTATE of the first database error in the chain (EF Core wraps the provider's), if any.</summary>
+    private static string? SqlStateOf(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is System.Data.Common.DbException { SqlState: { } state })
+            {
+                return state;
+            }
+        }
+
+        return null;
+    }
+
     // Framework messages name parameters and types, which helps the caller and reveals nothing internal;
     // inner JSON exceptions carry the path of the bad property.
     private static string DescribeBadRequest(BadHttpRequestException bad) =>
         bad.InnerException is System.Text.Json.JsonException json
             ? $"Malformed JSON{(json.Path is { } path ? $" at {path}" : string.Empty)}"
             : bad.Message;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Database deadlock or serialization failure for {Method} {Path}; answered 409")]
+    private static partial void LogConcurrencyFailure(ILogger logger, Exception exception, string method, PathString path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);

@@ -148,6 +148,83 @@ public sealed partial class EmailCodeTests(EmailAdminFixture fixture) : IClassFi
         Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant, address, backupCodes[0])).Outcome);
     }
 
+    /// <summary>
+    /// Wrong codes sent together (queued here behind the test's hold on the user's row) stop being checked at the lockout:
+    /// each failure is counted, and the lock set, before the next guess gets the row. A mailed code keeps count of the
+    /// guesses checked against it, so it shows that no more than the threshold were.
+    /// </summary>
+    [Fact]
+    public async Task ParallelWrongCodes_AreCheckedNoMoreThanTheLockoutAllows()
+    {
+        var (tenant, userId, address) = await UserAsync(allowEmail: true, verified: true);
+        await TurnOnAsync(tenant, userId, expectedStatus: 201);
+        using (var admin = Factory.ClientFor(tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { maxFailedAttempts = 3, lockoutDuration = 600 } }));
+        }
+
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await LoginAsync(tenant, address, null)).Outcome);
+        var code = await CodeMailedToAsync(address, 1);
+        await ApiAssert.EventuallyAsync(async () => await CurrentCodeAsync(userId) is { } row
+            && Features.Credentials.SecondStepCodes.HashOf(row.Id, code).SequenceEqual(row.TokenHash) ? row : null);
+        var wrong = code == "000000" ? "000001" : "000000";
+
+        List<Task<AuthenticateResponse>> guesses;
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var holder = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            await using var transaction = await holder.Database.BeginTransactionAsync();
+            await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM users WHERE \"Id\" = {userId} FOR NO KEY UPDATE");
+            guesses = Enumerable.Range(0, 8).Select(_ => LoginAsync(tenant, address, wrong)).ToList();
+            await Factory.WaitForLockWaitersAsync("%\"LockedUntil\"%", 8);
+            await transaction.RollbackAsync();
+        }
+
+        var outcomes = (await Task.WhenAll(guesses)).Select(r => r.Outcome).ToList();
+        Assert.Equal(2, outcomes.Count(o => o == AuthenticationOutcomes.MfaInvalid));
+        Assert.Equal(6, outcomes.Count(o => o == AuthenticationOutcomes.Locked));
+        Assert.Equal(3, (await CurrentCodeAsync(userId))!.FailedAttempts);
+        // Locked: the right code is refused too, and not used up.
+        Assert.Equal(AuthenticationOutcomes.Locked, (await LoginAsync(tenant, address, code)).Outcome);
+        Assert.Null((await CurrentCodeAsync(userId))!.UsedAt);
+    }
+
+    /// <summary>
+    /// A code mailed to the address of a self-registered account, entered after its password, shows that whoever reads the
+    /// mailbox holds the password: the account counts as vouched for from then on (a later sign-in link removes nothing).
+    /// </summary>
+    [Fact]
+    public async Task AMailedCode_VouchesForASelfRegistration_ButABackupCodeDoesNot()
+    {
+        var (tenant, userId, address) = await UserAsync(allowEmail: true, verified: true);
+        var backupCodes = await TurnOnAsync(tenant, userId, expectedStatus: 201);
+        await SetSelfRegisteredAsync(userId, true);
+
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, (await LoginAsync(tenant, address, null)).Outcome);
+        var code = await CodeMailedToAsync(address, 1);
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant, address, backupCodes![0])).Outcome);
+        Assert.True(await SelfRegisteredAsync(userId));
+
+        var signedIn = await ApiAssert.EventuallyAsync(async () =>
+            await LoginAsync(tenant, address, code) is { Outcome: AuthenticationOutcomes.Success } success ? success : null);
+        Assert.Contains("mfa", signedIn.AuthenticationMethods);
+        Assert.False(await SelfRegisteredAsync(userId));
+    }
+
+    private async Task SetSelfRegisteredAsync(Guid userId, bool value)
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Users.IgnoreQueryFilters().Where(u => u.Id == userId)
+            .ExecuteUpdateAsync(s => s.SetProperty(u => u.SelfRegisteredUnproven, value));
+    }
+
+    private async Task<bool> SelfRegisteredAsync(Guid userId)
+    {
+        await using var scope = Factory.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Users.IgnoreQueryFilters()
+            .Where(u => u.Id == userId).Select(u => u.SelfRegisteredUnproven).SingleAsync();
+    }
+
     /// <summary>The user's newest sign-in code (used or not).</summary>
     private async Task<SignInCode?> CurrentCodeAsync(Guid userId)
     {

@@ -38,9 +38,9 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         await db.SaveChangesAsync();
     }
 
-    private static async Task<AuthenticateResponse> SignInWithLinkAsync(HttpClient client, TestTenant tenant, string token)
+    private static async Task<AuthenticateResponse> SignInWithLinkAsync(HttpClient client, TestTenant tenant, string token, string? totp = null)
     {
-        using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, null, null));
+        using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, totp, null));
         await ApiAssert.OkAsync(response);
         return (await response.Content.ReadFromJsonAsync<MagicLinkSignIn>())!.Verdict;
     }
@@ -60,6 +60,32 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         await db.Invitations.IgnoreQueryFilters().Where(i => i.Id == Guid.Parse(invitation)).ExecuteUpdateAsync(s => s.SetProperty(i => i.TokenHash, hash));
         return invitation;
     }
+
+    /// <summary>Registers the address through the hosted sign-up (as someone who got there first would); the new user's id.</summary>
+    private async Task<Guid> SelfRegisterAsync(TestTenant tenant, string email, string password)
+    {
+        using var client = factory.Internal();
+        var created = await ApiAssert.OkAsync(await client.PostAsJsonAsync(InternalRoutes.RegisterUser, new RegisterUserRequest(tenant.Id, email, password, null)), 201);
+        return Guid.Parse(created["userId"]!.GetValue<string>());
+    }
+
+    /// <summary>Provisions the user over SCIM, as an identity provider does: the address is never verified.</summary>
+    private async Task<Guid> ScimUserAsync(TestTenant tenant, string email, string password)
+    {
+        using var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", tenant.ApiKey);
+        using var body = new StringContent(System.Text.Json.JsonSerializer.Serialize(new { userName = email, password }), System.Text.Encoding.UTF8, "application/scim+json");
+        using var response = await client.PostAsync($"{tenant.Api}/scim/v2/Users", body);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, await response.Content.ReadAsStringAsync());
+        return Guid.Parse(System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!["id"]!.GetValue<string>());
+    }
+
+    /// <summary>The TOTP secret <see cref="SetUpEverythingAsync"/> enrolled, per user.</summary>
+    private readonly Dictionary<Guid, string> _totpSecrets = [];
+
+    /// <summary>A code of the user's TOTP app that has not been used yet (enrolment used the current one).</summary>
+    private string NextTotpCode(Guid userId) =>
+        new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(_totpSecrets[userId])).ComputeTotp(DateTime.UtcNow.AddSeconds(30));
 
     /// <summary>How many of each credential admin holds for the user (what someone who registered the address first may have set up).</summary>
     private sealed record Credentials(int Factors, int BackupCodes, int Passkeys, int PasswordHistory, int KnownDevicesAndNetworks)
@@ -93,6 +119,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         }
 
         var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        _totpSecrets[userId] = secret;
         await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{userId}/mfa/totp/confirm",
             new { code = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp() }));
         await using (var scope = factory.Services.CreateAsyncScope())
@@ -138,7 +165,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
         // Someone registered the owner's address first, with a password, factors and a passkey of their own; the address was never verified.
-        var squatted = await factory.CreateUserAsync(tenant, "owner@example.com", "squatter password 1");
+        var squatted = await SelfRegisterAsync(tenant, "owner@example.com", "squatter password 1");
         await SetUpEverythingAsync(tenant, admin, squatted, "owner@example.com", "squatter password 1");
         await PlantMagicLinkAsync(tenant, squatted, "owner-link");
         // A verified account keeps all of it: it was set up by whoever reads the mailbox.
@@ -159,6 +186,9 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         // An MFA reset as far as others know: the token service forgets the trusted browsers, the audit log and webhooks say so.
         await ApiAssert.EventuallyAsync(async () =>
             (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_mfa_reset&targetId={squatted}")))["data"]!.AsArray().FirstOrDefault());
+        // The event the token service ends the earlier sessions and grants from, committed with the removal.
+        await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_unproven_credentials_removed&targetId={squatted}")))["data"]!.AsArray().FirstOrDefault());
 
         var asked = await SignInWithLinkAsync(client, tenant, "verified-link");
         Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
@@ -172,7 +202,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
-        var id = await factory.CreateUserAsync(tenant, "refused@example.com", "squatter password 1");
+        var id = await SelfRegisterAsync(tenant, "refused@example.com", "squatter password 1");
         var everything = await SetUpEverythingAsync(tenant, admin, id, "refused@example.com", "squatter password 1");
         await PlantMagicLinkAsync(tenant, id, "refused-link");
         using var client = factory.Internal();
@@ -204,7 +234,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
-        var id = await factory.CreateUserAsync(tenant, "racing@example.com", "own password 123");
+        var id = await SelfRegisterAsync(tenant, "racing@example.com", "own password 123");
         var everything = await SetUpEverythingAsync(tenant, admin, id, "racing@example.com", "own password 123");
         await PlantMagicLinkAsync(tenant, id, "racing-link");
         using var client = factory.Internal();
@@ -216,7 +246,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         await holder.Database.ExecuteSqlAsync($"SELECT 1 FROM users WHERE \"Id\" = {id} FOR NO KEY UPDATE");
         var signingIn = SignInWithLinkAsync(client, tenant, "racing-link");
         await factory.WaitForLockWaitersAsync("%\"LockedUntil\"%");
-        await holder.Database.ExecuteSqlAsync($"UPDATE users SET \"EmailVerified\" = true WHERE \"Id\" = {id}");
+        await holder.Database.ExecuteSqlAsync($"UPDATE users SET \"EmailVerified\" = true, \"SelfRegisteredUnproven\" = false WHERE \"Id\" = {id}");
         await transaction.CommitAsync();
 
         var signIn = await signingIn;
@@ -225,12 +255,77 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         Assert.Equal(everything, await CredentialsOfAsync(id));
     }
 
+    /// <summary>
+    /// Accounts an identity provider (SCIM) or an admin made are unverified too, but what they have was vouched for by
+    /// whoever made them: a sign-in link asks for their second step as for any account, and removes nothing; it only
+    /// verifies the address once the sign-in succeeds.
+    /// </summary>
+    [Fact]
+    public async Task MagicLink_ScimOrAdminMadeAccount_UnverifiedAddress_StillAsksForTheSecondStep_AndRemovesNothing()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var provisioned = await ScimUserAsync(tenant, "provisioned@example.com", "own password 123");
+        var adminMade = await factory.CreateUserAsync(tenant, "admin-made@example.com", "own password 123");
+        using var client = factory.Internal();
+
+        foreach (var (id, email) in new[] { (provisioned, "provisioned@example.com"), (adminMade, "admin-made@example.com") })
+        {
+            var kept = await SetUpEverythingAsync(tenant, admin, id, email, "own password 123");
+            Assert.False(await EmailVerifiedAsync(tenant, admin, id));
+            await PlantMagicLinkAsync(tenant, id, $"link-{id}");
+
+            var asked = await SignInWithLinkAsync(client, tenant, $"link-{id}");
+            Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
+            Assert.Equal("totp", asked.MfaMethod);
+            var wrong = await SignInWithLinkAsync(client, tenant, $"link-{id}", "12345x");
+            Assert.Equal(AuthenticationOutcomes.MfaInvalid, wrong.Outcome);
+            Assert.Equal(kept, await CredentialsOfAsync(id));
+            Assert.False(await EmailVerifiedAsync(tenant, admin, id));
+
+            var signIn = await SignInWithLinkAsync(client, tenant, $"link-{id}", NextTotpCode(id));
+            Assert.Equal(AuthenticationOutcomes.Success, signIn.Outcome);
+            Assert.Contains("mfa", signIn.AuthenticationMethods);
+            Assert.False(signIn.UnprovenCredentialsRemoved);
+            Assert.Equal(kept, await CredentialsOfAsync(id));
+            Assert.True(await EmailVerifiedAsync(tenant, admin, id));
+            Assert.Equal(AuthenticationOutcomes.MfaRequired, await AuthenticateAsync(client, tenant, email, "own password 123"));
+        }
+    }
+
+    /// <summary>A self-registration proven once (here by its first link) is vouched for: a later unverified address (changed by an admin) removes nothing.</summary>
+    [Fact]
+    public async Task MagicLink_SelfRegistrationProvenBefore_AddressUnverifiedAgain_KeepsWhatWasSetUpSince()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var id = await SelfRegisterAsync(tenant, "proven@example.com", "own password 123");
+        await PlantMagicLinkAsync(tenant, id, "first-link");
+        using var client = factory.Internal();
+        Assert.True((await SignInWithLinkAsync(client, tenant, "first-link")).UnprovenCredentialsRemoved);
+
+        // The owner sets up their own TOTP app, then the address becomes unverified again (as an address change makes it).
+        var secret = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{id}/mfa/totp", null), 201))["data"]!["secret"]!.GetValue<string>();
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/{id}/mfa/totp/confirm",
+            new { code = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes(secret)).ComputeTotp() }));
+        var kept = await CredentialsOfAsync(id);
+        Assert.Equal((1, 10), (kept.Factors, kept.BackupCodes));
+        await SetAsync(id, emailVerified: false);
+        await PlantMagicLinkAsync(tenant, id, "later-link");
+        var asked = await SignInWithLinkAsync(client, tenant, "later-link");
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
+        Assert.Equal("totp", asked.MfaMethod);
+        Assert.Equal(kept, await CredentialsOfAsync(id));
+    }
+
     [Fact]
     public async Task PasswordReset_FirstProofOfTheAddress_RemovesEverythingButTheNewPassword_AndSaysSo()
     {
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
-        var squatted = await factory.CreateUserAsync(tenant, "reset-owner@example.com", "squatter password 1");
+        var squatted = await SelfRegisterAsync(tenant, "reset-owner@example.com", "squatter password 1");
         var everything = await SetUpEverythingAsync(tenant, admin, squatted, "reset-owner@example.com", "squatter password 1");
         using var client = factory.Internal();
 
@@ -265,6 +360,18 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         Assert.False(keptReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
         Assert.Equal(kept with { PasswordHistory = kept.PasswordHistory + 1 }, await CredentialsOfAsync(verified));
         Assert.Equal(AuthenticationOutcomes.MfaRequired, await AuthenticateAsync(client, tenant, "reset-verified@example.com", "a new password 123"));
+
+        // An account an admin made, never verified: its factors are the owner's (the admin vouched for them), so the reset
+        // proves the address and keeps them, and the second step is still asked for.
+        var adminMade = await factory.CreateUserAsync(tenant, "reset-admin-made@example.com", "own password 123");
+        var adminMadeKept = await SetUpEverythingAsync(tenant, admin, adminMade, "reset-admin-made@example.com", "own password 123");
+        await PlantResetTokenAsync(tenant, adminMade, "admin-made-reset", TimeSpan.FromHours(1));
+        var adminMadeReset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
+            new CompletePasswordResetRequest(tenant.Id, "admin-made-reset", "a new password 123")));
+        Assert.False(adminMadeReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
+        Assert.Equal(adminMadeKept with { PasswordHistory = adminMadeKept.PasswordHistory + 1 }, await CredentialsOfAsync(adminMade));
+        Assert.True(await EmailVerifiedAsync(tenant, admin, adminMade));
+        Assert.Equal(AuthenticationOutcomes.MfaRequired, await AuthenticateAsync(client, tenant, "reset-admin-made@example.com", "a new password 123"));
 
         // An account made without a password and nothing else set up: the reset proves the address, and removes nothing.
         var bare = await factory.CreateUserAsync(tenant, "reset-bare@example.com");

@@ -80,6 +80,15 @@ public sealed class User : ICreatedRow
 
     public bool EmailVerified { get; set; }
 
+    /// <summary>
+    /// The user registered themselves (hosted sign-up) and no link or code has reached <see cref="Email"/> since: whatever
+    /// credentials the account has were set up by someone who may not own the address (who registered it first). The first
+    /// proof of the address by a link that needs none of them removes them (<c>UnprovenCredentials</c>) and clears this.
+    /// Accounts made by an admin, SCIM or an invitation never have it: their credentials are vouched for by whoever made
+    /// them, whatever <see cref="EmailVerified"/> says.
+    /// </summary>
+    public bool SelfRegisteredUnproven { get; set; }
+
     /// <summary>When a verification link was last asked for: the hosted page's requests are spaced per address.</summary>
     public DateTimeOffset? EmailVerificationRequestedAt { get; set; }
 

@@ -22,6 +22,14 @@ public sealed record UserPasswordChanged(Guid UserId) : IntegrationEvent;
 
 public sealed record UserMfaReset(Guid UserId) : IntegrationEvent;
 
+/// <summary>
+/// A link proved the address of an account someone registered themselves, for the first time, and what the account had
+/// (password, second factors, passkeys) was removed: it may have been set up by someone else, who registered the address
+/// first. The token service ends the user's sessions and grants from before <see cref="IntegrationEvent.OccurredAt"/>
+/// (the sign-in that proved it, opened later, stays).
+/// </summary>
+public sealed record UserUnprovenCredentialsRemoved(Guid UserId) : IntegrationEvent;
+
 public sealed record UserLoginSucceeded(Guid UserId, IReadOnlyList<string> Methods) : IntegrationEvent;
 
 /// <summary>A failed password login; <see cref="UserId"/> is null when no such user exists (never says which).</summary>

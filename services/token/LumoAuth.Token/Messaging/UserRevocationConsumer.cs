@@ -3,16 +3,18 @@ using LumoAuth.Contracts.Users;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Sessions;
 using MassTransit;
+using OpenIddict.Abstractions;
 
 namespace LumoAuth.Token.Messaging;
 
 /// <summary>
 /// A blocked, deactivated or deleted user is signed out everywhere: sessions ended, grants revoked. Idempotent by nature
 /// (revoking what is already revoked changes nothing), so a redelivered event is harmless. When Redis is out the
-/// access tokens cannot be denied: the consumer fails and the event comes again.
+/// access tokens cannot be denied: the consumer fails and the event comes again. An account whose unproven credentials
+/// were removed loses only what started before that moment (<see cref="UserUnprovenCredentialsRemoved"/>).
 /// </summary>
 public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvider services)
-    : IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>
+    : IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>, IConsumer<UserUnprovenCredentialsRemoved>
 {
     public Task Consume(ConsumeContext<UserBlocked> context) =>
         RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
@@ -29,17 +31,70 @@ public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvide
         }
     }
 
+    /// <summary>
+    /// A link proved the address of a self-registered account and admin removed what it had: every session and grant that
+    /// started before may be someone else's, who registered the address first (a browser, or a device-flow or refresh
+    /// grant outside any browser session). The sign-in that proved it, opened later, stays. The hosted pages end the
+    /// sessions at once when they can; this makes it certain.
+    /// </summary>
+    public async Task Consume(ConsumeContext<UserUnprovenCredentialsRemoved> context)
+    {
+        var message = context.Message;
+        if (!Enter(message.TenantId))
+        {
+            return;
+        }
+
+        var cancellationToken = context.CancellationToken;
+        await services.GetRequiredService<SessionRevocation>().RevokeSessionsStartedBeforeAsync(
+            message.UserId, message.OccurredAt, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken);
+
+        // Listed first, then revoked: the store reads them as a stream, and a write on its context would interrupt it.
+        var authorizations = services.GetRequiredService<IOpenIddictAuthorizationManager>();
+        var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
+        var earlierGrants = new List<object>();
+        await foreach (var authorization in authorizations.FindBySubjectAsync(message.UserId.ToString(), cancellationToken))
+        {
+            if (await authorizations.GetCreationDateAsync(authorization, cancellationToken) < message.OccurredAt
+                && await authorizations.HasStatusAsync(authorization, OpenIddictConstants.Statuses.Valid, cancellationToken))
+            {
+                earlierGrants.Add(authorization);
+            }
+        }
+
+        foreach (var authorization in earlierGrants)
+        {
+            // The grant's stored tokens go, and its access tokens on the deny-list (TokenTokenManager).
+            if (await authorizations.GetIdAsync(authorization, cancellationToken) is { } id)
+            {
+                await tokens.RevokeByAuthorizationIdAsync(id, cancellationToken);
+            }
+
+            await authorizations.TryRevokeAsync(authorization, cancellationToken);
+        }
+    }
+
     private async Task<SessionRevocation?> RevokeAsync(Guid? tenantId, Guid userId, string reason, CancellationToken cancellationToken)
     {
-        if (tenantId is not { } id)
+        if (!Enter(tenantId))
         {
             return null;
         }
 
-        // The queries are tenant-filtered: this work acts for the event's tenant (only its id matters here).
-        tenant.Set(new TenantInfo(id, string.Empty, string.Empty, TenantStatuses.Active, string.Empty));
         var revocation = services.GetRequiredService<SessionRevocation>();
         await revocation.RevokeUserAsync(userId, reason, cancellationToken);
         return revocation;
+    }
+
+    /// <summary>The queries are tenant-filtered: this work acts for the event's tenant (only its id matters here).</summary>
+    private bool Enter(Guid? tenantId)
+    {
+        if (tenantId is not { } id)
+        {
+            return false;
+        }
+
+        tenant.Set(new TenantInfo(id, string.Empty, string.Empty, TenantStatuses.Active, string.Empty));
+        return true;
     }
 }

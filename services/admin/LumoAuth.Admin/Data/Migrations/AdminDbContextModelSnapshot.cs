@@ -770,6 +770,9 @@ namespace LumoAuth.Admin.Data.Migrations
                         .HasMaxLength(2048)
                         .HasColumnType("character varying(2048)");
 
+                    b.Property<bool>("SelfRegisteredUnproven")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset?>("SoftDeletedAt")
                         .HasColumnType("timestamp with time zone");
 

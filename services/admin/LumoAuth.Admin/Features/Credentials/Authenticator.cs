@@ -104,10 +104,11 @@ public sealed class Authenticator(
     /// <summary>
     /// The second step's answer, checked only in the sign-in's transaction once the account is known not to be locked, so
     /// that a locked account uses up no code. <see cref="CheckAsync"/> answers whether it passed, and with an enrolment's
-    /// confirmation the first backup codes; the rest is what a wrong answer is told.
+    /// confirmation the first backup codes, and whether it was a code mailed to the address (which proves it); the rest is
+    /// what a wrong answer is told.
     /// </summary>
     private sealed record SecondStepAnswer(
-        Func<CancellationToken, Task<(bool Passed, IReadOnlyList<string>? BackupCodes)>> CheckAsync,
+        Func<CancellationToken, Task<(bool Passed, IReadOnlyList<string>? BackupCodes, bool Mailed)>> CheckAsync,
         string? Method = null, string? Hint = null, string? OtherMethod = null);
 
     /// <summary>Never leaves: the address was proven or changed while a link's sign-in was checked; the caller starts again.</summary>
@@ -133,9 +134,10 @@ public sealed class Authenticator(
         }
 
         var methods = factors.ToList();
-        // A link that proves the address for the first time is not asked for what the account got before: that may be
-        // someone else's (who registered the address first), and goes with this sign-in (UnprovenCredentials).
-        var firstProof = addressProven && !user.EmailVerified;
+        // A link that proves the address of a self-registered account for the first time is not asked for what the account
+        // got before: that may be someone else's (who registered the address first), and goes with this sign-in
+        // (UnprovenCredentials). An account an admin, SCIM or an invitation made keeps its second step, verified or not.
+        var firstProof = addressProven && user.SelfRegisteredUnproven;
         // A sign-in that took more than one factor already (a passkey) needs no second step. Otherwise the second step is the
         // user's TOTP app, else codes by text message, else by e-mail — whichever they have; someone with several may choose
         // (their phone is elsewhere). No mailed code after an e-mailed link: it would prove the same thing twice.
@@ -214,7 +216,7 @@ public sealed class Authenticator(
             }
 
             var code = request.TotpCode.Trim();
-            answer = new SecondStepAnswer(async ct => (await CheckCodeAsync(user, step, totpFactor, smsFactor, code, ct), null), step, hint, other);
+            answer = new SecondStepAnswer(ct => CheckCodeAsync(user, step, totpFactor, smsFactor, code, ct), step, hint, other);
             // RFC 8176: "sms" for a texted code, "otp" for an app's or a mailed one.
             methods.AddRange([step == MfaFactorTypes.Sms ? "sms" : "otp", "mfa"]);
         }
@@ -247,13 +249,22 @@ public sealed class Authenticator(
         return await SignInAsync(request, user, methods, addressProven, claim, answer, risk, ask && !trustedDevice, trustedDevice, enrolmentDueAt, cancellationToken);
     }
 
-    /// <summary>The second step's code: the chosen method's, or a backup code in its place (each used up when right).</summary>
-    private async Task<bool> CheckCodeAsync(User user, string step, MfaFactor? totpFactor, MfaFactor? smsFactor, string code, CancellationToken cancellationToken)
+    /// <summary>
+    /// The second step's code: the chosen method's, or a backup code in its place (each used up when right); whether it was
+    /// the code mailed to the user's address.
+    /// </summary>
+    private async Task<(bool Passed, IReadOnlyList<string>? BackupCodes, bool Mailed)> CheckCodeAsync(
+        User user, string step, MfaFactor? totpFactor, MfaFactor? smsFactor, string code, CancellationToken cancellationToken)
     {
         var passed = step == MfaFactorTypes.Totp
             ? await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken)
             : await secondStepCodes.TryUseAsync(user, code, step == MfaFactorTypes.Sms ? smsFactor!.Id : null, cancellationToken);
-        return passed || (BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken));
+        if (passed)
+        {
+            return (true, null, step == MfaFactorTypes.Email);
+        }
+
+        return (BackupCodes.LooksLikeOne(code) && await BackupCodes.TryUseAsync(db, user.Id, code, cancellationToken), null, false);
     }
 
     /// <summary>
@@ -270,33 +281,36 @@ public sealed class Authenticator(
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         // Wrong guesses sent alongside this one may have locked the account after its user row was read: then this sign-in
         // is refused like any other, before it uses up a code the user will need once the lock ends.
-        var emailVerified = await db.Database.SqlQuery<bool>($"""
-            SELECT "EmailVerified" AS "Value" FROM users
+        var unvouched = await db.Database.SqlQuery<bool>($"""
+            SELECT "SelfRegisteredUnproven" AS "Value" FROM users
             WHERE "Id" = {user.Id} AND ("LockedUntil" IS NULL OR "LockedUntil" <= {now})
             FOR NO KEY UPDATE
             """).ToListAsync(cancellationToken);
-        if (emailVerified.Count == 0)
+        if (unvouched.Count == 0)
         {
             await transaction.RollbackAsync(cancellationToken);
             return await LockedAsync(request, user, cancellationToken);
         }
 
-        if (addressProven && emailVerified.Single() != user.EmailVerified)
+        // Proven by another link meanwhile: the second step this one skipped (or asked for) is no longer the right one.
+        if (addressProven && unvouched.Single() != user.SelfRegisteredUnproven)
         {
             await transaction.RollbackAsync(cancellationToken);
             return Failure(AddressChangedMeanwhile);
         }
 
         IReadOnlyList<string>? backupCodes = null;
+        var mailed = false;
         if (answer is not null)
         {
-            (var passed, backupCodes) = await answer.CheckAsync(cancellationToken);
+            (var passed, backupCodes, mailed) = await answer.CheckAsync(cancellationToken);
             if (!passed)
             {
-                // Kept: a wrong guess counts against the code it was for (only so many are allowed), and towards the lockout.
+                // Kept: a wrong guess counts against the code it was for (only so many are allowed), and towards the lockout —
+                // counted under the row lock this transaction holds, so guesses queued behind it see the lock it may set.
+                var failure = await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
-                return await RecordFailureAsync(request, user, "invalid_mfa", AuthenticationOutcomes.MfaInvalid, cancellationToken)
-                    with { MfaMethod = answer.Method, MfaCodeHint = answer.Hint, MfaOtherMethod = answer.OtherMethod };
+                return failure with { MfaMethod = answer.Method, MfaCodeHint = answer.Hint, MfaOtherMethod = answer.OtherMethod };
             }
         }
 
@@ -312,11 +326,18 @@ public sealed class Authenticator(
             .SetProperty(u => u.LoginCount, u => u.LoginCount + 1)
             .SetProperty(u => u.LastLoginAt, now), cancellationToken);
 
-        // The link reached the address: it is verified now, as by a verification link, and what the account got before
-        // goes (UnprovenCredentials); the owner chooses their own password by a reset.
-        var proof = addressProven && !user.EmailVerified
-            ? await UnprovenCredentials.ProveAddressAsync(db, user, keepPassword: false, replacedPassword: false, cancellationToken)
+        // The link reached the address: it is verified now, as by a verification link, and what an unproven self-registration
+        // got before goes (UnprovenCredentials); the owner chooses their own password by a reset.
+        var proof = addressProven && (!user.EmailVerified || user.SelfRegisteredUnproven)
+            ? await UnprovenCredentials.ProveAddressAsync(db, user, keepPassword: false, cancellationToken)
             : null;
+        if (mailed && user.SelfRegisteredUnproven)
+        {
+            // A code mailed to the address, with the password: whoever reads the mailbox knows the password too, so what the
+            // account has is theirs (the address was verified already: codes are mailed only to verified ones).
+            await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id && u.SelfRegisteredUnproven)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.SelfRegisteredUnproven, false).SetProperty(u => u.UpdatedAt, now), cancellationToken);
+        }
 
         // The assessment of a sign-in that asked for no second step (one that did was recorded when it asked).
         if (risk is not null && !asked)
@@ -371,12 +392,12 @@ public sealed class Authenticator(
     }
 
     /// <summary>Confirms the pending factor with a code from it; the first backup codes, to show with the success.</summary>
-    private async Task<(bool Passed, IReadOnlyList<string>? BackupCodes)> ConfirmEnrolmentAsync(
+    private async Task<(bool Passed, IReadOnlyList<string>? BackupCodes, bool Mailed)> ConfirmEnrolmentAsync(
         User user, MfaFactor pending, string code, CancellationToken cancellationToken)
     {
         if (!await totp.VerifyAndConsumeAsync(pending, code, cancellationToken))
         {
-            return (false, null);
+            return (false, null, false);
         }
 
         pending.Confirmed = true;
@@ -384,7 +405,7 @@ public sealed class Authenticator(
         var codes = await BackupCodes.ReplaceAsync(db, user, cancellationToken);
         db.AddEvent(new UserMfaEnrolled(user.Id, MfaFactorTypes.Totp) { TenantId = user.TenantId });
         await db.SaveChangesAsync(cancellationToken);
-        return (true, codes);
+        return (true, codes, false);
     }
 
     /// <summary>A wrong password outside sign-in (changing it on the account page) counts as a failed sign-in would.</summary>
@@ -392,12 +413,15 @@ public sealed class Authenticator(
         RecordFailureAsync(new AuthenticateRequest(user.TenantId, user.Email, string.Empty, null, null), user, "invalid_password",
             AuthenticationOutcomes.InvalidCredentials, cancellationToken);
 
-    /// <summary>Counts a failure atomically (concurrent failures all count) and locks at the tenant's threshold.</summary>
+    /// <summary>
+    /// Counts a failure atomically (concurrent failures all count) and locks at the tenant's threshold. Inside a caller's
+    /// transaction (a sign-in that holds the user's row) it counts there, and the caller commits.
+    /// </summary>
     private async Task<AuthenticateResponse> RecordFailureAsync(
         AuthenticateRequest request, User user, string reason, string outcome, CancellationToken cancellationToken)
     {
         var policy = (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).LoginPolicy;
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         // Not while a lock is in force: guesses checked alongside the one that locked the account neither count towards
         // the next lock nor lock it again (which would restart the count below the threshold).
         var now = DateTimeOffset.UtcNow;
@@ -408,7 +432,11 @@ public sealed class Authenticator(
             """).ToListAsync(cancellationToken);
         if (counted.Count == 0)
         {
-            await transaction.RollbackAsync(cancellationToken);
+            if (transaction is not null)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+            }
+
             return await LockedAsync(request, user, cancellationToken);
         }
 
@@ -424,7 +452,11 @@ public sealed class Authenticator(
             await PublishAsync(request, user, new UserLockedOut(user.Id, lockedUntil.Value), cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
         return lockedUntil is null ? Failure(outcome) : Failure(AuthenticationOutcomes.Locked, lockedUntil);
     }
 

@@ -78,7 +78,8 @@ public static class CredentialEndpoints
 
         var groups = await db.GroupMembers.IgnoreQueryFilters()
             .Where(m => m.UserId == user.Id && m.TenantId == user.TenantId)
-            .Join(db.Groups.IgnoreQueryFilters().Where(g => g.TenantId == user.TenantId), m => m.GroupId, g => g.Id, (_, g) => g.Slug)
+            // A soft-deleted group has no members; the filter is a second line should one slip in (its slug is "deleted:…").
+            .Join(db.Groups.IgnoreQueryFilters().Where(g => g.TenantId == user.TenantId && g.SoftDeletedAt == null), m => m.GroupId, g => g.Id, (_, g) => g.Slug)
             .OrderBy(slug => slug)
             .ToListAsync(cancellationToken);
         return TypedResults.Ok(new UserProfile(

@@ -109,9 +109,13 @@ public static class EmailVerifications
             return InvalidToken();
         }
 
-        // A conditional update, so two clicks (or a concurrent profile edit) never conflict or publish twice.
-        var changed = await db.Users.Where(u => u.Id == userId && u.NormalizedEmail == email && !u.EmailVerified)
-            .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerified, true).SetProperty(u => u.UpdatedAt, DateTimeOffset.UtcNow), cancellationToken);
+        // A conditional update, so two clicks (or a concurrent profile edit) never conflict or publish twice. A self-registration
+        // proven this way is vouched for from now on: its credentials stay (the documented sign-up is register, then verify).
+        var changed = await db.Users.Where(u => u.Id == userId && u.NormalizedEmail == email && (!u.EmailVerified || u.SelfRegisteredUnproven))
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(u => u.EmailVerified, true)
+                .SetProperty(u => u.SelfRegisteredUnproven, false)
+                .SetProperty(u => u.UpdatedAt, DateTimeOffset.UtcNow), cancellationToken);
         if (changed > 0)
         {
             db.AddEvent(new UserUpdated(userId, ["emailVerified"]) { TenantId = tenantId });

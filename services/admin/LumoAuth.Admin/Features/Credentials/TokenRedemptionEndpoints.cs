@@ -63,15 +63,15 @@ public static partial class TokenRedemptionEndpoints
             return InvalidToken();
         }
 
-        var replacedPassword = user.PasswordHash is not null;
         if (await users.SetPasswordAsync(user, request.Password, cancellationToken) is { } refused)
         {
             return refused;
         }
 
-        // The link reached the address without the account's credentials: a first proof of it, which removes what the
-        // account got while it was unproven (the password being replaced too); the token service then ends every session.
-        var proof = await UnprovenCredentials.ProveAddressAsync(db, user, keepPassword: true, replacedPassword, cancellationToken);
+        // The link reached the address without the account's credentials: it is proven, and a self-registration's first
+        // proof removes what the account got before (the password being replaced too); the token service then ends the
+        // sessions from before (UserUnprovenCredentialsRemoved, committed here).
+        var proof = await UnprovenCredentials.ProveAddressAsync(db, user, keepPassword: true, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(
             new { userId = user.Id, unprovenCredentialsRemoved = proof.Removed }, "Password reset"));
@@ -116,10 +116,6 @@ public static partial class TokenRedemptionEndpoints
             (roles, groupIds) = ([], [.. groupIds.Where(g => !administering.Contains(g))]);
         }
 
-        // A group deleted since the invitation was sent is skipped: the rest of the invitation still stands.
-        groupIds = groupIds.Count == 0 ? groupIds
-            : await db.Groups.Where(g => g.TenantId == invitation.TenantId && g.SoftDeletedAt == null && groupIds.Contains(g.Id)).Select(g => g.Id).ToListAsync(cancellationToken);
-
         // Out of pending only if still pending (not revoked, accepted or expired meanwhile), in the transaction that creates
         // the account: the acceptance commits with the account or not at all.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -130,6 +126,10 @@ public static partial class TokenRedemptionEndpoints
         {
             return InvalidToken();
         }
+
+        // A group deleted since the invitation was sent is skipped: the rest of the invitation still stands. The others are
+        // held until the account commits, so none is soft-deleted between this check and the membership.
+        groupIds = [.. groupIds.Where((await Groups.GroupMembership.LockLiveAsync(db, invitation.TenantId, groupIds, cancellationToken)).Contains)];
 
         var userId = Guid.CreateVersion7();
         db.AddEvent(new UserInvitationAccepted(invitation.Id, userId, roles) { TenantId = invitation.TenantId });

@@ -22,13 +22,49 @@ public static class GroupMembership
         var slugs = given.Where(r => !Guid.TryParse(r, out _)).Select(r => r.ToLowerInvariant()).ToList();
         var found = await db.Groups.Where(g => g.SoftDeletedAt == null && (ids.Contains(g.Id) || slugs.Contains(g.Slug))).ToListAsync(cancellationToken);
         var missing = references
-            .Where(r => string.IsNullOrWhiteSpace(r) || !found.Any(g => (Guid.TryParse(r, out var id) && g.Id == id) || string.Equals(g.Slug, r, StringComparison.OrdinalIgnoreCase)))
+            .Where(r => string.IsNullOrWhiteSpace(r) || !found.Any(g => Names(r, g)))
             .Select(r => r ?? "null")
             .ToList();
         return (found, missing);
     }
 
-    /// <summary>Makes <paramref name="groups"/> exactly the user's groups.</summary>
+    /// <summary>Whether <paramref name="reference"/> (an id, or a slug in any letter case) names <paramref name="group"/>.</summary>
+    public static bool Names(string? reference, Group group) =>
+        reference is not null && ((Guid.TryParse(reference, out var id) && group.Id == id) || string.Equals(group.Slug, reference, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Holds the groups a user is about to join until the caller's transaction ends; returns those still live. A member
+    /// insert's own foreign-key check finds a soft-deleted group's row, so a group resolved live and soft-deleted since
+    /// would take the member (and give them its roles). KEY SHARE lets member writers through each other, but a soft
+    /// delete (FOR UPDATE) waits for this transaction, and one that got there first is seen: PostgreSQL reads a row again
+    /// after waiting for its lock.
+    /// </summary>
+    public static async Task<IReadOnlySet<Guid>> LockLiveAsync(AdminDbContext db, Guid tenantId, IEnumerable<Guid> groupIds, CancellationToken cancellationToken)
+    {
+        var ids = groupIds.Distinct().ToArray();
+        if (ids.Length == 0)
+        {
+            return new HashSet<Guid>();
+        }
+
+        // Outside a transaction the lock would end with the statement, and the member insert after it would not be covered.
+        if (db.Database.CurrentTransaction is null)
+        {
+            throw new InvalidOperationException("Groups are locked for joining only inside the transaction that adds the members");
+        }
+
+        var live = await db.Database.SqlQuery<Guid>($"""
+            SELECT "Id" AS "Value" FROM groups
+            WHERE "Id" = ANY({ids}) AND "TenantId" = {tenantId} AND "SoftDeletedAt" IS NULL
+            FOR KEY SHARE
+            """).ToListAsync(cancellationToken);
+        return live.ToHashSet();
+    }
+
+    /// <summary>
+    /// Makes <paramref name="groups"/> exactly the user's groups. Groups the user joins must be held with
+    /// <see cref="LockLiveAsync"/> in the caller's transaction first.
+    /// </summary>
     public static async Task ReplaceGroupsOfUserAsync(AdminDbContext db, Guid tenantId, Guid userId, IReadOnlyCollection<Group> groups, CancellationToken cancellationToken)
     {
         var current = await db.GroupMembers.Where(m => m.UserId == userId).ToListAsync(cancellationToken);

@@ -50,6 +50,9 @@ public static class HostedPageEndpoints
         }
 
         var name = string.IsNullOrWhiteSpace(request.Name) ? null : request.Name.Trim();
+        // Marked as a self-registration in the transaction that creates it: whoever registered may not own the address, so
+        // its first proof by a link removes what it was set up with (UnprovenCredentials). Unmarked, it would be vouched for.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var (user, error) = await users.CreateAsync(
             new NewUser(request.Email?.Trim(), request.Password, new UserProfileFields(name, null, null, null, null, null),
                 EmailVerified: false, IsActive: true, Groups: null),
@@ -59,6 +62,8 @@ public static class HostedPageEndpoints
             return error;
         }
 
+        await db.Users.Where(u => u.Id == user!.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.SelfRegisteredUnproven, true), cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Created((string?)null, new RegisteredUser(user!.Id, user.Email, user.Name, settings.LoginPolicy.EmailVerificationRequired));
     }
 

@@ -109,7 +109,11 @@ public static class SmsFactorEndpoints
 
         try
         {
+            // The user's row first, as a sign-in takes it before the factors: the other order could deadlock with one.
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM users WHERE "Id" = {user.Id} FOR NO KEY UPDATE""", cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateConcurrencyException)
         {

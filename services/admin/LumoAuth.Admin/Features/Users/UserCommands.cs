@@ -91,10 +91,30 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             return (null, refused);
         }
 
+        // The groups are joined under their lock: one soft-deleted since it was resolved above is refused like an unknown one.
+        await using var transaction = groups.Count > 0 && db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        var live = await GroupMembership.LockLiveAsync(db, tenant.TenantId, groups.Select(g => g.Id), cancellationToken);
+        if (groups.Any(g => !live.Contains(g.Id)))
+        {
+            var gone = new RequestValidator();
+            foreach (var reference in input.Groups!.Where(r => groups.Any(g => !live.Contains(g.Id) && GroupMembership.Names(r, g))))
+            {
+                gone.Add("groups", $"no group '{reference}'");
+            }
+
+            return (null, gone.ToResult());
+        }
+
         db.Users.Add(user);
         db.AddEvent(new UserCreated(user.Id, user.Email, false) { TenantId = tenant.TenantId });
         await GroupMembership.ReplaceGroupsOfUserAsync(db, tenant.TenantId, user.Id, groups, cancellationToken);
-        return await SaveAsync(user);
+        var saved = await SaveAsync(user);
+        if (saved.Error is null && transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        return saved;
     }
 
     /// <summary>
@@ -198,9 +218,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         // (a colleague who took it over, an attacker the user moved away from) must not reset, sign in or pass the
         // second step with them.
         await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
-        await ForgetMailedLinksAsync(user, cancellationToken);
-        await db.SignInCodes.Where(c => c.TenantId == user.TenantId && c.UserId == user.Id && c.FactorId == null && c.UsedAt == null)
-            .ExecuteDeleteAsync(cancellationToken);
+        await ForgetMailedLinksAsync(user, cancellationToken, mailedCodes: true);
         var saved = await SaveAsync(user);
         if (saved.Error is null && transaction is not null)
         {
@@ -210,11 +228,23 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         return saved;
     }
 
-    /// <summary>Deletes the user's unused reset and sign-in links (used ones stay: they are what a redemption claimed).</summary>
-    private async Task ForgetMailedLinksAsync(User user, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes the user's unused reset and sign-in links (used ones stay: they are what a redemption claimed) and, with
+    /// <paramref name="mailedCodes"/>, the unused codes mailed for the second step; holds the user's row from then on.
+    /// The order is every writer's of these rows, so none deadlocks with another (40P01): reset links, the user's row,
+    /// then sign-in links and codes, which a sign-in changes while it holds the row. Reset links come first because a
+    /// reset's completion claims its own before it sets the password.
+    /// </summary>
+    private async Task ForgetMailedLinksAsync(User user, CancellationToken cancellationToken, bool mailedCodes = false)
     {
         await db.PasswordResetTokens.Where(t => t.TenantId == user.TenantId && t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+        await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM users WHERE "Id" = {user.Id} FOR NO KEY UPDATE""", cancellationToken);
         await db.MagicLinkTokens.Where(t => t.TenantId == user.TenantId && t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+        if (mailedCodes)
+        {
+            await db.SignInCodes.Where(c => c.TenantId == user.TenantId && c.UserId == user.Id && c.FactorId == null && c.UsedAt == null)
+                .ExecuteDeleteAsync(cancellationToken);
+        }
     }
 
     /// <summary>Sets a password after checking the tenant's policy and its reuse rule (ADM-11).</summary>

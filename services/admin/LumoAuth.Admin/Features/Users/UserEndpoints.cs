@@ -365,10 +365,28 @@ public static class UserEndpoints
             return refused;
         }
 
+        // Groups joined are held until the save commits: one soft-deleted since it was resolved is refused like an unknown one.
+        var joining = wanted.Except(current).ToList();
+        await using var transaction = joining.Count > 0 ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        var live = await GroupMembership.LockLiveAsync(db, user.TenantId, joining, cancellationToken);
+        if (joining.Any(id => !live.Contains(id)))
+        {
+            var gone = groups.Where(g => joining.Contains(g.Id) && !live.Contains(g.Id)).ToList();
+            return ApiErrors.Validation(new Dictionary<string, string[]>
+            {
+                ["groups"] = request.Groups.Where(r => gone.Any(g => GroupMembership.Names(r, g))).Distinct().Select(r => $"no group '{r}'").ToArray(),
+            });
+        }
+
         await GroupMembership.ReplaceGroupsOfUserAsync(db, user.TenantId, user.Id, groups, cancellationToken);
         if (await SaveOrConflictAsync(db, cancellationToken) is { } conflict)
         {
             return conflict;
+        }
+
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
         }
 
         return TypedResults.Ok(new DataResponse<IReadOnlyList<GroupRef>>((await UserViews.GroupsOfAsync(db, [user.Id], cancellationToken))[user.Id], "Groups updated"));

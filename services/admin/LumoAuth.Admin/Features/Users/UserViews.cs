@@ -78,7 +78,8 @@ public static class UserViews
     {
         var rows = await db.GroupMembers.AsNoTracking()
             .Where(m => userIds.Contains(m.UserId))
-            .Join(db.Groups, m => m.GroupId, g => g.Id, (m, g) => new { m.UserId, g.Id, g.Slug, g.Name })
+            // A soft-deleted group has no members; the filter is a second line should one slip in.
+            .Join(db.Groups.Where(g => g.SoftDeletedAt == null), m => m.GroupId, g => g.Id, (m, g) => new { m.UserId, g.Id, g.Slug, g.Name })
             .OrderBy(r => r.Slug)
             .ToListAsync(cancellationToken);
         return userIds.Distinct().ToDictionary(

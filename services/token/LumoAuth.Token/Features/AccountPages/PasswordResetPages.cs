@@ -1,6 +1,9 @@
+using System.Data.Common;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
+using Microsoft.EntityFrameworkCore;
+using StackExchange.Redis;
 
 namespace LumoAuth.Token.Features.AccountPages;
 
@@ -9,7 +12,7 @@ namespace LumoAuth.Token.Features.AccountPages;
 /// it tells nobody whether an address has an account; <c>/t/{slug}/forgot-password/reset</c> is where the link
 /// leads: the new password (twice) and the link's token go to admin, which applies the tenant's policy.
 /// </summary>
-public static class PasswordResetPages
+public static partial class PasswordResetPages
 {
     private static readonly AccountPage.AddressRequest ForgotPassword = new(
         "Forgot your password?",
@@ -30,7 +33,8 @@ public static class PasswordResetPages
             ? ResetForm(http, services, token!, [])
             : InvalidResetLink(http, services);
 
-    public static async Task<IResult> SubmitReset(HttpContext http, [AsParameters] AccountPageServices services, SessionRevocation revocation)
+    public static async Task<IResult> SubmitReset(
+        HttpContext http, [AsParameters] AccountPageServices services, SessionRevocation revocation, ILogger<AccountPageServices> logger)
     {
         var (form, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidResetLink(http, services));
         if (refusal is not null)
@@ -46,7 +50,7 @@ public static class PasswordResetPages
 
         var result = await services.Links.CompletePasswordResetAsync(services.Tenant.TenantId, token, password, http.RequestAborted);
         var signedOut = result is { Outcome: LinkOutcome.Done, UserId: { } userId }
-            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, form["sign_out_everywhere"] == "on", revocation, http.RequestAborted)
+            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, form["sign_out_everywhere"] == "on", revocation, logger, http.RequestAborted)
             : 0;
         return result.Outcome switch
         {
@@ -69,12 +73,28 @@ public static class PasswordResetPages
     /// <summary>
     /// Whoever knew the old password may hold a session: by default they all end, with every grant of the user. When the
     /// link proved the address for the first time and admin removed what the account had before, they end whatever the
-    /// box says: those sessions may be someone else's, who registered the address first.
+    /// box says: those sessions may be someone else's, who registered the address first. The password has changed by now,
+    /// so an outage here does not fail the page: the sessions were ended before Redis was asked (their event denies their
+    /// tokens later), and for a first proof admin's <c>UserUnprovenCredentialsRemoved</c> ends them and their grants in any case.
     /// </summary>
-    private static Task<int> SignOutAsync(Guid userId, bool unprovenCredentialsRemoved, bool signOutEverywhere, SessionRevocation revocation, CancellationToken cancellationToken) =>
-        unprovenCredentialsRemoved ? revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken)
-        : signOutEverywhere ? revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, cancellationToken)
-        : Task.FromResult(0);
+    private static async Task<int> SignOutAsync(
+        Guid userId, bool unprovenCredentialsRemoved, bool signOutEverywhere, SessionRevocation revocation, ILogger logger, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return unprovenCredentialsRemoved ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken)
+                : signOutEverywhere ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, cancellationToken)
+                : 0;
+        }
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException || (unprovenCredentialsRemoved && ex is DbException or DbUpdateException))
+        {
+            LogSignOutIncomplete(logger, ex, unprovenCredentialsRemoved);
+            return 0;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Signing out after a password reset did not finish (first proof of the address: {FirstProof}); the password was changed")]
+    private static partial void LogSignOutIncomplete(ILogger logger, Exception exception, bool firstProof);
 
     private static IResult InvalidResetLink(HttpContext http, AccountPageServices services) =>
         AccountPage.InvalidLink(http, services.Tenant.Slug,

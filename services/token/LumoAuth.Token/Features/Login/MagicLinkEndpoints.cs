@@ -5,7 +5,10 @@ using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Sessions;
+using System.Data.Common;
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.EntityFrameworkCore;
+using StackExchange.Redis;
 
 namespace LumoAuth.Token.Features.Login;
 
@@ -22,7 +25,7 @@ namespace LumoAuth.Token.Features.Login;
 /// </list>
 /// All of them share the login page's rate limit.
 /// </summary>
-public static class MagicLinkEndpoints
+public static partial class MagicLinkEndpoints
 {
     public const string VerifyPath = "/magic-link/verify";
 
@@ -40,7 +43,7 @@ public static class MagicLinkEndpoints
 
     public sealed record MagicLinkServices(
         TenantContext Tenant, HostedPageSettingsCache HostedPages, AccountLinkClient Links, UserDirectory Users, SessionStore Sessions, IAntiforgery Antiforgery,
-        SessionRevocation Revocation);
+        SessionRevocation Revocation, ILogger<MagicLinkServices> Logger);
 
     public static async Task<IResult> RequestLink(HttpContext http, [AsParameters] MagicLinkServices services)
     {
@@ -110,8 +113,16 @@ public static class MagicLinkEndpoints
                 if (verdict.UnprovenCredentialsRemoved)
                 {
                     // The link's owner proved the address; a session opened with the password, factors or passkeys admin
-                    // just removed may be someone else's, who registered the address first.
-                    await services.Revocation.RevokeOtherSessionsAsync(userId, session.Id, SessionRevocation.Reasons.UnprovenCredentialsRemoved, http.RequestAborted);
+                    // just removed may be someone else's, who registered the address first. Ended here at once when we can;
+                    // admin's UserUnprovenCredentialsRemoved ends them in any case, so a failure here does not fail the sign-in.
+                    try
+                    {
+                        await services.Revocation.RevokeOtherSessionsAsync(userId, session.Id, SessionRevocation.Reasons.UnprovenCredentialsRemoved, http.RequestAborted);
+                    }
+                    catch (Exception ex) when (ex is RedisException or RedisTimeoutException or DbException or DbUpdateException)
+                    {
+                        LogSessionsEndedLater(services.Logger, ex);
+                    }
                 }
 
                 return signIn!.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug)
@@ -192,4 +203,7 @@ public static class MagicLinkEndpoints
         return HostedPage.Render(http, needsCode ? "Two-step verification" : "Sign in", body,
             error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not end the sessions before a first proof of the address now; the UserUnprovenCredentialsRemoved event ends them")]
+    private static partial void LogSessionsEndedLater(ILogger logger, Exception exception);
 }

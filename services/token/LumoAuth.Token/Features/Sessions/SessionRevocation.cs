@@ -82,6 +82,24 @@ public sealed partial class SessionRevocation(
         return others.Count;
     }
 
+    /// <summary>
+    /// Ends every active session of the user that started before <paramref name="before"/> (sessions opened since, like the
+    /// one of the sign-in that asked for this, stay); returns how many ended. For events that speak of a moment in admin.
+    /// </summary>
+    public async Task<int> RevokeSessionsStartedBeforeAsync(Guid userId, DateTimeOffset before, string reason, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        var earlier = await db.Sessions
+            .Where(s => s.TenantId == tenantId && s.UserId == userId && s.RevokedAt == null && s.CreatedAt < before)
+            .ToListAsync(cancellationToken);
+        if (earlier.Count > 0)
+        {
+            await EndAsync(userId, earlier, reason, cancellationToken);
+        }
+
+        return earlier.Count;
+    }
+
     /// <summary>Marks the sessions ended with their event in one save, then denies their access tokens if Redis answers.</summary>
     private async Task EndAsync(Guid userId, IReadOnlyList<BrowserSession> sessions, string reason, CancellationToken cancellationToken)
     {
