@@ -218,30 +218,6 @@ public sealed class GroupMembershipRaceTests(AdminFactory factory) : IClassFixtu
         Assert.Equal(["kept"], profile["groups"]!.AsArray().Select(g => g!.GetValue<string>()));
     }
 
-    private async Task PlantMagicLinkAsync(TestTenant tenant, Guid userId, string token)
-    {
-        await using var scope = factory.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-        db.MagicLinkTokens.Add(new MagicLinkToken
-        {
-            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = TokenRedemptionEndpoints.HashOf(token),
-            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(10),
-        });
-        await db.SaveChangesAsync();
-    }
-
-    private async Task PlantResetTokenAsync(TestTenant tenant, Guid userId, string token)
-    {
-        await using var scope = factory.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-        db.PasswordResetTokens.Add(new PasswordResetToken
-        {
-            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = TokenRedemptionEndpoints.HashOf(token),
-            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
-        });
-        await db.SaveChangesAsync();
-    }
-
     private static Task<HttpResponseMessage> SignInWithLinkAsync(HttpClient client, TestTenant tenant, string token) =>
         client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, null, null));
 
@@ -263,7 +239,7 @@ public sealed class GroupMembershipRaceTests(AdminFactory factory) : IClassFixtu
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
         var id = await factory.CreateUserAsync(tenant, "old-address@example.com", "own password 123");
-        await PlantMagicLinkAsync(tenant, id, "mailed-before");
+        await factory.PlantMagicLinkAsync(tenant, id, "mailed-before");
         using var client = factory.Internal();
 
         var (scope, holder, transaction) = await HoldAsync();
@@ -296,8 +272,8 @@ public sealed class GroupMembershipRaceTests(AdminFactory factory) : IClassFixtu
         using var client = factory.Internal();
         for (var round = 0; round < 10; round++)
         {
-            await PlantMagicLinkAsync(tenant, id, $"link-{round}");
-            await PlantResetTokenAsync(tenant, id, $"reset-{round}");
+            await factory.PlantMagicLinkAsync(tenant, id, $"link-{round}");
+            await factory.PlantResetTokenAsync(tenant, id, $"reset-{round}");
             var signingIn = SignInWithLinkAsync(client, tenant, $"link-{round}");
             var changing = admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{id}", new { email = $"racer{round}@example.com" });
             var resetting = client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,

@@ -14,30 +14,6 @@ namespace LumoAuth.Admin.Tests;
 /// </summary>
 public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
-    private async Task PlantResetTokenAsync(TestTenant tenant, Guid userId, string token, TimeSpan lifetime)
-    {
-        await using var scope = factory.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-        db.PasswordResetTokens.Add(new PasswordResetToken
-        {
-            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = TokenRedemptionEndpoints.HashOf(token),
-            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow + lifetime,
-        });
-        await db.SaveChangesAsync();
-    }
-
-    private async Task PlantMagicLinkAsync(TestTenant tenant, Guid userId, string token)
-    {
-        await using var scope = factory.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-        db.MagicLinkTokens.Add(new MagicLinkToken
-        {
-            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = TokenRedemptionEndpoints.HashOf(token),
-            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(10),
-        });
-        await db.SaveChangesAsync();
-    }
-
     private static async Task<AuthenticateResponse> SignInWithLinkAsync(HttpClient client, TestTenant tenant, string token, string? totp = null)
     {
         using var response = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, totp, null));
@@ -167,12 +143,12 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         // Someone registered the owner's address first, with a password, factors and a passkey of their own; the address was never verified.
         var squatted = await SelfRegisterAsync(tenant, "owner@example.com", "squatter password 1");
         await SetUpEverythingAsync(tenant, admin, squatted, "owner@example.com", "squatter password 1");
-        await PlantMagicLinkAsync(tenant, squatted, "owner-link");
+        await factory.PlantMagicLinkAsync(tenant, squatted, "owner-link");
         // A verified account keeps all of it: it was set up by whoever reads the mailbox.
         var verified = await factory.CreateUserAsync(tenant, "verified@example.com", "own password 123");
         var kept = await SetUpEverythingAsync(tenant, admin, verified, "verified@example.com", "own password 123");
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{verified}", new { emailVerified = true }));
-        await PlantMagicLinkAsync(tenant, verified, "verified-link");
+        await factory.PlantMagicLinkAsync(tenant, verified, "verified-link");
         using var client = factory.Internal();
 
         // The owner is not asked for the squatter's second factor: the link signs in alone, and all of it goes.
@@ -204,7 +180,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
         var id = await SelfRegisterAsync(tenant, "refused@example.com", "squatter password 1");
         var everything = await SetUpEverythingAsync(tenant, admin, id, "refused@example.com", "squatter password 1");
-        await PlantMagicLinkAsync(tenant, id, "refused-link");
+        await factory.PlantMagicLinkAsync(tenant, id, "refused-link");
         using var client = factory.Internal();
 
         // Locked (by guesses at the password): refused as any sign-in, and nothing changes.
@@ -236,7 +212,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
         var id = await SelfRegisterAsync(tenant, "racing@example.com", "own password 123");
         var everything = await SetUpEverythingAsync(tenant, admin, id, "racing@example.com", "own password 123");
-        await PlantMagicLinkAsync(tenant, id, "racing-link");
+        await factory.PlantMagicLinkAsync(tenant, id, "racing-link");
         using var client = factory.Internal();
 
         // The sign-in reads the unverified account; a verification link lands before its transaction holds the row.
@@ -274,7 +250,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         {
             var kept = await SetUpEverythingAsync(tenant, admin, id, email, "own password 123");
             Assert.False(await EmailVerifiedAsync(tenant, admin, id));
-            await PlantMagicLinkAsync(tenant, id, $"link-{id}");
+            await factory.PlantMagicLinkAsync(tenant, id, $"link-{id}");
 
             var asked = await SignInWithLinkAsync(client, tenant, $"link-{id}");
             Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
@@ -302,7 +278,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
         var id = await SelfRegisterAsync(tenant, "proven@example.com", "own password 123");
-        await PlantMagicLinkAsync(tenant, id, "first-link");
+        await factory.PlantMagicLinkAsync(tenant, id, "first-link");
         using var client = factory.Internal();
         Assert.True((await SignInWithLinkAsync(client, tenant, "first-link")).UnprovenCredentialsRemoved);
 
@@ -313,7 +289,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         var kept = await CredentialsOfAsync(id);
         Assert.Equal((1, 10), (kept.Factors, kept.BackupCodes));
         await SetAsync(id, emailVerified: false);
-        await PlantMagicLinkAsync(tenant, id, "later-link");
+        await factory.PlantMagicLinkAsync(tenant, id, "later-link");
         var asked = await SignInWithLinkAsync(client, tenant, "later-link");
         Assert.Equal(AuthenticationOutcomes.MfaRequired, asked.Outcome);
         Assert.Equal("totp", asked.MfaMethod);
@@ -330,7 +306,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         using var client = factory.Internal();
 
         // A password the policy refuses changes nothing, and the link still works.
-        await PlantResetTokenAsync(tenant, squatted, "owner-reset", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, squatted, "owner-reset", TimeSpan.FromHours(1));
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "owner-reset", "short")), 400, "validation_error");
         Assert.Equal(everything, await CredentialsOfAsync(squatted));
@@ -354,7 +330,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         var verified = await factory.CreateUserAsync(tenant, "reset-verified@example.com", "own password 123");
         var kept = await SetUpEverythingAsync(tenant, admin, verified, "reset-verified@example.com", "own password 123");
         await SetAsync(verified, emailVerified: true);
-        await PlantResetTokenAsync(tenant, verified, "verified-reset", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, verified, "verified-reset", TimeSpan.FromHours(1));
         var keptReset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "verified-reset", "a new password 123")));
         Assert.False(keptReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
@@ -365,7 +341,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         // proves the address and keeps them, and the second step is still asked for.
         var adminMade = await factory.CreateUserAsync(tenant, "reset-admin-made@example.com", "own password 123");
         var adminMadeKept = await SetUpEverythingAsync(tenant, admin, adminMade, "reset-admin-made@example.com", "own password 123");
-        await PlantResetTokenAsync(tenant, adminMade, "admin-made-reset", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, adminMade, "admin-made-reset", TimeSpan.FromHours(1));
         var adminMadeReset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "admin-made-reset", "a new password 123")));
         Assert.False(adminMadeReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
@@ -375,7 +351,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
 
         // An account made without a password and nothing else set up: the reset proves the address, and removes nothing.
         var bare = await factory.CreateUserAsync(tenant, "reset-bare@example.com");
-        await PlantResetTokenAsync(tenant, bare, "bare-reset", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, bare, "bare-reset", TimeSpan.FromHours(1));
         var bareReset = await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "bare-reset", "a first password 1")));
         Assert.False(bareReset["data"]!["unprovenCredentialsRemoved"]!.GetValue<bool>());
@@ -387,7 +363,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
     {
         var tenant = await factory.CreateTenantAsync();
         var id = await factory.CreateUserAsync(tenant, "twice@example.com", "old password 123");
-        await PlantResetTokenAsync(tenant, id, "twice-token", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, id, "twice-token", TimeSpan.FromHours(1));
         using var client = factory.Internal();
 
         var submissions = await Task.WhenAll(Enumerable.Range(0, 6).Select(async i =>
@@ -411,9 +387,9 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         using var client = factory.Internal();
 
         // A reset completed with one link ends the other reset link and the sign-in link.
-        await PlantResetTokenAsync(tenant, id, "used-reset", TimeSpan.FromHours(1));
-        await PlantResetTokenAsync(tenant, id, "other-reset", TimeSpan.FromHours(1));
-        await PlantMagicLinkAsync(tenant, id, "other-link");
+        await factory.PlantResetTokenAsync(tenant, id, "used-reset", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, id, "other-reset", TimeSpan.FromHours(1));
+        await factory.PlantMagicLinkAsync(tenant, id, "other-link");
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "used-reset", "brand new password 1")));
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
@@ -421,7 +397,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await SignInWithLinkAsync(client, tenant, "other-link")).Outcome);
 
         // So does an administrator's.
-        await PlantResetTokenAsync(tenant, id, "before-admin-set", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, id, "before-admin-set", TimeSpan.FromHours(1));
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/password", new { password = "set by admin 123" }));
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
             new CompletePasswordResetRequest(tenant.Id, "before-admin-set", "attacker password 2")), 400, "invalid_token");
@@ -435,8 +411,8 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
         var id = await factory.CreateUserAsync(tenant, "moving@example.com", "old password 123");
-        await PlantResetTokenAsync(tenant, id, "old-address-reset", TimeSpan.FromHours(1));
-        await PlantMagicLinkAsync(tenant, id, "old-address-link");
+        await factory.PlantResetTokenAsync(tenant, id, "old-address-reset", TimeSpan.FromHours(1));
+        await factory.PlantMagicLinkAsync(tenant, id, "old-address-link");
         await using (var scope = factory.Services.CreateAsyncScope())
         {
             var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
@@ -510,7 +486,7 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
     {
         var tenant = await factory.CreateTenantAsync();
         var id = await factory.CreateUserAsync(tenant, "forgot@example.com", "old password 123");
-        await PlantResetTokenAsync(tenant, id, "reset-token-1", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, id, "reset-token-1", TimeSpan.FromHours(1));
         using var client = factory.Internal();
 
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync(TokenRedemptionEndpoints.CompletePasswordReset,
@@ -530,8 +506,8 @@ public sealed class TokenRedemptionTests(AdminFactory factory) : IClassFixture<A
         var tenant = await factory.CreateTenantAsync();
         var other = await factory.CreateTenantAsync();
         var id = await factory.CreateUserAsync(tenant, "late@example.com");
-        await PlantResetTokenAsync(tenant, id, "expired-token", TimeSpan.FromSeconds(-1));
-        await PlantResetTokenAsync(tenant, id, "valid-token", TimeSpan.FromHours(1));
+        await factory.PlantResetTokenAsync(tenant, id, "expired-token", TimeSpan.FromSeconds(-1));
+        await factory.PlantResetTokenAsync(tenant, id, "valid-token", TimeSpan.FromHours(1));
         using var client = factory.Internal();
         foreach (var (tenantId, token) in new[] { (tenant.Id, "expired-token"), (tenant.Id, "no-such-token"), (other.Id, "valid-token"), (Guid.NewGuid(), "valid-token") })
         {

@@ -110,4 +110,30 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
                 """).SingleAsync();
             return waiting >= count ? (object?)waiting : null;
         }, TimeSpan.FromSeconds(60));
+
+    /// <summary>Stores a sign-in link for the user as admin would have mailed it (<paramref name="token"/> is what the link carries).</summary>
+    public async Task PlantMagicLinkAsync(TestTenant tenant, Guid userId, string token)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        db.MagicLinkTokens.Add(new MagicLinkToken
+        {
+            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.HashOf(token),
+            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddMinutes(10),
+        });
+        await db.SaveChangesAsync();
+    }
+
+    /// <summary>Stores a password reset link for the user, living <paramref name="lifetime"/> (an hour when not given).</summary>
+    public async Task PlantResetTokenAsync(TestTenant tenant, Guid userId, string token, TimeSpan? lifetime = null)
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        db.PasswordResetTokens.Add(new PasswordResetToken
+        {
+            Id = Guid.NewGuid(), TenantId = tenant.Id, UserId = userId, TokenHash = LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.HashOf(token),
+            CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow + (lifetime ?? TimeSpan.FromHours(1)),
+        });
+        await db.SaveChangesAsync();
+    }
 }
