@@ -1,6 +1,7 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Groups;
@@ -59,6 +60,19 @@ public static class GroupMembership
             FOR KEY SHARE
             """).ToListAsync(cancellationToken);
         return live.ToHashSet();
+    }
+
+    /// <summary>
+    /// The refusal for joining groups that <see cref="LockLiveAsync"/> no longer found (soft-deleted since they were
+    /// resolved): the references naming them, each "no group", as an unknown group is refused. Null when all are live.
+    /// </summary>
+    public static IResult? RefuseGone(IEnumerable<string?> references, IEnumerable<Group> joining, IReadOnlySet<Guid> live)
+    {
+        var gone = joining.Where(g => !live.Contains(g.Id)).ToList();
+        return gone.Count == 0 ? null : ApiErrors.Validation(new Dictionary<string, string[]>
+        {
+            ["groups"] = [.. references.Where(r => gone.Any(g => Names(r, g))).Distinct().Select(r => $"no group '{r}'")],
+        });
     }
 
     /// <summary>

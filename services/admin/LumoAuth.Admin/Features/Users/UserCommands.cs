@@ -94,15 +94,9 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         // The groups are joined under their lock: one soft-deleted since it was resolved above is refused like an unknown one.
         await using var transaction = groups.Count > 0 && db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         var live = await GroupMembership.LockLiveAsync(db, tenant.TenantId, groups.Select(g => g.Id), cancellationToken);
-        if (groups.Any(g => !live.Contains(g.Id)))
+        if (GroupMembership.RefuseGone(input.Groups!, groups, live) is { } gone)
         {
-            var gone = new RequestValidator();
-            foreach (var reference in input.Groups!.Where(r => groups.Any(g => !live.Contains(g.Id) && GroupMembership.Names(r, g))))
-            {
-                gone.Add("groups", $"no group '{reference}'");
-            }
-
-            return (null, gone.ToResult());
+            return (null, gone);
         }
 
         db.Users.Add(user);

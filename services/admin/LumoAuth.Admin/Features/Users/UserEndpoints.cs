@@ -369,13 +369,9 @@ public static class UserEndpoints
         var joining = wanted.Except(current).ToList();
         await using var transaction = joining.Count > 0 ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         var live = await GroupMembership.LockLiveAsync(db, user.TenantId, joining, cancellationToken);
-        if (joining.Any(id => !live.Contains(id)))
+        if (GroupMembership.RefuseGone(request.Groups, groups.Where(g => joining.Contains(g.Id)), live) is { } gone)
         {
-            var gone = groups.Where(g => joining.Contains(g.Id) && !live.Contains(g.Id)).ToList();
-            return ApiErrors.Validation(new Dictionary<string, string[]>
-            {
-                ["groups"] = request.Groups.Where(r => gone.Any(g => GroupMembership.Names(r, g))).Distinct().Select(r => $"no group '{r}'").ToArray(),
-            });
+            return gone;
         }
 
         await GroupMembership.ReplaceGroupsOfUserAsync(db, user.TenantId, user.Id, groups, cancellationToken);
