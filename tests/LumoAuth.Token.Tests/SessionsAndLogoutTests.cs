@@ -209,6 +209,53 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
     }
 
     [Fact]
+    public async Task RevokedGrant_WhenRedisDoesNotAnswer_IsRevokedAtOnce_AndItsEventDeniesItsAccessTokens()
+    {
+        var signedIn = await SignInAsync();
+        var setup = signedIn.Setup;
+        var other = await SignInAsync(setup);
+
+        await using (var scope = suite.Token.Services.CreateAsyncScope())
+        {
+            var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+            unreachable.AbortOnConnectFail = false;
+            unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+            unreachable.ConnectTimeout = 200;
+            await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+            scope.ServiceProvider.GetRequiredService<TenantContext>().Set(
+                new TenantInfo(setup.Tenant.Id, setup.Tenant.Slug, string.Empty, TenantStatuses.Active, string.Empty));
+            var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
+            // One grant per sign-in (the remembered consent is an authorization of its own).
+            var grants = await db.Set<TokenAuthorization>()
+                .Where(a => a.Subject == setup.UserId.ToString() && a.Type == OpenIddict.Abstractions.OpenIddictConstants.AuthorizationTypes.AdHoc)
+                .OrderBy(a => a.CreationDate).Select(a => a.Id).ToListAsync();
+            Assert.Equal(2, grants.Count);
+            var index = ActivatorUtilities.CreateInstance<UserAccessTokenIndex>(scope.ServiceProvider, (IConnectionMultiplexer)down);
+            var manager = ActivatorUtilities.CreateInstance<TokenTokenManager>(scope.ServiceProvider, index);
+
+            // The first sign-in's grant: the request's own denial fails, the revocation does not.
+            Assert.True(await manager.RevokeByAuthorizationIdAsync(grants[0].ToString(), CancellationToken.None) > 0);
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
+        // The deny-list is what every other service's bearer validation reads.
+        var denyList = suite.Token.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        Task<bool> DeniedAsync(SignedIn tokens)
+        {
+            var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens.AccessToken);
+            return denyList.IsRevokedAsync(setup.Tenant.Id, new AccessTokenFacts(jwt.Id, setup.ClientId, jwt.IssuedAt), CancellationToken.None).AsTask();
+        }
+
+        await ApiAssert.EventuallyAsync(async () => await DeniedAsync(signedIn) ? "denied" : null);
+        Assert.False(await AccessTokenWorksAsync(signedIn));
+
+        // Only that grant: the second sign-in's tokens still work.
+        Assert.False(await DeniedAsync(other));
+        Assert.True(await AccessTokenWorksAsync(other));
+        Assert.Equal(HttpStatusCode.OK, await RefreshAsync(other));
+    }
+
+    [Fact]
     public async Task AdminTokens_ListsTheUsersLiveTokens_AndRevokingThemForcesANewSignIn()
     {
         var signedIn = await SignInAsync();

@@ -9,3 +9,11 @@ public sealed record SessionStarted(string SessionId, Guid UserId, string AuthMe
 /// <c>user_deleted</c>, <c>logout</c>.
 /// </summary>
 public sealed record SessionsRevoked(Guid UserId, IReadOnlyList<string> SessionIds, string Reason) : IntegrationEvent;
+
+/// <summary>
+/// A grant (an authorization: one code and the refresh tokens rotated from it) was revoked with its stored tokens, for
+/// a revoked refresh token (RFC 7009), a replayed code or refresh token (RFC 9700 §4.14), or the end of a user's
+/// access. Committed with the revocation, so the grant's access tokens are certain to reach the deny-list even when
+/// Redis was down at the time. <see cref="Subject"/> is the user's id, <see cref="ClientId"/> the client's, when known.
+/// </summary>
+public sealed record GrantRevoked(string AuthorizationId, string? Subject, string? ClientId) : IntegrationEvent;

@@ -74,6 +74,7 @@ public static class TokenConsumers
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();
         bus.AddConsumer<Features.Sessions.SessionTokenDenial>();
+        bus.AddConsumer<Protocol.GrantTokenDenial>();
         bus.AddConsumer<BackchannelLogoutDelivery>();
         bus.AddConsumer<CibaPingConsumer>();
         bus.AddConsumer<Features.Login.TrustedDeviceCleanupConsumer>();

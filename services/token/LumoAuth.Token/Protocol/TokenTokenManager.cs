@@ -1,8 +1,12 @@
+using LumoAuth.Contracts.Sessions;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
+using StackExchange.Redis;
 
 namespace LumoAuth.Token.Protocol;
 
@@ -12,12 +16,15 @@ namespace LumoAuth.Token.Protocol;
 /// without asking us, so they go on the deny-list as well: every service refuses them at once, not only introspection.
 /// The grant's own authorization is revoked too: a refresh that was already past its checks when the family ended
 /// still writes its new refresh token under that authorization, and OpenIddict refuses that token at its first use.
+/// The revocation commits with a <see cref="GrantRevoked"/> event, whose consumer (<see cref="GrantTokenDenial"/>) denies
+/// the access tokens when Redis did not answer here: an outage neither fails the request nor lets them live on.
 /// </summary>
-public sealed class TokenTokenManager(
+public sealed partial class TokenTokenManager(
     IOpenIddictTokenCache<TokenToken> cache,
     ILogger<OpenIddictTokenManager<TokenToken>> logger,
     IOptionsMonitor<OpenIddictCoreOptions> options,
     IOpenIddictTokenStore<TokenToken> store,
+    TokenDbContext db,
     TenantContext tenant,
     UserAccessTokenIndex accessTokens,
     IServiceProvider services)
@@ -25,6 +32,8 @@ public sealed class TokenTokenManager(
 {
     public override async ValueTask<long> RevokeByAuthorizationIdAsync(string identifier, CancellationToken cancellationToken = default)
     {
+        // Joins the caller's transaction when there is one; otherwise the tokens, the grant and the event commit together.
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
         var revoked = await base.RevokeByAuthorizationIdAsync(identifier, cancellationToken);
         // Resolved here: the authorization manager is not needed on any other path of this manager.
         var authorizations = services.GetRequiredService<IOpenIddictAuthorizationManager>();
@@ -34,11 +43,47 @@ public sealed class TokenTokenManager(
             await authorizations.TryRevokeAsync(authorization, cancellationToken);
         }
 
+        if (tenant.HasTenant && Guid.TryParse(identifier, out var authorizationId))
+        {
+            var grant = await db.Set<TokenAuthorization>().AsNoTracking()
+                .Where(a => a.Id == authorizationId)
+                .Select(a => new { a.Subject, ClientId = a.Application == null ? null : a.Application.ClientId })
+                .FirstOrDefaultAsync(cancellationToken);
+            db.AddEvent(new GrantRevoked(identifier, grant?.Subject, grant?.ClientId) { TenantId = tenant.TenantId });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
         if (tenant.HasTenant)
         {
-            await accessTokens.DenyGrantAsync(tenant.TenantId, identifier);
+            try
+            {
+                await accessTokens.DenyGrantAsync(tenant.TenantId, identifier);
+            }
+            catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+            {
+                LogTokensDeniedLater(Logger, ex);
+            }
         }
 
         return revoked;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: a grant was revoked; its access tokens are denied when Redis is back (GrantRevoked)")]
+    private static partial void LogTokensDeniedLater(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// Denies the access tokens of a revoked grant from the <see cref="GrantRevoked"/> event committed with the revocation.
+/// The request tried already; when Redis is down the consumer fails and the event comes again. Denying twice changes
+/// nothing, so redelivery is harmless.
+/// </summary>
+public sealed class GrantTokenDenial(UserAccessTokenIndex accessTokens) : MassTransit.IConsumer<GrantRevoked>
+{
+    public Task Consume(MassTransit.ConsumeContext<GrantRevoked> context) =>
+        context.Message.TenantId is { } tenantId ? accessTokens.DenyGrantAsync(tenantId, context.Message.AuthorizationId) : Task.CompletedTask;
 }

@@ -66,21 +66,8 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
     /// <summary>Denies every live access token of the session. Throws when Redis is unreachable, so the caller can try again.</summary>
     public Task DenySessionAsync(Guid tenantId, string sessionId) => DenyAsync(tenantId, SessionKey(tenantId, sessionId));
 
-    /// <summary>
-    /// Denies every live access token of the grant, from inside OpenIddict's revocation and replay handling, where an
-    /// outage must not fail the request: the grant's refresh tokens are revoked in the database all the same.
-    /// </summary>
-    public async Task DenyGrantAsync(Guid tenantId, string authorizationId)
-    {
-        try
-        {
-            await DenyAsync(tenantId, GrantKey(tenantId, authorizationId));
-        }
-        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
-        {
-            LogUnavailable(logger, ex);
-        }
-    }
+    /// <summary>Denies every live access token of the grant. Throws when Redis is unreachable, so the caller can try again.</summary>
+    public Task DenyGrantAsync(Guid tenantId, string authorizationId) => DenyAsync(tenantId, GrantKey(tenantId, authorizationId));
 
     private async Task DenyAsync(Guid tenantId, RedisKey key)
     {
