@@ -6,7 +6,7 @@ namespace LumoAuth.ServiceDefaults.Errors;
 
 /// <summary>
 /// Turns every failure that escapes a handler into the envelope: malformed bodies and binding
-/// failures become 400, oversized bodies 413, a database deadlock 409, a Redis outage 503, and anything else a 500 with only
+/// failures become 400, oversized bodies 413, a database deadlock or a row changed since it was read 409, a Redis outage 503, and anything else a 500 with only
 /// a correlation id.
 /// </summary>
 public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
@@ -34,6 +34,13 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             // request again normally goes through.
             _ when SqlStateOf(exception) is "40P01" or "40001" =>
                 new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
+            // A row changed or went away between reading and writing it (optimistic concurrency), where the endpoint did
+            // not expect a race: the same answer as a deadlock's.
+            _ when ChangedSinceRead(exception) =>
+                new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
+            // A value longer than its column (22001) that validation let through: the caller's input, not our failure.
+            _ when SqlStateOf(exception) is "22001" =>
+                new ApiError("A value in the request is longer than allowed", 400, ErrorCodes.InvalidRequest),
             // Redis is out: the request could not finish its work, and repeating it later will.
             StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException =>
                 new ApiError("A service this request needs is unavailable for the moment; try again", 503, ErrorCodes.ServiceUnavailable),
@@ -76,6 +83,23 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         return false;
     }
 
+    /// <summary>
+    /// EF Core's <c>DbUpdateConcurrencyException</c> or OpenIddict's <c>ConcurrencyException</c>, known by name: this
+    /// library references neither.
+    /// </summary>
+    private static bool ChangedSinceRead(Exception exception)
+    {
+        for (var type = exception.GetType(); type is not null; type = type.BaseType)
+        {
+            if (type.FullName is "Microsoft.EntityFrameworkCore.DbUpdateConcurrencyException" or "OpenIddict.Abstractions.OpenIddictExceptions+ConcurrencyException")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The SQLSTATE of the first database error in the chain (EF Core wraps the provider's), if any.</summary>
     private static string? SqlStateOf(Exception exception)
     {
@@ -97,7 +121,7 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             ? $"Malformed JSON{(json.Path is { } path ? $" at {path}" : string.Empty)}"
             : bad.Message;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Database deadlock or serialization failure for {Method} {Path}; answered 409")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Concurrent change (deadlock, serialization failure or a row changed since read) for {Method} {Path}; answered 409")]
     private static partial void LogConcurrencyFailure(ILogger logger, Exception exception, string method, PathString path);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]

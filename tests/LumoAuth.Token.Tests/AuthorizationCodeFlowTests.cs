@@ -306,6 +306,49 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.Equal(setup.UserId.ToString(), withoutPhone.GetProperty("sub").GetString());
     }
 
+    /// <summary>OIDC Core §5.3: userinfo answers only an access token granted openid; others get RFC 6750 §3.1 insufficient_scope.</summary>
+    [Fact]
+    public async Task UserInfo_TokenWithoutOpenId_Returns403InsufficientScope_WithOpenId_200()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Documents", applicationType = "web", redirectUris = new[] { SignInSetup.RedirectUri },
+            grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid", "documents.read" },
+        });
+        using var http = suite.Token.CreateClient();
+        async Task<HttpResponseMessage> UserInfoWithAsync(string scope)
+        {
+            var (_, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = scope }, setup);
+            browser.Dispose();
+            using var response = await suite.PostFormAsync(setup.TokenEndpoint, CodeExchange(setup, code, verifier), (setup.ClientId, setup.ClientSecret!));
+            using var request = new HttpRequestMessage(HttpMethod.Get, setup.Issuer + "/oauth/userinfo");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("access_token").GetString());
+            return await http.SendAsync(request);
+        }
+
+        using var withoutOpenId = await UserInfoWithAsync("documents.read");
+        using var withOpenId = await UserInfoWithAsync("openid documents.read");
+
+        await HttpAssert.OAuthErrorAsync(withoutOpenId, HttpStatusCode.Forbidden, "insufficient_scope");
+        var challenge = withoutOpenId.Headers.WwwAuthenticate.ToString();
+        Assert.StartsWith("Bearer", challenge, StringComparison.Ordinal);
+        Assert.Contains("error=\"insufficient_scope\"", challenge, StringComparison.Ordinal);
+        Assert.Equal(setup.UserId.ToString(), (await HttpAssert.JsonAsync(withOpenId, HttpStatusCode.OK)).GetProperty("sub").GetString());
+    }
+
+    /// <summary>The docs give ID tokens an hour (OpenIddict's default is 20 minutes).</summary>
+    [Fact]
+    public async Task IdToken_LivesOneHour()
+    {
+        var (setup, browser, code, verifier, _) = await CodeAsync(new() { ["scope"] = "openid" });
+        browser.Dispose();
+        using var http = suite.Token.CreateClient();
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+
+        var id = new JsonWebToken((await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("id_token").GetString());
+        Assert.Equal(3600, id.GetPayloadValue<long>("exp") - id.GetPayloadValue<long>("iat"));
+    }
+
     [Fact]
     public async Task UserInfo_WithoutOrWithBadToken_Returns401InvalidToken()
     {

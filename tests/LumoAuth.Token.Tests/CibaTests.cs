@@ -91,6 +91,33 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         suite.Logs.AssertNeverLogged(authReqId, setup.Email, refreshToken, access.EncodedToken);
     }
 
+    /// <summary>As for codes and refresh tokens: a scope withdrawn from the client after the request is not issued from it.</summary>
+    [Fact]
+    public async Task ScopeDeletedBeforeTheRedemption_IsNotIssued()
+    {
+        var (setup, client) = await CallCentreAsync();
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/scopes", new { name = "orders.read", description = "See your orders" });
+        var scopeId = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data").GetProperty("id").GetInt32();
+        using (var allowed = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/clients/{client.ClientId}",
+                   new { allowedScopes = new[] { "openid", "profile", "offline_access", "orders.read" } }))
+        {
+            Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+        }
+
+        var authReqId = await StartAsync(setup, client, new() { ["scope"] = "openid profile offline_access orders.read" });
+        using (var deleted = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/scopes/{scopeId}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        var tokens = await ApprovedTokensAsync(setup, client, authReqId);
+        Assert.Equal(["offline_access", "openid", "profile"], tokens.GetProperty("scope").GetString()!.Split(' ').Order(StringComparer.Ordinal));
+        var access = new JsonWebToken(tokens.GetProperty("access_token").GetString());
+        Assert.DoesNotContain("orders.read", access.GetClaim("scope").Value.Split(' '));
+    }
+
     [Fact]
     public async Task UserDenies_ClientGetsAccessDenied()
     {
@@ -191,6 +218,27 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
     }
 
     [Fact]
+    public async Task WrongUserCodesAtOnce_AreCountedOneByOne_AndTheFifthDenies()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client, new() { ["user_code"] = "2468" });
+        using var browser = suite.Browser();
+        var page = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+
+        // Eight guesses from one page at once: judged under the request's lock, four are told "wrong", the fifth denies,
+        // and the rest find the request closed. None is lost, so none gets a guess past the limit.
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var guess = await DecideAsync(browser, page, accept: true, userCode: "0000");
+            return await guess.Content.ReadAsStringAsync();
+        }));
+        Assert.Equal(4, answers.Count(a => a.Contains("That is not the code", StringComparison.Ordinal)));
+        Assert.Equal(1, answers.Count(a => a.Contains("You denied the request", StringComparison.Ordinal)));
+        Assert.Equal(3, answers.Count(a => a.Contains("no longer waiting", StringComparison.Ordinal)));
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "access_denied");
+    }
+
+    [Fact]
     public async Task OnlyTheNamedUser_SeesOrAnswersTheRequest()
     {
         var (setup, client) = await CallCentreAsync();
@@ -265,6 +313,23 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         await HttpAssert.OAuthErrorAsync(unsigned, HttpStatusCode.BadRequest, "invalid_request");
         using var foreignIdToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["id_token_hint"] = HintToken(key, new { format = "email", email = setup.Email }) });
         await HttpAssert.OAuthErrorAsync(foreignIdToken, HttpStatusCode.BadRequest, "invalid_request");
+
+        // An expiry outside the calendar is the client's oddity: far future is not expired, far past is.
+        foreach (var (rawExpiry, past) in new[] { (253_402_300_800L, false), (long.MaxValue, false), (-62_135_596_801L, true) })
+        {
+            using var odd = await BackchannelAsync(setup, client, new()
+            {
+                ["scope"] = "openid", ["login_hint_token"] = HintToken(key, new { format = "email", email = setup.Email }, rawExpiry: rawExpiry),
+            });
+            if (past)
+            {
+                await HttpAssert.OAuthErrorAsync(odd, HttpStatusCode.BadRequest, "expired_login_hint_token");
+            }
+            else
+            {
+                await HttpAssert.JsonAsync(odd, HttpStatusCode.OK);
+            }
+        }
 
         // Members of the wrong JSON type are a bad hint, not a failure of ours.
         foreach (var oddSubId in new object[] { new { format = 1 }, new { format = "email", email = 5 }, new { format = "iss_sub", iss = true, sub = 7 } })
@@ -538,16 +603,22 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         return await browser.PostAsync(action, new FormUrlEncodedContent(form));
     }
 
-    private static string HintToken(SecurityKey key, object subId, TimeSpan? expiresIn = null)
+    private static string HintToken(SecurityKey key, object subId, TimeSpan? expiresIn = null, long? rawExpiry = null)
     {
         var now = DateTime.UtcNow;
-        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        var claims = new Dictionary<string, object> { ["sub_id"] = JsonSerializer.SerializeToElement(subId) };
+        if (rawExpiry is { } exp)
+        {
+            claims["exp"] = exp;
+        }
+
+        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
         {
             IssuedAt = now.AddMinutes(-10),
             NotBefore = now.AddMinutes(-10),
-            Expires = now + (expiresIn ?? TimeSpan.FromMinutes(5)),
+            Expires = rawExpiry is null ? now + (expiresIn ?? TimeSpan.FromMinutes(5)) : null,
             Subject = new ClaimsIdentity(),
-            Claims = new Dictionary<string, object> { ["sub_id"] = JsonSerializer.SerializeToElement(subId) },
+            Claims = claims,
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
         });
     }

@@ -55,6 +55,30 @@ public sealed class ClientAdminTests(TokenFactory factory) : IClassFixture<Token
     }
 
     [Fact]
+    public async Task DeleteClient_TwiceAtOnce_OneDeletes_TheOtherFindsItGoneOrChanged_NeverA500()
+    {
+        var tenant = factory.Acme;
+        using var admin = factory.AdminClient(tenant);
+        for (var round = 0; round < 8; round++)
+        {
+            using var created = await admin.PostAsJsonAsync($"/t/{tenant.Slug}/api/v1/admin/clients", new { name = "Short-lived", allowedScopes = new[] { "invoices.read" } });
+            var clientId = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data").GetProperty("clientId").GetString()!;
+
+            var statuses = await Task.WhenAll(
+                Task.Run(async () => { using var r = await admin.DeleteAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{clientId}"); return r.StatusCode; }),
+                Task.Run(async () => { using var r = await admin.DeleteAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{clientId}"); return r.StatusCode; }),
+                Task.Run(async () => { using var r = await admin.PostAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{clientId}/rotate-secret", null); return r.StatusCode; }));
+
+            // A rotation that commits first makes both deletes stale (409, retry); the client is then deleted by a retry.
+            var deletes = new[] { statuses[0], statuses[1] };
+            Assert.All(deletes, s => Assert.Contains(s, new[] { HttpStatusCode.NoContent, HttpStatusCode.NotFound, HttpStatusCode.Conflict }));
+            Assert.Contains(statuses[2], new[] { HttpStatusCode.OK, HttpStatusCode.NotFound, HttpStatusCode.Conflict });
+            using var retried = await admin.DeleteAsync($"/t/{tenant.Slug}/api/v1/admin/clients/{clientId}");
+            Assert.Equal(deletes.Contains(HttpStatusCode.NoContent) ? HttpStatusCode.NotFound : HttpStatusCode.NoContent, retried.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task CreateClient_WritesClientCreatedToOutbox()
     {
         var tenant = factory.Acme;

@@ -138,6 +138,46 @@ public sealed class ClientCredentialsFastPathTests(TokenFactory factory) : IClas
         Assert.Equal(["orders.read"], body.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
     }
 
+    /// <summary>
+    /// A client allowed <c>openid</c> and <c>offline_access</c> for its users gets neither from the client-credentials grant:
+    /// without <c>scope</c> they are left out (on the direct path, as through OpenIddict), and asking for them is
+    /// <c>invalid_scope</c> — no ID token about nobody, no refresh token (RFC 6749 §4.4.3).
+    /// </summary>
+    [Fact]
+    public async Task ClientCredentials_NeverIssueAnIdTokenOrRefreshToken()
+    {
+        var tenant = factory.AddTenant("fastuser");
+        var client = await factory.CreateOAuthClientAsync(tenant, new
+        {
+            name = "web and m2m", applicationType = "web", redirectUris = new[] { "https://app.example.com/callback" },
+            grantTypes = new[] { "authorization_code", "refresh_token", "client_credentials" },
+            allowedScopes = new[] { "openid", "offline_access", "orders.read" },
+        });
+
+        foreach (var (forcePipeline, issued) in new[] { (false, (1, 0)), (true, (0, 1)) })
+        {
+            var (_, body) = await RequestAsync(tenant, client, scope: null, basicAuth: true, forcePipeline);
+            Assert.Equal(issued, Issued());
+            Assert.Equal("orders.read", Scope(body));
+            Assert.False(body.TryGetProperty("refresh_token", out _));
+            Assert.False(body.TryGetProperty("id_token", out _));
+            Assert.Equal("orders.read", Part(body.GetProperty("access_token").GetString()!, 1).GetProperty("scope").GetString());
+
+            foreach (var scope in new[] { "openid", "offline_access", "orders.read openid offline_access" })
+            {
+                var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = scope };
+                if (forcePipeline)
+                {
+                    form[PipelineOnlyField] = "1";
+                }
+
+                using var refused = await factory.PostFormAsync(tenant, "oauth/token", form, HttpAssert.Basic(client.ClientId, client.Secret!));
+                await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.BadRequest, "invalid_scope");
+                Assert.Equal((0, 0), Issued());
+            }
+        }
+    }
+
     public static TheoryData<string, HttpStatusCode, string> Refusals() => new()
     {
         { "wrong secret", HttpStatusCode.Unauthorized, "invalid_client" },

@@ -240,6 +240,29 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
         await HttpAssert.EnvelopeAsync(response, HttpStatusCode.Unauthorized, "invalid_token");
     }
 
+    /// <summary>A bound token without openid, properly presented, is refused at userinfo as RFC 6750 §3.1 says: 403 insufficient_scope.</summary>
+    [Fact]
+    public async Task BoundTokenWithoutOpenId_AtUserInfo_403InsufficientScope_WithADPoPChallenge()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var key = new DPoPKey();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "profile" })))["code"];
+        using var exchanged = await PostTokenAsync(setup, new()
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }, key.Proof("POST", setup.TokenEndpoint));
+        var accessToken = (await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+
+        var userinfo = setup.Issuer + "/oauth/userinfo";
+        using var response = await GetAsync(userinfo, "DPoP", accessToken, key.Proof("GET", userinfo, accessToken));
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.Forbidden, "insufficient_scope");
+        Assert.StartsWith("DPoP error=\"insufficient_scope\"", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task PublicClient_CodeAndRefresh_BoundToTheKey_UserInfoNeedsAProof()
     {

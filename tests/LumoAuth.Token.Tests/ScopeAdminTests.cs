@@ -125,6 +125,27 @@ public sealed class ScopeAdminTests(TokenFactory factory) : IClassFixture<TokenF
     }
 
     [Fact]
+    public async Task UpdateScope_WhileItIsDeleted_AnswersItsOutcome_NeverA500()
+    {
+        var tenant = factory.AddTenant("scope-race");
+        using var admin = factory.AdminClient(tenant);
+        for (var round = 0; round < 8; round++)
+        {
+            var id = (await CreateScopeAsync(tenant, new { name = $"reports.r{round}", description = "Reports" })).GetProperty("id").GetInt32();
+
+            var update = Task.Run(async () =>
+            {
+                using var r = await admin.PutAsJsonAsync($"{Scopes(tenant)}/{id}", new { description = "Changed", isDefault = true });
+                return r.StatusCode;
+            });
+            var delete = Task.Run(async () => { using var r = await admin.DeleteAsync($"{Scopes(tenant)}/{id}"); return r.StatusCode; });
+
+            Assert.Contains(await update, new[] { HttpStatusCode.OK, HttpStatusCode.NotFound, HttpStatusCode.Conflict });
+            Assert.Contains(await delete, new[] { HttpStatusCode.NoContent, HttpStatusCode.Conflict });
+        }
+    }
+
+    [Fact]
     public async Task UpdateOrDeleteScope_BuiltIn_Returns403()
     {
         using var admin = factory.AdminClient(factory.Acme);

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace LumoAuth.Token.Tests;
 
@@ -37,22 +40,33 @@ public sealed class SessionPolicyTests(MovableClockSuite suite) : IClassFixture<
         return await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(form));
     }
 
-    private async Task<string> RefreshTokenAsync(SignInSetup setup, string code, string verifier)
+    /// <summary>The code exchanged: the token response (with <c>id_token</c> and <c>refresh_token</c>).</summary>
+    private async Task<JsonElement> TokensAsync(SignInSetup setup, string code, string verifier)
     {
         using var response = await TokenAsync(setup, new()
         {
             ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri, ["code_verifier"] = verifier,
         });
-        return (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
+        return await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+    }
+
+    private Task<HttpResponseMessage> RefreshAsync(SignInSetup setup, string refreshToken) =>
+        TokenAsync(setup, new() { ["grant_type"] = "refresh_token", ["refresh_token"] = refreshToken });
+
+    /// <summary>Refreshes (asserting 200); the rotated refresh token.</summary>
+    private async Task<string> RefreshedAsync(SignInSetup setup, string refreshToken)
+    {
+        using var refreshed = await RefreshAsync(setup, refreshToken);
+        return (await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK)).GetProperty("refresh_token").GetString()!;
     }
 
     [Fact]
-    public async Task IdleSession_EndsAfterTheIdleTimeout_UseKeepsItAlive_AndItsRefreshTokensStop()
+    public async Task IdleSession_SignsTheBrowserOutAfterTheIdleTimeout_UseKeepsItAlive_ButItsGrantsGoOn()
     {
         var setup = await TenantWithPolicyAsync(new { idleTimeout = 600, maxAge = 86_400 });
         using var browser = suite.Browser();
         var (code, verifier) = await SignInAsync(browser, setup);
-        var refreshToken = await RefreshTokenAsync(setup, code, verifier);
+        var refreshToken = (await TokensAsync(setup, code, verifier)).GetProperty("refresh_token").GetString()!;
 
         // Used every eight minutes, it stays: each use counts as activity.
         for (var i = 0; i < 3; i++)
@@ -61,10 +75,80 @@ public sealed class SessionPolicyTests(MovableClockSuite suite) : IClassFixture<
             Assert.True(await IsSignedInAsync(browser, setup));
         }
 
-        // Eleven minutes without use end it, and with it the grants issued under it.
+        // Eleven minutes without use sign the browser out. The idle timeout is the browser's: the client's grant goes on,
+        // and its refresh does not sign the idle browser back in.
         suite.Clock.Advance(TimeSpan.FromMinutes(11));
         Assert.False(await IsSignedInAsync(browser, setup));
-        using var refreshed = await TokenAsync(setup, new() { ["grant_type"] = "refresh_token", ["refresh_token"] = refreshToken });
+        await RefreshedAsync(setup, refreshToken);
+        Assert.False(await IsSignedInAsync(browser, setup));
+    }
+
+    /// <summary>
+    /// With the tenant's defaults (idle 30 minutes, access tokens 60), a client refreshes when its access token expires,
+    /// long after the browser went idle: the refresh works, and a logout from the client still ends the grant.
+    /// </summary>
+    [Fact]
+    public async Task DefaultPolicy_RefreshWhenTheAccessTokenExpires_Works_AndLogoutStillEndsTheGrant()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (code, verifier) = await SignInAsync(browser, setup);
+        var tokens = await TokensAsync(setup, code, verifier);
+        Assert.InRange(tokens.GetProperty("expires_in").GetInt32(), 3590, 3600);
+
+        suite.Clock.Advance(TimeSpan.FromMinutes(61));
+        var refreshToken = await RefreshedAsync(setup, tokens.GetProperty("refresh_token").GetString()!);
+        suite.Clock.Advance(TimeSpan.FromMinutes(61));
+        refreshToken = await RefreshedAsync(setup, refreshToken);
+
+        // The browser went idle long ago (its cookie no longer counts); the ID token names the session to end.
+        var logout = QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = tokens.GetProperty("id_token").GetString(), ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+        });
+        using (var signedOut = await browser.GetAsync(logout))
+        {
+            Assert.StartsWith(SignInSetup.PostLogoutUri, signedOut.Headers.Location!.AbsoluteUri, StringComparison.Ordinal);
+        }
+
+        using var refreshed = await RefreshAsync(setup, refreshToken);
+        await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task IdleSession_RevokedByAnAdmin_EndsItsGrants()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (code, verifier) = await SignInAsync(browser, setup);
+        var tokens = await TokensAsync(setup, code, verifier);
+        var sessionId = new JsonWebToken(tokens.GetProperty("id_token").GetString()).GetClaim("sid").Value;
+
+        suite.Clock.Advance(TimeSpan.FromMinutes(45));
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using (var revoked = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions/{sessionId}"))
+        {
+            await HttpAssert.JsonAsync(revoked, HttpStatusCode.OK);
+        }
+
+        using var refreshed = await RefreshAsync(setup, tokens.GetProperty("refresh_token").GetString()!);
+        await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    [Fact]
+    public async Task Grants_EndWithTheSessionsMaxAge()
+    {
+        var setup = await TenantWithPolicyAsync(new { maxAge = 3_600, idleTimeout = 600 });
+        using var browser = suite.Browser();
+        var (code, verifier) = await SignInAsync(browser, setup);
+        var refreshToken = (await TokensAsync(setup, code, verifier)).GetProperty("refresh_token").GetString()!;
+
+        suite.Clock.Advance(TimeSpan.FromMinutes(50));
+        refreshToken = await RefreshedAsync(setup, refreshToken);
+        suite.Clock.Advance(TimeSpan.FromMinutes(11));
+
+        using var refreshed = await RefreshAsync(setup, refreshToken);
         await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
     }
 

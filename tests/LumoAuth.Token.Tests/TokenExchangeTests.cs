@@ -71,7 +71,8 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         return (await HttpAssert.JsonAsync(response, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
     }
 
-    private Task<HttpResponseMessage> ExchangeAsync(SignInSetup setup, Client requester, string subjectToken, string? actorToken, string? scope = null, string subjectType = AccessTokenType)
+    private Task<HttpResponseMessage> ExchangeAsync(SignInSetup setup, Client requester, string subjectToken, string? actorToken, string? scope = null,
+        string subjectType = AccessTokenType, string? requestedType = null)
     {
         var form = new Dictionary<string, string>
         {
@@ -86,6 +87,11 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         if (scope is not null)
         {
             form["scope"] = scope;
+        }
+
+        if (requestedType is not null)
+        {
+            form["requested_token_type"] = requestedType;
         }
 
         return PostAsync(setup, requester, form);
@@ -247,6 +253,65 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
 
         await HttpAssert.OAuthErrorAsync(garbage, HttpStatusCode.BadRequest, "invalid_grant");
         await HttpAssert.OAuthErrorAsync(refreshAsSubject, HttpStatusCode.BadRequest, "unsupported_token_type");
+    }
+
+    /// <summary>
+    /// Only access tokens come out of an exchange (docs/api-decisions.md): a refresh token, ID token or bare JWT would carry
+    /// the user's identity without the actor. RFC 8693 §2.2.2 makes such a request invalid_request.
+    /// </summary>
+    [Fact]
+    public async Task RequestedTokenTypeOtherThanAccessToken_InvalidRequest()
+    {
+        var d = await UserSignedInToAgentAsync();
+        var agentToken = await OwnTokenAsync(d.Setup, d.Agent);
+
+        foreach (var type in new[]
+        {
+            "urn:ietf:params:oauth:token-type:refresh_token", "urn:ietf:params:oauth:token-type:id_token", "urn:ietf:params:oauth:token-type:jwt",
+        })
+        {
+            using var response = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, agentToken, requestedType: type);
+            await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request");
+        }
+
+        using var accessToken = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, agentToken, requestedType: AccessTokenType);
+        Assert.Equal(AccessTokenType, (await HttpAssert.JsonAsync(accessToken, HttpStatusCode.OK)).GetProperty("issued_token_type").GetString());
+    }
+
+    /// <summary>
+    /// openid and offline_access are never delegated, even when the subject and the actor both hold them: they would bring
+    /// an ID token and a refresh token, neither naming the actor. Unasked they are left out; asked for, refused.
+    /// </summary>
+    [Fact]
+    public async Task Exchange_NeverGrantsOpenIdOrOfflineAccess_LeftOutByDefault_RefusedWhenAsked()
+    {
+        var d = await UserSignedInToAgentAsync();
+        // The actor token is another of the user's tokens held by the agent, so both parties hold openid and offline_access.
+        using var refreshed = await PostAsync(d.Setup, d.Agent, new() { ["grant_type"] = "refresh_token", ["refresh_token"] = d.RefreshToken });
+        var actorToken = (await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        foreach (var token in new[] { d.UserToken, actorToken })
+        {
+            Assert.Superset(new HashSet<string> { "openid", "offline_access" }, new JsonWebToken(token).GetClaim("scope").Value.Split(' ').ToHashSet());
+        }
+
+        using var withoutActor = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, null);
+        using var withActor = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, actorToken);
+
+        foreach (var response in new[] { withoutActor, withActor })
+        {
+            var body = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+            Assert.False(body.TryGetProperty("refresh_token", out _));
+            Assert.False(body.TryGetProperty("id_token", out _));
+            // The default is named in the answer (RFC 6749 §5.1) as in the token.
+            Assert.Equal(["documents.read", "documents.write"], body.GetProperty("scope").GetString()!.Split(' ').Order(StringComparer.Ordinal));
+            Assert.Equal(["documents.read", "documents.write"], new JsonWebToken(body.GetProperty("access_token").GetString()).GetClaim("scope").Value.Split(' ').Order(StringComparer.Ordinal));
+        }
+
+        foreach (var scope in new[] { "openid documents.read", "offline_access" })
+        {
+            using var asked = await ExchangeAsync(d.Setup, d.Agent, d.UserToken, actorToken, scope: scope);
+            await HttpAssert.OAuthErrorAsync(asked, HttpStatusCode.BadRequest, "invalid_scope");
+        }
     }
 
     [Fact]

@@ -369,8 +369,8 @@ public static class DPoPBinding
     }
 
     /// <summary>
-    /// A refused DPoP presentation at userinfo is a 401 with a <c>DPoP</c> challenge naming the accepted algorithms
-    /// (RFC 9449 §7.1); OpenIddict would answer an error code it does not know with 400 and a Bearer challenge.
+    /// A refused DPoP presentation at userinfo is a 401 (403 for <c>insufficient_scope</c>) with a <c>DPoP</c> challenge naming
+    /// the accepted algorithms (RFC 9449 §7.1); OpenIddict would answer an error code it does not know with 400 and a Bearer challenge.
     /// </summary>
     public sealed class DPoPChallengeAtUserInfo : IOpenIddictServerHandler<ApplyUserInfoResponseContext>
     {
@@ -391,7 +391,8 @@ public static class DPoPBinding
             if (context.Response.Error == DPoPProofValidator.InvalidProof || DPoPProofValidator.UsesDPoPScheme(request))
             {
                 var response = request.HttpContext.Response;
-                response.StatusCode = StatusCodes.Status401Unauthorized;
+                // A valid presentation of a token without openid is refused, not unauthenticated (RFC 6750 §3.1).
+                response.StatusCode = context.Response.Error == Errors.InsufficientScope ? StatusCodes.Status403Forbidden : StatusCodes.Status401Unauthorized;
                 response.Headers.WWWAuthenticate = DPoPProofValidator.Challenge(context.Response.Error);
             }
 

@@ -33,6 +33,9 @@ public static class BackchannelAuthenticationEndpoints
     public const int DefaultExpirySeconds = 120;
     public const int MaxExpirySeconds = 600;
     private const int MaxBindingMessageLength = 100;
+
+    /// <summary>The stored request keeps its scopes in a column of this size.</summary>
+    private const int MaxScopeLength = 4000;
     private const int MaxUserCodeLength = 64;
     private const int MaxNotificationTokenLength = 1024;
     private const string ProtectionPurpose = "LumoAuth.Token.Ciba.Ping";
@@ -186,6 +189,11 @@ public static class BackchannelAuthenticationEndpoints
             return Refuse(Errors.InvalidScope, $"The client is not allowed the scope '{denied}'.");
         }
 
+        if (scopes.Sum(s => s.Length + 1) - 1 > MaxScopeLength)
+        {
+            return Refuse(Errors.InvalidScope, $"The scopes asked for take more than {MaxScopeLength} characters; ask for fewer.");
+        }
+
         var hints = new[] { Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint }.Count(h => form.Value(h) is not null);
         if (hints != 1)
         {
@@ -295,7 +303,9 @@ public static class BackchannelAuthenticationEndpoints
             return (default, Invalid("is not a JWT signed with a key the client registered."));
         }
 
-        if (token.TryGetPayloadValue<long>(Claims.ExpiresAt, out var exp) && DateTimeOffset.FromUnixTimeSeconds(exp) < time.GetUtcNow())
+        // Clamped: a signed exp beyond DateTimeOffset's range is the client's oddity, not our failure.
+        if (token.TryGetPayloadValue<long>(Claims.ExpiresAt, out var exp)
+            && DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(exp, 0, 253_402_300_799)) < time.GetUtcNow())
         {
             return (default, (CibaDelivery.Errors.ExpiredLoginHintToken, "The login_hint_token has expired."));
         }

@@ -91,6 +91,11 @@ public static class CibaApprovalEndpoints
     {
         var now = services.Time.GetUtcNow();
         var id = Guid.TryParse(form[RequestField], out var parsed) ? parsed : Guid.Empty;
+        // The decision, and a wrong code's count, happen under the request's row lock: parallel guesses are judged one
+        // at a time, so none slips past the attempt limit, and another page's answer is seen, not overwritten.
+        await using var transaction = await services.Db.Database.BeginTransactionAsync(http.RequestAborted);
+        await services.Db.Database.ExecuteSqlAsync(
+            $"SELECT 1 FROM backchannel_authentications WHERE id = {id} AND tenant_id = {services.Tenant.TenantId} FOR UPDATE", http.RequestAborted);
         var request = await services.Db.BackchannelAuthentications.FirstOrDefaultAsync(x => x.Id == id && x.UserId == userId, http.RequestAborted);
         if (request is null || request.Status != CibaDelivery.Statuses.Pending || request.ExpiresAt <= now)
         {
@@ -104,6 +109,7 @@ public static class CibaApprovalEndpoints
             if (request.FailedUserCodeAttempts < MaxUserCodeAttempts)
             {
                 await services.Db.SaveChangesAsync(http.RequestAborted);
+                await transaction.CommitAsync(http.RequestAborted);
                 return await ListAsync(http, services, userId, request.Id, "That is not the code you were given. Check it and try again.");
             }
 
@@ -147,15 +153,8 @@ public static class CibaApprovalEndpoints
             TenantId = request.TenantId,
             Actor = new EventActor(ActorTypes.User, userId.ToString()),
         });
-        try
-        {
-            await services.Db.SaveChangesAsync(http.RequestAborted);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            // Answered meanwhile from another page.
-            return HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
-        }
+        await services.Db.SaveChangesAsync(http.RequestAborted);
+        await transaction.CommitAsync(http.RequestAborted);
 
         return approve
             ? HostedPage.Render(http, "Sign-in approved", "<p role=\"status\">You approved the sign-in. You can close this page.</p>")

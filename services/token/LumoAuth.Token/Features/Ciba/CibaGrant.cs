@@ -3,6 +3,7 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Token;
 using LumoAuth.Token.Protocol;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
@@ -74,7 +75,7 @@ public static class CibaGrant
 
         var facts = new SignInFacts(pending.UserId, pending.SessionId, pending.AuthTime,
             (pending.Methods ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries));
-        if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().IsActiveAsync(sessionId, http.RequestAborted))
+        if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().AllowsGrantsAsync(sessionId, http.RequestAborted))
         {
             return ProtocolErrors.Forbid(Errors.InvalidGrant, "The session the request was approved in has ended.");
         }
@@ -87,7 +88,8 @@ public static class CibaGrant
             return ProtocolErrors.Forbid(Errors.InvalidGrant, "The grant has been revoked.");
         }
 
-        var scopes = pending.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // As for any grant redeemed late: a scope withdrawn from the client since the request is not issued.
+        var scopes = await TokenEndpoints.ScopesStillHeldAsync(http, tenant, pending.ClientId, pending.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries));
         var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
         if (identity is null)
         {

@@ -216,7 +216,16 @@ public static class ClientEndpoints
         }
 
         services.Db.AddEvent(new ClientDeleted(clientId) { TenantId = services.Tenant.TenantId });
-        await services.Applications.DeleteAsync(row, cancellationToken);
+        try
+        {
+            await services.Applications.DeleteAsync(row, cancellationToken);
+        }
+        catch (OpenIddictExceptions.ConcurrencyException)
+        {
+            // Deleted, updated or rotated by another request since it was read.
+            return ChangedConcurrently("The client");
+        }
+
         services.Cache.Evict(services.Tenant.TenantId, clientId);
         return Results.NoContent();
     }

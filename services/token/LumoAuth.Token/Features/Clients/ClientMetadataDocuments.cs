@@ -136,9 +136,9 @@ public sealed partial class ClientMetadataDocuments(
         {
             return await StoreAsync(scope, db, tenant, clientId, stored, client, now, now + fetched.Lifetime, cancellationToken);
         }
-        catch (DbUpdateException)
+        catch (Exception ex) when (ex is DbUpdateException or OpenIddictExceptions.ConcurrencyException)
         {
-            // Another replica stored it first: use theirs.
+            // Another replica stored or refreshed it first, or an administrator changed it meanwhile: use theirs.
             db.ChangeTracker.Clear();
             return await db.Applications.AsNoTracking().FirstOrDefaultAsync(a => a.ClientId == clientId, cancellationToken);
         }

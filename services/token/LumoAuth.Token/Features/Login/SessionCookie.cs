@@ -118,8 +118,8 @@ public static class SessionCookie
 /// <summary>
 /// Server-side SSO sessions: created at login, checked on every use of the cookie and of a refresh token issued under
 /// them, revocable. The tenant's session policy (admin's <c>sessionPolicy</c>) applies: a session lasts
-/// <c>maxAge</c> from sign-in, ends after <c>idleTimeout</c> without use, and with <c>singleSession</c> a sign-in
-/// ends the user's other sessions.
+/// <c>maxAge</c> from sign-in, the browser is signed out after <c>idleTimeout</c> without use (its grants go on until
+/// the session ends), and with <c>singleSession</c> a sign-in ends the user's other sessions.
 /// </summary>
 public sealed class SessionStore(
     TokenDbContext db, TenantContext tenant, HostedPageSettingsCache settings, SessionRevocation revocation, TimeProvider time)
@@ -169,8 +169,20 @@ public sealed class SessionStore(
         return session;
     }
 
-    /// <summary>Whether the session is live (not revoked, not past its lifetime, used recently enough); records the use.</summary>
-    public async Task<bool> IsActiveAsync(string sessionId, CancellationToken cancellationToken)
+    /// <summary>Whether the browser's sign-in is live (not revoked, not past its lifetime, used recently enough); records the use.</summary>
+    public Task<bool> IsActiveAsync(string sessionId, CancellationToken cancellationToken) =>
+        CheckAsync(sessionId, forGrant: false, cancellationToken);
+
+    /// <summary>
+    /// Whether a grant issued under the session (refresh token, device or CIBA approval) may still be redeemed: the session
+    /// was not ended (logout, revocation, block, session limit) and is within its lifetime. The idle timeout is the
+    /// browser's alone: clients refresh when their access token expires, which may be long after the browser was last
+    /// used. A redemption within the idle window counts as use, but never wakes a session that has gone idle.
+    /// </summary>
+    public Task<bool> AllowsGrantsAsync(string sessionId, CancellationToken cancellationToken) =>
+        CheckAsync(sessionId, forGrant: true, cancellationToken);
+
+    private async Task<bool> CheckAsync(string sessionId, bool forGrant, CancellationToken cancellationToken)
     {
         var idle = TimeSpan.FromSeconds((await PolicyAsync(cancellationToken)).SessionIdleTimeout);
         var now = time.GetUtcNow();
@@ -178,9 +190,14 @@ public sealed class SessionStore(
         var lastActive = await db.Sessions.AsNoTracking()
             .Where(s => s.TenantId == tenantId && s.Id == sessionId && s.RevokedAt == null && s.ExpiresAt > now)
             .Select(s => (DateTimeOffset?)s.LastActiveAt).FirstOrDefaultAsync(cancellationToken);
-        if (lastActive is not { } last || now - last >= idle)
+        if (lastActive is not { } last)
         {
             return false;
+        }
+
+        if (now - last >= idle)
+        {
+            return forGrant;
         }
 
         // Written only now and then (a quarter of the idle timeout at most), not on every page or refresh.

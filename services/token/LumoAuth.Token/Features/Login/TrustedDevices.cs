@@ -35,15 +35,16 @@ public sealed class TrustedDevices(TokenDbContext db, TimeProvider time)
 
         var hash = Hash(token);
         var now = time.GetUtcNow();
-        var device = await db.TrustedDevices.FirstOrDefaultAsync(d => d.TokenHash == hash && d.ExpiresAt > now, cancellationToken);
+        var device = await db.TrustedDevices.AsNoTracking().FirstOrDefaultAsync(d => d.TokenHash == hash && d.ExpiresAt > now, cancellationToken);
         if (device is null)
         {
             return null;
         }
 
-        device.LastUsedAt = now;
-        await db.SaveChangesAsync(cancellationToken);
-        return device.UserId;
+        // No row updated: the trust was withdrawn (by an administrator, or an MFA reset) since it was read.
+        var touched = await db.TrustedDevices.Where(d => d.Id == device.Id)
+            .ExecuteUpdateAsync(u => u.SetProperty(d => d.LastUsedAt, now), cancellationToken);
+        return touched == 1 ? device.UserId : null;
     }
 
     /// <summary>Trusts this browser for <paramref name="userId"/> for <paramref name="days"/> days (a new token each time).</summary>

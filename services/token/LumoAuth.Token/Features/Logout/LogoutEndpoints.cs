@@ -67,10 +67,7 @@ public static class LogoutEndpoints
         }
 
         IReadOnlyList<Uri> frames = [];
-        if (session.Principal is { } user
-            && Guid.TryParse(user.GetClaim(Claims.Subject), out var userId)
-            && user.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
-            && (confirmed || hintNamesTheUser))
+        if (SessionToEnd(session, hint, confirmed || hintNamesTheUser) is (var userId, var sessionId))
         {
             await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
 
@@ -91,6 +88,22 @@ public static class LogoutEndpoints
 
         // OpenIddict redirects to the validated post_logout_redirect_uri and echoes state.
         return Results.SignOut(new AuthenticationProperties(), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    /// <summary>
+    /// The browser's session, once the user confirmed or the hint named them. A browser no longer signed in (idle, or
+    /// another browser) ends the session the ID token hint names instead: its grants outlive the browser's idle timeout
+    /// (SessionStore.AllowsGrantsAsync), so the client's logout must still end them.
+    /// </summary>
+    private static (Guid UserId, string SessionId)? SessionToEnd(AuthenticateResult session, ClaimsPrincipal? hint, bool userAgreed)
+    {
+        var principal = session.Principal ?? hint;
+        return (userAgreed || session.Principal is null)
+            && principal is not null
+            && Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId)
+            && principal.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
+            ? (userId, sessionId)
+            : null;
     }
 
     /// <summary>

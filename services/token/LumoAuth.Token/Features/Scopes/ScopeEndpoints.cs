@@ -175,7 +175,15 @@ public static class ScopeEndpoints
         {
             row.UpdatedAt = services.Time.GetUtcNow();
             services.Db.AddEvent(new ScopeUpdated(row.Id, row.Name, changed) { TenantId = row.TenantId });
-            await services.Db.SaveChangesAsync(cancellationToken);
+            try
+            {
+                await services.Db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Deleted (or changed) by another request since it was read.
+                return ClientEndpoints.ChangedConcurrently("The scope");
+            }
         }
 
         return Results.Ok(new DataResponse<ScopeResponse>(ToResponse(row), "Scope updated successfully"));

@@ -171,20 +171,27 @@ public sealed class ClientCredentialsFastPath(
         && clientId.AsSpan().IndexOfAny('%', '+') < 0 && secret.AsSpan().IndexOfAny('%', '+') < 0;
 
     /// <summary>
-    /// The requested scopes if the client holds them all (in the order asked), or all it holds when none are
-    /// asked for — as <see cref="TokenEndpoints"/> grants them. Scopes that change the response are left to OpenIddict.
+    /// The requested scopes if the client holds them all (in the order asked), or its default scopes (all it holds but
+    /// the user-only ones) when none are asked for — as <see cref="TokenEndpoints"/> grants them. A request naming a
+    /// user-only scope is left to the pipeline, which refuses it.
     /// </summary>
     private static bool TryGrantScopes(ClientCredentialsProfile profile, string? requested, out string[] scopes)
     {
-        scopes = requested is null ? profile.DefaultScopes : requested.Split(' ');
-        if (requested is not null && scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length)
+        if (requested is null)
+        {
+            scopes = profile.DefaultScopes;
+            return true;
+        }
+
+        scopes = requested.Split(' ');
+        if (scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length)
         {
             return false;
         }
 
         foreach (var scope in scopes)
         {
-            if ((requested is not null && !profile.AllowedScopes.Contains(scope)) || ClientCredentialsProfile.ChangesTheResponse(scope))
+            if (!profile.AllowedScopes.Contains(scope) || ClientCredentialsProfile.IsUserOnly(scope))
             {
                 return false;
             }

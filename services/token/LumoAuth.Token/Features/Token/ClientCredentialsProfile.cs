@@ -16,14 +16,21 @@ public sealed record ClientCredentialsProfile(
     string[] DefaultScopes,
     int AccessTokenLifetimeSeconds)
 {
-    /// <summary>Scopes that change what OpenIddict issues (an ID token, a refresh token): left to the full pipeline.</summary>
-    public static bool ChangesTheResponse(string scope) => scope is ScopeNames.OpenId or ScopeNames.OfflineAccess;
+    /// <summary>
+    /// Scopes about a signed-in user, for which OpenIddict would add an ID token or a refresh token: a client-credentials
+    /// grant has no user and gets no refresh token (RFC 6749 §4.4.3), so it never grants them.
+    /// </summary>
+    public static bool IsUserOnly(string scope) => scope is ScopeNames.OpenId or ScopeNames.OfflineAccess;
+
+    /// <summary>What a client-credentials request without <c>scope</c> is granted: every scope the client holds but the user-only ones.</summary>
+    public static string[] DefaultScopesOf(IEnumerable<string> allowed) =>
+        allowed.Where(s => !IsUserOnly(s)).Order(StringComparer.Ordinal).ToArray();
 
     public static ClientCredentialsProfile Of(TokenApplication row, ClientSettings settings)
     {
         var permissions = string.IsNullOrEmpty(row.Permissions) ? [] : JsonSerializer.Deserialize<List<string>>(row.Permissions) ?? [];
         var allowed = ClientPermissions.ScopesOf(permissions);
-        var defaults = allowed.Order(StringComparer.Ordinal).ToArray();
+        var defaults = DefaultScopesOf(allowed);
         var eligible = row.IsActive
             && row.ClientType == ClientTypes.Confidential
             && !string.IsNullOrEmpty(row.ClientSecret)

@@ -83,8 +83,14 @@ public static class TokenEndpoints
             return Reject(Errors.InvalidScope, $"The client is not allowed the scope '{denied[0]}'.");
         }
 
-        // No scope asked for: the client gets what it is allowed (RFC 6749 §3.3 lets the server pick a default).
-        var scopes = requested.IsEmpty ? allowed.Order(StringComparer.Ordinal).ToArray() : requested.ToArray();
+        // Refused rather than dropped: a client asking for an ID token or a refresh token here learns at once that it gets neither.
+        if (requested.FirstOrDefault(ClientCredentialsProfile.IsUserOnly) is { } userOnly)
+        {
+            return Reject(Errors.InvalidScope, $"The scope '{userOnly}' needs a user; the client credentials grant has none.");
+        }
+
+        // No scope asked for: the client gets its defaults (RFC 6749 §3.3 lets the server pick them).
+        var scopes = requested.IsEmpty ? ClientCredentialsProfile.DefaultScopesOf(allowed) : requested.ToArray();
         var issuer = lumoOptions.Value.IssuerFor(tenantContext.Slug);
 
         var identity = new ClaimsIdentity(
@@ -105,7 +111,7 @@ public static class TokenEndpoints
     /// <summary>
     /// A code, refresh token or approved device code OpenIddict has already validated (single use, PKCE, redirect URI, rotation and
     /// reuse detection). The user's claims are rebuilt from fresh data, and the grant ends with the SSO
-    /// session it came from or when the user is blocked or deleted.
+    /// session it came from (ended, or past its lifetime; not merely idle) or when the user is blocked or deleted.
     /// </summary>
     private static async Task<IResult> RedeemAsync(HttpContext http, OpenIddictRequest request, TenantContext tenant, string issuer)
     {
@@ -118,18 +124,12 @@ public static class TokenEndpoints
 
         var facts = SignInFacts.Of(principal, userId);
         var services = http.RequestServices;
-        if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().IsActiveAsync(sessionId, http.RequestAborted))
+        if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().AllowsGrantsAsync(sessionId, http.RequestAborted))
         {
             return Reject(Errors.InvalidGrant, "The session this grant belongs to has ended.");
         }
 
-        // A scope withdrawn from the client since the grant (deleted, or no longer allowed) is not issued from it any more.
-        var scopes = principal.GetScopes();
-        if (request.ClientId is { } clientId && await services.GetRequiredService<ClientCache>().GetAsync(tenant.Tenant!, clientId, http.RequestAborted) is { } client)
-        {
-            scopes = [.. scopes.Where(s => s is OpenIddictConstants.Scopes.OpenId or OpenIddictConstants.Scopes.OfflineAccess || client.Settings.Scopes.Contains(s, StringComparer.Ordinal))];
-        }
-
+        var scopes = await ScopesStillHeldAsync(http, tenant, request.ClientId, principal.GetScopes());
         var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
         if (identity is null)
         {
@@ -140,6 +140,20 @@ public static class TokenEndpoints
         // The grant keeps the resources it was given (RFC 8707): a refresh may narrow a token's, never its own.
         identity.SetResources(principal.GetResources());
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>
+    /// A grant's scopes without those withdrawn from the client since it was made (deleted, or no longer allowed): a grant
+    /// redeemed or refreshed later does not issue them any more. <c>openid</c> and <c>offline_access</c> are never withdrawn.
+    /// </summary>
+    public static async Task<IReadOnlyCollection<string>> ScopesStillHeldAsync(HttpContext http, TenantContext tenant, string? clientId, IReadOnlyCollection<string> scopes)
+    {
+        if (clientId is null || await http.RequestServices.GetRequiredService<ClientCache>().GetAsync(tenant.Tenant!, clientId, http.RequestAborted) is not { } client)
+        {
+            return scopes;
+        }
+
+        return [.. scopes.Where(s => s is OpenIddictConstants.Scopes.OpenId or OpenIddictConstants.Scopes.OfflineAccess || client.Settings.Scopes.Contains(s, StringComparer.Ordinal))];
     }
 
     private static IResult Reject(string error, string description) => ProtocolErrors.Forbid(error, description);

@@ -154,14 +154,22 @@ public static class TokenExchange
                 }
             }
 
+            // Refused rather than dropped: the client learns at once that it gets neither an ID
+            // token nor a refresh token. Unasked, they are left out of the default below.
+            var requested = context.Request.GetScopes();
+            if (requested.FirstOrDefault(s => !IsDelegable(s)) is { } notDelegated)
+            {
+                context.Reject(Errors.InvalidScope, $"The scope '{notDelegated}' is not delegated: a token exchange issues an access token only.");
+                return;
+            }
+
             // Scopes only narrow: what the subject holds and, with an actor, what the actor holds too.
-            var allowed = subject.GetScopes().ToHashSet(StringComparer.Ordinal);
+            var allowed = subject.GetScopes().Where(IsDelegable).ToHashSet(StringComparer.Ordinal);
             if (context.ActorTokenPrincipal is { } actorPrincipal)
             {
                 allowed.IntersectWith(actorPrincipal.GetScopes());
             }
 
-            var requested = context.Request.GetScopes();
             if (requested.FirstOrDefault(s => !allowed.Contains(s)) is { } tooWide)
             {
                 context.Reject(InsufficientScope, $"The scope '{tooWide}' is more than the subject and the actor both hold.");
@@ -173,12 +181,22 @@ public static class TokenExchange
                 TimeSpan.FromSeconds(ClientMapping.Read(requesterApplication).AccessTokenLifetime));
         }
 
+        /// <summary>
+        /// openid and offline_access are never delegated: OpenIddict would answer them with an ID token and a refresh token,
+        /// neither of which names the actor, so the delegation would outlive its access token as plain impersonation.
+        /// </summary>
+        private static bool IsDelegable(string scope) => scope is not (OpenIddictConstants.Scopes.OpenId or OpenIddictConstants.Scopes.OfflineAccess);
+
         private async ValueTask<bool> MayDelegateAsync(TokenApplication application, CancellationToken cancellationToken) =>
             application.IsActive
             && await applications.HasPermissionAsync(application, Permissions.Prefixes.GrantType + GrantTypes.TokenExchange, cancellationToken);
     }
 
-    /// <summary>Only access tokens are exchanged; other types get the documented <c>unsupported_token_type</c>.</summary>
+    /// <summary>
+    /// Only access tokens are exchanged; other types get the documented <c>unsupported_token_type</c>. Only access tokens
+    /// are issued: asking for another type (a refresh or ID token would not carry <c>act</c>) is <c>invalid_request</c>, the
+    /// code RFC 8693 §2.2.2 gives a request that is not valid (<c>invalid_target</c> is for <c>resource</c>/<c>audience</c>).
+    /// </summary>
     public sealed class SupportedTokenTypes : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
@@ -194,6 +212,10 @@ public static class TokenExchange
                 && (Unsupported(context.Request.SubjectTokenType) || (context.Request.ActorToken is not null && Unsupported(context.Request.ActorTokenType))))
             {
                 context.Reject(UnsupportedTokenType, "Only access tokens (urn:ietf:params:oauth:token-type:access_token) can be exchanged.");
+            }
+            else if (context.Request.IsTokenExchangeGrantType() && Unsupported(context.Request.RequestedTokenType))
+            {
+                context.Reject(Errors.InvalidRequest, "Only access tokens (urn:ietf:params:oauth:token-type:access_token) are issued by token exchange.");
             }
 
             return ValueTask.CompletedTask;
@@ -285,6 +307,31 @@ public static class TokenExchange
             if (ParseAct(context.GenericTokenPrincipal?.GetClaim(ActClaim)) is { } chain)
             {
                 context.Claims[ActClaim] = JsonSerializer.SerializeToElement(chain);
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// An exchange without <c>scope</c> gets a default (subject ∩ actor), which the answer must then name (RFC 6749 §5.1);
+    /// OpenIddict leaves it out for exchanges, and <see cref="AlwaysNameTheGrantedScope"/> knows only the requested one.
+    /// </summary>
+    public sealed class NameTheDefaultScope : IOpenIddictServerHandler<ApplyTokenResponseContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyTokenResponseContext>()
+                .UseSingletonHandler<NameTheDefaultScope>()
+                .SetOrder(AlwaysNameTheGrantedScope.Descriptor.Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ApplyTokenResponseContext context)
+        {
+            if (!string.IsNullOrEmpty(context.Response.AccessToken) && string.IsNullOrEmpty(context.Response.Scope)
+                && context.Transaction.Properties.TryGetValue(DecisionProperty, out var value) && value is Decision { Scopes.Count: > 0 } decision)
+            {
+                context.Response.Scope = string.Join(' ', decision.Scopes);
             }
 
             return ValueTask.CompletedTask;

@@ -13,8 +13,8 @@ namespace LumoAuth.Token.Features.UserInfo;
 
 /// <summary>
 /// <c>GET|POST /t/{slug}/api/v1/oauth/userinfo</c> (OIDC Core §5.3). OpenIddict has validated the bearer
-/// token (signature, expiry, revocation); the claims released are those of the token's scopes, from the
-/// user's current profile.
+/// token (signature, expiry, revocation); a token not granted <c>openid</c> is refused with 403 <c>insufficient_scope</c>;
+/// the claims released are those of the token's scopes, from the user's current profile.
 /// </summary>
 public static class UserInfoEndpoints
 {
@@ -36,13 +36,19 @@ public static class UserInfoEndpoints
             return InvalidToken("The access token does not belong to a user.");
         }
 
+        // OIDC Core §5.3: userinfo is for tokens granted openid; an OAuth-only token learns nothing about the user here.
+        var scopes = principal.GetScopes();
+        if (!scopes.Contains(ScopeNames.OpenId))
+        {
+            return ProtocolErrors.Forbid(Errors.InsufficientScope, "The access token was not granted the openid scope.");
+        }
+
         var profile = await users.GetProfileAsync(tenant.TenantId, userId, http.RequestAborted);
         if (profile is null || profile.Blocked || !profile.IsActive)
         {
             return InvalidToken("The user no longer exists or cannot sign in.");
         }
 
-        var scopes = principal.GetScopes();
         var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [Claims.Subject] = userId.ToString() };
         foreach (var (type, value) in UserClaims.ProfileClaims(profile, scopes))
         {
@@ -64,7 +70,7 @@ public static class UserInfoEndpoints
             claims[Claims.Address] = address;
         }
 
-        if (scopes.Contains(ScopeNames.OpenId) && await roles.RolesOfAsync(tenant.TenantId, userId.ToString(), http.RequestAborted) is { } granted)
+        if (await roles.RolesOfAsync(tenant.TenantId, userId.ToString(), http.RequestAborted) is { } granted)
         {
             claims[UserClaims.RolesClaim] = granted.Roles;
         }
