@@ -41,6 +41,14 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             // A value longer than its column (22001) that validation let through: the caller's input, not our failure.
             _ when SqlStateOf(exception) is "22001" =>
                 new ApiError("A value in the request is longer than allowed", 400, ErrorCodes.InvalidRequest),
+            // JSON text PostgreSQL will not take as jsonb (22P02: a lone surrogate escape such as "\ud800"), and System.Text.Json
+            // refusing to read such a string, or a value of another kind, out of a raw body it had only checked for syntax.
+            _ when SqlStateOf(exception) is "22P02" || exception is InvalidOperationException { Source: "System.Text.Json.Rethrowable" } =>
+                new ApiError("The request contains JSON text that cannot be read (for example an unpaired surrogate escape)", 400, ErrorCodes.InvalidRequest),
+            // A row the write refers to (23503) was deleted meanwhile, or another request created the same unique row first
+            // (23505), where the endpoint has no answer of its own.
+            _ when SqlStateOf(exception) is "23503" or "23505" =>
+                new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
             // Redis is out: the request could not finish its work, and repeating it later will.
             StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException =>
                 new ApiError("A service this request needs is unavailable for the moment; try again", 503, ErrorCodes.ServiceUnavailable),

@@ -200,6 +200,8 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         await ApiAssert.OkAsync(verified);
         using var foreign = await internalClient.PostAsJsonAsync("/internal/v1/api-keys/verify", new { tenantId = Guid.NewGuid(), key = tenant.ApiKey });
         Assert.Equal(System.Net.HttpStatusCode.NotFound, foreign.StatusCode);
+        using var keyless = await internalClient.PostAsJsonAsync("/internal/v1/api-keys/verify", new { tenantId = tenant.Id });
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, keyless.StatusCode);
 
         // From outside, even with the key, the gateway has no route to it.
         using var outside = factory.CreateClient();

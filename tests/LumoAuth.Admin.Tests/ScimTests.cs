@@ -290,6 +290,9 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
             new StringContent("""{"userName":"z@example.com","userName":"w@example.com"}""", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users/.search", Json(new { attributes = new object[] { 1, new { } } })), 400, "invalidValue");
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", new StringContent("{not json", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
+        await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users",
+            new StringContent("""{"userName":"\ud800@example.com"}""", Encoding.UTF8, "application/scim+json")), 400, "invalidSyntax");
+        await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"\\ud800\"")), 400, "invalidSyntax");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq")), 400, "invalidFilter");
         await ScimErrorAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?sortOrder=sideways"), 400, "invalidValue");
         // A sorted list keeps startIndex + count resources in memory: it is not paged deeper than the bound.

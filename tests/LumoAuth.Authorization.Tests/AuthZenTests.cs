@@ -53,6 +53,10 @@ public sealed class AuthZenTests(AuthorizationSuite suite) : IClassFixture<Autho
         }));
         Assert.Single(firstDeny["evaluations"]!.AsArray());
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/access/v1/evaluations", new { options = new { evaluations_semantic = "sometimes" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/access/v1/evaluations", new { evaluations = new object?[] { null } }), 400, "validation_error");
+        using var unreadable = new StringContent("""{"subject":{"type":"user","id":"a"},"action":{"name":"viewer"},"resource":{"type":"doc","id":"a"},"context":{"k":"\ud800"}}""",
+            System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsync($"{tenant.Api}/access/v1/evaluation", unreadable)).StatusCode);
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/access/v1/evaluations", new { evaluations = new[] { new { action = new { name = "viewer" } } } }), 400, "validation_error");
     }
 

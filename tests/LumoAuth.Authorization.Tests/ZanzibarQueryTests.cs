@@ -225,6 +225,14 @@ public sealed class ZanzibarQueryTests(AuthorizationSuite suite) : IClassFixture
         Assert.Equal(1, moved["data"]!["deleted"]!.GetValue<int>());
 
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = Array.Empty<object>() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = new[] { new { @object = "doc:d", relation = "viewer", user = "user:x" } },
+            preconditions = new object?[] { null },
+        }), 400, "validation_error");
+        // A string JSON accepts but nothing can read (a lone surrogate escape) is the caller's input.
+        using var unreadable = new StringContent("""{"writes":[{"object":"doc:\ud800","relation":"viewer","user":"user:x"}]}""", System.Text.Encoding.UTF8, "application/json");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsync($"{tenant.Api}/zanzibar/write", unreadable)).StatusCode);
         var tooMany = Enumerable.Range(0, 101).Select(i => new { @object = $"doc:{i}", relation = "viewer", user = "user:x" }).ToArray();
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = tooMany }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = new[] { new { @object = "doc", relation = "viewer", user = "user:x" } } }), 400, "ZANZIBAR_CHECK_FAILED");

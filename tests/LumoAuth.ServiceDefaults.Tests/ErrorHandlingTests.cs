@@ -52,6 +52,29 @@ public sealed class ErrorHandlingTests
     }
 
     [Fact]
+    public async Task AnUnreadableJsonString_Answers400()
+    {
+        // A lone surrogate escape passes a syntax check but cannot be read as a string, nor stored as jsonb.
+        var unreadable = Assert.Throws<InvalidOperationException>(() => JsonDocument.Parse("\"\\ud800\"").RootElement.GetString());
+        Assert.Equal(400, (await HandleAsync(unreadable)).Status);
+
+        var refusedByPostgres = new DbUpdateException("save failed", new PostgresException("invalid input syntax for type json", "ERROR", "ERROR", "22P02"));
+        Assert.Equal(400, (await HandleAsync(refusedByPostgres)).Status);
+
+        // Our own misuse elsewhere stays a 500.
+        Assert.Equal(500, (await HandleAsync(new InvalidOperationException("Sequence contains no elements"))).Status);
+    }
+
+    [Theory]
+    [InlineData("23503")]
+    [InlineData("23505")]
+    public async Task ARowRemovedOrTakenMeanwhile_Answers409(string sqlState)
+    {
+        var raced = new DbUpdateException("save failed", new PostgresException("constraint", "ERROR", "ERROR", sqlState));
+        Assert.Equal(409, (await HandleAsync(raced)).Status);
+    }
+
+    [Fact]
     public async Task AnythingElse_Is500_WithNothingInternal()
     {
         var (status, body) = await HandleAsync(new InvalidOperationException("secret internals"));

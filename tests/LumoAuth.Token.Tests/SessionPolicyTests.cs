@@ -116,6 +116,37 @@ public sealed class SessionPolicyTests(MovableClockSuite suite) : IClassFixture<
     }
 
     [Fact]
+    public async Task Logout_WithTheHintOfAnOlderSession_EndsThatSessionToo_NotOnlyTheBrowsersNewerOne()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (code, verifier) = await SignInAsync(browser, setup);
+        var older = await TokensAsync(setup, code, verifier);
+
+        // The browser goes idle and signs in again: a second session of the same user.
+        suite.Clock.Advance(TimeSpan.FromMinutes(31));
+        (code, verifier) = await SignInAsync(browser, setup, expectConsent: false);
+        var newer = await TokensAsync(setup, code, verifier);
+        Assert.NotEqual(new JsonWebToken(older.GetProperty("id_token").GetString()).GetClaim("sid").Value,
+            new JsonWebToken(newer.GetProperty("id_token").GetString()).GetClaim("sid").Value);
+
+        // The first client logs out with its own ID token.
+        var logout = QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = older.GetProperty("id_token").GetString(), ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+        });
+        using (await browser.GetAsync(logout))
+        {
+        }
+
+        foreach (var grant in new[] { older, newer })
+        {
+            using var refreshed = await RefreshAsync(setup, grant.GetProperty("refresh_token").GetString()!);
+            await HttpAssert.OAuthErrorAsync(refreshed, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+    }
+
+    [Fact]
     public async Task IdleSession_RevokedByAnAdmin_EndsItsGrants()
     {
         var setup = await suite.SetUpAsync();

@@ -34,6 +34,7 @@ public sealed partial class TokenTokenManager(
     {
         // Joins the caller's transaction when there is one; otherwise the tokens, the grant and the event commit together.
         await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        var live = await StillLiveAsync(identifier, cancellationToken);
         var revoked = await base.RevokeByAuthorizationIdAsync(identifier, cancellationToken);
         // Resolved here: the authorization manager is not needed on any other path of this manager.
         var authorizations = services.GetRequiredService<IOpenIddictAuthorizationManager>();
@@ -43,7 +44,7 @@ public sealed partial class TokenTokenManager(
             await authorizations.TryRevokeAsync(authorization, cancellationToken);
         }
 
-        if (tenant.HasTenant && Guid.TryParse(identifier, out var authorizationId))
+        if (live && Guid.TryParse(identifier, out var authorizationId))
         {
             var grant = await db.Set<TokenAuthorization>().AsNoTracking()
                 .Where(a => a.Id == authorizationId)
@@ -58,7 +59,7 @@ public sealed partial class TokenTokenManager(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        if (tenant.HasTenant)
+        if (live)
         {
             try
             {
@@ -71,6 +72,22 @@ public sealed partial class TokenTokenManager(
         }
 
         return revoked;
+    }
+
+    /// <summary>
+    /// Whether the grant still has something to revoke, read under its row lock: parallel replays of one stolen refresh
+    /// token each revoke the grant, but only the first finds it live, so it raises one event (one webhook, one audit entry).
+    /// </summary>
+    private async Task<bool> StillLiveAsync(string identifier, CancellationToken cancellationToken)
+    {
+        if (!tenant.HasTenant || !Guid.TryParse(identifier, out var authorizationId))
+        {
+            return false;
+        }
+
+        await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM oidc_authorizations WHERE "Id" = {authorizationId} FOR NO KEY UPDATE""", cancellationToken);
+        return await db.Set<TokenAuthorization>().AnyAsync(a => a.Id == authorizationId && a.Status == OpenIddictConstants.Statuses.Valid, cancellationToken)
+            || await db.Set<TokenToken>().AnyAsync(t => t.Authorization!.Id == authorizationId && t.Status != OpenIddictConstants.Statuses.Revoked, cancellationToken);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: a grant was revoked; its access tokens are denied when Redis is back (GrantRevoked)")]

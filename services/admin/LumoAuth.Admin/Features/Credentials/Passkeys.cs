@@ -6,6 +6,7 @@ using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Admin.Features.Users;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
@@ -127,7 +128,16 @@ public static class Passkeys
         };
         db.Passkeys.Add(passkey);
         db.AddEvent(new UserMfaEnrolled(user.Id, "webauthn") { TenantId = user.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException ex) when (ex.IsUniqueViolation())
+        {
+            // The same credential registered by a parallel request first.
+            return Refused("This passkey is already registered.");
+        }
+
         return TypedResults.Created((string?)null, new DataResponse<PasskeyInfo>(Info(passkey), "Passkey registered"));
     }
 
@@ -160,7 +170,11 @@ public static class Passkeys
 
         try
         {
-            var assertion = request.Response.Deserialize<AuthenticatorAssertionRawResponse>()!;
+            if (request.Response.Deserialize<AuthenticatorAssertionRawResponse>() is not { } assertion)
+            {
+                return refused;
+            }
+
             var passkey = await db.Passkeys.FirstOrDefaultAsync(p => p.CredentialId == assertion.RawId, cancellationToken);
             var user = passkey is null ? null : await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == passkey.UserId, cancellationToken);
             if (passkey is null || user is null)

@@ -24,7 +24,10 @@ public static class InternalEndpoints
         await source.FindBySlugAsync(slug, cancellationToken) is { } tenant ? TypedResults.Ok(tenant) : TypedResults.NotFound();
 
     public static async Task<IResult> VerifyApiKey(VerifyApiKeyRequest request, DatabaseApiKeySource source, CancellationToken cancellationToken) =>
-        await source.VerifyAsync(request.TenantId, request.Key, cancellationToken) is { } key ? TypedResults.Ok(key) : TypedResults.NotFound();
+        // A body without a key (JSON null) verifies nothing.
+        request.Key is { } presented && await source.VerifyAsync(request.TenantId, presented, cancellationToken) is { } key
+            ? TypedResults.Ok(key)
+            : TypedResults.NotFound();
 }
 
 public sealed class DatabaseTenantSource(IServiceScopeFactory scopeFactory) : ITenantSource

@@ -81,7 +81,11 @@ public static class AuthZenEndpoints
         var resolved = new List<(AuthZenEntity Subject, AuthZenAction Action, AuthZenEntity Resource, JsonElement? Context)>();
         for (var i = 0; i < items.Count; i++)
         {
-            var item = items[i];
+            if (items[i] is not { } item)
+            {
+                return ApiErrors.Validation($"evaluations[{i}]", "must be an object");
+            }
+
             var (subject, action, resource, context) = (item.Subject ?? request.Subject, item.Action ?? request.Action, item.Resource ?? request.Resource, item.Context ?? request.Context);
             if (Validate(subject, action, resource, context, $"evaluations[{i}].") is { } problem)
             {

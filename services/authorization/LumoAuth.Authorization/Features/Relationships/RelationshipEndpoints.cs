@@ -100,6 +100,11 @@ public static class RelationshipEndpoints
         var preconditions = new List<TuplePrecondition>();
         foreach (var condition in conditions)
         {
+            if (condition is null)
+            {
+                return ApiErrors.Validation("preconditions", "entries must be objects");
+            }
+
             if (!ZanzibarInput.TryTuple(condition.Tuple, out var tuple, out var error))
             {
                 return new ApiErrorResult(error!);
@@ -308,7 +313,7 @@ public sealed record PreconditionRequest(
 public sealed record WriteBatchRequest(
     [property: JsonPropertyName("writes")] IReadOnlyList<RelationshipRequest>? Writes,
     [property: JsonPropertyName("deletes")] IReadOnlyList<RelationshipRequest>? Deletes,
-    [property: JsonPropertyName("preconditions")] IReadOnlyList<PreconditionRequest>? Preconditions);
+    [property: JsonPropertyName("preconditions")] IReadOnlyList<PreconditionRequest?>? Preconditions);
 
 public sealed record WriteBatchResponse(
     [property: JsonPropertyName("written")] int Written,

@@ -91,6 +91,36 @@ public static class CibaApprovalEndpoints
     {
         var now = services.Time.GetUtcNow();
         var id = Guid.TryParse(form[RequestField], out var parsed) ? parsed : Guid.Empty;
+        IResult Closed() => HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
+        var seen = await services.Db.BackchannelAuthentications.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id && x.UserId == userId, http.RequestAborted);
+        if (seen is null || seen.Status != CibaDelivery.Statuses.Pending || seen.ExpiresAt <= now)
+        {
+            return Closed();
+        }
+
+        // What an approval issues is prepared before the lock (a request's client and scopes never change): it asks admin and
+        // the authorization service, and the client's polls of this row must not wait on those calls.
+        var approve = form[DecisionField] == "accept";
+        var scopes = seen.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var facts = SignInFacts.Of(user, userId);
+        System.Security.Claims.ClaimsIdentity? identity = null;
+        LumoAuth.Token.Data.TokenApplication? application = null;
+        if (approve)
+        {
+            identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
+            if (identity is null)
+            {
+                await http.SignOutAsync(SessionCookie.Scheme);
+                return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
+            }
+
+            application = await services.Applications.FindByClientIdAsync(seen.ClientId, http.RequestAborted);
+            if (application is null)
+            {
+                return HostedPage.Error(http, Errors.InvalidClient, "The application is no longer available.");
+            }
+        }
+
         // The decision, and a wrong code's count, happen under the request's row lock: parallel guesses are judged one
         // at a time, so none slips past the attempt limit, and another page's answer is seen, not overwritten.
         await using var transaction = await services.Db.Database.BeginTransactionAsync(http.RequestAborted);
@@ -99,10 +129,9 @@ public static class CibaApprovalEndpoints
         var request = await services.Db.BackchannelAuthentications.FirstOrDefaultAsync(x => x.Id == id && x.UserId == userId, http.RequestAborted);
         if (request is null || request.Status != CibaDelivery.Statuses.Pending || request.ExpiresAt <= now)
         {
-            return HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
+            return Closed();
         }
 
-        var approve = form[DecisionField] == "accept";
         if (approve && request.UserCodeHash is not null && !SameCode(form[UserCodeField].ToString(), request.UserCodeHash))
         {
             request.FailedUserCodeAttempts++;
@@ -119,23 +148,9 @@ public static class CibaApprovalEndpoints
 
         if (approve)
         {
-            var scopes = request.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            var facts = SignInFacts.Of(user, userId);
-            var identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
-            if (identity is null)
-            {
-                await http.SignOutAsync(SessionCookie.Scheme);
-                return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
-            }
-
-            if (await services.Applications.FindByClientIdAsync(request.ClientId, http.RequestAborted) is not { } application)
-            {
-                return HostedPage.Error(http, Errors.InvalidClient, "The application is no longer available.");
-            }
-
             // One grant per approval, as for a device: its refresh tokens rotate and are revoked as a family.
-            var authorization = await services.Authorizations.CreateAsync(new ClaimsPrincipal(identity), userId.ToString(),
-                (await services.Applications.GetIdAsync(application, http.RequestAborted))!, AuthorizationTypes.AdHoc, [.. scopes], http.RequestAborted);
+            var authorization = await services.Authorizations.CreateAsync(new ClaimsPrincipal(identity!), userId.ToString(),
+                (await services.Applications.GetIdAsync(application!, http.RequestAborted))!, AuthorizationTypes.AdHoc, [.. scopes], http.RequestAborted);
             request.AuthorizationId = await services.Authorizations.GetIdAsync(authorization, http.RequestAborted);
             request.SessionId = facts.SessionId;
             request.AuthTime = facts.AuthTime;

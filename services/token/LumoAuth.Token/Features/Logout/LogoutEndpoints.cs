@@ -66,12 +66,11 @@ public static class LogoutEndpoints
             return ConfirmPage(http, tenant, antiforgery, request);
         }
 
-        IReadOnlyList<Uri> frames = [];
-        if (SessionToEnd(session, hint, confirmed || hintNamesTheUser) is (var userId, var sessionId))
+        var frames = new List<Uri>();
+        foreach (var (userId, sessionId) in SessionsToEnd(session, hint, confirmed || hintNamesTheUser))
         {
             await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
-
-            frames = await frontchannel.FramesAsync(sessionId, http.RequestAborted);
+            frames.AddRange(await frontchannel.FramesAsync(sessionId, http.RequestAborted));
         }
 
         await http.SignOutAsync(SessionCookie.Scheme);
@@ -91,20 +90,31 @@ public static class LogoutEndpoints
     }
 
     /// <summary>
-    /// The browser's session, once the user confirmed or the hint named them. A browser no longer signed in (idle, or
-    /// another browser) ends the session the ID token hint names instead: its grants outlive the browser's idle timeout
-    /// (SessionStore.AllowsGrantsAsync), so the client's logout must still end them.
+    /// The browser's session, once the user confirmed or the hint named them; and the session the ID token hint names,
+    /// when the browser is not signed in (idle, or another browser) or is signed in as the same user (perhaps in a newer
+    /// session). A session's grants outlive the browser's idle timeout (SessionStore.AllowsGrantsAsync), so the client's
+    /// logout must end the session it got its tokens in, not only the browser's current one.
     /// </summary>
-    private static (Guid UserId, string SessionId)? SessionToEnd(AuthenticateResult session, ClaimsPrincipal? hint, bool userAgreed)
+    private static IEnumerable<(Guid UserId, string SessionId)> SessionsToEnd(AuthenticateResult session, ClaimsPrincipal? hint, bool userAgreed)
     {
-        var principal = session.Principal ?? hint;
-        return (userAgreed || session.Principal is null)
-            && principal is not null
-            && Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId)
-            && principal.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
+        var browser = userAgreed ? Named(session.Principal) : null;
+        if (browser is { } own)
+        {
+            yield return own;
+        }
+
+        if ((session.Principal is null || userAgreed && hint?.GetClaim(Claims.Subject) == session.Principal.GetClaim(Claims.Subject))
+            && Named(hint) is { } hinted && hinted.SessionId != browser?.SessionId)
+        {
+            yield return hinted;
+        }
+    }
+
+    private static (Guid UserId, string SessionId)? Named(ClaimsPrincipal? principal) =>
+        principal is not null && Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId)
+        && principal.GetClaim(SessionCookie.SessionIdClaim) is { } sessionId
             ? (userId, sessionId)
             : null;
-    }
 
     /// <summary>
     /// The signed-out page that also signs the browser out of the session's clients (one iframe each), then goes on to

@@ -36,17 +36,18 @@ public static class UserInfoEndpoints
             return InvalidToken("The access token does not belong to a user.");
         }
 
+        // First whether the token still stands (its user), then what it was granted: a gone user's client must sign in again.
+        var profile = await users.GetProfileAsync(tenant.TenantId, userId, http.RequestAborted);
+        if (profile is null || profile.Blocked || !profile.IsActive)
+        {
+            return InvalidToken("The user no longer exists or cannot sign in.");
+        }
+
         // OIDC Core §5.3: userinfo is for tokens granted openid; an OAuth-only token learns nothing about the user here.
         var scopes = principal.GetScopes();
         if (!scopes.Contains(ScopeNames.OpenId))
         {
             return ProtocolErrors.Forbid(Errors.InsufficientScope, "The access token was not granted the openid scope.");
-        }
-
-        var profile = await users.GetProfileAsync(tenant.TenantId, userId, http.RequestAborted);
-        if (profile is null || profile.Blocked || !profile.IsActive)
-        {
-            return InvalidToken("The user no longer exists or cannot sign in.");
         }
 
         var claims = new Dictionary<string, object>(StringComparer.Ordinal) { [Claims.Subject] = userId.ToString() };
