@@ -68,6 +68,18 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         return response.StatusCode == HttpStatusCode.OK;
     }
 
+    /// <summary>Enters the setup's tenant in <paramref name="scope"/> and gives a Redis connection that never answers (an outage).</summary>
+    private static async Task<ConnectionMultiplexer> UnreachableRedisInAsync(AsyncServiceScope scope, SignInSetup setup)
+    {
+        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(
+            new TenantInfo(setup.Tenant.Id, setup.Tenant.Slug, string.Empty, TenantStatuses.Active, string.Empty));
+        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+        unreachable.AbortOnConnectFail = false;
+        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+        unreachable.ConnectTimeout = 200;
+        return await ConnectionMultiplexer.ConnectAsync(unreachable);
+    }
+
     private async Task<bool> BrowserIsSignedInAsync(SignedIn signedIn)
     {
         var (_, challenge) = HostedFlow.Pkce();
@@ -171,13 +183,7 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
 
         await using (var scope = suite.Token.Services.CreateAsyncScope())
         {
-            var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
-            unreachable.AbortOnConnectFail = false;
-            unreachable.BacklogPolicy = BacklogPolicy.FailFast;
-            unreachable.ConnectTimeout = 200;
-            await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
-            scope.ServiceProvider.GetRequiredService<TenantContext>().Set(
-                new TenantInfo(setup.Tenant.Id, setup.Tenant.Slug, string.Empty, TenantStatuses.Active, string.Empty));
+            await using var down = await UnreachableRedisInAsync(scope, setup);
             var index = ActivatorUtilities.CreateInstance<UserAccessTokenIndex>(scope.ServiceProvider, (IConnectionMultiplexer)down);
             var revocation = ActivatorUtilities.CreateInstance<SessionRevocation>(scope.ServiceProvider, index);
 
@@ -217,13 +223,7 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
 
         await using (var scope = suite.Token.Services.CreateAsyncScope())
         {
-            var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
-            unreachable.AbortOnConnectFail = false;
-            unreachable.BacklogPolicy = BacklogPolicy.FailFast;
-            unreachable.ConnectTimeout = 200;
-            await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
-            scope.ServiceProvider.GetRequiredService<TenantContext>().Set(
-                new TenantInfo(setup.Tenant.Id, setup.Tenant.Slug, string.Empty, TenantStatuses.Active, string.Empty));
+            await using var down = await UnreachableRedisInAsync(scope, setup);
             var db = scope.ServiceProvider.GetRequiredService<TokenDbContext>();
             // One grant per sign-in (the remembered consent is an authorization of its own).
             var grants = await db.Set<TokenAuthorization>()
