@@ -99,6 +99,12 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.False(id.TryGetClaim("tenant_id", out _));
         Assert.False(id.TryGetClaim("tenant", out _));
         Assert.False(id.TryGetClaim("address", out _));
+        // OIDC Core §5.1: email_verified is a boolean and updated_at a number in the ID token too, not their text.
+        using (var payload = JsonDocument.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(id.EncodedPayload)))
+        {
+            Assert.Contains(payload.RootElement.GetProperty("email_verified").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+            Assert.Equal(JsonValueKind.Number, payload.RootElement.GetProperty("updated_at").ValueKind);
+        }
 
         foreach (var method in new[] { HttpMethod.Get, HttpMethod.Post })
         {
@@ -116,6 +122,7 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
             Assert.Equal("Alice Example", claims.GetProperty("name").GetString());
             Assert.Equal("https://cdn.example.com/alice.png", claims.GetProperty("picture").GetString());
             Assert.Contains(claims.GetProperty("email_verified").ValueKind, new[] { JsonValueKind.True, JsonValueKind.False });
+            Assert.Equal(JsonValueKind.Number, claims.GetProperty("updated_at").ValueKind);
             Assert.Equal(setup.Tenant.Slug, claims.GetProperty("tenant").GetString());
         }
 
@@ -299,7 +306,10 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
         Assert.Equal(phone, withPhone.GetProperty("phone_number").GetString());
         Assert.Equal(phone, idWithPhone.GetClaim("phone_number").Value);
         Assert.Equal(JsonValueKind.False, withPhone.GetProperty("phone_number_verified").ValueKind);
-        Assert.Equal("false", idWithPhone.GetClaim("phone_number_verified").Value);
+        using (var payload = JsonDocument.Parse(Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Decode(idWithPhone.EncodedPayload)))
+        {
+            Assert.Equal(JsonValueKind.False, payload.RootElement.GetProperty("phone_number_verified").ValueKind);
+        }
         Assert.False(withoutPhone.TryGetProperty("phone_number_verified", out _));
         Assert.False(withoutPhone.TryGetProperty("phone_number", out _));
         Assert.False(idWithoutPhone.TryGetClaim("phone_number", out _));
@@ -472,6 +482,40 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task IdTokenHint_NamingAnotherUserThanTheSignedInOne_IsLoginRequiredWithPromptNone_AndALoginOtherwise()
+    {
+        // OIDC Core §3.1.2.1: the hint names the user the client expects; a browser signed in as someone else must not
+        // answer for them.
+        var (alice, aliceBrowser, aliceCode, aliceVerifier, _) = await CodeAsync();
+        var bobEmail = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var bob = alice with { UserId = await suite.Admin.CreateUserAsync(alice.Tenant, bobEmail, alice.Password, "Bob Example"), Email = bobEmail };
+        var (_, bobBrowser, bobCode, bobVerifier, _) = await CodeAsync(setup: bob);
+        using var http = suite.Token.CreateClient();
+        var aliceIdToken = (await HttpAssert.JsonAsync(await PostTokenAsync(http, alice, CodeExchange(alice, aliceCode, aliceVerifier)), HttpStatusCode.OK))
+            .GetProperty("id_token").GetString()!;
+        var bobIdToken = (await HttpAssert.JsonAsync(await PostTokenAsync(http, bob, CodeExchange(bob, bobCode, bobVerifier)), HttpStatusCode.OK))
+            .GetProperty("id_token").GetString()!;
+        var (_, challenge) = HostedFlow.Pkce();
+
+        using var silent = await aliceBrowser.GetAsync(HostedFlow.AuthorizeUrl(alice, challenge, new() { ["prompt"] = "none", ["id_token_hint"] = bobIdToken, ["state"] = "s-h" }));
+        var refused = HostedFlow.Parameters(silent.Headers.Location!);
+        Assert.Equal("login_required", refused["error"]);
+        Assert.Equal("s-h", refused["state"]);
+        Assert.Equal(alice.Issuer, refused["iss"]);
+
+        using var interactive = await aliceBrowser.GetAsync(HostedFlow.AuthorizeUrl(alice, challenge, new() { ["id_token_hint"] = bobIdToken }));
+        Assert.StartsWith($"/t/{alice.Tenant.Slug}/login?", HostedFlow.LocalRedirect(interactive), StringComparison.Ordinal);
+
+        // The signed-in user's own hint is answered at once, and Bob's browser answers Bob's.
+        using var own = await aliceBrowser.GetAsync(HostedFlow.AuthorizeUrl(alice, challenge, new() { ["prompt"] = "none", ["id_token_hint"] = aliceIdToken }));
+        Assert.True(HostedFlow.Parameters(own.Headers.Location!).ContainsKey("code"), own.Headers.Location?.ToString());
+        using var bobs = await bobBrowser.GetAsync(HostedFlow.AuthorizeUrl(bob, challenge, new() { ["prompt"] = "none", ["id_token_hint"] = bobIdToken }));
+        Assert.True(HostedFlow.Parameters(bobs.Headers.Location!).ContainsKey("code"), bobs.Headers.Location?.ToString());
+        aliceBrowser.Dispose();
+        bobBrowser.Dispose();
+    }
+
+    [Fact]
     public async Task ConsentDenied_RedirectsAccessDenied()
     {
         var setup = await suite.SetUpAsync();
@@ -575,6 +619,27 @@ public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture
 
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant", "code_verifier must be at least 43 characters (got 42)");
         browser.Dispose();
+    }
+
+    [Theory]
+    [InlineData(129, "")]
+    [InlineData(43, "+/=")]
+    [InlineData(43, " ")]
+    public async Task Token_VerifierOutsideRfc7636_InvalidGrant_EvenWhenItHashesToTheChallenge(int length, string tail)
+    {
+        // RFC 7636 §4.1: 43–128 unreserved characters. An S256 challenge can be the hash of anything, so the verifier's
+        // own form is checked: the client hashed exactly this string, and it still gets no tokens.
+        var verifier = new string('v', length) + tail;
+        var challenge = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier)));
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+        using var http = suite.Token.CreateClient();
+
+        using var response = await PostTokenAsync(http, setup, CodeExchange(setup, code, verifier));
+
+        await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant",
+            "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~'");
     }
 
     [Fact]

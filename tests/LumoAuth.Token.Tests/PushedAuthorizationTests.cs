@@ -170,13 +170,39 @@ public sealed class PushedAuthorizationTests(TokenSuite suite) : IClassFixture<T
             await HttpAssert.OAuthErrorAsync(nested, HttpStatusCode.BadRequest, "invalid_request");
         }
 
-        // A public client without PKCE, and a scope the client may not have.
+        // A public client without PKCE.
         var withoutPkce = PushedRequest(setup, challenge);
         withoutPkce.Remove("code_challenge");
         withoutPkce.Remove("code_challenge_method");
         using (var noPkce = await PushAsync(setup, withoutPkce))
         {
             await HttpAssert.OAuthErrorAsync(noPkce, HttpStatusCode.BadRequest, "invalid_request");
+        }
+
+        // RFC 9126 §2.1: what the authorization endpoint would refuse is refused at the push, to the client: a scope the
+        // client may not have, plain PKCE from a public client, a challenge no verifier can match.
+        using (var foreignScope = await PushAsync(setup, PushedRequest(setup, challenge, scope: "openid admin")))
+        {
+            await HttpAssert.OAuthErrorAsync(foreignScope, HttpStatusCode.BadRequest, "invalid_scope", "The application may not request the scope 'admin'.");
+        }
+
+        var (plainVerifier, _) = HostedFlow.Pkce();
+        using (var plain = await PushAsync(setup, new Dictionary<string, string>(PushedRequest(setup, plainVerifier)) { ["code_challenge_method"] = "plain" }))
+        {
+            await HttpAssert.OAuthErrorAsync(plain, HttpStatusCode.BadRequest, "invalid_request", "Public clients must use the S256 code challenge method.");
+        }
+
+        foreach (var malformed in new[] { "short", challenge + "+/=", new string('a', 129) })
+        {
+            using var badChallenge = await PushAsync(setup, new Dictionary<string, string>(PushedRequest(setup, challenge)) { ["code_challenge"] = malformed });
+            await HttpAssert.OAuthErrorAsync(badChallenge, HttpStatusCode.BadRequest, "invalid_request",
+                "The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~'.");
+        }
+
+        // The same request within the rules is taken.
+        using (var fine = await PushAsync(setup, PushedRequest(setup, challenge)))
+        {
+            Assert.Equal(HttpStatusCode.Created, fine.StatusCode);
         }
 
         using (var unknownClient = await PushAsync(setup, new Dictionary<string, string>(PushedRequest(setup, challenge)) { ["client_id"] = "no-such-client" }))

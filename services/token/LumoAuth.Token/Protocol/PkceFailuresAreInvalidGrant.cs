@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Data;
 using Microsoft.AspNetCore;
 using Microsoft.IdentityModel.Tokens;
@@ -15,8 +16,8 @@ namespace LumoAuth.Token.Protocol;
 
 /// <summary>
 /// A code exchange whose verifier does not fit the code is refused as <c>invalid_grant</c> (RFC 7636 §4.6), with the
-/// docs' descriptions: a missing verifier for a code issued with a challenge, a verifier too short to be one (§4.1:
-/// 43–128 characters), a wrong one, or one for a code issued without a challenge (a downgrade attempt), which
+/// docs' descriptions: a missing verifier for a code issued with a challenge, a verifier too short, too long or of the wrong
+/// characters to be one (§4.1: 43–128 unreserved characters), a wrong one, or one for a code issued without a challenge (a downgrade attempt), which
 /// OpenIddict would answer with <c>invalid_request</c>. A missing verifier from a client that must always use PKCE is
 /// refused earlier, as <c>invalid_request</c> (a required parameter is missing), before the code is looked at.
 /// </summary>
@@ -55,6 +56,11 @@ public sealed class PkceFailuresAreInvalidGrant(EventBatcher<TokenDbContext> bat
         else if (verifier.Length < 43)
         {
             context.Reject(Errors.InvalidGrant, $"code_verifier must be at least 43 characters (got {verifier.Length})");
+        }
+        else if (!AuthorizationRequestRules.IsWellFormedChallenge(verifier))
+        {
+            // §4.1: at most 128 characters, and only unreserved ones; a client that breaks this has broken PKCE.
+            context.Reject(Errors.InvalidGrant, "code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~'");
         }
         else if (!Matches(verifier, challenge, code.GetClaim(Claims.Private.CodeChallengeMethod)))
         {

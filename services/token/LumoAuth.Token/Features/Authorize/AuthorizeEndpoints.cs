@@ -76,23 +76,10 @@ public static class AuthorizeEndpoints
             scopes = [.. defaults.Where(allowed.Contains).Order(StringComparer.Ordinal)];
         }
 
-        if (scopes.FirstOrDefault(s => !allowed.Contains(s)) is { } denied)
+        if ((AuthorizationRequestRules.ScopeProblem(scopes, allowed)
+             ?? await AuthorizationRequestRules.ChallengeProblemAsync(services.Applications, application, request, http.RequestAborted)) is { } problem)
         {
-            return Forbid(Errors.InvalidScope, $"The application may not request the scope '{denied}'.");
-        }
-
-        // RFC 7636 §4.2: a challenge is 43-128 unreserved characters (an S256 challenge is exactly 43).
-        if (!string.IsNullOrEmpty(request.CodeChallenge) && !IsWellFormedChallenge(request.CodeChallenge))
-        {
-            return Forbid(Errors.InvalidRequest, "The code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' or '~'.");
-        }
-
-        // C-06: public clients must use S256; plain is only for confidential clients that cannot hash. A challenge
-        // without a method is plain (RFC 7636 §4.3), so it is refused too.
-        if (!string.IsNullOrEmpty(request.CodeChallenge) && request.CodeChallengeMethod is null or "" or CodeChallengeMethods.Plain
-            && await services.Applications.HasClientTypeAsync(application, ClientTypes.Public, http.RequestAborted))
-        {
-            return Forbid(Errors.InvalidRequest, "Public clients must use the S256 code challenge method.");
+            return Forbid(problem.Error, problem.Description);
         }
 
         var pushedAt = PushedRequestTime.Of(http);
@@ -121,7 +108,12 @@ public static class AuthorizeEndpoints
                 : HostedPage.Error(http, Errors.InvalidRequest, "The prompt value 'create' is not supported: this organisation does not allow self-registration.");
         }
 
-        if (user is null || MustSignInAgain(request, user, services.Time, pushedAt))
+        // A decision posted from the consent page goes on with the request that page was shown for: max_age was met when
+        // it was shown, and the time the user spends reading it does not count (else max_age=0 could never be answered).
+        var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
+            ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
+            : string.Empty;
+        if (user is null || (decision.Length == 0 && MustSignInAgain(request, user, services.Time, pushedAt)))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -131,14 +123,23 @@ public static class AuthorizeEndpoints
             return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedForward(http, services, request)), permanent: false, preserveMethod: false);
         }
 
+        // OIDC Core §3.1.2.1: an id_token_hint names the user the client expects. OpenIddict has checked that the hint is
+        // one of ours, issued to this client; whether it names the signed-in user is ours to check. Without prompt=none
+        // the user may sign in as that user.
+        if (!string.IsNullOrEmpty(request.IdTokenHint)
+            && (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal?.GetClaim(Claims.Subject) is { } hinted
+            && !string.Equals(hinted, user.GetClaim(Claims.Subject), StringComparison.Ordinal))
+        {
+            return request.HasPromptValue(PromptValues.None)
+                ? Forbid(Errors.LoginRequired, "The signed-in user is not the user the id_token_hint names.")
+                : Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedForward(http, services, request)), permanent: false, preserveMethod: false);
+        }
+
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
         var resources = request.GetResources();
         var consent = ConsentFor(scopes, resources);
         var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, consent, http.RequestAborted);
-        var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
-            ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
-            : string.Empty;
         if (decision.Length > 0)
         {
             try
@@ -203,7 +204,9 @@ public static class AuthorizeEndpoints
 
     private static bool MustSignInAgain(OpenIddictRequest request, ClaimsPrincipal user, TimeProvider time, DateTimeOffset? pushedAt)
     {
-        if (request.HasPromptValue(PromptValues.Login))
+        // max_age=0 is prompt=login (OIDC Core errata): whole-second auth_time could not tell a sign-in just now from one
+        // earlier in the same second.
+        if (request.HasPromptValue(PromptValues.Login) || request.MaxAge == 0)
         {
             return !SignedInSince(user, pushedAt);
         }
@@ -211,7 +214,7 @@ public static class AuthorizeEndpoints
         if (request.MaxAge is { } maxAge
             && long.TryParse(user.GetClaim(Claims.AuthenticationTime), NumberStyles.Integer, CultureInfo.InvariantCulture, out var authTime))
         {
-            return time.GetUtcNow().ToUnixTimeSeconds() - authTime > maxAge;
+            return !SignedInSince(user, pushedAt) && time.GetUtcNow().ToUnixTimeSeconds() - authTime > maxAge;
         }
 
         return false;
@@ -238,11 +241,6 @@ public static class AuthorizeEndpoints
         return null;
     }
 
-    /// <summary>
-    /// A hosted page (login or registration), told to come back here. The prompt value the page satisfies
-    /// (<c>login</c>, <c>create</c>) is dropped from the way back (it has happened); <c>max_age</c> stays, and the
-    /// fresh <c>auth_time</c> satisfies it.
-    /// </summary>
     /// <summary>The request's parameters one value at a time: a repeated one (<c>resource</c>, RFC 8707) keeps every value.</summary>
     private static IEnumerable<KeyValuePair<string, string?>> Flatten(OpenIddictRequest request) =>
         request.GetParameters().SelectMany(p => ValuesOf(p.Value).Select(value => new KeyValuePair<string, string?>(p.Key, value)));
@@ -272,6 +270,11 @@ public static class AuthorizeEndpoints
     /// </summary>
     public const string RedirectHintParameter = "lumo_redirect_hint";
 
+    /// <summary>
+    /// A hosted page (login or registration), told to come back here. The prompt value the page satisfies
+    /// (<c>login</c>, <c>create</c>) is dropped from the way back (it has happened), and so is <c>max_age</c> on the
+    /// way back from login (the fresh <c>auth_time</c> in the ID token shows the client it was met).
+    /// </summary>
     private static string ContinuationUrl(string slug, string page, OpenIddictRequest request, string satisfiedPrompt, KeyValuePair<string, string?>[]? signedForward)
     {
         IEnumerable<KeyValuePair<string, string?>> parameters;
@@ -287,7 +290,9 @@ public static class AuthorizeEndpoints
         }
         else
         {
-            parameters = Flatten(request).Where(p => p.Key != Parameters.Prompt);
+            // max_age is met by the sign-in the login page is for, as prompt=login is: judged again on the way back, it
+            // would send a user who lingered on a page in between (backup codes, a reminder) round again.
+            parameters = Flatten(request).Where(p => p.Key != Parameters.Prompt && !(page == "login" && p.Key == Parameters.MaxAge));
             var prompts = request.GetPromptValues().Where(p => p != satisfiedPrompt).ToList();
             if (prompts.Count > 0)
             {
@@ -368,9 +373,6 @@ public static class AuthorizeEndpoints
 
         return text + "</p>";
     }
-
-    private static bool IsWellFormedChallenge(string challenge) =>
-        challenge.Length is >= 43 and <= 128 && challenge.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '~');
 
     private static IResult Forbid(string error, string description) => ProtocolErrors.Forbid(error, description);
 }

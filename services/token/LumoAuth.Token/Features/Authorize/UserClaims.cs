@@ -65,7 +65,19 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
         identity.SetClaims(GroupsClaim, [.. profile.Groups]);
         foreach (var (type, value) in ProfileClaims(profile, scopes))
         {
-            identity.SetClaim(type, value);
+            // OIDC Core §5.1: the *_verified claims are JSON booleans and updated_at a number, in ID tokens as in userinfo.
+            switch (value)
+            {
+                case bool flag:
+                    identity.SetClaim(type, flag);
+                    break;
+                case long number:
+                    identity.SetClaim(type, number);
+                    break;
+                default:
+                    identity.SetClaim(type, (string?)value);
+                    break;
+            }
         }
 
         if (AddressOf(profile, scopes) is { } address)
@@ -109,8 +121,8 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     public static IDictionary<string, string?>? AddressOf(UserProfile profile, IReadOnlyCollection<string> scopes) =>
         scopes.Contains(ScopeNames.Address) && profile.Address is { Count: > 0 } address ? address.ToDictionary(m => m.Key, string? (m) => m.Value) : null;
 
-    /// <summary>The standard claims a scope releases (OIDC Core §5.4), for ID tokens and userinfo alike.</summary>
-    public static IEnumerable<(string Type, string? Value)> ProfileClaims(UserProfile profile, IReadOnlyCollection<string> scopes)
+    /// <summary>The standard claims a scope releases (OIDC Core §5.4), for ID tokens and userinfo alike, each as its JSON type (§5.1): text, bool or long.</summary>
+    public static IEnumerable<(string Type, object? Value)> ProfileClaims(UserProfile profile, IReadOnlyCollection<string> scopes)
     {
         if (scopes.Contains(ScopeNames.Profile))
         {
@@ -119,19 +131,19 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             yield return (Claims.FamilyName, profile.FamilyName);
             yield return (Claims.PreferredUsername, profile.Username);
             yield return (Claims.Picture, profile.Picture);
-            yield return (Claims.UpdatedAt, profile.UpdatedAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture));
+            yield return (Claims.UpdatedAt, profile.UpdatedAt.ToUnixTimeSeconds());
         }
 
         if (scopes.Contains(ScopeNames.Email))
         {
             yield return (Claims.Email, profile.Email);
-            yield return (Claims.EmailVerified, profile.EmailVerified ? "true" : "false");
+            yield return (Claims.EmailVerified, profile.EmailVerified);
         }
 
         if (scopes.Contains(ScopeNames.Phone) && profile.PhoneNumber is not null)
         {
             yield return (Claims.PhoneNumber, profile.PhoneNumber);
-            yield return (Claims.PhoneNumberVerified, profile.PhoneNumberVerified ? "true" : "false");
+            yield return (Claims.PhoneNumberVerified, profile.PhoneNumberVerified);
         }
     }
 

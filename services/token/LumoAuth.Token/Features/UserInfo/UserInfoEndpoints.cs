@@ -58,12 +58,7 @@ public static class UserInfoEndpoints
                 continue;
             }
 
-            claims[type] = type switch
-            {
-                Claims.EmailVerified or Claims.PhoneNumberVerified => value == "true",
-                Claims.UpdatedAt => long.Parse(value, System.Globalization.CultureInfo.InvariantCulture),
-                _ => value,
-            };
+            claims[type] = value;
         }
 
         if (UserClaims.AddressOf(profile, scopes) is { } address)
