@@ -64,6 +64,12 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         cache.Remove(key);
     }
 
+    /// <summary>
+    /// Keeps every load now in flight from storing its value, for a removal whose key is not known (e.g. a revoked API
+    /// key this replica is verifying for the first time: its answer may predate the revocation).
+    /// </summary>
+    public void DiscardLoadsInFlight() => Interlocked.Increment(ref _removals);
+
     private Task<TValue> LoadOnceAsync<TState>(string key, TState state, Func<TState, Task<TValue>> load)
     {
         var mine = new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -88,6 +94,11 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
             {
                 var now = time.GetUtcNow();
                 cache.Set(key, new Entry(value, now, now + lifetime * 0.8, now + lifetime), lifetime);
+                if (Interlocked.Read(ref _removals) != removals)
+                {
+                    // A removal came between the check and the store: it wins (at worst a newer value is loaded again).
+                    cache.Remove(key);
+                }
             }
         }
         catch (Exception exception)

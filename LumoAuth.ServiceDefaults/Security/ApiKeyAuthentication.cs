@@ -54,6 +54,11 @@ public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, Tim
         {
             _verifications.Remove(cacheKey);
         }
+        else
+        {
+            // Not cached here yet, but a first verification may be on its way with an answer from before the revocation.
+            _verifications.DiscardLoadsInFlight();
+        }
     }
 
     private static bool IsExpired(VerifiedApiKey key) => key.ExpiresAt is { } at && at <= DateTimeOffset.UtcNow;
@@ -140,5 +145,5 @@ public sealed class ApiKeyAuthenticationHandler(
         return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
     }
 
-    protected override string ChallengeHeader(string errorCode) => "ApiKey";
+    protected override string ChallengeHeader(string? errorCode) => "ApiKey";
 }

@@ -117,7 +117,9 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
     public static string TokenOf(HttpRequest request) => request.Headers.Authorization.ToString()[(AuthorizationScheme.Length + 1)..].Trim();
 
     /// <summary>A resource server's challenge to a refused DPoP presentation, naming the accepted algorithms (§7.1).</summary>
-    public static string Challenge(string error) => $"{AuthorizationScheme} error=\"{error}\", algs=\"{string.Join(' ', Algorithms)}\"";
+    public static string Challenge(string? error) => error is null
+        ? $"{AuthorizationScheme} algs=\"{string.Join(' ', Algorithms)}\""
+        : $"{AuthorizationScheme} error=\"{error}\", algs=\"{string.Join(' ', Algorithms)}\"";
 
     /// <summary>The SHA-256 of an access token as a proof's <c>ath</c> carries it.</summary>
     public static string AccessTokenHash(string accessToken) =>

@@ -36,5 +36,5 @@ public sealed class InternalKeyAuthenticationHandler(
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name)));
     }
 
-    protected override string ChallengeHeader(string errorCode) => "Internal";
+    protected override string ChallengeHeader(string? errorCode) => "Internal";
 }

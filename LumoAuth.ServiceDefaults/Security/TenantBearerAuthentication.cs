@@ -49,6 +49,9 @@ public sealed partial class JwksCache(IJwksSource source, IMemoryCache cache, Ti
     private readonly ConcurrentDictionary<Guid, (DateTimeOffset Until, HttpRequestException Error)> _failures = new();
     private readonly ConcurrentDictionary<Guid, LastKnownGood> _lastKnownGood = new();
 
+    /// <summary>Bumped by <see cref="Evict"/>: a fetch that began before an eviction does not become the fallback set.</summary>
+    private long _evictions;
+
     public async ValueTask<IReadOnlyList<SecurityKey>> GetKeysAsync(TenantInfo tenant, bool forceRefresh, CancellationToken cancellationToken)
     {
         if (_failures.TryGetValue(tenant.Id, out var failure))
@@ -88,6 +91,7 @@ public sealed partial class JwksCache(IJwksSource source, IMemoryCache cache, Ti
 
     public void Evict(Guid tenantId)
     {
+        Interlocked.Increment(ref _evictions);
         _failures.TryRemove(tenantId, out _);
         _lastKnownGood.TryRemove(tenantId, out _);
         _keys.Remove(Key(tenantId));
@@ -95,9 +99,20 @@ public sealed partial class JwksCache(IJwksSource source, IMemoryCache cache, Ti
 
     private async Task<IReadOnlyList<SecurityKey>> LoadAsync(TenantInfo tenant)
     {
+        var evictions = Interlocked.Read(ref _evictions);
         var set = await source.GetAsync(tenant, CancellationToken.None);
         var keys = set.GetSigningKeys().ToArray();
-        _lastKnownGood[tenant.Id] = new LastKnownGood(keys, time.GetUtcNow());
+        if (Interlocked.Read(ref _evictions) == evictions)
+        {
+            var good = new LastKnownGood(keys, time.GetUtcNow());
+            _lastKnownGood[tenant.Id] = good;
+            if (Interlocked.Read(ref _evictions) != evictions)
+            {
+                // An eviction came between the check and the store (a rotation without grace): it wins.
+                _lastKnownGood.TryRemove(new KeyValuePair<Guid, LastKnownGood>(tenant.Id, good));
+            }
+        }
+
         return keys;
     }
 
@@ -244,10 +259,12 @@ public sealed class TenantBearerHandler(
         });
     }
 
-    protected override string ChallengeHeader(string errorCode) =>
+    protected override string ChallengeHeader(string? errorCode) =>
         errorCode == DPoPProofValidator.InvalidProof || DPoPProofValidator.UsesDPoPScheme(Request)
             ? DPoPProofValidator.Challenge(errorCode)
-            : $"Bearer error=\"{errorCode}\"";
+            : errorCode is null ? "Bearer" : $"Bearer error=\"{errorCode}\"";
+
+    protected override string? ForbiddenChallengeHeader() => ChallengeHeader(ErrorCodes.InsufficientScope);
 }
 
 /// <summary>

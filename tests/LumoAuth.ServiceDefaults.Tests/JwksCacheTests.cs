@@ -88,6 +88,20 @@ public sealed class JwksCacheTests : IDisposable
         await Assert.ThrowsAsync<HttpRequestException>(() => _cache.GetKeysAsync(Tenant, false, default).AsTask());
     }
 
+    [Fact]
+    public async Task Evict_DuringAFetch_KeepsThatFetchFromBecomingTheFallback()
+    {
+        // A fetch begun before a rotation without grace ends after its eviction: its old set must not outlive it in an outage.
+        var hold = _source.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var fetching = _cache.GetKeysAsync(Tenant, false, default).AsTask();
+        _cache.Evict(Tenant.Id);
+        hold.SetResult();
+        Assert.Single(await fetching);
+
+        _source.Down = true;
+        await Assert.ThrowsAsync<HttpRequestException>(() => _cache.GetKeysAsync(Tenant, false, default).AsTask());
+    }
+
     private sealed class FlakySource : IJwksSource
     {
         private static readonly string Jwks = PublicJwks();
@@ -96,10 +110,19 @@ public sealed class JwksCacheTests : IDisposable
 
         public int Calls { get; private set; }
 
-        public Task<JsonWebKeySet> GetAsync(TenantInfo tenant, CancellationToken cancellationToken)
+        /// <summary>When set, the next fetch waits for it before answering.</summary>
+        public TaskCompletionSource? Hold { get; set; }
+
+        public async Task<JsonWebKeySet> GetAsync(TenantInfo tenant, CancellationToken cancellationToken)
         {
             Calls++;
-            return Down ? Task.FromException<JsonWebKeySet>(new HttpRequestException("connection refused")) : Task.FromResult(new JsonWebKeySet(Jwks));
+            if (Hold is { } hold)
+            {
+                Hold = null;
+                await hold.Task;
+            }
+
+            return Down ? throw new HttpRequestException("connection refused") : new JsonWebKeySet(Jwks);
         }
 
         private static string PublicJwks()

@@ -83,6 +83,19 @@ public sealed class ReadThroughCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task DiscardLoadsInFlight_KeepsTheirValuesOutOfTheCache()
+    {
+        var source = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var waiting = GetAsync(_ => source.Task).AsTask();
+
+        _cache.DiscardLoadsInFlight();
+        source.SetResult("from before the revocation");
+
+        Assert.Equal("from before the revocation", await waiting);
+        Assert.Equal("value 2", await GetAsync(Numbered));
+    }
+
+    [Fact]
     public async Task Remove_DropsTheEntry()
     {
         Assert.Equal("value 1", await GetAsync(Numbered));
