@@ -7,11 +7,14 @@ namespace LumoAuth.ServiceDefaults.Correlation;
 
 /// <summary>
 /// Takes the caller's <c>X-Correlation-Id</c> (or the trace id) so one id follows a request through the
-/// gateway and every service, is echoed back, and is in every log line's scope.
+/// gateway and every service, is echoed back, and is in every log line's scope. A caller's own
+/// <c>X-Request-ID</c> is echoed on the response as given (AuthZEN 1.0 §Request Identification).
 /// </summary>
 public sealed class CorrelationMiddleware(RequestDelegate next, ILogger<CorrelationMiddleware> logger)
 {
     public const string HeaderName = "X-Correlation-Id";
+    public const string RequestIdHeaderName = "X-Request-ID";
+    public const int MaxRequestIdLength = 128;
     private const string ItemKey = "lumoauth.correlation-id";
 
     public async Task InvokeAsync(HttpContext context)
@@ -21,15 +24,27 @@ public sealed class CorrelationMiddleware(RequestDelegate next, ILogger<Correlat
                  ?? context.TraceIdentifier;
         context.Items[ItemKey] = id;
         context.Request.Headers[HeaderName] = id;
+        var requestId = RequestIdOf(context.Request);
         context.Response.OnStarting(static state =>
         {
-            var (response, value) = ((HttpResponse, string))state;
+            var (response, value, requestId) = ((HttpResponse, string, string?))state;
             response.Headers[HeaderName] = value;
+            if (requestId is not null)
+            {
+                response.Headers[RequestIdHeaderName] = requestId;
+            }
+
             return Task.CompletedTask;
-        }, (context.Response, id));
+        }, (context.Response, id, requestId));
         Activity.Current?.SetTag("lumoauth.correlation_id", id);
 
-        using (logger.BeginScope(new Dictionary<string, object> { ["CorrelationId"] = id }))
+        var scope = new Dictionary<string, object> { ["CorrelationId"] = id };
+        if (requestId is not null)
+        {
+            scope["CallerRequestId"] = requestId;
+        }
+
+        using (logger.BeginScope(scope))
         {
             await next(context);
         }
@@ -44,4 +59,15 @@ public sealed class CorrelationMiddleware(RequestDelegate next, ILogger<Correlat
 
     private static string? Sanitize(string value) =>
         value.Length is > 0 and <= 128 && !value.AsSpan().ContainsAnyExcept(Plain) ? value : null;
+
+    /// <summary>
+    /// The caller's <c>X-Request-ID</c> when it is one value of visible ASCII (<c>!</c> to <c>~</c>) of at most 128
+    /// characters, else null: the PEP's id is opaque (a UUID, a hash…), and anything else is ignored rather than echoed
+    /// or logged, so a caller can neither bend the response's headers nor flood the logs with it.
+    /// </summary>
+    public static string? RequestIdOf(HttpRequest request) =>
+        request.Headers[RequestIdHeaderName] is { Count: 1 } values && values[0] is { Length: > 0 and <= MaxRequestIdLength } value
+        && !value.AsSpan().ContainsAnyExceptInRange('!', '~')
+            ? value
+            : null;
 }

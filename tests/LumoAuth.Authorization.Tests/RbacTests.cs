@@ -190,6 +190,28 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
+    public async Task CheckAnyAndAll_EchoPermissions_InTheOrderAsked_WithoutRepeats()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "orla@example.com");
+        await SeedAsync(client, tenant);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "editor" } }));
+
+        // Not in ordinal order, with a repeat: the answer pairs with the list as sent, first occurrences kept.
+        var asked = new[] { "document.read", "billing.manage", "document.edit", "document.read", "admin.all" };
+        string[] expected = ["document.read", "billing.manage", "document.edit", "admin.all"];
+        var any = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { permissions = asked, subject = userId.ToString() }));
+        Assert.Equal(expected, any["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.True(any["allowed"]!.GetValue<bool>());
+        var all = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = asked, subject = userId.ToString() }));
+        Assert.Equal(expected, all["permissions"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.False(all["allowed"]!.GetValue<bool>());
+        var bulk = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-bulk", new { permissions = asked, subject = userId.ToString() }));
+        Assert.Equal(expected, bulk["results"]!.AsObject().Select(p => p.Key));
+    }
+
+    [Fact]
     public async Task Checks_RejectBadInput_WithDocumentedCodes()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

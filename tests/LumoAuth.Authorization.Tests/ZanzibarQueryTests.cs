@@ -239,6 +239,108 @@ public sealed class ZanzibarQueryTests(AuthorizationSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task BatchWrite_IsIdempotent_ButNamesEachTupleOnce()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var a = new { @object = "doc:a", relation = "viewer", user = "user:x" };
+        var b = new { @object = "doc:b", relation = "viewer", user = "user:x" };
+        var c = new { @object = "doc:c", relation = "viewer", user = "user:x" };
+        var missing = new { @object = "doc:zz", relation = "viewer", user = "user:x" };
+        await client.WriteAsync(tenant, "doc:a", "viewer", "user:x");
+
+        // The recorded default: a present tuple re-written, or an absent one deleted, is no error and no change.
+        var again = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = new[] { a, b }, deletes = new[] { missing } }));
+        Assert.Equal(1, again["data"]!["written"]!.GetValue<int>());
+        Assert.Equal(0, again["data"]!["deleted"]!.GetValue<int>());
+        // OpenFGA's strictness, per tuple, through preconditions.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new
+        {
+            writes = new[] { a, c }, preconditions = new[] { new { tuple = a, exists = false } },
+        }), 409, "precondition_failed");
+        Assert.False(await client.AllowedAsync(tenant, "doc:c", "viewer", "user:x"));
+
+        // The same tuple twice in one list, or in both lists (no condition change), is refused and nothing is applied.
+        var revision = again["data"]!["revision"]!.GetValue<long>();
+        foreach (var body in new object[]
+                 {
+                     new { writes = new[] { c, c } },
+                     new { writes = new object[] { c, new { object_type = "doc", object_id = "c", relation = "viewer", user_type = "user", user_id = "x" } } },
+                     new { writes = new[] { c }, deletes = new[] { b, b } },
+                     new { writes = new[] { c, a }, deletes = new[] { a } },
+                     new { writes = new[] { new { tuple = "doc:c#viewer@user:x" } }, deletes = new[] { new { tuple = "doc:c:viewer:user:x" } } },
+                 })
+        {
+            await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", body), 400, "validation_error");
+        }
+
+        Assert.False(await client.AllowedAsync(tenant, "doc:c", "viewer", "user:x"));
+        Assert.True(await client.AllowedAsync(tenant, "doc:a", "viewer", "user:x"));
+        Assert.True(await client.AllowedAsync(tenant, "doc:b", "viewer", "user:x"));
+        var changes = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes"));
+        Assert.Equal(revision, changes["revision"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task ConditionChange_IsRefused_UnlessTheBatchDeletesAndWritesTheTuple()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await client.PutSchemaAsync(tenant, """
+            model
+              schema 1.1
+            type user
+            type doc
+              relations
+                define viewer: [user, user with in_office]
+            condition in_office(floor: int, max_floor: int) {
+              floor <= max_floor
+            }
+            """);
+        var plain = new { @object = "doc:a", relation = "viewer", user = "user:x" };
+        var conditional = new { @object = "doc:a", relation = "viewer", user = "user:x", condition = new { name = "in_office", context = new { max_floor = 3 } } };
+        var otherContext = new { @object = "doc:a", relation = "viewer", user = "user:x", condition = new { name = "in_office", context = new { max_floor = 9 } } };
+        var b = new { @object = "doc:b", relation = "viewer", user = "user:x" };
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", plain));
+
+        // A write alone never changes a present tuple's condition: single or batch, 409 and nothing applied.
+        var single = await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", conditional), 409, "tuple_condition_conflict");
+        Assert.Equal("doc:a#viewer@user:x", single["details"]!["tuple"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes = new object[] { b, conditional } }), 409, "tuple_condition_conflict");
+        Assert.False(await client.AllowedAsync(tenant, "doc:b", "viewer", "user:x"));
+        Assert.True(await client.AllowedAsync(tenant, "doc:a", "viewer", "user:x"));
+
+        // Delete and write in one batch is the explicit change: atomic, one revision, a delete before the write.
+        var changed = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { deletes = new[] { plain }, writes = new[] { conditional } }));
+        Assert.Equal(1, changed["data"]!["written"]!.GetValue<int>());
+        Assert.Equal(1, changed["data"]!["deleted"]!.GetValue<int>());
+        var inOffice = await client.CheckAsync(tenant, new { @object = "doc:a", relation = "viewer", user = "user:x", context = new { floor = 2 }, consistency_token = changed.Token() });
+        Assert.True(inOffice["allowed"]!.GetValue<bool>());
+        var upstairs = await client.CheckAsync(tenant, new { @object = "doc:a", relation = "viewer", user = "user:x", context = new { floor = 5 }, consistency_token = changed.Token() });
+        Assert.False(upstairs["allowed"]!.GetValue<bool>());
+        var feed = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes?since={changed["data"]!["revision"]!.GetValue<long>() - 1}"));
+        Assert.Equal(["delete", "write"], feed["data"]!.AsArray().Select(c => c!["operation"]!.GetValue<string>()));
+        Assert.Equal("in_office", feed["data"]![1]!["condition"]!.GetValue<string>());
+
+        // Retried, the change is already in place: nothing changes. The same condition again alone is fine; another context is not.
+        var retried = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { deletes = new[] { plain }, writes = new[] { conditional } }));
+        Assert.False(retried["data"]!["changed"]!.GetValue<bool>());
+        Assert.Equal(changed["data"]!["revision"]!.GetValue<long>(), retried["data"]!["revision"]!.GetValue<long>());
+        var same = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", conditional));
+        Assert.False(same["data"]!["changed"]!.GetValue<bool>());
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", otherContext), 409, "tuple_condition_conflict");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", plain), 409, "tuple_condition_conflict");
+        // Both lists with the same condition is no change of condition: refused.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { deletes = new[] { conditional }, writes = new[] { conditional } }), 400, "validation_error");
+
+        // And back to unconditional, the same way.
+        var back = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { deletes = new[] { conditional }, writes = new[] { plain } }));
+        Assert.True(await client.AllowedAsync(tenant, "doc:a", "viewer", "user:x", back.Token()));
+        var read = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?object=doc:a"));
+        Assert.Null(Assert.Single(read["data"]!.AsArray())!["condition"]);
+    }
+
+    [Fact]
     public async Task ChangesFeed_ListsEveryChangeSinceARevision()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

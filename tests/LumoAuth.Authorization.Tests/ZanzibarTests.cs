@@ -56,6 +56,66 @@ public sealed class ZanzibarTests(AuthorizationSuite suite) : IClassFixture<Auth
     }
 
     [Fact]
+    public async Task EmailIds_WriteCheckListAndChanges_ThroughBothNotations()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await client.PutSchemaAsync(tenant, ZanzibarHttp.DocumentsSchema);
+
+        // Structured fields, the one-string notation and the colon notation, each with '@' in ids (objects and subjects).
+        var structured = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples",
+            new { object_type = "document", object_id = "inbox@team", relation = "viewer", user_type = "user", user_id = "alice@example.com" }));
+        Assert.Equal("document:inbox@team#viewer@user:alice@example.com", structured["data"]!["tuple"]!.GetValue<string>());
+        var notation = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", new { tuple = "document:q3@finance#viewer@group:ops@example.com#member" }));
+        Assert.Equal("document:q3@finance#viewer@group:ops@example.com#member", notation["data"]!["tuple"]!.GetValue<string>());
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples", new { tuple = "group:ops@example.com:member:user:bob@example.com" }));
+
+        Assert.True(await client.AllowedAsync(tenant, "document:inbox@team", "viewer", "user:alice@example.com"));
+        Assert.False(await client.AllowedAsync(tenant, "document:inbox@team", "viewer", "user:alice"));
+        var viaNotation = await client.CheckAsync(tenant, new { tuple = "document:q3@finance#viewer@user:bob@example.com" });
+        Assert.True(viaNotation["allowed"]!.GetValue<bool>());
+        Assert.Equal(
+            ["group:ops@example.com#member@user:bob@example.com", "document:q3@finance#viewer@group:ops@example.com#member"],
+            viaNotation["resolution_metadata"]!["path"]!.AsArray().Select(p => p!.GetValue<string>()));
+        var viaSplit = await client.CheckAsync(tenant, new { object_type = "document", object_id = "q3@finance", relation = "viewer", user_type = "user", user_id = "bob@example.com" });
+        Assert.True(viaSplit["allowed"]!.GetValue<bool>());
+
+        var objects = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { subject = "user:bob@example.com", permission = "viewer", object_type = "document" }));
+        Assert.Equal(["document:q3@finance"], objects["objects"]!.AsArray().Select(o => o!.GetValue<string>()));
+        var subjects = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-subjects", new { @object = "document:q3@finance", relation = "viewer", subject_type = "user" }));
+        Assert.Equal(["user:bob@example.com"], subjects["subjects"]!.AsArray().Select(o => o!.GetValue<string>()));
+        var expanded = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/expand", new { @object = "group:ops@example.com", relation = "member" }));
+        Assert.Equal("group:ops@example.com#member", expanded["tree"]!["name"]!.GetValue<string>());
+        Assert.Equal(["user:bob@example.com"], expanded["tree"]!["users"]!.AsArray().Select(u => u!.GetValue<string>()));
+        var read = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/tuples?user={Uri.EscapeDataString("user:alice@example.com")}"));
+        Assert.Equal("document:inbox@team", Assert.Single(read["data"]!.AsArray())!["object"]!.GetValue<string>());
+
+        // A delete through the notation reaches the index through the changelog, which parses the keys back.
+        using var delete = new HttpRequestMessage(HttpMethod.Delete, $"{tenant.Api}/zanzibar/tuples") { Content = JsonContent.Create(new { tuple = "document:inbox@team#viewer@user:alice@example.com" }) };
+        var deleted = await ApiAssert.OkAsync(await client.SendAsync(delete));
+        Assert.True(deleted["data"]!["changed"]!.GetValue<bool>());
+        Assert.False(await client.AllowedAsync(tenant, "document:inbox@team", "viewer", "user:alice@example.com", deleted.Token()));
+        Assert.True(await client.AllowedAsync(tenant, "document:q3@finance", "viewer", "user:bob@example.com", deleted.Token()));
+
+        var changes = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/zanzibar/changes"));
+        Assert.Equal(
+            [
+                "write document:inbox@team#viewer@user:alice@example.com",
+                "write document:q3@finance#viewer@group:ops@example.com#member",
+                "write group:ops@example.com#member@user:bob@example.com",
+                "delete document:inbox@team#viewer@user:alice@example.com",
+            ],
+            changes["data"]!.AsArray().Where(c => c!["operation"]!.GetValue<string>() != "schema")
+                .Select(c => $"{c!["operation"]!.GetValue<string>()} {c["tuple"]!.GetValue<string>()}"));
+
+        // Failure paths: '#' stays reserved in ids, and the notation needs its '@'.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/tuples",
+            new { object_type = "document", object_id = "a#b", relation = "viewer", user_type = "user", user_id = "alice@example.com" }), 400, "ZANZIBAR_CHECK_FAILED");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { tuple = "document:inbox@team#viewer" }), 400, "ZANZIBAR_CHECK_FAILED");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/check", new { tuple = "document:inbox@team@user:alice#viewer" }), 400, "ZANZIBAR_CHECK_FAILED");
+    }
+
+    [Fact]
     public async Task UsersetMembership_IsFollowed_AndCyclesTerminate()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -35,7 +35,10 @@ public sealed class PostgresTupleStore(IServiceScopeFactory scopes, NpgsqlDataSo
         await using var scope = scopes.CreateAsyncScope();
         scope.ServiceProvider.GetRequiredService<TenantContext>().Set(tenant);
         var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
-        var outcome = await TupleStoreWriter.ApplyAsync(db, tenant.Id, writes, deletes, [], cancellationToken);
+        // The engine's writer contract replaces a present tuple's condition; the service's writer does that only for a key
+        // the same batch also deletes (it refuses silent condition changes), so every written key is named as a delete too.
+        var replaced = deletes.Union(writes.Select(t => t.Key)).ToList();
+        var outcome = await TupleStoreWriter.ApplyAsync(db, tenant.Id, writes, replaced, [], cancellationToken);
         return outcome.Revision;
     }
 }

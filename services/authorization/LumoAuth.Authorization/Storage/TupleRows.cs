@@ -30,15 +30,16 @@ public static class TupleRows
         condition?.Context is { Count: > 0 } context ? JsonSerializer.Serialize(context) : null;
 
     /// <summary>
-    /// Parses the changelog's <c>type:id#relation@subject</c>. Ids never hold <c>#</c> or <c>@</c> (the
-    /// notation reserves them) but may hold <c>:</c>, so each part splits at its first separator.
+    /// Parses the changelog's <c>type:id#relation@subject</c>. Object ids never hold <c>#</c> and relations never hold
+    /// <c>@</c>, but ids may hold <c>@</c> (e-mails) and <c>:</c>: so the text splits at its first <c>#</c>, the rest at its
+    /// first <c>@</c>, and each <c>type:id</c> at its first <c>:</c>.
     /// </summary>
     public static TupleKey ParseKey(string text)
     {
-        var at = text.IndexOf('@', StringComparison.Ordinal);
-        var left = text[..at];
-        var hash = left.IndexOf('#', StringComparison.Ordinal);
-        var objectText = left[..hash];
+        var hash = text.IndexOf('#', StringComparison.Ordinal);
+        var objectText = text[..hash];
+        var at = text.IndexOf('@', hash + 1);
+        var relation = text[(hash + 1)..at];
         var colon = objectText.IndexOf(':', StringComparison.Ordinal);
         var subjectText = text[(at + 1)..];
         var subjectHash = subjectText.IndexOf('#', StringComparison.Ordinal);
@@ -46,7 +47,7 @@ public static class TupleRows
         var subjectColon = subjectObject.IndexOf(':', StringComparison.Ordinal);
         return new TupleKey(
             new ObjectRef(objectText[..colon], objectText[(colon + 1)..]),
-            left[(hash + 1)..],
+            relation,
             new SubjectRef(subjectObject[..subjectColon], subjectObject[(subjectColon + 1)..], subjectHash < 0 ? null : subjectText[(subjectHash + 1)..]));
     }
 }

@@ -11,8 +11,11 @@ namespace LumoAuth.Authorization.Storage;
 /// <summary>A condition on a batch: the tuple must (or must not) exist before anything is applied.</summary>
 public sealed record TuplePrecondition(TupleKey Key, bool MustExist);
 
-/// <summary>What a batch did: how many tuples really changed, the revision it left, or the precondition that stopped it.</summary>
-public sealed record TupleWriteOutcome(int Written, int Deleted, long Revision, TuplePrecondition? FailedPrecondition = null)
+/// <summary>
+/// What a batch did: how many tuples really changed, the revision it left, or what stopped it (a precondition, or a
+/// write of a tuple that exists with another condition).
+/// </summary>
+public sealed record TupleWriteOutcome(int Written, int Deleted, long Revision, TuplePrecondition? FailedPrecondition = null, TupleKey? ConditionConflict = null)
 {
     public bool Changed => Written + Deleted > 0;
 }
@@ -22,7 +25,9 @@ public sealed record TupleWriteOutcome(int Written, int Deleted, long Revision, 
 /// events committed alongside. Writers of one tenant are serialised on its revision row, so preconditions
 /// are checked against exactly the state the batch applies to. Writing a present tuple with the same
 /// condition, or deleting an absent one, changes nothing (safe retries); a batch that changes nothing
-/// leaves the revision where it was. Inside a caller's transaction the batch joins it, and the caller commits.
+/// leaves the revision where it was. Writing a present tuple with another condition (or none instead of one)
+/// would change who is granted access: it stops the batch, unless the same batch deletes that key too (an explicit
+/// condition change, applied as a delete and a write). Inside a caller's transaction the batch joins it, and the caller commits.
 /// </summary>
 public static class TupleStoreWriter
 {
@@ -58,9 +63,31 @@ public static class TupleStoreWriter
             }
         }
 
+        // Conflicts are found before anything changes, so a caller's transaction is left as it was given.
+        var replaced = new Dictionary<TupleKey, EngineTuple>();
+        foreach (var tuple in writes.Where(t => deletes.Contains(t.Key)))
+        {
+            replaced[tuple.Key] = tuple;
+        }
+
+        foreach (var tuple in writes)
+        {
+            if (!replaced.ContainsKey(tuple.Key) && await SameConditionAsync(db, tenantId, tuple, cancellationToken) == false)
+            {
+                await RollbackOwnAsync(transaction, cancellationToken);
+                return new TupleWriteOutcome(0, 0, current, ConditionConflict: tuple.Key);
+            }
+        }
+
         var deleted = new List<TupleKey>();
         foreach (var key in deletes)
         {
+            // A condition change that is already in place (a retried batch) is left alone rather than deleted and re-written.
+            if (replaced.TryGetValue(key, out var replacement) && await SameConditionAsync(db, tenantId, replacement, cancellationToken) == true)
+            {
+                continue;
+            }
+
             if (await Existing(db, tenantId, key).ExecuteDeleteAsync(cancellationToken) > 0)
             {
                 deleted.Add(key);
@@ -74,13 +101,11 @@ public static class TupleStoreWriter
             var (o, s) = (tuple.Object, tuple.Subject);
             var conditionName = tuple.Condition?.Name ?? string.Empty;
             var context = TupleRows.ContextJson(tuple.Condition);
-            // Re-writing a tuple replaces its condition; an identical row is left alone and counts as no change.
+            // A row still present here has this very condition (any other was refused or deleted above): no change.
             var rows = await db.Database.ExecuteSqlInterpolatedAsync($"""
                 INSERT INTO tuples ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation", "ConditionName", "ConditionContext", "CreatedRevision", "CreatedAt")
                 VALUES ({tenantId}, {o.Type}, {o.Id}, {tuple.Relation}, {s.Type}, {s.Id}, {s.Relation ?? string.Empty}, {conditionName}, {context}::jsonb, {current + 1}, {now})
-                ON CONFLICT ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation")
-                DO UPDATE SET "ConditionName" = excluded."ConditionName", "ConditionContext" = excluded."ConditionContext", "CreatedRevision" = excluded."CreatedRevision"
-                WHERE tuples."ConditionName" IS DISTINCT FROM excluded."ConditionName" OR tuples."ConditionContext" IS DISTINCT FROM excluded."ConditionContext"
+                ON CONFLICT ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation") DO NOTHING
                 """, cancellationToken);
             if (rows > 0)
             {
@@ -152,6 +177,24 @@ public static class TupleStoreWriter
         (await db.Database.SqlQuery<long>($"""
             UPDATE tenant_revisions SET "Revision" = "Revision" + 1 WHERE "TenantId" = {tenantId} RETURNING "Revision" AS "Value"
             """).ToListAsync(cancellationToken)).Single();
+
+    /// <summary>
+    /// Whether the stored tuple of this key carries exactly this condition (name and context, compared as jsonb);
+    /// null when no tuple of the key is stored.
+    /// </summary>
+    private static async Task<bool?> SameConditionAsync(AuthorizationDbContext db, Guid tenantId, EngineTuple tuple, CancellationToken cancellationToken)
+    {
+        var (o, s) = (tuple.Object, tuple.Subject);
+        var conditionName = tuple.Condition?.Name ?? string.Empty;
+        var context = TupleRows.ContextJson(tuple.Condition);
+        var same = await db.Database.SqlQuery<bool>($"""
+            SELECT ("ConditionName" = {conditionName} AND "ConditionContext" IS NOT DISTINCT FROM {context}::jsonb) AS "Value"
+            FROM tuples
+            WHERE "TenantId" = {tenantId} AND "ObjectType" = {o.Type} AND "ObjectId" = {o.Id} AND "Relation" = {tuple.Relation}
+              AND "SubjectType" = {s.Type} AND "SubjectId" = {s.Id} AND "SubjectRelation" = {s.Relation ?? string.Empty}
+            """).ToListAsync(cancellationToken);
+        return same.Count == 0 ? null : same[0];
+    }
 
     private static IQueryable<StoredTuple> Existing(AuthorizationDbContext db, Guid tenantId, TupleKey key)
     {

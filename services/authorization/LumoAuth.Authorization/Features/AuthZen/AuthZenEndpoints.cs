@@ -24,6 +24,8 @@ public static class AuthZenEndpoints
 {
     public const int MaxEvaluations = 100;
 
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     public static IEndpointRouteBuilder MapAuthZenEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/access/v1").RequireAuthorization(Policies.TenantCaller).WithTags("AuthZEN");
@@ -65,14 +67,19 @@ public static class AuthZenEndpoints
 
     public static async Task<IResult> EvaluateMany(EvaluationsRequest request, ZanzibarReads reads, TenantContext tenant, CancellationToken cancellationToken)
     {
+        // Without an evaluations array (or with an empty one) the request is a single evaluation and is answered as one
+        // (AuthZEN 1.0 §Access Evaluations Request): a top-level decision, which such a PEP reads.
+        if (request.Evaluations is not { Count: > 0 } items)
+        {
+            return await Evaluate(new EvaluationRequest(request.Subject, request.Action, request.Resource, request.Context), reads, tenant, cancellationToken);
+        }
+
         var semantic = request.Options?.EvaluationsSemantic ?? "execute_all";
         if (semantic is not ("execute_all" or "deny_on_first_deny" or "permit_on_first_permit"))
         {
             return ApiErrors.Validation("options.evaluations_semantic", "must be execute_all, deny_on_first_deny or permit_on_first_permit");
         }
 
-        // Without an evaluations array the request is a single evaluation (the spec's backwards-compatible form).
-        var items = request.Evaluations is { Count: > 0 } list ? list : [new EvaluationItem(null, null, null, null)];
         if (items.Count > MaxEvaluations)
         {
             return ApiErrors.Validation("evaluations", $"at most {MaxEvaluations} evaluations per request");
@@ -126,9 +133,9 @@ public static class AuthZenEndpoints
             return problems.ToResult();
         }
 
-        if (!TryContext(request.Context, out var context, out var contextError))
+        if (!TryContext(request.Context, out var context, out var inputError) || !TryPageToken(request.Page, out var after, out inputError))
         {
-            return contextError!;
+            return inputError!;
         }
 
         var (scope, error) = await reads.OpenAsync(tenant.TenantId, ConsistencyRequirement.Default, cancellationToken);
@@ -143,11 +150,14 @@ public static class AuthZenEndpoints
             cancellationToken);
         if (result.Error is { } failure)
         {
-            return Failed(failure, new SearchResponse<AuthZenEntity>([], new PageInfo(null)));
+            return Failed(failure, new SearchResponse<AuthZenEntity>([], PageInfo.Last));
         }
 
-        var (page, next) = Page(result.Users.Where(u => !u.IsWildcard).Select(u => u.Id), request.Page);
-        return TypedResults.Ok(new SearchResponse<AuthZenEntity>([.. page.Select(id => new AuthZenEntity(request.Subject.Type, id, null))], new PageInfo(next)));
+        var (page, next) = Page(result.Users.Where(u => !u.IsWildcard).Select(u => u.Id), request.Page, after);
+        return TypedResults.Ok(new SearchResponse<AuthZenEntity>([.. page.Select(id => new AuthZenEntity(request.Subject.Type, id, null))], new PageInfo(next))
+        {
+            Context = SearchContext.For(result.IsComplete),
+        });
     }
 
     public static async Task<IResult> SearchResources(SearchRequest request, ZanzibarReads reads, TenantContext tenant, CancellationToken cancellationToken)
@@ -161,9 +171,9 @@ public static class AuthZenEndpoints
             return problems.ToResult();
         }
 
-        if (!TryContext(request.Context, out var context, out var contextError))
+        if (!TryContext(request.Context, out var context, out var inputError) || !TryPageToken(request.Page, out var after, out inputError))
         {
-            return contextError!;
+            return inputError!;
         }
 
         var (scope, error) = await reads.OpenAsync(tenant.TenantId, ConsistencyRequirement.Default, cancellationToken);
@@ -178,11 +188,14 @@ public static class AuthZenEndpoints
             cancellationToken);
         if (result.Error is { } failure)
         {
-            return Failed(failure, new SearchResponse<AuthZenEntity>([], new PageInfo(null)));
+            return Failed(failure, new SearchResponse<AuthZenEntity>([], PageInfo.Last));
         }
 
-        var (page, next) = Page(result.Objects.Select(o => o.Id), request.Page);
-        return TypedResults.Ok(new SearchResponse<AuthZenEntity>([.. page.Select(id => new AuthZenEntity(request.Resource.Type, id, null))], new PageInfo(next)));
+        var (page, next) = Page(result.Objects.Select(o => o.Id), request.Page, after);
+        return TypedResults.Ok(new SearchResponse<AuthZenEntity>([.. page.Select(id => new AuthZenEntity(request.Resource.Type, id, null))], new PageInfo(next))
+        {
+            Context = SearchContext.For(result.IsComplete),
+        });
     }
 
     public static async Task<IResult> SearchActions(SearchRequest request, ZanzibarReads reads, TenantContext tenant, CancellationToken cancellationToken)
@@ -195,9 +208,9 @@ public static class AuthZenEndpoints
             return problems.ToResult();
         }
 
-        if (!TryContext(request.Context, out var context, out var contextError))
+        if (!TryContext(request.Context, out var context, out var inputError) || !TryPageToken(request.Page, out var after, out inputError))
         {
-            return contextError!;
+            return inputError!;
         }
 
         var (scope, error) = await reads.OpenAsync(tenant.TenantId, ConsistencyRequirement.Default, cancellationToken);
@@ -215,7 +228,7 @@ public static class AuthZenEndpoints
             actions.AddRange(queries.Zip(results).Where(p => p.Second.IsAllowed).Select(p => p.First.Relation));
         }
 
-        var (page, next) = Page(actions, request.Page);
+        var (page, next) = Page(actions, request.Page, after);
         return TypedResults.Ok(new SearchResponse<AuthZenAction>([.. page.Select(a => new AuthZenAction(a, null))], new PageInfo(next)));
     }
 
@@ -270,25 +283,35 @@ public static class AuthZenEndpoints
         return true;
     }
 
-    private static (List<string> Page, string? Next) Page(IEnumerable<string> all, PageRequestBody? page)
+    /// <summary>A page token is one this service handed out; anything else is refused, so a PEP never silently starts over.</summary>
+    private static bool TryPageToken(PageRequestBody? page, out string? after, out IResult? error)
     {
-        var limit = Math.Clamp(page?.Limit ?? 100, 1, 1_000);
-        string? after = null;
-        if (page?.Token is { Length: > 0 } token)
+        after = null;
+        error = null;
+        if (page?.Token is not { Length: > 0 } token)
         {
-            try
-            {
-                after = Encoding.UTF8.GetString(Convert.FromBase64String(token));
-            }
-            catch (FormatException)
-            {
-                after = null;
-            }
+            return true;
         }
 
+        try
+        {
+            after = StrictUtf8.GetString(Convert.FromBase64String(token));
+            return true;
+        }
+        catch (Exception exception) when (exception is FormatException or DecoderFallbackException)
+        {
+            error = ApiErrors.Validation("page.token", "is not a token this service issued");
+            return false;
+        }
+    }
+
+    /// <summary>One page in ordinal order after <paramref name="after"/>; the last page's next token is "" (AuthZEN 1.0 §Paginated Responses).</summary>
+    private static (List<string> Page, string Next) Page(IEnumerable<string> all, PageRequestBody? page, string? after)
+    {
+        var limit = Math.Clamp(page?.Limit ?? 100, 1, 1_000);
         var ordered = all.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Where(v => after is null || string.CompareOrdinal(v, after) > 0).ToList();
         var items = ordered.Take(limit).ToList();
-        return (items, ordered.Count > limit ? Convert.ToBase64String(Encoding.UTF8.GetBytes(items[^1])) : null);
+        return (items, ordered.Count > limit ? Convert.ToBase64String(Encoding.UTF8.GetBytes(items[^1])) : string.Empty);
     }
 }
 
@@ -353,11 +376,32 @@ public sealed record SearchRequest(
     [property: JsonPropertyName("context")] JsonElement? Context,
     [property: JsonPropertyName("page")] PageRequestBody? Page);
 
-public sealed record PageInfo([property: JsonPropertyName("next_token")] string? NextToken);
+public sealed record PageInfo([property: JsonPropertyName("next_token")] string NextToken)
+{
+    public static PageInfo Last { get; } = new(string.Empty);
+}
+
+/// <summary>
+/// A search's own context: present only when the engine's list limits cut the search short, on every page of it, so a
+/// PEP that pages to the end can tell the result set is correct but partial.
+/// </summary>
+public sealed record SearchContext(
+    [property: JsonPropertyName("complete")] bool Complete,
+    [property: JsonPropertyName("reason")] string Reason)
+{
+    private static readonly SearchContext Truncated = new(false, "the search reached the service's list limit; more may be permitted than listed");
+
+    public static SearchContext? For(bool isComplete) => isComplete ? null : Truncated;
+}
 
 public sealed record SearchResponse<T>(
     [property: JsonPropertyName("results")] IReadOnlyList<T> Results,
-    [property: JsonPropertyName("page")] PageInfo Page);
+    [property: JsonPropertyName("page")] PageInfo Page)
+{
+    [JsonPropertyName("context")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public SearchContext? Context { get; init; }
+}
 
 public sealed record AuthZenConfiguration(
     [property: JsonPropertyName("policy_decision_point")] string PolicyDecisionPoint,

@@ -210,7 +210,7 @@ public static class AuthzEndpoints
         return permissions.Count is > 0 and <= 100;
     }
 
-    private static async Task<(SortedDictionary<string, bool>? Results, string? Subject, string? Token, IResult? Error)> EvaluateAsync(
+    private static async Task<(OrderedDictionary<string, bool>? Results, string? Subject, string? Token, IResult? Error)> EvaluateAsync(
         AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
         if (!TryPermissions(request.Permissions, out var permissions))
@@ -234,7 +234,8 @@ public static class AuthzEndpoints
             return (null, null, null, new ApiErrorResult(openError!));
         }
 
-        var results = new SortedDictionary<string, bool>(StringComparer.Ordinal);
+        // In the order asked (first occurrence kept), so a client can pair the answer with its own list.
+        var results = new OrderedDictionary<string, bool>(StringComparer.Ordinal);
         foreach (var permission in permissions.Distinct(StringComparer.Ordinal))
         {
             results[permission!] = RbacCatalog.IsSlug(permission) && await RbacStore.HasPermissionAsync(scope, subject, permission!, cancellationToken);

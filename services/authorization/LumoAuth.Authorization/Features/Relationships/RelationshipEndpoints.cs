@@ -17,6 +17,7 @@ namespace LumoAuth.Authorization.Features.Relationships;
 public static class RelationshipEndpoints
 {
     public const string PreconditionFailed = "precondition_failed";
+    public const string TupleConditionConflict = "tuple_condition_conflict";
 
     public static IEndpointRouteBuilder MapRelationshipEndpoints(this IEndpointRouteBuilder app)
     {
@@ -87,6 +88,7 @@ public static class RelationshipEndpoints
         }
 
         var keys = new List<TupleKey>();
+        var deleteConditions = new Dictionary<TupleKey, TupleCondition?>();
         foreach (var delete in deletes)
         {
             if (!ZanzibarInput.TryTuple(delete, out var tuple, out var error))
@@ -95,6 +97,12 @@ public static class RelationshipEndpoints
             }
 
             keys.Add(tuple.Key);
+            deleteConditions.TryAdd(tuple.Key, tuple.Condition);
+        }
+
+        if (RepeatedKey(tuples, keys, deleteConditions) is { } repeated)
+        {
+            return new ApiErrorResult(repeated);
         }
 
         var preconditions = new List<TuplePrecondition>();
@@ -119,6 +127,37 @@ public static class RelationshipEndpoints
             : TypedResults.Ok(new DataResponse<WriteBatchResponse>(new WriteBatchResponse(
                 outcome.Written, outcome.Deleted, outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision))));
     }
+
+    /// <summary>
+    /// A batch names each tuple once: a key twice in <c>writes</c> or in <c>deletes</c> is a mistake, and so is a key in both
+    /// unless the write carries another condition than the delete names. That pair is the one way to change a tuple's
+    /// condition (atomically, as a delete and a write); a write alone never changes a present tuple's condition.
+    /// </summary>
+    private static ApiError? RepeatedKey(List<RelationshipTuple> writes, List<TupleKey> deletes, Dictionary<TupleKey, TupleCondition?> deleteConditions)
+    {
+        if (writes.GroupBy(t => t.Key).FirstOrDefault(g => g.Count() > 1) is { } twiceWritten)
+        {
+            return ZanzibarInput.Invalid("writes", $"name {twiceWritten.Key} more than once");
+        }
+
+        if (deletes.GroupBy(k => k).FirstOrDefault(g => g.Count() > 1) is { } twiceDeleted)
+        {
+            return ZanzibarInput.Invalid("deletes", $"name {twiceDeleted.Key} more than once");
+        }
+
+        foreach (var write in writes)
+        {
+            if (deleteConditions.TryGetValue(write.Key, out var old) && SameCondition(old, write.Condition))
+            {
+                return ZanzibarInput.Invalid("writes", $"and deletes both name {write.Key} with the same condition: a key may be in both only to change its condition");
+            }
+        }
+
+        return null;
+    }
+
+    private static bool SameCondition(TupleCondition? a, TupleCondition? b) =>
+        a?.Name == b?.Name && TupleRows.ContextJson(a) == TupleRows.ContextJson(b);
 
     public static async Task<IResult> ReadTuples(
         AuthorizationDbContext db,
@@ -244,6 +283,16 @@ public sealed record WriteServices(AuthorizationDbContext Db, TenantContext Tena
         }
 
         var outcome = await TupleStoreWriter.ApplyAsync(Db, Tenant.TenantId, writes, deletes, preconditions, cancellationToken);
+        if (outcome.ConditionConflict is { } conflict)
+        {
+            // Re-writing a tuple must never quietly change who is granted access under what condition.
+            return new WriteResult(0, 0, outcome.Revision, new ApiError(
+                $"{conflict} already exists with another condition: to change it, delete and write it in one batch",
+                409,
+                RelationshipEndpoints.TupleConditionConflict,
+                new { tuple = conflict.ToString() }));
+        }
+
         if (outcome.FailedPrecondition is { } failed)
         {
             return new WriteResult(0, 0, outcome.Revision, new ApiError(

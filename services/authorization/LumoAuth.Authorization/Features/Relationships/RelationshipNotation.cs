@@ -71,7 +71,8 @@ public static partial class RelationshipNotation
     [GeneratedRegex("^[a-z][a-z0-9_-]{0,63}$")]
     private static partial Regex NamePattern();
 
-    // Ids may hold emails, paths and uuids; whitespace, '#' and '@' are reserved by the notation.
-    [GeneratedRegex(@"^[A-Za-z0-9_\-.:|/+=~]{1,256}$")]
+    // Ids may hold emails, paths and uuids. '#' ends an object id (and starts a userset's relation), so no id holds it;
+    // '@' may appear, since the one-string notation splits at the first '#' and then at the first '@' (relations never hold '@').
+    [GeneratedRegex(@"^[A-Za-z0-9_\-.:|/+=~@]{1,256}$")]
     private static partial Regex IdPattern();
 }

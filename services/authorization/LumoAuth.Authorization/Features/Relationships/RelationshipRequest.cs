@@ -111,18 +111,18 @@ public sealed record RelationshipRequest(
         return true;
     }
 
-    private static bool TrySplitTuple(string text, out string? objectText, out string? relation, out string? subjectText)
+    /// <summary>
+    /// Splits <c>object#relation@subject</c> at the first <c>#</c> (object ids never hold one) and the rest at its first
+    /// <c>@</c> (relation names never hold one), so ids may hold <c>@</c>. Text whose first <c>#</c> is not followed by
+    /// <c>relation@</c> is the colon notation, where only a userset subject carries a <c>#</c>.
+    /// </summary>
+    internal static bool TrySplitTuple(string text, out string? objectText, out string? relation, out string? subjectText)
     {
         objectText = relation = subjectText = null;
-        var at = text.IndexOf('@', StringComparison.Ordinal);
-        if (at > 0)
+        var hash = text.IndexOf('#', StringComparison.Ordinal);
+        var at = hash < 0 ? -1 : text.IndexOf('@', hash + 1);
+        if (hash > 0 && at > hash)
         {
-            var hash = text.IndexOf('#', StringComparison.Ordinal);
-            if (hash <= 0 || hash > at)
-            {
-                return false;
-            }
-
             (objectText, relation, subjectText) = (text[..hash], text[(hash + 1)..at], text[(at + 1)..]);
             return true;
         }
