@@ -54,6 +54,48 @@ public sealed class ScimFilterAndPatchTests
     public void Filter_MatchesAsTheGrammarSays(string filter, bool expected) =>
         Assert.Equal(expected, ScimFilter.Parse(filter).Matches(Alice()));
 
+    /// <summary>RFC 7644 §3.4.2.2: a complex attribute is present when it holds a non-empty node (name has no "value").</summary>
+    [Theory]
+    [InlineData("name pr", true)]
+    [InlineData("not (name pr)", false)]
+    [InlineData("meta pr", true)]
+    [InlineData("emails pr", true)]
+    [InlineData("phoneNumbers pr", false)]
+    public void Present_OnComplexAttributes_IsTheirNonEmptyNode(string filter, bool expected) =>
+        Assert.Equal(expected, ScimFilter.Parse(filter).Matches(Alice()));
+
+    [Fact]
+    public void Present_OnAnEmptyComplexAttribute_IsFalse()
+    {
+        var user = Alice();
+        user["name"] = new JsonObject { ["givenName"] = "", ["familyName"] = null };
+        Assert.False(ScimFilter.Parse("name pr").Matches(user));
+    }
+
+    /// <summary>/Schemas says externalId is caseExact: every filter shape compares it so, not only the one pushed into SQL.</summary>
+    [Theory]
+    [InlineData("externalId eq \"AbC\"", true)]
+    [InlineData("externalId eq \"abc\"", false)]
+    [InlineData("externalId eq \"abc\" and active eq true", false)]
+    [InlineData("not (externalId eq \"abc\")", true)]
+    [InlineData("externalId sw \"ab\"", false)]
+    [InlineData("externalId co \"bC\"", true)]
+    [InlineData("userName eq \"ALICE@example.com\" and externalId ew \"C\"", true)]
+    public void ExternalId_IsComparedCaseExactly_InEveryShape(string filter, bool expected)
+    {
+        var user = Alice();
+        user["externalId"] = "AbC";
+        Assert.Equal(expected, ScimFilter.Parse(filter).Matches(user));
+    }
+
+    [Fact]
+    public void Patch_AddOfAPrimaryValue_TakesPrimaryFromTheOthers()
+    {
+        var user = Patch(Alice(), """[{"op":"add","path":"emails","value":[{"value":"alice@new.example.com","primary":true}]}]""");
+        var primaries = user["emails"]!.AsArray().Where(e => e!["primary"]?.GetValue<bool>() == true).Select(e => e!["value"]!.GetValue<string>()).ToList();
+        Assert.Equal(["alice@new.example.com"], primaries);
+    }
+
     [Theory]
     [InlineData("userName")]
     [InlineData("userName eq")]

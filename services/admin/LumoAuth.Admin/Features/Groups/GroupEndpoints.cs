@@ -192,6 +192,8 @@ public static class GroupEndpoints
         {
             group.Name = name.Trim();
             changed = true;
+            // The name shows in each member's SCIM groups.
+            await GroupMembership.TouchMembersAsync(db, group.Id, cancellationToken);
         }
 
         if (request.Description is { } description && (description.Length == 0 ? null : description) != group.Description)

@@ -106,6 +106,11 @@ public static class GroupMembership
         {
             db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, [userId], []) { TenantId = tenantId });
         }
+
+        if (removedGroupIds.Count > 0 || groups.Any(g => !currentIds.Contains(g.Id)))
+        {
+            await TouchUsersAsync(db, [userId], cancellationToken);
+        }
     }
 
     /// <summary>Adds and removes members of one group; only actual changes are written and published.</summary>
@@ -127,6 +132,7 @@ public static class GroupMembership
         if (added.Count > 0 || removed.Count > 0)
         {
             db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, removed.Select(m => m.UserId).ToList()) { TenantId = group.TenantId });
+            await TouchUsersAsync(db, [.. added, .. removed.Select(m => m.UserId)], cancellationToken);
         }
 
         return (added.Count, removed.Count);
@@ -137,5 +143,37 @@ public static class GroupMembership
     {
         var current = await db.GroupMembers.Where(m => m.GroupId == group.Id).Select(m => m.UserId).ToListAsync(cancellationToken);
         return await ChangeMembersAsync(db, group, userIds.Except(current).ToList(), current.Except(userIds).ToList(), cancellationToken);
+    }
+
+    /// <summary>A rename changes how the group appears in each member's <c>groups</c>: their versions move (see <see cref="TouchUsersAsync"/>).</summary>
+    public static async Task TouchMembersAsync(AdminDbContext db, Guid groupId, CancellationToken cancellationToken) =>
+        await TouchUsersAsync(db, await db.GroupMembers.Where(m => m.GroupId == groupId).Select(m => m.UserId).ToListAsync(cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// A user's groups are part of their SCIM representation, whose version (ETag, the row's xmin) and lastModified must
+    /// move when it changes (RFC 7644 §3.14; RFC 7643 §3.1), or a conditional GET answers a stale 304. So the users whose
+    /// groups changed are written too: in the change's own save where the context tracks them, in one statement otherwise.
+    /// Group writers hold the group's row and then these; a user's writer takes only key shares of groups, which the group
+    /// writers' lock lets through, so neither waits for the other in turn.
+    /// </summary>
+    public static async Task TouchUsersAsync(AdminDbContext db, IReadOnlyCollection<Guid> userIds, CancellationToken cancellationToken)
+    {
+        if (userIds.Count == 0)
+        {
+            return;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var tracked = db.ChangeTracker.Entries<User>().Where(e => userIds.Contains(e.Entity.Id)).ToList();
+        foreach (var entry in tracked.Where(e => e.State is EntityState.Unchanged or EntityState.Modified))
+        {
+            entry.Entity.UpdatedAt = now;
+        }
+
+        var others = userIds.Except(tracked.Select(e => e.Entity.Id)).Distinct().ToList();
+        if (others.Count > 0)
+        {
+            await db.Users.Where(u => others.Contains(u.Id)).ExecuteUpdateAsync(u => u.SetProperty(x => x.UpdatedAt, now), cancellationToken);
+        }
     }
 }

@@ -2,7 +2,9 @@ using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
+using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -232,7 +234,12 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var (principal, isAdminUser) = await AuthenticateAsync(http);
+        var (principal, isAdminUser, refusal) = await AuthenticateAsync(http);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
         if (principal is null)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"scim\"";
@@ -247,7 +254,8 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
         return allowed ? await next(context) : ScimEndpoints.Error(403, null, "The credential lacks the admin scope this operation needs");
     }
 
-    private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser)> AuthenticateAsync(HttpContext http)
+    /// <summary>Who the caller is; or, for a password the tenant does not take or an address that must wait, the answer.</summary>
+    private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser, IResult? Refusal)> AuthenticateAsync(HttpContext http)
     {
         var authorization = http.Request.Headers.Authorization.ToString();
         if (authorization.StartsWith("Bearer lmk_", StringComparison.Ordinal))
@@ -256,7 +264,7 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
             var verified = key.Length <= 256 ? await apiKeys.VerifyAsync(tenant.TenantId, key, http.RequestAborted) : null;
             if (verified is null || verified.TenantId != tenant.TenantId)
             {
-                return (null, false);
+                return (null, false, null);
             }
 
             var claims = new List<Claim>
@@ -265,7 +273,7 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
                 new(LumoClaims.TenantId, verified.TenantId.ToString()), new(LumoClaims.AuthMethod, "api_key"),
             };
             claims.AddRange(verified.Scopes.Select(s => new Claim(LumoClaims.Scope, s)));
-            return (new ClaimsPrincipal(new ClaimsIdentity(claims, AuthSchemes.ApiKey, LumoClaims.Subject, "role")), false);
+            return (new ClaimsPrincipal(new ClaimsIdentity(claims, AuthSchemes.ApiKey, LumoClaims.Subject, "role")), false, null);
         }
 
         if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
@@ -274,11 +282,15 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
         }
 
         var result = await http.AuthenticateAsync(AuthSchemes.Tenant);
-        return (result.Succeeded ? result.Principal : null, false);
+        return (result.Succeeded ? result.Principal : null, false, null);
     }
 
-    /// <summary>Basic credentials go through the password login (lockout, blocked users) like any sign-in.</summary>
-    private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser)> BasicAsync(HttpContext http, string encoded)
+    /// <summary>
+    /// Basic credentials are a password sign-in, under the hosted login's rules: refused where the tenant takes no passwords
+    /// (magicLinkOnly), counted in the per-address failed sign-in throttle it shares with the hosted login (429 while the
+    /// address must wait), and checked by the password login (lockout, blocked users). The address is the forwarded client's.
+    /// </summary>
+    private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser, IResult? Refusal)> BasicAsync(HttpContext http, string encoded)
     {
         string decoded;
         try
@@ -287,22 +299,43 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
         }
         catch (FormatException)
         {
-            return (null, false);
+            return (null, false, null);
         }
 
         var colon = decoded.IndexOf(':', StringComparison.Ordinal);
         if (colon <= 0)
         {
-            return (null, false);
+            return (null, false, null);
+        }
+
+        var settings = await TenantSettings.LoadAsync(services.GetRequiredService<AdminDbContext>(), tenant.TenantId, http.RequestAborted);
+        if (settings.LoginPolicy.MagicLinkOnly)
+        {
+            return (null, false, ScimEndpoints.Error(403, null, "This tenant takes no passwords (sign-in links only): use an API key or a bearer token"));
+        }
+
+        var throttle = services.GetRequiredService<SignInFailuresByAddress>();
+        var address = http.Connection.RemoteIpAddress?.ToString();
+        if (await throttle.WaitAsync(tenant.TenantId, address) is { } wait)
+        {
+            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return (null, false, ScimEndpoints.Error(429, null, $"Too many failed sign-ins from this address; retry in {seconds} seconds"));
         }
 
         var authenticator = services.GetRequiredService<Authenticator>();
         var outcome = await authenticator.AuthenticateAsync(
-            new AuthenticateRequest(tenant.TenantId, decoded[..colon], decoded[(colon + 1)..], null, http.Connection.RemoteIpAddress?.ToString()),
+            new AuthenticateRequest(tenant.TenantId, decoded[..colon], decoded[(colon + 1)..], null, address),
             http.RequestAborted);
+        if (outcome.Outcome is AuthenticationOutcomes.InvalidCredentials or AuthenticationOutcomes.MfaInvalid or AuthenticationOutcomes.Locked)
+        {
+            // What the hosted login counts, so the two paths agree on the address's count.
+            await throttle.RecordFailureAsync(tenant.TenantId, address);
+        }
+
         if (outcome.Outcome != AuthenticationOutcomes.Success || outcome.UserId is not { } userId)
         {
-            return (null, false);
+            return (null, false, null);
         }
 
         var scim = services.GetRequiredService<ScimService>();
@@ -310,6 +343,6 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
         var identity = new ClaimsIdentity(
             [new Claim(LumoClaims.Subject, userId.ToString()), new Claim(LumoClaims.TenantId, tenant.TenantId.ToString()), new Claim(LumoClaims.AuthMethod, "basic")],
             BasicAuthentication, LumoClaims.Subject, "role");
-        return (new ClaimsPrincipal(identity), user?.IsAdmin == true);
+        return (new ClaimsPrincipal(identity), user?.IsAdmin == true, null);
     }
 }

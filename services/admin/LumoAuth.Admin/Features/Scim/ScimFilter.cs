@@ -162,19 +162,39 @@ public abstract record ScimFilter
 
         public override bool Matches(JsonObject resource)
         {
-            var values = Path.Resolve(resource)
-                // A complex multi-valued attribute compared directly means its "value" sub-attribute.
-                .Select(v => v is JsonObject o && Path.SubAttribute is null ? ScimAttributePath.Find(o, "value") : v)
-                .ToList();
             if (Operator == "pr")
             {
-                return values.Any(v => v is not null && !(v is JsonValue s && s.TryGetValue<string>(out var str) && str.Length == 0) && !(v is JsonArray { Count: 0 }));
+                // RFC 7644 §3.4.2.2: a complex attribute (name, meta, or an element of emails) is present when it holds a
+                // non-empty node; it is not its "value" sub-attribute, which a singular one like name does not have.
+                return Path.Resolve(resource).Any(Present);
             }
 
-            return values.Any(v => CompareOne(v, Operator, Value));
+            var values = Path.Resolve(resource)
+                // A complex attribute compared directly means its "value" sub-attribute (emails, an enterprise manager).
+                .Select(v => v is JsonObject o && Path.SubAttribute is null ? ScimAttributePath.Find(o, "value") : v)
+                .ToList();
+            var comparison = IsCaseExact(Path) ? StringComparison.Ordinal : StringComparison.OrdinalIgnoreCase;
+            return values.Any(v => CompareOne(v, Operator, Value, comparison));
         }
 
-        private static bool CompareOne(JsonNode? actual, string op, JsonNode? expected)
+        private static bool Present(JsonNode? node) => node switch
+        {
+            null => false,
+            JsonValue s when s.TryGetValue<string>(out var text) => text.Length > 0,
+            JsonArray array => array.Any(Present),
+            JsonObject complex => complex.Any(p => Present(p.Value)),
+            _ => true,
+        };
+
+        /// <summary>
+        /// The attributes /Schemas declares <c>caseExact</c>: compared so in every filter, as the SQL push-down of a lone
+        /// <c>externalId eq</c> already does (RFC 7643 §2.2). Everything else compares without regard to case.
+        /// </summary>
+        private static bool IsCaseExact(ScimAttributePath path) =>
+            path.SubAttribute is null && (path.Schema is null || ScimAttributePath.IsCoreSchema(path.Schema))
+            && path.Attribute.Equals("externalId", StringComparison.OrdinalIgnoreCase);
+
+        private static bool CompareOne(JsonNode? actual, string op, JsonNode? expected, StringComparison comparison)
         {
             if (expected is null)
             {
@@ -219,10 +239,10 @@ public abstract record ScimFilter
 
             return op switch
             {
-                "co" => left.Contains(right, StringComparison.OrdinalIgnoreCase),
-                "sw" => left.StartsWith(right, StringComparison.OrdinalIgnoreCase),
-                "ew" => left.EndsWith(right, StringComparison.OrdinalIgnoreCase),
-                _ => Ordered(string.Compare(left, right, StringComparison.OrdinalIgnoreCase), op),
+                "co" => left.Contains(right, comparison),
+                "sw" => left.StartsWith(right, comparison),
+                "ew" => left.EndsWith(right, comparison),
+                _ => Ordered(string.Compare(left, right, comparison), op),
             };
         }
 

@@ -11,7 +11,11 @@ public static class ScimPatch
 {
     public const int MaxOperations = 1000;
 
-    public static void Apply(JsonObject resource, JsonNode? body)
+    /// <param name="keptOnce">
+    /// Multi-valued attributes of which the resource keeps one value and not its type (a user's emails, phoneNumbers): a
+    /// value filter on <c>type</c> alone selects that value, whatever type it names, instead of finding nothing.
+    /// </param>
+    public static void Apply(JsonObject resource, JsonNode? body, IReadOnlySet<string>? keptOnce = null)
     {
         if (body is not JsonObject request || request["Operations"] is not JsonArray operations)
         {
@@ -42,13 +46,13 @@ public static class ScimPatch
             switch (op.ToLowerInvariant())
             {
                 case "add":
-                    Add(resource, path, value ?? throw ScimException.InvalidValue("'add' needs a value"));
+                    Add(resource, path, value ?? throw ScimException.InvalidValue("'add' needs a value"), keptOnce);
                     break;
                 case "replace":
-                    Replace(resource, path, value ?? throw ScimException.InvalidValue("'replace' needs a value"));
+                    Replace(resource, path, value ?? throw ScimException.InvalidValue("'replace' needs a value"), keptOnce);
                     break;
                 case "remove":
-                    Remove(resource, path ?? throw ScimException.NoTarget("'remove' needs a path"), value);
+                    Remove(resource, path ?? throw ScimException.NoTarget("'remove' needs a path"), value, keptOnce);
                     break;
                 default:
                     throw ScimException.InvalidSyntax($"'{op}' is not add, replace or remove");
@@ -56,7 +60,7 @@ public static class ScimPatch
         }
     }
 
-    private static void Add(JsonObject resource, ScimPatchPath? path, JsonNode value)
+    private static void Add(JsonObject resource, ScimPatchPath? path, JsonNode value, IReadOnlySet<string>? keptOnce = null)
     {
         if (path is null)
         {
@@ -67,7 +71,7 @@ public static class ScimPatch
         if (path.Filter is not null)
         {
             var filteredSub = path.SubAttribute ?? throw ScimException.InvalidPath("'add' with a filter needs a sub-attribute");
-            var matches = Matching(resource, path);
+            var matches = Matching(resource, path, keptOnce);
             if (matches.Count == 0)
             {
                 // Nothing matches (the user has no work phone yet): the value the filter names is added, as Entra ID expects
@@ -116,8 +120,18 @@ public static class ScimPatch
         var key = ScimAttributePath.KeyOf(container, path.Path.Attribute) ?? path.Path.Attribute;
         if (container[key] is JsonArray existing)
         {
-            // Multi-valued: new values join the existing ones (equal values are not repeated).
-            foreach (var item in value is JsonArray many ? many.ToList() : [value])
+            // Multi-valued: new values join the existing ones (equal values are not repeated). RFC 7644 §3.5.2: one added
+            // as primary makes the others not primary.
+            var adding = value is JsonArray many ? many.ToList() : [value];
+            if (adding.Any(IsPrimary))
+            {
+                foreach (var other in existing.OfType<JsonObject>().Where(IsPrimary))
+                {
+                    other[ScimAttributePath.KeyOf(other, "primary")!] = false;
+                }
+            }
+
+            foreach (var item in adding)
             {
                 if (!existing.Any(e => JsonNode.DeepEquals(e, item)))
                 {
@@ -135,7 +149,7 @@ public static class ScimPatch
         }
     }
 
-    private static void Replace(JsonObject resource, ScimPatchPath? path, JsonNode value)
+    private static void Replace(JsonObject resource, ScimPatchPath? path, JsonNode value, IReadOnlySet<string>? keptOnce = null)
     {
         if (path is null)
         {
@@ -145,7 +159,7 @@ public static class ScimPatch
 
         if (path.Filter is not null)
         {
-            var matches = Matching(resource, path).ToList();
+            var matches = Matching(resource, path, keptOnce);
             if (matches.Count == 0)
             {
                 throw ScimException.NoTarget($"no value of '{path}' matches the filter");
@@ -216,7 +230,7 @@ public static class ScimPatch
         }
     }
 
-    private static void Remove(JsonObject resource, ScimPatchPath path, JsonNode? value)
+    private static void Remove(JsonObject resource, ScimPatchPath path, JsonNode? value, IReadOnlySet<string>? keptOnce)
     {
         var container = ContainerFor(resource, path.Path, create: false);
         if (container is null)
@@ -237,7 +251,7 @@ public static class ScimPatch
                 throw ScimException.InvalidPath($"'{path.Path.Attribute}' is not multi-valued");
             }
 
-            foreach (var element in array.OfType<JsonObject>().Where(path.Filter.Matches).ToList())
+            foreach (var element in Matching(resource, path, keptOnce))
             {
                 if (path.SubAttribute is { } sub)
                 {
@@ -283,7 +297,7 @@ public static class ScimPatch
         container.Remove(key);
     }
 
-    private static List<JsonObject> Matching(JsonObject resource, ScimPatchPath path)
+    private static List<JsonObject> Matching(JsonObject resource, ScimPatchPath path, IReadOnlySet<string>? keptOnce)
     {
         var container = ContainerFor(resource, path.Path, create: false);
         var key = container is null ? null : ScimAttributePath.KeyOf(container, path.Path.Attribute);
@@ -292,8 +306,23 @@ public static class ScimPatch
             return [];
         }
 
-        return array.OfType<JsonObject>().Where(path.Filter!.Matches).ToList();
+        var anyKept = keptOnce?.Contains(path.Path.Attribute) == true && OnlyAbout(path.Filter!, "type");
+        return array.OfType<JsonObject>().Where(e => anyKept || path.Filter!.Matches(e)).ToList();
     }
+
+    /// <summary>Whether every comparison of the filter is on <paramref name="attribute"/> of the value itself.</summary>
+    private static bool OnlyAbout(ScimFilter filter, string attribute) => filter switch
+    {
+        ScimFilter.And and => OnlyAbout(and.Left, attribute) && OnlyAbout(and.Right, attribute),
+        ScimFilter.Or or => OnlyAbout(or.Left, attribute) && OnlyAbout(or.Right, attribute),
+        ScimFilter.Not not => OnlyAbout(not.Inner, attribute),
+        ScimFilter.Compare { Path: { Schema: null, SubAttribute: null } path } => path.Attribute.Equals(attribute, StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+
+    private static bool IsPrimary(JsonNode? value) =>
+        value is JsonObject o && ScimAttributePath.Find(o, "primary") is JsonValue flag && ScimJson.Element(flag) is var e
+        && (e.ValueKind == System.Text.Json.JsonValueKind.True || (e.ValueKind == System.Text.Json.JsonValueKind.String && bool.TryParse(e.GetString(), out var b) && b));
 
     private static JsonObject? ContainerFor(JsonObject resource, ScimAttributePath path, bool create)
     {

@@ -39,7 +39,7 @@ public static class ScimSchemas
                 ["type"] = "oauthbearertoken", ["name"] = "OAuth Bearer Token", ["primary"] = true,
                 ["description"] = "A bearer access token with an admin scope, or a tenant API key (Authorization: Bearer lmk_…)",
             },
-            new JsonObject { ["type"] = "httpbasic", ["name"] = "HTTP Basic", ["description"] = "A user's email and password (admins only, except /Me)" }),
+            new JsonObject { ["type"] = "httpbasic", ["name"] = "HTTP Basic", ["description"] = "A user's email and password (admins only, except /Me), under the sign-in rules: not where the tenant uses sign-in links only, and failed attempts count towards the address's sign-in throttle (429 with Retry-After)" }),
         ["meta"] = new JsonObject { ["resourceType"] = "ServiceProviderConfig", ["location"] = baseUrl + "/ServiceProviderConfig" },
     };
 
@@ -66,19 +66,23 @@ public static class ScimSchemas
     [
         Schema(User, "User", "User Account", baseUrl,
             Attr("userName", required: true, uniqueness: "server"),
-            Complex("name", false, Attr("formatted"), Attr("familyName"), Attr("givenName"), Attr("middleName"), Attr("honorificPrefix"), Attr("honorificSuffix")),
+            // What is stored, no more: formatted is the user's name, the value displayName also holds.
+            Complex("name", false, Attr("formatted"), Attr("familyName"), Attr("givenName")),
             Attr("displayName"), Attr("title"), Attr("externalId", caseExact: true),
             Attr("active", type: "boolean"),
             Attr("password", mutability: "writeOnly", returned: "never"),
-            Complex("emails", true, Attr("value"), Attr("type"), Attr("primary", type: "boolean")),
-            Complex("phoneNumbers", true, Attr("value"), Attr("type"), Attr("primary", type: "boolean")),
-            Complex("groups", true, Attr("value", mutability: "readOnly"), Attr("display", mutability: "readOnly"), Attr("$ref", type: "reference", mutability: "readOnly"))),
+            KeptOnce(Complex("emails", true, Attr("value"), Attr("type", returned: "never"), Attr("primary", type: "boolean")), "address"),
+            KeptOnce(Complex("phoneNumbers", true, Attr("value"), Attr("type", returned: "never"), Attr("primary", type: "boolean")), "number"),
+            // RFC 7643 §4.1.2: changed through the Group resource; a PATCH of a user's groups is refused (mutability).
+            With(Complex("groups", true, Attr("value", mutability: "readOnly"), Attr("display", mutability: "readOnly"), Attr("$ref", type: "reference", mutability: "readOnly")),
+                "mutability", "readOnly")),
         Schema(Group, "Group", "Group", baseUrl,
             Attr("displayName", required: true, uniqueness: "server"), Attr("externalId", caseExact: true),
             Complex("members", true, Attr("value", mutability: "immutable"), Attr("display", mutability: "readOnly"), Attr("type", mutability: "immutable"), Attr("$ref", type: "reference", mutability: "immutable"))),
         Schema(Enterprise, "EnterpriseUser", "Enterprise User", baseUrl,
             Attr("employeeNumber"), Attr("costCenter"), Attr("organization"), Attr("division"), Attr("department"),
-            Complex("manager", false, Attr("value"), Attr("$ref", type: "reference"), Attr("displayName", mutability: "readOnly"))),
+            // Only the manager's id is kept ($ref and displayName are neither stored nor returned).
+            Complex("manager", false, Attr("value"))),
         Schema(SoftDelete, "SoftDelete", "Soft delete of users and groups: DELETE flags the resource (a user is also deactivated, a group loses its members); DELETE ?isSoftDeleted=true removes it", baseUrl,
             Attr("isSoftDeleted", type: "boolean", mutability: "readOnly"), Attr("deletedAt", type: "dateTime", mutability: "readOnly")),
         Schema(Password, "Password", "Password management: set 'password' (checked against the tenant's policy)", baseUrl,
@@ -99,6 +103,16 @@ public static class ScimSchemas
         ["name"] = name, ["type"] = type, ["multiValued"] = false, ["required"] = required, ["caseExact"] = caseExact,
         ["mutability"] = mutability, ["returned"] = returned, ["uniqueness"] = uniqueness,
     };
+
+    private static JsonObject With(JsonObject attribute, string characteristic, string value)
+    {
+        attribute[characteristic] = value;
+        return attribute;
+    }
+
+    /// <summary>A user keeps one e-mail address and one phone number, not their types: said where clients look it up.</summary>
+    private static JsonObject KeptOnce(JsonObject attribute, string what) => With(attribute, "description",
+        $"One {what} is kept: the one marked primary (else the first). Its type is not stored and never returned; a PATCH value filter on type alone (such as [type eq \"mobile\"]) selects the kept {what}, whatever type it names.");
 
     private static JsonObject Complex(string name, bool multiValued, params JsonObject[] subAttributes) => new()
     {

@@ -42,7 +42,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     {
         var user = await FindUserAsync(id, cancellationToken, tracking: false);
         var json = await UserJsonAsync(user, cancellationToken);
-        return new ScimResult(200, json, Location(json), Version(user.Version));
+        return new ScimResult(200, json, Location(json), VersionOf(json));
     }
 
     public async Task<ScimResult> CreateUserAsync(JsonNode? body, CancellationToken cancellationToken)
@@ -73,55 +73,114 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         });
 
         var json = await UserJsonAsync(user, cancellationToken);
-        return new ScimResult(201, json, Location(json), Version(user.Version));
+        return new ScimResult(201, json, Location(json), VersionOf(json));
     }
 
-    public async Task<ScimResult> ReplaceUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
-    {
-        var user = await FindUserAsync(id, cancellationToken);
-        CheckVersion(ifMatch, user.Version);
-        return await StoreUserAsync(user, AsObject(body), cancellationToken);
-    }
+    private static readonly string[] ReadOnlyUserAttributes = ["id", "meta", "groups", ScimSchemas.Password];
 
-    public async Task<ScimResult> PatchUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken)
-    {
-        var user = await FindUserAsync(id, cancellationToken);
-        CheckVersion(ifMatch, user.Version);
-        var json = await UserJsonAsync(user, cancellationToken);
-        var before = json.DeepClone().AsObject();
-        ScimPatch.Apply(json, body);
-        foreach (var readOnly in new[] { "id", "meta", "groups" })
+    /// <summary>A user keeps one address and one phone number, without their type (see <see cref="ScimSchemas"/>).</summary>
+    private static readonly HashSet<string> KeptOnce = new(StringComparer.OrdinalIgnoreCase) { "emails", "phoneNumbers" };
+
+    public Task<ScimResult> ReplaceUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+        WithUserLockedAsync(id, async user =>
         {
-            if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
+            CheckVersion(ifMatch, Version(user.Version));
+            return await StoreUserAsync(user, AsObject(body), cancellationToken);
+        }, cancellationToken);
+
+    public Task<ScimResult> PatchUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+        WithUserLockedAsync(id, async user =>
+        {
+            CheckVersion(ifMatch, Version(user.Version));
+            var json = await UserJsonAsync(user, cancellationToken);
+            var before = json.DeepClone().AsObject();
+            ScimPatch.Apply(json, body, KeptOnce);
+            FormattedNameAsDisplayName(before, json);
+            foreach (var readOnly in ReadOnlyUserAttributes)
             {
-                throw ScimException.Mutability($"'{readOnly}' is read-only");
+                if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
+                {
+                    throw ScimException.Mutability($"'{readOnly}' is read-only");
+                }
             }
+
+            return await StoreUserAsync(user, json, cancellationToken);
+        }, cancellationToken);
+
+    /// <summary>
+    /// <c>name.formatted</c> and <c>displayName</c> are one stored value (the user's name). A PATCH that changes only the
+    /// former (Entra ID maps it on its own) changes that value, instead of being outweighed by the unchanged displayName.
+    /// </summary>
+    private static void FormattedNameAsDisplayName(JsonObject before, JsonObject after)
+    {
+        var formatted = ScimAttributePath.Find(after, "name") is JsonObject name ? ScimAttributePath.Find(name, "formatted") : null;
+        var formattedBefore = ScimAttributePath.Find(before, "name") is JsonObject old ? ScimAttributePath.Find(old, "formatted") : null;
+        if (!JsonNode.DeepEquals(formatted, formattedBefore)
+            && JsonNode.DeepEquals(ScimAttributePath.Find(after, "displayName"), ScimAttributePath.Find(before, "displayName")))
+        {
+            after[ScimAttributePath.KeyOf(after, "displayName") ?? "displayName"] = formatted?.DeepClone();
+        }
+    }
+
+    /// <summary>
+    /// A PUT or PATCH of a user is one transaction under the user's row lock, as for groups: a second write of the same user
+    /// waits and then reads what the first wrote, instead of failing on the row version (RFC 7644 §3.12: that is no
+    /// <c>uniqueness</c> error), and a refusal anywhere (a password the policy refuses) leaves everything as it was
+    /// (§3.5.2: PATCH is atomic). Unused reset links are locked before the row, the order every writer of both keeps
+    /// (<see cref="UserCommands"/>: a reset's completion claims its link and then sets the password).
+    /// </summary>
+    private async Task<ScimResult> WithUserLockedAsync(string id, Func<User, Task<ScimResult>> change, CancellationToken cancellationToken)
+    {
+        if (!Guid.TryParse(id, out var userId))
+        {
+            throw ScimException.NotFound("User");
         }
 
-        return await StoreUserAsync(user, json, cancellationToken);
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async () =>
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+            try
+            {
+                await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM password_reset_tokens WHERE "UserId" = {userId} AND "UsedAt" IS NULL FOR UPDATE""", cancellationToken);
+                await db.Database.ExecuteSqlAsync($"""SELECT 1 FROM users WHERE "Id" = {userId} FOR NO KEY UPDATE""", cancellationToken);
+                var user = await FindUserAsync(id, cancellationToken);
+                // Read as it is now, under the lock: an earlier operation of the same request (Bulk) may hold an older copy.
+                await db.Entry(user).ReloadAsync(cancellationToken);
+                var result = await change(user);
+                await transaction.CommitAsync(cancellationToken);
+                return result;
+            }
+            catch (ScimException)
+            {
+                // Rolled back: nothing of this attempt may be saved by a later operation of the same request (Bulk).
+                db.ChangeTracker.Clear();
+                throw;
+            }
+        });
     }
 
     /// <summary>Soft delete by default (inactive, flagged); <c>?isSoftDeleted=true</c> removes the user for good (C-27).</summary>
-    public async Task<ScimResult> DeleteUserAsync(string id, bool hard, string? ifMatch, CancellationToken cancellationToken)
-    {
-        var user = await FindUserAsync(id, cancellationToken);
-        CheckVersion(ifMatch, user.Version);
-        if (hard)
+    public Task<ScimResult> DeleteUserAsync(string id, bool hard, string? ifMatch, CancellationToken cancellationToken) =>
+        WithUserLockedAsync(id, async user =>
         {
-            Throw(await users.DeleteAsync(user, cancellationToken));
-        }
-        else if (user.SoftDeletedAt is null)
-        {
-            user.SoftDeletedAt = DateTimeOffset.UtcNow;
-            user.IsActive = false;
-            user.UpdatedAt = DateTimeOffset.UtcNow;
-            db.AddEvent(new UserUpdated(user.Id, ["isActive", "softDeleted"]) { TenantId = user.TenantId });
-            db.AddEvent(new UserDeactivated(user.Id) { TenantId = user.TenantId });
-            Throw((await users.SaveAsync(user)).Error);
-        }
+            CheckVersion(ifMatch, Version(user.Version));
+            if (hard)
+            {
+                Throw(await users.DeleteAsync(user, cancellationToken));
+            }
+            else if (user.SoftDeletedAt is null)
+            {
+                user.SoftDeletedAt = DateTimeOffset.UtcNow;
+                user.IsActive = false;
+                user.UpdatedAt = DateTimeOffset.UtcNow;
+                db.AddEvent(new UserUpdated(user.Id, ["isActive", "softDeleted"]) { TenantId = user.TenantId });
+                db.AddEvent(new UserDeactivated(user.Id) { TenantId = user.TenantId });
+                Throw((await users.SaveAsync(user)).Error);
+            }
 
-        return new ScimResult(204, null);
-    }
+            return new ScimResult(204, null);
+        }, cancellationToken);
 
     private async Task<ScimResult> StoreUserAsync(User user, JsonObject body, CancellationToken cancellationToken)
     {
@@ -134,17 +193,19 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             FamilyName = input.Profile.FamilyName ?? string.Empty, Username = input.Profile.Username ?? string.Empty,
             PhoneNumber = input.Profile.PhoneNumber ?? string.Empty, Title = input.Profile.Title ?? string.Empty,
         };
+        // The password is judged first (policy, breach list, reuse): a refused one stops the change before anything is
+        // written. Its save and the rest's share the caller's transaction, so they commit together or not at all.
+        if (input.Password is not null)
+        {
+            Throw(await users.SetPasswordAsync(user, input.Password, cancellationToken));
+        }
+
         var active = input.Active ?? true;
         var (updated, error) = await users.UpdateAsync(user, new UserChanges(
             input.Email, profile, null, active, input.ExternalId ?? string.Empty, input.Enterprise ?? "{}", Restore: active), cancellationToken);
         Throw(error);
-        if (input.Password is not null)
-        {
-            Throw(await users.SetPasswordAsync(updated!, input.Password, cancellationToken));
-        }
-
         var json = await UserJsonAsync(updated!, cancellationToken);
-        return new ScimResult(200, json, Location(json), Version(updated!.Version));
+        return new ScimResult(200, json, Location(json), VersionOf(json));
     }
 
     private async Task<User> FindUserAsync(string id, CancellationToken cancellationToken, bool tracking = true)
@@ -217,8 +278,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             ["displayName"] = u.Name,
             ["title"] = u.Title,
             ["active"] = u.IsActive,
-            ["emails"] = new JsonArray(new JsonObject { ["value"] = u.Email, ["type"] = "work", ["primary"] = true }),
-            ["phoneNumbers"] = u.PhoneNumber is null ? null : new JsonArray(new JsonObject { ["value"] = u.PhoneNumber, ["type"] = "work" }),
+            // One of each is kept, without its type (ScimSchemas: type is never returned).
+            ["emails"] = new JsonArray(new JsonObject { ["value"] = u.Email, ["primary"] = true }),
+            ["phoneNumbers"] = string.IsNullOrEmpty(u.PhoneNumber) ? null : new JsonArray(new JsonObject { ["value"] = u.PhoneNumber, ["primary"] = true }),
             ["groups"] = new JsonArray(groups.Select(g => (JsonNode)new JsonObject
             {
                 ["value"] = g.Id.ToString(), ["display"] = g.Name, ["$ref"] = $"{BaseUrl}/Groups/{g.Id}",
@@ -232,7 +294,16 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         schemas.Add(ScimSchemas.SoftDelete);
         json[ScimSchemas.SoftDelete] = new JsonObject { ["isSoftDeleted"] = u.SoftDeletedAt is not null, ["deletedAt"] = u.SoftDeletedAt };
-        json["meta"] = Meta("User", $"{BaseUrl}/Users/{u.Id}", u.CreatedAt, u.UpdatedAt, u.Version);
+        if (u.PasswordChangedAt is { } changed)
+        {
+            schemas.Add(ScimSchemas.Password);
+            json[ScimSchemas.Password] = new JsonObject
+            {
+                ["passwordChangedAt"] = changed.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
+            };
+        }
+
+        json["meta"] = Meta("User", $"{BaseUrl}/Users/{u.Id}", u.CreatedAt, u.UpdatedAt, Version(u.Version));
         return Prune(json);
     }
 
@@ -313,7 +384,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     {
         var group = await FindGroupAsync(id, cancellationToken, tracking: false);
         var json = await GroupJsonAsync(group, cancellationToken);
-        return new ScimResult(200, json, Location(json), Version(group.Version));
+        return new ScimResult(200, json, Location(json), VersionOf(json));
     }
 
     public async Task<ScimResult> CreateGroupAsync(JsonNode? body, CancellationToken cancellationToken)
@@ -343,7 +414,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         await GroupMembership.ChangeMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), [], cancellationToken);
         await SaveGroupAsync(cancellationToken);
         var json = await GroupJsonAsync(group, cancellationToken);
-        return new ScimResult(201, json, Location(json), Version(group.Version));
+        return new ScimResult(201, json, Location(json), VersionOf(json));
     }
 
     private static readonly string[] ReadOnlyGroupAttributes = ["id", "meta"];
@@ -366,15 +437,15 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     public Task<ScimResult> ReplaceGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
         WithGroupLockedAsync(id, async group =>
         {
-            CheckVersion(ifMatch, group.Version);
+            await CheckGroupVersionAsync(ifMatch, group, cancellationToken);
             return await StoreGroupAsync(group, AsObject(body), cancellationToken);
         }, cancellationToken);
 
     public Task<ScimResult> PatchGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
         WithGroupLockedAsync(id, async group =>
         {
-            CheckVersion(ifMatch, group.Version);
             var json = await GroupJsonAsync(group, cancellationToken);
+            CheckVersion(ifMatch, VersionOf(json));
             var before = json.DeepClone().AsObject();
             ScimPatch.Apply(json, body);
             foreach (var readOnly in ReadOnlyGroupAttributes)
@@ -424,7 +495,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     public Task<ScimResult> DeleteGroupAsync(string id, bool hard, string? ifMatch, CancellationToken cancellationToken) =>
         WithGroupLockedAsync(id, async group =>
         {
-            CheckVersion(ifMatch, group.Version);
+            await CheckGroupVersionAsync(ifMatch, group, cancellationToken);
             if (hard)
             {
                 await GroupDeletion.RemoveAsync(db, group, cancellationToken);
@@ -451,6 +522,8 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             group.ExternalId = input.ExternalId;
             group.UpdatedAt = DateTimeOffset.UtcNow;
             db.AddEvent(new GroupUpdated(group.Id, group.Slug) { TenantId = group.TenantId });
+            // The name shows in each member's groups: their versions move with it.
+            await GroupMembership.TouchMembersAsync(db, group.Id, cancellationToken);
         }
 
         var (added, removed) = await GroupMembership.ReplaceMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), cancellationToken);
@@ -462,7 +535,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         await SaveGroupAsync(cancellationToken);
         var json = await GroupJsonAsync(group, cancellationToken);
-        return new ScimResult(200, json, Location(json), Version(group.Version));
+        return new ScimResult(200, json, Location(json), VersionOf(json));
     }
 
     private async Task<Group> FindGroupAsync(string id, CancellationToken cancellationToken, bool tracking = true, bool includeSoftDeleted = false)
@@ -491,6 +564,11 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         {
             await db.SaveChangesAsync(cancellationToken);
         }
+        catch (DbUpdateConcurrencyException)
+        {
+            // A member's row (whose version a membership change moves) changed meanwhile: retry as it is, no name conflict.
+            throw new ScimException(409, null, "a member changed concurrently; retry");
+        }
         catch (DbUpdateException ex) when (ex.IsUniqueViolation())
         {
             throw new ScimException(409, "uniqueness", "a group with this displayName already exists");
@@ -517,7 +595,8 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                 ["value"] = m.Id.ToString(), ["display"] = m.Email, ["type"] = "User", ["$ref"] = $"{BaseUrl}/Users/{m.Id}",
             }).ToArray()),
             [ScimSchemas.SoftDelete] = new JsonObject { ["isSoftDeleted"] = g.SoftDeletedAt is not null, ["deletedAt"] = g.SoftDeletedAt },
-            ["meta"] = Meta("Group", $"{BaseUrl}/Groups/{g.Id}", g.CreatedAt, g.UpdatedAt, g.Version),
+            ["meta"] = Meta("Group", $"{BaseUrl}/Groups/{g.Id}", g.CreatedAt, g.UpdatedAt,
+                GroupVersion(g.Version, members.Where(m => m.GroupId == g.Id).Select(m => (m.Id, m.Email)))),
         })).ToList();
     }
 
@@ -780,9 +859,28 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                     var holder = (JsonObject)(target[key] ??= new JsonObject());
                     holder[subKey] = complex[subKey]?.DeepClone();
                 }
+                else if (source[key] is JsonArray values)
+                {
+                    // A multi-valued attribute's sub-attribute (emails.value, members.value): each value with what was asked
+                    // of it, element by element, so emails.value,emails.type keep their pairs.
+                    var kept = target[key] as JsonArray;
+                    if (kept is null || kept.Count != values.Count)
+                    {
+                        kept = new JsonArray(values.Select(_ => (JsonNode?)new JsonObject()).ToArray());
+                        target[key] = kept;
+                    }
+
+                    for (var i = 0; i < values.Count; i++)
+                    {
+                        if (values[i] is JsonObject item && kept[i] is JsonObject into && ScimAttributePath.KeyOf(item, path.SubAttribute) is { } itemKey)
+                        {
+                            into[itemKey] = item[itemKey]?.DeepClone();
+                        }
+                    }
+                }
             }
 
-            return projected;
+            return WithoutEmptyValues(projected);
         }
 
         if (!string.IsNullOrWhiteSpace(excluded))
@@ -806,6 +904,16 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                     {
                         complex.Remove(subKey);
                     }
+                    else if (container[key] is JsonArray values)
+                    {
+                        foreach (var item in values.OfType<JsonObject>())
+                        {
+                            if (ScimAttributePath.KeyOf(item, path.SubAttribute) is { } itemKey)
+                            {
+                                item.Remove(itemKey);
+                            }
+                        }
+                    }
                 }
             }
 
@@ -815,19 +923,43 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         return resource;
     }
 
+    /// <summary>Values left with none of the sub-attributes asked for are left out, and an attribute left with no value.</summary>
+    private static JsonObject WithoutEmptyValues(JsonObject projected)
+    {
+        foreach (var holder in new[] { projected }.Concat(projected.Select(p => p.Value).OfType<JsonObject>()))
+        {
+            foreach (var (key, value) in holder.ToList())
+            {
+                if (value is JsonArray values && values.Any(v => v is JsonObject { Count: 0 }))
+                {
+                    foreach (var empty in values.Where(v => v is JsonObject { Count: 0 }).ToList())
+                    {
+                        values.Remove(empty);
+                    }
+
+                    if (values.Count == 0)
+                    {
+                        holder.Remove(key);
+                    }
+                }
+            }
+        }
+
+        return projected;
+    }
+
     // ---------------------------------------------------------------- helpers
 
     public static string Version(uint version) => $"W/\"{version.ToString(CultureInfo.InvariantCulture)}\"";
 
     /// <summary>If-Match: a stale version is refused with 412 (the docs' <c>mutability</c> error).</summary>
-    private static void CheckVersion(string? ifMatch, uint version)
+    private static void CheckVersion(string? ifMatch, string current)
     {
         if (string.IsNullOrEmpty(ifMatch) || ifMatch.Trim() == "*")
         {
             return;
         }
 
-        var current = Version(version);
         var offered = ifMatch.Split(',', StringSplitOptions.TrimEntries);
         if (!offered.Any(v => v == current || "W/" + v == current))
         {
@@ -835,13 +967,36 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         }
     }
 
-    private static JsonObject Meta(string type, string location, DateTimeOffset created, DateTimeOffset modified, uint version) => new()
+    /// <summary>
+    /// A group's version: its row's, and its members' display values (their addresses), which live in the users' rows. A
+    /// member's new address changes the group's representation, so it changes the ETag too (RFC 7644 §3.14), without a
+    /// write to the group from the user's side (group writers hold the group, then its members: never the other way).
+    /// </summary>
+    private static string GroupVersion(uint rowVersion, IEnumerable<(Guid Id, string Email)> members)
+    {
+        var text = string.Join('\n', members.OrderBy(m => m.Id).Select(m => $"{m.Id:N}={m.Email}"));
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)).AsSpan(0, 6));
+        return $"W/\"{rowVersion.ToString(CultureInfo.InvariantCulture)}-{hash}\"";
+    }
+
+    /// <summary>A group's version is read (with its members) only when an If-Match asks for it.</summary>
+    private async Task CheckGroupVersionAsync(string? ifMatch, Group group, CancellationToken cancellationToken)
+    {
+        if (ifMatch is not null)
+        {
+            CheckVersion(ifMatch, VersionOf(await GroupJsonAsync(group, cancellationToken)));
+        }
+    }
+
+    private static string VersionOf(JsonObject json) => json["meta"]!["version"]!.GetValue<string>();
+
+    private static JsonObject Meta(string type, string location, DateTimeOffset created, DateTimeOffset modified, string version) => new()
     {
         ["resourceType"] = type,
         ["created"] = created.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
         ["lastModified"] = modified.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture),
         ["location"] = location,
-        ["version"] = Version(version),
+        ["version"] = version,
     };
 
     private static string? Location(JsonObject json) => json["meta"]?["location"]?.GetValue<string>();
@@ -902,7 +1057,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     }
 
     /// <summary>Turns a shared use case's envelope error into the SCIM error it corresponds to.</summary>
-    private static void Throw(IResult? error)
+    public static void Throw(IResult? error)
     {
         if (error is not ApiErrorResult { Error: var e })
         {
@@ -915,7 +1070,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         throw e.Status switch
         {
             404 => new ScimException(404, null, e.Message),
-            409 => new ScimException(409, "uniqueness", detail),
+            // Only a name taken is "uniqueness"; another 409 (a concurrent change) is to be retried as it is (RFC 7644 §3.12).
+            409 when e.Code == ErrorCodes.DuplicateResource => new ScimException(409, "uniqueness", detail),
+            409 => new ScimException(409, null, detail),
             _ => new ScimException(e.Status, "invalidValue", detail),
         };
     }
