@@ -55,6 +55,26 @@ public sealed class MagicLinkTests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.Contains("email", login.GetProperty("metadata").GetProperty("methods").EnumerateArray().Select(m => m.GetString()));
     }
 
+    [Fact]
+    public async Task LinkAskedForByAnotherBrowser_SignsIn_ButDoesNotGoOnWhereThatBrowserSaid()
+    {
+        // Anyone may ask for a link to anyone's address: the continuation they name (here a device's approval page, RFC 8628
+        // §5.4 remote phishing) is not where the mailbox owner lands after clicking the genuine mail.
+        var setup = await TenantAsync(new { magicLinkEnabled = true });
+        using var requester = suite.Browser();
+        var devicePage = $"/t/{setup.Tenant.Slug}/api/v1/oauth/device?user_code=ABCD-EFGH";
+        await RequestAsync(requester, setup, setup.Email, devicePage);
+        var token = await MailedTokenAsync(setup.UserId);
+
+        using var owner = suite.Browser();
+        var confirm = await owner.GetStringAsync($"/t/{setup.Tenant.Slug}/magic-link/verify?token={token}");
+        using var signedIn = await SubmitAsync(owner, confirm);
+
+        Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Null(HostedFlow.LocalRedirect(signedIn));
+    }
+
     /// <summary>
     /// Requests for one address closer together than the spacing get the same page but no new link: a flood of requests
     /// for someone's address neither fills their inbox nor keeps replacing the link they are about to use.

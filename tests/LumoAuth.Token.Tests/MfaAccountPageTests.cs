@@ -105,6 +105,29 @@ public sealed partial class MfaAccountPageTests(MovableClockSuite suite) : IClas
         Assert.DoesNotContain("<li><code>", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task LowRiskAdaptiveSignIn_OnTheWayToThePasskeyPage_StillAsksForTheSecondFactor()
+    {
+        // Adaptive authentication skips the second step of a low-risk sign-in; the page takes no session without it, so the
+        // sign-in it sends the user to must ask for it whatever the score (else each would send the user to the other for ever).
+        var setup = await suite.SetUpAsync();
+        var totp = await suite.EnrolTotpAsync(setup);
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await LumoAuth.Testing.ApiAssert.OkAsync(await admin.PatchAsync($"{setup.Tenant.Api}/admin/settings", System.Net.Http.Json.JsonContent.Create(
+                new { adaptiveAuth = new { enabled = true, lowRiskThreshold = 99, highRiskThreshold = 100 } })));
+        }
+
+        using var browser = suite.Browser();
+        using var plain = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password);
+        Assert.DoesNotContain("name=\"totp\"", await plain.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var refused = await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/passkeys");
+
+        var page = await SignInAgainWithACodeAsync(browser, setup, refused, totp);
+
+        Assert.Contains("passkey", page, StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>Follows the page's refusal to the login page, signs in with the password and a (next) code, and opens the page again.</summary>
     private static async Task<string> SignInAgainWithACodeAsync(HttpClient browser, SignInSetup setup, HttpResponseMessage refusal, Totp totp)
     {

@@ -30,6 +30,12 @@ public sealed record AuthenticateRequest(Guid TenantId, string Email, string Pas
     /// from before lowers the sign-in's risk where the tenant uses adaptive authentication.
     /// </summary>
     public string? DeviceId { get; init; }
+
+    /// <summary>
+    /// The sign-in is on its way to a page that changes how the user signs in, which takes no session without the second
+    /// step: a user who has a factor is asked for it whatever the risk score or a trusted browser would allow.
+    /// </summary>
+    public bool RequireSecondStep { get; init; }
 }
 
 /// <summary><see cref="Outcome"/> is one of <see cref="AuthenticationOutcomes"/>; user fields are set on success only.</summary>

@@ -181,7 +181,7 @@ public sealed class Authenticator(
             return Failure(AuthenticationOutcomes.RiskBlocked);
         }
 
-        var ask = secondStep && risk is not { Level: RiskLevels.Low };
+        var ask = secondStep && (request.RequireSecondStep || risk is not { Level: RiskLevels.Low });
         if (risk is { Level: RiskLevels.Medium } && !secondStep && !addressProven && secondStepCodes.CanReach(settings, user))
         {
             (chosen, ask) = (MfaFactorTypes.Email, true);

@@ -141,15 +141,17 @@ public static class LoginEndpoints
         var protector = services.DataProtection.CreateProtector(PendingPurpose).ToTimeLimitedDataProtector();
         var rememberDays = settings?.RememberDeviceDays ?? 0;
         // A sign-in on the way to a page that changes how the user signs in asks for the second step even in a trusted browser:
-        // that page takes no sign-in without it.
-        var trustedUser = rememberDays > 0 && !AccountPages.RecentSignIn.IsRequiredBy(returnUrl, services.Tenant.Slug)
+        // that page takes no sign-in without it. Nor does a low adaptive risk score skip it there (else the page and the sign-in
+        // would send the user to each other for ever).
+        var requireSecondStep = AccountPages.RecentSignIn.IsRequiredBy(returnUrl, services.Tenant.Slug);
+        var trustedUser = rememberDays > 0 && !requireSecondStep
             ? await services.Devices.TrustedUserAsync(http, http.RequestAborted)
             : null;
         var verdict = await services.Users.AuthenticateAsync(
             new AuthenticateRequest(services.Tenant.TenantId, email, password, totp, address)
             {
                 TrustedDeviceUserId = trustedUser, OfferMfaEnrolment = true, MfaMethod = pending?.Method,
-                DeviceId = DeviceCookie.GetOrIssue(http, services.Tenant.Slug),
+                DeviceId = DeviceCookie.GetOrIssue(http, services.Tenant.Slug), RequireSecondStep = requireSecondStep,
             },
             http.RequestAborted);
         if (verdict?.Outcome is AuthenticationOutcomes.InvalidCredentials or AuthenticationOutcomes.MfaInvalid or AuthenticationOutcomes.Locked)

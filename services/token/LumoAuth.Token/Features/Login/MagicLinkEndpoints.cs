@@ -7,6 +7,7 @@ using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Sessions;
 using System.Data.Common;
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using StackExchange.Redis;
 
@@ -20,7 +21,7 @@ namespace LumoAuth.Token.Features.Login;
 /// same "check your inbox" page for every address; admin mails a link to real, active users only.</item>
 /// <item><c>/t/{slug}/magic-link/verify?token=…</c> shows a button, and only its POST signs in — a mail scanner fetching
 /// the link uses nothing up — then asks for the TOTP code when the user has one, opens the SSO session and continues
-/// the authorization request the link was asked from.</item>
+/// the authorization request the link was asked from, in the browser that asked for it (<see cref="MagicLinkContinuation"/>).</item>
 /// <item><c>POST /t/{slug}/check-email</c> answers <c>{"exists": true|false}</c> for the email-first flow.</item>
 /// </list>
 /// All of them share the login page's rate limit.
@@ -43,7 +44,7 @@ public static partial class MagicLinkEndpoints
 
     public sealed record MagicLinkServices(
         TenantContext Tenant, HostedPageSettingsCache HostedPages, AccountLinkClient Links, UserDirectory Users, SessionStore Sessions, IAntiforgery Antiforgery,
-        SessionRevocation Revocation, ILogger<MagicLinkServices> Logger);
+        SessionRevocation Revocation, IDataProtectionProvider DataProtection, ILogger<MagicLinkServices> Logger);
 
     public static async Task<IResult> RequestLink(HttpContext http, [AsParameters] MagicLinkServices services)
     {
@@ -66,6 +67,11 @@ public static partial class MagicLinkEndpoints
         }
 
         var requested = await services.Links.RequestMagicLinkAsync(services.Tenant.TenantId, email, returnUrl, http.RequestAborted);
+        if (returnUrl is not null && requested.Outcome != LinkOutcome.Unavailable)
+        {
+            MagicLinkContinuation.Remember(http, services.DataProtection, services.Tenant.Slug, returnUrl);
+        }
+
         return requested.Outcome == LinkOutcome.Unavailable
             ? HostedPage.Error(http, "temporarily_unavailable", "Sign-in links cannot be sent right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable)
             : HostedPage.Render(http, "Check your inbox",
@@ -126,6 +132,7 @@ public static partial class MagicLinkEndpoints
                 }
 
                 return signIn!.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug)
+                       && MagicLinkContinuation.IsThisBrowsers(http, services.DataProtection, services.Tenant.Slug, returnUrl)
                     ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
                     : HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>");
             case AuthenticationOutcomes.MfaRequired:
