@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Security;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -37,8 +38,8 @@ public sealed class ScimBasicSignInTests(AdminFactory factory) : IClassFixture<A
     public void TheCount_IsTheTokenServicesKey()
     {
         var tenant = Guid.Parse("0195f3a4-0000-7000-8000-000000000001");
-        // The token service's FailedSignInThrottle.KeyFor: one count for both paths.
-        Assert.Equal("lumo:signin-failures:0195f3a4000070008000000000000001:203.0.113.7", SignInFailuresByAddress.KeyFor(tenant, "203.0.113.7"));
+        // One FailedSignInThrottle for SCIM and the hosted login: one count for both paths.
+        Assert.Equal("lumo:signin-failures:0195f3a4000070008000000000000001:203.0.113.7", FailedSignInThrottle.KeyFor(tenant, "203.0.113.7"));
     }
 
     [Fact]
@@ -55,11 +56,11 @@ public sealed class ScimBasicSignInTests(AdminFactory factory) : IClassFixture<A
             await ScimErrorAsync(await wrong.GetAsync($"{tenant.Api}/scim/v2/Me"), 401);
         }
 
-        var key = redis.GetServers()[0].Keys(pattern: SignInFailuresByAddress.KeyFor(tenant.Id, "*")).Single();
+        var key = redis.GetServers()[0].Keys(pattern: FailedSignInThrottle.KeyFor(tenant.Id, "*")).Single();
         Assert.Equal(2, (long)await redis.GetDatabase().HashGetAsync(key, "n"));
 
         // Failures the hosted login counted for the same address (its fields): Basic must now wait, even with the right password.
-        await redis.GetDatabase().HashSetAsync(key, [new("n", SignInFailuresByAddress.FreeFailures), new("last", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())]);
+        await redis.GetDatabase().HashSetAsync(key, [new("n", FailedSignInThrottle.FreeFailures), new("last", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds())]);
         using var right = Basic(factory, "basic@example.com", "the right password 1");
         using var throttled = await right.GetAsync($"{tenant.Api}/scim/v2/Me");
         var error = await ScimErrorAsync(throttled, 429);
@@ -67,7 +68,7 @@ public sealed class ScimBasicSignInTests(AdminFactory factory) : IClassFixture<A
         Assert.True(throttled.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1));
 
         // Blocked after a hundred, for as long as the count lives.
-        await redis.GetDatabase().HashSetAsync(key, "n", SignInFailuresByAddress.BlockAfter);
+        await redis.GetDatabase().HashSetAsync(key, "n", FailedSignInThrottle.BlockAfter);
         using var blocked = await right.GetAsync($"{tenant.Api}/scim/v2/Me");
         await ScimErrorAsync(blocked, 429);
         Assert.True(blocked.Headers.RetryAfter?.Delta > TimeSpan.FromMinutes(10));
@@ -90,7 +91,7 @@ public sealed class ScimBasicSignInTests(AdminFactory factory) : IClassFixture<A
         request.Headers.Add("X-Forwarded-For", "198.51.100.23");
         await ScimErrorAsync(await direct.SendAsync(request), 401);
 
-        Assert.Equal(1, (long)await redis.GetDatabase().HashGetAsync(SignInFailuresByAddress.KeyFor(tenant.Id, "198.51.100.23"), "n"));
+        Assert.Equal(1, (long)await redis.GetDatabase().HashGetAsync(FailedSignInThrottle.KeyFor(tenant.Id, "198.51.100.23"), "n"));
     }
 
     [Fact]
@@ -112,7 +113,7 @@ public sealed class ScimBasicSignInTests(AdminFactory factory) : IClassFixture<A
 
         // No password was checked, so none failed; an API key is unaffected.
         var redis = factory.Services.GetRequiredService<IConnectionMultiplexer>();
-        Assert.Empty(redis.GetServers()[0].Keys(pattern: SignInFailuresByAddress.KeyFor(tenant.Id, "*")));
+        Assert.Empty(redis.GetServers()[0].Keys(pattern: FailedSignInThrottle.KeyFor(tenant.Id, "*")));
         using var key = factory.CreateClient();
         key.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
         Assert.Equal(HttpStatusCode.OK, (await key.GetAsync($"{tenant.Api}/scim/v2/Users")).StatusCode);

@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Security;
 using System.Net;
 using LumoAuth.Testing;
 using LumoAuth.Token.Features.Login;

@@ -43,7 +43,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<InitialRoles>();
         builder.Services.AddSingleton<AdministratorGuard>();
         builder.Services.AddScoped<ScimService>();
-        builder.Services.AddSingleton<SignInFailuresByAddress>();
+        builder.Services.AddSingleton<FailedSignInThrottle>();
         builder.Services.AddScoped<Authenticator>();
         builder.Services.AddScoped<SignInRisk>();
         builder.Services.AddGeoIp();

@@ -298,8 +298,9 @@ public static class TokenServiceExtensions
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>>(sp => new ConfigureOptions<OpenIddictServerOptions>(o =>
             o.RefreshTokenReuseLeeway = TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.RefreshTokenReuseLeewaySeconds)));
 
-        // Endpoints take our manager by its own type; it is the one OpenIddict resolves, too.
+        // Endpoints and handlers take our managers by their own types; they are the ones OpenIddict resolves, too.
         services.AddScoped(sp => (TokenApplicationManager)sp.GetRequiredService<OpenIddictApplicationManager<TokenApplication>>());
+        services.AddScoped(sp => (TokenTokenManager)sp.GetRequiredService<OpenIddictTokenManager<TokenToken>>());
         services.AddSingleton<TenantServerOptionsMonitor>();
         services.Replace(ServiceDescriptor.Singleton<IOptionsMonitor<OpenIddictServerOptions>>(sp => sp.GetRequiredService<TenantServerOptionsMonitor>()));
         return builder;

@@ -314,7 +314,7 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
             return (null, false, ScimEndpoints.Error(403, null, "This tenant takes no passwords (sign-in links only): use an API key or a bearer token"));
         }
 
-        var throttle = services.GetRequiredService<SignInFailuresByAddress>();
+        var throttle = services.GetRequiredService<FailedSignInThrottle>();
         var address = http.Connection.RemoteIpAddress?.ToString();
         if (await throttle.WaitAsync(tenant.TenantId, address) is { } wait)
         {

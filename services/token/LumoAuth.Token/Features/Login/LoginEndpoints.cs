@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Security;
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using LumoAuth.Contracts.Internal;

@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;

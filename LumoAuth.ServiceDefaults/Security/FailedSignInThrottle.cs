@@ -1,6 +1,7 @@
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
-namespace LumoAuth.Token.Features.Login;
+namespace LumoAuth.ServiceDefaults.Security;
 
 /// <summary>
 /// Slows down password guessing from one address across many accounts (credential stuffing), which the per-account
@@ -9,7 +10,8 @@ namespace LumoAuth.Token.Features.Login;
 /// next attempt must wait twice as long as the one before (1 s, 2 s, 4 s … at most 5 minutes), and after 100 the address is blocked until 15 minutes pass without a
 /// failure. Waiting is asked of the caller (429 with Retry-After), never done by holding a request. Unknown and known
 /// accounts count the same, so the throttle says nothing about who has an account. Redis down: no throttle (the
-/// account lockout and the per-minute rate limit still apply).
+/// account lockout and the per-minute rate limit still apply). Every password check counts here — the hosted login and
+/// registration (token service) and SCIM HTTP Basic (admin) — so one count covers all of them.
 /// </summary>
 public sealed partial class FailedSignInThrottle(IConnectionMultiplexer redis, TimeProvider time, ILogger<FailedSignInThrottle> logger)
 {
