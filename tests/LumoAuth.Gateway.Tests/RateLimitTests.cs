@@ -111,12 +111,31 @@ public sealed class RateLimitTests(LimitedGatewayFixture fixture) : IClassFixtur
     [InlineData("POST", "/t/acme/account/verify-email/request", "login")]
     public void Categories_FollowThePath(string method, string path, string? category)
     {
+        Assert.Equal(category, Categorize(method, path));
+    }
+
+    [Theory]
+    [InlineData("Basic YW5uQGV4YW1wbGUuY29tOmd1ZXNz", "login")]
+    [InlineData("  basic YW5uQGV4YW1wbGUuY29tOmd1ZXNz", "login")]
+    [InlineData("Bearer lmk_key", "scim")]
+    public void ScimWithHttpBasic_IsASignIn_CountedPerAddress(string authorization, string category)
+    {
+        Assert.Equal(category, Categorize("GET", "/t/acme/api/v1/scim/v2/Me", authorization));
+    }
+
+    private static string? Categorize(string method, string path, string? authorization = null)
+    {
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext();
         context.Request.Method = method;
         var query = path.IndexOf('?', StringComparison.Ordinal);
         context.Request.Path = query < 0 ? path : path[..query];
         context.Request.QueryString = query < 0 ? default : new Microsoft.AspNetCore.Http.QueryString(path[query..]);
-        Assert.Equal(category, LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware.Categorize(context.Request));
+        if (authorization is not null)
+        {
+            context.Request.Headers.Authorization = authorization;
+        }
+
+        return LumoAuth.Gateway.RateLimiting.EdgeRateLimitMiddleware.Categorize(context.Request);
     }
 
     [Fact]

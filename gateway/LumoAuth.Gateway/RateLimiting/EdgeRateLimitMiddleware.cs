@@ -126,7 +126,10 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
 
         if (path.Contains("/api/v1/scim", StringComparison.OrdinalIgnoreCase))
         {
-            return EdgeCategories.Scim;
+            // HTTP Basic there is a password check: sign-in's budget per address, not a fresh one per guessed password.
+            return request.Headers.Authorization.ToString().AsSpan().TrimStart().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
+                ? EdgeCategories.Login
+                : EdgeCategories.Scim;
         }
 
         if (path.Contains("/api/v1/admin/", StringComparison.OrdinalIgnoreCase))
