@@ -5,6 +5,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Testing;
 
+using static LumoAuth.Admin.Tests.ScimHttp;
+
 namespace LumoAuth.Admin.Tests;
 
 /// <summary>
@@ -14,26 +16,8 @@ namespace LumoAuth.Admin.Tests;
 /// </summary>
 public sealed class ScimIntegrityTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
-    private const string UserSchema = "urn:ietf:params:scim:schemas:core:2.0:User";
-    private const string GroupSchema = "urn:ietf:params:scim:schemas:core:2.0:Group";
-    private const string PatchOp = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-    private HttpClient Scim(TestTenant tenant)
-    {
-        var client = factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
-        return client;
-    }
-
-    private static StringContent Json(object body) =>
-        new(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/scim+json");
-
-    private static async Task<JsonObject> ScimAsync(HttpResponseMessage response, int status)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == status, $"Expected {status}, got {(int)response.StatusCode}: {body}");
-        return body.Length == 0 ? [] : JsonNode.Parse(body)!.AsObject();
-    }
+    private HttpClient Scim(TestTenant tenant) => ClientFor(factory, tenant);
 
     private static async Task<JsonObject> ScimErrorAsync(HttpResponseMessage response, int status, string? scimType = null)
     {

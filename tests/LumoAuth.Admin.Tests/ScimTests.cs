@@ -6,30 +6,14 @@ using System.Text.Json.Nodes;
 using LumoAuth.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
+using static LumoAuth.Admin.Tests.ScimHttp;
+
 namespace LumoAuth.Admin.Tests;
 
 public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
-    private const string UserSchema = "urn:ietf:params:scim:schemas:core:2.0:User";
-    private const string Enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-    private HttpClient Scim(TestTenant tenant)
-    {
-        var client = factory.CreateClient();
-        // SCIM clients send the tenant's API key as a bearer token.
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tenant.ApiKey);
-        return client;
-    }
-
-    private static StringContent Json(object body) =>
-        new(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/scim+json");
-
-    private static async Task<JsonObject> ScimAsync(HttpResponseMessage response, int status)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True((int)response.StatusCode == status, $"Expected {status}, got {(int)response.StatusCode}: {body}");
-        return body.Length == 0 ? [] : JsonNode.Parse(body)!.AsObject();
-    }
+    private HttpClient Scim(TestTenant tenant) => ClientFor(factory, tenant);
 
     private static async Task ScimErrorAsync(HttpResponseMessage response, int status, string? scimType = null)
     {
