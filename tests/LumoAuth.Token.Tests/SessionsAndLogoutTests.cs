@@ -255,6 +255,76 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         Assert.Equal(HttpStatusCode.OK, await RefreshAsync(other));
     }
 
+    /// <summary>
+    /// RFC 7009 for a refresh token: the token, its grant with the grant's <c>GrantRevoked</c>, and the <c>TokenRevoked</c>
+    /// audit event commit together through the outbox. A second revocation finds nothing live: one <c>GrantRevoked</c> in all.
+    /// </summary>
+    [Fact]
+    public async Task RevokeRefreshToken_EndsItsGrantWithOneGrantRevoked_AndReachesTheAuditLog()
+    {
+        var signedIn = await SignInAsync();
+        var setup = signedIn.Setup;
+        var grant = (await WithDbAsync(db => db.Set<TokenAuthorization>().IgnoreQueryFilters()
+            .Where(a => a.Subject == setup.UserId.ToString() && a.Type == OpenIddict.Abstractions.OpenIddictConstants.AuthorizationTypes.AdHoc)
+            .Select(a => a.Id).SingleAsync())).ToString();
+        var published = new PublishedGrantRevocations();
+        using var observed = suite.Token.Services.GetRequiredService<MassTransit.IBus>().ConnectPublishObserver(published);
+
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            using var http = suite.Token.CreateClient();
+            using var revoked = await http.PostAsync(setup.Issuer + "/oauth/revoke", new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["token"] = signedIn.RefreshToken, ["token_type_hint"] = "refresh_token", ["client_id"] = setup.ClientId,
+            }));
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.BadRequest, await RefreshAsync(signedIn));
+        Assert.False(await AccessTokenWorksAsync(signedIn));
+        var entry = await suite.AuditEntryAsync(setup, "token_revoked");
+        Assert.Equal("token_management", entry.GetProperty("category").GetString());
+        Assert.Equal(setup.ClientId, entry.GetProperty("actor").GetProperty("id").GetString());
+
+        // Counted once the relay has published everything the revocations wrote.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var waiting = await WithDbAsync(db => db.Set<LumoAuth.Messaging.Outbox.OutboxMessage>()
+                .AnyAsync(m => m.TenantId == setup.Tenant.Id && m.MessageType == LumoAuth.Messaging.Outbox.ContractTypes.NameOf(typeof(LumoAuth.Contracts.Sessions.GrantRevoked))));
+            return !waiting && published.Grants.Contains(grant) ? "published" : null;
+        });
+        Assert.Single(published.Grants, g => g == grant);
+        signedIn.Browser.Dispose();
+    }
+
+    private async Task<T> WithDbAsync<T>(Func<TokenDbContext, Task<T>> query)
+    {
+        await using var scope = suite.Token.Services.CreateAsyncScope();
+        return await query(scope.ServiceProvider.GetRequiredService<TokenDbContext>());
+    }
+
+    private sealed class PublishedGrantRevocations : MassTransit.IPublishObserver
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<string> Grants { get; } = new();
+
+        public Task PrePublish<T>(MassTransit.PublishContext<T> context)
+            where T : class => Task.CompletedTask;
+
+        public Task PostPublish<T>(MassTransit.PublishContext<T> context)
+            where T : class
+        {
+            if (context.Message is LumoAuth.Contracts.Sessions.GrantRevoked revoked)
+            {
+                Grants.Enqueue(revoked.AuthorizationId);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task PublishFault<T>(MassTransit.PublishContext<T> context, Exception exception)
+            where T : class => Task.CompletedTask;
+    }
+
     [Fact]
     public async Task AdminTokens_ListsTheUsersLiveTokens_AndRevokingThemForcesANewSignIn()
     {

@@ -1,31 +1,33 @@
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Sessions;
 using MassTransit;
-using OpenIddict.Abstractions;
 
 namespace LumoAuth.Token.Messaging;
 
 /// <summary>
-/// A blocked, deactivated or deleted user is signed out everywhere: sessions ended, grants revoked. Idempotent by nature
-/// (revoking what is already revoked changes nothing), so a redelivered event is harmless. When Redis is out the
-/// access tokens cannot be denied: the consumer fails and the event comes again. An account whose unproven credentials
-/// were removed loses only what started before that moment (<see cref="UserUnprovenCredentialsRemoved"/>).
+/// A blocked, deactivated or deleted user is signed out everywhere: sessions ended, grants revoked. Only what existed when
+/// the event happened (<see cref="EventCutOff"/>): a delivery late or repeated (a retry while Redis was out, the relay's
+/// reordering) must not end a sign-in made after an unblock or a reactivation. Idempotent by nature (revoking what is
+/// already revoked changes nothing). When Redis is out the access tokens cannot be denied: the consumer fails and the
+/// event comes again. An account whose unproven credentials were removed loses only what started before that moment
+/// (<see cref="UserUnprovenCredentialsRemoved"/>).
 /// </summary>
 public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvider services)
     : IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>, IConsumer<UserUnprovenCredentialsRemoved>
 {
     public Task Consume(ConsumeContext<UserBlocked> context) =>
-        RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
+        RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
 
     public Task Consume(ConsumeContext<UserDeactivated> context) =>
-        RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserDeactivated, context.CancellationToken);
+        RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.UserDeactivated, context.CancellationToken);
 
     /// <summary>A deleted user's sessions also lose the client address and browser they recorded (nothing personal is kept).</summary>
     public async Task Consume(ConsumeContext<UserDeleted> context)
     {
-        if (await RevokeAsync(context.Message.TenantId, context.Message.UserId, SessionRevocation.Reasons.UserDeleted, context.CancellationToken) is { } revocation)
+        if (await RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.UserDeleted, context.CancellationToken) is { } revocation)
         {
             await revocation.ForgetUserAsync(context.Message.UserId, context.CancellationToken);
         }
@@ -46,43 +48,21 @@ public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvide
         }
 
         var cancellationToken = context.CancellationToken;
-        await services.GetRequiredService<SessionRevocation>().RevokeSessionsStartedBeforeAsync(
-            message.UserId, message.OccurredAt, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken);
-
-        // Listed first, then revoked: the store reads them as a stream, and a write on its context would interrupt it.
-        var authorizations = services.GetRequiredService<IOpenIddictAuthorizationManager>();
-        var tokens = services.GetRequiredService<IOpenIddictTokenManager>();
-        var earlierGrants = new List<object>();
-        await foreach (var authorization in authorizations.FindBySubjectAsync(message.UserId.ToString(), cancellationToken))
-        {
-            if (await authorizations.GetCreationDateAsync(authorization, cancellationToken) < message.OccurredAt
-                && await authorizations.HasStatusAsync(authorization, OpenIddictConstants.Statuses.Valid, cancellationToken))
-            {
-                earlierGrants.Add(authorization);
-            }
-        }
-
-        foreach (var authorization in earlierGrants)
-        {
-            // The grant's stored tokens go, and its access tokens on the deny-list (TokenTokenManager).
-            if (await authorizations.GetIdAsync(authorization, cancellationToken) is { } id)
-            {
-                await tokens.RevokeByAuthorizationIdAsync(id, cancellationToken);
-            }
-
-            await authorizations.TryRevokeAsync(authorization, cancellationToken);
-        }
+        var revocation = services.GetRequiredService<SessionRevocation>();
+        await revocation.RevokeSessionsStartedBeforeAsync(message.UserId, message.OccurredAt, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken);
+        await revocation.RevokeGrantsCreatedBeforeAsync(message.UserId, message.OccurredAt, cancellationToken);
     }
 
-    private async Task<SessionRevocation?> RevokeAsync(Guid? tenantId, Guid userId, string reason, CancellationToken cancellationToken)
+    /// <summary>Ends what the user had when the event happened: a late or retried delivery spares a sign-in made since (an unblock, a reactivation).</summary>
+    private async Task<SessionRevocation?> RevokeAsync(IntegrationEvent message, Guid userId, string reason, CancellationToken cancellationToken)
     {
-        if (!Enter(tenantId))
+        if (!Enter(message.TenantId))
         {
             return null;
         }
 
         var revocation = services.GetRequiredService<SessionRevocation>();
-        await revocation.RevokeUserAsync(userId, reason, cancellationToken);
+        await revocation.RevokeUserStateBeforeAsync(userId, EventCutOff.Of(message), reason, cancellationToken);
         return revocation;
     }
 

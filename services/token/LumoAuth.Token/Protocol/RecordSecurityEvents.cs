@@ -53,7 +53,7 @@ public sealed class RecordSecurityEvents(EventBatcher<TokenDbContext> batcher) :
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Queues an event a client caused (an attack detected, a token revoked) with the client as its actor and the request's tenant and origin.</summary>
+    /// <summary>Queues an event a client caused (an attack detected) with the client as its actor and the request's tenant and origin.</summary>
     public static void Record(EventBatcher<TokenDbContext> batcher, HttpContext? http, string clientId, IntegrationEvent detected)
     {
         var tenant = http?.RequestServices.GetService<TenantContext>();

@@ -34,6 +34,28 @@ public sealed partial class TokenTokenManager(
     {
         // Joins the caller's transaction when there is one; otherwise the tokens, the grant and the event commit together.
         await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(cancellationToken) : null;
+        var (revoked, live) = await RevokeGrantAsync(identifier, cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        if (live)
+        {
+            await DenyGrantAccessTokensAsync(identifier);
+        }
+
+        return revoked;
+    }
+
+    /// <summary>
+    /// Revokes the grant's stored tokens and its ad-hoc authorization and, when it still had something live, queues its
+    /// <see cref="GrantRevoked"/> and saves; all inside the caller's transaction, which must be open. Returns how many
+    /// tokens were revoked and whether the grant was live: then the caller, once committed, denies its access tokens
+    /// (<see cref="DenyGrantAccessTokensAsync"/>), so no Redis round trip holds the grant's row lock.
+    /// </summary>
+    public async Task<(long Revoked, bool Live)> RevokeGrantAsync(string identifier, CancellationToken cancellationToken)
+    {
         var live = await StillLiveAsync(identifier, cancellationToken);
         var revoked = await base.RevokeByAuthorizationIdAsync(identifier, cancellationToken);
         // Resolved here: the authorization manager is not needed on any other path of this manager.
@@ -54,24 +76,20 @@ public sealed partial class TokenTokenManager(
             await db.SaveChangesAsync(cancellationToken);
         }
 
-        if (transaction is not null)
-        {
-            await transaction.CommitAsync(cancellationToken);
-        }
+        return (revoked, live);
+    }
 
-        if (live)
+    /// <summary>Denies the revoked grant's access tokens if Redis answers; otherwise its committed <see cref="GrantRevoked"/> does it.</summary>
+    public async Task DenyGrantAccessTokensAsync(string identifier)
+    {
+        try
         {
-            try
-            {
-                await accessTokens.DenyGrantAsync(tenant.TenantId, identifier);
-            }
-            catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
-            {
-                LogTokensDeniedLater(Logger, ex);
-            }
+            await accessTokens.DenyGrantAsync(tenant.TenantId, identifier);
         }
-
-        return revoked;
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+        {
+            LogTokensDeniedLater(Logger, ex);
+        }
     }
 
     /// <summary>

@@ -27,26 +27,26 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
     /// <summary>A grant is OpenIddict's authorization: one code and the refresh tokens rotated from it.</summary>
     private static RedisKey GrantKey(Guid tenantId, string authorizationId) => $"lumoauth:grant-jtis:{tenantId:N}:{authorizationId}";
 
-    public async Task RecordAsync(Guid tenantId, string userId, string? sessionId, string? authorizationId, string jti, DateTimeOffset expiresAt)
+    public async Task RecordAsync(Guid tenantId, string userId, string? sessionId, string? authorizationId, string jti, DateTimeOffset issuedAt, DateTimeOffset expiresAt)
     {
         try
         {
             var batch = redis.GetDatabase().CreateBatch();
-            var keys = new List<RedisKey> { UserKey(tenantId, userId) };
+            var entries = new List<(RedisKey Key, string Member)> { (UserKey(tenantId, userId), UserMember(issuedAt, jti)) };
             if (sessionId is not null)
             {
-                keys.Add(SessionKey(tenantId, sessionId));
+                entries.Add((SessionKey(tenantId, sessionId), jti));
             }
 
             if (authorizationId is not null)
             {
-                keys.Add(GrantKey(tenantId, authorizationId));
+                entries.Add((GrantKey(tenantId, authorizationId), jti));
             }
 
             var tasks = new List<Task>();
-            foreach (var key in keys)
+            foreach (var (key, member) in entries)
             {
-                tasks.Add(batch.SortedSetAddAsync(key, jti, expiresAt.ToUnixTimeSeconds()));
+                tasks.Add(batch.SortedSetAddAsync(key, member, expiresAt.ToUnixTimeSeconds()));
                 tasks.Add(batch.KeyExpireAsync(key, Retention));
             }
 
@@ -60,8 +60,13 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
         }
     }
 
-    /// <summary>Denies every live access token of the user. Throws when Redis is unreachable, so the caller can try again.</summary>
-    public Task DenyUserAsync(Guid tenantId, Guid userId) => DenyAsync(tenantId, UserKey(tenantId, userId.ToString()));
+    /// <summary>
+    /// Denies every live access token of the user, or only those issued by <paramref name="issuedBy"/> (their <c>iat</c> at or
+    /// before that second, the rule of a client's cut-off) when given: an event then spares the tokens of a later sign-in.
+    /// Throws when Redis is unreachable, so the caller can try again.
+    /// </summary>
+    public Task DenyUserAsync(Guid tenantId, Guid userId, DateTimeOffset? issuedBy = null) =>
+        DenyAsync(tenantId, UserKey(tenantId, userId.ToString()), issuedBy?.ToUnixTimeSeconds());
 
     /// <summary>Denies every live access token of the session. Throws when Redis is unreachable, so the caller can try again.</summary>
     public Task DenySessionAsync(Guid tenantId, string sessionId) => DenyAsync(tenantId, SessionKey(tenantId, sessionId));
@@ -69,14 +74,33 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
     /// <summary>Denies every live access token of the grant. Throws when Redis is unreachable, so the caller can try again.</summary>
     public Task DenyGrantAsync(Guid tenantId, string authorizationId) => DenyAsync(tenantId, GrantKey(tenantId, authorizationId));
 
-    private async Task DenyAsync(Guid tenantId, RedisKey key)
+    private async Task DenyAsync(Guid tenantId, RedisKey key, long? issuedBy = null)
     {
         var now = time.GetUtcNow();
         var live = await redis.GetDatabase().SortedSetRangeByScoreWithScoresAsync(key, now.ToUnixTimeSeconds(), double.PositiveInfinity);
         foreach (var entry in live)
         {
-            await denyList.RevokeAsync(tenantId, entry.Element!, DateTimeOffset.FromUnixTimeSeconds((long)entry.Score));
+            var (issuedAt, jti) = ParseMember(entry.Element!);
+            if (issuedBy is { } cutOff && issuedAt > cutOff)
+            {
+                continue;
+            }
+
+            await denyList.RevokeAsync(tenantId, jti, DateTimeOffset.FromUnixTimeSeconds((long)entry.Score));
         }
+    }
+
+    /// <summary>A user's set names each token by its issue second and <c>jti</c> (<c>1700000000:jti</c>), so a cut-off can spare later ones.</summary>
+    private static string UserMember(DateTimeOffset issuedAt, string jti) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Math.Max(0, issuedAt.ToUnixTimeSeconds())}:{jti}");
+
+    /// <summary>A plain <c>jti</c> (session and grant sets, or a user entry written before the issue second was kept) has no issue time: it is always denied.</summary>
+    private static (long? IssuedAt, string Jti) ParseMember(string member)
+    {
+        var colon = member.IndexOf(':', StringComparison.Ordinal);
+        return colon > 0 && long.TryParse(member.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var issuedAt)
+            ? (issuedAt, member[(colon + 1)..])
+            : (null, member);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: user access tokens are not indexed or denied early")]
@@ -103,7 +127,8 @@ public sealed class IndexUserAccessTokens(UserAccessTokenIndex index, TenantCont
         }
 
         var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(accessToken);
+        // No iat reads as the epoch: such a token is issued before any cut-off.
         await index.RecordAsync(tenant.TenantId, subject, principal.GetClaim(SessionCookie.SessionIdClaim), principal.GetAuthorizationId(), jwt.Id,
-            new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
+            new DateTimeOffset(jwt.IssuedAt, TimeSpan.Zero), new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero));
     }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.ServiceDefaults.Errors;
@@ -7,6 +8,7 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Messaging;
 using MassTransit;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
@@ -72,6 +74,10 @@ public sealed class TrustedDevices(TokenDbContext db, TimeProvider time)
     public Task<int> ForgetUserAsync(Guid userId, CancellationToken cancellationToken) =>
         db.TrustedDevices.Where(d => d.UserId == userId).ExecuteDeleteAsync(cancellationToken);
 
+    /// <summary>Ends the trust of the user's browsers trusted before <paramref name="before"/> (a browser trusted since stays); how many there were.</summary>
+    public Task<int> ForgetUserTrustedBeforeAsync(Guid userId, DateTimeOffset before, CancellationToken cancellationToken) =>
+        db.TrustedDevices.Where(d => d.UserId == userId && d.CreatedAt < before).ExecuteDeleteAsync(cancellationToken);
+
     private static string Hash(string token) => Convert.ToHexString(SHA256.HashData(Encoding.ASCII.GetBytes(token)));
 }
 
@@ -106,26 +112,30 @@ public static class TrustedDeviceEndpoints
             : Results.NoContent();
 }
 
-/// <summary>An MFA reset, a block, a deactivation or a deletion ends the user's trusted devices (idempotent: deleting nothing is fine).</summary>
+/// <summary>
+/// An MFA reset, a block, a deactivation or a deletion ends the user's trusted devices (idempotent: deleting nothing is
+/// fine). Only those trusted when it happened (<see cref="EventCutOff"/>): a late or repeated delivery must not end the
+/// trust of a browser after the user enrolled again.
+/// </summary>
 public sealed class TrustedDeviceCleanupConsumer(TenantContext tenant, IServiceProvider services)
     : IConsumer<UserMfaReset>, IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>
 {
-    public Task Consume(ConsumeContext<UserMfaReset> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+    public Task Consume(ConsumeContext<UserMfaReset> context) => ForgetAsync(context.Message, context.Message.UserId, context.CancellationToken);
 
-    public Task Consume(ConsumeContext<UserBlocked> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+    public Task Consume(ConsumeContext<UserBlocked> context) => ForgetAsync(context.Message, context.Message.UserId, context.CancellationToken);
 
-    public Task Consume(ConsumeContext<UserDeactivated> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+    public Task Consume(ConsumeContext<UserDeactivated> context) => ForgetAsync(context.Message, context.Message.UserId, context.CancellationToken);
 
-    public Task Consume(ConsumeContext<UserDeleted> context) => ForgetAsync(context.Message.TenantId, context.Message.UserId, context.CancellationToken);
+    public Task Consume(ConsumeContext<UserDeleted> context) => ForgetAsync(context.Message, context.Message.UserId, context.CancellationToken);
 
-    private async Task ForgetAsync(Guid? tenantId, Guid userId, CancellationToken cancellationToken)
+    private async Task ForgetAsync(IntegrationEvent message, Guid userId, CancellationToken cancellationToken)
     {
-        if (tenantId is not { } id)
+        if (message.TenantId is not { } id)
         {
             return;
         }
 
         tenant.Set(new TenantInfo(id, string.Empty, string.Empty, TenantStatuses.Active, string.Empty));
-        await services.GetRequiredService<TrustedDevices>().ForgetUserAsync(userId, cancellationToken);
+        await services.GetRequiredService<TrustedDevices>().ForgetUserTrustedBeforeAsync(userId, EventCutOff.Of(message), cancellationToken);
     }
 }

@@ -163,6 +163,58 @@ public sealed partial class SessionRevocation(
         return sessions.Count;
     }
 
+    /// <summary>
+    /// Ends what the user had at an event's time: the sessions started, grants and tokens created and access tokens
+    /// issued before <paramref name="before"/> (<see cref="LumoAuth.Token.Messaging.EventCutOff"/>); a sign-in since
+    /// keeps all of it. A grant from before goes whole, with the tokens rotated from it since. Returns how many sessions
+    /// ended. Throws when Redis is unreachable; running it again finishes the job (an event consumer's retry does).
+    /// </summary>
+    public async Task<int> RevokeUserStateBeforeAsync(Guid userId, DateTimeOffset before, string reason, CancellationToken cancellationToken)
+    {
+        var ended = await RevokeSessionsStartedBeforeAsync(userId, before, reason, cancellationToken);
+        await RevokeGrantsCreatedBeforeAsync(userId, before, cancellationToken);
+
+        // Tokens outside any grant (a grant's own went with it above).
+        var subject = userId.ToString();
+        var createdBefore = before.UtcDateTime;
+        await db.Set<TokenToken>()
+            .Where(t => t.Subject == subject && t.Authorization == null && t.CreationDate < createdBefore && t.Status != OpenIddictConstants.Statuses.Revoked)
+            .ExecuteUpdateAsync(u => u.SetProperty(t => t.Status, OpenIddictConstants.Statuses.Revoked), cancellationToken);
+
+        // The sessions' and grants' access tokens were denied with them, issued since or not; this takes the rest from before.
+        await accessTokens.DenyUserAsync(tenant.TenantId, userId, issuedBy: before);
+        return ended;
+    }
+
+    /// <summary>
+    /// Revokes the user's grants created before <paramref name="before"/>, each with all its tokens (their access tokens
+    /// denied, or by its <c>GrantRevoked</c> event when Redis is out); grants created since stay.
+    /// </summary>
+    public async Task RevokeGrantsCreatedBeforeAsync(Guid userId, DateTimeOffset before, CancellationToken cancellationToken)
+    {
+        // Listed first, then revoked: the store reads them as a stream, and a write on its context would interrupt it.
+        var earlierGrants = new List<object>();
+        await foreach (var authorization in authorizations.FindBySubjectAsync(userId.ToString(), cancellationToken))
+        {
+            if (await authorizations.GetCreationDateAsync(authorization, cancellationToken) < before
+                && await authorizations.HasStatusAsync(authorization, OpenIddictConstants.Statuses.Valid, cancellationToken))
+            {
+                earlierGrants.Add(authorization);
+            }
+        }
+
+        foreach (var authorization in earlierGrants)
+        {
+            // The grant's stored tokens go, and its access tokens on the deny-list (TokenTokenManager).
+            if (await authorizations.GetIdAsync(authorization, cancellationToken) is { } id)
+            {
+                await tokens.RevokeByAuthorizationIdAsync(id, cancellationToken);
+            }
+
+            await authorizations.TryRevokeAsync(authorization, cancellationToken);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: {Count} session(s) ended; their access tokens are denied when Redis is back (SessionsRevoked)")]
     private static partial void LogTokensDeniedLater(ILogger logger, Exception exception, int count);
 }
