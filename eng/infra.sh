@@ -3,6 +3,7 @@
 # with throwaway data under $REPO/.lumoauth/infra/. No Docker needed.
 #   eng/infra.sh install | start [postgres|redis|rabbitmq|all] | stop [...] | status | env
 #   eng/infra.sh rabbitmqctl ARGS...   (rabbitmqctl against our node, with the env it needs)
+#   eng/infra.sh rabbitmq-conf         (prints the rabbitmq.conf the broker is started with)
 #   eng/infra.sh reset rabbitmq        (a stopped broker forgets every queue and exchange: each test fixture
 #                                       declares its own, so a long-lived data folder collects thousands)
 # Tests may call `stop rabbitmq` / `start rabbitmq` (or redis) to simulate an outage.
@@ -170,6 +171,17 @@ rabbit_env() {
 
 rabbitmqctl() { "$RABBIT_BIN/rabbitmqctl" -n "$RABBIT_NODE" "$@"; }
 
+# A consumer whose database, Redis or a service it needs is out keeps its delivery unacknowledged while it retries
+# (for about 35 days at most: OutageRetryOptions.LongestSpan). RabbitMQ closes a channel holding a delivery longer than
+# consumer_timeout (default 30 min), so it must be longer: 36 days, in ms. (3.10 cannot turn it off in rabbitmq.conf.)
+# The AppHost's container sets the same value (Infrastructure.cs).
+RABBIT_CONSUMER_TIMEOUT_MS=3110400000
+rabbit_config() {
+  # The log file is enough; console logging would copy it all into startup.log.
+  echo 'log.console = false'
+  echo "consumer_timeout = $RABBIT_CONSUMER_TIMEOUT_MS"
+}
+
 # The node spawns a private epmd on $ERL_EPMD_PORT; don't leave it behind. epmd refuses -kill
 # while any node is still registered, so this never pulls it from under a live node.
 kill_epmd() { epmd -kill >/dev/null 2>&1 || true; }
@@ -183,8 +195,7 @@ start_rabbitmq() ( # subshell: rabbit_env must not leak into the other servers
   rm -f "$RABBIT_PID"
   echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE" # no plugins: faster boot, nothing else listening
   # guest/guest works as is: RabbitMQ allows it on loopback, and we listen on loopback only.
-  # The log file is enough; console logging would copy it all into startup.log.
-  echo 'log.console = false' >"$RABBITMQ_CONFIG_FILE"
+  rabbit_config >"$RABBITMQ_CONFIG_FILE"
   echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE" # else /etc/rabbitmq/advanced.config would be read
   # Run in the background ourselves rather than with -detached: -detached discards the node's
   # output, so a bad config would only show up as a 60 s timeout. All fds are redirected because a
@@ -247,7 +258,7 @@ serve_rabbitmq() {
   mkdir -p "$RABBIT_DIR/log"
   echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
   echo '[].' >"$RABBITMQ_ADVANCED_CONFIG_FILE"
-  : >"$RABBITMQ_CONFIG_FILE"
+  rabbit_config >"$RABBITMQ_CONFIG_FILE"
   # Not exec: the node leaves its private epmd behind, so stay to stop both when told to stop.
   "$RABBIT_BIN/rabbitmq-server" &
   local node=$!
@@ -297,7 +308,8 @@ case "$cmd" in
   status) cmd_status ;;
   env) cmd_env ;;
   rabbitmqctl) shift; rabbit_env; rabbitmqctl "$@" ;; # e.g. `eng/infra.sh rabbitmqctl status`
+  rabbitmq-conf) rabbit_config ;; # the rabbitmq.conf start and serve write (the tests check it)
   reset) [[ "${2:-}" == rabbitmq ]] || die "reset takes: rabbitmq"; reset_rabbitmq ;;
   serve) s="$(targets "${2:-}")"; [[ "$s" != *" "* ]] || die "serve takes one server"; "serve_$s" ;;
-  *) echo "usage: $0 install | serve postgres|redis|rabbitmq | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS | reset rabbitmq" >&2; exit 2 ;;
+  *) echo "usage: $0 install | serve postgres|redis|rabbitmq | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS | rabbitmq-conf | reset rabbitmq" >&2; exit 2 ;;
 esac

@@ -48,6 +48,9 @@ public sealed class Infrastructure
 /// </summary>
 public static class InfrastructureFactory
 {
+    /// <summary>36 days: longer than the messaging's outage retry (OutageRetryOptions.LongestSpan); as in eng/infra.sh.</summary>
+    public const string RabbitConsumerTimeoutMilliseconds = "3110400000";
+
     public static Infrastructure Create(IDistributedApplicationBuilder builder)
     {
         var mode = builder.Configuration["LumoAuth:Infrastructure"] ?? "auto";
@@ -72,7 +75,10 @@ public static class InfrastructureFactory
         var postgres = builder.AddPostgres(ServiceNames.Postgres).WithDataVolume();
         // Volumes and Redis persistence: revoked tokens (Redis) and queued events (RabbitMQ) survive a restart.
         var redis = builder.AddRedis(ServiceNames.Redis).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(10), 1);
-        var rabbit = builder.AddRabbitMQ(ServiceNames.RabbitMq).WithDataVolume();
+        // Consumers retry an outage with the delivery unacknowledged (about 35 days at most); RabbitMQ's default 30-minute
+        // consumer_timeout would close their channel mid-retry. The local servers get the same value from eng/infra.sh.
+        var rabbit = builder.AddRabbitMQ(ServiceNames.RabbitMq).WithDataVolume()
+            .WithEnvironment("RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS", "-rabbit consumer_timeout " + RabbitConsumerTimeoutMilliseconds);
         return new Infrastructure
         {
             CreateDatabase = name => postgres.AddDatabase(name),

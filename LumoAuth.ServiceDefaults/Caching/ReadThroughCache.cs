@@ -23,6 +23,9 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
     /// <summary>Bumped by <see cref="Remove"/>: a load that started before a removal does not store its (possibly old) value.</summary>
     private long _removals;
 
+    /// <summary>Bumped by <see cref="Clear"/>: entries stored before it count as missing (their keys are not tracked).</summary>
+    private long _generation;
+
     /// <summary>The cached value, or the value loaded once for every caller waiting for it.</summary>
     public ValueTask<TValue> GetAsync<TState>(string key, TState state, Func<TState, Task<TValue>> load, CancellationToken cancellationToken) =>
         GetAsync(key, state, load, maxAge: null, cancellationToken);
@@ -37,7 +40,7 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
     {
         var now = time.GetUtcNow();
         if (cache.TryGetValue(key, out Entry? entry) && entry is not null && now < entry.ExpiresAt
-            && (maxAge is null || now - entry.LoadedAt < maxAge))
+            && entry.Generation == Interlocked.Read(ref _generation) && (maxAge is null || now - entry.LoadedAt < maxAge))
         {
             if (now >= entry.RefreshAt && entry.ClaimRefresh())
             {
@@ -70,6 +73,16 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
     /// </summary>
     public void DiscardLoadsInFlight() => Interlocked.Increment(ref _removals);
 
+    /// <summary>
+    /// Forgets every entry of this cache, and keeps loads in flight from storing: for when evictions may have been
+    /// missed (e.g. this replica's eviction queue was lost in a broker reconnect).
+    /// </summary>
+    public void Clear()
+    {
+        Interlocked.Increment(ref _removals);
+        Interlocked.Increment(ref _generation);
+    }
+
     private Task<TValue> LoadOnceAsync<TState>(string key, TState state, Func<TState, Task<TValue>> load)
     {
         var mine = new TaskCompletionSource<TValue>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -88,12 +101,13 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         try
         {
             var removals = Interlocked.Read(ref _removals);
+            var generation = Interlocked.Read(ref _generation);
             value = await load(state);
             var lifetime = lifetimeOf(value);
             if (lifetime > TimeSpan.Zero && Interlocked.Read(ref _removals) == removals)
             {
                 var now = time.GetUtcNow();
-                cache.Set(key, new Entry(value, now, now + lifetime * 0.8, now + lifetime), lifetime);
+                cache.Set(key, new Entry(value, generation, now, now + lifetime * 0.8, now + lifetime), lifetime);
                 if (Interlocked.Read(ref _removals) != removals)
                 {
                     // A removal came between the check and the store: it wins (at worst a newer value is loaded again).
@@ -113,11 +127,13 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         result.SetResult(value);
     }
 
-    private sealed class Entry(TValue value, DateTimeOffset loadedAt, DateTimeOffset refreshAt, DateTimeOffset expiresAt)
+    private sealed class Entry(TValue value, long generation, DateTimeOffset loadedAt, DateTimeOffset refreshAt, DateTimeOffset expiresAt)
     {
         private int _refreshing;
 
         public TValue Value { get; } = value;
+
+        public long Generation { get; } = generation;
 
         public DateTimeOffset LoadedAt { get; } = loadedAt;
 

@@ -61,6 +61,13 @@ public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, Tim
         }
     }
 
+    /// <summary>Forgets every verification, for when <c>ApiKeyRevoked</c> events may have been missed.</summary>
+    public void Clear()
+    {
+        _verifications.Clear();
+        _cacheKeysById.Clear();
+    }
+
     private static bool IsExpired(VerifiedApiKey key) => key.ExpiresAt is { } at && at <= DateTimeOffset.UtcNow;
 }
 

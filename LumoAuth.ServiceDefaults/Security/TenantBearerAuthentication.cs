@@ -97,6 +97,16 @@ public sealed partial class JwksCache(IJwksSource source, IMemoryCache cache, Ti
         _keys.Remove(Key(tenantId));
     }
 
+    /// <summary>
+    /// Forgets every tenant's key set, for when <c>SigningKeyRotated</c> events may have been missed; the next request
+    /// fetches afresh. The last known good sets stay: without a known rotation they are only an outage's fallback.
+    /// </summary>
+    public void Clear()
+    {
+        _failures.Clear();
+        _keys.Clear();
+    }
+
     private async Task<IReadOnlyList<SecurityKey>> LoadAsync(TenantInfo tenant)
     {
         var evictions = Interlocked.Read(ref _evictions);

@@ -33,6 +33,9 @@ public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache c
 
     public void Evict(string slug) => _tenants.Remove(Key(slug));
 
+    /// <summary>Forgets every tenant, for when <c>TenantUpdated</c> events may have been missed.</summary>
+    public void Clear() => _tenants.Clear();
+
     private static string Key(string slug) => "tenant:" + slug;
 
     [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]

@@ -1,6 +1,8 @@
 using LumoAuth.Contracts;
 using LumoAuth.Messaging.Consumers;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
@@ -51,27 +53,39 @@ public static class MessagingExtensions
         var prefix = builder.Configuration["Messaging:Prefix"] ?? "lumoauth";
         var instance = $"{Environment.MachineName}-{Environment.ProcessId}-{Guid.NewGuid():N}".ToLowerInvariant();
         var instanceId = instance[..Math.Min(instance.Length, 48)];
+        var outage = builder.Configuration.GetSection(OutageRetryOptions.SectionName).Get<OutageRetryOptions>() ?? new OutageRetryOptions();
 
+        builder.Services.TryAddSingleton<EvictionQueueReconnects>();
+        builder.Services.AddEvictedCache<TenantDirectory>(tenants => tenants.Clear());
+        builder.Services.AddEvictedCache<ApiKeyVerifier>(keys => keys.Clear());
+        builder.Services.AddEvictedCache<JwksCache>(jwks => jwks.Clear());
         builder.Services.AddMassTransit(x =>
         {
             x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(prefix, false));
             consumers?.Invoke(x);
-            x.AddConsumer<TenantCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
-            x.AddConsumer<ApiKeyCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
-            x.AddConsumer<SigningKeyCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+            x.AddConsumer<TenantCacheEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
+            x.AddConsumer<ApiKeyCacheEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
+            x.AddConsumer<SigningKeyCacheEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
             x.UsingRabbitMq((context, cfg) =>
             {
                 cfg.Host(new Uri(connectionString));
                 cfg.MessageTopology.SetEntityNameFormatter(new PrefixEntityNameFormatter(cfg.MessageTopology.EntityNameFormatter, prefix + "."));
-                // An outage of something a consumer needs (PostgreSQL, Redis) can outlast the quick retries
-                // below: such a failure keeps the message and tries again every few minutes until it is back, rather than
-                // leaving it in an error queue nothing reads. Any other failure goes there after the quick retries.
+                // An outage of something a consumer needs (PostgreSQL, Redis, another of our services) can outlast the quick retries:
+                // such a failure keeps the message and, after the quick retries, tries again every few minutes until it is back,
+                // rather than leaving it in an error queue nothing reads. Any other failure goes there after the quick retries.
+                // One policy per kind of failure: MassTransit does not nest retry filters (an outer one rethrows what an inner
+                // one gave up on), so the outage policy holds both schedules and the quick one ignores outages. The delivery
+                // stays unacknowledged meanwhile: the broker's consumer_timeout must outlast it (OutageRetryOptions.LongestSpan).
                 cfg.UseMessageRetry(r =>
                 {
                     r.Handle<Exception>(OutageFailures.IsOutage);
-                    r.Exponential(10_000, TimeSpan.FromSeconds(20), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(20));
+                    r.Intervals([.. QuickRetries.Schedule(), .. outage.Schedule()]);
                 });
-                cfg.UseMessageRetry(r => r.Exponential(8, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(300)));
+                cfg.UseMessageRetry(r =>
+                {
+                    r.Ignore<Exception>(OutageFailures.IsOutage);
+                    r.Intervals([.. QuickRetries.Schedule()]);
+                });
                 cfg.ConfigureEndpoints(context);
             });
         });

@@ -7,15 +7,16 @@ namespace LumoAuth.Messaging.Consumers;
 public static class OutageFailures
 {
     /// <summary>
-    /// Whether the exception, or one it wraps, says the database or Redis could not be reached. Failed HTTP calls are not
-    /// counted: several consumers call clients' own URLs (back-channel logout, CIBA pings), where a dead address is the
-    /// client's lasting problem, not an outage to wait out.
+    /// Whether the exception, or one it wraps, says the database, Redis or a service we depend on could not be reached.
+    /// Failed HTTP calls as such are not counted: several consumers call clients' own URLs (back-channel logout, CIBA
+    /// pings), where a dead address is the client's lasting problem; a consumer says an internal service is down with
+    /// <see cref="DependencyUnavailableException"/>.
     /// </summary>
     public static bool IsOutage(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
-            if (e is NpgsqlException { IsTransient: true } or RedisConnectionException or RedisTimeoutException)
+            if (e is NpgsqlException { IsTransient: true } or RedisConnectionException or RedisTimeoutException or DependencyUnavailableException)
             {
                 return true;
             }

@@ -1,6 +1,7 @@
 using LumoAuth.Contracts.Clients;
 using LumoAuth.Contracts.Tenants;
 using LumoAuth.Contracts.Tokens;
+using LumoAuth.Messaging.Consumers;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Logout;
@@ -67,9 +68,12 @@ public static class TokenConsumers
     {
         var instance = $"token-{Environment.ProcessId}-{Guid.NewGuid():N}";
         var instanceId = instance[..Math.Min(instance.Length, 48)];
-        bus.AddConsumer<ClientCacheEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
-        bus.AddConsumer<SigningKeyRotatedConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
-        bus.AddConsumer<HostedPageSettingsEvictionConsumer>().Endpoint(e => { e.Temporary = true; e.InstanceId = instanceId; });
+        bus.AddConsumer<ClientCacheEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
+        bus.AddConsumer<SigningKeyRotatedConsumer>().Endpoint(e => e.PerReplica(instanceId));
+        bus.AddConsumer<HostedPageSettingsEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
+        // Emptied when those queues come back after a broker reconnect, as evictions may have been lost meanwhile. The
+        // server options re-read the keys every minute anyway; hosted-page settings are bounded by their 10 minutes.
+        bus.AddEvictedCache<ClientCache>(clients => clients.Clear());
         // Durable and shared by the replicas: one of them revokes.
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();

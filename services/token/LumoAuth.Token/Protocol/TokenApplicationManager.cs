@@ -94,6 +94,13 @@ public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceS
         _origins.Remove(OriginsKey(tenantId));
     }
 
+    /// <summary>Forgets every client, for when <c>ClientUpdated</c>/<c>ClientDeleted</c> events may have been missed.</summary>
+    public void Clear()
+    {
+        _clients.Clear();
+        _origins.Clear();
+    }
+
     private static async Task<CachedClient?> LoadAsync((IServiceScopeFactory Scopes, TenantInfo Tenant, string ClientId) state)
     {
         await using var scope = TenantScope(state.Scopes, state.Tenant);

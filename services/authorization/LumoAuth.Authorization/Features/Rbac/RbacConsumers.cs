@@ -3,6 +3,7 @@ using LumoAuth.Authorization.Features.Abac;
 using LumoAuth.Authorization.Engine;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Users;
+using LumoAuth.Messaging.Consumers;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 
@@ -122,7 +123,8 @@ public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacSt
             case DirectoryAnswer.NotFound:
                 return;
             case DirectoryAnswer.Unavailable:
-                throw new InvalidOperationException("The admin service did not answer; the invitation's roles wait for a retry.");
+                // An outage: the message waits (for days if need be) rather than leaving the roles in an error queue.
+                throw new DependencyUnavailableException("The admin service did not answer; the invitation's roles wait for a retry.");
         }
 
         await RbacCatalog.EnsureSystemRolesAsync(db, tenantId, context.CancellationToken);
