@@ -72,8 +72,9 @@ public static class TokenConsumers
         bus.AddConsumer<SigningKeyRotatedConsumer>().Endpoint(e => e.PerReplica(instanceId));
         bus.AddConsumer<HostedPageSettingsEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
         // Emptied when those queues come back after a broker reconnect, as evictions may have been lost meanwhile. The
-        // server options re-read the keys every minute anyway; hosted-page settings are bounded by their 10 minutes.
+        // server options re-read the keys every minute anyway.
         bus.AddEvictedCache<ClientCache>(clients => clients.Clear());
+        bus.AddEvictedCache<HostedPageSettingsCache>(settings => settings.Clear());
         // Durable and shared by the replicas: one of them revokes.
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();

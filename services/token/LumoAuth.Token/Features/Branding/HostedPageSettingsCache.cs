@@ -29,6 +29,9 @@ public sealed partial class HostedPageSettingsCache(
 
     public void Evict(Guid tenantId) => _settings.Remove(Key(tenantId));
 
+    /// <summary>Forgets every tenant's settings, for when <c>TenantSettingsChanged</c> events may have been missed.</summary>
+    public void Clear() => _settings.Clear();
+
     private static string Key(Guid tenantId) => $"hosted-pages:{tenantId:N}";
 
     // Shared by every caller waiting for it, so bounded by its own timeout rather than a caller's token.
