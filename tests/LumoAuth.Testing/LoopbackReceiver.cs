@@ -16,7 +16,10 @@ public sealed class LoopbackReceiver : IDisposable
     private readonly HttpListener _listener = new();
     private readonly BlockingCollection<ReceivedCall> _calls = new();
 
-    public LoopbackReceiver(string path, int status = 200)
+    /// <param name="path">The path it listens on.</param>
+    /// <param name="status">The status of every answer.</param>
+    /// <param name="answerBytes">How big a body every answer carries (a server that talks too much).</param>
+    public LoopbackReceiver(string path, int status = 200, int answerBytes = 0)
     {
         using var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
@@ -42,6 +45,18 @@ public sealed class LoopbackReceiver : IDisposable
                 using var reader = new StreamReader(context.Request.InputStream);
                 _calls.Add(new ReceivedCall(context.Request.Headers["Authorization"], await reader.ReadToEndAsync()));
                 context.Response.StatusCode = status;
+                if (answerBytes > 0)
+                {
+                    try
+                    {
+                        await context.Response.OutputStream.WriteAsync(new byte[answerBytes]);
+                    }
+                    catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
+                    {
+                        // The caller hung up without reading the body: as it should.
+                    }
+                }
+
                 context.Response.Close();
             }
         });
@@ -52,6 +67,9 @@ public sealed class LoopbackReceiver : IDisposable
     /// <summary>The next request taken (waiting up to 30 s for it).</summary>
     public Task<ReceivedCall> NextAsync() =>
         Task.Run(() => _calls.TryTake(out var call, TimeSpan.FromSeconds(30)) ? call : throw new TimeoutException($"nothing reached {Uri}"));
+
+    /// <summary>Whether another request arrives within <paramref name="wait"/>.</summary>
+    public bool TakesAnother(TimeSpan wait) => _calls.TryTake(out _, wait);
 
     public void Dispose()
     {

@@ -153,6 +153,33 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
         Assert.Equal(sid, jwt.GetClaim("sid").Value);
     }
 
+    /// <summary>
+    /// A client's server decides how much it answers: the delivery reads only the status, so a body far beyond what the
+    /// callback client would ever buffer neither fails the delivery (and sends it round the retries) nor fills our memory.
+    /// </summary>
+    [Fact]
+    public async Task ClientAnsweringAHugeBody_IsToldOnce_ItsBodyUnread()
+    {
+        using var talkative = new LoopbackReceiver("talkative", answerBytes: 4 * 1024 * 1024);
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Talkative", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, backchannelLogoutUri = talkative.Uri,
+        });
+        var sid = await SessionIdAsync(setup);
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+
+        using (var revoked = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions/{sid}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
+
+        Assert.Contains("logout_token=", (await talkative.NextAsync()).Body, StringComparison.Ordinal);
+        // Read whole, the body would overflow the callback client's buffer: the delivery would fail and be tried again.
+        Assert.False(talkative.TakesAnother(TimeSpan.FromSeconds(3)));
+    }
+
     /// <summary>The user signs in to the setup's client in a new browser (a new session); the session's <c>sid</c>.</summary>
     private async Task<string> SessionIdAsync(SignInSetup setup)
     {

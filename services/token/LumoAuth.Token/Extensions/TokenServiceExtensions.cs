@@ -68,7 +68,7 @@ public static class TokenServiceExtensions
         services.AddSingleton<UserAccessTokenIndex>();
         // Back-channel logout and CIBA pings call clients' servers: short timeouts, no redirects followed, and only to addresses the
         // SSRF guard permits.
-        services.AddHttpClient(ClientCallbacks.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5))
+        services.AddHttpClient(ClientCallbacks.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), ClientCallbacks.MaxAnswerBytes))
             .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
         // Client ID Metadata Documents are fetched from wherever a client_id points: the same guard, and no retries (a
         // user's sign-in waits; a site that fails keeps its stored copy a while instead).

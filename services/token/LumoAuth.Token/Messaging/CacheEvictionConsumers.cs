@@ -63,6 +63,8 @@ public sealed class HostedPageSettingsEvictionConsumer(HostedPageSettingsCache c
 
 public static class TokenConsumers
 {
+    private const int ClientCallbackSlots = 64;
+
     /// <summary>The token service's consumers; cache evictions listen on a queue of this replica's own.</summary>
     public static void Register(IBusRegistrationConfigurator bus)
     {
@@ -80,8 +82,10 @@ public static class TokenConsumers
         bus.AddConsumer<BackchannelLogoutConsumer>();
         bus.AddConsumer<Features.Sessions.SessionTokenDenial>();
         bus.AddConsumer<Protocol.GrantTokenDenial>();
-        bus.AddConsumer<BackchannelLogoutDelivery>();
-        bus.AddConsumer<CibaPingConsumer>();
+        // Calls to clients' servers wait on the network, not the CPU: many at once, so a few slow or silent servers (each
+        // holding a slot for its timeouts and retries) do not hold up every other tenant's logouts and pings.
+        bus.AddConsumer<BackchannelLogoutDelivery>().Endpoint(e => (e.ConcurrentMessageLimit, e.PrefetchCount) = (ClientCallbackSlots, ClientCallbackSlots));
+        bus.AddConsumer<CibaPingConsumer>().Endpoint(e => (e.ConcurrentMessageLimit, e.PrefetchCount) = (ClientCallbackSlots, ClientCallbackSlots));
         bus.AddConsumer<Features.Login.TrustedDeviceCleanupConsumer>();
     }
 }

@@ -47,7 +47,7 @@ public sealed partial class CibaPingConsumer(
             Content = JsonContent.Create(new Dictionary<string, string> { ["auth_req_id"] = secrets.AuthReqId }),
         };
         ping.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secrets.ClientNotificationToken);
-        using var response = await httpClientFactory.CreateClient(ClientCallbacks.HttpClientName).SendAsync(ping, context.CancellationToken);
+        using var response = await ClientCallbacks.SendAsync(httpClientFactory.CreateClient(ClientCallbacks.HttpClientName), ping, context.CancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             // The client answered and refused; asking again would not change its mind.

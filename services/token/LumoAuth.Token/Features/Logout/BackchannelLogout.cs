@@ -92,8 +92,11 @@ public sealed partial class BackchannelLogoutDelivery(
 
         var signing = (await keys.GetAsync(due.TenantId, context.CancellationToken)).Signing[0];
         var token = LogoutToken(lumo.Value.IssuerFor(session.TenantSlug), due.ClientId, session, signing);
-        var http = httpClientFactory.CreateClient(ClientCallbacks.HttpClientName);
-        using var response = await http.PostAsync(new Uri(target), new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }), context.CancellationToken);
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(target))
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }),
+        };
+        using var response = await ClientCallbacks.SendAsync(httpClientFactory.CreateClient(ClientCallbacks.HttpClientName), post, context.CancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             // The RP refused the token (its 400 says why); retrying would not change its mind.
