@@ -427,7 +427,11 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
             var mails = fixture.Smtp.To($"admin@{tenant.Slug}.example.com", "webhook_disabled");
             return mails.Count > 0 ? mails[0] : null;
         });
-        Assert.Contains(receiver.Url, notice.Text, StringComparison.Ordinal);
+        // Only the URL's origin travels in the WebhookDisabled event (hence the mail and the audit entry), not its path.
+        Assert.Contains(WebhookUrls.OriginOf(receiver.Url), notice.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(receiver.Url, notice.Text, StringComparison.Ordinal);
+        var disabledEntry = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=webhook_disabled&targetId={webhookId}")))["data"]![0]!;
+        Assert.Equal(WebhookUrls.OriginOf(receiver.Url), disabledEntry["metadata"]!["url"]!.GetValue<string>());
         Assert.Contains("failed 3 deliveries in a row", notice.Text, StringComparison.Ordinal);
 
         // Re-enabling starts afresh.
@@ -489,6 +493,125 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Equal(first.Body, second.Body);
         Assert.Equal(Hmac(newSecret, second.Body), second.Headers["X-Lumo-Signature"]);
     }
+
+    /// <summary>The <c>v1</c> values of an <c>X-Lumo-Signature-256</c> header (<c>t=…,v1=…[,v1=…]</c>), with its timestamp.</summary>
+    private static (string Timestamp, IReadOnlyList<string> V1) SignaturesOf(ReceivedWebhook received)
+    {
+        var parts = received.Headers["X-Lumo-Signature-256"].Split(',');
+        var timestamp = Assert.Single(parts, p => p.StartsWith("t=", StringComparison.Ordinal))[2..];
+        Assert.Equal(received.Headers["X-Lumo-Timestamp"], timestamp);
+        Assert.All(parts, p => Assert.True(p.StartsWith("t=", StringComparison.Ordinal) || p.StartsWith("v1=", StringComparison.Ordinal), p));
+        return (timestamp, [.. parts.Where(p => p.StartsWith("v1=", StringComparison.Ordinal)).Select(p => p[3..])]);
+    }
+
+    /// <summary>
+    /// After a rotation every attempt (a replay of an older delivery, a new one) carries a v1 signature under the new secret and
+    /// one under the previous, for the overlap (24 h); once it is over, only the new one, and the old secret is no longer kept.
+    /// </summary>
+    [Fact]
+    public async Task RotatedSecret_KeepsSigningForTheOverlap_ThenOnlyTheNewOne()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, oldSecret) = await CreateWebhookAsync(client, tenant, receiver.Url, "user.updated");
+        var test = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/test", null)))["data"]!;
+        Assert.True(test["success"]!.GetValue<bool>());
+        var first = Assert.Single(receiver.Received);
+        var (t0, before) = SignaturesOf(first);
+        Assert.Equal([Hmac(oldSecret, t0 + "." + first.Body)], before);
+
+        var rotatedAt = DateTimeOffset.UtcNow;
+        var newSecret = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/rotate-secret", null)))["data"]!["secret"]!.GetValue<string>();
+        Assert.NotEqual(oldSecret, newSecret);
+        var hookId = Guid.Parse(webhookId);
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var stored = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Webhooks.IgnoreQueryFilters().AsNoTracking().SingleAsync(w => w.Id == hookId);
+            // Encrypted at rest like the current one.
+            Assert.NotNull(stored.PreviousProtectedSecret);
+            Assert.DoesNotContain(oldSecret, stored.PreviousProtectedSecret);
+            Assert.Equal(oldSecret, scope.ServiceProvider.GetRequiredService<WebhookSecrets>().Reveal(stored.PreviousProtectedSecret));
+            Assert.InRange(stored.PreviousSecretExpiresAt!.Value, rotatedAt.AddHours(24).AddMinutes(-1), rotatedAt.AddHours(24).AddMinutes(1));
+        }
+
+        // A replay of the delivery made before the rotation goes out through the dispatcher, signed with both.
+        await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries/{test["deliveryId"]!.GetValue<string>()}/replay", null), 202);
+        await ApiAssert.EventuallyAsync(async () => { await Task.Yield(); return receiver.Received.Count == 2 ? receiver : null; });
+        var replayed = receiver.Received.Last();
+        var (t1, during) = SignaturesOf(replayed);
+        Assert.Equal(2, during.Count);
+        Assert.Contains(Hmac(newSecret, t1 + "." + replayed.Body), during);
+        Assert.Contains(Hmac(oldSecret, t1 + "." + replayed.Body), during);
+        // The single-valued header is the current secret's.
+        Assert.Equal(Hmac(newSecret, replayed.Body), replayed.Headers["X-Lumo-Signature"]);
+
+        // The overlap ends (no movable clock here: the stored expiry is moved into the past).
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Webhooks.IgnoreQueryFilters().Where(w => w.Id == hookId)
+                .ExecuteUpdateAsync(u => u.SetProperty(w => w.PreviousSecretExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)));
+        }
+
+        Assert.True((await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/test", null)))["data"]!["success"]!.GetValue<bool>());
+        var after = receiver.Received.Last();
+        Assert.Equal(3, receiver.Received.Count);
+        var (t2, only) = SignaturesOf(after);
+        Assert.Equal([Hmac(newSecret, t2 + "." + after.Body)], only);
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            var stored = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Webhooks.IgnoreQueryFilters().AsNoTracking().SingleAsync(w => w.Id == hookId);
+            Assert.Null(stored.PreviousProtectedSecret);
+            Assert.Null(stored.PreviousSecretExpiresAt);
+        }
+    }
+
+    /// <summary>
+    /// A webhook URL's path and query are often the receiver's credential: its events (the audit entry, other webhooks'
+    /// payloads) carry only the origin, while the webhook's own API answer keeps the full URL.
+    /// </summary>
+    [Fact]
+    public async Task WebhookCreated_CarriesOnlyTheUrlsOrigin()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        await CreateWebhookAsync(client, tenant, receiver.Url, "*");
+        const string url = "https://hooks.example.com:8443/services/T0/B0/S3cr3tT0k3n?token=Qu3ryS3cr3t";
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, url, "user.created");
+        Assert.Equal(url, (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}")))["data"]!["url"]!.GetValue<string>());
+
+        string[] secretParts = ["S3cr3tT0k3n", "Qu3ryS3cr3t", "services", "T0/B0", "token="];
+        var entry = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=webhook_created&targetId={webhookId}"));
+            return page["data"]!.AsArray().FirstOrDefault();
+        });
+        var metadata = entry["metadata"]!.ToJsonString();
+        Assert.Equal("https://hooks.example.com:8443", entry["metadata"]!["url"]!.GetValue<string>());
+        Assert.All(secretParts, part => Assert.DoesNotContain(part, metadata, StringComparison.Ordinal));
+
+        // Another webhook subscribed to everything hears of it without the path or query.
+        var delivered = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return receiver.Received.FirstOrDefault(r => r.Body.Contains(webhookId, StringComparison.Ordinal));
+        });
+        Assert.Equal("webhook.created", JsonNode.Parse(delivered.Body)!["type"]!.GetValue<string>());
+        Assert.Equal("https://hooks.example.com:8443", JsonNode.Parse(delivered.Body)!["data"]!["url"]!.GetValue<string>());
+        Assert.All(secretParts, part => Assert.DoesNotContain(part, delivered.Body, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("https://hooks.example.com/services/T0/B0/S3cr3t", "https://hooks.example.com")]
+    [InlineData("https://hooks.example.com:443/x?token=abc", "https://hooks.example.com")]
+    [InlineData("https://HOOKS.example.com:8443/x?token=abc#f", "https://hooks.example.com:8443")]
+    [InlineData("https://u:p@hooks.example.com/x", "https://hooks.example.com")]
+    [InlineData("http://127.0.0.1:5000/hook", "http://127.0.0.1:5000")]
+    [InlineData("https://[2001:db8::1]:8443/hook?k=v", "https://[2001:db8::1]:8443")]
+    [InlineData("not a url", "")]
+    public void WebhookUrlOrigin_DropsUserInfoPathQueryAndFragment(string url, string origin) =>
+        Assert.Equal(origin, WebhookUrls.OriginOf(url));
 
     [Fact]
     public async Task Webhooks_Crud_Validation_AndCatalogue()

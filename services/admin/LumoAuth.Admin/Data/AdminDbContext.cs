@@ -185,6 +185,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(w => w.Url).HasMaxLength(2048);
             e.Property(w => w.Description).HasMaxLength(500);
             e.Property(w => w.ProtectedSecret).HasMaxLength(1000);
+            e.Property(w => w.PreviousProtectedSecret).HasMaxLength(1000);
             e.HasQueryFilter(w => w.TenantId == tenant.CurrentTenantId);
         });
 

@@ -418,6 +418,15 @@ public sealed class Webhook
     /// <summary>The signing secret, encrypted with Data Protection: it must be readable to sign, so it is not hashed.</summary>
     public string ProtectedSecret { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The secret replaced by the last rotation, encrypted like <see cref="ProtectedSecret"/>: deliveries are signed with it
+    /// too until <see cref="PreviousSecretExpiresAt"/>, so receivers can move to the new secret without failed deliveries.
+    /// </summary>
+    public string? PreviousProtectedSecret { get; set; }
+
+    /// <summary>When <see cref="PreviousProtectedSecret"/> stops signing (the rotation plus <c>Webhooks:SecretRotationOverlap</c>).</summary>
+    public DateTimeOffset? PreviousSecretExpiresAt { get; set; }
+
     public bool IsActive { get; set; } = true;
 
     /// <summary>Failed attempts in a row; a success resets it, reaching the threshold disables the webhook.</summary>

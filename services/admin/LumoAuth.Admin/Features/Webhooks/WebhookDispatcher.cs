@@ -174,7 +174,11 @@ public sealed partial class WebhookDispatcher(
             return null;
         }
 
-        var result = await sender.SendAsync(webhook.Url, secrets.Reveal(webhook.ProtectedSecret), delivery.Payload, delivery.EventId, delivery.EventType, delivery.Id, cancellationToken);
+        // Every attempt (retries of older deliveries and replays too) is signed with the secrets live at that moment.
+        var sendingAt = time.GetUtcNow();
+        var previousSecret = webhook.PreviousProtectedSecret is { } previous && webhook.PreviousSecretExpiresAt > sendingAt ? secrets.Reveal(previous) : null;
+        var result = await sender.SendAsync(
+            webhook.Url, secrets.Reveal(webhook.ProtectedSecret), previousSecret, delivery.Payload, delivery.EventId, delivery.EventType, delivery.Id, cancellationToken);
         var now = time.GetUtcNow();
         delivery.Attempts++;
         delivery.LockedUntil = null;
@@ -189,6 +193,13 @@ public sealed partial class WebhookDispatcher(
         // The webhook's counters change with atomic statements: attempts of several deliveries run in parallel.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var hooks = db.Webhooks.IgnoreQueryFilters().Where(w => w.Id == webhook.Id);
+        if (webhook.PreviousProtectedSecret is not null && previousSecret is null)
+        {
+            // Its overlap is over: the rotated-out secret is not kept at rest any longer (unless a rotation just replaced it).
+            await hooks.Where(w => w.PreviousSecretExpiresAt <= now).ExecuteUpdateAsync(
+                u => u.SetProperty(w => w.PreviousProtectedSecret, (string?)null).SetProperty(w => w.PreviousSecretExpiresAt, (DateTimeOffset?)null), cancellationToken);
+        }
+
         if (result.Succeeded)
         {
             delivery.Status = WebhookDeliveryStatuses.Succeeded;
@@ -213,7 +224,7 @@ public sealed partial class WebhookDispatcher(
                 .ExecuteUpdateAsync(u => u.SetProperty(w => w.IsActive, false).SetProperty(w => w.DisabledAt, now), cancellationToken);
             if (disabled == 1)
             {
-                db.AddEvent(new WebhookDisabled(webhook.Id, webhook.Url, limits.DisableAfterConsecutiveFailures)
+                db.AddEvent(new WebhookDisabled(webhook.Id, WebhookUrls.OriginOf(webhook.Url), limits.DisableAfterConsecutiveFailures)
                 {
                     TenantId = webhook.TenantId,
                     Actor = new EventActor(ActorTypes.System, "webhooks"),

@@ -86,7 +86,7 @@ public static class WebhookEndpoints
             Description = request.Description, ProtectedSecret = protectedSecret, IsActive = request.IsActive ?? true, CreatedAt = now, UpdatedAt = now,
         };
         db.Webhooks.Add(webhook);
-        db.AddEvent(new WebhookCreated(webhook.Id, webhook.Url, webhook.Events) { TenantId = tenant.TenantId });
+        db.AddEvent(new WebhookCreated(webhook.Id, WebhookUrls.OriginOf(webhook.Url), webhook.Events) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/webhooks/{webhook.Id}",
             new DataResponse<CreatedWebhookResponse>(new CreatedWebhookResponse(WebhookResponse.From(webhook), secret, SecretNote), "Webhook created"));
@@ -187,7 +187,12 @@ public static class WebhookEndpoints
             result?.Succeeded == true ? "Test event delivered" : "Test event not accepted by the endpoint"));
     }
 
-    public static async Task<IResult> RotateSecret(string webhookId, AdminDbContext db, WebhookSecrets secrets, CancellationToken cancellationToken)
+    /// <summary>
+    /// A new secret; the replaced one keeps signing deliveries (a second <c>v1=</c>) for <c>Webhooks:SecretRotationOverlap</c>
+    /// (24 h), so the receiver can switch without failed deliveries. Only the latest replaced secret is kept.
+    /// </summary>
+    public static async Task<IResult> RotateSecret(
+        string webhookId, AdminDbContext db, WebhookSecrets secrets, IOptions<WebhookOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var webhook = await FindAsync(db, webhookId, cancellationToken);
         if (webhook is null)
@@ -196,8 +201,11 @@ public static class WebhookEndpoints
         }
 
         var (secret, protectedSecret) = secrets.Generate();
+        var now = time.GetUtcNow();
+        webhook.PreviousProtectedSecret = webhook.ProtectedSecret;
+        webhook.PreviousSecretExpiresAt = now + options.Value.SecretRotationOverlap;
         webhook.ProtectedSecret = protectedSecret;
-        webhook.UpdatedAt = DateTimeOffset.UtcNow;
+        webhook.UpdatedAt = now;
         db.AddEvent(new WebhookSecretRotated(webhook.Id) { TenantId = webhook.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<RotatedSecretResponse>(new RotatedSecretResponse(webhook.Id, secret, SecretNote), "Webhook secret rotated successfully"));
@@ -336,4 +344,17 @@ public sealed record DeliveryResponse(
     public static DeliveryResponse From(WebhookDelivery d, IReadOnlyList<AttemptResponse>? attempts) => new(
         d.Id, d.EventId, d.EventType, d.Status, d.Attempts, d.Status == WebhookDeliveryStatuses.Pending ? d.NextAttemptAt : null,
         d.LastStatusCode, d.LastError, d.ReplayOf, d.CreatedAt, d.CompletedAt, attempts);
+}
+
+/// <summary>What of a webhook URL may leave the webhook's own row and API answers.</summary>
+public static class WebhookUrls
+{
+    /// <summary>
+    /// The URL's origin (<c>https://host[:port]</c>): no user info, path, query or fragment, which are often the receiver's
+    /// only credential (Slack-style capability URLs). Events, hence audit entries and other webhooks' payloads, carry only this.
+    /// </summary>
+    public static string OriginOf(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && !string.IsNullOrEmpty(uri.Host)
+            ? uri.GetComponents(UriComponents.SchemeAndServer, UriFormat.UriEscaped)
+            : string.Empty;
 }

@@ -29,6 +29,12 @@ public sealed class WebhookOptions
 
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// After a rotation, how long deliveries are signed with the previous secret too (a second <c>v1=</c> in
+    /// <c>X-Lumo-Signature-256</c>), so receivers can switch secrets without failed deliveries.
+    /// </summary>
+    public TimeSpan SecretRotationOverlap { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Attempts in flight at once in one replica (each is an outgoing HTTP request, mostly waiting).</summary>
     [Range(1, 1024)]
     public int MaxConcurrentDeliveries { get; set; } = 32;

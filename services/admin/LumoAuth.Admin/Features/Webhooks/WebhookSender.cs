@@ -31,6 +31,9 @@ public sealed record WebhookAttemptResult(bool Succeeded, int? StatusCode, strin
 /// documented check), and <c>X-Lumo-Signature-256: t=&lt;unix&gt;,v1=&lt;hex HMAC of "t.body"&gt;</c> with
 /// <c>X-Lumo-Timestamp</c>, which lets receivers refuse replays of old deliveries. Redirects are not
 /// followed; the connection itself passes the SSRF guard.
+/// For a while after a rotation, <c>X-Lumo-Signature-256</c> carries a second <c>v1=</c> entry, the HMAC under the
+/// previous secret (<c>t=…,v1=&lt;new&gt;,v1=&lt;previous&gt;</c>, as Stripe-style schemes allow): a receiver accepts the
+/// delivery when any <c>v1</c> verifies. <c>X-Lumo-Signature</c> holds one value, so it is signed with the current secret only.
 /// </summary>
 public sealed class WebhookSender : IDisposable
 {
@@ -50,14 +53,15 @@ public sealed class WebhookSender : IDisposable
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("LumoAuth-Webhooks/1.0");
     }
 
+    /// <param name="previousSecret">The secret replaced by a rotation still within its overlap, or null.</param>
     public async Task<WebhookAttemptResult> SendAsync(
-        string url, string secret, string body, string eventId, string eventType, Guid deliveryId, CancellationToken cancellationToken)
+        string url, string secret, string? previousSecret, string body, string eventId, string eventType, Guid deliveryId, CancellationToken cancellationToken)
     {
         var timestamp = _time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         request.Headers.Add(SignatureHeader, Sign(secret, body));
         request.Headers.Add(TimestampHeader, timestamp);
-        request.Headers.Add(TimestampedSignatureHeader, $"t={timestamp},v1={Sign(secret, timestamp + "." + body)}");
+        request.Headers.Add(TimestampedSignatureHeader, TimestampedSignature(timestamp, body, secret, previousSecret));
         request.Headers.Add("X-Lumo-Event-Id", eventId);
         request.Headers.Add("X-Lumo-Event-Type", eventType);
         request.Headers.Add("X-Lumo-Delivery-Id", deliveryId.ToString());
@@ -75,6 +79,14 @@ public sealed class WebhookSender : IDisposable
             var message = ex is TaskCanceledException ? "Timed out" : "The endpoint could not be reached, or is not an allowed target";
             return new WebhookAttemptResult(false, null, message, (int)watch.ElapsedMilliseconds);
         }
+    }
+
+    /// <summary><c>t=&lt;unix&gt;,v1=&lt;current&gt;</c>, plus <c>,v1=&lt;previous&gt;</c> while a rotated-out secret still signs.</summary>
+    public static string TimestampedSignature(string timestamp, string body, string secret, string? previousSecret)
+    {
+        var signed = timestamp + "." + body;
+        var header = $"t={timestamp},v1={Sign(secret, signed)}";
+        return previousSecret is null || previousSecret == secret ? header : $"{header},v1={Sign(previousSecret, signed)}";
     }
 
     public static string Sign(string secret, string content) =>
