@@ -69,14 +69,41 @@ public sealed class DeliveryLog
     public ConcurrentBag<Guid> Deliveries { get; } = [];
 }
 
-/// <summary>A generic host with the real outbox relay, MassTransit over RabbitMQ and PostgreSQL.</summary>
-public sealed class MessagingHost : IAsyncLifetime
+/// <summary>
+/// A generic host with the real outbox relay, MassTransit over RabbitMQ and PostgreSQL. A test that needs other settings,
+/// services or consumers derives a fixture of its own and overrides the hooks.
+/// </summary>
+public class MessagingHost : IAsyncLifetime
 {
-    private readonly string _database = TestInfrastructure.NewDatabase("widgets");
+    private readonly string _database;
+
+    public MessagingHost()
+        : this("widgets")
+    {
+    }
+
+    protected MessagingHost(string name)
+    {
+        _database = TestInfrastructure.NewDatabase(name);
+        Prefix = TestInfrastructure.NewMessagingPrefix(name);
+    }
+
+    /// <summary>The prefix of this host's queues and exchanges on the shared broker.</summary>
+    public string Prefix { get; }
 
     public IHost Host { get; private set; } = null!;
 
     public RecordingLoggerProvider Logs { get; } = new();
+
+    /// <summary>Configuration on top of the connection strings.</summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> Settings => [];
+
+    /// <summary>Services registered before the tenant and messaging services (which add theirs only when missing).</summary>
+    protected virtual void AddServices(IServiceCollection services)
+    {
+    }
+
+    protected virtual void AddConsumers(IBusRegistrationConfigurator bus) => bus.AddConsumer<WidgetConsumer>();
 
     public async Task InitializeAsync()
     {
@@ -86,15 +113,17 @@ public sealed class MessagingHost : IAsyncLifetime
             ["ConnectionStrings:widgets"] = _database,
             ["ConnectionStrings:rabbitmq"] = TestInfrastructure.RabbitMq,
             ["ConnectionStrings:redis"] = TestInfrastructure.Redis,
-            ["Messaging:Prefix"] = TestInfrastructure.NewMessagingPrefix("widgets"),
+            ["Messaging:Prefix"] = Prefix,
             ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
         });
+        builder.Configuration.AddInMemoryCollection(Settings);
         builder.Logging.AddProvider(Logs);
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<DeliveryLog>();
+        AddServices(builder.Services);
         builder.AddTenantServices();
         builder.AddServiceDatabase<WidgetDbContext>("widgets");
-        builder.AddMessaging<WidgetDbContext>(bus => bus.AddConsumer<WidgetConsumer>());
+        builder.AddMessaging<WidgetDbContext>(AddConsumers);
         builder.Services.AddEventBatcher<WidgetDbContext>();
         Host = builder.Build();
         await using (var scope = Host.Services.CreateAsyncScope())

@@ -1,70 +1,44 @@
 using LumoAuth.Messaging.Consumers;
 using LumoAuth.Testing;
 using MassTransit;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace LumoAuth.Messaging.Tests;
 
 /// <summary>A consumer whose dependency stays out past the quick retries keeps its message until it is back.</summary>
-public sealed class OutageRetryDeliveryTests : IAsyncLifetime
+public sealed class OutageRetryDeliveryTests(OutageRetryDeliveryTests.FlakyDependencyHost host) : IClassFixture<OutageRetryDeliveryTests.FlakyDependencyHost>
 {
-    private readonly string _database = TestInfrastructure.NewDatabase("outage");
-    private readonly Attempts _attempts = new();
-    private IHost _host = null!;
-
     [Fact]
     public async Task DependencyUnavailable_PastTheQuickRetries_IsTriedAgainUntilItIsBack()
     {
-        await _host.Services.GetRequiredService<IBus>().Publish(new WidgetCreated(Guid.NewGuid(), "late"));
+        await host.Host.Services.GetRequiredService<IBus>().Publish(new WidgetCreated(Guid.NewGuid(), "late"));
 
         // The quick retries try nine times (about 40 s); the outage retry goes on after them.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
-        while (!_attempts.Succeeded && DateTime.UtcNow < deadline)
+        while (!host.Attempts.Succeeded && DateTime.UtcNow < deadline)
         {
             await Task.Delay(200);
         }
 
-        Assert.True(_attempts.Succeeded, $"not handled after {_attempts.Count} attempts");
-        Assert.True(_attempts.Count > Attempts.Failing);
+        Assert.True(host.Attempts.Succeeded, $"not handled after {host.Attempts.Count} attempts");
+        Assert.True(host.Attempts.Count > Attempts.Failing);
     }
 
-    public async Task InitializeAsync()
+    /// <summary>The outage retry shortened to seconds, and a consumer whose dependency is down for its first attempts.</summary>
+    public sealed class FlakyDependencyHost() : MessagingHost("outage")
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["ConnectionStrings:widgets"] = _database,
-            ["ConnectionStrings:rabbitmq"] = TestInfrastructure.RabbitMq,
-            ["ConnectionStrings:redis"] = TestInfrastructure.Redis,
-            ["Messaging:Prefix"] = TestInfrastructure.NewMessagingPrefix("outage"),
-            ["Messaging:OutageRetry:MinInterval"] = "00:00:01",
-            ["Messaging:OutageRetry:MaxInterval"] = "00:00:02",
-            ["Messaging:OutageRetry:IntervalDelta"] = "00:00:01",
-            ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
-        });
-        builder.Services.AddSingleton(_attempts);
-        builder.AddTenantServices();
-        builder.AddServiceDatabase<WidgetDbContext>("widgets");
-        builder.AddMessaging<WidgetDbContext>(bus => bus.AddConsumer<DependentConsumer>());
-        _host = builder.Build();
-        await using (var scope = _host.Services.CreateAsyncScope())
-        {
-            await scope.ServiceProvider.GetRequiredService<WidgetDbContext>().Database.EnsureCreatedAsync();
-        }
+        public Attempts Attempts { get; } = new();
 
-        await _host.StartAsync();
-        await _host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(30));
-    }
+        protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
+        [
+            new("Messaging:OutageRetry:MinInterval", "00:00:01"),
+            new("Messaging:OutageRetry:MaxInterval", "00:00:02"),
+            new("Messaging:OutageRetry:IntervalDelta", "00:00:01"),
+        ];
 
-    public async Task DisposeAsync()
-    {
-        using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await _host.StopAsync(shutdown.Token);
-        _host.Dispose();
-        await TestInfrastructure.DropDatabaseAsync(_database);
+        protected override void AddServices(IServiceCollection services) => services.AddSingleton(Attempts);
+
+        protected override void AddConsumers(IBusRegistrationConfigurator bus) => bus.AddConsumer<DependentConsumer>();
     }
 
     public sealed class Attempts
