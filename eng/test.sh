@@ -42,7 +42,7 @@ rc=0
 dotnet build LumoAuth.sln -c Release -nologo -clp:ErrorsOnly
 # A test that hangs (seen once: MassTransit's stop after a broker restart) is killed after 10 minutes with a dump,
 # failing its project instead of holding up the whole run until CI's time is up.
-dotnet test LumoAuth.sln -c Release --no-build -m:1 --blame-hang-timeout 10m --logger "trx;LogFilePrefix=r" --results-directory "$RESULTS" "$@" || rc=$?
+dotnet test LumoAuth.sln -c Release --no-build -m:1 --settings eng/test.runsettings --blame-hang-timeout 10m --logger "trx;LogFilePrefix=r" --results-directory "$RESULTS" "$@" || rc=$?
 
 cleanup
 

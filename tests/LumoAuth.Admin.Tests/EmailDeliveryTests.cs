@@ -6,6 +6,7 @@ using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Admin.Features.Email;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Users;
 using LumoAuth.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -87,6 +88,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true, magicLinkExpiryMinutes = 10 } }));
         using var client = Factory.Internal();
+        using var watch = new BusWatch(Factory.Services.GetRequiredService<MassTransit.IBus>());
         const string returnUrl = "/t/x/api/v1/oauth/authorize?client_id=c";
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenant.Id, address.ToUpperInvariant(), returnUrl)), 202);
         // Unknown addresses get the same answer and no mail.
@@ -110,6 +112,9 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
 
         using var again = await client.PostAsJsonAsync(EmailLinkPaths.CompleteMagicLink, new CompleteMagicLink(tenant.Id, token, null, null));
         Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await ApiAssert.OkAsync(again))["verdict"]!["outcome"]!.GetValue<string>());
+        await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 2);
+        await Factory.WaitForOutboxAsync(tenant);
+        Assert.Single(watch.Published<UserMagicLinkRequested>(e => e.TenantId == tenant.Id));
         Assert.Empty(fixture.Smtp.To($"nobody@{tenant.Slug}.example.com", EmailKinds.MagicLink));
     }
 
@@ -154,6 +159,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{blockedId}/block", null));
         using var client = Factory.Internal();
+        using var watch = new BusWatch(Factory.Services.GetRequiredService<MassTransit.IBus>());
 
         var answers = new List<string>();
         // The known address twice in a row: the second click is answered alike but neither mails nor replaces the first link.
@@ -169,6 +175,10 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var mail = await MailToAsync(known, EmailKinds.PasswordReset);
         var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
         await RedeemAsync(client, TokenRedemptionEndpoints.CompletePasswordReset, new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1"));
+        // Every request handled and all it staged sent: one reset, so one mail.
+        await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 4);
+        await Factory.WaitForOutboxAsync(tenant);
+        Assert.Single(watch.Published<UserPasswordResetRequested>(e => e.TenantId == tenant.Id));
         Assert.Empty(fixture.Smtp.To(unknown));
         Assert.Empty(fixture.Smtp.To(blocked));
         Assert.Single(fixture.Smtp.To(known, EmailKinds.PasswordReset));
@@ -210,7 +220,9 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         await ApiAssert.ErrorAsync(await otherAdmin.PostAsync($"{other.Api}/admin/users/{userId}/password-reset", null), 404, "resource_not_found");
 
         using var client = Factory.Internal();
+        using var watch = new BusWatch(Factory.Services.GetRequiredService<MassTransit.IBus>());
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(other.Id, address)), 202);
+        await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == other.Id);
         await using var scope = Factory.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
         Assert.Equal(0, await db.PasswordResetTokens.IgnoreQueryFilters().CountAsync(t => t.UserId == userId));
@@ -355,6 +367,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var userId = await Factory.CreateUserAsync(tenant, unverified, "a password 1234");
         await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = verified, password = "a password 1234", emailVerified = true }), 201);
         using var client = Factory.Internal();
+        using var watch = new BusWatch(Factory.Services.GetRequiredService<MassTransit.IBus>());
 
         var answers = new List<string>();
         foreach (var address in new[] { unknown, verified, unverified })
@@ -368,6 +381,9 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var token = TokenIn(await MailToAsync(unverified, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenant.Id, token)));
         Assert.True((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["emailVerified"]!.GetValue<bool>());
+        await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 3);
+        await Factory.WaitForOutboxAsync(tenant);
+        Assert.Single(watch.Published<UserEmailVerificationRequested>(e => e.TenantId == tenant.Id));
         Assert.Empty(fixture.Smtp.To(verified));
         Assert.Empty(fixture.Smtp.To(unknown));
 
@@ -387,6 +403,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var address = $"flooded@{tenant.Slug}.example.com";
         await Factory.CreateUserAsync(tenant, address, "a password 1234");
         using var client = Factory.Internal();
+        using var watch = new BusWatch(Factory.Services.GetRequiredService<MassTransit.IBus>());
 
         var requests = Enumerable.Range(0, 6).Select(_ =>
             client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenant.Id, address)));
@@ -397,7 +414,10 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
 
         await MailToAsync(address, EmailKinds.EmailVerification);
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenant.Id, address)), 202);
-        await Task.Delay(1000); // a second mail would be on its way by now
+        // All seven handled and what they staged sent: one verification event, so one mail.
+        await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 7);
+        await Factory.WaitForOutboxAsync(tenant);
+        Assert.Single(watch.Published<UserEmailVerificationRequested>(e => e.TenantId == tenant.Id));
         Assert.Single(fixture.Smtp.To(address, EmailKinds.EmailVerification));
     }
 

@@ -4,8 +4,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Contracts.Clients;
+using LumoAuth.Contracts.Webhooks;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 using MassTransit;
@@ -612,6 +614,40 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
     [InlineData("not a url", "")]
     public void WebhookUrlOrigin_DropsUserInfoPathQueryAndFragment(string url, string origin) =>
         Assert.Equal(origin, WebhookUrls.OriginOf(url));
+
+    /// <summary>Entries written before events carried only the origin are cut to it by the WebhookAuditUrlOrigins migration.</summary>
+    [Fact]
+    public async Task WebhookAuditUrlOriginsMigration_LeavesOldEntriesTheOriginNewOnesHave()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        string[] urls =
+        [
+            "https://hooks.example.com/services/T0/B0/S3cr3t", "https://hooks.example.com:443/x?token=abc",
+            "https://HOOKS.example.com:8443/x?token=abc#f", "https://u:p@hooks.example.com/x", "http://127.0.0.1:5000/hook",
+            "http://hooks.example.com:80/x", "https://[2001:db8::1]:8443/hook?k=v", "https://hooks.example.com",
+        ];
+        var entries = urls.Select((url, i) => AuditMapping.ToEntry(
+                i % 2 == 0 ? new WebhookCreated(Guid.NewGuid(), url, ["*"]) : new WebhookDisabled(Guid.NewGuid(), url, 10),
+                tenant.Id, Guid.NewGuid()))
+            .ToList();
+        var other = AuditMapping.ToEntry(new WebhookUpdated(Guid.NewGuid(), ["url"]), tenant.Id, Guid.NewGuid());
+        other.Metadata = """{"url":"https://kept.example.com/path?q=1"}""";
+        await using var scope = Factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        db.AuditLogs.AddRange([.. entries, other]);
+        await db.SaveChangesAsync();
+
+        await db.Database.ExecuteSqlRawAsync(LumoAuth.Admin.Data.Migrations.WebhookAuditUrlOrigins.Sql);
+
+        var ids = entries.Select(e => e.Id).Append(other.Id).ToList();
+        var stored = await db.AuditLogs.IgnoreQueryFilters().AsNoTracking().Where(e => ids.Contains(e.Id)).ToDictionaryAsync(e => e.Id, e => e.Metadata);
+        foreach (var (entry, url) in entries.Zip(urls))
+        {
+            Assert.Equal(WebhookUrls.OriginOf(url), JsonNode.Parse(stored[entry.Id])!["url"]!.GetValue<string>());
+        }
+
+        Assert.Equal("https://kept.example.com/path?q=1", JsonNode.Parse(stored[other.Id])!["url"]!.GetValue<string>());
+    }
 
     [Fact]
     public async Task Webhooks_Crud_Validation_AndCatalogue()

@@ -111,6 +111,16 @@ public sealed class AdminFactory() : ServiceFactory<AdminDbContext, AdminDbConte
             return waiting >= count ? (object?)waiting : null;
         }, TimeSpan.FromSeconds(60));
 
+    /// <summary>Waits until the outbox relay has published every event written for the tenant so far.</summary>
+    public async Task WaitForOutboxAsync(TestTenant tenant) =>
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = Services.CreateAsyncScope();
+            var waiting = await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Set<LumoAuth.Messaging.Outbox.OutboxMessage>()
+                .AnyAsync(m => m.TenantId == tenant.Id);
+            return waiting ? null : "published";
+        });
+
     /// <summary>Stores a sign-in link for the user as admin would have mailed it (<paramref name="token"/> is what the link carries).</summary>
     public async Task PlantMagicLinkAsync(TestTenant tenant, Guid userId, string token)
     {

@@ -103,6 +103,7 @@ public static class AdminServiceExtensions
         builder.AddMessaging<AdminDbContext>(bus =>
         {
             bus.AddEmailConsumers(builder.Configuration);
+            bus.AddAddressLinkConsumer(builder.Configuration);
             // Texted codes leave beside the mail, on the same delivery queue.
             bus.AddConsumer<LumoAuth.Admin.Features.Sms.SmsCodeConsumer>()
                 .Endpoint(e => e.Name = $"{builder.Configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-email");

@@ -57,37 +57,37 @@ public static class EmailVerifications
 
     public const string AcceptedMessage = "If this address needs verifying, a verification link has been sent to it";
 
-    /// <summary>Unknown, already verified and unverified addresses get the same 202; only the last are mailed.</summary>
-    public static async Task<IResult> Request(RequestEmailVerification request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    /// <summary>
+    /// Unknown, already verified and unverified addresses get the same 202 after the same work (<see cref="AddressLinkRequests"/>);
+    /// <see cref="StageForAddressAsync"/> acts on it later, and only the unverified are mailed.
+    /// </summary>
+    public static Task<IResult> Request(RequestEmailVerification request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
+        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.EmailVerification, null, AcceptedMessage, cancellationToken);
+
+    /// <summary>
+    /// Acts on a verification link request, in the tenant entered and inside the caller's transaction (which commits the
+    /// claim and the event together): an unverified, unblocked user's is staged; the caller saves.
+    /// </summary>
+    public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, CancellationToken cancellationToken)
     {
-        if (await InternalTenantScope.EnterForEmailAsync(db, tenant, request.TenantId, request.Email, cancellationToken) is { } refused)
-        {
-            return refused;
-        }
-
-        var normalized = request.Email!.ToLowerInvariant();
         var user = await db.Users.AsNoTracking()
-            .FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.EmailVerified && !u.Blocked, cancellationToken);
-        if (user is not null)
+            .FirstOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail && !u.EmailVerified && !u.Blocked, cancellationToken);
+        if (user is null)
         {
-            // At most one mail per address every MinimumSpacing, claimed by a conditional update so requests that arrive
-            // together send one: a flood of requests for someone's address does not fill their inbox.
-            var now = DateTimeOffset.UtcNow;
-            var recently = now - PasswordResetRequests.MinimumSpacing;
-            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var claimed = await db.Users
-                .Where(u => u.Id == user.Id && (u.EmailVerificationRequestedAt == null || u.EmailVerificationRequestedAt <= recently))
-                .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerificationRequestedAt, now), cancellationToken);
-            if (claimed == 1)
-            {
-                db.AddEvent(new UserEmailVerificationRequested(user.Id) { TenantId = user.TenantId });
-                await db.SaveChangesAsync(cancellationToken);
-            }
-
-            await transaction.CommitAsync(cancellationToken);
+            return;
         }
 
-        return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, AcceptedMessage));
+        // At most one mail per address every MinimumSpacing, claimed by a conditional update so requests handled together
+        // send one: a flood of requests for someone's address does not fill their inbox.
+        var now = DateTimeOffset.UtcNow;
+        var recently = now - PasswordResetRequests.MinimumSpacing;
+        var claimed = await db.Users
+            .Where(u => u.Id == user.Id && (u.EmailVerificationRequestedAt == null || u.EmailVerificationRequestedAt <= recently))
+            .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerificationRequestedAt, now), cancellationToken);
+        if (claimed == 1)
+        {
+            db.AddEvent(new UserEmailVerificationRequested(user.Id) { TenantId = user.TenantId });
+        }
     }
 
     public static async Task<IResult> Complete(

@@ -5,7 +5,6 @@ using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
-using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
@@ -13,9 +12,9 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Admin.Features.Credentials;
 
 /// <summary>
-/// One-time sign-in links (TOK-16) for the token service's hosted pages. A request records a link (with an unguessable
-/// placeholder hash: the mail sender issues the real token) for an active user of a tenant that has links on; every
-/// address gets the same 202. A link works once, until it expires (the tenant's <c>magicLinkExpiryMinutes</c>), only the
+/// One-time sign-in links (TOK-16) for the token service's hosted pages. Every address gets the same 202; afterwards a
+/// link is recorded (with an unguessable placeholder hash: the mail sender issues the real token) for an active user of a
+/// tenant that has links on. A link works once, until it expires (the tenant's <c>magicLinkExpiryMinutes</c>), only the
 /// newest of a user's links works, and it signs in as a password would (lockout, blocked accounts, the TOTP factor).
 /// </summary>
 public static class MagicLinks
@@ -31,39 +30,41 @@ public static class MagicLinks
         return app;
     }
 
-    public static async Task<IResult> Request(RequestMagicLink request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
-    {
-        if (await InternalTenantScope.EnterForEmailAsync(db, tenant, request.TenantId, request.Email, cancellationToken) is { } refused)
-        {
-            return refused;
-        }
+    /// <summary>The same 202 and body for every address, after the same work (<see cref="AddressLinkRequests"/>); <see cref="StageForAddressAsync"/> acts on it later.</summary>
+    public static Task<IResult> Request(RequestMagicLink request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
+        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.MagicLink,
+            request.ReturnUrl is { Length: > 0 and <= MaxReturnUrlLength } returnUrl ? returnUrl : null, AcceptedMessage, cancellationToken);
 
-        var policy = (await TenantSettings.LoadAsync(db, request.TenantId, cancellationToken)).LoginPolicy;
-        var normalized = request.Email!.ToLowerInvariant();
+    /// <summary>
+    /// Acts on a sign-in link request, in the tenant entered: a link (and its event) is staged only for an active user of a
+    /// tenant with links on; the caller saves.
+    /// </summary>
+    public static async Task StageForAddressAsync(AdminDbContext db, Guid tenantId, string normalizedEmail, string? returnUrl, CancellationToken cancellationToken)
+    {
+        var policy = (await TenantSettings.LoadAsync(db, tenantId, cancellationToken)).LoginPolicy;
         var user = await db.Users.AsNoTracking()
-            .FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
+            .FirstOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
         // At most one link per address every MinimumSpacing: a flood of requests for someone's address neither fills their
         // inbox nor keeps replacing the link they are about to click (only the newest works).
         var recently = DateTimeOffset.UtcNow - PasswordResetRequests.MinimumSpacing;
-        if (user is not null && (policy.MagicLinkEnabled || policy.MagicLinkOnly)
-            && !await db.MagicLinkTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
+        if (user is null || !(policy.MagicLinkEnabled || policy.MagicLinkOnly)
+            || await db.MagicLinkTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
         {
-            // Only the newest link works.
-            await db.MagicLinkTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
-            var now = DateTimeOffset.UtcNow;
-            var link = new MagicLinkToken
-            {
-                Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
-                TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)),
-                ReturnUrl = request.ReturnUrl is { Length: > 0 and <= MaxReturnUrlLength } returnUrl ? returnUrl : null,
-                CreatedAt = now, ExpiresAt = now.AddMinutes(policy.MagicLinkExpiryMinutes),
-            };
-            db.MagicLinkTokens.Add(link);
-            db.AddEvent(new UserMagicLinkRequested(user.Id, link.ExpiresAt) { TenantId = user.TenantId, LinkId = link.Id });
-            await db.SaveChangesAsync(cancellationToken);
+            return;
         }
 
-        return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, AcceptedMessage));
+        // Only the newest link works.
+        await db.MagicLinkTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var link = new MagicLinkToken
+        {
+            Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
+            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)),
+            ReturnUrl = returnUrl is { Length: > 0 and <= MaxReturnUrlLength } ? returnUrl : null,
+            CreatedAt = now, ExpiresAt = now.AddMinutes(policy.MagicLinkExpiryMinutes),
+        };
+        db.MagicLinkTokens.Add(link);
+        db.AddEvent(new UserMagicLinkRequested(user.Id, link.ExpiresAt) { TenantId = user.TenantId, LinkId = link.Id });
     }
 
     public static async Task<IResult> Complete(

@@ -1,11 +1,8 @@
 using System.Security.Cryptography;
 using LumoAuth.Admin.Data;
-using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
-using LumoAuth.ServiceDefaults.Errors;
-using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -44,27 +41,26 @@ public static class PasswordResetRequests
     public static readonly TimeSpan MinimumSpacing = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// The forgot-password page's request. Unknown, blocked and known addresses get the same 202 and body;
-    /// only an active user's request is recorded (and mailed), at most once per <see cref="MinimumSpacing"/>. The gateway
-    /// limits requests per client address (login category).
+    /// The forgot-password page's request. Unknown, blocked and known addresses get the same 202 and body after the same
+    /// work (<see cref="AddressLinkRequests"/>); <see cref="StageForAddressAsync"/> acts on it later. The gateway limits
+    /// requests per client address (login category).
     /// </summary>
-    public static async Task<IResult> RequestByEmail(
-        RequestPasswordResetByEmail request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
-    {
-        if (await InternalTenantScope.EnterForEmailAsync(db, tenant, request.TenantId, request.Email, cancellationToken) is { } refused)
-        {
-            return refused;
-        }
+    public static Task<IResult> RequestByEmail(
+        RequestPasswordResetByEmail request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
+        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.PasswordReset, null, AcceptedMessage, cancellationToken);
 
-        var normalized = request.Email!.ToLowerInvariant();
-        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.NormalizedEmail == normalized && !u.Blocked, cancellationToken);
+    /// <summary>
+    /// Acts on a forgot-password request, in the tenant entered: only the request of a user who may sign in (not blocked,
+    /// deactivated or deleted) is staged (and mailed), at most once per <see cref="MinimumSpacing"/>; the caller saves.
+    /// </summary>
+    public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, CancellationToken cancellationToken)
+    {
+        var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(
+            u => u.NormalizedEmail == normalizedEmail && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
         var recently = DateTimeOffset.UtcNow - MinimumSpacing;
         if (user is not null && !await db.PasswordResetTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
         {
             await StageAsync(db, user, cancellationToken);
-            await db.SaveChangesAsync(cancellationToken);
         }
-
-        return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, AcceptedMessage));
     }
 }

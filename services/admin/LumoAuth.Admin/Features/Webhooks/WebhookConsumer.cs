@@ -97,10 +97,10 @@ public static class WebhookPayloads
 
 public static class WebhookRegistration
 {
-    /// <summary>One <see cref="WebhookConsumer{TEvent}"/> per contract type, all on <paramref name="queue"/>.</summary>
+    /// <summary>One <see cref="WebhookConsumer{TEvent}"/> per event of the catalogue (<see cref="WebhookEventTypes"/>), all on <paramref name="queue"/>.</summary>
     public static void AddWebhookConsumers(this IBusRegistrationConfigurator bus, string queue)
     {
-        foreach (var type in ContractTypes.All)
+        foreach (var type in WebhookEventTypes.Delivered)
         {
             bus.AddConsumer(typeof(WebhookConsumer<>).MakeGenericType(type)).Endpoint(e => e.Name = queue);
         }

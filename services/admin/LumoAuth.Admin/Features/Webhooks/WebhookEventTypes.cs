@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LumoAuth.Contracts;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Messaging.Outbox;
 
 namespace LumoAuth.Admin.Features.Webhooks;
@@ -38,7 +39,10 @@ public static class WebhookEventTypes
 
     private static readonly Lazy<IReadOnlyDictionary<Type, string>> ByType = new(() =>
         // A batch is not an event of its own: its items are delivered, each under its own type.
-        ContractTypes.All.Where(t => !typeof(IBatchedEvent).IsAssignableFrom(t)).ToDictionary(t => t, NameOf));
+        Delivered.Where(t => !typeof(IBatchedEvent).IsAssignableFrom(t)).ToDictionary(t => t, NameOf));
+
+    /// <summary>The contracts webhooks are made from: all but a service's messages to itself (<see cref="IInternalMessage"/>), which state no fact.</summary>
+    public static IEnumerable<Type> Delivered => ContractTypes.All.Where(t => !t.IsAssignableTo(typeof(IInternalMessage)));
 
     public static IReadOnlyCollection<string> Catalogue => [.. ByType.Value.Values.Order(StringComparer.Ordinal)];
 
