@@ -54,7 +54,7 @@ public sealed class AddressLinkRequestTests(EmailAdminFixture fixture) : IClassF
         watch.Release();
         await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 2);
         Assert.Equal(1, await StagedAsync(kind, userId));
-        await MailToAsync(known, MailKindOf(kind));
+        await fixture.MailToAsync(known, MailKindOf(kind));
         Assert.Empty(fixture.Smtp.To(unknown));
     }
 
@@ -67,7 +67,7 @@ public sealed class AddressLinkRequestTests(EmailAdminFixture fixture) : IClassF
 
         await PublishAsync(new AddressLinkRequested(kind, address) { TenantId = tenant.Id, ReturnUrl = "/t/x/continue" }, Guid.NewGuid());
 
-        var mail = await MailToAsync(address, MailKindOf(kind));
+        var mail = await fixture.MailToAsync(address, MailKindOf(kind));
         Assert.Contains($"/t/{tenant.Slug}", mail.Text, StringComparison.Ordinal);
         Assert.Equal(1, await StagedAsync(kind, userId));
         if (kind == AddressLinkKinds.MagicLink)
@@ -98,7 +98,7 @@ public sealed class AddressLinkRequestTests(EmailAdminFixture fixture) : IClassF
         await Factory.WaitForOutboxAsync(tenant);
         Assert.Single(LinkEvents(watch, tenant));
         Assert.Equal(1, await StagedAsync(kind, userId));
-        await MailToAsync(address, MailKindOf(kind));
+        await fixture.MailToAsync(address, MailKindOf(kind));
         Assert.Single(fixture.Smtp.To(address, MailKindOf(kind)));
     }
 
@@ -223,12 +223,4 @@ public sealed class AddressLinkRequestTests(EmailAdminFixture fixture) : IClassF
             _ => await db.Users.IgnoreQueryFilters().CountAsync(u => u.Id == userId && u.EmailVerificationRequestedAt != null),
         };
     }
-
-    private Task<ReceivedMail> MailToAsync(string address, string kind) =>
-        ApiAssert.EventuallyAsync(async () =>
-        {
-            await Task.Yield();
-            var mails = fixture.Smtp.To(address, kind);
-            return mails.Count > 0 ? mails[0] : null;
-        }, TimeSpan.FromSeconds(40));
 }

@@ -36,6 +36,15 @@ public class EmailAdminFixture : IAsyncLifetime
 
     public RecordingLoggerProvider Logs { get; } = new();
 
+    /// <summary>The first mail of the kind to the address, once it has come.</summary>
+    public Task<ReceivedMail> MailToAsync(string address, string kind) =>
+        ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            var mails = Smtp.To(address, kind);
+            return mails.Count > 0 ? mails[0] : null;
+        }, TimeSpan.FromSeconds(40));
+
     public Task InitializeAsync() => Admin.InitializeAsync();
 
     public virtual async Task DisposeAsync()
@@ -48,14 +57,6 @@ public class EmailAdminFixture : IAsyncLifetime
 public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : IClassFixture<EmailAdminFixture>
 {
     private AdminFactory Factory => fixture.Admin;
-
-    private Task<ReceivedMail> MailToAsync(string address, string kind) =>
-        ApiAssert.EventuallyAsync(async () =>
-        {
-            await Task.Yield();
-            var mails = fixture.Smtp.To(address, kind);
-            return mails.Count > 0 ? mails[0] : null;
-        }, TimeSpan.FromSeconds(40));
 
     private static string TokenIn(ReceivedMail mail, TestTenant tenant, string path, string publicBaseUrl)
     {
@@ -94,7 +95,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         // Unknown addresses get the same answer and no mail.
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenant.Id, $"nobody@{tenant.Slug}.example.com", null)), 202);
 
-        var mail = await MailToAsync(address, EmailKinds.MagicLink);
+        var mail = await fixture.MailToAsync(address, EmailKinds.MagicLink);
         Assert.Contains("expires at", mail.Text, StringComparison.Ordinal);
         var token = TokenIn(mail, tenant, EmailLinkPaths.MagicLink, Factory.PublicBaseUrl);
         // As for RedeemAsync: the link works once the mail's transaction has committed.
@@ -127,7 +128,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
 
-        var mail = await MailToAsync(address, EmailKinds.PasswordReset);
+        var mail = await fixture.MailToAsync(address, EmailKinds.PasswordReset);
         Assert.Equal("no-reply@lumoauth.test", mail.From);
         Assert.Contains($"Tenant {tenant.Slug}", mail.Message.Subject, StringComparison.Ordinal);
         Assert.Contains("Rita Reset", mail.Text, StringComparison.Ordinal);
@@ -172,7 +173,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         }
 
         Assert.Single(answers.Distinct());
-        var mail = await MailToAsync(known, EmailKinds.PasswordReset);
+        var mail = await fixture.MailToAsync(known, EmailKinds.PasswordReset);
         var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
         await RedeemAsync(client, TokenRedemptionEndpoints.CompletePasswordReset, new CompletePasswordResetRequest(tenant.Id, token, "brand new password 1"));
         // Every request handled and all it staged sent: one reset, so one mail.
@@ -237,7 +238,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var address = $"joiner@{tenant.Slug}.example.com";
         await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = address, roles = new[] { "editor" } }), 201);
 
-        var mail = await MailToAsync(address, EmailKinds.Invitation);
+        var mail = await fixture.MailToAsync(address, EmailKinds.Invitation);
         Assert.Equal("You are invited to Acme <R&D>", mail.Message.Subject);
         Assert.Contains("Acme &lt;R&amp;D&gt;", mail.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("Acme <R&D>", mail.Html, StringComparison.Ordinal);
@@ -260,7 +261,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         var address = $"again@{tenant.Slug}.example.com";
         var invitationId = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = address }), 201))["data"]!["id"]!.GetValue<string>();
-        var first = TokenIn(await MailToAsync(address, EmailKinds.Invitation), tenant, EmailLinkPaths.Invitation, Factory.PublicBaseUrl);
+        var first = TokenIn(await fixture.MailToAsync(address, EmailKinds.Invitation), tenant, EmailLinkPaths.Invitation, Factory.PublicBaseUrl);
 
         using var otherAdmin = Factory.ClientFor(other);
         await ApiAssert.ErrorAsync(await otherAdmin.PostAsync($"{other.Api}/invitations/{invitationId}/resend", null), 404, "resource_not_found");
@@ -296,7 +297,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
 
-        var mail = await MailToAsync(address, EmailKinds.PasswordReset);
+        var mail = await fixture.MailToAsync(address, EmailKinds.PasswordReset);
         Assert.Equal(1, fixture.Smtp.RejectedFor(address));
         var token = TokenIn(mail, tenant, EmailLinkPaths.PasswordReset, Factory.PublicBaseUrl);
         using var client = Factory.Internal();
@@ -318,7 +319,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         var address = $"vera@{tenant.Slug}.example.com";
         var userId = await Factory.CreateUserAsync(tenant, address, "a password 1234", "Vera Verify");
 
-        var mail = await MailToAsync(address, EmailKinds.EmailVerification);
+        var mail = await fixture.MailToAsync(address, EmailKinds.EmailVerification);
         var token = TokenIn(mail, tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
         using var client = Factory.Internal();
         var tampered = token[..^2] + (token[^2] == 'A' ? "BB" : "AA");
@@ -348,7 +349,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { emailVerificationRequired = true } }));
         var address = $"mover@{tenant.Slug}.example.com";
         var userId = await Factory.CreateUserAsync(tenant, address, "a password 1234");
-        var token = TokenIn(await MailToAsync(address, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
+        var token = TokenIn(await fixture.MailToAsync(address, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}", new { email = $"moved@{tenant.Slug}.example.com" }));
 
         using var client = Factory.Internal();
@@ -378,7 +379,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         }
 
         Assert.Single(answers.Distinct());
-        var token = TokenIn(await MailToAsync(unverified, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
+        var token = TokenIn(await fixture.MailToAsync(unverified, EmailKinds.EmailVerification), tenant, EmailLinkPaths.EmailVerification, Factory.PublicBaseUrl);
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenant.Id, token)));
         Assert.True((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}")))["data"]!["emailVerified"]!.GetValue<bool>());
         await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 3);
@@ -412,7 +413,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
             await ApiAssert.OkAsync(response, 202);
         }
 
-        await MailToAsync(address, EmailKinds.EmailVerification);
+        await fixture.MailToAsync(address, EmailKinds.EmailVerification);
         await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenant.Id, address)), 202);
         // All seven handled and what they staged sent: one verification event, so one mail.
         await watch.WaitForHandledAsync<AddressLinkRequested>(m => m.TenantId == tenant.Id, count: 7);
@@ -438,7 +439,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         }
 
         Assert.Equal(AuthenticationOutcomes.Locked, last!.Outcome);
-        var mail = await MailToAsync(address, EmailKinds.AccountLocked);
+        var mail = await fixture.MailToAsync(address, EmailKinds.AccountLocked);
         Assert.Contains("Lou Locked", mail.Text, StringComparison.Ordinal);
         Assert.Contains(last.LockedUntil!.Value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture), mail.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("?token=", mail.Text, StringComparison.Ordinal);
@@ -453,7 +454,7 @@ public sealed partial class EmailDeliveryTests(EmailAdminFixture fixture) : ICla
         using var admin = Factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/password", new { password = "new password 456" }));
 
-        var mail = await MailToAsync(address, EmailKinds.PasswordChanged);
+        var mail = await fixture.MailToAsync(address, EmailKinds.PasswordChanged);
         Assert.Contains("&lt;i&gt;Chang&lt;/i&gt;", mail.Html, StringComparison.Ordinal);
         Assert.DoesNotContain("<i>Chang</i>", mail.Html, StringComparison.Ordinal);
         Assert.Contains("<i>Chang</i>", mail.Text, StringComparison.Ordinal);
