@@ -89,7 +89,10 @@ public sealed class AdminApiKeySource(IHttpClientFactory httpClientFactory) : IA
     }
 }
 
-/// <summary><c>X-API-Key: …</c> or <c>Authorization: ApiKey …</c>, valid only for the tenant in the path.</summary>
+/// <summary>
+/// <c>X-API-Key: …</c>, <c>Authorization: ApiKey …</c> or <c>Authorization: Bearer lmk_…</c> (as the docs' examples and SCIM
+/// clients send a key), valid only for the tenant in the path.
+/// </summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
@@ -101,6 +104,9 @@ public sealed class ApiKeyAuthenticationHandler(
     public const string HeaderName = "X-API-Key";
     public const string AuthorizationPrefix = "ApiKey ";
 
+    /// <summary>How every API key begins; a bearer credential that begins so is a key, never a JWT (which begins <c>ey</c>).</summary>
+    public const string KeyPrefix = "lmk_";
+
     public static string? ReadKey(HttpRequest request)
     {
         var header = request.Headers[HeaderName].ToString();
@@ -109,9 +115,15 @@ public sealed class ApiKeyAuthenticationHandler(
             return header.Trim();
         }
 
-        var authorization = request.Headers.Authorization.ToString();
-        return authorization.StartsWith(AuthorizationPrefix, StringComparison.OrdinalIgnoreCase)
-            ? authorization[AuthorizationPrefix.Length..].Trim()
+        var authorization = request.Headers.Authorization.ToString().AsSpan().Trim();
+        if (authorization.StartsWith(AuthorizationPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization[AuthorizationPrefix.Length..].Trim().ToString();
+        }
+
+        return authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+               && authorization["Bearer ".Length..].Trim() is var bearer && bearer.StartsWith(KeyPrefix, StringComparison.Ordinal)
+            ? bearer.ToString()
             : null;
     }
 

@@ -81,6 +81,24 @@ public sealed class UserTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ApiAssert.ErrorAsync(response, 401, "unauthorized");
     }
 
+    /// <summary>The docs' examples send the key as a bearer token; SCIM clients do too. Another tenant's key stays refused.</summary>
+    [Theory]
+    [InlineData("Bearer")]
+    [InlineData("bearer")]
+    public async Task Users_WithTheApiKeyAsABearerToken_AreListed(string scheme)
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var client = factory.CreateClient();
+        client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"{scheme} {tenant.ApiKey}");
+        await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users"));
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{other.Api}/admin/users"), 401, "unauthorized");
+
+        using var bogus = factory.CreateClient();
+        bogus.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", $"{scheme} lmk_not-a-real-key");
+        await ApiAssert.ErrorAsync(await bogus.GetAsync($"{tenant.Api}/admin/users"), 401, "unauthorized");
+    }
+
     [Fact]
     public async Task Users_WithAnotherTenantsApiKey_Returns401AndLeaksNothing()
     {

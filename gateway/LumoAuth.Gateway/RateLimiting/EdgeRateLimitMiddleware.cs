@@ -132,7 +132,7 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
                 : EdgeCategories.Scim;
         }
 
-        if (path.Contains("/api/v1/admin/", StringComparison.OrdinalIgnoreCase))
+        if (path.Contains("/api/v1/admin/", StringComparison.OrdinalIgnoreCase) || IsAdminAlias(path))
         {
             return HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? EdgeCategories.AdminRead : EdgeCategories.AdminWrite;
         }
@@ -170,6 +170,35 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         return rest.StartsWith("/login", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/magic-link", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/forgot-password", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/check-email", StringComparison.OrdinalIgnoreCase)
                || rest.StartsWith("/webauthn/", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/account/verify-email", StringComparison.OrdinalIgnoreCase);
     }
+
+    /// <summary>
+    /// The documented paths without <c>/admin</c> that administer the tenant as their <c>/admin</c> twins do (roles, groups,
+    /// permissions, invitations, GDPR requests, ABAC policies and attribute definitions): the same budget, or a key held to the admin
+    /// write limit would get the check budget through the alias.
+    /// </summary>
+    private static bool IsAdminAlias(string path)
+    {
+        var rest = AfterSlug(path);
+        if (!rest.StartsWith("/api/v1/", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        rest = rest["/api/v1".Length..];
+        foreach (var prefix in AdminAliasPrefixes)
+        {
+            if (rest.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && (rest.Length == prefix.Length || rest[prefix.Length] == '/'))
+            {
+                return true;
+            }
+        }
+
+        // /users/{id}/roles (the user's role assignments), not the rest of /users.
+        return rest.StartsWith("/users/", StringComparison.OrdinalIgnoreCase) && rest.EndsWith("/roles", StringComparison.OrdinalIgnoreCase)
+            && rest["/users/".Length..^"/roles".Length].IndexOf('/') < 0;
+    }
+
+    private static readonly string[] AdminAliasPrefixes = ["/roles", "/groups", "/invitations", "/gdpr", "/permissions", "/abac/policies", "/abac/attributes"];
 
     private static bool IsRegistrationPath(string path)
     {
@@ -223,9 +252,7 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return authorization;
         }
 
-        // SCIM clients send the tenant's API key as a bearer token: the same key, the same budget.
-        var value = authorization[space..].Trim();
-        return value.StartsWith("lmk_", StringComparison.Ordinal) ? "key:" + value : authorization[..space].ToLowerInvariant() + ":" + value;
+        return authorization[..space].ToLowerInvariant() + ":" + authorization[space..].Trim();
     }
 
     private DateTimeOffset WindowEnd(int windowSeconds)

@@ -1,13 +1,14 @@
 using System.Security.Cryptography;
 using System.Text;
 using LumoAuth.Admin.Data;
+using LumoAuth.ServiceDefaults.Security;
 
 namespace LumoAuth.Admin.Features.ApiKeys;
 
 /// <summary>Mints API keys: <c>lmk_</c> + 32 random bytes; only the SHA-256 is stored.</summary>
 public static class ApiKeyIssuer
 {
-    public const string KeyPrefix = "lmk_";
+    public const string KeyPrefix = ApiKeyAuthenticationHandler.KeyPrefix;
     public static readonly IReadOnlyList<string> DefaultScopes = ["admin:read", "admin:write"];
 
     public static (ApiKey Entity, string Secret) Create(Guid tenantId, string name, IReadOnlyList<string> scopes, DateTimeOffset? expiresAt)
