@@ -8,7 +8,7 @@ namespace LumoAuth.ServiceDefaults.Tenancy;
 
 /// <summary>
 /// Resolves <c>/t/{tenantSlug}/...</c> once per request: unknown → 404 <c>tenant_not_found</c>,
-/// suspended → 403 <c>tenant_suspended</c>, other region → 421 naming the right base URL.
+/// suspended → 403 <c>tenant_suspended</c>, served by another region → 421 <c>tenant_in_other_region</c> naming that region.
 /// </summary>
 public sealed class TenantResolutionMiddleware(RequestDelegate next, ILogger<TenantResolutionMiddleware> logger)
 {

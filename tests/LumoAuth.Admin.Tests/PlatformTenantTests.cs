@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using LumoAuth.Admin.Data;
+using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -70,6 +74,24 @@ public sealed class PlatformTenantTests(AdminFactory factory) : IClassFixture<Ad
 
         using var home = await platform.PostAsJsonAsync("/api/v1/tenants", new { slug = slug + "us", name = "Home", region = "us", adminEmail = "a@us.example.com" });
         await ApiAssert.OkAsync(home, 201);
+    }
+
+    /// <summary>A tenant another region serves (a shared or restored directory) is not served here: 421 naming its region.</summary>
+    [Fact]
+    public async Task TenantPath_OfATenantInAnotherRegion_Is421_NamingItsRegion()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Tenants.Where(t => t.Id == tenant.Id)
+                .ExecuteUpdateAsync(s => s.SetProperty(t => t.Region, "eu"));
+        }
+
+        factory.Services.GetRequiredService<TenantDirectory>().Evict(tenant.Slug);
+        using var client = factory.ClientFor(tenant);
+        using var response = await client.GetAsync($"{tenant.Api}/admin/users");
+        var error = await ApiAssert.ErrorAsync(response, 421, "tenant_in_other_region");
+        Assert.Equal("eu", error["details"]!["region"]!.GetValue<string>());
     }
 
     [Fact]
