@@ -178,6 +178,24 @@ public sealed class UserManagementTests(AdminFactory factory) : IClassFixture<Ad
         await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{Guid.NewGuid()}/password", new { password = "third-pass-3" }), 404, "resource_not_found");
     }
 
+    /// <summary>The letter-case rules, each named on its own, and a password meeting both is taken.</summary>
+    [Fact]
+    public async Task SetPassword_UpperAndLowerCaseRules_AreEachEnforced()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings",
+            new { passwordPolicy = new { minLength = 8, requireUppercase = true, requireLowercase = true } }));
+        var id = await factory.CreateUserAsync(tenant, "case@example.com");
+        var path = $"{tenant.Api}/admin/users/{id}/password";
+
+        var lower = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync(path, new { password = "all lower case" }), 400, "validation_error");
+        Assert.Equal(["must contain an uppercase letter"], lower["details"]!["password"]!.AsArray().Select(m => m!.GetValue<string>()));
+        var upper = await ApiAssert.ErrorAsync(await client.PutAsJsonAsync(path, new { password = "ALL UPPER CASE" }), 400, "validation_error");
+        Assert.Equal(["must contain a lowercase letter"], upper["details"]!["password"]!.AsArray().Select(m => m!.GetValue<string>()));
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync(path, new { password = "Mixed Case Words" }));
+    }
+
     [Fact]
     public async Task PasswordReset_RecordsARequest_AndAnswersNothingSecret()
     {

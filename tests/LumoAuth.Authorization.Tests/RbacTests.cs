@@ -123,8 +123,15 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         var users = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/roles/editor/users"));
         Assert.Equal(userId.ToString(), users["data"]![0]!["id"]!.GetValue<string>());
 
-        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = Array.Empty<string>() }));
+        // A PUT replaces the whole set: editor swapped for billing takes editor's permissions away.
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Billing", permissions = new[] { "billing.manage" } }), 201);
+        var swapped = await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "billing" } }));
+        Assert.Equal(["billing"], swapped["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()));
         Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+        Assert.True(await AllowedAsync(client, tenant, userId, "billing.manage"));
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = Array.Empty<string>() }));
+        Assert.False(await AllowedAsync(client, tenant, userId, "billing.manage"));
     }
 
     [Fact]
