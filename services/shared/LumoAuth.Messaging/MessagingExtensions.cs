@@ -1,5 +1,6 @@
 using LumoAuth.Contracts;
 using LumoAuth.Messaging.Consumers;
+using LumoAuth.Messaging.Inbox;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -41,8 +42,8 @@ public static class MessagingExtensions
     }
 
     /// <summary>
-    /// MassTransit over RabbitMQ with the outbox relay for <typeparamref name="TDbContext"/> and the cache
-    /// eviction consumers every service needs. <c>Messaging:Prefix</c> namespaces exchanges and queues
+    /// MassTransit over RabbitMQ with the outbox relay and the inbox housekeeping for <typeparamref name="TDbContext"/> and
+    /// the cache eviction consumers every service needs. <c>Messaging:Prefix</c> namespaces exchanges and queues
     /// (tests give each fixture its own, so parallel suites never share queues).
     /// </summary>
     public static IHostApplicationBuilder AddMessaging<TDbContext>(this IHostApplicationBuilder builder, Action<IBusRegistrationConfigurator>? consumers = null)
@@ -95,7 +96,14 @@ public static class MessagingExtensions
             o.WaitUntilStarted = false;
             o.StopTimeout = TimeSpan.FromSeconds(10);
         });
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<OutboxRelay<TDbContext>>();
+        builder.Services.AddOptions<InboxOptions>()
+            .BindConfiguration(InboxOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<InboxHousekeeping>(sp, typeof(TDbContext)));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<InboxHousekeeping>());
         return builder;
     }
 

@@ -33,6 +33,8 @@ public static class MessagingModel
             e.Property(m => m.Consumer).HasColumnName("consumer").HasMaxLength(200);
             e.Property(m => m.MessageId).HasColumnName("message_id");
             e.Property(m => m.ProcessedAt).HasColumnName("processed_at");
+            // The housekeeping's delete of rows past the retention (InboxHousekeeping).
+            e.HasIndex(m => m.ProcessedAt).HasDatabaseName("ix_inbox_processed_at");
         });
         return modelBuilder;
     }

@@ -1016,6 +1016,9 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasKey("Consumer", "MessageId");
 
+                    b.HasIndex("ProcessedAt")
+                        .HasDatabaseName("ix_inbox_processed_at");
+
                     b.ToTable("inbox_messages", (string)null);
                 });
 

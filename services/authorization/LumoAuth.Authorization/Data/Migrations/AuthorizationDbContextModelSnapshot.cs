@@ -414,6 +414,9 @@ namespace LumoAuth.Authorization.Data.Migrations
 
                     b.HasKey("Consumer", "MessageId");
 
+                    b.HasIndex("ProcessedAt")
+                        .HasDatabaseName("ix_inbox_processed_at");
+
                     b.ToTable("inbox_messages", (string)null);
                 });
 

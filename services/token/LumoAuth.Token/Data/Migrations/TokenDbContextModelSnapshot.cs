@@ -63,6 +63,9 @@ namespace LumoAuth.Token.Data.Migrations
 
                     b.HasKey("Consumer", "MessageId");
 
+                    b.HasIndex("ProcessedAt")
+                        .HasDatabaseName("ix_inbox_processed_at");
+
                     b.ToTable("inbox_messages", (string)null);
                 });
 
