@@ -70,6 +70,7 @@ public static class TokenServiceExtensions
         // SSRF guard permits.
         services.AddHttpClient(ClientCallbacks.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), ClientCallbacks.MaxAnswerBytes))
             .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
+        services.AddSingleton<ClientCallbacks>();
         // Client ID Metadata Documents are fetched from wherever a client_id points: the same guard, and no retries (a
         // user's sign-in waits; a site that fails keeps its stored copy a while instead).
 #pragma warning disable EXTEXP0001 // marked for evaluation, and the one way to take the defaults' retries off one client

@@ -20,7 +20,7 @@ namespace LumoAuth.Token.Features.Ciba;
 public sealed partial class CibaPingConsumer(
     TokenDbContext db,
     IDataProtectionProvider protection,
-    IHttpClientFactory httpClientFactory,
+    ClientCallbacks callbacks,
     ILogger<CibaPingConsumer> logger) : IConsumer<CibaAuthenticationDecided>
 {
     public async Task Consume(ConsumeContext<CibaAuthenticationDecided> context)
@@ -47,8 +47,12 @@ public sealed partial class CibaPingConsumer(
             Content = JsonContent.Create(new Dictionary<string, string> { ["auth_req_id"] = secrets.AuthReqId }),
         };
         ping.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secrets.ClientNotificationToken);
-        using var response = await ClientCallbacks.SendAsync(httpClientFactory.CreateClient(ClientCallbacks.HttpClientName), ping, context.CancellationToken);
-        if (!response.IsSuccessStatusCode)
+        using var response = await callbacks.SendAsync(ping, context.CancellationToken);
+        if (response is null)
+        {
+            LogSkipped(logger, request.ClientId);
+        }
+        else if (!response.IsSuccessStatusCode)
         {
             // The client answered and refused; asking again would not change its mind.
             LogRefused(logger, request.ClientId, (int)response.StatusCode);
@@ -57,4 +61,7 @@ public sealed partial class CibaPingConsumer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Client {ClientId} refused a CIBA ping with status {Status}")]
     private static partial void LogRefused(ILogger logger, string clientId, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Client {ClientId} was not sent a CIBA ping: its server has stopped answering (it can still poll)")]
+    private static partial void LogSkipped(ILogger logger, string clientId);
 }

@@ -64,7 +64,7 @@ public sealed partial class BackchannelLogoutDelivery(
     TokenDbContext db,
     TokenApplicationManager applications,
     TenantKeyStore keys,
-    IHttpClientFactory httpClientFactory,
+    ClientCallbacks callbacks,
     IOptions<LumoAuthOptions> lumo,
     TimeProvider time,
     ILogger<BackchannelLogoutDelivery> logger) : IConsumer<BackchannelLogoutDue>
@@ -96,8 +96,12 @@ public sealed partial class BackchannelLogoutDelivery(
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }),
         };
-        using var response = await ClientCallbacks.SendAsync(httpClientFactory.CreateClient(ClientCallbacks.HttpClientName), post, context.CancellationToken);
-        if (!response.IsSuccessStatusCode)
+        using var response = await callbacks.SendAsync(post, context.CancellationToken);
+        if (response is null)
+        {
+            LogSkipped(logger, due.ClientId);
+        }
+        else if (!response.IsSuccessStatusCode)
         {
             // The RP refused the token (its 400 says why); retrying would not change its mind.
             LogRefused(logger, due.ClientId, (int)response.StatusCode);
@@ -128,4 +132,7 @@ public sealed partial class BackchannelLogoutDelivery(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Client {ClientId} refused a back-channel logout token with status {Status}")]
     private static partial void LogRefused(ILogger logger, string clientId, int status);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Client {ClientId} was not sent a back-channel logout token: its server has stopped answering")]
+    private static partial void LogSkipped(ILogger logger, string clientId);
 }
