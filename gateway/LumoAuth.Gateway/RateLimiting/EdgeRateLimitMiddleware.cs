@@ -81,8 +81,9 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
             return EdgeCategories.Platform;
         }
 
-        // Discovery and key sets are public, cacheable and needed by every validator: not limited here.
-        if (!path.StartsWith("/t/", StringComparison.OrdinalIgnoreCase) || path.Contains("/.well-known/", StringComparison.OrdinalIgnoreCase))
+        // Discovery and key sets are public, cacheable and needed by every validator: not limited here. Only where they live
+        // (a '.well-known' segment deeper in, such as an attribute's id, is an ordinary path).
+        if (!path.StartsWith("/t/", StringComparison.OrdinalIgnoreCase) || IsDiscoveryPath(path))
         {
             return null;
         }
@@ -132,7 +133,7 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
                 : EdgeCategories.Scim;
         }
 
-        if (path.Contains("/api/v1/admin/", StringComparison.OrdinalIgnoreCase) || IsAdminAlias(path))
+        if (path.Contains("/api/v1/admin/", StringComparison.OrdinalIgnoreCase) || IsAdminAlias(path, request.Method))
         {
             return HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) ? EdgeCategories.AdminRead : EdgeCategories.AdminWrite;
         }
@@ -171,12 +172,18 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
                || rest.StartsWith("/webauthn/", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/account/verify-email", StringComparison.OrdinalIgnoreCase);
     }
 
+    private static bool IsDiscoveryPath(string path)
+    {
+        var rest = AfterSlug(path);
+        return rest.StartsWith("/.well-known/", StringComparison.OrdinalIgnoreCase) || rest.StartsWith("/api/v1/.well-known/", StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>
-    /// The documented paths without <c>/admin</c> that administer the tenant as their <c>/admin</c> twins do (roles, groups,
-    /// permissions, invitations, GDPR requests, ABAC policies and attribute definitions): the same budget, or a key held to the admin
-    /// write limit would get the check budget through the alias.
+    /// The paths without <c>/admin</c> that administer the tenant as their <c>/admin</c> twins do (roles, groups,
+    /// permissions, invitations, GDPR requests, ABAC policies, attribute definitions and values, the Zanzibar schema's
+    /// writes): the same budget, or a key held to the admin write limit would get the check budget through them.
     /// </summary>
-    private static bool IsAdminAlias(string path)
+    private static bool IsAdminAlias(string path, string method)
     {
         var rest = AfterSlug(path);
         if (!rest.StartsWith("/api/v1/", StringComparison.OrdinalIgnoreCase))
@@ -187,18 +194,28 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         rest = rest["/api/v1".Length..];
         foreach (var prefix in AdminAliasPrefixes)
         {
-            if (rest.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && (rest.Length == prefix.Length || rest[prefix.Length] == '/'))
+            if (IsUnder(rest, prefix))
             {
                 return true;
             }
         }
 
+        if (IsUnder(rest, "/zanzibar/schema"))
+        {
+            return !HttpMethods.IsGet(method) && !HttpMethods.IsHead(method);
+        }
+
         // /users/{id}/roles (the user's role assignments), not the rest of /users.
-        return rest.StartsWith("/users/", StringComparison.OrdinalIgnoreCase) && rest.EndsWith("/roles", StringComparison.OrdinalIgnoreCase)
-            && rest["/users/".Length..^"/roles".Length].IndexOf('/') < 0;
+        const string users = "/users/", roles = "/roles";
+        return rest.Length > users.Length + roles.Length && rest.StartsWith(users, StringComparison.OrdinalIgnoreCase)
+            && rest.EndsWith(roles, StringComparison.OrdinalIgnoreCase) && rest[users.Length..^roles.Length].IndexOf('/') < 0;
     }
 
-    private static readonly string[] AdminAliasPrefixes = ["/roles", "/groups", "/invitations", "/gdpr", "/permissions", "/abac/policies", "/abac/attributes"];
+    private static bool IsUnder(ReadOnlySpan<char> path, string prefix) =>
+        path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && (path.Length == prefix.Length || path[prefix.Length] == '/');
+
+    private static readonly string[] AdminAliasPrefixes =
+        ["/roles", "/groups", "/invitations", "/gdpr", "/permissions", "/abac/policies", "/abac/attributes", "/abac/users", "/abac/resources"];
 
     private static bool IsRegistrationPath(string path)
     {
