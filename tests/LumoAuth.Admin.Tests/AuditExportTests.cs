@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,6 +11,11 @@ namespace LumoAuth.Admin.Tests;
 
 public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
+    // Entries written straight to the table carry real actions (the filters refuse unknown ones) that nothing else in
+    // the test's tenant records.
+    private const string ExportProbe = "webhook_secret_rotated";
+    private const string OutcomeProbe = "user_mfa_enrolled";
+
     private static async Task WaitForAuditAsync(HttpClient client, TestTenant tenant, string action, long count) =>
         await ApiAssert.EventuallyAsync(async () =>
         {
@@ -83,13 +89,13 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
             var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
             db.AuditLogs.AddRange(Enumerable.Range(0, AuditLogExport.MaxRows + 1).Select(i => new AuditLogEntry
             {
-                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "export_probe", Category = "configuration", ActorType = "system",
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = ExportProbe, Category = "configuration", ActorType = "system",
                 Timestamp = now.AddSeconds(-i),
             }));
             await db.SaveChangesAsync();
         }
 
-        using var response = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?action=export_probe");
+        using var response = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?action={ExportProbe}");
 
         Assert.Equal("true", response.Headers.GetValues("X-Export-Truncated").Single());
         Assert.Equal("10001", response.Headers.GetValues("X-Total-Count").Single());
@@ -107,7 +113,7 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
             var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
             db.AuditLogs.AddRange(new[] { "success", "failure", "failure" }.Select(outcome => new AuditLogEntry
             {
-                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "outcome_probe", Category = "authentication", ActorType = "system",
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = OutcomeProbe, Category = "authentication", ActorType = "system",
                 Outcome = outcome, Timestamp = DateTimeOffset.UtcNow,
             }));
             await db.SaveChangesAsync();
@@ -116,8 +122,82 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
         var failures = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?outcome=failure"));
         Assert.Equal(2, failures["meta"]!["total"]!.GetValue<long>());
         Assert.All(failures["data"]!.AsArray(), e => Assert.Equal("failure", e!["outcome"]!.GetValue<string>()));
-        var successes = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?outcome=success&action=outcome_probe"));
+        var successes = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?outcome=success&action={OutcomeProbe}"));
         Assert.Equal(1, successes["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task List_ByDocumentedActionNames_FindsOurEntries()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { maxFailedAttempts = 2, lockoutDuration = 600 } }));
+        var userId = await factory.CreateUserAsync(tenant, "named@example.com", "correct horse battery 1");
+        using (var internalClient = factory.Internal())
+        {
+            foreach (var guess in new[] { "wrong one", "wrong two" })
+            {
+                await ApiAssert.OkAsync(await internalClient.PostAsJsonAsync(InternalRoutes.Authenticate,
+                    new AuthenticateRequest(tenant.Id, "named@example.com", guess, null, "203.0.113.7")));
+            }
+        }
+
+        var failed = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=login_failed&outcome=failure&targetId={userId}")))["data"]!
+                .AsArray().FirstOrDefault()?.AsObject());
+        Assert.Equal(("user_login_failed", "failure"), (failed["action"]!.GetValue<string>(), failed["outcome"]!.GetValue<string>()));
+        var lockout = await ApiAssert.EventuallyAsync(async () =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=security.account.lockout")))["data"]!
+                .AsArray().FirstOrDefault()?.AsObject());
+        Assert.Equal(("user_locked_out", userId.ToString()), (lockout["action"]!.GetValue<string>(), lockout["target"]!["id"]!.GetValue<string>()));
+
+        // Our own names keep working, and the export reads the same filter.
+        var ours = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=user_login_failed&targetId={userId}"));
+        Assert.Equal(2, ours["meta"]!["total"]!.GetValue<long>());
+        using var export = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?format=json&action=login_failed");
+        var exported = JsonNode.Parse(await export.Content.ReadAsStringAsync())!.AsArray();
+        Assert.Equal(2, exported.Count);
+        Assert.All(exported, e => Assert.Equal("user_login_failed", e!["action"]!.GetValue<string>()));
+
+        // A logout is the sessions_revoked entry whose reason says so; sessions an administrator ended are not one.
+        await using (var scope = factory.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            db.AuditLogs.AddRange(new[] { "logout", "admin" }.Select(reason => new AuditLogEntry
+            {
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "sessions_revoked", Category = "authentication", ActorType = "system",
+                TargetType = "user", TargetId = reason, Metadata = $$"""{"userId":"{{userId}}","sessionIds":["sess_1"],"reason":"{{reason}}"}""",
+                Timestamp = DateTimeOffset.UtcNow,
+            }));
+            await db.SaveChangesAsync();
+        }
+
+        var logouts = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=logout"));
+        Assert.Equal("logout", logouts["data"]!.AsArray().Single()!["target"]!["id"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task List_UnknownFilterValues_Answer400_DocumentedNamesWithoutCounterpartListNothing()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        foreach (var query in new[] { "outcome=maybe", "category=nope", "action=user_logged_in_maybe", "action=LOGIN" })
+        {
+            await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?{query}"), 400, "validation_error");
+            await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?{query}"), 400, "validation_error");
+        }
+
+        await WaitForAuditAsync(client, tenant, "tenant_created", 1);
+        var denied = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action=access_denied&outcome=error&category=authorization"));
+        Assert.Equal(0, denied["meta"]!["total"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public void Vocabulary_CoversEveryCategoryAnEntryCanHave()
+    {
+        Assert.All(AuditRegistration.AuditedTypes, type => Assert.Contains(AuditMapping.CategoryOf(type), AuditVocabulary.Categories));
+        Assert.Contains("user_locked_out", AuditVocabulary.OurActions);
+        Assert.DoesNotContain("access_tokens_issued", AuditVocabulary.OurActions);
     }
 
     [Theory]
@@ -133,6 +213,8 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
 
 public sealed class AuditRetentionTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
+    private const string RetentionProbe = "webhook_secret_rotated";
+
     [Fact]
     public async Task Entries_PastTheirTenantsRetention_AreDeleted_OthersKept()
     {
@@ -146,7 +228,7 @@ public sealed class AuditRetentionTests(AdminFactory factory) : IClassFixture<Ad
         var now = DateTimeOffset.UtcNow;
         AuditLogEntry Entry(TestTenant tenant, int daysAgo) => new()
         {
-            Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = "retention_probe", Category = "configuration", ActorType = "system",
+            Id = Guid.CreateVersion7(), TenantId = tenant.Id, Action = RetentionProbe, Category = "configuration", ActorType = "system",
             Timestamp = now.AddDays(-daysAgo),
         };
         var entries = new[] { Entry(shortLived, 40), Entry(shortLived, 10), Entry(byDefault, 40), Entry(byDefault, 100) };
@@ -157,10 +239,10 @@ public sealed class AuditRetentionTests(AdminFactory factory) : IClassFixture<Ad
 
         Assert.True(await AuditHousekeeping.PurgeAsync(db, now, CancellationToken.None) >= 2);
 
-        var left = await db.AuditLogs.IgnoreQueryFilters().Where(e => e.Action == "retention_probe" && (e.TenantId == shortLived.Id || e.TenantId == byDefault.Id))
+        var left = await db.AuditLogs.IgnoreQueryFilters().Where(e => e.Action == RetentionProbe && (e.TenantId == shortLived.Id || e.TenantId == byDefault.Id))
             .Select(e => e.Id).ToListAsync();
         Assert.Equal(new[] { entries[1].Id, entries[2].Id }.Order(), left.Order());
-        var listed = await ApiAssert.OkAsync(await admin.GetAsync($"{shortLived.Api}/admin/audit-logs?action=retention_probe"));
+        var listed = await ApiAssert.OkAsync(await admin.GetAsync($"{shortLived.Api}/admin/audit-logs?action={RetentionProbe}"));
         Assert.Equal("log_" + entries[1].Id.ToString("N"), listed["data"]!.AsArray().Single()!["id"]!.GetValue<string>());
     }
 }

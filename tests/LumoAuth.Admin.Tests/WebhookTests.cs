@@ -274,6 +274,9 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Equal(TimeSpan.Zero, occurred.Offset);
         Assert.InRange(occurred, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddMinutes(1));
         Assert.Equal(userId.ToString(), body["data"]!["userId"]!.GetValue<string>());
+        // The docs' shape beside the flat members: data.user, from what the event carries.
+        Assert.Equal(userId.ToString(), body["data"]!["user"]!["id"]!.GetValue<string>());
+        Assert.Equal("hooked@example.com", body["data"]!["user"]!["email"]!.GetValue<string>());
         Assert.Equal(body["id"]!.GetValue<string>(), received.Headers["X-Lumo-Event-Id"]);
         var delivery = await DeliveryAsync(client, tenant, webhookId, d => d["eventId"]!.GetValue<string>() == body["id"]!.GetValue<string>());
         Assert.Equal("succeeded", delivery["status"]!.GetValue<string>());
@@ -283,6 +286,25 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.NotNull(hook["lastDeliveredAt"]);
         Assert.DoesNotContain(secret, hook.ToJsonString());
         Assert.DoesNotContain("whsec_", (await client.GetStringAsync($"{tenant.Api}/admin/webhooks")));
+    }
+
+    [Fact]
+    public void UserEventData_CarriesTheUserObject_OnlyFromWhatTheEventHolds()
+    {
+        var userId = Guid.NewGuid();
+        var self = new LumoAuth.Contracts.EventActor(LumoAuth.Contracts.ActorTypes.User, userId.ToString(), "self@example.com");
+        var login = JsonNode.Parse(WebhookPayloads.DataOf(new LumoAuth.Contracts.Users.UserLoginSucceeded(userId, ["pwd"]) { Actor = self }, "user.login"))!;
+        Assert.Equal(userId.ToString(), login["userId"]!.GetValue<string>());
+        Assert.Equal(userId.ToString(), login["user"]!["id"]!.GetValue<string>());
+        Assert.Equal("self@example.com", login["user"]!["email"]!.GetValue<string>());
+
+        // Another actor's address is not the user's; an event with no user id has no user object.
+        var byAdmin = new LumoAuth.Contracts.EventActor(LumoAuth.Contracts.ActorTypes.User, Guid.NewGuid().ToString(), "admin@example.com");
+        var blocked = JsonNode.Parse(WebhookPayloads.DataOf(new LumoAuth.Contracts.Users.UserBlocked(userId) { Actor = byAdmin }, "user.blocked"))!;
+        Assert.Equal(["id"], blocked["user"]!.AsObject().Select(p => p.Key));
+        Assert.Null(JsonNode.Parse(WebhookPayloads.DataOf(new LumoAuth.Contracts.Users.UserLoginFailed(null, "unknown_user"), "user.login_failed"))!["user"]);
+        var invited = new LumoAuth.Contracts.Users.UserInvited(Guid.NewGuid(), "new@example.com", [], [], DateTimeOffset.UtcNow);
+        Assert.Null(JsonNode.Parse(WebhookPayloads.DataOf(invited, "user.invited"))!["user"]);
     }
 
     [Fact]
@@ -625,6 +647,7 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
             "https://hooks.example.com/services/T0/B0/S3cr3t", "https://hooks.example.com:443/x?token=abc",
             "https://HOOKS.example.com:8443/x?token=abc#f", "https://u:p@hooks.example.com/x", "http://127.0.0.1:5000/hook",
             "http://hooks.example.com:80/x", "https://[2001:db8::1]:8443/hook?k=v", "https://hooks.example.com",
+            " \thttps://hooks.example.com/services/S3cr3t", "not a url",
         ];
         var entries = urls.Select((url, i) => AuditMapping.ToEntry(
                 i % 2 == 0 ? new WebhookCreated(Guid.NewGuid(), url, ["*"]) : new WebhookDisabled(Guid.NewGuid(), url, 10),
@@ -632,12 +655,25 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
             .ToList();
         var other = AuditMapping.ToEntry(new WebhookUpdated(Guid.NewGuid(), ["url"]), tenant.Id, Guid.NewGuid());
         other.Metadata = """{"url":"https://kept.example.com/path?q=1"}""";
+        // Another webhook's delivery of such an event, failed and due again tomorrow: a retry would send the URL again.
+        using var client = Factory.ClientFor(tenant);
+        var (subscriberId, _) = await CreateWebhookAsync(client, tenant, "https://receiver.example.com/all", "*");
+        var delivery = new WebhookDelivery
+        {
+            Id = Guid.NewGuid(), TenantId = tenant.Id, WebhookId = Guid.Parse(subscriberId), EventId = "evt_old", EventType = "webhook.created",
+            Payload = """{"id":"evt_old","type":"webhook.created","data":{"webhookId":"x","url":"https://hooks.example.com/services/S3cr3t?token=abc"}}""",
+            Status = WebhookDeliveryStatuses.Failed, NextAttemptAt = DateTimeOffset.UtcNow.AddDays(1), CreatedAt = DateTimeOffset.UtcNow,
+        };
         await using var scope = Factory.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
         db.AuditLogs.AddRange([.. entries, other]);
+        db.WebhookDeliveries.Add(delivery);
         await db.SaveChangesAsync();
 
         await db.Database.ExecuteSqlRawAsync(LumoAuth.Admin.Data.Migrations.WebhookAuditUrlOrigins.Sql);
+        var payload = JsonNode.Parse((await db.WebhookDeliveries.IgnoreQueryFilters().AsNoTracking().SingleAsync(d => d.Id == delivery.Id)).Payload)!;
+        Assert.Equal("https://hooks.example.com", payload["data"]!["url"]!.GetValue<string>());
+        Assert.Equal("x", payload["data"]!["webhookId"]!.GetValue<string>());
 
         var ids = entries.Select(e => e.Id).Append(other.Id).ToList();
         var stored = await db.AuditLogs.IgnoreQueryFilters().AsNoTracking().Where(e => ids.Contains(e.Id)).ToDictionaryAsync(e => e.Id, e => e.Metadata);

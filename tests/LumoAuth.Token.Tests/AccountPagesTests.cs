@@ -305,6 +305,34 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
     }
 
     [Fact]
+    public async Task Invitation_AcceptedWhileRegistrationIsOff_CreatesTheUser()
+    {
+        // Invitation-only: the tenant's registration switch closes self-service sign-up, never the invitations.
+        using var browser = suite.Browser();
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            using var closed = await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { loginPolicy = new { registrationEnabled = false } });
+            Assert.True(closed.IsSuccessStatusCode, await closed.Content.ReadAsStringAsync());
+        }
+
+        using (var register = await browser.GetAsync($"/t/{setup.Tenant.Slug}/register"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, register.StatusCode);
+            Assert.Contains("data-error=\"registration_disabled\"", await register.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var email = $"only-{Guid.NewGuid():N}"[..13] + "@example.com";
+        var token = await InviteAsync(setup.Tenant, email);
+        var accepted = await SubmitAsync(browser, $"/t/{setup.Tenant.Slug}{EmailLinkPaths.Invitation}?token={token}",
+            new() { ["name"] = "Olive Only", ["password"] = NewPassword, ["confirm"] = NewPassword }, HttpStatusCode.OK);
+        Assert.Contains("Your account is ready", accepted, StringComparison.Ordinal);
+
+        using var login = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", email, NewPassword);
+        Assert.True(login.StatusCode == HttpStatusCode.OK, await login.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Invitation_ForAnAddressThatGotAnAccountMeanwhile_SaysSo_WithoutCreatingAnother()
     {
         using var browser = suite.Browser();

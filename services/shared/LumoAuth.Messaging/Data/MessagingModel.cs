@@ -1,6 +1,7 @@
 using LumoAuth.Messaging.Inbox;
 using LumoAuth.Messaging.Outbox;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace LumoAuth.Messaging.Data;
@@ -51,4 +52,18 @@ public static class MessagingModel
     }
 
     private sealed class UtcTimestamps() : ValueConverter<DateTimeOffset, DateTimeOffset>(value => value.ToUniversalTime(), value => value);
+}
+
+/// <summary>
+/// The inbox's <c>processed_at</c> index, built concurrently outside the migration's transaction: the table was never pruned
+/// before, and a plain build would hold every consumer's inbox insert for as long as it takes. Each service's migration
+/// <c>InboxProcessedAtIndex</c> calls these.
+/// </summary>
+public static class InboxIndexMigration
+{
+    public static void Create(MigrationBuilder migrationBuilder) =>
+        migrationBuilder.Sql("CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_inbox_processed_at ON inbox_messages (processed_at);", suppressTransaction: true);
+
+    public static void Drop(MigrationBuilder migrationBuilder) =>
+        migrationBuilder.Sql("DROP INDEX CONCURRENTLY IF EXISTS ix_inbox_processed_at;", suppressTransaction: true);
 }

@@ -10,18 +10,13 @@ namespace LumoAuth.Admin.Data.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.CreateIndex(
-                name: "ix_inbox_processed_at",
-                table: "inbox_messages",
-                column: "processed_at");
+            LumoAuth.Messaging.Data.InboxIndexMigration.Create(migrationBuilder);
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropIndex(
-                name: "ix_inbox_processed_at",
-                table: "inbox_messages");
+            LumoAuth.Messaging.Data.InboxIndexMigration.Drop(migrationBuilder);
         }
     }
 }

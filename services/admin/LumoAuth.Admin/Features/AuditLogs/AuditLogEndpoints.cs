@@ -25,6 +25,12 @@ public static class AuditLogEndpoints
 
     public static async Task<IResult> ListAuditLogs([AsParameters] AuditLogQuery query, AdminDbContext db, CancellationToken cancellationToken)
     {
+        var validation = CheckFilter(query, new RequestValidator());
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
         var paging = PageRequest.From(query.Page, query.Limit);
         var logs = Filter(db.AuditLogs.AsNoTracking(), query);
         var total = await logs.LongCountAsync(cancellationToken);
@@ -33,12 +39,31 @@ public static class AuditLogEndpoints
         return TypedResults.Ok(new PagedResponse<AuditLogResponse>(page.Select(AuditLogResponse.From).ToList(), PageMeta.For(paging, total)));
     }
 
-    /// <summary>The documented filters, shared by the list and the export.</summary>
+    /// <summary>
+    /// Refuses filter values no entry can match, as an unknown sortBy is refused (C-18): a misspelt action would otherwise
+    /// answer an empty list, indistinguishable from "nothing happened".
+    /// </summary>
+    public static RequestValidator CheckFilter(AuditLogQuery query, RequestValidator validation) => validation
+        .Check(query.Action is not { Length: > 0 } action || AuditVocabulary.Resolve(action) is not null,
+            "action", "is neither an action of the audit log nor one of the documented action names")
+        .Check(query.Category is not { Length: > 0 } category || AuditVocabulary.Categories.Contains(category),
+            "category", "must be one of " + string.Join(", ", AuditVocabulary.Categories))
+        .Check(query.Outcome is not { Length: > 0 } outcome || AuditVocabulary.Outcomes.Contains(outcome),
+            "outcome", "must be one of " + string.Join(", ", AuditVocabulary.Outcomes));
+
+    /// <summary>The documented filters, shared by the list and the export (their values checked by <see cref="CheckFilter"/>).</summary>
     public static IQueryable<AuditLogEntry> Filter(IQueryable<AuditLogEntry> logs, AuditLogQuery query)
     {
         if (query.Action is { Length: > 0 } action)
         {
-            logs = logs.Where(l => l.Action == action);
+            // A documented name stands for one or more of our actions, some narrowed by a fact of the entry.
+            var match = AuditVocabulary.Resolve(action) ?? new AuditVocabulary.ActionMatch([action]);
+            var actions = match.Actions.ToArray();
+            logs = logs.Where(l => actions.Contains(l.Action));
+            if (match.MetadataContains is { } fact)
+            {
+                logs = logs.Where(l => EF.Functions.JsonContains(l.Metadata, fact));
+            }
         }
 
         if (query.Category is { Length: > 0 } category)

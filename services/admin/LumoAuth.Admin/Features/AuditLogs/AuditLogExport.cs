@@ -24,7 +24,7 @@ public static class AuditLogExport
     public static async Task<IResult> Export([AsParameters] AuditLogQuery query, string? format, AdminDbContext db, CancellationToken cancellationToken)
     {
         format = (format ?? "csv").ToLowerInvariant();
-        var validation = new RequestValidator();
+        var validation = AuditLogEndpoints.CheckFilter(query, new RequestValidator());
         validation.Check(format is "csv" or "json", "format", "must be csv or json");
         var start = query.StartDate ?? query.From;
         var end = query.EndDate ?? query.To;

@@ -50,17 +50,27 @@ public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext 
 {
     public const string InboxConsumer = "admin-address-link";
 
+    /// <summary>How old a request may be and still be acted on (a link mailed hours later would only puzzle its reader).</summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(15);
+
     public async Task Consume(ConsumeContext<AddressLinkRequested> context)
     {
         var message = context.Message;
-        // A tenant suspended or deleted since the request gets nothing, as its request would have been refused then.
+        // A tenant suspended or deleted since the request gets nothing, as its request would have been refused then; nor does
+        // a request that waited out an outage past MaxAge: whoever asked has given up, and its return URL is stale.
         if (context.MessageId is not { } messageId || message.Email is not { Length: > 0 and <= 320 } email
+            || DateTimeOffset.UtcNow - message.OccurredAt > MaxAge
             || !await InternalTenantScope.EnterAsync(db, tenant, message.TenantId, context.CancellationToken))
         {
             return;
         }
 
+        // An address without an account ends here, leaving no inbox row: anyone can send these, and the rows would stay.
         var normalized = email.ToLowerInvariant();
+        if (!await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, context.CancellationToken))
+        {
+            return;
+        }
         await db.HandleOnceAsync(InboxConsumer, messageId, async ct =>
         {
             var key = $"address-link:{message.Kind}:{tenant.TenantId:N}:{normalized}";

@@ -50,7 +50,7 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
             }
 
             var eventId = WebhookPayloads.EventIdFor(eventGuid);
-            var payload = WebhookPayloads.Build(eventId, type, @event.OccurredAt, slug, EventFacts.ToJson(@event));
+            var payload = WebhookPayloads.Build(eventId, type, @event.OccurredAt, slug, WebhookPayloads.DataOf(@event, type));
             var now = DateTimeOffset.UtcNow;
             foreach (var webhookId in hooks)
             {
@@ -73,7 +73,66 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
 
 public static class WebhookPayloads
 {
+    /// <summary>The person's names as an event may carry them (OIDC's given/family), under the docs' member names.</summary>
+    private static readonly (string From, string To)[] NameMembers = [("givenName", "firstName"), ("familyName", "lastName")];
+
     public static string EventIdFor(Guid messageId) => "evt_" + messageId.ToString("N");
+
+    /// <summary>
+    /// An event's <c>data</c>: its facts, flat (<c>userId</c>, <c>email</c>…), as receivers have always read them; a <c>user.*</c>
+    /// event about one user also gets the docs' <c>user</c> object. That object holds only what the event carries — the address
+    /// when the event has it or the user acted themselves, names when the event has them — never a lookup: by delivery the
+    /// account may have changed or be gone, and the payload stands for the event.
+    /// </summary>
+    public static string DataOf(IntegrationEvent @event, string type)
+    {
+        var facts = EventFacts.ToJson(@event);
+        if (!type.StartsWith("user.", StringComparison.Ordinal))
+        {
+            return facts;
+        }
+
+        using var document = JsonDocument.Parse(facts);
+        var root = document.RootElement;
+        if (!root.TryGetProperty("userId", out var userId) || userId.ValueKind != JsonValueKind.String)
+        {
+            return facts;
+        }
+
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var property in root.EnumerateObject())
+            {
+                property.WriteTo(writer);
+            }
+
+            writer.WriteStartObject("user");
+            writer.WriteString("id", userId.GetString());
+            if (root.TryGetProperty("email", out var email) && email.ValueKind == JsonValueKind.String)
+            {
+                writer.WriteString("email", email.GetString());
+            }
+            else if (@event.Actor is { Type: ActorTypes.User, Email: { } actorEmail } actor && actor.Id == userId.GetString())
+            {
+                writer.WriteString("email", actorEmail);
+            }
+
+            foreach (var (from, to) in NameMembers)
+            {
+                if (root.TryGetProperty(from, out var name) && name.ValueKind == JsonValueKind.String)
+                {
+                    writer.WriteString(to, name.GetString());
+                }
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
 
     /// <summary>The documented body: <c>{id, type, timestamp, tenant, data}</c>, <paramref name="dataJson"/> a JSON object.</summary>
     public static string Build(string eventId, string type, DateTimeOffset timestamp, string? tenantSlug, string dataJson)
