@@ -1,6 +1,7 @@
 using LumoAuth.Messaging.Inbox;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Messaging.Tests;
 
@@ -96,9 +97,30 @@ public sealed class InboxHousekeepingTests(InboxHousekeepingTests.ShortRetention
     }
 
     /// <summary>The retention set to two days through configuration, so the tests also show the setting is read.</summary>
-    public sealed class ShortRetentionHost() : MessagingHost("inbox")
+    /// <summary>A retention shorter than the outage retry's span would let a retried message run twice: the host does not start.</summary>
+    [Fact]
+    public async Task RetentionNotLongerThanTheOutageRetry_StopsTheHostFromStarting()
+    {
+        var host = new RetentionHost("2.00:00:00", outageMaxInterval: null);
+        try
+        {
+            var refused = await Assert.ThrowsAsync<OptionsValidationException>(host.InitializeAsync);
+            Assert.Contains("outage retry", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    /// <summary>Two days' retention, with the outage retry shortened below it (5.5 hours in all).</summary>
+    public sealed class ShortRetentionHost() : RetentionHost("2.00:00:00", "00:00:02");
+
+    public class RetentionHost(string retention, string? outageMaxInterval) : MessagingHost("inbox")
     {
         protected override IEnumerable<KeyValuePair<string, string?>> Settings =>
-            [new($"{InboxOptions.SectionName}:{nameof(InboxOptions.Retention)}", "2.00:00:00")];
+            outageMaxInterval is null
+                ? [new($"{InboxOptions.SectionName}:{nameof(InboxOptions.Retention)}", retention)]
+                : [new($"{InboxOptions.SectionName}:{nameof(InboxOptions.Retention)}", retention), new("Messaging:OutageRetry:MaxInterval", outageMaxInterval)];
     }
 }

@@ -98,9 +98,13 @@ public static class MessagingExtensions
         });
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHostedService<OutboxRelay<TDbContext>>();
+        // A row gone while its message may still be retried would let the effect run twice: the retention outlasts the retries.
         builder.Services.AddOptions<InboxOptions>()
             .BindConfiguration(InboxOptions.SectionName)
             .ValidateDataAnnotations()
+            .Validate(
+                inbox => inbox.Retention > outage.LongestSpan,
+                $"{InboxOptions.SectionName}:{nameof(InboxOptions.Retention)} must be longer than the outage retry's span ({outage.LongestSpan}, {OutageRetryOptions.SectionName})")
             .ValidateOnStart();
         builder.Services.AddSingleton(sp => ActivatorUtilities.CreateInstance<InboxHousekeeping>(sp, typeof(TDbContext)));
         builder.Services.AddHostedService(sp => sp.GetRequiredService<InboxHousekeeping>());

@@ -12,7 +12,8 @@ public sealed class InboxOptions
     /// when something failed after it: the ack was lost, the publisher's relay could not delete its outbox row, or a consumer
     /// writing a row per recipient failed on a later one and is retried — through an outage, for as long as the outage retry
     /// goes on (<see cref="OutageRetryOptions.LongestSpan"/>, about 35 days). Forty days outlast that, at the cost of a few
-    /// more rows (only consumers with outside effects — mail, SMS, links for existing accounts — write them). At least a day.
+    /// more rows (only consumers with outside effects — mail, SMS, links for existing accounts — write them). The host does
+    /// not start with a retention that is not longer than the outage retry's span.
     /// </summary>
     [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(40);
