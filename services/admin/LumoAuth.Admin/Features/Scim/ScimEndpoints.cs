@@ -226,7 +226,7 @@ public static class ScimEndpoints
 /// <c>X-API-Key</c>), an admin bearer token, or HTTP Basic with a user's email and password. Everything but
 /// /Me needs an admin credential; reads need a reading scope, writes a writing one.
 /// </summary>
-public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant, IServiceProvider services) : IEndpointFilter
+public sealed class ScimAuthFilter(TenantContext tenant, IServiceProvider services) : IEndpointFilter
 {
     /// <summary>The authentication type of a principal built here from a user's Basic credentials.</summary>
     public const string BasicAuthentication = "ScimBasic";
@@ -257,25 +257,8 @@ public sealed class ScimAuthFilter(ApiKeyVerifier apiKeys, TenantContext tenant,
     /// <summary>Who the caller is; or, for a password the tenant does not take or an address that must wait, the answer.</summary>
     private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser, IResult? Refusal)> AuthenticateAsync(HttpContext http)
     {
+        // An API key (X-API-Key, or Bearer lmk_… as SCIM clients send it) and bearer tokens go through the tenant scheme.
         var authorization = http.Request.Headers.Authorization.ToString();
-        if (authorization.StartsWith("Bearer lmk_", StringComparison.Ordinal))
-        {
-            var key = authorization["Bearer ".Length..].Trim();
-            var verified = key.Length <= 256 ? await apiKeys.VerifyAsync(tenant.TenantId, key, http.RequestAborted) : null;
-            if (verified is null || verified.TenantId != tenant.TenantId)
-            {
-                return (null, false, null);
-            }
-
-            var claims = new List<Claim>
-            {
-                new(LumoClaims.Subject, "apikey:" + verified.ApiKeyId), new(LumoClaims.ApiKeyId, verified.ApiKeyId.ToString()),
-                new(LumoClaims.TenantId, verified.TenantId.ToString()), new(LumoClaims.AuthMethod, "api_key"),
-            };
-            claims.AddRange(verified.Scopes.Select(s => new Claim(LumoClaims.Scope, s)));
-            return (new ClaimsPrincipal(new ClaimsIdentity(claims, AuthSchemes.ApiKey, LumoClaims.Subject, "role")), false, null);
-        }
-
         if (authorization.StartsWith("Basic ", StringComparison.OrdinalIgnoreCase))
         {
             return await BasicAsync(http, authorization["Basic ".Length..].Trim());
