@@ -10,7 +10,7 @@ namespace LumoAuth.AppHost.Infrastructure;
 /// </summary>
 public sealed record DeploymentSettings(
     int GatewayPort, string PublicBaseUrl, string Region, string InternalKey, string PlatformKey, bool SeedDemo, string StateDirectory,
-    string MessagingPrefix, string KeyEncryptionKey)
+    string MessagingPrefix, string KeyEncryptionKey, IReadOnlyList<string> PreviousKeyEncryptionKeys)
 {
     public static DeploymentSettings Load(IDistributedApplicationBuilder builder)
     {
@@ -27,7 +27,8 @@ public sealed record DeploymentSettings(
             config.GetValue("LumoAuth:SeedDemo", builder.Environment.EnvironmentName == "Development"),
             state,
             config["LumoAuth:MessagingPrefix"] ?? "lumoauth",
-            config["LumoAuth:KeyEncryptionKey"] ?? StoredSecret(state, "key-encryption-key"));
+            config["LumoAuth:KeyEncryptionKey"] ?? StoredSecret(state, "key-encryption-key"),
+            [.. config.GetSection("LumoAuth:PreviousKeyEncryptionKeys").GetChildren().Select(c => c.Value).OfType<string>()]);
     }
 
     public static string RepositoryRoot(IDistributedApplicationBuilder builder) =>

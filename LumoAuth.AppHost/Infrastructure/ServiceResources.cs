@@ -37,7 +37,8 @@ public static class ServiceResources
         return service;
     }
 
-    public static IResourceBuilder<ProjectResource> WithSharedSettings(this IResourceBuilder<ProjectResource> project, DeploymentSettings settings) =>
+    public static IResourceBuilder<ProjectResource> WithSharedSettings(this IResourceBuilder<ProjectResource> project, DeploymentSettings settings)
+    {
         project
             .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
             .WithEnvironment("LumoAuth__InternalKey", Secret(project, "internal-key", settings.InternalKey))
@@ -45,6 +46,16 @@ public static class ServiceResources
             .WithEnvironment("LumoAuth__KeyEncryptionKey", Secret(project, "key-encryption-key", settings.KeyEncryptionKey))
             .WithEnvironment("LumoAuth__Region", settings.Region)
             .WithEnvironment("Messaging__Prefix", settings.MessagingPrefix);
+
+        // During a key-encryption key rotation (docs/architecture.md, "Secrets at rest").
+        for (var i = 0; i < settings.PreviousKeyEncryptionKeys.Count; i++)
+        {
+            project.WithEnvironment($"LumoAuth__PreviousKeyEncryptionKeys__{i}",
+                Secret(project, $"previous-key-encryption-key-{i}", settings.PreviousKeyEncryptionKeys[i]));
+        }
+
+        return project;
+    }
 
     /// <summary>The keys travel as secret parameters (one each, shared by every service), which the dashboard masks.</summary>
     private static IResourceBuilder<ParameterResource> Secret(IResourceBuilder<ProjectResource> project, string name, string value)

@@ -1,5 +1,6 @@
 using LumoAuth.Contracts;
 using LumoAuth.Messaging.Consumers;
+using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Inbox;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Security;
@@ -126,7 +127,8 @@ public static class MessagingExtensions
 
     /// <summary>
     /// The one-shot migration step: when started with <c>--migrate</c> the service applies its EF Core
-    /// migrations and exits; the AppHost runs this before the service starts.
+    /// migrations, re-seals its key ring with the current key-encryption key, and exits; the AppHost runs this before
+    /// the service starts.
     /// </summary>
     public static async Task<bool> RunMigrationsIfRequestedAsync<TDbContext>(this WebApplication app, string[] args)
         where TDbContext : DbContext
@@ -146,6 +148,9 @@ public static class MessagingExtensions
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
         await db.Database.MigrateAsync();
+
+        // After a key-encryption key rotation the deployment step leaves every ring key sealed by the new key.
+        scope.ServiceProvider.GetService<IKeyRingResealer>()?.ResealAll();
     }
 }
 
