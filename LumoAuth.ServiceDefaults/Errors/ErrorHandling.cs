@@ -6,7 +6,7 @@ namespace LumoAuth.ServiceDefaults.Errors;
 
 /// <summary>
 /// Turns every failure that escapes a handler into the envelope: malformed bodies and binding
-/// failures become 400, oversized bodies 413, a database deadlock or a row changed since it was read 409, a Redis outage 503, and anything else a 500 with only
+/// failures become 400, oversized bodies 413, a database deadlock or a row changed since it was read 409, a Redis or dependency outage 503, and anything else a 500 with only
 /// a correlation id.
 /// </summary>
 public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHandler> logger) : IExceptionHandler
@@ -49,8 +49,8 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             // (23505), where the endpoint has no answer of its own.
             _ when SqlStateOf(exception) is "23503" or "23505" =>
                 new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
-            // Redis is out: the request could not finish its work, and repeating it later will.
-            StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException =>
+            // Redis, or a service of ours, is out: the request could not finish its work, and repeating it later will.
+            StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException or DependencyUnavailableException =>
                 new ApiError("A service this request needs is unavailable for the moment; try again", 503, ErrorCodes.ServiceUnavailable),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested =>
                 new ApiError("Request cancelled", 499, ErrorCodes.InvalidRequest),

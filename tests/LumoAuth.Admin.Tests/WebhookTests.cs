@@ -472,12 +472,9 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
     {
         var tenant = await Factory.CreateTenantAsync();
         using var client = Factory.ClientFor(tenant);
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var closedPort = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        using var closedPort = LoopbackApp.ClosedPort();
         var errors = new List<string>();
-        foreach (var url in new[] { $"http://127.0.0.1:{closedPort}/hook", "https://no-such-host.invalid/hook" })
+        foreach (var url in new[] { $"http://127.0.0.1:{closedPort.Port}/hook", "https://no-such-host.invalid/hook" })
         {
             var (webhookId, _) = await CreateWebhookAsync(client, tenant, url, "user.updated");
             var test = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/test", null)))["data"]!;

@@ -143,23 +143,17 @@ public sealed class AdminLink
 {
     private volatile bool _cut;
 
-    /// <summary>A loopback port nothing listens on: connections to it are refused by the operating system.</summary>
-    public int ClosedPort { get; } = FindClosedPort();
+    // Held for the whole run: connections to it are refused by the operating system, and no other server can take it.
+    private readonly ClosedPort _closedPort = LoopbackApp.ClosedPort();
+
+    /// <summary>A loopback port nothing listens on.</summary>
+    public int ClosedPort => _closedPort.Port;
 
     public bool IsCut => _cut;
 
     public void Cut() => _cut = true;
 
     public void Restore() => _cut = false;
-
-    private static int FindClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }
 
 /// <summary>Sends to the in-process admin while the link is up, and to the closed port once it is cut.</summary>

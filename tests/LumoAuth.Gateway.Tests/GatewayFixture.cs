@@ -33,33 +33,49 @@ public class GatewayFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        var tokenHttp2Port = LoopbackApp.FreePort();
-        builder.Configuration[Http2Port.Setting] = tokenHttp2Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        builder.AddHttp2Port();
-        builder.WebHost.UseUrls([.. Services.Select(_ => "http://127.0.0.1:0"), $"http://127.0.0.1:{tokenHttp2Port}"]);
-        _backends = builder.Build();
-        var names = new Dictionary<int, string> { [tokenHttp2Port] = ServiceNames.Token };
-        _backends.Run(async context =>
+        // The HTTP/2 port must be named before the listeners start: should another test's server take it in between, try another.
+        int tokenHttp2Port;
+        var names = new Dictionary<int, string>();
+        for (var attempt = 1; ; attempt++)
         {
-            context.Response.Headers["X-Backend"] = names[context.Connection.LocalPort];
-            context.Response.Headers["X-Seen-Path"] = context.Request.Path.Value;
-            context.Response.Headers["X-Seen-Protocol"] = context.Request.Protocol;
-            context.Response.Headers["X-Seen-Correlation"] = context.Request.Headers["X-Correlation-Id"].ToString();
-            context.Response.Headers["X-Seen-Forwarded"] = string.Join(";", context.Request.Headers
-                .Where(h => h.Key.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
-                .OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
-                .Select(h => $"{h.Key.ToLowerInvariant()}={h.Value}"));
-            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+            tokenHttp2Port = LoopbackApp.FreePort();
+            names[tokenHttp2Port] = ServiceNames.Token;
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Configuration[Http2Port.Setting] = tokenHttp2Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            builder.AddHttp2Port();
+            builder.WebHost.UseUrls([.. Services.Select(_ => "http://127.0.0.1:0"), $"http://127.0.0.1:{tokenHttp2Port}"]);
+            _backends = builder.Build();
+            _backends.Run(async context =>
             {
-                using var body = new MemoryStream();
-                await context.Request.Body.CopyToAsync(body);
-                context.Response.Headers["X-Seen-Body-Length"] = body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                context.Response.Headers["X-Seen-Body-Sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.ToArray()));
-                context.Response.Headers["X-Seen-Content-Type"] = context.Request.ContentType;
+                context.Response.Headers["X-Backend"] = names[context.Connection.LocalPort];
+                context.Response.Headers["X-Seen-Path"] = context.Request.Path.Value;
+                context.Response.Headers["X-Seen-Protocol"] = context.Request.Protocol;
+                context.Response.Headers["X-Seen-Correlation"] = context.Request.Headers["X-Correlation-Id"].ToString();
+                context.Response.Headers["X-Seen-Forwarded"] = string.Join(";", context.Request.Headers
+                    .Where(h => h.Key.StartsWith("X-Forwarded-", StringComparison.OrdinalIgnoreCase))
+                    .OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+                    .Select(h => $"{h.Key.ToLowerInvariant()}={h.Value}"));
+                if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true)
+                {
+                    using var body = new MemoryStream();
+                    await context.Request.Body.CopyToAsync(body);
+                    context.Response.Headers["X-Seen-Body-Length"] = body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    context.Response.Headers["X-Seen-Body-Sha256"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(body.ToArray()));
+                    context.Response.Headers["X-Seen-Content-Type"] = context.Request.ContentType;
+                }
+            });
+            try
+            {
+                await _backends.StartAsync();
+                break;
             }
-        });
-        await _backends.StartAsync();
+            catch (IOException) when (attempt < 5)
+            {
+                await _backends.DisposeAsync();
+                names.Clear();
+            }
+        }
+
         var addresses = _backends.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses
             .Select(a => new Uri(a)).Where(a => a.Port != tokenHttp2Port).ToList();
         for (var i = 0; i < addresses.Count; i++)

@@ -1,4 +1,5 @@
 using LumoAuth.Messaging.Consumers;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.Testing;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;

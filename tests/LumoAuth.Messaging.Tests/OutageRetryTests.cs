@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using LumoAuth.Messaging.Consumers;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.Testing;
 using Npgsql;
 

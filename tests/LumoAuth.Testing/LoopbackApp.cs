@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -34,6 +35,12 @@ public static class LoopbackApp
         return (app, address.Replace("localhost", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/'));
     }
 
+    /// <summary>
+    /// A loopback port that refuses connections for as long as the result is held: a socket bound to it without
+    /// listening, without address reuse, so no other test's server can take the port meanwhile.
+    /// </summary>
+    public static ClosedPort ClosedPort() => new();
+
     /// <summary>A loopback port free a moment ago, for a server that must know its port before it starts.</summary>
     public static int FreePort()
     {
@@ -41,4 +48,21 @@ public static class LoopbackApp
         probe.Start();
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
+}
+
+/// <summary>See <see cref="LoopbackApp.ClosedPort"/>.</summary>
+public sealed class ClosedPort : IDisposable
+{
+    private readonly System.Net.Sockets.Socket _socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+
+    internal ClosedPort()
+    {
+        _socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, false);
+        _socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        Port = ((IPEndPoint)_socket.LocalEndPoint!).Port;
+    }
+
+    public int Port { get; }
+
+    public void Dispose() => _socket.Dispose();
 }

@@ -13,7 +13,7 @@ public sealed record ReceivedCall(string? Authorization, string Body);
 /// </summary>
 public sealed class LoopbackReceiver : IDisposable
 {
-    private readonly HttpListener _listener = new();
+    private readonly HttpListener _listener;
     private readonly BlockingCollection<ReceivedCall> _calls = new();
 
     /// <param name="path">The path it listens on.</param>
@@ -21,13 +21,7 @@ public sealed class LoopbackReceiver : IDisposable
     /// <param name="answerBytes">How big a body every answer carries (a server that talks too much).</param>
     public LoopbackReceiver(string path, int status = 200, int answerBytes = 0)
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        Uri = $"http://127.0.0.1:{port}/{path.Trim('/')}/";
-        _listener.Prefixes.Add(Uri);
-        _listener.Start();
+        (_listener, Uri) = Listen(path);
         _ = Task.Run(async () =>
         {
             while (_listener.IsListening)
@@ -60,6 +54,29 @@ public sealed class LoopbackReceiver : IDisposable
                 context.Response.Close();
             }
         });
+    }
+
+    /// <summary>
+    /// HttpListener must be told its port, so it takes one that was free a moment ago; should another test's server
+    /// take it in between, it tries another.
+    /// </summary>
+    private static (HttpListener Listener, string Uri) Listen(string path)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var uri = $"http://127.0.0.1:{LoopbackApp.FreePort()}/{path.Trim('/')}/";
+            var listener = new HttpListener();
+            listener.Prefixes.Add(uri);
+            try
+            {
+                listener.Start();
+                return (listener, uri);
+            }
+            catch (HttpListenerException) when (attempt < 5)
+            {
+                listener.Close();
+            }
+        }
     }
 
     public string Uri { get; }

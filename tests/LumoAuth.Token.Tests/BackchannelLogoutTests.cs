@@ -122,14 +122,11 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
     [Fact]
     public async Task OneClientDown_TheOthersOfTheSession_AreStillToldAtOnce()
     {
-        var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var closedPort = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        using var closedPort = LoopbackApp.ClosedPort();
         var down = await suite.SetUpAsync(new
         {
             name = "Down", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri }, grantTypes = new[] { "authorization_code" },
-            allowedScopes = new[] { "openid" }, backchannelLogoutUri = $"http://127.0.0.1:{closedPort}/backchannel",
+            allowedScopes = new[] { "openid" }, backchannelLogoutUri = $"http://127.0.0.1:{closedPort.Port}/backchannel",
         });
         using var admin = suite.Token.CreateClient();
         admin.DefaultRequestHeaders.Add("X-API-Key", down.Tenant.ApiKey);

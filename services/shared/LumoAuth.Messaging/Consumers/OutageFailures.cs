@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Errors;
 using Npgsql;
 using StackExchange.Redis;
 

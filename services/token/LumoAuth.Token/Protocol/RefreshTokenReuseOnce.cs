@@ -54,7 +54,7 @@ public sealed partial class RefreshTokenReuseOnce(
         {
             // One script: the count and its expiry are set together, so no key is left without one.
             uses = (long)await redis.GetDatabase().ScriptEvaluateAsync(CountUse,
-                [$"lumoauth:refresh-uses:{tenant.TenantId:N}:{tokenId}"], [(long)leeway.TotalMilliseconds]);
+                [UsesKey(tenant.TenantId, tokenId)], [(long)leeway.TotalMilliseconds]);
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
@@ -73,6 +73,33 @@ public sealed partial class RefreshTokenReuseOnce(
             await tokens.RevokeByAuthorizationIdAsync(authorizationId, context.CancellationToken);
         }
     }
+
+    /// <summary>
+    /// Uncounts a use that issued nothing because a service of ours was out (the token stays unredeemed), so the client's
+    /// retries after the outage are not taken for reuse. Best effort: without Redis the count expires with the leeway.
+    /// </summary>
+    public static async Task GiveBackUseAsync(IConnectionMultiplexer redis, Guid tenantId, string? tokenId)
+    {
+        if (tokenId is not { Length: > 0 })
+        {
+            return;
+        }
+
+        try
+        {
+            await redis.GetDatabase().ScriptEvaluateAsync(GiveBack, [UsesKey(tenantId, tokenId)]);
+        }
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
+        {
+        }
+    }
+
+    private const string GiveBack = """
+        if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end
+        return 0
+        """;
+
+    private static string UsesKey(Guid tenantId, string tokenId) => $"lumoauth:refresh-uses:{tenantId:N}:{tokenId}";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: a refresh token use is let through uncounted")]
     private static partial void LogUnavailable(ILogger logger, Exception exception);

@@ -1,9 +1,10 @@
 using LumoAuth.Authorization.Data;
-using LumoAuth.Authorization.Features.Abac;
 using LumoAuth.Authorization.Engine;
+using LumoAuth.Authorization.Features.Abac;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Consumers;
+using LumoAuth.ServiceDefaults.Errors;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
 

@@ -74,7 +74,7 @@ public static class AccountPage
             StatusCodes.Status400BadRequest);
 
     public static IResult Unavailable(HttpContext http) =>
-        HostedPage.Error(http, "temporarily_unavailable", "This is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+        HostedPage.Unavailable(http, "This");
 
     /// <summary>
     /// What every signed-in account page's form post checks first: the form came from our page, and a session is there.

@@ -230,5 +230,5 @@ public static class MfaAccountPage
 
 
     private static IResult Unavailable(HttpContext http) =>
-        HostedPage.Error(http, "temporarily_unavailable", "This page is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+        HostedPage.Unavailable(http, "This page");
 }

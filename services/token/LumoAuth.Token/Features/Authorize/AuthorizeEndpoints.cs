@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
@@ -99,7 +100,7 @@ public static class AuthorizeEndpoints
             var hostedPages = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
             if (hostedPages is null)
             {
-                return HostedPage.Error(http, "temporarily_unavailable", "Registration is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+                return HostedPage.Unavailable(http, "Registration");
             }
 
             // Prompt Create §4.1: a prompt value the tenant does not support is a 400 invalid_request naming it.
@@ -171,7 +172,16 @@ public static class AuthorizeEndpoints
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
         var facts = SignInFacts.Of(user, userId);
-        var identity = await services.UserClaims.BuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
+        System.Security.Claims.ClaimsIdentity? identity;
+        try
+        {
+            identity = await services.UserClaims.BuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
+        }
+        catch (DependencyUnavailableException)
+        {
+            // Admin cannot say whether the user may sign in: the session stays, and the same step works once it answers.
+            return HostedPage.Unavailable(http);
+        }
         if (identity is null)
         {
             await http.SignOutAsync(SessionCookie.Scheme);

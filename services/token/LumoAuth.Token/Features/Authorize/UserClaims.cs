@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Claims;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
@@ -23,7 +24,7 @@ public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTim
 
 /// <summary>
 /// Builds a user's token principal from fresh data: the profile from admin (refused when the user is gone or
-/// blocked) and roles and permissions from authorization's <c>roles-of</c> (left out when it is down). Each
+/// blocked, <see cref="DependencyUnavailableException"/> when admin cannot answer) and roles and permissions from authorization's <c>roles-of</c> (left out when it is down). Each
 /// claim says where it goes: ID token claims by scope (OIDC Core §5.4), RFC 9068 claims in the access token.
 /// </summary>
 public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
@@ -44,7 +45,13 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     public async Task<ClaimsIdentity?> BuildAsync(
         TenantContext tenant, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken, bool scopesOfAGrant = false)
     {
-        var profile = await users.GetProfileAsync(tenant.TenantId, facts.UserId, cancellationToken);
+        var (found, profile) = await users.FindAsync(tenant.TenantId, facts.UserId, cancellationToken);
+        if (found is null)
+        {
+            // Admin cannot say, which is not "may not sign in": the caller answers 503 and keeps the grant and the session.
+            throw new DependencyUnavailableException("The user directory cannot be reached; try again.");
+        }
+
         if (profile is null || profile.Blocked || !profile.IsActive)
         {
             return null;

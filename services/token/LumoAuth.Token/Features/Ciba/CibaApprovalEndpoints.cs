@@ -6,6 +6,7 @@ using LumoAuth.Contracts;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
@@ -107,7 +108,16 @@ public static class CibaApprovalEndpoints
         LumoAuth.Token.Data.TokenApplication? application = null;
         if (approve)
         {
-            identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
+            try
+            {
+                identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
+            }
+            catch (DependencyUnavailableException)
+            {
+                // The request stays pending and the session stays: the user answers again once admin is back.
+                return HostedPage.Unavailable(http);
+            }
+
             if (identity is null)
             {
                 await http.SignOutAsync(SessionCookie.Scheme);

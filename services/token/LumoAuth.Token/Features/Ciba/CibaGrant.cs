@@ -66,13 +66,6 @@ public static class CibaGrant
             return ProtocolErrors.Forbid(Errors.AccessDenied, "The user denied the request.");
         }
 
-        // Approved: redeemed exactly once, even by two concurrent polls (Status is a concurrency token).
-        pending.Status = CibaDelivery.Statuses.Redeemed;
-        if (!await SaveAsync(db, http.RequestAborted))
-        {
-            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The auth_req_id has been used.");
-        }
-
         var facts = new SignInFacts(pending.UserId, pending.SessionId, pending.AuthTime,
             (pending.Methods ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries));
         if (facts.SessionId is { } sessionId && !await services.GetRequiredService<SessionStore>().AllowsGrantsAsync(sessionId, http.RequestAborted))
@@ -90,10 +83,18 @@ public static class CibaGrant
 
         // As for any grant redeemed late: a scope withdrawn from the client since the request is not issued.
         var scopes = await TokenEndpoints.ScopesStillHeldAsync(http, tenant, pending.ClientId, pending.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        // While admin is out this throws (503) before the request is used up: the client polls again.
         var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
         if (identity is null)
         {
             return ProtocolErrors.Forbid(Errors.InvalidGrant, "The user can no longer sign in.");
+        }
+
+        // Approved: redeemed exactly once, even by two concurrent polls (Status is a concurrency token).
+        pending.Status = CibaDelivery.Statuses.Redeemed;
+        if (!await SaveAsync(db, http.RequestAborted))
+        {
+            return ProtocolErrors.Forbid(Errors.InvalidGrant, "The auth_req_id has been used.");
         }
 
         identity.SetAuthorizationId(pending.AuthorizationId);

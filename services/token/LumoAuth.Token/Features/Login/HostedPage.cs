@@ -87,6 +87,10 @@ public static class HostedPage
             "<p>Go back to the application and try again.</p>",
             status);
 
+    /// <summary>A service the page needs is out for the moment: nothing was changed, and the same step works again later.</summary>
+    public static IResult Unavailable(HttpContext http, string what = "Sign-in") =>
+        Error(http, "temporarily_unavailable", $"{what} is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+
     /// <param name="imageOrigin">The origins (space-separated CSP sources) of the page's only images: the tenant's logo, a client's.</param>
     public static void ApplySecurityHeaders(
         HttpResponse response, string? continuesTo = null, string? imageOrigin = null, IReadOnlyList<Uri>? frameSources = null, bool scripts = false)

@@ -163,7 +163,7 @@ public static class LoginEndpoints
         switch (verdict?.Outcome)
         {
             case null:
-                return HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+                return HostedPage.Unavailable(http);
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
                 // Admin's amr says what this sign-in proved; a code posted by a user who has no second factor proves nothing.
                 var session = await services.Sessions.CreateAsync(userId, "password", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
@@ -304,7 +304,7 @@ public static class LoginEndpoints
         var (found, _) = await services.Users.FindByLoginAsync(services.Tenant.TenantId, email.Trim(), http.RequestAborted);
         return found switch
         {
-            null => HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable),
+            null => HostedPage.Unavailable(http),
             true => PasswordForm(http, services, returnUrl, email.Trim(), error: null, settings: settings),
             false => HostedPage.Render(http, "No account for this address",
                 $"<p role=\"status\">There is no account for <strong>{HostedPage.Encode(email)}</strong>.</p>" +

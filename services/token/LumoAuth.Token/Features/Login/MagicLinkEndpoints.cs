@@ -112,7 +112,7 @@ public static partial class MagicLinkEndpoints
         switch (verdict?.Outcome)
         {
             case null:
-                return HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+                return HostedPage.Unavailable(http);
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
                 var session = await services.Sessions.CreateAsync(userId, "magic_link", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
@@ -189,7 +189,7 @@ public static partial class MagicLinkEndpoints
     private static async Task<IResult?> EnabledAsync(HttpContext http, MagicLinkServices services) =>
         await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted) switch
         {
-            null => HostedPage.Error(http, "temporarily_unavailable", "Sign-in is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable),
+            null => HostedPage.Unavailable(http),
             { MagicLinkEnabled: false } => HostedPage.Error(http, "not_found", "Sign-in links are not used here. Sign in with your password.", StatusCodes.Status404NotFound),
             _ => null,
         };

@@ -69,7 +69,7 @@ public static class PasskeyEndpoints
             case RecentSignIn.Verdict.SignInAgain:
                 return AccountPages.AccountPage.ToSignIn(tenant.Slug, $"/t/{tenant.Slug}{AccountPagePath}");
             case RecentSignIn.Verdict.Unavailable:
-                return HostedPage.Error(http, "temporarily_unavailable", "This page is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+                return HostedPage.Unavailable(http, "This page");
         }
 
         return HostedPage.Render(http, "Passkeys",

@@ -122,7 +122,7 @@ public static class RegistrationEndpoints
         HostedPage.Error(http, "registration_disabled", "This organisation does not allow creating accounts here. Ask its administrator for an invitation.", StatusCodes.Status403Forbidden);
 
     private static IResult Unavailable(HttpContext http) =>
-        HostedPage.Error(http, "temporarily_unavailable", "Registration is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+        HostedPage.Unavailable(http, "Registration");
 
     private static IResult Form(HttpContext http, RegistrationServices services, string? returnUrl, string? email, string? name,
         List<string> errors, int status = StatusCodes.Status200OK)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore;
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Authorize;
@@ -12,6 +13,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
+using StackExchange.Redis;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Token;
@@ -130,7 +132,18 @@ public static class TokenEndpoints
         }
 
         var scopes = await ScopesStillHeldAsync(http, tenant, request.ClientId, principal.GetScopes());
-        var identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
+        ClaimsIdentity? identity;
+        try
+        {
+            identity = await services.GetRequiredService<UserClaims>().BuildAsync(tenant, issuer, facts, scopes, http.RequestAborted, scopesOfAGrant: true);
+        }
+        catch (DependencyUnavailableException) when (request.IsRefreshTokenGrantType())
+        {
+            // Answered 503 with the grant unredeemed: the client tries the same refresh token again later.
+            await RefreshTokenReuseOnce.GiveBackUseAsync(services.GetRequiredService<IConnectionMultiplexer>(), tenant.TenantId, principal.GetTokenId());
+            throw;
+        }
+
         if (identity is null)
         {
             return Reject(Errors.InvalidGrant, "The user can no longer sign in.");

@@ -37,7 +37,13 @@ public static class UserInfoEndpoints
         }
 
         // First whether the token still stands (its user), then what it was granted: a gone user's client must sign in again.
-        var profile = await users.GetProfileAsync(tenant.TenantId, userId, http.RequestAborted);
+        var (found, profile) = await users.FindAsync(tenant.TenantId, userId, http.RequestAborted);
+        if (found is null)
+        {
+            // Not invalid_token: a client takes that as a dead token, and admin is only out for the moment.
+            return ProtocolErrors.Json(Errors.TemporarilyUnavailable, "The user directory cannot be reached; try again.", StatusCodes.Status503ServiceUnavailable);
+        }
+
         if (profile is null || profile.Blocked || !profile.IsActive)
         {
             return InvalidToken("The user no longer exists or cannot sign in.");
