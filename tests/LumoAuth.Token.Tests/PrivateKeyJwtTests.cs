@@ -62,6 +62,24 @@ public sealed class PrivateKeyJwtTests(TokenFactory factory) : IClassFixture<Tok
         Assert.Equal("client-key-1", client.Data.GetProperty("jwks").GetProperty("keys")[0].GetProperty("kid").GetString());
     }
 
+    /// <summary>RFC 7521 §4.2: with an assertion, <c>client_id</c> may be left out; the assertion names the client.</summary>
+    [Fact]
+    public async Task ClientAssertion_WithoutClientIdParameter_IssuesTheAssertionsClientAToken()
+    {
+        var client = await KeyClientAsync(factory.Acme);
+        using var response = await factory.PostFormAsync(factory.Acme, "oauth/token", new()
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
+            ["client_assertion"] = Assertion(client.ClientId, factory.Acme.Issuer, SigningKey),
+        });
+
+        var body = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        var token = new JsonWebToken(body.GetProperty("access_token").GetString());
+        Assert.Equal(client.ClientId, token.GetClaim("client_id").Value);
+        Assert.Equal(client.ClientId, token.Subject);
+    }
+
     [Fact]
     public async Task ClientAssertion_LegacyTokenEndpointAudienceAndJwtType_IsRefused()
     {
