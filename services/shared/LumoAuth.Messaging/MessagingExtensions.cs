@@ -113,6 +113,20 @@ public static class MessagingExtensions
     }
 
     /// <summary>
+    /// A message on <paramref name="queueName"/> that still fails after every retry is dropped instead of moved to the
+    /// queue's <c>_error</c> queue: for messages holding personal data (an address being looked up) that nothing would
+    /// read there and that erasure could not reach. Only for work a person can simply ask for again.
+    /// </summary>
+    public static void DiscardFaults(this IBusRegistrationConfigurator bus, string queueName) =>
+        bus.AddConfigureEndpointsCallback((_, name, endpoint) =>
+        {
+            if (name == queueName)
+            {
+                endpoint.DiscardFaultedMessages();
+            }
+        });
+
+    /// <summary>
     /// An <see cref="EventBatcher{TDbContext}"/> (inject it to add facts) running in the background; <paramref name="combine"/>
     /// turns each batch into the messages sent (identity when not given).
     /// </summary>

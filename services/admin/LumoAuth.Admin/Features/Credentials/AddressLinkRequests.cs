@@ -1,6 +1,7 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Messaging;
 using LumoAuth.Messaging.Inbox;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Paging;
@@ -35,10 +36,15 @@ public static class AddressLinkRequests
 
     /// <summary>
     /// The consumer, on a queue of its own: neither a failing SMTP server (the e-mail queue) nor a flood of audited events
-    /// holds up the links people are waiting for.
+    /// holds up the links people are waiting for. A request that still fails after every retry is dropped, not parked
+    /// with its address in an error queue: the person asks again.
     /// </summary>
-    public static void AddAddressLinkConsumer(this IBusRegistrationConfigurator bus, IConfiguration configuration) =>
-        bus.AddConsumer<AddressLinkRequestConsumer>().Endpoint(e => e.Name = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-address-links");
+    public static void AddAddressLinkConsumer(this IBusRegistrationConfigurator bus, IConfiguration configuration)
+    {
+        var queue = $"{configuration["Messaging:Prefix"] ?? "lumoauth"}-admin-address-links";
+        bus.AddConsumer<AddressLinkRequestConsumer>().Endpoint(e => e.Name = queue);
+        bus.DiscardFaults(queue);
+    }
 }
 
 /// <summary>
