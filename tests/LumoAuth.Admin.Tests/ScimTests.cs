@@ -617,6 +617,35 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         })), 413);
     }
 
+    /// <summary>RFC 7644 §3.7.2: an operation may name a bulkId created later in the request; a bulkId declared twice is refused.</summary>
+    [Fact]
+    public async Task Bulk_ResolvesForwardReferences_RefusesARepeatedBulkId_AndACycle()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var bulk = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Bulk", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:BulkRequest" },
+            Operations = new object[]
+            {
+                new { method = "POST", path = "/Groups", bulkId = "g", data = new { displayName = "Early", members = new[] { new { value = "bulkId:u" } } } },
+                new { method = "POST", path = "/Users", bulkId = "u", data = new { userName = "forward@example.com" } },
+                new { method = "POST", path = "/Users", bulkId = "u", data = new { userName = "again@example.com" } },
+                new { method = "POST", path = "/Groups", bulkId = "c1", data = new { displayName = "One", members = new[] { new { value = "bulkId:c2" } } } },
+                new { method = "POST", path = "/Groups", bulkId = "c2", data = new { displayName = "Two", members = new[] { new { value = "bulkId:c1" } } } },
+            },
+        })), 200);
+
+        var results = bulk["Operations"]!.AsArray();
+        Assert.Equal(["g", "u", "u", "c1", "c2"], results.Select(r => r!["bulkId"]!.GetValue<string>()).ToList());
+        Assert.Equal(["201", "201", "400", "409", "409"], results.Select(r => r!["status"]!.GetValue<string>()).ToList());
+        Assert.Equal("invalidValue", results[2]!["response"]!["scimType"]!.GetValue<string>());
+        var group = await ScimAsync(await client.GetAsync(new Uri(results[0]!["location"]!.GetValue<string>()).PathAndQuery), 200);
+        Assert.Equal("forward@example.com", group["members"]![0]!["display"]!.GetValue<string>());
+        var again = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Users?filter=" + Uri.EscapeDataString("userName eq \"again@example.com\"")), 200);
+        Assert.Equal(0, again["totalResults"]!.GetValue<int>());
+    }
+
     [Fact]
     public async Task Me_IsTheBasicUser_AndNotAvailableToApiKeys()
     {
@@ -659,6 +688,50 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         await ScimErrorAsync(await wrong.GetAsync($"{tenant.Api}/scim2.0/Me"), 401);
         using var key = Scim(tenant);
         await ScimErrorAsync(await key.GetAsync($"{tenant.Api}/scim/v2/Me"), 501);
+    }
+
+    /// <summary>
+    /// Only the /Me routes are open to a plain user: a group or user whose id reads "Me" is reached through the admin-only
+    /// handlers, and a search's read-only allowance does not extend to a write on a user id ".search".
+    /// </summary>
+    [Fact]
+    public async Task Me_IsOnlyTheMeRoute_NotAUserOrGroupPathEndingInMe()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "plain@example.com", "my own password 1", "Plain User");
+        using var basic = factory.CreateClient();
+        basic.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("plain@example.com:my own password 1")));
+        var patch = new { schemas = new[] { PatchOp }, Operations = new[] { new { op = "replace", path = "displayName", value = "Not Me" } } };
+
+        foreach (var scimBase in new[] { "scim/v2", "scim2.0" })
+        {
+            await ScimErrorAsync(await basic.GetAsync($"{tenant.Api}/{scimBase}/Groups/Me"), 403);
+            await ScimErrorAsync(await basic.PatchAsync($"{tenant.Api}/{scimBase}/Groups/Me", Json(patch)), 403);
+            await ScimErrorAsync(await basic.DeleteAsync($"{tenant.Api}/{scimBase}/Groups/Me"), 403);
+            await ScimErrorAsync(await basic.GetAsync($"{tenant.Api}/{scimBase}/Users/Me"), 403);
+            await ScimErrorAsync(await basic.PutAsync($"{tenant.Api}/{scimBase}/Users/Me", UserContent("plain@example.com")), 403);
+            await ScimErrorAsync(await basic.PatchAsync($"{tenant.Api}/{scimBase}/Users/Me", Json(patch)), 403);
+            await ScimErrorAsync(await basic.DeleteAsync($"{tenant.Api}/{scimBase}/Users/Me"), 403);
+
+            var me = await ScimAsync(await basic.GetAsync($"{tenant.Api}/{scimBase}/Me"), 200);
+            Assert.Equal(id.ToString(), me["id"]!.GetValue<string>());
+        }
+
+        var patched = await ScimAsync(await basic.PatchAsync($"{tenant.Api}/scim/v2/Me", Json(new
+        {
+            schemas = new[] { PatchOp }, Operations = new[] { new { op = "replace", path = "displayName", value = "Still Me" } },
+        })), 200);
+        Assert.Equal("Still Me", patched["displayName"]!.GetValue<string>());
+
+        // A reading key may search (a POST), but not write to a user whose id happens to be ".search".
+        using var admin = factory.ClientFor(tenant);
+        var readKey = (await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/api-keys",
+            new StringContent("{\"name\":\"scim-reader\",\"scopes\":[\"admin:read\"]}", Encoding.UTF8, "application/json")), 201))["data"]!["key"]!.GetValue<string>();
+        using var reader = factory.CreateClient();
+        reader.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", readKey);
+        await ScimAsync(await reader.PostAsync($"{tenant.Api}/scim/v2/Users/.search", Json(new { schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:SearchRequest" } })), 200);
+        await ScimErrorAsync(await reader.PutAsync($"{tenant.Api}/scim/v2/Users/.search", UserContent("r@example.com")), 403);
+        await ScimErrorAsync(await reader.DeleteAsync($"{tenant.Api}/scim/v2/Groups/.search"), 403);
     }
 
     [Fact]

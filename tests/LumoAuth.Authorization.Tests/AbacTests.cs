@@ -1,11 +1,19 @@
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using LumoAuth.Authorization.Data;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 using MassTransit;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Authorization.Tests;
 
@@ -455,6 +463,165 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.Equal("racer", stored["owner"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// What a check establishes itself (the time, the caller's address, the resource's stored attributes, who the subject is
+    /// and what it holds) an end user's access token cannot supply: each is refused with 403 permission_denied, on the single
+    /// check and both batches alike, while the same token's own plain checks are answered. A token with an admin scope may.
+    /// </summary>
+    [Fact]
+    public async Task Check_EndUsersBearerToken_CannotSupplyTimeAddressResourceAttributesOrSubject_EachRefused()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", OwnersCanEdit), 201);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/abac/resources/document/d1/attributes", new { owner_id = "alice" }));
+        await using var bearers = new BearerCallers(suite.Authorization);
+        var me = Guid.NewGuid().ToString();
+        using var user = bearers.ClientFor(tenant, me);
+
+        // The token's own checks, with context and environment keys of the caller's own, are answered.
+        var own = await ApiAssert.OkAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "document", resourceId = "d1", action = "edit", context = new { device = "laptop" }, environment = new { region = "eu" },
+        }));
+        Assert.False(own["allowed"]!.GetValue<bool>());
+        Assert.Equal("eu", own["evaluationContext"]!["environment"]!["region"]!.GetValue<string>());
+        var ownA = await ApiAssert.OkAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            subject = new { id = me }, action = "edit", resource = new { type = "document", id = "d1" },
+        }));
+        Assert.Equal("deny", ownA["decision"]!.GetValue<string>());
+
+        var refused = new (string Field, object Check)[]
+        {
+            ("environment.hour", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { hour = 12 } }),
+            ("environment.isWeekend", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { isWeekend = false } }),
+            ("environment.dayOfWeek", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { dayOfWeek = 3 } }),
+            ("environment.time", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { time = "2025-06-02T10:30:00Z" } }),
+            ("environment.ip", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { ip = "10.1.2.3" } }),
+            ("context.ip", new { resourceType = "document", resourceId = "d1", action = "edit", context = new { ip = "10.1.2.3" } }),
+            ("context.resource", new { resourceType = "document", resourceId = "d1", action = "edit", context = new { resource = new { owner_id = me } } }),
+            ("resource.attributes", new { subject = new { id = me }, action = "edit", resource = new { type = "document", id = "d1", attributes = new { owner_id = me } } }),
+            ("subject", new { subject = new { id = "alice" }, action = "edit", resource = new { type = "document", id = "d1" } }),
+            ("subject.attributes", new { subject = new { id = me, attributes = new { roles = new[] { "admin" } } }, action = "edit", resource = new { type = "document", id = "d1" } }),
+        };
+        foreach (var (field, check) in refused)
+        {
+            var single = await ApiAssert.ErrorAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check", check), 403, "permission_denied");
+            Assert.True(single["details"]?[field] is not null, $"{field}: {single}");
+            await ApiAssert.ErrorAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check/batch", new { checks = new[] { check } }), 403, "permission_denied");
+            await ApiAssert.ErrorAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check-bulk", new { requests = new[] { check } }), 403, "permission_denied");
+        }
+
+        // Shape B's named subject was refused already; it still is, with the same code.
+        await ApiAssert.ErrorAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check", new { resourceType = "document", resourceId = "d1", action = "edit", subject = "user:alice" }), 403, "permission_denied");
+
+        // The same token with an admin scope is an admin credential, as for naming a subject.
+        using var scoped = bearers.ClientFor(tenant, me, "openid admin:read");
+        var asOwner = await ApiAssert.OkAsync(await scoped.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "document", resourceId = "d1", action = "edit", subject = $"user:{me}", context = new { resource = new { owner_id = me } },
+        }));
+        Assert.True(asOwner["allowed"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task Check_AdminApiKey_MaySupplyTimeAddressResourceAttributesAndSubject()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", OwnersCanEdit), 201);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Weekday office network", effect = "deny", priority = 500, target = new { resources = new[] { "document" } },
+            conditions = new
+            {
+                any = new object[]
+                {
+                    new { attribute = "environment.isWeekend", @operator = "equals", value = true },
+                    new { attribute = "environment.ip", @operator = "not_equals", value = "10.1.2.3" },
+                },
+            },
+        }), 201);
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/abac/resources/document/d1/attributes", new { owner_id = "alice" }));
+
+        // 2025-06-02 is a Monday, 2025-06-07 a Saturday.
+        async Task<bool> Allowed(string subject, string owner, string time, string ip) => (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "document", resourceId = "d1", action = "edit", subject, environment = new { time, ip }, context = new { resource = new { owner_id = owner } },
+        })))["allowed"]!.GetValue<bool>();
+
+        Assert.True(await Allowed("user:bob", "bob", "2025-06-02T10:30:00Z", "10.1.2.3"));
+        Assert.False(await Allowed("user:bob", "alice", "2025-06-02T10:30:00Z", "10.1.2.3"));
+        Assert.False(await Allowed("user:bob", "bob", "2025-06-07T10:30:00Z", "10.1.2.3"));
+        Assert.False(await Allowed("user:bob", "bob", "2025-06-02T10:30:00Z", "192.0.2.7"));
+
+        var shapeA = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check/batch", new
+        {
+            checks = new object[]
+            {
+                new
+                {
+                    subject = new { id = "carol", attributes = new { team = "docs" } }, action = "edit",
+                    resource = new { type = "document", id = "d1", attributes = new { owner_id = "carol" } },
+                    environment = new { time = "2025-06-02T10:30:00Z" }, context = new { ip = "10.1.2.3" },
+                },
+            },
+        }));
+        Assert.Equal("allow", shapeA["results"]![0]!["decision"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Check_ComputedTimeValues_WinOverContradictingOnes()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
+        {
+            name = "Office hours on weekdays", effect = "allow", priority = 100, target = new { resources = new[] { "payroll" }, actions = new[] { "read" } },
+            conditions = new
+            {
+                all = new object[]
+                {
+                    new { attribute = "environment.isWeekend", @operator = "equals", value = false },
+                    new { attribute = "environment.hour", @operator = "greater_than_or_equal", value = 9 },
+                    new { attribute = "environment.hour", @operator = "less_than", value = 17 },
+                },
+            },
+        }), 201);
+
+        // Saturday 2025-06-07, 22:15 UTC (given with an offset), whatever hour, day and weekend flag the request claims.
+        var saturday = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "payroll", action = "read", subject = "user:pat",
+            environment = new { time = "2025-06-08T00:15:00+02:00", hour = 12, dayOfWeek = 3, isWeekend = false },
+        }));
+        Assert.False(saturday["allowed"]!.GetValue<bool>());
+        var environment = saturday["evaluationContext"]!["environment"]!;
+        Assert.Equal(22, environment["hour"]!.GetValue<int>());
+        Assert.Equal(6, environment["dayOfWeek"]!.GetValue<int>());
+        Assert.True(environment["isWeekend"]!.GetValue<bool>());
+        Assert.Equal(new DateTimeOffset(2025, 6, 7, 22, 15, 0, TimeSpan.Zero), DateTimeOffset.Parse(environment["time"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture));
+
+        // Without a time, the moment of the check decides: a claimed hour and day count for nothing.
+        var now = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "payroll", action = "read", subject = "user:pat", environment = new { hour = 99, dayOfWeek = 99, isWeekend = "maybe" },
+        }));
+        var computed = now["evaluationContext"]!["environment"]!;
+        var at = DateTimeOffset.Parse(computed["time"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture).UtcDateTime;
+        Assert.InRange(at, DateTime.UtcNow.AddMinutes(-2), DateTime.UtcNow.AddSeconds(5));
+        Assert.Equal(at.Hour, computed["hour"]!.GetValue<int>());
+        Assert.Equal(at.DayOfWeek == DayOfWeek.Sunday ? 7 : (int)at.DayOfWeek, computed["dayOfWeek"]!.GetValue<int>());
+        Assert.Equal(at.DayOfWeek is DayOfWeek.Saturday or DayOfWeek.Sunday, computed["isWeekend"]!.GetValue<bool>());
+
+        // A time that is not one is not quietly replaced by the present.
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        {
+            resourceType = "payroll", action = "read", subject = "user:pat", environment = new { time = "next tuesday" },
+        }), 400, "validation_error");
+    }
+
     private static async Task<JsonObject> CheckA(HttpClient client, TestTenant tenant, string subject, string owner, string status = "draft") =>
         await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
         {
@@ -462,4 +629,63 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
             action = "edit",
             resource = new { type = "document", id = "d1", attributes = new { owner_id = owner, status } },
         }));
+
+    /// <summary>
+    /// End users' apps as the service meets them: through the gateway, with RFC 9068 access tokens of the tenant, signed
+    /// by a key this test holds and the service is given as the tenant's published keys (the token service is not hosted here).
+    /// </summary>
+    private sealed class BearerCallers : IAsyncDisposable
+    {
+        private static readonly JsonWebTokenHandler Tokens = new();
+        private readonly RSA _rsa = RSA.Create(2048);
+        private readonly RsaSecurityKey _key;
+        private readonly WebApplicationFactory<AuthorizationDbContext> _host;
+        private readonly InProcessGateway _gateway;
+
+        public BearerCallers(AuthorizationFactory service)
+        {
+            _key = new RsaSecurityKey(_rsa) { KeyId = "abac-test-" + Guid.NewGuid().ToString("N")[..8] };
+            var published = new RsaSecurityKey(_rsa.ExportParameters(includePrivateParameters: false)) { KeyId = _key.KeyId };
+            var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(published);
+            jwk.Use = "sig";
+            jwk.Alg = SecurityAlgorithms.RsaSha256;
+            var keys = new JsonWebKeySet();
+            keys.Keys.Add(jwk);
+            _host = service.WithWebHostBuilder(builder => builder.ConfigureServices(services => services.AddSingleton<IJwksSource>(new FixedJwks(keys))));
+            _gateway = new InProcessGateway(new Dictionary<string, GatewayBackend> { [ServiceNames.Authorization] = GatewayBackend.InMemory(() => _host.Server.CreateHandler()) });
+        }
+
+        /// <summary>A client presenting an access token for <paramref name="subject"/> with <paramref name="scope"/>.</summary>
+        public HttpClient ClientFor(TestTenant tenant, string subject, string scope = "openid profile")
+        {
+            var issuer = "http://localhost" + tenant.Api;
+            var token = Tokens.CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = issuer,
+                Audience = issuer,
+                TokenType = "at+jwt",
+                Expires = DateTime.UtcNow.AddMinutes(10),
+                Claims = new Dictionary<string, object>
+                {
+                    [LumoClaims.Subject] = subject, [LumoClaims.Scope] = scope, [LumoClaims.ClientId] = "abac-test-app", ["jti"] = Guid.NewGuid().ToString("N"),
+                },
+                SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
+            });
+            var client = new HttpClient(_gateway.CreateHandler()) { BaseAddress = new Uri("http://localhost") };
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            return client;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _gateway.DisposeAsync();
+            await _host.DisposeAsync();
+            _rsa.Dispose();
+        }
+
+        private sealed class FixedJwks(JsonWebKeySet keys) : IJwksSource
+        {
+            public Task<JsonWebKeySet> GetAsync(TenantInfo tenant, CancellationToken cancellationToken) => Task.FromResult(keys);
+        }
+    }
 }

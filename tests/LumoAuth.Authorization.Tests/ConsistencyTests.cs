@@ -83,11 +83,42 @@ public sealed class ConsistencyTests(TwoReplicasSuite suite) : IClassFixture<Two
         Assert.Equal(listedOnA.ToJsonString(), listedOnB.ToJsonString());
     }
 
+    /// <summary>
+    /// A token names the store whose revision it carries: the relationship store and the RBAC store count apart, and
+    /// another tenant's token means nothing here. Tokens from before stores were named are still read.
+    /// </summary>
+    [Fact]
+    public async Task AConsistencyToken_OfAnotherStoreOrTenant_Is400_AndAnUnnamedOneIsStillRead()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var other = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        using var elsewhere = AuthorizationSuite.ClientFor(suite.ReplicaA, other);
+        var userId = await suite.Admin.CreateUserAsync(tenant, $"c-{Guid.NewGuid():N}"[..12] + "@example.com", "Corr3ct-Horse-Battery!", "Cora");
+        var relationshipToken = (await a.WriteAsync(tenant, "doc:1", "viewer", "user:a")).Token();
+        var rbacToken = (await ApiAssert.OkAsync(await a.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = "document.edit", subject = userId.ToString() })))
+            ["consistency_token"]!.GetValue<string>();
+        Assert.NotEqual(relationshipToken.Split('_')[1], rbacToken.Split('_')[1]);
+
+        await ApiAssert.ErrorAsync(await a.PostAsJsonAsync($"{tenant.Api}/authz/check",
+            new { permission = "document.edit", subject = userId.ToString(), consistency_token = relationshipToken }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/check",
+            new { @object = "doc:1", relation = "viewer", user = "user:a", consistency_token = rbacToken }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await elsewhere.PostAsJsonAsync($"{other.Api}/zanzibar/check",
+            new { @object = "doc:1", relation = "viewer", user = "user:a", consistency_token = relationshipToken }), 400, "validation_error");
+
+        Assert.True(await a.AllowedAsync(tenant, "doc:1", "viewer", "user:a", relationshipToken));
+        var revision = relationshipToken[(relationshipToken.LastIndexOf('_') + 1)..];
+        Assert.True(await a.AllowedAsync(tenant, "doc:1", "viewer", "user:a", $"zk_{revision}"));
+    }
+
     [Theory]
     [InlineData("sometimes", null)]
     [InlineData("at_least_as_fresh", null)]
     [InlineData(null, "not-a-token")]
     [InlineData(null, "zk_999999")]
+    [InlineData(null, "zk_ABCDEFGH_1")]
+    [InlineData(null, "zk_0123456_1")]
     public async Task BadConsistency_Returns400(string? consistency, string? token)
     {
         var tenant = await suite.Admin.CreateTenantAsync();

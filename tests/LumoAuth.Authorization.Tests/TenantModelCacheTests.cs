@@ -43,7 +43,7 @@ public sealed class TenantModelCacheTests(AuthorizationSuite suite) : IClassFixt
     private static async Task<TenantModel> ModelAfterAsync(TenantModels models, TestTenant tenant, System.Text.Json.Nodes.JsonObject written)
     {
         var token = written["data"]?["consistency_token"]?.GetValue<string>() ?? written["consistency_token"]!.GetValue<string>();
-        Assert.True(ConsistencyToken.TryParse(token, out var revision));
+        Assert.True(ConsistencyToken.TryParse(token, out _, out var revision));
         var model = await models.GetAsync(tenant.Id, revision, CancellationToken.None);
         Assert.True(model.LoadedAtRevision >= revision);
         return model;

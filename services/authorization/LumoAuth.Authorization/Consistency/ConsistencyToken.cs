@@ -2,19 +2,46 @@ using System.Globalization;
 
 namespace LumoAuth.Authorization.Consistency;
 
-/// <summary>A consistency token carries the tenant's revision after a write (opaque to callers).</summary>
+/// <summary>
+/// A consistency token carries a store's revision after a write (opaque to callers), and names that store: the
+/// tenant's relationship store and its RBAC store count revisions apart, so a token of one means nothing to the other
+/// (nor to another tenant's). Tokens issued before stores were named (<c>zk_{revision}</c>) are still read.
+/// </summary>
 public static class ConsistencyToken
 {
     private const string Prefix = "zk_";
+    private const int TagLength = 8;
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
 
-    public static string For(long revision) => Prefix + revision.ToString(CultureInfo.InvariantCulture);
+    public static string For(Guid store, long revision) =>
+        string.Create(CultureInfo.InvariantCulture, $"{Prefix}{Tag(store)}_{revision}");
 
-    public static bool TryParse(string? token, out long revision)
+    /// <summary>The short name of a store in its tokens (the start of its id, which is no secret).</summary>
+    public static string Tag(Guid store) => store.ToString("N")[..TagLength];
+
+    /// <param name="store">The store's tag, or null for a token from before tags.</param>
+    public static bool TryParse(string? token, out string? store, out long revision)
     {
+        store = null;
         revision = 0;
-        return token is not null && token.StartsWith(Prefix, StringComparison.Ordinal)
-               && long.TryParse(token.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out revision)
-               && revision >= 0;
+        if (token is null || !token.StartsWith(Prefix, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = token.AsSpan(Prefix.Length);
+        if (rest.Length > TagLength && rest[TagLength] == '_')
+        {
+            if (rest[..TagLength].ContainsAnyExcept(LowerHex))
+            {
+                return false;
+            }
+
+            store = rest[..TagLength].ToString();
+            rest = rest[(TagLength + 1)..];
+        }
+
+        return long.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out revision) && revision >= 0;
     }
 }
 
@@ -30,8 +57,11 @@ public enum ConsistencyMode
     FullyConsistent,
 }
 
-/// <summary>What a read asked for: a mode and, for <see cref="ConsistencyMode.AtLeastAsFresh"/>, the revision it must include.</summary>
-public readonly record struct ConsistencyRequirement(ConsistencyMode Mode, long MinRevision = 0)
+/// <summary>
+/// What a read asked for: a mode and, for <see cref="ConsistencyMode.AtLeastAsFresh"/>, the revision it must include and
+/// the tag of the store that revision is of (null for a token from before tags).
+/// </summary>
+public readonly record struct ConsistencyRequirement(ConsistencyMode Mode, long MinRevision = 0, string? Store = null)
 {
     public static ConsistencyRequirement Default => new(ConsistencyMode.MinimizeLatency);
 }

@@ -41,22 +41,23 @@ public static class ScimEndpoints
             var api = app.MapGroup(prefix).AddEndpointFilter<ScimAuthFilter>().WithTags("SCIM");
             api.MapGet("/Users", (HttpContext http, ScimService scim) => Run(http, ct => List(http, scim, ["User"], QueryOf(http), ct))).WithName(name + "ListUsers");
             api.MapPost("/Users", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.CreateUserAsync(await BodyAsync(http), ct), scim)).WithName(name + "CreateUser");
-            api.MapPost("/Users/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchUsers");
+            api.MapPost("/Users/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchUsers").WithMetadata(ScimRoute.Search);
             api.MapGet("/Users/{userId}", (HttpContext http, ScimService scim, string userId) => Run(http, ct => scim.GetUserAsync(userId, ct), scim)).WithName(name + "GetUser");
             api.MapPut("/Users/{userId}", (HttpContext http, ScimService scim, string userId) => Run(http, async ct => await scim.ReplaceUserAsync(userId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "ReplaceUser");
             api.MapPatch("/Users/{userId}", (HttpContext http, ScimService scim, string userId) => Run(http, async ct => await scim.PatchUserAsync(userId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchUser");
             api.MapDelete("/Users/{userId}", (HttpContext http, ScimService scim, string userId, bool? isSoftDeleted) => Run(http, ct => scim.DeleteUserAsync(userId, isSoftDeleted == true, IfMatch(http), ct), scim)).WithName(name + "DeleteUser");
             api.MapGet("/Groups", (HttpContext http, ScimService scim) => Run(http, ct => List(http, scim, ["Group"], QueryOf(http), ct))).WithName(name + "ListGroups");
             api.MapPost("/Groups", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.CreateGroupAsync(await BodyAsync(http), ct), scim)).WithName(name + "CreateGroup");
-            api.MapPost("/Groups/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchGroups");
+            api.MapPost("/Groups/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchGroups").WithMetadata(ScimRoute.Search);
             api.MapGet("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.GetGroupAsync(groupId, ct), scim)).WithName(name + "GetGroup");
             api.MapPut("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.ReplaceGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "ReplaceGroup");
             api.MapPatch("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.PatchGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchGroup");
             api.MapDelete("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId, bool? isSoftDeleted) => Run(http, ct => scim.DeleteGroupAsync(groupId, isSoftDeleted == true, IfMatch(http), ct), scim)).WithName(name + "DeleteGroup");
-            api.MapPost("/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User", "Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "Search");
+            api.MapPost("/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User", "Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "Search").WithMetadata(ScimRoute.Search);
             api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BodyAsync(http), ct), scim)).WithName(name + "Bulk");
-            api.MapGet("/Me", (HttpContext http, ScimService scim) => Run(http, ct => scim.GetUserAsync(MeId(http), ct), scim)).WithName(name + "GetMe");
-            api.MapPatch("/Me", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.PatchUserAsync(MeId(http), await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchMe");
+            // Only these two routes are /Me (ScimRoute.Me): a user id or group id that happens to read "Me" is not.
+            api.MapGet("/Me", (HttpContext http, ScimService scim) => Run(http, ct => scim.GetUserAsync(MeId(http), ct), scim)).WithName(name + "GetMe").WithMetadata(ScimRoute.Me);
+            api.MapPatch("/Me", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.PatchUserAsync(MeId(http), await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchMe").WithMetadata(ScimRoute.Me);
         }
 
         return app;
@@ -247,8 +248,11 @@ public sealed class ScimAuthFilter(TenantContext tenant, IServiceProvider servic
         }
 
         http.User = principal;
-        var isMe = http.Request.Path.Value!.EndsWith("/Me", StringComparison.Ordinal);
-        var reading = HttpMethods.IsGet(http.Request.Method) || http.Request.Path.Value!.EndsWith("/.search", StringComparison.Ordinal);
+        // What the route is comes from the endpoint matched, never from how its path ends: /Users/Me and /Groups/Me
+        // are a user and a group handler, and PUT /Users/.search is a replace.
+        var route = http.GetEndpoint()?.Metadata.GetMetadata<ScimRoute>();
+        var isMe = route == ScimRoute.Me;
+        var reading = HttpMethods.IsGet(http.Request.Method) || route == ScimRoute.Search;
         var scopes = AdminScopeHandler.ScopesOf(principal);
         var allowed = isMe || isAdminUser || scopes.Any(s => s is "admin" or "admin:write" or "admin.write" || (reading && s is "admin:read" or "admin.read"));
         return allowed ? await next(context) : ScimEndpoints.Error(403, null, "The credential lacks the admin scope this operation needs");
@@ -327,5 +331,17 @@ public sealed class ScimAuthFilter(TenantContext tenant, IServiceProvider servic
             [new Claim(LumoClaims.Subject, userId.ToString()), new Claim(LumoClaims.TenantId, tenant.TenantId.ToString()), new Claim(LumoClaims.AuthMethod, "basic")],
             BasicAuthentication, LumoClaims.Subject, "role");
         return (new ClaimsPrincipal(identity), user?.IsAdmin == true, null);
+    }
+}
+
+/// <summary>Endpoint metadata naming the SCIM routes the auth filter treats apart: the two /Me routes, and the searches (reads sent as POST).</summary>
+public sealed class ScimRoute
+{
+    public static readonly ScimRoute Me = new();
+
+    public static readonly ScimRoute Search = new();
+
+    private ScimRoute()
+    {
     }
 }

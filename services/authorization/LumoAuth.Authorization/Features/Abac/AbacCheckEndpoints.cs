@@ -175,16 +175,26 @@ public sealed record BuiltRequest(AbacRequest Request, bool IsShapeA);
 /// <summary>
 /// Turns either check shape into an <see cref="AbacRequest"/>: the subject as <see cref="SubjectAttributes"/> sees it,
 /// the resource's stored attributes under the request's own (which win), and the computed environment
-/// (hour, dayOfWeek 1 = Monday, isWeekend, ip).
+/// (time, hour, dayOfWeek 1 = Monday, isWeekend, ip). What stands in for a fact the check establishes itself (the time,
+/// the address, the resource's attributes, who the subject is and what it holds) is taken only from an admin credential
+/// (<see cref="AuthzEndpoints.IsAdminCredential"/>, the test <see cref="AuthzEndpoints.TrySubject"/> applies); anyone
+/// else who sends it is refused with 403 <c>permission_denied</c>, as when naming another subject.
 /// </summary>
 public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes subjects, TimeProvider time)
 {
     /// <summary>Subject attributes are stored per subject type (<c>subject:user</c>, <c>subject:agent</c>), apart from resources.</summary>
     public const string SubjectEntityPrefix = "subject:";
 
+    /// <summary>The environment a check computes; only an admin credential may set <c>time</c> and <c>ip</c>, and the rest follow <c>time</c>.</summary>
+    private static readonly string[] ComputedEnvironment = ["time", "ip", "hour", "dayOfWeek", "isWeekend"];
+
+    private static readonly string[] AdminOnlyProblem = ["only an admin credential may supply this"];
+
     public async Task<(BuiltRequest? Built, IResult? Error)> BuildAsync(AbacCheckRequest request, ClaimsPrincipal caller, Guid tenantId, string? remoteIp, AbacPolicySet policies, CancellationToken cancellationToken)
     {
         var isShapeA = request.Resource is { ValueKind: JsonValueKind.Object };
+        var isAdmin = AuthzEndpoints.IsAdminCredential(caller);
+        var adminOnly = new List<string>();
         var problems = new RequestValidator().Required("action", request.Action, 100);
         string? subjectId = null;
         string subjectType = RbacModel.User;
@@ -201,6 +211,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
             if (resource.TryGetProperty("attributes", out var ra) && ra.ValueKind == JsonValueKind.Object)
             {
                 resourceAttributes = (Dictionary<string, object?>)ContextValues.FromJson(ra);
+                Supplied(adminOnly, "resource.attributes", resourceAttributes);
             }
 
             if (request.Subject is not { ValueKind: JsonValueKind.Object } subject)
@@ -210,11 +221,29 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
             else
             {
                 subjectId = subject.TryGetProperty("id", out var si) && si.ValueKind is JsonValueKind.String or JsonValueKind.Number ? si.ToString() : null;
-                subjectType = subject.TryGetProperty("type", out var st) && st.ValueKind == JsonValueKind.String ? st.GetString()! : RbacModel.User;
+                var namedType = subject.TryGetProperty("type", out var st) && st.ValueKind == JsonValueKind.String ? st.GetString()! : null;
+                subjectType = namedType ?? RbacModel.User;
                 problems.Check(!string.IsNullOrWhiteSpace(subjectId) && subjectId.Length <= 256, "subject.id", "is required");
                 if (subject.TryGetProperty("attributes", out var sa) && sa.ValueKind == JsonValueKind.Object)
                 {
                     subjectAttributes = (Dictionary<string, object?>)ContextValues.FromJson(sa);
+                    Supplied(adminOnly, "subject.attributes", subjectAttributes);
+                }
+
+                if (!isAdmin && !string.IsNullOrWhiteSpace(subjectId))
+                {
+                    // As in shape B, anyone but an admin checks for itself: the id (and the type, when given) must be its own.
+                    if (!AuthzEndpoints.TrySubject(caller, null, out var self, out var selfError))
+                    {
+                        return (null, selfError);
+                    }
+
+                    if (self.Id != subjectId || (namedType is not null && namedType != self.Type))
+                    {
+                        adminOnly.Add("subject");
+                    }
+
+                    subjectType = self.Type;
                 }
             }
         }
@@ -240,6 +269,8 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
         {
             problems.Check(c.ValueKind == JsonValueKind.Object, "context", "must be a JSON object");
             context = c.ValueKind == JsonValueKind.Object ? ContextValues.FromJson(c) : null;
+            Supplied(adminOnly, "context.ip", context?.GetValueOrDefault("ip"));
+            Supplied(adminOnly, "context.resource", context?.GetValueOrDefault("resource"));
         }
 
         Dictionary<string, object?> environment = [];
@@ -247,6 +278,31 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
         {
             problems.Check(e.ValueKind == JsonValueKind.Object, "environment", "must be a JSON object");
             environment = e.ValueKind == JsonValueKind.Object ? (Dictionary<string, object?>)ContextValues.FromJson(e) : [];
+            foreach (var key in ComputedEnvironment)
+            {
+                Supplied(adminOnly, "environment." + key, environment.GetValueOrDefault(key));
+            }
+        }
+
+        // Refused before anything else is looked at, as TrySubject refuses another subject.
+        if (!isAdmin && adminOnly.Count > 0)
+        {
+            return (null, ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied,
+                $"Only an admin credential may supply {string.Join(", ", adminOnly)}: a check establishes these itself",
+                adminOnly.ToDictionary(field => field, _ => AdminOnlyProblem)));
+        }
+
+        DateTimeOffset? given = null;
+        if (environment.GetValueOrDefault("time") is { } timeValue)
+        {
+            if (timeValue is string text && IsoInstants.TryParse(text, out var at))
+            {
+                given = at;
+            }
+            else
+            {
+                problems.Add("environment.time", "must be an ISO 8601 date and time");
+            }
         }
 
         if (!problems.IsValid)
@@ -277,20 +333,34 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
             resourceView["id"] = resourceId;
         }
 
-        var now = environment.GetValueOrDefault("time") is string text && IsoInstants.TryParse(text, out var at)
-            ? at
-            : time.GetUtcNow();
-        environment.TryAdd("time", now.ToString("O", CultureInfo.InvariantCulture));
-        environment.TryAdd("hour", (long)now.UtcDateTime.Hour);
-        var day = now.UtcDateTime.DayOfWeek == DayOfWeek.Sunday ? 7L : (long)now.UtcDateTime.DayOfWeek;
-        environment.TryAdd("dayOfWeek", day);
-        environment.TryAdd("isWeekend", day >= 6);
-        if ((context?.GetValueOrDefault("ip") ?? remoteIp) is { } ip)
+        // Hour, day and weekend are always computed, from the admin's time or the moment of the check, over anything the
+        // request said: they cannot contradict environment.time, which is written back as that instant in UTC.
+        var now = (given ?? time.GetUtcNow()).ToUniversalTime();
+        environment["time"] = now.ToString("O", CultureInfo.InvariantCulture);
+        environment["hour"] = (long)now.Hour;
+        var day = now.DayOfWeek == DayOfWeek.Sunday ? 7L : (long)now.DayOfWeek;
+        environment["dayOfWeek"] = day;
+        environment["isWeekend"] = day >= 6;
+        // An admin's environment.ip, then an admin's context.ip, then the address the request came from.
+        if ((environment.GetValueOrDefault("ip") ?? context?.GetValueOrDefault("ip") ?? remoteIp) is { } ip)
         {
-            environment.TryAdd("ip", ip);
+            environment["ip"] = ip;
+        }
+        else
+        {
+            environment.Remove("ip");
         }
 
         return (new BuiltRequest(new AbacRequest(request.Action!, resourceType!, subjectView, resourceView, environment, context), isShapeA), null);
+    }
+
+    /// <summary>Notes <paramref name="field"/> as supplied when it holds a value (null and an empty object say nothing).</summary>
+    private static void Supplied(List<string> fields, string field, object? value)
+    {
+        if (value is not (null or IReadOnlyDictionary<string, object?> { Count: 0 }))
+        {
+            fields.Add(field);
+        }
     }
 
     /// <summary>

@@ -169,7 +169,7 @@ public static class AssignmentEndpoints
         // A resource-scoped caller never writes the administering roles, even if they changed since the check above.
         var revision = await rbac.ReplaceRolesAsync(db, tenant.TenantId, subject, slugs, fullWrite ? null : AdminScopeHandler.IsPrivilegedRole, cancellationToken);
         return TypedResults.Ok(new DataResponse<SubjectRolesResponse>(
-            new SubjectRolesResponse(id.ToString(), slugs, null, null) { ConsistencyToken = ConsistencyToken.For(revision) },
+            new SubjectRolesResponse(id.ToString(), slugs, null, null) { ConsistencyToken = ConsistencyToken.For(RbacModel.StoreOf(tenant.TenantId), revision) },
             "Roles updated"));
     }
 

@@ -252,8 +252,8 @@ public static class AuthzEndpoints
     {
         subject = default;
         error = null;
-        var isApiKey = caller.FindFirstValue(LumoClaims.AuthMethod) == "api_key";
-        var isAdmin = isApiKey || caller.FindAll(LumoClaims.Scope).SelectMany(c => c.Value.Split(' ')).Any(s => s is "admin" or "admin:read" or "admin.read" or "admin:write" or "admin.write");
+        var isApiKey = IsApiKey(caller);
+        var isAdmin = IsAdminCredential(caller);
         var own = isApiKey ? null : caller.FindFirstValue(LumoClaims.Subject);
         if (requested is not null)
         {
@@ -280,6 +280,15 @@ public static class AuthzEndpoints
 
         return true;
     }
+
+    /// <summary>
+    /// An admin credential: an API key (the tenant's own integration) or a token with an admin scope. Only such a caller
+    /// may ask about another subject, here and in ABAC checks, or supply what a check would otherwise establish itself.
+    /// </summary>
+    internal static bool IsAdminCredential(ClaimsPrincipal caller) =>
+        IsApiKey(caller) || caller.FindAll(LumoClaims.Scope).SelectMany(c => c.Value.Split(' ')).Any(s => s is "admin" or "admin:read" or "admin.read" or "admin:write" or "admin.write");
+
+    private static bool IsApiKey(ClaimsPrincipal caller) => caller.FindFirstValue(LumoClaims.AuthMethod) == "api_key";
 
     /// <summary>A bare id is a user (a Guid) or an agent/client id; <c>type:id</c> names the type.</summary>
     internal static bool TryParseSubject(string? text, out SubjectRef subject)

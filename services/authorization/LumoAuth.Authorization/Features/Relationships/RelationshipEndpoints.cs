@@ -43,7 +43,7 @@ public static class RelationshipEndpoints
         return outcome.Error is { } failure
             ? new ApiErrorResult(failure)
             : TypedResults.Ok(new DataResponse<TupleWriteResponse>(
-                new TupleWriteResponse(tuple.Key.ToString(), outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision)),
+                new TupleWriteResponse(tuple.Key.ToString(), outcome.Changed, outcome.Revision, ConsistencyToken.For(services.Tenant.TenantId, outcome.Revision)),
                 outcome.Changed ? "Tuple written" : "Tuple already present"));
     }
 
@@ -56,9 +56,11 @@ public static class RelationshipEndpoints
 
         var key = new TupleKey(ZanzibarInput.ToObject(relationship.Object), relationship.Relation, ZanzibarInput.ToSubject(relationship.Subject));
         var outcome = await services.ApplyAsync([], [key], [], cancellationToken);
-        return TypedResults.Ok(new DataResponse<TupleWriteResponse>(
-            new TupleWriteResponse(key.ToString(), outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision)),
-            outcome.Changed ? "Tuple deleted" : "Tuple was not present"));
+        return outcome.Error is { } failure
+            ? new ApiErrorResult(failure)
+            : TypedResults.Ok(new DataResponse<TupleWriteResponse>(
+                new TupleWriteResponse(key.ToString(), outcome.Changed, outcome.Revision, ConsistencyToken.For(services.Tenant.TenantId, outcome.Revision)),
+                outcome.Changed ? "Tuple deleted" : "Tuple was not present"));
     }
 
     public static async Task<IResult> WriteBatch(WriteBatchRequest request, [AsParameters] WriteServices services, CancellationToken cancellationToken)
@@ -125,7 +127,7 @@ public static class RelationshipEndpoints
         return outcome.Error is { } failure
             ? new ApiErrorResult(failure)
             : TypedResults.Ok(new DataResponse<WriteBatchResponse>(new WriteBatchResponse(
-                outcome.Written, outcome.Deleted, outcome.Changed, outcome.Revision, ConsistencyToken.For(outcome.Revision))));
+                outcome.Written, outcome.Deleted, outcome.Changed, outcome.Revision, ConsistencyToken.For(services.Tenant.TenantId, outcome.Revision))));
     }
 
     /// <summary>
@@ -257,7 +259,7 @@ public static class RelationshipEndpoints
         var current = await db.Revisions.Where(r => r.TenantId == tenant.TenantId).Select(r => r.Revision).FirstOrDefaultAsync(cancellationToken);
         var changes = rows.Select(c => new ChangeResponse(c.Revision, c.Operation, c.Tuple, c.ConditionName.Length == 0 ? null : c.ConditionName, c.Timestamp)).ToList();
         var next = changes.Count == 0 ? from : changes[^1].Revision;
-        return TypedResults.Ok(new ChangesResponse(changes, next, current, ConsistencyToken.For(current)));
+        return TypedResults.Ok(new ChangesResponse(changes, next, current, ConsistencyToken.For(tenant.TenantId, current)));
     }
 }
 

@@ -107,7 +107,8 @@ public static class ZanzibarInput
         requirement = ConsistencyRequirement.Default;
         error = null;
         long revision = 0;
-        if (token is not null && !ConsistencyToken.TryParse(token, out revision))
+        string? store = null;
+        if (token is not null && !ConsistencyToken.TryParse(token, out store, out revision))
         {
             error = Invalid("consistency_token", "is not a consistency token issued by this service");
             return false;
@@ -121,7 +122,7 @@ public static class ZanzibarInput
                 requirement = new ConsistencyRequirement(ConsistencyMode.FullyConsistent);
                 return true;
             case "at_least_as_fresh" when token is not null:
-                requirement = new ConsistencyRequirement(ConsistencyMode.AtLeastAsFresh, revision);
+                requirement = new ConsistencyRequirement(ConsistencyMode.AtLeastAsFresh, revision, store);
                 return true;
             case "at_least_as_fresh":
                 error = Invalid("consistency_token", "is required with at_least_as_fresh");

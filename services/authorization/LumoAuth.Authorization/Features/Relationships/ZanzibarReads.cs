@@ -8,9 +8,9 @@ using LumoAuth.ServiceDefaults.Errors;
 namespace LumoAuth.Authorization.Features.Relationships;
 
 /// <summary>Everything a read answers from: the tenant's model and a view of its tuples at a known revision.</summary>
-public sealed record ReadScope(TenantModel Model, TupleView View)
+public sealed record ReadScope(TenantModel Model, TupleView View, Guid Store)
 {
-    public string ConsistencyToken => Consistency.ConsistencyToken.For(View.Revision);
+    public string ConsistencyToken => Consistency.ConsistencyToken.For(Store, View.Revision);
 
     /// <summary>
     /// The model to evaluate against. Under the permissive default, contextual tuples may name shapes no stored
@@ -33,6 +33,11 @@ public sealed class ZanzibarReads(TenantIndexes indexes, TenantModels models)
     /// <param name="fixedModel">A built-in model to use instead of the store's own schema (RBAC).</param>
     public async ValueTask<(ReadScope? Scope, ApiError? Error)> OpenAsync(Guid tenantId, ConsistencyRequirement requirement, TenantModel? fixedModel, CancellationToken cancellationToken)
     {
+        if (requirement.Mode == ConsistencyMode.AtLeastAsFresh && requirement.Store is { } tag && tag != ConsistencyToken.Tag(tenantId))
+        {
+            return (null, ZanzibarInput.Invalid("consistency_token", "was issued for another store (relationships and RBAC count revisions apart) or another tenant"));
+        }
+
         var view = await indexes.GetAsync(tenantId, requirement, cancellationToken);
         if (requirement.Mode == ConsistencyMode.AtLeastAsFresh && view.Revision < requirement.MinRevision)
         {
@@ -40,7 +45,7 @@ public sealed class ZanzibarReads(TenantIndexes indexes, TenantModels models)
         }
 
         var model = fixedModel ?? await models.GetAsync(tenantId, view.Revision, cancellationToken);
-        return (new ReadScope(model, view), null);
+        return (new ReadScope(model, view, tenantId), null);
     }
 }
 

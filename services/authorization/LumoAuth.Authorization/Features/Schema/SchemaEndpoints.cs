@@ -142,5 +142,5 @@ public sealed record SchemaResponse(
         stored.CreatedAt,
         revision is null ? null : changed,
         revision,
-        revision is null ? null : Consistency.ConsistencyToken.For(revision.Value));
+        revision is null ? null : Consistency.ConsistencyToken.For(stored.TenantId, revision.Value));
 }
