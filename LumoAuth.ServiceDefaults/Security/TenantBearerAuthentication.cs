@@ -213,7 +213,9 @@ public sealed class TenantBearerHandler(
             return refused;
         }
 
-        var identity = new ClaimsIdentity(result.ClaimsIdentity.Claims, Scheme.Name, LumoClaims.Subject, "role");
+        // How the caller authenticated (and with which API key) is ours to say, never a claim the token itself carries.
+        var identity = new ClaimsIdentity(
+            result.ClaimsIdentity.Claims.Where(c => c.Type is not (LumoClaims.AuthMethod or LumoClaims.ApiKeyId)), Scheme.Name, LumoClaims.Subject, "role");
         identity.AddClaim(new Claim(LumoClaims.AuthMethod, "bearer"));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }

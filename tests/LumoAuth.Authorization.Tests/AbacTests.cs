@@ -516,6 +516,10 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         // Shape B's named subject was refused already; it still is, with the same code.
         await ApiAssert.ErrorAsync(await user.PostAsJsonAsync($"{tenant.Api}/abac/check", new { resourceType = "document", resourceId = "d1", action = "edit", subject = "user:alice" }), 403, "permission_denied");
 
+        // A token cannot pass itself off as an API key by carrying the claims an API key's sign-in adds.
+        using var posing = bearers.ClientFor(tenant, me, extraClaims: new Dictionary<string, object> { [LumoClaims.AuthMethod] = "api_key", [LumoClaims.ApiKeyId] = Guid.NewGuid().ToString() });
+        await ApiAssert.ErrorAsync(await posing.PostAsJsonAsync($"{tenant.Api}/abac/check", refused[^2].Check), 403, "permission_denied");
+
         // The same token with an admin scope is an admin credential, as for naming a subject.
         using var scoped = bearers.ClientFor(tenant, me, "openid admin:read");
         var asOwner = await ApiAssert.OkAsync(await scoped.PostAsJsonAsync($"{tenant.Api}/abac/check", new
@@ -656,19 +660,25 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         }
 
         /// <summary>A client presenting an access token for <paramref name="subject"/> with <paramref name="scope"/>.</summary>
-        public HttpClient ClientFor(TestTenant tenant, string subject, string scope = "openid profile")
+        public HttpClient ClientFor(TestTenant tenant, string subject, string scope = "openid profile", Dictionary<string, object>? extraClaims = null)
         {
             var issuer = "http://localhost" + tenant.Api;
+            var claims = new Dictionary<string, object>
+            {
+                [LumoClaims.Subject] = subject, [LumoClaims.Scope] = scope, [LumoClaims.ClientId] = "abac-test-app", ["jti"] = Guid.NewGuid().ToString("N"),
+            };
+            foreach (var (type, value) in extraClaims ?? [])
+            {
+                claims[type] = value;
+            }
+
             var token = Tokens.CreateToken(new SecurityTokenDescriptor
             {
                 Issuer = issuer,
                 Audience = issuer,
                 TokenType = "at+jwt",
                 Expires = DateTime.UtcNow.AddMinutes(10),
-                Claims = new Dictionary<string, object>
-                {
-                    [LumoClaims.Subject] = subject, [LumoClaims.Scope] = scope, [LumoClaims.ClientId] = "abac-test-app", ["jti"] = Guid.NewGuid().ToString("N"),
-                },
+                Claims = claims,
                 SigningCredentials = new SigningCredentials(_key, SecurityAlgorithms.RsaSha256),
             });
             var client = new HttpClient(_gateway.CreateHandler()) { BaseAddress = new Uri("http://localhost") };
