@@ -225,6 +225,9 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         using var client = suite.ClientFor(tenant);
         var userId = await suite.Admin.CreateUserAsync(tenant, "sam@example.com");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { subject = userId.ToString() }), 400, "MISSING_PERMISSION");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = 123, subject = userId.ToString() }), 400, "MISSING_PERMISSION");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = new[] { "a.b" }, subject = userId.ToString() }), 400, "MISSING_PERMISSION");
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check", new { permission = " ", subject = userId.ToString() }), 400, "MISSING_PERMISSION");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-bulk", new { permissions = Array.Empty<string>(), subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-any", new { subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/authz/check-all", new { permissions = new[] { "a", "" }, subject = userId.ToString() }), 400, "INVALID_PERMISSIONS");

@@ -38,9 +38,11 @@ public static class AuthzEndpoints
 
     public static async Task<IResult> Check(AuthzCheckRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrWhiteSpace(request.Permission))
+        if (request.Permission is not { ValueKind: JsonValueKind.String } given || given.GetString() is not { } permission || string.IsNullOrWhiteSpace(permission))
         {
-            return ApiErrors.BadRequest(MissingPermission, "Required field 'permission' is missing");
+            return ApiErrors.BadRequest(MissingPermission, request.Permission is null or { ValueKind: JsonValueKind.Null or JsonValueKind.String }
+                ? "Required field 'permission' is missing"
+                : "Field 'permission' must be a string");
         }
 
         if (!TrySubject(caller, request.Subject, out var subject, out var error))
@@ -59,8 +61,8 @@ public static class AuthzEndpoints
             return new ApiErrorResult(openError!);
         }
 
-        var allowed = RbacCatalog.IsSlug(request.Permission) && await RbacStore.HasPermissionAsync(scope, subject, request.Permission, cancellationToken);
-        return TypedResults.Ok(new AuthzCheckResponse(allowed, request.Permission, subject.Id, scope.ConsistencyToken));
+        var allowed = RbacCatalog.IsSlug(permission) && await RbacStore.HasPermissionAsync(scope, subject, permission, cancellationToken);
+        return TypedResults.Ok(new AuthzCheckResponse(allowed, permission, subject.Id, scope.ConsistencyToken));
     }
 
     public static async Task<IResult> CheckBulk(AuthzPermissionsRequest request, ClaimsPrincipal caller, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
@@ -316,7 +318,8 @@ public static class AuthzEndpoints
 }
 
 public sealed record AuthzCheckRequest(
-    [property: JsonPropertyName("permission")] string? Permission,
+    // Read as JSON so a value that is not a string earns the documented MISSING_PERMISSION, not a body error.
+    [property: JsonPropertyName("permission")] JsonElement? Permission,
     [property: JsonPropertyName("subject")] string? Subject,
     [property: JsonPropertyName("context")] JsonElement? Context,
     [property: JsonPropertyName("consistency")] string? Consistency,
