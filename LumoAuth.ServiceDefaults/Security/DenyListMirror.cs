@@ -57,9 +57,21 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     public static NameValueEntry[] ClientLine(Guid tenantId, string clientId, long cutOff, long expiresAt) =>
         Line(string.Join(Separator, ClientKind, tenantId.ToString("N"), cutOff.ToString(CultureInfo.InvariantCulture), clientId), expiresAt);
 
-    /// <summary>The oldest stream id a write keeps (older lines have expired).</summary>
-    public static RedisValue TrimBefore(DateTimeOffset now) =>
-        (now - LogHorizon).ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+    /// <summary>
+    /// Appends a line and drops those older than <see cref="LogHorizon"/>, measured on Redis's clock, which gave the
+    /// stream its ids: a writer whose own clock runs ahead (skew, or a test's moved clock) cannot trim lines still alive.
+    /// </summary>
+    private const string AppendAndTrim = """
+        local id = redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+        local ms = tonumber(string.match(id, '^(%d+)'))
+        redis.call('XTRIM', KEYS[1], 'MINID', '~', ms - tonumber(ARGV[1]))
+        return id
+        """;
+
+    /// <summary>Appends <paramref name="line"/> to the log as part of <paramref name="transaction"/>.</summary>
+    public static Task AppendAsync(ITransaction transaction, NameValueEntry[] line) =>
+        transaction.ScriptEvaluateAsync(AppendAndTrim, [LogKey],
+            [(long)LogHorizon.TotalMilliseconds, line[0].Name, line[0].Value, line[1].Name, line[1].Value]);
 
     private static NameValueEntry[] Line(string member, long expiresAt) =>
         [new(MemberField, member), new(ExpiryField, expiresAt)];

@@ -92,8 +92,7 @@ public sealed partial class RedisAccessTokenDenyList(
         var now = time.GetUtcNow();
         var transaction = redis.GetDatabase().CreateTransaction();
         _ = transaction.StringSetAsync(key, value, ttl);
-        _ = transaction.StreamAddAsync(DenyListMirror.LogKey, logLine((now + ttl).ToUnixTimeSeconds()));
-        _ = transaction.StreamTrimByMinIdAsync(DenyListMirror.LogKey, DenyListMirror.TrimBefore(now), useApproximateMaxLength: true);
+        _ = DenyListMirror.AppendAsync(transaction, logLine((now + ttl).ToUnixTimeSeconds()));
         if (!await transaction.ExecuteAsync())
         {
             throw new RedisException("The deny-list write was not applied.");

@@ -85,6 +85,35 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         Assert.True(mirror.IsRevoked(tenantId, new(longLived, "c", null)));
     }
 
+    /// <summary>
+    /// The log is trimmed by Redis's clock, which gave its lines their ids: a writer whose clock runs far ahead (skew, or a
+    /// test's moved clock) does not drop the lines other writers just added.
+    /// </summary>
+    [Fact]
+    public async Task AWriterWithAClockFarAhead_DoesNotTrimLinesStillAlive()
+    {
+        var live = factory.Services.GetRequiredService<RedisAccessTokenDenyList>();
+        var redis = factory.Services.GetRequiredService<IConnectionMultiplexer>();
+        var mirror = factory.Services.GetRequiredService<DenyListMirror>();
+        var ahead = new MovableClock();
+        ahead.Advance(TimeSpan.FromDays(3));
+        var writerAhead = new RedisAccessTokenDenyList(redis, mirror, ahead, NullLogger<RedisAccessTokenDenyList>.Instance);
+
+        var tenantId = Guid.NewGuid();
+        var jti = Guid.NewGuid().ToString();
+        await live.RevokeAsync(tenantId, jti, DateTimeOffset.UtcNow.AddHours(1));
+        // Trimming is approximate (whole nodes of the stream, 100 lines each by default): fill a few nodes after the line.
+        for (var i = 0; i < 250; i++)
+        {
+            await live.RevokeAsync(tenantId, Guid.NewGuid().ToString(), DateTimeOffset.UtcNow.AddHours(1));
+        }
+
+        await writerAhead.RevokeAsync(Guid.NewGuid(), Guid.NewGuid().ToString(), ahead.GetUtcNow().AddHours(1));
+
+        var lines = await redis.GetDatabase().StreamRangeAsync(DenyListMirror.LogKey);
+        Assert.Single(lines, l => l["m"].ToString().EndsWith(jti, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task WhileRedisIsUnreachable_DPoPProofsAreStillCheckedOnce_InThisProcess()
     {
