@@ -67,6 +67,10 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         var access = new JsonWebToken(tokens.GetProperty("access_token").GetString());
         Assert.Equal("2", access.GetClaim("acr").Value);
         Assert.Contains(access.Claims, c => c.Type == "amr" && c.Value is "otp" or "mfa");
+
+        // The audit log's documented mfa_verified finds this sign-in.
+        var verified = await suite.AuditEntryAsync(setup, "mfa_verified");
+        Assert.Equal(setup.UserId.ToString(), verified.GetProperty("actor").GetProperty("id").GetString());
     }
 
     [Fact]

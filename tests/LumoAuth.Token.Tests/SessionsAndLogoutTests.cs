@@ -452,6 +452,30 @@ public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<Tok
         signedIn.Browser.Dispose();
     }
 
+    /// <summary>The audit log's documented names find what a real sign-in, refresh and logout recorded.</summary>
+    [Fact]
+    public async Task AuditLog_DocumentedNames_FindARealRefreshAndLogout()
+    {
+        var signedIn = await SignInAsync();
+        Assert.Equal(HttpStatusCode.OK, await RefreshAsync(signedIn));
+        var url = QueryHelpers.AddQueryString($"{signedIn.Setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = signedIn.IdToken, ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+        });
+        using (var response = await signedIn.Browser.GetAsync(url))
+        {
+            Assert.StartsWith(SignInSetup.PostLogoutUri, response.Headers.Location!.AbsoluteUri, StringComparison.Ordinal);
+        }
+
+        var refreshed = await suite.AuditEntryAsync(signedIn.Setup, "token_refreshed");
+        Assert.Equal("refresh_token", refreshed.GetProperty("metadata").GetProperty("grantType").GetString());
+        var loggedOut = await suite.AuditEntryAsync(signedIn.Setup, "logout");
+        Assert.Equal("logout", loggedOut.GetProperty("metadata").GetProperty("reason").GetString());
+        var login = await suite.AuditEntryAsync(signedIn.Setup, "login");
+        Assert.Equal(signedIn.Setup.UserId.ToString(), login.GetProperty("actor").GetProperty("id").GetString());
+        signedIn.Browser.Dispose();
+    }
+
     [Fact]
     public async Task Logout_FrontchannelClient_IsSignedOutInAnIframe_ThenTheBrowserReturns()
     {
