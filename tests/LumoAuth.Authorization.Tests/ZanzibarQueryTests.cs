@@ -143,6 +143,126 @@ public sealed class ZanzibarQueryTests(AuthorizationSuite suite) : IClassFixture
     }
 
     [Fact]
+    public async Task ListContinuationToken_FromAnotherQuery_OrTampered_IsRefused()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        await client.WriteAsync(tenant, "group:eng", "member", "user:max");
+        var writes = Enumerable.Range(0, 4).Select(i => new { @object = $"document:d{i}", relation = "viewer", user = "group:eng#member" }).ToArray();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes }));
+        var first = await ListObjectsAsync(client, tenant, new { subject = "user:max", permission = "viewer", object_type = "document", limit = 2 });
+        var token = first["continuation_token"]!.GetValue<string>();
+
+        // The same query resumes, whatever its page size and however its fields are spelled.
+        var resumed = await ListObjectsAsync(client, tenant, new { user = "user:max", relation = "viewer", object_type = "document", limit = 5, continuation_token = token });
+        Assert.Equal(["document:d2", "document:d3"], Objects(resumed));
+
+        object[] otherQueries =
+        [
+            new { subject = "user:ann", permission = "viewer", object_type = "document", continuation_token = token },
+            new { subject = "user:max", permission = "editor", object_type = "document", continuation_token = token },
+            new { subject = "user:max", permission = "viewer", object_type = "folder", continuation_token = token },
+            new { subject = "user:max", permission = "viewer", object_type = "document", continuation_token = token, context = new { now = "2030-01-01T00:00:00Z" } },
+            new
+            {
+                subject = "user:max", permission = "viewer", object_type = "document", continuation_token = token,
+                contextual_tuples = new[] { new { @object = "document:d9", relation = "viewer", user = "user:max" } },
+            },
+        ];
+        foreach (var other in otherQueries)
+        {
+            await AssertRefusedAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", other));
+        }
+
+        await AssertRefusedAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-subjects", new { @object = "document:d0", relation = "viewer", subject_type = "user", continuation_token = token }));
+        var otherTenant = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(otherTenant);
+        await AssertRefusedAsync(await otherClient.PostAsJsonAsync($"{otherTenant.Api}/zanzibar/list-objects", new { subject = "user:max", permission = "viewer", object_type = "document", continuation_token = token }));
+
+        // Altered anywhere (a character flipped, cut short, padded), or never issued at all.
+        var middle = token.Length / 2;
+        string[] garbage =
+        [
+            token[..middle] + (token[middle] == 'A' ? 'B' : 'A') + token[(middle + 1)..],
+            token[..^3],
+            token + "x",
+            "lc1.",
+            "lc1.bm90LWpzb24",
+            "lc1." + Base64UrlOf("""{"r":1,"q":"x","a":"document:d1","c":"x"}"""),
+            "%%%",
+            Convert.ToBase64String("not an item"u8.ToArray()),
+        ];
+        foreach (var bad in garbage)
+        {
+            await AssertRefusedAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", new { subject = "user:max", permission = "viewer", object_type = "document", continuation_token = bad }));
+        }
+    }
+
+    [Fact]
+    public async Task ListContinuationToken_OfTheEarlierFormat_StillResumes()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await client.WriteAsync(tenant, $"document:d{i}", "viewer", "user:pat");
+        }
+
+        // Before tokens were bound to a query and a revision, a token was base64 of the last item handed out.
+        var legacy = Convert.ToBase64String("document:d1"u8.ToArray());
+        var page = await ListObjectsAsync(client, tenant, new { subject = "user:pat", permission = "viewer", object_type = "document", limit = 1, continuation_token = legacy });
+        Assert.Equal(["document:d2"], Objects(page));
+        var rest = await ListObjectsAsync(client, tenant, new { subject = "user:pat", permission = "viewer", object_type = "document", continuation_token = page["continuation_token"]!.GetValue<string>() });
+        Assert.Equal(["document:d3"], Objects(rest));
+        Assert.Null(rest["continuation_token"]?.GetValue<string>());
+
+        var subjects = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-subjects", new
+        {
+            @object = "document:d0", relation = "viewer", subject_type = "user", continuation_token = Convert.ToBase64String("user:ann"u8.ToArray()),
+        }));
+        Assert.Equal(["user:pat"], subjects["subjects"]!.AsArray().Select(s => s!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task ListPages_OnALaggingReplica_AreAtLeastAsFreshAsThePageBefore_AndYieldEveryItemOnce()
+    {
+        var (tenant, client) = await TenantWithSchemaAsync();
+
+        // A second replica on the same database whose index only catches up when a request demands it.
+        await using var lagging = new AuthorizationFactory(suite.Admin, suite.Authorization.DatabaseConnectionString, new Dictionary<string, string?>
+        {
+            ["Authorization:Index:StalenessBudgetMilliseconds"] = "60000",
+        });
+        await lagging.InitializeAsync();
+        using var laggingClient = AuthorizationSuite.ClientFor(lagging, tenant);
+        Assert.Empty(Objects(await ListObjectsAsync(laggingClient, tenant, new { subject = "user:max", permission = "viewer", object_type = "document" })));
+
+        await client.WriteAsync(tenant, "group:eng", "member", "user:max");
+        var writes = Enumerable.Range(0, 7).Select(i => new { @object = $"document:d{i}", relation = "viewer", user = "group:eng#member" }).ToArray();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/write", new { writes }));
+        Assert.Empty(Objects(await ListObjectsAsync(laggingClient, tenant, new { subject = "user:max", permission = "viewer", object_type = "document" })));
+
+        var query = new { subject = "user:max", permission = "viewer", object_type = "document", limit = 3 };
+        var first = await ListObjectsAsync(client, tenant, query);
+        Assert.Equal(["document:d0", "document:d1", "document:d2"], Objects(first));
+
+        // A write lands between pages; the next pages come from the replica that has not seen any of the above.
+        await client.WriteAsync(tenant, "document:d25", "viewer", "user:max");
+        var seen = Objects(first).ToList();
+        var revisions = new List<long> { Revision(first) };
+        var token = first["continuation_token"]!.GetValue<string>();
+        while (token is not null)
+        {
+            var page = await ListObjectsAsync(laggingClient, tenant, new { query.subject, query.permission, query.object_type, query.limit, continuation_token = token });
+            seen.AddRange(Objects(page));
+            revisions.Add(Revision(page));
+            token = page["continuation_token"]?.GetValue<string>();
+        }
+
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        Assert.Superset(Enumerable.Range(0, 7).Select(i => $"document:d{i}").ToHashSet(), seen.ToHashSet());
+        Assert.Equal(revisions.Order(), revisions);
+    }
+
+    [Fact]
     public async Task ListSubjects_AndExpand_ShowWhoHasARelation()
     {
         var (tenant, client) = await TenantWithSchemaAsync();
@@ -363,6 +483,22 @@ public sealed class ZanzibarQueryTests(AuthorizationSuite suite) : IClassFixture
         var other = await suite.Admin.CreateTenantAsync();
         using var otherClient = suite.ClientFor(other);
         Assert.Empty((await ApiAssert.OkAsync(await otherClient.GetAsync($"{other.Api}/zanzibar/changes")))["data"]!.AsArray());
+    }
+
+    private static async Task<JsonObject> ListObjectsAsync(HttpClient client, TestTenant tenant, object body) =>
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/zanzibar/list-objects", body));
+
+    private static List<string> Objects(JsonObject page) => [.. page["objects"]!.AsArray().Select(o => o!.GetValue<string>())];
+
+    /// <summary>The revision a page was answered at, from its consistency token (<c>zk_{store}_{revision}</c>).</summary>
+    private static long Revision(JsonObject page) => long.Parse(page["consistency_token"]!.GetValue<string>().Split('_')[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string Base64UrlOf(string text) => System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(text));
+
+    private static async Task AssertRefusedAsync(HttpResponseMessage response)
+    {
+        var error = await ApiAssert.ErrorAsync(response, 400, "validation_error");
+        Assert.NotNull(error["details"]?["continuation_token"]);
     }
 
     private async Task<(TestTenant Tenant, HttpClient Client)> TenantWithSchemaAsync()

@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using LumoAuth.Authorization.Consistency;
 using LumoAuth.Authorization.Engine;
 using LumoAuth.Authorization.Engine.Checking;
 using LumoAuth.Authorization.Features.Relationships;
@@ -113,15 +113,20 @@ public static class CheckEndpoints
             return MissingOrInvalid(problems, request.ObjectType, relation, subjectText);
         }
 
-        if (!TryPaging(request.Limit, request.ContinuationToken, out var limit, out var after, out var error)
-            || !ZanzibarInput.TryConsistency(request.Consistency, request.ConsistencyToken, out var consistency, out error)
+        if (!ZanzibarInput.TryConsistency(request.Consistency, request.ConsistencyToken, out var consistency, out var error)
             || !ZanzibarInput.TryContext(request.Context, "context", out var context, out error)
             || !ZanzibarInput.TryContextualTuples(request.ContextualTuples, out var contextual, out error))
         {
             return new ApiErrorResult(error!);
         }
 
-        var (scope, openError) = await reads.OpenAsync(tenant.TenantId, consistency, cancellationToken);
+        var queryHash = ListContinuation.QueryHash(tenant.TenantId, "list-objects", [request.ObjectType!, relation!, ZanzibarInput.ToSubject(subject).ToString()], context, contextual);
+        if (!ListContinuation.TryRead(request.ContinuationToken, queryHash, out var cursor, out error))
+        {
+            return new ApiErrorResult(error!);
+        }
+
+        var (scope, openError) = await OpenPageAsync(reads, tenant.TenantId, consistency, cursor, cancellationToken);
         if (scope is null)
         {
             return new ApiErrorResult(openError!);
@@ -139,7 +144,7 @@ public static class CheckEndpoints
                 : new ApiErrorResult(EngineErrors.ToApiError(engineError));
         }
 
-        var (page, next) = Page(result.Objects.Select(o => o.ToString()), limit, after);
+        var (page, next) = Page(result.Objects.Select(o => o.ToString()), request.Limit, cursor, scope, queryHash);
         return TypedResults.Ok(new ListObjectsResponse(page, next, result.IsComplete, scope.ConsistencyToken));
     }
 
@@ -162,15 +167,24 @@ public static class CheckEndpoints
             return MissingOrInvalid(problems, request.Object, relation, filters.Count == 0 ? null : "x");
         }
 
-        if (!TryPaging(request.Limit, request.ContinuationToken, out var limit, out var after, out var error)
-            || !ZanzibarInput.TryConsistency(request.Consistency, request.ConsistencyToken, out var consistency, out error)
+        if (!ZanzibarInput.TryConsistency(request.Consistency, request.ConsistencyToken, out var consistency, out var error)
             || !ZanzibarInput.TryContext(request.Context, "context", out var context, out error)
             || !ZanzibarInput.TryContextualTuples(request.ContextualTuples, out var contextual, out error))
         {
             return new ApiErrorResult(error!);
         }
 
-        var (scope, openError) = await reads.OpenAsync(tenant.TenantId, consistency, cancellationToken);
+        List<UserFilter> userFilters = [.. filters.Select(f => UserFilter.Parse(f!))];
+
+        // The subject kinds are a set: their order and repeats change nothing about the answer.
+        var kinds = string.Join(",", userFilters.Select(f => f.ToString()).Distinct().Order(StringComparer.Ordinal));
+        var queryHash = ListContinuation.QueryHash(tenant.TenantId, "list-subjects", [ZanzibarInput.ToObject(@object).ToString(), relation!, kinds], context, contextual);
+        if (!ListContinuation.TryRead(request.ContinuationToken, queryHash, out var cursor, out error))
+        {
+            return new ApiErrorResult(error!);
+        }
+
+        var (scope, openError) = await OpenPageAsync(reads, tenant.TenantId, consistency, cursor, cancellationToken);
         if (scope is null)
         {
             return new ApiErrorResult(openError!);
@@ -179,7 +193,7 @@ public static class CheckEndpoints
         var result = await scope.View.Engine.ListUsersAsync(
             scope.ModelWith(contextual),
             scope.View.Reader,
-            new ListUsersQuery(ZanzibarInput.ToObject(@object), relation!, [.. filters.Select(f => UserFilter.Parse(f!))]) { Context = context, ContextualTuples = contextual },
+            new ListUsersQuery(ZanzibarInput.ToObject(@object), relation!, userFilters) { Context = context, ContextualTuples = contextual },
             cancellationToken);
         if (result.Error is { } engineError)
         {
@@ -188,7 +202,7 @@ public static class CheckEndpoints
                 : new ApiErrorResult(EngineErrors.ToApiError(engineError));
         }
 
-        var (page, next) = Page(result.Users.Select(u => u.ToString()), limit, after);
+        var (page, next) = Page(result.Users.Select(u => u.ToString()), request.Limit, cursor, scope, queryHash);
         return TypedResults.Ok(new ListSubjectsResponse(page, next, result.IsComplete, scope.ConsistencyToken));
     }
 
@@ -263,34 +277,35 @@ public static class CheckEndpoints
             ? new ApiErrorResult(new ApiError("Required fields are missing", 400, RelationshipRequest.MissingFields))
             : problems.ToResult();
 
-    private static bool TryPaging(int? requested, string? token, out int limit, out string? after, out ApiError? error)
+    /// <summary>
+    /// Opens the view a list page answers from: never older than the revision the previous page was answered at, even
+    /// under <c>minimize_latency</c> (another replica, or this one's index not yet caught up, would otherwise skip or
+    /// repeat items between pages).
+    /// </summary>
+    private static async ValueTask<(ReadScope? Scope, ApiError? Error)> OpenPageAsync(
+        ZanzibarReads reads, Guid tenantId, ConsistencyRequirement requested, ListCursor cursor, CancellationToken cancellationToken)
     {
-        limit = Math.Clamp(requested ?? DefaultListLimit, 1, MaxListLimit);
-        after = null;
-        error = null;
-        if (token is null)
-        {
-            return true;
-        }
+        var requirement = cursor.Raise(requested, tenantId);
+        var (scope, error) = await reads.OpenAsync(tenantId, requirement, cancellationToken);
 
-        try
-        {
-            after = Encoding.UTF8.GetString(Convert.FromBase64String(token));
-            return true;
-        }
-        catch (FormatException)
-        {
-            error = ZanzibarInput.Invalid("continuation_token", "is not a token this service issued");
-            return false;
-        }
+        // Raised only within the tenant's own store, so the one way left to fail is a revision the tenant has not
+        // reached: the continuation token named it (forged), not the consistency token.
+        return scope is null && requirement != requested
+            ? (null, ZanzibarInput.Invalid(ListContinuation.Field, "is ahead of this tenant's revision"))
+            : (scope, error);
     }
 
-    /// <summary>Results in a stable (ordinal) order, resumed after the last one handed out.</summary>
-    private static (List<string> Page, string? Next) Page(IEnumerable<string> all, int limit, string? after)
+    /// <summary>
+    /// Results in a stable (ordinal) order, resumed after the last one handed out. Each page runs the whole listing
+    /// again (at a revision no older than the previous page's) and skips what came before: items present at both
+    /// revisions come exactly once; one added or removed between pages shows up only if it sorts after the cursor.
+    /// </summary>
+    private static (List<string> Page, string? Next) Page(IEnumerable<string> all, int? requested, ListCursor cursor, ReadScope scope, string queryHash)
     {
-        var ordered = all.Order(StringComparer.Ordinal).Where(v => after is null || string.CompareOrdinal(v, after) > 0).ToList();
+        var limit = Math.Clamp(requested ?? DefaultListLimit, 1, MaxListLimit);
+        var ordered = all.Where(v => cursor.After is null || string.CompareOrdinal(v, cursor.After) > 0).Order(StringComparer.Ordinal).ToList();
         var page = ordered.Take(limit).ToList();
-        var next = ordered.Count > limit ? Convert.ToBase64String(Encoding.UTF8.GetBytes(page[^1])) : null;
+        var next = ordered.Count > limit ? ListContinuation.Issue(queryHash, scope.View.Revision, page[^1]) : null;
         return (page, next);
     }
 }
