@@ -28,8 +28,12 @@ public sealed record DeploymentSettings(
             state,
             config["LumoAuth:MessagingPrefix"] ?? "lumoauth",
             config["LumoAuth:KeyEncryptionKey"] ?? StoredSecret(state, "key-encryption-key"),
-            [.. config.GetSection("LumoAuth:PreviousKeyEncryptionKeys").GetChildren().Select(c => c.Value).OfType<string>()]);
+            PreviousKeys(config.GetSection("LumoAuth:PreviousKeyEncryptionKeys")));
     }
+
+    /// <summary>A list (…:0, …:1) or one value, as the services read it (<c>KeyEncryptionKeys.FromConfiguration</c>).</summary>
+    private static string[] PreviousKeys(IConfigurationSection section) =>
+        [.. section.GetChildren().Select(c => c.Value).Append(section.Value).OfType<string>().Where(k => k.Length > 0)];
 
     public static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));

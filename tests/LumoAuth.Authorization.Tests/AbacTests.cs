@@ -500,6 +500,9 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
             ("environment.time", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { time = "2025-06-02T10:30:00Z" } }),
             ("environment.ip", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { ip = "10.1.2.3" } }),
             ("context.ip", new { resourceType = "document", resourceId = "d1", action = "edit", context = new { ip = "10.1.2.3" } }),
+            // An empty object is a value too: as an address it would stand in for the real one.
+            ("environment.ip", new { resourceType = "document", resourceId = "d1", action = "edit", environment = new { ip = new { } } }),
+            ("context.ip", new { resourceType = "document", resourceId = "d1", action = "edit", context = new { ip = new { } } }),
             ("context.resource", new { resourceType = "document", resourceId = "d1", action = "edit", context = new { resource = new { owner_id = me } } }),
             ("resource.attributes", new { subject = new { id = me }, action = "edit", resource = new { type = "document", id = "d1", attributes = new { owner_id = me } } }),
             ("subject", new { subject = new { id = "alice" }, action = "edit", resource = new { type = "document", id = "d1" } }),

@@ -100,12 +100,19 @@ public sealed class ConsistencyTests(TwoReplicasSuite suite) : IClassFixture<Two
             ["consistency_token"]!.GetValue<string>();
         Assert.NotEqual(relationshipToken.Split('_')[1], rbacToken.Split('_')[1]);
 
-        await ApiAssert.ErrorAsync(await a.PostAsJsonAsync($"{tenant.Api}/authz/check",
-            new { permission = "document.edit", subject = userId.ToString(), consistency_token = relationshipToken }), 400, "validation_error");
-        await ApiAssert.ErrorAsync(await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/check",
-            new { @object = "doc:1", relation = "viewer", user = "user:a", consistency_token = rbacToken }), 400, "validation_error");
-        await ApiAssert.ErrorAsync(await elsewhere.PostAsJsonAsync($"{other.Api}/zanzibar/check",
-            new { @object = "doc:1", relation = "viewer", user = "user:a", consistency_token = relationshipToken }), 400, "validation_error");
+        var refused = new[]
+        {
+            await ApiAssert.ErrorAsync(await a.PostAsJsonAsync($"{tenant.Api}/authz/check",
+                new { permission = "document.edit", subject = userId.ToString(), consistency_token = relationshipToken }), 400, "validation_error"),
+            await ApiAssert.ErrorAsync(await a.PostAsJsonAsync($"{tenant.Api}/zanzibar/check",
+                new { @object = "doc:1", relation = "viewer", user = "user:a", consistency_token = rbacToken }), 400, "validation_error"),
+            await ApiAssert.ErrorAsync(await elsewhere.PostAsJsonAsync($"{other.Api}/zanzibar/check",
+                new { @object = "doc:1", relation = "viewer", user = "user:a", consistency_token = relationshipToken }), 400, "validation_error"),
+        };
+
+        // Refused for naming another store, not merely for being ahead of this one (tenants made a moment apart differ too).
+        Assert.All(refused, body => Assert.Contains("another store", body.ToJsonString(), StringComparison.Ordinal));
+        Assert.NotEqual(relationshipToken.Split('_')[1], (await elsewhere.WriteAsync(other, "doc:1", "viewer", "user:a")).Token().Split('_')[1]);
 
         Assert.True(await a.AllowedAsync(tenant, "doc:1", "viewer", "user:a", relationshipToken));
         var revision = relationshipToken[(relationshipToken.LastIndexOf('_') + 1)..];

@@ -1,38 +1,15 @@
 using System.Net;
 using System.Net.Http.Headers;
-using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Token.Tests;
-
-/// <summary>A token service whose link to admin a test can cut (every call to admin then fails to connect) and restore.</summary>
-public sealed class AdminOutageSuite : TokenSuite
-{
-    private volatile bool _adminDown;
-
-    public void CutAdmin() => _adminDown = true;
-
-    public void RestoreAdmin() => _adminDown = false;
-
-    protected override void ConfigureTokenServices(IServiceCollection services) =>
-        services.AddHttpClient(InternalClients.Admin).AddHttpMessageHandler(() => new CuttableLink(() => _adminDown));
-
-    private sealed class CuttableLink(Func<bool> down) : DelegatingHandler
-    {
-        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-            down()
-                ? throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (test: admin is down)")
-                : base.SendAsync(request, cancellationToken);
-    }
-}
 
 /// <summary>
 /// While admin cannot say whether a user may still sign in, grants are neither refused nor used up and sessions are not
 /// ended: the answer is 503 <c>temporarily_unavailable</c>, and the same step works once admin is back.
 /// </summary>
-public sealed class AdminOutageGrantTests(AdminOutageSuite suite) : IClassFixture<AdminOutageSuite>
+public sealed class AdminOutageGrantTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     [Fact]
     public async Task Refresh_WhileAdminIsDown_Is503_AndTheSameRefreshTokenWorksAfterwards_HoweverOftenItWasTried()
@@ -66,7 +43,7 @@ public sealed class AdminOutageGrantTests(AdminOutageSuite suite) : IClassFixtur
     }
 
     [Fact]
-    public async Task Authorize_WhileAdminIsDown_Is503_AndKeepsTheSession()
+    public async Task Authorize_WhileAdminIsDown_SendsTheClientTemporarilyUnavailable_AndKeepsTheSession()
     {
         var setup = await suite.SetUpAsync();
         using var browser = suite.Browser();
@@ -76,10 +53,15 @@ public sealed class AdminOutageGrantTests(AdminOutageSuite suite) : IClassFixtur
         suite.CutAdmin();
         try
         {
-            using var unavailable = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge));
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, unavailable.StatusCode);
-            Assert.Contains("data-error=\"temporarily_unavailable\"", await unavailable.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-            Assert.DoesNotContain(unavailable.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies : [], c => c.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase));
+            // RFC 6749 §4.1.2.1: the error goes back to the client, so a silent renew (prompt=none) learns it too.
+            foreach (var prompt in new[] { (string?)null, "none" })
+            {
+                using var unavailable = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["prompt"] = prompt }));
+                var sent = unavailable.Headers.Location ?? throw new InvalidOperationException($"{unavailable.StatusCode}: {await unavailable.Content.ReadAsStringAsync()}");
+                Assert.StartsWith(SignInSetup.RedirectUri, sent.ToString(), StringComparison.Ordinal);
+                Assert.Equal("temporarily_unavailable", HostedFlow.Parameters(sent)["error"]);
+                Assert.DoesNotContain(unavailable.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies : [], c => c.Contains("expires=Thu, 01 Jan 1970", StringComparison.OrdinalIgnoreCase));
+            }
         }
         finally
         {
@@ -91,6 +73,35 @@ public sealed class AdminOutageGrantTests(AdminOutageSuite suite) : IClassFixtur
         var redirect = again.Headers.Location ?? throw new InvalidOperationException($"{again.StatusCode}: {await again.Content.ReadAsStringAsync()}");
         Assert.StartsWith(SignInSetup.RedirectUri, redirect.ToString(), StringComparison.Ordinal);
         Assert.True(HostedFlow.Parameters(redirect).ContainsKey("code"), redirect.ToString());
+    }
+
+    [Fact]
+    public async Task CodeExchange_WhileAdminIsDown_Is503_AndTheSameCodeIsRedeemedAfterwards()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
+        using var http = suite.Token.CreateClient();
+        Task<HttpResponseMessage> ExchangeAsync() => http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+
+        suite.CutAdmin();
+        try
+        {
+            using var refused = await ExchangeAsync();
+            await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+        }
+        finally
+        {
+            suite.RestoreAdmin();
+        }
+
+        using var exchanged = await ExchangeAsync();
+        Assert.True((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).TryGetProperty("access_token", out _));
     }
 
     [Fact]

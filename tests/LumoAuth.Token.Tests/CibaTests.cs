@@ -118,6 +118,35 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         Assert.DoesNotContain("orders.read", access.GetClaim("scope").Value.Split(' '));
     }
 
+    /// <summary>While admin cannot say whether the user may still sign in, the approved request is neither refused nor used up.</summary>
+    [Fact]
+    public async Task Poll_WhileAdminIsDown_Is503_AndTheApprovedRequestIsRedeemedAfterwards()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client);
+        using var browser = suite.Browser();
+        using (await DecideAsync(browser, await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), accept: true))
+        {
+        }
+
+        suite.CutAdmin();
+        try
+        {
+            using var refused = await PollAsync(setup, client, authReqId);
+            await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.ServiceUnavailable, "temporarily_unavailable");
+        }
+        finally
+        {
+            suite.RestoreAdmin();
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var granted = await PollAsync(setup, client, authReqId);
+        Assert.True((await HttpAssert.JsonAsync(granted, HttpStatusCode.OK)).TryGetProperty("access_token", out _));
+        using var again = await PollAsync(setup, client, authReqId);
+        await HttpAssert.OAuthErrorAsync(again, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
     [Fact]
     public async Task UserDenies_ClientGetsAccessDenied()
     {

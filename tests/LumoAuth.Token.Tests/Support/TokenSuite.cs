@@ -37,6 +37,13 @@ public class TokenSuite : IAsyncLifetime
 
     public AdminBackedTokenFactory Token { get; private set; } = null!;
 
+    private volatile bool _adminDown;
+
+    /// <summary>Cuts the token service's link to admin: every call to admin then fails to connect, as in an outage.</summary>
+    public void CutAdmin() => _adminDown = true;
+
+    public void RestoreAdmin() => _adminDown = false;
+
     /// <summary>Every log line of the token service (to prove that codes, tokens and hints never reach a log).</summary>
     public RecordingLoggerProvider Logs { get; } = new();
 
@@ -68,6 +75,7 @@ public class TokenSuite : IAsyncLifetime
         Token = new AdminBackedTokenFactory(Admin, TokenSettings, services =>
         {
             services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(Logs);
+            services.AddHttpClient(InternalClients.Admin).AddHttpMessageHandler(() => new CuttableLink(() => _adminDown));
             ConfigureTokenServices(services);
         });
         await Token.InitializeAsync();
@@ -196,6 +204,15 @@ public class TokenSuite : IAsyncLifetime
 
         return await http.SendAsync(request);
     }
+}
+
+/// <summary>Fails every call while the link is cut, as a refused connection does.</summary>
+internal sealed class CuttableLink(Func<bool> down) : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        down()
+            ? throw new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (test: admin is down)")
+            : base.SendAsync(request, cancellationToken);
 }
 
 /// <summary>The token service with its internal admin client pointed at the in-process admin.</summary>

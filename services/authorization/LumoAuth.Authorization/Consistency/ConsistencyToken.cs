@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 
 namespace LumoAuth.Authorization.Consistency;
 
@@ -16,8 +17,18 @@ public static class ConsistencyToken
     public static string For(Guid store, long revision) =>
         string.Create(CultureInfo.InvariantCulture, $"{Prefix}{Tag(store)}_{revision}");
 
-    /// <summary>The short name of a store in its tokens (the start of its id, which is no secret).</summary>
-    public static string Tag(Guid store) => store.ToString("N")[..TagLength];
+    /// <summary>
+    /// The short name of a store in its tokens: from a hash of its id, since ids are time-ordered (UUIDv7) and their first
+    /// digits would name every tenant created in the same minute alike.
+    /// </summary>
+    public static string Tag(Guid store)
+    {
+        Span<byte> id = stackalloc byte[16];
+        Span<byte> hash = stackalloc byte[32];
+        store.TryWriteBytes(id);
+        SHA256.HashData(id, hash);
+        return Convert.ToHexStringLower(hash[..(TagLength / 2)]);
+    }
 
     /// <param name="store">The store's tag, or null for a token from before tags.</param>
     public static bool TryParse(string? token, out string? store, out long revision)

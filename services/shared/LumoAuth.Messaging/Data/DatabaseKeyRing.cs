@@ -66,7 +66,7 @@ public sealed partial class DatabaseXmlRepository<TDbContext>(
                     resealed++;
                 }
             }
-            catch (CryptographicException ex) when (!failOnUnsealable)
+            catch (Exception ex) when (!failOnUnsealable && ex is CryptographicException or FormatException or System.Xml.XmlException)
             {
                 // Left as it is: Data Protection reports the key as unreadable when it is used, and the others still work.
                 LogUnsealable(row.Id, ex.Message);
@@ -78,9 +78,19 @@ public sealed partial class DatabaseXmlRepository<TDbContext>(
 
         if (resealed > 0)
         {
-            // Replicas re-sealing at once each write a valid seal of the same ring key; the last one stays.
-            db.SaveChanges();
-            LogResealed(resealed, keys.CurrentId);
+            try
+            {
+                // Replicas re-sealing at once each write a valid seal of the same ring key; the last one stays.
+                db.SaveChanges();
+                LogResealed(resealed, keys.CurrentId);
+            }
+            catch (Exception ex) when (!failOnUnsealable && ex is DbUpdateException or System.Data.Common.DbException)
+            {
+                // Reading the ring must not fail for a write it did on the side: the elements opened either way, and the
+                // next read (or the --migrate step) re-seals them.
+                LogResealNotSaved(ex);
+                resealed = 0;
+            }
         }
 
         return (elements, resealed);
@@ -88,6 +98,9 @@ public sealed partial class DatabaseXmlRepository<TDbContext>(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Re-sealed {Count} ring keys with key-encryption key {KeyId}")]
     private partial void LogResealed(int count, string keyId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Re-sealed ring keys could not be saved; the next read of the ring tries again")]
+    private partial void LogResealNotSaved(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Ring key row {RowId} could not be re-sealed: {Reason}")]
     private partial void LogUnsealable(int rowId, string reason);

@@ -342,7 +342,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
         environment["dayOfWeek"] = day;
         environment["isWeekend"] = day >= 6;
         // An admin's environment.ip, then an admin's context.ip, then the address the request came from.
-        if ((environment.GetValueOrDefault("ip") ?? context?.GetValueOrDefault("ip") ?? remoteIp) is { } ip)
+        if (((isAdmin ? environment.GetValueOrDefault("ip") ?? context?.GetValueOrDefault("ip") : null) ?? remoteIp) is { } ip)
         {
             environment["ip"] = ip;
         }
@@ -354,10 +354,13 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
         return (new BuiltRequest(new AbacRequest(request.Action!, resourceType!, subjectView, resourceView, environment, context), isShapeA), null);
     }
 
-    /// <summary>Notes <paramref name="field"/> as supplied when it holds a value (null and an empty object say nothing).</summary>
+    /// <summary>
+    /// Notes <paramref name="field"/> as supplied when it is there with any value but null: an empty object is a value too
+    /// (as an address it would otherwise stand in for the real one).
+    /// </summary>
     private static void Supplied(List<string> fields, string field, object? value)
     {
-        if (value is not (null or IReadOnlyDictionary<string, object?> { Count: 0 }))
+        if (value is not null)
         {
             fields.Add(field);
         }

@@ -2,7 +2,6 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
-using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
@@ -172,16 +171,13 @@ public static class AuthorizeEndpoints
 
         var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Slug);
         var facts = SignInFacts.Of(user, userId);
-        System.Security.Claims.ClaimsIdentity? identity;
-        try
+        var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
+        if (unavailable)
         {
-            identity = await services.UserClaims.BuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
+            // RFC 6749 §4.1.2.1: the client hears of it (prompt=none's silent renew too), and the session stays.
+            return Forbid(Errors.TemporarilyUnavailable, "The user directory cannot be reached; try again.");
         }
-        catch (DependencyUnavailableException)
-        {
-            // Admin cannot say whether the user may sign in: the session stays, and the same step works once it answers.
-            return HostedPage.Unavailable(http);
-        }
+
         if (identity is null)
         {
             await http.SignOutAsync(SessionCookie.Scheme);

@@ -114,6 +114,23 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
     }
 
     /// <summary>
+    /// <see cref="BuildAsync"/> for an interactive step, which answers an outage its own way (a 503 page, an error sent back
+    /// to the client) and keeps the session: <c>Unavailable</c> when admin cannot say whether the user may sign in.
+    /// </summary>
+    public async Task<(ClaimsIdentity? Identity, bool Unavailable)> TryBuildAsync(
+        TenantContext tenant, string issuer, SignInFacts facts, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return (await BuildAsync(tenant, issuer, facts, scopes, cancellationToken), false);
+        }
+        catch (DependencyUnavailableException)
+        {
+            return (null, true);
+        }
+    }
+
+    /// <summary>
     /// Whether the user administers the tenant: <c>isAdmin</c>, or one of the system roles <c>admin</c> and
     /// <c>tenant_admin</c> (unknown while the authorization service is down: then only the flag counts).
     /// </summary>

@@ -6,7 +6,6 @@ using LumoAuth.Contracts;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
-using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
@@ -108,11 +107,9 @@ public static class CibaApprovalEndpoints
         LumoAuth.Token.Data.TokenApplication? application = null;
         if (approve)
         {
-            try
-            {
-                identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
-            }
-            catch (DependencyUnavailableException)
+            bool unavailable;
+            (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Slug), facts, scopes, http.RequestAborted);
+            if (unavailable)
             {
                 // The request stays pending and the session stays: the user answers again once admin is back.
                 return HostedPage.Unavailable(http);

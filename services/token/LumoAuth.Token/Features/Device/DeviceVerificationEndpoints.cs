@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
-using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Login;
@@ -126,16 +125,13 @@ public static class DeviceVerificationEndpoints
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
         var facts = SignInFacts.Of(user, userId);
-        System.Security.Claims.ClaimsIdentity? identity;
-        try
-        {
-            identity = await services.UserClaims.BuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(slug), facts, scopes, http.RequestAborted);
-        }
-        catch (DependencyUnavailableException)
+        var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(slug), facts, scopes, http.RequestAborted);
+        if (unavailable)
         {
             // Admin cannot say whether the user may sign in: the session stays, and the same step works once it answers.
             return HostedPage.Unavailable(http);
         }
+
         if (identity is null)
         {
             await http.SignOutAsync(SessionCookie.Scheme);
