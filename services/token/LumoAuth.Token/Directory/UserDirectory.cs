@@ -259,8 +259,24 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
 
     private sealed record ErrorEnvelope(string? Code, Dictionary<string, string[]>? Details);
 
+    /// <summary>A 401 or 403 means admin refuses our internal key: a configuration fault that no retry cures, so it is an error.</summary>
+    private static void LogAdminStatus(ILogger logger, string call, int status)
+    {
+        if (status is StatusCodes.Status401Unauthorized or StatusCodes.Status403Forbidden)
+        {
+            LogInternalKeyRefused(logger, status, call);
+        }
+        else
+        {
+            LogAdminAnswered(logger, call, status);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin answered {Status} to the {Call} call")]
-    private static partial void LogAdminStatus(ILogger logger, string call, int status);
+    private static partial void LogAdminAnswered(ILogger logger, string call, int status);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Admin refused the internal key ({Status}) on the {Call} call: check LumoAuth:InternalKey on both services")]
+    private static partial void LogInternalKeyRefused(ILogger logger, int status, string call);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Admin is unreachable for the {Call} call")]
     private static partial void LogAdminUnavailable(ILogger logger, string call, Exception exception);

@@ -78,7 +78,7 @@ public sealed partial class RefreshTokenReuseOnce(
     /// Uncounts a use that issued nothing because a service of ours was out (the token stays unredeemed), so the client's
     /// retries after the outage are not taken for reuse. Best effort: without Redis the count expires with the leeway.
     /// </summary>
-    public static async Task GiveBackUseAsync(IConnectionMultiplexer redis, Guid tenantId, string? tokenId)
+    public static async Task GiveBackUseAsync(IConnectionMultiplexer redis, ILogger logger, Guid tenantId, string? tokenId)
     {
         if (tokenId is not { Length: > 0 })
         {
@@ -91,8 +91,12 @@ public sealed partial class RefreshTokenReuseOnce(
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
+            LogGiveBackFailed(logger, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unavailable: a refresh token use that issued nothing stays counted until the leeway ends")]
+    private static partial void LogGiveBackFailed(ILogger logger, Exception exception);
 
     private const string GiveBack = """
         if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end

@@ -140,7 +140,8 @@ public static class TokenEndpoints
         catch (DependencyUnavailableException) when (request.IsRefreshTokenGrantType())
         {
             // Answered 503 with the grant unredeemed: the client tries the same refresh token again later.
-            await RefreshTokenReuseOnce.GiveBackUseAsync(services.GetRequiredService<IConnectionMultiplexer>(), tenant.TenantId, principal.GetTokenId());
+            await RefreshTokenReuseOnce.GiveBackUseAsync(
+                services.GetRequiredService<IConnectionMultiplexer>(), services.GetRequiredService<ILogger<RefreshTokenReuseOnce>>(), tenant.TenantId, principal.GetTokenId());
             throw;
         }
 
