@@ -215,19 +215,58 @@ public static class ClientEndpoints
             return unavailable;
         }
 
-        services.Db.AddEvent(new ClientDeleted(clientId) { TenantId = services.Tenant.TenantId });
-        try
+        // Its tokens are void by now, so a change another request made to the row meanwhile (an update, a rotation) does not
+        // stop the deletion the caller asked for: it is tried once more on the row as it is now.
+        for (var attempt = 1; ; attempt++)
         {
-            await services.Applications.DeleteAsync(row, cancellationToken);
-        }
-        catch (OpenIddictExceptions.ConcurrencyException)
-        {
-            // Deleted, updated or rotated by another request since it was read.
-            return ChangedConcurrently("The client");
+            services.Db.AddEvent(new ClientDeleted(clientId) { TenantId = services.Tenant.TenantId });
+            try
+            {
+                await services.Applications.DeleteAsync(row, cancellationToken);
+                break;
+            }
+            catch (Exception ex) when (attempt == 1 && ChangedMeanwhile(ex))
+            {
+                services.Db.ChangeTracker.Clear();
+                if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } current)
+                {
+                    // The other request deleted it: the outcome the caller asked for.
+                    break;
+                }
+
+                if (RefuseAdministering(caller, ClientMapping.Read(current)) is { } refusedNow)
+                {
+                    return refusedNow;
+                }
+
+                row = current;
+            }
+            catch (Exception ex) when (ChangedMeanwhile(ex))
+            {
+                return ChangedConcurrently("The client");
+            }
         }
 
         services.Cache.Evict(services.Tenant.TenantId, clientId);
         return Results.NoContent();
+    }
+
+    /// <summary>
+    /// The row changed since it was read: OpenIddict's concurrency check, or PostgreSQL refusing the serializable
+    /// transaction its store deletes a client in (40001) when another request changed the row meanwhile (wrapped by EF
+    /// Core and its execution strategy).
+    /// </summary>
+    private static bool ChangedMeanwhile(Exception exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is OpenIddictExceptions.ConcurrencyException or Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.SerializationFailure })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     public static async Task<IResult> RotateSecret(string clientId, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
