@@ -211,7 +211,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
             if (resource.TryGetProperty("attributes", out var ra) && ra.ValueKind == JsonValueKind.Object)
             {
                 resourceAttributes = (Dictionary<string, object?>)ContextValues.FromJson(ra);
-                Supplied(adminOnly, "resource.attributes", resourceAttributes);
+                Supplied(adminOnly, "resource.attributes", resourceAttributes, emptyAttributesSayNothing: true);
             }
 
             if (request.Subject is not { ValueKind: JsonValueKind.Object } subject)
@@ -227,7 +227,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
                 if (subject.TryGetProperty("attributes", out var sa) && sa.ValueKind == JsonValueKind.Object)
                 {
                     subjectAttributes = (Dictionary<string, object?>)ContextValues.FromJson(sa);
-                    Supplied(adminOnly, "subject.attributes", subjectAttributes);
+                    Supplied(adminOnly, "subject.attributes", subjectAttributes, emptyAttributesSayNothing: true);
                 }
 
                 if (!isAdmin && !string.IsNullOrWhiteSpace(subjectId))
@@ -270,7 +270,7 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
             problems.Check(c.ValueKind == JsonValueKind.Object, "context", "must be a JSON object");
             context = c.ValueKind == JsonValueKind.Object ? ContextValues.FromJson(c) : null;
             Supplied(adminOnly, "context.ip", context?.GetValueOrDefault("ip"));
-            Supplied(adminOnly, "context.resource", context?.GetValueOrDefault("resource"));
+            Supplied(adminOnly, "context.resource", context?.GetValueOrDefault("resource"), emptyAttributesSayNothing: true);
         }
 
         Dictionary<string, object?> environment = [];
@@ -355,12 +355,13 @@ public sealed class AbacRequests(AuthorizationDbContext db, SubjectAttributes su
     }
 
     /// <summary>
-    /// Notes <paramref name="field"/> as supplied when it is there with any value but null: an empty object is a value too
-    /// (as an address it would otherwise stand in for the real one).
+    /// Notes <paramref name="field"/> as supplied when it is there with any value but null. An empty set of attributes
+    /// changes nothing and is let through (a client library may always send one); any other value counts, an empty object
+    /// included, since as an address or a time it would stand in for the real one.
     /// </summary>
-    private static void Supplied(List<string> fields, string field, object? value)
+    private static void Supplied(List<string> fields, string field, object? value, bool emptyAttributesSayNothing = false)
     {
-        if (value is not null)
+        if (value is not null && !(emptyAttributesSayNothing && value is IReadOnlyDictionary<string, object?> { Count: 0 }))
         {
             fields.Add(field);
         }
