@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.Extensions.Configuration;
 
 namespace LumoAuth.AppHost.Infrastructure;
@@ -28,12 +29,8 @@ public sealed record DeploymentSettings(
             state,
             config["LumoAuth:MessagingPrefix"] ?? "lumoauth",
             config["LumoAuth:KeyEncryptionKey"] ?? StoredSecret(state, "key-encryption-key"),
-            PreviousKeys(config.GetSection("LumoAuth:PreviousKeyEncryptionKeys")));
+            KeyEncryptionKeys.PreviousSecrets(config));
     }
-
-    /// <summary>A list (…:0, …:1) or one value, as the services read it (<c>KeyEncryptionKeys.FromConfiguration</c>).</summary>
-    private static string[] PreviousKeys(IConfigurationSection section) =>
-        [.. section.GetChildren().Select(c => c.Value).Append(section.Value).OfType<string>().Where(k => k.Length > 0)];
 
     public static string RepositoryRoot(IDistributedApplicationBuilder builder) =>
         Path.GetFullPath(Path.Combine(builder.AppHostDirectory, ".."));

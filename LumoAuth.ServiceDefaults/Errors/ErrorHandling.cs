@@ -30,24 +30,20 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             InvalidDataException invalid => new ApiError($"The request could not be read: {invalid.Message}", 400, ErrorCodes.InvalidRequest),
             _ when UnstorableText(exception) =>
                 new ApiError("The request contains text that cannot be stored (a NUL character or invalid UTF-8)", 400, ErrorCodes.InvalidRequest),
-            // Chosen as a deadlock's victim (40P01) or a serialization failure (40001): nothing was saved, and the same
-            // request again normally goes through.
-            _ when SqlStateOf(exception) is "40P01" or "40001" =>
-                new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
-            // A row changed or went away between reading and writing it (optimistic concurrency), where the endpoint did
-            // not expect a race: the same answer as a deadlock's.
-            _ when ChangedSinceRead(exception) =>
+            // A deadlock, a serialization failure or a row changed since it was read, where the endpoint did not expect a
+            // race: nothing was saved, and the same request again normally goes through.
+            _ when DatabaseFailures.IsConcurrentChange(exception) =>
                 new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
             // A value longer than its column (22001) that validation let through: the caller's input, not our failure.
-            _ when SqlStateOf(exception) is "22001" =>
+            _ when DatabaseFailures.SqlStateOf(exception) is "22001" =>
                 new ApiError("A value in the request is longer than allowed", 400, ErrorCodes.InvalidRequest),
             // JSON text PostgreSQL will not take as jsonb (22P02: a lone surrogate escape such as "\ud800"), and System.Text.Json
             // refusing to read such a string, or a value of another kind, out of a raw body it had only checked for syntax.
-            _ when SqlStateOf(exception) is "22P02" || exception is InvalidOperationException { Source: "System.Text.Json.Rethrowable" } =>
+            _ when DatabaseFailures.SqlStateOf(exception) is "22P02" || exception is InvalidOperationException { Source: "System.Text.Json.Rethrowable" } =>
                 new ApiError("The request contains JSON text that cannot be read (for example an unpaired surrogate escape)", 400, ErrorCodes.InvalidRequest),
             // A row the write refers to (23503) was deleted meanwhile, or another request created the same unique row first
             // (23505), where the endpoint has no answer of its own.
-            _ when SqlStateOf(exception) is "23503" or "23505" =>
+            _ when DatabaseFailures.SqlStateOf(exception) is "23503" or "23505" =>
                 new ApiError("The request met a concurrent change and was not applied; retry", 409, ErrorCodes.InvalidRequest),
             // Redis, or a service of ours, is out: the request could not finish its work, and repeating it later will.
             StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException or DependencyUnavailableException =>
@@ -91,6 +87,30 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
         return false;
     }
 
+    // Framework messages name parameters and types, which helps the caller and reveals nothing internal;
+    // inner JSON exceptions carry the path of the bad property.
+    private static string DescribeBadRequest(BadHttpRequestException bad) =>
+        bad.InnerException is System.Text.Json.JsonException json
+            ? $"Malformed JSON{(json.Path is { } path ? $" at {path}" : string.Empty)}"
+            : bad.Message;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Concurrent change (deadlock, serialization failure or a row changed since read) for {Method} {Path}; answered 409")]
+    private static partial void LogConcurrencyFailure(ILogger logger, Exception exception, string method, PathString path);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
+    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);
+}
+
+/// <summary>What a database failure says: its SQLSTATE, and whether another request changed the same rows at the same time.</summary>
+public static class DatabaseFailures
+{
+    /// <summary>
+    /// Chosen as a deadlock's victim (40P01), refused as a serialization failure (40001), or a row changed or gone since it
+    /// was read (optimistic concurrency): nothing was saved, and the same work again normally goes through.
+    /// </summary>
+    public static bool IsConcurrentChange(Exception exception) =>
+        SqlStateOf(exception) is "40P01" or "40001" || ChangedSinceRead(exception);
+
     /// <summary>
     /// EF Core's <c>DbUpdateConcurrencyException</c> or OpenIddict's <c>ConcurrencyException</c>, known by name: this
     /// library references neither.
@@ -109,7 +129,7 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
     }
 
     /// <summary>The SQLSTATE of the first database error in the chain (EF Core wraps the provider's), if any.</summary>
-    private static string? SqlStateOf(Exception exception)
+    public static string? SqlStateOf(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
         {
@@ -121,19 +141,6 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
 
         return null;
     }
-
-    // Framework messages name parameters and types, which helps the caller and reveals nothing internal;
-    // inner JSON exceptions carry the path of the bad property.
-    private static string DescribeBadRequest(BadHttpRequestException bad) =>
-        bad.InnerException is System.Text.Json.JsonException json
-            ? $"Malformed JSON{(json.Path is { } path ? $" at {path}" : string.Empty)}"
-            : bad.Message;
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Concurrent change (deadlock, serialization failure or a row changed since read) for {Method} {Path}; answered 409")]
-    private static partial void LogConcurrencyFailure(ILogger logger, Exception exception, string method, PathString path);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
-    private static partial void LogUnhandled(ILogger logger, Exception exception, string method, PathString path);
 }
 
 /// <summary>Bodies for responses that framework middleware ends without one (404, 405, 415...).</summary>

@@ -69,13 +69,14 @@ public sealed class KeyEncryptionKeys
     /// <summary>The id of the key that seals from now on.</summary>
     public string CurrentId => _unsealing[0].Id;
 
-    public static KeyEncryptionKeys FromConfiguration(IConfiguration configuration)
+    public static KeyEncryptionKeys FromConfiguration(IConfiguration configuration) =>
+        new(configuration[KeyRingProtection.ConfigurationKey] ?? string.Empty, PreviousSecrets(configuration));
+
+    /// <summary>The retired keys: a list (…:PreviousKeyEncryptionKeys:0, __0 in the environment) or one value.</summary>
+    public static string[] PreviousSecrets(IConfiguration configuration)
     {
         var previous = configuration.GetSection(KeyRingProtection.PreviousKeysConfigurationKey);
-
-        // Either a list (…:PreviousKeyEncryptionKeys:0, __0 in the environment) or one value.
-        var previousSecrets = previous.GetChildren().Select(c => c.Value).Append(previous.Value).OfType<string>().Where(s => s.Length > 0);
-        return new KeyEncryptionKeys(configuration[KeyRingProtection.ConfigurationKey] ?? string.Empty, previousSecrets);
+        return [.. previous.GetChildren().Select(c => c.Value).Append(previous.Value).OfType<string>().Where(s => s.Length > 0)];
     }
 
     /// <summary>AES-256-GCM over the element's XML with the current key.</summary>

@@ -12,6 +12,9 @@ public static class ConsistencyToken
 {
     private const string Prefix = "zk_";
     private const int TagLength = 8;
+
+    // Every check's answer carries a token: each store's tag is hashed once (two stores per tenant).
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, string> Tags = new();
     private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
 
     public static string For(Guid store, long revision) =>
@@ -21,14 +24,14 @@ public static class ConsistencyToken
     /// The short name of a store in its tokens: from a hash of its id, since ids are time-ordered (UUIDv7) and their first
     /// digits would name every tenant created in the same minute alike.
     /// </summary>
-    public static string Tag(Guid store)
+    public static string Tag(Guid store) => Tags.GetOrAdd(store, static id =>
     {
-        Span<byte> id = stackalloc byte[16];
+        Span<byte> bytes = stackalloc byte[16];
         Span<byte> hash = stackalloc byte[32];
-        store.TryWriteBytes(id);
-        SHA256.HashData(id, hash);
+        id.TryWriteBytes(bytes);
+        SHA256.HashData(bytes, hash);
         return Convert.ToHexStringLower(hash[..(TagLength / 2)]);
-    }
+    });
 
     /// <param name="store">The store's tag, or null for a token from before tags.</param>
     public static bool TryParse(string? token, out string? store, out long revision)

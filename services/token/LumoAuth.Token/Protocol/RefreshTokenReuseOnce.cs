@@ -99,7 +99,8 @@ public sealed partial class RefreshTokenReuseOnce(
     private static partial void LogGiveBackFailed(ILogger logger, Exception exception);
 
     private const string GiveBack = """
-        if redis.call('GET', KEYS[1]) and tonumber(redis.call('GET', KEYS[1])) > 0 then return redis.call('DECR', KEYS[1]) end
+        local uses = tonumber(redis.call('GET', KEYS[1]))
+        if uses and uses > 0 then return redis.call('DECR', KEYS[1]) end
         return 0
         """;
 

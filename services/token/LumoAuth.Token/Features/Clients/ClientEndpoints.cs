@@ -216,7 +216,8 @@ public static class ClientEndpoints
         }
 
         // Its tokens are void by now, so a change another request made to the row meanwhile (an update, a rotation) does not
-        // stop the deletion the caller asked for: it is tried once more on the row as it is now.
+        // stop the deletion the caller asked for: it is tried once more on the row as it is now. Such a change surfaces as
+        // OpenIddict's concurrency check or as PostgreSQL refusing the serializable transaction its store deletes in.
         for (var attempt = 1; ; attempt++)
         {
             services.Db.AddEvent(new ClientDeleted(clientId) { TenantId = services.Tenant.TenantId });
@@ -225,7 +226,7 @@ public static class ClientEndpoints
                 await services.Applications.DeleteAsync(row, cancellationToken);
                 break;
             }
-            catch (Exception ex) when (attempt == 1 && ChangedMeanwhile(ex))
+            catch (Exception ex) when (attempt == 1 && DatabaseFailures.IsConcurrentChange(ex))
             {
                 services.Db.ChangeTracker.Clear();
                 if (await FindAsync(services, clientId, tracked: true, cancellationToken) is not { } current)
@@ -241,7 +242,7 @@ public static class ClientEndpoints
 
                 row = current;
             }
-            catch (Exception ex) when (ChangedMeanwhile(ex))
+            catch (Exception ex) when (DatabaseFailures.IsConcurrentChange(ex))
             {
                 return ChangedConcurrently("The client");
             }
@@ -249,24 +250,6 @@ public static class ClientEndpoints
 
         services.Cache.Evict(services.Tenant.TenantId, clientId);
         return Results.NoContent();
-    }
-
-    /// <summary>
-    /// The row changed since it was read: OpenIddict's concurrency check, or PostgreSQL refusing the serializable
-    /// transaction its store deletes a client in (40001) when another request changed the row meanwhile (wrapped by EF
-    /// Core and its execution strategy).
-    /// </summary>
-    private static bool ChangedMeanwhile(Exception exception)
-    {
-        for (var e = exception; e is not null; e = e.InnerException)
-        {
-            if (e is OpenIddictExceptions.ConcurrencyException or Npgsql.PostgresException { SqlState: Npgsql.PostgresErrorCodes.SerializationFailure })
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     public static async Task<IResult> RotateSecret(string clientId, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
