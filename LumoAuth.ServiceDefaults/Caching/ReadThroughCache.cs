@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace LumoAuth.ServiceDefaults.Caching;
@@ -11,14 +12,26 @@ namespace LumoAuth.ServiceDefaults.Caching;
 /// <item>a key still in use is reloaded in the background once four fifths of its lifetime have passed, so under
 /// steady traffic no request waits for a load and the source sees one call per key and lifetime — not one per
 /// request in flight at the moment the entry expires;</item>
-/// <item>a value is never served after its lifetime, and a key removed while a load runs is not cached by it.</item>
+/// <item>a value is never served after its lifetime, and a key removed while a load runs is not cached by it — except
+/// that a cache built with a <see cref="StaleIfError"/> window serves an expired value for that long while its source
+/// cannot be reached (<see cref="RemoteFailures.IsRemoteFailure"/>), as HTTP's <c>stale-if-error</c> does; a removal or
+/// <see cref="Clear"/> ends that too.</item>
 /// </list>
 /// Entries live in the shared <see cref="IMemoryCache"/> (bounded by expiry); keys must be unique across caches.
 /// A lifetime of zero or less leaves a value uncached (e.g. a lookup that found nothing and should be asked again).
 /// </summary>
 public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider time, Func<TValue, TimeSpan> lifetimeOf)
 {
+    /// <summary>While serving a stale value, the source is asked again at most this often (each ask waits out its retries).</summary>
+    public static readonly TimeSpan StaleRetryInterval = TimeSpan.FromSeconds(5);
+
     private readonly ConcurrentDictionary<string, Task<TValue>> _loads = new(StringComparer.Ordinal);
+
+    /// <summary>How long past its lifetime a value may still be served while its source is unreachable; zero: never.</summary>
+    public TimeSpan StaleIfError { get; init; }
+
+    /// <summary>Told of each failure a stale value was served through (key, the source's failure), e.g. to log it.</summary>
+    public Action<string, Exception>? ServedStale { get; init; }
 
     /// <summary>Bumped by <see cref="Remove"/>: a load that started before a removal does not store its (possibly old) value.</summary>
     private long _removals;
@@ -58,7 +71,34 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
             return entry.Value;
         }
 
-        return await LoadOnceAsync(key, state, load).WaitAsync(cancellationToken);
+        try
+        {
+            return await LoadOnceAsync(key, state, load).WaitAsync(cancellationToken);
+        }
+        catch (Exception exception) when (entry is not null && StaleIfError > TimeSpan.Zero && exception.IsRemoteFailure(cancellationToken) && ServeStale(key, entry, exception))
+        {
+            return entry.Value;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="entry"/> may stand in for a value its source failed to give; if so it is kept for another
+    /// <see cref="StaleRetryInterval"/>, so that the callers of an outage do not each wait out a load.
+    /// </summary>
+    private bool ServeStale(string key, Entry entry, Exception exception)
+    {
+        var now = time.GetUtcNow();
+        if (entry.StaleUntil <= now || entry.Generation != Interlocked.Read(ref _generation)
+            || !cache.TryGetValue(key, out Entry? current) || current is null || current.StaleUntil != entry.StaleUntil)
+        {
+            // Out of its window, cleared, removed, or replaced by a fresher value meanwhile.
+            return false;
+        }
+
+        var until = now + StaleRetryInterval < entry.StaleUntil ? now + StaleRetryInterval : entry.StaleUntil;
+        cache.Set(key, entry.HeldUntil(until), entry.StaleUntil - now);
+        ServedStale?.Invoke(key, exception);
+        return true;
     }
 
     public void Remove(string key)
@@ -107,7 +147,7 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
             if (lifetime > TimeSpan.Zero && Interlocked.Read(ref _removals) == removals)
             {
                 var now = time.GetUtcNow();
-                cache.Set(key, new Entry(value, generation, now, now + lifetime * 0.8, now + lifetime), lifetime);
+                cache.Set(key, new Entry(value, generation, now, now + lifetime * 0.8, now + lifetime, now + lifetime + StaleIfError), lifetime + StaleIfError);
                 if (Interlocked.Read(ref _removals) != removals)
                 {
                     // A removal came between the check and the store: it wins (at worst a newer value is loaded again).
@@ -127,7 +167,8 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         result.SetResult(value);
     }
 
-    private sealed class Entry(TValue value, long generation, DateTimeOffset loadedAt, DateTimeOffset refreshAt, DateTimeOffset expiresAt)
+    private sealed class Entry(
+        TValue value, long generation, DateTimeOffset loadedAt, DateTimeOffset refreshAt, DateTimeOffset expiresAt, DateTimeOffset staleUntil)
     {
         private int _refreshing;
 
@@ -140,6 +181,12 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         public DateTimeOffset RefreshAt { get; } = refreshAt;
 
         public DateTimeOffset ExpiresAt { get; } = expiresAt;
+
+        /// <summary>The end of the stale-if-error window: never moved by <see cref="HeldUntil"/>.</summary>
+        public DateTimeOffset StaleUntil { get; } = staleUntil;
+
+        /// <summary>The same value, served as it is until <paramref name="until"/> and then asked for again.</summary>
+        public Entry HeldUntil(DateTimeOffset until) => new(Value, Generation, LoadedAt, until, until, StaleUntil);
 
         public bool ClaimRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
 

@@ -6,6 +6,7 @@ using System.Text.Encodings.Web;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
@@ -24,27 +25,49 @@ public interface IApiKeySource
 /// <summary>
 /// Caches verifications briefly (keyed by the key's SHA-256, never the key) and drops a key at once when
 /// its revocation event arrives. A key in steady use is re-verified in the background before its entry expires.
+/// While admin cannot be reached, a key verified before is taken as last verified for up to
+/// <see cref="StaleIfAdminDown"/> (revocations happen in admin and evict it here); a key not verified before answers 503.
 /// </summary>
-public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, TimeProvider time)
+public sealed partial class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, TimeProvider time, ILogger<ApiKeyVerifier> logger)
 {
     private static readonly TimeSpan Valid = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Invalid = TimeSpan.FromSeconds(2);
-    private readonly ReadThroughCache<VerifiedApiKey?> _verifications = new(cache, time, verified => verified is null ? Invalid : Valid);
+
+    /// <summary>
+    /// Shorter than a tenant's: a revocation whose event was still in admin's outbox when admin went down is honoured
+    /// at most this late.
+    /// </summary>
+    public static readonly TimeSpan StaleIfAdminDown = TimeSpan.FromMinutes(5);
+
+    private readonly ReadThroughCache<VerifiedApiKey?> _verifications = new(cache, time, verified => verified is null ? Invalid : Valid)
+    {
+        StaleIfError = StaleIfAdminDown,
+        ServedStale = (_, exception) => LogServedStale(logger, exception),
+    };
     private readonly ConcurrentDictionary<Guid, string> _cacheKeysById = new();
 
     public async ValueTask<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
     {
         var cacheKey = $"apikey:{tenantId:N}:{Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)))}";
-        var verified = await _verifications.GetAsync(cacheKey, (source, _cacheKeysById, tenantId, key, cacheKey), static async lookup =>
+        VerifiedApiKey? verified;
+        try
         {
-            var verified = await lookup.source.VerifyAsync(lookup.tenantId, lookup.key, CancellationToken.None);
-            if (verified is not null)
+            verified = await _verifications.GetAsync(cacheKey, (source, _cacheKeysById, tenantId, key, cacheKey), static async lookup =>
             {
-                lookup._cacheKeysById[verified.ApiKeyId] = lookup.cacheKey;
-            }
+                var verified = await lookup.source.VerifyAsync(lookup.tenantId, lookup.key, CancellationToken.None);
+                if (verified is not null)
+                {
+                    lookup._cacheKeysById[verified.ApiKeyId] = lookup.cacheKey;
+                }
 
-            return verified;
-        }, cancellationToken);
+                return verified;
+            }, cancellationToken);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("API keys cannot be verified: admin cannot be reached.", exception);
+        }
+
         return verified is not null && !IsExpired(verified) ? verified : null;
     }
 
@@ -69,6 +92,9 @@ public sealed class ApiKeyVerifier(IApiKeySource source, IMemoryCache cache, Tim
     }
 
     private static bool IsExpired(VerifiedApiKey key) => key.ExpiresAt is { } at && at <= DateTimeOffset.UtcNow;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin could not be asked to verify an API key; taking it as last verified")]
+    private static partial void LogServedStale(ILogger logger, Exception exception);
 }
 
 /// <summary>Asks admin's internal API.</summary>

@@ -1,7 +1,10 @@
 using System.Text.RegularExpressions;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Caching;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging;
 
 namespace LumoAuth.ServiceDefaults.Tenancy;
 
@@ -14,22 +17,44 @@ public interface ITenantSource
 /// <summary>
 /// Cached slug → tenant lookup: one lookup per tenant per minute, O(1) per request whatever the number of tenants,
 /// evicted at once by tenant events. A busy tenant is reloaded in the background before its entry expires, so its
-/// requests never all ask admin at once.
+/// requests never all ask admin at once. While admin cannot be reached a tenant already known is served as last
+/// seen for up to <see cref="StaleIfAdminDown"/> (admin is where tenants change, so nothing can have changed it
+/// meanwhile but an event still on its way); a tenant not known answers 503, never a 500.
 /// </summary>
-public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache cache, TimeProvider time)
+public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache cache, TimeProvider time, ILogger<TenantDirectory> logger)
 {
     private static readonly TimeSpan Found = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Missing = TimeSpan.FromSeconds(2);
 
+    /// <summary>As long as the services keep validating tokens with the last key set they fetched (JwksCache).</summary>
+    public static readonly TimeSpan StaleIfAdminDown = TimeSpan.FromHours(1);
+
     // Unknown slugs are cached only briefly, so a tenant created a moment ago is found soon anyway.
-    private readonly ReadThroughCache<TenantInfo?> _tenants = new(cache, time, tenant => tenant is null ? Missing : Found);
+    private readonly ReadThroughCache<TenantInfo?> _tenants = new(cache, time, tenant => tenant is null ? Missing : Found)
+    {
+        StaleIfError = StaleIfAdminDown,
+        ServedStale = (key, exception) => LogServedStale(logger, exception, key),
+    };
 
     public static bool IsValidSlug(string slug) => SlugPattern().IsMatch(slug);
 
-    public ValueTask<TenantInfo?> FindAsync(string slug, CancellationToken cancellationToken) =>
-        IsValidSlug(slug)
-            ? _tenants.GetAsync(Key(slug), (source, slug), static lookup => lookup.source.FindBySlugAsync(lookup.slug, CancellationToken.None), cancellationToken)
-            : ValueTask.FromResult<TenantInfo?>(null);
+    public async ValueTask<TenantInfo?> FindAsync(string slug, CancellationToken cancellationToken)
+    {
+        if (!IsValidSlug(slug))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await _tenants.GetAsync(
+                Key(slug), (source, slug), static lookup => lookup.source.FindBySlugAsync(lookup.slug, CancellationToken.None), cancellationToken);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("The tenant directory (admin) cannot be reached.", exception);
+        }
+    }
 
     public void Evict(string slug) => _tenants.Remove(Key(slug));
 
@@ -40,6 +65,9 @@ public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache c
 
     [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
     private static partial Regex SlugPattern();
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Admin could not be asked about {CacheKey}; serving the tenant as last seen")]
+    private static partial void LogServedStale(ILogger logger, Exception exception, string cacheKey);
 }
 
 /// <summary>Asks admin's internal API.</summary>

@@ -16,6 +16,14 @@ public sealed class TenantResolutionMiddleware(RequestDelegate next, ILogger<Ten
     {
         if (!TryGetSlug(context.Request.Path, out var slug))
         {
+            if (context.Request.Path.StartsWithSegments("/t", StringComparison.OrdinalIgnoreCase))
+            {
+                // "/T/{slug}/…": routing matches it regardless of case, but no tenant is resolved for it; answering it
+                // would run tenant endpoints with no tenant.
+                await ErrorWriter.WriteAsync(context, new ApiError("Tenant not found", 404, ErrorCodes.TenantNotFound));
+                return;
+            }
+
             await next(context);
             return;
         }

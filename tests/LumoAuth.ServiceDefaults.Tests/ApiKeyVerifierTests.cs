@@ -1,6 +1,7 @@
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Security;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LumoAuth.ServiceDefaults.Tests;
 
@@ -12,7 +13,7 @@ public sealed class ApiKeyVerifierTests : IDisposable
     private readonly HeldSource _source = new();
     private readonly ApiKeyVerifier _verifier;
 
-    public ApiKeyVerifierTests() => _verifier = new ApiKeyVerifier(_source, _memory, TimeProvider.System);
+    public ApiKeyVerifierTests() => _verifier = new ApiKeyVerifier(_source, _memory, TimeProvider.System, NullLogger<ApiKeyVerifier>.Instance);
 
     public void Dispose() => _memory.Dispose();
 

@@ -3,6 +3,7 @@ using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace LumoAuth.ServiceDefaults.Tests;
 
@@ -52,7 +53,7 @@ public sealed class CacheClearTests : IDisposable
     public async Task TenantDirectory_Clear_AsksTheSourceAgain()
     {
         var source = new CountingTenants();
-        var directory = new TenantDirectory(source, _memory, TimeProvider.System);
+        var directory = new TenantDirectory(source, _memory, TimeProvider.System, NullLogger<TenantDirectory>.Instance);
         await directory.FindAsync("acme", default);
         await directory.FindAsync("acme", default);
         Assert.Equal(1, source.Calls);
@@ -67,7 +68,7 @@ public sealed class CacheClearTests : IDisposable
     public async Task ApiKeyVerifier_Clear_EndsAVerificationWhoseRevocationWasMissed()
     {
         var source = new RevocableKeys();
-        var verifier = new ApiKeyVerifier(source, _memory, TimeProvider.System);
+        var verifier = new ApiKeyVerifier(source, _memory, TimeProvider.System, NullLogger<ApiKeyVerifier>.Instance);
         var tenant = Guid.NewGuid();
         Assert.NotNull(await verifier.VerifyAsync(tenant, "lmk_key", default));
         source.Revoked = true; // its ApiKeyRevoked never reached this replica
