@@ -4,6 +4,7 @@ using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Features.Rbac;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Internal;
+using MassTransit;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using LumoAuth.Testing;
@@ -858,6 +859,82 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
             var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
             return await RbacStore.Tuples(db, tenant.Id).CountAsync(t => t.ObjectType == RbacModel.Role && t.ObjectId == "ghost");
         }
+    }
+
+    /// <summary>
+    /// A permission's deletion takes its grants in the same transaction as its row and raises PermissionDeleted; a grant
+    /// checked against the catalogue just before the delete writes nothing (checked again under the write lock). So a
+    /// permission created later with the same slug is granted by no role, whenever it is created.
+    /// </summary>
+    [Fact]
+    public async Task DeletedPermission_TakesItsGrantsAtOnce_AndLateGrantsAreDropped_SoAPermissionOfTheSameSlugIsGrantedByNoOne()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "granted@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "editor" } }));
+        Assert.True(await AllowedAsync(client, tenant, userId, "document.edit"));
+        using var watch = new BusWatch(suite.Authorization.Services.GetRequiredService<MassTransit.IBus>());
+        var permission = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/document.edit")))["data"]!["id"]!.GetValue<string>();
+
+        await ApiAssert.OkAsync(await client.DeleteAsync($"{tenant.Api}/admin/permissions/{permission}"));
+
+        await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/{permission}"), 404, "resource_not_found");
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+        await ApiAssert.EventuallyAsync(() => Task.FromResult<object?>(
+            watch.Published<Contracts.Authorization.PermissionDeleted>(e => e.TenantId == tenant.Id && e.Slug == "document.edit").Count == 1 ? "raised" : null));
+        await using (var scope = suite.Authorization.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            Assert.False(await GrantedAsync(db, "document.edit"));
+
+            // A grant whose slugs were checked before the delete reaches the store after it: only the live permissions land.
+            await scope.ServiceProvider.GetRequiredService<RbacStore>().ReplacePermissionsAsync(
+                db, tenant.Id, "editor", ["billing.manage", "document.edit", "document.read"], CancellationToken.None);
+            Assert.False(await GrantedAsync(db, "document.edit"));
+            Assert.True(await GrantedAsync(db, "billing.manage"));
+        }
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Edit again", slug = "document.edit" }), 201);
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+        Assert.True(await AllowedAsync(client, tenant, userId, "billing.manage"));
+        var again = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/document.edit"));
+        Assert.Equal(0, again["data"]!["roleCount"]!.GetValue<int>());
+
+        Task<bool> GrantedAsync(AuthorizationDbContext db, string slug) =>
+            RbacStore.Tuples(db, tenant.Id).AnyAsync(t => t.ObjectType == RbacModel.Permission && t.ObjectId == slug && t.SubjectType == RbacModel.Role && t.SubjectId == "editor");
+    }
+
+    /// <summary>
+    /// An accepted invitation's roles are given once per event: a redelivery (the same message id) after an administrator
+    /// took the role away does not give it back.
+    /// </summary>
+    [Fact]
+    public async Task InvitationAccepted_RedeliveredAfterTheRoleWasRemoved_LeavesTheRoleRemoved()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "invited@example.com");
+        var bus = suite.Authorization.Services.GetRequiredService<MassTransit.IBus>();
+        using var watch = new BusWatch(bus);
+        var accepted = new Contracts.Users.UserInvitationAccepted(Guid.NewGuid(), userId, ["editor"]) { TenantId = tenant.Id };
+        var messageId = Guid.NewGuid();
+
+        await bus.Publish(accepted, context => context.MessageId = messageId);
+        await watch.WaitForHandledAsync<Contracts.Users.UserInvitationAccepted>(m => m.UserId == userId, count: 1, messageId);
+        Assert.Equal(["editor"], await DirectRolesAsync());
+
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = Array.Empty<string>() }));
+        await bus.Publish(accepted, context => context.MessageId = messageId);
+        await watch.WaitForHandledAsync<Contracts.Users.UserInvitationAccepted>(m => m.UserId == userId, count: 2, messageId);
+
+        Assert.Empty(await DirectRolesAsync());
+        Assert.False(await AllowedAsync(client, tenant, userId, "document.edit"));
+
+        async Task<IEnumerable<string>> DirectRolesAsync() =>
+            (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users/{userId}/roles")))["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()).Order();
     }
 
     private async Task ApplyAsync(GroupMembershipChanged message)

@@ -156,11 +156,7 @@ public static class PermissionEndpoints
             return ApiErrors.Create(403, ErrorCodes.PermissionDenied, "System permissions cannot be deleted");
         }
 
-        // Removed from every role first, so no role keeps granting a permission that no longer exists.
-        await rbac.RemoveAllAsync(db, tenant.TenantId, null, new Engine.ObjectRef(RbacModel.Permission, permission.Slug), cancellationToken);
-        db.Permissions.Remove(permission);
-        db.AddEvent(new PermissionDeleted(permission.Id, permission.Slug) { TenantId = tenant.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        await rbac.DeletePermissionAsync(db, tenant.TenantId, permission, cancellationToken);
         return TypedResults.Ok(new DataResponse<object>(new { id = permission.Id, slug = permission.Slug }, "Permission deleted"));
     }
 

@@ -4,6 +4,7 @@ using LumoAuth.Authorization.Features.Abac;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Consumers;
+using LumoAuth.Messaging.Inbox;
 using LumoAuth.ServiceDefaults.Errors;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -106,11 +107,14 @@ public sealed class GroupDeletedConsumer(AuthorizationDbContext db, RbacStore rb
 
 /// <summary>
 /// An accepted invitation gives the new user the roles it named (by slug or id). Roles deleted since the invitation
-/// was sent are skipped; a user deleted meanwhile gets none. Adding a held role changes nothing, so a redelivery is harmless.
+/// was sent are skipped; a user deleted meanwhile gets none. Once only, through the inbox: a redelivery must not give
+/// back a role an administrator took away after the first delivery.
 /// </summary>
 public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacStore rbac, AdminDirectory directory, ILogger<InvitationAcceptedConsumer> logger)
     : IConsumer<UserInvitationAccepted>
 {
+    public const string InboxConsumer = "authz-invitation-roles";
+
     public async Task Consume(ConsumeContext<UserInvitationAccepted> context)
     {
         var message = context.Message;
@@ -119,6 +123,7 @@ public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacSt
             return;
         }
 
+        // Asked before the inbox transaction opens, so no transaction waits on the admin service.
         switch (await directory.UserExistsAsync(tenantId, message.UserId, context.CancellationToken))
         {
             case DirectoryAnswer.NotFound:
@@ -128,16 +133,29 @@ public sealed class InvitationAcceptedConsumer(AuthorizationDbContext db, RbacSt
                 throw new DependencyUnavailableException("The admin service did not answer; the invitation's roles wait for a retry.");
         }
 
+        // Seeded in its own statement: this replica remembers a tenant as seeded, which a rolled-back transaction would belie.
         await RbacCatalog.EnsureSystemRolesAsync(db, tenantId, context.CancellationToken);
-        var (slugs, unknown) = await RbacCatalog.ResolveAsync(db, tenantId, message.Roles, context.CancellationToken);
-        if (unknown.Count > 0)
+        // The relay publishes each outbox row under its id, so a redelivery carries the same message id; one acceptance
+        // raises one event, so the invitation id stands in should a message come without one.
+        var inboxKey = context.MessageId ?? message.InvitationId;
+        var revision = 0L;
+        var handled = await db.HandleOnceAsync(InboxConsumer, inboxKey, async ct =>
         {
-            logger.LogWarning("Invitation {InvitationId}: {Missing} of its roles do not exist and were not assigned", message.InvitationId, unknown.Count);
-        }
+            var (slugs, unknown) = await RbacCatalog.ResolveAsync(db, tenantId, message.Roles, ct);
+            if (unknown.Count > 0)
+            {
+                logger.LogWarning("Invitation {InvitationId}: {Missing} of its roles do not exist and were not assigned", message.InvitationId, unknown.Count);
+            }
 
-        var user = new SubjectRef(RbacModel.User, message.UserId.ToString());
-        var writes = slugs.Select(slug => new RelationshipTuple(new ObjectRef(RbacModel.Role, slug), RbacModel.Assignee, user)).ToList();
-        await rbac.ApplyAsync(db, tenantId, writes, [], context.CancellationToken);
+            var user = new SubjectRef(RbacModel.User, message.UserId.ToString());
+            var writes = slugs.Select(slug => new RelationshipTuple(new ObjectRef(RbacModel.Role, slug), RbacModel.Assignee, user)).ToList();
+            // Joins the inbox transaction: the role tuples, their events and the inbox row commit together.
+            revision = await rbac.ApplyAsync(db, tenantId, writes, [], ct);
+        }, context.CancellationToken);
+        if (handled)
+        {
+            await rbac.AfterCommitAsync(tenantId, revision, context.CancellationToken);
+        }
     }
 }
 

@@ -164,7 +164,7 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         var store = RbacModel.StoreOf(tenantId);
         var outcome = await TupleStoreWriter.ApplyAsync(db, store, writes, deletes, [], cancellationToken, publishEvents: false,
             stageOwnEvents: (written, deleted) => StageAssignmentEvents(db, tenantId, written, deleted),
-            stillWanted: WritesOfExistingRolesOnly(db, tenantId, writes, stillWanted));
+            stillWanted: WritesOfExistingCatalogueOnly(db, tenantId, writes, stillWanted));
         // Inside a caller's transaction the index learns of the revision once the caller has committed it.
         if (outcome.Changed && db.Database.CurrentTransaction is null)
         {
@@ -175,18 +175,22 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     }
 
     /// <summary>
-    /// Under the tenant's write lock, drops writes naming a role that no longer exists: an assignment or a grant checked
-    /// against the catalogue before a concurrent delete of the role must not leave a tuple behind it (a role later created
-    /// with the same slug would inherit it). Deletes always go through.
+    /// Under the tenant's write lock, drops writes naming a role or a permission that no longer exists: an assignment or a
+    /// grant checked against the catalogue before a concurrent delete of the role or permission must not leave a tuple behind
+    /// it (a role or permission later created with the same slug would inherit it). Deletes always go through.
     /// </summary>
-    private static Func<CancellationToken, Task<Func<TupleKey, bool>>>? WritesOfExistingRolesOnly(
+    private static Func<CancellationToken, Task<Func<TupleKey, bool>>>? WritesOfExistingCatalogueOnly(
         AuthorizationDbContext db, Guid tenantId, IReadOnlyCollection<RelationshipTuple> writes, Func<CancellationToken, Task<Func<TupleKey, bool>>>? stillWanted)
     {
         static IEnumerable<string> RolesOf(TupleKey key) =>
             (key.Object.Type == RbacModel.Role ? [key.Object.Id] : Array.Empty<string>())
             .Concat(key.Subject.Type == RbacModel.Role ? [key.Subject.Id] : Array.Empty<string>());
-        var named = writes.SelectMany(t => RolesOf(t.Key)).Distinct(StringComparer.Ordinal).ToList();
-        if (named.Count == 0)
+        // The model names a permission only as an object (permission:{slug}#granted@role:{slug}#assignee).
+        static IEnumerable<string> PermissionsOf(TupleKey key) =>
+            key.Object.Type == RbacModel.Permission ? [key.Object.Id] : Array.Empty<string>();
+        var roles = writes.SelectMany(t => RolesOf(t.Key)).Distinct(StringComparer.Ordinal).ToList();
+        var permissions = writes.SelectMany(t => PermissionsOf(t.Key)).Distinct(StringComparer.Ordinal).ToList();
+        if (roles.Count == 0 && permissions.Count == 0)
         {
             return stillWanted;
         }
@@ -194,10 +198,13 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         var written = writes.Select(t => t.Key).ToHashSet();
         return async cancellationToken =>
         {
-            var existing = (await db.Roles.IgnoreQueryFilters().Where(r => r.TenantId == tenantId && named.Contains(r.Slug))
+            var existingRoles = roles.Count == 0 ? [] : (await db.Roles.IgnoreQueryFilters().Where(r => r.TenantId == tenantId && roles.Contains(r.Slug))
                 .Select(r => r.Slug).ToListAsync(cancellationToken)).ToHashSet(StringComparer.Ordinal);
+            var existingPermissions = permissions.Count == 0 ? [] : (await db.Permissions.IgnoreQueryFilters().Where(p => p.TenantId == tenantId && permissions.Contains(p.Slug))
+                .Select(p => p.Slug).ToListAsync(cancellationToken)).ToHashSet(StringComparer.Ordinal);
             var inner = stillWanted is null ? null : await stillWanted(cancellationToken);
-            return key => (inner?.Invoke(key) ?? true) && (!written.Contains(key) || RolesOf(key).All(existing.Contains));
+            return key => (inner?.Invoke(key) ?? true)
+                          && (!written.Contains(key) || (RolesOf(key).All(existingRoles.Contains) && PermissionsOf(key).All(existingPermissions.Contains)));
         };
     }
 
@@ -221,6 +228,35 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
 
         await indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
     }
+
+    /// <summary>
+    /// Deletes the permission and its grants in one transaction under the tenant's write lock: a grant checked against the
+    /// catalogue before the delete is then dropped under the lock (<see cref="WritesOfExistingCatalogueOnly"/>), so no role
+    /// keeps granting the permission, and a permission created later with the same slug is granted by no role.
+    /// </summary>
+    public async Task DeletePermissionAsync(AuthorizationDbContext db, Guid tenantId, Permission permission, CancellationToken cancellationToken)
+    {
+        long revision;
+        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+        {
+            await TupleStoreWriter.LockRevisionAsync(db, RbacModel.StoreOf(tenantId), cancellationToken);
+            db.Permissions.Remove(permission);
+            db.AddEvent(new Contracts.Authorization.PermissionDeleted(permission.Id, permission.Slug) { TenantId = tenantId });
+            await db.SaveChangesAsync(cancellationToken);
+            var rows = await Tuples(db, tenantId).Where(t => t.ObjectType == RbacModel.Permission && t.ObjectId == permission.Slug).ToListAsync(cancellationToken);
+            revision = await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        await indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
+    }
+
+    /// <summary>
+    /// Lets this replica's index catch up with a revision an RBAC write reached inside a caller's transaction (where
+    /// <see cref="ApplyAsync"/> leaves it alone): called once the caller has committed.
+    /// </summary>
+    public ValueTask AfterCommitAsync(Guid tenantId, long revision, CancellationToken cancellationToken) =>
+        indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
 
     /// <summary>
     /// Removes tuples still naming <paramref name="slug"/> when no role has it, checked under the write lock: what a deletion
