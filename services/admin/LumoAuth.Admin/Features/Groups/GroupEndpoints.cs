@@ -314,7 +314,10 @@ public static class GroupEndpoints
                 """).ToListAsync(cancellationToken);
             if (added.Count > 0)
             {
-                db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, []) { TenantId = group.TenantId });
+                db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, [])
+                {
+                    TenantId = group.TenantId, OccurredAt = await GroupMembership.ChangeTimeAsync(db, cancellationToken),
+                });
                 await db.SaveChangesAsync(cancellationToken);
             }
 

@@ -96,22 +96,36 @@ public static class GroupMembership
         }
 
         var removedGroupIds = currentIds.Where(id => !wanted.Contains(id)).ToList();
+        var joined = groups.Where(g => !currentIds.Contains(g.Id)).ToList();
+        if (removedGroupIds.Count == 0 && joined.Count == 0)
+        {
+            return;
+        }
+
         var slugs = await db.Groups.Where(g => removedGroupIds.Contains(g.Id)).ToDictionaryAsync(g => g.Id, g => g.Slug, cancellationToken);
+        var at = await ChangeTimeAsync(db, cancellationToken);
         foreach (var groupId in removedGroupIds)
         {
-            db.AddEvent(new GroupMembershipChanged(groupId, slugs.GetValueOrDefault(groupId, string.Empty), [], [userId]) { TenantId = tenantId });
+            db.AddEvent(new GroupMembershipChanged(groupId, slugs.GetValueOrDefault(groupId, string.Empty), [], [userId]) { TenantId = tenantId, OccurredAt = at });
         }
 
-        foreach (var group in groups.Where(g => !currentIds.Contains(g.Id)))
+        foreach (var group in joined)
         {
-            db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, [userId], []) { TenantId = tenantId });
+            db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, [userId], []) { TenantId = tenantId, OccurredAt = at });
         }
 
-        if (removedGroupIds.Count > 0 || groups.Any(g => !currentIds.Contains(g.Id)))
-        {
-            await TouchUsersAsync(db, [userId], cancellationToken);
-        }
+        await TouchUsersAsync(db, [userId], cancellationToken);
     }
+
+    /// <summary>
+    /// The time a membership event carries: the database's clock, read after the membership the change was decided on.
+    /// Authorization keeps, per member, the event with the latest time, so that time must follow the order of the
+    /// changes. Two changes of one membership that both take effect are ordered by PostgreSQL (the later one read, or
+    /// waited for, the row the earlier one committed), and this clock is read after that; each admin replica's own
+    /// clock (which may run ahead of another's) would not be.
+    /// </summary>
+    public static async Task<DateTimeOffset> ChangeTimeAsync(AdminDbContext db, CancellationToken cancellationToken) =>
+        await db.Database.SqlQuery<DateTimeOffset>($"SELECT clock_timestamp() AS \"Value\"").SingleAsync(cancellationToken);
 
     /// <summary>Adds and removes members of one group; only actual changes are written and published.</summary>
     public static async Task<(int Added, int Removed)> ChangeMembersAsync(
@@ -131,7 +145,10 @@ public static class GroupMembership
         db.GroupMembers.RemoveRange(removed);
         if (added.Count > 0 || removed.Count > 0)
         {
-            db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, removed.Select(m => m.UserId).ToList()) { TenantId = group.TenantId });
+            db.AddEvent(new GroupMembershipChanged(group.Id, group.Slug, added, removed.Select(m => m.UserId).ToList())
+            {
+                TenantId = group.TenantId, OccurredAt = await ChangeTimeAsync(db, cancellationToken),
+            });
             await TouchUsersAsync(db, [.. added, .. removed.Select(m => m.UserId)], cancellationToken);
         }
 
