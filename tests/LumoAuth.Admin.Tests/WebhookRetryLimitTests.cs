@@ -1,6 +1,13 @@
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Testing;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -18,6 +25,9 @@ public sealed class WebhookRetryLimitFixture() : EmailAdminFixture(new Dictionar
 public sealed class WebhookRetryLimitTests(WebhookRetryLimitFixture fixture) : IClassFixture<WebhookRetryLimitFixture>
 {
     private AdminFactory Factory => fixture.Admin;
+
+    private static string Hmac(string secret, string content) =>
+        Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(content)));
 
     private static async Task<string> CreateWebhookAsync(HttpClient client, TestTenant tenant, string url) =>
         (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/webhooks", new { url, events = new[] { "user.created" } }), 201))
@@ -52,6 +62,56 @@ public sealed class WebhookRetryLimitTests(WebhookRetryLimitFixture fixture) : I
         Assert.Equal(2, receiver.Received.Count(r => r.Body.Contains("unlucky@example.com", StringComparison.Ordinal)));
         // Two failures are far from switching the webhook off (20 in a row by default).
         Assert.True((await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}")))["data"]!["isActive"]!.GetValue<bool>());
+    }
+
+    /// <summary>
+    /// A secret sealed under a key the service cannot read (a lost or unshared key ring key) fails each attempt without
+    /// sending, so the delivery backs off and is given up at the limit instead of being claimed again for ever. Rotating the
+    /// secret mends the webhook; the unreadable secret it replaces only loses its second signature.
+    /// </summary>
+    [Fact]
+    public async Task Delivery_WhoseSecretCannotBeRead_FailsItsAttempts_AndIsGivenUpAtTheLimit()
+    {
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var webhookId = await CreateWebhookAsync(client, tenant, receiver.Url);
+        await using (var scope = Factory.Services.CreateAsyncScope())
+        {
+            // Sealed for another purpose: it does not unprotect as a webhook secret, as if its key were gone.
+            var unreadable = scope.ServiceProvider.GetRequiredService<IDataProtectionProvider>().CreateProtector("not the webhook secret").Protect("whsec_lost");
+            await scope.ServiceProvider.GetRequiredService<AdminDbContext>().Webhooks.IgnoreQueryFilters()
+                .Where(w => w.Id == Guid.Parse(webhookId))
+                .ExecuteUpdateAsync(u => u.SetProperty(w => w.ProtectedSecret, unreadable));
+        }
+
+        var lostId = await Factory.CreateUserAsync(tenant, "unsigned@example.com");
+
+        var delivery = await DeliveryAsync(client, tenant, webhookId, d => d["status"]!.GetValue<string>() == "failed");
+        Assert.Equal(2, delivery["attempts"]!.GetValue<int>());
+        Assert.Equal(WebhookDispatcher.SecretUnreadable, delivery["lastError"]!.GetValue<string>());
+        var attempts = delivery["attemptLog"]!.AsArray().Select(a => a!.AsObject()).ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.All(attempts, a => Assert.Null(a["statusCode"]?.GetValue<int?>()));
+        Assert.All(attempts, a => Assert.Equal(WebhookDispatcher.SecretUnreadable, a["error"]!.GetValue<string>()));
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/webhooks/{webhookId}/deliveries"));
+            return page["data"]!.AsArray().All(d => d!["status"]!.GetValue<string>() != "pending") ? page : null;
+        }, TimeSpan.FromSeconds(30));
+        Assert.DoesNotContain(receiver.Received, r => r.Body.Contains(lostId.ToString(), StringComparison.Ordinal));
+
+        var secret = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhookId}/rotate-secret", null)))["data"]!["secret"]!.GetValue<string>();
+        var mendedId = await Factory.CreateUserAsync(tenant, "mended@example.com");
+        var received = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await Task.Yield();
+            return receiver.Received.FirstOrDefault(r => r.Body.Contains(mendedId.ToString(), StringComparison.Ordinal));
+        }, TimeSpan.FromSeconds(30));
+        var timestamp = received.Headers["X-Lumo-Timestamp"];
+        Assert.Equal(Hmac(secret, received.Body), received.Headers["X-Lumo-Signature"]);
+        Assert.Equal($"t={timestamp},v1={Hmac(secret, timestamp + "." + received.Body)}", received.Headers["X-Lumo-Signature-256"]);
+        Assert.DoesNotContain(receiver.Received, r => r.Body.Contains(lostId.ToString(), StringComparison.Ordinal));
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public static class ScimEndpoints
             api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BodyAsync(http), ct), scim)).WithName(name + "Bulk");
             // Only these two routes are /Me (ScimRoute.Me): a user id or group id that happens to read "Me" is not.
             api.MapGet("/Me", (HttpContext http, ScimService scim) => Run(http, ct => scim.GetUserAsync(MeId(http), ct), scim)).WithName(name + "GetMe").WithMetadata(ScimRoute.Me);
-            api.MapPatch("/Me", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.PatchUserAsync(MeId(http), await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchMe").WithMetadata(ScimRoute.Me);
+            api.MapPatch("/Me", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.PatchMeAsync(MeId(http), await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchMe").WithMetadata(ScimRoute.Me);
         }
 
         return app;

@@ -88,7 +88,18 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             return await StoreUserAsync(user, AsObject(body), cancellationToken);
         }, cancellationToken);
 
+    /// <summary>A PATCH by a provisioning client or an administrator (<c>/Users/{id}</c>, Bulk).</summary>
     public Task<ScimResult> PatchUserAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+        PatchUserAsync(id, body, ifMatch, selfService: false, cancellationToken);
+
+    /// <summary>
+    /// A PATCH of <c>/Me</c>, by the user themselves (whoever they are: an administrator changes these through
+    /// <c>/Users/{id}</c>). Beyond what is read-only for everyone, what the provisioning client owns is read-only here.
+    /// </summary>
+    public Task<ScimResult> PatchMeAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+        PatchUserAsync(id, body, ifMatch, selfService: true, cancellationToken);
+
+    private Task<ScimResult> PatchUserAsync(string id, JsonNode? body, string? ifMatch, bool selfService, CancellationToken cancellationToken) =>
         WithUserLockedAsync(id, async user =>
         {
             CheckVersion(ifMatch, Version(user.Version));
@@ -104,8 +115,52 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                 }
             }
 
+            if (selfService)
+            {
+                foreach (var (attribute, stored) in ProvisionedUserAttributes)
+                {
+                    if (StoredValueChanges(before, json, attribute, stored))
+                    {
+                        throw ScimException.Mutability($"'{attribute}' is set by the provisioning client or an administrator, not through /Me");
+                    }
+                }
+            }
+
             return await StoreUserAsync(user, json, cancellationToken);
         }, cancellationToken);
+
+    /// <summary>
+    /// What places a user in the directory, and what identity providers match users on: <c>externalId</c> is "issued by
+    /// the provisioning client" (RFC 7643 §3.1), <c>active</c> and the enterprise extension (manager, department…) are
+    /// the organisation's. On <c>/Me</c> they are read-only, each compared as it would be stored.
+    /// </summary>
+    private static readonly (string Attribute, Func<JsonObject, string> Stored)[] ProvisionedUserAttributes =
+    [
+        ("externalId", body => Text(body, "externalId") ?? string.Empty),
+        ("active", body => (Bool(body, "active") ?? true) ? "true" : "false"),
+        (ScimSchemas.Enterprise, body => Enterprise(body) ?? "{}"),
+    ];
+
+    /// <summary>
+    /// Whether a PATCH changes what would be stored for <paramref name="attribute"/>. A value sent back as it is (or in
+    /// another form of the same value) is no change; one that could not even be stored is an attempt to change it.
+    /// </summary>
+    private static bool StoredValueChanges(JsonObject before, JsonObject after, string attribute, Func<JsonObject, string> stored)
+    {
+        if (JsonNode.DeepEquals(ScimAttributePath.Find(before, attribute), ScimAttributePath.Find(after, attribute)))
+        {
+            return false;
+        }
+
+        try
+        {
+            return stored(before) != stored(after);
+        }
+        catch (ScimException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>
     /// <c>name.formatted</c> and <c>displayName</c> are one stored value (the user's name). A PATCH that changes only the

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using LumoAuth.Admin.Data;
 using LumoAuth.Contracts;
 using LumoAuth.Contracts.Webhooks;
@@ -51,6 +52,9 @@ public sealed partial class WebhookDispatcher(
     // A claim is sent at once, so it ends within one timeout; the lease must outlast it, or another replica would
     // take the delivery again and send it twice.
     private TimeSpan Lease => options.Value.Timeout + TimeSpan.FromSeconds(60);
+
+    /// <summary>An attempt's error when the webhook's secret cannot be read: nothing was sent.</summary>
+    public const string SecretUnreadable = "The webhook's signing secret could not be read (the key that sealed it is unavailable); nothing was sent. Rotate the secret.";
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -176,9 +180,13 @@ public sealed partial class WebhookDispatcher(
 
         // Every attempt (retries of older deliveries and replays too) is signed with the secrets live at that moment.
         var sendingAt = time.GetUtcNow();
-        var previousSecret = webhook.PreviousProtectedSecret is { } previous && webhook.PreviousSecretExpiresAt > sendingAt ? secrets.Reveal(previous) : null;
-        var result = await sender.SendAsync(
-            webhook.Url, secrets.Reveal(webhook.ProtectedSecret), previousSecret, delivery.Payload, delivery.EventId, delivery.EventType, delivery.Id, cancellationToken);
+        var previousSecret = webhook.PreviousProtectedSecret is { } previous && webhook.PreviousSecretExpiresAt > sendingAt ? TryReveal(secrets, previous, webhook.Id) : null;
+        var secret = TryReveal(secrets, webhook.ProtectedSecret, webhook.Id);
+        // A secret that cannot be read is a failed attempt like a refused one, so the delivery retries, backs off and is
+        // given up at the limit; otherwise it would be claimed again at every lease's end, for ever, holding a slot.
+        var result = secret is null
+            ? new WebhookAttemptResult(false, null, SecretUnreadable, 0)
+            : await sender.SendAsync(webhook.Url, secret, previousSecret, delivery.Payload, delivery.EventId, delivery.EventType, delivery.Id, cancellationToken);
         var now = time.GetUtcNow();
         delivery.Attempts++;
         delivery.LockedUntil = null;
@@ -238,11 +246,32 @@ public sealed partial class WebhookDispatcher(
         return result;
     }
 
+    /// <summary>
+    /// A secret sealed under a key this replica cannot read (a lost or unshared key ring) is null. A previous secret that
+    /// cannot be read only loses its second signature: it could not sign before the rotation either, and the rotation that
+    /// mends an unreadable secret makes it the previous one.
+    /// </summary>
+    private string? TryReveal(WebhookSecrets secrets, string protectedSecret, Guid webhookId)
+    {
+        try
+        {
+            return secrets.Reveal(protectedSecret);
+        }
+        catch (CryptographicException ex)
+        {
+            LogSecretUnreadable(logger, ex, webhookId);
+            return null;
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook dispatch round failed")]
     private static partial void LogRoundFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook delivery {DeliveryId} attempt failed; it is made again when its lease runs out")]
     private static partial void LogAttemptFailed(ILogger logger, Exception exception, Guid deliveryId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Webhook {WebhookId} has a signing secret this replica cannot read (is the data protection key ring shared?)")]
+    private static partial void LogSecretUnreadable(ILogger logger, Exception exception, Guid webhookId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook {WebhookId} disabled after {Failures} failed attempts in a row")]
     private static partial void LogDisabled(ILogger logger, Guid webhookId, int failures);
