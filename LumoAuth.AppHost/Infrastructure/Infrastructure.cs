@@ -51,6 +51,13 @@ public static class InfrastructureFactory
     /// <summary>36 days: longer than the messaging's outage retry (OutageRetryOptions.LongestSpan); as in eng/infra.sh.</summary>
     public const string RabbitConsumerTimeoutMilliseconds = "3110400000";
 
+    /// <summary>
+    /// Redis durability as eng/infra.sh gives the local server (REDIS_DURABILITY): an append-only file synced every second, so
+    /// a crash loses about a second of revocations rather than everything since the last snapshot. <c>--save ""</c> comes
+    /// last and clears the snapshot schedule <c>WithDataVolume</c> asks for (<c>--save 60 1</c>).
+    /// </summary>
+    private static readonly string[] RedisDurability = ["--save", "", "--appendonly", "yes", "--appendfsync", "everysec"];
+
     public static Infrastructure Create(IDistributedApplicationBuilder builder)
     {
         var mode = builder.Configuration["LumoAuth:Infrastructure"] ?? "auto";
@@ -74,7 +81,7 @@ public static class InfrastructureFactory
     {
         var postgres = builder.AddPostgres(ServiceNames.Postgres).WithDataVolume();
         // Volumes and Redis persistence: revoked tokens (Redis) and queued events (RabbitMQ) survive a restart.
-        var redis = builder.AddRedis(ServiceNames.Redis).WithDataVolume().WithPersistence(TimeSpan.FromSeconds(10), 1);
+        var redis = builder.AddRedis(ServiceNames.Redis).WithDataVolume().WithArgs(AppendOnlyRedis);
         // Consumers retry an outage with the delivery unacknowledged (about 35 days at most); RabbitMQ's default 30-minute
         // consumer_timeout would close their channel mid-retry. The local servers get the same value from eng/infra.sh.
         var rabbit = builder.AddRabbitMQ(ServiceNames.RabbitMq).WithDataVolume()
@@ -86,6 +93,27 @@ public static class InfrastructureFactory
             RabbitMq = rabbit,
             Servers = [postgres.AsResource(), redis.AsResource(), rabbit.AsResource()],
         };
+    }
+
+    /// <summary>
+    /// Adds <see cref="RedisDurability"/> where AddRedis put redis-server's other options: as arguments of their own, or, when
+    /// it passes them as one <c>/bin/sh -c "redis-server …"</c> command line (a manifest), at the end of that line (arguments
+    /// after it would go to the shell, not to Redis).
+    /// </summary>
+    private static void AppendOnlyRedis(CommandLineArgsCallbackContext context)
+    {
+        var args = context.Args;
+        var shell = args.IndexOf("-c");
+        if (shell >= 0 && shell + 1 < args.Count && args[shell + 1] is string command && command.StartsWith("redis-server", StringComparison.Ordinal))
+        {
+            args[shell + 1] = $"{command} {string.Join(' ', RedisDurability.Select(o => o.Length == 0 ? "''" : o))}";
+            return;
+        }
+
+        foreach (var option in RedisDurability)
+        {
+            args.Add(option);
+        }
     }
 
     private static Infrastructure Local(IDistributedApplicationBuilder builder)

@@ -12,7 +12,9 @@ namespace LumoAuth.ServiceDefaults.Security;
 /// of a client's tokens issued up to a cut-off (the client was deactivated or deleted). An entry lives exactly
 /// as long as a token it denies could still be accepted (its expiry plus clock skew), so the list stays small.
 /// The token service writes it (revocation, session and user revocation, client deactivation); every service's
-/// bearer validation and the token service's introspection read it, both kinds in one round trip.
+/// bearer validation and the token service's introspection read it, both kinds in one round trip, and also ask this
+/// process's <see cref="DenyListMirror"/> (in memory): a revocation Redis lost (a crash between its writes to disk) stays
+/// enforced while the copy knows it.
 /// </summary>
 public sealed partial class RedisAccessTokenDenyList(
     IConnectionMultiplexer redis, DenyListMirror mirror, TimeProvider time, ILogger<RedisAccessTokenDenyList> logger) : IAccessTokenDenyList
@@ -50,7 +52,13 @@ public sealed partial class RedisAccessTokenDenyList(
                 return true;
             }
 
-            return byClient && values[^1].HasValue && IssuedByCutOff(token.IssuedAt, values[^1]);
+            if (byClient && values[^1].HasValue && IssuedByCutOff(token.IssuedAt, values[^1]))
+            {
+                return true;
+            }
+
+            // Redis says "not revoked"; the copy may still know a revocation Redis lost (restarted from an older file).
+            return mirror.IsRevoked(tenantId, token);
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException)
         {
@@ -74,16 +82,29 @@ public sealed partial class RedisAccessTokenDenyList(
     }
 
     /// <summary>
-    /// Voids every access token of the client issued up to now (its <c>iat</c> at or before this second), for as
-    /// long as the longest-lived of them could still be accepted. A later call moves the cut-off forward.
+    /// Voids every access token of the client issued up to now plus <paramref name="ahead"/> (its <c>iat</c> at or before
+    /// that second), for as long as the longest-lived of them could still be accepted. Each call replaces the cut-off,
+    /// also with an earlier one: a reactivated client's cut-off goes back to now (with <paramref name="ahead"/> zero).
     /// Throws <see cref="RedisException"/> when Redis is unreachable.
     /// </summary>
-    public async Task RevokeClientTokensAsync(Guid tenantId, string clientId, TimeSpan longestAccessTokenLifetime)
+    /// <param name="ahead">
+    /// How far past now the cut-off lies, so that tokens issued meanwhile by replicas that have not yet heard of the change
+    /// (a client they still hold in cache) are void too. Zero or more.
+    /// </param>
+    /// <remarks>
+    /// The mirrors' line carries now, not the later cut-off: a copy keeps the highest cut-off it has seen, and one ahead of
+    /// now would outvote a reactivation's earlier one. So tokens issued within <paramref name="ahead"/> are refused by
+    /// Redis alone; those issued before now, by the copy too.
+    /// </remarks>
+    public async Task RevokeClientTokensAsync(Guid tenantId, string clientId, TimeSpan longestAccessTokenLifetime, TimeSpan ahead = default)
     {
-        var cutOff = time.GetUtcNow().ToUnixTimeSeconds();
+        ArgumentOutOfRangeException.ThrowIfLessThan(ahead, TimeSpan.Zero);
+        var now = time.GetUtcNow();
+        var cutOff = (now + ahead).ToUnixTimeSeconds();
+        var hardCutOff = now.ToUnixTimeSeconds();
         await WriteAsync(
-            ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), longestAccessTokenLifetime + Skew,
-            until => DenyListMirror.ClientLine(tenantId, clientId, cutOff, until));
+            ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), ahead + longestAccessTokenLifetime + Skew,
+            until => DenyListMirror.ClientLine(tenantId, clientId, hardCutOff, until));
     }
 
     /// <summary>The entry and its line in the mirrors' log, together or not at all; the log drops lines that have expired.</summary>

@@ -5,8 +5,14 @@ using System.Text.Json;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Protocol;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.IdentityModel.JsonWebTokens;
 using StackExchange.Redis;
 using TestTenant = LumoAuth.Testing.TestTenant;
 
@@ -185,6 +191,106 @@ public sealed class ClientTokenRevocationTests(BearerAcrossServicesSuite suite) 
 
         await ApiAssert.OkAsync(await CheckAsync(tenant, token));
     }
+    /// <summary>
+    /// Another replica deactivated the client a minute ago; this replica still holds it, active, in its client cache (the
+    /// ClientUpdated event has not reached it) and issues tokens from there. Those tokens are refused everywhere: the
+    /// deactivation's cut-off lies past the cache's lifetime.
+    /// </summary>
+    [Fact]
+    public async Task DeactivatedOnAnotherReplica_TokensAStaleCacheIssuesAfterwards_AreRefused()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var client = await CreateMachineClientAsync(tenant);
+        await AccessTokenAsync(tenant, client); // this replica now holds the client in its cache
+
+        // What the other replica's deactivation did a minute ago: the cut-off for every service, then the row.
+        var aMinuteAgo = new MovableClock();
+        aMinuteAgo.Advance(TimeSpan.FromMinutes(-1));
+        var otherReplica = new RedisAccessTokenDenyList(
+            suite.Token.Services.GetRequiredService<IConnectionMultiplexer>(), suite.Token.Services.GetRequiredService<DenyListMirror>(),
+            aMinuteAgo, NullLogger<RedisAccessTokenDenyList>.Instance);
+        await ClientTokenCutOff.Deactivated.WriteAsync(otherReplica, tenant.Id, client.ClientId);
+        await using (var scope = suite.Token.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<TokenDbContext>().Applications.IgnoreQueryFilters()
+                .Where(a => a.ClientId == client.ClientId).ExecuteUpdateAsync(s => s.SetProperty(a => a.IsActive, false));
+        }
+
+        var stale = await AccessTokenAsync(tenant, client);
+        Assert.True(new JsonWebToken(stale).IssuedAt > aMinuteAgo.GetUtcNow().UtcDateTime.AddSeconds(1));
+
+        await ApiAssert.ErrorAsync(await CheckAsync(tenant, stale), 401, "invalid_token");
+        Assert.False(await IntrospectAsync(tenant, client, stale));
+    }
+
+    /// <summary>A reactivated client's new tokens are accepted again, at once; those from before stay void.</summary>
+    [Fact]
+    public async Task ReactivatedClient_ItsNewTokensAreAccepted()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var client = await CreateMachineClientAsync(tenant);
+        var before = await AccessTokenAsync(tenant, client);
+
+        using (var off = await AdminAsync(tenant, HttpMethod.Put, client.ClientId, new { isActive = false }))
+        {
+            await HttpAssert.JsonAsync(off, HttpStatusCode.OK);
+        }
+
+        using (var on = await AdminAsync(tenant, HttpMethod.Put, client.ClientId, new { isActive = true }))
+        {
+            await HttpAssert.JsonAsync(on, HttpStatusCode.OK);
+        }
+
+        // iat has whole seconds and the cut-off's own second is void: a token of the next second is "after" it.
+        await Task.Delay(TimeSpan.FromMilliseconds(1_000 - DateTimeOffset.UtcNow.Millisecond + 50));
+        var after = await AccessTokenAsync(tenant, client);
+
+        await ApiAssert.OkAsync(await CheckAsync(tenant, after));
+        Assert.True(await IntrospectAsync(tenant, client, after));
+        await ApiAssert.ErrorAsync(await CheckAsync(tenant, before), 401, "invalid_token");
+    }
+
+    /// <summary>
+    /// The deny-list replaces a cut-off, also with an earlier one, and the process's copy of it (which keeps the highest cut-off
+    /// it has seen) does not outvote that: the deactivation's line carries its own time, not the cut-off ahead of it.
+    /// </summary>
+    [Fact]
+    public async Task ClientCutOff_AheadForDeactivation_MovesBackOnReactivation()
+    {
+        var tenantId = Guid.NewGuid();
+        var clientId = Guid.NewGuid().ToString();
+        var redis = suite.Token.Services.GetRequiredService<IConnectionMultiplexer>();
+        var mirror = new DenyListMirror(redis, TimeProvider.System);
+        var denyList = new RedisAccessTokenDenyList(redis, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
+        var now = DateTimeOffset.UtcNow;
+        AccessTokenFacts IssuedAt(DateTimeOffset at) => new(Guid.NewGuid().ToString(), clientId, at);
+
+        await ClientTokenCutOff.Deactivated.WriteAsync(denyList, tenantId, clientId);
+        await mirror.RefreshAsync();
+        Assert.True(await denyList.IsRevokedAsync(tenantId, IssuedAt(now.AddSeconds(-30)), CancellationToken.None));
+        Assert.True(await denyList.IsRevokedAsync(tenantId, IssuedAt(now + ClientCache.FoundLifetime), CancellationToken.None));
+        Assert.False(await denyList.IsRevokedAsync(tenantId, IssuedAt(now + ClientCache.FoundLifetime + ClientTokenCutOff.StaleAllowance + TimeSpan.FromSeconds(5)), CancellationToken.None));
+        var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(RedisAccessTokenDenyList.ClientKeyFor(tenantId, clientId));
+        Assert.True(ttl > ClientValidation.LongestAccessTokenLifetime + ClientCache.FoundLifetime);
+
+        await ClientTokenCutOff.Reactivated.WriteAsync(denyList, tenantId, clientId);
+        await mirror.RefreshAsync();
+        Assert.True(await denyList.IsRevokedAsync(tenantId, IssuedAt(now.AddSeconds(-30)), CancellationToken.None));
+        Assert.False(await denyList.IsRevokedAsync(tenantId, IssuedAt(now.AddMinutes(1)), CancellationToken.None));
+    }
+
+    private async Task<bool> IntrospectAsync(TestTenant tenant, Machine client, string token)
+    {
+        using var http = suite.Token.CreateClient();
+        using var introspect = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/introspect")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = token }),
+        };
+        introspect.Headers.Authorization = HttpAssert.Basic(client.ClientId, client.Secret);
+        using var answer = await http.SendAsync(introspect);
+        return (await HttpAssert.JsonAsync(answer, HttpStatusCode.OK)).GetProperty("active").GetBoolean();
+    }
+
     [Fact]
     public async Task ClientCutOff_RefusesTokensIssuedUpToIt_AcceptsLaterOnes()
     {

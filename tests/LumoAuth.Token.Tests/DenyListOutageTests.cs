@@ -8,7 +8,8 @@ namespace LumoAuth.Token.Tests;
 
 /// <summary>
 /// While Redis is unreachable, bearer validation decides from its copy of the deny-list (DenyListMirror): revocations
-/// made before the outage are still enforced, and nothing else is refused. Writes go to the real Redis; the outage
+/// made before the outage are still enforced, and nothing else is refused. While it answers, the copy still adds what
+/// Redis may have lost. Writes go to the real Redis; the outage
 /// is a real unreachable endpoint (nothing listens on port 1).
 /// </summary>
 public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<TokenFactory>
@@ -45,6 +46,39 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         await Assert.ThrowsAnyAsync<RedisException>(() => duringOutage.RevokeAsync(tenantId, Guid.NewGuid().ToString(), now.AddMinutes(5)));
 
         Task<bool> Revoked(AccessTokenFacts token) => duringOutage.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask();
+    }
+
+    /// <summary>
+    /// Redis restarted from a file older than some revocations (a crash between its writes to disk) and answers "not
+    /// revoked" for them: the copy, which saw them, still denies. Only this test's own keys are deleted.
+    /// </summary>
+    [Fact]
+    public async Task AfterRedisLostItsEntries_RevocationsTheCopySaw_StayEnforced()
+    {
+        var redis = factory.Services.GetRequiredService<IConnectionMultiplexer>();
+        var mirror = new DenyListMirror(redis, TimeProvider.System);
+        var denyList = new RedisAccessTokenDenyList(redis, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
+        var tenantId = Guid.NewGuid();
+        var revokedJti = Guid.NewGuid().ToString();
+        var clientId = Guid.NewGuid().ToString();
+        await denyList.RevokeAsync(tenantId, revokedJti, DateTimeOffset.UtcNow.AddMinutes(5));
+        await denyList.RevokeClientTokensAsync(tenantId, clientId, TimeSpan.FromMinutes(5));
+        await mirror.RefreshAsync();
+
+        Assert.Equal(2, await redis.GetDatabase().KeyDeleteAsync(
+            [RedisAccessTokenDenyList.KeyFor(tenantId, revokedJti), RedisAccessTokenDenyList.ClientKeyFor(tenantId, clientId)]));
+        var now = DateTimeOffset.UtcNow;
+
+        Assert.True(await Revoked(new(revokedJti, "some-client", now)));
+        Assert.True(await Revoked(new(Guid.NewGuid().ToString(), clientId, now.AddMinutes(-1))));
+        Assert.False(await Revoked(new(Guid.NewGuid().ToString(), clientId, now.AddMinutes(1))));
+        Assert.False(await Revoked(new(Guid.NewGuid().ToString(), "some-client", now)));
+
+        // A copy that had not seen them (a process started after the loss) cannot help: Redis alone decides there.
+        var blank = new RedisAccessTokenDenyList(redis, new DenyListMirror(redis, TimeProvider.System), TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
+        Assert.False(await blank.IsRevokedAsync(tenantId, new(revokedJti, "some-client", now), CancellationToken.None));
+
+        Task<bool> Revoked(AccessTokenFacts token) => denyList.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask();
     }
 
     [Fact]

@@ -83,6 +83,7 @@ public static class TokenServiceExtensions
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();
         services.AddSingleton<UserClaims>();
+        services.AddSingleton<AdministratorGuard>();
         services.AddSingleton<HostedPageSettingsCache>();
 
         services.AddSingleton<TenantKeyStore>();

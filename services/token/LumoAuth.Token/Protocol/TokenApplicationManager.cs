@@ -67,10 +67,15 @@ public sealed class TokenApplicationManager(
 /// </summary>
 public sealed class ClientCache(IMemoryCache cache, TimeProvider time, IServiceScopeFactory scopes)
 {
-    private static readonly TimeSpan Found = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// How long a replica keeps a client it found, counted from its load: a replica that misses the client's change event
+    /// may act on the old client (an active one, say) for this long after the change.
+    /// </summary>
+    public static readonly TimeSpan FoundLifetime = TimeSpan.FromMinutes(5);
+
     private static readonly TimeSpan Missing = TimeSpan.FromSeconds(5);
 
-    private readonly ReadThroughCache<CachedClient?> _clients = new(cache, time, client => client is null ? Missing : Found);
+    private readonly ReadThroughCache<CachedClient?> _clients = new(cache, time, client => client is null ? Missing : FoundLifetime);
     private readonly ReadThroughCache<IReadOnlySet<string>> _origins = new(cache, time, _ => TimeSpan.FromMinutes(1));
 
     /// <summary>The client, or null when the tenant has no client of that id (deactivated ones included).</summary>

@@ -167,7 +167,10 @@ public static class ClientEndpoints
             descriptor.ClientSecret = null;
         }
 
-        if (current.IsActive && !client.IsActive && await VoidAccessTokensAsync(services, clientId) is { } unavailable)
+        // Deactivated: its tokens are void, including those replicas still holding it active issue meanwhile. Reactivated:
+        // the cut-off comes back to now, so the tokens it gets from now on are accepted (earlier ones stay void).
+        if (current.IsActive != client.IsActive
+            && await VoidAccessTokensAsync(services, clientId, client.IsActive ? ClientTokenCutOff.Reactivated : ClientTokenCutOff.Deactivated) is { } unavailable)
         {
             return unavailable;
         }
@@ -210,7 +213,7 @@ public static class ClientEndpoints
 
         // OpenIddict's store removes the client's stored tokens (codes, refresh tokens) and authorizations in the
         // same transaction; its stateless access tokens are voided for every service first.
-        if (await VoidAccessTokensAsync(services, clientId) is { } unavailable)
+        if (await VoidAccessTokensAsync(services, clientId, ClientTokenCutOff.Deactivated) is { } unavailable)
         {
             return unavailable;
         }
@@ -305,11 +308,11 @@ public static class ClientEndpoints
     /// Written before the change commits: with Redis down the change is refused, never applied without it. (Secret
     /// rotation does not come here: the docs promise rotation without downtime, so issued tokens stay valid.)
     /// </summary>
-    private static async Task<IResult?> VoidAccessTokensAsync(ClientServices services, string clientId)
+    private static async Task<IResult?> VoidAccessTokensAsync(ClientServices services, string clientId, ClientTokenCutOff cutOff)
     {
         try
         {
-            await services.DenyList.RevokeClientTokensAsync(services.Tenant.TenantId, clientId, ClientValidation.LongestAccessTokenLifetime);
+            await cutOff.WriteAsync(services.DenyList, services.Tenant.TenantId, clientId);
             return null;
         }
         catch (Exception ex) when (ex is StackExchange.Redis.RedisException or StackExchange.Redis.RedisTimeoutException)

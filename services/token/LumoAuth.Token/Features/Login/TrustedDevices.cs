@@ -8,6 +8,7 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Directory;
 using LumoAuth.Token.Messaging;
 using MassTransit;
 using Microsoft.AspNetCore.WebUtilities;
@@ -90,6 +91,7 @@ public static class TrustedDeviceEndpoints
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId:guid}/trusted-devices")
             .RequireAuthorization(Policies.TenantAdmin)
+            .GuardingAdministratorAccounts()
             .WithTags("Trusted devices");
         group.MapGet("/", ListAsync).WithName("ListTrustedDevices");
         group.MapDelete("/", ClearAsync).WithName("ClearTrustedDevices");

@@ -37,7 +37,9 @@ public static class SessionEndpoints
         var sessions = app.MapGroup("/t/{tenantSlug}/api/v1/admin/sessions").RequireAuthorization(Policies.TenantAdmin).WithTags("Sessions");
         sessions.MapGet("/", ListSessions).WithName("ListSessions");
 
-        var userSessions = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/sessions").RequireAuthorization(Policies.TenantAdmin).WithTags("Sessions");
+        // Ending an administrator's sessions takes a full administrator (AdministratorGuard), not a key scoped to users.
+        var userSessions = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users/{userId}/sessions")
+            .RequireAuthorization(Policies.TenantAdmin).GuardingAdministratorAccounts().WithTags("Sessions");
         userSessions.MapGet("/", ListUserSessions).WithName("ListUserSessions");
         userSessions.MapDelete("/", RevokeUserSessions).WithName("RevokeUserSessions");
         userSessions.MapDelete("/{sessionId}", RevokeUserSession).WithName("RevokeUserSession");

@@ -3,6 +3,7 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Sessions;
 using Microsoft.EntityFrameworkCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -32,7 +33,8 @@ public static class AdminTokenEndpoints
     {
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin").RequireAuthorization(Policies.TenantAdmin).WithTags("Tokens");
         admin.MapGet("/tokens", ListTokens).WithName("ListTokens");
-        admin.MapDelete("/users/{userId}/tokens", RevokeUserTokens).WithName("RevokeUserTokens");
+        // An administrator's grants and tokens are revoked only by a full administrator (AdministratorGuard).
+        admin.MapDelete("/users/{userId}/tokens", RevokeUserTokens).GuardingAdministratorAccounts().WithName("RevokeUserTokens");
         return app;
     }
 
