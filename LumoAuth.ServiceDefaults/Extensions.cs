@@ -105,6 +105,14 @@ public static class LumoServiceDefaults
         builder.Services.AddLumoAuthentication();
         // Every service's bearer validation refuses access tokens revoked at the token service.
         builder.AddRedisAccessTokenDenyList();
+        // Degraded, not Unhealthy: the services answer without Redis (bearer checks fall back to the deny-list copy,
+        // the features that need it answer temporarily_unavailable), but an outage must show.
+        builder.Services.AddHealthChecks().Add(new HealthCheckRegistration(
+            LumoAuth.ServiceDefaults.ServiceNames.Redis,
+            sp => new RedisHealthCheck(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>()),
+            HealthStatus.Degraded,
+            ["ready"],
+            RedisHealthCheck.Timeout));
         // DPoP-bound access tokens (RFC 9449) are accepted with a proof, whose single use is remembered in Redis.
         builder.Services.TryAddSingleton<DPoPProofValidator>();
         return builder;
@@ -172,12 +180,34 @@ public static class LumoServiceDefaults
         return app;
     }
 
-    /// <summary><c>/health</c> (ready: every check) and <c>/alive</c> (the process answers).</summary>
+    /// <summary>
+    /// <c>/health</c> (ready: every check; a Degraded one — the broker or Redis away — still answers 200) and <c>/alive</c>
+    /// (the process answers: only the <c>live</c> check).
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         // Anonymous on purpose: orchestrators probe them; they reveal only healthy/unhealthy.
         app.MapHealthChecks(HealthPath).AllowAnonymous();
         app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") }).AllowAnonymous();
         return app;
+    }
+
+    /// <summary>Redis answers a PING through the service's shared connection.</summary>
+    private sealed class RedisHealthCheck(StackExchange.Redis.IConnectionMultiplexer redis) : IHealthCheck
+    {
+        public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                var latency = await redis.GetDatabase().PingAsync().WaitAsync(cancellationToken);
+                return HealthCheckResult.Healthy($"PING {latency.TotalMilliseconds:0} ms");
+            }
+            catch (Exception ex) when (ex is StackExchange.Redis.RedisException or TimeoutException)
+            {
+                return new HealthCheckResult(context.Registration.FailureStatus, "Redis unreachable", ex);
+            }
+        }
     }
 }

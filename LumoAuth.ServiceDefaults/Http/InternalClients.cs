@@ -15,6 +15,8 @@ public static class InternalClients
     public static IServiceCollection AddInternalClients(this IServiceCollection services)
     {
         services.AddTransient<InternalKeyHandler>();
+        services.AddHttpContextAccessor();
+        services.AddTransient<CorrelationIdHandler>();
         foreach (var (name, service) in new[]
                  {
                      (Admin, ServiceNames.Admin), (Token, ServiceNames.Token),
@@ -22,7 +24,8 @@ public static class InternalClients
                  })
         {
             services.AddHttpClient(name, c => c.BaseAddress = new Uri($"http://{service}"))
-                .AddHttpMessageHandler<InternalKeyHandler>();
+                .AddHttpMessageHandler<InternalKeyHandler>()
+                .AddHttpMessageHandler<CorrelationIdHandler>();
         }
 
         return services;

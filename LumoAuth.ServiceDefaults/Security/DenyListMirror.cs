@@ -218,6 +218,12 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
                     {
                         LogRefreshFailed(logger, ex, mirror.RefreshedAt);
                     }
+                    catch (Exception ex)
+                    {
+                        // Anything else (a bug, a line we cannot handle) must not end the loop: an exception leaving
+                        // ExecuteAsync stops the whole service (BackgroundServiceExceptionBehavior.StopHost).
+                        LogRefreshCrashed(logger, ex, mirror.RefreshedAt);
+                    }
                 }
                 while (await timer.WaitForNextTickAsync(stoppingToken));
             }
@@ -228,5 +234,8 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Could not refresh the deny-list copy from Redis; keeping the one read at {RefreshedAt}")]
         private static partial void LogRefreshFailed(ILogger logger, Exception exception, DateTimeOffset? refreshedAt);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Refreshing the deny-list copy failed unexpectedly; keeping the one read at {RefreshedAt} and trying again")]
+        private static partial void LogRefreshCrashed(ILogger logger, Exception exception, DateTimeOffset? refreshedAt);
     }
 }

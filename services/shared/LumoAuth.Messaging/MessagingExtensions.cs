@@ -64,6 +64,9 @@ public static class MessagingExtensions
         builder.Services.AddMassTransit(x =>
         {
             x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(prefix, false));
+            // The bus check MassTransit adds to /health says Degraded, not Unhealthy, while the broker is away: the service
+            // keeps working through a broker outage (the outbox holds events until it is back), so it must stay ready.
+            x.ConfigureHealthCheckOptions(o => o.MinimalFailureStatus = HealthStatus.Degraded);
             consumers?.Invoke(x);
             x.AddConsumer<TenantCacheEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
             x.AddConsumer<ApiKeyCacheEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));

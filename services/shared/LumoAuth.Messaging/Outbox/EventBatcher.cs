@@ -18,28 +18,32 @@ namespace LumoAuth.Messaging.Outbox;
 /// process dies is lost; that is the price of a write-free hot path and is limited to a fraction of a second of
 /// such facts.
 /// </summary>
-/// <param name="combine">
-/// Turns a batch into the events sent, e.g. many facts of one kind into one <see cref="IBatchedEvent"/> message.
-/// </param>
-public sealed partial class EventBatcher<TDbContext>(
-    IServiceScopeFactory scopeFactory,
-    IBus bus,
-    TimeProvider time,
-    ILogger<EventBatcher<TDbContext>> logger,
-    Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> combine)
-    : BackgroundService
+public sealed partial class EventBatcher<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
+    private const int DefaultCapacity = 100_000;
     private const int MaxBatch = 500;
     private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan BrokerRest = TimeSpan.FromSeconds(30);
 
+    /// <summary>At most one warning about dropped events per this interval (with the count since the last one).</summary>
+    private static readonly TimeSpan DropWarningInterval = TimeSpan.FromMinutes(1);
+
     /// <summary>Batched messages sent, by the way they went: <c>broker</c> (published at once) or <c>outbox</c> (stored for the relay).</summary>
     private static readonly Counter<long> Sent = MessagingMeter.Instance.CreateCounter<long>("lumoauth.events.batched_sent");
-    private readonly Channel<IntegrationEvent> _channel = Channel.CreateBounded<IntegrationEvent>(
-        new BoundedChannelOptions(100_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+
+    /// <summary>Events dropped unsent because the buffer was full (the oldest go first), by event type.</summary>
+    private static readonly Counter<long> Dropped = MessagingMeter.Instance.CreateCounter<long>("lumoauth.events.batched_dropped");
+
+    private readonly IServiceScopeFactory _scopeFactory;
+    private readonly IBus _bus;
+    private readonly TimeProvider _time;
+    private readonly ILogger<EventBatcher<TDbContext>> _logger;
+    private readonly Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> _combine;
+    private readonly int _capacity;
+    private readonly Channel<IntegrationEvent> _channel;
 
     /// <summary>Combined messages not yet sent or stored, each with the message id it keeps across attempts.</summary>
     private readonly List<(IntegrationEvent Message, Guid MessageId)> _unsent = [];
@@ -47,6 +51,36 @@ public sealed partial class EventBatcher<TDbContext>(
     /// <summary>Until then batches go to the outbox without trying the broker (set by a failed publish).</summary>
     private DateTimeOffset _brokerRetryAt = DateTimeOffset.MinValue;
 
+    /// <summary>Events dropped since the last warning, and when (UTC ticks) the next warning may be written.</summary>
+    private long _droppedSinceWarning;
+    private long _nextDropWarningTicks;
+
+    /// <param name="combine">
+    /// Turns a batch into the events sent, e.g. many facts of one kind into one <see cref="IBatchedEvent"/> message.
+    /// </param>
+    /// <param name="capacity">
+    /// Events held while the broker and the database both lag behind; beyond it the oldest are dropped, counted and logged.
+    /// </param>
+    public EventBatcher(
+        IServiceScopeFactory scopeFactory,
+        IBus bus,
+        TimeProvider time,
+        ILogger<EventBatcher<TDbContext>> logger,
+        Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> combine,
+        int capacity = DefaultCapacity)
+    {
+        _scopeFactory = scopeFactory;
+        _bus = bus;
+        _time = time;
+        _logger = logger;
+        _combine = combine;
+        _capacity = capacity;
+        _channel = Channel.CreateBounded<IntegrationEvent>(
+            new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            OnDropped);
+    }
+
+    /// <summary>Queues a fact; always true, as a full buffer makes room by dropping its oldest (counted and logged).</summary>
     public bool TryAdd(IntegrationEvent @event) => _channel.Writer.TryWrite(@event);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -57,22 +91,32 @@ public sealed partial class EventBatcher<TDbContext>(
             // Messages kept from a failed round are retried even when no new event arrives.
             while (_unsent.Count > 0 || await _channel.Reader.WaitToReadAsync(stoppingToken))
             {
-                // A short pause gathers a trickle into one message; with a full batch already waiting there is
-                // nothing to gather, and pausing would cap the rate at one batch per pause and drop the excess.
-                if (_channel.Reader.Count < MaxBatch)
+                try
                 {
-                    await Task.Delay(GatherDelay, stoppingToken);
-                }
+                    // A short pause gathers a trickle into one message; with a full batch already waiting there is
+                    // nothing to gather, and pausing would cap the rate at one batch per pause and drop the excess.
+                    if (_channel.Reader.Count < MaxBatch)
+                    {
+                        await Task.Delay(GatherDelay, stoppingToken);
+                    }
 
-                // While earlier messages are still unsent (broker and database both out), new events wait in the
-                // bounded channel rather than pile up here.
-                if (_unsent.Count == 0)
-                {
-                    Take(batch);
-                }
+                    // While earlier messages are still unsent (broker and database both out), new events wait in the
+                    // bounded channel rather than pile up here.
+                    if (_unsent.Count == 0)
+                    {
+                        Take(batch);
+                    }
 
-                if (!await SendAsync(stoppingToken))
+                    if (!await SendAsync(stoppingToken))
+                    {
+                        await Task.Delay(RetryDelay, stoppingToken);
+                    }
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
+                    // Whatever went wrong, the batcher must keep going: an exception leaving ExecuteAsync stops the whole
+                    // service (BackgroundServiceExceptionBehavior.StopHost). What is unsent stays for the next round.
+                    LogRoundFailed(_logger, ex, _unsent.Count);
                     await Task.Delay(RetryDelay, stoppingToken);
                 }
             }
@@ -98,9 +142,40 @@ public sealed partial class EventBatcher<TDbContext>(
             batch.Add(@event);
         }
 
-        if (batch.Count > 0)
+        if (batch.Count == 0)
         {
-            _unsent.AddRange(combine(batch).Select(message => (message, NewId.NextGuid())));
+            return;
+        }
+
+        List<IntegrationEvent> messages;
+        try
+        {
+            // Materialised first: a combine failing half-way must not leave half a batch behind.
+            messages = [.. _combine(batch)];
+        }
+        catch (Exception ex)
+        {
+            // Combining only saves messages; each fact is a message of its own, so they go as they are rather than get lost.
+            LogCombineFailed(_logger, ex, batch.Count);
+            messages = [.. batch];
+        }
+
+        _unsent.AddRange(messages.Select(message => (message, NewId.NextGuid())));
+    }
+
+    /// <summary>
+    /// The channel dropped its oldest event to make room (on the writer's thread, so it stays cheap): counted always,
+    /// logged at most once per <see cref="DropWarningInterval"/>.
+    /// </summary>
+    private void OnDropped(IntegrationEvent dropped)
+    {
+        Dropped.Add(1, new KeyValuePair<string, object?>("type", dropped.GetType().Name));
+        Interlocked.Increment(ref _droppedSinceWarning);
+        var now = _time.GetUtcNow().UtcTicks;
+        var next = Interlocked.Read(ref _nextDropWarningTicks);
+        if (now >= next && Interlocked.CompareExchange(ref _nextDropWarningTicks, now + DropWarningInterval.Ticks, next) == next)
+        {
+            LogDropped(_logger, Interlocked.Exchange(ref _droppedSinceWarning, 0), _capacity);
         }
     }
 
@@ -109,7 +184,7 @@ public sealed partial class EventBatcher<TDbContext>(
     {
         // After a failed publish the broker gets a rest: trying it (and waiting out the timeout) on every round would
         // let events pile up in memory during an outage; the outbox takes them at database speed meanwhile.
-        if (time.GetUtcNow() < _brokerRetryAt)
+        if (_time.GetUtcNow() < _brokerRetryAt)
         {
             return await StoreAsync(cancellationToken);
         }
@@ -121,15 +196,15 @@ public sealed partial class EventBatcher<TDbContext>(
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(PublishTimeout);
-                await bus.Publish(message, message.GetType(), context => context.MessageId = messageId, timeout.Token);
+                await _bus.Publish(message, message.GetType(), context => context.MessageId = messageId, timeout.Token);
                 _unsent.RemoveAt(0);
                 Sent.Add(1, new KeyValuePair<string, object?>("via", "broker"));
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // The broker is unavailable or slow: the outbox keeps the rest until it is back.
-                LogPublishFailed(logger, ex, _unsent.Count);
-                _brokerRetryAt = time.GetUtcNow() + BrokerRest;
+                LogPublishFailed(_logger, ex, _unsent.Count);
+                _brokerRetryAt = _time.GetUtcNow() + BrokerRest;
                 return await StoreAsync(cancellationToken);
             }
         }
@@ -147,7 +222,7 @@ public sealed partial class EventBatcher<TDbContext>(
 
         try
         {
-            await using var scope = scopeFactory.CreateAsyncScope();
+            await using var scope = _scopeFactory.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
             foreach (var (message, messageId) in _unsent)
             {
@@ -162,7 +237,7 @@ public sealed partial class EventBatcher<TDbContext>(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // Keep them for the next round; the database may be briefly unavailable too.
-            LogStoreFailed(logger, ex, _unsent.Count);
+            LogStoreFailed(_logger, ex, _unsent.Count);
             return false;
         }
     }
@@ -172,4 +247,13 @@ public sealed partial class EventBatcher<TDbContext>(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Writing {Count} batched messages to the outbox failed; retrying")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A batching round failed; {Count} messages kept for the next one")]
+    private static partial void LogRoundFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Combining a batch of {Count} events failed; sending them uncombined")]
+    private static partial void LogCombineFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Dropped {Count} of the oldest batched events: the buffer of {Capacity} is full (the broker and the outbox are not keeping up)")]
+    private static partial void LogDropped(ILogger logger, long count, int capacity);
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using LumoAuth.Contracts;
 using MassTransit;
 using Microsoft.EntityFrameworkCore;
@@ -13,8 +14,13 @@ namespace LumoAuth.Messaging.Outbox;
 /// Publishes committed outbox rows. Every replica runs one; rows are claimed with
 /// <c>FOR UPDATE SKIP LOCKED</c> so replicas share the work without publishing a row twice in the
 /// normal case (a crash between publish and delete can repeat one: consumers are idempotent). A failed
-/// publish is retried with backoff for as long as it takes (the broker may be down for hours); only a row that
-/// can never be published (an unknown type, an unreadable body) is parked, logged and counted.
+/// publish is retried with backoff for as long as it takes (the broker may be down for hours).
+/// <para>
+/// A row this build cannot read (a contract type it does not have, a member its contract lacks, a body it cannot bind)
+/// is most likely one a newer replica wrote during a rolling deploy, and any replica may claim any row: it is left for
+/// another round (<see cref="UnreadableRetry"/>), when a replica that knows the contract may take it, and parked (logged
+/// and counted) only once it is older than <see cref="UnreadableGiveUp"/>. One such row never holds up the others.
+/// </para>
 /// </summary>
 public sealed partial class OutboxRelay<TDbContext>(
     IServiceScopeFactory scopeFactory,
@@ -27,9 +33,23 @@ public sealed partial class OutboxRelay<TDbContext>(
     private const int BatchSize = 100;
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>When a row this build cannot read is tried again (by whichever replica claims it then).</summary>
+    private static readonly TimeSpan UnreadableRetry = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How old a row this build cannot read gets before it is parked: far longer than a rolling deploy, so a newer
+    /// replica has had every chance to publish it, and short enough that a row no replica will ever read (a corrupt
+    /// body, a contract removed against the rules) shows in the parked metric the same day.
+    /// </summary>
+    private static readonly TimeSpan UnreadableGiveUp = TimeSpan.FromHours(6);
+
     private static readonly Counter<long> Published = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.published");
     private static readonly Counter<long> Failed = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.failed");
     private static readonly Counter<long> Parked = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.parked");
+
+    /// <summary>Rows left for another round because this build cannot read them (see <see cref="UnreadableRetry"/>).</summary>
+    private static readonly Counter<long> Deferred = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.deferred");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -80,12 +100,23 @@ public sealed partial class OutboxRelay<TDbContext>(
                 break;
             }
 
-            if (!TryDeserialize(row, out var message, out var type))
+            if (!ContractTypes.TryRead(row, out var message, out var type, out var error))
             {
-                row.ParkedAt = now;
-                row.LastError = "Unknown message type or unreadable body";
-                Parked.Add(1);
-                LogParked(logger, row.Id, row.MessageType);
+                row.Attempts++;
+                row.LastError = Truncate(error);
+                if (now - row.CreatedAt >= UnreadableGiveUp)
+                {
+                    row.ParkedAt = now;
+                    Parked.Add(1);
+                    LogParked(logger, row.Id, row.MessageType, error);
+                }
+                else
+                {
+                    row.NextAttemptAt = now + UnreadableRetry;
+                    Deferred.Add(1);
+                    LogDeferred(logger, row.Id, row.MessageType, error);
+                }
+
                 continue;
             }
 
@@ -102,7 +133,7 @@ public sealed partial class OutboxRelay<TDbContext>(
                 // The broker is likely down: back off this row and leave the rest for the next round.
                 brokerDown = true;
                 row.Attempts++;
-                row.LastError = ex.GetType().Name + ": " + ex.Message[..Math.Min(ex.Message.Length, 1500)];
+                row.LastError = Truncate(ex.GetType().Name + ": " + ex.Message);
                 row.NextAttemptAt = now + Backoff(row.Attempts);
                 Failed.Add(1);
                 LogPublishFailed(logger, row.Id, row.Attempts, ex.Message);
@@ -117,25 +148,7 @@ public sealed partial class OutboxRelay<TDbContext>(
     private static TimeSpan Backoff(int attempts) =>
         TimeSpan.FromMilliseconds(Math.Min(30_000, 250 * Math.Pow(2, Math.Min(attempts, 10))));
 
-    private static bool TryDeserialize(OutboxMessage row, out object message, out Type type)
-    {
-        message = null!;
-        type = ContractTypes.Find(row.MessageType)!;
-        if (type is null)
-        {
-            return false;
-        }
-
-        try
-        {
-            message = JsonSerializer.Deserialize(row.Body, type, MessagingJson.Options)!;
-            return message is not null;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    private static string Truncate(string error) => error[..Math.Min(error.Length, 1500)];
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox relay round failed")]
     private static partial void LogRelayFailed(ILogger logger, Exception exception);
@@ -143,8 +156,11 @@ public sealed partial class OutboxRelay<TDbContext>(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing outbox message {MessageId} failed (attempt {Attempts}): {Error}")]
     private static partial void LogPublishFailed(ILogger logger, Guid messageId, int attempts, string error);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox message {MessageId} of type {MessageType} parked: it cannot be published")]
-    private static partial void LogParked(ILogger logger, Guid messageId, string messageType);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Outbox message {MessageId} of type {MessageType} cannot be read by this build ({Error}); leaving it for another round or a newer replica")]
+    private static partial void LogDeferred(ILogger logger, Guid messageId, string messageType, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Outbox message {MessageId} of type {MessageType} parked: no replica could read it for hours ({Error})")]
+    private static partial void LogParked(ILogger logger, Guid messageId, string messageType, string error);
 }
 
 /// <summary>The messaging library's meter (exported with every <c>LumoAuth.*</c> meter).</summary>
@@ -156,12 +172,72 @@ internal static class MessagingMeter
 /// <summary>Names contract types in outbox rows and resolves them back, only ever to integration events.</summary>
 public static class ContractTypes
 {
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Type?> Resolved = new(StringComparer.Ordinal);
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Type> Resolved = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// How a stored body is read back for publishing: a member the local contract lacks fails the read instead of being
+    /// dropped. Contracts only ever gain members, so such a body was written by a newer build, and publishing the
+    /// older shape would hand that build's consumers the new member as null; the relay leaves it for a replica that has
+    /// it. (Publishing the stored JSON as it is would need a serializer of our own in MassTransit's send pipeline,
+    /// writing its envelope around our body: more machinery than the rolling-deploy window is worth.)
+    /// </summary>
+    private static readonly JsonSerializerOptions StrictJson = new(MessagingJson.Options)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
 
     public static string NameOf(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 
-    public static Type? Find(string name) => Resolved.GetOrAdd(name, static n =>
-        Type.GetType(n, throwOnError: false) is { IsAbstract: false } type && typeof(IntegrationEvent).IsAssignableFrom(type) ? type : null);
+    /// <summary>
+    /// The contract type named, or null when this build has none. Only found types are remembered: a miss is simply
+    /// asked again when the relay retries its row (once a minute), while remembering misses would pin "unknown" for the
+    /// life of the process and keep every name a newer build or a corrupt row ever wrote.
+    /// </summary>
+    public static Type? Find(string name)
+    {
+        if (Resolved.TryGetValue(name, out var known))
+        {
+            return known;
+        }
+
+        var type = Type.GetType(name, throwOnError: false) is { IsAbstract: false } found && typeof(IntegrationEvent).IsAssignableFrom(found) ? found : null;
+        return type is null ? null : Resolved.GetOrAdd(name, type);
+    }
+
+    /// <summary>
+    /// The row's event as this build's contract, or false with the reason when this build cannot read it: its type is
+    /// unknown here, its body has a member the contract lacks, or the body does not bind (any exception: a
+    /// <see cref="NotSupportedException"/> for one row must not fail the relay's whole batch).
+    /// </summary>
+    public static bool TryRead(OutboxMessage row, out object message, out Type type, out string error)
+    {
+        message = null!;
+        type = null!;
+        try
+        {
+            if (Find(row.MessageType) is not { } found)
+            {
+                error = "Message type not known to this build";
+                return false;
+            }
+
+            type = found;
+            if (JsonSerializer.Deserialize(row.Body, type, StrictJson) is not { } read)
+            {
+                error = "Empty body";
+                return false;
+            }
+
+            message = read;
+            error = string.Empty;
+            return true;
+        }
+        catch (Exception ex)
+        {
+            error = ex.GetType().Name + ": " + ex.Message;
+            return false;
+        }
+    }
 
     /// <summary>Every contract of the contracts assembly (the audit log consumes them all).</summary>
     public static IEnumerable<Type> All => typeof(IntegrationEvent).Assembly.GetTypes()
