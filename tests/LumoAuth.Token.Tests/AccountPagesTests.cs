@@ -227,8 +227,15 @@ public sealed class AccountPagesTests(AccountPagesSuite suite) : IClassFixture<A
             fields["sign_out_everywhere"] = "on";
         }
 
+        using var watch = new LumoAuth.Testing.BusWatch(suite.Admin.Services.GetRequiredService<MassTransit.IBus>());
         var changed = await SubmitAsync(phone, ResetUrl(setup.Tenant, token), fields, HttpStatusCode.OK);
         Assert.Equal(signOutEverywhere, changed.Contains("1 signed-in session was signed out.", StringComparison.Ordinal));
+
+        // The wish is committed with the password too, so the token service ends what came before even if this page could not.
+        await ApiAssert.EventuallyAsync(() => Task.FromResult(
+            watch.Published<LumoAuth.Contracts.Users.UserPasswordChanged>(m => m.UserId == setup.UserId) is [var published]
+                ? published.SignOutEverywhere == signOutEverywhere ? "as asked" : throw new Xunit.Sdk.XunitException("wrong flag")
+                : null));
         Assert.DoesNotContain("data-unproven-credentials-removed", changed, StringComparison.Ordinal);
         using var sessions = await laptop.GetAsync($"/t/{setup.Tenant.Slug}/account/sessions");
         Assert.Equal(signOutEverywhere ? HttpStatusCode.SeeOther : HttpStatusCode.OK, sessions.StatusCode);

@@ -106,6 +106,27 @@ public sealed class LateUserEventsTests(TokenSuite suite) : IClassFixture<TokenS
             queues.All(queue => observer.Handled.Contains((messageId, queue))) ? "handled" : null));
     }
 
+    /// <summary>
+    /// A reset whose user asked to sign out everywhere ends the earlier sessions, grants and access tokens through its event
+    /// as well, so nothing survives when the reset page's own attempt did not finish; without the wish nothing ends.
+    /// </summary>
+    [Fact]
+    public async Task PasswordChanged_AskingToSignOutEverywhere_EndsWhatCameBefore_OtherwiseNothing()
+    {
+        var setup = await suite.SetUpAsync();
+        var signedIn = await SignInAsync(setup);
+
+        await PublishAndAwaitAsync(new UserPasswordChanged(setup.UserId) { TenantId = setup.Tenant.Id }, RevocationQueue);
+        Assert.True(await BrowserIsSignedInAsync(setup, signedIn));
+        Assert.True(await AccessTokenWorksAsync(setup, signedIn));
+
+        await PublishAndAwaitAsync(new UserPasswordChanged(setup.UserId) { TenantId = setup.Tenant.Id, SignOutEverywhere = true }, RevocationQueue);
+        Assert.False(await BrowserIsSignedInAsync(setup, signedIn));
+        Assert.False(await AccessTokenWorksAsync(setup, signedIn));
+        Assert.Null(await RefreshAsync(setup, signedIn));
+        signedIn.Browser.Dispose();
+    }
+
     [Theory]
     [InlineData("blocked")]
     [InlineData("deactivated")]

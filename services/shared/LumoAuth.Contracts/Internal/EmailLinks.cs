@@ -23,8 +23,10 @@ public sealed record CompleteEmailVerification(Guid TenantId, string? Token);
 /// <c>POST /internal/v1/users/password-reset/complete</c> (admin): the reset link's token sets a new password
 /// (200); a bad, expired, used or foreign token is 400 <c>invalid_token</c>, a password the tenant's policy refuses
 /// is 400 <c>validation_error</c> with the problems under <c>password</c> (the token stays usable).
+/// <c>SignOutEverywhere</c> commits the user's wish to end every earlier session and grant with the password
+/// (<see cref="Users.UserPasswordChanged.SignOutEverywhere"/>).
 /// </summary>
-public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, string? Password);
+public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, string? Password, bool SignOutEverywhere = false);
 
 /// <summary>
 /// <c>POST /internal/v1/invitations/accept</c> (admin): the invitation link's token creates the invitee's account

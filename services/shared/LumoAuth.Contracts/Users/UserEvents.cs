@@ -18,7 +18,14 @@ public sealed record UserDeactivated(Guid UserId) : IntegrationEvent;
 /// <summary>The token service revokes sessions and tokens; authorization drops the user's assignments.</summary>
 public sealed record UserDeleted(Guid UserId) : IntegrationEvent;
 
-public sealed record UserPasswordChanged(Guid UserId) : IntegrationEvent;
+public sealed record UserPasswordChanged(Guid UserId) : IntegrationEvent
+{
+    /// <summary>
+    /// The user asked for every session and grant from before the change to end (a reset link's "sign out everywhere"):
+    /// the token service ends them on this event, so the request is kept even if the page's own attempt did not finish.
+    /// </summary>
+    public bool SignOutEverywhere { get; init; }
+}
 
 public sealed record UserMfaReset(Guid UserId) : IntegrationEvent;
 

@@ -16,7 +16,7 @@ namespace LumoAuth.Token.Messaging;
 /// (<see cref="UserUnprovenCredentialsRemoved"/>).
 /// </summary>
 public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvider services)
-    : IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>, IConsumer<UserUnprovenCredentialsRemoved>
+    : IConsumer<UserBlocked>, IConsumer<UserDeactivated>, IConsumer<UserDeleted>, IConsumer<UserUnprovenCredentialsRemoved>, IConsumer<UserPasswordChanged>
 {
     public Task Consume(ConsumeContext<UserBlocked> context) =>
         RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.UserBlocked, context.CancellationToken);
@@ -52,6 +52,16 @@ public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvide
         await revocation.RevokeSessionsStartedBeforeAsync(message.UserId, message.OccurredAt, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken);
         await revocation.RevokeGrantsCreatedBeforeAsync(message.UserId, message.OccurredAt, cancellationToken);
     }
+
+    /// <summary>
+    /// A password reset whose user asked to sign out everywhere: what the user had before it ends, sessions, grants and
+    /// access tokens, even when the reset page could not finish doing so itself (Redis or the database out, the request
+    /// cut short). A sign-in with the new password, made after the change, stays.
+    /// </summary>
+    public Task Consume(ConsumeContext<UserPasswordChanged> context) =>
+        context.Message.SignOutEverywhere
+            ? RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.PasswordReset, context.CancellationToken)
+            : Task.CompletedTask;
 
     /// <summary>Ends what the user had when the event happened: a late or retried delivery spares a sign-in made since (an unblock, a reactivation).</summary>
     private async Task<SessionRevocation?> RevokeAsync(IntegrationEvent message, Guid userId, string reason, CancellationToken cancellationToken)

@@ -63,7 +63,7 @@ public static partial class TokenRedemptionEndpoints
             return InvalidToken();
         }
 
-        if (await users.SetPasswordAsync(user, request.Password, cancellationToken) is { } refused)
+        if (await users.SetPasswordAsync(user, request.Password, cancellationToken, request.SignOutEverywhere) is { } refused)
         {
             return refused;
         }

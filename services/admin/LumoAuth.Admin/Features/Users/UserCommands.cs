@@ -241,8 +241,11 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
     }
 
-    /// <summary>Sets a password after checking the tenant's policy and its reuse rule (ADM-11).</summary>
-    public async Task<IResult?> SetPasswordAsync(User user, string? password, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sets a password after checking the tenant's policy and its reuse rule (ADM-11); <paramref name="signOutEverywhere"/>
+    /// asks the token service to end the user's earlier sessions and grants (through the event, so it cannot be lost).
+    /// </summary>
+    public async Task<IResult?> SetPasswordAsync(User user, string? password, CancellationToken cancellationToken, bool signOutEverywhere = false)
     {
         var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
         var validation = new RequestValidator().Required("password", password, PasswordPolicy.AbsoluteMaxLength);
@@ -287,7 +290,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         user.FailedLoginCount = 0;
         user.LockedUntil = null;
         user.UpdatedAt = now;
-        db.AddEvent(new UserPasswordChanged(user.Id) { TenantId = user.TenantId });
+        db.AddEvent(new UserPasswordChanged(user.Id) { TenantId = user.TenantId, SignOutEverywhere = signOutEverywhere });
         // Whatever path changed it (account page, administrator, a reset link), the other links mailed for the account
         // end with the old password: one sent to an attacker's request, or read in a mailbox the user has since secured,
         // would otherwise undo the change. Deleted in the password's own transaction.

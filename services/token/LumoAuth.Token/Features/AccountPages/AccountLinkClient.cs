@@ -50,8 +50,8 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
     public Task<LinkResult> RequestEmailVerificationAsync(Guid tenantId, string email, CancellationToken cancellationToken) =>
         PostAsync("email verification request", EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenantId, email), cancellationToken);
 
-    public Task<LinkResult> CompletePasswordResetAsync(Guid tenantId, string token, string password, CancellationToken cancellationToken) =>
-        PostAsync("password reset", EmailLinkPaths.CompletePasswordReset, new CompletePasswordResetRequest(tenantId, token, password), cancellationToken);
+    public Task<LinkResult> CompletePasswordResetAsync(Guid tenantId, string token, string password, bool signOutEverywhere, CancellationToken cancellationToken) =>
+        PostAsync("password reset", EmailLinkPaths.CompletePasswordReset, new CompletePasswordResetRequest(tenantId, token, password, signOutEverywhere), cancellationToken);
 
     public Task<LinkResult> AcceptInvitationAsync(Guid tenantId, string token, string password, string? name, CancellationToken cancellationToken) =>
         PostAsync("invitation", EmailLinkPaths.AcceptInvitation, new AcceptInvitationRequest(tenantId, token, password, name), cancellationToken);

@@ -48,9 +48,10 @@ public static partial class PasswordResetPages
             return ResetForm(http, services, token, [problem], StatusCodes.Status400BadRequest);
         }
 
-        var result = await services.Links.CompletePasswordResetAsync(services.Tenant.TenantId, token, password, http.RequestAborted);
+        var signOutEverywhere = form["sign_out_everywhere"] == "on";
+        var result = await services.Links.CompletePasswordResetAsync(services.Tenant.TenantId, token, password, signOutEverywhere, http.RequestAborted);
         var signedOut = result is { Outcome: LinkOutcome.Done, UserId: { } userId }
-            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, form["sign_out_everywhere"] == "on", revocation, logger, http.RequestAborted)
+            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, signOutEverywhere, revocation, logger, http.RequestAborted)
             : 0;
         return result.Outcome switch
         {
@@ -74,8 +75,9 @@ public static partial class PasswordResetPages
     /// Whoever knew the old password may hold a session: by default they all end, with every grant of the user. When the
     /// link proved the address for the first time and admin removed what the account had before, they end whatever the
     /// box says: those sessions may be someone else's, who registered the address first. The password has changed by now,
-    /// so an outage here does not fail the page: the sessions were ended before Redis was asked (their event denies their
-    /// tokens later), and for a first proof admin's <c>UserUnprovenCredentialsRemoved</c> ends them and their grants in any case.
+    /// so an outage here does not fail the page: whatever is ended here is ended at once, and admin's event committed with
+    /// the password (<c>UserPasswordChanged</c> with <c>SignOutEverywhere</c>, or <c>UserUnprovenCredentialsRemoved</c> for a
+    /// first proof) ends the rest, sessions, grants and access tokens, in any case.
     /// </summary>
     private static async Task<int> SignOutAsync(
         Guid userId, bool unprovenCredentialsRemoved, bool signOutEverywhere, SessionRevocation revocation, ILogger logger, CancellationToken cancellationToken)
@@ -86,7 +88,7 @@ public static partial class PasswordResetPages
                 : signOutEverywhere ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, cancellationToken)
                 : 0;
         }
-        catch (Exception ex) when (ex is RedisException or RedisTimeoutException || (unprovenCredentialsRemoved && ex is DbException or DbUpdateException))
+        catch (Exception ex) when (ex is RedisException or RedisTimeoutException or DbException or DbUpdateException)
         {
             LogSignOutIncomplete(logger, ex, unprovenCredentialsRemoved);
             return 0;
