@@ -32,6 +32,9 @@ public static class LumoServiceDefaults
     private static readonly Dictionary<string, string?> QuietByDefault = new()
     {
         ["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = nameof(LogLevel.Warning),
+        // The console's lines carry their scopes (trace id, correlation id, tenant), so a line can be found from the
+        // correlation id an error answer gave, also where no OTLP collector takes the structured logs.
+        ["Logging:Console:FormatterOptions:IncludeScopes"] = "true",
     };
     private const string AlivePath = "/alive";
 
@@ -66,6 +69,8 @@ public static class LumoServiceDefaults
         builder.Services.AddOptions<LumoAuth.ServiceDefaults.LumoAuthOptions>()
             .BindConfiguration(LumoAuth.ServiceDefaults.LumoAuthOptions.SectionName)
             .ValidateDataAnnotations()
+            .Validate(o => LumoAuth.ServiceDefaults.LumoAuthOptions.IsOrigin(o.PublicBaseUrl),
+                "LumoAuth:PublicBaseUrl must be the absolute http(s) URL clients use, without query or fragment (e.g. https://auth.example.com)")
             .ValidateOnStart();
 
         // Behind the gateway the caller's address arrives in X-Forwarded-For; only trusted proxies
@@ -98,6 +103,12 @@ public static class LumoServiceDefaults
         where TBuilder : IHostApplicationBuilder
     {
         builder.Services.AddMemoryCache();
+        // Only the services call each other's internal APIs; the gateway, which refuses /internal, needs no key.
+        builder.Services.AddOptions<LumoAuth.ServiceDefaults.LumoAuthOptions>()
+            .BindConfiguration(LumoAuth.ServiceDefaults.LumoAuthOptions.SectionName)
+            .Validate(o => o.InternalKey.Length >= LumoAuth.ServiceDefaults.LumoAuthOptions.MinInternalKeyLength,
+                $"LumoAuth:InternalKey must be set, at least {LumoAuth.ServiceDefaults.LumoAuthOptions.MinInternalKeyLength} characters: it authenticates the services' internal calls")
+            .ValidateOnStart();
         builder.Services.AddScoped<TenantContext>();
         builder.Services.TryAddSingleton<ITenantSource, AdminTenantSource>();
         builder.Services.AddSingleton<TenantDirectory>();

@@ -11,8 +11,9 @@ public sealed class LumoAuthOptions
     [Required, Url]
     public string PublicBaseUrl { get; set; } = "http://127.0.0.1:8080";
 
-    /// <summary>Shared secret for <c>/internal/v1/**</c> calls between services.</summary>
-    [Required, MinLength(32)]
+    public const int MinInternalKeyLength = 32;
+
+    /// <summary>Shared secret for <c>/internal/v1/**</c> calls between services (required by the services, not the gateway).</summary>
     public string InternalKey { get; set; } = string.Empty;
 
     /// <summary>The region this deployment serves (<c>us</c>, <c>eu</c>).</summary>
@@ -22,6 +23,14 @@ public sealed class LumoAuthOptions
     /// <summary>Largest request body accepted, in bytes (1 MiB by default).</summary>
     [Range(1024, 64 * 1024 * 1024)]
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// An absolute http(s) URL without query, fragment or user info (a path is allowed, for a deployment behind a prefix):
+    /// what issuers, links and cookie rules are built from.
+    /// </summary>
+    public static bool IsOrigin(string? value) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+        && uri.Query.Length == 0 && uri.Fragment.Length == 0 && string.IsNullOrEmpty(uri.UserInfo);
 
     /// <summary>The issuer of a tenant: <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03).</summary>
     public string IssuerFor(string tenantSlug) => $"{PublicBaseUrl.TrimEnd('/')}/t/{tenantSlug}/api/v1";

@@ -53,6 +53,11 @@ public sealed partial class EnvelopeExceptionHandler(ILogger<EnvelopeExceptionHa
             _ => null,
         };
 
+        // The tenant's log scope ended as the exception left the tenant middleware: these lines are opened in it again.
+        using var tenantScope = httpContext.RequestServices?.GetService(typeof(LumoAuth.ServiceDefaults.Tenancy.TenantContext)) is
+            LumoAuth.ServiceDefaults.Tenancy.TenantContext { Tenant: { } tenant }
+            ? logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = tenant.Id, ["TenantSlug"] = tenant.Slug })
+            : null;
         if (error is { Status: 409 } && exception is not BadHttpRequestException)
         {
             // Usually two writers taking the same rows in opposite orders: worth fixing, so it is told.

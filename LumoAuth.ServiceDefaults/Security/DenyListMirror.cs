@@ -8,9 +8,9 @@ namespace LumoAuth.ServiceDefaults.Security;
 /// <summary>
 /// This process's copy of the Redis deny-list. Every revocation also appends a line (what is denied, and until when)
 /// to a Redis stream; the copy reads only the lines added since its last read, every few seconds, and forgets
-/// entries as they expire. Bearer validation asks Redis on every request and consults this copy only while Redis is
-/// unreachable, so revocations made before an outage stay enforced during it (and revocations cannot be made during
-/// one: the writer gets an error).
+/// entries as they expire. Bearer validation asks Redis on every request and this copy too: revocations made before
+/// an outage stay enforced during it (and revocations cannot be made during one: the writer gets an error), and so do
+/// those Redis lost when it restarted from an older file.
 /// </summary>
 public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimeProvider time)
 {
@@ -33,7 +33,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
 
     private readonly Lock _gate = new();
     private readonly Dictionary<(Guid Tenant, string Jti), long> _jtis = [];
-    private readonly Dictionary<(Guid Tenant, string ClientId), List<(long CutOff, long Expiry)>> _cutOffs = [];
+    private readonly Dictionary<(Guid Tenant, string ClientId), (long CutOff, long Expiry)> _cutOffs = [];
     private RedisValue _position = "0-0";
     private DateTimeOffset? _refreshedAt;
 
@@ -53,7 +53,10 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     public static NameValueEntry[] JtiLine(Guid tenantId, string jti, long expiresAt) =>
         Line(string.Join(Separator, JtiKind, tenantId.ToString("N"), jti), expiresAt);
 
-    /// <summary>The log line for a client's cut-off (a later cut-off adds a line; the highest live one counts).</summary>
+    /// <summary>
+    /// The log line for a client's cut-off. Each line replaces the one before, as each write replaces the key (the two
+    /// are written in one transaction, so the log's order is the key's): a reactivation moves a cut-off back.
+    /// </summary>
     public static NameValueEntry[] ClientLine(Guid tenantId, string clientId, long cutOff, long expiresAt) =>
         Line(string.Join(Separator, ClientKind, tenantId.ToString("N"), cutOff.ToString(CultureInfo.InvariantCulture), clientId), expiresAt);
 
@@ -118,7 +121,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
         }
     }
 
-    /// <summary>The decision from the copy, for when Redis cannot be asked.</summary>
+    /// <summary>The decision from the copy: what this process has seen revoked, whatever Redis says or cannot say.</summary>
     public bool IsRevoked(Guid tenantId, AccessTokenFacts token)
     {
         var now = time.GetUtcNow().ToUnixTimeSeconds();
@@ -129,21 +132,8 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
                 return true;
             }
 
-            if (token.ClientId is not { } clientId || !_cutOffs.TryGetValue((tenantId, clientId), out var cutOffs))
-            {
-                return false;
-            }
-
-            long? highest = null;
-            foreach (var (cutOff, until) in cutOffs)
-            {
-                if (until > now && (highest is null || cutOff > highest))
-                {
-                    highest = cutOff;
-                }
-            }
-
-            return highest is { } live && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, live);
+            return token.ClientId is { } clientId && _cutOffs.TryGetValue((tenantId, clientId), out var latest) && latest.Expiry > now
+                   && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, latest.CutOff);
         }
     }
 
@@ -168,13 +158,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
         }
         else if (parts[0] == ClientKind && parts.Length == 4 && long.TryParse(parts[2], CultureInfo.InvariantCulture, out var cutOff))
         {
-            var key = (tenantId, parts[3]);
-            if (!_cutOffs.TryGetValue(key, out var cutOffs))
-            {
-                _cutOffs[key] = cutOffs = [];
-            }
-
-            cutOffs.Add((cutOff, expiresAt));
+            _cutOffs[(tenantId, parts[3])] = (cutOff, expiresAt);
         }
     }
 
@@ -188,10 +172,9 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
             }
         }
 
-        foreach (var (key, cutOffs) in _cutOffs)
+        foreach (var (key, latest) in _cutOffs)
         {
-            cutOffs.RemoveAll(c => c.Expiry <= now);
-            if (cutOffs.Count == 0)
+            if (latest.Expiry <= now)
             {
                 _cutOffs.Remove(key);
             }

@@ -91,20 +91,13 @@ public sealed partial class RedisAccessTokenDenyList(
     /// How far past now the cut-off lies, so that tokens issued meanwhile by replicas that have not yet heard of the change
     /// (a client they still hold in cache) are void too. Zero or more.
     /// </param>
-    /// <remarks>
-    /// The mirrors' line carries now, not the later cut-off: a copy keeps the highest cut-off it has seen, and one ahead of
-    /// now would outvote a reactivation's earlier one. So tokens issued within <paramref name="ahead"/> are refused by
-    /// Redis alone; those issued before now, by the copy too.
-    /// </remarks>
     public async Task RevokeClientTokensAsync(Guid tenantId, string clientId, TimeSpan longestAccessTokenLifetime, TimeSpan ahead = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(ahead, TimeSpan.Zero);
-        var now = time.GetUtcNow();
-        var cutOff = (now + ahead).ToUnixTimeSeconds();
-        var hardCutOff = now.ToUnixTimeSeconds();
+        var cutOff = (time.GetUtcNow() + ahead).ToUnixTimeSeconds();
         await WriteAsync(
             ClientKeyFor(tenantId, clientId), cutOff.ToString(System.Globalization.CultureInfo.InvariantCulture), ahead + longestAccessTokenLifetime + Skew,
-            until => DenyListMirror.ClientLine(tenantId, clientId, hardCutOff, until));
+            until => DenyListMirror.ClientLine(tenantId, clientId, cutOff, until));
     }
 
     /// <summary>The entry and its line in the mirrors' log, together or not at all; the log drops lines that have expired.</summary>

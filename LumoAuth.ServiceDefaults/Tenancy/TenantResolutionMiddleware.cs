@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using Microsoft.AspNetCore.Http;
@@ -50,6 +51,7 @@ public sealed class TenantResolutionMiddleware(RequestDelegate next, ILogger<Ten
         }
 
         tenantContext.Set(tenant);
+        Activity.Current?.SetTag("lumoauth.tenant_id", tenant.Id).SetTag("lumoauth.tenant_slug", tenant.Slug);
         using (logger.BeginScope(new Dictionary<string, object> { ["TenantId"] = tenant.Id, ["TenantSlug"] = tenant.Slug }))
         {
             await next(context);

@@ -251,8 +251,9 @@ public sealed class ClientTokenRevocationTests(BearerAcrossServicesSuite suite) 
     }
 
     /// <summary>
-    /// The deny-list replaces a cut-off, also with an earlier one, and the process's copy of it (which keeps the highest cut-off
-    /// it has seen) does not outvote that: the deactivation's line carries its own time, not the cut-off ahead of it.
+    /// The deny-list replaces a cut-off, also with an earlier one, and so does the process's copy of it (the latest line
+    /// counts, as the latest write does for the key): the copy enforces the cut-off ahead when Redis lost it, and follows a
+    /// reactivation back.
     /// </summary>
     [Fact]
     public async Task ClientCutOff_AheadForDeactivation_MovesBackOnReactivation()
@@ -272,6 +273,10 @@ public sealed class ClientTokenRevocationTests(BearerAcrossServicesSuite suite) 
         Assert.False(await denyList.IsRevokedAsync(tenantId, IssuedAt(now + ClientCache.FoundLifetime + ClientTokenCutOff.StaleAllowance + TimeSpan.FromSeconds(5)), CancellationToken.None));
         var ttl = await redis.GetDatabase().KeyTimeToLiveAsync(RedisAccessTokenDenyList.ClientKeyFor(tenantId, clientId));
         Assert.True(ttl > ClientValidation.LongestAccessTokenLifetime + ClientCache.FoundLifetime);
+
+        // Redis restarted from a file older than the deactivation: the copy still refuses what a stale cache issued.
+        Assert.True(await redis.GetDatabase().KeyDeleteAsync(RedisAccessTokenDenyList.ClientKeyFor(tenantId, clientId)));
+        Assert.True(await denyList.IsRevokedAsync(tenantId, IssuedAt(now + ClientCache.FoundLifetime), CancellationToken.None));
 
         await ClientTokenCutOff.Reactivated.WriteAsync(denyList, tenantId, clientId);
         await mirror.RefreshAsync();

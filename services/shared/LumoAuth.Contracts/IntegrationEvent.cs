@@ -19,6 +19,12 @@ public abstract record IntegrationEvent
     public string? UserAgent { get; init; }
 
     public string? CorrelationId { get; init; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the work that raised it: the outbox publishes the event later, from a background
+    /// loop, and continues that trace, so a request and what its events cause form one trace.
+    /// </summary>
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>

@@ -91,6 +91,8 @@ public static class MessagingExtensions
                     r.Ignore<Exception>(OutageFailures.IsOutage);
                     r.Intervals([.. QuickRetries.Schedule()]);
                 });
+                // Consumers log with the event's tenant and correlation id, and the events they raise keep that id.
+                cfg.UseConsumeFilter(typeof(EventOriginFilter<>), context);
                 cfg.ConfigureEndpoints(context);
             });
         });

@@ -32,10 +32,10 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
     private static readonly TimeSpan DropWarningInterval = TimeSpan.FromMinutes(1);
 
     /// <summary>Batched messages sent, by the way they went: <c>broker</c> (published at once) or <c>outbox</c> (stored for the relay).</summary>
-    private static readonly Counter<long> Sent = MessagingMeter.Instance.CreateCounter<long>("lumoauth.events.batched_sent");
+    private static readonly Counter<long> Sent = MessagingTelemetry.Instance.CreateCounter<long>("lumoauth.events.batched_sent");
 
     /// <summary>Events dropped unsent because the buffer was full (the oldest go first), by event type.</summary>
-    private static readonly Counter<long> Dropped = MessagingMeter.Instance.CreateCounter<long>("lumoauth.events.batched_dropped");
+    private static readonly Counter<long> Dropped = MessagingTelemetry.Instance.CreateCounter<long>("lumoauth.events.batched_dropped");
 
     private readonly IServiceScopeFactory _scopeFactory;
     private readonly IBus _bus;

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Security.Claims;
 using LumoAuth.Contracts;
+using LumoAuth.Messaging.Consumers;
 using LumoAuth.ServiceDefaults.Correlation;
 using LumoAuth.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Http;
@@ -137,7 +138,8 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
                 continue;
             }
 
-            var stamped = http is null ? pending : WithOrigin(pending, http);
+            var stamped = http is null ? WithOrigin(pending, EventOrigin.Current) : WithOrigin(pending, http);
+            stamped = stamped.TraceParent is null ? stamped with { TraceParent = EventOrigin.CurrentTraceParent() } : stamped;
             entry.Entity.Body = OutboxMessage.Serialize(stamped);
             entry.Entity.Pending = null;
         }
@@ -155,6 +157,11 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
             UserAgent = pending.UserAgent ?? Truncate(http.Request.Headers.UserAgent.ToString(), 512),
             CorrelationId = pending.CorrelationId ?? CorrelationMiddleware.GetId(http),
         };
+
+    /// <summary>An event raised while handling another (a consumer's work): it keeps that event's correlation id.</summary>
+    public static T WithOrigin<T>(T pending, IntegrationEvent? cause)
+        where T : IntegrationEvent =>
+        cause?.CorrelationId is { } correlationId && pending.CorrelationId is null ? pending with { CorrelationId = correlationId } : pending;
 
     public static EventActor? ActorOf(ClaimsPrincipal user)
     {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -44,12 +45,12 @@ public sealed partial class OutboxRelay<TDbContext>(
     /// </summary>
     private static readonly TimeSpan UnreadableGiveUp = TimeSpan.FromHours(6);
 
-    private static readonly Counter<long> Published = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.published");
-    private static readonly Counter<long> Failed = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.failed");
-    private static readonly Counter<long> Parked = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.parked");
+    private static readonly Counter<long> Published = MessagingTelemetry.Instance.CreateCounter<long>("lumoauth.outbox.published");
+    private static readonly Counter<long> Failed = MessagingTelemetry.Instance.CreateCounter<long>("lumoauth.outbox.failed");
+    private static readonly Counter<long> Parked = MessagingTelemetry.Instance.CreateCounter<long>("lumoauth.outbox.parked");
 
     /// <summary>Rows left for another round because this build cannot read them (see <see cref="UnreadableRetry"/>).</summary>
-    private static readonly Counter<long> Deferred = MessagingMeter.Instance.CreateCounter<long>("lumoauth.outbox.deferred");
+    private static readonly Counter<long> Deferred = MessagingTelemetry.Instance.CreateCounter<long>("lumoauth.outbox.deferred");
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -124,7 +125,12 @@ public sealed partial class OutboxRelay<TDbContext>(
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(PublishTimeout);
-                await bus.Publish(message, type, ctx => ctx.MessageId = row.Id, timeout.Token);
+                // In the trace of the work that wrote the row, so MassTransit's publish and the consumers' spans join it.
+                using (MessagingTelemetry.ContinueTrace("outbox publish", (message as IntegrationEvent)?.TraceParent))
+                {
+                    await bus.Publish(message, type, ctx => ctx.MessageId = row.Id, timeout.Token);
+                }
+
                 db.Remove(row);
                 Published.Add(1);
             }
@@ -164,9 +170,20 @@ public sealed partial class OutboxRelay<TDbContext>(
 }
 
 /// <summary>The messaging library's meter (exported with every <c>LumoAuth.*</c> meter).</summary>
-internal static class MessagingMeter
+internal static class MessagingTelemetry
 {
     public static readonly Meter Instance = new("LumoAuth.Messaging");
+
+    private static readonly ActivitySource Source = new("LumoAuth.Messaging");
+
+    /// <summary>
+    /// A producer span under the given W3C <c>traceparent</c> (none without one, or when nobody listens), so work done
+    /// later on behalf of a request, such as publishing its events, stays in that request's trace.
+    /// </summary>
+    public static Activity? ContinueTrace(string name, string? traceParent) =>
+        traceParent is not null && ActivityContext.TryParse(traceParent, null, out var parent)
+            ? Source.StartActivity(name, ActivityKind.Producer, parent)
+            : null;
 }
 
 /// <summary>Names contract types in outbox rows and resolves them back, only ever to integration events.</summary>
