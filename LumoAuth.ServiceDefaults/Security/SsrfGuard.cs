@@ -26,6 +26,11 @@ public static class SsrfGuard
         (IPAddress.Parse("fec0::"), 10), (IPAddress.Parse("ff00::"), 8), (IPAddress.Parse("2001:db8::"), 32), (IPAddress.Parse("100::"), 64),
     ];
 
+    private static readonly IPAddress Nat64 = IPAddress.Parse("64:ff9b::");
+    private static readonly IPAddress LocalNat64 = IPAddress.Parse("64:ff9b:1::");
+    private static readonly IPAddress IPv4Compatible = IPAddress.Parse("::");
+    private static readonly IPAddress SixToFour = IPAddress.Parse("2002::");
+
     /// <summary>
     /// A handler that connects only to permitted addresses, follows no redirects and uses no proxy (a proxy would be
     /// the address connected to, and the guard would vet the proxy instead of the target).
@@ -66,11 +71,20 @@ public static class SsrfGuard
             address = address.MapToIPv4();
         }
 
-        // NAT64 (64:ff9b::/96) embeds an IPv4 address: judge that one.
-        if (address.AddressFamily == AddressFamily.InterNetworkV6 && InNetwork(address, IPAddress.Parse("64:ff9b::"), 96))
+        // Forms that embed an IPv4 address, which is the one reached: NAT64 (64:ff9b::/96, the local-use 64:ff9b:1::/48),
+        // IPv4-compatible (::/96) in its last four bytes, 6to4 (2002::/16) in bytes 2 to 5.
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
             var bytes = address.GetAddressBytes();
-            address = new IPAddress(bytes[12..]);
+            if (InNetwork(address, Nat64, 96) || InNetwork(address, LocalNat64, 48)
+                || (InNetwork(address, IPv4Compatible, 96) && !address.Equals(IPAddress.IPv6Any) && !address.Equals(IPAddress.IPv6Loopback)))
+            {
+                address = new IPAddress(bytes[12..]);
+            }
+            else if (InNetwork(address, SixToFour, 16))
+            {
+                address = new IPAddress(bytes[2..6]);
+            }
         }
 
         var ranges = address.AddressFamily == AddressFamily.InterNetwork ? ForbiddenV4 : ForbiddenV6;
@@ -112,9 +126,13 @@ public static class SsrfGuard
             return "must not target a local or internal host";
         }
 
-        return IPAddress.TryParse(host.Trim('[', ']'), out var literal) && IsForbidden(literal)
-            ? "must not target a loopback, private or link-local address"
-            : null;
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
+        {
+            return IsForbidden(literal) ? "must not target a loopback, private or link-local address" : null;
+        }
+
+        // A name without a dot is resolved within the deployment (a service, a search domain), never on the internet.
+        return host.TrimEnd('.').Contains('.', StringComparison.Ordinal) ? null : "must name its host by a full domain name";
     }
 
     private static bool InNetwork(IPAddress address, IPAddress network, int prefix)

@@ -745,6 +745,8 @@ public sealed class WebhookSsrfTests(AdminFactory factory) : IClassFixture<Admin
     [InlineData("https://[::1]/x")]
     [InlineData("https://[::ffff:127.0.0.1]/x")]
     [InlineData("https://localhost/x")]
+    [InlineData("https://admin/x")]
+    [InlineData("https://token./x")]
     [InlineData("https://user:pass@hooks.example.com/x")]
     public async Task CreateWebhook_PrivateOrUnsafeTarget_IsRefused(string url)
     {
@@ -762,6 +764,10 @@ public sealed class WebhookSsrfTests(AdminFactory factory) : IClassFixture<Admin
     [InlineData("169.254.169.254", true)]
     [InlineData("::ffff:192.168.0.1", true)]
     [InlineData("64:ff9b::a00:1", true)]
+    [InlineData("64:ff9b:1::a9fe:a9fe", true)]
+    [InlineData("::a00:1", true)]
+    [InlineData("2002:7f00:1::1", true)]
+    [InlineData("2002:5db8:d822::1", false)]
     [InlineData("fd00::1", true)]
     [InlineData("fe80::1", true)]
     [InlineData("93.184.216.34", false)]

@@ -18,6 +18,7 @@ public sealed class BackchannelLogoutTargetTests(TokenSuite suite) : IClassFixtu
     [InlineData("https://169.254.169.254/latest/meta-data")]
     [InlineData("https://10.1.2.3/logout")]
     [InlineData("https://[::1]/logout")]
+    [InlineData("https://admin/logout")]
     public async Task PrivateOrLoopbackTarget_IsRefusedAtRegistration(string target)
     {
         var setup = await suite.SetUpAsync();
@@ -32,6 +33,35 @@ public sealed class BackchannelLogoutTargetTests(TokenSuite suite) : IClassFixtu
 
         var body = await HttpAssert.EnvelopeAsync(response, HttpStatusCode.BadRequest, "validation_error");
         Assert.Contains("backchannelLogoutUri", body.GetRawText(), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The clients that call URLs tenants or callers choose go straight to the guarded socket handler: no service discovery
+    /// (which would make <c>https://admin/…</c> one of our services before the guard sees it) and no resilience pipeline.
+    /// </summary>
+    [Theory]
+    [InlineData(LumoAuth.Token.Protocol.ClientCallbacks.HttpClientName)]
+    [InlineData(LumoAuth.Token.Features.Clients.ClientMetadataDocuments.HttpClientName)]
+    public void OutsideTargetClient_HasOnlyTheGuardedHandler(string name)
+    {
+        var factory = (IHttpMessageHandlerFactory)suite.Token.Services.GetService(typeof(IHttpMessageHandlerFactory))!;
+        List<HttpMessageHandler> ChainOf(string client)
+        {
+            var chain = new List<HttpMessageHandler>();
+            for (HttpMessageHandler? handler = factory.CreateHandler(client); handler is not null; handler = (handler as DelegatingHandler)?.InnerHandler)
+            {
+                chain.Add(handler);
+            }
+
+            return chain;
+        }
+
+        // What every other client has, so the check below looks for something real.
+        Assert.Contains(ChainOf(LumoAuth.ServiceDefaults.Http.InternalClients.Admin), LumoAuth.ServiceDefaults.Http.OutsideTargets.IsServiceDiscovery);
+        var chain = ChainOf(name);
+        Assert.DoesNotContain(chain, LumoAuth.ServiceDefaults.Http.OutsideTargets.IsServiceDiscovery);
+        Assert.DoesNotContain(chain, h => h.GetType().Namespace!.StartsWith("Microsoft.Extensions.Http.Resilience", StringComparison.Ordinal));
+        Assert.IsType<SocketsHttpHandler>(chain[^1]);
     }
 
     [Fact]

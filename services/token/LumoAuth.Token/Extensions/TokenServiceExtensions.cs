@@ -2,6 +2,7 @@ using LumoAuth.Messaging;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Geo;
+using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
@@ -66,18 +67,13 @@ public static class TokenServiceExtensions
         services.AddHostedService<LumoAuth.Token.Features.Housekeeping.TokenStoreHousekeeping>();
         services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();
-        // Back-channel logout and CIBA pings call clients' servers: short timeouts, no redirects followed, and only to addresses the
-        // SSRF guard permits.
-        services.AddHttpClient(ClientCallbacks.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), ClientCallbacks.MaxAnswerBytes))
-            .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets));
+        // Back-channel logout and CIBA pings call clients' servers (short timeouts); Client ID Metadata Documents are fetched
+        // from wherever a client_id points (a user's sign-in waits; a site that fails keeps its stored copy a while instead).
+        static bool AllowPrivate(IServiceProvider sp) => sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets;
+        services.AddOutsideTargetClient(
+            ClientCallbacks.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), ClientCallbacks.MaxAnswerBytes), AllowPrivate);
         services.AddSingleton<ClientCallbacks>();
-        // Client ID Metadata Documents are fetched from wherever a client_id points: the same guard, and no retries (a
-        // user's sign-in waits; a site that fails keeps its stored copy a while instead).
-#pragma warning disable EXTEXP0001 // marked for evaluation, and the one way to take the defaults' retries off one client
-        services.AddHttpClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10))
-            .ConfigurePrimaryHttpMessageHandler(sp => SsrfGuard.Handler(sp.GetRequiredService<IOptions<TokenServiceOptions>>().Value.AllowPrivateLogoutTargets))
-            .RemoveAllResilienceHandlers();
-#pragma warning restore EXTEXP0001
+        services.AddOutsideTargetClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10), AllowPrivate);
         services.AddSingleton<ClientMetadataDocuments>();
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
