@@ -57,14 +57,19 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         {
             if (now >= entry.RefreshAt && entry.ClaimRefresh())
             {
-                // Fire and forget: the caller is answered now; a failed refresh lets a later caller try again.
+                // Fire and forget: the caller is answered now. After a failed refresh a later caller tries again, or, while
+                // the source is out and the value may be served stale, the value is held and asked for again later.
                 _ = LoadOnceAsync(key, state, load).ContinueWith(
-                    static (refresh, claimed) =>
+                    static (refresh, context) =>
                     {
-                        _ = refresh.Exception; // observed: the next caller's refresh or load reports it
-                        ((Entry)claimed!).ReleaseRefresh();
+                        var (self, key, claimed) = ((ReadThroughCache<TValue>, string, Entry))context!;
+                        var failure = refresh.Exception!.InnerException ?? refresh.Exception;
+                        if (!(failure.IsRemoteFailure(CancellationToken.None) && self.TryHoldStale(key, claimed, failure)))
+                        {
+                            claimed.ReleaseRefresh();
+                        }
                     },
-                    entry,
+                    (this, key, entry),
                     CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             }
 
@@ -75,29 +80,45 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         {
             return await LoadOnceAsync(key, state, load).WaitAsync(cancellationToken);
         }
-        catch (Exception exception) when (entry is not null && StaleIfError > TimeSpan.Zero && exception.IsRemoteFailure(cancellationToken) && ServeStale(key, entry, exception))
+        catch (Exception exception) when (entry is not null && exception.IsRemoteFailure(cancellationToken) && TryHoldStale(key, entry, exception))
         {
             return entry.Value;
         }
     }
 
     /// <summary>
-    /// Whether <paramref name="entry"/> may stand in for a value its source failed to give; if so it is kept for another
-    /// <see cref="StaleRetryInterval"/>, so that the callers of an outage do not each wait out a load.
+    /// Whether <paramref name="entry"/> may stand in for a value its source failed to give (within its stale-if-error
+    /// window, not cleared, removed or replaced since). If so it is served as it is from now on, without waiting for the
+    /// source, and asked for again in the background every <see cref="StaleRetryInterval"/>.
     /// </summary>
-    private bool ServeStale(string key, Entry entry, Exception exception)
+    private bool TryHoldStale(string key, Entry entry, Exception failure)
     {
-        var now = time.GetUtcNow();
-        if (entry.StaleUntil <= now || entry.Generation != Interlocked.Read(ref _generation)
-            || !cache.TryGetValue(key, out Entry? current) || current is null || current.StaleUntil != entry.StaleUntil)
+        if (StaleIfError <= TimeSpan.Zero)
         {
-            // Out of its window, cleared, removed, or replaced by a fresher value meanwhile.
             return false;
         }
 
-        var until = now + StaleRetryInterval < entry.StaleUntil ? now + StaleRetryInterval : entry.StaleUntil;
-        cache.Set(key, entry.HeldUntil(until), entry.StaleUntil - now);
-        ServedStale?.Invoke(key, exception);
+        var removals = Interlocked.Read(ref _removals);
+        var now = time.GetUtcNow();
+        if (entry.StaleUntil <= now || entry.Generation != Interlocked.Read(ref _generation)
+            || !cache.TryGetValue(key, out Entry? current) || current is null || !current.IsSameLoadAs(entry))
+        {
+            return false;
+        }
+
+        if (current.ExpiresAt <= now || current.RefreshAt <= now)
+        {
+            var retryAt = now + StaleRetryInterval < entry.StaleUntil ? now + StaleRetryInterval : entry.StaleUntil;
+            cache.Set(key, entry.HeldUntil(retryAt), entry.StaleUntil - now);
+            if (Interlocked.Read(ref _removals) != removals)
+            {
+                // Removed (an eviction) while it was being held: the removal wins.
+                cache.Remove(key);
+                return false;
+            }
+        }
+
+        ServedStale?.Invoke(key, failure);
         return true;
     }
 
@@ -146,8 +167,10 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
             var lifetime = lifetimeOf(value);
             if (lifetime > TimeSpan.Zero && Interlocked.Read(ref _removals) == removals)
             {
+                // Only a value found is served stale: "nothing there" is asked again as usual.
+                var stale = value is null ? TimeSpan.Zero : StaleIfError;
                 var now = time.GetUtcNow();
-                cache.Set(key, new Entry(value, generation, now, now + lifetime * 0.8, now + lifetime, now + lifetime + StaleIfError), lifetime + StaleIfError);
+                cache.Set(key, new Entry(value, generation, now, now + lifetime * 0.8, now + lifetime, now + lifetime + stale), lifetime + stale);
                 if (Interlocked.Read(ref _removals) != removals)
                 {
                     // A removal came between the check and the store: it wins (at worst a newer value is loaded again).
@@ -185,8 +208,11 @@ public sealed class ReadThroughCache<TValue>(IMemoryCache cache, TimeProvider ti
         /// <summary>The end of the stale-if-error window: never moved by <see cref="HeldUntil"/>.</summary>
         public DateTimeOffset StaleUntil { get; } = staleUntil;
 
-        /// <summary>The same value, served as it is until <paramref name="until"/> and then asked for again.</summary>
-        public Entry HeldUntil(DateTimeOffset until) => new(Value, Generation, LoadedAt, until, until, StaleUntil);
+        /// <summary>The same value, served as it is to the end of its stale window, and asked for again from <paramref name="retryAt"/>.</summary>
+        public Entry HeldUntil(DateTimeOffset retryAt) => new(Value, Generation, LoadedAt, retryAt, StaleUntil, StaleUntil);
+
+        /// <summary>Whether both hold the value of one load (held or not).</summary>
+        public bool IsSameLoadAs(Entry other) => LoadedAt == other.LoadedAt && StaleUntil == other.StaleUntil && Generation == other.Generation;
 
         public bool ClaimRefresh() => Interlocked.Exchange(ref _refreshing, 1) == 0;
 

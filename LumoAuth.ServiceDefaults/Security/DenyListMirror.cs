@@ -31,9 +31,10 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     private static readonly RedisValue MemberField = "m";
     private static readonly RedisValue ExpiryField = "e";
 
+    // Written by one refresh at a time (under _gate), read by every bearer validation without a lock.
     private readonly Lock _gate = new();
-    private readonly Dictionary<(Guid Tenant, string Jti), long> _jtis = [];
-    private readonly Dictionary<(Guid Tenant, string ClientId), (long CutOff, long Expiry)> _cutOffs = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(Guid Tenant, string Jti), long> _jtis = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(Guid Tenant, string ClientId), (long CutOff, long Expiry)> _cutOffs = new();
     private RedisValue _position = "0-0";
     private DateTimeOffset? _refreshedAt;
 
@@ -125,16 +126,13 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     public bool IsRevoked(Guid tenantId, AccessTokenFacts token)
     {
         var now = time.GetUtcNow().ToUnixTimeSeconds();
-        lock (_gate)
+        if (token.Jti is { } jti && _jtis.TryGetValue((tenantId, jti), out var expiry) && expiry > now)
         {
-            if (token.Jti is { } jti && _jtis.TryGetValue((tenantId, jti), out var expiry) && expiry > now)
-            {
-                return true;
-            }
-
-            return token.ClientId is { } clientId && _cutOffs.TryGetValue((tenantId, clientId), out var latest) && latest.Expiry > now
-                   && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, latest.CutOff);
+            return true;
         }
+
+        return token.ClientId is { } clientId && _cutOffs.TryGetValue((tenantId, clientId), out var latest) && latest.Expiry > now
+               && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, latest.CutOff);
     }
 
     private void Apply(StreamEntry line)
@@ -168,7 +166,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
         {
             if (expiry <= now)
             {
-                _jtis.Remove(key);
+                _jtis.TryRemove(key, out _);
             }
         }
 
@@ -176,7 +174,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
         {
             if (latest.Expiry <= now)
             {
-                _cutOffs.Remove(key);
+                _cutOffs.TryRemove(key, out _);
             }
         }
     }

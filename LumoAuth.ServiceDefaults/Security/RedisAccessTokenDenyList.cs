@@ -52,9 +52,10 @@ public sealed partial class RedisAccessTokenDenyList(
                 return true;
             }
 
-            if (byClient && values[^1].HasValue && IssuedByCutOff(token.IssuedAt, values[^1]))
+            if (byClient && values[^1].HasValue)
             {
-                return true;
+                // The client's current cut-off: Redis's is the latest (a reactivation moves it back before the copy hears).
+                return IssuedByCutOff(token.IssuedAt, values[^1]) || mirror.IsRevoked(tenantId, token with { ClientId = null });
             }
 
             // Redis says "not revoked"; the copy may still know a revocation Redis lost (restarted from an older file).

@@ -18,7 +18,7 @@ public sealed class StaleIfErrorTests : IDisposable
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(10);
     private readonly MemoryCache _memory = new(new MemoryCacheOptions());
     private readonly ReadThroughCacheTests.ManualClock _clock = new();
-    private readonly List<string> _servedStale = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _servedStale = new();
     private readonly ReadThroughCache<string> _cache;
     private Func<string> _source = () => "fresh";
     private int _loads;
@@ -26,7 +26,7 @@ public sealed class StaleIfErrorTests : IDisposable
     public StaleIfErrorTests() => _cache = new ReadThroughCache<string>(_memory, _clock, _ => Lifetime)
     {
         StaleIfError = Window,
-        ServedStale = (key, _) => _servedStale.Add(key),
+        ServedStale = (key, _) => _servedStale.Enqueue(key),
     };
 
     public void Dispose() => _memory.Dispose();
@@ -41,7 +41,7 @@ public sealed class StaleIfErrorTests : IDisposable
     private static string Down() => throw new HttpRequestException(HttpRequestError.ConnectionError, "refused");
 
     [Fact]
-    public async Task ExpiredValue_IsServedWhileTheSourceIsDown_AskingAgainOnlyEveryRetryInterval()
+    public async Task ExpiredValue_IsServedWhileTheSourceIsDown_AskingAgainInTheBackgroundEveryRetryInterval()
     {
         Assert.Equal("fresh", await GetAsync());
         _clock.Advance(Lifetime + TimeSpan.FromSeconds(1));
@@ -51,19 +51,49 @@ public sealed class StaleIfErrorTests : IDisposable
         Assert.Equal(["key"], _servedStale);
         Assert.Equal(2, _loads);
 
-        // Held for the retry interval: callers of the outage are answered without waiting out another failed load.
+        // Held: callers of the outage are answered at once, without waiting out another failed load.
         _clock.Advance(ReadThroughCache<string>.StaleRetryInterval / 2);
         Assert.Equal("fresh", await GetAsync());
         Assert.Equal(2, _loads);
 
+        // After the interval the source is asked again, in the background; the caller still gets the value at once.
         _clock.Advance(ReadThroughCache<string>.StaleRetryInterval);
         Assert.Equal("fresh", await GetAsync());
         Assert.Equal(3, _loads);
+        await EventuallyAsync(() => _servedStale.Count == 2);
 
-        // The source is back: the next ask after the interval stores its answer.
+        // The source is back: the next background ask stores its answer.
         _source = () => "newer";
         _clock.Advance(ReadThroughCache<string>.StaleRetryInterval);
-        Assert.Equal("newer", await GetAsync());
+        Assert.Equal("fresh", await GetAsync());
+        await EventuallyAsync(async () => await GetAsync() == "newer");
+    }
+
+    [Fact]
+    public async Task NothingFound_IsNotServedStale()
+    {
+        using var memory = new MemoryCache(new MemoryCacheOptions());
+        var cache = new ReadThroughCache<string?>(memory, _clock, value => value is null ? TimeSpan.FromSeconds(2) : Lifetime) { StaleIfError = Window };
+        string? answer = null;
+        var fail = false;
+        ValueTask<string?> Get() => cache.GetAsync("missing", 0, _ => fail ? throw new HttpRequestException("down") : Task.FromResult(answer), CancellationToken.None);
+
+        Assert.Null(await Get());
+        fail = true;
+        _clock.Advance(TimeSpan.FromSeconds(3));
+        await Assert.ThrowsAsync<HttpRequestException>(() => Get().AsTask());
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition) => await EventuallyAsync(() => ValueTask.FromResult(condition()));
+
+    private static async Task EventuallyAsync(Func<ValueTask<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(20);
+        }
     }
 
     [Fact]

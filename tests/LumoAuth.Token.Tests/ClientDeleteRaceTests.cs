@@ -74,5 +74,10 @@ public sealed class ClientDeleteRaceTests(ClientDeleteRaceSuite suite) : IClassF
         await HttpAssert.EnvelopeAsync(refused, HttpStatusCode.Conflict, "invalid_request");
         using var still = await admin.GetAsync($"{setup.Tenant.Api}/admin/clients/{setup.ClientId}");
         Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+
+        // It stays, active, so the cut-off the attempt put ahead of now is back at now: its new tokens pass.
+        var denyList = suite.Token.Services.GetRequiredService<LumoAuth.ServiceDefaults.Security.RedisAccessTokenDenyList>();
+        var later = new LumoAuth.ServiceDefaults.Security.AccessTokenFacts(Guid.NewGuid().ToString(), setup.ClientId, DateTimeOffset.UtcNow.AddSeconds(5));
+        Assert.False(await denyList.IsRevokedAsync(setup.Tenant.Id, later, CancellationToken.None));
     }
 }

@@ -56,15 +56,17 @@ public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvide
     /// <summary>
     /// A password reset whose user asked to sign out everywhere: what the user had before it ends, sessions, grants and
     /// access tokens, even when the reset page could not finish doing so itself (Redis or the database out, the request
-    /// cut short). A sign-in with the new password, made after the change, stays.
+    /// cut short). A sign-in with the new password, made after the change, stays: the cut-off is the change itself, without
+    /// the skew allowance of the other events (the reset page already ended what existed then; this only makes it certain).
     /// </summary>
     public Task Consume(ConsumeContext<UserPasswordChanged> context) =>
         context.Message.SignOutEverywhere
-            ? RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.PasswordReset, context.CancellationToken)
+            ? RevokeAsync(context.Message, context.Message.UserId, SessionRevocation.Reasons.PasswordReset, context.CancellationToken, context.Message.OccurredAt)
             : Task.CompletedTask;
 
     /// <summary>Ends what the user had when the event happened: a late or retried delivery spares a sign-in made since (an unblock, a reactivation).</summary>
-    private async Task<SessionRevocation?> RevokeAsync(IntegrationEvent message, Guid userId, string reason, CancellationToken cancellationToken)
+    private async Task<SessionRevocation?> RevokeAsync(
+        IntegrationEvent message, Guid userId, string reason, CancellationToken cancellationToken, DateTimeOffset? cutOff = null)
     {
         if (!Enter(message.TenantId))
         {
@@ -72,7 +74,7 @@ public sealed class UserRevocationConsumer(TenantContext tenant, IServiceProvide
         }
 
         var revocation = services.GetRequiredService<SessionRevocation>();
-        await revocation.RevokeUserStateBeforeAsync(userId, EventCutOff.Of(message), reason, cancellationToken);
+        await revocation.RevokeUserStateBeforeAsync(userId, cutOff ?? EventCutOff.Of(message), reason, cancellationToken);
         return revocation;
     }
 

@@ -9,6 +9,7 @@ using LumoAuth.Token.Data;
 using LumoAuth.Token.Extensions;
 using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
@@ -169,7 +170,8 @@ public static class ClientEndpoints
 
         // Deactivated: its tokens are void, including those replicas still holding it active issue meanwhile. Reactivated:
         // the cut-off comes back to now, so the tokens it gets from now on are accepted (earlier ones stay void).
-        if (current.IsActive != client.IsActive
+        var activeChanges = current.IsActive != client.IsActive;
+        if (activeChanges
             && await VoidAccessTokensAsync(services, clientId, client.IsActive ? ClientTokenCutOff.Reactivated : ClientTokenCutOff.Deactivated) is { } unavailable)
         {
             return unavailable;
@@ -178,6 +180,7 @@ public static class ClientEndpoints
         await services.Applications.PopulateAsync(row, descriptor, cancellationToken);
         row.UpdatedAt = services.Time.GetUtcNow();
         services.Db.AddEvent(new ClientUpdated(clientId) { TenantId = services.Tenant.TenantId });
+        var saved = false;
         try
         {
             if (client.IsConfidential && !current.IsConfidential)
@@ -188,10 +191,20 @@ public static class ClientEndpoints
             {
                 await services.Applications.UpdateAsync(row, cancellationToken);
             }
+
+            saved = true;
         }
         catch (OpenIddictExceptions.ConcurrencyException)
         {
             return ChangedConcurrently("The client");
+        }
+        finally
+        {
+            if (activeChanges && !saved)
+            {
+                // The client kept its state, so its cut-off goes back to match it: an active client's new tokens pass.
+                await VoidAccessTokensAsync(services, clientId, current.IsActive ? ClientTokenCutOff.Reactivated : ClientTokenCutOff.Deactivated);
+            }
         }
 
         services.Cache.Evict(services.Tenant.TenantId, clientId);
@@ -221,6 +234,26 @@ public static class ClientEndpoints
         // Its tokens are void by now, so a change another request made to the row meanwhile (an update, a rotation) does not
         // stop the deletion the caller asked for: it is tried once more on the row as it is now. Such a change surfaces as
         // OpenIddict's concurrency check or as PostgreSQL refusing the serializable transaction its store deletes in.
+        IResult? result = null;
+        try
+        {
+            result = await DeleteVoidedClientAsync(row, clientId, services, caller, cancellationToken);
+            return result;
+        }
+        finally
+        {
+            if (result is not NoContent && await FindAsync(services, clientId, tracked: false, CancellationToken.None) is { } kept
+                && ClientMapping.Read(kept).IsActive)
+            {
+                // Not deleted, and active: its cut-off goes back to now, so its new tokens pass again.
+                await VoidAccessTokensAsync(services, clientId, ClientTokenCutOff.Reactivated);
+            }
+        }
+    }
+
+    private static async Task<IResult> DeleteVoidedClientAsync(
+        TokenApplication row, string clientId, ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    {
         for (var attempt = 1; ; attempt++)
         {
             services.Db.AddEvent(new ClientDeleted(clientId) { TenantId = services.Tenant.TenantId });
