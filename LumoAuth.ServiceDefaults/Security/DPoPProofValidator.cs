@@ -196,9 +196,18 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
         var fits = token.Alg == SecurityAlgorithms.EcdsaSha256
             ? key.Kty == JsonWebAlgorithmsKeyTypes.EllipticCurve && key.Crv == JsonWebKeyECTypes.P256 && !string.IsNullOrEmpty(key.X) && !string.IsNullOrEmpty(key.Y)
             : key.Kty == JsonWebAlgorithmsKeyTypes.RSA && !string.IsNullOrEmpty(key.E) && Base64UrlLength(key.N) * 8 >= MinRsaKeyBits;
-        return fits
-            ? new(key, DPoPCheck.None)
-            : new(null, DPoPCheck.Refused("The DPoP proof's 'jwk' does not fit its 'alg' (P-256 for ES256, RSA of 2048 bits or more otherwise)."));
+        if (!fits)
+        {
+            return new(null, DPoPCheck.Refused("The DPoP proof's 'jwk' does not fit its 'alg' (P-256 for ES256, RSA of 2048 bits or more otherwise)."));
+        }
+
+        // The signature is checked with, and the thumbprint taken of, the same key: only the members the thumbprint covers
+        // (RFC 7638). Nothing else a jwk may carry (an x5c certificate, say) can then take part in verifying it, whatever
+        // the token library would make of it.
+        var bare = key.Kty == JsonWebAlgorithmsKeyTypes.EllipticCurve
+            ? new JsonWebKey { Kty = key.Kty, Crv = key.Crv, X = key.X, Y = key.Y }
+            : new JsonWebKey { Kty = key.Kty, N = key.N, E = key.E };
+        return new(bare, DPoPCheck.None);
     }
 
     private DPoPCheck CheckClaims(JsonWebToken token, string method, string targetUri, string? accessToken)

@@ -56,7 +56,7 @@ public sealed class DPoPKey : IDisposable
 
         if (accessToken is not null)
         {
-            claims["ath"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(accessToken)));
+            claims["ath"] = AccessTokenHash(accessToken);
         }
 
         var signer = new ECDsaSecurityKey((signedBy ?? this)._ecdsa);
@@ -65,6 +65,10 @@ public sealed class DPoPKey : IDisposable
             new SigningCredentials(signer, SecurityAlgorithms.EcdsaSha256),
             new Dictionary<string, object> { ["typ"] = type, ["jwk"] = headerJwk ?? PublicJwk });
     }
+
+    /// <summary>The <c>ath</c> of a proof presenting <paramref name="accessToken"/>.</summary>
+    public static string AccessTokenHash(string accessToken) =>
+        Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(accessToken)));
 
     public void Dispose() => _ecdsa.Dispose();
 }

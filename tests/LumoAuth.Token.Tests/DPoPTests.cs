@@ -225,6 +225,58 @@ public sealed class DPoPTests(TokenSuite suite) : IClassFixture<TokenSuite>
         }
     }
 
+    /// <summary>
+    /// A proof whose <c>jwk</c> names the victim's RSA key (its <c>n</c>, <c>e</c>: the thumbprint a stolen token is bound
+    /// to) but carries the attacker's certificate in <c>x5c</c> and is signed by the attacker: the signature is checked
+    /// with the key the thumbprint names, so the stolen token stays useless.
+    /// </summary>
+    [Fact]
+    public async Task StolenRsaBoundToken_WithAProofWhoseX5cIsAnotherKey_IsRefused()
+    {
+        var setup = await suite.SetUpAsync();
+        var client = await MachineClientAsync(setup);
+        using var victim = System.Security.Cryptography.RSA.Create(2048);
+        using var attacker = System.Security.Cryptography.RSA.Create(2048);
+        var victimKey = new Microsoft.IdentityModel.Tokens.RsaSecurityKey(victim);
+        var publicJwk = Microsoft.IdentityModel.Tokens.JsonWebKeyConverter.ConvertFromRSASecurityKey(victimKey);
+        var certificate = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+            "CN=attacker", attacker, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        string Proof(System.Security.Cryptography.RSA signer, string method, string url, string? accessToken, bool withX5c)
+        {
+            var jwk = new Dictionary<string, object> { ["kty"] = "RSA", ["n"] = publicJwk.N, ["e"] = publicJwk.E };
+            if (withX5c)
+            {
+                jwk["x5c"] = new[] { Convert.ToBase64String(certificate.RawData) };
+            }
+
+            var claims = new Dictionary<string, object>
+            {
+                ["jti"] = Guid.NewGuid().ToString("N"), ["htm"] = method, ["htu"] = url, ["iat"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            };
+            if (accessToken is not null)
+            {
+                claims["ath"] = DPoPKey.AccessTokenHash(accessToken);
+            }
+
+            return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(
+                JsonSerializer.Serialize(claims),
+                new Microsoft.IdentityModel.Tokens.SigningCredentials(new Microsoft.IdentityModel.Tokens.RsaSecurityKey(signer), "RS256"),
+                new Dictionary<string, object> { ["typ"] = "dpop+jwt", ["jwk"] = jwk });
+        }
+
+        using var issued = await ClientCredentialsAsync(setup, client, Proof(victim, "POST", setup.TokenEndpoint, null, withX5c: false));
+        var token = (await HttpAssert.JsonAsync(issued, HttpStatusCode.OK)).GetProperty("access_token").GetString()!;
+        var url = setup.Issuer + "/admin/clients";
+
+        using var substituted = await GetAsync(url, "DPoP", token, Proof(attacker, "GET", url, token, withX5c: true));
+        await HttpAssert.EnvelopeAsync(substituted, HttpStatusCode.Unauthorized, "invalid_dpop_proof");
+
+        // The victim's own proof, with or without a certificate of its own key, still works.
+        using var genuine = await GetAsync(url, "DPoP", token, Proof(victim, "GET", url, token, withX5c: false));
+        await HttpAssert.JsonAsync(genuine, HttpStatusCode.OK);
+    }
+
     [Fact]
     public async Task AdminApi_PlainBearerToken_WithTheDPoPScheme_IsRefused()
     {
