@@ -208,4 +208,41 @@ public sealed class CelConditionEvaluatorTests
 
         Assert.True(result.IsError);
     }
+
+    /// <summary>
+    /// The package parses and evaluates by recursion with no limit: an expression deep or long enough would overflow the
+    /// stack, which ends the process. Such expressions are refused before they reach it, also behind a raw string's
+    /// backslash, which escapes nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(2_000, 0, "nests brackets more than")]
+    [InlineData(40, 0, "nests brackets more than")]
+    [InlineData(0, 300, "more than 256 operators")]
+    public void DeepOrLongExpression_IsRefusedBeforeItIsParsed(int nesting, int terms, string because)
+    {
+        var expression = nesting > 0
+            ? new string('(', nesting) + "x" + new string(')', nesting) + " == 1"
+            : string.Join(" + ", Enumerable.Repeat("x", terms)) + " > 0";
+        var condition = Condition(expression, ("x", ConditionParameterKind.Int));
+
+        Assert.Contains(because, CelConditionEvaluator.CompileError(condition), StringComparison.Ordinal);
+        var result = Evaluator.Evaluate(condition, null, Context(("x", 1L)));
+        Assert.True(result.IsError);
+    }
+
+    [Fact]
+    public void NestingHiddenBehindARawStringsBackslash_IsCounted()
+    {
+        var expression = "r'\\' + " + new string('(', 500) + "'a'" + new string(')', 500) + " == 'x'";
+
+        Assert.Contains("nests brackets more than", CelConditionEvaluator.CompileError(Condition(expression)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void BracketsAndOperatorsInsideStrings_DoNotCount()
+    {
+        var expression = "x == '" + new string('(', 500) + "' || x == \"" + string.Concat(Enumerable.Repeat("+-", 300)) + "\"";
+
+        Assert.Null(CelConditionEvaluator.CompileError(Condition(expression, ("x", ConditionParameterKind.String))));
+    }
 }

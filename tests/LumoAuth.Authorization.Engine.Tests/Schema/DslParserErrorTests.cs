@@ -318,4 +318,25 @@ public sealed class DslParserErrorTests
         var nested = new string('(', SchemaError.MaxNesting) + "[user]" + new string(')', SchemaError.MaxNesting);
         Assert.NotNull(AuthorizationSchema.ParseDsl($"model\n  schema 1.1\ntype user\ntype doc\n  relations\n    define viewer: {nested}\n"));
     }
+
+    /// <summary>Validation settles some relations one pass at a time: a model beyond the size bounds is refused before it.</summary>
+    [Fact]
+    public void Parse_ModelBeyondTheSizeBounds_IsRefusedWithoutValidatingIt()
+    {
+        var relations = string.Concat(Enumerable.Range(0, 2_001).Select(i => $"    define r{i}: r{i + 1}\n"));
+        var schema = "model\n  schema 1.1\ntype user\ntype doc\n  relations\n" + relations + "    define r2001: [user]\n";
+
+        var error = SingleError(schema);
+
+        Assert.Contains("the model is too large", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_ModelWithinTheSizeBounds_IsTaken()
+    {
+        var relations = string.Concat(Enumerable.Range(0, 1_000).Select(i => $"    define r{i}: r{i + 1}\n"));
+        var model = AuthorizationSchema.ParseDsl("model\n  schema 1.1\ntype user\ntype doc\n  relations\n" + relations + "    define r1000: [user]\n");
+
+        Assert.Equal(1_001, model.Types.Single(t => t.Name == "doc").Relations.Count);
+    }
 }

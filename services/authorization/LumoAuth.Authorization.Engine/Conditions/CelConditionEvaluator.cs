@@ -14,6 +14,14 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
 {
     public const int MaxExpressionLength = 4_096;
 
+    /// <summary>
+    /// Brackets open at once, and operators in all: the package parses and evaluates by recursion without a limit of its
+    /// own, and a stack overflow ends the process (every tenant's checks with it). Real conditions are far below both.
+    /// </summary>
+    public const int MaxNesting = 32;
+
+    public const int MaxOperators = 256;
+
     private static readonly Lazy<CelConditionEvaluator> SharedInstance = new(() => new CelConditionEvaluator());
 
     private readonly CelEnvironment _environment;
@@ -92,6 +100,11 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
     private CompiledExpression Compile(string expression) =>
         _compiled.GetOrAdd(expression, text => new Lazy<CompiledExpression>(() =>
         {
+            if (ShapeError(text) is { } tooDeep)
+            {
+                return new CompiledExpression(null, tooDeep);
+            }
+
             try
             {
                 return new CompiledExpression(_environment.Compile(text), null);
@@ -103,4 +116,52 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
         })).Value;
 
     private sealed record CompiledExpression(CelProgramDelegate? Program, string? Error);
+
+    /// <summary>Why the expression is too deep or too long a chain to parse safely (outside string literals), or null.</summary>
+    public static string? ShapeError(string expression)
+    {
+        var (depth, deepest, operators) = (0, 0, 0);
+        char? quote = null;
+        var raw = false;
+        for (var i = 0; i < expression.Length; i++)
+        {
+            var c = expression[i];
+            if (quote is { } open)
+            {
+                // A raw string (r'…') has no escapes: its backslash does not hide the closing quote.
+                if (c == '\\' && !raw)
+                {
+                    i++;
+                }
+                else if (c == open)
+                {
+                    quote = null;
+                }
+
+                continue;
+            }
+
+            switch (c)
+            {
+                case '"' or '\'':
+                    quote = c;
+                    raw = i > 0 && expression[i - 1] is 'r' or 'R';
+                    break;
+                case '(' or '[' or '{':
+                    deepest = Math.Max(deepest, ++depth);
+                    operators++;
+                    break;
+                case ')' or ']' or '}':
+                    depth--;
+                    break;
+                case '.' or ',' or '+' or '-' or '*' or '/' or '%' or '<' or '>' or '=' or '!' or '&' or '|' or '?' or ':':
+                    operators++;
+                    break;
+            }
+        }
+
+        return deepest > MaxNesting ? $"the expression nests brackets more than {MaxNesting} deep"
+            : operators > MaxOperators ? $"the expression has more than {MaxOperators} operators and brackets"
+            : null;
+    }
 }

@@ -11,6 +11,16 @@ namespace LumoAuth.Authorization.Engine.Schema;
 /// </summary>
 internal static class ModelValidator
 {
+    /// <summary>
+    /// Bounds on a model's size, so that validating it (and compiling it again wherever it is loaded) stays well under a
+    /// second: some checks below settle one relation per pass. OpenFGA keeps models small as well (100 types by default).
+    /// </summary>
+    public const int MaxTypes = 256;
+
+    public const int MaxRelations = 2_000;
+
+    public const int MaxConditions = 256;
+
     public static AuthorizationModel Build(ModelDraft draft, string source)
     {
         var errors = Validate(draft);
@@ -28,6 +38,15 @@ internal static class ModelValidator
     public static List<SchemaError> Validate(ModelDraft draft)
     {
         var errors = new List<SchemaError>();
+        var relationCount = draft.Types.Sum(t => t.Relations.Count);
+        if (draft.Types.Count > MaxTypes || relationCount > MaxRelations || draft.Conditions.Count > MaxConditions)
+        {
+            errors.Add(new SchemaError(draft.Types.FirstOrDefault()?.Position ?? new SourcePosition(1, 1),
+                $"the model is too large: at most {MaxTypes} types, {MaxRelations} relations and {MaxConditions} conditions " +
+                $"(it has {draft.Types.Count}, {relationCount} and {draft.Conditions.Count})"));
+            return errors;
+        }
+
         var types = new Dictionary<string, TypeDraft>(StringComparer.Ordinal);
         foreach (var type in draft.Types)
         {

@@ -24,7 +24,8 @@ public sealed class TenantModels(NpgsqlDataSource dataSource)
     private const int MaxChangesToReplay = 10_000;
 
     private readonly ConcurrentDictionary<Guid, CachedModel> _byTenant = new();
-    private readonly ConcurrentDictionary<string, AuthorizationModel> _compiled = new(StringComparer.Ordinal);
+    // Lazy: concurrent first requests for one model compile it once.
+    private readonly ConcurrentDictionary<string, Lazy<AuthorizationModel>> _compiled = new(StringComparer.Ordinal);
 
     public async ValueTask<TenantModel> GetAsync(Guid tenantId, long revision, CancellationToken cancellationToken)
     {
@@ -53,7 +54,7 @@ public sealed class TenantModels(NpgsqlDataSource dataSource)
             _compiled.Clear();
         }
 
-        return _compiled.GetOrAdd(modelId, _ => AuthorizationSchema.Parse(source));
+        return _compiled.GetOrAdd(modelId, _ => new Lazy<AuthorizationModel>(() => AuthorizationSchema.Parse(source))).Value;
     }
 
     /// <summary>
