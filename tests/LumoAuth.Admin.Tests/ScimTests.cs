@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using LumoAuth.Admin.Features.Scim;
 using LumoAuth.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -366,6 +367,39 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         Assert.Equal("Zeta Beta", page["displayName"]!.GetValue<string>());
         Assert.Null(page["members"]); // it has one, left out by the attribute selection
         await ScimErrorAsync(await client.PostAsync($"{tenant.Api}/scim/v2/.search", Json(new { filter = 42 })), 400, "invalidValue");
+    }
+
+    /// <summary>
+    /// A multi-valued attribute replaced by something that is not a list is the caller's error (400 invalidValue), never
+    /// "no members": the group keeps them. Adding and removing members by value in one operation is bounded.
+    /// </summary>
+    [Fact]
+    public async Task GroupPatch_MembersReplacedByANonList_IsInvalidValue_AndTheMembersStay()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var member = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Users", UserContent("kept@example.com")), 201))["id"]!.GetValue<string>();
+        var group = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:schemas:core:2.0:Group" }, displayName = "Keepers", members = new[] { new { value = member } },
+        })), 201))["id"]!.GetValue<string>();
+
+        foreach (object value in new object[] { new { value = member }, "x" })
+        {
+            await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{group}", Json(new
+            {
+                schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "replace", path = "members", value } },
+            })), 400, "invalidValue");
+        }
+
+        var tooMany = Enumerable.Range(0, ScimPatch.MaxValuesPerOperation + 1).Select(_ => new { value = Guid.NewGuid().ToString() }).ToArray();
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{group}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" }, Operations = new[] { new { op = "add", path = "members", value = tooMany } },
+        })), 400, "invalidValue");
+
+        var read = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups/{group}"), 200);
+        Assert.Equal(member, Assert.Single(read["members"]!.AsArray())!["value"]!.GetValue<string>());
     }
 
     /// <summary>RFC 7644 §3.9: the attribute selection shapes a single resource's answers too (Entra ID reads groups without members).</summary>

@@ -134,14 +134,15 @@ public static class GroupMembership
         var touched = add.Concat(remove).Distinct().ToList();
         var existing = await db.GroupMembers.Where(m => m.GroupId == group.Id && touched.Contains(m.UserId)).ToListAsync(cancellationToken);
         var existingIds = existing.Select(m => m.UserId).ToHashSet();
+        var removing = remove.ToHashSet();
         var now = DateTimeOffset.UtcNow;
-        var added = add.Distinct().Where(id => !existingIds.Contains(id) && !remove.Contains(id)).ToList();
+        var added = add.Distinct().Where(id => !existingIds.Contains(id) && !removing.Contains(id)).ToList();
         foreach (var userId in added)
         {
             db.GroupMembers.Add(new GroupMember { GroupId = group.Id, UserId = userId, TenantId = group.TenantId, AddedAt = now });
         }
 
-        var removed = existing.Where(m => remove.Contains(m.UserId)).ToList();
+        var removed = existing.Where(m => removing.Contains(m.UserId)).ToList();
         db.GroupMembers.RemoveRange(removed);
         if (added.Count > 0 || removed.Count > 0)
         {

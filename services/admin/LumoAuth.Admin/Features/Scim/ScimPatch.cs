@@ -11,6 +11,9 @@ public static class ScimPatch
 {
     public const int MaxOperations = 1000;
 
+    /// <summary>Values one operation may add or remove (Entra ID sends a few hundred members per request at most).</summary>
+    public const int MaxValuesPerOperation = 10_000;
+
     /// <param name="keptOnce">
     /// Multi-valued attributes of which the resource keeps one value and not its type (a user's emails, phoneNumbers): a
     /// value filter on <c>type</c> alone selects that value, whatever type it names, instead of finding nothing.
@@ -123,6 +126,11 @@ public static class ScimPatch
             // Multi-valued: new values join the existing ones (equal values are not repeated). RFC 7644 §3.5.2: one added
             // as primary makes the others not primary.
             var adding = value is JsonArray many ? many.ToList() : [value];
+            if (adding.Count > MaxValuesPerOperation)
+            {
+                throw ScimException.InvalidValue($"at most {MaxValuesPerOperation} values per operation");
+            }
+
             if (adding.Any(IsPrimary))
             {
                 foreach (var other in existing.OfType<JsonObject>().Where(IsPrimary))
@@ -131,9 +139,11 @@ public static class ScimPatch
                 }
             }
 
+            // Equal values are found by their JSON text (one pass, not a comparison with every value already there).
+            var present = existing.Select(e => e?.ToJsonString() ?? "null").ToHashSet(StringComparer.Ordinal);
             foreach (var item in adding)
             {
-                if (!existing.Any(e => JsonNode.DeepEquals(e, item)))
+                if (present.Add(item?.ToJsonString() ?? "null"))
                 {
                     existing.Add(item?.DeepClone());
                 }
@@ -282,13 +292,17 @@ public static class ScimPatch
         // Azure AD's form: remove members by value without a filter.
         if (container[key] is JsonArray values && value is JsonArray toRemove)
         {
-            foreach (var item in toRemove.OfType<JsonObject>())
+            if (toRemove.Count > MaxValuesPerOperation)
             {
-                var id = ScimAttributePath.Find(item, "value")?.ToString();
-                foreach (var match in values.OfType<JsonObject>().Where(v => ScimAttributePath.Find(v, "value")?.ToString() == id).ToList())
-                {
-                    values.Remove(match);
-                }
+                throw ScimException.InvalidValue($"at most {MaxValuesPerOperation} values per operation");
+            }
+
+            var ids = toRemove.OfType<JsonObject>().Select(item => ScimAttributePath.Find(item, "value")?.ToString()).ToHashSet(StringComparer.Ordinal);
+            var kept = values.Where(v => v is not JsonObject o || !ids.Contains(ScimAttributePath.Find(o, "value")?.ToString())).ToList();
+            values.Clear();
+            foreach (var item in kept)
+            {
+                values.Add(item);
             }
 
             return;

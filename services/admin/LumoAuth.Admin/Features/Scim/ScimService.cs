@@ -368,7 +368,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     private static UserInput ReadUser(JsonObject body)
     {
         var userName = Text(body, "userName") ?? throw ScimException.InvalidValue("userName is required");
-        var emails = ScimAttributePath.Find(body, "emails") as JsonArray;
+        var emails = MultiValued(body, "emails");
         var email = emails?.OfType<JsonObject>().OrderByDescending(e => Bool(e, "primary") == true).Select(e => Text(e, "value")).FirstOrDefault(v => v is not null);
         email ??= RequestValidator.IsEmail(userName) ? userName : throw ScimException.InvalidValue("emails is required when userName is not an email address");
         if (!RequestValidator.IsEmail(email))
@@ -381,7 +381,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         var family = name is null ? null : Text(name, "familyName");
         var display = Text(body, "displayName") ?? (name is null ? null : Text(name, "formatted"))
             ?? (given is null && family is null ? null : $"{given} {family}".Trim());
-        var phone = (ScimAttributePath.Find(body, "phoneNumbers") as JsonArray)?.OfType<JsonObject>()
+        var phone = MultiValued(body, "phoneNumbers")?.OfType<JsonObject>()
             .OrderByDescending(p => Bool(p, "primary") == true).Select(p => Text(p, "value")).FirstOrDefault(v => v is not null);
         var password = Text(body, "password");
         if (password is not null && password.Length == 0)
@@ -665,7 +665,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             throw ScimException.InvalidValue("displayName is required (at most 200 characters)");
         }
 
-        var members = (ScimAttributePath.Find(body, "members") as JsonArray)?.Select(m => m is JsonObject o ? Text(o, "value") : null).ToList() ?? [];
+        var members = MultiValued(body, "members")?.Select(m => m is JsonObject o ? Text(o, "value") : null).ToList() ?? [];
         if (members.Any(m => m is null))
         {
             throw ScimException.InvalidValue("every member needs a 'value'");
@@ -1075,6 +1075,14 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         return json;
     }
+
+    /// <summary>A multi-valued attribute of a resource: absent (or null) is null; present but not an array is the caller's error.</summary>
+    private static JsonArray? MultiValued(JsonObject body, string name) => ScimAttributePath.Find(body, name) switch
+    {
+        null => null,
+        JsonArray array => array,
+        _ => throw ScimException.InvalidValue($"'{name}' must be an array"),
+    };
 
     private static string? Text(JsonObject obj, string name)
     {
