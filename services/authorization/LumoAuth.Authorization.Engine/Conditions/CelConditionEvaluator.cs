@@ -22,6 +22,9 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
 
     public const int MaxOperators = 256;
 
+    /// <summary>Compiled expressions kept; past this the cache starts over (schema writes could otherwise grow it for good).</summary>
+    private const int MaxCached = 10_000;
+
     private static readonly Lazy<CelConditionEvaluator> SharedInstance = new(() => new CelConditionEvaluator());
 
     private readonly CelEnvironment _environment;
@@ -97,8 +100,14 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
         return context is not null && context.TryGetValue(name, out value);
     }
 
-    private CompiledExpression Compile(string expression) =>
-        _compiled.GetOrAdd(expression, text => new Lazy<CompiledExpression>(() =>
+    private CompiledExpression Compile(string expression)
+    {
+        if (_compiled.Count >= MaxCached)
+        {
+            _compiled.Clear();
+        }
+
+        return _compiled.GetOrAdd(expression, text => new Lazy<CompiledExpression>(() =>
         {
             if (ShapeError(text) is { } tooDeep)
             {
@@ -114,6 +123,7 @@ public sealed class CelConditionEvaluator : IConditionEvaluator
                 return new CompiledExpression(null, exception.Message);
             }
         })).Value;
+    }
 
     private sealed record CompiledExpression(CelProgramDelegate? Program, string? Error);
 

@@ -54,7 +54,7 @@ public static class ScimEndpoints
             api.MapPatch("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.PatchGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchGroup");
             api.MapDelete("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId, bool? isSoftDeleted) => Run(http, ct => scim.DeleteGroupAsync(groupId, isSoftDeleted == true, IfMatch(http), ct), scim)).WithName(name + "DeleteGroup");
             api.MapPost("/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User", "Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "Search").WithMetadata(ScimRoute.Search);
-            api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BodyAsync(http), ct), scim)).WithName(name + "Bulk");
+            api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BulkBodyAsync(http), ct), scim)).WithName(name + "Bulk");
             // Only these two routes are /Me (ScimRoute.Me): a user id or group id that happens to read "Me" is not.
             api.MapGet("/Me", (HttpContext http, ScimService scim) => Run(http, ct => scim.GetUserAsync(MeId(http), ct), scim)).WithName(name + "GetMe").WithMetadata(ScimRoute.Me);
             api.MapPatch("/Me", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.PatchMeAsync(MeId(http), await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchMe").WithMetadata(ScimRoute.Me);
@@ -143,6 +143,20 @@ public static class ScimEndpoints
         return http.User.Identity?.AuthenticationType == ScimAuthFilter.BasicAuthentication
             ? sub
             : throw new ScimException(403, null, "/Me takes the user's own email and password (HTTP Basic), not an access token");
+    }
+
+    /// <summary>A Bulk request's body, held to the maxPayloadSize the service configuration advertises (413 beyond it).</summary>
+    private static Task<JsonNode?> BulkBodyAsync(HttpContext http)
+    {
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit
+            && (limit.MaxRequestBodySize is null || limit.MaxRequestBodySize > ScimSchemas.MaxBulkPayload))
+        {
+            limit.MaxRequestBodySize = ScimSchemas.MaxBulkPayload;
+        }
+
+        return http.Request.ContentLength > ScimSchemas.MaxBulkPayload
+            ? throw new BadHttpRequestException($"A bulk request is at most {ScimSchemas.MaxBulkPayload} bytes", StatusCodes.Status413PayloadTooLarge)
+            : BodyAsync(http);
     }
 
     public static async Task<JsonNode?> BodyAsync(HttpContext http)
