@@ -70,6 +70,10 @@ public static class ApiErrors
         Create(StatusCodes.Status400BadRequest, code, message, details);
 
     /// <summary>403 <c>insufficient_scope</c>: the change would reach an administrator's powers, so it needs a full admin write scope.</summary>
+    /// <summary>Whether a user administers the tenant cannot be told right now (the authorization service is out): 503.</summary>
+    public static IResult AdministeringUnknown() => Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable,
+        "The roles involved cannot be read right now; try again shortly");
+
     public static IResult NeedsFullWrite(string what) =>
         Create(StatusCodes.Status403Forbidden, ErrorCodes.InsufficientScope, $"{what} needs the admin:write scope");
 }

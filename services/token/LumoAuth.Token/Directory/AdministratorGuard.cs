@@ -53,8 +53,7 @@ public sealed class AdministratorGuard(UserDirectory users, RolesDirectory roles
         return ApiErrors.NeedsFullWrite("This user administers the tenant: ending their sessions, grants or trusted devices");
     }
 
-    private static IResult RolesUnknown => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable,
-        "The roles involved cannot be read right now; try again shortly");
+    private static IResult RolesUnknown => ApiErrors.AdministeringUnknown();
 }
 
 /// <summary>Applies <see cref="AdministratorGuard.RefuseAccountAsync"/> to every change under <c>…/admin/users/{userId}</c> (reads pass).</summary>

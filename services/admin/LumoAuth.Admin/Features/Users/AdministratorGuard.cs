@@ -62,8 +62,7 @@ public sealed class AdministratorGuard(RoleHolderLookup roleHolders)
         return ApiErrors.NeedsFullWrite("This user administers the tenant: changing their account");
     }
 
-    private static IResult RolesUnknown => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable,
-        "The roles involved cannot be read right now; try again shortly");
+    private static IResult RolesUnknown => ApiErrors.AdministeringUnknown();
 }
 
 /// <summary>Applies <see cref="AdministratorGuard.RefuseAccountAsync"/> to every change under <c>…/users/{userId}</c>.</summary>

@@ -212,38 +212,36 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
     /// Deletes the role, its assignments and its grants in one transaction under the tenant's write lock: no assignment can
     /// name the role from then on, and a role created later with the same slug starts with nobody and nothing.
     /// </summary>
-    public async Task DeleteRoleAsync(AuthorizationDbContext db, Guid tenantId, Role role, CancellationToken cancellationToken)
-    {
-        long revision;
-        await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
+    public Task DeleteRoleAsync(AuthorizationDbContext db, Guid tenantId, Role role, CancellationToken cancellationToken) =>
+        DeleteUnderLockAsync(db, tenantId, () =>
         {
-            await TupleStoreWriter.LockRevisionAsync(db, RbacModel.StoreOf(tenantId), cancellationToken);
             db.Roles.Remove(role);
             db.AddEvent(new Contracts.Authorization.RoleDeleted(role.Id, role.Slug) { TenantId = tenantId });
-            await db.SaveChangesAsync(cancellationToken);
-            var rows = await RoleTuples(db, tenantId, role.Slug).ToListAsync(cancellationToken);
-            revision = await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
-        }
-
-        await indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
-    }
+        }, RoleTuples(db, tenantId, role.Slug), cancellationToken);
 
     /// <summary>
     /// Deletes the permission and its grants in one transaction under the tenant's write lock: a grant checked against the
     /// catalogue before the delete is then dropped under the lock (<see cref="WritesOfExistingCatalogueOnly"/>), so no role
     /// keeps granting the permission, and a permission created later with the same slug is granted by no role.
     /// </summary>
-    public async Task DeletePermissionAsync(AuthorizationDbContext db, Guid tenantId, Permission permission, CancellationToken cancellationToken)
+    public Task DeletePermissionAsync(AuthorizationDbContext db, Guid tenantId, Permission permission, CancellationToken cancellationToken) =>
+        DeleteUnderLockAsync(db, tenantId, () =>
+        {
+            db.Permissions.Remove(permission);
+            db.AddEvent(new Contracts.Authorization.PermissionDeleted(permission.Id, permission.Slug) { TenantId = tenantId });
+        }, Tuples(db, tenantId).Where(t => t.ObjectType == RbacModel.Permission && t.ObjectId == permission.Slug), cancellationToken);
+
+    /// <summary>Removes a catalogue row (with its event) and then the tuples naming it, in one transaction under the tenant's write lock.</summary>
+    private async Task DeleteUnderLockAsync(
+        AuthorizationDbContext db, Guid tenantId, Action removeRow, IQueryable<StoredTuple> tuples, CancellationToken cancellationToken)
     {
         long revision;
         await using (var transaction = await db.Database.BeginTransactionAsync(cancellationToken))
         {
             await TupleStoreWriter.LockRevisionAsync(db, RbacModel.StoreOf(tenantId), cancellationToken);
-            db.Permissions.Remove(permission);
-            db.AddEvent(new Contracts.Authorization.PermissionDeleted(permission.Id, permission.Slug) { TenantId = tenantId });
+            removeRow();
             await db.SaveChangesAsync(cancellationToken);
-            var rows = await Tuples(db, tenantId).Where(t => t.ObjectType == RbacModel.Permission && t.ObjectId == permission.Slug).ToListAsync(cancellationToken);
+            var rows = await tuples.ToListAsync(cancellationToken);
             revision = await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
