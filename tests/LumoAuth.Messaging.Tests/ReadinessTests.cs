@@ -70,22 +70,8 @@ public sealed class ReadinessTests(MessagingHost host) : IClassFixture<Messaging
         }
         finally
         {
-            using var shutdown = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            try
-            {
-                await app.StopAsync(shutdown.Token).WaitAsync(TimeSpan.FromSeconds(35));
-            }
-            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
-            {
-            }
-
-            try
-            {
-                await Task.Run(app.Dispose).WaitAsync(TimeSpan.FromSeconds(15));
-            }
-            catch (TimeoutException)
-            {
-            }
+            await MessagingHost.StopWithinBoundsAsync(app);
+            await TestInfrastructure.DropDatabaseAsync(database);
         }
     }
 }
