@@ -34,7 +34,7 @@ public static partial class PasswordResetPages
             : InvalidResetLink(http, services);
 
     public static async Task<IResult> SubmitReset(
-        HttpContext http, [AsParameters] AccountPageServices services, SessionRevocation revocation, ILogger<AccountPageServices> logger)
+        HttpContext http, [AsParameters] AccountPageServices services, SessionRevocation revocation, TimeProvider time, ILogger<AccountPageServices> logger)
     {
         var (form, token, refusal) = await AccountPage.ReadLinkFormAsync(http, services.Antiforgery, () => InvalidResetLink(http, services));
         if (refusal is not null)
@@ -49,9 +49,10 @@ public static partial class PasswordResetPages
         }
 
         var signOutEverywhere = form["sign_out_everywhere"] == "on";
+        var submitted = time.GetUtcNow();
         var result = await services.Links.CompletePasswordResetAsync(services.Tenant.TenantId, token, password, signOutEverywhere, http.RequestAborted);
         var signedOut = result is { Outcome: LinkOutcome.Done, UserId: { } userId }
-            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, signOutEverywhere, revocation, logger, http.RequestAborted)
+            ? await SignOutAsync(userId, result.UnprovenCredentialsRemoved, signOutEverywhere, submitted, revocation, logger, http.RequestAborted)
             : 0;
         return result.Outcome switch
         {
@@ -80,13 +81,21 @@ public static partial class PasswordResetPages
     /// first proof) ends the rest, sessions, grants and access tokens, in any case.
     /// </summary>
     private static async Task<int> SignOutAsync(
-        Guid userId, bool unprovenCredentialsRemoved, bool signOutEverywhere, SessionRevocation revocation, ILogger logger, CancellationToken cancellationToken)
+        Guid userId, bool unprovenCredentialsRemoved, bool signOutEverywhere, DateTimeOffset submitted, SessionRevocation revocation, ILogger logger,
+        CancellationToken cancellationToken)
     {
+        if (!unprovenCredentialsRemoved && !signOutEverywhere)
+        {
+            return 0;
+        }
+
         try
         {
-            return unprovenCredentialsRemoved ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.UnprovenCredentialsRemoved, cancellationToken)
-                : signOutEverywhere ? await revocation.RevokeUserAsync(userId, SessionRevocation.Reasons.PasswordReset, cancellationToken)
-                : 0;
+            var ended = await revocation.RevokeUserAsync(
+                userId, unprovenCredentialsRemoved ? SessionRevocation.Reasons.UnprovenCredentialsRemoved : SessionRevocation.Reasons.PasswordReset, cancellationToken);
+
+            // The consumer of admin's event may have been quicker and ended some or all of them: the page tells of them too.
+            return Math.Max(ended, await revocation.CountEndedSinceAsync(userId, submitted, cancellationToken));
         }
         catch (Exception ex) when (ex is RedisException or RedisTimeoutException or DbException or DbUpdateException)
         {

@@ -125,6 +125,16 @@ public sealed partial class SessionRevocation(
         }
     }
 
+    /// <summary>
+    /// How many of the user's sessions ended at or after <paramref name="since"/>, by this instance or any other: a page that
+    /// ends sessions races the event consumer doing the same for the change it made, and whichever comes first ends them.
+    /// </summary>
+    public Task<int> CountEndedSinceAsync(Guid userId, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var tenantId = tenant.TenantId;
+        return db.Sessions.CountAsync(s => s.TenantId == tenantId && s.UserId == userId && s.RevokedAt >= since, cancellationToken);
+    }
+
     /// <summary>Clears what the user's sessions recorded about them (client address, browser); the ended rows stay for logout bookkeeping.</summary>
     public Task<int> ForgetUserAsync(Guid userId, CancellationToken cancellationToken)
     {
