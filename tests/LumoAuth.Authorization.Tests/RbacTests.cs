@@ -907,6 +907,42 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     /// <summary>
+    /// Leftovers written before deletions were checked under the write lock (an assignment of a missing role, a grant of a
+    /// missing permission) never reach a role or a permission created later with that slug: creation clears them first.
+    /// </summary>
+    [Fact]
+    public async Task CreatingARoleOrPermission_ClearsWhatAnEarlierOneOfTheSlugLeftBehind()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var userId = await suite.Admin.CreateUserAsync(tenant, "inherits-nothing@example.com");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "editor" } }));
+        await using (var scope = suite.Authorization.Services.CreateAsyncScope())
+        {
+            // Written past the catalogue guard, as the old deletions could leave them.
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            Engine.RelationshipTuple[] leftovers =
+            [
+                new(new Engine.ObjectRef(RbacModel.Role, "ghost"), RbacModel.Assignee, new Engine.SubjectRef(RbacModel.User, userId.ToString())),
+                new(new Engine.ObjectRef(RbacModel.Permission, "vault.open"), RbacModel.Granted, new Engine.SubjectRef(RbacModel.Role, "editor", RbacModel.Assignee)),
+            ];
+            await Storage.TupleStoreWriter.ApplyAsync(db, RbacModel.StoreOf(tenant.Id), leftovers, [], [], CancellationToken.None, publishEvents: false);
+        }
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/permissions", new { name = "Open the vault", slug = "vault.open" }), 201);
+        Assert.False(await AllowedAsync(client, tenant, userId, "vault.open"));
+        Assert.Equal(0, (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/permissions/vault.open")))["data"]!["roleCount"]!.GetValue<int>());
+
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/roles", new { name = "Ghost", slug = "ghost" }), 201);
+        var roles = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/users/{userId}/roles"));
+        Assert.DoesNotContain("ghost", roles.ToJsonString(), StringComparison.Ordinal);
+
+        // What exists is left alone: the user keeps the editor role and its grants.
+        Assert.True(await AllowedAsync(client, tenant, userId, "document.edit"));
+    }
+
+    /// <summary>
     /// An accepted invitation's roles are given once per event: a redelivery (the same message id) after an administrator
     /// took the role away does not give it back.
     /// </summary>

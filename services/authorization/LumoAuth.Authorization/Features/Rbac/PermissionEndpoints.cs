@@ -69,7 +69,8 @@ public static class PermissionEndpoints
         return TypedResults.Ok(new PagedResponse<PermissionResponse>(await Responses(db, tenant.TenantId, permissions, cancellationToken), PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> CreatePermission(PermissionRequest request, AuthorizationDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> CreatePermission(
+        PermissionRequest request, AuthorizationDbContext db, TenantContext tenant, RbacStore rbac, CancellationToken cancellationToken)
     {
         var slug = request.Slug ?? (request.Name is null ? null : RbacCatalog.SlugFrom(request.Name));
         var problems = new RequestValidator()
@@ -82,6 +83,8 @@ public static class PermissionEndpoints
             return problems.ToResult();
         }
 
+        // A new permission is granted by no role, whatever grants of an earlier permission of the slug were left behind.
+        await rbac.RemoveTuplesOfMissingPermissionAsync(db, tenant.TenantId, slug!, cancellationToken);
         var permission = new Permission
         {
             Id = Guid.NewGuid(), TenantId = tenant.TenantId, Slug = slug!, Name = request.Name!.Trim(),

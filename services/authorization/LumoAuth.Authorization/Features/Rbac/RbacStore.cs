@@ -229,7 +229,7 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         {
             db.Permissions.Remove(permission);
             db.AddEvent(new Contracts.Authorization.PermissionDeleted(permission.Id, permission.Slug) { TenantId = tenantId });
-        }, Tuples(db, tenantId).Where(t => t.ObjectType == RbacModel.Permission && t.ObjectId == permission.Slug), cancellationToken);
+        }, PermissionTuples(db, tenantId, permission.Slug), cancellationToken);
 
     /// <summary>Removes a catalogue row (with its event) and then the tuples naming it, in one transaction under the tenant's write lock.</summary>
     private async Task DeleteUnderLockAsync(
@@ -257,22 +257,40 @@ public sealed class RbacStore(ZanzibarReads reads, TenantIndexes indexes)
         indexes.AfterWriteAsync(RbacModel.StoreOf(tenantId), revision, cancellationToken);
 
     /// <summary>
-    /// Removes tuples still naming <paramref name="slug"/> when no role has it, checked under the write lock: what a deletion
-    /// by an earlier version (row and tuples in two steps) left behind when cut short. A role of that slug existing by then
-    /// keeps everything.
+    /// Removes tuples still naming the role <paramref name="slug"/> when no role has it, checked under the write lock: what a
+    /// deletion by an earlier version (row and tuples in two steps) left behind when cut short. Run before a role of that
+    /// slug is created, and for each role's deletion event; a role of that slug existing by then keeps everything.
     /// </summary>
-    public async Task RemoveTuplesOfMissingRoleAsync(AuthorizationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    public Task RemoveTuplesOfMissingRoleAsync(AuthorizationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken) =>
+        RemoveTuplesOfMissingAsync(db, tenantId, RoleTuples(db, tenantId, slug),
+            ct => db.Roles.IgnoreQueryFilters().AnyAsync(r => r.TenantId == tenantId && r.Slug == slug, ct), cancellationToken);
+
+    /// <summary>
+    /// Removes grants still naming the permission <paramref name="slug"/> when no permission has it (left by a grant that
+    /// raced the permission's deletion before grants were checked under the write lock). Run before a permission of that slug
+    /// is created, so it starts granted by no role.
+    /// </summary>
+    public Task RemoveTuplesOfMissingPermissionAsync(AuthorizationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken) =>
+        RemoveTuplesOfMissingAsync(db, tenantId, PermissionTuples(db, tenantId, slug),
+            ct => db.Permissions.IgnoreQueryFilters().AnyAsync(p => p.TenantId == tenantId && p.Slug == slug, ct), cancellationToken);
+
+    private async Task RemoveTuplesOfMissingAsync(
+        AuthorizationDbContext db, Guid tenantId, IQueryable<StoredTuple> tuples, Func<CancellationToken, Task<bool>> exists, CancellationToken cancellationToken)
     {
-        var rows = await RoleTuples(db, tenantId, slug).ToListAsync(cancellationToken);
+        var rows = await tuples.ToListAsync(cancellationToken);
         if (rows.Count > 0)
         {
             await ApplyAsync(db, tenantId, [], [.. rows.Select(KeyOf)], cancellationToken, async ct =>
             {
-                var exists = await db.Roles.IgnoreQueryFilters().AnyAsync(r => r.TenantId == tenantId && r.Slug == slug, ct);
-                return _ => !exists;
+                var found = await exists(ct);
+                return _ => !found;
             });
         }
     }
+
+    /// <summary>The permission's grants (the model names a permission only as an object).</summary>
+    private static IQueryable<StoredTuple> PermissionTuples(AuthorizationDbContext db, Guid tenantId, string slug) =>
+        Tuples(db, tenantId).Where(t => t.ObjectType == RbacModel.Permission && t.ObjectId == slug);
 
     /// <summary>The role's assignments (the role as object) and grants (its assignees as subject).</summary>
     private static IQueryable<StoredTuple> RoleTuples(AuthorizationDbContext db, Guid tenantId, string slug) =>

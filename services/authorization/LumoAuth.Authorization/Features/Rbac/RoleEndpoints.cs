@@ -89,6 +89,8 @@ public static class RoleEndpoints
             return ApiErrors.Duplicate($"A role with slug '{slug}' already exists");
         }
 
+        // A new role starts with nobody and nothing, whatever an earlier role of the slug left behind.
+        await rbac.RemoveTuplesOfMissingRoleAsync(db, tenant.TenantId, slug!, cancellationToken);
         var now = DateTimeOffset.UtcNow;
         var role = new Role { Id = Guid.NewGuid(), TenantId = tenant.TenantId, Slug = slug!, Name = request.Name!.Trim(), Description = request.Description, CreatedAt = now, UpdatedAt = now };
         db.Roles.Add(role);
