@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
+using LumoAuth.Admin.Features.Gdpr;
 using LumoAuth.Admin.Features.Webhooks;
 using LumoAuth.Contracts.Clients;
 using LumoAuth.Contracts.Webhooks;
@@ -144,6 +145,46 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Single(left, p => p.Contains("forget", StringComparison.Ordinal));
         Assert.Contains(left, p => p.Contains(other, StringComparison.Ordinal));
         Assert.NotNull(delivery);
+    }
+
+    /// <summary>
+    /// An event naming the user that reaches webhooks after the erasure (in flight at it, or raised by a service acting on the
+    /// deletion) is delivered as the audit log keeps it: the user's id replaced by the pseudonym, the address struck out. The
+    /// deletion's own user.deleted still names the user: it tells receivers whom to forget.
+    /// </summary>
+    [Fact]
+    public async Task GdprErasure_LateEventsNamingTheUser_AreDeliveredPseudonymised()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, "https://late-events.example.com/in", "user.login", "user.deleted");
+        var email = $"late+{Guid.NewGuid():N}@example.com";
+        var userId = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email }), 201))["data"]!["id"]!.GetValue<string>();
+        var signedInAt = DateTimeOffset.UtcNow;
+
+        var erasure = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/gdpr/data-deletion", new { userId }));
+        var erasedAs = erasure["data"]!["erasedAs"]!.GetValue<string>();
+        var late = new LumoAuth.Contracts.Users.UserLoginSucceeded(Guid.Parse(userId), ["pwd"])
+        {
+            TenantId = tenant.Id, OccurredAt = signedInAt, Actor = new LumoAuth.Contracts.EventActor(LumoAuth.Contracts.ActorTypes.User, userId, email),
+        };
+        await Factory.Services.GetRequiredService<IBus>().Publish(late);
+
+        var hook = Guid.Parse(webhookId);
+        var payloads = await ApiAssert.EventuallyAsync(async () =>
+        {
+            await using var scope = Factory.Services.CreateAsyncScope();
+            var stored = await scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>().WebhookDeliveries.IgnoreQueryFilters()
+                .Where(d => d.WebhookId == hook).ToDictionaryAsync(d => d.EventType, d => d.Payload);
+            return stored.Count == 2 ? stored : null;
+        }, TimeSpan.FromSeconds(30));
+
+        var login = payloads["user.login"];
+        Assert.Contains(erasedAs, login, StringComparison.Ordinal);
+        Assert.DoesNotContain(userId, login, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("late", login, StringComparison.Ordinal);
+        Assert.Contains(DataErasure.StruckOut, login, StringComparison.Ordinal);
+        Assert.Contains(userId, payloads["user.deleted"], StringComparison.Ordinal);
     }
 
     /// <summary>Finished deliveries are kept 30 days for inspection and replay, then purged; pending ones stay however old.</summary>

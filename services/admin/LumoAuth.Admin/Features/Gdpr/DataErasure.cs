@@ -23,6 +23,8 @@ public static class DataErasure
 {
     public const string StruckOut = "[erased]";
 
+    private const string StruckOutJson = "\"" + StruckOut + "\"";
+
     /// <summary>How long after the erasure its own events (the deletion, the erasure) may be timed.</summary>
     private static readonly TimeSpan OwnEventsWindow = TimeSpan.FromMinutes(5);
 
@@ -122,6 +124,33 @@ public static class DataErasure
                     WHERE m.key ILIKE '%email%' AND jsonb_typeof(m.value) = 'string' AND m.value <> to_jsonb(CAST({StruckOut} AS text)))
             """, cancellationToken);
         return changed;
+    }
+
+    /// <summary>
+    /// A webhook payload of an event that names a user erased in the last day (in flight at the erasure, or raised after it
+    /// by a service acting on the deletion), as the audit log keeps it: the user's id becomes the pseudonym and, in events
+    /// up to the erasure's own, the address is struck out. The deletion's own <c>user.deleted</c> is left whole by the caller:
+    /// it tells receivers whom to forget.
+    /// </summary>
+    public static string PseudonymisePayload(string payload, IEnumerable<ErasedSubject> erasures, DateTimeOffset occurredAt)
+    {
+        foreach (var erased in erasures)
+        {
+            if (erased.UserId is { } userId)
+            {
+                payload = payload.Replace(userId.ToString(), erased.ErasedAs, StringComparison.OrdinalIgnoreCase);
+            }
+
+            if (erased.Email is { Length: > 0 } email && occurredAt < erased.ErasedAt + OwnEventsWindow)
+            {
+                // As a whole JSON string, so bigjo@acme.io keeps its address when jo@acme.io is erased; both spellings, as the
+                // payload's writer escapes characters such as "+".
+                payload = payload.Replace("\"" + email + "\"", StruckOutJson, StringComparison.OrdinalIgnoreCase)
+                    .Replace(System.Text.Json.JsonSerializer.Serialize(email), StruckOutJson, StringComparison.OrdinalIgnoreCase);
+            }
+        }
+
+        return payload;
     }
 
     /// <summary>

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Gdpr;
 using LumoAuth.Contracts;
+using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Consumers;
 using LumoAuth.Messaging.Outbox;
 using MassTransit;
@@ -20,6 +22,7 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
     {
         var hooksByType = new Dictionary<(Guid, string), List<Guid>>();
         var slugs = new Dictionary<Guid, string?>();
+        var erasures = new Dictionary<Guid, List<ErasedSubject>>();
         var queued = false;
         foreach (var (@event, eventGuid) in BatchedEvents.Expand(context.Message, context.MessageId ?? NewId.NextGuid()))
         {
@@ -51,6 +54,21 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
 
             var eventId = WebhookPayloads.EventIdFor(eventGuid);
             var payload = WebhookPayloads.Build(eventId, type, @event.OccurredAt, slug, WebhookPayloads.DataOf(@event, type));
+            if (!erasures.TryGetValue(tenantId, out var erased))
+            {
+                // Erasures of the last day (their id and address are kept that long): an event naming one of those users may
+                // still be on its way.
+                erased = await db.ErasedSubjects.IgnoreQueryFilters().AsNoTracking()
+                    .Where(e => e.TenantId == tenantId && e.UserId != null)
+                    .ToListAsync(context.CancellationToken);
+                erasures[tenantId] = erased;
+            }
+
+            if (erased.Count > 0 && @event is not UserDeleted)
+            {
+                payload = DataErasure.PseudonymisePayload(payload, erased, @event.OccurredAt);
+            }
+
             var now = DateTimeOffset.UtcNow;
             foreach (var webhookId in hooks)
             {
