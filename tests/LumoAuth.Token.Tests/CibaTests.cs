@@ -5,7 +5,11 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LumoAuth.Testing;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -14,6 +18,26 @@ namespace LumoAuth.Token.Tests;
 /// <summary>A token service whose CIBA clients may poll every second and be pinged on 127.0.0.1.</summary>
 public sealed class CibaSuite : TokenSuite
 {
+    /// <summary>While armed, throws from the save that would store an issued token (after the request was marked redeemed).</summary>
+    public CrashOnStoredToken Crash { get; } = new();
+
+    protected override void ConfigureTokenServices(IServiceCollection services) =>
+        services.ConfigureDbContext<TokenDbContext>(options => options.AddInterceptors(Crash));
+
+    public sealed class CrashOnStoredToken : SaveChangesInterceptor
+    {
+        private volatile bool _armed;
+
+        public void Arm() => _armed = true;
+
+        public void Disarm() => _armed = false;
+
+        public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default) =>
+            _armed && eventData.Context!.ChangeTracker.Entries<TokenToken>().Any(e => e.State == EntityState.Added)
+                ? throw new InvalidOperationException("Injected crash while storing the redemption's tokens")
+                : base.SavingChangesAsync(eventData, result, cancellationToken);
+    }
+
     protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?>
     {
         ["Token:CibaPollingIntervalSeconds"] = "1",
@@ -143,6 +167,35 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         await Task.Delay(TimeSpan.FromSeconds(1.1));
         using var granted = await PollAsync(setup, client, authReqId);
         Assert.True((await HttpAssert.JsonAsync(granted, HttpStatusCode.OK)).TryGetProperty("access_token", out _));
+        using var again = await PollAsync(setup, client, authReqId);
+        await HttpAssert.OAuthErrorAsync(again, HttpStatusCode.BadRequest, "invalid_grant");
+    }
+
+    /// <summary>The redemption and the tokens stored for it commit together: a failure between them leaves the request approved.</summary>
+    [Fact]
+    public async Task Poll_FailingWhileTheTokensAreStored_LeavesTheRequestApproved_AndTheNextPollRedeemsIt()
+    {
+        var (setup, client) = await CallCentreAsync();
+        var authReqId = await StartAsync(setup, client);
+        using var browser = suite.Browser();
+        using (await DecideAsync(browser, await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), accept: true))
+        {
+        }
+
+        suite.Crash.Arm();
+        try
+        {
+            using var crashed = await PollAsync(setup, client, authReqId);
+            Assert.Equal(HttpStatusCode.InternalServerError, crashed.StatusCode);
+        }
+        finally
+        {
+            suite.Crash.Disarm();
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var granted = await PollAsync(setup, client, authReqId);
+        Assert.True((await HttpAssert.JsonAsync(granted, HttpStatusCode.OK)).TryGetProperty("refresh_token", out _));
         using var again = await PollAsync(setup, client, authReqId);
         await HttpAssert.OAuthErrorAsync(again, HttpStatusCode.BadRequest, "invalid_grant");
     }

@@ -5,6 +5,7 @@ using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Token;
 using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
@@ -90,7 +91,10 @@ public static class CibaGrant
             return ProtocolErrors.Forbid(Errors.InvalidGrant, "The user can no longer sign in.");
         }
 
-        // Approved: redeemed exactly once, even by two concurrent polls (Status is a concurrency token).
+        // Approved: redeemed exactly once, even by two concurrent polls (Status is a concurrency token; the row stays locked
+        // until the commit, so the other poll waits and then finds it used). The redemption and the tokens OpenIddict stores
+        // for it commit together: a failure in between leaves the request approved, and the client polls again.
+        await using var transaction = await db.Database.BeginTransactionAsync(http.RequestAborted);
         pending.Status = CibaDelivery.Statuses.Redeemed;
         if (!await SaveAsync(db, http.RequestAborted))
         {
@@ -98,7 +102,13 @@ public static class CibaGrant
         }
 
         identity.SetAuthorizationId(pending.AuthorizationId);
-        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+        await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        if (http.Response.StatusCode == StatusCodes.Status200OK)
+        {
+            await transaction.CommitAsync(http.RequestAborted);
+        }
+
+        return Results.Empty;
     }
 
     /// <summary>False when another request changed the row first.</summary>
