@@ -44,6 +44,7 @@ public sealed class BackchannelLogoutConsumer(TokenDbContext db, TenantContext t
 
         // Client lookups are scoped to the event's tenant.
         tenant.Set(new TenantInfo(tenantId, sessions[0].TenantSlug, string.Empty, TenantStatuses.Active, string.Empty));
+        var due = new List<BackchannelLogoutDue>();
         foreach (var session in sessions)
         {
             foreach (var clientId in session.SignedInClientIds())
@@ -51,10 +52,14 @@ public sealed class BackchannelLogoutConsumer(TokenDbContext db, TenantContext t
                 if (await applications.FindByClientIdAsync(clientId, context.CancellationToken) is { } application
                     && ClientMapping.Read(application).BackchannelLogoutUri is not null)
                 {
-                    await context.Publish(new BackchannelLogoutDue(tenantId, session.Id, clientId), context.CancellationToken);
+                    due.Add(new BackchannelLogoutDue(tenantId, session.Id, clientId));
                 }
             }
         }
+
+        // Published once every lookup succeeded: a failure part-way retries the event without sending the clients already
+        // looked up their logout tokens twice.
+        await context.PublishBatch(due, context.CancellationToken);
     }
 }
 
