@@ -28,6 +28,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     private const char Separator = '|';
     private const string JtiKind = "j";
     private const string ClientKind = "c";
+    private const string UserKind = "u";
     private static readonly RedisValue MemberField = "m";
     private static readonly RedisValue ExpiryField = "e";
 
@@ -35,6 +36,7 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     private readonly Lock _gate = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(Guid Tenant, string Jti), long> _jtis = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(Guid Tenant, string ClientId), (long CutOff, long Expiry)> _cutOffs = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(Guid Tenant, string Subject), (long CutOff, long Expiry)> _userCutOffs = new();
     private RedisValue _position = "0-0";
     private DateTimeOffset? _refreshedAt;
 
@@ -60,6 +62,10 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
     /// </summary>
     public static NameValueEntry[] ClientLine(Guid tenantId, string clientId, long cutOff, long expiresAt) =>
         Line(string.Join(Separator, ClientKind, tenantId.ToString("N"), cutOff.ToString(CultureInfo.InvariantCulture), clientId), expiresAt);
+
+    /// <summary>The log line for a user's cut-off; of several lines for one user, the latest cut-off holds (as in Redis).</summary>
+    public static NameValueEntry[] UserLine(Guid tenantId, string subject, long cutOff, long expiresAt) =>
+        Line(string.Join(Separator, UserKind, tenantId.ToString("N"), cutOff.ToString(CultureInfo.InvariantCulture), subject), expiresAt);
 
     /// <summary>
     /// Appends a line and drops those older than <see cref="LogHorizon"/>, measured on Redis's clock, which gave the
@@ -131,6 +137,12 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
             return true;
         }
 
+        if (token.UserSubject is { } subject && _userCutOffs.TryGetValue((tenantId, subject), out var user) && user.Expiry > now
+            && RedisAccessTokenDenyList.IssuedBeforeUserCutOff(token.IssuedAt, user.CutOff))
+        {
+            return true;
+        }
+
         return token.ClientId is { } clientId && _cutOffs.TryGetValue((tenantId, clientId), out var latest) && latest.Expiry > now
                && RedisAccessTokenDenyList.IssuedByCutOff(token.IssuedAt, latest.CutOff);
     }
@@ -158,6 +170,11 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
         {
             _cutOffs[(tenantId, parts[3])] = (cutOff, expiresAt);
         }
+        else if (parts[0] == UserKind && parts.Length == 4 && long.TryParse(parts[2], CultureInfo.InvariantCulture, out var userCutOff))
+        {
+            var key = (tenantId, parts[3]);
+            _userCutOffs[key] = _userCutOffs.TryGetValue(key, out var earlier) && earlier.CutOff > userCutOff ? earlier : (userCutOff, expiresAt);
+        }
     }
 
     private void Expire(long now)
@@ -175,6 +192,14 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
             if (latest.Expiry <= now)
             {
                 _cutOffs.TryRemove(key, out _);
+            }
+        }
+
+        foreach (var (key, latest) in _userCutOffs)
+        {
+            if (latest.Expiry <= now)
+            {
+                _userCutOffs.TryRemove(key, out _);
             }
         }
     }

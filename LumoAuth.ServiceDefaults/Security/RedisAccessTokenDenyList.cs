@@ -8,11 +8,11 @@ using StackExchange.Redis;
 namespace LumoAuth.ServiceDefaults.Security;
 
 /// <summary>
-/// Revoked stateless access tokens, shared by every service through Redis: single tokens by <c>jti</c>, and all
-/// of a client's tokens issued up to a cut-off (the client was deactivated or deleted). An entry lives exactly
+/// Revoked stateless access tokens, shared by every service through Redis: single tokens by <c>jti</c>, all of a
+/// client's tokens issued up to a cut-off (the client was deactivated or deleted), and all of a user's issued before one. An entry lives exactly
 /// as long as a token it denies could still be accepted (its expiry plus clock skew), so the list stays small.
 /// The token service writes it (revocation, session and user revocation, client deactivation); every service's
-/// bearer validation and the token service's introspection read it, both kinds in one round trip, and also ask this
+/// bearer validation and the token service's introspection read it, every kind in one round trip, and also ask this
 /// process's <see cref="DenyListMirror"/> (in memory): a revocation Redis lost (a crash between its writes to disk) stays
 /// enforced while the copy knows it.
 /// </summary>
@@ -28,34 +28,55 @@ public sealed partial class RedisAccessTokenDenyList(
 
     public static RedisKey ClientKeyFor(Guid tenantId, string clientId) => $"lumoauth:revoked-client:{tenantId:N}:{clientId}";
 
+    /// <summary>A user's cut-off: their access tokens issued before the second it holds are void.</summary>
+    public static RedisKey UserKeyFor(Guid tenantId, string subject) => $"lumoauth:revoked-user:{tenantId:N}:{subject}";
+
     public async ValueTask<bool> IsRevokedAsync(Guid tenantId, AccessTokenFacts token, CancellationToken cancellationToken)
     {
-        var byJti = token.Jti is { Length: > 0 and <= MaxIdentifierLength };
-        var byClient = token.ClientId is { Length: > 0 and <= MaxIdentifierLength };
-        if (!byJti && !byClient)
+        var jti = Usable(token.Jti);
+        var clientId = Usable(token.ClientId);
+        var subject = Usable(token.UserSubject);
+        if (jti is null && clientId is null && subject is null)
         {
             return false;
         }
 
-        RedisKey[] keys = (byJti, byClient) switch
+        // One round trip for every kind; each kind's place in the answer is fixed by which are asked.
+        var keys = new List<RedisKey>(3);
+        if (jti is not null)
         {
-            (true, true) => [KeyFor(tenantId, token.Jti!), ClientKeyFor(tenantId, token.ClientId!)],
-            (true, false) => [KeyFor(tenantId, token.Jti!)],
-            _ => [ClientKeyFor(tenantId, token.ClientId!)],
-        };
+            keys.Add(KeyFor(tenantId, jti));
+        }
+
+        if (clientId is not null)
+        {
+            keys.Add(ClientKeyFor(tenantId, clientId));
+        }
+
+        if (subject is not null)
+        {
+            keys.Add(UserKeyFor(tenantId, subject));
+        }
 
         try
         {
-            var values = await redis.GetDatabase().StringGetAsync(keys);
-            if (byJti && values[0].HasValue)
+            var values = await redis.GetDatabase().StringGetAsync([.. keys]);
+            var at = 0;
+            if (jti is not null && values[at++].HasValue)
             {
                 return true;
             }
 
-            if (byClient && values[^1].HasValue)
+            var clientCutOff = clientId is null ? RedisValue.Null : values[at++];
+            if (subject is not null && values[at].HasValue && IssuedBeforeUserCutOff(token.IssuedAt, values[at]))
+            {
+                return true;
+            }
+
+            if (clientCutOff.HasValue)
             {
                 // The client's current cut-off: Redis's is the latest (a reactivation moves it back before the copy hears).
-                return IssuedByCutOff(token.IssuedAt, values[^1]) || mirror.IsRevoked(tenantId, token with { ClientId = null });
+                return IssuedByCutOff(token.IssuedAt, clientCutOff) || mirror.IsRevoked(tenantId, token with { ClientId = null });
             }
 
             // Redis says "not revoked"; the copy may still know a revocation Redis lost (restarted from an older file).
@@ -69,6 +90,8 @@ public sealed partial class RedisAccessTokenDenyList(
             return mirror.IsRevoked(tenantId, token);
         }
     }
+
+    private static string? Usable(string? identifier) => identifier is { Length: > 0 and <= MaxIdentifierLength } ? identifier : null;
 
     /// <summary>Denies the token until it would have expired anyway. Throws <see cref="RedisException"/> when Redis is unreachable.</summary>
     public async Task RevokeAsync(Guid tenantId, string jti, DateTimeOffset expiresAt)
@@ -101,6 +124,40 @@ public sealed partial class RedisAccessTokenDenyList(
             until => DenyListMirror.ClientLine(tenantId, clientId, cutOff, until));
     }
 
+    /// <summary>
+    /// Voids every access token of the user (<paramref name="subject"/>) issued before <paramref name="issuedBefore"/>'s second,
+    /// for as long as the longest-lived of them could still be accepted; a later cut-off already set stays (it voids more).
+    /// Covers tokens no index names (issued while the user's index could not be written). Tokens of that very second stay,
+    /// so a sign-in right after is not refused; the token service's index denies those of them it knows.
+    /// Throws <see cref="RedisException"/> when Redis is unreachable.
+    /// </summary>
+    public async Task RevokeUserTokensAsync(Guid tenantId, string subject, DateTimeOffset issuedBefore, TimeSpan longestAccessTokenLifetime)
+    {
+        var ttl = issuedBefore - time.GetUtcNow() + longestAccessTokenLifetime + Skew;
+        if (ttl <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var cutOff = issuedBefore.ToUnixTimeSeconds();
+        var transaction = redis.GetDatabase().CreateTransaction();
+        _ = transaction.ScriptEvaluateAsync(KeepLaterCutOff, [UserKeyFor(tenantId, subject)], [cutOff, (long)ttl.TotalMilliseconds]);
+        _ = DenyListMirror.AppendAsync(transaction, DenyListMirror.UserLine(tenantId, subject, cutOff, (time.GetUtcNow() + ttl).ToUnixTimeSeconds()));
+        if (!await transaction.ExecuteAsync())
+        {
+            throw new RedisException("The deny-list write was not applied.");
+        }
+    }
+
+    /// <summary>Sets the cut-off unless a later one is there (events about a user may be handled out of order).</summary>
+    private const string KeepLaterCutOff = """
+        local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
+        if current == nil or current < tonumber(ARGV[1]) then
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        end
+        return 1
+        """;
+
     /// <summary>The entry and its line in the mirrors' log, together or not at all; the log drops lines that have expired.</summary>
     private async Task WriteAsync(RedisKey key, RedisValue value, TimeSpan ttl, Func<long, NameValueEntry[]> logLine)
     {
@@ -124,6 +181,17 @@ public sealed partial class RedisAccessTokenDenyList(
     /// </summary>
     internal static bool IssuedByCutOff(DateTimeOffset? issuedAt, long cutOff) =>
         issuedAt is null || issuedAt.Value.ToUnixTimeSeconds() <= cutOff;
+
+    private static bool IssuedBeforeUserCutOff(DateTimeOffset? issuedAt, RedisValue cutOff) =>
+        !long.TryParse(cutOff.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+        || IssuedBeforeUserCutOff(issuedAt, seconds);
+
+    /// <summary>
+    /// Whether a user's cut-off voids a token issued at <paramref name="issuedAt"/> (also the mirror's rule): issued before the
+    /// cut-off's second. A token without a readable iat cannot show it came after, so it is refused.
+    /// </summary>
+    internal static bool IssuedBeforeUserCutOff(DateTimeOffset? issuedAt, long cutOff) =>
+        issuedAt is null || issuedAt.Value.ToUnixTimeSeconds() < cutOff;
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The access-token deny-list is unavailable; deciding from the copy read at {RefreshedAt}")]
     private static partial void LogUnavailable(ILogger logger, Exception exception, DateTimeOffset? refreshedAt);

@@ -199,7 +199,8 @@ public sealed class TenantBearerHandler(
         }
 
         var facts = AccessTokenFacts.From(
-            result.ClaimsIdentity.FindFirst("jti")?.Value, result.ClaimsIdentity.FindFirst("client_id")?.Value, result.ClaimsIdentity.FindFirst("iat")?.Value);
+            result.ClaimsIdentity.FindFirst("jti")?.Value, result.ClaimsIdentity.FindFirst("client_id")?.Value, result.ClaimsIdentity.FindFirst("iat")?.Value,
+            result.ClaimsIdentity.FindFirst("sub")?.Value);
         foreach (var denyList in denyLists)
         {
             if (await denyList.IsRevokedAsync(tenant.Id, facts, Context.RequestAborted))
@@ -280,22 +281,30 @@ public sealed class TenantBearerHandler(
 }
 
 /// <summary>
-/// Stateless tokens are revoked by <c>jti</c>, or all at once for a client (every token it was issued up to a
-/// cut-off, when it is deactivated or deleted); the token service's deny-list plugs in here.
+/// Stateless tokens are revoked by <c>jti</c>, all at once for a client (every token it was issued up to a cut-off, when
+/// it is deactivated or deleted), or for a user (every token issued to them before a cut-off: blocked, deleted, signed out
+/// everywhere); the token service's deny-list plugs in here.
 /// </summary>
 public interface IAccessTokenDenyList
 {
     ValueTask<bool> IsRevokedAsync(Guid tenantId, AccessTokenFacts token, CancellationToken cancellationToken);
 }
 
-/// <summary>What revocation looks at in an access token: its <c>jti</c>, its client and when it was issued.</summary>
-public readonly record struct AccessTokenFacts(string? Jti, string? ClientId, DateTimeOffset? IssuedAt)
+/// <summary>
+/// What revocation looks at in an access token: its <c>jti</c>, its client, when it was issued and its subject (a user's
+/// id; for a client's own token, the client's id, which no user cut-off names).
+/// </summary>
+public readonly record struct AccessTokenFacts(string? Jti, string? ClientId, DateTimeOffset? IssuedAt, string? Subject = null)
 {
     /// <summary>From the claims as they appear in the JWT (<c>iat</c> in Unix seconds).</summary>
-    public static AccessTokenFacts From(string? jti, string? clientId, string? issuedAt) =>
+    public static AccessTokenFacts From(string? jti, string? clientId, string? issuedAt, string? subject) =>
         new(jti, clientId,
             long.TryParse(issuedAt, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
                 && seconds <= 253_402_300_799
                 ? DateTimeOffset.FromUnixTimeSeconds(seconds)
-                : null);
+                : null,
+            subject);
+
+    /// <summary>The subject when it is someone other than the client itself: the one a user cut-off may name.</summary>
+    public string? UserSubject => Subject is { Length: > 0 } subject && subject != ClientId ? subject : null;
 }

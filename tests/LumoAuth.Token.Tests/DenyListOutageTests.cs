@@ -81,6 +81,50 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         Task<bool> Revoked(AccessTokenFacts token) => denyList.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask();
     }
 
+    /// <summary>
+    /// A user's cut-off voids their tokens issued before its second, whichever client holds them, and not those of that
+    /// second or later, nor a client's own tokens; an earlier cut-off coming late leaves the later one. The copy agrees while
+    /// Redis is out.
+    /// </summary>
+    [Fact]
+    public async Task UsersCutOff_VoidsTheirEarlierTokens_KeepsTheLaterOne_AndHoldsDuringAnOutage()
+    {
+        var redis = factory.Services.GetRequiredService<IConnectionMultiplexer>();
+        var mirror = new DenyListMirror(redis, TimeProvider.System);
+        var denyList = new RedisAccessTokenDenyList(redis, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
+        var tenantId = Guid.NewGuid();
+        var user = Guid.NewGuid().ToString();
+        var cutOff = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        await denyList.RevokeUserTokensAsync(tenantId, user, cutOff, TimeSpan.FromMinutes(5));
+        await denyList.RevokeUserTokensAsync(tenantId, user, cutOff.AddMinutes(-2), TimeSpan.FromMinutes(5));
+
+        AccessTokenFacts Token(DateTimeOffset? issuedAt, string subject = "", string client = "some-client") =>
+            new(Guid.NewGuid().ToString(), client, issuedAt, subject.Length == 0 ? user : subject);
+        async Task AssertVerdicts(Func<AccessTokenFacts, Task<bool>> revoked)
+        {
+            Assert.True(await revoked(Token(cutOff.AddSeconds(-1))));
+            Assert.True(await revoked(Token(cutOff.AddMinutes(-1), client: "another-client")));
+            Assert.True(await revoked(Token(null)));
+            Assert.False(await revoked(Token(cutOff)));
+            Assert.False(await revoked(Token(cutOff.AddSeconds(1))));
+            Assert.False(await revoked(Token(cutOff.AddSeconds(-1), subject: Guid.NewGuid().ToString())));
+            // A client's own token names the client as subject: no user's cut-off applies to it.
+            Assert.False(await revoked(new AccessTokenFacts(Guid.NewGuid().ToString(), user, cutOff.AddSeconds(-1), user)));
+        }
+
+        await AssertVerdicts(token => denyList.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask());
+        Assert.False(await denyList.IsRevokedAsync(Guid.NewGuid(), Token(cutOff.AddSeconds(-1)), CancellationToken.None));
+
+        await mirror.RefreshAsync();
+        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+        unreachable.AbortOnConnectFail = false;
+        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+        unreachable.ConnectTimeout = 200;
+        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        var duringOutage = new RedisAccessTokenDenyList(down, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
+        await AssertVerdicts(token => duringOutage.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask());
+    }
+
     [Fact]
     public async Task TheCopy_ReadsOnlyNewLines_AndForgetsWhatExpired()
     {

@@ -161,6 +161,42 @@ public sealed class LateUserEventsTests(TokenSuite suite) : IClassFixture<TokenS
         signedIn.Browser.Dispose();
     }
 
+    /// <summary>
+    /// An access token whose index entries were never written (Redis was out when it was issued) is still ended with the
+    /// user's other tokens (here by a password reset that signs out everywhere; the user stays active, so only the deny-list
+    /// can refuse it): the event sets the user's cut-off, which every bearer check reads with the token's own entry.
+    /// </summary>
+    [Fact]
+    public async Task SignOutEverywhere_EndsAnAccessTokenNoIndexNames_ByTheUsersCutOff()
+    {
+        var setup = await suite.SetUpAsync();
+        var signedIn = await SignInAsync(setup);
+        var redis = suite.Token.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
+        var server = redis.GetServers()[0];
+        var lost = 0;
+        await foreach (var key in server.KeysAsync(pattern: $"lumoauth:*-jtis:{setup.Tenant.Id:N}:*"))
+        {
+            lost += await redis.GetDatabase().KeyDeleteAsync(key) ? 1 : 0;
+        }
+
+        Assert.Equal(3, lost); // the user's, the session's and the grant's
+        // What the other services' bearer check asks (the token service also finds the token's grant revoked in its store).
+        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(signedIn.AccessToken);
+        var denyList = suite.Token.Services.GetRequiredService<LumoAuth.ServiceDefaults.Security.RedisAccessTokenDenyList>();
+        Task<bool> DeniedAsync() => denyList.IsRevokedAsync(
+            setup.Tenant.Id, new(jwt.Id, setup.ClientId, jwt.IssuedAt, jwt.Subject), CancellationToken.None).AsTask();
+        Assert.True(await AccessTokenWorksAsync(setup, signedIn));
+        Assert.False(await DeniedAsync());
+
+        // The cut-off spares tokens of the event's own second (a sign-in right after must work), so the event comes a second on.
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        await PublishAndAwaitAsync(new UserPasswordChanged(setup.UserId) { TenantId = setup.Tenant.Id, SignOutEverywhere = true }, RevocationQueue);
+
+        Assert.True(await DeniedAsync());
+        Assert.False(await AccessTokenWorksAsync(setup, signedIn));
+        signedIn.Browser.Dispose();
+    }
+
     [Fact]
     public async Task UserMfaReset_DatedBeforeABrowserWasTrusted_KeepsTheTrust_DatedAfter_EndsIt()
     {

@@ -32,7 +32,8 @@ public sealed class RefuseRevokedAccessTokens(IEnumerable<IAccessTokenDenyList> 
         // The same facts the other services' bearer validation checks, so every verdict agrees (a reactivated
         // client's tokens from before its deactivation stay void here too).
         var facts = new AccessTokenFacts(
-            principal.GetClaim(Claims.JwtId), principal.GetClaim(Claims.ClientId) ?? principal.GetPresenters().FirstOrDefault(), principal.GetCreationDate());
+            principal.GetClaim(Claims.JwtId), principal.GetClaim(Claims.ClientId) ?? principal.GetPresenters().FirstOrDefault(), principal.GetCreationDate(),
+            principal.GetClaim(Claims.Subject));
         foreach (var denyList in denyLists)
         {
             if (await denyList.IsRevokedAsync(tenant.TenantId, facts, context.CancellationToken))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Login;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -63,10 +64,15 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
     /// <summary>
     /// Denies every live access token of the user, or only those issued by <paramref name="issuedBy"/> (their <c>iat</c> at or
     /// before that second, the rule of a client's cut-off) when given: an event then spares the tokens of a later sign-in.
-    /// Throws when Redis is unreachable, so the caller can try again.
+    /// The user's cut-off on the deny-list also voids those issued before that second that this index never heard of (its
+    /// write failed while Redis was out). Throws when Redis is unreachable, so the caller can try again.
     /// </summary>
-    public Task DenyUserAsync(Guid tenantId, Guid userId, DateTimeOffset? issuedBy = null) =>
-        DenyAsync(tenantId, UserKey(tenantId, userId.ToString()), issuedBy?.ToUnixTimeSeconds());
+    public async Task DenyUserAsync(Guid tenantId, Guid userId, DateTimeOffset? issuedBy = null)
+    {
+        var subject = userId.ToString();
+        await denyList.RevokeUserTokensAsync(tenantId, subject, issuedBy ?? time.GetUtcNow(), ClientValidation.LongestAccessTokenLifetime);
+        await DenyAsync(tenantId, UserKey(tenantId, subject), issuedBy?.ToUnixTimeSeconds());
+    }
 
     /// <summary>Denies every live access token of the session. Throws when Redis is unreachable, so the caller can try again.</summary>
     public Task DenySessionAsync(Guid tenantId, string sessionId) => DenyAsync(tenantId, SessionKey(tenantId, sessionId));
