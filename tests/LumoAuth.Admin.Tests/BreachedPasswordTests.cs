@@ -46,7 +46,7 @@ public sealed class BreachedPasswordFixture : IAsyncLifetime
 
             return Results.Text(lines.Append("FFFFF0C5E3B0E1E2A6E7A1C1D1B4D9E8F01:2").ToString());
         }));
-        Admin = new AdminFactory { ExtraSettings = new Dictionary<string, string?> { ["Passwords:BreachCheck:BaseUrl"] = address + "/" } };
+        Admin = new AdminFactory { ExtraSettings = new Dictionary<string, string?> { ["Passwords:BreachCheck:BaseUrl"] = address + "/", ["Passwords:BreachCheck:Timeout"] = "00:00:20" } };
         await Admin.InitializeAsync();
     }
 

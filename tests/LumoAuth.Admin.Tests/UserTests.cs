@@ -140,7 +140,7 @@ public sealed class UserTests(AdminFactory factory) : IClassFixture<AdminFactory
         {
             var response = await withKey.GetAsync($"{tenant.Api}/admin/users");
             return response.StatusCode == System.Net.HttpStatusCode.Unauthorized ? response : null;
-        }, TimeSpan.FromSeconds(10));
+        }, TimeSpan.FromSeconds(30));
     }
 
     [Fact]

@@ -11,14 +11,17 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Admin.Tests;
 
-/// <summary>An admin whose webhooks give a delivery up after two attempts, wait one second for a receiver, and stay on long.</summary>
+/// <summary>
+/// An admin whose webhooks give a delivery up after two attempts, wait five seconds for a receiver (a loaded two-core run can
+/// take over a second for a loopback call), and stay on long.
+/// </summary>
 public sealed class WebhookRetryLimitFixture() : EmailAdminFixture(new Dictionary<string, string?>
 {
     ["Webhooks:AllowPrivateTargets"] = "true",
     ["Webhooks:MaxAttempts"] = "2",
     ["Webhooks:RetryBaseDelay"] = "00:00:00.300",
     ["Webhooks:PollInterval"] = "00:00:00.200",
-    ["Webhooks:Timeout"] = "00:00:01",
+    ["Webhooks:Timeout"] = "00:00:05",
 });
 
 /// <summary>What ends a delivery: the attempt limit, and a receiver too slow to answer within the timeout.</summary>
@@ -120,7 +123,7 @@ public sealed class WebhookRetryLimitTests(WebhookRetryLimitFixture fixture) : I
         await using var receiver = await WebhookReceiver.StartAsync();
         var slowCalls = 0;
         receiver.DelayFor = (_, body) =>
-            body.Contains("slow@example.com", StringComparison.Ordinal) && Interlocked.Increment(ref slowCalls) == 1 ? TimeSpan.FromSeconds(3) : TimeSpan.Zero;
+            body.Contains("slow@example.com", StringComparison.Ordinal) && Interlocked.Increment(ref slowCalls) == 1 ? TimeSpan.FromSeconds(8) : TimeSpan.Zero;
         var tenant = await Factory.CreateTenantAsync();
         using var client = Factory.ClientFor(tenant);
         var webhookId = await CreateWebhookAsync(client, tenant, receiver.Url);

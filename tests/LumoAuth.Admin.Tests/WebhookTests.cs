@@ -389,8 +389,9 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         await using var slowOne = await WebhookReceiver.StartAsync();
         await using var slowTwo = await WebhookReceiver.StartAsync();
         await using var fast = await WebhookReceiver.StartAsync();
-        // Each slow receiver's first two calls take 12 s (well inside the 30 s timeout), the rest half a second.
-        slowOne.DelayFor = slowTwo.DelayFor = (call, _) => TimeSpan.FromMilliseconds(call <= 2 ? 12_000 : 500);
+        // Each slow receiver's first two calls take 20 s (inside the 30 s timeout; the fast delivery must come within them,
+        // on a loaded run too), the rest half a second.
+        slowOne.DelayFor = slowTwo.DelayFor = (call, _) => TimeSpan.FromMilliseconds(call <= 2 ? 20_000 : 500);
         var slowTenant = await Factory.CreateTenantAsync();
         var fastTenant = await Factory.CreateTenantAsync();
         using (var client = Factory.ClientFor(slowTenant))
@@ -429,7 +430,7 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         {
             await Task.Yield();
             return slowOne.Received.Count + slowTwo.Received.Count == 6 ? "drained" : null;
-        }, TimeSpan.FromSeconds(60));
+        }, TimeSpan.FromSeconds(90));
         Assert.InRange(slowOne.MostInFlight, 1, 2);
         Assert.InRange(slowTwo.MostInFlight, 1, 2);
     }

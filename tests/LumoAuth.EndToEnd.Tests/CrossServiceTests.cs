@@ -111,8 +111,9 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         await ApiAssert.ErrorAsync(after, 401, "invalid_token");
 
         // Redis goes down: every service decides from its copy of the deny-list, refreshed every few seconds
-        // (two refresh periods are waited for, so the copies hold this revocation), and still refuses the token.
-        await Task.Delay(2 * DenyListMirror.Refresher.Interval + TimeSpan.FromSeconds(1));
+        // (three refresh periods are waited for, so the copies hold this revocation even if a loaded run delays one), and
+        // still refuses the token.
+        await Task.Delay(3 * DenyListMirror.Refresher.Interval + TimeSpan.FromSeconds(1));
         await TestInfrastructure.InfraAsync("stop", "redis");
         try
         {
@@ -522,7 +523,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         using var write = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/write", new { writes = new[] { tuple } }, SuiteFixture.Bearer(delegated));
         await ApiAssert.OkAsync(write);
         System.Text.Json.Nodes.JsonNode? entry = null;
-        for (var attempt = 0; attempt < 50 && entry is null; attempt++)
+        for (var attempt = 0; attempt < 150 && entry is null; attempt++)
         {
             using var audit = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?action=relationships_written", configure: SuiteFixture.ApiKey(tenant.ApiKey));
             entry = (await ApiAssert.OkAsync(audit))["data"]!.AsArray().FirstOrDefault();
@@ -593,7 +594,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
 
         // The request reached admin's audit log over RabbitMQ (the tenant's notification channel listens there too).
         var logged = false;
-        for (var attempt = 0; attempt < 50 && !logged; attempt++)
+        for (var attempt = 0; attempt < 150 && !logged; attempt++)
         {
             using var audit = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?action=ciba_authentication_requested", configure: SuiteFixture.ApiKey(tenant.ApiKey));
             logged = (await ApiAssert.OkAsync(audit))["data"]!.AsArray().Count > 0;

@@ -124,7 +124,7 @@ public sealed class WalkingSkeletonTests(SuiteFixture suite)
         {
             var response = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", new { @object = "doc:1", relation = "viewer", user = "user:x" }, SuiteFixture.ApiKey(secret));
             return response.StatusCode == HttpStatusCode.Unauthorized ? response : null;
-        }, TimeSpan.FromSeconds(10));
+        }, TimeSpan.FromSeconds(30));
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using LumoAuth.Messaging;
 using Microsoft.AspNetCore.Hosting;
 using LumoAuth.ServiceDefaults;
+using MassTransit;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.EntityFrameworkCore;
@@ -60,6 +61,9 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             ["LumoAuth:KeyEncryptionKey"] = TestInfrastructure.KeyEncryptionKey,
             ["LumoAuth:PublicBaseUrl"] = PublicBaseUrl,
             ["LumoAuth:Region"] = "us",
+            // Pages and tokens go on without admin's settings or the user's roles after this long; four test classes
+            // starting services on two cores can take seconds for a first answer.
+            ["Token:InternalLookupTimeout"] = "00:00:20",
         };
         foreach (var (key, value) in Settings)
         {
@@ -132,6 +136,13 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
     public virtual async Task InitializeAsync()
     {
         await MessagingExtensions.MigrateAsync<TDbContext>(Services);
+
+        // The services start the bus without waiting for its endpoints, and every suite has queues of its own: an event a
+        // first test raises before its consumers' queues are bound would be dropped by the broker.
+        if (Services.GetService<IBusControl>() is { } bus)
+        {
+            await bus.WaitForHealthStatus(BusHealthStatus.Healthy, TimeSpan.FromSeconds(60));
+        }
     }
 
     async Task IAsyncLifetime.DisposeAsync()

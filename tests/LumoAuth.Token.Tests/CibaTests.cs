@@ -227,6 +227,15 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         var authReqId = await StartAsync(setup, client);
 
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+        // As if the next poll came at once, however slow the run: the first poll's time is moved to now.
+        await using (var scope = suite.Token.Services.CreateAsyncScope())
+        {
+            var hash = LumoAuth.Token.Features.Ciba.BackchannelAuthenticationEndpoints.HashOf(authReqId);
+            await scope.ServiceProvider.GetRequiredService<TokenDbContext>().BackchannelAuthentications.IgnoreQueryFilters()
+                .Where(x => x.AuthReqIdHash == hash)
+                .ExecuteUpdateAsync(u => u.SetProperty(x => x.LastPolledAt, DateTimeOffset.UtcNow));
+        }
+
         using var tooSoon = await PollAsync(setup, client, authReqId);
         await HttpAssert.OAuthErrorAsync(tooSoon, HttpStatusCode.BadRequest, "slow_down");
 

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LumoAuth.Token.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace LumoAuth.Token.Tests;
@@ -110,9 +111,15 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         var deviceCode = (await AuthorizeDeviceAsync(setup, "openid")).GetProperty("device_code").GetString()!;
 
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
+        // The first poll's mark lives for the one-second interval; made longer, so the next poll falls within it however slow the run.
+        var redis = suite.Token.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>();
+        var mark = redis.GetServers()[0].Keys(pattern: $"lumoauth:device-poll:{setup.Tenant.Id:N}:*").Single();
+        Assert.True(await redis.GetDatabase().KeyExpireAsync(mark, TimeSpan.FromSeconds(30)));
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "slow_down");
 
-        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        // Once the mark has run out, polling is fine again.
+        await redis.GetDatabase().KeyExpireAsync(mark, TimeSpan.FromMilliseconds(100));
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
     }
 

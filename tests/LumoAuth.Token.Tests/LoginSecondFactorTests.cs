@@ -262,7 +262,7 @@ public sealed class LoginSecondFactorTests(TokenSuite suite) : IClassFixture<Tok
         }
 
         var remaining = -1;
-        for (var attempt = 0; attempt < 100 && remaining != 0; attempt++)
+        for (var attempt = 0; attempt < 300 && remaining != 0; attempt++)
         {
             remaining = await TrustedCountAsync();
             if (remaining != 0)

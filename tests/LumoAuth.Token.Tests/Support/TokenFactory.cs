@@ -107,7 +107,7 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
     /// </summary>
     public async Task<(string Message, JsonElement Token)> AccessTokenIssuedAsync(TestTenant tenant, string tokenId)
     {
-        for (var attempt = 0; attempt < 50; attempt++)
+        for (var attempt = 0; attempt < 200; attempt++)
         {
             foreach (var batch in _published.Messages.OfType<AccessTokensIssued>().Where(b => b.TenantId == tenant.Info.Id))
             {
@@ -127,10 +127,10 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         throw new Xunit.Sdk.XunitException($"no AccessTokenIssued event for token {tokenId}");
     }
 
-    /// <summary>The first published event of type <typeparamref name="T"/> that matches, waited for up to five seconds.</summary>
+    /// <summary>The first published event of type <typeparamref name="T"/> that matches, waited for up to twenty seconds.</summary>
     public async Task<T> PublishedAsync<T>(Func<T, bool> match)
     {
-        for (var attempt = 0; attempt < 50; attempt++)
+        for (var attempt = 0; attempt < 200; attempt++)
         {
             if (_published.Messages.OfType<T>().FirstOrDefault(match) is { } found)
             {

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.Token.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Token.Directory;
 
@@ -300,16 +302,16 @@ public sealed record RegistrationResult(RegistrationOutcome Outcome, RegisteredU
 /// Roles and permissions from the authorization service's <c>roles-of</c>. Tokens are still issued when it
 /// is unavailable: the claims are left out (and the gap logged), never guessed.
 /// </summary>
-public sealed partial class RolesDirectory(IHttpClientFactory httpClientFactory, ILogger<RolesDirectory> logger)
+public sealed partial class RolesDirectory(IHttpClientFactory httpClientFactory, IOptions<TokenServiceOptions> options, ILogger<RolesDirectory> logger)
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+    private readonly TimeSpan _timeout = options.Value.InternalLookupTimeout;
 
     public async Task<RolesOfResponse?> RolesOfAsync(Guid tenantId, string subject, CancellationToken cancellationToken)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Timeout);
+            timeout.CancelAfter(_timeout);
             var client = httpClientFactory.CreateClient(InternalClients.Authorization);
             using var request = RepeatableRequests.PostJson(InternalRoutes.RolesOf, new RolesOfRequest(tenantId, subject));
             using var response = await client.SendAsync(request, timeout.Token);

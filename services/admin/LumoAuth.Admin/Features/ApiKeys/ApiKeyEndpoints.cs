@@ -144,7 +144,7 @@ public static class ApiKeyEndpoints
         };
     }
 
-    public static async Task<IResult> RevokeApiKey(Guid apiKeyId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> RevokeApiKey(Guid apiKeyId, AdminDbContext db, TenantContext tenant, ApiKeyVerifier verifier, CancellationToken cancellationToken)
     {
         var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.Id == apiKeyId && k.RevokedAt == null, cancellationToken);
         if (key is null)
@@ -155,6 +155,8 @@ public static class ApiKeyEndpoints
         key.RevokedAt = DateTimeOffset.UtcNow;
         db.AddEvent(new ApiKeyRevoked(key.Id) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
+        // This replica refuses the key at once; the event's consumers do the same everywhere else.
+        verifier.Evict(key.Id);
         return TypedResults.NoContent();
     }
 }

@@ -2,7 +2,9 @@ using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Caching;
 using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.Token.Extensions;
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Token.Features.Branding;
 
@@ -12,11 +14,11 @@ namespace LumoAuth.Token.Features.Branding;
 /// an event be lost. A failure is remembered briefly too, so an unreachable admin slows down one page, not every one.
 /// </summary>
 public sealed partial class HostedPageSettingsCache(
-    IMemoryCache cache, IHttpClientFactory httpClientFactory, TimeProvider time, ILogger<HostedPageSettingsCache> logger)
+    IMemoryCache cache, IHttpClientFactory httpClientFactory, TimeProvider time, IOptions<TokenServiceOptions> options, ILogger<HostedPageSettingsCache> logger)
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
+    private readonly TimeSpan _timeout = options.Value.InternalLookupTimeout;
 
     /// <summary>What applies when admin cannot say: no registration, no branding, admin's default session policy.</summary>
     public static readonly HostedPageSettings Fallback = new(RegistrationEnabled: false, DisplayName: null, LogoUrl: null, PrimaryColor: null);
@@ -39,7 +41,7 @@ public sealed partial class HostedPageSettingsCache(
     {
         try
         {
-            using var timeout = new CancellationTokenSource(Timeout);
+            using var timeout = new CancellationTokenSource(_timeout);
             var client = httpClientFactory.CreateClient(InternalClients.Admin);
             using var response = await client.GetAsync(InternalRoutes.HostedPageSettings.Replace("{tenantId:guid}", tenantId.ToString(), StringComparison.Ordinal), timeout.Token);
             if (!response.IsSuccessStatusCode)
