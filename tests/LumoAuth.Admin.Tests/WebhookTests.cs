@@ -187,6 +187,55 @@ public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<We
         Assert.Contains(userId, payloads["user.deleted"], StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// While an erasure of the tenant is under way (its transaction holds the tenant's erasure lock), deliveries of the tenant
+    /// wait for it: an event naming the user that arrives meanwhile is written once the erasure has committed, pseudonymised,
+    /// rather than just before and past the erasure's delete of the stored deliveries.
+    /// </summary>
+    [Fact]
+    public async Task GdprErasure_UnderWay_HoldsBackTheTenantsDeliveries_UntilItIsCommitted()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var client = Factory.ClientFor(tenant);
+        var (webhookId, _) = await CreateWebhookAsync(client, tenant, "https://held-back.example.com/in", "user.login");
+        var email = $"held+{Guid.NewGuid():N}@example.com";
+        var userId = Guid.Parse((await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email }), 201))["data"]!["id"]!.GetValue<string>());
+        var hook = Guid.Parse(webhookId);
+        async Task<List<string>> PayloadsAsync()
+        {
+            await using var scope = Factory.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<AdminDbContext>().WebhookDeliveries.IgnoreQueryFilters()
+                .Where(d => d.WebhookId == hook).Select(d => d.Payload).ToListAsync();
+        }
+
+        await using (var erasing = Factory.Services.CreateAsyncScope())
+        {
+            var db = erasing.ServiceProvider.GetRequiredService<AdminDbContext>();
+            await using var transaction = await db.Database.BeginTransactionAsync();
+            await DataErasure.LockTenantErasuresAsync(db, tenant.Id, shared: false, CancellationToken.None);
+
+            await Factory.Services.GetRequiredService<IBus>().Publish(new LumoAuth.Contracts.Users.UserLoginSucceeded(userId, ["pwd"])
+            {
+                TenantId = tenant.Id, Actor = new LumoAuth.Contracts.EventActor(LumoAuth.Contracts.ActorTypes.User, userId.ToString(), email),
+            });
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            Assert.Empty(await PayloadsAsync());
+
+            db.ErasedSubjects.Add(new ErasedSubject
+            {
+                Id = Guid.CreateVersion7(), TenantId = tenant.Id, UserId = userId, Email = email, ErasedAs = "erased_heldback", ErasedAt = DateTimeOffset.UtcNow,
+                PseudonymisedFrom = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync();
+            await transaction.CommitAsync();
+        }
+
+        var payload = (await ApiAssert.EventuallyAsync(async () => await PayloadsAsync() is [var one] ? one : null, TimeSpan.FromSeconds(30)))!;
+        Assert.Contains("erased_heldback", payload, StringComparison.Ordinal);
+        Assert.DoesNotContain(userId.ToString(), payload, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(email, payload, StringComparison.OrdinalIgnoreCase);
+    }
+
     /// <summary>Finished deliveries are kept 30 days for inspection and replay, then purged; pending ones stay however old.</summary>
     [Fact]
     public async Task FinishedDeliveries_OlderThanTheRetention_ArePurged()

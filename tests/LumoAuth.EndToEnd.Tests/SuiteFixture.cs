@@ -106,7 +106,8 @@ public sealed class SuiteFixture : IAsyncLifetime
             .WithEnvironment("RoleLookup__Pause", "00:00:00");
         builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Token)
             .WithEnvironment("Token__AllowPrivateLogoutTargets", "true")
-            .WithEnvironment("Token__InternalLookupTimeout", "00:00:20")
+            .WithEnvironment("Token__SettingsLookupTimeout", "00:00:20")
+            .WithEnvironment("Token__RolesLookupTimeout", "00:00:20")
             .WithEnvironment("SSL_CERT_FILE", TrustBundle());
         _app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));

@@ -61,9 +61,9 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             ["LumoAuth:KeyEncryptionKey"] = TestInfrastructure.KeyEncryptionKey,
             ["LumoAuth:PublicBaseUrl"] = PublicBaseUrl,
             ["LumoAuth:Region"] = "us",
-            // Pages and tokens go on without admin's settings or the user's roles after this long; four test classes
-            // starting services on two cores can take seconds for a first answer.
-            ["Token:InternalLookupTimeout"] = "00:00:20",
+            // Pages go on without admin's settings after this long; four test classes starting services on two cores can
+            // take seconds for a first answer. (Roles keep their short deadline: most suites have no authorization service.)
+            ["Token:SettingsLookupTimeout"] = "00:00:20",
         };
         foreach (var (key, value) in Settings)
         {

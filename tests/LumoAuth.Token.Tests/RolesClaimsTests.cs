@@ -16,6 +16,9 @@ public sealed class WithAuthorizationSuite : TokenSuite
 {
     public AuthorizationServiceFactory Authorization { get; private set; } = null!;
 
+    // Here the authorization service is there to answer: a loaded run's first answer may take seconds.
+    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:RolesLookupTimeout"] = "00:00:20" };
+
     protected override async Task BeforeTokenAsync()
     {
         Authorization = new AuthorizationServiceFactory(Admin);

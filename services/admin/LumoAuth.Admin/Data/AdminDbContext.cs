@@ -85,6 +85,9 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(u => u.Attributes).HasColumnType("jsonb");
             e.Property(u => u.Version).IsRowVersion();
             e.HasIndex(u => new { u.TenantId, u.CreatedAt });
+
+            // Identity providers look a user up by externalId before each change (SCIM filter externalId eq …).
+            e.HasIndex(u => new { u.TenantId, u.ExternalId }).HasFilter("\"ExternalId\" IS NOT NULL");
             e.HasQueryFilter(u => u.TenantId == tenant.CurrentTenantId);
         });
 
@@ -164,6 +167,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(g => g.Name).HasMaxLength(200);
             e.Property(g => g.Description).HasMaxLength(1000);
             e.Property(g => g.ExternalId).HasMaxLength(200);
+            e.HasIndex(g => new { g.TenantId, g.ExternalId }).HasFilter("\"ExternalId\" IS NOT NULL");
             e.Property(g => g.Version).IsRowVersion();
             e.HasQueryFilter(g => g.TenantId == tenant.CurrentTenantId);
         });

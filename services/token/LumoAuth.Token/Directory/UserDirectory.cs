@@ -304,7 +304,7 @@ public sealed record RegistrationResult(RegistrationOutcome Outcome, RegisteredU
 /// </summary>
 public sealed partial class RolesDirectory(IHttpClientFactory httpClientFactory, IOptions<TokenServiceOptions> options, ILogger<RolesDirectory> logger)
 {
-    private readonly TimeSpan _timeout = options.Value.InternalLookupTimeout;
+    private readonly TimeSpan _timeout = options.Value.RolesLookupTimeout;
 
     public async Task<RolesOfResponse?> RolesOfAsync(Guid tenantId, string subject, CancellationToken cancellationToken)
     {

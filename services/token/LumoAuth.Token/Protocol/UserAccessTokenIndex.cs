@@ -65,12 +65,15 @@ public sealed partial class UserAccessTokenIndex(IConnectionMultiplexer redis, R
     /// Denies every live access token of the user, or only those issued by <paramref name="issuedBy"/> (their <c>iat</c> at or
     /// before that second, the rule of a client's cut-off) when given: an event then spares the tokens of a later sign-in.
     /// The user's cut-off on the deny-list also voids those issued before that second that this index never heard of (its
-    /// write failed while Redis was out). Throws when Redis is unreachable, so the caller can try again.
+    /// write failed while Redis was out), never later than now: an event's moment padded for clock skew must not void the
+    /// tokens of a sign-in that comes after this runs (say, right after an unblock). Throws when Redis is unreachable, so
+    /// the caller can try again.
     /// </summary>
     public async Task DenyUserAsync(Guid tenantId, Guid userId, DateTimeOffset? issuedBy = null)
     {
         var subject = userId.ToString();
-        await denyList.RevokeUserTokensAsync(tenantId, subject, issuedBy ?? time.GetUtcNow(), ClientValidation.LongestAccessTokenLifetime);
+        var now = time.GetUtcNow();
+        await denyList.RevokeUserTokensAsync(tenantId, subject, issuedBy is { } at && at < now ? at : now, ClientValidation.LongestAccessTokenLifetime);
         await DenyAsync(tenantId, UserKey(tenantId, subject), issuedBy?.ToUnixTimeSeconds());
     }
 

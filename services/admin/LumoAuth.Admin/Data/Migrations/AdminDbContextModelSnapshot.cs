@@ -255,6 +255,9 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasIndex("TenantId", "CreatedAt");
 
+                    b.HasIndex("TenantId", "ExternalId")
+                        .HasFilter("\"ExternalId\" IS NOT NULL");
+
                     b.HasIndex("TenantId", "Slug")
                         .IsUnique();
 
@@ -799,6 +802,9 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.HasKey("Id");
 
                     b.HasIndex("TenantId", "CreatedAt");
+
+                    b.HasIndex("TenantId", "ExternalId")
+                        .HasFilter("\"ExternalId\" IS NOT NULL");
 
                     b.HasIndex("TenantId", "NormalizedEmail")
                         .IsUnique();

@@ -45,6 +45,9 @@ public static class DataErasure
         var erasedAs = "erased_" + Guid.NewGuid().ToString("N")[..20];
         var now = DateTimeOffset.UtcNow;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        // Waits for webhook consumers writing deliveries of this tenant, which read the tenant's erasures first: a delivery
+        // they write after that read is then there to be deleted below, and those that follow see this erasure.
+        await LockTenantErasuresAsync(db, user.TenantId, shared: false, cancellationToken);
         await db.Invitations.Where(i => i.NormalizedEmail == user.NormalizedEmail).ExecuteDeleteAsync(cancellationToken);
         // Stored webhook payloads name the user (user.created carries the address) and can be replayed: those go too. The
         // events of the erasure itself (user.deleted) are queued after it and still tell receivers to forget the user.
@@ -124,6 +127,18 @@ public static class DataErasure
                     WHERE m.key ILIKE '%email%' AND jsonb_typeof(m.value) = 'string' AND m.value <> to_jsonb(CAST({StruckOut} AS text)))
             """, cancellationToken);
         return changed;
+    }
+
+    /// <summary>
+    /// The tenant's erasure lock, until the caller's transaction ends: an erasure holds it alone; a writer of webhook
+    /// deliveries holds it shared from reading the tenant's erasures until its deliveries are committed.
+    /// </summary>
+    public static async Task LockTenantErasuresAsync(AdminDbContext db, Guid tenantId, bool shared, CancellationToken cancellationToken)
+    {
+        var key = $"erasure:{tenantId:N}";
+        await (shared
+            ? db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock_shared(hashtextextended({key}, 0))", cancellationToken)
+            : db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock(hashtextextended({key}, 0))", cancellationToken));
     }
 
     /// <summary>

@@ -863,12 +863,22 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         return Pushed(filter) switch
         {
-            ("username", var v) => source.Where(u => EF.Functions.ILike(u.NormalizedEmail, LikePatterns.Exactly(v), LikePatterns.Escape) || (u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(v), LikePatterns.Escape))),
+            ("username", var v) => Named(source, v.ToLowerInvariant()),
             ("externalid", var v) => source.Where(u => u.ExternalId == v),
             ("id", var v) => Guid.TryParse(v, out var id) ? source.Where(u => u.Id == id) : source.Where(u => false),
             _ => source,
         };
     }
+
+    /// <summary>
+    /// Users whose address or username is <paramref name="lowered"/>, case-insensitively (RFC 7643 §4.1.1: userName is not
+    /// case-exact): as equalities on lower-cased values, which the unique address index and the lower(username) index serve.
+    /// An identity provider asks this before every create or update; a pattern match would walk the whole tenant.
+    /// </summary>
+    private static IQueryable<User> Named(IQueryable<User> source, string lowered) =>
+#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower(), which the index is on.
+        source.Where(u => u.NormalizedEmail == lowered || (u.Username != null && u.Username.ToLower() == lowered));
+#pragma warning restore CA1304, CA1311, CA1862
 
     private IQueryable<Group> GroupSource(ScimFilter? filter)
     {

@@ -12,8 +12,8 @@ namespace LumoAuth.Admin.Features.Webhooks;
 
 /// <summary>
 /// Turns an integration event (each item of a batched message) into one pending delivery per subscribed webhook of
-/// its tenant. The (webhook, event id) key makes a redelivered event a no-op; sending is the dispatcher's job, so a
-/// slow receiver never holds up the bus.
+/// its tenant, all of a message's in one commit. The (webhook, event id) key makes a redelivered event a no-op; sending is
+/// the dispatcher's job, so a slow receiver never holds up the bus.
 /// </summary>
 public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal signal) : IConsumer<TEvent>
     where TEvent : IntegrationEvent
@@ -24,6 +24,8 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
         var slugs = new Dictionary<Guid, string?>();
         var erasures = new Dictionary<Guid, List<ErasedSubject>>();
         var queued = false;
+        // One commit for the message's deliveries, under the tenants' erasure locks (shared) taken before their erasures are read.
+        await using var transaction = await db.Database.BeginTransactionAsync(context.CancellationToken);
         foreach (var (@event, eventGuid) in BatchedEvents.Expand(context.Message, context.MessageId ?? NewId.NextGuid()))
         {
             if (@event.TenantId is not { } tenantId)
@@ -57,7 +59,8 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
             if (!erasures.TryGetValue(tenantId, out var erased))
             {
                 // Erasures of the last day (their id and address are kept that long): an event naming one of those users may
-                // still be on its way.
+                // still be on its way. An erasure under way is waited for.
+                await DataErasure.LockTenantErasuresAsync(db, tenantId, shared: true, context.CancellationToken);
                 erased = await db.ErasedSubjects.IgnoreQueryFilters().AsNoTracking()
                     .Where(e => e.TenantId == tenantId && e.UserId != null)
                     .ToListAsync(context.CancellationToken);
@@ -82,6 +85,7 @@ public sealed class WebhookConsumer<TEvent>(AdminDbContext db, WebhookSignal sig
             }
         }
 
+        await transaction.CommitAsync(context.CancellationToken);
         if (queued)
         {
             signal.Notify();

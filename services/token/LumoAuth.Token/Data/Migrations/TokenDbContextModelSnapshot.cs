@@ -552,7 +552,7 @@ namespace LumoAuth.Token.Data.Migrations
 
                     b.HasIndex("CreationDate");
 
-                    b.HasIndex("TenantId");
+                    b.HasIndex("TenantId", "Subject");
 
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 
@@ -663,7 +663,7 @@ namespace LumoAuth.Token.Data.Migrations
                     b.HasIndex("ReferenceId")
                         .IsUnique();
 
-                    b.HasIndex("TenantId");
+                    b.HasIndex("TenantId", "Subject");
 
                     b.HasIndex("ApplicationId", "Status", "Subject", "Type");
 

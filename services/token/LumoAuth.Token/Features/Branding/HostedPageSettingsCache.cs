@@ -18,7 +18,7 @@ public sealed partial class HostedPageSettingsCache(
 {
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(30);
-    private readonly TimeSpan _timeout = options.Value.InternalLookupTimeout;
+    private readonly TimeSpan _timeout = options.Value.SettingsLookupTimeout;
 
     /// <summary>What applies when admin cannot say: no registration, no branding, admin's default session policy.</summary>
     public static readonly HostedPageSettings Fallback = new(RegistrationEnabled: false, DisplayName: null, LogoUrl: null, PrimaryColor: null);

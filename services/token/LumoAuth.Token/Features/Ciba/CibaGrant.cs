@@ -105,7 +105,8 @@ public static class CibaGrant
         await http.SignInAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
         if (http.Response.StatusCode == StatusCodes.Status200OK)
         {
-            await transaction.CommitAsync(http.RequestAborted);
+            // The tokens are on their way: a client that hangs up now must not undo what they stand for.
+            await transaction.CommitAsync(CancellationToken.None);
         }
 
         return Results.Empty;
