@@ -179,6 +179,33 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         await ApiAssert.ErrorAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?startDate=yesterday"), 400, "invalid_request");
     }
 
+    /// <summary>CIBA's login_hint: the user an address or a username names, in any letter case, only in the tenant asked about.</summary>
+    [Fact]
+    public async Task InternalUserByLogin_FindsByAddressOrUsername_InAnyCase_OnlyInItsTenant()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var userId = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = "kiosk@example.com", username = "Kiosk.Agent" }), 201))
+            ["data"]!["id"]!.GetValue<string>();
+        using var internalClient = factory.Internal();
+        async Task<System.Net.HttpStatusCode> FindAsync(Guid tenantId, string login, bool expectUser = false)
+        {
+            using var response = await internalClient.GetAsync($"/internal/v1/users/by-login?tenantId={tenantId}&login={Uri.EscapeDataString(login)}");
+            if (expectUser)
+            {
+                Assert.Contains(userId, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+
+            return response.StatusCode;
+        }
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, await FindAsync(tenant.Id, "KIOSK.agent", expectUser: true));
+        Assert.Equal(System.Net.HttpStatusCode.OK, await FindAsync(tenant.Id, "Kiosk@Example.com", expectUser: true));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, await FindAsync(tenant.Id, "kiosk.agen%"));
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, await FindAsync(other.Id, "kiosk.agent"));
+    }
+
     [Fact]
     public async Task InternalApi_RequiresTheInternalKey()
     {

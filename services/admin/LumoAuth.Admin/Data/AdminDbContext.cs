@@ -88,6 +88,9 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
             // Identity providers look a user up by externalId before each change (SCIM filter externalId eq …).
             e.HasIndex(u => new { u.TenantId, u.ExternalId }).HasFilter("\"ExternalId\" IS NOT NULL");
+
+            // The tenant's administrators, told of high-risk sign-ins and disabled webhooks (a handful among many users).
+            e.HasIndex(u => u.TenantId, "ix_users_admins").HasFilter("\"IsAdmin\" AND \"IsActive\" AND NOT \"Blocked\" AND \"SoftDeletedAt\" IS NULL");
             e.HasQueryFilter(u => u.TenantId == tenant.CurrentTenantId);
         });
 
@@ -262,6 +265,9 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
         {
             e.ToTable("erased_subjects");
             e.HasIndex(x => new { x.TenantId, x.ErasedAt });
+
+            // The erasures of the last day (their id and address still kept), read for every webhook message of the tenant.
+            e.HasIndex(x => x.TenantId, "ix_erased_subjects_pending").HasFilter("\"UserId\" IS NOT NULL");
             e.Property(x => x.ErasedAs).HasMaxLength(64);
             e.Property(x => x.Email).HasMaxLength(AuditLogEntry.EmailLength);
             e.HasQueryFilter(x => x.TenantId == tenant.CurrentTenantId);

@@ -235,6 +235,10 @@ public sealed class AuthorizationDbContext(DbContextOptions<AuthorizationDbConte
             e.HasKey(t => new { t.TenantId, t.ObjectType, t.ObjectId, t.Relation, t.SubjectType, t.SubjectId, t.SubjectRelation });
             // Reverse lookups (list-objects, "what can this subject reach").
             e.HasIndex(t => new { t.TenantId, t.SubjectType, t.SubjectId, t.SubjectRelation, t.Relation });
+
+            // A check that misses the direct tuple reads the object's usersets (group#member…): only those, not every direct
+            // subject (a role's hundred thousand assignees). The reader's query repeats the filter literally, so it matches.
+            e.HasIndex(t => new { t.TenantId, t.ObjectType, t.ObjectId, t.Relation }).HasFilter("\"SubjectRelation\" <> ''").HasDatabaseName("ix_tuples_usersets");
             foreach (var p in new[] { nameof(StoredTuple.ObjectType), nameof(StoredTuple.Relation), nameof(StoredTuple.SubjectType), nameof(StoredTuple.SubjectRelation) })
             {
                 e.Property(p).HasMaxLength(64);

@@ -206,6 +206,9 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasIndex("TenantId", "ErasedAt");
 
+                    b.HasIndex(new[] { "TenantId" }, "ix_erased_subjects_pending")
+                        .HasFilter("\"UserId\" IS NOT NULL");
+
                     b.ToTable("erased_subjects", (string)null);
                 });
 
@@ -808,6 +811,9 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasIndex("TenantId", "NormalizedEmail")
                         .IsUnique();
+
+                    b.HasIndex(new[] { "TenantId" }, "ix_users_admins")
+                        .HasFilter("\"IsAdmin\" AND \"IsActive\" AND NOT \"Blocked\" AND \"SoftDeletedAt\" IS NULL");
 
                     b.ToTable("users", (string)null);
                 });

@@ -111,7 +111,9 @@ public static class CredentialEndpoints
         var users = db.Users.IgnoreQueryFilters().AsNoTracking().Where(u => u.TenantId == tenantId);
         var ids = hint.Contains('@', StringComparison.Ordinal)
             ? await users.Where(u => u.NormalizedEmail == hint).Select(u => u.Id).ToListAsync(cancellationToken)
-            : await users.Where(u => u.Username != null && EF.Functions.ILike(u.Username, LikePatterns.Exactly(hint), LikePatterns.Escape)).Select(u => u.Id).Take(2).ToListAsync(cancellationToken);
+#pragma warning disable CA1304, CA1311, CA1862 // Not run here: EF translates ToLower() to SQL lower(), which the username index is on.
+            : await users.Where(u => u.Username != null && u.Username.ToLower() == hint).Select(u => u.Id).Take(2).ToListAsync(cancellationToken);
+#pragma warning restore CA1304, CA1311, CA1862
         return ids.Count == 1
             ? await GetUserProfile(ids[0], tenantId, db, cancellationToken)
             : ApiErrors.NotFound("User");

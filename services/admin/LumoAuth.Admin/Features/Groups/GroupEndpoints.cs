@@ -182,10 +182,14 @@ public static class GroupEndpoints
             return validation.ToResult();
         }
 
-        return await WithGroupLockedAsync(db, found.Id, group => ApplyUpdateAsync(group, request, db, roleHolders, cancellationToken), cancellationToken);
+        // The answer asks the authorization service for the group's roles: after the commit, so no call to another service
+        // holds the group's lock (and a rename's locks on its members' rows).
+        return await WithGroupLockedAsync(db, found.Id, group => ApplyUpdateAsync(group, request, db, cancellationToken), cancellationToken,
+            answer: async group => TypedResults.Ok(new DataResponse<GroupResponse>(await ViewAsync(db, roleHolders, group, cancellationToken), "Group updated")));
     }
 
-    private static async Task<IResult> ApplyUpdateAsync(Group group, UpdateGroupRequest request, AdminDbContext db, RoleHolderLookup roleHolders, CancellationToken cancellationToken)
+    /// <summary>Applies the update to the locked group; an error, or null once it is saved.</summary>
+    private static async Task<IResult?> ApplyUpdateAsync(Group group, UpdateGroupRequest request, AdminDbContext db, CancellationToken cancellationToken)
     {
         var changed = false;
         if (request.Name is { } name && name.Trim() != group.Name)
@@ -223,7 +227,7 @@ public static class GroupEndpoints
             }
         }
 
-        return TypedResults.Ok(new DataResponse<GroupResponse>(await ViewAsync(db, roleHolders, group, cancellationToken), "Group updated"));
+        return null;
     }
 
     private static async Task<GroupResponse> ViewAsync(AdminDbContext db, RoleHolderLookup roleHolders, Group group, CancellationToken cancellationToken)
@@ -365,12 +369,14 @@ public static class GroupEndpoints
     /// so member inserts elsewhere (which only share the key) are not blocked. A row-version conflict with a writer that
     /// takes no lock is 409, or 404 when the group went away.
     /// </summary>
-    private static async Task<IResult> WithGroupLockedAsync(AdminDbContext db, Guid groupId, Func<Group, Task<IResult>> change, CancellationToken cancellationToken)
+    private static async Task<IResult> WithGroupLockedAsync(
+        AdminDbContext db, Guid groupId, Func<Group, Task<IResult?>> change, CancellationToken cancellationToken, Func<Group, Task<IResult>>? answer = null)
     {
         var strategy = db.Database.CreateExecutionStrategy();
         try
         {
-            return await strategy.ExecuteAsync(async () =>
+            Group? changed = null;
+            var result = await strategy.ExecuteAsync(async () =>
             {
                 db.ChangeTracker.Clear();
                 await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
@@ -383,8 +389,12 @@ public static class GroupEndpoints
 
                 var result = await change(group);
                 await transaction.CommitAsync(cancellationToken);
+                changed = group;
                 return result;
             });
+
+            // A change that answers null is answered once committed, outside the lock.
+            return result ?? await answer!(changed!);
         }
         catch (DbUpdateConcurrencyException)
         {

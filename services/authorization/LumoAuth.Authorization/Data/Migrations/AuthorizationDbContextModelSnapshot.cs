@@ -294,6 +294,10 @@ namespace LumoAuth.Authorization.Data.Migrations
 
                     b.HasKey("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation");
 
+                    b.HasIndex("TenantId", "ObjectType", "ObjectId", "Relation")
+                        .HasDatabaseName("ix_tuples_usersets")
+                        .HasFilter("\"SubjectRelation\" <> ''");
+
                     b.HasIndex("TenantId", "SubjectType", "SubjectId", "SubjectRelation", "Relation");
 
                     b.ToTable("tuples", (string)null);
