@@ -8,7 +8,6 @@ using LumoAuth.Testing;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -19,24 +18,11 @@ namespace LumoAuth.Token.Tests;
 public sealed class CibaSuite : TokenSuite
 {
     /// <summary>While armed, throws from the save that would store an issued token (after the request was marked redeemed).</summary>
-    public CrashOnStoredToken Crash { get; } = new();
+    public InjectedSaveCrash Crash { get; } = new(
+        changes => changes.Entries<TokenToken>().Any(e => e.State == EntityState.Added), "Injected crash while storing the redemption's tokens");
 
     protected override void ConfigureTokenServices(IServiceCollection services) =>
         services.ConfigureDbContext<TokenDbContext>(options => options.AddInterceptors(Crash));
-
-    public sealed class CrashOnStoredToken : SaveChangesInterceptor
-    {
-        private volatile bool _armed;
-
-        public void Arm() => _armed = true;
-
-        public void Disarm() => _armed = false;
-
-        public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default) =>
-            _armed && eventData.Context!.ChangeTracker.Entries<TokenToken>().Any(e => e.State == EntityState.Added)
-                ? throw new InvalidOperationException("Injected crash while storing the redemption's tokens")
-                : base.SavingChangesAsync(eventData, result, cancellationToken);
-    }
 
     protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?>
     {

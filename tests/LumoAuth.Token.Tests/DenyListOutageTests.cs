@@ -27,11 +27,7 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         await mirror.RefreshAsync();
         Assert.NotNull(mirror.RefreshedAt);
 
-        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
-        unreachable.AbortOnConnectFail = false;
-        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
-        unreachable.ConnectTimeout = 200;
-        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        await using var down = await UnreachableRedisAsync();
         var duringOutage = new RedisAccessTokenDenyList(down, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
         var now = DateTimeOffset.UtcNow;
 
@@ -116,11 +112,7 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         Assert.False(await denyList.IsRevokedAsync(Guid.NewGuid(), Token(cutOff.AddSeconds(-1)), CancellationToken.None));
 
         await mirror.RefreshAsync();
-        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
-        unreachable.AbortOnConnectFail = false;
-        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
-        unreachable.ConnectTimeout = 200;
-        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        await using var down = await UnreachableRedisAsync();
         var duringOutage = new RedisAccessTokenDenyList(down, mirror, TimeProvider.System, NullLogger<RedisAccessTokenDenyList>.Instance);
         await AssertVerdicts(token => duringOutage.IsRevokedAsync(tenantId, token, CancellationToken.None).AsTask());
     }
@@ -195,11 +187,7 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
     [Fact]
     public async Task WhileRedisIsUnreachable_DPoPProofsAreStillCheckedOnce_InThisProcess()
     {
-        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
-        unreachable.AbortOnConnectFail = false;
-        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
-        unreachable.ConnectTimeout = 200;
-        await using var down = await ConnectionMultiplexer.ConnectAsync(unreachable);
+        await using var down = await UnreachableRedisAsync();
         var validator = new DPoPProofValidator(down, TimeProvider.System, NullLogger<DPoPProofValidator>.Instance);
         using var key = new LumoAuth.Testing.DPoPKey();
         const string url = "https://id.example.com/t/acme/api/v1/oauth/token";
@@ -218,5 +206,15 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
 
         Assert.Equal(key.Thumbprint, once.Thumbprint);
         Assert.Equal("invalid_dpop_proof", replay.Error);
+    }
+
+    /// <summary>A Redis connection that never answers (nothing listens on port 1): an outage, without stopping the shared server.</summary>
+    private static async Task<ConnectionMultiplexer> UnreachableRedisAsync()
+    {
+        var unreachable = ConfigurationOptions.Parse("127.0.0.1:1");
+        unreachable.AbortOnConnectFail = false;
+        unreachable.BacklogPolicy = BacklogPolicy.FailFast;
+        unreachable.ConnectTimeout = 200;
+        return await ConnectionMultiplexer.ConnectAsync(unreachable);
     }
 }

@@ -3,7 +3,6 @@ using LumoAuth.Messaging.Outbox;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Token.Tests;
@@ -11,25 +10,13 @@ namespace LumoAuth.Token.Tests;
 /// <summary>A token service whose save of a <c>TokenRevoked</c> event a test can make fail, as a crash would.</summary>
 public sealed class RevocationCrashSuite : TokenSuite
 {
-    public CrashOnRevokedEvent Crash { get; } = new();
+    /// <summary>While armed, throws from the save that would write a <c>TokenRevoked</c> outbox row (after the grant's and token's writes).</summary>
+    public InjectedSaveCrash Crash { get; } = new(
+        changes => changes.Entries<OutboxMessage>().Any(e => e.Entity.MessageType.Contains("TokenRevoked", StringComparison.Ordinal)),
+        "Injected crash before the revocation's commit");
 
     protected override void ConfigureTokenServices(IServiceCollection services) =>
         services.ConfigureDbContext<TokenDbContext>(options => options.AddInterceptors(Crash));
-
-    /// <summary>While armed, throws from the save that would write a <c>TokenRevoked</c> outbox row (after the grant's and token's writes).</summary>
-    public sealed class CrashOnRevokedEvent : SaveChangesInterceptor
-    {
-        private volatile bool _armed;
-
-        public void Arm() => _armed = true;
-
-        public void Disarm() => _armed = false;
-
-        public override ValueTask<InterceptionResult<int>> SavingChangesAsync(DbContextEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default) =>
-            _armed && eventData.Context!.ChangeTracker.Entries<OutboxMessage>().Any(e => e.Entity.MessageType.Contains("TokenRevoked", StringComparison.Ordinal))
-                ? throw new InvalidOperationException("Injected crash before the revocation's commit")
-                : base.SavingChangesAsync(eventData, result, cancellationToken);
-    }
 }
 
 /// <summary>
