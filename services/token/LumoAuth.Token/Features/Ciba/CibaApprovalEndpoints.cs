@@ -183,6 +183,9 @@ public static class CibaApprovalEndpoints
             : HostedPage.Render(http, "Sign-in denied", "<p role=\"status\">You denied the request. Nobody was signed in.</p>");
     }
 
+    private static string Alert(string? error) =>
+        error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>";
+
     private static bool SameCode(string typed, string storedHash) =>
         CryptographicOperations.FixedTimeEquals(
             Encoding.ASCII.GetBytes(BackchannelAuthenticationEndpoints.HashOf(typed.Trim())),
@@ -198,15 +201,12 @@ public static class CibaApprovalEndpoints
             .ToListAsync(http.RequestAborted);
         if (waiting.Count == 0)
         {
-            return HostedPage.Render(http, "Sign-in requests", "<p role=\"status\">No sign-in request is waiting for you.</p>");
+            // A wrong code's answer still says so when the request closed meanwhile (another guess used the last attempt).
+            return HostedPage.Render(http, "Sign-in requests", Alert(error) + "<p role=\"status\">No sign-in request is waiting for you.</p>");
         }
 
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
-        var body = new StringBuilder();
-        if (error is not null)
-        {
-            body.Append("<p class=\"error\" role=\"alert\">").Append(HostedPage.Encode(error)).Append("</p>");
-        }
+        var body = new StringBuilder(Alert(error));
 
         foreach (var request in waiting)
         {
