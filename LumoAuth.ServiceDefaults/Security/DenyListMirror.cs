@@ -179,27 +179,19 @@ public sealed partial class DenyListMirror(IConnectionMultiplexer redis, TimePro
 
     private void Expire(long now)
     {
-        foreach (var (key, expiry) in _jtis)
-        {
-            if (expiry <= now)
-            {
-                _jtis.TryRemove(key, out _);
-            }
-        }
+        Sweep(_jtis, expiry => expiry <= now);
+        Sweep(_cutOffs, latest => latest.Expiry <= now);
+        Sweep(_userCutOffs, latest => latest.Expiry <= now);
+    }
 
-        foreach (var (key, latest) in _cutOffs)
+    private static void Sweep<TKey, TValue>(System.Collections.Concurrent.ConcurrentDictionary<TKey, TValue> entries, Func<TValue, bool> expired)
+        where TKey : notnull
+    {
+        foreach (var (key, value) in entries)
         {
-            if (latest.Expiry <= now)
+            if (expired(value))
             {
-                _cutOffs.TryRemove(key, out _);
-            }
-        }
-
-        foreach (var (key, latest) in _userCutOffs)
-        {
-            if (latest.Expiry <= now)
-            {
-                _userCutOffs.TryRemove(key, out _);
+                entries.TryRemove(key, out _);
             }
         }
     }

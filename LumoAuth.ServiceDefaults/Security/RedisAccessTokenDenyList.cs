@@ -171,9 +171,12 @@ public sealed partial class RedisAccessTokenDenyList(
         }
     }
 
+    /// <summary>A stored cut-off's second; an unreadable one voids everything (null), as a cut-off of the far future would.</summary>
+    private static long? CutOffOf(RedisValue cutOff) =>
+        long.TryParse(cutOff.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seconds) ? seconds : null;
+
     private static bool IssuedByCutOff(DateTimeOffset? issuedAt, RedisValue cutOff) =>
-        !long.TryParse(cutOff.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
-        || IssuedByCutOff(issuedAt, seconds);
+        CutOffOf(cutOff) is not { } seconds || IssuedByCutOff(issuedAt, seconds);
 
     /// <summary>
     /// Whether a client's cut-off voids a token issued at <paramref name="issuedAt"/> (also the mirror's rule). A token
@@ -183,8 +186,7 @@ public sealed partial class RedisAccessTokenDenyList(
         issuedAt is null || issuedAt.Value.ToUnixTimeSeconds() <= cutOff;
 
     private static bool IssuedBeforeUserCutOff(DateTimeOffset? issuedAt, RedisValue cutOff) =>
-        !long.TryParse(cutOff.ToString(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
-        || IssuedBeforeUserCutOff(issuedAt, seconds);
+        CutOffOf(cutOff) is not { } seconds || IssuedBeforeUserCutOff(issuedAt, seconds);
 
     /// <summary>
     /// Whether a user's cut-off voids a token issued at <paramref name="issuedAt"/> (also the mirror's rule): issued before the
