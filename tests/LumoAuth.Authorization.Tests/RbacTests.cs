@@ -763,6 +763,47 @@ public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     /// <summary>
+    /// A group of twenty thousand members, added and then removed by one event each (as a deleted group's event names
+    /// every member): each event lands whole at one revision, a user named twice counts once, and the changelog holds
+    /// one row per member.
+    /// </summary>
+    [Fact]
+    public async Task MembershipEvents_NamingThousandsOfUsers_LandWhole_AtOneRevisionEach()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        await SeedAsync(client, tenant);
+        var groupId = await suite.Admin.CreateGroupAsync(tenant, "Crowd");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/groups/{groupId}/roles", new { roles = new[] { "editor" } }));
+        var members = Enumerable.Range(0, 20_000).Select(_ => Guid.NewGuid()).ToList();
+        var t0 = DateTimeOffset.UtcNow;
+
+        await ApplyAsync(new GroupMembershipChanged(groupId, "crowd", [.. members, members[0]], []) { TenantId = tenant.Id, OccurredAt = t0 });
+        Assert.True(await AllowedAsync(client, tenant, members[0], "document.edit"));
+        Assert.True(await AllowedAsync(client, tenant, members[^1], "document.edit"));
+        var added = await ChangesAsync("write");
+        Assert.Single(added.Select(c => c.Revision).Distinct());
+        Assert.Equal(members.Count, added.Count);
+
+        await ApplyAsync(new GroupMembershipChanged(groupId, "crowd", [], members) { TenantId = tenant.Id, OccurredAt = t0.AddSeconds(1) });
+        Assert.False(await AllowedAsync(client, tenant, members[0], "document.edit"));
+        Assert.False(await AllowedAsync(client, tenant, members[12_345], "document.edit"));
+        var removed = await ChangesAsync("delete");
+        Assert.Single(removed.Select(c => c.Revision).Distinct());
+        Assert.Equal(members.Count, removed.Count);
+        Assert.True(removed[0].Revision > added[0].Revision);
+
+        async Task<List<TupleChange>> ChangesAsync(string operation)
+        {
+            await using var scope = suite.Authorization.Services.CreateAsyncScope();
+            var store = RbacModel.StoreOf(tenant.Id);
+            var prefix = $"group:{groupId}#member@";
+            return await scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>().Changes.IgnoreQueryFilters()
+                .Where(c => c.TenantId == store && c.Operation == operation && c.Tuple.StartsWith(prefix)).ToListAsync();
+        }
+    }
+
+    /// <summary>
     /// Two consumers at once: the older "added" records its time first, the newer "removed" is then recorded and applied
     /// in full, and only then does the "added" reach its write. It is read again under the write lock and left out.
     /// </summary>

@@ -53,66 +53,33 @@ public static class TupleStoreWriter
             deletes = [.. deletes.Where(wanted)];
         }
 
-        foreach (var precondition in preconditions)
+        // Each step is one statement over arrays, so a 100k-member group costs a handful of round trips under the
+        // tenant's lock rather than hundreds of thousands. A key repeated in a batch counts once (its first write wins).
+        if (await FirstFailedPreconditionAsync(db, tenantId, [.. preconditions], cancellationToken) is { } failed)
         {
-            var exists = await Existing(db, tenantId, precondition.Key).AnyAsync(cancellationToken);
-            if (exists != precondition.MustExist)
-            {
-                await RollbackOwnAsync(transaction, cancellationToken);
-                return new TupleWriteOutcome(0, 0, current, precondition);
-            }
+            await RollbackOwnAsync(transaction, cancellationToken);
+            return new TupleWriteOutcome(0, 0, current, failed);
         }
+
+        var uniqueWrites = writes.DistinctBy(t => t.Key).ToList();
+        var uniqueDeletes = deletes.Distinct().ToList();
+        var deleteSet = uniqueDeletes.ToHashSet();
+        var replacements = uniqueWrites.Where(t => deleteSet.Contains(t.Key)).ToList();
 
         // Conflicts are found before anything changes, so a caller's transaction is left as it was given.
-        var replaced = new Dictionary<TupleKey, EngineTuple>();
-        foreach (var tuple in writes.Where(t => deletes.Contains(t.Key)))
+        var plainWrites = uniqueWrites.Where(t => !deleteSet.Contains(t.Key)).ToList();
+        if ((await StoredWithConditionAsync(db, tenantId, plainWrites, same: false, cancellationToken)).FirstOrDefault() is { } conflict)
         {
-            replaced[tuple.Key] = tuple;
+            await RollbackOwnAsync(transaction, cancellationToken);
+            return new TupleWriteOutcome(0, 0, current, ConditionConflict: conflict.Key);
         }
 
-        foreach (var tuple in writes)
-        {
-            if (!replaced.ContainsKey(tuple.Key) && await SameConditionAsync(db, tenantId, tuple, cancellationToken) == false)
-            {
-                await RollbackOwnAsync(transaction, cancellationToken);
-                return new TupleWriteOutcome(0, 0, current, ConditionConflict: tuple.Key);
-            }
-        }
-
-        var deleted = new List<TupleKey>();
-        foreach (var key in deletes)
-        {
-            // A condition change that is already in place (a retried batch) is left alone rather than deleted and re-written.
-            if (replaced.TryGetValue(key, out var replacement) && await SameConditionAsync(db, tenantId, replacement, cancellationToken) == true)
-            {
-                continue;
-            }
-
-            if (await Existing(db, tenantId, key).ExecuteDeleteAsync(cancellationToken) > 0)
-            {
-                deleted.Add(key);
-            }
-        }
-
-        var written = new List<EngineTuple>();
+        // A condition change that is already in place (a retried batch) is left alone rather than deleted and re-written.
+        var inPlace = (await StoredWithConditionAsync(db, tenantId, replacements, same: true, cancellationToken)).Select(t => t.Key).ToHashSet();
+        var deleted = await DeleteAsync(db, tenantId, [.. uniqueDeletes.Where(k => !inPlace.Contains(k))], cancellationToken);
         var now = DateTimeOffset.UtcNow;
-        foreach (var tuple in writes)
-        {
-            var (o, s) = (tuple.Object, tuple.Subject);
-            var conditionName = tuple.Condition?.Name ?? string.Empty;
-            var context = TupleRows.ContextJson(tuple.Condition);
-            // A row still present here has this very condition (any other was refused or deleted above): no change.
-            var rows = await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO tuples ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation", "ConditionName", "ConditionContext", "CreatedRevision", "CreatedAt")
-                VALUES ({tenantId}, {o.Type}, {o.Id}, {tuple.Relation}, {s.Type}, {s.Id}, {s.Relation ?? string.Empty}, {conditionName}, {context}::jsonb, {current + 1}, {now})
-                ON CONFLICT ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation") DO NOTHING
-                """, cancellationToken);
-            if (rows > 0)
-            {
-                written.Add(tuple);
-            }
-        }
-
+        // A row still present here has this very condition (any other was refused or deleted above): no change.
+        var written = await InsertAsync(db, tenantId, uniqueWrites, current + 1, now, cancellationToken);
         if (deleted.Count + written.Count == 0)
         {
             await RollbackOwnAsync(transaction, cancellationToken);
@@ -120,20 +87,7 @@ public static class TupleStoreWriter
         }
 
         var revision = await BumpRevisionAsync(db, tenantId, cancellationToken);
-        foreach (var key in deleted)
-        {
-            db.Changes.Add(new TupleChange { TenantId = tenantId, Revision = revision, Operation = ChangeOperations.Delete, Tuple = key.ToString(), Timestamp = now });
-        }
-
-        foreach (var tuple in written)
-        {
-            db.Changes.Add(new TupleChange
-            {
-                TenantId = tenantId, Revision = revision, Operation = ChangeOperations.Write, Tuple = tuple.Key.ToString(),
-                ConditionName = tuple.Condition?.Name ?? string.Empty, ConditionContext = TupleRows.ContextJson(tuple.Condition), Timestamp = now,
-            });
-        }
-
+        await RecordChangesAsync(db, tenantId, revision, deleted, written, now, cancellationToken);
         if (publishEvents && deleted.Count > 0)
         {
             db.AddEvent(new RelationshipsDeleted([.. deleted.Select(k => new EventTuple(k.Object.ToString(), k.Relation, k.Subject.ToString()))], revision) { TenantId = tenantId });
@@ -178,30 +132,119 @@ public static class TupleStoreWriter
             UPDATE tenant_revisions SET "Revision" = "Revision" + 1 WHERE "TenantId" = {tenantId} RETURNING "Revision" AS "Value"
             """).ToListAsync(cancellationToken)).Single();
 
-    /// <summary>
-    /// Whether the stored tuple of this key carries exactly this condition (name and context, compared as jsonb);
-    /// null when no tuple of the key is stored.
-    /// </summary>
-    private static async Task<bool?> SameConditionAsync(AuthorizationDbContext db, Guid tenantId, EngineTuple tuple, CancellationToken cancellationToken)
+    // The statements below take a list of keys as six arrays (parameters {1}…{6}, the tenant being {0}) and number
+    // them from 1 in the list's order, so each answers with the positions of the keys it matched.
+    private const string KeyMatch = """
+        t."TenantId" = {0} AND t."ObjectType" = k.ot AND t."ObjectId" = k.oi AND t."Relation" = k.r
+          AND t."SubjectType" = k.st AND t."SubjectId" = k.si AND t."SubjectRelation" = k.sr
+        """;
+
+    private static string Keys(params string[] more) =>
+        $"unnest({{1}}, {{2}}, {{3}}, {{4}}, {{5}}, {{6}}{string.Concat(more.Select((_, i) => $", {{{i + 7}}}"))}) WITH ORDINALITY "
+        + $"AS k(ot, oi, r, st, si, sr{string.Concat(more.Select(m => ", " + m))}, ord)";
+
+    private static object[] Parameters(Guid tenantId, IReadOnlyList<TupleKey> keys, params object[] more) =>
+    [
+        tenantId,
+        keys.Select(k => k.Object.Type).ToArray(), keys.Select(k => k.Object.Id).ToArray(), keys.Select(k => k.Relation).ToArray(),
+        keys.Select(k => k.Subject.Type).ToArray(), keys.Select(k => k.Subject.Id).ToArray(), keys.Select(k => k.Subject.Relation ?? string.Empty).ToArray(),
+        .. more,
+    ];
+
+    private static object[] Parameters(Guid tenantId, IReadOnlyList<EngineTuple> tuples, params object[] more) =>
+        Parameters(tenantId, [.. tuples.Select(t => t.Key)],
+            [tuples.Select(t => t.Condition?.Name ?? string.Empty).ToArray(), tuples.Select(t => TupleRows.ContextJson(t.Condition)).ToArray(), .. more]);
+
+    /// <summary>Positions (from 1) answered by a statement over <see cref="Keys"/>, ascending.</summary>
+    private static async Task<List<int>> PositionsAsync(AuthorizationDbContext db, string sql, object[] parameters, CancellationToken cancellationToken) =>
+        [.. (await db.Database.SqlQueryRaw<long>(sql, parameters).ToListAsync(cancellationToken)).Select(p => (int)p).Order()];
+
+    /// <summary>The first precondition, in the batch's order, that the stored tuples do not meet.</summary>
+    private static async Task<TuplePrecondition?> FirstFailedPreconditionAsync(
+        AuthorizationDbContext db, Guid tenantId, IReadOnlyList<TuplePrecondition> preconditions, CancellationToken cancellationToken)
     {
-        var (o, s) = (tuple.Object, tuple.Subject);
-        var conditionName = tuple.Condition?.Name ?? string.Empty;
-        var context = TupleRows.ContextJson(tuple.Condition);
-        var same = await db.Database.SqlQuery<bool>($"""
-            SELECT ("ConditionName" = {conditionName} AND "ConditionContext" IS NOT DISTINCT FROM {context}::jsonb) AS "Value"
-            FROM tuples
-            WHERE "TenantId" = {tenantId} AND "ObjectType" = {o.Type} AND "ObjectId" = {o.Id} AND "Relation" = {tuple.Relation}
-              AND "SubjectType" = {s.Type} AND "SubjectId" = {s.Id} AND "SubjectRelation" = {s.Relation ?? string.Empty}
-            """).ToListAsync(cancellationToken);
-        return same.Count == 0 ? null : same[0];
+        if (preconditions.Count == 0)
+        {
+            return null;
+        }
+
+        var failed = await PositionsAsync(db, $"""
+            SELECT k.ord AS "Value" FROM {Keys("must")}
+            WHERE EXISTS (SELECT 1 FROM tuples t WHERE {KeyMatch}) <> k.must
+            ORDER BY k.ord LIMIT 1
+            """, Parameters(tenantId, [.. preconditions.Select(p => p.Key)], preconditions.Select(p => p.MustExist).ToArray()), cancellationToken);
+        return failed.Count == 0 ? null : preconditions[failed[0] - 1];
     }
 
-    private static IQueryable<StoredTuple> Existing(AuthorizationDbContext db, Guid tenantId, TupleKey key)
+    /// <summary>
+    /// The tuples, in the batch's order, whose key is stored with exactly their condition (<paramref name="same"/>) or
+    /// with another one (name and context, the context compared as jsonb); keys not stored are in neither.
+    /// </summary>
+    private static async Task<List<EngineTuple>> StoredWithConditionAsync(
+        AuthorizationDbContext db, Guid tenantId, List<EngineTuple> tuples, bool same, CancellationToken cancellationToken)
     {
-        var (o, s) = (key.Object, key.Subject);
-        var subjectRelation = s.Relation ?? string.Empty;
-        return db.Tuples.IgnoreQueryFilters().Where(t => t.TenantId == tenantId && t.ObjectType == o.Type && t.ObjectId == o.Id && t.Relation == key.Relation
-                                                         && t.SubjectType == s.Type && t.SubjectId == s.Id && t.SubjectRelation == subjectRelation);
+        if (tuples.Count == 0)
+        {
+            return [];
+        }
+
+        var matched = await PositionsAsync(db, $"""
+            SELECT k.ord AS "Value" FROM {Keys("cn", "cc")} JOIN tuples t ON {KeyMatch}
+            WHERE (t."ConditionName" = k.cn AND t."ConditionContext" IS NOT DISTINCT FROM k.cc::jsonb) = {"{9}"}
+            """, Parameters(tenantId, tuples, same), cancellationToken);
+        return [.. matched.Select(p => tuples[p - 1])];
+    }
+
+    /// <summary>Deletes the stored tuples of these keys; the keys that were stored, in the batch's order.</summary>
+    private static async Task<List<TupleKey>> DeleteAsync(AuthorizationDbContext db, Guid tenantId, IReadOnlyList<TupleKey> keys, CancellationToken cancellationToken)
+    {
+        if (keys.Count == 0)
+        {
+            return [];
+        }
+
+        var gone = await PositionsAsync(db, $"""
+            DELETE FROM tuples t USING {Keys()} WHERE {KeyMatch} RETURNING k.ord AS "Value"
+            """, Parameters(tenantId, keys), cancellationToken);
+        return [.. gone.Select(p => keys[p - 1])];
+    }
+
+    /// <summary>Inserts the tuples whose keys are not stored; those it inserted, in the batch's order.</summary>
+    private static async Task<List<EngineTuple>> InsertAsync(
+        AuthorizationDbContext db, Guid tenantId, List<EngineTuple> tuples, long revision, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (tuples.Count == 0)
+        {
+            return [];
+        }
+
+        // RETURNING sees only the inserted row, so the rows are matched back to their positions.
+        var added = await PositionsAsync(db, $"""
+            WITH added AS (
+                INSERT INTO tuples ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation", "ConditionName", "ConditionContext", "CreatedRevision", "CreatedAt")
+                SELECT {"{0}"}, k.ot, k.oi, k.r, k.st, k.si, k.sr, k.cn, k.cc::jsonb, {"{9}"}, {"{10}"} FROM {Keys("cn", "cc")}
+                ON CONFLICT ("TenantId", "ObjectType", "ObjectId", "Relation", "SubjectType", "SubjectId", "SubjectRelation") DO NOTHING
+                RETURNING *)
+            SELECT k.ord AS "Value" FROM added t JOIN {Keys("cn", "cc")} ON {KeyMatch}
+            """, Parameters(tenantId, tuples, revision, now), cancellationToken);
+        return [.. added.Select(p => tuples[p - 1])];
+    }
+
+    /// <summary>The changelog rows of a batch, in one statement: its deletes, then its writes.</summary>
+    private static Task<int> RecordChangesAsync(
+        AuthorizationDbContext db, Guid tenantId, long revision, List<TupleKey> deleted, List<EngineTuple> written, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        string[] operations = [.. deleted.Select(_ => ChangeOperations.Delete), .. written.Select(_ => ChangeOperations.Write)];
+        string[] keys = [.. deleted.Select(k => k.ToString()), .. written.Select(t => t.Key.ToString())];
+        string[] conditionNames = [.. deleted.Select(_ => string.Empty), .. written.Select(t => t.Condition?.Name ?? string.Empty)];
+        string?[] contexts = [.. deleted.Select(_ => (string?)null), .. written.Select(t => TupleRows.ContextJson(t.Condition))];
+        return db.Database.ExecuteSqlInterpolatedAsync($"""
+            INSERT INTO tuple_changes ("TenantId", "Revision", "Operation", "Tuple", "ConditionName", "ConditionContext", "Timestamp")
+            SELECT {tenantId}, {revision}, c.operation, c.tuple, c.condition_name, CAST(c.context AS jsonb), {now}
+            FROM unnest({operations}, {keys}, {conditionNames}, {contexts}) WITH ORDINALITY AS c(operation, tuple, condition_name, context, ord)
+            ORDER BY c.ord
+            """, cancellationToken);
     }
 }
 

@@ -45,23 +45,19 @@ public static class GroupMemberships
             return [];
         }
 
-        var current = new List<(Guid, bool)>();
-        foreach (var (userId, added) in message.AddedUserIds.Select(u => (u, true)).Concat(message.RemovedUserIds.Select(u => (u, false))))
-        {
-            // The row comes back only when this event is current.
-            if ((await db.Database.SqlQuery<int>($"""
-                INSERT INTO group_membership_versions ("TenantId", "GroupId", "UserId", "OccurredAt")
-                VALUES ({tenantId}, {message.GroupId}, {userId}, {message.OccurredAt})
-                ON CONFLICT ("TenantId", "GroupId", "UserId") DO UPDATE SET "OccurredAt" = excluded."OccurredAt"
-                WHERE group_membership_versions."OccurredAt" <= excluded."OccurredAt"
-                RETURNING 1 AS "Value"
-                """).ToListAsync(cancellationToken)).Count > 0)
-            {
-                current.Add((userId, added));
-            }
-        }
-
-        return current;
+        // One statement for all the event's users (a deleted group names every member); a user named twice counts once.
+        var changes = message.AddedUserIds.Select(u => (UserId: u, Added: true)).Concat(message.RemovedUserIds.Select(u => (UserId: u, Added: false)))
+            .DistinctBy(c => c.UserId).ToList();
+        var users = changes.Select(c => c.UserId).ToArray();
+        // A user's row comes back only when this event is current for them.
+        var current = (await db.Database.SqlQuery<Guid>($"""
+            INSERT INTO group_membership_versions ("TenantId", "GroupId", "UserId", "OccurredAt")
+            SELECT {tenantId}, {message.GroupId}, u, {message.OccurredAt} FROM unnest({users}) AS u
+            ON CONFLICT ("TenantId", "GroupId", "UserId") DO UPDATE SET "OccurredAt" = excluded."OccurredAt"
+            WHERE group_membership_versions."OccurredAt" <= excluded."OccurredAt"
+            RETURNING "UserId" AS "Value"
+            """).ToListAsync(cancellationToken)).ToHashSet();
+        return [.. changes.Where(c => current.Contains(c.UserId))];
     }
 
     /// <summary>
