@@ -199,7 +199,7 @@ public sealed class ScimIntegrityTests(AdminFactory factory) : IClassFixture<Adm
         var (renamed, e3) = await ChangedSinceAsync(e2);
         Assert.Equal("G2", renamed["groups"]![0]!["display"]!.GetValue<string>());
 
-        await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{group}", Patch(new { op = "remove", path = $"members[value eq \"{id}\"]" })), 200);
+        await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Groups/{group}", Patch(new { op = "remove", path = $"members[value eq \"{id}\"]" })), 204);
         var (left, e4) = await ChangedSinceAsync(e3);
         Assert.Empty(left["groups"]?.AsArray() ?? []);
 
@@ -238,5 +238,68 @@ public sealed class ScimIntegrityTests(AdminFactory factory) : IClassFixture<Adm
         using var fresh = new HttpRequestMessage(HttpMethod.Patch, $"{tenant.Api}/scim/v2/Groups/{group}") { Content = Patch(new { op = "replace", path = "displayName", value = "X" }) };
         fresh.Headers.TryAddWithoutValidation("If-Match", response.Headers.ETag!.ToString());
         await ScimAsync(await client.SendAsync(fresh), 200);
+    }
+
+    /// <summary>
+    /// What identity providers push most: PATCHes that only add and remove members. Without If-Match or a shaping
+    /// parameter they answer 204 and touch only the members they name; each value ends as its last operation says. A
+    /// read without members carries the same version as one with them.
+    /// </summary>
+    [Fact]
+    public async Task MemberPushes_Answer204_AndReadsWithoutMembers_KeepTheVersion()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = Scim(tenant);
+        var users = new List<string>();
+        foreach (var name in new[] { "m1@example.com", "m2@example.com", "m3@example.com" })
+        {
+            users.Add((await CreateUserAsync(client, tenant, new { schemas = new[] { UserSchema }, userName = name })).Id);
+        }
+
+        var group = (await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups",
+            Json(new { schemas = new[] { GroupSchema }, displayName = "Pushed", members = new[] { new { value = users[0] } } })), 201))["id"]!.GetValue<string>();
+        var url = $"{tenant.Api}/scim/v2/Groups/{group}";
+
+        using (var pushed = await client.PatchAsync(url, Patch(
+                   new { op = "Add", path = "members", value = new[] { new { value = users[1] }, new { value = users[2] } } },
+                   new { op = "remove", path = $"members[value eq \"{users[2]}\"]" },
+                   new { op = "Remove", path = "members", value = new[] { new { value = "not-a-user" } } })))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, pushed.StatusCode);
+            Assert.Empty(await pushed.Content.ReadAsStringAsync());
+        }
+
+        using var read = await client.GetAsync(url);
+        var full = await ScimAsync(read, 200);
+        Assert.Equal(users[..2].Order(), full["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()).Order());
+        var version = read.Headers.ETag!.ToString();
+        using var slim = await client.GetAsync($"{url}?excludedAttributes=members");
+        Assert.Null((await ScimAsync(slim, 200))["members"]);
+        Assert.Equal(version, slim.Headers.ETag!.ToString());
+        var listed = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups?excludedAttributes=members"), 200);
+        Assert.Null(listed["Resources"]![0]!["members"]);
+        Assert.Equal(version, listed["Resources"]![0]!["meta"]!["version"]!.GetValue<string>());
+
+        // Unknown users are refused as before, and change nothing.
+        await ScimErrorAsync(await client.PatchAsync(url, Patch(new { op = "add", path = "members", value = new[] { new { value = Guid.NewGuid().ToString() } } })), 400, "invalidValue");
+        await ScimErrorAsync(await client.PatchAsync(url, Patch(new { op = "add", path = "members", value = new[] { new { value = "nope" } } })), 400, "invalidValue");
+        using (var unchanged = await client.GetAsync($"{url}?excludedAttributes=members"))
+        {
+            Assert.Equal(version, unchanged.Headers.ETag!.ToString());
+        }
+
+        // A client that asks for the representation gets it, shaped; If-Match still guards member pushes.
+        var shaped = await ScimAsync(await client.PatchAsync($"{url}?excludedAttributes=members",
+            Patch(new { op = "add", path = "members", value = new[] { new { value = users[2] } } })), 200);
+        Assert.Null(shaped["members"]);
+        Assert.Equal("Pushed", shaped["displayName"]!.GetValue<string>());
+        Assert.NotEqual(version, shaped["meta"]!["version"]!.GetValue<string>());
+        using var stale = new HttpRequestMessage(HttpMethod.Patch, url) { Content = Patch(new { op = "remove", path = $"members[value eq \"{users[0]}\"]" }) };
+        stale.Headers.TryAddWithoutValidation("If-Match", version);
+        await ScimErrorAsync(await client.SendAsync(stale), 412, "mutability");
+
+        // Removing every member (no value) takes the general way and answers with the group.
+        var emptied = await ScimAsync(await client.PatchAsync(url, Patch(new { op = "remove", path = "members" })), 200);
+        Assert.Null(emptied["members"]?.AsArray().FirstOrDefault());
     }
 }

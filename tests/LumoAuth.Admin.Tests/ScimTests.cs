@@ -462,7 +462,8 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
             return response.StatusCode;
         }));
 
-        Assert.All(patches, status => Assert.Equal(HttpStatusCode.OK, status));
+        // Member-only pushes answer 204 without the member list (RFC 7644 §3.5.2), as Entra ID's reference service does.
+        Assert.All(patches, status => Assert.Equal(HttpStatusCode.NoContent, status));
         using var read = await client.GetAsync($"{tenant.Api}/scim/v2/Groups/{groupId}");
         var members = (await ScimAsync(read, 200))["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()).Order().ToList();
         Assert.Equal(users.Order().ToList(), members);

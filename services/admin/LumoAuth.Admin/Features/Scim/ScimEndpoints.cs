@@ -49,9 +49,9 @@ public static class ScimEndpoints
             api.MapGet("/Groups", (HttpContext http, ScimService scim) => Run(http, ct => List(http, scim, ["Group"], QueryOf(http), ct))).WithName(name + "ListGroups");
             api.MapPost("/Groups", (HttpContext http, ScimService scim) => Run(http, async ct => await scim.CreateGroupAsync(await BodyAsync(http), ct), scim)).WithName(name + "CreateGroup");
             api.MapPost("/Groups/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "SearchGroups").WithMetadata(ScimRoute.Search);
-            api.MapGet("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.GetGroupAsync(groupId, ct), scim)).WithName(name + "GetGroup");
+            api.MapGet("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, ct => scim.GetGroupAsync(groupId, ct, ScimService.ShowsMembers(http.Request.Query["attributes"], http.Request.Query["excludedAttributes"])), scim)).WithName(name + "GetGroup");
             api.MapPut("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.ReplaceGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "ReplaceGroup");
-            api.MapPatch("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.PatchGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct), scim)).WithName(name + "PatchGroup");
+            api.MapPatch("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId) => Run(http, async ct => await scim.PatchGroupAsync(groupId, await BodyAsync(http), IfMatch(http), ct, RepresentationAsked(http)), scim)).WithName(name + "PatchGroup");
             api.MapDelete("/Groups/{groupId}", (HttpContext http, ScimService scim, string groupId, bool? isSoftDeleted) => Run(http, ct => scim.DeleteGroupAsync(groupId, isSoftDeleted == true, IfMatch(http), ct), scim)).WithName(name + "DeleteGroup");
             api.MapPost("/.search", (HttpContext http, ScimService scim) => Run(http, async ct => await List(http, scim, ["User", "Group"], SearchOf(await BodyAsync(http)), ct))).WithName(name + "Search").WithMetadata(ScimRoute.Search);
             api.MapPost("/Bulk", (HttpContext http, ScimService scim) => Run(http, async ct => await ScimBulk.ExecuteAsync(scim, await BulkBodyAsync(http), ct), scim)).WithName(name + "Bulk");
@@ -202,10 +202,13 @@ public static class ScimEndpoints
     {
         var query = http.Request.Query;
         return body is JsonObject resource && resource["meta"]?["resourceType"] is JsonValue type && type.TryGetValue<string>(out var kind)
-            && kind is "User" or "Group" && (query.ContainsKey("attributes") || query.ContainsKey("excludedAttributes"))
+            && kind is "User" or "Group" && RepresentationAsked(http)
             ? ScimService.Project(resource, query["attributes"], query["excludedAttributes"])
             : body;
     }
+
+    private static bool RepresentationAsked(HttpContext http) =>
+        http.Request.Query.ContainsKey("attributes") || http.Request.Query.ContainsKey("excludedAttributes");
 
     public static IResult Error(int status, string? scimType, string detail) => new ScimJsonResult(status, ErrorBody(status, scimType, detail), null, null);
 

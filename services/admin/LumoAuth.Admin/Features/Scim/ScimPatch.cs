@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace LumoAuth.Admin.Features.Scim;
 
@@ -7,7 +8,7 @@ namespace LumoAuth.Admin.Features.Scim;
 /// with or without a path, with value filters (<c>members[value eq "…"]</c>) and sub-attributes
 /// (<c>emails[type eq "work"].value</c>). The caller then stores the result as if it had been PUT.
 /// </summary>
-public static class ScimPatch
+public static partial class ScimPatch
 {
     public const int MaxOperations = 1000;
 
@@ -62,6 +63,65 @@ public static class ScimPatch
             }
         }
     }
+
+    /// <summary>
+    /// The members a PatchOp adds and removes, when that is all it does: what identity providers push to a group, a few
+    /// members at a time. Membership being a set, applying the operations in order leaves each named user as its last
+    /// operation says, so only that is kept. Null for any other request, which takes the general way (and gets its errors there).
+    /// </summary>
+    public static (IReadOnlyList<string> Add, IReadOnlyList<string> Remove)? MembersOnly(JsonNode? body)
+    {
+        if (body is not JsonObject request || request["Operations"] is not JsonArray { Count: > 0 and <= MaxOperations } operations
+            || (request["schemas"] is JsonArray schemas && !schemas.Any(s => s is JsonValue v && v.TryGetValue<string>(out var urn) && urn == ScimSchemas.PatchOp)))
+        {
+            return null;
+        }
+
+        var last = new Dictionary<string, bool>(StringComparer.Ordinal);
+        foreach (var node in operations)
+        {
+            if (node is not JsonObject operation || TextOf(operation["op"]) is not { } op)
+            {
+                return null;
+            }
+
+            var path = TextOf(operation["path"]);
+            var members = string.Equals(path, "members", StringComparison.OrdinalIgnoreCase);
+            IEnumerable<string>? named = (op.ToLowerInvariant(), operation["value"]) switch
+            {
+                ("add" or "remove", var value) when members => ValuesOf(value),
+                ("remove", null) when path is not null && MemberFilter().Match(path) is { Success: true } match => [match.Groups[1].Value],
+                _ => null,
+            };
+            if (named is null)
+            {
+                return null;
+            }
+
+            foreach (var id in named)
+            {
+                last[id] = op.Equals("add", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+
+        return ([.. last.Where(p => p.Value).Select(p => p.Key)], [.. last.Where(p => !p.Value).Select(p => p.Key)]);
+
+        static string? TextOf(JsonNode? node) => node is JsonValue v && v.TryGetValue<string>(out var text) ? text : null;
+
+        static List<string>? ValuesOf(JsonNode? value)
+        {
+            if (value is not JsonArray { Count: <= MaxValuesPerOperation } items)
+            {
+                return null;
+            }
+
+            var ids = items.Select(i => i is JsonObject o ? TextOf(o["value"]) : null).ToList();
+            return ids.Contains(null) ? null : [.. ids.OfType<string>()];
+        }
+    }
+
+    [GeneratedRegex("""^members\[\s*value\s+eq\s+"([^"\\]*)"\s*\]$""", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex MemberFilter();
 
     private static void Add(JsonObject resource, ScimPatchPath? path, JsonNode value, IReadOnlySet<string>? keptOnce = null)
     {

@@ -435,10 +435,10 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
     // ---------------------------------------------------------------- groups
 
-    public async Task<ScimResult> GetGroupAsync(string id, CancellationToken cancellationToken)
+    public async Task<ScimResult> GetGroupAsync(string id, CancellationToken cancellationToken, bool withMembers = true)
     {
         var group = await FindGroupAsync(id, cancellationToken, tracking: false);
-        var json = await GroupJsonAsync(group, cancellationToken);
+        var json = await GroupJsonAsync(group, cancellationToken, withMembers);
         return new ScimResult(200, json, Location(json), VersionOf(json));
     }
 
@@ -496,9 +496,21 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             return await StoreGroupAsync(group, AsObject(body), cancellationToken);
         }, cancellationToken);
 
-    public Task<ScimResult> PatchGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken) =>
+    /// <param name="representationAsked">
+    /// Whether the request names <c>attributes</c> or <c>excludedAttributes</c>. Without them (and without If-Match), a
+    /// PATCH that only adds and removes members answers 204 (RFC 7644 §3.5.2), as Entra ID's reference does: it touches the
+    /// named members only, where the full representation would cost the whole member list on every push.
+    /// </param>
+    public Task<ScimResult> PatchGroupAsync(string id, JsonNode? body, string? ifMatch, CancellationToken cancellationToken, bool representationAsked = true) =>
         WithGroupLockedAsync(id, async group =>
         {
+            if (ifMatch is null && !representationAsked && ScimPatch.MembersOnly(body) is var (add, remove))
+            {
+                await ChangeGroupMembersAsync(group, await ResolveMembersAsync(add, cancellationToken), remove, cancellationToken);
+                await SaveGroupAsync(cancellationToken);
+                return new ScimResult(204, null, $"{BaseUrl}/Groups/{group.Id}");
+            }
+
             var json = await GroupJsonAsync(group, cancellationToken);
             CheckVersion(ifMatch, VersionOf(json));
             var before = json.DeepClone().AsObject();
@@ -581,16 +593,26 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             await GroupMembership.TouchMembersAsync(db, group.Id, cancellationToken);
         }
 
-        var (added, removed) = await GroupMembership.ReplaceMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), cancellationToken);
-        if (added + removed > 0)
-        {
-            // The members are part of the group's representation: its version (ETag) must move with them (RFC 7644 §3.14).
-            group.UpdatedAt = DateTimeOffset.UtcNow;
-        }
-
+        MoveVersion(group, await GroupMembership.ReplaceMembersAsync(db, group, await ResolveMembersAsync(input.Members, cancellationToken), cancellationToken));
         await SaveGroupAsync(cancellationToken);
         var json = await GroupJsonAsync(group, cancellationToken);
         return new ScimResult(200, json, Location(json), VersionOf(json));
+    }
+
+    /// <summary>Adds and removes members; a removed value that names no user names no member either, and changes nothing.</summary>
+    private async Task ChangeGroupMembersAsync(Group group, IReadOnlyCollection<Guid> add, IReadOnlyCollection<string> remove, CancellationToken cancellationToken)
+    {
+        var removing = remove.Select(r => Guid.TryParse(r, out var userId) ? userId : (Guid?)null).OfType<Guid>().ToList();
+        MoveVersion(group, await GroupMembership.ChangeMembersAsync(db, group, add, removing, cancellationToken));
+    }
+
+    /// <summary>The members are part of the group's representation: its version (ETag) moves with them (RFC 7644 §3.14).</summary>
+    private static void MoveVersion(Group group, (int Added, int Removed) changes)
+    {
+        if (changes.Added + changes.Removed > 0)
+        {
+            group.UpdatedAt = DateTimeOffset.UtcNow;
+        }
     }
 
     private async Task<Group> FindGroupAsync(string id, CancellationToken cancellationToken, bool tracking = true, bool includeSoftDeleted = false)
@@ -630,29 +652,79 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         }
     }
 
-    public async Task<JsonObject> GroupJsonAsync(Group group, CancellationToken cancellationToken) =>
-        (await GroupsJsonAsync([group], cancellationToken))[0];
+    public async Task<JsonObject> GroupJsonAsync(Group group, CancellationToken cancellationToken, bool withMembers = true) =>
+        (await GroupsJsonAsync([group], withMembers, cancellationToken))[0];
 
-    private async Task<List<JsonObject>> GroupsJsonAsync(IReadOnlyList<Group> page, CancellationToken cancellationToken)
+    /// <param name="withMembers">
+    /// False when the answer leaves the members out (<see cref="ShowsMembers"/>): a group of 100k members then costs its
+    /// version's digest, computed in the database, rather than 100k rows read and serialised.
+    /// </param>
+    private async Task<List<JsonObject>> GroupsJsonAsync(IReadOnlyList<Group> page, bool withMembers, CancellationToken cancellationToken)
     {
         var ids = page.Select(g => g.Id).ToList();
-        var members = await db.GroupMembers.AsNoTracking().Where(m => ids.Contains(m.GroupId))
-            .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { m.GroupId, u.Id, u.Email })
-            .ToListAsync(cancellationToken);
+        var digests = await MemberDigestsAsync(ids, cancellationToken);
+        var members = withMembers
+            ? await db.GroupMembers.AsNoTracking().Where(m => ids.Contains(m.GroupId))
+                .Join(db.Users, m => m.UserId, u => u.Id, (m, u) => new { m.GroupId, u.Id, u.Email })
+                .ToListAsync(cancellationToken)
+            : [];
         return page.Select(g => Prune(new JsonObject
         {
             ["schemas"] = new JsonArray(ScimSchemas.Group, ScimSchemas.SoftDelete),
             ["id"] = g.Id.ToString(),
             ["externalId"] = g.ExternalId,
             ["displayName"] = g.Name,
-            ["members"] = new JsonArray(members.Where(m => m.GroupId == g.Id).OrderBy(m => m.Email).Select(m => (JsonNode)new JsonObject
-            {
-                ["value"] = m.Id.ToString(), ["display"] = m.Email, ["type"] = "User", ["$ref"] = $"{BaseUrl}/Users/{m.Id}",
-            }).ToArray()),
+            ["members"] = withMembers
+                ? new JsonArray(members.Where(m => m.GroupId == g.Id).OrderBy(m => m.Email).Select(m => (JsonNode)new JsonObject
+                {
+                    ["value"] = m.Id.ToString(), ["display"] = m.Email, ["type"] = "User", ["$ref"] = $"{BaseUrl}/Users/{m.Id}",
+                }).ToArray())
+                : null,
             [ScimSchemas.SoftDelete] = new JsonObject { ["isSoftDeleted"] = g.SoftDeletedAt is not null, ["deletedAt"] = g.SoftDeletedAt },
             ["meta"] = Meta("Group", $"{BaseUrl}/Groups/{g.Id}", g.CreatedAt, g.UpdatedAt,
-                GroupVersion(g.Version, members.Where(m => m.GroupId == g.Id).Select(m => (m.Id, m.Email)))),
+                $"W/\"{g.Version.ToString(CultureInfo.InvariantCulture)}-{digests.GetValueOrDefault(g.Id, "")}\""),
         })).ToList();
+    }
+
+    /// <summary>One row of <see cref="MemberDigestsAsync"/>.</summary>
+    private sealed class MemberDigest
+    {
+        public Guid GroupId { get; init; }
+
+        public string Digest { get; init; } = string.Empty;
+    }
+
+    /// <summary>
+    /// A digest of each group's members as the representation shows them (id and address). With the row's version it
+    /// makes the group's version: a member's new address changes how the group reads, though the group's row is untouched.
+    /// </summary>
+    private async Task<Dictionary<Guid, string>> MemberDigestsAsync(List<Guid> groupIds, CancellationToken cancellationToken) =>
+        (await db.Database.SqlQuery<MemberDigest>($"""
+            SELECT g AS "GroupId",
+                left(encode(sha256(convert_to(coalesce(string_agg(m."UserId"::text || '=' || u."Email", E'\n' ORDER BY m."UserId"), ''), 'UTF8')), 'hex'), 12) AS "Digest"
+            FROM unnest({groupIds.ToArray()}) AS g
+            LEFT JOIN group_members m ON m."GroupId" = g
+            LEFT JOIN users u ON u."Id" = m."UserId"
+            GROUP BY g
+            """).ToListAsync(cancellationToken)).ToDictionary(d => d.GroupId, d => d.Digest);
+
+    /// <summary>
+    /// Whether a representation shaped by these parameters shows the members. Entra ID reads groups with
+    /// <c>excludedAttributes=members</c>; such a read need not load them.
+    /// </summary>
+    public static bool ShowsMembers(string? attributes, string? excluded)
+    {
+        if (Names(excluded).Any(n => n.Equals("members", StringComparison.OrdinalIgnoreCase)))
+        {
+            return false;
+        }
+
+        var wanted = Names(attributes).ToList();
+        return wanted.Count == 0 || wanted.Any(n => n.StartsWith("members", StringComparison.OrdinalIgnoreCase));
+
+        // An attribute by its short name, whether or not its schema's URN prefixes it.
+        static IEnumerable<string> Names(string? list) =>
+            (list ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n[(n.LastIndexOf(':') + 1)..]);
     }
 
     private sealed record GroupInput(string DisplayName, string? ExternalId, IReadOnlyList<string> Members);
@@ -701,17 +773,20 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             throw new ScimException(400, "tooMany", $"a sorted list is paged at most {MaxSortWindow} results deep; narrow the filter");
         }
 
+        // Members are loaded only for an answer that shows them, or a filter or sort that reads them.
+        var withMembers = ShowsMembers(query.Attributes, query.ExcludedAttributes) || filter?.Mentions("members") == true
+                          || query.SortBy?.Contains("members", StringComparison.OrdinalIgnoreCase) == true;
         var ordering = new SortOrdering(descending);
         var heap = new PriorityQueue<JsonObject, (string? Key, long Seen)>(ordering);
         var matches = new List<JsonObject>();
         var total = 0;
         if (filter is null && sortPath is null && resourceTypes.Count == 1)
         {
-            (total, matches) = await PageAsync(resourceTypes[0], startIndex, count, cancellationToken);
+            (total, matches) = await PageAsync(resourceTypes[0], startIndex, count, withMembers, cancellationToken);
         }
         else
         {
-            await foreach (var resource in resourceTypes.ToAsyncEnumerable().SelectMany(type => ScanAsync(type, filter, cancellationToken)))
+            await foreach (var resource in resourceTypes.ToAsyncEnumerable().SelectMany(type => ScanAsync(type, filter, withMembers, cancellationToken)))
             {
                 if (filter is not null && !filter.Matches(resource))
                 {
@@ -784,11 +859,11 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         }
     }
 
-    private async IAsyncEnumerable<JsonObject> ScanAsync(string resourceType, ScimFilter? filter, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<JsonObject> ScanAsync(string resourceType, ScimFilter? filter, bool withMembers, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var resources = resourceType == "User"
             ? InCreationOrderAsync(UserSource(filter), UsersJsonAsync, cancellationToken)
-            : InCreationOrderAsync(GroupSource(filter), GroupsJsonAsync, cancellationToken);
+            : InCreationOrderAsync(GroupSource(filter), (page, ct) => GroupsJsonAsync(page, withMembers, ct), cancellationToken);
         await foreach (var resource in resources)
         {
             yield return resource;
@@ -831,7 +906,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     /// An unfiltered, unsorted list of one resource type — what provisioning clients page through — is one count and one
     /// page from the database, not a walk over the tenant.
     /// </summary>
-    private async Task<(int Total, List<JsonObject> Page)> PageAsync(string resourceType, int startIndex, int count, CancellationToken cancellationToken)
+    private async Task<(int Total, List<JsonObject> Page)> PageAsync(string resourceType, int startIndex, int count, bool withMembers, CancellationToken cancellationToken)
     {
         if (resourceType == "User")
         {
@@ -844,7 +919,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         var groups = GroupSource(null);
         var groupTotal = await groups.CountAsync(cancellationToken);
         var groupPage = count == 0 ? [] : await groups.OrderBy(g => g.CreatedAt).ThenBy(g => g.Id).Skip(startIndex - 1).Take(count).ToListAsync(cancellationToken);
-        return (groupTotal, await GroupsJsonAsync(groupPage, cancellationToken));
+        return (groupTotal, await GroupsJsonAsync(groupPage, withMembers, cancellationToken));
     }
 
     /// <summary>What a filter's equality on a key attribute (what provisioning clients send) narrows in SQL.</summary>
@@ -1037,19 +1112,12 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     /// member's new address changes the group's representation, so it changes the ETag too (RFC 7644 §3.14), without a
     /// write to the group from the user's side (group writers hold the group, then its members: never the other way).
     /// </summary>
-    private static string GroupVersion(uint rowVersion, IEnumerable<(Guid Id, string Email)> members)
-    {
-        var text = string.Join('\n', members.OrderBy(m => m.Id).Select(m => $"{m.Id:N}={m.Email}"));
-        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)).AsSpan(0, 6));
-        return $"W/\"{rowVersion.ToString(CultureInfo.InvariantCulture)}-{hash}\"";
-    }
-
-    /// <summary>A group's version is read (with its members) only when an If-Match asks for it.</summary>
+    /// <summary>A group's version is read only when an If-Match asks for it.</summary>
     private async Task CheckGroupVersionAsync(string? ifMatch, Group group, CancellationToken cancellationToken)
     {
         if (ifMatch is not null)
         {
-            CheckVersion(ifMatch, VersionOf(await GroupJsonAsync(group, cancellationToken)));
+            CheckVersion(ifMatch, VersionOf(await GroupJsonAsync(group, cancellationToken, withMembers: false)));
         }
     }
 
