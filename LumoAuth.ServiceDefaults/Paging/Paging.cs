@@ -26,11 +26,26 @@ public sealed record PageMeta(
     [property: JsonPropertyName("hasNextPage")] bool HasNextPage,
     [property: JsonPropertyName("hasPreviousPage")] bool HasPreviousPage)
 {
+    /// <summary>
+    /// Present (true) only when <see cref="Total"/> is where counting stopped, not the exact count: a list too large to count
+    /// on every page (the audit log). <see cref="HasNextPage"/> is exact either way.
+    /// </summary>
+    [JsonPropertyName("totalIsLowerBound")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? TotalIsLowerBound { get; init; }
+
     public static PageMeta For(PageRequest request, long total)
     {
         var pages = total == 0 ? 0 : (total + request.Limit - 1) / request.Limit;
         return new PageMeta(total, request.Page, request.Limit, pages, request.Page < pages, request.Page > 1);
     }
+
+    /// <summary>
+    /// The meta of a count that stopped at a bound: pass the bound as <paramref name="total"/>. A bound no smaller than the
+    /// end of the page means a later page exists.
+    /// </summary>
+    public static PageMeta ForLowerBound(PageRequest request, long total) =>
+        For(request, total) with { HasNextPage = true, TotalIsLowerBound = true };
 }
 
 /// <summary>The list envelope <c>{data:[…], meta:{…}}</c>.</summary>

@@ -35,12 +35,13 @@ public static class AuditLogExport
         }
 
         var logs = AuditLogEndpoints.Filter(db.AuditLogs.AsNoTracking(), query);
-        var total = await logs.LongCountAsync(cancellationToken);
+        var (total, exact) = await AuditLogEndpoints.CountUpToAsync(logs, AuditLogEndpoints.CountBound, cancellationToken);
         var rows = logs.OrderByDescending(l => l.Timestamp).ThenByDescending(l => l.Id).Take(MaxRows).AsAsyncEnumerable();
-        return new StreamedExport(rows, format, total);
+        return new StreamedExport(rows, format, total, exact);
     }
 
-    private sealed class StreamedExport(IAsyncEnumerable<AuditLogEntry> rows, string format, long total) : IResult
+    /// <param name="exact">False when <paramref name="total"/> is where counting stopped (<see cref="AuditLogEndpoints.CountBound"/>).</param>
+    private sealed class StreamedExport(IAsyncEnumerable<AuditLogEntry> rows, string format, long total, bool exact) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)
         {
@@ -50,6 +51,11 @@ public static class AuditLogExport
             response.Headers.ContentDisposition = $"attachment; filename=\"audit-logs-{stamp}.{format}\"";
             response.Headers.CacheControl = "no-store";
             response.Headers["X-Total-Count"] = total.ToString(CultureInfo.InvariantCulture);
+            if (!exact)
+            {
+                response.Headers["X-Total-Count-Is-Lower-Bound"] = "true";
+            }
+
             response.Headers["X-Export-Truncated"] = total > MaxRows ? "true" : "false";
             var cancellationToken = httpContext.RequestAborted;
             if (format == "csv")
