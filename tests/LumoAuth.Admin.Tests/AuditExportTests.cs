@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.AuditLogs;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.Testing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -119,24 +120,24 @@ public sealed class AuditExportTests(AdminFactory factory) : IClassFixture<Admin
             await db.Database.ExecuteSqlInterpolatedAsync($"""
                 INSERT INTO audit_logs ("Id", "TenantId", "Action", "Category", "ActorType", "Outcome", "Metadata", "Timestamp")
                 SELECT gen_random_uuid(), {tenant.Id}, {probe}, 'configuration', 'system', 'success', CAST({"{}"} AS jsonb), now() - g * interval '1 second'
-                FROM generate_series(1, {AuditLogEndpoints.CountBound + 1}) AS g
+                FROM generate_series(1, {BoundedCount.DefaultBound + 1}) AS g
                 """);
         }
 
         var first = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action={probe}&limit=100")))["meta"]!;
-        Assert.Equal(AuditLogEndpoints.CountBound, first["total"]!.GetValue<long>());
+        Assert.Equal(BoundedCount.DefaultBound, first["total"]!.GetValue<long>());
         Assert.True(first["totalIsLowerBound"]!.GetValue<bool>());
         Assert.True(first["hasNextPage"]!.GetValue<bool>());
         var lastFull = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action={probe}&limit=100&page=1000")))["meta"]!;
         Assert.True(lastFull["hasNextPage"]!.GetValue<bool>());
         var last = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/audit-logs?action={probe}&limit=100&page=1001"));
         Assert.Single(last["data"]!.AsArray());
-        Assert.Equal(AuditLogEndpoints.CountBound + 1, last["meta"]!["total"]!.GetValue<long>());
+        Assert.Equal(BoundedCount.DefaultBound + 1, last["meta"]!["total"]!.GetValue<long>());
         Assert.False(last["meta"]!["hasNextPage"]!.GetValue<bool>());
         Assert.Null(last["meta"]!["totalIsLowerBound"]);
 
         using var export = await client.GetAsync($"{tenant.Api}/admin/audit-logs/export?action={probe}&format=json");
-        Assert.Equal(AuditLogEndpoints.CountBound.ToString(System.Globalization.CultureInfo.InvariantCulture), export.Headers.GetValues("X-Total-Count").Single());
+        Assert.Equal(BoundedCount.DefaultBound.ToString(System.Globalization.CultureInfo.InvariantCulture), export.Headers.GetValues("X-Total-Count").Single());
         Assert.Equal("true", export.Headers.GetValues("X-Total-Count-Is-Lower-Bound").Single());
         Assert.Equal("true", export.Headers.GetValues("X-Export-Truncated").Single());
     }

@@ -33,25 +33,10 @@ public static class AuditLogEndpoints
 
         var paging = PageRequest.From(query.Page, query.Limit);
         var logs = Filter(db.AuditLogs.AsNoTracking(), query);
-        // Counted past the page's end, so whether another page follows is always known.
-        var (total, exact) = await CountUpToAsync(logs, Math.Max(CountBound, (long)paging.Skip + paging.Limit), cancellationToken);
+        var meta = await BoundedCount.PageMetaAsync(paging, n => logs.Take(n).LongCountAsync(cancellationToken));
         var page = await logs.OrderByDescending(l => l.Timestamp).ThenByDescending(l => l.Id)
             .Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<AuditLogResponse>(
-            page.Select(AuditLogResponse.From).ToList(), exact ? PageMeta.For(paging, total) : PageMeta.ForLowerBound(paging, total)));
-    }
-
-    /// <summary>
-    /// How far the log is counted for a list or an export. It grows by thousands of entries a second under token load: a
-    /// full count on every page would read the tenant's whole log. Past this the total is a lower bound (and says so).
-    /// </summary>
-    public const long CountBound = 100_000;
-
-    /// <summary>The number of rows, or <paramref name="bound"/> when there are more (then not exact).</summary>
-    public static async Task<(long Count, bool Exact)> CountUpToAsync(IQueryable<AuditLogEntry> rows, long bound, CancellationToken cancellationToken)
-    {
-        var counted = await rows.Take((int)Math.Min(bound + 1, int.MaxValue)).LongCountAsync(cancellationToken);
-        return counted > bound ? (bound, false) : (counted, true);
+        return TypedResults.Ok(new PagedResponse<AuditLogResponse>(page.Select(AuditLogResponse.From).ToList(), meta));
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.AuditLogs;
@@ -35,12 +36,12 @@ public static class AuditLogExport
         }
 
         var logs = AuditLogEndpoints.Filter(db.AuditLogs.AsNoTracking(), query);
-        var (total, exact) = await AuditLogEndpoints.CountUpToAsync(logs, AuditLogEndpoints.CountBound, cancellationToken);
+        var (total, exact) = await BoundedCount.UpToAsync(n => logs.Take(n).LongCountAsync(cancellationToken), BoundedCount.DefaultBound);
         var rows = logs.OrderByDescending(l => l.Timestamp).ThenByDescending(l => l.Id).Take(MaxRows).AsAsyncEnumerable();
         return new StreamedExport(rows, format, total, exact);
     }
 
-    /// <param name="exact">False when <paramref name="total"/> is where counting stopped (<see cref="AuditLogEndpoints.CountBound"/>).</param>
+    /// <param name="exact">False when <paramref name="total"/> is where counting stopped (<see cref="BoundedCount.DefaultBound"/>).</param>
     private sealed class StreamedExport(IAsyncEnumerable<AuditLogEntry> rows, string format, long total, bool exact) : IResult
     {
         public async Task ExecuteAsync(HttpContext httpContext)

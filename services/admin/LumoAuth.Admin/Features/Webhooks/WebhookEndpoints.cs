@@ -231,9 +231,9 @@ public static class WebhookEndpoints
             deliveries = deliveries.Where(d => d.Status == status);
         }
 
-        var total = await deliveries.LongCountAsync(cancellationToken);
+        var meta = await BoundedCount.PageMetaAsync(paging, n => deliveries.Take(n).LongCountAsync(cancellationToken));
         var rows = await deliveries.OrderByDescending(d => d.CreatedAt).ThenByDescending(d => d.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<DeliveryResponse>(rows.Select(d => DeliveryResponse.From(d, null)).ToList(), PageMeta.For(paging, total)));
+        return TypedResults.Ok(new PagedResponse<DeliveryResponse>(rows.Select(d => DeliveryResponse.From(d, null)).ToList(), meta));
     }
 
     public static async Task<IResult> GetDelivery(string webhookId, string deliveryId, AdminDbContext db, CancellationToken cancellationToken)

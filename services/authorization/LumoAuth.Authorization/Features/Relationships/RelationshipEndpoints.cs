@@ -215,7 +215,7 @@ public static class RelationshipEndpoints
         }
 
         var paging = PageRequest.From(page, limit);
-        var total = await query.LongCountAsync(cancellationToken);
+        var meta = await BoundedCount.PageMetaAsync(paging, n => query.Take(n).LongCountAsync(cancellationToken));
         var rows = await query
             .OrderBy(t => t.ObjectType).ThenBy(t => t.ObjectId).ThenBy(t => t.Relation)
             .ThenBy(t => t.SubjectType).ThenBy(t => t.SubjectId).ThenBy(t => t.SubjectRelation)
@@ -226,7 +226,7 @@ public static class RelationshipEndpoints
             var tuple = new RelationshipTuple(new ObjectRef(t.ObjectType, t.ObjectId), t.Relation, TupleRows.Subject(t.SubjectType, t.SubjectId, t.SubjectRelation), TupleRows.Condition(t.ConditionName, t.ConditionContext));
             return TupleResponse.From(tuple);
         }).ToList();
-        return TypedResults.Ok(new PagedResponse<TupleResponse>(items, PageMeta.For(paging, total)));
+        return TypedResults.Ok(new PagedResponse<TupleResponse>(items, meta));
     }
 
     public static async Task<IResult> ReadChanges(AuthorizationDbContext db, TenantContext tenant, long? since, int? limit, CancellationToken cancellationToken)

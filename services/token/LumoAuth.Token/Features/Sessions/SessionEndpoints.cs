@@ -76,10 +76,10 @@ public static class SessionEndpoints
             query = query.Where(s => s.IpAddress == ipAddress.Trim());
         }
 
-        var total = await query.CountAsync(cancellationToken);
+        var meta = await BoundedCount.PageMetaAsync(paging, n => query.Take(n).LongCountAsync(cancellationToken));
         var ordered = order.Key == "createdAt" ? order.Apply(query, s => s.CreatedAt) : order.Apply(query, s => s.LastActiveAt);
         var rows = await ordered.ThenBy(s => s.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return Results.Ok(new PagedResponse<SessionResponse>(rows.Select(s => SessionResponse.From(s, services.GeoIp)).ToList(), PageMeta.For(paging, total)));
+        return Results.Ok(new PagedResponse<SessionResponse>(rows.Select(s => SessionResponse.From(s, services.GeoIp)).ToList(), meta));
     }
 
     public static async Task<IResult> ListUserSessions(string userId, [AsParameters] SessionServices services, CancellationToken cancellationToken)

@@ -65,13 +65,13 @@ public static class AdminTokenEndpoints
         }
 
         var paging = PageRequest.From(page, limit);
-        var total = await tokens.LongCountAsync(cancellationToken);
+        var meta = await BoundedCount.PageMetaAsync(paging, n => tokens.Take(n).LongCountAsync(cancellationToken));
         var rows = await tokens.OrderByDescending(t => t.CreationDate).ThenBy(t => t.Id).Skip(paging.Skip).Take(paging.Limit)
             .Select(t => new { t.Id, t.Type, ClientId = t.Application!.ClientId, t.Subject, AuthorizationId = (Guid?)t.Authorization!.Id, t.CreationDate, t.ExpirationDate })
             .ToListAsync(cancellationToken);
         return TypedResults.Ok(new PagedResponse<TokenResponse>(
             [.. rows.Select(r => new TokenResponse(r.Id, PublicName(r.Type), r.ClientId, r.Subject, r.AuthorizationId, Utc(r.CreationDate), Utc(r.ExpirationDate)))],
-            PageMeta.For(paging, total)));
+            meta));
     }
 
     /// <summary>Every grant and token of the user, their access tokens on the deny-list, and their sessions: they sign in again.</summary>
