@@ -207,8 +207,11 @@ public sealed class ScimIntegrityTests(AdminFactory factory) : IClassFixture<Adm
         using var admin = factory.ClientFor(tenant);
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/groups", new { groups = new[] { group } }));
         var (_, e5) = await ChangedSinceAsync(e4);
+        var other = await ScimAsync(await client.PostAsync($"{tenant.Api}/scim/v2/Groups", Json(new { schemas = new[] { GroupSchema }, displayName = "G3" })), 201);
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/groups/{other["id"]!.GetValue<string>()}/members", new { userIds = new[] { id } }));
+        var (_, e6) = await ChangedSinceAsync(e5);
         Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"{tenant.Api}/scim/v2/Groups/{group}")).StatusCode);
-        await ChangedSinceAsync(e5);
+        await ChangedSinceAsync(e6);
     }
 
     [Fact]

@@ -322,6 +322,8 @@ public static class GroupEndpoints
                 {
                     TenantId = group.TenantId, OccurredAt = await GroupMembership.ChangeTimeAsync(db, cancellationToken),
                 });
+                // Their groups are part of their SCIM representation: their versions move, as on every other membership path.
+                await GroupMembership.TouchUsersAsync(db, added, cancellationToken);
                 await db.SaveChangesAsync(cancellationToken);
             }
 
