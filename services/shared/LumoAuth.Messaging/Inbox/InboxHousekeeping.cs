@@ -1,3 +1,4 @@
+using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -42,24 +43,8 @@ public sealed partial class InboxHousekeeping(
     }
 
     /// <summary>Deletes the rows processed before <paramref name="cutoff"/>, a batch per statement; returns how many.</summary>
-    public static async Task<long> DeleteProcessedBeforeAsync(DbContext db, DateTimeOffset cutoff, CancellationToken cancellationToken)
-    {
-        long deleted = 0;
-        int batch;
-        do
-        {
-            // The batch is picked along the processed_at index and deleted by row address (a TID scan): a join back on the
-            // key lets the planner choose a scan of the whole table per batch when most rows are old, as after a backlog.
-            batch = await db.Database.ExecuteSqlInterpolatedAsync($"""
-                DELETE FROM inbox_messages WHERE ctid = ANY (ARRAY(
-                    SELECT ctid FROM inbox_messages WHERE processed_at < {cutoff} LIMIT {BatchSize}))
-                """, cancellationToken);
-            deleted += batch;
-        }
-        while (batch == BatchSize);
-
-        return deleted;
-    }
+    public static Task<long> DeleteProcessedBeforeAsync(DbContext db, DateTimeOffset cutoff, CancellationToken cancellationToken) =>
+        BatchedDelete.RunAsync(db, "inbox_messages", "processed_at < {0}", [cutoff], BatchSize, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Inbox housekeeping deleted {Count} rows past the retention")]
     private static partial void LogPurged(ILogger logger, long count);

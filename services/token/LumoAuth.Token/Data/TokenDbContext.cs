@@ -208,7 +208,8 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.LastPolledAt).HasColumnName("last_polled_at");
             e.HasIndex(x => new { x.TenantId, x.AuthReqIdHash }).IsUnique();
             e.HasIndex(x => new { x.TenantId, x.UserId, x.Status });
-            e.HasIndex(x => new { x.TenantId, x.ExpiresAt });
+            // Housekeeping deletes expired requests of every tenant at once: the index leads with the expiry, not the tenant.
+            e.HasIndex(x => x.ExpiresAt);
             e.HasQueryFilter(x => x.TenantId == CurrentTenantId);
         });
 

@@ -1,6 +1,7 @@
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Gdpr;
 using LumoAuth.Admin.Features.Settings;
+using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults.Hosting;
 using Microsoft.EntityFrameworkCore;
 
@@ -73,16 +74,7 @@ public sealed partial class AuditHousekeeping(IServiceScopeFactory scopeFactory,
         foreach (var tenant in tenants)
         {
             var cutoff = now.AddDays(-TenantSettings.Parse(tenant.Settings).AuditPolicy.RetentionDays);
-            int batch;
-            do
-            {
-                batch = await db.Database.ExecuteSqlInterpolatedAsync($"""
-                    DELETE FROM audit_logs WHERE "Id" IN (
-                        SELECT "Id" FROM audit_logs WHERE "TenantId" = {tenant.Id} AND "Timestamp" < {cutoff} LIMIT {BatchSize})
-                    """, cancellationToken);
-                deleted += batch;
-            }
-            while (batch == BatchSize);
+            deleted += await BatchedDelete.RunAsync(db, "audit_logs", "\"TenantId\" = {0} AND \"Timestamp\" < {1}", [tenant.Id, cutoff], BatchSize, cancellationToken);
         }
 
         return deleted;

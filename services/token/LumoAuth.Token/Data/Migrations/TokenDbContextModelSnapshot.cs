@@ -227,10 +227,10 @@ namespace LumoAuth.Token.Data.Migrations
 
                     b.HasKey("Id");
 
+                    b.HasIndex("ExpiresAt");
+
                     b.HasIndex("TenantId", "AuthReqIdHash")
                         .IsUnique();
-
-                    b.HasIndex("TenantId", "ExpiresAt");
 
                     b.HasIndex("TenantId", "UserId", "Status");
 

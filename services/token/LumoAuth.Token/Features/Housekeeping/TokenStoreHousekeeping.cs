@@ -1,3 +1,4 @@
+using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults.Hosting;
 using LumoAuth.Token.Data;
 using Microsoft.EntityFrameworkCore;
@@ -47,28 +48,11 @@ public sealed partial class TokenStoreHousekeeping(IServiceScopeFactory scopeFac
         var tokensBefore = expiredBefore.UtcDateTime;
         var historyBefore = now - EndedSessionHistory;
         long deleted = 0;
-        deleted += await DeleteInBatchesAsync(db.Set<TokenToken>().Where(t => t.ExpirationDate < tokensBefore), cancellationToken);
+        deleted += await BatchedDelete.BeforeAsync<TokenToken>(db, nameof(TokenToken.ExpirationDate), tokensBefore, BatchSize, cancellationToken);
         deleted += await grants.DeleteFinishedAsync(db, tokensBefore, cancellationToken);
-        deleted += await DeleteInBatchesAsync(db.BackchannelAuthentications.Where(b => b.ExpiresAt < expiredBefore), cancellationToken);
-        deleted += await DeleteInBatchesAsync(db.Sessions.Where(s => s.ExpiresAt < historyBefore), cancellationToken);
-        deleted += await DeleteInBatchesAsync(db.TrustedDevices.Where(d => d.ExpiresAt < historyBefore), cancellationToken);
-        return deleted;
-    }
-
-    /// <summary>Deletes the rows <paramref name="rows"/> selects, every tenant's, a batch at a time.</summary>
-    private static async Task<long> DeleteInBatchesAsync<T>(IQueryable<T> rows, CancellationToken cancellationToken)
-        where T : class
-    {
-        var batchOfEveryTenant = rows.IgnoreQueryFilters().Take(BatchSize);
-        long deleted = 0;
-        int batch;
-        do
-        {
-            batch = await batchOfEveryTenant.ExecuteDeleteAsync(cancellationToken);
-            deleted += batch;
-        }
-        while (batch == BatchSize);
-
+        deleted += await BatchedDelete.BeforeAsync<BackchannelAuthentication>(db, nameof(BackchannelAuthentication.ExpiresAt), expiredBefore, BatchSize, cancellationToken);
+        deleted += await BatchedDelete.BeforeAsync<BrowserSession>(db, nameof(BrowserSession.ExpiresAt), historyBefore, BatchSize, cancellationToken);
+        deleted += await BatchedDelete.BeforeAsync<TrustedDevice>(db, nameof(TrustedDevice.ExpiresAt), historyBefore, BatchSize, cancellationToken);
         return deleted;
     }
 
