@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using LumoAuth.Contracts.Clients;
 using LumoAuth.Messaging.Outbox;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.EntityFrameworkCore;
 
@@ -122,6 +123,43 @@ public sealed class ClientLifecycleTests(TokenFactory factory) : IClassFixture<T
             .Where(m => m.MessageType == ContractTypes.NameOf(typeof(ClientDeleted)) && m.TenantId == tenant.Info.Id)
             .Select(m => m.Body).ToListAsync());
         Assert.Contains(events, b => b.Contains(created.ClientId, StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A busy client's stored tokens (more than one batch of them) and grants all go with it; another client's stay.
+    /// </summary>
+    [Fact]
+    public async Task DeleteClient_WithManyStoredTokens_TakesThemAll_AndLeavesOtherClientsAlone()
+    {
+        var tenant = factory.Acme;
+        var doomed = await factory.CreateOAuthClientAsync(tenant);
+        var kept = await factory.CreateOAuthClientAsync(tenant);
+        await factory.WithDbAsync(async db =>
+        {
+            foreach (var (clientId, count) in new[] { (doomed.ClientId, 12_001), (kept.ClientId, 3) })
+            {
+                var application = await db.Set<TokenApplication>().IgnoreQueryFilters().SingleAsync(a => a.TenantId == tenant.Info.Id && a.ClientId == clientId);
+                var grant = new TokenAuthorization { Application = application, TenantId = tenant.Info.Id, Status = "valid", Type = "permanent", Subject = "someone", CreationDate = DateTime.UtcNow };
+                db.Add(grant);
+                db.AddRange(Enumerable.Range(0, count).Select(_ => new TokenToken
+                {
+                    Application = application, Authorization = grant, TenantId = tenant.Info.Id, Status = "valid", Type = "refresh_token",
+                    Subject = "someone", CreationDate = DateTime.UtcNow, ExpirationDate = DateTime.UtcNow.AddDays(1),
+                }));
+            }
+
+            return await db.SaveChangesAsync();
+        });
+        using var admin = factory.AdminClient(tenant);
+
+        using var deleted = await admin.DeleteAsync($"{Clients(tenant)}/{doomed.ClientId}");
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        var left = await factory.WithDbAsync(async db => (
+            Doomed: await db.Set<TokenToken>().IgnoreQueryFilters().CountAsync(t => t.Application!.ClientId == doomed.ClientId && t.TenantId == tenant.Info.Id),
+            DoomedGrants: await db.Set<TokenAuthorization>().IgnoreQueryFilters().CountAsync(a => a.Application!.ClientId == doomed.ClientId && a.TenantId == tenant.Info.Id),
+            Kept: await db.Set<TokenToken>().IgnoreQueryFilters().CountAsync(t => t.Application!.ClientId == kept.ClientId && t.TenantId == tenant.Info.Id)));
+        Assert.Equal((0, 0, 3), left);
     }
 
     [Fact]
