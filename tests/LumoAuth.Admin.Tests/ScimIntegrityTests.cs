@@ -301,6 +301,22 @@ public sealed class ScimIntegrityTests(AdminFactory factory) : IClassFixture<Adm
         stale.Headers.TryAddWithoutValidation("If-Match", version);
         await ScimErrorAsync(await client.SendAsync(stale), 412, "mutability");
 
+        // A user is one user however their id is written: removed, then added back in capitals, they stay a member.
+        using (var readded = await client.PatchAsync(url, Patch(
+                   new { op = "remove", path = $"members[value eq \"{users[1]}\"]" },
+                   new { op = "add", path = "members", value = new[] { new { value = users[1].ToUpperInvariant() } } })))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, readded.StatusCode);
+        }
+
+        // attributes decides over excludedAttributes, as in every shaped answer.
+        var both = await ScimAsync(await client.GetAsync($"{url}?attributes=members&excludedAttributes=members"), 200);
+        Assert.Contains(users[1], both["members"]!.AsArray().Select(m => m!["value"]!.GetValue<string>()));
+
+        // A value that is not a list is refused rather than read as "remove them all".
+        await ScimErrorAsync(await client.PatchAsync(url, Patch(new { op = "remove", path = "members", value = new { value = users[0] } })), 400, "invalidValue");
+        Assert.Equal(3, (await ScimAsync(await client.GetAsync(url), 200))["members"]!.AsArray().Count);
+
         // Removing every member (no value) takes the general way and answers with the group.
         var emptied = await ScimAsync(await client.PatchAsync(url, Patch(new { op = "remove", path = "members" })), 200);
         Assert.Null(emptied["members"]?.AsArray().FirstOrDefault());

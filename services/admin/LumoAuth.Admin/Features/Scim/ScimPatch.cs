@@ -100,7 +100,8 @@ public static partial class ScimPatch
 
             foreach (var id in named)
             {
-                last[id] = op.Equals("add", StringComparison.OrdinalIgnoreCase);
+                // One user however their id is written (letter case, braces), as the general way resolves them.
+                last[Guid.TryParse(id, out var userId) ? userId.ToString() : id] = op.Equals("add", StringComparison.OrdinalIgnoreCase);
             }
         }
 
@@ -347,6 +348,12 @@ public static partial class ScimPatch
             }
 
             return;
+        }
+
+        // A value names what to remove; one that is not a list must not read as "remove them all".
+        if (value is not null and not JsonArray)
+        {
+            throw ScimException.InvalidValue($"'remove' of '{path.Path.Attribute}' takes a list of values, or none to remove them all");
         }
 
         // Azure AD's form: remove members by value without a filter.

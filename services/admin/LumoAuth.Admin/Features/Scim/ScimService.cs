@@ -703,8 +703,8 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             SELECT g AS "GroupId",
                 left(encode(sha256(convert_to(coalesce(string_agg(m."UserId"::text || '=' || u."Email", E'\n' ORDER BY m."UserId"), ''), 'UTF8')), 'hex'), 12) AS "Digest"
             FROM unnest({groupIds.ToArray()}) AS g
-            LEFT JOIN group_members m ON m."GroupId" = g
-            LEFT JOIN users u ON u."Id" = m."UserId"
+            LEFT JOIN group_members m ON m."GroupId" = g AND m."TenantId" = {tenant.TenantId}
+            LEFT JOIN users u ON u."Id" = m."UserId" AND u."TenantId" = {tenant.TenantId}
             GROUP BY g
             """).ToListAsync(cancellationToken)).ToDictionary(d => d.GroupId, d => d.Digest);
 
@@ -714,17 +714,17 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     /// </summary>
     public static bool ShowsMembers(string? attributes, string? excluded)
     {
-        if (Names(excluded).Any(n => n.Equals("members", StringComparison.OrdinalIgnoreCase)))
+        // As the shaping (Project) reads them: attributes, when given, decide alone. Any doubt loads the members.
+        if (!string.IsNullOrWhiteSpace(attributes))
         {
-            return false;
+            return Names(attributes).Any(n => n.Contains("members", StringComparison.OrdinalIgnoreCase));
         }
 
-        var wanted = Names(attributes).ToList();
-        return wanted.Count == 0 || wanted.Any(n => n.StartsWith("members", StringComparison.OrdinalIgnoreCase));
+        return !Names(excluded).Any(n => n.Equals("members", StringComparison.OrdinalIgnoreCase)
+                                         || n.Equals($"{ScimSchemas.Group}:members", StringComparison.OrdinalIgnoreCase));
 
-        // An attribute by its short name, whether or not its schema's URN prefixes it.
         static IEnumerable<string> Names(string? list) =>
-            (list ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n[(n.LastIndexOf(':') + 1)..]);
+            (list ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
     }
 
     private sealed record GroupInput(string DisplayName, string? ExternalId, IReadOnlyList<string> Members);
@@ -1107,11 +1107,6 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         }
     }
 
-    /// <summary>
-    /// A group's version: its row's, and its members' display values (their addresses), which live in the users' rows. A
-    /// member's new address changes the group's representation, so it changes the ETag too (RFC 7644 §3.14), without a
-    /// write to the group from the user's side (group writers hold the group, then its members: never the other way).
-    /// </summary>
     /// <summary>A group's version is read only when an If-Match asks for it.</summary>
     private async Task CheckGroupVersionAsync(string? ifMatch, Group group, CancellationToken cancellationToken)
     {

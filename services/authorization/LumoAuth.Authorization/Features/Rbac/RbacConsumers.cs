@@ -48,11 +48,12 @@ public static class GroupMemberships
         // One statement for all the event's users (a deleted group names every member); a user named twice counts once.
         var changes = message.AddedUserIds.Select(u => (UserId: u, Added: true)).Concat(message.RemovedUserIds.Select(u => (UserId: u, Added: false)))
             .DistinctBy(c => c.UserId).ToList();
-        var users = changes.Select(c => c.UserId).ToArray();
+        // In one order, so two events for the group at once take the users' rows in the same order and never deadlock.
+        var users = changes.Select(c => c.UserId).Order().ToArray();
         // A user's row comes back only when this event is current for them.
         var current = (await db.Database.SqlQuery<Guid>($"""
             INSERT INTO group_membership_versions ("TenantId", "GroupId", "UserId", "OccurredAt")
-            SELECT {tenantId}, {message.GroupId}, u, {message.OccurredAt} FROM unnest({users}) AS u
+            SELECT {tenantId}, {message.GroupId}, u, {message.OccurredAt} FROM unnest({users}) AS u ORDER BY u
             ON CONFLICT ("TenantId", "GroupId", "UserId") DO UPDATE SET "OccurredAt" = excluded."OccurredAt"
             WHERE group_membership_versions."OccurredAt" <= excluded."OccurredAt"
             RETURNING "UserId" AS "Value"
