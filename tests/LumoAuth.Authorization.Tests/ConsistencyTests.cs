@@ -1,5 +1,9 @@
 using System.Net.Http.Json;
+using LumoAuth.Authorization.Data;
+using LumoAuth.Authorization.Storage;
 using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Authorization.Tests;
 
@@ -117,6 +121,47 @@ public sealed class ConsistencyTests(TwoReplicasSuite suite) : IClassFixture<Two
         Assert.True(await a.AllowedAsync(tenant, "doc:1", "viewer", "user:a", relationshipToken));
         var revision = relationshipToken[(relationshipToken.LastIndexOf('_') + 1)..];
         Assert.True(await a.AllowedAsync(tenant, "doc:1", "viewer", "user:a", $"zk_{revision}"));
+    }
+
+    /// <summary>
+    /// The changelog keeps a retention window: older changes go, the tenant's horizon says how far. A replica whose index
+    /// fell behind it reads PostgreSQL and loads afresh rather than miss a revoke, and the changes feed tells a follower
+    /// behind it to start again (410 changes_expired) while it still serves anyone past it.
+    /// </summary>
+    [Fact]
+    public async Task ChangelogRetention_DropsOldChanges_AReplicaBehindItStillSeesTheRevoke_AndTheFeedSaysStartAfresh()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var a = AuthorizationSuite.ClientFor(suite.ReplicaA, tenant);
+        using var b = AuthorizationSuite.ClientFor(suite.ReplicaB, tenant);
+        var granted = await a.WriteAsync(tenant, "doc:old", "viewer", "user:gus");
+        Assert.True(await b.AllowedAsync(tenant, "doc:old", "viewer", "user:gus", granted.Token()));
+
+        var revoked = Revision((await ApiAssert.OkAsync(await a.DeleteAsync(tenant, "doc:old", "viewer", "user:gus"))).Token());
+        var latest = Revision((await a.WriteAsync(tenant, "doc:new", "viewer", "user:gus")).Token());
+        await using (var scope = suite.ReplicaA.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AuthorizationDbContext>();
+            await db.Database.ExecuteSqlInterpolatedAsync($"""
+                UPDATE tuple_changes SET "Timestamp" = "Timestamp" - interval '40 days' WHERE "TenantId" = {tenant.Id} AND "Revision" <= {revoked}
+                """);
+            Assert.True(await ChangelogRetention.PruneAsync(db, DateTimeOffset.UtcNow.AddDays(-30), CancellationToken.None) >= 2);
+            Assert.Equal(revoked, await db.Revisions.IgnoreQueryFilters().Where(r => r.TenantId == tenant.Id).Select(r => r.ChangelogHorizon).SingleAsync());
+            Assert.False(await db.Changes.IgnoreQueryFilters().AnyAsync(c => c.TenantId == tenant.Id && c.Revision <= revoked));
+        }
+
+        // B's index stopped before the revoke, whose change is gone: it must not answer from its past.
+        var onB = await b.CheckAsync(tenant, new { @object = "doc:old", relation = "viewer", user = "user:gus", consistency = "fully_consistent" });
+        Assert.False(onB["allowed"]!.GetValue<bool>());
+        Assert.True(await b.AllowedAsync(tenant, "doc:new", "viewer", "user:gus", $"zk_{latest}"));
+        Assert.False(await b.AllowedAsync(tenant, "doc:old", "viewer", "user:gus"));
+
+        var expired = await ApiAssert.ErrorAsync(await a.GetAsync($"{tenant.Api}/zanzibar/changes?since=0"), 410, "changes_expired");
+        Assert.Equal(revoked, expired["details"]!["horizon"]!.GetValue<long>());
+        var feed = await ApiAssert.OkAsync(await a.GetAsync($"{tenant.Api}/zanzibar/changes?since={revoked}"));
+        Assert.Equal([latest], feed["data"]!.AsArray().Select(c => c!["revision"]!.GetValue<long>()));
+
+        static long Revision(string token) => long.Parse(token[(token.LastIndexOf('_') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Theory]

@@ -4,6 +4,7 @@ using LumoAuth.Authorization.Features.Abac;
 using LumoAuth.Authorization.Features.Rbac;
 using LumoAuth.Authorization.Features.Relationships;
 using LumoAuth.Authorization.Schemas;
+using LumoAuth.Authorization.Storage;
 using LumoAuth.Messaging;
 using LumoAuth.ServiceDefaults;
 using Npgsql;
@@ -29,6 +30,8 @@ public static class AuthorizationServiceExtensions
         var connectionString = builder.Configuration.GetConnectionString(ServiceNames.AuthorizationDb)!;
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
         builder.Services.AddOptions<TupleIndexOptions>().BindConfiguration(TupleIndexOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<ChangelogOptions>().BindConfiguration(ChangelogOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHostedService<ChangelogRetention>();
         builder.Services.AddSingleton<TenantIndexes>();
         builder.Services.AddSingleton<TenantModels>();
         builder.Services.AddSingleton<ZanzibarReads>();

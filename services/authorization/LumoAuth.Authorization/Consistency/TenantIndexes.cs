@@ -98,9 +98,12 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
             _ => 0,
         };
         var freshness = requirement.Mode == ConsistencyMode.MinimizeLatency;
-        if (!IsCurrent(index, wanted, freshness))
+        if (!IsCurrent(index, wanted, freshness) && !await CatchUpAsync(index, wanted, freshness, cancellationToken))
         {
-            await CatchUpAsync(index, wanted, freshness, cancellationToken);
+            // The changes it missed are no longer kept: it was forgotten, to be loaded afresh by the next request. This
+            // one reads PostgreSQL, which is current.
+            var reader = new PostgresTupleReader(dataSource, tenantId);
+            return new TupleView(reader, await reader.GetRevisionAsync(cancellationToken), index.Engine, FromIndex: false);
         }
 
         return new TupleView(index.Reader, index.Revision, index.Engine, FromIndex: true);
@@ -264,16 +267,17 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
 
     /// <summary>
     /// Tails the changelog into the index. Concurrent requests queue on one gate, and each re-checks once it has
-    /// it, so a burst of requests that all found the index stale costs one changelog query, not one each.
+    /// it, so a burst of requests that all found the index stale costs one changelog query, not one each. False when
+    /// the index fell behind the changelog's horizon (<see cref="ChangelogRetention"/>): it is forgotten instead.
     /// </summary>
-    private async Task CatchUpAsync(TenantIndex index, long wanted, bool freshness, CancellationToken cancellationToken)
+    private async Task<bool> CatchUpAsync(TenantIndex index, long wanted, bool freshness, CancellationToken cancellationToken)
     {
         await index.CatchUpGate.WaitAsync(cancellationToken);
         try
         {
             if (IsCurrent(index, wanted, freshness))
             {
-                return;
+                return true;
             }
 
             var batch = _options.ChangelogBatchSize;
@@ -304,6 +308,13 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
                     }
                 }
 
+                // Read after the changes: a horizon raised before they were read means some may be gone.
+                if (index.Revision < await ChangelogRetention.HorizonAsync(dataSource, index.TenantId, cancellationToken))
+                {
+                    Forget(index);
+                    return false;
+                }
+
                 foreach (var revision in changes.GroupBy(c => c.Revision))
                 {
                     var deletes = revision.Where(c => c.Operation == ChangeOperations.Delete).Select(c => TupleRows.ParseKey(c.Tuple)).ToList();
@@ -327,7 +338,7 @@ public sealed class TenantIndexes(NpgsqlDataSource dataSource, IOptions<TupleInd
                 {
                     index.LastSync = syncStarted;
                     CheckBudget(index);
-                    return;
+                    return true;
                 }
             }
         }

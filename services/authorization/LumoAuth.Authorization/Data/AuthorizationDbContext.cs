@@ -76,6 +76,12 @@ public sealed class TenantRevision
     public Guid TenantId { get; set; }
 
     public long Revision { get; set; }
+
+    /// <summary>
+    /// The changelog's horizon: changes up to this revision are no longer kept (<see cref="Storage.ChangelogRetention"/>).
+    /// Raised, and committed, before they are deleted: whoever reads changes and then this finds out when some were missing.
+    /// </summary>
+    public long ChangelogHorizon { get; set; }
 }
 
 /// <summary>An RBAC role. Its slug names it in tuples of the built-in RBAC model, so it never changes.</summary>

@@ -79,7 +79,9 @@ public sealed class TenantModels(NpgsqlDataSource dataSource)
             }
         }
 
-        if (changes.Count > MaxChangesToReplay || changes.Any(c => c.Operation == ChangeOperations.Schema))
+        // The horizon is read after the changes: when it passed the entry's revision, some of them may be gone.
+        if (changes.Count > MaxChangesToReplay || changes.Any(c => c.Operation == ChangeOperations.Schema)
+            || cached.Model.LoadedAtRevision < await ChangelogRetention.HorizonAsync(dataSource, tenantId, cancellationToken))
         {
             return null;
         }

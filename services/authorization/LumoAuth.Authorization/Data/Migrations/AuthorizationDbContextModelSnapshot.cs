@@ -309,6 +309,9 @@ namespace LumoAuth.Authorization.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<long>("ChangelogHorizon")
+                        .HasColumnType("bigint");
+
                     b.Property<long>("Revision")
                         .HasColumnType("bigint");
 

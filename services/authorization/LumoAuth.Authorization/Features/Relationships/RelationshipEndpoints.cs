@@ -229,6 +229,9 @@ public static class RelationshipEndpoints
         return TypedResults.Ok(new PagedResponse<TupleResponse>(items, meta));
     }
 
+    /// <summary>A changes feed asked to go on from a revision older than the changelog keeps (410).</summary>
+    public const string ChangesExpired = "changes_expired";
+
     public static async Task<IResult> ReadChanges(AuthorizationDbContext db, TenantContext tenant, long? since, int? limit, CancellationToken cancellationToken)
     {
         if (since is < 0)
@@ -256,7 +259,16 @@ public static class RelationshipEndpoints
             }
         }
 
-        var current = await db.Revisions.Where(r => r.TenantId == tenant.TenantId).Select(r => r.Revision).FirstOrDefaultAsync(cancellationToken);
+        // Read after the changes: a horizon raised before they were read means some of them may be gone.
+        var revisions = await db.Revisions.Where(r => r.TenantId == tenant.TenantId).Select(r => new { r.Revision, r.ChangelogHorizon }).FirstOrDefaultAsync(cancellationToken);
+        if (revisions is { } kept && from < kept.ChangelogHorizon)
+        {
+            return ApiErrors.Create(StatusCodes.Status410Gone, ChangesExpired,
+                $"Changes up to revision {kept.ChangelogHorizon} are no longer kept. Read the tuples again, then follow the changes from the revision that read returns.",
+                new { horizon = kept.ChangelogHorizon });
+        }
+
+        var current = revisions?.Revision ?? 0;
         var changes = rows.Select(c => new ChangeResponse(c.Revision, c.Operation, c.Tuple, c.ConditionName.Length == 0 ? null : c.ConditionName, c.Timestamp)).ToList();
         var next = changes.Count == 0 ? from : changes[^1].Revision;
         return TypedResults.Ok(new ChangesResponse(changes, next, current, ConsistencyToken.For(tenant.TenantId, current)));
