@@ -138,6 +138,13 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
         })), 200);
         Assert.False(patched["active"]!.GetValue<bool>());
         Assert.Equal("Guide", patched["title"]!.GetValue<string>());
+        // A single-valued attribute is removed whatever value the operation carries (only lists take a list of values).
+        var untitled = await ScimAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "remove", path = "title", value = "Guide" } },
+        })), 200);
+        Assert.Null(untitled["title"]);
         await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
         {
             schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },

@@ -126,7 +126,7 @@ public sealed class ClientLifecycleTests(TokenFactory factory) : IClassFixture<T
     }
 
     /// <summary>
-    /// A busy client's stored tokens (more than one batch of them) and grants all go with it; another client's stay.
+    /// A busy client's stored tokens (thousands of them) and grants all go with it; another client's stay.
     /// </summary>
     [Fact]
     public async Task DeleteClient_WithManyStoredTokens_TakesThemAll_AndLeavesOtherClientsAlone()

@@ -29,7 +29,7 @@ public sealed class ChangelogOptions
 public sealed partial class ChangelogRetention(IServiceScopeFactory scopeFactory, IOptions<ChangelogOptions> options, TimeProvider time, ILogger<ChangelogRetention> logger)
     : PeriodicJob(scopeFactory, time, logger)
 {
-    /// <summary>Changes one round looks at per tenant: a long backlog is worked through over several rounds.</summary>
+    /// <summary>Changes read at a time while looking for the new horizon; a backlog takes several windows.</summary>
     public const int ScanPerTenant = 50_000;
 
     private const int BatchSize = 5_000;
@@ -52,28 +52,62 @@ public sealed partial class ChangelogRetention(IServiceScopeFactory scopeFactory
         long deleted = 0;
         foreach (var tenant in tenants)
         {
-            // The oldest changes come first along (TenantId, Revision); the last revision among them older than the cut-off
-            // is the new horizon (a revision's rows share one timestamp, so whole revisions go).
-            var horizon = (await db.Database.SqlQuery<long?>($"""
-                SELECT max(c."Revision") AS "Value" FROM (
-                    SELECT "Revision", "Timestamp" FROM tuple_changes
-                    WHERE "TenantId" = {tenant.TenantId} AND "Revision" > {tenant.ChangelogHorizon}
-                    ORDER BY "Revision" LIMIT {ScanPerTenant}) AS c
-                WHERE c."Timestamp" < {cutoff}
-                """).ToListAsync(cancellationToken)).SingleOrDefault();
-            if (horizon is not { } h)
+            // Whatever an interrupted round left below the horizon it had raised goes first (one index probe when nothing).
+            var horizon = tenant.ChangelogHorizon;
+            deleted += await DeleteUpToAsync(db, tenant.TenantId, horizon, cancellationToken);
+            while (await NextHorizonAsync(db, tenant.TenantId, horizon, cutoff, cancellationToken) is { } window)
             {
-                continue;
+                horizon = window.Horizon;
+                await db.Database.ExecuteSqlInterpolatedAsync($"""
+                    UPDATE tenant_revisions SET "ChangelogHorizon" = GREATEST("ChangelogHorizon", {horizon}) WHERE "TenantId" = {tenant.TenantId}
+                    """, cancellationToken);
+                deleted += await DeleteUpToAsync(db, tenant.TenantId, horizon, cancellationToken);
+                if (!window.More)
+                {
+                    break;
+                }
             }
-
-            await db.Database.ExecuteSqlInterpolatedAsync($"""
-                UPDATE tenant_revisions SET "ChangelogHorizon" = GREATEST("ChangelogHorizon", {h}) WHERE "TenantId" = {tenant.TenantId}
-                """, cancellationToken);
-            deleted += await BatchedDelete.RunAsync(db, "tuple_changes", "\"TenantId\" = {0} AND \"Revision\" <= {1}", [tenant.TenantId, h], BatchSize, cancellationToken);
         }
 
         return deleted;
     }
+
+    /// <summary>One window of the changes past the horizon: the last revision in it older than the cut-off, and whether later windows may hold more.</summary>
+    private sealed class Window
+    {
+        public long? Horizon { get; init; }
+
+        public bool More { get; init; }
+    }
+
+    /// <summary>
+    /// The oldest changes come first along (TenantId, Revision): the last revision among the next <see cref="ScanPerTenant"/>
+    /// older than the cut-off is the new horizon (a revision's rows share one timestamp, so whole revisions go). A
+    /// window that was old throughout may be followed by more. A tenant with nothing due costs one row read.
+    /// </summary>
+    private static async Task<(long Horizon, bool More)?> NextHorizonAsync(AuthorizationDbContext db, Guid tenantId, long after, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var oldest = (await db.Database.SqlQuery<DateTimeOffset>($"""
+            SELECT "Timestamp" AS "Value" FROM tuple_changes WHERE "TenantId" = {tenantId} AND "Revision" > {after} ORDER BY "Revision" LIMIT 1
+            """).ToListAsync(cancellationToken)).FirstOrDefault();
+        if (oldest == default || oldest >= cutoff)
+        {
+            return null;
+        }
+
+        var window = (await db.Database.SqlQuery<Window>($"""
+            SELECT max(c."Revision") FILTER (WHERE c."Timestamp" < {cutoff}) AS "Horizon",
+                   coalesce(count(*) = {ScanPerTenant} AND bool_and(c."Timestamp" < {cutoff}), false) AS "More"
+            FROM (SELECT "Revision", "Timestamp" FROM tuple_changes
+                  WHERE "TenantId" = {tenantId} AND "Revision" > {after}
+                  ORDER BY "Revision" LIMIT {ScanPerTenant}) AS c
+            """).ToListAsync(cancellationToken)).Single();
+        return window.Horizon is { } horizon ? (horizon, window.More) : null;
+    }
+
+    private static Task<long> DeleteUpToAsync(AuthorizationDbContext db, Guid tenantId, long horizon, CancellationToken cancellationToken) =>
+        horizon == 0 ? Task.FromResult(0L)
+            : BatchedDelete.RunAsync(db, "tuple_changes", "\"TenantId\" = {0} AND \"Revision\" <= {1}", [tenantId, horizon], BatchSize, cancellationToken);
 
     /// <summary>The revision up to which the tenant's changes are no longer kept (0 when all are).</summary>
     public static async Task<long> HorizonAsync(NpgsqlDataSource dataSource, Guid tenantId, CancellationToken cancellationToken)

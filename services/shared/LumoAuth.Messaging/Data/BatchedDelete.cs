@@ -23,7 +23,8 @@ public static class BatchedDelete
             batch = await db.Database.ExecuteSqlRawAsync(sql, parameters, cancellationToken);
             deleted += batch;
         }
-        while (batch == batchSize);
+        // Until a batch finds nothing: one that others thinned out meanwhile (a row they deleted or moved) is no sign of the end.
+        while (batch > 0);
 
         return deleted;
     }
@@ -31,10 +32,6 @@ public static class BatchedDelete
     /// <summary>Deletes the rows of <typeparamref name="T"/>'s table, every tenant's, whose <paramref name="property"/> is before <paramref name="cutoff"/>.</summary>
     public static Task<long> BeforeAsync<T>(DbContext db, string property, object cutoff, int batchSize, CancellationToken cancellationToken) =>
         ByColumnAsync<T>(db, property, "<", cutoff, batchSize, cancellationToken);
-
-    /// <summary>Deletes the rows of <typeparamref name="T"/>'s table whose <paramref name="property"/> (a column, shadow ones too) equals <paramref name="value"/>.</summary>
-    public static Task<long> MatchingAsync<T>(DbContext db, string property, object value, int batchSize, CancellationToken cancellationToken) =>
-        ByColumnAsync<T>(db, property, "=", value, batchSize, cancellationToken);
 
     private static Task<long> ByColumnAsync<T>(DbContext db, string property, string comparison, object value, int batchSize, CancellationToken cancellationToken)
     {

@@ -21,6 +21,7 @@ namespace LumoAuth.Admin.Data.Migrations
                 .HasAnnotation("ProductVersion", "10.0.15")
                 .HasAnnotation("Relational:MaxIdentifierLength", 63);
 
+            NpgsqlModelBuilderExtensions.HasPostgresExtension(modelBuilder, "pg_trgm");
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
             modelBuilder.Entity("LumoAuth.Admin.Data.ApiKey", b =>
@@ -814,6 +815,11 @@ namespace LumoAuth.Admin.Data.Migrations
 
                     b.HasIndex(new[] { "TenantId" }, "ix_users_admins")
                         .HasFilter("\"IsAdmin\" AND \"IsActive\" AND NOT \"Blocked\" AND \"SoftDeletedAt\" IS NULL");
+
+                    b.HasIndex(new[] { "Email", "Name", "Username", "GivenName", "FamilyName" }, "ix_users_search");
+
+                    NpgsqlIndexBuilderExtensions.HasMethod(b.HasIndex(new[] { "Email", "Name", "Username", "GivenName", "FamilyName" }, "ix_users_search"), "gin");
+                    NpgsqlIndexBuilderExtensions.HasOperators(b.HasIndex(new[] { "Email", "Name", "Username", "GivenName", "FamilyName" }, "ix_users_search"), new[] { "gin_trgm_ops", "gin_trgm_ops", "gin_trgm_ops", "gin_trgm_ops", "gin_trgm_ops" });
 
                     b.ToTable("users", (string)null);
                 });

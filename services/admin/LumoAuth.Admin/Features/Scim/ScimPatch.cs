@@ -350,8 +350,8 @@ public static partial class ScimPatch
             return;
         }
 
-        // A value names what to remove; one that is not a list must not read as "remove them all".
-        if (value is not null and not JsonArray)
+        // A value names which values of a list to remove; one that is not a list must not read as "remove them all".
+        if (container[key] is JsonArray && value is not null and not JsonArray)
         {
             throw ScimException.InvalidValue($"'remove' of '{path.Path.Attribute}' takes a list of values, or none to remove them all");
         }

@@ -1,6 +1,5 @@
 using System.Security.Claims;
 using LumoAuth.Contracts.Clients;
-using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -212,8 +211,6 @@ public static class ClientEndpoints
         return Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row), "OAuth client updated successfully"));
     }
 
-    private const int StoredRowsBatch = 5_000;
-
     public static async Task<IResult> DeleteClient(string clientId, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         clientId = FromPath(clientId);
@@ -233,11 +230,6 @@ public static class ClientEndpoints
         {
             return unavailable;
         }
-
-        // A busy client holds millions of stored tokens (its users' access tokens among them): they go in short batches
-        // first, so the store's own deletion below, one serializable transaction, has only the few issued meanwhile left.
-        await BatchedDelete.MatchingAsync<TokenToken>(services.Db, "ApplicationId", row.Id, StoredRowsBatch, cancellationToken);
-        await BatchedDelete.MatchingAsync<TokenAuthorization>(services.Db, "ApplicationId", row.Id, StoredRowsBatch, cancellationToken);
 
         // Its tokens are void by now, so a change another request made to the row meanwhile (an update, a rotation) does not
         // stop the deletion the caller asked for: it is tried once more on the row as it is now. Such a change surfaces as
