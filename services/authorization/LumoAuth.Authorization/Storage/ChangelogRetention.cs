@@ -46,7 +46,8 @@ public sealed partial class ChangelogRetention(IServiceScopeFactory scopeFactory
     }
 
     /// <summary>Deletes every tenant's changes made before <paramref name="cutoff"/>; returns how many rows.</summary>
-    public static async Task<long> PruneAsync(AuthorizationDbContext db, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    /// <param name="window">Changes read at a time while looking for the horizon (tests make it small).</param>
+    public static async Task<long> PruneAsync(AuthorizationDbContext db, DateTimeOffset cutoff, CancellationToken cancellationToken, int window = ScanPerTenant)
     {
         var tenants = await db.Revisions.IgnoreQueryFilters().AsNoTracking().Select(r => new { r.TenantId, r.ChangelogHorizon }).ToListAsync(cancellationToken);
         long deleted = 0;
@@ -55,14 +56,14 @@ public sealed partial class ChangelogRetention(IServiceScopeFactory scopeFactory
             // Whatever an interrupted round left below the horizon it had raised goes first (one index probe when nothing).
             var horizon = tenant.ChangelogHorizon;
             deleted += await DeleteUpToAsync(db, tenant.TenantId, horizon, cancellationToken);
-            while (await NextHorizonAsync(db, tenant.TenantId, horizon, cutoff, cancellationToken) is { } window)
+            while (await NextHorizonAsync(db, tenant.TenantId, horizon, cutoff, window, cancellationToken) is { } next)
             {
-                horizon = window.Horizon;
+                horizon = next.Horizon;
                 await db.Database.ExecuteSqlInterpolatedAsync($"""
                     UPDATE tenant_revisions SET "ChangelogHorizon" = GREATEST("ChangelogHorizon", {horizon}) WHERE "TenantId" = {tenant.TenantId}
                     """, cancellationToken);
                 deleted += await DeleteUpToAsync(db, tenant.TenantId, horizon, cancellationToken);
-                if (!window.More)
+                if (!next.More)
                 {
                     break;
                 }
@@ -81,11 +82,12 @@ public sealed partial class ChangelogRetention(IServiceScopeFactory scopeFactory
     }
 
     /// <summary>
-    /// The oldest changes come first along (TenantId, Revision): the last revision among the next <see cref="ScanPerTenant"/>
+    /// The oldest changes come first along (TenantId, Revision): the last revision among the next <paramref name="size"/>
     /// older than the cut-off is the new horizon (a revision's rows share one timestamp, so whole revisions go). A
     /// window that was old throughout may be followed by more. A tenant with nothing due costs one row read.
     /// </summary>
-    private static async Task<(long Horizon, bool More)?> NextHorizonAsync(AuthorizationDbContext db, Guid tenantId, long after, DateTimeOffset cutoff, CancellationToken cancellationToken)
+    private static async Task<(long Horizon, bool More)?> NextHorizonAsync(
+        AuthorizationDbContext db, Guid tenantId, long after, DateTimeOffset cutoff, int size, CancellationToken cancellationToken)
     {
         var oldest = (await db.Database.SqlQuery<DateTimeOffset>($"""
             SELECT "Timestamp" AS "Value" FROM tuple_changes WHERE "TenantId" = {tenantId} AND "Revision" > {after} ORDER BY "Revision" LIMIT 1
@@ -97,10 +99,10 @@ public sealed partial class ChangelogRetention(IServiceScopeFactory scopeFactory
 
         var window = (await db.Database.SqlQuery<Window>($"""
             SELECT max(c."Revision") FILTER (WHERE c."Timestamp" < {cutoff}) AS "Horizon",
-                   coalesce(count(*) = {ScanPerTenant} AND bool_and(c."Timestamp" < {cutoff}), false) AS "More"
+                   coalesce(count(*) = {size} AND bool_and(c."Timestamp" < {cutoff}), false) AS "More"
             FROM (SELECT "Revision", "Timestamp" FROM tuple_changes
                   WHERE "TenantId" = {tenantId} AND "Revision" > {after}
-                  ORDER BY "Revision" LIMIT {ScanPerTenant}) AS c
+                  ORDER BY "Revision" LIMIT {size}) AS c
             """).ToListAsync(cancellationToken)).Single();
         return window.Horizon is { } horizon ? (horizon, window.More) : null;
     }
