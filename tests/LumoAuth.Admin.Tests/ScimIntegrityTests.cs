@@ -282,6 +282,11 @@ public sealed class ScimIntegrityTests(AdminFactory factory) : IClassFixture<Adm
         var listed = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups?excludedAttributes=members"), 200);
         Assert.Null(listed["Resources"]![0]!["members"]);
         Assert.Equal(version, listed["Resources"]![0]!["meta"]!["version"]!.GetValue<string>());
+        // A filter on members still reads them, though the answer leaves them out.
+        var byMember = await ScimAsync(await client.GetAsync($"{tenant.Api}/scim/v2/Groups?excludedAttributes=members&filter="
+            + Uri.EscapeDataString($"members[value eq \"{users[1]}\"]")), 200);
+        Assert.Equal(1, byMember["totalResults"]!.GetValue<int>());
+        Assert.Null(byMember["Resources"]![0]!["members"]);
 
         // Unknown users are refused as before, and change nothing.
         await ScimErrorAsync(await client.PatchAsync(url, Patch(new { op = "add", path = "members", value = new[] { new { value = Guid.NewGuid().ToString() } } })), 400, "invalidValue");
