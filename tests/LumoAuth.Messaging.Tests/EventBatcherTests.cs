@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.Testing;
 using Microsoft.EntityFrameworkCore;
@@ -32,6 +33,37 @@ public sealed class EventBatcherTests(MessagingHost host) : IClassFixture<Messag
         Assert.Equal(5, sent["broker"]);
         Assert.Equal(0, sent["outbox"]);
         Assert.Equal(0, await host.OutboxRowsMentioningAsync(ids[0]));
+    }
+
+    /// <summary>A batch is published in a span of its own that links the traces of the requests whose facts it carries.</summary>
+    [Fact]
+    public async Task ABatch_IsPublishedInASpan_LinkingTheTracesOfItsRequests()
+    {
+        var published = new System.Collections.Concurrent.ConcurrentBag<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "LumoAuth.Messaging" or "LumoAuth.Tests.Batching",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => published.Add(activity),
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var requests = new ActivitySource("LumoAuth.Tests.Batching");
+        var traces = new List<ActivityTraceId>();
+        var ids = Enumerable.Range(0, 3).Select(_ => Guid.NewGuid()).ToList();
+        foreach (var id in ids)
+        {
+            using var request = requests.StartActivity("a request")!;
+            traces.Add(request.TraceId);
+            Assert.True(Batcher.TryAdd(new WidgetCreated(id, "traced")));
+        }
+
+        foreach (var id in ids)
+        {
+            await host.WaitForEffectAsync(id);
+        }
+
+        var linked = published.Where(a => a.OperationName == "batched publish").SelectMany(a => a.Links).Select(l => l.Context.TraceId).ToHashSet();
+        Assert.All(traces, trace => Assert.Contains(trace, linked));
     }
 }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using LumoAuth.Contracts;
@@ -16,13 +17,17 @@ namespace LumoAuth.Messaging.Outbox;
 /// with); when the broker does not take it, it goes to the outbox, whose relay publishes it later with the same
 /// message id, and so do the batches of the next 30 s without trying the broker. What is in memory when the
 /// process dies is lost; that is the price of a write-free hot path and is limited to a fraction of a second of
-/// such facts.
+/// such facts. Each batch is sent in a span of its own that links the traces of the requests whose facts it carries
+/// (up to <see cref="MaxLinks"/>), so a consumer's work can be followed back to them.
 /// </summary>
 public sealed partial class EventBatcher<TDbContext> : BackgroundService
     where TDbContext : DbContext
 {
     private const int DefaultCapacity = 100_000;
     private const int MaxBatch = 500;
+
+    /// <summary>Traces one batch's span links to at most (OpenTelemetry's default limit of links per span).</summary>
+    private const int MaxLinks = 128;
     private static readonly TimeSpan GatherDelay = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan PublishTimeout = TimeSpan.FromSeconds(5);
@@ -43,10 +48,10 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
     private readonly ILogger<EventBatcher<TDbContext>> _logger;
     private readonly Func<IReadOnlyList<IntegrationEvent>, IEnumerable<IntegrationEvent>> _combine;
     private readonly int _capacity;
-    private readonly Channel<IntegrationEvent> _channel;
+    private readonly Channel<(IntegrationEvent Event, ActivityContext Origin)> _channel;
 
-    /// <summary>Combined messages not yet sent or stored, each with the message id it keeps across attempts.</summary>
-    private readonly List<(IntegrationEvent Message, Guid MessageId)> _unsent = [];
+    /// <summary>Combined messages not yet sent or stored, each with the message id it keeps across attempts and the traces it came from.</summary>
+    private readonly List<(IntegrationEvent Message, Guid MessageId, ActivityLink[] Origins)> _unsent = [];
 
     /// <summary>Until then batches go to the outbox without trying the broker (set by a failed publish).</summary>
     private DateTimeOffset _brokerRetryAt = DateTimeOffset.MinValue;
@@ -75,17 +80,17 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
         _logger = logger;
         _combine = combine;
         _capacity = capacity;
-        _channel = Channel.CreateBounded<IntegrationEvent>(
+        _channel = Channel.CreateBounded<(IntegrationEvent, ActivityContext)>(
             new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             OnDropped);
     }
 
     /// <summary>Queues a fact; always true, as a full buffer makes room by dropping its oldest (counted and logged).</summary>
-    public bool TryAdd(IntegrationEvent @event) => _channel.Writer.TryWrite(@event);
+    public bool TryAdd(IntegrationEvent @event) => _channel.Writer.TryWrite((@event, Activity.Current?.Context ?? default));
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<IntegrationEvent>(MaxBatch);
+        var batch = new List<(IntegrationEvent Event, ActivityContext Origin)>(MaxBatch);
         try
         {
             // Messages kept from a failed round are retried even when no new event arrives.
@@ -134,7 +139,7 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
     }
 
     /// <summary>Moves up to a batch of waiting events into <see cref="_unsent"/> as combined messages.</summary>
-    private void Take(List<IntegrationEvent> batch)
+    private void Take(List<(IntegrationEvent Event, ActivityContext Origin)> batch)
     {
         batch.Clear();
         while (batch.Count < MaxBatch && _channel.Reader.TryRead(out var @event))
@@ -147,29 +152,31 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
             return;
         }
 
+        var events = batch.ConvertAll(b => b.Event);
         List<IntegrationEvent> messages;
         try
         {
             // Materialised first: a combine failing half-way must not leave half a batch behind.
-            messages = [.. _combine(batch)];
+            messages = [.. _combine(events)];
         }
         catch (Exception ex)
         {
             // Combining only saves messages; each fact is a message of its own, so they go as they are rather than get lost.
             LogCombineFailed(_logger, ex, batch.Count);
-            messages = [.. batch];
+            messages = events;
         }
 
-        _unsent.AddRange(messages.Select(message => (message, NewId.NextGuid())));
+        ActivityLink[] origins = [.. batch.Where(b => b.Origin != default).DistinctBy(b => b.Origin.TraceId).Take(MaxLinks).Select(b => new ActivityLink(b.Origin))];
+        _unsent.AddRange(messages.Select(message => (message, NewId.NextGuid(), origins)));
     }
 
     /// <summary>
     /// The channel dropped its oldest event to make room (on the writer's thread, so it stays cheap): counted always,
     /// logged at most once per <see cref="DropWarningInterval"/>.
     /// </summary>
-    private void OnDropped(IntegrationEvent dropped)
+    private void OnDropped((IntegrationEvent Event, ActivityContext Origin) dropped)
     {
-        Dropped.Add(1, new KeyValuePair<string, object?>("type", dropped.GetType().Name));
+        Dropped.Add(1, new KeyValuePair<string, object?>("type", dropped.Event.GetType().Name));
         Interlocked.Increment(ref _droppedSinceWarning);
         var now = _time.GetUtcNow().UtcTicks;
         var next = Interlocked.Read(ref _nextDropWarningTicks);
@@ -191,9 +198,10 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
 
         while (_unsent.Count > 0)
         {
-            var (message, messageId) = _unsent[0];
+            var (message, messageId, origins) = _unsent[0];
             try
             {
+                using var span = MessagingTelemetry.StartBatchSpan("batched publish", origins);
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(PublishTimeout);
                 await _bus.Publish(message, message.GetType(), context => context.MessageId = messageId, timeout.Token);
@@ -222,9 +230,11 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
 
         try
         {
+            // The relay later continues the trace the rows are written in: this span's, which links their requests.
+            using var span = MessagingTelemetry.StartBatchSpan("batched store", [.. _unsent.SelectMany(u => u.Origins).DistinctBy(l => l.Context.TraceId).Take(MaxLinks)]);
             await using var scope = _scopeFactory.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<TDbContext>();
-            foreach (var (message, messageId) in _unsent)
+            foreach (var (message, messageId, _) in _unsent)
             {
                 db.AddEvent(message, messageId);
             }

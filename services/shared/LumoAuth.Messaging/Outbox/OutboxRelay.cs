@@ -186,6 +186,13 @@ internal static class MessagingTelemetry
         traceParent is not null && ActivityContext.TryParse(traceParent, null, out var parent)
             ? Source.StartActivity(name, ActivityKind.Producer, parent)
             : null;
+
+    /// <summary>
+    /// A producer span of its own for work done for many requests at once (a batch of their facts), linked to their
+    /// traces; none when it has no origin or nobody listens.
+    /// </summary>
+    public static Activity? StartBatchSpan(string name, ActivityLink[] origins) =>
+        origins.Length == 0 ? null : Source.StartActivity(name, ActivityKind.Producer, parentContext: default, links: origins);
 }
 
 /// <summary>Names contract types in outbox rows and resolves them back, only ever to integration events.</summary>
