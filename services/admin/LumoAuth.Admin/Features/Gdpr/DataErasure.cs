@@ -57,11 +57,8 @@ public static class DataErasure
         var address = LikePatterns.Containing("\"" + user.Email + "\"");
         var addressInJson = LikePatterns.Containing(System.Text.Json.JsonSerializer.Serialize(user.Email));
         var hooks = db.Webhooks.Select(w => w.Id);
-        // Nothing stored before the account existed names it (an address then was someone else's): the scan starts at its
-        // creation, less a margin for clocks, along (WebhookId, CreatedAt), instead of reading 30 days of every delivery.
-        var since = user.CreatedAt - TimeSpan.FromMinutes(5);
         await db.WebhookDeliveries
-            .Where(d => hooks.Contains(d.WebhookId) && d.CreatedAt >= since)
+            .Where(d => hooks.Contains(d.WebhookId))
             .Where(d => EF.Functions.ILike(d.Payload, id, LikePatterns.Escape) || EF.Functions.ILike(d.Payload, address, LikePatterns.Escape)
                 || EF.Functions.ILike(d.Payload, addressInJson, LikePatterns.Escape))
             .ExecuteDeleteAsync(cancellationToken);
