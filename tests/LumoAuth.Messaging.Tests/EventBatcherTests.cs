@@ -44,7 +44,8 @@ public sealed class EventBatcherTests(MessagingHost host) : IClassFixture<Messag
         {
             ShouldListenTo = source => source.Name is "LumoAuth.Messaging" or "LumoAuth.Tests.Batching",
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity => published.Add(activity),
+            // Links are set when a span starts; it may stop after the consumer's effect is visible.
+            ActivityStarted = activity => published.Add(activity),
         };
         ActivitySource.AddActivityListener(listener);
         using var requests = new ActivitySource("LumoAuth.Tests.Batching");

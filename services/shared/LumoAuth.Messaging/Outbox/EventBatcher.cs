@@ -90,6 +90,8 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The loop's spans are roots of their own, linked to the requests they serve, never children of whatever started the host.
+        Activity.Current = null;
         var batch = new List<(IntegrationEvent Event, ActivityContext Origin)>(MaxBatch);
         try
         {
@@ -166,9 +168,17 @@ public sealed partial class EventBatcher<TDbContext> : BackgroundService
             messages = events;
         }
 
-        ActivityLink[] origins = [.. batch.Where(b => b.Origin != default).DistinctBy(b => b.Origin.TraceId).Take(MaxLinks).Select(b => new ActivityLink(b.Origin))];
-        _unsent.AddRange(messages.Select(message => (message, NewId.NextGuid(), origins)));
+        _unsent.AddRange(messages.Select(message => (message, NewId.NextGuid(), OriginsOf(message, batch))));
     }
+
+    /// <summary>
+    /// The recorded traces of the requests whose facts went into <paramref name="message"/> (those of its tenant: a batch is
+    /// combined into a message per tenant), at most <see cref="MaxLinks"/>; none when no one listens to the spans.
+    /// </summary>
+    private static ActivityLink[] OriginsOf(IntegrationEvent message, List<(IntegrationEvent Event, ActivityContext Origin)> batch) =>
+        !MessagingTelemetry.Traced ? []
+            : [.. batch.Where(b => b.Event.TenantId == message.TenantId && b.Origin.TraceFlags.HasFlag(ActivityTraceFlags.Recorded))
+                .DistinctBy(b => b.Origin.TraceId).Take(MaxLinks).Select(b => new ActivityLink(b.Origin))];
 
     /// <summary>
     /// The channel dropped its oldest event to make room (on the writer's thread, so it stays cheap): counted always,

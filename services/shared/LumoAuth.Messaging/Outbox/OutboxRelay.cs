@@ -187,6 +187,9 @@ internal static class MessagingTelemetry
             ? Source.StartActivity(name, ActivityKind.Producer, parent)
             : null;
 
+    /// <summary>Whether anyone records the messaging library's spans (otherwise links are not worth gathering).</summary>
+    public static bool Traced => Source.HasListeners();
+
     /// <summary>
     /// A producer span of its own for work done for many requests at once (a batch of their facts), linked to their
     /// traces; none when it has no origin or nobody listens.

@@ -13,20 +13,17 @@ namespace LumoAuth.Admin.Data.Migrations
             migrationBuilder.AlterDatabase()
                 .Annotation("Npgsql:PostgresExtension:pg_trgm", ",,");
 
-            migrationBuilder.CreateIndex(
-                name: "ix_users_search",
-                table: "users",
-                columns: new[] { "Email", "Name", "Username", "GivenName", "FamilyName" })
-                .Annotation("Npgsql:IndexMethod", "gin")
-                .Annotation("Npgsql:IndexOperators", new[] { "gin_trgm_ops", "gin_trgm_ops", "gin_trgm_ops", "gin_trgm_ops", "gin_trgm_ops" });
+            // Built without blocking writes to users (every sign-in writes its row): CONCURRENTLY, outside the migration's transaction.
+            migrationBuilder.Sql("""
+                CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_users_search ON users USING gin
+                    ("Email" gin_trgm_ops, "Name" gin_trgm_ops, "Username" gin_trgm_ops, "GivenName" gin_trgm_ops, "FamilyName" gin_trgm_ops);
+                """, suppressTransaction: true);
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropIndex(
-                name: "ix_users_search",
-                table: "users");
+            migrationBuilder.Sql("DROP INDEX CONCURRENTLY IF EXISTS ix_users_search;", suppressTransaction: true);
 
             migrationBuilder.AlterDatabase()
                 .OldAnnotation("Npgsql:PostgresExtension:pg_trgm", ",,");
