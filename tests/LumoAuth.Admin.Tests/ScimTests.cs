@@ -145,6 +145,12 @@ public sealed class ScimTests(AdminFactory factory) : IClassFixture<AdminFactory
             Operations = new object[] { new { op = "remove", path = "title", value = "Guide" } },
         })), 200);
         Assert.Null(untitled["title"]);
+        // A list attribute takes a list, even when the user holds none of it yet.
+        await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
+        {
+            schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },
+            Operations = new object[] { new { op = "remove", path = "ims", value = new { value = "someone" } } },
+        })), 400, "invalidValue");
         await ScimErrorAsync(await client.PatchAsync($"{tenant.Api}/scim/v2/Users/{id}", Json(new
         {
             schemas = new[] { "urn:ietf:params:scim:api:messages:2.0:PatchOp" },

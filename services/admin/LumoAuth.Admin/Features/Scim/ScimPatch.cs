@@ -121,6 +121,17 @@ public static partial class ScimPatch
         }
     }
 
+    /// <summary>The multi-valued attributes of RFC 7643's User and Group (and the ones a resource may hold as lists).</summary>
+    private static readonly HashSet<string> MultiValued = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "emails", "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements", "roles", "x509Certificates", "members",
+    };
+
+    private static JsonNode? ValueAt(JsonObject resource, ScimPatchPath path) =>
+        ContainerFor(resource, path.Path, create: false) is { } container && ScimAttributePath.KeyOf(container, path.Path.Attribute) is { } key
+            ? container[key]
+            : null;
+
     [GeneratedRegex("""^members\[\s*value\s+eq\s+"([^"\\]*)"\s*\]$""", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex MemberFilter();
 
@@ -303,6 +314,14 @@ public static partial class ScimPatch
 
     private static void Remove(JsonObject resource, ScimPatchPath path, JsonNode? value, IReadOnlySet<string>? keptOnce)
     {
+        // A value names which values of a list to remove; one that is not a list must not read as "remove them all", and
+        // is refused whether or not the list holds anything yet.
+        if (path.Filter is null && path.Path.SubAttribute is null && value is not null and not JsonArray
+            && (MultiValued.Contains(path.Path.Attribute) || ValueAt(resource, path) is JsonArray))
+        {
+            throw ScimException.InvalidValue($"'remove' of '{path.Path.Attribute}' takes a list of values, or none to remove them all");
+        }
+
         var container = ContainerFor(resource, path.Path, create: false);
         if (container is null)
         {
@@ -348,12 +367,6 @@ public static partial class ScimPatch
             }
 
             return;
-        }
-
-        // A value names which values of a list to remove; one that is not a list must not read as "remove them all".
-        if (container[key] is JsonArray && value is not null and not JsonArray)
-        {
-            throw ScimException.InvalidValue($"'remove' of '{path.Path.Attribute}' takes a list of values, or none to remove them all");
         }
 
         // Azure AD's form: remove members by value without a filter.
