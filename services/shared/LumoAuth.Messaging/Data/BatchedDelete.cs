@@ -30,13 +30,10 @@ public static class BatchedDelete
     }
 
     /// <summary>Deletes the rows of <typeparamref name="T"/>'s table, every tenant's, whose <paramref name="property"/> is before <paramref name="cutoff"/>.</summary>
-    public static Task<long> BeforeAsync<T>(DbContext db, string property, object cutoff, int batchSize, CancellationToken cancellationToken) =>
-        ByColumnAsync<T>(db, property, "<", cutoff, batchSize, cancellationToken);
-
-    private static Task<long> ByColumnAsync<T>(DbContext db, string property, string comparison, object value, int batchSize, CancellationToken cancellationToken)
+    public static Task<long> BeforeAsync<T>(DbContext db, string property, object cutoff, int batchSize, CancellationToken cancellationToken)
     {
         var entity = db.Model.FindEntityType(typeof(T)) ?? throw new InvalidOperationException($"{typeof(T).Name} is not mapped");
         var column = entity.FindProperty(property)?.GetColumnName() ?? throw new InvalidOperationException($"{typeof(T).Name}.{property} is not mapped");
-        return RunAsync(db, $"\"{entity.GetTableName()}\"", $"\"{column}\" {comparison} {{0}}", [value], batchSize, cancellationToken);
+        return RunAsync(db, $"\"{entity.GetTableName()}\"", $"\"{column}\" < {{0}}", [cutoff], batchSize, cancellationToken);
     }
 }
