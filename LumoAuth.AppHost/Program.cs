@@ -33,6 +33,8 @@ var gateway = builder.AddProject<Projects.LumoAuth_Gateway>(ServiceNames.Gateway
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
     .WithLoopbackUrls()
     .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
+    // It asks admin's internal API for the verified custom domains (CustomDomainMap).
+    .WithEnvironment("LumoAuth__InternalKey", ServiceResources.Secret(builder, "internal-key", settings.InternalKey))
     // The gateway only awaits I/O, so socket completions can run on the epoll threads instead of waking a thread-pool
     // worker for every read: ≈ 20% less gateway CPU per request (bench/README.md, step 7). The runtime reads this once,
     // from the environment only.

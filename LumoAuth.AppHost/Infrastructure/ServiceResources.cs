@@ -58,9 +58,12 @@ public static class ServiceResources
     }
 
     /// <summary>The keys travel as secret parameters (one each, shared by every service), which the dashboard masks.</summary>
-    private static IResourceBuilder<ParameterResource> Secret(IResourceBuilder<ProjectResource> project, string name, string value)
+    private static IResourceBuilder<ParameterResource> Secret(IResourceBuilder<ProjectResource> project, string name, string value) =>
+        Secret(project.ApplicationBuilder, name, value);
+
+    /// <inheritdoc cref="Secret(IResourceBuilder{ProjectResource}, string, string)"/>
+    public static IResourceBuilder<ParameterResource> Secret(IDistributedApplicationBuilder builder, string name, string value)
     {
-        var builder = project.ApplicationBuilder;
         return builder.Resources.OfType<ParameterResource>().FirstOrDefault(p => p.Name == name) is { } existing
             ? builder.CreateResourceBuilder(existing)
             : builder.AddParameter(name, value, secret: true);

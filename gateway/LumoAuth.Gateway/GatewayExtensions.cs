@@ -1,6 +1,8 @@
+using LumoAuth.Gateway.CustomDomains;
 using LumoAuth.Gateway.Forwarding;
 using LumoAuth.Gateway.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -14,11 +16,16 @@ public static class GatewayExtensions
         builder.Services.AddOptions<EdgeRateLimitOptions>().BindConfiguration(EdgeRateLimitOptions.SectionName);
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddClientCertificateForwarding();
+        builder.Services.AddOptions<CustomDomainMapOptions>().BindConfiguration(CustomDomainMapOptions.SectionName);
+        builder.Services.AddInternalClients();
+        builder.Services.AddSingleton<CustomDomainMap>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<CustomDomainMap>());
         // Built from the host's final configuration, which says which services have an h2c endpoint.
         builder.Services.AddSingleton<IProxyConfigProvider>(services =>
             new InMemoryConfigProvider(GatewayRoutes.Routes(), GatewayRoutes.Clusters(services.GetRequiredService<IConfiguration>())));
         builder.Services.AddReverseProxy()
             .AddTransforms(ClientCertificateForwarding.AddClientCertificateTransform)
+            .AddTransforms(CustomDomainRouting.AddCookieScopeTransform)
             .AddServiceDiscoveryDestinationResolver();
         builder.Services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, GatewayHttpClientFactory>());
         return builder;

@@ -86,6 +86,7 @@ public static class GatewayRoutes
         (Api + "/admin/{**rest}", ServiceNames.Admin),
         (Api + "/invitations/{**rest}", ServiceNames.Admin),
         (Api + "/gdpr/{**rest}", ServiceNames.Admin),
+        (Api + "/custom-domains/{**rest}", ServiceNames.Admin),
         (Api + "/groups/{**rest}", ServiceNames.Admin),
         (Api + "/scim/v2/{**rest}", ServiceNames.Admin),
         (Api + "/scim2.0/{**rest}", ServiceNames.Admin),

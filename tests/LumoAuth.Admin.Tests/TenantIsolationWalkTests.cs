@@ -31,6 +31,7 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
         var delivery = (await ApiAssert.OkAsync(await client.PostAsync($"{tenant.Api}/admin/webhooks/{webhook}/test", null)))["data"]!["deliveryId"]!.GetValue<string>();
         var apiKey = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "walk" }), 201))["data"]!["id"]!.GetValue<string>();
         var invitation = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = $"invitee@{tenant.Slug}.example.com" }), 201))["data"]!["id"]!.GetValue<string>();
+        var domain = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain = $"login.{tenant.Slug}.example.com" }), 201))["data"]!["id"]!.GetValue<string>();
         // A passkey needs a browser ceremony; the walk only needs a row of this tenant's.
         var passkey = Guid.CreateVersion7();
         await using (var scope = factory.Services.CreateAsyncScope())
@@ -50,6 +51,7 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
         {
             ["tenantSlug"] = tenant.Slug, ["userId"] = userId.ToString(), ["groupId"] = groupId.ToString(), ["webhookId"] = webhook,
             ["deliveryId"] = delivery, ["apiKeyId"] = apiKey, ["logId"] = log, ["invitationId"] = invitation, ["passkeyId"] = passkey.ToString(),
+            ["domainId"] = domain,
         });
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using LumoAuth.Gateway;
 using LumoAuth.Gateway.Forwarding;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -43,6 +44,10 @@ public sealed class InProcessGateway : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _factory.DisposeAsync();
 
+    /// <summary>Loads admin's verified custom domains into the gateway now (it otherwise polls; with an admin backend only).</summary>
+    public Task RefreshCustomDomainsAsync() =>
+        _factory.Services.GetRequiredService<LumoAuth.Gateway.CustomDomains.CustomDomainMap>().RefreshAsync(CancellationToken.None);
+
     private sealed class GatewayFactory(IReadOnlyDictionary<string, GatewayBackend> backends) : WebApplicationFactory<InternalPathBlocker>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -56,8 +61,19 @@ public sealed class InProcessGateway : IAsyncDisposable
                 builder.UseSetting($"services:{cluster}:http:0", address);
             }
 
+            // The custom domain map comes from admin's internal API, when admin is one of the backends; tests load it on demand.
+            var admin = backends.GetValueOrDefault(ServiceNames.Admin);
+            builder.UseSetting("Gateway:CustomDomains:Enabled", admin is null ? "false" : "true");
+            builder.UseSetting("Gateway:CustomDomains:RefreshInterval", "01:00:00");
             var invokers = new BackendInvokers(backends);
-            builder.ConfigureServices(services => services.AddSingleton<IForwarderHttpClientFactory>(invokers));
+            builder.ConfigureServices(services =>
+            {
+                services.AddSingleton<IForwarderHttpClientFactory>(invokers);
+                if (admin is not null)
+                {
+                    services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.Handler);
+                }
+            });
         }
     }
 

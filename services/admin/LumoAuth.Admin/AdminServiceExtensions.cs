@@ -34,6 +34,11 @@ public static class AdminServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<PasswordHasher>();
+        builder.Services.AddOptions<LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions>()
+            .BindConfiguration(LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<LumoAuth.Admin.Features.CustomDomains.DomainVerifier>();
         builder.Services.AddOptions<BreachCheckOptions>().BindConfiguration(BreachCheckOptions.SectionName);
         builder.Services.AddHttpClient(BreachedPasswords.HttpClientName);
         builder.Services.AddSingleton<BreachedPasswords>();

@@ -46,6 +46,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
 
     public DbSet<WebhookDeliveryAttempt> WebhookDeliveryAttempts => Set<WebhookDeliveryAttempt>();
 
+    public DbSet<CustomDomain> CustomDomains => Set<CustomDomain>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.StoreTimestampsAsUtc();
 
@@ -65,6 +67,20 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(t => t.Region).HasMaxLength(8);
             e.Property(t => t.Settings).HasColumnType("jsonb");
             e.Property(t => t.Version).IsRowVersion();
+        });
+
+        modelBuilder.Entity<CustomDomain>(e =>
+        {
+            e.ToTable("custom_domains");
+            e.Property(d => d.Domain).HasMaxLength(253);
+            e.Property(d => d.VerificationToken).HasMaxLength(64);
+            e.Property(d => d.LastCheckError).HasMaxLength(500);
+            e.HasIndex(d => new { d.TenantId, d.Domain }).IsUnique();
+            // Several tenants may claim a name, but only one can prove it: a verified domain belongs to one tenant.
+            e.HasIndex(d => d.Domain, "ix_custom_domains_verified").IsUnique().HasFilter("\"VerifiedAt\" IS NOT NULL");
+            e.HasIndex(d => d.TenantId, "ix_custom_domains_primary").IsUnique().HasFilter("\"IsPrimary\"");
+            e.HasOne<Tenant>().WithMany().HasForeignKey(d => d.TenantId).OnDelete(DeleteBehavior.Cascade);
+            e.HasQueryFilter(d => d.TenantId == tenant.CurrentTenantId);
         });
 
         // Every tenant-owned row is filtered by the request's tenant in the query itself.

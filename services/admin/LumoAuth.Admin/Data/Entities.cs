@@ -605,3 +605,30 @@ public sealed class SignInPlace
 
     public DateTimeOffset At { get; set; }
 }
+
+/// <summary>A domain a tenant serves its pages and APIs on instead of <c>/t/{slug}</c>, once DNS proves it is theirs.</summary>
+public sealed class CustomDomain
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    /// <summary>Lower-case ASCII (an internationalised name in its punycode form), no trailing dot.</summary>
+    public string Domain { get; set; } = string.Empty;
+
+    /// <summary>What the TXT record proving ownership must hold; public by nature (it is published in DNS).</summary>
+    public string VerificationToken { get; set; } = string.Empty;
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Set when DNS proved ownership and routing; only then is the domain served.</summary>
+    public DateTimeOffset? VerifiedAt { get; set; }
+
+    /// <summary>The tenant's issuer host: at most one per tenant, and only a verified domain.</summary>
+    public bool IsPrimary { get; set; }
+
+    public DateTimeOffset? LastCheckedAt { get; set; }
+
+    /// <summary>Why the last verification failed, for the owner to fix their DNS.</summary>
+    public string? LastCheckError { get; set; }
+}

@@ -26,10 +26,17 @@ public static class InternalRoutes
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>
     public const string UserSessionData = Prefix + "/users/{userId:guid}/session-data";
+
+    /// <summary>Every verified custom domain and its tenant, for the gateway's host map (ETag / If-None-Match).</summary>
+    public const string CustomDomains = Prefix + "/custom-domains";
     public const string InternalKeyHeader = "X-Internal-Key";
 }
 
-public sealed record TenantInfo(Guid Id, string Slug, string Name, string Status, string Region);
+/// <param name="PrimaryDomain">The verified domain chosen as the tenant's issuer host, if any (custom domains).</param>
+public sealed record TenantInfo(Guid Id, string Slug, string Name, string Status, string Region, string? PrimaryDomain = null);
+
+/// <summary>A verified custom domain: requests for <see cref="Domain"/> are the tenant's.</summary>
+public sealed record CustomDomainRoute(string Domain, string TenantSlug);
 
 public static class TenantStatuses
 {

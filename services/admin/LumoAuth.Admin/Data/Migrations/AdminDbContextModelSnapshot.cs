@@ -173,6 +173,57 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.ToTable("backup_codes", (string)null);
                 });
 
+            modelBuilder.Entity("LumoAuth.Admin.Data.CustomDomain", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("Domain")
+                        .IsRequired()
+                        .HasMaxLength(253)
+                        .HasColumnType("character varying(253)");
+
+                    b.Property<bool>("IsPrimary")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("LastCheckError")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<DateTimeOffset?>("LastCheckedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("TenantId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("VerificationToken")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("VerifiedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("TenantId", "Domain")
+                        .IsUnique();
+
+                    b.HasIndex(new[] { "TenantId" }, "ix_custom_domains_primary")
+                        .IsUnique()
+                        .HasFilter("\"IsPrimary\"");
+
+                    b.HasIndex(new[] { "Domain" }, "ix_custom_domains_verified")
+                        .IsUnique()
+                        .HasFilter("\"VerifiedAt\" IS NOT NULL");
+
+                    b.ToTable("custom_domains", (string)null);
+                });
+
             modelBuilder.Entity("LumoAuth.Admin.Data.ErasedSubject", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1097,6 +1148,15 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.HasOne("LumoAuth.Admin.Data.User", null)
                         .WithMany()
                         .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("LumoAuth.Admin.Data.CustomDomain", b =>
+                {
+                    b.HasOne("LumoAuth.Admin.Data.Tenant", null)
+                        .WithMany()
+                        .HasForeignKey("TenantId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

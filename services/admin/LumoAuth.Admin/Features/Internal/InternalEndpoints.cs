@@ -16,12 +16,32 @@ public static class InternalEndpoints
         var group = app.MapGroup(InternalRoutes.Prefix).RequireAuthorization(Policies.Internal).WithTags("Internal");
         group.MapGet("/tenants/by-slug/{slug}", GetTenantBySlug).WithName("InternalGetTenantBySlug");
         group.MapPost("/api-keys/verify", VerifyApiKey).WithName("InternalVerifyApiKey");
+        group.MapGet("/custom-domains", ListCustomDomains).WithName("InternalListCustomDomains");
         app.MapInternalGroupEndpoints();
         return app;
     }
 
     public static async Task<IResult> GetTenantBySlug(string slug, DatabaseTenantSource source, CancellationToken cancellationToken) =>
         await source.FindBySlugAsync(slug, cancellationToken) is { } tenant ? TypedResults.Ok(tenant) : TypedResults.NotFound();
+
+    /// <summary>
+    /// Every verified domain with its tenant, for the gateway's host map. It polls, so the answer carries an ETag and an
+    /// unchanged map costs one indexed read and no body.
+    /// </summary>
+    public static async Task<IResult> ListCustomDomains(HttpContext http, AdminDbContext db, CancellationToken cancellationToken)
+    {
+        var routes = await db.CustomDomains.IgnoreQueryFilters().AsNoTracking()
+            .Where(d => d.VerifiedAt != null)
+            .OrderBy(d => d.Domain)
+            .Join(db.Tenants, d => d.TenantId, t => t.Id, (d, t) => new { d.Domain, t.Slug })
+            .Select(r => new CustomDomainRoute(r.Domain, r.Slug))
+            .ToListAsync(cancellationToken);
+        var digest = System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(string.Join('\n', routes.Select(r => r.Domain + " " + r.TenantSlug))));
+        var etag = $"\"{Convert.ToHexString(digest, 0, 16)}\"";
+        http.Response.Headers.ETag = etag;
+        return http.Request.Headers.IfNoneMatch.Contains(etag) ? TypedResults.StatusCode(StatusCodes.Status304NotModified) : TypedResults.Ok(routes);
+    }
 
     public static async Task<IResult> VerifyApiKey(VerifyApiKeyRequest request, DatabaseApiKeySource source, CancellationToken cancellationToken) =>
         // A body without a key (JSON null) verifies nothing.
@@ -38,7 +58,8 @@ public sealed class DatabaseTenantSource(IServiceScopeFactory scopeFactory) : IT
         var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
         return await db.Tenants.AsNoTracking()
             .Where(t => t.Slug == slug)
-            .Select(t => new TenantInfo(t.Id, t.Slug, t.Name, t.Status, t.Region))
+            .Select(t => new TenantInfo(t.Id, t.Slug, t.Name, t.Status, t.Region,
+                db.CustomDomains.IgnoreQueryFilters().Where(d => d.TenantId == t.Id && d.IsPrimary).Select(d => d.Domain).FirstOrDefault()))
             .FirstOrDefaultAsync(cancellationToken);
     }
 }

@@ -1,0 +1,76 @@
+using LumoAuth.ServiceDefaults.Errors;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Transforms;
+using Yarp.ReverseProxy.Transforms.Builder;
+
+namespace LumoAuth.Gateway.CustomDomains;
+
+/// <summary>
+/// A request for a tenant's verified domain is that tenant's: <c>https://auth.acme.com/api/v1/oauth/token</c> is routed as
+/// <c>/t/acme/api/v1/oauth/token</c>, so the services see the one path form they serve. Paths that already name the tenant
+/// (the hosted pages link to themselves that way) pass as they are, but only for that tenant: another tenant's path, or
+/// the platform API, is no route on a tenant's domain. Runs before routing.
+/// </summary>
+public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap map)
+{
+    /// <summary>The slug whose domain a request came in on, for the response transform.</summary>
+    private sealed record Served(string Slug);
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (!map.TryGetSlug(context.Request.Host.Host, out var slug))
+        {
+            return next(context);
+        }
+
+        var path = context.Request.Path;
+        var prefix = new PathString("/t/" + slug);
+        if (path.StartsWithSegments("/t", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!path.StartsWithSegments(prefix, StringComparison.Ordinal))
+            {
+                return ErrorWriter.WriteAsync(context, new ApiError("No such route", 404, ErrorCodes.RouteNotFound));
+            }
+        }
+        else
+        {
+            context.Request.Path = prefix.Add(path);
+        }
+
+        context.Features.Set(new Served(slug));
+        return next(context);
+    }
+
+    /// <summary>
+    /// The services scope their cookies to <c>/t/{slug}/…</c>; on the tenant's own domain the browser also visits unprefixed
+    /// paths, and the whole host is the tenant's, so such a cookie is scoped to <c>/</c> there.
+    /// </summary>
+    public static void AddCookieScopeTransform(TransformBuilderContext builder) =>
+        builder.AddResponseTransform(transform =>
+        {
+            if (transform.HttpContext.Features.Get<Served>() is not { } served
+                || !transform.HttpContext.Response.Headers.TryGetValue(HeaderNames.SetCookie, out var cookies))
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            var prefix = "/t/" + served.Slug;
+            var rewritten = new string?[cookies.Count];
+            for (var i = 0; i < cookies.Count; i++)
+            {
+                rewritten[i] = SetCookieHeaderValue.TryParse(cookies[i], out var cookie)
+                    && cookie.Path.HasValue && (cookie.Path.Value == prefix || cookie.Path.Value!.StartsWith(prefix + "/", StringComparison.Ordinal))
+                        ? WithRootPath(cookie)
+                        : cookies[i];
+            }
+
+            transform.HttpContext.Response.Headers.SetCookie = rewritten;
+            return ValueTask.CompletedTask;
+        });
+
+    private static string WithRootPath(SetCookieHeaderValue cookie)
+    {
+        cookie.Path = "/";
+        return cookie.ToString();
+    }
+}

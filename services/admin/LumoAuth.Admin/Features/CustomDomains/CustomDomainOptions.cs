@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace LumoAuth.Admin.Features.CustomDomains;
+
+/// <summary>Section <c>CustomDomains</c>: what a tenant's domain must point at, and which resolvers check it.</summary>
+public sealed class CustomDomainOptions
+{
+    public const string SectionName = "CustomDomains";
+
+    /// <summary>The host a domain's CNAME must name (or whose addresses its A/AAAA records must hold); the public host by default.</summary>
+    public string? Target { get; set; }
+
+    /// <summary>Resolvers to ask (<c>ip</c> or <c>ip:port</c>); the machine's own when empty.</summary>
+    public List<string> NameServers { get; set; } = [];
+
+    [Range(1, 1000)]
+    public int MaxPerTenant { get; set; } = 20;
+
+    [Range(typeof(TimeSpan), "00:00:01", "00:01:00")]
+    public TimeSpan LookupTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}

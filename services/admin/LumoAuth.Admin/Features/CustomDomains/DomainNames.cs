@@ -1,0 +1,75 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace LumoAuth.Admin.Features.CustomDomains;
+
+/// <summary>What a tenant may register: a public DNS name of two or more labels, kept in one canonical form.</summary>
+public static partial class DomainNames
+{
+    public const int MaxLength = 253;
+
+    // Names that never resolve publicly, or resolve to the machine itself: nothing a tenant could prove it owns.
+    private static readonly string[] ReservedSuffixes = ["localhost", "local", "internal", "invalid", "arpa", "home.arpa", "lan", "intranet"];
+
+    private static readonly IdnMapping Idn = new() { UseStd3AsciiRules = true };
+
+    /// <summary>
+    /// The lower-case ASCII form (punycode for an internationalised name, no trailing dot), or a reason it cannot be a
+    /// tenant's domain. <paramref name="platformHost"/> and the names under it are the deployment's own.
+    /// </summary>
+    public static bool TryNormalize(string input, string? platformHost, out string domain, out string problem)
+    {
+        domain = string.Empty;
+        var trimmed = input.Trim().TrimEnd('.');
+        if (trimmed.Length == 0 || trimmed.Length > MaxLength)
+        {
+            problem = $"must be a domain name of 1 to {MaxLength} characters";
+            return false;
+        }
+
+        try
+        {
+            domain = Idn.GetAscii(trimmed).ToLowerInvariant();
+        }
+        catch (ArgumentException)
+        {
+            problem = "is not a valid domain name (letters, digits and inner hyphens, labels separated by dots)";
+            return false;
+        }
+
+        var labels = domain.Split('.');
+        if (domain.Length > MaxLength || labels.Length < 2 || !labels.All(label => Label().IsMatch(label)))
+        {
+            problem = "must be a fully qualified domain name such as auth.example.com";
+            return false;
+        }
+
+        if (labels[^1].All(char.IsAsciiDigit))
+        {
+            problem = "must be a domain name, not an IP address";
+            return false;
+        }
+
+        var name = domain;
+        if (ReservedSuffixes.Any(suffix => IsAtOrUnder(name, suffix)))
+        {
+            problem = "is a reserved name that cannot be proven in public DNS";
+            return false;
+        }
+
+        if (platformHost is not null && platformHost.Contains('.', StringComparison.Ordinal) && IsAtOrUnder(domain, platformHost.ToLowerInvariant()))
+        {
+            problem = "belongs to this deployment";
+            return false;
+        }
+
+        problem = string.Empty;
+        return true;
+    }
+
+    public static bool IsAtOrUnder(string domain, string parent) =>
+        domain == parent || domain.EndsWith("." + parent, StringComparison.Ordinal);
+
+    [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
+    private static partial Regex Label();
+}
