@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using LumoAuth.Contracts.Internal;
 
 namespace LumoAuth.ServiceDefaults;
 
@@ -32,6 +33,27 @@ public sealed class LumoAuthOptions
         Uri.TryCreate(value, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
         && uri.Query.Length == 0 && uri.Fragment.Length == 0 && string.IsNullOrEmpty(uri.UserInfo);
 
-    /// <summary>The issuer of a tenant: <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03).</summary>
-    public string IssuerFor(string tenantSlug) => $"{PublicBaseUrl.TrimEnd('/')}/t/{tenantSlug}/api/v1";
+    /// <summary>
+    /// The issuer of a tenant: <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03), or, once it has a primary custom
+    /// domain, <c>https://{domain}/api/v1</c> (the same form without the tenant prefix the domain makes unnecessary).
+    /// </summary>
+    public string IssuerFor(TenantInfo tenant) =>
+        tenant.PrimaryDomain is { Length: > 0 } domain ? OriginFor(domain) + "/api/v1" : PathIssuerFor(tenant.Slug);
+
+    /// <summary>The issuer a tenant has on the deployment's own host, whatever its custom domains.</summary>
+    public string PathIssuerFor(string tenantSlug) => $"{PublicBaseUrl.TrimEnd('/')}/t/{tenantSlug}/api/v1";
+
+    /// <summary>
+    /// Every issuer (and audience) the tenant's tokens may name: the current one, and the path form, which tokens issued
+    /// before the primary domain was set carry (they stay valid until they expire).
+    /// </summary>
+    public IReadOnlyList<string> IssuersOf(TenantInfo tenant) =>
+        tenant.PrimaryDomain is { Length: > 0 } ? [IssuerFor(tenant), PathIssuerFor(tenant.Slug)] : [PathIssuerFor(tenant.Slug)];
+
+    /// <summary>A tenant's custom domain as an origin: the public scheme and port, that host.</summary>
+    public string OriginFor(string domain)
+    {
+        var origin = new UriBuilder(PublicBaseUrl) { Host = domain, Path = string.Empty, Query = string.Empty, Fragment = string.Empty };
+        return origin.Uri.GetLeftPart(UriPartial.Authority);
+    }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -59,10 +60,10 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
     private readonly ConcurrentDictionary<string, long> _seenLocally = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// Checks the request's proof against <paramref name="method"/> and <paramref name="targetUri"/>, and against
+    /// Checks the request's proof against its method and <paramref name="target"/>, and against
     /// <paramref name="accessToken"/> when one is presented with it. <see cref="DPoPCheck.None"/> when there is no proof.
     /// </summary>
-    public async ValueTask<DPoPCheck> CheckAsync(HttpRequest request, Guid tenantId, string targetUri, string? accessToken, CancellationToken cancellationToken)
+    public async ValueTask<DPoPCheck> CheckAsync(HttpRequest request, Guid tenantId, PublicTarget target, string? accessToken, CancellationToken cancellationToken)
     {
         var headers = request.Headers[HeaderName];
         if (headers.Count == 0)
@@ -98,7 +99,7 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
             return DPoPCheck.Refused("The DPoP proof's signature does not verify with its key.");
         }
 
-        var claims = CheckClaims(token, request.Method, targetUri, accessToken);
+        var claims = CheckClaims(token, request.Method, target, accessToken);
         if (claims.Failed)
         {
             return claims;
@@ -210,7 +211,7 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
         return new(bare, DPoPCheck.None);
     }
 
-    private DPoPCheck CheckClaims(JsonWebToken token, string method, string targetUri, string? accessToken)
+    private DPoPCheck CheckClaims(JsonWebToken token, string method, PublicTarget target, string? accessToken)
     {
         if (!token.TryGetPayloadValue<string>("jti", out var jti) || jti is not { Length: >= MinJtiLength and <= MaxJtiLength })
         {
@@ -222,9 +223,9 @@ public sealed partial class DPoPProofValidator(IConnectionMultiplexer redis, Tim
             return DPoPCheck.Refused($"The DPoP proof's 'htm' must be '{method}'.");
         }
 
-        if (!token.TryGetPayloadValue<string>("htu", out var htu) || !SameTarget(htu, targetUri))
+        if (!token.TryGetPayloadValue<string>("htu", out var htu) || !target.Matches(uri => SameTarget(htu, uri)))
         {
-            return DPoPCheck.Refused($"The DPoP proof's 'htu' must be '{targetUri}'.");
+            return DPoPCheck.Refused($"The DPoP proof's 'htu' must be '{target.Uri}'.");
         }
 
         if (!token.TryGetPayloadValue<long>("iat", out var iat))

@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Http;
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
@@ -176,14 +177,14 @@ public sealed class TenantBearerHandler(
         }
 
         var tenant = tenantContext.Tenant!;
-        var issuer = lumoOptions.Value.IssuerFor(tenant.Slug);
+        var issuers = lumoOptions.Value.IssuersOf(tenant);
         TokenValidationResult result;
         try
         {
-            result = await ValidateAsync(token, tenant, issuer, forceRefresh: false);
+            result = await ValidateAsync(token, tenant, issuers, forceRefresh: false);
             if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
             {
-                result = await ValidateAsync(token, tenant, issuer, forceRefresh: true);
+                result = await ValidateAsync(token, tenant, issuers, forceRefresh: true);
             }
         }
         catch (HttpRequestException ex)
@@ -209,7 +210,7 @@ public sealed class TenantBearerHandler(
             }
         }
 
-        if (await CheckProofOfPossessionAsync(token, result.ClaimsIdentity.FindFirst("cnf")?.Value, presentedWithDPoP, tenant, issuer) is { } refused)
+        if (await CheckProofOfPossessionAsync(token, result.ClaimsIdentity.FindFirst("cnf")?.Value, presentedWithDPoP, tenant) is { } refused)
         {
             return refused;
         }
@@ -225,7 +226,7 @@ public sealed class TenantBearerHandler(
     /// RFC 9449 §7: a bound token needs the DPoP scheme and a proof by its key for this very request; a plain one, Bearer.
     /// RFC 8705 §3: a certificate-bound one, the certificate.
     /// </summary>
-    private async Task<AuthenticateResult?> CheckProofOfPossessionAsync(string token, string? confirmation, bool presentedWithDPoP, TenantInfo tenant, string issuer)
+    private async Task<AuthenticateResult?> CheckProofOfPossessionAsync(string token, string? confirmation, bool presentedWithDPoP, TenantInfo tenant)
     {
         // RFC 8705 §3: a certificate-bound token only over mutual TLS with that very certificate (forwarded by the gateway).
         if (!ForwardedClientCertificateMiddleware.MayPresent(confirmation, Context.Connection.ClientCertificate))
@@ -244,8 +245,7 @@ public sealed class TenantBearerHandler(
             return Fail(ErrorCodes.InvalidToken, "This access token is bound to a DPoP key: present it with the DPoP scheme and a proof");
         }
 
-        // The URL the client addressed: the tenant's public origin (the gateway's), and the path as forwarded.
-        var target = new Uri(issuer).GetLeftPart(UriPartial.Authority) + Request.PathBase + Request.Path;
+        var target = PublicTarget.Of(Request, lumoOptions.Value, tenant);
         var proof = await dpop.CheckAsync(Request, tenant.Id, target, token, Context.RequestAborted);
         if (proof.Failed)
         {
@@ -257,13 +257,13 @@ public sealed class TenantBearerHandler(
             : null;
     }
 
-    private async Task<TokenValidationResult> ValidateAsync(string token, TenantInfo tenant, string issuer, bool forceRefresh)
+    private async Task<TokenValidationResult> ValidateAsync(string token, TenantInfo tenant, IReadOnlyList<string> issuers, bool forceRefresh)
     {
         var keys = await jwks.GetKeysAsync(tenant, forceRefresh, Context.RequestAborted);
         return await TokenHandler.ValidateTokenAsync(token, new TokenValidationParameters
         {
-            ValidIssuer = issuer,
-            ValidAudience = issuer,
+            ValidIssuers = issuers,
+            ValidAudiences = issuers,
             IssuerSigningKeys = keys,
             ValidTypes = ["at+jwt", "application/at+jwt"],
             ClockSkew = TimeSpan.FromSeconds(30),

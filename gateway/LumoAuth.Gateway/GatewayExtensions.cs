@@ -25,7 +25,7 @@ public static class GatewayExtensions
             new InMemoryConfigProvider(GatewayRoutes.Routes(), GatewayRoutes.Clusters(services.GetRequiredService<IConfiguration>())));
         builder.Services.AddReverseProxy()
             .AddTransforms(ClientCertificateForwarding.AddClientCertificateTransform)
-            .AddTransforms(CustomDomainRouting.AddCookieScopeTransform)
+            .AddTransforms(CustomDomainRouting.AddTransforms)
             .AddServiceDiscoveryDestinationResolver();
         builder.Services.Replace(ServiceDescriptor.Singleton<IForwarderHttpClientFactory, GatewayHttpClientFactory>());
         return builder;

@@ -201,8 +201,8 @@ public sealed class DenyListOutageTests(TokenFactory factory) : IClassFixture<To
         }
 
         var tenantId = Guid.NewGuid();
-        var once = await validator.CheckAsync(Request(), tenantId, url, accessToken: null, CancellationToken.None);
-        var replay = await validator.CheckAsync(Request(), tenantId, url, accessToken: null, CancellationToken.None);
+        var once = await validator.CheckAsync(Request(), tenantId, new LumoAuth.ServiceDefaults.Http.PublicTarget(url, null), accessToken: null, CancellationToken.None);
+        var replay = await validator.CheckAsync(Request(), tenantId, new LumoAuth.ServiceDefaults.Http.PublicTarget(url, null), accessToken: null, CancellationToken.None);
 
         Assert.Equal(key.Thumbprint, once.Thumbprint);
         Assert.Equal("invalid_dpop_proof", replay.Error);

@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -42,10 +43,23 @@ public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap ma
     }
 
     /// <summary>
-    /// The services scope their cookies to <c>/t/{slug}/…</c>; on the tenant's own domain the browser also visits unprefixed
-    /// paths, and the whole host is the tenant's, so such a cookie is scoped to <c>/</c> there.
+    /// Tells the service which domain a request came in on (<see cref="PublicTarget.DomainHeader"/>, the URL a DPoP proof
+    /// names), never passing on one a caller sent. The services scope their cookies to <c>/t/{slug}/…</c>; on the tenant's
+    /// own domain the browser also visits unprefixed paths, and the whole host is the tenant's, so such a cookie is scoped
+    /// to <c>/</c> there.
     /// </summary>
-    public static void AddCookieScopeTransform(TransformBuilderContext builder) =>
+    public static void AddTransforms(TransformBuilderContext builder)
+    {
+        builder.AddRequestTransform(transform =>
+        {
+            transform.ProxyRequest.Headers.Remove(PublicTarget.DomainHeader);
+            if (transform.HttpContext.Features.Get<Served>() is not null)
+            {
+                transform.ProxyRequest.Headers.TryAddWithoutValidation(PublicTarget.DomainHeader, transform.HttpContext.Request.Host.Host);
+            }
+
+            return ValueTask.CompletedTask;
+        });
         builder.AddResponseTransform(transform =>
         {
             if (transform.HttpContext.Features.Get<Served>() is not { } served
@@ -67,6 +81,7 @@ public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap ma
             transform.HttpContext.Response.Headers.SetCookie = rewritten;
             return ValueTask.CompletedTask;
         });
+    }
 
     private static string WithRootPath(SetCookieHeaderValue cookie)
     {

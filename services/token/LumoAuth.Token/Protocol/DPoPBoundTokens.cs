@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Http;
 using System.Text.Json;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
@@ -71,8 +72,7 @@ public static class DPoPBinding
                 return;
             }
 
-            var target = lumoOptions.Value.IssuerFor(tenant.Slug) + "/oauth/token";
-            var proof = await proofs.CheckAsync(http, tenant.TenantId, target, accessToken: null, http.HttpContext.RequestAborted);
+            var proof = await proofs.CheckAsync(http, tenant.TenantId, PublicTarget.Of(http, lumoOptions.Value, tenant.Tenant!), accessToken: null, http.HttpContext.RequestAborted);
             if (proof.Failed)
             {
                 context.Reject(proof.Error, proof.Description);
@@ -197,7 +197,7 @@ public static class DPoPBinding
                 return;
             }
 
-            var proof = await proofs.CheckAsync(http, tenant.TenantId, lumoOptions.Value.IssuerFor(tenant.Slug) + "/oauth/par", accessToken: null, http.HttpContext.RequestAborted);
+            var proof = await proofs.CheckAsync(http, tenant.TenantId, PublicTarget.Of(http, lumoOptions.Value, tenant.Tenant!), accessToken: null, http.HttpContext.RequestAborted);
             if (proof.Failed)
             {
                 context.Reject(proof.Error, proof.Description);
@@ -358,8 +358,7 @@ public static class DPoPBinding
                 return;
             }
 
-            var target = lumoOptions.Value.IssuerFor(tenant.Slug) + "/oauth/userinfo";
-            var proof = await proofs.CheckAsync(http, tenant.TenantId, target, token, http.HttpContext.RequestAborted);
+            var proof = await proofs.CheckAsync(http, tenant.TenantId, PublicTarget.Of(http, lumoOptions.Value, tenant.Tenant!), token, http.HttpContext.RequestAborted);
             if (proof.Failed || !proof.HasProof || !DPoPProofValidator.SameKey(bound, proof.Thumbprint))
             {
                 context.Reject(proof.Error ?? DPoPProofValidator.InvalidProof,

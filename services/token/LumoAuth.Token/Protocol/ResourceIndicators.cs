@@ -98,7 +98,7 @@ public static class ResourceIndicators
 
         private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, CancellationToken cancellationToken) =>
             tenant.Tenant is not { } info ? ValueTask.FromResult<string?>(null)
-                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, lumoOptions.Value.IssuerFor(info.Slug), cancellationToken);
+                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, lumoOptions.Value.IssuerFor(info), cancellationToken);
 
         private static void Reject(BaseValidatingContext context, string? problem)
         {

@@ -27,8 +27,8 @@ public sealed class TenantServerOptionsMonitor(
     private readonly IConfigureOptions<OpenIddictServerOptions>[] _setups = setups.ToArray();
     private readonly IPostConfigureOptions<OpenIddictServerOptions>[] _postConfigures = postConfigures.ToArray();
     private readonly IValidateOptions<OpenIddictServerOptions>[] _validators = validators.ToArray();
-    // Keyed by id and slug: the issuer derives from the slug, so a renamed tenant gets a fresh configuration.
-    private readonly ConcurrentDictionary<(Guid Id, string Slug), Entry> _byTenant = new();
+    // Keyed by id and issuer: a renamed tenant, or one with a new primary domain, gets a fresh configuration.
+    private readonly ConcurrentDictionary<(Guid Id, string Issuer), Entry> _byTenant = new();
     private OpenIddictServerOptions? _noTenant;
 
     public OpenIddictServerOptions CurrentValue => ForRequest(httpContextAccessor.HttpContext);
@@ -66,7 +66,8 @@ public sealed class TenantServerOptionsMonitor(
     /// <summary>Builds and caches the tenant's configuration (loading or creating its keys) if not done yet.</summary>
     private async ValueTask<OpenIddictServerOptions> EnsureAsync(TenantInfo tenant, CancellationToken cancellationToken)
     {
-        if (_byTenant.TryGetValue((tenant.Id, tenant.Slug), out var cached))
+        var issuer = lumoOptions.Value.IssuerFor(tenant);
+        if (_byTenant.TryGetValue((tenant.Id, issuer), out var cached))
         {
             if (!IsStale(cached))
             {
@@ -77,28 +78,30 @@ public sealed class TenantServerOptionsMonitor(
             if (ReferenceEquals(current.Signing, cached.Signing))
             {
                 // Read again, the same keys: the configuration stays, only its next re-read moves.
-                _byTenant.TryUpdate((tenant.Id, tenant.Slug), cached with { RefreshAfter = current.RefreshAfter }, cached);
+                _byTenant.TryUpdate((tenant.Id, issuer), cached with { RefreshAfter = current.RefreshAfter }, cached);
                 return cached.Options;
             }
 
-            _byTenant.TryRemove(new KeyValuePair<(Guid, string), Entry>((tenant.Id, tenant.Slug), cached));
+            _byTenant.TryRemove(new KeyValuePair<(Guid, string), Entry>((tenant.Id, issuer), cached));
         }
 
         var keys = await keyStore.GetAsync(tenant.Id, cancellationToken);
-        var issuer = new Uri(lumoOptions.Value.IssuerFor(tenant.Slug), UriKind.Absolute);
+        var issuers = lumoOptions.Value.IssuersOf(tenant);
         var options = Build(o =>
         {
             // Pinned: never inferred from the Host header, which a caller controls.
-            o.Issuer = issuer;
+            o.Issuer = new Uri(issuer, UriKind.Absolute);
+            // Codes and refresh tokens issued before a primary domain was set name the path issuer: still the tenant's.
+            o.TokenValidationParameters.ValidIssuers = [.. issuers, .. issuers.Select(i => i + "/")];
             o.SigningCredentials.AddRange(keys.Signing);
             o.EncryptionCredentials.AddRange(keys.Encryption);
         });
-        foreach (var stale in _byTenant.Keys.Where(k => k.Id == tenant.Id && k.Slug != tenant.Slug))
+        foreach (var stale in _byTenant.Keys.Where(k => k.Id == tenant.Id && k.Issuer != issuer))
         {
             _byTenant.TryRemove(stale, out _);
         }
 
-        return _byTenant.GetOrAdd((tenant.Id, tenant.Slug), new Entry(options, keys.RefreshAfter, keys.Signing)).Options;
+        return _byTenant.GetOrAdd((tenant.Id, issuer), new Entry(options, keys.RefreshAfter, keys.Signing)).Options;
     }
 
     // A retired key's grace period ended, or the keys are due a re-read: the configuration is rebuilt from the store.

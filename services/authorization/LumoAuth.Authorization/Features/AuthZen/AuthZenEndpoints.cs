@@ -43,7 +43,7 @@ public static class AuthZenEndpoints
 
     public static IResult Configuration(TenantContext tenant, IOptions<LumoAuthOptions> options)
     {
-        var pdp = options.Value.IssuerFor(tenant.Slug);
+        var pdp = options.Value.IssuerFor(tenant.Tenant!);
         return TypedResults.Ok(new AuthZenConfiguration(
             pdp, $"{pdp}/access/v1/evaluation", $"{pdp}/access/v1/evaluations",
             $"{pdp}/access/v1/search/subject", $"{pdp}/access/v1/search/resource", $"{pdp}/access/v1/search/action"));

@@ -78,7 +78,7 @@ public sealed class ClientCredentialsFastPath(
         var options = serverOptions.ForRequest(http);
         var issuer = options.Issuer!.AbsoluteUri;
         // The tenant's own API is the audience, as for every token of the tenant (see TokenEndpoints).
-        var audience = lumoOptions.Value.IssuerFor(tenant.Slug);
+        var audience = lumoOptions.Value.IssuerFor(tenant);
         var issuedAt = time.GetUtcNow().ToUnixTimeSeconds();
         var lifetime = client.Profile.AccessTokenLifetimeSeconds;
         var tokenId = TokenIds.New();
