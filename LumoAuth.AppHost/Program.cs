@@ -26,6 +26,8 @@ foreach (var service in new[] { admin, authorization, agents, federation })
 
 token.WithReference(authorization);
 agents.WithReference(authorization);
+admin.WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey));
+
 // Admin asks authorization who holds a role (GET /admin/users?role=) and gathers roles and sessions for GDPR exports.
 admin.WithReference(authorization);
 
@@ -33,8 +35,8 @@ var gateway = builder.AddProject<Projects.LumoAuth_Gateway>(ServiceNames.Gateway
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)
     .WithLoopbackUrls()
     .WithEnvironment("LumoAuth__PublicBaseUrl", settings.PublicBaseUrl)
-    // It asks admin's internal API for the verified custom domains (CustomDomainMap).
-    .WithEnvironment("LumoAuth__InternalKey", ServiceResources.Secret(builder, "internal-key", settings.InternalKey))
+    // It asks admin for the verified custom domains (CustomDomainMap) with a key good for that alone.
+    .WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey))
     // The gateway only awaits I/O, so socket completions can run on the epoll threads instead of waking a thread-pool
     // worker for every read: ≈ 20% less gateway CPU per request (bench/README.md, step 7). The runtime reads this once,
     // from the environment only.

@@ -27,7 +27,8 @@ namespace Microsoft.Extensions.Hosting;
 /// <summary>What every LumoAuth service and the gateway share: telemetry, health, discovery, resilience, errors.</summary>
 public static class LumoServiceDefaults
 {
-    private const string HealthPath = "/health";
+    /// <summary>The readiness probe's path.</summary>
+    public const string HealthPath = "/health";
 
     private static readonly Dictionary<string, string?> QuietByDefault = new()
     {
@@ -36,7 +37,8 @@ public static class LumoServiceDefaults
         // correlation id an error answer gave, also where no OTLP collector takes the structured logs.
         ["Logging:Console:FormatterOptions:IncludeScopes"] = "true",
     };
-    private const string AlivePath = "/alive";
+    /// <summary>The liveness probe's path.</summary>
+    public const string AlivePath = "/alive";
 
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder

@@ -17,6 +17,12 @@ public sealed class LumoAuthOptions
     /// <summary>Shared secret for <c>/internal/v1/**</c> calls between services (required by the services, not the gateway).</summary>
     public string InternalKey { get; set; } = string.Empty;
 
+    /// <summary>
+    /// Shared secret the gateway presents for the one internal call it makes (admin's custom-domain map), good for nothing
+    /// else: the process facing the internet never holds the internal key.
+    /// </summary>
+    public string GatewayKey { get; set; } = string.Empty;
+
     /// <summary>The region this deployment serves (<c>us</c>, <c>eu</c>).</summary>
     [Required, RegularExpression("^[a-z]{2,8}$")]
     public string Region { get; set; } = "us";
@@ -34,21 +40,28 @@ public sealed class LumoAuthOptions
         && uri.Query.Length == 0 && uri.Fragment.Length == 0 && string.IsNullOrEmpty(uri.UserInfo);
 
     /// <summary>
-    /// The issuer of a tenant: <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03), or, once it has a primary custom
-    /// domain, <c>https://{domain}/api/v1</c> (the same form without the tenant prefix the domain makes unnecessary).
+    /// The tenant's issuer as seen from where a request came in. On the deployment's host:
+    /// <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03), so clients set up there keep working whatever domains the
+    /// tenant adds. On one of its verified domains (<paramref name="domain"/>): <c>{scheme}://{primary}/api/v1</c>, the
+    /// same form without the prefix the domain makes unnecessary, the primary domain when there is one, else that domain.
     /// </summary>
-    public string IssuerFor(TenantInfo tenant) =>
-        tenant.PrimaryDomain is { Length: > 0 } domain ? OriginFor(domain) + "/api/v1" : PathIssuerFor(tenant.Slug);
+    public string IssuerFor(TenantInfo tenant, string? domain = null) =>
+        domain is not null && tenant.Serves(domain) ? DomainIssuer(tenant.PrimaryDomain ?? domain) : PathIssuerFor(tenant.Slug);
 
     /// <summary>The issuer a tenant has on the deployment's own host, whatever its custom domains.</summary>
     public string PathIssuerFor(string tenantSlug) => $"{PublicBaseUrl.TrimEnd('/')}/t/{tenantSlug}/api/v1";
 
     /// <summary>
-    /// Every issuer (and audience) the tenant's tokens may name: the current one, and the path form, which tokens issued
-    /// before the primary domain was set carry (they stay valid until they expire).
+    /// Every issuer (and audience) the tenant's tokens may name: the path form and one per verified domain. A token stays
+    /// good wherever it is presented, and moving the primary domain ends none; removing a domain ends the tokens naming it.
     /// </summary>
     public IReadOnlyList<string> IssuersOf(TenantInfo tenant) =>
-        tenant.PrimaryDomain is { Length: > 0 } ? [IssuerFor(tenant), PathIssuerFor(tenant.Slug)] : [PathIssuerFor(tenant.Slug)];
+        [PathIssuerFor(tenant.Slug), .. (tenant.Domains ?? []).Select(DomainIssuer)];
+
+    private string DomainIssuer(string domain) => OriginFor(domain) + "/api/v1";
+
+    /// <summary>The deployment's own host name (of <see cref="PublicBaseUrl"/>).</summary>
+    public string PublicHost => Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out var origin) ? origin.Host : string.Empty;
 
     /// <summary>A tenant's custom domain as an origin: the public scheme and port, that host.</summary>
     public string OriginFor(string domain)

@@ -10,7 +10,7 @@ namespace LumoAuth.AppHost.Infrastructure;
 /// <c>.lumoauth/</c> folder, so restarts keep working keys; production sets them as parameters.
 /// </summary>
 public sealed record DeploymentSettings(
-    int GatewayPort, string PublicBaseUrl, string Region, string InternalKey, string PlatformKey, bool SeedDemo, string StateDirectory,
+    int GatewayPort, string PublicBaseUrl, string Region, string InternalKey, string GatewayKey, string PlatformKey, bool SeedDemo, string StateDirectory,
     string MessagingPrefix, string KeyEncryptionKey, IReadOnlyList<string> PreviousKeyEncryptionKeys)
 {
     public static DeploymentSettings Load(IDistributedApplicationBuilder builder)
@@ -24,6 +24,7 @@ public sealed record DeploymentSettings(
             config["LumoAuth:PublicBaseUrl"] ?? $"http://127.0.0.1:{port}",
             config["LumoAuth:Region"] ?? "us",
             config["LumoAuth:InternalKey"] ?? StoredSecret(state, "internal-key"),
+            config["LumoAuth:GatewayKey"] ?? StoredSecret(state, "gateway-key"),
             config["LumoAuth:PlatformKey"] ?? StoredSecret(state, "platform-key"),
             config.GetValue("LumoAuth:SeedDemo", builder.Environment.EnvironmentName == "Development"),
             state,

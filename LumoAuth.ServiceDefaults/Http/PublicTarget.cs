@@ -5,18 +5,15 @@ namespace LumoAuth.ServiceDefaults.Http;
 
 /// <summary>
 /// The URL a client addressed for this request (scheme, host and path; what a DPoP proof's <c>htu</c> names). Behind the
-/// gateway a request arrives by its <c>/t/{slug}</c> path; on a tenant's custom domain the gateway says so in
-/// <see cref="DomainHeader"/>, and the client may have used the path with or without the tenant prefix, so both count.
+/// gateway a request arrives by its <c>/t/{slug}</c> path; on one of the tenant's domains the client may have used the
+/// path with or without the tenant prefix, so both count.
 /// </summary>
 public readonly record struct PublicTarget(string Uri, string? Alternate)
 {
-    /// <summary>Set by the gateway (and only by it: it drops any a caller sends) on requests for a verified custom domain.</summary>
-    public const string DomainHeader = "X-LumoAuth-Domain";
-
     public static PublicTarget Of(HttpRequest request, LumoAuthOptions options, TenantInfo tenant)
     {
         var path = (request.PathBase + request.Path).Value ?? string.Empty;
-        if (request.Headers[DomainHeader] is [{ Length: > 0 } domain])
+        if (RequestDomain.Of(request, tenant) is { } domain)
         {
             var origin = options.OriginFor(domain);
             var prefix = "/t/" + tenant.Slug;

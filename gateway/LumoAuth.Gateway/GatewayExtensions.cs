@@ -2,7 +2,7 @@ using LumoAuth.Gateway.CustomDomains;
 using LumoAuth.Gateway.Forwarding;
 using LumoAuth.Gateway.RateLimiting;
 using LumoAuth.ServiceDefaults.Errors;
-using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Forwarder;
@@ -17,7 +17,9 @@ public static class GatewayExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.AddClientCertificateForwarding();
         builder.Services.AddOptions<CustomDomainMapOptions>().BindConfiguration(CustomDomainMapOptions.SectionName);
-        builder.Services.AddInternalClients();
+        builder.Services.AddTransient<GatewayKeyHandler>();
+        builder.Services.AddHttpClient(CustomDomainMap.AdminClient, c => c.BaseAddress = new Uri($"http://{ServiceNames.Admin}"))
+            .AddHttpMessageHandler<GatewayKeyHandler>();
         builder.Services.AddSingleton<CustomDomainMap>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<CustomDomainMap>());
         // Built from the host's final configuration, which says which services have an h2c endpoint.

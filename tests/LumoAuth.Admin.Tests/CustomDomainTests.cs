@@ -21,6 +21,8 @@ public sealed class CustomDomainFixture : IAsyncLifetime
                 ["CustomDomains:Target"] = Target,
                 ["CustomDomains:MaxPerTenant"] = "4",
                 ["CustomDomains:LookupTimeout"] = "00:00:02",
+                // Tests check a domain again as soon as they publish its records (the token suite covers the cooldown).
+                ["CustomDomains:CheckCooldown"] = "00:00:00",
             },
         };
     }
@@ -107,6 +109,7 @@ public sealed class CustomDomainTests(CustomDomainFixture fixture) : IClassFixtu
     [InlineData("auth.example.com:8443")]
     [InlineData("edge.lumoauth.test")]
     [InlineData("tenant.edge.lumoauth.test")]
+    [InlineData("localhost.")]
     [InlineData("")]
     public async Task Add_RefusesWhatCannotBeATenantsDomain(string domain)
     {
@@ -123,8 +126,14 @@ public sealed class CustomDomainTests(CustomDomainFixture fixture) : IClassFixtu
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain = 42 }), 400, "invalid_request");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain = NewDomain(), primary = true }), 400, "invalid_request");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain = new string('a', 300) + ".example" }), 400, "validation_error");
+        // The ownership record's name must fit DNS's 253 characters too.
+        var longest = string.Join('.', Enumerable.Repeat(new string('a', 60), 3)) + "." + new string('b', 42) + ".example";
+        Assert.Equal(233, longest.Length);
+        await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain = "c" + longest }), 400, "validation_error");
+        var accepted = await AddAsync(client, tenant, longest);
+        await ApiAssert.ErrorAsync(await client.PostAsync($"{tenant.Api}/custom-domains/{accepted["id"]}/verify", null), 422, "domain_verification_failed");
 
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < 3; i++)
         {
             await AddAsync(client, tenant, NewDomain());
         }
@@ -256,6 +265,24 @@ public sealed class CustomDomainTests(CustomDomainFixture fixture) : IClassFixtu
         using var ownerKeyElsewhere = fixture.Admin.CreateClient();
         ownerKeyElsewhere.DefaultRequestHeaders.Add("X-API-Key", owner.ApiKey);
         Assert.Equal(HttpStatusCode.Unauthorized, (await ownerKeyElsewhere.GetAsync($"{other.Api}/custom-domains")).StatusCode);
+    }
+
+    [Fact]
+    public async Task InternalMap_AnswersTheGatewaysKeyAndNoOther()
+    {
+        using var direct = fixture.Admin.CreateDirectClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await direct.GetAsync(InternalRoutes.CustomDomains)).StatusCode);
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, InternalRoutes.CustomDomains);
+        wrong.Headers.Add(InternalRoutes.GatewayKeyHeader, "not-the-gateway-key-0123456789abcdef0123456789");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await direct.SendAsync(wrong)).StatusCode);
+        using var right = new HttpRequestMessage(HttpMethod.Get, InternalRoutes.CustomDomains);
+        right.Headers.Add(InternalRoutes.GatewayKeyHeader, TestInfrastructure.GatewayKey);
+        Assert.Equal(HttpStatusCode.OK, (await direct.SendAsync(right)).StatusCode);
+
+        // The gateway's key opens nothing else of the internal API.
+        using var elsewhere = new HttpRequestMessage(HttpMethod.Get, InternalRoutes.TenantBySlug.Replace("{slug}", "any", StringComparison.Ordinal));
+        elsewhere.Headers.Add(InternalRoutes.GatewayKeyHeader, TestInfrastructure.GatewayKey);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await direct.SendAsync(elsewhere)).StatusCode);
     }
 
     [Fact]

@@ -2,7 +2,6 @@ using System.Net;
 using LumoAuth.Gateway;
 using LumoAuth.Gateway.Forwarding;
 using LumoAuth.ServiceDefaults;
-using LumoAuth.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -54,6 +53,7 @@ public sealed class InProcessGateway : IAsyncDisposable
         {
             builder.UseEnvironment("Testing");
             builder.UseSetting("LumoAuth:InternalKey", TestInfrastructure.InternalKey);
+            builder.UseSetting("LumoAuth:GatewayKey", TestInfrastructure.GatewayKey);
             builder.UseSetting("Gateway:RateLimits:Enabled", "false");
             foreach (var cluster in Clusters)
             {
@@ -71,7 +71,7 @@ public sealed class InProcessGateway : IAsyncDisposable
                 services.AddSingleton<IForwarderHttpClientFactory>(invokers);
                 if (admin is not null)
                 {
-                    services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.Handler);
+                    services.AddHttpClient(LumoAuth.Gateway.CustomDomains.CustomDomainMap.AdminClient).ConfigurePrimaryHttpMessageHandler(admin.Handler);
                 }
             });
         }

@@ -57,6 +57,7 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             ["ConnectionStrings:redis"] = TestInfrastructure.Redis,
             ["Messaging:Prefix"] = MessagingPrefix,
             ["LumoAuth:InternalKey"] = TestInfrastructure.InternalKey,
+            ["LumoAuth:GatewayKey"] = TestInfrastructure.GatewayKey,
             ["LumoAuth:PlatformKey"] = TestInfrastructure.PlatformKey,
             ["LumoAuth:KeyEncryptionKey"] = TestInfrastructure.KeyEncryptionKey,
             ["LumoAuth:PublicBaseUrl"] = PublicBaseUrl,

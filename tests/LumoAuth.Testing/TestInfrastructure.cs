@@ -11,6 +11,8 @@ namespace LumoAuth.Testing;
 public static class TestInfrastructure
 {
     public const string InternalKey = "test-internal-key-0123456789abcdef0123456789";
+
+    public const string GatewayKey = "test-gateway-key-0123456789abcdef0123456789";
     public const string PlatformKey = "test-platform-key-0123456789abcdef0123456789";
     public const string KeyEncryptionKey = "test-key-encryption-key-0123456789abcdef012345";
 

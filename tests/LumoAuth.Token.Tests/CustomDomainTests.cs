@@ -94,17 +94,26 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         return id;
     }
 
-    private async Task MakePrimaryAsync(TestTenant tenant, string id, string expectedIssuer)
+    /// <summary>The issuer discovery names on <paramref name="host"/> at <paramref name="path"/>, once it is <paramref name="expected"/>.</summary>
+    private async Task WaitForIssuerAsync(string host, string path, string expected)
     {
-        using var admin = suite.Admin.ClientFor(tenant);
-        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/custom-domains/{id}/primary", null));
-        // The token service hears of it through TenantUpdated (RabbitMQ), then builds the tenant's configuration afresh.
-        using var platform = suite.On("localhost");
+        // The token service hears of domain changes through TenantUpdated (RabbitMQ) and then reads the tenant afresh.
+        using var http = suite.On(host);
         await ApiAssert.EventuallyAsync(async () =>
         {
-            var discovery = await platform.GetFromJsonAsync<JsonElement>($"{tenant.Api}/.well-known/openid-configuration");
-            return discovery.GetProperty("issuer").GetString() == expectedIssuer ? "ok" : null;
+            var discovery = await http.GetFromJsonAsync<JsonElement>(path);
+            return discovery.GetProperty("issuer").GetString() == expected ? "ok" : null;
         });
+    }
+
+    private async Task<(string ClientId, string Secret)> MachineClientAsync(TestTenant tenant, object? extra = null)
+    {
+        using var platform = suite.On("localhost");
+        platform.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        var created = await HttpAssert.JsonAsync(
+            await platform.PostAsJsonAsync($"{tenant.Api}/admin/clients", extra ?? new { name = "automation", allowedScopes = new[] { "admin:read" } }),
+            HttpStatusCode.Created);
+        return (created.GetProperty("data").GetProperty("clientId").GetString()!, created.GetProperty("data").GetProperty("secret").GetString()!);
     }
 
     [Fact]
@@ -117,16 +126,22 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         await ApiAssert.ErrorAsync(await before.GetAsync("/api/v1/.well-known/openid-configuration"), 404, "route_not_found");
 
         await VerifiedDomainAsync(tenant, domain);
+        await WaitForIssuerAsync(domain, "/.well-known/openid-configuration", $"http://{domain}/api/v1");
         using var http = suite.On(domain);
-        var discovery = await http.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration");
-        // Not primary yet: the issuer stays the path form.
-        Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1", discovery.GetProperty("issuer").GetString());
+        var discovery = await http.GetFromJsonAsync<JsonElement>("/api/v1/.well-known/openid-configuration");
+        Assert.Equal($"http://{domain}/api/v1/oauth/token", discovery.GetProperty("token_endpoint").GetString());
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/api/v1/.well-known/jwks.json")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration")).StatusCode);
+        // Any case and a trailing dot name the same host.
+        using var shouted = suite.On(domain.ToUpperInvariant() + ".");
+        Assert.Equal(HttpStatusCode.OK, (await shouted.GetAsync("/.well-known/openid-configuration")).StatusCode);
+        // The deployment's own host keeps the tenant's path issuer, so clients set up there go on working.
+        await WaitForIssuerAsync("localhost", $"{tenant.Api}/.well-known/openid-configuration", $"http://localhost/t/{tenant.Slug}/api/v1");
 
         // Another tenant's paths, the platform API and the internal API are no route on this tenant's domain.
         await ApiAssert.ErrorAsync(await http.GetAsync($"/t/{other.Slug}/api/v1/.well-known/openid-configuration"), 404, "route_not_found");
         await ApiAssert.ErrorAsync(await http.GetAsync($"/t/{other.Slug.ToUpperInvariant()}/api/v1/.well-known/openid-configuration"), 404, "route_not_found");
+        await ApiAssert.ErrorAsync(await http.GetAsync("/t"), 404, "route_not_found");
         await ApiAssert.ErrorAsync(await http.GetAsync($"/api/v1/tenants/{tenant.Slug}"), 404, "route_not_found");
         await ApiAssert.ErrorAsync(await http.GetAsync("/internal/v1/custom-domains"), 404, "route_not_found");
 
@@ -138,10 +153,11 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         stranger.DefaultRequestHeaders.Add("X-API-Key", other.ApiKey);
         Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.GetAsync("/api/v1/custom-domains")).StatusCode);
 
-        // A caller cannot pose as a custom-domain request on the deployment's own host.
+        // A caller cannot pose as a request on the tenant's domain from the deployment's own host: the gateway drops the header.
         using var spoof = suite.On("localhost");
         spoof.DefaultRequestHeaders.Add("X-LumoAuth-Domain", domain);
-        Assert.Equal(HttpStatusCode.OK, (await spoof.GetAsync($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration")).StatusCode);
+        Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1",
+            (await spoof.GetFromJsonAsync<JsonElement>($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration")).GetProperty("issuer").GetString());
 
         // Removed, the domain serves nothing once the gateway reloads its map.
         using var owner = suite.Admin.ClientFor(tenant);
@@ -152,58 +168,113 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
     }
 
     [Fact]
-    public async Task ThePrimaryDomain_IsTheIssuer_OfDiscoveryAndTokens_AndEarlierTokensStayValid()
+    public async Task EachHost_IssuesUnderItsIssuer_ThePrimaryNamesItOnEveryDomain_AndEveryTokenStaysTheTenants()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
-        var domain = NewDomain();
-        var issuer = $"http://{domain}/api/v1";
-        var id = await VerifiedDomainAsync(tenant, domain);
+        var (first, second) = (NewDomain(), NewDomain());
+        var firstId = await VerifiedDomainAsync(tenant, first);
+        await VerifiedDomainAsync(tenant, second);
+        await WaitForIssuerAsync(second, "/.well-known/openid-configuration", $"http://{second}/api/v1");
+        await WaitForIssuerAsync(first, "/.well-known/openid-configuration", $"http://{first}/api/v1");
+        var (clientId, secret) = await MachineClientAsync(tenant);
         using var platform = suite.On("localhost");
-        platform.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
-        var created = await HttpAssert.JsonAsync(
-            await platform.PostAsJsonAsync($"{tenant.Api}/admin/clients", new { name = "automation", allowedScopes = new[] { "admin:read" } }), HttpStatusCode.Created);
-        var (clientId, secret) = (created.GetProperty("data").GetProperty("clientId").GetString()!, created.GetProperty("data").GetProperty("secret").GetString()!);
-        var earlier = await TokenAsync(platform, $"{tenant.Api}/oauth/token", clientId, secret);
+        var onPlatform = await TokenAsync(platform, $"{tenant.Api}/oauth/token", clientId, secret);
+        using var onSecondHost = suite.On(second);
+        var onSecond = await TokenAsync(onSecondHost, "/api/v1/oauth/token", clientId, secret);
+        Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1", new JsonWebToken(onPlatform).Issuer);
+        Assert.Equal($"http://{second}/api/v1", new JsonWebToken(onSecond).Issuer);
 
-        await MakePrimaryAsync(tenant, id, issuer);
-        using var http = suite.On(domain);
-        var discovery = await http.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration");
-        Assert.Equal(issuer, discovery.GetProperty("issuer").GetString());
+        // The primary domain is the issuer on every domain of the tenant; the deployment's host keeps the path issuer.
+        using var owner = suite.Admin.ClientFor(tenant);
+        await ApiAssert.OkAsync(await owner.PostAsync($"{tenant.Api}/custom-domains/{firstId}/primary", null));
+        var issuer = $"http://{first}/api/v1";
+        await WaitForIssuerAsync(second, "/.well-known/openid-configuration", issuer);
+        var discovery = await onSecondHost.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration");
         Assert.Equal(issuer + "/oauth/token", discovery.GetProperty("token_endpoint").GetString());
         Assert.Equal(issuer + "/.well-known/jwks.json", discovery.GetProperty("jwks_uri").GetString());
-        // The same document on the deployment's own host: one issuer per tenant.
-        Assert.Equal(issuer, (await platform.GetFromJsonAsync<JsonElement>($"{tenant.Api}/.well-known/openid-configuration")).GetProperty("issuer").GetString());
+        var underPrimary = await TokenAsync(onSecondHost, "/api/v1/oauth/token", clientId, secret);
+        Assert.Equal(issuer, new JsonWebToken(underPrimary).Issuer);
+        Assert.Equal([issuer], new JsonWebToken(underPrimary).Audiences);
+        Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1",
+            new JsonWebToken(await TokenAsync(platform, $"{tenant.Api}/oauth/token", clientId, secret)).Issuer);
 
-        var token = await TokenAsync(http, "/api/v1/oauth/token", clientId, secret);
-        var jwt = new JsonWebToken(token);
-        Assert.Equal(issuer, jwt.Issuer);
-        Assert.Equal([issuer], jwt.Audiences);
-
-        // Both the new token and one issued under the path issuer are the tenant's, on either host.
-        foreach (var (client, path) in new[] { (http, "/api/v1/admin/clients"), (platform, $"{tenant.Api}/admin/clients") })
+        // Every one of them is the tenant's, on every host.
+        foreach (var (host, path) in new[] { (second, "/api/v1/admin/clients"), ("localhost", $"{tenant.Api}/admin/clients"), (first, "/api/v1/admin/clients") })
         {
-            foreach (var bearer in new[] { token, earlier })
+            foreach (var bearer in new[] { onPlatform, onSecond, underPrimary })
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, path);
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-                request.Headers.Remove("X-API-Key");
-                using var response = await new HttpClient(suite.Gateway.CreateHandler()) { BaseAddress = client.BaseAddress }.SendAsync(request);
-                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                using var client = suite.On(host);
+                client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(path)).StatusCode);
             }
         }
 
-        using var introspected = await http.PostAsync("/api/v1/oauth/introspect", new FormUrlEncodedContent(new Dictionary<string, string>
+        using var introspected = await platform.PostAsync($"{tenant.Api}/oauth/introspect", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["token"] = earlier, ["client_id"] = clientId, ["client_secret"] = secret,
+            ["token"] = onSecond, ["client_id"] = clientId, ["client_secret"] = secret,
         }));
         Assert.True((await HttpAssert.JsonAsync(introspected, HttpStatusCode.OK)).GetProperty("active").GetBoolean());
 
-        // Removing the primary domain gives the tenant its path issuer back.
-        using var admin = suite.Admin.ClientFor(tenant);
-        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{tenant.Api}/custom-domains/{id}")).StatusCode);
+        // Another tenant's tokens are not, on this tenant's domain.
+        var other = await suite.Admin.CreateTenantAsync();
+        var (otherClient, otherSecret) = await MachineClientAsync(other);
+        using (var foreign = suite.On(second))
+        {
+            foreign.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", await TokenAsync(platform, $"{other.Api}/oauth/token", otherClient, otherSecret));
+            Assert.Equal(HttpStatusCode.Unauthorized, (await foreign.GetAsync("/api/v1/admin/clients")).StatusCode);
+        }
+
+        // A removed domain's tokens end with it; the others go on.
+        var secondId = (await ApiAssert.OkAsync(await owner.GetAsync($"{tenant.Api}/custom-domains")))["data"]!.AsArray()
+            .Single(d => d!["domain"]!.GetValue<string>() == second)!["id"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.NoContent, (await owner.DeleteAsync($"{tenant.Api}/custom-domains/{secondId}")).StatusCode);
+        using var check = suite.On("localhost");
         await ApiAssert.EventuallyAsync(async () =>
-            (await platform.GetFromJsonAsync<JsonElement>($"{tenant.Api}/.well-known/openid-configuration")).GetProperty("issuer").GetString()
-                == $"http://localhost/t/{tenant.Slug}/api/v1" ? "ok" : null);
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"{tenant.Api}/admin/clients");
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", onSecond);
+            return (await check.SendAsync(request)).StatusCode == HttpStatusCode.Unauthorized ? "ended" : null;
+        });
+        using var stillGood = new HttpRequestMessage(HttpMethod.Get, $"{tenant.Api}/admin/clients");
+        stillGood.Headers.Authorization = new AuthenticationHeaderValue("Bearer", underPrimary);
+        Assert.Equal(HttpStatusCode.OK, (await check.SendAsync(stillGood)).StatusCode);
+    }
+
+    [Fact]
+    public async Task ADPoPProof_NamesTheUrlOnTheDomain_WithOrWithoutThePrefix()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var domain = NewDomain();
+        await VerifiedDomainAsync(tenant, domain);
+        await WaitForIssuerAsync(domain, "/.well-known/openid-configuration", $"http://{domain}/api/v1");
+        var (clientId, secret) = await MachineClientAsync(tenant);
+        using var key = new DPoPKey();
+        using var http = suite.On(domain);
+
+        async Task<HttpResponseMessage> RequestAsync(string path, string htu)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, path)
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["grant_type"] = "client_credentials", ["scope"] = "admin:read" }),
+            };
+            request.Headers.Authorization = HttpAssert.Basic(clientId, secret);
+            request.Headers.Add("DPoP", key.Proof("POST", htu));
+            return await http.SendAsync(request);
+        }
+
+        var bound = await HttpAssert.JsonAsync(await RequestAsync("/api/v1/oauth/token", $"http://{domain}/api/v1/oauth/token"), HttpStatusCode.OK);
+        Assert.Equal("DPoP", bound.GetProperty("token_type").GetString());
+        await HttpAssert.JsonAsync(await RequestAsync($"{tenant.Api}/oauth/token", $"http://{domain}{tenant.Api}/oauth/token"), HttpStatusCode.OK);
+        // The deployment host's URL is another URL: the proof was not made for this request.
+        await HttpAssert.OAuthErrorAsync(
+            await RequestAsync("/api/v1/oauth/token", $"http://localhost{tenant.Api}/oauth/token"), HttpStatusCode.BadRequest, "invalid_dpop_proof");
+
+        // At a resource server on the domain the bound token goes with a proof naming that URL.
+        using var use = new HttpRequestMessage(HttpMethod.Get, "/api/v1/admin/clients");
+        var accessToken = bound.GetProperty("access_token").GetString()!;
+        use.Headers.Authorization = new AuthenticationHeaderValue("DPoP", accessToken);
+        use.Headers.Add("DPoP", key.Proof("GET", $"http://{domain}/api/v1/admin/clients", accessToken));
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(use)).StatusCode);
     }
 
     [Fact]
@@ -212,17 +283,18 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         var setup = await suite.SetUpAsync();
         var domain = NewDomain();
         var issuer = $"http://{domain}/api/v1";
-        var id = await VerifiedDomainAsync(setup.Tenant, domain);
-        await MakePrimaryAsync(setup.Tenant, id, issuer);
+        await VerifiedDomainAsync(setup.Tenant, domain);
+        await WaitForIssuerAsync(domain, "/.well-known/openid-configuration", issuer);
         using var browser = suite.On(domain, cookies: true);
 
         var (verifier, challenge) = HostedFlow.Pkce();
         string Authorize(string pkce) => HostedFlow.AuthorizeUrl(setup, pkce).Replace(setup.Tenant.Api, "/api/v1", StringComparison.Ordinal);
         var redirect = await HostedFlow.SignInAsync(browser, setup, Authorize(challenge));
-        var code = HostedFlow.Parameters(redirect)["code"];
+        var parameters = HostedFlow.Parameters(redirect);
+        Assert.Equal(issuer, parameters["iss"]);
         using var exchanged = await browser.PostAsync("/api/v1/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
         {
-            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["grant_type"] = "authorization_code", ["code"] = parameters["code"], ["redirect_uri"] = SignInSetup.RedirectUri,
             ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
         }));
         var tokens = await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
@@ -238,6 +310,27 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         userinfo.Headers.Authorization = new AuthenticationHeaderValue("Bearer", tokens.GetProperty("access_token").GetString());
         var claims = await HttpAssert.JsonAsync(await browser.SendAsync(userinfo), HttpStatusCode.OK);
         Assert.Equal(setup.UserId.ToString(), claims.GetProperty("sub").GetString());
+
+        // The refresh token, issued on the domain, is good on the deployment's host too.
+        using var platform = suite.On("localhost");
+        using var refreshed = await platform.PostAsync($"{setup.Tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "refresh_token", ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
+        }));
+        await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task Verify_IsRefusedForAFewSecondsAfterACheck()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.Admin.ClientFor(tenant);
+        var added = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain = NewDomain() }), 201))["data"]!;
+        var verify = $"{tenant.Api}/custom-domains/{added["id"]}/verify";
+        await ApiAssert.ErrorAsync(await admin.PostAsync(verify, null), 422, "domain_verification_failed");
+        using var again = await admin.PostAsync(verify, null);
+        await ApiAssert.ErrorAsync(again, 429, "rate_limit_exceeded");
+        Assert.NotNull(again.Headers.RetryAfter);
     }
 
     private static async Task<string> TokenAsync(HttpClient http, string endpoint, string clientId, string secret)

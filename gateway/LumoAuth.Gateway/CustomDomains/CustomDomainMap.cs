@@ -2,7 +2,6 @@ using System.Collections.Frozen;
 using System.Net;
 using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
-using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Gateway.CustomDomains;
@@ -30,38 +29,54 @@ public sealed partial class CustomDomainMap(
     ILogger<CustomDomainMap> logger, TimeProvider time)
     : BackgroundService
 {
-    private volatile FrozenDictionary<string, string> _slugs = FrozenDictionary<string, string>.Empty;
+    /// <summary>The HTTP client that reaches admin with the gateway's key.</summary>
+    public const string AdminClient = "custom-domain-map";
+
+    private volatile FrozenDictionary<string, CustomDomainRoute> _routes = FrozenDictionary<string, CustomDomainRoute>.Empty;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
     private string? _etag;
 
-    /// <summary>The tenant served on <paramref name="host"/> (no port, any case), if it is a verified custom domain.</summary>
-    public bool TryGetSlug(string host, out string slug) => _slugs.TryGetValue(host.TrimEnd('.'), out slug!);
+    /// <summary>The domain (canonical form) and tenant served on <paramref name="host"/> (no port, any case), if it is a verified custom domain.</summary>
+    public bool TryGet(string host, out CustomDomainRoute route) => _routes.TryGetValue(host.TrimEnd('.'), out route!);
+
+    private bool HasKey => lumo.Value.GatewayKey.Length >= LumoAuth.ServiceDefaults.LumoAuthOptions.MinInternalKeyLength;
+
+    private bool Active => options.Value.Enabled && HasKey;
+
+    /// <summary>
+    /// The first load happens before the gateway takes requests (hosted services start first), bounded by
+    /// <see cref="StartupWait"/>: until the map is there a tenant's domain would pass for the deployment's own host, where
+    /// every tenant's <c>/t/</c> paths are open. Admin unreachable at start: the gateway starts anyway and keeps asking.
+    /// </summary>
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Value.Enabled && !HasKey)
+        {
+            // Admin answers the map only to the gateway's key; without one no tenant can be served on a domain of its own.
+            LogNoGatewayKey(logger);
+        }
+
+        if (Active)
+        {
+            using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            bounded.CancelAfter(StartupWait);
+            await TryRefreshAsync(bounded.Token);
+        }
+
+        await base.StartAsync(cancellationToken);
+    }
+
+    private static readonly TimeSpan StartupWait = TimeSpan.FromSeconds(10);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Value.Enabled)
+        if (!Active)
         {
-            return;
-        }
-
-        if (lumo.Value.InternalKey.Length < LumoAuth.ServiceDefaults.LumoAuthOptions.MinInternalKeyLength)
-        {
-            // Admin answers the map only to the internal key; without one no tenant can be served on a domain of its own.
-            LogNoInternalKey(logger);
             return;
         }
 
         while (!stoppingToken.IsCancellationRequested)
         {
-            try
-            {
-                await RefreshAsync(stoppingToken);
-            }
-            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-            {
-                LogRefreshFailed(logger, ex);
-            }
-
             try
             {
                 await Task.Delay(options.Value.RefreshInterval, time, stoppingToken);
@@ -70,6 +85,20 @@ public sealed partial class CustomDomainMap(
             {
                 return;
             }
+
+            await TryRefreshAsync(stoppingToken);
+        }
+    }
+
+    private async Task TryRefreshAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await RefreshAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        {
+            LogRefreshFailed(logger, ex);
         }
     }
 
@@ -89,7 +118,7 @@ public sealed partial class CustomDomainMap(
 
     private async Task LoadAsync(CancellationToken cancellationToken)
     {
-        var client = httpClientFactory.CreateClient(InternalClients.Admin);
+        var client = httpClientFactory.CreateClient(AdminClient);
         using var request = new HttpRequestMessage(HttpMethod.Get, InternalRoutes.CustomDomains);
         if (_etag is not null)
         {
@@ -104,17 +133,34 @@ public sealed partial class CustomDomainMap(
 
         response.EnsureSuccessStatusCode();
         var routes = await response.Content.ReadFromJsonAsync<List<CustomDomainRoute>>(cancellationToken) ?? [];
-        _slugs = routes.ToFrozenDictionary(r => r.Domain, r => r.TenantSlug, StringComparer.OrdinalIgnoreCase);
+        // Admin refuses the deployment's own names; should one be there anyway, it must not take the platform's traffic.
+        var platform = lumo.Value.PublicHost;
+        var served = routes.Where(r => !IsAtOrUnder(r.Domain, platform)).ToList();
+        _routes = served.ToFrozenDictionary(r => r.Domain, StringComparer.OrdinalIgnoreCase);
         _etag = response.Headers.ETag?.ToString();
-        LogLoaded(logger, routes.Count);
+        LogLoaded(logger, served.Count);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Custom domains are not served: LumoAuth:InternalKey is not set for the gateway")]
-    private static partial void LogNoInternalKey(ILogger logger);
+    private static bool IsAtOrUnder(string domain, string parent) =>
+        domain.Equals(parent, StringComparison.OrdinalIgnoreCase) || domain.EndsWith("." + parent, StringComparison.OrdinalIgnoreCase);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Custom domains are not served: LumoAuth:GatewayKey is not set (at least 32 characters)")]
+    private static partial void LogNoGatewayKey(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The custom domain map could not be refreshed from admin; the last one stays in force")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Custom domain map loaded: {Count} verified domains")]
     private static partial void LogLoaded(ILogger logger, int count);
+}
+
+/// <summary>Stamps the gateway's key on its calls to admin (the custom-domain map, the only one it makes).</summary>
+public sealed class GatewayKeyHandler(IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions> options) : DelegatingHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        request.Headers.Remove(InternalRoutes.GatewayKeyHeader);
+        request.Headers.Add(InternalRoutes.GatewayKeyHeader, options.Value.GatewayKey);
+        return base.SendAsync(request, cancellationToken);
+    }
 }

@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Http;
 using Microsoft.Net.Http.Headers;
@@ -14,16 +15,17 @@ namespace LumoAuth.Gateway.CustomDomains;
 /// </summary>
 public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap map)
 {
-    /// <summary>The slug whose domain a request came in on, for the response transform.</summary>
-    private sealed record Served(string Slug);
+    /// <summary>The domain (canonical) and slug a request came in on, for the transforms.</summary>
+    private sealed record Served(string Domain, string Slug);
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (!map.TryGetSlug(context.Request.Host.Host, out var slug))
+        if (!map.TryGet(context.Request.Host.Host, out var route))
         {
             return next(context);
         }
 
+        var slug = route.TenantSlug;
         var path = context.Request.Path;
         var prefix = new PathString("/t/" + slug);
         if (path.StartsWithSegments("/t", StringComparison.OrdinalIgnoreCase))
@@ -38,12 +40,12 @@ public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap ma
             context.Request.Path = prefix.Add(path);
         }
 
-        context.Features.Set(new Served(slug));
+        context.Features.Set(new Served(route.Domain, slug));
         return next(context);
     }
 
     /// <summary>
-    /// Tells the service which domain a request came in on (<see cref="PublicTarget.DomainHeader"/>, the URL a DPoP proof
+    /// Tells the service which domain a request came in on (<see cref="RequestDomain.Header"/>, the URL a DPoP proof
     /// names), never passing on one a caller sent. The services scope their cookies to <c>/t/{slug}/…</c>; on the tenant's
     /// own domain the browser also visits unprefixed paths, and the whole host is the tenant's, so such a cookie is scoped
     /// to <c>/</c> there.
@@ -52,10 +54,10 @@ public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap ma
     {
         builder.AddRequestTransform(transform =>
         {
-            transform.ProxyRequest.Headers.Remove(PublicTarget.DomainHeader);
-            if (transform.HttpContext.Features.Get<Served>() is not null)
+            transform.ProxyRequest.Headers.Remove(RequestDomain.Header);
+            if (transform.HttpContext.Features.Get<Served>() is { } served)
             {
-                transform.ProxyRequest.Headers.TryAddWithoutValidation(PublicTarget.DomainHeader, transform.HttpContext.Request.Host.Host);
+                transform.ProxyRequest.Headers.TryAddWithoutValidation(RequestDomain.Header, served.Domain);
             }
 
             return ValueTask.CompletedTask;

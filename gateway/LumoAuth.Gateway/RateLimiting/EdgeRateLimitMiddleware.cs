@@ -215,7 +215,7 @@ public sealed class EdgeRateLimitMiddleware : IDisposable
         path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && (path.Length == prefix.Length || path[prefix.Length] == '/');
 
     private static readonly string[] AdminAliasPrefixes =
-        ["/roles", "/groups", "/invitations", "/gdpr", "/permissions", "/abac/policies", "/abac/attributes", "/abac/users", "/abac/resources"];
+        ["/roles", "/groups", "/invitations", "/gdpr", "/custom-domains", "/permissions", "/abac/policies", "/abac/attributes", "/abac/users", "/abac/resources"];
 
     private static bool IsRegistrationPath(string path)
     {

@@ -30,10 +30,19 @@ public static class InternalRoutes
     /// <summary>Every verified custom domain and its tenant, for the gateway's host map (ETag / If-None-Match).</summary>
     public const string CustomDomains = Prefix + "/custom-domains";
     public const string InternalKeyHeader = "X-Internal-Key";
+
+    /// <summary>Carries <c>LumoAuth:GatewayKey</c>, accepted on <see cref="CustomDomains"/> only.</summary>
+    public const string GatewayKeyHeader = "X-Gateway-Key";
 }
 
-/// <param name="PrimaryDomain">The verified domain chosen as the tenant's issuer host, if any (custom domains).</param>
-public sealed record TenantInfo(Guid Id, string Slug, string Name, string Status, string Region, string? PrimaryDomain = null);
+/// <param name="PrimaryDomain">The verified domain chosen as the tenant's issuer on its own domains, if any.</param>
+/// <param name="Domains">The tenant's verified custom domains (lower-case ASCII); none when null.</param>
+public sealed record TenantInfo(
+    Guid Id, string Slug, string Name, string Status, string Region, string? PrimaryDomain = null, IReadOnlyList<string>? Domains = null)
+{
+    /// <summary>Whether <paramref name="domain"/> is one of the tenant's verified custom domains.</summary>
+    public bool Serves(string domain) => Domains?.Contains(domain, StringComparer.OrdinalIgnoreCase) == true;
+}
 
 /// <summary>A verified custom domain: requests for <see cref="Domain"/> are the tenant's.</summary>
 public sealed record CustomDomainRoute(string Domain, string TenantSlug);

@@ -148,6 +148,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.Id).HasColumnName("id").HasMaxLength(64);
             e.Property(x => x.TenantId).HasColumnName("tenant_id");
             e.Property(x => x.TenantSlug).HasColumnName("tenant_slug").HasMaxLength(100);
+            e.Property(x => x.Issuer).HasColumnName("issuer").HasMaxLength(400);
             e.Property(x => x.UserId).HasColumnName("user_id");
             e.Property(x => x.IpAddress).HasColumnName("ip_address").HasMaxLength(64);
             e.Property(x => x.UserAgent).HasColumnName("user_agent").HasMaxLength(512);

@@ -112,6 +112,12 @@ public sealed class BrowserSession
     /// <summary>The tenant's slug at sign-in: work done later from events (back-channel logout) needs the issuer.</summary>
     public string TenantSlug { get; set; } = string.Empty;
 
+    /// <summary>
+    /// The issuer the session signed in under (its host's: the deployment's or one of the tenant's domains), which its ID
+    /// tokens name and so its logout tokens must; null for sessions from before it was kept (the path issuer).
+    /// </summary>
+    public string? Issuer { get; set; }
+
     public Guid UserId { get; set; }
 
     public string? IpAddress { get; set; }

@@ -49,7 +49,7 @@ public static class ResourceIndicators
     }
 
     /// <summary>Checks the named resources before OpenIddict's own resource checks, for each endpoint that takes them.</summary>
-    public sealed class CheckRequested(ClientCache clients, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
+    public sealed class CheckRequested(ClientCache clients, TenantContext tenant) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidateTokenRequestContext>,
@@ -85,20 +85,21 @@ public static class ResourceIndicators
                 .Build();
 
         public async ValueTask HandleAsync(ValidateDeviceAuthorizationRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidateAuthorizationRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidatePushedAuthorizationRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidateTokenRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
 
-        private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, CancellationToken cancellationToken) =>
-            tenant.Tenant is not { } info ? ValueTask.FromResult<string?>(null)
-                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, lumoOptions.Value.IssuerFor(info), cancellationToken);
+        // The issuer pinned for this request (the host it came in on) is the tenant's own API.
+        private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, Uri? issuer, CancellationToken cancellationToken) =>
+            tenant.Tenant is not { } info || issuer is null ? ValueTask.FromResult<string?>(null)
+                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, issuer.AbsoluteUri, cancellationToken);
 
         private static void Reject(BaseValidatingContext context, string? problem)
         {

@@ -27,7 +27,7 @@ public sealed class TenantServerOptionsMonitor(
     private readonly IConfigureOptions<OpenIddictServerOptions>[] _setups = setups.ToArray();
     private readonly IPostConfigureOptions<OpenIddictServerOptions>[] _postConfigures = postConfigures.ToArray();
     private readonly IValidateOptions<OpenIddictServerOptions>[] _validators = validators.ToArray();
-    // Keyed by id and issuer: a renamed tenant, or one with a new primary domain, gets a fresh configuration.
+    // Keyed by id and issuer: one per host a tenant is served on; a renamed tenant, or a new primary domain, gets fresh ones.
     private readonly ConcurrentDictionary<(Guid Id, string Issuer), Entry> _byTenant = new();
     private OpenIddictServerOptions? _noTenant;
 
@@ -58,19 +58,32 @@ public sealed class TenantServerOptionsMonitor(
     /// </summary>
     public async ValueTask<OpenIddictServerOptions> PinForRequestAsync(HttpContext context, TenantInfo tenant)
     {
-        var options = await EnsureAsync(tenant, context.RequestAborted);
+        // The issuer depends on the host the request came in on (the deployment's, or one of the tenant's domains).
+        var options = await EnsureAsync(tenant, lumoOptions.Value.IssuerFor(context.Request, tenant), context.RequestAborted);
         context.Features.Set(new PinnedOptions(options));
         return options;
     }
 
     /// <summary>Builds and caches the tenant's configuration (loading or creating its keys) if not done yet.</summary>
-    private async ValueTask<OpenIddictServerOptions> EnsureAsync(TenantInfo tenant, CancellationToken cancellationToken)
+    private async ValueTask<OpenIddictServerOptions> EnsureAsync(TenantInfo tenant, string issuer, CancellationToken cancellationToken)
     {
-        var issuer = lumoOptions.Value.IssuerFor(tenant);
-        if (_byTenant.TryGetValue((tenant.Id, issuer), out var cached))
+        if (_byTenant.TryGetValue((tenant.Id, issuer), out var cached) && !SameIssuers(cached.Tenant, tenant))
+        {
+            // The tenant's domains changed: the issuers its tokens may name did too.
+            _byTenant.TryRemove(new KeyValuePair<(Guid, string), Entry>((tenant.Id, issuer), cached));
+            cached = null;
+        }
+
+        if (cached is not null)
         {
             if (!IsStale(cached))
             {
+                if (!ReferenceEquals(cached.Tenant, tenant))
+                {
+                    // The directory reloaded the tenant, unchanged: remember this copy, so the next comparison is by reference.
+                    _byTenant.TryUpdate((tenant.Id, issuer), cached with { Tenant = tenant }, cached);
+                }
+
                 return cached.Options;
             }
 
@@ -91,23 +104,29 @@ public sealed class TenantServerOptionsMonitor(
         {
             // Pinned: never inferred from the Host header, which a caller controls.
             o.Issuer = new Uri(issuer, UriKind.Absolute);
-            // Codes and refresh tokens issued before a primary domain was set name the path issuer: still the tenant's.
+            // Codes and refresh tokens issued on another of the tenant's hosts name its issuer there: still the tenant's.
             o.TokenValidationParameters.ValidIssuers = [.. issuers, .. issuers.Select(i => i + "/")];
             o.SigningCredentials.AddRange(keys.Signing);
             o.EncryptionCredentials.AddRange(keys.Encryption);
         });
-        foreach (var stale in _byTenant.Keys.Where(k => k.Id == tenant.Id && k.Issuer != issuer))
+        var valid = issuers.ToHashSet(StringComparer.Ordinal);
+        foreach (var stale in _byTenant.Keys.Where(k => k.Id == tenant.Id && !valid.Contains(k.Issuer)))
         {
             _byTenant.TryRemove(stale, out _);
         }
 
-        return _byTenant.GetOrAdd((tenant.Id, issuer), new Entry(options, keys.RefreshAfter, keys.Signing)).Options;
+        return _byTenant.GetOrAdd((tenant.Id, issuer), new Entry(options, keys.RefreshAfter, keys.Signing, tenant)).Options;
     }
+
+    private static bool SameIssuers(TenantInfo built, TenantInfo now) =>
+        ReferenceEquals(built, now)
+        || (built.Slug == now.Slug && built.PrimaryDomain == now.PrimaryDomain && (built.Domains ?? []).SequenceEqual(now.Domains ?? []));
 
     // A retired key's grace period ended, or the keys are due a re-read: the configuration is rebuilt from the store.
     private bool IsStale(Entry entry) => entry.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter;
 
-    private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter, IReadOnlyList<SigningCredentials> Signing);
+    /// <param name="Tenant">The tenant as it was when the configuration was built (its domains name the valid issuers).</param>
+    private sealed record Entry(OpenIddictServerOptions Options, DateTimeOffset? RefreshAfter, IReadOnlyList<SigningCredentials> Signing, TenantInfo Tenant);
 
     private sealed record PinnedOptions(OpenIddictServerOptions Options);
 

@@ -60,7 +60,7 @@ public static class CustomDomainEndpoints
         IOptions<CustomDomainOptions> options, CancellationToken cancellationToken)
     {
         var validation = new RequestValidator().Required("domain", request.Domain, DomainNames.MaxLength);
-        if (validation.IsValid && !DomainNames.TryNormalize(request.Domain!, verifier.Target, out _, out var problem))
+        if (validation.IsValid && !DomainNames.TryNormalize(request.Domain!, verifier.PlatformHosts, out _, out var problem))
         {
             validation.Add("domain", problem);
         }
@@ -70,7 +70,7 @@ public static class CustomDomainEndpoints
             return validation.ToResult();
         }
 
-        DomainNames.TryNormalize(request.Domain!, verifier.Target, out var name, out _);
+        DomainNames.TryNormalize(request.Domain!, verifier.PlatformHosts, out var name, out _);
         if (await db.CustomDomains.AnyAsync(d => d.Domain == name, cancellationToken))
         {
             return ApiErrors.Duplicate("This tenant has already registered this domain");
@@ -104,7 +104,8 @@ public static class CustomDomainEndpoints
     }
 
     public static async Task<IResult> VerifyDomain(
-        Guid domainId, AdminDbContext db, TenantContext tenant, DomainVerifier verifier, CancellationToken cancellationToken)
+        Guid domainId, AdminDbContext db, TenantContext tenant, DomainVerifier verifier, IOptions<CustomDomainOptions> options, HttpContext http,
+        CancellationToken cancellationToken)
     {
         var domain = await db.CustomDomains.FirstOrDefaultAsync(d => d.Id == domainId, cancellationToken);
         if (domain is null)
@@ -115,6 +116,16 @@ public static class CustomDomainEndpoints
         if (domain.VerifiedAt is not null)
         {
             return TypedResults.Ok(new DataResponse<CustomDomainResponse>(CustomDomainResponse.From(domain, verifier.Target), "Custom domain is verified"));
+        }
+
+        // Each check sends several uncached DNS questions about a name the tenant chose: one per domain every few seconds.
+        var cooldown = options.Value.CheckCooldown;
+        if (domain.LastCheckedAt is { } last && DateTimeOffset.UtcNow - last < cooldown)
+        {
+            var wait = Math.Max(1, (int)Math.Ceiling((cooldown - (DateTimeOffset.UtcNow - last)).TotalSeconds));
+            http.Response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return ApiErrors.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimitExceeded,
+                "This domain was checked a moment ago; try again shortly", new { retryAfter = wait });
         }
 
         if (await TakenElsewhereAsync(db, domain, cancellationToken))
@@ -129,6 +140,7 @@ public static class CustomDomainEndpoints
         {
             domain.VerifiedAt = domain.LastCheckedAt;
             db.AddEvent(new CustomDomainVerified(domain.Id, domain.Domain) { TenantId = tenant.TenantId });
+            RaiseTenantUpdated(db, tenant);
         }
 
         try
@@ -203,18 +215,30 @@ public static class CustomDomainEndpoints
         db.AddEvent(new CustomDomainRemoved(domain.Id, domain.Domain) { TenantId = tenant.TenantId });
         if (domain.IsPrimary)
         {
-            RaisePrimaryChanged(db, tenant, null);
+            db.AddEvent(new PrimaryDomainChanged(null, null) { TenantId = tenant.TenantId });
         }
+
+        // Always, not only for the primary one: a verified domain is one of the tenant's issuers, and a set-primary racing
+        // this removal must not leave the services with a tenant that still names the removed domain.
+        RaiseTenantUpdated(db, tenant);
 
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.NoContent();
     }
 
-    /// <summary>The issuer changes with the primary domain: every service's cached tenant is evicted (<c>TenantUpdated</c>).</summary>
-    private static void RaisePrimaryChanged(AdminDbContext db, TenantContext tenant, CustomDomain? primary)
+    private static void RaisePrimaryChanged(AdminDbContext db, TenantContext tenant, CustomDomain primary)
+    {
+        db.AddEvent(new PrimaryDomainChanged(primary.Id, primary.Domain) { TenantId = tenant.TenantId });
+        RaiseTenantUpdated(db, tenant);
+    }
+
+    /// <summary>
+    /// The tenant's verified domains and primary one name its issuers in every service (<c>TenantInfo</c>): each service
+    /// evicts its cached tenant on <c>TenantUpdated</c>.
+    /// </summary>
+    private static void RaiseTenantUpdated(AdminDbContext db, TenantContext tenant)
     {
         var current = tenant.Tenant!;
-        db.AddEvent(new PrimaryDomainChanged(primary?.Id, primary?.Domain) { TenantId = current.Id });
         db.AddEvent(new TenantUpdated(current.Id, current.Slug, current.Status) { TenantId = current.Id });
     }
 

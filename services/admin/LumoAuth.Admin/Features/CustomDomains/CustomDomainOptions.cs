@@ -18,4 +18,8 @@ public sealed class CustomDomainOptions
 
     [Range(typeof(TimeSpan), "00:00:01", "00:01:00")]
     public TimeSpan LookupTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long after a check the same domain may be checked again (each check is several DNS questions).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan CheckCooldown { get; set; } = TimeSpan.FromSeconds(5);
 }

@@ -6,7 +6,8 @@ namespace LumoAuth.Admin.Features.CustomDomains;
 /// <summary>What a tenant may register: a public DNS name of two or more labels, kept in one canonical form.</summary>
 public static partial class DomainNames
 {
-    public const int MaxLength = 253;
+    /// <summary>A DNS name is at most 253 characters, and the ownership record's name adds its label to the domain.</summary>
+    public const int MaxLength = 253 - 1 - 19; // "_lumoauth-challenge" (DomainVerifier.ChallengeLabel) and its dot
 
     // Names that never resolve publicly, or resolve to the machine itself: nothing a tenant could prove it owns.
     private static readonly string[] ReservedSuffixes = ["localhost", "local", "internal", "invalid", "arpa", "home.arpa", "lan", "intranet"];
@@ -15,9 +16,9 @@ public static partial class DomainNames
 
     /// <summary>
     /// The lower-case ASCII form (punycode for an internationalised name, no trailing dot), or a reason it cannot be a
-    /// tenant's domain. <paramref name="platformHost"/> and the names under it are the deployment's own.
+    /// tenant's domain. <paramref name="platformHosts"/> and the names under them are the deployment's own.
     /// </summary>
-    public static bool TryNormalize(string input, string? platformHost, out string domain, out string problem)
+    public static bool TryNormalize(string input, IReadOnlyList<string> platformHosts, out string domain, out string problem)
     {
         domain = string.Empty;
         var trimmed = input.Trim().TrimEnd('.');
@@ -57,7 +58,7 @@ public static partial class DomainNames
             return false;
         }
 
-        if (platformHost is not null && platformHost.Contains('.', StringComparison.Ordinal) && IsAtOrUnder(domain, platformHost.ToLowerInvariant()))
+        if (platformHosts.Any(host => host.Contains('.', StringComparison.Ordinal) && IsAtOrUnder(name, host.ToLowerInvariant())))
         {
             problem = "belongs to this deployment";
             return false;

@@ -25,6 +25,9 @@ public sealed class DomainVerifier(IOptions<CustomDomainOptions> options, IOptio
 
     private readonly LookupClient _dns = Create(options.Value);
 
+    /// <summary>The deployment's own names (its public host and the target), which no tenant may register.</summary>
+    public IReadOnlyList<string> PlatformHosts => [Target, lumo.Value.PublicHost];
+
     /// <summary>The host a domain must point at.</summary>
     public string Target => (options.Value.Target is { Length: > 0 } target ? target : new Uri(lumo.Value.PublicBaseUrl).Host).TrimEnd('.').ToLowerInvariant();
 
@@ -88,9 +91,10 @@ public sealed class DomainVerifier(IOptions<CustomDomainOptions> options, IOptio
             var response = await _dns.QueryAsync(name, type, QueryClass.IN, cancellationToken);
             return response.HasError ? [] : response.Answers;
         }
-        catch (DnsResponseException)
+        catch (Exception ex) when (ex is DnsResponseException or DnsResponseParseException or ArgumentException)
         {
-            // No answer in time, or a refusal: the record is not there as far as anyone can tell.
+            // No answer in time, a refusal, an answer that cannot be read (the tenant's own server sends it) or a name DNS
+            // cannot carry: the record is not there as far as anyone can tell.
             return [];
         }
     }

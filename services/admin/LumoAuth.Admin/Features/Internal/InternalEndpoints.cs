@@ -16,8 +16,10 @@ public static class InternalEndpoints
         var group = app.MapGroup(InternalRoutes.Prefix).RequireAuthorization(Policies.Internal).WithTags("Internal");
         group.MapGet("/tenants/by-slug/{slug}", GetTenantBySlug).WithName("InternalGetTenantBySlug");
         group.MapPost("/api-keys/verify", VerifyApiKey).WithName("InternalVerifyApiKey");
-        group.MapGet("/custom-domains", ListCustomDomains).WithName("InternalListCustomDomains");
         app.MapInternalGroupEndpoints();
+        // The gateway's one call: its own key (or the internal key), not the internal policy, which the gateway cannot meet.
+        app.MapGet(InternalRoutes.CustomDomains, ListCustomDomains).AllowAnonymous()
+            .AddEndpointFilter<LumoAuth.Admin.Features.CustomDomains.GatewayKeyFilter>().WithTags("Internal").WithName("InternalListCustomDomains");
         return app;
     }
 
@@ -56,11 +58,23 @@ public sealed class DatabaseTenantSource(IServiceScopeFactory scopeFactory) : IT
     {
         await using var scope = scopeFactory.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
-        return await db.Tenants.AsNoTracking()
+        var tenant = await db.Tenants.AsNoTracking()
             .Where(t => t.Slug == slug)
-            .Select(t => new TenantInfo(t.Id, t.Slug, t.Name, t.Status, t.Region,
-                db.CustomDomains.IgnoreQueryFilters().Where(d => d.TenantId == t.Id && d.IsPrimary).Select(d => d.Domain).FirstOrDefault()))
+            .Select(t => new TenantInfo(t.Id, t.Slug, t.Name, t.Status, t.Region, null, null))
             .FirstOrDefaultAsync(cancellationToken);
+        if (tenant is null)
+        {
+            return null;
+        }
+
+        // The verified domains name the tenant's issuers on its own hosts (LumoAuthOptions.IssuerFor); few per tenant.
+        var domains = await db.CustomDomains.IgnoreQueryFilters().AsNoTracking()
+            .Where(d => d.TenantId == tenant.Id && d.VerifiedAt != null)
+            .OrderBy(d => d.Domain)
+            .Select(d => new { d.Domain, d.IsPrimary })
+            .ToListAsync(cancellationToken);
+        return domains.Count == 0 ? tenant
+            : tenant with { PrimaryDomain = domains.FirstOrDefault(d => d.IsPrimary)?.Domain, Domains = domains.Select(d => d.Domain).ToList() };
     }
 }
 

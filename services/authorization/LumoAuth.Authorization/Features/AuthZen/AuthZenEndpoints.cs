@@ -41,9 +41,9 @@ public static class AuthZenEndpoints
         return app;
     }
 
-    public static IResult Configuration(TenantContext tenant, IOptions<LumoAuthOptions> options)
+    public static IResult Configuration(HttpRequest request, TenantContext tenant, IOptions<LumoAuthOptions> options)
     {
-        var pdp = options.Value.IssuerFor(tenant.Tenant!);
+        var pdp = options.Value.IssuerFor(request, tenant.Tenant!);
         return TypedResults.Ok(new AuthZenConfiguration(
             pdp, $"{pdp}/access/v1/evaluation", $"{pdp}/access/v1/evaluations",
             $"{pdp}/access/v1/search/subject", $"{pdp}/access/v1/search/resource", $"{pdp}/access/v1/search/action"));

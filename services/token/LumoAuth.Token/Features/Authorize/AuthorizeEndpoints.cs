@@ -169,7 +169,7 @@ public static class AuthorizeEndpoints
             return ConsentPage(http, services, request, clientName, links, described, resources);
         }
 
-        var issuer = services.Lumo.Value.IssuerFor(services.Tenant.Tenant!);
+        var issuer = services.Lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!);
         var facts = SignInFacts.Of(user, userId);
         var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
         if (unavailable)

@@ -84,7 +84,7 @@ public static class BackchannelAuthenticationEndpoints
             return ProtocolErrors.Json(Errors.InvalidRequest, "The form body cannot be read.");
         }
 
-        var issuer = services.Lumo.Value.IssuerFor(tenant);
+        var issuer = services.Lumo.Value.IssuerFor(http.Request, tenant);
         var (client, failure) = await services.ClientAuthentication.AuthenticateAsync(http.Request, form, tenant, issuer);
         if (client is null)
         {

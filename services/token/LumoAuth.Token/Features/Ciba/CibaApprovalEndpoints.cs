@@ -108,7 +108,7 @@ public static class CibaApprovalEndpoints
         if (approve)
         {
             bool unavailable;
-            (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Tenant!), facts, scopes, http.RequestAborted);
+            (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!), facts, scopes, http.RequestAborted);
             if (unavailable)
             {
                 // The request stays pending and the session stays: the user answers again once admin is back.

@@ -125,7 +125,7 @@ public static class DeviceVerificationEndpoints
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
         var facts = SignInFacts.Of(user, userId);
-        var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(services.Tenant.Tenant!), facts, scopes, http.RequestAborted);
+        var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!), facts, scopes, http.RequestAborted);
         if (unavailable)
         {
             // Admin cannot say whether the user may sign in: the session stays, and the same step works once it answers.

@@ -122,7 +122,8 @@ public static class SessionCookie
 /// the session ends), and with <c>singleSession</c> a sign-in ends the user's other sessions.
 /// </summary>
 public sealed class SessionStore(
-    TokenDbContext db, TenantContext tenant, HostedPageSettingsCache settings, SessionRevocation revocation, TimeProvider time)
+    TokenDbContext db, TenantContext tenant, HostedPageSettingsCache settings, SessionRevocation revocation, TimeProvider time,
+    IOptions<LumoAuthOptions> lumo)
 {
     /// <summary>The longest a use is not recorded: a session's last activity is written at most this often.</summary>
     private static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
@@ -137,6 +138,7 @@ public sealed class SessionStore(
             Id = "sess_" + Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(24)),
             TenantId = tenant.TenantId,
             TenantSlug = tenant.Slug,
+            Issuer = lumo.Value.IssuerFor(http.Request, tenant.Tenant!),
             UserId = userId,
             IpAddress = http.Connection.RemoteIpAddress?.ToString(),
             UserAgent = userAgent.Length > 512 ? userAgent[..512] : userAgent,

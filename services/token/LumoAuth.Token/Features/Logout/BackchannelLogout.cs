@@ -66,7 +66,6 @@ public sealed class BackchannelLogoutConsumer(TokenDbContext db, TenantContext t
 /// <summary>Posts one logout token; a client that cannot be reached is tried again (the bus's retries), one that refuses is not.</summary>
 public sealed partial class BackchannelLogoutDelivery(
     TenantContext tenant,
-    TenantDirectory directory,
     TokenDbContext db,
     TokenApplicationManager applications,
     TenantKeyStore keys,
@@ -88,12 +87,9 @@ public sealed partial class BackchannelLogoutDelivery(
             return;
         }
 
-        // The issuer is the tenant's as the directory knows it now (a primary domain names it); the slug recorded at sign-in
-        // when the tenant is gone. The client lookup is scoped to the session's tenant.
-        var known = await directory.FindAsync(session.TenantSlug, context.CancellationToken);
-        tenant.Set(known is not null && known.Id == due.TenantId
-            ? known
-            : new TenantInfo(due.TenantId, session.TenantSlug, string.Empty, TenantStatuses.Active, string.Empty));
+        // The logout token names the issuer the session signed in under (its ID tokens'). The client lookup is scoped to the
+        // session's tenant.
+        tenant.Set(new TenantInfo(due.TenantId, session.TenantSlug, string.Empty, TenantStatuses.Active, string.Empty));
         if (await applications.FindByClientIdAsync(due.ClientId, context.CancellationToken) is not { } application
             || ClientMapping.Read(application).BackchannelLogoutUri is not { } target)
         {
@@ -101,7 +97,7 @@ public sealed partial class BackchannelLogoutDelivery(
         }
 
         var signing = (await keys.GetAsync(due.TenantId, context.CancellationToken)).Signing[0];
-        var token = LogoutToken(lumo.Value.IssuerFor(tenant.Tenant!), due.ClientId, session, signing);
+        var token = LogoutToken(session.Issuer ?? lumo.Value.PathIssuerFor(session.TenantSlug), due.ClientId, session, signing);
         using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(target))
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }),

@@ -29,7 +29,7 @@ public sealed class FrontchannelLogout(TokenDbContext db, TokenApplicationManage
             {
                 frames.Add(new Uri(QueryHelpers.AddQueryString(target, new Dictionary<string, string?>
                 {
-                    ["iss"] = lumo.Value.IssuerFor(tenant.Tenant!),
+                    ["iss"] = session!.Issuer ?? lumo.Value.PathIssuerFor(session.TenantSlug),
                     ["sid"] = sessionId,
                 })));
             }

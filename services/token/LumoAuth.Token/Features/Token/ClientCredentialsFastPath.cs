@@ -30,8 +30,7 @@ public sealed class ClientCredentialsFastPath(
     ClientCache clients,
     TenantServerOptionsMonitor serverOptions,
     EventBatcher<TokenDbContext> batcher,
-    TimeProvider time,
-    IOptions<LumoAuthOptions> lumoOptions)
+    TimeProvider time)
 {
     private const string FormContentType = "application/x-www-form-urlencoded";
     private const int MaxClientIdLength = 200;
@@ -78,7 +77,7 @@ public sealed class ClientCredentialsFastPath(
         var options = serverOptions.ForRequest(http);
         var issuer = options.Issuer!.AbsoluteUri;
         // The tenant's own API is the audience, as for every token of the tenant (see TokenEndpoints).
-        var audience = lumoOptions.Value.IssuerFor(tenant);
+        var audience = issuer;
         var issuedAt = time.GetUtcNow().ToUnixTimeSeconds();
         var lifetime = client.Profile.AccessTokenLifetimeSeconds;
         var tokenId = TokenIds.New();

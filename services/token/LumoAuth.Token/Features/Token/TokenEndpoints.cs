@@ -50,12 +50,12 @@ public static class TokenEndpoints
 
         if (request.IsAuthorizationCodeGrantType() || request.IsRefreshTokenGrantType() || request.IsDeviceCodeGrantType())
         {
-            return await RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Tenant!));
+            return await RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(http.Request, tenantContext.Tenant!));
         }
 
         if (request.GrantType == CibaDelivery.GrantType)
         {
-            return await CibaGrant.RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(tenantContext.Tenant!));
+            return await CibaGrant.RedeemAsync(http, request, tenantContext, lumoOptions.Value.IssuerFor(http.Request, tenantContext.Tenant!));
         }
 
         if (request.IsTokenExchangeGrantType())
@@ -93,7 +93,7 @@ public static class TokenEndpoints
 
         // No scope asked for: the client gets its defaults (RFC 6749 §3.3 lets the server pick them).
         var scopes = requested.IsEmpty ? ClientCredentialsProfile.DefaultScopesOf(allowed) : requested.ToArray();
-        var issuer = lumoOptions.Value.IssuerFor(tenantContext.Tenant!);
+        var issuer = lumoOptions.Value.IssuerFor(http.Request, tenantContext.Tenant!);
 
         var identity = new ClaimsIdentity(
             authenticationType: OpenIddictServerAspNetCoreDefaults.AuthenticationScheme,
