@@ -40,25 +40,41 @@ public sealed class LumoAuthOptions
         && uri.Query.Length == 0 && uri.Fragment.Length == 0 && string.IsNullOrEmpty(uri.UserInfo);
 
     /// <summary>
-    /// The tenant's issuer as seen from where a request came in. On the deployment's host:
-    /// <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03), so clients set up there keep working whatever domains the
-    /// tenant adds. On one of its verified domains (<paramref name="domain"/>): <c>{scheme}://{primary}/api/v1</c>, the
-    /// same form without the prefix the domain makes unnecessary, the primary domain when there is one, else that domain.
+    /// The tenant's issuer as seen from where a request came in: on the deployment's host
+    /// <c>{PublicBaseUrl}/t/{slug}/api/v1</c> (inventory C-03); on one of its verified domains (<paramref name="domain"/>)
+    /// <c>{scheme}://{domain}/api/v1</c>, the same form without the prefix the domain makes unnecessary. Each host names
+    /// itself, so discovery always names the issuer its own URL belongs to (RFC 8414 §3.3, OIDC Discovery §4.3) and
+    /// clients set up on one host never break when another is added, made primary or removed.
     /// </summary>
-    public string IssuerFor(TenantInfo tenant, string? domain = null) =>
-        domain is not null && tenant.Serves(domain) ? DomainIssuer(tenant.PrimaryDomain ?? domain) : PathIssuerFor(tenant.Slug);
+    public string IssuerFor(TenantInfo tenant, string? domain = null)
+    {
+        var issuers = IssuersOf(tenant);
+        if (domain is not null && tenant.Domains is { } domains)
+        {
+            for (var i = 0; i < domains.Count; i++)
+            {
+                if (string.Equals(domains[i], domain, StringComparison.OrdinalIgnoreCase))
+                {
+                    return issuers[i + 1];
+                }
+            }
+        }
+
+        return issuers[0];
+    }
 
     /// <summary>The issuer a tenant has on the deployment's own host, whatever its custom domains.</summary>
     public string PathIssuerFor(string tenantSlug) => $"{PublicBaseUrl.TrimEnd('/')}/t/{tenantSlug}/api/v1";
 
     /// <summary>
-    /// Every issuer (and audience) the tenant's tokens may name: the path form and one per verified domain. A token stays
-    /// good wherever it is presented, and moving the primary domain ends none; removing a domain ends the tokens naming it.
+    /// Every issuer (and audience) the tenant's tokens may name: the path one first, then one per verified domain in the
+    /// order of <see cref="TenantInfo.Domains"/>. A token stays good on every host; removing a domain ends the tokens
+    /// naming it. Built once per tenant snapshot (the directory keeps one for a minute), as every bearer check asks.
     /// </summary>
     public IReadOnlyList<string> IssuersOf(TenantInfo tenant) =>
-        [PathIssuerFor(tenant.Slug), .. (tenant.Domains ?? []).Select(DomainIssuer)];
+        _issuers.GetValue(tenant, t => [PathIssuerFor(t.Slug), .. (t.Domains ?? []).Select(d => OriginFor(d) + "/api/v1")]);
 
-    private string DomainIssuer(string domain) => OriginFor(domain) + "/api/v1";
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TenantInfo, IReadOnlyList<string>> _issuers = new();
 
     /// <summary>The deployment's own host name (of <see cref="PublicBaseUrl"/>).</summary>
     public string PublicHost => Uri.TryCreate(PublicBaseUrl, UriKind.Absolute, out var origin) ? origin.Host : string.Empty;

@@ -13,7 +13,7 @@ public static class RequestDomain
     public static string? Of(HttpRequest? request, TenantInfo tenant) =>
         request?.Headers[Header] is [{ Length: > 0 } domain] && tenant.Serves(domain) ? domain.ToLowerInvariant() : null;
 
-    /// <summary>The tenant's issuer for this request (<see cref="LumoAuthOptions.IssuerFor"/>).</summary>
+    /// <summary>The tenant's issuer on the host this request came in on (<see cref="LumoAuthOptions.IssuerFor"/>).</summary>
     public static string IssuerFor(this LumoAuthOptions options, HttpRequest? request, TenantInfo tenant) =>
         options.IssuerFor(tenant, Of(request, tenant));
 }

@@ -7,6 +7,8 @@ using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using TestTenant = LumoAuth.Testing.TestTenant;
 
@@ -159,6 +161,16 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1",
             (await spoof.GetFromJsonAsync<JsonElement>($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration")).GetProperty("issuer").GetString());
 
+        // Behind the gateway, a service believes the header only for one of the request's own tenant's domains.
+        using (var direct = suite.Token.CreateDirectClient())
+        {
+            direct.DefaultRequestHeaders.Add("X-LumoAuth-Domain", domain);
+            Assert.Equal($"http://localhost/t/{other.Slug}/api/v1",
+                (await direct.GetFromJsonAsync<JsonElement>($"/t/{other.Slug}/api/v1/.well-known/openid-configuration")).GetProperty("issuer").GetString());
+            Assert.Equal($"http://{domain}/api/v1",
+                (await direct.GetFromJsonAsync<JsonElement>($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration")).GetProperty("issuer").GetString());
+        }
+
         // Removed, the domain serves nothing once the gateway reloads its map.
         using var owner = suite.Admin.ClientFor(tenant);
         var id = (await ApiAssert.OkAsync(await owner.GetAsync($"{tenant.Api}/custom-domains")))["data"]![0]!["id"]!.GetValue<string>();
@@ -168,7 +180,7 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
     }
 
     [Fact]
-    public async Task EachHost_IssuesUnderItsIssuer_ThePrimaryNamesItOnEveryDomain_AndEveryTokenStaysTheTenants()
+    public async Task EachHost_IssuesUnderItsOwnIssuer_ThePrimaryChangesNone_AndEveryTokenStaysTheTenants()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
         var (first, second) = (NewDomain(), NewDomain());
@@ -183,20 +195,20 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
         var onSecond = await TokenAsync(onSecondHost, "/api/v1/oauth/token", clientId, secret);
         Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1", new JsonWebToken(onPlatform).Issuer);
         Assert.Equal($"http://{second}/api/v1", new JsonWebToken(onSecond).Issuer);
+        Assert.Equal([$"http://{second}/api/v1"], new JsonWebToken(onSecond).Audiences);
 
-        // The primary domain is the issuer on every domain of the tenant; the deployment's host keeps the path issuer.
+        // The primary domain is where links and notifications point; it changes no host's issuer (each names itself, as
+        // discovery must: RFC 8414 §3.3).
         using var owner = suite.Admin.ClientFor(tenant);
         await ApiAssert.OkAsync(await owner.PostAsync($"{tenant.Api}/custom-domains/{firstId}/primary", null));
-        var issuer = $"http://{first}/api/v1";
-        await WaitForIssuerAsync(second, "/.well-known/openid-configuration", issuer);
+        var directory = suite.Token.Services.GetRequiredService<LumoAuth.ServiceDefaults.Tenancy.TenantDirectory>();
+        await ApiAssert.EventuallyAsync(async () => (await directory.FindAsync(tenant.Slug, CancellationToken.None))?.PrimaryDomain == first ? "seen" : null);
         var discovery = await onSecondHost.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration");
-        Assert.Equal(issuer + "/oauth/token", discovery.GetProperty("token_endpoint").GetString());
-        Assert.Equal(issuer + "/.well-known/jwks.json", discovery.GetProperty("jwks_uri").GetString());
-        var underPrimary = await TokenAsync(onSecondHost, "/api/v1/oauth/token", clientId, secret);
-        Assert.Equal(issuer, new JsonWebToken(underPrimary).Issuer);
-        Assert.Equal([issuer], new JsonWebToken(underPrimary).Audiences);
-        Assert.Equal($"http://localhost/t/{tenant.Slug}/api/v1",
-            new JsonWebToken(await TokenAsync(platform, $"{tenant.Api}/oauth/token", clientId, secret)).Issuer);
+        Assert.Equal($"http://{second}/api/v1", discovery.GetProperty("issuer").GetString());
+        Assert.Equal($"http://{second}/api/v1/oauth/token", discovery.GetProperty("token_endpoint").GetString());
+        using var onFirstHost = suite.On(first);
+        var underPrimary = await TokenAsync(onFirstHost, "/api/v1/oauth/token", clientId, secret);
+        Assert.Equal($"http://{first}/api/v1", new JsonWebToken(underPrimary).Issuer);
 
         // Every one of them is the tenant's, on every host.
         foreach (var (host, path) in new[] { (second, "/api/v1/admin/clients"), ("localhost", $"{tenant.Api}/admin/clients"), (first, "/api/v1/admin/clients") })
@@ -318,6 +330,51 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
             ["grant_type"] = "refresh_token", ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!, ["client_id"] = setup.ClientId,
         }));
         await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task ASignInLink_AskedForOnTheDomain_IsForTheDomain_AndContinuesTheAuthorizationThere()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var settings = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await settings.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        }
+
+        var domain = NewDomain();
+        await VerifiedDomainAsync(setup.Tenant, domain);
+        await WaitForIssuerAsync(domain, "/.well-known/openid-configuration", $"http://{domain}/api/v1");
+        using var browser = suite.On(domain, cookies: true);
+        var authorize = HostedFlow.AuthorizeUrl(setup, HostedFlow.Pkce().Challenge).Replace(setup.Tenant.Api, "/api/v1", StringComparison.Ordinal);
+        using var toLogin = await browser.GetAsync(authorize);
+        var loginPage = await browser.GetStringAsync(HostedFlow.LocalRedirect(toLogin)!);
+        var returnUrl = HostedFlow.HiddenFields(loginPage)["returnUrl"];
+        using (var requested = await browser.PostAsync("/magic-link", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["email"] = setup.Email, ["returnUrl"] = returnUrl,
+        })))
+        {
+            Assert.Equal(HttpStatusCode.OK, requested.StatusCode);
+        }
+
+        // Admin stages the link for the domain the request came in on (its mail then points there), and it works there.
+        var token = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        await using (var scope = suite.Admin.Services.CreateAsyncScope())
+        {
+            var links = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>().MagicLinkTokens.IgnoreQueryFilters();
+            var hash = LumoAuth.Admin.Features.Credentials.TokenRedemptionEndpoints.HashOf(token);
+            await ApiAssert.EventuallyAsync(async () =>
+                await links.Where(t => t.UserId == setup.UserId && t.UsedAt == null && t.Domain == domain)
+                    .ExecuteUpdateAsync(u => u.SetProperty(t => t.TokenHash, hash)) == 1 ? "staged" : null);
+        }
+
+        var confirm = await browser.GetStringAsync($"/magic-link/verify?token={token}");
+        var form = HostedFlow.HiddenFields(confirm);
+        var action = System.Text.RegularExpressions.Regex.Match(confirm, "<form method=\"post\" action=\"([^\"]+)\"").Groups[1].Value;
+        using var signedIn = await browser.PostAsync(WebUtility.HtmlDecode(action), new FormUrlEncodedContent(form));
+        Assert.Equal(returnUrl, HostedFlow.LocalRedirect(signedIn));
+        using var consent = await browser.GetAsync(returnUrl);
+        Assert.Contains("consent_decision", await consent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]

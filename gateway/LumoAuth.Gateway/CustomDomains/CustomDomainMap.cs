@@ -96,8 +96,10 @@ public sealed partial class CustomDomainMap(
         {
             await RefreshAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or System.Text.Json.JsonException)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested || ex is OperationCanceledException)
         {
+            // Whatever went wrong (the start-up wait running out included), the last map stays and the next round asks
+            // again: a failed refresh must never stop the gateway.
             LogRefreshFailed(logger, ex);
         }
     }

@@ -139,6 +139,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
         {
             e.ToTable("magic_link_tokens");
             e.Property(t => t.ReturnUrl).HasMaxLength(8192);
+            e.Property(t => t.Domain).HasMaxLength(253);
             e.HasIndex(t => t.TokenHash).IsUnique();
             e.HasIndex(t => t.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(t => t.UserId).OnDelete(DeleteBehavior.Cascade);

@@ -146,6 +146,9 @@ public interface IEmailedUserLink
     DateTimeOffset ExpiresAt { get; }
 
     DateTimeOffset? UsedAt { get; }
+
+    /// <summary>The tenant's custom domain the link should point at (the one the request came in on), if any.</summary>
+    string? Domain => null;
 }
 
 /// <summary>
@@ -163,6 +166,9 @@ public sealed class MagicLinkToken : IEmailedUserLink
     public byte[] TokenHash { get; set; } = [];
 
     public string? ReturnUrl { get; set; }
+
+    /// <summary>The tenant's custom domain the sign-in started on: the mailed link points there, where it continues.</summary>
+    public string? Domain { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 
@@ -624,7 +630,7 @@ public sealed class CustomDomain
     /// <summary>Set when DNS proved ownership and routing; only then is the domain served.</summary>
     public DateTimeOffset? VerifiedAt { get; set; }
 
-    /// <summary>The tenant's issuer host: at most one per tenant, and only a verified domain.</summary>
+    /// <summary>Where the tenant's links and notifications point: at most one per tenant, and only a verified domain.</summary>
     public bool IsPrimary { get; set; }
 
     public DateTimeOffset? LastCheckedAt { get; set; }

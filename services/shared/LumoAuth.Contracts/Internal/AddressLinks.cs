@@ -27,4 +27,7 @@ public sealed record AddressLinkRequested(string Kind, string Email) : Integrati
 {
     /// <summary>A sign-in link's continuation, as the page passed it (checked again by the token service when used).</summary>
     public string? ReturnUrl { get; init; }
+
+    /// <summary>The tenant's custom domain the page was on (<see cref="RequestMagicLink.Domain"/>).</summary>
+    public string? Domain { get; init; }
 }

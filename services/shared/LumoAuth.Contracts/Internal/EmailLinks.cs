@@ -39,7 +39,11 @@ public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, strin
 /// <see cref="ReturnUrl"/> (checked again by the token service) once used. 202 with the same body for every address; only
 /// an active user of a tenant with sign-in links on gets a mail.
 /// </summary>
-public sealed record RequestMagicLink(Guid TenantId, string? Email, string? ReturnUrl);
+public sealed record RequestMagicLink(Guid TenantId, string? Email, string? ReturnUrl)
+{
+    /// <summary>The tenant's custom domain the request came in on, where the mailed link then points (its sign-in continues there).</summary>
+    public string? Domain { get; init; }
+}
 
 /// <summary>
 /// <c>POST /internal/v1/users/magic-link/complete</c> (admin): signs in with a link's token — and the user's TOTP code when

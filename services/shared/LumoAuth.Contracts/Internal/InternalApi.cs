@@ -35,7 +35,7 @@ public static class InternalRoutes
     public const string GatewayKeyHeader = "X-Gateway-Key";
 }
 
-/// <param name="PrimaryDomain">The verified domain chosen as the tenant's issuer on its own domains, if any.</param>
+/// <param name="PrimaryDomain">The verified domain the tenant's links and notifications point at, if any.</param>
 /// <param name="Domains">The tenant's verified custom domains (lower-case ASCII); none when null.</param>
 public sealed record TenantInfo(
     Guid Id, string Slug, string Name, string Status, string Region, string? PrimaryDomain = null, IReadOnlyList<string>? Domains = null)

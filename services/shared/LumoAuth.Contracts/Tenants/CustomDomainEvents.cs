@@ -6,7 +6,7 @@ public sealed record CustomDomainAdded(Guid DomainId, string Domain) : Integrati
 /// <summary>The domain's DNS proved the tenant owns it and routes it here: the gateway serves the tenant on it.</summary>
 public sealed record CustomDomainVerified(Guid DomainId, string Domain) : IntegrationEvent;
 
-/// <summary>The tenant's primary domain (its issuer) is now <see cref="Domain"/>, or none (<c>null</c>: the path issuer again).</summary>
+/// <summary>The tenant's primary domain (where its links and notifications point) is now <see cref="Domain"/>, or none.</summary>
 public sealed record PrimaryDomainChanged(Guid? DomainId, string? Domain) : IntegrationEvent;
 
 public sealed record CustomDomainRemoved(Guid DomainId, string Domain) : IntegrationEvent;

@@ -25,7 +25,7 @@ public static class ResourceIndicators
 
     /// <summary>The first problem with the named resources for this client, or null.</summary>
     private static async ValueTask<string?> ProblemAsync(
-        ClientCache clients, TenantInfo tenant, string? clientId, ImmutableArray<string> resources, string tenantIssuer, CancellationToken cancellationToken)
+        ClientCache clients, TenantInfo tenant, string? clientId, ImmutableArray<string> resources, IReadOnlyList<string> tenantIssuers, CancellationToken cancellationToken)
     {
         if (resources.IsDefaultOrEmpty)
         {
@@ -43,13 +43,13 @@ public static class ResourceIndicators
             return null;
         }
 
-        return resources.FirstOrDefault(r => !AudienceMatchings.Admits(client, r, tenantIssuer)) is { } unregistered
+        return resources.FirstOrDefault(r => !AudienceMatchings.Admits(client, r, tenantIssuers)) is { } unregistered
             ? $"Resource '{unregistered}' is not registered for this client"
             : null;
     }
 
     /// <summary>Checks the named resources before OpenIddict's own resource checks, for each endpoint that takes them.</summary>
-    public sealed class CheckRequested(ClientCache clients, TenantContext tenant) :
+    public sealed class CheckRequested(ClientCache clients, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidateTokenRequestContext>,
@@ -85,21 +85,21 @@ public static class ResourceIndicators
                 .Build();
 
         public async ValueTask HandleAsync(ValidateDeviceAuthorizationRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidateAuthorizationRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidatePushedAuthorizationRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
 
         public async ValueTask HandleAsync(ValidateTokenRequestContext context) =>
-            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.Options.Issuer, context.CancellationToken));
+            Reject(context, await ProblemAsync(context.ClientId ?? context.Request.ClientId, context.Request.GetResources(), context.CancellationToken));
 
-        // The issuer pinned for this request (the host it came in on) is the tenant's own API.
-        private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, Uri? issuer, CancellationToken cancellationToken) =>
-            tenant.Tenant is not { } info || issuer is null ? ValueTask.FromResult<string?>(null)
-                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, issuer.AbsoluteUri, cancellationToken);
+        // The tenant's own API, under any of its hosts' issuers, is always a valid resource.
+        private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, CancellationToken cancellationToken) =>
+            tenant.Tenant is not { } info ? ValueTask.FromResult<string?>(null)
+                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, lumoOptions.Value.IssuersOf(info), cancellationToken);
 
         private static void Reject(BaseValidatingContext context, string? problem)
         {

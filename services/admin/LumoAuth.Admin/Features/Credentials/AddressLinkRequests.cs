@@ -22,14 +22,14 @@ public static class AddressLinkRequests
     /// <summary>Records the request and answers 202 with <paramref name="acceptedMessage"/>; a bad address or tenant is refused as before.</summary>
     public static async Task<IResult> AcceptAsync(
         AdminDbContext db, TenantContext tenant, Guid tenantId, string? email, string kind, string? returnUrl, string acceptedMessage,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? domain = null)
     {
         if (await InternalTenantScope.EnterForEmailAsync(db, tenant, tenantId, email, cancellationToken) is { } refused)
         {
             return refused;
         }
 
-        db.AddEvent(new AddressLinkRequested(kind, email!.ToLowerInvariant()) { TenantId = tenantId, ReturnUrl = returnUrl });
+        db.AddEvent(new AddressLinkRequested(kind, email!.ToLowerInvariant()) { TenantId = tenantId, ReturnUrl = returnUrl, Domain = domain });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, acceptedMessage));
     }
@@ -87,7 +87,7 @@ public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext 
                     await PasswordResetRequests.StageForAddressAsync(db, normalized, ct);
                     break;
                 case AddressLinkKinds.MagicLink:
-                    await MagicLinks.StageForAddressAsync(db, tenant.TenantId, normalized, message.ReturnUrl, ct);
+                    await MagicLinks.StageForAddressAsync(db, tenant.TenantId, normalized, message.ReturnUrl, message.Domain, ct);
                     break;
                 case AddressLinkKinds.EmailVerification:
                     await EmailVerifications.StageForAddressAsync(db, normalized, ct);

@@ -33,13 +33,15 @@ public static class MagicLinks
     /// <summary>The same 202 and body for every address, after the same work (<see cref="AddressLinkRequests"/>); <see cref="StageForAddressAsync"/> acts on it later.</summary>
     public static Task<IResult> Request(RequestMagicLink request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
         AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.MagicLink,
-            request.ReturnUrl is { Length: > 0 and <= MaxReturnUrlLength } returnUrl ? returnUrl : null, AcceptedMessage, cancellationToken);
+            request.ReturnUrl is { Length: > 0 and <= MaxReturnUrlLength } returnUrl ? returnUrl : null, AcceptedMessage, cancellationToken,
+            request.Domain is { Length: > 0 and <= 253 } domain ? domain.ToLowerInvariant() : null);
 
     /// <summary>
     /// Acts on a sign-in link request, in the tenant entered: a link (and its event) is staged only for an active user of a
     /// tenant with links on; the caller saves.
     /// </summary>
-    public static async Task StageForAddressAsync(AdminDbContext db, Guid tenantId, string normalizedEmail, string? returnUrl, CancellationToken cancellationToken)
+    public static async Task StageForAddressAsync(
+        AdminDbContext db, Guid tenantId, string normalizedEmail, string? returnUrl, string? domain, CancellationToken cancellationToken)
     {
         var policy = (await TenantSettings.LoadAsync(db, tenantId, cancellationToken)).LoginPolicy;
         var user = await db.Users.AsNoTracking()
@@ -61,6 +63,8 @@ public static class MagicLinks
             Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id,
             TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)),
             ReturnUrl = returnUrl is { Length: > 0 and <= MaxReturnUrlLength } ? returnUrl : null,
+            // Only one of the tenant's verified domains; the mail sender checks again when it builds the link.
+            Domain = domain is not null && await db.CustomDomains.AnyAsync(d => d.Domain == domain && d.VerifiedAt != null, cancellationToken) ? domain : null,
             CreatedAt = now, ExpiresAt = now.AddMinutes(policy.MagicLinkExpiryMinutes),
         };
         db.MagicLinkTokens.Add(link);

@@ -15,7 +15,7 @@ namespace LumoAuth.Admin.Features.CustomDomains;
 
 /// <summary>
 /// A tenant's own domains (ADM-68/69 and the portal's verify, set-primary and remove). A domain is served by the gateway
-/// once verified; the primary one becomes the tenant's issuer host. Also under <c>/admin/custom-domains</c>.
+/// once verified (each names its own issuer); the primary one is where links point. Also under <c>/admin/custom-domains</c>.
 /// </summary>
 public static class CustomDomainEndpoints
 {
@@ -200,7 +200,7 @@ public static class CustomDomainEndpoints
         }
 
         return TypedResults.Ok(new DataResponse<CustomDomainResponse>(
-            CustomDomainResponse.From(domain, verifier.Target), "Primary domain set; it is now the tenant's issuer"));
+            CustomDomainResponse.From(domain, verifier.Target), "Primary domain set; the tenant's links and notifications now point there"));
     }
 
     public static async Task<IResult> RemoveDomain(Guid domainId, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
@@ -233,7 +233,7 @@ public static class CustomDomainEndpoints
     }
 
     /// <summary>
-    /// The tenant's verified domains and primary one name its issuers in every service (<c>TenantInfo</c>): each service
+    /// The tenant's verified domains (its issuers) and primary one travel in every service's <c>TenantInfo</c>: each service
     /// evicts its cached tenant on <c>TenantUpdated</c>.
     /// </summary>
     private static void RaiseTenantUpdated(AdminDbContext db, TenantContext tenant)

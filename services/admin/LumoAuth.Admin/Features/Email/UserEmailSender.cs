@@ -24,8 +24,13 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
 
     public static string NewToken() => Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
-    public string Link(string tenantSlug, string path, string token) =>
-        $"{lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{Uri.EscapeDataString(tenantSlug)}{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}";
+    /// <summary>
+    /// The deployment's URL of a tenant page, or, for a link asked for on one of the tenant's verified domains
+    /// (<paramref name="domain"/>), that domain's: the page continues where the person started.
+    /// </summary>
+    public string Link(string tenantSlug, string path, string token, string? domain = null) =>
+        (domain is null ? $"{lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{Uri.EscapeDataString(tenantSlug)}" : lumo.Value.OriginFor(domain))
+        + $"{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}";
 
     /// <returns>false when there was nothing (any more) to send: withdrawn, used, expired, or handled before.</returns>
     public Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken) =>
@@ -65,7 +70,11 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             var token = path is null ? SecondStepCodes.NewCode() : NewToken();
             link.TokenHash = path is null ? SecondStepCodes.HashOf(link.Id, token) : TokenRedemptionEndpoints.HashOf(token);
             await db.SaveChangesAsync(ct);
-            var shown = path is null ? token : Link(tenant.Slug, path, token);
+            // A domain removed since the request no longer serves the tenant: the deployment's link then.
+            var domain = link.Domain is { } named
+                && await db.CustomDomains.IgnoreQueryFilters().AnyAsync(d => d.TenantId == tenantId && d.Domain == named && d.VerifiedAt != null, ct)
+                ? named : null;
+            var shown = path is null ? token : Link(tenant.Slug, path, token, domain);
             await mailer.SendAsync(template(tenant, user.Email, user.Name, shown, link.ExpiresAt), tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);

@@ -60,8 +60,8 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
         PostAsync("email verification", EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenantId, token), cancellationToken);
 
     /// <summary>Like the reset request: Done for every address unless admin is unreachable or refuses the address.</summary>
-    public Task<LinkResult> RequestMagicLinkAsync(Guid tenantId, string email, string? returnUrl, CancellationToken cancellationToken) =>
-        PostAsync("sign-in link request", EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenantId, email, returnUrl), cancellationToken);
+    public Task<LinkResult> RequestMagicLinkAsync(Guid tenantId, string email, string? returnUrl, string? domain, CancellationToken cancellationToken) =>
+        PostAsync("sign-in link request", EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenantId, email, returnUrl) { Domain = domain }, cancellationToken);
 
     /// <summary>The signed-in user's password change (account page): Invalid with the problems for a wrong current password or a refused new one.</summary>
     public Task<LinkResult> ChangePasswordAsync(Guid tenantId, Guid userId, string currentPassword, string newPassword, CancellationToken cancellationToken) =>

@@ -110,7 +110,7 @@ public static class BackchannelAuthenticationEndpoints
             return ProtocolErrors.Json(error!, description!);
         }
 
-        var (found, user, hintProblem) = await FindUserAsync(parameters, services, tenant, issuer, client, http.RequestAborted);
+        var (found, user, hintProblem) = await FindUserAsync(parameters, services, tenant, client, http.RequestAborted);
         if (hintProblem is not null)
         {
             return ProtocolErrors.Json(hintProblem.Value.Error, hintProblem.Value.Description);
@@ -151,7 +151,7 @@ public static class BackchannelAuthenticationEndpoints
         services.Db.BackchannelAuthentications.Add(row);
         services.Db.AddEvent(new CibaAuthenticationRequested(
             row.Id, row.ClientId, row.UserId, request.Scopes, row.BindingMessage, row.UserCodeHash is not null,
-            CibaApprovalEndpoints.ApprovalUrl(services.Lumo.Value, tenant.Slug, row.Id), row.ExpiresAt)
+            CibaApprovalEndpoints.ApprovalUrl(services.Lumo.Value, tenant, row.Id), row.ExpiresAt)
         {
             TenantId = tenant.Id,
             Actor = new EventActor(ActorTypes.Client, row.ClientId),
@@ -232,10 +232,10 @@ public static class BackchannelAuthenticationEndpoints
     /// The user the hint names: <c>login_hint</c> an email address or username; <c>id_token_hint</c> an ID token this
     /// tenant issued to this client (it may have expired, CIBA Core §7.1); <c>login_hint_token</c> a JWT the client signed
     /// with a key it registered, naming the user by a <c>sub_id</c> (RFC 9493: <c>email</c>, or <c>iss_sub</c> with
-    /// this issuer).
+    /// one of the tenant's issuers).
     /// </summary>
     private static async Task<(bool? Found, UserProfile? User, (string Error, string Description)? Problem)> FindUserAsync(
-        IReadOnlyDictionary<string, string> form, BackchannelServices services, TenantInfo tenant, string issuer, CachedClient client, CancellationToken cancellationToken)
+        IReadOnlyDictionary<string, string> form, BackchannelServices services, TenantInfo tenant, CachedClient client, CancellationToken cancellationToken)
     {
         if (form.Value(Parameters.LoginHint) is { } login)
         {
@@ -249,7 +249,8 @@ public static class BackchannelAuthenticationEndpoints
             var keys = (await services.Keys.GetAsync(tenant.Id, cancellationToken)).PublicKeySet().GetSigningKeys();
             var result = await Hints.ValidateTokenAsync(idToken, new TokenValidationParameters
             {
-                ValidIssuer = issuer,
+                // An ID token of any of the tenant's hosts names this tenant's user.
+                ValidIssuers = services.Lumo.Value.IssuersOf(tenant),
                 ValidAudience = client.Application.ClientId,
                 IssuerSigningKeys = keys,
                 ValidateLifetime = false,
@@ -261,7 +262,7 @@ public static class BackchannelAuthenticationEndpoints
         }
         else
         {
-            var (subject, problem) = await LoginHintTokenSubjectAsync(form.Value("login_hint_token")!, issuer, client, services.Time);
+            var (subject, problem) = await LoginHintTokenSubjectAsync(form.Value("login_hint_token")!, services.Lumo.Value.IssuersOf(tenant), client, services.Time);
             if (problem is not null)
             {
                 return (false, null, problem);
@@ -283,7 +284,7 @@ public static class BackchannelAuthenticationEndpoints
     private static readonly JsonWebTokenHandler Hints = new();
 
     private static async Task<((string? Email, Guid UserId) Subject, (string Error, string Description)? Problem)> LoginHintTokenSubjectAsync(
-        string jwt, string issuer, CachedClient client, TimeProvider time)
+        string jwt, IReadOnlyList<string> issuers, CachedClient client, TimeProvider time)
     {
         (string, string) Invalid(string why) => (Errors.InvalidRequest, "login_hint_token " + why);
         if (client.Application.JsonWebKeySet is not { Length: > 0 } jwks)
@@ -323,7 +324,7 @@ public static class BackchannelAuthenticationEndpoints
         {
             case "email" when Text(subId, "email") is { Length: > 0 } address:
                 return ((address, Guid.Empty), null);
-            case "iss_sub" when Text(subId, "iss") == issuer && Guid.TryParse(Text(subId, "sub"), out var id):
+            case "iss_sub" when Text(subId, "iss") is { } named && issuers.Contains(named) && Guid.TryParse(Text(subId, "sub"), out var id):
                 return ((null, id), null);
             default:
                 return (default, Invalid("sub_id must be of format email, or iss_sub with this issuer."));

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using LumoAuth.Contracts;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
@@ -36,9 +37,13 @@ public static class CibaApprovalEndpoints
 
     public static string PagePath(string slug) => $"/t/{slug}/ciba";
 
-    /// <summary>The link a notification carries to one request.</summary>
-    public static string ApprovalUrl(LumoAuthOptions options, string slug, Guid requestId) =>
-        $"{options.PublicBaseUrl.TrimEnd('/')}{PagePath(slug)}?{RequestField}={requestId}";
+    /// <summary>
+    /// The link a notification carries to one request: on the tenant's primary domain when it has one (where its users
+    /// sign in), else on the deployment's host.
+    /// </summary>
+    public static string ApprovalUrl(LumoAuthOptions options, TenantInfo tenant, Guid requestId) =>
+        (tenant.PrimaryDomain is { } domain ? options.OriginFor(domain) + "/ciba" : options.PublicBaseUrl.TrimEnd('/') + PagePath(tenant.Slug))
+        + $"?{RequestField}={requestId}";
 
     public static IEndpointRouteBuilder MapCibaApprovalEndpoints(this IEndpointRouteBuilder app)
     {

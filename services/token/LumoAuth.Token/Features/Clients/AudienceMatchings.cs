@@ -25,9 +25,10 @@ public static class AudienceMatchings
         && string.IsNullOrEmpty(uri.Fragment) && !value.Contains('#')
         && string.IsNullOrEmpty(uri.UserInfo);
 
-    public static bool Admits(ClientSettings client, string resource, string tenantIssuer)
+    /// <param name="tenantIssuers">The tenant's own API under each of its hosts (always admitted).</param>
+    public static bool Admits(ClientSettings client, string resource, IReadOnlyList<string> tenantIssuers)
     {
-        if (string.Equals(resource, tenantIssuer, StringComparison.Ordinal))
+        if (tenantIssuers.Contains(resource, StringComparer.Ordinal))
         {
             return true;
         }

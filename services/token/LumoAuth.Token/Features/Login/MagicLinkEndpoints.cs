@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
@@ -66,7 +67,8 @@ public static partial class MagicLinkEndpoints
             return HostedPage.Error(http, "invalid_request", "Enter the email address of your account.");
         }
 
-        var requested = await services.Links.RequestMagicLinkAsync(services.Tenant.TenantId, email, returnUrl, http.RequestAborted);
+        var requested = await services.Links.RequestMagicLinkAsync(
+            services.Tenant.TenantId, email, returnUrl, RequestDomain.Of(http.Request, services.Tenant.Tenant!), http.RequestAborted);
         if (returnUrl is not null && requested.Outcome != LinkOutcome.Unavailable)
         {
             MagicLinkContinuation.Remember(http, services.DataProtection, services.Tenant.Slug, returnUrl);

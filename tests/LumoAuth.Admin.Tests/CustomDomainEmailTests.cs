@@ -1,0 +1,54 @@
+using System.Net.Http.Json;
+using LumoAuth.Admin.Features.Email;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Testing;
+
+namespace LumoAuth.Admin.Tests;
+
+/// <summary>An admin that mails (to a local receiver) and checks domains against a DNS server of the test's own.</summary>
+public sealed class CustomDomainEmailFixture() : EmailAdminFixture(new Dictionary<string, string?>
+{
+    ["CustomDomains:NameServers:0"] = SharedDns.Endpoint,
+    ["CustomDomains:Target"] = CustomDomainFixture.Target,
+})
+{
+    // Static: the base constructor reads the settings before this class's fields exist.
+    private static readonly TestDnsServer SharedDns = new();
+
+    public TestDnsServer Dns => SharedDns;
+}
+
+public sealed class CustomDomainEmailTests(CustomDomainEmailFixture fixture) : IClassFixture<CustomDomainEmailFixture>
+{
+    [Fact]
+    public async Task ASignInLink_AskedForOnTheTenantsDomain_PointsThere_AndAnyOtherDomainIsIgnored()
+    {
+        var factory = fixture.Admin;
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { magicLinkEnabled = true } }));
+        var domain = $"login-{Guid.NewGuid().ToString("N")[..10]}.acme.example";
+        var added = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain }), 201))["data"]!;
+        var txt = added["dnsRecords"]!.AsArray().Single(r => r!["type"]!.GetValue<string>() == "TXT")!;
+        fixture.Dns.AddTxt(txt["name"]!.GetValue<string>(), txt["value"]!.GetValue<string>());
+        fixture.Dns.AddCname(domain, CustomDomainFixture.Target);
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/custom-domains/{added["id"]}/verify", null));
+
+        var onDomain = $"ondomain@{tenant.Slug}.example.com";
+        var elsewhere = $"elsewhere@{tenant.Slug}.example.com";
+        await factory.CreateUserAsync(tenant, onDomain);
+        await factory.CreateUserAsync(tenant, elsewhere);
+        using var client = factory.Internal();
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestMagicLink,
+            new RequestMagicLink(tenant.Id, onDomain, null) { Domain = domain.ToUpperInvariant() }), 202);
+        // A domain that is not the tenant's (another tenant's, or none at all) never makes it into a mail.
+        await ApiAssert.OkAsync(await client.PostAsJsonAsync(EmailLinkPaths.RequestMagicLink,
+            new RequestMagicLink(tenant.Id, elsewhere, null) { Domain = "phish.example.net" }), 202);
+
+        var mail = await fixture.MailToAsync(onDomain, EmailKinds.MagicLink);
+        Assert.Contains($"http://{domain}{EmailLinkPaths.MagicLink}?token=", mail.Text, StringComparison.Ordinal);
+        var other = await fixture.MailToAsync(elsewhere, EmailKinds.MagicLink);
+        Assert.Contains($"{factory.PublicBaseUrl}/t/{tenant.Slug}{EmailLinkPaths.MagicLink}?token=", other.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("phish", other.Text, StringComparison.Ordinal);
+    }
+}
