@@ -72,7 +72,11 @@ public sealed class LumoAuthOptions
     /// naming it. Built once per tenant snapshot (the directory keeps one for a minute), as every bearer check asks.
     /// </summary>
     public IReadOnlyList<string> IssuersOf(TenantInfo tenant) =>
-        _issuers.GetValue(tenant, t => [PathIssuerFor(t.Slug), .. (t.Domains ?? []).Select(d => OriginFor(d) + "/api/v1")]);
+        // TryGetValue first: the hit, on every request, allocates nothing (not even the callback).
+        _issuers.TryGetValue(tenant, out var issuers) ? issuers : _issuers.GetValue(tenant, BuildIssuers);
+
+    private IReadOnlyList<string> BuildIssuers(TenantInfo tenant) =>
+        [PathIssuerFor(tenant.Slug), .. (tenant.Domains ?? []).Select(domain => OriginFor(domain) + "/api/v1")];
 
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<TenantInfo, IReadOnlyList<string>> _issuers = new();
 
