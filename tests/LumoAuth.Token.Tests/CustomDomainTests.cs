@@ -378,6 +378,33 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
     }
 
     [Fact]
+    public async Task BeforeTheMapFirstLoads_OtherHostsWait_AndTheDeploymentsHostDoesNot()
+    {
+        // Admin answers the map with errors: the gateway starts anyway, with nothing loaded.
+        await using var gateway = new InProcessGateway(new Dictionary<string, GatewayBackend>
+        {
+            [ServiceNames.Admin] = GatewayBackend.InMemory(() => new Refusing()),
+            [ServiceNames.Token] = GatewayBackend.InMemory(() => suite.Token.Server.CreateHandler()),
+        });
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var domainHost = new HttpClient(gateway.CreateHandler()) { BaseAddress = new Uri($"http://{NewDomain()}") };
+        using var waiting = await domainHost.GetAsync($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration");
+        await ApiAssert.ErrorAsync(waiting, 503, "service_unavailable");
+        Assert.NotNull(waiting.Headers.RetryAfter);
+        Assert.Equal(HttpStatusCode.OK, (await domainHost.GetAsync("/health")).StatusCode);
+
+        // The deployment's own host (the gateway's LumoAuth:PublicBaseUrl) is served as ever.
+        using var deployment = new HttpClient(gateway.CreateHandler()) { BaseAddress = new Uri("http://127.0.0.1:8080") };
+        Assert.Equal(HttpStatusCode.OK, (await deployment.GetAsync($"/t/{tenant.Slug}/api/v1/.well-known/openid-configuration")).StatusCode);
+    }
+
+    private sealed class Refusing : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Task.FromResult(new HttpResponseMessage(HttpStatusCode.InternalServerError) { RequestMessage = request });
+    }
+
+    [Fact]
     public async Task Verify_IsRefusedForAFewSecondsAfterACheck()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

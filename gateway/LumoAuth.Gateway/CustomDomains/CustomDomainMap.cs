@@ -34,6 +34,7 @@ public sealed partial class CustomDomainMap(
 
     private volatile FrozenDictionary<string, CustomDomainRoute> _routes = FrozenDictionary<string, CustomDomainRoute>.Empty;
     private readonly SemaphoreSlim _refreshing = new(1, 1);
+    private volatile bool _loaded;
     private string? _etag;
 
     /// <summary>The domain (canonical form) and tenant served on <paramref name="host"/> (no port, any case), if it is a verified custom domain.</summary>
@@ -42,6 +43,11 @@ public sealed partial class CustomDomainMap(
     private bool HasKey => lumo.Value.GatewayKey.Length >= LumoAuth.ServiceDefaults.LumoAuthOptions.MinInternalKeyLength;
 
     private bool Active => options.Value.Enabled && HasKey;
+
+    /// <summary>
+    /// Whether a host missing from the map is known not to be a tenant's: the map loaded once (or custom domains are off).
+    /// </summary>
+    public bool IsComplete => _loaded || !Active;
 
     /// <summary>
     /// The first load happens before the gateway takes requests (hosted services start first), bounded by
@@ -137,9 +143,11 @@ public sealed partial class CustomDomainMap(
         var routes = await response.Content.ReadFromJsonAsync<List<CustomDomainRoute>>(cancellationToken) ?? [];
         // Admin refuses the deployment's own names; should one be there anyway, it must not take the platform's traffic.
         var platform = lumo.Value.PublicHost;
-        var served = routes.Where(r => !IsAtOrUnder(r.Domain, platform)).ToList();
+        var served = routes.Where(r => r is { Domain.Length: > 0, TenantSlug.Length: > 0 } && !IsAtOrUnder(r.Domain, platform))
+            .DistinctBy(r => r.Domain, StringComparer.OrdinalIgnoreCase).ToList();
         _routes = served.ToFrozenDictionary(r => r.Domain, StringComparer.OrdinalIgnoreCase);
         _etag = response.Headers.ETag?.ToString();
+        _loaded = true;
         LogLoaded(logger, served.Count);
     }
 

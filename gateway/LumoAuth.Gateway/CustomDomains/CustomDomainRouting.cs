@@ -1,6 +1,7 @@
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Http;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -22,6 +23,15 @@ public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap ma
     {
         if (!map.TryGet(context.Request.Host.Host, out var route))
         {
+            // Until the map has loaded once (admin unreachable at start), a host other than the deployment's may be a
+            // tenant's: it waits rather than be served as the deployment's host, where every tenant's /t/ paths are open.
+            // The deployment's own host never waits for the map.
+            if (!map.IsComplete && !IsDeploymentHost(context) && !IsProbe(context.Request.Path))
+            {
+                context.Response.Headers.RetryAfter = "5";
+                return ErrorWriter.WriteAsync(context, new ApiError("Not ready for this host yet; try again shortly", 503, ErrorCodes.ServiceUnavailable));
+            }
+
             return next(context);
         }
 
@@ -43,6 +53,12 @@ public sealed class CustomDomainRouting(RequestDelegate next, CustomDomainMap ma
         context.Features.Set(new Served(route.Domain, slug));
         return next(context);
     }
+
+    private static bool IsDeploymentHost(HttpContext context) => string.Equals(
+        context.Request.Host.Host, context.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value.PublicHost, StringComparison.OrdinalIgnoreCase);
+
+    private static bool IsProbe(PathString path) =>
+        path.StartsWithSegments(LumoServiceDefaults.HealthPath) || path.StartsWithSegments(LumoServiceDefaults.AlivePath);
 
     /// <summary>
     /// Tells the service which domain a request came in on (<see cref="RequestDomain.Header"/>, the URL a DPoP proof

@@ -119,10 +119,17 @@ public static class CustomDomainEndpoints
         }
 
         // Each check sends several uncached DNS questions about a name the tenant chose: one per domain every few seconds.
+        // Claimed in one statement, so requests at once cannot all pass the check before any records its time.
         var cooldown = options.Value.CheckCooldown;
-        if (domain.LastCheckedAt is { } last && DateTimeOffset.UtcNow - last < cooldown)
+        var now = DateTimeOffset.UtcNow;
+        var since = now - cooldown;
+        var claimed = await db.CustomDomains
+            .Where(d => d.Id == domainId && (d.LastCheckedAt == null || d.LastCheckedAt <= since))
+            .ExecuteUpdateAsync(set => set.SetProperty(d => d.LastCheckedAt, now), cancellationToken);
+        if (claimed == 0)
         {
-            var wait = Math.Max(1, (int)Math.Ceiling((cooldown - (DateTimeOffset.UtcNow - last)).TotalSeconds));
+            var last = domain.LastCheckedAt ?? now;
+            var wait = Math.Max(1, (int)Math.Ceiling((cooldown - (now - last)).TotalSeconds));
             http.Response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return ApiErrors.Create(StatusCodes.Status429TooManyRequests, ErrorCodes.RateLimitExceeded,
                 "This domain was checked a moment ago; try again shortly", new { retryAfter = wait });
@@ -134,7 +141,7 @@ public static class CustomDomainEndpoints
         }
 
         var check = await verifier.CheckAsync(domain.Domain, domain.VerificationToken, cancellationToken);
-        domain.LastCheckedAt = DateTimeOffset.UtcNow;
+        domain.LastCheckedAt = now;
         domain.LastCheckError = check.Passed ? null : Truncate(string.Join("; ", check.Problems), 500);
         if (check.Passed)
         {
