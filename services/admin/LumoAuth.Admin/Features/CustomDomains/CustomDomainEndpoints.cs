@@ -85,7 +85,7 @@ public static class CustomDomainEndpoints
         var domain = new CustomDomain
         {
             Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Domain = name,
-            VerificationToken = Base64Url(RandomNumberGenerator.GetBytes(24)), CreatedAt = DateTimeOffset.UtcNow,
+            VerificationToken = System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(24)), CreatedAt = DateTimeOffset.UtcNow,
         };
         db.CustomDomains.Add(domain);
         db.AddEvent(new CustomDomainAdded(domain.Id, domain.Domain) { TenantId = tenant.TenantId });
@@ -257,8 +257,6 @@ public static class CustomDomainEndpoints
         "Another tenant has already verified this domain");
 
     private static string Truncate(string value, int length) => value.Length <= length ? value : value[..length];
-
-    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
