@@ -54,21 +54,7 @@ public sealed class CustomDomainTests(CustomDomainFixture fixture) : IClassFixtu
         (JsonObject)(await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain }), 201))["data"]!;
 
     /// <summary>Publishes what the domain's response asks for: the ownership TXT record and the CNAME to the target.</summary>
-    private void Publish(JsonObject domain, bool txt = true, bool cname = true)
-    {
-        foreach (var record in domain["dnsRecords"]!.AsArray())
-        {
-            var (type, name, value) = (record!["type"]!.GetValue<string>(), record["name"]!.GetValue<string>(), record["value"]!.GetValue<string>());
-            if (type == "TXT" && txt)
-            {
-                fixture.Dns.AddTxt(name, value);
-            }
-            else if (type == "CNAME" && cname)
-            {
-                fixture.Dns.AddCname(name, value);
-            }
-        }
-    }
+    private void Publish(JsonObject domain, bool txt = true, bool cname = true) => fixture.Dns.Publish(domain["dnsRecords"]!, txt, cname);
 
     [Fact]
     public async Task Add_ListsThePendingDomainWithTheRecordsToPublish()

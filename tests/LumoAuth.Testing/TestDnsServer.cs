@@ -35,6 +35,23 @@ public sealed class TestDnsServer : IDisposable
         Add(name, TypeTxt, [(byte)bytes.Length, .. bytes]);
     }
 
+    /// <summary>Publishes a domain's <c>dnsRecords</c> as the API lists them (TXT and CNAME), or only the kinds asked for.</summary>
+    public void Publish(System.Text.Json.Nodes.JsonNode dnsRecords, bool txt = true, bool cname = true)
+    {
+        foreach (var record in dnsRecords.AsArray())
+        {
+            var (type, name, value) = (record!["type"]!.GetValue<string>(), record["name"]!.GetValue<string>(), record["value"]!.GetValue<string>());
+            if (type == "TXT" && txt)
+            {
+                AddTxt(name, value);
+            }
+            else if (type == "CNAME" && cname)
+            {
+                AddCname(name, value);
+            }
+        }
+    }
+
     public void Clear(string name) => _records.TryRemove(Normalize(name), out _);
 
     public void Dispose()

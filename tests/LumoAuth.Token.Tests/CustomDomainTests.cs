@@ -81,15 +81,7 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
     {
         using var admin = suite.Admin.ClientFor(tenant);
         var added = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain }), 201))["data"]!;
-        foreach (var record in added["dnsRecords"]!.AsArray())
-        {
-            if (record!["type"]!.GetValue<string>() == "TXT")
-            {
-                suite.Dns.AddTxt(record["name"]!.GetValue<string>(), record["value"]!.GetValue<string>());
-            }
-        }
-
-        suite.Dns.AddCname(domain, CustomDomainSuite.Target);
+        suite.Dns.Publish(added["dnsRecords"]!);
         var id = added["id"]!.GetValue<string>();
         await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/custom-domains/{id}/verify", null));
         await suite.Gateway.RefreshCustomDomainsAsync();

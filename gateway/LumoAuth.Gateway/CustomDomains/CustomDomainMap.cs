@@ -143,16 +143,13 @@ public sealed partial class CustomDomainMap(
         var routes = await response.Content.ReadFromJsonAsync<List<CustomDomainRoute>>(cancellationToken) ?? [];
         // Admin refuses the deployment's own names; should one be there anyway, it must not take the platform's traffic.
         var platform = lumo.Value.PublicHost;
-        var served = routes.Where(r => r is { Domain.Length: > 0, TenantSlug.Length: > 0 } && !IsAtOrUnder(r.Domain, platform))
+        var served = routes.Where(r => r is { Domain.Length: > 0, TenantSlug.Length: > 0 } && !CustomDomainRoute.IsAtOrUnder(r.Domain, platform))
             .DistinctBy(r => r.Domain, StringComparer.OrdinalIgnoreCase).ToList();
         _routes = served.ToFrozenDictionary(r => r.Domain, StringComparer.OrdinalIgnoreCase);
         _etag = response.Headers.ETag?.ToString();
         _loaded = true;
         LogLoaded(logger, served.Count);
     }
-
-    private static bool IsAtOrUnder(string domain, string parent) =>
-        domain.Equals(parent, StringComparison.OrdinalIgnoreCase) || domain.EndsWith("." + parent, StringComparison.OrdinalIgnoreCase);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Custom domains are not served: LumoAuth:GatewayKey is not set (at least 32 characters)")]
     private static partial void LogNoGatewayKey(ILogger logger);

@@ -45,7 +45,12 @@ public sealed record TenantInfo(
 }
 
 /// <summary>A verified custom domain: requests for <see cref="Domain"/> are the tenant's.</summary>
-public sealed record CustomDomainRoute(string Domain, string TenantSlug);
+public sealed record CustomDomainRoute(string Domain, string TenantSlug)
+{
+    /// <summary>Whether <paramref name="domain"/> is <paramref name="parent"/> or a name under it (any case).</summary>
+    public static bool IsAtOrUnder(string domain, string parent) =>
+        domain.Equals(parent, StringComparison.OrdinalIgnoreCase) || domain.EndsWith("." + parent, StringComparison.OrdinalIgnoreCase);
+}
 
 public static class TenantStatuses
 {

@@ -120,7 +120,7 @@ public sealed class TenantServerOptionsMonitor(
 
     private static bool SameIssuers(TenantInfo built, TenantInfo now) =>
         ReferenceEquals(built, now)
-        || (built.Slug == now.Slug && built.PrimaryDomain == now.PrimaryDomain && (built.Domains ?? []).SequenceEqual(now.Domains ?? []));
+        || (built.Slug == now.Slug && (built.Domains ?? []).SequenceEqual(now.Domains ?? []));
 
     // A retired key's grace period ended, or the keys are due a re-read: the configuration is rebuilt from the store.
     private bool IsStale(Entry entry) => entry.RefreshAfter is { } refreshAfter && time.GetUtcNow() >= refreshAfter;

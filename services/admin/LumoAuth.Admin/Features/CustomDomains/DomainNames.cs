@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
+using LumoAuth.Contracts.Internal;
 
 namespace LumoAuth.Admin.Features.CustomDomains;
 
@@ -52,13 +53,13 @@ public static partial class DomainNames
         }
 
         var name = domain;
-        if (ReservedSuffixes.Any(suffix => IsAtOrUnder(name, suffix)))
+        if (ReservedSuffixes.Any(suffix => CustomDomainRoute.IsAtOrUnder(name, suffix)))
         {
             problem = "is a reserved name that cannot be proven in public DNS";
             return false;
         }
 
-        if (platformHosts.Any(host => host.Contains('.', StringComparison.Ordinal) && IsAtOrUnder(name, host.ToLowerInvariant())))
+        if (platformHosts.Any(host => host.Contains('.', StringComparison.Ordinal) && CustomDomainRoute.IsAtOrUnder(name, host)))
         {
             problem = "belongs to this deployment";
             return false;
@@ -67,9 +68,6 @@ public static partial class DomainNames
         problem = string.Empty;
         return true;
     }
-
-    public static bool IsAtOrUnder(string domain, string parent) =>
-        domain == parent || domain.EndsWith("." + parent, StringComparison.Ordinal);
 
     [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")]
     private static partial Regex Label();
