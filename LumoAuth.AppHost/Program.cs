@@ -10,7 +10,7 @@ var admin = builder.AddLumoService<Projects.LumoAuth_Admin>(ServiceNames.Admin, 
     .WithEmailSettings(builder);
 var token = builder.AddLumoService<Projects.LumoAuth_Token>(ServiceNames.Token, ServiceNames.TokenDb, infra, settings);
 var authorization = builder.AddLumoService<Projects.LumoAuth_Authorization>(ServiceNames.Authorization, ServiceNames.AuthorizationDb, infra, settings);
-var agents = builder.AddLumoService<Projects.LumoAuth_Agents>(ServiceNames.Agents, database: null, infra, settings);
+var agents = builder.AddLumoService<Projects.LumoAuth_Agents>(ServiceNames.Agents, ServiceNames.AgentsDb, infra, settings);
 var federation = builder.AddLumoService<Projects.LumoAuth_Federation>(ServiceNames.Federation, database: null, infra, settings);
 
 // Every service asks admin for tenants and API keys; services validate bearer tokens with token's JWKS.

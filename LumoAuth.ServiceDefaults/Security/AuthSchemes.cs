@@ -43,6 +43,9 @@ public static class LumoClaims
     public const string Scope = "scope";
     public const string AuthMethod = "auth_method";
     public const string ApiKeyId = "api_key_id";
+
+    /// <summary>The agent a request authenticated as (its own key); the agents service's registry id.</summary>
+    public const string AgentId = "agent_id";
     public const string ClientId = "client_id";
     public const string Subject = "sub";
 }

@@ -96,6 +96,7 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
         ["admin:clients"] = ["clients", "scopes"],
         ["admin:webhooks"] = ["webhooks"],
         ["admin:audit"] = ["audit-logs"],
+        ["admin:agents"] = ["agents"],
     };
 
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AdminScopeRequirement requirement)

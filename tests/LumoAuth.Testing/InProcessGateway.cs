@@ -41,6 +41,9 @@ public sealed class InProcessGateway : IAsyncDisposable
     /// <summary>A handler that enters the in-memory gateway (the innermost handler of a test client).</summary>
     public HttpMessageHandler CreateHandler() => _factory.Server.CreateHandler();
 
+    /// <summary>A handler whose requests reach the gateway from <paramref name="client"/>, as a caller on the network's would.</summary>
+    public HttpMessageHandler CreateHandler(IPAddress client) => _factory.Server.CreateHandler(context => context.Connection.RemoteIpAddress = client);
+
     public ValueTask DisposeAsync() => _factory.DisposeAsync();
 
     /// <summary>Loads admin's verified custom domains into the gateway now (it otherwise polls; with an admin backend only).</summary>

@@ -47,6 +47,13 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
 
     protected virtual IDictionary<string, string?> Settings => new Dictionary<string, string?>();
 
+    /// <summary>
+    /// Whether the service sees the gateway's requests come from loopback, as in a deployment, and so believes the caller's
+    /// address the gateway forwards (<see cref="CreateClientFrom"/>). Off by default: most suites share one test process,
+    /// which would be one address for every per-address count.
+    /// </summary>
+    protected virtual bool SeesGatewayOnLoopback => false;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -120,6 +127,10 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         return new HttpClient(handler) { BaseAddress = options.BaseAddress };
     }
 
+    /// <summary>A client through the gateway whose requests come from <paramref name="address"/> (with <see cref="SeesGatewayOnLoopback"/>).</summary>
+    public HttpClient CreateClientFrom(System.Net.IPAddress address) =>
+        new(Gateway().CreateHandler(address)) { BaseAddress = ClientOptions.BaseAddress };
+
     /// <summary>A client straight into the service, bypassing the gateway (internal API only).</summary>
     public HttpClient CreateDirectClient() => base.CreateClient();
 
@@ -129,7 +140,9 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         {
             return _gateway ??= new InProcessGateway(new Dictionary<string, GatewayBackend>
             {
-                [ServiceName] = GatewayBackend.InMemory(() => Server.CreateHandler()),
+                [ServiceName] = GatewayBackend.InMemory(() => SeesGatewayOnLoopback
+                    ? Server.CreateHandler(context => context.Connection.RemoteIpAddress = System.Net.IPAddress.Loopback)
+                    : Server.CreateHandler()),
             });
         }
     }

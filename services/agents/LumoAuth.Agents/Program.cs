@@ -1,13 +1,26 @@
-// The agent registry, workload federation, delegation, JIT, AAuth, MCP and Ask land here (DESIGN §3);
-// for now the service runs with the shared tenancy, authentication and health endpoints.
+using LumoAuth.Agents;
+using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Registry;
+using LumoAuth.Agents.Features.Runtime;
+using LumoAuth.Messaging;
+
+// The agent registry and the Ask API; workload federation, delegation, JIT, AAuth and MCP land here next (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddTenantServices();
+builder.AddAgentsService();
 
 var app = builder.Build();
+if (await app.RunMigrationsIfRequestedAsync<AgentsDbContext>(args))
+{
+    return;
+}
+
 app.UseServiceDefaults();
 app.UseAuthentication();
 app.UseAuthorization();
+
+app.MapAgentEndpoints();
+app.MapAgentRuntimeEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

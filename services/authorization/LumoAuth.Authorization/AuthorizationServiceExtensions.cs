@@ -22,6 +22,7 @@ public static class AuthorizationServiceExtensions
             x.AddConsumer<GroupMembershipConsumer>();
             x.AddConsumer<GroupDeletedConsumer>();
             x.AddConsumer<UserDeletedConsumer>();
+            x.AddConsumer<AgentDeletedConsumer>();
             x.AddConsumer<RoleDeletedConsumer>();
             x.AddConsumer<InvitationAcceptedConsumer>();
         });

@@ -52,3 +52,20 @@ public static class ActorTypes
     public const string System = "system";
     public const string Platform = "platform";
 }
+
+/// <summary>
+/// How an audit log entry's id is written: <c>log_</c> and the id of the event it records (32 hex digits). A service that
+/// answers with the id of the entry its event will make (the Ask API's <c>audit_id</c>) writes it the same way.
+/// </summary>
+public static class AuditLogIds
+{
+    public const string Prefix = "log_";
+
+    public static string Format(Guid eventId) => Prefix + eventId.ToString("N");
+
+    public static bool TryParse(string value, out Guid eventId)
+    {
+        eventId = Guid.Empty;
+        return value.StartsWith(Prefix, StringComparison.Ordinal) && Guid.TryParseExact(value[Prefix.Length..], "N", out eventId);
+    }
+}

@@ -228,6 +228,15 @@ public sealed record InitialRolesRequest(Guid TenantId, Guid? UserId, Guid? Grou
     public const int MaxRoles = 1000;
 }
 
+/// <summary>
+/// The roles (slugs or ids) an agent holds from now on, replacing those it held; an empty list takes them all away. Nothing
+/// is written when a name matches no role. The agents service decides who may name which roles.
+/// </summary>
+public sealed record AgentRolesRequest(Guid TenantId, IReadOnlyList<string> Roles)
+{
+    public static string Route(Guid agentId) => InternalRoutes.AgentRoles.Replace("{agentId:guid}", agentId.ToString(), StringComparison.Ordinal);
+}
+
 /// <summary>The slugs now held, or (nothing written) the names that matched no role.</summary>
 public sealed record InitialRolesResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Unknown);
 

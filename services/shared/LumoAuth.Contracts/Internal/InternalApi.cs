@@ -22,6 +22,9 @@ public static class InternalRoutes
     /// <summary>Gives a user or group that admin is about to create the roles its creation names (<see cref="InitialRolesRequest"/>).</summary>
     public const string InitialRoles = Prefix + "/initial-roles";
     public const string RegisterUser = Prefix + "/users/register";
+
+    /// <summary>Replaces the roles an agent holds (<see cref="AgentRolesRequest"/>), for the agents service's registry.</summary>
+    public const string AgentRoles = Prefix + "/agents/{agentId:guid}/roles";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

@@ -175,6 +175,11 @@ public sealed class OutboxInterceptor(IHttpContextAccessor httpContextAccessor, 
             return new EventActor(ActorTypes.ApiKey, keyId);
         }
 
+        if (user.FindFirst(LumoClaims.AgentId)?.Value is { } agentId)
+        {
+            return new EventActor(ActorTypes.Agent, agentId);
+        }
+
         var sub = user.FindFirst(LumoClaims.Subject)?.Value;
         var clientId = user.FindFirst(LumoClaims.ClientId)?.Value ?? user.FindFirst("azp")?.Value;
         var chain = ActorChainOf(user);

@@ -15,7 +15,7 @@ public static class ApiKeyEndpoints
     private static readonly HashSet<string> KnownScopes = new(StringComparer.Ordinal)
     {
         "admin", "admin:read", "admin:write", "admin.read", "admin.write", "admin:users", "admin:roles", "admin:groups",
-        "admin:clients", "admin:webhooks", "admin:audit", "zanzibar.read", "zanzibar.write", "zanzibar:read", "zanzibar:write",
+        "admin:clients", "admin:webhooks", "admin:audit", "admin:agents", "zanzibar.read", "zanzibar.write", "zanzibar:read", "zanzibar:write",
     };
 
     public static IEndpointRouteBuilder MapApiKeyEndpoints(this IEndpointRouteBuilder app)

@@ -62,7 +62,7 @@ public static class AuditMapping
     private static readonly (string Property, string Target)[] TargetProperties =
     [
         ("userId", "user"), ("erasedAs", "user"), ("groupId", "group"), ("webhookId", "webhook"), ("invitationId", "invitation"), ("clientId", "client"),
-        ("apiKeyId", "api_key"), ("roleId", "role"), ("permissionId", "permission"), ("id", "tenant"),
+        ("apiKeyId", "api_key"), ("agentId", "agent"), ("roleId", "role"), ("permissionId", "permission"), ("id", "tenant"),
     ];
 
     public static AuditLogEntry ToEntry(IntegrationEvent @event, Guid tenantId, Guid eventId)
@@ -134,6 +134,8 @@ public static class AuditMapping
         "Tokens" when typeof(SecurityEvent).IsAssignableFrom(type) => "token_management",
         "Tokens" when type.Name.StartsWith("Ciba", StringComparison.Ordinal) => "authentication",
         "Sessions" => "authentication",
+        // What an agent asked and what it was refused are decisions about access; registering one is configuration.
+        "Agents" when type.Name.StartsWith("AgentAction", StringComparison.Ordinal) || type.Name.Contains("Budget", StringComparison.Ordinal) => "authorization",
         _ => "configuration",
     };
 

@@ -136,10 +136,8 @@ public sealed record AuditLogResponse(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public AuditPrincipal? Principal { get; init; }
 
-    private const string IdPrefix = "log_";
-
     public static AuditLogResponse From(AuditLogEntry e) => new(
-        IdPrefix + e.Id.ToString("N"), e.Action, e.Category, new AuditActor(e.ActorType, e.ActorId, e.ActorEmail),
+        AuditLogIds.Format(e.Id), e.Action, e.Category, new AuditActor(e.ActorType, e.ActorId, e.ActorEmail),
         e.TargetType is null && e.TargetId is null ? null : new AuditTarget(e.TargetType, e.TargetId),
         e.Outcome, e.IpAddress, e.UserAgent, e.CorrelationId, JsonDocument.Parse(e.Metadata).RootElement.Clone(), e.Timestamp)
     {
@@ -149,9 +147,5 @@ public sealed record AuditLogResponse(
             : null,
     };
 
-    public static bool TryParseId(string value, out Guid id)
-    {
-        id = Guid.Empty;
-        return value.StartsWith(IdPrefix, StringComparison.Ordinal) && Guid.TryParseExact(value[IdPrefix.Length..], "N", out id);
-    }
+    public static bool TryParseId(string value, out Guid id) => AuditLogIds.TryParse(value, out id);
 }

@@ -30,6 +30,7 @@ public static class AssignmentEndpoints
         app.MapPost("/t/{tenantSlug}/api/v1/groups/{groupId:guid}/roles", GrantGroupRole).RequireAuthorization(Policies.TenantAdmin)
             .WithTags("Roles").WithName("GrantGroupRoleGuideForm");
         app.MapPost(InternalRoutes.InitialRoles, GiveInitialRoles).RequireAuthorization(Policies.Internal).WithName("InternalInitialRoles").WithTags("Internal");
+        app.MapPut(InternalRoutes.AgentRoles, SetAgentRoles).RequireAuthorization(Policies.Internal).WithName("InternalSetAgentRoles").WithTags("Internal");
         return app;
     }
 
@@ -67,6 +68,28 @@ public static class AssignmentEndpoints
 
         var subject = request.UserId is { } userId ? new SubjectRef(RbacModel.User, userId.ToString()) : RbacModel.GroupMembers(request.GroupId!.Value);
         await rbac.ReplaceRolesAsync(db, request.TenantId, subject, slugs, leaveAlone: null, cancellationToken);
+        return TypedResults.Ok(new InitialRolesResponse(slugs, []));
+    }
+
+    /// <summary>
+    /// The roles of an agent of the agents service's registry (it owns agents and checks who may name which roles): they
+    /// replace the ones it held, as <c>PUT …/roles</c> does for users. Unknown names write nothing.
+    /// </summary>
+    public static async Task<IResult> SetAgentRoles(Guid agentId, AgentRolesRequest request, AuthorizationDbContext db, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.Roles is null || request.Roles.Count > InitialRolesRequest.MaxRoles || request.Roles.Any(string.IsNullOrWhiteSpace))
+        {
+            return ApiErrors.Validation("roles", $"name a tenant and at most {InitialRolesRequest.MaxRoles} role slugs or ids");
+        }
+
+        await RbacCatalog.EnsureSystemRolesAsync(db, request.TenantId, cancellationToken);
+        var (slugs, unknown) = await RbacCatalog.ResolveAsync(db, request.TenantId, request.Roles, cancellationToken);
+        if (unknown.Count > 0)
+        {
+            return TypedResults.Ok(new InitialRolesResponse([], unknown));
+        }
+
+        await rbac.ReplaceRolesAsync(db, request.TenantId, new SubjectRef(RbacModel.Agent, agentId.ToString()), slugs, leaveAlone: null, cancellationToken);
         return TypedResults.Ok(new InitialRolesResponse(slugs, []));
     }
 

@@ -176,6 +176,23 @@ public sealed class UserDeletedConsumer(AuthorizationDbContext db, RbacStore rba
     }
 }
 
+/// <summary>An agent's deletion takes away its roles and every other relationship naming it as a subject.</summary>
+public sealed class AgentDeletedConsumer(AuthorizationDbContext db, RbacStore rbac) : IConsumer<Contracts.Agents.AgentDeleted>
+{
+    public async Task Consume(ConsumeContext<Contracts.Agents.AgentDeleted> context)
+    {
+        if (context.Message.TenantId is { } tenantId)
+        {
+            var agentId = context.Message.AgentId.ToString();
+            await rbac.RemoveAllAsync(db, tenantId, new SubjectRef(RbacModel.Agent, agentId), null, context.CancellationToken);
+            const string subjectAgent = AbacRequests.SubjectEntityPrefix + RbacModel.Agent;
+            await db.AbacEntityAttributes.IgnoreQueryFilters()
+                .Where(a => a.TenantId == tenantId && a.EntityType == subjectAgent && a.EntityId == agentId)
+                .ExecuteDeleteAsync(context.CancellationToken);
+        }
+    }
+}
+
 /// <summary>
 /// A role's deletion removes its tuples in the same transaction; this clears any an earlier version left behind (it
 /// removed them in a second step), and keeps the role's queue consumed.

@@ -1,0 +1,27 @@
+using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Registry;
+using LumoAuth.Agents.Features.Runtime;
+using LumoAuth.Messaging;
+using LumoAuth.ServiceDefaults;
+using Microsoft.AspNetCore.Authentication;
+
+namespace LumoAuth.Agents;
+
+public static class AgentsServiceExtensions
+{
+    public static IHostApplicationBuilder AddAgentsService(this IHostApplicationBuilder builder)
+    {
+        builder.AddTenantServices();
+        builder.AddServiceDatabase<AgentsDbContext>(ServiceNames.AgentsDb);
+        builder.AddMessaging<AgentsDbContext>(x => x.AddConsumer<AgentRoleRecordConsumer>());
+
+        // Agents call with keys of their own, beside the tenant's API keys and bearer tokens the admin routes take.
+        builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, AgentKeyAuthenticationHandler>(AgentAuth.Scheme, null);
+        builder.Services.AddAuthorizationBuilder()
+            .AddPolicy(AgentAuth.Policy, p => p.AddAuthenticationSchemes(AgentAuth.Scheme).RequireAuthenticatedUser());
+        builder.Services.AddScoped<AgentCallFilter>();
+        builder.Services.AddSingleton<AgentRoles>();
+        builder.Services.AddSingleton<AgentBudget>();
+        return builder;
+    }
+}

@@ -1,0 +1,388 @@
+using System.Net;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using LumoAuth.Agents.Data;
+using LumoAuth.Contracts.Agents;
+using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Agents.Features.Registry;
+
+/// <summary>The agent registry of the Tenant Admin API (AG-01…06): agents with a key of their own, roles and limits.</summary>
+public static partial class AgentEndpoints
+{
+    public static IEndpointRouteBuilder MapAgentEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/agents").RequireAuthorization(Policies.TenantAdmin).WithTags("Agents");
+        group.MapGet("/", ListAgents).WithName("ListAgents");
+        group.MapPost("/", CreateAgent).WithName("CreateAgent");
+        group.MapGet("/{agentId:guid}", GetAgent).WithName("GetAgent");
+        group.MapPut("/{agentId:guid}", UpdateAgent).WithName("UpdateAgent");
+        group.MapPatch("/{agentId:guid}", UpdateAgent).WithName("PatchAgent");
+        group.MapDelete("/{agentId:guid}", DeleteAgent).WithName("DeleteAgent");
+        group.MapPost("/{agentId:guid}/rotate-key", RotateKey).WithName("RotateAgentKey");
+        return app;
+    }
+
+    public static async Task<IResult> ListAgents(
+        AgentsDbContext db, int? page, int? limit, string? search, string? type, bool? isActive, string? sortBy, string? sortDir, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Optional("search", search);
+        validation.Check(type is null || AgentTypes.All.Contains(type), "type", $"must be one of {string.Join(", ", AgentTypes.All)}");
+        var order = ListOrder.Check(validation, sortBy, sortDir, ["createdAt", "name", "lastUsedAt"]);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var paging = PageRequest.From(page, limit);
+        var query = db.Agents.AsNoTracking();
+        if (!string.IsNullOrWhiteSpace(search))
+        {
+            var pattern = LikePatterns.Containing(search);
+            query = query.Where(a => EF.Functions.ILike(a.Name, pattern, LikePatterns.Escape) || EF.Functions.ILike(a.Description ?? string.Empty, pattern, LikePatterns.Escape));
+        }
+
+        if (type is not null)
+        {
+            query = query.Where(a => a.Type == type);
+        }
+
+        if (isActive is { } active)
+        {
+            query = query.Where(a => a.IsActive == active);
+        }
+
+        var total = await query.LongCountAsync(cancellationToken);
+        var ordered = order.Key switch
+        {
+            "name" => order.Apply(query, a => a.Name),
+            "lastUsedAt" => order.Apply(query, a => a.LastUsedAt),
+            _ => order.Apply(query, a => a.CreatedAt),
+        };
+        var agents = await ordered.ThenBy(a => a.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<AgentResponse>([.. agents.Select(a => AgentResponse.From(a, permissions: null))], PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> GetAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, AgentRoles roles, CancellationToken cancellationToken)
+    {
+        var agent = await db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
+        if (agent is null)
+        {
+            return ApiErrors.NotFound("Agent");
+        }
+
+        var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
+        return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles)));
+    }
+
+    public static async Task<IResult> CreateAgent(
+        AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, HttpContext http, CancellationToken cancellationToken)
+    {
+        var validation = Validate(request, creating: true);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        if (await db.Agents.AnyAsync(a => a.Name == request.Name, cancellationToken))
+        {
+            return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+        }
+
+        var key = AgentKeys.NewKey();
+        var now = DateTimeOffset.UtcNow;
+        var agent = new Agent
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenant.TenantId,
+            KeyHash = AgentKeys.HashOf(key),
+            KeyPrefix = AgentKeys.DisplayPrefix(key),
+            KeyCreatedAt = now,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        Apply(request, agent);
+
+        // The roles are written first, for an id nobody else knows: the agent holds them from its first call. If the
+        // save fails they are taken away again.
+        var (granted, refusal) = await ReplaceRolesAsync(roles, tenant.TenantId, agent.Id, request.Roles ?? [], previous: [], http, cancellationToken);
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        agent.Roles = [.. granted];
+        db.Agents.Add(agent);
+        db.AddEvent(new AgentCreated(agent.Id, agent.Name, agent.Type, agent.Roles) { TenantId = tenant.TenantId });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException exception) when (DbErrors.IsUniqueViolation(exception))
+        {
+            await roles.ReplaceAsync(tenant.TenantId, agent.Id, [], CancellationToken.None);
+            return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+        }
+        catch
+        {
+            await roles.ReplaceAsync(tenant.TenantId, agent.Id, [], CancellationToken.None);
+            throw;
+        }
+
+        var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
+        return TypedResults.Created(
+            $"/t/{tenant.Slug}/api/v1/admin/agents/{agent.Id}",
+            new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles) with { ApiKey = key }, "Agent created. Store the API key securely: it will not be shown again."));
+    }
+
+    /// <summary>Changes the fields the body names (PUT and PATCH alike; a field left out keeps its value).</summary>
+    public static async Task<IResult> UpdateAgent(
+        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, HttpContext http, CancellationToken cancellationToken)
+    {
+        var validation = Validate(request, creating: false);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
+        if (agent is null)
+        {
+            return ApiErrors.NotFound("Agent");
+        }
+
+        if (request.Name is not null && request.Name != agent.Name && await db.Agents.AnyAsync(a => a.Name == request.Name && a.Id != agentId, cancellationToken))
+        {
+            return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+        }
+
+        var changes = ChangedFields(request);
+        Apply(request, agent);
+        if (request.Roles is not null)
+        {
+            var (granted, refusal) = await ReplaceRolesAsync(roles, tenant.TenantId, agent.Id, request.Roles, agent.Roles, http, cancellationToken);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            agent.Roles = [.. granted];
+        }
+
+        agent.UpdatedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new AgentUpdated(agent.Id, changes) { TenantId = tenant.TenantId });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException exception) when (DbErrors.IsUniqueViolation(exception))
+        {
+            return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+        }
+
+        var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
+        return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles), "Agent updated"));
+    }
+
+    public static async Task<IResult> DeleteAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
+        if (agent is null)
+        {
+            return ApiErrors.NotFound("Agent");
+        }
+
+        // Its key stops working with the row; its roles and relationships go when the authorization service takes the event.
+        db.Agents.Remove(agent);
+        db.AddEvent(new AgentDeleted(agent.Id, agent.Name) { TenantId = tenant.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    /// <summary>A new key, shown once; the old one fails from the moment this commits (keys are looked up on every call).</summary>
+    public static async Task<IResult> RotateKey(Guid agentId, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
+        if (agent is null)
+        {
+            return ApiErrors.NotFound("Agent");
+        }
+
+        var key = AgentKeys.NewKey();
+        agent.KeyHash = AgentKeys.HashOf(key);
+        agent.KeyPrefix = AgentKeys.DisplayPrefix(key);
+        agent.KeyCreatedAt = agent.UpdatedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new AgentKeyRotated(agent.Id, agent.KeyPrefix) { TenantId = tenant.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<RotatedKeyResponse>(
+            new RotatedKeyResponse(agent.Id, key, agent.KeyPrefix, agent.KeyCreatedAt), "API key rotated. The previous key no longer works."));
+    }
+
+    /// <summary>
+    /// Writes the roles at the authorization service. Giving or taking the roles that administer the tenant needs a
+    /// credential that writes everything (as for users); a role named by id is checked once it resolved to its slug.
+    /// </summary>
+    private static async Task<(IReadOnlyList<string> Granted, IResult? Refusal)> ReplaceRolesAsync(
+        AgentRoles roles, Guid tenantId, Guid agentId, IReadOnlyList<string> wanted, IReadOnlyList<string> previous, HttpContext http, CancellationToken cancellationToken)
+    {
+        var fullWrite = AdminScopeHandler.HasFullWrite(http.User);
+        if (!fullWrite && wanted.Except(previous).Concat(previous.Except(wanted)).Any(AdminScopeHandler.IsPrivilegedRole))
+        {
+            return ([], ApiErrors.NeedsFullWrite("Giving or taking the admin and tenant_admin roles"));
+        }
+
+        var answer = await roles.ReplaceAsync(tenantId, agentId, wanted, cancellationToken);
+        if (answer.Unknown.Count > 0)
+        {
+            return ([], ApiErrors.Validation("roles", $"unknown roles: {string.Join(", ", answer.Unknown)}"));
+        }
+
+        if (!fullWrite && answer.Roles.Except(previous).Concat(previous.Except(answer.Roles)).Any(AdminScopeHandler.IsPrivilegedRole))
+        {
+            await roles.ReplaceAsync(tenantId, agentId, previous, CancellationToken.None);
+            return ([], ApiErrors.NeedsFullWrite("Giving or taking the admin and tenant_admin roles"));
+        }
+
+        return (answer.Roles, null);
+    }
+
+    private static RequestValidator Validate(AgentRequest request, bool creating)
+    {
+        var validation = creating ? new RequestValidator().Required("name", request.Name, Agent.NameLength) : new RequestValidator().Optional("name", request.Name, Agent.NameLength);
+        validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
+        validation.Optional("description", request.Description, Agent.DescriptionLength);
+        validation.Check(request.Type is null || AgentTypes.All.Contains(request.Type), "type", $"must be one of {string.Join(", ", AgentTypes.All)}");
+        if (request.Roles is { } roles)
+        {
+            validation.Check(roles.Count <= Contracts.Internal.InitialRolesRequest.MaxRoles, "roles", $"must name at most {Contracts.Internal.InitialRolesRequest.MaxRoles} roles");
+            validation.Check(roles.All(r => !string.IsNullOrWhiteSpace(r) && r.Length <= 200), "roles", "must be role slugs or ids");
+        }
+
+        if (request.Capabilities is { } capabilities)
+        {
+            validation.Check(capabilities.Count <= Agent.MaxCapabilities, "capabilities", $"must hold at most {Agent.MaxCapabilities} entries");
+            foreach (var capability in capabilities.Where(c => c is null || !CapabilityPattern().IsMatch(c)))
+            {
+                validation.Add("capabilities", $"'{capability}' is not a permission or scope name (letters, digits, . : _ - and a trailing *)");
+            }
+        }
+
+        if (request.AllowedIps is { } ips)
+        {
+            validation.Check(ips.Count <= Agent.MaxAllowedIps, "allowedIps", $"must hold at most {Agent.MaxAllowedIps} addresses or ranges");
+            foreach (var ip in ips.Where(i => !IpAllowList.IsValidEntry(i)))
+            {
+                validation.Add("allowedIps", $"'{ip}' is neither an IP address nor a CIDR range");
+            }
+        }
+
+        if (request.BudgetPolicy?.MaxApiCallsPerHour is { } calls)
+        {
+            validation.Check(calls is >= 1 and <= 10_000_000, "budgetPolicy.maxApiCallsPerHour", "must be between 1 and 10000000 (leave it out for no limit)");
+        }
+
+        return validation;
+    }
+
+    private static void Apply(AgentRequest request, Agent agent)
+    {
+        agent.Name = request.Name?.Trim() ?? agent.Name;
+        agent.Description = request.Description ?? agent.Description;
+        agent.Type = request.Type ?? agent.Type;
+        agent.IsActive = request.IsActive ?? agent.IsActive;
+        if (request.Capabilities is { } capabilities)
+        {
+            agent.Capabilities = [.. capabilities.Distinct(StringComparer.Ordinal)];
+        }
+
+        if (request.AllowedIps is { } ips)
+        {
+            // An empty list lifts the restriction, as leaving it out on creation does.
+            agent.AllowedIps = ips.Count == 0 ? null : [.. ips.Select(IpAllowList.Normalize).Distinct(StringComparer.Ordinal)];
+        }
+
+        if (request.BudgetPolicy is { } budget)
+        {
+            agent.MaxApiCallsPerHour = budget.MaxApiCallsPerHour;
+        }
+    }
+
+    private static List<string> ChangedFields(AgentRequest request)
+    {
+        var changes = new List<string>();
+        void Note(object? value, string field)
+        {
+            if (value is not null)
+            {
+                changes.Add(field);
+            }
+        }
+
+        Note(request.Name, "name");
+        Note(request.Description, "description");
+        Note(request.Type, "type");
+        Note(request.IsActive, "isActive");
+        Note(request.Roles, "roles");
+        Note(request.Capabilities, "capabilities");
+        Note(request.AllowedIps, "allowedIps");
+        Note(request.BudgetPolicy, "budgetPolicy");
+        return changes;
+    }
+
+    [GeneratedRegex(@"^[A-Za-z0-9_.:\-]{1,200}\*?$|^\*$")]
+    private static partial Regex CapabilityPattern();
+}
+
+public sealed record BudgetPolicy([property: JsonPropertyName("maxApiCallsPerHour")] int? MaxApiCallsPerHour);
+
+public sealed record AgentRequest(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("description")] string? Description,
+    [property: JsonPropertyName("roles")] IReadOnlyList<string>? Roles,
+    [property: JsonPropertyName("capabilities")] IReadOnlyList<string>? Capabilities,
+    [property: JsonPropertyName("allowedIps")] IReadOnlyList<string>? AllowedIps,
+    [property: JsonPropertyName("budgetPolicy")] BudgetPolicy? BudgetPolicy,
+    [property: JsonPropertyName("isActive")] bool? IsActive);
+
+public sealed record AgentResponse(
+    [property: JsonPropertyName("id")] Guid Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("description")] string? Description,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("roles")] IReadOnlyList<string> Roles,
+    [property: JsonPropertyName("permissions")]
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    IReadOnlyList<string>? Permissions,
+    [property: JsonPropertyName("capabilities")] IReadOnlyList<string> Capabilities,
+    [property: JsonPropertyName("isActive")] bool IsActive,
+    [property: JsonPropertyName("allowedIps")] IReadOnlyList<string>? AllowedIps,
+    [property: JsonPropertyName("budgetPolicy")] BudgetPolicy BudgetPolicy,
+    [property: JsonPropertyName("keyPrefix")] string KeyPrefix,
+    [property: JsonPropertyName("lastUsedAt")] DateTimeOffset? LastUsedAt,
+    [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
+{
+    /// <summary>The agent's key: in the creation's answer only, never again.</summary>
+    [JsonPropertyName("apiKey")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ApiKey { get; init; }
+
+    /// <param name="permissions">What its roles grant now (asked of the authorization service); left out of lists.</param>
+    /// <param name="roles">The roles the authorization service holds for it, when asked; else the registry's record.</param>
+    public static AgentResponse From(Agent a, IReadOnlyList<string>? permissions, IReadOnlyList<string>? roles = null) => new(
+        a.Id, a.Name, a.Description, a.Type, roles ?? a.Roles, permissions, a.Capabilities, a.IsActive, a.AllowedIps,
+        new BudgetPolicy(a.MaxApiCallsPerHour), a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
+}
+
+public sealed record RotatedKeyResponse(
+    [property: JsonPropertyName("id")] Guid Id,
+    [property: JsonPropertyName("apiKey")] string ApiKey,
+    [property: JsonPropertyName("keyPrefix")] string KeyPrefix,
+    [property: JsonPropertyName("keyCreatedAt")] DateTimeOffset KeyCreatedAt);

@@ -1,0 +1,68 @@
+using LumoAuth.Agents.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LumoAuth.Authorization.Tests.Agents;
+
+/// <summary>
+/// The agents service beside a real admin (tenants, API keys, the audit log) and a real authorization service (agents'
+/// roles), all three on one messaging prefix so each one's events reach the others.
+/// </summary>
+public sealed class AgentsSuite : IAsyncLifetime
+{
+    private readonly AdminWithAuthorization _inner = new();
+
+    public AdminFactory Admin => _inner.Admin;
+
+    public AuthorizationFactory Authorization => _inner.Authorization;
+
+    public AgentsFactory Agents { get; private set; } = null!;
+
+    /// <summary>A client of the agents service (through the gateway) with the tenant's API key.</summary>
+    public HttpClient AdminClientFor(TestTenant tenant)
+    {
+        var client = Agents.CreateClient();
+        client.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        return client;
+    }
+
+    /// <summary>A client of the agents service (through the gateway) that calls as the agent whose key it is.</summary>
+    public HttpClient AgentClient(string key, System.Net.IPAddress? from = null)
+    {
+        var client = from is null ? Agents.CreateClient() : Agents.CreateClientFrom(from);
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    public async Task InitializeAsync()
+    {
+        await _inner.InitializeAsync();
+        Agents = new AgentsFactory(Admin, Authorization);
+        await Agents.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Agents.DisposeAsync();
+        await _inner.DisposeAsync();
+    }
+
+    private sealed class AdminWithAuthorization() : AdminWithAuthorizationSuite(
+        adminSettings: new Dictionary<string, string?> { ["RoleLookup:Timeout"] = "00:00:20", ["RoleLookup:Pause"] = "00:00:00" });
+}
+
+/// <summary>The agents service in-process; its internal clients reach the in-process admin and authorization services.</summary>
+public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory authorization)
+    : ServiceFactory<AgentsDbContext, AgentsDbContext>(ServiceNames.AgentsDb, admin.MessagingPrefix)
+{
+    /// <summary>Allow-lists are about the caller's address, so this suite's service believes the one the gateway forwards.</summary>
+    protected override bool SeesGatewayOnLoopback => true;
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        services.AddHttpClient(InternalClients.Authorization).ConfigurePrimaryHttpMessageHandler(() => authorization.Server.CreateHandler());
+    }
+}
