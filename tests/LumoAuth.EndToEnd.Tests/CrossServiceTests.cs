@@ -49,6 +49,52 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// An agent across the real processes: registered at the agents service (its database migrated by the AppHost), its
+    /// role written at the authorization service, its key answered by /agents/me and the Ask API, its answer in admin's
+    /// audit log, and its deletion taking its role away by event.
+    /// </summary>
+    [Fact]
+    public async Task Agent_IsRegistered_AsksWithItsKey_IsAudited_AndLosesItsRoleWhenDeleted()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using var permission = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/permissions", new { name = "Search the web", slug = "web.search" }, key);
+        await ApiAssert.OkAsync(permission, 201);
+        using var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = "Researcher", slug = "researcher", permissions = new[] { "web.search" } }, key);
+        await ApiAssert.OkAsync(role, 201);
+
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/agents", new { name = "Scout", type = "ai_assistant", roles = new[] { "researcher" } }, key);
+        var agent = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var agentId = agent["id"]!.GetValue<string>();
+        var agentKey = SuiteFixture.Bearer(agent["apiKey"]!.GetValue<string>());
+
+        using var me = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/agents/me", configure: agentKey);
+        Assert.Equal(agentId, (await ApiAssert.OkAsync(me))["identity"]!["id"]!.GetValue<string>());
+        using var asked = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/agents/ask", new { action = "web.search" }, agentKey);
+        var answer = await ApiAssert.OkAsync(asked);
+        Assert.True(answer["allowed"]!.GetValue<bool>());
+        var auditId = answer["audit_id"]!.GetValue<string>();
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var entry = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs/{auditId}", configure: key);
+            return entry.StatusCode == HttpStatusCode.OK ? "audited" : null;
+        }, TimeSpan.FromSeconds(30));
+
+        async Task<bool> AllowedAsync()
+        {
+            using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/authz/check", new { permission = "web.search", subject = $"agent:{agentId}" }, key);
+            return (await ApiAssert.OkAsync(check))["allowed"]!.GetValue<bool>();
+        }
+
+        Assert.True(await AllowedAsync());
+        using var deleted = await suite.SendAsync(HttpMethod.Delete, $"{tenant.Api}/admin/agents/{agentId}", configure: key);
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        using var gone = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/agents/me", configure: agentKey);
+        await ApiAssert.ErrorAsync(gone, 401, "invalid_token");
+        await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? null : "denied", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>
     /// A SCIM delete of a group (soft, the default) takes its roles from its members at once; provisioning the group again
     /// with the same name gives the old members nothing.
     /// </summary>
