@@ -1,8 +1,10 @@
 using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Jit;
 using LumoAuth.Agents.Features.Registry;
 using LumoAuth.Agents.Features.Runtime;
 using LumoAuth.Messaging;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
 using Microsoft.AspNetCore.Authentication;
 
 namespace LumoAuth.Agents;
@@ -13,7 +15,11 @@ public static class AgentsServiceExtensions
     {
         builder.AddTenantServices();
         builder.AddServiceDatabase<AgentsDbContext>(ServiceNames.AgentsDb);
-        builder.AddMessaging<AgentsDbContext>(x => x.AddConsumer<AgentRoleRecordConsumer>());
+        builder.AddMessaging<AgentsDbContext>(x =>
+        {
+            x.AddConsumer<AgentRoleRecordConsumer>();
+            x.AddConsumer<JitCallbackConsumer>();
+        });
 
         // Agents call with keys of their own, beside the tenant's API keys and bearer tokens the admin routes take.
         builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, AgentKeyAuthenticationHandler>(AgentAuth.Scheme, null);
@@ -22,6 +28,11 @@ public static class AgentsServiceExtensions
         builder.Services.AddScoped<AgentCallFilter>();
         builder.Services.AddSingleton<AgentRoles>();
         builder.Services.AddSingleton<AgentBudget>();
+        builder.Services.AddOptions<JitOptions>().BindConfiguration(JitOptions.SectionName);
+        builder.Services.AddSingleton<JitTokens>();
+        builder.Services.AddOutsideTargetClient(
+            JitCallbackConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5),
+            sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<JitOptions>>().Value.AllowPrivateCallbackTargets);
         return builder;
     }
 }

@@ -1,10 +1,11 @@
 using LumoAuth.Agents;
 using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Jit;
 using LumoAuth.Agents.Features.Registry;
 using LumoAuth.Agents.Features.Runtime;
 using LumoAuth.Messaging;
 
-// The agent registry and the Ask API; workload federation, delegation, JIT, AAuth and MCP land here next (DESIGN §3).
+// The agent registry, the Ask API and JIT permissions; workload federation, delegation, AAuth and MCP land here next (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddAgentsService();
@@ -21,6 +22,8 @@ app.UseAuthorization();
 
 app.MapAgentEndpoints();
 app.MapAgentRuntimeEndpoints();
+app.MapJitEndpoints();
+app.MapJitApprovalEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

@@ -20,6 +20,9 @@ public sealed class AgentsSuite : IAsyncLifetime
 
     public AgentsFactory Agents { get; private set; } = null!;
 
+    /// <summary>The token service, which signs JIT tokens and introspects them.</summary>
+    public TokenServiceFactory Token { get; private set; } = null!;
+
     /// <summary>A client of the agents service (through the gateway) with the tenant's API key.</summary>
     public HttpClient AdminClientFor(TestTenant tenant)
     {
@@ -39,13 +42,16 @@ public sealed class AgentsSuite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _inner.InitializeAsync();
-        Agents = new AgentsFactory(Admin, Authorization);
+        Token = new TokenServiceFactory(Admin);
+        await Token.InitializeAsync();
+        Agents = new AgentsFactory(Admin, Authorization, Token);
         await Agents.InitializeAsync();
     }
 
     public async Task DisposeAsync()
     {
         await Agents.DisposeAsync();
+        await Token.DisposeAsync();
         await _inner.DisposeAsync();
     }
 
@@ -54,9 +60,12 @@ public sealed class AgentsSuite : IAsyncLifetime
 }
 
 /// <summary>The agents service in-process; its internal clients reach the in-process admin and authorization services.</summary>
-public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory authorization)
+public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory authorization, TokenServiceFactory token)
     : ServiceFactory<AgentsDbContext, AgentsDbContext>(ServiceNames.AgentsDb, admin.MessagingPrefix)
 {
+    /// <summary>Callbacks go to a receiver on loopback.</summary>
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Agents:Jit:AllowPrivateCallbackTargets"] = "true" };
+
     /// <summary>Allow-lists are about the caller's address, so this suite's service believes the one the gateway forwards.</summary>
     protected override bool SeesGatewayOnLoopback => true;
 
@@ -64,5 +73,14 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
     {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
         services.AddHttpClient(InternalClients.Authorization).ConfigurePrimaryHttpMessageHandler(() => authorization.Server.CreateHandler());
+        services.AddHttpClient(InternalClients.Token).ConfigurePrimaryHttpMessageHandler(() => token.Server.CreateHandler());
     }
+}
+
+/// <summary>The token service in-process beside the real admin (tenants and API keys come from it).</summary>
+public sealed class TokenServiceFactory(AdminFactory admin)
+    : ServiceFactory<LumoAuth.Token.Data.TokenDbContext, LumoAuth.Token.Data.TokenDbContext>(ServiceNames.TokenDb, admin.MessagingPrefix)
+{
+    protected override void ConfigureServices(IServiceCollection services) =>
+        services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
 }

@@ -68,9 +68,106 @@ public static class AgentTypes
     public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { AiAssistant, Service, Bot, Integration };
 }
 
+/// <summary>
+/// A JIT task: one piece of an agent's work (an "ephemeral persona"). Its requests are judged with its accumulated risk,
+/// and ending it (completed, suspended, expired) revokes every token its requests were given.
+/// </summary>
+public sealed class JitTask
+{
+    public const int NameLength = 200;
+
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid AgentId { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    public string? Type { get; set; }
+
+    /// <summary>Whom the agent works for (an e-mail address), when it says so.</summary>
+    public string? OnBehalfOf { get; set; }
+
+    /// <summary>One of <see cref="JitStatuses"/>' task states.</summary>
+    public string Status { get; set; } = JitStatuses.Active;
+
+    /// <summary>The sum of its requests' risk (<c>JitRisk</c>); past the threshold the task is suspended.</summary>
+    public int RiskScore { get; set; }
+
+    public int DenialCount { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset? EndedAt { get; set; }
+
+    public string? EndReason { get; set; }
+}
+
+/// <summary>A request for permission within a task, as RFC 9396 <c>authorization_details</c>, and what became of it.</summary>
+public sealed class JitRequest
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid TaskId { get; set; }
+
+    public Guid AgentId { get; set; }
+
+    /// <summary>The normalised <c>authorization_details</c> (a JSON array of objects).</summary>
+    public string AuthorizationDetails { get; set; } = "[]";
+
+    public string? Justification { get; set; }
+
+    public int GrantedTtl { get; set; }
+
+    public string RiskLevel { get; set; } = string.Empty;
+
+    /// <summary>One of <see cref="JitStatuses"/>' request states.</summary>
+    public string Status { get; set; } = JitStatuses.Pending;
+
+    public string? DenyReason { get; set; }
+
+    public string? CallbackUrl { get; set; }
+
+    /// <summary>Who decided (an API key, a user) for a request a human decided; null when decided automatically.</summary>
+    public string? DecidedBy { get; set; }
+
+    public DateTimeOffset? DecidedAt { get; set; }
+
+    /// <summary>A pending request waits for a decision, and an approved one for its token, until this moment.</summary>
+    public DateTimeOffset ExpiresAt { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The one token the request was given (its <c>jti</c>), once fetched.</summary>
+    public string? TokenId { get; set; }
+
+    public DateTimeOffset? TokenExpiresAt { get; set; }
+}
+
+public static class JitStatuses
+{
+    public const string Active = "active";
+    public const string Completed = "completed";
+    public const string Suspended = "suspended";
+    public const string Expired = "expired";
+
+    public const string Pending = "pending";
+    public const string Approved = "approved";
+    public const string Denied = "denied";
+}
+
 public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, TenantContext tenant) : DbContext(options)
 {
     public DbSet<Agent> Agents => Set<Agent>();
+
+    public DbSet<JitTask> JitTasks => Set<JitTask>();
+
+    public DbSet<JitRequest> JitRequests => Set<JitRequest>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.StoreTimestampsAsUtc();
@@ -91,6 +188,35 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.Property(a => a.Type).HasMaxLength(32);
             e.Property(a => a.KeyPrefix).HasMaxLength(32);
             e.HasQueryFilter(a => a.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<JitTask>(e =>
+        {
+            e.ToTable("jit_tasks");
+            e.HasKey(t => t.Id);
+            e.HasIndex(t => new { t.TenantId, t.AgentId, t.CreatedAt });
+            e.Property(t => t.Name).HasMaxLength(JitTask.NameLength);
+            e.Property(t => t.Type).HasMaxLength(64);
+            e.Property(t => t.OnBehalfOf).HasMaxLength(320);
+            e.Property(t => t.Status).HasMaxLength(16);
+            e.Property(t => t.EndReason).HasMaxLength(64);
+            e.HasQueryFilter(t => t.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<JitRequest>(e =>
+        {
+            e.ToTable("jit_requests");
+            e.HasKey(r => r.Id);
+            e.HasIndex(r => new { r.TenantId, r.TaskId });
+            // The approvers' queue: a tenant's pending requests, oldest first.
+            e.HasIndex(r => new { r.TenantId, r.Status, r.CreatedAt });
+            e.Property(r => r.AuthorizationDetails).HasColumnType("jsonb");
+            e.Property(r => r.Justification).HasMaxLength(1000);
+            e.Property(r => r.RiskLevel).HasMaxLength(16);
+            e.Property(r => r.Status).HasMaxLength(16);
+            e.Property(r => r.DenyReason).HasMaxLength(500);
+            e.Property(r => r.CallbackUrl).HasMaxLength(2000);
+            e.Property(r => r.DecidedBy).HasMaxLength(200);
+            e.Property(r => r.TokenId).HasMaxLength(64);
+            e.HasQueryFilter(r => r.TenantId == tenant.CurrentTenantId);
         });
     }
 }

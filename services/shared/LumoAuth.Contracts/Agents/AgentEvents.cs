@@ -20,3 +20,30 @@ public sealed record AgentActionAsked(Guid AgentId, string Action, bool Allowed,
 
 /// <summary>An agent was refused for its budget (calls per hour): the first refusal of each window.</summary>
 public sealed record AgentBudgetExceeded(Guid AgentId, string Limit, long Maximum) : IntegrationEvent;
+
+/// <summary>An agent opened a JIT task (a piece of work whose permissions are asked for one at a time).</summary>
+public sealed record JitTaskCreated(Guid TaskId, Guid AgentId, string Name, string? OnBehalfOf) : IntegrationEvent;
+
+/// <summary>
+/// An agent asked for permission within a task. <see cref="Status"/> is <c>approved</c> (low and medium risk are approved at
+/// once) or <c>pending</c>; <see cref="Types"/> are the <c>authorization_details</c> types asked for.
+/// </summary>
+public sealed record JitRequestCreated(Guid RequestId, Guid TaskId, Guid AgentId, string RiskLevel, string Status, IReadOnlyList<string> Types) : IntegrationEvent;
+
+/// <summary>A request waits for a person to approve or deny it (high or critical risk): the approvers' notification.</summary>
+public sealed record JitApprovalRequested(Guid RequestId, Guid TaskId, Guid AgentId, string RiskLevel, string? Justification, IReadOnlyList<string> Types, DateTimeOffset ExpiresAt) : IntegrationEvent;
+
+/// <summary>
+/// A person approved or denied a pending request; the agents service then tells the agent's callback, if any (its links name
+/// the tenant by <see cref="TenantSlug"/>, as it was then).
+/// </summary>
+public sealed record JitRequestDecided(Guid RequestId, Guid TaskId, Guid AgentId, string Status, string? DenyReason, string TenantSlug) : IntegrationEvent;
+
+/// <summary>An approved request was exchanged for its token (<see cref="TokenId"/> is the token's <c>jti</c>).</summary>
+public sealed record JitTokenIssued(Guid RequestId, Guid TaskId, Guid AgentId, string TokenId, DateTimeOffset ExpiresAt) : IntegrationEvent;
+
+/// <summary>
+/// A task ended: <c>completed</c> by its agent, <c>suspended</c> for its risk (<see cref="Reason"/>
+/// <c>risk_threshold_exceeded</c>) or <c>expired</c>. Its tokens were revoked before this was recorded.
+/// </summary>
+public sealed record JitTaskEnded(Guid TaskId, Guid AgentId, string Status, string? Reason, int RevokedTokens, int RiskScore, int DenialCount) : IntegrationEvent;

@@ -285,3 +285,16 @@ public sealed record SelfProfileUpdate(string? Name, string? GivenName, string? 
 {
     public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/profile?tenantId={tenantId}";
 }
+
+/// <summary>
+/// An access token for an approved JIT request, signed with the tenant's key: it names the agent's task as subject and
+/// carries only <see cref="AuthorizationDetails"/> (RFC 9396), for <see cref="LifetimeSeconds"/> (at most 900).
+/// </summary>
+public sealed record JitTokenRequest(
+    Guid TenantId, string TenantSlug, Guid AgentId, string TaskId, string RequestId,
+    System.Text.Json.JsonElement AuthorizationDetails, string? OnBehalfOf, int LifetimeSeconds)
+{
+    public const int MaxLifetimeSeconds = 900;
+}
+
+public sealed record JitTokenResponse(string AccessToken, string TokenId, DateTimeOffset ExpiresAt);

@@ -25,6 +25,9 @@ public static class InternalRoutes
 
     /// <summary>Replaces the roles an agent holds (<see cref="AgentRolesRequest"/>), for the agents service's registry.</summary>
     public const string AgentRoles = Prefix + "/agents/{agentId:guid}/roles";
+
+    /// <summary>The token service signs a JIT access token for the agents service (<see cref="JitTokenRequest"/>).</summary>
+    public const string JitTokens = Prefix + "/jit-tokens";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

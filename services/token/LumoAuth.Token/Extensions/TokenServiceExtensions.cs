@@ -1,3 +1,4 @@
+using LumoAuth.Token.Features.Jit;
 using LumoAuth.Messaging;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
@@ -348,6 +349,7 @@ public static class TokenServiceExtensions
         app.MapPasswordAccountPage();
         app.MapProfileAccountPage();
         app.MapAdminTokenEndpoints();
+        app.MapJitTokenEndpoints();
         app.MapLogoutEndpoints();
         return app;
     }

@@ -1,5 +1,6 @@
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Jit;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -10,7 +11,8 @@ namespace LumoAuth.Token.Protocol;
 /// <summary>
 /// Whenever the server validates one of its access tokens (introspection, userinfo), a stateless token
 /// still counts as revoked when its <c>jti</c> or its client's cut-off is on the deny-list, or its client was deleted or deactivated:
-/// there is no token row to mark, so these are the only places revocation lives.
+/// there is no token row to mark, so these are the only places revocation lives. A JIT token (signed for the agents
+/// service) names an agent as its client, not an OAuth client: only the deny-list speaks for it.
 /// </summary>
 public sealed class RefuseRevokedAccessTokens(IEnumerable<IAccessTokenDenyList> denyLists, TokenApplicationManager applications, TenantContext tenant)
     : IOpenIddictServerHandler<ValidateTokenContext>
@@ -41,6 +43,12 @@ public sealed class RefuseRevokedAccessTokens(IEnumerable<IAccessTokenDenyList> 
                 context.Reject(Errors.InvalidToken, "The token has been revoked.");
                 return;
             }
+        }
+
+        // A JIT token's client is an agent, which the agents service keeps (and voids through the deny-list above).
+        if (principal.GetClaim(JitTokenClaims.Jit) is "true")
+        {
+            return;
         }
 
         foreach (var presenter in principal.GetPresenters())

@@ -134,8 +134,9 @@ public static class AuditMapping
         "Tokens" when typeof(SecurityEvent).IsAssignableFrom(type) => "token_management",
         "Tokens" when type.Name.StartsWith("Ciba", StringComparison.Ordinal) => "authentication",
         "Sessions" => "authentication",
-        // What an agent asked and what it was refused are decisions about access; registering one is configuration.
-        "Agents" when type.Name.StartsWith("AgentAction", StringComparison.Ordinal) || type.Name.Contains("Budget", StringComparison.Ordinal) => "authorization",
+        // What an agent asked, was granted or refused are decisions about access; registering one is configuration.
+        "Agents" when type.Name.StartsWith("AgentAction", StringComparison.Ordinal) || type.Name.Contains("Budget", StringComparison.Ordinal)
+                      || type.Name.StartsWith("Jit", StringComparison.Ordinal) => "authorization",
         _ => "configuration",
     };
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Jit;
 using LumoAuth.Contracts.Agents;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
@@ -143,7 +144,7 @@ public static partial class AgentEndpoints
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike; a field left out keeps its value).</summary>
     public static async Task<IResult> UpdateAgent(
-        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, HttpContext http, CancellationToken cancellationToken)
+        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, JitTokens tokens, HttpContext http, CancellationToken cancellationToken)
     {
         var validation = Validate(request, creating: false);
         if (!validation.IsValid)
@@ -163,6 +164,12 @@ public static partial class AgentEndpoints
         }
 
         var changes = ChangedFields(request);
+        if (request.IsActive == false && agent.IsActive)
+        {
+            // A disabled agent's key fails at once (looked up on every call); its JIT tokens are voided with it.
+            await tokens.RevokeAgentTokensAsync(tenant.TenantId, agent.Id);
+        }
+
         Apply(request, agent);
         if (request.Roles is not null)
         {
@@ -190,7 +197,7 @@ public static partial class AgentEndpoints
         return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles), "Agent updated"));
     }
 
-    public static async Task<IResult> DeleteAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, JitTokens tokens, CancellationToken cancellationToken)
     {
         var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
         if (agent is null)
@@ -198,6 +205,8 @@ public static partial class AgentEndpoints
             return ApiErrors.NotFound("Agent");
         }
 
+        // Its JIT tokens first: if Redis is out, nothing is deleted and the call can be made again.
+        await tokens.RevokeAgentTokensAsync(tenant.TenantId, agent.Id);
         // Its key stops working with the row; its roles and relationships go when the authorization service takes the event.
         db.Agents.Remove(agent);
         db.AddEvent(new AgentDeleted(agent.Id, agent.Name) { TenantId = tenant.TenantId });

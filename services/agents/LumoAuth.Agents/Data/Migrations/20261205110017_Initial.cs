@@ -52,6 +52,56 @@ namespace LumoAuth.Agents.Data.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "jit_requests",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TenantId = table.Column<Guid>(type: "uuid", nullable: false),
+                    TaskId = table.Column<Guid>(type: "uuid", nullable: false),
+                    AgentId = table.Column<Guid>(type: "uuid", nullable: false),
+                    AuthorizationDetails = table.Column<string>(type: "jsonb", nullable: false),
+                    Justification = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: true),
+                    GrantedTtl = table.Column<int>(type: "integer", nullable: false),
+                    RiskLevel = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    Status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    DenyReason = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
+                    CallbackUrl = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    DecidedBy = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
+                    DecidedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    ExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    TokenId = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    TokenExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_jit_requests", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "jit_tasks",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TenantId = table.Column<Guid>(type: "uuid", nullable: false),
+                    AgentId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Name = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    Type = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    OnBehalfOf = table.Column<string>(type: "character varying(320)", maxLength: 320, nullable: true),
+                    Status = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    RiskScore = table.Column<int>(type: "integer", nullable: false),
+                    DenialCount = table.Column<int>(type: "integer", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    ExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    EndedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    EndReason = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_jit_tasks", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "outbox_messages",
                 columns: table => new
                 {
@@ -93,6 +143,21 @@ namespace LumoAuth.Agents.Data.Migrations
                 column: "processed_at");
 
             migrationBuilder.CreateIndex(
+                name: "IX_jit_requests_TenantId_Status_CreatedAt",
+                table: "jit_requests",
+                columns: new[] { "TenantId", "Status", "CreatedAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_jit_requests_TenantId_TaskId",
+                table: "jit_requests",
+                columns: new[] { "TenantId", "TaskId" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_jit_tasks_TenantId_AgentId_CreatedAt",
+                table: "jit_tasks",
+                columns: new[] { "TenantId", "AgentId", "CreatedAt" });
+
+            migrationBuilder.CreateIndex(
                 name: "ix_outbox_due",
                 table: "outbox_messages",
                 column: "next_attempt_at",
@@ -107,6 +172,12 @@ namespace LumoAuth.Agents.Data.Migrations
 
             migrationBuilder.DropTable(
                 name: "inbox_messages");
+
+            migrationBuilder.DropTable(
+                name: "jit_requests");
+
+            migrationBuilder.DropTable(
+                name: "jit_tasks");
 
             migrationBuilder.DropTable(
                 name: "outbox_messages");

@@ -1,0 +1,80 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LumoAuth.Agents.Features.Jit;
+
+/// <summary>One RFC 9396 authorization details object, read for risk; the object itself is kept and issued as sent.</summary>
+public sealed record AuthorizationDetail(string Type, IReadOnlyList<string> Actions)
+{
+    public const int MaxObjects = 10;
+    public const int MaxJsonLength = 8192;
+
+    /// <summary>
+    /// An object or an array of objects, each with a string <c>type</c> and, if present, <c>actions</c>, <c>locations</c> and
+    /// <c>datatypes</c> as arrays of strings and <c>identifier</c> as a string (RFC 9396 §2.2's common fields). The
+    /// normalised array, or the problem.
+    /// </summary>
+    public static bool TryRead(JsonElement? value, out JsonArray normalized, out IReadOnlyList<AuthorizationDetail> details, out string? problem)
+    {
+        normalized = [];
+        details = [];
+        problem = null;
+        if (value is not { ValueKind: JsonValueKind.Object or JsonValueKind.Array } given)
+        {
+            problem = "is required: an authorization details object or an array of them (RFC 9396)";
+            return false;
+        }
+
+        if (given.GetRawText().Length > MaxJsonLength)
+        {
+            problem = $"must be at most {MaxJsonLength} characters of JSON";
+            return false;
+        }
+
+        var objects = given.ValueKind == JsonValueKind.Array ? given.EnumerateArray().ToList() : [given];
+        if (objects.Count is 0 or > MaxObjects)
+        {
+            problem = $"must hold 1 to {MaxObjects} objects";
+            return false;
+        }
+
+        var read = new List<AuthorizationDetail>();
+        foreach (var item in objects)
+        {
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                problem = "must hold objects";
+                return false;
+            }
+
+            if (!item.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() is not { Length: > 0 and <= 100 } typeName)
+            {
+                problem = "each object needs a 'type' string (1-100 characters)";
+                return false;
+            }
+
+            foreach (var field in new[] { "actions", "locations", "datatypes" })
+            {
+                if (item.TryGetProperty(field, out var list)
+                    && (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String)))
+                {
+                    problem = $"'{field}' must be an array of strings";
+                    return false;
+                }
+            }
+
+            if (item.TryGetProperty("identifier", out var identifier) && identifier.ValueKind != JsonValueKind.String)
+            {
+                problem = "'identifier' must be a string";
+                return false;
+            }
+
+            var actions = item.TryGetProperty("actions", out var a) ? a.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
+            read.Add(new AuthorizationDetail(typeName, actions));
+            normalized.Add(JsonNode.Parse(item.GetRawText()));
+        }
+
+        details = read;
+        return true;
+    }
+}

@@ -1,0 +1,421 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Runtime;
+using LumoAuth.Contracts.Agents;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Messaging.Outbox;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Agents.Features.Jit;
+
+/// <summary>
+/// Just-in-time permissions as the agent sees them (AG-09…13, the docs' <c>agents/jit.md</c> design, C-33): open a task,
+/// ask for RFC 9396 <c>authorization_details</c> within it, poll, fetch the short-lived token, complete the task.
+/// </summary>
+public static class JitEndpoints
+{
+    public const int DefaultTtlSeconds = 300;
+
+    /// <summary>How long a task lasts; its tokens never outlive it.</summary>
+    public static readonly TimeSpan TaskLifetime = TimeSpan.FromHours(1);
+
+    /// <summary>How long a pending request waits for a person, and an approved one for its token to be fetched.</summary>
+    public static readonly TimeSpan DecisionWindow = TimeSpan.FromMinutes(10);
+
+    public static IEndpointRouteBuilder MapJitEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/t/{tenantSlug}/api/v1/jit").RequireAuthorization(AgentAuth.Policy)
+            .AddEndpointFilter<AgentCallFilter>().WithTags("JIT permissions");
+        group.MapPost("/task", CreateTask).WithName("CreateJitTask");
+        group.MapGet("/task/{taskId}", GetTask).WithName("GetJitTask");
+        group.MapPost("/task/{taskId}/complete", CompleteTask).WithName("CompleteJitTask");
+        group.MapPost("/request", CreateRequest).WithName("CreateJitRequest");
+        group.MapGet("/request/{requestId}/status", GetStatus).WithName("GetJitRequestStatus");
+        group.MapPost("/request/{requestId}/token", IssueToken).WithName("IssueJitToken");
+        return app;
+    }
+
+    public static async Task<IResult> CreateTask(JitTaskRequest request, HttpContext http, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var name = request.Name ?? "Untitled task";
+        var validation = new RequestValidator()
+            .Required("name", name, JitTask.NameLength)
+            .Optional("type", request.Type ?? request.TaskType, 64);
+        if (request.OnBehalfOf is not null)
+        {
+            validation.Email("on_behalf_of", request.OnBehalfOf);
+        }
+
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var agent = http.CurrentAgent()!;
+        var now = DateTimeOffset.UtcNow;
+        var task = new JitTask
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenant.TenantId,
+            AgentId = agent.Id,
+            Name = name.Trim(),
+            Type = request.Type ?? request.TaskType,
+            OnBehalfOf = request.OnBehalfOf,
+            CreatedAt = now,
+            ExpiresAt = now + TaskLifetime,
+        };
+        db.JitTasks.Add(task);
+        db.AddEvent(new JitTaskCreated(task.Id, agent.Id, task.Name, task.OnBehalfOf) { TenantId = tenant.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/jit/task/{JitIds.Task(task.Id)}", TaskResponse.From(task, now));
+    }
+
+    public static async Task<IResult> GetTask(string taskId, HttpContext http, AgentsDbContext db, CancellationToken cancellationToken) =>
+        await FindTaskAsync(db, http, taskId, cancellationToken) is { } task
+            ? TypedResults.Ok(TaskResponse.From(task, DateTimeOffset.UtcNow))
+            : ApiErrors.NotFound("Task");
+
+    /// <summary>Ends the task and revokes every token its requests were given (the deny-list first, so none outlives the answer).</summary>
+    public static async Task<IResult> CompleteTask(string taskId, HttpContext http, AgentsDbContext db, JitTokens tokens, CancellationToken cancellationToken)
+    {
+        if (await FindTaskAsync(db, http, taskId, cancellationToken, tracked: true) is not { } task)
+        {
+            return ApiErrors.NotFound("Task");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        if (task.Status != JitStatuses.Active)
+        {
+            return TaskNotActive(task, now);
+        }
+
+        var revoked = await EndTaskAsync(db, tokens, task, JitStatuses.Completed, reason: null, now, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(TaskResponse.From(task, now) with { RevokedTokens = revoked });
+    }
+
+    public static async Task<IResult> CreateRequest(
+        JitPermissionRequest request, HttpContext http, AgentsDbContext db, TenantContext tenant, JitTokens tokens, IOptions<JitOptions> options, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Required("task_id", request.TaskId, 64).Optional("justification", request.Justification, 1000);
+        if (!AuthorizationDetail.TryRead(request.AuthorizationDetails, out var normalized, out var details, out var problem))
+        {
+            validation.Add("authorization_details", problem!);
+        }
+
+        validation.Check(request.RequestedTtl is null or > 0, "requested_ttl", $"must be a positive number of seconds (at most {JitTokenRequest.MaxLifetimeSeconds} are granted)");
+        if (request.CallbackUrl is not null && SsrfGuard.ProblemWith(request.CallbackUrl, options.Value.AllowPrivateCallbackTargets) is { } callbackProblem)
+        {
+            validation.Add("callback_url", callbackProblem);
+        }
+
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        if (await FindTaskAsync(db, http, request.TaskId!, cancellationToken, tracked: true) is not { } task)
+        {
+            return ApiErrors.NotFound("Task");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        if (task.Status != JitStatuses.Active || task.ExpiresAt <= now)
+        {
+            return TaskNotActive(task, now);
+        }
+
+        var level = JitRisk.Assess(details, task);
+        var pending = JitRisk.NeedsApproval(level);
+        var entry = new JitRequest
+        {
+            Id = Guid.CreateVersion7(),
+            TenantId = tenant.TenantId,
+            TaskId = task.Id,
+            AgentId = task.AgentId,
+            AuthorizationDetails = normalized.ToJsonString(),
+            Justification = request.Justification,
+            GrantedTtl = Math.Min(request.RequestedTtl ?? DefaultTtlSeconds, JitTokenRequest.MaxLifetimeSeconds),
+            RiskLevel = level,
+            Status = pending ? JitStatuses.Pending : JitStatuses.Approved,
+            DecidedAt = pending ? null : now,
+            CallbackUrl = request.CallbackUrl,
+            CreatedAt = now,
+            ExpiresAt = now + DecisionWindow,
+        };
+        task.RiskScore += JitRisk.Weight(level);
+        var types = details.Select(d => d.Type).Distinct(StringComparer.Ordinal).ToList();
+        if (JitRisk.ShouldSuspend(task))
+        {
+            // The request that crossed the line is refused, and the task with every token it holds.
+            entry.Status = JitStatuses.Denied;
+            entry.DenyReason = JitTaskEnd.RiskThresholdExceeded;
+            entry.DecidedAt = now;
+            await EndTaskAsync(db, tokens, task, JitStatuses.Suspended, JitTaskEnd.RiskThresholdExceeded, now, cancellationToken);
+        }
+
+        db.JitRequests.Add(entry);
+        db.AddEvent(new JitRequestCreated(entry.Id, task.Id, task.AgentId, level, entry.Status, types) { TenantId = tenant.TenantId });
+        if (entry.Status == JitStatuses.Pending)
+        {
+            db.AddEvent(new JitApprovalRequested(entry.Id, task.Id, task.AgentId, level, entry.Justification, types, entry.ExpiresAt) { TenantId = tenant.TenantId });
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        var response = RequestResponse.From(entry, tenant.Slug, now);
+        return entry.Status == JitStatuses.Pending ? TypedResults.Json(response, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(response);
+    }
+
+    public static async Task<IResult> GetStatus(string requestId, HttpContext http, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
+        await FindRequestAsync(db, http, requestId, cancellationToken) is { } entry
+            ? TypedResults.Ok(RequestResponse.From(entry, tenant.Slug, DateTimeOffset.UtcNow))
+            : ApiErrors.NotFound("JIT request");
+
+    /// <summary>
+    /// The approved request's one token. The request is claimed first (one statement), so two calls at once never get
+    /// two tokens; a failure to sign gives the claim back.
+    /// </summary>
+    public static async Task<IResult> IssueToken(string requestId, HttpContext http, AgentsDbContext db, TenantContext tenant, JitTokens tokens, CancellationToken cancellationToken)
+    {
+        if (await FindRequestAsync(db, http, requestId, cancellationToken) is not { } entry)
+        {
+            return ApiErrors.NotFound("JIT request");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var task = await db.JitTasks.AsNoTracking().FirstAsync(t => t.Id == entry.TaskId, cancellationToken);
+        var refusal = RequestResponse.StateOf(entry, now) switch
+        {
+            JitStatuses.Pending => Conflict("request_pending", "The request waits for approval; poll its status"),
+            JitStatuses.Denied => Conflict("request_denied", "The request was denied"),
+            JitStatuses.Expired => Conflict("request_expired", "The request expired before its token was fetched"),
+            _ when entry.TokenId is not null => Conflict("token_already_issued", "The request's token was issued already; make a new request"),
+            _ when task.Status != JitStatuses.Active || task.ExpiresAt <= now => TaskNotActive(task, now),
+            _ => null,
+        };
+        if (refusal is not null)
+        {
+            return refusal;
+        }
+
+        var claim = "claimed:" + Guid.NewGuid().ToString("N");
+        if (await db.JitRequests.Where(r => r.Id == entry.Id && r.TokenId == null).ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, claim), cancellationToken) == 0)
+        {
+            return Conflict("token_already_issued", "The request's token was issued already; make a new request");
+        }
+
+        var lifetime = (int)Math.Min(entry.GrantedTtl, (task.ExpiresAt - now).TotalSeconds);
+        JitTokenResponse issued;
+        try
+        {
+            issued = await tokens.IssueAsync(new JitTokenRequest(
+                tenant.TenantId, tenant.Slug, entry.AgentId, JitIds.Task(task.Id), JitIds.Request(entry.Id),
+                JitTokens.ToElement(entry.AuthorizationDetails), task.OnBehalfOf, Math.Max(1, lifetime)), cancellationToken);
+        }
+        catch
+        {
+            await db.JitRequests.Where(r => r.Id == entry.Id && r.TokenId == claim).ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, (string?)null), CancellationToken.None);
+            throw;
+        }
+
+        db.Attach(entry);
+        entry.TokenId = issued.TokenId;
+        entry.TokenExpiresAt = issued.ExpiresAt;
+        db.AddEvent(new JitTokenIssued(entry.Id, task.Id, entry.AgentId, issued.TokenId, issued.ExpiresAt) { TenantId = tenant.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new JitTokenAnswer(
+            issued.AccessToken, "Bearer", (int)Math.Max(1, (issued.ExpiresAt - now).TotalSeconds), "urn:ietf:params:oauth:token-type:access_token",
+            JitTokens.ToElement(entry.AuthorizationDetails), JitIds.Task(task.Id), JitIds.Request(entry.Id)));
+    }
+
+    /// <summary>
+    /// Ends an active task: revokes its tokens (before anything is recorded), expires its pending requests and records why.
+    /// The caller saves. Shared by completion, suspension for risk and the approvers' denials.
+    /// </summary>
+    internal static async Task<int> EndTaskAsync(AgentsDbContext db, JitTokens tokens, JitTask task, string status, string? reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var revoked = await tokens.RevokeTaskTokensAsync(db, task, now, cancellationToken);
+        // A request being decided right now is tracked already, with its decision: it keeps it.
+        foreach (var pending in (await db.JitRequests.Where(r => r.TaskId == task.Id && r.Status == JitStatuses.Pending).ToListAsync(cancellationToken))
+                     .Where(r => r.Status == JitStatuses.Pending))
+        {
+            pending.Status = JitStatuses.Expired;
+            pending.DecidedAt = now;
+        }
+
+        task.Status = status;
+        task.EndedAt = now;
+        task.EndReason = reason;
+        db.AddEvent(new JitTaskEnded(task.Id, task.AgentId, status, reason, revoked, task.RiskScore, task.DenialCount) { TenantId = task.TenantId });
+        return revoked;
+    }
+
+    /// <summary>The calling agent's task by its public id; another agent's task (or another tenant's) is not found.</summary>
+    private static async Task<JitTask?> FindTaskAsync(AgentsDbContext db, HttpContext http, string taskId, CancellationToken cancellationToken, bool tracked = false)
+    {
+        if (!JitIds.TryParseTask(taskId, out var id))
+        {
+            return null;
+        }
+
+        var agentId = http.CurrentAgent()!.Id;
+        var query = tracked ? db.JitTasks : db.JitTasks.AsNoTracking();
+        return await query.FirstOrDefaultAsync(t => t.Id == id && t.AgentId == agentId, cancellationToken);
+    }
+
+    private static async Task<JitRequest?> FindRequestAsync(AgentsDbContext db, HttpContext http, string requestId, CancellationToken cancellationToken)
+    {
+        if (!JitIds.TryParseRequest(requestId, out var id))
+        {
+            return null;
+        }
+
+        var agentId = http.CurrentAgent()!.Id;
+        return await db.JitRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id && r.AgentId == agentId, cancellationToken);
+    }
+
+    private static IResult TaskNotActive(JitTask task, DateTimeOffset now) =>
+        Conflict("task_not_active", $"The task is {TaskResponse.StateOf(task, now)}{(task.EndReason is { } reason ? $" ({reason})" : string.Empty)}");
+
+    private static IResult Conflict(string code, string message) => ApiErrors.Create(StatusCodes.Status409Conflict, code, message);
+}
+
+public static class JitTaskEnd
+{
+    public const string RiskThresholdExceeded = "risk_threshold_exceeded";
+}
+
+/// <summary>The public ids: <c>task_</c> and <c>jit_</c> before the row's id (32 hex digits).</summary>
+public static class JitIds
+{
+    public static string Task(Guid id) => "task_" + id.ToString("N");
+
+    public static string Request(Guid id) => "jit_" + id.ToString("N");
+
+    public static bool TryParseTask(string value, out Guid id) => TryParse(value, "task_", out id);
+
+    public static bool TryParseRequest(string value, out Guid id) => TryParse(value, "jit_", out id);
+
+    private static bool TryParse(string value, string prefix, out Guid id)
+    {
+        id = Guid.Empty;
+        return value.StartsWith(prefix, StringComparison.Ordinal) && Guid.TryParseExact(value[prefix.Length..], "N", out id);
+    }
+}
+
+public sealed class JitOptions
+{
+    public const string SectionName = "Agents:Jit";
+
+    /// <summary>Lets callbacks reach private and loopback addresses (development and tests only).</summary>
+    public bool AllowPrivateCallbackTargets { get; set; }
+}
+
+public sealed record JitTaskRequest(
+    [property: JsonPropertyName("name")] string? Name,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("task_type")] string? TaskType,
+    [property: JsonPropertyName("on_behalf_of")] string? OnBehalfOf);
+
+public sealed record JitPermissionRequest(
+    [property: JsonPropertyName("task_id")] string? TaskId,
+    [property: JsonPropertyName("authorization_details")] JsonElement? AuthorizationDetails,
+    [property: JsonPropertyName("justification")] string? Justification,
+    [property: JsonPropertyName("requested_ttl")] int? RequestedTtl,
+    [property: JsonPropertyName("callback_url")] string? CallbackUrl);
+
+public sealed record TaskResponse(
+    [property: JsonPropertyName("task_id")] string TaskId,
+    [property: JsonPropertyName("caep_session_id")] string CaepSessionId,
+    [property: JsonPropertyName("agent_id")] Guid AgentId,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("on_behalf_of")] string? OnBehalfOf,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("active")] bool Active,
+    [property: JsonPropertyName("risk_score")] int RiskScore,
+    [property: JsonPropertyName("denial_count")] int DenialCount,
+    [property: JsonPropertyName("end_reason")] string? EndReason,
+    [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt)
+{
+    [JsonPropertyName("revoked_tokens")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? RevokedTokens { get; init; }
+
+    public static TaskResponse From(JitTask t, DateTimeOffset now)
+    {
+        var state = StateOf(t, now);
+        return new(JitIds.Task(t.Id), "caep_" + t.Id.ToString("N"), t.AgentId, t.Name, t.Type, t.OnBehalfOf, state, state == JitStatuses.Active,
+            t.RiskScore, t.DenialCount, t.EndReason, t.ExpiresAt);
+    }
+
+    /// <summary>An active task past its time is expired, without a write.</summary>
+    public static string StateOf(JitTask t, DateTimeOffset now) => t.Status == JitStatuses.Active && t.ExpiresAt <= now ? JitStatuses.Expired : t.Status;
+}
+
+public sealed record RequestResponse(
+    [property: JsonPropertyName("request_id")] string RequestId,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("risk_level")] string RiskLevel,
+    [property: JsonPropertyName("task_id")] string TaskId,
+    [property: JsonPropertyName("authorization_details")] JsonNode? AuthorizationDetails,
+    [property: JsonPropertyName("granted_ttl")] int GrantedTtl,
+    [property: JsonPropertyName("expires_at")] DateTimeOffset ExpiresAt)
+{
+    [JsonPropertyName("token_url")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TokenUrl { get; init; }
+
+    [JsonPropertyName("status_url")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? StatusUrl { get; init; }
+
+    [JsonPropertyName("deny_reason")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? DenyReason { get; init; }
+
+    [JsonPropertyName("message")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Message { get; init; }
+
+    [JsonPropertyName("decided_at")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? DecidedAt { get; init; }
+
+    [JsonPropertyName("token_issued")]
+    public bool TokenIssued { get; init; }
+
+    public static RequestResponse From(JitRequest r, string tenantSlug, DateTimeOffset now)
+    {
+        var state = StateOf(r, now);
+        var basePath = $"/t/{tenantSlug}/api/v1/jit/request/{JitIds.Request(r.Id)}";
+        return new RequestResponse(JitIds.Request(r.Id), state, r.RiskLevel, JitIds.Task(r.TaskId), JsonNode.Parse(r.AuthorizationDetails), r.GrantedTtl, r.ExpiresAt)
+        {
+            TokenUrl = state == JitStatuses.Approved && r.TokenId is null ? basePath + "/token" : null,
+            StatusUrl = basePath + "/status",
+            DenyReason = r.DenyReason,
+            Message = state == JitStatuses.Pending ? "The request needs a person's approval: poll status_url, or wait for the callback." : null,
+            DecidedAt = r.DecidedAt,
+            TokenIssued = r.TokenId is not null && !r.TokenId.StartsWith("claimed:", StringComparison.Ordinal),
+        };
+    }
+
+    /// <summary>A pending request past its window is expired, and so is an approved one whose token was never fetched in it.</summary>
+    public static string StateOf(JitRequest r, DateTimeOffset now) =>
+        (r.Status == JitStatuses.Pending || (r.Status == JitStatuses.Approved && r.TokenId is null)) && r.ExpiresAt <= now ? JitStatuses.Expired : r.Status;
+}
+
+public sealed record JitTokenAnswer(
+    [property: JsonPropertyName("access_token")] string AccessToken,
+    [property: JsonPropertyName("token_type")] string TokenType,
+    [property: JsonPropertyName("expires_in")] int ExpiresIn,
+    [property: JsonPropertyName("issued_token_type")] string IssuedTokenType,
+    [property: JsonPropertyName("authorization_details")] JsonElement AuthorizationDetails,
+    [property: JsonPropertyName("task_id")] string TaskId,
+    [property: JsonPropertyName("jit_request_id")] string JitRequestId);
