@@ -96,7 +96,7 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
         ["admin:clients"] = ["clients", "scopes"],
         ["admin:webhooks"] = ["webhooks"],
         ["admin:audit"] = ["audit-logs"],
-        ["admin:agents"] = ["agents"],
+        ["admin:agents"] = ["agents", "mcp-servers"],
     };
 
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, AdminScopeRequirement requirement)

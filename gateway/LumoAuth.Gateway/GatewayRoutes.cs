@@ -74,6 +74,7 @@ public static class GatewayRoutes
         (Api + "/.well-known/aauth-agent", ServiceNames.Agents),
         (Api + "/.well-known/aauth-resource", ServiceNames.Agents),
         (Api + "/admin/agents/{**rest}", ServiceNames.Agents),
+        (Api + "/admin/mcp-servers/{**rest}", ServiceNames.Agents),
 
         // federation: SAML, social and external IdPs
         ("/t/{tenantSlug}/saml/{**rest}", ServiceNames.Federation),

@@ -1,11 +1,12 @@
 using LumoAuth.Agents;
 using LumoAuth.Agents.Data;
 using LumoAuth.Agents.Features.Jit;
+using LumoAuth.Agents.Features.Mcp;
 using LumoAuth.Agents.Features.Registry;
 using LumoAuth.Agents.Features.Runtime;
 using LumoAuth.Messaging;
 
-// The agent registry, the Ask API and JIT permissions; workload federation, delegation, AAuth and MCP land here next (DESIGN §3).
+// The agent registry, the Ask API and JIT permissions and MCP server authorization; workload federation, delegation and AAuth land here next (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddAgentsService();
@@ -24,6 +25,7 @@ app.MapAgentEndpoints();
 app.MapAgentRuntimeEndpoints();
 app.MapJitEndpoints();
 app.MapJitApprovalEndpoints();
+app.MapMcpServerEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

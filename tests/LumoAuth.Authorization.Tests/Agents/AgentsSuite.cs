@@ -42,7 +42,7 @@ public sealed class AgentsSuite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _inner.InitializeAsync();
-        Token = new TokenServiceFactory(Admin);
+        Token = new TokenServiceFactory(Admin, () => Agents);
         await Token.InitializeAsync();
         Agents = new AgentsFactory(Admin, Authorization, Token);
         await Agents.InitializeAsync();
@@ -77,10 +77,16 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
     }
 }
 
-/// <summary>The token service in-process beside the real admin (tenants and API keys come from it).</summary>
-public sealed class TokenServiceFactory(AdminFactory admin)
+/// <summary>
+/// The token service in-process beside the real admin (tenants and API keys come from it) and the agents service (MCP
+/// servers), which starts after it: its handler is asked for on first use.
+/// </summary>
+public sealed class TokenServiceFactory(AdminFactory admin, Func<AgentsFactory> agents)
     : ServiceFactory<LumoAuth.Token.Data.TokenDbContext, LumoAuth.Token.Data.TokenDbContext>(ServiceNames.TokenDb, admin.MessagingPrefix)
 {
-    protected override void ConfigureServices(IServiceCollection services) =>
+    protected override void ConfigureServices(IServiceCollection services)
+    {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        services.AddHttpClient(InternalClients.Agents).ConfigurePrimaryHttpMessageHandler(() => agents().Server.CreateHandler());
+    }
 }

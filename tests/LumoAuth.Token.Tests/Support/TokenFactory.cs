@@ -1,6 +1,7 @@
 extern alias TokenService;
 
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -162,10 +163,14 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         {
             services.Replace(ServiceDescriptor.Singleton<ITenantSource>(_tenants));
             services.Replace(ServiceDescriptor.Singleton<IApiKeySource>(_tenants));
+            services.Replace(ServiceDescriptor.Singleton<LumoAuth.Token.Protocol.IMcpResourceSource>(McpServers));
             var relay = services.Single(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(OutboxRelay<TokenDbContext>));
             services.Remove(relay);
         });
     }
+
+    /// <summary>The tenants' MCP servers, as the agents service would list them (none until a test adds one).</summary>
+    public InMemoryMcpServers McpServers { get; } = new();
 
     /// <summary>Every message the service publishes straight to the broker (the batcher's), as sent.</summary>
     private sealed class PublishedMessages : IPublishObserver
@@ -203,6 +208,17 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
                 : new VerifiedApiKey(owner.ApiKeyId, owner.Info.Id, "test key", ["admin"], null));
         }
     }
+}
+
+public sealed class InMemoryMcpServers : LumoAuth.Token.Protocol.IMcpResourceSource
+{
+    private readonly ConcurrentDictionary<Guid, ImmutableList<McpResource>> _byTenant = new();
+
+    public void Add(TestTenant tenant, McpResource server) =>
+        _byTenant.AddOrUpdate(tenant.Info.Id, [server], (_, servers) => servers.Add(server));
+
+    public Task<IReadOnlyList<McpResource>> ListAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<McpResource>>(_byTenant.TryGetValue(tenantId, out var servers) ? servers : []);
 }
 
 public sealed record TestTenant(TenantInfo Info, string ApiKey, string Issuer)

@@ -161,6 +161,48 @@ public static class JitStatuses
     public const string Denied = "denied";
 }
 
+/// <summary>
+/// An MCP server registered as a protected resource (RFC 9728): its Resource URI (RFC 8707) is the <c>resource</c> clients
+/// ask tokens for and the <c>aud</c> of those tokens, which live <see cref="TokenLifetime"/> seconds.
+/// </summary>
+public sealed class McpServer
+{
+    public const int MinTokenLifetime = 60;
+    public const int MaxTokenLifetime = 86_400;
+
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    public string? Description { get; set; }
+
+    public string ResourceUri { get; set; } = string.Empty;
+
+    public string? EndpointUrl { get; set; }
+
+    /// <summary><c>http_streamable</c>, <c>http_sse</c> or <c>stdio</c>.</summary>
+    public string Transport { get; set; } = "http_streamable";
+
+    /// <summary><c>oauth</c> (protected) or <c>none</c> (public: no tokens are bound to it).</summary>
+    public string AuthMode { get; set; } = "oauth";
+
+    /// <summary><c>active</c> or <c>inactive</c>.</summary>
+    public string Status { get; set; } = "active";
+
+    public List<string> ScopesSupported { get; set; } = [];
+
+    public int TokenLifetime { get; set; } = 3600;
+
+    /// <summary>The OAuth clients that may get tokens for it; empty for every client of the tenant.</summary>
+    public List<string> AllowedClientIds { get; set; } = [];
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
 public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, TenantContext tenant) : DbContext(options)
 {
     public DbSet<Agent> Agents => Set<Agent>();
@@ -168,6 +210,8 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
     public DbSet<JitTask> JitTasks => Set<JitTask>();
 
     public DbSet<JitRequest> JitRequests => Set<JitRequest>();
+
+    public DbSet<McpServer> McpServers => Set<McpServer>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.StoreTimestampsAsUtc();
@@ -217,6 +261,21 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.Property(r => r.DecidedBy).HasMaxLength(200);
             e.Property(r => r.TokenId).HasMaxLength(64);
             e.HasQueryFilter(r => r.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<McpServer>(e =>
+        {
+            e.ToTable("mcp_servers");
+            e.HasKey(m => m.Id);
+            // One server per Resource URI in a tenant: the URI is how tokens and requests name it.
+            e.HasIndex(m => new { m.TenantId, m.ResourceUri }).IsUnique();
+            e.Property(m => m.Name).HasMaxLength(200);
+            e.Property(m => m.Description).HasMaxLength(1000);
+            e.Property(m => m.ResourceUri).HasMaxLength(2000);
+            e.Property(m => m.EndpointUrl).HasMaxLength(2000);
+            e.Property(m => m.Transport).HasMaxLength(32);
+            e.Property(m => m.AuthMode).HasMaxLength(16);
+            e.Property(m => m.Status).HasMaxLength(16);
+            e.HasQueryFilter(m => m.TenantId == tenant.CurrentTenantId);
         });
     }
 }

@@ -47,3 +47,6 @@ public sealed record JitTokenIssued(Guid RequestId, Guid TaskId, Guid AgentId, s
 /// <c>risk_threshold_exceeded</c>) or <c>expired</c>. Its tokens were revoked before this was recorded.
 /// </summary>
 public sealed record JitTaskEnded(Guid TaskId, Guid AgentId, string Status, string? Reason, int RevokedTokens, int RiskScore, int DenialCount) : IntegrationEvent;
+
+/// <summary>An MCP server was registered, changed or removed: the token service forgets the tenant's MCP resources it cached.</summary>
+public sealed record McpServerChanged(Guid ServerId, string ResourceUri, string Change) : IntegrationEvent;

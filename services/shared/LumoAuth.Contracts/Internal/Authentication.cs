@@ -298,3 +298,12 @@ public sealed record JitTokenRequest(
 }
 
 public sealed record JitTokenResponse(string AccessToken, string TokenId, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// An MCP server as the token service needs it: the Resource URI a token may be bound to, which clients may ask (none
+/// listed: all), how long its tokens live.
+/// </summary>
+public sealed record McpResource(string ResourceUri, IReadOnlyList<string> AllowedClientIds, int TokenLifetime, IReadOnlyList<string> ScopesSupported)
+{
+    public static string Route(Guid tenantId) => InternalRoutes.McpResources + "?tenantId=" + tenantId;
+}

@@ -28,6 +28,9 @@ public static class InternalRoutes
 
     /// <summary>The token service signs a JIT access token for the agents service (<see cref="JitTokenRequest"/>).</summary>
     public const string JitTokens = Prefix + "/jit-tokens";
+
+    /// <summary>A tenant's active OAuth-protected MCP servers (<see cref="McpResource"/>), for the token service; <c>?tenantId=</c>.</summary>
+    public const string McpResources = Prefix + "/mcp-resources";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

@@ -79,6 +79,8 @@ public static class TokenServiceExtensions
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();
+        services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
+        services.AddSingleton<McpResources>();
         services.AddSingleton<UserClaims>();
         services.AddSingleton<AdministratorGuard>();
         services.AddSingleton<HostedPageSettingsCache>();
@@ -242,6 +244,9 @@ public static class TokenServiceExtensions
                     .AddEventHandler(ResourceIndicators.DeviceGrantResources.Descriptor)
                     .AddEventHandler(ResourceIndicators.WithinTheGrant.Descriptor)
                     .AddEventHandler(ResourceIndicators.Audiences.Descriptor)
+                    .AddEventHandler(McpResources.RequirePkce.AuthorizationDescriptor)
+                    .AddEventHandler(McpResources.RequirePkce.PushedDescriptor)
+                    .AddEventHandler(McpResources.Lifetime.Descriptor)
                     .AddEventHandler(ResourceIndicators.Advertise.Descriptor);
                 server.AddEventHandler(Fapi2Baseline.KeyBasedClientAuthentication.Descriptor)
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);

@@ -14,7 +14,8 @@ namespace LumoAuth.Token.Protocol;
 /// <summary>
 /// Resource indicators (RFC 8707). A request may name the APIs it wants a token for (<c>resource</c>, repeatable) at
 /// the authorization, PAR, device authorization and token endpoints; each must be an absolute URI without fragment and registered for the
-/// client (its <c>audienceUris</c>, exact or prefix, or the tenant's own API), and at the token endpoint a code or
+/// client (its <c>audienceUris</c>, exact or prefix, or the tenant's own API) or be one of the tenant's MCP servers that
+/// admits the client (<see cref="McpResources"/>), and at the token endpoint a code or
 /// refresh token's request may only narrow what the grant holds. The access token's <c>aud</c> is then the named
 /// resources; without any, it stays the tenant's API. Errors are <c>invalid_target</c> in the docs' words.
 /// </summary>
@@ -25,7 +26,7 @@ public static class ResourceIndicators
 
     /// <summary>The first problem with the named resources for this client, or null.</summary>
     private static async ValueTask<string?> ProblemAsync(
-        ClientCache clients, TenantInfo tenant, string? clientId, ImmutableArray<string> resources, IReadOnlyList<string> tenantIssuers, CancellationToken cancellationToken)
+        ClientCache clients, McpResources mcp, TenantInfo tenant, string? clientId, ImmutableArray<string> resources, IReadOnlyList<string> tenantIssuers, CancellationToken cancellationToken)
     {
         if (resources.IsDefaultOrEmpty)
         {
@@ -43,13 +44,20 @@ public static class ResourceIndicators
             return null;
         }
 
-        return resources.FirstOrDefault(r => !AudienceMatchings.Admits(client, r, tenantIssuers)) is { } unregistered
-            ? $"Resource '{unregistered}' is not registered for this client"
-            : null;
+        // What the client did not register may still be one of the tenant's MCP servers that admits it.
+        foreach (var unregistered in resources.Where(r => !AudienceMatchings.Admits(client, r, tenantIssuers)))
+        {
+            if (await mcp.ProblemAsync(tenant.Id, clientId, unregistered, cancellationToken) is { } problem)
+            {
+                return problem;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Checks the named resources before OpenIddict's own resource checks, for each endpoint that takes them.</summary>
-    public sealed class CheckRequested(ClientCache clients, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
+    public sealed class CheckRequested(ClientCache clients, McpResources mcp, TenantContext tenant, IOptions<LumoAuthOptions> lumoOptions) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidateTokenRequestContext>,
@@ -99,7 +107,7 @@ public static class ResourceIndicators
         // The tenant's own API, under any of its hosts' issuers, is always a valid resource.
         private ValueTask<string?> ProblemAsync(string? clientId, ImmutableArray<string> resources, CancellationToken cancellationToken) =>
             tenant.Tenant is not { } info ? ValueTask.FromResult<string?>(null)
-                : ResourceIndicators.ProblemAsync(clients, info, clientId, resources, lumoOptions.Value.IssuersOf(info), cancellationToken);
+                : ResourceIndicators.ProblemAsync(clients, mcp, info, clientId, resources, lumoOptions.Value.IssuersOf(info), cancellationToken);
 
         private static void Reject(BaseValidatingContext context, string? problem)
         {
