@@ -227,8 +227,14 @@ public sealed class AdminBackedTokenFactory(AdminFactory admin, IDictionary<stri
         builder.ConfigureServices(services => configure?.Invoke(services));
     }
 
-    protected override void ConfigureServices(IServiceCollection services) =>
+    /// <summary>The tenants' MCP servers, as the agents service (not run here) would list them.</summary>
+    public InMemoryMcpServers McpServers { get; } = new();
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        services.Replace(ServiceDescriptor.Singleton<LumoAuth.Token.Protocol.IMcpResourceSource>(McpServers));
+    }
 }
 
 /// <summary>A clock a test can move forward, to reach expiry without waiting for it.</summary>
