@@ -96,6 +96,7 @@ public sealed class AdminScopeHandler : AuthorizationHandler<AdminScopeRequireme
         ["admin:clients"] = ["clients", "scopes"],
         ["admin:webhooks"] = ["webhooks"],
         ["admin:audit"] = ["audit-logs"],
+        // Writes of MCP servers also need a credential that writes everything (the agents service checks).
         ["admin:agents"] = ["agents", "mcp-servers"],
     };
 

@@ -159,6 +159,10 @@ public sealed class JitTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await ApiAssert.ErrorAsync(await agent.GetAsync($"{tenant.Api}/jit/request/jit_{Guid.NewGuid():N}/status"), 404, "resource_not_found");
         await ApiAssert.ErrorAsync(await agent.PostAsync($"{tenant.Api}/jit/task/{Guid.NewGuid()}/complete", null), 404, "resource_not_found");
 
+        // A request that names no actions may mean all of them: a person decides.
+        var unnamed = await ApiAssert.OkAsync(await agent.PostAsJsonAsync(api, new { task_id = taskId, authorization_details = new { type = "database_query", identifier = "orders" } }), 202);
+        Assert.Equal("high", unnamed["risk_level"]!.GetValue<string>());
+
         // Another agent of the tenant cannot use, read or end this agent's task and requests.
         var mine = await ApiAssert.OkAsync(await agent.PostAsJsonAsync(api, new { task_id = taskId, authorization_details = ReadFile }));
         using var other = await AgentAsync(tenant);

@@ -183,7 +183,18 @@ public sealed class McpTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync(api, new { name = "A", resource_uri = "https://mcp.example.com/a", transport = "carrier-pigeon" }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync(api, new { name = "A", resource_uri = "https://mcp.example.com/a", auth_mode = "magic" }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync(api, new { name = "A", resource_uri = "https://mcp.example.com/a", scopes_supported = new[] { "two words" } }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync(api, new { name = "A", resource_uri = "http://localhost/t/x/api/v1" }), 400, "validation_error");
         var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync(api, new { name = "A", resource_uri = "https://mcp.example.com/a" }), 201))["data"]!;
+        await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{api}/{created["server_id"]}", new { name = "  " }), 400, "validation_error");
+
+        // A key for agents may read servers, not register or change them: they decide who gets which tokens.
+        using var keys = suite.Admin.ClientFor(tenant);
+        var scoped = (await ApiAssert.OkAsync(await keys.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "agents only", scopes = new[] { "admin:agents" } }), 201))["data"]!["key"]!.GetValue<string>();
+        using var agentsAdmin = suite.Agents.CreateClient();
+        agentsAdmin.DefaultRequestHeaders.Add("X-API-Key", scoped);
+        await ApiAssert.OkAsync(await agentsAdmin.GetAsync(api));
+        await ApiAssert.ErrorAsync(await agentsAdmin.PostAsJsonAsync(api, new { name = "C", resource_uri = "https://mcp.example.com/c" }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await agentsAdmin.DeleteAsync($"{api}/{created["server_id"]}"), 403, "insufficient_scope");
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync(api, new { name = "B", resource_uri = "https://mcp.example.com/a" }), 409, "duplicate_resource");
         await ApiAssert.ErrorAsync(await admin.GetAsync($"{api}/mcp_{Guid.NewGuid():N}"), 404, "resource_not_found");
         await ApiAssert.ErrorAsync(await admin.GetAsync($"{api}/not-an-id"), 404, "resource_not_found");

@@ -288,11 +288,13 @@ public sealed record SelfProfileUpdate(string? Name, string? GivenName, string? 
 
 /// <summary>
 /// An access token for an approved JIT request, signed with the tenant's key: it names the agent's task as subject and
-/// carries only <see cref="AuthorizationDetails"/> (RFC 9396), for <see cref="LifetimeSeconds"/> (at most 900).
+/// carries only <see cref="AuthorizationDetails"/> (RFC 9396), for <see cref="LifetimeSeconds"/> (at most 900). The agents
+/// service chooses its <c>jti</c> (<see cref="TokenId"/>) and records it before asking, so revoking the task's tokens
+/// covers a token still being signed.
 /// </summary>
 public sealed record JitTokenRequest(
     Guid TenantId, string TenantSlug, Guid AgentId, string TaskId, string RequestId,
-    System.Text.Json.JsonElement AuthorizationDetails, string? OnBehalfOf, int LifetimeSeconds)
+    System.Text.Json.JsonElement AuthorizationDetails, string? OnBehalfOf, int LifetimeSeconds, string TokenId)
 {
     public const int MaxLifetimeSeconds = 900;
 }

@@ -112,20 +112,33 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
                 return null;
             }
 
-            foreach (var resource in named)
+            try
             {
-                if (await resources.FindAsync(tenant.TenantId, resource, CancellationToken.None) is not null)
+                foreach (var resource in named)
                 {
-                    return "MCP servers require PKCE with S256 (code_challenge and code_challenge_method=S256)";
+                    if (await resources.FindAsync(tenant.TenantId, resource, CancellationToken.None) is not null)
+                    {
+                        return "MCP servers require PKCE with S256 (code_challenge and code_challenge_method=S256)";
+                    }
                 }
+            }
+            catch (DependencyUnavailableException)
+            {
+                // Unknown now, so none of them was admitted as an MCP server (that check needed the list): each is a
+                // resource the client registered itself, whose own rules apply.
             }
 
             return null;
         }
     }
 
-    /// <summary>An access token bound to MCP servers lives as long as the shortest <c>token_lifetime</c> among them.</summary>
-    public sealed class Lifetime(McpResources resources, TenantContext tenant) : IOpenIddictServerHandler<ProcessSignInContext>
+    /// <summary>
+    /// An access token bound to MCP servers lives no longer than the shortest <c>token_lifetime</c> among them (nor than its
+    /// client's lifetime). The tenant's own API is never an MCP server, so a token for it asks nothing; and when the
+    /// servers cannot be read, the token keeps its client's lifetime rather than fail.
+    /// </summary>
+    public sealed class Lifetime(McpResources resources, TenantContext tenant, Microsoft.Extensions.Options.IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions> lumoOptions)
+        : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
@@ -142,18 +155,26 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
                 return;
             }
 
+            var issuers = lumoOptions.Value.IssuersOf(tenant.Tenant!);
             int? shortest = null;
-            foreach (var audience in audiences)
+            try
             {
-                if (await resources.FindAsync(tenant.TenantId, audience, context.CancellationToken) is { } server)
+                foreach (var audience in audiences.Where(a => !issuers.Contains(a.TrimEnd('/'), StringComparer.Ordinal)))
                 {
-                    shortest = Math.Min(shortest ?? int.MaxValue, server.TokenLifetime);
+                    if (await resources.FindAsync(tenant.TenantId, audience, context.CancellationToken) is { } server)
+                    {
+                        shortest = Math.Min(shortest ?? int.MaxValue, server.TokenLifetime);
+                    }
                 }
             }
-
-            if (shortest is { } seconds)
+            catch (DependencyUnavailableException)
             {
-                accessToken.SetExpirationDate(created + TimeSpan.FromSeconds(seconds));
+                return;
+            }
+
+            if (shortest is { } seconds && created + TimeSpan.FromSeconds(seconds) is var bound && (accessToken.GetExpirationDate() is not { } expires || bound < expires))
+            {
+                accessToken.SetExpirationDate(bound);
             }
         }
     }

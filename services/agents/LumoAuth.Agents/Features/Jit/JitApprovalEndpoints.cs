@@ -37,11 +37,13 @@ public static class JitApprovalEndpoints
         var paging = PageRequest.From(page, limit);
         var now = DateTimeOffset.UtcNow;
         var query = db.JitRequests.AsNoTracking();
+        // The states as the answers show them (RequestResponse.StateOf): a window that lapsed makes a request expired.
         query = status switch
         {
-            // What a person can still act on: pending and inside its window.
             JitStatuses.Pending => query.Where(r => r.Status == JitStatuses.Pending && r.ExpiresAt > now),
-            JitStatuses.Expired => query.Where(r => r.Status == JitStatuses.Expired || (r.Status == JitStatuses.Pending && r.ExpiresAt <= now)),
+            JitStatuses.Approved => query.Where(r => r.Status == JitStatuses.Approved && (r.TokenId != null || r.ExpiresAt > now)),
+            JitStatuses.Expired => query.Where(r => r.Status == JitStatuses.Expired
+                || ((r.Status == JitStatuses.Pending || (r.Status == JitStatuses.Approved && r.TokenId == null)) && r.ExpiresAt <= now)),
             null => query,
             _ => query.Where(r => r.Status == status),
         };
@@ -80,13 +82,17 @@ public static class JitApprovalEndpoints
             return ApiErrors.NotFound("JIT request");
         }
 
-        // The row is held for the decision: two approvers at once decide once.
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var entry = await db.JitRequests.FromSql($"SELECT * FROM jit_requests WHERE \"Id\" = {id} FOR UPDATE").Where(r => r.TenantId == tenant.TenantId).FirstOrDefaultAsync(cancellationToken);
-        if (entry is null)
+        var taskId = await db.JitRequests.AsNoTracking().Where(r => r.Id == id).Select(r => (Guid?)r.TaskId).FirstOrDefaultAsync(cancellationToken);
+        if (taskId is null)
         {
             return ApiErrors.NotFound("JIT request");
         }
+
+        // The task's row, then the request's, are held for the decision (the order every writer takes them in): two
+        // approvers at once decide once, denials at once each count, and an ending of the task waits for the decision.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var task = await JitEndpoints.LockTask(db, taskId.Value).FirstAsync(cancellationToken);
+        var entry = await db.JitRequests.FromSql($"SELECT * FROM jit_requests WHERE \"Id\" = {id} FOR UPDATE").FirstAsync(cancellationToken);
 
         var now = DateTimeOffset.UtcNow;
         var state = RequestResponse.StateOf(entry, now);
@@ -95,7 +101,6 @@ public static class JitApprovalEndpoints
             return ApiErrors.Create(StatusCodes.Status409Conflict, "request_not_pending", $"The request is {state}: only a pending request can be decided");
         }
 
-        var task = await db.JitTasks.FirstAsync(t => t.Id == entry.TaskId, cancellationToken);
         entry.DecidedAt = now;
         entry.DecidedBy = OutboxInterceptor.ActorOf(http.User) is { } actor ? $"{actor.Type}:{actor.Id}" : null;
         if (approve)

@@ -25,6 +25,9 @@ public static class JitEndpoints
     /// <summary>How long a task lasts; its tokens never outlive it.</summary>
     public static readonly TimeSpan TaskLifetime = TimeSpan.FromHours(1);
 
+    /// <summary>Added to a token's recorded expiry (and so to its revocation), for the services' clocks.</summary>
+    private static readonly TimeSpan TokenExpiryMargin = TimeSpan.FromMinutes(1);
+
     /// <summary>How long a pending request waits for a person, and an approved one for its token to be fetched.</summary>
     public static readonly TimeSpan DecisionWindow = TimeSpan.FromMinutes(10);
 
@@ -84,7 +87,8 @@ public static class JitEndpoints
     /// <summary>Ends the task and revokes every token its requests were given (the deny-list first, so none outlives the answer).</summary>
     public static async Task<IResult> CompleteTask(string taskId, HttpContext http, AgentsDbContext db, JitTokens tokens, CancellationToken cancellationToken)
     {
-        if (await FindTaskAsync(db, http, taskId, cancellationToken, tracked: true) is not { } task)
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (await FindTaskAsync(db, http, taskId, cancellationToken, forUpdate: true) is not { } task)
         {
             return ApiErrors.NotFound("Task");
         }
@@ -97,6 +101,7 @@ public static class JitEndpoints
 
         var revoked = await EndTaskAsync(db, tokens, task, JitStatuses.Completed, reason: null, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(TaskResponse.From(task, now) with { RevokedTokens = revoked });
     }
 
@@ -120,7 +125,9 @@ public static class JitEndpoints
             return validation.ToResult();
         }
 
-        if (await FindTaskAsync(db, http, request.TaskId!, cancellationToken, tracked: true) is not { } task)
+        // The task's row is held for the request: requests at once add up their risk, one after the other.
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (await FindTaskAsync(db, http, request.TaskId!, cancellationToken, forUpdate: true) is not { } task)
         {
             return ApiErrors.NotFound("Task");
         }
@@ -168,6 +175,7 @@ public static class JitEndpoints
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         var response = RequestResponse.From(entry, tenant.Slug, now);
         return entry.Status == JitStatuses.Pending ? TypedResults.Json(response, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(response);
     }
@@ -204,31 +212,40 @@ public static class JitEndpoints
             return refusal;
         }
 
-        var claim = "claimed:" + Guid.NewGuid().ToString("N");
-        if (await db.JitRequests.Where(r => r.Id == entry.Id && r.TokenId == null).ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, claim), cancellationToken) == 0)
+        // Claimed with the token's id and expiry in one statement: two calls never both get a token, and a revocation of the
+        // task from now on covers this token though it is still being signed. (The margin covers the services' clocks.)
+        var lifetime = Math.Max(1, (int)Math.Min(entry.GrantedTtl, (task.ExpiresAt - now).TotalSeconds));
+        var tokenId = Guid.NewGuid().ToString("N");
+        var expiresAt = now.AddSeconds(lifetime) + TokenExpiryMargin;
+        // The task's row is shared-locked for the claim: a task being ended (which holds it) is waited for and seen ended.
+        var claimed = await db.Database.ExecuteSqlInterpolatedAsync($"""
+            UPDATE jit_requests SET "TokenId" = {tokenId}, "TokenExpiresAt" = {expiresAt}
+            WHERE "Id" = {entry.Id} AND "TokenId" IS NULL
+              AND EXISTS (SELECT 1 FROM jit_tasks t WHERE t."Id" = jit_requests."TaskId" AND t."Status" = 'active' AND t."ExpiresAt" > {now} FOR SHARE)
+            """, cancellationToken);
+        if (claimed == 0)
         {
-            return Conflict("token_already_issued", "The request's token was issued already; make a new request");
+            var current = await db.JitTasks.AsNoTracking().FirstAsync(t => t.Id == entry.TaskId, cancellationToken);
+            return current.Status != JitStatuses.Active ? TaskNotActive(current, now) : Conflict("token_already_issued", "The request's token was issued already; make a new request");
         }
 
-        var lifetime = (int)Math.Min(entry.GrantedTtl, (task.ExpiresAt - now).TotalSeconds);
         JitTokenResponse issued;
         try
         {
             issued = await tokens.IssueAsync(new JitTokenRequest(
                 tenant.TenantId, tenant.Slug, entry.AgentId, JitIds.Task(task.Id), JitIds.Request(entry.Id),
-                JitTokens.ToElement(entry.AuthorizationDetails), task.OnBehalfOf, Math.Max(1, lifetime)), cancellationToken);
+                JitTokens.ToElement(entry.AuthorizationDetails), task.OnBehalfOf, lifetime, tokenId), cancellationToken);
         }
         catch
         {
-            await db.JitRequests.Where(r => r.Id == entry.Id && r.TokenId == claim).ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, (string?)null), CancellationToken.None);
+            await db.JitRequests.Where(r => r.Id == entry.Id && r.TokenId == tokenId)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, (string?)null).SetProperty(r => r.TokenExpiresAt, (DateTimeOffset?)null), CancellationToken.None);
             throw;
         }
 
-        db.Attach(entry);
-        entry.TokenId = issued.TokenId;
-        entry.TokenExpiresAt = issued.ExpiresAt;
+        // Signed: the record of it is kept even if the caller has gone.
         db.AddEvent(new JitTokenIssued(entry.Id, task.Id, entry.AgentId, issued.TokenId, issued.ExpiresAt) { TenantId = tenant.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        await db.SaveChangesAsync(CancellationToken.None);
         return TypedResults.Ok(new JitTokenAnswer(
             issued.AccessToken, "Bearer", (int)Math.Max(1, (issued.ExpiresAt - now).TotalSeconds), "urn:ietf:params:oauth:token-type:access_token",
             JitTokens.ToElement(entry.AuthorizationDetails), JitIds.Task(task.Id), JitIds.Request(entry.Id)));
@@ -256,8 +273,11 @@ public static class JitEndpoints
         return revoked;
     }
 
-    /// <summary>The calling agent's task by its public id; another agent's task (or another tenant's) is not found.</summary>
-    private static async Task<JitTask?> FindTaskAsync(AgentsDbContext db, HttpContext http, string taskId, CancellationToken cancellationToken, bool tracked = false)
+    /// <summary>
+    /// The calling agent's task by its public id; another agent's task (or another tenant's) is not found. With
+    /// <paramref name="forUpdate"/> its row is locked (and tracked) until the caller's transaction ends.
+    /// </summary>
+    private static async Task<JitTask?> FindTaskAsync(AgentsDbContext db, HttpContext http, string taskId, CancellationToken cancellationToken, bool forUpdate = false)
     {
         if (!JitIds.TryParseTask(taskId, out var id))
         {
@@ -265,9 +285,13 @@ public static class JitEndpoints
         }
 
         var agentId = http.CurrentAgent()!.Id;
-        var query = tracked ? db.JitTasks : db.JitTasks.AsNoTracking();
+        var query = forUpdate ? LockTask(db, id) : db.JitTasks.AsNoTracking();
         return await query.FirstOrDefaultAsync(t => t.Id == id && t.AgentId == agentId, cancellationToken);
     }
+
+    /// <summary>The task's row, locked for update until the transaction ends (tenant filter applied on top).</summary>
+    internal static IQueryable<JitTask> LockTask(AgentsDbContext db, Guid taskId) =>
+        db.JitTasks.FromSql($"SELECT * FROM jit_tasks WHERE \"Id\" = {taskId} FOR UPDATE");
 
     private static async Task<JitRequest?> FindRequestAsync(AgentsDbContext db, HttpContext http, string requestId, CancellationToken cancellationToken)
     {
@@ -402,7 +426,7 @@ public sealed record RequestResponse(
             DenyReason = r.DenyReason,
             Message = state == JitStatuses.Pending ? "The request needs a person's approval: poll status_url, or wait for the callback." : null,
             DecidedAt = r.DecidedAt,
-            TokenIssued = r.TokenId is not null && !r.TokenId.StartsWith("claimed:", StringComparison.Ordinal),
+            TokenIssued = r.TokenId is not null,
         };
     }
 

@@ -39,9 +39,10 @@ public static class JitRisk
         var level = Low;
         foreach (var detail in details)
         {
+            // No actions named may mean every action (RFC 9396 leaves it to the type): a person decides.
             var own = CriticalTypes.Contains(detail.Type) ? Critical
-                : HighTypes.Contains(detail.Type) || detail.Actions.Any(HighActions.Contains) ? High
-                : detail.Actions.Count > 0 && detail.Actions.All(ReadActions.Contains) ? Low
+                : HighTypes.Contains(detail.Type) || detail.Actions.Count == 0 || detail.Actions.Any(HighActions.Contains) ? High
+                : detail.Actions.All(ReadActions.Contains) ? Low
                 : Medium;
             level = Max(level, own);
         }

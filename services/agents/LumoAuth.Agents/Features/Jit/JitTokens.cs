@@ -55,14 +55,20 @@ public sealed class JitTokens(IHttpClientFactory httpClientFactory, RedisAccessT
     }
 
     /// <summary>
-    /// Voids every JIT token the agent holds (tokens name the agent as their client): for an agent deleted or disabled.
-    /// Throws <see cref="DependencyUnavailableException"/> while Redis is out, before anything is recorded.
+    /// How far past now the cut-off reaches: a token being signed for a call that passed the key check just before the
+    /// change commits is void too.
+    /// </summary>
+    private static readonly TimeSpan InFlight = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Voids every JIT token the agent holds (tokens name the agent as their client): for an agent deleted, disabled or
+    /// given a new key. Throws <see cref="DependencyUnavailableException"/> while Redis is out, before anything is recorded.
     /// </summary>
     public async Task RevokeAgentTokensAsync(Guid tenantId, Guid agentId)
     {
         try
         {
-            await denyList.RevokeClientTokensAsync(tenantId, agentId.ToString(), TimeSpan.FromSeconds(JitTokenRequest.MaxLifetimeSeconds));
+            await denyList.RevokeClientTokensAsync(tenantId, agentId.ToString(), TimeSpan.FromSeconds(JitTokenRequest.MaxLifetimeSeconds), InFlight);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {

@@ -29,11 +29,14 @@ public static class McpServerEndpoints
     {
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/mcp-servers").RequireAuthorization(Policies.TenantAdmin).WithTags("MCP servers");
         admin.MapGet("/", List).WithName("ListMcpServers");
-        admin.MapPost("/", Create).WithName("CreateMcpServer");
         admin.MapGet("/{serverId}", GetForAdmin).WithName("GetMcpServerForAdmin");
-        admin.MapPut("/{serverId}", Update).WithName("UpdateMcpServer");
-        admin.MapPatch("/{serverId}", Update).WithName("PatchMcpServer");
-        admin.MapDelete("/{serverId}", Delete).WithName("DeleteMcpServer");
+        // A server decides which clients get tokens for which audience, for how long: a credential that writes everything.
+        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
+            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Registering and changing MCP servers"));
+        writes.MapPost("/", Create).WithName("CreateMcpServer");
+        writes.MapPut("/{serverId}", Update).WithName("UpdateMcpServer");
+        writes.MapPatch("/{serverId}", Update).WithName("PatchMcpServer");
+        writes.MapDelete("/{serverId}", Delete).WithName("DeleteMcpServer");
 
         var api = app.MapGroup("/t/{tenantSlug}/api/v1/mcp").WithTags("MCP");
         api.MapGet("/servers", ListActive).RequireAuthorization(Policies.TenantCaller).WithName("ListActiveMcpServers");
@@ -66,7 +69,7 @@ public static class McpServerEndpoints
     public static async Task<IResult> Create(
         McpServerRequest request, AgentsDbContext db, HttpContext http, TenantContext tenant, IOptions<LumoAuthOptions> options, CancellationToken cancellationToken)
     {
-        var validation = Validate(request, creating: true);
+        var validation = Validate(request, creating: true, tenant.Tenant!, options.Value);
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -99,7 +102,7 @@ public static class McpServerEndpoints
     public static async Task<IResult> Update(
         string serverId, McpServerRequest request, AgentsDbContext db, HttpContext http, TenantContext tenant, IOptions<LumoAuthOptions> options, CancellationToken cancellationToken)
     {
-        var validation = Validate(request, creating: false);
+        var validation = Validate(request, creating: false, tenant.Tenant!, options.Value);
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -216,13 +219,16 @@ public static class McpServerEndpoints
             ? await db.McpServers.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id && (!activeOnly || s.Status == "active"), cancellationToken)
             : null;
 
-    private static RequestValidator Validate(McpServerRequest request, bool creating)
+    private static RequestValidator Validate(McpServerRequest request, bool creating, Contracts.Internal.TenantInfo tenant, LumoAuthOptions options)
     {
         var validation = creating ? new RequestValidator().Required("name", request.Name) : new RequestValidator().Optional("name", request.Name);
+        validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
         validation.Optional("description", request.Description, 1000);
         if (creating || request.ResourceUri is not null)
         {
             validation.Check(McpResourceUris.IsValid(request.ResourceUri), "resource_uri", "must be an https URL (http only for loopback) without fragment, at most 2000 characters");
+            // The deployment's hosts serve our own APIs: an MCP server named there would rebind the tenant's own tokens.
+            validation.Check(!McpResourceUris.IsOurs(request.ResourceUri, tenant, options), "resource_uri", "must not be on this deployment's own host or the tenant's custom domains");
         }
 
         validation.Check(request.EndpointUrl is null || McpResourceUris.IsValid(request.EndpointUrl), "endpoint_url", "must be an https URL (http only for loopback)");
@@ -269,6 +275,11 @@ public static class McpIds
 
 public static class McpResourceUris
 {
+    /// <summary>Whether the URI's host is the deployment's public host or one of the tenant's verified domains.</summary>
+    public static bool IsOurs(string? value, Contracts.Internal.TenantInfo tenant, LumoAuthOptions options) =>
+        Uri.TryCreate(value, UriKind.Absolute, out var uri)
+        && (string.Equals(uri.Host, options.PublicHost, StringComparison.OrdinalIgnoreCase) || tenant.Serves(uri.Host));
+
     /// <summary>An https URL without fragment or credentials (http for loopback hosts, for development).</summary>
     public static bool IsValid(string? value) =>
         value is { Length: > 0 and <= 2000 }

@@ -171,6 +171,7 @@ public static partial class AgentEndpoints
         }
 
         Apply(request, agent);
+        var previousRoles = agent.Roles;
         if (request.Roles is not null)
         {
             var (granted, refusal) = await ReplaceRolesAsync(roles, tenant.TenantId, agent.Id, request.Roles, agent.Roles, http, cancellationToken);
@@ -188,9 +189,20 @@ public static partial class AgentEndpoints
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException exception) when (DbErrors.IsUniqueViolation(exception))
+        catch (Exception exception)
         {
-            return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+            // The roles were written first: the change that failed takes them back.
+            if (request.Roles is not null)
+            {
+                await roles.ReplaceAsync(tenant.TenantId, agent.Id, previousRoles, CancellationToken.None);
+            }
+
+            if (exception is DbUpdateException update && update.IsUniqueViolation())
+            {
+                return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+            }
+
+            throw;
         }
 
         var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
@@ -214,14 +226,19 @@ public static partial class AgentEndpoints
         return TypedResults.NoContent();
     }
 
-    /// <summary>A new key, shown once; the old one fails from the moment this commits (keys are looked up on every call).</summary>
-    public static async Task<IResult> RotateKey(Guid agentId, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    /// <summary>
+    /// A new key, shown once; the old one fails from the moment this commits (keys are looked up on every call), and the
+    /// JIT tokens got with it are voided (a key is rotated when it may have leaked).
+    /// </summary>
+    public static async Task<IResult> RotateKey(Guid agentId, AgentsDbContext db, TenantContext tenant, JitTokens tokens, CancellationToken cancellationToken)
     {
         var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
         if (agent is null)
         {
             return ApiErrors.NotFound("Agent");
         }
+
+        await tokens.RevokeAgentTokensAsync(tenant.TenantId, agent.Id);
 
         var key = AgentKeys.NewKey();
         agent.KeyHash = AgentKeys.HashOf(key);

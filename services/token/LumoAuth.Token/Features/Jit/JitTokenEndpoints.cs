@@ -41,6 +41,7 @@ public static class JitTokenEndpoints
             .Required("tenantSlug", request.TenantSlug)
             .Required("taskId", request.TaskId)
             .Required("requestId", request.RequestId)
+            .Check(request.TokenId is { Length: >= 16 and <= 64 } id && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'), "tokenId", "must be 16 to 64 URL-safe characters")
             .Check(request.LifetimeSeconds is > 0 and <= JitTokenRequest.MaxLifetimeSeconds, "lifetimeSeconds", $"must be 1 to {JitTokenRequest.MaxLifetimeSeconds}")
             .Check(request.AuthorizationDetails is { ValueKind: JsonValueKind.Array } details && details.GetArrayLength() > 0, "authorizationDetails", "must be a non-empty array");
         if (!validation.IsValid)
@@ -57,7 +58,7 @@ public static class JitTokenEndpoints
         var issuer = options.Issuer!.AbsoluteUri;
         var issuedAt = time.GetUtcNow().ToUnixTimeSeconds();
         var expiresAt = issuedAt + request.LifetimeSeconds;
-        var tokenId = TokenIds.New();
+        var tokenId = request.TokenId;
         var agent = request.AgentId.ToString();
 
         var payload = new ArrayBufferWriter<byte>(512);
