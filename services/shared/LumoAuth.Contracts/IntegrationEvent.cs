@@ -61,11 +61,19 @@ public static class AuditLogIds
 {
     public const string Prefix = "log_";
 
-    public static string Format(Guid eventId) => Prefix + eventId.ToString("N");
+    public static string Format(Guid eventId) => PrefixedIds.Format(Prefix, eventId);
 
-    public static bool TryParse(string value, out Guid eventId)
+    public static bool TryParse(string value, out Guid eventId) => PrefixedIds.TryParse(Prefix, value, out eventId);
+}
+
+/// <summary>Public ids that name their kind: a prefix (<c>log_</c>, <c>task_</c>, <c>mcp_</c>…) and a row's id as 32 hex digits.</summary>
+public static class PrefixedIds
+{
+    public static string Format(string prefix, Guid id) => prefix + id.ToString("N");
+
+    public static bool TryParse(string prefix, string? value, out Guid id)
     {
-        eventId = Guid.Empty;
-        return value.StartsWith(Prefix, StringComparison.Ordinal) && Guid.TryParseExact(value[Prefix.Length..], "N", out eventId);
+        id = Guid.Empty;
+        return value is not null && value.StartsWith(prefix, StringComparison.Ordinal) && Guid.TryParseExact(value.AsSpan(prefix.Length), "N", out id);
     }
 }

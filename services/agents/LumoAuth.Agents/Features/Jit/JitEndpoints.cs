@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LumoAuth.Agents.Data;
 using LumoAuth.Agents.Features.Runtime;
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Agents;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Messaging.Outbox;
@@ -318,19 +319,16 @@ public static class JitTaskEnd
 /// <summary>The public ids: <c>task_</c> and <c>jit_</c> before the row's id (32 hex digits).</summary>
 public static class JitIds
 {
-    public static string Task(Guid id) => "task_" + id.ToString("N");
+    private const string TaskPrefix = "task_";
+    private const string RequestPrefix = "jit_";
 
-    public static string Request(Guid id) => "jit_" + id.ToString("N");
+    public static string Task(Guid id) => PrefixedIds.Format(TaskPrefix, id);
 
-    public static bool TryParseTask(string value, out Guid id) => TryParse(value, "task_", out id);
+    public static string Request(Guid id) => PrefixedIds.Format(RequestPrefix, id);
 
-    public static bool TryParseRequest(string value, out Guid id) => TryParse(value, "jit_", out id);
+    public static bool TryParseTask(string value, out Guid id) => PrefixedIds.TryParse(TaskPrefix, value, out id);
 
-    private static bool TryParse(string value, string prefix, out Guid id)
-    {
-        id = Guid.Empty;
-        return value.StartsWith(prefix, StringComparison.Ordinal) && Guid.TryParseExact(value[prefix.Length..], "N", out id);
-    }
+    public static bool TryParseRequest(string value, out Guid id) => PrefixedIds.TryParse(RequestPrefix, value, out id);
 }
 
 public sealed class JitOptions
@@ -375,7 +373,7 @@ public sealed record TaskResponse(
     public static TaskResponse From(JitTask t, DateTimeOffset now)
     {
         var state = StateOf(t, now);
-        return new(JitIds.Task(t.Id), "caep_" + t.Id.ToString("N"), t.AgentId, t.Name, t.Type, t.OnBehalfOf, state, state == JitStatuses.Active,
+        return new(JitIds.Task(t.Id), PrefixedIds.Format("caep_", t.Id), t.AgentId, t.Name, t.Type, t.OnBehalfOf, state, state == JitStatuses.Active,
             t.RiskScore, t.DenialCount, t.EndReason, t.ExpiresAt);
     }
 

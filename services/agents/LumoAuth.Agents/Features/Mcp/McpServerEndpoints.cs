@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using LumoAuth.Agents.Data;
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Agents;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Messaging.Data;
@@ -264,13 +265,9 @@ public static class McpIds
 {
     public const string Prefix = "mcp_";
 
-    public static string Format(Guid id) => Prefix + id.ToString("N");
+    public static string Format(Guid id) => PrefixedIds.Format(Prefix, id);
 
-    public static bool TryParse(string value, out Guid id)
-    {
-        id = Guid.Empty;
-        return value.StartsWith(Prefix, StringComparison.Ordinal) && Guid.TryParseExact(value[Prefix.Length..], "N", out id);
-    }
+    public static bool TryParse(string value, out Guid id) => PrefixedIds.TryParse(Prefix, value, out id);
 }
 
 public static class McpResourceUris
