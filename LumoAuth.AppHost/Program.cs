@@ -25,6 +25,8 @@ foreach (var service in new[] { admin, authorization, agents, federation })
 }
 
 token.WithReference(authorization);
+// The token service reads the tenants' MCP servers from agents; agents asks token to sign JIT tokens (above).
+token.WithReference(agents);
 agents.WithReference(authorization);
 admin.WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey));
 

@@ -95,6 +95,59 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// JIT and MCP across the real processes: the agents service has the token service sign a JIT token, which the token
+    /// service's introspection takes until the task completes; and the token service reads an MCP server from the agents
+    /// service to bind a client-credentials token to it.
+    /// </summary>
+    [Fact]
+    public async Task JitTokens_AndMcpBoundTokens_CrossTheAgentsAndTokenServices()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/agents", new { name = "Worker" }, key);
+        var agentKey = SuiteFixture.Bearer((await ApiAssert.OkAsync(created, 201))["data"]!["apiKey"]!.GetValue<string>());
+        using var task = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/jit/task", new { name = "e2e" }, agentKey);
+        var taskId = (await ApiAssert.OkAsync(task, 201))["task_id"]!.GetValue<string>();
+        using var asked = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/jit/request",
+            new { task_id = taskId, authorization_details = new { type = "file_access", actions = new[] { "read" } } }, agentKey);
+        var tokenUrl = (await ApiAssert.OkAsync(asked))["token_url"]!.GetValue<string>();
+        using var issued = await suite.SendAsync(HttpMethod.Post, tokenUrl, configure: agentKey);
+        var jitToken = (await ApiAssert.OkAsync(issued))["access_token"]!.GetValue<string>();
+
+        var (clientId, secret, _) = await suite.ClientTokenAsync(tenant);
+        async Task<bool> ActiveAsync()
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/introspect")
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = jitToken, ["client_id"] = clientId, ["client_secret"] = secret }),
+            };
+            using var response = await suite.Gateway.SendAsync(request);
+            return (await ApiAssert.OkAsync(response))["active"]!.GetValue<bool>();
+        }
+
+        Assert.True(await ActiveAsync());
+        using var completed = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/jit/task/{taskId}/complete", configure: agentKey);
+        await ApiAssert.OkAsync(completed);
+        Assert.False(await ActiveAsync());
+
+        using var server = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/mcp-servers",
+            new { name = "Search", resource_uri = "https://mcp.example.com/search", token_lifetime = 300 }, key);
+        await ApiAssert.OkAsync(server, 201);
+        using var bound = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "client_credentials", ["client_id"] = clientId, ["client_secret"] = secret, ["resource"] = "https://mcp.example.com/search",
+            }),
+        };
+        using var boundResponse = await suite.Gateway.SendAsync(bound);
+        var granted = await ApiAssert.OkAsync(boundResponse);
+        Assert.InRange(granted["expires_in"]!.GetValue<int>(), 290, 300);
+        var aud = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(granted["access_token"]!.GetValue<string>()).Audiences;
+        Assert.Equal(["https://mcp.example.com/search"], aud);
+    }
+
+    /// <summary>
     /// A SCIM delete of a group (soft, the default) takes its roles from its members at once; provisioning the group again
     /// with the same name gives the old members nothing.
     /// </summary>
