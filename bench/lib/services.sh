@@ -8,14 +8,15 @@ BENCH_PORT_BASE="${BENCH_PORT_BASE:-39400}"
 GATEWAY_PORT=$((BENCH_PORT_BASE + 80))
 declare -A SERVICE_PORT=(
   [admin]=$((BENCH_PORT_BASE + 81)) [token]=$((BENCH_PORT_BASE + 82)) [authorization]=$((BENCH_PORT_BASE + 83))
+  [agents]=$((BENCH_PORT_BASE + 84))
 )
 # Each service also speaks HTTP/2 (h2c) to the gateway on its port + 10 (LumoAuth:Http2Port), as the AppHost deploys it.
 H2C_PORT_OFFSET=10
 declare -A SERVICE_PROJECT=(
   [admin]=services/admin/LumoAuth.Admin [token]=services/token/LumoAuth.Token
-  [authorization]=services/authorization/LumoAuth.Authorization [gateway]=gateway/LumoAuth.Gateway
+  [authorization]=services/authorization/LumoAuth.Authorization [agents]=services/agents/LumoAuth.Agents [gateway]=gateway/LumoAuth.Gateway
 )
-declare -A SERVICE_DB=([admin]=admindb [token]=tokendb [authorization]=authzdb)
+declare -A SERVICE_DB=([admin]=admindb [token]=tokendb [authorization]=authzdb [agents]=agentsdb)
 
 BENCH_PIDS=()
 BENCH_DATABASES=()
