@@ -217,6 +217,44 @@ public sealed class AgentRegistryTests(AgentsSuite suite) : IClassFixture<Agents
     }
 
     [Fact]
+    public async Task ReportedUse_CountsAgainstTheDaysTokensAndTheMonthsSpending_AndOnlyForAllowedModels()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var (id, key) = await CreateAgentAsync(tenant, new
+        {
+            name = "Spender",
+            budgetPolicy = new { maxTokensPerDay = 1000, maxCostPerMonthUsd = 5.00m, allowedModels = new[] { "gpt-4", "claude-3-sonnet" } },
+        });
+        using var agent = suite.AgentClient(key);
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { tokens = 10, model = "gpt-2" }), 403, "model_not_allowed");
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { tokens = 10 }), 403, "model_not_allowed");
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { tokens = -1, model = "gpt-4" }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { model = "gpt-4" }), 400, "validation_error");
+
+        var after = await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { tokens = 600, cost_usd = 1.25m, model = "gpt-4" }));
+        Assert.Equal(600, after["tokens_used_today"]!.GetValue<long>());
+        Assert.Equal(1.25m, after["cost_this_month_usd"]!.GetValue<decimal>());
+        var me = await ApiAssert.OkAsync(await agent.GetAsync($"{tenant.Api}/agents/me"));
+        Assert.Equal(1000, me["budget"]!["max_tokens_per_day"]!.GetValue<long>());
+        Assert.Equal(["gpt-4", "claude-3-sonnet"], me["budget"]!["allowed_models"]!.AsArray().Select(n => n!.GetValue<string>()));
+
+        // Over the day's tokens, every call is refused until the day turns.
+        await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { tokens = 500, model = "claude-3-sonnet" }));
+        using var refused = await agent.PostAsJsonAsync($"{tenant.Api}/agents/ask", new { action = "x" });
+        Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        var error = await ApiAssert.ErrorAsync(refused, 429, "budget_exceeded");
+        Assert.Equal("max_tokens_per_day", error["details"]!["limit"]!.GetValue<string>());
+
+        // Lifting the token limit leaves the month's spending, which a larger bill then uses up.
+        using var admin = suite.AdminClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/agents/{id}", new { budgetPolicy = new { maxCostPerMonthUsd = 5.00m } }));
+        await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { cost_usd = 4.00m, model = "anything" }));
+        var spent = await ApiAssert.ErrorAsync(await agent.GetAsync($"{tenant.Api}/agents/me"), 429, "budget_exceeded");
+        Assert.Equal("max_cost_per_month_usd", spent["details"]!["limit"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/agents/{id}", new { budgetPolicy = new { maxCostPerMonthUsd = 0 } }), 400, "validation_error");
+    }
+
+    [Fact]
     public async Task Registry_RefusesBadInput_AndKeepsTenantsApart()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -42,6 +42,15 @@ public sealed class Agent
     /// <summary>At most this many authenticated calls per clock hour; null for no limit.</summary>
     public int? MaxApiCallsPerHour { get; set; }
 
+    /// <summary>At most this many model tokens (as the agent reports them) per UTC day; null for no limit.</summary>
+    public long? MaxTokensPerDay { get; set; }
+
+    /// <summary>At most this much spending in US dollars (as the agent reports it) per UTC month; null for no limit.</summary>
+    public decimal? MaxCostPerMonthUsd { get; set; }
+
+    /// <summary>The models the agent may report using; null for any.</summary>
+    public List<string>? AllowedModels { get; set; }
+
     public bool IsActive { get; set; } = true;
 
     public byte[] KeyHash { get; set; } = [];
@@ -231,6 +240,7 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.Property(a => a.Description).HasMaxLength(Agent.DescriptionLength);
             e.Property(a => a.Type).HasMaxLength(32);
             e.Property(a => a.KeyPrefix).HasMaxLength(32);
+            e.Property(a => a.MaxCostPerMonthUsd).HasPrecision(12, 2);
             e.HasQueryFilter(a => a.TenantId == tenant.CurrentTenantId);
         });
         modelBuilder.Entity<JitTask>(e =>

@@ -32,6 +32,9 @@ namespace LumoAuth.Agents.Data.Migrations
                     b.PrimitiveCollection<List<string>>("AllowedIps")
                         .HasColumnType("text[]");
 
+                    b.PrimitiveCollection<List<string>>("AllowedModels")
+                        .HasColumnType("text[]");
+
                     b.PrimitiveCollection<List<string>>("Capabilities")
                         .IsRequired()
                         .HasColumnType("text[]");
@@ -63,6 +66,13 @@ namespace LumoAuth.Agents.Data.Migrations
 
                     b.Property<int?>("MaxApiCallsPerHour")
                         .HasColumnType("integer");
+
+                    b.Property<decimal?>("MaxCostPerMonthUsd")
+                        .HasPrecision(12, 2)
+                        .HasColumnType("numeric(12,2)");
+
+                    b.Property<long?>("MaxTokensPerDay")
+                        .HasColumnType("bigint");
 
                     b.Property<string>("Name")
                         .IsRequired()

@@ -308,9 +308,13 @@ public static partial class AgentEndpoints
             }
         }
 
-        if (request.BudgetPolicy?.MaxApiCallsPerHour is { } calls)
+        if (request.BudgetPolicy is { } budget)
         {
-            validation.Check(calls is >= 1 and <= 10_000_000, "budgetPolicy.maxApiCallsPerHour", "must be between 1 and 10000000 (leave it out for no limit)");
+            validation.Check(budget.MaxApiCallsPerHour is null or >= 1 and <= 10_000_000, "budgetPolicy.maxApiCallsPerHour", "must be between 1 and 10000000 (leave it out for no limit)");
+            validation.Check(budget.MaxTokensPerDay is null or >= 1 and <= 1_000_000_000_000, "budgetPolicy.maxTokensPerDay", "must be between 1 and 10^12 (leave it out for no limit)");
+            validation.Check(budget.MaxCostPerMonthUsd is null or >= 0.01m and <= 1_000_000_000m, "budgetPolicy.maxCostPerMonthUsd", "must be between 0.01 and 10^9 (leave it out for no limit)");
+            validation.Check(budget.AllowedModels is null || (budget.AllowedModels.Count <= 50 && budget.AllowedModels.All(m => m is { Length: > 0 and <= 100 })),
+                "budgetPolicy.allowedModels", "must be at most 50 model names of 1-100 characters");
         }
 
         return validation;
@@ -335,7 +339,11 @@ public static partial class AgentEndpoints
 
         if (request.BudgetPolicy is { } budget)
         {
+            // The policy is replaced as a whole: a limit left out is lifted.
             agent.MaxApiCallsPerHour = budget.MaxApiCallsPerHour;
+            agent.MaxTokensPerDay = budget.MaxTokensPerDay;
+            agent.MaxCostPerMonthUsd = budget.MaxCostPerMonthUsd;
+            agent.AllowedModels = budget.AllowedModels is { } models ? [.. models.Distinct(StringComparer.Ordinal)] : null;
         }
     }
 
@@ -365,7 +373,15 @@ public static partial class AgentEndpoints
     private static partial Regex CapabilityPattern();
 }
 
-public sealed record BudgetPolicy([property: JsonPropertyName("maxApiCallsPerHour")] int? MaxApiCallsPerHour);
+/// <summary>An agent's limits (the docs' budget policy); each left out is no limit.</summary>
+public sealed record BudgetPolicy(
+    [property: JsonPropertyName("maxApiCallsPerHour")] int? MaxApiCallsPerHour,
+    [property: JsonPropertyName("maxTokensPerDay")] long? MaxTokensPerDay = null,
+    [property: JsonPropertyName("maxCostPerMonthUsd")] decimal? MaxCostPerMonthUsd = null,
+    [property: JsonPropertyName("allowedModels")] IReadOnlyList<string>? AllowedModels = null)
+{
+    public static BudgetPolicy Of(Agent a) => new(a.MaxApiCallsPerHour, a.MaxTokensPerDay, a.MaxCostPerMonthUsd, a.AllowedModels);
+}
 
 public sealed record AgentRequest(
     [property: JsonPropertyName("name")] string? Name,
@@ -404,7 +420,7 @@ public sealed record AgentResponse(
     /// <param name="roles">The roles the authorization service holds for it, when asked; else the registry's record.</param>
     public static AgentResponse From(Agent a, IReadOnlyList<string>? permissions, IReadOnlyList<string>? roles = null) => new(
         a.Id, a.Name, a.Description, a.Type, roles ?? a.Roles, permissions, a.Capabilities, a.IsActive, a.AllowedIps,
-        new BudgetPolicy(a.MaxApiCallsPerHour), a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
+        BudgetPolicy.Of(a), a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
 }
 
 public sealed record RotatedKeyResponse(

@@ -9,7 +9,8 @@ namespace LumoAuth.Agents.Features.Runtime;
 
 /// <summary>
 /// What every call with an agent key passes after its key was verified: the agent's address allow-list (403
-/// <c>access_denied</c>), then its budget of calls per hour (429 <c>budget_exceeded</c> until the hour turns). A call
+/// <c>access_denied</c>), then its budget: calls per hour, model tokens per day, spending per month (429
+/// <c>budget_exceeded</c> with <c>Retry-After</c> until the window turns). A call
 /// that passes marks the agent used (at most once a minute, so a busy agent does not write on every call).
 /// </summary>
 public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, TimeProvider time) : IEndpointFilter
@@ -31,13 +32,24 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
         {
             if (calls == maximum + 1)
             {
-                db.AddEvent(new AgentBudgetExceeded(agent.Id, "max_api_calls_per_hour", maximum) { TenantId = agent.TenantId });
-                await db.SaveChangesAsync(http.RequestAborted);
+                await RecordFirstRefusalAsync(agent, "max_api_calls_per_hour", maximum, http.RequestAborted);
             }
 
             http.Response.Headers.RetryAfter = budget.SecondsUntilReset().ToString(System.Globalization.CultureInfo.InvariantCulture);
             return ApiErrors.Create(StatusCodes.Status429TooManyRequests, BudgetExceeded,
                 $"The agent has used its {maximum} calls of this hour", new { limit = "max_api_calls_per_hour", maximum });
+        }
+
+        if (await budget.ExhaustedAsync(agent) is { } exhausted)
+        {
+            if (await budget.FirstRefusalAsync(agent.Id, exhausted.Limit, exhausted.RetryAfter))
+            {
+                await RecordFirstRefusalAsync(agent, exhausted.Limit, exhausted.Maximum, http.RequestAborted);
+            }
+
+            http.Response.Headers.RetryAfter = exhausted.RetryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return ApiErrors.Create(StatusCodes.Status429TooManyRequests, BudgetExceeded,
+                $"The agent has used its budget ({exhausted.Limit} {exhausted.Maximum})", new { limit = exhausted.Limit, maximum = exhausted.Maximum });
         }
 
         var now = time.GetUtcNow();
@@ -47,5 +59,12 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
         }
 
         return await next(context);
+    }
+
+    /// <summary>Audits the first refusal of a window for the budget.</summary>
+    private async Task RecordFirstRefusalAsync(Agent agent, string limit, decimal maximum, CancellationToken cancellationToken)
+    {
+        db.AddEvent(new AgentBudgetExceeded(agent.Id, limit, (long)Math.Ceiling(maximum)) { TenantId = agent.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
     }
 }

@@ -22,6 +22,7 @@ public static class AgentRuntimeEndpoints
             .AddEndpointFilter<AgentCallFilter>().WithTags("Agent runtime");
         group.MapGet("/me", Me).WithName("AgentMe");
         group.MapPost("/ask", Ask).WithName("AgentAsk");
+        group.MapPost("/me/usage", ReportUsage).WithName("AgentReportUsage");
         return app;
     }
 
@@ -29,13 +30,47 @@ public static class AgentRuntimeEndpoints
     {
         var agent = http.CurrentAgent()!;
         var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
-        var calls = agent.MaxApiCallsPerHour is null ? null : await budget.CallsThisHourAsync(agent.Id);
         return TypedResults.Ok(new AgentSelf(
             new AgentIdentity(agent.Id, "agent", agent.Name, agent.Type, tenant.Tenant!.Name),
             Capabilities(agent, held.Permissions),
             held.Roles,
             new AgentWorkspace(tenant.Slug, $"/t/{tenant.Slug}/api/v1/"),
-            new AgentBudgetStatus(agent.MaxApiCallsPerHour, calls)));
+            AgentBudgetStatus.Of(agent, await budget.UsageAsync(agent.Id))));
+    }
+
+    /// <summary>
+    /// The agent reports model use (nothing else can know it): tokens count against its day and cost against its month.
+    /// A model outside its <c>allowedModels</c> is refused (403 <c>model_not_allowed</c>) and counts nothing. Answers the
+    /// budget as it now stands.
+    /// </summary>
+    public static async Task<IResult> ReportUsage(UsageReport report, HttpContext http, AgentsDbContext db, AgentBudget budget, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator()
+            .Check(report.Tokens is null or >= 0 and <= 1_000_000_000, "tokens", "must be 0 to 10^9")
+            .Check(report.CostUsd is null or >= 0 and <= 1_000_000m, "cost_usd", "must be 0 to 10^6")
+            .Check(report.Tokens is not null || report.CostUsd is not null, "tokens", "report tokens, cost_usd or both")
+            .Optional("model", report.Model, 100);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var agent = http.CurrentAgent()!;
+        if (agent.AllowedModels is { } allowed && (report.Model is null || !allowed.Contains(report.Model, StringComparer.Ordinal)))
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, "model_not_allowed", $"The agent may use only {string.Join(", ", allowed)}");
+        }
+
+        try
+        {
+            await budget.RecordUsageAsync(agent.Id, report.Tokens ?? 0, report.CostUsd ?? 0);
+        }
+        catch (Exception exception) when (exception is StackExchange.Redis.RedisException or TimeoutException)
+        {
+            throw new DependencyUnavailableException("Usage cannot be recorded now: Redis cannot be reached.", exception);
+        }
+
+        return TypedResults.Ok(AgentBudgetStatus.Of(agent, await budget.UsageAsync(agent.Id)));
     }
 
     /// <summary>
@@ -121,6 +156,21 @@ public sealed record AgentWorkspace(
     [property: JsonPropertyName("slug")] string Slug,
     [property: JsonPropertyName("api_base")] string ApiBase);
 
+/// <summary>The budget and what was used of it (the docs' <c>get_budget_status</c>); usage is null while Redis cannot say.</summary>
 public sealed record AgentBudgetStatus(
     [property: JsonPropertyName("max_api_calls_per_hour")] int? MaxApiCallsPerHour,
-    [property: JsonPropertyName("api_calls_this_hour")] long? ApiCallsThisHour);
+    [property: JsonPropertyName("api_calls_this_hour")] long? ApiCallsThisHour,
+    [property: JsonPropertyName("max_tokens_per_day")] long? MaxTokensPerDay,
+    [property: JsonPropertyName("tokens_used_today")] long? TokensUsedToday,
+    [property: JsonPropertyName("max_cost_per_month_usd")] decimal? MaxCostPerMonthUsd,
+    [property: JsonPropertyName("cost_this_month_usd")] decimal? CostThisMonthUsd,
+    [property: JsonPropertyName("allowed_models")] IReadOnlyList<string>? AllowedModels)
+{
+    public static AgentBudgetStatus Of(Agent agent, (long Calls, long Tokens, decimal Cost)? used) =>
+        new(agent.MaxApiCallsPerHour, used?.Calls, agent.MaxTokensPerDay, used?.Tokens, agent.MaxCostPerMonthUsd, used?.Cost, agent.AllowedModels);
+}
+
+public sealed record UsageReport(
+    [property: JsonPropertyName("tokens")] long? Tokens,
+    [property: JsonPropertyName("cost_usd")] decimal? CostUsd,
+    [property: JsonPropertyName("model")] string? Model);
