@@ -22,11 +22,15 @@ public static class AgentsServiceExtensions
         });
 
         // Agents call with keys of their own, beside the tenant's API keys and bearer tokens the admin routes take.
-        builder.Services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, AgentKeyAuthenticationHandler>(AgentAuth.Scheme, null);
+        builder.Services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, AgentKeyAuthenticationHandler>(AgentAuth.KeyScheme, null)
+            .AddPolicyScheme(AgentAuth.Scheme, "An agent key or an agent's bearer token", o => o.ForwardDefaultSelector =
+                context => AgentKeys.Read(context.Request) is not null ? AgentAuth.KeyScheme : LumoAuth.ServiceDefaults.Security.AuthSchemes.Bearer);
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AgentAuth.Policy, p => p.AddAuthenticationSchemes(AgentAuth.Scheme).RequireAuthenticatedUser());
         builder.Services.AddScoped<AgentCallFilter>();
         builder.Services.AddSingleton<AgentRoles>();
+        builder.Services.AddSingleton<AgentClients>();
         builder.Services.AddSingleton<AgentBudget>();
         builder.Services.AddOptions<JitOptions>().BindConfiguration(JitOptions.SectionName);
         builder.Services.AddSingleton<JitTokens>();

@@ -53,6 +53,12 @@ public sealed class Agent
 
     public bool IsActive { get; set; } = true;
 
+    /// <summary><c>api_key</c> (its own key only) or <c>client_credentials</c> (also an OAuth client, <see cref="ClientId"/>).</summary>
+    public string IdentityType { get; set; } = AgentIdentityTypes.ApiKey;
+
+    /// <summary>Its OAuth client at the token service, for the client-credentials identity type.</summary>
+    public string? ClientId { get; set; }
+
     public byte[] KeyHash { get; set; } = [];
 
     /// <summary>The key's first characters, to tell keys apart in lists and logs.</summary>
@@ -65,6 +71,14 @@ public sealed class Agent
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+}
+
+public static class AgentIdentityTypes
+{
+    public const string ApiKey = "api_key";
+    public const string ClientCredentials = "client_credentials";
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { ApiKey, ClientCredentials };
 }
 
 public static class AgentTypes
@@ -235,6 +249,9 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             // A key is found by its hash alone (the tenant is checked after): one index, unique across tenants.
             e.HasIndex(a => a.KeyHash).IsUnique();
             e.HasIndex(a => new { a.TenantId, a.Name }).IsUnique();
+            e.HasIndex(a => new { a.TenantId, a.ClientId }).IsUnique().HasFilter("\"ClientId\" IS NOT NULL");
+            e.Property(a => a.IdentityType).HasMaxLength(32).HasDefaultValue(AgentIdentityTypes.ApiKey);
+            e.Property(a => a.ClientId).HasMaxLength(64);
             e.HasIndex(a => new { a.TenantId, a.CreatedAt });
             e.Property(a => a.Name).HasMaxLength(Agent.NameLength);
             e.Property(a => a.Description).HasMaxLength(Agent.DescriptionLength);

@@ -309,3 +309,27 @@ public sealed record McpResource(string ResourceUri, IReadOnlyList<string> Allow
 {
     public static string Route(Guid tenantId) => InternalRoutes.McpResources + "?tenantId=" + tenantId;
 }
+
+/// <summary>
+/// An OAuth client for an agent whose identity type is client credentials: confidential, machine-to-machine, with the
+/// client-credentials and token-exchange grants; its id is <see cref="ClientIdFor"/>.
+/// </summary>
+public sealed record AgentClientRequest(Guid TenantId, string TenantSlug, Guid AgentId, string Name)
+{
+    /// <summary>Agent clients' ids begin so: the token service knows from the id alone that it may ask about an agent.</summary>
+    public const string ClientIdPrefix = "agt_";
+
+    public static string ClientIdFor(Guid agentId) => ClientIdPrefix + agentId.ToString("N");
+
+    public static string DeleteRoute(string clientId, Guid tenantId, string tenantSlug) =>
+        $"{InternalRoutes.AgentClients}/{Uri.EscapeDataString(clientId)}?tenantId={tenantId}&tenantSlug={Uri.EscapeDataString(tenantSlug)}";
+}
+
+public sealed record AgentClientResponse(string ClientId, string ClientSecret);
+
+/// <param name="MayDelegate">Whether its capabilities let it act for others (<c>delegate:on_behalf</c>, or <c>delegate:user</c>).</param>
+public sealed record AgentOfClient(Guid AgentId, bool IsActive, bool MayDelegate)
+{
+    public static string Route(string clientId, Guid tenantId) =>
+        InternalRoutes.AgentByClient.Replace("{clientId}", Uri.EscapeDataString(clientId), StringComparison.Ordinal) + "?tenantId=" + tenantId;
+}

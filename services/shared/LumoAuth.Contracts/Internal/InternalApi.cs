@@ -31,6 +31,12 @@ public static class InternalRoutes
 
     /// <summary>A tenant's active OAuth-protected MCP servers (<see cref="McpResource"/>), for the token service; <c>?tenantId=</c>.</summary>
     public const string McpResources = Prefix + "/mcp-resources";
+
+    /// <summary>The token service creates (POST) and deletes (DELETE <c>/{clientId}</c>) the OAuth client of an agent.</summary>
+    public const string AgentClients = Prefix + "/agent-clients";
+
+    /// <summary>The agent an OAuth client belongs to (<see cref="AgentOfClient"/>), for the token service's delegation checks; <c>?tenantId=</c>.</summary>
+    public const string AgentByClient = Prefix + "/agents/by-client/{clientId}";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

@@ -81,6 +81,7 @@ public static class TokenServiceExtensions
         services.AddSingleton<RolesDirectory>();
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
         services.AddSingleton<McpResources>();
+        services.AddSingleton<LumoAuth.Token.Features.Token.AgentActors>();
         services.AddSingleton<UserClaims>();
         services.AddSingleton<AdministratorGuard>();
         services.AddSingleton<HostedPageSettingsCache>();
@@ -355,6 +356,7 @@ public static class TokenServiceExtensions
         app.MapProfileAccountPage();
         app.MapAdminTokenEndpoints();
         app.MapJitTokenEndpoints();
+        app.MapAgentClientEndpoints();
         app.MapLogoutEndpoints();
         return app;
     }

@@ -39,12 +39,23 @@ namespace LumoAuth.Agents.Data.Migrations
                         .IsRequired()
                         .HasColumnType("text[]");
 
+                    b.Property<string>("ClientId")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Description")
                         .HasMaxLength(1000)
                         .HasColumnType("character varying(1000)");
+
+                    b.Property<string>("IdentityType")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasDefaultValue("api_key");
 
                     b.Property<bool>("IsActive")
                         .HasColumnType("boolean");
@@ -98,6 +109,10 @@ namespace LumoAuth.Agents.Data.Migrations
 
                     b.HasIndex("KeyHash")
                         .IsUnique();
+
+                    b.HasIndex("TenantId", "ClientId")
+                        .IsUnique()
+                        .HasFilter("\"ClientId\" IS NOT NULL");
 
                     b.HasIndex("TenantId", "CreatedAt");
 

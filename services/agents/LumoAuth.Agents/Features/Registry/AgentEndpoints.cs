@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using LumoAuth.Agents.Data;
 using LumoAuth.Agents.Features.Jit;
 using LumoAuth.Contracts.Agents;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -27,8 +28,28 @@ public static partial class AgentEndpoints
         group.MapPatch("/{agentId:guid}", UpdateAgent).WithName("PatchAgent");
         group.MapDelete("/{agentId:guid}", DeleteAgent).WithName("DeleteAgent");
         group.MapPost("/{agentId:guid}/rotate-key", RotateKey).WithName("RotateAgentKey");
+        app.MapGet(InternalRoutes.AgentByClient, AgentOfClient).RequireAuthorization(Policies.Internal).WithName("InternalAgentByClient").WithTags("Internal");
         return app;
     }
+
+    /// <summary>The token service's question when an agent's OAuth client acts for someone: is it active, may it delegate.</summary>
+    public static async Task<IResult> AgentOfClient(string clientId, Guid tenantId, AgentsDbContext db, CancellationToken cancellationToken)
+    {
+        var agent = await db.Agents.IgnoreQueryFilters().AsNoTracking()
+            .Where(a => a.TenantId == tenantId && a.ClientId == clientId)
+            .Select(a => new { a.Id, a.IsActive, a.Capabilities })
+            .FirstOrDefaultAsync(cancellationToken);
+        if (agent is null)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var mayDelegate = DelegationCapabilities.Any(c => Runtime.AgentRuntimeEndpoints.Capability(agent.Capabilities, c) is not null);
+        return TypedResults.Ok(new AgentOfClient(agent.Id, agent.IsActive, mayDelegate));
+    }
+
+    /// <summary>The capabilities that let an agent act for others (the docs name both, C-35).</summary>
+    private static readonly string[] DelegationCapabilities = ["delegate:on_behalf", "delegate:user"];
 
     public static async Task<IResult> ListAgents(
         AgentsDbContext db, int? page, int? limit, string? search, string? type, bool? isActive, string? sortBy, string? sortDir, CancellationToken cancellationToken)
@@ -83,9 +104,10 @@ public static partial class AgentEndpoints
     }
 
     public static async Task<IResult> CreateAgent(
-        AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, HttpContext http, CancellationToken cancellationToken)
+        AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, AgentClients clients, HttpContext http, CancellationToken cancellationToken)
     {
         var validation = Validate(request, creating: true);
+        validation.Check(request.IdentityType is null || AgentIdentityTypes.All.Contains(request.IdentityType), "identityType", "must be api_key or client_credentials");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -119,27 +141,40 @@ public static partial class AgentEndpoints
         }
 
         agent.Roles = [.. granted];
+        // A client-credentials agent gets its OAuth client first too, taken back with the roles if the save fails.
+        string? clientSecret = null;
+        if (request.IdentityType == AgentIdentityTypes.ClientCredentials)
+        {
+            var client = await clients.CreateAsync(new(tenant.TenantId, tenant.Slug, agent.Id, agent.Name), cancellationToken);
+            (agent.IdentityType, agent.ClientId, clientSecret) = (AgentIdentityTypes.ClientCredentials, client.ClientId, client.ClientSecret);
+        }
+
         db.Agents.Add(agent);
         db.AddEvent(new AgentCreated(agent.Id, agent.Name, agent.Type, agent.Roles) { TenantId = tenant.TenantId });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
         }
-        catch (DbUpdateException exception) when (DbErrors.IsUniqueViolation(exception))
+        catch (Exception exception)
         {
             await roles.ReplaceAsync(tenant.TenantId, agent.Id, [], CancellationToken.None);
-            return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
-        }
-        catch
-        {
-            await roles.ReplaceAsync(tenant.TenantId, agent.Id, [], CancellationToken.None);
+            if (agent.ClientId is { } made)
+            {
+                await clients.DeleteAsync(made, tenant.TenantId, tenant.Slug, CancellationToken.None);
+            }
+
+            if (exception is DbUpdateException update && update.IsUniqueViolation())
+            {
+                return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+            }
+
             throw;
         }
 
         var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
         return TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/agents/{agent.Id}",
-            new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles) with { ApiKey = key }, "Agent created. Store the API key securely: it will not be shown again."));
+            new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles) with { ApiKey = key, ClientSecret = clientSecret }, "Agent created. Store the API key securely: it will not be shown again."));
     }
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike; a field left out keeps its value).</summary>
@@ -147,6 +182,7 @@ public static partial class AgentEndpoints
         Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, JitTokens tokens, HttpContext http, CancellationToken cancellationToken)
     {
         var validation = Validate(request, creating: false);
+        validation.Check(request.IdentityType is null, "identityType", "is chosen when the agent is created; make a new agent for another");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -209,7 +245,7 @@ public static partial class AgentEndpoints
         return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles), "Agent updated"));
     }
 
-    public static async Task<IResult> DeleteAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, JitTokens tokens, CancellationToken cancellationToken)
+    public static async Task<IResult> DeleteAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, JitTokens tokens, AgentClients clients, CancellationToken cancellationToken)
     {
         var agent = await db.Agents.FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
         if (agent is null)
@@ -217,8 +253,13 @@ public static partial class AgentEndpoints
             return ApiErrors.NotFound("Agent");
         }
 
-        // Its JIT tokens first: if Redis is out, nothing is deleted and the call can be made again.
+        // Its JIT tokens and its OAuth client (with the client's tokens) first: if Redis or the token service is out,
+        // nothing is deleted and the call can be made again.
         await tokens.RevokeAgentTokensAsync(tenant.TenantId, agent.Id);
+        if (agent.ClientId is { } clientId)
+        {
+            await clients.DeleteAsync(clientId, tenant.TenantId, tenant.Slug, cancellationToken);
+        }
         // Its key stops working with the row; its roles and relationships go when the authorization service takes the event.
         db.Agents.Remove(agent);
         db.AddEvent(new AgentDeleted(agent.Id, agent.Name) { TenantId = tenant.TenantId });
@@ -391,7 +432,8 @@ public sealed record AgentRequest(
     [property: JsonPropertyName("capabilities")] IReadOnlyList<string>? Capabilities,
     [property: JsonPropertyName("allowedIps")] IReadOnlyList<string>? AllowedIps,
     [property: JsonPropertyName("budgetPolicy")] BudgetPolicy? BudgetPolicy,
-    [property: JsonPropertyName("isActive")] bool? IsActive);
+    [property: JsonPropertyName("isActive")] bool? IsActive,
+    [property: JsonPropertyName("identityType")] string? IdentityType = null);
 
 public sealed record AgentResponse(
     [property: JsonPropertyName("id")] Guid Id,
@@ -406,6 +448,8 @@ public sealed record AgentResponse(
     [property: JsonPropertyName("isActive")] bool IsActive,
     [property: JsonPropertyName("allowedIps")] IReadOnlyList<string>? AllowedIps,
     [property: JsonPropertyName("budgetPolicy")] BudgetPolicy BudgetPolicy,
+    [property: JsonPropertyName("identityType")] string IdentityType,
+    [property: JsonPropertyName("clientId")] string? ClientId,
     [property: JsonPropertyName("keyPrefix")] string KeyPrefix,
     [property: JsonPropertyName("lastUsedAt")] DateTimeOffset? LastUsedAt,
     [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
@@ -416,11 +460,16 @@ public sealed record AgentResponse(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ApiKey { get; init; }
 
+    /// <summary>Its OAuth client's secret (client-credentials agents): in the creation's answer only; the Admin API's clients rotate it.</summary>
+    [JsonPropertyName("clientSecret")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ClientSecret { get; init; }
+
     /// <param name="permissions">What its roles grant now (asked of the authorization service); left out of lists.</param>
     /// <param name="roles">The roles the authorization service holds for it, when asked; else the registry's record.</param>
     public static AgentResponse From(Agent a, IReadOnlyList<string>? permissions, IReadOnlyList<string>? roles = null) => new(
         a.Id, a.Name, a.Description, a.Type, roles ?? a.Roles, permissions, a.Capabilities, a.IsActive, a.AllowedIps,
-        BudgetPolicy.Of(a), a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
+        BudgetPolicy.Of(a), a.IdentityType, a.ClientId, a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
 }
 
 public sealed record RotatedKeyResponse(

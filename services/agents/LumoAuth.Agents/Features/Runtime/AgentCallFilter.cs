@@ -3,6 +3,7 @@ using LumoAuth.Agents.Features.Registry;
 using LumoAuth.Contracts.Agents;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Agents.Features.Runtime;
@@ -22,7 +23,12 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var agent = http.CurrentAgent() ?? throw new InvalidOperationException("Agent endpoints run after agent-key authentication.");
+        var agent = http.CurrentAgent() ?? await AgentOfBearerAsync(http);
+        if (agent is null)
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied, "This token was not issued to an agent");
+        }
+
         if (agent.AllowedIps is { Count: > 0 } allowed && !IpAllowList.Allows(allowed, http.Connection.RemoteIpAddress))
         {
             return ApiErrors.Create(StatusCodes.Status403Forbidden, AccessDenied, "This agent may not call from this address");
@@ -59,6 +65,26 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
         }
 
         return await next(context);
+    }
+
+    /// <summary>
+    /// The active agent whose OAuth client a bearer token was issued to (client-credentials agents), remembered for the
+    /// endpoint; null for any other token.
+    /// </summary>
+    private async Task<Agent?> AgentOfBearerAsync(HttpContext http)
+    {
+        if (http.User.FindFirst(LumoClaims.ClientId)?.Value is not { Length: > 0 } clientId)
+        {
+            return null;
+        }
+
+        var agent = await db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.ClientId == clientId && a.IsActive, http.RequestAborted);
+        if (agent is not null)
+        {
+            http.Items[AgentAuth.ItemKey] = agent;
+        }
+
+        return agent;
     }
 
     /// <summary>Audits the first refusal of a window for the budget.</summary>

@@ -13,7 +13,9 @@ namespace LumoAuth.Agents.Features.Runtime;
 
 public static class AgentAuth
 {
-    public const string Scheme = "AgentKey";
+    /// <summary>Picks <see cref="KeyScheme"/> for an agent key, else the tenant's bearer tokens (an agent's OAuth client's).</summary>
+    public const string Scheme = "Agent";
+    public const string KeyScheme = "AgentKey";
     public const string Policy = "agent";
 
     /// <summary>Where the authenticated agent's row waits for the call filter (one read per request).</summary>

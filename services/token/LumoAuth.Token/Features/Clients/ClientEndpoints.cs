@@ -70,10 +70,12 @@ public static class ClientEndpoints
     }
 
     /// <summary>Stores a validated client with a new id (and secret, for a confidential one), raising <c>ClientCreated</c>.</summary>
-    public static async Task<(TokenApplication Application, string? Secret)> CreateAsync(ClientSettings client, ClientServices services, CancellationToken cancellationToken)
+    /// <param name="clientId">The id to give it (an agent's client); a new one when null.</param>
+    public static async Task<(TokenApplication Application, string? Secret)> CreateAsync(
+        ClientSettings client, ClientServices services, CancellationToken cancellationToken, string? clientId = null)
     {
         var tenantId = services.Tenant.TenantId;
-        var clientId = Guid.NewGuid().ToString();
+        clientId ??= Guid.NewGuid().ToString();
         var secret = client.IsConfidential ? ClientSecrets.Generate() : null;
         var descriptor = new OpenIddictApplicationDescriptor { ClientId = clientId };
         var application = new TokenApplication { TenantId = tenantId, CreatedAt = services.Time.GetUtcNow() };

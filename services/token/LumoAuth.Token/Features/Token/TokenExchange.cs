@@ -89,7 +89,7 @@ public static class TokenExchange
     }
 
     /// <summary>Checks a token-exchange request once OpenIddict has authenticated the client and validated both tokens.</summary>
-    public sealed class Policy(TokenApplicationManager applications) : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    public sealed class Policy(TokenApplicationManager applications, AgentActors agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant) : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
@@ -145,6 +145,23 @@ public static class TokenExchange
                 {
                     context.Reject(DelegationNotAllowed, "The actor is not a client enabled for delegation (token exchange).");
                     return;
+                }
+
+                // An agent acts for others only with the capability to (and while it is active).
+                if (AgentActors.IsAgentClient(actor) && tenant.HasTenant)
+                {
+                    var agent = await agents.FindAsync(tenant.TenantId, actor, context.CancellationToken);
+                    if (agent is not { IsActive: true })
+                    {
+                        context.Reject(DelegationNotAllowed, "The actor is an agent that is disabled or gone.");
+                        return;
+                    }
+
+                    if (!agent.MayDelegate)
+                    {
+                        context.Reject(AgentActors.CapabilityDenied, "The agent lacks the capability delegate:on_behalf.");
+                        return;
+                    }
                 }
 
                 if (priorActors.Count + 1 > MaxDepth)
@@ -363,7 +380,7 @@ public static class TokenExchange
                 context.Response.ErrorUri = null;
             }
 
-            if (context.Response.Error is DelegationNotAllowed or DelegationDepthExceeded)
+            if (context.Response.Error is DelegationNotAllowed or DelegationDepthExceeded or AgentActors.CapabilityDenied)
             {
                 request.HttpContext.Response.StatusCode = StatusCodes.Status403Forbidden;
             }

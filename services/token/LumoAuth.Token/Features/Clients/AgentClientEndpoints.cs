@@ -1,0 +1,82 @@
+using System.Security.Claims;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Clients;
+
+/// <summary>
+/// The OAuth clients of agents whose identity is client credentials, made and removed for the agents service (which
+/// owns agents). They are ordinary confidential machine clients of the tenant — the Admin API shows and rotates them —
+/// with the client-credentials grant and token exchange (so an agent can be the actor of a delegation).
+/// </summary>
+public static class AgentClientEndpoints
+{
+    public static IEndpointRouteBuilder MapAgentClientEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(InternalRoutes.AgentClients, CreateAsync).RequireAuthorization(Policies.Internal).WithName("InternalCreateAgentClient").WithTags("Internal");
+        app.MapDelete(InternalRoutes.AgentClients + "/{clientId}", DeleteAsync).RequireAuthorization(Policies.Internal).WithName("InternalDeleteAgentClient").WithTags("Internal");
+        return app;
+    }
+
+    public static async Task<IResult> CreateAsync(
+        AgentClientRequest request, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, CancellationToken cancellationToken)
+    {
+        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } missing)
+        {
+            return missing;
+        }
+
+        var name = string.IsNullOrWhiteSpace(request.Name) ? "Agent" : request.Name.Trim();
+        var settings = new ClientRequest(
+            $"{name[..Math.Min(name.Length, 180)]} (agent)", $"The OAuth client of agent {request.AgentId}", ClientKinds.Machine, true, null, null, null,
+            [GrantTypes.ClientCredentials, GrantTypes.TokenExchange], null, null, true, null, null);
+        if (ClientValidation.ValidateNew(settings, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
+        {
+            return validator.ToResult();
+        }
+
+        var clientId = AgentClientRequest.ClientIdFor(request.AgentId);
+        if (await services.Applications.FindByClientIdAsync(clientId, cancellationToken) is not null)
+        {
+            return ApiErrors.Duplicate("The agent has an OAuth client already");
+        }
+
+        var (_, secret) = await ClientEndpoints.CreateAsync(client, services, cancellationToken, clientId);
+        return TypedResults.Ok(new AgentClientResponse(clientId, secret!));
+    }
+
+    /// <summary>As the Admin API deletes a client: its tokens voided first, then the client and what it holds.</summary>
+    public static async Task<IResult> DeleteAsync(
+        string clientId, Guid tenantId, string tenantSlug, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, ClaimsPrincipal caller,
+        CancellationToken cancellationToken)
+    {
+        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
+        {
+            return ApiErrors.NotFound("Agent client");
+        }
+
+        if (await EnterTenantAsync(services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } missing)
+        {
+            return missing;
+        }
+
+        var result = await ClientEndpoints.DeleteClient(clientId, services, caller, cancellationToken);
+        // Already gone is gone: the agents service may ask again after a failure.
+        return result is IStatusCodeHttpResult { StatusCode: StatusCodes.Status404NotFound } ? TypedResults.NoContent() : result;
+    }
+
+    /// <summary>Internal calls carry no tenant path: the tenant is named in the request and set for this request's services.</summary>
+    private static async Task<IResult?> EnterTenantAsync(TenantContext context, TenantDirectory tenants, Guid tenantId, string slug, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(slug) || await tenants.FindAsync(slug, cancellationToken) is not { } tenant || tenant.Id != tenantId)
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        context.Set(tenant);
+        return null;
+    }
+}

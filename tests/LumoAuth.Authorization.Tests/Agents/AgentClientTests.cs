@@ -1,0 +1,124 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using LumoAuth.Testing;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace LumoAuth.Authorization.Tests.Agents;
+
+/// <summary>
+/// Client-credentials agents: an OAuth client made for the agent at the token service, whose tokens the agent endpoints
+/// take, and which acts for others in a token exchange (RFC 8693) only with the delegation capability.
+/// </summary>
+public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
+{
+    private const string TokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange";
+    private const string AccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
+
+    [Fact]
+    public async Task AClientCredentialsAgent_GetsTokens_CallsWithThem_AndActsForOthersOnlyWithTheCapability()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.AdminClientFor(tenant);
+        var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new
+        {
+            name = "Delegate",
+            identityType = "client_credentials",
+        }), 201))["data"]!;
+        var agentId = created["id"]!.GetValue<string>();
+        var clientId = created["clientId"]!.GetValue<string>();
+        var clientSecret = created["clientSecret"]!.GetValue<string>();
+        Assert.Equal($"agt_{Guid.Parse(agentId):N}", clientId);
+        Assert.Equal("client_credentials", created["identityType"]!.GetValue<string>());
+        var read = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/agents/{agentId}")))["data"]!;
+        Assert.Null(read["clientSecret"]);
+        Assert.Equal(clientId, read["clientId"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { identityType = "api_key" }), 400, "validation_error");
+
+        // The agent's own token opens the agent endpoints; an ordinary client's does not.
+        var agentToken = await ClientCredentialsAsync(tenant, clientId, clientSecret);
+        using (var asAgent = suite.AgentClient(agentToken))
+        {
+            var me = await ApiAssert.OkAsync(await asAgent.GetAsync($"{tenant.Api}/agents/me"));
+            Assert.Equal(agentId, me["identity"]!["id"]!.GetValue<string>());
+        }
+
+        var (appId, appSecret) = await AppClientAsync(tenant);
+        var appToken = await ClientCredentialsAsync(tenant, appId, appSecret);
+        using (var asApp = suite.AgentClient(appToken))
+        {
+            await ApiAssert.ErrorAsync(await asApp.GetAsync($"{tenant.Api}/agents/me"), 403, "permission_denied");
+        }
+
+        // The application hands its subject to the agent: refused until the agent may act for others.
+        using (var refused = await ExchangeAsync(tenant, appId, appSecret, appToken, agentToken))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("capability_denied", (await ApiAssert.OkAsync(refused, 403))["error"]!.GetValue<string>());
+        }
+
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { capabilities = new[] { "delegate:on_behalf" } }));
+        using (var delegated = await ExchangeAsync(tenant, appId, appSecret, appToken, agentToken))
+        {
+            var token = new JsonWebToken((await ApiAssert.OkAsync(delegated))["access_token"]!.GetValue<string>());
+            Assert.Equal(appId, token.Subject);
+            Assert.Contains(clientId, token.GetClaim("act").Value);
+        }
+
+        // Disabled, it neither calls nor acts.
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { isActive = false }));
+        using (var disabled = await ExchangeAsync(tenant, appId, appSecret, appToken, agentToken))
+        {
+            Assert.Equal("delegation_not_allowed", (await ApiAssert.OkAsync(disabled, 403))["error"]!.GetValue<string>());
+        }
+
+        using (var asDisabled = suite.AgentClient(agentToken))
+        {
+            await ApiAssert.ErrorAsync(await asDisabled.GetAsync($"{tenant.Api}/agents/me"), 403, "permission_denied");
+        }
+
+        // Deleted, its OAuth client goes with it.
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{tenant.Api}/admin/agents/{agentId}")).StatusCode);
+        using var gone = await TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" });
+        Assert.Equal("invalid_client", (await ApiAssert.OkAsync(gone, 401))["error"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Bad", identityType = "psychic" }), 400, "validation_error");
+    }
+
+    private async Task<(string Id, string Secret)> AppClientAsync(TestTenant tenant)
+    {
+        using var tokenAdmin = suite.Token.CreateClient();
+        tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        var client = (await ApiAssert.OkAsync(await tokenAdmin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
+        {
+            name = "Application",
+            type = "m2m",
+            grantTypes = new[] { "client_credentials", TokenExchange },
+        }), 201))["data"]!;
+        return (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
+    }
+
+    private async Task<string> ClientCredentialsAsync(TestTenant tenant, string clientId, string secret)
+    {
+        using var response = await TokenRequestAsync(tenant, clientId, secret, new() { ["grant_type"] = "client_credentials" });
+        return (await ApiAssert.OkAsync(response))["access_token"]!.GetValue<string>();
+    }
+
+    private Task<HttpResponseMessage> ExchangeAsync(TestTenant tenant, string clientId, string secret, string subjectToken, string actorToken) =>
+        TokenRequestAsync(tenant, clientId, secret, new()
+        {
+            ["grant_type"] = TokenExchange,
+            ["subject_token"] = subjectToken,
+            ["subject_token_type"] = AccessTokenType,
+            ["actor_token"] = actorToken,
+            ["actor_token_type"] = AccessTokenType,
+        });
+
+    private async Task<HttpResponseMessage> TokenRequestAsync(TestTenant tenant, string clientId, string secret, Dictionary<string, string> form)
+    {
+        using var http = suite.Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token") { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{clientId}:{secret}")));
+        return await http.SendAsync(request);
+    }
+}
