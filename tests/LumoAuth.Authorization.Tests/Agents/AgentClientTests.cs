@@ -66,23 +66,42 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
             Assert.Contains(clientId, token.GetClaim("act").Value);
         }
 
-        // Disabled, it neither calls nor acts.
+        // Disabled, it neither calls nor acts: its client's tokens are void, the actor token with them.
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { isActive = false }));
         using (var disabled = await ExchangeAsync(tenant, appId, appSecret, appToken, agentToken))
         {
-            Assert.Equal("delegation_not_allowed", (await ApiAssert.OkAsync(disabled, 403))["error"]!.GetValue<string>());
+            Assert.Equal("invalid_grant", (await ApiAssert.OkAsync(disabled, 400))["error"]!.GetValue<string>());
         }
 
         using (var asDisabled = suite.AgentClient(agentToken))
         {
-            await ApiAssert.ErrorAsync(await asDisabled.GetAsync($"{tenant.Api}/agents/me"), 403, "permission_denied");
+            await ApiAssert.ErrorAsync(await asDisabled.GetAsync($"{tenant.Api}/agents/me"), 401, "invalid_token");
         }
+
+        // Its OAuth client is off too: no new tokens, and the ones it had are void everywhere.
+        using (var noToken = await TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" }))
+        {
+            Assert.Equal("invalid_client", (await ApiAssert.OkAsync(noToken, 401))["error"]!.GetValue<string>());
+        }
+
+        Assert.False(await ActiveAsync(tenant, appId, appSecret, agentToken));
+
+        // Enabled again, it gets tokens again.
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { isActive = true }));
+        await ClientCredentialsAsync(tenant, clientId, clientSecret);
 
         // Deleted, its OAuth client goes with it.
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{tenant.Api}/admin/agents/{agentId}")).StatusCode);
         using var gone = await TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" });
         Assert.Equal("invalid_client", (await ApiAssert.OkAsync(gone, 401))["error"]!.GetValue<string>());
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Bad", identityType = "psychic" }), 400, "validation_error");
+    }
+
+    /// <summary>RFC 7662 at the token service, by a confidential client of the tenant.</summary>
+    private async Task<bool> ActiveAsync(TestTenant tenant, string clientId, string secret, string token)
+    {
+        using var response = await TokenRequestAsync(tenant, clientId, secret, new() { ["token"] = token }, "oauth/introspect");
+        return (await ApiAssert.OkAsync(response))["active"]!.GetValue<bool>();
     }
 
     private async Task<(string Id, string Secret)> AppClientAsync(TestTenant tenant)
@@ -114,10 +133,10 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
             ["actor_token_type"] = AccessTokenType,
         });
 
-    private async Task<HttpResponseMessage> TokenRequestAsync(TestTenant tenant, string clientId, string secret, Dictionary<string, string> form)
+    private async Task<HttpResponseMessage> TokenRequestAsync(TestTenant tenant, string clientId, string secret, Dictionary<string, string> form, string endpoint = "oauth/token")
     {
         using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token") { Content = new FormUrlEncodedContent(form) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{endpoint}") { Content = new FormUrlEncodedContent(form) };
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{clientId}:{secret}")));
         return await http.SendAsync(request);
     }

@@ -327,6 +327,12 @@ public sealed record AgentClientRequest(Guid TenantId, string TenantSlug, Guid A
 
 public sealed record AgentClientResponse(string ClientId, string ClientSecret);
 
+/// <summary>Turns an agent's OAuth client off (its tokens voided) or on again, with its agent (<c>PUT …/agent-clients/{clientId}/active</c>).</summary>
+public sealed record AgentClientStateRequest(Guid TenantId, string TenantSlug, bool IsActive)
+{
+    public static string Route(string clientId) => $"{InternalRoutes.AgentClients}/{Uri.EscapeDataString(clientId)}/active";
+}
+
 /// <param name="MayDelegate">Whether its capabilities let it act for others (<c>delegate:on_behalf</c>, or <c>delegate:user</c>).</param>
 public sealed record AgentOfClient(Guid AgentId, bool IsActive, bool MayDelegate)
 {

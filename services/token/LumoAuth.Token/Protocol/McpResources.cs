@@ -71,7 +71,7 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
         };
 
     /// <summary>Authorization (and PAR) requests for an MCP server must use PKCE with S256 (MCP authorization).</summary>
-    public sealed class RequirePkce(McpResources resources, TenantContext tenant) :
+    public sealed class RequirePkce(McpResources resources, TenantContext tenant, Microsoft.Extensions.Options.IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions> lumoOptions) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>, IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor AuthorizationDescriptor { get; }
@@ -112,20 +112,15 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
                 return null;
             }
 
-            try
+            // The tenant's own API is never an MCP server; for anything else, not knowing the servers refuses (503), since
+            // a client may have registered a server's URI itself and would otherwise skip the rule.
+            var issuers = lumoOptions.Value.IssuersOf(tenant.Tenant!);
+            foreach (var resource in named.Where(r => !issuers.Contains(r.TrimEnd('/'), StringComparer.Ordinal)))
             {
-                foreach (var resource in named)
+                if (await resources.FindAsync(tenant.TenantId, resource, CancellationToken.None) is not null)
                 {
-                    if (await resources.FindAsync(tenant.TenantId, resource, CancellationToken.None) is not null)
-                    {
-                        return "MCP servers require PKCE with S256 (code_challenge and code_challenge_method=S256)";
-                    }
+                    return "MCP servers require PKCE with S256 (code_challenge and code_challenge_method=S256)";
                 }
-            }
-            catch (DependencyUnavailableException)
-            {
-                // Unknown now, so none of them was admitted as an MCP server (that check needed the list): each is a
-                // resource the client registered itself, whose own rules apply.
             }
 
             return null;

@@ -91,8 +91,8 @@ public static class JitApprovalEndpoints
         // The task's row, then the request's, are held for the decision (the order every writer takes them in): two
         // approvers at once decide once, denials at once each count, and an ending of the task waits for the decision.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var task = await JitEndpoints.LockTask(db, taskId.Value).FirstAsync(cancellationToken);
-        var entry = await db.JitRequests.FromSql($"SELECT * FROM jit_requests WHERE \"Id\" = {id} FOR UPDATE").FirstAsync(cancellationToken);
+        var task = await JitEndpoints.LockTask(db, tenant.TenantId, taskId.Value).FirstAsync(cancellationToken);
+        var entry = await db.JitRequests.FromSql($"SELECT * FROM jit_requests WHERE \"Id\" = {id} AND \"TenantId\" = {tenant.TenantId} FOR UPDATE").FirstAsync(cancellationToken);
 
         var now = DateTimeOffset.UtcNow;
         var state = RequestResponse.StateOf(entry, now);

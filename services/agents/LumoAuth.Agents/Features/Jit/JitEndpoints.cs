@@ -244,9 +244,19 @@ public static class JitEndpoints
             throw;
         }
 
-        // Signed: the record of it is kept even if the caller has gone.
+        // Signed: the record of it is kept even if the caller has gone. Should it fail, the claim is given back (the token
+        // was never handed out), so the request can be fetched again.
         db.AddEvent(new JitTokenIssued(entry.Id, task.Id, entry.AgentId, issued.TokenId, issued.ExpiresAt) { TenantId = tenant.TenantId });
-        await db.SaveChangesAsync(CancellationToken.None);
+        try
+        {
+            await db.SaveChangesAsync(CancellationToken.None);
+        }
+        catch
+        {
+            await db.JitRequests.Where(r => r.Id == entry.Id && r.TokenId == tokenId)
+                .ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, (string?)null).SetProperty(r => r.TokenExpiresAt, (DateTimeOffset?)null), CancellationToken.None);
+            throw;
+        }
         return TypedResults.Ok(new JitTokenAnswer(
             issued.AccessToken, "Bearer", (int)Math.Max(1, (issued.ExpiresAt - now).TotalSeconds), "urn:ietf:params:oauth:token-type:access_token",
             JitTokens.ToElement(entry.AuthorizationDetails), JitIds.Task(task.Id), JitIds.Request(entry.Id)));
@@ -285,14 +295,18 @@ public static class JitEndpoints
             return null;
         }
 
-        var agentId = http.CurrentAgent()!.Id;
-        var query = forUpdate ? LockTask(db, id) : db.JitTasks.AsNoTracking();
-        return await query.FirstOrDefaultAsync(t => t.Id == id && t.AgentId == agentId, cancellationToken);
+        var agent = http.CurrentAgent()!;
+        var query = forUpdate ? LockTask(db, agent.TenantId, id, agent.Id) : db.JitTasks.AsNoTracking();
+        return await query.FirstOrDefaultAsync(t => t.Id == id && t.AgentId == agent.Id, cancellationToken);
     }
 
-    /// <summary>The task's row, locked for update until the transaction ends (tenant filter applied on top).</summary>
-    internal static IQueryable<JitTask> LockTask(AgentsDbContext db, Guid taskId) =>
-        db.JitTasks.FromSql($"SELECT * FROM jit_tasks WHERE \"Id\" = {taskId} FOR UPDATE");
+    /// <summary>
+    /// The task's row, locked for update until the transaction ends: only a row of the tenant (and of the agent, when
+    /// given) is locked at all.
+    /// </summary>
+    internal static IQueryable<JitTask> LockTask(AgentsDbContext db, Guid tenantId, Guid taskId, Guid? agentId = null) => agentId is { } agent
+        ? db.JitTasks.FromSql($"SELECT * FROM jit_tasks WHERE \"Id\" = {taskId} AND \"TenantId\" = {tenantId} AND \"AgentId\" = {agent} FOR UPDATE")
+        : db.JitTasks.FromSql($"SELECT * FROM jit_tasks WHERE \"Id\" = {taskId} AND \"TenantId\" = {tenantId} FOR UPDATE");
 
     private static async Task<JitRequest?> FindRequestAsync(AgentsDbContext db, HttpContext http, string requestId, CancellationToken cancellationToken)
     {

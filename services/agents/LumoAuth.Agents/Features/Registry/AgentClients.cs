@@ -24,7 +24,10 @@ public sealed class AgentClients(IHttpClientFactory httpClientFactory)
         }
     }
 
-    /// <summary>Deletes the client (its tokens voided first); one already gone counts as deleted.</summary>
+    /// <summary>
+    /// Deletes the client (its tokens voided first); one already gone (404) counts as deleted. Any other refusal (a tenant
+    /// the token service cannot confirm) is an error to retry, never taken for a deletion.
+    /// </summary>
     public async Task DeleteAsync(string clientId, Guid tenantId, string tenantSlug, CancellationToken cancellationToken)
     {
         try
@@ -38,6 +41,20 @@ public sealed class AgentClients(IHttpClientFactory httpClientFactory)
         catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             throw new DependencyUnavailableException("The agent's OAuth client cannot be deleted: the token service cannot be reached.", exception);
+        }
+    }
+
+    /// <summary>Turns the client off (its tokens voided) or on again, with its agent.</summary>
+    public async Task SetActiveAsync(string clientId, Guid tenantId, string tenantSlug, bool isActive, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await Client().PutAsJsonAsync(AgentClientStateRequest.Route(clientId), new AgentClientStateRequest(tenantId, tenantSlug, isActive), cancellationToken);
+            response.EnsureSuccessStatusCode();
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("The agent's OAuth client cannot be switched: the token service cannot be reached.", exception);
         }
     }
 

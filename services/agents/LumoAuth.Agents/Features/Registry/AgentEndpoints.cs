@@ -141,18 +141,18 @@ public static partial class AgentEndpoints
         }
 
         agent.Roles = [.. granted];
-        // A client-credentials agent gets its OAuth client first too, taken back with the roles if the save fails.
         string? clientSecret = null;
-        if (request.IdentityType == AgentIdentityTypes.ClientCredentials)
-        {
-            var client = await clients.CreateAsync(new(tenant.TenantId, tenant.Slug, agent.Id, agent.Name), cancellationToken);
-            (agent.IdentityType, agent.ClientId, clientSecret) = (AgentIdentityTypes.ClientCredentials, client.ClientId, client.ClientSecret);
-        }
-
-        db.Agents.Add(agent);
-        db.AddEvent(new AgentCreated(agent.Id, agent.Name, agent.Type, agent.Roles) { TenantId = tenant.TenantId });
         try
         {
+            // A client-credentials agent gets its OAuth client first too, taken back with the roles if anything fails.
+            if (request.IdentityType == AgentIdentityTypes.ClientCredentials)
+            {
+                var client = await clients.CreateAsync(new(tenant.TenantId, tenant.Slug, agent.Id, agent.Name), cancellationToken);
+                (agent.IdentityType, agent.ClientId, clientSecret) = (AgentIdentityTypes.ClientCredentials, client.ClientId, client.ClientSecret);
+            }
+
+            db.Agents.Add(agent);
+            db.AddEvent(new AgentCreated(agent.Id, agent.Name, agent.Type, agent.Roles) { TenantId = tenant.TenantId });
             await db.SaveChangesAsync(cancellationToken);
         }
         catch (Exception exception)
@@ -179,7 +179,8 @@ public static partial class AgentEndpoints
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike; a field left out keeps its value).</summary>
     public static async Task<IResult> UpdateAgent(
-        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, JitTokens tokens, HttpContext http, CancellationToken cancellationToken)
+        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, JitTokens tokens, AgentClients clients, HttpContext http,
+        CancellationToken cancellationToken)
     {
         var validation = Validate(request, creating: false);
         validation.Check(request.IdentityType is null, "identityType", "is chosen when the agent is created; make a new agent for another");
@@ -204,6 +205,13 @@ public static partial class AgentEndpoints
         {
             // A disabled agent's key fails at once (looked up on every call); its JIT tokens are voided with it.
             await tokens.RevokeAgentTokensAsync(tenant.TenantId, agent.Id);
+        }
+
+        if (request.IsActive is { } active && active != agent.IsActive && agent.ClientId is { } clientId)
+        {
+            // Its OAuth client follows (deactivated: its tokens voided for every service). Done first: if the token
+            // service cannot be reached nothing changes here, and the call can be made again.
+            await clients.SetActiveAsync(clientId, tenant.TenantId, tenant.Slug, active, cancellationToken);
         }
 
         Apply(request, agent);

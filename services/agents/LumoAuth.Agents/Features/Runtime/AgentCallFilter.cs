@@ -46,7 +46,9 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
                 $"The agent has used its {maximum} calls of this hour", new { limit = "max_api_calls_per_hour", maximum });
         }
 
-        if (await budget.ExhaustedAsync(agent) is { } exhausted)
+        // Reported use is always counted (refusing it would lose it); the next call then meets the limit.
+        var reportsUse = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName == AgentRuntimeEndpoints.ReportUsageName;
+        if (!reportsUse && await budget.ExhaustedAsync(agent) is { } exhausted)
         {
             if (await budget.FirstRefusalAsync(agent.Id, exhausted.Limit, exhausted.RetryAfter))
             {
@@ -73,7 +75,9 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
     /// </summary>
     private async Task<Agent?> AgentOfBearerAsync(HttpContext http)
     {
-        if (http.User.FindFirst(LumoClaims.ClientId)?.Value is not { Length: > 0 } clientId)
+        // The client's own token only: one issued for a user (a sign-in, a delegation) speaks for that user, not the agent.
+        if (http.User.FindFirst(LumoClaims.ClientId)?.Value is not { Length: > 0 } clientId
+            || http.User.FindFirst(LumoClaims.Subject)?.Value != clientId || http.User.HasClaim(c => c.Type == "act"))
         {
             return null;
         }
@@ -91,6 +95,7 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
     private async Task RecordFirstRefusalAsync(Agent agent, string limit, decimal maximum, CancellationToken cancellationToken)
     {
         db.AddEvent(new AgentBudgetExceeded(agent.Id, limit, (long)Math.Ceiling(maximum)) { TenantId = agent.TenantId });
-        await db.SaveChangesAsync(cancellationToken);
+        // Kept even if the caller has gone: the window's marker says it was recorded.
+        await db.SaveChangesAsync(CancellationToken.None);
     }
 }

@@ -15,6 +15,7 @@ namespace LumoAuth.Agents.Features.Runtime;
 public static class AgentRuntimeEndpoints
 {
     public const int MaxActionLength = 200;
+    public const string ReportUsageName = "AgentReportUsage";
 
     public static IEndpointRouteBuilder MapAgentRuntimeEndpoints(this IEndpointRouteBuilder app)
     {
@@ -22,7 +23,7 @@ public static class AgentRuntimeEndpoints
             .AddEndpointFilter<AgentCallFilter>().WithTags("Agent runtime");
         group.MapGet("/me", Me).WithName("AgentMe");
         group.MapPost("/ask", Ask).WithName("AgentAsk");
-        group.MapPost("/me/usage", ReportUsage).WithName("AgentReportUsage");
+        group.MapPost("/me/usage", ReportUsage).WithName(ReportUsageName);
         return app;
     }
 

@@ -18,15 +18,40 @@ public static class AgentClientEndpoints
     {
         app.MapPost(InternalRoutes.AgentClients, CreateAsync).RequireAuthorization(Policies.Internal).WithName("InternalCreateAgentClient").WithTags("Internal");
         app.MapDelete(InternalRoutes.AgentClients + "/{clientId}", DeleteAsync).RequireAuthorization(Policies.Internal).WithName("InternalDeleteAgentClient").WithTags("Internal");
+        app.MapPut(InternalRoutes.AgentClients + "/{clientId}/active", SetActiveAsync).RequireAuthorization(Policies.Internal).WithName("InternalSetAgentClientActive").WithTags("Internal");
         return app;
+    }
+
+    /// <summary>
+    /// The agents service manages its agents' clients whatever scopes an administrator gave them since (the Admin API asks
+    /// for full write to touch a client holding administering scopes; the agents service checked its own caller).
+    /// </summary>
+    private static readonly ClaimsPrincipal AgentsService = new(new ClaimsIdentity([new Claim(LumoClaims.Scope, "admin:write")], "internal"));
+
+    /// <summary>As the Admin API deactivates a client (its tokens voided first) or reactivates it.</summary>
+    public static async Task<IResult> SetActiveAsync(
+        string clientId, AgentClientStateRequest request, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, CancellationToken cancellationToken)
+    {
+        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
+        {
+            return ApiErrors.NotFound("Agent client");
+        }
+
+        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
+        {
+            return unconfirmed;
+        }
+
+        var change = new ClientRequest(null, null, null, null, null, null, null, null, null, null, request.IsActive, null, null);
+        return await ClientEndpoints.UpdateClient(clientId, change, services, AgentsService, cancellationToken);
     }
 
     public static async Task<IResult> CreateAsync(
         AgentClientRequest request, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, CancellationToken cancellationToken)
     {
-        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } missing)
+        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
         {
-            return missing;
+            return unconfirmed;
         }
 
         var name = string.IsNullOrWhiteSpace(request.Name) ? "Agent" : request.Name.Trim();
@@ -50,7 +75,7 @@ public static class AgentClientEndpoints
 
     /// <summary>As the Admin API deletes a client: its tokens voided first, then the client and what it holds.</summary>
     public static async Task<IResult> DeleteAsync(
-        string clientId, Guid tenantId, string tenantSlug, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, ClaimsPrincipal caller,
+        string clientId, Guid tenantId, string tenantSlug, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants,
         CancellationToken cancellationToken)
     {
         if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
@@ -58,22 +83,26 @@ public static class AgentClientEndpoints
             return ApiErrors.NotFound("Agent client");
         }
 
-        if (await EnterTenantAsync(services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } missing)
+        if (await EnterTenantAsync(services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } unconfirmed)
         {
-            return missing;
+            return unconfirmed;
         }
 
-        var result = await ClientEndpoints.DeleteClient(clientId, services, caller, cancellationToken);
+        var result = await ClientEndpoints.DeleteClient(clientId, services, AgentsService, cancellationToken);
         // Already gone is gone: the agents service may ask again after a failure.
         return result is IStatusCodeHttpResult { StatusCode: StatusCodes.Status404NotFound } ? TypedResults.NoContent() : result;
     }
 
-    /// <summary>Internal calls carry no tenant path: the tenant is named in the request and set for this request's services.</summary>
+    /// <summary>
+    /// Internal calls carry no tenant path: the tenant is named in the request and set for this request's services. A
+    /// slug that does not (or no longer) name that tenant is 409, never the 404 of a client that is gone, so the agents
+    /// service does not take an unconfirmed tenant for a deleted client.
+    /// </summary>
     private static async Task<IResult?> EnterTenantAsync(TenantContext context, TenantDirectory tenants, Guid tenantId, string slug, CancellationToken cancellationToken)
     {
         if (string.IsNullOrEmpty(slug) || await tenants.FindAsync(slug, cancellationToken) is not { } tenant || tenant.Id != tenantId)
         {
-            return ApiErrors.NotFound("Tenant");
+            return ApiErrors.Create(StatusCodes.Status409Conflict, "tenant_mismatch", "The slug does not name this tenant");
         }
 
         context.Set(tenant);

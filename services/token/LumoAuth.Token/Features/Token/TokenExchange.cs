@@ -113,6 +113,14 @@ public static class TokenExchange
                 return;
             }
 
+            // An agent's client that requests (acting further on a token it is the actor of) is held to the same rules as
+            // one named as actor: active, and able to act for others.
+            if (AgentActors.IsAgentClient(requester) && await AgentRefusalAsync(requester!, context) is { } refusedAgent)
+            {
+                context.Reject(refusedAgent.Error, refusedAgent.Description);
+                return;
+            }
+
             var subjectAct = subject.GetClaim(ActClaim);
             var priorActors = ActorsOf(subjectAct);
             if (requester != subject.GetClaim(Claims.ClientId) && (priorActors.Count == 0 || requester != priorActors[0]))
@@ -148,20 +156,10 @@ public static class TokenExchange
                 }
 
                 // An agent acts for others only with the capability to (and while it is active).
-                if (AgentActors.IsAgentClient(actor) && tenant.HasTenant)
+                if (AgentActors.IsAgentClient(actor) && await AgentRefusalAsync(actor, context) is { } refusedActor)
                 {
-                    var agent = await agents.FindAsync(tenant.TenantId, actor, context.CancellationToken);
-                    if (agent is not { IsActive: true })
-                    {
-                        context.Reject(DelegationNotAllowed, "The actor is an agent that is disabled or gone.");
-                        return;
-                    }
-
-                    if (!agent.MayDelegate)
-                    {
-                        context.Reject(AgentActors.CapabilityDenied, "The agent lacks the capability delegate:on_behalf.");
-                        return;
-                    }
+                    context.Reject(refusedActor.Error, refusedActor.Description);
+                    return;
                 }
 
                 if (priorActors.Count + 1 > MaxDepth)
@@ -203,6 +201,20 @@ public static class TokenExchange
         /// neither of which names the actor, so the delegation would outlive its access token as plain impersonation.
         /// </summary>
         private static bool IsDelegable(string scope) => scope is not (OpenIddictConstants.Scopes.OpenId or OpenIddictConstants.Scopes.OfflineAccess);
+
+        /// <summary>Why an agent's client may not take part in a delegation, or null when it may.</summary>
+        private async ValueTask<(string Error, string Description)?> AgentRefusalAsync(string clientId, ValidateTokenRequestContext context)
+        {
+            if (!tenant.HasTenant)
+            {
+                return (DelegationNotAllowed, "The agent cannot be checked outside its tenant.");
+            }
+
+            var agent = await agents.FindAsync(tenant.TenantId, clientId, context.CancellationToken);
+            return agent is not { IsActive: true } ? (DelegationNotAllowed, "The agent is disabled or gone.")
+                : !agent.MayDelegate ? (AgentActors.CapabilityDenied, "The agent lacks the capability delegate:on_behalf.")
+                : null;
+        }
 
         private async ValueTask<bool> MayDelegateAsync(TokenApplication application, CancellationToken cancellationToken) =>
             application.IsActive
