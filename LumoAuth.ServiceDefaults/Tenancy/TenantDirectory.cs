@@ -56,6 +56,13 @@ public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache c
         }
     }
 
+    /// <summary>
+    /// The tenant an internal call names by id and slug, when the slug names that tenant (the calling service read both
+    /// from its own request); null otherwise, e.g. after a rename one of the two has not heard of yet.
+    /// </summary>
+    public async ValueTask<TenantInfo?> FindAsync(Guid id, string? slug, CancellationToken cancellationToken) =>
+        !string.IsNullOrEmpty(slug) && await FindAsync(slug, cancellationToken) is { } tenant && tenant.Id == id ? tenant : null;
+
     public void Evict(string slug) => _tenants.Remove(Key(slug));
 
     /// <summary>Forgets every tenant, for when <c>TenantUpdated</c> events may have been missed.</summary>

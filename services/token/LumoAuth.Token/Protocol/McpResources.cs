@@ -49,6 +49,10 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
 
     public void Evict(Guid tenantId) => _resources.Remove(KeyFor(tenantId));
 
+    /// <summary>The resources that may be MCP servers: the tenant's own API (any of its issuers) never is, and costs no lookup.</summary>
+    private static IEnumerable<string> NotTheTenantsApi(IEnumerable<string> resources, IReadOnlyList<string> issuers) =>
+        resources.Where(r => !issuers.Contains(r.TrimEnd('/'), StringComparer.Ordinal));
+
     /// <summary>Forgets every tenant's, for when eviction events may have been missed.</summary>
     public void Clear() => _resources.Clear();
 
@@ -114,8 +118,7 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
 
             // The tenant's own API is never an MCP server; for anything else, not knowing the servers refuses (503), since
             // a client may have registered a server's URI itself and would otherwise skip the rule.
-            var issuers = lumoOptions.Value.IssuersOf(tenant.Tenant!);
-            foreach (var resource in named.Where(r => !issuers.Contains(r.TrimEnd('/'), StringComparer.Ordinal)))
+            foreach (var resource in NotTheTenantsApi(named, lumoOptions.Value.IssuersOf(tenant.Tenant!)))
             {
                 if (await resources.FindAsync(tenant.TenantId, resource, CancellationToken.None) is not null)
                 {
@@ -150,11 +153,10 @@ public sealed partial class McpResources(IMcpResourceSource source, IMemoryCache
                 return;
             }
 
-            var issuers = lumoOptions.Value.IssuersOf(tenant.Tenant!);
             int? shortest = null;
             try
             {
-                foreach (var audience in audiences.Where(a => !issuers.Contains(a.TrimEnd('/'), StringComparer.Ordinal)))
+                foreach (var audience in NotTheTenantsApi(audiences, lumoOptions.Value.IssuersOf(tenant.Tenant!)))
                 {
                     if (await resources.FindAsync(tenant.TenantId, audience, context.CancellationToken) is { } server)
                     {

@@ -100,7 +100,7 @@ public static class AgentClientEndpoints
     /// </summary>
     private static async Task<IResult?> EnterTenantAsync(TenantContext context, TenantDirectory tenants, Guid tenantId, string slug, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(slug) || await tenants.FindAsync(slug, cancellationToken) is not { } tenant || tenant.Id != tenantId)
+        if (await tenants.FindAsync(tenantId, slug, cancellationToken) is not { } tenant)
         {
             return ApiErrors.Create(StatusCodes.Status409Conflict, "tenant_mismatch", "The slug does not name this tenant");
         }

@@ -49,7 +49,7 @@ public static class JitTokenEndpoints
             return validation.ToResult();
         }
 
-        if (await tenants.FindAsync(request.TenantSlug, cancellationToken) is not { } tenant || tenant.Id != request.TenantId)
+        if (await tenants.FindAsync(request.TenantId, request.TenantSlug, cancellationToken) is not { } tenant)
         {
             return ApiErrors.NotFound("Tenant");
         }
