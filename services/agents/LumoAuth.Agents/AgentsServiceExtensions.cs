@@ -33,6 +33,7 @@ public static class AgentsServiceExtensions
         builder.Services.AddSingleton<AgentClients>();
         builder.Services.AddSingleton<AgentBudget>();
         builder.Services.AddOptions<JitOptions>().BindConfiguration(JitOptions.SectionName);
+        builder.Services.AddOptions<WorkloadIdentityOptions>().BindConfiguration(WorkloadIdentityOptions.SectionName);
         builder.Services.AddSingleton<JitTokens>();
         builder.Services.AddOutsideTargetClient(
             JitCallbackConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5),

@@ -22,6 +22,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 
 app.MapAgentEndpoints();
+app.MapAgentLookupEndpoints();
 app.MapAgentRuntimeEndpoints();
 app.MapJitEndpoints();
 app.MapJitApprovalEndpoints();

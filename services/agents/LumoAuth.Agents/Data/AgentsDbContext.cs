@@ -56,8 +56,16 @@ public sealed class Agent
     /// <summary><c>api_key</c> (its own key only) or <c>client_credentials</c> (also an OAuth client, <see cref="ClientId"/>).</summary>
     public string IdentityType { get; set; } = AgentIdentityTypes.ApiKey;
 
-    /// <summary>Its OAuth client at the token service, for the client-credentials identity type.</summary>
+    /// <summary>Its OAuth client at the token service, for the client-credentials and workload identity types.</summary>
     public string? ClientId { get; set; }
+
+    /// <summary>The workload whose platform tokens it exchanges for access tokens (identity type <c>workload_identity</c>).</summary>
+    public Features.Registry.WorkloadIdentity? Workload { get; set; }
+
+    /// <summary>The workload's issuer and subject (<c>WorkloadIdentities.SubjectOf</c>), kept apart for the token service's lookup and uniqueness.</summary>
+    public string? WorkloadIssuer { get; set; }
+
+    public string? WorkloadSubject { get; set; }
 
     public byte[] KeyHash { get; set; } = [];
 
@@ -77,8 +85,12 @@ public static class AgentIdentityTypes
 {
     public const string ApiKey = "api_key";
     public const string ClientCredentials = "client_credentials";
+    public const string WorkloadIdentity = "workload_identity";
 
-    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { ApiKey, ClientCredentials };
+    public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal) { ApiKey, ClientCredentials, WorkloadIdentity };
+
+    /// <summary>The identity types whose agent has an OAuth client at the token service.</summary>
+    public static bool HasClient(string identityType) => identityType is ClientCredentials or WorkloadIdentity;
 }
 
 public static class AgentTypes
@@ -252,6 +264,13 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.HasIndex(a => new { a.TenantId, a.ClientId }).IsUnique().HasFilter("\"ClientId\" IS NOT NULL");
             e.Property(a => a.IdentityType).HasMaxLength(32).HasDefaultValue(AgentIdentityTypes.ApiKey);
             e.Property(a => a.ClientId).HasMaxLength(64);
+            e.Property(a => a.Workload).HasColumnType("jsonb").HasConversion(
+                w => w == null ? null : System.Text.Json.JsonSerializer.Serialize(w, (System.Text.Json.JsonSerializerOptions?)null),
+                json => json == null ? null : System.Text.Json.JsonSerializer.Deserialize<Features.Registry.WorkloadIdentity>(json, (System.Text.Json.JsonSerializerOptions?)null));
+            e.Property(a => a.WorkloadIssuer).HasMaxLength(500);
+            e.Property(a => a.WorkloadSubject).HasMaxLength(600);
+            // One agent per workload in a tenant: a token never answers for two.
+            e.HasIndex(a => new { a.TenantId, a.WorkloadIssuer, a.WorkloadSubject }).IsUnique().HasFilter("\"WorkloadIssuer\" IS NOT NULL");
             e.HasIndex(a => new { a.TenantId, a.CreatedAt });
             e.Property(a => a.Name).HasMaxLength(Agent.NameLength);
             e.Property(a => a.Description).HasMaxLength(Agent.DescriptionLength);

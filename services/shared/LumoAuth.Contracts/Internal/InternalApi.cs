@@ -37,6 +37,12 @@ public static class InternalRoutes
 
     /// <summary>The agent an OAuth client belongs to (<see cref="AgentOfClient"/>), for the token service's delegation checks; <c>?tenantId=</c>.</summary>
     public const string AgentByClient = Prefix + "/agents/by-client/{clientId}";
+
+    /// <summary>The agent of an OAuth client described for the token service's userinfo (<c>{clientId}/userinfo?tenantId=</c>).</summary>
+    public const string AgentUserInfo = AgentByClient + "/userinfo";
+
+    /// <summary>The workload identities a tenant's agents trust for one issuer (<see cref="WorkloadTrust"/>), for the token service's exchange.</summary>
+    public const string WorkloadTrusts = Prefix + "/workload-trusts";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

@@ -76,12 +76,17 @@ public static class TokenServiceExtensions
         services.AddSingleton<ClientCallbacks>();
         services.AddOutsideTargetClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10), AllowPrivate);
         services.AddSingleton<ClientMetadataDocuments>();
+        // Workload issuers' discovery documents and key sets (only of issuers an agent trusts).
+        services.AddOutsideTargetClient(
+            WorkloadIssuerKeys.HttpClientName,
+            c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), WorkloadIssuerKeys.MaxDocumentBytes), AllowPrivate);
+        services.AddSingleton<WorkloadIssuerKeys>();
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
         services.AddSingleton<McpResources>();
-        services.AddSingleton<LumoAuth.Token.Features.Token.AgentActors>();
+        services.AddSingleton<AgentDirectory>();
         services.AddSingleton<UserClaims>();
         services.AddSingleton<AdministratorGuard>();
         services.AddSingleton<HostedPageSettingsCache>();
@@ -322,6 +327,7 @@ public static class TokenServiceExtensions
         app.UseMiddleware<TenantPathMiddleware>();
         app.UseMiddleware<ClientCors>();
         app.UseMiddleware<ClientCredentialsFastPath>();
+        app.UseMiddleware<WorkloadTokenExchange>();
         app.UseMiddleware<BrowserSecurityHeaders>();
         app.UseMiddleware<SeeOtherRedirects>();
         app.UseAuthentication();

@@ -105,6 +105,17 @@ namespace LumoAuth.Agents.Data.Migrations
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<string>("Workload")
+                        .HasColumnType("jsonb");
+
+                    b.Property<string>("WorkloadIssuer")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<string>("WorkloadSubject")
+                        .HasMaxLength(600)
+                        .HasColumnType("character varying(600)");
+
                     b.HasKey("Id");
 
                     b.HasIndex("KeyHash")
@@ -118,6 +129,10 @@ namespace LumoAuth.Agents.Data.Migrations
 
                     b.HasIndex("TenantId", "Name")
                         .IsUnique();
+
+                    b.HasIndex("TenantId", "WorkloadIssuer", "WorkloadSubject")
+                        .IsUnique()
+                        .HasFilter("\"WorkloadIssuer\" IS NOT NULL");
 
                     b.ToTable("agents", (string)null);
                 });

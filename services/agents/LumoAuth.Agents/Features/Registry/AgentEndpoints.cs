@@ -12,6 +12,7 @@ using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Agents.Features.Registry;
 
@@ -28,28 +29,8 @@ public static partial class AgentEndpoints
         group.MapPatch("/{agentId:guid}", UpdateAgent).WithName("PatchAgent");
         group.MapDelete("/{agentId:guid}", DeleteAgent).WithName("DeleteAgent");
         group.MapPost("/{agentId:guid}/rotate-key", RotateKey).WithName("RotateAgentKey");
-        app.MapGet(InternalRoutes.AgentByClient, AgentOfClient).RequireAuthorization(Policies.Internal).WithName("InternalAgentByClient").WithTags("Internal");
         return app;
     }
-
-    /// <summary>The token service's question when an agent's OAuth client acts for someone: is it active, may it delegate.</summary>
-    public static async Task<IResult> AgentOfClient(string clientId, Guid tenantId, AgentsDbContext db, CancellationToken cancellationToken)
-    {
-        var agent = await db.Agents.IgnoreQueryFilters().AsNoTracking()
-            .Where(a => a.TenantId == tenantId && a.ClientId == clientId)
-            .Select(a => new { a.Id, a.IsActive, a.Capabilities })
-            .FirstOrDefaultAsync(cancellationToken);
-        if (agent is null)
-        {
-            return TypedResults.NotFound();
-        }
-
-        var mayDelegate = DelegationCapabilities.Any(c => Runtime.AgentRuntimeEndpoints.Capability(agent.Capabilities, c) is not null);
-        return TypedResults.Ok(new AgentOfClient(agent.Id, agent.IsActive, mayDelegate));
-    }
-
-    /// <summary>The capabilities that let an agent act for others (the docs name both, C-35).</summary>
-    private static readonly string[] DelegationCapabilities = ["delegate:on_behalf", "delegate:user"];
 
     public static async Task<IResult> ListAgents(
         AgentsDbContext db, int? page, int? limit, string? search, string? type, bool? isActive, string? sortBy, string? sortDir, CancellationToken cancellationToken)
@@ -104,10 +85,16 @@ public static partial class AgentEndpoints
     }
 
     public static async Task<IResult> CreateAgent(
-        AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, AgentClients clients, HttpContext http, CancellationToken cancellationToken)
+        AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, AgentClients clients, IOptions<WorkloadIdentityOptions> workloadOptions,
+        HttpContext http, CancellationToken cancellationToken)
     {
         var validation = Validate(request, creating: true);
-        validation.Check(request.IdentityType is null || AgentIdentityTypes.All.Contains(request.IdentityType), "identityType", "must be api_key or client_credentials");
+        var identityType = request.IdentityType ?? AgentIdentityTypes.ApiKey;
+        validation.Check(AgentIdentityTypes.All.Contains(identityType), "identityType", "must be api_key, client_credentials or workload_identity");
+        var workload = identityType == AgentIdentityTypes.WorkloadIdentity
+            ? WorkloadIdentities.Validate(request.WorkloadIdentity, validation, workloadOptions.Value.AllowPrivateIssuers)
+            : null;
+        validation.Check(request.WorkloadIdentity is null || identityType == AgentIdentityTypes.WorkloadIdentity, "workloadIdentity", "is only for identity type workload_identity");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -116,6 +103,11 @@ public static partial class AgentEndpoints
         if (await db.Agents.AnyAsync(a => a.Name == request.Name, cancellationToken))
         {
             return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+        }
+
+        if (workload is not null && await WorkloadTakenAsync(db, workload, exceptAgent: null, cancellationToken))
+        {
+            return WorkloadTaken();
         }
 
         var key = AgentKeys.NewKey();
@@ -131,6 +123,7 @@ public static partial class AgentEndpoints
             UpdatedAt = now,
         };
         Apply(request, agent);
+        SetWorkload(agent, workload);
 
         // The roles are written first, for an id nobody else knows: the agent holds them from its first call. If the
         // save fails they are taken away again.
@@ -144,11 +137,15 @@ public static partial class AgentEndpoints
         string? clientSecret = null;
         try
         {
-            // A client-credentials agent gets its OAuth client first too, taken back with the roles if anything fails.
-            if (request.IdentityType == AgentIdentityTypes.ClientCredentials)
+            // A client-credentials or workload agent gets its OAuth client first too, taken back with the roles if anything
+            // fails. A workload agent's secret is not shown: its platform's tokens stand in for it (an administrator may
+            // still rotate the client's secret in the Admin API).
+            agent.IdentityType = identityType;
+            if (AgentIdentityTypes.HasClient(identityType))
             {
                 var client = await clients.CreateAsync(new(tenant.TenantId, tenant.Slug, agent.Id, agent.Name), cancellationToken);
-                (agent.IdentityType, agent.ClientId, clientSecret) = (AgentIdentityTypes.ClientCredentials, client.ClientId, client.ClientSecret);
+                agent.ClientId = client.ClientId;
+                clientSecret = identityType == AgentIdentityTypes.ClientCredentials ? client.ClientSecret : null;
             }
 
             db.Agents.Add(agent);
@@ -165,7 +162,7 @@ public static partial class AgentEndpoints
 
             if (exception is DbUpdateException update && update.IsUniqueViolation())
             {
-                return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+                return ApiErrors.Duplicate($"An agent named '{request.Name}' or answering to this workload exists already");
             }
 
             throw;
@@ -179,11 +176,12 @@ public static partial class AgentEndpoints
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike; a field left out keeps its value).</summary>
     public static async Task<IResult> UpdateAgent(
-        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, JitTokens tokens, AgentClients clients, HttpContext http,
-        CancellationToken cancellationToken)
+        Guid agentId, AgentRequest request, AgentsDbContext db, TenantContext tenant, AgentRoles roles, JitTokens tokens, AgentClients clients,
+        IOptions<WorkloadIdentityOptions> workloadOptions, HttpContext http, CancellationToken cancellationToken)
     {
         var validation = Validate(request, creating: false);
         validation.Check(request.IdentityType is null, "identityType", "is chosen when the agent is created; make a new agent for another");
+        var workload = request.WorkloadIdentity is null ? null : WorkloadIdentities.Validate(request.WorkloadIdentity, validation, workloadOptions.Value.AllowPrivateIssuers);
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -193,6 +191,16 @@ public static partial class AgentEndpoints
         if (agent is null)
         {
             return ApiErrors.NotFound("Agent");
+        }
+
+        if (workload is not null && agent.IdentityType != AgentIdentityTypes.WorkloadIdentity)
+        {
+            return ApiErrors.Validation("workloadIdentity", "is only for identity type workload_identity");
+        }
+
+        if (workload is not null && await WorkloadTakenAsync(db, workload, agent.Id, cancellationToken))
+        {
+            return WorkloadTaken();
         }
 
         if (request.Name is not null && request.Name != agent.Name && await db.Agents.AnyAsync(a => a.Name == request.Name && a.Id != agentId, cancellationToken))
@@ -215,6 +223,12 @@ public static partial class AgentEndpoints
         }
 
         Apply(request, agent);
+        if (workload is not null)
+        {
+            // Replaced as a whole, like the budget policy; a token of the old workload fails from now on.
+            SetWorkload(agent, workload);
+        }
+
         var previousRoles = agent.Roles;
         if (request.Roles is not null)
         {
@@ -243,7 +257,7 @@ public static partial class AgentEndpoints
 
             if (exception is DbUpdateException update && update.IsUniqueViolation())
             {
-                return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");
+                return ApiErrors.Duplicate($"An agent named '{request.Name}' or answering to this workload exists already");
             }
 
             throw;
@@ -298,6 +312,17 @@ public static partial class AgentEndpoints
         return TypedResults.Ok(new DataResponse<RotatedKeyResponse>(
             new RotatedKeyResponse(agent.Id, key, agent.KeyPrefix, agent.KeyCreatedAt), "API key rotated. The previous key no longer works."));
     }
+
+    private static void SetWorkload(Agent agent, WorkloadIdentity? workload) =>
+        (agent.Workload, agent.WorkloadIssuer, agent.WorkloadSubject) = workload is null ? (null, null, null) : (workload, workload.Issuer, WorkloadIdentities.SubjectOf(workload));
+
+    private static Task<bool> WorkloadTakenAsync(AgentsDbContext db, WorkloadIdentity workload, Guid? exceptAgent, CancellationToken cancellationToken)
+    {
+        var subject = WorkloadIdentities.SubjectOf(workload);
+        return db.Agents.AnyAsync(a => a.WorkloadIssuer == workload.Issuer && a.WorkloadSubject == subject && a.Id != exceptAgent, cancellationToken);
+    }
+
+    private static IResult WorkloadTaken() => ApiErrors.Duplicate("Another agent of the tenant answers to this workload (issuer and subject) already");
 
     /// <summary>
     /// Writes the roles at the authorization service. Giving or taking the roles that administer the tenant needs a
@@ -415,6 +440,7 @@ public static partial class AgentEndpoints
         Note(request.Capabilities, "capabilities");
         Note(request.AllowedIps, "allowedIps");
         Note(request.BudgetPolicy, "budgetPolicy");
+        Note(request.WorkloadIdentity, "workloadIdentity");
         return changes;
     }
 
@@ -441,7 +467,8 @@ public sealed record AgentRequest(
     [property: JsonPropertyName("allowedIps")] IReadOnlyList<string>? AllowedIps,
     [property: JsonPropertyName("budgetPolicy")] BudgetPolicy? BudgetPolicy,
     [property: JsonPropertyName("isActive")] bool? IsActive,
-    [property: JsonPropertyName("identityType")] string? IdentityType = null);
+    [property: JsonPropertyName("identityType")] string? IdentityType = null,
+    [property: JsonPropertyName("workloadIdentity")] WorkloadIdentity? WorkloadIdentity = null);
 
 public sealed record AgentResponse(
     [property: JsonPropertyName("id")] Guid Id,
@@ -458,6 +485,7 @@ public sealed record AgentResponse(
     [property: JsonPropertyName("budgetPolicy")] BudgetPolicy BudgetPolicy,
     [property: JsonPropertyName("identityType")] string IdentityType,
     [property: JsonPropertyName("clientId")] string? ClientId,
+    [property: JsonPropertyName("workloadIdentity")] WorkloadIdentity? WorkloadIdentity,
     [property: JsonPropertyName("keyPrefix")] string KeyPrefix,
     [property: JsonPropertyName("lastUsedAt")] DateTimeOffset? LastUsedAt,
     [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
@@ -477,7 +505,7 @@ public sealed record AgentResponse(
     /// <param name="roles">The roles the authorization service holds for it, when asked; else the registry's record.</param>
     public static AgentResponse From(Agent a, IReadOnlyList<string>? permissions, IReadOnlyList<string>? roles = null) => new(
         a.Id, a.Name, a.Description, a.Type, roles ?? a.Roles, permissions, a.Capabilities, a.IsActive, a.AllowedIps,
-        BudgetPolicy.Of(a), a.IdentityType, a.ClientId, a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
+        BudgetPolicy.Of(a), a.IdentityType, a.ClientId, a.Workload, a.KeyPrefix, a.LastUsedAt, a.CreatedAt, a.UpdatedAt);
 }
 
 public sealed record RotatedKeyResponse(

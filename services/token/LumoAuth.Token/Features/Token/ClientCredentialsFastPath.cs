@@ -69,7 +69,7 @@ public sealed class ClientCredentialsFastPath(
         if (!TryReadRequest(http.Request, form, out var clientId, out var secret, out var scope)
             || await clients.GetAsync(tenant, clientId, http.RequestAborted) is not { Profile.CanUseClientCredentials: true } client
             || !ClientSecrets.Verify(secret, client.Application.ClientSecret!)
-            || !TryGrantScopes(client.Profile, scope, out var scopes))
+            || !client.Profile.TryGrant(scope, out var scopes))
         {
             return false;
         }
@@ -83,31 +83,15 @@ public sealed class ClientCredentialsFastPath(
         var tokenId = TokenIds.New();
         var scopeClaim = string.Join(' ', scopes);
 
-        // The claims, in the order, of OpenIddict's client-credentials access token (oi_prst: its presenters claim,
-        // which its introspection reads).
         var payload = new ArrayBufferWriter<byte>(512);
         using (var json = new Utf8JsonWriter(payload))
         {
             json.WriteStartObject();
-            json.WriteString(Claims.Issuer, issuer);
-            json.WriteNumber(Claims.ExpiresAt, issuedAt + lifetime);
-            json.WriteNumber(Claims.IssuedAt, issuedAt);
-            json.WriteString(Claims.Audience, audience);
-            if (scopes.Length > 0)
-            {
-                json.WriteString(Claims.Scope, scopeClaim);
-            }
-
-            json.WriteString(Claims.JwtId, tokenId);
-            json.WriteString(Claims.Subject, clientId);
-            json.WriteString(LumoClaims.TenantId, tenant.Id.ToString());
-            json.WriteString(LumoClaims.Tenant, tenant.Slug);
-            json.WriteString(Claims.Private.Presenter, clientId);
-            json.WriteString(Claims.ClientId, clientId);
+            WriteClientTokenClaims(json, issuer, audience, issuedAt, lifetime, scopeClaim, tokenId, clientId, tenant);
             json.WriteEndObject();
         }
 
-        var accessToken = Tokens.CreateToken(Encoding.UTF8.GetString(payload.WrittenSpan), options.SigningCredentials[0], AccessTokenHeader);
+        var accessToken = Sign(payload.WrittenSpan, options.SigningCredentials[0]);
         RecordAccessTokenIssued.Record(
             batcher, http, RecordAccessTokenIssued.DirectPath, clientId, GrantTypes.ClientCredentials, clientId, tokenId, scopes, tenant.Id);
 
@@ -115,6 +99,34 @@ public sealed class ClientCredentialsFastPath(
         await WriteResponseAsync(http.Response, accessToken, lifetime, scopes.Length > 0 ? scopeClaim : null);
         return true;
     }
+
+    /// <summary>
+    /// The claims, in the order, of OpenIddict's client-credentials access token, whose subject is the client (oi_prst:
+    /// its presenters claim, which its introspection reads); a caller may add its own before ending the object.
+    /// </summary>
+    public static void WriteClientTokenClaims(
+        Utf8JsonWriter json, string issuer, string audience, long issuedAt, long lifetime, string scope, string tokenId, string clientId, TenantInfo tenant)
+    {
+        json.WriteString(Claims.Issuer, issuer);
+        json.WriteNumber(Claims.ExpiresAt, issuedAt + lifetime);
+        json.WriteNumber(Claims.IssuedAt, issuedAt);
+        json.WriteString(Claims.Audience, audience);
+        if (scope.Length > 0)
+        {
+            json.WriteString(Claims.Scope, scope);
+        }
+
+        json.WriteString(Claims.JwtId, tokenId);
+        json.WriteString(Claims.Subject, clientId);
+        json.WriteString(LumoClaims.TenantId, tenant.Id.ToString());
+        json.WriteString(LumoClaims.Tenant, tenant.Slug);
+        json.WriteString(Claims.Private.Presenter, clientId);
+        json.WriteString(Claims.ClientId, clientId);
+    }
+
+    /// <summary>Signs an access token (RFC 9068 header) with the tenant's current key.</summary>
+    public static string Sign(ReadOnlySpan<byte> payload, Microsoft.IdentityModel.Tokens.SigningCredentials credentials) =>
+        Tokens.CreateToken(Encoding.UTF8.GetString(payload), credentials, AccessTokenHeader);
 
     /// <summary>Reads a request of exactly the shape this path serves; false for anything else.</summary>
     private static bool TryReadRequest(HttpRequest request, IFormCollection form, out string clientId, out string secret, out string? scope)
@@ -169,44 +181,18 @@ public sealed class ClientCredentialsFastPath(
         BasicCredentials.TryRead(header, out clientId, out secret)
         && clientId.AsSpan().IndexOfAny('%', '+') < 0 && secret.AsSpan().IndexOfAny('%', '+') < 0;
 
-    /// <summary>
-    /// The requested scopes if the client holds them all (in the order asked), or its default scopes (all it holds but
-    /// the user-only ones) when none are asked for — as <see cref="TokenEndpoints"/> grants them. A request naming a
-    /// user-only scope is left to the pipeline, which refuses it.
-    /// </summary>
-    private static bool TryGrantScopes(ClientCredentialsProfile profile, string? requested, out string[] scopes)
-    {
-        if (requested is null)
-        {
-            scopes = profile.DefaultScopes;
-            return true;
-        }
-
-        scopes = requested.Split(' ');
-        if (scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length)
-        {
-            return false;
-        }
-
-        foreach (var scope in scopes)
-        {
-            if (!profile.AllowedScopes.Contains(scope) || ClientCredentialsProfile.IsUserOnly(scope))
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
-
-    /// <summary>The JSON token response (RFC 6749 §5.1) with OpenIddict's headers.</summary>
-    private static async Task WriteResponseAsync(HttpResponse response, string accessToken, int expiresIn, string? scope)
+    /// <summary>The JSON token response (RFC 6749 §5.1) with OpenIddict's headers; a token exchange names the issued type (RFC 8693 §2.2.1).</summary>
+    public static async Task WriteResponseAsync(HttpResponse response, string accessToken, long expiresIn, string? scope, string? issuedTokenType = null)
     {
         var body = new ArrayBufferWriter<byte>(accessToken.Length + 128);
         using (var json = new Utf8JsonWriter(body))
         {
             json.WriteStartObject();
             json.WriteString(Parameters.AccessToken, accessToken);
+            if (issuedTokenType is not null)
+            {
+                json.WriteString(Parameters.IssuedTokenType, issuedTokenType);
+            }
             json.WriteString(Parameters.TokenType, TokenTypes.Bearer);
             json.WriteNumber(Parameters.ExpiresIn, expiresIn);
             if (scope is not null)

@@ -26,6 +26,36 @@ public sealed record ClientCredentialsProfile(
     public static string[] DefaultScopesOf(IEnumerable<string> allowed) =>
         allowed.Where(s => !IsUserOnly(s)).Order(StringComparer.Ordinal).ToArray();
 
+    /// <summary>
+    /// The requested scopes if the client holds them all (in the order asked), or its default scopes (all it holds but
+    /// the user-only ones) when none are asked for — as <see cref="TokenEndpoints"/> grants them. False for a scope not
+    /// held, a user-only one or one named twice (the fast path leaves those to the pipeline, which refuses them).
+    /// </summary>
+    public bool TryGrant(string? requested, out string[] scopes)
+    {
+        if (requested is null)
+        {
+            scopes = DefaultScopes;
+            return true;
+        }
+
+        scopes = requested.Split(' ');
+        if (scopes.Distinct(StringComparer.Ordinal).Count() != scopes.Length)
+        {
+            return false;
+        }
+
+        foreach (var scope in scopes)
+        {
+            if (!AllowedScopes.Contains(scope) || IsUserOnly(scope))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public static ClientCredentialsProfile Of(TokenApplication row, ClientSettings settings)
     {
         var permissions = string.IsNullOrEmpty(row.Permissions) ? [] : JsonSerializer.Deserialize<List<string>>(row.Permissions) ?? [];

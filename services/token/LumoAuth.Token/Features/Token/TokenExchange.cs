@@ -89,7 +89,7 @@ public static class TokenExchange
     }
 
     /// <summary>Checks a token-exchange request once OpenIddict has authenticated the client and validated both tokens.</summary>
-    public sealed class Policy(TokenApplicationManager applications, AgentActors agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant) : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    public sealed class Policy(TokenApplicationManager applications, AgentDirectory agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant) : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
@@ -115,7 +115,7 @@ public static class TokenExchange
 
             // An agent's client that requests (acting further on a token it is the actor of) is held to the same rules as
             // one named as actor: active, and able to act for others.
-            if (AgentActors.IsAgentClient(requester) && await AgentRefusalAsync(requester!, context) is { } refusedAgent)
+            if (AgentDirectory.IsAgentClient(requester) && await AgentRefusalAsync(requester!, context) is { } refusedAgent)
             {
                 context.Reject(refusedAgent.Error, refusedAgent.Description);
                 return;
@@ -156,7 +156,7 @@ public static class TokenExchange
                 }
 
                 // An agent acts for others only with the capability to (and while it is active).
-                if (AgentActors.IsAgentClient(actor) && await AgentRefusalAsync(actor, context) is { } refusedActor)
+                if (AgentDirectory.IsAgentClient(actor) && await AgentRefusalAsync(actor, context) is { } refusedActor)
                 {
                     context.Reject(refusedActor.Error, refusedActor.Description);
                     return;
@@ -212,7 +212,7 @@ public static class TokenExchange
 
             var agent = await agents.FindAsync(tenant.TenantId, clientId, context.CancellationToken);
             return agent is not { IsActive: true } ? (DelegationNotAllowed, "The agent is disabled or gone.")
-                : !agent.MayDelegate ? (AgentActors.CapabilityDenied, "The agent lacks the capability delegate:on_behalf.")
+                : !agent.MayDelegate ? (AgentDirectory.CapabilityDenied, "The agent lacks the capability delegate:on_behalf.")
                 : null;
         }
 
@@ -392,7 +392,7 @@ public static class TokenExchange
                 context.Response.ErrorUri = null;
             }
 
-            if (context.Response.Error is DelegationNotAllowed or DelegationDepthExceeded or AgentActors.CapabilityDenied)
+            if (context.Response.Error is DelegationNotAllowed or DelegationDepthExceeded or AgentDirectory.CapabilityDenied)
             {
                 request.HttpContext.Response.StatusCode = StatusCodes.Status403Forbidden;
             }

@@ -1,4 +1,7 @@
+using System.Text.Json.Nodes;
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Token;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Scopes;
@@ -26,10 +29,16 @@ public static class UserInfoEndpoints
         return app;
     }
 
-    public static async Task<IResult> UserInfo(HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles)
+    public static async Task<IResult> UserInfo(HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents)
     {
         var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         var principal = result.Principal;
+        // An agent's own token (its client's: subject and client alike) is answered with the agent.
+        if (principal?.GetClaim(Claims.Subject) is { } subject && AgentDirectory.IsAgentClient(subject) && subject == principal.GetClaim(Claims.ClientId))
+        {
+            return await AgentInfoAsync(subject, tenant, agents, http.RequestAborted);
+        }
+
         // A client-credentials token names no user: there is nobody to describe.
         if (principal is null || !Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId))
         {
@@ -79,6 +88,32 @@ public static class UserInfoEndpoints
 
         claims["tenant"] = tenant.Slug;
         return Results.Json(claims);
+    }
+
+    /// <summary>
+    /// The agent behind the token (the docs' agent userinfo: name, id, capabilities, the workload it runs as, its budget).
+    /// No <c>openid</c> needed: an agent asks about itself, not about a user who consented.
+    /// </summary>
+    private static async Task<IResult> AgentInfoAsync(string clientId, TenantContext tenant, AgentDirectory agents, CancellationToken cancellationToken)
+    {
+        JsonObject? agent;
+        try
+        {
+            agent = await agents.UserInfoAsync(tenant.TenantId, clientId, cancellationToken);
+        }
+        catch (DependencyUnavailableException)
+        {
+            return ProtocolErrors.Json(Errors.TemporarilyUnavailable, "The agent directory cannot be reached; try again.", StatusCodes.Status503ServiceUnavailable);
+        }
+
+        if (agent is null)
+        {
+            return InvalidToken("The agent no longer exists or is disabled.");
+        }
+
+        agent[Claims.Subject] = clientId;
+        agent["tenant"] = tenant.Slug;
+        return Results.Json(agent);
     }
 
     private static IResult InvalidToken(string description) => ProtocolErrors.Challenge(Errors.InvalidToken, description);
