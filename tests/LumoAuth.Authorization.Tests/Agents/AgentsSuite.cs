@@ -23,6 +23,9 @@ public sealed class AgentsSuite : IAsyncLifetime
     /// <summary>The token service, which signs JIT tokens and introspects them.</summary>
     public TokenServiceFactory Token { get; private set; } = null!;
 
+    /// <summary>Workload issuers' discovery documents and key sets, on https://127.0.0.1, trusted by the token service.</summary>
+    public HttpsSite Issuers { get; } = new();
+
     /// <summary>A client of the agents service (through the gateway) with the tenant's API key.</summary>
     public HttpClient AdminClientFor(TestTenant tenant)
     {
@@ -42,7 +45,8 @@ public sealed class AgentsSuite : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _inner.InitializeAsync();
-        Token = new TokenServiceFactory(Admin, () => Agents);
+        await Issuers.StartAsync();
+        Token = new TokenServiceFactory(Admin, () => Agents, Issuers);
         await Token.InitializeAsync();
         Agents = new AgentsFactory(Admin, Authorization, Token);
         await Agents.InitializeAsync();
@@ -53,6 +57,7 @@ public sealed class AgentsSuite : IAsyncLifetime
         await Agents.DisposeAsync();
         await Token.DisposeAsync();
         await _inner.DisposeAsync();
+        await Issuers.DisposeAsync();
     }
 
     private sealed class AdminWithAuthorization() : AdminWithAuthorizationSuite(
@@ -64,7 +69,11 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
     : ServiceFactory<AgentsDbContext, AgentsDbContext>(ServiceNames.AgentsDb, admin.MessagingPrefix)
 {
     /// <summary>Callbacks go to a receiver on loopback.</summary>
-    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?> { ["Agents:Jit:AllowPrivateCallbackTargets"] = "true" };
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Agents:Jit:AllowPrivateCallbackTargets"] = "true",
+        ["Agents:WorkloadIdentity:AllowPrivateIssuers"] = "true",
+    };
 
     /// <summary>Allow-lists are about the caller's address, so this suite's service believes the one the gateway forwards.</summary>
     protected override bool SeesGatewayOnLoopback => true;
@@ -79,14 +88,16 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
 
 /// <summary>
 /// The token service in-process beside the real admin (tenants and API keys come from it) and the agents service (MCP
-/// servers), which starts after it: its handler is asked for on first use.
+/// servers, workload trusts), which starts after it: its handler is asked for on first use. Workload issuers are a local
+/// https site.
 /// </summary>
-public sealed class TokenServiceFactory(AdminFactory admin, Func<AgentsFactory> agents)
+public sealed class TokenServiceFactory(AdminFactory admin, Func<AgentsFactory> agents, HttpsSite issuers)
     : ServiceFactory<LumoAuth.Token.Data.TokenDbContext, LumoAuth.Token.Data.TokenDbContext>(ServiceNames.TokenDb, admin.MessagingPrefix)
 {
     protected override void ConfigureServices(IServiceCollection services)
     {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
         services.AddHttpClient(InternalClients.Agents).ConfigurePrimaryHttpMessageHandler(() => agents().Server.CreateHandler());
+        services.AddHttpClient(LumoAuth.Token.Features.Token.WorkloadIssuerKeys.HttpClientName).ConfigurePrimaryHttpMessageHandler(issuers.TrustingHandler);
     }
 }

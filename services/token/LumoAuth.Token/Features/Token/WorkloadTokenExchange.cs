@@ -164,6 +164,11 @@ public sealed partial class WorkloadTokenExchange(
             return Refuse(tenant, provider, null, "not a JWT", "The subject token is not a signed JWT.");
         }
 
+        if (!Algorithms.Contains(unverified.Alg))
+        {
+            return Refuse(tenant, provider, null, "not asymmetric", "The subject token is not signed with an asymmetric algorithm (RS, PS or ES).");
+        }
+
         var issuer = unverified.Issuer;
         if (string.IsNullOrEmpty(issuer) || issuer.Length > 500)
         {
@@ -176,7 +181,7 @@ public sealed partial class WorkloadTokenExchange(
             return Refuse(tenant, provider, issuer, "no agent trusts the issuer", "No agent of this tenant answers to workload tokens of this issuer.");
         }
 
-        var (verified, problem) = await VerifyAsync(subjectToken, issuer, trusts, http.RequestAborted);
+        var (verified, problem) = await VerifyAsync(subjectToken, issuer, unverified.Kid, trusts, http.RequestAborted);
         if (verified is null)
         {
             return problem == Unavailable
@@ -219,7 +224,7 @@ public sealed partial class WorkloadTokenExchange(
 
     /// <summary>Checks the signature, issuer, lifetime and audience against the keys of each key set the trusts name.</summary>
     private async Task<(JsonWebToken? Token, string? Problem)> VerifyAsync(
-        string subjectToken, string issuer, IReadOnlyList<WorkloadTrust> trusts, CancellationToken cancellationToken)
+        string subjectToken, string issuer, string? kid, IReadOnlyList<WorkloadTrust> trusts, CancellationToken cancellationToken)
     {
         var parameters = new TokenValidationParameters
         {
@@ -236,29 +241,27 @@ public sealed partial class WorkloadTokenExchange(
         string? problem = null;
         foreach (var jwksUri in trusts.Select(t => t.JwksUri).Distinct(StringComparer.Ordinal))
         {
-            foreach (var refetch in new[] { false, true })
+            var keys = await issuerKeys.GetAsync(issuer, jwksUri, refetch: false, cancellationToken);
+            // A key id the set lacks: the issuer may have rotated since it was fetched.
+            if (keys is not null && kid is { Length: > 0 } && !keys.Any(k => k.KeyId == kid))
             {
-                var keys = await issuerKeys.GetAsync(issuer, jwksUri, refetch, cancellationToken);
-                if (keys is null)
-                {
-                    problem ??= Unavailable;
-                    break;
-                }
-
-                parameters.IssuerSigningKeys = keys;
-                var result = await Handler.ValidateTokenAsync(subjectToken, parameters);
-                if (result.IsValid && result.SecurityToken is JsonWebToken token)
-                {
-                    return (token, null);
-                }
-
-                problem = Describe(result.Exception);
-                // Only a key missing from the set is worth a fresh copy of it (the issuer rotated).
-                if (result.Exception is not SecurityTokenSignatureKeyNotFoundException)
-                {
-                    break;
-                }
+                keys = await issuerKeys.GetAsync(issuer, jwksUri, refetch: true, cancellationToken);
             }
+
+            if (keys is null)
+            {
+                problem ??= Unavailable;
+                continue;
+            }
+
+            parameters.IssuerSigningKeys = keys;
+            var result = await Handler.ValidateTokenAsync(subjectToken, parameters);
+            if (result.IsValid && result.SecurityToken is JsonWebToken token)
+            {
+                return (token, null);
+            }
+
+            problem = Describe(result.Exception);
         }
 
         return (null, problem);
