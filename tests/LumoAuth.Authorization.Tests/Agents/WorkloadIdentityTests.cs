@@ -215,6 +215,9 @@ public sealed class WorkloadIdentityTests(AgentsSuite suite) : IClassFixture<Age
         await InvalidAsync(Workload(new { provider = "azure", audience = Audience, tenantId = "contoso", clientId = Guid.NewGuid() }), "workloadIdentity.tenantId");
         await InvalidAsync(Workload(new { provider = "oidc", issuer, audience = Audience }), "workloadIdentity.subject");
         await InvalidAsync(Workload(new { provider = "oidc", issuer, jwksUri = "https://127.0.0.1:9/keys?x=1", audience = Audience, subject = "s" }), "workloadIdentity.jwksUri");
+        // An unknown field (AWS's region, a misspelt pin) is refused, never ignored.
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents",
+            Workload(new { provider = "aws", issuer, audience = Audience, roleArn = "arn:aws:iam::123456789012:role/x", region = "eu-west-1" })), 400, "invalid_request");
         await InvalidAsync(new { name = "Keyed", workloadIdentity = new { provider = "oidc", issuer, audience = Audience, subject = "s" } }, "workloadIdentity");
 
         // Google's and Azure's issuers are implied.

@@ -9,8 +9,10 @@ namespace LumoAuth.Agents.Features.Registry;
 /// <summary>
 /// The workload an agent of identity type <c>workload_identity</c> runs as (the docs' provider guides): which platform
 /// signs its tokens, for which audience, and the fields that pin the one workload. Only the provider's own fields are
-/// taken; <see cref="WorkloadIdentities"/> turns them into the claims a token must carry.
+/// taken; <see cref="WorkloadIdentities"/> turns them into the claims a token must carry. An unknown field is refused,
+/// not ignored: a misspelt pin must never widen the trust.
 /// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record WorkloadIdentity(
     [property: JsonPropertyName("provider")] string? Provider,
     [property: JsonPropertyName("audience")] string? Audience,
