@@ -11,7 +11,7 @@ var admin = builder.AddLumoService<Projects.LumoAuth_Admin>(ServiceNames.Admin, 
 var token = builder.AddLumoService<Projects.LumoAuth_Token>(ServiceNames.Token, ServiceNames.TokenDb, infra, settings);
 var authorization = builder.AddLumoService<Projects.LumoAuth_Authorization>(ServiceNames.Authorization, ServiceNames.AuthorizationDb, infra, settings);
 var agents = builder.AddLumoService<Projects.LumoAuth_Agents>(ServiceNames.Agents, ServiceNames.AgentsDb, infra, settings);
-var federation = builder.AddLumoService<Projects.LumoAuth_Federation>(ServiceNames.Federation, database: null, infra, settings);
+var federation = builder.AddLumoService<Projects.LumoAuth_Federation>(ServiceNames.Federation, ServiceNames.FederationDb, infra, settings);
 
 // Every service asks admin for tenants and API keys; services validate bearer tokens with token's JWKS.
 foreach (var service in new[] { token, authorization, agents, federation })
@@ -27,6 +27,8 @@ foreach (var service in new[] { admin, authorization, agents, federation })
 token.WithReference(authorization);
 // The token service reads the tenants' MCP servers from agents; agents asks token to sign JIT tokens (above).
 token.WithReference(agents);
+// The hosted login page shows the tenant's sign-in providers and redeems federation's login tickets.
+token.WithReference(federation);
 agents.WithReference(authorization);
 admin.WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey));
 

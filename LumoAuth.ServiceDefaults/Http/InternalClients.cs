@@ -11,6 +11,7 @@ public static class InternalClients
     public const string Token = "internal-token";
     public const string Authorization = "internal-authorization";
     public const string Agents = "internal-agents";
+    public const string Federation = "internal-federation";
 
     public static IServiceCollection AddInternalClients(this IServiceCollection services)
     {
@@ -21,6 +22,7 @@ public static class InternalClients
                  {
                      (Admin, ServiceNames.Admin), (Token, ServiceNames.Token),
                      (Authorization, ServiceNames.Authorization), (Agents, ServiceNames.Agents),
+                     (Federation, ServiceNames.Federation),
                  })
         {
             services.AddHttpClient(name, c => c.BaseAddress = new Uri($"http://{service}"))

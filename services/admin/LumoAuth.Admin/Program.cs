@@ -43,6 +43,7 @@ app.MapApiKeyEndpoints();
 app.MapCustomDomainEndpoints();
 app.MapAuditLogEndpoints();
 app.MapCredentialEndpoints();
+app.MapExternalSignInEndpoints();
 app.MapSmsFactorEndpoints();
 app.MapTokenRedemptionEndpoints();
 app.MapMagicLinkEndpoints();

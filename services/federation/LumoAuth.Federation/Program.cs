@@ -1,13 +1,27 @@
-// SAML IdP/SP, social and external OIDC login and LDAP land here (DESIGN §3);
-// for now the service runs with the shared tenancy, authentication and health endpoints.
+using LumoAuth.Federation;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Login;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Messaging;
+
+// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users); SAML
+// IdP/SP and LDAP land here next (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
-builder.AddTenantServices();
+builder.AddFederationService();
 
 var app = builder.Build();
+if (await app.RunMigrationsIfRequestedAsync<FederationDbContext>(args))
+{
+    return;
+}
+
 app.UseServiceDefaults();
 app.UseAuthentication();
 app.UseAuthorization();
+
+app.MapProviderEndpoints();
+app.MapSocialLoginEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

@@ -98,6 +98,6 @@ public sealed class TokenServiceFactory(AdminFactory admin, Func<AgentsFactory> 
     {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
         services.AddHttpClient(InternalClients.Agents).ConfigurePrimaryHttpMessageHandler(() => agents().Server.CreateHandler());
-        services.AddHttpClient(LumoAuth.Token.Features.Token.WorkloadIssuerKeys.HttpClientName).ConfigurePrimaryHttpMessageHandler(issuers.TrustingHandler);
+        services.AddHttpClient(LumoAuth.ServiceDefaults.Security.OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(issuers.TrustingHandler);
     }
 }

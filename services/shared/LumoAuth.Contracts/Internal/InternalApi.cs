@@ -43,6 +43,18 @@ public static class InternalRoutes
 
     /// <summary>The workload identities a tenant's agents trust for one issuer (<see cref="WorkloadTrust"/>), for the token service's exchange.</summary>
     public const string WorkloadTrusts = Prefix + "/workload-trusts";
+
+    /// <summary>Admin finds or makes the user an outside account signs in as (<see cref="ExternalUserRequest"/>), for federation.</summary>
+    public const string ExternalUsers = Prefix + "/users/external";
+
+    /// <summary>Admin's checks of a sign-in an outside provider vouched for (<see cref="FederatedSignInRequest"/>), for the token service.</summary>
+    public const string FederatedSignIn = Prefix + "/users/{userId:guid}/federated-sign-in";
+
+    /// <summary>Federation hands the token service the sign-in behind a one-time ticket (<see cref="LoginTicketRequest"/>).</summary>
+    public const string LoginTickets = Prefix + "/login-tickets/redeem";
+
+    /// <summary>A tenant's enabled sign-in providers (<see cref="LoginProvider"/>) for the hosted login page; <c>?tenantId=</c>.</summary>
+    public const string LoginProviders = Prefix + "/login-providers";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

@@ -17,6 +17,10 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     public Task<AuthenticateResponse?> AuthenticateAsync(AuthenticateRequest request, CancellationToken cancellationToken) =>
         PostAsync<AuthenticateResponse>("authenticate", InternalRoutes.Authenticate, request, cancellationToken);
 
+    /// <summary>Admin's checks of a sign-in an outside provider vouched for (second step, blocks, locks, risk); null when admin cannot be reached.</summary>
+    public Task<AuthenticateResponse?> FederatedSignInAsync(Guid userId, FederatedSignInRequest request, CancellationToken cancellationToken) =>
+        PostAsync<AuthenticateResponse>("federated sign-in", InternalRoutes.FederatedSignIn.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal), request, cancellationToken);
+
     /// <summary>WebAuthn creation options for a new passkey of the user (JSON), or null when admin refuses or cannot be reached.</summary>
     public Task<string?> PasskeyRegistrationOptionsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         PostForJsonTextAsync("passkey registration options", PasskeyRoutes.For(PasskeyRoutes.RegistrationOptions, userId, tenantId), new { }, cancellationToken);

@@ -77,11 +77,10 @@ public static class TokenServiceExtensions
         services.AddOutsideTargetClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10), AllowPrivate);
         services.AddSingleton<ClientMetadataDocuments>();
         // Workload issuers' discovery documents and key sets (only of issuers an agent trusts).
-        services.AddOutsideTargetClient(
-            WorkloadIssuerKeys.HttpClientName,
-            c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), WorkloadIssuerKeys.MaxDocumentBytes), AllowPrivate);
-        services.AddSingleton<WorkloadIssuerKeys>();
+        services.AddOpenIdProviders(AllowPrivate);
         services.AddSingleton<UserDirectory>();
+        services.AddSingleton<FederatedLogins>();
+        services.AddScoped<ProviderButtons>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
@@ -349,6 +348,7 @@ public static class TokenServiceExtensions
         app.MapCibaApprovalEndpoints();
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
+        app.MapExternalLoginEndpoints();
         app.MapMagicLinkEndpoints();
         app.MapPasskeyEndpoints();
         app.MapRegistrationEndpoints();

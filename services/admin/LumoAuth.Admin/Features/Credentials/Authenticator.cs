@@ -102,6 +102,32 @@ public sealed class Authenticator(
     }
 
     /// <summary>
+    /// Sign-in with an outside account the caller has checked (a social or OpenID Connect provider's answer): the
+    /// provider stands for the password (<c>fed</c>); the user's second step, blocks, locks and risk apply as to any sign-in.
+    /// </summary>
+    public async Task<AuthenticateResponse> SignInFederatedAsync(Guid userId, FederatedSignInRequest federated, CancellationToken cancellationToken)
+    {
+        var user = await db.Users.IgnoreQueryFilters().AsNoTracking()
+            .FirstOrDefaultAsync(u => u.Id == userId && u.TenantId == federated.TenantId, cancellationToken);
+        if (user is null)
+        {
+            return Failure(AuthenticationOutcomes.InvalidCredentials);
+        }
+
+        var request = new AuthenticateRequest(federated.TenantId, user.Email, string.Empty, federated.TotpCode, federated.IpAddress)
+        {
+            DeviceId = federated.DeviceId, MfaMethod = federated.MfaMethod,
+        };
+        if (user.LockedUntil > DateTimeOffset.UtcNow)
+        {
+            await PublishAsync(request, user, new UserLoginFailed(user.Id, "locked"), cancellationToken);
+            return Failure(AuthenticationOutcomes.Locked, user.LockedUntil);
+        }
+
+        return await SecondStepAsync(request, user, ["fed"], addressProven: false, claim: null, cancellationToken);
+    }
+
+    /// <summary>
     /// The second step's answer, checked only in the sign-in's transaction once the account is known not to be locked, so
     /// that a locked account uses up no code. <see cref="CheckAsync"/> answers whether it passed, and with an enrolment's
     /// confirmation the first backup codes, and whether it was a code mailed to the address (which proves it); the rest is

@@ -51,7 +51,7 @@ public static class LoginEndpoints
 
     public sealed record LoginServices(
         TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection,
-        HostedPageSettingsCache HostedPages, TrustedDevices Devices, FailedSignInThrottle Throttle);
+        HostedPageSettingsCache HostedPages, TrustedDevices Devices, FailedSignInThrottle Throttle, ProviderButtons Buttons);
 
     public static async Task<IResult> ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
     {
@@ -61,6 +61,7 @@ public static class LoginEndpoints
         }
 
         var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        await services.Buttons.LoadAsync(services.Tenant.TenantId, http.RequestAborted);
         if (settings?.EmailFirstLogin == true)
         {
             return await EmailFirstAsync(http, services, settings, returnUrl, loginHint);
@@ -105,6 +106,7 @@ public static class LoginEndpoints
         }
 
         var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        await services.Buttons.LoadAsync(services.Tenant.TenantId, http.RequestAborted);
         if (settings?.MagicLinkOnly == true)
         {
             return PasswordForm(http, services, returnUrl, email, "This organisation does not use passwords: ask for a sign-in link instead.",
@@ -271,6 +273,7 @@ public static class LoginEndpoints
                 .Append("<button type=\"submit\">Email me a sign-in link</button></form>");
         }
 
+        body.Append(services.Buttons.Html(services.Tenant.Slug, returnUrl));
         var passkeys = settings?.PasskeysEnabled != false;
         if (passkeys)
         {

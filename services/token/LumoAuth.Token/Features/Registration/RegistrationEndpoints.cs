@@ -32,10 +32,10 @@ public static class RegistrationEndpoints
 
     public sealed record RegistrationServices(
         TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, HostedPageSettingsCache Settings,
-        IDataProtectionProvider DataProtection, TrustedDevices Devices, FailedSignInThrottle Throttle)
+        IDataProtectionProvider DataProtection, TrustedDevices Devices, FailedSignInThrottle Throttle, Login.ProviderButtons Buttons)
     {
         /// <summary>What the login page's sign-in step needs, which a new account goes through.</summary>
-        public LoginEndpoints.LoginServices ForSignIn() => new(Tenant, Antiforgery, Users, Sessions, DataProtection, Settings, Devices, Throttle);
+        public LoginEndpoints.LoginServices ForSignIn() => new(Tenant, Antiforgery, Users, Sessions, DataProtection, Settings, Devices, Throttle, Buttons);
     }
 
     public static async Task<IResult> ShowRegistration(HttpContext http, string? returnUrl, [AsParameters] RegistrationServices services)

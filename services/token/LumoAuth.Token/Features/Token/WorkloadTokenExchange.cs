@@ -27,7 +27,7 @@ namespace LumoAuth.Token.Features.Token;
 public sealed partial class WorkloadTokenExchange(
     RequestDelegate next,
     AgentDirectory agents,
-    WorkloadIssuerKeys issuerKeys,
+    OpenIdProviders issuers,
     ClientCache clients,
     TenantServerOptionsMonitor serverOptions,
     EventBatcher<TokenDbContext> batcher,
@@ -245,11 +245,11 @@ public sealed partial class WorkloadTokenExchange(
         string? problem = null;
         foreach (var jwksUri in trusts.Select(t => t.JwksUri).Distinct(StringComparer.Ordinal))
         {
-            var keys = await issuerKeys.GetAsync(issuer, jwksUri, refetch: false, cancellationToken);
+            var keys = await issuers.KeysAsync(issuer, jwksUri, refetch: false, cancellationToken);
             // A key id the set lacks: the issuer may have rotated since it was fetched.
             if (keys is not null && kid is { Length: > 0 } && !keys.Any(k => k.KeyId == kid))
             {
-                keys = await issuerKeys.GetAsync(issuer, jwksUri, refetch: true, cancellationToken);
+                keys = await issuers.KeysAsync(issuer, jwksUri, refetch: true, cancellationToken);
             }
 
             if (keys is null)

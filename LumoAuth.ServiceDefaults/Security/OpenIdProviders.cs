@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using LumoAuth.ServiceDefaults.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.ServiceDefaults.Security;
+
+public static class OpenIdProvidersExtensions
+{
+    /// <summary>
+    /// <see cref="OpenIdProviders"/> and its SSRF-guarded client; <paramref name="allowPrivateTargets"/> lets tests reach
+    /// providers on loopback (off in production).
+    /// </summary>
+    public static IServiceCollection AddOpenIdProviders(this IServiceCollection services, Func<IServiceProvider, bool> allowPrivateTargets)
+    {
+        services.AddOutsideTargetClient(
+            OpenIdProviders.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), OpenIdProviders.MaxDocumentBytes), allowPrivateTargets);
+        services.AddSingleton<OpenIdProviders>();
+        return services;
+    }
+}
+
+/// <summary>What an OpenID provider's discovery document says (OIDC Discovery §3), as far as we use it.</summary>
+public sealed record OpenIdProviderMetadata(string Issuer, string? AuthorizationEndpoint, string? TokenEndpoint, string? UserInfoEndpoint, string JwksUri);
+
+/// <summary>
+/// Discovery documents and signing keys of the outside OpenID providers and token issuers our services trust (workload
+/// issuers at the token service, identity providers at federation). Fetched through the SSRF-guarded client named
+/// <see cref="HttpClientName"/>, only for issuers a tenant configured; a document is believed only when its
+/// <c>issuer</c> is the one asked for (OIDC Discovery §4.3) and its endpoints are https. Each answer is kept
+/// <see cref="Lifetime"/>; keys are fetched again sooner when a token names a key the set lacks (a rotation), at most
+/// once per <see cref="RefetchFloor"/>, which also spaces out attempts after a failure; while the site cannot be reached
+/// the last answer serves up to <see cref="StaleIfError"/>.
+/// </summary>
+public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, TimeProvider time, ILogger<OpenIdProviders> logger)
+{
+    public const string HttpClientName = "openid-providers";
+
+    /// <summary>Discovery documents and key sets are small; a large answer is a mistake or an attack.</summary>
+    public const int MaxDocumentBytes = 128 * 1024;
+
+    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan RefetchFloor = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan StaleIfError = TimeSpan.FromHours(12);
+
+    private readonly ConcurrentDictionary<string, Entry<OpenIdProviderMetadata>> _documents = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keys = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The issuer's discovery document; null when it cannot be had or names another issuer. <paramref name="acceptsIssuer"/>
+    /// replaces the equality check for providers whose shared document names a template (Microsoft's <c>common</c>).
+    /// </summary>
+    public Task<OpenIdProviderMetadata?> DiscoverAsync(string issuer, CancellationToken cancellationToken, Func<string, bool>? acceptsIssuer = null) =>
+        GetAsync(_documents, issuer, refetch: false, () => FetchDocumentAsync(issuer, acceptsIssuer, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// The issuer's signing keys, from <paramref name="jwksUri"/> or else the one its discovery document names; null when
+    /// they cannot be had. <paramref name="refetch"/> asks for a fresh copy (a token named a key the cached set lacks).
+    /// </summary>
+    public async Task<IReadOnlyList<SecurityKey>?> KeysAsync(string issuer, string? jwksUri, bool refetch, CancellationToken cancellationToken)
+    {
+        var uri = jwksUri ?? (await DiscoverAsync(issuer, cancellationToken))?.JwksUri;
+        return uri is null ? null : await GetAsync(_keys, uri, refetch, () => FetchKeysAsync(uri, cancellationToken), cancellationToken);
+    }
+
+    private async Task<T?> GetAsync<T>(
+        ConcurrentDictionary<string, Entry<T>> entries, string key, bool refetch, Func<Task<(T? Value, string? Problem)>> fetch, CancellationToken cancellationToken)
+        where T : class
+    {
+        var entry = entries.GetOrAdd(key, _ => new Entry<T>());
+        var asked = time.GetUtcNow();
+        if (!Due(entry, asked, refetch))
+        {
+            return entry.Value;
+        }
+
+        await entry.Gate.WaitAsync(cancellationToken);
+        try
+        {
+            // Another request may have fetched while this one waited.
+            if (entry.AttemptedAt >= asked || !Due(entry, time.GetUtcNow(), refetch))
+            {
+                return entry.Value;
+            }
+
+            var now = time.GetUtcNow();
+            entry.AttemptedAt = now;
+            var (value, problem) = await fetch();
+            if (value is not null)
+            {
+                (entry.Value, entry.FetchedAt) = (value, now);
+            }
+            else
+            {
+                LogFetchFailed(logger, key, problem!);
+                if (now - entry.FetchedAt > StaleIfError)
+                {
+                    entry.Value = null;
+                }
+            }
+
+            return entry.Value;
+        }
+        finally
+        {
+            entry.Gate.Release();
+        }
+    }
+
+    /// <summary>Whether to fetch: nothing fetched yet, the copy is old, or a fresh copy is asked for — never twice within the floor.</summary>
+    private static bool Due<T>(Entry<T> entry, DateTimeOffset now, bool refetch) where T : class =>
+        now - entry.AttemptedAt >= RefetchFloor && (entry.Value is null || refetch || now - entry.FetchedAt >= Lifetime);
+
+    private async Task<(OpenIdProviderMetadata? Value, string? Problem)> FetchDocumentAsync(string issuer, Func<string, bool>? acceptsIssuer, CancellationToken cancellationToken)
+    {
+        var (document, problem) = await GetJsonAsync($"{issuer.TrimEnd('/')}/.well-known/openid-configuration", cancellationToken);
+        if (document is null)
+        {
+            return (null, problem);
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            var named = root.ValueKind == JsonValueKind.Object ? String(root, "issuer") : null;
+            if (named is null || !(acceptsIssuer?.Invoke(named) ?? named == issuer))
+            {
+                return (null, "its discovery document names another issuer");
+            }
+
+            string? Endpoint(string name) => String(root, name) is { } url && Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme == Uri.UriSchemeHttps
+                ? parsed.AbsoluteUri
+                : null;
+
+            return Endpoint("jwks_uri") is { } jwks
+                ? (new OpenIdProviderMetadata(named, Endpoint("authorization_endpoint"), Endpoint("token_endpoint"), Endpoint("userinfo_endpoint"), jwks), null)
+                : (null, "its discovery document names no https jwks_uri");
+        }
+    }
+
+    private async Task<(IReadOnlyList<SecurityKey>? Value, string? Problem)> FetchKeysAsync(string jwksUri, CancellationToken cancellationToken)
+    {
+        var (document, problem) = await GetJsonAsync(jwksUri, cancellationToken);
+        if (document is null)
+        {
+            return (null, problem);
+        }
+
+        using (document)
+        {
+            try
+            {
+                // Public signing keys only: an "oct" key in a published set would let anyone forge HMAC signatures.
+                var keys = new JsonWebKeySet(document.RootElement.GetRawText()).Keys
+                    .Where(k => k.Use is null or JsonWebKeyUseNames.Sig && k.Kty is JsonWebAlgorithmsKeyTypes.RSA or JsonWebAlgorithmsKeyTypes.EllipticCurve)
+                    .Cast<SecurityKey>()
+                    .ToList();
+                return keys.Count == 0 ? (null, "its key set holds no RSA or EC signing key") : (keys, null);
+            }
+            catch (ArgumentException exception)
+            {
+                return (null, "its key set cannot be read: " + exception.Message);
+            }
+        }
+    }
+
+    private async Task<(JsonDocument? Document, string? Problem)> GetJsonAsync(string url, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClients.CreateClient(HttpClientName).GetAsync(url, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"{url} answered {(int)response.StatusCode}");
+            }
+
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            return (await JsonDocument.ParseAsync(body, cancellationToken: cancellationToken), null);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException
+                                           && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"{url}: {exception.GetType().Name}: {exception.Message}");
+        }
+    }
+
+    private static string? String(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Url} of an outside OpenID provider cannot be fetched: {Problem}")]
+    private static partial void LogFetchFailed(ILogger logger, string url, string problem);
+
+    private sealed class Entry<T> where T : class
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public T? Value { get; set; }
+
+        public DateTimeOffset FetchedAt { get; set; } = DateTimeOffset.MinValue;
+
+        public DateTimeOffset AttemptedAt { get; set; } = DateTimeOffset.MinValue;
+    }
+}

@@ -1,0 +1,88 @@
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Users;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Admin.Features.Credentials;
+
+/// <summary>
+/// Sign-in with outside accounts (social and OpenID Connect providers): federation, which checked the provider's answer
+/// and keeps the links, asks here for the user a new outside account is (found by verified address or made), and the
+/// token service asks here whether the sign-in may go on (the same rules as any sign-in, second step included).
+/// </summary>
+public static class ExternalSignInEndpoints
+{
+    public static IEndpointRouteBuilder MapExternalSignInEndpoints(this IEndpointRouteBuilder app)
+    {
+        var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        internalApi.MapPost(InternalRoutes.ExternalUsers, FindOrCreate).WithName("InternalFindOrCreateExternalUser");
+        internalApi.MapPost(InternalRoutes.FederatedSignIn, SignIn).WithName("InternalFederatedSignIn");
+        return app;
+    }
+
+    /// <summary>
+    /// The user for an outside account signing in for the first time: the one whose address it is, when the provider
+    /// verified the address and links automatically (an unverified address would let anyone who can type it take the
+    /// account over); else a new user, when the provider allows sign-up — verified when the provider verified the address.
+    /// </summary>
+    public static async Task<IResult> FindOrCreate(
+        ExternalUserRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        var email = request.Email?.Trim().ToLowerInvariant();
+        if (string.IsNullOrEmpty(email) || !new RequestValidator().Email("email", email).IsValid)
+        {
+            return ApiErrors.Create(StatusCodes.Status400BadRequest, ExternalUserErrors.EmailRequired, "The provider gave no usable e-mail address");
+        }
+
+        var existing = await db.Users.AsNoTracking().Where(u => u.NormalizedEmail == email).Select(u => new { u.Id }).FirstOrDefaultAsync(cancellationToken);
+        if (existing is not null)
+        {
+            return request.AutoLink && request.EmailVerified
+                ? TypedResults.Ok(new ExternalUserResponse(existing.Id, Created: false))
+                : ApiErrors.Create(StatusCodes.Status409Conflict, ExternalUserErrors.AccountExists, "An account with this address exists and cannot be linked automatically");
+        }
+
+        if (!request.AllowSignup)
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, ExternalUserErrors.SignupDisabled, "New accounts cannot be made through this provider");
+        }
+
+        static string? Trimmed(string? value, int max) => string.IsNullOrWhiteSpace(value) ? null : value.Trim()[..Math.Min(value.Trim().Length, max)];
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var (user, error) = await users.CreateAsync(
+            new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null, null,
+                request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
+                EmailVerified: request.EmailVerified, IsActive: true, Groups: null),
+            cancellationToken);
+        if (error is not null)
+        {
+            // Made by a concurrent first sign-in of the same person (or someone else) just now: their link decides.
+            return error is IStatusCodeHttpResult { StatusCode: StatusCodes.Status409Conflict }
+                ? ApiErrors.Create(StatusCodes.Status409Conflict, ExternalUserErrors.AccountExists, "An account with this address exists and cannot be linked automatically")
+                : error;
+        }
+
+        if (!request.EmailVerified)
+        {
+            // Whoever signed up may not own the address: its first proof by a link removes what the account got before.
+            await db.Users.Where(u => u.Id == user!.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.SelfRegisteredUnproven, true), cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(new ExternalUserResponse(user!.Id, Created: true));
+    }
+
+    public static async Task<IResult> SignIn(Guid userId, FederatedSignInRequest request, Authenticator authenticator, CancellationToken cancellationToken) =>
+        request.TenantId == Guid.Empty
+            ? ApiErrors.Validation("tenantId", "is required")
+            : TypedResults.Ok(await authenticator.SignInFederatedAsync(userId, request, cancellationToken));
+}

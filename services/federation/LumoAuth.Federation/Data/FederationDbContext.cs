@@ -1,0 +1,106 @@
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Federation.Data;
+
+/// <summary>
+/// A tenant's upstream identity provider for social and external OpenID Connect sign-in (FED-14…17): a preset (Google,
+/// Microsoft, LinkedIn, GitHub) or any OpenID Connect issuer. The client secret is kept encrypted (Data Protection, key
+/// ring in this database sealed by the deployment's key-encryption key): the service must send it back to the provider.
+/// </summary>
+public sealed class IdentityProvider
+{
+    public const int NameLength = 100;
+    public const int MaxScopes = 20;
+
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    /// <summary>One of <c>ProviderTypes.All</c>.</summary>
+    public string Type { get; set; } = string.Empty;
+
+    public string Name { get; set; } = string.Empty;
+
+    public string ClientId { get; set; } = string.Empty;
+
+    public string ProtectedClientSecret { get; set; } = string.Empty;
+
+    /// <summary>The OpenID Connect issuer (<c>oidc</c>, and presets whose issuer a tenant may pin, such as a Microsoft directory).</summary>
+    public string? IssuerUrl { get; set; }
+
+    public List<string> Scopes { get; set; } = [];
+
+    public bool IsEnabled { get; set; } = true;
+
+    /// <summary>Whether a first sign-in by someone without an account creates one.</summary>
+    public bool AllowSignup { get; set; } = true;
+
+    /// <summary>Whether a first sign-in whose verified address belongs to an account links to it (else it is refused).</summary>
+    public bool AutoLinkUsers { get; set; } = true;
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>A user's account at an upstream provider, linked to their LumoAuth user: the provider's subject signs them in.</summary>
+public sealed class ExternalIdentity
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public Guid ProviderId { get; set; }
+
+    /// <summary>The provider's stable id of the account (<c>sub</c>, or GitHub's numeric id).</summary>
+    public string Subject { get; set; } = string.Empty;
+
+    public Guid UserId { get; set; }
+
+    /// <summary>The address the provider gave at the last sign-in, for the account page.</summary>
+    public string? Email { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset LastSignInAt { get; set; }
+}
+
+public sealed class FederationDbContext(DbContextOptions<FederationDbContext> options, TenantContext tenant) : DbContext(options)
+{
+    public DbSet<IdentityProvider> IdentityProviders => Set<IdentityProvider>();
+
+    public DbSet<ExternalIdentity> ExternalIdentities => Set<ExternalIdentity>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
+        configurationBuilder.StoreTimestampsAsUtc();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.AddMessagingTables();
+        modelBuilder.AddDataProtectionKeys();
+        modelBuilder.Entity<IdentityProvider>(e =>
+        {
+            e.ToTable("identity_providers");
+            e.HasKey(p => p.Id);
+            e.HasIndex(p => new { p.TenantId, p.Name }).IsUnique();
+            e.Property(p => p.Type).HasMaxLength(32);
+            e.Property(p => p.Name).HasMaxLength(IdentityProvider.NameLength);
+            e.Property(p => p.ClientId).HasMaxLength(500);
+            e.Property(p => p.IssuerUrl).HasMaxLength(500);
+            e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<ExternalIdentity>(e =>
+        {
+            e.ToTable("external_identities");
+            e.HasKey(i => i.Id);
+            // One account of a provider signs in one user; a user's links are listed on their account page.
+            e.HasIndex(i => new { i.TenantId, i.ProviderId, i.Subject }).IsUnique();
+            e.HasIndex(i => new { i.TenantId, i.UserId });
+            e.Property(i => i.Subject).HasMaxLength(500);
+            e.Property(i => i.Email).HasMaxLength(320);
+            e.HasQueryFilter(i => i.TenantId == tenant.CurrentTenantId);
+        });
+    }
+}

@@ -1,0 +1,52 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using LumoAuth.Contracts.Internal;
+using StackExchange.Redis;
+
+namespace LumoAuth.Federation.Features.Login;
+
+/// <summary>
+/// What a sign-in carries between its steps, in Redis, each used once: the state of a redirect to a provider (its PKCE
+/// verifier, nonce, where it goes on, and a hash of the browser's binding cookie, so the callback completes only in the
+/// browser that began it), and the ticket the callback gives the browser for the token service (DESIGN: 60 s, single use).
+/// Keys are hashes of the values the browser holds: a copy of Redis gives no sign-in away.
+/// </summary>
+public sealed class LoginStates(IConnectionMultiplexer redis)
+{
+    public static readonly TimeSpan StateLifetime = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan TicketLifetime = TimeSpan.FromSeconds(60);
+
+    /// <param name="BrowserHash">SHA-256 of the binding cookie the redirect set.</param>
+    public sealed record State(Guid TenantId, Guid ProviderId, string CodeVerifier, string Nonce, string? ReturnUrl, string BrowserHash);
+
+    public static string NewSecret() => Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    public static string Hash(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+
+    public static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public Task SaveStateAsync(string state, State value) =>
+        redis.GetDatabase().StringSetAsync(StateKey(state), JsonSerializer.Serialize(value), StateLifetime);
+
+    /// <summary>The state, removed as it is read: a callback replayed finds nothing.</summary>
+    public async Task<State?> TakeStateAsync(string state) =>
+        await redis.GetDatabase().StringGetDeleteAsync(StateKey(state)) is { HasValue: true } json ? JsonSerializer.Deserialize<State>(json.ToString()) : null;
+
+    public async Task<string> IssueTicketAsync(Guid tenantId, LoginTicket ticket)
+    {
+        var value = NewSecret();
+        await redis.GetDatabase().StringSetAsync(TicketKey(tenantId, value), JsonSerializer.Serialize(ticket), TicketLifetime);
+        return value;
+    }
+
+    /// <summary>The sign-in behind a ticket of the tenant, removed as it is read; null when unknown, used, expired or another tenant's.</summary>
+    public async Task<LoginTicket?> RedeemTicketAsync(Guid tenantId, string ticket) =>
+        ticket.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(TicketKey(tenantId, ticket)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<LoginTicket>(json.ToString())
+            : null;
+
+    private static RedisKey StateKey(string state) => "lumoauth:federation:state:" + Hash(state);
+
+    private static RedisKey TicketKey(Guid tenantId, string ticket) => $"lumoauth:federation:ticket:{tenantId:N}:{Hash(ticket)}";
+}

@@ -1,0 +1,240 @@
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Login;
+
+/// <summary>
+/// Sign-in with a social or OpenID Connect provider (FED-12/13), the DESIGN's "external login": the hosted login page
+/// links here; the browser goes to the provider with <c>state</c>, a nonce and PKCE (S256), bound to this browser by a
+/// cookie; back at the callback the provider's answer is checked (<see cref="UpstreamSignIn"/>), the outside account is
+/// found among the links or given to a user admin finds or makes, and the browser goes on to the token service with a
+/// one-time ticket, where the session opens (after the user's second step, if they have one). Whatever fails ends on the
+/// token service's sign-in error page with a fixed reason, never the provider's words.
+/// </summary>
+public static partial class SocialLoginEndpoints
+{
+    private const string BrowserCookie = "lumo_social";
+
+    /// <summary>Why a sign-in with a provider ended without one (the token service's page explains each).</summary>
+    public static class Failures
+    {
+        public const string Cancelled = "cancelled";
+        public const string Disabled = "provider_disabled";
+        public const string Expired = "expired";
+        public const string ProviderError = "provider_error";
+        public const string Unavailable = "unavailable";
+    }
+
+    public static IEndpointRouteBuilder MapSocialLoginEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Anonymous on purpose: this is how a browser signs in.
+        app.MapGet("/t/{tenantSlug}/auth/social/{provider}", StartAsync).AllowAnonymous().ExcludeFromDescription().WithName("SocialLoginStart");
+        app.MapGet("/t/{tenantSlug}/auth/social/{provider}/callback", CallbackAsync).AllowAnonymous().ExcludeFromDescription().WithName("SocialLoginCallback");
+        var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        internalApi.MapPost(InternalRoutes.LoginTickets, RedeemAsync).WithName("InternalRedeemLoginTicket");
+        internalApi.MapGet(InternalRoutes.LoginProviders, ProvidersAsync).WithName("InternalLoginProviders");
+        return app;
+    }
+
+    /// <summary>The address the provider sends the browser back to: on the deployment's host, as registered at the provider.</summary>
+    public static string CallbackUrl(LumoAuthOptions options, string slug, Guid providerId) =>
+        $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{providerId}/callback";
+
+    public sealed record LoginServices(
+        FederationDbContext Db, TenantContext Tenant, UpstreamSignIn Upstream, LoginStates States, ExternalUsers Users, IOptions<LumoAuthOptions> Options,
+        ILogger<UpstreamSignIn> Logger);
+
+    public static async Task<IResult> StartAsync(string provider, string? returnUrl, HttpContext http, [AsParameters] LoginServices services)
+    {
+        var slug = services.Tenant.Slug;
+        if (returnUrl is not null && !IsOwnPage(returnUrl, slug))
+        {
+            returnUrl = null;
+        }
+
+        var found = await FindAsync(services.Db, provider, http.RequestAborted);
+        if (found is not { IsEnabled: true })
+        {
+            return Fail(slug, Failures.Disabled, returnUrl);
+        }
+
+        ProviderEndpoints? endpoints;
+        try
+        {
+            endpoints = await services.Upstream.EndpointsAsync(found, http.RequestAborted);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !http.RequestAborted.IsCancellationRequested)
+        {
+            endpoints = null;
+        }
+
+        if (endpoints is null)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, found.Id, "the provider's endpoints cannot be discovered");
+            return Fail(slug, Failures.Unavailable, returnUrl);
+        }
+
+        var (state, nonce, verifier, browser) = (LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret());
+        await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginStates.Hash(browser)));
+        http.Response.Cookies.Append(BrowserCookie, browser, new CookieOptions
+        {
+            Path = $"/t/{slug}/auth/social/", HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, MaxAge = LoginStates.StateLifetime,
+            Secure = http.Request.IsHttps || services.Options.Value.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
+        });
+
+        var query = new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = found.ClientId, ["redirect_uri"] = CallbackUrl(services.Options.Value, slug, found.Id),
+            ["scope"] = string.Join(' ', found.Scopes), ["state"] = state,
+            ["code_challenge"] = LoginStates.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
+        };
+        if (endpoints.IsOpenIdConnect)
+        {
+            query["nonce"] = nonce;
+        }
+
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(endpoints.AuthorizationEndpoint, query));
+    }
+
+    public static async Task<IResult> CallbackAsync(
+        string provider, string? code, string? state, string? error, HttpContext http, [AsParameters] LoginServices services)
+    {
+        var slug = services.Tenant.Slug;
+        var taken = state is { Length: > 0 and <= 100 } ? await services.States.TakeStateAsync(state) : null;
+        var browser = http.Request.Cookies[BrowserCookie];
+        http.Response.Cookies.Delete(BrowserCookie, new CookieOptions { Path = $"/t/{slug}/auth/social/" });
+        // Only the browser that began the sign-in completes it (no login CSRF), at this tenant, through this provider.
+        if (taken is null || taken.TenantId != services.Tenant.TenantId || browser is null
+            || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(LoginStates.Hash(browser)), Encoding.ASCII.GetBytes(taken.BrowserHash))
+            || await FindAsync(services.Db, provider, http.RequestAborted) is not { IsEnabled: true } found || found.Id != taken.ProviderId)
+        {
+            return Fail(slug, Failures.Expired, taken?.ReturnUrl);
+        }
+
+        if (error is not null || string.IsNullOrEmpty(code))
+        {
+            return Fail(slug, error == "access_denied" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl);
+        }
+
+        var endpoints = await services.Upstream.EndpointsAsync(found, http.RequestAborted);
+        if (endpoints is null)
+        {
+            return Fail(slug, Failures.Unavailable, taken.ReturnUrl);
+        }
+
+        var (account, problem) = await services.Upstream.CompleteAsync(
+            found, endpoints, code, CallbackUrl(services.Options.Value, slug, found.Id), taken.CodeVerifier, taken.Nonce, http.RequestAborted);
+        if (account is null)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, found.Id, problem!);
+            return Fail(slug, Failures.ProviderError, taken.ReturnUrl);
+        }
+
+        Guid userId;
+        try
+        {
+            var link = await LinkAsync(services, found, account, http.RequestAborted);
+            if (link.Refusal is { } refusal)
+            {
+                return Fail(slug, refusal, taken.ReturnUrl);
+            }
+
+            userId = link.UserId;
+        }
+        catch (DependencyUnavailableException)
+        {
+            return Fail(slug, Failures.Unavailable, taken.ReturnUrl);
+        }
+
+        var ticket = await services.States.IssueTicketAsync(services.Tenant.TenantId, new LoginTicket(userId, found.Id, found.Name, taken.ReturnUrl));
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect($"/t/{slug}/login/external?ticket={Uri.EscapeDataString(ticket)}");
+    }
+
+    /// <summary>
+    /// The user the outside account signs in as: its link, or — the first time — the user admin finds by verified address
+    /// or makes, linked now. A concurrent first sign-in of the same account links once; the other finds its link.
+    /// </summary>
+    private static async Task<(Guid UserId, string? Refusal)> LinkAsync(LoginServices services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken)
+    {
+        var db = services.Db;
+        var now = DateTimeOffset.UtcNow;
+        var link = await db.ExternalIdentities.FirstOrDefaultAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
+        if (link is not null)
+        {
+            (link.LastSignInAt, link.Email) = (now, account.Email ?? link.Email);
+            await db.SaveChangesAsync(cancellationToken);
+            return (link.UserId, null);
+        }
+
+        var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
+            services.Tenant.TenantId, $"{provider.Type}:{provider.Name}", account.Email, account.EmailVerified, account.Name, account.GivenName, account.FamilyName,
+            account.Picture, provider.AllowSignup, provider.AutoLinkUsers), cancellationToken);
+        if (outcome.User is not { } user)
+        {
+            return (Guid.Empty, outcome.Refusal ?? Failures.ProviderError);
+        }
+
+        db.ExternalIdentities.Add(new ExternalIdentity
+        {
+            Id = Guid.CreateVersion7(), TenantId = services.Tenant.TenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = user.UserId,
+            Email = account.Email, CreatedAt = now, LastSignInAt = now,
+        });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return (user.UserId, null);
+        }
+        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
+        {
+            db.ChangeTracker.Clear();
+            var existing = await db.ExternalIdentities.AsNoTracking().FirstAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
+            return (existing.UserId, null);
+        }
+    }
+
+    /// <summary>The token service redeems the ticket its sign-in page was sent with.</summary>
+    public static async Task<IResult> RedeemAsync(LoginTicketRequest request, LoginStates states) =>
+        request.TenantId != Guid.Empty && request.Ticket is { } ticket && await states.RedeemTicketAsync(request.TenantId, ticket) is { } redeemed
+            ? TypedResults.Ok(redeemed)
+            : ApiErrors.NotFound("Login ticket");
+
+    /// <summary>The tenant's enabled providers, for the hosted login page's buttons.</summary>
+    public static async Task<IResult> ProvidersAsync(Guid tenantId, FederationDbContext db, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await db.IdentityProviders.IgnoreQueryFilters().AsNoTracking()
+            .Where(p => p.TenantId == tenantId && p.IsEnabled)
+            .OrderBy(p => p.CreatedAt)
+            .Select(p => new LoginProvider(p.Id, p.Type, p.Name))
+            .ToListAsync(cancellationToken));
+
+    /// <summary>A provider by id, or by type (the docs' <c>/auth/social/google</c>): the tenant's first enabled one of it.</summary>
+    private static Task<IdentityProvider?> FindAsync(FederationDbContext db, string provider, CancellationToken cancellationToken) =>
+        Guid.TryParse(provider, out var id)
+            ? db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, cancellationToken)
+            : db.IdentityProviders.AsNoTracking().Where(p => p.Type == provider && p.IsEnabled).OrderBy(p => p.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+
+    /// <summary>
+    /// Where a sign-in may go on to: one of the tenant's own pages (the token service checks which before it redirects),
+    /// printable ASCII, so it can never leave for another site.
+    /// </summary>
+    private static bool IsOwnPage(string url, string slug) =>
+        url.Length <= 8192 && url.StartsWith($"/t/{slug}/", StringComparison.Ordinal) && !url.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E')
+        && !url.Contains('\\', StringComparison.Ordinal) && !url.Contains("//", StringComparison.Ordinal);
+
+    private static IResult Fail(string slug, string reason, string? returnUrl) =>
+        Results.Redirect($"/t/{slug}/login/external?error={reason}" + (returnUrl is null ? string.Empty : "&returnUrl=" + Uri.EscapeDataString(returnUrl)));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Sign-in through provider {ProviderId} of tenant {TenantId} refused: {Problem}")]
+    private static partial void LogRefused(ILogger logger, Guid tenantId, Guid providerId, string problem);
+}

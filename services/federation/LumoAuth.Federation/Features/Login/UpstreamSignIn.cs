@@ -1,0 +1,208 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.ServiceDefaults.Security;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.Federation.Features.Login;
+
+/// <summary>Who the provider says signed in: its stable id of the account, and what it tells of the person.</summary>
+public sealed record UpstreamAccount(string Subject, string? Email, bool EmailVerified, string? Name, string? GivenName, string? FamilyName, string? Picture);
+
+/// <summary>Where a provider's sign-in begins and ends (its authorization and token endpoints), for the redirect and the callback.</summary>
+public sealed record ProviderEndpoints(string AuthorizationEndpoint, string TokenEndpoint, bool IsOpenIdConnect);
+
+/// <summary>
+/// The provider's side of a sign-in: where to send the browser, and — back at the callback — the code exchanged
+/// (with the client's secret and the PKCE verifier) for the provider's answer, which is believed only once checked:
+/// an ID token signed by the issuer's keys, for this client, current, with the sign-in's nonce (OpenID Connect
+/// providers), or the account GitHub's API names for the access token it gave.
+/// </summary>
+public sealed class UpstreamSignIn(
+    IHttpClientFactory httpClients, OpenIdProviders openIdProviders, ProviderSecrets secrets, IOptions<FederationOptions> options)
+{
+    public const string HttpClientName = "identity-providers";
+
+    private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+
+    private static readonly string[] Algorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
+    /// <summary>The provider's endpoints; null when its discovery document cannot be had (the sign-in cannot start).</summary>
+    public async Task<ProviderEndpoints?> EndpointsAsync(IdentityProvider provider, CancellationToken cancellationToken)
+    {
+        if (provider.Type == ProviderTypes.GitHub)
+        {
+            var github = options.Value.GitHub;
+            return new ProviderEndpoints(github.AuthorizationEndpoint, github.TokenEndpoint, IsOpenIdConnect: false);
+        }
+
+        var metadata = await openIdProviders.DiscoverAsync(provider.IssuerUrl!, cancellationToken, ProviderTypes.DiscoveryIssuerRule(provider.IssuerUrl!));
+        return metadata is { AuthorizationEndpoint: { } authorize, TokenEndpoint: { } token } ? new ProviderEndpoints(authorize, token, IsOpenIdConnect: true) : null;
+    }
+
+    /// <summary>The account that signed in; null with the reason (logged, never shown) when the answer does not hold up.</summary>
+    public async Task<(UpstreamAccount? Account, string? Problem)> CompleteAsync(
+        IdentityProvider provider, ProviderEndpoints endpoints, string code, string redirectUri, string codeVerifier, string nonce, CancellationToken cancellationToken)
+    {
+        var http = httpClients.CreateClient(HttpClientName);
+        using var exchange = new HttpRequestMessage(HttpMethod.Post, endpoints.TokenEndpoint)
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = redirectUri, ["code_verifier"] = codeVerifier,
+                ["client_id"] = provider.ClientId, ["client_secret"] = secrets.Reveal(provider.ProtectedClientSecret),
+            }),
+        };
+        exchange.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        JsonElement answer;
+        try
+        {
+            using var response = await http.SendAsync(exchange, cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            answer = JsonDocument.Parse(body).RootElement.Clone();
+            if (!response.IsSuccessStatusCode || answer.ValueKind != JsonValueKind.Object || answer.TryGetProperty("error", out _))
+            {
+                return (null, $"the token endpoint refused the code ({(int)response.StatusCode}{(answer.ValueKind == JsonValueKind.Object && answer.TryGetProperty("error", out var error) ? ", " + error : string.Empty)})");
+            }
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, "the token endpoint cannot be reached: " + exception.Message);
+        }
+
+        return endpoints.IsOpenIdConnect
+            ? await FromIdTokenAsync(provider, answer, nonce, cancellationToken)
+            : await FromGitHubAsync(http, answer, cancellationToken);
+    }
+
+    private async Task<(UpstreamAccount?, string?)> FromIdTokenAsync(IdentityProvider provider, JsonElement answer, string nonce, CancellationToken cancellationToken)
+    {
+        if (!answer.TryGetProperty("id_token", out var idTokenValue) || idTokenValue.ValueKind != JsonValueKind.String)
+        {
+            return (null, "the answer holds no ID token");
+        }
+
+        var idToken = idTokenValue.GetString()!;
+        JsonWebToken unverified;
+        try
+        {
+            unverified = new JsonWebToken(idToken);
+        }
+        catch (ArgumentException)
+        {
+            return (null, "the ID token is not a JWT");
+        }
+
+        var configured = provider.IssuerUrl!;
+        var tenantClaim = unverified.TryGetPayloadValue<string>("tid", out var tid) ? tid : null;
+        if (!ProviderTypes.IssuerMatches(configured, unverified.Issuer, tenantClaim))
+        {
+            return (null, $"the ID token's issuer {unverified.Issuer} is not {configured}");
+        }
+
+        var keys = await openIdProviders.KeysAsync(configured, null, refetch: false, cancellationToken);
+        if (keys is not null && unverified.Kid is { Length: > 0 } kid && !keys.Any(k => k.KeyId == kid))
+        {
+            keys = await openIdProviders.KeysAsync(configured, null, refetch: true, cancellationToken);
+        }
+
+        if (keys is null)
+        {
+            return (null, "the issuer's signing keys cannot be fetched");
+        }
+
+        var result = await Handler.ValidateTokenAsync(idToken, new TokenValidationParameters
+        {
+            ValidIssuer = unverified.Issuer,
+            ValidAudience = provider.ClientId,
+            IssuerSigningKeys = keys,
+            ValidAlgorithms = Algorithms,
+            RequireSignedTokens = true,
+            RequireExpirationTime = true,
+            ClockSkew = TimeSpan.FromMinutes(2),
+        });
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken token)
+        {
+            return (null, "the ID token does not verify: " + result.Exception?.GetType().Name);
+        }
+
+        // The nonce ties the token to this browser's sign-in (OIDC Core §3.1.3.7): a token from another sign-in is refused.
+        if (!token.TryGetPayloadValue<string>("nonce", out var tokenNonce) || !CryptographicEquals(tokenNonce, nonce))
+        {
+            return (null, "the ID token's nonce is not this sign-in's");
+        }
+
+        if (string.IsNullOrEmpty(token.Subject))
+        {
+            return (null, "the ID token names no subject");
+        }
+
+        string? Text(string name) => token.TryGetClaim(name, out var claim) && claim.Value.Length > 0 ? claim.Value : null;
+        // Microsoft's email claim is whatever the directory holds, never verified: only its verified-address claims count.
+        var verified = token.TryGetClaim("email_verified", out var flag) && string.Equals(flag.Value, "true", StringComparison.OrdinalIgnoreCase);
+        return (new UpstreamAccount(token.Subject, Text("email"), verified, Text("name"), Text("given_name"), Text("family_name"), Text("picture")), null);
+    }
+
+    /// <summary>GitHub: the user its API names for the token, with the primary address if GitHub verified it.</summary>
+    private async Task<(UpstreamAccount?, string?)> FromGitHubAsync(HttpClient http, JsonElement answer, CancellationToken cancellationToken)
+    {
+        if (!answer.TryGetProperty("access_token", out var accessToken) || accessToken.ValueKind != JsonValueKind.String)
+        {
+            return (null, "the answer holds no access token");
+        }
+
+        var api = options.Value.GitHub.ApiBase.TrimEnd('/');
+        var (user, userProblem) = await GetJsonAsync(http, $"{api}/user", accessToken.GetString()!, cancellationToken);
+        if (user is not { ValueKind: JsonValueKind.Object } || !user.Value.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.Number)
+        {
+            return (null, userProblem ?? "GitHub's user has no id");
+        }
+
+        var (emails, _) = await GetJsonAsync(http, $"{api}/user/emails", accessToken.GetString()!, cancellationToken);
+        var primary = emails is { ValueKind: JsonValueKind.Array }
+            ? emails.Value.EnumerateArray().FirstOrDefault(e => e.ValueKind == JsonValueKind.Object && Flag(e, "primary") && Flag(e, "verified"))
+            : default;
+        var email = primary.ValueKind == JsonValueKind.Object ? String(primary, "email") : null;
+        var name = String(user.Value, "name") ?? String(user.Value, "login");
+        return (new UpstreamAccount(id.GetRawText(), email, email is not null, name, null, null, String(user.Value, "avatar_url")), null);
+    }
+
+    private static async Task<(JsonElement? Json, string? Problem)> GetJsonAsync(HttpClient http, string url, string accessToken, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        // GitHub's API refuses requests that do not say who makes them.
+        request.Headers.UserAgent.ParseAdd("LumoAuth");
+        try
+        {
+            using var response = await http.SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"{url} answered {(int)response.StatusCode}");
+            }
+
+            return (JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken)).RootElement.Clone(), null);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
+        {
+            return (null, $"{url}: {exception.Message}");
+        }
+    }
+
+    private static bool Flag(JsonElement element, string name) => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
+
+    private static string? String(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } text ? text : null;
+
+    private static bool CryptographicEquals(string a, string b) =>
+        System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(System.Text.Encoding.UTF8.GetBytes(a), System.Text.Encoding.UTF8.GetBytes(b));
+}

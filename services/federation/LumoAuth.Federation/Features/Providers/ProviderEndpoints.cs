@@ -1,0 +1,261 @@
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using LumoAuth.Federation.Data;
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Providers;
+
+/// <summary>
+/// The tenant's social and OpenID Connect sign-in providers in the Tenant Admin API (FED-14…17). Reads for any tenant
+/// administrator; writes need a credential that writes everything, since a provider decides who may sign in as whom
+/// (<c>autoLinkUsers</c> lets its verified addresses into existing accounts).
+/// </summary>
+public static partial class ProviderEndpoints
+{
+    public static IEndpointRouteBuilder MapProviderEndpoints(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/social-providers").RequireAuthorization(Policies.TenantAdmin).WithTags("Social providers");
+        admin.MapGet("/", List).WithName("ListSocialProviders");
+        admin.MapGet("/{providerId:guid}", Get).WithName("GetSocialProvider");
+        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
+            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Adding and changing sign-in providers"));
+        writes.MapPost("/", Create).WithName("CreateSocialProvider");
+        writes.MapPut("/{providerId:guid}", Update).WithName("UpdateSocialProvider");
+        writes.MapPatch("/{providerId:guid}", Update).WithName("PatchSocialProvider");
+        writes.MapDelete("/{providerId:guid}", Delete).WithName("DeleteSocialProvider");
+        return app;
+    }
+
+    public static async Task<IResult> List(FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, int? page, int? limit, CancellationToken cancellationToken)
+    {
+        var paging = PageRequest.From(page, limit);
+        var query = db.IdentityProviders.AsNoTracking();
+        var total = await query.LongCountAsync(cancellationToken);
+        var providers = await query.OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<ProviderResponse>([.. providers.Select(p => ProviderResponse.From(p, lumo.Value, tenant.Slug))], PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> Get(Guid providerId, FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, CancellationToken cancellationToken) =>
+        await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId, cancellationToken) is { } provider
+            ? TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug)))
+            : ApiErrors.NotFound("Social provider");
+
+    public static async Task<IResult> Create(
+        ProviderRequest request, FederationDbContext db, TenantContext tenant, ProviderSecrets secrets, IOptions<FederationOptions> options, IOptions<LumoAuthOptions> lumo,
+        CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator().Required("type", request.Type, 32).Required("clientId", request.ClientId, 500).Required("clientSecret", request.ClientSecret, 2000);
+        if (request.Type is { } named && ProviderTypes.NotOffered.TryGetValue(named, out var why))
+        {
+            validation.Add("type", why);
+        }
+        else
+        {
+            validation.Check(request.Type is null || ProviderTypes.All.Contains(request.Type), "type", $"must be one of {string.Join(", ", ProviderTypes.All)}");
+        }
+
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var provider = new IdentityProvider
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Type = request.Type!, Name = ProviderTypes.DefaultName(request.Type!),
+            Scopes = [.. ProviderTypes.DefaultScopes(request.Type!)], CreatedAt = now, UpdatedAt = now,
+        };
+        if (Apply(request, provider, secrets, options.Value.AllowPrivateTargets) is { } invalid)
+        {
+            return invalid;
+        }
+
+        db.IdentityProviders.Add(provider);
+        return await SaveAsync(db, provider, cancellationToken) ?? TypedResults.Created(
+            $"/t/{tenant.Slug}/api/v1/admin/social-providers/{provider.Id}",
+            new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider added. Register its callbackUrl as the redirect URI at the provider."));
+    }
+
+    /// <summary>Changes the fields the body names (PUT and PATCH alike); the type stays, the secret changes only when sent.</summary>
+    public static async Task<IResult> Update(
+        Guid providerId, ProviderRequest request, FederationDbContext db, TenantContext tenant, ProviderSecrets secrets, IOptions<FederationOptions> options,
+        IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId, cancellationToken);
+        if (provider is null)
+        {
+            return ApiErrors.NotFound("Social provider");
+        }
+
+        if (request.Type is not null && request.Type != provider.Type)
+        {
+            return ApiErrors.Validation("type", "is chosen when the provider is added; add another provider for another type");
+        }
+
+        if (Apply(request, provider, secrets, options.Value.AllowPrivateTargets) is { } invalid)
+        {
+            return invalid;
+        }
+
+        provider.UpdatedAt = DateTimeOffset.UtcNow;
+        return await SaveAsync(db, provider, cancellationToken)
+            ?? TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider updated"));
+    }
+
+    /// <summary>Removes the provider and every account linked through it: those users sign in some other way from now on.</summary>
+    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken)
+    {
+        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId, cancellationToken);
+        if (provider is null)
+        {
+            return ApiErrors.NotFound("Social provider");
+        }
+
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.ExternalIdentities.Where(i => i.ProviderId == providerId).ExecuteDeleteAsync(cancellationToken);
+        db.IdentityProviders.Remove(provider);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<IResult?> SaveAsync(FederationDbContext db, IdentityProvider provider, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
+        {
+            return ApiErrors.Duplicate($"A provider named '{provider.Name}' exists already");
+        }
+    }
+
+    /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>
+    private static IResult? Apply(ProviderRequest request, IdentityProvider provider, ProviderSecrets secrets, bool allowPrivate)
+    {
+        var validation = new RequestValidator()
+            .Optional("name", request.Name, IdentityProvider.NameLength)
+            .Optional("clientId", request.ClientId, 500)
+            .Optional("clientSecret", request.ClientSecret, 2000);
+        validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
+        validation.Check(request.ClientId is null || request.ClientId.Trim().Length > 0, "clientId", "must not be blank");
+        validation.Check(request.ClientSecret is null || request.ClientSecret.Length > 0, "clientSecret", "must not be empty");
+        if (request.Scopes is { } scopes)
+        {
+            validation.Check(scopes.Count is > 0 and <= IdentityProvider.MaxScopes && scopes.All(s => s is not null && ScopeToken().IsMatch(s)),
+                "scopes", $"must be 1 to {IdentityProvider.MaxScopes} scope names (RFC 6749 scope tokens)");
+        }
+
+        var issuer = request.IssuerUrl?.TrimEnd('/');
+        switch (provider.Type)
+        {
+            case ProviderTypes.Oidc:
+                validation.Check(issuer is not null || provider.IssuerUrl is not null, "issuerUrl", "is required for type oidc: the provider's OpenID Connect issuer");
+                break;
+            case ProviderTypes.Microsoft:
+                // A tenant may pin one directory (https://login.microsoftonline.com/{tenant-id}/v2.0) instead of any account.
+                validation.Check(issuer is null || issuer.StartsWith("https://login.microsoftonline.com/", StringComparison.Ordinal),
+                    "issuerUrl", "must be a Microsoft identity platform issuer (https://login.microsoftonline.com/{tenant}/v2.0)");
+                break;
+            default:
+                validation.Check(issuer is null, "issuerUrl", $"is fixed for type {provider.Type}");
+                break;
+        }
+
+        if (issuer is not null)
+        {
+            if (issuer.Length > 500 || !Uri.TryCreate(issuer, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || uri.Query.Length > 0)
+            {
+                validation.Add("issuerUrl", "must be an https URL of at most 500 characters, without a query");
+            }
+            else if (SsrfGuard.ProblemWith(issuer, allowPrivate) is { } problem)
+            {
+                validation.Add("issuerUrl", problem);
+            }
+        }
+
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        provider.Name = request.Name?.Trim() ?? provider.Name;
+        provider.ClientId = request.ClientId?.Trim() ?? provider.ClientId;
+        if (request.ClientSecret is { } secret)
+        {
+            provider.ProtectedClientSecret = secrets.Protect(secret);
+        }
+
+        provider.IssuerUrl = issuer ?? provider.IssuerUrl ?? ProviderTypes.DefaultIssuer(provider.Type);
+        if (request.Scopes is { } wanted)
+        {
+            var distinct = wanted.Distinct(StringComparer.Ordinal).ToList();
+            // An OpenID Connect sign-in is asked for with openid, or the provider sends no ID token to verify.
+            if (provider.Type != ProviderTypes.GitHub && !distinct.Contains("openid"))
+            {
+                distinct.Insert(0, "openid");
+            }
+
+            provider.Scopes = distinct;
+        }
+
+        provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
+        provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
+        provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
+        return null;
+    }
+
+    [GeneratedRegex(@"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")]
+    private static partial Regex ScopeToken();
+}
+
+/// <summary>Keeps providers' client secrets encrypted at rest; only the sign-in's code exchange reads one back.</summary>
+public sealed class ProviderSecrets(IDataProtectionProvider dataProtection)
+{
+    private readonly IDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Federation.ProviderSecret.v1");
+
+    public string Protect(string secret) => _protector.Protect(secret);
+
+    public string Reveal(string protectedSecret) => _protector.Unprotect(protectedSecret);
+}
+
+public sealed record ProviderRequest(
+    [property: JsonPropertyName("type")] string? Type,
+    [property: JsonPropertyName("clientId")] string? ClientId,
+    [property: JsonPropertyName("clientSecret")] string? ClientSecret,
+    [property: JsonPropertyName("name")] string? Name = null,
+    [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
+    [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
+    [property: JsonPropertyName("scopes")] IReadOnlyList<string>? Scopes = null,
+    [property: JsonPropertyName("issuerUrl")] string? IssuerUrl = null,
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
+
+/// <summary>A provider as the Admin API shows it: never its secret; with the redirect URI to register at the provider.</summary>
+public sealed record ProviderResponse(
+    [property: JsonPropertyName("id")] Guid Id,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("clientId")] string ClientId,
+    [property: JsonPropertyName("isEnabled")] bool IsEnabled,
+    [property: JsonPropertyName("allowSignup")] bool AllowSignup,
+    [property: JsonPropertyName("autoLinkUsers")] bool AutoLinkUsers,
+    [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
+    [property: JsonPropertyName("issuerUrl")] string? IssuerUrl,
+    [property: JsonPropertyName("callbackUrl")] string CallbackUrl,
+    [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
+{
+    public static ProviderResponse From(IdentityProvider p, LumoAuthOptions options, string slug) => new(
+        p.Id, p.Type, p.Name, p.ClientId, p.IsEnabled, p.AllowSignup, p.AutoLinkUsers, p.Scopes, p.IssuerUrl,
+        Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt);
+}

@@ -1,0 +1,73 @@
+namespace LumoAuth.Federation.Features.Providers;
+
+/// <summary>
+/// The upstream providers a tenant may sign its users in with. Google, Microsoft and LinkedIn are OpenID Connect issuers
+/// with a known address (their ID tokens are verified like any issuer's); GitHub speaks plain OAuth 2.0, so the account
+/// comes from its API; <c>oidc</c> is any OpenID Connect issuer the tenant names.
+/// </summary>
+public static class ProviderTypes
+{
+    public const string Google = "google";
+    public const string Microsoft = "microsoft";
+    public const string LinkedIn = "linkedin";
+    public const string GitHub = "github";
+    public const string Oidc = "oidc";
+
+    public static readonly IReadOnlyList<string> All = [Google, Microsoft, LinkedIn, GitHub, Oidc];
+
+    /// <summary>Types the docs name that are not offered (yet), with why, for a clear 400.</summary>
+    public static readonly IReadOnlyDictionary<string, string> NotOffered = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["apple"] = "Sign in with Apple needs a client secret signed per request with a private key; it is not offered yet",
+        ["facebook"] = "Facebook Login is not offered yet; any OpenID Connect provider can be added as type oidc",
+        ["saml"] = "SAML identity providers are not configured here",
+    };
+
+    /// <summary>The display name when none is given.</summary>
+    public static string DefaultName(string type) => type switch
+    {
+        Google => "Google",
+        Microsoft => "Microsoft",
+        LinkedIn => "LinkedIn",
+        GitHub => "GitHub",
+        _ => "Single sign-on",
+    };
+
+    /// <summary>What is asked when the tenant names no scopes: who the person is and a verified address.</summary>
+    public static IReadOnlyList<string> DefaultScopes(string type) => type == GitHub ? ["read:user", "user:email"] : ["openid", "email", "profile"];
+
+    /// <summary>The issuer of a preset, unless the tenant pins another (a Microsoft directory); null for GitHub and for <c>oidc</c>, which names its own.</summary>
+    public static string? DefaultIssuer(string type) => type switch
+    {
+        Google => "https://accounts.google.com",
+        Microsoft => MicrosoftCommonIssuer,
+        LinkedIn => "https://www.linkedin.com/oauth",
+        _ => null,
+    };
+
+    /// <summary>Microsoft's multi-tenant endpoint: any work, school or personal account; each token names its directory.</summary>
+    public const string MicrosoftCommonIssuer = "https://login.microsoftonline.com/common/v2.0";
+
+    /// <summary>
+    /// Whether <paramref name="tokenIssuer"/> is one the configured issuer stands for. Microsoft's shared endpoints
+    /// (<c>common</c>, <c>organizations</c>, <c>consumers</c>) publish a template (<c>…/{tenantid}/v2.0</c>) and sign each
+    /// token as the user's directory, which the token names in <c>tid</c>; every other issuer is itself.
+    /// </summary>
+    public static bool IssuerMatches(string configured, string tokenIssuer, string? tenantIdClaim)
+    {
+        if (string.Equals(configured, tokenIssuer, StringComparison.Ordinal))
+        {
+            return true;
+        }
+
+        return IsMicrosoftShared(configured) && Guid.TryParse(tenantIdClaim, out var tid)
+            && tokenIssuer == $"https://login.microsoftonline.com/{tid:D}/v2.0";
+    }
+
+    /// <summary>The discovery document's issuer a configured issuer accepts (Microsoft's shared ones publish a template).</summary>
+    public static Func<string, bool>? DiscoveryIssuerRule(string configured) =>
+        IsMicrosoftShared(configured) ? named => named == "https://login.microsoftonline.com/{tenantid}/v2.0" : null;
+
+    private static bool IsMicrosoftShared(string issuer) =>
+        issuer is MicrosoftCommonIssuer or "https://login.microsoftonline.com/organizations/v2.0" or "https://login.microsoftonline.com/consumers/v2.0";
+}

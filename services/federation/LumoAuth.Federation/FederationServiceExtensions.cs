@@ -1,0 +1,33 @@
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Links;
+using LumoAuth.Federation.Features.Login;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Messaging;
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Security;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation;
+
+public static class FederationServiceExtensions
+{
+    public static IHostApplicationBuilder AddFederationService(this IHostApplicationBuilder builder)
+    {
+        builder.AddTenantServices();
+        builder.AddServiceDatabase<FederationDbContext>(ServiceNames.FederationDb);
+        builder.AddMessaging<FederationDbContext>(x => x.AddConsumer<ExternalIdentitiesOfDeletedUsersConsumer>());
+        builder.AddDatabaseKeyRing<FederationDbContext>("LumoAuth.Federation");
+        builder.Services.AddOptions<FederationOptions>().BindConfiguration(FederationOptions.SectionName);
+        builder.Services.AddSingleton<ProviderSecrets>();
+        static bool AllowPrivate(IServiceProvider sp) => sp.GetRequiredService<IOptions<FederationOptions>>().Value.AllowPrivateTargets;
+        builder.Services.AddOpenIdProviders(AllowPrivate);
+        // Code exchanges and GitHub's API: the provider's answer, a few kilobytes.
+        builder.Services.AddOutsideTargetClient(UpstreamSignIn.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(10), 256 * 1024), AllowPrivate);
+        builder.Services.AddSingleton<UpstreamSignIn>();
+        builder.Services.AddSingleton<LoginStates>();
+        builder.Services.AddSingleton<ExternalUsers>();
+        return builder;
+    }
+}

@@ -1,0 +1,82 @@
+using System.Net;
+using System.Net.Http.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Http;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// What the federation service, which owns sign-in providers, tells the hosted pages: the tenant's enabled providers
+/// (kept half a minute: every sign-in page shows them, and a provider's change shows soon enough), and the sign-in
+/// behind a one-time ticket its callback sent the browser with.
+/// </summary>
+public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory, IMemoryCache cache, ILogger<FederatedLogins> logger)
+{
+    private static readonly TimeSpan ProvidersLifetime = TimeSpan.FromSeconds(30);
+
+    /// <summary>The tenant's enabled providers; none while federation cannot say (the page still signs in with a password).</summary>
+    public async Task<IReadOnlyList<LoginProvider>> ProvidersAsync(Guid tenantId, CancellationToken cancellationToken)
+    {
+        if (cache.TryGetValue(("login-providers", tenantId), out IReadOnlyList<LoginProvider>? known) && known is not null)
+        {
+            return known;
+        }
+
+        try
+        {
+            var providers = await httpClientFactory.CreateClient(InternalClients.Federation)
+                .GetFromJsonAsync<List<LoginProvider>>(LoginProvider.Route(tenantId), cancellationToken) ?? [];
+            cache.Set(("login-providers", tenantId), (IReadOnlyList<LoginProvider>)providers, ProvidersLifetime);
+            return providers;
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            LogUnavailable(logger, "the sign-in providers", exception);
+            return [];
+        }
+    }
+
+    /// <summary>The sign-in behind the ticket (used up); null when it is unknown, used or expired. Throws when federation cannot say.</summary>
+    public async Task<LoginTicket?> RedeemAsync(Guid tenantId, string ticket, CancellationToken cancellationToken)
+    {
+        using var response = await httpClientFactory.CreateClient(InternalClients.Federation)
+            .PostAsJsonAsync(InternalRoutes.LoginTickets, new LoginTicketRequest(tenantId, ticket), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadFromJsonAsync<LoginTicket>(cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The federation service cannot be asked for {What}")]
+    private static partial void LogUnavailable(ILogger logger, string what, Exception exception);
+}
+
+/// <summary>The sign-in buttons of one page view: the tenant's providers, loaded once per request, then written where the page needs them.</summary>
+public sealed class ProviderButtons(FederatedLogins logins)
+{
+    private IReadOnlyList<LoginProvider> _providers = [];
+
+    public async Task LoadAsync(Guid tenantId, CancellationToken cancellationToken) => _providers = await logins.ProvidersAsync(tenantId, cancellationToken);
+
+    /// <summary>A link per provider to federation's start of its sign-in, going on to <paramref name="returnUrl"/> afterwards.</summary>
+    public string Html(string slug, string? returnUrl)
+    {
+        if (_providers.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        var html = new System.Text.StringBuilder("<div class=\"providers\">");
+        foreach (var provider in _providers)
+        {
+            var href = $"/t/{slug}/auth/social/{provider.Id}" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
+            html.Append("<p><a class=\"button\" href=\"").Append(HostedPage.Encode(href)).Append("\">Continue with ").Append(HostedPage.Encode(provider.Name)).Append("</a></p>");
+        }
+
+        return html.Append("</div>").ToString();
+    }
+}
