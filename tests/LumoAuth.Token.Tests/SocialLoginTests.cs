@@ -1,0 +1,390 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using LumoAuth.Testing;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// Sign-in with social and OpenID Connect providers (FED-12…17): the hosted login page offers the tenant's providers,
+/// federation sends the browser to the provider with state, nonce and PKCE, checks the answer at the callback, links the
+/// outside account to a user (found by verified address, or made), and the token service opens the session — through
+/// the gateway, with admin, PostgreSQL, Redis and RabbitMQ real; the provider is a local https site.
+/// </summary>
+public sealed class SocialLoginTests(FederationSuite suite) : IClassFixture<FederationSuite>
+{
+    private const string ClientId = "lumo-at-idp";
+
+    [Fact]
+    public async Task ANewPerson_SignsInWithAnOidcProvider_FromTheLoginPage_AndGetsAnAccount_ThenTheLinkSignsThemInAgain()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = TestProvider.Start(suite.Providers, "idp-" + Guid.NewGuid().ToString("N")[..8]);
+        var provider = await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = ClientId, clientSecret = "idp-secret", issuerUrl = idp.Issuer });
+        var providerId = provider.GetProperty("id").GetString()!;
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback", provider.GetProperty("callbackUrl").GetString());
+        Assert.False(provider.TryGetProperty("clientSecret", out _));
+
+        var email = $"new-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var first = await SignInToClientAsync(setup, idp, providerId, new() { ["sub"] = "idp-user-1", ["email"] = email, ["email_verified"] = true, ["name"] = "New Person" });
+        Assert.Equal(email, first.GetClaim("email").Value);
+        Assert.NotEqual(setup.UserId.ToString(), first.Subject);
+
+        // The link, not the address, signs the person in again: the provider may report another address now.
+        var again = await SignInToClientAsync(setup, idp, providerId, new() { ["sub"] = "idp-user-1", ["email"] = "renamed@example.com", ["email_verified"] = true });
+        Assert.Equal(first.Subject, again.Subject);
+    }
+
+    [Fact]
+    public async Task AnExistingAccount_IsLinkedOnlyByAVerifiedAddress_AndOnlyWhereTheProviderLinks()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = TestProvider.Start(suite.Providers, "link-" + Guid.NewGuid().ToString("N")[..8]);
+        var linking = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Linking", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+            .GetProperty("id").GetString()!;
+        var strict = (await suite.AddProviderAsync(setup.Tenant,
+            new { type = "oidc", name = "Strict", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer, autoLinkUsers = false, allowSignup = false }))
+            .GetProperty("id").GetString()!;
+
+        // An unverified address never opens someone's account.
+        await FailsAsync(setup, idp, linking, new() { ["sub"] = "u-unverified", ["email"] = setup.Email, ["email_verified"] = false }, "account_exists");
+        // A provider that does not link refuses the address of an existing account; one that does not sign up, a new one.
+        await FailsAsync(setup, idp, strict, new() { ["sub"] = "u-strict", ["email"] = setup.Email, ["email_verified"] = true }, "account_exists");
+        await FailsAsync(setup, idp, strict, new() { ["sub"] = "u-nobody", ["email"] = "nobody-" + Guid.NewGuid().ToString("N")[..6] + "@example.com", ["email_verified"] = true }, "signup_disabled");
+        await FailsAsync(setup, idp, linking, new() { ["sub"] = "u-no-email" }, "email_required");
+
+        // A verified address of the account, at a provider that links: the account signs in.
+        var linked = await SignInToClientAsync(setup, idp, linking, new() { ["sub"] = "u-alice", ["email"] = setup.Email.ToUpperInvariant(), ["email_verified"] = true });
+        Assert.Equal(setup.UserId.ToString(), linked.Subject);
+    }
+
+    [Fact]
+    public async Task TheProvidersAnswer_IsBelievedOnlyWhenItHoldsUp_AndOnlyInTheBrowserThatBegan()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = TestProvider.Start(suite.Providers, "sec-" + Guid.NewGuid().ToString("N")[..8]);
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+            .GetProperty("id").GetString()!;
+        var claims = new Dictionary<string, object> { ["sub"] = "u-sec", ["email"] = setup.Email, ["email_verified"] = true };
+
+        // A token for another sign-in (its nonce), for another client, or signed by a key the issuer never published.
+        await FailsAsync(setup, idp, providerId, claims, "provider_error", nonce: "someone-elses-nonce");
+        await FailsAsync(setup, idp, providerId, new(claims) { ["aud"] = "another-client" }, "provider_error");
+        await FailsAsync(setup, idp, providerId, claims, "provider_error", signer: TestProvider.Unpublished(idp.Issuer));
+        await FailsAsync(setup, idp, providerId, new(claims) { ["exp"] = DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeSeconds() }, "provider_error");
+
+        // The person cancels at the provider.
+        using (var browser = suite.FederatedBrowser())
+        {
+            var (state, _, _) = await StartAsync(browser, setup, providerId, returnUrl: null);
+            using var cancelled = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?error=access_denied&state={state}");
+            await AssertLandsOnErrorAsync(browser, cancelled, "cancelled");
+        }
+
+        // A callback in another browser (no binding cookie), a replayed callback, a replayed ticket.
+        using (var browser = suite.FederatedBrowser())
+        {
+            var (state, nonce, _) = await StartAsync(browser, setup, providerId, returnUrl: null);
+            idp.AnswerCode(new(claims) { ["nonce"] = nonce });
+            using (var elsewhere = suite.FederatedBrowser())
+            {
+                using var stolen = await elsewhere.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+                await AssertLandsOnErrorAsync(elsewhere, stolen, "expired");
+            }
+
+            // The state was spent by the attempt above: the right browser cannot use it either.
+            using var replayed = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+            await AssertLandsOnErrorAsync(browser, replayed, "expired");
+        }
+
+        using (var browser = suite.FederatedBrowser())
+        {
+            var (state, nonce, _) = await StartAsync(browser, setup, providerId, returnUrl: null);
+            idp.AnswerCode(new(claims) { ["nonce"] = nonce });
+            using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+            var ticketUrl = HostedFlow.LocalRedirect(callback)!;
+            Assert.Contains("/login/external?ticket=", ticketUrl, StringComparison.Ordinal);
+            using var signedIn = await browser.GetAsync(ticketUrl);
+            Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            using var replayedTicket = await browser.GetAsync(ticketUrl);
+            Assert.Equal(HttpStatusCode.BadRequest, replayedTicket.StatusCode);
+            // Another tenant's ticket page knows nothing of it.
+            var other = await suite.Admin.CreateTenantAsync();
+            using var foreign = await browser.GetAsync(ticketUrl.Replace($"/t/{setup.Tenant.Slug}/", $"/t/{other.Slug}/", StringComparison.Ordinal));
+            Assert.Equal(HttpStatusCode.BadRequest, foreign.StatusCode);
+        }
+
+        // A disabled provider is neither offered nor started.
+        using (var admin = suite.FederationAdmin(setup.Tenant))
+        {
+            await HttpAssert.JsonAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/social-providers/{providerId}", new { isEnabled = false }), HttpStatusCode.OK);
+        }
+
+        using (var browser = suite.FederatedBrowser())
+        {
+            using var start = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}");
+            await AssertLandsOnErrorAsync(browser, start, "provider_disabled");
+        }
+    }
+
+    [Fact]
+    public async Task AUserWithASecondFactor_GivesItAfterTheProvider_BeforeTheSessionOpens()
+    {
+        var setup = await suite.SetUpAsync();
+        var totp = await suite.EnrolTotpAsync(setup);
+        var idp = TestProvider.Start(suite.Providers, "mfa-" + Guid.NewGuid().ToString("N")[..8]);
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+            .GetProperty("id").GetString()!;
+        using var browser = suite.FederatedBrowser();
+        var (_, challenge) = HostedFlow.Pkce();
+        var authorize = HostedFlow.AuthorizeUrl(setup, challenge);
+        var (state, nonce, _) = await StartAsync(browser, setup, providerId, returnUrl: authorize[authorize.IndexOf("/t/", StringComparison.Ordinal)..]);
+        idp.AnswerCode(new() { ["sub"] = "u-mfa", ["email"] = setup.Email, ["email_verified"] = true, ["nonce"] = nonce });
+        using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+        using var codePage = await browser.GetAsync(HostedFlow.LocalRedirect(callback)!);
+        var html = await codePage.Content.ReadAsStringAsync();
+        Assert.True(codePage.StatusCode == HttpStatusCode.OK, html);
+        Assert.Contains("name=\"totp\"", html, StringComparison.Ordinal);
+
+        // (The enrolment used the current code; the next window's is still good, as for the password sign-in's tests.)
+        using (var wrong = await HostedFlow.SubmitFormAsync(browser, html, new() { ["totp"] = totp.ComputeTotp(DateTime.UtcNow) == "000000" ? "111111" : "000000" }))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+            html = await wrong.Content.ReadAsStringAsync();
+        }
+
+        using var right = await HostedFlow.SubmitFormAsync(browser, html, new() { ["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)) });
+        // A redirect after a POST is 303 (SeeOtherRedirects), back to the authorization request.
+        Assert.True(right.StatusCode == HttpStatusCode.SeeOther, $"{right.StatusCode}: {await right.Content.ReadAsStringAsync()}");
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/api/v1/oauth/authorize", HostedFlow.LocalRedirect(right), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GitHub_SignsInWithItsApisVerifiedPrimaryAddress()
+    {
+        var setup = await suite.SetUpAsync();
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "github", clientId = "gh-client", clientSecret = "gh-secret" })).GetProperty("id").GetString()!;
+        var email = $"octo-{Guid.NewGuid():N}"[..13] + "@example.com";
+        suite.Providers.Serve("/github/login/oauth/access_token", new SiteAnswer(JsonSerializer.Serialize(new { access_token = "gho_test", token_type = "bearer", scope = "read:user,user:email" })));
+        suite.Providers.Serve("/github/api/user", new SiteAnswer(JsonSerializer.Serialize(new { id = 4242, login = "octocat", name = "Octo Cat" })));
+        suite.Providers.Serve("/github/api/user/emails", new SiteAnswer(JsonSerializer.Serialize(new object[]
+        {
+            new { email = "unverified@example.com", primary = false, verified = false },
+            new { email, primary = true, verified = true },
+        })));
+
+        using var browser = suite.FederatedBrowser();
+        var (state, _, authorizeQuery) = await StartAsync(browser, setup, providerId, returnUrl: null);
+        Assert.StartsWith(suite.Providers.Origin + "/github/login/oauth/authorize", authorizeQuery.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal("read:user user:email", HostedFlow.Parameters(authorizeQuery)["scope"]);
+        using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+        using var signedIn = await browser.GetAsync(HostedFlow.LocalRedirect(callback)!);
+        Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The account was made with GitHub's verified address and name.
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var users = await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}"), HttpStatusCode.OK);
+        var user = users.GetProperty("data").EnumerateArray().Single();
+        Assert.Equal("Octo Cat", user.GetProperty("name").GetString());
+        Assert.True(user.GetProperty("emailVerified").GetBoolean());
+    }
+
+    [Fact]
+    public async Task TheAdminApi_KeepsProvidersPerTenant_ChecksThem_AndNeverShowsTheirSecrets()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.FederationAdmin(tenant);
+        var api = $"{tenant.Api}/admin/social-providers";
+
+        async Task InvalidAsync(object body, string field)
+        {
+            using var response = await admin.PostAsJsonAsync(api, body);
+            var error = await ApiAssert.ErrorAsync(response, 400, "validation_error");
+            Assert.Contains(field, error.ToJsonString(), StringComparison.Ordinal);
+        }
+
+        await InvalidAsync(new { clientId = "c", clientSecret = "s" }, "type");
+        await InvalidAsync(new { type = "apple", clientId = "c", clientSecret = "s" }, "type");
+        await InvalidAsync(new { type = "myspace", clientId = "c", clientSecret = "s" }, "type");
+        await InvalidAsync(new { type = "google", clientSecret = "s" }, "clientId");
+        await InvalidAsync(new { type = "google", clientId = "c" }, "clientSecret");
+        await InvalidAsync(new { type = "oidc", clientId = "c", clientSecret = "s" }, "issuerUrl");
+        await InvalidAsync(new { type = "oidc", clientId = "c", clientSecret = "s", issuerUrl = "http://idp.example.com" }, "issuerUrl");
+        await InvalidAsync(new { type = "google", clientId = "c", clientSecret = "s", issuerUrl = "https://accounts.example.com" }, "issuerUrl");
+        await InvalidAsync(new { type = "microsoft", clientId = "c", clientSecret = "s", issuerUrl = "https://login.example.com/x/v2.0" }, "issuerUrl");
+        await InvalidAsync(new { type = "google", clientId = "c", clientSecret = "s", scopes = new[] { "bad scope" } }, "scopes");
+
+        using var created = await admin.PostAsJsonAsync(api, new { type = "google", clientId = "google-client", clientSecret = "google-secret", scopes = new[] { "email" } });
+        var google = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        Assert.Equal("Google", google.GetProperty("name").GetString());
+        Assert.Equal("https://accounts.google.com", google.GetProperty("issuerUrl").GetString());
+        // OpenID Connect is asked for whatever the tenant listed: without openid there is no ID token to check.
+        Assert.Equal(["openid", "email"], google.GetProperty("scopes").EnumerateArray().Select(s => s.GetString()));
+        Assert.DoesNotContain("google-secret", google.GetRawText(), StringComparison.Ordinal);
+        var id = google.GetProperty("id").GetString();
+        using (var duplicate = await admin.PostAsJsonAsync(api, new { type = "google", clientId = "x", clientSecret = "y" }))
+        {
+            await ApiAssert.ErrorAsync(duplicate, 409, "duplicate_resource");
+        }
+
+        using (var retyped = await admin.PutAsJsonAsync($"{api}/{id}", new { type = "github" }))
+        {
+            await ApiAssert.ErrorAsync(retyped, 400, "validation_error");
+        }
+
+        using (var renamed = await admin.PutAsJsonAsync($"{api}/{id}", new { name = "Google Workspace", allowSignup = false, clientSecret = "rotated" }))
+        {
+            var data = (await HttpAssert.JsonAsync(renamed, HttpStatusCode.OK)).GetProperty("data");
+            Assert.False(data.GetProperty("allowSignup").GetBoolean());
+            Assert.DoesNotContain("rotated", data.GetRawText(), StringComparison.Ordinal);
+        }
+
+        var list = await HttpAssert.JsonAsync(await admin.GetAsync(api), HttpStatusCode.OK);
+        Assert.Equal("Google Workspace", list.GetProperty("data").EnumerateArray().Single().GetProperty("name").GetString());
+
+        // Another tenant's administrator sees nothing of it; a key that may only manage users changes nothing.
+        var other = await suite.Admin.CreateTenantAsync();
+        using (var foreign = suite.FederationAdmin(other))
+        {
+            await ApiAssert.ErrorAsync(await foreign.GetAsync($"{other.Api}/admin/social-providers/{id}"), 404, "resource_not_found");
+            Assert.Empty((await HttpAssert.JsonAsync(await foreign.GetAsync($"{other.Api}/admin/social-providers"), HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
+        }
+
+        using var keys = suite.Admin.ClientFor(tenant);
+        var usersKey = (await ApiAssert.OkAsync(await keys.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "users only", scopes = new[] { "admin:users" } }), 201))["data"]!["key"]!.GetValue<string>();
+        using (var limited = suite.Federation.CreateClient())
+        {
+            limited.DefaultRequestHeaders.Add("X-API-Key", usersKey);
+            await ApiAssert.ErrorAsync(await limited.PostAsJsonAsync(api, new { type = "github", clientId = "c", clientSecret = "s" }), 403, "insufficient_scope");
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{api}/{id}")).StatusCode);
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{api}/{id}"), 404, "resource_not_found");
+    }
+
+    /// <summary>Authorize → login page (its provider button) → provider → callback → ticket → consent → code → tokens: the ID token.</summary>
+    private async Task<JsonWebToken> SignInToClientAsync(SignInSetup setup, TestProvider idp, string providerId, Dictionary<string, object> claims)
+    {
+        using var browser = suite.FederatedBrowser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge));
+        var login = HostedFlow.LocalRedirect(authorize)!;
+        using var loginPage = await browser.GetAsync(login);
+        var html = await loginPage.Content.ReadAsStringAsync();
+        var button = System.Text.RegularExpressions.Regex.Match(html, $"href=\"(/t/{setup.Tenant.Slug}/auth/social/{providerId}[^\"]*)\"").Groups[1].Value;
+        Assert.True(button.Length > 0, html);
+
+        using var start = await browser.GetAsync(WebUtility.HtmlDecode(button));
+        var toProvider = start.Headers.Location!;
+        var query = HostedFlow.Parameters(toProvider);
+        Assert.StartsWith(idp.Issuer + "/authorize", toProvider.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal(ClientId, query["client_id"]);
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback", query["redirect_uri"]);
+        Assert.Equal("S256", query["code_challenge_method"]);
+        Assert.Contains("openid", query["scope"], StringComparison.Ordinal);
+        idp.AnswerCode(new(claims) { ["nonce"] = query["nonce"] });
+
+        using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=upstream-code&state={query["state"]}");
+        using var ticket = await browser.GetAsync(HostedFlow.LocalRedirect(callback)!);
+        var back = HostedFlow.LocalRedirect(ticket);
+        Assert.True(back is not null, await ticket.Content.ReadAsStringAsync());
+        using var authorized = await browser.GetAsync(back);
+        // Consent is asked the first time; remembered after.
+        var toClient = authorized.Headers.Location;
+        if (toClient is null)
+        {
+            using var decided = await HostedFlow.DecideConsentAsync(browser, await authorized.Content.ReadAsStringAsync(), accept: true);
+            toClient = decided.Headers.Location!;
+        }
+
+        var code = HostedFlow.Parameters(toClient)["code"];
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = SignInSetup.RedirectUri, ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+        return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
+    }
+
+    /// <summary>The sign-in with the provider ends on the token service's error page with <paramref name="reason"/>.</summary>
+    private async Task FailsAsync(SignInSetup setup, TestProvider idp, string providerId, Dictionary<string, object> claims, string reason, string? nonce = null, TestProvider? signer = null)
+    {
+        using var browser = suite.FederatedBrowser();
+        var (state, expectedNonce, _) = await StartAsync(browser, setup, providerId, returnUrl: null);
+        idp.AnswerCode(new(claims) { ["nonce"] = nonce ?? expectedNonce }, signer);
+        using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+        await AssertLandsOnErrorAsync(browser, callback, reason);
+    }
+
+    private static async Task AssertLandsOnErrorAsync(HttpClient browser, HttpResponseMessage redirect, string reason)
+    {
+        var location = HostedFlow.LocalRedirect(redirect);
+        Assert.True(location is not null, $"{redirect.StatusCode}: {await redirect.Content.ReadAsStringAsync()}");
+        Assert.Contains($"/login/external?error={reason}", location, StringComparison.Ordinal);
+        using var page = await browser.GetAsync(location);
+        Assert.Contains($"data-error=\"{reason}\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Begins a sign-in with the provider: the state and nonce it sent the browser with, and where.</summary>
+    private static async Task<(string State, string Nonce, Uri Authorize)> StartAsync(HttpClient browser, SignInSetup setup, string providerId, string? returnUrl)
+    {
+        var path = $"/t/{setup.Tenant.Slug}/auth/social/{providerId}" + (returnUrl is null ? string.Empty : "?returnUrl=" + Uri.EscapeDataString(returnUrl));
+        using var start = await browser.GetAsync(path);
+        Assert.True(start.StatusCode == HttpStatusCode.Redirect, await start.Content.ReadAsStringAsync());
+        var location = start.Headers.Location!;
+        var query = QueryHelpers.ParseQuery(location.Query);
+        return (query["state"].ToString(), query.TryGetValue("nonce", out var nonce) ? nonce.ToString() : string.Empty, location);
+    }
+
+    /// <summary>An OpenID provider on the suite's site: discovery, keys, and a token endpoint answering the next code.</summary>
+    private sealed class TestProvider
+    {
+        private static readonly JsonWebTokenHandler Tokens = new() { SetDefaultTimesOnTokenCreation = false };
+        private readonly HttpsSite? _site;
+        private readonly string _path;
+        private readonly SigningCredentials _credentials;
+
+        private TestProvider(HttpsSite? site, string issuer, string path, SigningCredentials credentials) => (_site, Issuer, _path, _credentials) = (site, issuer, path, credentials);
+
+        public string Issuer { get; }
+
+        public static TestProvider Start(HttpsSite site, string name)
+        {
+            var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = Guid.NewGuid().ToString("N") };
+            var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(key);
+            var issuer = $"{site.Origin}/{name}";
+            site.Serve($"/{name}/keys", new SiteAnswer(JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", use = "sig", kid = jwk.Kid, n = jwk.N, e = jwk.E } } })));
+            site.Serve($"/{name}/.well-known/openid-configuration", new SiteAnswer(JsonSerializer.Serialize(new
+            {
+                issuer, authorization_endpoint = issuer + "/authorize", token_endpoint = issuer + "/token", jwks_uri = issuer + "/keys",
+            })));
+            return new TestProvider(site, issuer, "/" + name, new SigningCredentials(key, SecurityAlgorithms.RsaSha256));
+        }
+
+        /// <summary>Signs as <paramref name="issuer"/> with a key it never published.</summary>
+        public static TestProvider Unpublished(string issuer) =>
+            new(null, issuer, string.Empty, new SigningCredentials(new RsaSecurityKey(RSA.Create(2048)) { KeyId = Guid.NewGuid().ToString("N") }, SecurityAlgorithms.RsaSha256));
+
+        /// <summary>The token endpoint's answer to the next code: an ID token with <paramref name="claims"/> (issuer, audience and times filled in unless given).</summary>
+        public void AnswerCode(Dictionary<string, object> claims, TestProvider? signer = null)
+        {
+            var now = DateTimeOffset.UtcNow;
+            var payload = new Dictionary<string, object>
+            {
+                ["iss"] = Issuer, ["aud"] = ClientId, ["iat"] = now.ToUnixTimeSeconds(), ["exp"] = now.AddMinutes(5).ToUnixTimeSeconds(),
+            };
+            foreach (var (name, value) in claims)
+            {
+                payload[name] = value;
+            }
+
+            var idToken = Tokens.CreateToken(JsonSerializer.Serialize(payload), (signer ?? this)._credentials);
+            _site!.Serve($"{_path}/token", new SiteAnswer(JsonSerializer.Serialize(new { access_token = "upstream-access", token_type = "Bearer", id_token = idToken })));
+        }
+    }
+}

@@ -1,0 +1,100 @@
+using System.Net.Http.Json;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Login;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LumoAuth.Token.Tests.Support;
+
+/// <summary>
+/// The token service with the real federation service beside it (and admin behind both), and an upstream identity
+/// provider on a local https site that both trust. A browser of this suite goes through one gateway in front of token
+/// and federation with one cookie jar, as a real browser crosses from the login page to federation and back.
+/// </summary>
+public sealed class FederationSuite : TokenSuite
+{
+    private readonly Lock _gatewayLock = new();
+    private InProcessGateway? _gateway;
+
+    /// <summary>The upstream providers' sites: discovery documents, key sets, token endpoints, GitHub's API.</summary>
+    public HttpsSite Providers { get; } = new();
+
+    public FederationFactory Federation { get; private set; } = null!;
+
+    protected override async Task BeforeTokenAsync()
+    {
+        await Providers.StartAsync();
+        Federation = new FederationFactory(Admin, Providers);
+        await Federation.InitializeAsync();
+    }
+
+    protected override void ConfigureTokenServices(IServiceCollection services) =>
+        services.AddHttpClient(InternalClients.Federation).ConfigurePrimaryHttpMessageHandler(() => Federation.Server.CreateHandler());
+
+    /// <summary>A browser (cookies kept, redirects not followed) in front of both the token and the federation service.</summary>
+    public HttpClient FederatedBrowser()
+    {
+        lock (_gatewayLock)
+        {
+            _gateway ??= new InProcessGateway(new Dictionary<string, GatewayBackend>
+            {
+                [ServiceNames.Token] = GatewayBackend.InMemory(() => Token.Server.CreateHandler()),
+                [ServiceNames.Federation] = GatewayBackend.InMemory(() => Federation.Server.CreateHandler()),
+            });
+        }
+
+        return new HttpClient(new CookieContainerHandler { InnerHandler = _gateway.CreateHandler() }) { BaseAddress = new Uri("http://localhost") };
+    }
+
+    /// <summary>The Admin API of federation (through the gateway) with the tenant's API key.</summary>
+    public HttpClient FederationAdmin(LumoAuth.Testing.TestTenant tenant)
+    {
+        var client = Federation.CreateClient();
+        client.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        return client;
+    }
+
+    /// <summary>Adds a provider to the tenant; its data (id, callbackUrl…).</summary>
+    public async Task<System.Text.Json.JsonElement> AddProviderAsync(LumoAuth.Testing.TestTenant tenant, object body)
+    {
+        using var admin = FederationAdmin(tenant);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/social-providers", body);
+        return (await HttpAssert.JsonAsync(created, System.Net.HttpStatusCode.Created)).GetProperty("data");
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+        await Federation.DisposeAsync();
+        await Providers.DisposeAsync();
+    }
+}
+
+/// <summary>The federation service in-process: admin behind its internal client, the providers' site trusted for outside calls.</summary>
+public sealed class FederationFactory(AdminFactory admin, HttpsSite providers)
+    : ServiceFactory<FederationDbContext, FederationDbContext>(ServiceNames.FederationDb, admin.MessagingPrefix)
+{
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Federation:AllowPrivateTargets"] = "true",
+        ["Federation:GitHub:AuthorizationEndpoint"] = providers.Origin + "/github/login/oauth/authorize",
+        ["Federation:GitHub:TokenEndpoint"] = providers.Origin + "/github/login/oauth/access_token",
+        ["Federation:GitHub:ApiBase"] = providers.Origin + "/github/api",
+    };
+
+    protected override void ConfigureServices(IServiceCollection services)
+    {
+        services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        services.AddHttpClient(OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(providers.TrustingHandler);
+        services.AddHttpClient(UpstreamSignIn.HttpClientName).ConfigurePrimaryHttpMessageHandler(providers.TrustingHandler);
+    }
+}
