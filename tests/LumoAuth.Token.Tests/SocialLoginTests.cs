@@ -16,7 +16,7 @@ namespace LumoAuth.Token.Tests;
 /// outside account to a user (found by verified address, or made), and the token service opens the session — through
 /// the gateway, with admin, PostgreSQL, Redis and RabbitMQ real; the provider is a local https site.
 /// </summary>
-public sealed class SocialLoginTests(FederationSuite suite) : IClassFixture<FederationSuite>
+public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<FederationSuite>
 {
     private const string ClientId = "lumo-at-idp";
 
@@ -265,6 +265,23 @@ public sealed class SocialLoginTests(FederationSuite suite) : IClassFixture<Fede
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{api}/{id}")).StatusCode);
         await ApiAssert.ErrorAsync(await admin.GetAsync($"{api}/{id}"), 404, "resource_not_found");
+    }
+
+    [Fact]
+    public async Task EveryPublicEndpointOfFederation_AnswersBadInput_WithDocumentedErrors()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        // Redirects are not followed: the sign-in pages send the browser on to the token service, behind another gateway here.
+        var walk = new BadInputWalk(
+            suite.Federation.Services, () => suite.Federation.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false }),
+            name => name == "tenantSlug" ? tenant.Slug : null)
+        {
+            Include = pattern => pattern.StartsWith("/t/", StringComparison.Ordinal),
+            Headers = new Dictionary<string, string> { ["X-API-Key"] = tenant.ApiKey },
+            Log = output.WriteLine,
+        };
+
+        await walk.AssertEveryAnswerIsCleanAsync(atLeast: 100);
     }
 
     /// <summary>Authorize → login page (its provider button) → provider → callback → ticket → consent → code → tokens: the ID token.</summary>

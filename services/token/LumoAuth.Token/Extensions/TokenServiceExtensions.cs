@@ -80,6 +80,11 @@ public static class TokenServiceExtensions
         services.AddOpenIdProviders(AllowPrivate);
         services.AddSingleton<UserDirectory>();
         services.AddSingleton<FederatedLogins>();
+        // One attempt each: a sign-in page does not wait out retries for its buttons, and a ticket is spent by its first
+        // redemption (a retry after a lost answer would find it gone).
+#pragma warning disable EXTEXP0001 // marked for evaluation; the one way to take the defaults' resilience off one client
+        services.AddHttpClient(LumoAuth.ServiceDefaults.Http.InternalClients.Federation).RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
         services.AddScoped<ProviderButtons>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();

@@ -15,6 +15,12 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
 {
     private static readonly TimeSpan ProvidersLifetime = TimeSpan.FromSeconds(30);
 
+    /// <summary>A sign-in page waits this long for the buttons at most, then shows none (the password form works without them).</summary>
+    private static readonly TimeSpan LookupTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>After a failed lookup, pages go without buttons this long instead of each waiting for federation again.</summary>
+    private static readonly TimeSpan FailureLifetime = TimeSpan.FromSeconds(15);
+
     /// <summary>The tenant's enabled providers; none while federation cannot say (the page still signs in with a password).</summary>
     public async Task<IReadOnlyList<LoginProvider>> ProvidersAsync(Guid tenantId, CancellationToken cancellationToken)
     {
@@ -23,16 +29,19 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
             return known;
         }
 
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(LookupTimeout);
         try
         {
             var providers = await httpClientFactory.CreateClient(InternalClients.Federation)
-                .GetFromJsonAsync<List<LoginProvider>>(LoginProvider.Route(tenantId), cancellationToken) ?? [];
+                .GetFromJsonAsync<List<LoginProvider>>(LoginProvider.Route(tenantId), timeout.Token) ?? [];
             cache.Set(("login-providers", tenantId), (IReadOnlyList<LoginProvider>)providers, ProvidersLifetime);
             return providers;
         }
         catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
             LogUnavailable(logger, "the sign-in providers", exception);
+            cache.Set(("login-providers", tenantId), (IReadOnlyList<LoginProvider>)[], FailureLifetime);
             return [];
         }
     }
