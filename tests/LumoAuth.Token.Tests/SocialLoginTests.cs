@@ -45,7 +45,7 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
     {
         var setup = await suite.SetUpAsync();
         var idp = TestProvider.Start(suite.Providers, "link-" + Guid.NewGuid().ToString("N")[..8]);
-        var linking = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Linking", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+        var linking = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Linking", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer, autoLinkUsers = true }))
             .GetProperty("id").GetString()!;
         var strict = (await suite.AddProviderAsync(setup.Tenant,
             new { type = "oidc", name = "Strict", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer, autoLinkUsers = false, allowSignup = false }))
@@ -68,7 +68,7 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
     {
         var setup = await suite.SetUpAsync();
         var idp = TestProvider.Start(suite.Providers, "sec-" + Guid.NewGuid().ToString("N")[..8]);
-        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer, autoLinkUsers = true }))
             .GetProperty("id").GetString()!;
         var claims = new Dictionary<string, object> { ["sub"] = "u-sec", ["email"] = setup.Email, ["email_verified"] = true };
 
@@ -109,6 +109,21 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
             using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
             var ticketUrl = HostedFlow.LocalRedirect(callback)!;
             Assert.Contains("/login/external?ticket=", ticketUrl, StringComparison.Ordinal);
+            // A ticket that leaked opens nothing in another browser (and is spent by the try).
+            using (var elsewhere = suite.FederatedBrowser())
+            {
+                using var stolen = await elsewhere.GetAsync(ticketUrl);
+                Assert.Equal(HttpStatusCode.BadRequest, stolen.StatusCode);
+                Assert.DoesNotContain("You are signed in", await stolen.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+        }
+
+        using (var browser = suite.FederatedBrowser())
+        {
+            var (state, nonce, _) = await StartAsync(browser, setup, providerId, returnUrl: null);
+            idp.AnswerCode(new(claims) { ["nonce"] = nonce });
+            using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+            var ticketUrl = HostedFlow.LocalRedirect(callback)!;
             using var signedIn = await browser.GetAsync(ticketUrl);
             Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
             using var replayedTicket = await browser.GetAsync(ticketUrl);
@@ -138,7 +153,7 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         var setup = await suite.SetUpAsync();
         var totp = await suite.EnrolTotpAsync(setup);
         var idp = TestProvider.Start(suite.Providers, "mfa-" + Guid.NewGuid().ToString("N")[..8]);
-        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer, autoLinkUsers = true }))
             .GetProperty("id").GetString()!;
         using var browser = suite.FederatedBrowser();
         var (_, challenge) = HostedFlow.Pkce();

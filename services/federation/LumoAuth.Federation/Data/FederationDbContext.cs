@@ -37,8 +37,11 @@ public sealed class IdentityProvider
     /// <summary>Whether a first sign-in by someone without an account creates one.</summary>
     public bool AllowSignup { get; set; } = true;
 
-    /// <summary>Whether a first sign-in whose verified address belongs to an account links to it (else it is refused).</summary>
-    public bool AutoLinkUsers { get; set; } = true;
+    /// <summary>
+    /// Whether a first sign-in whose verified address belongs to an account links to it (else it is refused). Off unless
+    /// the tenant turns it on: it trusts the provider's word that the address was verified with the account itself.
+    /// </summary>
+    public bool AutoLinkUsers { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
 

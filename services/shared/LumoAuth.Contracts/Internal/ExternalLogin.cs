@@ -33,8 +33,28 @@ public sealed record FederatedSignInRequest(Guid TenantId, string Provider, stri
 /// <summary>The token service redeems the one-time ticket federation's callback sent the browser with.</summary>
 public sealed record LoginTicketRequest(Guid TenantId, string Ticket);
 
-/// <summary>Who signed in, through which provider, and where the sign-in goes on to (a page of the token service).</summary>
-public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderName, string? ReturnUrl);
+/// <summary>
+/// Who signed in, through which provider, where the sign-in goes on to (a page of the token service), and the hash of the
+/// browser's binding cookie (<see cref="BrowserCookie"/>): the ticket opens a session only in the browser that began.
+/// </summary>
+public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderName, string? ReturnUrl, string BrowserHash)
+{
+    /// <summary>
+    /// Set by federation when a sign-in with a provider begins (path <c>/t/{slug}/</c>), checked at its callback and by the
+    /// token service when it redeems the ticket, which ends it.
+    /// </summary>
+    public const string BrowserCookie = "lumo_external_login";
+
+    /// <summary>What is kept of the cookie's value: a copy of Redis gives no browser's binding away.</summary>
+    public static string HashOf(string browserValue) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(browserValue)));
+
+    /// <summary>Whether <paramref name="browserValue"/> is the cookie this hash was made of (in constant time).</summary>
+    public bool IsFrom(string? browserValue) =>
+        browserValue is { Length: > 0 and <= 100 }
+        && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.ASCII.GetBytes(HashOf(browserValue)), System.Text.Encoding.ASCII.GetBytes(BrowserHash));
+}
 
 /// <summary>A sign-in button of the hosted login page.</summary>
 public sealed record LoginProvider(Guid Id, string Type, string Name)

@@ -22,7 +22,7 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
 
     public static string NewSecret() => Base64Url(RandomNumberGenerator.GetBytes(32));
 
-    public static string Hash(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)));
+    public static string Hash(string value) => LoginTicket.HashOf(value);
 
     public static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 

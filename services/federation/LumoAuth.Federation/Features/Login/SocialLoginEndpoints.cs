@@ -23,7 +23,7 @@ namespace LumoAuth.Federation.Features.Login;
 /// </summary>
 public static partial class SocialLoginEndpoints
 {
-    private const string BrowserCookie = "lumo_social";
+    private const string BrowserCookie = LoginTicket.BrowserCookie;
 
     /// <summary>Why a sign-in with a provider ended without one (the token service's page explains each).</summary>
     public static class Failures
@@ -88,7 +88,8 @@ public static partial class SocialLoginEndpoints
         await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginStates.Hash(browser)));
         http.Response.Cookies.Append(BrowserCookie, browser, new CookieOptions
         {
-            Path = $"/t/{slug}/auth/social/", HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, MaxAge = LoginStates.StateLifetime,
+            // The tenant's whole path: the token service's landing page checks it too.
+            Path = $"/t/{slug}/", HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, MaxAge = LoginStates.StateLifetime,
             Secure = http.Request.IsHttps || services.Options.Value.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
         });
 
@@ -113,7 +114,6 @@ public static partial class SocialLoginEndpoints
         var slug = services.Tenant.Slug;
         var taken = state is { Length: > 0 and <= 100 } ? await services.States.TakeStateAsync(state) : null;
         var browser = http.Request.Cookies[BrowserCookie];
-        http.Response.Cookies.Delete(BrowserCookie, new CookieOptions { Path = $"/t/{slug}/auth/social/" });
         // Only the browser that began the sign-in completes it (no login CSRF), at this tenant, through this provider.
         if (taken is null || taken.TenantId != services.Tenant.TenantId || browser is null
             || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(LoginStates.Hash(browser)), Encoding.ASCII.GetBytes(taken.BrowserHash))
@@ -157,7 +157,7 @@ public static partial class SocialLoginEndpoints
             return Fail(slug, Failures.Unavailable, taken.ReturnUrl);
         }
 
-        var ticket = await services.States.IssueTicketAsync(services.Tenant.TenantId, new LoginTicket(userId, found.Id, found.Name, taken.ReturnUrl));
+        var ticket = await services.States.IssueTicketAsync(services.Tenant.TenantId, new LoginTicket(userId, found.Id, found.Name, taken.ReturnUrl, taken.BrowserHash));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Redirect($"/t/{slug}/login/external?ticket={Uri.EscapeDataString(ticket)}");
     }

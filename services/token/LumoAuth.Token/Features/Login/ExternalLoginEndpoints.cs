@@ -74,7 +74,10 @@ public static class ExternalLoginEndpoints
             return HostedPage.Unavailable(http);
         }
 
-        return redeemed is null
+        // Only in the browser that began the sign-in: a ticket that leaked (a shared link, a log) opens nothing elsewhere.
+        var browser = http.Request.Cookies[LoginTicket.BrowserCookie];
+        http.Response.Cookies.Delete(LoginTicket.BrowserCookie, new CookieOptions { Path = $"/t/{slug}/" });
+        return redeemed is null || !redeemed.IsFrom(browser)
             ? HostedPage.Error(http, "invalid_request", Reasons["expired"])
             : await SignInAsync(http, services, new PendingExternal(redeemed.UserId, redeemed.ProviderName, redeemed.ReturnUrl), totp: null);
     }
