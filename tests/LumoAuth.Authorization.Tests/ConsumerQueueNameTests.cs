@@ -18,6 +18,7 @@ public sealed class ConsumerQueueNameTests
             typeof(Data.AuthorizationDbContext).Assembly,
             typeof(LumoAuth.Token.Data.TokenDbContext).Assembly,
             typeof(LumoAuth.Admin.Data.AdminDbContext).Assembly,
+            typeof(LumoAuth.Federation.Data.FederationDbContext).Assembly,
         };
         var consumers = services
             .SelectMany(assembly => assembly.GetTypes()

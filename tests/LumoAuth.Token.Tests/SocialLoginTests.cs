@@ -5,6 +5,7 @@ using System.Text.Json;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -38,6 +39,27 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         // The link, not the address, signs the person in again: the provider may report another address now.
         var again = await SignInToClientAsync(setup, idp, providerId, new() { ["sub"] = "idp-user-1", ["email"] = "renamed@example.com", ["email_verified"] = true });
         Assert.Equal(first.Subject, again.Subject);
+
+        // A deleted user's links go with them (UserDeleted, through RabbitMQ): the account never signs in as the deleted user.
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{first.Subject}")).StatusCode);
+        }
+
+        var userId = Guid.Parse(first.Subject);
+        for (var waited = 0; await LinkedAsync(userId); waited++)
+        {
+            Assert.True(waited < 300, "The deleted user's link is still there after 30 s");
+            await Task.Delay(100);
+        }
+    }
+
+    private async Task<bool> LinkedAsync(Guid userId)
+    {
+        using var scope = suite.Federation.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Federation.Data.FederationDbContext>();
+        return await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.AnyAsync(
+            Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.IgnoreQueryFilters(db.ExternalIdentities), i => i.UserId == userId);
     }
 
     [Fact]
