@@ -32,8 +32,10 @@ token.WithReference(federation);
 agents.WithReference(authorization);
 admin.WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey));
 
-// Admin asks authorization who holds a role (GET /admin/users?role=) and gathers roles and sessions for GDPR exports.
+// Admin asks authorization who holds a role (GET /admin/users?role=) and gathers roles, sessions and social links for
+// GDPR exports.
 admin.WithReference(authorization);
+admin.WithReference(federation);
 
 var gateway = builder.AddProject<Projects.LumoAuth_Gateway>(ServiceNames.Gateway, o => o.ExcludeLaunchProfile = true)
     .WithHttpEndpoint(port: settings.GatewayPort, name: "http", isProxied: false)

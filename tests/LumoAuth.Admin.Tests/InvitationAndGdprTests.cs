@@ -114,7 +114,7 @@ public sealed class InvitationAndGdprTests(AdminFactory factory) : IClassFixture
         Assert.True(bundle["account"]!["hasPassword"]!.GetValue<bool>());
         Assert.Contains(bundle["auditEntries"]!.AsArray(), e => e!["action"]!.GetValue<string>() == "user_created");
         // Alone here, admin cannot reach the services that keep sessions, consents and roles: the bundle says so.
-        Assert.Equal([DataHeldElsewhere.SessionsPart, DataHeldElsewhere.RolesPart], bundle["unavailable"]!.AsArray().Select(p => p!.GetValue<string>()));
+        Assert.Equal([DataHeldElsewhere.SessionsPart, DataHeldElsewhere.RolesPart, DataHeldElsewhere.SocialLinksPart], bundle["unavailable"]!.AsArray().Select(p => p!.GetValue<string>()));
         Assert.Null(bundle["sessions"]);
         Assert.DoesNotContain("pbkdf2", bundle.ToJsonString(), StringComparison.OrdinalIgnoreCase);
 

@@ -762,6 +762,62 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal(1, suite.Site.Requests(path));
     }
 
+    /// <summary>
+    /// Sign-in with an OpenID Connect provider across the real processes: the provider added at federation, the hosted
+    /// login page (token) offering it, federation's redirect and callback (the provider is the suite's https site), admin
+    /// making the account, token opening the session from federation's ticket, and the link in the user's data export.
+    /// </summary>
+    [Fact]
+    public async Task OidcProvider_SignsANewPersonIn_AcrossTheGatewayAndServices_AndTheLinkIsExported()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var idp = $"/idp-{Guid.NewGuid():N}"[..13];
+        var issuer = suite.Site.Origin + idp;
+        var signing = new Microsoft.IdentityModel.Tokens.RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)) { KeyId = "k1" };
+        var jwk = Microsoft.IdentityModel.Tokens.JsonWebKeyConverter.ConvertFromRSASecurityKey(signing);
+        suite.Site.Serve(idp + "/.well-known/openid-configuration", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            issuer, authorization_endpoint = issuer + "/authorize", token_endpoint = issuer + "/token", jwks_uri = issuer + "/keys",
+        })));
+        suite.Site.Serve(idp + "/keys", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = "k1", use = "sig", n = jwk.N, e = jwk.E } } })));
+        using var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/social-providers",
+            new { type = "oidc", name = "Acme SSO", clientId = "lumo", clientSecret = "idp-secret", issuerUrl = issuer }, key);
+        var providerId = (await ApiAssert.OkAsync(added, 201))["data"]!["id"]!.GetValue<string>();
+
+        using var browser = suite.Browser();
+        var loginPage = await browser.GetStringAsync($"/t/{tenant.Slug}/login");
+        Assert.Contains("Continue with Acme SSO", loginPage, StringComparison.Ordinal);
+        using var start = await browser.GetAsync($"/t/{tenant.Slug}/auth/social/{providerId}");
+        var toProvider = start.Headers.Location!;
+        Assert.StartsWith(issuer + "/authorize", toProvider.AbsoluteUri, StringComparison.Ordinal);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(toProvider.Query);
+
+        var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var now = DateTimeOffset.UtcNow;
+        var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["iss"] = issuer, ["aud"] = "lumo", ["sub"] = "acme-42", ["email"] = email, ["email_verified"] = true, ["name"] = "Sso Person",
+            ["nonce"] = query["nonce"].ToString(), ["iat"] = now.ToUnixTimeSeconds(), ["exp"] = now.AddMinutes(5).ToUnixTimeSeconds(),
+        }), new Microsoft.IdentityModel.Tokens.SigningCredentials(signing, "RS256"));
+        suite.Site.Serve(idp + "/token", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new { access_token = "a", token_type = "Bearer", id_token = idToken })));
+
+        using var callback = await browser.GetAsync($"/t/{tenant.Slug}/auth/social/{providerId}/callback?code=c&state={Uri.EscapeDataString(query["state"].ToString())}");
+        Assert.True(callback.StatusCode == HttpStatusCode.Redirect, await callback.Content.ReadAsStringAsync());
+        using var landed = await browser.GetAsync(callback.Headers.Location!.OriginalString);
+        Assert.Contains("You are signed in", await landed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}", configure: key);
+        var userId = Assert.Single((await ApiAssert.OkAsync(users))["data"]!.AsArray())!["id"]!.GetValue<string>();
+        using var exported = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/gdpr/data-export", new { userId }, key);
+        var bundle = (await ApiAssert.OkAsync(exported))["data"]!;
+        Assert.Empty(bundle["unavailable"]!.AsArray());
+        var link = Assert.Single(bundle["socialLinks"]!.AsArray())!;
+        Assert.Equal("Acme SSO", link["provider"]!.GetValue<string>());
+        Assert.Equal("acme-42", link["subject"]!.GetValue<string>());
+        Assert.Equal("federated", Assert.Single(bundle["sessions"]!.AsArray())!["authMethod"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task Passkey_AddedAndUsedThroughTheGateway_SignsInWithoutAPassword()
     {

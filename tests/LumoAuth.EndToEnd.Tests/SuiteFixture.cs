@@ -119,6 +119,10 @@ public sealed class SuiteFixture : IAsyncLifetime
             .WithEnvironment("Token__SettingsLookupTimeout", "00:00:20")
             .WithEnvironment("Token__RolesLookupTimeout", "00:00:20")
             .WithEnvironment("SSL_CERT_FILE", TrustBundle());
+        // Federation reaches the site too, as an upstream identity provider.
+        builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Federation)
+            .WithEnvironment("Federation__AllowPrivateTargets", "true")
+            .WithEnvironment("SSL_CERT_FILE", TrustBundle());
         _app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         await _app.StartAsync(startup.Token);

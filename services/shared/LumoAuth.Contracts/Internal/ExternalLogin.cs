@@ -61,3 +61,10 @@ public sealed record LoginProvider(Guid Id, string Type, string Name)
 {
     public static string Route(Guid tenantId) => InternalRoutes.LoginProviders + "?tenantId=" + tenantId;
 }
+
+/// <summary>One of a user's linked outside accounts, as their data export shows it.</summary>
+public sealed record ExternalIdentityRecord(string Provider, string ProviderType, string Subject, string? Email, DateTimeOffset LinkedAt, DateTimeOffset LastSignInAt)
+{
+    public static string Route(Guid userId, Guid tenantId) =>
+        InternalRoutes.UserExternalIdentities.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + "?tenantId=" + tenantId;
+}

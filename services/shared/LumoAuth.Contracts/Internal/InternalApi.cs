@@ -55,6 +55,9 @@ public static class InternalRoutes
 
     /// <summary>A tenant's enabled sign-in providers (<see cref="LoginProvider"/>) for the hosted login page; <c>?tenantId=</c>.</summary>
     public const string LoginProviders = Prefix + "/login-providers";
+
+    /// <summary>A user's linked outside accounts (<see cref="ExternalIdentityRecord"/>), for admin's GDPR export; <c>?tenantId=</c>.</summary>
+    public const string UserExternalIdentities = Prefix + "/users/{userId:guid}/external-identities";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>

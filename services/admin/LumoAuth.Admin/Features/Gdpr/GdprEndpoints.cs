@@ -62,8 +62,11 @@ public static class GdprEndpoints
         var audit = await db.AuditLogs.AsNoTracking().Where(a => a.TargetId == id || a.ActorId == id)
             .OrderByDescending(a => a.Timestamp).Take(MaxAuditEntries).ToListAsync(cancellationToken);
 
-        var (sessions, roles) = await elsewhere.FetchAsync(user.TenantId, user.Id, cancellationToken);
-        List<string> unavailable = [.. new[] { (sessions is null, DataHeldElsewhere.SessionsPart), (roles is null, DataHeldElsewhere.RolesPart) }
+        var (sessions, roles, links) = await elsewhere.FetchAsync(user.TenantId, user.Id, cancellationToken);
+        List<string> unavailable = [.. new[]
+            {
+                (sessions is null, DataHeldElsewhere.SessionsPart), (roles is null, DataHeldElsewhere.RolesPart), (links is null, DataHeldElsewhere.SocialLinksPart),
+            }
             .Where(p => p.Item1).Select(p => p.Item2)];
 
         db.AddEvent(new UserDataExported(user.Id) { TenantId = user.TenantId });
@@ -73,7 +76,7 @@ public static class GdprEndpoints
             new ExportedAccount(user.ExternalId, user.Title, UserViews.Json(user.EnterpriseData), user.PasswordHash is not null, user.PasswordChangedAt,
                 user.MustChangePassword, user.FailedLoginCount, user.SoftDeletedAt),
             factors, resets, invitations.Select(InvitationResponse.From).ToList(), audit.Select(AuditLogResponse.From).ToList(),
-            sessions?.Sessions, sessions?.Consents, roles is null ? null : new ExportedRoles(roles.Roles, roles.Permissions), unavailable);
+            sessions?.Sessions, sessions?.Consents, roles is null ? null : new ExportedRoles(roles.Roles, roles.Permissions), links, unavailable);
         return TypedResults.Ok(new DataResponse<DataExportBundle>(bundle, "User data exported"));
     }
 }
@@ -93,7 +96,8 @@ public sealed record ExportedAccount(
 public sealed record DataExportBundle(
     DateTimeOffset ExportedAt, string Tenant, UserResponse Profile, ExportedAccount Account, IReadOnlyList<ExportedFactor> MfaFactors,
     IReadOnlyList<ExportedReset> PasswordResets, IReadOnlyList<InvitationResponse> Invitations, IReadOnlyList<AuditLogResponse> AuditEntries,
-    IReadOnlyList<UserSessionRecord>? Sessions, IReadOnlyList<UserConsentRecord>? Consents, ExportedRoles? Roles, IReadOnlyList<string> Unavailable);
+    IReadOnlyList<UserSessionRecord>? Sessions, IReadOnlyList<UserConsentRecord>? Consents, ExportedRoles? Roles,
+    IReadOnlyList<ExternalIdentityRecord>? SocialLinks, IReadOnlyList<string> Unavailable);
 
 /// <summary>The user's roles and permissions in an export: what they hold, not the service-to-service facts beside them.</summary>
 public sealed record ExportedRoles(IReadOnlyList<string> Roles, IReadOnlyList<string> Permissions);

@@ -43,6 +43,7 @@ public static partial class SocialLoginEndpoints
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.LoginTickets, RedeemAsync).WithName("InternalRedeemLoginTicket");
         internalApi.MapGet(InternalRoutes.LoginProviders, ProvidersAsync).WithName("InternalLoginProviders");
+        internalApi.MapGet(InternalRoutes.UserExternalIdentities, LinksOfAsync).WithName("InternalUserExternalIdentities");
         return app;
     }
 
@@ -216,6 +217,13 @@ public static partial class SocialLoginEndpoints
             .Where(p => p.TenantId == tenantId && p.IsEnabled)
             .OrderBy(p => p.CreatedAt)
             .Select(p => new LoginProvider(p.Id, p.Type, p.Name))
+            .ToListAsync(cancellationToken));
+
+    /// <summary>A user's linked outside accounts, for their data export.</summary>
+    public static async Task<IResult> LinksOfAsync(Guid userId, Guid tenantId, FederationDbContext db, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await db.ExternalIdentities.IgnoreQueryFilters().AsNoTracking()
+            .Where(i => i.TenantId == tenantId && i.UserId == userId)
+            .Join(db.IdentityProviders.IgnoreQueryFilters(), i => i.ProviderId, p => p.Id, (i, p) => new ExternalIdentityRecord(p.Name, p.Type, i.Subject, i.Email, i.CreatedAt, i.LastSignInAt))
             .ToListAsync(cancellationToken));
 
     /// <summary>A provider by id, or by type (the docs' <c>/auth/social/google</c>): the tenant's first enabled one of it.</summary>
