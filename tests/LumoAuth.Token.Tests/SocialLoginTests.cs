@@ -305,6 +305,55 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
     }
 
     [Fact]
+    public async Task TheAccountPage_ListsLinkedAccounts_AndUnlinksOneOnlyWhileAnotherWayToSignInRemains()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = TestProvider.Start(suite.Providers, "acct-" + Guid.NewGuid().ToString("N")[..8]);
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer, autoLinkUsers = true }))
+            .GetProperty("id").GetString()!;
+        var page = $"/t/{setup.Tenant.Slug}/account/linked-accounts";
+
+        // Someone whose only way in is the provider keeps it.
+        using (var browser = suite.FederatedBrowser())
+        {
+            await SignInWithProviderAsync(browser, setup, idp, providerId, new() { ["sub"] = "only-way", ["email"] = $"only-{Guid.NewGuid():N}"[..13] + "@example.com", ["email_verified"] = true });
+            var html = await browser.GetStringAsync(page);
+            Assert.Contains("Acme SSO", html, StringComparison.Ordinal);
+            using var refused = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(html, "name=\"link\""));
+            Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+            Assert.Contains("only way you sign in", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Someone with a password unlinks it; signing in with it again is a first sign-in (which links anew here).
+        using (var browser = suite.FederatedBrowser())
+        {
+            await SignInWithProviderAsync(browser, setup, idp, providerId, new() { ["sub"] = "alice-at-acme", ["email"] = setup.Email, ["email_verified"] = true });
+            var html = await browser.GetStringAsync(page);
+            using var unlinked = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(html, "name=\"link\""));
+            Assert.True(unlinked.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.SeeOther, await unlinked.Content.ReadAsStringAsync());
+            Assert.Contains("No outside accounts are linked", await browser.GetStringAsync(page), StringComparison.Ordinal);
+            // A forged link id (someone else's, or none) changes nothing.
+            using var forged = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(html, "name=\"link\""), new() { ["link"] = Guid.NewGuid().ToString() });
+            Assert.Equal(HttpStatusCode.Conflict, forged.StatusCode);
+        }
+
+        // Signed out, the page sends the browser to sign in first.
+        using var anonymous = suite.FederatedBrowser();
+        using var toSignIn = await anonymous.GetAsync(page);
+        Assert.Contains("/login?returnUrl=", HostedFlow.LocalRedirect(toSignIn), StringComparison.Ordinal);
+    }
+
+    /// <summary>Signs the browser in through the provider (no authorization request): it holds a session afterwards.</summary>
+    private static async Task SignInWithProviderAsync(HttpClient browser, SignInSetup setup, TestProvider idp, string providerId, Dictionary<string, object> claims)
+    {
+        var (state, nonce, _) = await StartAsync(browser, setup, providerId, returnUrl: null);
+        idp.AnswerCode(new(claims) { ["nonce"] = nonce });
+        using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={state}");
+        using var landed = await browser.GetAsync(HostedFlow.LocalRedirect(callback)!);
+        Assert.Contains("You are signed in", await landed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task EveryPublicEndpointOfFederation_AnswersBadInput_WithDocumentedErrors()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -167,6 +167,9 @@ public sealed record UserProfile(
     /// <summary>Whether the user has a confirmed second factor (ABAC's <c>user.mfaEnabled</c>).</summary>
     public bool MfaEnabled { get; init; }
 
+    /// <summary>Whether the user can sign in with a password or a passkey of their own (not only through an outside provider).</summary>
+    public bool HasOwnCredential { get; init; }
+
     /// <summary>The user's custom attributes set through admin (ADM-14), a JSON object; ABAC policies read them as <c>user.{key}</c>.</summary>
     public System.Text.Json.JsonElement? Attributes { get; init; }
 }

@@ -63,8 +63,13 @@ public sealed record LoginProvider(Guid Id, string Type, string Name)
 }
 
 /// <summary>One of a user's linked outside accounts, as their data export shows it.</summary>
-public sealed record ExternalIdentityRecord(string Provider, string ProviderType, string Subject, string? Email, DateTimeOffset LinkedAt, DateTimeOffset LastSignInAt)
+public sealed record ExternalIdentityRecord(
+    Guid Id, string Provider, string ProviderType, string Subject, string? Email, DateTimeOffset LinkedAt, DateTimeOffset LastSignInAt)
 {
     public static string Route(Guid userId, Guid tenantId) =>
         InternalRoutes.UserExternalIdentities.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + "?tenantId=" + tenantId;
+
+    /// <summary>Unlinks one of the user's accounts (<c>DELETE</c>; 404 when it is not theirs or gone).</summary>
+    public static string DeleteRoute(Guid userId, Guid linkId, Guid tenantId) =>
+        InternalRoutes.UserExternalIdentities.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"/{linkId}?tenantId={tenantId}";
 }

@@ -363,6 +363,7 @@ public static class TokenServiceExtensions
         app.MapTrustedDeviceEndpoints();
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();
+        app.MapLinkedAccountsPage();
         app.MapPasswordAccountPage();
         app.MapProfileAccountPage();
         app.MapAdminTokenEndpoints();

@@ -67,7 +67,12 @@ public static class CredentialEndpoints
         // Whether a second factor is confirmed comes with the user row, not in a query of its own: token issuance asks this.
         var row = await db.Users.IgnoreQueryFilters().AsNoTracking()
             .Where(u => u.Id == userId && u.TenantId == tenantId)
-            .Select(u => new { User = u, MfaEnabled = db.MfaFactors.IgnoreQueryFilters().Any(f => f.UserId == u.Id && f.TenantId == u.TenantId && f.Confirmed) })
+            .Select(u => new
+            {
+                User = u,
+                MfaEnabled = db.MfaFactors.IgnoreQueryFilters().Any(f => f.UserId == u.Id && f.TenantId == u.TenantId && f.Confirmed),
+                HasPasskey = db.Passkeys.IgnoreQueryFilters().Any(p => p.UserId == u.Id && p.TenantId == u.TenantId),
+            })
             .FirstOrDefaultAsync(cancellationToken);
         if (row is null)
         {
@@ -91,6 +96,7 @@ public static class CredentialEndpoints
             Address = PostalAddress.FromAttributes(user.Attributes),
             IsAdmin = user.IsAdmin,
             MfaEnabled = row.MfaEnabled,
+            HasOwnCredential = user.PasswordHash != null || row.HasPasskey,
             PhoneNumberVerified = user.PhoneNumberVerified,
             Attributes = UserViews.Json(user.Attributes),
         });

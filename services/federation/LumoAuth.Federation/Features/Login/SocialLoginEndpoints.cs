@@ -44,6 +44,7 @@ public static partial class SocialLoginEndpoints
         internalApi.MapPost(InternalRoutes.LoginTickets, RedeemAsync).WithName("InternalRedeemLoginTicket");
         internalApi.MapGet(InternalRoutes.LoginProviders, ProvidersAsync).WithName("InternalLoginProviders");
         internalApi.MapGet(InternalRoutes.UserExternalIdentities, LinksOfAsync).WithName("InternalUserExternalIdentities");
+        internalApi.MapDelete(InternalRoutes.UserExternalIdentities + "/{linkId:guid}", UnlinkAsync).WithName("InternalUnlinkExternalIdentity");
         return app;
     }
 
@@ -223,8 +224,14 @@ public static partial class SocialLoginEndpoints
     public static async Task<IResult> LinksOfAsync(Guid userId, Guid tenantId, FederationDbContext db, CancellationToken cancellationToken) =>
         TypedResults.Ok(await db.ExternalIdentities.IgnoreQueryFilters().AsNoTracking()
             .Where(i => i.TenantId == tenantId && i.UserId == userId)
-            .Join(db.IdentityProviders.IgnoreQueryFilters(), i => i.ProviderId, p => p.Id, (i, p) => new ExternalIdentityRecord(p.Name, p.Type, i.Subject, i.Email, i.CreatedAt, i.LastSignInAt))
+            .Join(db.IdentityProviders.IgnoreQueryFilters(), i => i.ProviderId, p => p.Id, (i, p) => new ExternalIdentityRecord(i.Id, p.Name, p.Type, i.Subject, i.Email, i.CreatedAt, i.LastSignInAt))
             .ToListAsync(cancellationToken));
+
+    /// <summary>Removes one of the user's links (the token service's account page checked that another way to sign in remains).</summary>
+    public static async Task<IResult> UnlinkAsync(Guid userId, Guid linkId, Guid tenantId, FederationDbContext db, CancellationToken cancellationToken) =>
+        await db.ExternalIdentities.IgnoreQueryFilters().Where(i => i.TenantId == tenantId && i.UserId == userId && i.Id == linkId).ExecuteDeleteAsync(cancellationToken) > 0
+            ? TypedResults.NoContent()
+            : ApiErrors.NotFound("Linked account");
 
     /// <summary>A provider by id, or by type (the docs' <c>/auth/social/google</c>): the tenant's first enabled one of it.</summary>
     private static Task<IdentityProvider?> FindAsync(FederationDbContext db, string provider, CancellationToken cancellationToken) =>

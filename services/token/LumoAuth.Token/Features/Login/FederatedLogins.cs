@@ -60,6 +60,35 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
         return await response.Content.ReadFromJsonAsync<LoginTicket>(cancellationToken);
     }
 
+    /// <summary>The user's linked outside accounts; null when federation cannot say.</summary>
+    public async Task<IReadOnlyList<ExternalIdentityRecord>?> LinksAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await httpClientFactory.CreateClient(InternalClients.Federation)
+                .GetFromJsonAsync<List<ExternalIdentityRecord>>(ExternalIdentityRecord.Route(userId, tenantId), cancellationToken) ?? [];
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            LogUnavailable(logger, "a user's linked accounts", exception);
+            return null;
+        }
+    }
+
+    /// <summary>Unlinks one of the user's accounts; false when it is not theirs (or gone). Throws when federation cannot say.</summary>
+    public async Task<bool> UnlinkAsync(Guid tenantId, Guid userId, Guid linkId, CancellationToken cancellationToken)
+    {
+        using var response = await httpClientFactory.CreateClient(InternalClients.Federation)
+            .DeleteAsync(ExternalIdentityRecord.DeleteRoute(userId, linkId, tenantId), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return true;
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "The federation service cannot be asked for {What}")]
     private static partial void LogUnavailable(ILogger logger, string what, Exception exception);
 }

@@ -1,0 +1,104 @@
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Login;
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace LumoAuth.Token.Features.AccountPages;
+
+/// <summary>
+/// <c>/t/{slug}/account/linked-accounts</c>: the signed-in user sees the outside accounts (Google, GitHub, their
+/// organisation's provider…) they sign in with, and unlinks one — unless it is the last way they have to sign in: no
+/// password, no passkey, no other link, and no sign-in links by e-mail at this tenant would leave the account locked out.
+/// </summary>
+public static class LinkedAccountsPage
+{
+    public const string Path = "/account/linked-accounts";
+
+    public static IEndpointRouteBuilder MapLinkedAccountsPage(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/t/{tenantSlug}" + Path, Show).AllowAnonymous().ExcludeFromDescription().WithName("LinkedAccountsPage");
+        app.MapPost("/t/{tenantSlug}" + Path, Submit).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription()
+            .RequireRateLimiting(LoginEndpoints.RateLimitPolicy);
+        return app;
+    }
+
+    public sealed record LinkedAccountServices(
+        TenantContext Tenant, FederatedLogins Federation, UserDirectory Users, HostedPageSettingsCache Settings, IAntiforgery Antiforgery);
+
+    public static string PagePath(string slug) => $"/t/{slug}{Path}";
+
+    public static async Task<IResult> Show(HttpContext http, [AsParameters] LinkedAccountServices services)
+    {
+        if (await SessionCookie.SignedInAsync(http) is not var (userId, _))
+        {
+            return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
+        }
+
+        return await RenderAsync(http, services, userId, error: null);
+    }
+
+    public static async Task<IResult> Submit(HttpContext http, [AsParameters] LinkedAccountServices services)
+    {
+        var path = PagePath(services.Tenant.Slug);
+        var (signedIn, refusal) = await AccountPage.ReadSignedInFormAsync(http, services.Antiforgery, services.Tenant.Slug, path);
+        if (signedIn is null)
+        {
+            return refusal!;
+        }
+
+        var (userId, _, form) = signedIn;
+        if (form["action"] != "unlink" || !Guid.TryParse(form["link"].ToString(), out var linkId))
+        {
+            return HostedPage.Error(http, "invalid_request", "Unknown action.");
+        }
+
+        var links = await services.Federation.LinksAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        var (found, profile) = await services.Users.FindAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        var settings = await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        if (links is null || found is null || settings is null)
+        {
+            return AccountPage.Unavailable(http);
+        }
+
+        if (!links.Any(l => l.Id == linkId))
+        {
+            return await RenderAsync(http, services, userId, "That account is not linked to yours (any more).");
+        }
+
+        // The last way in stays: a password or passkey, another link, or sign-in links by e-mail.
+        var otherWayIn = profile?.HasOwnCredential == true || links.Count > 1 || settings.MagicLinkEnabled;
+        if (!otherWayIn)
+        {
+            return await RenderAsync(http, services, userId, "This is the only way you sign in. Set a password or add a passkey first, then unlink it.");
+        }
+
+        try
+        {
+            await services.Federation.UnlinkAsync(services.Tenant.TenantId, userId, linkId, http.RequestAborted);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !http.RequestAborted.IsCancellationRequested)
+        {
+            return AccountPage.Unavailable(http);
+        }
+
+        return Results.Redirect(path, permanent: false, preserveMethod: false);
+    }
+
+    private static async Task<IResult> RenderAsync(HttpContext http, LinkedAccountServices services, Guid userId, string? error)
+    {
+        var links = await services.Federation.LinksAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        if (links is null)
+        {
+            return AccountPage.Unavailable(http);
+        }
+
+        var path = PagePath(services.Tenant.Slug);
+        var items = string.Concat(links.Select(l =>
+            $"<li data-link=\"{l.Id}\">{HostedPage.Encode(l.Provider)} <small>({HostedPage.Encode(l.Email ?? l.Subject)}, last used {l.LastSignInAt:yyyy-MM-dd HH:mm} UTC)</small>" +
+            AccountPage.ActionForm(http, services.Antiforgery, path, "unlink", "Unlink", ("link", l.Id.ToString())) + "</li>"));
+        var body = (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            (links.Count == 0 ? "<p>No outside accounts are linked to yours.</p>" : $"<ul>{items}</ul>");
+        return HostedPage.Render(http, "Linked accounts", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status409Conflict);
+    }
+}
