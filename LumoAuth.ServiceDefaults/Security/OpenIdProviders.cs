@@ -53,16 +53,17 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     /// replaces the equality check for providers whose shared document names a template (Microsoft's <c>common</c>).
     /// </summary>
     public Task<OpenIdProviderMetadata?> DiscoverAsync(string issuer, CancellationToken cancellationToken, Func<string, bool>? acceptsIssuer = null) =>
-        GetAsync(_documents, issuer, refetch: false, () => FetchDocumentAsync(issuer, acceptsIssuer, cancellationToken), cancellationToken);
+        GetAsync(_documents, issuer, refetch: false, () => FetchDocumentAsync(issuer, acceptsIssuer), cancellationToken);
 
     /// <summary>
     /// The issuer's signing keys, from <paramref name="jwksUri"/> or else the one its discovery document names; null when
     /// they cannot be had. <paramref name="refetch"/> asks for a fresh copy (a token named a key the cached set lacks).
     /// </summary>
-    public async Task<IReadOnlyList<SecurityKey>?> KeysAsync(string issuer, string? jwksUri, bool refetch, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<SecurityKey>?> KeysAsync(
+        string issuer, string? jwksUri, bool refetch, CancellationToken cancellationToken, Func<string, bool>? acceptsIssuer = null)
     {
-        var uri = jwksUri ?? (await DiscoverAsync(issuer, cancellationToken))?.JwksUri;
-        return uri is null ? null : await GetAsync(_keys, uri, refetch, () => FetchKeysAsync(uri, cancellationToken), cancellationToken);
+        var uri = jwksUri ?? (await DiscoverAsync(issuer, cancellationToken, acceptsIssuer))?.JwksUri;
+        return uri is null ? null : await GetAsync(_keys, uri, refetch, () => FetchKeysAsync(uri), cancellationToken);
     }
 
     private async Task<T?> GetAsync<T>(
@@ -113,9 +114,9 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     private static bool Due<T>(Entry<T> entry, DateTimeOffset now, bool refetch) where T : class =>
         now - entry.AttemptedAt >= RefetchFloor && (entry.Value is null || refetch || now - entry.FetchedAt >= Lifetime);
 
-    private async Task<(OpenIdProviderMetadata? Value, string? Problem)> FetchDocumentAsync(string issuer, Func<string, bool>? acceptsIssuer, CancellationToken cancellationToken)
+    private async Task<(OpenIdProviderMetadata? Value, string? Problem)> FetchDocumentAsync(string issuer, Func<string, bool>? acceptsIssuer)
     {
-        var (document, problem) = await GetJsonAsync($"{issuer.TrimEnd('/')}/.well-known/openid-configuration", cancellationToken);
+        var (document, problem) = await GetJsonAsync($"{issuer.TrimEnd('/')}/.well-known/openid-configuration");
         if (document is null)
         {
             return (null, problem);
@@ -140,9 +141,9 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         }
     }
 
-    private async Task<(IReadOnlyList<SecurityKey>? Value, string? Problem)> FetchKeysAsync(string jwksUri, CancellationToken cancellationToken)
+    private async Task<(IReadOnlyList<SecurityKey>? Value, string? Problem)> FetchKeysAsync(string jwksUri)
     {
-        var (document, problem) = await GetJsonAsync(jwksUri, cancellationToken);
+        var (document, problem) = await GetJsonAsync(jwksUri);
         if (document is null)
         {
             return (null, problem);
@@ -166,8 +167,13 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         }
     }
 
-    private async Task<(JsonDocument? Document, string? Problem)> GetJsonAsync(string url, CancellationToken cancellationToken)
+    /// <summary>
+    /// Not cancelled with the request that asked: its answer serves every request waiting on the same entry (the client's
+    /// own timeout bounds it), and a fetch cut short would leave them all without keys until the next attempt.
+    /// </summary>
+    private async Task<(JsonDocument? Document, string? Problem)> GetJsonAsync(string url)
     {
+        var cancellationToken = CancellationToken.None;
         try
         {
             using var response = await httpClients.CreateClient(HttpClientName).GetAsync(url, HttpCompletionOption.ResponseContentRead, cancellationToken);
@@ -179,8 +185,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             return (await JsonDocument.ParseAsync(body, cancellationToken: cancellationToken), null);
         }
-        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException
-                                           && !cancellationToken.IsCancellationRequested)
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException or InvalidOperationException)
         {
             return (null, $"{url}: {exception.GetType().Name}: {exception.Message}");
         }

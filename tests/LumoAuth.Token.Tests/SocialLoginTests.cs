@@ -79,6 +79,8 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         await FailsAsync(setup, idp, strict, new() { ["sub"] = "u-strict", ["email"] = setup.Email, ["email_verified"] = true }, "account_exists");
         await FailsAsync(setup, idp, strict, new() { ["sub"] = "u-nobody", ["email"] = "nobody-" + Guid.NewGuid().ToString("N")[..6] + "@example.com", ["email_verified"] = true }, "signup_disabled");
         await FailsAsync(setup, idp, linking, new() { ["sub"] = "u-no-email" }, "email_required");
+        // Nor is an account made with an address the provider did not verify (it would be the provider account's for good).
+        await FailsAsync(setup, idp, linking, new() { ["sub"] = "u-new-unverified", ["email"] = "unproven-" + Guid.NewGuid().ToString("N")[..6] + "@example.com", ["email_verified"] = false }, "email_unverified");
 
         // A verified address of the account, at a provider that links: the account signs in.
         var linked = await SignInToClientAsync(setup, idp, linking, new() { ["sub"] = "u-alice", ["email"] = setup.Email.ToUpperInvariant(), ["email_verified"] = true });

@@ -28,6 +28,7 @@ public static class FederationServiceExtensions
         builder.Services.AddSingleton<UpstreamSignIn>();
         builder.Services.AddSingleton<LoginStates>();
         builder.Services.AddSingleton<ExternalUsers>();
+        builder.Services.AddSocialLoginRateLimit();
         return builder;
     }
 }

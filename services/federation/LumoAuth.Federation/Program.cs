@@ -19,6 +19,7 @@ if (await app.RunMigrationsIfRequestedAsync<FederationDbContext>(args))
 app.UseServiceDefaults();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseRateLimiter();
 
 app.MapProviderEndpoints();
 app.MapSocialLoginEndpoints();

@@ -105,6 +105,16 @@ public sealed class WorkloadIdentityTests(AgentsSuite suite) : IClassFixture<Age
             await ErrorAsync(repeated, 400, "invalid_request");
         }
 
+        // Another agent that names a key set of its own for the same issuer cannot vouch for this agent's workload.
+        var impostor = Issuer.Start(suite.Issuers, "impostor-" + Guid.NewGuid().ToString("N")[..6]);
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new
+        {
+            name = "Impostor",
+            identityType = "workload_identity",
+            workloadIdentity = new { provider = "kubernetes", issuer = cluster.Url, jwksUri = impostor.KeysUrl, audience = Audience, @namespace = "agents", serviceAccount = "impostor" },
+        }), 201);
+        await FailsAsync(tenant, impostor.As(cluster.Url).Token(new() { ["sub"] = "system:serviceaccount:agents:researcher", ["aud"] = Audience }), "kubernetes", "No agent");
+
         // Disabled, the agent gets nothing for its workload; enabled, it does again.
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { isActive = false }));
         await FailsAsync(tenant, podToken, "kubernetes", "disabled");
@@ -334,6 +344,9 @@ public sealed class WorkloadIdentityTests(AgentsSuite suite) : IClassFixture<Age
 
             return new Issuer(url, keysUrl, new SigningCredentials(key, ecdsa ? SecurityAlgorithms.EcdsaSha256 : SecurityAlgorithms.RsaSha256));
         }
+
+        /// <summary>Signs with this issuer's key, naming <paramref name="url"/> as the issuer.</summary>
+        public Issuer As(string url) => new(url, KeysUrl, _credentials);
 
         /// <summary>Signs as <paramref name="url"/> with a key nobody published.</summary>
         public static Issuer Unpublished(string url) =>

@@ -20,6 +20,9 @@ public static class ExternalUserErrors
     /// <summary>409: someone has the address, and the provider did not verify it or does not link automatically.</summary>
     public const string AccountExists = "account_exists";
 
+    /// <summary>403: nobody has the address, and the provider did not verify it: no account is made with it.</summary>
+    public const string EmailUnverified = "email_unverified";
+
     /// <summary>400: the provider gave no e-mail address, which every user needs.</summary>
     public const string EmailRequired = "email_required";
 }
@@ -63,8 +66,9 @@ public sealed record LoginProvider(Guid Id, string Type, string Name)
 }
 
 /// <summary>One of a user's linked outside accounts, as their data export shows it.</summary>
+/// <param name="ProviderEnabled">Whether the provider is on: a link through a disabled one signs nobody in now.</param>
 public sealed record ExternalIdentityRecord(
-    Guid Id, string Provider, string ProviderType, string Subject, string? Email, DateTimeOffset LinkedAt, DateTimeOffset LastSignInAt)
+    Guid Id, string Provider, string ProviderType, string Subject, string? Email, DateTimeOffset LinkedAt, DateTimeOffset LastSignInAt, bool ProviderEnabled)
 {
     public static string Route(Guid userId, Guid tenantId) =>
         InternalRoutes.UserExternalIdentities.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + "?tenantId=" + tenantId;

@@ -26,8 +26,9 @@ public static class ExternalSignInEndpoints
 
     /// <summary>
     /// The user for an outside account signing in for the first time: the one whose address it is, when the provider
-    /// verified the address and links automatically (an unverified address would let anyone who can type it take the
-    /// account over); else a new user, when the provider allows sign-up — verified when the provider verified the address.
+    /// verified the address, the account is not an unproven self-registration, and the provider links automatically (an unverified address would
+    /// let anyone who can type it take the account over); else a new user with the verified address, when the provider
+    /// allows sign-up.
     /// </summary>
     public static async Task<IResult> FindOrCreate(
         ExternalUserRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
@@ -43,10 +44,14 @@ public static class ExternalSignInEndpoints
             return ApiErrors.Create(StatusCodes.Status400BadRequest, ExternalUserErrors.EmailRequired, "The provider gave no usable e-mail address");
         }
 
-        var existing = await db.Users.AsNoTracking().Where(u => u.NormalizedEmail == email).Select(u => new { u.Id }).FirstOrDefaultAsync(cancellationToken);
+        var existing = await db.Users.AsNoTracking().Where(u => u.NormalizedEmail == email)
+            .Select(u => new { u.Id, u.SelfRegisteredUnproven }).FirstOrDefaultAsync(cancellationToken);
         if (existing is not null)
         {
-            return request.AutoLink && request.EmailVerified
+            // Not an account someone registered themselves with an address they never proved: it may be theirs, not the
+            // provider's person (its password and factors would stay with it). Accounts an administrator, SCIM or an
+            // invitation made are vouched for.
+            return request.AutoLink && request.EmailVerified && !existing.SelfRegisteredUnproven
                 ? TypedResults.Ok(new ExternalUserResponse(existing.Id, Created: false))
                 : ApiErrors.Create(StatusCodes.Status409Conflict, ExternalUserErrors.AccountExists, "An account with this address exists and cannot be linked automatically");
         }
@@ -56,12 +61,19 @@ public static class ExternalSignInEndpoints
             return ApiErrors.Create(StatusCodes.Status403Forbidden, ExternalUserErrors.SignupDisabled, "New accounts cannot be made through this provider");
         }
 
+        // A new account only for an address the provider verified: made with an unverified one, it would be the provider
+        // account's for good, whoever proves the address later.
+        if (!request.EmailVerified)
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, ExternalUserErrors.EmailUnverified, "The provider did not verify the address, so no account is made with it");
+        }
+
         static string? Trimmed(string? value, int max) => string.IsNullOrWhiteSpace(value) ? null : value.Trim()[..Math.Min(value.Trim().Length, max)];
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var (user, error) = await users.CreateAsync(
             new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null, null,
                 request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
-                EmailVerified: request.EmailVerified, IsActive: true, Groups: null),
+                EmailVerified: true, IsActive: true, Groups: null),
             cancellationToken);
         if (error is not null)
         {
@@ -69,12 +81,6 @@ public static class ExternalSignInEndpoints
             return error is IStatusCodeHttpResult { StatusCode: StatusCodes.Status409Conflict }
                 ? ApiErrors.Create(StatusCodes.Status409Conflict, ExternalUserErrors.AccountExists, "An account with this address exists and cannot be linked automatically")
                 : error;
-        }
-
-        if (!request.EmailVerified)
-        {
-            // Whoever signed up may not own the address: its first proof by a link removes what the account got before.
-            await db.Users.Where(u => u.Id == user!.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.SelfRegisteredUnproven, true), cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);

@@ -203,6 +203,12 @@ public static partial class AgentEndpoints
             return WorkloadTaken();
         }
 
+        // Whose tokens become an administering agent's is as sensitive as giving it the role.
+        if (workload is not null && agent.Roles.Any(AdminScopeHandler.IsPrivilegedRole) && !AdminScopeHandler.HasFullWrite(http.User))
+        {
+            return ApiErrors.NeedsFullWrite("Changing the workload of an agent that administers the tenant");
+        }
+
         if (request.Name is not null && request.Name != agent.Name && await db.Agents.AnyAsync(a => a.Name == request.Name && a.Id != agentId, cancellationToken))
         {
             return ApiErrors.Duplicate($"An agent named '{request.Name}' exists already");

@@ -25,6 +25,18 @@ public static partial class SocialLoginEndpoints
 {
     private const string BrowserCookie = LoginTicket.BrowserCookie;
 
+    /// <summary>Per tenant and client address, as the login page's: each start writes a state to Redis for ten minutes.</summary>
+    public const string RateLimitPolicy = "social-login";
+
+    public static IServiceCollection AddSocialLoginRateLimit(this IServiceCollection services) =>
+        services.AddRateLimiter(o =>
+        {
+            o.AddPolicy(RateLimitPolicy, http => System.Threading.RateLimiting.RateLimitPartition.GetFixedWindowLimiter(
+                $"{http.Request.RouteValues["tenantSlug"]}|{http.Connection.RemoteIpAddress}",
+                _ => new System.Threading.RateLimiting.FixedWindowRateLimiterOptions { PermitLimit = 60, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
+            o.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+        });
+
     /// <summary>Why a sign-in with a provider ended without one (the token service's page explains each).</summary>
     public static class Failures
     {
@@ -38,8 +50,10 @@ public static partial class SocialLoginEndpoints
     public static IEndpointRouteBuilder MapSocialLoginEndpoints(this IEndpointRouteBuilder app)
     {
         // Anonymous on purpose: this is how a browser signs in.
-        app.MapGet("/t/{tenantSlug}/auth/social/{provider}", StartAsync).AllowAnonymous().ExcludeFromDescription().WithName("SocialLoginStart");
-        app.MapGet("/t/{tenantSlug}/auth/social/{provider}/callback", CallbackAsync).AllowAnonymous().ExcludeFromDescription().WithName("SocialLoginCallback");
+        app.MapGet("/t/{tenantSlug}/auth/social/{provider}", StartAsync).AllowAnonymous().ExcludeFromDescription()
+            .RequireRateLimiting(RateLimitPolicy).WithName("SocialLoginStart");
+        app.MapGet("/t/{tenantSlug}/auth/social/{provider}/callback", CallbackAsync).AllowAnonymous().ExcludeFromDescription()
+            .RequireRateLimiting(RateLimitPolicy).WithName("SocialLoginCallback");
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.LoginTickets, RedeemAsync).WithName("InternalRedeemLoginTicket");
         internalApi.MapGet(InternalRoutes.LoginProviders, ProvidersAsync).WithName("InternalLoginProviders");
@@ -185,7 +199,9 @@ public static partial class SocialLoginEndpoints
             account.Picture, provider.AllowSignup, provider.AutoLinkUsers), cancellationToken);
         if (outcome.User is not { } user)
         {
-            return (Guid.Empty, outcome.Refusal ?? Failures.ProviderError);
+            // A concurrent first sign-in of the same account may have made the user and its link meanwhile.
+            var linked = await db.ExternalIdentities.AsNoTracking().FirstOrDefaultAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
+            return linked is not null ? (linked.UserId, null) : (Guid.Empty, outcome.Refusal ?? Failures.ProviderError);
         }
 
         db.ExternalIdentities.Add(new ExternalIdentity
@@ -224,7 +240,7 @@ public static partial class SocialLoginEndpoints
     public static async Task<IResult> LinksOfAsync(Guid userId, Guid tenantId, FederationDbContext db, CancellationToken cancellationToken) =>
         TypedResults.Ok(await db.ExternalIdentities.IgnoreQueryFilters().AsNoTracking()
             .Where(i => i.TenantId == tenantId && i.UserId == userId)
-            .Join(db.IdentityProviders.IgnoreQueryFilters(), i => i.ProviderId, p => p.Id, (i, p) => new ExternalIdentityRecord(i.Id, p.Name, p.Type, i.Subject, i.Email, i.CreatedAt, i.LastSignInAt))
+            .Join(db.IdentityProviders.IgnoreQueryFilters(), i => i.ProviderId, p => p.Id, (i, p) => new ExternalIdentityRecord(i.Id, p.Name, p.Type, i.Subject, i.Email, i.CreatedAt, i.LastSignInAt, p.IsEnabled))
             .ToListAsync(cancellationToken));
 
     /// <summary>Removes one of the user's links (the token service's account page checked that another way to sign in remains).</summary>

@@ -52,13 +52,23 @@ public sealed class UpstreamSignIn(
     public async Task<(UpstreamAccount? Account, string? Problem)> CompleteAsync(
         IdentityProvider provider, ProviderEndpoints endpoints, string code, string redirectUri, string codeVerifier, string nonce, CancellationToken cancellationToken)
     {
+        string clientSecret;
+        try
+        {
+            clientSecret = secrets.Reveal(provider.ProtectedClientSecret);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return (null, "the provider's client secret cannot be decrypted (key ring lost?): set it again");
+        }
+
         var http = httpClients.CreateClient(HttpClientName);
         using var exchange = new HttpRequestMessage(HttpMethod.Post, endpoints.TokenEndpoint)
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string>
             {
                 ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = redirectUri, ["code_verifier"] = codeVerifier,
-                ["client_id"] = provider.ClientId, ["client_secret"] = secrets.Reveal(provider.ProtectedClientSecret),
+                ["client_id"] = provider.ClientId, ["client_secret"] = clientSecret,
             }),
         };
         exchange.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -67,7 +77,8 @@ public sealed class UpstreamSignIn(
         {
             using var response = await http.SendAsync(exchange, cancellationToken);
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
-            answer = JsonDocument.Parse(body).RootElement.Clone();
+            using var document = JsonDocument.Parse(body);
+            answer = document.RootElement.Clone();
             if (!response.IsSuccessStatusCode || answer.ValueKind != JsonValueKind.Object || answer.TryGetProperty("error", out _))
             {
                 return (null, $"the token endpoint refused the code ({(int)response.StatusCode}{(answer.ValueKind == JsonValueKind.Object && answer.TryGetProperty("error", out var error) ? ", " + error : string.Empty)})");
@@ -108,10 +119,11 @@ public sealed class UpstreamSignIn(
             return (null, $"the ID token's issuer {unverified.Issuer} is not {configured}");
         }
 
-        var keys = await openIdProviders.KeysAsync(configured, null, refetch: false, cancellationToken);
+        var rule = ProviderTypes.DiscoveryIssuerRule(configured);
+        var keys = await openIdProviders.KeysAsync(configured, null, refetch: false, cancellationToken, rule);
         if (keys is not null && unverified.Kid is { Length: > 0 } kid && !keys.Any(k => k.KeyId == kid))
         {
-            keys = await openIdProviders.KeysAsync(configured, null, refetch: true, cancellationToken);
+            keys = await openIdProviders.KeysAsync(configured, null, refetch: true, cancellationToken, rule);
         }
 
         if (keys is null)
@@ -140,15 +152,15 @@ public sealed class UpstreamSignIn(
             return (null, "the ID token's nonce is not this sign-in's");
         }
 
-        if (string.IsNullOrEmpty(token.Subject))
+        if (token.Subject is not { Length: > 0 and <= 500 })
         {
-            return (null, "the ID token names no subject");
+            return (null, "the ID token names no subject (or one longer than 500 characters)");
         }
 
         string? Text(string name) => token.TryGetClaim(name, out var claim) && claim.Value.Length > 0 ? claim.Value : null;
         // Microsoft's email claim is whatever the directory holds, never verified: only its verified-address claims count.
         var verified = token.TryGetClaim("email_verified", out var flag) && string.Equals(flag.Value, "true", StringComparison.OrdinalIgnoreCase);
-        return (new UpstreamAccount(token.Subject, Text("email"), verified, Text("name"), Text("given_name"), Text("family_name"), Text("picture")), null);
+        return (new UpstreamAccount(token.Subject, Email(Text("email")), verified, Text("name"), Text("given_name"), Text("family_name"), Text("picture")), null);
     }
 
     /// <summary>GitHub: the user its API names for the token, with the primary address if GitHub verified it.</summary>
@@ -172,6 +184,7 @@ public sealed class UpstreamSignIn(
             : default;
         var email = primary.ValueKind == JsonValueKind.Object ? String(primary, "email") : null;
         var name = String(user.Value, "name") ?? String(user.Value, "login");
+        email = Email(email);
         return (new UpstreamAccount(id.GetRawText(), email, email is not null, name, null, null, String(user.Value, "avatar_url")), null);
     }
 
@@ -190,13 +203,17 @@ public sealed class UpstreamSignIn(
                 return (null, $"{url} answered {(int)response.StatusCode}");
             }
 
-            return (JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken)).RootElement.Clone(), null);
+            using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+            return (document.RootElement.Clone(), null);
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
         {
             return (null, $"{url}: {exception.Message}");
         }
     }
+
+    /// <summary>An address no longer than one can be (RFC 5321), else none: the account then needs one from elsewhere.</summary>
+    private static string? Email(string? email) => email is { Length: <= 320 } && email.Contains('@', StringComparison.Ordinal) ? email : null;
 
     private static bool Flag(JsonElement element, string name) => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.True;
 

@@ -100,14 +100,27 @@ public static partial class ProviderEndpoints
             return ApiErrors.Validation("type", "is chosen when the provider is added; add another provider for another type");
         }
 
+        var (issuerBefore, clientBefore) = (provider.IssuerUrl, provider.ClientId);
         if (Apply(request, provider, secrets, options.Value.AllowPrivateTargets) is { } invalid)
         {
             return invalid;
         }
 
         provider.UpdatedAt = DateTimeOffset.UtcNow;
-        return await SaveAsync(db, provider, cancellationToken)
-            ?? TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider updated"));
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (provider.IssuerUrl != issuerBefore || provider.ClientId != clientBefore)
+        {
+            // Another issuer's (or client's) subjects are other people: a link made for the old one must not sign anyone in.
+            await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
+        }
+
+        if (await SaveAsync(db, provider, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider updated"));
     }
 
     /// <summary>Removes the provider and every account linked through it: those users sign in some other way from now on.</summary>
@@ -156,16 +169,17 @@ public static partial class ProviderEndpoints
                 "scopes", $"must be 1 to {IdentityProvider.MaxScopes} scope names (RFC 6749 scope tokens)");
         }
 
-        var issuer = request.IssuerUrl?.TrimEnd('/');
+        // As given: an issuer is compared exactly (Auth0's, say, ends in a slash). Microsoft names directories in lower case.
+        var issuer = provider.Type == ProviderTypes.Microsoft ? request.IssuerUrl?.ToLowerInvariant() : request.IssuerUrl;
         switch (provider.Type)
         {
             case ProviderTypes.Oidc:
                 validation.Check(issuer is not null || provider.IssuerUrl is not null, "issuerUrl", "is required for type oidc: the provider's OpenID Connect issuer");
                 break;
             case ProviderTypes.Microsoft:
-                // A tenant may pin one directory (https://login.microsoftonline.com/{tenant-id}/v2.0) instead of any account.
-                validation.Check(issuer is null || issuer.StartsWith("https://login.microsoftonline.com/", StringComparison.Ordinal),
-                    "issuerUrl", "must be a Microsoft identity platform issuer (https://login.microsoftonline.com/{tenant}/v2.0)");
+                // A tenant may pin one directory by its id (the issuer its tokens name) instead of any work or school account.
+                validation.Check(issuer is null || MicrosoftIssuer().IsMatch(issuer),
+                    "issuerUrl", "must be https://login.microsoftonline.com/{common, organizations or the directory's id}/v2.0");
                 break;
             default:
                 validation.Check(issuer is null, "issuerUrl", $"is fixed for type {provider.Type}");
@@ -217,6 +231,9 @@ public static partial class ProviderEndpoints
 
     [GeneratedRegex(@"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")]
     private static partial Regex ScopeToken();
+
+    [GeneratedRegex("^https://login\\.microsoftonline\\.com/(common|organizations|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/v2\\.0$")]
+    private static partial Regex MicrosoftIssuer();
 }
 
 /// <summary>Keeps providers' client secrets encrypted at rest; only the sign-in's code exchange reads one back.</summary>

@@ -50,7 +50,7 @@ public static class ProviderTypes
 
     /// <summary>
     /// Whether <paramref name="tokenIssuer"/> is one the configured issuer stands for. Microsoft's shared endpoints
-    /// (<c>common</c>, <c>organizations</c>, <c>consumers</c>) publish a template (<c>…/{tenantid}/v2.0</c>) and sign each
+    /// (<c>common</c>, <c>organizations</c>) publish a template (<c>…/{tenantid}/v2.0</c>) and sign each
     /// token as the user's directory, which the token names in <c>tid</c>; every other issuer is itself.
     /// </summary>
     public static bool IssuerMatches(string configured, string tokenIssuer, string? tenantIdClaim)
@@ -69,5 +69,5 @@ public static class ProviderTypes
         IsMicrosoftShared(configured) ? named => named == "https://login.microsoftonline.com/{tenantid}/v2.0" : null;
 
     private static bool IsMicrosoftShared(string issuer) =>
-        issuer is MicrosoftCommonIssuer or "https://login.microsoftonline.com/organizations/v2.0" or "https://login.microsoftonline.com/consumers/v2.0";
+        issuer is MicrosoftCommonIssuer or "https://login.microsoftonline.com/organizations/v2.0";
 }

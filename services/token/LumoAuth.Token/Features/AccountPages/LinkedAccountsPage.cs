@@ -66,8 +66,8 @@ public static class LinkedAccountsPage
             return await RenderAsync(http, services, userId, "That account is not linked to yours (any more).");
         }
 
-        // The last way in stays: a password or passkey, another link, or sign-in links by e-mail.
-        var otherWayIn = profile?.HasOwnCredential == true || links.Count > 1 || settings.MagicLinkEnabled;
+        // The last way in stays: a password or passkey, another link through a provider that is on, or sign-in links by e-mail.
+        var otherWayIn = profile?.HasOwnCredential == true || links.Any(l => l.Id != linkId && l.ProviderEnabled) || settings.MagicLinkEnabled;
         if (!otherWayIn)
         {
             return await RenderAsync(http, services, userId, "This is the only way you sign in. Set a password or add a passkey first, then unlink it.");

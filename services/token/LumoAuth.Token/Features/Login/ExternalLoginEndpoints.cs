@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
@@ -33,6 +34,7 @@ public static class ExternalLoginEndpoints
         [ExternalUserErrors.SignupDisabled] = "There is no account for this address, and new accounts cannot be made this way.",
         [ExternalUserErrors.AccountExists] = "An account with this address exists already. Sign in the way you usually do; you can link this account afterwards.",
         [ExternalUserErrors.EmailRequired] = "The provider did not share an e-mail address, which an account needs.",
+        [ExternalUserErrors.EmailUnverified] = "The provider has not verified your e-mail address, so no account can be made with it. Verify it there, or sign up another way.",
     };
 
     public static IEndpointRouteBuilder MapExternalLoginEndpoints(this IEndpointRouteBuilder app)
@@ -69,7 +71,7 @@ public static class ExternalLoginEndpoints
         {
             redeemed = await services.Federation.RedeemAsync(services.Tenant.TenantId, ticket, http.RequestAborted);
         }
-        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !http.RequestAborted.IsCancellationRequested)
+        catch (Exception exception) when (exception.IsRemoteFailure(http.RequestAborted))
         {
             return HostedPage.Unavailable(http);
         }

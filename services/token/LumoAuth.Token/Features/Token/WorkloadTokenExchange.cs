@@ -185,7 +185,7 @@ public sealed partial class WorkloadTokenExchange(
             return Refuse(tenant, provider, issuer, "no agent trusts the issuer", "No agent of this tenant answers to workload tokens of this issuer.");
         }
 
-        var (verified, problem) = await VerifyAsync(subjectToken, issuer, unverified.Kid, trusts, http.RequestAborted);
+        var (verified, keySet, problem) = await VerifyAsync(subjectToken, issuer, unverified.Kid, trusts, http.RequestAborted);
         if (verified is null)
         {
             return problem == Unavailable
@@ -193,7 +193,9 @@ public sealed partial class WorkloadTokenExchange(
                 : Refuse(tenant, provider, issuer, problem!, problem!);
         }
 
-        var matching = trusts.Where(t => Matches(verified, t)).Take(2).ToList();
+        // Only the trusts of the key set that verified the token: an agent naming a key set of its own cannot vouch for
+        // tokens that claim another agent's workload.
+        var matching = trusts.Where(t => t.JwksUri == keySet && Matches(verified, t)).Take(2).ToList();
         if (matching.Count != 1)
         {
             return Refuse(tenant, provider, issuer, "no agent matches the claims", "No agent of this tenant answers to this workload (its subject and audience).");
@@ -227,7 +229,7 @@ public sealed partial class WorkloadTokenExchange(
     private const string Unavailable = "keys unavailable";
 
     /// <summary>Checks the signature, issuer, lifetime and audience against the keys of each key set the trusts name.</summary>
-    private async Task<(JsonWebToken? Token, string? Problem)> VerifyAsync(
+    private async Task<(JsonWebToken? Token, string? KeySet, string? Problem)> VerifyAsync(
         string subjectToken, string issuer, string? kid, IReadOnlyList<WorkloadTrust> trusts, CancellationToken cancellationToken)
     {
         var parameters = new TokenValidationParameters
@@ -262,13 +264,13 @@ public sealed partial class WorkloadTokenExchange(
             var result = await Handler.ValidateTokenAsync(subjectToken, parameters);
             if (result.IsValid && result.SecurityToken is JsonWebToken token)
             {
-                return (token, null);
+                return (token, jwksUri, null);
             }
 
             problem = Describe(result.Exception);
         }
 
-        return (null, problem);
+        return (null, null, problem);
     }
 
     private static string Describe(Exception? exception) => exception switch
