@@ -41,6 +41,17 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     /// <summary>Discovery documents and key sets are small; a large answer is a mistake or an attack.</summary>
     public const int MaxDocumentBytes = 128 * 1024;
 
+    /// <summary>
+    /// The algorithms an outside token may be signed with: asymmetric only, since a key set's keys are public and an HMAC
+    /// "signed" with one proves nothing.
+    /// </summary>
+    public static readonly IReadOnlyList<string> AsymmetricAlgorithms =
+    [
+        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
+        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
+        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
+    ];
+
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
     public static readonly TimeSpan RefetchFloor = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan StaleIfError = TimeSpan.FromHours(12);

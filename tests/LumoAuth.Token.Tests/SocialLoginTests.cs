@@ -82,6 +82,20 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         // Nor is an account made with an address the provider did not verify (it would be the provider account's for good).
         await FailsAsync(setup, idp, linking, new() { ["sub"] = "u-new-unverified", ["email"] = "unproven-" + Guid.NewGuid().ToString("N")[..6] + "@example.com", ["email_verified"] = false }, "email_unverified");
 
+        // An account someone registered without proving its address is never linked: it may not be the provider's person's
+        // (its password and factors would stay with whoever registered it).
+        var squatted = $"squat-{Guid.NewGuid():N}"[..14] + "@example.com";
+        var squatter = await suite.Admin.CreateUserAsync(setup.Tenant, squatted, "Sq4tter-Password!", "Squatter");
+        using (var scope = suite.Admin.Services.CreateScope())
+        {
+            var admin = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+            await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ExecuteUpdateAsync(
+                Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.IgnoreQueryFilters(admin.Users).Where(u => u.Id == squatter),
+                u => u.SetProperty(x => x.SelfRegisteredUnproven, true));
+        }
+
+        await FailsAsync(setup, idp, linking, new() { ["sub"] = "u-victim", ["email"] = squatted, ["email_verified"] = true }, "account_exists");
+
         // A verified address of the account, at a provider that links: the account signs in.
         var linked = await SignInToClientAsync(setup, idp, linking, new() { ["sub"] = "u-alice", ["email"] = setup.Email.ToUpperInvariant(), ["email_verified"] = true });
         Assert.Equal(setup.UserId.ToString(), linked.Subject);

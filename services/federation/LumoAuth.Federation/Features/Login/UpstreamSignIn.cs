@@ -28,13 +28,6 @@ public sealed class UpstreamSignIn(
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
 
-    private static readonly string[] Algorithms =
-    [
-        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
-        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
-        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
-    ];
-
     /// <summary>The provider's endpoints; null when its discovery document cannot be had (the sign-in cannot start).</summary>
     public async Task<ProviderEndpoints?> EndpointsAsync(IdentityProvider provider, CancellationToken cancellationToken)
     {
@@ -136,7 +129,7 @@ public sealed class UpstreamSignIn(
             ValidIssuer = unverified.Issuer,
             ValidAudience = provider.ClientId,
             IssuerSigningKeys = keys,
-            ValidAlgorithms = Algorithms,
+            ValidAlgorithms = OpenIdProviders.AsymmetricAlgorithms,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
             ClockSkew = TimeSpan.FromMinutes(2),

@@ -46,14 +46,6 @@ public sealed partial class WorkloadTokenExchange(
 
     private static readonly PathString TokenPath = new("/oauth/token");
 
-    /// <summary>Asymmetric algorithms only: a key set's keys are public, so an HMAC "signed" with one proves nothing.</summary>
-    private static readonly string[] Algorithms =
-    [
-        SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSha384, SecurityAlgorithms.RsaSha512,
-        SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.RsaSsaPssSha384, SecurityAlgorithms.RsaSsaPssSha512,
-        SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512,
-    ];
-
     /// <summary>Parameters a workload exchange does not take: it is its own client authentication, names no actor, and issues for the tenant's API only.</summary>
     private static readonly (string Name, string Error, string Description)[] Refused =
     [
@@ -67,6 +59,14 @@ public sealed partial class WorkloadTokenExchange(
     ];
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };
+
+    /// <summary>
+    /// Per tenant and client address: a workload exchanges its token about once per token lifetime, so this is plenty
+    /// for a cluster behind one address, and bounds what an anonymous caller makes this service ask the agents service.
+    /// </summary>
+    private readonly System.Threading.RateLimiting.PartitionedRateLimiter<string> _limiter =
+        System.Threading.RateLimiting.PartitionedRateLimiter.Create<string, string>(key => System.Threading.RateLimiting.RateLimitPartition.GetFixedWindowLimiter(
+            key, _ => new System.Threading.RateLimiting.FixedWindowRateLimiterOptions { PermitLimit = 300, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 }));
 
     public async Task InvokeAsync(HttpContext http, TenantContext tenantContext)
     {
@@ -116,6 +116,13 @@ public sealed partial class WorkloadTokenExchange(
 
     private async Task<IResult> ExchangeAsync(HttpContext http, TenantInfo tenant, IFormCollection form)
     {
+        using var lease = _limiter.AttemptAcquire($"{tenant.Id:N}|{http.Connection.RemoteIpAddress}");
+        if (!lease.IsAcquired)
+        {
+            http.Response.Headers.RetryAfter = "60";
+            return ProtocolErrors.Json("rate_limit_exceeded", "Too many workload token exchanges from this address; try again in a minute.", StatusCodes.Status429TooManyRequests);
+        }
+
         if (form.FirstOrDefault(f => f.Value.Count > 1) is { Key: { } repeated })
         {
             return ProtocolErrors.Json(Errors.InvalidRequest, $"The parameter '{repeated}' is repeated.");
@@ -168,7 +175,7 @@ public sealed partial class WorkloadTokenExchange(
             return Refuse(tenant, provider, null, "not a JWT", "The subject token is not a signed JWT.");
         }
 
-        if (!Algorithms.Contains(unverified.Alg))
+        if (!OpenIdProviders.AsymmetricAlgorithms.Contains(unverified.Alg))
         {
             return Refuse(tenant, provider, null, "not asymmetric", "The subject token is not signed with an asymmetric algorithm (RS, PS or ES).");
         }
@@ -236,7 +243,7 @@ public sealed partial class WorkloadTokenExchange(
         {
             ValidIssuer = issuer,
             ValidAudiences = trusts.Select(t => t.Audience).Distinct(StringComparer.Ordinal).ToList(),
-            ValidAlgorithms = Algorithms,
+            ValidAlgorithms = OpenIdProviders.AsymmetricAlgorithms,
             RequireSignedTokens = true,
             RequireExpirationTime = true,
             ValidateLifetime = true,
