@@ -53,6 +53,15 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     ];
 
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// What is wrong with an issuer or key set URL a tenant configures, or null: https (the keys' authenticity rests on it),
+    /// at most 500 characters, no query, not into the deployment's own network.
+    /// </summary>
+    public static string? UrlProblem(string url, bool allowPrivateTargets) =>
+        url.Length > 500 || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || uri.Query.Length > 0
+            ? "must be an https URL of at most 500 characters, without a query"
+            : SsrfGuard.ProblemWith(url, allowPrivateTargets);
     public static readonly TimeSpan RefetchFloor = TimeSpan.FromSeconds(30);
     public static readonly TimeSpan StaleIfError = TimeSpan.FromHours(12);
 

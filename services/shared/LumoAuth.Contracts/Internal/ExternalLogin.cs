@@ -52,11 +52,14 @@ public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderNa
     public static string HashOf(string browserValue) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(browserValue)));
 
-    /// <summary>Whether <paramref name="browserValue"/> is the cookie this hash was made of (in constant time).</summary>
-    public bool IsFrom(string? browserValue) =>
+    /// <summary>Whether <paramref name="browserValue"/> is the cookie this ticket's hash was made of (in constant time).</summary>
+    public bool IsFrom(string? browserValue) => Matches(BrowserHash, browserValue);
+
+    /// <summary>Whether <paramref name="browserValue"/> is the cookie <paramref name="browserHash"/> was made of (in constant time).</summary>
+    public static bool Matches(string browserHash, string? browserValue) =>
         browserValue is { Length: > 0 and <= 100 }
         && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
-            System.Text.Encoding.ASCII.GetBytes(HashOf(browserValue)), System.Text.Encoding.ASCII.GetBytes(BrowserHash));
+            System.Text.Encoding.ASCII.GetBytes(HashOf(browserValue)), System.Text.Encoding.ASCII.GetBytes(browserHash));
 }
 
 /// <summary>A sign-in button of the hosted login page.</summary>

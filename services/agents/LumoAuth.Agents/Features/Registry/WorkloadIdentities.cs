@@ -171,11 +171,7 @@ public static partial class WorkloadIdentities
             return;
         }
 
-        if (url.Length > MaxUrlLength || !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || uri.Query.Length > 0)
-        {
-            validation.Add(field, $"must be an https URL of at most {MaxUrlLength} characters, without a query");
-        }
-        else if (SsrfGuard.ProblemWith(url, allowPrivate) is { } problem)
+        if (OpenIdProviders.UrlProblem(url, allowPrivate) is { } problem)
         {
             validation.Add(field, problem);
         }

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using LumoAuth.Contracts.Internal;
 using StackExchange.Redis;
@@ -20,11 +19,7 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
     /// <param name="BrowserHash">SHA-256 of the binding cookie the redirect set.</param>
     public sealed record State(Guid TenantId, Guid ProviderId, string CodeVerifier, string Nonce, string? ReturnUrl, string BrowserHash);
 
-    public static string NewSecret() => Base64Url(RandomNumberGenerator.GetBytes(32));
-
-    public static string Hash(string value) => LoginTicket.HashOf(value);
-
-    public static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string NewSecret() => System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
     public Task SaveStateAsync(string state, State value) =>
         redis.GetDatabase().StringSetAsync(StateKey(state), JsonSerializer.Serialize(value), StateLifetime);
@@ -46,7 +41,7 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
             ? JsonSerializer.Deserialize<LoginTicket>(json.ToString())
             : null;
 
-    private static RedisKey StateKey(string state) => "lumoauth:federation:state:" + Hash(state);
+    private static RedisKey StateKey(string state) => "lumoauth:federation:state:" + LoginTicket.HashOf(state);
 
-    private static RedisKey TicketKey(Guid tenantId, string ticket) => $"lumoauth:federation:ticket:{tenantId:N}:{Hash(ticket)}";
+    private static RedisKey TicketKey(Guid tenantId, string ticket) => $"lumoauth:federation:ticket:{tenantId:N}:{LoginTicket.HashOf(ticket)}";
 }

@@ -101,7 +101,7 @@ public static partial class SocialLoginEndpoints
         }
 
         var (state, nonce, verifier, browser) = (LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret());
-        await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginStates.Hash(browser)));
+        await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginTicket.HashOf(browser)));
         http.Response.Cookies.Append(BrowserCookie, browser, new CookieOptions
         {
             // The tenant's whole path: the token service's landing page checks it too.
@@ -113,7 +113,7 @@ public static partial class SocialLoginEndpoints
         {
             ["response_type"] = "code", ["client_id"] = found.ClientId, ["redirect_uri"] = CallbackUrl(services.Options.Value, slug, found.Id),
             ["scope"] = string.Join(' ', found.Scopes), ["state"] = state,
-            ["code_challenge"] = LoginStates.Base64Url(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
+            ["code_challenge"] = System.Buffers.Text.Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
         };
         if (endpoints.IsOpenIdConnect)
         {
@@ -131,8 +131,7 @@ public static partial class SocialLoginEndpoints
         var taken = state is { Length: > 0 and <= 100 } ? await services.States.TakeStateAsync(state) : null;
         var browser = http.Request.Cookies[BrowserCookie];
         // Only the browser that began the sign-in completes it (no login CSRF), at this tenant, through this provider.
-        if (taken is null || taken.TenantId != services.Tenant.TenantId || browser is null
-            || !CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(LoginStates.Hash(browser)), Encoding.ASCII.GetBytes(taken.BrowserHash))
+        if (taken is null || taken.TenantId != services.Tenant.TenantId || !LoginTicket.Matches(taken.BrowserHash, browser)
             || await FindAsync(services.Db, provider, http.RequestAborted) is not { IsEnabled: true } found || found.Id != taken.ProviderId)
         {
             return Fail(slug, Failures.Expired, taken?.ReturnUrl);

@@ -186,16 +186,9 @@ public static partial class ProviderEndpoints
                 break;
         }
 
-        if (issuer is not null)
+        if (issuer is not null && OpenIdProviders.UrlProblem(issuer, allowPrivate) is { } problem)
         {
-            if (issuer.Length > 500 || !Uri.TryCreate(issuer, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttps || uri.Query.Length > 0)
-            {
-                validation.Add("issuerUrl", "must be an https URL of at most 500 characters, without a query");
-            }
-            else if (SsrfGuard.ProblemWith(issuer, allowPrivate) is { } problem)
-            {
-                validation.Add("issuerUrl", problem);
-            }
+            validation.Add("issuerUrl", problem);
         }
 
         if (!validation.IsValid)
