@@ -29,6 +29,8 @@ token.WithReference(authorization);
 token.WithReference(agents);
 // The hosted login page shows the tenant's sign-in providers and redeems federation's login tickets.
 token.WithReference(federation);
+// Federation's SAML IdP asks token for the sign-in behind a browser's session cookie (and ends it at single logout).
+federation.WithReference(token);
 agents.WithReference(authorization);
 admin.WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey));
 

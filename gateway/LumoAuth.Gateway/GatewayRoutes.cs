@@ -78,9 +78,11 @@ public static class GatewayRoutes
 
         // federation: SAML, social and external IdPs
         ("/t/{tenantSlug}/saml/{**rest}", ServiceNames.Federation),
+        (Api + "/saml/{**rest}", ServiceNames.Federation),
         ("/t/{tenantSlug}/auth/social/{**rest}", ServiceNames.Federation),
         (Api + "/admin/social-providers/{**rest}", ServiceNames.Federation),
         (Api + "/admin/identity-providers/{**rest}", ServiceNames.Federation),
+        (Api + "/admin/saml-apps/{**rest}", ServiceNames.Federation),
 
         // admin: the platform API, the rest of the Tenant Admin API, SCIM
         ("/api/v1/tenants/{**rest}", ServiceNames.Admin),

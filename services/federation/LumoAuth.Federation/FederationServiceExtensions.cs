@@ -2,6 +2,7 @@ using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Links;
 using LumoAuth.Federation.Features.Login;
 using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Federation.Features.Saml;
 using LumoAuth.Messaging;
 using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults;
@@ -29,6 +30,10 @@ public static class FederationServiceExtensions
         builder.Services.AddSingleton<LoginStates>();
         builder.Services.AddSingleton<ExternalUsers>();
         builder.Services.AddSocialLoginRateLimit();
+        builder.Services.AddMemoryCache();
+        builder.Services.AddSingleton<SamlSigningKeys>();
+        builder.Services.AddSingleton<SamlStates>();
+        builder.Services.AddSingleton<SamlSubjects>();
         return builder;
     }
 }

@@ -2,10 +2,11 @@ using LumoAuth.Federation;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Login;
 using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Federation.Features.Saml;
 using LumoAuth.Messaging;
 
-// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users); SAML
-// IdP/SP and LDAP land here next (DESIGN §3).
+// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users) and the
+// SAML identity provider; the SAML SP side and LDAP land here next (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddFederationService();
@@ -23,6 +24,8 @@ app.UseRateLimiter();
 
 app.MapProviderEndpoints();
 app.MapSocialLoginEndpoints();
+app.MapSamlAppEndpoints();
+app.MapSamlIdpEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

@@ -28,7 +28,8 @@ public sealed class FederationSuite : TokenSuite
     protected override async Task BeforeTokenAsync()
     {
         await Providers.StartAsync();
-        Federation = new FederationFactory(Admin, Providers);
+        // Federation's SAML IdP asks the token service about browsers' sessions; the token service starts after it.
+        Federation = new FederationFactory(Admin, Providers, () => Token.Server.CreateHandler());
         await Federation.InitializeAsync();
     }
 
@@ -79,8 +80,8 @@ public sealed class FederationSuite : TokenSuite
     }
 }
 
-/// <summary>The federation service in-process: admin behind its internal client, the providers' site trusted for outside calls.</summary>
-public sealed class FederationFactory(AdminFactory admin, HttpsSite providers)
+/// <summary>The federation service in-process: admin and token behind its internal clients, the providers' site trusted for outside calls.</summary>
+public sealed class FederationFactory(AdminFactory admin, HttpsSite providers, Func<HttpMessageHandler> token)
     : ServiceFactory<FederationDbContext, FederationDbContext>(ServiceNames.FederationDb, admin.MessagingPrefix)
 {
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
@@ -94,6 +95,7 @@ public sealed class FederationFactory(AdminFactory admin, HttpsSite providers)
     protected override void ConfigureServices(IServiceCollection services)
     {
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
+        services.AddHttpClient(InternalClients.Token).ConfigurePrimaryHttpMessageHandler(token);
         services.AddHttpClient(OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(providers.TrustingHandler);
         services.AddHttpClient(UpstreamSignIn.HttpClientName).ConfigurePrimaryHttpMessageHandler(providers.TrustingHandler);
     }

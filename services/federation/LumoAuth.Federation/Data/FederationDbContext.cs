@@ -70,11 +70,83 @@ public sealed class ExternalIdentity
     public DateTimeOffset LastSignInAt { get; set; }
 }
 
+/// <summary>
+/// An application that signs its users in with this tenant as its SAML identity provider (the docs' "SAML app"): where
+/// responses go, what names the user, which attributes it gets, and the certificate its signed requests are checked with.
+/// </summary>
+public sealed class SamlServiceProvider
+{
+    public const int NameLength = 100;
+    public const int EntityIdLength = 1024;
+    public const int UrlLength = 2000;
+    public const int MaxAttributes = 30;
+
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>The SP's entity ID: the <c>Issuer</c> of its requests and the <c>Audience</c> of our assertions.</summary>
+    public string EntityId { get; set; } = string.Empty;
+
+    /// <summary>The Assertion Consumer Service URL: the only place a response for this SP is ever posted to.</summary>
+    public string AcsUrl { get; set; } = string.Empty;
+
+    /// <summary>Where the SP takes logout responses (and requests); null when it does not take part in single logout.</summary>
+    public string? SloUrl { get; set; }
+
+    /// <summary>One of <c>SamlNames.NameIdFormats</c>' keys (the short name: emailAddress, persistent, transient, unspecified).</summary>
+    public string NameIdFormat { get; set; } = "emailAddress";
+
+    /// <summary>The SP's signing certificate (DER), for its signed requests; null when it signs nothing.</summary>
+    public byte[]? Certificate { get; set; }
+
+    /// <summary>Whether requests (AuthnRequest, LogoutRequest) must be signed by <see cref="Certificate"/>.</summary>
+    public bool RequireSignedRequests { get; set; }
+
+    public bool SignResponse { get; set; } = true;
+
+    public bool SignAssertion { get; set; } = true;
+
+    /// <summary>SAML attribute name → what of the user it carries (<c>SamlAttributes.Sources</c>).</summary>
+    public Dictionary<string, string> AttributeMappings { get; set; } = [];
+
+    public bool IsEnabled { get; set; } = true;
+
+    public DateTimeOffset CreatedAt { get; set; }
+
+    public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// The tenant's SAML signing key and certificate (RSA 2048, SHA-256, three years), made on first use. The private key is
+/// kept encrypted (Data Protection); the certificate is what the metadata publishes.
+/// </summary>
+public sealed class SamlSigningKey
+{
+    public Guid Id { get; set; }
+
+    public Guid TenantId { get; set; }
+
+    public byte[] Certificate { get; set; } = [];
+
+    public string ProtectedPrivateKey { get; set; } = string.Empty;
+
+    public DateTimeOffset NotAfter { get; set; }
+
+    public DateTimeOffset CreatedAt { get; set; }
+}
+
 public sealed class FederationDbContext(DbContextOptions<FederationDbContext> options, TenantContext tenant) : DbContext(options)
 {
     public DbSet<IdentityProvider> IdentityProviders => Set<IdentityProvider>();
 
     public DbSet<ExternalIdentity> ExternalIdentities => Set<ExternalIdentity>();
+
+    public DbSet<SamlServiceProvider> SamlServiceProviders => Set<SamlServiceProvider>();
+
+    public DbSet<SamlSigningKey> SamlSigningKeys => Set<SamlSigningKey>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.StoreTimestampsAsUtc();
@@ -104,6 +176,33 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
             e.Property(i => i.Subject).HasMaxLength(500);
             e.Property(i => i.Email).HasMaxLength(320);
             e.HasQueryFilter(i => i.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<SamlServiceProvider>(e =>
+        {
+            e.ToTable("saml_service_providers");
+            e.HasKey(p => p.Id);
+            e.HasIndex(p => new { p.TenantId, p.Name }).IsUnique();
+            // A request names its SP by entity ID alone.
+            e.HasIndex(p => new { p.TenantId, p.EntityId }).IsUnique();
+            e.Property(p => p.Name).HasMaxLength(SamlServiceProvider.NameLength);
+            e.Property(p => p.EntityId).HasMaxLength(SamlServiceProvider.EntityIdLength);
+            e.Property(p => p.AcsUrl).HasMaxLength(SamlServiceProvider.UrlLength);
+            e.Property(p => p.SloUrl).HasMaxLength(SamlServiceProvider.UrlLength);
+            e.Property(p => p.NameIdFormat).HasMaxLength(32);
+            e.Property(p => p.AttributeMappings).HasColumnType("jsonb").HasConversion(
+                v => System.Text.Json.JsonSerializer.Serialize(v, (System.Text.Json.JsonSerializerOptions?)null),
+                v => System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, string>>(v, (System.Text.Json.JsonSerializerOptions?)null) ?? new(),
+                new Microsoft.EntityFrameworkCore.ChangeTracking.ValueComparer<Dictionary<string, string>>(
+                    (a, b) => a!.Count == b!.Count && !a.Except(b).Any(), v => v.Count, v => new Dictionary<string, string>(v)));
+            e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<SamlSigningKey>(e =>
+        {
+            e.ToTable("saml_signing_keys");
+            e.HasKey(k => k.Id);
+            // One key per tenant: two first uses at once make one, the other reads it.
+            e.HasIndex(k => k.TenantId).IsUnique();
+            e.HasQueryFilter(k => k.TenantId == tenant.CurrentTenantId);
         });
     }
 }

@@ -80,3 +80,23 @@ public sealed record ExternalIdentityRecord(
     public static string DeleteRoute(Guid userId, Guid linkId, Guid tenantId) =>
         InternalRoutes.UserExternalIdentities.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"/{linkId}?tenantId={tenantId}";
 }
+
+/// <summary>
+/// A browser's session cookie for the token service (<c>Cookie</c> header value, only the session's cookies) at a tenant (by id and slug),
+/// forwarded by federation, which cannot read it.
+/// </summary>
+public sealed record BrowserSessionRequest(Guid TenantId, string TenantSlug, string Cookie)
+{
+    /// <summary>The token service's session cookie (split by the cookie handler into <c>C1</c>, <c>C2</c>… when large).</summary>
+    public const string CookieName = "lumo_session";
+}
+
+/// <summary>The sign-in behind a live session cookie: who, since when, how (the session's method: <c>password</c>, <c>federated</c>, <c>passkey</c>…).</summary>
+public sealed record BrowserSessionInfo(Guid UserId, string SessionId, DateTimeOffset AuthTime, string AuthMethod, bool MfaVerified);
+
+/// <summary>Federation's pages the hosted login page may send a browser back to once it signed in.</summary>
+public static class FederationPages
+{
+    /// <summary>Where a SAML sign-in request that waited for the login goes on (<c>?request=</c>).</summary>
+    public static string SamlContinuation(string slug) => $"/t/{slug}/saml/idp/continue";
+}

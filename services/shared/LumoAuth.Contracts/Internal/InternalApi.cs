@@ -60,6 +60,12 @@ public static class InternalRoutes
     public const string UserExternalIdentities = Prefix + "/users/{userId:guid}/external-identities";
     public const string HostedPageSettings = Prefix + "/tenants/{tenantId:guid}/hosted-pages";
 
+    /// <summary>The sign-in a browser's session cookie stands for (<see cref="BrowserSessionRequest"/>), for federation's SAML IdP.</summary>
+    public const string BrowserSession = Prefix + "/browser-sessions/current";
+
+    /// <summary>Ends the session a browser's cookie stands for (SAML single logout).</summary>
+    public const string EndBrowserSession = Prefix + "/browser-sessions/current/end";
+
     /// <summary>The token service's records of a user (sessions, remembered consents), for admin's GDPR export; <c>?tenantId=</c>.</summary>
     public const string UserSessionData = Prefix + "/users/{userId:guid}/session-data";
 

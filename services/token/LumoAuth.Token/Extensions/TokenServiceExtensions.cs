@@ -360,6 +360,7 @@ public static class TokenServiceExtensions
         app.MapAccountPages();
         app.MapSessionEndpoints();
         app.MapUserSessionDataEndpoints();
+        app.MapBrowserSessionEndpoints();
         app.MapTrustedDeviceEndpoints();
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();

@@ -26,7 +26,7 @@ namespace LumoAuth.Token.Features.Login;
 public static class SessionCookie
 {
     public const string Scheme = "LumoSession";
-    public const string CookieName = "lumo_session";
+    public const string CookieName = BrowserSessionRequest.CookieName;
     public const string SessionIdClaim = "sid";
     /// <summary>The cookie's ceiling; each sign-in sets the session's own end (the tenant's <c>maxAge</c>).</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromDays(365);

@@ -1,0 +1,268 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Serialization;
+using LumoAuth.Federation.Data;
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>
+/// The applications that use the tenant as their SAML IdP ("SAML apps", portal-only in the docs) in the Tenant Admin API:
+/// <c>/admin/saml-apps</c>. Reads for any tenant administrator; writes need a credential that writes everything, since
+/// an app decides where signed assertions about users are sent.
+/// </summary>
+public static class SamlAppEndpoints
+{
+    public static IEndpointRouteBuilder MapSamlAppEndpoints(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/saml-apps").RequireAuthorization(Policies.TenantAdmin).WithTags("SAML apps");
+        admin.MapGet("/", List).WithName("ListSamlApps");
+        admin.MapGet("/{appId:guid}", Get).WithName("GetSamlApp");
+        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
+            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Adding and changing SAML apps"));
+        writes.MapPost("/", Create).WithName("CreateSamlApp");
+        writes.MapPut("/{appId:guid}", Update).WithName("UpdateSamlApp");
+        writes.MapPatch("/{appId:guid}", Update).WithName("PatchSamlApp");
+        writes.MapDelete("/{appId:guid}", Delete).WithName("DeleteSamlApp");
+        return app;
+    }
+
+    public static async Task<IResult> List(FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, int? page, int? limit, CancellationToken cancellationToken)
+    {
+        var paging = PageRequest.From(page, limit);
+        var query = db.SamlServiceProviders.AsNoTracking();
+        var total = await query.LongCountAsync(cancellationToken);
+        var apps = await query.OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<SamlAppResponse>([.. apps.Select(a => SamlAppResponse.From(a, lumo.Value, tenant.Slug))], PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> Get(Guid appId, FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, CancellationToken cancellationToken) =>
+        await db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == appId, cancellationToken) is { } found
+            ? TypedResults.Ok(new DataResponse<SamlAppResponse>(SamlAppResponse.From(found, lumo.Value, tenant.Slug)))
+            : ApiErrors.NotFound("SAML app");
+
+    public static async Task<IResult> Create(SamlAppRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator()
+            .Required("name", request.Name, SamlServiceProvider.NameLength)
+            .Required("entityId", request.EntityId, SamlServiceProvider.EntityIdLength)
+            .Required("acsUrl", request.AcsUrl, SamlServiceProvider.UrlLength);
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var sp = new SamlServiceProvider
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, AttributeMappings = SamlAttributes.Defaults(), CreatedAt = now, UpdatedAt = now,
+        };
+        if (Apply(request, sp) is { } invalid)
+        {
+            return invalid;
+        }
+
+        db.SamlServiceProviders.Add(sp);
+        return await SaveAsync(db, sp, cancellationToken) ?? TypedResults.Created(
+            $"/t/{tenant.Slug}/api/v1/admin/saml-apps/{sp.Id}",
+            new DataResponse<SamlAppResponse>(SamlAppResponse.From(sp, lumo.Value, tenant.Slug), "SAML app added. Give the application the IdP metadata URL."));
+    }
+
+    /// <summary>Changes the fields the body names (PUT and PATCH alike).</summary>
+    public static async Task<IResult> Update(
+        Guid appId, SamlAppRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        var sp = await db.SamlServiceProviders.FirstOrDefaultAsync(p => p.Id == appId, cancellationToken);
+        if (sp is null)
+        {
+            return ApiErrors.NotFound("SAML app");
+        }
+
+        if (Apply(request, sp) is { } invalid)
+        {
+            return invalid;
+        }
+
+        sp.UpdatedAt = DateTimeOffset.UtcNow;
+        return await SaveAsync(db, sp, cancellationToken)
+               ?? TypedResults.Ok(new DataResponse<SamlAppResponse>(SamlAppResponse.From(sp, lumo.Value, tenant.Slug), "SAML app updated"));
+    }
+
+    public static async Task<IResult> Delete(Guid appId, FederationDbContext db, CancellationToken cancellationToken) =>
+        await db.SamlServiceProviders.Where(p => p.Id == appId).ExecuteDeleteAsync(cancellationToken) > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("SAML app");
+
+    private static async Task<IResult?> SaveAsync(FederationDbContext db, SamlServiceProvider sp, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
+        {
+            return ApiErrors.Duplicate($"A SAML app named '{sp.Name}' or with entity ID '{sp.EntityId}' exists already");
+        }
+    }
+
+    /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>
+    private static IResult? Apply(SamlAppRequest request, SamlServiceProvider sp)
+    {
+        var validation = new RequestValidator()
+            .Optional("name", request.Name, SamlServiceProvider.NameLength)
+            .Optional("entityId", request.EntityId, SamlServiceProvider.EntityIdLength)
+            .Optional("acsUrl", request.AcsUrl, SamlServiceProvider.UrlLength)
+            .Optional("sloUrl", request.SloUrl, SamlServiceProvider.UrlLength);
+        validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
+        validation.Check(request.EntityId is null || (request.EntityId.Trim().Length > 0 && !request.EntityId.AsSpan().ContainsAnyExceptInRange('\x20', '\x7E')),
+            "entityId", "must be printable ASCII (usually the application's URL)");
+        if (request.AcsUrl is not null && UrlProblem(request.AcsUrl) is { } acs)
+        {
+            validation.Add("acsUrl", acs);
+        }
+
+        if (request.SloUrl is { Length: > 0 } && UrlProblem(request.SloUrl) is { } slo)
+        {
+            validation.Add("sloUrl", slo);
+        }
+
+        validation.Check(request.NameIdFormat is null || SamlNames.NameIdFormats.ContainsKey(request.NameIdFormat),
+            "nameIdFormat", $"must be one of {string.Join(", ", SamlNames.NameIdFormats.Keys)}");
+        byte[]? certificate = null;
+        if (request.Certificate is { Length: > 0 } pem)
+        {
+            certificate = ReadCertificate(pem);
+            validation.Check(certificate is not null, "certificate", "must be an X.509 certificate with an RSA key, PEM or base64 DER");
+        }
+
+        var removesCertificate = request.Certificate is { Length: 0 };
+        var certificateAfter = certificate ?? (removesCertificate ? null : sp.Certificate);
+        validation.Check(!(request.RequireSignedRequests ?? sp.RequireSignedRequests) || certificateAfter is not null,
+            "requireSignedRequests", "needs the application's certificate to check its signatures with");
+        if (request.AttributeMappings is { } mappings)
+        {
+            validation.Check(mappings.Count <= SamlServiceProvider.MaxAttributes, "attributeMappings", $"may map at most {SamlServiceProvider.MaxAttributes} attributes");
+            foreach (var (name, source) in mappings)
+            {
+                validation.Check(name.Length is > 0 and <= 256 && !name.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E'), "attributeMappings",
+                    $"'{Shorten(name)}' is not an attribute name (printable ASCII without spaces, 256 characters at most)");
+                validation.Check(source is not null && SamlAttributes.IsSource(source), "attributeMappings",
+                    $"'{Shorten(name)}' must map to one of {string.Join(", ", SamlAttributes.Sources)} or attributes.<key>");
+            }
+        }
+
+        validation.Check(request.SignResponse is not false || (request.SignAssertion ?? sp.SignAssertion), "signAssertion",
+            "the response or the assertion must be signed");
+        validation.Check(request.SignAssertion is not false || (request.SignResponse ?? sp.SignResponse), "signResponse",
+            "the response or the assertion must be signed");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        sp.Name = request.Name?.Trim() ?? sp.Name;
+        sp.EntityId = request.EntityId?.Trim() ?? sp.EntityId;
+        sp.AcsUrl = request.AcsUrl ?? sp.AcsUrl;
+        sp.SloUrl = request.SloUrl is null ? sp.SloUrl : request.SloUrl.Length == 0 ? null : request.SloUrl;
+        sp.NameIdFormat = request.NameIdFormat ?? sp.NameIdFormat;
+        sp.Certificate = certificateAfter;
+        sp.RequireSignedRequests = request.RequireSignedRequests ?? sp.RequireSignedRequests;
+        sp.SignResponse = request.SignResponse ?? sp.SignResponse;
+        sp.SignAssertion = request.SignAssertion ?? sp.SignAssertion;
+        sp.AttributeMappings = request.AttributeMappings is { } wanted ? new Dictionary<string, string>(wanted!, StringComparer.Ordinal) : sp.AttributeMappings;
+        sp.IsEnabled = request.IsEnabled ?? sp.IsEnabled;
+        return null;
+    }
+
+    private static readonly System.Buffers.SearchValues<char> UnsafeInPages = System.Buffers.SearchValues.Create("\"'<>;,\\");
+
+    /// <summary>
+    /// Where the browser is sent with responses: an absolute https URL (http only on a loopback host, for development),
+    /// without credentials, fragment or characters a page's security policy could not name.
+    /// </summary>
+    private static string? UrlProblem(string url) =>
+        !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || !string.IsNullOrEmpty(uri.UserInfo) || url.Contains('#', StringComparison.Ordinal)
+        || url.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E') || url.AsSpan().ContainsAny(UnsafeInPages)
+            ? "must be an absolute https URL without credentials or fragment"
+            : uri.Scheme == "http" && !uri.IsLoopback
+                ? "must use https (http only on a loopback host)"
+                : null;
+
+    /// <summary>The certificate's DER, from PEM or base64; null when it is not a certificate with an RSA key.</summary>
+    private static byte[]? ReadCertificate(string text)
+    {
+        try
+        {
+            var der = text.Contains("-----BEGIN", StringComparison.Ordinal)
+                ? X509Certificate2.CreateFromPem(text).RawData
+                : Convert.FromBase64String(string.Concat(text.Where(c => !char.IsWhiteSpace(c))));
+            using var certificate = X509CertificateLoader.LoadCertificate(der);
+            using var rsa = certificate.GetRSAPublicKey();
+            return rsa is null ? null : certificate.RawData;
+        }
+        catch (Exception exception) when (exception is CryptographicException or FormatException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";
+}
+
+public sealed record SamlAppRequest(
+    [property: JsonPropertyName("name")] string? Name = null,
+    [property: JsonPropertyName("entityId")] string? EntityId = null,
+    [property: JsonPropertyName("acsUrl")] string? AcsUrl = null,
+    [property: JsonPropertyName("sloUrl")] string? SloUrl = null,
+    [property: JsonPropertyName("nameIdFormat")] string? NameIdFormat = null,
+    [property: JsonPropertyName("certificate")] string? Certificate = null,
+    [property: JsonPropertyName("requireSignedRequests")] bool? RequireSignedRequests = null,
+    [property: JsonPropertyName("signResponse")] bool? SignResponse = null,
+    [property: JsonPropertyName("signAssertion")] bool? SignAssertion = null,
+    [property: JsonPropertyName("attributeMappings")] Dictionary<string, string>? AttributeMappings = null,
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
+
+/// <summary>The IdP's side of the setup, to give the application.</summary>
+public sealed record SamlIdpInfo(
+    [property: JsonPropertyName("entityId")] string EntityId,
+    [property: JsonPropertyName("metadataUrl")] string MetadataUrl,
+    [property: JsonPropertyName("ssoUrl")] string SsoUrl,
+    [property: JsonPropertyName("sloUrl")] string SloUrl);
+
+/// <summary>A SAML app as the Admin API shows it: its certificate by thumbprint and expiry, and the IdP's URLs.</summary>
+public sealed record SamlAppResponse(
+    [property: JsonPropertyName("id")] Guid Id,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("entityId")] string EntityId,
+    [property: JsonPropertyName("acsUrl")] string AcsUrl,
+    [property: JsonPropertyName("sloUrl")] string? SloUrl,
+    [property: JsonPropertyName("nameIdFormat")] string NameIdFormat,
+    [property: JsonPropertyName("certificateThumbprint")] string? CertificateThumbprint,
+    [property: JsonPropertyName("certificateExpiresAt")] DateTimeOffset? CertificateExpiresAt,
+    [property: JsonPropertyName("requireSignedRequests")] bool RequireSignedRequests,
+    [property: JsonPropertyName("signResponse")] bool SignResponse,
+    [property: JsonPropertyName("signAssertion")] bool SignAssertion,
+    [property: JsonPropertyName("attributeMappings")] IReadOnlyDictionary<string, string> AttributeMappings,
+    [property: JsonPropertyName("isEnabled")] bool IsEnabled,
+    [property: JsonPropertyName("idp")] SamlIdpInfo Idp,
+    [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
+{
+    public static SamlAppResponse From(SamlServiceProvider sp, LumoAuthOptions options, string slug)
+    {
+        using var certificate = sp.Certificate is null ? null : X509CertificateLoader.LoadCertificate(sp.Certificate);
+        return new SamlAppResponse(
+            sp.Id, sp.Name, sp.EntityId, sp.AcsUrl, sp.SloUrl, sp.NameIdFormat, certificate?.GetCertHashString(HashAlgorithmName.SHA256),
+            certificate is null ? null : new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), sp.RequireSignedRequests, sp.SignResponse, sp.SignAssertion,
+            sp.AttributeMappings, sp.IsEnabled,
+            new SamlIdpInfo(SamlNames.IdpEntityId(options, slug), SamlNames.IdpUrl(options, slug, "metadata"), SamlNames.IdpUrl(options, slug, "sso"),
+                SamlNames.IdpUrl(options, slug, "slo")),
+            sp.CreatedAt, sp.UpdatedAt);
+    }
+}

@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Xml;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Federation.Data;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>Who signed in and how, for the assertion: the user's profile, and the session the browser holds at the token service.</summary>
+public sealed record SamlSubject(UserProfile User, BrowserSessionInfo Session);
+
+/// <summary>The documents this IdP writes: its metadata, responses with assertions (signed as the SP is set up), logout responses.</summary>
+public static class SamlDocuments
+{
+    /// <summary>How long an assertion may be used: long enough for the browser's post, short enough that a copy soon goes stale.</summary>
+    public static readonly TimeSpan AssertionLifetime = TimeSpan.FromMinutes(5);
+
+    /// <summary>How far back <c>NotBefore</c> reaches, for SPs whose clock is a little behind ours.</summary>
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
+
+    public static string Metadata(string entityId, string ssoUrl, string sloUrl, SamlKey key)
+    {
+        var document = new XmlDocument();
+        var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
+        root.SetAttribute("entityID", entityId);
+        var idp = Add(document, root, SamlNames.Metadata, "md:IDPSSODescriptor");
+        idp.SetAttribute("WantAuthnRequestsSigned", "false");
+        idp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
+        var keyDescriptor = Add(document, idp, SamlNames.Metadata, "md:KeyDescriptor");
+        keyDescriptor.SetAttribute("use", "signing");
+        var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
+        Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
+            Convert.ToBase64String(key.Certificate.RawData);
+        foreach (var binding in new[] { SamlNames.RedirectBinding, SamlNames.PostBinding })
+        {
+            var slo = Add(document, idp, SamlNames.Metadata, "md:SingleLogoutService");
+            slo.SetAttribute("Binding", binding);
+            slo.SetAttribute("Location", sloUrl);
+        }
+
+        foreach (var format in SamlNames.NameIdFormats.Values)
+        {
+            Add(document, idp, SamlNames.Metadata, "md:NameIDFormat").InnerText = format;
+        }
+
+        foreach (var binding in new[] { SamlNames.RedirectBinding, SamlNames.PostBinding })
+        {
+            var sso = Add(document, idp, SamlNames.Metadata, "md:SingleSignOnService");
+            sso.SetAttribute("Binding", binding);
+            sso.SetAttribute("Location", ssoUrl);
+        }
+
+        return Encoding.UTF8.GetString(Serialize(document));
+    }
+
+    /// <summary>
+    /// A successful response to <paramref name="inResponseTo"/> (null for an unsolicited one): one assertion about the
+    /// subject for this SP alone, signed as the SP is set up. The base64 the browser posts.
+    /// </summary>
+    public static string SignIn(
+        string idpEntityId, SamlServiceProvider sp, string? inResponseTo, string nameIdFormat, SamlSubject subject, SamlKey key, DateTimeOffset now)
+    {
+        var (document, response) = NewResponse(idpEntityId, sp.AcsUrl, inResponseTo, SamlNames.Success, null, now);
+        var assertionId = NewId();
+        var assertion = Add(document, response, SamlNames.Assertion, "saml:Assertion");
+        // Its own declarations: an SP may take the assertion out of the response (attribute values name xs:string).
+        assertion.SetAttribute("xmlns:xs", SamlNames.XmlSchema);
+        assertion.SetAttribute("xmlns:xsi", SamlNames.XmlSchemaInstance);
+        assertion.SetAttribute("ID", assertionId);
+        assertion.SetAttribute("Version", "2.0");
+        assertion.SetAttribute("IssueInstant", Instant(now));
+        Add(document, assertion, SamlNames.Assertion, "saml:Issuer").InnerText = idpEntityId;
+
+        var subjectElement = Add(document, assertion, SamlNames.Assertion, "saml:Subject");
+        var nameId = Add(document, subjectElement, SamlNames.Assertion, "saml:NameID");
+        nameId.SetAttribute("Format", SamlNames.NameIdFormats[nameIdFormat]);
+        nameId.InnerText = NameIdOf(nameIdFormat, sp, subject.User);
+        var confirmation = Add(document, subjectElement, SamlNames.Assertion, "saml:SubjectConfirmation");
+        confirmation.SetAttribute("Method", SamlNames.BearerConfirmation);
+        var confirmationData = Add(document, confirmation, SamlNames.Assertion, "saml:SubjectConfirmationData");
+        if (inResponseTo is not null)
+        {
+            confirmationData.SetAttribute("InResponseTo", inResponseTo);
+        }
+
+        confirmationData.SetAttribute("NotOnOrAfter", Instant(now + AssertionLifetime));
+        confirmationData.SetAttribute("Recipient", sp.AcsUrl);
+
+        var conditions = Add(document, assertion, SamlNames.Assertion, "saml:Conditions");
+        conditions.SetAttribute("NotBefore", Instant(now - ClockSkew));
+        conditions.SetAttribute("NotOnOrAfter", Instant(now + AssertionLifetime));
+        Add(document, Add(document, conditions, SamlNames.Assertion, "saml:AudienceRestriction"), SamlNames.Assertion, "saml:Audience").InnerText = sp.EntityId;
+
+        var authn = Add(document, assertion, SamlNames.Assertion, "saml:AuthnStatement");
+        authn.SetAttribute("AuthnInstant", Instant(subject.Session.AuthTime));
+        authn.SetAttribute("SessionIndex", SessionIndex(subject.Session.SessionId));
+        Add(document, Add(document, authn, SamlNames.Assertion, "saml:AuthnContext"), SamlNames.Assertion, "saml:AuthnContextClassRef").InnerText =
+            subject.Session.AuthMethod == "password" ? SamlNames.PasswordProtectedTransport : SamlNames.UnspecifiedAuthnContext;
+
+        var attributes = SamlAttributes.Of(sp, subject.User);
+        if (attributes.Count > 0)
+        {
+            var statement = Add(document, assertion, SamlNames.Assertion, "saml:AttributeStatement");
+            foreach (var (name, values) in attributes)
+            {
+                var attribute = Add(document, statement, SamlNames.Assertion, "saml:Attribute");
+                attribute.SetAttribute("Name", name);
+                attribute.SetAttribute("NameFormat", SamlNames.BasicAttributeFormat);
+                foreach (var value in values)
+                {
+                    var element = Add(document, attribute, SamlNames.Assertion, "saml:AttributeValue");
+                    element.SetAttribute("type", SamlNames.XmlSchemaInstance, "xs:string");
+                    element.InnerText = value;
+                }
+            }
+        }
+
+        // The assertion first: the response's signature then covers the assertion's.
+        if (sp.SignAssertion)
+        {
+            SamlSignatures.Sign(assertion, assertionId, key);
+        }
+
+        if (sp.SignResponse)
+        {
+            SamlSignatures.Sign(response, response.GetAttribute("ID"), key);
+        }
+
+        return Convert.ToBase64String(Serialize(document));
+    }
+
+    /// <summary>A response that refuses the request (SAML Core §3.2.2.2: a top-level status and, optionally, a second-level one), signed.</summary>
+    public static string Refusal(string idpEntityId, string acsUrl, string? inResponseTo, string topStatus, string? detailStatus, SamlKey key, DateTimeOffset now)
+    {
+        var (document, response) = NewResponse(idpEntityId, acsUrl, inResponseTo, topStatus, detailStatus, now);
+        SamlSignatures.Sign(response, response.GetAttribute("ID"), key);
+        return Convert.ToBase64String(Serialize(document));
+    }
+
+    /// <summary>A LogoutResponse, DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding (signed in the query).</summary>
+    public static string LogoutResponse(string idpEntityId, string destination, string inResponseTo, string status, DateTimeOffset now)
+    {
+        var document = new XmlDocument();
+        var response = Add(document, document, SamlNames.Protocol, "samlp:LogoutResponse");
+        response.SetAttribute("ID", NewId());
+        response.SetAttribute("Version", "2.0");
+        response.SetAttribute("IssueInstant", Instant(now));
+        response.SetAttribute("Destination", destination);
+        response.SetAttribute("InResponseTo", inResponseTo);
+        Add(document, response, SamlNames.Assertion, "saml:Issuer").InnerText = idpEntityId;
+        Add(document, Add(document, response, SamlNames.Protocol, "samlp:Status"), SamlNames.Protocol, "samlp:StatusCode").SetAttribute("Value", status);
+        using var compressed = new MemoryStream();
+        using (var deflate = new DeflateStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(Serialize(document));
+        }
+
+        return Convert.ToBase64String(compressed.ToArray());
+    }
+
+    /// <summary>The session's index in assertions and logout requests: derived from the session, never the session's own id.</summary>
+    public static string SessionIndex(string sessionId) =>
+        "_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("lumoauth-saml-session|" + sessionId)))[..32];
+
+    private static string NameIdOf(string format, SamlServiceProvider sp, UserProfile user) => format switch
+    {
+        // Pairwise and stable: the same person is another name at every SP, and stays theirs across address changes.
+        "persistent" => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"lumoauth-saml-persistent|{sp.TenantId:N}|{sp.EntityId}|{user.Id:N}")))[..40],
+        "transient" => NewId(),
+        _ => user.Email,
+    };
+
+    private static (XmlDocument Document, XmlElement Response) NewResponse(
+        string idpEntityId, string destination, string? inResponseTo, string topStatus, string? detailStatus, DateTimeOffset now)
+    {
+        var document = new XmlDocument();
+        var response = Add(document, document, SamlNames.Protocol, "samlp:Response");
+        response.SetAttribute("xmlns:saml", SamlNames.Assertion);
+        response.SetAttribute("xmlns:xs", SamlNames.XmlSchema);
+        response.SetAttribute("xmlns:xsi", SamlNames.XmlSchemaInstance);
+        response.SetAttribute("ID", NewId());
+        response.SetAttribute("Version", "2.0");
+        response.SetAttribute("IssueInstant", Instant(now));
+        response.SetAttribute("Destination", destination);
+        if (inResponseTo is not null)
+        {
+            response.SetAttribute("InResponseTo", inResponseTo);
+        }
+
+        Add(document, response, SamlNames.Assertion, "saml:Issuer").InnerText = idpEntityId;
+        var code = Add(document, Add(document, response, SamlNames.Protocol, "samlp:Status"), SamlNames.Protocol, "samlp:StatusCode");
+        code.SetAttribute("Value", topStatus);
+        if (detailStatus is not null)
+        {
+            Add(document, code, SamlNames.Protocol, "samlp:StatusCode").SetAttribute("Value", detailStatus);
+        }
+
+        return (document, response);
+    }
+
+    /// <summary>An ID (an NCName: it must not start with a digit) nobody can guess.</summary>
+    private static string NewId() => "_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
+
+    private static string Instant(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+
+    private static XmlElement Add(XmlDocument document, XmlNode parent, string ns, string qualifiedName) =>
+        (XmlElement)parent.AppendChild(document.CreateElement(qualifiedName, ns))!;
+
+    /// <summary>UTF-8 without a byte order mark, as sent.</summary>
+    private static byte[] Serialize(XmlDocument document)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = XmlWriter.Create(buffer, new XmlWriterSettings { Encoding = new UTF8Encoding(false), Indent = false }))
+        {
+            document.Save(writer);
+        }
+
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,343 @@
+using System.Xml;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Federation.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>
+/// The tenant as a SAML 2.0 identity provider (FED-01…05): its metadata, single sign-on for the SPs it registered
+/// (HTTP-Redirect and HTTP-POST requests, responses by HTTP-POST), and single logout. A browser already signed in at the
+/// tenant (the token service's session) is answered at once; any other signs in on the hosted login page first and
+/// comes back to <c>continue</c>. Requests that cannot be answered to a registered SP at its registered ACS URL end on
+/// an error page here, never at an address the request named.
+/// </summary>
+public static partial class SamlIdpEndpoints
+{
+    public static IEndpointRouteBuilder MapSamlIdpEndpoints(this IEndpointRouteBuilder app)
+    {
+        // Both prefixes: the docs' SAML pages put the IdP under /t/{slug}/saml, one guide under /t/{slug}/api/v1/saml.
+        foreach (var prefix in new[] { "/t/{tenantSlug}/saml/idp", "/t/{tenantSlug}/api/v1/saml/idp" })
+        {
+            var idp = app.MapGroup(prefix).AllowAnonymous().ExcludeFromDescription().RequireRateLimiting(Login.SocialLoginEndpoints.RateLimitPolicy);
+            idp.MapGet("/metadata", MetadataAsync);
+            idp.MapMethods("/sso", ["GET", "POST"], SingleSignOnAsync).DisableAntiforgery();
+            idp.MapGet("/continue", ContinueAsync);
+            idp.MapMethods("/slo", ["GET", "POST"], SingleLogoutAsync).DisableAntiforgery();
+        }
+
+        return app;
+    }
+
+    public sealed record SamlServices(
+        FederationDbContext Db, TenantContext Tenant, SamlSigningKeys Keys, SamlStates States, SamlSubjects Subjects, IOptions<LumoAuthOptions> Options,
+        TimeProvider Time, ILogger<SamlServiceProvider> Logger);
+
+    public static async Task<IResult> MetadataAsync(HttpContext http, [AsParameters] SamlServices services)
+    {
+        var (options, slug) = (services.Options.Value, services.Tenant.Slug);
+        var key = await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
+        var xml = SamlDocuments.Metadata(SamlNames.IdpEntityId(options, slug), SamlNames.IdpUrl(options, slug, "sso"), SamlNames.IdpUrl(options, slug, "slo"), key);
+        http.Response.Headers.CacheControl = "public, max-age=3600";
+        return Results.Content(xml, "application/samlmetadata+xml; charset=utf-8");
+    }
+
+    public static async Task<IResult> SingleSignOnAsync(HttpContext http, [AsParameters] SamlServices services)
+    {
+        var message = await ReadAsync(http, "SAMLRequest");
+        if (message.Problem is { } unreadable)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, unreadable);
+        }
+
+        var now = services.Time.GetUtcNow();
+        var (request, problem) = SamlMessages.ReadAuthnRequest(message.Document!, now);
+        if (request is null)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The SAML request cannot be used: {problem}.");
+        }
+
+        var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.EntityId == request.Issuer, http.RequestAborted);
+        if (sp is not { IsEnabled: true })
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, request.Issuer[..Math.Min(request.Issuer.Length, 200)], "no enabled service provider has this entity ID");
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up for sign-in with this organisation.");
+        }
+
+        var refusal = CheckSignature(http, message, sp, "SAMLRequest")
+                      ?? CheckDestination(http, services, request.Destination, "sso")
+                      ?? (request.AcsUrl is not null && request.AcsUrl != sp.AcsUrl ? "its AssertionConsumerServiceURL is not the application's registered one" : null)
+                      ?? (request.ProtocolBinding is not null && request.ProtocolBinding != SamlNames.PostBinding ? "responses are sent with the HTTP-POST binding only" : null);
+        if (refusal is null && !await services.States.FirstUseAsync(services.Tenant.TenantId, sp.Id, request.Id))
+        {
+            refusal = "this request was answered already";
+        }
+
+        if (refusal is not null)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, sp.EntityId, refusal);
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The application's sign-in request cannot be used: {refusal}.");
+        }
+
+        var key = await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, services.Tenant.Slug, http.RequestAborted);
+        var idpEntityId = SamlNames.IdpEntityId(services.Options.Value, services.Tenant.Slug);
+        var format = request.NameIdFormat is null or "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified" ? sp.NameIdFormat : SamlNames.NameIdFormatName(request.NameIdFormat);
+        if (format is null)
+        {
+            // The SP is known and its ACS registered: it is told in its own terms (SAML Core §3.4.1.1).
+            return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse",
+                SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, request.Id, SamlNames.Requester, SamlNames.InvalidNameIdPolicy, key, now), message.RelayState);
+        }
+
+        var pending = new SamlStates.PendingSignIn(
+            services.Tenant.TenantId, sp.Id, request.Id, message.RelayState, format, request.ForceAuthn, request.IsPassive);
+        return await AnswerAsync(http, services, pending, pendingId: null);
+    }
+
+    /// <summary>Back from the login page: the waiting request is answered, now that the browser has a session.</summary>
+    public static async Task<IResult> ContinueAsync(HttpContext http, string? request, [AsParameters] SamlServices services)
+    {
+        if (request is null || await services.States.PeekAsync(request) is not { } pending || pending.TenantId != services.Tenant.TenantId)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "This sign-in expired. Go back to the application and sign in again.");
+        }
+
+        return await AnswerAsync(http, services, pending, request);
+    }
+
+    /// <summary>
+    /// Answers a request: with an assertion when the browser's session will do (ForceAuthn: a session begun after the
+    /// request, told apart by its id rather than by clocks), else by sending the browser to sign in (or, for IsPassive,
+    /// with NoPassive).
+    /// </summary>
+    private static async Task<IResult> AnswerAsync(HttpContext http, SamlServices services, SamlStates.PendingSignIn pending, string? pendingId)
+    {
+        var (tenantId, slug) = (services.Tenant.TenantId, services.Tenant.Slug);
+        var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == pending.ServiceProviderId, http.RequestAborted);
+        if (sp is not { IsEnabled: true })
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up for sign-in with this organisation.");
+        }
+
+        var now = services.Time.GetUtcNow();
+        var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
+        var idpEntityId = SamlNames.IdpEntityId(services.Options.Value, slug);
+        var session = await services.Subjects.SessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted);
+        if (pending.ForceAuthn && pendingId is null)
+        {
+            pending = pending with { SessionBefore = session?.SessionId };
+        }
+
+        if (session is null || (pending.ForceAuthn && (pendingId is null || session.SessionId == pending.SessionBefore)))
+        {
+            if (pending.IsPassive)
+            {
+                return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse",
+                    SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, pending.RequestId, SamlNames.Responder, SamlNames.NoPassive, key, now), pending.RelayState);
+            }
+
+            pendingId ??= await services.States.SaveAsync(pending);
+            var continuation = FederationPages.SamlContinuation(slug) + "?request=" + Uri.EscapeDataString(pendingId);
+            http.Response.Headers.CacheControl = "no-store";
+            return Results.Redirect($"/t/{slug}/login?returnUrl={Uri.EscapeDataString(continuation)}");
+        }
+
+        // Answered once: a second tab (or a replayed continue link) finds nothing to answer.
+        if (pendingId is not null && await services.States.TakeAsync(pendingId) is null)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "This sign-in expired. Go back to the application and sign in again.");
+        }
+
+        var user = await services.Subjects.ProfileAsync(tenantId, session.UserId, http.RequestAborted);
+        if (user is not { Blocked: false, IsActive: true })
+        {
+            LogRefused(services.Logger, tenantId, sp.EntityId, "the signed-in user is blocked, inactive or gone");
+            return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse",
+                SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, pending.RequestId, SamlNames.Responder, SamlNames.RequestDenied, key, now), pending.RelayState);
+        }
+
+        var response = SamlDocuments.SignIn(idpEntityId, sp, pending.RequestId, pending.NameIdFormat, new SamlSubject(user, session), key, now);
+        LogSignedIn(services.Logger, tenantId, sp.EntityId, user.Id);
+        return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse", response, pending.RelayState);
+    }
+
+    /// <summary>
+    /// SP-initiated single logout (SAML Profiles §4.4): the browser's session at the tenant ends when the request is signed
+    /// by the SP or names the session (its SessionIndex, which only the SP that got the assertion knows); the SP gets a
+    /// signed LogoutResponse at its registered logout URL.
+    /// </summary>
+    public static async Task<IResult> SingleLogoutAsync(HttpContext http, [AsParameters] SamlServices services)
+    {
+        var message = await ReadAsync(http, "SAMLRequest");
+        if (message.Problem is { } unreadable)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, unreadable);
+        }
+
+        var now = services.Time.GetUtcNow();
+        var (request, problem) = SamlMessages.ReadLogoutRequest(message.Document!, now);
+        if (request is null)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The SAML logout request cannot be used: {problem}.");
+        }
+
+        var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.EntityId == request.Issuer, http.RequestAborted);
+        if (sp is not { IsEnabled: true })
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up with this organisation.");
+        }
+
+        if ((CheckSignature(http, message, sp, "SAMLRequest") ?? CheckDestination(http, services, request.Destination, "slo")) is { } refusal)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, sp.EntityId, refusal);
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The application's logout request cannot be used: {refusal}.");
+        }
+
+        var tenantId = services.Tenant.TenantId;
+        var status = SamlNames.Success;
+        if (await services.Subjects.SessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted) is { } session)
+        {
+            if (message.Signed || request.SessionIndexes.Contains(SamlDocuments.SessionIndex(session.SessionId)))
+            {
+                await services.Subjects.EndSessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted);
+                http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + services.Tenant.Slug });
+            }
+            else
+            {
+                // An unsigned request about another session (or none) is not obeyed: any page could send one.
+                status = SamlNames.Requester;
+            }
+        }
+
+        if (sp.SloUrl is null)
+        {
+            return SamlPages.SignedOut(http);
+        }
+
+        var idpEntityId = SamlNames.IdpEntityId(services.Options.Value, services.Tenant.Slug);
+        var key = await services.Keys.CurrentAsync(services.Db, tenantId, services.Tenant.Slug, http.RequestAborted);
+        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(idpEntityId, sp.SloUrl, request.Id, status, now))
+                    + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(sp.SloUrl + (sp.SloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));
+    }
+
+    /// <summary>A message as its binding carries it: the XML, the RelayState, whether it was signed (and checked), and the raw query for Redirect signatures.</summary>
+    private sealed record Message(XmlDocument? Document, string? RelayState, bool IsRedirect, string? Problem)
+    {
+        public bool Signed { get; set; }
+    }
+
+    private static async Task<Message> ReadAsync(HttpContext http, string field)
+    {
+        var isRedirect = HttpMethods.IsGet(http.Request.Method);
+        string? encoded;
+        string? relayState;
+        if (isRedirect)
+        {
+            (encoded, relayState) = (http.Request.Query[field].ToString(), http.Request.Query["RelayState"].ToString());
+        }
+        else if (http.Request.HasFormContentType)
+        {
+            var form = await http.Request.ReadFormAsync(http.RequestAborted);
+            (encoded, relayState) = (form[field].ToString(), form["RelayState"].ToString());
+        }
+        else
+        {
+            return new Message(null, null, false, $"A SAML message comes as a form field {field} (HTTP-POST binding) or a query parameter (HTTP-Redirect binding).");
+        }
+
+        relayState = relayState is { Length: > 0 } ? relayState : null;
+        if (relayState is { Length: > 1024 })
+        {
+            return new Message(null, null, isRedirect, "The RelayState is too long (1024 characters at most).");
+        }
+
+        var xml = isRedirect ? SamlMessages.FromRedirect(encoded) : SamlMessages.FromPost(encoded);
+        var document = xml is null ? null : SamlMessages.Load(xml);
+        return document is null
+            ? new Message(null, null, isRedirect, $"The {field} is missing, or not encoded as its binding requires, or not well-formed XML without a DTD.")
+            : new Message(document, relayState, isRedirect, null);
+    }
+
+    /// <summary>
+    /// A signed request is checked with the SP's certificate (a signature that does not hold is refused even when the
+    /// SP need not sign); an unsigned one is refused when the SP must sign. Null when the request may go on.
+    /// </summary>
+    private static string? CheckSignature(HttpContext http, Message message, SamlServiceProvider sp, string field)
+    {
+        var query = http.Request.QueryString.Value ?? string.Empty;
+        var redirectSigned = message.IsRedirect && RawParameter(query, "Signature") is not null;
+        var postSigned = !message.IsRedirect && SamlSignatures.IsSigned(message.Document!);
+        if (!redirectSigned && !postSigned)
+        {
+            return sp.RequireSignedRequests ? "the application must sign its requests, and this one is not signed" : null;
+        }
+
+        if (sp.Certificate is null)
+        {
+            return "it is signed, but no certificate is registered for the application to check the signature with";
+        }
+
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(sp.Certificate);
+        string? problem;
+        if (redirectSigned)
+        {
+            // SAML Bindings §3.4.4.1: the parameters as they arrived (still URL-encoded), in this order.
+            var signedPart = $"{field}={RawParameter(query, field)}"
+                             + (RawParameter(query, "RelayState") is { } relay ? "&RelayState=" + relay : string.Empty)
+                             + "&SigAlg=" + RawParameter(query, "SigAlg");
+            problem = SamlSignatures.VerifyRedirect(signedPart, http.Request.Query["SigAlg"].ToString(), http.Request.Query["Signature"].ToString(), certificate);
+        }
+        else
+        {
+            problem = SamlSignatures.VerifyEnveloped(message.Document!, certificate);
+        }
+
+        message.Signed = problem is null;
+        return problem;
+    }
+
+    /// <summary>A query parameter's value exactly as it arrived (signatures cover the encoded form).</summary>
+    private static string? RawParameter(string query, string name)
+    {
+        foreach (var pair in query.TrimStart('?').Split('&'))
+        {
+            if (pair.StartsWith(name + "=", StringComparison.Ordinal))
+            {
+                return pair[(name.Length + 1)..];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A request naming a Destination must name this endpoint (SAML Bindings §3.4.5.2, §3.5.5.2), on the deployment's host or the tenant's domain.</summary>
+    private static string? CheckDestination(HttpContext http, SamlServices services, string? destination, string endpoint)
+    {
+        if (destination is null)
+        {
+            return null;
+        }
+
+        var options = services.Options.Value;
+        var slug = services.Tenant.Slug;
+        var ours = new List<string> { SamlNames.IdpUrl(options, slug, endpoint), $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/api/v1/saml/idp/{endpoint}" };
+        if (RequestDomain.Of(http.Request, services.Tenant.Tenant!) is { } domain)
+        {
+            ours.Add($"{options.OriginFor(domain)}/saml/idp/{endpoint}");
+            ours.Add($"{options.OriginFor(domain)}/api/v1/saml/idp/{endpoint}");
+        }
+
+        return ours.Contains(destination, StringComparer.Ordinal) ? null : "its Destination is not this endpoint";
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SAML request of tenant {TenantId} from {EntityId} refused: {Problem}")]
+    private static partial void LogRefused(ILogger logger, Guid tenantId, string entityId, string problem);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SAML assertion of tenant {TenantId} issued to {EntityId} for user {UserId}")]
+    private static partial void LogSignedIn(ILogger logger, Guid tenantId, string entityId, Guid userId);
+}

@@ -1,0 +1,41 @@
+using System.Net;
+using System.Security.Cryptography;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>The few pages the SAML IdP shows a browser: the form that posts a response to the SP, and what went wrong.</summary>
+public static class SamlPages
+{
+    /// <summary>
+    /// The HTTP-POST binding (SAML Bindings §3.5.5.2): a form to the SP's ACS URL, submitted by a script (with a button
+    /// when scripts are off). The page may post only there.
+    /// </summary>
+    public static IResult PostForm(HttpContext http, string acsUrl, string field, string value, string? relayState)
+    {
+        var nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        var relay = relayState is null ? string.Empty : $"<input type=\"hidden\" name=\"RelayState\" value=\"{WebUtility.HtmlEncode(relayState)}\">";
+        var body = $"<form method=\"post\" action=\"{WebUtility.HtmlEncode(acsUrl)}\">"
+                   + $"<input type=\"hidden\" name=\"{field}\" value=\"{WebUtility.HtmlEncode(value)}\">{relay}"
+                   + "<noscript><p>Scripts are off in this browser: press the button to go on.</p><button type=\"submit\">Continue</button></noscript></form>"
+                   + $"<script nonce=\"{nonce}\">document.forms[0].submit();</script>";
+        return Page(http, StatusCodes.Status200OK, "Signing you in…", body, $"script-src 'nonce-{nonce}'; form-action {new Uri(acsUrl).GetLeftPart(UriPartial.Authority)}");
+    }
+
+    /// <summary>A request that cannot be answered to an SP (unknown SP, bad signature, …): said to the person, never posted anywhere.</summary>
+    public static IResult Error(HttpContext http, int status, string message) =>
+        Page(http, status, "Sign-in could not continue", $"<p>{WebUtility.HtmlEncode(message)}</p>", null);
+
+    public static IResult SignedOut(HttpContext http) =>
+        Page(http, StatusCodes.Status200OK, "You are signed out", "<p>You can close this window.</p>", null);
+
+    private static IResult Page(HttpContext http, int status, string title, string body, string? policy)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.ContentSecurityPolicy =
+            $"default-src 'none'; style-src 'unsafe-inline'; {policy ?? "form-action 'none'"}; frame-ancestors 'none'; base-uri 'none'";
+        http.Response.Headers["Referrer-Policy"] = "no-referrer";
+        var html = $"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{WebUtility.HtmlEncode(title)}</title></head>"
+                   + $"<body><h1>{WebUtility.HtmlEncode(title)}</h1>{body}</body></html>";
+        return Results.Content(html, "text/html; charset=utf-8", statusCode: status);
+    }
+}

@@ -1,0 +1,195 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Security.Cryptography.Xml;
+using System.Text;
+using System.Xml;
+using LumoAuth.Federation.Data;
+using LumoAuth.Messaging.Data;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>The tenant's signing certificate and a way to use its private key (made for each use: a key object is not shared between threads).</summary>
+public sealed class SamlKey(X509Certificate2 certificate, byte[] pkcs8)
+{
+    public X509Certificate2 Certificate { get; } = certificate;
+
+    public RSA PrivateKey()
+    {
+        var rsa = RSA.Create();
+        rsa.ImportPkcs8PrivateKey(pkcs8, out _);
+        return rsa;
+    }
+}
+
+/// <summary>
+/// The tenant's SAML signing key: made on first use (RSA 2048, self-signed for three years, as the docs describe), kept
+/// encrypted, cached for a few minutes.
+/// </summary>
+public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMemoryCache cache, TimeProvider time)
+{
+    private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(10);
+    private readonly IDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Federation.SamlSigningKey.v1");
+
+    public async Task<SamlKey> CurrentAsync(FederationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    {
+        if (cache.TryGetValue(CacheKey(tenantId), out SamlKey? cached))
+        {
+            return cached!;
+        }
+
+        var row = await db.SamlSigningKeys.AsNoTracking().FirstOrDefaultAsync(k => k.TenantId == tenantId, cancellationToken)
+                  ?? await CreateAsync(db, tenantId, slug, cancellationToken);
+        var key = new SamlKey(X509CertificateLoader.LoadCertificate(row.Certificate), Convert.FromBase64String(_protector.Unprotect(row.ProtectedPrivateKey)));
+        return cache.Set(CacheKey(tenantId), key, CacheFor);
+    }
+
+    private async Task<SamlSigningKey> CreateAsync(FederationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    {
+        using var rsa = RSA.Create(2048);
+        var request = new CertificateRequest($"CN=LumoAuth SAML {slug}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        var now = time.GetUtcNow();
+        using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(3));
+        var row = new SamlSigningKey
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenantId, Certificate = certificate.Export(X509ContentType.Cert),
+            ProtectedPrivateKey = _protector.Protect(Convert.ToBase64String(rsa.ExportPkcs8PrivateKey())), NotAfter = certificate.NotAfter.ToUniversalTime(), CreatedAt = now,
+        };
+        db.SamlSigningKeys.Add(row);
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return row;
+        }
+        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
+        {
+            // Another request made the tenant's key first: that one is the key.
+            db.ChangeTracker.Clear();
+            return await db.SamlSigningKeys.AsNoTracking().FirstAsync(k => k.TenantId == tenantId, cancellationToken);
+        }
+    }
+
+    private static string CacheKey(Guid tenantId) => "saml-key:" + tenantId.ToString("N");
+}
+
+/// <summary>XML signatures made and checked the way SAML uses them (enveloped, exclusive canonicalisation, RSA with SHA-256 or better).</summary>
+public static class SamlSignatures
+{
+    /// <summary>Signs <paramref name="element"/> (its ID <paramref name="id"/>); the signature goes right after its Issuer, where the schema puts it.</summary>
+    public static void Sign(XmlElement element, string id, SamlKey key)
+    {
+        using var rsa = key.PrivateKey();
+        var signed = new SignedXml(element) { SigningKey = rsa };
+        signed.SignedInfo!.CanonicalizationMethod = SignedXml.XmlDsigExcC14NTransformUrl;
+        signed.SignedInfo.SignatureMethod = SignedXml.XmlDsigRSASHA256Url;
+        var reference = new Reference("#" + id) { DigestMethod = SignedXml.XmlDsigSHA256Url };
+        reference.AddTransform(new XmlDsigEnvelopedSignatureTransform());
+        reference.AddTransform(new XmlDsigExcC14NTransform());
+        signed.AddReference(reference);
+        var keyInfo = new KeyInfo();
+        keyInfo.AddClause(new KeyInfoX509Data(key.Certificate));
+        signed.KeyInfo = keyInfo;
+        signed.ComputeSignature();
+        var issuer = SamlMessages.Child(element, SamlNames.Assertion, "Issuer")!;
+        element.InsertAfter(element.OwnerDocument.ImportNode(signed.GetXml(), deep: true), issuer);
+    }
+
+    /// <summary>Whether the message's root carries a signature (checked or not).</summary>
+    public static bool IsSigned(XmlDocument document) =>
+        SamlMessages.Child(document.DocumentElement!, SamlNames.XmlDsig, "Signature") is not null;
+
+    /// <summary>
+    /// Checks the signature of a signed message (HTTP-POST binding): exactly one signature in the document, on the root,
+    /// covering the root by its ID (unique in the document) and nothing else, with the transforms SAML allows. Anything
+    /// else — a signature over another element, a second element with the same ID — is how signature wrapping attacks
+    /// work, and is refused. Null when it holds; else why not.
+    /// </summary>
+    public static string? VerifyEnveloped(XmlDocument document, X509Certificate2 certificate)
+    {
+        var root = document.DocumentElement!;
+        var id = root.GetAttribute("ID");
+        if (document.GetElementsByTagName("Signature", SamlNames.XmlDsig) is not { Count: 1 } all
+            || SamlMessages.Child(root, SamlNames.XmlDsig, "Signature") is not { } signature || all[0] != signature)
+        {
+            return "the message must carry exactly one signature, on its root";
+        }
+
+        if (document.SelectNodes("//*[@ID]") is not { Count: 1 })
+        {
+            return "the message holds more than one element with an ID";
+        }
+
+        var signed = new SignedXml(document);
+        try
+        {
+            signed.LoadXml(signature);
+        }
+        catch (CryptographicException)
+        {
+            return "the signature is malformed";
+        }
+
+        if (signed.SignedInfo!.References.Count != 1 || signed.SignedInfo.References[0] is not Reference reference || reference.Uri != "#" + id)
+        {
+            return "the signature does not cover the message";
+        }
+
+        if (!SamlNames.SignatureAlgorithms.ContainsKey(signed.SignatureMethod ?? string.Empty)
+            || reference.DigestMethod is not (SignedXml.XmlDsigSHA256Url or "http://www.w3.org/2001/04/xmldsig-more#sha384" or SignedXml.XmlDsigSHA512Url))
+        {
+            return "the signature's algorithm is not accepted (RSA with SHA-256 or better)";
+        }
+
+        for (var i = 0; i < reference.TransformChain.Count; i++)
+        {
+            if (reference.TransformChain[i] is not (XmlDsigEnvelopedSignatureTransform or XmlDsigExcC14NTransform or XmlDsigC14NTransform))
+            {
+                return "the signature uses a transform SAML does not";
+            }
+        }
+
+        try
+        {
+            return signed.CheckSignature(certificate, verifySignatureOnly: true) ? null : "the signature does not verify with the registered certificate";
+        }
+        catch (CryptographicException)
+        {
+            return "the signature does not verify with the registered certificate";
+        }
+    }
+
+    /// <summary>
+    /// Checks an HTTP-Redirect binding signature (SAML Bindings §3.4.4.1): over the query's own encoded
+    /// <c>SAMLRequest</c>/<c>SAMLResponse</c>, <c>RelayState</c> and <c>SigAlg</c>, in that order, as they arrived.
+    /// </summary>
+    public static string? VerifyRedirect(string signedPart, string? sigAlg, string? signature, X509Certificate2 certificate)
+    {
+        if (sigAlg is null || !SamlNames.SignatureAlgorithms.TryGetValue(sigAlg, out var hash))
+        {
+            return "the signature's algorithm (SigAlg) is not accepted (RSA with SHA-256 or better)";
+        }
+
+        var bytes = new byte[(signature?.Length ?? 0) * 3 / 4 + 3];
+        if (signature is null || !Convert.TryFromBase64String(signature, bytes, out var written))
+        {
+            return "the Signature is not base64";
+        }
+
+        using var rsa = certificate.GetRSAPublicKey();
+        return rsa is not null && rsa.VerifyData(Encoding.ASCII.GetBytes(signedPart), bytes.AsSpan(0, written), hash, RSASignaturePadding.Pkcs1)
+            ? null
+            : "the signature does not verify with the registered certificate";
+    }
+
+    /// <summary>Signs an HTTP-Redirect binding query (<c>SAMLResponse=…[&amp;RelayState=…]&amp;SigAlg=…</c>): the query with its Signature.</summary>
+    public static string SignRedirect(string query, SamlKey key)
+    {
+        var signedPart = query + "&SigAlg=" + Uri.EscapeDataString(SamlNames.RsaSha256);
+        using var rsa = key.PrivateKey();
+        var signature = rsa.SignData(Encoding.ASCII.GetBytes(signedPart), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        return signedPart + "&Signature=" + Uri.EscapeDataString(Convert.ToBase64String(signature));
+    }
+}

@@ -1,0 +1,118 @@
+using System.Globalization;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Login;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace LumoAuth.Token.Features.Sessions;
+
+/// <summary>
+/// The sign-in behind a browser's session cookie, for federation's SAML IdP (DESIGN: "session check at token, cookie
+/// forwarded"): the browser sends the cookie with its request to federation, which cannot open it and asks here. The
+/// cookie counts only as it does on the hosted pages: this tenant's, unexpired, its session live.
+/// </summary>
+public static class BrowserSessionEndpoints
+{
+    public static IEndpointRouteBuilder MapBrowserSessionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
+        internalApi.MapPost(InternalRoutes.BrowserSession, CurrentAsync).WithName("InternalBrowserSession");
+        internalApi.MapPost(InternalRoutes.EndBrowserSession, EndAsync).WithName("InternalEndBrowserSession");
+        return app;
+    }
+
+    public sealed record SessionServices(
+        TenantDirectory Tenants, TenantContext Tenant, IOptionsMonitor<CookieAuthenticationOptions> Cookies, SessionStore Sessions, SessionRevocation Revocation,
+        TokenDbContext Db, TimeProvider Time);
+
+    private static async Task<IResult> CurrentAsync(BrowserSessionRequest request, [AsParameters] SessionServices services, CancellationToken cancellationToken) =>
+        await ResolveAsync(request, services, cancellationToken) is { } session ? TypedResults.Ok(session) : TypedResults.NotFound();
+
+    /// <summary>Ends the session (SAML single logout): its tokens and grants go as at any logout.</summary>
+    private static async Task<IResult> EndAsync(BrowserSessionRequest request, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        if (await ResolveAsync(request, services, cancellationToken) is not { } session)
+        {
+            return TypedResults.NotFound();
+        }
+
+        await services.Revocation.RevokeSessionAsync(session.UserId, session.SessionId, SessionRevocation.Reasons.Logout, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<BrowserSessionInfo?> ResolveAsync(BrowserSessionRequest request, SessionServices services, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.Cookie is not { Length: > 0 and <= 16 * 1024 } header
+            || await services.Tenants.FindAsync(request.TenantId, request.TenantSlug, cancellationToken) is not { } tenant)
+        {
+            return null;
+        }
+
+        services.Tenant.Set(tenant);
+        var options = services.Cookies.Get(SessionCookie.Scheme);
+        if (CookieValue(header, options.Cookie.Name!) is not { } value || options.TicketDataFormat.Unprotect(value) is not { } ticket
+            || ticket.Properties.ExpiresUtc is { } expires && expires <= services.Time.GetUtcNow())
+        {
+            return null;
+        }
+
+        var principal = ticket.Principal;
+        if (principal.FindFirst(LumoClaims.TenantId)?.Value != tenant.Id.ToString()
+            || !Guid.TryParse(principal.FindFirst(Claims.Subject)?.Value, out var userId)
+            || principal.FindFirst(SessionCookie.SessionIdClaim)?.Value is not { } sessionId
+            || !await services.Sessions.IsActiveAsync(sessionId, cancellationToken))
+        {
+            return null;
+        }
+
+        var session = await services.Db.Sessions.AsNoTracking().FirstAsync(s => s.TenantId == tenant.Id && s.Id == sessionId, cancellationToken);
+        return new BrowserSessionInfo(userId, sessionId, session.CreatedAt, session.AuthMethod, session.MfaVerified);
+    }
+
+    /// <summary>The cookie's value from a Cookie header, put back together when the handler split it (<c>chunks-N</c>, then C1…CN).</summary>
+    private static string? CookieValue(string header, string name)
+    {
+        var cookies = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in header.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                cookies.TryAdd(pair[..equals], pair[(equals + 1)..]);
+            }
+        }
+
+        if (!cookies.TryGetValue(name, out var value))
+        {
+            return null;
+        }
+
+        if (!value.StartsWith("chunks-", StringComparison.Ordinal))
+        {
+            return value;
+        }
+
+        if (!int.TryParse(value.AsSpan(7), NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count is < 1 or > 10)
+        {
+            return null;
+        }
+
+        var whole = new System.Text.StringBuilder();
+        for (var i = 1; i <= count; i++)
+        {
+            if (!cookies.TryGetValue(name + "C" + i.ToString(CultureInfo.InvariantCulture), out var chunk))
+            {
+                return null;
+            }
+
+            whole.Append(chunk);
+        }
+
+        return whole.ToString();
+    }
+}

@@ -1,0 +1,597 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Security.Cryptography.Xml;
+using System.Text;
+using System.Text.Json;
+using System.Xml;
+using LumoAuth.Testing;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// The tenant as a SAML 2.0 identity provider (FED-01…05): metadata, single sign-on for registered SAML apps over the
+/// HTTP-Redirect and HTTP-POST bindings with the hosted login page in between, signed responses and assertions, single
+/// logout — through the gateway, with the token service's sessions, admin's users, PostgreSQL and Redis real. The
+/// checks on the answers are a relying party's: signatures verified with the metadata's certificate.
+/// </summary>
+public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<FederationSuite>
+{
+    private const string Acs = "https://wiki.example.test/saml/acs";
+    private const string Slo = "https://wiki.example.test/saml/slo";
+    private const string Sha1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
+    private const string RsaSha256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
+
+    [Fact]
+    public async Task Metadata_PublishesTheEntityId_ASigningCertificate_TheEndpoints_AndTheNameIdFormats()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.FederatedBrowser();
+        var (document, names) = await MetadataAsync(browser, setup);
+        var entityId = $"http://localhost/t/{setup.Tenant.Slug}/saml/idp/metadata";
+        Assert.Equal(entityId, document.DocumentElement!.GetAttribute("entityID"));
+        var idp = (XmlElement)document.SelectSingleNode("/md:EntityDescriptor/md:IDPSSODescriptor", names)!;
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:protocol", idp.GetAttribute("protocolSupportEnumeration"));
+        var sso = idp.SelectNodes("md:SingleSignOnService", names)!.Cast<XmlElement>().ToDictionary(e => e.GetAttribute("Binding"), e => e.GetAttribute("Location"));
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/sso", sso["urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"]);
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/sso", sso["urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"]);
+        Assert.Equal(2, idp.SelectNodes("md:SingleLogoutService", names)!.Count);
+        Assert.Equal(
+            ["urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+             "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"],
+            idp.SelectNodes("md:NameIDFormat", names)!.Cast<XmlElement>().Select(e => e.InnerText));
+
+        // RSA 2048, SHA-256, three years; the same key every time, and the docs' alias path serves the same document.
+        using var certificate = Certificate(document, names);
+        Assert.Equal(2048, certificate.GetRSAPublicKey()!.KeySize);
+        Assert.Equal("1.2.840.113549.1.1.11", certificate.SignatureAlgorithm.Value);
+        Assert.InRange(certificate.NotAfter.ToUniversalTime(), DateTime.UtcNow.AddYears(3).AddDays(-2), DateTime.UtcNow.AddYears(3).AddDays(1));
+        using (var alias = await browser.GetAsync($"/t/{setup.Tenant.Slug}/api/v1/saml/idp/metadata"))
+        {
+            Assert.Equal(HttpStatusCode.OK, alias.StatusCode);
+            Assert.Contains(Convert.ToBase64String(certificate.RawData), await alias.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Every tenant signs with a key of its own.
+        var other = await suite.SetUpAsync();
+        var (otherDocument, otherNames) = await MetadataAsync(browser, other);
+        using var otherCertificate = Certificate(otherDocument, otherNames);
+        Assert.NotEqual(certificate.RawData, otherCertificate.RawData);
+    }
+
+    [Fact]
+    public async Task ARedirectRequest_WaitsForTheLoginPage_ThenPostsASignedAssertion_ToTheRegisteredAcs()
+    {
+        var setup = await suite.SetUpAsync();
+        var app = await AddAppAsync(setup, new
+        {
+            name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs,
+            attributeMappings = new Dictionary<string, string> { ["email"] = "email", ["displayName"] = "name", ["uid"] = "user_id" },
+        });
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/metadata", app.GetProperty("idp").GetProperty("entityId").GetString());
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+
+        var requestId = NewId();
+        using var first = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(requestId, "https://wiki.example.test", acs: Acs, destination: $"http://localhost{SsoUrl(setup)}"), "page/42?x=1"));
+        Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?returnUrl=", first.Headers.Location!.OriginalString, StringComparison.Ordinal);
+
+        var (action, response, relayState) = Posted(await SignInAndContinueAsync(browser, setup, first));
+        Assert.Equal(Acs, action);
+        Assert.Equal("page/42?x=1", relayState);
+        var names = Names(response);
+        var root = response.DocumentElement!;
+        Assert.Equal(requestId, root.GetAttribute("InResponseTo"));
+        Assert.Equal(Acs, root.GetAttribute("Destination"));
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Success", Value(response, names, "/samlp:Response/samlp:Status/samlp:StatusCode/@Value"));
+        var idpEntityId = $"http://localhost/t/{setup.Tenant.Slug}/saml/idp/metadata";
+        Assert.Equal(idpEntityId, Value(response, names, "/samlp:Response/saml:Issuer"));
+        Assert.Equal(idpEntityId, Value(response, names, "//saml:Assertion/saml:Issuer"));
+
+        // Signed twice by default, each signature over its own element, verifying with the metadata's certificate.
+        AssertSignedBy(root, certificate);
+        var assertion = (XmlElement)response.SelectSingleNode("//saml:Assertion", names)!;
+        AssertSignedBy(assertion, certificate);
+
+        Assert.Equal(setup.Email, Value(response, names, "//saml:Subject/saml:NameID"));
+        Assert.Equal("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", Value(response, names, "//saml:Subject/saml:NameID/@Format"));
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:cm:bearer", Value(response, names, "//saml:SubjectConfirmation/@Method"));
+        Assert.Equal(requestId, Value(response, names, "//saml:SubjectConfirmationData/@InResponseTo"));
+        Assert.Equal(Acs, Value(response, names, "//saml:SubjectConfirmationData/@Recipient"));
+        Assert.Equal("https://wiki.example.test", Value(response, names, "//saml:Conditions/saml:AudienceRestriction/saml:Audience"));
+        var notOnOrAfter = DateTimeOffset.Parse(Value(response, names, "//saml:Conditions/@NotOnOrAfter"), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(notOnOrAfter, DateTimeOffset.UtcNow.AddMinutes(3), DateTimeOffset.UtcNow.AddMinutes(6));
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport", Value(response, names, "//saml:AuthnStatement/saml:AuthnContext/saml:AuthnContextClassRef"));
+        Assert.StartsWith("_", Value(response, names, "//saml:AuthnStatement/@SessionIndex"), StringComparison.Ordinal);
+        var attributes = response.SelectNodes("//saml:AttributeStatement/saml:Attribute", names)!.Cast<XmlElement>()
+            .ToDictionary(a => a.GetAttribute("Name"), a => a.SelectSingleNode("saml:AttributeValue", names)!.InnerText);
+        Assert.Equal(new Dictionary<string, string> { ["displayName"] = "Alice Example", ["email"] = setup.Email, ["uid"] = setup.UserId.ToString() }, attributes);
+
+        // Signed in now: a request by HTTP-POST is answered at once, here with a pairwise persistent NameID, stable across sign-ins.
+        var persistent = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test", nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"));
+        var persistentId = Value(persistent, Names(persistent), "//saml:Subject/saml:NameID");
+        Assert.Matches("^[0-9a-f]{40}$", persistentId);
+        var again = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test", nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"));
+        Assert.Equal(persistentId, Value(again, Names(again), "//saml:Subject/saml:NameID"));
+        await AddAppAsync(setup, new { name = "Tracker", entityId = "https://tracker.example.test", acsUrl = "https://tracker.example.test/acs", nameIdFormat = "persistent" });
+        var elsewhere = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://tracker.example.test"), acs: "https://tracker.example.test/acs");
+        Assert.NotEqual(persistentId, Value(elsewhere, Names(elsewhere), "//saml:Subject/saml:NameID"));
+
+        // ForceAuthn: the session is not enough, the user signs in again.
+        using (var forced = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", forceAuthn: true))))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, forced.StatusCode);
+            Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?", forced.Headers.Location!.OriginalString, StringComparison.Ordinal);
+
+            // The continuation without a new sign-in (the old session) is sent back to the login page; after one, answered.
+            var login = QueryHelpers.ParseQuery(new Uri("http://localhost" + forced.Headers.Location.OriginalString).Query)["returnUrl"].ToString();
+            using (var stale = await browser.GetAsync(login))
+            {
+                Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?", stale.Headers.Location!.OriginalString, StringComparison.Ordinal);
+            }
+
+            var (_, reauthenticated, _) = Posted(await SignInAndContinueAsync(browser, setup, forced));
+            Assert.Equal(setup.Email, Value(reauthenticated, Names(reauthenticated), "//saml:Subject/saml:NameID"));
+        }
+
+        // IsPassive in a browser without a session: no login page, a NoPassive answer to the SP.
+        using var stranger = suite.FederatedBrowser();
+        using var passive = await stranger.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", isPassive: true)));
+        var (_, refused, _) = Posted(await passive.Content.ReadAsStringAsync());
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:NoPassive", Value(refused, Names(refused), "/samlp:Response/samlp:Status/samlp:StatusCode/samlp:StatusCode/@Value"));
+        Assert.Null(refused.SelectSingleNode("//saml:Assertion", Names(refused)));
+        AssertSignedBy(refused.DocumentElement!, certificate);
+
+        // The answer page posts only to the SP, with its script allowed by a nonce.
+        using var page = await browser.PostAsync(SsoUrl(setup), new FormUrlEncodedContent(new Dictionary<string, string> { ["SAMLRequest"] = Base64(AuthnRequest(NewId(), "https://wiki.example.test")) }));
+        var policy = page.Headers.GetValues("Content-Security-Policy").Single();
+        Assert.Contains("form-action https://wiki.example.test;", policy, StringComparison.Ordinal);
+        Assert.Contains("script-src 'nonce-", policy, StringComparison.Ordinal);
+        Assert.Equal("no-store", page.Headers.CacheControl!.ToString());
+    }
+
+    [Fact]
+    public async Task RequestsThatCannotBeAnsweredToARegisteredAcs_EndOnAnErrorPage_NeverAtTheSp()
+    {
+        var setup = await suite.SetUpAsync();
+        var app = await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs });
+        using var browser = suite.FederatedBrowser();
+        var sso = SsoUrl(setup);
+
+        await RefusedAsync(browser.GetAsync(sso));
+        await RefusedAsync(browser.GetAsync(sso + "?SAMLRequest=%%%not-base64"));
+        await RefusedAsync(browser.GetAsync(sso + "?SAMLRequest=" + Uri.EscapeDataString(Convert.ToBase64String("not deflated"u8.ToArray()))));
+        await RefusedAsync(browser.PostAsJsonAsync(sso, new { SAMLRequest = "x" }));
+        // XML with a DTD (entity expansion, outside files) is never parsed.
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery("<!DOCTYPE r [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>" + AuthnRequest(NewId(), "https://wiki.example.test").Replace("https://wiki.example.test</saml:Issuer>", "&e;</saml:Issuer>", StringComparison.Ordinal))));
+        // A DEFLATE bomb inflates no further than 64 KB.
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test").Replace("</samlp:AuthnRequest>", new string(' ', 200_000) + "</samlp:AuthnRequest>", StringComparison.Ordinal))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://unknown.example.test"))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", acs: "https://evil.example.test/acs"))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", destination: "https://elsewhere.example.test/sso"))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", binding: "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact"))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", issued: DateTimeOffset.UtcNow.AddHours(-1)))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest("1-not-an-ncname", "https://wiki.example.test"))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), new string('r', 1025))));
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test").Replace("AuthnRequest", "LogoutRequest", StringComparison.Ordinal))));
+
+        // A request is answered once: the same ID again is refused.
+        var once = AuthnRequest(NewId(), "https://wiki.example.test");
+        using (var first = await browser.GetAsync(sso + "?" + RedirectQuery(once)))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        }
+
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(once)), "answered already");
+
+        // Another tenant's IdP does not know this tenant's app.
+        var other = await suite.SetUpAsync();
+        await RefusedAsync(browser.GetAsync(SsoUrl(other) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))));
+
+        // A switched-off app gets no answers.
+        using (var admin = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/saml-apps/{app.GetProperty("id").GetString()}", new { isEnabled = false })).StatusCode);
+        }
+
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))));
+
+        // A NameID format the IdP does not offer is the SP's to hear about, in a signed response to its registered ACS.
+        await AddAppAsync(setup, new { name = "Tracker", entityId = "https://tracker.example.test", acsUrl = "https://tracker.example.test/acs" });
+        using var odd = await browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://tracker.example.test", nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:kerberos")));
+        var (action, response, _) = Posted(await odd.Content.ReadAsStringAsync());
+        Assert.Equal("https://tracker.example.test/acs", action);
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy", Value(response, Names(response), "/samlp:Response/samlp:Status/samlp:StatusCode/samlp:StatusCode/@Value"));
+    }
+
+    [Fact]
+    public async Task AnAppThatSignsItsRequests_IsBelievedOnlyWhenTheSignatureCoversTheWholeRequest()
+    {
+        var setup = await suite.SetUpAsync();
+        using var key = RSA.Create(2048);
+        using var spCertificate = SelfSigned(key, "CN=wiki");
+        await AddAppAsync(setup, new
+        {
+            name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, certificate = spCertificate.ExportCertificatePem(), requireSignedRequests = true,
+        });
+        using var browser = suite.FederatedBrowser();
+        var sso = SsoUrl(setup);
+
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))), "must sign");
+        await AcceptedAsync(browser.GetAsync(sso + "?" + SignedRedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), "back", key, RsaSha256)));
+        await RefusedAsync(browser.GetAsync(sso + "?" + SignedRedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), "back", key, Sha1)));
+        using (var stranger = RSA.Create(2048))
+        {
+            await RefusedAsync(browser.GetAsync(sso + "?" + SignedRedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), "back", stranger, RsaSha256)));
+        }
+
+        var tampered = SignedRedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), "back", key, RsaSha256).Replace("RelayState=back", "RelayState=elsewhere", StringComparison.Ordinal);
+        await RefusedAsync(browser.GetAsync(sso + "?" + tampered));
+
+        // HTTP-POST: an enveloped signature over the request's root.
+        var signed = SignEnveloped(AuthnRequest(NewId(), "https://wiki.example.test"), key, spCertificate);
+        await AcceptedAsync(browser.PostAsync(sso, Form(signed.OuterXml)));
+
+        // A changed request no longer matches its signature.
+        var changed = SignEnveloped(AuthnRequest(NewId(), "https://wiki.example.test"), key, spCertificate);
+        changed.DocumentElement!.SetAttribute("ForceAuthn", "true");
+        await RefusedAsync(browser.PostAsync(sso, Form(changed.OuterXml)));
+
+        // Signature wrapping: a new root around a validly signed request (its signature moved up) is refused.
+        var original = SignEnveloped(AuthnRequest(NewId(), "https://wiki.example.test"), key, spCertificate);
+        var wrapper = new XmlDocument { PreserveWhitespace = true };
+        wrapper.LoadXml(AuthnRequest(NewId(), "https://wiki.example.test", acs: Acs));
+        var signature = original.DocumentElement!.GetElementsByTagName("Signature", SignedXml.XmlDsigNamespaceUrl)[0]!;
+        original.DocumentElement.RemoveChild(signature);
+        var issuer = wrapper.DocumentElement!.FirstChild!;
+        wrapper.DocumentElement.InsertAfter(wrapper.ImportNode(signature, true), issuer);
+        var extensions = wrapper.CreateElement("samlp", "Extensions", "urn:oasis:names:tc:SAML:2.0:protocol");
+        extensions.AppendChild(wrapper.ImportNode(original.DocumentElement, true));
+        wrapper.DocumentElement.AppendChild(extensions);
+        await RefusedAsync(browser.PostAsync(sso, Form(wrapper.OuterXml)));
+    }
+
+    [Fact]
+    public async Task SingleLogout_EndsTheSessionTheRequestNames_AndAnswersTheAppSigned()
+    {
+        var setup = await suite.SetUpAsync();
+        await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, sloUrl = Slo });
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+        using var start = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test")));
+        var (_, response, _) = Posted(await SignInAndContinueAsync(browser, setup, start));
+        var sessionIndex = Value(response, Names(response), "//saml:AuthnStatement/@SessionIndex");
+        var sloUrl = $"/t/{setup.Tenant.Slug}/saml/idp/slo";
+
+        // An unsigned request naming another session is answered, but not obeyed: any page could send one.
+        var requestId = NewId();
+        using (var stray = await browser.GetAsync(sloUrl + "?" + RedirectQuery(LogoutRequest(requestId, "https://wiki.example.test", setup.Email, "_someone-else"), "r1")))
+        {
+            var (status, _) = LogoutAnswer(stray, certificate, requestId);
+            Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Requester", status);
+        }
+
+        await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test"));
+
+        // Naming the session the assertion reported ends it: signed answer to the app's logout URL, with its RelayState.
+        requestId = NewId();
+        using (var logout = await browser.GetAsync(sloUrl + "?" + RedirectQuery(LogoutRequest(requestId, "https://wiki.example.test", setup.Email, sessionIndex), "r2")))
+        {
+            var (status, relayState) = LogoutAnswer(logout, certificate, requestId);
+            Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Success", status);
+            Assert.Equal("r2", relayState);
+        }
+
+        // Signed out everywhere at the tenant: the next SAML request, and the token service's pages, ask for a login.
+        using (var next = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))))
+        {
+            Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?", next.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        }
+
+        await RefusedAsync(browser.GetAsync(sloUrl + "?" + RedirectQuery(LogoutRequest(NewId(), "https://unknown.example.test", setup.Email, sessionIndex))));
+        await RefusedAsync(browser.GetAsync(sloUrl + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))));
+    }
+
+    [Fact]
+    public async Task TheAdminApi_KeepsSamlAppsPerTenant_AndChecksThem()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        var apps = $"{setup.Tenant.Api}/admin/saml-apps";
+
+        async Task InvalidAsync(object body, string field)
+        {
+            using var response = await admin.PostAsJsonAsync(apps, body);
+            var error = await HttpAssert.JsonAsync(response, HttpStatusCode.BadRequest);
+            Assert.Equal("validation_error", error.GetProperty("code").GetString());
+            Assert.True(error.GetProperty("details").TryGetProperty(field, out _), $"{field} not named: {error}");
+        }
+
+        await InvalidAsync(new { entityId = "https://a.example.test", acsUrl = Acs }, "name");
+        await InvalidAsync(new { name = "A", acsUrl = Acs }, "entityId");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test" }, "acsUrl");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = "http://a.example.test/acs" }, "acsUrl");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = "https://u:p@a.example.test/acs" }, "acsUrl");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = "javascript:alert(1)" }, "acsUrl");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, sloUrl = "https://a.example.test/slo#x" }, "sloUrl");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, nameIdFormat = "kerberos" }, "nameIdFormat");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, certificate = "not a certificate" }, "certificate");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, requireSignedRequests = true }, "requireSignedRequests");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, signResponse = false, signAssertion = false }, "signAssertion");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, attributeMappings = new Dictionary<string, string> { ["mail"] = "password" } }, "attributeMappings");
+        await InvalidAsync(new { name = "A", entityId = "https://a.example.test", acsUrl = Acs, attributeMappings = new Dictionary<string, string> { ["has space"] = "email" } }, "attributeMappings");
+        using (var notJson = await admin.PostAsync(apps, new StringContent("{\"name\": 5}", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        }
+
+        // Loopback http is allowed, for development; the defaults map the names most SPs look for.
+        var created = await AddAppAsync(setup, new { name = "Local", entityId = "urn:local:app", acsUrl = "http://127.0.0.1:3000/acs" });
+        var id = created.GetProperty("id").GetString();
+        Assert.Equal("emailAddress", created.GetProperty("nameIdFormat").GetString());
+        Assert.True(created.GetProperty("signResponse").GetBoolean() && created.GetProperty("signAssertion").GetBoolean());
+        Assert.Equal("family_name", created.GetProperty("attributeMappings").GetProperty("sn").GetString());
+        Assert.Equal(JsonValueKind.Null, created.GetProperty("certificateThumbprint").ValueKind);
+
+        using (var duplicate = await admin.PostAsJsonAsync(apps, new { name = "Other", entityId = "urn:local:app", acsUrl = Acs }))
+        {
+            Assert.Equal("duplicate_resource", (await HttpAssert.JsonAsync(duplicate, HttpStatusCode.Conflict)).GetProperty("code").GetString());
+        }
+
+        using var key = RSA.Create(2048);
+        using var certificate = SelfSigned(key, "CN=local");
+        using (var patched = await admin.PatchAsJsonAsync($"{apps}/{id}", new { certificate = Convert.ToBase64String(certificate.RawData), requireSignedRequests = true, nameIdFormat = "persistent" }))
+        {
+            var data = (await HttpAssert.JsonAsync(patched, HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal(certificate.GetCertHashString(HashAlgorithmName.SHA256), data.GetProperty("certificateThumbprint").GetString());
+            Assert.Equal("persistent", data.GetProperty("nameIdFormat").GetString());
+            Assert.Equal("Local", data.GetProperty("name").GetString());
+        }
+
+        using (var list = await admin.GetAsync(apps))
+        {
+            Assert.Equal(1, (await HttpAssert.JsonAsync(list, HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        }
+
+        // Another tenant sees none of it, and cannot change or remove it.
+        var other = await suite.SetUpAsync();
+        using (var stranger = suite.FederationAdmin(other.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"{other.Tenant.Api}/admin/saml-apps/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await stranger.PatchAsJsonAsync($"{other.Tenant.Api}/admin/saml-apps/{id}", new { name = "Mine" })).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await stranger.DeleteAsync($"{other.Tenant.Api}/admin/saml-apps/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.GetAsync($"{setup.Tenant.Api}/admin/saml-apps")).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{apps}/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"{apps}/{id}")).StatusCode);
+    }
+
+    private async Task<JsonElement> AddAppAsync(SignInSetup setup, object body)
+    {
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/saml-apps", body);
+        return (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+    }
+
+    /// <summary>The login page a request sent the browser to: the user signs in, and the browser goes on to the IdP's answer (its HTML).</summary>
+    private static async Task<string> SignInAndContinueAsync(HttpClient browser, SignInSetup setup, HttpResponseMessage toLogin)
+    {
+        using var login = await HostedFlow.SubmitLoginAsync(browser, toLogin.Headers.Location!.OriginalString, setup.Email, setup.Password);
+        var continuation = HostedFlow.LocalRedirect(login) ?? throw new InvalidOperationException("Login did not redirect: " + await login.Content.ReadAsStringAsync());
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/saml/idp/continue?request=", continuation, StringComparison.Ordinal);
+        using var answer = await browser.GetAsync(continuation);
+        var html = await answer.Content.ReadAsStringAsync();
+        Assert.True(answer.StatusCode == HttpStatusCode.OK, html);
+
+        // The continuation answers once.
+        using var replayed = await browser.GetAsync(continuation);
+        Assert.Equal(HttpStatusCode.BadRequest, replayed.StatusCode);
+        return html;
+    }
+
+    private static string SsoUrl(SignInSetup setup) => $"/t/{setup.Tenant.Slug}/saml/idp/sso";
+
+    /// <summary>A request the browser already has a session for: answered at once (no login), the response read.</summary>
+    private static async Task<XmlDocument> PostedAtOnceAsync(HttpClient browser, SignInSetup setup, string request, string acs = Acs)
+    {
+        using var answer = await browser.PostAsync(SsoUrl(setup), Form(request));
+        var html = await answer.Content.ReadAsStringAsync();
+        Assert.True(answer.StatusCode == HttpStatusCode.OK, html);
+        var (action, response, _) = Posted(html);
+        Assert.Equal(acs, action);
+        return response;
+    }
+
+    private static async Task RefusedAsync(Task<HttpResponseMessage> sending, string? saying = null)
+    {
+        using var response = await sending;
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode}: {html}");
+        Assert.DoesNotContain("SAMLResponse", html, StringComparison.Ordinal);
+        if (saying is not null)
+        {
+            Assert.Contains(saying, html, StringComparison.Ordinal);
+        }
+    }
+
+    private static async Task AcceptedAsync(Task<HttpResponseMessage> sending)
+    {
+        using var response = await sending;
+        Assert.True(response.StatusCode == HttpStatusCode.Redirect, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+        Assert.Contains("/login?returnUrl=", response.Headers.Location!.OriginalString, StringComparison.Ordinal);
+    }
+
+    private static FormUrlEncodedContent Form(string xml) => new(new Dictionary<string, string> { ["SAMLRequest"] = Base64(xml) });
+
+    private static string NewId() => "_" + Guid.NewGuid().ToString("N");
+
+    private static string AuthnRequest(
+        string id, string issuer, string? acs = null, string? destination = null, string? nameIdFormat = null, bool forceAuthn = false, bool isPassive = false,
+        string? binding = null, DateTimeOffset? issued = null)
+    {
+        var attributes = new StringBuilder();
+        attributes.Append($" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{(issued ?? DateTimeOffset.UtcNow).UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\"");
+        if (acs is not null)
+        {
+            attributes.Append($" AssertionConsumerServiceURL=\"{acs}\"");
+        }
+
+        if (destination is not null)
+        {
+            attributes.Append($" Destination=\"{destination}\"");
+        }
+
+        if (binding is not null)
+        {
+            attributes.Append($" ProtocolBinding=\"{binding}\"");
+        }
+
+        if (forceAuthn)
+        {
+            attributes.Append(" ForceAuthn=\"true\"");
+        }
+
+        if (isPassive)
+        {
+            attributes.Append(" IsPassive=\"true\"");
+        }
+
+        var policy = nameIdFormat is null ? string.Empty : $"<samlp:NameIDPolicy Format=\"{nameIdFormat}\" AllowCreate=\"true\"/>";
+        return "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\""
+               + $"{attributes}><saml:Issuer>{issuer}</saml:Issuer>{policy}</samlp:AuthnRequest>";
+    }
+
+    private static string LogoutRequest(string id, string issuer, string nameId, string sessionIndex) =>
+        "<samlp:LogoutRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\""
+        + $" ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{DateTimeOffset.UtcNow.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\">"
+        + $"<saml:Issuer>{issuer}</saml:Issuer><saml:NameID>{nameId}</saml:NameID><samlp:SessionIndex>{sessionIndex}</samlp:SessionIndex></samlp:LogoutRequest>";
+
+    private static string Base64(string xml) => Convert.ToBase64String(Encoding.UTF8.GetBytes(xml));
+
+    private static string Deflated(string xml)
+    {
+        using var buffer = new MemoryStream();
+        using (var deflate = new DeflateStream(buffer, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(Encoding.UTF8.GetBytes(xml));
+        }
+
+        return Convert.ToBase64String(buffer.ToArray());
+    }
+
+    private static string RedirectQuery(string xml, string? relayState = null) =>
+        "SAMLRequest=" + Uri.EscapeDataString(Deflated(xml)) + (relayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(relayState));
+
+    /// <summary>SAML Bindings §3.4.4.1: the signature covers the encoded parameters in order.</summary>
+    private static string SignedRedirectQuery(string xml, string relayState, RSA key, string sigAlg)
+    {
+        var signedPart = RedirectQuery(xml, relayState) + "&SigAlg=" + Uri.EscapeDataString(sigAlg);
+        var hash = sigAlg == Sha1 ? HashAlgorithmName.SHA1 : HashAlgorithmName.SHA256;
+        return signedPart + "&Signature=" + Uri.EscapeDataString(Convert.ToBase64String(key.SignData(Encoding.ASCII.GetBytes(signedPart), hash, RSASignaturePadding.Pkcs1)));
+    }
+
+    private static XmlDocument SignEnveloped(string xml, RSA key, X509Certificate2 certificate)
+    {
+        var document = new XmlDocument { PreserveWhitespace = true };
+        document.LoadXml(xml);
+        var signed = new SignedXml(document) { SigningKey = key };
+        signed.SignedInfo!.CanonicalizationMethod = SignedXml.XmlDsigExcC14NTransformUrl;
+        signed.SignedInfo.SignatureMethod = SignedXml.XmlDsigRSASHA256Url;
+        var reference = new Reference("#" + document.DocumentElement!.GetAttribute("ID")) { DigestMethod = SignedXml.XmlDsigSHA256Url };
+        reference.AddTransform(new XmlDsigEnvelopedSignatureTransform());
+        reference.AddTransform(new XmlDsigExcC14NTransform());
+        signed.AddReference(reference);
+        var keyInfo = new KeyInfo();
+        keyInfo.AddClause(new KeyInfoX509Data(certificate));
+        signed.KeyInfo = keyInfo;
+        signed.ComputeSignature();
+        document.DocumentElement.InsertAfter(document.ImportNode(signed.GetXml(), true), document.DocumentElement.FirstChild);
+        return document;
+    }
+
+    private static X509Certificate2 SelfSigned(RSA key, string subject) =>
+        new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+
+    /// <summary>The answer page's form: where it posts, the response it carries (parsed), and the RelayState.</summary>
+    private static (string Action, XmlDocument Response, string? RelayState) Posted(string html)
+    {
+        var action = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(html, "<form method=\"post\" action=\"([^\"]+)\"").Groups[1].Value);
+        var fields = HostedForms.HiddenFields(html);
+        Assert.True(fields.ContainsKey("SAMLResponse"), html);
+        var document = new XmlDocument { PreserveWhitespace = true };
+        document.LoadXml(Encoding.UTF8.GetString(Convert.FromBase64String(fields["SAMLResponse"])));
+        return (action, document, fields.GetValueOrDefault("RelayState"));
+    }
+
+    /// <summary>A LogoutResponse sent back by the HTTP-Redirect binding: its signature checked, its status and RelayState.</summary>
+    private static (string Status, string? RelayState) LogoutAnswer(HttpResponseMessage answer, X509Certificate2 certificate, string requestId)
+    {
+        Assert.Equal(HttpStatusCode.Redirect, answer.StatusCode);
+        var location = answer.Headers.Location!.OriginalString;
+        Assert.StartsWith(Slo + "?", location, StringComparison.Ordinal);
+        var query = location[(Slo.Length + 1)..];
+        var signedPart = query[..query.IndexOf("&Signature=", StringComparison.Ordinal)];
+        var parameters = QueryHelpers.ParseQuery(query);
+        Assert.Equal(RsaSha256, parameters["SigAlg"].ToString());
+        Assert.True(certificate.GetRSAPublicKey()!.VerifyData(Encoding.ASCII.GetBytes(signedPart), Convert.FromBase64String(parameters["Signature"].ToString()), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        using var inflate = new DeflateStream(new MemoryStream(Convert.FromBase64String(parameters["SAMLResponse"].ToString())), CompressionMode.Decompress);
+        var document = new XmlDocument();
+        document.Load(inflate);
+        Assert.Equal("LogoutResponse", document.DocumentElement!.LocalName);
+        Assert.Equal(requestId, document.DocumentElement.GetAttribute("InResponseTo"));
+        Assert.Equal(Slo, document.DocumentElement.GetAttribute("Destination"));
+        return (Value(document, Names(document), "/samlp:LogoutResponse/samlp:Status/samlp:StatusCode/@Value"),
+            parameters.TryGetValue("RelayState", out var relay) ? relay.ToString() : null);
+    }
+
+    /// <summary>The element carries one signature, over itself (by its ID), verifying with <paramref name="certificate"/>.</summary>
+    private static void AssertSignedBy(XmlElement element, X509Certificate2 certificate)
+    {
+        var signature = element.ChildNodes.OfType<XmlElement>().Single(e => e.LocalName == "Signature" && e.NamespaceURI == SignedXml.XmlDsigNamespaceUrl);
+        var signed = new SignedXml(element.OwnerDocument);
+        signed.LoadXml(signature);
+        Assert.Equal("#" + element.GetAttribute("ID"), ((Reference)signed.SignedInfo!.References[0]!).Uri);
+        Assert.Equal(SignedXml.XmlDsigRSASHA256Url, signed.SignatureMethod);
+        Assert.True(signed.CheckSignature(certificate, verifySignatureOnly: true), "The signature does not verify");
+    }
+
+    private async Task<(XmlDocument Document, XmlNamespaceManager Names)> MetadataAsync(HttpClient browser, SignInSetup setup)
+    {
+        using var response = await browser.GetAsync($"/t/{setup.Tenant.Slug}/saml/idp/metadata");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/samlmetadata+xml", response.Content.Headers.ContentType!.MediaType);
+        var document = new XmlDocument();
+        document.LoadXml(await response.Content.ReadAsStringAsync());
+        return (document, Names(document));
+    }
+
+    private async Task<X509Certificate2> IdpCertificateAsync(HttpClient browser, SignInSetup setup)
+    {
+        var (document, names) = await MetadataAsync(browser, setup);
+        return Certificate(document, names);
+    }
+
+    private static X509Certificate2 Certificate(XmlDocument metadata, XmlNamespaceManager names) =>
+        X509CertificateLoader.LoadCertificate(Convert.FromBase64String(
+            metadata.SelectSingleNode("//md:KeyDescriptor[@use='signing']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.InnerText));
+
+    private static XmlNamespaceManager Names(XmlDocument document)
+    {
+        var names = new XmlNamespaceManager(document.NameTable);
+        names.AddNamespace("samlp", "urn:oasis:names:tc:SAML:2.0:protocol");
+        names.AddNamespace("saml", "urn:oasis:names:tc:SAML:2.0:assertion");
+        names.AddNamespace("md", "urn:oasis:names:tc:SAML:2.0:metadata");
+        names.AddNamespace("ds", SignedXml.XmlDsigNamespaceUrl);
+        return names;
+    }
+
+    private static string Value(XmlDocument document, XmlNamespaceManager names, string xpath) =>
+        document.SelectSingleNode(xpath, names)?.Value ?? document.SelectSingleNode(xpath, names)?.InnerText
+        ?? throw new Xunit.Sdk.XunitException($"Nothing at {xpath} in {document.OuterXml}");
+}
