@@ -818,6 +818,56 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal("federated", Assert.Single(bundle["sessions"]!.AsArray())!["authMethod"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// SAML single sign-on across the real processes: a SAML app added at federation through the gateway, an AuthnRequest
+    /// (HTTP-Redirect) sending the browser to the token service's login page, federation asking token about the new
+    /// session and admin about the user, and a signed response for the app's ACS that verifies with the metadata's key.
+    /// </summary>
+    [Fact]
+    public async Task SamlApp_SignsAUserIn_AcrossTheGatewayAndServices_WithASignedAssertion()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Sam");
+        using (var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/saml-apps",
+                   new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = "https://wiki.example.test/acs" }, key))
+        {
+            await ApiAssert.OkAsync(added, 201);
+        }
+
+        using var browser = suite.Browser();
+        var metadata = new System.Xml.XmlDocument();
+        metadata.LoadXml(await browser.GetStringAsync($"/t/{tenant.Slug}/saml/idp/metadata"));
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(
+            Convert.FromBase64String(metadata.GetElementsByTagName("X509Certificate", "http://www.w3.org/2000/09/xmldsig#")[0]!.InnerText));
+
+        var request = "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" "
+                      + $"ID=\"_{Guid.NewGuid():N}\" Version=\"2.0\" IssueInstant=\"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}\"><saml:Issuer>https://wiki.example.test</saml:Issuer></samlp:AuthnRequest>";
+        using var deflated = new MemoryStream();
+        using (var deflate = new System.IO.Compression.DeflateStream(deflated, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(System.Text.Encoding.UTF8.GetBytes(request));
+        }
+
+        using var toLogin = await browser.GetAsync($"/t/{tenant.Slug}/saml/idp/sso?SAMLRequest={Uri.EscapeDataString(Convert.ToBase64String(deflated.ToArray()))}&RelayState=home");
+        Assert.True(toLogin.StatusCode == HttpStatusCode.Redirect, await toLogin.Content.ReadAsStringAsync());
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var answer = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var fields = HostedForms.HiddenFields(await answer.Content.ReadAsStringAsync());
+        Assert.Equal("home", fields["RelayState"]);
+
+        var response = new System.Xml.XmlDocument { PreserveWhitespace = true };
+        response.LoadXml(System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(fields["SAMLResponse"])));
+        var signature = new System.Security.Cryptography.Xml.SignedXml(response);
+        signature.LoadXml((System.Xml.XmlElement)response.DocumentElement!.GetElementsByTagName("Signature", "http://www.w3.org/2000/09/xmldsig#")[0]!);
+        Assert.True(signature.CheckSignature(certificate, verifySignatureOnly: true));
+        Assert.Equal(email, response.GetElementsByTagName("NameID", "urn:oasis:names:tc:SAML:2.0:assertion")[0]!.InnerText);
+        Assert.Equal("https://wiki.example.test", response.GetElementsByTagName("Audience", "urn:oasis:names:tc:SAML:2.0:assertion")[0]!.InnerText);
+    }
+
     [Fact]
     public async Task Passkey_AddedAndUsedThroughTheGateway_SignsInWithoutAPassword()
     {
