@@ -112,6 +112,11 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
             .ToDictionary(a => a.GetAttribute("Name"), a => a.SelectSingleNode("saml:AttributeValue", names)!.InnerText);
         Assert.Equal(new Dictionary<string, string> { ["displayName"] = "Alice Example", ["email"] = setup.Email, ["uid"] = setup.UserId.ToString() }, attributes);
 
+        // The sign-in to the app is in the tenant's audit log (through the outbox and RabbitMQ), by the user.
+        var audited = await suite.AuditEntryAsync(setup, "saml_assertion_issued");
+        Assert.Equal("authentication", audited.GetProperty("category").GetString());
+        Assert.Equal(setup.UserId.ToString(), audited.GetProperty("actor").GetProperty("id").GetString());
+
         // Signed in now: a request by HTTP-POST is answered at once, here with a pairwise persistent NameID, stable across sign-ins.
         var persistent = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test", nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"));
         var persistentId = Value(persistent, Names(persistent), "//saml:Subject/saml:NameID");

@@ -17,3 +17,9 @@ public sealed record SessionsRevoked(Guid UserId, IReadOnlyList<string> SessionI
 /// Redis was down at the time. <see cref="Subject"/> is the user's id, <see cref="ClientId"/> the client's, when known.
 /// </summary>
 public sealed record GrantRevoked(string AuthorizationId, string? Subject, string? ClientId) : IntegrationEvent;
+
+/// <summary>
+/// The tenant's SAML identity provider signed an assertion about the user for a SAML app (<see cref="AppId"/>, entity
+/// ID <see cref="EntityId"/>): the user signed in to that application.
+/// </summary>
+public sealed record SamlAssertionIssued(Guid UserId, Guid AppId, string EntityId, string NameIdFormat) : IntegrationEvent;

@@ -1,6 +1,9 @@
 using System.Xml;
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Sessions;
 using LumoAuth.Federation.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
@@ -160,6 +163,12 @@ public static partial class SamlIdpEndpoints
         }
 
         var response = SamlDocuments.SignIn(idpEntityId, sp, pending.RequestId, pending.NameIdFormat, new SamlSubject(user, session), key, now);
+        // The audit log's (and webhooks') record of the sign-in to the app, through the outbox.
+        services.Db.AddEvent(new SamlAssertionIssued(user.Id, sp.Id, sp.EntityId, pending.NameIdFormat)
+        {
+            TenantId = tenantId, Actor = new EventActor(ActorTypes.User, user.Id.ToString(), user.Email),
+        });
+        await services.Db.SaveChangesAsync(http.RequestAborted);
         LogSignedIn(services.Logger, tenantId, sp.EntityId, user.Id);
         return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse", response, pending.RelayState);
     }
