@@ -227,7 +227,7 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         using var browser = suite.FederatedBrowser();
         var sso = SsoUrl(setup);
 
-        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))), "must sign");
+        await RefusedAsync(browser.GetAsync(sso + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))), "must sign its messages");
         await AcceptedAsync(browser.GetAsync(sso + "?" + SignedRedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), "back", key, RsaSha256)));
         await RefusedAsync(browser.GetAsync(sso + "?" + SignedRedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"), "back", key, Sha1)));
         using (var stranger = RSA.Create(2048))

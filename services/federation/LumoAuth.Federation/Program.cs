@@ -5,8 +5,9 @@ using LumoAuth.Federation.Features.Providers;
 using LumoAuth.Federation.Features.Saml;
 using LumoAuth.Messaging;
 
-// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users) and the
-// SAML identity provider; the SAML SP side and LDAP land here next (DESIGN §3).
+// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users), and SAML
+// both ways: the tenant as identity provider for SAML apps, and as service provider for outside SAML IdPs. LDAP is next
+// (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddFederationService();
@@ -26,6 +27,8 @@ app.MapProviderEndpoints();
 app.MapSocialLoginEndpoints();
 app.MapSamlAppEndpoints();
 app.MapSamlIdpEndpoints();
+app.MapSamlIdpConnectionEndpoints();
+app.MapSamlSpEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

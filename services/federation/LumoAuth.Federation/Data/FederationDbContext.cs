@@ -43,9 +43,41 @@ public sealed class IdentityProvider
     /// </summary>
     public bool AutoLinkUsers { get; set; }
 
+    /// <summary>A SAML identity provider's settings (type <c>saml</c>); null for the OAuth and OpenID Connect types.</summary>
+    public SamlIdpSettings? Saml { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>
+/// An outside SAML identity provider the tenant's users sign in with (the tenant as SAML SP): where its sign-in is, what
+/// its signatures are checked with, and how much of its word is taken.
+/// </summary>
+public sealed class SamlIdpSettings
+{
+    /// <summary>The IdP's entity ID: the Issuer its responses and assertions must name.</summary>
+    public string EntityId { get; set; } = string.Empty;
+
+    public string SsoUrl { get; set; } = string.Empty;
+
+    public string? SloUrl { get; set; }
+
+    /// <summary>The IdP's signing certificate, base64 DER.</summary>
+    public string Certificate { get; set; } = string.Empty;
+
+    /// <summary>The NameID format asked for (short name, <c>SamlNames.NameIdFormats</c>).</summary>
+    public string NameIdFormat { get; set; } = "emailAddress";
+
+    /// <summary>Whether the IdP's e-mail addresses count as verified (it is the tenant's directory), so accounts may be made and linked with them.</summary>
+    public bool TrustEmail { get; set; } = true;
+
+    public bool WantResponsesSigned { get; set; } = true;
+
+    public bool WantAssertionsSigned { get; set; } = true;
+
+    public bool SignAuthnRequests { get; set; }
 }
 
 /// <summary>A user's account at an upstream provider, linked to their LumoAuth user: the provider's subject signs them in.</summary>
@@ -164,6 +196,7 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
             e.Property(p => p.Name).HasMaxLength(IdentityProvider.NameLength);
             e.Property(p => p.ClientId).HasMaxLength(500);
             e.Property(p => p.IssuerUrl).HasMaxLength(500);
+            e.OwnsOne(p => p.Saml, saml => saml.ToJson());
             e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
         });
         modelBuilder.Entity<ExternalIdentity>(e =>

@@ -320,6 +320,49 @@ namespace LumoAuth.Federation.Data.Migrations
 
                     b.ToTable("outbox_messages", (string)null);
                 });
+
+            modelBuilder.Entity("LumoAuth.Federation.Data.IdentityProvider", b =>
+                {
+                    b.OwnsOne("LumoAuth.Federation.Data.SamlIdpSettings", "Saml", b1 =>
+                        {
+                            b1.Property<Guid>("IdentityProviderId");
+
+                            b1.Property<string>("Certificate")
+                                .IsRequired();
+
+                            b1.Property<string>("EntityId")
+                                .IsRequired();
+
+                            b1.Property<string>("NameIdFormat")
+                                .IsRequired();
+
+                            b1.Property<bool>("SignAuthnRequests");
+
+                            b1.Property<string>("SloUrl");
+
+                            b1.Property<string>("SsoUrl")
+                                .IsRequired();
+
+                            b1.Property<bool>("TrustEmail");
+
+                            b1.Property<bool>("WantAssertionsSigned");
+
+                            b1.Property<bool>("WantResponsesSigned");
+
+                            b1.HasKey("IdentityProviderId");
+
+                            b1.ToTable("identity_providers");
+
+                            b1
+                                .ToJson("Saml")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("IdentityProviderId");
+                        });
+
+                    b.Navigation("Saml");
+                });
 #pragma warning restore 612, 618
         }
     }

@@ -23,8 +23,6 @@ namespace LumoAuth.Federation.Features.Login;
 /// </summary>
 public static partial class SocialLoginEndpoints
 {
-    private const string BrowserCookie = LoginTicket.BrowserCookie;
-
     /// <summary>Per tenant and client address, as the login page's: each start writes a state to Redis for ten minutes.</summary>
     public const string RateLimitPolicy = "social-login";
 
@@ -73,7 +71,7 @@ public static partial class SocialLoginEndpoints
     public static async Task<IResult> StartAsync(string provider, string? returnUrl, HttpContext http, [AsParameters] LoginServices services)
     {
         var slug = services.Tenant.Slug;
-        if (returnUrl is not null && !IsOwnPage(returnUrl, slug))
+        if (returnUrl is not null && !SignInSteps.IsOwnPage(returnUrl, slug))
         {
             returnUrl = null;
         }
@@ -81,7 +79,7 @@ public static partial class SocialLoginEndpoints
         var found = await FindAsync(services.Db, provider, http.RequestAborted);
         if (found is not { IsEnabled: true })
         {
-            return Fail(slug, Failures.Disabled, returnUrl);
+            return SignInSteps.Fail(slug, Failures.Disabled, returnUrl);
         }
 
         ProviderEndpoints? endpoints;
@@ -97,17 +95,12 @@ public static partial class SocialLoginEndpoints
         if (endpoints is null)
         {
             LogRefused(services.Logger, services.Tenant.TenantId, found.Id, "the provider's endpoints cannot be discovered");
-            return Fail(slug, Failures.Unavailable, returnUrl);
+            return SignInSteps.Fail(slug, Failures.Unavailable, returnUrl);
         }
 
-        var (state, nonce, verifier, browser) = (LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret());
+        var (state, nonce, verifier) = (LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret());
+        var browser = SignInSteps.BindBrowser(http, slug, services.Options.Value);
         await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginTicket.HashOf(browser)));
-        http.Response.Cookies.Append(BrowserCookie, browser, new CookieOptions
-        {
-            // The tenant's whole path: the token service's landing page checks it too.
-            Path = $"/t/{slug}/", HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, MaxAge = LoginStates.StateLifetime,
-            Secure = http.Request.IsHttps || services.Options.Value.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),
-        });
 
         var query = new Dictionary<string, string?>
         {
@@ -129,23 +122,23 @@ public static partial class SocialLoginEndpoints
     {
         var slug = services.Tenant.Slug;
         var taken = state is { Length: > 0 and <= 100 } ? await services.States.TakeStateAsync(state) : null;
-        var browser = http.Request.Cookies[BrowserCookie];
+        var browser = http.Request.Cookies[LoginTicket.BrowserCookie];
         // Only the browser that began the sign-in completes it (no login CSRF), at this tenant, through this provider.
         if (taken is null || taken.TenantId != services.Tenant.TenantId || !LoginTicket.Matches(taken.BrowserHash, browser)
             || await FindAsync(services.Db, provider, http.RequestAborted) is not { IsEnabled: true } found || found.Id != taken.ProviderId)
         {
-            return Fail(slug, Failures.Expired, taken?.ReturnUrl);
+            return SignInSteps.Fail(slug, Failures.Expired, taken?.ReturnUrl);
         }
 
         if (error is not null || string.IsNullOrEmpty(code))
         {
-            return Fail(slug, error == "access_denied" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl);
+            return SignInSteps.Fail(slug, error == "access_denied" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl);
         }
 
         var endpoints = await services.Upstream.EndpointsAsync(found, http.RequestAborted);
         if (endpoints is null)
         {
-            return Fail(slug, Failures.Unavailable, taken.ReturnUrl);
+            return SignInSteps.Fail(slug, Failures.Unavailable, taken.ReturnUrl);
         }
 
         var (account, problem) = await services.Upstream.CompleteAsync(
@@ -153,72 +146,11 @@ public static partial class SocialLoginEndpoints
         if (account is null)
         {
             LogRefused(services.Logger, services.Tenant.TenantId, found.Id, problem!);
-            return Fail(slug, Failures.ProviderError, taken.ReturnUrl);
+            return SignInSteps.Fail(slug, Failures.ProviderError, taken.ReturnUrl);
         }
 
-        Guid userId;
-        try
-        {
-            var link = await LinkAsync(services, found, account, http.RequestAborted);
-            if (link.Refusal is { } refusal)
-            {
-                return Fail(slug, refusal, taken.ReturnUrl);
-            }
-
-            userId = link.UserId;
-        }
-        catch (DependencyUnavailableException)
-        {
-            return Fail(slug, Failures.Unavailable, taken.ReturnUrl);
-        }
-
-        var ticket = await services.States.IssueTicketAsync(services.Tenant.TenantId, new LoginTicket(userId, found.Id, found.Name, taken.ReturnUrl, taken.BrowserHash));
-        http.Response.Headers.CacheControl = "no-store";
-        return Results.Redirect($"/t/{slug}/login/external?ticket={Uri.EscapeDataString(ticket)}");
-    }
-
-    /// <summary>
-    /// The user the outside account signs in as: its link, or — the first time — the user admin finds by verified address
-    /// or makes, linked now. A concurrent first sign-in of the same account links once; the other finds its link.
-    /// </summary>
-    private static async Task<(Guid UserId, string? Refusal)> LinkAsync(LoginServices services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken)
-    {
-        var db = services.Db;
-        var now = DateTimeOffset.UtcNow;
-        var link = await db.ExternalIdentities.FirstOrDefaultAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
-        if (link is not null)
-        {
-            (link.LastSignInAt, link.Email) = (now, account.Email ?? link.Email);
-            await db.SaveChangesAsync(cancellationToken);
-            return (link.UserId, null);
-        }
-
-        var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
-            services.Tenant.TenantId, $"{provider.Type}:{provider.Name}", account.Email, account.EmailVerified, account.Name, account.GivenName, account.FamilyName,
-            account.Picture, provider.AllowSignup, provider.AutoLinkUsers), cancellationToken);
-        if (outcome.User is not { } user)
-        {
-            // A concurrent first sign-in of the same account may have made the user and its link meanwhile.
-            var linked = await db.ExternalIdentities.AsNoTracking().FirstOrDefaultAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
-            return linked is not null ? (linked.UserId, null) : (Guid.Empty, outcome.Refusal ?? Failures.ProviderError);
-        }
-
-        db.ExternalIdentities.Add(new ExternalIdentity
-        {
-            Id = Guid.CreateVersion7(), TenantId = services.Tenant.TenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = user.UserId,
-            Email = account.Email, CreatedAt = now, LastSignInAt = now,
-        });
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            return (user.UserId, null);
-        }
-        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
-        {
-            db.ChangeTracker.Clear();
-            var existing = await db.ExternalIdentities.AsNoTracking().FirstAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
-            return (existing.UserId, null);
-        }
+        return await SignInSteps.HandOverAsync(
+            http, new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.States), found, account, taken.ReturnUrl, taken.BrowserHash);
     }
 
     /// <summary>The token service redeems the ticket its sign-in page was sent with.</summary>
@@ -251,19 +183,8 @@ public static partial class SocialLoginEndpoints
     /// <summary>A provider by id, or by type (the docs' <c>/auth/social/google</c>): the tenant's first enabled one of it.</summary>
     private static Task<IdentityProvider?> FindAsync(FederationDbContext db, string provider, CancellationToken cancellationToken) =>
         Guid.TryParse(provider, out var id)
-            ? db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, cancellationToken)
-            : db.IdentityProviders.AsNoTracking().Where(p => p.Type == provider && p.IsEnabled).OrderBy(p => p.CreatedAt).FirstOrDefaultAsync(cancellationToken);
-
-    /// <summary>
-    /// Where a sign-in may go on to: one of the tenant's own pages (the token service checks which before it redirects),
-    /// printable ASCII, so it can never leave for another site.
-    /// </summary>
-    private static bool IsOwnPage(string url, string slug) =>
-        url.Length <= 8192 && url.StartsWith($"/t/{slug}/", StringComparison.Ordinal) && !url.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E')
-        && !url.Contains('\\', StringComparison.Ordinal) && !url.Contains("//", StringComparison.Ordinal);
-
-    private static IResult Fail(string slug, string reason, string? returnUrl) =>
-        Results.Redirect($"/t/{slug}/login/external?error={reason}" + (returnUrl is null ? string.Empty : "&returnUrl=" + Uri.EscapeDataString(returnUrl)));
+            ? db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id && p.Type != ProviderTypes.Saml, cancellationToken)
+            : db.IdentityProviders.AsNoTracking().Where(p => p.Type == provider && p.Type != ProviderTypes.Saml && p.IsEnabled).OrderBy(p => p.CreatedAt).FirstOrDefaultAsync(cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sign-in through provider {ProviderId} of tenant {TenantId} refused: {Problem}")]
     private static partial void LogRefused(ILogger logger, Guid tenantId, Guid providerId, string problem);

@@ -13,6 +13,9 @@ public static class ProviderTypes
     public const string GitHub = "github";
     public const string Oidc = "oidc";
 
+    /// <summary>A SAML identity provider: kept with the others (its links, buttons and data export are the same), managed at <c>/admin/identity-providers</c>.</summary>
+    public const string Saml = "saml";
+
     public static readonly IReadOnlyList<string> All = [Google, Microsoft, LinkedIn, GitHub, Oidc];
 
     /// <summary>Types the docs name that are not offered (yet), with why, for a clear 400.</summary>
@@ -20,7 +23,7 @@ public static class ProviderTypes
     {
         ["apple"] = "Sign in with Apple needs a client secret signed per request with a private key; it is not offered yet",
         ["facebook"] = "Facebook Login is not offered yet; any OpenID Connect provider can be added as type oidc",
-        ["saml"] = "SAML identity providers are not configured here",
+        ["saml"] = "SAML identity providers are added at /admin/identity-providers",
     };
 
     /// <summary>The display name when none is given.</summary>

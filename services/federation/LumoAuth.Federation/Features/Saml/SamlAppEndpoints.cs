@@ -122,12 +122,12 @@ public static class SamlAppEndpoints
         validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
         validation.Check(request.EntityId is null || (request.EntityId.Trim().Length > 0 && !request.EntityId.AsSpan().ContainsAnyExceptInRange('\x20', '\x7E')),
             "entityId", "must be printable ASCII (usually the application's URL)");
-        if (request.AcsUrl is not null && UrlProblem(request.AcsUrl) is { } acs)
+        if (request.AcsUrl is not null && SamlInput.UrlProblem(request.AcsUrl) is { } acs)
         {
             validation.Add("acsUrl", acs);
         }
 
-        if (request.SloUrl is { Length: > 0 } && UrlProblem(request.SloUrl) is { } slo)
+        if (request.SloUrl is { Length: > 0 } && SamlInput.UrlProblem(request.SloUrl) is { } slo)
         {
             validation.Add("sloUrl", slo);
         }
@@ -137,7 +137,7 @@ public static class SamlAppEndpoints
         byte[]? certificate = null;
         if (request.Certificate is { Length: > 0 } pem)
         {
-            certificate = ReadCertificate(pem);
+            certificate = SamlInput.ReadCertificate(pem);
             validation.Check(certificate is not null, "certificate", "must be an X.509 certificate with an RSA key, PEM or base64 DER");
         }
 
@@ -178,38 +178,6 @@ public static class SamlAppEndpoints
         sp.AttributeMappings = request.AttributeMappings is { } wanted ? new Dictionary<string, string>(wanted!, StringComparer.Ordinal) : sp.AttributeMappings;
         sp.IsEnabled = request.IsEnabled ?? sp.IsEnabled;
         return null;
-    }
-
-    private static readonly System.Buffers.SearchValues<char> UnsafeInPages = System.Buffers.SearchValues.Create("\"'<>;,\\");
-
-    /// <summary>
-    /// Where the browser is sent with responses: an absolute https URL (http only on a loopback host, for development),
-    /// without credentials, fragment or characters a page's security policy could not name.
-    /// </summary>
-    private static string? UrlProblem(string url) =>
-        !Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || !string.IsNullOrEmpty(uri.UserInfo) || url.Contains('#', StringComparison.Ordinal)
-        || url.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E') || url.AsSpan().ContainsAny(UnsafeInPages)
-            ? "must be an absolute https URL without credentials or fragment"
-            : uri.Scheme == "http" && !uri.IsLoopback
-                ? "must use https (http only on a loopback host)"
-                : null;
-
-    /// <summary>The certificate's DER, from PEM or base64; null when it is not a certificate with an RSA key.</summary>
-    private static byte[]? ReadCertificate(string text)
-    {
-        try
-        {
-            var der = text.Contains("-----BEGIN", StringComparison.Ordinal)
-                ? X509Certificate2.CreateFromPem(text).RawData
-                : Convert.FromBase64String(string.Concat(text.Where(c => !char.IsWhiteSpace(c))));
-            using var certificate = X509CertificateLoader.LoadCertificate(der);
-            using var rsa = certificate.GetRSAPublicKey();
-            return rsa is null ? null : certificate.RawData;
-        }
-        catch (Exception exception) when (exception is CryptographicException or FormatException or ArgumentException)
-        {
-            return null;
-        }
     }
 
     private static string Shorten(string value) => value.Length <= 40 ? value : value[..40] + "…";

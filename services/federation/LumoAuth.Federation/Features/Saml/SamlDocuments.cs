@@ -151,6 +151,60 @@ public static class SamlDocuments
         response.SetAttribute("InResponseTo", inResponseTo);
         Add(document, response, SamlNames.Assertion, "saml:Issuer").InnerText = idpEntityId;
         Add(document, Add(document, response, SamlNames.Protocol, "samlp:Status"), SamlNames.Protocol, "samlp:StatusCode").SetAttribute("Value", status);
+        return Deflated(document);
+    }
+
+    /// <summary>Our request to an outside IdP (SP mode), DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding.</summary>
+    public static string AuthnRequest(string id, string spEntityId, string acsUrl, string destination, string nameIdFormat, DateTimeOffset now)
+    {
+        var document = new XmlDocument();
+        var request = Add(document, document, SamlNames.Protocol, "samlp:AuthnRequest");
+        request.SetAttribute("ID", id);
+        request.SetAttribute("Version", "2.0");
+        request.SetAttribute("IssueInstant", Instant(now));
+        request.SetAttribute("Destination", destination);
+        request.SetAttribute("AssertionConsumerServiceURL", acsUrl);
+        request.SetAttribute("ProtocolBinding", SamlNames.PostBinding);
+        Add(document, request, SamlNames.Assertion, "saml:Issuer").InnerText = spEntityId;
+        var policy = Add(document, request, SamlNames.Protocol, "samlp:NameIDPolicy");
+        policy.SetAttribute("Format", SamlNames.NameIdFormats[nameIdFormat]);
+        policy.SetAttribute("AllowCreate", "true");
+        return Deflated(document);
+    }
+
+    /// <summary>The tenant as SAML SP: where responses and logout messages come, and the key its requests are signed with.</summary>
+    public static string SpMetadata(string entityId, string acsUrl, string sloUrl, SamlKey key)
+    {
+        var document = new XmlDocument();
+        var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
+        root.SetAttribute("entityID", entityId);
+        var sp = Add(document, root, SamlNames.Metadata, "md:SPSSODescriptor");
+        sp.SetAttribute("AuthnRequestsSigned", "false");
+        sp.SetAttribute("WantAssertionsSigned", "true");
+        sp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
+        var keyDescriptor = Add(document, sp, SamlNames.Metadata, "md:KeyDescriptor");
+        keyDescriptor.SetAttribute("use", "signing");
+        var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
+        Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
+            Convert.ToBase64String(key.Certificate.RawData);
+        var slo = Add(document, sp, SamlNames.Metadata, "md:SingleLogoutService");
+        slo.SetAttribute("Binding", SamlNames.RedirectBinding);
+        slo.SetAttribute("Location", sloUrl);
+        foreach (var format in new[] { "emailAddress", "persistent" })
+        {
+            Add(document, sp, SamlNames.Metadata, "md:NameIDFormat").InnerText = SamlNames.NameIdFormats[format];
+        }
+
+        var acs = Add(document, sp, SamlNames.Metadata, "md:AssertionConsumerService");
+        acs.SetAttribute("Binding", SamlNames.PostBinding);
+        acs.SetAttribute("Location", acsUrl);
+        acs.SetAttribute("index", "0");
+        acs.SetAttribute("isDefault", "true");
+        return Encoding.UTF8.GetString(Serialize(document));
+    }
+
+    private static string Deflated(XmlDocument document)
+    {
         using var compressed = new MemoryStream();
         using (var deflate = new DeflateStream(compressed, CompressionLevel.Optimal, leaveOpen: true))
         {
@@ -201,7 +255,7 @@ public static class SamlDocuments
     }
 
     /// <summary>An ID (an NCName: it must not start with a digit) nobody can guess.</summary>
-    private static string NewId() => "_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
+    public static string NewId() => "_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
 
     private static string Instant(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
 

@@ -50,7 +50,7 @@ public static partial class SamlIdpEndpoints
 
     public static async Task<IResult> SingleSignOnAsync(HttpContext http, [AsParameters] SamlServices services)
     {
-        var message = await ReadAsync(http, "SAMLRequest");
+        var message = await SamlBindings.ReadAsync(http, "SAMLRequest");
         if (message.Problem is { } unreadable)
         {
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, unreadable);
@@ -70,7 +70,7 @@ public static partial class SamlIdpEndpoints
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up for sign-in with this organisation.");
         }
 
-        var refusal = CheckSignature(http, message, sp, "SAMLRequest")
+        var refusal = SamlBindings.CheckSignature(http, message, sp.Certificate, sp.RequireSignedRequests, "SAMLRequest")
                       ?? CheckDestination(http, services, request.Destination, "sso")
                       ?? (request.AcsUrl is not null && request.AcsUrl != sp.AcsUrl ? "its AssertionConsumerServiceURL is not the application's registered one" : null)
                       ?? (request.ProtocolBinding is not null && request.ProtocolBinding != SamlNames.PostBinding ? "responses are sent with the HTTP-POST binding only" : null);
@@ -180,7 +180,7 @@ public static partial class SamlIdpEndpoints
     /// </summary>
     public static async Task<IResult> SingleLogoutAsync(HttpContext http, [AsParameters] SamlServices services)
     {
-        var message = await ReadAsync(http, "SAMLRequest");
+        var message = await SamlBindings.ReadAsync(http, "SAMLRequest");
         if (message.Problem is { } unreadable)
         {
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, unreadable);
@@ -199,7 +199,7 @@ public static partial class SamlIdpEndpoints
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up with this organisation.");
         }
 
-        if ((CheckSignature(http, message, sp, "SAMLRequest") ?? CheckDestination(http, services, request.Destination, "slo")) is { } refusal)
+        if ((SamlBindings.CheckSignature(http, message, sp.Certificate, sp.RequireSignedRequests, "SAMLRequest") ?? CheckDestination(http, services, request.Destination, "slo")) is { } refusal)
         {
             LogRefused(services.Logger, services.Tenant.TenantId, sp.EntityId, refusal);
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The application's logout request cannot be used: {refusal}.");
@@ -232,96 +232,6 @@ public static partial class SamlIdpEndpoints
                     + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Redirect(sp.SloUrl + (sp.SloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));
-    }
-
-    /// <summary>A message as its binding carries it: the XML, the RelayState, whether it was signed (and checked), and the raw query for Redirect signatures.</summary>
-    private sealed record Message(XmlDocument? Document, string? RelayState, bool IsRedirect, string? Problem)
-    {
-        public bool Signed { get; set; }
-    }
-
-    private static async Task<Message> ReadAsync(HttpContext http, string field)
-    {
-        var isRedirect = HttpMethods.IsGet(http.Request.Method);
-        string? encoded;
-        string? relayState;
-        if (isRedirect)
-        {
-            (encoded, relayState) = (http.Request.Query[field].ToString(), http.Request.Query["RelayState"].ToString());
-        }
-        else if (http.Request.HasFormContentType)
-        {
-            var form = await http.Request.ReadFormAsync(http.RequestAborted);
-            (encoded, relayState) = (form[field].ToString(), form["RelayState"].ToString());
-        }
-        else
-        {
-            return new Message(null, null, false, $"A SAML message comes as a form field {field} (HTTP-POST binding) or a query parameter (HTTP-Redirect binding).");
-        }
-
-        relayState = relayState is { Length: > 0 } ? relayState : null;
-        if (relayState is { Length: > 1024 })
-        {
-            return new Message(null, null, isRedirect, "The RelayState is too long (1024 characters at most).");
-        }
-
-        var xml = isRedirect ? SamlMessages.FromRedirect(encoded) : SamlMessages.FromPost(encoded);
-        var document = xml is null ? null : SamlMessages.Load(xml);
-        return document is null
-            ? new Message(null, null, isRedirect, $"The {field} is missing, or not encoded as its binding requires, or not well-formed XML without a DTD.")
-            : new Message(document, relayState, isRedirect, null);
-    }
-
-    /// <summary>
-    /// A signed request is checked with the SP's certificate (a signature that does not hold is refused even when the
-    /// SP need not sign); an unsigned one is refused when the SP must sign. Null when the request may go on.
-    /// </summary>
-    private static string? CheckSignature(HttpContext http, Message message, SamlServiceProvider sp, string field)
-    {
-        var query = http.Request.QueryString.Value ?? string.Empty;
-        var redirectSigned = message.IsRedirect && RawParameter(query, "Signature") is not null;
-        var postSigned = !message.IsRedirect && SamlSignatures.IsSigned(message.Document!);
-        if (!redirectSigned && !postSigned)
-        {
-            return sp.RequireSignedRequests ? "the application must sign its requests, and this one is not signed" : null;
-        }
-
-        if (sp.Certificate is null)
-        {
-            return "it is signed, but no certificate is registered for the application to check the signature with";
-        }
-
-        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(sp.Certificate);
-        string? problem;
-        if (redirectSigned)
-        {
-            // SAML Bindings §3.4.4.1: the parameters as they arrived (still URL-encoded), in this order.
-            var signedPart = $"{field}={RawParameter(query, field)}"
-                             + (RawParameter(query, "RelayState") is { } relay ? "&RelayState=" + relay : string.Empty)
-                             + "&SigAlg=" + RawParameter(query, "SigAlg");
-            problem = SamlSignatures.VerifyRedirect(signedPart, http.Request.Query["SigAlg"].ToString(), http.Request.Query["Signature"].ToString(), certificate);
-        }
-        else
-        {
-            problem = SamlSignatures.VerifyEnveloped(message.Document!, certificate);
-        }
-
-        message.Signed = problem is null;
-        return problem;
-    }
-
-    /// <summary>A query parameter's value exactly as it arrived (signatures cover the encoded form).</summary>
-    private static string? RawParameter(string query, string name)
-    {
-        foreach (var pair in query.TrimStart('?').Split('&'))
-        {
-            if (pair.StartsWith(name + "=", StringComparison.Ordinal))
-            {
-                return pair[(name.Length + 1)..];
-            }
-        }
-
-        return null;
     }
 
     /// <summary>A request naming a Destination must name this endpoint (SAML Bindings §3.4.5.2, §3.5.5.2), on the deployment's host or the tenant's domain.</summary>

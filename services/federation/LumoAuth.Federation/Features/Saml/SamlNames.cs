@@ -52,6 +52,12 @@ public static class SamlNames
     /// <summary>The IdP's entity ID: its metadata URL on the deployment's host (stable whatever host a request uses).</summary>
     public static string IdpEntityId(ServiceDefaults.LumoAuthOptions options, string slug) => IdpUrl(options, slug, "metadata");
 
+    /// <summary>The tenant as SP: its entity ID is its SP metadata URL (the docs' <c>saml/sp.md</c>).</summary>
+    public static string SpEntityId(ServiceDefaults.LumoAuthOptions options, string slug) => SpUrl(options, slug, "metadata");
+
+    public static string SpUrl(ServiceDefaults.LumoAuthOptions options, string slug, string endpoint) =>
+        $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/sp/{endpoint}";
+
     public static string IdpUrl(ServiceDefaults.LumoAuthOptions options, string slug, string endpoint) =>
         $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/idp/{endpoint}";
 }

@@ -110,7 +110,6 @@ public static class SamlSignatures
     public static string? VerifyEnveloped(XmlDocument document, X509Certificate2 certificate)
     {
         var root = document.DocumentElement!;
-        var id = root.GetAttribute("ID");
         if (document.GetElementsByTagName("Signature", SamlNames.XmlDsig) is not { Count: 1 } all
             || SamlMessages.Child(root, SamlNames.XmlDsig, "Signature") is not { } signature || all[0] != signature)
         {
@@ -122,7 +121,18 @@ public static class SamlSignatures
             return "the message holds more than one element with an ID";
         }
 
-        var signed = new SignedXml(document);
+        return VerifyElement(root, signature, certificate);
+    }
+
+    /// <summary>
+    /// Checks <paramref name="signature"/> (a child of <paramref name="element"/>): one reference, to the element by its
+    /// ID, RSA with SHA-256 or better, only the transforms SAML uses, verifying with <paramref name="certificate"/>. The
+    /// caller has made sure IDs are unique in the document, so the reference can only mean this element.
+    /// </summary>
+    public static string? VerifyElement(XmlElement element, XmlElement signature, X509Certificate2 certificate)
+    {
+        var id = element.GetAttribute("ID");
+        var signed = new SignedXml(element.OwnerDocument);
         try
         {
             signed.LoadXml(signature);
@@ -132,7 +142,7 @@ public static class SamlSignatures
             return "the signature is malformed";
         }
 
-        if (signed.SignedInfo!.References.Count != 1 || signed.SignedInfo.References[0] is not Reference reference || reference.Uri != "#" + id)
+        if (id.Length == 0 || signed.SignedInfo!.References.Count != 1 || signed.SignedInfo.References[0] is not Reference reference || reference.Uri != "#" + id)
         {
             return "the signature does not cover the message";
         }

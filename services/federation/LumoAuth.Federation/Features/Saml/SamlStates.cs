@@ -6,8 +6,9 @@ using StackExchange.Redis;
 namespace LumoAuth.Federation.Features.Saml;
 
 /// <summary>
-/// A SAML sign-in waiting for the user to sign in (Redis, ten minutes, answered once), and the request IDs an SP already
-/// used: a request replayed — signed or not — gets no second answer.
+/// The SAML sign-ins in flight, in Redis: as IdP, a request waiting for the user to sign in (ten minutes, answered once)
+/// and the request IDs an SP already used (a request replayed, signed or not, gets no second answer); as SP, our
+/// requests to outside IdPs, the responses believed, and the assertion IDs already used.
 /// </summary>
 public sealed class SamlStates(IConnectionMultiplexer redis)
 {
@@ -42,6 +43,45 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
         redis.GetDatabase().StringSetAsync(
             $"lumoauth:federation:saml-request:{tenantId:N}:{serviceProviderId:N}:{LoginTicket.HashOf(requestId)}", "1",
             SamlMessages.IssueInstantSkew * 2, When.NotExists);
+
+    /// <summary>Our AuthnRequest to an outside IdP, by the RelayState it carries: answered once, in the browser that sent it.</summary>
+    public sealed record SpSignIn(Guid TenantId, Guid ProviderId, string RequestId, string? ReturnUrl, string BrowserHash);
+
+    /// <summary>
+    /// A response the ACS believed, waiting for the browser to come back by GET: the IdP posts the response cross-site,
+    /// so the browser's binding cookie (SameSite=Lax) only comes with the redirect that follows.
+    /// </summary>
+    public sealed record AcceptedSignIn(Guid TenantId, Guid ProviderId, UpstreamAccount Account, string? ReturnUrl, string BrowserHash);
+
+    public Task SaveSpSignInAsync(string relayState, SpSignIn value) =>
+        redis.GetDatabase().StringSetAsync(SpKey(relayState), JsonSerializer.Serialize(value), LoginStates.StateLifetime);
+
+    public async Task<SpSignIn?> TakeSpSignInAsync(string relayState) =>
+        relayState.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(SpKey(relayState)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<SpSignIn>(json.ToString())
+            : null;
+
+    public async Task<string> SaveAcceptedAsync(AcceptedSignIn value)
+    {
+        var id = LoginStates.NewSecret();
+        await redis.GetDatabase().StringSetAsync(AcceptedKey(id), JsonSerializer.Serialize(value), LoginStates.TicketLifetime);
+        return id;
+    }
+
+    public async Task<AcceptedSignIn?> TakeAcceptedAsync(string id) =>
+        id.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(AcceptedKey(id)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<AcceptedSignIn>(json.ToString())
+            : null;
+
+    /// <summary>Whether this is the first time the IdP's assertion is used (remembered while it could still be valid).</summary>
+    public Task<bool> FirstAssertionUseAsync(Guid tenantId, Guid providerId, string assertionId, TimeSpan validFor) =>
+        redis.GetDatabase().StringSetAsync(
+            $"lumoauth:federation:saml-assertion:{tenantId:N}:{providerId:N}:{LoginTicket.HashOf(assertionId)}", "1",
+            validFor > TimeSpan.FromSeconds(1) ? validFor : TimeSpan.FromSeconds(1), When.NotExists);
+
+    private static RedisKey SpKey(string relayState) => "lumoauth:federation:saml-sp:" + LoginTicket.HashOf(relayState);
+
+    private static RedisKey AcceptedKey(string id) => "lumoauth:federation:saml-accepted:" + LoginTicket.HashOf(id);
 
     private static RedisKey PendingKey(string id) => "lumoauth:federation:saml-pending:" + LoginTicket.HashOf(id);
 }

@@ -111,7 +111,9 @@ public sealed class ProviderButtons(FederatedLogins logins)
         var html = new System.Text.StringBuilder("<div class=\"providers\">");
         foreach (var provider in _providers)
         {
-            var href = $"/t/{slug}/auth/social/{provider.Id}" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
+            // SAML identity providers start at federation's SP login; the others at its social sign-in.
+            var start = provider.Type == "saml" ? $"/t/{slug}/saml/sp/login/{provider.Id}" : $"/t/{slug}/auth/social/{provider.Id}";
+            var href = start + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
             html.Append("<p><a class=\"button\" href=\"").Append(HostedPage.Encode(href)).Append("\">Continue with ").Append(HostedPage.Encode(provider.Name)).Append("</a></p>");
         }
 

@@ -1,0 +1,97 @@
+using System.Xml;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>Reading a SAML message from its binding (HTTP-Redirect or HTTP-POST) and checking its signature, for every SAML endpoint.</summary>
+public static class SamlBindings
+{
+    /// <summary>A message as its binding carries it: the XML, the RelayState, whether it was signed (and checked), and the raw query for Redirect signatures.</summary>
+    public sealed record Message(XmlDocument? Document, string? RelayState, bool IsRedirect, string? Problem)
+    {
+        public bool Signed { get; set; }
+    }
+
+    public static async Task<Message> ReadAsync(HttpContext http, string field)
+    {
+        var isRedirect = HttpMethods.IsGet(http.Request.Method);
+        string? encoded;
+        string? relayState;
+        if (isRedirect)
+        {
+            (encoded, relayState) = (http.Request.Query[field].ToString(), http.Request.Query["RelayState"].ToString());
+        }
+        else if (http.Request.HasFormContentType)
+        {
+            var form = await http.Request.ReadFormAsync(http.RequestAborted);
+            (encoded, relayState) = (form[field].ToString(), form["RelayState"].ToString());
+        }
+        else
+        {
+            return new Message(null, null, false, $"A SAML message comes as a form field {field} (HTTP-POST binding) or a query parameter (HTTP-Redirect binding).");
+        }
+
+        relayState = relayState is { Length: > 0 } ? relayState : null;
+        if (relayState is { Length: > 1024 })
+        {
+            return new Message(null, null, isRedirect, "The RelayState is too long (1024 characters at most).");
+        }
+
+        var xml = isRedirect ? SamlMessages.FromRedirect(encoded) : SamlMessages.FromPost(encoded);
+        var document = xml is null ? null : SamlMessages.Load(xml);
+        return document is null
+            ? new Message(null, null, isRedirect, $"The {field} is missing, or not encoded as its binding requires, or not well-formed XML without a DTD.")
+            : new Message(document, relayState, isRedirect, null);
+    }
+
+    /// <summary>
+    /// A signed message is checked with the sender's certificate (a signature that does not hold is refused even when the
+    /// sender need not sign); an unsigned one is refused when it must be signed. Null when the message may go on.
+    /// </summary>
+    public static string? CheckSignature(HttpContext http, Message message, byte[]? certificateDer, bool required, string field)
+    {
+        var query = http.Request.QueryString.Value ?? string.Empty;
+        var redirectSigned = message.IsRedirect && RawParameter(query, "Signature") is not null;
+        var postSigned = !message.IsRedirect && SamlSignatures.IsSigned(message.Document!);
+        if (!redirectSigned && !postSigned)
+        {
+            return required ? "the sender must sign its messages, and this one is not signed" : null;
+        }
+
+        if (certificateDer is null)
+        {
+            return "it is signed, but no certificate is registered for the sender to check the signature with";
+        }
+
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificateDer);
+        string? problem;
+        if (redirectSigned)
+        {
+            // SAML Bindings §3.4.4.1: the parameters as they arrived (still URL-encoded), in this order.
+            var signedPart = $"{field}={RawParameter(query, field)}"
+                             + (RawParameter(query, "RelayState") is { } relay ? "&RelayState=" + relay : string.Empty)
+                             + "&SigAlg=" + RawParameter(query, "SigAlg");
+            problem = SamlSignatures.VerifyRedirect(signedPart, http.Request.Query["SigAlg"].ToString(), http.Request.Query["Signature"].ToString(), certificate);
+        }
+        else
+        {
+            problem = SamlSignatures.VerifyEnveloped(message.Document!, certificate);
+        }
+
+        message.Signed = problem is null;
+        return problem;
+    }
+
+    /// <summary>A query parameter's value exactly as it arrived (signatures cover the encoded form).</summary>
+    private static string? RawParameter(string query, string name)
+    {
+        foreach (var pair in query.TrimStart('?').Split('&'))
+        {
+            if (pair.StartsWith(name + "=", StringComparison.Ordinal))
+            {
+                return pair[(name.Length + 1)..];
+            }
+        }
+
+        return null;
+    }
+}

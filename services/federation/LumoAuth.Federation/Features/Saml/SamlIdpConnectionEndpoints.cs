@@ -1,0 +1,251 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json.Serialization;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Messaging.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>
+/// The tenant's outside SAML identity providers ("Enterprise SSO", portal-only in the docs) in the Tenant Admin API:
+/// <c>/admin/identity-providers</c>, type <c>saml</c>. Kept with the social providers (their links, the login page's
+/// buttons and data exports work alike). Writes need a credential that writes everything: an IdP decides who signs in.
+/// </summary>
+public static class SamlIdpConnectionEndpoints
+{
+    public static IEndpointRouteBuilder MapSamlIdpConnectionEndpoints(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/identity-providers").RequireAuthorization(Policies.TenantAdmin).WithTags("Identity providers");
+        admin.MapGet("/", List).WithName("ListIdentityProviders");
+        admin.MapGet("/{providerId:guid}", Get).WithName("GetIdentityProvider");
+        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
+            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Adding and changing identity providers"));
+        writes.MapPost("/", Create).WithName("CreateIdentityProvider");
+        writes.MapPut("/{providerId:guid}", Update).WithName("UpdateIdentityProvider");
+        writes.MapPatch("/{providerId:guid}", Update).WithName("PatchIdentityProvider");
+        writes.MapDelete("/{providerId:guid}", Delete).WithName("DeleteIdentityProvider");
+        return app;
+    }
+
+    public static async Task<IResult> List(FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, int? page, int? limit, CancellationToken cancellationToken)
+    {
+        var paging = PageRequest.From(page, limit);
+        var query = db.IdentityProviders.AsNoTracking().Where(p => p.Type == ProviderTypes.Saml);
+        var total = await query.LongCountAsync(cancellationToken);
+        var providers = await query.OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
+        return TypedResults.Ok(new PagedResponse<SamlIdpResponse>([.. providers.Select(p => SamlIdpResponse.From(p, lumo.Value, tenant.Slug))], PageMeta.For(paging, total)));
+    }
+
+    public static async Task<IResult> Get(Guid providerId, FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, CancellationToken cancellationToken) =>
+        await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Saml, cancellationToken) is { } provider
+            ? TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug)))
+            : ApiErrors.NotFound("Identity provider");
+
+    public static async Task<IResult> Create(SamlIdpRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        var validation = new RequestValidator()
+            .Required("name", request.Name, IdentityProvider.NameLength)
+            .Required("entityId", request.EntityId, SamlServiceProvider.EntityIdLength)
+            .Required("ssoUrl", request.SsoUrl, SamlServiceProvider.UrlLength)
+            .Required("certificate", request.Certificate, 20_000);
+        validation.Check(request.Type is null or ProviderTypes.Saml, "type", "must be saml (social and OpenID Connect providers are added at /admin/social-providers)");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var provider = new IdentityProvider
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Type = ProviderTypes.Saml, Saml = new SamlIdpSettings(), CreatedAt = now, UpdatedAt = now,
+        };
+        if (Apply(request, provider) is { } invalid)
+        {
+            return invalid;
+        }
+
+        db.IdentityProviders.Add(provider);
+        return await SaveAsync(db, provider, cancellationToken) ?? TypedResults.Created(
+            $"/t/{tenant.Slug}/api/v1/admin/identity-providers/{provider.Id}",
+            new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug), "Identity provider added. Give it the SP metadata URL."));
+    }
+
+    public static async Task<IResult> Update(
+        Guid providerId, SamlIdpRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    {
+        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Saml, cancellationToken);
+        if (provider is null)
+        {
+            return ApiErrors.NotFound("Identity provider");
+        }
+
+        if (request.Type is not (null or ProviderTypes.Saml))
+        {
+            return ApiErrors.Validation("type", "is chosen when the provider is added");
+        }
+
+        var entityBefore = provider.Saml!.EntityId;
+        if (Apply(request, provider) is { } invalid)
+        {
+            return invalid;
+        }
+
+        provider.UpdatedAt = DateTimeOffset.UtcNow;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (provider.Saml.EntityId != entityBefore)
+        {
+            // Another IdP's subjects are other people: a link made with the old one must not sign anyone in.
+            await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
+        }
+
+        if (await SaveAsync(db, provider, cancellationToken) is { } conflict)
+        {
+            return conflict;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug), "Identity provider updated"));
+    }
+
+    /// <summary>Removes the IdP and every account linked through it.</summary>
+    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.ExternalIdentities.Where(i => i.ProviderId == providerId && db.IdentityProviders.Any(p => p.Id == providerId && p.Type == ProviderTypes.Saml))
+            .ExecuteDeleteAsync(cancellationToken);
+        var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && p.Type == ProviderTypes.Saml).ExecuteDeleteAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return deleted > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("Identity provider");
+    }
+
+    private static async Task<IResult?> SaveAsync(FederationDbContext db, IdentityProvider provider, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
+        {
+            return ApiErrors.Duplicate($"A provider named '{provider.Name}' exists already");
+        }
+    }
+
+    private static IResult? Apply(SamlIdpRequest request, IdentityProvider provider)
+    {
+        var settings = provider.Saml!;
+        var validation = new RequestValidator()
+            .Optional("name", request.Name, IdentityProvider.NameLength)
+            .Optional("entityId", request.EntityId, SamlServiceProvider.EntityIdLength)
+            .Optional("ssoUrl", request.SsoUrl, SamlServiceProvider.UrlLength)
+            .Optional("sloUrl", request.SloUrl, SamlServiceProvider.UrlLength);
+        validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
+        validation.Check(request.EntityId is null || (request.EntityId.Trim().Length > 0 && !request.EntityId.AsSpan().ContainsAnyExceptInRange('\x20', '\x7E')),
+            "entityId", "must be printable ASCII (the IdP's entity ID, from its metadata)");
+        if (request.SsoUrl is not null && SamlInput.UrlProblem(request.SsoUrl) is { } sso)
+        {
+            validation.Add("ssoUrl", sso);
+        }
+
+        if (request.SloUrl is { Length: > 0 } && SamlInput.UrlProblem(request.SloUrl) is { } slo)
+        {
+            validation.Add("sloUrl", slo);
+        }
+
+        byte[]? certificate = null;
+        if (request.Certificate is not null)
+        {
+            certificate = SamlInput.ReadCertificate(request.Certificate);
+            validation.Check(certificate is not null, "certificate", "must be the IdP's X.509 signing certificate with an RSA key, PEM or base64 DER");
+        }
+
+        validation.Check(request.NameIdFormat is null or "emailAddress" or "persistent" or "unspecified", "nameIdFormat", "must be one of emailAddress, persistent, unspecified");
+        validation.Check((request.WantResponsesSigned ?? settings.WantResponsesSigned) || (request.WantAssertionsSigned ?? settings.WantAssertionsSigned),
+            "wantAssertionsSigned", "the response or the assertion must be signed");
+        if (!validation.IsValid)
+        {
+            return validation.ToResult();
+        }
+
+        provider.Name = request.Name?.Trim() ?? provider.Name;
+        settings.EntityId = request.EntityId?.Trim() ?? settings.EntityId;
+        settings.SsoUrl = request.SsoUrl ?? settings.SsoUrl;
+        settings.SloUrl = request.SloUrl is null ? settings.SloUrl : request.SloUrl.Length == 0 ? null : request.SloUrl;
+        settings.Certificate = certificate is null ? settings.Certificate : Convert.ToBase64String(certificate);
+        settings.NameIdFormat = request.NameIdFormat ?? settings.NameIdFormat;
+        settings.TrustEmail = request.TrustEmail ?? settings.TrustEmail;
+        settings.WantResponsesSigned = request.WantResponsesSigned ?? settings.WantResponsesSigned;
+        settings.WantAssertionsSigned = request.WantAssertionsSigned ?? settings.WantAssertionsSigned;
+        settings.SignAuthnRequests = request.SignAuthnRequests ?? settings.SignAuthnRequests;
+        provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
+        provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
+        provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
+        return null;
+    }
+}
+
+public sealed record SamlIdpRequest(
+    [property: JsonPropertyName("type")] string? Type = null,
+    [property: JsonPropertyName("name")] string? Name = null,
+    [property: JsonPropertyName("entityId")] string? EntityId = null,
+    [property: JsonPropertyName("ssoUrl")] string? SsoUrl = null,
+    [property: JsonPropertyName("sloUrl")] string? SloUrl = null,
+    [property: JsonPropertyName("certificate")] string? Certificate = null,
+    [property: JsonPropertyName("nameIdFormat")] string? NameIdFormat = null,
+    [property: JsonPropertyName("trustEmail")] bool? TrustEmail = null,
+    [property: JsonPropertyName("wantResponsesSigned")] bool? WantResponsesSigned = null,
+    [property: JsonPropertyName("wantAssertionsSigned")] bool? WantAssertionsSigned = null,
+    [property: JsonPropertyName("signAuthnRequests")] bool? SignAuthnRequests = null,
+    [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
+    [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
+
+/// <summary>The SP's side of the setup, to give the IdP.</summary>
+public sealed record SamlSpInfo(
+    [property: JsonPropertyName("entityId")] string EntityId,
+    [property: JsonPropertyName("metadataUrl")] string MetadataUrl,
+    [property: JsonPropertyName("acsUrl")] string AcsUrl,
+    [property: JsonPropertyName("sloUrl")] string SloUrl);
+
+public sealed record SamlIdpResponse(
+    [property: JsonPropertyName("id")] Guid Id,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("entityId")] string EntityId,
+    [property: JsonPropertyName("ssoUrl")] string SsoUrl,
+    [property: JsonPropertyName("sloUrl")] string? SloUrl,
+    [property: JsonPropertyName("certificateThumbprint")] string CertificateThumbprint,
+    [property: JsonPropertyName("certificateExpiresAt")] DateTimeOffset CertificateExpiresAt,
+    [property: JsonPropertyName("nameIdFormat")] string NameIdFormat,
+    [property: JsonPropertyName("trustEmail")] bool TrustEmail,
+    [property: JsonPropertyName("wantResponsesSigned")] bool WantResponsesSigned,
+    [property: JsonPropertyName("wantAssertionsSigned")] bool WantAssertionsSigned,
+    [property: JsonPropertyName("signAuthnRequests")] bool SignAuthnRequests,
+    [property: JsonPropertyName("allowSignup")] bool AllowSignup,
+    [property: JsonPropertyName("autoLinkUsers")] bool AutoLinkUsers,
+    [property: JsonPropertyName("isEnabled")] bool IsEnabled,
+    [property: JsonPropertyName("loginUrl")] string LoginUrl,
+    [property: JsonPropertyName("sp")] SamlSpInfo Sp,
+    [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
+    [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
+{
+    public static SamlIdpResponse From(IdentityProvider provider, LumoAuthOptions options, string slug)
+    {
+        var saml = provider.Saml!;
+        using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(saml.Certificate));
+        return new SamlIdpResponse(
+            provider.Id, provider.Type, provider.Name, saml.EntityId, saml.SsoUrl, saml.SloUrl, certificate.GetCertHashString(HashAlgorithmName.SHA256),
+            new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), saml.NameIdFormat, saml.TrustEmail, saml.WantResponsesSigned, saml.WantAssertionsSigned,
+            saml.SignAuthnRequests, provider.AllowSignup, provider.AutoLinkUsers, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
+            new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo")),
+            provider.CreatedAt, provider.UpdatedAt);
+    }
+}

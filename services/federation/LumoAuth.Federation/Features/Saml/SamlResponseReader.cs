@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
+using System.Xml;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Login;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>What an outside IdP's response says, once every check held: the account, and how long its assertion may be replayed.</summary>
+public sealed record SamlAssertedAccount(UpstreamAccount Account, string AssertionId, DateTimeOffset ValidUntil);
+
+/// <summary>What the SP expects of a response: the request it answers and where it had to be sent.</summary>
+public sealed record SamlExpectation(string RequestId, string SpEntityId, IReadOnlyList<string> AcsUrls);
+
+/// <summary>
+/// Checks an outside IdP's response to our AuthnRequest (SAML Profiles §4.1.4.3) and reads the account from it. The
+/// order matters against signature wrapping: the document may hold exactly one assertion, as a child of the response,
+/// IDs are unique, every signature is on the response or on that assertion and covers its own element, and only the
+/// elements so covered are read.
+/// </summary>
+public static class SamlResponseReader
+{
+    /// <summary>Clock difference allowed between the IdP and us (the docs' 180 s).</summary>
+    public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(180);
+
+    private const string EmailClaim = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress";
+
+    private static readonly string[] EmailNames = ["email", "mail", "emailaddress", EmailClaim];
+    private static readonly string[] GivenNames = ["givenname", "firstname", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"];
+    private static readonly string[] FamilyNames = ["surname", "lastname", "sn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"];
+    private static readonly string[] DisplayNames = ["displayname", "name", "cn", "http://schemas.microsoft.com/identity/claims/displayname", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"];
+
+    /// <summary>The account, or why the response is not believed (for the log; the person sees a fixed reason).</summary>
+    public static (SamlAssertedAccount? Account, string? Problem, bool Cancelled) Read(
+        XmlDocument document, IdentityProvider provider, SamlExpectation expected, DateTimeOffset now)
+    {
+        var settings = provider.Saml!;
+        var root = document.DocumentElement!;
+        if (root.LocalName != "Response" || root.NamespaceURI != SamlNames.Protocol || root.GetAttribute("Version") != "2.0")
+        {
+            return Problem("the message is not a SAML 2.0 Response");
+        }
+
+        if (root.GetAttribute("InResponseTo") != expected.RequestId)
+        {
+            return Problem("the response does not answer this sign-in's request (InResponseTo)");
+        }
+
+        if (root.HasAttribute("Destination") && !expected.AcsUrls.Contains(root.GetAttribute("Destination"), StringComparer.Ordinal))
+        {
+            return Problem("the response's Destination is not this ACS");
+        }
+
+        if (SamlMessages.Child(root, SamlNames.Assertion, "Issuer") is { } responseIssuer && responseIssuer.InnerText.Trim() != settings.EntityId)
+        {
+            return Problem("the response's Issuer is not the IdP's entity ID");
+        }
+
+        var status = SamlMessages.Child(root, SamlNames.Protocol, "Status");
+        var code = status is null ? null : SamlMessages.Child(status, SamlNames.Protocol, "StatusCode");
+        if (code?.GetAttribute("Value") != SamlNames.Success)
+        {
+            // The person did not (or could not) sign in at the IdP.
+            return (null, $"the IdP answered {code?.GetAttribute("Value") ?? "no status"}", true);
+        }
+
+        if (document.GetElementsByTagName("EncryptedAssertion", SamlNames.Assertion).Count > 0)
+        {
+            return Problem("encrypted assertions are not accepted");
+        }
+
+        if (document.GetElementsByTagName("Assertion", SamlNames.Assertion) is not { Count: 1 } assertions
+            || assertions[0] is not XmlElement assertion || assertion.ParentNode != root)
+        {
+            return Problem("the response must hold exactly one assertion, directly");
+        }
+
+        if (document.SelectNodes("//*[@ID]") is not { } withIds || withIds.Cast<XmlElement>().Select(e => e.GetAttribute("ID")).Distinct(StringComparer.Ordinal).Count() != withIds.Count)
+        {
+            return Problem("two elements share an ID");
+        }
+
+        if (SignatureProblem(document, root, assertion, settings) is { } unsigned)
+        {
+            return Problem(unsigned);
+        }
+
+        return ReadAssertion(assertion, settings, expected, now);
+    }
+
+    private static string? SignatureProblem(XmlDocument document, XmlElement root, XmlElement assertion, SamlIdpSettings settings)
+    {
+        var responseSignature = SamlMessages.Child(root, SamlNames.XmlDsig, "Signature");
+        var assertionSignature = SamlMessages.Child(assertion, SamlNames.XmlDsig, "Signature");
+        var expected = (responseSignature is null ? 0 : 1) + (assertionSignature is null ? 0 : 1);
+        if (document.GetElementsByTagName("Signature", SamlNames.XmlDsig).Count != expected)
+        {
+            return "a signature sits somewhere other than on the response or the assertion";
+        }
+
+        if (responseSignature is null && assertionSignature is null)
+        {
+            return "the response is not signed";
+        }
+
+        if (settings.WantResponsesSigned && responseSignature is null)
+        {
+            return "the response must be signed";
+        }
+
+        if (settings.WantAssertionsSigned && assertionSignature is null)
+        {
+            return "the assertion must be signed";
+        }
+
+        using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(settings.Certificate));
+        return (responseSignature is null ? null : SamlSignatures.VerifyElement(root, responseSignature, certificate))
+               ?? (assertionSignature is null ? null : SamlSignatures.VerifyElement(assertion, assertionSignature, certificate));
+    }
+
+    private static (SamlAssertedAccount?, string?, bool) ReadAssertion(XmlElement assertion, SamlIdpSettings settings, SamlExpectation expected, DateTimeOffset now)
+    {
+        if (assertion.GetAttribute("Version") != "2.0" || SamlMessages.Child(assertion, SamlNames.Assertion, "Issuer")?.InnerText.Trim() != settings.EntityId)
+        {
+            return Problem("the assertion's Issuer is not the IdP's entity ID");
+        }
+
+        var subject = SamlMessages.Child(assertion, SamlNames.Assertion, "Subject");
+        var nameId = subject is null ? null : SamlMessages.Child(subject, SamlNames.Assertion, "NameID");
+        if (nameId?.InnerText.Trim() is not { Length: > 0 and <= 500 } subjectId)
+        {
+            return Problem("the assertion names no subject (NameID)");
+        }
+
+        var format = nameId.GetAttribute("Format");
+        if (format == SamlNames.NameIdFormats["transient"])
+        {
+            return Problem("a transient NameID names nobody for good: the IdP must send a persistent or e-mail NameID");
+        }
+
+        // Bearer confirmation (Profiles §4.1.4.2): for this ACS, still current, for this request.
+        var confirmed = subject!.ChildNodes.OfType<XmlElement>()
+            .Where(e => e.LocalName == "SubjectConfirmation" && e.NamespaceURI == SamlNames.Assertion && e.GetAttribute("Method") == SamlNames.BearerConfirmation)
+            .Select(e => SamlMessages.Child(e, SamlNames.Assertion, "SubjectConfirmationData"))
+            .Any(data => data is not null && expected.AcsUrls.Contains(data.GetAttribute("Recipient"), StringComparer.Ordinal)
+                         && Instant(data.GetAttribute("NotOnOrAfter")) is { } until && now - ClockSkew < until
+                         && (!data.HasAttribute("InResponseTo") || data.GetAttribute("InResponseTo") == expected.RequestId)
+                         && !data.HasAttribute("NotBefore"));
+        if (!confirmed)
+        {
+            return Problem("no bearer confirmation for this ACS and request is current");
+        }
+
+        var conditions = SamlMessages.Child(assertion, SamlNames.Assertion, "Conditions");
+        if (conditions is null || Instant(conditions.GetAttribute("NotOnOrAfter")) is not { } validUntil)
+        {
+            return Problem("the assertion has no Conditions with NotOnOrAfter");
+        }
+
+        if (now - ClockSkew >= validUntil || (conditions.HasAttribute("NotBefore") && (Instant(conditions.GetAttribute("NotBefore")) is not { } notBefore || now + ClockSkew < notBefore)))
+        {
+            return Problem("the assertion is expired or not yet valid");
+        }
+
+        var restrictions = conditions.ChildNodes.OfType<XmlElement>().Where(e => e.LocalName == "AudienceRestriction" && e.NamespaceURI == SamlNames.Assertion).ToList();
+        if (restrictions.Count == 0 || !restrictions.All(r => r.ChildNodes.OfType<XmlElement>().Any(a => a.LocalName == "Audience" && a.InnerText.Trim() == expected.SpEntityId)))
+        {
+            return Problem("the assertion is not for this SP (Audience)");
+        }
+
+        if (SamlMessages.Child(assertion, SamlNames.Assertion, "AuthnStatement") is null)
+        {
+            return Problem("the assertion states no sign-in (AuthnStatement)");
+        }
+
+        var attributes = Attributes(assertion);
+        var email = First(attributes, EmailNames) ?? (format == SamlNames.NameIdFormats["emailAddress"] ? subjectId : null);
+        var account = new UpstreamAccount(
+            subjectId, email, settings.TrustEmail && email is not null, First(attributes, DisplayNames), First(attributes, GivenNames), First(attributes, FamilyNames), null);
+        return (new SamlAssertedAccount(account, assertion.GetAttribute("ID"), validUntil + ClockSkew), null, false);
+    }
+
+    /// <summary>Attribute values by name (lower case), the first value of each.</summary>
+    private static Dictionary<string, string> Attributes(XmlElement assertion)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var statement in assertion.ChildNodes.OfType<XmlElement>().Where(e => e.LocalName == "AttributeStatement" && e.NamespaceURI == SamlNames.Assertion))
+        {
+            foreach (var attribute in statement.ChildNodes.OfType<XmlElement>().Where(e => e.LocalName == "Attribute" && e.NamespaceURI == SamlNames.Assertion))
+            {
+                var value = attribute.ChildNodes.OfType<XmlElement>().FirstOrDefault(e => e.LocalName == "AttributeValue")?.InnerText.Trim();
+                if (value is { Length: > 0 and <= 500 })
+                {
+                    values.TryAdd(attribute.GetAttribute("Name").ToLowerInvariant(), value);
+                }
+            }
+        }
+
+        return values;
+    }
+
+    private static string? First(Dictionary<string, string> attributes, string[] names) =>
+        names.Select(n => attributes.GetValueOrDefault(n)).FirstOrDefault(v => v is not null);
+
+    private static DateTimeOffset? Instant(string value) =>
+        DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var instant) ? instant : null;
+
+    private static (SamlAssertedAccount?, string?, bool) Problem(string problem) => (null, problem, false);
+}

@@ -1,0 +1,218 @@
+using System.Xml;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Login;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>
+/// The tenant as a SAML 2.0 service provider (FED-06…11): users sign in with an outside SAML IdP (Okta, Entra ID, ADFS…)
+/// the tenant added at <c>/admin/identity-providers</c>. The hosted login page links to <c>login/{idpId}</c>; the browser
+/// goes to the IdP with our AuthnRequest; the IdP posts its response to the ACS, which believes it only after every check
+/// (<see cref="SamlResponseReader"/>) and sends the browser on by GET, where the binding cookie proves it is the browser
+/// that began; the account is then linked (or made) and handed to the token service like any outside sign-in.
+/// </summary>
+public static partial class SamlSpEndpoints
+{
+    public static IEndpointRouteBuilder MapSamlSpEndpoints(this IEndpointRouteBuilder app)
+    {
+        var sp = app.MapGroup("/t/{tenantSlug}/saml/sp").AllowAnonymous().ExcludeFromDescription().RequireRateLimiting(SocialLoginEndpoints.RateLimitPolicy);
+        sp.MapGet("/metadata", MetadataAsync);
+        sp.MapGet("/login", LoginAsync);
+        sp.MapGet("/login/{idpId:guid}", LoginAsync);
+        sp.MapPost("/acs", AcsAsync).DisableAntiforgery();
+        sp.MapGet("/complete", CompleteAsync);
+        sp.MapMethods("/slo", ["GET", "POST"], SingleLogoutAsync).DisableAntiforgery();
+        // The enterprise SSO guide's ACS path.
+        app.MapPost("/t/{tenantSlug}/saml/acs", AcsAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery()
+            .RequireRateLimiting(SocialLoginEndpoints.RateLimitPolicy);
+        return app;
+    }
+
+    public sealed record SpServices(
+        FederationDbContext Db, TenantContext Tenant, SamlSigningKeys Keys, SamlStates SamlStates, LoginStates LoginStates, ExternalUsers Users,
+        SamlSubjects Subjects, IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<SamlIdpSettings> Logger);
+
+    public static async Task<IResult> MetadataAsync(HttpContext http, [AsParameters] SpServices services)
+    {
+        var (options, slug) = (services.Options.Value, services.Tenant.Slug);
+        var key = await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
+        http.Response.Headers.CacheControl = "public, max-age=3600";
+        return Results.Content(
+            SamlDocuments.SpMetadata(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo"), key),
+            "application/samlmetadata+xml; charset=utf-8");
+    }
+
+    /// <summary>
+    /// Sends the browser to the IdP (the one named, or the tenant's first enabled) with an AuthnRequest; where it goes on
+    /// afterwards (<c>returnUrl</c>, or the docs' <c>RelayState</c>) must be one of the tenant's own pages.
+    /// </summary>
+    public static async Task<IResult> LoginAsync(
+        HttpContext http, Guid? idpId, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "RelayState")] string? relayState, [AsParameters] SpServices services)
+    {
+        var (options, slug) = (services.Options.Value, services.Tenant.Slug);
+        var back = returnUrl ?? relayState;
+        if (back is not null && !SignInSteps.IsOwnPage(back, slug))
+        {
+            back = null;
+        }
+
+        var provider = await FindAsync(services.Db, idpId, http.RequestAborted);
+        if (provider is not { IsEnabled: true, Saml: { } settings })
+        {
+            return SignInSteps.Fail(slug, SocialLoginEndpoints.Failures.Disabled, back);
+        }
+
+        var requestId = SamlDocuments.NewId();
+        var browser = SignInSteps.BindBrowser(http, slug, options);
+        var relay = LoginStates.NewSecret();
+        await services.SamlStates.SaveSpSignInAsync(relay, new SamlStates.SpSignIn(services.Tenant.TenantId, provider.Id, requestId, back, LoginTicket.HashOf(browser)));
+        var request = SamlDocuments.AuthnRequest(
+            requestId, SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "acs"), settings.SsoUrl, settings.NameIdFormat, services.Time.GetUtcNow());
+        var query = $"SAMLRequest={Uri.EscapeDataString(request)}&RelayState={Uri.EscapeDataString(relay)}";
+        if (settings.SignAuthnRequests)
+        {
+            query = SamlSignatures.SignRedirect(query, await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted));
+        }
+
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(settings.SsoUrl + (settings.SsoUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
+    }
+
+    /// <summary>
+    /// The IdP's response (HTTP-POST binding). Only an answer to a request of ours (its RelayState, once) is taken:
+    /// unsolicited (IdP-initiated) responses are refused, since nothing ties them to the browser that posts them.
+    /// </summary>
+    public static async Task<IResult> AcsAsync(HttpContext http, [AsParameters] SpServices services)
+    {
+        var slug = services.Tenant.Slug;
+        if (!http.Request.HasFormContentType)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "A SAML response comes as a form field SAMLResponse (HTTP-POST binding).");
+        }
+
+        var form = await http.Request.ReadFormAsync(http.RequestAborted);
+        var state = form["RelayState"].ToString() is { Length: > 0 } relay ? await services.SamlStates.TakeSpSignInAsync(relay) : null;
+        if (state is null || state.TenantId != services.Tenant.TenantId)
+        {
+            return SignInSteps.Fail(slug, SocialLoginEndpoints.Failures.Expired, null);
+        }
+
+        var provider = await FindAsync(services.Db, state.ProviderId, http.RequestAborted);
+        if (provider is not { IsEnabled: true, Saml: not null })
+        {
+            return SignInSteps.Fail(slug, SocialLoginEndpoints.Failures.Disabled, state.ReturnUrl);
+        }
+
+        var xml = SamlMessages.FromPost(form["SAMLResponse"].ToString());
+        if ((xml is null ? null : SamlMessages.Load(xml)) is not { } document)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, provider.Id, "the SAMLResponse is not base64 of well-formed XML without a DTD");
+            return SignInSteps.Fail(slug, SocialLoginEndpoints.Failures.ProviderError, state.ReturnUrl);
+        }
+
+        var options = services.Options.Value;
+        var expected = new SamlExpectation(state.RequestId, SamlNames.SpEntityId(options, slug),
+            [SamlNames.SpUrl(options, slug, "acs"), $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/acs"]);
+        var now = services.Time.GetUtcNow();
+        var (asserted, problem, cancelled) = SamlResponseReader.Read(document, provider, expected, now);
+        if (asserted is not null && !await services.SamlStates.FirstAssertionUseAsync(services.Tenant.TenantId, provider.Id, asserted.AssertionId, asserted.ValidUntil - now))
+        {
+            (asserted, problem) = (null, "the assertion was used already");
+        }
+
+        if (asserted is null)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, provider.Id, problem!);
+            return SignInSteps.Fail(slug, cancelled ? SocialLoginEndpoints.Failures.Cancelled : SocialLoginEndpoints.Failures.ProviderError, state.ReturnUrl);
+        }
+
+        var accepted = await services.SamlStates.SaveAcceptedAsync(
+            new SamlStates.AcceptedSignIn(services.Tenant.TenantId, provider.Id, asserted.Account, state.ReturnUrl, state.BrowserHash));
+        // 303: the browser comes back by GET, a top-level navigation that carries its SameSite=Lax binding cookie.
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.Location = $"/t/{slug}/saml/sp/complete?result={Uri.EscapeDataString(accepted)}";
+        return Results.StatusCode(StatusCodes.Status303SeeOther);
+    }
+
+    /// <summary>In the browser that began the sign-in (its binding cookie), the believed account signs in.</summary>
+    public static async Task<IResult> CompleteAsync(HttpContext http, string? result, [AsParameters] SpServices services)
+    {
+        var slug = services.Tenant.Slug;
+        var accepted = result is null ? null : await services.SamlStates.TakeAcceptedAsync(result);
+        if (accepted is null || accepted.TenantId != services.Tenant.TenantId || !LoginTicket.Matches(accepted.BrowserHash, http.Request.Cookies[LoginTicket.BrowserCookie]))
+        {
+            return SignInSteps.Fail(slug, SocialLoginEndpoints.Failures.Expired, accepted?.ReturnUrl);
+        }
+
+        if (await FindAsync(services.Db, accepted.ProviderId, http.RequestAborted) is not { IsEnabled: true, Saml: not null } provider)
+        {
+            return SignInSteps.Fail(slug, SocialLoginEndpoints.Failures.Disabled, accepted.ReturnUrl);
+        }
+
+        return await SignInSteps.HandOverAsync(
+            http, new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.LoginStates), provider, accepted.Account, accepted.ReturnUrl,
+            accepted.BrowserHash);
+    }
+
+    /// <summary>
+    /// IdP-initiated single logout: a LogoutRequest signed by one of the tenant's SAML IdPs ends the browser's session at
+    /// the tenant and is answered at the IdP's logout URL. A LogoutResponse (the IdP's answer) shows the signed-out page.
+    /// </summary>
+    public static async Task<IResult> SingleLogoutAsync(HttpContext http, [AsParameters] SpServices services)
+    {
+        var isResponse = http.Request.Query.ContainsKey("SAMLResponse") || (http.Request.HasFormContentType && (await http.Request.ReadFormAsync(http.RequestAborted)).ContainsKey("SAMLResponse"));
+        if (isResponse)
+        {
+            return SamlPages.SignedOut(http);
+        }
+
+        var message = await SamlBindings.ReadAsync(http, "SAMLRequest");
+        if (message.Problem is { } unreadable)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, unreadable);
+        }
+
+        var now = services.Time.GetUtcNow();
+        var (request, problem) = SamlMessages.ReadLogoutRequest(message.Document!, now);
+        var providers = request is null ? [] : await services.Db.IdentityProviders.AsNoTracking().Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).ToListAsync(http.RequestAborted);
+        var provider = providers.FirstOrDefault(p => p.Saml!.EntityId == request!.Issuer);
+        problem ??= provider is null ? "it comes from no identity provider of this organisation" : null;
+        problem ??= SamlBindings.CheckSignature(http, message, Convert.FromBase64String(provider!.Saml!.Certificate), required: true, "SAMLRequest");
+        if (problem is not null)
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The logout request cannot be used: {problem}.");
+        }
+
+        var (tenantId, slug) = (services.Tenant.TenantId, services.Tenant.Slug);
+        if (await services.Subjects.EndSessionAsync(tenantId, slug, http.Request, http.RequestAborted))
+        {
+            http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + slug });
+        }
+
+        if (provider!.Saml!.SloUrl is not { } sloUrl)
+        {
+            return SamlPages.SignedOut(http);
+        }
+
+        var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
+        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(SamlNames.SpEntityId(services.Options.Value, slug), sloUrl, request!.Id, SamlNames.Success, now))
+                    + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(sloUrl + (sloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));
+    }
+
+    /// <summary>A SAML IdP of the tenant by id, or (none named) its first enabled one.</summary>
+    private static Task<IdentityProvider?> FindAsync(FederationDbContext db, Guid? id, CancellationToken cancellationToken) =>
+        id is { } named
+            ? db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == named && p.Type == ProviderTypes.Saml, cancellationToken)
+            : db.IdentityProviders.AsNoTracking().Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).OrderBy(p => p.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SAML response from identity provider {ProviderId} of tenant {TenantId} refused: {Problem}")]
+    private static partial void LogRefused(ILogger logger, Guid tenantId, Guid providerId, string problem);
+}
