@@ -1,0 +1,473 @@
+using System.IO.Compression;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Security.Cryptography.Xml;
+using System.Text;
+using System.Text.Json;
+using System.Xml;
+using LumoAuth.Testing;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// The tenant as a SAML 2.0 service provider (FED-06…11): users sign in with an outside SAML IdP the tenant added; the
+/// ACS believes a response only when it answers our request, is signed by the IdP's certificate over the very elements
+/// read, is for this SP and current, and was not used before — through the gateway, with admin, token, PostgreSQL, Redis
+/// and RabbitMQ real. The test plays the IdP with a key of its own.
+/// </summary>
+public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<FederationSuite>, IDisposable
+{
+    private const string IdpEntityId = "https://idp.example.test/saml";
+    private const string IdpSso = "https://idp.example.test/sso";
+    private const string IdpSlo = "https://idp.example.test/slo";
+
+    private readonly RSA _idpKey = RSA.Create(2048);
+    private X509Certificate2? _idpCertificate;
+
+    private X509Certificate2 IdpCertificate => _idpCertificate ??= SelfSigned(_idpKey, "CN=idp");
+
+    public void Dispose()
+    {
+        _idpCertificate?.Dispose();
+        _idpKey.Dispose();
+    }
+
+    [Fact]
+    public async Task AUserSignsInWithTheIdp_FromTheLoginPage_GetsAnAccountFromTheAssertion_AndTheLinkSignsThemInAgain()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = await AddIdpAsync(setup);
+        var id = idp.GetProperty("id").GetString()!;
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata", idp.GetProperty("sp").GetProperty("entityId").GetString());
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs", idp.GetProperty("sp").GetProperty("acsUrl").GetString());
+        using var browser = suite.FederatedBrowser();
+
+        // The login page offers the IdP; its link starts the SP's sign-in.
+        var loginPage = await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/login");
+        Assert.Contains($"href=\"/t/{setup.Tenant.Slug}/saml/sp/login/{id}\"", loginPage, StringComparison.Ordinal);
+        var metadata = await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata");
+        Assert.Contains($"entityID=\"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata\"", metadata, StringComparison.Ordinal);
+        Assert.Contains("AssertionConsumerService", metadata, StringComparison.Ordinal);
+
+        var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var (request, relayState) = await StartAsync(browser, setup, id);
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata", request.Issuer);
+        Assert.Equal(IdpSso, request.Destination);
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs", request.AcsUrl);
+        await SignedInAsync(browser, setup, relayState, Response(setup, request.Id, email, attributes: new() { ["firstName"] = "Sam", ["sn"] = "Sso" }));
+
+        var userId = await UserIdAsync(setup, email);
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var user = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{userId}"), HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal("Sam", user.GetProperty("givenName").GetString());
+            Assert.True(user.GetProperty("emailVerified").GetBoolean());
+        }
+
+        // Again, in another browser: the NameID's link signs the same person in, whatever address the IdP sends now.
+        using var again = suite.FederatedBrowser();
+        var (second, secondRelay) = await StartAsync(again, setup, id);
+        await SignedInAsync(again, setup, secondRelay, Response(setup, second.Id, email, nameId: email, attributes: new() { ["email"] = "renamed@example.com" }));
+        Assert.Equal(userId, await UserIdAsync(setup, email));
+
+        // The social providers' API is not where SAML IdPs live.
+        using var api = suite.FederationAdmin(setup.Tenant);
+        Assert.Equal(0, (await HttpAssert.JsonAsync(await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers"), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task TheAcs_BelievesOnlyASignedCurrentAnswerToItsOwnRequest_AndNeverTheSameAssertionTwice()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
+        using var browser = suite.FederatedBrowser();
+        var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
+        using var stranger = RSA.Create(2048);
+        using var strangerCertificate = SelfSigned(stranger, "CN=stranger");
+
+        async Task RefusedAsync(Func<SamlRequest, XmlDocument> respond, string reason = "provider_error")
+        {
+            var (request, relay) = await StartAsync(browser, setup, id);
+            using var posted = await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(respond(request), relay));
+            Assert.Equal($"/t/{setup.Tenant.Slug}/login/external?error={reason}", HostedFlow.LocalRedirect(posted));
+        }
+
+        await RefusedAsync(r => Response(setup, r.Id, email, signResponse: false, signAssertion: false));
+        // Both signatures are asked for by default (the docs' "Require Signed Responses/Assertions").
+        await RefusedAsync(r => Response(setup, r.Id, email, signResponse: false));
+        await RefusedAsync(r => Response(setup, r.Id, email, signAssertion: false));
+        await RefusedAsync(r => Response(setup, r.Id, email, signer: (stranger, strangerCertificate)));
+        await RefusedAsync(r => Response(setup, r.Id, email, audience: "https://another-sp.example.test"));
+        await RefusedAsync(r => Response(setup, r.Id, email, recipient: "https://another-sp.example.test/acs"));
+        await RefusedAsync(r => Response(setup, r.Id, email, issuer: "https://another-idp.example.test"));
+        await RefusedAsync(_ => Response(setup, "_another-request", email));
+        // Past its end by more than the 180 s clock skew.
+        await RefusedAsync(r => Response(setup, r.Id, email, issued: DateTimeOffset.UtcNow.AddMinutes(-10)));
+        await RefusedAsync(r => Response(setup, r.Id, email, nameIdFormat: "urn:oasis:names:tc:SAML:2.0:nameid-format:transient"));
+        await RefusedAsync(r => Response(setup, r.Id, email, status: "urn:oasis:names:tc:SAML:2.0:status:Responder"), "cancelled");
+
+        // Changed after signing: the signature no longer holds.
+        await RefusedAsync(r =>
+        {
+            var response = Response(setup, r.Id, email);
+            response.GetElementsByTagName("NameID", Saml)[0]!.InnerText = "someone-else@example.com";
+            return response;
+        });
+
+        // Signature wrapping: the IdP's signed assertion kept (so its signature still verifies), an attacker's assertion
+        // put where the SP reads. Two assertions are never taken, wherever the second hides.
+        await RefusedAsync(r =>
+        {
+            var response = Response(setup, r.Id, email, signResponse: false);
+            var genuine = (XmlElement)response.GetElementsByTagName("Assertion", Saml)[0]!;
+            var forged = (XmlElement)genuine.CloneNode(true);
+            forged.SetAttribute("ID", "_forged");
+            forged.GetElementsByTagName("NameID", Saml)[0]!.InnerText = "victim@example.com";
+            forged.RemoveChild(forged.GetElementsByTagName("Signature", SignedXml.XmlDsigNamespaceUrl)[0]!);
+            var extensions = response.CreateElement("samlp", "Extensions", Protocol);
+            response.DocumentElement!.InsertBefore(extensions, genuine);
+            extensions.AppendChild(genuine);
+            response.DocumentElement.AppendChild(forged);
+            return response;
+        });
+
+        // The same ID on two elements (the signature resolving to one, the SP reading the other) is refused too.
+        await RefusedAsync(r =>
+        {
+            var response = Response(setup, r.Id, email);
+            var assertion = (XmlElement)response.GetElementsByTagName("Assertion", Saml)[0]!;
+            var status = (XmlElement)response.GetElementsByTagName("Status", Protocol)[0]!;
+            status.SetAttribute("ID", assertion.GetAttribute("ID"));
+            return response;
+        });
+
+        // An answer is taken once per request; an assertion once at all (a new request with an old assertion's ID).
+        var (first, relay) = await StartAsync(browser, setup, id);
+        var answer = Response(setup, first.Id, email, assertionId: "_assertion-once");
+        await SignedInAsync(browser, setup, relay, answer);
+        using (var replayed = await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(answer, relay)))
+        {
+            Assert.Equal($"/t/{setup.Tenant.Slug}/login/external?error=expired", HostedFlow.LocalRedirect(replayed));
+        }
+
+        await RefusedAsync(r => Response(setup, r.Id, email, assertionId: "_assertion-once"));
+
+        // Unsolicited (IdP-initiated) responses carry no state of ours and are not taken.
+        using (var unsolicited = await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(Response(setup, "_x", email), relayState: null)))
+        {
+            Assert.Equal($"/t/{setup.Tenant.Slug}/login/external?error=expired", HostedFlow.LocalRedirect(unsolicited));
+        }
+
+        // A believed response completes only in the browser that began the sign-in (its binding cookie).
+        var (other, otherRelay) = await StartAsync(browser, setup, id);
+        using var posted = await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(Response(setup, other.Id, email), otherRelay));
+        Assert.Equal(HttpStatusCode.SeeOther, posted.StatusCode);
+        using var elsewhere = suite.FederatedBrowser();
+        using var stolen = await elsewhere.GetAsync(posted.Headers.Location!.OriginalString);
+        Assert.Equal($"/t/{setup.Tenant.Slug}/login/external?error=expired", HostedFlow.LocalRedirect(stolen));
+    }
+
+    /// <summary>
+    /// The reader's own reasons, for the wrapping attacks that need an IdP signing only its assertions (most do by
+    /// default): each is refused for what it is, not by accident of another check.
+    /// </summary>
+    [Fact]
+    public async Task SignatureWrapping_IsRefusedForWhatItIs()
+    {
+        var setup = await suite.SetUpAsync();
+        var provider = new LumoAuth.Federation.Data.IdentityProvider
+        {
+            Type = "saml",
+            Saml = new LumoAuth.Federation.Data.SamlIdpSettings
+            {
+                EntityId = IdpEntityId, SsoUrl = IdpSso, Certificate = Convert.ToBase64String(IdpCertificate.RawData), WantResponsesSigned = false,
+            },
+        };
+        var acs = $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs";
+        var expected = new LumoAuth.Federation.Features.Saml.SamlExpectation("_request", $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata", [acs]);
+        string? ProblemOf(XmlDocument response)
+        {
+            var reparsed = new XmlDocument { PreserveWhitespace = true };
+            reparsed.LoadXml(response.OuterXml);
+            return LumoAuth.Federation.Features.Saml.SamlResponseReader.Read(reparsed, provider, expected, DateTimeOffset.UtcNow).Problem;
+        }
+
+        Assert.Null(ProblemOf(Response(setup, "_request", "a@example.com", signResponse: false)));
+
+        var moved = Response(setup, "_request", "a@example.com", signResponse: false);
+        var genuine = (XmlElement)moved.GetElementsByTagName("Assertion", Saml)[0]!;
+        var forged = (XmlElement)genuine.CloneNode(true);
+        forged.SetAttribute("ID", "_forged");
+        forged.RemoveChild(forged.GetElementsByTagName("Signature", SignedXml.XmlDsigNamespaceUrl)[0]!);
+        var extensions = moved.CreateElement("samlp", "Extensions", Protocol);
+        moved.DocumentElement!.InsertBefore(extensions, genuine);
+        extensions.AppendChild(genuine);
+        moved.DocumentElement.AppendChild(forged);
+        Assert.Contains("exactly one assertion", ProblemOf(moved), StringComparison.Ordinal);
+
+        var twin = Response(setup, "_request", "a@example.com", signResponse: false);
+        ((XmlElement)twin.GetElementsByTagName("Status", Protocol)[0]!).SetAttribute("ID", ((XmlElement)twin.GetElementsByTagName("Assertion", Saml)[0]!).GetAttribute("ID"));
+        Assert.Contains("share an ID", ProblemOf(twin), StringComparison.Ordinal);
+
+        // The assertion's signature moved up to the response: it covers the assertion, not the element it sits on.
+        var lifted = Response(setup, "_request", "a@example.com", signResponse: false);
+        var signature = lifted.GetElementsByTagName("Signature", SignedXml.XmlDsigNamespaceUrl)[0]!;
+        signature.ParentNode!.RemoveChild(signature);
+        lifted.DocumentElement!.InsertAfter(signature, lifted.DocumentElement.FirstChild);
+        Assert.Contains("assertion must be signed", ProblemOf(lifted), StringComparison.Ordinal);
+
+        // A signature anywhere else (inside the subject, say) is not taken as the assertion's.
+        var buried = Response(setup, "_request", "a@example.com", signResponse: false);
+        var own = buried.GetElementsByTagName("Signature", SignedXml.XmlDsigNamespaceUrl)[0]!;
+        own.ParentNode!.RemoveChild(own);
+        buried.GetElementsByTagName("Subject", Saml)[0]!.AppendChild(own);
+        Assert.Contains("somewhere other", ProblemOf(buried), StringComparison.Ordinal);
+
+        // Comments in the NameID change nothing: the whole text is read, as it was signed.
+        var commented = Response(setup, "_request", "a@example.com", signResponse: false, nameId: "a@evil.test<!---->.example.com");
+        Assert.Null(ProblemOf(commented));
+    }
+
+    [Fact]
+    public async Task TheIdp_SignsTheUserOutWithASignedLogoutRequest_AndIsAnsweredSigned()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
+        using var browser = suite.FederatedBrowser();
+        var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var (request, relay) = await StartAsync(browser, setup, id);
+        await SignedInAsync(browser, setup, relay, Response(setup, request.Id, email));
+        var slo = $"/t/{setup.Tenant.Slug}/saml/sp/slo";
+
+        var logout = LogoutRequest(email);
+        using (var unsigned = await browser.GetAsync($"{slo}?SAMLRequest={Uri.EscapeDataString(Deflated(logout))}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, unsigned.StatusCode);
+        }
+
+        using (var signedIn = await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts"))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        var query = $"SAMLRequest={Uri.EscapeDataString(Deflated(logout))}&RelayState=bye&SigAlg={Uri.EscapeDataString("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")}";
+        var signature = Convert.ToBase64String(_idpKey.SignData(Encoding.ASCII.GetBytes(query), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        using var answered = await browser.GetAsync($"{slo}?{query}&Signature={Uri.EscapeDataString(signature)}");
+        Assert.Equal(HttpStatusCode.Redirect, answered.StatusCode);
+        var location = answered.Headers.Location!.OriginalString;
+        Assert.StartsWith(IdpSlo + "?SAMLResponse=", location, StringComparison.Ordinal);
+        var parameters = QueryHelpers.ParseQuery(new Uri(location).Query);
+        Assert.Equal("bye", parameters["RelayState"].ToString());
+
+        // Answered with the tenant's SAML key (the one its metadata publishes), and the session is gone.
+        var metadata = new XmlDocument();
+        metadata.LoadXml(await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"));
+        using var spCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(metadata.GetElementsByTagName("X509Certificate", SignedXml.XmlDsigNamespaceUrl)[0]!.InnerText));
+        var signedPart = location[(IdpSlo.Length + 1)..location.IndexOf("&Signature=", StringComparison.Ordinal)];
+        Assert.True(spCertificate.GetRSAPublicKey()!.VerifyData(Encoding.ASCII.GetBytes(signedPart), Convert.FromBase64String(parameters["Signature"].ToString()), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        using var account = await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts");
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login", HostedFlow.LocalRedirect(account), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TheAdminApi_KeepsSamlIdpsPerTenant_AndChecksThem()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        var url = $"{setup.Tenant.Api}/admin/identity-providers";
+        var pem = IdpCertificate.ExportCertificatePem();
+
+        async Task InvalidAsync(object body, string field)
+        {
+            using var response = await admin.PostAsJsonAsync(url, body);
+            var error = await HttpAssert.JsonAsync(response, HttpStatusCode.BadRequest);
+            Assert.True(error.GetProperty("details").TryGetProperty(field, out _), $"{field} not named: {error}");
+        }
+
+        await InvalidAsync(new { entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem }, "name");
+        await InvalidAsync(new { name = "Okta", ssoUrl = IdpSso, certificate = pem }, "entityId");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, certificate = pem }, "ssoUrl");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso }, "certificate");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = "http://idp.example.test/sso", certificate = pem }, "ssoUrl");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = "MIIB-not-a-certificate" }, "certificate");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem, nameIdFormat = "transient" }, "nameIdFormat");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem, wantResponsesSigned = false, wantAssertionsSigned = false }, "wantAssertionsSigned");
+        await InvalidAsync(new { type = "oidc", name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem }, "type");
+
+        var created = await AddIdpAsync(setup);
+        var id = created.GetProperty("id").GetString();
+        Assert.Equal("saml", created.GetProperty("type").GetString());
+        Assert.True(created.GetProperty("trustEmail").GetBoolean() && created.GetProperty("allowSignup").GetBoolean());
+        Assert.False(created.GetProperty("autoLinkUsers").GetBoolean());
+        Assert.Equal(IdpCertificate.GetCertHashString(HashAlgorithmName.SHA256), created.GetProperty("certificateThumbprint").GetString());
+        using (var patched = await admin.PatchAsJsonAsync($"{url}/{id}", new { wantResponsesSigned = false, sloUrl = "" }))
+        {
+            var data = (await HttpAssert.JsonAsync(patched, HttpStatusCode.OK)).GetProperty("data");
+            Assert.False(data.GetProperty("wantResponsesSigned").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, data.GetProperty("sloUrl").ValueKind);
+            Assert.Equal(IdpEntityId, data.GetProperty("entityId").GetString());
+        }
+
+        using (var duplicate = await admin.PostAsJsonAsync(url, new { name = "Okta", entityId = "https://other.example.test", ssoUrl = IdpSso, certificate = pem }))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
+        }
+
+        var other = await suite.SetUpAsync();
+        using (var stranger = suite.FederationAdmin(other.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"{other.Tenant.Api}/admin/identity-providers/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await stranger.DeleteAsync($"{other.Tenant.Api}/admin/identity-providers/{id}")).StatusCode);
+            Assert.Equal(0, (await HttpAssert.JsonAsync(await stranger.GetAsync($"{other.Tenant.Api}/admin/identity-providers"), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        }
+
+        // Another tenant's SP login cannot start a sign-in with this tenant's IdP.
+        using var browser = suite.FederatedBrowser();
+        using (var foreign = await browser.GetAsync($"/t/{other.Tenant.Slug}/saml/sp/login/{id}"))
+        {
+            Assert.Equal($"/t/{other.Tenant.Slug}/login/external?error=provider_disabled", HostedFlow.LocalRedirect(foreign));
+        }
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{url}/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"{url}/{id}")).StatusCode);
+    }
+
+    private const string Protocol = "urn:oasis:names:tc:SAML:2.0:protocol";
+    private const string Saml = "urn:oasis:names:tc:SAML:2.0:assertion";
+
+    private sealed record SamlRequest(string Id, string Issuer, string Destination, string AcsUrl);
+
+    private async Task<JsonElement> AddIdpAsync(SignInSetup setup)
+    {
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers", new
+        {
+            type = "saml", name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, sloUrl = IdpSlo, certificate = IdpCertificate.ExportCertificatePem(),
+        });
+        return (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+    }
+
+    /// <summary>The SP's redirect to the IdP: our AuthnRequest (inflated and read) and the RelayState to send back.</summary>
+    private static async Task<(SamlRequest Request, string RelayState)> StartAsync(HttpClient browser, SignInSetup setup, string idpId)
+    {
+        using var start = await browser.GetAsync($"/t/{setup.Tenant.Slug}/saml/sp/login/{idpId}");
+        Assert.Equal(HttpStatusCode.Redirect, start.StatusCode);
+        var location = start.Headers.Location!;
+        Assert.StartsWith(IdpSso + "?", location.AbsoluteUri, StringComparison.Ordinal);
+        var query = QueryHelpers.ParseQuery(location.Query);
+        using var inflate = new DeflateStream(new MemoryStream(Convert.FromBase64String(query["SAMLRequest"].ToString())), CompressionMode.Decompress);
+        var document = new XmlDocument();
+        document.Load(inflate);
+        var root = document.DocumentElement!;
+        return (new SamlRequest(root.GetAttribute("ID"), root.GetElementsByTagName("Issuer", Saml)[0]!.InnerText, root.GetAttribute("Destination"),
+            root.GetAttribute("AssertionConsumerServiceURL")), query["RelayState"].ToString());
+    }
+
+    /// <summary>Posts the IdP's response to the ACS and follows the browser to the token service's "signed in" page.</summary>
+    private static async Task SignedInAsync(HttpClient browser, SignInSetup setup, string relayState, XmlDocument response)
+    {
+        using var posted = await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(response, relayState));
+        Assert.True(posted.StatusCode == HttpStatusCode.SeeOther, $"{(int)posted.StatusCode} {posted.Headers.Location}");
+        using var completed = await browser.GetAsync(posted.Headers.Location!.OriginalString);
+        var ticket = HostedFlow.LocalRedirect(completed);
+        Assert.True(ticket?.StartsWith($"/t/{setup.Tenant.Slug}/login/external?ticket=", StringComparison.Ordinal) == true, ticket);
+        using var landed = await browser.GetAsync(ticket);
+        Assert.Contains("You are signed in", await landed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    private async Task<string> UserIdAsync(SignInSetup setup, string email)
+    {
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var users = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}"), HttpStatusCode.OK)).GetProperty("data");
+        return Assert.Single(users.EnumerateArray()).GetProperty("id").GetString()!;
+    }
+
+    private static FormUrlEncodedContent Form(XmlDocument response, string? relayState)
+    {
+        var fields = new Dictionary<string, string> { ["SAMLResponse"] = Convert.ToBase64String(Encoding.UTF8.GetBytes(response.OuterXml)) };
+        if (relayState is not null)
+        {
+            fields["RelayState"] = relayState;
+        }
+
+        return new FormUrlEncodedContent(fields);
+    }
+
+    /// <summary>The IdP's response, signed as asked (the assertion, then the response, with the IdP's key unless another signer is given).</summary>
+    private XmlDocument Response(
+        SignInSetup setup, string inResponseTo, string email, string? nameId = null, Dictionary<string, string>? attributes = null, bool signResponse = true,
+        bool signAssertion = true, (RSA Key, X509Certificate2 Certificate)? signer = null, string? audience = null, string? recipient = null, string? issuer = null,
+        DateTimeOffset? issued = null, string? nameIdFormat = null, string status = "urn:oasis:names:tc:SAML:2.0:status:Success", string? assertionId = null)
+    {
+        var now = issued ?? DateTimeOffset.UtcNow;
+        string Instant(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        var acs = recipient ?? $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs";
+        var values = attributes ?? new Dictionary<string, string> { ["email"] = email };
+        var statement = string.Concat(values.Select(a => $"<saml:Attribute Name=\"{a.Key}\"><saml:AttributeValue>{a.Value}</saml:AttributeValue></saml:Attribute>"));
+        var id = assertionId ?? "_a" + Guid.NewGuid().ToString("N");
+        var xml = $"<samlp:Response xmlns:samlp=\"{Protocol}\" xmlns:saml=\"{Saml}\" ID=\"_r{Guid.NewGuid():N}\" Version=\"2.0\" IssueInstant=\"{Instant(now)}\" "
+                  + $"Destination=\"{acs}\" InResponseTo=\"{inResponseTo}\"><saml:Issuer>{issuer ?? IdpEntityId}</saml:Issuer>"
+                  + $"<samlp:Status><samlp:StatusCode Value=\"{status}\"/></samlp:Status>"
+                  + $"<saml:Assertion ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{Instant(now)}\"><saml:Issuer>{issuer ?? IdpEntityId}</saml:Issuer>"
+                  + $"<saml:Subject><saml:NameID Format=\"{nameIdFormat ?? "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"}\">{nameId ?? email}</saml:NameID>"
+                  + $"<saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\"><saml:SubjectConfirmationData InResponseTo=\"{inResponseTo}\" "
+                  + $"NotOnOrAfter=\"{Instant(now.AddMinutes(5))}\" Recipient=\"{acs}\"/></saml:SubjectConfirmation></saml:Subject>"
+                  + $"<saml:Conditions NotBefore=\"{Instant(now.AddMinutes(-1))}\" NotOnOrAfter=\"{Instant(now.AddMinutes(5))}\"><saml:AudienceRestriction>"
+                  + $"<saml:Audience>{audience ?? $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata"}</saml:Audience></saml:AudienceRestriction></saml:Conditions>"
+                  + $"<saml:AuthnStatement AuthnInstant=\"{Instant(now)}\"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+                  + $"<saml:AttributeStatement>{statement}</saml:AttributeStatement></saml:Assertion></samlp:Response>";
+        var document = new XmlDocument { PreserveWhitespace = true };
+        document.LoadXml(xml);
+        var (key, certificate) = signer ?? (_idpKey, IdpCertificate);
+        if (signAssertion)
+        {
+            Sign((XmlElement)document.GetElementsByTagName("Assertion", Saml)[0]!, key, certificate);
+        }
+
+        if (signResponse)
+        {
+            Sign(document.DocumentElement!, key, certificate);
+        }
+
+        return document;
+    }
+
+    private static void Sign(XmlElement element, RSA key, X509Certificate2 certificate)
+    {
+        var signed = new SignedXml(element.OwnerDocument) { SigningKey = key };
+        signed.SignedInfo!.CanonicalizationMethod = SignedXml.XmlDsigExcC14NTransformUrl;
+        signed.SignedInfo.SignatureMethod = SignedXml.XmlDsigRSASHA256Url;
+        var reference = new Reference("#" + element.GetAttribute("ID")) { DigestMethod = SignedXml.XmlDsigSHA256Url };
+        reference.AddTransform(new XmlDsigEnvelopedSignatureTransform());
+        reference.AddTransform(new XmlDsigExcC14NTransform());
+        signed.AddReference(reference);
+        var keyInfo = new KeyInfo();
+        keyInfo.AddClause(new KeyInfoX509Data(certificate));
+        signed.KeyInfo = keyInfo;
+        signed.ComputeSignature();
+        element.InsertAfter(element.OwnerDocument.ImportNode(signed.GetXml(), true), element.GetElementsByTagName("Issuer", Saml)[0]!);
+    }
+
+    private static string LogoutRequest(string nameId) =>
+        $"<samlp:LogoutRequest xmlns:samlp=\"{Protocol}\" xmlns:saml=\"{Saml}\" ID=\"_l{Guid.NewGuid():N}\" Version=\"2.0\" "
+        + $"IssueInstant=\"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}\"><saml:Issuer>{IdpEntityId}</saml:Issuer><saml:NameID>{nameId}</saml:NameID></samlp:LogoutRequest>";
+
+    private static string Deflated(string xml)
+    {
+        using var buffer = new MemoryStream();
+        using (var deflate = new DeflateStream(buffer, CompressionLevel.Optimal, leaveOpen: true))
+        {
+            deflate.Write(Encoding.UTF8.GetBytes(xml));
+        }
+
+        return Convert.ToBase64String(buffer.ToArray());
+    }
+
+    private static X509Certificate2 SelfSigned(RSA key, string subject) =>
+        new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+}
