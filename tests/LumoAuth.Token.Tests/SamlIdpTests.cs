@@ -262,6 +262,44 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     }
 
     [Fact]
+    public async Task AnAppThatAsks_GetsItsAssertionEncrypted_ToItsCertificate_SignedBeforeAndAfter()
+    {
+        var setup = await suite.SetUpAsync();
+        using var key = RSA.Create(2048);
+        using var spCertificate = SelfSigned(key, "CN=wiki");
+        await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, certificate = spCertificate.ExportCertificatePem(), encryptAssertions = true });
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+        using var start = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test")));
+        var (_, response, _) = Posted(await SignInAndContinueAsync(browser, setup, start));
+        var names = Names(response);
+        Assert.Null(response.SelectSingleNode("//saml:Assertion", names));
+        AssertSignedBy(response.DocumentElement!, certificate);
+
+        // AES-256-GCM under a key wrapped with RSA-OAEP for the app's key (XML Encryption 1.1).
+        names.AddNamespace("xenc", "http://www.w3.org/2001/04/xmlenc#");
+        Assert.Equal("http://www.w3.org/2009/xmlenc11#aes256-gcm", Value(response, names, "//saml:EncryptedAssertion/xenc:EncryptedData/xenc:EncryptionMethod/@Algorithm"));
+        Assert.Equal("http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", Value(response, names, "//xenc:EncryptedKey/xenc:EncryptionMethod/@Algorithm"));
+        var contentKey = key.Decrypt(Convert.FromBase64String(Value(response, names, "//xenc:EncryptedKey/xenc:CipherData/xenc:CipherValue")), RSAEncryptionPadding.OaepSHA1);
+        var sealedData = Convert.FromBase64String(Value(response, names, "//saml:EncryptedAssertion/xenc:EncryptedData/xenc:CipherData/xenc:CipherValue"));
+        var plain = new byte[sealedData.Length - 12 - 16];
+        using (var aes = new AesGcm(contentKey, 16))
+        {
+            aes.Decrypt(sealedData.AsSpan(0, 12), sealedData.AsSpan(12, plain.Length), sealedData.AsSpan(12 + plain.Length), plain);
+        }
+
+        // Readable on its own, and signed by the IdP before it was encrypted.
+        var assertion = new XmlDocument { PreserveWhitespace = true };
+        assertion.LoadXml(Encoding.UTF8.GetString(plain));
+        AssertSignedBy(assertion.DocumentElement!, certificate);
+        Assert.Equal(setup.Email, Value(assertion, Names(assertion), "/saml:Assertion/saml:Subject/saml:NameID"));
+
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        using var refused = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/saml-apps", new { name = "Other", entityId = "https://other.example.test", acsUrl = Acs, encryptAssertions = true });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task SingleLogout_EndsTheSessionTheRequestNames_AndAnswersTheAppSigned()
     {
         var setup = await suite.SetUpAsync();

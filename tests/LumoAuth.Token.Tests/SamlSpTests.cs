@@ -298,6 +298,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem, nameIdFormat = "transient" }, "nameIdFormat");
         await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem, wantResponsesSigned = false, wantAssertionsSigned = false }, "wantAssertionsSigned");
         await InvalidAsync(new { type = "oidc", name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem }, "type");
+        await InvalidAsync(new { name = "Okta", entityId = IdpEntityId, ssoUrl = IdpSso, certificate = pem, defaultRoles = new[] { "" } }, "defaultRoles");
 
         var created = await AddIdpAsync(setup);
         var id = created.GetProperty("id").GetString();
@@ -305,9 +306,11 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         Assert.True(created.GetProperty("trustEmail").GetBoolean() && created.GetProperty("allowSignup").GetBoolean());
         Assert.False(created.GetProperty("autoLinkUsers").GetBoolean());
         Assert.Equal(IdpCertificate.GetCertHashString(HashAlgorithmName.SHA256), created.GetProperty("certificateThumbprint").GetString());
-        using (var patched = await admin.PatchAsJsonAsync($"{url}/{id}", new { wantResponsesSigned = false, sloUrl = "" }))
+        Assert.Equal(0, created.GetProperty("defaultRoles").GetArrayLength());
+        using (var patched = await admin.PatchAsJsonAsync($"{url}/{id}", new { wantResponsesSigned = false, sloUrl = "", defaultRoles = new[] { "viewer", "viewer" } }))
         {
             var data = (await HttpAssert.JsonAsync(patched, HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal(["viewer"], data.GetProperty("defaultRoles").EnumerateArray().Select(r => r.GetString()));
             Assert.False(data.GetProperty("wantResponsesSigned").GetBoolean());
             Assert.Equal(JsonValueKind.Null, data.GetProperty("sloUrl").ValueKind);
             Assert.Equal(IdpEntityId, data.GetProperty("entityId").GetString());

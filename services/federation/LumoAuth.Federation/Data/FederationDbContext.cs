@@ -78,6 +78,9 @@ public sealed class SamlIdpSettings
     public bool WantAssertionsSigned { get; set; } = true;
 
     public bool SignAuthnRequests { get; set; }
+
+    /// <summary>Roles (slugs) a user made at their first sign-in through this IdP gets (the docs' JIT "Default Roles").</summary>
+    public List<string> DefaultRoles { get; set; } = [];
 }
 
 /// <summary>A user's account at an upstream provider, linked to their LumoAuth user: the provider's subject signs them in.</summary>
@@ -140,6 +143,9 @@ public sealed class SamlServiceProvider
     public bool SignResponse { get; set; } = true;
 
     public bool SignAssertion { get; set; } = true;
+
+    /// <summary>Whether assertions are encrypted to <see cref="Certificate"/> (the SP's key then both signs and decrypts).</summary>
+    public bool EncryptAssertions { get; set; }
 
     /// <summary>SAML attribute name → what of the user it carries (<c>SamlAttributes.Sources</c>).</summary>
     public Dictionary<string, string> AttributeMappings { get; set; } = [];

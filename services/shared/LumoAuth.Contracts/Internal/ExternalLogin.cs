@@ -7,7 +7,11 @@ namespace LumoAuth.Contracts.Internal;
 /// </summary>
 public sealed record ExternalUserRequest(
     Guid TenantId, string Provider, string? Email, bool EmailVerified, string? Name, string? GivenName, string? FamilyName, string? Picture,
-    bool AllowSignup, bool AutoLink);
+    bool AllowSignup, bool AutoLink)
+{
+    /// <summary>Roles (slugs or ids) a user made now gets (a SAML IdP's JIT default roles); roles that no longer exist are left out.</summary>
+    public IReadOnlyList<string>? Roles { get; init; }
+}
 
 public sealed record ExternalUserResponse(Guid UserId, bool Created);
 

@@ -31,7 +31,7 @@ public static class ExternalSignInEndpoints
     /// allows sign-up.
     /// </summary>
     public static async Task<IResult> FindOrCreate(
-        ExternalUserRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+        ExternalUserRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, InitialRoles initialRoles, CancellationToken cancellationToken)
     {
         if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
         {
@@ -69,12 +69,36 @@ public static class ExternalSignInEndpoints
         }
 
         static string? Trimmed(string? value, int max) => string.IsNullOrWhiteSpace(value) ? null : value.Trim()[..Math.Min(value.Trim().Length, max)];
+        // Default roles live in the authorization service: given just before the user is saved, taken back if it is not.
+        Guid? given = null;
+        async Task<IResult?> GiveRolesAsync(Guid userId, CancellationToken ct)
+        {
+            given = userId;
+            var (refused, mayHaveWritten) = await initialRoles.GiveExistingAsync(tenant.TenantId, userId, request.Roles!, ct);
+            given = mayHaveWritten ? userId : null;
+            return refused;
+        }
+
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var (user, error) = await users.CreateAsync(
-            new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null, null,
-                request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
-                EmailVerified: true, IsActive: true, Groups: null),
-            cancellationToken);
+        User? user = null;
+        IResult? error = null;
+        try
+        {
+            (user, error) = await users.CreateAsync(
+                new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null, null,
+                    request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
+                    EmailVerified: true, IsActive: true, Groups: null),
+                cancellationToken,
+                request.Roles is { Count: > 0 } ? GiveRolesAsync : null);
+        }
+        finally
+        {
+            if (user is null && given is { } orphan)
+            {
+                await initialRoles.TakeBackAsync(tenant.TenantId, orphan, null);
+            }
+        }
+
         if (error is not null)
         {
             // Made by a concurrent first sign-in of the same person (or someone else) just now: their link decides.

@@ -49,6 +49,25 @@ public sealed partial class InitialRoles(IHttpClientFactory http, ILogger<Initia
         };
     }
 
+    /// <summary>
+    /// Like <see cref="GiveAsync"/>, for roles set up earlier (a SAML IdP's default roles), which may have been deleted
+    /// since: those are left out (logged) rather than refuse the sign-up; the rest are given.
+    /// </summary>
+    public async Task<(IResult? Error, bool MayHaveWritten)> GiveExistingAsync(Guid tenantId, Guid userId, IReadOnlyList<string> roles, CancellationToken cancellationToken)
+    {
+        var answer = await SendAsync(new InitialRolesRequest(tenantId, userId, null, roles), cancellationToken);
+        if (answer is { Unknown.Count: > 0 })
+        {
+            LogLeftOut(logger, answer.Unknown.Count, userId);
+            var known = roles.Except(answer.Unknown, StringComparer.Ordinal).ToList();
+            answer = known.Count == 0 ? answer with { Unknown = [] } : await SendAsync(new InitialRolesRequest(tenantId, userId, null, known), cancellationToken);
+        }
+
+        return answer is { Unknown.Count: 0 }
+            ? (null, true)
+            : (ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Roles cannot be assigned right now; nothing was created, try again shortly"), true);
+    }
+
     /// <summary>Takes the roles back after the object's save failed.</summary>
     public async Task TakeBackAsync(Guid tenantId, Guid? userId, Guid? groupId)
     {
@@ -85,6 +104,9 @@ public sealed partial class InitialRoles(IHttpClientFactory http, ILogger<Initia
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The authorization service could not assign a new object's roles (status {Status}); nothing was created")]
     private static partial void LogUnavailable(ILogger logger, int? status, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} default roles for new user {UserId} no longer exist and were left out")]
+    private static partial void LogLeftOut(ILogger logger, int count, Guid userId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Roles assigned to {SubjectId}, whose creation then failed, could not be taken back; no user or group has that id")]
     private static partial void LogLeftBehind(ILogger logger, Guid? subjectId);

@@ -32,8 +32,7 @@ public static class McpServerEndpoints
         admin.MapGet("/", List).WithName("ListMcpServers");
         admin.MapGet("/{serverId}", GetForAdmin).WithName("GetMcpServerForAdmin");
         // A server decides which clients get tokens for which audience, for how long: a credential that writes everything.
-        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
-            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Registering and changing MCP servers"));
+        var writes = admin.WritesNeedingFullAccess("Registering and changing MCP servers");
         writes.MapPost("/", Create).WithName("CreateMcpServer");
         writes.MapPut("/{serverId}", Update).WithName("UpdateMcpServer");
         writes.MapPatch("/{serverId}", Update).WithName("PatchMcpServer");

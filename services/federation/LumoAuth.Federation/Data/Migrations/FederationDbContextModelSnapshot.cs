@@ -143,6 +143,9 @@ namespace LumoAuth.Federation.Data.Migrations
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<bool>("EncryptAssertions")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("EntityId")
                         .IsRequired()
                         .HasMaxLength(1024)
@@ -328,6 +331,9 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.Property<Guid>("IdentityProviderId");
 
                             b1.Property<string>("Certificate")
+                                .IsRequired();
+
+                            b1.PrimitiveCollection<string>("DefaultRoles")
                                 .IsRequired();
 
                             b1.Property<string>("EntityId")

@@ -73,7 +73,7 @@ public static class SignInSteps
 
         var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
             services.Tenant.TenantId, $"{provider.Type}:{provider.Name}", account.Email, account.EmailVerified, account.Name, account.GivenName, account.FamilyName,
-            account.Picture, provider.AllowSignup, provider.AutoLinkUsers), cancellationToken);
+            account.Picture, provider.AllowSignup, provider.AutoLinkUsers) { Roles = provider.Saml?.DefaultRoles }, cancellationToken);
         if (outcome.User is not { } user)
         {
             // A concurrent first sign-in of the same account may have made the user and its link meanwhile.

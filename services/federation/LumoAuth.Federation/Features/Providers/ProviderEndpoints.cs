@@ -25,8 +25,7 @@ public static partial class ProviderEndpoints
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/social-providers").RequireAuthorization(Policies.TenantAdmin).WithTags("Social providers");
         admin.MapGet("/", List).WithName("ListSocialProviders");
         admin.MapGet("/{providerId:guid}", Get).WithName("GetSocialProvider");
-        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
-            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Adding and changing sign-in providers"));
+        var writes = admin.WritesNeedingFullAccess("Adding and changing sign-in providers");
         writes.MapPost("/", Create).WithName("CreateSocialProvider");
         writes.MapPut("/{providerId:guid}", Update).WithName("UpdateSocialProvider");
         writes.MapPatch("/{providerId:guid}", Update).WithName("PatchSocialProvider");

@@ -65,7 +65,9 @@ public static class SamlDocuments
         var (document, response) = NewResponse(idpEntityId, sp.AcsUrl, inResponseTo, SamlNames.Success, null, now);
         var assertionId = NewId();
         var assertion = Add(document, response, SamlNames.Assertion, "saml:Assertion");
-        // Its own declarations: an SP may take the assertion out of the response (attribute values name xs:string).
+        // Its own declarations: an SP may take the assertion out of the response (attribute values name xs:string), and
+        // an encrypted assertion is read on its own once decrypted.
+        assertion.SetAttribute("xmlns:saml", SamlNames.Assertion);
         assertion.SetAttribute("xmlns:xs", SamlNames.XmlSchema);
         assertion.SetAttribute("xmlns:xsi", SamlNames.XmlSchemaInstance);
         assertion.SetAttribute("ID", assertionId);
@@ -117,10 +119,16 @@ public static class SamlDocuments
             }
         }
 
-        // The assertion first: the response's signature then covers the assertion's.
+        // The assertion first (then encrypted, when the SP asks): the response's signature covers what the SP receives.
         if (sp.SignAssertion)
         {
             SamlSignatures.Sign(assertion, assertionId, key);
+        }
+
+        if (sp.EncryptAssertions && sp.Certificate is not null)
+        {
+            using var spCertificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(sp.Certificate);
+            response.ReplaceChild(SamlEncryption.Encrypt(assertion, spCertificate), assertion);
         }
 
         if (sp.SignResponse)

@@ -21,13 +21,14 @@ namespace LumoAuth.Federation.Features.Saml;
 /// </summary>
 public static class SamlIdpConnectionEndpoints
 {
+    private const int MaxDefaultRoles = 20;
+
     public static IEndpointRouteBuilder MapSamlIdpConnectionEndpoints(this IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/t/{tenantSlug}/api/v1/admin/identity-providers").RequireAuthorization(Policies.TenantAdmin).WithTags("Identity providers");
         admin.MapGet("/", List).WithName("ListIdentityProviders");
         admin.MapGet("/{providerId:guid}", Get).WithName("GetIdentityProvider");
-        var writes = admin.MapGroup(string.Empty).AddEndpointFilter(async (context, next) =>
-            AdminScopeHandler.HasFullWrite(context.HttpContext.User) ? await next(context) : ApiErrors.NeedsFullWrite("Adding and changing identity providers"));
+        var writes = admin.WritesNeedingFullAccess("Adding and changing identity providers");
         writes.MapPost("/", Create).WithName("CreateIdentityProvider");
         writes.MapPut("/{providerId:guid}", Update).WithName("UpdateIdentityProvider");
         writes.MapPatch("/{providerId:guid}", Update).WithName("PatchIdentityProvider");
@@ -167,6 +168,8 @@ public static class SamlIdpConnectionEndpoints
             validation.Check(certificate is not null, "certificate", "must be the IdP's X.509 signing certificate with an RSA key, PEM or base64 DER");
         }
 
+        validation.Check(request.DefaultRoles is null || (request.DefaultRoles.Count <= MaxDefaultRoles && request.DefaultRoles.All(r => r is { Length: > 0 and <= 100 })),
+            "defaultRoles", $"must be at most {MaxDefaultRoles} role slugs, each 1 to 100 characters");
         validation.Check(request.NameIdFormat is null or "emailAddress" or "persistent" or "unspecified", "nameIdFormat", "must be one of emailAddress, persistent, unspecified");
         validation.Check((request.WantResponsesSigned ?? settings.WantResponsesSigned) || (request.WantAssertionsSigned ?? settings.WantAssertionsSigned),
             "wantAssertionsSigned", "the response or the assertion must be signed");
@@ -185,6 +188,7 @@ public static class SamlIdpConnectionEndpoints
         settings.WantResponsesSigned = request.WantResponsesSigned ?? settings.WantResponsesSigned;
         settings.WantAssertionsSigned = request.WantAssertionsSigned ?? settings.WantAssertionsSigned;
         settings.SignAuthnRequests = request.SignAuthnRequests ?? settings.SignAuthnRequests;
+        settings.DefaultRoles = request.DefaultRoles is { } roles ? [.. roles.Distinct(StringComparer.Ordinal)] : settings.DefaultRoles;
         provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
         provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
         provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
@@ -204,6 +208,7 @@ public sealed record SamlIdpRequest(
     [property: JsonPropertyName("wantResponsesSigned")] bool? WantResponsesSigned = null,
     [property: JsonPropertyName("wantAssertionsSigned")] bool? WantAssertionsSigned = null,
     [property: JsonPropertyName("signAuthnRequests")] bool? SignAuthnRequests = null,
+    [property: JsonPropertyName("defaultRoles")] IReadOnlyList<string>? DefaultRoles = null,
     [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
@@ -229,6 +234,7 @@ public sealed record SamlIdpResponse(
     [property: JsonPropertyName("wantResponsesSigned")] bool WantResponsesSigned,
     [property: JsonPropertyName("wantAssertionsSigned")] bool WantAssertionsSigned,
     [property: JsonPropertyName("signAuthnRequests")] bool SignAuthnRequests,
+    [property: JsonPropertyName("defaultRoles")] IReadOnlyList<string> DefaultRoles,
     [property: JsonPropertyName("allowSignup")] bool AllowSignup,
     [property: JsonPropertyName("autoLinkUsers")] bool AutoLinkUsers,
     [property: JsonPropertyName("isEnabled")] bool IsEnabled,
@@ -244,7 +250,7 @@ public sealed record SamlIdpResponse(
         return new SamlIdpResponse(
             provider.Id, provider.Type, provider.Name, saml.EntityId, saml.SsoUrl, saml.SloUrl, certificate.GetCertHashString(HashAlgorithmName.SHA256),
             new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), saml.NameIdFormat, saml.TrustEmail, saml.WantResponsesSigned, saml.WantAssertionsSigned,
-            saml.SignAuthnRequests, provider.AllowSignup, provider.AutoLinkUsers, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
+            saml.SignAuthnRequests, saml.DefaultRoles, provider.AllowSignup, provider.AutoLinkUsers, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
             new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo")),
             provider.CreatedAt, provider.UpdatedAt);
     }
