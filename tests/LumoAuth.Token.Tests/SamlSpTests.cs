@@ -68,16 +68,29 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
             Assert.True(user.GetProperty("emailVerified").GetBoolean());
         }
 
-        // Again, in another browser: the NameID's link signs the same person in, whatever address the IdP sends now.
+        // Again, in another browser: the NameID's link signs the same person in, whatever address the IdP sends now; with
+        // updateUserOnLogin the names follow the IdP's (the address stays the tenant's).
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{id}", new { updateUserOnLogin = true })).StatusCode);
+        }
+
         using var again = suite.FederatedBrowser();
         var (second, secondRelay) = await StartAsync(again, setup, id);
-        await SignedInAsync(again, setup, secondRelay, Response(setup, second.Id, email, nameId: email, attributes: new() { ["email"] = "renamed@example.com" }));
+        await SignedInAsync(again, setup, secondRelay, Response(setup, second.Id, email, nameId: email, attributes: new() { ["email"] = "renamed@example.com", ["givenName"] = "Samuel" }));
         Assert.Equal(userId, await UserIdAsync(setup, email));
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var user = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{userId}"), HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal("Samuel", user.GetProperty("givenName").GetString());
+            Assert.Equal("Sso", user.GetProperty("familyName").GetString());
+            Assert.Equal(email, user.GetProperty("email").GetString());
+        }
 
         // The social providers' API is not where SAML IdPs live.
-        using var api = suite.FederationAdmin(setup.Tenant);
-        Assert.Equal(0, (await HttpAssert.JsonAsync(await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers"), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
-        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers/{id}")).StatusCode);
+        using var social = suite.FederationAdmin(setup.Tenant);
+        Assert.Equal(0, (await HttpAssert.JsonAsync(await social.GetAsync($"{setup.Tenant.Api}/admin/social-providers"), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await social.GetAsync($"{setup.Tenant.Api}/admin/social-providers/{id}")).StatusCode);
     }
 
     [Fact]

@@ -79,6 +79,9 @@ public sealed class SamlIdpSettings
 
     public bool SignAuthnRequests { get; set; }
 
+    /// <summary>Whether each sign-in brings a linked user's names up to date with the assertion's (the docs' "Update User on Login").</summary>
+    public bool UpdateUserOnLogin { get; set; }
+
     /// <summary>Roles (slugs) a user made at their first sign-in through this IdP gets (the docs' JIT "Default Roles").</summary>
     public List<string> DefaultRoles { get; set; } = [];
 }

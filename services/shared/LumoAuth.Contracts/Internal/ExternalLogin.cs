@@ -15,6 +15,9 @@ public sealed record ExternalUserRequest(
 
 public sealed record ExternalUserResponse(Guid UserId, bool Created);
 
+/// <summary>The names an outside IdP gave for a linked user at this sign-in; absent ones are left as they are.</summary>
+public sealed record ExternalProfileRequest(Guid TenantId, string? Name, string? GivenName, string? FamilyName);
+
 /// <summary>Why admin found no user for an outside account (the error code of its 4xx answer).</summary>
 public static class ExternalUserErrors
 {

@@ -50,6 +50,9 @@ public static class InternalRoutes
     /// <summary>Admin's checks of a sign-in an outside provider vouched for (<see cref="FederatedSignInRequest"/>), for the token service.</summary>
     public const string FederatedSignIn = Prefix + "/users/{userId:guid}/federated-sign-in";
 
+    /// <summary>Federation brings a linked user's names up to date with what their IdP said at this sign-in (<see cref="ExternalProfileRequest"/>).</summary>
+    public const string ExternalProfile = Prefix + "/users/{userId:guid}/external-profile";
+
     /// <summary>Federation hands the token service the sign-in behind a one-time ticket (<see cref="LoginTicketRequest"/>).</summary>
     public const string LoginTickets = Prefix + "/login-tickets/redeem";
 

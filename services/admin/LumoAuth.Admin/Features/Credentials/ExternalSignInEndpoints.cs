@@ -21,6 +21,7 @@ public static class ExternalSignInEndpoints
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.ExternalUsers, FindOrCreate).WithName("InternalFindOrCreateExternalUser");
         internalApi.MapPost(InternalRoutes.FederatedSignIn, SignIn).WithName("InternalFederatedSignIn");
+        internalApi.MapPost(InternalRoutes.ExternalProfile, UpdateProfile).WithName("InternalUpdateExternalProfile");
         return app;
     }
 
@@ -109,6 +110,30 @@ public static class ExternalSignInEndpoints
 
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(new ExternalUserResponse(user!.Id, Created: true));
+    }
+
+    /// <summary>
+    /// A linked user's names as their IdP gives them now (a SAML IdP's "update user on login"): the IdP is the directory of
+    /// record for them. Only the names: the address and everything else stay the tenant's.
+    /// </summary>
+    public static async Task<IResult> UpdateProfile(
+        Guid userId, ExternalProfileRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        if (await db.Users.FirstOrDefaultAsync(u => u.Id == userId && u.SoftDeletedAt == null, cancellationToken) is not { } user)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        static string? Trimmed(string? value, int max) => string.IsNullOrWhiteSpace(value) ? null : value.Trim()[..Math.Min(value.Trim().Length, max)];
+        var (_, error) = await users.UpdateAsync(
+            user, new UserChanges(null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null, null, null), null, null),
+            cancellationToken);
+        return error ?? TypedResults.NoContent();
     }
 
     public static async Task<IResult> SignIn(Guid userId, FederatedSignInRequest request, Authenticator authenticator, CancellationToken cancellationToken) =>

@@ -351,6 +351,8 @@ namespace LumoAuth.Federation.Data.Migrations
 
                             b1.Property<bool>("TrustEmail");
 
+                            b1.Property<bool>("UpdateUserOnLogin");
+
                             b1.Property<bool>("WantAssertionsSigned");
 
                             b1.Property<bool>("WantResponsesSigned");

@@ -10,7 +10,7 @@ namespace LumoAuth.Federation.Features.Login;
 public sealed record ExternalUserOutcome(ExternalUserResponse? User, string? Refusal);
 
 /// <summary>Asks admin, which owns users, for the user a first-time outside account is (found by verified address, or made).</summary>
-public sealed class ExternalUsers(IHttpClientFactory httpClientFactory)
+public sealed partial class ExternalUsers(IHttpClientFactory httpClientFactory, ILogger<ExternalUsers> logger)
 {
     public async Task<ExternalUserOutcome> FindOrCreateAsync(ExternalUserRequest request, CancellationToken cancellationToken)
     {
@@ -36,4 +36,29 @@ public sealed class ExternalUsers(IHttpClientFactory httpClientFactory)
             throw new DependencyUnavailableException("The user of an outside account cannot be looked up: admin cannot be reached.", exception);
         }
     }
+
+    /// <summary>
+    /// Brings a linked user's names up to date with the IdP's (a SAML IdP with <c>updateUserOnLogin</c>). Best effort: the
+    /// sign-in goes on without it, and the next one tries again.
+    /// </summary>
+    public async Task UpdateProfileAsync(Guid tenantId, Guid userId, UpstreamAccount account, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Admin).PostAsJsonAsync(
+                InternalRoutes.ExternalProfile.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal),
+                new ExternalProfileRequest(tenantId, account.Name, account.GivenName, account.FamilyName), cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogNotUpdated(logger, userId, (int)response.StatusCode, null);
+            }
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            LogNotUpdated(logger, userId, null, exception);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The names of user {UserId} could not be updated from their IdP (status {Status})")]
+    private static partial void LogNotUpdated(ILogger logger, Guid userId, int? status, Exception? exception);
 }

@@ -68,6 +68,11 @@ public static class SignInSteps
         {
             (link.LastSignInAt, link.Email) = (now, account.Email ?? link.Email);
             await db.SaveChangesAsync(cancellationToken);
+            if (provider.Saml is { UpdateUserOnLogin: true })
+            {
+                await services.Users.UpdateProfileAsync(services.Tenant.TenantId, link.UserId, account, cancellationToken);
+            }
+
             return (link.UserId, null);
         }
 

@@ -188,6 +188,7 @@ public static class SamlIdpConnectionEndpoints
         settings.WantResponsesSigned = request.WantResponsesSigned ?? settings.WantResponsesSigned;
         settings.WantAssertionsSigned = request.WantAssertionsSigned ?? settings.WantAssertionsSigned;
         settings.SignAuthnRequests = request.SignAuthnRequests ?? settings.SignAuthnRequests;
+        settings.UpdateUserOnLogin = request.UpdateUserOnLogin ?? settings.UpdateUserOnLogin;
         settings.DefaultRoles = request.DefaultRoles is { } roles ? [.. roles.Distinct(StringComparer.Ordinal)] : settings.DefaultRoles;
         provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
         provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
@@ -209,6 +210,7 @@ public sealed record SamlIdpRequest(
     [property: JsonPropertyName("wantAssertionsSigned")] bool? WantAssertionsSigned = null,
     [property: JsonPropertyName("signAuthnRequests")] bool? SignAuthnRequests = null,
     [property: JsonPropertyName("defaultRoles")] IReadOnlyList<string>? DefaultRoles = null,
+    [property: JsonPropertyName("updateUserOnLogin")] bool? UpdateUserOnLogin = null,
     [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
@@ -235,6 +237,7 @@ public sealed record SamlIdpResponse(
     [property: JsonPropertyName("wantAssertionsSigned")] bool WantAssertionsSigned,
     [property: JsonPropertyName("signAuthnRequests")] bool SignAuthnRequests,
     [property: JsonPropertyName("defaultRoles")] IReadOnlyList<string> DefaultRoles,
+    [property: JsonPropertyName("updateUserOnLogin")] bool UpdateUserOnLogin,
     [property: JsonPropertyName("allowSignup")] bool AllowSignup,
     [property: JsonPropertyName("autoLinkUsers")] bool AutoLinkUsers,
     [property: JsonPropertyName("isEnabled")] bool IsEnabled,
@@ -250,7 +253,7 @@ public sealed record SamlIdpResponse(
         return new SamlIdpResponse(
             provider.Id, provider.Type, provider.Name, saml.EntityId, saml.SsoUrl, saml.SloUrl, certificate.GetCertHashString(HashAlgorithmName.SHA256),
             new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), saml.NameIdFormat, saml.TrustEmail, saml.WantResponsesSigned, saml.WantAssertionsSigned,
-            saml.SignAuthnRequests, saml.DefaultRoles, provider.AllowSignup, provider.AutoLinkUsers, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
+            saml.SignAuthnRequests, saml.DefaultRoles, saml.UpdateUserOnLogin, provider.AllowSignup, provider.AutoLinkUsers, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
             new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo")),
             provider.CreatedAt, provider.UpdatedAt);
     }

@@ -5,7 +5,7 @@
 namespace LumoAuth.Federation.Data.Migrations
 {
     /// <inheritdoc />
-    public partial class SamlEncryptionAndDefaultRoles : Migration
+    public partial class SamlEncryptionAndJitSettings : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)

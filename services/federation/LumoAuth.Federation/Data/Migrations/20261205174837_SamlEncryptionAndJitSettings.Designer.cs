@@ -13,8 +13,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace LumoAuth.Federation.Data.Migrations
 {
     [DbContext(typeof(FederationDbContext))]
-    [Migration("20261205173657_SamlEncryptionAndDefaultRoles")]
-    partial class SamlEncryptionAndDefaultRoles
+    [Migration("20261205174837_SamlEncryptionAndJitSettings")]
+    partial class SamlEncryptionAndJitSettings
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -353,6 +353,8 @@ namespace LumoAuth.Federation.Data.Migrations
                                 .IsRequired();
 
                             b1.Property<bool>("TrustEmail");
+
+                            b1.Property<bool>("UpdateUserOnLogin");
 
                             b1.Property<bool>("WantAssertionsSigned");
 
