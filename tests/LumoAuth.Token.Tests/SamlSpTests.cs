@@ -270,6 +270,22 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
 
         var query = $"SAMLRequest={Uri.EscapeDataString(Deflated(logout))}&RelayState=bye&SigAlg={Uri.EscapeDataString("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")}";
         var signature = Convert.ToBase64String(_idpKey.SignData(Encoding.ASCII.GetBytes(query), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        // Signed, but about someone else: answered, and nobody is signed out (nor by the same request again).
+        var strangers = LogoutRequest("someone-else@example.com");
+        var strangerQuery = $"SAMLRequest={Uri.EscapeDataString(Deflated(strangers))}&SigAlg={Uri.EscapeDataString("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")}";
+        var strangerSignature = Convert.ToBase64String(_idpKey.SignData(Encoding.ASCII.GetBytes(strangerQuery), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        using (var notYou = await browser.GetAsync($"{slo}?{strangerQuery}&Signature={Uri.EscapeDataString(strangerSignature)}"))
+        {
+            Assert.Equal(HttpStatusCode.Redirect, notYou.StatusCode);
+            using var inflate = new DeflateStream(new MemoryStream(Convert.FromBase64String(QueryHelpers.ParseQuery(notYou.Headers.Location!.Query)["SAMLResponse"].ToString())), CompressionMode.Decompress);
+            Assert.Contains("status:Requester", new StreamReader(inflate).ReadToEnd(), StringComparison.Ordinal);
+        }
+
+        using (var stillIn = await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
+        }
+
         using var answered = await browser.GetAsync($"{slo}?{query}&Signature={Uri.EscapeDataString(signature)}");
         Assert.Equal(HttpStatusCode.Redirect, answered.StatusCode);
         var location = answered.Headers.Location!.OriginalString;
@@ -285,6 +301,10 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         Assert.True(spCertificate.GetRSAPublicKey()!.VerifyData(Encoding.ASCII.GetBytes(signedPart), Convert.FromBase64String(parameters["Signature"].ToString()), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
         using var account = await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts");
         Assert.StartsWith($"/t/{setup.Tenant.Slug}/login", HostedFlow.LocalRedirect(account), StringComparison.Ordinal);
+
+        // The same signed request again is refused: it was answered already.
+        using var replayed = await browser.GetAsync($"{slo}?{query}&Signature={Uri.EscapeDataString(signature)}");
+        Assert.Equal(HttpStatusCode.BadRequest, replayed.StatusCode);
     }
 
     [Fact]

@@ -18,10 +18,10 @@ public static class SignInSteps
     public sealed record Context(FederationDbContext Db, TenantContext Tenant, ExternalUsers Users, LoginStates States);
 
     /// <summary>Sets the binding cookie (on the tenant's whole path: the token service's landing page checks it too); its value.</summary>
-    public static string BindBrowser(HttpContext http, string slug, LumoAuthOptions options)
+    public static string BindBrowser(HttpContext http, string slug, LumoAuthOptions options, string cookie = LoginTicket.BrowserCookie)
     {
         var browser = LoginStates.NewSecret();
-        http.Response.Cookies.Append(LoginTicket.BrowserCookie, browser, new CookieOptions
+        http.Response.Cookies.Append(cookie, browser, new CookieOptions
         {
             Path = $"/t/{slug}/", HttpOnly = true, SameSite = SameSiteMode.Lax, IsEssential = true, MaxAge = LoginStates.StateLifetime,
             Secure = http.Request.IsHttps || options.PublicBaseUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase),

@@ -18,6 +18,18 @@ public static class SamlBindings
         string? relayState;
         if (isRedirect)
         {
+            // Each parameter once, and as the query's own text says: a signature covers the parameters as they arrived, so
+            // a second RelayState (or one spelt with an escaped name) would be used without being covered.
+            var raw = http.Request.QueryString.Value ?? string.Empty;
+            foreach (var name in new[] { field, "RelayState", "SigAlg", "Signature" })
+            {
+                var values = http.Request.Query[name];
+                if (values.Count > 1 || (values.Count == 1 && (RawParameter(raw, name) is not { } text || Unescaped(text) != values[0])))
+                {
+                    return new Message(null, null, true, $"The query must carry {name} once, plainly.");
+                }
+            }
+
             (encoded, relayState) = (http.Request.Query[field].ToString(), http.Request.Query["RelayState"].ToString());
         }
         else if (http.Request.HasFormContentType)
@@ -80,6 +92,8 @@ public static class SamlBindings
         message.Signed = problem is null;
         return problem;
     }
+
+    private static string Unescaped(string text) => Uri.UnescapeDataString(text.Replace('+', ' '));
 
     /// <summary>A query parameter's value exactly as it arrived (signatures cover the encoded form).</summary>
     private static string? RawParameter(string query, string name)

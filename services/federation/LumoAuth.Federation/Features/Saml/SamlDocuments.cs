@@ -78,7 +78,7 @@ public static class SamlDocuments
         var subjectElement = Add(document, assertion, SamlNames.Assertion, "saml:Subject");
         var nameId = Add(document, subjectElement, SamlNames.Assertion, "saml:NameID");
         nameId.SetAttribute("Format", SamlNames.NameIdFormats[nameIdFormat]);
-        nameId.InnerText = NameIdOf(nameIdFormat, sp, subject.User);
+        nameId.InnerText = XmlText(NameIdOf(nameIdFormat, sp, subject.User));
         var confirmation = Add(document, subjectElement, SamlNames.Assertion, "saml:SubjectConfirmation");
         confirmation.SetAttribute("Method", SamlNames.BearerConfirmation);
         var confirmationData = Add(document, confirmation, SamlNames.Assertion, "saml:SubjectConfirmationData");
@@ -114,7 +114,7 @@ public static class SamlDocuments
                 {
                     var element = Add(document, attribute, SamlNames.Assertion, "saml:AttributeValue");
                     element.SetAttribute("type", SamlNames.XmlSchemaInstance, "xs:string");
-                    element.InnerText = value;
+                    element.InnerText = XmlText(value);
                 }
             }
         }
@@ -226,7 +226,8 @@ public static class SamlDocuments
     public static string SessionIndex(string sessionId) =>
         "_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("lumoauth-saml-session|" + sessionId)))[..32];
 
-    private static string NameIdOf(string format, SamlServiceProvider sp, UserProfile user) => format switch
+    /// <summary>The NameID of the user at this SP in this format (a new one each time for <c>transient</c>).</summary>
+    public static string NameIdOf(string format, SamlServiceProvider sp, UserProfile user) => format switch
     {
         // Pairwise and stable: the same person is another name at every SP, and stays theirs across address changes.
         "persistent" => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"lumoauth-saml-persistent|{sp.TenantId:N}|{sp.EntityId}|{user.Id:N}")))[..40],
@@ -260,6 +261,29 @@ public static class SamlDocuments
         }
 
         return (document, response);
+    }
+
+    /// <summary>
+    /// A user's value as XML can carry it: characters XML 1.0 has no place for (control characters a profile may hold)
+    /// are left out rather than fail the sign-in.
+    /// </summary>
+    private static string XmlText(string value)
+    {
+        var builder = new StringBuilder(value.Length);
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (XmlConvert.IsXmlChar(value[i]))
+            {
+                builder.Append(value[i]);
+            }
+            else if (i + 1 < value.Length && XmlConvert.IsXmlSurrogatePair(value[i + 1], value[i]))
+            {
+                builder.Append(value[i]).Append(value[i + 1]);
+                i++;
+            }
+        }
+
+        return builder.ToString();
     }
 
     /// <summary>An ID (an NCName: it must not start with a digit) nobody can guess.</summary>

@@ -66,7 +66,7 @@ public static partial class SamlIdpEndpoints
         var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.EntityId == request.Issuer, http.RequestAborted);
         if (sp is not { IsEnabled: true })
         {
-            LogRefused(services.Logger, services.Tenant.TenantId, request.Issuer[..Math.Min(request.Issuer.Length, 200)], "no enabled service provider has this entity ID");
+            LogRefused(services.Logger, services.Tenant.TenantId, SamlMessages.ForLog(request.Issuer), "no enabled service provider has this entity ID");
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up for sign-in with this organisation.");
         }
 
@@ -103,7 +103,8 @@ public static partial class SamlIdpEndpoints
     /// <summary>Back from the login page: the waiting request is answered, now that the browser has a session.</summary>
     public static async Task<IResult> ContinueAsync(HttpContext http, string? request, [AsParameters] SamlServices services)
     {
-        if (request is null || await services.States.PeekAsync(request) is not { } pending || pending.TenantId != services.Tenant.TenantId)
+        if (request is null || await services.States.PeekAsync(request) is not { } pending || pending.TenantId != services.Tenant.TenantId
+            || !LoginTicket.Matches(pending.BrowserHash ?? string.Empty, http.Request.Cookies[SamlStates.BrowserCookie]))
         {
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "This sign-in expired. Go back to the application and sign in again.");
         }
@@ -142,7 +143,13 @@ public static partial class SamlIdpEndpoints
                     SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, pending.RequestId, SamlNames.Responder, SamlNames.NoPassive, key, now), pending.RelayState);
             }
 
-            pendingId ??= await services.States.SaveAsync(pending);
+            if (pendingId is null)
+            {
+                // Bound to this browser: a continue link handed to someone else's browser answers nothing there.
+                var browser = Login.SignInSteps.BindBrowser(http, slug, services.Options.Value, SamlStates.BrowserCookie);
+                pendingId = await services.States.SaveAsync(pending with { BrowserHash = LoginTicket.HashOf(browser) });
+            }
+
             var continuation = FederationPages.SamlContinuation(slug) + "?request=" + Uri.EscapeDataString(pendingId);
             http.Response.Headers.CacheControl = "no-store";
             return Results.Redirect($"/t/{slug}/login?returnUrl={Uri.EscapeDataString(continuation)}");
@@ -206,17 +213,22 @@ public static partial class SamlIdpEndpoints
         }
 
         var tenantId = services.Tenant.TenantId;
+        if (!await services.States.FirstUseAsync(tenantId, sp.Id, "logout:" + request.Id))
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application's logout request cannot be used: it was answered already.");
+        }
+
         var status = SamlNames.Success;
         if (await services.Subjects.SessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted) is { } session)
         {
-            if (message.Signed || request.SessionIndexes.Contains(SamlDocuments.SessionIndex(session.SessionId)))
+            if (await NamesSessionAsync(services, sp, request, session, message.Signed, http.RequestAborted))
             {
                 await services.Subjects.EndSessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted);
                 http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + services.Tenant.Slug });
             }
             else
             {
-                // An unsigned request about another session (or none) is not obeyed: any page could send one.
+                // A request about another session (or person) is not obeyed: any page could send one, or replay a signed one.
                 status = SamlNames.Requester;
             }
         }
@@ -232,6 +244,27 @@ public static partial class SamlIdpEndpoints
                     + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Redirect(sp.SloUrl + (sp.SloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));
+    }
+
+    /// <summary>
+    /// Whether a logout request is about the browser's session: it names the session (its SessionIndex, which only the
+    /// app that got the assertion knows), or it is signed and names the session's user as this app knows them.
+    /// </summary>
+    private static async Task<bool> NamesSessionAsync(
+        SamlServices services, SamlServiceProvider sp, LogoutRequestMessage request, BrowserSessionInfo session, bool signed, CancellationToken cancellationToken)
+    {
+        if (request.SessionIndexes.Contains(SamlDocuments.SessionIndex(session.SessionId)))
+        {
+            return true;
+        }
+
+        if (!signed || request.NameId is not { Length: > 0 } nameId || sp.NameIdFormat == "transient"
+            || await services.Subjects.ProfileAsync(services.Tenant.TenantId, session.UserId, cancellationToken) is not { } user)
+        {
+            return false;
+        }
+
+        return string.Equals(nameId, SamlDocuments.NameIdOf(sp.NameIdFormat, sp, user), StringComparison.Ordinal);
     }
 
     /// <summary>A request naming a Destination must name this endpoint (SAML Bindings §3.4.5.2, §3.5.5.2), on the deployment's host or the tenant's domain.</summary>

@@ -21,6 +21,9 @@ public static class SamlMessages
     /// <summary>The largest message taken, encoded or inflated: requests are a few kilobytes.</summary>
     public const int MaxMessageBytes = 64 * 1024;
 
+    /// <summary>The deepest element nesting taken: SAML messages are a dozen levels deep.</summary>
+    private const int MaxDepth = 64;
+
     /// <summary>How far a request's <c>IssueInstant</c> may be from now: clocks drift, and a request is used at once.</summary>
     public static readonly TimeSpan IssueInstantSkew = TimeSpan.FromMinutes(5);
 
@@ -82,6 +85,18 @@ public static class SamlMessages
         var document = new XmlDocument { PreserveWhitespace = true, XmlResolver = null };
         try
         {
+            // A first pass refuses deep nesting, which canonicalisation and serialisation would recurse through.
+            using (var scan = XmlReader.Create(new MemoryStream(xml), settings))
+            {
+                while (scan.Read())
+                {
+                    if (scan.Depth > MaxDepth)
+                    {
+                        return null;
+                    }
+                }
+            }
+
             using var reader = XmlReader.Create(new MemoryStream(xml), settings);
             document.Load(reader);
             return document.DocumentElement is null ? null : document;
@@ -159,6 +174,20 @@ public static class SamlMessages
         }
 
         return (null, (id, issuer, issued));
+    }
+
+    /// <summary>A value from a message as it may be logged: short, one line.</summary>
+    public static string ForLog(string? value)
+    {
+        var text = value ?? string.Empty;
+        text = text.Length > 200 ? text[..200] + "…" : text;
+        return string.Create(text.Length, text, (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? ' ' : source[i];
+            }
+        });
     }
 
     public static XmlElement? Child(XmlElement parent, string ns, string localName) =>

@@ -18,7 +18,9 @@ public static class SamlPages
                    + $"<input type=\"hidden\" name=\"{field}\" value=\"{WebUtility.HtmlEncode(value)}\">{relay}"
                    + "<noscript><p>Scripts are off in this browser: press the button to go on.</p><button type=\"submit\">Continue</button></noscript></form>"
                    + $"<script nonce=\"{nonce}\">document.forms[0].submit();</script>";
-        return Page(http, StatusCodes.Status200OK, "Signing you in…", body, $"script-src 'nonce-{nonce}'; form-action {new Uri(acsUrl).GetLeftPart(UriPartial.Authority)}");
+        // No form-action: browsers apply it to the redirects after the post, and many ACS URLs redirect to another host.
+        // The page carries only encoded values and one script with a nonce.
+        return Page(http, StatusCodes.Status200OK, "Signing you in…", body, $"script-src 'nonce-{nonce}'");
     }
 
     /// <summary>A request that cannot be answered to an SP (unknown SP, bad signature, …): said to the person, never posted anywhere.</summary>

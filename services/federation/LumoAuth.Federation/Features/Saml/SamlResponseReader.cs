@@ -61,7 +61,7 @@ public static class SamlResponseReader
         if (code?.GetAttribute("Value") != SamlNames.Success)
         {
             // The person did not (or could not) sign in at the IdP.
-            return (null, $"the IdP answered {code?.GetAttribute("Value") ?? "no status"}", true);
+            return (null, $"the IdP answered {SamlMessages.ForLog(code?.GetAttribute("Value") ?? "no status")}", true);
         }
 
         if (document.GetElementsByTagName("EncryptedAssertion", SamlNames.Assertion).Count > 0)
@@ -177,7 +177,9 @@ public static class SamlResponseReader
         var email = First(attributes, EmailNames) ?? (format == SamlNames.NameIdFormats["emailAddress"] ? subjectId : null);
         var account = new UpstreamAccount(
             subjectId, email, settings.TrustEmail && email is not null, First(attributes, DisplayNames), First(attributes, GivenNames), First(attributes, FamilyNames), null);
-        return (new SamlAssertedAccount(account, assertion.GetAttribute("ID"), validUntil + ClockSkew), null, false);
+        // Remembered against replay until it expires (a day at most, whatever the IdP wrote).
+        var rememberUntil = validUntil < now + TimeSpan.FromDays(1) ? validUntil + ClockSkew : now + TimeSpan.FromDays(1);
+        return (new SamlAssertedAccount(account, assertion.GetAttribute("ID"), rememberUntil), null, false);
     }
 
     /// <summary>Attribute values by name (lower case), the first value of each.</summary>

@@ -137,12 +137,14 @@ public static class SamlSignatures
         {
             signed.LoadXml(signature);
         }
-        catch (CryptographicException)
+        catch (Exception exception) when (exception is CryptographicException or FormatException or XmlException)
         {
             return "the signature is malformed";
         }
 
-        if (id.Length == 0 || signed.SignedInfo!.References.Count != 1 || signed.SignedInfo.References[0] is not Reference reference || reference.Uri != "#" + id)
+        // The reference must resolve to this very element (SignedXml also matches Id and id attributes).
+        if (id.Length == 0 || signed.SignedInfo!.References.Count != 1 || signed.SignedInfo.References[0] is not Reference reference || reference.Uri != "#" + id
+            || signed.GetIdElement(element.OwnerDocument, id) != element)
         {
             return "the signature does not cover the message";
         }
@@ -165,7 +167,7 @@ public static class SamlSignatures
         {
             return signed.CheckSignature(certificate, verifySignatureOnly: true) ? null : "the signature does not verify with the registered certificate";
         }
-        catch (CryptographicException)
+        catch (Exception exception) when (exception is CryptographicException or FormatException or XmlException or InvalidOperationException)
         {
             return "the signature does not verify with the registered certificate";
         }

@@ -161,8 +161,8 @@ public static partial class SamlSpEndpoints
     }
 
     /// <summary>
-    /// IdP-initiated single logout: a LogoutRequest signed by one of the tenant's SAML IdPs ends the browser's session at
-    /// the tenant and is answered at the IdP's logout URL. A LogoutResponse (the IdP's answer) shows the signed-out page.
+    /// IdP-initiated single logout: a LogoutRequest signed by one of the tenant's SAML IdPs, naming the person the browser
+    /// is signed in as, ends the browser's session at the tenant and is answered at the IdP's logout URL. A LogoutResponse (the IdP's answer) shows the signed-out page.
     /// </summary>
     public static async Task<IResult> SingleLogoutAsync(HttpContext http, [AsParameters] SpServices services)
     {
@@ -184,24 +184,36 @@ public static partial class SamlSpEndpoints
         var provider = providers.FirstOrDefault(p => p.Saml!.EntityId == request!.Issuer);
         problem ??= provider is null ? "it comes from no identity provider of this organisation" : null;
         problem ??= SamlBindings.CheckSignature(http, message, Convert.FromBase64String(provider!.Saml!.Certificate), required: true, "SAMLRequest");
-        if (problem is not null)
+        if (problem is not null || request is null || provider is null)
         {
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The logout request cannot be used: {problem}.");
         }
 
         var (tenantId, slug) = (services.Tenant.TenantId, services.Tenant.Slug);
-        if (await services.Subjects.EndSessionAsync(tenantId, slug, http.Request, http.RequestAborted))
+        if (!await services.SamlStates.FirstUseAsync(tenantId, provider.Id, "logout:" + request.Id))
         {
-            http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + slug });
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The logout request cannot be used: it was answered already.");
         }
 
-        if (provider!.Saml!.SloUrl is not { } sloUrl)
+        // Only the session of the person the IdP names (by their link): a signed request for someone else, replayed into
+        // this browser, signs nobody out.
+        var status = SamlNames.Requester;
+        if (await services.Subjects.SessionAsync(tenantId, slug, http.Request, http.RequestAborted) is { } session
+            && request.NameId is { Length: > 0 } nameId
+            && await services.Db.ExternalIdentities.AsNoTracking().AnyAsync(i => i.ProviderId == provider.Id && i.Subject == nameId && i.UserId == session.UserId, http.RequestAborted))
+        {
+            await services.Subjects.EndSessionAsync(tenantId, slug, http.Request, http.RequestAborted);
+            http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + slug });
+            status = SamlNames.Success;
+        }
+
+        if (provider.Saml!.SloUrl is not { } sloUrl)
         {
             return SamlPages.SignedOut(http);
         }
 
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
-        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(SamlNames.SpEntityId(services.Options.Value, slug), sloUrl, request!.Id, SamlNames.Success, now))
+        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(SamlNames.SpEntityId(services.Options.Value, slug), sloUrl, request.Id, status, now))
                     + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
         http.Response.Headers.CacheControl = "no-store";
         return Results.Redirect(sloUrl + (sloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));

@@ -70,8 +70,8 @@ public static class BrowserSessionEndpoints
             return null;
         }
 
-        var session = await services.Db.Sessions.AsNoTracking().FirstAsync(s => s.TenantId == tenant.Id && s.Id == sessionId, cancellationToken);
-        return new BrowserSessionInfo(userId, sessionId, session.CreatedAt, session.AuthMethod, session.MfaVerified);
+        var session = await services.Db.Sessions.AsNoTracking().FirstOrDefaultAsync(s => s.TenantId == tenant.Id && s.Id == sessionId, cancellationToken);
+        return session is null ? null : new BrowserSessionInfo(userId, sessionId, session.CreatedAt, session.AuthMethod, session.MfaVerified);
     }
 
     /// <summary>The cookie's value from a Cookie header, put back together when the handler split it (<c>chunks-N</c>, then C1…CN).</summary>
