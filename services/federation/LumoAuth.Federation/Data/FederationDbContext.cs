@@ -179,6 +179,23 @@ public sealed class SamlSigningKey
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+public static class FederationSaves
+{
+    /// <summary>Saves the Admin API's change; a unique index's refusal (a name or entity ID taken) is the 409 it answers, else null.</summary>
+    public static async Task<Microsoft.AspNetCore.Http.IResult?> SaveOrDuplicateAsync(this FederationDbContext db, string duplicate, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException exception) when (LumoAuth.Messaging.Data.DbErrors.IsUniqueViolation(exception))
+        {
+            return LumoAuth.ServiceDefaults.Errors.ApiErrors.Duplicate(duplicate);
+        }
+    }
+}
+
 public sealed class FederationDbContext(DbContextOptions<FederationDbContext> options, TenantContext tenant) : DbContext(options)
 {
     public DbSet<IdentityProvider> IdentityProviders => Set<IdentityProvider>();

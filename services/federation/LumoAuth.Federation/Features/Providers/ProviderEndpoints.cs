@@ -1,7 +1,6 @@
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using LumoAuth.Federation.Data;
-using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -78,7 +77,7 @@ public static partial class ProviderEndpoints
         }
 
         db.IdentityProviders.Add(provider);
-        return await SaveAsync(db, provider, cancellationToken) ?? TypedResults.Created(
+        return await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/social-providers/{provider.Id}",
             new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider added. Register its callbackUrl as the redirect URI at the provider."));
     }
@@ -113,7 +112,7 @@ public static partial class ProviderEndpoints
             await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
         }
 
-        if (await SaveAsync(db, provider, cancellationToken) is { } conflict)
+        if (await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) is { } conflict)
         {
             return conflict;
         }
@@ -137,19 +136,6 @@ public static partial class ProviderEndpoints
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();
-    }
-
-    private static async Task<IResult?> SaveAsync(FederationDbContext db, IdentityProvider provider, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            return null;
-        }
-        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
-        {
-            return ApiErrors.Duplicate($"A provider named '{provider.Name}' exists already");
-        }
     }
 
     /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>

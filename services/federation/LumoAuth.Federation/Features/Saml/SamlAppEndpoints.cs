@@ -2,7 +2,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
 using LumoAuth.Federation.Data;
-using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -69,7 +68,7 @@ public static class SamlAppEndpoints
         }
 
         db.SamlServiceProviders.Add(sp);
-        return await SaveAsync(db, sp, cancellationToken) ?? TypedResults.Created(
+        return await db.SaveOrDuplicateAsync($"A SAML app named '{sp.Name}' or with entity ID '{sp.EntityId}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/saml-apps/{sp.Id}",
             new DataResponse<SamlAppResponse>(SamlAppResponse.From(sp, lumo.Value, tenant.Slug), "SAML app added. Give the application the IdP metadata URL."));
     }
@@ -90,25 +89,12 @@ public static class SamlAppEndpoints
         }
 
         sp.UpdatedAt = DateTimeOffset.UtcNow;
-        return await SaveAsync(db, sp, cancellationToken)
+        return await db.SaveOrDuplicateAsync($"A SAML app named '{sp.Name}' or with entity ID '{sp.EntityId}' exists already", cancellationToken)
                ?? TypedResults.Ok(new DataResponse<SamlAppResponse>(SamlAppResponse.From(sp, lumo.Value, tenant.Slug), "SAML app updated"));
     }
 
     public static async Task<IResult> Delete(Guid appId, FederationDbContext db, CancellationToken cancellationToken) =>
         await db.SamlServiceProviders.Where(p => p.Id == appId).ExecuteDeleteAsync(cancellationToken) > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("SAML app");
-
-    private static async Task<IResult?> SaveAsync(FederationDbContext db, SamlServiceProvider sp, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            return null;
-        }
-        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
-        {
-            return ApiErrors.Duplicate($"A SAML app named '{sp.Name}' or with entity ID '{sp.EntityId}' exists already");
-        }
-    }
 
     /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>
     private static IResult? Apply(SamlAppRequest request, SamlServiceProvider sp)

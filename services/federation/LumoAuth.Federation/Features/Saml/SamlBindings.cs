@@ -108,4 +108,20 @@ public static class SamlBindings
 
         return null;
     }
+
+    /// <summary>Sends the browser to <paramref name="url"/> with a Redirect-binding query (the URL may carry a query of its own).</summary>
+    public static IResult RedirectWith(HttpContext http, string url, string query)
+    {
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
+    }
+
+    /// <summary>Answers a LogoutRequest at the partner's logout URL: a LogoutResponse by the Redirect binding, signed in the query.</summary>
+    public static IResult LogoutAnswer(
+        HttpContext http, string issuer, string sloUrl, string inResponseTo, string status, string? relayState, SamlKey key, DateTimeOffset now)
+    {
+        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(issuer, sloUrl, inResponseTo, status, now))
+                    + (relayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(relayState));
+        return RedirectWith(http, sloUrl, SamlSignatures.SignRedirect(query, key));
+    }
 }

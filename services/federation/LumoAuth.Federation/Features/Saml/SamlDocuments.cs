@@ -28,11 +28,7 @@ public static class SamlDocuments
         var idp = Add(document, root, SamlNames.Metadata, "md:IDPSSODescriptor");
         idp.SetAttribute("WantAuthnRequestsSigned", "false");
         idp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
-        var keyDescriptor = Add(document, idp, SamlNames.Metadata, "md:KeyDescriptor");
-        keyDescriptor.SetAttribute("use", "signing");
-        var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
-        Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
-            Convert.ToBase64String(key.Certificate.RawData);
+        AddSigningKey(document, idp, key);
         foreach (var binding in new[] { SamlNames.RedirectBinding, SamlNames.PostBinding })
         {
             var slo = Add(document, idp, SamlNames.Metadata, "md:SingleLogoutService");
@@ -190,11 +186,7 @@ public static class SamlDocuments
         sp.SetAttribute("AuthnRequestsSigned", "false");
         sp.SetAttribute("WantAssertionsSigned", "true");
         sp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
-        var keyDescriptor = Add(document, sp, SamlNames.Metadata, "md:KeyDescriptor");
-        keyDescriptor.SetAttribute("use", "signing");
-        var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
-        Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
-            Convert.ToBase64String(key.Certificate.RawData);
+        AddSigningKey(document, sp, key);
         var slo = Add(document, sp, SamlNames.Metadata, "md:SingleLogoutService");
         slo.SetAttribute("Binding", SamlNames.RedirectBinding);
         slo.SetAttribute("Location", sloUrl);
@@ -209,6 +201,16 @@ public static class SamlDocuments
         acs.SetAttribute("index", "0");
         acs.SetAttribute("isDefault", "true");
         return Encoding.UTF8.GetString(Serialize(document));
+    }
+
+    /// <summary>The metadata's signing certificate (a KeyDescriptor with the X.509 certificate).</summary>
+    private static void AddSigningKey(XmlDocument document, XmlElement descriptor, SamlKey key)
+    {
+        var keyDescriptor = Add(document, descriptor, SamlNames.Metadata, "md:KeyDescriptor");
+        keyDescriptor.SetAttribute("use", "signing");
+        var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
+        Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
+            Convert.ToBase64String(key.Certificate.RawData);
     }
 
     private static string Deflated(XmlDocument document)

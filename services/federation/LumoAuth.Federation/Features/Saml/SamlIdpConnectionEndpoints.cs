@@ -3,7 +3,6 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Providers;
-using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -74,7 +73,7 @@ public static class SamlIdpConnectionEndpoints
         }
 
         db.IdentityProviders.Add(provider);
-        return await SaveAsync(db, provider, cancellationToken) ?? TypedResults.Created(
+        return await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/identity-providers/{provider.Id}",
             new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug), "Identity provider added. Give it the SP metadata URL."));
     }
@@ -107,7 +106,7 @@ public static class SamlIdpConnectionEndpoints
             await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
         }
 
-        if (await SaveAsync(db, provider, cancellationToken) is { } conflict)
+        if (await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) is { } conflict)
         {
             return conflict;
         }
@@ -125,19 +124,6 @@ public static class SamlIdpConnectionEndpoints
         var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && p.Type == ProviderTypes.Saml).ExecuteDeleteAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return deleted > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("Identity provider");
-    }
-
-    private static async Task<IResult?> SaveAsync(FederationDbContext db, IdentityProvider provider, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            return null;
-        }
-        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
-        {
-            return ApiErrors.Duplicate($"A provider named '{provider.Name}' exists already");
-        }
     }
 
     private static IResult? Apply(SamlIdpRequest request, IdentityProvider provider)

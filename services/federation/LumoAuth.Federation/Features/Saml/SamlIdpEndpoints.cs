@@ -91,8 +91,7 @@ public static partial class SamlIdpEndpoints
         if (format is null)
         {
             // The SP is known and its ACS registered: it is told in its own terms (SAML Core §3.4.1.1).
-            return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse",
-                SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, request.Id, SamlNames.Requester, SamlNames.InvalidNameIdPolicy, key, now), message.RelayState);
+            return Refuse(http, idpEntityId, sp, request.Id, message.RelayState, SamlNames.Requester, SamlNames.InvalidNameIdPolicy, key, now);
         }
 
         var pending = new SamlStates.PendingSignIn(
@@ -139,8 +138,7 @@ public static partial class SamlIdpEndpoints
         {
             if (pending.IsPassive)
             {
-                return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse",
-                    SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, pending.RequestId, SamlNames.Responder, SamlNames.NoPassive, key, now), pending.RelayState);
+                return Refuse(http, idpEntityId, sp, pending.RequestId, pending.RelayState, SamlNames.Responder, SamlNames.NoPassive, key, now);
             }
 
             if (pendingId is null)
@@ -165,8 +163,7 @@ public static partial class SamlIdpEndpoints
         if (user is not { Blocked: false, IsActive: true })
         {
             LogRefused(services.Logger, tenantId, sp.EntityId, "the signed-in user is blocked, inactive or gone");
-            return SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse",
-                SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, pending.RequestId, SamlNames.Responder, SamlNames.RequestDenied, key, now), pending.RelayState);
+            return Refuse(http, idpEntityId, sp, pending.RequestId, pending.RelayState, SamlNames.Responder, SamlNames.RequestDenied, key, now);
         }
 
         var response = SamlDocuments.SignIn(idpEntityId, sp, pending.RequestId, pending.NameIdFormat, new SamlSubject(user, session), key, now);
@@ -223,8 +220,7 @@ public static partial class SamlIdpEndpoints
         {
             if (await NamesSessionAsync(services, sp, request, session, message.Signed, http.RequestAborted))
             {
-                await services.Subjects.EndSessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted);
-                http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + services.Tenant.Slug });
+                await services.Subjects.EndSessionAsync(tenantId, services.Tenant.Slug, http, http.RequestAborted);
             }
             else
             {
@@ -238,13 +234,15 @@ public static partial class SamlIdpEndpoints
             return SamlPages.SignedOut(http);
         }
 
-        var idpEntityId = SamlNames.IdpEntityId(services.Options.Value, services.Tenant.Slug);
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, services.Tenant.Slug, http.RequestAborted);
-        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(idpEntityId, sp.SloUrl, request.Id, status, now))
-                    + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
-        http.Response.Headers.CacheControl = "no-store";
-        return Results.Redirect(sp.SloUrl + (sp.SloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));
+        return SamlBindings.LogoutAnswer(
+            http, SamlNames.IdpEntityId(services.Options.Value, services.Tenant.Slug), sp.SloUrl, request.Id, status, message.RelayState, key, now);
     }
+
+    /// <summary>Tells a known app, at its registered ACS, why its request gets no assertion (a signed response with the statuses).</summary>
+    private static IResult Refuse(
+        HttpContext http, string idpEntityId, SamlServiceProvider sp, string requestId, string? relayState, string status, string detail, SamlKey key, DateTimeOffset now) =>
+        SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse", SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, requestId, status, detail, key, now), relayState);
 
     /// <summary>
     /// Whether a logout request is about the browser's session: it names the session (its SessionIndex, which only the

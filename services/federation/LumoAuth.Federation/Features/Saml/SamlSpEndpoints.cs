@@ -80,8 +80,7 @@ public static partial class SamlSpEndpoints
             query = SamlSignatures.SignRedirect(query, await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted));
         }
 
-        http.Response.Headers.CacheControl = "no-store";
-        return Results.Redirect(settings.SsoUrl + (settings.SsoUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
+        return SamlBindings.RedirectWith(http, settings.SsoUrl, query);
     }
 
     /// <summary>
@@ -202,8 +201,7 @@ public static partial class SamlSpEndpoints
             && request.NameId is { Length: > 0 } nameId
             && await services.Db.ExternalIdentities.AsNoTracking().AnyAsync(i => i.ProviderId == provider.Id && i.Subject == nameId && i.UserId == session.UserId, http.RequestAborted))
         {
-            await services.Subjects.EndSessionAsync(tenantId, slug, http.Request, http.RequestAborted);
-            http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + slug });
+            await services.Subjects.EndSessionAsync(tenantId, slug, http, http.RequestAborted);
             status = SamlNames.Success;
         }
 
@@ -213,10 +211,7 @@ public static partial class SamlSpEndpoints
         }
 
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
-        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(SamlNames.SpEntityId(services.Options.Value, slug), sloUrl, request.Id, status, now))
-                    + (message.RelayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(message.RelayState));
-        http.Response.Headers.CacheControl = "no-store";
-        return Results.Redirect(sloUrl + (sloUrl.Contains('?', StringComparison.Ordinal) ? "&" : "?") + SamlSignatures.SignRedirect(query, key));
+        return SamlBindings.LogoutAnswer(http, SamlNames.SpEntityId(services.Options.Value, slug), sloUrl, request.Id, status, message.RelayState, key, now);
     }
 
     /// <summary>A SAML IdP of the tenant by id, or (none named) its first enabled one.</summary>

@@ -24,16 +24,22 @@ public sealed class SamlSubjects(IHttpClientFactory httpClientFactory)
         return response.StatusCode == HttpStatusCode.NotFound ? null : await response.Content.ReadFromJsonAsync<BrowserSessionInfo>(cancellationToken);
     }
 
-    /// <summary>Ends the browser's session at the tenant; false when it had none.</summary>
-    public async Task<bool> EndSessionAsync(Guid tenantId, string slug, HttpRequest request, CancellationToken cancellationToken)
+    /// <summary>Ends the browser's session at the tenant (the token service revokes it; the browser's cookie is removed); false when it had none.</summary>
+    public async Task<bool> EndSessionAsync(Guid tenantId, string slug, HttpContext http, CancellationToken cancellationToken)
     {
-        if (SessionCookies(request) is not { } cookie)
+        if (SessionCookies(http.Request) is not { } cookie)
         {
             return false;
         }
 
         using var response = await CallTokenAsync(InternalRoutes.EndBrowserSession, new BrowserSessionRequest(tenantId, slug, cookie), cancellationToken);
-        return response.StatusCode != HttpStatusCode.NotFound;
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+
+        http.Response.Cookies.Delete(BrowserSessionRequest.CookieName, new CookieOptions { Path = "/t/" + slug });
+        return true;
     }
 
     /// <summary>The user's profile, or null when the tenant has no such user.</summary>

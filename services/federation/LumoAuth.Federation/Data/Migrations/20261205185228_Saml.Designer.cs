@@ -13,8 +13,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace LumoAuth.Federation.Data.Migrations
 {
     [DbContext(typeof(FederationDbContext))]
-    [Migration("20261205165619_SamlIdentityProvider")]
-    partial class SamlIdentityProvider
+    [Migration("20261205185228_Saml")]
+    partial class Saml
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -145,6 +145,9 @@ namespace LumoAuth.Federation.Data.Migrations
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<bool>("EncryptAssertions")
+                        .HasColumnType("boolean");
 
                     b.Property<string>("EntityId")
                         .IsRequired()
@@ -322,6 +325,54 @@ namespace LumoAuth.Federation.Data.Migrations
                         .HasFilter("parked_at IS NULL");
 
                     b.ToTable("outbox_messages", (string)null);
+                });
+
+            modelBuilder.Entity("LumoAuth.Federation.Data.IdentityProvider", b =>
+                {
+                    b.OwnsOne("LumoAuth.Federation.Data.SamlIdpSettings", "Saml", b1 =>
+                        {
+                            b1.Property<Guid>("IdentityProviderId");
+
+                            b1.Property<string>("Certificate")
+                                .IsRequired();
+
+                            b1.PrimitiveCollection<string>("DefaultRoles")
+                                .IsRequired();
+
+                            b1.Property<string>("EntityId")
+                                .IsRequired();
+
+                            b1.Property<string>("NameIdFormat")
+                                .IsRequired();
+
+                            b1.Property<bool>("SignAuthnRequests");
+
+                            b1.Property<string>("SloUrl");
+
+                            b1.Property<string>("SsoUrl")
+                                .IsRequired();
+
+                            b1.Property<bool>("TrustEmail");
+
+                            b1.Property<bool>("UpdateUserOnLogin");
+
+                            b1.Property<bool>("WantAssertionsSigned");
+
+                            b1.Property<bool>("WantResponsesSigned");
+
+                            b1.HasKey("IdentityProviderId");
+
+                            b1.ToTable("identity_providers");
+
+                            b1
+                                .ToJson("Saml")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("IdentityProviderId");
+                        });
+
+                    b.Navigation("Saml");
                 });
 #pragma warning restore 612, 618
         }

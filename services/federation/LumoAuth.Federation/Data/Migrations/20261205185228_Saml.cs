@@ -6,11 +6,17 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace LumoAuth.Federation.Data.Migrations
 {
     /// <inheritdoc />
-    public partial class SamlIdentityProvider : Migration
+    public partial class Saml : Migration
     {
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<string>(
+                name: "Saml",
+                table: "identity_providers",
+                type: "jsonb",
+                nullable: true);
+
             migrationBuilder.CreateTable(
                 name: "saml_service_providers",
                 columns: table => new
@@ -26,6 +32,7 @@ namespace LumoAuth.Federation.Data.Migrations
                     RequireSignedRequests = table.Column<bool>(type: "boolean", nullable: false),
                     SignResponse = table.Column<bool>(type: "boolean", nullable: false),
                     SignAssertion = table.Column<bool>(type: "boolean", nullable: false),
+                    EncryptAssertions = table.Column<bool>(type: "boolean", nullable: false),
                     AttributeMappings = table.Column<string>(type: "jsonb", nullable: false),
                     IsEnabled = table.Column<bool>(type: "boolean", nullable: false),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
@@ -79,6 +86,10 @@ namespace LumoAuth.Federation.Data.Migrations
 
             migrationBuilder.DropTable(
                 name: "saml_signing_keys");
+
+            migrationBuilder.DropColumn(
+                name: "Saml",
+                table: "identity_providers");
         }
     }
 }
