@@ -236,7 +236,7 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     {
         var setup = await suite.SetUpAsync();
         using var key = RSA.Create(2048);
-        using var spCertificate = SelfSigned(key, "CN=wiki");
+        using var spCertificate = SamlTestSigning.SelfSigned(key, "CN=wiki");
         await AddAppAsync(setup, new
         {
             name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, certificate = spCertificate.ExportCertificatePem(), requireSignedRequests = true,
@@ -292,7 +292,7 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     {
         var setup = await suite.SetUpAsync();
         using var key = RSA.Create(2048);
-        using var spCertificate = SelfSigned(key, "CN=wiki");
+        using var spCertificate = SamlTestSigning.SelfSigned(key, "CN=wiki");
         await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, certificate = spCertificate.ExportCertificatePem(), encryptAssertions = true });
         using var browser = suite.FederatedBrowser();
         using var certificate = await IdpCertificateAsync(browser, setup);
@@ -413,7 +413,7 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         }
 
         using var key = RSA.Create(2048);
-        using var certificate = SelfSigned(key, "CN=local");
+        using var certificate = SamlTestSigning.SelfSigned(key, "CN=local");
         using (var patched = await admin.PatchAsJsonAsync($"{apps}/{id}", new { certificate = Convert.ToBase64String(certificate.RawData), requireSignedRequests = true, nameIdFormat = "persistent" }))
         {
             var data = (await HttpAssert.JsonAsync(patched, HttpStatusCode.OK)).GetProperty("data");
@@ -569,23 +569,9 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     {
         var document = new XmlDocument { PreserveWhitespace = true };
         document.LoadXml(xml);
-        var signed = new SignedXml(document) { SigningKey = key };
-        signed.SignedInfo!.CanonicalizationMethod = SignedXml.XmlDsigExcC14NTransformUrl;
-        signed.SignedInfo.SignatureMethod = SignedXml.XmlDsigRSASHA256Url;
-        var reference = new Reference("#" + document.DocumentElement!.GetAttribute("ID")) { DigestMethod = SignedXml.XmlDsigSHA256Url };
-        reference.AddTransform(new XmlDsigEnvelopedSignatureTransform());
-        reference.AddTransform(new XmlDsigExcC14NTransform());
-        signed.AddReference(reference);
-        var keyInfo = new KeyInfo();
-        keyInfo.AddClause(new KeyInfoX509Data(certificate));
-        signed.KeyInfo = keyInfo;
-        signed.ComputeSignature();
-        document.DocumentElement.InsertAfter(document.ImportNode(signed.GetXml(), true), document.DocumentElement.FirstChild);
+        SamlTestSigning.Sign(document.DocumentElement!, key, certificate);
         return document;
     }
-
-    private static X509Certificate2 SelfSigned(RSA key, string subject) =>
-        new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
 
     /// <summary>The answer page's form: where it posts, the response it carries (parsed), and the RelayState.</summary>
     private static (string Action, XmlDocument Response, string? RelayState) Posted(string html)

@@ -28,7 +28,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
     private readonly RSA _idpKey = RSA.Create(2048);
     private X509Certificate2? _idpCertificate;
 
-    private X509Certificate2 IdpCertificate => _idpCertificate ??= SelfSigned(_idpKey, "CN=idp");
+    private X509Certificate2 IdpCertificate => _idpCertificate ??= SamlTestSigning.SelfSigned(_idpKey, "CN=idp");
 
     public void Dispose()
     {
@@ -101,7 +101,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         using var browser = suite.FederatedBrowser();
         var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
         using var stranger = RSA.Create(2048);
-        using var strangerCertificate = SelfSigned(stranger, "CN=stranger");
+        using var strangerCertificate = SamlTestSigning.SelfSigned(stranger, "CN=stranger");
 
         async Task RefusedAsync(Func<SamlRequest, XmlDocument> respond, string reason = "provider_error")
         {
@@ -202,7 +202,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
             },
         };
         var acs = $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs";
-        var expected = new LumoAuth.Federation.Features.Saml.SamlExpectation("_request", $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata", [acs]);
+        var expected = new LumoAuth.Federation.Features.Saml.SamlExpectation("_request", [$"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata"], [acs]);
         string? ProblemOf(XmlDocument response)
         {
             var reparsed = new XmlDocument { PreserveWhitespace = true };
@@ -441,7 +441,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         DateTimeOffset? issued = null, string? nameIdFormat = null, string status = "urn:oasis:names:tc:SAML:2.0:status:Success", string? assertionId = null)
     {
         var now = issued ?? DateTimeOffset.UtcNow;
-        string Instant(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        static string Instant(DateTimeOffset t) => SamlTestSigning.Instant(t);
         var acs = recipient ?? $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs";
         var values = attributes ?? new Dictionary<string, string> { ["email"] = email };
         var statement = string.Concat(values.Select(a => $"<saml:Attribute Name=\"{a.Key}\"><saml:AttributeValue>{a.Value}</saml:AttributeValue></saml:Attribute>"));
@@ -462,31 +462,15 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         var (key, certificate) = signer ?? (_idpKey, IdpCertificate);
         if (signAssertion)
         {
-            Sign((XmlElement)document.GetElementsByTagName("Assertion", Saml)[0]!, key, certificate);
+            SamlTestSigning.Sign((XmlElement)document.GetElementsByTagName("Assertion", Saml)[0]!, key, certificate);
         }
 
         if (signResponse)
         {
-            Sign(document.DocumentElement!, key, certificate);
+            SamlTestSigning.Sign(document.DocumentElement!, key, certificate);
         }
 
         return document;
-    }
-
-    private static void Sign(XmlElement element, RSA key, X509Certificate2 certificate)
-    {
-        var signed = new SignedXml(element.OwnerDocument) { SigningKey = key };
-        signed.SignedInfo!.CanonicalizationMethod = SignedXml.XmlDsigExcC14NTransformUrl;
-        signed.SignedInfo.SignatureMethod = SignedXml.XmlDsigRSASHA256Url;
-        var reference = new Reference("#" + element.GetAttribute("ID")) { DigestMethod = SignedXml.XmlDsigSHA256Url };
-        reference.AddTransform(new XmlDsigEnvelopedSignatureTransform());
-        reference.AddTransform(new XmlDsigExcC14NTransform());
-        signed.AddReference(reference);
-        var keyInfo = new KeyInfo();
-        keyInfo.AddClause(new KeyInfoX509Data(certificate));
-        signed.KeyInfo = keyInfo;
-        signed.ComputeSignature();
-        element.InsertAfter(element.OwnerDocument.ImportNode(signed.GetXml(), true), element.GetElementsByTagName("Issuer", Saml)[0]!);
     }
 
     private static string LogoutRequest(string nameId) =>
@@ -503,7 +487,4 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
 
         return Convert.ToBase64String(buffer.ToArray());
     }
-
-    private static X509Certificate2 SelfSigned(RSA key, string subject) =>
-        new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1).CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
 }

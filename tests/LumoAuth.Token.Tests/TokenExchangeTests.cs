@@ -338,7 +338,7 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         });
 
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "unsupported_token_type",
-            "Only access tokens (urn:ietf:params:oauth:token-type:access_token) can be exchanged.");
+            "Subject tokens are access tokens (urn:ietf:params:oauth:token-type:access_token) or SAML 2.0 assertions (urn:ietf:params:oauth:token-type:saml2); actor tokens are access tokens.");
     }
 
     [Fact]

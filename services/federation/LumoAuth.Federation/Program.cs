@@ -1,5 +1,6 @@
 using LumoAuth.Federation;
 using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Exchange;
 using LumoAuth.Federation.Features.Login;
 using LumoAuth.Federation.Features.Providers;
 using LumoAuth.Federation.Features.Saml;
@@ -29,6 +30,7 @@ app.MapSamlAppEndpoints();
 app.MapSamlIdpEndpoints();
 app.MapSamlIdpConnectionEndpoints();
 app.MapSamlSpEndpoints();
+app.MapExternalSubjectEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

@@ -107,3 +107,28 @@ public static class FederationPages
     /// <summary>Where a SAML sign-in request that waited for the login goes on (<c>?request=</c>).</summary>
     public static string SamlContinuation(string slug) => $"/t/{slug}/saml/idp/continue";
 }
+
+/// <summary>
+/// The token service asks federation who an outside token presented at its token endpoint names (RFC 8693 token exchange
+/// with a SAML 2.0 assertion one of the tenant's IdPs signed): the user it is linked to, or made for it as at a browser's
+/// first sign-in. <paramref name="TokenEndpoint"/> is where the token was presented: an assertion must be meant for it.
+/// </summary>
+public sealed record ExternalSubjectRequest(Guid TenantId, string TenantSlug, string TokenType, string Token, string? SubjectIssuer, string TokenEndpoint);
+
+/// <summary>The user an outside token names, and the provider that vouched for them.</summary>
+public sealed record ExternalSubjectResponse(Guid UserId, Guid ProviderId, string ProviderName);
+
+/// <summary>The outside token types the token endpoint exchanges (subject_token_type).</summary>
+public static class ExternalSubjectTypes
+{
+    /// <summary>RFC 8693 §3: a base64url-encoded SAML 2.0 assertion.</summary>
+    public const string Saml2 = "urn:ietf:params:oauth:token-type:saml2";
+
+    /// <summary>The same, as the docs' federation page spells it (inventory C-11): taken as an alias.</summary>
+    public const string Saml2AsDocumented = "urn:ietf:params:saml:token-type:saml2";
+
+    public static bool IsSaml(string? type) => type is Saml2 or Saml2AsDocumented;
+
+    /// <summary>The error code of federation's 400 answer: the token names nobody who may be given a token.</summary>
+    public const string Refused = "invalid_grant";
+}

@@ -74,6 +74,10 @@ public static class InternalRoutes
 
     /// <summary>Every verified custom domain and its tenant, for the gateway's host map (ETag / If-None-Match).</summary>
     public const string CustomDomains = Prefix + "/custom-domains";
+
+    /// <summary>Federation: who an outside token presented for exchange at the token endpoint names (<see cref="ExternalSubjectRequest"/>).</summary>
+    public const string ExternalSubjects = Prefix + "/external-subjects";
+
     public const string InternalKeyHeader = "X-Internal-Key";
 
     /// <summary>Carries <c>LumoAuth:GatewayKey</c>, accepted on <see cref="CustomDomains"/> only.</summary>

@@ -86,6 +86,7 @@ public static class TokenServiceExtensions
         services.AddHttpClient(LumoAuth.ServiceDefaults.Http.InternalClients.Federation).RemoveAllResilienceHandlers();
 #pragma warning restore EXTEXP0001
         services.AddScoped<ProviderButtons>();
+        services.AddScoped<Features.Token.ExternalSubjectExchange>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<RolesDirectory>();
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
@@ -146,6 +147,9 @@ public static class TokenServiceExtensions
                 {
                     o.SubjectTokenTypes.Clear();
                     o.SubjectTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
+                    // Outside subjects (ExternalSubjectExchange): SAML 2.0 assertions of the tenant's IdPs, checked by federation.
+                    o.SubjectTokenTypes.Add(LumoAuth.Contracts.Internal.ExternalSubjectTypes.Saml2);
+                    o.SubjectTokenTypes.Add(LumoAuth.Contracts.Internal.ExternalSubjectTypes.Saml2AsDocumented);
                     o.ActorTokenTypes.Clear();
                     o.ActorTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
                     o.RequestedTokenTypes.Clear();
@@ -280,7 +284,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(TokenExchange.Policy.Descriptor)
                     .AddEventHandler(TokenExchange.ErrorStatuses.Descriptor)
                     .AddEventHandler(TokenExchange.NameTheDefaultScope.Descriptor)
-                    .AddEventHandler(TokenExchange.IntrospectActors.Descriptor);
+                    .AddEventHandler(TokenExchange.IntrospectActors.Descriptor)
+                    .AddEventHandler(ExternalSubjectExchange.LeaveOutsideTokensToFederation.Descriptor);
                 server.AddEventHandler(CibaDiscovery.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);

@@ -59,7 +59,7 @@ public static class SignInSteps
     /// The user the outside account signs in as: its link, or — the first time — the user admin finds by verified address
     /// or makes, linked now. A concurrent first sign-in of the same account links once; the other finds its link.
     /// </summary>
-    private static async Task<(Guid UserId, string? Refusal)> LinkAsync(Context services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken)
+    public static async Task<(Guid UserId, string? Refusal)> LinkAsync(Context services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken)
     {
         var db = services.Db;
         var now = DateTimeOffset.UtcNow;

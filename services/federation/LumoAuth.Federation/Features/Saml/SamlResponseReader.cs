@@ -9,8 +9,12 @@ namespace LumoAuth.Federation.Features.Saml;
 /// <summary>What an outside IdP's response says, once every check held: the account, and how long its assertion may be replayed.</summary>
 public sealed record SamlAssertedAccount(UpstreamAccount Account, string AssertionId, DateTimeOffset ValidUntil);
 
-/// <summary>What the SP expects of a response: the request it answers and where it had to be sent.</summary>
-public sealed record SamlExpectation(string RequestId, string SpEntityId, IReadOnlyList<string> AcsUrls);
+/// <summary>
+/// What the SP expects of an assertion: the request it answers (none for a bearer assertion at the token endpoint, which
+/// then may name no request), the audiences that are us, the addresses it had to be sent to, and whether it must state a
+/// sign-in (an assertion an IdP made for a browser's sign-in does; RFC 7522 lets a bearer assertion leave it out).
+/// </summary>
+public sealed record SamlExpectation(string? RequestId, IReadOnlyList<string> Audiences, IReadOnlyList<string> Recipients, bool NeedsAuthnStatement = true);
 
 /// <summary>
 /// Checks an outside IdP's response to our AuthnRequest (SAML Profiles §4.1.4.3) and reads the account from it. The
@@ -46,7 +50,7 @@ public static class SamlResponseReader
             return Problem("the response does not answer this sign-in's request (InResponseTo)");
         }
 
-        if (root.HasAttribute("Destination") && !expected.AcsUrls.Contains(root.GetAttribute("Destination"), StringComparer.Ordinal))
+        if (root.HasAttribute("Destination") && !expected.Recipients.Contains(root.GetAttribute("Destination"), StringComparer.Ordinal))
         {
             return Problem("the response's Destination is not this ACS");
         }
@@ -86,6 +90,49 @@ public static class SamlResponseReader
         }
 
         return ReadAssertion(assertion, settings, expected, now);
+    }
+
+    /// <summary>
+    /// A bare assertion presented at the token endpoint (RFC 7522 §3, RFC 8693's <c>saml2</c> subject token): issued by one
+    /// of <paramref name="providers"/>, always signed on itself with that IdP's certificate whatever its settings ask of
+    /// browser sign-ins (nothing else carries it), and then held to the same rules as one in a response.
+    /// </summary>
+    public static (SamlAssertedAccount? Account, IdentityProvider? Provider, string? Problem) ReadBearer(
+        XmlDocument document, IReadOnlyList<IdentityProvider> providers, SamlExpectation expected, DateTimeOffset now)
+    {
+        var assertion = document.DocumentElement!;
+        if (assertion.LocalName != "Assertion" || assertion.NamespaceURI != SamlNames.Assertion)
+        {
+            return (null, null, "the token is not a SAML 2.0 assertion");
+        }
+
+        var issuer = SamlMessages.Child(assertion, SamlNames.Assertion, "Issuer")?.InnerText.Trim();
+        if (providers.FirstOrDefault(p => p.Saml!.EntityId == issuer) is not { } provider)
+        {
+            return (null, null, "the assertion's Issuer is no identity provider of this organisation");
+        }
+
+        if (document.SelectNodes("//*[@ID]") is not { } withIds || withIds.Cast<XmlElement>().Select(e => e.GetAttribute("ID")).Distinct(StringComparer.Ordinal).Count() != withIds.Count)
+        {
+            return (null, provider, "two elements share an ID");
+        }
+
+        var signature = SamlMessages.Child(assertion, SamlNames.XmlDsig, "Signature");
+        if (signature is null || document.GetElementsByTagName("Signature", SamlNames.XmlDsig).Count != 1)
+        {
+            return (null, provider, "the assertion must carry exactly one signature, its own");
+        }
+
+        using (var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(provider.Saml!.Certificate)))
+        {
+            if (SamlSignatures.VerifyElement(assertion, signature, certificate) is { } unsigned)
+            {
+                return (null, provider, unsigned);
+            }
+        }
+
+        var (account, problem, _) = ReadAssertion(assertion, provider.Saml, expected, now);
+        return (account, provider, problem);
     }
 
     private static string? SignatureProblem(XmlDocument document, XmlElement root, XmlElement assertion, SamlIdpSettings settings)
@@ -138,17 +185,18 @@ public static class SamlResponseReader
             return Problem("a transient NameID names nobody for good: the IdP must send a persistent or e-mail NameID");
         }
 
-        // Bearer confirmation (Profiles §4.1.4.2): for this ACS, still current, for this request.
+        // Bearer confirmation (Profiles §4.1.4.2, RFC 7522 §3): for this ACS or token endpoint, still current, for this
+        // request (or for none, at the token endpoint).
         var confirmed = subject!.ChildNodes.OfType<XmlElement>()
             .Where(e => e.LocalName == "SubjectConfirmation" && e.NamespaceURI == SamlNames.Assertion && e.GetAttribute("Method") == SamlNames.BearerConfirmation)
             .Select(e => SamlMessages.Child(e, SamlNames.Assertion, "SubjectConfirmationData"))
-            .Any(data => data is not null && expected.AcsUrls.Contains(data.GetAttribute("Recipient"), StringComparer.Ordinal)
+            .Any(data => data is not null && expected.Recipients.Contains(data.GetAttribute("Recipient"), StringComparer.Ordinal)
                          && Instant(data.GetAttribute("NotOnOrAfter")) is { } until && now - ClockSkew < until
                          && (!data.HasAttribute("InResponseTo") || data.GetAttribute("InResponseTo") == expected.RequestId)
                          && !data.HasAttribute("NotBefore"));
         if (!confirmed)
         {
-            return Problem("no bearer confirmation for this ACS and request is current");
+            return Problem("no bearer confirmation for this recipient and request is current");
         }
 
         var conditions = SamlMessages.Child(assertion, SamlNames.Assertion, "Conditions");
@@ -163,12 +211,12 @@ public static class SamlResponseReader
         }
 
         var restrictions = conditions.ChildNodes.OfType<XmlElement>().Where(e => e.LocalName == "AudienceRestriction" && e.NamespaceURI == SamlNames.Assertion).ToList();
-        if (restrictions.Count == 0 || !restrictions.All(r => r.ChildNodes.OfType<XmlElement>().Any(a => a.LocalName == "Audience" && a.InnerText.Trim() == expected.SpEntityId)))
+        if (restrictions.Count == 0 || !restrictions.All(r => r.ChildNodes.OfType<XmlElement>().Any(a => a.LocalName == "Audience" && expected.Audiences.Contains(a.InnerText.Trim(), StringComparer.Ordinal))))
         {
             return Problem("the assertion is not for this SP (Audience)");
         }
 
-        if (SamlMessages.Child(assertion, SamlNames.Assertion, "AuthnStatement") is null)
+        if (expected.NeedsAuthnStatement && SamlMessages.Child(assertion, SamlNames.Assertion, "AuthnStatement") is null)
         {
             return Problem("the assertion states no sign-in (AuthnStatement)");
         }

@@ -116,7 +116,7 @@ public static partial class SamlSpEndpoints
         }
 
         var options = services.Options.Value;
-        var expected = new SamlExpectation(state.RequestId, SamlNames.SpEntityId(options, slug),
+        var expected = new SamlExpectation(state.RequestId, [SamlNames.SpEntityId(options, slug)],
             [SamlNames.SpUrl(options, slug, "acs"), $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/acs"]);
         var now = services.Time.GetUtcNow();
         var (asserted, problem, cancelled) = SamlResponseReader.Read(document, provider, expected, now);

@@ -60,6 +60,31 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
         return await response.Content.ReadFromJsonAsync<LoginTicket>(cancellationToken);
     }
 
+    /// <summary>
+    /// Who an outside token presented for exchange names: the user, or why there is none (federation's words, for the
+    /// client). Throws <see cref="LumoAuth.ServiceDefaults.Errors.DependencyUnavailableException"/> when federation cannot say.
+    /// </summary>
+    public async Task<(ExternalSubjectResponse? Subject, string? Refusal)> ExternalSubjectAsync(ExternalSubjectRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Federation).PostAsJsonAsync(InternalRoutes.ExternalSubjects, request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.BadRequest)
+            {
+                using var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+                return (null, error.RootElement.TryGetProperty("message", out var message) && message.ValueKind == System.Text.Json.JsonValueKind.String
+                    ? message.GetString() : "The subject token is not accepted.");
+            }
+
+            response.EnsureSuccessStatusCode();
+            return (await response.Content.ReadFromJsonAsync<ExternalSubjectResponse>(cancellationToken), null);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new LumoAuth.ServiceDefaults.Errors.DependencyUnavailableException("The federation service cannot check the subject token; try again.", exception);
+        }
+    }
+
     /// <summary>The user's linked outside accounts; null when federation cannot say.</summary>
     public async Task<IReadOnlyList<ExternalIdentityRecord>?> LinksAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
@@ -89,7 +90,9 @@ public static class TokenExchange
     }
 
     /// <summary>Checks a token-exchange request once OpenIddict has authenticated the client and validated both tokens.</summary>
-    public sealed class Policy(TokenApplicationManager applications, AgentDirectory agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant) : IOpenIddictServerHandler<ValidateTokenRequestContext>
+    public sealed class Policy(
+        TokenApplicationManager applications, AgentDirectory agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant, ExternalSubjectExchange externalSubjects)
+        : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateTokenRequestContext>()
@@ -100,7 +103,8 @@ public static class TokenExchange
 
         public async ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
-            if (!context.Request.IsTokenExchangeGrantType() || context.SubjectTokenPrincipal is not { } subject)
+            var external = ExternalSubjectExchange.IsExternal(context.Request);
+            if (!context.Request.IsTokenExchangeGrantType() || (context.SubjectTokenPrincipal is null && !external))
             {
                 return;
             }
@@ -121,9 +125,21 @@ public static class TokenExchange
                 return;
             }
 
+            // An outside subject token (a SAML assertion) is checked only now that the client may exchange at all: its first
+            // use may make the user it names. Any client enabled for the grant may present one; the assertion is used once.
+            if (external && await externalSubjects.ResolveAsync(context, requesterApplication) is { } outsider)
+            {
+                context.SubjectTokenPrincipal = outsider;
+            }
+
+            if (context.IsRejected || context.SubjectTokenPrincipal is not { } subject)
+            {
+                return;
+            }
+
             var subjectAct = subject.GetClaim(ActClaim);
             var priorActors = ActorsOf(subjectAct);
-            if (requester != subject.GetClaim(Claims.ClientId) && (priorActors.Count == 0 || requester != priorActors[0]))
+            if (!external && requester != subject.GetClaim(Claims.ClientId) && (priorActors.Count == 0 || requester != priorActors[0]))
             {
                 context.Reject(Errors.InvalidRequest, "The subject token was not issued to this client, and this client is not its current actor.");
                 return;
@@ -238,9 +254,11 @@ public static class TokenExchange
         public ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
             if (context.Request.IsTokenExchangeGrantType()
-                && (Unsupported(context.Request.SubjectTokenType) || (context.Request.ActorToken is not null && Unsupported(context.Request.ActorTokenType))))
+                && ((Unsupported(context.Request.SubjectTokenType) && !ExternalSubjectTypes.IsSaml(context.Request.SubjectTokenType))
+                    || (context.Request.ActorToken is not null && Unsupported(context.Request.ActorTokenType))))
             {
-                context.Reject(UnsupportedTokenType, "Only access tokens (urn:ietf:params:oauth:token-type:access_token) can be exchanged.");
+                context.Reject(UnsupportedTokenType,
+                    $"Subject tokens are access tokens ({TokenTypeIdentifiers.AccessToken}) or SAML 2.0 assertions ({ExternalSubjectTypes.Saml2}); actor tokens are access tokens.");
             }
             else if (context.Request.IsTokenExchangeGrantType() && Unsupported(context.Request.RequestedTokenType))
             {
@@ -272,15 +290,13 @@ public static class TokenExchange
             context.Request.IsTokenExchangeGrantType() ? ValueTask.CompletedTask : _builtIn.HandleAsync(context);
     }
 
-    /// <summary>The token the decision allows: the subject's identity, narrowed, with the actor chain and a lifetime no longer than the subject token's.</summary>
-    public static ClaimsPrincipal? Issue(HttpContext http, TimeProvider time)
-    {
-        if (http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(DecisionProperty, out var value) != true
-            || value is not Decision decision)
-        {
-            return null;
-        }
+    /// <summary>What the policy decided for this request; null when it did not see it.</summary>
+    public static Decision? DecisionOf(HttpContext http) =>
+        http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(DecisionProperty, out var value) == true ? value as Decision : null;
 
+    /// <summary>The token the decision allows: the subject's identity, narrowed, with the actor chain and a lifetime no longer than the subject token's.</summary>
+    public static ClaimsPrincipal Issue(Decision decision, TimeProvider time)
+    {
         var identity = new ClaimsIdentity(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme, Claims.Name, Claims.Role);
         foreach (var claim in decision.Subject.Claims.Where(c => IsIdentityClaim(c.Type)))
         {

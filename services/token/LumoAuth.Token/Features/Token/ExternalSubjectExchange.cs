@@ -1,0 +1,106 @@
+using System.Security.Claims;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore;
+using Microsoft.Extensions.Options;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+using static OpenIddict.Server.OpenIddictServerEvents;
+
+namespace LumoAuth.Token.Features.Token;
+
+/// <summary>
+/// Token exchange with an outside subject token (RFC 8693, FEATURES "SAML2 assertions can be exchanged"): a client enabled
+/// for token exchange presents a SAML 2.0 assertion one of the tenant's IdPs signed for us, and gets an access token for
+/// the user it names — linked, found or made as at that IdP's browser sign-in (federation decides, once the client has
+/// authenticated). The user's token is built from fresh data, like any grant's; its scopes are what the client may have,
+/// narrowed as the request asks (and privileged ones only for administrators). <see cref="TokenExchange.Policy"/> applies
+/// its other rules (actor tokens, depth, agents) unchanged.
+/// </summary>
+public sealed class ExternalSubjectExchange(
+    FederatedLogins federation, UserClaims userClaims, TokenApplicationManager applications, TenantContext tenant, IOptions<LumoAuthOptions> options)
+{
+    public const string SubjectIssuerParameter = "subject_issuer";
+
+    private const string SubjectProperty = "lumo:external_subject";
+
+    public static bool IsExternal(OpenIddictRequest request) => request.IsTokenExchangeGrantType() && ExternalSubjectTypes.IsSaml(request.SubjectTokenType);
+
+    /// <summary>
+    /// The user the subject token names, with the scopes they may get through this client; null once the request is
+    /// rejected. Throws <see cref="ServiceDefaults.Errors.DependencyUnavailableException"/> when federation or the user
+    /// directory cannot say (answered 503: the client tries again).
+    /// </summary>
+    public async ValueTask<ClaimsPrincipal?> ResolveAsync(ValidateTokenRequestContext context, TokenApplication requester)
+    {
+        var http = context.Transaction.GetHttpRequest()!;
+        var issuer = options.Value.IssuerFor(http, tenant.Tenant!);
+        var (found, refusal) = await federation.ExternalSubjectAsync(
+            new ExternalSubjectRequest(tenant.TenantId, tenant.Slug, context.Request.SubjectTokenType!, context.Request.SubjectToken!,
+                (string?)context.Request[SubjectIssuerParameter], issuer + "/oauth/token"),
+            context.CancellationToken);
+        if (found is null)
+        {
+            context.Reject(Errors.InvalidGrant, refusal);
+            return null;
+        }
+
+        var allowed = ClientPermissions.ScopesOf(await applications.GetPermissionsAsync(requester, context.CancellationToken));
+        if (await BuildAsync(http.HttpContext, found.UserId, [.. allowed]) is not { } identity)
+        {
+            context.Reject(Errors.InvalidGrant, "The user the subject token names can no longer sign in.");
+            return null;
+        }
+
+        context.Transaction.Properties[SubjectProperty] = found;
+        return new ClaimsPrincipal(identity);
+    }
+
+    /// <summary>
+    /// The subject of an exchange <see cref="ResolveAsync"/> allowed, rebuilt for the scopes the decision grants (the
+    /// profile claims follow them); null when the request is not such an exchange or the user can no longer sign in.
+    /// </summary>
+    public async Task<TokenExchange.Decision?> RebuildAsync(HttpContext http, TokenExchange.Decision decision)
+    {
+        if (http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(SubjectProperty, out var value) != true
+            || value is not ExternalSubjectResponse found
+            || await BuildAsync(http, found.UserId, decision.Scopes) is not { } identity)
+        {
+            return null;
+        }
+
+        return decision with { Subject = new ClaimsPrincipal(identity) };
+    }
+
+    private Task<ClaimsIdentity?> BuildAsync(HttpContext http, Guid userId, IReadOnlyCollection<string> scopes) =>
+        userClaims.BuildAsync(tenant, options.Value.IssuerFor(http.Request, tenant.Tenant!), new SignInFacts(userId, null, null, []), scopes, http.RequestAborted);
+
+    /// <summary>OpenIddict validates only its own tokens: an outside subject token is left to <see cref="ResolveAsync"/>.</summary>
+    public sealed class LeaveOutsideTokensToFederation : IOpenIddictServerHandler<ProcessAuthenticationContext>
+    {
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessAuthenticationContext>()
+                .UseSingletonHandler<LeaveOutsideTokensToFederation>()
+                .SetOrder(OpenIddictServerHandlers.ValidateSubjectToken.Descriptor.Order - 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ProcessAuthenticationContext context)
+        {
+            if (context.EndpointType == OpenIddictServerEndpointType.Token && IsExternal(context.Request))
+            {
+                context.ValidateSubjectToken = false;
+            }
+
+            return ValueTask.CompletedTask;
+        }
+    }
+}
