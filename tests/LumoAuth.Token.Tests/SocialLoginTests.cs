@@ -19,7 +19,7 @@ namespace LumoAuth.Token.Tests;
 /// </summary>
 public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<FederationSuite>
 {
-    private const string ClientId = "lumo-at-idp";
+    private const string ClientId = TestProvider.ClientId;
 
     [Fact]
     public async Task ANewPerson_SignsInWithAnOidcProvider_FromTheLoginPage_AndGetsAnAccount_ThenTheLinkSignsThemInAgain()
@@ -458,52 +458,5 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         var location = start.Headers.Location!;
         var query = QueryHelpers.ParseQuery(location.Query);
         return (query["state"].ToString(), query.TryGetValue("nonce", out var nonce) ? nonce.ToString() : string.Empty, location);
-    }
-
-    /// <summary>An OpenID provider on the suite's site: discovery, keys, and a token endpoint answering the next code.</summary>
-    private sealed class TestProvider
-    {
-        private static readonly JsonWebTokenHandler Tokens = new() { SetDefaultTimesOnTokenCreation = false };
-        private readonly HttpsSite? _site;
-        private readonly string _path;
-        private readonly SigningCredentials _credentials;
-
-        private TestProvider(HttpsSite? site, string issuer, string path, SigningCredentials credentials) => (_site, Issuer, _path, _credentials) = (site, issuer, path, credentials);
-
-        public string Issuer { get; }
-
-        public static TestProvider Start(HttpsSite site, string name)
-        {
-            var key = new RsaSecurityKey(RSA.Create(2048)) { KeyId = Guid.NewGuid().ToString("N") };
-            var jwk = JsonWebKeyConverter.ConvertFromRSASecurityKey(key);
-            var issuer = $"{site.Origin}/{name}";
-            site.Serve($"/{name}/keys", new SiteAnswer(JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", use = "sig", kid = jwk.Kid, n = jwk.N, e = jwk.E } } })));
-            site.Serve($"/{name}/.well-known/openid-configuration", new SiteAnswer(JsonSerializer.Serialize(new
-            {
-                issuer, authorization_endpoint = issuer + "/authorize", token_endpoint = issuer + "/token", jwks_uri = issuer + "/keys",
-            })));
-            return new TestProvider(site, issuer, "/" + name, new SigningCredentials(key, SecurityAlgorithms.RsaSha256));
-        }
-
-        /// <summary>Signs as <paramref name="issuer"/> with a key it never published.</summary>
-        public static TestProvider Unpublished(string issuer) =>
-            new(null, issuer, string.Empty, new SigningCredentials(new RsaSecurityKey(RSA.Create(2048)) { KeyId = Guid.NewGuid().ToString("N") }, SecurityAlgorithms.RsaSha256));
-
-        /// <summary>The token endpoint's answer to the next code: an ID token with <paramref name="claims"/> (issuer, audience and times filled in unless given).</summary>
-        public void AnswerCode(Dictionary<string, object> claims, TestProvider? signer = null)
-        {
-            var now = DateTimeOffset.UtcNow;
-            var payload = new Dictionary<string, object>
-            {
-                ["iss"] = Issuer, ["aud"] = ClientId, ["iat"] = now.ToUnixTimeSeconds(), ["exp"] = now.AddMinutes(5).ToUnixTimeSeconds(),
-            };
-            foreach (var (name, value) in claims)
-            {
-                payload[name] = value;
-            }
-
-            var idToken = Tokens.CreateToken(JsonSerializer.Serialize(payload), (signer ?? this)._credentials);
-            _site!.Serve($"{_path}/token", new SiteAnswer(JsonSerializer.Serialize(new { access_token = "upstream-access", token_type = "Bearer", id_token = idToken })));
-        }
     }
 }

@@ -338,7 +338,7 @@ public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSu
         });
 
         await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "unsupported_token_type",
-            "Subject tokens are access tokens (urn:ietf:params:oauth:token-type:access_token) or SAML 2.0 assertions (urn:ietf:params:oauth:token-type:saml2); actor tokens are access tokens.");
+            "Subject tokens are access tokens (urn:ietf:params:oauth:token-type:access_token), SAML 2.0 assertions (urn:ietf:params:oauth:token-type:saml2) or an outside provider's ID tokens (with subject_issuer); actor tokens are access tokens.");
     }
 
     [Fact]

@@ -110,8 +110,8 @@ public static class FederationPages
 
 /// <summary>
 /// The token service asks federation who an outside token presented at its token endpoint names (RFC 8693 token exchange
-/// with a SAML 2.0 assertion one of the tenant's IdPs signed): the user it is linked to, or made for it as at a browser's
-/// first sign-in. <paramref name="TokenEndpoint"/> is where the token was presented: an assertion must be meant for it.
+/// with a SAML 2.0 assertion one of the tenant's IdPs signed, or an ID token of one of its OpenID providers): the user it
+/// is linked to, or made for it as at a browser's first sign-in. <paramref name="TokenEndpoint"/> is where the token was presented: an assertion must be meant for it.
 /// </summary>
 public sealed record ExternalSubjectRequest(Guid TenantId, string TenantSlug, string TokenType, string Token, string? SubjectIssuer, string TokenEndpoint);
 
@@ -128,6 +128,14 @@ public static class ExternalSubjectTypes
     public const string Saml2AsDocumented = "urn:ietf:params:saml:token-type:saml2";
 
     public static bool IsSaml(string? type) => type is Saml2 or Saml2AsDocumented;
+
+    /// <summary>An OpenID provider's ID token, named by <c>subject_issuer</c> (the provider's id or issuer URL).</summary>
+    public const string IdToken = "urn:ietf:params:oauth:token-type:id_token";
+
+    /// <summary>The same, announced as a JWT (RFC 8693 §3); with a workload platform as <c>subject_issuer</c> it is a workload's token instead.</summary>
+    public const string Jwt = "urn:ietf:params:oauth:token-type:jwt";
+
+    public static bool IsJwt(string? type) => type is IdToken or Jwt;
 
     /// <summary>The error code of federation's 400 answer: the token names nobody who may be given a token.</summary>
     public const string Refused = "invalid_grant";

@@ -147,9 +147,12 @@ public static class TokenServiceExtensions
                 {
                     o.SubjectTokenTypes.Clear();
                     o.SubjectTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
-                    // Outside subjects (ExternalSubjectExchange): SAML 2.0 assertions of the tenant's IdPs, checked by federation.
+                    // Outside subjects (ExternalSubjectExchange): SAML 2.0 assertions of the tenant's IdPs and ID tokens of its
+                    // OpenID providers, checked by federation. Our own ID tokens stay refused (TokenExchange.SupportedTokenTypes).
                     o.SubjectTokenTypes.Add(LumoAuth.Contracts.Internal.ExternalSubjectTypes.Saml2);
                     o.SubjectTokenTypes.Add(LumoAuth.Contracts.Internal.ExternalSubjectTypes.Saml2AsDocumented);
+                    o.SubjectTokenTypes.Add(LumoAuth.Contracts.Internal.ExternalSubjectTypes.IdToken);
+                    o.SubjectTokenTypes.Add(LumoAuth.Contracts.Internal.ExternalSubjectTypes.Jwt);
                     o.ActorTokenTypes.Clear();
                     o.ActorTokenTypes.Add(OpenIddictConstants.TokenTypeIdentifiers.AccessToken);
                     o.RequestedTokenTypes.Clear();

@@ -9,18 +9,24 @@ using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using StackExchange.Redis;
 
 namespace LumoAuth.Federation.Features.Exchange;
 
 /// <summary>
-/// Outside tokens exchanged at the token endpoint (RFC 8693 with a SAML 2.0 assertion, RFC 7522's rules for it): the token
-/// service, which has authenticated the client, asks here who the token names. The assertion must be signed by one of the
-/// tenant's SAML IdPs, meant for us (audience: our SP entity ID or the token endpoint; bearer confirmation for the token
-/// endpoint, naming no request), current, and used once — the same memory as the ACS, so an assertion serves one purpose.
-/// Its account is then linked, found or made exactly as at a browser's first sign-in with that IdP.
+/// Outside tokens exchanged at the token endpoint (RFC 8693): the token service, which has authenticated the client, asks
+/// here who the token names. Either a SAML 2.0 assertion (RFC 7522's rules) signed by one of the tenant's SAML IdPs, meant
+/// for us (audience: our SP entity ID or the token endpoint; bearer confirmation for the token endpoint, naming no
+/// request), current — or an ID token of one of its OpenID providers, named by <c>subject_issuer</c>, signed by the
+/// provider's keys for our client there, current. Each is used once (an assertion shares the ACS's memory, so it serves
+/// one purpose). Its account is then linked, found or made exactly as at a browser's first sign-in with that provider.
 /// </summary>
 public static partial class ExternalSubjectEndpoints
 {
+    /// <summary>ID tokens are a kilobyte or two; anything far larger is not one.</summary>
+    private const int MaxIdTokenLength = 16 * 1024;
+
     public static IEndpointRouteBuilder MapExternalSubjectEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal")
@@ -30,7 +36,10 @@ public static partial class ExternalSubjectEndpoints
 
     public sealed record ExchangeServices(
         FederationDbContext Db, TenantDirectory Tenants, TenantContext Tenant, SamlStates SamlStates, LoginStates LoginStates, ExternalUsers Users,
-        IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<ExternalSubjectRequest> Logger);
+        UpstreamSignIn Upstream, IConnectionMultiplexer Redis, IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<ExternalSubjectRequest> Logger);
+
+    /// <summary>What a provider vouched for, or why the token is not believed (for the log, and for the client).</summary>
+    private sealed record Vouched(UpstreamAccount? Account, IdentityProvider? Provider, string? Problem);
 
     public static async Task<IResult> ExchangeAsync(ExternalSubjectRequest request, [AsParameters] ExchangeServices services, CancellationToken cancellationToken)
     {
@@ -40,48 +49,91 @@ public static partial class ExternalSubjectEndpoints
         }
 
         services.Tenant.Set(tenant);
-        if (!ExternalSubjectTypes.IsSaml(request.TokenType))
+        var vouched = ExternalSubjectTypes.IsSaml(request.TokenType) ? await FromAssertionAsync(request, services, tenant, cancellationToken)
+            : ExternalSubjectTypes.IsJwt(request.TokenType) ? await FromIdTokenAsync(request, services, tenant, cancellationToken)
+            : new Vouched(null, null, "only SAML 2.0 assertions and ID tokens are exchanged");
+        if (vouched is not { Account: { } account, Provider: { } provider })
         {
-            return Refused("Only SAML 2.0 assertions are exchanged here.");
-        }
-
-        if (FromBase64Url(request.Token) is not { } xml || SamlMessages.Load(xml) is not { } document)
-        {
-            return Refused("The subject token is not a base64url-encoded SAML assertion (well-formed XML without a DTD).");
-        }
-
-        var providers = await services.Db.IdentityProviders.AsNoTracking()
-            .Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).ToListAsync(cancellationToken);
-        var options = services.Options.Value;
-        var expected = new SamlExpectation(
-            RequestId: null, Audiences: [SamlNames.SpEntityId(options, tenant.Slug), request.TokenEndpoint], Recipients: [request.TokenEndpoint], NeedsAuthnStatement: false);
-        var now = services.Time.GetUtcNow();
-        var (asserted, provider, problem) = SamlResponseReader.ReadBearer(document, providers, expected, now);
-        if (asserted is not null && request.SubjectIssuer is { Length: > 0 } named && named != provider!.Saml!.EntityId && named != provider.Id.ToString())
-        {
-            (asserted, problem) = (null, "subject_issuer names another identity provider than the assertion's Issuer");
-        }
-
-        if (asserted is not null && !await services.SamlStates.FirstAssertionUseAsync(tenant.Id, provider!.Id, asserted.AssertionId, asserted.ValidUntil - now))
-        {
-            (asserted, problem) = (null, "the assertion was used already");
-        }
-
-        if (asserted is null)
-        {
-            LogRefused(services.Logger, tenant.Id, provider?.Id, problem!);
-            return Refused($"The assertion is not accepted: {problem}.");
+            LogRefused(services.Logger, tenant.Id, vouched.Provider?.Id, vouched.Problem!);
+            return Refused($"The subject token is not accepted: {vouched.Problem}.");
         }
 
         var (userId, refusal) = await SignInSteps.LinkAsync(
-            new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.LoginStates), provider!, asserted.Account, cancellationToken);
+            new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.LoginStates), provider, account, cancellationToken);
         if (refusal is not null)
         {
-            LogRefused(services.Logger, tenant.Id, provider!.Id, "no user for the account: " + refusal);
-            return Refused($"The assertion's account has no user here ({refusal}).");
+            LogRefused(services.Logger, tenant.Id, provider.Id, "no user for the account: " + refusal);
+            return Refused($"The subject token's account has no user here ({refusal}).");
         }
 
-        return TypedResults.Ok(new ExternalSubjectResponse(userId, provider!.Id, provider.Name));
+        return TypedResults.Ok(new ExternalSubjectResponse(userId, provider.Id, provider.Name));
+    }
+
+    private static async Task<Vouched> FromAssertionAsync(ExternalSubjectRequest request, ExchangeServices services, TenantInfo tenant, CancellationToken cancellationToken)
+    {
+        if (FromBase64Url(request.Token) is not { } xml || SamlMessages.Load(xml) is not { } document)
+        {
+            return new Vouched(null, null, "it is not a base64url-encoded SAML assertion (well-formed XML without a DTD)");
+        }
+
+        var providers = await services.Db.IdentityProviders.AsNoTracking().Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).ToListAsync(cancellationToken);
+        var expected = new SamlExpectation(
+            RequestId: null, Audiences: [SamlNames.SpEntityId(services.Options.Value, tenant.Slug), request.TokenEndpoint], Recipients: [request.TokenEndpoint],
+            NeedsAuthnStatement: false);
+        var now = services.Time.GetUtcNow();
+        var (asserted, provider, problem) = SamlResponseReader.ReadBearer(document, providers, expected, now);
+        if (asserted is null)
+        {
+            return new Vouched(null, provider, problem);
+        }
+
+        if (request.SubjectIssuer is { Length: > 0 } named && named != provider!.Saml!.EntityId && named != provider.Id.ToString())
+        {
+            return new Vouched(null, provider, "subject_issuer names another identity provider than the assertion's Issuer");
+        }
+
+        return await services.SamlStates.FirstAssertionUseAsync(tenant.Id, provider!.Id, asserted.AssertionId, asserted.ValidUntil - now)
+            ? new Vouched(asserted.Account, provider, null)
+            : new Vouched(null, provider, "the assertion was used already");
+    }
+
+    private static async Task<Vouched> FromIdTokenAsync(ExternalSubjectRequest request, ExchangeServices services, TenantInfo tenant, CancellationToken cancellationToken)
+    {
+        if (request.SubjectIssuer is not { Length: > 0 and <= 2048 } named)
+        {
+            return new Vouched(null, null, "subject_issuer must name the identity provider that issued the ID token (its id or issuer URL)");
+        }
+
+        if (request.Token is not { Length: > 0 and <= MaxIdTokenLength })
+        {
+            return new Vouched(null, null, "it is not an ID token");
+        }
+
+        var providers = await services.Db.IdentityProviders.AsNoTracking().Where(p => p.Type != ProviderTypes.Saml && p.IsEnabled).ToListAsync(cancellationToken);
+        var provider = providers.FirstOrDefault(p => p.Id.ToString() == named)
+                       ?? providers.FirstOrDefault(p => p.IssuerUrl is { } issuer && issuer.TrimEnd('/') == named.TrimEnd('/'));
+        if (provider is null)
+        {
+            return new Vouched(null, null, "subject_issuer names no enabled identity provider of this organisation");
+        }
+
+        if (provider.IssuerUrl is null)
+        {
+            return new Vouched(null, provider, "this provider issues no ID tokens");
+        }
+
+        var (account, problem) = await services.Upstream.VerifyIdTokenAsync(provider, request.Token, nonce: null, cancellationToken);
+        if (account is null)
+        {
+            return new Vouched(null, provider, problem);
+        }
+
+        // Used once, remembered until it expires (it verified, so it is a JWT with an expiry).
+        var remember = new JsonWebToken(request.Token).ValidTo - services.Time.GetUtcNow().UtcDateTime + TimeSpan.FromMinutes(2);
+        var first = await services.Redis.GetDatabase().StringSetAsync(
+            $"lumoauth:federation:exchanged-id-token:{tenant.Id:N}:{provider.Id:N}:{LoginTicket.HashOf(request.Token)}", "1",
+            remember > TimeSpan.FromSeconds(1) && remember < TimeSpan.FromDays(1) ? remember : TimeSpan.FromDays(1), When.NotExists);
+        return first ? new Vouched(account, provider, null) : new Vouched(null, provider, "the ID token was used already");
     }
 
     /// <summary>RFC 8693 §3 encodes the assertion in base64url; plain base64 (what SAML bindings use) is taken too.</summary>

@@ -94,7 +94,16 @@ public sealed class UpstreamSignIn(
             return (null, "the answer holds no ID token");
         }
 
-        var idToken = idTokenValue.GetString()!;
+        return await VerifyIdTokenAsync(provider, idTokenValue.GetString()!, nonce, cancellationToken);
+    }
+
+    /// <summary>
+    /// The account an ID token of <paramref name="provider"/> names, once it holds: signed by the issuer's keys, for our
+    /// client there, current, and — at a browser's sign-in — with that sign-in's <paramref name="nonce"/> (none is asked of
+    /// one presented for exchange at the token endpoint). Null with the reason otherwise.
+    /// </summary>
+    public async Task<(UpstreamAccount? Account, string? Problem)> VerifyIdTokenAsync(IdentityProvider provider, string idToken, string? nonce, CancellationToken cancellationToken)
+    {
         JsonWebToken unverified;
         try
         {
@@ -140,7 +149,7 @@ public sealed class UpstreamSignIn(
         }
 
         // The nonce ties the token to this browser's sign-in (OIDC Core §3.1.3.7): a token from another sign-in is refused.
-        if (!token.TryGetPayloadValue<string>("nonce", out var tokenNonce) || !CryptographicEquals(tokenNonce, nonce))
+        if (nonce is not null && (!token.TryGetPayloadValue<string>("nonce", out var tokenNonce) || !CryptographicEquals(tokenNonce, nonce)))
         {
             return (null, "the ID token's nonce is not this sign-in's");
         }

@@ -18,9 +18,10 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace LumoAuth.Token.Features.Token;
 
 /// <summary>
-/// Token exchange with an outside subject token (RFC 8693, FEATURES "SAML2 assertions can be exchanged"): a client enabled
-/// for token exchange presents a SAML 2.0 assertion one of the tenant's IdPs signed for us, and gets an access token for
-/// the user it names — linked, found or made as at that IdP's browser sign-in (federation decides, once the client has
+/// Token exchange with an outside subject token (RFC 8693, FEATURES "External IdP tokens (with subject_issuer) and SAML2
+/// assertions can be exchanged"): a client enabled for token exchange presents a SAML 2.0 assertion one of the tenant's
+/// IdPs signed for us, or an ID token of one of its OpenID providers (named by <c>subject_issuer</c>), and gets an access
+/// token for the user it names — linked, found or made as at that IdP's browser sign-in (federation decides, once the client has
 /// authenticated). The user's token is built from fresh data, like any grant's; its scopes are what the client may have,
 /// narrowed as the request asks (and privileged ones only for administrators). <see cref="TokenExchange.Policy"/> applies
 /// its other rules (actor tokens, depth, agents) unchanged.
@@ -32,7 +33,15 @@ public sealed class ExternalSubjectExchange(
 
     private const string SubjectProperty = "lumo:external_subject";
 
-    public static bool IsExternal(OpenIddictRequest request) => request.IsTokenExchangeGrantType() && ExternalSubjectTypes.IsSaml(request.SubjectTokenType);
+    /// <summary>
+    /// A SAML assertion, or an ID token (or JWT) naming its provider in <c>subject_issuer</c>; our own ID tokens are
+    /// not exchanged (<see cref="TokenExchange.SupportedTokenTypes"/>), and workloads' JWTs never get here
+    /// (<see cref="WorkloadTokenExchange"/>).
+    /// </summary>
+    public static bool IsExternal(OpenIddictRequest request) =>
+        request.IsTokenExchangeGrantType()
+        && (ExternalSubjectTypes.IsSaml(request.SubjectTokenType)
+            || (ExternalSubjectTypes.IsJwt(request.SubjectTokenType) && !string.IsNullOrEmpty((string?)request[SubjectIssuerParameter])));
 
     /// <summary>
     /// The user the subject token names, with the scopes they may get through this client; null once the request is

@@ -254,11 +254,11 @@ public static class TokenExchange
         public ValueTask HandleAsync(ValidateTokenRequestContext context)
         {
             if (context.Request.IsTokenExchangeGrantType()
-                && ((Unsupported(context.Request.SubjectTokenType) && !ExternalSubjectTypes.IsSaml(context.Request.SubjectTokenType))
+                && ((Unsupported(context.Request.SubjectTokenType) && !ExternalSubjectExchange.IsExternal(context.Request))
                     || (context.Request.ActorToken is not null && Unsupported(context.Request.ActorTokenType))))
             {
                 context.Reject(UnsupportedTokenType,
-                    $"Subject tokens are access tokens ({TokenTypeIdentifiers.AccessToken}) or SAML 2.0 assertions ({ExternalSubjectTypes.Saml2}); actor tokens are access tokens.");
+                    $"Subject tokens are access tokens ({TokenTypeIdentifiers.AccessToken}), SAML 2.0 assertions ({ExternalSubjectTypes.Saml2}) or an outside provider's ID tokens (with subject_issuer); actor tokens are access tokens.");
             }
             else if (context.Request.IsTokenExchangeGrantType() && Unsupported(context.Request.RequestedTokenType))
             {

@@ -90,11 +90,11 @@ public sealed partial class WorkloadTokenExchange(
             return;
         }
 
-        // A client that authenticates and names no platform meant a delegation with the wrong token type: OpenIddict's
-        // answer (unsupported_token_type) is the one it needs.
+        // A client that authenticates and names no platform meant a delegation with the wrong token type (OpenIddict's
+        // answer, unsupported_token_type, is the one it needs) or an outside provider's token (ExternalSubjectExchange).
         var authenticates = http.Request.Headers.Authorization.Count > 0 || form.ContainsKey(Parameters.ClientSecret) || form.ContainsKey(Parameters.ClientAssertion);
         if (form[Parameters.GrantType] != GrantTypes.TokenExchange || form[Parameters.SubjectTokenType] != JwtTokenType
-            || (authenticates && !form.ContainsKey(SubjectIssuerParameter)))
+            || (authenticates && !WorkloadProviders.All.Contains(form[SubjectIssuerParameter].ToString(), StringComparer.Ordinal)))
         {
             await next(http);
             return;

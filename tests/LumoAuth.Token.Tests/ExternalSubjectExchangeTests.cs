@@ -12,16 +12,18 @@ using Microsoft.IdentityModel.JsonWebTokens;
 namespace LumoAuth.Token.Tests;
 
 /// <summary>
-/// Token exchange with a SAML 2.0 assertion (RFC 8693 subject_token_type saml2, RFC 7522's rules; FEATURES "SAML2
-/// assertions can be exchanged for LumoAuth tokens"): a client enabled for the grant presents an assertion one of the
-/// tenant's SAML IdPs signed for our token endpoint and gets an access token for the user it names — linked, found or
-/// made as at a browser's sign-in with that IdP. Through the gateway, with admin, token, federation, PostgreSQL, Redis and
-/// RabbitMQ real; the test plays the IdP.
+/// Token exchange with an outside subject token (RFC 8693; FEATURES "External IdP tokens (with subject_issuer) and SAML2
+/// assertions can be exchanged for LumoAuth tokens"): a client enabled for the grant presents a SAML 2.0 assertion one of
+/// the tenant's SAML IdPs signed for our token endpoint (RFC 7522's rules), or an ID token of one of its OpenID providers,
+/// and gets an access token for the user it names — linked, found or made as at a browser's sign-in with that provider.
+/// Through the gateway, with admin, token, federation, PostgreSQL, Redis and RabbitMQ real; the test plays the providers.
 /// </summary>
-public sealed class SamlAssertionExchangeTests(FederationSuite suite) : IClassFixture<FederationSuite>, IDisposable
+public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClassFixture<FederationSuite>, IDisposable
 {
     private const string TokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
     private const string Saml2Type = "urn:ietf:params:oauth:token-type:saml2";
+    private const string IdTokenType = "urn:ietf:params:oauth:token-type:id_token";
+    private const string JwtType = "urn:ietf:params:oauth:token-type:jwt";
     private const string IdpEntityId = "https://corp-idp.example.test/saml";
 
     private readonly RSA _idpKey = RSA.Create(2048);
@@ -205,6 +207,74 @@ public sealed class SamlAssertionExchangeTests(FederationSuite suite) : IClassFi
 
         using var blocked = await ExchangeAsync(setup, client, Encode(Assertion(setup, email)));
         await HttpAssert.OAuthErrorAsync(blocked, HttpStatusCode.BadRequest, "invalid_grant", "The user the subject token names can no longer sign in.");
+    }
+
+    [Fact]
+    public async Task AClientExchangesAnOpenIdProvidersIdToken_NamedBySubjectIssuer_ForItsUsersToken_Once()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = TestProvider.Start(suite.Providers, "xchg-" + Guid.NewGuid().ToString("N")[..8]);
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = TestProvider.ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+            .GetProperty("id").GetString()!;
+        var client = await ExchangingClientAsync(setup);
+        var email = $"oidc-{Guid.NewGuid():N}"[..13] + "@example.com";
+        var claims = new Dictionary<string, object> { ["sub"] = "acme-" + Guid.NewGuid().ToString("N")[..8], ["email"] = email, ["email_verified"] = true, ["name"] = "Otto Idc" };
+
+        // Named by issuer URL: the account gets a user (made now), and the token is theirs.
+        var idToken = idp.IdToken(claims);
+        using (var exchanged = await ExchangeAsync(setup, client, idToken, scope: "documents.read email", subjectType: IdTokenType, subjectIssuer: idp.Issuer))
+        {
+            var token = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!);
+            Assert.Equal(await UserIdAsync(setup, email), token.Subject);
+            Assert.Equal(email, token.GetClaim("email").Value);
+        }
+
+        // Used once.
+        using (var replayed = await ExchangeAsync(setup, client, idToken, subjectType: IdTokenType, subjectIssuer: idp.Issuer))
+        {
+            await HttpAssert.OAuthErrorAsync(replayed, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+
+        // Named by the provider's id, announced as a JWT: the same user, by the link.
+        using (var byId = await ExchangeAsync(setup, client, idp.IdToken(claims), subjectType: JwtType, subjectIssuer: providerId))
+        {
+            var token = new JsonWebToken((await HttpAssert.JsonAsync(byId, HttpStatusCode.OK)).GetProperty("access_token").GetString()!);
+            Assert.Equal(await UserIdAsync(setup, email), token.Subject);
+        }
+
+        async Task RefusedAsync(string subjectToken, string? subjectIssuer, string because, string subjectType = IdTokenType)
+        {
+            using var response = await ExchangeAsync(setup, client, subjectToken, subjectType: subjectType, subjectIssuer: subjectIssuer);
+            var error = await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+            Assert.Contains(because, error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+        }
+
+        await RefusedAsync(idp.IdToken(claims), "https://elsewhere.example.test", "no enabled identity provider");
+        await RefusedAsync(idp.IdToken(claims), Guid.NewGuid().ToString(), "no enabled identity provider");
+        await RefusedAsync(idp.IdToken(new(claims) { ["aud"] = "someone-else" }), idp.Issuer, "does not verify");
+        await RefusedAsync(idp.IdToken(new(claims) { ["exp"] = DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeSeconds() }), idp.Issuer, "does not verify");
+        await RefusedAsync(idp.IdToken(claims, TestProvider.Unpublished(idp.Issuer)), idp.Issuer, "does not verify");
+        await RefusedAsync("not.a.jwt", idp.Issuer, "not a JWT");
+
+        // Without subject_issuer an ID token is one of ours, which is not exchanged.
+        using (var ours = await ExchangeAsync(setup, client, idp.IdToken(claims), subjectType: IdTokenType))
+        {
+            await HttpAssert.OAuthErrorAsync(ours, HttpStatusCode.BadRequest, "unsupported_token_type");
+        }
+
+        // Another tenant does not know this tenant's provider, by id or by issuer.
+        var other = await suite.SetUpAsync();
+        var otherClient = await ExchangingClientAsync(other);
+        using (var foreign = await ExchangeAsync(other, otherClient, idp.IdToken(claims), subjectType: IdTokenType, subjectIssuer: providerId))
+        {
+            await HttpAssert.OAuthErrorAsync(foreign, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+
+        // A workload platform as subject_issuer is still a workload's exchange, which takes no client secret.
+        using (var workload = await ExchangeAsync(setup, client, idp.IdToken(claims), subjectType: JwtType, subjectIssuer: "kubernetes"))
+        {
+            await HttpAssert.OAuthErrorAsync(workload, HttpStatusCode.BadRequest, "invalid_request");
+        }
     }
 
     private async Task<string> AddIdpAsync(SignInSetup setup)
