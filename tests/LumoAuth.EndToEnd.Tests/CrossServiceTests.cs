@@ -869,6 +869,70 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     [Fact]
+    public async Task SamlAssertion_OfTheTenantsIdp_IsExchangedThroughTheGateway_ForTheLinkedUsersToken_WhichAnotherServiceAccepts()
+    {
+        const string exchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
+        const string saml = "urn:oasis:names:tc:SAML:2.0:assertion";
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Ada");
+        using var idpKey = System.Security.Cryptography.RSA.Create(2048);
+        using var idpCertificate = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+                "CN=corp-idp", idpKey, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+        using (var idp = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/identity-providers", new
+               {
+                   type = "saml", name = "Corp", entityId = "https://corp-idp.example.test", ssoUrl = "https://corp-idp.example.test/sso",
+                   certificate = idpCertificate.ExportCertificatePem(), autoLinkUsers = true,
+               }, key))
+        {
+            await ApiAssert.OkAsync(idp, 201);
+        }
+
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+            new { name = "backend", applicationType = "m2m", grantTypes = new[] { "client_credentials", exchangeGrant }, allowedScopes = new[] { "documents.read" } }, key);
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        using var discovery = await suite.Gateway.GetAsync($"{tenant.Api}/.well-known/openid-configuration");
+        var tokenEndpoint = (await ApiAssert.OkAsync(discovery))["token_endpoint"]!.GetValue<string>();
+
+        // The IdP's bare assertion for the token endpoint (RFC 7522), naming the tenant's existing user by address.
+        var now = DateTime.UtcNow;
+        var assertion = new System.Xml.XmlDocument { PreserveWhitespace = true };
+        assertion.LoadXml(
+            $"<saml:Assertion xmlns:saml=\"{saml}\" ID=\"_{Guid.NewGuid():N}\" Version=\"2.0\" IssueInstant=\"{now:yyyy-MM-ddTHH:mm:ssZ}\"><saml:Issuer>https://corp-idp.example.test</saml:Issuer>"
+            + $"<saml:Subject><saml:NameID Format=\"urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress\">{email}</saml:NameID><saml:SubjectConfirmation Method=\"urn:oasis:names:tc:SAML:2.0:cm:bearer\">"
+            + $"<saml:SubjectConfirmationData NotOnOrAfter=\"{now.AddMinutes(5):yyyy-MM-ddTHH:mm:ssZ}\" Recipient=\"{tokenEndpoint}\"/></saml:SubjectConfirmation></saml:Subject>"
+            + $"<saml:Conditions NotBefore=\"{now.AddMinutes(-1):yyyy-MM-ddTHH:mm:ssZ}\" NotOnOrAfter=\"{now.AddMinutes(5):yyyy-MM-ddTHH:mm:ssZ}\"><saml:AudienceRestriction><saml:Audience>{tokenEndpoint}</saml:Audience>"
+            + "</saml:AudienceRestriction></saml:Conditions></saml:Assertion>");
+        var signed = new System.Security.Cryptography.Xml.SignedXml(assertion) { SigningKey = idpKey };
+        signed.SignedInfo!.CanonicalizationMethod = System.Security.Cryptography.Xml.SignedXml.XmlDsigExcC14NTransformUrl;
+        signed.SignedInfo.SignatureMethod = System.Security.Cryptography.Xml.SignedXml.XmlDsigRSASHA256Url;
+        var reference = new System.Security.Cryptography.Xml.Reference("#" + assertion.DocumentElement!.GetAttribute("ID")) { DigestMethod = System.Security.Cryptography.Xml.SignedXml.XmlDsigSHA256Url };
+        reference.AddTransform(new System.Security.Cryptography.Xml.XmlDsigEnvelopedSignatureTransform());
+        reference.AddTransform(new System.Security.Cryptography.Xml.XmlDsigExcC14NTransform());
+        signed.AddReference(reference);
+        signed.ComputeSignature();
+        assertion.DocumentElement.InsertAfter(assertion.ImportNode(signed.GetXml(), true), assertion.DocumentElement.FirstChild);
+
+        using var exchanged = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = exchangeGrant, ["client_id"] = client["clientId"]!.GetValue<string>(), ["client_secret"] = client["secret"]!.GetValue<string>(),
+            ["subject_token"] = System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.UTF8.GetBytes(assertion.OuterXml)),
+            ["subject_token_type"] = "urn:ietf:params:oauth:token-type:saml2", ["scope"] = "documents.read",
+        }));
+        var token = (await ApiAssert.OkAsync(exchanged))["access_token"]!.GetValue<string>();
+
+        // The user's own token (a password sign-in) names the same person: the address linked the IdP account to them.
+        var own = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(await suite.UserAccessTokenAsync(tenant, email, password));
+        Assert.Equal(own.Subject, new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).Subject);
+
+        // Another service takes it as the user's.
+        using var check = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check",
+            new { @object = "document:1", relation = "viewer", user = "user:a" }, SuiteFixture.Bearer(token));
+        await ApiAssert.OkAsync(check);
+    }
+
+    [Fact]
     public async Task Passkey_AddedAndUsedThroughTheGateway_SignsInWithoutAPassword()
     {
         var tenant = await suite.CreateTenantAsync();
