@@ -883,7 +883,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         using (var idp = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/identity-providers", new
                {
                    type = "saml", name = "Corp", entityId = "https://corp-idp.example.test", ssoUrl = "https://corp-idp.example.test/sso",
-                   certificate = idpCertificate.ExportCertificatePem(), autoLinkUsers = true,
+                   certificate = idpCertificate.ExportCertificatePem(), autoLinkUsers = true, allowTokenExchange = true,
                }, key))
         {
             await ApiAssert.OkAsync(idp, 201);

@@ -45,8 +45,14 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
         var client = await ExchangingClientAsync(setup);
         var email = $"saml-{Guid.NewGuid():N}"[..13] + "@example.com";
 
-        // First use: the account has no user yet, so one is made from the assertion (the IdP allows sign-up by default).
+        // An admin scope never comes from an outside token; asking for it is refused before the assertion is used.
         var assertion = Assertion(setup, email);
+        using (var privileged = await ExchangeAsync(setup, client, Encode(assertion), scope: "documents.read zanzibar.write"))
+        {
+            await HttpAssert.OAuthErrorAsync(privileged, HttpStatusCode.BadRequest, "insufficient_scope");
+        }
+
+        // First use: the account has no user yet, so one is made from the assertion (the IdP allows sign-up by default).
         using var exchanged = await ExchangeAsync(setup, client, Encode(assertion), scope: "documents.read email");
         var tokens = await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK);
         Assert.Equal("urn:ietf:params:oauth:token-type:access_token", tokens.GetProperty("issued_token_type").GetString());
@@ -178,9 +184,18 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
             await HttpAssert.OAuthErrorAsync(foreign, HttpStatusCode.BadRequest, "invalid_grant");
         }
 
-        // With the IdP turned off, its assertions are worth nothing; turned on again, the unused one works.
+        // With the IdP turned off, or not opened to exchange, its assertions are worth nothing; turned on again, the unused one works.
         var client = await ExchangingClientAsync(setup);
         using var api = suite.FederationAdmin(setup.Tenant);
+        Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{idpId}", new { allowTokenExchange = false })).StatusCode);
+        using (var closed = await ExchangeAsync(setup, client, assertion))
+        {
+            var error = await HttpAssert.OAuthErrorAsync(closed, HttpStatusCode.BadRequest, "invalid_grant");
+            Assert.Contains("allowTokenExchange is off", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Null(await UserIdOrNullAsync(setup, email));
+        Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{idpId}", new { allowTokenExchange = true })).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{idpId}", new { isEnabled = false })).StatusCode);
         using (var disabled = await ExchangeAsync(setup, client, assertion))
         {
@@ -214,7 +229,7 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
     {
         var setup = await suite.SetUpAsync();
         var idp = TestProvider.Start(suite.Providers, "xchg-" + Guid.NewGuid().ToString("N")[..8]);
-        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = TestProvider.ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = TestProvider.ClientId, clientSecret = "s", issuerUrl = idp.Issuer, allowTokenExchange = true }))
             .GetProperty("id").GetString()!;
         var client = await ExchangingClientAsync(setup);
         var email = $"oidc-{Guid.NewGuid():N}"[..13] + "@example.com";
@@ -255,6 +270,10 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
         await RefusedAsync(idp.IdToken(new(claims) { ["exp"] = DateTimeOffset.UtcNow.AddMinutes(-10).ToUnixTimeSeconds() }), idp.Issuer, "does not verify");
         await RefusedAsync(idp.IdToken(claims, TestProvider.Unpublished(idp.Issuer)), idp.Issuer, "does not verify");
         await RefusedAsync("not.a.jwt", idp.Issuer, "not a JWT");
+        // The provider's access tokens for our client, and tokens for several parties not authorised for us, are not ID tokens of ours.
+        await RefusedAsync(idp.IdToken(new(claims) { ["scp"] = "api.read" }), idp.Issuer, "access token");
+        await RefusedAsync(idp.IdToken(new(claims) { ["aud"] = new[] { TestProvider.ClientId, "another-app" } }), idp.Issuer, "several audiences");
+        await RefusedAsync(idp.IdToken(new(claims) { ["exp"] = DateTimeOffset.UtcNow.AddDays(2).ToUnixTimeSeconds() }), idp.Issuer, "more than a day");
 
         // Without subject_issuer an ID token is one of ours, which is not exchanged.
         using (var ours = await ExchangeAsync(setup, client, idp.IdToken(claims), subjectType: IdTokenType))
@@ -283,6 +302,7 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
         using var created = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers", new
         {
             type = "saml", name = "Corp", entityId = IdpEntityId, ssoUrl = "https://corp-idp.example.test/sso", certificate = IdpCertificate.ExportCertificatePem(),
+            allowTokenExchange = true,
         });
         return (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data").GetProperty("id").GetString()!;
     }
@@ -291,7 +311,7 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
     {
         var data = await suite.CreateClientAsync(setup, new
         {
-            name = "backend", applicationType = "m2m", grantTypes = new[] { "client_credentials", TokenExchangeGrant }, allowedScopes = new[] { "documents.read", "email" },
+            name = "backend", applicationType = "m2m", grantTypes = new[] { "client_credentials", TokenExchangeGrant }, allowedScopes = new[] { "documents.read", "email", "zanzibar.write" },
         });
         return (data.GetProperty("clientId").GetString()!, data.GetProperty("secret").GetString()!);
     }

@@ -33,6 +33,7 @@ public static class FederationServiceExtensions
         builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<SamlSigningKeys>();
         builder.Services.AddSingleton<SamlStates>();
+        builder.Services.AddSingleton<SamlMetadataImport>();
         builder.Services.AddSingleton<SamlSubjects>();
         return builder;
     }

@@ -43,6 +43,13 @@ public sealed class IdentityProvider
     /// </summary>
     public bool AutoLinkUsers { get; set; }
 
+    /// <summary>
+    /// Whether clients enabled for token exchange may present this provider's tokens (an ID token, a SAML assertion) at the
+    /// token endpoint for its users' access tokens. Off unless the tenant turns it on: the person then never comes to the
+    /// tenant's sign-in (no second step of ours), so the tenant trusts the provider's own sign-in outright.
+    /// </summary>
+    public bool AllowTokenExchange { get; set; }
+
     /// <summary>A SAML identity provider's settings (type <c>saml</c>); null for the OAuth and OpenID Connect types.</summary>
     public SamlIdpSettings? Saml { get; set; }
 

@@ -72,6 +72,9 @@ namespace LumoAuth.Federation.Data.Migrations
                     b.Property<bool>("AllowSignup")
                         .HasColumnType("boolean");
 
+                    b.Property<bool>("AllowTokenExchange")
+                        .HasColumnType("boolean");
+
                     b.Property<bool>("AutoLinkUsers")
                         .HasColumnType("boolean");
 

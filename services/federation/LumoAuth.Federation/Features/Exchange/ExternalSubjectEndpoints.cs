@@ -19,13 +19,19 @@ namespace LumoAuth.Federation.Features.Exchange;
 /// here who the token names. Either a SAML 2.0 assertion (RFC 7522's rules) signed by one of the tenant's SAML IdPs, meant
 /// for us (audience: our SP entity ID or the token endpoint; bearer confirmation for the token endpoint, naming no
 /// request), current — or an ID token of one of its OpenID providers, named by <c>subject_issuer</c>, signed by the
-/// provider's keys for our client there, current. Each is used once (an assertion shares the ACS's memory, so it serves
+/// provider's keys for our client there, current. Only providers the tenant opened to exchange (<c>allowTokenExchange</c>)
+/// count, and only tokens valid for at most a day. Each is used once (an assertion shares the ACS's memory, so it serves
 /// one purpose). Its account is then linked, found or made exactly as at a browser's first sign-in with that provider.
 /// </summary>
 public static partial class ExternalSubjectEndpoints
 {
     /// <summary>ID tokens are a kilobyte or two; anything far larger is not one.</summary>
     private const int MaxIdTokenLength = 16 * 1024;
+
+    /// <summary>How long a used token is remembered (and so the longest validity taken: a token valid longer could come back).</summary>
+    private static readonly TimeSpan MaxValidity = TimeSpan.FromDays(1);
+
+    private const string NotExchanged = "this identity provider's tokens are not exchanged here (its allowTokenExchange is off)";
 
     public static IEndpointRouteBuilder MapExternalSubjectEndpoints(this IEndpointRouteBuilder app)
     {
@@ -87,6 +93,17 @@ public static partial class ExternalSubjectEndpoints
             return new Vouched(null, provider, problem);
         }
 
+        if (!provider!.AllowTokenExchange)
+        {
+            return new Vouched(null, provider, NotExchanged);
+        }
+
+        // The memory of used assertions lasts a day: one valid for longer could be used again after it.
+        if (asserted.ValidUntil - now >= MaxValidity)
+        {
+            return new Vouched(null, provider, "the assertion is valid for more than a day: the IdP must issue it for minutes");
+        }
+
         if (request.SubjectIssuer is { Length: > 0 } named && named != provider!.Saml!.EntityId && named != provider.Id.ToString())
         {
             return new Vouched(null, provider, "subject_issuer names another identity provider than the assertion's Issuer");
@@ -122,17 +139,30 @@ public static partial class ExternalSubjectEndpoints
             return new Vouched(null, provider, "this provider issues no ID tokens");
         }
 
+        if (!provider.AllowTokenExchange)
+        {
+            return new Vouched(null, provider, NotExchanged);
+        }
+
         var (account, problem) = await services.Upstream.VerifyIdTokenAsync(provider, request.Token, nonce: null, cancellationToken);
         if (account is null)
         {
             return new Vouched(null, provider, problem);
         }
 
-        // Used once, remembered until it expires (it verified, so it is a JWT with an expiry).
-        var remember = new JsonWebToken(request.Token).ValidTo - services.Time.GetUtcNow().UtcDateTime + TimeSpan.FromMinutes(2);
+        // Used once, remembered until it expires. It verified, so it is a JWT with an expiry; the key is its signed part,
+        // since a signature has other spellings (base64url's spare bits, ECDSA's s and n - s) that verify alike.
+        var token = new JsonWebToken(request.Token);
+        var remember = token.ValidTo - services.Time.GetUtcNow().UtcDateTime + TimeSpan.FromMinutes(2);
+        if (remember >= MaxValidity)
+        {
+            return new Vouched(null, provider, "the ID token is valid for more than a day");
+        }
+
+        var signedPart = request.Token[..request.Token.LastIndexOf('.')];
         var first = await services.Redis.GetDatabase().StringSetAsync(
-            $"lumoauth:federation:exchanged-id-token:{tenant.Id:N}:{provider.Id:N}:{LoginTicket.HashOf(request.Token)}", "1",
-            remember > TimeSpan.FromSeconds(1) && remember < TimeSpan.FromDays(1) ? remember : TimeSpan.FromDays(1), When.NotExists);
+            $"lumoauth:federation:exchanged-id-token:{tenant.Id:N}:{provider.Id:N}:{LoginTicket.HashOf(signedPart)}", "1",
+            remember > TimeSpan.FromSeconds(1) ? remember : TimeSpan.FromSeconds(1), When.NotExists);
         return first ? new Vouched(account, provider, null) : new Vouched(null, provider, "the ID token was used already");
     }
 

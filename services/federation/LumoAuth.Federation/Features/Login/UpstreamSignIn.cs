@@ -118,7 +118,7 @@ public sealed class UpstreamSignIn(
         var tenantClaim = unverified.TryGetPayloadValue<string>("tid", out var tid) ? tid : null;
         if (!ProviderTypes.IssuerMatches(configured, unverified.Issuer, tenantClaim))
         {
-            return (null, $"the ID token's issuer {unverified.Issuer} is not {configured}");
+            return (null, $"the ID token's issuer is not {configured}");
         }
 
         var rule = ProviderTypes.DiscoveryIssuerRule(configured);
@@ -152,6 +152,18 @@ public sealed class UpstreamSignIn(
         if (nonce is not null && (!token.TryGetPayloadValue<string>("nonce", out var tokenNonce) || !CryptographicEquals(tokenNonce, nonce)))
         {
             return (null, "the ID token's nonce is not this sign-in's");
+        }
+
+        // Presented for exchange, nothing of ours shows it was an ID token issued to us (at a sign-in, the code and the
+        // nonce do): the provider's access tokens for our client and tokens for several parties are not taken.
+        if (nonce is null && (token.Typ.Contains("at+jwt", StringComparison.OrdinalIgnoreCase) || token.TryGetClaim("scp", out _)))
+        {
+            return (null, "the token is an access token, not an ID token");
+        }
+
+        if (nonce is null && token.Audiences.Count() > 1 && (!token.TryGetPayloadValue<string>("azp", out var party) || party != provider.ClientId))
+        {
+            return (null, "the ID token names several audiences and is not authorised for our client (azp)");
         }
 
         if (token.Subject is not { Length: > 0 and <= 500 })

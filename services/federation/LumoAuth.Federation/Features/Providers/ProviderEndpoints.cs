@@ -204,6 +204,7 @@ public static partial class ProviderEndpoints
         provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
         provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
         provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
+        provider.AllowTokenExchange = request.AllowTokenExchange ?? provider.AllowTokenExchange;
         return null;
     }
 
@@ -233,7 +234,8 @@ public sealed record ProviderRequest(
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string>? Scopes = null,
     [property: JsonPropertyName("issuerUrl")] string? IssuerUrl = null,
-    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
+    [property: JsonPropertyName("allowTokenExchange")] bool? AllowTokenExchange = null);
 
 /// <summary>A provider as the Admin API shows it: never its secret; with the redirect URI to register at the provider.</summary>
 public sealed record ProviderResponse(
@@ -244,6 +246,7 @@ public sealed record ProviderResponse(
     [property: JsonPropertyName("isEnabled")] bool IsEnabled,
     [property: JsonPropertyName("allowSignup")] bool AllowSignup,
     [property: JsonPropertyName("autoLinkUsers")] bool AutoLinkUsers,
+    [property: JsonPropertyName("allowTokenExchange")] bool AllowTokenExchange,
     [property: JsonPropertyName("scopes")] IReadOnlyList<string> Scopes,
     [property: JsonPropertyName("issuerUrl")] string? IssuerUrl,
     [property: JsonPropertyName("callbackUrl")] string CallbackUrl,
@@ -251,6 +254,6 @@ public sealed record ProviderResponse(
     [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
 {
     public static ProviderResponse From(IdentityProvider p, LumoAuthOptions options, string slug) => new(
-        p.Id, p.Type, p.Name, p.ClientId, p.IsEnabled, p.AllowSignup, p.AutoLinkUsers, p.Scopes, p.IssuerUrl,
+        p.Id, p.Type, p.Name, p.ClientId, p.IsEnabled, p.AllowSignup, p.AutoLinkUsers, p.AllowTokenExchange, p.Scopes, p.IssuerUrl,
         Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt);
 }

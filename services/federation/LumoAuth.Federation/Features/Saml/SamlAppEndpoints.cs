@@ -46,8 +46,16 @@ public static class SamlAppEndpoints
             ? TypedResults.Ok(new DataResponse<SamlAppResponse>(SamlAppResponse.From(found, lumo.Value, tenant.Slug)))
             : ApiErrors.NotFound("SAML app");
 
-    public static async Task<IResult> Create(SamlAppRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    public static async Task<IResult> Create(
+        SamlAppRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, SamlMetadataImport metadata, CancellationToken cancellationToken)
     {
+        var imported = await WithMetadataAsync(request, metadata, cancellationToken);
+        if (imported.Problem is { } unreadable)
+        {
+            return unreadable;
+        }
+
+        request = imported.Request!;
         var validation = new RequestValidator()
             .Required("name", request.Name, SamlServiceProvider.NameLength)
             .Required("entityId", request.EntityId, SamlServiceProvider.EntityIdLength)
@@ -75,8 +83,16 @@ public static class SamlAppEndpoints
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike).</summary>
     public static async Task<IResult> Update(
-        Guid appId, SamlAppRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+        Guid appId, SamlAppRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, SamlMetadataImport metadata,
+        CancellationToken cancellationToken)
     {
+        var imported = await WithMetadataAsync(request, metadata, cancellationToken);
+        if (imported.Problem is { } unreadable)
+        {
+            return unreadable;
+        }
+
+        request = imported.Request!;
         var sp = await db.SamlServiceProviders.FirstOrDefaultAsync(p => p.Id == appId, cancellationToken);
         if (sp is null)
         {
@@ -95,6 +111,30 @@ public static class SamlAppEndpoints
 
     public static async Task<IResult> Delete(Guid appId, FederationDbContext db, CancellationToken cancellationToken) =>
         await db.SamlServiceProviders.Where(p => p.Id == appId).ExecuteDeleteAsync(cancellationToken) > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("SAML app");
+
+    /// <summary>
+    /// The request with what the application's SP metadata (<c>metadataXml</c> or <c>metadataUrl</c>) says filled in where
+    /// it gave nothing: entity ID, ACS (HTTP-POST, the default one) and SLO URLs, certificate, NameID format, whether it
+    /// signs its requests.
+    /// </summary>
+    private static async Task<(SamlAppRequest? Request, IResult? Problem)> WithMetadataAsync(SamlAppRequest request, SamlMetadataImport import, CancellationToken cancellationToken)
+    {
+        var (metadata, field, problem) = await import.ReadAsync(request.MetadataXml, request.MetadataUrl, SamlMetadataImport.Role.ServiceProvider, request.EntityId, cancellationToken);
+        if (problem is not null)
+        {
+            return (null, ApiErrors.Validation(field!, problem));
+        }
+
+        return (metadata is null ? request : request with
+        {
+            EntityId = request.EntityId ?? metadata.EntityId,
+            AcsUrl = request.AcsUrl ?? metadata.AcsUrl,
+            SloUrl = request.SloUrl ?? metadata.SloUrl,
+            Certificate = request.Certificate ?? metadata.Certificate,
+            NameIdFormat = request.NameIdFormat ?? metadata.NameIdFormat,
+            RequireSignedRequests = request.RequireSignedRequests ?? (metadata.RequestsSigned && metadata.Certificate is not null ? true : null),
+        }, null);
+    }
 
     /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>
     private static IResult? Apply(SamlAppRequest request, SamlServiceProvider sp)
@@ -183,7 +223,9 @@ public sealed record SamlAppRequest(
     [property: JsonPropertyName("signAssertion")] bool? SignAssertion = null,
     [property: JsonPropertyName("encryptAssertions")] bool? EncryptAssertions = null,
     [property: JsonPropertyName("attributeMappings")] Dictionary<string, string>? AttributeMappings = null,
-    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
+    [property: JsonPropertyName("metadataXml")] string? MetadataXml = null,
+    [property: JsonPropertyName("metadataUrl")] string? MetadataUrl = null);
 
 /// <summary>The IdP's side of the setup, to give the application.</summary>
 public sealed record SamlIdpInfo(

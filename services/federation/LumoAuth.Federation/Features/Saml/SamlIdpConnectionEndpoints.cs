@@ -49,8 +49,16 @@ public static class SamlIdpConnectionEndpoints
             ? TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug)))
             : ApiErrors.NotFound("Identity provider");
 
-    public static async Task<IResult> Create(SamlIdpRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+    public static async Task<IResult> Create(
+        SamlIdpRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, SamlMetadataImport metadata, CancellationToken cancellationToken)
     {
+        var imported = await WithMetadataAsync(request, metadata, cancellationToken);
+        if (imported.Problem is { } unreadable)
+        {
+            return unreadable;
+        }
+
+        request = imported.Request!;
         var validation = new RequestValidator()
             .Required("name", request.Name, IdentityProvider.NameLength)
             .Required("entityId", request.EntityId, SamlServiceProvider.EntityIdLength)
@@ -79,8 +87,16 @@ public static class SamlIdpConnectionEndpoints
     }
 
     public static async Task<IResult> Update(
-        Guid providerId, SamlIdpRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+        Guid providerId, SamlIdpRequest request, FederationDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, SamlMetadataImport metadata,
+        CancellationToken cancellationToken)
     {
+        var imported = await WithMetadataAsync(request, metadata, cancellationToken);
+        if (imported.Problem is { } unreadable)
+        {
+            return unreadable;
+        }
+
+        request = imported.Request!;
         var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Saml, cancellationToken);
         if (provider is null)
         {
@@ -124,6 +140,30 @@ public static class SamlIdpConnectionEndpoints
         var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && p.Type == ProviderTypes.Saml).ExecuteDeleteAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return deleted > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("Identity provider");
+    }
+
+    /// <summary>
+    /// The request with what the IdP's metadata (<c>metadataXml</c> or <c>metadataUrl</c>) says filled in where it gave
+    /// nothing: entity ID, SSO and SLO URLs, signing certificate, NameID format, whether it wants requests signed.
+    /// Sent again on an update, it brings the IdP's current certificate.
+    /// </summary>
+    private static async Task<(SamlIdpRequest? Request, IResult? Problem)> WithMetadataAsync(SamlIdpRequest request, SamlMetadataImport import, CancellationToken cancellationToken)
+    {
+        var (metadata, field, problem) = await import.ReadAsync(request.MetadataXml, request.MetadataUrl, SamlMetadataImport.Role.IdentityProvider, request.EntityId, cancellationToken);
+        if (problem is not null)
+        {
+            return (null, ApiErrors.Validation(field!, problem));
+        }
+
+        return (metadata is null ? request : request with
+        {
+            EntityId = request.EntityId ?? metadata.EntityId,
+            SsoUrl = request.SsoUrl ?? metadata.SsoUrl,
+            SloUrl = request.SloUrl ?? metadata.SloUrl,
+            Certificate = request.Certificate ?? metadata.Certificate,
+            NameIdFormat = request.NameIdFormat ?? metadata.NameIdFormat,
+            SignAuthnRequests = request.SignAuthnRequests ?? (metadata.RequestsSigned ? true : null),
+        }, null);
     }
 
     private static IResult? Apply(SamlIdpRequest request, IdentityProvider provider)
@@ -179,6 +219,7 @@ public static class SamlIdpConnectionEndpoints
         provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
         provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
         provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
+        provider.AllowTokenExchange = request.AllowTokenExchange ?? provider.AllowTokenExchange;
         return null;
     }
 }
@@ -199,7 +240,10 @@ public sealed record SamlIdpRequest(
     [property: JsonPropertyName("updateUserOnLogin")] bool? UpdateUserOnLogin = null,
     [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
-    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null);
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
+    [property: JsonPropertyName("allowTokenExchange")] bool? AllowTokenExchange = null,
+    [property: JsonPropertyName("metadataXml")] string? MetadataXml = null,
+    [property: JsonPropertyName("metadataUrl")] string? MetadataUrl = null);
 
 /// <summary>The SP's side of the setup, to give the IdP.</summary>
 public sealed record SamlSpInfo(
@@ -226,6 +270,7 @@ public sealed record SamlIdpResponse(
     [property: JsonPropertyName("updateUserOnLogin")] bool UpdateUserOnLogin,
     [property: JsonPropertyName("allowSignup")] bool AllowSignup,
     [property: JsonPropertyName("autoLinkUsers")] bool AutoLinkUsers,
+    [property: JsonPropertyName("allowTokenExchange")] bool AllowTokenExchange,
     [property: JsonPropertyName("isEnabled")] bool IsEnabled,
     [property: JsonPropertyName("loginUrl")] string LoginUrl,
     [property: JsonPropertyName("sp")] SamlSpInfo Sp,
@@ -239,7 +284,7 @@ public sealed record SamlIdpResponse(
         return new SamlIdpResponse(
             provider.Id, provider.Type, provider.Name, saml.EntityId, saml.SsoUrl, saml.SloUrl, certificate.GetCertHashString(HashAlgorithmName.SHA256),
             new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), saml.NameIdFormat, saml.TrustEmail, saml.WantResponsesSigned, saml.WantAssertionsSigned,
-            saml.SignAuthnRequests, saml.DefaultRoles, saml.UpdateUserOnLogin, provider.AllowSignup, provider.AutoLinkUsers, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
+            saml.SignAuthnRequests, saml.DefaultRoles, saml.UpdateUserOnLogin, provider.AllowSignup, provider.AutoLinkUsers, provider.AllowTokenExchange, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
             new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo")),
             provider.CreatedAt, provider.UpdatedAt);
     }

@@ -74,11 +74,11 @@ public static class SamlMessages
     }
 
     /// <summary>The XML, or null when it is not well-formed or declares a DTD (entity expansion, outside references).</summary>
-    public static XmlDocument? Load(byte[] xml)
+    public static XmlDocument? Load(byte[] xml, int maxCharacters = MaxMessageBytes)
     {
         var settings = new XmlReaderSettings
         {
-            DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = MaxMessageBytes, IgnoreProcessingInstructions = true,
+            DtdProcessing = DtdProcessing.Prohibit, XmlResolver = null, MaxCharactersInDocument = maxCharacters, IgnoreProcessingInstructions = true,
             IgnoreComments = false,
         };
         // Whitespace is kept: a signature covers the document as it was sent.

@@ -142,9 +142,10 @@ public static class SamlSignatures
             return "the signature is malformed";
         }
 
-        // The reference must resolve to this very element (SignedXml also matches Id and id attributes).
+        // The reference must resolve to this very element (SignedXml also matches Id and id attributes, and throws when
+        // two elements share one of those).
         if (id.Length == 0 || signed.SignedInfo!.References.Count != 1 || signed.SignedInfo.References[0] is not Reference reference || reference.Uri != "#" + id
-            || signed.GetIdElement(element.OwnerDocument, id) != element)
+            || ResolvedElement(signed, element.OwnerDocument, id) != element)
         {
             return "the signature does not cover the message";
         }
@@ -170,6 +171,18 @@ public static class SamlSignatures
         catch (Exception exception) when (exception is CryptographicException or FormatException or XmlException or InvalidOperationException)
         {
             return "the signature does not verify with the registered certificate";
+        }
+    }
+
+    private static XmlElement? ResolvedElement(SignedXml signed, XmlDocument document, string id)
+    {
+        try
+        {
+            return signed.GetIdElement(document, id);
+        }
+        catch (CryptographicException)
+        {
+            return null;
         }
     }
 

@@ -6,6 +6,7 @@ using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.Extensions.Options;
@@ -21,17 +22,15 @@ namespace LumoAuth.Token.Features.Token;
 /// Token exchange with an outside subject token (RFC 8693, FEATURES "External IdP tokens (with subject_issuer) and SAML2
 /// assertions can be exchanged"): a client enabled for token exchange presents a SAML 2.0 assertion one of the tenant's
 /// IdPs signed for us, or an ID token of one of its OpenID providers (named by <c>subject_issuer</c>), and gets an access
-/// token for the user it names — linked, found or made as at that IdP's browser sign-in (federation decides, once the client has
-/// authenticated). The user's token is built from fresh data, like any grant's; its scopes are what the client may have,
-/// narrowed as the request asks (and privileged ones only for administrators). <see cref="TokenExchange.Policy"/> applies
-/// its other rules (actor tokens, depth, agents) unchanged.
+/// token for the user it names — linked, found or made as at that provider's browser sign-in (federation decides, and
+/// only for providers the tenant opened to exchange). The user's token is built from fresh data, like any grant's; its
+/// scopes are what the client may have, narrowed as the request asks, never a privileged one.
+/// <see cref="TokenExchange.Policy"/> applies its other rules (actor tokens, depth, agents) first, and asks here last.
 /// </summary>
 public sealed class ExternalSubjectExchange(
     FederatedLogins federation, UserClaims userClaims, TokenApplicationManager applications, TenantContext tenant, IOptions<LumoAuthOptions> options)
 {
     public const string SubjectIssuerParameter = "subject_issuer";
-
-    private const string SubjectProperty = "lumo:external_subject";
 
     /// <summary>
     /// A SAML assertion, or an ID token (or JWT) naming its provider in <c>subject_issuer</c>; our own ID tokens are
@@ -44,11 +43,19 @@ public sealed class ExternalSubjectExchange(
             || (ExternalSubjectTypes.IsJwt(request.SubjectTokenType) && !string.IsNullOrEmpty((string?)request[SubjectIssuerParameter])));
 
     /// <summary>
-    /// The user the subject token names, with the scopes they may get through this client; null once the request is
+    /// What an outside subject's token may carry through <paramref name="requester"/>: the client's scopes, but never a
+    /// privileged (admin) one — the person did not sign in here, so nothing of ours stood between the provider and the
+    /// tenant's administration.
+    /// </summary>
+    public async ValueTask<IEnumerable<string>> ScopesAsync(TokenApplication requester, CancellationToken cancellationToken) =>
+        ClientPermissions.ScopesOf(await applications.GetPermissionsAsync(requester, cancellationToken)).Where(s => !ScopeNames.IsPrivileged(s));
+
+    /// <summary>
+    /// The user the subject token names, built for <paramref name="scopes"/> (the decided ones); null once the request is
     /// rejected. Throws <see cref="ServiceDefaults.Errors.DependencyUnavailableException"/> when federation or the user
     /// directory cannot say (answered 503: the client tries again).
     /// </summary>
-    public async ValueTask<ClaimsPrincipal?> ResolveAsync(ValidateTokenRequestContext context, TokenApplication requester)
+    public async ValueTask<ClaimsPrincipal?> ResolveAsync(ValidateTokenRequestContext context, IReadOnlyCollection<string> scopes)
     {
         var http = context.Transaction.GetHttpRequest()!;
         var issuer = options.Value.IssuerFor(http, tenant.Tenant!);
@@ -62,35 +69,15 @@ public sealed class ExternalSubjectExchange(
             return null;
         }
 
-        var allowed = ClientPermissions.ScopesOf(await applications.GetPermissionsAsync(requester, context.CancellationToken));
-        if (await BuildAsync(http.HttpContext, found.UserId, [.. allowed]) is not { } identity)
+        var identity = await userClaims.BuildAsync(tenant, issuer, new SignInFacts(found.UserId, null, null, []), scopes, http.HttpContext.RequestAborted);
+        if (identity is null)
         {
             context.Reject(Errors.InvalidGrant, "The user the subject token names can no longer sign in.");
             return null;
         }
 
-        context.Transaction.Properties[SubjectProperty] = found;
         return new ClaimsPrincipal(identity);
     }
-
-    /// <summary>
-    /// The subject of an exchange <see cref="ResolveAsync"/> allowed, rebuilt for the scopes the decision grants (the
-    /// profile claims follow them); null when the request is not such an exchange or the user can no longer sign in.
-    /// </summary>
-    public async Task<TokenExchange.Decision?> RebuildAsync(HttpContext http, TokenExchange.Decision decision)
-    {
-        if (http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(SubjectProperty, out var value) != true
-            || value is not ExternalSubjectResponse found
-            || await BuildAsync(http, found.UserId, decision.Scopes) is not { } identity)
-        {
-            return null;
-        }
-
-        return decision with { Subject = new ClaimsPrincipal(identity) };
-    }
-
-    private Task<ClaimsIdentity?> BuildAsync(HttpContext http, Guid userId, IReadOnlyCollection<string> scopes) =>
-        userClaims.BuildAsync(tenant, options.Value.IssuerFor(http.Request, tenant.Tenant!), new SignInFacts(userId, null, null, []), scopes, http.RequestAborted);
 
     /// <summary>OpenIddict validates only its own tokens: an outside subject token is left to <see cref="ResolveAsync"/>.</summary>
     public sealed class LeaveOutsideTokensToFederation : IOpenIddictServerHandler<ProcessAuthenticationContext>

@@ -60,15 +60,8 @@ public static class TokenEndpoints
 
         if (request.IsTokenExchangeGrantType())
         {
-            // The policy (TokenExchange.Policy) has decided; a request it did not see is refused. An outside subject's
-            // user is built again for the scopes decided, so the profile claims follow them.
-            var decision = TokenExchange.DecisionOf(http);
-            if (decision is not null && ExternalSubjectExchange.IsExternal(request))
-            {
-                decision = await http.RequestServices.GetRequiredService<ExternalSubjectExchange>().RebuildAsync(http, decision);
-            }
-
-            return decision is not null
+            // The policy (TokenExchange.Policy) has decided; a request it did not see is refused.
+            return TokenExchange.DecisionOf(http) is { } decision
                 ? Results.SignIn(TokenExchange.Issue(decision, http.RequestServices.GetRequiredService<TimeProvider>()), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)
                 : Reject(Errors.InvalidGrant, "The token exchange request is invalid.");
         }

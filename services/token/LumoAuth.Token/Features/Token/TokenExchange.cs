@@ -125,28 +125,19 @@ public static class TokenExchange
                 return;
             }
 
-            // An outside subject token (a SAML assertion) is checked only now that the client may exchange at all: its first
-            // use may make the user it names. Any client enabled for the grant may present one; the assertion is used once.
-            if (external && await externalSubjects.ResolveAsync(context, requesterApplication) is { } outsider)
-            {
-                context.SubjectTokenPrincipal = outsider;
-            }
-
-            if (context.IsRejected || context.SubjectTokenPrincipal is not { } subject)
-            {
-                return;
-            }
-
-            var subjectAct = subject.GetClaim(ActClaim);
+            // An outside subject token (ExternalSubjectExchange) is looked at last, once every other rule held: its use is
+            // final (used once; its first use may make the user it names). Any client enabled for the grant may present one.
+            var subject = context.SubjectTokenPrincipal;
+            var subjectAct = subject?.GetClaim(ActClaim);
             var priorActors = ActorsOf(subjectAct);
-            if (!external && requester != subject.GetClaim(Claims.ClientId) && (priorActors.Count == 0 || requester != priorActors[0]))
+            if (subject is not null && requester != subject.GetClaim(Claims.ClientId) && (priorActors.Count == 0 || requester != priorActors[0]))
             {
                 context.Reject(Errors.InvalidRequest, "The subject token was not issued to this client, and this client is not its current actor.");
                 return;
             }
 
             // A bound subject token is exchanged only by the holder of its key or certificate (the DPoP proof was checked just before).
-            if (HeldByRequester(subject, context) is { } subjectBinding)
+            if (subject is not null && HeldByRequester(subject, context) is { } subjectBinding)
             {
                 context.Reject(Errors.InvalidGrant, $"The subject token is {subjectBinding}.");
                 return;
@@ -194,8 +185,10 @@ public static class TokenExchange
                 return;
             }
 
-            // Scopes only narrow: what the subject holds and, with an actor, what the actor holds too.
-            var allowed = subject.GetScopes().Where(IsDelegable).ToHashSet(StringComparer.Ordinal);
+            // Scopes only narrow: what the subject holds (an outside subject: what the client may have) and, with an actor,
+            // what the actor holds too.
+            var allowed = (subject?.GetScopes() ?? await externalSubjects.ScopesAsync(requesterApplication, context.CancellationToken))
+                .Where(IsDelegable).ToHashSet(StringComparer.Ordinal);
             if (context.ActorTokenPrincipal is { } actorPrincipal)
             {
                 allowed.IntersectWith(actorPrincipal.GetScopes());
@@ -208,6 +201,16 @@ public static class TokenExchange
             }
 
             var scopes = requested.IsEmpty ? allowed.Order(StringComparer.Ordinal).ToArray() : requested.ToArray();
+            if (subject is null)
+            {
+                if (await externalSubjects.ResolveAsync(context, scopes) is not { } outsider)
+                {
+                    return;
+                }
+
+                context.SubjectTokenPrincipal = subject = outsider;
+            }
+
             context.Transaction.Properties[DecisionProperty] = new Decision(subject, actor, ParseAct(subjectAct), scopes, subject.GetExpirationDate(),
                 TimeSpan.FromSeconds(ClientMapping.Read(requesterApplication).AccessTokenLifetime));
         }
