@@ -91,12 +91,13 @@ public sealed partial class WorkloadTokenExchange(
         }
 
         // A client that authenticates and names no platform meant a delegation with the wrong token type (OpenIddict's
-        // answer, unsupported_token_type, is the one it needs); any other subject_issuer names an outside provider, whose
-        // token is an ID token for ExternalSubjectExchange (whatever way the client authenticates, mutual TLS included).
+        // answer, unsupported_token_type, is the one it needs); a client (it names itself, however it authenticates, mutual
+        // TLS included) naming another subject_issuer means an outside provider's ID token, for ExternalSubjectExchange.
         var authenticates = http.Request.Headers.Authorization.Count > 0 || form.ContainsKey(Parameters.ClientSecret) || form.ContainsKey(Parameters.ClientAssertion);
         var subjectIssuer = form[SubjectIssuerParameter].ToString();
+        var isPlatform = WorkloadProviders.All.Contains(subjectIssuer, StringComparer.Ordinal);
         if (form[Parameters.GrantType] != GrantTypes.TokenExchange || form[Parameters.SubjectTokenType] != JwtTokenType
-            || (authenticates && subjectIssuer.Length == 0) || (subjectIssuer.Length > 0 && !WorkloadProviders.All.Contains(subjectIssuer, StringComparer.Ordinal)))
+            || (authenticates && subjectIssuer.Length == 0) || ((authenticates || form.ContainsKey(Parameters.ClientId)) && subjectIssuer.Length > 0 && !isPlatform))
         {
             await next(http);
             return;
@@ -154,6 +155,11 @@ public sealed partial class WorkloadTokenExchange(
         if (provider.Length == 0)
         {
             return ProtocolErrors.Json(Errors.InvalidRequest, "subject_issuer is required with a workload token: kubernetes, aws, gcp, azure or oidc.");
+        }
+
+        if (!WorkloadProviders.All.Contains(provider))
+        {
+            return ProtocolErrors.Json(Errors.InvalidRequest, $"subject_issuer must be one of {string.Join(", ", WorkloadProviders.All)}.");
         }
 
         var subjectToken = form[Parameters.SubjectToken].ToString();
