@@ -441,6 +441,61 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"{apps}/{id}")).StatusCode);
     }
 
+    [Fact]
+    public async Task AnAppThatAllowsIt_IsOpenedFromTheIdp_WithAnUnsolicitedSignedAssertion_AfterSignIn()
+    {
+        var setup = await suite.SetUpAsync();
+        var closed = await AddAppAsync(setup, new { name = "Closed", entityId = "https://closed.example.test", acsUrl = "https://closed.example.test/acs" });
+        Assert.False(closed.GetProperty("allowIdpInitiated").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, closed.GetProperty("initiateUrl").ValueKind);
+        var app = await AddAppAsync(setup, new { name = "Portal tile", entityId = "https://wiki.example.test", acsUrl = Acs, allowIdpInitiated = true });
+        var initiate = app.GetProperty("initiateUrl").GetString()!;
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/init/{app.GetProperty("id").GetString()}", initiate);
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+
+        // Not signed in yet: the login page first, then the app gets an answer to no request of its own.
+        using var first = await browser.GetAsync(initiate + "?RelayState=/home");
+        Assert.Equal(HttpStatusCode.Redirect, first.StatusCode);
+        var (action, response, relayState) = Posted(await SignInAndContinueAsync(browser, setup, first));
+        Assert.Equal(Acs, action);
+        Assert.Equal("/home", relayState);
+        var names = Names(response);
+        Assert.False(response.DocumentElement!.HasAttribute("InResponseTo"));
+        Assert.Null(response.SelectSingleNode("//saml:SubjectConfirmationData/@InResponseTo", names));
+        Assert.Equal(setup.Email, Value(response, names, "//saml:Subject/saml:NameID"));
+        AssertSignedBy(response.DocumentElement, certificate);
+
+        // Signed in now: answered at once, each time.
+        using (var again = await browser.GetAsync(initiate))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+            Assert.Null(Posted(await again.Content.ReadAsStringAsync()).RelayState);
+        }
+
+        // An app that does not allow it, a disabled one, another tenant's: nothing is posted anywhere.
+        using (var refused = await browser.GetAsync($"/t/{setup.Tenant.Slug}/saml/idp/init/{closed.GetProperty("id").GetString()}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+            Assert.DoesNotContain("SAMLResponse", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        var other = await suite.SetUpAsync();
+        using (var foreign = await browser.GetAsync($"/t/{other.Tenant.Slug}/saml/idp/init/{app.GetProperty("id").GetString()}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+        }
+
+        await RefusedAsync(browser.GetAsync(initiate + "?RelayState=" + new string('x', 1025)), "RelayState");
+        using (var admin = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/saml-apps/{app.GetProperty("id").GetString()}", new { isEnabled = false })).StatusCode);
+        }
+
+        using var disabled = await browser.GetAsync(initiate);
+        Assert.Equal(HttpStatusCode.NotFound, disabled.StatusCode);
+    }
+
     private async Task<JsonElement> AddAppAsync(SignInSetup setup, object body)
     {
         using var admin = suite.FederationAdmin(setup.Tenant);

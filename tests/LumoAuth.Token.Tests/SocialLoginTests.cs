@@ -359,6 +359,75 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         Assert.Contains("/login?returnUrl=", HostedFlow.LocalRedirect(toSignIn), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ASignedInUser_LinksOneMoreAccount_FromTheAccountPage_OnlyInTheirOwnBrowser_AndNeverAnotherUsersAccount()
+    {
+        var setup = await suite.SetUpAsync();
+        var idp = TestProvider.Start(suite.Providers, "link-" + Guid.NewGuid().ToString("N")[..8]);
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = ClientId, clientSecret = "s", issuerUrl = idp.Issuer }))
+            .GetProperty("id").GetString()!;
+        var page = $"/t/{setup.Tenant.Slug}/account/linked-accounts";
+        var account = new Dictionary<string, object> { ["sub"] = "acme-" + Guid.NewGuid().ToString("N")[..8], ["email"] = "someone-else@example.com", ["email_verified"] = true };
+
+        async Task<string> LinkStartAsync(HttpClient browser)
+        {
+            var html = await browser.GetStringAsync(page);
+            Assert.Contains("Link another account", html, StringComparison.Ordinal);
+            using var submitted = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(html, $"value=\"{providerId}\""));
+            var start = HostedFlow.LocalRedirect(submitted);
+            Assert.True(start?.StartsWith($"/t/{setup.Tenant.Slug}/auth/social/{providerId}?link=", StringComparison.Ordinal) == true, start);
+            return start!;
+        }
+
+        async Task<string?> FinishAsync(HttpClient browser, string start)
+        {
+            using var toProvider = await browser.GetAsync(start);
+            if (toProvider.StatusCode != HttpStatusCode.Redirect || toProvider.Headers.Location!.IsAbsoluteUri == false)
+            {
+                return HostedFlow.LocalRedirect(toProvider);
+            }
+
+            var query = QueryHelpers.ParseQuery(toProvider.Headers.Location!.Query);
+            idp.AnswerCode(new(account) { ["nonce"] = query["nonce"].ToString() });
+            using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={query["state"]}");
+            return HostedFlow.LocalRedirect(callback);
+        }
+
+        // Alice, signed in with her password, links the account: it is hers whatever address it carries.
+        using var alice = suite.FederatedBrowser();
+        await HostedFlow.OpenSignedInAsync(alice, setup, page);
+
+        // A start carried to another browser (not signed in, or signed in as someone else) links nothing.
+        var stolen = await LinkStartAsync(alice);
+        using (var stranger = suite.FederatedBrowser())
+        {
+            Assert.Equal($"{page}?error=expired", await FinishAsync(stranger, stolen));
+        }
+
+        Assert.Equal($"{page}?error=expired", await FinishAsync(alice, stolen));
+        Assert.Equal($"{page}?linked=1", await FinishAsync(alice, await LinkStartAsync(alice)));
+        var html = await alice.GetStringAsync(page + "?linked=1");
+        Assert.Contains("The account is linked to yours.", html, StringComparison.Ordinal);
+        Assert.Contains("someone-else@example.com", html, StringComparison.Ordinal);
+
+        // The account now signs Alice in.
+        using (var again = suite.FederatedBrowser())
+        {
+            await SignInWithProviderAsync(again, setup, idp, providerId, account);
+            Assert.Contains("someone-else@example.com", await again.GetStringAsync(page), StringComparison.Ordinal);
+        }
+
+        // Bob cannot take it over by linking it to himself.
+        var bobEmail = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
+        await suite.Admin.CreateUserAsync(setup.Tenant, bobEmail, setup.Password, "Bob");
+        using var bob = suite.FederatedBrowser();
+        await HostedFlow.OpenSignedInAsync(bob, setup with { Email = bobEmail }, page);
+
+        Assert.Equal($"{page}?error=linked_elsewhere", await FinishAsync(bob, await LinkStartAsync(bob)));
+        Assert.Contains("already signs in another user", await bob.GetStringAsync(page + "?error=linked_elsewhere"), StringComparison.Ordinal);
+        Assert.Contains("No outside accounts are linked", await bob.GetStringAsync(page), StringComparison.Ordinal);
+    }
+
     /// <summary>Signs the browser in through the provider (no authorization request): it holds a session afterwards.</summary>
     private static async Task SignInWithProviderAsync(HttpClient browser, SignInSetup setup, TestProvider idp, string providerId, Dictionary<string, object> claims)
     {

@@ -160,6 +160,12 @@ public sealed class SamlServiceProvider
     /// <summary>SAML attribute name → what of the user it carries (<c>SamlAttributes.Sources</c>).</summary>
     public Dictionary<string, string> AttributeMappings { get; set; } = [];
 
+    /// <summary>
+    /// Whether the tenant may start sign-ins to the app itself (IdP-initiated SSO: an unsolicited response from a link such
+    /// as a portal's tile). Off unless turned on: the app must accept unsolicited responses.
+    /// </summary>
+    public bool AllowIdpInitiated { get; set; }
+
     public bool IsEnabled { get; set; } = true;
 
     public DateTimeOffset CreatedAt { get; set; }

@@ -140,3 +140,24 @@ public static class ExternalSubjectTypes
     /// <summary>The error code of federation's 400 answer: the token names nobody who may be given a token.</summary>
     public const string Refused = "invalid_grant";
 }
+
+/// <summary>
+/// The token service's account page asks federation to link one more outside account to the signed-in user: federation
+/// keeps the intent (ten minutes, used once) and the browser goes to <c>/auth/social/{provider}?link={intent}</c>, where
+/// the sign-in at the provider ends in a link rather than a session.
+/// </summary>
+public sealed record LinkIntentRequest(Guid TenantId, Guid UserId, Guid ProviderId);
+
+public sealed record LinkIntentResponse(string Intent);
+
+/// <summary>How linking ended, as the account page's <c>?linked=</c> or <c>?error=</c> says.</summary>
+public static class LinkOutcomes
+{
+    /// <summary>The outside account is another user's here: it stays theirs.</summary>
+    public const string LinkedElsewhere = "linked_elsewhere";
+
+    /// <summary>The browser is not signed in as the user the link was asked for (or the intent expired).</summary>
+    public const string Expired = "expired";
+
+    public const string ProviderError = "provider_error";
+}

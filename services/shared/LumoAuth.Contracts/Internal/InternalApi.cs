@@ -78,6 +78,9 @@ public static class InternalRoutes
     /// <summary>Federation: who an outside token presented for exchange at the token endpoint names (<see cref="ExternalSubjectRequest"/>).</summary>
     public const string ExternalSubjects = Prefix + "/external-subjects";
 
+    /// <summary>Federation: the account page's request to link one more outside account (<see cref="LinkIntentRequest"/>).</summary>
+    public const string LinkIntents = Prefix + "/link-intents";
+
     public const string InternalKeyHeader = "X-Internal-Key";
 
     /// <summary>Carries <c>LumoAuth:GatewayKey</c>, accepted on <see cref="CustomDomains"/> only.</summary>

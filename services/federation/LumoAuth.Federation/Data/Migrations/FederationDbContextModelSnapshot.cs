@@ -136,6 +136,9 @@ namespace LumoAuth.Federation.Data.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
+                    b.Property<bool>("AllowIdpInitiated")
+                        .HasColumnType("boolean");
+
                     b.Property<string>("AttributeMappings")
                         .IsRequired()
                         .HasColumnType("jsonb");

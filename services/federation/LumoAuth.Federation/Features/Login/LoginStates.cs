@@ -17,7 +17,23 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
     public static readonly TimeSpan TicketLifetime = TimeSpan.FromSeconds(60);
 
     /// <param name="BrowserHash">SHA-256 of the binding cookie the redirect set.</param>
-    public sealed record State(Guid TenantId, Guid ProviderId, string CodeVerifier, string Nonce, string? ReturnUrl, string BrowserHash);
+    /// <param name="LinkUserId">Set when the signed-in user links one more account: the callback links it to them instead of signing in.</param>
+    public sealed record State(Guid TenantId, Guid ProviderId, string CodeVerifier, string Nonce, string? ReturnUrl, string BrowserHash, Guid? LinkUserId = null);
+
+    public Task<string> SaveLinkIntentAsync(LinkIntentRequest intent) => SaveOnceAsync(IntentKey, intent, StateLifetime);
+
+    /// <summary>The intent, removed as it is read.</summary>
+    public async Task<LinkIntentRequest?> TakeLinkIntentAsync(string intent) =>
+        intent.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(IntentKey(intent)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<LinkIntentRequest>(json.ToString())
+            : null;
+
+    private async Task<string> SaveOnceAsync<T>(Func<string, RedisKey> key, T value, TimeSpan lifetime)
+    {
+        var secret = NewSecret();
+        await redis.GetDatabase().StringSetAsync(key(secret), JsonSerializer.Serialize(value), lifetime);
+        return secret;
+    }
 
     public static string NewSecret() => System.Buffers.Text.Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
 
@@ -40,6 +56,8 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
         ticket.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(TicketKey(tenantId, ticket)) is { HasValue: true } json
             ? JsonSerializer.Deserialize<LoginTicket>(json.ToString())
             : null;
+
+    private static RedisKey IntentKey(string intent) => "lumoauth:federation:link-intent:" + LoginTicket.HashOf(intent);
 
     private static RedisKey StateKey(string state) => "lumoauth:federation:state:" + LoginTicket.HashOf(state);
 

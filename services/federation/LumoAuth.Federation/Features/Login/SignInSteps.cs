@@ -105,6 +105,37 @@ public static class SignInSteps
     }
 
     /// <summary>
+    /// Links the outside account to <paramref name="userId"/> (the signed-in user asked for it): null when linked (or linked
+    /// to them already), <see cref="LinkOutcomes.LinkedElsewhere"/> when it signs another user in here, which it keeps doing.
+    /// </summary>
+    public static async Task<string?> LinkToAsync(
+        FederationDbContext db, Guid tenantId, IdentityProvider provider, UpstreamAccount account, Guid userId, CancellationToken cancellationToken)
+    {
+        var existing = await db.ExternalIdentities.AsNoTracking().FirstOrDefaultAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
+        if (existing is not null)
+        {
+            return existing.UserId == userId ? null : LinkOutcomes.LinkedElsewhere;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        db.ExternalIdentities.Add(new ExternalIdentity
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = userId, Email = account.Email,
+            CreatedAt = now, LastSignInAt = now,
+        });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            return null;
+        }
+        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
+        {
+            db.ChangeTracker.Clear();
+            return LinkOutcomes.LinkedElsewhere;
+        }
+    }
+
+    /// <summary>
     /// Where a sign-in may go on to: one of the tenant's own pages (the token service checks which before it redirects),
     /// printable ASCII, so it can never leave for another site.
     /// </summary>

@@ -55,6 +55,7 @@ public static partial class SocialLoginEndpoints
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.LoginTickets, RedeemAsync).WithName("InternalRedeemLoginTicket");
         internalApi.MapGet(InternalRoutes.LoginProviders, ProvidersAsync).WithName("InternalLoginProviders");
+        internalApi.MapPost(InternalRoutes.LinkIntents, LinkIntentAsync).WithName("InternalLinkIntent");
         internalApi.MapGet(InternalRoutes.UserExternalIdentities, LinksOfAsync).WithName("InternalUserExternalIdentities");
         internalApi.MapDelete(InternalRoutes.UserExternalIdentities + "/{linkId:guid}", UnlinkAsync).WithName("InternalUnlinkExternalIdentity");
         return app;
@@ -65,10 +66,13 @@ public static partial class SocialLoginEndpoints
         $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{providerId}/callback";
 
     public sealed record LoginServices(
-        FederationDbContext Db, TenantContext Tenant, UpstreamSignIn Upstream, LoginStates States, ExternalUsers Users, IOptions<LumoAuthOptions> Options,
-        ILogger<UpstreamSignIn> Logger);
+        FederationDbContext Db, TenantContext Tenant, UpstreamSignIn Upstream, LoginStates States, ExternalUsers Users, Saml.SamlSubjects Subjects,
+        IOptions<LumoAuthOptions> Options, ILogger<UpstreamSignIn> Logger);
 
-    public static async Task<IResult> StartAsync(string provider, string? returnUrl, HttpContext http, [AsParameters] LoginServices services)
+    /// <summary>The token service's account page, where linking begins and ends.</summary>
+    public static string LinkedAccountsPage(string slug) => $"/t/{slug}/account/linked-accounts";
+
+    public static async Task<IResult> StartAsync(string provider, string? returnUrl, string? link, HttpContext http, [AsParameters] LoginServices services)
     {
         var slug = services.Tenant.Slug;
         if (returnUrl is not null && !SignInSteps.IsOwnPage(returnUrl, slug))
@@ -77,6 +81,21 @@ public static partial class SocialLoginEndpoints
         }
 
         var found = await FindAsync(services.Db, provider, http.RequestAborted);
+        Guid? linkUserId = null;
+        if (link is not null)
+        {
+            // Linking one more account: only for the user the account page asked it for, in a browser signed in as them
+            // (else a link made for someone's own user could be carried into another's browser to attach their account).
+            var intent = await services.States.TakeLinkIntentAsync(link);
+            var session = intent is null ? null : await services.Subjects.SessionAsync(services.Tenant.TenantId, slug, http.Request, http.RequestAborted);
+            if (intent is null || intent.TenantId != services.Tenant.TenantId || found?.Id != intent.ProviderId || session?.UserId != intent.UserId)
+            {
+                return LinkEnded(slug, LinkOutcomes.Expired);
+            }
+
+            (linkUserId, returnUrl) = (intent.UserId, null);
+        }
+
         if (found is not { IsEnabled: true })
         {
             return SignInSteps.Fail(slug, Failures.Disabled, returnUrl);
@@ -100,7 +119,7 @@ public static partial class SocialLoginEndpoints
 
         var (state, nonce, verifier) = (LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret());
         var browser = SignInSteps.BindBrowser(http, slug, services.Options.Value);
-        await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginTicket.HashOf(browser)));
+        await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginTicket.HashOf(browser), linkUserId));
 
         var query = new Dictionary<string, string?>
         {
@@ -132,13 +151,15 @@ public static partial class SocialLoginEndpoints
 
         if (error is not null || string.IsNullOrEmpty(code))
         {
-            return SignInSteps.Fail(slug, error == "access_denied" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl);
+            return taken.LinkUserId is null
+                ? SignInSteps.Fail(slug, error == "access_denied" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl)
+                : LinkEnded(slug, LinkOutcomes.ProviderError);
         }
 
         var endpoints = await services.Upstream.EndpointsAsync(found, http.RequestAborted);
         if (endpoints is null)
         {
-            return SignInSteps.Fail(slug, Failures.Unavailable, taken.ReturnUrl);
+            return taken.LinkUserId is null ? SignInSteps.Fail(slug, Failures.Unavailable, taken.ReturnUrl) : LinkEnded(slug, LinkOutcomes.ProviderError);
         }
 
         var (account, problem) = await services.Upstream.CompleteAsync(
@@ -146,11 +167,36 @@ public static partial class SocialLoginEndpoints
         if (account is null)
         {
             LogRefused(services.Logger, services.Tenant.TenantId, found.Id, problem!);
-            return SignInSteps.Fail(slug, Failures.ProviderError, taken.ReturnUrl);
+            return taken.LinkUserId is null ? SignInSteps.Fail(slug, Failures.ProviderError, taken.ReturnUrl) : LinkEnded(slug, LinkOutcomes.ProviderError);
+        }
+
+        if (taken.LinkUserId is { } linkTo)
+        {
+            return LinkEnded(slug, await SignInSteps.LinkToAsync(services.Db, services.Tenant.TenantId, found, account, linkTo, http.RequestAborted));
         }
 
         return await SignInSteps.HandOverAsync(
             http, new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.States), found, account, taken.ReturnUrl, taken.BrowserHash);
+    }
+
+    /// <summary>Back to the account page, with how linking ended (null: linked).</summary>
+    private static IResult LinkEnded(string slug, string? error)
+    {
+        var page = LinkedAccountsPage(slug);
+        return Results.Redirect(error is null ? page + "?linked=1" : page + "?error=" + error);
+    }
+
+    /// <summary>The account page's request to link one more account (to a provider of the tenant that is on and not SAML).</summary>
+    public static async Task<IResult> LinkIntentAsync(LinkIntentRequest request, FederationDbContext db, LoginStates states, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.UserId == Guid.Empty
+            || !await db.IdentityProviders.IgnoreQueryFilters().AnyAsync(
+                p => p.TenantId == request.TenantId && p.Id == request.ProviderId && p.IsEnabled && p.Type != ProviderTypes.Saml, cancellationToken))
+        {
+            return ApiErrors.NotFound("Identity provider");
+        }
+
+        return TypedResults.Ok(new LinkIntentResponse(await states.SaveLinkIntentAsync(request)));
     }
 
     /// <summary>The token service redeems the ticket its sign-in page was sent with.</summary>

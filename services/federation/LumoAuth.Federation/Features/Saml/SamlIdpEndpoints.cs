@@ -29,6 +29,7 @@ public static partial class SamlIdpEndpoints
             idp.MapGet("/metadata", MetadataAsync);
             idp.MapMethods("/sso", ["GET", "POST"], SingleSignOnAsync).DisableAntiforgery();
             idp.MapGet("/continue", ContinueAsync);
+            idp.MapGet("/init/{appId:guid}", InitiateAsync);
             idp.MapMethods("/slo", ["GET", "POST"], SingleLogoutAsync).DisableAntiforgery();
         }
 
@@ -96,6 +97,29 @@ public static partial class SamlIdpEndpoints
 
         var pending = new SamlStates.PendingSignIn(
             services.Tenant.TenantId, sp.Id, request.Id, message.RelayState, format, request.ForceAuthn, request.IsPassive);
+        return await AnswerAsync(http, services, pending, pendingId: null);
+    }
+
+    /// <summary>
+    /// IdP-initiated SSO (SAML Profiles §4.1.5): a link (a portal's tile) signs the browser's user in to an app that
+    /// allows it, with an unsolicited response to its registered ACS; <c>RelayState</c> (at most 1024 characters) goes
+    /// with it, as the app's own hint of where to land. The browser signs in here first if it has no session.
+    /// </summary>
+    public static async Task<IResult> InitiateAsync(
+        HttpContext http, Guid appId, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "RelayState")] string? relayState, [AsParameters] SamlServices services)
+    {
+        var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == appId, http.RequestAborted);
+        if (sp is not { IsEnabled: true, AllowIdpInitiated: true })
+        {
+            return SamlPages.Error(http, StatusCodes.Status404NotFound, "This application cannot be opened from here.");
+        }
+
+        if (relayState is { Length: > 1024 } || (relayState is not null && relayState.AsSpan().ContainsAnyExceptInRange('\x20', '\x7E')))
+        {
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The RelayState must be printable ASCII, at most 1024 characters.");
+        }
+
+        var pending = new SamlStates.PendingSignIn(services.Tenant.TenantId, sp.Id, RequestId: null, relayState, sp.NameIdFormat, ForceAuthn: false, IsPassive: false);
         return await AnswerAsync(http, services, pending, pendingId: null);
     }
 
@@ -241,7 +265,7 @@ public static partial class SamlIdpEndpoints
 
     /// <summary>Tells a known app, at its registered ACS, why its request gets no assertion (a signed response with the statuses).</summary>
     private static IResult Refuse(
-        HttpContext http, string idpEntityId, SamlServiceProvider sp, string requestId, string? relayState, string status, string detail, SamlKey key, DateTimeOffset now) =>
+        HttpContext http, string idpEntityId, SamlServiceProvider sp, string? requestId, string? relayState, string status, string detail, SamlKey key, DateTimeOffset now) =>
         SamlPages.PostForm(http, sp.AcsUrl, "SAMLResponse", SamlDocuments.Refusal(idpEntityId, sp.AcsUrl, requestId, status, detail, key, now), relayState);
 
     /// <summary>

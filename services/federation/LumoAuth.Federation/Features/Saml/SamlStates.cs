@@ -14,12 +14,12 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
 {
     public static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(10);
 
-    /// <param name="RequestId">The AuthnRequest's ID (the response's InResponseTo).</param>
+    /// <param name="RequestId">The AuthnRequest's ID (the response's InResponseTo); null for a sign-in the IdP starts.</param>
     /// <param name="NameIdFormat">The short name of the format the response uses.</param>
     /// <param name="SessionBefore">With ForceAuthn, the session the browser had when the request came: only a new sign-in counts.</param>
     /// <param name="BrowserHash">SHA-256 of the cookie set on the browser sent to sign in: only that browser continues.</param>
     public sealed record PendingSignIn(
-        Guid TenantId, Guid ServiceProviderId, string RequestId, string? RelayState, string NameIdFormat, bool ForceAuthn, bool IsPassive,
+        Guid TenantId, Guid ServiceProviderId, string? RequestId, string? RelayState, string NameIdFormat, bool ForceAuthn, bool IsPassive,
         string? SessionBefore = null, string? BrowserHash = null);
 
     /// <summary>The cookie that binds a waiting request to its browser (not the social sign-in's: the login page may start one meanwhile).</summary>

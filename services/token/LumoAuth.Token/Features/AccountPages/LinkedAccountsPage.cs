@@ -1,3 +1,4 @@
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
@@ -10,6 +11,8 @@ namespace LumoAuth.Token.Features.AccountPages;
 /// <c>/t/{slug}/account/linked-accounts</c>: the signed-in user sees the outside accounts (Google, GitHub, their
 /// organisation's provider…) they sign in with, and unlinks one — unless it is the last way they have to sign in: no
 /// password, no passkey, no other link, and no sign-in links by e-mail at this tenant would leave the account locked out.
+/// They also link one more, through any of the tenant's social or OpenID Connect providers: federation sends the browser
+/// to the provider and, back, links the account to them (never to anyone else, and never one that signs another user in).
 /// </summary>
 public static class LinkedAccountsPage
 {
@@ -28,14 +31,22 @@ public static class LinkedAccountsPage
 
     public static string PagePath(string slug) => $"/t/{slug}{Path}";
 
-    public static async Task<IResult> Show(HttpContext http, [AsParameters] LinkedAccountServices services)
+    public static async Task<IResult> Show(HttpContext http, string? linked, string? error, [AsParameters] LinkedAccountServices services)
     {
         if (await SessionCookie.SignedInAsync(http) is not var (userId, _))
         {
             return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
-        return await RenderAsync(http, services, userId, error: null);
+        // How linking one more account ended (federation sends the browser back here).
+        var outcome = error switch
+        {
+            null => null,
+            LinkOutcomes.LinkedElsewhere => "That account already signs in another user here, so it was not linked to yours.",
+            LinkOutcomes.Expired => "That link request expired or was not yours. Try again.",
+            _ => "The provider did not confirm the account. Try again.",
+        };
+        return await RenderAsync(http, services, userId, error: null, notice: outcome ?? (linked == "1" ? "The account is linked to yours." : null));
     }
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] LinkedAccountServices services)
@@ -48,6 +59,23 @@ public static class LinkedAccountsPage
         }
 
         var (userId, _, form) = signedIn;
+        if (form["action"] == "link" && Guid.TryParse(form["provider"].ToString(), out var providerId))
+        {
+            string? intent;
+            try
+            {
+                intent = await services.Federation.LinkIntentAsync(services.Tenant.TenantId, userId, providerId, http.RequestAborted);
+            }
+            catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !http.RequestAborted.IsCancellationRequested)
+            {
+                return AccountPage.Unavailable(http);
+            }
+
+            return intent is null
+                ? await RenderAsync(http, services, userId, "That provider cannot be linked (any more).")
+                : Results.Redirect($"/t/{services.Tenant.Slug}/auth/social/{providerId}?link={Uri.EscapeDataString(intent)}");
+        }
+
         if (form["action"] != "unlink" || !Guid.TryParse(form["link"].ToString(), out var linkId))
         {
             return HostedPage.Error(http, "invalid_request", "Unknown action.");
@@ -85,7 +113,7 @@ public static class LinkedAccountsPage
         return Results.Redirect(path, permanent: false, preserveMethod: false);
     }
 
-    private static async Task<IResult> RenderAsync(HttpContext http, LinkedAccountServices services, Guid userId, string? error)
+    private static async Task<IResult> RenderAsync(HttpContext http, LinkedAccountServices services, Guid userId, string? error, string? notice = null)
     {
         var links = await services.Federation.LinksAsync(services.Tenant.TenantId, userId, http.RequestAborted);
         if (links is null)
@@ -97,8 +125,14 @@ public static class LinkedAccountsPage
         var items = string.Concat(links.Select(l =>
             $"<li data-link=\"{l.Id}\">{HostedPage.Encode(l.Provider)} <small>({HostedPage.Encode(l.Email ?? l.Subject)}, last used {l.LastSignInAt:yyyy-MM-dd HH:mm} UTC)</small>" +
             AccountPage.ActionForm(http, services.Antiforgery, path, "unlink", "Unlink", ("link", l.Id.ToString())) + "</li>"));
+        // SAML IdPs sign in through the organisation's directory, which links its people itself: only the others are offered.
+        var linkable = (await services.Federation.ProvidersAsync(services.Tenant.TenantId, http.RequestAborted)).Where(p => p.Type != "saml").ToList();
+        var offers = string.Concat(linkable.Select(p =>
+            $"<li data-provider=\"{p.Id}\">{HostedPage.Encode(p.Name)}" + AccountPage.ActionForm(http, services.Antiforgery, path, "link", "Link", ("provider", p.Id.ToString())) + "</li>"));
         var body = (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            (links.Count == 0 ? "<p>No outside accounts are linked to yours.</p>" : $"<ul>{items}</ul>");
+            (notice is null ? string.Empty : $"<p class=\"notice\" role=\"status\">{HostedPage.Encode(notice)}</p>") +
+            (links.Count == 0 ? "<p>No outside accounts are linked to yours.</p>" : $"<ul>{items}</ul>") +
+            (linkable.Count == 0 ? string.Empty : $"<h2>Link another account</h2><ul>{offers}</ul>");
         return HostedPage.Render(http, "Linked accounts", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status409Conflict);
     }
 }

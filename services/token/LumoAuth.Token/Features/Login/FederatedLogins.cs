@@ -85,6 +85,20 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
         }
     }
 
+    /// <summary>The one-time intent for linking one more account through <paramref name="providerId"/>; null when it is not a provider that can be linked. Throws when federation cannot say.</summary>
+    public async Task<string?> LinkIntentAsync(Guid tenantId, Guid userId, Guid providerId, CancellationToken cancellationToken)
+    {
+        using var response = await httpClientFactory.CreateClient(InternalClients.Federation)
+            .PostAsJsonAsync(InternalRoutes.LinkIntents, new LinkIntentRequest(tenantId, userId, providerId), cancellationToken);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<LinkIntentResponse>(cancellationToken))?.Intent;
+    }
+
     /// <summary>The user's linked outside accounts; null when federation cannot say.</summary>
     public async Task<IReadOnlyList<ExternalIdentityRecord>?> LinksAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
     {
