@@ -185,6 +185,55 @@ public sealed class JitTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "x" }), 401, "unauthorized");
     }
 
+    [Fact]
+    public async Task Subtasks_NameTheirParent_InTheAnswerAndTheToken_NeverOutliveIt_AndEndWithIt()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var agent = await AgentAsync(tenant);
+        var parent = await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Plan" }), 201);
+        var parentId = parent["task_id"]!.GetValue<string>();
+        Assert.Null(parent["parent_task_id"]);
+        var child = await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Step 1", parent_task_id = parentId }), 201);
+        var childId = child["task_id"]!.GetValue<string>();
+        Assert.Equal(parentId, child["parent_task_id"]!.GetValue<string>());
+        Assert.True(child["expires_at"]!.GetValue<DateTimeOffset>() <= parent["expires_at"]!.GetValue<DateTimeOffset>());
+
+        async Task<string> TokenAsync(string taskId)
+        {
+            var granted = await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/request", new { task_id = taskId, authorization_details = ReadFile }));
+            return (await ApiAssert.OkAsync(await agent.PostAsync(granted["token_url"]!.GetValue<string>(), null)))["access_token"]!.GetValue<string>();
+        }
+
+        // The docs' claim: the parent's id in a subtask's token, null in a top-level one.
+        var childToken = await TokenAsync(childId);
+        Assert.Equal(parentId, new JsonWebToken(childToken).GetPayloadValue<string>("parent_task_id"));
+        var parentToken = await TokenAsync(parentId);
+        Assert.True(new JsonWebToken(parentToken).TryGetPayloadValue<object>("parent_task_id", out var none) && none is null);
+
+        // Nesting stops at the limit; another agent's task is no parent; nor is an ended one.
+        var grandchild = (await ApiAssert.OkAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Step 1.1", parent_task_id = childId }), 201))["task_id"]!.GetValue<string>();
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Too deep", parent_task_id = grandchild }), 400, "validation_error");
+        using (var other = await AgentAsync(tenant))
+        {
+            await ApiAssert.ErrorAsync(await other.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Stranger", parent_task_id = parentId }), 404, "resource_not_found");
+        }
+
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Bad", parent_task_id = "not-a-task" }), 400, "validation_error");
+
+        // Completing the parent ends its subtasks, all the way down, and revokes their tokens too.
+        var completed = await ApiAssert.OkAsync(await agent.PostAsync($"{tenant.Api}/jit/task/{parentId}/complete", null));
+        Assert.Equal(2, completed["revoked_tokens"]!.GetValue<int>());
+        foreach (var ended in new[] { childId, grandchild })
+        {
+            var state = await ApiAssert.OkAsync(await agent.GetAsync($"{tenant.Api}/jit/task/{ended}"));
+            Assert.Equal("completed", state["status"]!.GetValue<string>());
+            Assert.Equal("parent_task_ended", state["end_reason"]!.GetValue<string>());
+        }
+
+        Assert.False((await IntrospectAsync(tenant, childToken))["active"]!.GetValue<bool>());
+        await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Late", parent_task_id = parentId }), 409, "task_not_active");
+    }
+
     private async Task<HttpClient> AgentAsync(TestTenant tenant) => (await AgentWithIdAsync(tenant)).Client;
 
     private async Task<(HttpClient Client, string Id)> AgentWithIdAsync(TestTenant tenant)

@@ -124,6 +124,12 @@ public sealed class JitTask
     /// <summary>Whom the agent works for (an e-mail address), when it says so.</summary>
     public string? OnBehalfOf { get; set; }
 
+    /// <summary>
+    /// The task this one was opened within (a subtask, the docs' <c>parent_task_id</c>): it ends no later than its parent,
+    /// and ending the parent ends it.
+    /// </summary>
+    public Guid? ParentTaskId { get; set; }
+
     /// <summary>One of <see cref="JitStatuses"/>' task states.</summary>
     public string Status { get; set; } = JitStatuses.Active;
 
@@ -284,6 +290,8 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.ToTable("jit_tasks");
             e.HasKey(t => t.Id);
             e.HasIndex(t => new { t.TenantId, t.AgentId, t.CreatedAt });
+            // A task's subtasks, found when it ends.
+            e.HasIndex(t => t.ParentTaskId).HasFilter("\"ParentTaskId\" IS NOT NULL");
             e.Property(t => t.Name).HasMaxLength(JitTask.NameLength);
             e.Property(t => t.Type).HasMaxLength(64);
             e.Property(t => t.OnBehalfOf).HasMaxLength(320);

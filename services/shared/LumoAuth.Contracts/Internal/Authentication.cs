@@ -299,6 +299,9 @@ public sealed record JitTokenRequest(
     Guid TenantId, string TenantSlug, Guid AgentId, string TaskId, string RequestId,
     System.Text.Json.JsonElement AuthorizationDetails, string? OnBehalfOf, int LifetimeSeconds, string TokenId)
 {
+    /// <summary>The task the token's task is a subtask of (the docs' <c>parent_task_id</c> claim); null for a top-level task.</summary>
+    public string? ParentTaskId { get; init; }
+
     public const int MaxLifetimeSeconds = 900;
 }
 

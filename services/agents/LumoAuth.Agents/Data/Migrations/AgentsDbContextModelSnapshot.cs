@@ -244,6 +244,9 @@ namespace LumoAuth.Agents.Data.Migrations
                         .HasMaxLength(320)
                         .HasColumnType("character varying(320)");
 
+                    b.Property<Guid?>("ParentTaskId")
+                        .HasColumnType("uuid");
+
                     b.Property<int>("RiskScore")
                         .HasColumnType("integer");
 
@@ -260,6 +263,9 @@ namespace LumoAuth.Agents.Data.Migrations
                         .HasColumnType("character varying(64)");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("ParentTaskId")
+                        .HasFilter("\"ParentTaskId\" IS NOT NULL");
 
                     b.HasIndex("TenantId", "AgentId", "CreatedAt");
 

@@ -56,6 +56,7 @@ public static class JitEndpoints
             validation.Email("on_behalf_of", request.OnBehalfOf);
         }
 
+        validation.Check(request.ParentTaskId is null || JitIds.TryParseTask(request.ParentTaskId, out _), "parent_task_id", "must be a task id (task_…)");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -63,6 +64,28 @@ public static class JitEndpoints
 
         var agent = http.CurrentAgent()!;
         var now = DateTimeOffset.UtcNow;
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        JitTask? parent = null;
+        if (request.ParentTaskId is not null)
+        {
+            // A subtask of one of the agent's own active tasks (held while this one is made, so it cannot end meanwhile),
+            // not too deep, and never outliving it.
+            if ((parent = await FindTaskAsync(db, http, request.ParentTaskId, cancellationToken, forUpdate: true)) is null)
+            {
+                return ApiErrors.NotFound("Parent task");
+            }
+
+            if (parent.Status != JitStatuses.Active || parent.ExpiresAt <= now)
+            {
+                return TaskNotActive(parent, now);
+            }
+
+            if (await DepthAsync(db, parent, cancellationToken) + 1 >= MaxTaskDepth)
+            {
+                return ApiErrors.Validation("parent_task_id", $"subtasks nest at most {MaxTaskDepth} deep");
+            }
+        }
+
         var task = new JitTask
         {
             Id = Guid.CreateVersion7(),
@@ -71,13 +94,30 @@ public static class JitEndpoints
             Name = name.Trim(),
             Type = request.Type ?? request.TaskType,
             OnBehalfOf = request.OnBehalfOf,
+            ParentTaskId = parent?.Id,
             CreatedAt = now,
-            ExpiresAt = now + TaskLifetime,
+            ExpiresAt = parent is not null && parent.ExpiresAt < now + TaskLifetime ? parent.ExpiresAt : now + TaskLifetime,
         };
         db.JitTasks.Add(task);
         db.AddEvent(new JitTaskCreated(task.Id, agent.Id, task.Name, task.OnBehalfOf) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
         return TypedResults.Created($"/t/{tenant.Slug}/api/v1/jit/task/{JitIds.Task(task.Id)}", TaskResponse.From(task, now));
+    }
+
+    /// <summary>How many levels tasks nest: a task, its subtask, theirs — enough for a planner and its workers, and a bound on the walks up and down.</summary>
+    public const int MaxTaskDepth = 3;
+
+    /// <summary>How many tasks <paramref name="task"/> is within (0 for a top-level task).</summary>
+    private static async Task<int> DepthAsync(AgentsDbContext db, JitTask task, CancellationToken cancellationToken)
+    {
+        var depth = 0;
+        for (var parentId = task.ParentTaskId; parentId is { } id && depth <= MaxTaskDepth; depth++)
+        {
+            parentId = await db.JitTasks.AsNoTracking().Where(t => t.Id == id).Select(t => t.ParentTaskId).FirstOrDefaultAsync(cancellationToken);
+        }
+
+        return depth;
     }
 
     public static async Task<IResult> GetTask(string taskId, HttpContext http, AgentsDbContext db, CancellationToken cancellationToken) =>
@@ -235,7 +275,10 @@ public static class JitEndpoints
         {
             issued = await tokens.IssueAsync(new JitTokenRequest(
                 tenant.TenantId, tenant.Slug, entry.AgentId, JitIds.Task(task.Id), JitIds.Request(entry.Id),
-                JitTokens.ToElement(entry.AuthorizationDetails), task.OnBehalfOf, lifetime, tokenId), cancellationToken);
+                JitTokens.ToElement(entry.AuthorizationDetails), task.OnBehalfOf, lifetime, tokenId)
+            {
+                ParentTaskId = task.ParentTaskId is { } parentId ? JitIds.Task(parentId) : null,
+            }, cancellationToken);
         }
         catch
         {
@@ -268,7 +311,18 @@ public static class JitEndpoints
     /// </summary>
     internal static async Task<int> EndTaskAsync(AgentsDbContext db, JitTokens tokens, JitTask task, string status, string? reason, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var revoked = await tokens.RevokeTaskTokensAsync(db, task, now, cancellationToken);
+        // Its active subtasks end with it (first: their tokens go too), each row locked as it is ended.
+        var revoked = 0;
+        var children = await db.JitTasks.AsNoTracking().Where(t => t.ParentTaskId == task.Id && t.Status == JitStatuses.Active).Select(t => t.Id).ToListAsync(cancellationToken);
+        foreach (var childId in children)
+        {
+            if (await LockTask(db, task.TenantId, childId).FirstOrDefaultAsync(cancellationToken) is { Status: JitStatuses.Active } child)
+            {
+                revoked += await EndTaskAsync(db, tokens, child, status == JitStatuses.Completed ? JitStatuses.Completed : JitStatuses.Suspended, JitTaskEnd.ParentTaskEnded, now, cancellationToken);
+            }
+        }
+
+        revoked += await tokens.RevokeTaskTokensAsync(db, task, now, cancellationToken);
         // A request being decided right now is tracked already, with its decision: it keeps it.
         foreach (var pending in (await db.JitRequests.Where(r => r.TaskId == task.Id && r.Status == JitStatuses.Pending).ToListAsync(cancellationToken))
                      .Where(r => r.Status == JitStatuses.Pending))
@@ -328,6 +382,9 @@ public static class JitEndpoints
 public static class JitTaskEnd
 {
     public const string RiskThresholdExceeded = "risk_threshold_exceeded";
+
+    /// <summary>A subtask ended because the task it was opened within ended.</summary>
+    public const string ParentTaskEnded = "parent_task_ended";
 }
 
 /// <summary>The public ids: <c>task_</c> and <c>jit_</c> before the row's id (32 hex digits).</summary>
@@ -357,7 +414,8 @@ public sealed record JitTaskRequest(
     [property: JsonPropertyName("name")] string? Name,
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("task_type")] string? TaskType,
-    [property: JsonPropertyName("on_behalf_of")] string? OnBehalfOf);
+    [property: JsonPropertyName("on_behalf_of")] string? OnBehalfOf,
+    [property: JsonPropertyName("parent_task_id")] string? ParentTaskId = null);
 
 public sealed record JitPermissionRequest(
     [property: JsonPropertyName("task_id")] string? TaskId,
@@ -373,6 +431,7 @@ public sealed record TaskResponse(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("on_behalf_of")] string? OnBehalfOf,
+    [property: JsonPropertyName("parent_task_id")] string? ParentTaskId,
     [property: JsonPropertyName("status")] string Status,
     [property: JsonPropertyName("active")] bool Active,
     [property: JsonPropertyName("risk_score")] int RiskScore,
@@ -387,7 +446,8 @@ public sealed record TaskResponse(
     public static TaskResponse From(JitTask t, DateTimeOffset now)
     {
         var state = StateOf(t, now);
-        return new(JitIds.Task(t.Id), PrefixedIds.Format("caep_", t.Id), t.AgentId, t.Name, t.Type, t.OnBehalfOf, state, state == JitStatuses.Active,
+        return new(JitIds.Task(t.Id), PrefixedIds.Format("caep_", t.Id), t.AgentId, t.Name, t.Type, t.OnBehalfOf,
+            t.ParentTaskId is { } parent ? JitIds.Task(parent) : null, state, state == JitStatuses.Active,
             t.RiskScore, t.DenialCount, t.EndReason, t.ExpiresAt);
     }
 

@@ -172,7 +172,11 @@ public static partial class SocialLoginEndpoints
 
         if (taken.LinkUserId is { } linkTo)
         {
-            return LinkEnded(slug, await SignInSteps.LinkToAsync(services.Db, services.Tenant.TenantId, found, account, linkTo, http.RequestAborted));
+            // Still signed in as that user: a browser signed out (or over to someone else) at the provider's page meanwhile links nothing.
+            var session = await services.Subjects.SessionAsync(services.Tenant.TenantId, slug, http.Request, http.RequestAborted);
+            return LinkEnded(slug, session?.UserId != linkTo
+                ? LinkOutcomes.Expired
+                : await SignInSteps.LinkToAsync(services.Db, services.Tenant.TenantId, found, account, linkTo, http.RequestAborted));
         }
 
         return await SignInSteps.HandOverAsync(

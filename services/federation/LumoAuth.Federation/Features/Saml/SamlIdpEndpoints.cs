@@ -144,7 +144,8 @@ public static partial class SamlIdpEndpoints
     {
         var (tenantId, slug) = (services.Tenant.TenantId, services.Tenant.Slug);
         var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == pending.ServiceProviderId, http.RequestAborted);
-        if (sp is not { IsEnabled: true })
+        // An unsolicited sign-in waiting for the login page goes on only while the app still allows them.
+        if (sp is not { IsEnabled: true } || (pending.RequestId is null && !sp.AllowIdpInitiated))
         {
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up for sign-in with this organisation.");
         }

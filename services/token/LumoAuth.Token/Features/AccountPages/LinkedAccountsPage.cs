@@ -27,7 +27,7 @@ public static class LinkedAccountsPage
     }
 
     public sealed record LinkedAccountServices(
-        TenantContext Tenant, FederatedLogins Federation, UserDirectory Users, HostedPageSettingsCache Settings, IAntiforgery Antiforgery);
+        TenantContext Tenant, FederatedLogins Federation, UserDirectory Users, HostedPageSettingsCache Settings, IAntiforgery Antiforgery, TimeProvider Time);
 
     public static string PagePath(string slug) => $"/t/{slug}{Path}";
 
@@ -61,6 +61,16 @@ public static class LinkedAccountsPage
         var (userId, _, form) = signedIn;
         if (form["action"] == "link" && Guid.TryParse(form["provider"].ToString(), out var providerId))
         {
+            // A new way to sign in, as a passkey is: only from a recent sign-in (with the second step the user has), so a
+            // stolen session cookie cannot attach its thief's account for good.
+            switch (await RecentSignIn.CheckAsync(http, services.Users, services.Time, services.Tenant.TenantId, userId))
+            {
+                case RecentSignIn.Verdict.SignInAgain:
+                    return AccountPage.ToSignIn(services.Tenant.Slug, path);
+                case RecentSignIn.Verdict.Unavailable:
+                    return AccountPage.Unavailable(http);
+            }
+
             string? intent;
             try
             {
@@ -71,9 +81,13 @@ public static class LinkedAccountsPage
                 return AccountPage.Unavailable(http);
             }
 
+            // A page with the way on rather than a redirect: the form's own navigation may not leave for the provider's
+            // site (form-action 'self' covers the redirects that follow a form post).
+            var start = $"/t/{services.Tenant.Slug}/auth/social/{providerId}?link={Uri.EscapeDataString(intent ?? string.Empty)}";
             return intent is null
                 ? await RenderAsync(http, services, userId, "That provider cannot be linked (any more).")
-                : Results.Redirect($"/t/{services.Tenant.Slug}/auth/social/{providerId}?link={Uri.EscapeDataString(intent)}");
+                : HostedPage.Render(http, "Link an account",
+                    $"<p>Sign in with the account to link; you come back here afterwards.</p><p><a class=\"button\" id=\"continue\" href=\"{HostedPage.Encode(start)}\">Continue</a></p>");
         }
 
         if (form["action"] != "unlink" || !Guid.TryParse(form["link"].ToString(), out var linkId))

@@ -7,7 +7,7 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace LumoAuth.Token.Features.AccountPages;
 
 /// <summary>
-/// What a change to how the user signs in (a passkey, second factors, backup codes) asks of the session, as Keycloak
+/// What a change to how the user signs in (a passkey, second factors, backup codes, a linked account) asks of the session, as Keycloak
 /// asks for re-authentication before such actions: the user signed in within <see cref="MaxAge"/>, and with a second
 /// factor when they have one. Like the current password on the password page, it keeps a stolen session cookie — or a
 /// sign-in that skipped the second step (a trusted browser, a low-risk adaptive sign-in) — from taking over the account.
@@ -55,7 +55,8 @@ public static class RecentSignIn
     /// </summary>
     public static bool IsRequiredBy(string? returnUrl, string slug) =>
         returnUrl is not null
-        && (IsPage(returnUrl, MfaAccountPage.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}"));
+        && (IsPage(returnUrl, MfaAccountPage.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}")
+            || IsPage(returnUrl, LinkedAccountsPage.PagePath(slug)));
 
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');

@@ -78,6 +78,16 @@ public static class JitTokenEndpoints
             json.WriteString(Claims.ClientId, agent);
             json.WriteString(LumoClaims.AgentId, agent);
             json.WriteString("task_id", request.TaskId);
+            // The docs' claim: null for a top-level task, else the task this one was opened within.
+            if (request.ParentTaskId is { Length: > 0 } parent)
+            {
+                json.WriteString("parent_task_id", parent);
+            }
+            else
+            {
+                json.WriteNull("parent_task_id");
+            }
+
             json.WriteString("jit_request_id", request.RequestId);
             json.WriteBoolean(JitTokenClaims.Jit, true);
             if (request.OnBehalfOf is { Length: > 0 } principal)
