@@ -16,7 +16,7 @@ public sealed record SamlPartnerMetadata(string EntityId, string? SsoUrl, string
 /// values would be: the document is only a way to fill in the fields (its own signature is not checked; the values it
 /// gives go through the same checks as typed ones).
 /// </summary>
-public sealed class SamlMetadataImport(IHttpClientFactory httpClients)
+public sealed class SamlMetadataImport(IHttpClientFactory httpClients, Microsoft.Extensions.Options.IOptions<FederationOptions> options)
 {
     /// <summary>Federation metadata of large IdPs (Entra ID, ADFS) runs to tens of kilobytes; aggregates are not taken.</summary>
     public const int MaxCharacters = 256 * 1024;
@@ -46,7 +46,9 @@ public sealed class SamlMetadataImport(IHttpClientFactory httpClients)
             return (null, null, null);
         }
 
-        if ((url.Length > 2048 ? "must be at most 2048 characters" : SamlInput.UrlProblem(url)) is { } urlProblem)
+        // Checked as a partner's URL, then as an outside target (local and internal names), before the guarded client connects.
+        if ((url.Length > 2048 ? "must be at most 2048 characters" : SamlInput.UrlProblem(url) ?? LumoAuth.ServiceDefaults.Security.SsrfGuard.ProblemWith(url, options.Value.AllowPrivateTargets))
+            is { } urlProblem)
         {
             return (null, "metadataUrl", urlProblem);
         }
