@@ -348,6 +348,7 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
             using var unlinked = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(html, "name=\"link\""));
             Assert.True(unlinked.StatusCode is HttpStatusCode.Redirect or HttpStatusCode.SeeOther, await unlinked.Content.ReadAsStringAsync());
             Assert.Contains("No outside accounts are linked", await browser.GetStringAsync(page), StringComparison.Ordinal);
+            Assert.Equal(setup.UserId.ToString(), (await suite.AuditEntryAsync(setup, "external_account_unlinked")).GetProperty("actor").GetProperty("id").GetString());
             // A forged link id (someone else's, or none) changes nothing.
             using var forged = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(html, "name=\"link\""), new() { ["link"] = Guid.NewGuid().ToString() });
             Assert.Equal(HttpStatusCode.Conflict, forged.StatusCode);
@@ -412,6 +413,10 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         var html = await alice.GetStringAsync(page + "?linked=1");
         Assert.Contains("The account is linked to yours.", html, StringComparison.Ordinal);
         Assert.Contains("someone-else@example.com", html, StringComparison.Ordinal);
+        var audited = await suite.AuditEntryAsync(setup, "external_account_linked");
+        Assert.Equal("authentication", audited.GetProperty("category").GetString());
+        Assert.Equal(setup.UserId.ToString(), audited.GetProperty("actor").GetProperty("id").GetString());
+        Assert.Equal("account_page", audited.GetProperty("metadata").GetProperty("how").GetString());
 
         // The account now signs Alice in.
         using (var again = suite.FederatedBrowser())

@@ -23,3 +23,18 @@ public sealed record GrantRevoked(string AuthorizationId, string? Subject, strin
 /// ID <see cref="EntityId"/>): the user signed in to that application.
 /// </summary>
 public sealed record SamlAssertionIssued(Guid UserId, Guid AppId, string EntityId, string NameIdFormat) : IntegrationEvent;
+
+/// <summary>
+/// An outside account (a social, OpenID Connect or SAML provider's, <see cref="ProviderName"/>) now signs the user in:
+/// <see cref="How"/> is <c>sign_in</c> (its first sign-in found or made the user), <c>token_exchange</c> (its first token
+/// presented at the token endpoint did) or <c>account_page</c> (the signed-in user linked it).
+/// </summary>
+public sealed record ExternalAccountLinked(Guid UserId, Guid ProviderId, string ProviderType, string ProviderName, string How) : IntegrationEvent
+{
+    public const string BySignIn = "sign_in";
+    public const string ByTokenExchange = "token_exchange";
+    public const string ByAccountPage = "account_page";
+}
+
+/// <summary>The user unlinked an outside account from the account page: it no longer signs them in.</summary>
+public sealed record ExternalAccountUnlinked(Guid UserId, Guid ProviderId, string ProviderType, string ProviderName) : IntegrationEvent;

@@ -65,7 +65,8 @@ public static partial class ExternalSubjectEndpoints
         }
 
         var (userId, refusal) = await SignInSteps.LinkAsync(
-            new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.LoginStates), provider, account, cancellationToken);
+            new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.LoginStates), provider, account, cancellationToken,
+            LumoAuth.Contracts.Sessions.ExternalAccountLinked.ByTokenExchange);
         if (refusal is not null)
         {
             LogRefused(services.Logger, tenant.Id, provider.Id, "no user for the account: " + refusal);

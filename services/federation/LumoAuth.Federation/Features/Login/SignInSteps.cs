@@ -1,6 +1,9 @@
+using LumoAuth.Contracts;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Sessions;
 using LumoAuth.Federation.Data;
 using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -59,7 +62,8 @@ public static class SignInSteps
     /// The user the outside account signs in as: its link, or — the first time — the user admin finds by verified address
     /// or makes, linked now. A concurrent first sign-in of the same account links once; the other finds its link.
     /// </summary>
-    public static async Task<(Guid UserId, string? Refusal)> LinkAsync(Context services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken)
+    public static async Task<(Guid UserId, string? Refusal)> LinkAsync(
+        Context services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken, string how = ExternalAccountLinked.BySignIn)
     {
         var db = services.Db;
         var now = DateTimeOffset.UtcNow;
@@ -91,6 +95,7 @@ public static class SignInSteps
             Id = Guid.CreateVersion7(), TenantId = services.Tenant.TenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = user.UserId,
             Email = account.Email, CreatedAt = now, LastSignInAt = now,
         });
+        db.AddEvent(Linked(services.Tenant.TenantId, user.UserId, provider, how));
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -123,6 +128,7 @@ public static class SignInSteps
             Id = Guid.CreateVersion7(), TenantId = tenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = userId, Email = account.Email,
             CreatedAt = now, LastSignInAt = now,
         });
+        db.AddEvent(Linked(tenantId, userId, provider, ExternalAccountLinked.ByAccountPage));
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -134,6 +140,10 @@ public static class SignInSteps
             return LinkOutcomes.LinkedElsewhere;
         }
     }
+
+    /// <summary>The audit log's (and webhooks') record of a new link, committed with it through the outbox.</summary>
+    private static ExternalAccountLinked Linked(Guid tenantId, Guid userId, IdentityProvider provider, string how) =>
+        new(userId, provider.Id, provider.Type, provider.Name, how) { TenantId = tenantId, Actor = new EventActor(ActorTypes.User, userId.ToString(), null) };
 
     /// <summary>
     /// Where a sign-in may go on to: one of the tenant's own pages (the token service checks which before it redirects),

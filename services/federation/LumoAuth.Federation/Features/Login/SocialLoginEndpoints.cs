@@ -4,6 +4,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Providers;
 using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
@@ -224,11 +225,36 @@ public static partial class SocialLoginEndpoints
             .Join(db.IdentityProviders.IgnoreQueryFilters(), i => i.ProviderId, p => p.Id, (i, p) => new ExternalIdentityRecord(i.Id, p.Name, p.Type, i.Subject, i.Email, i.CreatedAt, i.LastSignInAt, p.IsEnabled))
             .ToListAsync(cancellationToken));
 
-    /// <summary>Removes one of the user's links (the token service's account page checked that another way to sign in remains).</summary>
-    public static async Task<IResult> UnlinkAsync(Guid userId, Guid linkId, Guid tenantId, FederationDbContext db, CancellationToken cancellationToken) =>
-        await db.ExternalIdentities.IgnoreQueryFilters().Where(i => i.TenantId == tenantId && i.UserId == userId && i.Id == linkId).ExecuteDeleteAsync(cancellationToken) > 0
-            ? TypedResults.NoContent()
-            : ApiErrors.NotFound("Linked account");
+    /// <summary>
+    /// Removes one of the user's links (the token service's account page checked that another way to sign in remains),
+    /// recorded for the audit log in the same commit.
+    /// </summary>
+    public static async Task<IResult> UnlinkAsync(Guid userId, Guid linkId, Guid tenantId, FederationDbContext db, CancellationToken cancellationToken)
+    {
+        var link = await db.ExternalIdentities.IgnoreQueryFilters().FirstOrDefaultAsync(i => i.TenantId == tenantId && i.UserId == userId && i.Id == linkId, cancellationToken);
+        if (link is null)
+        {
+            return ApiErrors.NotFound("Linked account");
+        }
+
+        var provider = await db.IdentityProviders.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(p => p.Id == link.ProviderId, cancellationToken);
+        db.ExternalIdentities.Remove(link);
+        db.AddEvent(new LumoAuth.Contracts.Sessions.ExternalAccountUnlinked(userId, link.ProviderId, provider?.Type ?? string.Empty, provider?.Name ?? string.Empty)
+        {
+            TenantId = tenantId, Actor = new LumoAuth.Contracts.EventActor(LumoAuth.Contracts.ActorTypes.User, userId.ToString(), null),
+        });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Removed meanwhile by another request.
+            return ApiErrors.NotFound("Linked account");
+        }
+
+        return TypedResults.NoContent();
+    }
 
     /// <summary>A provider by id, or by type (the docs' <c>/auth/social/google</c>): the tenant's first enabled one of it.</summary>
     private static Task<IdentityProvider?> FindAsync(FederationDbContext db, string provider, CancellationToken cancellationToken) =>
