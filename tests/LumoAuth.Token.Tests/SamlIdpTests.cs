@@ -465,6 +465,8 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         Assert.Null(response.SelectSingleNode("//saml:SubjectConfirmationData/@InResponseTo", names));
         Assert.Equal(setup.Email, Value(response, names, "//saml:Subject/saml:NameID"));
         AssertSignedBy(response.DocumentElement, certificate);
+        var audited = await suite.AuditEntryAsync(setup, "saml_assertion_issued");
+        Assert.True(audited.GetProperty("metadata").GetProperty("unsolicited").GetBoolean());
 
         // Signed in now: answered at once, each time.
         using (var again = await browser.GetAsync(initiate))

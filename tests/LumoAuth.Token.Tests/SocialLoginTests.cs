@@ -392,6 +392,7 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
             }
 
             var query = QueryHelpers.ParseQuery(toProvider.Headers.Location!.Query);
+            Assert.Equal("select_account", query["prompt"].ToString());
             idp.AnswerCode(new(account) { ["nonce"] = query["nonce"].ToString() });
             using var callback = await browser.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=c&state={query["state"]}");
             return HostedFlow.LocalRedirect(callback);

@@ -22,7 +22,11 @@ public sealed record GrantRevoked(string AuthorizationId, string? Subject, strin
 /// The tenant's SAML identity provider signed an assertion about the user for a SAML app (<see cref="AppId"/>, entity
 /// ID <see cref="EntityId"/>): the user signed in to that application.
 /// </summary>
-public sealed record SamlAssertionIssued(Guid UserId, Guid AppId, string EntityId, string NameIdFormat) : IntegrationEvent;
+public sealed record SamlAssertionIssued(Guid UserId, Guid AppId, string EntityId, string NameIdFormat) : IntegrationEvent
+{
+    /// <summary>An IdP-initiated sign-in: the response answered no request of the app's.</summary>
+    public bool Unsolicited { get; init; }
+}
 
 /// <summary>
 /// An outside account (a social, OpenID Connect or SAML provider's, <see cref="ProviderName"/>) now signs the user in:

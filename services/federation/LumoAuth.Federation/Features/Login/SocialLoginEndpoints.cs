@@ -131,6 +131,11 @@ public static partial class SocialLoginEndpoints
         if (endpoints.IsOpenIdConnect)
         {
             query["nonce"] = nonce;
+            // Linking: the person picks the account at the provider, rather than whichever one the browser is signed in with there.
+            if (linkUserId is not null)
+            {
+                query["prompt"] = "select_account";
+            }
         }
 
         http.Response.Headers.CacheControl = "no-store";

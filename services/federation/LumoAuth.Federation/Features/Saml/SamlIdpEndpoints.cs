@@ -195,7 +195,7 @@ public static partial class SamlIdpEndpoints
         // The audit log's (and webhooks') record of the sign-in to the app, through the outbox.
         services.Db.AddEvent(new SamlAssertionIssued(user.Id, sp.Id, sp.EntityId, pending.NameIdFormat)
         {
-            TenantId = tenantId, Actor = new EventActor(ActorTypes.User, user.Id.ToString(), user.Email),
+            Unsolicited = pending.RequestId is null, TenantId = tenantId, Actor = new EventActor(ActorTypes.User, user.Id.ToString(), user.Email),
         });
         await services.Db.SaveChangesAsync(http.RequestAborted);
         LogSignedIn(services.Logger, tenantId, sp.EntityId, user.Id);
