@@ -10,7 +10,6 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
-using StackExchange.Redis;
 
 namespace LumoAuth.Federation.Features.Exchange;
 
@@ -42,7 +41,7 @@ public static partial class ExternalSubjectEndpoints
 
     public sealed record ExchangeServices(
         FederationDbContext Db, TenantDirectory Tenants, TenantContext Tenant, SamlStates SamlStates, LoginStates LoginStates, ExternalUsers Users,
-        UpstreamSignIn Upstream, IConnectionMultiplexer Redis, IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<ExternalSubjectRequest> Logger);
+        UpstreamSignIn Upstream, IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<ExternalSubjectRequest> Logger);
 
     /// <summary>What a provider vouched for, or why the token is not believed (for the log, and for the client).</summary>
     private sealed record Vouched(UpstreamAccount? Account, IdentityProvider? Provider, string? Problem);
@@ -78,7 +77,7 @@ public static partial class ExternalSubjectEndpoints
 
     private static async Task<Vouched> FromAssertionAsync(ExternalSubjectRequest request, ExchangeServices services, TenantInfo tenant, CancellationToken cancellationToken)
     {
-        if (FromBase64Url(request.Token) is not { } xml || SamlMessages.Load(xml) is not { } document)
+        if (SamlMessages.FromBase64Url(request.Token) is not { } xml || SamlMessages.Load(xml) is not { } document)
         {
             return new Vouched(null, null, "it is not a base64url-encoded SAML assertion (well-formed XML without a DTD)");
         }
@@ -160,25 +159,9 @@ public static partial class ExternalSubjectEndpoints
             return new Vouched(null, provider, "the ID token is valid for more than a day");
         }
 
-        var signedPart = request.Token[..request.Token.LastIndexOf('.')];
-        var first = await services.Redis.GetDatabase().StringSetAsync(
-            $"lumoauth:federation:exchanged-id-token:{tenant.Id:N}:{provider.Id:N}:{LoginTicket.HashOf(signedPart)}", "1",
-            remember > TimeSpan.FromSeconds(1) ? remember : TimeSpan.FromSeconds(1), When.NotExists);
-        return first ? new Vouched(account, provider, null) : new Vouched(null, provider, "the ID token was used already");
-    }
-
-    /// <summary>RFC 8693 §3 encodes the assertion in base64url; plain base64 (what SAML bindings use) is taken too.</summary>
-    private static byte[]? FromBase64Url(string? encoded)
-    {
-        if (string.IsNullOrWhiteSpace(encoded) || encoded.Length > SamlMessages.MaxMessageBytes * 4 / 3 + 4)
-        {
-            return null;
-        }
-
-        var base64 = encoded.Trim().Replace('-', '+').Replace('_', '/');
-        base64 = base64.PadRight(base64.Length + ((4 - base64.Length % 4) % 4), '=');
-        var buffer = new byte[base64.Length];
-        return Convert.TryFromBase64String(base64, buffer, out var written) && written > 0 ? buffer[..written] : null;
+        return await services.LoginStates.FirstIdTokenUseAsync(tenant.Id, provider.Id, request.Token[..request.Token.LastIndexOf('.')], remember)
+            ? new Vouched(account, provider, null)
+            : new Vouched(null, provider, "the ID token was used already");
     }
 
     private static IResult Refused(string message) => ApiErrors.Create(StatusCodes.Status400BadRequest, ExternalSubjectTypes.Refused, message);

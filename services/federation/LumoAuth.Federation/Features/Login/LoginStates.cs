@@ -44,12 +44,16 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
     public async Task<State?> TakeStateAsync(string state) =>
         await redis.GetDatabase().StringGetDeleteAsync(StateKey(state)) is { HasValue: true } json ? JsonSerializer.Deserialize<State>(json.ToString()) : null;
 
-    public async Task<string> IssueTicketAsync(Guid tenantId, LoginTicket ticket)
-    {
-        var value = NewSecret();
-        await redis.GetDatabase().StringSetAsync(TicketKey(tenantId, value), JsonSerializer.Serialize(ticket), TicketLifetime);
-        return value;
-    }
+    public Task<string> IssueTicketAsync(Guid tenantId, LoginTicket ticket) => SaveOnceAsync(value => TicketKey(tenantId, value), ticket, TicketLifetime);
+
+    /// <summary>
+    /// Whether an ID token presented for exchange is used for the first time, by its signed part (header and payload: a
+    /// signature has other spellings that verify alike); remembered for <paramref name="validFor"/>.
+    /// </summary>
+    public Task<bool> FirstIdTokenUseAsync(Guid tenantId, Guid providerId, string signedPart, TimeSpan validFor) =>
+        redis.GetDatabase().StringSetAsync(
+            $"lumoauth:federation:exchanged-id-token:{tenantId:N}:{providerId:N}:{LoginTicket.HashOf(signedPart)}", "1",
+            validFor > TimeSpan.FromSeconds(1) ? validFor : TimeSpan.FromSeconds(1), When.NotExists);
 
     /// <summary>The sign-in behind a ticket of the tenant, removed as it is read; null when unknown, used, expired or another tenant's.</summary>
     public async Task<LoginTicket?> RedeemTicketAsync(Guid tenantId, string ticket) =>

@@ -90,23 +90,13 @@ public static class SignInSteps
             return linked is not null ? (linked.UserId, null) : (Guid.Empty, outcome.Refusal ?? SocialLoginEndpoints.Failures.ProviderError);
         }
 
-        db.ExternalIdentities.Add(new ExternalIdentity
+        if (await AddLinkAsync(db, services.Tenant.TenantId, provider, account, user.UserId, how, cancellationToken))
         {
-            Id = Guid.CreateVersion7(), TenantId = services.Tenant.TenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = user.UserId,
-            Email = account.Email, CreatedAt = now, LastSignInAt = now,
-        });
-        db.AddEvent(Linked(services.Tenant.TenantId, user.UserId, provider, how));
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
             return (user.UserId, null);
         }
-        catch (DbUpdateException exception) when (exception.IsUniqueViolation())
-        {
-            db.ChangeTracker.Clear();
-            var existing = await db.ExternalIdentities.AsNoTracking().FirstAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
-            return (existing.UserId, null);
-        }
+
+        var existing = await db.ExternalIdentities.AsNoTracking().FirstAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
+        return (existing.UserId, null);
     }
 
     /// <summary>
@@ -122,28 +112,37 @@ public static class SignInSteps
             return existing.UserId == userId ? null : LinkOutcomes.LinkedElsewhere;
         }
 
+        return await AddLinkAsync(db, tenantId, provider, account, userId, ExternalAccountLinked.ByAccountPage, cancellationToken) ? null : LinkOutcomes.LinkedElsewhere;
+    }
+
+    /// <summary>
+    /// Saves a new link of the account to <paramref name="userId"/>, audited in the same commit; false when a concurrent
+    /// request linked the same account first (its link stands).
+    /// </summary>
+    private static async Task<bool> AddLinkAsync(
+        FederationDbContext db, Guid tenantId, IdentityProvider provider, UpstreamAccount account, Guid userId, string how, CancellationToken cancellationToken)
+    {
         var now = DateTimeOffset.UtcNow;
         db.ExternalIdentities.Add(new ExternalIdentity
         {
             Id = Guid.CreateVersion7(), TenantId = tenantId, ProviderId = provider.Id, Subject = account.Subject, UserId = userId, Email = account.Email,
             CreatedAt = now, LastSignInAt = now,
         });
-        db.AddEvent(Linked(tenantId, userId, provider, ExternalAccountLinked.ByAccountPage));
+        db.AddEvent(new ExternalAccountLinked(userId, provider.Id, provider.Type, provider.Name, how)
+        {
+            TenantId = tenantId, Actor = new EventActor(ActorTypes.User, userId.ToString(), null),
+        });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
-            return null;
+            return true;
         }
         catch (DbUpdateException exception) when (exception.IsUniqueViolation())
         {
             db.ChangeTracker.Clear();
-            return LinkOutcomes.LinkedElsewhere;
+            return false;
         }
     }
-
-    /// <summary>The audit log's (and webhooks') record of a new link, committed with it through the outbox.</summary>
-    private static ExternalAccountLinked Linked(Guid tenantId, Guid userId, IdentityProvider provider, string how) =>
-        new(userId, provider.Id, provider.Type, provider.Name, how) { TenantId = tenantId, Actor = new EventActor(ActorTypes.User, userId.ToString(), null) };
 
     /// <summary>
     /// Where a sign-in may go on to: one of the tenant's own pages (the token service checks which before it redirects),

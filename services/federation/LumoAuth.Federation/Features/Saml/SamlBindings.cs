@@ -5,6 +5,9 @@ namespace LumoAuth.Federation.Features.Saml;
 /// <summary>Reading a SAML message from its binding (HTTP-Redirect or HTTP-POST) and checking its signature, for every SAML endpoint.</summary>
 public static class SamlBindings
 {
+    /// <summary>The longest RelayState taken (SAML Bindings §3.4.3 asks for 80 bytes; SPs often send a URL).</summary>
+    public const int MaxRelayStateLength = 1024;
+
     /// <summary>A message as its binding carries it: the XML, the RelayState, whether it was signed (and checked), and the raw query for Redirect signatures.</summary>
     public sealed record Message(XmlDocument? Document, string? RelayState, bool IsRedirect, string? Problem)
     {
@@ -43,9 +46,9 @@ public static class SamlBindings
         }
 
         relayState = relayState is { Length: > 0 } ? relayState : null;
-        if (relayState is { Length: > 1024 })
+        if (relayState is { Length: > MaxRelayStateLength })
         {
-            return new Message(null, null, isRedirect, "The RelayState is too long (1024 characters at most).");
+            return new Message(null, null, isRedirect, $"The RelayState is too long ({MaxRelayStateLength} characters at most).");
         }
 
         var xml = isRedirect ? SamlMessages.FromRedirect(encoded) : SamlMessages.FromPost(encoded);

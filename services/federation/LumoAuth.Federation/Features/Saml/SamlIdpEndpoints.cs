@@ -114,9 +114,9 @@ public static partial class SamlIdpEndpoints
             return SamlPages.Error(http, StatusCodes.Status404NotFound, "This application cannot be opened from here.");
         }
 
-        if (relayState is { Length: > 1024 } || (relayState is not null && relayState.AsSpan().ContainsAnyExceptInRange('\x20', '\x7E')))
+        if (relayState is { Length: > SamlBindings.MaxRelayStateLength } || (relayState is not null && relayState.AsSpan().ContainsAnyExceptInRange('\x20', '\x7E')))
         {
-            return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The RelayState must be printable ASCII, at most 1024 characters.");
+            return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The RelayState must be printable ASCII, at most {SamlBindings.MaxRelayStateLength} characters.");
         }
 
         var pending = new SamlStates.PendingSignIn(services.Tenant.TenantId, sp.Id, RequestId: null, relayState, sp.NameIdFormat, ForceAuthn: false, IsPassive: false);

@@ -62,6 +62,18 @@ public static class SamlMessages
     /// <summary>HTTP-POST binding (SAML Bindings §3.5.4): base64 of the XML.</summary>
     public static byte[]? FromPost(string? encoded) => FromBase64(encoded);
 
+    /// <summary>A bare assertion at the token endpoint (RFC 8693 §3): base64url, or the plain base64 the bindings use.</summary>
+    public static byte[]? FromBase64Url(string? encoded)
+    {
+        if (string.IsNullOrWhiteSpace(encoded))
+        {
+            return null;
+        }
+
+        var base64 = encoded.Trim().Replace('-', '+').Replace('_', '/');
+        return FromBase64(base64.PadRight(base64.Length + ((4 - base64.Length % 4) % 4), '='));
+    }
+
     private static byte[]? FromBase64(string? encoded)
     {
         if (string.IsNullOrWhiteSpace(encoded) || encoded.Length > MaxMessageBytes * 4 / 3 + 4)
