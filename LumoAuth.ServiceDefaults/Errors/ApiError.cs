@@ -140,10 +140,10 @@ public static class ErrorWriter
         return context.Response.WriteAsync(body.ToJsonString(), context.RequestAborted);
     }
 
-    /// <summary>The OAuth 2.0 / OIDC protocol endpoints (token, introspection, revocation, PAR, device, CIBA, userinfo, registration).</summary>
+    /// <summary>The OAuth 2.0 / OIDC protocol endpoints (token, introspection, revocation, PAR, device, CIBA, userinfo, registration) and AAuth's, which answer alike.</summary>
     public static bool IsOAuthPath(PathString path) =>
         path.Value is { } value && (value.Contains("/api/v1/oauth/", StringComparison.Ordinal) || value.Contains("/api/v1/connect/", StringComparison.Ordinal)
-                                    || value.Contains("/api/v1/oidc/", StringComparison.Ordinal));
+                                    || value.Contains("/api/v1/oidc/", StringComparison.Ordinal) || value.Contains("/api/v1/aauth/", StringComparison.Ordinal));
 
     /// <summary>
     /// The envelope's code as an OAuth error code: request-shape problems are RFC 6749's <c>invalid_request</c>, an

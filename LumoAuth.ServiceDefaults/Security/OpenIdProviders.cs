@@ -67,6 +67,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
 
     private readonly ConcurrentDictionary<string, Entry<OpenIdProviderMetadata>> _documents = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keys = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keySets = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The issuer's discovery document; null when it cannot be had or names another issuer. <paramref name="acceptsIssuer"/>
@@ -83,8 +84,15 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         string issuer, string? jwksUri, bool refetch, CancellationToken cancellationToken, Func<string, bool>? acceptsIssuer = null)
     {
         var uri = jwksUri ?? (await DiscoverAsync(issuer, cancellationToken, acceptsIssuer))?.JwksUri;
-        return uri is null ? null : await GetAsync(_keys, uri, refetch, () => FetchKeysAsync(uri), cancellationToken);
+        return uri is null ? null : await GetAsync(_keys, uri, refetch, () => FetchKeysAsync(uri, withEdwards: false), cancellationToken);
     }
+
+    /// <summary>
+    /// A key set by its URL alone, Ed25519 keys (<c>OKP</c>, RFC 8037) kept beside RSA and EC ones: for parties that sign
+    /// HTTP messages (AAuth agents and resources), not tokens this library verifies. Null when it cannot be had.
+    /// </summary>
+    public Task<IReadOnlyList<SecurityKey>?> KeySetAsync(string jwksUri, bool refetch, CancellationToken cancellationToken) =>
+        GetAsync(_keySets, jwksUri, refetch, () => FetchKeysAsync(jwksUri, withEdwards: true), cancellationToken);
 
     private async Task<T?> GetAsync<T>(
         ConcurrentDictionary<string, Entry<T>> entries, string key, bool refetch, Func<Task<(T? Value, string? Problem)>> fetch, CancellationToken cancellationToken)
@@ -161,7 +169,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         }
     }
 
-    private async Task<(IReadOnlyList<SecurityKey>? Value, string? Problem)> FetchKeysAsync(string jwksUri)
+    private async Task<(IReadOnlyList<SecurityKey>? Value, string? Problem)> FetchKeysAsync(string jwksUri, bool withEdwards)
     {
         var (document, problem) = await GetJsonAsync(jwksUri);
         if (document is null)
@@ -175,10 +183,11 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
             {
                 // Public signing keys only: an "oct" key in a published set would let anyone forge HMAC signatures.
                 var keys = new JsonWebKeySet(document.RootElement.GetRawText()).Keys
-                    .Where(k => k.Use is null or JsonWebKeyUseNames.Sig && k.Kty is JsonWebAlgorithmsKeyTypes.RSA or JsonWebAlgorithmsKeyTypes.EllipticCurve)
+                    .Where(k => k.Use is null or JsonWebKeyUseNames.Sig
+                        && (k.Kty is JsonWebAlgorithmsKeyTypes.RSA or JsonWebAlgorithmsKeyTypes.EllipticCurve || (withEdwards && k.Kty == "OKP" && k.Crv == "Ed25519")))
                     .Cast<SecurityKey>()
                     .ToList();
-                return keys.Count == 0 ? (null, "its key set holds no RSA or EC signing key") : (keys, null);
+                return keys.Count == 0 ? (null, "its key set holds no usable signing key") : (keys, null);
             }
             catch (ArgumentException exception)
             {

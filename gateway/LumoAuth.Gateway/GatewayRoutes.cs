@@ -42,6 +42,7 @@ public static class GatewayRoutes
         ("/t/{tenantSlug}/consent/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/device/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/ciba/{**rest}", ServiceNames.Token),
+        ("/t/{tenantSlug}/aauth/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/register/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/forgot-password/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/account/{**rest}", ServiceNames.Token),
@@ -75,6 +76,9 @@ public static class GatewayRoutes
         (Api + "/.well-known/aauth-resource", ServiceNames.Agents),
         (Api + "/admin/agents/{**rest}", ServiceNames.Agents),
         (Api + "/admin/mcp-servers/{**rest}", ServiceNames.Agents),
+        (Api + "/admin/aauth/{**rest}", ServiceNames.Agents),
+        (Api + "/.well-known/aauth-issuer", ServiceNames.Agents),
+        ("/t/{tenantSlug}/.well-known/aauth-issuer", ServiceNames.Agents),
 
         // federation: SAML, social and external IdPs
         ("/t/{tenantSlug}/saml/{**rest}", ServiceNames.Federation),

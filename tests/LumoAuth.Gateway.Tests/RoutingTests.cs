@@ -44,6 +44,7 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "GET", "/t/acme/login", ServiceNames.Token },
         { "POST", "/t/acme/login/password", ServiceNames.Token },
         { "GET", "/t/acme/logout", ServiceNames.Token },
+        { "GET", "/t/acme/aauth/authorize", ServiceNames.Token },
         { "POST", "/t/acme/api/v1/zanzibar/check", ServiceNames.Authorization },
         { "POST", "/t/acme/api/v1/authz/check", ServiceNames.Authorization },
         { "POST", "/t/acme/api/v1/abac/check", ServiceNames.Authorization },

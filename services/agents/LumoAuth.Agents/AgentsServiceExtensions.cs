@@ -1,10 +1,12 @@
 using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.AAuth;
 using LumoAuth.Agents.Features.Jit;
 using LumoAuth.Agents.Features.Registry;
 using LumoAuth.Agents.Features.Runtime;
 using LumoAuth.Messaging;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Security;
 using Microsoft.AspNetCore.Authentication;
 
 namespace LumoAuth.Agents;
@@ -35,6 +37,9 @@ public static class AgentsServiceExtensions
         builder.Services.AddOptions<JitOptions>().BindConfiguration(JitOptions.SectionName);
         builder.Services.AddOptions<WorkloadIdentityOptions>().BindConfiguration(WorkloadIdentityOptions.SectionName);
         builder.Services.AddSingleton<JitTokens>();
+        builder.Services.AddOptions<AAuthOptions>().BindConfiguration(AAuthOptions.SectionName);
+        builder.Services.AddSingleton<AAuthCallers>();
+        builder.Services.AddOpenIdProviders(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<AAuthOptions>>().Value.AllowPrivateTargets);
         builder.Services.AddOutsideTargetClient(
             JitCallbackConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5),
             sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<JitOptions>>().Value.AllowPrivateCallbackTargets);

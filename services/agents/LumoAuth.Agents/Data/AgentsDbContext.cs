@@ -254,6 +254,12 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
 
     public DbSet<McpServer> McpServers => Set<McpServer>();
 
+    public DbSet<AAuthAgent> AAuthAgents => Set<AAuthAgent>();
+
+    public DbSet<AAuthResource> AAuthResources => Set<AAuthResource>();
+
+    public DbSet<AAuthGrant> AAuthGrants => Set<AAuthGrant>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder) =>
         configurationBuilder.StoreTimestampsAsUtc();
 
@@ -330,6 +336,51 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.Property(m => m.AuthMode).HasMaxLength(16);
             e.Property(m => m.Status).HasMaxLength(16);
             e.HasQueryFilter(m => m.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<AAuthAgent>(e =>
+        {
+            e.ToTable("aauth_agents");
+            e.HasKey(a => a.Id);
+            // Requests name an agent by its identifier: one per tenant.
+            e.HasIndex(a => new { a.TenantId, a.Identifier }).IsUnique();
+            e.Property(a => a.Name).HasMaxLength(200);
+            e.Property(a => a.Description).HasMaxLength(1000);
+            e.Property(a => a.Identifier).HasMaxLength(500);
+            e.Property(a => a.Jwks).HasColumnType("jsonb");
+            e.Property(a => a.JwksUri).HasMaxLength(500);
+            e.HasQueryFilter(a => a.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<AAuthResource>(e =>
+        {
+            e.ToTable("aauth_resources");
+            e.HasKey(r => r.Id);
+            e.HasIndex(r => new { r.TenantId, r.Identifier }).IsUnique();
+            e.Property(r => r.Name).HasMaxLength(200);
+            e.Property(r => r.Description).HasMaxLength(1000);
+            e.Property(r => r.Identifier).HasMaxLength(500);
+            e.Property(r => r.Jwks).HasColumnType("jsonb");
+            e.Property(r => r.JwksUri).HasMaxLength(500);
+            e.Property(r => r.AuthLevel).HasMaxLength(16);
+            e.HasQueryFilter(r => r.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<AAuthGrant>(e =>
+        {
+            e.ToTable("aauth_grants");
+            e.HasKey(g => g.Id);
+            // Secrets are found by their hash alone (the tenant is checked after).
+            e.HasIndex(g => g.RequestTokenHash).IsUnique().HasFilter("\"RequestTokenHash\" IS NOT NULL");
+            e.HasIndex(g => g.RefreshTokenHash).IsUnique().HasFilter("\"RefreshTokenHash\" IS NOT NULL");
+            e.HasIndex(g => g.PreviousRefreshTokenHash).HasFilter("\"PreviousRefreshTokenHash\" IS NOT NULL");
+            // An agent's or resource's grants, revoked when it is deleted.
+            e.HasIndex(g => new { g.TenantId, g.AgentId });
+            e.HasIndex(g => new { g.TenantId, g.ResourceId });
+            e.Property(g => g.Scope).HasMaxLength(2000);
+            e.Property(g => g.AuthLevel).HasMaxLength(16);
+            e.Property(g => g.KeyThumbprint).HasMaxLength(64);
+            e.Property(g => g.State).HasMaxLength(16);
+            e.Property(g => g.RedirectUri).HasMaxLength(2000);
+            e.Property(g => g.ClientState).HasMaxLength(500);
+            e.HasQueryFilter(g => g.TenantId == tenant.CurrentTenantId);
         });
     }
 }

@@ -32,6 +32,15 @@ public static class InternalRoutes
     /// <summary>A tenant's active OAuth-protected MCP servers (<see cref="McpResource"/>), for the token service; <c>?tenantId=</c>.</summary>
     public const string McpResources = Prefix + "/mcp-resources";
 
+    /// <summary>The token service signs an AAuth token (<c>resource+jwt</c> or <c>auth+jwt</c>) for the agents service (<see cref="AAuthTokenRequest"/>).</summary>
+    public const string AAuthTokens = Prefix + "/aauth-tokens";
+
+    /// <summary>
+    /// The agents service's AAuth requests waiting for a person: <c>GET …/{requestId}?tenantId=</c> shows one to the consent
+    /// page (<see cref="AAuthConsentView"/>), <c>POST …/{requestId}/decision</c> records the answer (<see cref="AAuthDecision"/>).
+    /// </summary>
+    public const string AAuthRequests = Prefix + "/aauth-requests";
+
     /// <summary>The token service creates (POST) and deletes (DELETE <c>/{clientId}</c>) the OAuth client of an agent.</summary>
     public const string AgentClients = Prefix + "/agent-clients";
 

@@ -7,6 +7,7 @@ using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AAuth;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Branding;
@@ -359,6 +360,7 @@ public static class TokenServiceExtensions
         app.MapDeviceVerificationEndpoints();
         app.MapBackchannelAuthenticationEndpoints();
         app.MapCibaApprovalEndpoints();
+        app.MapAAuthConsentEndpoints();
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
         app.MapExternalLoginEndpoints();
@@ -377,6 +379,7 @@ public static class TokenServiceExtensions
         app.MapProfileAccountPage();
         app.MapAdminTokenEndpoints();
         app.MapJitTokenEndpoints();
+        app.MapAAuthTokenEndpoints();
         app.MapAgentClientEndpoints();
         app.MapLogoutEndpoints();
         return app;

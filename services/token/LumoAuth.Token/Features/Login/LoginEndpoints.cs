@@ -234,7 +234,8 @@ public static class LoginEndpoints
             || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}")
             || IsPage(returnUrl, AccountPages.MfaAccountPage.PagePath(slug)) || IsPage(returnUrl, AccountPages.SessionsAccountPage.PagePath(slug))
             || IsPage(returnUrl, AccountPages.PasswordAccountPage.PagePath(slug)) || IsPage(returnUrl, AccountPages.ProfileAccountPage.PagePath(slug))
-            || IsPage(returnUrl, AccountPages.LinkedAccountsPage.PagePath(slug)) || IsPage(returnUrl, FederationPages.SamlContinuation(slug)));
+            || IsPage(returnUrl, AccountPages.LinkedAccountsPage.PagePath(slug)) || IsPage(returnUrl, FederationPages.SamlContinuation(slug))
+            || IsPage(returnUrl, AAuth.AAuthConsentEndpoints.PagePath(slug)));
 
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');

@@ -1,0 +1,808 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LumoAuth.Agents.Data;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.Agents.Features.AAuth;
+
+/// <summary>
+/// The AAuth authorization server (AG-14…16): resources get resource tokens that name them, agents trade them for auth
+/// tokens bound to the key they sign with — at once for resources of the <c>none</c> and <c>authenticated</c> levels,
+/// after a person's consent (on the token service's page) for <c>authorized</c> and <c>user</c>. Every call is signed
+/// (RFC 9421, <see cref="AAuthCallers"/>). Tokens are signed by the token service with the tenant's keys.
+/// </summary>
+public static class AAuthEndpoints
+{
+    public const string ResourceTokenPath = "/aauth/resource/token";
+    public const string AgentTokenPath = "/aauth/agent/token";
+    public const int AuthTokenLifetime = 3600;
+    public const int MaxResourceTokenLifetime = 300;
+    public static readonly TimeSpan ConsentWindow = TimeSpan.FromMinutes(10);
+    public static readonly TimeSpan RefreshLifetime = TimeSpan.FromDays(30);
+
+    /// <summary>How recent a sign-in the <c>user</c> level takes as "present".</summary>
+    public static readonly TimeSpan PresenceWindow = TimeSpan.FromMinutes(5);
+
+    private const int MaxBodyBytes = 64 * 1024;
+    private static readonly string[] RequestTypes = ["auth", "code", "refresh", "exchange"];
+    private static readonly string[] SignatureHeaders = [MessageSignature.AgentAuthHeader, MessageSignature.SignatureInputHeader];
+    private static readonly string[] DigestAlgorithms = ["sha-256", "sha-512"];
+    private static readonly string[] ConfirmationMethods = ["jkt", "jwk"];
+    private const string RequestIdPrefix = "aar_";
+    private static readonly JsonWebTokenHandler Tokens = new() { MapInboundClaims = false };
+
+    public static IEndpointRouteBuilder MapAAuthEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/t/{tenantSlug}/api/v1").AllowAnonymous().WithTags("AAuth");
+        api.MapPost(ResourceTokenPath, ResourceTokenAsync).WithName("AAuthResourceToken");
+        api.MapPost(AgentTokenPath, AgentTokenAsync).WithName("AAuthAgentToken");
+        api.MapGet("/.well-known/aauth-issuer", Metadata).WithName("AAuthIssuerMetadata");
+        app.MapGet("/t/{tenantSlug}/.well-known/aauth-issuer", Metadata).AllowAnonymous().WithTags("AAuth").WithName("AAuthIssuerMetadataAtTenantRoot");
+
+        app.MapGet(InternalRoutes.AAuthRequests + "/{requestId}", ConsentViewAsync).RequireAuthorization(Policies.Internal).WithName("InternalAAuthRequest").WithTags("Internal");
+        app.MapPost(InternalRoutes.AAuthRequests + "/{requestId}/decision", DecideAsync).RequireAuthorization(Policies.Internal).WithName("InternalAAuthDecision").WithTags("Internal");
+        return app;
+    }
+
+    public sealed record ResourceTokenRequest(
+        [property: JsonPropertyName("resource_identifier")] string? ResourceIdentifier,
+        [property: JsonPropertyName("audience")] string? Audience,
+        [property: JsonPropertyName("lifetime")] int? Lifetime);
+
+    public sealed record AgentTokenRequest(
+        [property: JsonPropertyName("request_type")] string? RequestType,
+        [property: JsonPropertyName("agent_token")] string? AgentToken,
+        [property: JsonPropertyName("resource_token")] string? ResourceToken,
+        [property: JsonPropertyName("scope")] string? Scope,
+        [property: JsonPropertyName("redirect_uri")] string? RedirectUri,
+        [property: JsonPropertyName("state")] string? State,
+        [property: JsonPropertyName("code")] string? Code,
+        [property: JsonPropertyName("request_token")] string? RequestToken,
+        [property: JsonPropertyName("refresh_token")] string? RefreshToken,
+        [property: JsonPropertyName("subject_token")] string? SubjectToken);
+
+    public sealed record TokenAnswer(
+        [property: JsonPropertyName("access_token")] string AccessToken,
+        [property: JsonPropertyName("token_type")] string TokenType,
+        [property: JsonPropertyName("expires_in")] int ExpiresIn,
+        [property: JsonPropertyName("scope")] string Scope,
+        [property: JsonPropertyName("refresh_token"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? RefreshToken);
+
+    public sealed record AuthorizationRequired(
+        [property: JsonPropertyName("error")] string Error,
+        [property: JsonPropertyName("error_description")] string Description,
+        [property: JsonPropertyName("authorization_required")] bool Required,
+        [property: JsonPropertyName("auth_url")] string AuthUrl,
+        [property: JsonPropertyName("request_token")] string RequestToken,
+        [property: JsonPropertyName("expires_in")] int ExpiresIn);
+
+    public sealed record Services(
+        AgentsDbContext Db, TenantContext Tenant, AAuthCallers Callers, JwksCache Jwks, IHttpClientFactory Http, IOptions<LumoAuthOptions> Lumo, TimeProvider Time);
+
+    /// <summary>
+    /// AG-15. The resource names itself (<c>Authorization: Bearer &lt;identifier&gt;</c>, as the docs write it, and
+    /// <c>resource_identifier</c>) and — beyond the docs, since a name proves nothing — signs the request with a key of its
+    /// registered set; the token is bound to that key.
+    /// </summary>
+    public static async Task<IResult> ResourceTokenAsync(HttpContext http, [AsParameters] Services services)
+    {
+        var tenant = services.Tenant.Tenant!;
+        if (await ReadBodyAsync(http) is not { } body)
+        {
+            return Error(StatusCodes.Status413PayloadTooLarge, ErrorCodes.InvalidRequest, $"The body must be JSON of at most {MaxBodyBytes / 1024} KB.");
+        }
+
+        if (Parse<ResourceTokenRequest>(body) is not { } request || request.ResourceIdentifier is not { Length: > 0 and <= 500 } identifier)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Send JSON with resource_identifier, audience and, optionally, lifetime.");
+        }
+
+        var issuers = services.Lumo.Value.IssuersOf(tenant);
+        if (request.Audience is not { } audience || !issuers.Contains(audience.TrimEnd('/')))
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "The audience must be this tenant's API base URL (" + issuers[0] + ").");
+        }
+
+        if (request.Lifetime is { } asked && asked is < 1 or > MaxResourceTokenLifetime)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, $"The lifetime must be 1 to {MaxResourceTokenLifetime} seconds.");
+        }
+
+        var named = BearerValue(http.Request);
+        if (named is not null && named != identifier)
+        {
+            return Error(StatusCodes.Status401Unauthorized, "invalid_resource", "The Authorization header names another resource than resource_identifier.");
+        }
+
+        var resource = await services.Db.AAuthResources.AsNoTracking().FirstOrDefaultAsync(r => r.Identifier == identifier, http.RequestAborted);
+        if (resource is null)
+        {
+            return Error(StatusCodes.Status401Unauthorized, "invalid_resource", "No resource with this identifier is registered in this tenant.");
+        }
+
+        var (caller, problem) = await SignedByAsync(http, services, body, resource.Jwks, resource.JwksUri);
+        if (caller is null)
+        {
+            return Error(StatusCodes.Status401Unauthorized, "invalid_signature", problem!);
+        }
+
+        var issued = await SignAsync(services, new AAuthTokenRequest(
+            tenant.Id, tenant.Slug, AAuthTokenRequest.ResourceType, resource.Identifier, audience.TrimEnd('/'), caller.Thumbprint,
+            request.Lifetime ?? MaxResourceTokenLifetime, NewTokenId()) { AuthLevel = resource.AuthLevel }, http.RequestAborted);
+        return TypedResults.Ok(new Dictionary<string, object>
+        {
+            ["resource_token"] = issued.Token,
+            ["token_type"] = AAuthTokenRequest.ResourceType,
+            ["expires_in"] = (int)Math.Max(0, (issued.ExpiresAt - services.Time.GetUtcNow()).TotalSeconds),
+        });
+    }
+
+    /// <summary>AG-14: the agent's four requests, each signed by the agent (or its delegate).</summary>
+    public static async Task<IResult> AgentTokenAsync(HttpContext http, [AsParameters] Services services)
+    {
+        if (await ReadBodyAsync(http) is not { } body)
+        {
+            return Error(StatusCodes.Status413PayloadTooLarge, ErrorCodes.InvalidRequest, $"The body must be JSON of at most {MaxBodyBytes / 1024} KB.");
+        }
+
+        if (Parse<AgentTokenRequest>(body) is not { } request)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "The body must be a JSON object.");
+        }
+
+        var required = request.RequestType switch
+        {
+            "auth" => Missing(("agent_token or a keyid naming the agent", "x"), ("resource_token", request.ResourceToken), ("scope", request.Scope)),
+            "code" => Missing(("code", request.Code), ("request_token", request.RequestToken)),
+            "refresh" => Missing(("refresh_token", request.RefreshToken)),
+            "exchange" => Missing(("subject_token", request.SubjectToken), ("resource_token", request.ResourceToken)),
+            _ => "request_type must be auth, code, refresh or exchange.",
+        };
+        if (required is not null)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, required);
+        }
+
+        var identified = await IdentifyAgentAsync(http, services, body, request.AgentToken);
+        if (identified.Failure is { } failure)
+        {
+            return failure;
+        }
+
+        var (agent, caller, subject) = (identified.Agent!, identified.Caller!, identified.Subject!);
+        return request.RequestType switch
+        {
+            "auth" => await AuthAsync(http, services, agent, caller, subject, request),
+            "code" => await CodeAsync(http, services, agent, caller, request),
+            "refresh" => await RefreshAsync(http, services, agent, caller, request),
+            _ => await ExchangeAsync(http, services, agent, caller, request),
+        };
+    }
+
+    private sealed record Identified(AAuthAgent? Agent, SignedCaller? Caller, string? Subject, IResult? Failure);
+
+    /// <summary>
+    /// Who signed: the agent an agent token names (its issuer; the token's <c>cnf</c> names the delegate key that must
+    /// sign), else the agent the signature's <c>keyid</c> names (<c>https://agent.example#key-1</c>), signing with a key
+    /// of its registered set.
+    /// </summary>
+    private static async Task<Identified> IdentifyAgentAsync(HttpContext http, Services services, byte[] body, string? agentToken)
+    {
+        var tenant = services.Tenant.Tenant!;
+        var (signature, problem) = services.Callers.Read(http.Request, body);
+        if (signature is null)
+        {
+            return new(null, null, null, Error(StatusCodes.Status401Unauthorized, "invalid_signature", problem!));
+        }
+
+        JsonWebToken? token = null;
+        if (agentToken is not null)
+        {
+            if (agentToken.Length > 16 * 1024 || !Tokens.CanReadToken(agentToken))
+            {
+                return new(null, null, null, Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, "The agent_token is not a JWT."));
+            }
+
+            token = new JsonWebToken(agentToken);
+        }
+
+        var identifier = token?.Issuer ?? AAuthCallers.PartyOf(signature.KeyId);
+        if (identifier is null)
+        {
+            return new(null, null, null, Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "Name the agent: send an agent_token, or a signature keyid of the form https://agent.example#key-1."));
+        }
+
+        var agent = await services.Db.AAuthAgents.AsNoTracking().FirstOrDefaultAsync(a => a.Identifier == identifier && a.IsActive, http.RequestAborted);
+        if (agent is null)
+        {
+            return new(null, null, null, Error(StatusCodes.Status404NotFound, "agent_not_found", "No active agent with this identifier is registered in this tenant (identifiers match exactly)."));
+        }
+
+        IEnumerable<JsonWebKey> candidates;
+        var subject = agent.Identifier;
+        if (token is not null)
+        {
+            var checkedToken = await AgentTokenKeyAsync(services, tenant, agent, token, http.RequestAborted);
+            if (checkedToken.Problem is { } tokenProblem)
+            {
+                return new(null, null, null, Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, tokenProblem));
+            }
+
+            candidates = checkedToken.Keys!;
+            subject = token.Subject;
+        }
+        else
+        {
+            candidates = await KeysAsync(services, agent.Jwks, agent.JwksUri, signature.KeyId, http.RequestAborted);
+        }
+
+        var (caller, failed) = services.Callers.Verify(http.Request, tenant, signature, candidates);
+        if (caller is null)
+        {
+            return new(null, null, null, Error(StatusCodes.Status401Unauthorized, "invalid_signature", failed!));
+        }
+
+        return await services.Callers.IsFirstUseAsync(tenant.Id, signature)
+            ? new(agent, caller, subject, null)
+            : new(null, null, null, Error(StatusCodes.Status401Unauthorized, "invalid_signature", "This signature has been used already."));
+    }
+
+    /// <summary>
+    /// An agent token (<c>agent+jwt</c>) the agent signed with a key of its set, for this tenant, unexpired, naming the key
+    /// that must sign the request: <c>cnf.jwk</c> (a delegate's, which needs delegation enabled unless it is the agent's
+    /// own) or <c>cnf.jkt</c> (a key of the agent's set).
+    /// </summary>
+    private static async Task<(IReadOnlyList<JsonWebKey>? Keys, string? Problem)> AgentTokenKeyAsync(
+        Services services, TenantInfo tenant, AAuthAgent agent, JsonWebToken token, CancellationToken cancellationToken)
+    {
+        if (token.Typ != "agent+jwt")
+        {
+            return (null, "The agent_token must be of type agent+jwt.");
+        }
+
+        var agentKeys = await KeysAsync(services, agent.Jwks, agent.JwksUri, token.Kid is { } kid ? "#" + kid : null, cancellationToken);
+        if (!VerifiesJws(token, agentKeys))
+        {
+            return (null, "The agent_token's signature does not verify with the agent's keys.");
+        }
+
+        var now = services.Time.GetUtcNow();
+        var issuers = services.Lumo.Value.IssuersOf(tenant);
+        if (!token.TryGetPayloadValue<long>("exp", out var exp) || DateTimeOffset.FromUnixTimeSeconds(exp) <= now - TimeSpan.FromSeconds(30))
+        {
+            return (null, "The agent_token has expired (or carries no exp).");
+        }
+
+        if (!token.Audiences.Any(a => issuers.Contains(a.TrimEnd('/'))))
+        {
+            return (null, "The agent_token is not for this tenant: its aud must name " + issuers[0] + ".");
+        }
+
+        if (string.IsNullOrEmpty(token.Subject))
+        {
+            return (null, "The agent_token must name its subject.");
+        }
+
+        if (!token.TryGetPayloadValue<JsonElement>("cnf", out var cnf) || cnf.ValueKind != JsonValueKind.Object)
+        {
+            return (null, "The agent_token must name the key that signs (cnf.jwk or cnf.jkt).");
+        }
+
+        string? jkt = cnf.TryGetProperty("jkt", out var thumb) && thumb.ValueKind == JsonValueKind.String ? thumb.GetString() : null;
+        if (cnf.TryGetProperty("jwk", out var jwkElement) && jwkElement.ValueKind == JsonValueKind.Object)
+        {
+            JsonWebKey delegateKey;
+            try
+            {
+                delegateKey = new JsonWebKey(jwkElement.GetRawText());
+            }
+            catch (ArgumentException)
+            {
+                return (null, "The agent_token's cnf.jwk is not a JWK.");
+            }
+
+            if (!SigningKeys.IsUsablePublicKey(delegateKey) || (jkt is not null && jkt != SigningKeys.Thumbprint(delegateKey)))
+            {
+                return (null, "The agent_token's cnf.jwk must be a public signing key (matching cnf.jkt when both are given).");
+            }
+
+            var own = agentKeys.Any(k => SigningKeys.Thumbprint(k) == SigningKeys.Thumbprint(delegateKey));
+            return own || agent.DelegationEnabled ? ([delegateKey], null) : (null, "Delegation is not enabled for this agent.");
+        }
+
+        var named = agentKeys.Where(k => SigningKeys.Thumbprint(k) == jkt).ToList();
+        return named.Count > 0 ? (named, null) : (null, "The agent_token's cnf.jkt names no key of the agent (send the delegate's key as cnf.jwk).");
+    }
+
+    private static async Task<IResult> AuthAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, string subject, AgentTokenRequest request)
+    {
+        var tenant = services.Tenant.Tenant!;
+        var (resource, resourceProblem) = await ResourceOfAsync(services, tenant, request.ResourceToken!, http.RequestAborted);
+        if (resource is null)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, resourceProblem!);
+        }
+
+        var scope = Grantable(request.Scope!, agent.AllowedScopes, resource.SupportedScopes);
+        if (scope.Length == 0)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_scope", "None of the scopes asked for is both allowed to the agent and supported by the resource.");
+        }
+
+        var now = services.Time.GetUtcNow();
+        var grant = new AAuthGrant
+        {
+            Id = Guid.CreateVersion7(), TenantId = tenant.Id, AgentId = agent.Id, ResourceId = resource.Id, Scope = scope, AuthLevel = resource.AuthLevel,
+            KeyThumbprint = caller.Thumbprint, CreatedAt = now, UpdatedAt = now,
+        };
+        if (!AAuthLevels.NeedsConsent(resource.AuthLevel))
+        {
+            var refresh = NewSecret("aauth_refresh_");
+            (grant.State, grant.RefreshTokenHash, grant.RefreshExpiresAt) = (AAuthGrantStates.Active, Hash(refresh), now + RefreshLifetime);
+            services.Db.AAuthGrants.Add(grant);
+            await services.Db.SaveChangesAsync(http.RequestAborted);
+            return await AnswerAsync(services, agent, resource, grant, subject, scope, refresh, http.RequestAborted);
+        }
+
+        if (!agent.UserAuthorizationEnabled)
+        {
+            return Error(StatusCodes.Status403Forbidden, "unauthorized_client", "This resource needs a person's consent, and user authorization is not enabled for this agent.");
+        }
+
+        var redirect = request.RedirectUri ?? (agent.RedirectUris.Count == 1 ? agent.RedirectUris[0] : null);
+        if (redirect is null || !agent.RedirectUris.Contains(redirect, StringComparer.Ordinal))
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "The redirect_uri must be one the agent registered (it may be left out when there is one).");
+        }
+
+        if (request.State is { Length: > 500 })
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest, "The state must be at most 500 characters.");
+        }
+
+        var requestToken = NewSecret("aauth_req_");
+        (grant.State, grant.RequestTokenHash, grant.RedirectUri, grant.ClientState, grant.PendingUntil) =
+            (AAuthGrantStates.Pending, Hash(requestToken), redirect, request.State, now + ConsentWindow);
+        services.Db.AAuthGrants.Add(grant);
+        await services.Db.SaveChangesAsync(http.RequestAborted);
+        var authUrl = $"{services.Lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{tenant.Slug}/aauth/authorize?request={RequestIdPrefix}{grant.Id:N}";
+        return TypedResults.Json(
+            new AuthorizationRequired("authorization_required", "This resource needs a person's consent: send them to auth_url, then exchange the code with request_token.",
+                true, authUrl, requestToken, (int)ConsentWindow.TotalSeconds),
+            statusCode: StatusCodes.Status401Unauthorized);
+    }
+
+    private static async Task<IResult> CodeAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, AgentTokenRequest request)
+    {
+        var now = services.Time.GetUtcNow();
+        var requestHash = Hash(request.RequestToken!);
+        var grant = await services.Db.AAuthGrants.AsNoTracking().FirstOrDefaultAsync(g => g.RequestTokenHash == requestHash, http.RequestAborted);
+        if (grant is null || grant.AgentId != agent.Id || grant.KeyThumbprint != caller.Thumbprint)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The request_token is unknown, or was given to another agent or key.");
+        }
+
+        switch (grant.State)
+        {
+            case AAuthGrantStates.Pending when grant.PendingUntil > now:
+                return Error(StatusCodes.Status400BadRequest, "authorization_pending", "The person has not answered yet.");
+            case AAuthGrantStates.Denied:
+                return Error(StatusCodes.Status400BadRequest, "access_denied", "The person denied the request.");
+            case AAuthGrantStates.Approved when grant.PendingUntil > now && grant.CodeHash is { } codeHash
+                                                && CryptographicOperations.FixedTimeEquals(codeHash, Hash(request.Code!)):
+                break;
+            case AAuthGrantStates.Active:
+                // A code presented twice: the grant's refresh token goes too (RFC 9700 §4.5 on code replay).
+                await services.Db.AAuthGrants.Where(g => g.Id == grant.Id).ExecuteUpdateAsync(
+                    s => s.SetProperty(g => g.State, AAuthGrantStates.Revoked).SetProperty(g => g.RefreshTokenHash, (byte[]?)null), http.RequestAborted);
+                return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code has been used already; the grant is revoked.");
+            default:
+                return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code is wrong or has expired.");
+        }
+
+        var resource = await services.Db.AAuthResources.AsNoTracking().FirstOrDefaultAsync(r => r.Id == grant.ResourceId, http.RequestAborted);
+        if (resource is null)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The resource is no longer registered.");
+        }
+
+        var refresh = NewSecret("aauth_refresh_");
+        var refreshHash = Hash(refresh);
+        // Exactly one exchange of the code wins: the state moves from approved to active once.
+        var claimed = await services.Db.AAuthGrants.Where(g => g.Id == grant.Id && g.State == AAuthGrantStates.Approved).ExecuteUpdateAsync(s => s
+            .SetProperty(g => g.State, AAuthGrantStates.Active)
+            .SetProperty(g => g.CodeHash, (byte[]?)null)
+            .SetProperty(g => g.RefreshTokenHash, refreshHash)
+            .SetProperty(g => g.RefreshExpiresAt, now + RefreshLifetime)
+            .SetProperty(g => g.UpdatedAt, now), http.RequestAborted);
+        if (claimed != 1)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code has been used already.");
+        }
+
+        return await AnswerAsync(services, agent, resource, grant, grant.UserId!.Value.ToString(), grant.Scope, refresh, http.RequestAborted);
+    }
+
+    private static async Task<IResult> RefreshAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, AgentTokenRequest request)
+    {
+        var now = services.Time.GetUtcNow();
+        var presented = Hash(request.RefreshToken!);
+        var grant = await services.Db.AAuthGrants.AsNoTracking().FirstOrDefaultAsync(g => g.RefreshTokenHash == presented, http.RequestAborted);
+        if (grant is null)
+        {
+            // A replaced token presented again: someone holds a copy. The whole grant goes.
+            var revoked = await services.Db.AAuthGrants.Where(g => g.PreviousRefreshTokenHash == presented && g.State == AAuthGrantStates.Active)
+                .ExecuteUpdateAsync(s => s.SetProperty(g => g.State, AAuthGrantStates.Revoked).SetProperty(g => g.RefreshTokenHash, (byte[]?)null).SetProperty(g => g.UpdatedAt, now), http.RequestAborted);
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", revoked > 0 ? "The refresh token has been used already; the grant is revoked." : "The refresh token is unknown.");
+        }
+
+        if (grant.AgentId != agent.Id || grant.KeyThumbprint != caller.Thumbprint)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token was given to another agent or key.");
+        }
+
+        if (grant.State != AAuthGrantStates.Active || grant.RefreshExpiresAt <= now)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token has expired or been revoked.");
+        }
+
+        var resource = await services.Db.AAuthResources.AsNoTracking().FirstOrDefaultAsync(r => r.Id == grant.ResourceId, http.RequestAborted);
+        if (resource is null)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The resource is no longer registered.");
+        }
+
+        // What the grant holds, still allowed today, narrowed to what is asked.
+        var held = Grantable(grant.Scope, agent.AllowedScopes, resource.SupportedScopes);
+        var scope = request.Scope is null ? held : Grantable(request.Scope, held.Split(' '), held.Split(' '));
+        if (scope.Length == 0 || (request.Scope is not null && request.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).Except(held.Split(' ')).Any()))
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_scope", "A refresh may only keep or narrow the scopes granted.");
+        }
+
+        var refresh = NewSecret("aauth_refresh_");
+        var refreshHash = Hash(refresh);
+        var rotated = await services.Db.AAuthGrants.Where(g => g.Id == grant.Id && g.RefreshTokenHash == presented).ExecuteUpdateAsync(s => s
+            .SetProperty(g => g.RefreshTokenHash, refreshHash)
+            .SetProperty(g => g.PreviousRefreshTokenHash, presented)
+            .SetProperty(g => g.RefreshExpiresAt, now + RefreshLifetime)
+            .SetProperty(g => g.UpdatedAt, now), http.RequestAborted);
+        if (rotated != 1)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token has been used already.");
+        }
+
+        var subject = grant.UserId?.ToString() ?? agent.Identifier;
+        return await AnswerAsync(services, agent, resource, grant, subject, scope, refresh, http.RequestAborted);
+    }
+
+    /// <summary>
+    /// An auth token of this tenant for one resource, traded for one for another resource: by the key the first is bound
+    /// to (so only its holder), for an agent with token exchange enabled, never to more scopes, and never into a level
+    /// that needs a person's consent the first token did not carry. No refresh token: the first token's grant stays the
+    /// one that lasts.
+    /// </summary>
+    private static async Task<IResult> ExchangeAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, AgentTokenRequest request)
+    {
+        var tenant = services.Tenant.Tenant!;
+        if (!agent.TokenExchangeEnabled)
+        {
+            return Error(StatusCodes.Status403Forbidden, "unauthorized_client", "Token exchange is not enabled for this agent.");
+        }
+
+        var subjectToken = await ValidateOursAsync(services, tenant, request.SubjectToken!, AAuthTokenRequest.AuthType, audience: null, http.RequestAborted);
+        if (subjectToken is null)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, "The subject_token is not a valid, unexpired auth token of this tenant.");
+        }
+
+        if (ThumbprintOf(subjectToken) != caller.Thumbprint)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The subject_token is bound to another key than the one that signed this request.");
+        }
+
+        var (resource, resourceProblem) = await ResourceOfAsync(services, tenant, request.ResourceToken!, http.RequestAborted);
+        if (resource is null)
+        {
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, resourceProblem!);
+        }
+
+        subjectToken.TryGetPayloadValue<string>("auth_level", out var subjectLevel);
+        if (resource.AuthLevel == AAuthLevels.User || (resource.AuthLevel == AAuthLevels.Authorized && subjectLevel is not (AAuthLevels.Authorized or AAuthLevels.User)))
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "This resource needs a person's consent the subject_token does not carry: ask with request_type auth.");
+        }
+
+        var held = subjectToken.TryGetPayloadValue<string>("scope", out var subjectScope) ? subjectScope : string.Empty;
+        var scope = Grantable(request.Scope ?? held, held.Split(' '), agent.AllowedScopes.Intersect(resource.SupportedScopes).ToList());
+        if (scope.Length == 0)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_scope", "No scope of the subject_token is both allowed to the agent and supported by the resource.");
+        }
+
+        var issued = await SignAsync(services, new AAuthTokenRequest(
+            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, subjectToken.Subject, resource.Identifier, caller.Thumbprint, AuthTokenLifetime, NewTokenId())
+        {
+            Agent = agent.Identifier, Scope = scope, AuthLevel = subjectLevel is AAuthLevels.Authorized ? subjectLevel : resource.AuthLevel,
+        }, http.RequestAborted);
+        return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, null));
+    }
+
+    private static async Task<IResult> AnswerAsync(
+        Services services, AAuthAgent agent, AAuthResource resource, AAuthGrant grant, string subject, string scope, string refresh, CancellationToken cancellationToken)
+    {
+        var tenant = services.Tenant.Tenant!;
+        var issued = await SignAsync(services, new AAuthTokenRequest(
+            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, subject, resource.Identifier, grant.KeyThumbprint, AuthTokenLifetime, NewTokenId())
+        {
+            Agent = agent.Identifier, Scope = scope, AuthLevel = grant.AuthLevel, UserId = grant.UserId?.ToString(),
+        }, cancellationToken);
+        return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, refresh));
+    }
+
+    /// <summary>AG-16: what agents and resources need to know of this authorization server.</summary>
+    public static IResult Metadata(HttpContext http, TenantContext tenant, IOptions<LumoAuthOptions> lumo)
+    {
+        var issuer = lumo.Value.IssuerFor(http.Request, tenant.Tenant!);
+        var root = issuer[..^"/api/v1".Length];
+        http.Response.Headers.CacheControl = "public, max-age=3600";
+        return TypedResults.Ok(new Dictionary<string, object>
+        {
+            ["issuer"] = issuer,
+            ["jwks_uri"] = issuer + "/.well-known/jwks.json",
+            ["agent_token_endpoint"] = issuer + AgentTokenPath,
+            ["resource_token_endpoint"] = issuer + ResourceTokenPath,
+            ["authorization_endpoint"] = root + "/aauth/authorize",
+            ["request_types_supported"] = RequestTypes,
+            ["token_types_supported"] = new[] { "agent+jwt", AAuthTokenRequest.ResourceType, AAuthTokenRequest.AuthType },
+            ["auth_levels_supported"] = AAuthLevels.All,
+            ["signature_algorithms_supported"] = SigningKeys.MessageAlgorithms,
+            ["agent_token_signing_alg_values_supported"] = SigningKeys.TokenAlgorithms,
+            ["signature_headers_supported"] = SignatureHeaders,
+            ["content_digest_algorithms_supported"] = DigestAlgorithms,
+            ["confirmation_methods_supported"] = ConfirmationMethods,
+        });
+    }
+
+    /// <summary>The consent page's view of a request still waiting for a person.</summary>
+    public static async Task<IResult> ConsentViewAsync(string requestId, Guid tenantId, AgentsDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (await PendingAsync(db, requestId, tenantId, time.GetUtcNow(), cancellationToken) is not { } grant)
+        {
+            return ApiErrors.NotFound("AAuth request");
+        }
+
+        var agent = await db.AAuthAgents.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(a => a.Id == grant.AgentId && a.TenantId == tenantId, cancellationToken);
+        var resource = await db.AAuthResources.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(r => r.Id == grant.ResourceId && r.TenantId == tenantId, cancellationToken);
+        return agent is null || resource is null
+            ? ApiErrors.NotFound("AAuth request")
+            : TypedResults.Ok(new AAuthConsentView(requestId, agent.Name, agent.Identifier, resource.Name, resource.Identifier,
+                grant.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries), grant.AuthLevel, grant.PendingUntil!.Value) { RedirectUri = grant.RedirectUri });
+    }
+
+    /// <summary>
+    /// A person's answer: an approval gives the agent a code (kept as its hash, usable within the consent window); a denial
+    /// tells the agent so. Either way the browser goes back to the agent's redirect URI.
+    /// </summary>
+    public static async Task<IResult> DecideAsync(string requestId, AAuthDecision decision, AgentsDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (await PendingAsync(db, requestId, decision.TenantId, now, cancellationToken) is not { } grant)
+        {
+            return ApiErrors.NotFound("AAuth request");
+        }
+
+        if (decision.Approve && grant.AuthLevel == AAuthLevels.User && decision.AuthenticatedAt < now - PresenceWindow)
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict, "login_required", "This resource needs the person present: sign in again.");
+        }
+
+        var code = decision.Approve ? NewSecret(string.Empty) : null;
+        byte[]? codeHash = code is null ? null : Hash(code);
+        var decided = await db.AAuthGrants.IgnoreQueryFilters()
+            .Where(g => g.Id == grant.Id && g.TenantId == decision.TenantId && g.State == AAuthGrantStates.Pending)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(g => g.State, decision.Approve ? AAuthGrantStates.Approved : AAuthGrantStates.Denied)
+                .SetProperty(g => g.UserId, decision.UserId)
+                .SetProperty(g => g.CodeHash, codeHash)
+                .SetProperty(g => g.PendingUntil, now + ConsentWindow)
+                .SetProperty(g => g.UpdatedAt, now), cancellationToken);
+        if (decided != 1)
+        {
+            return ApiErrors.NotFound("AAuth request");
+        }
+
+        var query = new Dictionary<string, string?> { [code is null ? "error" : "code"] = code ?? "access_denied", ["state"] = grant.ClientState };
+        return TypedResults.Ok(new AAuthDecisionResult(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(grant.RedirectUri!, query.Where(p => p.Value is not null))));
+    }
+
+    private static async Task<AAuthGrant?> PendingAsync(AgentsDbContext db, string requestId, Guid tenantId, DateTimeOffset now, CancellationToken cancellationToken) =>
+        requestId.StartsWith(RequestIdPrefix, StringComparison.Ordinal) && Guid.TryParseExact(requestId[RequestIdPrefix.Length..], "N", out var id)
+            ? await db.AAuthGrants.IgnoreQueryFilters().AsNoTracking()
+                .FirstOrDefaultAsync(g => g.Id == id && g.TenantId == tenantId && g.State == AAuthGrantStates.Pending && g.PendingUntil > now, cancellationToken)
+            : null;
+
+    /// <summary>The registered resource a resource token of this tenant names, or why there is none.</summary>
+    private static async Task<(AAuthResource? Resource, string? Problem)> ResourceOfAsync(Services services, TenantInfo tenant, string resourceToken, CancellationToken cancellationToken)
+    {
+        var token = await ValidateOursAsync(services, tenant, resourceToken, AAuthTokenRequest.ResourceType, audience: services.Lumo.Value.IssuersOf(tenant), cancellationToken);
+        if (token is null)
+        {
+            return (null, "The resource_token is not a valid, unexpired resource token of this tenant.");
+        }
+
+        var resource = await services.Db.AAuthResources.AsNoTracking().FirstOrDefaultAsync(r => r.Identifier == token.Subject, cancellationToken);
+        return resource is null ? (null, "The resource_token names a resource that is no longer registered.") : (resource, null);
+    }
+
+    /// <summary>A token the token service signed for this tenant, of <paramref name="type"/>; null if not, expired, or of another tenant.</summary>
+    private static async Task<JsonWebToken?> ValidateOursAsync(
+        Services services, TenantInfo tenant, string token, string type, IReadOnlyList<string>? audience, CancellationToken cancellationToken)
+    {
+        if (token.Length > 16 * 1024 || !Tokens.CanReadToken(token))
+        {
+            return null;
+        }
+
+        var issuers = services.Lumo.Value.IssuersOf(tenant);
+        async Task<TokenValidationResult> ValidateAsync(bool refresh) => await Tokens.ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuers = issuers,
+            ValidAudiences = audience,
+            ValidateAudience = audience is not null,
+            IssuerSigningKeys = await services.Jwks.GetKeysAsync(tenant, refresh, cancellationToken),
+            ValidTypes = [type],
+            ClockSkew = TimeSpan.FromSeconds(30),
+            RequireExpirationTime = true,
+            RequireSignedTokens = true,
+        });
+        var result = await ValidateAsync(false);
+        if (result.Exception is SecurityTokenSignatureKeyNotFoundException)
+        {
+            result = await ValidateAsync(true);
+        }
+
+        return result.IsValid && result.SecurityToken is JsonWebToken valid
+               && valid.TryGetPayloadValue<string>(LumoClaims.TenantId, out var tenantId) && tenantId == tenant.Id.ToString()
+            ? valid
+            : null;
+    }
+
+    private static string? ThumbprintOf(JsonWebToken token) =>
+        token.TryGetPayloadValue<JsonElement>("cnf", out var cnf) && cnf.ValueKind == JsonValueKind.Object && cnf.TryGetProperty("jkt", out var jkt) ? jkt.GetString() : null;
+
+    private static async Task<(SignedCaller? Caller, string? Problem)> SignedByAsync(HttpContext http, Services services, byte[] body, string? jwks, string? jwksUri)
+    {
+        var (signature, problem) = services.Callers.Read(http.Request, body);
+        if (signature is null)
+        {
+            return (null, problem);
+        }
+
+        var keys = await KeysAsync(services, jwks, jwksUri, signature.KeyId, http.RequestAborted);
+        var (caller, failed) = services.Callers.Verify(http.Request, services.Tenant.Tenant!, signature, keys);
+        if (caller is null)
+        {
+            return (null, failed);
+        }
+
+        return await services.Callers.IsFirstUseAsync(services.Tenant.TenantId, signature) ? (caller, null) : (null, "This signature has been used already.");
+    }
+
+    /// <summary>A party's keys; fetched again once when a key id is named that the cached set lacks (a rotation).</summary>
+    private static async Task<IReadOnlyList<JsonWebKey>> KeysAsync(Services services, string? jwks, string? jwksUri, string? keyId, CancellationToken cancellationToken)
+    {
+        var keys = await services.Callers.KeysOfAsync(jwks, jwksUri, refetch: false, cancellationToken);
+        var kid = keyId?.IndexOf('#') is { } hash and >= 0 ? keyId[(hash + 1)..] : null;
+        return jwksUri is not null && kid is { Length: > 0 } && keys.All(k => k.Kid != kid)
+            ? await services.Callers.KeysOfAsync(jwks, jwksUri, refetch: true, cancellationToken)
+            : keys;
+    }
+
+    private static bool VerifiesJws(JsonWebToken token, IReadOnlyList<JsonWebKey> keys)
+    {
+        if (!SigningKeys.TokenAlgorithms.Contains(token.Alg))
+        {
+            return false;
+        }
+
+        var signed = Encoding.ASCII.GetBytes(token.EncodedHeader + "." + token.EncodedPayload);
+        byte[] signature;
+        try
+        {
+            signature = Base64UrlEncoder.DecodeBytes(token.EncodedSignature);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        return keys.Where(k => token.Kid is null || k.Kid is null || k.Kid == token.Kid).Any(k => SigningKeys.Verify(k, token.Alg, signed, signature));
+    }
+
+    /// <summary>The scopes asked for that both lists allow, space-separated, in the order asked.</summary>
+    private static string Grantable(string asked, IEnumerable<string> allowed, IEnumerable<string> supported)
+    {
+        var a = allowed.ToHashSet(StringComparer.Ordinal);
+        var s = supported.ToHashSet(StringComparer.Ordinal);
+        return string.Join(' ', asked.Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal).Where(x => a.Contains(x) && s.Contains(x)));
+    }
+
+    private static async Task<AAuthTokenResponse> SignAsync(Services services, AAuthTokenRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await services.Http.CreateClient(InternalClients.Token).PostAsJsonAsync(InternalRoutes.AAuthTokens, request, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<AAuthTokenResponse>(cancellationToken)
+                ?? throw new DependencyUnavailableException("The token service answered no token.");
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("An AAuth token cannot be signed: the token service cannot be reached.", exception);
+        }
+    }
+
+    private static async Task<byte[]?> ReadBodyAsync(HttpContext http)
+    {
+        if (http.Request.ContentLength > MaxBodyBytes)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static T? Parse<T>(byte[] body) where T : class
+    {
+        try
+        {
+            return body.Length == 0 ? null : JsonSerializer.Deserialize<T>(body);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? Missing(params (string Name, string? Value)[] fields) =>
+        fields.Where(f => string.IsNullOrWhiteSpace(f.Value)).Select(f => f.Name).ToList() is { Count: > 0 } missing
+            ? "Missing: " + string.Join(", ", missing) + "."
+            : null;
+
+    private static string? BearerValue(HttpRequest request) =>
+        request.Headers.Authorization.ToString() is { } header && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header[7..].Trim() : null;
+
+    private static IResult Error(int status, string code, string description) => ApiErrors.Create(status, code, description);
+
+    private static string NewSecret(string prefix) => prefix + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+
+    private static string NewTokenId() => Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(18));
+
+    private static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
+}
