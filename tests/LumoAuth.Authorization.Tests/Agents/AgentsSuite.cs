@@ -34,6 +34,9 @@ public sealed class AgentsSuite : IAsyncLifetime
         return client;
     }
 
+    /// <summary>A browser of the token service's hosted pages (cookies kept, redirects not followed).</summary>
+    public HttpClient Browser() => Token.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
+
     /// <summary>A client of the agents service (through the gateway) that calls as the agent whose key it is.</summary>
     public HttpClient AgentClient(string key, System.Net.IPAddress? from = null)
     {
@@ -48,7 +51,7 @@ public sealed class AgentsSuite : IAsyncLifetime
         await Issuers.StartAsync();
         Token = new TokenServiceFactory(Admin, () => Agents, Issuers);
         await Token.InitializeAsync();
-        Agents = new AgentsFactory(Admin, Authorization, Token);
+        Agents = new AgentsFactory(Admin, Authorization, Token, Issuers);
         await Agents.InitializeAsync();
     }
 
@@ -65,7 +68,7 @@ public sealed class AgentsSuite : IAsyncLifetime
 }
 
 /// <summary>The agents service in-process; its internal clients reach the in-process admin and authorization services.</summary>
-public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory authorization, TokenServiceFactory token)
+public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory authorization, TokenServiceFactory token, HttpsSite issuers)
     : ServiceFactory<AgentsDbContext, AgentsDbContext>(ServiceNames.AgentsDb, admin.MessagingPrefix)
 {
     /// <summary>Callbacks go to a receiver on loopback.</summary>
@@ -73,6 +76,7 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
     {
         ["Agents:Jit:AllowPrivateCallbackTargets"] = "true",
         ["Agents:WorkloadIdentity:AllowPrivateIssuers"] = "true",
+        ["Agents:AAuth:AllowPrivateTargets"] = "true",
     };
 
     /// <summary>Allow-lists are about the caller's address, so this suite's service believes the one the gateway forwards.</summary>
@@ -83,6 +87,8 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
         services.AddHttpClient(InternalClients.Authorization).ConfigurePrimaryHttpMessageHandler(() => authorization.Server.CreateHandler());
         services.AddHttpClient(InternalClients.Token).ConfigurePrimaryHttpMessageHandler(() => token.Server.CreateHandler());
+        // AAuth parties' key sets are served by the local https site.
+        services.AddHttpClient(LumoAuth.ServiceDefaults.Security.OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(issuers.TrustingHandler);
     }
 }
 
