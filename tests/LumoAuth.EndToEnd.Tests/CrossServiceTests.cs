@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
@@ -99,6 +100,77 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     /// service's introspection takes until the task completes; and the token service reads an MCP server from the agents
     /// service to bind a client-credentials token to it.
     /// </summary>
+    /// <summary>
+    /// AAuth across the real gateway: agents and resources registered with the agents service, a resource token and a
+    /// person's consent on the token service's page, the code exchanged by the agent's signed request, and an auth token
+    /// the tenant's published keys verify.
+    /// </summary>
+    [Fact]
+    public async Task AAuth_AgentGetsAPersonsConsent_AndAKeyBoundAuthToken_ThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Alice");
+        using var agent = AAuthParty.Ed25519("https://mail-agent.example.com");
+        using var resource = AAuthParty.P256("https://mail.example.com");
+        const string callback = "https://mail-agent.example.com/callback";
+        using (var registered = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/aauth/agents",
+            new { name = "Mail agent", identifier = agent.Identifier, jwks = agent.Jwks, allowedScopes = new[] { "email:read" }, redirectUris = new[] { callback } }, key))
+        {
+            await ApiAssert.OkAsync(registered, 201);
+        }
+
+        using (var registered = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/aauth/resources",
+            new { name = "Mail", identifier = resource.Identifier, jwks = resource.Jwks, supportedScopes = new[] { "email:read" }, authLevel = "authorized" }, key))
+        {
+            await ApiAssert.OkAsync(registered, 201);
+        }
+
+        using var discovered = await suite.Gateway.GetAsync($"/t/{tenant.Slug}/.well-known/aauth-issuer");
+        var metadata = await ApiAssert.OkAsync(discovered);
+        var issuer = metadata["issuer"]!.GetValue<string>();
+        var agentEndpoint = metadata["agent_token_endpoint"]!.GetValue<string>();
+        using var resourceAnswer = await suite.Gateway.SendAsync(resource.SignedPost(metadata["resource_token_endpoint"]!.GetValue<string>(),
+            new { resource_identifier = resource.Identifier, audience = issuer }, bearer: resource.Identifier));
+        var resourceToken = (await ApiAssert.OkAsync(resourceAnswer))["resource_token"]!.GetValue<string>();
+
+        using var asked = await suite.Gateway.SendAsync(agent.SignedPost(agentEndpoint, new { request_type = "auth", resource_token = resourceToken, scope = "email:read", state = "s1" }));
+        Assert.Equal(HttpStatusCode.Unauthorized, asked.StatusCode);
+        var required = JsonNode.Parse(await asked.Content.ReadAsStringAsync())!;
+        var authUrl = new Uri(required["auth_url"]!.GetValue<string>());
+
+        // The person: to the sign-in page and back, then Allow.
+        using var browser = suite.Browser();
+        using var toLogin = await browser.GetAsync(authUrl.PathAndQuery);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        var page = await browser.GetStringAsync(signedIn.Headers.Location!.OriginalString);
+        Assert.Contains("Mail agent wants to access Mail", page, StringComparison.Ordinal);
+        var decision = HostedForms.HiddenFields(page);
+        decision["aauth_decision"] = "accept";
+        using var decided = await browser.PostAsync($"/t/{tenant.Slug}/aauth/authorize", new FormUrlEncodedContent(decision));
+        var back = decided.Headers.Location!;
+        Assert.StartsWith(callback + "?", back.AbsoluteUri, StringComparison.Ordinal);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Query);
+        Assert.Equal("s1", query["state"].ToString());
+
+        using var exchanged = await suite.Gateway.SendAsync(agent.SignedPost(agentEndpoint,
+            new { request_type = "code", code = query["code"].ToString(), request_token = required["request_token"]!.GetValue<string>() }));
+        var tokens = await ApiAssert.OkAsync(exchanged);
+        var jwks = new Microsoft.IdentityModel.Tokens.JsonWebKeySet(await suite.Gateway.GetStringAsync(issuer + "/.well-known/jwks.json"));
+        var verified = await new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().ValidateTokenAsync(tokens["access_token"]!.GetValue<string>(),
+            new Microsoft.IdentityModel.Tokens.TokenValidationParameters
+            {
+                ValidIssuer = issuer, ValidAudience = resource.Identifier, IssuerSigningKeys = jwks.GetSigningKeys(), ValidTypes = ["auth+jwt"],
+            });
+        Assert.True(verified.IsValid, verified.Exception?.Message);
+        var authToken = (Microsoft.IdentityModel.JsonWebTokens.JsonWebToken)verified.SecurityToken;
+        Assert.Equal(agent.Thumbprint, authToken.GetPayloadValue<System.Text.Json.JsonElement>("cnf").GetProperty("jkt").GetString());
+        Assert.Equal("email:read", authToken.GetPayloadValue<string>("scope"));
+    }
+
     [Fact]
     public async Task JitTokens_AndMcpBoundTokens_CrossTheAgentsAndTokenServices()
     {

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Microsoft.IdentityModel.Tokens;
 using NSec.Cryptography;
 
-namespace LumoAuth.Authorization.Tests.Agents;
+namespace LumoAuth.Testing;
 
 /// <summary>
 /// An AAuth agent or resource as the tests play it: an https identifier, a key (Ed25519 or P-256) published as a JWKS,
