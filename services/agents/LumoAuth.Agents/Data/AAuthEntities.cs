@@ -104,6 +104,9 @@ public sealed class AAuthGrant
     /// <summary>The RFC 7638 thumbprint of the key the agent signed with: every token of the grant is bound to it.</summary>
     public string KeyThumbprint { get; set; } = string.Empty;
 
+    /// <summary>The agent's delegate that asked (an agent token's subject), carried into the tokens as <c>act.sub</c>.</summary>
+    public string? Actor { get; set; }
+
     /// <summary>The person who consented, for the levels that ask one.</summary>
     public Guid? UserId { get; set; }
 

@@ -377,6 +377,7 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.Property(g => g.Scope).HasMaxLength(2000);
             e.Property(g => g.AuthLevel).HasMaxLength(16);
             e.Property(g => g.KeyThumbprint).HasMaxLength(64);
+            e.Property(g => g.Actor).HasMaxLength(500);
             e.Property(g => g.State).HasMaxLength(16);
             e.Property(g => g.RedirectUri).HasMaxLength(2000);
             e.Property(g => g.ClientState).HasMaxLength(500);

@@ -26,11 +26,11 @@ public sealed record AAuthTokenRequest(
     /// <summary>Space-separated scopes (auth tokens).</summary>
     public string? Scope { get; init; }
 
+    /// <summary>The delegate acting for the agent (the agent token's subject): the token's <c>act.sub</c>.</summary>
+    public string? Actor { get; init; }
+
     /// <summary>The level the resource asked for (<c>none</c>, <c>authenticated</c>, <c>authorized</c>, <c>user</c>).</summary>
     public string? AuthLevel { get; init; }
-
-    /// <summary>The user who consented (auth tokens of the authorized and user levels); the subject then.</summary>
-    public string? UserId { get; init; }
 }
 
 public sealed record AAuthTokenResponse(string Token, string TokenId, DateTimeOffset ExpiresAt, string Issuer);

@@ -35,6 +35,11 @@ public static class AAuthEndpoints
     /// <summary>How recent a sign-in the <c>user</c> level takes as "present".</summary>
     public static readonly TimeSpan PresenceWindow = TimeSpan.FromMinutes(5);
 
+    /// <summary>The longest an agent token may live.</summary>
+    public static readonly TimeSpan MaxAgentTokenLifetime = TimeSpan.FromHours(24);
+
+    private const int MaxScopeLength = 2000;
+
     private const int MaxBodyBytes = 64 * 1024;
     private static readonly string[] RequestTypes = ["auth", "code", "refresh", "exchange"];
     private static readonly string[] SignatureHeaders = [MessageSignature.AgentAuthHeader, MessageSignature.SignatureInputHeader];
@@ -181,17 +186,18 @@ public static class AAuthEndpoints
             return failure;
         }
 
-        var (agent, caller, subject) = (identified.Agent!, identified.Caller!, identified.Subject!);
+        var (agent, caller, actor) = (identified.Agent!, identified.Caller!, identified.Actor);
         return request.RequestType switch
         {
-            "auth" => await AuthAsync(http, services, agent, caller, subject, request),
+            "auth" => await AuthAsync(http, services, agent, caller, actor, request),
             "code" => await CodeAsync(http, services, agent, caller, request),
             "refresh" => await RefreshAsync(http, services, agent, caller, request),
             _ => await ExchangeAsync(http, services, agent, caller, request),
         };
     }
 
-    private sealed record Identified(AAuthAgent? Agent, SignedCaller? Caller, string? Subject, IResult? Failure);
+    /// <summary>Who asks: the agent, the key that signed, and the delegate (an agent token's subject other than the agent).</summary>
+    private sealed record Identified(AAuthAgent? Agent, SignedCaller? Caller, string? Actor, IResult? Failure);
 
     /// <summary>
     /// Who signed: the agent an agent token names (its issuer; the token's <c>cnf</c> names the delegate key that must
@@ -208,14 +214,9 @@ public static class AAuthEndpoints
         }
 
         JsonWebToken? token = null;
-        if (agentToken is not null)
+        if (agentToken is not null && (token = ReadJwt(agentToken)) is null)
         {
-            if (agentToken.Length > 16 * 1024 || !Tokens.CanReadToken(agentToken))
-            {
-                return new(null, null, null, Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, "The agent_token is not a JWT."));
-            }
-
-            token = new JsonWebToken(agentToken);
+            return new(null, null, null, Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, "The agent_token is not a JWT."));
         }
 
         var identifier = token?.Issuer ?? AAuthCallers.PartyOf(signature.KeyId);
@@ -231,7 +232,7 @@ public static class AAuthEndpoints
         }
 
         IEnumerable<JsonWebKey> candidates;
-        var subject = agent.Identifier;
+        string? actor = null;
         if (token is not null)
         {
             var checkedToken = await AgentTokenKeyAsync(services, tenant, agent, token, http.RequestAborted);
@@ -241,7 +242,7 @@ public static class AAuthEndpoints
             }
 
             candidates = checkedToken.Keys!;
-            subject = token.Subject;
+            actor = token.Subject == agent.Identifier ? null : token.Subject;
         }
         else
         {
@@ -255,7 +256,7 @@ public static class AAuthEndpoints
         }
 
         return await services.Callers.IsFirstUseAsync(tenant.Id, signature)
-            ? new(agent, caller, subject, null)
+            ? new(agent, caller, actor, null)
             : new(null, null, null, Error(StatusCodes.Status401Unauthorized, "invalid_signature", "This signature has been used already."));
     }
 
@@ -278,11 +279,17 @@ public static class AAuthEndpoints
             return (null, "The agent_token's signature does not verify with the agent's keys.");
         }
 
-        var now = services.Time.GetUtcNow();
+        var now = services.Time.GetUtcNow().ToUnixTimeSeconds();
         var issuers = services.Lumo.Value.IssuersOf(tenant);
-        if (!token.TryGetPayloadValue<long>("exp", out var exp) || DateTimeOffset.FromUnixTimeSeconds(exp) <= now - TimeSpan.FromSeconds(30))
+        if (!token.TryGetPayloadValue<long>("exp", out var exp) || !token.TryGetPayloadValue<long>("iat", out var iat) || exp <= now - 30)
         {
-            return (null, "The agent_token has expired (or carries no exp).");
+            return (null, "The agent_token has expired (or lacks exp or iat).");
+        }
+
+        // A delegate cannot be withdrawn but by rotating the agent's keys: its tokens must be short-lived.
+        if (iat > now + 60 || exp - iat > MaxAgentTokenLifetime.TotalSeconds || (token.TryGetPayloadValue<long>("nbf", out var nbf) && nbf > now + 30))
+        {
+            return (null, $"The agent_token must be issued now, valid now, and live at most {MaxAgentTokenLifetime.TotalHours:0} hours.");
         }
 
         if (!token.Audiences.Any(a => issuers.Contains(a.TrimEnd('/'))))
@@ -290,9 +297,9 @@ public static class AAuthEndpoints
             return (null, "The agent_token is not for this tenant: its aud must name " + issuers[0] + ".");
         }
 
-        if (string.IsNullOrEmpty(token.Subject))
+        if (token.Subject is not { Length: > 0 and <= 500 })
         {
-            return (null, "The agent_token must name its subject.");
+            return (null, "The agent_token must name its subject (at most 500 characters).");
         }
 
         if (!token.TryGetPayloadValue<JsonElement>("cnf", out var cnf) || cnf.ValueKind != JsonValueKind.Object)
@@ -308,7 +315,7 @@ public static class AAuthEndpoints
             {
                 delegateKey = new JsonWebKey(jwkElement.GetRawText());
             }
-            catch (ArgumentException)
+            catch (Exception exception) when (exception is ArgumentException or JsonException)
             {
                 return (null, "The agent_token's cnf.jwk is not a JWK.");
             }
@@ -326,9 +333,14 @@ public static class AAuthEndpoints
         return named.Count > 0 ? (named, null) : (null, "The agent_token's cnf.jkt names no key of the agent (send the delegate's key as cnf.jwk).");
     }
 
-    private static async Task<IResult> AuthAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, string subject, AgentTokenRequest request)
+    private static async Task<IResult> AuthAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, string? actor, AgentTokenRequest request)
     {
         var tenant = services.Tenant.Tenant!;
+        if (request.Scope!.Length > MaxScopeLength)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_scope", $"The scope must be at most {MaxScopeLength} characters.");
+        }
+
         var (resource, resourceProblem) = await ResourceOfAsync(services, tenant, request.ResourceToken!, http.RequestAborted);
         if (resource is null)
         {
@@ -345,15 +357,17 @@ public static class AAuthEndpoints
         var grant = new AAuthGrant
         {
             Id = Guid.CreateVersion7(), TenantId = tenant.Id, AgentId = agent.Id, ResourceId = resource.Id, Scope = scope, AuthLevel = resource.AuthLevel,
-            KeyThumbprint = caller.Thumbprint, CreatedAt = now, UpdatedAt = now,
+            KeyThumbprint = caller.Thumbprint, Actor = actor, CreatedAt = now, UpdatedAt = now,
         };
         if (!AAuthLevels.NeedsConsent(resource.AuthLevel))
         {
+            // Signed first: a grant is kept only for a token the agent got.
             var refresh = NewSecret("aauth_refresh_");
             (grant.State, grant.RefreshTokenHash, grant.RefreshExpiresAt) = (AAuthGrantStates.Active, Hash(refresh), now + RefreshLifetime);
+            var answer = await AnswerAsync(services, agent, resource, grant, scope, refresh, http.RequestAborted);
             services.Db.AAuthGrants.Add(grant);
             await services.Db.SaveChangesAsync(http.RequestAborted);
-            return await AnswerAsync(services, agent, resource, grant, subject, scope, refresh, http.RequestAborted);
+            return answer;
         }
 
         if (!agent.UserAuthorizationEnabled)
@@ -418,8 +432,9 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The resource is no longer registered.");
         }
 
-        var refresh = NewSecret("aauth_refresh_");
-        var refreshHash = Hash(refresh);
+        // The user level wants the person present for each grant: no refresh token outlives the consent.
+        var refresh = grant.AuthLevel == AAuthLevels.User ? null : NewSecret("aauth_refresh_");
+        byte[]? refreshHash = refresh is null ? null : Hash(refresh);
         // Exactly one exchange of the code wins: the state moves from approved to active once.
         var claimed = await services.Db.AAuthGrants.Where(g => g.Id == grant.Id && g.State == AAuthGrantStates.Approved).ExecuteUpdateAsync(s => s
             .SetProperty(g => g.State, AAuthGrantStates.Active)
@@ -432,7 +447,7 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code has been used already.");
         }
 
-        return await AnswerAsync(services, agent, resource, grant, grant.UserId!.Value.ToString(), grant.Scope, refresh, http.RequestAborted);
+        return await AnswerAsync(services, agent, resource, grant, grant.Scope, refresh, http.RequestAborted);
     }
 
     private static async Task<IResult> RefreshAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, AgentTokenRequest request)
@@ -464,9 +479,16 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The resource is no longer registered.");
         }
 
+        // The rules of today: a resource that now needs consent takes a grant only a person gave, while the agent may still
+        // ask people; the user level never refreshes (the person is present for each grant).
+        if ((AAuthLevels.NeedsConsent(resource.AuthLevel) && (grant.UserId is null || !agent.UserAuthorizationEnabled)) || resource.AuthLevel == AAuthLevels.User)
+        {
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "This grant no longer meets the resource's level: ask again with request_type auth.");
+        }
+
         // What the grant holds, still allowed today, narrowed to what is asked.
         var held = Grantable(grant.Scope, agent.AllowedScopes, resource.SupportedScopes);
-        var scope = request.Scope is null ? held : Grantable(request.Scope, held.Split(' '), held.Split(' '));
+        var scope = request.Scope is null ? held : Grantable(request.Scope[..Math.Min(request.Scope.Length, MaxScopeLength)], held.Split(' '), held.Split(' '));
         if (scope.Length == 0 || (request.Scope is not null && request.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).Except(held.Split(' ')).Any()))
         {
             return Error(StatusCodes.Status400BadRequest, "invalid_scope", "A refresh may only keep or narrow the scopes granted.");
@@ -484,15 +506,15 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token has been used already.");
         }
 
-        var subject = grant.UserId?.ToString() ?? agent.Identifier;
-        return await AnswerAsync(services, agent, resource, grant, subject, scope, refresh, http.RequestAborted);
+        return await AnswerAsync(services, agent, resource, grant, scope, refresh, http.RequestAborted);
     }
 
     /// <summary>
-    /// An auth token of this tenant for one resource, traded for one for another resource: by the key the first is bound
-    /// to (so only its holder), for an agent with token exchange enabled, never to more scopes, and never into a level
-    /// that needs a person's consent the first token did not carry. No refresh token: the first token's grant stays the
-    /// one that lasts.
+    /// An auth token of this tenant for one resource, traded for one for another resource: by the agent it was issued to,
+    /// signing with the key it is bound to, for an agent with token exchange enabled; never to more scopes, never beyond
+    /// the first token's expiry (so a chain of exchanges cannot outlive a revoked grant), and only into resources that
+    /// need no person's consent — a person's consent names one resource, so a token they gave is not carried to another
+    /// (ask with request_type auth). No refresh token: the first token's grant stays the one that lasts.
     /// </summary>
     private static async Task<IResult> ExchangeAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, AgentTokenRequest request)
     {
@@ -508,9 +530,9 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, "The subject_token is not a valid, unexpired auth token of this tenant.");
         }
 
-        if (ThumbprintOf(subjectToken) != caller.Thumbprint)
+        if (ThumbprintOf(subjectToken) != caller.Thumbprint || !subjectToken.TryGetPayloadValue<string>("agent", out var issuedTo) || issuedTo != agent.Identifier)
         {
-            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The subject_token is bound to another key than the one that signed this request.");
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The subject_token was issued to another agent, or is bound to another key than the one that signed this request.");
         }
 
         var (resource, resourceProblem) = await ResourceOfAsync(services, tenant, request.ResourceToken!, http.RequestAborted);
@@ -519,35 +541,48 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, resourceProblem!);
         }
 
-        subjectToken.TryGetPayloadValue<string>("auth_level", out var subjectLevel);
-        if (resource.AuthLevel == AAuthLevels.User || (resource.AuthLevel == AAuthLevels.Authorized && subjectLevel is not (AAuthLevels.Authorized or AAuthLevels.User)))
+        if (AAuthLevels.NeedsConsent(resource.AuthLevel))
         {
-            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "This resource needs a person's consent the subject_token does not carry: ask with request_type auth.");
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", "This resource needs a person's consent of its own: ask with request_type auth.");
         }
 
         var held = subjectToken.TryGetPayloadValue<string>("scope", out var subjectScope) ? subjectScope : string.Empty;
-        var scope = Grantable(request.Scope ?? held, held.Split(' '), agent.AllowedScopes.Intersect(resource.SupportedScopes).ToList());
+        var asked = request.Scope is { } narrowed ? narrowed[..Math.Min(narrowed.Length, MaxScopeLength)] : held;
+        var scope = Grantable(asked, held.Split(' '), agent.AllowedScopes.Intersect(resource.SupportedScopes).ToList());
         if (scope.Length == 0)
         {
             return Error(StatusCodes.Status400BadRequest, "invalid_scope", "No scope of the subject_token is both allowed to the agent and supported by the resource.");
         }
 
-        var issued = await SignAsync(services, new AAuthTokenRequest(
-            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, subjectToken.Subject, resource.Identifier, caller.Thumbprint, AuthTokenLifetime, NewTokenId())
+        var lifetime = (int)Math.Min(AuthTokenLifetime, (subjectToken.ValidTo - services.Time.GetUtcNow().UtcDateTime).TotalSeconds);
+        if (lifetime < 1)
         {
-            Agent = agent.Identifier, Scope = scope, AuthLevel = subjectLevel is AAuthLevels.Authorized ? subjectLevel : resource.AuthLevel,
+            return Error(StatusCodes.Status400BadRequest, ErrorCodes.InvalidToken, "The subject_token is about to expire.");
+        }
+
+        var actor = subjectToken.TryGetPayloadValue<JsonElement>("act", out var act) && act.ValueKind == JsonValueKind.Object
+            && act.TryGetProperty("sub", out var actorSubject) && actorSubject.ValueKind == JsonValueKind.String ? actorSubject.GetString() : null;
+        var issued = await SignAsync(services, new AAuthTokenRequest(
+            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, agent.Identifier, resource.Identifier, caller.Thumbprint, lifetime, NewTokenId())
+        {
+            Agent = agent.Identifier, Scope = scope, AuthLevel = resource.AuthLevel, Actor = actor,
         }, http.RequestAborted);
-        return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, null));
+        return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", lifetime, scope, null));
     }
 
+    /// <summary>
+    /// An auth token of a grant: its subject is the person who consented, else the agent itself; a delegate that asked is
+    /// the token's actor (<c>act.sub</c>), never its subject.
+    /// </summary>
     private static async Task<IResult> AnswerAsync(
-        Services services, AAuthAgent agent, AAuthResource resource, AAuthGrant grant, string subject, string scope, string refresh, CancellationToken cancellationToken)
+        Services services, AAuthAgent agent, AAuthResource resource, AAuthGrant grant, string scope, string? refresh, CancellationToken cancellationToken)
     {
         var tenant = services.Tenant.Tenant!;
         var issued = await SignAsync(services, new AAuthTokenRequest(
-            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, subject, resource.Identifier, grant.KeyThumbprint, AuthTokenLifetime, NewTokenId())
+            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, grant.UserId?.ToString() ?? agent.Identifier, resource.Identifier, grant.KeyThumbprint,
+            AuthTokenLifetime, NewTokenId())
         {
-            Agent = agent.Identifier, Scope = scope, AuthLevel = grant.AuthLevel, UserId = grant.UserId?.ToString(),
+            Agent = agent.Identifier, Scope = scope, AuthLevel = grant.AuthLevel, Actor = grant.Actor,
         }, cancellationToken);
         return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, refresh));
     }
@@ -678,6 +713,24 @@ public static class AAuthEndpoints
                && valid.TryGetPayloadValue<string>(LumoClaims.TenantId, out var tenantId) && tenantId == tenant.Id.ToString()
             ? valid
             : null;
+    }
+
+    /// <summary>A JWT's parts, or null for anything that is not one (IdentityModel throws on some malformed input that passes CanReadToken).</summary>
+    private static JsonWebToken? ReadJwt(string token)
+    {
+        if (token.Length > 16 * 1024 || !Tokens.CanReadToken(token))
+        {
+            return null;
+        }
+
+        try
+        {
+            return new JsonWebToken(token);
+        }
+        catch (Exception exception) when (exception is ArgumentException or SecurityTokenMalformedException)
+        {
+            return null;
+        }
     }
 
     private static string? ThumbprintOf(JsonWebToken token) =>

@@ -48,6 +48,7 @@ public static class AAuthTokenEndpoints
             .Check(request.LifetimeSeconds is > 0 and <= AAuthTokenRequest.MaxLifetimeSeconds, "lifetimeSeconds", $"must be 1 to {AAuthTokenRequest.MaxLifetimeSeconds}")
             .Optional("agent", request.Agent, MaxClaimLength)
             .Optional("scope", request.Scope, MaxClaimLength)
+            .Optional("actor", request.Actor, MaxClaimLength)
             .Check(request.AuthLevel is null || AuthLevels.Contains(request.AuthLevel), "authLevel", "must be none, authenticated, authorized or user");
         if (!validation.IsValid)
         {
@@ -95,6 +96,14 @@ public static class AAuthTokenEndpoints
             if (request.Scope is { Length: > 0 } scope)
             {
                 json.WriteString(Claims.Scope, scope);
+            }
+
+            if (request.Actor is { Length: > 0 } actor)
+            {
+                // RFC 8693 §4.1: who acts for the subject (a delegate of the agent).
+                json.WriteStartObject("act");
+                json.WriteString(Claims.Subject, actor);
+                json.WriteEndObject();
             }
 
             if (request.AuthLevel is { Length: > 0 } level)
