@@ -131,7 +131,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var issuer = metadata["issuer"]!.GetValue<string>();
         var agentEndpoint = metadata["agent_token_endpoint"]!.GetValue<string>();
         using var resourceAnswer = await suite.Gateway.SendAsync(resource.SignedPost(metadata["resource_token_endpoint"]!.GetValue<string>(),
-            new { resource_identifier = resource.Identifier, audience = issuer }, bearer: resource.Identifier));
+            new { resource_identifier = resource.Identifier, audience = issuer }, standard: true, bearer: resource.Identifier));
         var resourceToken = (await ApiAssert.OkAsync(resourceAnswer))["resource_token"]!.GetValue<string>();
 
         using var asked = await suite.Gateway.SendAsync(agent.SignedPost(agentEndpoint, new { request_type = "auth", resource_token = resourceToken, scope = "email:read", state = "s1" }));

@@ -97,7 +97,8 @@ public sealed class AAuthParty : IDisposable
 
         if (standard)
         {
-            var parameters = $"({string.Join(' ', components.Select(c => $"\"{c.Name}\""))});created={when};keyid=\"{keyid}\";alg=\"{Algorithm}\"";
+            // A nonce makes each signature unique, so two alike requests within one second are not taken for a copy.
+            var parameters = $"({string.Join(' ', components.Select(c => $"\"{c.Name}\""))});created={when};keyid=\"{keyid}\";alg=\"{Algorithm}\";nonce=\"{Guid.NewGuid():N}\"";
             var signatureBase = lines + "\n\"@signature-params\": " + parameters;
             request.Headers.Add("Signature-Input", "sig1=" + parameters);
             request.Headers.Add("Signature", "sig1=:" + Convert.ToBase64String(Sign(Encoding.UTF8.GetBytes(signatureBase))) + ":");

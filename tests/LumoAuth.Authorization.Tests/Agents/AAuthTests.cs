@@ -75,7 +75,7 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await RegisterAgentAsync(tenant, agent, new { allowedScopes = new[] { "read" } });
         await RegisterResourceAsync(tenant, resource, "authenticated", ["read"]);
         using var http = suite.Agents.CreateClient();
-        var resourceToken = await ResourceTokenAsync(http, tenant, resource, standard: true);
+        var resourceToken = await ResourceTokenAsync(http, tenant, resource);
         object Body() => new { request_type = "auth", resource_token = resourceToken, scope = "read" };
         var url = AgentTokenUrl(tenant);
 
@@ -114,18 +114,19 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         object Body(string identifier, string? audience = null, int lifetime = 300) =>
             new { resource_identifier = identifier, audience = audience ?? Origin + tenant.Api, lifetime };
 
-        await OAuthErrorAsync(await http.SendAsync(stranger.SignedPost(url, Body(stranger.Identifier), bearer: stranger.Identifier)), 401, "invalid_resource");
-        // Naming the resource is not enough: its key must sign.
-        await OAuthErrorAsync(await http.SendAsync(stranger.SignedPost(url, Body(resource.Identifier), keyId: resource.Identifier + "#key-1", bearer: resource.Identifier)), 401, "invalid_signature");
-        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier), bearer: "https://other.example.com")), 401, "invalid_resource");
-        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier, audience: "https://elsewhere.example.com/api/v1"))), 400, "invalid_request");
-        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier, lifetime: 3600))), 400, "invalid_request");
+        await OAuthErrorAsync(await http.SendAsync(stranger.SignedPost(url, Body(stranger.Identifier), standard: true, bearer: stranger.Identifier)), 401, "invalid_resource");
+        // Naming the resource is not enough: its key must sign, in the form that signs its own time.
+        await OAuthErrorAsync(await http.SendAsync(stranger.SignedPost(url, Body(resource.Identifier), standard: true, keyId: resource.Identifier + "#key-1", bearer: resource.Identifier)), 401, "invalid_signature");
+        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier), bearer: resource.Identifier)), 401, "invalid_signature");
+        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier), standard: true, bearer: "https://other.example.com")), 401, "invalid_resource");
+        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier, audience: "https://elsewhere.example.com/api/v1"), standard: true)), 400, "invalid_request");
+        await OAuthErrorAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier, lifetime: 3600), standard: true)), 400, "invalid_request");
         using (var garbage = new HttpRequestMessage(HttpMethod.Post, new Uri(url).PathAndQuery) { Content = new StringContent("{not json", System.Text.Encoding.UTF8, "application/json") })
         {
             await OAuthErrorAsync(await http.SendAsync(garbage), 400, "invalid_request");
         }
 
-        var token = (await ApiAssert.OkAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier, lifetime: 60), bearer: resource.Identifier))))["resource_token"]!.GetValue<string>();
+        var token = (await ApiAssert.OkAsync(await http.SendAsync(resource.SignedPost(url, Body(resource.Identifier, lifetime: 60), standard: true, bearer: resource.Identifier))))["resource_token"]!.GetValue<string>();
         Assert.InRange((new JsonWebToken(token).ValidTo - DateTime.UtcNow).TotalSeconds, 30, 61);
     }
 
@@ -186,6 +187,16 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         var denied = await DecideAsync(browser, await OpenSignedInAsync(browser, new Uri(second["auth_url"]!.GetValue<string>()).PathAndQuery, email, "Correct-Horse-9"), accept: false);
         Assert.Equal("access_denied", QueryHelpers.ParseQuery(denied.Query)["error"].ToString());
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "code", code = "any", request_token = second["request_token"]!.GetValue<string>() })), 400, "access_denied");
+
+        // The user level: the person has just signed in (present), and the grant gets no refresh token to outlive them.
+        using var present = AAuthParty.P256("https://present.example.com");
+        await RegisterResourceAsync(tenant, present, "user", ["email:read"]);
+        var third = await RequestConsentAsync(http, tenant, agent, present, state: null);
+        var approved = await DecideAsync(browser, await OpenSignedInAsync(browser, new Uri(third["auth_url"]!.GetValue<string>()).PathAndQuery, email, "Correct-Horse-9"), accept: true);
+        var userLevel = await ApiAssert.OkAsync(await http.SendAsync(agent.SignedPost(url,
+            new { request_type = "code", code = QueryHelpers.ParseQuery(approved.Query)["code"].ToString(), request_token = third["request_token"]!.GetValue<string>() })));
+        Assert.Null(userLevel["refresh_token"]);
+        Assert.Equal("user", new JsonWebToken(userLevel["access_token"]!.GetValue<string>()).GetPayloadValue<string>("auth_level"));
     }
 
     [Fact]
@@ -209,13 +220,22 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
 
         var tokens = await ApiAssert.OkAsync(await http.SendAsync(session.SignedPost(url, Body(AgentToken(Origin + tenant.Api)), keyId: session.Identifier + "#delegate")));
         var authToken = new JsonWebToken(tokens["access_token"]!.GetValue<string>());
-        Assert.Equal(session.Identifier, authToken.Subject);
+        // The agent is the subject; its delegate, the actor (never a subject it could name freely).
+        Assert.Equal(agent.Identifier, authToken.Subject);
+        Assert.Equal(session.Identifier, authToken.GetPayloadValue<System.Text.Json.JsonElement>("act").GetProperty("sub").GetString());
         Assert.Equal(agent.Identifier, authToken.GetPayloadValue<string>("agent"));
         Assert.Equal(session.Thumbprint, Jkt(authToken));
 
         // The agent's own key may not sign for a token naming the delegate's; another tenant's token is refused.
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, Body(AgentToken(Origin + tenant.Api)))), 401, "invalid_signature");
         await OAuthErrorAsync(await http.SendAsync(session.SignedPost(url, Body(AgentToken(Origin + "/t/other/api/v1")))), 400, "invalid_token");
+        var longLived = agent.Jws(new
+        {
+            iss = agent.Identifier, sub = session.Identifier, aud = Origin + tenant.Api, iat = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            exp = DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeSeconds(), cnf = new { jwk = session.Jwk },
+        }, "agent+jwt");
+        await OAuthErrorAsync(await http.SendAsync(session.SignedPost(url, Body(longLived))), 400, "invalid_token");
+        await OAuthErrorAsync(await http.SendAsync(session.SignedPost(url, Body("a.b.c"))), 400, "invalid_token");
         // A token signed by the delegate itself is not the agent's word.
         var forged = session.Jws(new { iss = agent.Identifier, sub = session.Identifier, aud = Origin + tenant.Api, exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds(), cnf = new { jwk = session.Jwk } }, "agent+jwt");
         await OAuthErrorAsync(await http.SendAsync(session.SignedPost(url, Body(forged))), 400, "invalid_token");
@@ -350,10 +370,10 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
             new { name = "Resource " + resource.Identifier, identifier = resource.Identifier, jwks = resource.Jwks, supportedScopes = scopes, defaultAuthLevel = level }), 201);
     }
 
-    private static async Task<string> ResourceTokenAsync(HttpClient http, TestTenant tenant, AAuthParty resource, bool standard = false)
+    private static async Task<string> ResourceTokenAsync(HttpClient http, TestTenant tenant, AAuthParty resource)
     {
         var body = new { resource_identifier = resource.Identifier, audience = Origin + tenant.Api, lifetime = 300 };
-        using var answer = await http.SendAsync(resource.SignedPost(Origin + tenant.Api + "/aauth/resource/token", body, standard, bearer: resource.Identifier));
+        using var answer = await http.SendAsync(resource.SignedPost(Origin + tenant.Api + "/aauth/resource/token", body, standard: true, bearer: resource.Identifier));
         return (await ApiAssert.OkAsync(answer))["resource_token"]!.GetValue<string>();
     }
 

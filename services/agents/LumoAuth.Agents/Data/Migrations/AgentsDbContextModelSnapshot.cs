@@ -93,6 +93,10 @@ namespace LumoAuth.Agents.Data.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<string>("Actor")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
                     b.Property<Guid>("AgentId")
                         .HasColumnType("uuid");
 

@@ -18,8 +18,18 @@ public sealed class AAuthOptions
     public bool AllowPrivateTargets { get; set; }
 }
 
-/// <summary>A request whose signature verified: the key that made it and that key's thumbprint (what tokens are bound to).</summary>
-public sealed record SignedCaller(JsonWebKey Key, string Thumbprint, MessageSignature Signature);
+/// <summary>
+/// A request whose signature verified: the key that made it, that key's thumbprint (what tokens are bound to), and the
+/// bytes it signed.
+/// </summary>
+public sealed record SignedCaller(JsonWebKey Key, string Thumbprint, MessageSignature Signature, byte[] SignedBase)
+{
+    /// <summary>
+    /// What the replay memory keeps: the key and what it signed, not the signature's bytes, which ECDSA lets a copier
+    /// rewrite (s for n − s) into a second valid signature of the same request.
+    /// </summary>
+    public string Fingerprint() => Convert.ToHexString(SHA256.HashData([.. System.Text.Encoding.ASCII.GetBytes(Thumbprint + "\n"), .. SignedBase]));
+}
 
 /// <summary>
 /// Checks that a request is signed (RFC 9421) by a key of the party it claims to be: the signature covers the method, the
@@ -33,6 +43,9 @@ public sealed partial class AAuthCallers(
     public static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
     public static readonly TimeSpan FutureLeeway = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan ReplayMemory = TimeSpan.FromMinutes(10);
+
+    /// <summary>At most this many of a party's keys are tried for one signature.</summary>
+    private const int MaxKeysTried = 20;
 
     private readonly ConcurrentDictionary<string, long> _seenLocally = new(StringComparer.Ordinal);
 
@@ -61,6 +74,12 @@ public sealed partial class AAuthCallers(
         if (made < now - MaxAge || made > now + FutureLeeway)
         {
             return (null, "The signature is stale: its 'created' time is too far from now.");
+        }
+
+        // A signer's own end to its signature (RFC 9421 §2.3 expires), when it names one.
+        if (signature.Expires is { } expires && DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(expires, 0, 253_402_300_799)) < now)
+        {
+            return (null, "The signature has expired ('expires').");
         }
 
         if (signature.Algorithm is { } algorithm && !SigningKeys.MessageAlgorithms.Contains(algorithm))
@@ -92,7 +111,16 @@ public sealed partial class AAuthCallers(
     {
         var target = PublicTarget.Of(request, lumo.Value, tenant);
         var kid = KeyIdFragment(signature.KeyId);
-        foreach (var key in candidates.Where(k => kid is null || k.Kid is null || k.Kid == kid))
+        var keys = candidates.Where(k => kid is null || k.Kid is null || k.Kid == kid).Take(MaxKeysTried).ToList();
+        // A set of several keys is searched by key id only: trying each on every request would let a caller make us work.
+        if (kid is null && keys.Count > 1)
+        {
+            return (null, "Name the key that signed: the signature's keyid must end with #kid (the caller has several keys).");
+        }
+
+        // The signed URL is the one addressed, query included (RFC 9421 §2.2.2).
+        var query = request.QueryString.Value ?? string.Empty;
+        foreach (var key in keys)
         {
             var algorithm = signature.Algorithm ?? SigningKeys.DefaultAlgorithm(key);
             if (algorithm is null)
@@ -102,14 +130,14 @@ public sealed partial class AAuthCallers(
 
             foreach (var uri in new[] { target.Uri, target.Alternate })
             {
-                if (uri is null || signature.BaseOf(request, uri) is not ({ } signed, null))
+                if (uri is null || signature.BaseOf(request, uri + query) is not ({ } signed, null))
                 {
                     continue;
                 }
 
                 if (SigningKeys.Verify(key, algorithm, signed, signature.Value))
                 {
-                    return (new SignedCaller(key, SigningKeys.Thumbprint(key), signature), null);
+                    return (new SignedCaller(key, SigningKeys.Thumbprint(key), signature, signed), null);
                 }
             }
         }
@@ -134,13 +162,13 @@ public sealed partial class AAuthCallers(
         }
 
         var keys = await providers.KeySetAsync(jwksUri, refetch, cancellationToken);
-        return keys?.OfType<JsonWebKey>().Where(SigningKeys.IsUsablePublicKey).ToList() ?? [];
+        return keys?.OfType<JsonWebKey>().Where(SigningKeys.IsUsablePublicKey).Take(MaxKeysTried).ToList() ?? [];
     }
 
     /// <summary>Whether this signature is new; a copy is refused. Without Redis, this process's memory answers.</summary>
-    public async Task<bool> IsFirstUseAsync(Guid tenantId, MessageSignature signature)
+    public async Task<bool> IsFirstUseAsync(Guid tenantId, SignedCaller caller)
     {
-        var key = $"lumoauth:aauth-sig:{tenantId:N}:{signature.Fingerprint()}";
+        var key = $"lumoauth:aauth-sig:{tenantId:N}:{caller.Fingerprint()}";
         try
         {
             return await redis.GetDatabase().StringSetAsync(key, "1", ReplayMemory, When.NotExists);

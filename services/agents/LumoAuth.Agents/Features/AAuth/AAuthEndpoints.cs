@@ -255,7 +255,7 @@ public static class AAuthEndpoints
             return new(null, null, null, Error(StatusCodes.Status401Unauthorized, "invalid_signature", failed!));
         }
 
-        return await services.Callers.IsFirstUseAsync(tenant.Id, signature)
+        return await services.Callers.IsFirstUseAsync(tenant.Id, caller)
             ? new(agent, caller, actor, null)
             : new(null, null, null, Error(StatusCodes.Status401Unauthorized, "invalid_signature", "This signature has been used already."));
     }
@@ -744,6 +744,12 @@ public static class AAuthEndpoints
             return (null, problem);
         }
 
+        // Nothing short-lived rides in a resource's body, so its signature must sign its own time: RFC 9421's headers, not Agent-Auth.
+        if (!signature.ParametersSigned)
+        {
+            return (null, "A resource signs with Signature-Input and Signature (RFC 9421), whose parameters are signed.");
+        }
+
         var keys = await KeysAsync(services, jwks, jwksUri, signature.KeyId, http.RequestAborted);
         var (caller, failed) = services.Callers.Verify(http.Request, services.Tenant.Tenant!, signature, keys);
         if (caller is null)
@@ -751,7 +757,7 @@ public static class AAuthEndpoints
             return (null, failed);
         }
 
-        return await services.Callers.IsFirstUseAsync(services.Tenant.TenantId, signature) ? (caller, null) : (null, "This signature has been used already.");
+        return await services.Callers.IsFirstUseAsync(services.Tenant.TenantId, caller) ? (caller, null) : (null, "This signature has been used already.");
     }
 
     /// <summary>A party's keys; fetched again once when a key id is named that the cached set lacks (a rotation).</summary>

@@ -21,6 +21,7 @@ public sealed record MessageSignature(
     string Label,
     IReadOnlyList<string> Covered,
     long? Created,
+    long? Expires,
     string? KeyId,
     string? Algorithm,
     byte[] Value,
@@ -88,9 +89,6 @@ public sealed record MessageSignature(
 
         return (Encoding.UTF8.GetBytes(builder.ToString()), null);
     }
-
-    /// <summary>A fingerprint for the replay memory.</summary>
-    public string Fingerprint() => Convert.ToHexString(SHA256.HashData(Value));
 
     private static (MessageSignature?, string?) ReadStandard(string input, string signatures)
     {
@@ -172,18 +170,25 @@ public sealed record MessageSignature(
             return (null, $"The signature must cover 1 to {MaxComponents} distinct lower-case components.");
         }
 
-        long? created = null;
-        if (parameters.TryGetValue("created", out var text))
+        if (!TryTime(parameters, "created", out var created) || !TryTime(parameters, "expires", out var expires))
         {
-            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds))
-            {
-                return (null, "The signature's 'created' must be a Unix time in seconds.");
-            }
-
-            created = seconds;
+            return (null, "The signature's 'created' and 'expires' must be Unix times in seconds.");
         }
 
-        return (new MessageSignature(label, covered, created, parameters.GetValueOrDefault("keyid"), parameters.GetValueOrDefault("alg"), value, parametersSigned, signatureParams), null);
+        return (new MessageSignature(label, covered, created, expires, parameters.GetValueOrDefault("keyid"), parameters.GetValueOrDefault("alg"), value, parametersSigned, signatureParams), null);
+    }
+
+    private static bool TryTime(Dictionary<string, string> parameters, string name, out long? seconds)
+    {
+        seconds = null;
+        if (!parameters.TryGetValue(name, out var text))
+        {
+            return true;
+        }
+
+        var parsed = long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value);
+        seconds = parsed ? value : null;
+        return parsed;
     }
 
     /// <summary><c>;name=value;name="value"</c> (RFC 8941 parameters, spaces tolerated as the docs write them).</summary>

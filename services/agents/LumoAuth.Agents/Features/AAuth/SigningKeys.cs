@@ -25,6 +25,7 @@ public static class SigningKeys
     public static readonly IReadOnlyList<string> TokenAlgorithms = ["EdDSA", "ES256", "ES384", "PS256", "PS512", "RS256"];
 
     private const int MinRsaBits = 2048;
+    private const int MaxRsaBits = 4096;
 
     /// <summary>The message algorithm a key implies when the signature names none.</summary>
     public static string? DefaultAlgorithm(JsonWebKey key) => key.Kty switch
@@ -71,15 +72,29 @@ public static class SigningKeys
         ? Base64UrlEncoder.Encode(SHA256.HashData(Encoding.UTF8.GetBytes($"{{\"crv\":\"{key.Crv}\",\"kty\":\"OKP\",\"x\":\"{key.X}\"}}")))
         : Base64UrlEncoder.Encode(key.ComputeJwkThumbprint());
 
-    /// <summary>Whether the JWK is a public signing key we can verify with (no private parts, no symmetric keys).</summary>
-    public static bool IsUsablePublicKey(JsonWebKey key) =>
-        key.Use is null or JsonWebKeyUseNames.Sig && string.IsNullOrEmpty(key.D) && key.Kty switch
+    /// <summary>
+    /// Whether the JWK is a public signing key we can verify with: no private parts, no symmetric keys, parts of the right
+    /// sizes (an RSA key of 2048 to 4096 bits with a small exponent: a huge one would make each check costly).
+    /// </summary>
+    public static bool IsUsablePublicKey(JsonWebKey key)
+    {
+        try
         {
-            "OKP" => key.Crv == "Ed25519" && key.X is { Length: > 0 },
-            JsonWebAlgorithmsKeyTypes.EllipticCurve => key.Crv is JsonWebKeyECTypes.P256 or JsonWebKeyECTypes.P384 && key.X is { Length: > 0 } && key.Y is { Length: > 0 },
-            JsonWebAlgorithmsKeyTypes.RSA => key.N is { Length: > 0 } && key.E is { Length: > 0 } && string.IsNullOrEmpty(key.P) && Base64UrlEncoder.DecodeBytes(key.N).Length * 8 >= MinRsaBits,
-            _ => false,
-        };
+            return key.Use is null or JsonWebKeyUseNames.Sig && string.IsNullOrEmpty(key.D) && key.Kty switch
+            {
+                "OKP" => key.Crv == "Ed25519" && key.X is { Length: > 0 } x && Base64UrlEncoder.DecodeBytes(x).Length == 32,
+                JsonWebAlgorithmsKeyTypes.EllipticCurve => key.Crv is JsonWebKeyECTypes.P256 or JsonWebKeyECTypes.P384
+                    && key.X is { Length: > 0 } && key.Y is { Length: > 0 } && Base64UrlEncoder.DecodeBytes(key.X).Length == Base64UrlEncoder.DecodeBytes(key.Y).Length,
+                JsonWebAlgorithmsKeyTypes.RSA => string.IsNullOrEmpty(key.P) && key.N is { Length: > 0 } n && key.E is { Length: > 0 } e
+                    && Base64UrlEncoder.DecodeBytes(n).Length * 8 is >= MinRsaBits and <= MaxRsaBits && Base64UrlEncoder.DecodeBytes(e).Length <= 4,
+                _ => false,
+            };
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+    }
 
     private static bool VerifyEcdsa(JsonWebKey key, string curveName, ECCurve curve, HashAlgorithmName hash, ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
@@ -101,6 +116,6 @@ public static class SigningKeys
         }
 
         using var rsa = RSA.Create(new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(key.N), Exponent = Base64UrlEncoder.DecodeBytes(key.E) });
-        return rsa.KeySize >= MinRsaBits && rsa.VerifyData(data, signature, hash, padding);
+        return rsa.KeySize is >= MinRsaBits and <= MaxRsaBits && rsa.VerifyData(data, signature, hash, padding);
     }
 }

@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace LumoAuth.Agents.Data.Migrations
 {
     [DbContext(typeof(AgentsDbContext))]
-    [Migration("20261205231509_AAuth")]
+    [Migration("20261205233659_AAuth")]
     partial class AAuth
     {
         /// <inheritdoc />
@@ -95,6 +95,10 @@ namespace LumoAuth.Agents.Data.Migrations
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
+
+                    b.Property<string>("Actor")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
 
                     b.Property<Guid>("AgentId")
                         .HasColumnType("uuid");

@@ -48,6 +48,7 @@ namespace LumoAuth.Agents.Data.Migrations
                     Scope = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
                     AuthLevel = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
                     KeyThumbprint = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    Actor = table.Column<string>(type: "character varying(500)", maxLength: 500, nullable: true),
                     UserId = table.Column<Guid>(type: "uuid", nullable: true),
                     State = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
                     RequestTokenHash = table.Column<byte[]>(type: "bytea", nullable: true),
