@@ -39,6 +39,7 @@ public static class AgentsServiceExtensions
         builder.Services.AddSingleton<JitTokens>();
         builder.Services.AddOptions<AAuthOptions>().BindConfiguration(AAuthOptions.SectionName);
         builder.Services.AddSingleton<AAuthCallers>();
+        builder.Services.AddHostedService<AAuthHousekeeping>();
         builder.Services.AddOpenIdProviders(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<AAuthOptions>>().Value.AllowPrivateTargets);
         builder.Services.AddOutsideTargetClient(
             JitCallbackConsumer.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(5),

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Testing;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace LumoAuth.Authorization.Tests.Agents;
@@ -63,6 +64,16 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         // The replaced token again: a copy is about, and the grant ends (its newest token too).
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(AgentTokenUrl(tenant), new { request_type = "refresh", refresh_token = refresh })), 400, "invalid_grant");
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(AgentTokenUrl(tenant), new { request_type = "refresh", refresh_token = next })), 400, "invalid_grant");
+
+        // Housekeeping keeps a live grant, and forgets it a day after its refresh token expired.
+        var live = (await ApiAssert.OkAsync(await http.SendAsync(agent.SignedPost(AgentTokenUrl(tenant),
+            new { request_type = "auth", resource_token = await ResourceTokenAsync(http, tenant, resource), scope = "read" }))))["refresh_token"]!.GetValue<string>();
+        using var scope = suite.Agents.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Agents.Data.AgentsDbContext>();
+        await LumoAuth.Agents.Features.AAuth.AAuthHousekeeping.PruneAsync(db, DateTimeOffset.UtcNow, CancellationToken.None);
+        live = (await ApiAssert.OkAsync(await http.SendAsync(agent.SignedPost(AgentTokenUrl(tenant), new { request_type = "refresh", refresh_token = live }))))["refresh_token"]!.GetValue<string>();
+        Assert.True(await LumoAuth.Agents.Features.AAuth.AAuthHousekeeping.PruneAsync(db, DateTimeOffset.UtcNow.AddDays(32), CancellationToken.None) > 0);
+        await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(AgentTokenUrl(tenant), new { request_type = "refresh", refresh_token = live })), 400, "invalid_grant");
     }
 
     [Fact]
@@ -180,6 +191,15 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "code", code, request_token = requestToken }, standard: true)), 400, "invalid_grant");
         // The replay revoked the grant: its refresh token is gone too.
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "refresh", refresh_token = tokens["refresh_token"]!.GetValue<string>() })), 400, "invalid_grant");
+
+        // The audit log has the person's answer, the token, and the revocation.
+        using var auditor = suite.Admin.ClientFor(tenant);
+        foreach (var action in new[] { "agent_auth_consent_decided", "agent_auth_token_issued", "agent_auth_grant_revoked", "agent_auth_registration_changed" })
+        {
+            var entry = await ApiAssert.EventuallyAsync(async () =>
+                (await ApiAssert.OkAsync(await auditor.GetAsync($"{tenant.Api}/admin/audit-logs?action={action}")))["data"]!.AsArray().FirstOrDefault());
+            Assert.Equal(action, entry!["action"]!.GetValue<string>());
+        }
 
         // The page no longer shows an answered request; a denial reaches the agent as access_denied.
         Assert.Contains("no longer waiting", await OpenSignedInAsync(browser, authUrl.PathAndQuery, email, "Correct-Horse-9"), StringComparison.Ordinal);

@@ -50,3 +50,19 @@ public sealed record JitTaskEnded(Guid TaskId, Guid AgentId, string Status, stri
 
 /// <summary>An MCP server was registered, changed or removed: the token service forgets the tenant's MCP resources it cached.</summary>
 public sealed record McpServerChanged(Guid ServerId, string ResourceUri, string Change) : IntegrationEvent;
+
+/// <summary>An AAuth agent or resource (<see cref="Kind"/>: <c>agent</c>, <c>resource</c>) was registered, changed or removed.</summary>
+public sealed record AgentAuthRegistrationChanged(Guid RegistrationId, string Kind, string Identifier, string Change) : IntegrationEvent;
+
+/// <summary>A person answered an AAuth agent's request to use a resource for them.</summary>
+public sealed record AgentAuthConsentDecided(Guid GrantId, Guid AgentId, Guid ResourceId, Guid UserId, bool Approved, string Scope, string AuthLevel) : IntegrationEvent;
+
+/// <summary>
+/// An AAuth auth token was issued (<see cref="RequestType"/>: <c>auth</c>, <c>code</c>, <c>refresh</c>, <c>exchange</c>);
+/// <see cref="GrantId"/> is null for an exchange, which makes no grant.
+/// </summary>
+public sealed record AgentAuthTokenIssued(
+    Guid? GrantId, Guid AgentId, Guid ResourceId, string RequestType, string TokenId, string Subject, string Scope, DateTimeOffset ExpiresAt) : IntegrationEvent;
+
+/// <summary>An AAuth grant was revoked because a code or refresh token was presented again (someone holds a copy).</summary>
+public sealed record AgentAuthGrantRevoked(Guid GrantId, Guid AgentId, string Reason) : IntegrationEvent;

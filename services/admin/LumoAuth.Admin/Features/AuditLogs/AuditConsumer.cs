@@ -136,7 +136,8 @@ public static class AuditMapping
         "Sessions" => "authentication",
         // What an agent asked, was granted or refused are decisions about access; registering one is configuration.
         "Agents" when type.Name.StartsWith("AgentAction", StringComparison.Ordinal) || type.Name.Contains("Budget", StringComparison.Ordinal)
-                      || type.Name.StartsWith("Jit", StringComparison.Ordinal) => "authorization",
+                      || type.Name.StartsWith("Jit", StringComparison.Ordinal) || type.Name == "AgentAuthConsentDecided" => "authorization",
+        "Agents" when type.Name is "AgentAuthTokenIssued" or "AgentAuthGrantRevoked" => "token_management",
         _ => "configuration",
     };
 

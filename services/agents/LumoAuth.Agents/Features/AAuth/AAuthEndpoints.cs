@@ -4,12 +4,15 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LumoAuth.Agents.Data;
+using LumoAuth.Contracts.Agents;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -364,10 +367,11 @@ public static class AAuthEndpoints
             // Signed first: a grant is kept only for a token the agent got.
             var refresh = NewSecret("aauth_refresh_");
             (grant.State, grant.RefreshTokenHash, grant.RefreshExpiresAt) = (AAuthGrantStates.Active, Hash(refresh), now + RefreshLifetime);
-            var answer = await AnswerAsync(services, agent, resource, grant, scope, refresh, http.RequestAborted);
+            var issued = await SignAsync(services, agent, resource, grant, scope, http.RequestAborted);
             services.Db.AAuthGrants.Add(grant);
+            services.Db.AddEvent(Issued(grant.Id, agent, resource, "auth", issued, scope));
             await services.Db.SaveChangesAsync(http.RequestAborted);
-            return answer;
+            return Answer(issued, scope, refresh);
         }
 
         if (!agent.UserAuthorizationEnabled)
@@ -419,8 +423,7 @@ public static class AAuthEndpoints
                 break;
             case AAuthGrantStates.Active:
                 // A code presented twice: the grant's refresh token goes too (RFC 9700 §4.5 on code replay).
-                await services.Db.AAuthGrants.Where(g => g.Id == grant.Id).ExecuteUpdateAsync(
-                    s => s.SetProperty(g => g.State, AAuthGrantStates.Revoked).SetProperty(g => g.RefreshTokenHash, (byte[]?)null), http.RequestAborted);
+                await RevokeAsync(services, grant, "code_reused", now, http.RequestAborted);
                 return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code has been used already; the grant is revoked.");
             default:
                 return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code is wrong or has expired.");
@@ -435,7 +438,10 @@ public static class AAuthEndpoints
         // The user level wants the person present for each grant: no refresh token outlives the consent.
         var refresh = grant.AuthLevel == AAuthLevels.User ? null : NewSecret("aauth_refresh_");
         byte[]? refreshHash = refresh is null ? null : Hash(refresh);
-        // Exactly one exchange of the code wins: the state moves from approved to active once.
+        // Signed first, then kept: exactly one exchange of the code wins (the state moves from approved to active once),
+        // and its audit event commits with it.
+        var issued = await SignAsync(services, agent, resource, grant, grant.Scope, http.RequestAborted);
+        await using var transaction = await services.Db.Database.BeginTransactionAsync(http.RequestAborted);
         var claimed = await services.Db.AAuthGrants.Where(g => g.Id == grant.Id && g.State == AAuthGrantStates.Approved).ExecuteUpdateAsync(s => s
             .SetProperty(g => g.State, AAuthGrantStates.Active)
             .SetProperty(g => g.CodeHash, (byte[]?)null)
@@ -447,7 +453,10 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code has been used already.");
         }
 
-        return await AnswerAsync(services, agent, resource, grant, grant.Scope, refresh, http.RequestAborted);
+        services.Db.AddEvent(Issued(grant.Id, agent, resource, "code", issued, grant.Scope));
+        await services.Db.SaveChangesAsync(http.RequestAborted);
+        await transaction.CommitAsync(http.RequestAborted);
+        return Answer(issued, grant.Scope, refresh);
     }
 
     private static async Task<IResult> RefreshAsync(HttpContext http, Services services, AAuthAgent agent, SignedCaller caller, AgentTokenRequest request)
@@ -458,9 +467,10 @@ public static class AAuthEndpoints
         if (grant is null)
         {
             // A replaced token presented again: someone holds a copy. The whole grant goes.
-            var revoked = await services.Db.AAuthGrants.Where(g => g.PreviousRefreshTokenHash == presented && g.State == AAuthGrantStates.Active)
-                .ExecuteUpdateAsync(s => s.SetProperty(g => g.State, AAuthGrantStates.Revoked).SetProperty(g => g.RefreshTokenHash, (byte[]?)null).SetProperty(g => g.UpdatedAt, now), http.RequestAborted);
-            return Error(StatusCodes.Status400BadRequest, "invalid_grant", revoked > 0 ? "The refresh token has been used already; the grant is revoked." : "The refresh token is unknown.");
+            var copied = await services.Db.AAuthGrants.AsNoTracking()
+                .FirstOrDefaultAsync(g => g.PreviousRefreshTokenHash == presented && g.State == AAuthGrantStates.Active, http.RequestAborted);
+            var revoked = copied is not null && await RevokeAsync(services, copied, "refresh_token_reused", now, http.RequestAborted);
+            return Error(StatusCodes.Status400BadRequest, "invalid_grant", revoked ? "The refresh token has been used already; the grant is revoked." : "The refresh token is unknown.");
         }
 
         if (grant.AgentId != agent.Id || grant.KeyThumbprint != caller.Thumbprint)
@@ -496,6 +506,8 @@ public static class AAuthEndpoints
 
         var refresh = NewSecret("aauth_refresh_");
         var refreshHash = Hash(refresh);
+        var issued = await SignAsync(services, agent, resource, grant, scope, http.RequestAborted);
+        await using var transaction = await services.Db.Database.BeginTransactionAsync(http.RequestAborted);
         var rotated = await services.Db.AAuthGrants.Where(g => g.Id == grant.Id && g.RefreshTokenHash == presented).ExecuteUpdateAsync(s => s
             .SetProperty(g => g.RefreshTokenHash, refreshHash)
             .SetProperty(g => g.PreviousRefreshTokenHash, presented)
@@ -506,7 +518,10 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token has been used already.");
         }
 
-        return await AnswerAsync(services, agent, resource, grant, scope, refresh, http.RequestAborted);
+        services.Db.AddEvent(Issued(grant.Id, agent, resource, "refresh", issued, scope));
+        await services.Db.SaveChangesAsync(http.RequestAborted);
+        await transaction.CommitAsync(http.RequestAborted);
+        return Answer(issued, scope, refresh);
     }
 
     /// <summary>
@@ -567,6 +582,8 @@ public static class AAuthEndpoints
         {
             Agent = agent.Identifier, Scope = scope, AuthLevel = resource.AuthLevel, Actor = actor,
         }, http.RequestAborted);
+        services.Db.AddEvent(Issued(null, agent, resource, "exchange", issued, scope));
+        await services.Db.SaveChangesAsync(http.RequestAborted);
         return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", lifetime, scope, null));
     }
 
@@ -574,17 +591,40 @@ public static class AAuthEndpoints
     /// An auth token of a grant: its subject is the person who consented, else the agent itself; a delegate that asked is
     /// the token's actor (<c>act.sub</c>), never its subject.
     /// </summary>
-    private static async Task<IResult> AnswerAsync(
-        Services services, AAuthAgent agent, AAuthResource resource, AAuthGrant grant, string scope, string? refresh, CancellationToken cancellationToken)
+    private static Task<AAuthTokenResponse> SignAsync(
+        Services services, AAuthAgent agent, AAuthResource resource, AAuthGrant grant, string scope, CancellationToken cancellationToken)
     {
         var tenant = services.Tenant.Tenant!;
-        var issued = await SignAsync(services, new AAuthTokenRequest(
+        return SignAsync(services, new AAuthTokenRequest(
             tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, grant.UserId?.ToString() ?? agent.Identifier, resource.Identifier, grant.KeyThumbprint,
             AuthTokenLifetime, NewTokenId())
         {
             Agent = agent.Identifier, Scope = scope, AuthLevel = grant.AuthLevel, Actor = grant.Actor,
         }, cancellationToken);
-        return TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, refresh));
+    }
+
+    private static Ok<TokenAnswer> Answer(AAuthTokenResponse issued, string scope, string? refresh) =>
+        TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, refresh));
+
+    private static AgentAuthTokenIssued Issued(Guid? grantId, AAuthAgent agent, AAuthResource resource, string requestType, AAuthTokenResponse issued, string scope) =>
+        new(grantId, agent.Id, resource.Id, requestType, issued.TokenId, new JsonWebToken(issued.Token).Subject, scope, issued.ExpiresAt) { TenantId = agent.TenantId };
+
+    /// <summary>Ends a grant someone holds a copy of (a code or refresh token presented again), with its audit event; whether this call ended it.</summary>
+    private static async Task<bool> RevokeAsync(Services services, AAuthGrant grant, string reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var transaction = await services.Db.Database.BeginTransactionAsync(cancellationToken);
+        var revoked = await services.Db.AAuthGrants.Where(g => g.Id == grant.Id && g.State != AAuthGrantStates.Revoked).ExecuteUpdateAsync(s => s
+            .SetProperty(g => g.State, AAuthGrantStates.Revoked)
+            .SetProperty(g => g.RefreshTokenHash, (byte[]?)null)
+            .SetProperty(g => g.UpdatedAt, now), cancellationToken);
+        if (revoked == 1)
+        {
+            services.Db.AddEvent(new AgentAuthGrantRevoked(grant.Id, grant.AgentId, reason) { TenantId = grant.TenantId });
+            await services.Db.SaveChangesAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return revoked == 1;
     }
 
     /// <summary>AG-16: what agents and resources need to know of this authorization server.</summary>
@@ -646,6 +686,7 @@ public static class AAuthEndpoints
 
         var code = decision.Approve ? NewSecret(string.Empty) : null;
         byte[]? codeHash = code is null ? null : Hash(code);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var decided = await db.AAuthGrants.IgnoreQueryFilters()
             .Where(g => g.Id == grant.Id && g.TenantId == decision.TenantId && g.State == AAuthGrantStates.Pending)
             .ExecuteUpdateAsync(s => s
@@ -658,6 +699,10 @@ public static class AAuthEndpoints
         {
             return ApiErrors.NotFound("AAuth request");
         }
+
+        db.AddEvent(new AgentAuthConsentDecided(grant.Id, grant.AgentId, grant.ResourceId, decision.UserId, decision.Approve, grant.Scope, grant.AuthLevel) { TenantId = decision.TenantId });
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
 
         var query = new Dictionary<string, string?> { [code is null ? "error" : "code"] = code ?? "access_denied", ["state"] = grant.ClientState };
         return TypedResults.Ok(new AAuthDecisionResult(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(grant.RedirectUri!, query.Where(p => p.Value is not null))));

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LumoAuth.Agents.Data;
+using LumoAuth.Contracts.Agents;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -116,6 +118,7 @@ public static class AAuthRegistrationEndpoints
         }
 
         db.AAuthAgents.Add(agent);
+        db.AddEvent(Changed(agent, "created"));
         return await SaveAsync(db, $"An AAuth agent with the identifier '{agent.Identifier}' exists already", cancellationToken)
             ?? TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/aauth/agents/{agent.Id}", new DataResponse<AgentView>(AgentView.From(agent), "AAuth agent registered"));
     }
@@ -140,6 +143,7 @@ public static class AAuthRegistrationEndpoints
             await RevokeGrantsAsync(db, g => g.AgentId == id, cancellationToken);
         }
 
+        db.AddEvent(Changed(agent, "updated"));
         return await SaveAsync(db, $"An AAuth agent with the identifier '{agent.Identifier}' exists already", cancellationToken)
             ?? TypedResults.Ok(new DataResponse<AgentView>(AgentView.From(agent), "AAuth agent updated"));
     }
@@ -153,6 +157,7 @@ public static class AAuthRegistrationEndpoints
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         db.AAuthAgents.Remove(agent);
+        db.AddEvent(Changed(agent, "deleted"));
         await db.SaveChangesAsync(cancellationToken);
         await RevokeGrantsAsync(db, g => g.AgentId == id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -169,6 +174,7 @@ public static class AAuthRegistrationEndpoints
         }
 
         db.AAuthResources.Add(resource);
+        db.AddEvent(Changed(resource, "created"));
         return await SaveAsync(db, $"An AAuth resource with the identifier '{resource.Identifier}' exists already", cancellationToken)
             ?? TypedResults.Created($"/t/{tenant.Slug}/api/v1/admin/aauth/resources/{resource.Id}", new DataResponse<ResourceView>(ResourceView.From(resource), "AAuth resource registered"));
     }
@@ -192,6 +198,7 @@ public static class AAuthRegistrationEndpoints
             await RevokeGrantsAsync(db, g => g.ResourceId == id, cancellationToken);
         }
 
+        db.AddEvent(Changed(resource, "updated"));
         return await SaveAsync(db, $"An AAuth resource with the identifier '{resource.Identifier}' exists already", cancellationToken)
             ?? TypedResults.Ok(new DataResponse<ResourceView>(ResourceView.From(resource), "AAuth resource updated"));
     }
@@ -205,11 +212,16 @@ public static class AAuthRegistrationEndpoints
 
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         db.AAuthResources.Remove(resource);
+        db.AddEvent(Changed(resource, "deleted"));
         await db.SaveChangesAsync(cancellationToken);
         await RevokeGrantsAsync(db, g => g.ResourceId == id, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();
     }
+
+    private static AgentAuthRegistrationChanged Changed(AAuthAgent agent, string change) => new(agent.Id, "agent", agent.Identifier, change) { TenantId = agent.TenantId };
+
+    private static AgentAuthRegistrationChanged Changed(AAuthResource resource, string change) => new(resource.Id, "resource", resource.Identifier, change) { TenantId = resource.TenantId };
 
     /// <summary>Ends grants: their refresh tokens and codes stop working (auth tokens already issued run out within the hour).</summary>
     private static Task<int> RevokeGrantsAsync(AgentsDbContext db, System.Linq.Expressions.Expression<Func<AAuthGrant, bool>> which, CancellationToken cancellationToken) =>
