@@ -224,6 +224,55 @@ public sealed class McpTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         return client;
     }
 
+    /// <summary>
+    /// The SDKs' <c>get_mcp_token</c>: an agent's access token exchanged (RFC 8693) for one bound to an MCP server, with the
+    /// server's audience and lifetime, and only for a client the server admits.
+    /// </summary>
+    [Fact]
+    public async Task McpTokenExchange_BindsTheAgentsTokenToTheServer()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.AdminClientFor(tenant);
+        using var tokenAdmin = TokenAdmin(tenant);
+        var grantTypes = new[] { "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange" };
+        var agent = (await ApiAssert.OkAsync(await tokenAdmin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new { name = "Analyst agent", type = "m2m", grantTypes }), 201))["data"]!;
+        var outsider = (await ApiAssert.OkAsync(await tokenAdmin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new { name = "Outsider", type = "m2m", grantTypes }), 201))["data"]!;
+        var (agentId, agentSecret) = (agent["clientId"]!.GetValue<string>(), agent["secret"]!.GetValue<string>());
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/mcp-servers",
+            new { name = "Financial data", resource_uri = "https://mcp.example.com/financial", token_lifetime = 300, allowed_client_ids = new[] { agentId } }), 201);
+
+        async Task<HttpResponseMessage> PostAsync(string clientId, string secret, Dictionary<string, string> form)
+        {
+            using var http = suite.Token.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token") { Content = new FormUrlEncodedContent(form) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{clientId}:{secret}")));
+            return await http.SendAsync(request);
+        }
+
+        Dictionary<string, string> Exchange(string subject) => new()
+        {
+            ["grant_type"] = "urn:ietf:params:oauth:grant-type:token-exchange", ["subject_token"] = subject,
+            ["subject_token_type"] = "urn:ietf:params:oauth:token-type:access_token", ["resource"] = "https://mcp.example.com/financial",
+        };
+
+        var own = (await ApiAssert.OkAsync(await PostAsync(agentId, agentSecret, new() { ["grant_type"] = "client_credentials" })))["access_token"]!.GetValue<string>();
+        var exchanged = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var response = await PostAsync(agentId, agentSecret, Exchange(own));
+            return response.StatusCode == HttpStatusCode.OK ? await ApiAssert.OkAsync(response) : null;
+        });
+        var bound = new JsonWebToken(exchanged["access_token"]!.GetValue<string>());
+        Assert.Equal(["https://mcp.example.com/financial"], bound.Audiences);
+        Assert.True((bound.ValidTo - bound.IssuedAt).TotalSeconds <= 300);
+        Assert.Equal("urn:ietf:params:oauth:token-type:access_token", exchanged["issued_token_type"]!.GetValue<string>());
+
+        // A client the server does not admit cannot exchange its own token for it.
+        var outsiderToken = (await ApiAssert.OkAsync(await PostAsync(outsider["clientId"]!.GetValue<string>(), outsider["secret"]!.GetValue<string>(),
+            new() { ["grant_type"] = "client_credentials" })))["access_token"]!.GetValue<string>();
+        using var refused = await PostAsync(outsider["clientId"]!.GetValue<string>(), outsider["secret"]!.GetValue<string>(), Exchange(outsiderToken));
+        Assert.Equal("invalid_target", (await ApiAssert.OkAsync(refused, 400))["error"]!.GetValue<string>());
+    }
+
     private async Task<(string Id, string Secret)> MachineClientAsync(TestTenant tenant)
     {
         using var tokenAdmin = TokenAdmin(tenant);
