@@ -172,7 +172,7 @@ public static class AAuthEndpoints
 
         var required = request.RequestType switch
         {
-            "auth" => Missing(("agent_token or a keyid naming the agent", "x"), ("resource_token", request.ResourceToken), ("scope", request.Scope)),
+            "auth" => Missing(("resource_token", request.ResourceToken), ("scope", request.Scope)),
             "code" => Missing(("code", request.Code), ("request_token", request.RequestToken)),
             "refresh" => Missing(("refresh_token", request.RefreshToken)),
             "exchange" => Missing(("subject_token", request.SubjectToken), ("resource_token", request.ResourceToken)),
