@@ -368,6 +368,13 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "steal" })), 400, "invalid_request");
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "auth", scope = "read" })), 400, "invalid_request");
         await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "auth", resource_token = "x.y.z", scope = "read" })), 400, "invalid_token");
+
+        // Deleted, the agent is unknown.
+        var createdId = created["data"]!["id"]!.GetValue<string>();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{tenant.Api}/admin/aauth/agents/{createdId}")).StatusCode);
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{tenant.Api}/admin/aauth/agents/{createdId}"), 404, "resource_not_found");
+        await ApiAssert.ErrorAsync(await admin.DeleteAsync($"{tenant.Api}/admin/aauth/agents/{createdId}"), 404, "resource_not_found");
+        await OAuthErrorAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "auth", resource_token = "x.y.z", scope = "read" })), 404, "agent_not_found");
     }
 
     private static string AgentTokenUrl(TestTenant tenant) => Origin + tenant.Api + "/aauth/agent/token";

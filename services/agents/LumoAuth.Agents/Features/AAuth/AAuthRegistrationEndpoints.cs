@@ -148,21 +148,10 @@ public static class AAuthRegistrationEndpoints
             ?? TypedResults.Ok(new DataResponse<AgentView>(AgentView.From(agent), "AAuth agent updated"));
     }
 
-    public static async Task<IResult> DeleteAgent(Guid id, AgentsDbContext db, CancellationToken cancellationToken)
-    {
-        if (await db.AAuthAgents.FirstOrDefaultAsync(a => a.Id == id, cancellationToken) is not { } agent)
-        {
-            return ApiErrors.NotFound("AAuth agent");
-        }
-
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        db.AAuthAgents.Remove(agent);
-        db.AddEvent(Changed(agent, "deleted"));
-        await db.SaveChangesAsync(cancellationToken);
-        await RevokeGrantsAsync(db, g => g.AgentId == id, cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return TypedResults.NoContent();
-    }
+    public static async Task<IResult> DeleteAgent(Guid id, AgentsDbContext db, CancellationToken cancellationToken) =>
+        await db.AAuthAgents.FirstOrDefaultAsync(a => a.Id == id, cancellationToken) is { } agent
+            ? await RemoveAsync(db, agent, Changed(agent, "deleted"), g => g.AgentId == id, cancellationToken)
+            : ApiErrors.NotFound("AAuth agent");
 
     public static async Task<IResult> CreateResource(ResourceRequest request, AgentsDbContext db, TenantContext tenant, IOptions<AAuthOptions> options, CancellationToken cancellationToken)
     {
@@ -203,18 +192,20 @@ public static class AAuthRegistrationEndpoints
             ?? TypedResults.Ok(new DataResponse<ResourceView>(ResourceView.From(resource), "AAuth resource updated"));
     }
 
-    public static async Task<IResult> DeleteResource(Guid id, AgentsDbContext db, CancellationToken cancellationToken)
-    {
-        if (await db.AAuthResources.FirstOrDefaultAsync(r => r.Id == id, cancellationToken) is not { } resource)
-        {
-            return ApiErrors.NotFound("AAuth resource");
-        }
+    public static async Task<IResult> DeleteResource(Guid id, AgentsDbContext db, CancellationToken cancellationToken) =>
+        await db.AAuthResources.FirstOrDefaultAsync(r => r.Id == id, cancellationToken) is { } resource
+            ? await RemoveAsync(db, resource, Changed(resource, "deleted"), g => g.ResourceId == id, cancellationToken)
+            : ApiErrors.NotFound("AAuth resource");
 
+    /// <summary>Removes a registration, with its audit event and the revocation of the grants naming it, in one transaction.</summary>
+    private static async Task<IResult> RemoveAsync(
+        AgentsDbContext db, object registration, AgentAuthRegistrationChanged removed, System.Linq.Expressions.Expression<Func<AAuthGrant, bool>> grants, CancellationToken cancellationToken)
+    {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        db.AAuthResources.Remove(resource);
-        db.AddEvent(Changed(resource, "deleted"));
+        db.Remove(registration);
+        db.AddEvent(removed);
         await db.SaveChangesAsync(cancellationToken);
-        await RevokeGrantsAsync(db, g => g.ResourceId == id, cancellationToken);
+        await RevokeGrantsAsync(db, grants, cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.NoContent();
     }
