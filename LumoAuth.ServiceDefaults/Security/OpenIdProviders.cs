@@ -68,6 +68,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     private readonly ConcurrentDictionary<string, Entry<OpenIdProviderMetadata>> _documents = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keySets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry<string>> _metadataKeyUris = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The issuer's discovery document; null when it cannot be had or names another issuer. <paramref name="acceptsIssuer"/>
@@ -93,6 +94,30 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     /// </summary>
     public Task<IReadOnlyList<SecurityKey>?> KeySetAsync(string jwksUri, bool refetch, CancellationToken cancellationToken) =>
         GetAsync(_keySets, jwksUri, refetch, () => FetchKeysAsync(jwksUri, withEdwards: true), cancellationToken);
+
+    /// <summary>
+    /// The <c>jwks_uri</c> a party's metadata document at <paramref name="metadataUrl"/> names (AAuth agents publish theirs at
+    /// <c>/.well-known/aauth-agent</c>); believed only when it is https on the document's own origin, so a document cannot
+    /// point our fetches elsewhere. Null when it cannot be had.
+    /// </summary>
+    public Task<string?> JwksUriOfAsync(string metadataUrl, bool refetch, CancellationToken cancellationToken) =>
+        GetAsync(_metadataKeyUris, metadataUrl, refetch, async () =>
+        {
+            var (document, problem) = await GetJsonAsync(metadataUrl);
+            if (document is null)
+            {
+                return (null, problem);
+            }
+
+            using (document)
+            {
+                var named = document.RootElement.ValueKind == JsonValueKind.Object ? String(document.RootElement, "jwks_uri") : null;
+                return named is not null && Uri.TryCreate(named, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps
+                       && Uri.Compare(uri, new Uri(metadataUrl), UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0
+                    ? (named, null)
+                    : ((string?)null, "its metadata names no https jwks_uri on its own origin");
+            }
+        }, cancellationToken);
 
     private async Task<T?> GetAsync<T>(
         ConcurrentDictionary<string, Entry<T>> entries, string key, bool refetch, Func<Task<(T? Value, string? Problem)>> fetch, CancellationToken cancellationToken)

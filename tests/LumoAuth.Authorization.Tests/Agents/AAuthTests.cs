@@ -323,6 +323,22 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         using var otherAdmin = suite.AdminClientFor(elsewhere);
         var listed = await ApiAssert.OkAsync(await otherAdmin.GetAsync($"{elsewhere.Api}/admin/aauth/agents"));
         Assert.Single(listed["data"]!.AsArray());
+
+        // Registered without keys, an agent's keys are the set its own metadata names (on its own origin only).
+        var path = $"/agents/{Guid.NewGuid():N}";
+        using var published = AAuthParty.Ed25519(suite.Issuers.Origin + path);
+        suite.Issuers.Serve(path + "/.well-known/aauth-agent", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new { jwks_uri = suite.Issuers.Origin + path + "/jwks.json" })));
+        suite.Issuers.Serve(path + "/jwks.json", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(published.Jwks)));
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/aauth/agents", new { name = "Published", identifier = published.Identifier, allowedScopes = new[] { "read" } }), 201);
+        await ApiAssert.OkAsync(await http.SendAsync(published.SignedPost(AgentTokenUrl(tenant),
+            new { request_type = "auth", resource_token = await ResourceTokenAsync(http, tenant, resource), scope = "read" })));
+
+        var elsewherePath = $"/agents/{Guid.NewGuid():N}";
+        using var misdirected = AAuthParty.Ed25519(suite.Issuers.Origin + elsewherePath);
+        suite.Issuers.Serve(elsewherePath + "/.well-known/aauth-agent", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new { jwks_uri = "https://keys.example.com/jwks.json" })));
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/aauth/agents", new { name = "Misdirected", identifier = misdirected.Identifier, allowedScopes = new[] { "read" } }), 201);
+        await OAuthErrorAsync(await http.SendAsync(misdirected.SignedPost(AgentTokenUrl(tenant),
+            new { request_type = "auth", resource_token = await ResourceTokenAsync(http, tenant, resource), scope = "read" })), 401, "invalid_signature");
     }
 
     [Fact]
@@ -342,7 +358,6 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await Refused(new { name = "A", identifier = "https://agent.example.com#x", jwks = agent.Jwks }, "identifier");
         await Refused(new { name = "A", identifier = agent.Identifier, jwks = new { keys = new[] { withPrivatePart } } }, "jwks");
         await Refused(new { name = "A", identifier = agent.Identifier, jwks = new { keys = new[] { new { kty = "oct", k = "c2VjcmV0" } } } }, "jwks");
-        await Refused(new { name = "A", identifier = agent.Identifier }, "jwks");
         await Refused(new { name = "A", identifier = agent.Identifier, jwks = agent.Jwks, jwksUri = "https://agent.example.com/jwks" }, "jwksUri");
         await Refused(new { name = "A", identifier = agent.Identifier, jwksUri = "http://agent.example.com/jwks" }, "jwksUri");
         await Refused(new { name = "A", identifier = agent.Identifier, jwks = agent.Jwks, redirectUris = new[] { "http://agent.example.com/cb" } }, "redirectUris");

@@ -146,16 +146,18 @@ public sealed partial class AAuthCallers(
     }
 
     /// <summary>
-    /// The keys registered for a party: inline, or fetched from its key set URL (again when <paramref name="refetch"/>, for
-    /// a key the cached set lacks). Empty when they cannot be had.
+    /// The keys registered for a party: inline, or fetched from its key set URL, or — neither given — from the key set its
+    /// own metadata names (<see cref="AgentMetadataUrl"/>, <see cref="ResourceMetadataUrl"/>); again when
+    /// <paramref name="refetch"/>, for a key the cached set lacks. Empty when they cannot be had.
     /// </summary>
-    public async Task<IReadOnlyList<JsonWebKey>> KeysOfAsync(string? jwks, string? jwksUri, bool refetch, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<JsonWebKey>> KeysOfAsync(string? jwks, string? jwksUri, string metadataUrl, bool refetch, CancellationToken cancellationToken)
     {
         if (jwks is not null)
         {
             return new JsonWebKeySet(jwks).Keys.Where(SigningKeys.IsUsablePublicKey).ToList();
         }
 
+        jwksUri ??= await providers.JwksUriOfAsync(metadataUrl, refetch, cancellationToken);
         if (jwksUri is null)
         {
             return [];
@@ -188,6 +190,12 @@ public sealed partial class AAuthCallers(
             return _seenLocally.TryAdd(key, now + (long)ReplayMemory.TotalMilliseconds);
         }
     }
+
+    /// <summary>Where an agent publishes its metadata (the docs' document "hosted by the agent").</summary>
+    public static string AgentMetadataUrl(string identifier) => identifier.TrimEnd('/') + "/.well-known/aauth-agent";
+
+    /// <summary>Where a resource publishes its metadata (the docs' document "hosted by the resource").</summary>
+    public static string ResourceMetadataUrl(string identifier) => identifier.TrimEnd('/') + "/.well-known/aauth-resource";
 
     /// <summary>The party a <c>keyid</c> names: the URL before its <c>#</c>.</summary>
     public static string? PartyOf(string? keyId) => keyId is { Length: > 0 } id ? (id.IndexOf('#') is var hash and >= 0 ? id[..hash] : id) : null;

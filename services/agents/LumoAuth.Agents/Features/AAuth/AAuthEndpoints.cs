@@ -140,7 +140,7 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status401Unauthorized, "invalid_resource", "No resource with this identifier is registered in this tenant.");
         }
 
-        var (caller, problem) = await SignedByAsync(http, services, body, resource.Jwks, resource.JwksUri);
+        var (caller, problem) = await SignedByAsync(http, services, body, resource);
         if (caller is null)
         {
             return Error(StatusCodes.Status401Unauthorized, "invalid_signature", problem!);
@@ -249,7 +249,7 @@ public static class AAuthEndpoints
         }
         else
         {
-            candidates = await KeysAsync(services, agent.Jwks, agent.JwksUri, signature.KeyId, http.RequestAborted);
+            candidates = await KeysAsync(services, agent.Jwks, agent.JwksUri, AAuthCallers.AgentMetadataUrl(agent.Identifier), signature.KeyId, http.RequestAborted);
         }
 
         var (caller, failed) = services.Callers.Verify(http.Request, tenant, signature, candidates);
@@ -276,7 +276,7 @@ public static class AAuthEndpoints
             return (null, "The agent_token must be of type agent+jwt.");
         }
 
-        var agentKeys = await KeysAsync(services, agent.Jwks, agent.JwksUri, token.Kid is { } kid ? "#" + kid : null, cancellationToken);
+        var agentKeys = await KeysAsync(services, agent.Jwks, agent.JwksUri, AAuthCallers.AgentMetadataUrl(agent.Identifier), token.Kid is { } kid ? "#" + kid : null, cancellationToken);
         if (!VerifiesJws(token, agentKeys))
         {
             return (null, "The agent_token's signature does not verify with the agent's keys.");
@@ -781,7 +781,7 @@ public static class AAuthEndpoints
     private static string? ThumbprintOf(JsonWebToken token) =>
         token.TryGetPayloadValue<JsonElement>("cnf", out var cnf) && cnf.ValueKind == JsonValueKind.Object && cnf.TryGetProperty("jkt", out var jkt) ? jkt.GetString() : null;
 
-    private static async Task<(SignedCaller? Caller, string? Problem)> SignedByAsync(HttpContext http, Services services, byte[] body, string? jwks, string? jwksUri)
+    private static async Task<(SignedCaller? Caller, string? Problem)> SignedByAsync(HttpContext http, Services services, byte[] body, AAuthResource resource)
     {
         var (signature, problem) = services.Callers.Read(http.Request, body);
         if (signature is null)
@@ -795,7 +795,7 @@ public static class AAuthEndpoints
             return (null, "A resource signs with Signature-Input and Signature (RFC 9421), whose parameters are signed.");
         }
 
-        var keys = await KeysAsync(services, jwks, jwksUri, signature.KeyId, http.RequestAborted);
+        var keys = await KeysAsync(services, resource.Jwks, resource.JwksUri, AAuthCallers.ResourceMetadataUrl(resource.Identifier), signature.KeyId, http.RequestAborted);
         var (caller, failed) = services.Callers.Verify(http.Request, services.Tenant.Tenant!, signature, keys);
         if (caller is null)
         {
@@ -806,12 +806,13 @@ public static class AAuthEndpoints
     }
 
     /// <summary>A party's keys; fetched again once when a key id is named that the cached set lacks (a rotation).</summary>
-    private static async Task<IReadOnlyList<JsonWebKey>> KeysAsync(Services services, string? jwks, string? jwksUri, string? keyId, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<JsonWebKey>> KeysAsync(
+        Services services, string? jwks, string? jwksUri, string metadataUrl, string? keyId, CancellationToken cancellationToken)
     {
-        var keys = await services.Callers.KeysOfAsync(jwks, jwksUri, refetch: false, cancellationToken);
+        var keys = await services.Callers.KeysOfAsync(jwks, jwksUri, metadataUrl, refetch: false, cancellationToken);
         var kid = keyId?.IndexOf('#') is { } hash and >= 0 ? keyId[(hash + 1)..] : null;
-        return jwksUri is not null && kid is { Length: > 0 } && keys.All(k => k.Kid != kid)
-            ? await services.Callers.KeysOfAsync(jwks, jwksUri, refetch: true, cancellationToken)
+        return jwks is null && kid is { Length: > 0 } && keys.All(k => k.Kid != kid)
+            ? await services.Callers.KeysOfAsync(jwks, jwksUri, metadataUrl, refetch: true, cancellationToken)
             : keys;
     }
 

@@ -16,8 +16,9 @@ namespace LumoAuth.Agents.Features.AAuth;
 
 /// <summary>
 /// Registering AAuth agents and resources (the docs' portal forms; "or via the API", which is this, under the Admin API).
-/// Both are known by an https identifier matched exactly, and prove themselves with keys given inline (<c>jwks</c>) or
-/// published at a <c>jwksUri</c>. Deleting either revokes the grants that name it.
+/// Both are known by an https identifier matched exactly, and prove themselves with keys given inline (<c>jwks</c>),
+/// published at a <c>jwksUri</c>, or — neither given — named by their own metadata (<c>{identifier}/.well-known/aauth-agent</c>
+/// or <c>aauth-resource</c>). Deleting either revokes the grants that name it.
 /// </summary>
 public static class AAuthRegistrationEndpoints
 {
@@ -241,8 +242,6 @@ public static class AAuthRegistrationEndpoints
         validation.Check(request.RedirectUris is null || (request.RedirectUris.Count <= MaxList && request.RedirectUris.All(u => RedirectProblem(u, options) is null)),
             "redirectUris", $"must be at most {MaxList} absolute https URLs (http only on loopback) without fragment");
         CheckScopes(validation, "allowedScopes", request.AllowedScopes);
-        var keysAfter = request.Jwks is not null || request.JwksUri is not null || agent.Jwks is not null || agent.JwksUri is not null;
-        validation.Check(keysAfter, "jwks", "or jwksUri is required: the agent proves itself with its keys");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -267,8 +266,6 @@ public static class AAuthRegistrationEndpoints
         CheckScopes(validation, "supportedScopes", request.SupportedScopes);
         var level = request.AuthLevel ?? request.DefaultAuthLevel;
         validation.Check(level is null || AAuthLevels.All.Contains(level), "authLevel", $"must be one of {string.Join(", ", AAuthLevels.All)}");
-        validation.Check(request.Jwks is not null || request.JwksUri is not null || resource.Jwks is not null || resource.JwksUri is not null,
-            "jwks", "or jwksUri is required: the resource proves itself with its keys");
         if (!validation.IsValid)
         {
             return validation.ToResult();
