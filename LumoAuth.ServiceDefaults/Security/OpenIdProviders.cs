@@ -113,6 +113,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
             {
                 var named = document.RootElement.ValueKind == JsonValueKind.Object ? String(document.RootElement, "jwks_uri") : null;
                 return named is not null && Uri.TryCreate(named, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps
+                       && uri.UserInfo.Length == 0 && uri.Query.Length == 0 && named.Length <= 500
                        && Uri.Compare(uri, new Uri(metadataUrl), UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) == 0
                     ? (named, null)
                     : ((string?)null, "its metadata names no https jwks_uri on its own origin");

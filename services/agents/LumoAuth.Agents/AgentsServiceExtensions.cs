@@ -21,6 +21,7 @@ public static class AgentsServiceExtensions
         {
             x.AddConsumer<AgentRoleRecordConsumer>();
             x.AddConsumer<JitCallbackConsumer>();
+            x.AddConsumer<AAuthUserGrantRevocationConsumer>();
         });
 
         // Agents call with keys of their own, beside the tenant's API keys and bearer tokens the admin routes take.

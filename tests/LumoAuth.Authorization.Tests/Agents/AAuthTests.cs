@@ -217,6 +217,30 @@ public sealed class AAuthTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
             new { request_type = "code", code = QueryHelpers.ParseQuery(approved.Query)["code"].ToString(), request_token = third["request_token"]!.GetValue<string>() })));
         Assert.Null(userLevel["refresh_token"]);
         Assert.Equal("user", new JsonWebToken(userLevel["access_token"]!.GetValue<string>()).GetPayloadValue<string>("auth_level"));
+
+        // A person blocked takes their consent with them: the agent's refresh token stops working.
+        var fourth = await RequestConsentAsync(http, tenant, agent, resource, state: null);
+        var allowed = await DecideAsync(browser, await OpenSignedInAsync(browser, new Uri(fourth["auth_url"]!.GetValue<string>()).PathAndQuery, email, "Correct-Horse-9"), accept: true);
+        var lasting = (await ApiAssert.OkAsync(await http.SendAsync(agent.SignedPost(url,
+            new { request_type = "code", code = QueryHelpers.ParseQuery(allowed.Query)["code"].ToString(), request_token = fourth["request_token"]!.GetValue<string>() }))))["refresh_token"]!.GetValue<string>();
+        lasting = (await ApiAssert.OkAsync(await http.SendAsync(agent.SignedPost(url, new { request_type = "refresh", refresh_token = lasting }))))["refresh_token"]!.GetValue<string>();
+        using (var blocked = await auditor.PostAsync($"{tenant.Api}/admin/users/{userId}/block", null))
+        {
+            Assert.True(blocked.IsSuccessStatusCode, await blocked.Content.ReadAsStringAsync());
+        }
+
+        var ended = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var answer = await http.SendAsync(agent.SignedPost(url, new { request_type = "refresh", refresh_token = lasting }));
+            if (answer.IsSuccessStatusCode)
+            {
+                lasting = (await ApiAssert.OkAsync(answer))["refresh_token"]!.GetValue<string>();
+                return null;
+            }
+
+            return (await ApiAssert.OkAsync(answer, 400))["error"]!.GetValue<string>();
+        });
+        Assert.Equal("invalid_grant", ended);
     }
 
     [Fact]

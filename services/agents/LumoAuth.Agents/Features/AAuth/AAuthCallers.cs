@@ -111,7 +111,9 @@ public sealed partial class AAuthCallers(
     {
         var target = PublicTarget.Of(request, lumo.Value, tenant);
         var kid = KeyIdFragment(signature.KeyId);
-        var keys = candidates.Where(k => kid is null || k.Kid is null || k.Kid == kid).Take(MaxKeysTried).ToList();
+        var all = candidates.Take(MaxKeysTried).ToList();
+        // A named key is that key (a key without an id counts only when it is the party's one key).
+        var keys = kid is null ? all : all.Where(k => k.Kid == kid || (k.Kid is null && all.Count == 1)).ToList();
         // A set of several keys is searched by key id only: trying each on every request would let a caller make us work.
         if (kid is null && keys.Count > 1)
         {

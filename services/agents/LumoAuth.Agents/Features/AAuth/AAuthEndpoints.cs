@@ -35,6 +35,9 @@ public static class AAuthEndpoints
     public static readonly TimeSpan ConsentWindow = TimeSpan.FromMinutes(10);
     public static readonly TimeSpan RefreshLifetime = TimeSpan.FromDays(30);
 
+    /// <summary>However often it is refreshed, a grant ends this long after it was made: a person's consent is not for ever.</summary>
+    public static readonly TimeSpan MaxGrantLifetime = TimeSpan.FromDays(90);
+
     /// <summary>How recent a sign-in the <c>user</c> level takes as "present".</summary>
     public static readonly TimeSpan PresenceWindow = TimeSpan.FromMinutes(5);
 
@@ -289,8 +292,11 @@ public static class AAuthEndpoints
             return (null, "The agent_token has expired (or lacks exp or iat).");
         }
 
-        // A delegate cannot be withdrawn but by rotating the agent's keys: its tokens must be short-lived.
-        if (iat > now + 60 || exp - iat > MaxAgentTokenLifetime.TotalSeconds || (token.TryGetPayloadValue<long>("nbf", out var nbf) && nbf > now + 30))
+        // A delegate cannot be withdrawn but by rotating the agent's keys: its tokens must be short-lived. (Bounds against
+        // now, not a difference of two claims, which an absurd iat could overflow.)
+        var longest = (long)MaxAgentTokenLifetime.TotalSeconds;
+        if (iat > now + 60 || iat < now - longest - 60 || exp <= iat || exp > iat + longest
+            || (token.TryGetPayloadValue<long>("nbf", out var nbf) && nbf > now + 30))
         {
             return (null, $"The agent_token must be issued now, valid now, and live at most {MaxAgentTokenLifetime.TotalHours:0} hours.");
         }
@@ -446,7 +452,7 @@ public static class AAuthEndpoints
             .SetProperty(g => g.State, AAuthGrantStates.Active)
             .SetProperty(g => g.CodeHash, (byte[]?)null)
             .SetProperty(g => g.RefreshTokenHash, refreshHash)
-            .SetProperty(g => g.RefreshExpiresAt, now + RefreshLifetime)
+            .SetProperty(g => g.RefreshExpiresAt, refresh is null ? null : now + RefreshLifetime)
             .SetProperty(g => g.UpdatedAt, now), http.RequestAborted);
         if (claimed != 1)
         {
@@ -469,7 +475,9 @@ public static class AAuthEndpoints
             // A replaced token presented again: someone holds a copy. The whole grant goes.
             var copied = await services.Db.AAuthGrants.AsNoTracking()
                 .FirstOrDefaultAsync(g => g.PreviousRefreshTokenHash == presented && g.State == AAuthGrantStates.Active, http.RequestAborted);
-            var revoked = copied is not null && await RevokeAsync(services, copied, "refresh_token_reused", now, http.RequestAborted);
+            // Only the agent it was given to can end it so: the token is bound to that agent's key, and another agent's copy is
+            // no more than an unknown token.
+            var revoked = copied is not null && copied.AgentId == agent.Id && await RevokeAsync(services, copied, "refresh_token_reused", now, http.RequestAborted);
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", revoked ? "The refresh token has been used already; the grant is revoked." : "The refresh token is unknown.");
         }
 
@@ -478,7 +486,7 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token was given to another agent or key.");
         }
 
-        if (grant.State != AAuthGrantStates.Active || grant.RefreshExpiresAt <= now)
+        if (grant.State != AAuthGrantStates.Active || grant.RefreshExpiresAt <= now || grant.CreatedAt + MaxGrantLifetime <= now)
         {
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token has expired or been revoked.");
         }
@@ -834,7 +842,9 @@ public static class AAuthEndpoints
             return false;
         }
 
-        return keys.Where(k => token.Kid is null || k.Kid is null || k.Kid == token.Kid).Any(k => SigningKeys.Verify(k, token.Alg, signed, signature));
+        // One key tried where a kid names it or the set has only one: never every key of a set for one token.
+        var candidates = token.Kid is null ? keys : keys.Where(k => k.Kid == token.Kid || (k.Kid is null && keys.Count == 1)).ToList();
+        return candidates.Count == 1 && SigningKeys.Verify(candidates[0], token.Alg, signed, signature);
     }
 
     /// <summary>The scopes asked for that both lists allow, space-separated, in the order asked.</summary>

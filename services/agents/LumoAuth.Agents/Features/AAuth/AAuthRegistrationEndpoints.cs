@@ -138,14 +138,10 @@ public static class AAuthRegistrationEndpoints
         }
 
         agent.UpdatedAt = DateTimeOffset.UtcNow;
-        // Another identifier or a deactivation ends what the agent holds: grants name the agent, not its old name.
-        if (agent.Identifier != identifier || !agent.IsActive)
-        {
-            await RevokeGrantsAsync(db, g => g.AgentId == id, cancellationToken);
-        }
-
         db.AddEvent(Changed(agent, "updated"));
-        return await SaveAsync(db, $"An AAuth agent with the identifier '{agent.Identifier}' exists already", cancellationToken)
+        // Another identifier or a deactivation ends what the agent holds: grants name the agent, not its old name.
+        var revoke = agent.Identifier != identifier || !agent.IsActive;
+        return await SaveAsync(db, $"An AAuth agent with the identifier '{agent.Identifier}' exists already", cancellationToken, revoke ? g => g.AgentId == id : null)
             ?? TypedResults.Ok(new DataResponse<AgentView>(AgentView.From(agent), "AAuth agent updated"));
     }
 
@@ -183,13 +179,9 @@ public static class AAuthRegistrationEndpoints
         }
 
         resource.UpdatedAt = DateTimeOffset.UtcNow;
-        if (resource.Identifier != identifier)
-        {
-            await RevokeGrantsAsync(db, g => g.ResourceId == id, cancellationToken);
-        }
-
         db.AddEvent(Changed(resource, "updated"));
-        return await SaveAsync(db, $"An AAuth resource with the identifier '{resource.Identifier}' exists already", cancellationToken)
+        var revoke = resource.Identifier != identifier;
+        return await SaveAsync(db, $"An AAuth resource with the identifier '{resource.Identifier}' exists already", cancellationToken, revoke ? g => g.ResourceId == id : null)
             ?? TypedResults.Ok(new DataResponse<ResourceView>(ResourceView.From(resource), "AAuth resource updated"));
     }
 
@@ -223,11 +215,20 @@ public static class AAuthRegistrationEndpoints
             .SetProperty(g => g.CodeHash, (byte[]?)null)
             .SetProperty(g => g.UpdatedAt, DateTimeOffset.UtcNow), cancellationToken);
 
-    private static async Task<IResult?> SaveAsync(AgentsDbContext db, string duplicate, CancellationToken cancellationToken)
+    /// <summary>Saves the change and its event, and revokes <paramref name="revokeGrants"/> when given, in one transaction.</summary>
+    private static async Task<IResult?> SaveAsync(
+        AgentsDbContext db, string duplicate, CancellationToken cancellationToken, System.Linq.Expressions.Expression<Func<AAuthGrant, bool>>? revokeGrants = null)
     {
         try
         {
+            await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
             await db.SaveChangesAsync(cancellationToken);
+            if (revokeGrants is not null)
+            {
+                await RevokeGrantsAsync(db, revokeGrants, cancellationToken);
+            }
+
+            await transaction.CommitAsync(cancellationToken);
             return null;
         }
         catch (DbUpdateException exception) when (exception.IsUniqueViolation())
@@ -292,6 +293,12 @@ public static class AAuthRegistrationEndpoints
         }
 
         validation.Check(jwks is null || jwksUri is null, "jwksUri", "give the keys inline (jwks) or by URL (jwksUri), not both");
+        // Without keys, the identifier is where its metadata is fetched from: it must be a URL we may fetch.
+        if (creating && jwks is null && jwksUri is null && identifier is not null && IdentifierProblem(identifier, options) is null
+            && OpenIdProviders.UrlProblem(identifier, options.AllowPrivateTargets) is { } fetchProblem)
+        {
+            validation.Add("identifier", fetchProblem + " (an agent or resource registered without keys is fetched there)");
+        }
         jwksJson = null;
         if (jwks is { } set)
         {
