@@ -75,7 +75,7 @@ public static class AAuthLevels
     public const string Authorized = "authorized";
     public const string User = "user";
 
-    public static readonly IReadOnlyList<string> All = [None, Authenticated, Authorized, User];
+    public static IReadOnlyList<string> All => Contracts.Internal.AAuthTokenRequest.AuthLevels;
 
     /// <summary>The levels at which a person consents before the agent gets a token.</summary>
     public static bool NeedsConsent(string level) => level is Authorized or User;

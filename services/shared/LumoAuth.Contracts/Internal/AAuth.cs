@@ -20,6 +20,9 @@ public sealed record AAuthTokenRequest(
     public const string AuthType = "auth+jwt";
     public const int MaxLifetimeSeconds = 3600;
 
+    /// <summary>The levels a resource may ask for (<see cref="AuthLevel"/>).</summary>
+    public static readonly IReadOnlyList<string> AuthLevels = ["none", "authenticated", "authorized", "user"];
+
     /// <summary>The agent's identifier (auth tokens): the client the token was issued to.</summary>
     public string? Agent { get; init; }
 

@@ -375,7 +375,7 @@ public static class AAuthEndpoints
             (grant.State, grant.RefreshTokenHash, grant.RefreshExpiresAt) = (AAuthGrantStates.Active, Hash(refresh), now + RefreshLifetime);
             var issued = await SignAsync(services, agent, resource, grant, scope, http.RequestAborted);
             services.Db.AAuthGrants.Add(grant);
-            services.Db.AddEvent(Issued(grant.Id, agent, resource, "auth", issued, scope));
+            services.Db.AddEvent(Issued(grant, agent, resource, "auth", issued, scope));
             await services.Db.SaveChangesAsync(http.RequestAborted);
             return Answer(issued, scope, refresh);
         }
@@ -459,7 +459,7 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The code has been used already.");
         }
 
-        services.Db.AddEvent(Issued(grant.Id, agent, resource, "code", issued, grant.Scope));
+        services.Db.AddEvent(Issued(grant, agent, resource, "code", issued, grant.Scope));
         await services.Db.SaveChangesAsync(http.RequestAborted);
         await transaction.CommitAsync(http.RequestAborted);
         return Answer(issued, grant.Scope, refresh);
@@ -526,7 +526,7 @@ public static class AAuthEndpoints
             return Error(StatusCodes.Status400BadRequest, "invalid_grant", "The refresh token has been used already.");
         }
 
-        services.Db.AddEvent(Issued(grant.Id, agent, resource, "refresh", issued, scope));
+        services.Db.AddEvent(Issued(grant, agent, resource, "refresh", issued, scope));
         await services.Db.SaveChangesAsync(http.RequestAborted);
         await transaction.CommitAsync(http.RequestAborted);
         return Answer(issued, scope, refresh);
@@ -604,7 +604,7 @@ public static class AAuthEndpoints
     {
         var tenant = services.Tenant.Tenant!;
         return SignAsync(services, new AAuthTokenRequest(
-            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, grant.UserId?.ToString() ?? agent.Identifier, resource.Identifier, grant.KeyThumbprint,
+            tenant.Id, tenant.Slug, AAuthTokenRequest.AuthType, SubjectOf(grant, agent), resource.Identifier, grant.KeyThumbprint,
             AuthTokenLifetime, NewTokenId())
         {
             Agent = agent.Identifier, Scope = scope, AuthLevel = grant.AuthLevel, Actor = grant.Actor,
@@ -614,8 +614,11 @@ public static class AAuthEndpoints
     private static Ok<TokenAnswer> Answer(AAuthTokenResponse issued, string scope, string? refresh) =>
         TypedResults.Ok(new TokenAnswer(issued.Token, "Bearer", AuthTokenLifetime, scope, refresh));
 
-    private static AgentAuthTokenIssued Issued(Guid? grantId, AAuthAgent agent, AAuthResource resource, string requestType, AAuthTokenResponse issued, string scope) =>
-        new(grantId, agent.Id, resource.Id, requestType, issued.TokenId, new JsonWebToken(issued.Token).Subject, scope, issued.ExpiresAt) { TenantId = agent.TenantId };
+    /// <summary>A grant's tokens name the person who consented, else the agent itself.</summary>
+    private static string SubjectOf(AAuthGrant? grant, AAuthAgent agent) => grant?.UserId?.ToString() ?? agent.Identifier;
+
+    private static AgentAuthTokenIssued Issued(AAuthGrant? grant, AAuthAgent agent, AAuthResource resource, string requestType, AAuthTokenResponse issued, string scope) =>
+        new(grant?.Id, agent.Id, resource.Id, requestType, issued.TokenId, SubjectOf(grant, agent), scope, issued.ExpiresAt) { TenantId = agent.TenantId };
 
     /// <summary>Ends a grant someone holds a copy of (a code or refresh token presented again), with its audit event; whether this call ended it.</summary>
     private static async Task<bool> RevokeAsync(Services services, AAuthGrant grant, string reason, DateTimeOffset now, CancellationToken cancellationToken)

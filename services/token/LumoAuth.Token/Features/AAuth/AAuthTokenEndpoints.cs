@@ -5,6 +5,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Jit;
 using LumoAuth.Token.Protocol;
 using Microsoft.IdentityModel.JsonWebTokens;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -19,9 +20,6 @@ namespace LumoAuth.Token.Features.AAuth;
 /// </summary>
 public static class AAuthTokenEndpoints
 {
-    /// <summary>The AAuth levels a resource may ask for.</summary>
-    public static readonly IReadOnlySet<string> AuthLevels = new HashSet<string>(StringComparer.Ordinal) { "none", "authenticated", "authorized", "user" };
-
     private const int MaxClaimLength = 2000;
 
     private static readonly JsonWebTokenHandler Tokens = new() { SetDefaultTimesOnTokenCreation = false };
@@ -43,13 +41,13 @@ public static class AAuthTokenEndpoints
                 $"must be {AAuthTokenRequest.ResourceType} or {AAuthTokenRequest.AuthType}")
             .Required("subject", request.Subject, MaxClaimLength)
             .Required("audience", request.Audience, MaxClaimLength)
-            .Check(request.KeyThumbprint is { Length: 43 } jkt && jkt.All(IsBase64UrlCharacter), "keyThumbprint", "must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)")
-            .Check(request.TokenId is { Length: >= 16 and <= 64 } id && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'), "tokenId", "must be 16 to 64 URL-safe characters")
+            .Check(DPoPBinding.IsThumbprint(request.KeyThumbprint), "keyThumbprint", "must be an RFC 7638 SHA-256 thumbprint (43 base64url characters)")
+            .Check(JitTokenEndpoints.IsTokenId(request.TokenId), "tokenId", "must be 16 to 64 URL-safe characters")
             .Check(request.LifetimeSeconds is > 0 and <= AAuthTokenRequest.MaxLifetimeSeconds, "lifetimeSeconds", $"must be 1 to {AAuthTokenRequest.MaxLifetimeSeconds}")
             .Optional("agent", request.Agent, MaxClaimLength)
             .Optional("scope", request.Scope, MaxClaimLength)
             .Optional("actor", request.Actor, MaxClaimLength)
-            .Check(request.AuthLevel is null || AuthLevels.Contains(request.AuthLevel), "authLevel", "must be none, authenticated, authorized or user");
+            .Check(request.AuthLevel is null || AAuthTokenRequest.AuthLevels.Contains(request.AuthLevel), "authLevel", $"must be one of {string.Join(", ", AAuthTokenRequest.AuthLevels)}");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -117,6 +115,4 @@ public static class AAuthTokenEndpoints
         var token = Tokens.CreateToken(Encoding.UTF8.GetString(payload.WrittenSpan), options.SigningCredentials[0], isAuthToken ? AuthHeader : ResourceHeader);
         return TypedResults.Ok(new AAuthTokenResponse(token, request.TokenId, DateTimeOffset.FromUnixTimeSeconds(expiresAt), issuer));
     }
-
-    private static bool IsBase64UrlCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_';
 }

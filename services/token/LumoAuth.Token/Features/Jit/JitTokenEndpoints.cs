@@ -28,6 +28,9 @@ public static class JitTokenEndpoints
     private static readonly JsonWebTokenHandler Tokens = new() { SetDefaultTimesOnTokenCreation = false };
     private static readonly Dictionary<string, object> Header = new(StringComparer.Ordinal) { ["typ"] = JsonWebTokenTypes.AccessToken };
 
+    /// <summary>A <c>jti</c> another service chose for a token signed here (JIT, AAuth): 16 to 64 URL-safe characters.</summary>
+    public static bool IsTokenId(string? id) => id is { Length: >= 16 and <= 64 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
+
     public static IEndpointRouteBuilder MapJitTokenEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapPost(InternalRoutes.JitTokens, IssueAsync).RequireAuthorization(Policies.Internal).WithName("InternalIssueJitToken").WithTags("Internal");
@@ -41,7 +44,7 @@ public static class JitTokenEndpoints
             .Required("tenantSlug", request.TenantSlug)
             .Required("taskId", request.TaskId)
             .Required("requestId", request.RequestId)
-            .Check(request.TokenId is { Length: >= 16 and <= 64 } id && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'), "tokenId", "must be 16 to 64 URL-safe characters")
+            .Check(IsTokenId(request.TokenId), "tokenId", "must be 16 to 64 URL-safe characters")
             .Check(request.LifetimeSeconds is > 0 and <= JitTokenRequest.MaxLifetimeSeconds, "lifetimeSeconds", $"must be 1 to {JitTokenRequest.MaxLifetimeSeconds}")
             .Check(request.AuthorizationDetails is { ValueKind: JsonValueKind.Array } details && details.GetArrayLength() > 0, "authorizationDetails", "must be a non-empty array");
         if (!validation.IsValid)
