@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs, starts and stops the test/CI servers (PostgreSQL, Redis, RabbitMQ) on 127.0.0.1 only,
-# with throwaway data under $REPO/.lumoauth/infra/. No Docker needed.
-#   eng/infra.sh install | start [postgres|redis|rabbitmq|all] | stop [...] | status | env
+# Installs, starts and stops the test/CI servers (PostgreSQL, Redis, RabbitMQ, and OpenLDAP's slapd as the directory
+# the LDAP sign-in tests use) on 127.0.0.1 only, with throwaway data under $REPO/.lumoauth/infra/. No Docker needed.
+#   eng/infra.sh install | start [postgres|redis|rabbitmq|ldap|all] | stop [...] | status | env
 #   eng/infra.sh rabbitmqctl ARGS...   (rabbitmqctl against our node, with the env it needs)
 #   eng/infra.sh rabbitmq-conf         (prints the rabbitmq.conf the broker is started with)
 #   eng/infra.sh reset rabbitmq        (a stopped broker forgets every queue and exchange: each test fixture
@@ -26,6 +26,8 @@ RABBIT_PORT="${LUMOAUTH_RABBIT_PORT:-21672}"
 RABBIT_DIST_PORT="${LUMOAUTH_RABBIT_DIST_PORT:-$((RABBIT_PORT + 1))}"
 RABBIT_EPMD_PORT="${LUMOAUTH_RABBIT_EPMD_PORT:-$((RABBIT_PORT + 2))}"
 RABBIT_NODE=lumoauth@localhost
+LDAP_PORT="${LUMOAUTH_LDAP_PORT:-21389}"
+LDAPS_PORT="${LUMOAUTH_LDAPS_PORT:-21636}"
 RABBIT_BIN=/usr/lib/rabbitmq/bin # not /usr/sbin: those wrappers insist on system paths/users
 
 log() { echo "infra: $*" >&2; }
@@ -61,10 +63,13 @@ cmd_install() {
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   [[ -x "$RABBIT_BIN/rabbitmq-server" ]] || pkgs+=(rabbitmq-server)
   [[ -n "$(pg_bin)" ]] || pkgs+=(postgresql)
+  [[ -x /usr/sbin/slapd ]] || pkgs+=(slapd)
   [[ "${LUMOAUTH_WITH_CHROMIUM:-0}" == 1 ]] && ! command -v chromium >/dev/null && pkgs+=(chromium)
   if ((${#pkgs[@]} == 0)); then log "install: nothing to do"; return 0; fi
   log "install: ${pkgs[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # slapd's package would otherwise set up a directory of its own under /etc/ldap; ours is configured at each start.
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   apt-get update -qq
   # Debian's policy-rc.d here keeps the packaged services from auto-starting; we start our own.
   apt-get install -y -qq "${pkgs[@]}" >/dev/null
@@ -228,6 +233,87 @@ stop_rabbitmq() (
   log "rabbitmq stopped"
 )
 
+# ---------------------------------------------------------------- ldap (OpenLDAP's slapd)
+# A directory for the LDAP sign-in tests: suffix dc=lumoauth,dc=test (people and groups are added by the tests through
+# its root DN), the memberOf overlay as Active Directory has it, LDAP (with StartTLS) and LDAPS with a certificate for
+# 127.0.0.1 from a throwaway CA, whose folder `env` names.
+LDAP_DIR="$INFRA/ldap"
+LDAP_PID="$LDAP_DIR/slapd.pid"
+LDAP_SUFFIX="dc=lumoauth,dc=test"
+LDAP_ROOT_DN="cn=admin,$LDAP_SUFFIX"
+LDAP_ROOT_PASSWORD="ldap-admin-secret"
+
+ldap_files() {
+  mkdir -p "$LDAP_DIR/data" "$LDAP_DIR/tls"
+  local tls="$LDAP_DIR/tls"
+  if [[ ! -f "$tls/server.crt" ]]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tls/ca.key" -out "$tls/ca.crt" -days 3650 -subj "/CN=LumoAuth test LDAP CA" >/dev/null 2>&1
+    openssl req -newkey rsa:2048 -nodes -keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost" >/dev/null 2>&1
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$tls/server.ext"
+    openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -out "$tls/server.crt" -days 3650 \
+      -extfile "$tls/server.ext" >/dev/null 2>&1 || die "could not make the LDAP test certificate"
+    # Clients given a folder of trusted CAs find them by subject hash.
+    mkdir -p "$tls/trusted" && cp "$tls/ca.crt" "$tls/trusted/" && openssl rehash "$tls/trusted" >/dev/null 2>&1
+  fi
+  cat >"$LDAP_DIR/slapd.conf" <<SLAPDCONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include /etc/ldap/schema/nis.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload memberof
+pidfile $LDAP_PID
+argsfile $LDAP_DIR/slapd.args
+TLSCACertificateFile $tls/ca.crt
+TLSCertificateFile $tls/server.crt
+TLSCertificateKeyFile $tls/server.key
+database mdb
+maxsize 268435456
+suffix "$LDAP_SUFFIX"
+rootdn "$LDAP_ROOT_DN"
+rootpw $LDAP_ROOT_PASSWORD
+directory $LDAP_DIR/data
+index objectClass,uid,mail eq
+access to attrs=userPassword by self write by anonymous auth by * none
+access to * by users read by * none
+overlay memberof
+SLAPDCONF
+  if [[ ! -f "$LDAP_DIR/data/data.mdb" ]]; then
+    printf 'dn: %s\nobjectClass: dcObject\nobjectClass: organization\no: LumoAuth tests\ndc: lumoauth\n\ndn: ou=people,%s\nobjectClass: organizationalUnit\nou: people\n\ndn: ou=groups,%s\nobjectClass: organizationalUnit\nou: groups\n' \
+      "$LDAP_SUFFIX" "$LDAP_SUFFIX" "$LDAP_SUFFIX" >"$LDAP_DIR/seed.ldif"
+    slapadd -f "$LDAP_DIR/slapd.conf" -l "$LDAP_DIR/seed.ldif" >"$LDAP_DIR/slapadd.log" 2>&1 || fail_with_log ldap "$LDAP_DIR/slapadd.log"
+  fi
+}
+
+start_ldap() {
+  [[ -x /usr/sbin/slapd ]] || die "slapd not found; run: $SELF install"
+  if pid_alive "$LDAP_PID" slapd; then log "ldap already running on $LDAP_PORT"; return 0; fi
+  port_open "$LDAP_PORT" && die "port $LDAP_PORT is taken by another process (set LUMOAUTH_LDAP_PORT)"
+  port_open "$LDAPS_PORT" && die "port $LDAPS_PORT is taken by another process (set LUMOAUTH_LDAPS_PORT)"
+  ldap_files
+  rm -f "$LDAP_PID"
+  # slapd goes to the background by itself once it listens; its log is what it says before that.
+  /usr/sbin/slapd -f "$LDAP_DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/" </dev/null >"$LDAP_DIR/slapd.log" 2>&1 ||
+    fail_with_log ldap "$LDAP_DIR/slapd.log"
+  local i
+  for ((i = 0; i < 100; i++)); do
+    pid_alive "$LDAP_PID" slapd && port_open "$LDAP_PORT" && port_open "$LDAPS_PORT" && { log "ldap up on 127.0.0.1:$LDAP_PORT (ldaps $LDAPS_PORT)"; return 0; }
+    sleep 0.1
+  done
+  fail_with_log ldap "$LDAP_DIR/slapd.log"
+}
+
+stop_ldap() {
+  if ! pid_alive "$LDAP_PID" slapd; then log "ldap not running"; rm -f "$LDAP_PID"; return 0; fi
+  local pid i; pid="$(cat "$LDAP_PID")"
+  kill -TERM "$pid"
+  for ((i = 0; i < 100; i++)); do proc_alive "$pid" || break; sleep 0.05; done
+  proc_alive "$pid" && die "slapd (pid $pid) did not stop"
+  rm -f "$LDAP_PID"
+  log "ldap stopped"
+}
+
 # ---------------------------------------------------------------- serve (foreground, for the AppHost)
 # The AppHost runs each server as an executable resource it owns: the process stays in the
 # foreground (exec) so Aspire sees its logs and stops it with the AppHost.
@@ -252,6 +338,12 @@ serve_redis() {
   exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" "${REDIS_DURABILITY[@]}"
 }
 
+serve_ldap() {
+  [[ -x /usr/sbin/slapd ]] || die "slapd not found; run: $SELF install"
+  ldap_files
+  exec /usr/sbin/slapd -d 0 -f "$LDAP_DIR/slapd.conf" -h "ldap://127.0.0.1:$LDAP_PORT/ ldaps://127.0.0.1:$LDAPS_PORT/"
+}
+
 serve_rabbitmq() {
   [[ -x "$RABBIT_BIN/rabbitmq-server" ]] || die "rabbitmq-server not found; run: $SELF install"
   rabbit_env
@@ -270,9 +362,9 @@ serve_rabbitmq() {
 # ---------------------------------------------------------------- commands
 targets() {
   case "${1:-all}" in
-    all) echo postgres redis rabbitmq ;;
-    postgres | redis | rabbitmq) echo "$1" ;;
-    *) die "unknown server '$1' (postgres|redis|rabbitmq|all)" ;;
+    all) echo postgres redis rabbitmq ldap ;;
+    postgres | redis | rabbitmq | ldap) echo "$1" ;;
+    *) die "unknown server '$1' (postgres|redis|rabbitmq|ldap|all)" ;;
   esac
 }
 
@@ -281,6 +373,7 @@ cmd_status() {
   if pg_running; then echo "postgres: up (127.0.0.1:$PG_PORT)"; else echo "postgres: down"; up=1; fi
   if pid_alive "$REDIS_PID" redis-server; then echo "redis: up (127.0.0.1:$REDIS_PORT)"; else echo "redis: down"; up=1; fi
   if pid_alive "$RABBIT_PID" beam.smp; then echo "rabbitmq: up (127.0.0.1:$RABBIT_PORT)"; else echo "rabbitmq: down"; up=1; fi
+  if pid_alive "$LDAP_PID" slapd; then echo "ldap: up (127.0.0.1:$LDAP_PORT)"; else echo "ldap: down"; up=1; fi
   return $up # non-zero when any is down
 }
 
@@ -290,6 +383,9 @@ cmd_env() {
   echo "export ConnectionStrings__redis=\"127.0.0.1:$REDIS_PORT\""
   echo "export ConnectionStrings__rabbitmq=\"amqp://guest:guest@127.0.0.1:$RABBIT_PORT/\""
   echo "export LUMOAUTH_INFRA_SCRIPT=\"$SELF\""
+  # The test directory: host, LDAP and LDAPS ports, suffix, root DN and password, and the folder of the CA its
+  # certificate comes from (Federation:Ldap:TrustedCertificatesDirectory).
+  echo "export LUMOAUTH_LDAP=\"127.0.0.1;$LDAP_PORT;$LDAPS_PORT;$LDAP_SUFFIX;$LDAP_ROOT_DN;$LDAP_ROOT_PASSWORD;$INFRA/ldap/tls/trusted\""
 }
 
 reset_rabbitmq() ( # subshell: rabbit_env must not leak
@@ -311,5 +407,5 @@ case "$cmd" in
   rabbitmq-conf) rabbit_config ;; # the rabbitmq.conf start and serve write (the tests check it)
   reset) [[ "${2:-}" == rabbitmq ]] || die "reset takes: rabbitmq"; reset_rabbitmq ;;
   serve) s="$(targets "${2:-}")"; [[ "$s" != *" "* ]] || die "serve takes one server"; "serve_$s" ;;
-  *) echo "usage: $0 install | serve postgres|redis|rabbitmq | start [postgres|redis|rabbitmq|all] | stop [...] | status | env | rabbitmqctl ARGS | rabbitmq-conf | reset rabbitmq" >&2; exit 2 ;;
+  *) echo "usage: $0 install | serve postgres|redis|rabbitmq|ldap | start [postgres|redis|rabbitmq|ldap|all] | stop [...] | status | env | rabbitmqctl ARGS | rabbitmq-conf | reset rabbitmq" >&2; exit 2 ;;
 esac

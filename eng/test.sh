@@ -15,7 +15,7 @@ LUMOAUTH_WITH_CHROMIUM=1 bash "$INFRA" install
 # Stop afterwards only what this run started: a developer's already-running servers survive.
 up_before="$(bash "$INFRA" status | sed -n 's/: up.*//p')" || true
 started=()
-for s in postgres redis rabbitmq; do grep -qx "$s" <<<"$up_before" || started+=("$s"); done
+for s in postgres redis rabbitmq ldap; do grep -qx "$s" <<<"$up_before" || started+=("$s"); done
 cleanup() {
   local s
   for s in "${started[@]}"; do bash "$INFRA" stop "$s" || true; done

@@ -86,6 +86,7 @@ public static class GatewayRoutes
         ("/t/{tenantSlug}/auth/social/{**rest}", ServiceNames.Federation),
         (Api + "/admin/social-providers/{**rest}", ServiceNames.Federation),
         (Api + "/admin/identity-providers/{**rest}", ServiceNames.Federation),
+        (Api + "/admin/ldap-providers/{**rest}", ServiceNames.Federation),
         (Api + "/admin/saml-apps/{**rest}", ServiceNames.Federation),
 
         // admin: the platform API, the rest of the Tenant Admin API, SCIM

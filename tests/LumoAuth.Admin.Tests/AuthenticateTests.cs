@@ -43,6 +43,41 @@ public sealed class AuthenticateTests(AdminFactory factory) : IClassFixture<Admi
     }
 
     [Fact]
+    public async Task Authenticate_AHashMadeWithFewerIterations_StillSignsIn_AndIsMadeAgainWithTheCurrentCount()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var id = await factory.CreateUserAsync(tenant, "older@example.com", Password);
+        var configured = int.Parse(TestInfrastructure.PasswordHashIterations, System.Globalization.CultureInfo.InvariantCulture);
+        var weaker = new LumoAuth.Admin.Security.PasswordHasher(
+            Microsoft.Extensions.Options.Options.Create(new LumoAuth.Admin.Security.PasswordHashingOptions { Iterations = configured / 2 }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<LumoAuth.Admin.Security.PasswordHasher>.Instance);
+        var old = weaker.Hash(Password);
+        Assert.True(factory.Services.GetRequiredService<LumoAuth.Admin.Security.PasswordHasher>().NeedsRehash(old));
+        async Task<string> StoredAsync()
+        {
+            using var scope = factory.Services.CreateScope();
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            return (await db.Users.IgnoreQueryFilters().AsNoTracking().SingleAsync(u => u.Id == id)).PasswordHash!;
+        }
+
+        using (var scope = factory.Services.CreateScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+            await db.Users.IgnoreQueryFilters().Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.PasswordHash, old));
+        }
+
+        // A wrong password changes nothing; the right one signs in and leaves a hash of the current strength.
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, (await LoginAsync(tenant.Id, "older@example.com", "not the password")).Outcome);
+        Assert.Equal(old, await StoredAsync());
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "older@example.com", Password)).Outcome);
+        var stored = await StoredAsync();
+        Assert.NotEqual(old, stored);
+        Assert.StartsWith($"pbkdf2-sha256${configured}$", stored, StringComparison.Ordinal);
+        Assert.Equal(AuthenticationOutcomes.Success, (await LoginAsync(tenant.Id, "older@example.com", Password)).Outcome);
+        Assert.Equal(stored, await StoredAsync());
+    }
+
+    [Fact]
     public async Task Authenticate_WrongPasswordAndUnknownUser_LookTheSame()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -891,6 +891,70 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// LDAP sign-in across the real processes: a directory added at federation through the gateway (LDAPS to the test
+    /// OpenLDAP server), the token service's form, federation binding as the entry and asking admin for a new user with the
+    /// directory's default role, and the authorization service setting the roles the entry's groups map to at every sign-in:
+    /// a person taken out of the group loses that role at their next sign-in, and a role an administrator gave stays.
+    /// </summary>
+    [Fact]
+    public async Task LdapDirectory_SignsAPersonIn_ThroughTheGateway_AndItsGroupsGiveAndTakeRoles()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        foreach (var slug in new[] { "staff", "operator", "auditor" })
+        {
+            using var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = slug, slug }, key);
+            await ApiAssert.OkAsync(role, 201);
+        }
+
+        var uid = "e2e" + Guid.NewGuid().ToString("N")[..10];
+        var person = TestDirectory.AddPerson(uid, "Directory-Pa55!", mail: $"{uid}@corp.example.com", givenName: "Grace", surname: "Hopper");
+        var operators = TestDirectory.AddGroup("ops-" + uid, person);
+        using var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/ldap-providers", new
+        {
+            name = "Corporate directory", host = TestDirectory.Host, port = TestDirectory.TlsPort, useTls = true, baseDn = TestDirectory.People,
+            bindDn = TestDirectory.RootDn, bindPassword = TestDirectory.RootPassword, defaultRoles = new[] { "staff" },
+            groupRoles = new[] { new { group = operators, roles = new[] { "operator" } } },
+        }, key);
+        var providerId = (await ApiAssert.OkAsync(added, 201))["data"]!["id"]!.GetValue<string>();
+
+        async Task SignInAsync()
+        {
+            using var browser = suite.Browser();
+            var loginPage = await browser.GetStringAsync($"/t/{tenant.Slug}/login");
+            Assert.Contains($"/t/{tenant.Slug}/login/ldap/{providerId}", loginPage, StringComparison.Ordinal);
+            using var form = await browser.GetAsync($"/t/{tenant.Slug}/login/ldap/{providerId}");
+            var html = await form.Content.ReadAsStringAsync();
+            var fields = HostedForms.HiddenFields(html);
+            (fields["username"], fields["password"]) = (uid, "Directory-Pa55!");
+            using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login/ldap/{providerId}", new FormUrlEncodedContent(fields));
+            var answer = await signedIn.Content.ReadAsStringAsync();
+            Assert.True(signedIn.StatusCode == HttpStatusCode.OK && answer.Contains("You are signed in", StringComparison.Ordinal), $"{signedIn.StatusCode}: {answer}");
+        }
+
+        async Task<string[]> RolesAsync(string userId)
+        {
+            using var roles = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{userId}/roles", configure: key);
+            return [.. (await ApiAssert.OkAsync(roles))["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>()).Order()];
+        }
+
+        await SignInAsync();
+        using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={uid}", configure: key);
+        var userId = Assert.Single((await ApiAssert.OkAsync(users))["data"]!.AsArray())!["id"]!.GetValue<string>();
+        Assert.Equal(["operator", "staff"], await RolesAsync(userId));
+
+        // An administrator's own grant stays; the group's role leaves with the membership, at the next sign-in.
+        using (var granted = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "operator", "staff", "auditor" } }, key))
+        {
+            await ApiAssert.OkAsync(granted);
+        }
+
+        TestDirectory.Replace(operators, "member", TestDirectory.RootDn);
+        await SignInAsync();
+        Assert.Equal(["auditor", "staff"], await RolesAsync(userId));
+    }
+
+    /// <summary>
     /// SAML single sign-on across the real processes: a SAML app added at federation through the gateway, an AuthnRequest
     /// (HTTP-Redirect) sending the browser to the token service's login page, federation asking token about the new
     /// session and admin about the user, and a signed response for the app's ACS that verifies with the metadata's key.

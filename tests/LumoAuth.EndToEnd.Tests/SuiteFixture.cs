@@ -122,6 +122,7 @@ public sealed class SuiteFixture : IAsyncLifetime
         // Federation reaches the site too, as an upstream identity provider.
         builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Federation)
             .WithEnvironment("Federation__AllowPrivateTargets", "true")
+            .WithEnvironment("Federation__Ldap__TrustedCertificatesDirectory", TestDirectory.TrustedCertificates)
             .WithEnvironment("SSL_CERT_FILE", TrustBundle());
         _app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));

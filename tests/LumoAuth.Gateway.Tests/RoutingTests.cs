@@ -76,6 +76,8 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "GET", "/t/acme/auth/social/google", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/social-providers", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/identity-providers/x", ServiceNames.Federation },
+        { "GET", "/t/acme/api/v1/admin/ldap-providers/x", ServiceNames.Federation },
+        { "POST", "/t/acme/login/ldap/x", ServiceNames.Token },
     };
 
     [Theory]

@@ -72,6 +72,8 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             // Pages go on without admin's settings after this long; four test classes starting services on two cores can
             // take seconds for a first answer. (Roles keep their short deadline: most suites have no authorization service.)
             ["Token:SettingsLookupTimeout"] = "00:00:20",
+            // Throwaway passwords need no stretching to OWASP's figure; at 600,000 iterations it was most of the suites' CPU.
+            ["Admin:PasswordHashing:Iterations"] = TestInfrastructure.PasswordHashIterations,
         };
         foreach (var (key, value) in Settings)
         {

@@ -16,6 +16,9 @@ public static class TestInfrastructure
     public const string PlatformKey = "test-platform-key-0123456789abcdef0123456789";
     public const string KeyEncryptionKey = "test-key-encryption-key-0123456789abcdef012345";
 
+    /// <summary>PBKDF2 iterations of the in-process admin services (the end-to-end suite keeps the production default).</summary>
+    public const string PasswordHashIterations = "1000";
+
     public static string RabbitMq =>
         Environment.GetEnvironmentVariable("ConnectionStrings__rabbitmq") ?? "amqp://guest:guest@127.0.0.1:21672/";
 

@@ -33,6 +33,7 @@ public static class AdminServiceExtensions
             .BindConfiguration(PlatformOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<PasswordHashingOptions>().BindConfiguration(PasswordHashingOptions.SectionName);
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddOptions<LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions>()
             .BindConfiguration(LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions.SectionName)

@@ -12,6 +12,30 @@ public sealed class FederationOptions
 
     /// <summary>GitHub's endpoints (it publishes no discovery document); changed only to point tests at a stand-in.</summary>
     public GitHubEndpoints GitHub { get; set; } = new();
+
+    public LdapDeploymentOptions Ldap { get; set; } = new();
+}
+
+/// <summary>What the deployment decides for every tenant's LDAP directories.</summary>
+public sealed class LdapDeploymentOptions
+{
+    /// <summary>
+    /// Directory hosts on private networks that tenants may name (a company's own Active Directory, reached over its
+    /// network): any other host must resolve to public addresses only, as every outside target of this service must.
+    /// </summary>
+    public List<string> PrivateHosts { get; set; } = [];
+
+    /// <summary>
+    /// A folder of CA certificates (PEM, named by subject hash as <c>openssl rehash</c> makes them) that directories'
+    /// TLS certificates are checked against; none: the system's (OpenLDAP's <c>ldap.conf</c>).
+    /// </summary>
+    public string? TrustedCertificatesDirectory { get; set; }
+
+    /// <summary>
+    /// Whether a directory may be set up without TLS (LDAPS or StartTLS). Off: the password a person types would cross
+    /// the network in the clear. A deployment whose directories are on its own trusted network may turn it on.
+    /// </summary>
+    public bool AllowUnencrypted { get; set; }
 }
 
 public sealed class GitHubEndpoints

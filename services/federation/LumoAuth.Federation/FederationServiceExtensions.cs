@@ -1,4 +1,5 @@
 using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Ldap;
 using LumoAuth.Federation.Features.Links;
 using LumoAuth.Federation.Features.Login;
 using LumoAuth.Federation.Features.Providers;
@@ -35,6 +36,7 @@ public static class FederationServiceExtensions
         builder.Services.AddSingleton<SamlStates>();
         builder.Services.AddSingleton<SamlMetadataImport>();
         builder.Services.AddSingleton<SamlSubjects>();
+        builder.Services.AddSingleton<LdapDirectory>();
         return builder;
     }
 }

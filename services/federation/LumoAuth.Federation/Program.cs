@@ -1,14 +1,15 @@
 using LumoAuth.Federation;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Exchange;
+using LumoAuth.Federation.Features.Ldap;
 using LumoAuth.Federation.Features.Login;
 using LumoAuth.Federation.Features.Providers;
 using LumoAuth.Federation.Features.Saml;
 using LumoAuth.Messaging;
 
-// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users), and SAML
-// both ways: the tenant as identity provider for SAML apps, and as service provider for outside SAML IdPs. LDAP is next
-// (DESIGN §3).
+// Social and external OpenID Connect sign-in (providers, the sign-in's redirect and callback, links to users), SAML both
+// ways (the tenant as identity provider for SAML apps, and as service provider for outside SAML IdPs), and sign-in with
+// an LDAP directory's password (DESIGN §3).
 var builder = WebApplication.CreateBuilder(args);
 builder.AddServiceDefaults();
 builder.AddFederationService();
@@ -31,6 +32,8 @@ app.MapSamlIdpEndpoints();
 app.MapSamlIdpConnectionEndpoints();
 app.MapSamlSpEndpoints();
 app.MapExternalSubjectEndpoints();
+app.MapLdapProviderEndpoints();
+app.MapLdapSignInEndpoints();
 app.MapDefaultEndpoints();
 
 await app.RunAsync();

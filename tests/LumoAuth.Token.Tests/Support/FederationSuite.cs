@@ -87,6 +87,7 @@ public sealed class FederationFactory(AdminFactory admin, HttpsSite providers, F
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Federation:AllowPrivateTargets"] = "true",
+        ["Federation:Ldap:TrustedCertificatesDirectory"] = TestDirectory.TrustedCertificates,
         ["Federation:GitHub:AuthorizationEndpoint"] = providers.Origin + "/github/login/oauth/authorize",
         ["Federation:GitHub:TokenEndpoint"] = providers.Origin + "/github/login/oauth/access_token",
         ["Federation:GitHub:ApiBase"] = providers.Origin + "/github/api",

@@ -1,36 +1,95 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Admin.Security;
 
-/// <summary>
-/// PBKDF2-HMAC-SHA256 with 600,000 iterations (OWASP's figure; DESIGN §9). The format carries the
-/// algorithm and count, so the count can rise later and old hashes still verify (and get rehashed).
-/// </summary>
-public sealed class PasswordHasher
+/// <summary>How passwords are stretched (<c>Admin:PasswordHashing</c>).</summary>
+public sealed class PasswordHashingOptions
 {
-    public const int Iterations = 600_000;
+    public const string SectionName = "Admin:PasswordHashing";
+
+    /// <summary>OWASP's figure for PBKDF2-HMAC-SHA256 (DESIGN §9).</summary>
+    public const int RecommendedIterations = 600_000;
+
+    /// <summary>
+    /// PBKDF2 iterations for new hashes. Raise it as hardware gets faster: a stored hash keeps the count it was made with,
+    /// verifies with it, and is made again with this one at its owner's next sign-in. The test suites lower it, since most
+    /// of their CPU otherwise went to stretching throwaway passwords.
+    /// </summary>
+    public int Iterations { get; set; } = RecommendedIterations;
+}
+
+/// <summary>
+/// PBKDF2-HMAC-SHA256. The stored form carries the algorithm and the iteration count, so the count can rise later and
+/// old hashes still verify (<see cref="NeedsRehash"/> tells the sign-in to store a stronger one).
+/// </summary>
+public sealed partial class PasswordHasher
+{
     private const int SaltBytes = 16;
     private const int HashBytes = 32;
     private const string Algorithm = "pbkdf2-sha256";
 
+    private readonly int _iterations;
+    private readonly Lazy<string> _dummyHash;
+
+    public PasswordHasher(IOptions<PasswordHashingOptions> options, ILogger<PasswordHasher> logger)
+    {
+        _iterations = options.Value.Iterations;
+        if (_iterations < 1)
+        {
+            throw new OptionsValidationException(PasswordHashingOptions.SectionName, typeof(PasswordHashingOptions), ["Iterations must be at least 1"]);
+        }
+
+        if (_iterations < PasswordHashingOptions.RecommendedIterations)
+        {
+            LogWeak(logger, _iterations, PasswordHashingOptions.RecommendedIterations);
+        }
+
+        _dummyHash = new Lazy<string>(() => Hash(Guid.NewGuid().ToString("N")));
+    }
+
+    /// <summary>
+    /// A hash of a password nobody has, for a sign-in with an unknown address: verifying against it costs what a real
+    /// check costs, so the answer's timing does not tell which addresses have accounts.
+    /// </summary>
+    public string DummyHash => _dummyHash.Value;
+
     public string Hash(string password)
     {
         var salt = RandomNumberGenerator.GetBytes(SaltBytes);
-        var hash = Rfc2898DeriveBytes.Pbkdf2(password, salt, Iterations, HashAlgorithmName.SHA256, HashBytes);
-        return string.Join('$', Algorithm, Iterations.ToString(CultureInfo.InvariantCulture), Convert.ToBase64String(salt), Convert.ToBase64String(hash));
+        var hash = Rfc2898DeriveBytes.Pbkdf2(password, salt, _iterations, HashAlgorithmName.SHA256, HashBytes);
+        return string.Join('$', Algorithm, _iterations.ToString(CultureInfo.InvariantCulture), Convert.ToBase64String(salt), Convert.ToBase64String(hash));
     }
 
     public bool Verify(string password, string stored)
     {
-        var parts = stored.Split('$');
-        if (parts.Length != 4 || parts[0] != Algorithm || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out var iterations))
+        if (!TryRead(stored, out var iterations, out var salt, out var expected))
         {
             return false;
         }
 
-        var expected = Convert.FromBase64String(parts[3]);
-        var actual = Rfc2898DeriveBytes.Pbkdf2(password, Convert.FromBase64String(parts[2]), iterations, HashAlgorithmName.SHA256, expected.Length);
+        var actual = Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA256, expected.Length);
         return CryptographicOperations.FixedTimeEquals(actual, expected);
     }
+
+    /// <summary>Whether a hash that verified was made with fewer iterations than new ones get.</summary>
+    public bool NeedsRehash(string stored) => TryRead(stored, out var iterations, out _, out _) && iterations < _iterations;
+
+    private static bool TryRead(string stored, out int iterations, out byte[] salt, out byte[] hash)
+    {
+        (iterations, salt, hash) = (0, [], []);
+        var parts = stored.Split('$');
+        if (parts.Length != 4 || parts[0] != Algorithm || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out iterations) || iterations < 1)
+        {
+            return false;
+        }
+
+        salt = Convert.FromBase64String(parts[2]);
+        hash = Convert.FromBase64String(parts[3]);
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Passwords are hashed with {Iterations} PBKDF2 iterations, fewer than the {Recommended} recommended")]
+    private static partial void LogWeak(ILogger logger, int iterations, int recommended);
 }

@@ -53,6 +53,9 @@ public sealed class IdentityProvider
     /// <summary>A SAML identity provider's settings (type <c>saml</c>); null for the OAuth and OpenID Connect types.</summary>
     public SamlIdpSettings? Saml { get; set; }
 
+    /// <summary>An LDAP directory's settings (type <c>ldap</c>); null for the other types.</summary>
+    public LdapSettings? Ldap { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
@@ -91,6 +94,72 @@ public sealed class SamlIdpSettings
 
     /// <summary>Roles (slugs) a user made at their first sign-in through this IdP gets (the docs' JIT "Default Roles").</summary>
     public List<string> DefaultRoles { get; set; } = [];
+}
+
+/// <summary>
+/// An LDAP directory (OpenLDAP, Active Directory…) the tenant's users sign in with: where it is, the service account that
+/// looks people up, how a person is found and what of their entry becomes their profile and roles.
+/// </summary>
+public sealed class LdapSettings
+{
+    public string Host { get; set; } = string.Empty;
+
+    public int Port { get; set; } = 636;
+
+    /// <summary>LDAP over TLS (LDAPS) from the first byte; with it off, <see cref="StartTls"/> may still upgrade the connection.</summary>
+    public bool UseTls { get; set; } = true;
+
+    public bool StartTls { get; set; }
+
+    /// <summary>Where people are searched for (the whole subtree).</summary>
+    public string BaseDn { get; set; } = string.Empty;
+
+    /// <summary>The service account that searches; none: anonymous search.</summary>
+    public string? BindDn { get; set; }
+
+    /// <summary>The service account's password, encrypted like the providers' client secrets.</summary>
+    public string? ProtectedBindPassword { get; set; }
+
+    /// <summary>The search filter, with <c>{username}</c> where the escaped name goes.</summary>
+    public string UserFilter { get; set; } = "(uid={username})";
+
+    /// <summary>The attribute whose value names the entry for good (<c>entryUUID</c>, AD's <c>objectGUID</c>): the link's subject.</summary>
+    public string IdAttribute { get; set; } = "entryUUID";
+
+    public string UsernameAttribute { get; set; } = "uid";
+
+    public string EmailAttribute { get; set; } = "mail";
+
+    public string NameAttribute { get; set; } = "displayName";
+
+    public string GivenNameAttribute { get; set; } = "givenName";
+
+    public string FamilyNameAttribute { get; set; } = "sn";
+
+    public string PhoneAttribute { get; set; } = "telephoneNumber";
+
+    /// <summary>The attribute listing the groups (DNs) a person is in.</summary>
+    public string GroupsAttribute { get; set; } = "memberOf";
+
+    /// <summary>Whether the directory's addresses count as verified (it is the tenant's own directory).</summary>
+    public bool TrustEmail { get; set; } = true;
+
+    /// <summary>Whether each sign-in brings a linked user's names up to date with the directory's.</summary>
+    public bool UpdateUserOnLogin { get; set; }
+
+    /// <summary>Roles (slugs) a user made at their first sign-in gets.</summary>
+    public List<string> DefaultRoles { get; set; } = [];
+
+    /// <summary>Roles that follow group membership: given at each sign-in to members of the group, taken from the others.</summary>
+    public List<LdapGroupRoles> GroupRoles { get; set; } = [];
+}
+
+/// <summary>The roles members of one directory group (by DN) hold.</summary>
+public sealed class LdapGroupRoles
+{
+    public string Group { get; set; } = string.Empty;
+
+    public List<string> Roles { get; set; } = [];
 }
 
 /// <summary>A user's account at an upstream provider, linked to their LumoAuth user: the provider's subject signs them in.</summary>
@@ -236,6 +305,11 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
             e.Property(p => p.ClientId).HasMaxLength(500);
             e.Property(p => p.IssuerUrl).HasMaxLength(500);
             e.OwnsOne(p => p.Saml, saml => saml.ToJson());
+            e.OwnsOne(p => p.Ldap, ldap =>
+            {
+                ldap.ToJson();
+                ldap.OwnsMany(l => l.GroupRoles);
+            });
             e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
         });
         modelBuilder.Entity<ExternalIdentity>(e =>

@@ -240,6 +240,16 @@ public sealed record AgentRolesRequest(Guid TenantId, IReadOnlyList<string> Role
     public static string Route(Guid agentId) => InternalRoutes.AgentRoles.Replace("{agentId:guid}", agentId.ToString(), StringComparison.Ordinal);
 }
 
+/// <summary>
+/// The roles an outside directory (an LDAP provider's group mappings) gives a user now: of the roles in
+/// <paramref name="Managed"/>, the user holds exactly <paramref name="Roles"/> afterwards; roles outside it are left as they
+/// are (an administrator's own grants). Names matching no role are left out.
+/// </summary>
+public sealed record DirectoryRolesRequest(Guid TenantId, IReadOnlyList<string> Managed, IReadOnlyList<string> Roles)
+{
+    public static string Route(Guid userId) => InternalRoutes.DirectoryRoles.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal);
+}
+
 /// <summary>The slugs now held, or (nothing written) the names that matched no role.</summary>
 public sealed record InitialRolesResponse(IReadOnlyList<string> Roles, IReadOnlyList<string> Unknown);
 

@@ -11,6 +11,9 @@ public sealed record ExternalUserRequest(
 {
     /// <summary>Roles (slugs or ids) a user made now gets (a SAML IdP's JIT default roles); roles that no longer exist are left out.</summary>
     public IReadOnlyList<string>? Roles { get; init; }
+
+    /// <summary>The provider's phone number for the person; kept for a new user when it is in E.164 form, else left out.</summary>
+    public string? PhoneNumber { get; init; }
 }
 
 public sealed record ExternalUserResponse(Guid UserId, bool Created);
@@ -73,6 +76,41 @@ public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderNa
 public sealed record LoginProvider(Guid Id, string Type, string Name)
 {
     public static string Route(Guid tenantId) => InternalRoutes.LoginProviders + "?tenantId=" + tenantId;
+
+    /// <summary>
+    /// Where the button leads: a SAML IdP's sign-in starts at federation's SP login, an LDAP directory's at the token
+    /// service's own form (the password is typed here), the others at federation's social sign-in.
+    /// </summary>
+    public string StartPath(string slug) => Type switch
+    {
+        "saml" => $"/t/{slug}/saml/sp/login/{Id}",
+        "ldap" => $"/t/{slug}/login/ldap/{Id}",
+        _ => $"/t/{slug}/auth/social/{Id}",
+    };
+
+    /// <summary>
+    /// Whether a signed-in user may link an account of this provider from their account page: not a SAML IdP's or an
+    /// LDAP directory's, whose people the directory itself links.
+    /// </summary>
+    public bool IsLinkable => Type is not ("saml" or "ldap");
+}
+
+/// <summary>A person signing in with their directory name and password at one of the tenant's LDAP providers.</summary>
+public sealed record LdapSignInRequest(Guid TenantId, string TenantSlug, Guid ProviderId, string Username, string Password)
+{
+    public override string ToString() => $"LdapSignInRequest {{ TenantId = {TenantId}, ProviderId = {ProviderId} }}"; // never the password
+}
+
+/// <summary>The user the directory's person signs in as, and the provider's name for the session's record.</summary>
+public sealed record LdapSignInResponse(Guid UserId, string ProviderName);
+
+/// <summary>Why an LDAP sign-in was refused (besides admin's <see cref="ExternalUserErrors"/>).</summary>
+public static class LdapSignInErrors
+{
+    /// <summary>Unknown name, wrong password, or a name that fits several entries: all read the same.</summary>
+    public const string InvalidCredentials = "invalid_credentials";
+
+    public const string ProviderDisabled = "provider_disabled";
 }
 
 /// <summary>One of a user's linked outside accounts, as their data export shows it.</summary>

@@ -87,6 +87,12 @@ public static class InternalRoutes
     /// <summary>Federation: who an outside token presented for exchange at the token endpoint names (<see cref="ExternalSubjectRequest"/>).</summary>
     public const string ExternalSubjects = Prefix + "/external-subjects";
 
+    /// <summary>Federation: a sign-in with an LDAP directory's name and password (the token service's form asks).</summary>
+    public const string LdapSignIns = Prefix + "/ldap-sign-ins";
+
+    /// <summary>Authorization: the roles an outside directory's groups give a user, replaced within the set it manages.</summary>
+    public const string DirectoryRoles = Prefix + "/users/{userId:guid}/directory-roles";
+
     /// <summary>Federation: the account page's request to link one more outside account (<see cref="LinkIntentRequest"/>).</summary>
     public const string LinkIntents = Prefix + "/link-intents";
 

@@ -364,6 +364,7 @@ public static class TokenServiceExtensions
         app.MapUserInfoEndpoints();
         app.MapLoginEndpoints();
         app.MapExternalLoginEndpoints();
+        app.MapLdapLoginEndpoints();
         app.MapMagicLinkEndpoints();
         app.MapPasskeyEndpoints();
         app.MapRegistrationEndpoints();

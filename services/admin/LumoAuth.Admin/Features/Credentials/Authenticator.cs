@@ -19,8 +19,6 @@ namespace LumoAuth.Admin.Features.Credentials;
 public sealed class Authenticator(
     AdminDbContext db, PasswordHasher hasher, TotpFactors totp, SecondStepCodes secondStepCodes, SmsPhones smsPhones, SignInRisk signInRisk)
 {
-    private static readonly object DummyLock = new();
-    private static string? _dummyHash;
 
     public async Task<AuthenticateResponse> AuthenticateAsync(AuthenticateRequest request, CancellationToken cancellationToken)
     {
@@ -33,7 +31,7 @@ public sealed class Authenticator(
 
         // Oversized input is refused after the same work as any other failure.
         var usable = password.Length is > 0 and <= PasswordPolicy.AbsoluteMaxLength;
-        var passwordOk = hasher.Verify(usable ? password : "x", user?.PasswordHash ?? DummyHash(hasher)) && usable && user?.PasswordHash is not null;
+        var passwordOk = hasher.Verify(usable ? password : "x", user?.PasswordHash ?? hasher.DummyHash) && usable && user?.PasswordHash is not null;
 
         if (user is null)
         {
@@ -51,6 +49,15 @@ public sealed class Authenticator(
         if (!passwordOk)
         {
             return await RecordFailureAsync(request, user, "invalid_password", AuthenticationOutcomes.InvalidCredentials, cancellationToken);
+        }
+
+        if (hasher.NeedsRehash(user.PasswordHash!))
+        {
+            // Made with fewer iterations than new hashes get: stored again, stronger, now that the password is at hand (only
+            // if it is still the hash just checked: a change meanwhile wins).
+            var stronger = hasher.Hash(password);
+            await db.Users.IgnoreQueryFilters().Where(u => u.Id == user.Id && u.PasswordHash == user.PasswordHash)
+                .ExecuteUpdateAsync(s => s.SetProperty(u => u.PasswordHash, stronger), cancellationToken);
         }
 
         // Revealed only to someone who knows the password.
@@ -510,17 +517,4 @@ public sealed class Authenticator(
 
     private static AuthenticateResponse Failure(string outcome, DateTimeOffset? lockedUntil = null) =>
         new(outcome, null, null, null, false, lockedUntil, []);
-
-    private static string DummyHash(PasswordHasher hasher)
-    {
-        if (_dummyHash is null)
-        {
-            lock (DummyLock)
-            {
-                _dummyHash ??= hasher.Hash(Guid.NewGuid().ToString("N"));
-            }
-        }
-
-        return _dummyHash;
-    }
 }

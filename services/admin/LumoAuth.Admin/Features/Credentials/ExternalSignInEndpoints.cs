@@ -86,7 +86,8 @@ public static class ExternalSignInEndpoints
         try
         {
             (user, error) = await users.CreateAsync(
-                new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null, null,
+                new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null,
+                    UserCommands.IsPhoneNumber(request.PhoneNumber) ? request.PhoneNumber!.Trim() : null,
                     request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
                     EmailVerified: true, IsActive: true, Groups: null),
                 cancellationToken,

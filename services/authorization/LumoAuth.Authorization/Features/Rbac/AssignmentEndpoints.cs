@@ -31,6 +31,7 @@ public static class AssignmentEndpoints
             .WithTags("Roles").WithName("GrantGroupRoleGuideForm");
         app.MapPost(InternalRoutes.InitialRoles, GiveInitialRoles).RequireAuthorization(Policies.Internal).WithName("InternalInitialRoles").WithTags("Internal");
         app.MapPut(InternalRoutes.AgentRoles, SetAgentRoles).RequireAuthorization(Policies.Internal).WithName("InternalSetAgentRoles").WithTags("Internal");
+        app.MapPut(InternalRoutes.DirectoryRoles, SetDirectoryRoles).RequireAuthorization(Policies.Internal).WithName("InternalSetDirectoryRoles").WithTags("Internal");
         return app;
     }
 
@@ -91,6 +92,34 @@ public static class AssignmentEndpoints
 
         await rbac.ReplaceRolesAsync(db, request.TenantId, new SubjectRef(RbacModel.Agent, agentId.ToString()), slugs, leaveAlone: null, cancellationToken);
         return TypedResults.Ok(new InitialRolesResponse(slugs, []));
+    }
+
+    /// <summary>
+    /// The roles an outside directory's groups give a user at their sign-in (federation's LDAP group mappings): within the
+    /// managed roles the user holds exactly the named ones; their other roles stay. Names of deleted roles are left out
+    /// (logged by the caller from the answer) rather than refuse the sign-in.
+    /// </summary>
+    public static async Task<IResult> SetDirectoryRoles(
+        Guid userId, DirectoryRolesRequest request, AuthorizationDbContext db, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.Managed is null || request.Roles is null
+            || request.Managed.Count > InitialRolesRequest.MaxRoles || request.Managed.Any(string.IsNullOrWhiteSpace)
+            || request.Roles.Any(r => !request.Managed.Contains(r, StringComparer.Ordinal)))
+        {
+            return ApiErrors.Validation("roles", $"name a tenant, at most {InitialRolesRequest.MaxRoles} managed role slugs or ids, and roles among them");
+        }
+
+        if (await directory.UserExistsAsync(request.TenantId, userId, cancellationToken) is not DirectoryAnswer.Found and var answer)
+        {
+            return AdminDirectory.Error(answer, "User");
+        }
+
+        await RbacCatalog.EnsureSystemRolesAsync(db, request.TenantId, cancellationToken);
+        var (managed, unknown) = await RbacCatalog.ResolveAsync(db, request.TenantId, request.Managed, cancellationToken);
+        var (held, _) = await RbacCatalog.ResolveAsync(db, request.TenantId, request.Roles, cancellationToken);
+        var managedSet = managed.ToHashSet(StringComparer.Ordinal);
+        await rbac.ReplaceRolesAsync(db, request.TenantId, new SubjectRef(RbacModel.User, userId.ToString()), held, leaveAlone: r => !managedSet.Contains(r), cancellationToken);
+        return TypedResults.Ok(new InitialRolesResponse(held, unknown));
     }
 
     public static async Task<IResult> GetUserRoles(Guid userId, AuthorizationDbContext db, TenantContext tenant, AdminDirectory directory, RbacStore rbac, CancellationToken cancellationToken)

@@ -332,6 +332,95 @@ namespace LumoAuth.Federation.Data.Migrations
 
             modelBuilder.Entity("LumoAuth.Federation.Data.IdentityProvider", b =>
                 {
+                    b.OwnsOne("LumoAuth.Federation.Data.LdapSettings", "Ldap", b1 =>
+                        {
+                            b1.Property<Guid>("IdentityProviderId");
+
+                            b1.Property<string>("BaseDn")
+                                .IsRequired();
+
+                            b1.Property<string>("BindDn");
+
+                            b1.PrimitiveCollection<string>("DefaultRoles")
+                                .IsRequired();
+
+                            b1.Property<string>("EmailAttribute")
+                                .IsRequired();
+
+                            b1.Property<string>("FamilyNameAttribute")
+                                .IsRequired();
+
+                            b1.Property<string>("GivenNameAttribute")
+                                .IsRequired();
+
+                            b1.Property<string>("GroupsAttribute")
+                                .IsRequired();
+
+                            b1.Property<string>("Host")
+                                .IsRequired();
+
+                            b1.Property<string>("IdAttribute")
+                                .IsRequired();
+
+                            b1.Property<string>("NameAttribute")
+                                .IsRequired();
+
+                            b1.Property<string>("PhoneAttribute")
+                                .IsRequired();
+
+                            b1.Property<int>("Port");
+
+                            b1.Property<string>("ProtectedBindPassword");
+
+                            b1.Property<bool>("StartTls");
+
+                            b1.Property<bool>("TrustEmail");
+
+                            b1.Property<bool>("UpdateUserOnLogin");
+
+                            b1.Property<bool>("UseTls");
+
+                            b1.Property<string>("UserFilter")
+                                .IsRequired();
+
+                            b1.Property<string>("UsernameAttribute")
+                                .IsRequired();
+
+                            b1.HasKey("IdentityProviderId");
+
+                            b1.ToTable("identity_providers");
+
+                            b1
+                                .ToJson("Ldap")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("IdentityProviderId");
+
+                            b1.OwnsMany("LumoAuth.Federation.Data.LdapGroupRoles", "GroupRoles", b2 =>
+                                {
+                                    b2.Property<Guid>("LdapSettingsIdentityProviderId");
+
+                                    b2.Property<int>("__synthesizedOrdinal")
+                                        .ValueGeneratedOnAdd();
+
+                                    b2.Property<string>("Group")
+                                        .IsRequired();
+
+                                    b2.PrimitiveCollection<string>("Roles")
+                                        .IsRequired();
+
+                                    b2.HasKey("LdapSettingsIdentityProviderId", "__synthesizedOrdinal");
+
+                                    b2.ToTable("identity_providers");
+
+                                    b2.WithOwner()
+                                        .HasForeignKey("LdapSettingsIdentityProviderId");
+                                });
+
+                            b1.Navigation("GroupRoles");
+                        });
+
                     b.OwnsOne("LumoAuth.Federation.Data.SamlIdpSettings", "Saml", b1 =>
                         {
                             b1.Property<Guid>("IdentityProviderId");
@@ -374,6 +463,8 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("IdentityProviderId");
                         });
+
+                    b.Navigation("Ldap");
 
                     b.Navigation("Saml");
                 });

@@ -126,7 +126,7 @@ public static partial class ExternalSubjectEndpoints
             return new Vouched(null, null, "it is not an ID token");
         }
 
-        var providers = await services.Db.IdentityProviders.AsNoTracking().Where(p => p.Type != ProviderTypes.Saml && p.IsEnabled).ToListAsync(cancellationToken);
+        var providers = await services.Db.IdentityProviders.AsNoTracking().Where(p => ProviderTypes.All.Contains(p.Type) && p.IsEnabled).ToListAsync(cancellationToken);
         var provider = providers.FirstOrDefault(p => p.Id.ToString() == named)
                        ?? providers.FirstOrDefault(p => p.IssuerUrl is { } issuer && issuer.TrimEnd('/') == named.TrimEnd('/'));
         if (provider is null)

@@ -72,7 +72,7 @@ public static class SignInSteps
         {
             (link.LastSignInAt, link.Email) = (now, account.Email ?? link.Email);
             await db.SaveChangesAsync(cancellationToken);
-            if (provider.Saml is { UpdateUserOnLogin: true })
+            if (provider.Saml is { UpdateUserOnLogin: true } || provider.Ldap is { UpdateUserOnLogin: true })
             {
                 await services.Users.UpdateProfileAsync(services.Tenant.TenantId, link.UserId, account, cancellationToken);
             }
@@ -82,7 +82,8 @@ public static class SignInSteps
 
         var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
             services.Tenant.TenantId, $"{provider.Type}:{provider.Name}", account.Email, account.EmailVerified, account.Name, account.GivenName, account.FamilyName,
-            account.Picture, provider.AllowSignup, provider.AutoLinkUsers) { Roles = provider.Saml?.DefaultRoles }, cancellationToken);
+            account.Picture, provider.AllowSignup, provider.AutoLinkUsers) { Roles = provider.Saml?.DefaultRoles ?? provider.Ldap?.DefaultRoles, PhoneNumber = account.PhoneNumber },
+            cancellationToken);
         if (outcome.User is not { } user)
         {
             // A concurrent first sign-in of the same account may have made the user and its link meanwhile.

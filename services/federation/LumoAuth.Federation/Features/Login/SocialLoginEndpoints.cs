@@ -201,7 +201,7 @@ public static partial class SocialLoginEndpoints
     {
         if (request.TenantId == Guid.Empty || request.UserId == Guid.Empty
             || !await db.IdentityProviders.IgnoreQueryFilters().AnyAsync(
-                p => p.TenantId == request.TenantId && p.Id == request.ProviderId && p.IsEnabled && p.Type != ProviderTypes.Saml, cancellationToken))
+                p => p.TenantId == request.TenantId && p.Id == request.ProviderId && p.IsEnabled && ProviderTypes.All.Contains(p.Type), cancellationToken))
         {
             return ApiErrors.NotFound("Identity provider");
         }
@@ -264,8 +264,8 @@ public static partial class SocialLoginEndpoints
     /// <summary>A provider by id, or by type (the docs' <c>/auth/social/google</c>): the tenant's first enabled one of it.</summary>
     private static Task<IdentityProvider?> FindAsync(FederationDbContext db, string provider, CancellationToken cancellationToken) =>
         Guid.TryParse(provider, out var id)
-            ? db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id && p.Type != ProviderTypes.Saml, cancellationToken)
-            : db.IdentityProviders.AsNoTracking().Where(p => p.Type == provider && p.Type != ProviderTypes.Saml && p.IsEnabled).OrderBy(p => p.CreatedAt).FirstOrDefaultAsync(cancellationToken);
+            ? db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id && ProviderTypes.All.Contains(p.Type), cancellationToken)
+            : db.IdentityProviders.AsNoTracking().Where(p => p.Type == provider && ProviderTypes.All.Contains(p.Type) && p.IsEnabled).OrderBy(p => p.CreatedAt).FirstOrDefaultAsync(cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sign-in through provider {ProviderId} of tenant {TenantId} refused: {Problem}")]
     private static partial void LogRefused(ILogger logger, Guid tenantId, Guid providerId, string problem);

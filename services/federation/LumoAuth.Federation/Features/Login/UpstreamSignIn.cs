@@ -10,7 +10,11 @@ using Microsoft.IdentityModel.Tokens;
 namespace LumoAuth.Federation.Features.Login;
 
 /// <summary>Who the provider says signed in: its stable id of the account, and what it tells of the person.</summary>
-public sealed record UpstreamAccount(string Subject, string? Email, bool EmailVerified, string? Name, string? GivenName, string? FamilyName, string? Picture);
+public sealed record UpstreamAccount(string Subject, string? Email, bool EmailVerified, string? Name, string? GivenName, string? FamilyName, string? Picture)
+{
+    /// <summary>A phone number the provider holds (an LDAP directory's); a new user gets it when it is in E.164 form.</summary>
+    public string? PhoneNumber { get; init; }
+}
 
 /// <summary>Where a provider's sign-in begins and ends (its authorization and token endpoints), for the redirect and the callback.</summary>
 public sealed record ProviderEndpoints(string AuthorizationEndpoint, string TokenEndpoint, bool IsOpenIdConnect);

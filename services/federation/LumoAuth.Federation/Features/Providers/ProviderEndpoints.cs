@@ -35,14 +35,14 @@ public static partial class ProviderEndpoints
     public static async Task<IResult> List(FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, int? page, int? limit, CancellationToken cancellationToken)
     {
         var paging = PageRequest.From(page, limit);
-        var query = db.IdentityProviders.AsNoTracking().Where(p => p.Type != ProviderTypes.Saml);
+        var query = db.IdentityProviders.AsNoTracking().Where(p => ProviderTypes.All.Contains(p.Type));
         var total = await query.LongCountAsync(cancellationToken);
         var providers = await query.OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
         return TypedResults.Ok(new PagedResponse<ProviderResponse>([.. providers.Select(p => ProviderResponse.From(p, lumo.Value, tenant.Slug))], PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> Get(Guid providerId, FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, CancellationToken cancellationToken) =>
-        await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && p.Type != ProviderTypes.Saml, cancellationToken) is { } provider
+        await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && ProviderTypes.All.Contains(p.Type), cancellationToken) is { } provider
             ? TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug)))
             : ApiErrors.NotFound("Social provider");
 
@@ -87,7 +87,7 @@ public static partial class ProviderEndpoints
         Guid providerId, ProviderRequest request, FederationDbContext db, TenantContext tenant, ProviderSecrets secrets, IOptions<FederationOptions> options,
         IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
     {
-        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && p.Type != ProviderTypes.Saml, cancellationToken);
+        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && ProviderTypes.All.Contains(p.Type), cancellationToken);
         if (provider is null)
         {
             return ApiErrors.NotFound("Social provider");
@@ -124,7 +124,7 @@ public static partial class ProviderEndpoints
     /// <summary>Removes the provider and every account linked through it: those users sign in some other way from now on.</summary>
     public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken)
     {
-        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && p.Type != ProviderTypes.Saml, cancellationToken);
+        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && ProviderTypes.All.Contains(p.Type), cancellationToken);
         if (provider is null)
         {
             return ApiErrors.NotFound("Social provider");

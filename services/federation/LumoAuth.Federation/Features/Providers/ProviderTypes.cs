@@ -16,7 +16,11 @@ public static class ProviderTypes
     /// <summary>A SAML identity provider: kept with the others (its links, buttons and data export are the same), managed at <c>/admin/identity-providers</c>.</summary>
     public const string Saml = "saml";
 
-    public static readonly IReadOnlyList<string> All = [Google, Microsoft, LinkedIn, GitHub, Oidc];
+    /// <summary>An LDAP directory (or Active Directory) whose users sign in with their directory password, managed at <c>/admin/ldap-providers</c>.</summary>
+    public const string Ldap = "ldap";
+
+    /// <summary>The social and OpenID Connect types: those the browser is sent away to, managed at <c>/admin/social-providers</c>.</summary>
+    public static readonly string[] All = [Google, Microsoft, LinkedIn, GitHub, Oidc];
 
     /// <summary>Types the docs name that are not offered (yet), with why, for a clear 400.</summary>
     public static readonly IReadOnlyDictionary<string, string> NotOffered = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -24,6 +28,7 @@ public static class ProviderTypes
         ["apple"] = "Sign in with Apple needs a client secret signed per request with a private key; it is not offered yet",
         ["facebook"] = "Facebook Login is not offered yet; any OpenID Connect provider can be added as type oidc",
         ["saml"] = "SAML identity providers are added at /admin/identity-providers",
+        ["ldap"] = "LDAP directories are added at /admin/ldap-providers",
     };
 
     /// <summary>The display name when none is given.</summary>

@@ -140,7 +140,7 @@ public static class LinkedAccountsPage
             $"<li data-link=\"{l.Id}\">{HostedPage.Encode(l.Provider)} <small>({HostedPage.Encode(l.Email ?? l.Subject)}, last used {l.LastSignInAt:yyyy-MM-dd HH:mm} UTC)</small>" +
             AccountPage.ActionForm(http, services.Antiforgery, path, "unlink", "Unlink", ("link", l.Id.ToString())) + "</li>"));
         // SAML IdPs sign in through the organisation's directory, which links its people itself: only the others are offered.
-        var linkable = (await services.Federation.ProvidersAsync(services.Tenant.TenantId, http.RequestAborted)).Where(p => p.Type != "saml").ToList();
+        var linkable = (await services.Federation.ProvidersAsync(services.Tenant.TenantId, http.RequestAborted)).Where(p => p.IsLinkable).ToList();
         var offers = string.Concat(linkable.Select(p =>
             $"<li data-provider=\"{p.Id}\">{HostedPage.Encode(p.Name)}" + AccountPage.ActionForm(http, services.Antiforgery, path, "link", "Link", ("provider", p.Id.ToString())) + "</li>"));
         var body = (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +

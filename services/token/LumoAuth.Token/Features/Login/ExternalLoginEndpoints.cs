@@ -24,7 +24,7 @@ public static class ExternalLoginEndpoints
     private const string AuthMethod = "federated";
 
     /// <summary>What each of federation's reasons (and admin's, which federation passes on) tells the person.</summary>
-    private static readonly Dictionary<string, string> Reasons = new(StringComparer.Ordinal)
+    internal static readonly Dictionary<string, string> Reasons = new(StringComparer.Ordinal)
     {
         ["cancelled"] = "The sign-in was cancelled at the provider.",
         ["provider_disabled"] = "This way of signing in is not available.",
@@ -122,7 +122,8 @@ public static class ExternalLoginEndpoints
         return await SignInAsync(http, services, pending, totp.Length > 0 ? totp : null);
     }
 
-    private static async Task<IResult> SignInAsync(HttpContext http, ExternalLoginServices services, PendingExternal pending, string? totp)
+    /// <summary>Admin's check of a sign-in an outside provider vouched for, and the session or the second step (the LDAP form uses it too).</summary>
+    internal static async Task<IResult> SignInAsync(HttpContext http, ExternalLoginServices services, PendingExternal pending, string? totp)
     {
         var slug = services.Tenant.Slug;
         var address = http.Connection.RemoteIpAddress?.ToString();

@@ -128,6 +128,39 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
         return true;
     }
 
+    /// <summary>
+    /// An LDAP directory's verdict on a name and password: the user, or the refusal's code (<see cref="LdapSignInErrors"/>,
+    /// <see cref="ExternalUserErrors"/>, <c>not_found</c>, or <c>unavailable</c> when federation or the directory cannot say).
+    /// </summary>
+    public async Task<(LdapSignInResponse? User, string? Refusal)> LdapSignInAsync(LdapSignInRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Federation).PostAsJsonAsync(InternalRoutes.LdapSignIns, request, cancellationToken);
+            if (response.IsSuccessStatusCode)
+            {
+                return (await response.Content.ReadFromJsonAsync<LdapSignInResponse>(cancellationToken), null);
+            }
+
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return (null, "not_found");
+            }
+
+            if ((int)response.StatusCode is >= 400 and < 500)
+            {
+                using var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
+                return (null, error.RootElement.TryGetProperty("code", out var code) && code.ValueKind == System.Text.Json.JsonValueKind.String ? code.GetString() : "unavailable");
+            }
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            LogUnavailable(logger, "an LDAP sign-in", exception);
+        }
+
+        return (null, "unavailable");
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "The federation service cannot be asked for {What}")]
     private static partial void LogUnavailable(ILogger logger, string what, Exception exception);
 }
@@ -150,9 +183,7 @@ public sealed class ProviderButtons(FederatedLogins logins)
         var html = new System.Text.StringBuilder("<div class=\"providers\">");
         foreach (var provider in _providers)
         {
-            // SAML identity providers start at federation's SP login; the others at its social sign-in.
-            var start = provider.Type == "saml" ? $"/t/{slug}/saml/sp/login/{provider.Id}" : $"/t/{slug}/auth/social/{provider.Id}";
-            var href = start + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
+            var href = provider.StartPath(slug) + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
             html.Append("<p><a class=\"button\" href=\"").Append(HostedPage.Encode(href)).Append("\">Continue with ").Append(HostedPage.Encode(provider.Name)).Append("</a></p>");
         }
 

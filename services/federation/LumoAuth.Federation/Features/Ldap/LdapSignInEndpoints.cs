@@ -1,0 +1,137 @@
+using System.Net.Http.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Login;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+
+namespace LumoAuth.Federation.Features.Ldap;
+
+/// <summary>
+/// A sign-in with an LDAP directory's name and password, asked by the token service's form (which throttles failures and
+/// then opens the session under the same rules as any outside sign-in: blocked, locked, second step). Here the directory
+/// checks the password (<see cref="LdapDirectory"/>), the entry is linked to its user, or the user is found by verified
+/// address or made (JIT, with the provider's default roles), and the roles the entry's groups map to are set again.
+/// </summary>
+public static partial class LdapSignInEndpoints
+{
+    public static IEndpointRouteBuilder MapLdapSignInEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal")
+            .MapPost(InternalRoutes.LdapSignIns, SignInAsync).WithName("InternalLdapSignIn");
+        return app;
+    }
+
+    public sealed record SignInServices(
+        FederationDbContext Db, TenantDirectory Tenants, TenantContext Tenant, LdapDirectory Directory, ProviderSecrets Secrets, ExternalUsers Users,
+        LoginStates States, IHttpClientFactory Http, ILogger<LdapDirectory> Logger);
+
+    public static async Task<IResult> SignInAsync(LdapSignInRequest request, [AsParameters] SignInServices services, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || await services.Tenants.FindAsync(request.TenantId, request.TenantSlug, cancellationToken) is not { } tenant)
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        services.Tenant.Set(tenant);
+        var provider = await services.Db.IdentityProviders.AsNoTracking()
+            .FirstOrDefaultAsync(p => p.Id == request.ProviderId && p.Type == ProviderTypes.Ldap, cancellationToken);
+        if (provider?.Ldap is not { } settings)
+        {
+            return ApiErrors.NotFound("LDAP provider");
+        }
+
+        if (!provider.IsEnabled)
+        {
+            return ApiErrors.Create(StatusCodes.Status403Forbidden, LdapSignInErrors.ProviderDisabled, "This directory is not used for sign-in now");
+        }
+
+        var bindPassword = settings.ProtectedBindPassword is { } sealedPassword ? services.Secrets.Reveal(sealedPassword) : null;
+        var outcome = await services.Directory.AuthenticateAsync(settings, bindPassword, request.Username ?? string.Empty, request.Password ?? string.Empty, cancellationToken);
+        switch (outcome.Verdict)
+        {
+            case LdapVerdict.InvalidCredentials:
+                return ApiErrors.Create(StatusCodes.Status401Unauthorized, LdapSignInErrors.InvalidCredentials, "The name or password is not the directory's");
+            case LdapVerdict.Misconfigured or LdapVerdict.Unavailable:
+                // The person can do nothing about either; the log says which (LdapDirectory).
+                return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The directory cannot sign people in right now");
+        }
+
+        var entry = outcome.Account!;
+        var account = new UpstreamAccount(
+            entry.Subject, entry.Email, settings.TrustEmail && entry.Email is not null,
+            entry.Name ?? (entry.GivenName is null && entry.FamilyName is null ? null : $"{entry.GivenName} {entry.FamilyName}".Trim()),
+            entry.GivenName, entry.FamilyName, Picture: null) { PhoneNumber = entry.Phone };
+        (Guid UserId, string? Refusal) link;
+        try
+        {
+            link = await SignInSteps.LinkAsync(new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.States), provider, account, cancellationToken);
+        }
+        catch (DependencyUnavailableException)
+        {
+            return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Users cannot be looked up right now");
+        }
+
+        if (link.Refusal is { } refusal)
+        {
+            LogRefused(services.Logger, tenant.Id, provider.Id, refusal);
+            return ApiErrors.Create(refusal == ExternalUserErrors.AccountExists ? StatusCodes.Status409Conflict : StatusCodes.Status403Forbidden, refusal,
+                "The directory's person has no user here");
+        }
+
+        if (settings.GroupRoles.Count > 0 && !await SetGroupRolesAsync(services, tenant.Id, link.UserId, settings, entry.Groups, cancellationToken))
+        {
+            // A person the directory took out of a group must not sign in with the role it gave: no sign-in until it is set.
+            return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Roles cannot be brought up to date right now");
+        }
+
+        return TypedResults.Ok(new LdapSignInResponse(link.UserId, provider.Name));
+    }
+
+    /// <summary>The roles the person's groups map to now, within the roles any mapping names (their other roles stay).</summary>
+    private static async Task<bool> SetGroupRolesAsync(
+        SignInServices services, Guid tenantId, Guid userId, LdapSettings settings, IReadOnlyList<string> groups, CancellationToken cancellationToken)
+    {
+        var memberOf = groups.Select(NormalizeDn).ToHashSet(StringComparer.Ordinal);
+        var managed = settings.GroupRoles.SelectMany(g => g.Roles).Distinct(StringComparer.Ordinal).ToList();
+        var held = settings.GroupRoles.Where(g => memberOf.Contains(NormalizeDn(g.Group))).SelectMany(g => g.Roles).Distinct(StringComparer.Ordinal).ToList();
+        try
+        {
+            using var response = await services.Http.CreateClient(InternalClients.Authorization)
+                .PutAsJsonAsync(DirectoryRolesRequest.Route(userId), new DirectoryRolesRequest(tenantId, managed, held), cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogRolesNotSet(services.Logger, userId, (int)response.StatusCode, null);
+                return false;
+            }
+
+            if (await response.Content.ReadFromJsonAsync<InitialRolesResponse>(cancellationToken) is { Unknown.Count: > 0 } answer)
+            {
+                LogUnknownRoles(services.Logger, tenantId, string.Join(", ", answer.Unknown));
+            }
+
+            return true;
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            LogRolesNotSet(services.Logger, userId, null, exception);
+            return false;
+        }
+    }
+
+    /// <summary>A DN compared as directories do for the common case: attribute names and values without case, no spaces between parts.</summary>
+    public static string NormalizeDn(string dn) => string.Join(',', dn.Split(',').Select(part => part.Trim())).ToLowerInvariant();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "An LDAP sign-in at tenant {TenantId} through provider {ProviderId} has no user: {Refusal}")]
+    private static partial void LogRefused(ILogger logger, Guid tenantId, Guid providerId, string refusal);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The directory roles of user {UserId} could not be set (status {Status}); the sign-in was refused")]
+    private static partial void LogRolesNotSet(ILogger logger, Guid userId, int? status, Exception? exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "LDAP group mappings of tenant {TenantId} name roles that do not exist: {Roles}")]
+    private static partial void LogUnknownRoles(ILogger logger, Guid tenantId, string roles);
+}

@@ -1,0 +1,289 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LumoAuth.Testing;
+using LumoAuth.Token.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// Sign-in with the tenant's LDAP directory (FEATURES "LDAP bind login JIT-provision users"): the login page offers the
+/// directory; its form takes the directory name and password; federation searches with the service account, binds as the
+/// entry, and links the entry to a user it finds or makes from the entry's attributes — against the real OpenLDAP server
+/// eng/infra.sh runs (LDAPS and StartTLS with a test CA), through the gateway, with admin, token, PostgreSQL, Redis and
+/// RabbitMQ real.
+/// </summary>
+public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<FederationSuite>
+{
+    private const string Password = "Directory-Pa55!";
+
+    [Fact]
+    public async Task APersonSignsInWithTheDirectory_FromTheLoginPage_GetsAnAccountFromTheirEntry_AndTheLinkSignsThemInAgain()
+    {
+        var setup = await suite.SetUpAsync();
+        var uid = Uid();
+        var email = $"{uid}@corp.example.com";
+        var dn = TestDirectory.AddPerson(uid, Password, mail: email, givenName: "Ada", surname: "Lovelace", displayName: "Ada Lovelace", phone: "+44 20 7946 0000");
+        var provider = await AddDirectoryAsync(setup.Tenant, new { name = "Corporate directory" });
+        var id = provider.GetProperty("id").GetString()!;
+        Assert.Equal($"/t/{setup.Tenant.Slug}/login/ldap/{id}", provider.GetProperty("loginUrl").GetString());
+        Assert.True(provider.GetProperty("hasBindPassword").GetBoolean());
+        Assert.False(provider.TryGetProperty("bindPassword", out _));
+
+        var first = await SignInToClientAsync(setup, id, uid, Password);
+        Assert.Equal(email, first.GetClaim("email").Value);
+        Assert.NotEqual(setup.UserId.ToString(), first.Subject);
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var user = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{first.Subject}"), HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal("Ada", user.GetProperty("givenName").GetString());
+            Assert.Equal("Lovelace", user.GetProperty("familyName").GetString());
+            Assert.Equal("+44 20 7946 0000", user.GetProperty("phoneNumber").GetString());
+            Assert.True(user.GetProperty("emailVerified").GetBoolean());
+        }
+
+        // The entry's lasting id (entryUUID), not its address, signs the person in again.
+        TestDirectory.Replace(dn, "mail", $"renamed-{uid}@corp.example.com");
+        var again = await SignInToClientAsync(setup, id, uid, Password);
+        Assert.Equal(first.Subject, again.Subject);
+    }
+
+    [Fact]
+    public async Task AWrongPassword_AnUnknownName_OrAFilterInTheName_SignNobodyIn_AndCountAsFailedSignIns()
+    {
+        var setup = await suite.SetUpAsync();
+        var uid = Uid();
+        TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
+        var id = (await AddDirectoryAsync(setup.Tenant, new { startTls = true, useTls = false, port = TestDirectory.Port })).GetProperty("id").GetString()!;
+        using var browser = suite.FederatedBrowser();
+        var attempts = new[] { (uid, "not-the-password"), ("nobody-" + uid, Password), ("*", Password), ($"{uid})(uid=*", Password), (uid, " ") }
+            .Concat(Enumerable.Range(0, LumoAuth.ServiceDefaults.Security.FailedSignInThrottle.FreeFailures - 5).Select(i => (uid, $"guess-{i}")));
+        foreach (var (name, password) in attempts)
+        {
+            using var refused = await SubmitAsync(browser, setup, id, name, password);
+            var html = await refused.Content.ReadAsStringAsync();
+            Assert.True(refused.StatusCode == HttpStatusCode.Unauthorized, $"{name}: {refused.StatusCode} {html}");
+            Assert.Contains("The username or password is incorrect.", html, StringComparison.Ordinal);
+        }
+
+        // The address's failures are counted as at the password form: past the free ones, the next try waits.
+        using var waiting = await SubmitAsync(browser, setup, id, uid, Password);
+        Assert.Equal(HttpStatusCode.TooManyRequests, waiting.StatusCode);
+        Assert.NotNull(waiting.Headers.RetryAfter);
+    }
+
+    [Fact]
+    public async Task NoAccountIsMade_WhereTheDirectoryMayNotMakeOne_NorTakenOver_WhereItMayNotLink()
+    {
+        var setup = await suite.SetUpAsync();
+        var newcomer = Uid();
+        TestDirectory.AddPerson(newcomer, Password, mail: $"{newcomer}@corp.example.com");
+        var sameAddress = Uid();
+        TestDirectory.AddPerson(sameAddress, Password, mail: setup.Email);
+        var id = (await AddDirectoryAsync(setup.Tenant, new { allowSignup = false })).GetProperty("id").GetString()!;
+        using var browser = suite.FederatedBrowser();
+
+        using (var noSignup = await SubmitAsync(browser, setup, id, newcomer, Password))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, noSignup.StatusCode);
+            Assert.Contains("new accounts cannot be made this way", await noSignup.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // An account with the entry's address exists: linked only when the directory links automatically.
+        using (var exists = await SubmitAsync(browser, setup, id, sameAddress, Password))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, exists.StatusCode);
+        }
+
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers/{id}", new { autoLinkUsers = true })).StatusCode);
+        }
+
+        using var linked = await SubmitAsync(suite.FederatedBrowser(), setup, id, sameAddress, Password);
+        Assert.True(linked.StatusCode == HttpStatusCode.OK, await linked.Content.ReadAsStringAsync());
+        Assert.Contains("You are signed in", await linked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnUnreachableOrMisconfiguredDirectory_Is503_AndCountsNoFailure_ADisabledOneIsNotOffered()
+    {
+        var setup = await suite.SetUpAsync();
+        var uid = Uid();
+        TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
+        var closed = (await AddDirectoryAsync(setup.Tenant, new { name = "Closed", port = LoopbackPortNobodyListensOn() })).GetProperty("id").GetString()!;
+        var wrongAccount = (await AddDirectoryAsync(setup.Tenant, new { name = "Wrong account", bindPassword = "not-the-root-password" })).GetProperty("id").GetString()!;
+        using var browser = suite.FederatedBrowser();
+        for (var i = 0; i < 6; i++)
+        {
+            using var unreachable = await SubmitAsync(browser, setup, i % 2 == 0 ? closed : wrongAccount, uid, Password);
+            Assert.True(unreachable.StatusCode == HttpStatusCode.ServiceUnavailable, await unreachable.Content.ReadAsStringAsync());
+        }
+
+        var working = (await AddDirectoryAsync(setup.Tenant, new { name = "Working", isEnabled = false })).GetProperty("id").GetString()!;
+        using (var page = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login/ldap/{working}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, page.StatusCode);
+        }
+
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers/{working}", new { isEnabled = true })).StatusCode);
+        }
+
+        // Six answers of an unreachable directory counted nothing against the address; the login page lists the directory once
+        // its cache of the providers (half a minute) has it.
+        EvictProviders(setup.Tenant.Id);
+        using var signedIn = await SubmitAsync(browser, setup, working, uid, Password);
+        Assert.True(signedIn.StatusCode == HttpStatusCode.OK, await signedIn.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TheAdminApi_ChecksDirectories_KeepsThemPerTenant_AndNeverShowsTheServiceAccountsPassword()
+    {
+        var setup = await suite.SetUpAsync();
+        var other = await suite.SetUpAsync();
+        using var api = suite.FederationAdmin(setup.Tenant);
+        var url = $"{setup.Tenant.Api}/admin/ldap-providers";
+        foreach (var (body, field) in new (object Body, string Field)[]
+                 {
+                     (new { host = TestDirectory.Host, baseDn = TestDirectory.People }, "name"),
+                     (new { name = "x", baseDn = TestDirectory.People }, "host"),
+                     (new { name = "x", host = "ldaps://directory.example.com", baseDn = TestDirectory.People }, "host"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = "people" }, "baseDn"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, userFilter = "uid={username}" }, "userFilter"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, userFilter = "(uid=alice)" }, "userFilter"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, useTls = false }, "useTls"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, useTls = true, startTls = true }, "startTls"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, port = 70000 }, "port"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, idAttribute = "" }, "idAttribute"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, emailAttribute = "mail;binary" }, "emailAttribute"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, bindPassword = "p" }, "bindPassword"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, groupRoles = new[] { new { group = "admins", roles = new[] { "admin" } } } }, "groupRoles"),
+                     (new { type = "saml", name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People }, "type"),
+                 })
+        {
+            using var refused = await api.PostAsJsonAsync(url, body);
+            var error = await HttpAssert.JsonAsync(refused, HttpStatusCode.BadRequest);
+            Assert.True(error.GetProperty("details").TryGetProperty(field, out _), $"{field}: {error}");
+        }
+
+        var created = await AddDirectoryAsync(setup.Tenant, new { name = "Directory", defaultRoles = new[] { "viewer" } });
+        var id = created.GetProperty("id").GetString()!;
+        Assert.DoesNotContain(TestDirectory.RootPassword, created.ToString(), StringComparison.Ordinal);
+        using (var duplicate = await api.PostAsJsonAsync(url, Body(new { name = "Directory" })))
+        {
+            Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
+        }
+
+        // The password stays when a change does not name it; an empty one removes it.
+        var changed = (await HttpAssert.JsonAsync(await api.PatchAsJsonAsync($"{url}/{id}", new { userFilter = "(|(uid={username})(mail={username}))" }), HttpStatusCode.OK)).GetProperty("data");
+        Assert.True(changed.GetProperty("hasBindPassword").GetBoolean());
+        Assert.Equal("(|(uid={username})(mail={username}))", changed.GetProperty("userFilter").GetString());
+        var list = await HttpAssert.JsonAsync(await api.GetAsync(url), HttpStatusCode.OK);
+        Assert.Equal(1, list.GetProperty("data").GetArrayLength());
+
+        // Another tenant sees nothing of it, neither in its API nor at its login form.
+        using (var theirs = suite.FederationAdmin(other.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await theirs.GetAsync($"{other.Tenant.Api}/admin/ldap-providers/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await theirs.DeleteAsync($"{other.Tenant.Api}/admin/ldap-providers/{id}")).StatusCode);
+            Assert.Equal(0, (await HttpAssert.JsonAsync(await theirs.GetAsync($"{other.Tenant.Api}/admin/ldap-providers"), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
+        }
+
+        using (var browser = suite.FederatedBrowser())
+        using (var foreign = await browser.GetAsync($"/t/{other.Tenant.Slug}/login/ldap/{id}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, foreign.StatusCode);
+        }
+
+        // Not among the social providers, nor linkable from the account page.
+        var social = await HttpAssert.JsonAsync(await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers"), HttpStatusCode.OK);
+        Assert.Equal(0, social.GetProperty("data").GetArrayLength());
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers/{id}")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.NoContent, (await api.DeleteAsync($"{url}/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"{url}/{id}")).StatusCode);
+    }
+
+    private static string Uid() => "p" + Guid.NewGuid().ToString("N")[..12];
+
+    /// <summary>A directory of the test server, over LDAPS with the root DN as service account; <paramref name="overrides"/> win.</summary>
+    private async Task<JsonElement> AddDirectoryAsync(LumoAuth.Testing.TestTenant tenant, object overrides)
+    {
+        using var api = suite.FederationAdmin(tenant);
+        using var created = await api.PostAsJsonAsync($"{tenant.Api}/admin/ldap-providers", Body(overrides));
+        return (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+    }
+
+    private static Dictionary<string, object?> Body(object overrides)
+    {
+        var body = new Dictionary<string, object?>
+        {
+            ["name"] = "Directory " + Guid.NewGuid().ToString("N")[..6], ["host"] = TestDirectory.Host, ["port"] = TestDirectory.TlsPort, ["useTls"] = true,
+            ["baseDn"] = TestDirectory.People, ["bindDn"] = TestDirectory.RootDn, ["bindPassword"] = TestDirectory.RootPassword,
+        };
+        foreach (var property in JsonSerializer.SerializeToElement(overrides).EnumerateObject())
+        {
+            body[property.Name] = property.Value;
+        }
+
+        return body;
+    }
+
+    /// <summary>The directory's form, filled in and sent (a fresh page each time, for its antiforgery token).</summary>
+    private static async Task<HttpResponseMessage> SubmitAsync(HttpClient browser, SignInSetup setup, string providerId, string username, string password, string? returnUrl = null)
+    {
+        using var page = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login/ldap/{providerId}" + (returnUrl is null ? string.Empty : "?returnUrl=" + Uri.EscapeDataString(returnUrl)));
+        var html = await page.Content.ReadAsStringAsync();
+        Assert.True(page.StatusCode == HttpStatusCode.OK, html);
+        return await HostedFlow.SubmitFormAsync(browser, html, new() { ["username"] = username, ["password"] = password });
+    }
+
+    /// <summary>Authorize → login page (the directory's button) → its form → consent → code → tokens: the ID token.</summary>
+    private async Task<JsonWebToken> SignInToClientAsync(SignInSetup setup, string providerId, string username, string password)
+    {
+        using var browser = suite.FederatedBrowser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge));
+        using var loginPage = await browser.GetAsync(HostedFlow.LocalRedirect(authorize)!);
+        var html = await loginPage.Content.ReadAsStringAsync();
+        var button = Regex.Match(html, $"href=\"(/t/{setup.Tenant.Slug}/login/ldap/{providerId}[^\"]*)\"").Groups[1].Value;
+        Assert.True(button.Length > 0, html);
+        using var form = await browser.GetAsync(WebUtility.HtmlDecode(button));
+        var formHtml = await form.Content.ReadAsStringAsync();
+        Assert.True(form.StatusCode == HttpStatusCode.OK, formHtml);
+        using var submitted = await HostedFlow.SubmitFormAsync(browser, formHtml, new() { ["username"] = username, ["password"] = password });
+        var back = HostedFlow.LocalRedirect(submitted);
+        Assert.True(back is not null, $"{submitted.StatusCode}: {await submitted.Content.ReadAsStringAsync()}");
+        using var authorized = await browser.GetAsync(back);
+        var toClient = authorized.Headers.Location;
+        if (toClient is null)
+        {
+            using var decided = await HostedFlow.DecideConsentAsync(browser, await authorized.Content.ReadAsStringAsync(), accept: true);
+            toClient = decided.Headers.Location!;
+        }
+
+        using var http = suite.Token.CreateClient();
+        using var exchanged = await http.PostAsync(setup.TokenEndpoint, new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = HostedFlow.Parameters(toClient)["code"], ["redirect_uri"] = SignInSetup.RedirectUri,
+            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
+        }));
+        return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
+    }
+
+    /// <summary>The token service keeps the tenant's providers for half a minute; a test that changes one mid-way forgets them.</summary>
+    private void EvictProviders(Guid tenantId) =>
+        suite.Token.Services.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>().Remove(("login-providers", tenantId));
+
+    private static int LoopbackPortNobodyListensOn()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
