@@ -31,6 +31,8 @@ token.WithReference(agents);
 token.WithReference(federation);
 // Federation's SAML IdP asks token for the sign-in behind a browser's session cookie (and ends it at single logout).
 federation.WithReference(token);
+// Federation sets the roles an LDAP directory's groups give a user at each sign-in.
+federation.WithReference(authorization);
 agents.WithReference(authorization);
 admin.WithEnvironment("LumoAuth__GatewayKey", ServiceResources.Secret(builder, "gateway-key", settings.GatewayKey));
 
