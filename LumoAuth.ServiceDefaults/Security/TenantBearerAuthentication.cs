@@ -160,6 +160,19 @@ public sealed class TenantBearerHandler(
 {
     private static readonly JsonWebTokenHandler TokenHandler = new() { MapInboundClaims = false };
 
+    private static bool Decodes(string token)
+    {
+        try
+        {
+            TokenHandler.ReadJsonWebToken(token);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var authorization = Request.Headers.Authorization.ToString();
@@ -170,8 +183,9 @@ public sealed class TenantBearerHandler(
         }
 
         var token = authorization[(authorization.IndexOf(' ') + 1)..].Trim();
-        // Garbage is refused before any key lookup, so it costs no call to the token service.
-        if (!tenantContext.HasTenant || token.Length == 0 || token.Length > 16 * 1024 || !TokenHandler.CanReadToken(token))
+        // Garbage is refused before any key lookup, so it costs no call to the token service: three dot-separated parts are
+        // not enough, the header and payload must decode as JSON.
+        if (!tenantContext.HasTenant || token.Length == 0 || token.Length > 16 * 1024 || !TokenHandler.CanReadToken(token) || !Decodes(token))
         {
             return Fail(ErrorCodes.InvalidToken, "Invalid access token");
         }

@@ -25,7 +25,7 @@ public static class TestInfrastructure
     public static string Redis =>
         Environment.GetEnvironmentVariable("ConnectionStrings__redis") ?? "127.0.0.1:21379";
 
-    /// <summary>A fresh, uniquely named database on the shared server (created by the service's migrations).</summary>
+    /// <summary>A fresh, uniquely named database on the shared server (a copy of its service's template, <see cref="DatabaseTemplates"/>).</summary>
     public static string NewDatabase(string prefix)
     {
         var builder = new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString)

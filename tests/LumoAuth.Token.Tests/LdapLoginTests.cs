@@ -18,7 +18,7 @@ namespace LumoAuth.Token.Tests;
 /// </summary>
 public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<FederationSuite>
 {
-    private const string Password = "Directory-Pa55!";
+    private const string Password = "Directory-Pässwörd-55!"; // not ASCII: the bind sends UTF-8
 
     [Fact]
     public async Task APersonSignsInWithTheDirectory_FromTheLoginPage_GetsAnAccountFromTheirEntry_AndTheLinkSignsThemInAgain()
@@ -59,6 +59,12 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
         var id = (await AddDirectoryAsync(setup.Tenant, new { startTls = true, useTls = false, port = TestDirectory.Port })).GetProperty("id").GetString()!;
         using var browser = suite.FederatedBrowser();
+        // The right password with a NUL after it (cut short at the NUL it would be right): the form is refused whole.
+        using (var nul = await SubmitAsync(browser, setup, id, uid, Password + "\0x"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, nul.StatusCode);
+        }
+
         var attempts = new[] { (uid, "not-the-password"), ("nobody-" + uid, Password), ("*", Password), ($"{uid})(uid=*", Password), (uid, " ") }
             .Concat(Enumerable.Range(0, LumoAuth.ServiceDefaults.Security.FailedSignInThrottle.FreeFailures - 5).Select(i => (uid, $"guess-{i}")));
         foreach (var (name, password) in attempts)
@@ -69,10 +75,15 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
             Assert.Contains("The username or password is incorrect.", html, StringComparison.Ordinal);
         }
 
-        // The address's failures are counted as at the password form: past the free ones, the next try waits.
+        // The address's failures are counted as at the password form: past the free ones, the next try waits. The account's
+        // are counted too (its name's failures from any address), so spreading guesses over addresses does not help.
         using var waiting = await SubmitAsync(browser, setup, id, uid, Password);
         Assert.Equal(HttpStatusCode.TooManyRequests, waiting.StatusCode);
         Assert.NotNull(waiting.Headers.RetryAfter);
+        var redis = suite.Token.Services.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>().GetDatabase();
+        var accountKey = LumoAuth.ServiceDefaults.Security.FailedSignInThrottle.KeyFor(
+            setup.Tenant.Id, $"ldap:{Guid.Parse(id):N}:{LumoAuth.Contracts.Internal.LoginTicket.HashOf(uid.ToLowerInvariant())[..32]}");
+        Assert.Equal(LumoAuth.ServiceDefaults.Security.FailedSignInThrottle.FreeFailures - 3, (int)await redis.HashGetAsync(accountKey, "n"));
     }
 
     [Fact]
@@ -162,7 +173,10 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
                      (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, idAttribute = "" }, "idAttribute"),
                      (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, emailAttribute = "mail;binary" }, "emailAttribute"),
                      (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, bindPassword = "p" }, "bindPassword"),
-                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, groupRoles = new[] { new { group = "admins", roles = new[] { "admin" } } } }, "groupRoles"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, groupRoles = new[] { new { group = "admins", roles = new[] { "support" } } } }, "groupRoles"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, groupRoles = new[] { new { group = "cn=admins," + TestDirectory.Groups, roles = new[] { "tenant_admin" } } } }, "groupRoles"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, defaultRoles = new[] { "admin" } }, "defaultRoles"),
+                     (new { name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People, bindDn = TestDirectory.RootDn }, "bindPassword"),
                      (new { type = "saml", name = "x", host = TestDirectory.Host, baseDn = TestDirectory.People }, "type"),
                  })
         {

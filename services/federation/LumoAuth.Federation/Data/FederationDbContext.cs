@@ -276,6 +276,23 @@ public static class FederationSaves
             return LumoAuth.ServiceDefaults.Errors.ApiErrors.Duplicate(duplicate);
         }
     }
+
+    /// <summary>
+    /// Deletes the provider when it is one of <paramref name="types"/> (each Admin API resource removes its own kind), and
+    /// every account linked through it, in one transaction; false when there is no such provider.
+    /// </summary>
+    public static async Task<bool> DeleteProviderAsync(this FederationDbContext db, Guid providerId, IReadOnlyList<string> types, CancellationToken cancellationToken)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+        var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && types.Contains(p.Type)).ExecuteDeleteAsync(cancellationToken);
+        if (deleted > 0)
+        {
+            await db.ExternalIdentities.Where(i => i.ProviderId == providerId).ExecuteDeleteAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return deleted > 0;
+    }
 }
 
 public sealed class FederationDbContext(DbContextOptions<FederationDbContext> options, TenantContext tenant) : DbContext(options)

@@ -117,7 +117,8 @@ public static class AssignmentEndpoints
         await RbacCatalog.EnsureSystemRolesAsync(db, request.TenantId, cancellationToken);
         var (managed, unknown) = await RbacCatalog.ResolveAsync(db, request.TenantId, request.Managed, cancellationToken);
         var (held, _) = await RbacCatalog.ResolveAsync(db, request.TenantId, request.Roles, cancellationToken);
-        var managedSet = managed.ToHashSet(StringComparer.Ordinal);
+        // The roles that administer the tenant are never a directory's to give or take (federation refuses them in mappings too).
+        var managedSet = managed.Where(r => !AdminScopeHandler.IsPrivilegedRole(r)).ToHashSet(StringComparer.Ordinal);
         await rbac.ReplaceRolesAsync(db, request.TenantId, new SubjectRef(RbacModel.User, userId.ToString()), held, leaveAlone: r => !managedSet.Contains(r), cancellationToken);
         return TypedResults.Ok(new InitialRolesResponse(held, unknown));
     }

@@ -40,15 +40,29 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
     /// <summary>Each step (connect, bind, search) gives up after this long.</summary>
     private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Sign-ins waiting on directories at once; more are told the directory is busy rather than tie up threads.</summary>
-    private readonly SemaphoreSlim _gate = new(16);
+    /// <summary>Calls blocked on directories at once, all directories together; more are told to come back.</summary>
+    private const int MaxWaiting = 16;
+
+    /// <summary>Calls blocked on one directory at once: a directory that never answers holds these, not the others' share.</summary>
+    private const int MaxWaitingPerDirectory = 4;
+
+    private readonly SemaphoreSlim _gate = new(MaxWaiting);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _waitingPerDirectory = new(StringComparer.OrdinalIgnoreCase);
 
     public void Dispose() => _gate.Dispose();
 
+    /// <summary>
+    /// Whether the typed name and password may be sent at all. An empty password would be an unauthenticated bind, which
+    /// directories answer with success (RFC 4513 §5.1.2); a NUL (or any control character) could cut the password short
+    /// in the library and make one of it.
+    /// </summary>
+    public static bool IsUsable(string username, string password) =>
+        username.Length is > 0 and <= 256 && !username.AsSpan().ContainsAnyInRange('\0', '\x1F')
+        && password.Length is > 0 and <= 1024 && !password.AsSpan().ContainsAnyInRange('\0', '\x1F');
+
     public async Task<LdapOutcome> AuthenticateAsync(LdapSettings settings, string? bindPassword, string username, string password, CancellationToken cancellationToken)
     {
-        // An empty password would be an unauthenticated bind, which directories answer with success (RFC 4513 §5.1.2).
-        if (username.Length is 0 or > 256 || username.AsSpan().ContainsAnyInRange('\0', '\x1F') || password.Length is 0 or > 1024)
+        if (!IsUsable(username, password))
         {
             return new LdapOutcome(LdapVerdict.InvalidCredentials);
         }
@@ -59,24 +73,39 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             return new LdapOutcome(LdapVerdict.Misconfigured, Problem: problem);
         }
 
-        if (!await _gate.WaitAsync(StepTimeout, cancellationToken))
+        var directory = $"{settings.Host}:{settings.Port}";
+        if (_waitingPerDirectory.AddOrUpdate(directory, 1, (_, n) => n + 1) > MaxWaitingPerDirectory)
         {
+            Leave(directory);
+            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "too many sign-ins are waiting on this directory");
+        }
+
+        if (!await _gate.WaitAsync(StepTimeout, CancellationToken.None))
+        {
+            Leave(directory);
             return new LdapOutcome(LdapVerdict.Unavailable, Problem: "too many sign-ins are waiting on directories");
         }
 
+        // The places are given back when the blocking work ends, not when this caller stops waiting for it: a directory that
+        // never answers keeps its threads, and only up to the limits.
+        var work = Task.Run(() => Authenticate(settings, target.Host!, bindPassword, username, password), CancellationToken.None);
+        _ = work.ContinueWith(_ => { _gate.Release(); Leave(directory); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             // The steps have their own timeouts; this one bounds the whole when the library does not honour them.
-            return await Task.Run(() => Authenticate(settings, target.Host!, bindPassword, username, password), cancellationToken)
-                .WaitAsync(StepTimeout * 4, cancellationToken);
+            return await work.WaitAsync(StepTimeout * 4, cancellationToken);
         }
         catch (TimeoutException)
         {
             return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory did not answer in time");
         }
-        finally
+    }
+
+    private void Leave(string directory)
+    {
+        if (_waitingPerDirectory.AddOrUpdate(directory, 0, (_, n) => n - 1) <= 0)
         {
-            _gate.Release();
+            _waitingPerDirectory.TryRemove(new KeyValuePair<string, int>(directory, 0));
         }
     }
 
@@ -136,7 +165,13 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             using var service = Connect(settings, host);
             if (settings.BindDn is { Length: > 0 } bindDn)
             {
-                service.Bind(new NetworkCredential(bindDn, bindPassword ?? string.Empty));
+                if (string.IsNullOrEmpty(bindPassword))
+                {
+                    // A DN without a password is an unauthenticated bind, which acts anonymously: not what was set up.
+                    return Misconfigured(settings, "the service account has no password", null);
+                }
+
+                service.Bind(new NetworkCredential(bindDn, bindPassword));
             }
             else
             {
@@ -154,7 +189,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
                     LogAmbiguous(logger, settings.Host);
                 }
 
-                return new LdapOutcome(LdapVerdict.InvalidCredentials);
+                return Refused(settings, host, password);
             }
 
             entry = found.Entries[0];
@@ -162,7 +197,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         catch (DirectoryOperationException exception) when (exception.Response?.ResultCode == ResultCode.SizeLimitExceeded)
         {
             LogAmbiguous(logger, settings.Host);
-            return new LdapOutcome(LdapVerdict.InvalidCredentials);
+            return Refused(settings, host, password);
         }
         catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
         {
@@ -178,17 +213,10 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
         }
 
-        var account = Read(settings, entry);
-        if (account is null)
-        {
-            return Misconfigured(settings, $"the entry has no {settings.IdAttribute} value to link it by", null);
-        }
-
         try
         {
             using var person = Connect(settings, host);
             person.Bind(new NetworkCredential(entry.DistinguishedName, password));
-            return new LdapOutcome(LdapVerdict.Success, account);
         }
         catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
         {
@@ -199,6 +227,30 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             LogUnreachable(logger, settings.Host, settings.Port, exception);
             return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
         }
+
+        // Read only once the password is proven: an entry the settings cannot link says nothing to someone guessing.
+        return Read(settings, entry) is { } account
+            ? new LdapOutcome(LdapVerdict.Success, account)
+            : Misconfigured(settings, $"the entry has no {settings.IdAttribute} value to link it by", null);
+    }
+
+    /// <summary>
+    /// The answer for a name that matched no single entry, after the same second connection and bind a known name costs
+    /// (as an entry that does not exist): how long the answer takes does not tell which names the directory has.
+    /// </summary>
+    private LdapOutcome Refused(LdapSettings settings, string host, string password)
+    {
+        try
+        {
+            using var nobody = Connect(settings, host);
+            nobody.Bind(new NetworkCredential($"cn={Guid.NewGuid():N},{settings.BaseDn}", password));
+        }
+        catch (Exception exception) when (exception is LdapException or DirectoryException)
+        {
+            // Refused, as it should be.
+        }
+
+        return new LdapOutcome(LdapVerdict.InvalidCredentials);
     }
 
     /// <summary>LDAP's invalidCredentials (RFC 4511 §4.1.9).</summary>

@@ -23,6 +23,9 @@ public static partial class LdapProviderEndpoints
 {
     private const int MaxDefaultRoles = 20;
     private const int MaxGroupMappings = 100;
+
+    /// <summary>Roles the group mappings may name in all: each sign-in replaces the user's roles among them.</summary>
+    private const int MaxMappedRoles = 100;
     private const int DnLength = 1000;
 
     public static IEndpointRouteBuilder MapLdapProviderEndpoints(this IEndpointRouteBuilder app)
@@ -123,15 +126,8 @@ public static partial class LdapProviderEndpoints
     }
 
     /// <summary>Removes the directory and every account linked through it (their users stay).</summary>
-    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.ExternalIdentities.Where(i => i.ProviderId == providerId && db.IdentityProviders.Any(p => p.Id == providerId && p.Type == ProviderTypes.Ldap))
-            .ExecuteDeleteAsync(cancellationToken);
-        var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && p.Type == ProviderTypes.Ldap).ExecuteDeleteAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return deleted > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("LDAP provider");
-    }
+    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken) =>
+        await db.DeleteProviderAsync(providerId, [ProviderTypes.Ldap], cancellationToken) ? TypedResults.NoContent() : ApiErrors.NotFound("LDAP provider");
 
     private static IResult? Apply(LdapProviderRequest request, IdentityProvider provider, WriteServices services)
     {
@@ -176,6 +172,16 @@ public static partial class LdapProviderEndpoints
                 && roles.Count is > 0 and <= MaxDefaultRoles && roles.All(r => r is { Length: > 0 and <= 100 }))),
             "groupRoles", $"must be at most {MaxGroupMappings} mappings of a group's DN to 1 to {MaxDefaultRoles} role slugs");
         validation.Check(request.BindPassword is null or "" || (request.BindDn ?? settings.BindDn) is { Length: > 0 }, "bindPassword", "needs a bindDn");
+        var bindDnAfter = request.BindDn is null ? settings.BindDn : request.BindDn.Trim() is { Length: > 0 } named ? named : null;
+        var passwordAfter = request.BindPassword is null ? settings.ProtectedBindPassword is not null : request.BindPassword.Length > 0;
+        validation.Check(bindDnAfter is null || passwordAfter, "bindPassword", "is needed with bindDn (a DN without a password binds unauthenticated, as anonymous)");
+        // Who administers the tenant is the administrators' decision: no directory group or sign-in gives or takes it.
+        validation.Check(request.DefaultRoles is null || !request.DefaultRoles.Any(AdminScopeHandler.IsPrivilegedRole), "defaultRoles",
+            "must not name admin or tenant_admin: administrators give those");
+        validation.Check(request.GroupRoles is null || !request.GroupRoles.Any(g => g.Roles?.Any(AdminScopeHandler.IsPrivilegedRole) == true), "groupRoles",
+            "must not name admin or tenant_admin: administrators give those");
+        validation.Check(request.GroupRoles is null || request.GroupRoles.SelectMany(g => g.Roles ?? []).Distinct(StringComparer.Ordinal).Count() <= MaxMappedRoles,
+            "groupRoles", $"must name at most {MaxMappedRoles} roles in all");
         if (!validation.IsValid)
         {
             return validation.ToResult();

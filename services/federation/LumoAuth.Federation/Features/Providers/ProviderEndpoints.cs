@@ -122,21 +122,8 @@ public static partial class ProviderEndpoints
     }
 
     /// <summary>Removes the provider and every account linked through it: those users sign in some other way from now on.</summary>
-    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken)
-    {
-        var provider = await db.IdentityProviders.FirstOrDefaultAsync(p => p.Id == providerId && ProviderTypes.All.Contains(p.Type), cancellationToken);
-        if (provider is null)
-        {
-            return ApiErrors.NotFound("Social provider");
-        }
-
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.ExternalIdentities.Where(i => i.ProviderId == providerId).ExecuteDeleteAsync(cancellationToken);
-        db.IdentityProviders.Remove(provider);
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return TypedResults.NoContent();
-    }
+    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken) =>
+        await db.DeleteProviderAsync(providerId, ProviderTypes.All, cancellationToken) ? TypedResults.NoContent() : ApiErrors.NotFound("Social provider");
 
     /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>
     private static IResult? Apply(ProviderRequest request, IdentityProvider provider, ProviderSecrets secrets, bool allowPrivate)

@@ -20,7 +20,7 @@ public static class ProviderTypes
     public const string Ldap = "ldap";
 
     /// <summary>The social and OpenID Connect types: those the browser is sent away to, managed at <c>/admin/social-providers</c>.</summary>
-    public static readonly string[] All = [Google, Microsoft, LinkedIn, GitHub, Oidc];
+    public static readonly IReadOnlyList<string> All = [Google, Microsoft, LinkedIn, GitHub, Oidc];
 
     /// <summary>Types the docs name that are not offered (yet), with why, for a clear 400.</summary>
     public static readonly IReadOnlyDictionary<string, string> NotOffered = new Dictionary<string, string>(StringComparer.Ordinal)

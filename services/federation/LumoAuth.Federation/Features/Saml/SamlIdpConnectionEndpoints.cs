@@ -132,15 +132,8 @@ public static class SamlIdpConnectionEndpoints
     }
 
     /// <summary>Removes the IdP and every account linked through it.</summary>
-    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken)
-    {
-        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.ExternalIdentities.Where(i => i.ProviderId == providerId && db.IdentityProviders.Any(p => p.Id == providerId && p.Type == ProviderTypes.Saml))
-            .ExecuteDeleteAsync(cancellationToken);
-        var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && p.Type == ProviderTypes.Saml).ExecuteDeleteAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        return deleted > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("Identity provider");
-    }
+    public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken) =>
+        await db.DeleteProviderAsync(providerId, [ProviderTypes.Saml], cancellationToken) ? TypedResults.NoContent() : ApiErrors.NotFound("Identity provider");
 
     /// <summary>
     /// The request with what the IdP's metadata (<c>metadataXml</c> or <c>metadataUrl</c>) says filled in where it gave

@@ -67,12 +67,15 @@ public static class LdapLoginEndpoints
             return Again("Enter your username and password.", StatusCodes.Status400BadRequest);
         }
 
+        // Failures count against the address (as at the password form) and against the directory account, so guesses spread
+        // over many addresses slow down too (and the directory's own lockout is not reached through us).
         var address = http.Connection.RemoteIpAddress?.ToString();
-        if (await services.Throttle.WaitAsync(services.Tenant.TenantId, address) is { } wait)
+        var account = $"ldap:{providerId:N}:{LoginTicket.HashOf(username.ToLowerInvariant())[..32]}";
+        if ((await services.Throttle.WaitAsync(services.Tenant.TenantId, address) ?? await services.Throttle.WaitAsync(services.Tenant.TenantId, account)) is { } wait)
         {
             var seconds = (int)Math.Ceiling(wait.TotalSeconds);
             http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Again($"Too many failed sign-ins from your network. Try again in {(seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes")}.",
+            return Again($"Too many failed sign-ins. Try again in {(seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes")}.",
                 StatusCodes.Status429TooManyRequests);
         }
 
@@ -86,6 +89,7 @@ public static class LdapLoginEndpoints
         {
             case LdapSignInErrors.InvalidCredentials:
                 await services.Throttle.RecordFailureAsync(services.Tenant.TenantId, address);
+                await services.Throttle.RecordFailureAsync(services.Tenant.TenantId, account);
                 return Again("The username or password is incorrect.", StatusCodes.Status401Unauthorized);
             case "not_found" or LdapSignInErrors.ProviderDisabled:
                 return NotOffered(http);
