@@ -134,6 +134,18 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
             Assert.True(unreachable.StatusCode == HttpStatusCode.ServiceUnavailable, await unreachable.Content.ReadAsStringAsync());
         }
 
+        // The administrator's test of the settings says what a sign-in only logs.
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            var url = $"{setup.Tenant.Api}/admin/ldap-providers";
+            var unreachable = (await HttpAssert.JsonAsync(await api.PostAsync($"{url}/{closed}/test", null), HttpStatusCode.OK)).GetProperty("data");
+            Assert.False(unreachable.GetProperty("ok").GetBoolean());
+            Assert.Contains("cannot be reached", unreachable.GetProperty("problem").GetString(), StringComparison.Ordinal);
+            var refused = (await HttpAssert.JsonAsync(await api.PostAsync($"{url}/{wrongAccount}/test", null), HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal("the directory refused the service account's credentials", refused.GetProperty("problem").GetString());
+            Assert.Equal(HttpStatusCode.NotFound, (await api.PostAsync($"{url}/{Guid.NewGuid()}/test", null)).StatusCode);
+        }
+
         var working = (await AddDirectoryAsync(setup.Tenant, new { name = "Working", isEnabled = false })).GetProperty("id").GetString()!;
         using (var page = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login/ldap/{working}"))
         {
@@ -187,6 +199,8 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
 
         var created = await AddDirectoryAsync(setup.Tenant, new { name = "Directory", defaultRoles = new[] { "viewer" } });
         var id = created.GetProperty("id").GetString()!;
+        var tested = (await HttpAssert.JsonAsync(await api.PostAsync($"{url}/{id}/test", null), HttpStatusCode.OK)).GetProperty("data");
+        Assert.True(tested.GetProperty("ok").GetBoolean(), tested.ToString());
         Assert.DoesNotContain(TestDirectory.RootPassword, created.ToString(), StringComparison.Ordinal);
         using (var duplicate = await api.PostAsJsonAsync(url, Body(new { name = "Directory" })))
         {
@@ -205,6 +219,7 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         {
             Assert.Equal(HttpStatusCode.NotFound, (await theirs.GetAsync($"{other.Tenant.Api}/admin/ldap-providers/{id}")).StatusCode);
             Assert.Equal(HttpStatusCode.NotFound, (await theirs.DeleteAsync($"{other.Tenant.Api}/admin/ldap-providers/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await theirs.PostAsync($"{other.Tenant.Api}/admin/ldap-providers/{id}/test", null)).StatusCode);
             Assert.Equal(0, (await HttpAssert.JsonAsync(await theirs.GetAsync($"{other.Tenant.Api}/admin/ldap-providers"), HttpStatusCode.OK)).GetProperty("data").GetArrayLength());
         }
 

@@ -62,11 +62,21 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
 
     public async Task<LdapOutcome> AuthenticateAsync(LdapSettings settings, string? bindPassword, string username, string password, CancellationToken cancellationToken)
     {
-        if (!IsUsable(username, password))
-        {
-            return new LdapOutcome(LdapVerdict.InvalidCredentials);
-        }
+        return IsUsable(username, password)
+            ? await RunAsync(settings, host => Authenticate(settings, host, bindPassword, username, password), cancellationToken)
+            : new LdapOutcome(LdapVerdict.InvalidCredentials);
+    }
 
+    /// <summary>
+    /// The administrator's check of a directory's settings: the host is one we contact, TLS holds, the service account binds
+    /// and can read the base DN. <see cref="LdapVerdict.Success"/>, or the problem in words.
+    /// </summary>
+    public Task<LdapOutcome> CheckAsync(LdapSettings settings, string? bindPassword, CancellationToken cancellationToken) =>
+        RunAsync(settings, host => Check(settings, host, bindPassword), cancellationToken);
+
+    /// <summary>Runs <paramref name="work"/> against the directory's checked address, within the limits on blocked threads.</summary>
+    private async Task<LdapOutcome> RunAsync(LdapSettings settings, Func<string, LdapOutcome> work, CancellationToken cancellationToken)
+    {
         var target = await TargetAsync(settings, cancellationToken);
         if (target.Problem is { } problem)
         {
@@ -88,12 +98,12 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
 
         // The places are given back when the blocking work ends, not when this caller stops waiting for it: a directory that
         // never answers keeps its threads, and only up to the limits.
-        var work = Task.Run(() => Authenticate(settings, target.Host!, bindPassword, username, password), CancellationToken.None);
-        _ = work.ContinueWith(_ => { _gate.Release(); Leave(directory); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        var running = Task.Run(() => work(target.Host!), CancellationToken.None);
+        _ = running.ContinueWith(_ => { _gate.Release(); Leave(directory); }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         try
         {
             // The steps have their own timeouts; this one bounds the whole when the library does not honour them.
-            return await work.WaitAsync(StepTimeout * 4, cancellationToken);
+            return await running.WaitAsync(StepTimeout * 4, cancellationToken);
         }
         catch (TimeoutException)
         {
@@ -163,20 +173,9 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         try
         {
             using var service = Connect(settings, host);
-            if (settings.BindDn is { Length: > 0 } bindDn)
+            if (BindService(service, settings, bindPassword) is { } unbound)
             {
-                if (string.IsNullOrEmpty(bindPassword))
-                {
-                    // A DN without a password is an unauthenticated bind, which acts anonymously: not what was set up.
-                    return Misconfigured(settings, "the service account has no password", null);
-                }
-
-                service.Bind(new NetworkCredential(bindDn, bindPassword));
-            }
-            else
-            {
-                service.AuthType = AuthType.Anonymous;
-                service.Bind();
+                return Misconfigured(settings, unbound, null);
             }
 
             var filter = settings.UserFilter.Replace("{username}", EscapeFilterValue(username), StringComparison.Ordinal);
@@ -232,6 +231,53 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         return Read(settings, entry) is { } account
             ? new LdapOutcome(LdapVerdict.Success, account)
             : Misconfigured(settings, $"the entry has no {settings.IdAttribute} value to link it by", null);
+    }
+
+    private LdapOutcome Check(LdapSettings settings, string host, string? bindPassword)
+    {
+        try
+        {
+            using var service = Connect(settings, host);
+            if (BindService(service, settings, bindPassword) is { } unbound)
+            {
+                return new LdapOutcome(LdapVerdict.Misconfigured, Problem: unbound);
+            }
+
+            service.SendRequest(new SearchRequest(settings.BaseDn, "(objectClass=*)", SearchScope.Base, "objectClass"), StepTimeout);
+            return new LdapOutcome(LdapVerdict.Success);
+        }
+        catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
+        {
+            return new LdapOutcome(LdapVerdict.Misconfigured, Problem: "the directory refused the service account's credentials");
+        }
+        catch (DirectoryOperationException exception)
+        {
+            return new LdapOutcome(LdapVerdict.Misconfigured, Problem: $"the directory refused to read the base DN ({exception.Response?.ResultCode})");
+        }
+        catch (Exception exception) when (exception is LdapException or DirectoryException)
+        {
+            return new LdapOutcome(LdapVerdict.Unavailable, Problem: $"the directory cannot be reached or TLS failed ({exception.Message})");
+        }
+    }
+
+    /// <summary>Binds the service account, or anonymously when there is none; the problem when the settings cannot bind.</summary>
+    private static string? BindService(LdapConnection service, LdapSettings settings, string? bindPassword)
+    {
+        if (settings.BindDn is not { Length: > 0 } bindDn)
+        {
+            service.AuthType = AuthType.Anonymous;
+            service.Bind();
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(bindPassword))
+        {
+            // A DN without a password is an unauthenticated bind, which acts anonymously: not what was set up.
+            return "the service account has no password";
+        }
+
+        service.Bind(new NetworkCredential(bindDn, bindPassword));
+        return null;
     }
 
     /// <summary>

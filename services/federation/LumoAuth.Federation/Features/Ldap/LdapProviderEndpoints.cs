@@ -38,6 +38,8 @@ public static partial class LdapProviderEndpoints
         writes.MapPut("/{providerId:guid}", Update).WithName("UpdateLdapProvider");
         writes.MapPatch("/{providerId:guid}", Update).WithName("PatchLdapProvider");
         writes.MapDelete("/{providerId:guid}", Delete).WithName("DeleteLdapProvider");
+        // Connects with the stored service account, so it is a write's privilege too.
+        writes.MapPost("/{providerId:guid}/test", TestAsync).WithName("TestLdapProvider");
         return app;
     }
 
@@ -123,6 +125,21 @@ public static partial class LdapProviderEndpoints
 
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<LdapProviderResponse>(LdapProviderResponse.From(provider, services.Tenant.Slug), "LDAP directory updated"));
+    }
+
+    /// <summary>
+    /// Tries the directory as sign-ins will (the host, TLS, the service account, the base DN) and says what failed, which a
+    /// sign-in only logs: <c>{ok, problem}</c>.
+    /// </summary>
+    public static async Task<IResult> TestAsync(Guid providerId, FederationDbContext db, LdapDirectory directory, ProviderSecrets secrets, CancellationToken cancellationToken)
+    {
+        if (await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Ldap, cancellationToken) is not { Ldap: { } settings })
+        {
+            return ApiErrors.NotFound("LDAP provider");
+        }
+
+        var outcome = await directory.CheckAsync(settings, settings.ProtectedBindPassword is { } sealedPassword ? secrets.Reveal(sealedPassword) : null, cancellationToken);
+        return TypedResults.Ok(new DataResponse<LdapTestResponse>(new LdapTestResponse(outcome.Verdict == LdapVerdict.Success, outcome.Problem)));
     }
 
     /// <summary>Removes the directory and every account linked through it (their users stay).</summary>
@@ -256,6 +273,10 @@ public static partial class LdapProviderEndpoints
     [GeneratedRegex("^[A-Za-z][A-Za-z0-9-]{0,63}$", RegexOptions.CultureInvariant)]
     private static partial Regex AttributeName();
 }
+
+public sealed record LdapTestResponse(
+    [property: JsonPropertyName("ok")] bool Ok,
+    [property: JsonPropertyName("problem")] string? Problem);
 
 public sealed record LdapGroupRolesBody(
     [property: JsonPropertyName("group")] string? Group,
