@@ -73,10 +73,7 @@ public static class LdapLoginEndpoints
         var account = $"ldap:{providerId:N}:{LoginTicket.HashOf(username.ToLowerInvariant())[..32]}";
         if ((await services.Throttle.WaitAsync(services.Tenant.TenantId, address) ?? await services.Throttle.WaitAsync(services.Tenant.TenantId, account)) is { } wait)
         {
-            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
-            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return Again($"Too many failed sign-ins. Try again in {(seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes")}.",
-                StatusCodes.Status429TooManyRequests);
+            return Again($"Too many failed sign-ins. Try again in {LoginEndpoints.AskToWait(http.Response, wait)}.", StatusCodes.Status429TooManyRequests);
         }
 
         var (user, refusal) = await services.Federation.LdapSignInAsync(new LdapSignInRequest(services.Tenant.TenantId, slug, providerId, username, password), http.RequestAborted);

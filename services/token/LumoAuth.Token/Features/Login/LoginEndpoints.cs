@@ -121,10 +121,7 @@ public static class LoginEndpoints
         var address = http.Connection.RemoteIpAddress?.ToString();
         if (await services.Throttle.WaitAsync(services.Tenant.TenantId, address) is { } wait)
         {
-            var seconds = (int)Math.Ceiling(wait.TotalSeconds);
-            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return PasswordForm(http, services, returnUrl, email,
-                $"Too many failed sign-ins from your network. Try again in {(seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes")}.",
+            return PasswordForm(http, services, returnUrl, email, $"Too many failed sign-ins from your network. Try again in {AskToWait(http.Response, wait)}.",
                 StatusCodes.Status429TooManyRequests, settings);
         }
 
@@ -219,6 +216,14 @@ public static class LoginEndpoints
                 // lock, so a lock message would confirm that the address has one (Keycloak does the same).
                 return PasswordForm(http, services, returnUrl, email, "The email or password is incorrect.", StatusCodes.Status401Unauthorized, settings);
         }
+    }
+
+    /// <summary>Tells the browser when the failed-sign-in throttle lets it try again (<c>Retry-After</c>); the same for people ("40 seconds").</summary>
+    internal static string AskToWait(HttpResponse response, TimeSpan wait)
+    {
+        var seconds = (int)Math.Ceiling(wait.TotalSeconds);
+        response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes";
     }
 
     /// <summary>
