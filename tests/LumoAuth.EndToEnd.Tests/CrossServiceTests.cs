@@ -891,6 +891,62 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// Sign in with Apple across the real processes: Apple's answer is posted cross-site to federation through the gateway,
+    /// kept there until the browser comes back by GET with its binding cookie, and the code is exchanged with a client
+    /// secret federation signed with the tenant's key; the name Apple posted beside the code is the new account's.
+    /// </summary>
+    [Fact]
+    public async Task Apple_PostsItsAnswerThroughTheGateway_AndANewPersonSignsIn()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var issuer = suite.Site.Origin + SuiteFixture.AppleIssuerPath;
+        var signing = new Microsoft.IdentityModel.Tokens.RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)) { KeyId = Guid.NewGuid().ToString("N") };
+        var jwk = Microsoft.IdentityModel.Tokens.JsonWebKeyConverter.ConvertFromRSASecurityKey(signing);
+        suite.Site.Serve(SuiteFixture.AppleIssuerPath + "/.well-known/openid-configuration", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            issuer, authorization_endpoint = issuer + "/auth/authorize", token_endpoint = issuer + "/auth/token", jwks_uri = issuer + "/auth/keys",
+        })));
+        suite.Site.Serve(SuiteFixture.AppleIssuerPath + "/auth/keys", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new { keys = new[] { new { kty = "RSA", kid = signing.KeyId, use = "sig", n = jwk.N, e = jwk.E } } })));
+        using var appleKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/social-providers",
+            new { type = "apple", clientId = "com.example.e2e", teamId = "E2ETEAM123", keyId = "E2EKEY1234", privateKey = appleKey.ExportPkcs8PrivateKeyPem() }, key);
+        var providerId = (await ApiAssert.OkAsync(added, 201))["data"]!["id"]!.GetValue<string>();
+
+        using var browser = suite.Browser();
+        Assert.Contains("Continue with Apple", await browser.GetStringAsync($"/t/{tenant.Slug}/login"), StringComparison.Ordinal);
+        using var start = await browser.GetAsync($"/t/{tenant.Slug}/auth/social/{providerId}");
+        var toApple = start.Headers.Location!;
+        Assert.StartsWith(issuer + "/auth/authorize", toApple.AbsoluteUri, StringComparison.Ordinal);
+        var query = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(toApple.Query);
+        Assert.Equal("form_post", query["response_mode"].ToString());
+
+        var email = $"ap-{Guid.NewGuid():N}"[..11] + "@privaterelay.appleid.com";
+        var now = DateTimeOffset.UtcNow;
+        var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["iss"] = issuer, ["aud"] = "com.example.e2e", ["sub"] = "000999.e2e", ["email"] = email, ["email_verified"] = "true", ["is_private_email"] = "true",
+            ["nonce"] = query["nonce"].ToString(), ["iat"] = now.ToUnixTimeSeconds(), ["exp"] = now.AddMinutes(5).ToUnixTimeSeconds(),
+        }), new Microsoft.IdentityModel.Tokens.SigningCredentials(signing, "RS256"));
+        suite.Site.Serve(SuiteFixture.AppleIssuerPath + "/auth/token", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new { access_token = "a", token_type = "Bearer", id_token = idToken })));
+
+        using var posted = await browser.PostAsync($"/t/{tenant.Slug}/auth/social/{providerId}/callback", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["code"] = "c", ["state"] = query["state"].ToString(), ["user"] = """{"name":{"firstName":"Eve","lastName":"Endtoend"}}""",
+        }));
+        Assert.True(posted.StatusCode == HttpStatusCode.SeeOther, await posted.Content.ReadAsStringAsync());
+        using var callback = await browser.GetAsync(posted.Headers.Location!.OriginalString);
+        Assert.True(callback.StatusCode == HttpStatusCode.Redirect, await callback.Content.ReadAsStringAsync());
+        using var landed = await browser.GetAsync(callback.Headers.Location!.OriginalString);
+        Assert.Contains("You are signed in", await landed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        var secret = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(suite.Site.LastRequest(SuiteFixture.AppleIssuerPath + "/auth/token")!.Body)["client_secret"].ToString();
+        Assert.Equal("E2ETEAM123", new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(secret).Issuer);
+        using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}", configure: key);
+        Assert.Equal("Eve Endtoend", Assert.Single((await ApiAssert.OkAsync(users))["data"]!.AsArray())!["name"]!.GetValue<string>());
+    }
+
+    /// <summary>
     /// LDAP sign-in across the real processes: a directory added at federation through the gateway (LDAPS to the test
     /// OpenLDAP server), the token service's form, federation binding as the entry and asking admin for a new user with the
     /// directory's default role, and the authorization service setting the roles the entry's groups map to at every sign-in:

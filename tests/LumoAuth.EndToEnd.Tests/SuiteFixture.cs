@@ -60,6 +60,9 @@ public sealed class SuiteFixture : IAsyncLifetime
     /// <summary>A third party's https site (Client ID Metadata Documents), trusted and reachable by the token service only.</summary>
     public HttpsSite Site { get; } = new();
 
+    /// <summary>Where on <see cref="Site"/> Sign in with Apple's stand-in issuer is.</summary>
+    public const string AppleIssuerPath = "/apple";
+
     public string BaseUrl { get; private set; } = string.Empty;
 
     /// <summary>Where one of a resource's endpoints listens, as the AppHost allocated it.</summary>
@@ -123,6 +126,7 @@ public sealed class SuiteFixture : IAsyncLifetime
         builder.CreateResourceBuilder<ProjectResource>(ServiceNames.Federation)
             .WithEnvironment("Federation__AllowPrivateTargets", "true")
             .WithEnvironment("Federation__Ldap__TrustedCertificatesDirectory", TestDirectory.TrustedCertificates)
+            .WithEnvironment("Federation__Apple__Issuer", Site.Origin + AppleIssuerPath)
             .WithEnvironment("SSL_CERT_FILE", TrustBundle());
         _app = await builder.BuildAsync();
         using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));

@@ -74,6 +74,7 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "GET", "/t/acme/api/v1/admin/saml-apps", ServiceNames.Federation },
         { "PATCH", "/t/acme/api/v1/admin/saml-apps/x", ServiceNames.Federation },
         { "GET", "/t/acme/auth/social/google", ServiceNames.Federation },
+        { "POST", "/t/acme/auth/social/x/callback", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/social-providers", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/identity-providers/x", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/ldap-providers/x", ServiceNames.Federation },

@@ -10,6 +10,9 @@ using Microsoft.AspNetCore.Http;
 namespace LumoAuth.Testing;
 
 /// <summary>One answer of an <see cref="HttpsSite"/>: status, body, content type and an optional <c>Cache-Control</c>.</summary>
+/// <summary>What a request to the site carried: its query (with the <c>?</c>), its body, its Authorization header.</summary>
+public sealed record SiteRequest(string Query, string Body, string Authorization);
+
 public sealed record SiteAnswer(string Body, int Status = 200, string ContentType = "application/json", string? CacheControl = null, string? Location = null);
 
 /// <summary>
@@ -21,6 +24,7 @@ public sealed class HttpsSite : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, SiteAnswer> _answers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _requests = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, SiteRequest> _lastRequests = new(StringComparer.Ordinal);
     private WebApplication? _app;
 
     public X509Certificate2 Certificate { get; } = TestCertificates.Server();
@@ -36,6 +40,11 @@ public sealed class HttpsSite : IAsyncDisposable
             {
                 var path = context.Request.Path.Value ?? "/";
                 _requests.AddOrUpdate(path, 1, (_, n) => n + 1);
+                using (var reader = new StreamReader(context.Request.Body))
+                {
+                    _lastRequests[path] = new SiteRequest(context.Request.QueryString.Value ?? string.Empty, await reader.ReadToEndAsync(), context.Request.Headers.Authorization.ToString());
+                }
+
                 if (!_answers.TryGetValue(path, out var answer))
                 {
                     context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -65,6 +74,9 @@ public sealed class HttpsSite : IAsyncDisposable
         _answers[path] = answer;
         return Origin + path;
     }
+
+    /// <summary>The last request that reached <paramref name="path"/>, if any.</summary>
+    public SiteRequest? LastRequest(string path) => _lastRequests.TryGetValue(path, out var request) ? request : null;
 
     /// <summary>How many requests reached <paramref name="path"/>.</summary>
     public int Requests(string path) => _requests.TryGetValue(path, out var n) ? n : 0;

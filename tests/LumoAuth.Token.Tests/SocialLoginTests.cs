@@ -262,7 +262,7 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
         }
 
         await InvalidAsync(new { clientId = "c", clientSecret = "s" }, "type");
-        await InvalidAsync(new { type = "apple", clientId = "c", clientSecret = "s" }, "type");
+        await InvalidAsync(new { type = "saml", clientId = "c", clientSecret = "s" }, "type");
         await InvalidAsync(new { type = "myspace", clientId = "c", clientSecret = "s" }, "type");
         await InvalidAsync(new { type = "google", clientSecret = "s" }, "clientId");
         await InvalidAsync(new { type = "google", clientId = "c" }, "clientSecret");

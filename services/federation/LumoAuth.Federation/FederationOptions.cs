@@ -13,6 +13,12 @@ public sealed class FederationOptions
     /// <summary>GitHub's endpoints (it publishes no discovery document); changed only to point tests at a stand-in.</summary>
     public GitHubEndpoints GitHub { get; set; } = new();
 
+    /// <summary>Facebook's endpoints and Graph API version (it publishes no discovery document); changed to move to a newer Graph version, or to point tests at a stand-in.</summary>
+    public FacebookEndpoints Facebook { get; set; } = new();
+
+    /// <summary>Sign in with Apple's issuer; changed only to point tests at a stand-in.</summary>
+    public AppleEndpoints Apple { get; set; } = new();
+
     public LdapDeploymentOptions Ldap { get; set; } = new();
 }
 
@@ -45,4 +51,19 @@ public sealed class GitHubEndpoints
     public string TokenEndpoint { get; set; } = "https://github.com/login/oauth/access_token";
 
     public string ApiBase { get; set; } = "https://api.github.com";
+}
+
+public sealed class FacebookEndpoints
+{
+    public string AuthorizationEndpoint { get; set; } = "https://www.facebook.com/v23.0/dialog/oauth";
+
+    public string TokenEndpoint { get; set; } = "https://graph.facebook.com/v23.0/oauth/access_token";
+
+    public string GraphApiBase { get; set; } = "https://graph.facebook.com/v23.0";
+}
+
+public sealed class AppleEndpoints
+{
+    /// <summary>The issuer: its discovery document names the endpoints and keys, and it is the audience of our client secrets.</summary>
+    public string Issuer { get; set; } = "https://appleid.apple.com";
 }

@@ -84,6 +84,9 @@ public sealed class FederationSuite : TokenSuite
 public sealed class FederationFactory(AdminFactory admin, HttpsSite providers, Func<HttpMessageHandler> token)
     : ServiceFactory<FederationDbContext, FederationDbContext>(ServiceNames.FederationDb, admin.MessagingPrefix)
 {
+    /// <summary>The path of the providers' site where Sign in with Apple's stand-in issuer is (<c>TestProvider.Start(site, AppleStandIn)</c>).</summary>
+    public const string AppleStandIn = "apple";
+
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Federation:AllowPrivateTargets"] = "true",
@@ -91,6 +94,10 @@ public sealed class FederationFactory(AdminFactory admin, HttpsSite providers, F
         ["Federation:GitHub:AuthorizationEndpoint"] = providers.Origin + "/github/login/oauth/authorize",
         ["Federation:GitHub:TokenEndpoint"] = providers.Origin + "/github/login/oauth/access_token",
         ["Federation:GitHub:ApiBase"] = providers.Origin + "/github/api",
+        ["Federation:Facebook:AuthorizationEndpoint"] = providers.Origin + "/facebook/dialog/oauth",
+        ["Federation:Facebook:TokenEndpoint"] = providers.Origin + "/facebook/graph/oauth/access_token",
+        ["Federation:Facebook:GraphApiBase"] = providers.Origin + "/facebook/graph",
+        ["Federation:Apple:Issuer"] = providers.Origin + "/" + AppleStandIn,
     };
 
     protected override void ConfigureServices(IServiceCollection services)

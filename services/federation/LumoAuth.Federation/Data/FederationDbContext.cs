@@ -56,9 +56,22 @@ public sealed class IdentityProvider
     /// <summary>An LDAP directory's settings (type <c>ldap</c>); null for the other types.</summary>
     public LdapSettings? Ldap { get; set; }
 
+    /// <summary>Sign in with Apple's ids (type <c>apple</c>), which with the private key (kept as the client secret) sign each client secret.</summary>
+    public AppleSettings? Apple { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+}
+
+/// <summary>What names the tenant's key at Apple: the client secret Apple asks for is a JWT signed with it.</summary>
+public sealed class AppleSettings
+{
+    /// <summary>The Apple developer team: the secret's issuer.</summary>
+    public string TeamId { get; set; } = string.Empty;
+
+    /// <summary>The Sign in with Apple key's id: the secret's <c>kid</c>.</summary>
+    public string KeyId { get; set; } = string.Empty;
 }
 
 /// <summary>
@@ -322,6 +335,7 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
             e.Property(p => p.ClientId).HasMaxLength(500);
             e.Property(p => p.IssuerUrl).HasMaxLength(500);
             e.OwnsOne(p => p.Saml, saml => saml.ToJson());
+            e.OwnsOne(p => p.Apple, apple => apple.ToJson());
             e.OwnsOne(p => p.Ldap, ldap =>
             {
                 ldap.ToJson();

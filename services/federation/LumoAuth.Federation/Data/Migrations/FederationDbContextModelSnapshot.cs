@@ -332,6 +332,28 @@ namespace LumoAuth.Federation.Data.Migrations
 
             modelBuilder.Entity("LumoAuth.Federation.Data.IdentityProvider", b =>
                 {
+                    b.OwnsOne("LumoAuth.Federation.Data.AppleSettings", "Apple", b1 =>
+                        {
+                            b1.Property<Guid>("IdentityProviderId");
+
+                            b1.Property<string>("KeyId")
+                                .IsRequired();
+
+                            b1.Property<string>("TeamId")
+                                .IsRequired();
+
+                            b1.HasKey("IdentityProviderId");
+
+                            b1.ToTable("identity_providers");
+
+                            b1
+                                .ToJson("Apple")
+                                .HasColumnType("jsonb");
+
+                            b1.WithOwner()
+                                .HasForeignKey("IdentityProviderId");
+                        });
+
                     b.OwnsOne("LumoAuth.Federation.Data.LdapSettings", "Ldap", b1 =>
                         {
                             b1.Property<Guid>("IdentityProviderId");
@@ -463,6 +485,8 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.WithOwner()
                                 .HasForeignKey("IdentityProviderId");
                         });
+
+                    b.Navigation("Apple");
 
                     b.Navigation("Ldap");
 

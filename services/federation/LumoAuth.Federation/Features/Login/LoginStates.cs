@@ -44,6 +44,21 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
     public async Task<State?> TakeStateAsync(string state) =>
         await redis.GetDatabase().StringGetDeleteAsync(StateKey(state)) is { HasValue: true } json ? JsonSerializer.Deserialize<State>(json.ToString()) : null;
 
+    /// <summary>
+    /// A provider's answer posted to the callback (<c>response_mode=form_post</c>, as Apple answers), kept until the browser
+    /// comes back by GET with the binding cookie that a cross-site POST leaves behind. <paramref name="User"/> is what
+    /// Apple tells of the person (their name) the first time only.
+    /// </summary>
+    public sealed record PostedAnswer(string? Code, string? State, string? Error, string? User);
+
+    public Task<string> SavePostedAnswerAsync(PostedAnswer answer) => SaveOnceAsync(PostedKey, answer, TicketLifetime);
+
+    /// <summary>The answer, removed as it is read.</summary>
+    public async Task<PostedAnswer?> TakePostedAnswerAsync(string id) =>
+        id.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(PostedKey(id)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<PostedAnswer>(json.ToString())
+            : null;
+
     public Task<string> IssueTicketAsync(Guid tenantId, LoginTicket ticket) => SaveOnceAsync(value => TicketKey(tenantId, value), ticket, TicketLifetime);
 
     /// <summary>
@@ -62,6 +77,8 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
             : null;
 
     private static RedisKey IntentKey(string intent) => "lumoauth:federation:link-intent:" + LoginTicket.HashOf(intent);
+
+    private static RedisKey PostedKey(string id) => "lumoauth:federation:posted-answer:" + LoginTicket.HashOf(id);
 
     private static RedisKey StateKey(string state) => "lumoauth:federation:state:" + LoginTicket.HashOf(state);
 

@@ -53,6 +53,9 @@ public static partial class SocialLoginEndpoints
             .RequireRateLimiting(RateLimitPolicy).WithName("SocialLoginStart");
         app.MapGet("/t/{tenantSlug}/auth/social/{provider}/callback", CallbackAsync).AllowAnonymous().ExcludeFromDescription()
             .RequireRateLimiting(RateLimitPolicy).WithName("SocialLoginCallback");
+        // The provider's own page posts here (form_post, Apple's): no antiforgery token of ours can come with it; the state does its work.
+        app.MapPost("/t/{tenantSlug}/auth/social/{provider}/callback", PostedCallbackAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery()
+            .RequireRateLimiting(RateLimitPolicy).WithName("SocialLoginPostedCallback");
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.LoginTickets, RedeemAsync).WithName("InternalRedeemLoginTicket");
         internalApi.MapGet(InternalRoutes.LoginProviders, ProvidersAsync).WithName("InternalLoginProviders");
@@ -126,8 +129,19 @@ public static partial class SocialLoginEndpoints
         {
             ["response_type"] = "code", ["client_id"] = found.ClientId, ["redirect_uri"] = CallbackUrl(services.Options.Value, slug, found.Id),
             ["scope"] = string.Join(' ', found.Scopes), ["state"] = state,
-            ["code_challenge"] = System.Buffers.Text.Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
         };
+        if (ProviderTypes.UsesPkce(found.Type))
+        {
+            query["code_challenge"] = System.Buffers.Text.Base64Url.EncodeToString(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
+            query["code_challenge_method"] = "S256";
+        }
+
+        if (found.Type == ProviderTypes.Apple)
+        {
+            // Apple answers a request for the name or address only by posting it back.
+            query["response_mode"] = "form_post";
+        }
+
         if (endpoints.IsOpenIdConnect)
         {
             query["nonce"] = nonce;
@@ -142,10 +156,38 @@ public static partial class SocialLoginEndpoints
         return Results.Redirect(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString(endpoints.AuthorizationEndpoint, query));
     }
 
+    /// <summary>
+    /// A provider's answer posted cross-site (form_post): the browser's SameSite=Lax binding cookie does not come with it,
+    /// so the answer is kept for 60 s and the browser is sent back by GET (303), with the cookie, to finish.
+    /// </summary>
+    public static async Task<IResult> PostedCallbackAsync(string provider, HttpContext http, LoginStates states, TenantContext tenant)
+    {
+        var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
+        string? Field(string name) => form is not null && form[name] is { Count: 1 } value && value[0] is { Length: > 0 and <= 4000 } text ? text : null;
+        var answer = new LoginStates.PostedAnswer(Field("code"), Field("state"), Field("error"), Field("user"));
+        if (answer.State is null)
+        {
+            return SignInSteps.Fail(tenant.Slug, Failures.Expired, null);
+        }
+
+        var id = await states.SavePostedAnswerAsync(answer);
+        http.Response.Headers.CacheControl = "no-store";
+        http.Response.Headers.Location = $"/t/{tenant.Slug}/auth/social/{Uri.EscapeDataString(provider)}/callback?response={Uri.EscapeDataString(id)}";
+        return Results.StatusCode(StatusCodes.Status303SeeOther);
+    }
+
     public static async Task<IResult> CallbackAsync(
-        string provider, string? code, string? state, string? error, HttpContext http, [AsParameters] LoginServices services)
+        string provider, string? code, string? state, string? error, string? response, HttpContext http, [AsParameters] LoginServices services)
     {
         var slug = services.Tenant.Slug;
+        string? appleUser = null;
+        if (response is not null)
+        {
+            // Back from PostedCallbackAsync: the posted answer, not the query, is the provider's.
+            var posted = await services.States.TakePostedAnswerAsync(response);
+            (code, state, error, appleUser) = (posted?.Code, posted?.State, posted?.Error, posted?.User);
+        }
+
         var taken = state is { Length: > 0 and <= 100 } ? await services.States.TakeStateAsync(state) : null;
         var browser = http.Request.Cookies[LoginTicket.BrowserCookie];
         // Only the browser that began the sign-in completes it (no login CSRF), at this tenant, through this provider.
@@ -157,8 +199,9 @@ public static partial class SocialLoginEndpoints
 
         if (error is not null || string.IsNullOrEmpty(code))
         {
+            // Apple says user_cancelled_authorize where the others say access_denied.
             return taken.LinkUserId is null
-                ? SignInSteps.Fail(slug, error == "access_denied" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl)
+                ? SignInSteps.Fail(slug, error is "access_denied" or "user_cancelled_authorize" ? Failures.Cancelled : Failures.ProviderError, taken.ReturnUrl)
                 : LinkEnded(slug, LinkOutcomes.ProviderError);
         }
 
@@ -174,6 +217,11 @@ public static partial class SocialLoginEndpoints
         {
             LogRefused(services.Logger, services.Tenant.TenantId, found.Id, problem!);
             return taken.LinkUserId is null ? SignInSteps.Fail(slug, Failures.ProviderError, taken.ReturnUrl) : LinkEnded(slug, LinkOutcomes.ProviderError);
+        }
+
+        if (found.Type == ProviderTypes.Apple)
+        {
+            account = AppleNames.Fill(account, appleUser);
         }
 
         if (taken.LinkUserId is { } linkTo)

@@ -23,10 +23,10 @@ public sealed record ProviderEndpoints(string AuthorizationEndpoint, string Toke
 /// The provider's side of a sign-in: where to send the browser, and — back at the callback — the code exchanged
 /// (with the client's secret and the PKCE verifier) for the provider's answer, which is believed only once checked:
 /// an ID token signed by the issuer's keys, for this client, current, with the sign-in's nonce (OpenID Connect
-/// providers), or the account GitHub's API names for the access token it gave.
+/// providers), or the account GitHub's or Facebook's API names for the access token it gave.
 /// </summary>
 public sealed class UpstreamSignIn(
-    IHttpClientFactory httpClients, OpenIdProviders openIdProviders, ProviderSecrets secrets, IOptions<FederationOptions> options)
+    IHttpClientFactory httpClients, OpenIdProviders openIdProviders, ProviderSecrets secrets, IOptions<FederationOptions> options, TimeProvider time)
 {
     public const string HttpClientName = "identity-providers";
 
@@ -41,6 +41,12 @@ public sealed class UpstreamSignIn(
             return new ProviderEndpoints(github.AuthorizationEndpoint, github.TokenEndpoint, IsOpenIdConnect: false);
         }
 
+        if (provider.Type == ProviderTypes.Facebook)
+        {
+            var facebook = options.Value.Facebook;
+            return new ProviderEndpoints(facebook.AuthorizationEndpoint, facebook.TokenEndpoint, IsOpenIdConnect: false);
+        }
+
         var metadata = await openIdProviders.DiscoverAsync(provider.IssuerUrl!, cancellationToken, ProviderTypes.DiscoveryIssuerRule(provider.IssuerUrl!));
         return metadata is { AuthorizationEndpoint: { } authorize, TokenEndpoint: { } token } ? new ProviderEndpoints(authorize, token, IsOpenIdConnect: true) : null;
     }
@@ -49,25 +55,39 @@ public sealed class UpstreamSignIn(
     public async Task<(UpstreamAccount? Account, string? Problem)> CompleteAsync(
         IdentityProvider provider, ProviderEndpoints endpoints, string code, string redirectUri, string codeVerifier, string nonce, CancellationToken cancellationToken)
     {
-        string clientSecret;
+        string secret;
         try
         {
-            clientSecret = secrets.Reveal(provider.ProtectedClientSecret);
+            secret = secrets.Reveal(provider.ProtectedClientSecret);
         }
         catch (System.Security.Cryptography.CryptographicException)
         {
             return (null, "the provider's client secret cannot be decrypted (key ring lost?): set it again");
         }
 
-        var http = httpClients.CreateClient(HttpClientName);
-        using var exchange = new HttpRequestMessage(HttpMethod.Post, endpoints.TokenEndpoint)
+        var form = new Dictionary<string, string>
         {
-            Content = new FormUrlEncodedContent(new Dictionary<string, string>
-            {
-                ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = redirectUri, ["code_verifier"] = codeVerifier,
-                ["client_id"] = provider.ClientId, ["client_secret"] = clientSecret,
-            }),
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = redirectUri, ["client_id"] = provider.ClientId, ["client_secret"] = secret,
         };
+        if (ProviderTypes.UsesPkce(provider.Type))
+        {
+            form["code_verifier"] = codeVerifier;
+        }
+
+        if (provider.Type == ProviderTypes.Apple)
+        {
+            try
+            {
+                form["client_secret"] = AppleClientSecret.Create(secret, provider.Apple ?? new AppleSettings(), provider.ClientId, provider.IssuerUrl!, time.GetUtcNow());
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+                return (null, "the Sign in with Apple key cannot sign: set privateKey again");
+            }
+        }
+
+        var http = httpClients.CreateClient(HttpClientName);
+        using var exchange = new HttpRequestMessage(HttpMethod.Post, endpoints.TokenEndpoint) { Content = new FormUrlEncodedContent(form) };
         exchange.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         JsonElement answer;
         try
@@ -86,8 +106,13 @@ public sealed class UpstreamSignIn(
             return (null, "the token endpoint cannot be reached: " + exception.Message);
         }
 
-        return endpoints.IsOpenIdConnect
-            ? await FromIdTokenAsync(provider, answer, nonce, cancellationToken)
+        if (endpoints.IsOpenIdConnect)
+        {
+            return await FromIdTokenAsync(provider, answer, nonce, cancellationToken);
+        }
+
+        return provider.Type == ProviderTypes.Facebook
+            ? await FromFacebookAsync(http, answer, secret, cancellationToken)
             : await FromGitHubAsync(http, answer, cancellationToken);
     }
 
@@ -206,6 +231,33 @@ public sealed class UpstreamSignIn(
         return (new UpstreamAccount(id.GetRawText(), email, email is not null, name, null, null, String(user.Value, "avatar_url")), null);
     }
 
+    /// <summary>
+    /// Facebook: the person the Graph API's <c>/me</c> names for the token. The call carries the app secret's proof of the
+    /// token (<c>appsecret_proof</c>, HMAC-SHA256), so only our server can use it. Facebook returns only an address its
+    /// user confirmed, so an address it gives counts as verified.
+    /// </summary>
+    private async Task<(UpstreamAccount?, string?)> FromFacebookAsync(HttpClient http, JsonElement answer, string appSecret, CancellationToken cancellationToken)
+    {
+        if (!answer.TryGetProperty("access_token", out var accessToken) || accessToken.ValueKind != JsonValueKind.String || accessToken.GetString() is not { Length: > 0 } token)
+        {
+            return (null, "the answer holds no access token");
+        }
+
+        var proof = Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(appSecret), System.Text.Encoding.UTF8.GetBytes(token)));
+        var graph = options.Value.Facebook.GraphApiBase.TrimEnd('/');
+        var (me, problem) = await GetJsonAsync(http, $"{graph}/me?fields=id,name,email,first_name,last_name,picture&appsecret_proof={proof}", token, cancellationToken);
+        if (me is not { ValueKind: JsonValueKind.Object } person || String(person, "id") is not { Length: <= 500 } id)
+        {
+            return (null, problem ?? "Facebook's /me names no id");
+        }
+
+        var picture = person.TryGetProperty("picture", out var pictureValue) && pictureValue.ValueKind == JsonValueKind.Object
+            && pictureValue.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object ? String(data, "url") : null;
+        var email = Email(String(person, "email"));
+        return (new UpstreamAccount(id, email, email is not null, String(person, "name"), String(person, "first_name"), String(person, "last_name"), picture), null);
+    }
+
     private static async Task<(JsonElement? Json, string? Problem)> GetJsonAsync(HttpClient http, string url, string accessToken, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
@@ -213,12 +265,14 @@ public sealed class UpstreamSignIn(
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         // GitHub's API refuses requests that do not say who makes them.
         request.Headers.UserAgent.ParseAdd("LumoAuth");
+        // The query (Facebook's proof of the token) stays out of the log.
+        var named = url.Split('?')[0];
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                return (null, $"{url} answered {(int)response.StatusCode}");
+                return (null, $"{named} answered {(int)response.StatusCode}");
             }
 
             using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken));
@@ -226,7 +280,7 @@ public sealed class UpstreamSignIn(
         }
         catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or JsonException && !cancellationToken.IsCancellationRequested)
         {
-            return (null, $"{url}: {exception.Message}");
+            return (null, $"{named}: {exception.Message}");
         }
     }
 

@@ -50,7 +50,17 @@ public static partial class ProviderEndpoints
         ProviderRequest request, FederationDbContext db, TenantContext tenant, ProviderSecrets secrets, IOptions<FederationOptions> options, IOptions<LumoAuthOptions> lumo,
         CancellationToken cancellationToken)
     {
-        var validation = new RequestValidator().Required("type", request.Type, 32).Required("clientId", request.ClientId, 500).Required("clientSecret", request.ClientSecret, 2000);
+        var validation = new RequestValidator().Required("type", request.Type, 32).Required("clientId", request.ClientId, 500);
+        if (request.Type == ProviderTypes.Apple)
+        {
+            // Apple's client secret is made for each exchange from the key these name.
+            validation.Required("teamId", request.TeamId, 10).Required("keyId", request.KeyId, 10).Required("privateKey", request.PrivateKey, 2000);
+        }
+        else
+        {
+            validation.Required("clientSecret", request.ClientSecret, 2000);
+        }
+
         if (request.Type is { } named && ProviderTypes.NotOffered.TryGetValue(named, out var why))
         {
             validation.Add("type", why);
@@ -71,7 +81,7 @@ public static partial class ProviderEndpoints
             Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Type = request.Type!, Name = ProviderTypes.DefaultName(request.Type!),
             Scopes = [.. ProviderTypes.DefaultScopes(request.Type!)], CreatedAt = now, UpdatedAt = now,
         };
-        if (Apply(request, provider, secrets, options.Value.AllowPrivateTargets) is { } invalid)
+        if (Apply(request, provider, secrets, options.Value) is { } invalid)
         {
             return invalid;
         }
@@ -99,7 +109,7 @@ public static partial class ProviderEndpoints
         }
 
         var (issuerBefore, clientBefore) = (provider.IssuerUrl, provider.ClientId);
-        if (Apply(request, provider, secrets, options.Value.AllowPrivateTargets) is { } invalid)
+        if (Apply(request, provider, secrets, options.Value) is { } invalid)
         {
             return invalid;
         }
@@ -126,7 +136,7 @@ public static partial class ProviderEndpoints
         await db.DeleteProviderAsync(providerId, ProviderTypes.All, cancellationToken) ? TypedResults.NoContent() : ApiErrors.NotFound("Social provider");
 
     /// <summary>Checks the request's fields and applies them; the 400 when something is wrong.</summary>
-    private static IResult? Apply(ProviderRequest request, IdentityProvider provider, ProviderSecrets secrets, bool allowPrivate)
+    private static IResult? Apply(ProviderRequest request, IdentityProvider provider, ProviderSecrets secrets, FederationOptions options)
     {
         var validation = new RequestValidator()
             .Optional("name", request.Name, IdentityProvider.NameLength)
@@ -135,6 +145,23 @@ public static partial class ProviderEndpoints
         validation.Check(request.Name is null || request.Name.Trim().Length > 0, "name", "must not be blank");
         validation.Check(request.ClientId is null || request.ClientId.Trim().Length > 0, "clientId", "must not be blank");
         validation.Check(request.ClientSecret is null || request.ClientSecret.Length > 0, "clientSecret", "must not be empty");
+        if (provider.Type == ProviderTypes.Apple)
+        {
+            validation.Check(request.ClientSecret is null, "clientSecret", "is not set for type apple: each one is signed with privateKey");
+            validation.Check(request.TeamId is null || AppleId().IsMatch(request.TeamId), "teamId", "must be the 10-character Apple developer team id");
+            validation.Check(request.KeyId is null || AppleId().IsMatch(request.KeyId), "keyId", "must be the 10-character id of the Sign in with Apple key");
+            if (request.PrivateKey is not null && AppleClientSecret.KeyProblem(request.PrivateKey) is { } keyProblem)
+            {
+                validation.Add("privateKey", keyProblem);
+            }
+        }
+        else
+        {
+            foreach (var (field, value) in new[] { ("teamId", request.TeamId), ("keyId", request.KeyId), ("privateKey", request.PrivateKey) })
+            {
+                validation.Check(value is null, field, "is only for type apple");
+            }
+        }
         if (request.Scopes is { } scopes)
         {
             validation.Check(scopes.Count is > 0 and <= IdentityProvider.MaxScopes && scopes.All(s => s is not null && ScopeToken().IsMatch(s)),
@@ -158,7 +185,7 @@ public static partial class ProviderEndpoints
                 break;
         }
 
-        if (issuer is not null && OpenIdProviders.UrlProblem(issuer, allowPrivate) is { } problem)
+        if (issuer is not null && OpenIdProviders.UrlProblem(issuer, options.AllowPrivateTargets) is { } problem)
         {
             validation.Add("issuerUrl", problem);
         }
@@ -170,17 +197,22 @@ public static partial class ProviderEndpoints
 
         provider.Name = request.Name?.Trim() ?? provider.Name;
         provider.ClientId = request.ClientId?.Trim() ?? provider.ClientId;
-        if (request.ClientSecret is { } secret)
+        if ((request.ClientSecret ?? request.PrivateKey) is { } secret)
         {
             provider.ProtectedClientSecret = secrets.Protect(secret);
         }
 
-        provider.IssuerUrl = issuer ?? provider.IssuerUrl ?? ProviderTypes.DefaultIssuer(provider.Type);
+        if (provider.Type == ProviderTypes.Apple)
+        {
+            provider.Apple = new AppleSettings { TeamId = request.TeamId ?? provider.Apple?.TeamId ?? string.Empty, KeyId = request.KeyId ?? provider.Apple?.KeyId ?? string.Empty };
+        }
+
+        provider.IssuerUrl = issuer ?? provider.IssuerUrl ?? ProviderTypes.DefaultIssuer(provider.Type, options);
         if (request.Scopes is { } wanted)
         {
             var distinct = wanted.Distinct(StringComparer.Ordinal).ToList();
             // An OpenID Connect sign-in is asked for with openid, or the provider sends no ID token to verify.
-            if (provider.Type != ProviderTypes.GitHub && !distinct.Contains("openid"))
+            if (ProviderTypes.IsOpenIdConnect(provider.Type) && !distinct.Contains("openid"))
             {
                 distinct.Insert(0, "openid");
             }
@@ -197,6 +229,9 @@ public static partial class ProviderEndpoints
 
     [GeneratedRegex(@"^[\x21\x23-\x5B\x5D-\x7E]{1,100}$")]
     private static partial Regex ScopeToken();
+
+    [GeneratedRegex("^[A-Z0-9]{10}$")]
+    private static partial Regex AppleId();
 
     [GeneratedRegex("^https://login\\.microsoftonline\\.com/(common|organizations|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})/v2\\.0$")]
     private static partial Regex MicrosoftIssuer();
@@ -222,7 +257,13 @@ public sealed record ProviderRequest(
     [property: JsonPropertyName("scopes")] IReadOnlyList<string>? Scopes = null,
     [property: JsonPropertyName("issuerUrl")] string? IssuerUrl = null,
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
-    [property: JsonPropertyName("allowTokenExchange")] bool? AllowTokenExchange = null);
+    [property: JsonPropertyName("allowTokenExchange")] bool? AllowTokenExchange = null,
+    [property: JsonPropertyName("teamId")] string? TeamId = null,
+    [property: JsonPropertyName("keyId")] string? KeyId = null,
+    [property: JsonPropertyName("privateKey")] string? PrivateKey = null)
+{
+    public override string ToString() => $"ProviderRequest {{ Type = {Type}, ClientId = {ClientId}, Name = {Name} }}"; // never the secret or key
+}
 
 /// <summary>A provider as the Admin API shows it: never its secret; with the redirect URI to register at the provider.</summary>
 public sealed record ProviderResponse(
@@ -240,7 +281,20 @@ public sealed record ProviderResponse(
     [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
 {
+    /// <summary>Apple's team id (type <c>apple</c> only).</summary>
+    [JsonPropertyName("teamId")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? TeamId { get; init; }
+
+    /// <summary>The Sign in with Apple key's id (type <c>apple</c> only; the key itself is never shown).</summary>
+    [JsonPropertyName("keyId")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? KeyId { get; init; }
+
     public static ProviderResponse From(IdentityProvider p, LumoAuthOptions options, string slug) => new(
         p.Id, p.Type, p.Name, p.ClientId, p.IsEnabled, p.AllowSignup, p.AutoLinkUsers, p.AllowTokenExchange, p.Scopes, p.IssuerUrl,
-        Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt);
+        Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt)
+    {
+        TeamId = p.Apple?.TeamId, KeyId = p.Apple?.KeyId,
+    };
 }
