@@ -950,14 +950,15 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     /// LDAP sign-in across the real processes: a directory added at federation through the gateway (LDAPS to the test
     /// OpenLDAP server), the token service's form, federation binding as the entry and asking admin for a new user with the
     /// directory's default role, and the authorization service setting the roles the entry's groups map to at every sign-in:
-    /// a person taken out of the group loses that role at their next sign-in, and a role an administrator gave stays.
+    /// a person taken out of the group loses its role (and the role of the group it is in) at their next sign-in, and a role an
+    /// administrator gave stays.
     /// </summary>
     [Fact]
     public async Task LdapDirectory_SignsAPersonIn_ThroughTheGateway_AndItsGroupsGiveAndTakeRoles()
     {
         var tenant = await suite.CreateTenantAsync();
         var key = SuiteFixture.ApiKey(tenant.ApiKey);
-        foreach (var slug in new[] { "staff", "operator", "auditor" })
+        foreach (var slug in new[] { "staff", "operator", "auditor", "engineer" })
         {
             using var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = slug, slug }, key);
             await ApiAssert.OkAsync(role, 201);
@@ -966,11 +967,13 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var uid = "e2e" + Guid.NewGuid().ToString("N")[..10];
         var person = TestDirectory.AddPerson(uid, "Directory-Pa55!", mail: $"{uid}@corp.example.com", givenName: "Grace", surname: "Hopper");
         var operators = TestDirectory.AddGroup("ops-" + uid, person);
+        // Engineering holds the operators' group: its role reaches the person through it.
+        var engineering = TestDirectory.AddGroup("eng-" + uid, operators);
         using var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/ldap-providers", new
         {
             name = "Corporate directory", host = TestDirectory.Host, port = TestDirectory.TlsPort, useTls = true, baseDn = TestDirectory.People,
-            bindDn = TestDirectory.RootDn, bindPassword = TestDirectory.RootPassword, defaultRoles = new[] { "staff" },
-            groupRoles = new[] { new { group = operators, roles = new[] { "operator" } } },
+            bindDn = TestDirectory.RootDn, bindPassword = TestDirectory.RootPassword, defaultRoles = new[] { "staff" }, nestedGroups = true,
+            groupRoles = new[] { new { group = operators, roles = new[] { "operator" } }, new { group = engineering, roles = new[] { "engineer" } } },
         }, key);
         var providerId = (await ApiAssert.OkAsync(added, 201))["data"]!["id"]!.GetValue<string>();
 
@@ -997,7 +1000,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         await SignInAsync();
         using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={uid}", configure: key);
         var userId = Assert.Single((await ApiAssert.OkAsync(users))["data"]!.AsArray())!["id"]!.GetValue<string>();
-        Assert.Equal(["operator", "staff"], await RolesAsync(userId));
+        Assert.Equal(["engineer", "operator", "staff"], await RolesAsync(userId));
 
         // An administrator's own grant stays; the group's role leaves with the membership, at the next sign-in.
         using (var granted = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/users/{userId}/roles", new { roles = new[] { "operator", "staff", "auditor" } }, key))

@@ -305,6 +305,37 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
     }
 
+    [Fact]
+    public async Task GroupsOfGroups_CountOnlyWhereTheDirectoryAsksForThem_AndACycleEnds()
+    {
+        var uid = Uid();
+        var person = TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
+        var team = TestDirectory.AddGroup("team-" + uid, person);
+        var department = TestDirectory.AddGroup("dept-" + uid, team);
+        var company = TestDirectory.AddGroup("all-" + uid, department);
+        // The company is also a member of the team: the walk up must end.
+        TestDirectory.Replace(team, "member", person, company);
+        var directory = suite.Federation.Services.GetRequiredService<LumoAuth.Federation.Features.Ldap.LdapDirectory>();
+        var settings = new LumoAuth.Federation.Data.LdapSettings
+        {
+            Host = TestDirectory.Host, Port = TestDirectory.TlsPort, UseTls = true, BaseDn = TestDirectory.People, BindDn = TestDirectory.RootDn,
+        };
+
+        string[] Sorted(IEnumerable<string> dns) => [.. dns.Select(dn => dn.ToLowerInvariant()).Order(StringComparer.Ordinal)];
+        var flat = await directory.AuthenticateAsync(settings, TestDirectory.RootPassword, uid, Password, CancellationToken.None);
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, flat.Verdict);
+        Assert.Equal(Sorted([team]), Sorted(flat.Account!.Groups));
+
+        settings.NestedGroups = true;
+        var nested = await directory.AuthenticateAsync(settings, TestDirectory.RootPassword, uid, Password, CancellationToken.None);
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, nested.Verdict);
+        Assert.Equal(Sorted([team, department, company]), Sorted(nested.Account!.Groups));
+
+        // A wrong password reads no group.
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.InvalidCredentials,
+            (await directory.AuthenticateAsync(settings, TestDirectory.RootPassword, uid, "wrong", CancellationToken.None)).Verdict);
+    }
+
     /// <summary>The token service keeps the tenant's providers for half a minute; a test that changes one mid-way forgets them.</summary>
     private void EvictProviders(Guid tenantId) =>
         suite.Token.Services.GetRequiredService<Microsoft.Extensions.Caching.Memory.IMemoryCache>().Remove(("login-providers", tenantId));

@@ -154,6 +154,12 @@ public sealed class LdapSettings
     /// <summary>The attribute listing the groups (DNs) a person is in.</summary>
     public string GroupsAttribute { get; set; } = "memberOf";
 
+    /// <summary>
+    /// Whether the groups of a person's groups count too (a group in a group), read from each group's own groups
+    /// attribute (AD's and OpenLDAP's <c>memberOf</c> on group entries).
+    /// </summary>
+    public bool NestedGroups { get; set; }
+
     /// <summary>Whether the directory's addresses count as verified (it is the tenant's own directory).</summary>
     public bool TrustEmail { get; set; } = true;
 

@@ -387,6 +387,8 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.Property<string>("NameAttribute")
                                 .IsRequired();
 
+                            b1.Property<bool>("NestedGroups");
+
                             b1.Property<string>("PhoneAttribute")
                                 .IsRequired();
 

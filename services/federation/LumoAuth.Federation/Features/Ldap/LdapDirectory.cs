@@ -228,9 +228,74 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         }
 
         // Read only once the password is proven: an entry the settings cannot link says nothing to someone guessing.
-        return Read(settings, entry) is { } account
-            ? new LdapOutcome(LdapVerdict.Success, account)
-            : Misconfigured(settings, $"the entry has no {settings.IdAttribute} value to link it by", null);
+        if (Read(settings, entry) is not { } account)
+        {
+            return Misconfigured(settings, $"the entry has no {settings.IdAttribute} value to link it by", null);
+        }
+
+        if (!settings.NestedGroups || account.Groups.Count == 0)
+        {
+            return new LdapOutcome(LdapVerdict.Success, account);
+        }
+
+        // Roles follow the groups: without all of them the sign-in cannot go on (no role is kept or given by guess).
+        try
+        {
+            using var service = Connect(settings, host);
+            return BindService(service, settings, bindPassword) is { } unbound
+                ? Misconfigured(settings, unbound, null)
+                : new LdapOutcome(LdapVerdict.Success, account with { Groups = WithParentGroups(service, settings, account.Groups) });
+        }
+        catch (DirectoryOperationException exception)
+        {
+            return Misconfigured(settings, $"the directory refused to read a group ({exception.Response?.ResultCode})", exception);
+        }
+        catch (Exception exception) when (exception is LdapException or DirectoryException)
+        {
+            LogUnreachable(logger, settings.Host, settings.Port, exception);
+            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
+        }
+    }
+
+    /// <summary>Group reads one sign-in may make to find the groups of groups.</summary>
+    private const int MaxGroupReads = 100;
+
+    /// <summary>
+    /// <paramref name="direct"/> and every group they are in, directly or further up, breadth first: each group's own groups
+    /// attribute is read (AD's and OpenLDAP's <c>memberOf</c> on group entries, so it works on both, unlike AD's
+    /// in-chain matching rule). Cycles end where a group is met again; at most <see cref="MaxGroupReads"/> reads. A group
+    /// the service account cannot see adds no parents.
+    /// </summary>
+    private static List<string> WithParentGroups(LdapConnection service, LdapSettings settings, IReadOnlyList<string> direct)
+    {
+        var groups = new List<string>(direct);
+        var seen = new HashSet<string>(direct, StringComparer.OrdinalIgnoreCase);
+        var pending = new Queue<string>(direct);
+        for (var reads = 0; pending.Count > 0 && reads < MaxGroupReads; reads++)
+        {
+            SearchResponse read;
+            try
+            {
+                read = (SearchResponse)service.SendRequest(new SearchRequest(pending.Dequeue(), "(objectClass=*)", SearchScope.Base, settings.GroupsAttribute), StepTimeout);
+            }
+            catch (DirectoryOperationException exception) when (exception.Response?.ResultCode is ResultCode.NoSuchObject or ResultCode.InsufficientAccessRights)
+            {
+                continue;
+            }
+
+            if (read.Entries is not [SearchResultEntry group] || group.Attributes[settings.GroupsAttribute] is not { } parents)
+            {
+                continue;
+            }
+
+            foreach (var parent in parents.GetValues(typeof(string)).Cast<string>().Where(seen.Add))
+            {
+                groups.Add(parent);
+                pending.Enqueue(parent);
+            }
+        }
+
+        return groups;
     }
 
     private LdapOutcome Check(LdapSettings settings, string host, string? bindPassword)

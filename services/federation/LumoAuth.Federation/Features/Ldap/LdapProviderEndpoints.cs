@@ -229,6 +229,7 @@ public static partial class LdapProviderEndpoints
         settings.FamilyNameAttribute = request.FamilyNameAttribute ?? settings.FamilyNameAttribute;
         settings.PhoneAttribute = request.PhoneAttribute ?? settings.PhoneAttribute;
         settings.GroupsAttribute = request.GroupsAttribute ?? settings.GroupsAttribute;
+        settings.NestedGroups = request.NestedGroups ?? settings.NestedGroups;
         settings.TrustEmail = request.TrustEmail ?? settings.TrustEmail;
         settings.UpdateUserOnLogin = request.UpdateUserOnLogin ?? settings.UpdateUserOnLogin;
         settings.DefaultRoles = request.DefaultRoles is { } roles ? [.. roles.Distinct(StringComparer.Ordinal)] : settings.DefaultRoles;
@@ -307,7 +308,8 @@ public sealed record LdapProviderRequest(
     [property: JsonPropertyName("groupRoles")] IReadOnlyList<LdapGroupRolesBody>? GroupRoles = null,
     [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
-    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null)
+    [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
+    [property: JsonPropertyName("nestedGroups")] bool? NestedGroups = null)
 {
     public override string ToString() => $"LdapProviderRequest {{ Name = {Name}, Host = {Host} }}"; // never the bind password
 }
@@ -333,6 +335,7 @@ public sealed record LdapProviderResponse(
     [property: JsonPropertyName("familyNameAttribute")] string FamilyNameAttribute,
     [property: JsonPropertyName("phoneAttribute")] string PhoneAttribute,
     [property: JsonPropertyName("groupsAttribute")] string GroupsAttribute,
+    [property: JsonPropertyName("nestedGroups")] bool NestedGroups,
     [property: JsonPropertyName("trustEmail")] bool TrustEmail,
     [property: JsonPropertyName("updateUserOnLogin")] bool UpdateUserOnLogin,
     [property: JsonPropertyName("defaultRoles")] IReadOnlyList<string> DefaultRoles,
@@ -350,7 +353,7 @@ public sealed record LdapProviderResponse(
         return new LdapProviderResponse(
             provider.Id, provider.Type, provider.Name, l.Host, l.Port, l.UseTls, l.StartTls, l.BaseDn, l.BindDn, l.ProtectedBindPassword is not null, l.UserFilter,
             l.IdAttribute, l.UsernameAttribute, l.EmailAttribute, l.NameAttribute, l.GivenNameAttribute, l.FamilyNameAttribute, l.PhoneAttribute, l.GroupsAttribute,
-            l.TrustEmail, l.UpdateUserOnLogin, l.DefaultRoles, [.. l.GroupRoles.Select(g => new LdapGroupRolesBody(g.Group, g.Roles))], provider.AllowSignup,
+            l.NestedGroups, l.TrustEmail, l.UpdateUserOnLogin, l.DefaultRoles, [.. l.GroupRoles.Select(g => new LdapGroupRolesBody(g.Group, g.Roles))], provider.AllowSignup,
             provider.AutoLinkUsers, provider.IsEnabled, new Contracts.Internal.LoginProvider(provider.Id, provider.Type, provider.Name).StartPath(slug),
             provider.CreatedAt, provider.UpdatedAt);
     }
