@@ -43,6 +43,7 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
             Assert.Equal("Lovelace", user.GetProperty("familyName").GetString());
             Assert.Equal("+44 20 7946 0000", user.GetProperty("phoneNumber").GetString());
             Assert.True(user.GetProperty("emailVerified").GetBoolean());
+            Assert.Equal(uid, user.GetProperty("username").GetString());
         }
 
         // The entry's lasting id (entryUUID), not its address, signs the person in again.
@@ -84,6 +85,26 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         var accountKey = LumoAuth.ServiceDefaults.Security.FailedSignInThrottle.KeyFor(
             setup.Tenant.Id, $"ldap:{Guid.Parse(id):N}:{LumoAuth.Contracts.Internal.LoginTicket.HashOf(uid.ToLowerInvariant())[..32]}");
         Assert.Equal(LumoAuth.ServiceDefaults.Security.FailedSignInThrottle.FreeFailures - 3, (int)await redis.HashGetAsync(accountKey, "n"));
+    }
+
+    [Fact]
+    public async Task ADirectoryNameSomeoneHereSignsInBy_IsNotGivenAsAUsername_AndTheAccountIsStillMade()
+    {
+        var setup = await suite.SetUpAsync();
+        var uid = Uid();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            using var taken = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/users", new { email = $"local-{uid}@example.com", username = uid.ToUpperInvariant() });
+            Assert.Equal(HttpStatusCode.Created, taken.StatusCode);
+        }
+
+        TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
+        var id = (await AddDirectoryAsync(setup.Tenant, new { name = "Corporate directory" })).GetProperty("id").GetString()!;
+        var token = await SignInToClientAsync(setup, id, uid, Password);
+        using var users = suite.Admin.ClientFor(setup.Tenant);
+        var user = (await HttpAssert.JsonAsync(await users.GetAsync($"{setup.Tenant.Api}/admin/users/{token.Subject}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal($"{uid}@corp.example.com", user.GetProperty("email").GetString());
+        Assert.True(user.GetProperty("username").ValueKind == JsonValueKind.Null, user.GetRawText());
     }
 
     [Fact]

@@ -14,6 +14,9 @@ public sealed record ExternalUserRequest(
 
     /// <summary>The provider's phone number for the person; kept for a new user when it is in E.164 form, else left out.</summary>
     public string? PhoneNumber { get; init; }
+
+    /// <summary>The provider's name for the person (an LDAP directory's login name): a new user's username when nobody here signs in by it.</summary>
+    public string? Username { get; init; }
 }
 
 public sealed record ExternalUserResponse(Guid UserId, bool Created);

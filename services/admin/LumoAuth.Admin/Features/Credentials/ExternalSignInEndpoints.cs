@@ -70,6 +70,10 @@ public static class ExternalSignInEndpoints
         }
 
         static string? Trimmed(string? value, int max) => string.IsNullOrWhiteSpace(value) ? null : value.Trim()[..Math.Min(value.Trim().Length, max)];
+        // The directory's login name becomes the username only while nobody here signs in by it (a username or an
+        // address); else the user goes without one rather than not at all.
+        var username = request.Username?.Trim() is { Length: > 0 and <= 100 } wanted && !wanted.Any(char.IsControl)
+                       && !await users.UsernameTakenAsync(wanted, null, cancellationToken) ? wanted : null;
         // Default roles live in the authorization service: given just before the user is saved, taken back if it is not.
         Guid? given = null;
         async Task<IResult?> GiveRolesAsync(Guid userId, CancellationToken ct)
@@ -86,7 +90,7 @@ public static class ExternalSignInEndpoints
         try
         {
             (user, error) = await users.CreateAsync(
-                new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), null,
+                new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), username,
                     UserCommands.IsPhoneNumber(request.PhoneNumber) ? request.PhoneNumber!.Trim() : null,
                     request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
                     EmailVerified: true, IsActive: true, Groups: null),

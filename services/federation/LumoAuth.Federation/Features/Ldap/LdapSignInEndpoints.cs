@@ -65,7 +65,7 @@ public static partial class LdapSignInEndpoints
         var account = new UpstreamAccount(
             entry.Subject, entry.Email, settings.TrustEmail && entry.Email is not null,
             entry.Name ?? (entry.GivenName is null && entry.FamilyName is null ? null : $"{entry.GivenName} {entry.FamilyName}".Trim()),
-            entry.GivenName, entry.FamilyName, Picture: null) { PhoneNumber = entry.Phone };
+            entry.GivenName, entry.FamilyName, Picture: null) { PhoneNumber = entry.Phone, Username = entry.Username };
         (Guid UserId, string? Refusal) link;
         try
         {

@@ -82,7 +82,7 @@ public static class SignInSteps
 
         var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
             services.Tenant.TenantId, $"{provider.Type}:{provider.Name}", account.Email, account.EmailVerified, account.Name, account.GivenName, account.FamilyName,
-            account.Picture, provider.AllowSignup, provider.AutoLinkUsers) { Roles = provider.Saml?.DefaultRoles ?? provider.Ldap?.DefaultRoles, PhoneNumber = account.PhoneNumber },
+            account.Picture, provider.AllowSignup, provider.AutoLinkUsers) { Roles = provider.Saml?.DefaultRoles ?? provider.Ldap?.DefaultRoles, PhoneNumber = account.PhoneNumber, Username = account.Username },
             cancellationToken);
         if (outcome.User is not { } user)
         {

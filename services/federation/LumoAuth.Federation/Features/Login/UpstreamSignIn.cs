@@ -14,6 +14,9 @@ public sealed record UpstreamAccount(string Subject, string? Email, bool EmailVe
 {
     /// <summary>A phone number the provider holds (an LDAP directory's); a new user gets it when it is in E.164 form.</summary>
     public string? PhoneNumber { get; init; }
+
+    /// <summary>The provider's login name for the person (an LDAP directory's); a new user gets it as their username when it is free.</summary>
+    public string? Username { get; init; }
 }
 
 /// <summary>Where a provider's sign-in begins and ends (its authorization and token endpoints), for the redirect and the callback.</summary>
