@@ -308,6 +308,120 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
     }
 
     [Fact]
+    public async Task SigningOutHere_SignsThePersonOutAtTheIdp_WithASignedLogoutRequest_ThenGoesBackToTheApplication()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
+        var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var sessionIndex = "_idp-session-" + Guid.NewGuid().ToString("N");
+        using var browser = suite.FederatedBrowser();
+        var (request, relay) = await StartAsync(browser, setup, id);
+        await SignedInAsync(browser, setup, relay, Response(setup, request.Id, email, sessionIndex: sessionIndex));
+
+        // The person signs out at the application (RP-initiated logout, confirmed): our session ends, and the browser is
+        // sent on to the IdP with a LogoutRequest naming them and the IdP's session.
+        var (toIdp, logoutRequest) = await SignOutAsync(browser, setup, state: "bye");
+        Assert.StartsWith($"/t/{setup.Tenant.Slug}/login", HostedFlow.LocalRedirect(await browser.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts")), StringComparison.Ordinal);
+        var root = logoutRequest.DocumentElement!;
+        Assert.Equal(("LogoutRequest", IdpSlo), (root.LocalName, root.GetAttribute("Destination")));
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata", root.GetElementsByTagName("Issuer", Saml)[0]!.InnerText);
+        var nameId = (XmlElement)root.GetElementsByTagName("NameID", Saml)[0]!;
+        Assert.Equal((email, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"), (nameId.InnerText, nameId.GetAttribute("Format")));
+        Assert.Equal(sessionIndex, root.GetElementsByTagName("SessionIndex", Protocol)[0]!.InnerText);
+
+        // Signed in the query with the tenant's SAML key, the one its metadata publishes.
+        var metadata = new XmlDocument();
+        metadata.LoadXml(await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"));
+        using var spCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(metadata.GetElementsByTagName("X509Certificate", SignedXml.XmlDsigNamespaceUrl)[0]!.InnerText));
+        var location = toIdp.OriginalString;
+        var signedPart = location[(IdpSlo.Length + 1)..location.IndexOf("&Signature=", StringComparison.Ordinal)];
+        var parameters = QueryHelpers.ParseQuery(toIdp.Query);
+        Assert.True(spCertificate.GetRSAPublicKey()!.VerifyData(
+            Encoding.ASCII.GetBytes(signedPart), Convert.FromBase64String(parameters["Signature"].ToString()), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+
+        // An answer to another request, or one whose signature does not hold, is not the IdP's word: the person is told.
+        var slo = $"/t/{setup.Tenant.Slug}/saml/sp/slo";
+        var relayState = parameters["RelayState"].ToString();
+        using (var forged = await browser.GetAsync($"{slo}?{SignedLogoutResponse(root.GetAttribute("ID"), relayState, tamper: true)}"))
+        {
+            Assert.Contains("did not confirm", await forged.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // A new sign-in and sign-out: an answer naming another request is not believed either.
+        async Task<(HttpClient Browser, string RequestId, string RelayState)> SignInAndOutAsync(string state)
+        {
+            var other = suite.FederatedBrowser();
+            var (signIn, signInRelay) = await StartAsync(other, setup, id);
+            await SignedInAsync(other, setup, signInRelay, Response(setup, signIn.Id, email));
+            var (to, sent) = await SignOutAsync(other, setup, state);
+            return (other, sent.DocumentElement!.GetAttribute("ID"), QueryHelpers.ParseQuery(to.Query)["RelayState"].ToString());
+        }
+
+        var (second, _, secondRelay) = await SignInAndOutAsync("bye-2");
+        using (second)
+        using (var otherRequest = await second.GetAsync($"{slo}?{SignedLogoutResponse("_not-our-request", secondRelay)}"))
+        {
+            Assert.Contains("did not confirm", await otherRequest.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // The IdP's signed answer to our request sends the browser back to the application, with the application's state;
+        // the same answer again finds nothing to go on with.
+        var (third, thirdRequest, thirdRelay) = await SignInAndOutAsync("bye-3");
+        using (third)
+        {
+            var answer = SignedLogoutResponse(thirdRequest, thirdRelay);
+            using var answered = await third.GetAsync($"{slo}?{answer}");
+            Assert.Equal(HttpStatusCode.Redirect, answered.StatusCode);
+            Assert.Equal($"{SignInSetup.PostLogoutUri}?state=bye-3", answered.Headers.Location!.OriginalString);
+            using var replayed = await third.GetAsync($"{slo}?{answer}");
+            Assert.Equal(HttpStatusCode.OK, replayed.StatusCode);
+            Assert.Null(replayed.Headers.Location);
+        }
+    }
+
+    /// <summary>
+    /// Signs the browser out at the tenant (logout page, confirmed, naming the client and its post-logout URI) and follows
+    /// it to the IdP: the IdP's logout URL with its query, and our LogoutRequest read.
+    /// </summary>
+    private static async Task<(Uri ToIdp, XmlDocument Request)> SignOutAsync(HttpClient browser, SignInSetup setup, string state)
+    {
+        var url = QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["client_id"] = setup.ClientId, ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri, ["state"] = state,
+        });
+        using var page = await browser.GetAsync(url);
+        var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        form["logout_confirmed"] = "yes";
+        using var confirmed = await browser.PostAsync($"{setup.Tenant.Api}/oauth/logout", new FormUrlEncodedContent(form));
+        var atFederation = HostedFlow.LocalRedirect(confirmed);
+        Assert.True(atFederation?.StartsWith($"/t/{setup.Tenant.Slug}/saml/sp/logout/", StringComparison.Ordinal) == true, $"{confirmed.StatusCode} {atFederation}");
+        using var sent = await browser.GetAsync(atFederation);
+        Assert.Equal(HttpStatusCode.Redirect, sent.StatusCode);
+        var toIdp = sent.Headers.Location!;
+        Assert.StartsWith(IdpSlo + "?SAMLRequest=", toIdp.OriginalString, StringComparison.Ordinal);
+        using var inflate = new DeflateStream(new MemoryStream(Convert.FromBase64String(QueryHelpers.ParseQuery(toIdp.Query)["SAMLRequest"].ToString())), CompressionMode.Decompress);
+        var document = new XmlDocument();
+        document.Load(inflate);
+        return (toIdp, document);
+    }
+
+    /// <summary>The IdP's LogoutResponse by the Redirect binding, signed in the query with its key (or a signature that does not hold).</summary>
+    private string SignedLogoutResponse(string inResponseTo, string relayState, bool tamper = false)
+    {
+        var xml = $"<samlp:LogoutResponse xmlns:samlp=\"{Protocol}\" xmlns:saml=\"{Saml}\" ID=\"_lr{Guid.NewGuid():N}\" Version=\"2.0\" "
+                  + $"IssueInstant=\"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ}\" InResponseTo=\"{inResponseTo}\"><saml:Issuer>{IdpEntityId}</saml:Issuer>"
+                  + "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Success\"/></samlp:Status></samlp:LogoutResponse>";
+        var query = $"SAMLResponse={Uri.EscapeDataString(Deflated(xml))}&RelayState={Uri.EscapeDataString(relayState)}&SigAlg={Uri.EscapeDataString("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256")}";
+        var signature = _idpKey.SignData(Encoding.ASCII.GetBytes(query), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        if (tamper)
+        {
+            signature[0] ^= 0xFF;
+        }
+
+        return $"{query}&Signature={Uri.EscapeDataString(Convert.ToBase64String(signature))}";
+    }
+
+    [Fact]
     public async Task TheAdminApi_KeepsSamlIdpsPerTenant_AndChecksThem()
     {
         var setup = await suite.SetUpAsync();
@@ -438,7 +552,8 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
     private XmlDocument Response(
         SignInSetup setup, string inResponseTo, string email, string? nameId = null, Dictionary<string, string>? attributes = null, bool signResponse = true,
         bool signAssertion = true, (RSA Key, X509Certificate2 Certificate)? signer = null, string? audience = null, string? recipient = null, string? issuer = null,
-        DateTimeOffset? issued = null, string? nameIdFormat = null, string status = "urn:oasis:names:tc:SAML:2.0:status:Success", string? assertionId = null)
+        DateTimeOffset? issued = null, string? nameIdFormat = null, string status = "urn:oasis:names:tc:SAML:2.0:status:Success", string? assertionId = null,
+        string? sessionIndex = null)
     {
         var now = issued ?? DateTimeOffset.UtcNow;
         static string Instant(DateTimeOffset t) => SamlTestSigning.Instant(t);
@@ -455,7 +570,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
                   + $"NotOnOrAfter=\"{Instant(now.AddMinutes(5))}\" Recipient=\"{acs}\"/></saml:SubjectConfirmation></saml:Subject>"
                   + $"<saml:Conditions NotBefore=\"{Instant(now.AddMinutes(-1))}\" NotOnOrAfter=\"{Instant(now.AddMinutes(5))}\"><saml:AudienceRestriction>"
                   + $"<saml:Audience>{audience ?? $"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata"}</saml:Audience></saml:AudienceRestriction></saml:Conditions>"
-                  + $"<saml:AuthnStatement AuthnInstant=\"{Instant(now)}\"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
+                  + $"<saml:AuthnStatement AuthnInstant=\"{Instant(now)}\" SessionIndex=\"{sessionIndex ?? "_s" + Guid.NewGuid().ToString("N")}\"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>"
                   + $"<saml:AttributeStatement>{statement}</saml:AttributeStatement></saml:Assertion></samlp:Response>";
         var document = new XmlDocument { PreserveWhitespace = true };
         document.LoadXml(xml);

@@ -55,6 +55,9 @@ public sealed record LoginTicketRequest(Guid TenantId, string Ticket);
 /// </summary>
 public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderName, string? ReturnUrl, string BrowserHash)
 {
+    /// <summary>The outside SAML IdP's session behind the sign-in (SAML sign-ins only): kept with ours, to end it too at logout.</summary>
+    public SamlIdpSession? SamlSession { get; init; }
+
     /// <summary>
     /// Set by federation when a sign-in with a provider begins (path <c>/t/{slug}/</c>), checked at its callback and by the
     /// token service when it redeems the ticket, which ends it.
@@ -74,6 +77,21 @@ public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderNa
         && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
             System.Text.Encoding.ASCII.GetBytes(HashOf(browserValue)), System.Text.Encoding.ASCII.GetBytes(browserHash));
 }
+
+/// <summary>
+/// An outside SAML IdP's session behind one of ours: what a LogoutRequest to the IdP must name (SAML Core §3.7.1) —
+/// the person's NameID as the IdP gave it and the session's index there.
+/// </summary>
+public sealed record SamlIdpSession(Guid ProviderId, string NameId, string? NameIdFormat, string? SessionIndex);
+
+/// <summary>
+/// The token service, ending a session that an outside SAML IdP opened, asks federation for the way to end the IdP's
+/// session too; <paramref name="ReturnUrl"/> (a post-logout URI the token service checked) is where the browser goes after.
+/// </summary>
+public sealed record SamlLogoutRequest(Guid TenantId, string TenantSlug, SamlIdpSession Session, string? ReturnUrl);
+
+/// <summary>Where to send the browser (federation's page that sends the LogoutRequest); null when the IdP takes none (no logout URL, disabled, removed).</summary>
+public sealed record SamlLogoutStart(string? LogoutUrl);
 
 /// <summary>A sign-in button of the hosted login page.</summary>
 public sealed record LoginProvider(Guid Id, string Type, string Name)

@@ -65,6 +65,9 @@ public static class InternalRoutes
     /// <summary>Federation hands the token service the sign-in behind a one-time ticket (<see cref="LoginTicketRequest"/>).</summary>
     public const string LoginTickets = Prefix + "/login-tickets/redeem";
 
+    /// <summary>The token service asks how to end an outside SAML IdP's session at logout (<see cref="SamlLogoutRequest"/>).</summary>
+    public const string SamlLogouts = Prefix + "/saml-logouts";
+
     /// <summary>A tenant's enabled sign-in providers (<see cref="LoginProvider"/>) for the hosted login page; <c>?tenantId=</c>.</summary>
     public const string LoginProviders = Prefix + "/login-providers";
 

@@ -137,6 +137,12 @@ public sealed class BrowserSession
 
     public DateTimeOffset? RevokedAt { get; set; }
 
+    /// <summary>
+    /// The outside SAML IdP's session this one came from (JSON of <see cref="LumoAuth.Contracts.Internal.SamlIdpSession"/>),
+    /// so that logging out here ends it there too; null for every other sign-in.
+    /// </summary>
+    public string? SamlSession { get; set; }
+
     /// <summary>Client ids this session signed in to, for front- and back-channel logout (JSON array).</summary>
     public string? ClientIds { get; set; }
 

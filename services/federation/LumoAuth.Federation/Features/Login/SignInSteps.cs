@@ -34,7 +34,7 @@ public static class SignInSteps
 
     /// <summary>Links (or finds, or makes) the account's user and sends the browser to the token service with a ticket; or to its error page.</summary>
     public static async Task<IResult> HandOverAsync(
-        HttpContext http, Context services, IdentityProvider provider, UpstreamAccount account, string? returnUrl, string browserHash)
+        HttpContext http, Context services, IdentityProvider provider, UpstreamAccount account, string? returnUrl, string browserHash, SamlIdpSession? samlSession = null)
     {
         var slug = services.Tenant.Slug;
         Guid userId;
@@ -53,7 +53,7 @@ public static class SignInSteps
             return Fail(slug, SocialLoginEndpoints.Failures.Unavailable, returnUrl);
         }
 
-        var ticket = await services.States.IssueTicketAsync(services.Tenant.TenantId, new LoginTicket(userId, provider.Id, provider.Name, returnUrl, browserHash));
+        var ticket = await services.States.IssueTicketAsync(services.Tenant.TenantId, new LoginTicket(userId, provider.Id, provider.Name, returnUrl, browserHash) { SamlSession = samlSession });
         http.Response.Headers.CacheControl = "no-store";
         return Results.Redirect($"/t/{slug}/login/external?ticket={Uri.EscapeDataString(ticket)}");
     }

@@ -158,6 +158,35 @@ public static class SamlDocuments
         return Deflated(document);
     }
 
+    /// <summary>
+    /// Our LogoutRequest to an outside IdP (SP mode, SAML Core §3.7.1), DEFLATE-compressed and base64-encoded for the
+    /// HTTP-Redirect binding: the person's NameID as the IdP gave it (with its format) and the IdP's session index.
+    /// </summary>
+    public static string LogoutRequest(string id, string spEntityId, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now)
+    {
+        var document = new XmlDocument();
+        var request = Add(document, document, SamlNames.Protocol, "samlp:LogoutRequest");
+        request.SetAttribute("ID", id);
+        request.SetAttribute("Version", "2.0");
+        request.SetAttribute("IssueInstant", Instant(now));
+        request.SetAttribute("Destination", destination);
+        request.SetAttribute("NotOnOrAfter", Instant(now + SamlMessages.IssueInstantSkew));
+        Add(document, request, SamlNames.Assertion, "saml:Issuer").InnerText = spEntityId;
+        var name = Add(document, request, SamlNames.Assertion, "saml:NameID");
+        if (nameIdFormat is not null)
+        {
+            name.SetAttribute("Format", nameIdFormat);
+        }
+
+        name.InnerText = nameId;
+        if (sessionIndex is not null)
+        {
+            Add(document, request, SamlNames.Protocol, "samlp:SessionIndex").InnerText = sessionIndex;
+        }
+
+        return Deflated(document);
+    }
+
     /// <summary>Our request to an outside IdP (SP mode), DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding.</summary>
     public static string AuthnRequest(string id, string spEntityId, string acsUrl, string destination, string nameIdFormat, DateTimeOffset now)
     {

@@ -188,6 +188,35 @@ public static class SamlMessages
         return (null, (id, issuer, issued));
     }
 
+    /// <summary>
+    /// What is wrong with an IdP's LogoutResponse to our request <paramref name="requestId"/> (null: nothing), and whether
+    /// it says the IdP's session ended (status Success; a partial logout says more than one status).
+    /// </summary>
+    public static string? LogoutResponseProblem(XmlDocument document, string requestId, string idpEntityId, out bool succeeded)
+    {
+        succeeded = false;
+        var root = document.DocumentElement!;
+        if (root.LocalName != "LogoutResponse" || root.NamespaceURI != SamlNames.Protocol || root.GetAttribute("Version") != "2.0")
+        {
+            return "the message is not a SAML 2.0 LogoutResponse";
+        }
+
+        if (root.GetAttribute("InResponseTo") != requestId)
+        {
+            return "it does not answer our logout request (InResponseTo)";
+        }
+
+        if (Child(root, SamlNames.Assertion, "Issuer") is { } issuer && issuer.InnerText.Trim() != idpEntityId)
+        {
+            return "its Issuer is not the IdP's entity ID";
+        }
+
+        var status = Child(root, SamlNames.Protocol, "Status");
+        var code = status is null ? null : Child(status, SamlNames.Protocol, "StatusCode");
+        succeeded = code?.GetAttribute("Value") == SamlNames.Success && Child(code, SamlNames.Protocol, "StatusCode") is null;
+        return null;
+    }
+
     /// <summary>A value from a message as it may be logged: short, one line.</summary>
     public static string ForLog(string? value)
     {

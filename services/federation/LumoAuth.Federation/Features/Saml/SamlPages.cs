@@ -30,6 +30,12 @@ public static class SamlPages
     public static IResult SignedOut(HttpContext http) =>
         Page(http, StatusCodes.Status200OK, "You are signed out", "<p>You can close this window.</p>", null);
 
+    /// <summary>Our session ended, the IdP's may not have: said, with the way on to the application when there is one.</summary>
+    public static IResult SignedOutHereOnly(HttpContext http, string? returnUrl) =>
+        Page(http, StatusCodes.Status200OK, "You are signed out here",
+            "<p>Your identity provider did not confirm that it signed you out too. Close the browser to end its session.</p>"
+            + (returnUrl is null ? string.Empty : $"<p><a href=\"{WebUtility.HtmlEncode(returnUrl)}\">Continue</a></p>"), null);
+
     private static IResult Page(HttpContext http, int status, string title, string body, string? policy)
     {
         http.Response.Headers.CacheControl = "no-store";

@@ -7,7 +7,14 @@ using LumoAuth.Federation.Features.Login;
 namespace LumoAuth.Federation.Features.Saml;
 
 /// <summary>What an outside IdP's response says, once every check held: the account, and how long its assertion may be replayed.</summary>
-public sealed record SamlAssertedAccount(UpstreamAccount Account, string AssertionId, DateTimeOffset ValidUntil);
+public sealed record SamlAssertedAccount(UpstreamAccount Account, string AssertionId, DateTimeOffset ValidUntil)
+{
+    /// <summary>The NameID's format as the IdP wrote it (a logout request repeats it); null when it wrote none.</summary>
+    public string? NameIdFormat { get; init; }
+
+    /// <summary>The AuthnStatement's SessionIndex: the IdP's session, which a logout request names.</summary>
+    public string? SessionIndex { get; init; }
+}
 
 /// <summary>
 /// What the SP expects of an assertion: the request it answers (none for a bearer assertion at the token endpoint, which
@@ -216,7 +223,8 @@ public static class SamlResponseReader
             return Problem("the assertion is not for this SP (Audience)");
         }
 
-        if (expected.NeedsAuthnStatement && SamlMessages.Child(assertion, SamlNames.Assertion, "AuthnStatement") is null)
+        var authn = SamlMessages.Child(assertion, SamlNames.Assertion, "AuthnStatement");
+        if (expected.NeedsAuthnStatement && authn is null)
         {
             return Problem("the assertion states no sign-in (AuthnStatement)");
         }
@@ -227,7 +235,11 @@ public static class SamlResponseReader
             subjectId, email, settings.TrustEmail && email is not null, First(attributes, DisplayNames), First(attributes, GivenNames), First(attributes, FamilyNames), null);
         // Remembered against replay until it expires (a day at most, whatever the IdP wrote).
         var rememberUntil = validUntil < now + TimeSpan.FromDays(1) ? validUntil + ClockSkew : now + TimeSpan.FromDays(1);
-        return (new SamlAssertedAccount(account, assertion.GetAttribute("ID"), rememberUntil), null, false);
+        return (new SamlAssertedAccount(account, assertion.GetAttribute("ID"), rememberUntil)
+        {
+            NameIdFormat = format is { Length: > 0 and <= 256 } ? format : null,
+            SessionIndex = authn?.GetAttribute("SessionIndex") is { Length: > 0 and <= 256 } index ? index : null,
+        }, null, false);
     }
 
     /// <summary>Attribute values by name (lower case), the first value of each.</summary>

@@ -4,6 +4,8 @@ using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Login;
 using LumoAuth.Federation.Features.Providers;
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -28,6 +30,8 @@ public static partial class SamlSpEndpoints
         sp.MapPost("/acs", AcsAsync).DisableAntiforgery();
         sp.MapGet("/complete", CompleteAsync);
         sp.MapMethods("/slo", ["GET", "POST"], SingleLogoutAsync).DisableAntiforgery();
+        sp.MapGet("/logout/{logoutId}", LogoutAtIdpAsync);
+        app.MapPost(InternalRoutes.SamlLogouts, StartLogoutAsync).RequireAuthorization(Policies.Internal).WithTags("Internal").WithName("InternalSamlLogout");
         // The enterprise SSO guide's ACS path.
         app.MapPost("/t/{tenantSlug}/saml/acs", AcsAsync).AllowAnonymous().ExcludeFromDescription().DisableAntiforgery()
             .RequireRateLimiting(SocialLoginEndpoints.RateLimitPolicy);
@@ -131,8 +135,9 @@ public static partial class SamlSpEndpoints
             return SignInSteps.Fail(slug, cancelled ? SocialLoginEndpoints.Failures.Cancelled : SocialLoginEndpoints.Failures.ProviderError, state.ReturnUrl);
         }
 
+        var session = new SamlIdpSession(provider.Id, asserted.Account.Subject, asserted.NameIdFormat, asserted.SessionIndex);
         var accepted = await services.SamlStates.SaveAcceptedAsync(
-            new SamlStates.AcceptedSignIn(services.Tenant.TenantId, provider.Id, asserted.Account, state.ReturnUrl, state.BrowserHash));
+            new SamlStates.AcceptedSignIn(services.Tenant.TenantId, provider.Id, asserted.Account, state.ReturnUrl, state.BrowserHash, session));
         // 303: the browser comes back by GET, a top-level navigation that carries its SameSite=Lax binding cookie.
         http.Response.Headers.CacheControl = "no-store";
         http.Response.Headers.Location = $"/t/{slug}/saml/sp/complete?result={Uri.EscapeDataString(accepted)}";
@@ -156,8 +161,98 @@ public static partial class SamlSpEndpoints
 
         return await SignInSteps.HandOverAsync(
             http, new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.LoginStates), provider, accepted.Account, accepted.ReturnUrl,
-            accepted.BrowserHash);
+            accepted.BrowserHash, accepted.Session);
     }
+
+    /// <summary>
+    /// The token service ended a session an outside IdP opened and asks how to end the IdP's too: a one-time page of ours
+    /// that sends the LogoutRequest (ten minutes), or nothing when the IdP takes none (no logout URL, disabled, removed).
+    /// </summary>
+    public static async Task<IResult> StartLogoutAsync(SamlLogoutRequest request, FederationDbContext db, SamlStates states, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.Session is not { NameId.Length: > 0 and <= 500 } session || string.IsNullOrEmpty(request.TenantSlug))
+        {
+            return ApiErrors.Validation("session", "names no IdP session");
+        }
+
+        var takesLogouts = await db.IdentityProviders.IgnoreQueryFilters().AsNoTracking().AnyAsync(
+            p => p.TenantId == request.TenantId && p.Id == session.ProviderId && p.Type == ProviderTypes.Saml && p.IsEnabled && p.Saml!.SloUrl != null, cancellationToken);
+        if (!takesLogouts)
+        {
+            return TypedResults.Ok(new SamlLogoutStart(null));
+        }
+
+        var id = await states.SaveSpLogoutAsync(new SamlStates.SpLogout(request.TenantId, session, request.ReturnUrl));
+        return TypedResults.Ok(new SamlLogoutStart($"/t/{request.TenantSlug}/saml/sp/logout/{Uri.EscapeDataString(id)}"));
+    }
+
+    /// <summary>
+    /// Sends the browser to the IdP's logout URL with our LogoutRequest (HTTP-Redirect, always signed: SAML Profiles
+    /// §4.4.3.1 asks the requester to authenticate it) naming the person and the IdP's session; the IdP answers at
+    /// <c>slo</c> with the RelayState. Used once. Whatever stands in the way, the browser goes on as if the IdP had answered.
+    /// </summary>
+    public static async Task<IResult> LogoutAtIdpAsync(string logoutId, HttpContext http, [AsParameters] SpServices services)
+    {
+        var (tenantId, slug) = (services.Tenant.TenantId, services.Tenant.Slug);
+        var logout = await services.SamlStates.TakeSpLogoutAsync(logoutId);
+        if (logout is null || logout.TenantId != tenantId)
+        {
+            return SamlPages.SignedOut(http);
+        }
+
+        var provider = await FindAsync(services.Db, logout.Session.ProviderId, http.RequestAborted);
+        if (provider is not { IsEnabled: true, Saml.SloUrl: { } sloUrl })
+        {
+            return AfterLogout(http, logout.ReturnUrl, idpConfirmed: true);
+        }
+
+        var (options, now) = (services.Options.Value, services.Time.GetUtcNow());
+        var requestId = SamlDocuments.NewId();
+        var relay = LoginStates.NewSecret();
+        await services.SamlStates.SaveSpLogoutSentAsync(relay, new SamlStates.SpLogoutSent(tenantId, provider.Id, requestId, logout.ReturnUrl));
+        var request = SamlDocuments.LogoutRequest(requestId, SamlNames.SpEntityId(options, slug), sloUrl, logout.Session.NameId, logout.Session.NameIdFormat, logout.Session.SessionIndex, now);
+        var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
+        return SamlBindings.RedirectWith(http, sloUrl, SamlSignatures.SignRedirect($"SAMLRequest={Uri.EscapeDataString(request)}&RelayState={Uri.EscapeDataString(relay)}", key));
+    }
+
+    /// <summary>
+    /// The IdP's answer to our LogoutRequest: only one that names our request (by its RelayState and InResponseTo), from
+    /// that IdP, and — when signed — signed by it, is believed. Our session ended already; the browser goes on to where the
+    /// logout was to end (the client's post-logout URI), or is told the IdP did not confirm.
+    /// </summary>
+    private static async Task<IResult> LogoutAnsweredAsync(HttpContext http, SpServices services)
+    {
+        var message = await SamlBindings.ReadAsync(http, "SAMLResponse");
+        var sent = message.RelayState is { } relay ? await services.SamlStates.TakeSpLogoutSentAsync(relay) : null;
+        if (sent is null || sent.TenantId != services.Tenant.TenantId)
+        {
+            return SamlPages.SignedOut(http);
+        }
+
+        var provider = await FindAsync(services.Db, sent.ProviderId, http.RequestAborted);
+        var succeeded = false;
+        var problem = message.Problem;
+        if (problem is null)
+        {
+            problem = provider?.Saml is not { } settings
+                ? "the identity provider was removed"
+                : SamlBindings.CheckSignature(http, message, Convert.FromBase64String(settings.Certificate), required: false, "SAMLResponse")
+                  ?? SamlMessages.LogoutResponseProblem(message.Document!, sent.RequestId, settings.EntityId, out succeeded);
+        }
+
+        if (problem is not null)
+        {
+            LogRefused(services.Logger, services.Tenant.TenantId, sent.ProviderId, "logout answer: " + problem);
+        }
+
+        return AfterLogout(http, sent.ReturnUrl, idpConfirmed: problem is null && succeeded);
+    }
+
+    /// <summary>On to the client's post-logout URI, or our page; the IdP's refusal is said, since the person may still be signed in there.</summary>
+    private static IResult AfterLogout(HttpContext http, string? returnUrl, bool idpConfirmed) =>
+        idpConfirmed && returnUrl is not null
+            ? Results.Redirect(returnUrl)
+            : idpConfirmed ? SamlPages.SignedOut(http) : SamlPages.SignedOutHereOnly(http, returnUrl);
 
     /// <summary>
     /// IdP-initiated single logout: a LogoutRequest signed by one of the tenant's SAML IdPs, naming the person the browser
@@ -168,7 +263,7 @@ public static partial class SamlSpEndpoints
         var isResponse = http.Request.Query.ContainsKey("SAMLResponse") || (http.Request.HasFormContentType && (await http.Request.ReadFormAsync(http.RequestAborted)).ContainsKey("SAMLResponse"));
         if (isResponse)
         {
-            return SamlPages.SignedOut(http);
+            return await LogoutAnsweredAsync(http, services);
         }
 
         var message = await SamlBindings.ReadAsync(http, "SAMLRequest");

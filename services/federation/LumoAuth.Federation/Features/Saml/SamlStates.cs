@@ -8,7 +8,7 @@ namespace LumoAuth.Federation.Features.Saml;
 /// <summary>
 /// The SAML sign-ins in flight, in Redis: as IdP, a request waiting for the user to sign in (ten minutes, answered once)
 /// and the request IDs an SP already used (a request replayed, signed or not, gets no second answer); as SP, our
-/// requests to outside IdPs, the responses believed, and the assertion IDs already used.
+/// requests to outside IdPs, the responses believed, the assertion IDs already used, and the logouts sent to IdPs.
 /// </summary>
 public sealed class SamlStates(IConnectionMultiplexer redis)
 {
@@ -56,7 +56,33 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
     /// A response the ACS believed, waiting for the browser to come back by GET: the IdP posts the response cross-site,
     /// so the browser's binding cookie (SameSite=Lax) only comes with the redirect that follows.
     /// </summary>
-    public sealed record AcceptedSignIn(Guid TenantId, Guid ProviderId, UpstreamAccount Account, string? ReturnUrl, string BrowserHash);
+    public sealed record AcceptedSignIn(Guid TenantId, Guid ProviderId, UpstreamAccount Account, string? ReturnUrl, string BrowserHash, SamlIdpSession? Session = null);
+
+    /// <summary>A logout at the IdP the token service asked for: whose session to name, and where the browser goes after.</summary>
+    public sealed record SpLogout(Guid TenantId, SamlIdpSession Session, string? ReturnUrl);
+
+    /// <summary>Our LogoutRequest to the IdP, by the RelayState it carries: its answer must name this request.</summary>
+    public sealed record SpLogoutSent(Guid TenantId, Guid ProviderId, string RequestId, string? ReturnUrl);
+
+    public async Task<string> SaveSpLogoutAsync(SpLogout value)
+    {
+        var id = LoginStates.NewSecret();
+        await redis.GetDatabase().StringSetAsync(SpLogoutKey(id), JsonSerializer.Serialize(value), LoginStates.StateLifetime);
+        return id;
+    }
+
+    public async Task<SpLogout?> TakeSpLogoutAsync(string id) =>
+        id.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(SpLogoutKey(id)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<SpLogout>(json.ToString())
+            : null;
+
+    public Task SaveSpLogoutSentAsync(string relayState, SpLogoutSent value) =>
+        redis.GetDatabase().StringSetAsync(SpLogoutSentKey(relayState), JsonSerializer.Serialize(value), LoginStates.StateLifetime);
+
+    public async Task<SpLogoutSent?> TakeSpLogoutSentAsync(string relayState) =>
+        relayState.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(SpLogoutSentKey(relayState)) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<SpLogoutSent>(json.ToString())
+            : null;
 
     public Task SaveSpSignInAsync(string relayState, SpSignIn value) =>
         redis.GetDatabase().StringSetAsync(SpKey(relayState), JsonSerializer.Serialize(value), LoginStates.StateLifetime);
@@ -87,6 +113,10 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
     private static RedisKey SpKey(string relayState) => "lumoauth:federation:saml-sp:" + LoginTicket.HashOf(relayState);
 
     private static RedisKey AcceptedKey(string id) => "lumoauth:federation:saml-accepted:" + LoginTicket.HashOf(id);
+
+    private static RedisKey SpLogoutKey(string id) => "lumoauth:federation:saml-sp-logout:" + LoginTicket.HashOf(id);
+
+    private static RedisKey SpLogoutSentKey(string relayState) => "lumoauth:federation:saml-sp-logout-sent:" + LoginTicket.HashOf(relayState);
 
     private static RedisKey PendingKey(string id) => "lumoauth:federation:saml-pending:" + LoginTicket.HashOf(id);
 }

@@ -47,7 +47,7 @@ public static class ExternalLoginEndpoints
     }
 
     /// <summary>Who signed in through which provider, where to go on, and the second-step method chosen — sealed in the code form.</summary>
-    public sealed record PendingExternal(Guid UserId, string Provider, string? ReturnUrl, string? Method = null);
+    public sealed record PendingExternal(Guid UserId, string Provider, string? ReturnUrl, string? Method = null, SamlIdpSession? SamlSession = null);
 
     public sealed record ExternalLoginServices(
         TenantContext Tenant, IAntiforgery Antiforgery, UserDirectory Users, SessionStore Sessions, IDataProtectionProvider DataProtection,
@@ -81,7 +81,7 @@ public static class ExternalLoginEndpoints
         http.Response.Cookies.Delete(LoginTicket.BrowserCookie, new CookieOptions { Path = $"/t/{slug}/" });
         return redeemed is null || !redeemed.IsFrom(browser)
             ? HostedPage.Error(http, "invalid_request", Reasons["expired"])
-            : await SignInAsync(http, services, new PendingExternal(redeemed.UserId, redeemed.ProviderName, redeemed.ReturnUrl), totp: null);
+            : await SignInAsync(http, services, new PendingExternal(redeemed.UserId, redeemed.ProviderName, redeemed.ReturnUrl, SamlSession: redeemed.SamlSession), totp: null);
     }
 
     public static async Task<IResult> SecondStepAsync(HttpContext http, [AsParameters] ExternalLoginServices services)
@@ -141,7 +141,7 @@ public static class ExternalLoginEndpoints
                 return HostedPage.Unavailable(http);
             case AuthenticationOutcomes.Success:
                 var mfa = verdict.AuthenticationMethods.Contains("mfa");
-                var session = await services.Sessions.CreateAsync(pending.UserId, AuthMethod, mfa, http, http.RequestAborted);
+                var session = await services.Sessions.CreateAsync(pending.UserId, AuthMethod, mfa, http, http.RequestAborted, pending.SamlSession);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["fed"]));
                 return pending.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, slug)

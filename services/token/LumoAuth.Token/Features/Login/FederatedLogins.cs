@@ -46,6 +46,27 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
         }
     }
 
+    /// <summary>
+    /// Where to send the browser so the outside SAML IdP behind an ended session ends its own (federation's page that sends
+    /// the LogoutRequest); null when the IdP takes none, or federation cannot say (logged: the logout here stands).
+    /// </summary>
+    public async Task<string?> SamlLogoutAsync(SamlLogoutRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(LookupTimeout);
+            using var response = await httpClientFactory.CreateClient(InternalClients.Federation).PostAsJsonAsync(InternalRoutes.SamlLogouts, request, timeout.Token);
+            response.EnsureSuccessStatusCode();
+            return (await response.Content.ReadFromJsonAsync<SamlLogoutStart>(timeout.Token))?.LogoutUrl;
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken) || exception is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogUnavailable(logger, "the logout at the SAML identity provider", exception);
+            return null;
+        }
+    }
+
     /// <summary>The sign-in behind the ticket (used up); null when it is unknown, used or expired. Throws when federation cannot say.</summary>
     public async Task<LoginTicket?> RedeemAsync(Guid tenantId, string ticket, CancellationToken cancellationToken)
     {

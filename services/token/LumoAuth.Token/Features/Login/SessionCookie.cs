@@ -128,7 +128,8 @@ public sealed class SessionStore(
     /// <summary>The longest a use is not recorded: a session's last activity is written at most this often.</summary>
     private static readonly TimeSpan TouchInterval = TimeSpan.FromMinutes(1);
 
-    public async Task<BrowserSession> CreateAsync(Guid userId, string authMethod, bool mfaVerified, HttpContext http, CancellationToken cancellationToken)
+    public async Task<BrowserSession> CreateAsync(
+        Guid userId, string authMethod, bool mfaVerified, HttpContext http, CancellationToken cancellationToken, LumoAuth.Contracts.Internal.SamlIdpSession? samlSession = null)
     {
         var policy = await PolicyAsync(cancellationToken);
         var now = time.GetUtcNow();
@@ -147,6 +148,7 @@ public sealed class SessionStore(
             CreatedAt = now,
             LastActiveAt = now,
             ExpiresAt = now + TimeSpan.FromSeconds(policy.SessionMaxAge),
+            SamlSession = samlSession is null ? null : System.Text.Json.JsonSerializer.Serialize(samlSession),
         };
         db.Sessions.Add(session);
         db.AddEvent(new SessionStarted(session.Id, userId, authMethod, mfaVerified) { TenantId = session.TenantId });

@@ -5,6 +5,7 @@ using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -16,7 +17,8 @@ namespace LumoAuth.Token.Features.Logout;
 /// OpenIddict has checked <c>id_token_hint</c> and that <c>post_logout_redirect_uri</c> is registered for the
 /// client. With a valid hint the session ends at once; without one the user confirms first (a logout link
 /// alone must not sign anybody out). Then the browser goes back to the client, with <c>state</c>, or sees a
-/// signed-out page.
+/// signed-out page — by way of the outside SAML IdP the browser's session came from, when that IdP takes logout
+/// requests (federation sends one, SAML SP-initiated single logout), so the person is signed out there too.
 /// </summary>
 public static class LogoutEndpoints
 {
@@ -30,7 +32,9 @@ public static class LogoutEndpoints
         return app;
     }
 
-    public static async Task<IResult> Logout(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, SessionRevocation revocation, FrontchannelLogout frontchannel)
+    public static async Task<IResult> Logout(
+        HttpContext http, TenantContext tenant, IAntiforgery antiforgery, SessionRevocation revocation, FrontchannelLogout frontchannel, Data.TokenDbContext db,
+        FederatedLogins federation)
     {
         var request = http.GetOpenIddictServerRequest();
         if (request is null)
@@ -75,9 +79,15 @@ public static class LogoutEndpoints
 
         await http.SignOutAsync(SessionCookie.Scheme);
         var redirect = MayRedirect(request, hint);
+        var atIdp = confirmed || hintNamesTheUser ? await SamlLogoutAsync(http, tenant, db, federation, Named(session.Principal), redirect ? ReturnUrl(request) : null) : null;
         if (frames.Count > 0)
         {
-            return SignedOutWithFrames(http, frames, redirect ? ReturnUrl(request) : null);
+            return SignedOutWithFrames(http, frames, atIdp ?? (redirect ? ReturnUrl(request) : null));
+        }
+
+        if (atIdp is not null)
+        {
+            return Results.Redirect(atIdp);
         }
 
         if (!redirect)
@@ -87,6 +97,24 @@ public static class LogoutEndpoints
 
         // OpenIddict redirects to the validated post_logout_redirect_uri and echoes state.
         return Results.SignOut(new AuthenticationProperties(), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+    }
+
+    /// <summary>
+    /// When the browser's own session came from an outside SAML IdP: federation's page that ends the IdP's session too
+    /// and then goes on to <paramref name="returnUrl"/>; else null.
+    /// </summary>
+    private static async Task<string?> SamlLogoutAsync(
+        HttpContext http, TenantContext tenant, Data.TokenDbContext db, FederatedLogins federation, (Guid UserId, string SessionId)? own, string? returnUrl)
+    {
+        if (own is not { } ended)
+        {
+            return null;
+        }
+
+        var stored = await db.Sessions.AsNoTracking().Where(s => s.Id == ended.SessionId).Select(s => s.SamlSession).FirstOrDefaultAsync(http.RequestAborted);
+        return stored is null || System.Text.Json.JsonSerializer.Deserialize<LumoAuth.Contracts.Internal.SamlIdpSession>(stored) is not { } idpSession
+            ? null
+            : await federation.SamlLogoutAsync(new LumoAuth.Contracts.Internal.SamlLogoutRequest(tenant.TenantId, tenant.Slug, idpSession, returnUrl), http.RequestAborted);
     }
 
     /// <summary>
