@@ -10,6 +10,7 @@ using System.Xml;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Token.Tests;
 
@@ -419,6 +420,79 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         }
 
         return $"{query}&Signature={Uri.EscapeDataString(Convert.ToBase64String(signature))}";
+    }
+
+    [Fact]
+    public async Task AnIdpFollowedByItsMetadataUrl_RollsItsKey_WithoutAnyoneUpdatingTheProvider()
+    {
+        var setup = await suite.SetUpAsync();
+        using var nextKey = RSA.Create(2048);
+        using var nextCertificate = SamlTestSigning.SelfSigned(nextKey, "CN=idp-next");
+        var path = $"/metadata-{Guid.NewGuid():N}.xml";
+        string Metadata(string entityId, params X509Certificate2[] certificates) =>
+            $"<md:EntityDescriptor xmlns:md=\"urn:oasis:names:tc:SAML:2.0:metadata\" xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\" entityID=\"{entityId}\">"
+            + "<md:IDPSSODescriptor protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
+            + string.Concat(certificates.Select(c => "<md:KeyDescriptor use=\"signing\"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>"
+                                                     + Convert.ToBase64String(c.RawData) + "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"))
+            + $"<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{IdpSlo}\"/>"
+            + $"<md:SingleSignOnService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"{IdpSso}\"/></md:IDPSSODescriptor></md:EntityDescriptor>";
+        void Publish(string metadata) => suite.Providers.Serve(path, new SiteAnswer(metadata, ContentType: "application/samlmetadata+xml"));
+        async Task RefreshAsync()
+        {
+            using var scope = suite.Federation.Services.CreateScope();
+            await LumoAuth.Federation.Features.Saml.SamlMetadataRefresh.RefreshDueAsync(
+                scope.ServiceProvider.GetRequiredService<LumoAuth.Federation.Data.FederationDbContext>(),
+                scope.ServiceProvider.GetRequiredService<LumoAuth.Federation.Features.Saml.SamlMetadataImport>(), DateTimeOffset.UtcNow, TimeSpan.Zero,
+                Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
+        }
+
+        Publish(Metadata(IdpEntityId, IdpCertificate));
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        var api = $"{setup.Tenant.Api}/admin/identity-providers";
+        using var created = await admin.PostAsJsonAsync(api, new { name = "Entra", metadataUrl = suite.Providers.Origin + path });
+        var idp = (await HttpAssert.JsonAsync(created, HttpStatusCode.Created)).GetProperty("data");
+        var id = idp.GetProperty("id").GetString()!;
+        Assert.Equal(suite.Providers.Origin + path, idp.GetProperty("metadataUrl").GetString());
+        Assert.Equal(JsonValueKind.Null, idp.GetProperty("nextCertificateThumbprint").ValueKind);
+
+        var email = $"sso-{Guid.NewGuid():N}"[..12] + "@example.com";
+        async Task<bool> SignsInAsync((RSA, X509Certificate2)? signer)
+        {
+            using var browser = suite.FederatedBrowser();
+            var (request, relay) = await StartAsync(browser, setup, id);
+            using var posted = await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(Response(setup, request.Id, email, signer: signer), relay));
+            return posted.StatusCode == HttpStatusCode.SeeOther;
+        }
+
+        Assert.True(await SignsInAsync(null));
+        Assert.False(await SignsInAsync((nextKey, nextCertificate)));
+
+        // The IdP publishes its next key beside the current one: after the refresh, both sign people in.
+        Publish(Metadata(IdpEntityId, IdpCertificate, nextCertificate));
+        await RefreshAsync();
+        Assert.True(await SignsInAsync(null));
+        Assert.True(await SignsInAsync((nextKey, nextCertificate)));
+        var rolling = (await HttpAssert.JsonAsync(await admin.GetAsync($"{api}/{id}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(nextCertificate.GetCertHashString(HashAlgorithmName.SHA256), rolling.GetProperty("nextCertificateThumbprint").GetString());
+
+        // The rollover ends: only the new key signs; the old one no longer does.
+        Publish(Metadata(IdpEntityId, nextCertificate));
+        await RefreshAsync();
+        Assert.False(await SignsInAsync(null));
+        Assert.True(await SignsInAsync((nextKey, nextCertificate)));
+        var rolled = (await HttpAssert.JsonAsync(await admin.GetAsync($"{api}/{id}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(nextCertificate.GetCertHashString(HashAlgorithmName.SHA256), rolled.GetProperty("certificateThumbprint").GetString());
+        Assert.Equal(JsonValueKind.Null, rolled.GetProperty("nextCertificateThumbprint").ValueKind);
+
+        // A document for another entity (a URL now serving someone else's metadata) changes nothing.
+        Publish(Metadata("https://someone-else.example.test/saml", IdpCertificate));
+        await RefreshAsync();
+        Assert.False(await SignsInAsync(null));
+        Assert.True(await SignsInAsync((nextKey, nextCertificate)));
+
+        // An empty metadataUrl stops following it.
+        using var stopped = await admin.PatchAsJsonAsync($"{api}/{id}", new { metadataUrl = "" });
+        Assert.Equal(JsonValueKind.Null, (await HttpAssert.JsonAsync(stopped, HttpStatusCode.OK)).GetProperty("data").GetProperty("metadataUrl").ValueKind);
     }
 
     [Fact]

@@ -20,6 +20,15 @@ public sealed class FederationOptions
     public AppleEndpoints Apple { get; set; } = new();
 
     public LdapDeploymentOptions Ldap { get; set; } = new();
+
+    public SamlDeploymentOptions Saml { get; set; } = new();
+}
+
+/// <summary>What the deployment decides for every tenant's SAML IdPs.</summary>
+public sealed class SamlDeploymentOptions
+{
+    /// <summary>How often the metadata of IdPs set up from a metadata URL is read again (new keys, moved endpoints).</summary>
+    public TimeSpan MetadataRefreshInterval { get; set; } = TimeSpan.FromHours(12);
 }
 
 /// <summary>What the deployment decides for every tenant's LDAP directories.</summary>

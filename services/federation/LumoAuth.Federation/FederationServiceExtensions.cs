@@ -35,6 +35,7 @@ public static class FederationServiceExtensions
         builder.Services.AddSingleton<SamlSigningKeys>();
         builder.Services.AddSingleton<SamlStates>();
         builder.Services.AddSingleton<SamlMetadataImport>();
+        builder.Services.AddHostedService<SamlMetadataRefresh>();
         builder.Services.AddSingleton<SamlSubjects>();
         builder.Services.AddSingleton<LdapDirectory>();
         return builder;

@@ -90,6 +90,22 @@ public sealed class SamlIdpSettings
     /// <summary>The IdP's signing certificate, base64 DER.</summary>
     public string Certificate { get; set; } = string.Empty;
 
+    /// <summary>
+    /// A second signing certificate the IdP's metadata lists beside the first (its next key, published ahead of a
+    /// rollover): signatures by either are taken. Base64 DER; null when the metadata lists one.
+    /// </summary>
+    public string? NextCertificate { get; set; }
+
+    /// <summary>The IdP's metadata URL, when the provider follows it: read again on a schedule for new keys and moved endpoints.</summary>
+    public string? MetadataUrl { get; set; }
+
+    /// <summary>When the metadata at <see cref="MetadataUrl"/> was last read and applied.</summary>
+    public DateTimeOffset? MetadataRefreshedAt { get; set; }
+
+    /// <summary>The certificates a signature of the IdP may be checked with (DER): the current one, then the next.</summary>
+    public IReadOnlyList<byte[]> SigningCertificates() =>
+        NextCertificate is null ? [Convert.FromBase64String(Certificate)] : [Convert.FromBase64String(Certificate), Convert.FromBase64String(NextCertificate)];
+
     /// <summary>The NameID format asked for (short name, <c>SamlNames.NameIdFormats</c>).</summary>
     public string NameIdFormat { get; set; } = "emailAddress";
 

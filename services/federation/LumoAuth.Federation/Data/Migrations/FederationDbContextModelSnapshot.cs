@@ -458,8 +458,14 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.Property<string>("EntityId")
                                 .IsRequired();
 
+                            b1.Property<DateTimeOffset?>("MetadataRefreshedAt");
+
+                            b1.Property<string>("MetadataUrl");
+
                             b1.Property<string>("NameIdFormat")
                                 .IsRequired();
+
+                            b1.Property<string>("NextCertificate");
 
                             b1.Property<bool>("SignAuthnRequests");
 

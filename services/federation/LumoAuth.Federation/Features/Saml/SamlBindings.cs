@@ -62,7 +62,7 @@ public static class SamlBindings
     /// A signed message is checked with the sender's certificate (a signature that does not hold is refused even when the
     /// sender need not sign); an unsigned one is refused when it must be signed. Null when the message may go on.
     /// </summary>
-    public static string? CheckSignature(HttpContext http, Message message, byte[]? certificateDer, bool required, string field)
+    public static string? CheckSignature(HttpContext http, Message message, IReadOnlyList<byte[]> certificates, bool required, string field)
     {
         var query = http.Request.QueryString.Value ?? string.Empty;
         var redirectSigned = message.IsRedirect && RawParameter(query, "Signature") is not null;
@@ -72,26 +72,18 @@ public static class SamlBindings
             return required ? "the sender must sign its messages, and this one is not signed" : null;
         }
 
-        if (certificateDer is null)
+        if (certificates.Count == 0)
         {
             return "it is signed, but no certificate is registered for the sender to check the signature with";
         }
 
-        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(certificateDer);
-        string? problem;
-        if (redirectSigned)
-        {
-            // SAML Bindings §3.4.4.1: the parameters as they arrived (still URL-encoded), in this order.
-            var signedPart = $"{field}={RawParameter(query, field)}"
-                             + (RawParameter(query, "RelayState") is { } relay ? "&RelayState=" + relay : string.Empty)
-                             + "&SigAlg=" + RawParameter(query, "SigAlg");
-            problem = SamlSignatures.VerifyRedirect(signedPart, http.Request.Query["SigAlg"].ToString(), http.Request.Query["Signature"].ToString(), certificate);
-        }
-        else
-        {
-            problem = SamlSignatures.VerifyEnveloped(message.Document!, certificate);
-        }
-
+        // SAML Bindings §3.4.4.1: the parameters as they arrived (still URL-encoded), in this order.
+        var signedPart = $"{field}={RawParameter(query, field)}"
+                         + (RawParameter(query, "RelayState") is { } relay ? "&RelayState=" + relay : string.Empty)
+                         + "&SigAlg=" + RawParameter(query, "SigAlg");
+        var problem = SamlSignatures.WithAny(certificates, certificate => redirectSigned
+            ? SamlSignatures.VerifyRedirect(signedPart, http.Request.Query["SigAlg"].ToString(), http.Request.Query["Signature"].ToString(), certificate)
+            : SamlSignatures.VerifyEnveloped(message.Document!, certificate));
         message.Signed = problem is null;
         return problem;
     }

@@ -142,7 +142,9 @@ public static class SamlIdpConnectionEndpoints
     /// </summary>
     private static async Task<(SamlIdpRequest? Request, IResult? Problem)> WithMetadataAsync(SamlIdpRequest request, SamlMetadataImport import, CancellationToken cancellationToken)
     {
-        var (metadata, field, problem) = await import.ReadAsync(request.MetadataXml, request.MetadataUrl, SamlMetadataImport.Role.IdentityProvider, request.EntityId, cancellationToken);
+        // An empty metadataUrl only stops following it.
+        var url = request.MetadataUrl is { Length: > 0 } given ? given : null;
+        var (metadata, field, problem) = await import.ReadAsync(request.MetadataXml, url, SamlMetadataImport.Role.IdentityProvider, request.EntityId, cancellationToken);
         if (problem is not null)
         {
             return (null, ApiErrors.Validation(field!, problem));
@@ -154,6 +156,7 @@ public static class SamlIdpConnectionEndpoints
             SsoUrl = request.SsoUrl ?? metadata.SsoUrl,
             SloUrl = request.SloUrl ?? metadata.SloUrl,
             Certificate = request.Certificate ?? metadata.Certificate,
+            NextCertificate = request.Certificate is null ? metadata.NextCertificate : null,
             NameIdFormat = request.NameIdFormat ?? metadata.NameIdFormat,
             SignAuthnRequests = request.SignAuthnRequests ?? (metadata.RequestsSigned ? true : null),
         }, null);
@@ -201,7 +204,18 @@ public static class SamlIdpConnectionEndpoints
         settings.EntityId = request.EntityId?.Trim() ?? settings.EntityId;
         settings.SsoUrl = request.SsoUrl ?? settings.SsoUrl;
         settings.SloUrl = request.SloUrl is null ? settings.SloUrl : request.SloUrl.Length == 0 ? null : request.SloUrl;
-        settings.Certificate = certificate is null ? settings.Certificate : Convert.ToBase64String(certificate);
+        if (certificate is not null)
+        {
+            settings.Certificate = Convert.ToBase64String(certificate);
+            // The metadata's second signing key, when it came from there; a certificate given by hand stands alone.
+            settings.NextCertificate = request.NextCertificate is { } next && SamlInput.ReadCertificate(next) is { } nextDer ? Convert.ToBase64String(nextDer) : null;
+        }
+
+        if (request.MetadataUrl is { } metadataUrl)
+        {
+            settings.MetadataUrl = metadataUrl.Length == 0 ? null : metadataUrl;
+            settings.MetadataRefreshedAt = metadataUrl.Length == 0 ? null : DateTimeOffset.UtcNow;
+        }
         settings.NameIdFormat = request.NameIdFormat ?? settings.NameIdFormat;
         settings.TrustEmail = request.TrustEmail ?? settings.TrustEmail;
         settings.WantResponsesSigned = request.WantResponsesSigned ?? settings.WantResponsesSigned;
@@ -236,7 +250,12 @@ public sealed record SamlIdpRequest(
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
     [property: JsonPropertyName("allowTokenExchange")] bool? AllowTokenExchange = null,
     [property: JsonPropertyName("metadataXml")] string? MetadataXml = null,
-    [property: JsonPropertyName("metadataUrl")] string? MetadataUrl = null);
+    [property: JsonPropertyName("metadataUrl")] string? MetadataUrl = null)
+{
+    /// <summary>The metadata's second signing certificate, when the request was filled from metadata (not a field of the API).</summary>
+    [JsonIgnore]
+    public string? NextCertificate { get; init; }
+}
 
 /// <summary>The SP's side of the setup, to give the IdP.</summary>
 public sealed record SamlSpInfo(
@@ -270,15 +289,30 @@ public sealed record SamlIdpResponse(
     [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
 {
+    /// <summary>The metadata URL the provider follows (its keys and endpoints are read again on a schedule); null when it follows none.</summary>
+    [JsonPropertyName("metadataUrl")]
+    public string? MetadataUrl { get; init; }
+
+    [JsonPropertyName("metadataRefreshedAt")]
+    public DateTimeOffset? MetadataRefreshedAt { get; init; }
+
+    /// <summary>The second signing certificate the metadata lists (a key rollover under way), whose signatures are taken too.</summary>
+    [JsonPropertyName("nextCertificateThumbprint")]
+    public string? NextCertificateThumbprint { get; init; }
+
     public static SamlIdpResponse From(IdentityProvider provider, LumoAuthOptions options, string slug)
     {
         var saml = provider.Saml!;
         using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(saml.Certificate));
+        using var next = saml.NextCertificate is null ? null : X509CertificateLoader.LoadCertificate(Convert.FromBase64String(saml.NextCertificate));
         return new SamlIdpResponse(
             provider.Id, provider.Type, provider.Name, saml.EntityId, saml.SsoUrl, saml.SloUrl, certificate.GetCertHashString(HashAlgorithmName.SHA256),
             new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), saml.NameIdFormat, saml.TrustEmail, saml.WantResponsesSigned, saml.WantAssertionsSigned,
             saml.SignAuthnRequests, saml.DefaultRoles, saml.UpdateUserOnLogin, provider.AllowSignup, provider.AutoLinkUsers, provider.AllowTokenExchange, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
             new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo")),
-            provider.CreatedAt, provider.UpdatedAt);
+            provider.CreatedAt, provider.UpdatedAt)
+        {
+            MetadataUrl = saml.MetadataUrl, MetadataRefreshedAt = saml.MetadataRefreshedAt, NextCertificateThumbprint = next?.GetCertHashString(HashAlgorithmName.SHA256),
+        };
     }
 }

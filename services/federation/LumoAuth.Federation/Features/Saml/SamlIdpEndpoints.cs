@@ -71,7 +71,7 @@ public static partial class SamlIdpEndpoints
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up for sign-in with this organisation.");
         }
 
-        var refusal = SamlBindings.CheckSignature(http, message, sp.Certificate, sp.RequireSignedRequests, "SAMLRequest")
+        var refusal = SamlBindings.CheckSignature(http, message, sp.Certificate is null ? [] : [sp.Certificate], sp.RequireSignedRequests, "SAMLRequest")
                       ?? CheckDestination(http, services, request.Destination, "sso")
                       ?? (request.AcsUrl is not null && request.AcsUrl != sp.AcsUrl ? "its AssertionConsumerServiceURL is not the application's registered one" : null)
                       ?? (request.ProtocolBinding is not null && request.ProtocolBinding != SamlNames.PostBinding ? "responses are sent with the HTTP-POST binding only" : null);
@@ -228,7 +228,7 @@ public static partial class SamlIdpEndpoints
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, "The application that sent you here is not set up with this organisation.");
         }
 
-        if ((SamlBindings.CheckSignature(http, message, sp.Certificate, sp.RequireSignedRequests, "SAMLRequest") ?? CheckDestination(http, services, request.Destination, "slo")) is { } refusal)
+        if ((SamlBindings.CheckSignature(http, message, sp.Certificate is null ? [] : [sp.Certificate], sp.RequireSignedRequests, "SAMLRequest") ?? CheckDestination(http, services, request.Destination, "slo")) is { } refusal)
         {
             LogRefused(services.Logger, services.Tenant.TenantId, sp.EntityId, refusal);
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The application's logout request cannot be used: {refusal}.");

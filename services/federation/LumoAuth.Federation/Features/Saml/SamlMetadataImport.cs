@@ -8,7 +8,11 @@ namespace LumoAuth.Federation.Features.Saml;
 /// <param name="Certificate">Its signing certificate, base64 DER (a KeyDescriptor for signing, or for any use).</param>
 /// <param name="NameIdFormat">The first NameID format it lists that we offer, by our short name.</param>
 /// <param name="RequestsSigned">An IdP's <c>WantAuthnRequestsSigned</c>, an SP's <c>AuthnRequestsSigned</c>.</param>
-public sealed record SamlPartnerMetadata(string EntityId, string? SsoUrl, string? SloUrl, string? AcsUrl, string? Certificate, string? NameIdFormat, bool RequestsSigned);
+public sealed record SamlPartnerMetadata(string EntityId, string? SsoUrl, string? SloUrl, string? AcsUrl, string? Certificate, string? NameIdFormat, bool RequestsSigned)
+{
+    /// <summary>A second signing certificate it lists (the next key, ahead of a rollover), base64 DER.</summary>
+    public string? NextCertificate { get; init; }
+}
 
 /// <summary>
 /// Reads an IdP's or an SP's metadata, given inline (<c>metadataXml</c>) or by URL (<c>metadataUrl</c>, fetched once,
@@ -106,10 +110,13 @@ public sealed class SamlMetadataImport(IHttpClientFactory httpClients, Microsoft
             return chosen?.GetAttribute("Location").Trim();
         }
 
-        var certificate = descriptor.ChildNodes.OfType<XmlElement>()
+        var certificates = descriptor.ChildNodes.OfType<XmlElement>()
             .Where(k => k.LocalName == "KeyDescriptor" && k.NamespaceURI == SamlNames.Metadata && k.GetAttribute("use") is "signing" or "")
             .Select(k => k.GetElementsByTagName("X509Certificate", SamlNames.XmlDsig).OfType<XmlElement>().FirstOrDefault()?.InnerText)
-            .FirstOrDefault(c => !string.IsNullOrWhiteSpace(c));
+            .Where(c => !string.IsNullOrWhiteSpace(c))
+            .Select(c => string.Concat(c!.Where(ch => !char.IsWhiteSpace(ch))))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
         var formats = descriptor.ChildNodes.OfType<XmlElement>()
             .Where(f => f.LocalName == "NameIDFormat" && f.NamespaceURI == SamlNames.Metadata)
             .Select(f => SamlNames.NameIdFormatName(f.InnerText.Trim()))
@@ -119,9 +126,12 @@ public sealed class SamlMetadataImport(IHttpClientFactory httpClients, Microsoft
             role == Role.IdentityProvider ? Endpoint("SingleSignOnService", SamlNames.RedirectBinding) : null,
             Endpoint("SingleLogoutService", SamlNames.RedirectBinding),
             role == Role.ServiceProvider ? Endpoint("AssertionConsumerService", SamlNames.PostBinding, preferDefault: true) : null,
-            certificate is null ? null : string.Concat(certificate.Where(c => !char.IsWhiteSpace(c))),
+            certificates.FirstOrDefault(),
             formats.FirstOrDefault(),
-            descriptor.GetAttribute(role == Role.IdentityProvider ? "WantAuthnRequestsSigned" : "AuthnRequestsSigned") == "true");
+            descriptor.GetAttribute(role == Role.IdentityProvider ? "WantAuthnRequestsSigned" : "AuthnRequestsSigned") == "true")
+        {
+            NextCertificate = certificates.Skip(1).FirstOrDefault(),
+        };
         if (metadata.EntityId.Length == 0)
         {
             return (null, field, "names no entityID");

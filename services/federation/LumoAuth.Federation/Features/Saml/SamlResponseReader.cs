@@ -130,12 +130,9 @@ public static class SamlResponseReader
             return (null, provider, "the assertion must carry exactly one signature, its own");
         }
 
-        using (var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(provider.Saml!.Certificate)))
+        if (SamlSignatures.WithAny(provider.Saml!.SigningCertificates(), certificate => SamlSignatures.VerifyElement(assertion, signature, certificate)) is { } unsigned)
         {
-            if (SamlSignatures.VerifyElement(assertion, signature, certificate) is { } unsigned)
-            {
-                return (null, provider, unsigned);
-            }
+            return (null, provider, unsigned);
         }
 
         var (account, problem, _) = ReadAssertion(assertion, provider.Saml, expected, now);
@@ -167,9 +164,9 @@ public static class SamlResponseReader
             return "the assertion must be signed";
         }
 
-        using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(settings.Certificate));
-        return (responseSignature is null ? null : SamlSignatures.VerifyElement(root, responseSignature, certificate))
-               ?? (assertionSignature is null ? null : SamlSignatures.VerifyElement(assertion, assertionSignature, certificate));
+        return SamlSignatures.WithAny(settings.SigningCertificates(), certificate =>
+            (responseSignature is null ? null : SamlSignatures.VerifyElement(root, responseSignature, certificate))
+            ?? (assertionSignature is null ? null : SamlSignatures.VerifyElement(assertion, assertionSignature, certificate)));
     }
 
     private static (SamlAssertedAccount?, string?, bool) ReadAssertion(XmlElement assertion, SamlIdpSettings settings, SamlExpectation expected, DateTimeOffset now)

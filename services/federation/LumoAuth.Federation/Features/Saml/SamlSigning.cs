@@ -107,6 +107,24 @@ public static class SamlSignatures
     /// else — a signature over another element, a second element with the same ID — is how signature wrapping attacks
     /// work, and is refused. Null when it holds; else why not.
     /// </summary>
+    /// <summary>Null when <paramref name="verify"/> passes with one of <paramref name="certificates"/> (DER); else the first one's problem.</summary>
+    public static string? WithAny(IReadOnlyList<byte[]> certificates, Func<X509Certificate2, string?> verify)
+    {
+        string? first = null;
+        foreach (var der in certificates)
+        {
+            using var certificate = X509CertificateLoader.LoadCertificate(der);
+            if (verify(certificate) is not { } problem)
+            {
+                return null;
+            }
+
+            first ??= problem;
+        }
+
+        return first ?? "no certificate is registered to check the signature with";
+    }
+
     public static string? VerifyEnveloped(XmlDocument document, X509Certificate2 certificate)
     {
         var root = document.DocumentElement!;

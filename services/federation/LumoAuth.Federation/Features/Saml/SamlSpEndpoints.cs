@@ -236,7 +236,7 @@ public static partial class SamlSpEndpoints
         {
             problem = provider?.Saml is not { } settings
                 ? "the identity provider was removed"
-                : SamlBindings.CheckSignature(http, message, Convert.FromBase64String(settings.Certificate), required: false, "SAMLResponse")
+                : SamlBindings.CheckSignature(http, message, settings.SigningCertificates(), required: false, "SAMLResponse")
                   ?? SamlMessages.LogoutResponseProblem(message.Document!, sent.RequestId, settings.EntityId, out succeeded);
         }
 
@@ -277,7 +277,7 @@ public static partial class SamlSpEndpoints
         var providers = request is null ? [] : await services.Db.IdentityProviders.AsNoTracking().Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).ToListAsync(http.RequestAborted);
         var provider = providers.FirstOrDefault(p => p.Saml!.EntityId == request!.Issuer);
         problem ??= provider is null ? "it comes from no identity provider of this organisation" : null;
-        problem ??= SamlBindings.CheckSignature(http, message, Convert.FromBase64String(provider!.Saml!.Certificate), required: true, "SAMLRequest");
+        problem ??= SamlBindings.CheckSignature(http, message, provider!.Saml!.SigningCertificates(), required: true, "SAMLRequest");
         if (problem is not null || request is null || provider is null)
         {
             return SamlPages.Error(http, StatusCodes.Status400BadRequest, $"The logout request cannot be used: {problem}.");
