@@ -88,6 +88,7 @@ public static class GatewayRoutes
         (Api + "/admin/identity-providers/{**rest}", ServiceNames.Federation),
         (Api + "/admin/ldap-providers/{**rest}", ServiceNames.Federation),
         (Api + "/admin/saml-apps/{**rest}", ServiceNames.Federation),
+        (Api + "/admin/saml-keys/{**rest}", ServiceNames.Federation),
 
         // admin: the platform API, the rest of the Tenant Admin API, SCIM
         ("/api/v1/tenants/{**rest}", ServiceNames.Admin),

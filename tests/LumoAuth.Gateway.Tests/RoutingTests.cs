@@ -73,6 +73,7 @@ public sealed class RoutingTests(GatewayFixture fixture) : IClassFixture<Gateway
         { "GET", "/t/acme/api/v1/saml/idp/metadata", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/saml-apps", ServiceNames.Federation },
         { "PATCH", "/t/acme/api/v1/admin/saml-apps/x", ServiceNames.Federation },
+        { "POST", "/t/acme/api/v1/admin/saml-keys/x/activate", ServiceNames.Federation },
         { "GET", "/t/acme/auth/social/google", ServiceNames.Federation },
         { "POST", "/t/acme/auth/social/x/callback", ServiceNames.Federation },
         { "GET", "/t/acme/api/v1/admin/social-providers", ServiceNames.Federation },

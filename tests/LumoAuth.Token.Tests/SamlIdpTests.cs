@@ -498,6 +498,64 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         Assert.Equal(HttpStatusCode.NotFound, disabled.StatusCode);
     }
 
+    [Fact]
+    public async Task TheSigningKey_Rotates_PublishedBeforeItSigns_AndTheOldOneStaysPublishedAfter()
+    {
+        var setup = await suite.SetUpAsync();
+        await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs });
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        var api = $"{setup.Tenant.Api}/admin/saml-keys";
+        using var browser = suite.FederatedBrowser();
+        async Task<string[]> PublishedAsync()
+        {
+            var (metadata, names) = await MetadataAsync(browser, setup);
+            return [.. metadata.SelectNodes("//md:KeyDescriptor[@use='signing']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.Cast<XmlNode>().Select(n => n.InnerText)];
+        }
+
+        static string Der(JsonElement key) => Convert.ToBase64String(X509Certificate2.CreateFromPem(key.GetProperty("certificate").GetString()).RawData);
+
+        // Before any rotation: one key, the current one, which signs.
+        var keys = (await HttpAssert.JsonAsync(await admin.GetAsync(api), HttpStatusCode.OK)).GetProperty("data");
+        var first = Assert.Single(keys.EnumerateArray());
+        Assert.Equal("current", first.GetProperty("status").GetString());
+        Assert.DoesNotContain("PRIVATE", first.GetRawText(), StringComparison.Ordinal);
+        Assert.Equal([Der(first)], await PublishedAsync());
+
+        // The next key: published beside the current one, signing nothing yet.
+        using var made = await admin.PostAsync(api, null);
+        var next = (await HttpAssert.JsonAsync(made, HttpStatusCode.Created)).GetProperty("data");
+        Assert.Equal("next", next.GetProperty("status").GetString());
+        Assert.Equal([Der(first), Der(next)], await PublishedAsync());
+        await ApiAssert.ErrorAsync(await admin.PostAsync(api, null), 409, "duplicate_resource");
+        await ApiAssert.ErrorAsync(await admin.PostAsync($"{api}/{first.GetProperty("id").GetString()}/activate", null), 409, "key_not_next");
+        using (var firstCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(Der(first))))
+        {
+            using var toLogin = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", acs: Acs)));
+            var (_, response, _) = Posted(await SignInAndContinueAsync(browser, setup, toLogin));
+            AssertSignedBy(response.DocumentElement!, firstCertificate);
+        }
+
+        // Activated: it signs; the replaced key stays published (partners that have not read the metadata since still know it).
+        using var activated = await admin.PostAsync($"{api}/{next.GetProperty("id").GetString()}/activate", null);
+        var after = (await HttpAssert.JsonAsync(activated, HttpStatusCode.OK)).GetProperty("data").EnumerateArray().ToList();
+        Assert.Equal([("current", Der(next)), ("previous", Der(first))], after.Select(k => (k.GetProperty("status").GetString(), Der(k))));
+        Assert.Equal([Der(next), Der(first)], await PublishedAsync());
+        using (var nextCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(Der(next))))
+        {
+            var response = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test", acs: Acs));
+            AssertSignedBy(response.DocumentElement!, nextCertificate);
+        }
+
+        // The rotation after: the previous key goes when the next one is made. Another tenant's administrator sees none of it.
+        using var third = await admin.PostAsync(api, null);
+        var thirdKey = (await HttpAssert.JsonAsync(third, HttpStatusCode.Created)).GetProperty("data");
+        Assert.Equal([Der(next), Der(thirdKey)], await PublishedAsync());
+        var other = await suite.Admin.CreateTenantAsync();
+        using var foreign = suite.FederationAdmin(other);
+        await ApiAssert.ErrorAsync(await foreign.PostAsync($"{other.Api}/admin/saml-keys/{thirdKey.GetProperty("id").GetString()}/activate", null), 404, "resource_not_found");
+        Assert.DoesNotContain(Der(thirdKey), (await HttpAssert.JsonAsync(await foreign.GetAsync($"{other.Api}/admin/saml-keys"), HttpStatusCode.OK)).GetRawText(), StringComparison.Ordinal);
+    }
+
     private async Task<JsonElement> AddAppAsync(SignInSetup setup, object body)
     {
         using var admin = suite.FederationAdmin(setup.Tenant);

@@ -28,6 +28,7 @@ app.UseRateLimiter();
 app.MapProviderEndpoints();
 app.MapSocialLoginEndpoints();
 app.MapSamlAppEndpoints();
+app.MapSamlKeyEndpoints();
 app.MapSamlIdpEndpoints();
 app.MapSamlIdpConnectionEndpoints();
 app.MapSamlSpEndpoints();

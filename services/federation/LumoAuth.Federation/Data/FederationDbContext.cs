@@ -278,14 +278,19 @@ public sealed class SamlServiceProvider
 }
 
 /// <summary>
-/// The tenant's SAML signing key and certificate (RSA 2048, SHA-256, three years), made on first use. The private key is
-/// kept encrypted (Data Protection); the certificate is what the metadata publishes.
+/// A SAML signing key and certificate of the tenant (RSA 2048, SHA-256, three years): the current one, made on first use,
+/// signs; a next one (made ahead of a rotation) and the previous one (after it) are only published in the metadata, so
+/// partners learn a key before it signs and keep the old one while they catch up. The private key is kept encrypted
+/// (Data Protection); the certificate is what the metadata publishes.
 /// </summary>
 public sealed class SamlSigningKey
 {
     public Guid Id { get; set; }
 
     public Guid TenantId { get; set; }
+
+    /// <summary>One of <c>SamlKeyStatus</c>'s: current, next or previous; one of each per tenant at most.</summary>
+    public string Status { get; set; } = "current";
 
     public byte[] Certificate { get; set; } = [];
 
@@ -399,8 +404,9 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
         {
             e.ToTable("saml_signing_keys");
             e.HasKey(k => k.Id);
-            // One key per tenant: two first uses at once make one, the other reads it.
-            e.HasIndex(k => k.TenantId).IsUnique();
+            // One key of each status per tenant: two first uses at once make one current key, the other reads it.
+            e.HasIndex(k => new { k.TenantId, k.Status }).IsUnique();
+            e.Property(k => k.Status).HasMaxLength(16);
             e.HasQueryFilter(k => k.TenantId == tenant.CurrentTenantId);
         });
     }

@@ -20,7 +20,7 @@ public static class SamlDocuments
     /// <summary>How far back <c>NotBefore</c> reaches, for SPs whose clock is a little behind ours.</summary>
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
-    public static string Metadata(string entityId, string ssoUrl, string sloUrl, SamlKey key)
+    public static string Metadata(string entityId, string ssoUrl, string sloUrl, SamlKeySet keys)
     {
         var document = new XmlDocument();
         var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
@@ -28,7 +28,7 @@ public static class SamlDocuments
         var idp = Add(document, root, SamlNames.Metadata, "md:IDPSSODescriptor");
         idp.SetAttribute("WantAuthnRequestsSigned", "false");
         idp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
-        AddSigningKey(document, idp, key);
+        AddSigningKeys(document, idp, keys);
         foreach (var binding in new[] { SamlNames.RedirectBinding, SamlNames.PostBinding })
         {
             var slo = Add(document, idp, SamlNames.Metadata, "md:SingleLogoutService");
@@ -206,7 +206,7 @@ public static class SamlDocuments
     }
 
     /// <summary>The tenant as SAML SP: where responses and logout messages come, and the key its requests are signed with.</summary>
-    public static string SpMetadata(string entityId, string acsUrl, string sloUrl, SamlKey key)
+    public static string SpMetadata(string entityId, string acsUrl, string sloUrl, SamlKeySet keys)
     {
         var document = new XmlDocument();
         var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
@@ -215,7 +215,7 @@ public static class SamlDocuments
         sp.SetAttribute("AuthnRequestsSigned", "false");
         sp.SetAttribute("WantAssertionsSigned", "true");
         sp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
-        AddSigningKey(document, sp, key);
+        AddSigningKeys(document, sp, keys);
         var slo = Add(document, sp, SamlNames.Metadata, "md:SingleLogoutService");
         slo.SetAttribute("Binding", SamlNames.RedirectBinding);
         slo.SetAttribute("Location", sloUrl);
@@ -232,14 +232,20 @@ public static class SamlDocuments
         return Encoding.UTF8.GetString(Serialize(document));
     }
 
-    /// <summary>The metadata's signing certificate (a KeyDescriptor with the X.509 certificate).</summary>
-    private static void AddSigningKey(XmlDocument document, XmlElement descriptor, SamlKey key)
+    /// <summary>
+    /// The metadata's signing certificates, one KeyDescriptor each: the current one first (partners that take one take
+    /// that), then a next and a previous one around a rotation.
+    /// </summary>
+    private static void AddSigningKeys(XmlDocument document, XmlElement descriptor, SamlKeySet keys)
     {
-        var keyDescriptor = Add(document, descriptor, SamlNames.Metadata, "md:KeyDescriptor");
-        keyDescriptor.SetAttribute("use", "signing");
-        var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
-        Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
-            Convert.ToBase64String(key.Certificate.RawData);
+        foreach (var certificate in keys.Published)
+        {
+            var keyDescriptor = Add(document, descriptor, SamlNames.Metadata, "md:KeyDescriptor");
+            keyDescriptor.SetAttribute("use", "signing");
+            var keyInfo = Add(document, keyDescriptor, SamlNames.XmlDsig, "ds:KeyInfo");
+            Add(document, Add(document, keyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
+                Convert.ToBase64String(certificate.RawData);
+        }
     }
 
     private static string Deflated(XmlDocument document)

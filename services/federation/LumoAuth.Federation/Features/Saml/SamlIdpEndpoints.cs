@@ -43,8 +43,8 @@ public static partial class SamlIdpEndpoints
     public static async Task<IResult> MetadataAsync(HttpContext http, [AsParameters] SamlServices services)
     {
         var (options, slug) = (services.Options.Value, services.Tenant.Slug);
-        var key = await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
-        var xml = SamlDocuments.Metadata(SamlNames.IdpEntityId(options, slug), SamlNames.IdpUrl(options, slug, "sso"), SamlNames.IdpUrl(options, slug, "slo"), key);
+        var keys = await services.Keys.KeysAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
+        var xml = SamlDocuments.Metadata(SamlNames.IdpEntityId(options, slug), SamlNames.IdpUrl(options, slug, "sso"), SamlNames.IdpUrl(options, slug, "slo"), keys);
         http.Response.Headers.CacheControl = "public, max-age=3600";
         return Results.Content(xml, "application/samlmetadata+xml; charset=utf-8");
     }

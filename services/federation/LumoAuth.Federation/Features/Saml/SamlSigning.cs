@@ -24,29 +24,55 @@ public sealed class SamlKey(X509Certificate2 certificate, byte[] pkcs8)
     }
 }
 
+/// <summary>The statuses of a tenant's SAML keys (<see cref="SamlSigningKey.Status"/>).</summary>
+public static class SamlKeyStatus
+{
+    /// <summary>Signs everything the tenant sends.</summary>
+    public const string Current = "current";
+
+    /// <summary>Made ahead of a rotation: published, not yet signing.</summary>
+    public const string Next = "next";
+
+    /// <summary>The key the last rotation replaced: still published, no longer signing.</summary>
+    public const string Previous = "previous";
+}
+
+/// <summary>The key that signs, and every certificate the metadata publishes (current first, then next and previous).</summary>
+public sealed record SamlKeySet(SamlKey Current, IReadOnlyList<X509Certificate2> Published);
+
 /// <summary>
-/// The tenant's SAML signing key: made on first use (RSA 2048, self-signed for three years, as the docs describe), kept
-/// encrypted, cached for a few minutes.
+/// The tenant's SAML signing keys: the current one made on first use (RSA 2048, self-signed for three years, as the docs
+/// describe), kept encrypted, cached for a few minutes (a rotation is seen by every replica within that time, which is
+/// why the replaced key stays published).
 /// </summary>
 public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMemoryCache cache, TimeProvider time)
 {
     private static readonly TimeSpan CacheFor = TimeSpan.FromMinutes(10);
     private readonly IDataProtector _protector = dataProtection.CreateProtector("LumoAuth.Federation.SamlSigningKey.v1");
 
-    public async Task<SamlKey> CurrentAsync(FederationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    public async Task<SamlKey> CurrentAsync(FederationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken) =>
+        (await KeysAsync(db, tenantId, slug, cancellationToken)).Current;
+
+    public async Task<SamlKeySet> KeysAsync(FederationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
     {
-        if (cache.TryGetValue(CacheKey(tenantId), out SamlKey? cached))
+        if (cache.TryGetValue(CacheKey(tenantId), out SamlKeySet? cached))
         {
             return cached!;
         }
 
-        var row = await db.SamlSigningKeys.AsNoTracking().FirstOrDefaultAsync(k => k.TenantId == tenantId, cancellationToken)
-                  ?? await CreateAsync(db, tenantId, slug, cancellationToken);
-        var key = new SamlKey(X509CertificateLoader.LoadCertificate(row.Certificate), Convert.FromBase64String(_protector.Unprotect(row.ProtectedPrivateKey)));
-        return cache.Set(CacheKey(tenantId), key, CacheFor);
+        var rows = await db.SamlSigningKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.TenantId == tenantId).ToListAsync(cancellationToken);
+        var current = rows.FirstOrDefault(k => k.Status == SamlKeyStatus.Current) ?? await CreateAsync(db, tenantId, slug, SamlKeyStatus.Current, cancellationToken);
+        var others = rows.Where(k => k.Status != SamlKeyStatus.Current).OrderBy(k => k.Status == SamlKeyStatus.Next ? 0 : 1);
+        var key = new SamlKey(X509CertificateLoader.LoadCertificate(current.Certificate), Convert.FromBase64String(_protector.Unprotect(current.ProtectedPrivateKey)));
+        var set = new SamlKeySet(key, [key.Certificate, .. others.Select(k => X509CertificateLoader.LoadCertificate(k.Certificate))]);
+        return cache.Set(CacheKey(tenantId), set, CacheFor);
     }
 
-    private async Task<SamlSigningKey> CreateAsync(FederationDbContext db, Guid tenantId, string slug, CancellationToken cancellationToken)
+    /// <summary>Makes this process read the tenant's keys again (after a rotation here; other replicas within <see cref="CacheFor"/>).</summary>
+    public void Forget(Guid tenantId) => cache.Remove(CacheKey(tenantId));
+
+    /// <summary>A new key with <paramref name="status"/>; when one with it exists already (made meanwhile), that one.</summary>
+    public async Task<SamlSigningKey> CreateAsync(FederationDbContext db, Guid tenantId, string slug, string status, CancellationToken cancellationToken)
     {
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest($"CN=LumoAuth SAML {slug}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -55,7 +81,7 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
         using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(3));
         var row = new SamlSigningKey
         {
-            Id = Guid.CreateVersion7(), TenantId = tenantId, Certificate = certificate.Export(X509ContentType.Cert),
+            Id = Guid.CreateVersion7(), TenantId = tenantId, Status = status, Certificate = certificate.Export(X509ContentType.Cert),
             ProtectedPrivateKey = _protector.Protect(Convert.ToBase64String(rsa.ExportPkcs8PrivateKey())), NotAfter = certificate.NotAfter.ToUniversalTime(), CreatedAt = now,
         };
         db.SamlSigningKeys.Add(row);
@@ -68,7 +94,7 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
         {
             // Another request made the tenant's key first: that one is the key.
             db.ChangeTracker.Clear();
-            return await db.SamlSigningKeys.AsNoTracking().FirstAsync(k => k.TenantId == tenantId, cancellationToken);
+            return await db.SamlSigningKeys.IgnoreQueryFilters().AsNoTracking().FirstAsync(k => k.TenantId == tenantId && k.Status == status, cancellationToken);
         }
     }
 

@@ -45,10 +45,10 @@ public static partial class SamlSpEndpoints
     public static async Task<IResult> MetadataAsync(HttpContext http, [AsParameters] SpServices services)
     {
         var (options, slug) = (services.Options.Value, services.Tenant.Slug);
-        var key = await services.Keys.CurrentAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
+        var keys = await services.Keys.KeysAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
         http.Response.Headers.CacheControl = "public, max-age=3600";
         return Results.Content(
-            SamlDocuments.SpMetadata(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo"), key),
+            SamlDocuments.SpMetadata(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo"), keys),
             "application/samlmetadata+xml; charset=utf-8");
     }
 
