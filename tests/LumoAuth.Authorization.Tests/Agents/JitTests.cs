@@ -234,6 +234,53 @@ public sealed class JitTests(AgentsSuite suite) : IClassFixture<AgentsSuite>
         await ApiAssert.ErrorAsync(await agent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { name = "Late", parent_task_id = parentId }), 409, "task_not_active");
     }
 
+    [Fact]
+    public async Task AnAgentsApprovalLimit_SendsRequestsStatingMoreThanIt_ToAPerson_WhateverTheirRisk()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var (agent, agentId) = await AgentWithIdAsync(tenant);
+        using var agentClient = agent;
+        using (var admin = suite.AdminClientFor(tenant))
+        {
+            await ApiAssert.ErrorAsync(
+                await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { budgetPolicy = new { requireApprovalAboveUsd = -1 } }), 400, "validation_error");
+            var updated = await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { budgetPolicy = new { requireApprovalAboveUsd = 10 } }));
+            Assert.Equal(10m, updated["data"]!["budgetPolicy"]!["requireApprovalAboveUsd"]!.GetValue<decimal>());
+        }
+
+        var me = await ApiAssert.OkAsync(await agent.GetAsync($"{tenant.Api}/agents/me"));
+        Assert.Matches("\"require_approval_above_usd\":10(\\.0+)?[,}]", me.ToJsonString());
+
+        var taskId = await TaskAsync(agent, tenant);
+        async Task<string> StatusOfAsync(object detail)
+        {
+            using var answer = await agent.PostAsJsonAsync($"{tenant.Api}/jit/request", new { task_id = taskId, authorization_details = detail });
+            var body = await ApiAssert.OkAsync(answer, answer.StatusCode == HttpStatusCode.Accepted ? 202 : 200);
+            return body["status"]!.GetValue<string>();
+        }
+
+        // A purchase is medium risk: approved at once while it states no more than the limit.
+        object Purchase(object amount) => new { type = "purchase", actions = new[] { "create" }, instructedAmount = amount };
+        Assert.Equal("approved", await StatusOfAsync(Purchase(new { currency = "USD", amount = "9.99" })));
+        Assert.Equal("approved", await StatusOfAsync(new { type = "purchase", actions = new[] { "create" }, amount = 10, currency = "usd" }));
+        Assert.Equal("approved", await StatusOfAsync(new { type = "purchase", actions = new[] { "create" } }));
+        Assert.Equal("pending", await StatusOfAsync(Purchase(new { currency = "USD", amount = "10.01" })));
+        // An amount that cannot be compared is for a person too: another currency, none named, not a number.
+        Assert.Equal("pending", await StatusOfAsync(Purchase(new { currency = "EUR", amount = "1.00" })));
+        Assert.Equal("pending", await StatusOfAsync(new { type = "purchase", actions = new[] { "create" }, amount = "5" }));
+        Assert.Equal("pending", await StatusOfAsync(Purchase(new { currency = "USD", amount = "lots" })));
+
+        // Without the rule, the same request is judged by its risk alone.
+        var (other, _) = await AgentWithIdAsync(tenant);
+        using (other)
+        {
+            var otherTask = await TaskAsync(other, tenant);
+            var answer = await ApiAssert.OkAsync(await other.PostAsJsonAsync($"{tenant.Api}/jit/request",
+                new { task_id = otherTask, authorization_details = Purchase(new { currency = "USD", amount = "5000" }) }));
+            Assert.Equal("approved", answer["status"]!.GetValue<string>());
+        }
+    }
+
     private async Task<HttpClient> AgentAsync(TestTenant tenant) => (await AgentWithIdAsync(tenant)).Client;
 
     private async Task<(HttpClient Client, string Id)> AgentWithIdAsync(TestTenant tenant)

@@ -48,6 +48,12 @@ public sealed class Agent
     /// <summary>At most this much spending in US dollars (as the agent reports it) per UTC month; null for no limit.</summary>
     public decimal? MaxCostPerMonthUsd { get; set; }
 
+    /// <summary>
+    /// A JIT request stating an amount above this many US dollars (or one in another currency, or unreadable) waits for a
+    /// person's approval, whatever its risk level; null for no such rule.
+    /// </summary>
+    public decimal? RequireApprovalAboveUsd { get; set; }
+
     /// <summary>The models the agent may report using; null for any.</summary>
     public List<string>? AllowedModels { get; set; }
 
@@ -289,6 +295,7 @@ public sealed class AgentsDbContext(DbContextOptions<AgentsDbContext> options, T
             e.Property(a => a.Type).HasMaxLength(32);
             e.Property(a => a.KeyPrefix).HasMaxLength(32);
             e.Property(a => a.MaxCostPerMonthUsd).HasPrecision(12, 2);
+            e.Property(a => a.RequireApprovalAboveUsd).HasPrecision(12, 2);
             e.HasQueryFilter(a => a.TenantId == tenant.CurrentTenantId);
         });
         modelBuilder.Entity<JitTask>(e =>

@@ -3,8 +3,11 @@ using System.Text.Json.Nodes;
 
 namespace LumoAuth.Agents.Features.Jit;
 
+/// <summary>An amount an authorization details object states: its currency (upper case) and value; either null when unreadable.</summary>
+public sealed record StatedAmount(string? Currency, decimal? Value);
+
 /// <summary>One RFC 9396 authorization details object, read for risk; the object itself is kept and issued as sent.</summary>
-public sealed record AuthorizationDetail(string Type, IReadOnlyList<string> Actions)
+public sealed record AuthorizationDetail(string Type, IReadOnlyList<string> Actions, StatedAmount? Amount = null)
 {
     public const int MaxObjects = 10;
     public const int MaxJsonLength = 8192;
@@ -70,11 +73,34 @@ public sealed record AuthorizationDetail(string Type, IReadOnlyList<string> Acti
             }
 
             var actions = item.TryGetProperty("actions", out var a) ? a.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
-            read.Add(new AuthorizationDetail(typeName, actions));
+            read.Add(new AuthorizationDetail(typeName, actions, AmountOf(item)));
             normalized.Add(JsonNode.Parse(item.GetRawText()));
         }
 
         details = read;
         return true;
+    }
+
+    /// <summary>
+    /// The amount the object states, in RFC 9396's own shape (<c>instructedAmount: {currency, amount}</c>, as payment
+    /// initiation sends it) or flat (<c>amount</c> beside <c>currency</c>); the amount a string or a number. Null when it
+    /// states none.
+    /// </summary>
+    private static StatedAmount? AmountOf(JsonElement item)
+    {
+        var holder = item.TryGetProperty("instructedAmount", out var instructed) ? instructed : item;
+        if (holder.ValueKind != JsonValueKind.Object || !holder.TryGetProperty("amount", out var amount))
+        {
+            return instructed.ValueKind == JsonValueKind.Undefined ? null : new StatedAmount(null, null);
+        }
+
+        decimal? value = amount.ValueKind switch
+        {
+            JsonValueKind.Number when amount.TryGetDecimal(out var number) => number,
+            JsonValueKind.String when decimal.TryParse(amount.GetString(), System.Globalization.NumberStyles.AllowDecimalPoint, System.Globalization.CultureInfo.InvariantCulture, out var text) => text,
+            _ => null,
+        };
+        var currency = holder.TryGetProperty("currency", out var code) && code.ValueKind == JsonValueKind.String ? code.GetString()!.Trim().ToUpperInvariant() : null;
+        return new StatedAmount(currency, value is >= 0 ? value : null);
     }
 }

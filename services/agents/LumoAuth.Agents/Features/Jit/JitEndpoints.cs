@@ -180,7 +180,7 @@ public static class JitEndpoints
         }
 
         var level = JitRisk.Assess(details, task);
-        var pending = JitRisk.NeedsApproval(level);
+        var pending = JitRisk.NeedsApproval(level) || JitRisk.AboveApprovalLimit(details, http.CurrentAgent()!.RequireApprovalAboveUsd);
         var entry = new JitRequest
         {
             Id = Guid.CreateVersion7(),

@@ -58,6 +58,14 @@ public static class JitRisk
 
     public static bool NeedsApproval(string level) => level is High or Critical;
 
+    /// <summary>
+    /// Whether a request states more than the agent's <paramref name="limit"/> (its <c>require_approval_above_usd</c>):
+    /// an amount above it in US dollars, or one that cannot be compared (another currency, none named, unreadable), is for
+    /// a person to approve.
+    /// </summary>
+    public static bool AboveApprovalLimit(IReadOnlyList<AuthorizationDetail> details, decimal? limit) =>
+        limit is { } most && details.Any(d => d.Amount is { } amount && (amount.Currency != "USD" || amount.Value is not { } value || value > most));
+
     public static int Weight(string level) => level switch
     {
         Low => 1,

@@ -393,6 +393,7 @@ public static partial class AgentEndpoints
             validation.Check(budget.MaxApiCallsPerHour is null or >= 1 and <= 10_000_000, "budgetPolicy.maxApiCallsPerHour", "must be between 1 and 10000000 (leave it out for no limit)");
             validation.Check(budget.MaxTokensPerDay is null or >= 1 and <= 1_000_000_000_000, "budgetPolicy.maxTokensPerDay", "must be between 1 and 10^12 (leave it out for no limit)");
             validation.Check(budget.MaxCostPerMonthUsd is null or >= 0.01m and <= 1_000_000_000m, "budgetPolicy.maxCostPerMonthUsd", "must be between 0.01 and 10^9 (leave it out for no limit)");
+            validation.Check(budget.RequireApprovalAboveUsd is null or >= 0m and <= 1_000_000_000m, "budgetPolicy.requireApprovalAboveUsd", "must be between 0 and 10^9 (leave it out for no such rule)");
             validation.Check(budget.AllowedModels is null || (budget.AllowedModels.Count <= 50 && budget.AllowedModels.All(m => m is { Length: > 0 and <= 100 })),
                 "budgetPolicy.allowedModels", "must be at most 50 model names of 1-100 characters");
         }
@@ -423,6 +424,7 @@ public static partial class AgentEndpoints
             agent.MaxApiCallsPerHour = budget.MaxApiCallsPerHour;
             agent.MaxTokensPerDay = budget.MaxTokensPerDay;
             agent.MaxCostPerMonthUsd = budget.MaxCostPerMonthUsd;
+            agent.RequireApprovalAboveUsd = budget.RequireApprovalAboveUsd;
             agent.AllowedModels = budget.AllowedModels is { } models ? [.. models.Distinct(StringComparer.Ordinal)] : null;
         }
     }
@@ -459,9 +461,10 @@ public sealed record BudgetPolicy(
     [property: JsonPropertyName("maxApiCallsPerHour")] int? MaxApiCallsPerHour,
     [property: JsonPropertyName("maxTokensPerDay")] long? MaxTokensPerDay = null,
     [property: JsonPropertyName("maxCostPerMonthUsd")] decimal? MaxCostPerMonthUsd = null,
-    [property: JsonPropertyName("allowedModels")] IReadOnlyList<string>? AllowedModels = null)
+    [property: JsonPropertyName("allowedModels")] IReadOnlyList<string>? AllowedModels = null,
+    [property: JsonPropertyName("requireApprovalAboveUsd")] decimal? RequireApprovalAboveUsd = null)
 {
-    public static BudgetPolicy Of(Agent a) => new(a.MaxApiCallsPerHour, a.MaxTokensPerDay, a.MaxCostPerMonthUsd, a.AllowedModels);
+    public static BudgetPolicy Of(Agent a) => new(a.MaxApiCallsPerHour, a.MaxTokensPerDay, a.MaxCostPerMonthUsd, a.AllowedModels, a.RequireApprovalAboveUsd);
 }
 
 public sealed record AgentRequest(

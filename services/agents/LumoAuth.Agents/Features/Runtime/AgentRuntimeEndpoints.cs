@@ -165,10 +165,11 @@ public sealed record AgentBudgetStatus(
     [property: JsonPropertyName("tokens_used_today")] long? TokensUsedToday,
     [property: JsonPropertyName("max_cost_per_month_usd")] decimal? MaxCostPerMonthUsd,
     [property: JsonPropertyName("cost_this_month_usd")] decimal? CostThisMonthUsd,
-    [property: JsonPropertyName("allowed_models")] IReadOnlyList<string>? AllowedModels)
+    [property: JsonPropertyName("allowed_models")] IReadOnlyList<string>? AllowedModels,
+    [property: JsonPropertyName("require_approval_above_usd")] decimal? RequireApprovalAboveUsd)
 {
     public static AgentBudgetStatus Of(Agent agent, (long Calls, long Tokens, decimal Cost)? used) =>
-        new(agent.MaxApiCallsPerHour, used?.Calls, agent.MaxTokensPerDay, used?.Tokens, agent.MaxCostPerMonthUsd, used?.Cost, agent.AllowedModels);
+        new(agent.MaxApiCallsPerHour, used?.Calls, agent.MaxTokensPerDay, used?.Tokens, agent.MaxCostPerMonthUsd, used?.Cost, agent.AllowedModels, agent.RequireApprovalAboveUsd);
 }
 
 public sealed record UsageReport(
