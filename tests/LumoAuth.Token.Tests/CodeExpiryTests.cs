@@ -1,4 +1,5 @@
 using System.Net;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;

@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using LumoAuth.Testing;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Keys;
 using LumoAuth.Token.Tests.Support;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using OtpNet;
 

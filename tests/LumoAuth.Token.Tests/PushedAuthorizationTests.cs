@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.IdentityModel.JsonWebTokens;

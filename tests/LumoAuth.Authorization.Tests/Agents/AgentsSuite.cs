@@ -3,6 +3,7 @@ using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace LumoAuth.Authorization.Tests.Agents;
 
@@ -100,8 +101,12 @@ public sealed class AgentsFactory(AdminFactory admin, AuthorizationFactory autho
 public sealed class TokenServiceFactory(AdminFactory admin, Func<AgentsFactory> agents, HttpsSite issuers)
     : ServiceFactory<LumoAuth.Token.Data.TokenDbContext, LumoAuth.Token.Data.TokenDbContext>(ServiceNames.TokenDb, admin.MessagingPrefix)
 {
+    /// <summary>The token service's clock: a test moves it past the floor between two fetches of an issuer's keys.</summary>
+    public MovableClock Clock { get; } = new();
+
     protected override void ConfigureServices(IServiceCollection services)
     {
+        services.Replace(ServiceDescriptor.Singleton<TimeProvider>(Clock));
         services.AddHttpClient(InternalClients.Admin).ConfigurePrimaryHttpMessageHandler(admin.AdminHandler);
         services.AddHttpClient(InternalClients.Agents).ConfigurePrimaryHttpMessageHandler(() => agents().Server.CreateHandler());
         services.AddHttpClient(LumoAuth.ServiceDefaults.Security.OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(issuers.TrustingHandler);

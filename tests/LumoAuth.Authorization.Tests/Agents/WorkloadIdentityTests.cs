@@ -257,6 +257,30 @@ public sealed class WorkloadIdentityTests(AgentsSuite suite) : IClassFixture<Age
         await ApiAssert.OkAsync(await elsewhereAdmin.PostAsJsonAsync($"{elsewhere.Api}/admin/agents", Workload(pod)), 201);
     }
 
+    [Fact]
+    public async Task APlatformThatRotatesItsKey_IsFollowed_AndTheRetiredKeySignsNothingMore()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var name = "rotating-" + Guid.NewGuid().ToString("N")[..8];
+        var before = Issuer.Start(suite.Issuers, name);
+        using var admin = suite.AdminClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new
+        {
+            name = "Rotating", identityType = "workload_identity",
+            workloadIdentity = new { provider = "oidc", issuer = before.Url, audience = Audience, subject = "workload-7" },
+        }), 201);
+        Dictionary<string, object> Claims() => new() { ["sub"] = "workload-7", ["aud"] = Audience };
+        await ApiAssert.OkAsync(await ExchangeAsync(tenant, before.Token(Claims()), "oidc"));
+
+        // The platform publishes a new key set with only its new key (the same issuer and keys URL): a token with the new
+        // key's id makes the key set be fetched again, and the old key, gone from it, is no longer believed.
+        var after = Issuer.Start(suite.Issuers, name);
+        // Key sets are never fetched twice within 30 s (a flood of made-up key ids must not become a flood of fetches).
+        suite.Token.Clock.Advance(LumoAuth.ServiceDefaults.Security.OpenIdProviders.RefetchFloor);
+        await ApiAssert.OkAsync(await ExchangeAsync(tenant, after.Token(Claims()), "oidc"));
+        await FailsAsync(tenant, before.Token(Claims()), "oidc", "signature");
+    }
+
     private async Task FailsAsync(TestTenant tenant, string subjectToken, string provider, string because)
     {
         using var response = await ExchangeAsync(tenant, subjectToken, provider);

@@ -237,16 +237,6 @@ public sealed class AdminBackedTokenFactory(AdminFactory admin, IDictionary<stri
     }
 }
 
-/// <summary>A clock a test can move forward, to reach expiry without waiting for it.</summary>
-public sealed class MovableClock : TimeProvider
-{
-    private long _offsetTicks;
-
-    public override DateTimeOffset GetUtcNow() => base.GetUtcNow().AddTicks(Interlocked.Read(ref _offsetTicks));
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _offsetTicks, by.Ticks);
-}
-
 public sealed record SignInSetup(AdminTenant Tenant, string Issuer, Guid UserId, string Email, string Password, string ClientId, string? ClientSecret)
 {
     public const string RedirectUri = "https://spa.example.com/callback";
