@@ -146,12 +146,7 @@ public static class SamlDocuments
     /// <summary>A LogoutResponse, DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding (signed in the query).</summary>
     public static string LogoutResponse(string idpEntityId, string destination, string inResponseTo, string status, DateTimeOffset now)
     {
-        var document = new XmlDocument();
-        var response = Add(document, document, SamlNames.Protocol, "samlp:LogoutResponse");
-        response.SetAttribute("ID", NewId());
-        response.SetAttribute("Version", "2.0");
-        response.SetAttribute("IssueInstant", Instant(now));
-        response.SetAttribute("Destination", destination);
+        var (document, response) = NewMessage("samlp:LogoutResponse", NewId(), destination, now);
         response.SetAttribute("InResponseTo", inResponseTo);
         Add(document, response, SamlNames.Assertion, "saml:Issuer").InnerText = idpEntityId;
         Add(document, Add(document, response, SamlNames.Protocol, "samlp:Status"), SamlNames.Protocol, "samlp:StatusCode").SetAttribute("Value", status);
@@ -164,12 +159,7 @@ public static class SamlDocuments
     /// </summary>
     public static string LogoutRequest(string id, string spEntityId, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now)
     {
-        var document = new XmlDocument();
-        var request = Add(document, document, SamlNames.Protocol, "samlp:LogoutRequest");
-        request.SetAttribute("ID", id);
-        request.SetAttribute("Version", "2.0");
-        request.SetAttribute("IssueInstant", Instant(now));
-        request.SetAttribute("Destination", destination);
+        var (document, request) = NewMessage("samlp:LogoutRequest", id, destination, now);
         request.SetAttribute("NotOnOrAfter", Instant(now + SamlMessages.IssueInstantSkew));
         Add(document, request, SamlNames.Assertion, "saml:Issuer").InnerText = spEntityId;
         var name = Add(document, request, SamlNames.Assertion, "saml:NameID");
@@ -190,12 +180,7 @@ public static class SamlDocuments
     /// <summary>Our request to an outside IdP (SP mode), DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding.</summary>
     public static string AuthnRequest(string id, string spEntityId, string acsUrl, string destination, string nameIdFormat, DateTimeOffset now)
     {
-        var document = new XmlDocument();
-        var request = Add(document, document, SamlNames.Protocol, "samlp:AuthnRequest");
-        request.SetAttribute("ID", id);
-        request.SetAttribute("Version", "2.0");
-        request.SetAttribute("IssueInstant", Instant(now));
-        request.SetAttribute("Destination", destination);
+        var (document, request) = NewMessage("samlp:AuthnRequest", id, destination, now);
         request.SetAttribute("AssertionConsumerServiceURL", acsUrl);
         request.SetAttribute("ProtocolBinding", SamlNames.PostBinding);
         Add(document, request, SamlNames.Assertion, "saml:Issuer").InnerText = spEntityId;
@@ -321,6 +306,18 @@ public static class SamlDocuments
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>A protocol message's document and root, with what every request and response carries (SAML Core §3.2.1, §3.2.2).</summary>
+    private static (XmlDocument Document, XmlElement Root) NewMessage(string qualifiedName, string id, string destination, DateTimeOffset now)
+    {
+        var document = new XmlDocument();
+        var root = Add(document, document, SamlNames.Protocol, qualifiedName);
+        root.SetAttribute("ID", id);
+        root.SetAttribute("Version", "2.0");
+        root.SetAttribute("IssueInstant", Instant(now));
+        root.SetAttribute("Destination", destination);
+        return (document, root);
     }
 
     /// <summary>An ID (an NCName: it must not start with a digit) nobody can guess.</summary>
