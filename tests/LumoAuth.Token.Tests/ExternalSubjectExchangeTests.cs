@@ -289,6 +289,20 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
             await HttpAssert.OAuthErrorAsync(foreign, HttpStatusCode.BadRequest, "invalid_grant");
         }
 
+        // A tenant with a provider of its own for the same upstream client takes the provider's ID tokens, but not one
+        // another tenant took already: an ID token names the client, not a tenant.
+        await suite.AddProviderAsync(other.Tenant, new { type = "oidc", name = "Acme SSO", clientId = TestProvider.ClientId, clientSecret = "s", issuerUrl = idp.Issuer, allowTokenExchange = true });
+        using (var replayedElsewhere = await ExchangeAsync(other, otherClient, idToken, subjectType: IdTokenType, subjectIssuer: idp.Issuer))
+        {
+            var error = await HttpAssert.OAuthErrorAsync(replayedElsewhere, HttpStatusCode.BadRequest, "invalid_grant");
+            Assert.Contains("used already", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+        }
+
+        using (var fresh = await ExchangeAsync(other, otherClient, idp.IdToken(claims), scope: "documents.read", subjectType: IdTokenType, subjectIssuer: idp.Issuer))
+        {
+            Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+        }
+
         // A workload platform as subject_issuer is still a workload's exchange, which takes no client secret.
         using (var workload = await ExchangeAsync(setup, client, idp.IdToken(claims), subjectType: JwtType, subjectIssuer: "kubernetes"))
         {

@@ -159,7 +159,7 @@ public static partial class ExternalSubjectEndpoints
             return new Vouched(null, provider, "the ID token is valid for more than a day");
         }
 
-        return await services.LoginStates.FirstIdTokenUseAsync(tenant.Id, provider.Id, request.Token[..request.Token.LastIndexOf('.')], remember)
+        return await services.LoginStates.FirstIdTokenUseAsync(request.Token[..request.Token.LastIndexOf('.')], remember)
             ? new Vouched(account, provider, null)
             : new Vouched(null, provider, "the ID token was used already");
     }

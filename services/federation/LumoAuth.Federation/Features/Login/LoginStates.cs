@@ -63,11 +63,13 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
 
     /// <summary>
     /// Whether an ID token presented for exchange is used for the first time, by its signed part (header and payload: a
-    /// signature has other spellings that verify alike); remembered for <paramref name="validFor"/>.
+    /// signature has other spellings that verify alike); remembered for <paramref name="validFor"/>. Across tenants: an
+    /// ID token names the upstream client, not a tenant, so two tenants with the same client there would otherwise each
+    /// take it once.
     /// </summary>
-    public Task<bool> FirstIdTokenUseAsync(Guid tenantId, Guid providerId, string signedPart, TimeSpan validFor) =>
+    public Task<bool> FirstIdTokenUseAsync(string signedPart, TimeSpan validFor) =>
         redis.GetDatabase().StringSetAsync(
-            $"lumoauth:federation:exchanged-id-token:{tenantId:N}:{providerId:N}:{LoginTicket.HashOf(signedPart)}", "1",
+            $"lumoauth:federation:exchanged-id-token:{LoginTicket.HashOf(signedPart)}", "1",
             validFor > TimeSpan.FromSeconds(1) ? validFor : TimeSpan.FromSeconds(1), When.NotExists);
 
     /// <summary>The sign-in behind a ticket of the tenant, removed as it is read; null when unknown, used, expired or another tenant's.</summary>
