@@ -6,6 +6,8 @@ using System.Text.Json;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -23,11 +25,19 @@ public sealed class AppleFacebookLoginTests(FederationSuite suite) : IClassFixtu
     private const string TeamId = "TEAM123456";
     private const string KeyId = "KEY1234567";
 
+    /// <summary>
+    /// One Apple stand-in (one key) per suite: federation fetches a key set at most every 30 s, so a new key for each test
+    /// would not be believed by the next one.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<FederationSuite, TestProvider> Apples = new();
+
+    private static TestProvider AppleOf(FederationSuite suite) => Apples.GetValue(suite, s => TestProvider.Start(s.Providers, FederationFactory.AppleStandIn));
+
     [Fact]
     public async Task Apple_SignsInWithAClientSecretSignedForTheExchange_AndKeepsTheNameItPostsOnce()
     {
         var setup = await suite.SetUpAsync();
-        var apple = TestProvider.Start(suite.Providers, FederationFactory.AppleStandIn);
+        var apple = AppleOf(suite);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var provider = await suite.AddProviderAsync(setup.Tenant, new { type = "apple", clientId = ServicesId, teamId = TeamId, keyId = KeyId, privateKey = key.ExportPkcs8PrivateKeyPem() });
         var providerId = provider.GetProperty("id").GetString()!;
@@ -90,7 +100,7 @@ public sealed class AppleFacebookLoginTests(FederationSuite suite) : IClassFixtu
     public async Task Apple_PostedAnswers_AreTakenOnlyInTheBrowserThatBegan_AndACancelSaysSo()
     {
         var setup = await suite.SetUpAsync();
-        TestProvider.Start(suite.Providers, FederationFactory.AppleStandIn);
+        AppleOf(suite);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "apple", clientId = ServicesId, teamId = TeamId, keyId = KeyId, privateKey = key.ExportPkcs8PrivateKeyPem() }))
             .GetProperty("id").GetString()!;
@@ -109,6 +119,81 @@ public sealed class AppleFacebookLoginTests(FederationSuite suite) : IClassFixtu
         await AssertLandsOnErrorAsync(browser, await PostAnswerAsync(browser, setup, providerId, new() { ["code"] = "c" }), "expired");
         using var json = await browser.PostAsJsonAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback", new { code = "c", state = "s" });
         await AssertLandsOnErrorAsync(browser, json, "expired");
+    }
+
+    [Fact]
+    public async Task Apple_SaysAPersonLeft_AndTheirLinkGoes_OnlyWhenAppleSignedThat_AndOnlyOnce()
+    {
+        var setup = await suite.SetUpAsync();
+        var apple = AppleOf(suite);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        // Linking by address brings the person back to the same user when they sign in with Apple again.
+        var provider = await suite.AddProviderAsync(setup.Tenant, new
+        {
+            type = "apple", clientId = ServicesId, teamId = TeamId, keyId = KeyId, privateKey = key.ExportPkcs8PrivateKeyPem(), autoLinkUsers = true,
+        });
+        var providerId = provider.GetProperty("id").GetString()!;
+        var notifications = $"/t/{setup.Tenant.Slug}/auth/social/{providerId}/notifications";
+        Assert.Equal("http://localhost" + notifications, provider.GetProperty("notificationUrl").GetString());
+        var subject = "001234." + Guid.NewGuid().ToString("N");
+        var email = $"left-{Guid.NewGuid():N}"[..13] + "@privaterelay.appleid.com";
+
+        async Task SignInAsync()
+        {
+            using var browser = suite.FederatedBrowser();
+            var (state, nonce, _) = await StartAsync(browser, setup, providerId);
+            apple.AnswerCode(new() { ["aud"] = ServicesId, ["sub"] = subject, ["email"] = email, ["email_verified"] = "true", ["nonce"] = nonce });
+            using var landed = await PostAnswerAsync(browser, setup, providerId, new() { ["code"] = "c", ["state"] = state });
+            using var signedIn = await browser.GetAsync(HostedFlow.LocalRedirect(landed)!);
+            Assert.Contains("You are signed in", await signedIn.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        async Task<bool> LinkedAsync()
+        {
+            using var scope = suite.Federation.Services.CreateScope();
+            var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Federation.Data.FederationDbContext>();
+            return await db.ExternalIdentities.IgnoreQueryFilters().AnyAsync(i => i.ProviderId == Guid.Parse(providerId) && i.Subject == subject);
+        }
+
+        string Notice(string type, string? jti = null, TestProvider? signer = null) => apple.IdToken(new()
+        {
+            ["aud"] = ServicesId, ["jti"] = jti ?? Guid.NewGuid().ToString("N"),
+            ["events"] = JsonSerializer.Serialize(new { type, sub = subject, email, is_private_email = "true", event_time = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() }),
+        }, signer);
+
+        async Task<HttpStatusCode> NotifyAsync(string payload)
+        {
+            using var http = suite.FederatedBrowser();
+            using var answer = await http.PostAsJsonAsync(notifications, new { payload });
+            return answer.StatusCode;
+        }
+
+        await SignInAsync();
+        Assert.True(await LinkedAsync());
+
+        // Not Apple's signature, not JSON, or not for this provider: refused, and the link stays.
+        Assert.Equal(HttpStatusCode.BadRequest, await NotifyAsync(Notice("consent-revoked", signer: TestProvider.Unpublished(apple.Issuer))));
+        using (var http = suite.FederatedBrowser())
+        using (var notJson = await http.PostAsync(notifications, new StringContent("payload=x", Encoding.UTF8, "application/x-www-form-urlencoded")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, notJson.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await suite.FederatedBrowser().PostAsJsonAsync($"/t/{setup.Tenant.Slug}/auth/social/{Guid.NewGuid()}/notifications", new { payload = Notice("consent-revoked") })).StatusCode);
+        Assert.True(await LinkedAsync());
+
+        // An address relay turned off changes nothing here; the person stopping Sign in with Apple for the app unlinks them.
+        Assert.Equal(HttpStatusCode.OK, await NotifyAsync(Notice("email-disabled")));
+        Assert.True(await LinkedAsync());
+        var revoked = Notice("consent-revoked");
+        Assert.Equal(HttpStatusCode.OK, await NotifyAsync(revoked));
+        Assert.False(await LinkedAsync());
+
+        // Signing in with Apple again links them anew; the old notification replayed removes nothing.
+        await SignInAsync();
+        Assert.True(await LinkedAsync());
+        Assert.Equal(HttpStatusCode.OK, await NotifyAsync(revoked));
+        Assert.True(await LinkedAsync());
     }
 
     [Fact]

@@ -27,6 +27,7 @@ app.UseRateLimiter();
 
 app.MapProviderEndpoints();
 app.MapSocialLoginEndpoints();
+app.MapAppleNotificationEndpoints();
 app.MapSamlAppEndpoints();
 app.MapSamlKeyEndpoints();
 app.MapSamlIdpEndpoints();

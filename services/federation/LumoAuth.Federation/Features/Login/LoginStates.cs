@@ -72,6 +72,10 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
             $"lumoauth:federation:exchanged-id-token:{LoginTicket.HashOf(signedPart)}", "1",
             validFor > TimeSpan.FromSeconds(1) ? validFor : TimeSpan.FromSeconds(1), When.NotExists);
 
+    /// <summary>Whether a provider's notification (Apple's server-to-server ones) is seen for the first time, by its <c>jti</c>.</summary>
+    public Task<bool> FirstNotificationAsync(Guid providerId, string jti, TimeSpan remember) =>
+        redis.GetDatabase().StringSetAsync($"lumoauth:federation:notification:{providerId:N}:{LoginTicket.HashOf(jti)}", "1", remember, When.NotExists);
+
     /// <summary>The sign-in behind a ticket of the tenant, removed as it is read; null when unknown, used, expired or another tenant's.</summary>
     public async Task<LoginTicket?> RedeemTicketAsync(Guid tenantId, string ticket) =>
         ticket.Length is > 0 and <= 100 && await redis.GetDatabase().StringGetDeleteAsync(TicketKey(tenantId, ticket)) is { HasValue: true } json

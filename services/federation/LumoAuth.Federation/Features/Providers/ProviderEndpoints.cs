@@ -281,6 +281,11 @@ public sealed record ProviderResponse(
     [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
 {
+    /// <summary>Where Apple posts its server-to-server notifications (type <c>apple</c> only): register it at Apple.</summary>
+    [JsonPropertyName("notificationUrl")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? NotificationUrl { get; init; }
+
     /// <summary>Apple's team id (type <c>apple</c> only).</summary>
     [JsonPropertyName("teamId")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -296,5 +301,6 @@ public sealed record ProviderResponse(
         Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt)
     {
         TeamId = p.Apple?.TeamId, KeyId = p.Apple?.KeyId,
+        NotificationUrl = p.Type == ProviderTypes.Apple ? $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{p.Id}/notifications" : null,
     };
 }
