@@ -89,6 +89,19 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     }
 
     /// <summary>
+    /// The keys to check a token signed with key <paramref name="kid"/>: the cached set, fetched again once when it lacks
+    /// that id (the issuer may have rotated since; the refetch floor still holds). Null when no set can be had.
+    /// </summary>
+    public async Task<IReadOnlyList<SecurityKey>?> KeysForAsync(
+        string issuer, string? jwksUri, string? kid, CancellationToken cancellationToken, Func<string, bool>? acceptsIssuer = null)
+    {
+        var keys = await KeysAsync(issuer, jwksUri, refetch: false, cancellationToken, acceptsIssuer);
+        return keys is not null && kid is { Length: > 0 } && !keys.Any(k => k.KeyId == kid)
+            ? await KeysAsync(issuer, jwksUri, refetch: true, cancellationToken, acceptsIssuer)
+            : keys;
+    }
+
+    /// <summary>
     /// A key set by its URL alone, Ed25519 keys (<c>OKP</c>, RFC 8037) kept beside RSA and EC ones: for parties that sign
     /// HTTP messages (AAuth agents and resources), not tokens this library verifies. Null when it cannot be had.
     /// </summary>

@@ -61,12 +61,7 @@ public static partial class AppleNotificationEndpoints
             return ApiErrors.Validation("payload", "must be Apple's signed notification (a JWT)");
         }
 
-        var keys = await issuers.KeysAsync(provider.IssuerUrl!, null, refetch: false, http.RequestAborted);
-        var kid = TryKid(payload);
-        if (keys is not null && kid is not null && !keys.Any(k => k.KeyId == kid))
-        {
-            keys = await issuers.KeysAsync(provider.IssuerUrl!, null, refetch: true, http.RequestAborted);
-        }
+        var keys = await issuers.KeysForAsync(provider.IssuerUrl!, null, TryKid(payload), http.RequestAborted);
 
         if (keys is null)
         {

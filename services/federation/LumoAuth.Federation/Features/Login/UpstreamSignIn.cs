@@ -153,12 +153,7 @@ public sealed class UpstreamSignIn(
             return (null, $"the ID token's issuer is not {configured}");
         }
 
-        var rule = ProviderTypes.DiscoveryIssuerRule(configured);
-        var keys = await openIdProviders.KeysAsync(configured, null, refetch: false, cancellationToken, rule);
-        if (keys is not null && unverified.Kid is { Length: > 0 } kid && !keys.Any(k => k.KeyId == kid))
-        {
-            keys = await openIdProviders.KeysAsync(configured, null, refetch: true, cancellationToken, rule);
-        }
+        var keys = await openIdProviders.KeysForAsync(configured, null, unverified.Kid, cancellationToken, ProviderTypes.DiscoveryIssuerRule(configured));
 
         if (keys is null)
         {

@@ -257,12 +257,7 @@ public sealed partial class WorkloadTokenExchange(
         string? problem = null;
         foreach (var jwksUri in trusts.Select(t => t.JwksUri).Distinct(StringComparer.Ordinal))
         {
-            var keys = await issuers.KeysAsync(issuer, jwksUri, refetch: false, cancellationToken);
-            // A key id the set lacks: the issuer may have rotated since it was fetched.
-            if (keys is not null && kid is { Length: > 0 } && !keys.Any(k => k.KeyId == kid))
-            {
-                keys = await issuers.KeysAsync(issuer, jwksUri, refetch: true, cancellationToken);
-            }
+            var keys = await issuers.KeysForAsync(issuer, jwksUri, kid, cancellationToken);
 
             if (keys is null)
             {
