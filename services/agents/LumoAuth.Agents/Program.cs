@@ -26,6 +26,7 @@ app.MapAgentEndpoints();
 app.MapAgentLookupEndpoints();
 app.MapAgentRuntimeEndpoints();
 app.MapJitEndpoints();
+app.MapJitExchangeEndpoints();
 app.MapJitApprovalEndpoints();
 app.MapMcpServerEndpoints();
 app.MapAAuthEndpoints();

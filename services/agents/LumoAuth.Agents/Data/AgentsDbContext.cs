@@ -167,6 +167,12 @@ public sealed class JitRequest
     /// <summary>The normalised <c>authorization_details</c> (a JSON array of objects).</summary>
     public string AuthorizationDetails { get; set; } = "[]";
 
+    /// <summary>
+    /// The OAuth scopes asked, for a request of the scope-based design (<c>required_scopes</c>, <c>scope</c>); null for
+    /// one that sent <c>authorization_details</c>. Its <see cref="AuthorizationDetails"/> then describe the scopes.
+    /// </summary>
+    public List<string>? Scopes { get; set; }
+
     public string? Justification { get; set; }
 
     public int GrantedTtl { get; set; }

@@ -312,8 +312,20 @@ public sealed record JitTokenRequest(
     /// <summary>The task the token's task is a subtask of (the docs' <c>parent_task_id</c> claim); null for a top-level task.</summary>
     public string? ParentTaskId { get; init; }
 
+    /// <summary>The approved scopes, for a token of the scope-based design (token exchange with <c>jit_task_id</c>); null otherwise.</summary>
+    public IReadOnlyList<string>? Scopes { get; init; }
+
     public const int MaxLifetimeSeconds = 900;
 }
+
+/// <summary>
+/// A token exchange naming <c>jit_task_id</c>: the agent whose OAuth client asks, its task, the scopes asked (none: every
+/// approved one). The agents service answers with the token to sign, its requests claimed, or an OAuth error.
+/// </summary>
+public sealed record JitExchangeRequest(Guid TenantId, string TenantSlug, string ClientId, string TaskId, IReadOnlyList<string> Scopes);
+
+/// <summary>Either <see cref="Token"/> (claimed and recorded; sign it) or an OAuth <see cref="Error"/> with its description.</summary>
+public sealed record JitExchangeAnswer(JitTokenRequest? Token, string? Error, string? ErrorDescription);
 
 public sealed record JitTokenResponse(string AccessToken, string TokenId, DateTimeOffset ExpiresAt);
 

@@ -29,6 +29,12 @@ public static class InternalRoutes
     /// <summary>The token service signs a JIT access token for the agents service (<see cref="JitTokenRequest"/>).</summary>
     public const string JitTokens = Prefix + "/jit-tokens";
 
+    /// <summary>
+    /// The agents service claims a task's approved scopes for a token exchange with <c>jit_task_id</c>
+    /// (<see cref="JitExchangeRequest"/> → <see cref="JitExchangeAnswer"/>), for the token service to sign.
+    /// </summary>
+    public const string JitExchanges = Prefix + "/jit-exchanges";
+
     /// <summary>A tenant's active OAuth-protected MCP servers (<see cref="McpResource"/>), for the token service; <c>?tenantId=</c>.</summary>
     public const string McpResources = Prefix + "/mcp-resources";
 

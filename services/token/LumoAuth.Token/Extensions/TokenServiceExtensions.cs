@@ -93,6 +93,7 @@ public static class TokenServiceExtensions
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
         services.AddSingleton<McpResources>();
         services.AddSingleton<AgentDirectory>();
+        services.AddScoped<JitTaskExchange>();
         services.AddSingleton<UserClaims>();
         services.AddSingleton<AdministratorGuard>();
         services.AddSingleton<HostedPageSettingsCache>();

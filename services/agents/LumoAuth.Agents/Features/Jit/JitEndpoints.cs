@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LumoAuth.Agents.Data;
+using LumoAuth.Agents.Features.Registry;
 using LumoAuth.Agents.Features.Runtime;
 using LumoAuth.Contracts;
 using LumoAuth.Contracts.Agents;
@@ -27,7 +28,7 @@ public static class JitEndpoints
     public static readonly TimeSpan TaskLifetime = TimeSpan.FromHours(1);
 
     /// <summary>Added to a token's recorded expiry (and so to its revocation), for the services' clocks.</summary>
-    private static readonly TimeSpan TokenExpiryMargin = TimeSpan.FromMinutes(1);
+    internal static readonly TimeSpan TokenExpiryMargin = TimeSpan.FromMinutes(1);
 
     /// <summary>How long a pending request waits for a person, and an approved one for its token to be fetched.</summary>
     public static readonly TimeSpan DecisionWindow = TimeSpan.FromMinutes(10);
@@ -41,15 +42,23 @@ public static class JitEndpoints
         group.MapPost("/task/{taskId}/complete", CompleteTask).WithName("CompleteJitTask");
         group.MapPost("/request", CreateRequest).WithName("CreateJitRequest");
         group.MapGet("/request/{requestId}/status", GetStatus).WithName("GetJitRequestStatus");
+        group.MapGet("/status/{taskId}", GetTaskStatus).WithName("GetJitTaskStatus");
         group.MapPost("/request/{requestId}/token", IssueToken).WithName("IssueJitToken");
         return app;
     }
 
-    public static async Task<IResult> CreateTask(JitTaskRequest request, HttpContext http, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a task. With <c>required_scopes</c> (the API reference's scope-based design) the task is described by
+    /// <c>task_description</c> and its first request, for those scopes, is made with it: the answer is the request's state
+    /// (<see cref="ScopedTaskResponse"/>).
+    /// </summary>
+    public static async Task<IResult> CreateTask(
+        JitTaskRequest request, HttpContext http, AgentsDbContext db, TenantContext tenant, JitTokens tokens, AgentRoles roles, CancellationToken cancellationToken)
     {
-        var name = request.Name ?? "Untitled task";
+        var scoped = request.RequiredScopes is not null;
+        var name = request.Name ?? request.TaskDescription ?? (scoped ? null : "Untitled task");
         var validation = new RequestValidator()
-            .Required("name", name, JitTask.NameLength)
+            .Required(request.Name is null && scoped ? "task_description" : "name", name, JitTask.NameLength)
             .Optional("type", request.Type ?? request.TaskType, 64);
         if (request.OnBehalfOf is not null)
         {
@@ -57,12 +66,31 @@ public static class JitEndpoints
         }
 
         validation.Check(request.ParentTaskId is null || JitIds.TryParseTask(request.ParentTaskId, out _), "parent_task_id", "must be a task id (task_…)");
+        if (scoped)
+        {
+            if (JitScopes.ProblemWith(request.RequiredScopes) is { } scopeProblem)
+            {
+                validation.Add("required_scopes", scopeProblem);
+            }
+
+            validation.Check(request.Duration is null or > 0, "duration", $"must be a positive number of seconds (at most {JitTokenRequest.MaxLifetimeSeconds} are granted)");
+            validation.Check(request.Resources is null || (request.Resources.Count <= JitScopes.MaxResources
+                    && request.Resources.All(r => r is { Length: > 0 and <= JitScopes.MaxResourceLength })),
+                "resources", $"must hold at most {JitScopes.MaxResources} strings of 1 to {JitScopes.MaxResourceLength} characters");
+        }
+
         if (!validation.IsValid)
         {
             return validation.ToResult();
         }
 
         var agent = http.CurrentAgent()!;
+        var scopes = scoped ? request.RequiredScopes!.Select(s => s!).Distinct(StringComparer.Ordinal).ToList() : null;
+        if (scopes is not null && await JitScopes.OutsideWhatTheAgentMayHoldAsync(agent, scopes, roles, cancellationToken) is { } outside)
+        {
+            return ScopeNotHeld(outside);
+        }
+
         var now = DateTimeOffset.UtcNow;
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         JitTask? parent = null;
@@ -91,7 +119,7 @@ public static class JitEndpoints
             Id = Guid.CreateVersion7(),
             TenantId = tenant.TenantId,
             AgentId = agent.Id,
-            Name = name.Trim(),
+            Name = name!.Trim(),
             Type = request.Type ?? request.TaskType,
             OnBehalfOf = request.OnBehalfOf,
             ParentTaskId = parent?.Id,
@@ -100,9 +128,20 @@ public static class JitEndpoints
         };
         db.JitTasks.Add(task);
         db.AddEvent(new JitTaskCreated(task.Id, agent.Id, task.Name, task.OnBehalfOf) { TenantId = tenant.TenantId });
+        var location = $"/t/{tenant.Slug}/api/v1/jit/task/{JitIds.Task(task.Id)}";
+        if (scopes is null)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return TypedResults.Created(location, TaskResponse.From(task, now));
+        }
+
+        var normalized = JitScopes.ToDetails(scopes, request.Resources?.Select(r => r!).ToList());
+        AuthorizationDetail.TryRead(JsonSerializer.SerializeToElement(normalized), out _, out var details, out _);
+        var entry = await RecordRequestAsync(db, tokens, agent, task, normalized, details, scopes, task.Name, request.Duration, callbackUrl: null, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Created($"/t/{tenant.Slug}/api/v1/jit/task/{JitIds.Task(task.Id)}", TaskResponse.From(task, now));
+        return TypedResults.Created(location, ScopedTaskResponse.From(task, entry, tenant.Slug, now));
     }
 
     /// <summary>How many levels tasks nest: a task, its subtask, theirs — enough for a planner and its workers, and a bound on the walks up and down.</summary>
@@ -146,11 +185,34 @@ public static class JitEndpoints
         return TypedResults.Ok(TaskResponse.From(task, now) with { RevokedTokens = revoked });
     }
 
+    /// <summary>
+    /// A request within a task: for <c>authorization_details</c> (RFC 9396), or — the scope-based design — for the
+    /// space-separated scopes of <c>scope</c>; one or the other.
+    /// </summary>
     public static async Task<IResult> CreateRequest(
-        JitPermissionRequest request, HttpContext http, AgentsDbContext db, TenantContext tenant, JitTokens tokens, IOptions<JitOptions> options, CancellationToken cancellationToken)
+        JitPermissionRequest request, HttpContext http, AgentsDbContext db, TenantContext tenant, JitTokens tokens, AgentRoles roles, IOptions<JitOptions> options,
+        CancellationToken cancellationToken)
     {
         var validation = new RequestValidator().Required("task_id", request.TaskId, 64).Optional("justification", request.Justification, 1000);
-        if (!AuthorizationDetail.TryRead(request.AuthorizationDetails, out var normalized, out var details, out var problem))
+        List<string>? scopes = null;
+        JsonArray normalized;
+        IReadOnlyList<AuthorizationDetail> details;
+        if (request.Scope is not null)
+        {
+            scopes = [.. request.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal)];
+            if (request.AuthorizationDetails is { ValueKind: not JsonValueKind.Null })
+            {
+                validation.Add("scope", "send scope or authorization_details, not both");
+            }
+            else if (JitScopes.ProblemWith(scopes) is { } scopeProblem)
+            {
+                validation.Add("scope", scopeProblem);
+            }
+
+            normalized = JitScopes.ToDetails(scopes, null);
+            AuthorizationDetail.TryRead(JsonSerializer.SerializeToElement(normalized), out _, out details, out _);
+        }
+        else if (!AuthorizationDetail.TryRead(request.AuthorizationDetails, out normalized, out details, out var problem))
         {
             validation.Add("authorization_details", problem!);
         }
@@ -179,21 +241,43 @@ public static class JitEndpoints
             return TaskNotActive(task, now);
         }
 
+        var agent = http.CurrentAgent()!;
+        if (scopes is not null && await JitScopes.OutsideWhatTheAgentMayHoldAsync(agent, scopes, roles, cancellationToken) is { } outside)
+        {
+            return ScopeNotHeld(outside);
+        }
+
+        var entry = await RecordRequestAsync(db, tokens, agent, task, normalized, details, scopes, request.Justification, request.RequestedTtl, request.CallbackUrl, now, cancellationToken);
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        var response = RequestResponse.From(entry, tenant.Slug, now);
+        return entry.Status == JitStatuses.Pending ? TypedResults.Json(response, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(response);
+    }
+
+    /// <summary>
+    /// Judges a request within the caller's locked, active task and adds it (approved at once, pending for a person, or
+    /// denied with the task suspended when it crosses the risk line) with its events. The caller saves.
+    /// </summary>
+    private static async Task<JitRequest> RecordRequestAsync(
+        AgentsDbContext db, JitTokens tokens, Agent agent, JitTask task, JsonArray normalized, IReadOnlyList<AuthorizationDetail> details, List<string>? scopes,
+        string? justification, int? requestedTtl, string? callbackUrl, DateTimeOffset now, CancellationToken cancellationToken)
+    {
         var level = JitRisk.Assess(details, task);
-        var pending = JitRisk.NeedsApproval(level) || JitRisk.AboveApprovalLimit(details, http.CurrentAgent()!.RequireApprovalAboveUsd);
+        var pending = JitRisk.NeedsApproval(level) || JitRisk.AboveApprovalLimit(details, agent.RequireApprovalAboveUsd);
         var entry = new JitRequest
         {
             Id = Guid.CreateVersion7(),
-            TenantId = tenant.TenantId,
+            TenantId = task.TenantId,
             TaskId = task.Id,
             AgentId = task.AgentId,
             AuthorizationDetails = normalized.ToJsonString(),
-            Justification = request.Justification,
-            GrantedTtl = Math.Min(request.RequestedTtl ?? DefaultTtlSeconds, JitTokenRequest.MaxLifetimeSeconds),
+            Scopes = scopes,
+            Justification = justification,
+            GrantedTtl = Math.Min(requestedTtl ?? DefaultTtlSeconds, JitTokenRequest.MaxLifetimeSeconds),
             RiskLevel = level,
             Status = pending ? JitStatuses.Pending : JitStatuses.Approved,
             DecidedAt = pending ? null : now,
-            CallbackUrl = request.CallbackUrl,
+            CallbackUrl = callbackUrl,
             CreatedAt = now,
             ExpiresAt = now + DecisionWindow,
         };
@@ -209,16 +293,45 @@ public static class JitEndpoints
         }
 
         db.JitRequests.Add(entry);
-        db.AddEvent(new JitRequestCreated(entry.Id, task.Id, task.AgentId, level, entry.Status, types) { TenantId = tenant.TenantId });
+        db.AddEvent(new JitRequestCreated(entry.Id, task.Id, task.AgentId, level, entry.Status, types) { TenantId = task.TenantId });
         if (entry.Status == JitStatuses.Pending)
         {
-            db.AddEvent(new JitApprovalRequested(entry.Id, task.Id, task.AgentId, level, entry.Justification, types, entry.ExpiresAt) { TenantId = tenant.TenantId });
+            db.AddEvent(new JitApprovalRequested(entry.Id, task.Id, task.AgentId, level, entry.Justification, types, entry.ExpiresAt) { TenantId = task.TenantId });
         }
 
-        await db.SaveChangesAsync(cancellationToken);
-        await transaction.CommitAsync(cancellationToken);
-        var response = RequestResponse.From(entry, tenant.Slug, now);
-        return entry.Status == JitStatuses.Pending ? TypedResults.Json(response, statusCode: StatusCodes.Status202Accepted) : TypedResults.Ok(response);
+        return entry;
+    }
+
+    /// <summary>
+    /// The scope-based design's poll (<c>GET /jit/status/{task_id}</c>): the task's requests summed up — pending while one
+    /// waits, else approved while one is (with the scopes approved so far), else denied or expired. A task suspended for
+    /// risk is denied; one completed or past its time, expired.
+    /// </summary>
+    public static async Task<IResult> GetTaskStatus(string taskId, HttpContext http, AgentsDbContext db, CancellationToken cancellationToken)
+    {
+        if (await FindTaskAsync(db, http, taskId, cancellationToken) is not { } task)
+        {
+            return ApiErrors.NotFound("Task");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var requests = await db.JitRequests.AsNoTracking().Where(r => r.TaskId == task.Id).OrderBy(r => r.CreatedAt).ToListAsync(cancellationToken);
+        var approved = requests.Where(r => RequestResponse.StateOf(r, now) == JitStatuses.Approved).ToList();
+        var states = requests.Select(r => RequestResponse.StateOf(r, now)).ToHashSet(StringComparer.Ordinal);
+        var status = TaskResponse.StateOf(task, now) switch
+        {
+            JitStatuses.Suspended => JitStatuses.Denied,
+            not JitStatuses.Active => JitStatuses.Expired,
+            _ when requests.Count == 0 || states.Contains(JitStatuses.Pending) => JitStatuses.Pending,
+            _ when approved.Count > 0 => JitStatuses.Approved,
+            _ when states.Contains(JitStatuses.Denied) => JitStatuses.Denied,
+            _ => JitStatuses.Expired,
+        };
+        var last = status == JitStatuses.Approved ? approved.MaxBy(r => r.DecidedAt) : null;
+        return TypedResults.Ok(new TaskStatusResponse(
+            JitIds.Task(task.Id), status,
+            status == JitStatuses.Approved ? [.. approved.SelectMany(r => r.Scopes ?? []).Distinct(StringComparer.Ordinal)] : [],
+            last?.DecidedBy, last?.DecidedAt, task.ExpiresAt));
     }
 
     public static async Task<IResult> GetStatus(string requestId, HttpContext http, AgentsDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
@@ -373,6 +486,12 @@ public static class JitEndpoints
         return await db.JitRequests.AsNoTracking().FirstOrDefaultAsync(r => r.Id == id && r.AgentId == agentId, cancellationToken);
     }
 
+    private static IResult ScopeNotHeld(string scope) => ApiErrors.Create(StatusCodes.Status403Forbidden, CapabilityDenied,
+        $"No capability or role of the agent names the scope '{scope}': just in time, an agent holds only what it may hold");
+
+    /// <summary>The documented refusal of something the agent's capabilities do not cover.</summary>
+    public const string CapabilityDenied = "capability_denied";
+
     private static IResult TaskNotActive(JitTask task, DateTimeOffset now) =>
         Conflict("task_not_active", $"The task is {TaskResponse.StateOf(task, now)}{(task.EndReason is { } reason ? $" ({reason})" : string.Empty)}");
 
@@ -415,14 +534,68 @@ public sealed record JitTaskRequest(
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("task_type")] string? TaskType,
     [property: JsonPropertyName("on_behalf_of")] string? OnBehalfOf,
-    [property: JsonPropertyName("parent_task_id")] string? ParentTaskId = null);
+    [property: JsonPropertyName("parent_task_id")] string? ParentTaskId = null)
+{
+    // The scope-based design's fields.
+    [JsonPropertyName("task_description")]
+    public string? TaskDescription { get; init; }
+
+    [JsonPropertyName("required_scopes")]
+    public List<string?>? RequiredScopes { get; init; }
+
+    [JsonPropertyName("duration")]
+    public int? Duration { get; init; }
+
+    [JsonPropertyName("resources")]
+    public List<string?>? Resources { get; init; }
+}
 
 public sealed record JitPermissionRequest(
     [property: JsonPropertyName("task_id")] string? TaskId,
     [property: JsonPropertyName("authorization_details")] JsonElement? AuthorizationDetails,
     [property: JsonPropertyName("justification")] string? Justification,
     [property: JsonPropertyName("requested_ttl")] int? RequestedTtl,
-    [property: JsonPropertyName("callback_url")] string? CallbackUrl);
+    [property: JsonPropertyName("callback_url")] string? CallbackUrl)
+{
+    /// <summary>The scope-based design: space-separated scopes instead of <c>authorization_details</c>.</summary>
+    [JsonPropertyName("scope")]
+    public string? Scope { get; init; }
+}
+
+/// <summary>
+/// The scope-based design's answer to a task opened with <c>required_scopes</c>: its first request's state, where a
+/// person approves it (the Admin API's approval resource) while it waits, and how long it waits.
+/// </summary>
+public sealed record ScopedTaskResponse(
+    [property: JsonPropertyName("task_id")] string TaskId,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("approval_url")] string? ApprovalUrl,
+    [property: JsonPropertyName("expires_in")] int ExpiresIn,
+    [property: JsonPropertyName("required_scopes")] IReadOnlyList<string> RequiredScopes,
+    [property: JsonPropertyName("request_id")] string RequestId,
+    [property: JsonPropertyName("risk_level")] string RiskLevel,
+    [property: JsonPropertyName("status_url")] string StatusUrl,
+    [property: JsonPropertyName("task_expires_at")] DateTimeOffset TaskExpiresAt)
+{
+    public static ScopedTaskResponse From(JitTask task, JitRequest request, string tenantSlug, DateTimeOffset now)
+    {
+        var status = RequestResponse.StateOf(request, now);
+        var api = $"/t/{tenantSlug}/api/v1";
+        return new(JitIds.Task(task.Id), status,
+            status == JitStatuses.Pending ? $"{api}/admin/agents/jit-requests/{JitIds.Request(request.Id)}" : null,
+            (int)Math.Max(0, (request.ExpiresAt - now).TotalSeconds), request.Scopes ?? [], JitIds.Request(request.Id), request.RiskLevel,
+            $"{api}/jit/status/{JitIds.Task(task.Id)}", task.ExpiresAt);
+    }
+}
+
+/// <summary>The scope-based design's poll answer; <c>approved_by</c> is null for a request approved at once by the risk rules.</summary>
+public sealed record TaskStatusResponse(
+    [property: JsonPropertyName("task_id")] string TaskId,
+    [property: JsonPropertyName("status")] string Status,
+    [property: JsonPropertyName("approved_scopes")] IReadOnlyList<string> ApprovedScopes,
+    [property: JsonPropertyName("approved_by")] string? ApprovedBy,
+    [property: JsonPropertyName("approved_at")] DateTimeOffset? ApprovedAt,
+    [property: JsonPropertyName("task_expires_at")] DateTimeOffset TaskExpiresAt);
 
 public sealed record TaskResponse(
     [property: JsonPropertyName("task_id")] string TaskId,

@@ -15,7 +15,8 @@ namespace LumoAuth.Token.Features.Jit;
 /// Signs the access tokens of approved JIT requests for the agents service, which judged them: RFC 9068 JWTs with the
 /// tenant's key and issuer, so introspection and every service's bearer check take them like any other access token (and
 /// honour their revocation by <c>jti</c>). The subject is the agent's task (the docs' "ephemeral persona"); the token
-/// carries the request's <c>authorization_details</c> (RFC 9396) and no scope.
+/// carries the request's <c>authorization_details</c> (RFC 9396), and no scope unless it came by token exchange (the
+/// scope-based design, <see cref="Token.JitTaskExchange"/>).
 /// </summary>
 public static class JitTokenClaims
 {
@@ -58,6 +59,16 @@ public static class JitTokenEndpoints
         }
 
         var options = await serverOptions.PinForRequestAsync(http, tenant);
+        var (token, expiresAt) = Sign(request, tenant, options, time);
+        return TypedResults.Ok(new JitTokenResponse(token, request.TokenId, expiresAt));
+    }
+
+    /// <summary>
+    /// The JIT access token for a request the agents service judged and recorded: shared by its own fetch
+    /// (<see cref="IssueAsync"/>) and by a token exchange naming <c>jit_task_id</c>, which adds the approved scopes.
+    /// </summary>
+    public static (string Token, DateTimeOffset ExpiresAt) Sign(JitTokenRequest request, TenantInfo tenant, OpenIddict.Server.OpenIddictServerOptions options, TimeProvider time)
+    {
         var issuer = options.Issuer!.AbsoluteUri;
         var issuedAt = time.GetUtcNow().ToUnixTimeSeconds();
         var expiresAt = issuedAt + request.LifetimeSeconds;
@@ -98,12 +109,17 @@ public static class JitTokenEndpoints
                 json.WriteString("on_behalf_of", principal);
             }
 
+            if (request.Scopes is { Count: > 0 } scopes)
+            {
+                json.WriteString(Claims.Scope, string.Join(' ', scopes));
+            }
+
             json.WritePropertyName("authorization_details");
             request.AuthorizationDetails.WriteTo(json);
             json.WriteEndObject();
         }
 
         var token = Tokens.CreateToken(Encoding.UTF8.GetString(payload.WrittenSpan), options.SigningCredentials[0], Header);
-        return TypedResults.Ok(new JitTokenResponse(token, tokenId, DateTimeOffset.FromUnixTimeSeconds(expiresAt)));
+        return (token, DateTimeOffset.FromUnixTimeSeconds(expiresAt));
     }
 }

@@ -60,6 +60,11 @@ public static class TokenEndpoints
 
         if (request.IsTokenExchangeGrantType())
         {
+            if (JitTaskExchange.GrantOf(http) is { } jit)
+            {
+                return await JitTaskExchange.IssueAsync(http, jit, tenantContext.Tenant!);
+            }
+
             // The policy (TokenExchange.Policy) has decided; a request it did not see is refused.
             return TokenExchange.DecisionOf(http) is { } decision
                 ? Results.SignIn(TokenExchange.Issue(decision, http.RequestServices.GetRequiredService<TimeProvider>()), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)

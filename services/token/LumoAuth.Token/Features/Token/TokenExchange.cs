@@ -41,7 +41,7 @@ public static class TokenExchange
         ClaimsPrincipal Subject, string? Actor, JsonObject? PriorActors, IReadOnlyList<string> Scopes, DateTimeOffset? SubjectExpiresAt, TimeSpan RequesterLifetime);
 
     /// <summary>Null when the requester may use <paramref name="token"/>; otherwise what it is bound to, for the refusal.</summary>
-    private static string? HeldByRequester(ClaimsPrincipal token, ValidateTokenRequestContext context)
+    internal static string? HeldByRequester(ClaimsPrincipal token, ValidateTokenRequestContext context)
     {
         var confirmation = token.GetClaim(Claims.Confirmation);
         if (!ForwardedClientCertificateMiddleware.MayPresent(confirmation, context.Transaction.GetHttpRequest()?.HttpContext.Connection.ClientCertificate))
@@ -91,7 +91,8 @@ public static class TokenExchange
 
     /// <summary>Checks a token-exchange request once OpenIddict has authenticated the client and validated both tokens.</summary>
     public sealed class Policy(
-        TokenApplicationManager applications, AgentDirectory agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant, ExternalSubjectExchange externalSubjects)
+        TokenApplicationManager applications, AgentDirectory agents, LumoAuth.ServiceDefaults.Tenancy.TenantContext tenant, ExternalSubjectExchange externalSubjects,
+        JitTaskExchange jitTasks)
         : IOpenIddictServerHandler<ValidateTokenRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
@@ -114,6 +115,13 @@ public static class TokenExchange
             if (requesterApplication is null || !await MayDelegateAsync(requesterApplication, context.CancellationToken))
             {
                 context.Reject(DelegationNotAllowed, "This client is not enabled for delegation (token exchange).");
+                return;
+            }
+
+            // An agent asking for its task's approved scopes is not delegating: its own rules apply.
+            if (JitTaskExchange.IsJit(context.Request))
+            {
+                await jitTasks.DecideAsync(context);
                 return;
             }
 
@@ -414,6 +422,10 @@ public static class TokenExchange
             if (context.Response.Error is DelegationNotAllowed or DelegationDepthExceeded or AgentDirectory.CapabilityDenied)
             {
                 request.HttpContext.Response.StatusCode = StatusCodes.Status403Forbidden;
+            }
+            else if (context.Response.Error == Errors.TemporarilyUnavailable)
+            {
+                request.HttpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             }
 
             if (context.Response.Error == DelegationDepthExceeded)
