@@ -220,6 +220,59 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// The scope-based JIT design across the gateway: the agent's own token opens a task of scopes at the agents service,
+    /// a person approves the critical one, and the token service exchanges the agent's token naming <c>jit_task_id</c>
+    /// after asking the agents service to claim the approval.
+    /// </summary>
+    [Fact]
+    public async Task AJitTaskOfScopes_IsApprovedAtTheAgentsService_AndExchangedAtTheTokenService()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/agents",
+            new { name = "Payer", identityType = "client_credentials", capabilities = new[] { "payment:*" } }, key);
+        var agent = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var clientId = agent["clientId"]!.GetValue<string>();
+        var secret = agent["clientSecret"]!.GetValue<string>();
+        async Task<HttpResponseMessage> TokenAsync(Dictionary<string, string> form)
+        {
+            form["client_id"] = clientId;
+            form["client_secret"] = secret;
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token") { Content = new FormUrlEncodedContent(form) };
+            return await suite.Gateway.SendAsync(request);
+        }
+
+        using var own = await TokenAsync(new() { ["grant_type"] = "client_credentials" });
+        var ownToken = (await ApiAssert.OkAsync(own))["access_token"]!.GetValue<string>();
+        var asAgent = SuiteFixture.Bearer(ownToken);
+        using var task = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/jit/task",
+            new { task_description = "Pay the invoice", required_scopes = new[] { "payment:write" }, duration = 120 }, asAgent);
+        var opened = await ApiAssert.OkAsync(task, 201);
+        Assert.Equal("pending", opened["status"]!.GetValue<string>());
+        var taskId = opened["task_id"]!.GetValue<string>();
+        var approvalUrl = opened["approval_url"]!.GetValue<string>();
+        using var approved = await suite.SendAsync(HttpMethod.Post, approvalUrl + "/approve", configure: key);
+        await ApiAssert.OkAsync(approved);
+        using var status = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/jit/status/{taskId}", configure: asAgent);
+        Assert.Equal("approved", (await ApiAssert.OkAsync(status))["status"]!.GetValue<string>());
+
+        using var exchanged = await TokenAsync(new()
+        {
+            ["grant_type"] = "urn:ietf:params:oauth:grant-type:token-exchange",
+            ["subject_token"] = ownToken,
+            ["subject_token_type"] = "urn:ietf:params:oauth:token-type:access_token",
+            ["scope"] = "payment:write",
+            ["jit_task_id"] = taskId,
+        });
+        var answer = await ApiAssert.OkAsync(exchanged);
+        Assert.Equal("payment:write", answer["scope"]!.GetValue<string>());
+        Assert.InRange(answer["expires_in"]!.GetValue<int>(), 100, 120);
+        var jwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(answer["access_token"]!.GetValue<string>());
+        Assert.Equal(taskId, jwt.GetPayloadValue<string>("task_id"));
+        Assert.Equal("payment:write", jwt.GetPayloadValue<string>("scope"));
+    }
+
+    /// <summary>
     /// A SCIM delete of a group (soft, the default) takes its roles from its members at once; provisioning the group again
     /// with the same name gives the old members nothing.
     /// </summary>
