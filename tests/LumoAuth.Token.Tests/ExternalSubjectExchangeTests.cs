@@ -160,6 +160,46 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
     }
 
     [Fact]
+    public async Task AnAssertionEncryptedForTheTenant_IsExchanged_WithAesGcmOnly()
+    {
+        var setup = await suite.SetUpAsync();
+        await AddIdpAsync(setup);
+        var client = await ExchangingClientAsync(setup);
+        var email = $"saml-{Guid.NewGuid():N}"[..13] + "@example.com";
+        using var browser = suite.FederatedBrowser();
+        var metadata = new XmlDocument();
+        metadata.LoadXml(await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"));
+        var names = new XmlNamespaceManager(metadata.NameTable);
+        names.AddNamespace("md", "urn:oasis:names:tc:SAML:2.0:metadata");
+        names.AddNamespace("ds", "http://www.w3.org/2000/09/xmldsig#");
+        using var spCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(
+            metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.InnerText));
+
+        XmlDocument Encrypted(SamlTestSigning.Encryption how)
+        {
+            var document = Assertion(setup, email);
+            SamlTestSigning.Encrypt(document.DocumentElement!, spCertificate, how);
+            return document;
+        }
+
+        // CBC has no signature over its ciphertext here, so it could be probed: refused, as is RSA PKCS#1 v1.5.
+        using (var cbc = await ExchangeAsync(setup, client, Encode(Encrypted(new SamlTestSigning.Encryption("cbc")))))
+        {
+            var error = await HttpAssert.OAuthErrorAsync(cbc, HttpStatusCode.BadRequest, "invalid_grant");
+            Assert.Contains("AES-CBC", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+        }
+
+        using (var pkcs1 = await ExchangeAsync(setup, client, Encode(Encrypted(new SamlTestSigning.Encryption(KeyTransport: "rsa-1_5")))))
+        {
+            await HttpAssert.OAuthErrorAsync(pkcs1, HttpStatusCode.BadRequest, "invalid_grant");
+        }
+
+        using var exchanged = await ExchangeAsync(setup, client, Encode(Encrypted(new SamlTestSigning.Encryption())));
+        var token = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!);
+        Assert.Equal(await UserIdAsync(setup, email), token.Subject);
+    }
+
+    [Fact]
     public async Task OnlyAClientEnabledForTokenExchange_AtTheIdpsOwnTenant_WithTheIdpEnabled_GetsAToken()
     {
         var setup = await suite.SetUpAsync();

@@ -208,7 +208,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         {
             var reparsed = new XmlDocument { PreserveWhitespace = true };
             reparsed.LoadXml(response.OuterXml);
-            return LumoAuth.Federation.Features.Saml.SamlResponseReader.Read(reparsed, provider, expected, DateTimeOffset.UtcNow).Problem;
+            return LumoAuth.Federation.Features.Saml.SamlResponseReader.Read(reparsed, provider, expected, DateTimeOffset.UtcNow, []).Problem;
         }
 
         Assert.Null(ProblemOf(Response(setup, "_request", "a@example.com", signResponse: false)));
@@ -561,6 +561,101 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"{url}/{id}")).StatusCode);
     }
 
+    [Fact]
+    public async Task EncryptedAssertions_AreDecryptedWithTheTenantsKey_CbcOnlyInsideASignedResponse_AndCanBeRequired()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
+        var email = $"enc-{Guid.NewGuid():N}"[..12] + "@example.com";
+        using var metadataBrowser = suite.FederatedBrowser();
+        var metadata = new XmlDocument();
+        metadata.LoadXml(await metadataBrowser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"));
+        var names = new XmlNamespaceManager(metadata.NameTable);
+        names.AddNamespace("md", "urn:oasis:names:tc:SAML:2.0:metadata");
+        names.AddNamespace("ds", SignedXml.XmlDsigNamespaceUrl);
+        using var spCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(
+            metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.InnerText));
+        Assert.NotNull(metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/md:EncryptionMethod[@Algorithm='http://www.w3.org/2009/xmlenc11#aes256-gcm']", names));
+        Assert.True(spCertificate.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment));
+
+        async Task<HttpResponseMessage> PostAsync(HttpClient browser, Func<SamlRequest, XmlDocument> respond)
+        {
+            var (request, relay) = await StartAsync(browser, setup, id);
+            return await browser.PostAsync($"/t/{setup.Tenant.Slug}/saml/sp/acs", Form(respond(request), relay));
+        }
+
+        async Task AcceptedAsync(Func<SamlRequest, XmlDocument> respond)
+        {
+            using var browser = suite.FederatedBrowser();
+            var (request, relay) = await StartAsync(browser, setup, id);
+            await SignedInAsync(browser, setup, relay, respond(request));
+        }
+
+        async Task RefusedAsync(Func<SamlRequest, XmlDocument> respond)
+        {
+            using var browser = suite.FederatedBrowser();
+            using var posted = await PostAsync(browser, respond);
+            Assert.Equal($"/t/{setup.Tenant.Slug}/login/external?error=provider_error", HostedFlow.LocalRedirect(posted));
+        }
+
+        // AES-GCM, the key in the data's KeyInfo or beside it, RSA-OAEP with SHA-1 or SHA-256: the signed assertion inside
+        // is read as a plain one.
+        await AcceptedAsync(r => Response(setup, r.Id, email, encryptFor: (spCertificate, new SamlTestSigning.Encryption())));
+        await AcceptedAsync(r => Response(setup, r.Id, email, encryptFor: (spCertificate, new SamlTestSigning.Encryption("gcm128", "rsa-oaep-sha256", KeyBesideData: true))));
+        // AES-CBC inside a signed response: the signature over the ciphertext is checked before anything is decrypted.
+        await AcceptedAsync(r => Response(setup, r.Id, email, encryptFor: (spCertificate, new SamlTestSigning.Encryption("cbc"))));
+        // One person, signed in three times.
+        Assert.NotEmpty(await UserIdAsync(setup, email));
+
+        // RSA PKCS#1 v1.5 key transport; a key for someone else.
+        await RefusedAsync(r => Response(setup, r.Id, email, encryptFor: (spCertificate, new SamlTestSigning.Encryption(KeyTransport: "rsa-1_5"))));
+        using (var strangerKey = RSA.Create(2048))
+        using (var strangerCertificate = SamlTestSigning.SelfSigned(strangerKey, "CN=another-sp"))
+        {
+            await RefusedAsync(r => Response(setup, r.Id, email, encryptFor: (strangerCertificate, new SamlTestSigning.Encryption())));
+        }
+
+        // Without a response signature, CBC is refused (it could be probed) while GCM is taken.
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{id}", new { wantResponsesSigned = false })).StatusCode);
+        }
+
+        await RefusedAsync(r => Response(setup, r.Id, email, signResponse: false, encryptFor: (spCertificate, new SamlTestSigning.Encryption("cbc"))));
+        // An altered ciphertext fails its tag; an unsigned assertion inside is refused as ever.
+        await RefusedAsync(r =>
+        {
+            var response = Response(setup, r.Id, email, signResponse: false, encryptFor: (spCertificate, new SamlTestSigning.Encryption()));
+            var value = response.GetElementsByTagName("CipherValue", SamlTestSigning.XmlEnc).Cast<XmlElement>().Last();
+            var bytes = Convert.FromBase64String(value.InnerText);
+            bytes[20] ^= 1;
+            value.InnerText = Convert.ToBase64String(bytes);
+            return response;
+        });
+        await RefusedAsync(r => Response(setup, r.Id, email, signAssertion: false, signResponse: false, encryptFor: (spCertificate, new SamlTestSigning.Encryption())));
+
+        await AcceptedAsync(r => Response(setup, r.Id, email, signResponse: false, encryptFor: (spCertificate, new SamlTestSigning.Encryption())));
+
+        // Required: a plain assertion is refused from then on.
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            using var required = await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{id}", new { wantAssertionsEncrypted = true });
+            Assert.True((await HttpAssert.JsonAsync(required, HttpStatusCode.OK)).GetProperty("data").GetProperty("wantAssertionsEncrypted").GetBoolean());
+        }
+
+        await RefusedAsync(r => Response(setup, r.Id, email));
+        await AcceptedAsync(r => Response(setup, r.Id, email, encryptFor: (spCertificate, new SamlTestSigning.Encryption())));
+
+        // After a rotation of the tenant's key, an IdP that still encrypts for the old certificate is understood.
+        using (var admin = suite.FederationAdmin(setup.Tenant))
+        {
+            var next = (await HttpAssert.JsonAsync(await admin.PostAsync($"{setup.Tenant.Api}/admin/saml-keys", null), HttpStatusCode.Created)).GetProperty("data");
+            Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"{setup.Tenant.Api}/admin/saml-keys/{next.GetProperty("id").GetString()}/activate", null)).StatusCode);
+        }
+
+        await AcceptedAsync(r => Response(setup, r.Id, email, encryptFor: (spCertificate, new SamlTestSigning.Encryption())));
+    }
+
     private const string Protocol = "urn:oasis:names:tc:SAML:2.0:protocol";
     private const string Saml = "urn:oasis:names:tc:SAML:2.0:assertion";
 
@@ -627,7 +722,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         SignInSetup setup, string inResponseTo, string email, string? nameId = null, Dictionary<string, string>? attributes = null, bool signResponse = true,
         bool signAssertion = true, (RSA Key, X509Certificate2 Certificate)? signer = null, string? audience = null, string? recipient = null, string? issuer = null,
         DateTimeOffset? issued = null, string? nameIdFormat = null, string status = "urn:oasis:names:tc:SAML:2.0:status:Success", string? assertionId = null,
-        string? sessionIndex = null)
+        string? sessionIndex = null, (X509Certificate2 Certificate, SamlTestSigning.Encryption How)? encryptFor = null)
     {
         var now = issued ?? DateTimeOffset.UtcNow;
         static string Instant(DateTimeOffset t) => SamlTestSigning.Instant(t);
@@ -652,6 +747,11 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         if (signAssertion)
         {
             SamlTestSigning.Sign((XmlElement)document.GetElementsByTagName("Assertion", Saml)[0]!, key, certificate);
+        }
+
+        if (encryptFor is { } encryption)
+        {
+            SamlTestSigning.Encrypt((XmlElement)document.GetElementsByTagName("Assertion", Saml)[0]!, encryption.Certificate, encryption.How);
         }
 
         if (signResponse)

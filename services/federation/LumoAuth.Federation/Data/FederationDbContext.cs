@@ -116,6 +116,9 @@ public sealed class SamlIdpSettings
 
     public bool WantAssertionsSigned { get; set; } = true;
 
+    /// <summary>Whether only encrypted assertions are taken (the IdP encrypts for the SP metadata's key); encrypted ones are taken either way.</summary>
+    public bool WantAssertionsEncrypted { get; set; }
+
     public bool SignAuthnRequests { get; set; }
 
     /// <summary>Whether each sign-in brings a linked user's names up to date with the assertion's (the docs' "Update User on Login").</summary>

@@ -483,6 +483,8 @@ namespace LumoAuth.Federation.Data.Migrations
 
                             b1.Property<bool>("UpdateUserOnLogin");
 
+                            b1.Property<bool>("WantAssertionsEncrypted");
+
                             b1.Property<bool>("WantAssertionsSigned");
 
                             b1.Property<bool>("WantResponsesSigned");

@@ -41,7 +41,7 @@ public static partial class ExternalSubjectEndpoints
 
     public sealed record ExchangeServices(
         FederationDbContext Db, TenantDirectory Tenants, TenantContext Tenant, SamlStates SamlStates, LoginStates LoginStates, ExternalUsers Users,
-        UpstreamSignIn Upstream, IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<ExternalSubjectRequest> Logger);
+        UpstreamSignIn Upstream, SamlSigningKeys SamlKeys, IOptions<LumoAuthOptions> Options, TimeProvider Time, ILogger<ExternalSubjectRequest> Logger);
 
     /// <summary>What a provider vouched for, or why the token is not believed (for the log, and for the client).</summary>
     private sealed record Vouched(UpstreamAccount? Account, IdentityProvider? Provider, string? Problem);
@@ -87,7 +87,8 @@ public static partial class ExternalSubjectEndpoints
             RequestId: null, Audiences: [SamlNames.SpEntityId(services.Options.Value, tenant.Slug), request.TokenEndpoint], Recipients: [request.TokenEndpoint],
             NeedsAuthnStatement: false);
         var now = services.Time.GetUtcNow();
-        var (asserted, provider, problem) = SamlResponseReader.ReadBearer(document, providers, expected, now);
+        var keys = await services.SamlKeys.KeysAsync(services.Db, tenant.Id, tenant.Slug, cancellationToken);
+        var (asserted, provider, problem) = SamlResponseReader.ReadBearer(document, providers, expected, now, keys.Decrypting);
         if (asserted is null)
         {
             return new Vouched(null, provider, problem);

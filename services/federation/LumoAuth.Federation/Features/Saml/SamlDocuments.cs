@@ -201,6 +201,17 @@ public static class SamlDocuments
         sp.SetAttribute("WantAssertionsSigned", "true");
         sp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
         AddSigningKeys(document, sp, keys);
+        // The key IdPs encrypt assertions for, and the ciphers we prefer (AES-CBC is taken too, inside signed responses).
+        var encryption = Add(document, sp, SamlNames.Metadata, "md:KeyDescriptor");
+        encryption.SetAttribute("use", "encryption");
+        var encryptionKeyInfo = Add(document, encryption, SamlNames.XmlDsig, "ds:KeyInfo");
+        Add(document, Add(document, encryptionKeyInfo, SamlNames.XmlDsig, "ds:X509Data"), SamlNames.XmlDsig, "ds:X509Certificate").InnerText =
+            Convert.ToBase64String(keys.Current.Certificate.RawData);
+        foreach (var algorithm in new[] { SamlEncryption.Aes256Gcm, SamlEncryption.XmlEnc11 + "aes128-gcm", SamlEncryption.RsaOaep, SamlEncryption.RsaOaep11 })
+        {
+            Add(document, encryption, SamlNames.Metadata, "md:EncryptionMethod").SetAttribute("Algorithm", algorithm);
+        }
+
         var slo = Add(document, sp, SamlNames.Metadata, "md:SingleLogoutService");
         slo.SetAttribute("Binding", SamlNames.RedirectBinding);
         slo.SetAttribute("Location", sloUrl);

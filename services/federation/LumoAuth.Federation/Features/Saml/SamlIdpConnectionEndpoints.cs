@@ -220,6 +220,7 @@ public static class SamlIdpConnectionEndpoints
         settings.TrustEmail = request.TrustEmail ?? settings.TrustEmail;
         settings.WantResponsesSigned = request.WantResponsesSigned ?? settings.WantResponsesSigned;
         settings.WantAssertionsSigned = request.WantAssertionsSigned ?? settings.WantAssertionsSigned;
+        settings.WantAssertionsEncrypted = request.WantAssertionsEncrypted ?? settings.WantAssertionsEncrypted;
         settings.SignAuthnRequests = request.SignAuthnRequests ?? settings.SignAuthnRequests;
         settings.UpdateUserOnLogin = request.UpdateUserOnLogin ?? settings.UpdateUserOnLogin;
         settings.DefaultRoles = request.DefaultRoles is { } roles ? [.. roles.Distinct(StringComparer.Ordinal)] : settings.DefaultRoles;
@@ -250,7 +251,8 @@ public sealed record SamlIdpRequest(
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
     [property: JsonPropertyName("allowTokenExchange")] bool? AllowTokenExchange = null,
     [property: JsonPropertyName("metadataXml")] string? MetadataXml = null,
-    [property: JsonPropertyName("metadataUrl")] string? MetadataUrl = null)
+    [property: JsonPropertyName("metadataUrl")] string? MetadataUrl = null,
+    [property: JsonPropertyName("wantAssertionsEncrypted")] bool? WantAssertionsEncrypted = null)
 {
     /// <summary>The metadata's second signing certificate, when the request was filled from metadata (not a field of the API).</summary>
     [JsonIgnore]
@@ -300,6 +302,10 @@ public sealed record SamlIdpResponse(
     [JsonPropertyName("nextCertificateThumbprint")]
     public string? NextCertificateThumbprint { get; init; }
 
+    /// <summary>Whether only encrypted assertions are taken from the IdP (encrypted ones are taken either way).</summary>
+    [JsonPropertyName("wantAssertionsEncrypted")]
+    public bool WantAssertionsEncrypted { get; init; }
+
     public static SamlIdpResponse From(IdentityProvider provider, LumoAuthOptions options, string slug)
     {
         var saml = provider.Saml!;
@@ -313,6 +319,7 @@ public sealed record SamlIdpResponse(
             provider.CreatedAt, provider.UpdatedAt)
         {
             MetadataUrl = saml.MetadataUrl, MetadataRefreshedAt = saml.MetadataRefreshedAt, NextCertificateThumbprint = next?.GetCertHashString(HashAlgorithmName.SHA256),
+            WantAssertionsEncrypted = saml.WantAssertionsEncrypted,
         };
     }
 }

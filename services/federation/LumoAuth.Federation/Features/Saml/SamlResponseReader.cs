@@ -41,9 +41,13 @@ public static class SamlResponseReader
     private static readonly string[] FamilyNames = ["surname", "lastname", "sn", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"];
     private static readonly string[] DisplayNames = ["displayname", "name", "cn", "http://schemas.microsoft.com/identity/claims/displayname", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"];
 
-    /// <summary>The account, or why the response is not believed (for the log; the person sees a fixed reason).</summary>
+    /// <summary>
+    /// The account, or why the response is not believed (for the log; the person sees a fixed reason). An encrypted
+    /// assertion is decrypted with <paramref name="decryptionKeys"/> (the tenant's SAML keys) once the response's own
+    /// signature, if any, holds, and is then read as a plain one.
+    /// </summary>
     public static (SamlAssertedAccount? Account, string? Problem, bool Cancelled) Read(
-        XmlDocument document, IdentityProvider provider, SamlExpectation expected, DateTimeOffset now)
+        XmlDocument document, IdentityProvider provider, SamlExpectation expected, DateTimeOffset now, IReadOnlyList<SamlKey> decryptionKeys)
     {
         var settings = provider.Saml!;
         var root = document.DocumentElement!;
@@ -75,9 +79,51 @@ public static class SamlResponseReader
             return (null, $"the IdP answered {SamlMessages.ForLog(code?.GetAttribute("Value") ?? "no status")}", true);
         }
 
-        if (document.GetElementsByTagName("EncryptedAssertion", SamlNames.Assertion).Count > 0)
+        var responseVerified = false;
+        if (document.GetElementsByTagName("EncryptedAssertion", SamlNames.Assertion) is { Count: > 0 } encrypted)
         {
-            return Problem("encrypted assertions are not accepted");
+            if (encrypted.Count != 1 || encrypted[0] is not XmlElement wrapper || wrapper.ParentNode != root
+                || document.GetElementsByTagName("Assertion", SamlNames.Assertion).Count != 0)
+            {
+                return Problem("the response must hold exactly one assertion, directly");
+            }
+
+            if (!HasUniqueIds(document))
+            {
+                return Problem("two elements share an ID");
+            }
+
+            // The response's signature covers the ciphertext: it is checked before anything is decrypted, so an altered
+            // ciphertext is never tried.
+            var responseSignature = SamlMessages.Child(root, SamlNames.XmlDsig, "Signature");
+            if (document.GetElementsByTagName("Signature", SamlNames.XmlDsig).Count != (responseSignature is null ? 0 : 1))
+            {
+                return Problem("a signature sits somewhere other than on the response or the assertion");
+            }
+
+            if (responseSignature is null && settings.WantResponsesSigned)
+            {
+                return Problem("the response must be signed");
+            }
+
+            if (responseSignature is not null)
+            {
+                if (SamlSignatures.WithAny(settings.SigningCertificates(), certificate => SamlSignatures.VerifyElement(root, responseSignature, certificate)) is { } forged)
+                {
+                    return Problem(forged);
+                }
+
+                responseVerified = true;
+            }
+
+            if (SamlEncryption.Decrypt(wrapper, decryptionKeys, allowCbc: responseVerified).Problem is { } undecrypted)
+            {
+                return Problem(undecrypted);
+            }
+        }
+        else if (settings.WantAssertionsEncrypted)
+        {
+            return Problem("the assertion must be encrypted");
         }
 
         if (document.GetElementsByTagName("Assertion", SamlNames.Assertion) is not { Count: 1 } assertions
@@ -86,12 +132,12 @@ public static class SamlResponseReader
             return Problem("the response must hold exactly one assertion, directly");
         }
 
-        if (document.SelectNodes("//*[@ID]") is not { } withIds || withIds.Cast<XmlElement>().Select(e => e.GetAttribute("ID")).Distinct(StringComparer.Ordinal).Count() != withIds.Count)
+        if (!HasUniqueIds(document))
         {
             return Problem("two elements share an ID");
         }
 
-        if (SignatureProblem(document, root, assertion, settings) is { } unsigned)
+        if (SignatureProblem(document, root, assertion, settings, responseVerified) is { } unsigned)
         {
             return Problem(unsigned);
         }
@@ -99,15 +145,34 @@ public static class SamlResponseReader
         return ReadAssertion(assertion, settings, expected, now);
     }
 
+    private static bool HasUniqueIds(XmlDocument document) =>
+        document.SelectNodes("//*[@ID]") is { } withIds && withIds.Cast<XmlElement>().Select(e => e.GetAttribute("ID")).Distinct(StringComparer.Ordinal).Count() == withIds.Count;
+
     /// <summary>
     /// A bare assertion presented at the token endpoint (RFC 7522 §3, RFC 8693's <c>saml2</c> subject token): issued by one
     /// of <paramref name="providers"/>, always signed on itself with that IdP's certificate whatever its settings ask of
-    /// browser sign-ins (nothing else carries it), and then held to the same rules as one in a response.
+    /// browser sign-ins (nothing else carries it), and then held to the same rules as one in a response. It may come
+    /// encrypted for the tenant (an <c>EncryptedAssertion</c>), with AES-GCM only: no signature covers the ciphertext.
     /// </summary>
     public static (SamlAssertedAccount? Account, IdentityProvider? Provider, string? Problem) ReadBearer(
-        XmlDocument document, IReadOnlyList<IdentityProvider> providers, SamlExpectation expected, DateTimeOffset now)
+        XmlDocument document, IReadOnlyList<IdentityProvider> providers, SamlExpectation expected, DateTimeOffset now, IReadOnlyList<SamlKey> decryptionKeys)
     {
         var assertion = document.DocumentElement!;
+        if (assertion.LocalName == "EncryptedAssertion" && assertion.NamespaceURI == SamlNames.Assertion)
+        {
+            if (document.GetElementsByTagName("Signature", SamlNames.XmlDsig).Count != 0)
+            {
+                return (null, null, "a signature sits outside the encrypted assertion");
+            }
+
+            var (decrypted, undecrypted) = SamlEncryption.Decrypt(assertion, decryptionKeys, allowCbc: false);
+            if (decrypted is null)
+            {
+                return (null, null, undecrypted);
+            }
+
+            assertion = decrypted;
+        }
         if (assertion.LocalName != "Assertion" || assertion.NamespaceURI != SamlNames.Assertion)
         {
             return (null, null, "the token is not a SAML 2.0 assertion");
@@ -119,7 +184,7 @@ public static class SamlResponseReader
             return (null, null, "the assertion's Issuer is no identity provider of this organisation");
         }
 
-        if (document.SelectNodes("//*[@ID]") is not { } withIds || withIds.Cast<XmlElement>().Select(e => e.GetAttribute("ID")).Distinct(StringComparer.Ordinal).Count() != withIds.Count)
+        if (!HasUniqueIds(document))
         {
             return (null, provider, "two elements share an ID");
         }
@@ -139,7 +204,8 @@ public static class SamlResponseReader
         return (account, provider, problem);
     }
 
-    private static string? SignatureProblem(XmlDocument document, XmlElement root, XmlElement assertion, SamlIdpSettings settings)
+    /// <summary>Why the signatures do not hold, or null; a response signature <paramref name="responseVerified"/> before decryption is not checked again.</summary>
+    private static string? SignatureProblem(XmlDocument document, XmlElement root, XmlElement assertion, SamlIdpSettings settings, bool responseVerified)
     {
         var responseSignature = SamlMessages.Child(root, SamlNames.XmlDsig, "Signature");
         var assertionSignature = SamlMessages.Child(assertion, SamlNames.XmlDsig, "Signature");
@@ -165,7 +231,7 @@ public static class SamlResponseReader
         }
 
         return SamlSignatures.WithAny(settings.SigningCertificates(), certificate =>
-            (responseSignature is null ? null : SamlSignatures.VerifyElement(root, responseSignature, certificate))
+            (responseSignature is null || responseVerified ? null : SamlSignatures.VerifyElement(root, responseSignature, certificate))
             ?? (assertionSignature is null ? null : SamlSignatures.VerifyElement(assertion, assertionSignature, certificate)));
     }
 

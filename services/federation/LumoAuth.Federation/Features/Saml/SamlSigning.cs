@@ -38,7 +38,14 @@ public static class SamlKeyStatus
 }
 
 /// <summary>The key that signs, and every certificate the metadata publishes (current first, then next and previous).</summary>
-public sealed record SamlKeySet(SamlKey Current, IReadOnlyList<X509Certificate2> Published);
+public sealed record SamlKeySet(SamlKey Current, IReadOnlyList<X509Certificate2> Published)
+{
+    /// <summary>
+    /// Every key an IdP may have encrypted an assertion for: the current one (the metadata's encryption key), then the
+    /// next and the previous (an IdP that read the metadata around a rotation).
+    /// </summary>
+    public IReadOnlyList<SamlKey> Decrypting { get; init; } = [Current];
+}
 
 /// <summary>
 /// The tenant's SAML signing keys: the current one made on first use (RSA 2048, self-signed for three years, as the docs
@@ -63,8 +70,10 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
         var rows = await db.SamlSigningKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.TenantId == tenantId).ToListAsync(cancellationToken);
         var current = rows.FirstOrDefault(k => k.Status == SamlKeyStatus.Current) ?? await CreateAsync(db, tenantId, slug, SamlKeyStatus.Current, cancellationToken);
         var others = rows.Where(k => k.Status != SamlKeyStatus.Current).OrderBy(k => k.Status == SamlKeyStatus.Next ? 0 : 1);
-        var key = new SamlKey(X509CertificateLoader.LoadCertificate(current.Certificate), Convert.FromBase64String(_protector.Unprotect(current.ProtectedPrivateKey)));
-        var set = new SamlKeySet(key, [key.Certificate, .. others.Select(k => X509CertificateLoader.LoadCertificate(k.Certificate))]);
+        var keys = new[] { current }.Concat(others)
+            .Select(k => new SamlKey(X509CertificateLoader.LoadCertificate(k.Certificate), Convert.FromBase64String(_protector.Unprotect(k.ProtectedPrivateKey))))
+            .ToList();
+        var set = new SamlKeySet(keys[0], [.. keys.Select(k => k.Certificate)]) { Decrypting = keys };
         return cache.Set(CacheKey(tenantId), set, CacheFor);
     }
 
@@ -76,7 +85,8 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
     {
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest($"CN=LumoAuth SAML {slug}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
+        // The SP metadata offers the key for encryption too (an IdP may check that its usage allows it).
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, critical: true));
         var now = time.GetUtcNow();
         using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(3));
         var row = new SamlSigningKey

@@ -123,7 +123,8 @@ public static partial class SamlSpEndpoints
         var expected = new SamlExpectation(state.RequestId, [SamlNames.SpEntityId(options, slug)],
             [SamlNames.SpUrl(options, slug, "acs"), $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/acs"]);
         var now = services.Time.GetUtcNow();
-        var (asserted, problem, cancelled) = SamlResponseReader.Read(document, provider, expected, now);
+        var keys = await services.Keys.KeysAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
+        var (asserted, problem, cancelled) = SamlResponseReader.Read(document, provider, expected, now, keys.Decrypting);
         if (asserted is not null && !await services.SamlStates.FirstAssertionUseAsync(services.Tenant.TenantId, provider.Id, asserted.AssertionId, asserted.ValidUntil - now))
         {
             (asserted, problem) = (null, "the assertion was used already");
