@@ -167,13 +167,7 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
         var client = await ExchangingClientAsync(setup);
         var email = $"saml-{Guid.NewGuid():N}"[..13] + "@example.com";
         using var browser = suite.FederatedBrowser();
-        var metadata = new XmlDocument();
-        metadata.LoadXml(await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"));
-        var names = new XmlNamespaceManager(metadata.NameTable);
-        names.AddNamespace("md", "urn:oasis:names:tc:SAML:2.0:metadata");
-        names.AddNamespace("ds", "http://www.w3.org/2000/09/xmldsig#");
-        using var spCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(
-            metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.InnerText));
+        using var spCertificate = await SamlTestSigning.SpEncryptionCertificateAsync(browser, setup.Tenant.Slug);
 
         XmlDocument Encrypted(SamlTestSigning.Encryption how)
         {

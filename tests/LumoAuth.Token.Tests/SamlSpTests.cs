@@ -568,14 +568,7 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
         var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
         var email = $"enc-{Guid.NewGuid():N}"[..12] + "@example.com";
         using var metadataBrowser = suite.FederatedBrowser();
-        var metadata = new XmlDocument();
-        metadata.LoadXml(await metadataBrowser.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"));
-        var names = new XmlNamespaceManager(metadata.NameTable);
-        names.AddNamespace("md", "urn:oasis:names:tc:SAML:2.0:metadata");
-        names.AddNamespace("ds", SignedXml.XmlDsigNamespaceUrl);
-        using var spCertificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(
-            metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.InnerText));
-        Assert.NotNull(metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/md:EncryptionMethod[@Algorithm='http://www.w3.org/2009/xmlenc11#aes256-gcm']", names));
+        using var spCertificate = await SamlTestSigning.SpEncryptionCertificateAsync(metadataBrowser, setup.Tenant.Slug);
         Assert.True(spCertificate.Extensions.OfType<X509KeyUsageExtension>().Single().KeyUsages.HasFlag(X509KeyUsageFlags.KeyEncipherment));
 
         async Task<HttpResponseMessage> PostAsync(HttpClient browser, Func<SamlRequest, XmlDocument> respond)

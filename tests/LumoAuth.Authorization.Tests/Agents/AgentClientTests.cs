@@ -44,7 +44,7 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
             Assert.Equal(agentId, me["identity"]!["id"]!.GetValue<string>());
         }
 
-        var (appId, appSecret) = await AppClientAsync(tenant);
+        var (appId, appSecret) = await suite.AppClientAsync(tenant);
         var appToken = await ClientCredentialsAsync(tenant, appId, appSecret);
         using (var asApp = suite.AgentClient(appToken))
         {
@@ -79,7 +79,7 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
         }
 
         // Its OAuth client is off too: no new tokens, and the ones it had are void everywhere.
-        using (var noToken = await TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" }))
+        using (var noToken = await suite.TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" }))
         {
             Assert.Equal("invalid_client", (await ApiAssert.OkAsync(noToken, 401))["error"]!.GetValue<string>());
         }
@@ -92,7 +92,7 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
 
         // Deleted, its OAuth client goes with it.
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{tenant.Api}/admin/agents/{agentId}")).StatusCode);
-        using var gone = await TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" });
+        using var gone = await suite.TokenRequestAsync(tenant, clientId, clientSecret, new() { ["grant_type"] = "client_credentials" });
         Assert.Equal("invalid_client", (await ApiAssert.OkAsync(gone, 401))["error"]!.GetValue<string>());
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Bad", identityType = "psychic" }), 400, "validation_error");
     }
@@ -100,31 +100,18 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
     /// <summary>RFC 7662 at the token service, by a confidential client of the tenant.</summary>
     private async Task<bool> ActiveAsync(TestTenant tenant, string clientId, string secret, string token)
     {
-        using var response = await TokenRequestAsync(tenant, clientId, secret, new() { ["token"] = token }, "oauth/introspect");
+        using var response = await suite.TokenRequestAsync(tenant, clientId, secret, new() { ["token"] = token }, "oauth/introspect");
         return (await ApiAssert.OkAsync(response))["active"]!.GetValue<bool>();
-    }
-
-    private async Task<(string Id, string Secret)> AppClientAsync(TestTenant tenant)
-    {
-        using var tokenAdmin = suite.Token.CreateClient();
-        tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
-        var client = (await ApiAssert.OkAsync(await tokenAdmin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
-        {
-            name = "Application",
-            type = "m2m",
-            grantTypes = new[] { "client_credentials", TokenExchange },
-        }), 201))["data"]!;
-        return (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
     }
 
     private async Task<string> ClientCredentialsAsync(TestTenant tenant, string clientId, string secret)
     {
-        using var response = await TokenRequestAsync(tenant, clientId, secret, new() { ["grant_type"] = "client_credentials" });
+        using var response = await suite.TokenRequestAsync(tenant, clientId, secret, new() { ["grant_type"] = "client_credentials" });
         return (await ApiAssert.OkAsync(response))["access_token"]!.GetValue<string>();
     }
 
     private Task<HttpResponseMessage> ExchangeAsync(TestTenant tenant, string clientId, string secret, string subjectToken, string actorToken) =>
-        TokenRequestAsync(tenant, clientId, secret, new()
+        suite.TokenRequestAsync(tenant, clientId, secret, new()
         {
             ["grant_type"] = TokenExchange,
             ["subject_token"] = subjectToken,
@@ -132,12 +119,4 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
             ["actor_token"] = actorToken,
             ["actor_token_type"] = AccessTokenType,
         });
-
-    private async Task<HttpResponseMessage> TokenRequestAsync(TestTenant tenant, string clientId, string secret, Dictionary<string, string> form, string endpoint = "oauth/token")
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{endpoint}") { Content = new FormUrlEncodedContent(form) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{clientId}:{secret}")));
-        return await http.SendAsync(request);
-    }
 }

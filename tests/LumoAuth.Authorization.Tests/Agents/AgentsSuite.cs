@@ -1,5 +1,6 @@
 using LumoAuth.Agents.Data;
 using LumoAuth.ServiceDefaults;
+using System.Net.Http.Json;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -44,6 +45,29 @@ public sealed class AgentsSuite : IAsyncLifetime
         var client = from is null ? Agents.CreateClient() : Agents.CreateClientFrom(from);
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
         return client;
+    }
+
+    /// <summary>A confidential machine client of the tenant at the token service, enabled for client credentials and token exchange.</summary>
+    public async Task<(string Id, string Secret)> AppClientAsync(TestTenant tenant)
+    {
+        using var tokenAdmin = Token.CreateClient();
+        tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        var client = (await ApiAssert.OkAsync(await tokenAdmin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
+        {
+            name = "Application",
+            type = "m2m",
+            grantTypes = new[] { "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange" },
+        }), 201))["data"]!;
+        return (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
+    }
+
+    /// <summary>A form POST to one of the token service's endpoints (the token endpoint unless named), the client authenticating with Basic.</summary>
+    public async Task<HttpResponseMessage> TokenRequestAsync(TestTenant tenant, string clientId, string secret, Dictionary<string, string> form, string endpoint = "oauth/token")
+    {
+        using var http = Token.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{endpoint}") { Content = new FormUrlEncodedContent(form) };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{clientId}:{secret}")));
+        return await http.SendAsync(request);
     }
 
     public async Task InitializeAsync()

@@ -130,17 +130,17 @@ public sealed class JitScopeDesignTests(AgentsSuite suite) : IClassFixture<Agent
         await OAuthErrorAsync(await ExchangeAsync(elsewhere, stranger, otherTask, null), "invalid_grant");
 
         // Only the agent's client, with its own token, alone.
-        await OAuthErrorAsync(await TokenRequestAsync(tenant, other.ClientId, other.Secret, Exchange(agent.Token, otherTask, null)), "invalid_request");
+        await OAuthErrorAsync(await suite.TokenRequestAsync(tenant, other.ClientId, other.Secret, Exchange(agent.Token, otherTask, null)), "invalid_request");
         var withActor = Exchange(other.Token, otherTask, null);
         withActor["actor_token"] = other.Token;
         withActor["actor_token_type"] = AccessTokenType;
-        await OAuthErrorAsync(await TokenRequestAsync(tenant, other.ClientId, other.Secret, withActor), "invalid_request");
+        await OAuthErrorAsync(await suite.TokenRequestAsync(tenant, other.ClientId, other.Secret, withActor), "invalid_request");
         var withResource = Exchange(other.Token, otherTask, null);
         withResource["resource"] = "https://api.example.com";
-        await OAuthErrorAsync(await TokenRequestAsync(tenant, other.ClientId, other.Secret, withResource), "invalid_target");
-        var (appId, appSecret) = await AppClientAsync(tenant);
-        var appToken = (await ApiAssert.OkAsync(await TokenRequestAsync(tenant, appId, appSecret, new() { ["grant_type"] = "client_credentials" })))["access_token"]!.GetValue<string>();
-        await OAuthErrorAsync(await TokenRequestAsync(tenant, appId, appSecret, Exchange(appToken, otherTask, null)), "invalid_request");
+        await OAuthErrorAsync(await suite.TokenRequestAsync(tenant, other.ClientId, other.Secret, withResource), "invalid_target");
+        var (appId, appSecret) = await suite.AppClientAsync(tenant);
+        var appToken = (await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, appId, appSecret, new() { ["grant_type"] = "client_credentials" })))["access_token"]!.GetValue<string>();
+        await OAuthErrorAsync(await suite.TokenRequestAsync(tenant, appId, appSecret, Exchange(appToken, otherTask, null)), "invalid_request");
 
         // Its own exchange still works after all that.
         var token = (await ApiAssert.OkAsync(await ExchangeAsync(tenant, other, otherTask, null)))["access_token"]!.GetValue<string>();
@@ -160,7 +160,7 @@ public sealed class JitScopeDesignTests(AgentsSuite suite) : IClassFixture<Agent
         }), 201))["data"]!;
         var clientId = created["clientId"]!.GetValue<string>();
         var secret = created["clientSecret"]!.GetValue<string>();
-        var token = (await ApiAssert.OkAsync(await TokenRequestAsync(tenant, clientId, secret, new() { ["grant_type"] = "client_credentials" })))["access_token"]!.GetValue<string>();
+        var token = (await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, clientId, secret, new() { ["grant_type"] = "client_credentials" })))["access_token"]!.GetValue<string>();
         return new ScopedAgent(created["id"]!.GetValue<string>(), clientId, secret, token);
     }
 
@@ -182,7 +182,7 @@ public sealed class JitScopeDesignTests(AgentsSuite suite) : IClassFixture<Agent
     }
 
     private Task<HttpResponseMessage> ExchangeAsync(TestTenant tenant, ScopedAgent agent, string taskId, string? scope) =>
-        TokenRequestAsync(tenant, agent.ClientId, agent.Secret, Exchange(agent.Token, taskId, scope));
+        suite.TokenRequestAsync(tenant, agent.ClientId, agent.Secret, Exchange(agent.Token, taskId, scope));
 
     private static async Task OAuthErrorAsync(HttpResponseMessage response, string error)
     {
@@ -194,30 +194,9 @@ public sealed class JitScopeDesignTests(AgentsSuite suite) : IClassFixture<Agent
         }
     }
 
-    private async Task<(string Id, string Secret)> AppClientAsync(TestTenant tenant)
-    {
-        using var tokenAdmin = suite.Token.CreateClient();
-        tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
-        var client = (await ApiAssert.OkAsync(await tokenAdmin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
-        {
-            name = "Application",
-            type = "m2m",
-            grantTypes = new[] { "client_credentials", TokenExchange },
-        }), 201))["data"]!;
-        return (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
-    }
-
     private async Task<JsonObject> IntrospectAsync(TestTenant tenant, string token)
     {
-        var (id, secret) = await AppClientAsync(tenant);
-        return await ApiAssert.OkAsync(await TokenRequestAsync(tenant, id, secret, new() { ["token"] = token }, "oauth/introspect"));
-    }
-
-    private async Task<HttpResponseMessage> TokenRequestAsync(TestTenant tenant, string clientId, string secret, Dictionary<string, string> form, string endpoint = "oauth/token")
-    {
-        using var http = suite.Token.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{endpoint}") { Content = new FormUrlEncodedContent(form) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{clientId}:{secret}")));
-        return await http.SendAsync(request);
+        var (id, secret) = await suite.AppClientAsync(tenant);
+        return await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, id, secret, new() { ["token"] = token }, "oauth/introspect"));
     }
 }

@@ -109,6 +109,19 @@ public static class SamlTestSigning
         return wrapper;
     }
 
+    /// <summary>The certificate a tenant's SP metadata offers for encryption (what an IdP encrypts assertions for).</summary>
+    public static async Task<X509Certificate2> SpEncryptionCertificateAsync(HttpClient browser, string tenantSlug)
+    {
+        var metadata = new XmlDocument();
+        metadata.LoadXml(await browser.GetStringAsync($"/t/{tenantSlug}/saml/sp/metadata"));
+        var names = new XmlNamespaceManager(metadata.NameTable);
+        names.AddNamespace("md", "urn:oasis:names:tc:SAML:2.0:metadata");
+        names.AddNamespace("ds", SignedXml.XmlDsigNamespaceUrl);
+        Assert.NotNull(metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/md:EncryptionMethod[@Algorithm='http://www.w3.org/2009/xmlenc11#aes256-gcm']", names));
+        return X509CertificateLoader.LoadCertificate(Convert.FromBase64String(
+            metadata.SelectSingleNode("//md:KeyDescriptor[@use='encryption']/ds:KeyInfo/ds:X509Data/ds:X509Certificate", names)!.InnerText));
+    }
+
     /// <summary>A SAML instant (xs:dateTime in UTC, to the second).</summary>
     public static string Instant(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
 }
