@@ -12,6 +12,8 @@ namespace LumoAuth.ServiceDefaults.Tenancy;
 public interface ITenantSource
 {
     Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken);
+
+    Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -63,6 +65,22 @@ public sealed partial class TenantDirectory(ITenantSource source, IMemoryCache c
     public async ValueTask<TenantInfo?> FindAsync(Guid id, string? slug, CancellationToken cancellationToken) =>
         !string.IsNullOrEmpty(slug) && await FindAsync(slug, cancellationToken) is { } tenant && tenant.Id == id ? tenant : null;
 
+    /// <summary>
+    /// The tenant with this id, uncached: for jobs across tenants (a few calls a round), which store ids, not slugs that
+    /// a rename changes. Throws <see cref="DependencyUnavailableException"/> when admin cannot be reached.
+    /// </summary>
+    public async Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await source.FindByIdAsync(id, cancellationToken);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("The tenant directory (admin) cannot be reached.", exception);
+        }
+    }
+
     public void Evict(string slug) => _tenants.Remove(Key(slug));
 
     /// <summary>Forgets every tenant, for when <c>TenantUpdated</c> events may have been missed.</summary>
@@ -86,6 +104,19 @@ public sealed class AdminTenantSource(IHttpClientFactory httpClientFactory) : IT
         using var response = await client.GetAsync(
             new Uri(InternalRoutes.TenantBySlug.Replace("{slug}", Uri.EscapeDataString(slug), StringComparison.Ordinal), UriKind.Relative),
             cancellationToken);
+        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        response.EnsureSuccessStatusCode();
+        return await System.Net.Http.Json.HttpContentJsonExtensions.ReadFromJsonAsync<TenantInfo>(response.Content, cancellationToken);
+    }
+
+    public async Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken)
+    {
+        using var response = await httpClientFactory.CreateClient(Http.InternalClients.Admin).GetAsync(
+            new Uri(InternalRoutes.TenantById.Replace("{id:guid}", id.ToString(), StringComparison.Ordinal), UriKind.Relative), cancellationToken);
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
             return null;

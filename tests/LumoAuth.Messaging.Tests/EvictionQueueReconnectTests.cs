@@ -64,6 +64,8 @@ public sealed class EvictionQueueReconnectTests(EvictionQueueReconnectTests.Repl
             set => _name = value;
         }
 
+        public Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken) => Task.FromResult<TenantInfo?>(null);
+
         public Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken) =>
             Task.FromResult<TenantInfo?>(new TenantInfo(Id, slug, _name, TenantStatuses.Active, "eu"));
     }

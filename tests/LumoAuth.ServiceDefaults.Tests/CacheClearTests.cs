@@ -82,6 +82,8 @@ public sealed class CacheClearTests : IDisposable
     {
         public int Calls { get; private set; }
 
+        public Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken) => Task.FromResult<TenantInfo?>(null);
+
         public Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken)
         {
             Calls++;

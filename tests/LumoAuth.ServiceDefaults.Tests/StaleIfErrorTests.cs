@@ -179,6 +179,8 @@ public sealed class StaleIfErrorTests : IDisposable
     {
         public volatile bool Down;
 
+        public Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken) => Task.FromResult<TenantInfo?>(null);
+
         public Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken) =>
             Down ? Task.FromException<TenantInfo?>(new HttpRequestException("admin is down"))
                  : Task.FromResult<TenantInfo?>(new TenantInfo(Guid.NewGuid(), slug, slug, TenantStatuses.Active, "us"));

@@ -32,9 +32,11 @@ public static class TestDirectory
     public static string Groups => "ou=groups," + Suffix;
 
     /// <summary>A person (inetOrgPerson) with a password; their DN. Optional attributes left null are not set.</summary>
-    public static string AddPerson(string uid, string password, string? mail = null, string? givenName = null, string? surname = null, string? displayName = null, string? phone = null)
+    public static string AddPerson(
+        string uid, string password, string? mail = null, string? givenName = null, string? surname = null, string? displayName = null, string? phone = null,
+        string? under = null)
     {
-        var dn = $"uid={uid},{People}";
+        var dn = $"uid={uid},{under ?? People}";
         var request = new AddRequest(dn,
             new DirectoryAttribute("objectClass", "inetOrgPerson"), new DirectoryAttribute("uid", uid), new DirectoryAttribute("cn", displayName ?? uid),
             new DirectoryAttribute("sn", surname ?? uid), new DirectoryAttribute("userPassword", password));
@@ -57,6 +59,17 @@ public static class TestDirectory
         Send(new AddRequest(dn, new DirectoryAttribute("objectClass", "groupOfNames"), new DirectoryAttribute("cn", cn), new DirectoryAttribute("member", memberDns)));
         return dn;
     }
+
+    /// <summary>An organisational unit of its own under the people (a test's own base DN, whose listing holds only its people); its DN.</summary>
+    public static string AddUnit(string ou)
+    {
+        var dn = $"ou={ou},{People}";
+        Send(new AddRequest(dn, new DirectoryAttribute("objectClass", "organizationalUnit"), new DirectoryAttribute("ou", ou)));
+        return dn;
+    }
+
+    /// <summary>Removes an entry (a person who left).</summary>
+    public static void Delete(string dn) => Send(new DeleteRequest(dn));
 
     /// <summary>Replaces an attribute of an entry (a person's mail, a group's members).</summary>
     public static void Replace(string dn, string attribute, params string[] values) =>

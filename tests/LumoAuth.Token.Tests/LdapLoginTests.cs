@@ -259,6 +259,13 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         Assert.Equal(HttpStatusCode.NotFound, (await api.GetAsync($"{url}/{id}")).StatusCode);
     }
 
+    private async Task<string> UserIdAsync(SignInSetup setup, string email)
+    {
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var users = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}"), HttpStatusCode.OK)).GetProperty("data");
+        return Assert.Single(users.EnumerateArray()).GetProperty("id").GetString()!;
+    }
+
     private static string Uid() => "p" + Guid.NewGuid().ToString("N")[..12];
 
     /// <summary>A directory of the test server, over LDAPS with the root DN as service account; <paramref name="overrides"/> win.</summary>
@@ -324,6 +331,84 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
             ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
         }));
         return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
+    }
+
+    [Fact]
+    public async Task TheDirectorysPeople_AreImported_BeforeTheyFirstSignIn_OnRequestOrOnSchedule_AndTheirLinkSignsThemIn()
+    {
+        var setup = await suite.SetUpAsync();
+        var unit = TestDirectory.AddUnit("u" + Uid());
+        var (ada, bob, carol) = (Uid(), Uid(), Uid());
+        TestDirectory.AddPerson(ada, Password, mail: $"{ada}@corp.example.com", givenName: "Ada", surname: "Lovelace", under: unit);
+        var bobDn = TestDirectory.AddPerson(bob, Password, mail: $"{bob}@corp.example.com", under: unit);
+        // Carol's address is a user's of the tenant already: without autoLinkUsers she is not taken over.
+        TestDirectory.AddPerson(carol, Password, mail: setup.Email, under: unit);
+        var provider = await AddDirectoryAsync(setup.Tenant, new { baseDn = unit, syncIntervalMinutes = 60 });
+        var id = provider.GetProperty("id").GetString()!;
+        Assert.Equal(60, provider.GetProperty("syncIntervalMinutes").GetInt32());
+        Assert.Equal(JsonValueKind.Null, provider.GetProperty("lastSync").ValueKind);
+        using var api = suite.FederationAdmin(setup.Tenant);
+        var url = $"{setup.Tenant.Api}/admin/ldap-providers/{id}";
+
+        async Task<JsonElement> SyncAsync() => (await HttpAssert.JsonAsync(await api.PostAsync($"{url}/sync", null), HttpStatusCode.OK)).GetProperty("data");
+
+        var first = await SyncAsync();
+        Assert.True(first.GetProperty("ok").GetBoolean());
+        Assert.Equal((3, 2, 0, 1, 0), (first.GetProperty("found").GetInt32(), first.GetProperty("created").GetInt32(), first.GetProperty("linked").GetInt32(),
+            first.GetProperty("skipped").GetInt32(), first.GetProperty("vanished").GetInt32()));
+        var adaId = await UserIdAsync(setup, $"{ada}@corp.example.com");
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var user = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{adaId}"), HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal("Ada", user.GetProperty("givenName").GetString());
+            Assert.Equal(ada, user.GetProperty("username").GetString());
+        }
+
+        var shown = (await HttpAssert.JsonAsync(await api.GetAsync(url), HttpStatusCode.OK)).GetProperty("data").GetProperty("lastSync");
+        Assert.Equal(3, shown.GetProperty("found").GetInt32());
+
+        // Again: nothing new; the imported person signs in as the user made for them.
+        var second = await SyncAsync();
+        Assert.Equal((3, 0, 1), (second.GetProperty("found").GetInt32(), second.GetProperty("created").GetInt32(), second.GetProperty("skipped").GetInt32()));
+        var bobId = await UserIdAsync(setup, $"{bob}@corp.example.com");
+        Assert.Equal(bobId, (await SignInToClientAsync(setup, id, bob, Password)).Subject);
+
+        // Someone who left the directory is counted as gone (their link stays for a return).
+        TestDirectory.Delete(bobDn);
+        var third = await SyncAsync();
+        Assert.Equal((2, 1), (third.GetProperty("found").GetInt32(), third.GetProperty("vanished").GetInt32()));
+
+        // On schedule: the job imports the directories whose interval has passed.
+        using (var scope = suite.Federation.Services.CreateScope())
+        {
+            Assert.True(await LumoAuth.Federation.Features.Ldap.LdapSyncJob.ImportDueAsync(
+                scope.ServiceProvider.GetRequiredService<IServiceScopeFactory>(), DateTimeOffset.UtcNow.AddHours(2), CancellationToken.None) >= 1);
+        }
+
+        var scheduled = (await HttpAssert.JsonAsync(await api.GetAsync(url), HttpStatusCode.OK)).GetProperty("data").GetProperty("lastSync");
+        Assert.True(scheduled.GetProperty("at").GetDateTimeOffset() > third.GetProperty("at").GetDateTimeOffset());
+
+        // Failure paths: a directory that cannot be read says why; a disabled one, another tenant's, an unknown one are refused.
+        var closed = (await AddDirectoryAsync(setup.Tenant, new { name = "Closed", port = LoopbackPortNobodyListensOn() })).GetProperty("id").GetString()!;
+        var unread = (await HttpAssert.JsonAsync(await api.PostAsync($"{setup.Tenant.Api}/admin/ldap-providers/{closed}/sync", null), HttpStatusCode.OK)).GetProperty("data");
+        Assert.False(unread.GetProperty("ok").GetBoolean());
+        Assert.Contains("cannot be reached", unread.GetProperty("problem").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync(url, new { isEnabled = false })).StatusCode);
+        await ApiAssert.ErrorAsync(await api.PostAsync($"{url}/sync", null), 409, "provider_disabled");
+        await ApiAssert.ErrorAsync(await api.PostAsync($"{setup.Tenant.Api}/admin/ldap-providers/{Guid.NewGuid()}/sync", null), 404, "resource_not_found");
+        var other = await suite.SetUpAsync();
+        using (var theirs = suite.FederationAdmin(other.Tenant))
+        {
+            await ApiAssert.ErrorAsync(await theirs.PostAsync($"{other.Tenant.Api}/admin/ldap-providers/{id}/sync", null), 404, "resource_not_found");
+        }
+
+        foreach (var minutes in new[] { 5, -1, 20000 })
+        {
+            await ApiAssert.ErrorAsync(await api.PatchAsJsonAsync(url, new { syncIntervalMinutes = minutes }), 400, "validation_error");
+        }
+
+        var off = (await HttpAssert.JsonAsync(await api.PatchAsJsonAsync(url, new { syncIntervalMinutes = 0 }), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(JsonValueKind.Null, off.GetProperty("syncIntervalMinutes").ValueKind);
     }
 
     [Fact]

@@ -51,6 +51,9 @@ public sealed class LdapDeploymentOptions
     /// the network in the clear. A deployment whose directories are on its own trusted network may turn it on.
     /// </summary>
     public bool AllowUnencrypted { get; set; }
+
+    /// <summary>Entries one import of a directory's people takes at most; a larger directory is cut short (and says so).</summary>
+    public int SyncMaxEntries { get; set; } = 5000;
 }
 
 public sealed class GitHubEndpoints

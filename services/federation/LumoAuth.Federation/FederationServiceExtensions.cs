@@ -38,6 +38,9 @@ public static class FederationServiceExtensions
         builder.Services.AddHostedService<SamlMetadataRefresh>();
         builder.Services.AddSingleton<SamlSubjects>();
         builder.Services.AddSingleton<LdapDirectory>();
+        builder.Services.AddSingleton<LdapGroupRoleSync>();
+        builder.Services.AddScoped<LdapSync>();
+        builder.Services.AddHostedService<LdapSyncJob>();
         return builder;
     }
 }

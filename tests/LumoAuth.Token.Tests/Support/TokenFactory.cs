@@ -200,6 +200,9 @@ public sealed class TokenFactory : ServiceFactory<TokenService::Program, TokenDb
         public Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken) =>
             Task.FromResult(_bySlug.TryGetValue(slug, out var tenant) ? tenant.Info : null);
 
+        public Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken) =>
+            Task.FromResult(_bySlug.Values.FirstOrDefault(t => t.Info.Id == id)?.Info);
+
         public Task<VerifiedApiKey?> VerifyAsync(Guid tenantId, string key, CancellationToken cancellationToken)
         {
             var owner = _bySlug.Values.FirstOrDefault(t => t.Info.Id == tenantId && t.ApiKey == key);

@@ -190,6 +190,45 @@ public sealed class LdapSettings
 
     /// <summary>Roles that follow group membership: given at each sign-in to members of the group, taken from the others.</summary>
     public List<LdapGroupRoles> GroupRoles { get; set; } = [];
+
+    /// <summary>How often the directory's people are imported (users made and linked before they first sign in); null: only when asked.</summary>
+    public int? SyncIntervalMinutes { get; set; }
+
+    /// <summary>What the last import found and did; null before the first. Written on its own (jsonb_set), never with the settings.</summary>
+    public LdapSyncSummary? LastSync { get; set; }
+}
+
+/// <summary>One import of a directory's people: when, what it found and did, and what stopped it, if anything.</summary>
+public sealed class LdapSyncSummary
+{
+    public DateTimeOffset At { get; set; }
+
+    /// <summary>Entries the user filter matched (with a lasting id to link them by).</summary>
+    public int Found { get; set; }
+
+    /// <summary>Users made for entries no user was linked to.</summary>
+    public int Created { get; set; }
+
+    /// <summary>Entries linked to a user found by verified address (with <c>autoLinkUsers</c>).</summary>
+    public int Linked { get; set; }
+
+    /// <summary>Linked users whose names (with <c>updateUserOnLogin</c>) or mapped roles were brought up to date.</summary>
+    public int Updated { get; set; }
+
+    /// <summary>Entries no user could be made or found for (sign-up off, an address taken, none verified).</summary>
+    public int Skipped { get; set; }
+
+    /// <summary>Entries whose user or roles could not be written (admin or the authorization service did not answer).</summary>
+    public int Failed { get; set; }
+
+    /// <summary>Linked entries the directory no longer lists: their mapped roles are taken (their links stay).</summary>
+    public int Vanished { get; set; }
+
+    /// <summary>Whether the directory listed more entries than one import takes (the rest, and vanished entries, wait).</summary>
+    public bool Truncated { get; set; }
+
+    /// <summary>Why the import stopped or did not start, in words; null when it ran through.</summary>
+    public string? Problem { get; set; }
 }
 
 /// <summary>The roles members of one directory group (by DN) hold.</summary>
@@ -370,6 +409,7 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
             {
                 ldap.ToJson();
                 ldap.OwnsMany(l => l.GroupRoles);
+                ldap.OwnsOne(l => l.LastSync);
             });
             e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
         });

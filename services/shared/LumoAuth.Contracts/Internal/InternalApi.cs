@@ -5,6 +5,9 @@ public static class InternalRoutes
 {
     public const string Prefix = "/internal/v1";
     public const string TenantBySlug = Prefix + "/tenants/by-slug/{slug}";
+
+    /// <summary>A tenant by its id, for jobs that work across tenants and know only the id they stored.</summary>
+    public const string TenantById = Prefix + "/tenants/{id:guid}";
     public const string VerifyApiKey = Prefix + "/api-keys/verify";
     public const string Authenticate = Prefix + "/users/authenticate";
     public const string UserProfile = Prefix + "/users/{userId:guid}";

@@ -38,6 +38,9 @@ public sealed record ExternalAccountLinked(Guid UserId, Guid ProviderId, string 
     public const string BySignIn = "sign_in";
     public const string ByTokenExchange = "token_exchange";
     public const string ByAccountPage = "account_page";
+
+    /// <summary>Linked by an import of an LDAP directory's people, before their first sign-in.</summary>
+    public const string ByDirectorySync = "directory_sync";
 }
 
 /// <summary>The user unlinked an outside account from the account page: it no longer signs them in.</summary>

@@ -15,6 +15,7 @@ public static class InternalEndpoints
     {
         var group = app.MapGroup(InternalRoutes.Prefix).RequireAuthorization(Policies.Internal).WithTags("Internal");
         group.MapGet("/tenants/by-slug/{slug}", GetTenantBySlug).WithName("InternalGetTenantBySlug");
+        app.MapGet(InternalRoutes.TenantById, GetTenantById).RequireAuthorization(Policies.Internal).WithTags("Internal").WithName("InternalGetTenantById");
         group.MapPost("/api-keys/verify", VerifyApiKey).WithName("InternalVerifyApiKey");
         app.MapInternalGroupEndpoints();
         // The gateway's one call: its own key (or the internal key), not the internal policy, which the gateway cannot meet.
@@ -25,6 +26,9 @@ public static class InternalEndpoints
 
     public static async Task<IResult> GetTenantBySlug(string slug, DatabaseTenantSource source, CancellationToken cancellationToken) =>
         await source.FindBySlugAsync(slug, cancellationToken) is { } tenant ? TypedResults.Ok(tenant) : TypedResults.NotFound();
+
+    public static async Task<IResult> GetTenantById(Guid id, DatabaseTenantSource source, CancellationToken cancellationToken) =>
+        await source.FindByIdAsync(id, cancellationToken) is { } tenant ? TypedResults.Ok(tenant) : TypedResults.NotFound();
 
     /// <summary>
     /// Every verified domain with its tenant, for the gateway's host map. It polls, so the answer carries an ETag and an
@@ -54,12 +58,16 @@ public static class InternalEndpoints
 
 public sealed class DatabaseTenantSource(IServiceScopeFactory scopeFactory) : ITenantSource
 {
-    public async Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken)
+    public Task<TenantInfo?> FindBySlugAsync(string slug, CancellationToken cancellationToken) => FindAsync(t => t.Slug == slug, cancellationToken);
+
+    public Task<TenantInfo?> FindByIdAsync(Guid id, CancellationToken cancellationToken) => FindAsync(t => t.Id == id, cancellationToken);
+
+    private async Task<TenantInfo?> FindAsync(System.Linq.Expressions.Expression<Func<Data.Tenant, bool>> which, CancellationToken cancellationToken)
     {
         await using var scope = scopeFactory.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
         var tenant = await db.Tenants.AsNoTracking()
-            .Where(t => t.Slug == slug)
+            .Where(which)
             .Select(t => new TenantInfo(t.Id, t.Slug, t.Name, t.Status, t.Region, null, null))
             .FirstOrDefaultAsync(cancellationToken);
         if (tenant is null)

@@ -403,6 +403,8 @@ namespace LumoAuth.Federation.Data.Migrations
 
                             b1.Property<bool>("StartTls");
 
+                            b1.Property<int?>("SyncIntervalMinutes");
+
                             b1.Property<bool>("TrustEmail");
 
                             b1.Property<bool>("UpdateUserOnLogin");
@@ -447,7 +449,41 @@ namespace LumoAuth.Federation.Data.Migrations
                                         .HasForeignKey("LdapSettingsIdentityProviderId");
                                 });
 
+                            b1.OwnsOne("LumoAuth.Federation.Data.LdapSyncSummary", "LastSync", b2 =>
+                                {
+                                    b2.Property<Guid>("LdapSettingsIdentityProviderId");
+
+                                    b2.Property<DateTimeOffset>("At");
+
+                                    b2.Property<int>("Created");
+
+                                    b2.Property<int>("Failed");
+
+                                    b2.Property<int>("Found");
+
+                                    b2.Property<int>("Linked");
+
+                                    b2.Property<string>("Problem");
+
+                                    b2.Property<int>("Skipped");
+
+                                    b2.Property<bool>("Truncated");
+
+                                    b2.Property<int>("Updated");
+
+                                    b2.Property<int>("Vanished");
+
+                                    b2.HasKey("LdapSettingsIdentityProviderId");
+
+                                    b2.ToTable("identity_providers");
+
+                                    b2.WithOwner()
+                                        .HasForeignKey("LdapSettingsIdentityProviderId");
+                                });
+
                             b1.Navigation("GroupRoles");
+
+                            b1.Navigation("LastSync");
                         });
 
                     b.OwnsOne("LumoAuth.Federation.Data.SamlIdpSettings", "Saml", b1 =>

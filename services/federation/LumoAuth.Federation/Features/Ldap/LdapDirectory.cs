@@ -9,7 +9,14 @@ namespace LumoAuth.Federation.Features.Ldap;
 
 /// <summary>A directory entry that signed in: its DN, the value that names it for good, and what it says of the person.</summary>
 public sealed record LdapAccount(
-    string Dn, string Subject, string? Username, string? Email, string? Name, string? GivenName, string? FamilyName, string? Phone, IReadOnlyList<string> Groups);
+    string Dn, string Subject, string? Username, string? Email, string? Name, string? GivenName, string? FamilyName, string? Phone, IReadOnlyList<string> Groups)
+{
+    /// <summary>The entry as any outside account: linked by its lasting id, its address verified when the directory is trusted for it.</summary>
+    public Login.UpstreamAccount ToUpstream(LdapSettings settings) => new(
+        Subject, Email, settings.TrustEmail && Email is not null,
+        Name ?? (GivenName is null && FamilyName is null ? null : $"{GivenName} {FamilyName}".Trim()),
+        GivenName, FamilyName, Picture: null) { PhoneNumber = Phone, Username = Username };
+}
 
 public enum LdapVerdict
 {
@@ -25,7 +32,14 @@ public enum LdapVerdict
     Misconfigured,
 }
 
-public sealed record LdapOutcome(LdapVerdict Verdict, LdapAccount? Account = null, string? Problem = null);
+public sealed record LdapOutcome(LdapVerdict Verdict, LdapAccount? Account = null, string? Problem = null)
+{
+    /// <summary>A listing's entries (<see cref="LdapDirectory.ListAsync"/>).</summary>
+    public IReadOnlyList<LdapAccount> Accounts { get; init; } = [];
+
+    /// <summary>Whether the listing stopped at its cap (or the directory's) before the last entry.</summary>
+    public bool Truncated { get; init; }
+}
 
 /// <summary>
 /// Signs a person in at an LDAP directory the way Keycloak's and Auth0's connectors do: the service account (or an
@@ -74,8 +88,25 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
     public Task<LdapOutcome> CheckAsync(LdapSettings settings, string? bindPassword, CancellationToken cancellationToken) =>
         RunAsync(settings, host => Check(settings, host, bindPassword), cancellationToken);
 
+    /// <summary>How long one listing may take in all (each page and group read still has the step timeout).</summary>
+    private static readonly TimeSpan ListTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Entries asked for per page (RFC 2696 paged results): under the usual server limits of 500 and 1000.</summary>
+    private const int PageSize = 200;
+
+    /// <summary>Group reads one listing may make, all entries together (each group is read once).</summary>
+    private const int MaxListGroupReads = 2000;
+
+    /// <summary>
+    /// Every entry the user filter matches with its <c>{username}</c> a wildcard — the people who may sign in — page by
+    /// page, at most <paramref name="maxEntries"/> (<see cref="LdapOutcome.Truncated"/> beyond), each read as at sign-in;
+    /// with nested groups, each group's parents are read once for the whole listing.
+    /// </summary>
+    public Task<LdapOutcome> ListAsync(LdapSettings settings, string? bindPassword, int maxEntries, CancellationToken cancellationToken) =>
+        RunAsync(settings, host => List(settings, host, bindPassword, maxEntries), cancellationToken, ListTimeout);
+
     /// <summary>Runs <paramref name="work"/> against the directory's checked address, within the limits on blocked threads.</summary>
-    private async Task<LdapOutcome> RunAsync(LdapSettings settings, Func<string, LdapOutcome> work, CancellationToken cancellationToken)
+    private async Task<LdapOutcome> RunAsync(LdapSettings settings, Func<string, LdapOutcome> work, CancellationToken cancellationToken, TimeSpan? total = null)
     {
         var target = await TargetAsync(settings, cancellationToken);
         if (target.Problem is { } problem)
@@ -103,7 +134,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         try
         {
             // The steps have their own timeouts; this one bounds the whole when the library does not honour them.
-            return await running.WaitAsync(StepTimeout * 4, cancellationToken);
+            return await running.WaitAsync(total ?? StepTimeout * 4, cancellationToken);
         }
         catch (TimeoutException)
         {
@@ -244,7 +275,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             using var service = Connect(settings, host);
             return BindService(service, settings, bindPassword) is { } unbound
                 ? Misconfigured(settings, unbound, null)
-                : new LdapOutcome(LdapVerdict.Success, account with { Groups = WithParentGroups(service, settings, account.Groups) });
+                : new LdapOutcome(LdapVerdict.Success, account with { Groups = WithParentGroups(service, settings, account.Groups, [], MaxGroupReads) });
         }
         catch (DirectoryOperationException exception)
         {
@@ -263,32 +294,29 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
     /// <summary>
     /// <paramref name="direct"/> and every group they are in, directly or further up, breadth first: each group's own groups
     /// attribute is read (AD's and OpenLDAP's <c>memberOf</c> on group entries, so it works on both, unlike AD's
-    /// in-chain matching rule). Cycles end where a group is met again; at most <see cref="MaxGroupReads"/> reads. A group
-    /// the service account cannot see adds no parents.
+    /// in-chain matching rule). Cycles end where a group is met again. A group's parents are read once into
+    /// <paramref name="parentsOf"/> (a listing shares it between entries), at most <paramref name="reads"/> reads in all. A
+    /// group the service account cannot see adds no parents.
     /// </summary>
-    private static List<string> WithParentGroups(LdapConnection service, LdapSettings settings, IReadOnlyList<string> direct)
+    private static List<string> WithParentGroups(
+        LdapConnection service, LdapSettings settings, IReadOnlyList<string> direct, Dictionary<string, IReadOnlyList<string>> parentsOf, int reads)
     {
         var groups = new List<string>(direct);
         var seen = new HashSet<string>(direct, StringComparer.OrdinalIgnoreCase);
         var pending = new Queue<string>(direct);
-        for (var reads = 0; pending.Count > 0 && reads < MaxGroupReads; reads++)
+        while (pending.TryDequeue(out var group))
         {
-            SearchResponse read;
-            try
+            if (!parentsOf.TryGetValue(group, out var parents))
             {
-                read = (SearchResponse)service.SendRequest(new SearchRequest(pending.Dequeue(), "(objectClass=*)", SearchScope.Base, settings.GroupsAttribute), StepTimeout);
-            }
-            catch (DirectoryOperationException exception) when (exception.Response?.ResultCode is ResultCode.NoSuchObject or ResultCode.InsufficientAccessRights)
-            {
-                continue;
+                if (parentsOf.Count >= reads)
+                {
+                    break;
+                }
+
+                parentsOf[group] = parents = ParentsOf(service, settings, group);
             }
 
-            if (read.Entries is not [SearchResultEntry group] || group.Attributes[settings.GroupsAttribute] is not { } parents)
-            {
-                continue;
-            }
-
-            foreach (var parent in parents.GetValues(typeof(string)).Cast<string>().Where(seen.Add))
+            foreach (var parent in parents.Where(seen.Add))
             {
                 groups.Add(parent);
                 pending.Enqueue(parent);
@@ -296,6 +324,102 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         }
 
         return groups;
+    }
+
+    private static IReadOnlyList<string> ParentsOf(LdapConnection service, LdapSettings settings, string group)
+    {
+        try
+        {
+            var read = (SearchResponse)service.SendRequest(new SearchRequest(group, "(objectClass=*)", SearchScope.Base, settings.GroupsAttribute), StepTimeout);
+            return read.Entries is [SearchResultEntry entry] && entry.Attributes[settings.GroupsAttribute] is { } parents
+                ? [.. parents.GetValues(typeof(string)).Cast<string>()]
+                : [];
+        }
+        catch (DirectoryOperationException exception) when (exception.Response?.ResultCode is ResultCode.NoSuchObject or ResultCode.InsufficientAccessRights)
+        {
+            return [];
+        }
+    }
+
+    private LdapOutcome List(LdapSettings settings, string host, string? bindPassword, int maxEntries)
+    {
+        try
+        {
+            using var service = Connect(settings, host);
+            if (BindService(service, settings, bindPassword) is { } unbound)
+            {
+                return Misconfigured(settings, unbound, null);
+            }
+
+            var filter = settings.UserFilter.Replace("{username}", "*", StringComparison.Ordinal);
+            var paging = new PageResultRequestControl(PageSize) { IsCritical = false };
+            var search = new SearchRequest(settings.BaseDn, filter, SearchScope.Subtree, Attributes(settings)) { TimeLimit = StepTimeout };
+            search.Controls.Add(paging);
+            var accounts = new List<LdapAccount>();
+            var truncated = false;
+            while (true)
+            {
+                SearchResponse page;
+                try
+                {
+                    page = (SearchResponse)service.SendRequest(search, StepTimeout);
+                }
+                catch (DirectoryOperationException exception) when (exception.Response is SearchResponse partial && exception.Response.ResultCode == ResultCode.SizeLimitExceeded)
+                {
+                    // The directory's own limit: what it gave is taken, and the listing counts as cut short.
+                    (page, truncated) = (partial, true);
+                }
+
+                foreach (SearchResultEntry entry in page.Entries)
+                {
+                    if (accounts.Count >= maxEntries)
+                    {
+                        truncated = true;
+                        break;
+                    }
+
+                    if (Read(settings, entry) is { } account)
+                    {
+                        accounts.Add(account);
+                    }
+                }
+
+                var cookie = page.Controls.OfType<PageResultResponseControl>().FirstOrDefault()?.Cookie;
+                if (truncated || cookie is not { Length: > 0 })
+                {
+                    break;
+                }
+
+                paging.Cookie = cookie;
+            }
+
+            if (settings.NestedGroups)
+            {
+                var parentsOf = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+                for (var i = 0; i < accounts.Count; i++)
+                {
+                    if (accounts[i].Groups.Count > 0)
+                    {
+                        accounts[i] = accounts[i] with { Groups = WithParentGroups(service, settings, accounts[i].Groups, parentsOf, MaxListGroupReads) };
+                    }
+                }
+            }
+
+            return new LdapOutcome(LdapVerdict.Success) { Accounts = accounts, Truncated = truncated };
+        }
+        catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
+        {
+            return Misconfigured(settings, "the directory refused the service account's credentials", exception);
+        }
+        catch (DirectoryOperationException exception)
+        {
+            return Misconfigured(settings, $"the directory refused the listing ({exception.Response?.ResultCode})", exception);
+        }
+        catch (Exception exception) when (exception is LdapException or DirectoryException)
+        {
+            LogUnreachable(logger, settings.Host, settings.Port, exception);
+            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
+        }
     }
 
     private LdapOutcome Check(LdapSettings settings, string host, string? bindPassword)

@@ -40,6 +40,8 @@ public static partial class LdapProviderEndpoints
         writes.MapDelete("/{providerId:guid}", Delete).WithName("DeleteLdapProvider");
         // Connects with the stored service account, so it is a write's privilege too.
         writes.MapPost("/{providerId:guid}/test", TestAsync).WithName("TestLdapProvider");
+        // Makes and links users: a write's privilege.
+        writes.MapPost("/{providerId:guid}/sync", SyncAsync).WithName("SyncLdapProvider");
         return app;
     }
 
@@ -142,6 +144,31 @@ public static partial class LdapProviderEndpoints
         return TypedResults.Ok(new DataResponse<LdapTestResponse>(new LdapTestResponse(outcome.Verdict == LdapVerdict.Success, outcome.Problem)));
     }
 
+    /// <summary>
+    /// Imports the directory's people now (<see cref="LdapSync"/>) and answers what it did; the same summary is kept as the
+    /// provider's <c>lastSync</c>. A directory that cannot be read is a summary with its <c>problem</c>, as the test's.
+    /// </summary>
+    public static async Task<IResult> SyncAsync(Guid providerId, FederationDbContext db, TenantContext tenant, LdapSync sync, CancellationToken cancellationToken)
+    {
+        if (await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Ldap, cancellationToken) is not { Ldap: not null } provider)
+        {
+            return ApiErrors.NotFound("LDAP provider");
+        }
+
+        if (!provider.IsEnabled)
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict, "provider_disabled", "A disabled directory is not imported");
+        }
+
+        return await sync.RunAsync(db, tenant, provider, cancellationToken) is { } summary
+            ? TypedResults.Ok(new DataResponse<LdapSyncResponse>(LdapSyncResponse.From(summary)))
+            : ApiErrors.Create(StatusCodes.Status409Conflict, "sync_in_progress", "The directory is being imported already; its summary will be the provider's lastSync");
+    }
+
+    /// <summary>The shortest and longest schedule of imports: a directory is not read more than every quarter hour.</summary>
+    private const int MinSyncMinutes = 15;
+    private const int MaxSyncMinutes = 7 * 24 * 60;
+
     /// <summary>Removes the directory and every account linked through it (their users stay).</summary>
     public static async Task<IResult> Delete(Guid providerId, FederationDbContext db, CancellationToken cancellationToken) =>
         await db.DeleteProviderAsync(providerId, [ProviderTypes.Ldap], cancellationToken) ? TypedResults.NoContent() : ApiErrors.NotFound("LDAP provider");
@@ -199,6 +226,8 @@ public static partial class LdapProviderEndpoints
             "must not name admin or tenant_admin: administrators give those");
         validation.Check(request.GroupRoles is null || request.GroupRoles.SelectMany(g => g.Roles ?? []).Distinct(StringComparer.Ordinal).Count() <= MaxMappedRoles,
             "groupRoles", $"must name at most {MaxMappedRoles} roles in all");
+        validation.Check(request.SyncIntervalMinutes is null or 0 or (>= MinSyncMinutes and <= MaxSyncMinutes), "syncIntervalMinutes",
+            $"must be {MinSyncMinutes} to {MaxSyncMinutes} minutes, or 0 to import only when asked");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -236,6 +265,7 @@ public static partial class LdapProviderEndpoints
         settings.GroupRoles = request.GroupRoles is { } mappings
             ? [.. mappings.Select(m => new LdapGroupRoles { Group = m.Group!.Trim(), Roles = [.. m.Roles!.Distinct(StringComparer.Ordinal)] })]
             : settings.GroupRoles;
+        settings.SyncIntervalMinutes = request.SyncIntervalMinutes is { } minutes ? minutes == 0 ? null : minutes : settings.SyncIntervalMinutes;
         provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
         provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
         provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
@@ -275,6 +305,24 @@ public static partial class LdapProviderEndpoints
     private static partial Regex AttributeName();
 }
 
+/// <summary>One import of the directory's people, as the Admin API shows it (<see cref="LdapSyncSummary"/>).</summary>
+public sealed record LdapSyncResponse(
+    [property: JsonPropertyName("ok")] bool Ok,
+    [property: JsonPropertyName("at")] DateTimeOffset At,
+    [property: JsonPropertyName("found")] int Found,
+    [property: JsonPropertyName("created")] int Created,
+    [property: JsonPropertyName("linked")] int Linked,
+    [property: JsonPropertyName("updated")] int Updated,
+    [property: JsonPropertyName("skipped")] int Skipped,
+    [property: JsonPropertyName("failed")] int Failed,
+    [property: JsonPropertyName("vanished")] int Vanished,
+    [property: JsonPropertyName("truncated")] bool Truncated,
+    [property: JsonPropertyName("problem")] string? Problem)
+{
+    public static LdapSyncResponse From(LdapSyncSummary s) =>
+        new(s.Problem is null && s.Failed == 0, s.At, s.Found, s.Created, s.Linked, s.Updated, s.Skipped, s.Failed, s.Vanished, s.Truncated, s.Problem);
+}
+
 public sealed record LdapTestResponse(
     [property: JsonPropertyName("ok")] bool Ok,
     [property: JsonPropertyName("problem")] string? Problem);
@@ -309,7 +357,8 @@ public sealed record LdapProviderRequest(
     [property: JsonPropertyName("allowSignup")] bool? AllowSignup = null,
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
-    [property: JsonPropertyName("nestedGroups")] bool? NestedGroups = null)
+    [property: JsonPropertyName("nestedGroups")] bool? NestedGroups = null,
+    [property: JsonPropertyName("syncIntervalMinutes")] int? SyncIntervalMinutes = null)
 {
     public override string ToString() => $"LdapProviderRequest {{ Name = {Name}, Host = {Host} }}"; // never the bind password
 }
@@ -347,6 +396,13 @@ public sealed record LdapProviderResponse(
     [property: JsonPropertyName("createdAt")] DateTimeOffset CreatedAt,
     [property: JsonPropertyName("updatedAt")] DateTimeOffset UpdatedAt)
 {
+    /// <summary>Minutes between scheduled imports of the directory's people; null: only when asked.</summary>
+    [JsonPropertyName("syncIntervalMinutes")]
+    public int? SyncIntervalMinutes { get; init; }
+
+    [JsonPropertyName("lastSync")]
+    public LdapSyncResponse? LastSync { get; init; }
+
     public static LdapProviderResponse From(IdentityProvider provider, string slug)
     {
         var l = provider.Ldap!;
@@ -355,6 +411,9 @@ public sealed record LdapProviderResponse(
             l.IdAttribute, l.UsernameAttribute, l.EmailAttribute, l.NameAttribute, l.GivenNameAttribute, l.FamilyNameAttribute, l.PhoneAttribute, l.GroupsAttribute,
             l.NestedGroups, l.TrustEmail, l.UpdateUserOnLogin, l.DefaultRoles, [.. l.GroupRoles.Select(g => new LdapGroupRolesBody(g.Group, g.Roles))], provider.AllowSignup,
             provider.AutoLinkUsers, provider.IsEnabled, new Contracts.Internal.LoginProvider(provider.Id, provider.Type, provider.Name).StartPath(slug),
-            provider.CreatedAt, provider.UpdatedAt);
+            provider.CreatedAt, provider.UpdatedAt)
+        {
+            SyncIntervalMinutes = l.SyncIntervalMinutes, LastSync = l.LastSync is { } last ? LdapSyncResponse.From(last) : null,
+        };
     }
 }

@@ -28,7 +28,7 @@ public static partial class LdapSignInEndpoints
 
     public sealed record SignInServices(
         FederationDbContext Db, TenantDirectory Tenants, TenantContext Tenant, LdapDirectory Directory, ProviderSecrets Secrets, ExternalUsers Users,
-        LoginStates States, IHttpClientFactory Http, ILogger<LdapDirectory> Logger);
+        LoginStates States, LdapGroupRoleSync GroupRoles, ILogger<LdapDirectory> Logger);
 
     public static async Task<IResult> SignInAsync(LdapSignInRequest request, [AsParameters] SignInServices services, CancellationToken cancellationToken)
     {
@@ -62,11 +62,8 @@ public static partial class LdapSignInEndpoints
         }
 
         var entry = outcome.Account!;
-        var account = new UpstreamAccount(
-            entry.Subject, entry.Email, settings.TrustEmail && entry.Email is not null,
-            entry.Name ?? (entry.GivenName is null && entry.FamilyName is null ? null : $"{entry.GivenName} {entry.FamilyName}".Trim()),
-            entry.GivenName, entry.FamilyName, Picture: null) { PhoneNumber = entry.Phone, Username = entry.Username };
-        (Guid UserId, string? Refusal) link;
+        var account = entry.ToUpstream(settings);
+        SignInSteps.LinkOutcome link;
         try
         {
             link = await SignInSteps.LinkAsync(new SignInSteps.Context(services.Db, services.Tenant, services.Users, services.States), provider, account, cancellationToken);
@@ -83,7 +80,7 @@ public static partial class LdapSignInEndpoints
                 "The directory's person has no user here");
         }
 
-        if (settings.GroupRoles.Count > 0 && !await SetGroupRolesAsync(services, tenant.Id, link.UserId, settings, entry.Groups, cancellationToken))
+        if (settings.GroupRoles.Count > 0 && !await services.GroupRoles.SetAsync(tenant.Id, link.UserId, settings, entry.Groups, cancellationToken))
         {
             // A person the directory took out of a group must not sign in with the role it gave: no sign-in until it is set.
             return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Roles cannot be brought up to date right now");
@@ -92,46 +89,9 @@ public static partial class LdapSignInEndpoints
         return TypedResults.Ok(new LdapSignInResponse(link.UserId, provider.Name));
     }
 
-    /// <summary>The roles the person's groups map to now, within the roles any mapping names (their other roles stay).</summary>
-    private static async Task<bool> SetGroupRolesAsync(
-        SignInServices services, Guid tenantId, Guid userId, LdapSettings settings, IReadOnlyList<string> groups, CancellationToken cancellationToken)
-    {
-        var memberOf = groups.Select(NormalizeDn).ToHashSet(StringComparer.Ordinal);
-        var managed = settings.GroupRoles.SelectMany(g => g.Roles).Distinct(StringComparer.Ordinal).ToList();
-        var held = settings.GroupRoles.Where(g => memberOf.Contains(NormalizeDn(g.Group))).SelectMany(g => g.Roles).Distinct(StringComparer.Ordinal).ToList();
-        try
-        {
-            using var response = await services.Http.CreateClient(InternalClients.Authorization)
-                .PutAsJsonAsync(DirectoryRolesRequest.Route(userId), new DirectoryRolesRequest(tenantId, managed, held), cancellationToken);
-            if (!response.IsSuccessStatusCode)
-            {
-                LogRolesNotSet(services.Logger, userId, (int)response.StatusCode, null);
-                return false;
-            }
-
-            if (await response.Content.ReadFromJsonAsync<InitialRolesResponse>(cancellationToken) is { Unknown.Count: > 0 } answer)
-            {
-                LogUnknownRoles(services.Logger, tenantId, string.Join(", ", answer.Unknown));
-            }
-
-            return true;
-        }
-        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
-        {
-            LogRolesNotSet(services.Logger, userId, null, exception);
-            return false;
-        }
-    }
-
     /// <summary>A DN compared as directories do for the common case: attribute names and values without case, no spaces between parts.</summary>
     public static string NormalizeDn(string dn) => string.Join(',', dn.Split(',').Select(part => part.Trim())).ToLowerInvariant();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "An LDAP sign-in at tenant {TenantId} through provider {ProviderId} has no user: {Refusal}")]
     private static partial void LogRefused(ILogger logger, Guid tenantId, Guid providerId, string refusal);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The directory roles of user {UserId} could not be set (status {Status}); the sign-in was refused")]
-    private static partial void LogRolesNotSet(ILogger logger, Guid userId, int? status, Exception? exception);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "LDAP group mappings of tenant {TenantId} name roles that do not exist: {Roles}")]
-    private static partial void LogUnknownRoles(ILogger logger, Guid tenantId, string roles);
 }

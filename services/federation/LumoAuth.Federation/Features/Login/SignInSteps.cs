@@ -62,7 +62,7 @@ public static class SignInSteps
     /// The user the outside account signs in as: its link, or — the first time — the user admin finds by verified address
     /// or makes, linked now. A concurrent first sign-in of the same account links once; the other finds its link.
     /// </summary>
-    public static async Task<(Guid UserId, string? Refusal)> LinkAsync(
+    public static async Task<LinkOutcome> LinkAsync(
         Context services, IdentityProvider provider, UpstreamAccount account, CancellationToken cancellationToken, string how = ExternalAccountLinked.BySignIn)
     {
         var db = services.Db;
@@ -77,7 +77,7 @@ public static class SignInSteps
                 await services.Users.UpdateProfileAsync(services.Tenant.TenantId, link.UserId, account, cancellationToken);
             }
 
-            return (link.UserId, null);
+            return new LinkOutcome(link.UserId, null);
         }
 
         var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
@@ -88,16 +88,24 @@ public static class SignInSteps
         {
             // A concurrent first sign-in of the same account may have made the user and its link meanwhile.
             var linked = await db.ExternalIdentities.AsNoTracking().FirstOrDefaultAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
-            return linked is not null ? (linked.UserId, null) : (Guid.Empty, outcome.Refusal ?? SocialLoginEndpoints.Failures.ProviderError);
+            return linked is not null ? new LinkOutcome(linked.UserId, null) : new LinkOutcome(Guid.Empty, outcome.Refusal ?? SocialLoginEndpoints.Failures.ProviderError);
         }
 
         if (await AddLinkAsync(db, services.Tenant.TenantId, provider, account, user.UserId, how, cancellationToken))
         {
-            return (user.UserId, null);
+            return new LinkOutcome(user.UserId, null) { NewLink = true, UserCreated = user.Created };
         }
 
         var existing = await db.ExternalIdentities.AsNoTracking().FirstAsync(i => i.ProviderId == provider.Id && i.Subject == account.Subject, cancellationToken);
-        return (existing.UserId, null);
+        return new LinkOutcome(existing.UserId, null);
+    }
+
+    /// <summary>The user an outside account signs in as, or why there is none; whether this call linked it, and made the user.</summary>
+    public sealed record LinkOutcome(Guid UserId, string? Refusal)
+    {
+        public bool NewLink { get; init; }
+
+        public bool UserCreated { get; init; }
     }
 
     /// <summary>

@@ -1,0 +1,196 @@
+using System.Text.Json;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Contracts.Sessions;
+using LumoAuth.Federation.Data;
+using LumoAuth.Federation.Features.Login;
+using LumoAuth.Federation.Features.Providers;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Hosting;
+using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace LumoAuth.Federation.Features.Ldap;
+
+/// <summary>
+/// Imports a directory's people (Keycloak's "synchronize all users"): every entry the user filter matches is linked to a
+/// user before it first signs in — the user found by verified address (with <c>autoLinkUsers</c>) or made (with
+/// <c>allowSignup</c>), exactly as at a first sign-in — so administrators can give roles and relationships to people who
+/// have not signed in yet. Linked users get their names (with <c>updateUserOnLogin</c>) and their group-mapped roles
+/// brought up to date; a linked entry the directory no longer lists loses its mapped roles (its link stays, in case it
+/// comes back). Nothing is deleted. One import of a provider runs at a time (a Redis lock).
+/// </summary>
+public sealed partial class LdapSync(
+    LdapDirectory directory, ProviderSecrets secrets, ExternalUsers users, LoginStates states, LdapGroupRoleSync groupRoles, IConnectionMultiplexer redis,
+    IOptions<FederationOptions> options, TimeProvider time, ILogger<LdapSync> logger)
+{
+    /// <summary>How long an import holds its lock at most (a crashed one frees it then).</summary>
+    private static readonly TimeSpan LockFor = TimeSpan.FromMinutes(15);
+
+    /// <summary>The import's summary (also kept on the provider); null when an import of the provider is running already.</summary>
+    public async Task<LdapSyncSummary?> RunAsync(FederationDbContext db, TenantContext tenant, IdentityProvider provider, CancellationToken cancellationToken)
+    {
+        var lockKey = $"ldap-sync:{provider.Id:N}";
+        var owner = Guid.NewGuid().ToString("N");
+        var store = redis.GetDatabase();
+        if (!await store.LockTakeAsync(lockKey, owner, LockFor))
+        {
+            return null;
+        }
+
+        try
+        {
+            var summary = await ImportAsync(db, tenant, provider, cancellationToken);
+            // Only the summary is written: an administrator's change of the settings meanwhile stands.
+            var json = JsonSerializer.Serialize(summary);
+            await db.Database.ExecuteSqlInterpolatedAsync(
+                $$"""UPDATE identity_providers SET "Ldap" = jsonb_set("Ldap", '{LastSync}', {{json}}::jsonb) WHERE "Id" = {{provider.Id}} AND "Ldap" IS NOT NULL""",
+                CancellationToken.None);
+            LogImported(logger, provider.Id, tenant.TenantId, summary.Found, summary.Created, summary.Linked, summary.Skipped, summary.Failed, summary.Problem);
+            return summary;
+        }
+        finally
+        {
+            await store.LockReleaseAsync(lockKey, owner);
+        }
+    }
+
+    private async Task<LdapSyncSummary> ImportAsync(FederationDbContext db, TenantContext tenant, IdentityProvider provider, CancellationToken cancellationToken)
+    {
+        var settings = provider.Ldap!;
+        var summary = new LdapSyncSummary { At = time.GetUtcNow() };
+        var bindPassword = settings.ProtectedBindPassword is { } sealedPassword ? secrets.Reveal(sealedPassword) : null;
+        var listing = await directory.ListAsync(settings, bindPassword, options.Value.Ldap.SyncMaxEntries, cancellationToken);
+        if (listing.Verdict != LdapVerdict.Success)
+        {
+            summary.Problem = listing.Problem ?? "the directory cannot be read";
+            return summary;
+        }
+
+        (summary.Found, summary.Truncated) = (listing.Accounts.Count, listing.Truncated);
+        var links = await db.ExternalIdentities.AsNoTracking().Where(i => i.ProviderId == provider.Id)
+            .Select(i => new { i.Subject, i.UserId }).ToDictionaryAsync(i => i.Subject, i => i.UserId, StringComparer.Ordinal, cancellationToken);
+        var context = new SignInSteps.Context(db, tenant, users, states);
+        try
+        {
+            foreach (var entry in listing.Accounts)
+            {
+                var account = entry.ToUpstream(settings);
+                Guid userId;
+                if (links.TryGetValue(entry.Subject, out var linked))
+                {
+                    userId = linked;
+                    if (settings.UpdateUserOnLogin)
+                    {
+                        await users.UpdateProfileAsync(tenant.TenantId, userId, account, cancellationToken);
+                        summary.Updated++;
+                    }
+                }
+                else
+                {
+                    var link = await SignInSteps.LinkAsync(context, provider, account, cancellationToken, ExternalAccountLinked.ByDirectorySync);
+                    if (link.Refusal is not null)
+                    {
+                        summary.Skipped++;
+                        continue;
+                    }
+
+                    userId = link.UserId;
+                    if (link.UserCreated)
+                    {
+                        summary.Created++;
+                    }
+                    else if (link.NewLink)
+                    {
+                        summary.Linked++;
+                    }
+                }
+
+                if (settings.GroupRoles.Count > 0 && !await groupRoles.SetAsync(tenant.TenantId, userId, settings, entry.Groups, cancellationToken))
+                {
+                    summary.Failed++;
+                }
+            }
+
+            // Entries that left the directory (or its filter) keep no role a group of it gave. Only after a complete
+            // listing: a cut-short one does not say who is gone.
+            if (!listing.Truncated)
+            {
+                var listed = listing.Accounts.Select(a => a.Subject).ToHashSet(StringComparer.Ordinal);
+                foreach (var (_, userId) in links.Where(l => !listed.Contains(l.Key)))
+                {
+                    summary.Vanished++;
+                    if (settings.GroupRoles.Count > 0 && !await groupRoles.SetAsync(tenant.TenantId, userId, settings, [], cancellationToken))
+                    {
+                        summary.Failed++;
+                    }
+                }
+            }
+        }
+        catch (DependencyUnavailableException exception)
+        {
+            summary.Problem = $"the import stopped: {exception.Message}";
+        }
+
+        return summary;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "LDAP import of provider {ProviderId} (tenant {TenantId}): {Found} found, {Created} created, {Linked} linked, {Skipped} skipped, {Failed} failed; {Problem}")]
+    private static partial void LogImported(ILogger logger, Guid providerId, Guid tenantId, int found, int created, int linked, int skipped, int failed, string? problem);
+}
+
+/// <summary>
+/// Imports, across tenants, the directories whose <c>syncIntervalMinutes</c> has passed since their last import; a few
+/// per round (the others wait for the next), each in a scope of its own tenant.
+/// </summary>
+public sealed class LdapSyncJob(IServiceScopeFactory scopeFactory, TimeProvider time, ILogger<LdapSyncJob> logger) : PeriodicJob(scopeFactory, time, logger)
+{
+    private const int BatchSize = 5;
+
+    protected override TimeSpan Interval => TimeSpan.FromMinutes(5);
+
+    protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken cancellationToken) =>
+        await ImportDueAsync(services.GetRequiredService<IServiceScopeFactory>(), Time.GetUtcNow(), cancellationToken);
+
+    /// <summary>Imports the directories due at <paramref name="now"/>; how many were imported.</summary>
+    public static async Task<int> ImportDueAsync(IServiceScopeFactory scopes, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        List<(Guid Id, Guid TenantId)> due;
+        using (var scope = scopes.CreateScope())
+        {
+            var scheduled = await scope.ServiceProvider.GetRequiredService<FederationDbContext>().IdentityProviders.IgnoreQueryFilters().AsNoTracking()
+                .Where(p => p.Type == ProviderTypes.Ldap && p.IsEnabled && p.Ldap!.SyncIntervalMinutes != null)
+                .ToListAsync(cancellationToken);
+            due = [.. scheduled
+                .Where(p => p.Ldap!.LastSync is not { } last || last.At <= now.AddMinutes(-p.Ldap.SyncIntervalMinutes!.Value))
+                .OrderBy(p => p.Ldap!.LastSync?.At ?? DateTimeOffset.MinValue)
+                .Take(BatchSize)
+                .Select(p => (p.Id, p.TenantId))];
+        }
+
+        var imported = 0;
+        foreach (var (id, tenantId) in due)
+        {
+            using var scope = scopes.CreateScope();
+            var services = scope.ServiceProvider;
+            // A suspended tenant's directory waits; a deleted tenant's is gone with it.
+            if (await services.GetRequiredService<TenantDirectory>().FindByIdAsync(tenantId, cancellationToken) is not { Status: TenantStatuses.Active } tenant)
+            {
+                continue;
+            }
+
+            var context = services.GetRequiredService<TenantContext>();
+            context.Set(tenant);
+            var db = services.GetRequiredService<FederationDbContext>();
+            if (await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, cancellationToken) is { Ldap: not null } provider
+                && await services.GetRequiredService<LdapSync>().RunAsync(db, context, provider, cancellationToken) is not null)
+            {
+                imported++;
+            }
+        }
+
+        return imported;
+    }
+}
