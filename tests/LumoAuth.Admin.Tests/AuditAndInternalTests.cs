@@ -222,6 +222,11 @@ public sealed class AuditAndInternalTests(AdminFactory factory) : IClassFixture<
         using var internalClient = factory.Internal();
         var info = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/by-slug/{tenant.Slug}"));
         Assert.Equal(tenant.Id.ToString(), info["id"]!.GetValue<string>());
+        // By id, for jobs across tenants; an unknown id is not found, and the key is needed as for every internal call.
+        var byId = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}"));
+        Assert.Equal(tenant.Slug, byId["slug"]!.GetValue<string>());
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await internalClient.GetAsync($"/internal/v1/tenants/{Guid.NewGuid()}")).StatusCode);
+        await ApiAssert.ErrorAsync(await anonymous.GetAsync($"/internal/v1/tenants/{tenant.Id}"), 401, "unauthorized");
 
         using var verified = await internalClient.PostAsJsonAsync("/internal/v1/api-keys/verify", new { tenantId = tenant.Id, key = tenant.ApiKey });
         await ApiAssert.OkAsync(verified);

@@ -1067,6 +1067,66 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// An LDAP import across the real processes: federation lists the directory (paged, nested groups), admin makes the
+    /// users before anyone signs in, the authorization service gives the roles their groups map to — and takes them when
+    /// the person leaves the group or the directory.
+    /// </summary>
+    [Fact]
+    public async Task LdapImport_MakesUsersBeforeTheySignIn_WithTheRolesTheirGroupsMapTo_AndTakesThemWhenTheyLeave()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using (var role = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/roles", new { name = "Engineer", slug = "engineer" }, key))
+        {
+            await ApiAssert.OkAsync(role, 201);
+        }
+
+        var suffix = Guid.NewGuid().ToString("N")[..10];
+        var unit = TestDirectory.AddUnit("import-" + suffix);
+        var (ada, bob) = ("ada" + suffix, "bob" + suffix);
+        var adaDn = TestDirectory.AddPerson(ada, "Directory-Pa55!", mail: $"{ada}@corp.example.com", under: unit);
+        var bobDn = TestDirectory.AddPerson(bob, "Directory-Pa55!", mail: $"{bob}@corp.example.com", under: unit);
+        var team = TestDirectory.AddGroup("team-" + suffix, adaDn, bobDn);
+        var engineering = TestDirectory.AddGroup("eng-" + suffix, team);
+        using var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/ldap-providers", new
+        {
+            name = "Corporate directory", host = TestDirectory.Host, port = TestDirectory.TlsPort, useTls = true, baseDn = unit,
+            bindDn = TestDirectory.RootDn, bindPassword = TestDirectory.RootPassword, nestedGroups = true,
+            groupRoles = new[] { new { group = engineering, roles = new[] { "engineer" } } },
+        }, key);
+        var providerId = (await ApiAssert.OkAsync(added, 201))["data"]!["id"]!.GetValue<string>();
+
+        async Task<System.Text.Json.Nodes.JsonNode> SyncAsync()
+        {
+            using var synced = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/ldap-providers/{providerId}/sync", configure: key);
+            return (await ApiAssert.OkAsync(synced))["data"]!;
+        }
+
+        async Task<string[]> RolesAsync(string uid)
+        {
+            using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={uid}", configure: key);
+            var userId = Assert.Single((await ApiAssert.OkAsync(users))["data"]!.AsArray())!["id"]!.GetValue<string>();
+            using var roles = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{userId}/roles", configure: key);
+            return [.. (await ApiAssert.OkAsync(roles))["data"]!["roles"]!.AsArray().Select(r => r!.GetValue<string>())];
+        }
+
+        var first = await SyncAsync();
+        Assert.True(first["ok"]!.GetValue<bool>(), first.ToJsonString());
+        Assert.Equal(2, first["created"]!.GetValue<int>());
+        Assert.Equal(["engineer"], await RolesAsync(ada));
+        Assert.Equal(["engineer"], await RolesAsync(bob));
+
+        // Bob leaves the team; Ada leaves the company.
+        TestDirectory.Replace(team, "member", bobDn);
+        TestDirectory.Replace(team, "member", TestDirectory.RootDn);
+        TestDirectory.Delete(adaDn);
+        var second = await SyncAsync();
+        Assert.Equal((1, 1, 0), (second["found"]!.GetValue<int>(), second["vanished"]!.GetValue<int>(), second["failed"]!.GetValue<int>()));
+        Assert.Empty(await RolesAsync(ada));
+        Assert.Empty(await RolesAsync(bob));
+    }
+
+    /// <summary>
     /// SAML single sign-on across the real processes: a SAML app added at federation through the gateway, an AuthnRequest
     /// (HTTP-Redirect) sending the browser to the token service's login page, federation asking token about the new
     /// session and admin about the user, and a signed response for the app's ACS that verifies with the metadata's key.
