@@ -23,6 +23,8 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
 {
     private const string Acs = "https://wiki.example.test/saml/acs";
     private const string Slo = "https://wiki.example.test/saml/slo";
+    private const string ChatAcs = "https://chat.example.test/saml/acs";
+    private const string ChatSlo = "https://chat.example.test/saml/slo";
     private const string Sha1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1";
     private const string RsaSha256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256";
 
@@ -367,6 +369,71 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     }
 
     [Fact]
+    public async Task ALogoutAtOneApp_SignsTheBrowserOutOfTheSessionsOtherApps_WithSignedLogoutRequests_ThenAnswersIt()
+    {
+        var setup = await suite.SetUpAsync();
+        await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, sloUrl = Slo });
+        await AddAppAsync(setup, new { name = "Chat", entityId = "https://chat.example.test", acsUrl = ChatAcs, sloUrl = ChatSlo, nameIdFormat = "persistent" });
+        // An app without a logout URL cannot be told.
+        await AddAppAsync(setup, new { name = "Docs", entityId = "https://docs.example.test", acsUrl = "https://docs.example.test/acs" });
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+        using var start = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test")));
+        var (_, wiki, _) = Posted(await SignInAndContinueAsync(browser, setup, start));
+        var sessionIndex = Value(wiki, Names(wiki), "//saml:AuthnStatement/@SessionIndex");
+        var chat = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://chat.example.test", acs: ChatAcs), acs: ChatAcs);
+        var chatNameId = Value(chat, Names(chat), "//saml:Subject/saml:NameID");
+        await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://docs.example.test", acs: "https://docs.example.test/acs"), acs: "https://docs.example.test/acs");
+
+        var requestId = NewId();
+        using var logout = await browser.GetAsync($"/t/{setup.Tenant.Slug}/saml/idp/slo?" + RedirectQuery(LogoutRequest(requestId, "https://wiki.example.test", setup.Email, sessionIndex), "r9"));
+        Assert.Equal(HttpStatusCode.OK, logout.StatusCode);
+        Assert.Contains("frame-src https://chat.example.test", logout.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        var html = await logout.Content.ReadAsStringAsync();
+        var frames = System.Text.RegularExpressions.Regex.Matches(html, "<iframe[^>]* src=\"([^\"]+)\"").Select(m => WebUtility.HtmlDecode(m.Groups[1].Value)).ToList();
+        var request = SignedRedirectMessage(Assert.Single(frames), ChatSlo, "SAMLRequest", certificate);
+        Assert.Equal("LogoutRequest", request.DocumentElement!.LocalName);
+        Assert.Equal(ChatSlo, request.DocumentElement.GetAttribute("Destination"));
+        Assert.Equal(chatNameId, Value(request, Names(request), "/samlp:LogoutRequest/saml:NameID"));
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", Value(request, Names(request), "/samlp:LogoutRequest/saml:NameID/@Format"));
+        Assert.Equal(sessionIndex, Value(request, Names(request), "/samlp:LogoutRequest/samlp:SessionIndex"));
+
+        // Then back to the app that asked, with its signed answer.
+        var back = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(html, "content=\"2;url=([^\"]+)\"").Groups[1].Value);
+        var answer = SignedRedirectMessage(back, Slo, "SAMLResponse", certificate);
+        Assert.Equal(requestId, answer.DocumentElement!.GetAttribute("InResponseTo"));
+        Assert.Equal("r9", QueryHelpers.ParseQuery(new Uri(back).Query)["RelayState"].ToString());
+
+        // Chat's answer, in its frame, ends quietly.
+        using (var chatAnswer = await browser.GetAsync($"/t/{setup.Tenant.Slug}/saml/idp/slo?SAMLResponse=anything"))
+        {
+            Assert.Equal(HttpStatusCode.OK, chatAnswer.StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task SigningOutAtTheTokenService_AlsoSignsTheBrowserOutOfTheSessionsSamlApps()
+    {
+        var setup = await suite.SetUpAsync();
+        await AddAppAsync(setup, new { name = "Chat", entityId = "https://chat.example.test", acsUrl = ChatAcs, sloUrl = ChatSlo });
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+        using var start = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://chat.example.test", acs: ChatAcs)));
+        var (_, chat, _) = Posted(await SignInAndContinueAsync(browser, setup, start));
+
+        using var page = await browser.GetAsync($"{setup.Tenant.Api}/oauth/logout");
+        var form = HostedFlow.HiddenFields(await page.Content.ReadAsStringAsync());
+        form["logout_confirmed"] = "yes";
+        using var confirmed = await browser.PostAsync($"{setup.Tenant.Api}/oauth/logout", new FormUrlEncodedContent(form));
+        var html = await confirmed.Content.ReadAsStringAsync();
+        Assert.True(confirmed.StatusCode == HttpStatusCode.OK, html);
+        var frame = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(html, "<iframe[^>]* src=\"([^\"]+)\"").Groups[1].Value);
+        var request = SignedRedirectMessage(frame, ChatSlo, "SAMLRequest", certificate);
+        Assert.Equal(Value(chat, Names(chat), "//saml:AuthnStatement/@SessionIndex"), Value(request, Names(request), "/samlp:LogoutRequest/samlp:SessionIndex"));
+        Assert.Equal(setup.Email, Value(request, Names(request), "/samlp:LogoutRequest/saml:NameID"));
+    }
+
+    [Fact]
     public async Task TheAdminApi_KeepsSamlAppsPerTenant_AndChecksThem()
     {
         var setup = await suite.SetUpAsync();
@@ -556,6 +623,59 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         Assert.DoesNotContain(Der(thirdKey), (await HttpAssert.JsonAsync(await foreign.GetAsync($"{other.Api}/admin/saml-keys"), HttpStatusCode.OK)).GetRawText(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task TheTenantsOwnKey_IsImportedAsTheNextKey_Checked_AndSignsOnceActivated()
+    {
+        var setup = await suite.SetUpAsync();
+        await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs });
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        var api = $"{setup.Tenant.Api}/admin/saml-keys";
+        using var ownKey = RSA.Create(3072);
+        using var ownCertificate = SamlTestSigning.SelfSigned(ownKey, "CN=corp-saml");
+        var certificatePem = ownCertificate.ExportCertificatePem();
+        using var weakKey = RSA.Create(1024);
+        using var weakCertificate = SamlTestSigning.SelfSigned(weakKey, "CN=weak");
+        using var otherKey = RSA.Create(2048);
+        using var expired = new CertificateRequest("CN=expired", ownKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddHours(-1));
+        var encrypted = ownKey.ExportEncryptedPkcs8PrivateKeyPem("secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 100_000));
+
+        // Checked before anything is kept: a weak key, another certificate's key, an encrypted or missing key, an expired or unreadable certificate.
+        foreach (var (body, field) in new (object Body, string Field)[]
+                 {
+                     (new { certificate = weakCertificate.ExportCertificatePem(), privateKey = weakKey.ExportPkcs8PrivateKeyPem() }, "privateKey"),
+                     (new { certificate = certificatePem, privateKey = otherKey.ExportPkcs8PrivateKeyPem() }, "privateKey"),
+                     (new { certificate = certificatePem, privateKey = encrypted }, "privateKey"),
+                     (new { certificate = certificatePem }, "privateKey"),
+                     (new { certificate = expired.ExportCertificatePem(), privateKey = ownKey.ExportRSAPrivateKeyPem() }, "certificate"),
+                     (new { certificate = "not a certificate", privateKey = ownKey.ExportPkcs8PrivateKeyPem() }, "certificate"),
+                 })
+        {
+            using var refused = await admin.PostAsJsonAsync(api, body);
+            var error = await ApiAssert.ErrorAsync(refused, 400, "validation_error");
+            Assert.Contains(field, error.ToJsonString(), StringComparison.Ordinal);
+        }
+
+        Assert.Single((await HttpAssert.JsonAsync(await admin.GetAsync(api), HttpStatusCode.OK)).GetProperty("data").EnumerateArray());
+
+        // The tenant's own key (PKCS#1 PEM here), as the next key: published, never shown back.
+        using var imported = await admin.PostAsJsonAsync(api, new { certificate = certificatePem, privateKey = ownKey.ExportRSAPrivateKeyPem() });
+        var next = (await HttpAssert.JsonAsync(imported, HttpStatusCode.Created)).GetProperty("data");
+        Assert.Equal("next", next.GetProperty("status").GetString());
+        Assert.Equal(ownCertificate.GetCertHashString(HashAlgorithmName.SHA256), next.GetProperty("thumbprint").GetString());
+        Assert.DoesNotContain("PRIVATE", next.GetRawText(), StringComparison.Ordinal);
+
+        using var browser = suite.FederatedBrowser();
+        using (var toLogin = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test", acs: Acs))))
+        {
+            await SignInAndContinueAsync(browser, setup, toLogin);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"{api}/{next.GetProperty("id").GetString()}/activate", null)).StatusCode);
+        var response = await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test", acs: Acs));
+        AssertSignedBy(response.DocumentElement!, ownCertificate);
+    }
+
     private async Task<JsonElement> AddAppAsync(SignInSetup setup, object body)
     {
         using var admin = suite.FederationAdmin(setup.Tenant);
@@ -718,6 +838,21 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         Assert.Equal(Slo, document.DocumentElement.GetAttribute("Destination"));
         return (Value(document, Names(document), "/samlp:LogoutResponse/samlp:Status/samlp:StatusCode/@Value"),
             parameters.TryGetValue("RelayState", out var relay) ? relay.ToString() : null);
+    }
+
+    /// <summary>A message we sent by the HTTP-Redirect binding to <paramref name="endpoint"/>: its query signature checked, the message inflated.</summary>
+    private static XmlDocument SignedRedirectMessage(string url, string endpoint, string field, X509Certificate2 certificate)
+    {
+        Assert.StartsWith(endpoint + "?" + field + "=", url, StringComparison.Ordinal);
+        var query = url[(endpoint.Length + 1)..];
+        var signedPart = query[..query.IndexOf("&Signature=", StringComparison.Ordinal)];
+        var parameters = QueryHelpers.ParseQuery(query);
+        Assert.Equal(RsaSha256, parameters["SigAlg"].ToString());
+        Assert.True(certificate.GetRSAPublicKey()!.VerifyData(Encoding.ASCII.GetBytes(signedPart), Convert.FromBase64String(parameters["Signature"].ToString()), HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1));
+        using var inflate = new DeflateStream(new MemoryStream(Convert.FromBase64String(parameters[field].ToString())), CompressionMode.Decompress);
+        var document = new XmlDocument();
+        document.Load(inflate);
+        return document;
     }
 
     /// <summary>The element carries one signature, over itself (by its ID), verifying with <paramref name="certificate"/>.</summary>

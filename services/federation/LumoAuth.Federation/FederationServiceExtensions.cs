@@ -37,6 +37,7 @@ public static class FederationServiceExtensions
         builder.Services.AddSingleton<SamlMetadataImport>();
         builder.Services.AddHostedService<SamlMetadataRefresh>();
         builder.Services.AddSingleton<SamlSubjects>();
+        builder.Services.AddSingleton<SamlAppLogout>();
         builder.Services.AddSingleton<LdapDirectory>();
         builder.Services.AddSingleton<LdapGroupRoleSync>();
         builder.Services.AddScoped<LdapSync>();

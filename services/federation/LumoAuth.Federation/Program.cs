@@ -33,6 +33,7 @@ app.MapSamlKeyEndpoints();
 app.MapSamlIdpEndpoints();
 app.MapSamlIdpConnectionEndpoints();
 app.MapSamlSpEndpoints();
+app.MapSamlAppLogoutEndpoints();
 app.MapExternalSubjectEndpoints();
 app.MapLdapProviderEndpoints();
 app.MapLdapSignInEndpoints();

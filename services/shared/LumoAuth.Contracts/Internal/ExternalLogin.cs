@@ -93,6 +93,12 @@ public sealed record SamlLogoutRequest(Guid TenantId, string TenantSlug, SamlIdp
 /// <summary>Where to send the browser (federation's page that sends the LogoutRequest); null when the IdP takes none (no logout URL, disabled, removed).</summary>
 public sealed record SamlLogoutStart(string? LogoutUrl);
 
+/// <summary>A browser session that ended: the SAML apps it signed in to are to be told (front-channel).</summary>
+public sealed record SamlAppLogoutRequest(Guid TenantId, string TenantSlug, string SessionId);
+
+/// <summary>Each app's logout URL with our signed LogoutRequest, for an iframe of the signed-out page.</summary>
+public sealed record SamlAppLogoutFrames(IReadOnlyList<string> Urls);
+
 /// <summary>A sign-in button of the hosted login page.</summary>
 public sealed record LoginProvider(Guid Id, string Type, string Name)
 {

@@ -77,6 +77,12 @@ public static class InternalRoutes
     /// <summary>The token service asks how to end an outside SAML IdP's session at logout (<see cref="SamlLogoutRequest"/>).</summary>
     public const string SamlLogouts = Prefix + "/saml-logouts";
 
+    /// <summary>
+    /// The token service asks, as a browser signs out, for the pages that sign it out of the SAML apps its session signed
+    /// in to (<see cref="SamlAppLogoutRequest"/> → <see cref="SamlAppLogoutFrames"/>).
+    /// </summary>
+    public const string SamlAppLogouts = Prefix + "/saml-app-logouts";
+
     /// <summary>A tenant's enabled sign-in providers (<see cref="LoginProvider"/>) for the hosted login page; <c>?tenantId=</c>.</summary>
     public const string LoginProviders = Prefix + "/login-providers";
 

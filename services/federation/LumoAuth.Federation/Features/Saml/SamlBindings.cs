@@ -108,15 +108,25 @@ public static class SamlBindings
     public static IResult RedirectWith(HttpContext http, string url, string query)
     {
         http.Response.Headers.CacheControl = "no-store";
-        return Results.Redirect(url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query);
+        return Results.Redirect(WithQuery(url, query));
     }
 
     /// <summary>Answers a LogoutRequest at the partner's logout URL: a LogoutResponse by the Redirect binding, signed in the query.</summary>
     public static IResult LogoutAnswer(
         HttpContext http, string issuer, string sloUrl, string inResponseTo, string status, string? relayState, SamlKey key, DateTimeOffset now)
     {
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(LogoutAnswerUrl(issuer, sloUrl, inResponseTo, status, relayState, key, now));
+    }
+
+    /// <summary>Where <see cref="LogoutAnswer"/> sends the browser.</summary>
+    public static string LogoutAnswerUrl(string issuer, string sloUrl, string inResponseTo, string status, string? relayState, SamlKey key, DateTimeOffset now)
+    {
         var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(issuer, sloUrl, inResponseTo, status, now))
                     + (relayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(relayState));
-        return RedirectWith(http, sloUrl, SamlSignatures.SignRedirect(query, key));
+        return WithQuery(sloUrl, SamlSignatures.SignRedirect(query, key));
     }
+
+    /// <summary><paramref name="url"/> with a Redirect-binding query added (the URL may carry a query of its own).</summary>
+    public static string WithQuery(string url, string query) => url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query;
 }

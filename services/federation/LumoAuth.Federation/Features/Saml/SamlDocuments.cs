@@ -56,7 +56,8 @@ public static class SamlDocuments
     /// subject for this SP alone, signed as the SP is set up. The base64 the browser posts.
     /// </summary>
     public static string SignIn(
-        string idpEntityId, SamlServiceProvider sp, string? inResponseTo, string nameIdFormat, SamlSubject subject, SamlKey key, DateTimeOffset now)
+        string idpEntityId, SamlServiceProvider sp, string? inResponseTo, string nameIdFormat, SamlSubject subject, SamlKey key, DateTimeOffset now,
+        string? nameIdValue = null)
     {
         var (document, response) = NewResponse(idpEntityId, sp.AcsUrl, inResponseTo, SamlNames.Success, null, now);
         var assertionId = NewId();
@@ -74,7 +75,7 @@ public static class SamlDocuments
         var subjectElement = Add(document, assertion, SamlNames.Assertion, "saml:Subject");
         var nameId = Add(document, subjectElement, SamlNames.Assertion, "saml:NameID");
         nameId.SetAttribute("Format", SamlNames.NameIdFormats[nameIdFormat]);
-        nameId.InnerText = XmlText(NameIdOf(nameIdFormat, sp, subject.User));
+        nameId.InnerText = XmlText(nameIdValue ?? NameIdOf(nameIdFormat, sp, subject.User));
         var confirmation = Add(document, subjectElement, SamlNames.Assertion, "saml:SubjectConfirmation");
         confirmation.SetAttribute("Method", SamlNames.BearerConfirmation);
         var confirmationData = Add(document, confirmation, SamlNames.Assertion, "saml:SubjectConfirmationData");
@@ -154,14 +155,15 @@ public static class SamlDocuments
     }
 
     /// <summary>
-    /// Our LogoutRequest to an outside IdP (SP mode, SAML Core §3.7.1), DEFLATE-compressed and base64-encoded for the
-    /// HTTP-Redirect binding: the person's NameID as the IdP gave it (with its format) and the IdP's session index.
+    /// Our LogoutRequest (SAML Core §3.7.1) — to an outside IdP (SP mode: the person's NameID as the IdP gave it and the
+    /// IdP's session index) or to an app (IdP mode: the NameID its assertion gave and our session's index) —
+    /// DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding.
     /// </summary>
-    public static string LogoutRequest(string id, string spEntityId, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now)
+    public static string LogoutRequest(string id, string issuer, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now)
     {
         var (document, request) = NewMessage("samlp:LogoutRequest", id, destination, now);
         request.SetAttribute("NotOnOrAfter", Instant(now + SamlMessages.IssueInstantSkew));
-        Add(document, request, SamlNames.Assertion, "saml:Issuer").InnerText = spEntityId;
+        Add(document, request, SamlNames.Assertion, "saml:Issuer").InnerText = issuer;
         var name = Add(document, request, SamlNames.Assertion, "saml:NameID");
         if (nameIdFormat is not null)
         {

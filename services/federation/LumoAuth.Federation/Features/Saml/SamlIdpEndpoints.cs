@@ -38,7 +38,7 @@ public static partial class SamlIdpEndpoints
 
     public sealed record SamlServices(
         FederationDbContext Db, TenantContext Tenant, SamlSigningKeys Keys, SamlStates States, SamlSubjects Subjects, IOptions<LumoAuthOptions> Options,
-        TimeProvider Time, ILogger<SamlServiceProvider> Logger);
+        TimeProvider Time, SamlAppLogout AppLogout, ILogger<SamlServiceProvider> Logger);
 
     public static async Task<IResult> MetadataAsync(HttpContext http, [AsParameters] SamlServices services)
     {
@@ -191,7 +191,10 @@ public static partial class SamlIdpEndpoints
             return Refuse(http, idpEntityId, sp, pending.RequestId, pending.RelayState, SamlNames.Responder, SamlNames.RequestDenied, key, now);
         }
 
-        var response = SamlDocuments.SignIn(idpEntityId, sp, pending.RequestId, pending.NameIdFormat, new SamlSubject(user, session), key, now);
+        var nameId = SamlDocuments.NameIdOf(pending.NameIdFormat, sp, user);
+        var response = SamlDocuments.SignIn(idpEntityId, sp, pending.RequestId, pending.NameIdFormat, new SamlSubject(user, session), key, now, nameId);
+        // Remembered for the session's logout, which tells this app too (its NameID repeated, as logout requests must).
+        await services.States.RememberAppAsync(tenantId, session.SessionId, new SamlStates.SessionApp(sp.Id, nameId, SamlNames.NameIdFormats[pending.NameIdFormat]));
         // The audit log's (and webhooks') record of the sign-in to the app, through the outbox.
         services.Db.AddEvent(new SamlAssertionIssued(user.Id, sp.Id, sp.EntityId, pending.NameIdFormat)
         {
@@ -209,6 +212,13 @@ public static partial class SamlIdpEndpoints
     /// </summary>
     public static async Task<IResult> SingleLogoutAsync(HttpContext http, [AsParameters] SamlServices services)
     {
+        // An app's answer to the LogoutRequest we sent it (in the signed-out page's iframe): the session ended already,
+        // so there is nothing to do but end the frame quietly.
+        if (http.Request.Query.ContainsKey("SAMLResponse") || (http.Request.HasFormContentType && (await http.Request.ReadFormAsync(http.RequestAborted)).ContainsKey("SAMLResponse")))
+        {
+            return SamlPages.SignedOut(http);
+        }
+
         var message = await SamlBindings.ReadAsync(http, "SAMLRequest");
         if (message.Problem is { } unreadable)
         {
@@ -241,11 +251,14 @@ public static partial class SamlIdpEndpoints
         }
 
         var status = SamlNames.Success;
+        IReadOnlyList<string> others = [];
         if (await services.Subjects.SessionAsync(tenantId, services.Tenant.Slug, http.Request, http.RequestAborted) is { } session)
         {
             if (await NamesSessionAsync(services, sp, request, session, message.Signed, http.RequestAborted))
             {
                 await services.Subjects.EndSessionAsync(tenantId, services.Tenant.Slug, http, http.RequestAborted);
+                // The session's other apps are told too, from this browser, before it goes back to the one that asked.
+                others = await services.AppLogout.FramesAsync(services.Db, tenantId, services.Tenant.Slug, session.SessionId, sp.Id, http.RequestAborted);
             }
             else
             {
@@ -256,12 +269,14 @@ public static partial class SamlIdpEndpoints
 
         if (sp.SloUrl is null)
         {
-            return SamlPages.SignedOut(http);
+            return others.Count > 0 ? SamlPages.SignedOutWithFrames(http, others, null) : SamlPages.SignedOut(http);
         }
 
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, services.Tenant.Slug, http.RequestAborted);
-        return SamlBindings.LogoutAnswer(
-            http, SamlNames.IdpEntityId(services.Options.Value, services.Tenant.Slug), sp.SloUrl, request.Id, status, message.RelayState, key, now);
+        var idpEntityId = SamlNames.IdpEntityId(services.Options.Value, services.Tenant.Slug);
+        return others.Count > 0
+            ? SamlPages.SignedOutWithFrames(http, others, SamlBindings.LogoutAnswerUrl(idpEntityId, sp.SloUrl, request.Id, status, message.RelayState, key, now))
+            : SamlBindings.LogoutAnswer(http, idpEntityId, sp.SloUrl, request.Id, status, message.RelayState, key, now);
     }
 
     /// <summary>Tells a known app, at its registered ACS, why its request gets no assertion (a signed response with the statuses).</summary>

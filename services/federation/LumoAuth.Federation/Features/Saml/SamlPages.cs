@@ -30,6 +30,26 @@ public static class SamlPages
     public static IResult SignedOut(HttpContext http) =>
         Page(http, StatusCodes.Status200OK, "You are signed out", "<p>You can close this window.</p>", null);
 
+    /// <summary>
+    /// Signed out here, and — one hidden iframe each — at the other apps the session signed in to (each frame carries our
+    /// LogoutRequest to the app's logout URL; the page may frame only those origins); then on to <paramref name="continueUrl"/>
+    /// after two seconds, or with the link.
+    /// </summary>
+    public static IResult SignedOutWithFrames(HttpContext http, IReadOnlyList<string> frames, string? continueUrl)
+    {
+        var body = new System.Text.StringBuilder("<p>You are signed out.</p>");
+        foreach (var frame in frames)
+        {
+            body.Append("<iframe hidden title=\"Signing out\" src=\"").Append(WebUtility.HtmlEncode(frame)).Append("\"></iframe>");
+        }
+
+        body.Append(continueUrl is null
+            ? "<p>You can close this window.</p>"
+            : $"<meta http-equiv=\"refresh\" content=\"2;url={WebUtility.HtmlEncode(continueUrl)}\"><p><a href=\"{WebUtility.HtmlEncode(continueUrl)}\">Continue</a></p>");
+        var origins = frames.Select(f => new Uri(f).GetLeftPart(UriPartial.Authority)).Distinct(StringComparer.Ordinal);
+        return Page(http, StatusCodes.Status200OK, "You are signed out", body.ToString(), $"form-action 'none'; frame-src {string.Join(' ', origins)}");
+    }
+
     /// <summary>Our session ended, the IdP's may not have: said, with the way on to the application when there is one.</summary>
     public static IResult SignedOutHereOnly(HttpContext http, string? returnUrl) =>
         Page(http, StatusCodes.Status200OK, "You are signed out here",

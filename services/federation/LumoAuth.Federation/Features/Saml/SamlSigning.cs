@@ -89,11 +89,23 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, critical: true));
         var now = time.GetUtcNow();
         using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(3));
+        return await AddAsync(db, tenantId, status, certificate, rsa.ExportPkcs8PrivateKey(), cancellationToken);
+    }
+
+    /// <summary>
+    /// Keeps <paramref name="certificate"/> and its private key (PKCS#8, encrypted at rest) as the tenant's key with
+    /// <paramref name="status"/>: a key made here, or one the tenant brought (<see cref="SamlKeyImport"/>). When a key with
+    /// that status exists already (made meanwhile), that one.
+    /// </summary>
+    public async Task<SamlSigningKey> AddAsync(
+        FederationDbContext db, Guid tenantId, string status, X509Certificate2 certificate, byte[] pkcs8, CancellationToken cancellationToken)
+    {
         var row = new SamlSigningKey
         {
             Id = Guid.CreateVersion7(), TenantId = tenantId, Status = status, Certificate = certificate.Export(X509ContentType.Cert),
-            ProtectedPrivateKey = _protector.Protect(Convert.ToBase64String(rsa.ExportPkcs8PrivateKey())), NotAfter = certificate.NotAfter.ToUniversalTime(), CreatedAt = now,
+            ProtectedPrivateKey = _protector.Protect(Convert.ToBase64String(pkcs8)), NotAfter = certificate.NotAfter.ToUniversalTime(), CreatedAt = time.GetUtcNow(),
         };
+        CryptographicOperations.ZeroMemory(pkcs8);
         db.SamlSigningKeys.Add(row);
         try
         {

@@ -43,6 +43,36 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
             ? JsonSerializer.Deserialize<PendingSignIn>(json.ToString())
             : null;
 
+    /// <summary>An app a browser session signed in to, with the NameID its assertion gave (a LogoutRequest must repeat it).</summary>
+    public sealed record SessionApp(Guid AppId, string NameId, string NameIdFormat);
+
+    /// <summary>How long a session's apps are remembered: longer than any session lasts.</summary>
+    private static readonly TimeSpan SessionAppsLifetime = TimeSpan.FromDays(31);
+
+    /// <summary>Remembers that the session signed in to the app (the latest NameID per app), for logout.</summary>
+    public async Task RememberAppAsync(Guid tenantId, string sessionId, SessionApp app)
+    {
+        var store = redis.GetDatabase();
+        var key = SessionAppsKey(tenantId, sessionId);
+        await store.HashSetAsync(key, app.AppId.ToString("N"), JsonSerializer.Serialize(app));
+        await store.KeyExpireAsync(key, SessionAppsLifetime);
+    }
+
+    /// <summary>The apps the session signed in to, forgotten as they are read: each is told of the logout once.</summary>
+    public async Task<IReadOnlyList<SessionApp>> TakeAppsAsync(Guid tenantId, string sessionId)
+    {
+        var store = redis.GetDatabase();
+        var key = SessionAppsKey(tenantId, sessionId);
+        var transaction = store.CreateTransaction();
+        var read = transaction.HashGetAllAsync(key);
+        _ = transaction.KeyDeleteAsync(key);
+        await transaction.ExecuteAsync();
+        return [.. (await read).Select(e => JsonSerializer.Deserialize<SessionApp>(e.Value.ToString())!)];
+    }
+
+    /// <summary>Keyed by the session's SAML index (a hash), never the session id itself.</summary>
+    private static string SessionAppsKey(Guid tenantId, string sessionId) => $"lumoauth:federation:saml-session-apps:{tenantId:N}:{SamlDocuments.SessionIndex(sessionId)}";
+
     /// <summary>Whether this is the first time the SP sent a request with this ID (remembered as long as the request could be current).</summary>
     public Task<bool> FirstUseAsync(Guid tenantId, Guid serviceProviderId, string requestId) =>
         redis.GetDatabase().StringSetAsync(

@@ -67,6 +67,28 @@ public sealed partial class FederatedLogins(IHttpClientFactory httpClientFactory
         }
     }
 
+    /// <summary>
+    /// The pages (one iframe each) that sign the browser out of the SAML apps its ended session signed in to; none when
+    /// there were none, or when federation does not answer within the lookup timeout (the logout goes on without them).
+    /// </summary>
+    public async Task<IReadOnlyList<Uri>> SamlAppFramesAsync(SamlAppLogoutRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(LookupTimeout);
+            using var response = await httpClientFactory.CreateClient(InternalClients.Federation).PostAsJsonAsync(InternalRoutes.SamlAppLogouts, request, timeout.Token);
+            response.EnsureSuccessStatusCode();
+            var frames = await response.Content.ReadFromJsonAsync<SamlAppLogoutFrames>(timeout.Token);
+            return [.. (frames?.Urls ?? []).Select(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri : null).OfType<Uri>()];
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken) || exception is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogUnavailable(logger, "the logout at the SAML apps", exception);
+            return [];
+        }
+    }
+
     /// <summary>The sign-in behind the ticket (used up); null when it is unknown, used or expired. Throws when federation cannot say.</summary>
     public async Task<LoginTicket?> RedeemAsync(Guid tenantId, string ticket, CancellationToken cancellationToken)
     {

@@ -75,6 +75,8 @@ public static class LogoutEndpoints
         {
             await revocation.RevokeSessionAsync(userId, sessionId, SessionRevocation.Reasons.Logout, http.RequestAborted);
             frames.AddRange(await frontchannel.FramesAsync(sessionId, http.RequestAborted));
+            // The SAML apps the session signed in to, told by federation's signed LogoutRequests.
+            frames.AddRange(await federation.SamlAppFramesAsync(new LumoAuth.Contracts.Internal.SamlAppLogoutRequest(tenant.TenantId, tenant.Slug, sessionId), http.RequestAborted));
         }
 
         await http.SignOutAsync(SessionCookie.Scheme);

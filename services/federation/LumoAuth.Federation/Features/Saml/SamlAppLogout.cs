@@ -1,0 +1,72 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Federation.Data;
+using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace LumoAuth.Federation.Features.Saml;
+
+/// <summary>
+/// Single logout fanned out to the apps (SAML Profiles §4.4, front channel): when a browser's session ends here — by an
+/// app's LogoutRequest or the token service's logout — every other app the session signed in to gets our LogoutRequest,
+/// signed in the query, naming the person as its assertion did and the session's index, in a hidden iframe of the
+/// signed-out page (as OpenID Connect front-channel logout does for clients). The apps' LogoutResponses come back to
+/// <c>slo</c>, where nothing more is done: the session ended already. Each app is told once; apps without a logout URL,
+/// disabled or removed since, are not told.
+/// </summary>
+public sealed class SamlAppLogout(SamlStates states, SamlSigningKeys keys, IOptions<LumoAuthOptions> options, TimeProvider time)
+{
+    /// <summary>The iframe addresses for the session's apps, but <paramref name="exceptAppId"/> (the one that asked, answered apart).</summary>
+    public async Task<IReadOnlyList<string>> FramesAsync(
+        FederationDbContext db, Guid tenantId, string slug, string sessionId, Guid? exceptAppId, CancellationToken cancellationToken)
+    {
+        var apps = (await states.TakeAppsAsync(tenantId, sessionId)).Where(a => a.AppId != exceptAppId).ToList();
+        if (apps.Count == 0)
+        {
+            return [];
+        }
+
+        var ids = apps.Select(a => a.AppId).ToList();
+        var told = await db.SamlServiceProviders.IgnoreQueryFilters().AsNoTracking()
+            .Where(p => p.TenantId == tenantId && ids.Contains(p.Id) && p.IsEnabled && p.SloUrl != null)
+            .OrderBy(p => p.Name)
+            .ToListAsync(cancellationToken);
+        if (told.Count == 0)
+        {
+            return [];
+        }
+
+        var key = await keys.CurrentAsync(db, tenantId, slug, cancellationToken);
+        var (issuer, now, sessionIndex) = (SamlNames.IdpEntityId(options.Value, slug), time.GetUtcNow(), SamlDocuments.SessionIndex(sessionId));
+        return [.. told.Select(sp =>
+        {
+            var app = apps.First(a => a.AppId == sp.Id);
+            var request = SamlDocuments.LogoutRequest(SamlDocuments.NewId(), issuer, sp.SloUrl!, app.NameId, app.NameIdFormat, sessionIndex, now);
+            return SamlBindings.WithQuery(sp.SloUrl!, SamlSignatures.SignRedirect("SAMLRequest=" + Uri.EscapeDataString(request), key));
+        })];
+    }
+}
+
+/// <summary>The token service's question as a browser signs out: which SAML apps to sign it out of.</summary>
+public static class SamlAppLogoutEndpoints
+{
+    public static IEndpointRouteBuilder MapSamlAppLogoutEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapPost(InternalRoutes.SamlAppLogouts, FramesForTokenServiceAsync).RequireAuthorization(Policies.Internal).WithTags("Internal").WithName("InternalSamlAppLogouts");
+        return app;
+    }
+
+    /// <summary>The token service ended a browser's session: the frames that sign it out of the session's SAML apps.</summary>
+    public static async Task<IResult> FramesForTokenServiceAsync(
+        SamlAppLogoutRequest request, FederationDbContext db, SamlAppLogout logout, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || string.IsNullOrEmpty(request.TenantSlug) || request.SessionId is not { Length: > 0 and <= 200 })
+        {
+            return ApiErrors.Validation("sessionId", "names no session");
+        }
+
+        return TypedResults.Ok(new SamlAppLogoutFrames(await logout.FramesAsync(db, request.TenantId, request.TenantSlug, request.SessionId, null, cancellationToken)));
+    }
+}
