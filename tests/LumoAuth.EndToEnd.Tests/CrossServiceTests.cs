@@ -1138,7 +1138,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var key = SuiteFixture.ApiKey(tenant.ApiKey);
         var (email, password) = await suite.CreateUserAsync(tenant, "Sam");
         using (var added = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/saml-apps",
-                   new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = "https://wiki.example.test/acs" }, key))
+                   new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = "https://wiki.example.test/acs", sloUrl = "https://wiki.example.test/slo" }, key))
         {
             await ApiAssert.OkAsync(added, 201);
         }
@@ -1174,6 +1174,15 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.True(signature.CheckSignature(certificate, verifySignatureOnly: true));
         Assert.Equal(email, response.GetElementsByTagName("NameID", "urn:oasis:names:tc:SAML:2.0:assertion")[0]!.InnerText);
         Assert.Equal("https://wiki.example.test", response.GetElementsByTagName("Audience", "urn:oasis:names:tc:SAML:2.0:assertion")[0]!.InnerText);
+
+        // Signing out at the token service signs the browser out of the app too: federation's signed LogoutRequest to its
+        // logout URL, framed by the signed-out page.
+        var logoutForm = HostedForms.HiddenFields(await browser.GetStringAsync($"{tenant.Api}/oauth/logout"));
+        logoutForm["logout_confirmed"] = "yes";
+        using var signedOut = await browser.PostAsync($"{tenant.Api}/oauth/logout", new FormUrlEncodedContent(logoutForm));
+        var page = await signedOut.Content.ReadAsStringAsync();
+        Assert.Contains("src=\"https://wiki.example.test/slo?SAMLRequest=", page, StringComparison.Ordinal);
+        Assert.Contains("frame-src https://wiki.example.test", string.Join(' ', signedOut.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
     }
 
     [Fact]
