@@ -10,6 +10,7 @@ using System.Xml;
 using LumoAuth.Testing;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Token.Tests;
@@ -559,6 +560,30 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{url}/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"{url}/{id}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task AProviderChangedSinceItWasRead_IsNotOverwrittenByTheStaleCopy()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = Guid.Parse((await AddIdpAsync(setup)).GetProperty("id").GetString()!);
+        using var scope = suite.Federation.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Federation.Data.FederationDbContext>();
+        // What the metadata job (or a slow edit) read...
+        var stale = await db.IdentityProviders.IgnoreQueryFilters().FirstAsync(p => p.Id == id);
+
+        // ...an administrator changes meanwhile...
+        using (var admin = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/identity-providers/{id}", new { name = "Renamed" })).StatusCode);
+        }
+
+        // ...so the stale copy is refused, and the edit stands.
+        stale.Saml!.SsoUrl = "https://idp.example.test/elsewhere";
+        await Assert.ThrowsAsync<DbUpdateConcurrencyException>(() => db.SaveChangesAsync());
+        using var reader = suite.FederationAdmin(setup.Tenant);
+        var current = (await HttpAssert.JsonAsync(await reader.GetAsync($"{setup.Tenant.Api}/admin/identity-providers/{id}"), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(("Renamed", IdpSso), (current.GetProperty("name").GetString(), current.GetProperty("ssoUrl").GetString()));
     }
 
     [Fact]

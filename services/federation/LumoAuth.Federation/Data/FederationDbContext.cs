@@ -18,6 +18,12 @@ public sealed class IdentityProvider
 
     public Guid TenantId { get; set; }
 
+    /// <summary>
+    /// PostgreSQL's <c>xmin</c>: a write of a row changed since it was read fails (an administrator's edit and a job's
+    /// refresh of the same provider never overwrite each other unseen).
+    /// </summary>
+    public uint Version { get; set; }
+
     /// <summary>One of <c>ProviderTypes.All</c>.</summary>
     public string Type { get; set; } = string.Empty;
 
@@ -398,6 +404,7 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
         {
             e.ToTable("identity_providers");
             e.HasKey(p => p.Id);
+            e.Property(p => p.Version).IsRowVersion();
             e.HasIndex(p => new { p.TenantId, p.Name }).IsUnique();
             e.Property(p => p.Type).HasMaxLength(32);
             e.Property(p => p.Name).HasMaxLength(IdentityProvider.NameLength);

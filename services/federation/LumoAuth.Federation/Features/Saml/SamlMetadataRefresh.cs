@@ -53,7 +53,16 @@ public sealed partial class SamlMetadataRefresh(IServiceScopeFactory scopeFactor
                 LogChanged(logger, provider.Id, provider.TenantId, string.Join(", ", changed));
             }
 
-            await db.SaveChangesAsync(cancellationToken);
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // An administrator changed the provider since it was read: their edit stands; the next round reads it again.
+                db.ChangeTracker.Clear();
+                LogChangedMeanwhile(logger, provider.Id, provider.TenantId);
+            }
         }
 
         return due.Count;
@@ -91,6 +100,9 @@ public sealed partial class SamlMetadataRefresh(IServiceScopeFactory scopeFactor
 
     [LoggerMessage(Level = LogLevel.Information, Message = "SAML IdP {ProviderId} of tenant {TenantId}: its metadata changed the {Changes}")]
     private static partial void LogChanged(ILogger logger, Guid providerId, Guid tenantId, string changes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "SAML IdP {ProviderId} of tenant {TenantId} was changed while its metadata was read; the next round reads it again")]
+    private static partial void LogChangedMeanwhile(ILogger logger, Guid providerId, Guid tenantId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "SAML IdP {ProviderId} of tenant {TenantId}: its metadata could not be used ({Problem}); its settings stay")]
     private static partial void LogUnread(ILogger logger, Guid providerId, Guid tenantId, string problem);
