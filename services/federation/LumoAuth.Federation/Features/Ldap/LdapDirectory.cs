@@ -229,18 +229,9 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             LogAmbiguous(logger, settings.Host);
             return Refused(settings, host, password);
         }
-        catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
-        {
-            return Misconfigured(settings, "the directory refused the service account's credentials", exception);
-        }
-        catch (DirectoryOperationException exception)
-        {
-            return Misconfigured(settings, $"the directory refused the search ({exception.Response?.ResultCode})", exception);
-        }
         catch (Exception exception) when (exception is LdapException or DirectoryException)
         {
-            LogUnreachable(logger, settings.Host, settings.Port, exception);
-            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
+            return ServiceAccountFailure(settings, exception, "search");
         }
 
         try
@@ -254,8 +245,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         }
         catch (Exception exception) when (exception is LdapException or DirectoryException)
         {
-            LogUnreachable(logger, settings.Host, settings.Port, exception);
-            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
+            return Unreachable(settings, exception);
         }
 
         // Read only once the password is proven: an entry the settings cannot link says nothing to someone guessing.
@@ -283,8 +273,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         }
         catch (Exception exception) when (exception is LdapException or DirectoryException)
         {
-            LogUnreachable(logger, settings.Host, settings.Port, exception);
-            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
+            return Unreachable(settings, exception);
         }
     }
 
@@ -407,18 +396,9 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
 
             return new LdapOutcome(LdapVerdict.Success) { Accounts = accounts, Truncated = truncated };
         }
-        catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
-        {
-            return Misconfigured(settings, "the directory refused the service account's credentials", exception);
-        }
-        catch (DirectoryOperationException exception)
-        {
-            return Misconfigured(settings, $"the directory refused the listing ({exception.Response?.ResultCode})", exception);
-        }
         catch (Exception exception) when (exception is LdapException or DirectoryException)
         {
-            LogUnreachable(logger, settings.Host, settings.Port, exception);
-            return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
+            return ServiceAccountFailure(settings, exception, "listing");
         }
     }
 
@@ -486,6 +466,20 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         }
 
         return new LdapOutcome(LdapVerdict.InvalidCredentials);
+    }
+
+    /// <summary>What went wrong with the service account's <paramref name="step"/>: its credentials or the step refused (the settings), or no answer.</summary>
+    private LdapOutcome ServiceAccountFailure(LdapSettings settings, Exception exception, string step) => exception switch
+    {
+        LdapException { ErrorCode: InvalidCredentialsCode } => Misconfigured(settings, "the directory refused the service account's credentials", exception),
+        DirectoryOperationException refused => Misconfigured(settings, $"the directory refused the {step} ({refused.Response?.ResultCode})", exception),
+        _ => Unreachable(settings, exception),
+    };
+
+    private LdapOutcome Unreachable(LdapSettings settings, Exception exception)
+    {
+        LogUnreachable(logger, settings.Host, settings.Port, exception);
+        return new LdapOutcome(LdapVerdict.Unavailable, Problem: "the directory cannot be reached");
     }
 
     /// <summary>LDAP's invalidCredentials (RFC 4511 §4.1.9).</summary>
