@@ -218,7 +218,7 @@ public sealed class LdapSyncSummary
     /// <summary>Entries linked to a user found by verified address (with <c>autoLinkUsers</c>).</summary>
     public int Linked { get; set; }
 
-    /// <summary>Linked users whose names (with <c>updateUserOnLogin</c>) or mapped roles were brought up to date.</summary>
+    /// <summary>Linked users whose names were sent to admin again (with <c>updateUserOnLogin</c>; admin changes only what differs).</summary>
     public int Updated { get; set; }
 
     /// <summary>Entries no user could be made or found for (sign-up off, an address taken, none verified).</summary>
