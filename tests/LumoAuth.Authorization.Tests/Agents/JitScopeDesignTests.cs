@@ -111,6 +111,14 @@ public sealed class JitScopeDesignTests(AgentsSuite suite) : IClassFixture<Agent
         await ApiAssert.ErrorAsync(await asAgent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { required_scopes = new[] { "reports.read" } }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await asAgent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { task_description = "x", required_scopes = new[] { "reports.read" }, duration = 0 }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await asAgent.PostAsJsonAsync($"{tenant.Api}/jit/task", new { task_description = "x", required_scopes = new[] { "reports.read" }, resources = new[] { "" } }), 400, "validation_error");
+        // Every scope is judged: more than can be, or too much to judge together, is refused rather than waved through.
+        await ApiAssert.ErrorAsync(await asAgent.PostAsJsonAsync($"{tenant.Api}/jit/task",
+            new { task_description = "x", required_scopes = Enumerable.Range(0, 11).Select(i => $"reports.r{i}").ToArray() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await asAgent.PostAsJsonAsync($"{tenant.Api}/jit/task", new
+        {
+            task_description = "x", required_scopes = Enumerable.Range(0, 5).Select(i => $"reports.r{i}").ToArray(),
+            resources = Enumerable.Range(0, 20).Select(i => new string('r', 400) + i).ToArray(),
+        }), 400, "validation_error");
 
         // The other agent may hold reports.* only.
         using var asOther = suite.AgentClient(other.Token);

@@ -86,6 +86,13 @@ public static class JitEndpoints
 
         var agent = http.CurrentAgent()!;
         var scopes = scoped ? request.RequiredScopes!.Select(s => s!).Distinct(StringComparer.Ordinal).ToList() : null;
+        JsonArray normalized = [];
+        IReadOnlyList<AuthorizationDetail> details = [];
+        if (scopes is not null && !JitScopes.TryDescribe(scopes, request.Resources?.Select(r => r!).ToList(), out normalized, out details, out var tooMuch))
+        {
+            return ApiErrors.Validation("required_scopes", $"with resources, {tooMuch}");
+        }
+
         if (scopes is not null && await JitScopes.OutsideWhatTheAgentMayHoldAsync(agent, scopes, roles, cancellationToken) is { } outside)
         {
             return ScopeNotHeld(outside);
@@ -136,8 +143,6 @@ public static class JitEndpoints
             return TypedResults.Created(location, TaskResponse.From(task, now));
         }
 
-        var normalized = JitScopes.ToDetails(scopes, request.Resources?.Select(r => r!).ToList());
-        AuthorizationDetail.TryRead(JsonSerializer.SerializeToElement(normalized), out _, out var details, out _);
         var entry = await RecordRequestAsync(db, tokens, agent, task, normalized, details, scopes, task.Name, request.Duration, callbackUrl: null, now, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -195,8 +200,8 @@ public static class JitEndpoints
     {
         var validation = new RequestValidator().Required("task_id", request.TaskId, 64).Optional("justification", request.Justification, 1000);
         List<string>? scopes = null;
-        JsonArray normalized;
-        IReadOnlyList<AuthorizationDetail> details;
+        JsonArray normalized = [];
+        IReadOnlyList<AuthorizationDetail> details = [];
         if (request.Scope is not null)
         {
             scopes = [.. request.Scope.Split(' ', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal)];
@@ -208,9 +213,10 @@ public static class JitEndpoints
             {
                 validation.Add("scope", scopeProblem);
             }
-
-            normalized = JitScopes.ToDetails(scopes, null);
-            AuthorizationDetail.TryRead(JsonSerializer.SerializeToElement(normalized), out _, out details, out _);
+            else if (!JitScopes.TryDescribe(scopes, null, out normalized, out details, out var tooMuch))
+            {
+                validation.Add("scope", tooMuch!);
+            }
         }
         else if (!AuthorizationDetail.TryRead(request.AuthorizationDetails, out normalized, out details, out var problem))
         {

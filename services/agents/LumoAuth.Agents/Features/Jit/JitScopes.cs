@@ -13,7 +13,8 @@ namespace LumoAuth.Agents.Features.Jit;
 /// </summary>
 public static class JitScopes
 {
-    public const int MaxScopes = 20;
+    /// <summary>As many as a request's authorization details objects: each scope is judged as one.</summary>
+    public const int MaxScopes = AuthorizationDetail.MaxObjects;
     public const int MaxScopeLength = 200;
     public const int MaxResources = 20;
     public const int MaxResourceLength = 500;
@@ -76,6 +77,17 @@ public static class JitScopes
         }
 
         return details;
+    }
+
+    /// <summary>
+    /// The scopes as the objects the risk rules judge (<see cref="ToDetails"/>), read as any request's are; false, with the
+    /// problem, when they cannot all be judged (too many, too long together): such a request is refused, never waved through.
+    /// </summary>
+    public static bool TryDescribe(
+        IEnumerable<string> scopes, IReadOnlyList<string>? resources, out JsonArray normalized, out IReadOnlyList<AuthorizationDetail> details, out string? problem)
+    {
+        normalized = ToDetails(scopes, resources);
+        return AuthorizationDetail.TryRead(System.Text.Json.JsonSerializer.SerializeToElement(normalized), out _, out details, out problem);
     }
 
     /// <summary>The first scope neither a capability (exact, or by a trailing <c>*</c>) nor a permission of the agent's roles names; null when all are.</summary>
