@@ -44,7 +44,7 @@ public sealed class SamlAppLogout(SamlStates states, SamlSigningKeys keys, IOpti
         {
             var app = apps.First(a => a.AppId == sp.Id);
             var request = SamlDocuments.LogoutRequest(SamlDocuments.NewId(), issuer, sp.SloUrl!, app.NameId, app.NameIdFormat, sessionIndex, now);
-            return SamlBindings.WithQuery(sp.SloUrl!, SamlSignatures.SignRedirect("SAMLRequest=" + Uri.EscapeDataString(request), key));
+            return SamlBindings.SignedRedirectUrl(sp.SloUrl!, "SAMLRequest", request, relayState: null, key);
         })];
     }
 }

@@ -120,12 +120,16 @@ public static class SamlBindings
     }
 
     /// <summary>Where <see cref="LogoutAnswer"/> sends the browser.</summary>
-    public static string LogoutAnswerUrl(string issuer, string sloUrl, string inResponseTo, string status, string? relayState, SamlKey key, DateTimeOffset now)
-    {
-        var query = "SAMLResponse=" + Uri.EscapeDataString(SamlDocuments.LogoutResponse(issuer, sloUrl, inResponseTo, status, now))
-                    + (relayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(relayState));
-        return WithQuery(sloUrl, SamlSignatures.SignRedirect(query, key));
-    }
+    public static string LogoutAnswerUrl(string issuer, string sloUrl, string inResponseTo, string status, string? relayState, SamlKey key, DateTimeOffset now) =>
+        SignedRedirectUrl(sloUrl, "SAMLResponse", SamlDocuments.LogoutResponse(issuer, sloUrl, inResponseTo, status, now), relayState, key);
+
+    /// <summary>
+    /// <paramref name="url"/> carrying a message by the HTTP-Redirect binding (<paramref name="field"/> = the deflated,
+    /// base64 message, then the RelayState), signed in the query with the tenant's key (SAML Bindings §3.4.4.1).
+    /// </summary>
+    public static string SignedRedirectUrl(string url, string field, string message, string? relayState, SamlKey key) =>
+        WithQuery(url, SamlSignatures.SignRedirect(
+            $"{field}={Uri.EscapeDataString(message)}" + (relayState is null ? string.Empty : "&RelayState=" + Uri.EscapeDataString(relayState)), key));
 
     /// <summary><paramref name="url"/> with a Redirect-binding query added (the URL may carry a query of its own).</summary>
     public static string WithQuery(string url, string query) => url + (url.Contains('?', StringComparison.Ordinal) ? "&" : "?") + query;

@@ -213,7 +213,8 @@ public static partial class SamlSpEndpoints
         await services.SamlStates.SaveSpLogoutSentAsync(relay, new SamlStates.SpLogoutSent(tenantId, provider.Id, requestId, logout.ReturnUrl));
         var request = SamlDocuments.LogoutRequest(requestId, SamlNames.SpEntityId(options, slug), sloUrl, logout.Session.NameId, logout.Session.NameIdFormat, logout.Session.SessionIndex, now);
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
-        return SamlBindings.RedirectWith(http, sloUrl, SamlSignatures.SignRedirect($"SAMLRequest={Uri.EscapeDataString(request)}&RelayState={Uri.EscapeDataString(relay)}", key));
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Redirect(SamlBindings.SignedRedirectUrl(sloUrl, "SAMLRequest", request, relay, key));
     }
 
     /// <summary>

@@ -33,6 +33,21 @@ public sealed class AgentDirectory(IHttpClientFactory httpClientFactory)
     public async Task<IReadOnlyList<WorkloadTrust>> WorkloadTrustsAsync(Guid tenantId, string provider, string issuer, CancellationToken cancellationToken) =>
         await GetAsync<List<WorkloadTrust>>(WorkloadTrust.Route(tenantId, provider, issuer), "The agents trusting a workload issuer", cancellationToken) ?? [];
 
+    /// <summary>The agents service's claim of a task's approved scopes for a JIT token exchange: the token to sign, or the OAuth error.</summary>
+    public async Task<JitExchangeAnswer?> ClaimJitTaskAsync(JitExchangeRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Agents).PostAsJsonAsync(InternalRoutes.JitExchanges, request, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<JitExchangeAnswer>(cancellationToken);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("A JIT task cannot be claimed: the agents service cannot be reached.", exception);
+        }
+    }
+
     private async Task<T?> GetAsync<T>(string route, string what, CancellationToken cancellationToken) where T : class
     {
         try

@@ -1,7 +1,5 @@
-using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
-using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Jit;
 using LumoAuth.Token.Protocol;
@@ -20,7 +18,7 @@ namespace LumoAuth.Token.Features.Token;
 /// <c>delegate:on_behalf</c>) do not apply. The agents service, which owns tasks, checks and claims the approval; the token
 /// is the same JIT token its own fetch gets (subject the task, revoked with it), with the scopes.
 /// </summary>
-public sealed class JitTaskExchange(IHttpClientFactory httpClientFactory, TenantContext tenant)
+public sealed class JitTaskExchange(AgentDirectory agents, TenantContext tenant)
 {
     public const string TaskParameter = "jit_task_id";
     private const string GrantProperty = "lumo:jit_exchange";
@@ -59,11 +57,9 @@ public sealed class JitTaskExchange(IHttpClientFactory httpClientFactory, Tenant
         JitExchangeAnswer? answer;
         try
         {
-            using var response = await httpClientFactory.CreateClient(InternalClients.Agents).PostAsJsonAsync(InternalRoutes.JitExchanges, request, context.CancellationToken);
-            response.EnsureSuccessStatusCode();
-            answer = await response.Content.ReadFromJsonAsync<JitExchangeAnswer>(context.CancellationToken);
+            answer = await agents.ClaimJitTaskAsync(request, context.CancellationToken);
         }
-        catch (Exception exception) when (exception.IsRemoteFailure(context.CancellationToken))
+        catch (DependencyUnavailableException)
         {
             context.Reject(Errors.TemporarilyUnavailable, "The task cannot be checked right now: the agents service cannot be reached; try again.");
             return;
