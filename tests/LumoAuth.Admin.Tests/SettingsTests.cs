@@ -57,6 +57,48 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task PasskeyPolicy_HasTheDocsSettings_RefusesWhatItCannotHonour_AndReachesTheTokenService()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        var defaults = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["passkeyPolicy"]!;
+        Assert.True(defaults["allowRegistration"]!.GetValue<bool>());
+        Assert.True(defaults["allowLogin"]!.GetValue<bool>());
+        Assert.True(defaults["requireUserVerification"]!.GetValue<bool>());
+        Assert.Equal("none", defaults["attestationPreference"]!.GetValue<string>());
+        Assert.Equal("both", defaults["authenticatorTypes"]!.GetValue<string>());
+
+        // A passkey replaces the password: one that did not verify its user would be a single factor.
+        var error = await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            passkeyPolicy = new { requireUserVerification = false, attestationPreference = "enterprise", authenticatorTypes = "usb", allowLogin = "yes", timeout = 5 },
+        }), 400, "validation_error");
+        var details = error["details"]!.AsObject();
+        foreach (var path in new[]
+                 {
+                     "passkeyPolicy.requireUserVerification", "passkeyPolicy.attestationPreference", "passkeyPolicy.authenticatorTypes",
+                     "passkeyPolicy.allowLogin", "passkeyPolicy.timeout",
+                 })
+        {
+            Assert.True(details.ContainsKey(path), $"no detail for {path}: {details}");
+        }
+
+        // WebAuthn's own word for a roaming authenticator is taken too.
+        var updated = (await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            passkeyPolicy = new { allowRegistration = false, attestationPreference = "direct", authenticatorTypes = "cross-platform" },
+        })))["data"]!["passkeyPolicy"]!;
+        Assert.False(updated["allowRegistration"]!.GetValue<bool>());
+        Assert.Equal("direct", updated["attestationPreference"]!.GetValue<string>());
+        Assert.Equal("roaming", updated["authenticatorTypes"]!.GetValue<string>());
+
+        using var internalClient = factory.Internal();
+        var hostedPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}/hosted-pages"));
+        Assert.False(hostedPages["passkeyRegistration"]!.GetValue<bool>());
+        Assert.True(hostedPages["passkeyLogin"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Settings_EveryBadField_IsReportedByPath_AndNothingChanges()
     {
         var tenant = await factory.CreateTenantAsync();

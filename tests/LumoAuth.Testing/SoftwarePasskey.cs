@@ -9,8 +9,9 @@ using System.Text.Json.Nodes;
 namespace LumoAuth.Testing;
 
 /// <summary>
-/// A WebAuthn authenticator in software (ES256, attestation "none", user present and verified), to answer the options the
-/// hosted pages hand out as a browser with a passkey would: <c>navigator.credentials.create()</c> and <c>.get()</c>'s JSON.
+/// A WebAuthn authenticator in software (ES256, attestation "none" or "packed" self-attestation, user present and verified),
+/// to answer the options the hosted pages hand out as a browser with a passkey would: <c>navigator.credentials.create()</c>
+/// and <c>.get()</c>'s JSON.
 /// </summary>
 public sealed class SoftwarePasskey : IDisposable
 {
@@ -22,6 +23,15 @@ public sealed class SoftwarePasskey : IDisposable
 
     /// <summary>The signature counter the next assertion carries (a real authenticator raises it each time).</summary>
     public uint Counter { get; set; } = 1;
+
+    /// <summary>The attestation statement registration answers with: <c>none</c>, or <c>packed</c> signed by the credential's own key.</summary>
+    public string AttestationFormat { get; init; } = "none";
+
+    /// <summary>The model id registration reports (zeros: none).</summary>
+    public Guid Aaguid { get; init; }
+
+    /// <summary>What the browser reports the authenticator to be (<c>platform</c>, <c>cross-platform</c>), or nothing.</summary>
+    public string? Attachment { get; init; }
 
     public JsonObject Create(JsonElement options, string origin)
     {
@@ -38,7 +48,7 @@ public sealed class SoftwarePasskey : IDisposable
         cose.WriteEndMap();
 
         var attested = new List<byte>();
-        attested.AddRange(new byte[16]); // AAGUID: none
+        attested.AddRange(Aaguid.ToByteArray(bigEndian: true));
         attested.AddRange(BigEndian((ushort)CredentialId.Length));
         attested.AddRange(CredentialId);
         attested.AddRange(cose.Encode());
@@ -46,17 +56,37 @@ public sealed class SoftwarePasskey : IDisposable
 
         var attestation = new CborWriter();
         attestation.WriteStartMap(3);
-        attestation.WriteTextString("fmt"); attestation.WriteTextString("none");
-        attestation.WriteTextString("attStmt"); attestation.WriteStartMap(0); attestation.WriteEndMap();
+        attestation.WriteTextString("fmt"); attestation.WriteTextString(AttestationFormat);
+        attestation.WriteTextString("attStmt");
+        if (AttestationFormat == "packed")
+        {
+            // Self-attestation: the new credential's key signs what the authenticator made.
+            attestation.WriteStartMap(2);
+            attestation.WriteTextString("alg"); attestation.WriteInt32(-7);
+            attestation.WriteTextString("sig");
+            attestation.WriteByteString(_key.SignData([.. authData, .. SHA256.HashData(clientData)], HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence));
+            attestation.WriteEndMap();
+        }
+        else
+        {
+            attestation.WriteStartMap(0); attestation.WriteEndMap();
+        }
+
         attestation.WriteTextString("authData"); attestation.WriteByteString(authData);
         attestation.WriteEndMap();
 
-        return Credential(new JsonObject
+        var credential = Credential(new JsonObject
         {
             ["attestationObject"] = Encode(attestation.Encode()),
             ["clientDataJSON"] = Encode(clientData),
             ["transports"] = new JsonArray("internal"),
         });
+        if (Attachment is not null)
+        {
+            credential["authenticatorAttachment"] = Attachment;
+        }
+
+        return credential;
     }
 
     public JsonObject Get(JsonElement options, string origin)

@@ -13,7 +13,7 @@ namespace LumoAuth.Token.Tests;
 /// signed-in user adds one; anyone with it then signs in without password or TOTP code; replays, clones, other origins
 /// and other tenants are refused.
 /// </summary>
-public sealed class PasskeyTests(TokenSuite suite) : IClassFixture<TokenSuite>
+public sealed partial class PasskeyTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private const string Origin = "http://localhost";
 

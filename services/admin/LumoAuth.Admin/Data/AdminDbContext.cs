@@ -159,6 +159,8 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.ToTable("passkeys");
             e.Property(p => p.CredentialId).HasMaxLength(1023);
             e.Property(p => p.Name).HasMaxLength(100);
+            e.Property(p => p.AttestationFormat).HasMaxLength(32);
+            e.Property(p => p.AuthenticatorAttachment).HasMaxLength(32);
             e.HasIndex(p => new { p.TenantId, p.CredentialId }).IsUnique();
             e.HasIndex(p => p.UserId);
             e.HasOne<User>().WithMany().HasForeignKey(p => p.UserId).OnDelete(DeleteBehavior.Cascade);

@@ -228,6 +228,9 @@ public static class MfaFactorTypes
 
     /// <summary>Codes texted to a phone number the user proved with a first code; the number is kept encrypted.</summary>
     public const string Sms = "sms";
+
+    /// <summary>A passkey (kept in <see cref="PasskeyCredential"/>, not as a factor row) taken as the second step after a password.</summary>
+    public const string WebAuthn = "webauthn";
 }
 
 /// <summary>
@@ -279,6 +282,12 @@ public sealed class PasskeyCredential
     public long SignCount { get; set; }
 
     public Guid AaGuid { get; set; }
+
+    /// <summary>The attestation statement's format (<c>none</c>, <c>packed</c>, <c>tpm</c>…); null for passkeys registered before it was kept.</summary>
+    public string? AttestationFormat { get; set; }
+
+    /// <summary>What the browser said the authenticator is (<c>platform</c> or <c>cross-platform</c>), when it said.</summary>
+    public string? AuthenticatorAttachment { get; set; }
 
     public string Name { get; set; } = "Passkey";
 

@@ -277,8 +277,13 @@ public sealed record PasskeyAssertionOptionsRequest(Guid TenantId);
 /// <summary>The browser's <c>navigator.credentials.get()</c> answer, with the options it answered; the verdict is an <see cref="AuthenticateResponse"/>.</summary>
 public sealed record AuthenticateWithPasskey(Guid TenantId, string? Options, System.Text.Json.JsonElement Response, string? IpAddress);
 
-/// <summary>A registered passkey, as shown to its user and to admins (never its key).</summary>
-public sealed record PasskeyInfo(Guid Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, bool BackedUp);
+/// <summary>
+/// A registered passkey, as shown to its user and to admins (never its key): the authenticator's model id (AAGUID; zeros
+/// when it did not say), the attestation's format and the kind of authenticator the browser reported.
+/// </summary>
+public sealed record PasskeyInfo(
+    Guid Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt, bool BackedUp,
+    Guid Aaguid = default, string? AttestationFormat = null, string? AuthenticatorAttachment = null);
 
 /// <summary>
 /// <c>POST /internal/v1/users/{userId}/password?tenantId=</c> (admin): the signed-in user changes their own password from

@@ -21,13 +21,15 @@ public sealed record RegisteredUser(Guid UserId, string Email, string? Name, boo
 /// and for how many days a browser may be trusted to skip the second step (0: never); and whether users may take
 /// sign-in codes by e-mail as their second step (the tenant allows the method and its mail goes out), or by text message (the
 /// tenant allows it and an SMS provider is set up); and how many
-/// sessions a user may hold at once (0: any number; a new sign-in ends the oldest beyond it).
+/// sessions a user may hold at once (0: any number; a new sign-in ends the oldest beyond it); and, with passkeys on, whether users
+/// may add them and sign in with them (<c>passkeyPolicy</c>).
 /// </summary>
 public sealed record HostedPageSettings(
     bool RegistrationEnabled, string? DisplayName, string? LogoUrl, string? PrimaryColor,
     int SessionMaxAge = 86_400, int SessionIdleTimeout = 1_800, bool SingleSession = false, bool DynamicClientRegistration = false,
     bool MagicLinkEnabled = false, bool MagicLinkOnly = false, bool EmailFirstLogin = false, bool PasskeysEnabled = true,
-    bool ClientIdMetadataDocuments = false, int RememberDeviceDays = 0, bool EmailMfaCodes = false, int MaxSessions = 0, bool SmsMfaCodes = false);
+    bool ClientIdMetadataDocuments = false, int RememberDeviceDays = 0, bool EmailMfaCodes = false, int MaxSessions = 0, bool SmsMfaCodes = false,
+    bool PasskeyRegistration = true, bool PasskeyLogin = true);
 
 public static class HostedPageErrorCodes
 {

@@ -42,7 +42,16 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
             }
 
             LogAdminStatus(logger, "passkey registration", (int)response.StatusCode);
-            return (null, (int)response.StatusCode < 500 ? "The passkey could not be registered." : null);
+            if ((int)response.StatusCode >= 500)
+            {
+                return (null, null);
+            }
+
+            // Admin's refusals of a passkey (invalid_passkey) are written for its user; anything else is not shown.
+            var refusal = response.Content.Headers.ContentType?.MediaType == "application/json"
+                ? await response.Content.ReadFromJsonAsync<ErrorEnvelope>(cancellationToken)
+                : null;
+            return (null, refusal is { Code: "invalid_passkey", Message: { Length: > 0 } message } ? message : "The passkey could not be registered.");
         }
         catch (Exception ex) when (ex.IsRemoteFailure(cancellationToken))
         {
@@ -263,7 +272,7 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
         }
     }
 
-    private sealed record ErrorEnvelope(string? Code, Dictionary<string, string[]>? Details);
+    private sealed record ErrorEnvelope(string? Code, Dictionary<string, string[]>? Details, string? Message = null);
 
     /// <summary>A 401 or 403 means admin refuses our internal key: a configuration fault that no retry cures, so it is an error.</summary>
     private static void LogAdminStatus(ILogger logger, string call, int status)

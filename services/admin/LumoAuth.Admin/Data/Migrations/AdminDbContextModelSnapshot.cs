@@ -491,6 +491,14 @@ namespace LumoAuth.Admin.Data.Migrations
                     b.Property<Guid>("AaGuid")
                         .HasColumnType("uuid");
 
+                    b.Property<string>("AttestationFormat")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<string>("AuthenticatorAttachment")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
                     b.Property<bool>("BackedUp")
                         .HasColumnType("boolean");
 

@@ -197,6 +197,15 @@ public sealed class Authenticator(
             available.Add(MfaFactorTypes.Email);
         }
 
+        // The docs' "passkeys as MFA": where a second factor is required and the user's only one is a passkey, the password is
+        // followed by the passkey (its own sign-in then completes the step, so the answer only names it; a backup code may
+        // stand in). Without this the passkey would excuse the user from enrolling and the password alone would open the account.
+        if (available.Count == 0 && !twoFactorsAlready && !firstProof && settings.MfaPolicy.Required && settings.PasskeysAreASecondFactor
+            && await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken))
+        {
+            available.Add(MfaFactorTypes.WebAuthn);
+        }
+
         var chosen = available.Contains(request.MfaMethod ?? string.Empty) ? request.MfaMethod : available.FirstOrDefault();
         var other = available.Count > 1 ? available[(available.IndexOf(chosen!) + 1) % available.Count] : null;
         var secondStep = chosen is not null;
@@ -235,7 +244,7 @@ public sealed class Authenticator(
             };
             if (string.IsNullOrEmpty(request.TotpCode))
             {
-                if (step != MfaFactorTypes.Totp)
+                if (step is MfaFactorTypes.Sms or MfaFactorTypes.Email)
                 {
                     await secondStepCodes.SendAsync(user, cancellationToken, step == MfaFactorTypes.Sms ? smsFactor : null);
                 }
@@ -255,10 +264,9 @@ public sealed class Authenticator(
         }
 
         DateTimeOffset? enrolmentDueAt = null;
-        // The tenant requires a second factor and the user has none (no TOTP, no texted or e-mailed codes, no passkey): reminded until
-        // the grace period ends, made to enrol after it.
-        if (!secondStep && !twoFactorsAlready && settings.MfaPolicy.Required
-            && (firstProof || !await db.Passkeys.IgnoreQueryFilters().AnyAsync(p => p.UserId == user.Id, cancellationToken)))
+        // The tenant requires a second factor and the user has none (no TOTP, no texted or e-mailed codes, no passkey that counts):
+        // reminded until the grace period ends, made to enrol after it.
+        if (!secondStep && !twoFactorsAlready && settings.MfaPolicy.Required)
         {
             var due = settings.MfaPolicy.EnrolmentDueFor(user.CreatedAt);
             if (DateTimeOffset.UtcNow < due)
@@ -289,9 +297,13 @@ public sealed class Authenticator(
     private async Task<(bool Passed, IReadOnlyList<string>? BackupCodes, bool Mailed)> CheckCodeAsync(
         User user, string step, MfaFactor? totpFactor, MfaFactor? smsFactor, string code, CancellationToken cancellationToken)
     {
-        var passed = step == MfaFactorTypes.Totp
-            ? await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken)
-            : await secondStepCodes.TryUseAsync(user, code, step == MfaFactorTypes.Sms ? smsFactor!.Id : null, cancellationToken);
+        var passed = step switch
+        {
+            MfaFactorTypes.Totp => await totp.VerifyAndConsumeAsync(totpFactor!, code, cancellationToken),
+            // The passkey answers at its own endpoint; here only a backup code can stand in for it.
+            MfaFactorTypes.WebAuthn => false,
+            _ => await secondStepCodes.TryUseAsync(user, code, step == MfaFactorTypes.Sms ? smsFactor!.Id : null, cancellationToken),
+        };
         if (passed)
         {
             return (true, null, step == MfaFactorTypes.Email);

@@ -3,6 +3,7 @@ using Fido2NetLib;
 using Fido2NetLib.Objects;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Internal;
+using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Admin.Features.Users;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Users;
@@ -21,8 +22,10 @@ namespace LumoAuth.Admin.Features.Credentials;
 /// <summary>
 /// Passkeys (WebAuthn Level 3, TOK-18…21) with Fido2NetLib: admin keeps the credentials and runs both ceremonies for
 /// the token service's hosted pages. The relying party is the deployment's public host (<c>LumoAuth:PublicBaseUrl</c>),
-/// the only accepted origin. Passkeys are discoverable credentials with user verification required, attestation
-/// <c>none</c> (we trust the key, not a device model); a sign-in with one counts as two factors.
+/// the only accepted origin. Passkeys are discoverable credentials with user verification required; a sign-in with one
+/// counts as two factors. The tenant's <see cref="PasskeyPolicy"/> says whether users may add them and sign in with them,
+/// which attestation registration asks for (its statement is verified; its format and the AAGUID are kept, but no
+/// device model is trusted or refused: that would need the FIDO metadata service) and which kind of authenticator.
 /// </summary>
 public static class Passkeys
 {
@@ -64,12 +67,19 @@ public static class Passkeys
             return ApiErrors.NotFound("User");
         }
 
+        var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
+        if (!settings.PasskeysMayRegister)
+        {
+            return RegistrationDisabled();
+        }
+
         var existing = await db.Passkeys.Where(p => p.UserId == user.Id).Select(p => p.CredentialId).ToListAsync(cancellationToken);
         if (existing.Count >= MaxPerUser)
         {
             return ApiErrors.Validation("passkeys", $"a user has at most {MaxPerUser} passkeys");
         }
 
+        var policy = settings.PasskeyPolicy;
         var options = Ceremony(lumo.Value, tenant.Tenant!.Name).RequestNewCredential(new RequestNewCredentialParams
         {
             User = new Fido2User { Id = user.Id.ToByteArray(), Name = user.Email, DisplayName = user.Name ?? user.Email },
@@ -78,8 +88,14 @@ public static class Passkeys
             {
                 ResidentKey = ResidentKeyRequirement.Required,
                 UserVerification = UserVerificationRequirement.Required,
+                AuthenticatorAttachment = AttachmentOf(policy),
             },
-            AttestationPreference = AttestationConveyancePreference.None,
+            AttestationPreference = policy.AttestationPreference switch
+            {
+                "direct" => AttestationConveyancePreference.Direct,
+                "indirect" => AttestationConveyancePreference.Indirect,
+                _ => AttestationConveyancePreference.None,
+            },
         });
         return Results.Text(options.ToJson(), "application/json");
     }
@@ -96,6 +112,30 @@ public static class Passkeys
         if (name.Length > MaxNameLength || await db.Passkeys.CountAsync(p => p.UserId == user.Id, cancellationToken) >= MaxPerUser)
         {
             return ApiErrors.Validation("name", $"at most {MaxNameLength} characters, and at most {MaxPerUser} passkeys a user");
+        }
+
+        var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
+        if (!settings.PasskeysMayRegister)
+        {
+            return RegistrationDisabled();
+        }
+
+        // Level 3 browsers say which kind of authenticator answered. Only a hint (the browser reports it, nothing signs it),
+        // but one that contradicts the tenant's choice is refused rather than kept.
+        var attachment = request.Response.ValueKind == JsonValueKind.Object
+            && request.Response.TryGetProperty("authenticatorAttachment", out var reported) && reported.ValueKind == JsonValueKind.String
+                ? reported.GetString() : null;
+        if (attachment is not (null or "platform" or "cross-platform"))
+        {
+            attachment = null;
+        }
+
+        if (AttachmentOf(settings.PasskeyPolicy) is { } wanted && attachment is not null
+            && attachment != (wanted == AuthenticatorAttachment.Platform ? "platform" : "cross-platform"))
+        {
+            return Refused(wanted == AuthenticatorAttachment.Platform
+                ? "Only passkeys kept on this device (its screen lock) can be added here."
+                : "Only security keys and passkeys on another device can be added here.");
         }
 
         RegisteredPublicKeyCredential credential;
@@ -125,6 +165,7 @@ public static class Passkeys
             Id = Guid.CreateVersion7(), TenantId = user.TenantId, UserId = user.Id, CredentialId = credential.Id, PublicKey = credential.PublicKey,
             UserHandle = credential.User.Id, SignCount = credential.SignCount, AaGuid = credential.AaGuid, Name = name,
             BackedUp = credential.IsBackedUp, CreatedAt = DateTimeOffset.UtcNow,
+            AttestationFormat = credential.AttestationFormat is { Length: > 0 and <= 32 } format ? format : null, AuthenticatorAttachment = attachment,
         };
         db.Passkeys.Add(passkey);
         db.AddEvent(new UserMfaEnrolled(user.Id, "webauthn") { TenantId = user.TenantId });
@@ -149,6 +190,11 @@ public static class Passkeys
             return ApiErrors.NotFound("Tenant");
         }
 
+        if (!(await TenantSettings.LoadAsync(db, request.TenantId, cancellationToken)).PasskeysMaySignIn)
+        {
+            return LoginDisabled();
+        }
+
         // Discoverable credentials: the authenticator offers the user's passkeys for this site; nobody is named first.
         var options = Ceremony(lumo.Value, tenant.Tenant!.Name).GetAssertionOptions(new GetAssertionOptionsParams
         {
@@ -163,7 +209,8 @@ public static class Passkeys
         CancellationToken cancellationToken)
     {
         var refused = TypedResults.Ok(new AuthenticateResponse(AuthenticationOutcomes.InvalidCredentials, null, null, null, false, null, []));
-        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken)
+            || !(await TenantSettings.LoadAsync(db, request.TenantId, cancellationToken)).PasskeysMaySignIn)
         {
             return refused;
         }
@@ -224,7 +271,24 @@ public static class Passkeys
         return deleted == 0 ? ApiErrors.NotFound("Passkey") : TypedResults.NoContent();
     }
 
-    private static PasskeyInfo Info(PasskeyCredential p) => new(p.Id, p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp);
+    private static PasskeyInfo Info(PasskeyCredential p) =>
+        new(p.Id, p.Name, p.CreatedAt, p.LastUsedAt, p.BackedUp, p.AaGuid, p.AttestationFormat, p.AuthenticatorAttachment);
+
+    private static AuthenticatorAttachment? AttachmentOf(PasskeyPolicy policy) => policy.AuthenticatorTypes switch
+    {
+        "platform" => AuthenticatorAttachment.Platform,
+        "roaming" => AuthenticatorAttachment.CrossPlatform,
+        _ => null,
+    };
+
+    public const string RegistrationDisabledCode = "passkey_registration_disabled";
+    public const string LoginDisabledCode = "passkey_login_disabled";
+
+    private static IResult RegistrationDisabled() =>
+        ApiErrors.Create(StatusCodes.Status403Forbidden, RegistrationDisabledCode, "This organisation does not let users add passkeys.");
+
+    private static IResult LoginDisabled() =>
+        ApiErrors.Create(StatusCodes.Status403Forbidden, LoginDisabledCode, "This organisation does not let users sign in with passkeys.");
 
     private static IResult Refused(string message) => ApiErrors.BadRequest("invalid_passkey", message);
 }

@@ -85,6 +85,6 @@ public static class HostedPageEndpoints
             settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin,
             settings.LoginPolicy.PasskeysEnabled, settings.ClientRegistration.ClientIdMetadataDocumentsEnabled, settings.MfaPolicy.RememberDeviceDays,
             mailer.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email), session.MaxSessions,
-            codes.CanText(settings)));
+            codes.CanText(settings), settings.PasskeysMayRegister, settings.PasskeysMaySignIn));
     }
 }

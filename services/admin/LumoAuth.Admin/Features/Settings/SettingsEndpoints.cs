@@ -168,6 +168,17 @@ public static partial class SettingsEndpoints
                     reader.Bool("emailFirstLogin", v => l.EmailFirstLogin = v);
                     reader.Bool("passkeysEnabled", v => l.PasskeysEnabled = v);
                     break;
+                case "passkeyPolicy":
+                    var k = settings.PasskeyPolicy;
+                    reader.Bool("allowRegistration", v => k.AllowRegistration = v);
+                    reader.Bool("allowLogin", v => k.AllowLogin = v);
+                    reader.Bool("requireUserVerification", v => k.RequireUserVerification = v);
+                    reader.Text("attestationPreference", 20, nullable: false, v => k.AttestationPreference = v!,
+                        v => OneOf(v, PasskeyPolicy.AttestationPreferences));
+                    // WebAuthn calls a roaming authenticator "cross-platform"; both words are taken.
+                    reader.Text("authenticatorTypes", 20, nullable: false, v => k.AuthenticatorTypes = v == "cross-platform" ? "roaming" : v!,
+                        v => v == "cross-platform" ? null : OneOf(v, PasskeyPolicy.AuthenticatorKinds));
+                    break;
                 case "branding":
                     var b = settings.Branding;
                     reader.Text("displayName", 100, nullable: true, v => b.DisplayName = v, _ => null);
@@ -195,7 +206,7 @@ public static partial class SettingsEndpoints
                     reader.Int("retentionDays", 1, 3_650, v => settings.AuditPolicy.RetentionDays = v);
                     break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy)");
                     continue;
             }
 
@@ -210,8 +221,14 @@ public static partial class SettingsEndpoints
         // user out. Checked only when the section changes, so a tenant stored that way before can still edit the rest.
         validation.Check(!sections.Contains("mfaPolicy") || !settings.MfaPolicy.Required || settings.MfaPolicy.AllowedMethods.Contains("totp"),
             "mfaPolicy.allowedMethods", "must include totp while MFA is required");
+        // A passkey signs in without a password: a key that did not verify its user would be one factor, something one has.
+        validation.Check(settings.PasskeyPolicy.RequireUserVerification, "passkeyPolicy.requireUserVerification",
+            "must be true: a passkey replaces the password, so the authenticator must verify its user");
         return validation.IsValid ? (sections, null) : (sections, validation.ToResult());
     }
+
+    private static string? OneOf(string value, string[] allowed) =>
+        allowed.Contains(value, StringComparer.Ordinal) ? null : $"must be one of {string.Join(", ", allowed)}";
 
     public static async Task<IResult> GetInfo(AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {

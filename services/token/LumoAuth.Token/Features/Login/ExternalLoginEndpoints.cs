@@ -176,17 +176,21 @@ public static class ExternalLoginEndpoints
         {
             "email" => $"Code we e-mailed to {verdict.MfaCodeHint}",
             "sms" => $"Code we texted to {verdict.MfaCodeHint}",
+            "webauthn" => PasskeyEndpoints.BackupCodeInsteadLabel,
             _ => "Code from your authenticator app, or a backup code",
         };
+        var byPasskey = verdict.MfaMethod == "webauthn";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             $"<p>Signed in with {HostedPage.Encode(pending.Provider)}. Your account also asks for its second step.</p>" +
+            (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, pending.ReturnUrl) : string.Empty) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login/external\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", Protector(services).Protect(JsonSerializer.Serialize(pending), PendingLifetime)) +
             HostedPage.SecondFactorField(label) +
             "<button type=\"submit\">Verify and sign in</button></form>";
-        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized);
+        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
+            scripts: byPasskey);
     }
 
     private static ITimeLimitedDataProtector Protector(ExternalLoginServices services) =>

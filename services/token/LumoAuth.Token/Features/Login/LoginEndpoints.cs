@@ -188,7 +188,7 @@ public static class LoginEndpoints
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict, error: null,
-                    passkeys: settings?.PasskeysEnabled != false, rememberDays);
+                    passkeys: PasskeyEndpoints.SignInOffered(settings), rememberDays);
             case AuthenticationOutcomes.MfaEnrollmentRequired when verdict.TotpEnrolment is { } offer:
                 return EnrolmentForm(http, services, protector, new PendingLogin(email, password, returnUrl, offer), error: null);
             case AuthenticationOutcomes.MfaEnrollmentRequired:
@@ -201,7 +201,7 @@ public static class LoginEndpoints
             case AuthenticationOutcomes.MfaInvalid:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict,
                     verdict.MfaMethod is "email" or "sms" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
-                    passkeys: settings?.PasskeysEnabled != false, rememberDays);
+                    passkeys: PasskeyEndpoints.SignInOffered(settings), rememberDays);
             case AuthenticationOutcomes.RiskBlocked:
                 // Only someone who knows the password gets here; the user has been mailed about it.
                 return PasswordForm(http, services, returnUrl, email,
@@ -281,7 +281,7 @@ public static class LoginEndpoints
         }
 
         body.Append(services.Buttons.Html(services.Tenant.Slug, returnUrl));
-        var passkeys = settings?.PasskeysEnabled != false;
+        var passkeys = PasskeyEndpoints.SignInOffered(settings);
         if (passkeys)
         {
             body.Append(PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Sign in with a passkey", returnUrl));
@@ -340,8 +340,10 @@ public static class LoginEndpoints
         var action = $"/t/{HostedPage.Encode(services.Tenant.Slug)}/login";
         var byEmail = verdict.MfaMethod == "email";
         var bySms = verdict.MfaMethod == "sms";
+        var byPasskey = verdict.MfaMethod == "webauthn";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, pending.ReturnUrl) : string.Empty) +
             (byEmail ? $"<p data-email-code>We sent a sign-in code to <strong>{HostedPage.Encode(verdict.MfaCodeHint ?? "your email address")}</strong>. It works for ten minutes.</p>" : string.Empty) +
             (bySms ? $"<p data-sms-code>We texted a sign-in code to your phone ending <strong>{HostedPage.Encode(verdict.MfaCodeHint ?? "•••")}</strong>. It works for ten minutes.</p>" : string.Empty) +
             $"<form method=\"post\" action=\"{action}\">" +
@@ -349,6 +351,7 @@ public static class LoginEndpoints
             HostedPage.Field("pending", sealedPending) +
             (byEmail ? HostedPage.SecondFactorField("Code from the email, or a backup code")
                 : bySms ? HostedPage.SecondFactorField("Code from the text message, or a backup code")
+                : byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel)
                 : HostedPage.SecondFactorInput) +
             (rememberDays > 0
                 ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> Trust this browser for {rememberDays} days</label>"
@@ -365,9 +368,9 @@ public static class LoginEndpoints
                   HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending with { Method = other }), PendingLifetime)) +
                   $"<button type=\"submit\">{other switch { "email" => "Email me a code instead", "sms" => "Text me a code instead", _ => "Use my authenticator app instead" }}</button></form>"
                 : string.Empty) +
-            (passkeys ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
+            (passkeys && !byPasskey ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
         return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
-            ClientRedirectOf(pending.ReturnUrl), scripts: passkeys);
+            ClientRedirectOf(pending.ReturnUrl), scripts: passkeys || byPasskey);
     }
 
     /// <summary>

@@ -138,9 +138,9 @@ public static partial class MagicLinkEndpoints
                     ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
                     : HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>");
             case AuthenticationOutcomes.MfaRequired:
-                return Confirm(http, services, token, needsCode: true, error: null);
+                return Confirm(http, services, token, needsCode: true, error: null, verdict.MfaMethod);
             case AuthenticationOutcomes.MfaInvalid:
-                return Confirm(http, services, token, needsCode: true, "That code is not valid. Try the current one.");
+                return Confirm(http, services, token, needsCode: true, "That code is not valid. Try the current one.", verdict.MfaMethod);
             case AuthenticationOutcomes.Locked:
                 return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and ask for a new link.", StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.RiskBlocked:
@@ -199,18 +199,22 @@ public static partial class MagicLinkEndpoints
     private static IResult InvalidLink(HttpContext http, MagicLinkServices services) =>
         AccountPage.InvalidLink(http, services.Tenant.Slug, "A newer link may have been sent: use the newest, or ask for a new one on the sign-in page.");
 
-    private static IResult Confirm(HttpContext http, MagicLinkServices services, string token, bool needsCode, string? error)
+    private static IResult Confirm(HttpContext http, MagicLinkServices services, string token, bool needsCode, string? error, string? method = null)
     {
+        // A passkey as the second step signs in by itself; the link's way on (this browser's authorization request) is not
+        // carried into it, so the user returns to the application from there.
+        var byPasskey = needsCode && method == "webauthn";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
+            (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, returnUrl: null) : string.Empty) +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{VerifyPath}", token) +
             (needsCode
-                ? HostedPage.SecondFactorInput +
+                ? (byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel) : HostedPage.SecondFactorInput) +
                   "<button type=\"submit\">Verify and sign in</button>"
                 : "<p>Continue to sign in with the link from your mail.</p><button type=\"submit\">Sign in</button>") +
             "</form>";
         return HostedPage.Render(http, needsCode ? "Two-step verification" : "Sign in", body,
-            error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized);
+            error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized, scripts: byPasskey);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not end the sessions before a first proof of the address now; the UserUnprovenCredentialsRemoved event ends them")]

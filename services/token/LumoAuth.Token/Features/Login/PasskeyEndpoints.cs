@@ -42,6 +42,9 @@ public static class PasskeyEndpoints
 
     public const string AccountPagePath = "/account/passkeys";
 
+    /// <summary>Whether pages offer a passkey sign-in: passkeys are on and may sign in (offered when admin cannot say: the endpoints judge).</summary>
+    public static bool SignInOffered(HostedPageSettings? settings) => settings is null || settings is { PasskeysEnabled: true, PasskeyLogin: true };
+
     /// <summary>The button and status line a page shows for a passkey ceremony, and the script behind them.</summary>
     public static string Button(string slug, string kind, string label, string? returnUrl = null) =>
         $"<button type=\"button\" data-passkey=\"{kind}\" data-base=\"/t/{HostedPage.Encode(slug)}/webauthn\"" +
@@ -49,12 +52,25 @@ public static class PasskeyEndpoints
         $">{HostedPage.Encode(label)}</button><p data-passkey-status role=\"status\"></p>" +
         $"<script src=\"/t/{HostedPage.Encode(slug)}{ScriptPath}\"></script>";
 
+    /// <summary>The second step of a user whose factor is a passkey: the passkey's own sign-in completes it (a backup code may stand in).</summary>
+    public static string SecondStep(string slug, string? returnUrl) =>
+        "<p data-passkey-step>This organisation asks for your passkey to finish signing in.</p>" +
+        Button(slug, "authenticate", "Continue with your passkey", returnUrl);
+
+    public const string BackupCodeInsteadLabel = "Or a backup code";
+
     /// <summary><c>/t/{slug}/account/passkeys</c>: the signed-in user adds a passkey for this site.</summary>
     public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant, HostedPageSettingsCache hostedPages, UserDirectory users, TimeProvider time)
     {
-        if ((await hostedPages.GetAsync(tenant.TenantId, http.RequestAborted))?.PasskeysEnabled == false)
+        var settings = await hostedPages.GetAsync(tenant.TenantId, http.RequestAborted);
+        if (settings?.PasskeysEnabled == false)
         {
             return HostedPage.Error(http, "not_found", "Passkeys are not used here.", StatusCodes.Status404NotFound);
+        }
+
+        if (settings?.PasskeyRegistration == false)
+        {
+            return HostedPage.Render(http, "Passkeys", "<p role=\"status\">This organisation does not let you add passkeys here.</p>");
         }
 
         // Without a session, or one too old or too weak to add a passkey with, the user signs in (again) first: the login
@@ -86,7 +102,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> RegistrationOptions(HttpContext http, [AsParameters] PasskeyServices services)
     {
-        if (await RefuseAsync(http, services) is { } refused)
+        if (await RefuseAsync(http, services, "register") is { } refused)
         {
             return refused;
         }
@@ -107,7 +123,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> Register(HttpContext http, string? name, [AsParameters] PasskeyServices services)
     {
-        if (await RefuseAsync(http, services) is { } refused)
+        if (await RefuseAsync(http, services, "register") is { } refused)
         {
             return refused;
         }
@@ -140,7 +156,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> AuthenticationOptions(HttpContext http, [AsParameters] PasskeyServices services)
     {
-        if (await RefuseAsync(http, services) is { } refused)
+        if (await RefuseAsync(http, services, "authenticate") is { } refused)
         {
             return refused;
         }
@@ -151,7 +167,7 @@ public static class PasskeyEndpoints
 
     public static async Task<IResult> Authenticate(HttpContext http, string? returnUrl, [AsParameters] PasskeyServices services)
     {
-        if (await RefuseAsync(http, services) is { } refused)
+        if (await RefuseAsync(http, services, "authenticate") is { } refused)
         {
             return refused;
         }
@@ -241,8 +257,11 @@ public static class PasskeyEndpoints
         }
     }
 
-    /// <summary>Null when the request may go on: JSON, to a tenant that has passkeys on (<c>loginPolicy.passkeysEnabled</c>).</summary>
-    private static async Task<IResult?> RefuseAsync(HttpContext http, PasskeyServices services)
+    /// <summary>
+    /// Null when the request may go on: JSON, to a tenant that has passkeys on (<c>loginPolicy.passkeysEnabled</c>) and allows
+    /// this ceremony (<c>passkeyPolicy.allowRegistration</c> or <c>allowLogin</c>).
+    /// </summary>
+    private static async Task<IResult?> RefuseAsync(HttpContext http, PasskeyServices services, string kind)
     {
         if (!http.Request.HasJsonContentType())
         {
@@ -253,6 +272,10 @@ public static class PasskeyEndpoints
         {
             null => Unavailable(),
             { PasskeysEnabled: false } => ApiErrors.NotFound("Passkeys"),
+            { PasskeyRegistration: false } when kind == "register" => ApiErrors.Create(StatusCodes.Status403Forbidden, "passkey_registration_disabled",
+                "This organisation does not let users add passkeys."),
+            { PasskeyLogin: false } when kind == "authenticate" => ApiErrors.Create(StatusCodes.Status403Forbidden, "passkey_login_disabled",
+                "This organisation does not let users sign in with passkeys."),
             _ => null,
         };
     }
