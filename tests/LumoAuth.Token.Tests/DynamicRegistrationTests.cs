@@ -244,6 +244,26 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
     }
 
     /// <summary>A tenant that has switched registration on (before anything read its settings, so no cache is stale).</summary>
+    [Fact]
+    public async Task Register_WithAPostedSecret_HoldsTheClientToIt()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://app.example.com/callback" }, token_endpoint_auth_method = "client_secret_post",
+        });
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        var (clientId, secret) = (json.GetProperty("client_id").GetString()!, json.GetProperty("client_secret").GetString()!);
+
+        // RFC 7591 §2: the method registered is the one the client uses; its secret in a Basic header authenticates nothing.
+        using var basic = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke", [new("token", "anything")], (clientId, secret));
+        await HttpAssert.OAuthErrorAsync(basic, HttpStatusCode.Unauthorized, "invalid_client");
+        using var posted = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke",
+            [new("token", "anything"), new("client_id", clientId), new("client_secret", secret)]);
+        Assert.Equal(HttpStatusCode.OK, posted.StatusCode);
+    }
+
     private async Task<SignInSetup> EnabledAsync()
     {
         var setup = await suite.SetUpAsync();

@@ -267,7 +267,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(McpResources.RequirePkce.PushedDescriptor)
                     .AddEventHandler(McpResources.Lifetime.Descriptor)
                     .AddEventHandler(ResourceIndicators.Advertise.Descriptor);
-                server.AddEventHandler(Fapi2Baseline.KeyBasedClientAuthentication.Descriptor)
+                server.AddEventHandler(RegisteredClientAuthentication.Descriptor)
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
                 // A pushed request meets the authorization endpoint's own rules at the push (RFC 9126 §2.1).
                 server.AddEventHandler(AuthorizationRequestRules.AtPush.Descriptor);

@@ -74,9 +74,9 @@ public sealed class BackchannelClientAuthentication(ClientCache clients, ClientA
             return (null, new Failure(Errors.InvalidClient, "The client credentials are invalid.", BasicChallenge: basic));
         }
 
-        if (client.Settings.FapiProfile != FapiProfiles.Disabled)
+        if (!ClientAuthMethods.Allows(ClientAuthMethods.Required(client.Settings), ClientAuthMethods.Used(false, secret: true, basic, certificate: false)))
         {
-            return (null, new Failure(Errors.InvalidClient, "FAPI 2.0 clients authenticate with private_key_jwt."));
+            return (null, new Failure(Errors.InvalidClient, ClientAuthMethods.Refusal(client.Settings)));
         }
 
         return (client, null);
@@ -120,6 +120,11 @@ public sealed class BackchannelClientAuthentication(ClientCache clients, ClientA
         if (!result.IsValid || result.SecurityToken is not JsonWebToken token || token.Subject != clientId)
         {
             return (null, invalid);
+        }
+
+        if (!ClientAuthMethods.Allows(ClientAuthMethods.Required(client.Settings), ClientAuthenticationMethods.PrivateKeyJwt))
+        {
+            return (null, new Failure(Errors.InvalidClient, ClientAuthMethods.Refusal(client.Settings)));
         }
 
         var replay = await replays.UseAsync(tenant.Id, clientId, token.Id, new DateTimeOffset(token.ValidTo, TimeSpan.Zero));

@@ -37,7 +37,8 @@ public sealed record ClientRequest(
     string? ClientUri = null,
     string? LogoUri = null,
     string? PolicyUri = null,
-    string? TosUri = null);
+    string? TosUri = null,
+    string? TokenEndpointAuthMethod = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -74,7 +75,8 @@ public sealed record ClientResponse(
     string? ClientUri,
     string? LogoUri,
     string? PolicyUri,
-    string? TosUri);
+    string? TosUri,
+    string? TokenEndpointAuthMethod);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -111,7 +113,8 @@ public sealed record CreatedClientResponse(
     string? ClientUri,
     string? LogoUri,
     string? PolicyUri,
-    string? TosUri)
+    string? TosUri,
+    string? TokenEndpointAuthMethod)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

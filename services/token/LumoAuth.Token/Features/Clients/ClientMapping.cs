@@ -42,7 +42,8 @@ public static class ClientMapping
             ReadProperty(row.Properties, TlsClientAuth.SubjectDnProperty),
             ReadListProperty(row.Properties, TlsClientAuth.AuthoritiesProperty) is { Count: > 0 } authorities ? authorities : null,
             ReadList(row.Requirements).Contains(SignedRequestObjects.RequirementFeature),
-            ReadLinks(row.Properties));
+            ReadLinks(row.Properties),
+            ReadProperty(row.Properties, ClientAuthMethods.Property));
     }
 
     private static ClientLinks? ReadLinks(string? properties)
@@ -107,6 +108,7 @@ public static class ClientMapping
         SetProperty(descriptor, LogoUriProperty, client.Links?.LogoUri);
         SetProperty(descriptor, PolicyUriProperty, client.Links?.PolicyUri);
         SetProperty(descriptor, TosUriProperty, client.Links?.TosUri);
+        SetProperty(descriptor, ClientAuthMethods.Property, client.TokenEndpointAuthMethod);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -133,7 +135,7 @@ public static class ClientMapping
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt,
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
-            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri);
+            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -145,7 +147,7 @@ public static class ClientMapping
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt,
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
-            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri);
+            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod);
     }
 
     // The client's links (RFC 7591 §2 names), shown on the consent page.

@@ -144,6 +144,8 @@ public static class ClientMetadata
             AccessTokenLifetime: null,
             RefreshTokenLifetime: null,
             Jwks: authMethod == ClientAuthenticationMethods.PrivateKeyJwt ? metadata.Jwks : null,
+            // RFC 7591 §2: the client said how it will authenticate; it is held to that.
+            TokenEndpointAuthMethod: authMethod == ClientAuthenticationMethods.None ? null : authMethod,
             BackchannelLogoutUri: metadata.BackchannelLogoutUri,
             FrontchannelLogoutUri: metadata.FrontchannelLogoutUri,
             DpopBoundAccessTokens: metadata.DpopBoundAccessTokens,

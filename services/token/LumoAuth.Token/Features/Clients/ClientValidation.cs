@@ -34,7 +34,8 @@ public sealed record ClientSettings(
     string? TlsClientAuthSubjectDn = null,
     IReadOnlyList<string>? TlsClientCertificateAuthorities = null,
     bool RequireSignedRequestObject = false,
-    ClientLinks? Links = null);
+    ClientLinks? Links = null,
+    string? TokenEndpointAuthMethod = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -241,6 +242,7 @@ public static class ClientValidation
 
         var (deliveryMode, notificationEndpoint) = ValidateBackchannelAuthentication(validator, request, current, grantTypes, allowPrivateLogoutTargets);
         var (tlsSubjectDn, tlsAuthorities) = TlsClientAuth.Validate(request.TlsClientAuthSubjectDn, request.TlsClientCertificateAuthorities, current, isConfidential, validator);
+        var authMethod = ClientAuthMethods.Validate(request.TokenEndpointAuthMethod, current, isConfidential, jwks, tlsSubjectDn, fapi, validator);
         var links = new ClientLinks(
             Link(validator, "clientUri", request.ClientUri, current?.Links?.ClientUri),
             Link(validator, "logoUri", request.LogoUri, current?.Links?.LogoUri),
@@ -251,7 +253,7 @@ public static class ClientValidation
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
-                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links)
+                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod)
             : null;
     }
 

@@ -68,6 +68,8 @@ public sealed class ClientCredentialsFastPath(
 
         if (!TryReadRequest(http.Request, form, out var clientId, out var secret, out var scope)
             || await clients.GetAsync(tenant, clientId, http.RequestAborted) is not { Profile.CanUseClientCredentials: true } client
+            // A client held to another method is refused by the pipeline (RegisteredClientAuthentication).
+            || !client.Profile.AcceptsSecret(basicHeader: http.Request.Headers.Authorization.Count > 0)
             || !ClientSecrets.Verify(secret, client.Application.ClientSecret!)
             || !client.Profile.TryGrant(scope, out var scopes))
         {

@@ -14,8 +14,13 @@ public sealed record ClientCredentialsProfile(
     bool CanUseClientCredentials,
     IReadOnlySet<string> AllowedScopes,
     string[] DefaultScopes,
-    int AccessTokenLifetimeSeconds)
+    int AccessTokenLifetimeSeconds,
+    string? RequiredAuthMethod = null)
 {
+    /// <summary>Whether the client may authenticate with its secret sent this way (Basic header or form), as it registered.</summary>
+    public bool AcceptsSecret(bool basicHeader) =>
+        ClientAuthMethods.Allows(RequiredAuthMethod, ClientAuthMethods.Used(assertion: false, secret: true, basicHeader, certificate: false));
+
     /// <summary>
     /// Scopes about a signed-in user, for which OpenIddict would add an ID token or a refresh token: a client-credentials
     /// grant has no user and gets no refresh token (RFC 6749 §4.4.3), so it never grants them.
@@ -69,6 +74,6 @@ public sealed record ClientCredentialsProfile(
             // A client held to DPoP or FAPI 2.0 needs its proof and key-based authentication checked: OpenIddict's pipeline does that.
             && !settings.DpopBoundAccessTokens
             && settings.FapiProfile == FapiProfiles.Disabled;
-        return new ClientCredentialsProfile(eligible, allowed, defaults, settings.AccessTokenLifetime);
+        return new ClientCredentialsProfile(eligible, allowed, defaults, settings.AccessTokenLifetime, ClientAuthMethods.Required(settings));
     }
 }
