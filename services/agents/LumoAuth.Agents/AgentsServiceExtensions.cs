@@ -32,6 +32,7 @@ public static class AgentsServiceExtensions
         builder.Services.AddAuthorizationBuilder()
             .AddPolicy(AgentAuth.Policy, p => p.AddAuthenticationSchemes(AgentAuth.Scheme).RequireAuthenticatedUser());
         builder.Services.AddScoped<AgentCallFilter>();
+        builder.Services.AddScoped<AgentGate>();
         builder.Services.AddSingleton<AgentRoles>();
         builder.Services.AddSingleton<AgentClients>();
         builder.Services.AddSingleton<AgentBudget>();

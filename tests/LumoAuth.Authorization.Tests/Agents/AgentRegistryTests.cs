@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Testing;
 
@@ -214,6 +215,78 @@ public sealed class AgentRegistryTests(AgentsSuite suite) : IClassFixture<Agents
         Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
         await ApiAssert.ErrorAsync(refused, 429, "budget_exceeded");
         await ApiAssert.ErrorAsync(await agent.GetAsync($"{tenant.Api}/agents/me"), 429, "budget_exceeded");
+    }
+
+    [Fact]
+    public async Task AnAgentsOAuthClient_GetsTokensOnlyWithinItsBudget_AndTheTokenRequestsCountAsCalls()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var (id, clientId, secret) = await CreateClientAgentAsync(tenant, new { budgetPolicy = new { maxApiCallsPerHour = 3, maxTokensPerDay = 100 } });
+        var grant = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+
+        // Two token requests and one call with the token: the hour's three calls.
+        await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, clientId, secret, grant));
+        var token = (await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, clientId, secret, grant)))["access_token"]!.GetValue<string>();
+        using (var asAgent = suite.AgentClient(token))
+        {
+            await ApiAssert.OkAsync(await asAgent.GetAsync($"{tenant.Api}/agents/me"));
+        }
+
+        using (var refused = await suite.TokenRequestAsync(tenant, clientId, secret, grant))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.True(refused.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+            var error = JsonNode.Parse(await refused.Content.ReadAsStringAsync())!;
+            Assert.Equal("budget_exceeded", error["error"]!.GetValue<string>());
+        }
+
+        // With the hour's limit lifted, the day's model tokens (reported by the agent) still bound it.
+        using var admin = suite.AdminClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/agents/{id}", new { budgetPolicy = new { maxTokensPerDay = 100 } }));
+        var next = (await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, clientId, secret, grant)))["access_token"]!.GetValue<string>();
+        using (var asAgent = suite.AgentClient(next))
+        {
+            await ApiAssert.OkAsync(await asAgent.PostAsJsonAsync($"{tenant.Api}/agents/me/usage", new { tokens = 150 }));
+        }
+
+        using var spent = await suite.TokenRequestAsync(tenant, clientId, secret, grant);
+        Assert.Equal(HttpStatusCode.TooManyRequests, spent.StatusCode);
+        Assert.Contains("max_tokens_per_day", await spent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnAgentsOAuthClient_GetsNoTokenFromOutsideItsAllowList()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        var (id, clientId, secret) = await CreateClientAgentAsync(tenant, new { allowedIps = new[] { "203.0.113.0/24" } });
+        var grant = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+
+        // The token service's test host is not in the agent's network.
+        using (var refused = await suite.TokenRequestAsync(tenant, clientId, secret, grant))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("access_denied", JsonNode.Parse(await refused.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+        }
+
+        // A wrong secret is still invalid_client, never a question to the agents service.
+        using (var wrong = await suite.TokenRequestAsync(tenant, clientId, "not-the-secret", grant))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        }
+
+        using var admin = suite.AdminClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/agents/{id}", new { allowedIps = Array.Empty<string>() }));
+        await ApiAssert.OkAsync(await suite.TokenRequestAsync(tenant, clientId, secret, grant));
+    }
+
+    private async Task<(string Id, string ClientId, string Secret)> CreateClientAgentAsync(TestTenant tenant, object settings)
+    {
+        using var admin = suite.AdminClientFor(tenant);
+        var body = JsonSerializer.SerializeToNode(settings)!.AsObject();
+        body["name"] = $"Agent {Guid.NewGuid():N}";
+        body["identityType"] = "client_credentials";
+        var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", body), 201))["data"]!;
+        return (created["id"]!.GetValue<string>(), created["clientId"]!.GetValue<string>(), created["clientSecret"]!.GetValue<string>());
     }
 
     [Fact]

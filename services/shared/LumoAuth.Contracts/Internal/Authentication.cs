@@ -366,6 +366,15 @@ public sealed record AgentClientStateRequest(Guid TenantId, string TenantSlug, b
     public static string Route(string clientId) => $"{InternalRoutes.AgentClients}/{Uri.EscapeDataString(clientId)}/active";
 }
 
+/// <summary>A token request by an agent's OAuth client, from <paramref name="IpAddress"/> (the caller's, as the token service sees it).</summary>
+public sealed record AgentTokenRequest(Guid TenantId, string ClientId, string? IpAddress);
+
+/// <summary>
+/// Whether the agent may have the token: <see cref="Allowed"/>, or the refusal (<c>access_denied</c> 403 for an address
+/// outside its allow-list, <c>budget_exceeded</c> 429 with the seconds until its window turns).
+/// </summary>
+public sealed record AgentTokenVerdict(bool Allowed, string? Error = null, string? Description = null, int Status = 200, int? RetryAfter = null);
+
 /// <param name="MayDelegate">Whether its capabilities let it act for others (<c>delegate:on_behalf</c>, or <c>delegate:user</c>).</param>
 public sealed record AgentOfClient(Guid AgentId, bool IsActive, bool MayDelegate)
 {

@@ -56,6 +56,12 @@ public static class InternalRoutes
     /// <summary>The agent an OAuth client belongs to (<see cref="AgentOfClient"/>), for the token service's delegation checks; <c>?tenantId=</c>.</summary>
     public const string AgentByClient = Prefix + "/agents/by-client/{clientId}";
 
+    /// <summary>
+    /// The token service asks (POST <see cref="AgentTokenRequest"/>) whether an agent's OAuth client may have a token now: its
+    /// address allow-list and budget, as for every call the agent makes (<see cref="AgentTokenVerdict"/>).
+    /// </summary>
+    public const string AgentTokenRequests = Prefix + "/agent-token-requests";
+
     /// <summary>The agent of an OAuth client described for the token service's userinfo (<c>{clientId}/userinfo?tenantId=</c>).</summary>
     public const string AgentUserInfo = AgentByClient + "/userinfo";
 

@@ -268,6 +268,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(McpResources.Lifetime.Descriptor)
                     .AddEventHandler(ResourceIndicators.Advertise.Descriptor);
                 server.AddEventHandler(RegisteredClientAuthentication.Descriptor)
+                    .AddEventHandler(AgentTokenGate.Check.Descriptor)
+                    .AddEventHandler(AgentTokenGate.Statuses.Descriptor)
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
                 // A pushed request meets the authorization endpoint's own rules at the push (RFC 9126 §2.1).
                 server.AddEventHandler(AuthorizationRequestRules.AtPush.Descriptor);

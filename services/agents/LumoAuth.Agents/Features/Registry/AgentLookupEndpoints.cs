@@ -23,6 +23,7 @@ public static class AgentLookupEndpoints
     {
         app.MapGet(InternalRoutes.AgentByClient, AgentOfClient).RequireAuthorization(Policies.Internal).WithName("InternalAgentByClient").WithTags("Internal");
         app.MapGet(InternalRoutes.AgentUserInfo, UserInfo).RequireAuthorization(Policies.Internal).WithName("InternalAgentUserInfo").WithTags("Internal");
+        app.MapPost(InternalRoutes.AgentTokenRequests, TokenRequest).RequireAuthorization(Policies.Internal).WithName("InternalAgentTokenRequest").WithTags("Internal");
         app.MapGet(InternalRoutes.WorkloadTrusts, WorkloadTrusts).RequireAuthorization(Policies.Internal).WithName("InternalWorkloadTrusts").WithTags("Internal");
         return app;
     }
@@ -41,6 +42,25 @@ public static class AgentLookupEndpoints
 
         var mayDelegate = DelegationCapabilities.Any(c => AgentRuntimeEndpoints.Capability(agent.Capabilities, c) is not null);
         return TypedResults.Ok(new AgentOfClient(agent.Id, agent.IsActive, mayDelegate));
+    }
+
+    /// <summary>
+    /// The token service's question before it issues a token to an agent's OAuth client: the request passes the agent's
+    /// <see cref="AgentGate"/> (and counts as one of its calls). A client no agent owns (any more) is not the gate's to judge.
+    /// </summary>
+    public static async Task<IResult> TokenRequest(AgentTokenRequest request, AgentsDbContext db, AgentGate gate, CancellationToken cancellationToken)
+    {
+        var agent = await db.Agents.IgnoreQueryFilters().AsNoTracking()
+            .FirstOrDefaultAsync(a => a.TenantId == request.TenantId && a.ClientId == request.ClientId, cancellationToken);
+        if (agent is null)
+        {
+            return TypedResults.Ok(new AgentTokenVerdict(true));
+        }
+
+        var address = System.Net.IPAddress.TryParse(request.IpAddress, out var parsed) ? parsed : null;
+        return await gate.PassAsync(agent, address, reportsUse: false, cancellationToken) is { } refusal
+            ? TypedResults.Ok(new AgentTokenVerdict(false, refusal.Code, refusal.Message, refusal.Status, refusal.RetryAfter))
+            : TypedResults.Ok(new AgentTokenVerdict(true));
     }
 
     /// <summary>An active agent as userinfo describes it to its own token (the token service adds <c>sub</c> and <c>tenant</c>).</summary>

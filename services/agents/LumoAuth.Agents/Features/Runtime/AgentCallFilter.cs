@@ -9,17 +9,11 @@ using Microsoft.EntityFrameworkCore;
 namespace LumoAuth.Agents.Features.Runtime;
 
 /// <summary>
-/// What every call with an agent key passes after its key was verified: the agent's address allow-list (403
-/// <c>access_denied</c>), then its budget: calls per hour, model tokens per day, spending per month (429
-/// <c>budget_exceeded</c> with <c>Retry-After</c> until the window turns). A call
-/// that passes marks the agent used (at most once a minute, so a busy agent does not write on every call).
+/// What every call with an agent key (or an agent's own OAuth token) passes after its key was verified: the
+/// <see cref="AgentGate"/>, in the API's error envelope.
 /// </summary>
-public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, TimeProvider time) : IEndpointFilter
+public sealed class AgentCallFilter(AgentsDbContext db, AgentGate gate) : IEndpointFilter
 {
-    public const string BudgetExceeded = "budget_exceeded";
-    public const string AccessDenied = "access_denied";
-    private static readonly TimeSpan UseResolution = TimeSpan.FromMinutes(1);
-
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
@@ -29,41 +23,16 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
             return ApiErrors.Create(StatusCodes.Status403Forbidden, ErrorCodes.PermissionDenied, "This token was not issued to an agent");
         }
 
-        if (agent.AllowedIps is { Count: > 0 } allowed && !IpAllowList.Allows(allowed, http.Connection.RemoteIpAddress))
-        {
-            return ApiErrors.Create(StatusCodes.Status403Forbidden, AccessDenied, "This agent may not call from this address");
-        }
-
-        if (agent.MaxApiCallsPerHour is { } maximum && await budget.CountCallAsync(agent.Id) is { } calls && calls > maximum)
-        {
-            if (calls == maximum + 1)
-            {
-                await RecordFirstRefusalAsync(agent, "max_api_calls_per_hour", maximum, http.RequestAborted);
-            }
-
-            http.Response.Headers.RetryAfter = budget.SecondsUntilReset().ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return ApiErrors.Create(StatusCodes.Status429TooManyRequests, BudgetExceeded,
-                $"The agent has used its {maximum} calls of this hour", new { limit = "max_api_calls_per_hour", maximum });
-        }
-
-        // Reported use is always counted (refusing it would lose it); the next call then meets the limit.
         var reportsUse = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName == AgentRuntimeEndpoints.ReportUsageName;
-        if (!reportsUse && await budget.ExhaustedAsync(agent) is { } exhausted)
+        if (await gate.PassAsync(agent, http.Connection.RemoteIpAddress, reportsUse, http.RequestAborted) is { } refusal)
         {
-            if (await budget.FirstRefusalAsync(agent.Id, exhausted.Limit, exhausted.RetryAfter))
+            if (refusal.RetryAfterHeader is { } retryAfter)
             {
-                await RecordFirstRefusalAsync(agent, exhausted.Limit, exhausted.Maximum, http.RequestAborted);
+                http.Response.Headers.RetryAfter = retryAfter;
             }
 
-            http.Response.Headers.RetryAfter = exhausted.RetryAfter.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return ApiErrors.Create(StatusCodes.Status429TooManyRequests, BudgetExceeded,
-                $"The agent has used its budget ({exhausted.Limit} {exhausted.Maximum})", new { limit = exhausted.Limit, maximum = exhausted.Maximum });
-        }
-
-        var now = time.GetUtcNow();
-        if (agent.LastUsedAt is null || now - agent.LastUsedAt > UseResolution)
-        {
-            await db.Agents.Where(a => a.Id == agent.Id).ExecuteUpdateAsync(s => s.SetProperty(a => a.LastUsedAt, now), http.RequestAborted);
+            return ApiErrors.Create(refusal.Status, refusal.Code, refusal.Message,
+                refusal.Limit is null ? null : new { limit = refusal.Limit, maximum = refusal.Maximum });
         }
 
         return await next(context);
@@ -89,13 +58,5 @@ public sealed class AgentCallFilter(AgentsDbContext db, AgentBudget budget, Time
         }
 
         return agent;
-    }
-
-    /// <summary>Audits the first refusal of a window for the budget.</summary>
-    private async Task RecordFirstRefusalAsync(Agent agent, string limit, decimal maximum, CancellationToken cancellationToken)
-    {
-        db.AddEvent(new AgentBudgetExceeded(agent.Id, limit, (long)Math.Ceiling(maximum)) { TenantId = agent.TenantId });
-        // Kept even if the caller has gone: the window's marker says it was recorded.
-        await db.SaveChangesAsync(CancellationToken.None);
     }
 }

@@ -33,6 +33,21 @@ public sealed class AgentDirectory(IHttpClientFactory httpClientFactory)
     public async Task<IReadOnlyList<WorkloadTrust>> WorkloadTrustsAsync(Guid tenantId, string provider, string issuer, CancellationToken cancellationToken) =>
         await GetAsync<List<WorkloadTrust>>(WorkloadTrust.Route(tenantId, provider, issuer), "The agents trusting a workload issuer", cancellationToken) ?? [];
 
+    /// <summary>Whether the agent behind the client may have a token now (its address allow-list and budget; the request counts as a call).</summary>
+    public async Task<AgentTokenVerdict?> PassTokenRequestAsync(AgentTokenRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Agents).PostAsJsonAsync(InternalRoutes.AgentTokenRequests, request, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<AgentTokenVerdict>(cancellationToken);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("An agent's token request cannot be checked: the agents service cannot be reached.", exception);
+        }
+    }
+
     /// <summary>The agents service's claim of a task's approved scopes for a JIT token exchange: the token to sign, or the OAuth error.</summary>
     public async Task<JitExchangeAnswer?> ClaimJitTaskAsync(JitExchangeRequest request, CancellationToken cancellationToken)
     {

@@ -67,6 +67,8 @@ public sealed class ClientCredentialsFastPath(
         }
 
         if (!TryReadRequest(http.Request, form, out var clientId, out var secret, out var scope)
+            // An agent's client passes the agent's allow-list and budget first (AgentTokenGate, in the pipeline).
+            || AgentDirectory.IsAgentClient(clientId)
             || await clients.GetAsync(tenant, clientId, http.RequestAborted) is not { Profile.CanUseClientCredentials: true } client
             // A client held to another method is refused by the pipeline (RegisteredClientAuthentication).
             || !client.Profile.AcceptsSecret(basicHeader: http.Request.Headers.Authorization.Count > 0)

@@ -232,6 +232,11 @@ public sealed partial class WorkloadTokenExchange(
             return ProtocolErrors.Json(Errors.InvalidScope, "The agent's client does not hold every scope asked for.");
         }
 
+        if (await AgentTokenGate.RefusalAsync(agents, tenant.Id, trust.ClientId, http) is { } refusal)
+        {
+            return AgentTokenGate.Answer(refusal, http.Response);
+        }
+
         await IssueAsync(http, tenant, trust, client.Profile.AccessTokenLifetimeSeconds, scopes, verified.ValidTo);
         return Results.Empty;
     }
