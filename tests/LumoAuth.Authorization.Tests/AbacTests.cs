@@ -30,6 +30,41 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     };
 
     [Fact]
+    public async Task PolicyAttributeAndSchemaChanges_AreAuditedAsConfiguration()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var client = suite.ClientFor(tenant);
+        var attribute = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/attributes", new
+        {
+            name = "Clearance", key = "clearance", category = "subject", dataType = "string",
+        }), 201))["data"]!["id"]!.GetValue<string>();
+        await ApiAssert.OkAsync(await client.DeleteAsync($"{tenant.Api}/admin/abac/attributes/{attribute}"));
+        await ApiAssert.ErrorAsync(await client.DeleteAsync($"{tenant.Api}/admin/abac/attributes/{attribute}"), 404, "resource_not_found");
+        var policy = (await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", OwnersCanEdit), 201))["data"]!["id"]!.GetValue<string>();
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/abac/policies/{policy}", new { priority = 50 }));
+        await client.PutSchemaAsync(tenant, ZanzibarHttp.DocumentsSchema);
+
+        using var admin = suite.Admin.ClientFor(tenant);
+        async Task<JsonArray> EntriesAsync(string action, int count) => await ApiAssert.EventuallyAsync(async () =>
+        {
+            var page = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/audit-logs?action={action}"));
+            var entries = page["data"]!.AsArray();
+            return entries.Count >= count ? entries : null;
+        });
+
+        var attributeChanges = await EntriesAsync("abac_attribute_changed", 2);
+        Assert.Equal(["deleted", "created"], attributeChanges.Select(e => e!["metadata"]!["change"]!.GetValue<string>()));
+        Assert.All(attributeChanges, e => Assert.Equal("configuration", e!["category"]!.GetValue<string>()));
+        // The docs' policy_updated names our policy changes.
+        var policyChanges = await EntriesAsync("policy_updated", 2);
+        Assert.Equal(["updated", "created"], policyChanges.Select(e => e!["metadata"]!["change"]!.GetValue<string>()));
+        Assert.All(policyChanges, e => Assert.Equal(policy, e!["metadata"]!["policyId"]!.GetValue<string>()));
+        var schema = Assert.Single(await EntriesAsync("zanzibar_schema_changed", 1));
+        Assert.Equal(1, schema!["metadata"]!["version"]!.GetValue<int>());
+        Assert.Equal("configuration", schema["category"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task AttributeDefinitions_Crud_InBothForms()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

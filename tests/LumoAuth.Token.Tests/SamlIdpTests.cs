@@ -434,6 +434,42 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     }
 
     [Fact]
+    public async Task ProviderAppAndKeyChanges_AreAuditedAsConfiguration()
+    {
+        var setup = await suite.SetUpAsync();
+        using var admin = suite.FederationAdmin(setup.Tenant);
+        var api = setup.Tenant.Api;
+
+        using (var github = await admin.PostAsJsonAsync($"{api}/admin/social-providers", new { type = "github", clientId = "gh-client", clientSecret = "gh-secret" }))
+        {
+            var id = (await HttpAssert.JsonAsync(github, HttpStatusCode.Created)).GetProperty("data").GetProperty("id").GetString();
+            Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"{api}/admin/social-providers/{id}", new { name = "GitHub (staff)" })).StatusCode);
+            Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{api}/admin/social-providers/{id}")).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"{api}/admin/social-providers/{id}")).StatusCode);
+        }
+
+        var app = await AddAppAsync(setup, new { name = "Audited", entityId = "https://audited.example.test", acsUrl = Acs });
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"{api}/admin/saml-apps/{app.GetProperty("id").GetString()}")).StatusCode);
+
+        using (var next = await admin.PostAsync($"{api}/admin/saml-keys", null))
+        {
+            var key = (await HttpAssert.JsonAsync(next, HttpStatusCode.Created)).GetProperty("data").GetProperty("id").GetString();
+            Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"{api}/admin/saml-keys/{key}/activate", null)).StatusCode);
+        }
+
+        var provider = await suite.AuditEntryAsync(setup, "identity_provider_changed", e => e.GetProperty("metadata").GetProperty("change").GetString() == "deleted");
+        Assert.Equal("configuration", provider.GetProperty("category").GetString());
+        Assert.Equal("github", provider.GetProperty("metadata").GetProperty("type").GetString());
+        Assert.Equal("GitHub (staff)", provider.GetProperty("metadata").GetProperty("name").GetString());
+        await suite.AuditEntryAsync(setup, "identity_provider_changed", e => e.GetProperty("metadata").GetProperty("change").GetString() == "created");
+        await suite.AuditEntryAsync(setup, "identity_provider_changed", e => e.GetProperty("metadata").GetProperty("change").GetString() == "updated");
+        var deletedApp = await suite.AuditEntryAsync(setup, "saml_app_changed", e => e.GetProperty("metadata").GetProperty("change").GetString() == "deleted");
+        Assert.Equal("https://audited.example.test", deletedApp.GetProperty("metadata").GetProperty("entityId").GetString());
+        await suite.AuditEntryAsync(setup, "saml_signing_key_changed", e => e.GetProperty("metadata").GetProperty("change").GetString() == "created");
+        await suite.AuditEntryAsync(setup, "saml_signing_key_changed", e => e.GetProperty("metadata").GetProperty("change").GetString() == "activated");
+    }
+
+    [Fact]
     public async Task TheAdminApi_KeepsSamlAppsPerTenant_AndChecksThem()
     {
         var setup = await suite.SetUpAsync();

@@ -1,4 +1,5 @@
 using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -372,10 +373,13 @@ public static class FederationSaves
     public static async Task<bool> DeleteProviderAsync(this FederationDbContext db, Guid providerId, IReadOnlyList<string> types, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var deleted = await db.IdentityProviders.Where(p => p.Id == providerId && types.Contains(p.Type)).ExecuteDeleteAsync(cancellationToken);
+        var provider = await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && types.Contains(p.Type), cancellationToken);
+        var deleted = provider is null ? 0 : await db.IdentityProviders.Where(p => p.Id == providerId).ExecuteDeleteAsync(cancellationToken);
         if (deleted > 0)
         {
             await db.ExternalIdentities.Where(i => i.ProviderId == providerId).ExecuteDeleteAsync(cancellationToken);
+            db.AddEvent(Features.Providers.ProviderEvents.Changed(provider!, Contracts.Authorization.ConfigurationChanges.Deleted));
+            await db.SaveChangesAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);

@@ -129,6 +129,8 @@ public static class AuditMapping
                      || type.Name.StartsWith("UserMfa", StringComparison.Ordinal)
                      || type.Name.StartsWith("AdaptiveAuth", StringComparison.Ordinal) => "authentication",
         "Users" or "Groups" => "user_management",
+        // Policies, attribute definitions and the relationship schema are how access is configured, not decisions about it.
+        "Authorization" when type.Name.StartsWith("Abac", StringComparison.Ordinal) || type.Name.StartsWith("Zanzibar", StringComparison.Ordinal) => "configuration",
         "Authorization" => "authorization",
         "Clients" when type.Name.Contains("Token", StringComparison.Ordinal) => "token_management",
         "Tokens" when typeof(SecurityEvent).IsAssignableFrom(type) => "token_management",

@@ -43,7 +43,7 @@ public static class AuditVocabulary
         ["security.account.lockout"] = new(["user_locked_out"]),
         ["permission_check"] = new([]),
         ["access_denied"] = new([]),
-        ["policy_updated"] = new([]),
+        ["policy_updated"] = new(["abac_policy_changed"]),
     };
 
     /// <summary>Our actions: one per audited contract; a batch is never an entry (its items are).</summary>

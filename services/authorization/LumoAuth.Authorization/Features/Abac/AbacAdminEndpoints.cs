@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Engine.Abac;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
@@ -77,6 +79,7 @@ public static class AbacAdminEndpoints
             AllowedValues = allowed?.GetRawText(), CreatedAt = DateTimeOffset.UtcNow,
         };
         db.AbacAttributes.Add(attribute);
+        db.AddEvent(new AbacAttributeChanged(attribute.Id, attribute.Key, ConfigurationChanges.Created) { TenantId = tenant.TenantId });
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -122,6 +125,7 @@ public static class AbacAdminEndpoints
         attribute.DataType = request.DataType ?? attribute.DataType;
         attribute.Description = request.Description ?? attribute.Description;
         attribute.AllowedValues = allowed?.GetRawText() ?? attribute.AllowedValues;
+        db.AddEvent(new AbacAttributeChanged(attribute.Id, attribute.Key, ConfigurationChanges.Updated) { TenantId = attribute.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(new DataResponse<AttributeResponse>(AttributeResponse.From(attribute), "Attribute updated"));
     }
@@ -129,8 +133,25 @@ public static class AbacAdminEndpoints
     /// <summary>Deleting a definition leaves policies alone: conditions on an attribute nobody sets simply do not hold.</summary>
     public static async Task<IResult> DeleteAttribute(Guid attributeId, AuthorizationDbContext db, CancellationToken cancellationToken)
     {
-        var deleted = await db.AbacAttributes.Where(a => a.Id == attributeId).ExecuteDeleteAsync(cancellationToken);
-        return deleted == 0 ? ApiErrors.NotFound("Attribute") : TypedResults.Ok(new DataResponse<object>(new { id = attributeId }, "Attribute deleted"));
+        var attribute = await db.AbacAttributes.FirstOrDefaultAsync(a => a.Id == attributeId, cancellationToken);
+        if (attribute is null)
+        {
+            return ApiErrors.NotFound("Attribute");
+        }
+
+        db.AbacAttributes.Remove(attribute);
+        db.AddEvent(new AbacAttributeChanged(attribute.Id, attribute.Key, ConfigurationChanges.Deleted) { TenantId = attribute.TenantId });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Deleted by a parallel request first.
+            return ApiErrors.NotFound("Attribute");
+        }
+
+        return TypedResults.Ok(new DataResponse<object>(new { id = attributeId }, "Attribute deleted"));
     }
 
     public static async Task<IResult> ListPolicies(AuthorizationDbContext db, bool? isActive, int? page, int? limit, CancellationToken cancellationToken)

@@ -4,6 +4,7 @@ using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Engine.Abac;
 using LumoAuth.Authorization.Features.Rbac;
 using LumoAuth.Authorization.Storage;
+using LumoAuth.Messaging.Outbox;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Authorization.Features.Abac;
@@ -56,6 +57,8 @@ public sealed class AbacPolicyCache(TenantIndexes indexes)
             TenantId = store, Revision = revision, Operation = ChangeOperations.Policy,
             Tuple = $"abac policy {policyId} {change}", Timestamp = DateTimeOffset.UtcNow,
         });
+        // Audited with the change it records (the caller's transaction holds both).
+        db.AddEvent(new Contracts.Authorization.AbacPolicyChanged(policyId, change) { TenantId = tenantId });
         return revision;
     }
 

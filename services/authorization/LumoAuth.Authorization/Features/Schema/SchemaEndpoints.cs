@@ -4,6 +4,7 @@ using LumoAuth.Authorization.Engine.Model;
 using LumoAuth.Authorization.Engine.Schema;
 using LumoAuth.Authorization.Schemas;
 using LumoAuth.Authorization.Storage;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -93,6 +94,7 @@ public static class SchemaEndpoints
             TenantId = tenant.TenantId, Revision = revision, Operation = ChangeOperations.Schema,
             Tuple = $"schema v{stored.Version} {model.Id}", Timestamp = stored.CreatedAt,
         });
+        db.AddEvent(new Contracts.Authorization.ZanzibarSchemaChanged(stored.Version, model.Id) { TenantId = tenant.TenantId });
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         models.Compile(model.Id, request.Schema);

@@ -1,8 +1,11 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Contracts.Federation;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -87,6 +90,7 @@ public static partial class LdapProviderEndpoints
         }
 
         services.Db.IdentityProviders.Add(provider);
+        services.Db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Created));
         return await services.Db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{services.Tenant.Slug}/api/v1/admin/ldap-providers/{provider.Id}",
             new DataResponse<LdapProviderResponse>(LdapProviderResponse.From(provider, services.Tenant.Slug), "LDAP directory added"));
@@ -120,6 +124,7 @@ public static partial class LdapProviderEndpoints
             await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
         }
 
+        db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Updated));
         if (await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) is { } conflict)
         {
             return conflict;

@@ -1,6 +1,9 @@
 using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Contracts.Federation;
 using LumoAuth.Federation.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -87,6 +90,7 @@ public static partial class ProviderEndpoints
         }
 
         db.IdentityProviders.Add(provider);
+        db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Created));
         return await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/social-providers/{provider.Id}",
             new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider added. Register its callbackUrl as the redirect URI at the provider."));
@@ -122,6 +126,7 @@ public static partial class ProviderEndpoints
             await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
         }
 
+        db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Updated));
         if (await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) is { } conflict)
         {
             return conflict;

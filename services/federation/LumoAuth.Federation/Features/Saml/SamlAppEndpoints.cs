@@ -1,7 +1,10 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Contracts.Federation;
 using LumoAuth.Federation.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -76,6 +79,7 @@ public static class SamlAppEndpoints
         }
 
         db.SamlServiceProviders.Add(sp);
+        db.AddEvent(new SamlAppChanged(sp.Id, sp.EntityId, ConfigurationChanges.Created) { TenantId = sp.TenantId });
         return await db.SaveOrDuplicateAsync($"A SAML app named '{sp.Name}' or with entity ID '{sp.EntityId}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/saml-apps/{sp.Id}",
             new DataResponse<SamlAppResponse>(SamlAppResponse.From(sp, lumo.Value, tenant.Slug), "SAML app added. Give the application the IdP metadata URL."));
@@ -105,12 +109,33 @@ public static class SamlAppEndpoints
         }
 
         sp.UpdatedAt = DateTimeOffset.UtcNow;
+        db.AddEvent(new SamlAppChanged(sp.Id, sp.EntityId, ConfigurationChanges.Updated) { TenantId = sp.TenantId });
         return await db.SaveOrDuplicateAsync($"A SAML app named '{sp.Name}' or with entity ID '{sp.EntityId}' exists already", cancellationToken)
                ?? TypedResults.Ok(new DataResponse<SamlAppResponse>(SamlAppResponse.From(sp, lumo.Value, tenant.Slug), "SAML app updated"));
     }
 
-    public static async Task<IResult> Delete(Guid appId, FederationDbContext db, CancellationToken cancellationToken) =>
-        await db.SamlServiceProviders.Where(p => p.Id == appId).ExecuteDeleteAsync(cancellationToken) > 0 ? TypedResults.NoContent() : ApiErrors.NotFound("SAML app");
+    public static async Task<IResult> Delete(Guid appId, FederationDbContext db, CancellationToken cancellationToken)
+    {
+        var sp = await db.SamlServiceProviders.FirstOrDefaultAsync(p => p.Id == appId, cancellationToken);
+        if (sp is null)
+        {
+            return ApiErrors.NotFound("SAML app");
+        }
+
+        db.SamlServiceProviders.Remove(sp);
+        db.AddEvent(new SamlAppChanged(sp.Id, sp.EntityId, ConfigurationChanges.Deleted) { TenantId = sp.TenantId });
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Deleted by a parallel request first.
+            return ApiErrors.NotFound("SAML app");
+        }
+
+        return TypedResults.NoContent();
+    }
 
     /// <summary>
     /// The request with what the application's SP metadata (<c>metadataXml</c> or <c>metadataUrl</c>) says filled in where

@@ -1,8 +1,11 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Contracts.Federation;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Providers;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
@@ -81,6 +84,7 @@ public static class SamlIdpConnectionEndpoints
         }
 
         db.IdentityProviders.Add(provider);
+        db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Created));
         return await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/identity-providers/{provider.Id}",
             new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug), "Identity provider added. Give it the SP metadata URL."));
@@ -122,6 +126,7 @@ public static class SamlIdpConnectionEndpoints
             await db.ExternalIdentities.Where(i => i.ProviderId == provider.Id).ExecuteDeleteAsync(cancellationToken);
         }
 
+        db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Updated));
         if (await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) is { } conflict)
         {
             return conflict;

@@ -1,8 +1,11 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Serialization;
+using LumoAuth.Contracts.Authorization;
+using LumoAuth.Contracts.Federation;
 using LumoAuth.Federation.Data;
 using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -61,12 +64,14 @@ public static class SamlKeyEndpoints
         {
             using (certificate)
             {
-                next = await keys.AddAsync(db, tenant.TenantId, SamlKeyStatus.Next, certificate, pkcs8, cancellationToken);
+                next = await keys.AddAsync(db, tenant.TenantId, SamlKeyStatus.Next, certificate, pkcs8, cancellationToken,
+                    key => new SamlSigningKeyChanged(key.Id, "imported") { TenantId = key.TenantId });
             }
         }
         else
         {
-            next = await keys.CreateAsync(db, tenant.TenantId, tenant.Slug, SamlKeyStatus.Next, cancellationToken);
+            next = await keys.CreateAsync(db, tenant.TenantId, tenant.Slug, SamlKeyStatus.Next, cancellationToken,
+                key => new SamlSigningKeyChanged(key.Id, ConfigurationChanges.Created) { TenantId = key.TenantId });
         }
 
         keys.Forget(tenant.TenantId);
@@ -102,6 +107,8 @@ public static class SamlKeyEndpoints
                 return ApiErrors.Create(StatusCodes.Status409Conflict, "key_not_next", "Only the next key can be activated");
             }
 
+            db.AddEvent(new SamlSigningKeyChanged(keyId, "activated") { TenantId = tenant.TenantId });
+            await db.SaveChangesAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         catch (DbUpdateException exception) when (exception.IsUniqueViolation() || exception.InnerException is Npgsql.PostgresException { SqlState: "23505" })

@@ -3,8 +3,10 @@ using System.Security.Cryptography.X509Certificates;
 using System.Security.Cryptography.Xml;
 using System.Text;
 using System.Xml;
+using LumoAuth.Contracts;
 using LumoAuth.Federation.Data;
 using LumoAuth.Messaging.Data;
+using LumoAuth.Messaging.Outbox;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
@@ -81,7 +83,8 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
     public void Forget(Guid tenantId) => cache.Remove(CacheKey(tenantId));
 
     /// <summary>A new key with <paramref name="status"/>; when one with it exists already (made meanwhile), that one.</summary>
-    public async Task<SamlSigningKey> CreateAsync(FederationDbContext db, Guid tenantId, string slug, string status, CancellationToken cancellationToken)
+    public async Task<SamlSigningKey> CreateAsync(
+        FederationDbContext db, Guid tenantId, string slug, string status, CancellationToken cancellationToken, Func<SamlSigningKey, IntegrationEvent>? recordedAs = null)
     {
         using var rsa = RSA.Create(2048);
         var request = new CertificateRequest($"CN=LumoAuth SAML {slug}", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -89,16 +92,18 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, critical: true));
         var now = time.GetUtcNow();
         using var certificate = request.CreateSelfSigned(now.AddDays(-1), now.AddYears(3));
-        return await AddAsync(db, tenantId, status, certificate, rsa.ExportPkcs8PrivateKey(), cancellationToken);
+        return await AddAsync(db, tenantId, status, certificate, rsa.ExportPkcs8PrivateKey(), cancellationToken, recordedAs);
     }
 
     /// <summary>
     /// Keeps <paramref name="certificate"/> and its private key (PKCS#8, encrypted at rest) as the tenant's key with
     /// <paramref name="status"/>: a key made here, or one the tenant brought (<see cref="SamlKeyImport"/>). When a key with
-    /// that status exists already (made meanwhile), that one.
+    /// that status exists already (made meanwhile), that one. <paramref name="recordedAs"/>: the event the new key is audited
+    /// with, saved with it.
     /// </summary>
     public async Task<SamlSigningKey> AddAsync(
-        FederationDbContext db, Guid tenantId, string status, X509Certificate2 certificate, byte[] pkcs8, CancellationToken cancellationToken)
+        FederationDbContext db, Guid tenantId, string status, X509Certificate2 certificate, byte[] pkcs8, CancellationToken cancellationToken,
+        Func<SamlSigningKey, IntegrationEvent>? recordedAs = null)
     {
         var row = new SamlSigningKey
         {
@@ -107,6 +112,11 @@ public sealed class SamlSigningKeys(IDataProtectionProvider dataProtection, IMem
         };
         CryptographicOperations.ZeroMemory(pkcs8);
         db.SamlSigningKeys.Add(row);
+        if (recordedAs is not null)
+        {
+            db.AddEvent(recordedAs(row));
+        }
+
         try
         {
             await db.SaveChangesAsync(cancellationToken);
