@@ -140,7 +140,7 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
     }
 
     [Fact]
-    public async Task ShapeA_DenyOverridesWithinAPriority_AndExplains()
+    public async Task ShapeA_DenyOverrides_OrByPriorityWhenTheTenantSaysSo_AndExplains()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
         using var client = suite.ClientFor(tenant);
@@ -154,7 +154,8 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.Equal("deny", stranger["decision"]!.GetValue<string>());
         Assert.Empty(stranger["policies"]!.AsArray());
 
-        // A deny at the same priority overrides; a higher-priority allow overrides the deny.
+        // A matching deny decides (deny-overrides, the default); with the tenant's priority algorithm a higher-priority
+        // allow (an admin override) beats it.
         await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/admin/abac/policies", new
         {
             name = "Frozen documents", effect = "deny", priority = 100, target = new { resources = new[] { "document" } },
@@ -168,14 +169,26 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
             name = "Admins override", effect = "allow", priority = 900,
             conditions = new { any = new[] { new { attribute = "subject.roles", @operator = "contains", value = "admin" } } },
         }), 201);
-        var adminCheck = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new
+        var rootOnAFrozenDocument = new
         {
             subject = new { id = "root", attributes = new { roles = new[] { "admin" } } },
             action = "edit",
             resource = new { type = "document", id = "d1", attributes = new { owner_id = "alice", status = "frozen" } },
-        }));
+        };
+        var stillFrozen = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", rootOnAFrozenDocument));
+        Assert.Equal("deny", stillFrozen["decision"]!.GetValue<string>());
+        Assert.Contains("Frozen documents", stillFrozen["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        Assert.Equal("deny_overrides", (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/abac/settings")))["data"]!["combiningAlgorithm"]!.GetValue<string>());
+        await ApiAssert.ErrorAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/abac/settings", new { combiningAlgorithm = "first_applicable" }), 400, "validation_error");
+        await ApiAssert.OkAsync(await client.PutAsJsonAsync($"{tenant.Api}/admin/abac/settings", new { combiningAlgorithm = "priority" }));
+        var adminCheck = await ApiAssert.OkAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", rootOnAFrozenDocument));
         Assert.Equal("allow", adminCheck["decision"]!.GetValue<string>());
         Assert.Contains("Admins override", adminCheck["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        // Only this tenant's checks changed.
+        var other = await suite.Admin.CreateTenantAsync();
+        using var otherClient = suite.ClientFor(other);
+        Assert.Equal("deny_overrides", (await ApiAssert.OkAsync(await otherClient.GetAsync($"{other.Api}/admin/abac/settings")))["data"]!["combiningAlgorithm"]!.GetValue<string>());
 
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { action = "edit", resource = new { type = "document" } }), 400, "validation_error");
         await ApiAssert.ErrorAsync(await client.PostAsJsonAsync($"{tenant.Api}/abac/check", new { subject = new { id = "a" }, resource = new { type = "document" } }), 400, "validation_error");

@@ -31,6 +31,7 @@ app.MapAssignmentEndpoints();
 app.MapRoleHoldersEndpoints();
 app.MapAuthzEndpoints();
 app.MapAbacAdminEndpoints();
+app.MapAbacSettingsEndpoints();
 app.MapAbacCheckEndpoints();
 app.MapAuthZenEndpoints();
 app.MapDefaultEndpoints();

@@ -93,7 +93,26 @@ public sealed class AbacEvaluatorTests
     }
 
     [Fact]
-    public void DenyOverrides_WithinAPriority_AndHigherPriorityDecides()
+    public void DenyOverrides_AnyNumberOfAllows_WhateverTheirPriority()
+    {
+        var always = Parse("""{"all":[{"attribute":"action","operator":"exists"}]}""");
+        var allows = Enumerable.Range(0, 5).Select(i => new AbacPolicy($"a{i}", "Allow", PolicyEffect.Allow, 100 * (i + 2), ["document"], ["*"], always));
+        var lowDeny = new AbacPolicy("d1", "Freeze", PolicyEffect.Deny, 10, ["*"], [], always);
+        var higherDeny = new AbacPolicy("d2", "Legal hold", PolicyEffect.Deny, 50, ["document"], [], always);
+
+        var denied = AbacEvaluator.Evaluate([.. allows, lowDeny, higherDeny], Request);
+        Assert.False(denied.Allowed);
+        // The highest-priority deny is the one named.
+        Assert.Equal("d2", denied.DecidingPolicy!.Id);
+        Assert.Equal(7, denied.MatchedPolicies.Count);
+
+        var allowed = AbacEvaluator.Evaluate(allows, Request);
+        Assert.True(allowed.Allowed);
+        Assert.Equal("a4", allowed.DecidingPolicy!.Id);
+    }
+
+    [Fact]
+    public void ByPriority_DenyWinsWithinAPriority_AndHigherPriorityDecides()
     {
         var always = Parse("""{"all":[{"attribute":"action","operator":"exists"}]}""");
         var allow = new AbacPolicy("p1", "Editors edit", PolicyEffect.Allow, 100, ["document"], ["edit"], always);
@@ -102,14 +121,16 @@ public sealed class AbacEvaluatorTests
         var otherType = new AbacPolicy("p4", "Invoices", PolicyEffect.Allow, 1000, ["invoice"], ["edit"], always);
         var inactive = new AbacPolicy("p5", "Off", PolicyEffect.Allow, 1000, [], [], always, IsActive: false);
 
-        var denied = AbacEvaluator.Evaluate([allow, deny, otherType, inactive], Request);
+        var denied = AbacEvaluator.Evaluate([allow, deny, otherType, inactive], Request, CombiningAlgorithm.Priority);
         Assert.False(denied.Allowed);
         Assert.Equal("p2", denied.DecidingPolicy!.Id);
         Assert.Equal(["p2", "p1"], denied.MatchedPolicies.Select(p => p.Id));
 
-        var overridden = AbacEvaluator.Evaluate([allow, deny, adminOverride], Request);
+        var overridden = AbacEvaluator.Evaluate([allow, deny, adminOverride], Request, CombiningAlgorithm.Priority);
         Assert.True(overridden.Allowed);
         Assert.Equal("p3", overridden.DecidingPolicy!.Id);
+        // The same policies under deny-overrides: the freeze holds even against the override.
+        Assert.Equal("p2", AbacEvaluator.Evaluate([allow, deny, adminOverride], Request).DecidingPolicy!.Id);
 
         var none = AbacEvaluator.Evaluate([otherType, inactive], Request);
         Assert.False(none.Allowed);

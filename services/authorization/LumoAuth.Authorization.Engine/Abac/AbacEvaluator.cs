@@ -5,17 +5,18 @@ using System.Text.RegularExpressions;
 namespace LumoAuth.Authorization.Engine.Abac;
 
 /// <summary>
-/// Decides an ABAC request. Policies whose targets match the resource type and action are evaluated; among
-/// those whose conditions hold, the highest priority decides, and at equal priority a deny wins over an allow
-/// (deny-overrides within a priority band, so a 900 "admin override" allow beats a 200 restriction). No
-/// matching policy means deny (closed world).
+/// Decides an ABAC request. Policies whose targets match the resource type and action are evaluated; of those whose
+/// conditions hold, by <see cref="CombiningAlgorithm.DenyOverrides"/> (the default) any deny decides — the highest-priority
+/// one is named — and otherwise the highest-priority allow; by <see cref="CombiningAlgorithm.Priority"/> the highest
+/// priority decides and a deny wins a tie (so a 900 "admin override" allow beats a 200 restriction). No matching policy
+/// means deny (closed world).
 /// </summary>
 public static class AbacEvaluator
 {
     private static readonly TimeSpan RegexBudget = TimeSpan.FromMilliseconds(50);
     private static readonly ConcurrentDictionary<string, Regex?> Patterns = new(StringComparer.Ordinal);
 
-    public static AbacDecision Evaluate(IEnumerable<AbacPolicy> policies, AbacRequest request)
+    public static AbacDecision Evaluate(IEnumerable<AbacPolicy> policies, AbacRequest request, CombiningAlgorithm algorithm = CombiningAlgorithm.DenyOverrides)
     {
         var matched = policies
             .Where(p => Applies(p, request.ResourceType, request.Action))
@@ -29,7 +30,7 @@ public static class AbacEvaluator
             return new AbacDecision(false, $"No policy allows '{request.Action}' on '{request.ResourceType}' (default deny)", [], null);
         }
 
-        var decisive = matched[0];
+        var decisive = algorithm == CombiningAlgorithm.DenyOverrides ? matched.FirstOrDefault(p => p.Effect == PolicyEffect.Deny) ?? matched[0] : matched[0];
         var allowed = decisive.Effect == PolicyEffect.Allow;
         var reason = allowed
             ? $"Allowed by policy '{decisive.Name}' (priority {decisive.Priority})"

@@ -6,6 +6,16 @@ public enum PolicyEffect
     Deny,
 }
 
+/// <summary>How the matching policies of a tenant make one decision (XACML's combining algorithms).</summary>
+public enum CombiningAlgorithm
+{
+    /// <summary>Any matching deny decides, whatever the priorities; else any matching allow (the docs' algorithm, the default).</summary>
+    DenyOverrides,
+
+    /// <summary>The highest-priority matching policy decides, a deny winning a tie: lets a high-priority "admin override" allow beat restrictions.</summary>
+    Priority,
+}
+
 public enum ConditionGroupKind
 {
     /// <summary>Every child holds (AND).</summary>

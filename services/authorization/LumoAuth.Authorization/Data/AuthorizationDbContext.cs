@@ -147,6 +147,19 @@ public sealed class AbacAttribute
     public DateTimeOffset CreatedAt { get; set; }
 }
 
+/// <summary>A tenant's ABAC settings: how matching policies combine (<c>deny_overrides</c> or <c>priority</c>); no row, the default.</summary>
+public sealed class AbacSettingsRow
+{
+    public Guid TenantId { get; set; }
+
+    public string CombiningAlgorithm { get; set; } = AbacSettingsRow.DenyOverrides;
+
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public const string DenyOverrides = "deny_overrides";
+    public const string Priority = "priority";
+}
+
 /// <summary>An ABAC policy; <see cref="Conditions"/> holds the canonical condition JSON (form A).</summary>
 public sealed class AbacPolicyRow
 {
@@ -226,6 +239,8 @@ public sealed class AuthorizationDbContext(DbContextOptions<AuthorizationDbConte
     public DbSet<AbacAttribute> AbacAttributes => Set<AbacAttribute>();
 
     public DbSet<AbacPolicyRow> AbacPolicies => Set<AbacPolicyRow>();
+
+    public DbSet<AbacSettingsRow> AbacSettings => Set<AbacSettingsRow>();
 
     public DbSet<AbacEntityAttributes> AbacEntityAttributes => Set<AbacEntityAttributes>();
 
@@ -322,6 +337,13 @@ public sealed class AuthorizationDbContext(DbContextOptions<AuthorizationDbConte
             e.Property(p => p.Actions).HasColumnType("jsonb");
             e.Property(p => p.Conditions).HasColumnType("jsonb");
             e.HasQueryFilter(p => p.TenantId == tenant.CurrentTenantId);
+        });
+        modelBuilder.Entity<AbacSettingsRow>(e =>
+        {
+            e.ToTable("abac_settings");
+            e.HasKey(x => x.TenantId);
+            e.Property(x => x.CombiningAlgorithm).HasMaxLength(32);
+            e.HasQueryFilter(x => x.TenantId == tenant.CurrentTenantId);
         });
         modelBuilder.Entity<AbacEntityAttributes>(e =>
         {

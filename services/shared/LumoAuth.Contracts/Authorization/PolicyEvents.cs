@@ -11,6 +11,9 @@ public static class ConfigurationChanges
 /// <summary>An ABAC policy was created, updated or deleted (<see cref="ConfigurationChanges"/>): the docs' <c>policy_updated</c>.</summary>
 public sealed record AbacPolicyChanged(Guid PolicyId, string Change) : IntegrationEvent;
 
+/// <summary>The tenant's ABAC combining algorithm changed (<c>deny_overrides</c> or <c>priority</c>).</summary>
+public sealed record AbacSettingsChanged(string CombiningAlgorithm) : IntegrationEvent;
+
 /// <summary>An ABAC attribute definition was created, updated or deleted.</summary>
 public sealed record AbacAttributeChanged(Guid AttributeId, string Key, string Change) : IntegrationEvent;
 

@@ -147,6 +147,25 @@ namespace LumoAuth.Authorization.Data.Migrations
                     b.ToTable("abac_policies", (string)null);
                 });
 
+            modelBuilder.Entity("LumoAuth.Authorization.Data.AbacSettingsRow", b =>
+                {
+                    b.Property<Guid>("TenantId")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("CombiningAlgorithm")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("TenantId");
+
+                    b.ToTable("abac_settings", (string)null);
+                });
+
             modelBuilder.Entity("LumoAuth.Authorization.Data.GroupMembershipVersion", b =>
                 {
                     b.Property<Guid>("TenantId")

@@ -44,7 +44,7 @@ public static class AbacCheckEndpoints
             return error!;
         }
 
-        var decision = AbacEvaluator.Evaluate(policies.Policies, built.Request);
+        var decision = AbacEvaluator.Evaluate(policies.Policies, built.Request, policies.Combining);
         return built.IsShapeA
             ? TypedResults.Ok(ShapeA(decision, started))
             : TypedResults.Ok(ShapeB(decision, built));
@@ -69,7 +69,7 @@ public static class AbacCheckEndpoints
                 return error!;
             }
 
-            var decision = AbacEvaluator.Evaluate(policies.Policies, built.Request);
+            var decision = AbacEvaluator.Evaluate(policies.Policies, built.Request, policies.Combining);
             results.Add(built.IsShapeA ? ShapeA(decision, started) : ShapeB(decision, built));
         }
 

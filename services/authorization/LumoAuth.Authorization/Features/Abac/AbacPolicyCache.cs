@@ -33,7 +33,9 @@ public sealed class AbacPolicyCache(TenantIndexes indexes)
         var rows = await db.AbacPolicies.IgnoreQueryFilters().AsNoTracking()
             .Where(p => p.TenantId == tenantId && p.IsActive)
             .ToListAsync(cancellationToken);
-        var loaded = new CachedPolicies(new AbacPolicySet([.. rows.Select(PolicyRows.ToPolicy)]), view.Revision);
+        var combining = await db.AbacSettings.IgnoreQueryFilters().AsNoTracking()
+            .Where(x => x.TenantId == tenantId).Select(x => x.CombiningAlgorithm).FirstOrDefaultAsync(cancellationToken);
+        var loaded = new CachedPolicies(new AbacPolicySet([.. rows.Select(PolicyRows.ToPolicy)], AbacSettingsEndpoints.AlgorithmOf(combining)), view.Revision);
         if (_byTenant.Count >= MaxTenants)
         {
             _byTenant.Clear();
@@ -49,16 +51,29 @@ public sealed class AbacPolicyCache(TenantIndexes indexes)
     /// </summary>
     public static async Task<long> RecordChangeAsync(AuthorizationDbContext db, Guid tenantId, Guid policyId, string change, CancellationToken cancellationToken)
     {
+        var revision = await RecordAsync(db, tenantId, $"abac policy {policyId} {change}", cancellationToken);
+        // Audited with the change it records (the caller's transaction holds both).
+        db.AddEvent(new Contracts.Authorization.AbacPolicyChanged(policyId, change) { TenantId = tenantId });
+        return revision;
+    }
+
+    /// <summary>Records a change of the tenant's ABAC settings, as <see cref="RecordChangeAsync"/> does a policy's.</summary>
+    public static async Task<long> RecordSettingsChangeAsync(AuthorizationDbContext db, Guid tenantId, string combiningAlgorithm, CancellationToken cancellationToken)
+    {
+        var revision = await RecordAsync(db, tenantId, $"abac settings {combiningAlgorithm}", cancellationToken);
+        db.AddEvent(new Contracts.Authorization.AbacSettingsChanged(combiningAlgorithm) { TenantId = tenantId });
+        return revision;
+    }
+
+    private static async Task<long> RecordAsync(AuthorizationDbContext db, Guid tenantId, string what, CancellationToken cancellationToken)
+    {
         var store = RbacModel.StoreOf(tenantId);
         await TupleStoreWriter.LockRevisionAsync(db, store, cancellationToken);
         var revision = await TupleStoreWriter.BumpRevisionAsync(db, store, cancellationToken);
         db.Changes.Add(new TupleChange
         {
-            TenantId = store, Revision = revision, Operation = ChangeOperations.Policy,
-            Tuple = $"abac policy {policyId} {change}", Timestamp = DateTimeOffset.UtcNow,
+            TenantId = store, Revision = revision, Operation = ChangeOperations.Policy, Tuple = what, Timestamp = DateTimeOffset.UtcNow,
         });
-        // Audited with the change it records (the caller's transaction holds both).
-        db.AddEvent(new Contracts.Authorization.AbacPolicyChanged(policyId, change) { TenantId = tenantId });
         return revision;
     }
 
@@ -73,8 +88,11 @@ public sealed class AbacPolicyCache(TenantIndexes indexes)
 /// Policies to evaluate, and which subject attributes the ones targeting a (resource type, action) read — worked out once
 /// per pair and load, not per check, so a check gathers no more about its subject than its policies need.
 /// </summary>
-public sealed class AbacPolicySet(IReadOnlyList<AbacPolicy> policies)
+public sealed class AbacPolicySet(IReadOnlyList<AbacPolicy> policies, CombiningAlgorithm combining = CombiningAlgorithm.DenyOverrides)
 {
+    /// <summary>How the tenant's matching policies make one decision (<see cref="AbacSettingsRow"/>).</summary>
+    public CombiningAlgorithm Combining => combining;
+
     private const int MaxPairs = 1_000;
     private readonly ConcurrentDictionary<(string ResourceType, string Action), IReadOnlySet<string>> _subjectKeys = new();
     private int _pairs;
