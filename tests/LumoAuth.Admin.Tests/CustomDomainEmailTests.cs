@@ -49,4 +49,33 @@ public sealed class CustomDomainEmailTests(CustomDomainEmailFixture fixture) : I
         Assert.Contains($"{factory.PublicBaseUrl}/t/{tenant.Slug}{EmailLinkPaths.MagicLink}?token=", other.Text, StringComparison.Ordinal);
         Assert.DoesNotContain("phish", other.Text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task InvitationsAndAddressChecks_PointAtTheTenantsPrimaryDomain()
+    {
+        var factory = fixture.Admin;
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var domain = $"id-{Guid.NewGuid().ToString("N")[..10]}.acme.example";
+        var added = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain }), 201))["data"]!;
+        fixture.Dns.Publish(added["dnsRecords"]!);
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/custom-domains/{added["id"]}/verify", null));
+
+        // Verified but not primary: links stay on the deployment's host.
+        var before = $"before@{tenant.Slug}.example.com";
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = before }), 201);
+        Assert.Contains($"{factory.PublicBaseUrl}/t/{tenant.Slug}{EmailLinkPaths.Invitation}?token=",
+            (await fixture.MailToAsync(before, EmailKinds.Invitation)).Text, StringComparison.Ordinal);
+
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/custom-domains/{added["id"]}/primary", null));
+        var invited = $"invited@{tenant.Slug}.example.com";
+        await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/invitations", new { email = invited }), 201);
+        Assert.Contains($"http://{domain}{EmailLinkPaths.Invitation}?token=", (await fixture.MailToAsync(invited, EmailKinds.Invitation)).Text, StringComparison.Ordinal);
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { loginPolicy = new { emailVerificationRequired = true } }));
+        var registered = $"registered@{tenant.Slug}.example.com";
+        await factory.CreateUserAsync(tenant, registered, "a password 1234", "Reg");
+        Assert.Contains($"http://{domain}{EmailLinkPaths.EmailVerification}?token=",
+            (await fixture.MailToAsync(registered, EmailKinds.EmailVerification)).Text, StringComparison.Ordinal);
+    }
 }

@@ -434,6 +434,46 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
     }
 
     [Fact]
+    public async Task ASessionEndedByAnAdministrator_IsEndedAtItsAppsOverTheBackChannel_WithASignedLogoutRequest()
+    {
+        var setup = await suite.SetUpAsync();
+        var soapPath = $"/sp/{Guid.NewGuid():N}/slo-soap";
+        var soapUrl = suite.Providers.Serve(soapPath, new SiteAnswer(
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body/></soap:Envelope>", ContentType: "text/xml"));
+        using (var invalid = await suite.FederationAdmin(setup.Tenant).PostAsJsonAsync($"{setup.Tenant.Api}/admin/saml-apps",
+                   new { name = "Bad", entityId = "https://bad.example.test", acsUrl = Acs, sloSoapUrl = "http://bad.example.test/soap" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        }
+
+        var app = await AddAppAsync(setup, new { name = "Chat", entityId = "https://chat.example.test", acsUrl = ChatAcs, sloUrl = ChatSlo, sloSoapUrl = soapUrl });
+        Assert.Equal(soapUrl, app.GetProperty("sloSoapUrl").GetString());
+        using var browser = suite.FederatedBrowser();
+        using var certificate = await IdpCertificateAsync(browser, setup);
+        using var start = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://chat.example.test", acs: ChatAcs)));
+        var (_, chat, _) = Posted(await SignInAndContinueAsync(browser, setup, start));
+
+        using (var admin = suite.Token.CreateClient())
+        {
+            admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+            using var revoked = await admin.DeleteAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/sessions");
+            Assert.True(revoked.IsSuccessStatusCode, await revoked.Content.ReadAsStringAsync());
+        }
+
+        // SessionsRevoked travels to federation, which posts the app a LogoutRequest in a SOAP envelope.
+        var posted = await ApiAssert.EventuallyAsync(() => Task.FromResult(suite.Providers.LastRequest(soapPath)));
+        var envelope = new XmlDocument { PreserveWhitespace = true };
+        envelope.LoadXml(posted.Body);
+        var request = new XmlDocument { PreserveWhitespace = true };
+        request.LoadXml(envelope.DocumentElement!.GetElementsByTagName("LogoutRequest", "urn:oasis:names:tc:SAML:2.0:protocol").OfType<XmlElement>().Single().OuterXml);
+        AssertSignedBy(request.DocumentElement!, certificate);
+        Assert.Equal(soapUrl, request.DocumentElement!.GetAttribute("Destination"));
+        Assert.Equal(setup.Email, Value(request, Names(request), "/samlp:LogoutRequest/saml:NameID"));
+        Assert.Equal(Value(chat, Names(chat), "//saml:AuthnStatement/@SessionIndex"), Value(request, Names(request), "/samlp:LogoutRequest/samlp:SessionIndex"));
+        Assert.Equal(1, suite.Providers.Requests(soapPath));
+    }
+
+    [Fact]
     public async Task ProviderAppAndKeyChanges_AreAuditedAsConfiguration()
     {
         var setup = await suite.SetUpAsync();

@@ -19,7 +19,11 @@ public static class FederationServiceExtensions
     {
         builder.AddTenantServices();
         builder.AddServiceDatabase<FederationDbContext>(ServiceNames.FederationDb);
-        builder.AddMessaging<FederationDbContext>(x => x.AddConsumer<ExternalIdentitiesOfDeletedUsersConsumer>());
+        builder.AddMessaging<FederationDbContext>(x =>
+        {
+            x.AddConsumer<ExternalIdentitiesOfDeletedUsersConsumer>();
+            x.AddConsumer<Features.Saml.SamlBackChannelLogoutConsumer>();
+        });
         builder.AddDatabaseKeyRing<FederationDbContext>("LumoAuth.Federation");
         builder.Services.AddOptions<FederationOptions>().BindConfiguration(FederationOptions.SectionName);
         builder.Services.AddSingleton<ProviderSecrets>();

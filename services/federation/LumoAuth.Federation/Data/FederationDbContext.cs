@@ -294,6 +294,9 @@ public sealed class SamlServiceProvider
     /// <summary>Where the SP takes logout responses (and requests); null when it does not take part in single logout.</summary>
     public string? SloUrl { get; set; }
 
+    /// <summary>Where the app takes LogoutRequests over the back channel (SAML SOAP binding), for sessions that end without a browser.</summary>
+    public string? SloSoapUrl { get; set; }
+
     /// <summary>One of <c>SamlNames.NameIdFormats</c>' keys (the short name: emailAddress, persistent, transient, unspecified).</summary>
     public string NameIdFormat { get; set; } = "emailAddress";
 
@@ -446,6 +449,7 @@ public sealed class FederationDbContext(DbContextOptions<FederationDbContext> op
             e.Property(p => p.EntityId).HasMaxLength(SamlServiceProvider.EntityIdLength);
             e.Property(p => p.AcsUrl).HasMaxLength(SamlServiceProvider.UrlLength);
             e.Property(p => p.SloUrl).HasMaxLength(SamlServiceProvider.UrlLength);
+            e.Property(p => p.SloSoapUrl).HasMaxLength(SamlServiceProvider.UrlLength);
             e.Property(p => p.NameIdFormat).HasMaxLength(32);
             e.Property(p => p.AttributeMappings).HasColumnType("jsonb").HasConversion(
                 v => System.Text.Json.JsonSerializer.Serialize(v, (System.Text.Json.JsonSerializerOptions?)null),

@@ -32,6 +32,15 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
         (domain is null ? $"{lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{Uri.EscapeDataString(tenantSlug)}" : lumo.Value.OriginFor(domain))
         + $"{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}";
 
+    /// <summary>
+    /// The tenant's primary custom domain (verified), where links that no request started on a domain point — an invitation,
+    /// an address to verify; null for the deployment's host.
+    /// </summary>
+    private Task<string?> PrimaryDomainAsync(Guid tenantId, CancellationToken cancellationToken) =>
+        db.CustomDomains.IgnoreQueryFilters().AsNoTracking()
+            .Where(d => d.TenantId == tenantId && d.IsPrimary && d.VerifiedAt != null)
+            .Select(d => d.Domain).FirstOrDefaultAsync(cancellationToken);
+
     /// <returns>false when there was nothing (any more) to send: withdrawn, used, expired, or handled before.</returns>
     public Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken) =>
         SendUserLinkAsync(db.PasswordResetTokens, EmailKinds.PasswordReset, tenantId, resetId, EmailLinkPaths.PasswordReset, EmailTemplates.PasswordReset, cancellationToken);
@@ -100,7 +109,8 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             var token = NewToken();
             invitation.TokenHash = TokenRedemptionEndpoints.HashOf(token);
             await db.SaveChangesAsync(ct);
-            var mail = EmailTemplates.Invitation(tenant, invitation.Email, Link(tenant.Slug, EmailLinkPaths.Invitation, token), invitation.ExpiresAt);
+            var mail = EmailTemplates.Invitation(
+                tenant, invitation.Email, Link(tenant.Slug, EmailLinkPaths.Invitation, token, await PrimaryDomainAsync(tenantId, ct)), invitation.ExpiresAt);
             await mailer.SendAsync(mail, tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
@@ -127,7 +137,8 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             }
 
             var (token, expiresAt) = verificationTokens.Issue(tenantId, user.Id, user.NormalizedEmail);
-            var mail = EmailTemplates.EmailVerification(tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.EmailVerification, token), expiresAt);
+            var mail = EmailTemplates.EmailVerification(
+                tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.EmailVerification, token, await PrimaryDomainAsync(tenantId, ct)), expiresAt);
             await mailer.SendAsync(mail, tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);

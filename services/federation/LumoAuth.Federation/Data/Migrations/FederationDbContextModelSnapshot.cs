@@ -185,6 +185,10 @@ namespace LumoAuth.Federation.Data.Migrations
                     b.Property<bool>("SignResponse")
                         .HasColumnType("boolean");
 
+                    b.Property<string>("SloSoapUrl")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
                     b.Property<string>("SloUrl")
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");

@@ -16,8 +16,83 @@ namespace LumoAuth.Federation.Features.Saml;
 /// <c>slo</c>, where nothing more is done: the session ended already. Each app is told once; apps without a logout URL,
 /// disabled or removed since, are not told.
 /// </summary>
-public sealed class SamlAppLogout(SamlStates states, SamlSigningKeys keys, IOptions<LumoAuthOptions> options, TimeProvider time)
+public sealed partial class SamlAppLogout(
+    SamlStates states, SamlSigningKeys keys, IOptions<LumoAuthOptions> options, IOptions<FederationOptions> federation, IHttpClientFactory httpClients,
+    TimeProvider time, ILogger<SamlAppLogout> logger)
 {
+    private const string SoapEnvelope = "http://schemas.xmlsoap.org/soap/envelope/";
+
+    /// <summary>
+    /// The back channel (SAML Bindings §3.2, SOAP): a session that ended without a browser (revoked by an administrator, its
+    /// user blocked or deleted, a new sign-in past the session limit…) is ended at each of its apps that has a SOAP logout
+    /// URL, with our signed LogoutRequest posted to it. Apps without one are left to their own session's end. Each app is
+    /// forgotten once it answered, so a redelivery tells only those not told yet; how many were told.
+    /// </summary>
+    public async Task<int> BackChannelAsync(FederationDbContext db, Guid tenantId, string slug, string sessionId, CancellationToken cancellationToken)
+    {
+        var apps = await states.AppsAsync(tenantId, sessionId);
+        if (apps.Count == 0)
+        {
+            return 0;
+        }
+
+        var ids = apps.Select(a => a.AppId).ToList();
+        var told = await db.SamlServiceProviders.IgnoreQueryFilters().AsNoTracking()
+            .Where(p => p.TenantId == tenantId && ids.Contains(p.Id) && p.IsEnabled && p.SloSoapUrl != null)
+            .ToListAsync(cancellationToken);
+        var key = told.Count == 0 ? null : await keys.CurrentAsync(db, tenantId, slug, cancellationToken);
+        var (issuer, sessionIndex, sent) = (SamlNames.IdpEntityId(options.Value, slug), SamlDocuments.SessionIndex(sessionId), 0);
+        foreach (var sp in told)
+        {
+            var app = apps.First(a => a.AppId == sp.Id);
+            var id = SamlDocuments.NewId();
+            var document = SamlDocuments.LogoutRequestDocument(id, issuer, sp.SloSoapUrl!, app.NameId, app.NameIdFormat, sessionIndex, time.GetUtcNow());
+            // No query to sign on this binding: the signature is in the message.
+            SamlSignatures.Sign(document.DocumentElement!, id, key!);
+            if (await PostAsync(sp, document.DocumentElement!.OuterXml, cancellationToken))
+            {
+                await states.ForgetAppAsync(tenantId, sessionId, sp.Id);
+                sent++;
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>Posts the message in a SOAP envelope; whether the app answered at all (its LogoutResponse's status is only logged).</summary>
+    private async Task<bool> PostAsync(SamlServiceProvider sp, string message, CancellationToken cancellationToken)
+    {
+        if (LumoAuth.ServiceDefaults.Security.SsrfGuard.ProblemWith(sp.SloSoapUrl!, federation.Value.AllowPrivateTargets) is { } problem)
+        {
+            LogNotTold(logger, sp.Id, problem);
+            return false;
+        }
+
+        try
+        {
+            using var content = new StringContent(
+                $"<soap:Envelope xmlns:soap=\"{SoapEnvelope}\"><soap:Body>{message}</soap:Body></soap:Envelope>", System.Text.Encoding.UTF8, "text/xml");
+            using var request = new HttpRequestMessage(HttpMethod.Post, sp.SloSoapUrl) { Content = content };
+            request.Headers.TryAddWithoutValidation("SOAPAction", "http://www.oasis-open.org/committees/security");
+            using var response = await httpClients.CreateClient(Login.UpstreamSignIn.HttpClientName).SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                LogNotTold(logger, sp.Id, $"answered {(int)response.StatusCode}");
+                return false;
+            }
+
+            return true;
+        }
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogNotTold(logger, sp.Id, exception.GetType().Name);
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "SAML app {AppId} was not told of a session's end over the back channel: {Problem}")]
+    private static partial void LogNotTold(ILogger logger, Guid appId, string problem);
+
     /// <summary>The iframe addresses for the session's apps, but <paramref name="exceptAppId"/> (the one that asked, answered apart).</summary>
     public async Task<IReadOnlyList<string>> FramesAsync(
         FederationDbContext db, Guid tenantId, string slug, string sessionId, Guid? exceptAppId, CancellationToken cancellationToken)

@@ -159,7 +159,11 @@ public static class SamlDocuments
     /// IdP's session index) or to an app (IdP mode: the NameID its assertion gave and our session's index) —
     /// DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding.
     /// </summary>
-    public static string LogoutRequest(string id, string issuer, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now)
+    public static string LogoutRequest(string id, string issuer, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now) =>
+        Deflated(LogoutRequestDocument(id, issuer, destination, nameId, nameIdFormat, sessionIndex, now));
+
+    /// <summary>The same LogoutRequest as a document, for a binding that carries it whole (SOAP) and signs it in place.</summary>
+    public static XmlDocument LogoutRequestDocument(string id, string issuer, string destination, string nameId, string? nameIdFormat, string? sessionIndex, DateTimeOffset now)
     {
         var (document, request) = NewMessage("samlp:LogoutRequest", id, destination, now);
         request.SetAttribute("NotOnOrAfter", Instant(now + SamlMessages.IssueInstantSkew));
@@ -176,7 +180,7 @@ public static class SamlDocuments
             Add(document, request, SamlNames.Protocol, "samlp:SessionIndex").InnerText = sessionIndex;
         }
 
-        return Deflated(document);
+        return document;
     }
 
     /// <summary>Our request to an outside IdP (SP mode), DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding.</summary>

@@ -8,7 +8,7 @@ namespace LumoAuth.Federation.Features.Saml;
 /// <param name="Certificate">Its signing certificate, base64 DER (a KeyDescriptor for signing, or for any use).</param>
 /// <param name="NameIdFormat">The first NameID format it lists that we offer, by our short name.</param>
 /// <param name="RequestsSigned">An IdP's <c>WantAuthnRequestsSigned</c>, an SP's <c>AuthnRequestsSigned</c>.</param>
-public sealed record SamlPartnerMetadata(string EntityId, string? SsoUrl, string? SloUrl, string? AcsUrl, string? Certificate, string? NameIdFormat, bool RequestsSigned)
+public sealed record SamlPartnerMetadata(string EntityId, string? SsoUrl, string? SloUrl, string? AcsUrl, string? Certificate, string? NameIdFormat, bool RequestsSigned, string? SloSoapUrl = null)
 {
     /// <summary>A second signing certificate it lists (the next key, ahead of a rollover), base64 DER.</summary>
     public string? NextCertificate { get; init; }
@@ -128,7 +128,8 @@ public sealed class SamlMetadataImport(IHttpClientFactory httpClients, Microsoft
             role == Role.ServiceProvider ? Endpoint("AssertionConsumerService", SamlNames.PostBinding, preferDefault: true) : null,
             certificates.FirstOrDefault(),
             formats.FirstOrDefault(),
-            descriptor.GetAttribute(role == Role.IdentityProvider ? "WantAuthnRequestsSigned" : "AuthnRequestsSigned") == "true")
+            descriptor.GetAttribute(role == Role.IdentityProvider ? "WantAuthnRequestsSigned" : "AuthnRequestsSigned") == "true",
+            role == Role.ServiceProvider ? Endpoint("SingleLogoutService", SamlNames.SoapBinding) : null)
         {
             NextCertificate = certificates.Skip(1).FirstOrDefault(),
         };

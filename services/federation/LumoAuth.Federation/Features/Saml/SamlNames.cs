@@ -12,6 +12,7 @@ public static class SamlNames
 
     public const string RedirectBinding = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect";
     public const string PostBinding = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
+    public const string SoapBinding = "urn:oasis:names:tc:SAML:2.0:bindings:SOAP";
 
     public const string BearerConfirmation = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
     public const string BasicAttributeFormat = "urn:oasis:names:tc:SAML:2.0:attrname-format:basic";

@@ -70,6 +70,14 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
         return [.. (await read).Select(e => JsonSerializer.Deserialize<SessionApp>(e.Value.ToString())!)];
     }
 
+    /// <summary>The apps the session signed in to, left in place (the back channel forgets each once it was told).</summary>
+    public async Task<IReadOnlyList<SessionApp>> AppsAsync(Guid tenantId, string sessionId) =>
+        [.. (await redis.GetDatabase().HashGetAllAsync(SessionAppsKey(tenantId, sessionId))).Select(e => JsonSerializer.Deserialize<SessionApp>(e.Value.ToString())!)];
+
+    /// <summary>Forgets one app of the session: it has been told of the logout.</summary>
+    public Task ForgetAppAsync(Guid tenantId, string sessionId, Guid appId) =>
+        redis.GetDatabase().HashDeleteAsync(SessionAppsKey(tenantId, sessionId), appId.ToString("N"));
+
     /// <summary>Keyed by the session's SAML index (a hash), never the session id itself.</summary>
     private static string SessionAppsKey(Guid tenantId, string sessionId) => $"lumoauth:federation:saml-session-apps:{tenantId:N}:{SamlDocuments.SessionIndex(sessionId)}";
 
