@@ -31,7 +31,6 @@ app.MapAssignmentEndpoints();
 app.MapRoleHoldersEndpoints();
 app.MapAuthzEndpoints();
 app.MapAbacAdminEndpoints();
-app.MapAbacSettingsEndpoints();
 app.MapAbacCheckEndpoints();
 app.MapAuthZenEndpoints();
 app.MapDefaultEndpoints();

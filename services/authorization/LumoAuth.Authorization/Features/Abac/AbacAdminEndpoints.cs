@@ -37,6 +37,8 @@ public static class AbacAdminEndpoints
             group.MapPut("/policies/{policyId:guid}", UpdatePolicy).WithName("UpdateAbacPolicy" + suffix);
             group.MapDelete("/policies/{policyId:guid}", DeletePolicy).WithName("DeleteAbacPolicy" + suffix);
             group.MapPost("/policies/{policyId:guid}/test", TestPolicy).WithName("TestAbacPolicy" + suffix);
+            group.MapGet("/settings", AbacSettingsEndpoints.Get).WithName("GetAbacSettings" + suffix);
+            group.MapPut("/settings", AbacSettingsEndpoints.Put).WithName("PutAbacSettings" + suffix);
         }
 
         return app;

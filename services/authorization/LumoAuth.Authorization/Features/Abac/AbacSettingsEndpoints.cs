@@ -2,32 +2,18 @@ using LumoAuth.Authorization.Data;
 using LumoAuth.Authorization.Engine.Abac;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
-using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Authorization.Features.Abac;
 
 /// <summary>
-/// <c>GET/PUT /admin/abac/settings</c>: how a tenant's matching policies combine. <c>deny_overrides</c> (the default, as the
+/// <c>GET/PUT /admin/abac/settings</c> (mapped with the other ABAC administration, <see cref="AbacAdminEndpoints"/>): how a tenant's matching policies combine. <c>deny_overrides</c> (the default, as the
 /// docs describe evaluation): any matching deny decides. <c>priority</c>: the highest-priority matching policy decides, a deny
 /// winning a tie — for tenants whose "admin override" allow must beat lower-priority restrictions.
 /// </summary>
 public static class AbacSettingsEndpoints
 {
-    public static IEndpointRouteBuilder MapAbacSettingsEndpoints(this IEndpointRouteBuilder app)
-    {
-        foreach (var prefix in new[] { "/t/{tenantSlug}/api/v1/admin/abac", "/t/{tenantSlug}/api/v1/abac" })
-        {
-            var suffix = prefix.EndsWith("/admin/abac", StringComparison.Ordinal) ? string.Empty : "Alias";
-            var group = app.MapGroup(prefix).RequireAuthorization(Policies.TenantAdmin).WithTags("ABAC administration");
-            group.MapGet("/settings", Get).WithName("GetAbacSettings" + suffix);
-            group.MapPut("/settings", Put).WithName("PutAbacSettings" + suffix);
-        }
-
-        return app;
-    }
-
     public sealed record AbacSettingsRequest(string? CombiningAlgorithm);
 
     public sealed record AbacSettingsResponse(string CombiningAlgorithm);

@@ -34,32 +34,24 @@ public sealed class AgentDirectory(IHttpClientFactory httpClientFactory)
         await GetAsync<List<WorkloadTrust>>(WorkloadTrust.Route(tenantId, provider, issuer), "The agents trusting a workload issuer", cancellationToken) ?? [];
 
     /// <summary>Whether the agent behind the client may have a token now (its address allow-list and budget; the request counts as a call).</summary>
-    public async Task<AgentTokenVerdict?> PassTokenRequestAsync(AgentTokenRequest request, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var response = await httpClientFactory.CreateClient(InternalClients.Agents).PostAsJsonAsync(InternalRoutes.AgentTokenRequests, request, cancellationToken);
-            response.EnsureSuccessStatusCode();
-            return await response.Content.ReadFromJsonAsync<AgentTokenVerdict>(cancellationToken);
-        }
-        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
-        {
-            throw new DependencyUnavailableException("An agent's token request cannot be checked: the agents service cannot be reached.", exception);
-        }
-    }
+    public Task<AgentTokenVerdict?> PassTokenRequestAsync(AgentTokenRequest request, CancellationToken cancellationToken) =>
+        PostAsync<AgentTokenRequest, AgentTokenVerdict>(InternalRoutes.AgentTokenRequests, request, "An agent's token request cannot be checked", cancellationToken);
 
     /// <summary>The agents service's claim of a task's approved scopes for a JIT token exchange: the token to sign, or the OAuth error.</summary>
-    public async Task<JitExchangeAnswer?> ClaimJitTaskAsync(JitExchangeRequest request, CancellationToken cancellationToken)
+    public Task<JitExchangeAnswer?> ClaimJitTaskAsync(JitExchangeRequest request, CancellationToken cancellationToken) =>
+        PostAsync<JitExchangeRequest, JitExchangeAnswer>(InternalRoutes.JitExchanges, request, "A JIT task cannot be claimed", cancellationToken);
+
+    private async Task<TAnswer?> PostAsync<TRequest, TAnswer>(string route, TRequest request, string what, CancellationToken cancellationToken)
     {
         try
         {
-            using var response = await httpClientFactory.CreateClient(InternalClients.Agents).PostAsJsonAsync(InternalRoutes.JitExchanges, request, cancellationToken);
+            using var response = await httpClientFactory.CreateClient(InternalClients.Agents).PostAsJsonAsync(route, request, cancellationToken);
             response.EnsureSuccessStatusCode();
-            return await response.Content.ReadFromJsonAsync<JitExchangeAnswer>(cancellationToken);
+            return await response.Content.ReadFromJsonAsync<TAnswer>(cancellationToken);
         }
         catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
-            throw new DependencyUnavailableException("A JIT task cannot be claimed: the agents service cannot be reached.", exception);
+            throw new DependencyUnavailableException($"{what}: the agents service cannot be reached.", exception);
         }
     }
 
