@@ -22,6 +22,7 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
 {
     private const string TokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";
     private const string Saml2Type = "urn:ietf:params:oauth:token-type:saml2";
+    private const string AccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
     private const string IdTokenType = "urn:ietf:params:oauth:token-type:id_token";
     private const string JwtType = "urn:ietf:params:oauth:token-type:jwt";
     private const string IdpEntityId = "https://corp-idp.example.test/saml";
@@ -342,6 +343,67 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
         {
             await HttpAssert.OAuthErrorAsync(workload, HttpStatusCode.BadRequest, "invalid_request");
         }
+    }
+
+    [Fact]
+    public async Task AGitHubAccessToken_OfOurAppThere_IsExchangedForItsUsersToken_AndAnotherAppsIsNot()
+    {
+        var setup = await suite.SetUpAsync();
+        var githubClientId = "gh-" + Guid.NewGuid().ToString("N")[..10];
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "github", clientId = githubClientId, clientSecret = "gh-secret", allowTokenExchange = true }))
+            .GetProperty("id").GetString()!;
+        var client = await ExchangingClientAsync(setup);
+        var email = $"octo-{Guid.NewGuid():N}"[..13] + "@example.com";
+        var checkPath = $"/github/api/applications/{githubClientId}/token";
+        suite.Providers.Serve(checkPath, new SiteAnswer(JsonSerializer.Serialize(new { id = 1, app = new { client_id = githubClientId }, user = new { id = 9191 } })));
+        suite.Providers.Serve("/github/api/user", new SiteAnswer(JsonSerializer.Serialize(new { id = 9191, login = "octo", name = "Octo Cat" })));
+        suite.Providers.Serve("/github/api/user/emails", new SiteAnswer(JsonSerializer.Serialize(new object[] { new { email, primary = true, verified = true } })));
+
+        // Named by type (the tenant has one GitHub provider), then by id: the same user, made at the first.
+        foreach (var issuer in new[] { "github", providerId })
+        {
+            using var exchanged = await ExchangeAsync(setup, client, "gho_token_of_our_app", scope: "documents.read email", subjectType: AccessTokenType, subjectIssuer: issuer);
+            var token = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!);
+            Assert.Equal(await UserIdAsync(setup, email), token.Subject);
+        }
+
+        // GitHub was asked with our app's credentials.
+        Assert.StartsWith("Basic ", suite.Providers.LastRequest(checkPath)!.Authorization, StringComparison.Ordinal);
+        Assert.Contains("gho_token_of_our_app", suite.Providers.LastRequest(checkPath)!.Body, StringComparison.Ordinal);
+
+        async Task RefusedAsync(string? subjectIssuer, string because)
+        {
+            using var response = await ExchangeAsync(setup, client, "gho_token", subjectType: AccessTokenType, subjectIssuer: subjectIssuer);
+            var error = await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_grant");
+            Assert.Contains(because, error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+        }
+
+        // A token GitHub gave another app for the same person signs nobody in here.
+        suite.Providers.Serve(checkPath, new SiteAnswer(JsonSerializer.Serialize(new { id = 2, app = new { client_id = "another-app" } })));
+        await RefusedAsync("github", "does not know the token as this app's");
+        suite.Providers.Serve(checkPath, new SiteAnswer("{\"message\":\"Not Found\"}", Status: 404));
+        await RefusedAsync(providerId, "does not know the token as this app's");
+        await RefusedAsync("gitlab", "no enabled identity provider");
+
+        // An OpenID provider's access tokens are not taken (nothing says whose they are): its ID token is.
+        var idp = TestProvider.Start(suite.Providers, "xat-" + Guid.NewGuid().ToString("N")[..8]);
+        var oidcId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", name = "Acme SSO", clientId = TestProvider.ClientId, clientSecret = "s", issuerUrl = idp.Issuer, allowTokenExchange = true }))
+            .GetProperty("id").GetString()!;
+        await RefusedAsync(oidcId, "exchange an OpenID provider's ID token");
+
+        // Without subject_issuer an access token is one of ours (a delegation), which this is not.
+        using (var ours = await ExchangeAsync(setup, client, "gho_token", subjectType: AccessTokenType))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, ours.StatusCode);
+        }
+
+        // A provider the tenant did not open to exchange.
+        using (var admin = suite.FederationAdmin(setup.Tenant))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/social-providers/{providerId}", new { allowTokenExchange = false })).StatusCode);
+        }
+
+        await RefusedAsync(providerId, "allowTokenExchange is off");
     }
 
     private async Task<string> AddIdpAsync(SignInSetup setup)

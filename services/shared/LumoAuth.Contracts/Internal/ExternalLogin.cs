@@ -202,6 +202,9 @@ public static class ExternalSubjectTypes
 
     public static bool IsJwt(string? type) => type is IdToken or Jwt;
 
+    /// <summary>An outside provider's access token, named by <c>subject_issuer</c> (without it, an access token is one of ours: a delegation).</summary>
+    public const string AccessToken = "urn:ietf:params:oauth:token-type:access_token";
+
     /// <summary>The error code of federation's 400 answer: the token names nobody who may be given a token.</summary>
     public const string Refused = "invalid_grant";
 }

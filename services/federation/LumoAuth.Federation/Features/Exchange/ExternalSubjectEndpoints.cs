@@ -18,7 +18,8 @@ namespace LumoAuth.Federation.Features.Exchange;
 /// here who the token names. Either a SAML 2.0 assertion (RFC 7522's rules) signed by one of the tenant's SAML IdPs, meant
 /// for us (audience: our SP entity ID or the token endpoint; bearer confirmation for the token endpoint, naming no
 /// request), current — or an ID token of one of its OpenID providers, named by <c>subject_issuer</c>, signed by the
-/// provider's keys for our client there, current. Only providers the tenant opened to exchange (<c>allowTokenExchange</c>)
+/// provider's keys for our client there, current — or a GitHub or Facebook access token their API says is our app's.
+/// Only providers the tenant opened to exchange (<c>allowTokenExchange</c>)
 /// count, and only tokens valid for at most a day. Each is used once (an assertion shares the ACS's memory, so it serves
 /// one purpose). Its account is then linked, found or made exactly as at a browser's first sign-in with that provider.
 /// </summary>
@@ -56,7 +57,8 @@ public static partial class ExternalSubjectEndpoints
         services.Tenant.Set(tenant);
         var vouched = ExternalSubjectTypes.IsSaml(request.TokenType) ? await FromAssertionAsync(request, services, tenant, cancellationToken)
             : ExternalSubjectTypes.IsJwt(request.TokenType) ? await FromIdTokenAsync(request, services, tenant, cancellationToken)
-            : new Vouched(null, null, "only SAML 2.0 assertions and ID tokens are exchanged");
+            : request.TokenType == ExternalSubjectTypes.AccessToken ? await FromAccessTokenAsync(request, services, cancellationToken)
+            : new Vouched(null, null, "only SAML 2.0 assertions, ID tokens and GitHub's or Facebook's access tokens are exchanged");
         if (vouched is not { Account: { } account, Provider: { } provider })
         {
             LogRefused(services.Logger, tenant.Id, vouched.Provider?.Id, vouched.Problem!);
@@ -163,6 +165,42 @@ public static partial class ExternalSubjectEndpoints
         return await services.LoginStates.FirstIdTokenUseAsync(request.Token[..request.Token.LastIndexOf('.')], remember)
             ? new Vouched(account, provider, null)
             : new Vouched(null, provider, "the ID token was used already");
+    }
+
+    /// <summary>
+    /// A social provider's access token for our client there, named by <c>subject_issuer</c> (the provider's id, or its type
+    /// when the tenant has one enabled provider of it). Its API must say the token is our app's (<see cref="UpstreamSignIn.VerifyAccessTokenAsync"/>).
+    /// Not used once: access tokens are presented again by design, and only an authenticated client of the tenant can.
+    /// </summary>
+    private static async Task<Vouched> FromAccessTokenAsync(ExternalSubjectRequest request, ExchangeServices services, CancellationToken cancellationToken)
+    {
+        if (request.SubjectIssuer is not { Length: > 0 and <= 100 } named)
+        {
+            return new Vouched(null, null, "subject_issuer must name the provider that issued the access token (its id, or github or facebook)");
+        }
+
+        if (request.Token is not { Length: > 0 and <= 4096 })
+        {
+            return new Vouched(null, null, "it is not an access token");
+        }
+
+        var providers = await services.Db.IdentityProviders.AsNoTracking().Where(p => ProviderTypes.All.Contains(p.Type) && p.IsEnabled).ToListAsync(cancellationToken);
+        var ofType = providers.Where(p => p.Type == named).Take(2).ToList();
+        var provider = providers.FirstOrDefault(p => p.Id.ToString() == named) ?? (ofType.Count == 1 ? ofType[0] : null);
+        if (provider is null)
+        {
+            return new Vouched(null, null, ofType.Count > 1
+                ? "subject_issuer names a kind of provider this organisation has several of: name one by its id"
+                : "subject_issuer names no enabled identity provider of this organisation");
+        }
+
+        if (!provider.AllowTokenExchange)
+        {
+            return new Vouched(null, provider, NotExchanged);
+        }
+
+        var (account, problem) = await services.Upstream.VerifyAccessTokenAsync(provider, request.Token, cancellationToken);
+        return new Vouched(account, provider, problem);
     }
 
     private static IResult Refused(string message) => ApiErrors.Create(StatusCodes.Status400BadRequest, ExternalSubjectTypes.Refused, message);

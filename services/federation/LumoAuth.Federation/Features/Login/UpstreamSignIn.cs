@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text.Json;
 using LumoAuth.Federation.Data;
 using LumoAuth.Federation.Features.Providers;
@@ -204,6 +205,55 @@ public sealed class UpstreamSignIn(
         return (new UpstreamAccount(token.Subject, Email(Text("email")), verified, Text("name"), Text("given_name"), Text("family_name"), Text("picture")), null);
     }
 
+    /// <summary>
+    /// An access token presented at token exchange as one the provider gave our client there. Taken only from providers whose
+    /// API says which app a token was given to — GitHub ("check a token", with our client's credentials) and Facebook
+    /// (<c>debug_token</c>, with our app's token): otherwise a token any other app obtained for the same person would sign
+    /// them in here. The account is then the one sign-in reads with the token. OpenID providers: exchange their ID token.
+    /// </summary>
+    public async Task<(UpstreamAccount? Account, string? Problem)> VerifyAccessTokenAsync(IdentityProvider provider, string accessToken, CancellationToken cancellationToken)
+    {
+        if (provider.Type is not (ProviderTypes.GitHub or ProviderTypes.Facebook))
+        {
+            return (null, "only GitHub's and Facebook's access tokens are exchanged (their APIs say which app a token is for): exchange an OpenID provider's ID token");
+        }
+
+        string secret;
+        try
+        {
+            secret = secrets.Reveal(provider.ProtectedClientSecret);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            return (null, "the provider's client secret cannot be decrypted (key ring lost?): set it again");
+        }
+
+        var http = httpClients.CreateClient(HttpClientName);
+        var answer = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["access_token"] = accessToken });
+        if (provider.Type == ProviderTypes.GitHub)
+        {
+            using var check = new HttpRequestMessage(HttpMethod.Post, $"{options.Value.GitHub.ApiBase.TrimEnd('/')}/applications/{Uri.EscapeDataString(provider.ClientId)}/token")
+            {
+                Content = JsonContent.Create(new Dictionary<string, string> { ["access_token"] = accessToken }),
+            };
+            check.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{provider.ClientId}:{secret}")));
+            var (checkedToken, problem) = await SendForJsonAsync(http, check, cancellationToken);
+            return checkedToken is { ValueKind: JsonValueKind.Object } known && known.TryGetProperty("app", out var app) && app.ValueKind == JsonValueKind.Object
+                   && String(app, "client_id") == provider.ClientId
+                ? await FromGitHubAsync(http, answer, cancellationToken)
+                : (null, problem is null ? "GitHub does not know the token as this app's" : "GitHub does not know the token as this app's: " + problem);
+        }
+
+        var graph = options.Value.Facebook.GraphApiBase.TrimEnd('/');
+        using var debug = new HttpRequestMessage(HttpMethod.Get,
+            $"{graph}/debug_token?input_token={Uri.EscapeDataString(accessToken)}&access_token={Uri.EscapeDataString(provider.ClientId + "|" + secret)}");
+        var (debugged, debugProblem) = await SendForJsonAsync(http, debug, cancellationToken);
+        return debugged is { ValueKind: JsonValueKind.Object } verdict && verdict.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object
+               && Flag(data, "is_valid") && String(data, "app_id") == provider.ClientId
+            ? await FromFacebookAsync(http, answer, secret, cancellationToken)
+            : (null, debugProblem is null ? "Facebook does not know the token as this app's" : "Facebook does not know the token as this app's: " + debugProblem);
+    }
+
     /// <summary>GitHub: the user its API names for the token, with the primary address if GitHub verified it.</summary>
     private async Task<(UpstreamAccount?, string?)> FromGitHubAsync(HttpClient http, JsonElement answer, CancellationToken cancellationToken)
     {
@@ -260,11 +310,16 @@ public sealed class UpstreamSignIn(
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        return await SendForJsonAsync(http, request, cancellationToken);
+    }
+
+    private static async Task<(JsonElement? Json, string? Problem)> SendForJsonAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         // GitHub's API refuses requests that do not say who makes them.
         request.Headers.UserAgent.ParseAdd("LumoAuth");
-        // The query (Facebook's proof of the token) stays out of the log.
-        var named = url.Split('?')[0];
+        // The query (Facebook's proof of the token, our app token) stays out of the log.
+        var named = request.RequestUri!.GetLeftPart(UriPartial.Path);
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);

@@ -33,14 +33,15 @@ public sealed class ExternalSubjectExchange(
     public const string SubjectIssuerParameter = "subject_issuer";
 
     /// <summary>
-    /// A SAML assertion, or an ID token (or JWT) naming its provider in <c>subject_issuer</c>; our own ID tokens are
-    /// not exchanged (<see cref="TokenExchange.SupportedTokenTypes"/>), and workloads' JWTs never get here
-    /// (<see cref="WorkloadTokenExchange"/>).
+    /// A SAML assertion, or an ID token (or JWT) or an access token naming its provider in <c>subject_issuer</c>; our own
+    /// ID tokens are not exchanged (<see cref="TokenExchange.SupportedTokenTypes"/>), our own access tokens are a delegation
+    /// (<see cref="TokenExchange"/>), and workloads' JWTs never get here (<see cref="WorkloadTokenExchange"/>).
     /// </summary>
     public static bool IsExternal(OpenIddictRequest request) =>
         request.IsTokenExchangeGrantType()
         && (ExternalSubjectTypes.IsSaml(request.SubjectTokenType)
-            || (ExternalSubjectTypes.IsJwt(request.SubjectTokenType) && !string.IsNullOrEmpty((string?)request[SubjectIssuerParameter])));
+            || ((ExternalSubjectTypes.IsJwt(request.SubjectTokenType) || request.SubjectTokenType == ExternalSubjectTypes.AccessToken)
+                && !string.IsNullOrEmpty((string?)request[SubjectIssuerParameter])));
 
     /// <summary>
     /// What an outside subject's token may carry through <paramref name="requester"/>: the client's scopes, but never a
