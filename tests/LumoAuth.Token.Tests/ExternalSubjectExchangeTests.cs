@@ -406,6 +406,33 @@ public sealed class ExternalSubjectExchangeTests(FederationSuite suite) : IClass
         await RefusedAsync(providerId, "allowTokenExchange is off");
     }
 
+    [Fact]
+    public async Task AFacebookAccessToken_OfOurApp_IsExchanged_AndAnotherAppsIsNot()
+    {
+        var setup = await suite.SetUpAsync();
+        var appId = "fb-" + Guid.NewGuid().ToString("N")[..10];
+        await suite.AddProviderAsync(setup.Tenant, new { type = "facebook", clientId = appId, clientSecret = "fb-secret", allowTokenExchange = true });
+        var client = await ExchangingClientAsync(setup);
+        var email = $"fay-{Guid.NewGuid():N}"[..12] + "@example.com";
+        suite.Providers.Serve("/facebook/graph/debug_token", new SiteAnswer(JsonSerializer.Serialize(new { data = new { is_valid = true, app_id = appId, user_id = "5150" } })));
+        suite.Providers.Serve("/facebook/graph/me", new SiteAnswer(JsonSerializer.Serialize(new { id = "5150", name = "Fay Book", email })));
+
+        using (var exchanged = await ExchangeAsync(setup, client, "EAAB-token", scope: "documents.read", subjectType: AccessTokenType, subjectIssuer: "facebook"))
+        {
+            var token = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("access_token").GetString()!);
+            Assert.Equal(await UserIdAsync(setup, email), token.Subject);
+        }
+
+        // Our app token asked; the proof of the token went with /me.
+        Assert.Contains($"access_token={appId}%7Cfb-secret", suite.Providers.LastRequest("/facebook/graph/debug_token")!.Query, StringComparison.Ordinal);
+        Assert.Contains("appsecret_proof=", suite.Providers.LastRequest("/facebook/graph/me")!.Query, StringComparison.Ordinal);
+
+        suite.Providers.Serve("/facebook/graph/debug_token", new SiteAnswer(JsonSerializer.Serialize(new { data = new { is_valid = true, app_id = "another-app" } })));
+        using var refused = await ExchangeAsync(setup, client, "EAAB-token", subjectType: AccessTokenType, subjectIssuer: "facebook");
+        var error = await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.BadRequest, "invalid_grant");
+        Assert.Contains("does not know the token as this app's", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
+    }
+
     private async Task<string> AddIdpAsync(SignInSetup setup)
     {
         using var admin = suite.FederationAdmin(setup.Tenant);
