@@ -93,6 +93,7 @@ public sealed class SamlMetadataImportTests(FederationSuite suite) : IClassFixtu
             Assert.Equal("https://wiki.example.test", app.GetProperty("entityId").GetString());
             Assert.Equal("https://wiki.example.test/acs-default", app.GetProperty("acsUrl").GetString());
             Assert.Equal("https://wiki.example.test/slo", app.GetProperty("sloUrl").GetString());
+            Assert.Equal("https://wiki.example.test/slo-soap", app.GetProperty("sloSoapUrl").GetString());
             Assert.True(app.GetProperty("requireSignedRequests").GetBoolean());
             Assert.Equal("emailAddress", app.GetProperty("nameIdFormat").GetString());
         }
@@ -142,6 +143,7 @@ public sealed class SamlMetadataImportTests(FederationSuite suite) : IClassFixtu
         "<md:SPSSODescriptor AuthnRequestsSigned=\"true\" protocolSupportEnumeration=\"urn:oasis:names:tc:SAML:2.0:protocol\">"
         + KeyDescriptor("signing", certificate)
         + $"<md:SingleLogoutService Binding=\"{Redirect}\" Location=\"https://wiki.example.test/slo\"/>"
+        + "<md:SingleLogoutService Binding=\"urn:oasis:names:tc:SAML:2.0:bindings:SOAP\" Location=\"https://wiki.example.test/slo-soap\"/>"
         + "<md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>"
         + $"<md:AssertionConsumerService Binding=\"{Redirect}\" Location=\"https://wiki.example.test/acs-redirect\" index=\"0\"/>"
         + (postAcs
