@@ -269,6 +269,15 @@ public static class PasskeyRoutes
         route.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenantId}";
 }
 
+/// <summary>The refusals of a tenant's passkey switches (<c>passkeyPolicy</c>), 403 from admin and the token service alike.</summary>
+public static class PasskeyRefusals
+{
+    public const string RegistrationDisabled = "passkey_registration_disabled";
+    public const string RegistrationDisabledMessage = "This organisation does not let users add passkeys.";
+    public const string LoginDisabled = "passkey_login_disabled";
+    public const string LoginDisabledMessage = "This organisation does not let users sign in with passkeys.";
+}
+
 /// <summary>The browser's <c>navigator.credentials.create()</c> answer, with the options it answered.</summary>
 public sealed record RegisterPasskey(string? Options, System.Text.Json.JsonElement Response, string? Name);
 

@@ -281,14 +281,11 @@ public static class Passkeys
         _ => null,
     };
 
-    public const string RegistrationDisabledCode = "passkey_registration_disabled";
-    public const string LoginDisabledCode = "passkey_login_disabled";
-
     private static IResult RegistrationDisabled() =>
-        ApiErrors.Create(StatusCodes.Status403Forbidden, RegistrationDisabledCode, "This organisation does not let users add passkeys.");
+        ApiErrors.Create(StatusCodes.Status403Forbidden, PasskeyRefusals.RegistrationDisabled, PasskeyRefusals.RegistrationDisabledMessage);
 
     private static IResult LoginDisabled() =>
-        ApiErrors.Create(StatusCodes.Status403Forbidden, LoginDisabledCode, "This organisation does not let users sign in with passkeys.");
+        ApiErrors.Create(StatusCodes.Status403Forbidden, PasskeyRefusals.LoginDisabled, PasskeyRefusals.LoginDisabledMessage);
 
     private static IResult Refused(string message) => ApiErrors.BadRequest("invalid_passkey", message);
 }

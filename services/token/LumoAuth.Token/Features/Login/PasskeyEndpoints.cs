@@ -272,10 +272,10 @@ public static class PasskeyEndpoints
         {
             null => Unavailable(),
             { PasskeysEnabled: false } => ApiErrors.NotFound("Passkeys"),
-            { PasskeyRegistration: false } when kind == "register" => ApiErrors.Create(StatusCodes.Status403Forbidden, "passkey_registration_disabled",
-                "This organisation does not let users add passkeys."),
-            { PasskeyLogin: false } when kind == "authenticate" => ApiErrors.Create(StatusCodes.Status403Forbidden, "passkey_login_disabled",
-                "This organisation does not let users sign in with passkeys."),
+            { PasskeyRegistration: false } when kind == "register" =>
+                ApiErrors.Create(StatusCodes.Status403Forbidden, PasskeyRefusals.RegistrationDisabled, PasskeyRefusals.RegistrationDisabledMessage),
+            { PasskeyLogin: false } when kind == "authenticate" =>
+                ApiErrors.Create(StatusCodes.Status403Forbidden, PasskeyRefusals.LoginDisabled, PasskeyRefusals.LoginDisabledMessage),
             _ => null,
         };
     }

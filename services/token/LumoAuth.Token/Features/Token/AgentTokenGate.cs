@@ -19,7 +19,6 @@ namespace LumoAuth.Token.Features.Token;
 /// </summary>
 public static class AgentTokenGate
 {
-    public const string BudgetExceeded = "budget_exceeded";
     private const string RetryAfterProperty = "lumo:agent_retry_after";
     private const string RefusedProperty = "lumo:agent_refused";
 
