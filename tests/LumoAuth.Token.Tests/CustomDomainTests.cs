@@ -21,23 +21,9 @@ namespace LumoAuth.Token.Tests;
 public sealed class CustomDomainSuite : TokenSuite, IAsyncDisposable
 {
     public CustomDomainSuite()
-        : base(new AdminFactory
-        {
-            ExtraSettings = new Dictionary<string, string?>
-            {
-                ["CustomDomains:NameServers:0"] = SharedDns.Endpoint,
-                ["CustomDomains:Target"] = Target,
-            },
-        })
+        : base(new AdminFactory { ExtraSettings = TestDomains.AdminSettings })
     {
     }
-
-    public const string Target = "edge.lumoauth.test";
-
-    // One per process: the admin factory's settings are fixed before the suite's own constructor body runs.
-    private static readonly TestDnsServer SharedDns = new();
-
-    public TestDnsServer Dns => SharedDns;
 
     private InProcessGateway? _gateway;
 
@@ -74,16 +60,12 @@ public sealed class CustomDomainSuite : TokenSuite, IAsyncDisposable
 
 public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<CustomDomainSuite>
 {
-    private static string NewDomain() => $"login-{Guid.NewGuid().ToString("N")[..12]}.acme.example";
+    private static string NewDomain() => TestDomains.NewName();
 
     /// <summary>Registers, publishes the records for, and verifies a domain of the tenant; its id. The gateway has loaded it.</summary>
     private async Task<string> VerifiedDomainAsync(TestTenant tenant, string domain)
     {
-        using var admin = suite.Admin.ClientFor(tenant);
-        var added = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/custom-domains", new { domain }), 201))["data"]!;
-        suite.Dns.Publish(added["dnsRecords"]!);
-        var id = added["id"]!.GetValue<string>();
-        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/custom-domains/{id}/verify", null));
+        var id = await TestDomains.VerifyAsync(suite.Admin, tenant, domain);
         await suite.Gateway.RefreshCustomDomainsAsync();
         return id;
     }

@@ -96,6 +96,51 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
     }
 
     [Fact]
+    public async Task ASignInBegunOnTheTenantsDomain_AsksTheIdpToAnswerThere_AndSignsInOnTheDomain()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
+        var domain = await suite.VerifiedDomainAsync(setup.Tenant);
+        var acs = $"http://{domain}/saml/sp/acs";
+
+        // Federation hears of the domain by event; the metadata and the Admin API then list its ACS beside the default one.
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            await ApiAssert.EventuallyAsync(async () =>
+            {
+                var idp = (await HttpAssert.JsonAsync(await api.GetAsync($"{setup.Tenant.Api}/admin/identity-providers/{id}"), HttpStatusCode.OK)).GetProperty("data");
+                return idp.GetProperty("sp").GetProperty("customDomainAcsUrls").EnumerateArray().Any(u => u.GetString() == acs) ? "listed" : null;
+            });
+        }
+
+        using var browser = suite.FederatedBrowser(domain);
+        var metadata = new XmlDocument();
+        metadata.LoadXml(await browser.GetStringAsync("/saml/sp/metadata"));
+        var services = metadata.GetElementsByTagName("AssertionConsumerService", "urn:oasis:names:tc:SAML:2.0:metadata").Cast<XmlElement>().ToList();
+        Assert.Equal([$"http://localhost/t/{setup.Tenant.Slug}/saml/sp/acs", acs], services.Select(e => e.GetAttribute("Location")));
+        Assert.Equal(["0", "1"], services.Select(e => e.GetAttribute("index")));
+
+        var email = $"dom-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var (request, relayState) = await StartAsync(browser, setup, id);
+        Assert.Equal(acs, request.AcsUrl);
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/sp/metadata", request.Issuer);
+
+        // An answer addressed to the deployment's ACS is not one for the domain's.
+        using (var misaddressed = await browser.PostAsync("/saml/sp/acs", Form(Response(setup, request.Id, email), relayState)))
+        {
+            Assert.Contains("error=provider_error", misaddressed.Headers.Location?.OriginalString, StringComparison.Ordinal);
+        }
+
+        (request, relayState) = await StartAsync(browser, setup, id);
+        using var posted = await browser.PostAsync("/saml/sp/acs", Form(Response(setup, request.Id, email, recipient: acs), relayState));
+        Assert.Equal(HttpStatusCode.SeeOther, posted.StatusCode);
+        using var completed = await browser.GetAsync(posted.Headers.Location!.OriginalString);
+        using var landed = await browser.GetAsync(HostedFlow.LocalRedirect(completed)!);
+        Assert.Contains("You are signed in", await landed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.NotNull(await UserIdAsync(setup, email));
+    }
+
+    [Fact]
     public async Task TheAcs_BelievesOnlyASignedCurrentAnswerToItsOwnRequest_AndNeverTheSameAssertionTwice()
     {
         var setup = await suite.SetUpAsync();

@@ -63,6 +63,82 @@ public sealed class SocialLoginTests(FederationSuite suite, Xunit.Abstractions.I
     }
 
     [Fact]
+    public async Task ASignInBegunOnTheTenantsDomain_ComesBackToTheDomain_AndOpensTheSessionThere()
+    {
+        var setup = await suite.SetUpAsync();
+        var name = "idp-" + Guid.NewGuid().ToString("N")[..8];
+        var idp = TestProvider.Start(suite.Providers, name);
+        var providerId = (await suite.AddProviderAsync(setup.Tenant, new { type = "oidc", clientId = ClientId, clientSecret = "idp-secret", issuerUrl = idp.Issuer }))
+            .GetProperty("id").GetString()!;
+        var domain = await suite.VerifiedDomainAsync(setup.Tenant);
+        var callback = $"http://{domain}/auth/social/{providerId}/callback";
+        var issuer = $"http://{domain}/api/v1";
+
+        // Federation and the token service hear of the domain by event (TenantUpdated); the provider's answer lists the
+        // redirect URI to register for it.
+        using (var api = suite.FederationAdmin(setup.Tenant))
+        {
+            await ApiAssert.EventuallyAsync(async () =>
+            {
+                var provider = (await HttpAssert.JsonAsync(await api.GetAsync($"{setup.Tenant.Api}/admin/social-providers/{providerId}"), HttpStatusCode.OK)).GetProperty("data");
+                return provider.GetProperty("customDomainCallbackUrls").EnumerateArray().Any(u => u.GetString() == callback) ? "listed" : null;
+            });
+        }
+
+        using var browser = suite.FederatedBrowser(domain);
+        await ApiAssert.EventuallyAsync(async () =>
+            (await browser.GetFromJsonAsync<JsonElement>("/.well-known/openid-configuration")).GetProperty("issuer").GetString() == issuer ? "ok" : null);
+
+        var (verifier, challenge) = HostedFlow.Pkce();
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge).Replace(setup.Tenant.Api, "/api/v1", StringComparison.Ordinal));
+        using var loginPage = await browser.GetAsync(HostedFlow.LocalRedirect(authorize)!);
+        var html = await loginPage.Content.ReadAsStringAsync();
+        var button = System.Text.RegularExpressions.Regex.Match(html, $"href=\"([^\"]*/auth/social/{providerId}[^\"]*)\"").Groups[1].Value;
+        Assert.True(button.Length > 0, html);
+
+        // The provider is sent the domain's callback, so it sends the browser back where its binding cookie and session are.
+        using var start = await browser.GetAsync(WebUtility.HtmlDecode(button));
+        var query = HostedFlow.Parameters(start.Headers.Location!);
+        Assert.Equal(callback, query["redirect_uri"]);
+        var email = $"dom-{Guid.NewGuid():N}"[..12] + "@example.com";
+        idp.AnswerCode(new() { ["sub"] = "domain-user", ["email"] = email, ["email_verified"] = true, ["nonce"] = query["nonce"] });
+
+        // The same answer on the deployment's host finds no binding cookie there (and uses the state up).
+        using (var elsewhere = suite.FederatedBrowser())
+        {
+            using var refused = await elsewhere.GetAsync($"/t/{setup.Tenant.Slug}/auth/social/{providerId}/callback?code=upstream-code&state={query["state"]}");
+            Assert.Contains("error=expired", refused.Headers.Location?.OriginalString, StringComparison.Ordinal);
+        }
+
+        using var again = await browser.GetAsync(WebUtility.HtmlDecode(button));
+        query = HostedFlow.Parameters(again.Headers.Location!);
+        idp.AnswerCode(new() { ["sub"] = "domain-user", ["email"] = email, ["email_verified"] = true, ["nonce"] = query["nonce"] });
+        using var back = await browser.GetAsync(new Uri(callback + $"?code=upstream-code&state={Uri.EscapeDataString(query["state"])}").PathAndQuery);
+        Assert.Contains($"redirect_uri={Uri.EscapeDataString(callback)}", suite.Providers.LastRequest($"/{name}/token")!.Body, StringComparison.Ordinal);
+        using var ticket = await browser.GetAsync(HostedFlow.LocalRedirect(back)!);
+        var next = HostedFlow.LocalRedirect(ticket);
+        Assert.True(next is not null, await ticket.Content.ReadAsStringAsync());
+        using var authorized = await browser.GetAsync(next);
+        var toClient = authorized.Headers.Location;
+        if (toClient is null)
+        {
+            using var decided = await HostedFlow.DecideConsentAsync(browser, await authorized.Content.ReadAsStringAsync(), accept: true);
+            toClient = decided.Headers.Location!;
+        }
+
+        var parameters = HostedFlow.Parameters(toClient);
+        Assert.Equal(issuer, parameters["iss"]);
+        using var exchanged = await browser.PostAsync("/api/v1/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = parameters["code"], ["redirect_uri"] = SignInSetup.RedirectUri, ["client_id"] = setup.ClientId,
+            ["code_verifier"] = verifier,
+        }));
+        var idToken = new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
+        Assert.Equal(issuer, idToken.Issuer);
+        Assert.Equal(email, idToken.GetClaim("email").Value);
+    }
+
+    [Fact]
     public async Task AnExistingAccount_IsLinkedOnlyByAVerifiedAddress_AndOnlyWhereTheProviderLinks()
     {
         var setup = await suite.SetUpAsync();

@@ -20,6 +20,12 @@ public sealed class FederationSuite : TokenSuite
     private readonly Lock _gatewayLock = new();
     private InProcessGateway? _gateway;
 
+    /// <summary>Admin checks custom domains against the test's DNS server, so sign-ins can begin on a tenant's domain.</summary>
+    public FederationSuite()
+        : base(new AdminFactory { ExtraSettings = TestDomains.AdminSettings })
+    {
+    }
+
     /// <summary>The upstream providers' sites: discovery documents, key sets, token endpoints, GitHub's API.</summary>
     public HttpsSite Providers { get; } = new();
 
@@ -36,19 +42,37 @@ public sealed class FederationSuite : TokenSuite
     protected override void ConfigureTokenServices(IServiceCollection services) =>
         services.AddHttpClient(InternalClients.Federation).ConfigurePrimaryHttpMessageHandler(() => Federation.Server.CreateHandler());
 
-    /// <summary>A browser (cookies kept, redirects not followed) in front of both the token and the federation service.</summary>
-    public HttpClient FederatedBrowser()
+    /// <summary>The gateway in front of the token, federation and admin services (admin's verified domains included).</summary>
+    public InProcessGateway Gateway
     {
-        lock (_gatewayLock)
+        get
         {
-            _gateway ??= new InProcessGateway(new Dictionary<string, GatewayBackend>
+            lock (_gatewayLock)
             {
-                [ServiceNames.Token] = GatewayBackend.InMemory(() => Token.Server.CreateHandler()),
-                [ServiceNames.Federation] = GatewayBackend.InMemory(() => Federation.Server.CreateHandler()),
-            });
+                return _gateway ??= new InProcessGateway(new Dictionary<string, GatewayBackend>
+                {
+                    [ServiceNames.Token] = GatewayBackend.InMemory(() => Token.Server.CreateHandler()),
+                    [ServiceNames.Federation] = GatewayBackend.InMemory(() => Federation.Server.CreateHandler()),
+                    [ServiceNames.Admin] = GatewayBackend.InMemory(Admin.AdminHandler),
+                });
+            }
         }
+    }
 
-        return new HttpClient(new CookieContainerHandler { InnerHandler = _gateway.CreateHandler() }) { BaseAddress = new Uri("http://localhost") };
+    /// <summary>
+    /// A browser (cookies kept, redirects not followed) in front of both the token and the federation service, addressing
+    /// <paramref name="host"/> (the deployment's, or a tenant's verified domain).
+    /// </summary>
+    public HttpClient FederatedBrowser(string host = "localhost") =>
+        new(new CookieContainerHandler { InnerHandler = Gateway.CreateHandler() }) { BaseAddress = new Uri($"http://{host}") };
+
+    /// <summary>A verified custom domain of the tenant, known to the gateway; its name.</summary>
+    public async Task<string> VerifiedDomainAsync(LumoAuth.Testing.TestTenant tenant)
+    {
+        var domain = TestDomains.NewName();
+        await TestDomains.VerifyAsync(Admin, tenant, domain);
+        await Gateway.RefreshCustomDomainsAsync();
+        return domain;
     }
 
     /// <summary>The Admin API of federation (through the gateway) with the tenant's API key.</summary>

@@ -18,7 +18,11 @@ public sealed class LoginStates(IConnectionMultiplexer redis)
 
     /// <param name="BrowserHash">SHA-256 of the binding cookie the redirect set.</param>
     /// <param name="LinkUserId">Set when the signed-in user links one more account: the callback links it to them instead of signing in.</param>
-    public sealed record State(Guid TenantId, Guid ProviderId, string CodeVerifier, string Nonce, string? ReturnUrl, string BrowserHash, Guid? LinkUserId = null);
+    public sealed record State(Guid TenantId, Guid ProviderId, string CodeVerifier, string Nonce, string? ReturnUrl, string BrowserHash, Guid? LinkUserId = null)
+    {
+        /// <summary>The redirect URI the provider was sent (the code exchange must name it again); null in states saved before it was kept.</summary>
+        public string? RedirectUri { get; init; }
+    }
 
     public Task<string> SaveLinkIntentAsync(LinkIntentRequest intent) => SaveOnceAsync(IntentKey, intent, StateLifetime);
 

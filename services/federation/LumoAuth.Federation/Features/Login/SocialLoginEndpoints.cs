@@ -65,9 +65,14 @@ public static partial class SocialLoginEndpoints
         return app;
     }
 
-    /// <summary>The address the provider sends the browser back to: on the deployment's host, as registered at the provider.</summary>
-    public static string CallbackUrl(LumoAuthOptions options, string slug, Guid providerId) =>
-        $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{providerId}/callback";
+    /// <summary>
+    /// The address the provider sends the browser back to, as registered at the provider: on the deployment's host, or on
+    /// the tenant's custom domain the sign-in began on (where its binding cookie is, and where the session must open).
+    /// </summary>
+    public static string CallbackUrl(LumoAuthOptions options, string slug, Guid providerId, string? domain = null) =>
+        domain is null
+            ? $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{providerId}/callback"
+            : $"{options.OriginFor(domain)}/auth/social/{providerId}/callback";
 
     public sealed record LoginServices(
         FederationDbContext Db, TenantContext Tenant, UpstreamSignIn Upstream, LoginStates States, ExternalUsers Users, Saml.SamlSubjects Subjects,
@@ -123,11 +128,13 @@ public static partial class SocialLoginEndpoints
 
         var (state, nonce, verifier) = (LoginStates.NewSecret(), LoginStates.NewSecret(), LoginStates.NewSecret());
         var browser = SignInSteps.BindBrowser(http, slug, services.Options.Value);
-        await services.States.SaveStateAsync(state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginTicket.HashOf(browser), linkUserId));
+        var callback = CallbackUrl(services.Options.Value, slug, found.Id, RequestDomain.Of(http.Request, services.Tenant.Tenant!));
+        await services.States.SaveStateAsync(
+            state, new LoginStates.State(services.Tenant.TenantId, found.Id, verifier, nonce, returnUrl, LoginTicket.HashOf(browser), linkUserId) { RedirectUri = callback });
 
         var query = new Dictionary<string, string?>
         {
-            ["response_type"] = "code", ["client_id"] = found.ClientId, ["redirect_uri"] = CallbackUrl(services.Options.Value, slug, found.Id),
+            ["response_type"] = "code", ["client_id"] = found.ClientId, ["redirect_uri"] = callback,
             ["scope"] = string.Join(' ', found.Scopes), ["state"] = state,
         };
         if (ProviderTypes.UsesPkce(found.Type))
@@ -212,7 +219,7 @@ public static partial class SocialLoginEndpoints
         }
 
         var (account, problem) = await services.Upstream.CompleteAsync(
-            found, endpoints, code, CallbackUrl(services.Options.Value, slug, found.Id), taken.CodeVerifier, taken.Nonce, http.RequestAborted);
+            found, endpoints, code, taken.RedirectUri ?? CallbackUrl(services.Options.Value, slug, found.Id), taken.CodeVerifier, taken.Nonce, http.RequestAborted);
         if (account is null)
         {
             LogRefused(services.Logger, services.Tenant.TenantId, found.Id, problem!);

@@ -41,12 +41,12 @@ public static partial class ProviderEndpoints
         var query = db.IdentityProviders.AsNoTracking().Where(p => ProviderTypes.All.Contains(p.Type));
         var total = await query.LongCountAsync(cancellationToken);
         var providers = await query.OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<ProviderResponse>([.. providers.Select(p => ProviderResponse.From(p, lumo.Value, tenant.Slug))], PageMeta.For(paging, total)));
+        return TypedResults.Ok(new PagedResponse<ProviderResponse>([.. providers.Select(p => ProviderResponse.From(p, lumo.Value, tenant))], PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> Get(Guid providerId, FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, CancellationToken cancellationToken) =>
         await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && ProviderTypes.All.Contains(p.Type), cancellationToken) is { } provider
-            ? TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug)))
+            ? TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant)))
             : ApiErrors.NotFound("Social provider");
 
     public static async Task<IResult> Create(
@@ -93,7 +93,7 @@ public static partial class ProviderEndpoints
         db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Created));
         return await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/social-providers/{provider.Id}",
-            new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider added. Register its callbackUrl as the redirect URI at the provider."));
+            new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant), "Provider added. Register its callbackUrl as the redirect URI at the provider."));
     }
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike); the type stays, the secret changes only when sent.</summary>
@@ -133,7 +133,7 @@ public static partial class ProviderEndpoints
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant.Slug), "Provider updated"));
+        return TypedResults.Ok(new DataResponse<ProviderResponse>(ProviderResponse.From(provider, lumo.Value, tenant), "Provider updated"));
     }
 
     /// <summary>Removes the provider and every account linked through it: those users sign in some other way from now on.</summary>
@@ -291,6 +291,10 @@ public sealed record ProviderResponse(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? NotificationUrl { get; init; }
 
+    /// <summary>The redirect URIs to register as well for sign-ins that begin on the tenant's verified custom domains.</summary>
+    [JsonPropertyName("customDomainCallbackUrls")]
+    public IReadOnlyList<string> CustomDomainCallbackUrls { get; init; } = [];
+
     /// <summary>Apple's team id (type <c>apple</c> only).</summary>
     [JsonPropertyName("teamId")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -301,11 +305,16 @@ public sealed record ProviderResponse(
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? KeyId { get; init; }
 
-    public static ProviderResponse From(IdentityProvider p, LumoAuthOptions options, string slug) => new(
-        p.Id, p.Type, p.Name, p.ClientId, p.IsEnabled, p.AllowSignup, p.AutoLinkUsers, p.AllowTokenExchange, p.Scopes, p.IssuerUrl,
-        Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt)
+    public static ProviderResponse From(IdentityProvider p, LumoAuthOptions options, TenantContext tenant)
     {
-        TeamId = p.Apple?.TeamId, KeyId = p.Apple?.KeyId,
-        NotificationUrl = p.Type == ProviderTypes.Apple ? $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{p.Id}/notifications" : null,
-    };
+        var slug = tenant.Slug;
+        return new(
+            p.Id, p.Type, p.Name, p.ClientId, p.IsEnabled, p.AllowSignup, p.AutoLinkUsers, p.AllowTokenExchange, p.Scopes, p.IssuerUrl,
+            Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id), p.CreatedAt, p.UpdatedAt)
+        {
+            CustomDomainCallbackUrls = [.. (tenant.Tenant?.Domains ?? []).Select(domain => Login.SocialLoginEndpoints.CallbackUrl(options, slug, p.Id, domain))],
+            TeamId = p.Apple?.TeamId, KeyId = p.Apple?.KeyId,
+            NotificationUrl = p.Type == ProviderTypes.Apple ? $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/auth/social/{p.Id}/notifications" : null,
+        };
+    }
 }

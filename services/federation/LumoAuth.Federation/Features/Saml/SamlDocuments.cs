@@ -197,7 +197,8 @@ public static class SamlDocuments
     }
 
     /// <summary>The tenant as SAML SP: where responses and logout messages come, and the key its requests are signed with.</summary>
-    public static string SpMetadata(string entityId, string acsUrl, string sloUrl, SamlKeySet keys)
+    /// <param name="acsUrls">The ACS endpoints, the default first (index 0), then one per custom domain.</param>
+    public static string SpMetadata(string entityId, IReadOnlyList<string> acsUrls, string sloUrl, SamlKeySet keys)
     {
         var document = new XmlDocument();
         var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
@@ -226,11 +227,18 @@ public static class SamlDocuments
             Add(document, sp, SamlNames.Metadata, "md:NameIDFormat").InnerText = SamlNames.NameIdFormats[format];
         }
 
-        var acs = Add(document, sp, SamlNames.Metadata, "md:AssertionConsumerService");
-        acs.SetAttribute("Binding", SamlNames.PostBinding);
-        acs.SetAttribute("Location", acsUrl);
-        acs.SetAttribute("index", "0");
-        acs.SetAttribute("isDefault", "true");
+        for (var index = 0; index < acsUrls.Count; index++)
+        {
+            var acs = Add(document, sp, SamlNames.Metadata, "md:AssertionConsumerService");
+            acs.SetAttribute("Binding", SamlNames.PostBinding);
+            acs.SetAttribute("Location", acsUrls[index]);
+            acs.SetAttribute("index", index.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (index == 0)
+            {
+                acs.SetAttribute("isDefault", "true");
+            }
+        }
+
         return Encoding.UTF8.GetString(Serialize(document));
     }
 

@@ -44,12 +44,12 @@ public static class SamlIdpConnectionEndpoints
         var query = db.IdentityProviders.AsNoTracking().Where(p => p.Type == ProviderTypes.Saml);
         var total = await query.LongCountAsync(cancellationToken);
         var providers = await query.OrderBy(p => p.CreatedAt).ThenBy(p => p.Id).Skip(paging.Skip).Take(paging.Limit).ToListAsync(cancellationToken);
-        return TypedResults.Ok(new PagedResponse<SamlIdpResponse>([.. providers.Select(p => SamlIdpResponse.From(p, lumo.Value, tenant.Slug))], PageMeta.For(paging, total)));
+        return TypedResults.Ok(new PagedResponse<SamlIdpResponse>([.. providers.Select(p => SamlIdpResponse.From(p, lumo.Value, tenant))], PageMeta.For(paging, total)));
     }
 
     public static async Task<IResult> Get(Guid providerId, FederationDbContext db, IOptions<LumoAuthOptions> lumo, TenantContext tenant, CancellationToken cancellationToken) =>
         await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Saml, cancellationToken) is { } provider
-            ? TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug)))
+            ? TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant)))
             : ApiErrors.NotFound("Identity provider");
 
     public static async Task<IResult> Create(
@@ -87,7 +87,7 @@ public static class SamlIdpConnectionEndpoints
         db.AddEvent(ProviderEvents.Changed(provider, ConfigurationChanges.Created));
         return await db.SaveOrDuplicateAsync($"A provider named '{provider.Name}' exists already", cancellationToken) ?? TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/identity-providers/{provider.Id}",
-            new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug), "Identity provider added. Give it the SP metadata URL."));
+            new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant), "Identity provider added. Give it the SP metadata URL."));
     }
 
     public static async Task<IResult> Update(
@@ -133,7 +133,7 @@ public static class SamlIdpConnectionEndpoints
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant.Slug), "Identity provider updated"));
+        return TypedResults.Ok(new DataResponse<SamlIdpResponse>(SamlIdpResponse.From(provider, lumo.Value, tenant), "Identity provider updated"));
     }
 
     /// <summary>Removes the IdP and every account linked through it.</summary>
@@ -269,7 +269,12 @@ public sealed record SamlSpInfo(
     [property: JsonPropertyName("entityId")] string EntityId,
     [property: JsonPropertyName("metadataUrl")] string MetadataUrl,
     [property: JsonPropertyName("acsUrl")] string AcsUrl,
-    [property: JsonPropertyName("sloUrl")] string SloUrl);
+    [property: JsonPropertyName("sloUrl")] string SloUrl)
+{
+    /// <summary>The ACS on each of the tenant's verified custom domains (listed in the SP metadata too), for sign-ins that begin there.</summary>
+    [JsonPropertyName("customDomainAcsUrls")]
+    public IReadOnlyList<string> CustomDomainAcsUrls { get; init; } = [];
+}
 
 public sealed record SamlIdpResponse(
     [property: JsonPropertyName("id")] Guid Id,
@@ -311,8 +316,9 @@ public sealed record SamlIdpResponse(
     [JsonPropertyName("wantAssertionsEncrypted")]
     public bool WantAssertionsEncrypted { get; init; }
 
-    public static SamlIdpResponse From(IdentityProvider provider, LumoAuthOptions options, string slug)
+    public static SamlIdpResponse From(IdentityProvider provider, LumoAuthOptions options, TenantContext tenant)
     {
+        var slug = tenant.Slug;
         var saml = provider.Saml!;
         using var certificate = X509CertificateLoader.LoadCertificate(Convert.FromBase64String(saml.Certificate));
         using var next = saml.NextCertificate is null ? null : X509CertificateLoader.LoadCertificate(Convert.FromBase64String(saml.NextCertificate));
@@ -320,7 +326,10 @@ public sealed record SamlIdpResponse(
             provider.Id, provider.Type, provider.Name, saml.EntityId, saml.SsoUrl, saml.SloUrl, certificate.GetCertHashString(HashAlgorithmName.SHA256),
             new DateTimeOffset(certificate.NotAfter.ToUniversalTime()), saml.NameIdFormat, saml.TrustEmail, saml.WantResponsesSigned, saml.WantAssertionsSigned,
             saml.SignAuthnRequests, saml.DefaultRoles, saml.UpdateUserOnLogin, provider.AllowSignup, provider.AutoLinkUsers, provider.AllowTokenExchange, provider.IsEnabled, SamlNames.SpUrl(options, slug, $"login/{provider.Id}"),
-            new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo")),
+            new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo"))
+            {
+                CustomDomainAcsUrls = [.. (tenant.Tenant?.Domains ?? []).Select(domain => SamlNames.SpAcsUrl(options, slug, domain))],
+            },
             provider.CreatedAt, provider.UpdatedAt)
         {
             MetadataUrl = saml.MetadataUrl, MetadataRefreshedAt = saml.MetadataRefreshedAt, NextCertificateThumbprint = next?.GetCertHashString(HashAlgorithmName.SHA256),

@@ -59,6 +59,13 @@ public static class SamlNames
     public static string SpUrl(ServiceDefaults.LumoAuthOptions options, string slug, string endpoint) =>
         $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/sp/{endpoint}";
 
+    /// <summary>
+    /// The SP's assertion consumer service: on the deployment's host, or on the tenant's custom domain a sign-in began on
+    /// (where its binding cookie is). The entity ID stays the deployment's, whatever the host.
+    /// </summary>
+    public static string SpAcsUrl(ServiceDefaults.LumoAuthOptions options, string slug, string? domain = null) =>
+        domain is null ? SpUrl(options, slug, "acs") : $"{options.OriginFor(domain)}/saml/sp/acs";
+
     public static string IdpUrl(ServiceDefaults.LumoAuthOptions options, string slug, string endpoint) =>
         $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/idp/{endpoint}";
 }

@@ -48,7 +48,10 @@ public static partial class SamlSpEndpoints
         var keys = await services.Keys.KeysAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
         http.Response.Headers.CacheControl = "public, max-age=3600";
         return Results.Content(
-            SamlDocuments.SpMetadata(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo"), keys),
+            SamlDocuments.SpMetadata(
+                SamlNames.SpEntityId(options, slug),
+                [SamlNames.SpAcsUrl(options, slug), .. (services.Tenant.Tenant?.Domains ?? []).Select(domain => SamlNames.SpAcsUrl(options, slug, domain))],
+                SamlNames.SpUrl(options, slug, "slo"), keys),
             "application/samlmetadata+xml; charset=utf-8");
     }
 
@@ -76,8 +79,10 @@ public static partial class SamlSpEndpoints
         var browser = SignInSteps.BindBrowser(http, slug, options);
         var relay = LoginStates.NewSecret();
         await services.SamlStates.SaveSpSignInAsync(relay, new SamlStates.SpSignIn(services.Tenant.TenantId, provider.Id, requestId, back, LoginTicket.HashOf(browser)));
+        // Begun on a custom domain, the answer must come back there, where the binding cookie is.
+        var acs = SamlNames.SpAcsUrl(options, slug, RequestDomain.Of(http.Request, services.Tenant.Tenant!));
         var request = SamlDocuments.AuthnRequest(
-            requestId, SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "acs"), settings.SsoUrl, settings.NameIdFormat, services.Time.GetUtcNow());
+            requestId, SamlNames.SpEntityId(options, slug), acs, settings.SsoUrl, settings.NameIdFormat, services.Time.GetUtcNow());
         var query = $"SAMLRequest={Uri.EscapeDataString(request)}&RelayState={Uri.EscapeDataString(relay)}";
         if (settings.SignAuthnRequests)
         {
@@ -120,8 +125,11 @@ public static partial class SamlSpEndpoints
         }
 
         var options = services.Options.Value;
-        var expected = new SamlExpectation(state.RequestId, [SamlNames.SpEntityId(options, slug)],
-            [SamlNames.SpUrl(options, slug, "acs"), $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/acs"]);
+        // The response must be addressed to the ACS it arrived at: on a custom domain, that domain's.
+        string[] recipients = RequestDomain.Of(http.Request, services.Tenant.Tenant!) is { } domain
+            ? [SamlNames.SpAcsUrl(options, slug, domain), $"{options.OriginFor(domain)}/saml/acs"]
+            : [SamlNames.SpAcsUrl(options, slug), $"{options.PublicBaseUrl.TrimEnd('/')}/t/{slug}/saml/acs"];
+        var expected = new SamlExpectation(state.RequestId, [SamlNames.SpEntityId(options, slug)], recipients);
         var now = services.Time.GetUtcNow();
         var keys = await services.Keys.KeysAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
         var (asserted, problem, cancelled) = SamlResponseReader.Read(document, provider, expected, now, keys.Decrypting);
