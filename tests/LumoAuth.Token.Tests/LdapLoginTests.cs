@@ -412,6 +412,88 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
     }
 
     [Fact]
+    public async Task TheUsersADirectoryMakes_KeepTheirPasswordsThere_AndLeavingItBlocksThemUntilTheyReturn()
+    {
+        var setup = await suite.SetUpAsync();
+        var unit = TestDirectory.AddUnit("u" + Uid());
+        var ada = Uid();
+        var adaDn = TestDirectory.AddPerson(ada, Password, mail: $"{ada}@corp.example.com", under: unit);
+        // The tenant's own user, linked by address: an account the directory did not make stays the tenant's.
+        var linkedDn = TestDirectory.AddPerson(Uid(), Password, mail: setup.Email, under: unit);
+        TestDirectory.Replace(adaDn, "description", "active");
+        TestDirectory.Replace(linkedDn, "description", "active");
+        var providerId = (await AddDirectoryAsync(setup.Tenant, new { baseDn = unit, userFilter = "(&(uid={username})(!(description=disabled)))", autoLinkUsers = true }))
+            .GetProperty("id").GetString()!;
+        var adaId = (await SignInToClientAsync(setup, providerId, ada, Password)).Subject;
+        using var api = suite.FederationAdmin(setup.Tenant);
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var users = $"{setup.Tenant.Api}/admin/users";
+        async Task<JsonElement> UserAsync(string id) => (await HttpAssert.JsonAsync(await admin.GetAsync($"{users}/{id}"), HttpStatusCode.OK)).GetProperty("data");
+        async Task<JsonElement> SyncAsync() =>
+            (await HttpAssert.JsonAsync(await api.PostAsync($"{setup.Tenant.Api}/admin/ldap-providers/{providerId}/sync", null), HttpStatusCode.OK)).GetProperty("data");
+
+        Assert.Equal(providerId, (await UserAsync(adaId)).GetProperty("directoryId").GetString());
+        // The import links the tenant's user by address; it does not become the directory's.
+        var first = await SyncAsync();
+        Assert.Equal((2, 1, 0, 0), (first.GetProperty("found").GetInt32(), first.GetProperty("linked").GetInt32(), first.GetProperty("blocked").GetInt32(), first.GetProperty("unblocked").GetInt32()));
+        Assert.False((await UserAsync(setup.UserId.ToString())).TryGetProperty("directoryId", out _));
+
+        // The directory keeps the password: an administrator cannot set one or send a reset link, the person cannot
+        // change it on the account page, and "forgot password" mails them nothing.
+        await ApiAssert.ErrorAsync(await admin.PutAsJsonAsync($"{users}/{adaId}/password", new { password = "Local-Password-123!" }), 409, "directory_managed_password");
+        await ApiAssert.ErrorAsync(await admin.PostAsync($"{users}/{adaId}/password-reset", null), 409, "directory_managed_password");
+        using (var internalApi = suite.Admin.Internal())
+        {
+            var refused = await HttpAssert.JsonAsync(
+                await internalApi.PostAsJsonAsync(LumoAuth.Contracts.Internal.ChangePasswordRequest.Route(Guid.Parse(adaId), setup.Tenant.Id),
+                    new LumoAuth.Contracts.Internal.ChangePasswordRequest(Password, "Local-Password-123!")), HttpStatusCode.BadRequest);
+            Assert.True(refused.GetProperty("details").TryGetProperty("password", out _), refused.ToString());
+            foreach (var email in new[] { $"{ada}@corp.example.com", setup.Email })
+            {
+                Assert.Equal(HttpStatusCode.Accepted, (await internalApi.PostAsJsonAsync(
+                    LumoAuth.Contracts.Internal.EmailLinkPaths.RequestPasswordReset, new LumoAuth.Contracts.Internal.RequestPasswordResetByEmail(setup.Tenant.Id, email))).StatusCode);
+            }
+        }
+
+        await ApiAssert.EventuallyAsync(async () => await ResetLinksAsync(setup.UserId) > 0 ? "staged" : null);
+        Assert.Equal(0, await ResetLinksAsync(Guid.Parse(adaId)));
+
+        // Leaving the directory (here: its filter) blocks the users it made, which ends their sessions; the tenant's own user stays.
+        TestDirectory.Replace(adaDn, "description", "disabled");
+        TestDirectory.Replace(linkedDn, "description", "disabled");
+        var gone = await SyncAsync();
+        Assert.Equal((2, 1, 0), (gone.GetProperty("vanished").GetInt32(), gone.GetProperty("blocked").GetInt32(), gone.GetProperty("unblocked").GetInt32()));
+        var blocked = await UserAsync(adaId);
+        Assert.True(blocked.GetProperty("blocked").GetBoolean());
+        Assert.True(blocked.GetProperty("blockedByDirectory").GetBoolean());
+        Assert.False((await UserAsync(setup.UserId.ToString())).GetProperty("blocked").GetBoolean());
+        Assert.Equal(0, (await SyncAsync()).GetProperty("blocked").GetInt32());
+
+        // Back in the directory: unblocked by the next import, and signing in again.
+        TestDirectory.Replace(adaDn, "description", "active");
+        Assert.Equal(1, (await SyncAsync()).GetProperty("unblocked").GetInt32());
+        Assert.False((await UserAsync(adaId)).GetProperty("blocked").GetBoolean());
+        Assert.Equal(adaId, (await SignInToClientAsync(setup, providerId, ada, Password)).Subject);
+
+        // An administrator who blocks someone the directory had blocked takes the block over: the directory's return lifts nothing.
+        TestDirectory.Replace(adaDn, "description", "disabled");
+        Assert.Equal(1, (await SyncAsync()).GetProperty("blocked").GetInt32());
+        Assert.Equal(HttpStatusCode.OK, (await admin.PostAsync($"{users}/{adaId}/block", null)).StatusCode);
+        Assert.False((await UserAsync(adaId)).TryGetProperty("blockedByDirectory", out _));
+        TestDirectory.Replace(adaDn, "description", "active");
+        Assert.Equal(0, (await SyncAsync()).GetProperty("unblocked").GetInt32());
+        Assert.True((await UserAsync(adaId)).GetProperty("blocked").GetBoolean());
+    }
+
+    private async Task<int> ResetLinksAsync(Guid userId)
+    {
+        using var scope = suite.Admin.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+        return await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.CountAsync(
+            Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.IgnoreQueryFilters(db.PasswordResetTokens), t => t.UserId == userId);
+    }
+
+    [Fact]
     public async Task GroupsOfGroups_CountOnlyWhereTheDirectoryAsksForThem_AndACycleEnds()
     {
         var uid = Uid();

@@ -96,6 +96,15 @@ public sealed class User : ICreatedRow
 
     public bool Blocked { get; set; }
 
+    /// <summary>
+    /// The LDAP directory (federation's provider id) that made this account: the directory holds its password (none is
+    /// set here) and its presence (an import blocks the account when the directory no longer lists it).
+    /// </summary>
+    public Guid? DirectoryId { get; set; }
+
+    /// <summary>Blocked by a directory import (not by an administrator): the import unblocks it when the directory lists it again.</summary>
+    public bool BlockedByDirectory { get; set; }
+
     /// <summary>SCIM soft delete (DELETE without <c>isSoftDeleted=true</c>): inactive and flagged, data kept.</summary>
     public DateTimeOffset? SoftDeletedAt { get; set; }
 

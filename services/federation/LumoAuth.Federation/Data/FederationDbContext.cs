@@ -231,6 +231,12 @@ public sealed class LdapSyncSummary
     /// <summary>Linked entries the directory no longer lists: their mapped roles are taken (their links stay).</summary>
     public int Vanished { get; set; }
 
+    /// <summary>Users the directory made that it no longer lists, blocked now (admin ends their sessions).</summary>
+    public int Blocked { get; set; }
+
+    /// <summary>Users the directory made and had blocked that it lists again, unblocked now.</summary>
+    public int Unblocked { get; set; }
+
     /// <summary>Whether the directory listed more entries than one import takes (the rest, and vanished entries, wait).</summary>
     public bool Truncated { get; set; }
 

@@ -17,7 +17,19 @@ public sealed record ExternalUserRequest(
 
     /// <summary>The provider's name for the person (an LDAP directory's login name): a new user's username when nobody here signs in by it.</summary>
     public string? Username { get; init; }
+
+    /// <summary>The LDAP directory (provider id) asking: a user made now is the directory's, which keeps its password and its presence.</summary>
+    public Guid? DirectoryId { get; init; }
 }
+
+/// <summary>
+/// What a complete import of an LDAP directory found of the users it made: <paramref name="Present"/> are listed,
+/// <paramref name="Absent"/> are not (left out when the listing was cut short). Admin blocks the absent and unblocks the
+/// present it had blocked.
+/// </summary>
+public sealed record DirectoryPresenceRequest(Guid TenantId, IReadOnlyList<Guid> Present, IReadOnlyList<Guid>? Absent);
+
+public sealed record DirectoryPresenceResponse(int Blocked, int Unblocked);
 
 public sealed record ExternalUserResponse(Guid UserId, bool Created);
 

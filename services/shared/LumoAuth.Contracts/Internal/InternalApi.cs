@@ -77,6 +77,9 @@ public static class InternalRoutes
     /// <summary>Federation brings a linked user's names up to date with what their IdP said at this sign-in (<see cref="ExternalProfileRequest"/>).</summary>
     public const string ExternalProfile = Prefix + "/users/{userId:guid}/external-profile";
 
+    /// <summary>Federation's directory import tells admin which of the users a directory made it still lists.</summary>
+    public const string DirectoryPresence = Prefix + "/directories/{directoryId:guid}/presence";
+
     /// <summary>Federation hands the token service the sign-in behind a one-time ticket (<see cref="LoginTicketRequest"/>).</summary>
     public const string LoginTickets = Prefix + "/login-tickets/redeem";
 

@@ -22,6 +22,7 @@ public static class ExternalSignInEndpoints
         internalApi.MapPost(InternalRoutes.ExternalUsers, FindOrCreate).WithName("InternalFindOrCreateExternalUser");
         internalApi.MapPost(InternalRoutes.FederatedSignIn, SignIn).WithName("InternalFederatedSignIn");
         internalApi.MapPost(InternalRoutes.ExternalProfile, UpdateProfile).WithName("InternalUpdateExternalProfile");
+        internalApi.MapPut(InternalRoutes.DirectoryPresence, SetDirectoryPresence).WithName("InternalDirectoryPresence");
         return app;
     }
 
@@ -93,7 +94,7 @@ public static class ExternalSignInEndpoints
                 new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), username,
                     UserCommands.IsPhoneNumber(request.PhoneNumber) ? request.PhoneNumber!.Trim() : null,
                     request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
-                    EmailVerified: true, IsActive: true, Groups: null),
+                    EmailVerified: true, IsActive: true, Groups: null) { DirectoryId = request.DirectoryId },
                 cancellationToken,
                 request.Roles is { Count: > 0 } ? GiveRolesAsync : null);
         }
@@ -115,6 +116,54 @@ public static class ExternalSignInEndpoints
 
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Ok(new ExternalUserResponse(user!.Id, Created: true));
+    }
+
+    /// <summary>The most users one presence report names (federation imports at most a few thousand entries).</summary>
+    private const int MaxPresenceReport = 50_000;
+
+    /// <summary>
+    /// A directory import's report on the users the directory made: those it no longer lists are blocked (their sessions
+    /// end with <c>UserBlocked</c>), marked as the directory's block; those it lists again lose a block the directory made
+    /// (never one an administrator made or took over). Users of other directories, or made otherwise, are left alone.
+    /// </summary>
+    public static async Task<IResult> SetDirectoryPresence(
+        Guid directoryId, DirectoryPresenceRequest request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
+    {
+        if (!await InternalTenantScope.EnterAsync(db, tenant, request.TenantId, cancellationToken))
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        if (request.Present is null || request.Present.Count + (request.Absent?.Count ?? 0) > MaxPresenceReport)
+        {
+            return ApiErrors.Validation("present", $"must list at most {MaxPresenceReport} users in all");
+        }
+
+        var (absent, present) = ((request.Absent ?? []).ToHashSet(), request.Present.ToHashSet());
+        var toBlock = absent.Count == 0 ? [] : await db.Users
+            .Where(u => u.DirectoryId == directoryId && absent.Contains(u.Id) && !u.Blocked && u.SoftDeletedAt == null).ToListAsync(cancellationToken);
+        var toUnblock = await db.Users.Where(u => u.DirectoryId == directoryId && present.Contains(u.Id) && u.BlockedByDirectory).ToListAsync(cancellationToken);
+        var (blocked, unblocked) = (0, 0);
+        foreach (var (user, block) in toBlock.Select(u => (u, true)).Concat(toUnblock.Select(u => (u, false))))
+        {
+            // A row changed meanwhile (an administrator's edit) stops the round: its failed change stays in this context,
+            // so nothing more is saved here, and the next import tries again with fresh rows.
+            if ((await users.SetBlockedAsync(user, block, byDirectory: true)).Error is not null)
+            {
+                break;
+            }
+
+            if (block)
+            {
+                blocked++;
+            }
+            else
+            {
+                unblocked++;
+            }
+        }
+
+        return TypedResults.Ok(new DirectoryPresenceResponse(blocked, unblocked));
     }
 
     /// <summary>

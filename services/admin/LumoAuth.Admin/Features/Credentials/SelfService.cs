@@ -62,6 +62,11 @@ public static class SelfService
         }
 
         var current = request.CurrentPassword ?? string.Empty;
+        if (user.DirectoryId is not null)
+        {
+            return ApiErrors.Validation("password", "is kept by your organisation's directory: change it there");
+        }
+
         if (user.PasswordHash is null)
         {
             return ApiErrors.Validation("currentPassword", "does not exist: this account has no password; set one with a reset link");

@@ -83,6 +83,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             PasswordChangedAt = input.Password is null ? null : now,
             MustChangePassword = input.Password is null,
             ExternalId = input.ExternalId, EnterpriseData = input.EnterpriseData ?? "{}", CreatedAt = now, UpdatedAt = now,
+            DirectoryId = input.DirectoryId,
         };
         ApplyProfile(user, input.Profile);
         user.PhoneNumberVerified = input.PhoneNumberVerified == true;
@@ -247,6 +248,11 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     /// </summary>
     public async Task<IResult?> SetPasswordAsync(User user, string? password, CancellationToken cancellationToken, bool signOutEverywhere = false)
     {
+        if (user.DirectoryId is not null)
+        {
+            return DirectoryManagedPassword();
+        }
+
         var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
         var validation = new RequestValidator().Required("password", password, PasswordPolicy.AbsoluteMaxLength);
         if (password is not null)
@@ -309,13 +315,32 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     /// Blocks or unblocks; only a real change is written and published. Unblocking also lifts a lockout,
     /// which makes it the admin's way to unlock an account before the lock expires.
     /// </summary>
-    public async Task<(User? User, IResult? Error)> SetBlockedAsync(User user, bool blocked)
+    /// <summary>409 for a password that its directory keeps (<see cref="User.DirectoryId"/>): it is changed there, never here.</summary>
+    public static IResult DirectoryManagedPassword() => ApiErrors.Create(
+        StatusCodes.Status409Conflict, DirectoryManagedPasswordCode, "This account's password is kept by its LDAP directory: change it there");
+
+    public const string DirectoryManagedPasswordCode = "directory_managed_password";
+
+    /// <summary>
+    /// Blocks or unblocks the user. An administrator's call (<paramref name="byDirectory"/> false) also takes over a block a
+    /// directory import made, which the import then leaves alone; an import's block is marked as its own.
+    /// </summary>
+    public async Task<(User? User, IResult? Error)> SetBlockedAsync(User user, bool blocked, bool byDirectory = false)
     {
         var locked = user.LockedUntil is not null || user.FailedLoginCount > 0;
+        var directoryOwnsBlock = blocked && byDirectory;
         if (user.Blocked == blocked && (blocked || !locked))
         {
-            return (user, null);
+            if (user.BlockedByDirectory == directoryOwnsBlock)
+            {
+                return (user, null);
+            }
+
+            user.BlockedByDirectory = directoryOwnsBlock;
+            return await SaveAsync(user);
         }
+
+        user.BlockedByDirectory = directoryOwnsBlock;
 
         user.Blocked = blocked;
         user.UpdatedAt = DateTimeOffset.UtcNow;
@@ -514,6 +539,9 @@ public sealed record NewUser(
     string? Email, string? Password, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups,
     string? ExternalId = null, string? EnterpriseData = null, Guid? Id = null)
 {
+    /// <summary>The LDAP directory that makes the account and keeps its password (<see cref="User.DirectoryId"/>).</summary>
+    public Guid? DirectoryId { get; init; }
+
     /// <summary>An administrator vouches for the phone number (an import), as <see cref="EmailVerified"/> does for the address.</summary>
     public bool? PhoneNumberVerified { get; init; }
 }

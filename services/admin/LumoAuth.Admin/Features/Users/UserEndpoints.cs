@@ -259,6 +259,11 @@ public static class UserEndpoints
             return ApiErrors.NotFound("User");
         }
 
+        if (user.DirectoryId is not null)
+        {
+            return UserCommands.DirectoryManagedPassword();
+        }
+
         var reset = await PasswordResetRequests.StageAsync(db, user, cancellationToken);
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Accepted((string?)null, new DataResponse<object>(new { userId = user.Id, expiresAt = reset.ExpiresAt }, "Password reset requested"));

@@ -43,7 +43,16 @@ public sealed record UserResponse(
     Guid Id, string Email, string? Username, string? Name, string? GivenName, string? FamilyName, string? Picture, string? PhoneNumber,
     bool PhoneNumberVerified, bool EmailVerified, bool IsActive, bool Blocked, bool MfaEnabled, DateTimeOffset? LockedUntil,
     IReadOnlyList<RoleRef>? Roles, IReadOnlyList<GroupRef> Groups, JsonElement Attributes,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastLoginAt, int LoginCount);
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? LastLoginAt, int LoginCount)
+{
+    /// <summary>The LDAP directory that made the account and keeps its password (federation's provider id); absent for the others.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public Guid? DirectoryId { get; init; }
+
+    /// <summary>Blocked by a directory import because the directory no longer lists the account (the import unblocks it when it does again).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public bool BlockedByDirectory { get; init; }
+}
 
 public static class UserViews
 {
@@ -67,7 +76,7 @@ public static class UserViews
         return users.Select(u => new UserResponse(
             u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.PhoneNumberVerified, u.EmailVerified, u.IsActive, u.Blocked,
             withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, RolesOf(roles, u.Id), groups[u.Id], Json(u.Attributes),
-            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount)).ToList();
+            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount) { DirectoryId = u.DirectoryId, BlockedByDirectory = u.BlockedByDirectory }).ToList();
     }
 
     /// <summary>The roles of one user or group from a <see cref="RoleHolderLookup.RolesOfManyAsync"/> answer; null when there was none.</summary>

@@ -321,11 +321,13 @@ public sealed record LdapSyncResponse(
     [property: JsonPropertyName("skipped")] int Skipped,
     [property: JsonPropertyName("failed")] int Failed,
     [property: JsonPropertyName("vanished")] int Vanished,
+    [property: JsonPropertyName("blocked")] int Blocked,
+    [property: JsonPropertyName("unblocked")] int Unblocked,
     [property: JsonPropertyName("truncated")] bool Truncated,
     [property: JsonPropertyName("problem")] string? Problem)
 {
     public static LdapSyncResponse From(LdapSyncSummary s) =>
-        new(s.Problem is null && s.Failed == 0, s.At, s.Found, s.Created, s.Linked, s.Updated, s.Skipped, s.Failed, s.Vanished, s.Truncated, s.Problem);
+        new(s.Problem is null && s.Failed == 0, s.At, s.Found, s.Created, s.Linked, s.Updated, s.Skipped, s.Failed, s.Vanished, s.Blocked, s.Unblocked, s.Truncated, s.Problem);
 }
 
 public sealed record LdapTestResponse(

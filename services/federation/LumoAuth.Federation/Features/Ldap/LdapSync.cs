@@ -19,7 +19,7 @@ namespace LumoAuth.Federation.Features.Ldap;
 /// <c>allowSignup</c>), exactly as at a first sign-in — so administrators can give roles and relationships to people who
 /// have not signed in yet. Linked users get their names (with <c>updateUserOnLogin</c>) and their group-mapped roles
 /// brought up to date; a linked entry the directory no longer lists loses its mapped roles (its link stays, in case it
-/// comes back). Nothing is deleted. One import of a provider runs at a time (a Redis lock).
+/// comes back), and a user the directory made is blocked until it lists them again. Nothing is deleted. One import of a provider runs at a time (a Redis lock).
 /// </summary>
 public sealed partial class LdapSync(
     LdapDirectory directory, ProviderSecrets secrets, ExternalUsers users, LoginStates states, LdapGroupRoleSync groupRoles, IConnectionMultiplexer redis,
@@ -113,20 +113,26 @@ public sealed partial class LdapSync(
                 }
             }
 
-            // Entries that left the directory (or its filter) keep no role a group of it gave. Only after a complete
-            // listing: a cut-short one does not say who is gone.
+            // Entries that left the directory (or its filter) keep no role a group of it gave, and the users the directory
+            // made are blocked until it lists them again. Only after a complete listing: a cut-short one does not say who is gone.
+            var listed = listing.Accounts.Select(a => a.Subject).ToHashSet(StringComparer.Ordinal);
+            List<Guid> absent = [];
             if (!listing.Truncated)
             {
-                var listed = listing.Accounts.Select(a => a.Subject).ToHashSet(StringComparer.Ordinal);
                 foreach (var (_, userId) in links.Where(l => !listed.Contains(l.Key)))
                 {
                     summary.Vanished++;
+                    absent.Add(userId);
                     if (settings.GroupRoles.Count > 0 && !await groupRoles.SetAsync(tenant.TenantId, userId, settings, [], cancellationToken))
                     {
                         summary.Failed++;
                     }
                 }
             }
+
+            var present = links.Where(l => listed.Contains(l.Key)).Select(l => l.Value).ToList();
+            var presence = await users.ReportPresenceAsync(provider.Id, new DirectoryPresenceRequest(tenant.TenantId, present, absent), cancellationToken);
+            (summary.Blocked, summary.Unblocked) = (presence.Blocked, presence.Unblocked);
         }
         catch (DependencyUnavailableException exception)
         {

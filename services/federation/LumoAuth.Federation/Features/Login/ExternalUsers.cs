@@ -59,6 +59,22 @@ public sealed partial class ExternalUsers(IHttpClientFactory httpClientFactory, 
         }
     }
 
+    /// <summary>Tells admin which of the users <paramref name="directoryId"/> made it lists (and, after a complete listing, which it does not).</summary>
+    public async Task<DirectoryPresenceResponse> ReportPresenceAsync(Guid directoryId, DirectoryPresenceRequest report, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Admin).PutAsJsonAsync(
+                InternalRoutes.DirectoryPresence.Replace("{directoryId:guid}", directoryId.ToString(), StringComparison.Ordinal), report, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            return (await response.Content.ReadFromJsonAsync<DirectoryPresenceResponse>(cancellationToken))!;
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("The directory's users cannot be blocked or unblocked: admin cannot be reached.", exception);
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "The names of user {UserId} could not be updated from their IdP (status {Status})")]
     private static partial void LogNotUpdated(ILogger logger, Guid userId, int? status, Exception? exception);
 }

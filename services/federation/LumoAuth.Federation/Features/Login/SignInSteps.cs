@@ -82,7 +82,10 @@ public static class SignInSteps
 
         var outcome = await services.Users.FindOrCreateAsync(new ExternalUserRequest(
             services.Tenant.TenantId, $"{provider.Type}:{provider.Name}", account.Email, account.EmailVerified, account.Name, account.GivenName, account.FamilyName,
-            account.Picture, provider.AllowSignup, provider.AutoLinkUsers) { Roles = provider.Saml?.DefaultRoles ?? provider.Ldap?.DefaultRoles, PhoneNumber = account.PhoneNumber, Username = account.Username },
+            account.Picture, provider.AllowSignup, provider.AutoLinkUsers)         {
+            Roles = provider.Saml?.DefaultRoles ?? provider.Ldap?.DefaultRoles, PhoneNumber = account.PhoneNumber, Username = account.Username,
+            DirectoryId = provider.Ldap is null ? null : provider.Id,
+        },
             cancellationToken);
         if (outcome.User is not { } user)
         {
