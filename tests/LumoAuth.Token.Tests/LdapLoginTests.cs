@@ -494,6 +494,59 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
     }
 
     [Fact]
+    public async Task ADirectorysOwnCa_IsTrustedForThatDirectory_WhereTheDeploymentTrustsNoneOfIt()
+    {
+        var setup = await suite.SetUpAsync();
+        var uid = Uid();
+        TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
+        var testCa = await File.ReadAllTextAsync(Path.Combine(TestDirectory.TrustedCertificates, "ca.crt"));
+
+        // A federation process trusting no folder of its own: the test CA is the system's no more than anyone's.
+        using var bare = new LumoAuth.Federation.Features.Ldap.LdapDirectory(
+            Microsoft.Extensions.Options.Options.Create(new LumoAuth.Federation.FederationOptions { AllowPrivateTargets = true }),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<LumoAuth.Federation.Features.Ldap.LdapDirectory>.Instance);
+        var settings = new LumoAuth.Federation.Data.LdapSettings
+        {
+            Host = TestDirectory.Host, Port = TestDirectory.TlsPort, UseTls = true, BaseDn = TestDirectory.People, BindDn = TestDirectory.RootDn,
+        };
+        Task<LumoAuth.Federation.Features.Ldap.LdapOutcome> SignInAsync() => bare.AuthenticateAsync(settings, TestDirectory.RootPassword, uid, Password, CancellationToken.None);
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Unavailable, (await SignInAsync()).Verdict);
+
+        settings.CaCertificate = LumoAuth.Federation.Features.Ldap.LdapTrustedCertificates.Normalize(testCa);
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, (await SignInAsync()).Verdict);
+        (settings.UseTls, settings.StartTls, settings.Port) = (false, true, TestDirectory.Port);
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, (await SignInAsync()).Verdict);
+
+        // Another CA is not this directory's.
+        using (var key = System.Security.Cryptography.RSA.Create(2048))
+        {
+            var other = new System.Security.Cryptography.X509Certificates.CertificateRequest(
+                "CN=Another CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            other.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+            using var otherCa = other.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            settings.CaCertificate = LumoAuth.Federation.Features.Ldap.LdapTrustedCertificates.Normalize(otherCa.ExportCertificatePem());
+            Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Unavailable, (await SignInAsync()).Verdict);
+        }
+
+        // Through the Admin API: the CA is checked, kept in one form, shown, used at sign-in, and removed by an empty value.
+        using var api = suite.FederationAdmin(setup.Tenant);
+        foreach (var wrong in new[] { "not a certificate", testCa + "\n-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", new string('A', 70_000) })
+        {
+            using var refused = await api.PostAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers", Body(new { caCertificate = wrong }));
+            var error = await ApiAssert.ErrorAsync(refused, 400, "validation_error");
+            Assert.NotNull(error["details"]?["caCertificate"]);
+        }
+
+        var provider = await AddDirectoryAsync(setup.Tenant, new { caCertificate = "\n  " + testCa.Replace("\n", "\r\n", StringComparison.Ordinal) });
+        var providerId = provider.GetProperty("id").GetString()!;
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapTrustedCertificates.Normalize(testCa), provider.GetProperty("caCertificate").GetString());
+        Assert.Equal($"{uid}@corp.example.com", (await SignInToClientAsync(setup, providerId, uid, Password)).GetClaim("email").Value);
+        var removed = (await HttpAssert.JsonAsync(
+            await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers/{providerId}", new { caCertificate = "" }), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(JsonValueKind.Null, removed.GetProperty("caCertificate").ValueKind);
+    }
+
+    [Fact]
     public async Task GroupsOfGroups_CountOnlyWhereTheDirectoryAsksForThem_AndACycleEnds()
     {
         var uid = Uid();

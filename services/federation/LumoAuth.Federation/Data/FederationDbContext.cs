@@ -150,6 +150,12 @@ public sealed class LdapSettings
 
     public bool StartTls { get; set; }
 
+    /// <summary>
+    /// The certificates (PEM) the directory's TLS certificate must chain to, for a directory whose CA is the tenant's own
+    /// (an Active Directory's enterprise CA); null: the deployment's trusted folder and the system's CAs.
+    /// </summary>
+    public string? CaCertificate { get; set; }
+
     /// <summary>Where people are searched for (the whole subtree).</summary>
     public string BaseDn { get; set; } = string.Empty;
 

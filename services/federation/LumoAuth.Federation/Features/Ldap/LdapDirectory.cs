@@ -508,7 +508,9 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
                 return connection;
             }
 
-            if (options.Value.Ldap.TrustedCertificatesDirectory is { Length: > 0 } trusted && OperatingSystem.IsLinux())
+            // The directory's own CA, when the tenant gave one, else the deployment's folder (and the system's CAs).
+            var trusted = settings.CaCertificate is { Length: > 0 } ca ? LdapTrustedCertificates.FolderFor(ca) : options.Value.Ldap.TrustedCertificatesDirectory;
+            if (trusted is { Length: > 0 } && OperatingSystem.IsLinux())
             {
                 session.TrustedCertificatesDirectory = trusted;
                 session.StartNewTlsSessionContext();

@@ -233,12 +233,16 @@ public static partial class LdapProviderEndpoints
             "groupRoles", $"must name at most {MaxMappedRoles} roles in all");
         validation.Check(request.SyncIntervalMinutes is null or 0 or (>= MinSyncMinutes and <= MaxSyncMinutes), "syncIntervalMinutes",
             $"must be {MinSyncMinutes} to {MaxSyncMinutes} minutes, or 0 to import only when asked");
+        var caCertificate = request.CaCertificate is { Length: > 0 } pem ? LdapTrustedCertificates.Normalize(pem) : null;
+        validation.Check(request.CaCertificate is null or "" || caCertificate is not null, "caCertificate",
+            $"must be PEM text of 1 to {LdapTrustedCertificates.MaxCertificates} X.509 certificates (no private key), at most {LdapTrustedCertificates.MaxLength} characters, or empty to remove");
         if (!validation.IsValid)
         {
             return validation.ToResult();
         }
 
         provider.Name = request.Name?.Trim() ?? provider.Name;
+        settings.CaCertificate = request.CaCertificate is null ? settings.CaCertificate : caCertificate;
         settings.Host = host;
         settings.Port = request.Port ?? settings.Port;
         (settings.UseTls, settings.StartTls) = (useTls, startTls);
@@ -365,7 +369,8 @@ public sealed record LdapProviderRequest(
     [property: JsonPropertyName("autoLinkUsers")] bool? AutoLinkUsers = null,
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
     [property: JsonPropertyName("nestedGroups")] bool? NestedGroups = null,
-    [property: JsonPropertyName("syncIntervalMinutes")] int? SyncIntervalMinutes = null)
+    [property: JsonPropertyName("syncIntervalMinutes")] int? SyncIntervalMinutes = null,
+    [property: JsonPropertyName("caCertificate")] string? CaCertificate = null)
 {
     public override string ToString() => $"LdapProviderRequest {{ Name = {Name}, Host = {Host} }}"; // never the bind password
 }
@@ -410,6 +415,10 @@ public sealed record LdapProviderResponse(
     [JsonPropertyName("lastSync")]
     public LdapSyncResponse? LastSync { get; init; }
 
+    /// <summary>The CA certificates (PEM) the directory's TLS certificate must chain to; null: the deployment's and the system's.</summary>
+    [JsonPropertyName("caCertificate")]
+    public string? CaCertificate { get; init; }
+
     public static LdapProviderResponse From(IdentityProvider provider, string slug)
     {
         var l = provider.Ldap!;
@@ -420,7 +429,7 @@ public sealed record LdapProviderResponse(
             provider.AutoLinkUsers, provider.IsEnabled, new Contracts.Internal.LoginProvider(provider.Id, provider.Type, provider.Name).StartPath(slug),
             provider.CreatedAt, provider.UpdatedAt)
         {
-            SyncIntervalMinutes = l.SyncIntervalMinutes, LastSync = l.LastSync is { } last ? LdapSyncResponse.From(last) : null,
+            SyncIntervalMinutes = l.SyncIntervalMinutes, LastSync = l.LastSync is { } last ? LdapSyncResponse.From(last) : null, CaCertificate = l.CaCertificate,
         };
     }
 }
