@@ -355,6 +355,110 @@ public sealed class SamlSpTests(FederationSuite suite) : IClassFixture<Federatio
     }
 
     [Fact]
+    public async Task TheIdp_EndsItsSessionsOverTheBackChannel_WithASignedSoapLogoutRequest_InEveryBrowser()
+    {
+        var setup = await suite.SetUpAsync();
+        var id = (await AddIdpAsync(setup)).GetProperty("id").GetString()!;
+        var email = $"soap-{Guid.NewGuid():N}"[..12] + "@example.com";
+        using var first = suite.FederatedBrowser();
+        using var second = suite.FederatedBrowser();
+        foreach (var (browser, index) in new[] { (first, "_idx-one"), (second, "_idx-two") })
+        {
+            var (request, relay) = await StartAsync(browser, setup, id);
+            await SignedInAsync(browser, setup, relay, Response(setup, request.Id, email, sessionIndex: index));
+        }
+
+        var userId = Guid.Parse(await UserIdAsync(setup, email));
+        Assert.Equal(2, await LiveSessionsAsync(userId));
+        using var idp = suite.Federation.CreateClient();
+        var soap = $"/t/{setup.Tenant.Slug}/saml/sp/slo/soap";
+        Assert.Contains($"Location=\"http://localhost{soap}\"", await idp.GetStringAsync($"/t/{setup.Tenant.Slug}/saml/sp/metadata"), StringComparison.Ordinal);
+
+        // Not a SOAP envelope holding a LogoutRequest: a SOAP fault, nothing ends.
+        foreach (var body in new[] { "not xml", "<x/>", Envelope("<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>"), new string('a', 70_000) })
+        {
+            using var refused = await idp.PostAsync(soap, new StringContent(body, Encoding.UTF8, "text/xml"));
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("soap:Fault", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        // Unsigned, signed by another key, or naming someone nobody is linked to: answered Requester, nothing ends.
+        using var stranger = RSA.Create(2048);
+        using var strangerCertificate = SamlTestSigning.SelfSigned(stranger, "CN=stranger");
+        foreach (var refusedRequest in new[]
+                 {
+                     Envelope(LogoutRequest(email)), SignedSoapLogout(email, "_idx-one", (stranger, strangerCertificate)),
+                     SignedSoapLogout("nobody@example.com", null),
+                 })
+        {
+            Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Requester", await SoapStatusAsync(idp, soap, refusedRequest));
+        }
+
+        Assert.Equal(2, await LiveSessionsAsync(userId));
+
+        // Signed, naming the person and one of the IdP's sessions: that session ends (whatever browser holds it), answered
+        // Success with the tenant's signature; the same request again is a replay.
+        var one = SignedSoapLogout(email, "_idx-one");
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Success", await SoapStatusAsync(idp, soap, one));
+        Assert.Equal(1, await LiveSessionsAsync(userId));
+        using (var signedOut = await first.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts"))
+        {
+            Assert.StartsWith($"/t/{setup.Tenant.Slug}/login", HostedFlow.LocalRedirect(signedOut), StringComparison.Ordinal);
+        }
+
+        using (var stillIn = await second.GetAsync($"/t/{setup.Tenant.Slug}/account/linked-accounts"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
+        }
+
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Requester", await SoapStatusAsync(idp, soap, one));
+
+        // Without a session index, every session the IdP opened for the person ends.
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Success", await SoapStatusAsync(idp, soap, SignedSoapLogout(email, null)));
+        Assert.Equal(0, await LiveSessionsAsync(userId));
+    }
+
+    private static string Envelope(string message) =>
+        $"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>{message}</soap:Body></soap:Envelope>";
+
+    /// <summary>A LogoutRequest for the SOAP binding, signed in the message (by the IdP's key unless another signer is given).</summary>
+    private string SignedSoapLogout(string nameId, string? sessionIndex, (RSA Key, X509Certificate2 Certificate)? signer = null)
+    {
+        var document = new XmlDocument { PreserveWhitespace = true };
+        document.LoadXml(LogoutRequest(nameId));
+        if (sessionIndex is not null)
+        {
+            var index = document.CreateElement("samlp", "SessionIndex", Protocol);
+            index.InnerText = sessionIndex;
+            document.DocumentElement!.AppendChild(index);
+        }
+
+        var (key, certificate) = signer ?? (_idpKey, IdpCertificate);
+        SamlTestSigning.Sign(document.DocumentElement!, key, certificate);
+        return Envelope(document.DocumentElement!.OuterXml);
+    }
+
+    /// <summary>Posts a SOAP message to the back channel; the status of the signed LogoutResponse it is answered with.</summary>
+    private async Task<string> SoapStatusAsync(HttpClient idp, string soap, string body)
+    {
+        using var answered = await idp.PostAsync(soap, new StringContent(body, Encoding.UTF8, "text/xml"));
+        var text = await answered.Content.ReadAsStringAsync();
+        Assert.True(answered.StatusCode == HttpStatusCode.OK, text);
+        var envelope = new XmlDocument { PreserveWhitespace = true };
+        envelope.LoadXml(text);
+        var response = (XmlElement)envelope.GetElementsByTagName("LogoutResponse", Protocol)[0]!;
+        Assert.Single(response.ChildNodes.OfType<XmlElement>(), e => e.LocalName == "Signature");
+        return ((XmlElement)response.GetElementsByTagName("StatusCode", Protocol)[0]!).GetAttribute("Value");
+    }
+
+    private async Task<int> LiveSessionsAsync(Guid userId)
+    {
+        using var scope = suite.Token.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Token.Data.TokenDbContext>();
+        return await db.Sessions.IgnoreQueryFilters().CountAsync(s => s.UserId == userId && s.RevokedAt == null);
+    }
+
+    [Fact]
     public async Task SigningOutHere_SignsThePersonOutAtTheIdp_WithASignedLogoutRequest_ThenGoesBackToTheApplication()
     {
         var setup = await suite.SetUpAsync();

@@ -97,6 +97,15 @@ public sealed record LoginTicket(Guid UserId, Guid ProviderId, string ProviderNa
 public sealed record SamlIdpSession(Guid ProviderId, string NameId, string? NameIdFormat, string? SessionIndex);
 
 /// <summary>
+/// An outside SAML IdP ended its session over the back channel: federation, having checked the IdP's LogoutRequest and
+/// found the user its NameID is linked to, asks the token service to end that user's sessions the IdP opened with that
+/// NameID — those of the given session indexes only, when the request names any.
+/// </summary>
+public sealed record IdpSessionLogoutRequest(Guid TenantId, Guid UserId, Guid ProviderId, string NameId, IReadOnlyList<string> SessionIndexes);
+
+public sealed record IdpSessionLogoutResult(int Ended);
+
+/// <summary>
 /// The token service, ending a session that an outside SAML IdP opened, asks federation for the way to end the IdP's
 /// session too; <paramref name="ReturnUrl"/> (a post-logout URI the token service checked) is where the browser goes after.
 /// </summary>

@@ -86,6 +86,9 @@ public static class InternalRoutes
     /// <summary>The token service asks how to end an outside SAML IdP's session at logout (<see cref="SamlLogoutRequest"/>).</summary>
     public const string SamlLogouts = Prefix + "/saml-logouts";
 
+    /// <summary>Federation asks the token service to end the sessions an outside SAML IdP's back-channel logout names.</summary>
+    public const string IdpSessionLogouts = Prefix + "/idp-session-logouts";
+
     /// <summary>
     /// The token service asks, as a browser signs out, for the pages that sign it out of the SAML apps its session signed
     /// in to (<see cref="SamlAppLogoutRequest"/> → <see cref="SamlAppLogoutFrames"/>).

@@ -20,8 +20,6 @@ public sealed partial class SamlAppLogout(
     SamlStates states, SamlSigningKeys keys, IOptions<LumoAuthOptions> options, IOptions<FederationOptions> federation, IHttpClientFactory httpClients,
     TimeProvider time, ILogger<SamlAppLogout> logger)
 {
-    private const string SoapEnvelope = "http://schemas.xmlsoap.org/soap/envelope/";
-
     /// <summary>
     /// The back channel (SAML Bindings §3.2, SOAP): a session that ended without a browser (revoked by an administrator, its
     /// user blocked or deleted, a new sign-in past the session limit…) is ended at each of its apps that has a SOAP logout
@@ -70,10 +68,9 @@ public sealed partial class SamlAppLogout(
 
         try
         {
-            using var content = new StringContent(
-                $"<soap:Envelope xmlns:soap=\"{SoapEnvelope}\"><soap:Body>{message}</soap:Body></soap:Envelope>", System.Text.Encoding.UTF8, "text/xml");
+            using var content = new StringContent(SamlSoap.Envelope(message), System.Text.Encoding.UTF8, "text/xml");
             using var request = new HttpRequestMessage(HttpMethod.Post, sp.SloSoapUrl) { Content = content };
-            request.Headers.TryAddWithoutValidation("SOAPAction", "http://www.oasis-open.org/committees/security");
+            request.Headers.TryAddWithoutValidation("SOAPAction", SamlSoap.Action);
             using var response = await httpClients.CreateClient(Login.UpstreamSignIn.HttpClientName).SendAsync(request, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {

@@ -145,13 +145,17 @@ public static class SamlDocuments
     }
 
     /// <summary>A LogoutResponse, DEFLATE-compressed and base64-encoded for the HTTP-Redirect binding (signed in the query).</summary>
-    public static string LogoutResponse(string idpEntityId, string destination, string inResponseTo, string status, DateTimeOffset now)
+    public static string LogoutResponse(string issuer, string destination, string inResponseTo, string status, DateTimeOffset now) =>
+        Deflated(LogoutResponseDocument(issuer, destination, inResponseTo, status, now));
+
+    /// <summary>The same LogoutResponse as a document, for a binding that carries it whole (SOAP: no Destination) and signs it in place.</summary>
+    public static XmlDocument LogoutResponseDocument(string issuer, string? destination, string inResponseTo, string status, DateTimeOffset now)
     {
         var (document, response) = NewMessage("samlp:LogoutResponse", NewId(), destination, now);
         response.SetAttribute("InResponseTo", inResponseTo);
-        Add(document, response, SamlNames.Assertion, "saml:Issuer").InnerText = idpEntityId;
+        Add(document, response, SamlNames.Assertion, "saml:Issuer").InnerText = issuer;
         Add(document, Add(document, response, SamlNames.Protocol, "samlp:Status"), SamlNames.Protocol, "samlp:StatusCode").SetAttribute("Value", status);
-        return Deflated(document);
+        return document;
     }
 
     /// <summary>
@@ -198,7 +202,7 @@ public static class SamlDocuments
 
     /// <summary>The tenant as SAML SP: where responses and logout messages come, and the key its requests are signed with.</summary>
     /// <param name="acsUrls">The ACS endpoints, the default first (index 0), then one per custom domain.</param>
-    public static string SpMetadata(string entityId, IReadOnlyList<string> acsUrls, string sloUrl, SamlKeySet keys)
+    public static string SpMetadata(string entityId, IReadOnlyList<string> acsUrls, string sloUrl, string soapSloUrl, SamlKeySet keys)
     {
         var document = new XmlDocument();
         var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
@@ -222,6 +226,9 @@ public static class SamlDocuments
         var slo = Add(document, sp, SamlNames.Metadata, "md:SingleLogoutService");
         slo.SetAttribute("Binding", SamlNames.RedirectBinding);
         slo.SetAttribute("Location", sloUrl);
+        var soap = Add(document, sp, SamlNames.Metadata, "md:SingleLogoutService");
+        soap.SetAttribute("Binding", SamlNames.SoapBinding);
+        soap.SetAttribute("Location", soapSloUrl);
         foreach (var format in new[] { "emailAddress", "persistent" })
         {
             Add(document, sp, SamlNames.Metadata, "md:NameIDFormat").InnerText = SamlNames.NameIdFormats[format];
@@ -334,14 +341,18 @@ public static class SamlDocuments
     }
 
     /// <summary>A protocol message's document and root, with what every request and response carries (SAML Core §3.2.1, §3.2.2).</summary>
-    private static (XmlDocument Document, XmlElement Root) NewMessage(string qualifiedName, string id, string destination, DateTimeOffset now)
+    private static (XmlDocument Document, XmlElement Root) NewMessage(string qualifiedName, string id, string? destination, DateTimeOffset now)
     {
         var document = new XmlDocument();
         var root = Add(document, document, SamlNames.Protocol, qualifiedName);
         root.SetAttribute("ID", id);
         root.SetAttribute("Version", "2.0");
         root.SetAttribute("IssueInstant", Instant(now));
-        root.SetAttribute("Destination", destination);
+        if (destination is not null)
+        {
+            root.SetAttribute("Destination", destination);
+        }
+
         return (document, root);
     }
 

@@ -271,6 +271,10 @@ public sealed record SamlSpInfo(
     [property: JsonPropertyName("acsUrl")] string AcsUrl,
     [property: JsonPropertyName("sloUrl")] string SloUrl)
 {
+    /// <summary>Where the IdP may end sessions over the back channel (SOAP), without a browser.</summary>
+    [JsonPropertyName("sloSoapUrl")]
+    public string? SloSoapUrl { get; init; }
+
     /// <summary>The ACS on each of the tenant's verified custom domains (listed in the SP metadata too), for sign-ins that begin there.</summary>
     [JsonPropertyName("customDomainAcsUrls")]
     public IReadOnlyList<string> CustomDomainAcsUrls { get; init; } = [];
@@ -329,6 +333,7 @@ public sealed record SamlIdpResponse(
             new SamlSpInfo(SamlNames.SpEntityId(options, slug), SamlNames.SpUrl(options, slug, "metadata"), SamlNames.SpUrl(options, slug, "acs"), SamlNames.SpUrl(options, slug, "slo"))
             {
                 CustomDomainAcsUrls = [.. (tenant.Tenant?.Domains ?? []).Select(domain => SamlNames.SpAcsUrl(options, slug, domain))],
+                SloSoapUrl = SamlNames.SpUrl(options, slug, "slo/soap"),
             },
             provider.CreatedAt, provider.UpdatedAt)
         {

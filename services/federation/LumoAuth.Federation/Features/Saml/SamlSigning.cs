@@ -183,6 +183,26 @@ public static class SamlSignatures
         return first ?? "no certificate is registered to check the signature with";
     }
 
+    /// <summary>
+    /// The same checks for a message inside another document (the SOAP binding's envelope): exactly one signature in the
+    /// whole document, a child of the message, and one element with an ID, the message.
+    /// </summary>
+    public static string? VerifyEnclosed(XmlDocument document, XmlElement message, X509Certificate2 certificate)
+    {
+        if (document.GetElementsByTagName("Signature", SamlNames.XmlDsig) is not { Count: 1 } all
+            || SamlMessages.Child(message, SamlNames.XmlDsig, "Signature") is not { } signature || all[0] != signature)
+        {
+            return "the message must carry exactly one signature, on itself";
+        }
+
+        if (document.SelectNodes("//*[@ID]") is not { Count: 1 } identified || identified[0] != message)
+        {
+            return "the envelope holds an element with an ID besides the message";
+        }
+
+        return VerifyElement(message, signature, certificate);
+    }
+
     public static string? VerifyEnveloped(XmlDocument document, X509Certificate2 certificate)
     {
         var root = document.DocumentElement!;

@@ -30,6 +30,7 @@ public static partial class SamlSpEndpoints
         sp.MapPost("/acs", AcsAsync).DisableAntiforgery();
         sp.MapGet("/complete", CompleteAsync);
         sp.MapMethods("/slo", ["GET", "POST"], SingleLogoutAsync).DisableAntiforgery();
+        sp.MapPost("/slo/soap", BackChannelLogoutAsync).DisableAntiforgery();
         sp.MapGet("/logout/{logoutId}", LogoutAtIdpAsync);
         app.MapPost(InternalRoutes.SamlLogouts, StartLogoutAsync).RequireAuthorization(Policies.Internal).WithTags("Internal").WithName("InternalSamlLogout");
         // The enterprise SSO guide's ACS path.
@@ -51,7 +52,7 @@ public static partial class SamlSpEndpoints
             SamlDocuments.SpMetadata(
                 SamlNames.SpEntityId(options, slug),
                 [SamlNames.SpAcsUrl(options, slug), .. (services.Tenant.Tenant?.Domains ?? []).Select(domain => SamlNames.SpAcsUrl(options, slug, domain))],
-                SamlNames.SpUrl(options, slug, "slo"), keys),
+                SamlNames.SpUrl(options, slug, "slo"), SamlNames.SpUrl(options, slug, "slo/soap"), keys),
             "application/samlmetadata+xml; charset=utf-8");
     }
 
@@ -317,6 +318,98 @@ public static partial class SamlSpEndpoints
 
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
         return SamlBindings.LogoutAnswer(http, SamlNames.SpEntityId(services.Options.Value, slug), sloUrl, request.Id, status, message.RelayState, key, now);
+    }
+
+    /// <summary>
+    /// IdP-initiated logout over the back channel (SAML Bindings §3.2, SOAP; Profiles §4.4.3.3): the IdP posts a
+    /// LogoutRequest, signed in the message, naming the person (and its session indexes), with no browser involved. Every
+    /// session of the user that NameID is linked to which that IdP opened with it (of those indexes, when named) ends,
+    /// whichever browser holds it. The answer is our LogoutResponse, signed, in a SOAP envelope: Success, or Requester
+    /// (unknown sender, bad signature, replay, a NameID linked to nobody), or Responder when the sessions cannot be reached.
+    /// A body that is no SOAP envelope holding a LogoutRequest is a SOAP fault (400).
+    /// </summary>
+    public static async Task<IResult> BackChannelLogoutAsync(HttpContext http, [AsParameters] SpServices services)
+    {
+        var body = await ReadBodyAsync(http.Request, SamlMessages.MaxMessageBytes, http.RequestAborted);
+        var envelope = body is null ? null : SamlMessages.Load(body);
+        if ((envelope is null ? null : SamlSoap.MessageOf(envelope)) is not { LocalName: "LogoutRequest", NamespaceURI: SamlNames.Protocol } element)
+        {
+            return Results.Content(SamlSoap.Fault("The body must be a SOAP 1.1 envelope holding one SAML LogoutRequest (at most 64 KB)."),
+                SamlSoap.ContentType, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var (tenantId, slug, now) = (services.Tenant.TenantId, services.Tenant.Slug, services.Time.GetUtcNow());
+        // Its fields are read from a document of its own (the reader expects the message at the root).
+        var (request, problem) = SamlMessages.ReadLogoutRequest(SamlMessages.Load(System.Text.Encoding.UTF8.GetBytes(element.OuterXml))!, now);
+        var provider = request is null ? null : await services.Db.IdentityProviders.AsNoTracking()
+            .Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).FirstOrDefaultAsync(p => p.Saml!.EntityId == request.Issuer, http.RequestAborted);
+        problem ??= provider is null ? "it comes from no identity provider of this organisation" : null;
+        // Signed in the message (there is no query to sign on this binding), checked where it stands in the envelope.
+        problem ??= SamlSignatures.WithAny(provider!.Saml!.SigningCertificates(), certificate => SamlSignatures.VerifyEnclosed(envelope!, element, certificate));
+        if (problem is null && !await services.SamlStates.FirstUseAsync(tenantId, provider!.Id, "logout:" + request!.Id))
+        {
+            problem = "it was answered already";
+        }
+
+        var status = SamlNames.Requester;
+        if (problem is null && request!.NameId is { Length: > 0 } nameId
+            && await services.Db.ExternalIdentities.AsNoTracking().Where(i => i.ProviderId == provider!.Id && i.Subject == nameId)
+                .Select(i => (Guid?)i.UserId).FirstOrDefaultAsync(http.RequestAborted) is { } userId)
+        {
+            try
+            {
+                await services.Subjects.EndIdpSessionsAsync(new IdpSessionLogoutRequest(tenantId, userId, provider!.Id, nameId, request.SessionIndexes), http.RequestAborted);
+                status = SamlNames.Success;
+            }
+            catch (DependencyUnavailableException)
+            {
+                status = SamlNames.Responder;
+            }
+        }
+        else
+        {
+            problem ??= "its NameID is linked to nobody here";
+        }
+
+        if (problem is not null)
+        {
+            LogRefused(services.Logger, tenantId, provider?.Id ?? Guid.Empty, "back-channel logout: " + problem);
+        }
+
+        if (request is null)
+        {
+            return Results.Content(SamlSoap.Fault($"The LogoutRequest cannot be used: {problem}."), SamlSoap.ContentType, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        var answer = SamlDocuments.LogoutResponseDocument(SamlNames.SpEntityId(services.Options.Value, slug), null, request.Id, status, now);
+        var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
+        SamlSignatures.Sign(answer.DocumentElement!, answer.DocumentElement!.GetAttribute("ID"), key);
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Content(SamlSoap.Envelope(answer.DocumentElement.OuterXml), SamlSoap.ContentType);
+    }
+
+    /// <summary>The request's body, or null when it is longer than <paramref name="max"/> bytes.</summary>
+    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > max)
+        {
+            return null;
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        {
+            if (buffer.Length + read > max)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 
     /// <summary>A SAML IdP of the tenant by id, or (none named) its first enabled one.</summary>

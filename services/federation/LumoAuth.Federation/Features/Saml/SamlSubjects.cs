@@ -42,6 +42,13 @@ public sealed class SamlSubjects(IHttpClientFactory httpClientFactory)
         return true;
     }
 
+    /// <summary>Ends the user's sessions an outside SAML IdP opened (its back-channel logout); how many ended.</summary>
+    public async Task<int> EndIdpSessionsAsync(IdpSessionLogoutRequest request, CancellationToken cancellationToken)
+    {
+        using var response = await CallTokenAsync(InternalRoutes.IdpSessionLogouts, request, cancellationToken);
+        return response.StatusCode == HttpStatusCode.NotFound ? 0 : (await response.Content.ReadFromJsonAsync<IdpSessionLogoutResult>(cancellationToken))!.Ended;
+    }
+
     /// <summary>The user's profile, or null when the tenant has no such user.</summary>
     public async Task<UserProfile?> ProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
     {
@@ -63,7 +70,7 @@ public sealed class SamlSubjects(IHttpClientFactory httpClientFactory)
         }
     }
 
-    private async Task<HttpResponseMessage> CallTokenAsync(string route, BrowserSessionRequest body, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage> CallTokenAsync<T>(string route, T body, CancellationToken cancellationToken)
     {
         try
         {

@@ -23,6 +23,7 @@ public static class BrowserSessionEndpoints
         var internalApi = app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost(InternalRoutes.BrowserSession, CurrentAsync).WithName("InternalBrowserSession");
         internalApi.MapPost(InternalRoutes.EndBrowserSession, EndAsync).WithName("InternalEndBrowserSession");
+        internalApi.MapPost(InternalRoutes.IdpSessionLogouts, EndIdpSessionsAsync).WithName("InternalEndIdpSessions");
         return app;
     }
 
@@ -43,6 +44,38 @@ public static class BrowserSessionEndpoints
 
         await services.Revocation.RevokeSessionAsync(session.UserId, session.SessionId, SessionRevocation.Reasons.Logout, cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    /// <summary>
+    /// Ends the user's live sessions that the outside SAML IdP opened with that NameID (and, when named, those session
+    /// indexes): its back-channel logout. Their tokens and grants go as at any revocation, and the apps they signed in to
+    /// are told over their own back channels.
+    /// </summary>
+    private static async Task<IResult> EndIdpSessionsAsync(IdpSessionLogoutRequest request, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || await services.Tenants.FindByIdAsync(request.TenantId, cancellationToken) is not { } tenant)
+        {
+            return TypedResults.NotFound();
+        }
+
+        services.Tenant.Set(tenant);
+        var candidates = await services.Db.Sessions.AsNoTracking()
+            .Where(s => s.TenantId == tenant.Id && s.UserId == request.UserId && s.RevokedAt == null && s.SamlSession != null)
+            .Select(s => new { s.Id, s.SamlSession })
+            .ToListAsync(cancellationToken);
+        var ended = 0;
+        foreach (var candidate in candidates)
+        {
+            var opened = System.Text.Json.JsonSerializer.Deserialize<SamlIdpSession>(candidate.SamlSession!);
+            if (opened is not null && opened.ProviderId == request.ProviderId && string.Equals(opened.NameId, request.NameId, StringComparison.Ordinal)
+                && (request.SessionIndexes is not { Count: > 0 } indexes || (opened.SessionIndex is { } index && indexes.Contains(index, StringComparer.Ordinal)))
+                && await services.Revocation.RevokeSessionAsync(request.UserId, candidate.Id, SessionRevocation.Reasons.IdpLogout, cancellationToken))
+            {
+                ended++;
+            }
+        }
+
+        return TypedResults.Ok(new IdpSessionLogoutResult(ended));
     }
 
     private static async Task<BrowserSessionInfo?> ResolveAsync(BrowserSessionRequest request, SessionServices services, CancellationToken cancellationToken)

@@ -46,6 +46,9 @@ public sealed partial class SessionRevocation(
 
         /// <summary>The user ended it from their account page.</summary>
         public const string User = "user";
+
+        /// <summary>The outside SAML IdP that opened it ended its own session over the back channel (SOAP single logout).</summary>
+        public const string IdpLogout = "idp_logout";
     }
 
     /// <summary>
