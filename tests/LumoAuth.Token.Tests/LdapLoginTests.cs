@@ -469,11 +469,17 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         Assert.False((await UserAsync(setup.UserId.ToString())).GetProperty("blocked").GetBoolean());
         Assert.Equal(0, (await SyncAsync()).GetProperty("blocked").GetInt32());
 
-        // Back in the directory: unblocked by the next import, and signing in again.
+        // Back in the directory: unblocked by the next import…
         TestDirectory.Replace(adaDn, "description", "active");
         Assert.Equal(1, (await SyncAsync()).GetProperty("unblocked").GetInt32());
         Assert.False((await UserAsync(adaId)).GetProperty("blocked").GetBoolean());
+
+        // …or at once by a sign-in with the directory, which has just vouched for them.
+        TestDirectory.Replace(adaDn, "description", "disabled");
+        Assert.Equal(1, (await SyncAsync()).GetProperty("blocked").GetInt32());
+        TestDirectory.Replace(adaDn, "description", "active");
         Assert.Equal(adaId, (await SignInToClientAsync(setup, providerId, ada, Password)).Subject);
+        Assert.False((await UserAsync(adaId)).GetProperty("blocked").GetBoolean());
 
         // An administrator who blocks someone the directory had blocked takes the block over: the directory's return lifts nothing.
         TestDirectory.Replace(adaDn, "description", "disabled");
@@ -544,6 +550,69 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
         var removed = (await HttpAssert.JsonAsync(
             await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers/{providerId}", new { caCertificate = "" }), HttpStatusCode.OK)).GetProperty("data");
         Assert.Equal(JsonValueKind.Null, removed.GetProperty("caCertificate").ValueKind);
+    }
+
+    [Fact]
+    public async Task AChangesOnlyImport_ReadsTheEntriesChangedSinceTheLastImport_InTheDirectorysOwnClock()
+    {
+        var setup = await suite.SetUpAsync();
+        var unit = TestDirectory.AddUnit("u" + Uid());
+        var (ada, bob, carol) = (Uid(), Uid(), Uid());
+        var bobDn = TestDirectory.AddPerson(bob, Password, mail: $"{bob}@corp.example.com", givenName: "Bob", under: unit);
+        // The directory's clock counts whole seconds: Ada's entry is a second younger than Bob's.
+        await Task.Delay(1100);
+        var adaDn = TestDirectory.AddPerson(ada, Password, mail: $"{ada}@corp.example.com", givenName: "Ada", under: unit);
+        var provider = await AddDirectoryAsync(setup.Tenant, new { baseDn = unit, updateUserOnLogin = true, changedSyncIntervalMinutes = 5 });
+        var id = provider.GetProperty("id").GetString()!;
+        Assert.Equal(5, provider.GetProperty("changedSyncIntervalMinutes").GetInt32());
+        using var api = suite.FederationAdmin(setup.Tenant);
+        var url = $"{setup.Tenant.Api}/admin/ldap-providers/{id}";
+        async Task<JsonElement> SyncAsync(bool changesOnly) =>
+            (await HttpAssert.JsonAsync(await api.PostAsync($"{url}/sync" + (changesOnly ? "?changesOnly=true" : string.Empty), null), HttpStatusCode.OK)).GetProperty("data");
+
+        // Never imported: the changes are everything.
+        var first = await SyncAsync(changesOnly: true);
+        Assert.Equal((false, 2, 2), (first.GetProperty("changesOnly").GetBoolean(), first.GetProperty("found").GetInt32(), first.GetProperty("created").GetInt32()));
+        var shown = (await HttpAssert.JsonAsync(await api.GetAsync(url), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(first.GetProperty("at").GetDateTimeOffset(), shown.GetProperty("lastFullSyncAt").GetDateTimeOffset());
+
+        // Ada changes a second later: only her entry is read, and her name follows.
+        await Task.Delay(1100);
+        TestDirectory.Replace(adaDn, "givenName", "Augusta");
+        var changed = await SyncAsync(changesOnly: true);
+        Assert.Equal((true, 1, 1), (changed.GetProperty("changesOnly").GetBoolean(), changed.GetProperty("found").GetInt32(), changed.GetProperty("updated").GetInt32()));
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var user = (await HttpAssert.JsonAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{await UserIdAsync(setup, $"{ada}@corp.example.com")}"), HttpStatusCode.OK)).GetProperty("data");
+            Assert.Equal("Augusta", user.GetProperty("givenName").GetString());
+        }
+
+        // A newcomer is a change; someone who left is not one a changes-only import can see — a whole import does.
+        TestDirectory.AddPerson(carol, Password, mail: $"{carol}@corp.example.com", under: unit);
+        TestDirectory.Delete(bobDn);
+        var newcomer = await SyncAsync(changesOnly: true);
+        Assert.Equal((1, 0), (newcomer.GetProperty("created").GetInt32(), newcomer.GetProperty("vanished").GetInt32()));
+        var whole = await SyncAsync(changesOnly: false);
+        Assert.Equal((false, 2, 1), (whole.GetProperty("changesOnly").GetBoolean(), whole.GetProperty("found").GetInt32(), whole.GetProperty("vanished").GetInt32()));
+
+        // On schedule: with only a changes interval, the job reads changes.
+        using (var scope = suite.Federation.Services.CreateScope())
+        {
+            Assert.True(await LumoAuth.Federation.Features.Ldap.LdapSyncJob.ImportDueAsync(
+                scope.ServiceProvider.GetRequiredService<IServiceScopeFactory>(), DateTimeOffset.UtcNow.AddMinutes(6), CancellationToken.None) >= 1);
+        }
+
+        var scheduled = (await HttpAssert.JsonAsync(await api.GetAsync(url), HttpStatusCode.OK)).GetProperty("data").GetProperty("lastSync");
+        Assert.True(scheduled.GetProperty("changesOnly").GetBoolean());
+        Assert.True(scheduled.GetProperty("at").GetDateTimeOffset() > whole.GetProperty("at").GetDateTimeOffset());
+
+        foreach (var minutes in new[] { 4, -1, 20000 })
+        {
+            await ApiAssert.ErrorAsync(await api.PatchAsJsonAsync(url, new { changedSyncIntervalMinutes = minutes }), 400, "validation_error");
+        }
+
+        var off = (await HttpAssert.JsonAsync(await api.PatchAsJsonAsync(url, new { changedSyncIntervalMinutes = 0 }), HttpStatusCode.OK)).GetProperty("data");
+        Assert.Equal(JsonValueKind.Null, off.GetProperty("changedSyncIntervalMinutes").ValueKind);
     }
 
     [Fact]

@@ -207,8 +207,23 @@ public sealed class LdapSettings
     /// <summary>How often the directory's people are imported (users made and linked before they first sign in); null: only when asked.</summary>
     public int? SyncIntervalMinutes { get; set; }
 
+    /// <summary>
+    /// How often only the entries changed since the last import are read (Keycloak's "changed users sync"); null: never.
+    /// Between complete imports: only a complete one finds who left.
+    /// </summary>
+    public int? ChangedSyncIntervalMinutes { get; set; }
+
     /// <summary>What the last import found and did; null before the first. Written on its own (jsonb_set), never with the settings.</summary>
     public LdapSyncSummary? LastSync { get; set; }
+
+    /// <summary>When the last complete import ran (the schedule of complete imports counts from it). Written with <see cref="LastSync"/>.</summary>
+    public DateTimeOffset? LastFullSyncAt { get; set; }
+
+    /// <summary>
+    /// The latest <c>modifyTimestamp</c> an import saw, in the directory's own clock and words (generalized time): the next
+    /// changes-only import reads the entries changed since. Written with <see cref="LastSync"/>.
+    /// </summary>
+    public string? SyncHighWater { get; set; }
 }
 
 /// <summary>One import of a directory's people: when, what it found and did, and what stopped it, if anything.</summary>
@@ -242,6 +257,9 @@ public sealed class LdapSyncSummary
 
     /// <summary>Users the directory made and had blocked that it lists again, unblocked now.</summary>
     public int Unblocked { get; set; }
+
+    /// <summary>Whether only the entries changed since the import before were read (no one is found gone by such an import).</summary>
+    public bool ChangesOnly { get; set; }
 
     /// <summary>Whether the directory listed more entries than one import takes (the rest, and vanished entries, wait).</summary>
     public bool Truncated { get; set; }

@@ -378,6 +378,10 @@ namespace LumoAuth.Federation.Data.Migrations
 
                             b1.Property<string>("BindDn");
 
+                            b1.Property<string>("CaCertificate");
+
+                            b1.Property<int?>("ChangedSyncIntervalMinutes");
+
                             b1.PrimitiveCollection<string>("DefaultRoles")
                                 .IsRequired();
 
@@ -399,6 +403,8 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.Property<string>("IdAttribute")
                                 .IsRequired();
 
+                            b1.Property<DateTimeOffset?>("LastFullSyncAt");
+
                             b1.Property<string>("NameAttribute")
                                 .IsRequired();
 
@@ -412,6 +418,8 @@ namespace LumoAuth.Federation.Data.Migrations
                             b1.Property<string>("ProtectedBindPassword");
 
                             b1.Property<bool>("StartTls");
+
+                            b1.Property<string>("SyncHighWater");
 
                             b1.Property<int?>("SyncIntervalMinutes");
 
@@ -465,6 +473,10 @@ namespace LumoAuth.Federation.Data.Migrations
 
                                     b2.Property<DateTimeOffset>("At");
 
+                                    b2.Property<int>("Blocked");
+
+                                    b2.Property<bool>("ChangesOnly");
+
                                     b2.Property<int>("Created");
 
                                     b2.Property<int>("Failed");
@@ -478,6 +490,8 @@ namespace LumoAuth.Federation.Data.Migrations
                                     b2.Property<int>("Skipped");
 
                                     b2.Property<bool>("Truncated");
+
+                                    b2.Property<int>("Unblocked");
 
                                     b2.Property<int>("Updated");
 

@@ -39,6 +39,9 @@ public sealed record LdapOutcome(LdapVerdict Verdict, LdapAccount? Account = nul
 
     /// <summary>Whether the listing stopped at its cap (or the directory's) before the last entry.</summary>
     public bool Truncated { get; init; }
+
+    /// <summary>The latest <c>modifyTimestamp</c> among the listed entries (as the directory wrote it); null when none had one.</summary>
+    public string? HighWater { get; init; }
 }
 
 /// <summary>
@@ -102,8 +105,29 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
     /// page, at most <paramref name="maxEntries"/> (<see cref="LdapOutcome.Truncated"/> beyond), each read as at sign-in;
     /// with nested groups, each group's parents are read once for the whole listing.
     /// </summary>
-    public Task<LdapOutcome> ListAsync(LdapSettings settings, string? bindPassword, int maxEntries, CancellationToken cancellationToken) =>
-        RunAsync(settings, host => List(settings, host, bindPassword, maxEntries), cancellationToken, ListTimeout);
+    /// <param name="changedSince">Only entries whose <c>modifyTimestamp</c> is at or after this generalized time (the directory's clock).</param>
+    public Task<LdapOutcome> ListAsync(LdapSettings settings, string? bindPassword, int maxEntries, CancellationToken cancellationToken, string? changedSince = null) =>
+        RunAsync(settings, host => List(settings, host, bindPassword, maxEntries, changedSince), cancellationToken, ListTimeout);
+
+    /// <summary>The operational attribute every directory keeps of an entry's last change (AD constructs it from <c>whenChanged</c>).</summary>
+    private const string ModifyTimestamp = "modifyTimestamp";
+
+    /// <summary>A generalized time (RFC 4517 §3.3.13) as a UTC instant; null when it is not one.</summary>
+    public static DateTimeOffset? ParseGeneralizedTime(string? value)
+    {
+        if (value is not { Length: >= 15 } || !value.EndsWith('Z')
+            || !DateTimeOffset.TryParseExact(value[..14], "yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture,
+                System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var instant))
+        {
+            return null;
+        }
+
+        return instant;
+    }
+
+    /// <summary>An instant as a generalized time in whole seconds, the form both OpenLDAP and Active Directory take in filters.</summary>
+    public static string FormatGeneralizedTime(DateTimeOffset instant) =>
+        instant.UtcDateTime.ToString("yyyyMMddHHmmss", System.Globalization.CultureInfo.InvariantCulture) + ".0Z";
 
     /// <summary>Runs <paramref name="work"/> against the directory's checked address, within the limits on blocked threads.</summary>
     private async Task<LdapOutcome> RunAsync(LdapSettings settings, Func<string, LdapOutcome> work, CancellationToken cancellationToken, TimeSpan? total = null)
@@ -330,7 +354,7 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
         }
     }
 
-    private LdapOutcome List(LdapSettings settings, string host, string? bindPassword, int maxEntries)
+    private LdapOutcome List(LdapSettings settings, string host, string? bindPassword, int maxEntries, string? changedSince)
     {
         try
         {
@@ -341,8 +365,14 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
             }
 
             var filter = settings.UserFilter.Replace("{username}", "*", StringComparison.Ordinal);
+            if (ParseGeneralizedTime(changedSince) is { } since)
+            {
+                filter = $"(&{filter}({ModifyTimestamp}>={FormatGeneralizedTime(since)}))";
+            }
+
             var paging = new PageResultRequestControl(PageSize) { IsCritical = false };
-            var search = new SearchRequest(settings.BaseDn, filter, SearchScope.Subtree, Attributes(settings)) { TimeLimit = StepTimeout };
+            var search = new SearchRequest(settings.BaseDn, filter, SearchScope.Subtree, [.. Attributes(settings), ModifyTimestamp]) { TimeLimit = StepTimeout };
+            DateTimeOffset? highWater = null;
             search.Controls.Add(paging);
             var accounts = new List<LdapAccount>();
             var truncated = false;
@@ -370,6 +400,10 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
                     if (Read(settings, entry) is { } account)
                     {
                         accounts.Add(account);
+                        if (entry.Attributes[ModifyTimestamp] is { Count: > 0 } stamps && ParseGeneralizedTime(stamps[0] as string) is { } stamp && !(stamp <= highWater))
+                        {
+                            highWater = stamp;
+                        }
                     }
                 }
 
@@ -394,7 +428,10 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
                 }
             }
 
-            return new LdapOutcome(LdapVerdict.Success) { Accounts = accounts, Truncated = truncated };
+            return new LdapOutcome(LdapVerdict.Success)
+            {
+                Accounts = accounts, Truncated = truncated, HighWater = highWater is { } latest ? FormatGeneralizedTime(latest) : null,
+            };
         }
         catch (Exception exception) when (exception is LdapException or DirectoryException)
         {

@@ -153,7 +153,7 @@ public static partial class LdapProviderEndpoints
     /// Imports the directory's people now (<see cref="LdapSync"/>) and answers what it did; the same summary is kept as the
     /// provider's <c>lastSync</c>. A directory that cannot be read is a summary with its <c>problem</c>, as the test's.
     /// </summary>
-    public static async Task<IResult> SyncAsync(Guid providerId, FederationDbContext db, TenantContext tenant, LdapSync sync, CancellationToken cancellationToken)
+    public static async Task<IResult> SyncAsync(Guid providerId, bool? changesOnly, FederationDbContext db, TenantContext tenant, LdapSync sync, CancellationToken cancellationToken)
     {
         if (await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == providerId && p.Type == ProviderTypes.Ldap, cancellationToken) is not { Ldap: not null } provider)
         {
@@ -165,13 +165,16 @@ public static partial class LdapProviderEndpoints
             return ApiErrors.Create(StatusCodes.Status409Conflict, "provider_disabled", "A disabled directory is not imported");
         }
 
-        return await sync.RunAsync(db, tenant, provider, cancellationToken) is { } summary
+        return await sync.RunAsync(db, tenant, provider, cancellationToken, changesOnly == true) is { } summary
             ? TypedResults.Ok(new DataResponse<LdapSyncResponse>(LdapSyncResponse.From(summary)))
             : ApiErrors.Create(StatusCodes.Status409Conflict, "sync_in_progress", "The directory is being imported already; its summary will be the provider's lastSync");
     }
 
     /// <summary>The shortest and longest schedule of imports: a directory is not read more than every quarter hour.</summary>
     private const int MinSyncMinutes = 15;
+
+    /// <summary>Changes only are cheap to read (the directory's index on <c>modifyTimestamp</c> answers): every 5 minutes at most.</summary>
+    private const int MinChangedSyncMinutes = 5;
     private const int MaxSyncMinutes = 7 * 24 * 60;
 
     /// <summary>Removes the directory and every account linked through it (their users stay).</summary>
@@ -233,6 +236,8 @@ public static partial class LdapProviderEndpoints
             "groupRoles", $"must name at most {MaxMappedRoles} roles in all");
         validation.Check(request.SyncIntervalMinutes is null or 0 or (>= MinSyncMinutes and <= MaxSyncMinutes), "syncIntervalMinutes",
             $"must be {MinSyncMinutes} to {MaxSyncMinutes} minutes, or 0 to import only when asked");
+        validation.Check(request.ChangedSyncIntervalMinutes is null or 0 or (>= MinChangedSyncMinutes and <= MaxSyncMinutes), "changedSyncIntervalMinutes",
+            $"must be {MinChangedSyncMinutes} to {MaxSyncMinutes} minutes, or 0 to read changes only when asked");
         var caCertificate = request.CaCertificate is { Length: > 0 } pem ? LdapTrustedCertificates.Normalize(pem) : null;
         validation.Check(request.CaCertificate is null or "" || caCertificate is not null, "caCertificate",
             $"must be PEM text of 1 to {LdapTrustedCertificates.MaxCertificates} X.509 certificates (no private key), at most {LdapTrustedCertificates.MaxLength} characters, or empty to remove");
@@ -275,6 +280,9 @@ public static partial class LdapProviderEndpoints
             ? [.. mappings.Select(m => new LdapGroupRoles { Group = m.Group!.Trim(), Roles = [.. m.Roles!.Distinct(StringComparer.Ordinal)] })]
             : settings.GroupRoles;
         settings.SyncIntervalMinutes = request.SyncIntervalMinutes is { } minutes ? minutes == 0 ? null : minutes : settings.SyncIntervalMinutes;
+        settings.ChangedSyncIntervalMinutes = request.ChangedSyncIntervalMinutes is { } changed
+            ? changed == 0 ? null : changed
+            : settings.ChangedSyncIntervalMinutes;
         provider.IsEnabled = request.IsEnabled ?? provider.IsEnabled;
         provider.AllowSignup = request.AllowSignup ?? provider.AllowSignup;
         provider.AutoLinkUsers = request.AutoLinkUsers ?? provider.AutoLinkUsers;
@@ -328,10 +336,12 @@ public sealed record LdapSyncResponse(
     [property: JsonPropertyName("blocked")] int Blocked,
     [property: JsonPropertyName("unblocked")] int Unblocked,
     [property: JsonPropertyName("truncated")] bool Truncated,
-    [property: JsonPropertyName("problem")] string? Problem)
+    [property: JsonPropertyName("problem")] string? Problem,
+    [property: JsonPropertyName("changesOnly")] bool ChangesOnly)
 {
     public static LdapSyncResponse From(LdapSyncSummary s) =>
-        new(s.Problem is null && s.Failed == 0, s.At, s.Found, s.Created, s.Linked, s.Updated, s.Skipped, s.Failed, s.Vanished, s.Blocked, s.Unblocked, s.Truncated, s.Problem);
+        new(s.Problem is null && s.Failed == 0, s.At, s.Found, s.Created, s.Linked, s.Updated, s.Skipped, s.Failed, s.Vanished, s.Blocked, s.Unblocked, s.Truncated,
+            s.Problem, s.ChangesOnly);
 }
 
 public sealed record LdapTestResponse(
@@ -370,7 +380,8 @@ public sealed record LdapProviderRequest(
     [property: JsonPropertyName("isEnabled")] bool? IsEnabled = null,
     [property: JsonPropertyName("nestedGroups")] bool? NestedGroups = null,
     [property: JsonPropertyName("syncIntervalMinutes")] int? SyncIntervalMinutes = null,
-    [property: JsonPropertyName("caCertificate")] string? CaCertificate = null)
+    [property: JsonPropertyName("caCertificate")] string? CaCertificate = null,
+    [property: JsonPropertyName("changedSyncIntervalMinutes")] int? ChangedSyncIntervalMinutes = null)
 {
     public override string ToString() => $"LdapProviderRequest {{ Name = {Name}, Host = {Host} }}"; // never the bind password
 }
@@ -412,6 +423,14 @@ public sealed record LdapProviderResponse(
     [JsonPropertyName("syncIntervalMinutes")]
     public int? SyncIntervalMinutes { get; init; }
 
+    /// <summary>Minutes between scheduled reads of the entries changed since; null: only when asked.</summary>
+    [JsonPropertyName("changedSyncIntervalMinutes")]
+    public int? ChangedSyncIntervalMinutes { get; init; }
+
+    /// <summary>When the directory was last imported whole.</summary>
+    [JsonPropertyName("lastFullSyncAt")]
+    public DateTimeOffset? LastFullSyncAt { get; init; }
+
     [JsonPropertyName("lastSync")]
     public LdapSyncResponse? LastSync { get; init; }
 
@@ -429,7 +448,8 @@ public sealed record LdapProviderResponse(
             provider.AutoLinkUsers, provider.IsEnabled, new Contracts.Internal.LoginProvider(provider.Id, provider.Type, provider.Name).StartPath(slug),
             provider.CreatedAt, provider.UpdatedAt)
         {
-            SyncIntervalMinutes = l.SyncIntervalMinutes, LastSync = l.LastSync is { } last ? LdapSyncResponse.From(last) : null, CaCertificate = l.CaCertificate,
+            SyncIntervalMinutes = l.SyncIntervalMinutes, ChangedSyncIntervalMinutes = l.ChangedSyncIntervalMinutes, LastFullSyncAt = l.LastFullSyncAt,
+            LastSync = l.LastSync is { } last ? LdapSyncResponse.From(last) : null, CaCertificate = l.CaCertificate,
         };
     }
 }

@@ -86,6 +86,20 @@ public static partial class LdapSignInEndpoints
             return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Roles cannot be brought up to date right now");
         }
 
+        // The directory has just vouched for the person (the user filter found them and their password held): a block it
+        // made because an import missed them ends now, not at the next import.
+        if (!link.UserCreated)
+        {
+            try
+            {
+                await services.Users.ReportPresenceAsync(provider.Id, new DirectoryPresenceRequest(tenant.Id, [link.UserId], null), cancellationToken);
+            }
+            catch (DependencyUnavailableException)
+            {
+                return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "Users cannot be looked up right now");
+            }
+        }
+
         return TypedResults.Ok(new LdapSignInResponse(link.UserId, provider.Name));
     }
 

@@ -29,7 +29,11 @@ public sealed partial class LdapSync(
     private static readonly TimeSpan LockFor = TimeSpan.FromMinutes(15);
 
     /// <summary>The import's summary (also kept on the provider); null when an import of the provider is running already.</summary>
-    public async Task<LdapSyncSummary?> RunAsync(FederationDbContext db, TenantContext tenant, IdentityProvider provider, CancellationToken cancellationToken)
+    /// <param name="changesOnly">
+    /// Read only the entries changed since the latest change an import saw (<c>modifyTimestamp</c>, the directory's clock);
+    /// a directory never imported before is imported whole.
+    /// </param>
+    public async Task<LdapSyncSummary?> RunAsync(FederationDbContext db, TenantContext tenant, IdentityProvider provider, CancellationToken cancellationToken, bool changesOnly = false)
     {
         var lockKey = $"ldap-sync:{provider.Id:N}";
         var owner = Guid.NewGuid().ToString("N");
@@ -41,11 +45,17 @@ public sealed partial class LdapSync(
 
         try
         {
-            var summary = await ImportAsync(db, tenant, provider, cancellationToken);
-            // Only the summary is written: an administrator's change of the settings meanwhile stands.
-            var json = JsonSerializer.Serialize(summary);
+            var (summary, highWater) = await ImportAsync(db, tenant, provider, changesOnly && provider.Ldap!.SyncHighWater is not null, cancellationToken);
+            // Only what the import learnt is written: an administrator's change of the settings meanwhile stands.
+            var (json, full, mark) = (JsonSerializer.Serialize(summary), summary.ChangesOnly ? null : JsonSerializer.Serialize(summary.At),
+                highWater is null ? null : JsonSerializer.Serialize(highWater));
             await db.Database.ExecuteSqlInterpolatedAsync(
-                $$"""UPDATE identity_providers SET "Ldap" = jsonb_set("Ldap", '{LastSync}', {{json}}::jsonb) WHERE "Id" = {{provider.Id}} AND "Ldap" IS NOT NULL""",
+                $$"""
+                UPDATE identity_providers SET "Ldap" = jsonb_set(jsonb_set(jsonb_set("Ldap", '{LastSync}', {{json}}::jsonb),
+                    '{LastFullSyncAt}', COALESCE({{full}}::jsonb, "Ldap"->'LastFullSyncAt', 'null'::jsonb)),
+                    '{SyncHighWater}', COALESCE({{mark}}::jsonb, "Ldap"->'SyncHighWater', 'null'::jsonb))
+                WHERE "Id" = {{provider.Id}} AND "Ldap" IS NOT NULL
+                """,
                 CancellationToken.None);
             LogImported(logger, provider.Id, tenant.TenantId, summary.Found, summary.Created, summary.Linked, summary.Skipped, summary.Failed, summary.Problem);
             return summary;
@@ -56,16 +66,19 @@ public sealed partial class LdapSync(
         }
     }
 
-    private async Task<LdapSyncSummary> ImportAsync(FederationDbContext db, TenantContext tenant, IdentityProvider provider, CancellationToken cancellationToken)
+    /// <summary>What the import did, and the latest change it saw when it read everything it was to read (else null: the mark stays).</summary>
+    private async Task<(LdapSyncSummary Summary, string? HighWater)> ImportAsync(
+        FederationDbContext db, TenantContext tenant, IdentityProvider provider, bool changesOnly, CancellationToken cancellationToken)
     {
         var settings = provider.Ldap!;
-        var summary = new LdapSyncSummary { At = time.GetUtcNow() };
+        var summary = new LdapSyncSummary { At = time.GetUtcNow(), ChangesOnly = changesOnly };
         var bindPassword = settings.ProtectedBindPassword is { } sealedPassword ? secrets.Reveal(sealedPassword) : null;
-        var listing = await directory.ListAsync(settings, bindPassword, options.Value.Ldap.SyncMaxEntries, cancellationToken);
+        var listing = await directory.ListAsync(
+            settings, bindPassword, options.Value.Ldap.SyncMaxEntries, cancellationToken, changedSince: changesOnly ? settings.SyncHighWater : null);
         if (listing.Verdict != LdapVerdict.Success)
         {
             summary.Problem = listing.Problem ?? "the directory cannot be read";
-            return summary;
+            return (summary, null);
         }
 
         (summary.Found, summary.Truncated) = (listing.Accounts.Count, listing.Truncated);
@@ -114,10 +127,11 @@ public sealed partial class LdapSync(
             }
 
             // Entries that left the directory (or its filter) keep no role a group of it gave, and the users the directory
-            // made are blocked until it lists them again. Only after a complete listing: a cut-short one does not say who is gone.
+            // made are blocked until it lists them again. Only after a complete listing: a cut-short one, or one of changes,
+            // does not say who is gone.
             var listed = listing.Accounts.Select(a => a.Subject).ToHashSet(StringComparer.Ordinal);
             List<Guid> absent = [];
-            if (!listing.Truncated)
+            if (!listing.Truncated && !changesOnly)
             {
                 foreach (var (_, userId) in links.Where(l => !listed.Contains(l.Key)))
                 {
@@ -139,7 +153,8 @@ public sealed partial class LdapSync(
             summary.Problem = $"the import stopped: {exception.Message}";
         }
 
-        return summary;
+        // A listing cut short is in no order of time: the next import reads again from the same mark.
+        return (summary, summary.Problem is null && !listing.Truncated ? listing.HighWater : null);
     }
 
     [LoggerMessage(Level = LogLevel.Information,
@@ -160,24 +175,25 @@ public sealed class LdapSyncJob(IServiceScopeFactory scopeFactory, TimeProvider 
     protected override async Task RunOnceAsync(IServiceProvider services, CancellationToken cancellationToken) =>
         await ImportDueAsync(services.GetRequiredService<IServiceScopeFactory>(), Time.GetUtcNow(), cancellationToken);
 
-    /// <summary>Imports the directories due at <paramref name="now"/>; how many were imported.</summary>
+    /// <summary>Imports the directories due at <paramref name="now"/>, whole or their changes; how many were imported.</summary>
     public static async Task<int> ImportDueAsync(IServiceScopeFactory scopes, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        List<(Guid Id, Guid TenantId)> due;
+        List<(Guid Id, Guid TenantId, bool ChangesOnly)> due;
         using (var scope = scopes.CreateScope())
         {
             var scheduled = await scope.ServiceProvider.GetRequiredService<FederationDbContext>().IdentityProviders.IgnoreQueryFilters().AsNoTracking()
-                .Where(p => p.Type == ProviderTypes.Ldap && p.IsEnabled && p.Ldap!.SyncIntervalMinutes != null)
+                .Where(p => p.Type == ProviderTypes.Ldap && p.IsEnabled && (p.Ldap!.SyncIntervalMinutes != null || p.Ldap.ChangedSyncIntervalMinutes != null))
                 .ToListAsync(cancellationToken);
             due = [.. scheduled
-                .Where(p => p.Ldap!.LastSync is not { } last || last.At <= now.AddMinutes(-p.Ldap.SyncIntervalMinutes!.Value))
-                .OrderBy(p => p.Ldap!.LastSync?.At ?? DateTimeOffset.MinValue)
+                .Select(p => (Provider: p, Due: DueImport(p.Ldap!, now)))
+                .Where(p => p.Due is not null)
+                .OrderBy(p => p.Provider.Ldap!.LastSync?.At ?? DateTimeOffset.MinValue)
                 .Take(BatchSize)
-                .Select(p => (p.Id, p.TenantId))];
+                .Select(p => (p.Provider.Id, p.Provider.TenantId, p.Due == DueKind.Changes))];
         }
 
         var imported = 0;
-        foreach (var (id, tenantId) in due)
+        foreach (var (id, tenantId, changesOnly) in due)
         {
             using var scope = scopes.CreateScope();
             var services = scope.ServiceProvider;
@@ -191,7 +207,7 @@ public sealed class LdapSyncJob(IServiceScopeFactory scopeFactory, TimeProvider 
             context.Set(tenant);
             var db = services.GetRequiredService<FederationDbContext>();
             if (await db.IdentityProviders.AsNoTracking().FirstOrDefaultAsync(p => p.Id == id, cancellationToken) is { Ldap: not null } provider
-                && await services.GetRequiredService<LdapSync>().RunAsync(db, context, provider, cancellationToken) is not null)
+                && await services.GetRequiredService<LdapSync>().RunAsync(db, context, provider, cancellationToken, changesOnly) is not null)
             {
                 imported++;
             }
@@ -199,4 +215,16 @@ public sealed class LdapSyncJob(IServiceScopeFactory scopeFactory, TimeProvider 
 
         return imported;
     }
+
+    private enum DueKind
+    {
+        Whole,
+        Changes,
+    }
+
+    /// <summary>A whole import when its interval has passed since the last whole one; else the changes, when their interval has passed since any import.</summary>
+    private static DueKind? DueImport(LdapSettings settings, DateTimeOffset now) =>
+        settings.SyncIntervalMinutes is { } whole && !(settings.LastFullSyncAt > now.AddMinutes(-whole)) ? DueKind.Whole
+        : settings.ChangedSyncIntervalMinutes is { } changes && !(settings.LastSync?.At > now.AddMinutes(-changes)) ? DueKind.Changes
+        : null;
 }
