@@ -1,8 +1,13 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.CustomDomains;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace LumoAuth.Admin.Tests;
 
@@ -134,6 +139,67 @@ public sealed class CustomDomainTests(CustomDomainFixture fixture) : IClassFixtu
         var label = $"b{Guid.NewGuid():N}"[..10];
         var added = await AddAsync(client, tenant, $"{label}.Bücher.example");
         Assert.Equal($"{label}.xn--bcher-kva.example", added["domain"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task AVerifiedDomain_WhoseOwnershipRecordIsGoneTooLong_IsNoLongerServed_AndAnotherTenantMayProveIt()
+    {
+        var (tenant, client) = await TenantAsync();
+        var name = NewDomain();
+        var added = await AddAsync(client, tenant, name);
+        Publish(added);
+        var url = $"{tenant.Api}/custom-domains/{added["id"]}";
+        await ApiAssert.OkAsync(await client.PostAsync($"{url}/verify", null));
+        await ApiAssert.OkAsync(await client.PostAsync($"{url}/primary", null));
+        using var scope = fixture.Admin.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        var verifier = scope.ServiceProvider.GetRequiredService<DomainVerifier>();
+        var options = scope.ServiceProvider.GetRequiredService<IOptions<CustomDomainOptions>>().Value;
+        var start = DateTimeOffset.UtcNow;
+        Task<int> RecheckAsync(DateTimeOffset at, DomainVerifier? asking = null) => CustomDomainRecheck.RecheckDueAsync(db, asking ?? verifier, options, at, CancellationToken.None);
+        async Task<JsonNode> DomainAsync() => (await ApiAssert.OkAsync(await client.GetAsync(url)))["data"]!;
+
+        // A day on, the record is still there: checked, nothing changes.
+        Assert.Equal(0, await RecheckAsync(start.AddDays(1).AddMinutes(1)));
+        var checkedOnce = await DomainAsync();
+        Assert.Equal(start.AddDays(1).AddMinutes(1), checkedOnce["lastCheckedAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromSeconds(1));
+        Assert.Null(checkedOnce["recordMissingSince"]);
+
+        // The record gone: still served, the owner is told when it stops being served, and it is looked for hourly.
+        fixture.Dns.Clear(DomainVerifier.ChallengeName(name));
+        var missing = start.AddDays(2).AddMinutes(2);
+        Assert.Equal(0, await RecheckAsync(missing));
+        var failing = await DomainAsync();
+        Assert.Equal("verified", failing["status"]!.GetValue<string>());
+        Assert.Equal(missing, failing["recordMissingSince"]!.GetValue<DateTimeOffset>(), TimeSpan.FromSeconds(1));
+        Assert.Contains("no TXT record", failing["lastCheckError"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        // DNS that does not answer proves nothing either way, even past the time allowed.
+        using var silent = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var deaf = new DomainVerifier(
+            Options.Create(new CustomDomainOptions { NameServers = [silent.Client.LocalEndPoint!.ToString()!], LookupTimeout = TimeSpan.FromSeconds(1) }),
+            scope.ServiceProvider.GetRequiredService<IOptions<LumoAuth.ServiceDefaults.LumoAuthOptions>>());
+        Assert.Equal(0, await RecheckAsync(missing + options.UnverifyAfter + TimeSpan.FromHours(1), deaf));
+        var unanswered = await DomainAsync();
+        Assert.Equal("verified", unanswered["status"]!.GetValue<string>());
+        Assert.Equal(missing, unanswered["recordMissingSince"]!.GetValue<DateTimeOffset>(), TimeSpan.FromSeconds(1));
+
+        // Missing for longer than the deployment allows: no longer served, nor primary, nor in the gateway's map.
+        Assert.Equal(1, await RecheckAsync(missing + options.UnverifyAfter + TimeSpan.FromHours(3)));
+        var dropped = await DomainAsync();
+        Assert.Equal(("pending", false), (dropped["status"]!.GetValue<string>(), dropped["primary"]!.GetValue<bool>()));
+        Assert.Contains("no longer served", dropped["lastCheckError"]!.GetValue<string>(), StringComparison.Ordinal);
+        using (var internalClient = fixture.Admin.Internal())
+        {
+            var routes = await internalClient.GetFromJsonAsync<List<CustomDomainRoute>>(InternalRoutes.CustomDomains);
+            Assert.DoesNotContain(routes!, r => r.Domain == name);
+        }
+
+        // The name's new holder proves it for their own tenant.
+        var (other, otherClient) = await TenantAsync();
+        var theirs = await AddAsync(otherClient, other, name);
+        Publish(theirs);
+        await ApiAssert.OkAsync(await otherClient.PostAsync($"{other.Api}/custom-domains/{theirs["id"]}/verify", null));
     }
 
     [Fact]

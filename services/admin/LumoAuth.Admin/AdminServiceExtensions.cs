@@ -40,6 +40,7 @@ public static class AdminServiceExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<LumoAuth.Admin.Features.CustomDomains.DomainVerifier>();
+        builder.Services.AddHostedService<LumoAuth.Admin.Features.CustomDomains.CustomDomainRecheck>();
         builder.Services.AddOptions<BreachCheckOptions>().BindConfiguration(BreachCheckOptions.SectionName);
         builder.Services.AddHttpClient(BreachedPasswords.HttpClientName);
         builder.Services.AddSingleton<BreachedPasswords>();

@@ -655,4 +655,7 @@ public sealed class CustomDomain
 
     /// <summary>Why the last verification failed, for the owner to fix their DNS.</summary>
     public string? LastCheckError { get; set; }
+
+    /// <summary>Since when the rechecks of a verified domain have found its ownership record gone (null while it is there).</summary>
+    public DateTimeOffset? CheckFailingSince { get; set; }
 }

@@ -10,3 +10,9 @@ public sealed record CustomDomainVerified(Guid DomainId, string Domain) : Integr
 public sealed record PrimaryDomainChanged(Guid? DomainId, string? Domain) : IntegrationEvent;
 
 public sealed record CustomDomainRemoved(Guid DomainId, string Domain) : IntegrationEvent;
+
+/// <summary>
+/// The domain's ownership record has been gone from DNS for longer than the deployment allows: it is no longer served
+/// (nor primary), and another tenant may prove it. Verifying it again serves it again.
+/// </summary>
+public sealed record CustomDomainUnverified(Guid DomainId, string Domain) : IntegrationEvent;

@@ -269,11 +269,18 @@ public sealed record CustomDomainResponse(
     Guid Id, string Domain, string Status, bool Primary, DateTimeOffset CreatedAt, DateTimeOffset? VerifiedAt,
     DateTimeOffset? LastCheckedAt, string? LastCheckError, IReadOnlyList<DnsRecordResponse> DnsRecords)
 {
+    /// <summary>Since when a verified domain's ownership record has been missing at its rechecks (it stops being served after a while).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DateTimeOffset? RecordMissingSince { get; init; }
+
     public static CustomDomainResponse From(CustomDomain domain, string target) => new(
         domain.Id, domain.Domain, domain.VerifiedAt is null ? "pending" : "verified", domain.IsPrimary, domain.CreatedAt, domain.VerifiedAt,
         domain.LastCheckedAt, domain.LastCheckError,
         [
             new("TXT", DomainVerifier.ChallengeName(domain.Domain), DomainVerifier.ChallengeValue(domain.VerificationToken)),
             new("CNAME", domain.Domain, target),
-        ]);
+        ])
+    {
+        RecordMissingSince = domain.CheckFailingSince,
+    };
 }

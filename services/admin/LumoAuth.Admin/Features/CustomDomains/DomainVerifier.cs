@@ -62,6 +62,30 @@ public sealed class DomainVerifier(IOptions<CustomDomainOptions> options, IOptio
         return new DomainCheck(owned, routed, problems);
     }
 
+    /// <summary>
+    /// Whether the ownership record is still published (a recheck of a verified domain; routing is not asked again, as a
+    /// proxy or CDN may stand in front since): true or false when DNS answered, null when it did not (a timeout, a server
+    /// failure), which proves nothing either way.
+    /// </summary>
+    public async Task<bool?> OwnershipAsync(string domain, string token, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await _dns.QueryAsync(ChallengeName(domain), QueryType.TXT, QueryClass.IN, cancellationToken);
+            if (response.HasError && response.Header.ResponseCode != DnsHeaderResponseCode.NotExistentDomain)
+            {
+                return null;
+            }
+
+            var expected = ChallengeValue(token);
+            return response.Answers.OfType<TxtRecord>().Any(record => record.Text.Any(text => string.Equals(text, expected, StringComparison.Ordinal)));
+        }
+        catch (Exception ex) when (ex is DnsResponseException or DnsResponseParseException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>For a zone apex, which cannot hold a CNAME: every address it names must be one of the target's.</summary>
     private async Task<bool> AreTargetAddressesAsync(HashSet<IPAddress> addresses, CancellationToken cancellationToken)
     {
