@@ -616,6 +616,62 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
     }
 
     [Fact]
+    public async Task WithPasswordWriteBack_APersonsNewPasswordGoesToTheDirectory_AsDoesAnAdministratorsReset()
+    {
+        var setup = await suite.SetUpAsync();
+        var uid = Uid();
+        TestDirectory.AddPerson(uid, Password, mail: $"{uid}@corp.example.com");
+        var provider = await AddDirectoryAsync(setup.Tenant, new { passwordWriteBack = true });
+        Assert.True(provider.GetProperty("passwordWriteBack").GetBoolean());
+        var providerId = provider.GetProperty("id").GetString()!;
+        var userId = Guid.Parse((await SignInToClientAsync(setup, providerId, uid, Password)).Subject);
+        var directory = suite.Federation.Services.GetRequiredService<LumoAuth.Federation.Features.Ldap.LdapDirectory>();
+        var settings = new LumoAuth.Federation.Data.LdapSettings
+        {
+            Host = TestDirectory.Host, Port = TestDirectory.TlsPort, UseTls = true, BaseDn = TestDirectory.People, BindDn = TestDirectory.RootDn,
+        };
+        async Task<LumoAuth.Federation.Features.Ldap.LdapVerdict> DirectoryTakesAsync(string password) =>
+            (await directory.AuthenticateAsync(settings, TestDirectory.RootPassword, uid, password, CancellationToken.None)).Verdict;
+
+        // The person's own change (the account page's call): the directory checks the current password, as them.
+        using var internalApi = suite.Admin.Internal();
+        Task<HttpResponseMessage> ChangeAsync(string current, string next) => internalApi.PostAsJsonAsync(
+            LumoAuth.Contracts.Internal.ChangePasswordRequest.Route(userId, setup.Tenant.Id), new LumoAuth.Contracts.Internal.ChangePasswordRequest(current, next));
+        var changed = "Written-Back-" + Guid.NewGuid().ToString("N")[..10] + "!";
+        foreach (var (current, next, field) in new[] { ("not-the-password", changed, "currentPassword"), (string.Empty, changed, "currentPassword"), (Password, "short", "password") })
+        {
+            var refused = await ApiAssert.ErrorAsync(await ChangeAsync(current, next), 400, "validation_error");
+            Assert.True(refused["details"]?[field] is not null, refused.ToJsonString());
+        }
+
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, await DirectoryTakesAsync(Password));
+        await ApiAssert.OkAsync(await ChangeAsync(Password, changed));
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, await DirectoryTakesAsync(changed));
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.InvalidCredentials, await DirectoryTakesAsync(Password));
+        Assert.Equal(userId.ToString(), (await SignInToClientAsync(setup, providerId, uid, changed)).Subject);
+
+        // An administrator's reset goes to the directory as the service account; nothing is kept here.
+        using var admin = suite.Admin.ClientFor(setup.Tenant);
+        var reset = "Reset-By-Admin-" + Guid.NewGuid().ToString("N")[..10] + "!";
+        await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{userId}/password", new { password = reset }));
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, await DirectoryTakesAsync(reset));
+        using (var scope = suite.Admin.Services.CreateScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+            var stored = await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.SingleAsync(
+                Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.IgnoreQueryFilters(db.Users), u => u.Id == userId);
+            Assert.Null(stored.PasswordHash);
+            Assert.NotNull(stored.PasswordChangedAt);
+        }
+
+        // With write-back off, the directory takes no password from here.
+        using var api = suite.FederationAdmin(setup.Tenant);
+        Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers/{providerId}", new { passwordWriteBack = false })).StatusCode);
+        await ApiAssert.ErrorAsync(await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{userId}/password", new { password = changed }), 409, "directory_managed_password");
+        Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, await DirectoryTakesAsync(reset));
+    }
+
+    [Fact]
     public async Task GroupsOfGroups_CountOnlyWhereTheDirectoryAsksForThem_AndACycleEnds()
     {
         var uid = Uid();

@@ -46,6 +46,7 @@ public static class AdminServiceExtensions
         builder.Services.AddSingleton<BreachedPasswords>();
         builder.Services.AddSingleton<LumoAuth.Admin.Features.Gdpr.DataHeldElsewhere>();
         builder.Services.AddScoped<UserCommands>();
+        builder.Services.AddSingleton<LumoAuth.Admin.Features.Credentials.DirectoryPasswords>();
         builder.Services.AddSingleton<RoleHolderLookup>();
         builder.Services.AddSingleton<InitialRoles>();
         builder.Services.AddSingleton<AdministratorGuard>();

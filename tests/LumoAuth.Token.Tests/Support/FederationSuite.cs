@@ -18,12 +18,30 @@ namespace LumoAuth.Token.Tests.Support;
 public sealed class FederationSuite : TokenSuite
 {
     private readonly Lock _gatewayLock = new();
+    private readonly FederationReference _federation;
     private InProcessGateway? _gateway;
 
-    /// <summary>Admin checks custom domains against the test's DNS server, so sign-ins can begin on a tenant's domain.</summary>
+    /// <summary>
+    /// Admin checks custom domains against the test's DNS server, so sign-ins can begin on a tenant's domain, and reaches
+    /// federation (made after it) for directory passwords.
+    /// </summary>
     public FederationSuite()
-        : base(new AdminFactory { ExtraSettings = TestDomains.AdminSettings })
+        : this(new FederationReference())
     {
+    }
+
+    private FederationSuite(FederationReference federation)
+        : base(new AdminFactory
+        {
+            ExtraSettings = TestDomains.AdminSettings,
+            ExtraServices = services => services.AddHttpClient(InternalClients.Federation)
+                .ConfigurePrimaryHttpMessageHandler(() => federation.Factory!.Server.CreateHandler()),
+        }) => _federation = federation;
+
+    /// <summary>Federation for admin's client, set once it exists (admin asks only once tests run).</summary>
+    private sealed class FederationReference
+    {
+        public FederationFactory? Factory { get; set; }
     }
 
     /// <summary>The upstream providers' sites: discovery documents, key sets, token endpoints, GitHub's API.</summary>
@@ -36,6 +54,7 @@ public sealed class FederationSuite : TokenSuite
         await Providers.StartAsync();
         // Federation's SAML IdP asks the token service about browsers' sessions; the token service starts after it.
         Federation = new FederationFactory(Admin, Providers, () => Token.Server.CreateHandler());
+        _federation.Factory = Federation;
         await Federation.InitializeAsync();
     }
 

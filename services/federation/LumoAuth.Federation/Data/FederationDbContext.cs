@@ -156,6 +156,13 @@ public sealed class LdapSettings
     /// </summary>
     public string? CaCertificate { get; set; }
 
+    /// <summary>
+    /// Whether a new password for a person the directory made is written to the directory (Keycloak's "writable" edit
+    /// mode; RFC 3062's password modify operation): their own change as themselves, an administrator's reset as the
+    /// service account. Off: such passwords are changed at the directory only.
+    /// </summary>
+    public bool PasswordWriteBack { get; set; }
+
     /// <summary>Where people are searched for (the whole subtree).</summary>
     public string BaseDn { get; set; } = string.Empty;
 

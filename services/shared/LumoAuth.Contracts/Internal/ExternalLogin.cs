@@ -31,6 +31,29 @@ public sealed record DirectoryPresenceRequest(Guid TenantId, IReadOnlyList<Guid>
 
 public sealed record DirectoryPresenceResponse(int Blocked, int Unblocked);
 
+/// <summary>
+/// Admin asks federation to write a new password to the LDAP directory that keeps the user's (with the directory's
+/// <c>passwordWriteBack</c> on): as the person, proven by <paramref name="CurrentPassword"/>, or, without it, as the
+/// service account (an administrator's reset).
+/// </summary>
+public sealed record DirectoryPasswordRequest(Guid TenantId, Guid DirectoryId, Guid UserId, string? CurrentPassword, string NewPassword)
+{
+    public override string ToString() => $"DirectoryPasswordRequest {{ TenantId = {TenantId}, DirectoryId = {DirectoryId}, UserId = {UserId} }}"; // never the passwords
+}
+
+/// <summary>Why federation did not write a password to the directory (the error code of its 4xx answer).</summary>
+public static class DirectoryPasswordErrors
+{
+    /// <summary>409: the directory keeps the password and does not take new ones from here (write-back off, or disabled).</summary>
+    public const string NotWritable = "directory_managed_password";
+
+    /// <summary>400: the current password is not the directory's.</summary>
+    public const string WrongPassword = "invalid_current_password";
+
+    /// <summary>400: the directory's own policy refused the new password.</summary>
+    public const string Refused = "password_refused";
+}
+
 public sealed record ExternalUserResponse(Guid UserId, bool Created);
 
 /// <summary>The names an outside IdP gave for a linked user at this sign-in; absent ones are left as they are.</summary>

@@ -80,6 +80,9 @@ public static class InternalRoutes
     /// <summary>Federation's directory import tells admin which of the users a directory made it still lists.</summary>
     public const string DirectoryPresence = Prefix + "/directories/{directoryId:guid}/presence";
 
+    /// <summary>Admin asks federation to write a new password to the LDAP directory that keeps the user's.</summary>
+    public const string DirectoryPasswords = Prefix + "/directory-passwords";
+
     /// <summary>Federation hands the token service the sign-in behind a one-time ticket (<see cref="LoginTicketRequest"/>).</summary>
     public const string LoginTickets = Prefix + "/login-tickets/redeem";
 

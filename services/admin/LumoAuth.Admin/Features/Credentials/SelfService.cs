@@ -64,7 +64,12 @@ public static class SelfService
         var current = request.CurrentPassword ?? string.Empty;
         if (user.DirectoryId is not null)
         {
-            return ApiErrors.Validation("password", "is kept by your organisation's directory: change it there");
+            // The directory checks the current password (as the person), where it takes new ones from here at all.
+            return await users.SetPasswordAsync(user, request.NewPassword, cancellationToken, currentPassword: current) is { } notWritten
+                ? notWritten is IStatusCodeHttpResult { StatusCode: StatusCodes.Status409Conflict }
+                    ? ApiErrors.Validation("password", "is kept by your organisation's directory: change it there")
+                    : notWritten
+                : TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Password changed"));
         }
 
         if (user.PasswordHash is null)

@@ -15,7 +15,7 @@ namespace LumoAuth.Admin.Features.Users;
 /// The user use cases shared by the REST API, SCIM and invitations, so every path validates the same way
 /// and publishes the same events. Failures come back as envelope results; SCIM translates them.
 /// </summary>
-public sealed class UserCommands(AdminDbContext db, TenantContext tenant, PasswordHasher hasher, BreachedPasswords breached)
+public sealed class UserCommands(AdminDbContext db, TenantContext tenant, PasswordHasher hasher, BreachedPasswords breached, Credentials.DirectoryPasswords directoryPasswords)
 {
     public const string BreachedPassword = "has appeared in a data breach; choose another";
 
@@ -246,13 +246,13 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     /// Sets a password after checking the tenant's policy and its reuse rule (ADM-11); <paramref name="signOutEverywhere"/>
     /// asks the token service to end the user's earlier sessions and grants (through the event, so it cannot be lost).
     /// </summary>
-    public async Task<IResult?> SetPasswordAsync(User user, string? password, CancellationToken cancellationToken, bool signOutEverywhere = false)
+    /// <param name="currentPassword">
+    /// For a user whose LDAP directory keeps the password (<see cref="User.DirectoryId"/>): the person's own change is
+    /// made as them with it; without it, the service account resets it. Passwords kept here are checked by the caller.
+    /// </param>
+    public async Task<IResult?> SetPasswordAsync(
+        User user, string? password, CancellationToken cancellationToken, bool signOutEverywhere = false, string? currentPassword = null)
     {
-        if (user.DirectoryId is not null)
-        {
-            return DirectoryManagedPassword();
-        }
-
         var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
         var validation = new RequestValidator().Required("password", password, PasswordPolicy.AbsoluteMaxLength);
         if (password is not null)
@@ -263,6 +263,18 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         if (!validation.IsValid)
         {
             return validation.ToResult();
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        if (user.DirectoryId is { } directoryId)
+        {
+            // Written to the directory (when it takes passwords from here), never kept here; its own policy has the last word.
+            if (await directoryPasswords.WriteAsync(user, directoryId, currentPassword, password!, cancellationToken) is { } refused)
+            {
+                return refused;
+            }
+
+            return await RecordPasswordChangeAsync(user, now, signOutEverywhere, cancellationToken);
         }
 
         var reuse = settings.PasswordPolicy.PreventReuse;
@@ -281,7 +293,6 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             }
         }
 
-        var now = DateTimeOffset.UtcNow;
         if (user.PasswordHash is not null)
         {
             db.PasswordHistory.Add(new PasswordHistoryEntry
@@ -291,6 +302,12 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         }
 
         user.PasswordHash = hasher.Hash(password!);
+        return await RecordPasswordChangeAsync(user, now, signOutEverywhere, cancellationToken);
+    }
+
+    /// <summary>What every password change does besides the password itself: the account unlocked, the event, old mailed links gone.</summary>
+    private async Task<IResult?> RecordPasswordChangeAsync(User user, DateTimeOffset now, bool signOutEverywhere, CancellationToken cancellationToken)
+    {
         user.PasswordChangedAt = now;
         user.MustChangePassword = false;
         user.FailedLoginCount = 0;
@@ -311,10 +328,6 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         return error;
     }
 
-    /// <summary>
-    /// Blocks or unblocks; only a real change is written and published. Unblocking also lifts a lockout,
-    /// which makes it the admin's way to unlock an account before the lock expires.
-    /// </summary>
     /// <summary>409 for a password that its directory keeps (<see cref="User.DirectoryId"/>): it is changed there, never here.</summary>
     public static IResult DirectoryManagedPassword() => ApiErrors.Create(
         StatusCodes.Status409Conflict, DirectoryManagedPasswordCode, "This account's password is kept by its LDAP directory: change it there");
@@ -322,8 +335,10 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
     public const string DirectoryManagedPasswordCode = "directory_managed_password";
 
     /// <summary>
-    /// Blocks or unblocks the user. An administrator's call (<paramref name="byDirectory"/> false) also takes over a block a
-    /// directory import made, which the import then leaves alone; an import's block is marked as its own.
+    /// Blocks or unblocks; only a real change is written and published. Unblocking also lifts a lockout, which makes it the
+    /// admin's way to unlock an account before the lock expires. An administrator's call (<paramref name="byDirectory"/>
+    /// false) also takes over a block a directory import made, which the import then leaves alone; an import's block is
+    /// marked as its own.
     /// </summary>
     public async Task<(User? User, IResult? Error)> SetBlockedAsync(User user, bool blocked, bool byDirectory = false)
     {

@@ -30,6 +30,9 @@ public enum LdapVerdict
 
     /// <summary>The directory refused the service account or the search: the tenant's settings are wrong (logged).</summary>
     Misconfigured,
+
+    /// <summary>The directory refused a new password (its own password policy: length, history, age).</summary>
+    Refused,
 }
 
 public sealed record LdapOutcome(LdapVerdict Verdict, LdapAccount? Account = null, string? Problem = null)
@@ -108,6 +111,109 @@ public sealed partial class LdapDirectory(IOptions<FederationOptions> options, I
     /// <param name="changedSince">Only entries whose <c>modifyTimestamp</c> is at or after this generalized time (the directory's clock).</param>
     public Task<LdapOutcome> ListAsync(LdapSettings settings, string? bindPassword, int maxEntries, CancellationToken cancellationToken, string? changedSince = null) =>
         RunAsync(settings, host => List(settings, host, bindPassword, maxEntries, changedSince), cancellationToken, ListTimeout);
+
+    /// <summary>
+    /// Sets the password of the entry whose lasting id is <paramref name="subject"/> with RFC 3062's password modify
+    /// operation: as the person, after binding with <paramref name="currentPassword"/> (their own change), or as the service
+    /// account (a reset, when no current password is given; the account needs the right to write passwords).
+    /// </summary>
+    public Task<LdapOutcome> ChangePasswordAsync(
+        LdapSettings settings, string? bindPassword, string subject, string? currentPassword, string newPassword, CancellationToken cancellationToken) =>
+        RunAsync(settings, host => ChangePassword(settings, host, bindPassword, subject, currentPassword, newPassword), cancellationToken);
+
+    /// <summary>RFC 3062's extended operation.</summary>
+    private const string PasswordModifyOid = "1.3.6.1.4.1.4203.1.11.1";
+
+    private LdapOutcome ChangePassword(LdapSettings settings, string host, string? bindPassword, string subject, string? currentPassword, string newPassword)
+    {
+        // An empty password would bind unauthenticated (RFC 4513 §5.1.2), proving nothing, as at sign-in.
+        if (currentPassword is not null && !IsUsable(subject, currentPassword))
+        {
+            return new LdapOutcome(LdapVerdict.InvalidCredentials);
+        }
+
+        string dn;
+        try
+        {
+            using var service = Connect(settings, host);
+            if (BindService(service, settings, bindPassword) is { } unbound)
+            {
+                return Misconfigured(settings, unbound, null);
+            }
+
+            var search = new SearchRequest(settings.BaseDn, $"({settings.IdAttribute}={IdFilterValue(settings.IdAttribute, subject)})", SearchScope.Subtree, "1.1")
+            {
+                SizeLimit = 2, TimeLimit = StepTimeout,
+            };
+            if (((SearchResponse)service.SendRequest(search, StepTimeout)).Entries is not { Count: 1 } entries)
+            {
+                return new LdapOutcome(LdapVerdict.InvalidCredentials, Problem: "the directory no longer has the person's entry");
+            }
+
+            dn = entries[0].DistinguishedName;
+            if (currentPassword is null)
+            {
+                service.SendRequest(new ExtendedRequest(PasswordModifyOid, PasswordModifyValue(dn, null, newPassword)), StepTimeout);
+                return new LdapOutcome(LdapVerdict.Success);
+            }
+        }
+        catch (DirectoryOperationException exception) when (exception.Response?.ResultCode is ResultCode.ConstraintViolation or ResultCode.UnwillingToPerform)
+        {
+            return new LdapOutcome(LdapVerdict.Refused, Problem: exception.Response.ErrorMessage);
+        }
+        catch (Exception exception) when (exception is LdapException or DirectoryException)
+        {
+            return ServiceAccountFailure(settings, exception, "password reset");
+        }
+
+        try
+        {
+            using var person = Connect(settings, host);
+            person.Bind(new NetworkCredential(dn, currentPassword));
+            person.SendRequest(new ExtendedRequest(PasswordModifyOid, PasswordModifyValue(null, currentPassword, newPassword)), StepTimeout);
+            return new LdapOutcome(LdapVerdict.Success);
+        }
+        catch (LdapException exception) when (exception.ErrorCode == InvalidCredentialsCode)
+        {
+            return new LdapOutcome(LdapVerdict.InvalidCredentials);
+        }
+        catch (DirectoryOperationException exception) when (exception.Response?.ResultCode is ResultCode.ConstraintViolation or ResultCode.UnwillingToPerform)
+        {
+            return new LdapOutcome(LdapVerdict.Refused, Problem: exception.Response.ErrorMessage);
+        }
+        catch (Exception exception) when (exception is LdapException or DirectoryException)
+        {
+            return Unreachable(settings, exception);
+        }
+    }
+
+    /// <summary>RFC 3062's request value: <c>SEQUENCE { userIdentity [0], oldPasswd [1], newPasswd [2] }</c>, each optional.</summary>
+    private static byte[] PasswordModifyValue(string? dn, string? oldPassword, string newPassword)
+    {
+        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.BER);
+        void Field(int tag, string? value)
+        {
+            if (value is not null)
+            {
+                writer.WriteOctetString(Encoding.UTF8.GetBytes(value), new System.Formats.Asn1.Asn1Tag(System.Formats.Asn1.TagClass.ContextSpecific, tag));
+            }
+        }
+
+        using (writer.PushSequence())
+        {
+            Field(0, dn);
+            Field(1, oldPassword);
+            Field(2, newPassword);
+        }
+
+        return writer.Encode();
+    }
+
+    /// <summary>A lasting id as a filter value: AD's <c>objectGUID</c> as its escaped bytes, any other id as escaped text.</summary>
+    private static string IdFilterValue(string attribute, string subject) =>
+        string.Equals(attribute, "objectGUID", StringComparison.OrdinalIgnoreCase) && Guid.TryParse(subject, out var guid)
+            ? string.Concat(guid.ToByteArray().Select(b => $"\\{b:x2}"))
+            : EscapeFilterValue(subject);
 
     /// <summary>The operational attribute every directory keeps of an entry's last change (AD constructs it from <c>whenChanged</c>).</summary>
     private const string ModifyTimestamp = "modifyTimestamp";

@@ -273,6 +273,7 @@ public static partial class LdapProviderEndpoints
         settings.PhoneAttribute = request.PhoneAttribute ?? settings.PhoneAttribute;
         settings.GroupsAttribute = request.GroupsAttribute ?? settings.GroupsAttribute;
         settings.NestedGroups = request.NestedGroups ?? settings.NestedGroups;
+        settings.PasswordWriteBack = request.PasswordWriteBack ?? settings.PasswordWriteBack;
         settings.TrustEmail = request.TrustEmail ?? settings.TrustEmail;
         settings.UpdateUserOnLogin = request.UpdateUserOnLogin ?? settings.UpdateUserOnLogin;
         settings.DefaultRoles = request.DefaultRoles is { } roles ? [.. roles.Distinct(StringComparer.Ordinal)] : settings.DefaultRoles;
@@ -381,7 +382,8 @@ public sealed record LdapProviderRequest(
     [property: JsonPropertyName("nestedGroups")] bool? NestedGroups = null,
     [property: JsonPropertyName("syncIntervalMinutes")] int? SyncIntervalMinutes = null,
     [property: JsonPropertyName("caCertificate")] string? CaCertificate = null,
-    [property: JsonPropertyName("changedSyncIntervalMinutes")] int? ChangedSyncIntervalMinutes = null)
+    [property: JsonPropertyName("changedSyncIntervalMinutes")] int? ChangedSyncIntervalMinutes = null,
+    [property: JsonPropertyName("passwordWriteBack")] bool? PasswordWriteBack = null)
 {
     public override string ToString() => $"LdapProviderRequest {{ Name = {Name}, Host = {Host} }}"; // never the bind password
 }
@@ -427,6 +429,10 @@ public sealed record LdapProviderResponse(
     [JsonPropertyName("changedSyncIntervalMinutes")]
     public int? ChangedSyncIntervalMinutes { get; init; }
 
+    /// <summary>Whether new passwords of the people the directory made are written to it.</summary>
+    [JsonPropertyName("passwordWriteBack")]
+    public bool PasswordWriteBack { get; init; }
+
     /// <summary>When the directory was last imported whole.</summary>
     [JsonPropertyName("lastFullSyncAt")]
     public DateTimeOffset? LastFullSyncAt { get; init; }
@@ -449,6 +455,7 @@ public sealed record LdapProviderResponse(
             provider.CreatedAt, provider.UpdatedAt)
         {
             SyncIntervalMinutes = l.SyncIntervalMinutes, ChangedSyncIntervalMinutes = l.ChangedSyncIntervalMinutes, LastFullSyncAt = l.LastFullSyncAt,
+            PasswordWriteBack = l.PasswordWriteBack,
             LastSync = l.LastSync is { } last ? LdapSyncResponse.From(last) : null, CaCertificate = l.CaCertificate,
         };
     }

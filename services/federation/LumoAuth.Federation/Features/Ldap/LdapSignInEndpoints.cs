@@ -23,6 +23,8 @@ public static partial class LdapSignInEndpoints
     {
         app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal")
             .MapPost(InternalRoutes.LdapSignIns, SignInAsync).WithName("InternalLdapSignIn");
+        app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal")
+            .MapPost(InternalRoutes.DirectoryPasswords, SetPasswordAsync).WithName("InternalDirectoryPassword");
         return app;
     }
 
@@ -101,6 +103,50 @@ public static partial class LdapSignInEndpoints
         }
 
         return TypedResults.Ok(new LdapSignInResponse(link.UserId, provider.Name));
+    }
+
+    /// <summary>
+    /// Writes a user's new password to the directory that made them (admin checked the tenant's password policy first):
+    /// only with the directory's <c>passwordWriteBack</c> on and the directory enabled, and only for the entry the user is
+    /// linked to. 204; 400 with the current password wrong or the directory's policy refusing; 409 when the directory takes
+    /// no passwords from here; 503 when it cannot be reached or refuses the service account.
+    /// </summary>
+    public static async Task<IResult> SetPasswordAsync(DirectoryPasswordRequest request, [AsParameters] SignInServices services, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || await services.Tenants.FindByIdAsync(request.TenantId, cancellationToken) is not { } tenant)
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        services.Tenant.Set(tenant);
+        var provider = await services.Db.IdentityProviders.AsNoTracking()
+            .FirstOrDefaultAsync(p => p.Id == request.DirectoryId && p.Type == ProviderTypes.Ldap, cancellationToken);
+        if (provider is not { IsEnabled: true, Ldap.PasswordWriteBack: true } || request.NewPassword is not { Length: > 0 } newPassword)
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict, DirectoryPasswordErrors.NotWritable,
+                "This account's password is kept by its LDAP directory: change it there");
+        }
+
+        var subject = await services.Db.ExternalIdentities.AsNoTracking()
+            .Where(i => i.ProviderId == provider.Id && i.UserId == request.UserId).Select(i => i.Subject).FirstOrDefaultAsync(cancellationToken);
+        if (subject is null)
+        {
+            return ApiErrors.NotFound("Directory entry");
+        }
+
+        var settings = provider.Ldap!;
+        var bindPassword = settings.ProtectedBindPassword is { } sealedPassword ? services.Secrets.Reveal(sealedPassword) : null;
+        var outcome = await services.Directory.ChangePasswordAsync(settings, bindPassword, subject, request.CurrentPassword, newPassword, cancellationToken);
+        return outcome.Verdict switch
+        {
+            LdapVerdict.Success => TypedResults.NoContent(),
+            LdapVerdict.InvalidCredentials when outcome.Problem is null =>
+                ApiErrors.Create(StatusCodes.Status400BadRequest, DirectoryPasswordErrors.WrongPassword, "The current password is not the directory's"),
+            LdapVerdict.InvalidCredentials => ApiErrors.NotFound("Directory entry"),
+            LdapVerdict.Refused => ApiErrors.Create(StatusCodes.Status400BadRequest, DirectoryPasswordErrors.Refused,
+                "The directory refused the new password" + (outcome.Problem is { Length: > 0 and <= 200 } why ? $": {why}" : string.Empty)),
+            _ => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The directory cannot change passwords right now"),
+        };
     }
 
     /// <summary>A DN compared as directories do for the common case: attribute names and values without case, no spaces between parts.</summary>
