@@ -664,11 +664,29 @@ public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<Federa
             Assert.NotNull(stored.PasswordChangedAt);
         }
 
+        // Where the directory takes passwords, a reset link may be mailed too: by an administrator, or by "forgot password".
+        await ApiAssert.OkAsync(await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{userId}/password-reset", null), 202);
+        await ResetLinkWithdrawnAsync(userId);
+        Assert.Equal(HttpStatusCode.Accepted, (await internalApi.PostAsJsonAsync(LumoAuth.Contracts.Internal.EmailLinkPaths.RequestPasswordReset,
+            new LumoAuth.Contracts.Internal.RequestPasswordResetByEmail(setup.Tenant.Id, $"{uid}@corp.example.com"))).StatusCode);
+        await ApiAssert.EventuallyAsync(async () => await ResetLinksAsync(userId) > 0 ? "staged" : null);
+
         // With write-back off, the directory takes no password from here.
         using var api = suite.FederationAdmin(setup.Tenant);
         Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/ldap-providers/{providerId}", new { passwordWriteBack = false })).StatusCode);
         await ApiAssert.ErrorAsync(await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{userId}/password", new { password = changed }), 409, "directory_managed_password");
+        await ApiAssert.ErrorAsync(await admin.PostAsync($"{setup.Tenant.Api}/admin/users/{userId}/password-reset", null), 409, "directory_managed_password");
         Assert.Equal(LumoAuth.Federation.Features.Ldap.LdapVerdict.Success, await DirectoryTakesAsync(reset));
+    }
+
+    /// <summary>Removes the user's reset links (an administrator's request just staged one), so a later one is seen arriving.</summary>
+    private async Task ResetLinkWithdrawnAsync(Guid userId)
+    {
+        Assert.True(await ResetLinksAsync(userId) > 0);
+        using var scope = suite.Admin.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<LumoAuth.Admin.Data.AdminDbContext>();
+        await Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.ExecuteDeleteAsync(
+            Microsoft.EntityFrameworkCore.EntityFrameworkQueryableExtensions.IgnoreQueryFilters(db.PasswordResetTokens).Where(t => t.UserId == userId));
     }
 
     [Fact]

@@ -41,6 +41,12 @@ public sealed record DirectoryPasswordRequest(Guid TenantId, Guid DirectoryId, G
     public override string ToString() => $"DirectoryPasswordRequest {{ TenantId = {TenantId}, DirectoryId = {DirectoryId}, UserId = {UserId} }}"; // never the passwords
 }
 
+/// <summary>Whether the directory takes new passwords from here (enabled, with <c>passwordWriteBack</c>): then its users may reset theirs by mail.</summary>
+public sealed record DirectoryPasswordPolicy(bool Writable)
+{
+    public static string Route(Guid directoryId, Guid tenantId) => $"{InternalRoutes.DirectoryPasswords}/{directoryId}?tenantId={tenantId}";
+}
+
 /// <summary>Why federation did not write a password to the directory (the error code of its 4xx answer).</summary>
 public static class DirectoryPasswordErrors
 {

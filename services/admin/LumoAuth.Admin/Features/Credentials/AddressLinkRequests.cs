@@ -52,7 +52,7 @@ public static class AddressLinkRequests
 /// row keyed by the message id, so a redelivery stages and mails nothing; and under a lock per address and kind, so two
 /// requests consumed at once cannot both pass the spacing check. Logs nothing about the address.
 /// </summary>
-public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext tenant) : IConsumer<AddressLinkRequested>
+public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext tenant, DirectoryPasswords directoryPasswords) : IConsumer<AddressLinkRequested>
 {
     public const string InboxConsumer = "admin-address-link";
 
@@ -73,10 +73,16 @@ public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext 
 
         // An address without an account ends here, leaving no inbox row: anyone can send these, and the rows would stay.
         var normalized = email.ToLowerInvariant();
-        if (!await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, context.CancellationToken))
+        var user = await db.Users.Where(u => u.NormalizedEmail == normalized).Select(u => new { u.DirectoryId }).FirstOrDefaultAsync(context.CancellationToken);
+        if (user is null)
         {
             return;
         }
+
+        // A password an LDAP directory keeps is reset by mail only where the directory takes passwords from here (asked
+        // before the transaction below, which holds a lock).
+        var resettable = message.Kind != AddressLinkKinds.PasswordReset || user.DirectoryId is not { } directoryId
+                         || await directoryPasswords.IsWritableAsync(tenant.TenantId, directoryId, context.CancellationToken);
         await db.HandleOnceAsync(InboxConsumer, messageId, async ct =>
         {
             var key = $"address-link:{message.Kind}:{tenant.TenantId:N}:{normalized}";
@@ -84,7 +90,11 @@ public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext 
             switch (message.Kind)
             {
                 case AddressLinkKinds.PasswordReset:
-                    await PasswordResetRequests.StageForAddressAsync(db, normalized, ct);
+                    if (resettable)
+                    {
+                        await PasswordResetRequests.StageForAddressAsync(db, normalized, ct);
+                    }
+
                     break;
                 case AddressLinkKinds.MagicLink:
                     await MagicLinks.StageForAddressAsync(db, tenant.TenantId, normalized, message.ReturnUrl, message.Domain, ct);

@@ -43,6 +43,21 @@ public sealed partial class DirectoryPasswords(IHttpClientFactory httpClientFact
         }
     }
 
+    /// <summary>Whether the directory takes new passwords from here; false when federation cannot say (no link is mailed then).</summary>
+    public async Task<bool> IsWritableAsync(Guid tenantId, Guid directoryId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await httpClientFactory.CreateClient(InternalClients.Federation).GetAsync(DirectoryPasswordPolicy.Route(directoryId, tenantId), cancellationToken);
+            return response.IsSuccessStatusCode && (await response.Content.ReadFromJsonAsync<DirectoryPasswordPolicy>(cancellationToken))?.Writable == true;
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            LogUnavailable(logger, null, exception);
+            return false;
+        }
+    }
+
     private IResult Unavailable(int? status, Exception? exception)
     {
         LogUnavailable(logger, status, exception);

@@ -51,13 +51,13 @@ public static class PasswordResetRequests
 
     /// <summary>
     /// Acts on a forgot-password request, in the tenant entered: only the request of a user who may sign in (not blocked,
-    /// deactivated or deleted) and whose password is kept here (not by an LDAP directory) is staged (and mailed), at most
-    /// once per <see cref="MinimumSpacing"/>; the caller saves.
+    /// deactivated or deleted) is staged (and mailed), at most once per <see cref="MinimumSpacing"/>; the caller saves, and
+    /// has left out users whose LDAP directory takes no password from here.
     /// </summary>
     public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, CancellationToken cancellationToken)
     {
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(
-            u => u.NormalizedEmail == normalizedEmail && !u.Blocked && u.IsActive && u.SoftDeletedAt == null && u.DirectoryId == null, cancellationToken);
+            u => u.NormalizedEmail == normalizedEmail && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
         var recently = DateTimeOffset.UtcNow - MinimumSpacing;
         if (user is not null && !await db.PasswordResetTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
         {

@@ -251,7 +251,8 @@ public static class UserEndpoints
     }
 
     /// <summary>Records a single-use reset request; the e-mail consumer sends its link (see <see cref="PasswordResetRequests"/>).</summary>
-    public static async Task<IResult> RequestPasswordReset(string userId, AdminDbContext db, CancellationToken cancellationToken)
+    public static async Task<IResult> RequestPasswordReset(
+        string userId, AdminDbContext db, Credentials.DirectoryPasswords directoryPasswords, CancellationToken cancellationToken)
     {
         var user = await UserCommands.FindAsync(db, userId, cancellationToken, tracking: false);
         if (user is null)
@@ -259,7 +260,7 @@ public static class UserEndpoints
             return ApiErrors.NotFound("User");
         }
 
-        if (user.DirectoryId is not null)
+        if (user.DirectoryId is { } directoryId && !await directoryPasswords.IsWritableAsync(user.TenantId, directoryId, cancellationToken))
         {
             return UserCommands.DirectoryManagedPassword();
         }

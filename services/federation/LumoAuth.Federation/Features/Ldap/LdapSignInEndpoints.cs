@@ -25,6 +25,8 @@ public static partial class LdapSignInEndpoints
             .MapPost(InternalRoutes.LdapSignIns, SignInAsync).WithName("InternalLdapSignIn");
         app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal")
             .MapPost(InternalRoutes.DirectoryPasswords, SetPasswordAsync).WithName("InternalDirectoryPassword");
+        app.MapGroup(string.Empty).RequireAuthorization(Policies.Internal).WithTags("Internal")
+            .MapGet(InternalRoutes.DirectoryPasswords + "/{directoryId:guid}", PasswordPolicyAsync).WithName("InternalDirectoryPasswordPolicy");
         return app;
     }
 
@@ -147,6 +149,19 @@ public static partial class LdapSignInEndpoints
                 "The directory refused the new password" + (outcome.Problem is { Length: > 0 and <= 200 } why ? $": {why}" : string.Empty)),
             _ => ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, ErrorCodes.ServiceUnavailable, "The directory cannot change passwords right now"),
         };
+    }
+
+    /// <summary>Whether the directory takes new passwords from here (admin asks before it mails a reset link to one of its users).</summary>
+    public static async Task<IResult> PasswordPolicyAsync(Guid directoryId, Guid tenantId, [AsParameters] SignInServices services, CancellationToken cancellationToken)
+    {
+        if (tenantId == Guid.Empty || await services.Tenants.FindByIdAsync(tenantId, cancellationToken) is not { } tenant)
+        {
+            return ApiErrors.NotFound("Tenant");
+        }
+
+        services.Tenant.Set(tenant);
+        return TypedResults.Ok(new DirectoryPasswordPolicy(await services.Db.IdentityProviders.AsNoTracking().AnyAsync(
+            p => p.Id == directoryId && p.Type == ProviderTypes.Ldap && p.IsEnabled && p.Ldap!.PasswordWriteBack, cancellationToken)));
     }
 
     /// <summary>A DN compared as directories do for the common case: attribute names and values without case, no spaces between parts.</summary>
