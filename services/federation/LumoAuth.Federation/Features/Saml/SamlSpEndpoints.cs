@@ -332,15 +332,16 @@ public static partial class SamlSpEndpoints
     {
         var body = await ReadBodyAsync(http.Request, SamlMessages.MaxMessageBytes, http.RequestAborted);
         var envelope = body is null ? null : SamlMessages.Load(body);
-        if ((envelope is null ? null : SamlSoap.MessageOf(envelope)) is not { LocalName: "LogoutRequest", NamespaceURI: SamlNames.Protocol } element)
+        // Its fields are read from a document of its own (the reader expects the message at the root).
+        if ((envelope is null ? null : SamlSoap.MessageOf(envelope)) is not { LocalName: "LogoutRequest", NamespaceURI: SamlNames.Protocol } element
+            || SamlMessages.Load(System.Text.Encoding.UTF8.GetBytes(element.OuterXml)) is not { } message)
         {
             return Results.Content(SamlSoap.Fault("The body must be a SOAP 1.1 envelope holding one SAML LogoutRequest (at most 64 KB)."),
                 SamlSoap.ContentType, statusCode: StatusCodes.Status400BadRequest);
         }
 
         var (tenantId, slug, now) = (services.Tenant.TenantId, services.Tenant.Slug, services.Time.GetUtcNow());
-        // Its fields are read from a document of its own (the reader expects the message at the root).
-        var (request, problem) = SamlMessages.ReadLogoutRequest(SamlMessages.Load(System.Text.Encoding.UTF8.GetBytes(element.OuterXml))!, now);
+        var (request, problem) = SamlMessages.ReadLogoutRequest(message, now);
         var provider = request is null ? null : await services.Db.IdentityProviders.AsNoTracking()
             .Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).FirstOrDefaultAsync(p => p.Saml!.EntityId == request.Issuer, http.RequestAborted);
         problem ??= provider is null ? "it comes from no identity provider of this organisation" : null;
