@@ -307,6 +307,58 @@ public sealed class CustomDomainTests(CustomDomainSuite suite) : IClassFixture<C
     }
 
     [Fact]
+    public async Task APasskeyMadeOnTheDomain_HasTheDomainAsItsRelyingParty_AndSignsInThere()
+    {
+        var setup = await suite.SetUpAsync();
+        var domain = NewDomain();
+        await VerifiedDomainAsync(setup.Tenant, domain);
+        await WaitForIssuerAsync(domain, "/.well-known/openid-configuration", $"http://{domain}/api/v1");
+        var origin = $"http://{domain}";
+        using var browser = suite.On(domain, cookies: true);
+        using (var login = await HostedFlow.SubmitLoginAsync(browser, $"/t/{setup.Tenant.Slug}/login", setup.Email, setup.Password))
+        {
+            Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+        }
+
+        async Task<JsonElement> OptionsAsync(HttpClient client, string kind)
+        {
+            using var response = await client.PostAsync($"/t/{setup.Tenant.Slug}/webauthn/{kind}/options", new StringContent("{}", System.Text.Encoding.UTF8, "application/json"));
+            return await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
+        }
+
+        Task<HttpResponseMessage> AnswerAsync(HttpClient client, string path, System.Text.Json.Nodes.JsonObject answer) =>
+            client.PostAsync($"/t/{setup.Tenant.Slug}/webauthn/{path}", new StringContent(answer.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+
+        // Made on the domain: the domain is the relying party, and an answer for the deployment's origin is refused.
+        using var passkey = new SoftwarePasskey();
+        var creation = await OptionsAsync(browser, "register");
+        Assert.Equal(domain, creation.GetProperty("rp").GetProperty("id").GetString());
+        using (var foreign = await AnswerAsync(browser, "register", passkey.Create(creation, "http://localhost")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, foreign.StatusCode);
+        }
+
+        creation = await OptionsAsync(browser, "register");
+        using (var made = await AnswerAsync(browser, "register?name=Phone", passkey.Create(creation, origin)))
+        {
+            Assert.Equal(HttpStatusCode.Created, made.StatusCode);
+        }
+
+        // Another browser on the domain signs in with it.
+        using var fresh = suite.On(domain, cookies: true);
+        var assertion = await OptionsAsync(fresh, "authenticate");
+        Assert.Equal(domain, assertion.GetProperty("rpId").GetString());
+        using (var signedIn = await AnswerAsync(fresh, "authenticate", passkey.Get(assertion, origin)))
+        {
+            Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        }
+
+        // On the deployment's host the ceremony names that host, a relying party of its own.
+        using var platform = suite.On("localhost", cookies: true);
+        Assert.Equal("localhost", (await OptionsAsync(platform, "authenticate")).GetProperty("rpId").GetString());
+    }
+
+    [Fact]
     public async Task ASignInLink_AskedForOnTheDomain_IsForTheDomain_AndContinuesTheAuthorizationThere()
     {
         var setup = await suite.SetUpAsync();

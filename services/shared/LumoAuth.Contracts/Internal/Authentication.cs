@@ -265,8 +265,10 @@ public static class PasskeyRoutes
     public const string AssertionOptions = InternalRoutes.Prefix + "/passkeys/assertion-options";
     public const string Authenticate = InternalRoutes.Prefix + "/passkeys/authenticate";
 
-    public static string For(string route, Guid userId, Guid tenantId) =>
-        route.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenantId}";
+    /// <param name="domain">The tenant's custom domain the ceremony runs on, or null for the deployment's host.</param>
+    public static string For(string route, Guid userId, Guid tenantId, string? domain = null) =>
+        route.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal) + $"?tenantId={tenantId}"
+        + (domain is null ? string.Empty : "&domain=" + Uri.EscapeDataString(domain));
 }
 
 /// <summary>The refusals of a tenant's passkey switches (<c>passkeyPolicy</c>), 403 from admin and the token service alike.</summary>
@@ -281,7 +283,11 @@ public static class PasskeyRefusals
 /// <summary>The browser's <c>navigator.credentials.create()</c> answer, with the options it answered.</summary>
 public sealed record RegisterPasskey(string? Options, System.Text.Json.JsonElement Response, string? Name);
 
-public sealed record PasskeyAssertionOptionsRequest(Guid TenantId);
+public sealed record PasskeyAssertionOptionsRequest(Guid TenantId)
+{
+    /// <summary>The tenant's custom domain the ceremony runs on (the relying party), or null for the deployment's host.</summary>
+    public string? Domain { get; init; }
+}
 
 /// <summary>The browser's <c>navigator.credentials.get()</c> answer, with the options it answered; the verdict is an <see cref="AuthenticateResponse"/>.</summary>
 public sealed record AuthenticateWithPasskey(Guid TenantId, string? Options, System.Text.Json.JsonElement Response, string? IpAddress);

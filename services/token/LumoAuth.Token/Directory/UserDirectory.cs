@@ -22,12 +22,13 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
         PostAsync<AuthenticateResponse>("federated sign-in", InternalRoutes.FederatedSignIn.Replace("{userId:guid}", userId.ToString(), StringComparison.Ordinal), request, cancellationToken);
 
     /// <summary>WebAuthn creation options for a new passkey of the user (JSON), or null when admin refuses or cannot be reached.</summary>
-    public Task<string?> PasskeyRegistrationOptionsAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
-        PostForJsonTextAsync("passkey registration options", PasskeyRoutes.For(PasskeyRoutes.RegistrationOptions, userId, tenantId), new { }, cancellationToken);
+    /// <param name="domain">The tenant's custom domain the ceremony runs on (its relying party), or null for the deployment's host.</param>
+    public Task<string?> PasskeyRegistrationOptionsAsync(Guid tenantId, Guid userId, string? domain, CancellationToken cancellationToken) =>
+        PostForJsonTextAsync("passkey registration options", PasskeyRoutes.For(PasskeyRoutes.RegistrationOptions, userId, tenantId, domain), new { }, cancellationToken);
 
     /// <summary>WebAuthn request options for a passkey sign-in (JSON), or null when admin cannot be reached.</summary>
-    public Task<string?> PasskeyAssertionOptionsAsync(Guid tenantId, CancellationToken cancellationToken) =>
-        PostForJsonTextAsync("passkey sign-in options", PasskeyRoutes.AssertionOptions, new PasskeyAssertionOptionsRequest(tenantId), cancellationToken);
+    public Task<string?> PasskeyAssertionOptionsAsync(Guid tenantId, string? domain, CancellationToken cancellationToken) =>
+        PostForJsonTextAsync("passkey sign-in options", PasskeyRoutes.AssertionOptions, new PasskeyAssertionOptionsRequest(tenantId) { Domain = domain }, cancellationToken);
 
     /// <summary>Registers the browser's new passkey: the passkey, or null with admin's reason (null reason: admin unreachable).</summary>
     public async Task<(PasskeyInfo? Passkey, string? Problem)> RegisterPasskeyAsync(Guid tenantId, Guid userId, RegisterPasskey request, CancellationToken cancellationToken)

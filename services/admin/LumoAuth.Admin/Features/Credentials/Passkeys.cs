@@ -46,25 +46,51 @@ public static class Passkeys
         return app;
     }
 
-    /// <summary>The ceremony's settings: this deployment's host is the relying party, its origin the only one accepted.</summary>
-    public static Fido2 Ceremony(LumoAuthOptions options, string tenantName)
+    /// <summary>
+    /// The ceremony's settings: the relying party is this deployment's host, or the tenant's custom domain the ceremony
+    /// runs on (<paramref name="domain"/>, checked by the caller), and its origin the only one accepted. A passkey belongs
+    /// to the host it was made on: browsers offer it there only.
+    /// </summary>
+    public static Fido2 Ceremony(LumoAuthOptions options, string tenantName, string? domain = null)
     {
         var publicBase = new Uri(options.PublicBaseUrl);
         return new Fido2(new Fido2Configuration
         {
-            RPID = publicBase.Host,
+            RPID = domain ?? publicBase.Host,
             RPName = string.IsNullOrWhiteSpace(tenantName) ? CredentialEndpoints.TotpIssuerFallback : tenantName,
-            Origins = new HashSet<string>(StringComparer.Ordinal) { publicBase.GetLeftPart(UriPartial.Authority) },
+            Origins = new HashSet<string>(StringComparer.Ordinal) { domain is null ? publicBase.GetLeftPart(UriPartial.Authority) : options.OriginFor(domain) },
             TimestampDriftTolerance = 300_000,
         });
     }
 
+    /// <summary>
+    /// The relying party a ceremony names: null for the deployment's host, else the tenant's verified custom domain; false
+    /// when the host is neither (a domain removed or not verified, or another tenant's).
+    /// </summary>
+    private static async Task<(bool Known, string? Domain)> RelyingPartyAsync(AdminDbContext db, LumoAuthOptions options, string? host, CancellationToken cancellationToken)
+    {
+        if (host is null || string.Equals(host, options.PublicHost, StringComparison.OrdinalIgnoreCase))
+        {
+            return (true, null);
+        }
+
+        var domain = host.ToLowerInvariant();
+        return await db.CustomDomains.AnyAsync(d => d.Domain == domain && d.VerifiedAt != null, cancellationToken) ? (true, domain) : (false, null);
+    }
+
+    private static IResult UnknownHost() => ApiErrors.Validation("domain", "is not a verified domain of this tenant");
+
     public static async Task<IResult> RegistrationOptions(
-        Guid userId, Guid? tenantId, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
+        Guid userId, Guid? tenantId, string? domain, AdminDbContext db, TenantContext tenant, IOptions<LumoAuthOptions> lumo, CancellationToken cancellationToken)
     {
         if (await InternalTenantScope.FindUserAsync(db, tenant, tenantId, userId, cancellationToken) is not { } user)
         {
             return ApiErrors.NotFound("User");
+        }
+
+        if (await RelyingPartyAsync(db, lumo.Value, domain, cancellationToken) is not (true, var relyingParty))
+        {
+            return UnknownHost();
         }
 
         var settings = await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken);
@@ -80,7 +106,7 @@ public static class Passkeys
         }
 
         var policy = settings.PasskeyPolicy;
-        var options = Ceremony(lumo.Value, tenant.Tenant!.Name).RequestNewCredential(new RequestNewCredentialParams
+        var options = Ceremony(lumo.Value, tenant.Tenant!.Name, relyingParty).RequestNewCredential(new RequestNewCredentialParams
         {
             User = new Fido2User { Id = user.Id.ToByteArray(), Name = user.Email, DisplayName = user.Name ?? user.Email },
             ExcludeCredentials = [.. existing.Select(id => new PublicKeyCredentialDescriptor(id))],
@@ -147,7 +173,13 @@ public static class Passkeys
                 return Refused("The options were made for another user.");
             }
 
-            credential = await Ceremony(lumo.Value, tenant.Tenant!.Name).MakeNewCredentialAsync(new MakeNewCredentialParams
+            // The options name the host the ceremony began on; it must still be the deployment's or one of the tenant's domains.
+            if (await RelyingPartyAsync(db, lumo.Value, options.Rp.Id, cancellationToken) is not (true, var relyingParty))
+            {
+                return Refused("The passkey was made for a host this tenant does not serve.");
+            }
+
+            credential = await Ceremony(lumo.Value, tenant.Tenant!.Name, relyingParty).MakeNewCredentialAsync(new MakeNewCredentialParams
             {
                 AttestationResponse = request.Response.Deserialize<AuthenticatorAttestationRawResponse>()!,
                 OriginalOptions = options,
@@ -195,8 +227,13 @@ public static class Passkeys
             return LoginDisabled();
         }
 
+        if (await RelyingPartyAsync(db, lumo.Value, request.Domain, cancellationToken) is not (true, var relyingParty))
+        {
+            return UnknownHost();
+        }
+
         // Discoverable credentials: the authenticator offers the user's passkeys for this site; nobody is named first.
-        var options = Ceremony(lumo.Value, tenant.Tenant!.Name).GetAssertionOptions(new GetAssertionOptionsParams
+        var options = Ceremony(lumo.Value, tenant.Tenant!.Name, relyingParty).GetAssertionOptions(new GetAssertionOptionsParams
         {
             AllowedCredentials = [],
             UserVerification = UserVerificationRequirement.Required,
@@ -229,10 +266,16 @@ public static class Passkeys
                 return refused;
             }
 
-            var verified = await Ceremony(lumo.Value, tenant.Tenant!.Name).MakeAssertionAsync(new MakeAssertionParams
+            var original = Fido2NetLib.AssertionOptions.FromJson(request.Options ?? string.Empty);
+            if (await RelyingPartyAsync(db, lumo.Value, original.RpId, cancellationToken) is not (true, var relyingParty))
+            {
+                return refused;
+            }
+
+            var verified = await Ceremony(lumo.Value, tenant.Tenant!.Name, relyingParty).MakeAssertionAsync(new MakeAssertionParams
             {
                 AssertionResponse = assertion,
-                OriginalOptions = Fido2NetLib.AssertionOptions.FromJson(request.Options ?? string.Empty),
+                OriginalOptions = original,
                 StoredPublicKey = passkey.PublicKey,
                 StoredSignatureCounter = (uint)passkey.SignCount,
                 IsUserHandleOwnerOfCredentialIdCallback = (args, _) =>

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text.Json;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
@@ -117,7 +118,8 @@ public static class PasskeyEndpoints
             return stale;
         }
 
-        var options = await services.Users.PasskeyRegistrationOptionsAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        var options = await services.Users.PasskeyRegistrationOptionsAsync(
+            services.Tenant.TenantId, userId, RequestDomain.Of(http.Request, services.Tenant.Tenant!), http.RequestAborted);
         return options is null ? Unavailable() : Begin(http, services, new Ceremony("register", userId, options));
     }
 
@@ -161,7 +163,7 @@ public static class PasskeyEndpoints
             return refused;
         }
 
-        var options = await services.Users.PasskeyAssertionOptionsAsync(services.Tenant.TenantId, http.RequestAborted);
+        var options = await services.Users.PasskeyAssertionOptionsAsync(services.Tenant.TenantId, RequestDomain.Of(http.Request, services.Tenant.Tenant!), http.RequestAborted);
         return options is null ? Unavailable() : Begin(http, services, new Ceremony("authenticate", null, options));
     }
 
