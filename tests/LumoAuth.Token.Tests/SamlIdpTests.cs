@@ -41,7 +41,9 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
         var sso = idp.SelectNodes("md:SingleSignOnService", names)!.Cast<XmlElement>().ToDictionary(e => e.GetAttribute("Binding"), e => e.GetAttribute("Location"));
         Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/sso", sso["urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"]);
         Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/sso", sso["urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"]);
-        Assert.Equal(2, idp.SelectNodes("md:SingleLogoutService", names)!.Count);
+        var slo = idp.SelectNodes("md:SingleLogoutService", names)!.Cast<XmlElement>().ToDictionary(e => e.GetAttribute("Binding"), e => e.GetAttribute("Location"));
+        Assert.Equal(3, slo.Count);
+        Assert.Equal($"http://localhost/t/{setup.Tenant.Slug}/saml/idp/slo/soap", slo["urn:oasis:names:tc:SAML:2.0:bindings:SOAP"]);
         Assert.Equal(
             ["urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
              "urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"],
@@ -366,6 +368,71 @@ public sealed class SamlIdpTests(FederationSuite suite) : IClassFixture<Federati
 
         await RefusedAsync(browser.GetAsync(sloUrl + "?" + RedirectQuery(LogoutRequest(NewId(), "https://unknown.example.test", setup.Email, sessionIndex))));
         await RefusedAsync(browser.GetAsync(sloUrl + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))));
+    }
+
+    [Fact]
+    public async Task AnApp_EndsTheSessionItsAssertionNamed_OverTheBackChannel_WithASignedSoapLogoutRequest()
+    {
+        var setup = await suite.SetUpAsync();
+        using var key = RSA.Create(2048);
+        using var appCertificate = SamlTestSigning.SelfSigned(key, "CN=wiki");
+        await AddAppAsync(setup, new { name = "Wiki", entityId = "https://wiki.example.test", acsUrl = Acs, certificate = appCertificate.ExportCertificatePem() });
+        using var browser = suite.FederatedBrowser();
+        using var idpCertificate = await IdpCertificateAsync(browser, setup);
+        using var start = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test")));
+        var (_, response, _) = Posted(await SignInAndContinueAsync(browser, setup, start));
+        var sessionIndex = Value(response, Names(response), "//saml:AuthnStatement/@SessionIndex");
+        var nameId = Value(response, Names(response), "//saml:Subject/saml:NameID");
+        var soapPath = $"/t/{setup.Tenant.Slug}/saml/idp/slo/soap";
+        using var app = suite.Federation.CreateClient();
+
+        static string Envelope(string message) =>
+            $"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body>{message}</soap:Body></soap:Envelope>";
+        string Signed(string id, string nameId, string index, RSA? signer = null, X509Certificate2? certificate = null) =>
+            Envelope(SignEnveloped(LogoutRequest(id, "https://wiki.example.test", nameId, index), signer ?? key, certificate ?? appCertificate).DocumentElement!.OuterXml);
+        async Task<string> StatusAsync(string body)
+        {
+            using var answered = await app.PostAsync(soapPath, new StringContent(body, Encoding.UTF8, "text/xml"));
+            var text = await answered.Content.ReadAsStringAsync();
+            Assert.True(answered.StatusCode == HttpStatusCode.OK, text);
+            var envelope = new XmlDocument { PreserveWhitespace = true };
+            envelope.LoadXml(text);
+            var answer = new XmlDocument { PreserveWhitespace = true };
+            answer.LoadXml(envelope.GetElementsByTagName("LogoutResponse", "urn:oasis:names:tc:SAML:2.0:protocol")[0]!.OuterXml);
+            AssertSignedBy(answer.DocumentElement!, idpCertificate);
+            return Value(answer, Names(answer), "//samlp:StatusCode/@Value");
+        }
+
+        // Not SOAP: a fault. Unsigned, signed by another key, or naming another session or person: Requester, nothing ends.
+        using (var garbage = await app.PostAsync(soapPath, new StringContent("<x/>", Encoding.UTF8, "text/xml")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, garbage.StatusCode);
+        }
+
+        using var stranger = RSA.Create(2048);
+        using var strangerCertificate = SamlTestSigning.SelfSigned(stranger, "CN=stranger");
+        foreach (var refused in new[]
+                 {
+                     Envelope(LogoutRequest(NewId(), "https://wiki.example.test", nameId, sessionIndex)),
+                     Signed(NewId(), nameId, sessionIndex, stranger, strangerCertificate),
+                     Signed(NewId(), nameId, "_another-session"),
+                     Signed(NewId(), "someone-else@example.com", sessionIndex),
+                 })
+        {
+            Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Requester", await StatusAsync(refused));
+        }
+
+        await PostedAtOnceAsync(browser, setup, AuthnRequest(NewId(), "https://wiki.example.test"));
+
+        // Signed by the app, naming the person and the session its assertion reported: the session ends, whatever browser holds it.
+        var logout = Signed(NewId(), nameId, sessionIndex);
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Success", await StatusAsync(logout));
+        using (var next = await browser.GetAsync(SsoUrl(setup) + "?" + RedirectQuery(AuthnRequest(NewId(), "https://wiki.example.test"))))
+        {
+            Assert.StartsWith($"/t/{setup.Tenant.Slug}/login?", next.Headers.Location!.OriginalString, StringComparison.Ordinal);
+        }
+
+        Assert.Equal("urn:oasis:names:tc:SAML:2.0:status:Requester", await StatusAsync(logout));
     }
 
     [Fact]

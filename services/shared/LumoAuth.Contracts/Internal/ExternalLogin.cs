@@ -134,6 +134,9 @@ public sealed record IdpSessionLogoutRequest(Guid TenantId, Guid UserId, Guid Pr
 
 public sealed record IdpSessionLogoutResult(int Ended);
 
+/// <summary>A SAML app of ours ended one of the user's sessions over the back channel (its LogoutRequest named the session's index).</summary>
+public sealed record AppSessionLogoutRequest(Guid TenantId, Guid UserId, string SessionId);
+
 /// <summary>
 /// The token service, ending a session that an outside SAML IdP opened, asks federation for the way to end the IdP's
 /// session too; <paramref name="ReturnUrl"/> (a post-logout URI the token service checked) is where the browser goes after.

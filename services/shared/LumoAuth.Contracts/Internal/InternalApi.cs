@@ -92,6 +92,9 @@ public static class InternalRoutes
     /// <summary>Federation asks the token service to end the sessions an outside SAML IdP's back-channel logout names.</summary>
     public const string IdpSessionLogouts = Prefix + "/idp-session-logouts";
 
+    /// <summary>Federation asks the token service to end the session a SAML app's back-channel logout named.</summary>
+    public const string AppSessionLogouts = Prefix + "/app-session-logouts";
+
     /// <summary>
     /// The token service asks, as a browser signs out, for the pages that sign it out of the SAML apps its session signed
     /// in to (<see cref="SamlAppLogoutRequest"/> → <see cref="SamlAppLogoutFrames"/>).

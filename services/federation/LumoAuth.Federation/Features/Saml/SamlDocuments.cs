@@ -20,7 +20,7 @@ public static class SamlDocuments
     /// <summary>How far back <c>NotBefore</c> reaches, for SPs whose clock is a little behind ours.</summary>
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
 
-    public static string Metadata(string entityId, string ssoUrl, string sloUrl, SamlKeySet keys)
+    public static string Metadata(string entityId, string ssoUrl, string sloUrl, string soapSloUrl, SamlKeySet keys)
     {
         var document = new XmlDocument();
         var root = Add(document, document, SamlNames.Metadata, "md:EntityDescriptor");
@@ -29,11 +29,11 @@ public static class SamlDocuments
         idp.SetAttribute("WantAuthnRequestsSigned", "false");
         idp.SetAttribute("protocolSupportEnumeration", SamlNames.Protocol);
         AddSigningKeys(document, idp, keys);
-        foreach (var binding in new[] { SamlNames.RedirectBinding, SamlNames.PostBinding })
+        foreach (var (binding, location) in new[] { (SamlNames.RedirectBinding, sloUrl), (SamlNames.PostBinding, sloUrl), (SamlNames.SoapBinding, soapSloUrl) })
         {
             var slo = Add(document, idp, SamlNames.Metadata, "md:SingleLogoutService");
             slo.SetAttribute("Binding", binding);
-            slo.SetAttribute("Location", sloUrl);
+            slo.SetAttribute("Location", location);
         }
 
         foreach (var format in SamlNames.NameIdFormats.Values)

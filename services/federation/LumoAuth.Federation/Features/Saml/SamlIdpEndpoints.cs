@@ -31,6 +31,7 @@ public static partial class SamlIdpEndpoints
             idp.MapGet("/continue", ContinueAsync);
             idp.MapGet("/init/{appId:guid}", InitiateAsync);
             idp.MapMethods("/slo", ["GET", "POST"], SingleLogoutAsync).DisableAntiforgery();
+            idp.MapPost("/slo/soap", BackChannelLogoutAsync).DisableAntiforgery();
         }
 
         return app;
@@ -44,7 +45,8 @@ public static partial class SamlIdpEndpoints
     {
         var (options, slug) = (services.Options.Value, services.Tenant.Slug);
         var keys = await services.Keys.KeysAsync(services.Db, services.Tenant.TenantId, slug, http.RequestAborted);
-        var xml = SamlDocuments.Metadata(SamlNames.IdpEntityId(options, slug), SamlNames.IdpUrl(options, slug, "sso"), SamlNames.IdpUrl(options, slug, "slo"), keys);
+        var xml = SamlDocuments.Metadata(
+            SamlNames.IdpEntityId(options, slug), SamlNames.IdpUrl(options, slug, "sso"), SamlNames.IdpUrl(options, slug, "slo"), SamlNames.IdpUrl(options, slug, "slo/soap"), keys);
         http.Response.Headers.CacheControl = "public, max-age=3600";
         return Results.Content(xml, "application/samlmetadata+xml; charset=utf-8");
     }
@@ -194,7 +196,8 @@ public static partial class SamlIdpEndpoints
         var nameId = SamlDocuments.NameIdOf(pending.NameIdFormat, sp, user);
         var response = SamlDocuments.SignIn(idpEntityId, sp, pending.RequestId, pending.NameIdFormat, new SamlSubject(user, session), key, now, nameId);
         // Remembered for the session's logout, which tells this app too (its NameID repeated, as logout requests must).
-        await services.States.RememberAppAsync(tenantId, session.SessionId, new SamlStates.SessionApp(sp.Id, nameId, SamlNames.NameIdFormats[pending.NameIdFormat]));
+        await services.States.RememberAppAsync(
+            tenantId, session.SessionId, new SamlStates.SessionApp(sp.Id, nameId, SamlNames.NameIdFormats[pending.NameIdFormat], session.SessionId, user.Id));
         // The audit log's (and webhooks') record of the sign-in to the app, through the outbox.
         services.Db.AddEvent(new SamlAssertionIssued(user.Id, sp.Id, sp.EntityId, pending.NameIdFormat)
         {
@@ -277,6 +280,67 @@ public static partial class SamlIdpEndpoints
         return others.Count > 0
             ? SamlPages.SignedOutWithFrames(http, others, SamlBindings.LogoutAnswerUrl(idpEntityId, sp.SloUrl, request.Id, status, message.RelayState, key, now))
             : SamlBindings.LogoutAnswer(http, idpEntityId, sp.SloUrl, request.Id, status, message.RelayState, key, now);
+    }
+
+    /// <summary>
+    /// SP-initiated logout over the back channel (SAML Bindings §3.2, SOAP): an app posts a LogoutRequest, signed in the
+    /// message with its registered certificate (no browser is there to show whose session it is), naming the person as it
+    /// knows them and the session's index from its assertion. That session ends — its other apps are told over their own
+    /// back channels — and the app gets our signed LogoutResponse: <c>Success</c>, or <c>Requester</c> for an unknown or
+    /// unsigned sender, a replay, or no session of ours by that index for that person at that app (a request without a
+    /// session index cannot name one: there is no index of sessions by NameID).
+    /// </summary>
+    public static async Task<IResult> BackChannelLogoutAsync(HttpContext http, [AsParameters] SamlServices services)
+    {
+        if (await SamlSoap.ReadLogoutRequestAsync(http.Request, http.RequestAborted) is not { } soap)
+        {
+            return SamlSoap.FaultResult("The body must be a SOAP 1.1 envelope holding one SAML LogoutRequest (at most 64 KB).");
+        }
+
+        var (tenantId, slug, now) = (services.Tenant.TenantId, services.Tenant.Slug, services.Time.GetUtcNow());
+        var (request, problem) = SamlMessages.ReadLogoutRequest(soap.Message, now);
+        if (request is null)
+        {
+            return SamlSoap.FaultResult($"The LogoutRequest cannot be used: {problem}.");
+        }
+
+        var sp = await services.Db.SamlServiceProviders.AsNoTracking().FirstOrDefaultAsync(p => p.EntityId == request.Issuer && p.IsEnabled, http.RequestAborted);
+        problem = sp is null ? "it comes from no application of this organisation"
+            : sp.Certificate is null ? "the application has no certificate to check its signature with"
+            : SamlSignatures.WithAny([sp.Certificate], certificate => SamlSignatures.VerifyEnclosed(soap.Envelope, soap.Element, certificate));
+        if (problem is null && !await services.States.FirstUseAsync(tenantId, sp!.Id, "logout:" + request.Id))
+        {
+            problem = "it was answered already";
+        }
+
+        var status = SamlNames.Requester;
+        if (problem is null)
+        {
+            foreach (var index in request.SessionIndexes)
+            {
+                if (await services.States.AppOfIndexAsync(tenantId, index, sp!.Id) is { SessionId: { } sessionId, UserId: { } userId } app
+                    && string.Equals(app.NameId, request.NameId, StringComparison.Ordinal))
+                {
+                    // The app asked; the session's others are told (SessionsRevoked reaches their back channels).
+                    await services.States.ForgetAppAsync(tenantId, sessionId, sp.Id);
+                    await services.Subjects.EndSessionByIdAsync(tenantId, userId, sessionId, http.RequestAborted);
+                    status = SamlNames.Success;
+                }
+            }
+
+            problem = status == SamlNames.Success ? null : "it names no session of ours for that person at this application";
+        }
+
+        if (problem is not null)
+        {
+            LogRefused(services.Logger, tenantId, request.Issuer, "back-channel logout: " + problem);
+        }
+
+        var answer = SamlDocuments.LogoutResponseDocument(SamlNames.IdpEntityId(services.Options.Value, slug), null, request.Id, status, now);
+        var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
+        SamlSignatures.Sign(answer.DocumentElement!, answer.DocumentElement!.GetAttribute("ID"), key);
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Content(SamlSoap.Envelope(answer.DocumentElement.OuterXml), SamlSoap.ContentType);
     }
 
     /// <summary>Tells a known app, at its registered ACS, why its request gets no assertion (a signed response with the statuses).</summary>

@@ -330,23 +330,19 @@ public static partial class SamlSpEndpoints
     /// </summary>
     public static async Task<IResult> BackChannelLogoutAsync(HttpContext http, [AsParameters] SpServices services)
     {
-        var body = await ReadBodyAsync(http.Request, SamlMessages.MaxMessageBytes, http.RequestAborted);
-        var envelope = body is null ? null : SamlMessages.Load(body);
-        // Its fields are read from a document of its own (the reader expects the message at the root).
-        if ((envelope is null ? null : SamlSoap.MessageOf(envelope)) is not { LocalName: "LogoutRequest", NamespaceURI: SamlNames.Protocol } element
-            || SamlMessages.Load(System.Text.Encoding.UTF8.GetBytes(element.OuterXml)) is not { } message)
+        if (await SamlSoap.ReadLogoutRequestAsync(http.Request, http.RequestAborted) is not { } soap)
         {
-            return Results.Content(SamlSoap.Fault("The body must be a SOAP 1.1 envelope holding one SAML LogoutRequest (at most 64 KB)."),
-                SamlSoap.ContentType, statusCode: StatusCodes.Status400BadRequest);
+            return SamlSoap.FaultResult("The body must be a SOAP 1.1 envelope holding one SAML LogoutRequest (at most 64 KB).");
         }
 
         var (tenantId, slug, now) = (services.Tenant.TenantId, services.Tenant.Slug, services.Time.GetUtcNow());
+        var (envelope, element, message) = (soap.Envelope, soap.Element, soap.Message);
         var (request, problem) = SamlMessages.ReadLogoutRequest(message, now);
         var provider = request is null ? null : await services.Db.IdentityProviders.AsNoTracking()
             .Where(p => p.Type == ProviderTypes.Saml && p.IsEnabled).FirstOrDefaultAsync(p => p.Saml!.EntityId == request.Issuer, http.RequestAborted);
         problem ??= provider is null ? "it comes from no identity provider of this organisation" : null;
         // Signed in the message (there is no query to sign on this binding), checked where it stands in the envelope.
-        problem ??= SamlSignatures.WithAny(provider!.Saml!.SigningCertificates(), certificate => SamlSignatures.VerifyEnclosed(envelope!, element, certificate));
+        problem ??= SamlSignatures.WithAny(provider!.Saml!.SigningCertificates(), certificate => SamlSignatures.VerifyEnclosed(envelope, element, certificate));
         if (problem is null && !await services.SamlStates.FirstUseAsync(tenantId, provider!.Id, "logout:" + request!.Id))
         {
             problem = "it was answered already";
@@ -379,7 +375,7 @@ public static partial class SamlSpEndpoints
 
         if (request is null)
         {
-            return Results.Content(SamlSoap.Fault($"The LogoutRequest cannot be used: {problem}."), SamlSoap.ContentType, statusCode: StatusCodes.Status400BadRequest);
+            return SamlSoap.FaultResult($"The LogoutRequest cannot be used: {problem}.");
         }
 
         var answer = SamlDocuments.LogoutResponseDocument(SamlNames.SpEntityId(services.Options.Value, slug), null, request.Id, status, now);
@@ -387,30 +383,6 @@ public static partial class SamlSpEndpoints
         SamlSignatures.Sign(answer.DocumentElement!, answer.DocumentElement!.GetAttribute("ID"), key);
         http.Response.Headers.CacheControl = "no-store";
         return Results.Content(SamlSoap.Envelope(answer.DocumentElement.OuterXml), SamlSoap.ContentType);
-    }
-
-    /// <summary>The request's body, or null when it is longer than <paramref name="max"/> bytes.</summary>
-    private static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int max, CancellationToken cancellationToken)
-    {
-        if (request.ContentLength > max)
-        {
-            return null;
-        }
-
-        using var buffer = new MemoryStream();
-        var chunk = new byte[8192];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (buffer.Length + read > max)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return buffer.ToArray();
     }
 
     /// <summary>A SAML IdP of the tenant by id, or (none named) its first enabled one.</summary>

@@ -44,7 +44,8 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
             : null;
 
     /// <summary>An app a browser session signed in to, with the NameID its assertion gave (a LogoutRequest must repeat it).</summary>
-    public sealed record SessionApp(Guid AppId, string NameId, string NameIdFormat);
+    /// <param name="SessionId">The session itself and its user (records made before they were kept have neither): an app's back-channel logout names only the session's index.</param>
+    public sealed record SessionApp(Guid AppId, string NameId, string NameIdFormat, string? SessionId = null, Guid? UserId = null);
 
     /// <summary>How long a session's apps are remembered: longer than any session lasts.</summary>
     private static readonly TimeSpan SessionAppsLifetime = TimeSpan.FromDays(31);
@@ -73,6 +74,13 @@ public sealed class SamlStates(IConnectionMultiplexer redis)
     /// <summary>The apps the session signed in to, left in place (the back channel forgets each once it was told).</summary>
     public async Task<IReadOnlyList<SessionApp>> AppsAsync(Guid tenantId, string sessionId) =>
         [.. (await redis.GetDatabase().HashGetAllAsync(SessionAppsKey(tenantId, sessionId))).Select(e => JsonSerializer.Deserialize<SessionApp>(e.Value.ToString())!)];
+
+    /// <summary>The app's record in the session whose SAML index is <paramref name="sessionIndex"/>, if that session signed in to it.</summary>
+    public async Task<SessionApp?> AppOfIndexAsync(Guid tenantId, string sessionIndex, Guid appId) =>
+        sessionIndex.Length is > 0 and <= 256
+        && await redis.GetDatabase().HashGetAsync($"lumoauth:federation:saml-session-apps:{tenantId:N}:{sessionIndex}", appId.ToString("N")) is { HasValue: true } json
+            ? JsonSerializer.Deserialize<SessionApp>(json.ToString())
+            : null;
 
     /// <summary>Forgets one app of the session: it has been told of the logout.</summary>
     public Task ForgetAppAsync(Guid tenantId, string sessionId, Guid appId) =>

@@ -42,6 +42,13 @@ public sealed class SamlSubjects(IHttpClientFactory httpClientFactory)
         return true;
     }
 
+    /// <summary>Ends one session of the user (an app's back-channel logout named it); whether it was live.</summary>
+    public async Task<bool> EndSessionByIdAsync(Guid tenantId, Guid userId, string sessionId, CancellationToken cancellationToken)
+    {
+        using var response = await CallTokenAsync(InternalRoutes.AppSessionLogouts, new AppSessionLogoutRequest(tenantId, userId, sessionId), cancellationToken);
+        return response.StatusCode != HttpStatusCode.NotFound;
+    }
+
     /// <summary>Ends the user's sessions an outside SAML IdP opened (its back-channel logout); how many ended.</summary>
     public async Task<int> EndIdpSessionsAsync(IdpSessionLogoutRequest request, CancellationToken cancellationToken)
     {

@@ -24,6 +24,7 @@ public static class BrowserSessionEndpoints
         internalApi.MapPost(InternalRoutes.BrowserSession, CurrentAsync).WithName("InternalBrowserSession");
         internalApi.MapPost(InternalRoutes.EndBrowserSession, EndAsync).WithName("InternalEndBrowserSession");
         internalApi.MapPost(InternalRoutes.IdpSessionLogouts, EndIdpSessionsAsync).WithName("InternalEndIdpSessions");
+        internalApi.MapPost(InternalRoutes.AppSessionLogouts, EndAppSessionAsync).WithName("InternalEndAppSession");
         return app;
     }
 
@@ -76,6 +77,21 @@ public static class BrowserSessionEndpoints
         }
 
         return TypedResults.Ok(new IdpSessionLogoutResult(ended));
+    }
+
+    /// <summary>Ends one live session of the user that a SAML app's back-channel logout named; 404 when there is none.</summary>
+    private static async Task<IResult> EndAppSessionAsync(AppSessionLogoutRequest request, [AsParameters] SessionServices services, CancellationToken cancellationToken)
+    {
+        if (request.TenantId == Guid.Empty || request.SessionId is not { Length: > 0 and <= 200 }
+            || await services.Tenants.FindByIdAsync(request.TenantId, cancellationToken) is not { } tenant)
+        {
+            return TypedResults.NotFound();
+        }
+
+        services.Tenant.Set(tenant);
+        return await services.Revocation.RevokeSessionAsync(request.UserId, request.SessionId, SessionRevocation.Reasons.AppLogout, cancellationToken)
+            ? TypedResults.NoContent()
+            : TypedResults.NotFound();
     }
 
     private static async Task<BrowserSessionInfo?> ResolveAsync(BrowserSessionRequest request, SessionServices services, CancellationToken cancellationToken)

@@ -49,6 +49,9 @@ public sealed partial class SessionRevocation(
 
         /// <summary>The outside SAML IdP that opened it ended its own session over the back channel (SOAP single logout).</summary>
         public const string IdpLogout = "idp_logout";
+
+        /// <summary>A SAML app it signed in to ended it over the back channel (SOAP single logout).</summary>
+        public const string AppLogout = "app_logout";
     }
 
     /// <summary>
