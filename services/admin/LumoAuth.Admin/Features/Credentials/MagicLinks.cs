@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.CustomDomains;
 using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Contracts.Internal;
@@ -64,7 +65,7 @@ public static class MagicLinks
             TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)),
             ReturnUrl = returnUrl is { Length: > 0 and <= MaxReturnUrlLength } ? returnUrl : null,
             // Only one of the tenant's verified domains; the mail sender checks again when it builds the link.
-            Domain = domain is not null && await db.CustomDomains.AnyAsync(d => d.Domain == domain && d.VerifiedAt != null, cancellationToken) ? domain : null,
+            Domain = domain is not null && await db.IsVerifiedDomainAsync(domain, cancellationToken) ? domain : null,
             CreatedAt = now, ExpiresAt = now.AddMinutes(policy.MagicLinkExpiryMinutes),
         };
         db.MagicLinkTokens.Add(link);

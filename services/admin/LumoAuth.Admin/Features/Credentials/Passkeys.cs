@@ -2,6 +2,7 @@ using System.Text.Json;
 using Fido2NetLib;
 using Fido2NetLib.Objects;
 using LumoAuth.Admin.Data;
+using LumoAuth.Admin.Features.CustomDomains;
 using LumoAuth.Admin.Features.Internal;
 using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Admin.Features.Users;
@@ -75,7 +76,7 @@ public static class Passkeys
         }
 
         var domain = host.ToLowerInvariant();
-        return await db.CustomDomains.AnyAsync(d => d.Domain == domain && d.VerifiedAt != null, cancellationToken) ? (true, domain) : (false, null);
+        return await db.IsVerifiedDomainAsync(domain, cancellationToken) ? (true, domain) : (false, null);
     }
 
     private static IResult UnknownHost() => ApiErrors.Validation("domain", "is not a verified domain of this tenant");

@@ -62,7 +62,7 @@ public sealed partial class CustomDomainRecheck(IServiceScopeFactory scopeFactor
             }
             else if (domain.CheckFailingSince is { } since && now - since >= options.UnverifyAfter)
             {
-                unverified += await UnverifyAsync(db, domain, now, cancellationToken) ? 1 : 0;
+                unverified += await UnverifyAsync(db, row, domain, now, cancellationToken) ? 1 : 0;
             }
             else
             {
@@ -79,12 +79,11 @@ public sealed partial class CustomDomainRecheck(IServiceScopeFactory scopeFactor
     }
 
     /// <summary>Takes the domain out of service, with its events, in one transaction; false when someone changed it first.</summary>
-    private static async Task<bool> UnverifyAsync(AdminDbContext db, CustomDomain domain, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <param name="row">The domain's row as it was read (still verified, the same failing time).</param>
+    private static async Task<bool> UnverifyAsync(AdminDbContext db, IQueryable<CustomDomain> row, CustomDomain domain, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        var taken = await db.CustomDomains.IgnoreQueryFilters()
-            .Where(d => d.Id == domain.Id && d.VerifiedAt != null && d.CheckFailingSince == domain.CheckFailingSince)
-            .ExecuteUpdateAsync(
+        var taken = await row.ExecuteUpdateAsync(
                 set => set.SetProperty(d => d.VerifiedAt, (DateTimeOffset?)null).SetProperty(d => d.IsPrimary, false).SetProperty(d => d.LastCheckedAt, now)
                     .SetProperty(d => d.CheckFailingSince, (DateTimeOffset?)null)
                     .SetProperty(d => d.LastCheckError, $"no longer served: its TXT record at {DomainVerifier.ChallengeName(domain.Domain)} was gone too long; publish it and verify again"),

@@ -336,11 +336,8 @@ public static partial class SamlIdpEndpoints
             LogRefused(services.Logger, tenantId, request.Issuer, "back-channel logout: " + problem);
         }
 
-        var answer = SamlDocuments.LogoutResponseDocument(SamlNames.IdpEntityId(services.Options.Value, slug), null, request.Id, status, now);
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
-        SamlSignatures.Sign(answer.DocumentElement!, answer.DocumentElement!.GetAttribute("ID"), key);
-        http.Response.Headers.CacheControl = "no-store";
-        return Results.Content(SamlSoap.Envelope(answer.DocumentElement.OuterXml), SamlSoap.ContentType);
+        return SamlSoap.LogoutAnswer(http, SamlNames.IdpEntityId(services.Options.Value, slug), request.Id, status, key, now);
     }
 
     /// <summary>Tells a known app, at its registered ACS, why its request gets no assertion (a signed response with the statuses).</summary>

@@ -43,6 +43,15 @@ public static class SamlSoap
             : null;
     }
 
+    /// <summary>Our LogoutResponse to a back-channel request, signed in the message (there is no query to sign), in an envelope.</summary>
+    public static IResult LogoutAnswer(HttpContext http, string issuer, string inResponseTo, string status, SamlKey key, DateTimeOffset now)
+    {
+        var answer = SamlDocuments.LogoutResponseDocument(issuer, null, inResponseTo, status, now).DocumentElement!;
+        SamlSignatures.Sign(answer, answer.GetAttribute("ID"), key);
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Content(Envelope(answer.OuterXml), ContentType);
+    }
+
     /// <summary>400 with a SOAP fault (not SOAP 1.1's 500: the fault is the sender's, and bad input is never a server error here).</summary>
     public static IResult FaultResult(string reason) => Results.Content(Fault(reason), ContentType, statusCode: StatusCodes.Status400BadRequest);
 

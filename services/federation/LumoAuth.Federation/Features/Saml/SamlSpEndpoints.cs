@@ -378,11 +378,8 @@ public static partial class SamlSpEndpoints
             return SamlSoap.FaultResult($"The LogoutRequest cannot be used: {problem}.");
         }
 
-        var answer = SamlDocuments.LogoutResponseDocument(SamlNames.SpEntityId(services.Options.Value, slug), null, request.Id, status, now);
         var key = await services.Keys.CurrentAsync(services.Db, tenantId, slug, http.RequestAborted);
-        SamlSignatures.Sign(answer.DocumentElement!, answer.DocumentElement!.GetAttribute("ID"), key);
-        http.Response.Headers.CacheControl = "no-store";
-        return Results.Content(SamlSoap.Envelope(answer.DocumentElement.OuterXml), SamlSoap.ContentType);
+        return SamlSoap.LogoutAnswer(http, SamlNames.SpEntityId(services.Options.Value, slug), request.Id, status, key, now);
     }
 
     /// <summary>A SAML IdP of the tenant by id, or (none named) its first enabled one.</summary>
