@@ -38,7 +38,12 @@ public sealed record ClientRequest(
     string? LogoUri = null,
     string? PolicyUri = null,
     string? TosUri = null,
-    string? TokenEndpointAuthMethod = null);
+    string? TokenEndpointAuthMethod = null,
+    string? UserinfoSignedResponseAlg = null,
+    string? IdTokenEncryptedResponseAlg = null,
+    string? IdTokenEncryptedResponseEnc = null,
+    string? UserinfoEncryptedResponseAlg = null,
+    string? UserinfoEncryptedResponseEnc = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -76,7 +81,12 @@ public sealed record ClientResponse(
     string? LogoUri,
     string? PolicyUri,
     string? TosUri,
-    string? TokenEndpointAuthMethod);
+    string? TokenEndpointAuthMethod,
+    string? UserinfoSignedResponseAlg,
+    string? IdTokenEncryptedResponseAlg,
+    string? IdTokenEncryptedResponseEnc,
+    string? UserinfoEncryptedResponseAlg,
+    string? UserinfoEncryptedResponseEnc);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -114,7 +124,12 @@ public sealed record CreatedClientResponse(
     string? LogoUri,
     string? PolicyUri,
     string? TosUri,
-    string? TokenEndpointAuthMethod)
+    string? TokenEndpointAuthMethod,
+    string? UserinfoSignedResponseAlg,
+    string? IdTokenEncryptedResponseAlg,
+    string? IdTokenEncryptedResponseEnc,
+    string? UserinfoEncryptedResponseAlg,
+    string? UserinfoEncryptedResponseEnc)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

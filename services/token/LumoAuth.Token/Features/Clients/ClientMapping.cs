@@ -43,7 +43,22 @@ public static class ClientMapping
             ReadListProperty(row.Properties, TlsClientAuth.AuthoritiesProperty) is { Count: > 0 } authorities ? authorities : null,
             ReadList(row.Requirements).Contains(SignedRequestObjects.RequirementFeature),
             ReadLinks(row.Properties),
-            ReadProperty(row.Properties, ClientAuthMethods.Property));
+            ReadProperty(row.Properties, ClientAuthMethods.Property),
+            ReadResponseProtection(row.Properties));
+    }
+
+    private static ClientResponseProtection? ReadResponseProtection(string? properties)
+    {
+        ResponseEncryption.Choice? Encryption(string algProperty, string encProperty) =>
+            ReadProperty(properties, algProperty) is { } alg
+                ? new ResponseEncryption.Choice(alg, ReadProperty(properties, encProperty) ?? ResponseEncryption.DefaultContentAlgorithm)
+                : null;
+
+        var protection = new ClientResponseProtection(
+            ReadProperty(properties, UserinfoSignedResponseAlgProperty),
+            Encryption(IdTokenEncryptedResponseAlgProperty, IdTokenEncryptedResponseEncProperty),
+            Encryption(UserinfoEncryptedResponseAlgProperty, UserinfoEncryptedResponseEncProperty));
+        return protection.IsEmpty ? null : protection;
     }
 
     private static ClientLinks? ReadLinks(string? properties)
@@ -109,6 +124,12 @@ public static class ClientMapping
         SetProperty(descriptor, PolicyUriProperty, client.Links?.PolicyUri);
         SetProperty(descriptor, TosUriProperty, client.Links?.TosUri);
         SetProperty(descriptor, ClientAuthMethods.Property, client.TokenEndpointAuthMethod);
+        var protection = client.ResponseProtection;
+        SetProperty(descriptor, UserinfoSignedResponseAlgProperty, protection?.UserinfoSigningAlg);
+        SetProperty(descriptor, IdTokenEncryptedResponseAlgProperty, protection?.IdTokenEncryption?.Alg);
+        SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
+        SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
+        SetProperty(descriptor, UserinfoEncryptedResponseEncProperty, protection?.UserinfoEncryption?.Enc);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -135,7 +156,9 @@ public static class ClientMapping
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt,
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
-            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod);
+            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod,
+            c.ResponseProtection?.UserinfoSigningAlg, c.ResponseProtection?.IdTokenEncryption?.Alg, c.ResponseProtection?.IdTokenEncryption?.Enc,
+            c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -147,8 +170,17 @@ public static class ClientMapping
             c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt,
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
-            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod);
+            c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod,
+            c.ResponseProtection?.UserinfoSigningAlg, c.ResponseProtection?.IdTokenEncryption?.Alg, c.ResponseProtection?.IdTokenEncryption?.Enc,
+            c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc);
     }
+
+    // How ID tokens and userinfo answers reach the client (OIDC Dynamic Registration §2 names).
+    private const string UserinfoSignedResponseAlgProperty = "userinfo_signed_response_alg";
+    private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
+    private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
+    private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";
+    private const string UserinfoEncryptedResponseEncProperty = "userinfo_encrypted_response_enc";
 
     // The client's links (RFC 7591 §2 names), shown on the consent page.
     private const string ClientUriProperty = "client_uri";

@@ -35,7 +35,12 @@ public static class ClientMetadata
         [property: JsonPropertyName("client_uri")] string? ClientUri = null,
         [property: JsonPropertyName("logo_uri")] string? LogoUri = null,
         [property: JsonPropertyName("policy_uri")] string? PolicyUri = null,
-        [property: JsonPropertyName("tos_uri")] string? TosUri = null);
+        [property: JsonPropertyName("tos_uri")] string? TosUri = null,
+        [property: JsonPropertyName("userinfo_signed_response_alg")] string? UserinfoSignedResponseAlg = null,
+        [property: JsonPropertyName("id_token_encrypted_response_alg")] string? IdTokenEncryptedResponseAlg = null,
+        [property: JsonPropertyName("id_token_encrypted_response_enc")] string? IdTokenEncryptedResponseEnc = null,
+        [property: JsonPropertyName("userinfo_encrypted_response_alg")] string? UserinfoEncryptedResponseAlg = null,
+        [property: JsonPropertyName("userinfo_encrypted_response_enc")] string? UserinfoEncryptedResponseEnc = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -143,7 +148,9 @@ public static class ClientMetadata
             IsActive: true,
             AccessTokenLifetime: null,
             RefreshTokenLifetime: null,
-            Jwks: authMethod == ClientAuthenticationMethods.PrivateKeyJwt ? metadata.Jwks : null,
+            // The keys it signs assertions with, or that its ID tokens and userinfo answers are encrypted to.
+            Jwks: authMethod == ClientAuthenticationMethods.PrivateKeyJwt || metadata.IdTokenEncryptedResponseAlg is not null || metadata.UserinfoEncryptedResponseAlg is not null
+                ? metadata.Jwks : null,
             // RFC 7591 §2: the client said how it will authenticate; it is held to that.
             TokenEndpointAuthMethod: authMethod == ClientAuthenticationMethods.None ? null : authMethod,
             BackchannelLogoutUri: metadata.BackchannelLogoutUri,
@@ -154,7 +161,12 @@ public static class ClientMetadata
             ClientUri: metadata.ClientUri,
             LogoUri: metadata.LogoUri,
             PolicyUri: metadata.PolicyUri,
-            TosUri: metadata.TosUri);
+            TosUri: metadata.TosUri,
+            UserinfoSignedResponseAlg: metadata.UserinfoSignedResponseAlg,
+            IdTokenEncryptedResponseAlg: metadata.IdTokenEncryptedResponseAlg,
+            IdTokenEncryptedResponseEnc: metadata.IdTokenEncryptedResponseEnc,
+            UserinfoEncryptedResponseAlg: metadata.UserinfoEncryptedResponseAlg,
+            UserinfoEncryptedResponseEnc: metadata.UserinfoEncryptedResponseEnc);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

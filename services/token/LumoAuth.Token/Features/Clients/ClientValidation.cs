@@ -2,6 +2,8 @@ using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Scopes;
+using LumoAuth.Token.Features.UserInfo;
+using LumoAuth.Token.Protocol;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Clients;
@@ -35,7 +37,8 @@ public sealed record ClientSettings(
     IReadOnlyList<string>? TlsClientCertificateAuthorities = null,
     bool RequireSignedRequestObject = false,
     ClientLinks? Links = null,
-    string? TokenEndpointAuthMethod = null);
+    string? TokenEndpointAuthMethod = null,
+    ClientResponseProtection? ResponseProtection = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -44,6 +47,16 @@ public sealed record ClientSettings(
 public sealed record ClientLinks(string? ClientUri, string? LogoUri, string? PolicyUri, string? TosUri)
 {
     public bool IsEmpty => ClientUri is null && LogoUri is null && PolicyUri is null && TosUri is null;
+}
+
+/// <summary>
+/// How the client receives ID tokens and userinfo answers beyond TLS (OIDC Dynamic Registration §2): userinfo as a JWT
+/// signed with the tenant's key, and either of them encrypted to a key of the client's.
+/// </summary>
+public sealed record ClientResponseProtection(
+    string? UserinfoSigningAlg, ResponseEncryption.Choice? IdTokenEncryption, ResponseEncryption.Choice? UserinfoEncryption)
+{
+    public bool IsEmpty => UserinfoSigningAlg is null && IdTokenEncryption is null && UserinfoEncryption is null;
 }
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
@@ -248,13 +261,33 @@ public static class ClientValidation
             Link(validator, "logoUri", request.LogoUri, current?.Links?.LogoUri),
             Link(validator, "policyUri", request.PolicyUri, current?.Links?.PolicyUri),
             Link(validator, "tosUri", request.TosUri, current?.Links?.TosUri));
+        var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, jwks);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
-                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod)
+                deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod,
+                protection.IsEmpty ? null : protection)
             : null;
+    }
+
+    /// <summary>
+    /// Signed userinfo (one of the algorithms the tenant's keys sign with) and encrypted ID tokens and userinfo (to a key
+    /// in the client's <c>jwks</c>). Absent keeps the current choice; empty removes it.
+    /// </summary>
+    private static ClientResponseProtection ValidateResponseProtection(
+        RequestValidator validator, ClientRequest request, ClientResponseProtection? current, string? jwks)
+    {
+        var userinfoSigning = request.UserinfoSignedResponseAlg is null ? current?.UserinfoSigningAlg
+            : request.UserinfoSignedResponseAlg.Trim() is { Length: > 0 } alg ? alg : null;
+        validator.Check(userinfoSigning is null || UserInfoResponses.SigningAlgorithms.Contains(userinfoSigning, StringComparer.Ordinal),
+            "userinfoSignedResponseAlg", "must be one of " + string.Join(", ", UserInfoResponses.SigningAlgorithms));
+        var idToken = ResponseEncryption.Validate(validator, "idTokenEncryptedResponseAlg", "idTokenEncryptedResponseEnc",
+            request.IdTokenEncryptedResponseAlg, request.IdTokenEncryptedResponseEnc, current?.IdTokenEncryption, jwks);
+        var userinfo = ResponseEncryption.Validate(validator, "userinfoEncryptedResponseAlg", "userinfoEncryptedResponseEnc",
+            request.UserinfoEncryptedResponseAlg, request.UserinfoEncryptedResponseEnc, current?.UserinfoEncryption, jwks);
+        return new ClientResponseProtection(userinfoSigning, idToken, userinfo);
     }
 
     /// <summary>

@@ -92,7 +92,9 @@ public static class DynamicRegistrationEndpoints
             client.FrontchannelLogoutUri, client.BackchannelLogoutUri, client.RequireSignedRequestObject,
             client.FrontchannelLogoutUri is null ? null : true, client.BackchannelLogoutUri is null ? null : true,
             client.Links?.ClientUri, client.Links?.LogoUri, client.Links?.PolicyUri, client.Links?.TosUri,
-            client.Jwks is null ? null : JsonSerializer.Deserialize<JsonElement>(client.Jwks)), statusCode: StatusCodes.Status201Created);
+            client.Jwks is null ? null : JsonSerializer.Deserialize<JsonElement>(client.Jwks),
+            client.ResponseProtection?.UserinfoSigningAlg, client.ResponseProtection?.IdTokenEncryption?.Alg, client.ResponseProtection?.IdTokenEncryption?.Enc,
+            client.ResponseProtection?.UserinfoEncryption?.Alg, client.ResponseProtection?.UserinfoEncryption?.Enc), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -124,7 +126,12 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("logo_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LogoUri = null,
         [property: JsonPropertyName("policy_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? PolicyUri = null,
         [property: JsonPropertyName("tos_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TosUri = null,
-        [property: JsonPropertyName("jwks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Jwks = null);
+        [property: JsonPropertyName("jwks"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JsonElement? Jwks = null,
+        [property: JsonPropertyName("userinfo_signed_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserinfoSignedResponseAlg = null,
+        [property: JsonPropertyName("id_token_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenEncryptedResponseAlg = null,
+        [property: JsonPropertyName("id_token_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenEncryptedResponseEnc = null,
+        [property: JsonPropertyName("userinfo_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserinfoEncryptedResponseAlg = null,
+        [property: JsonPropertyName("userinfo_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserinfoEncryptedResponseEnc = null);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);

@@ -29,14 +29,14 @@ public static class UserInfoEndpoints
         return app;
     }
 
-    public static async Task<IResult> UserInfo(HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents)
+    public static async Task<IResult> UserInfo(HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents, ClientCache clients)
     {
         var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         var principal = result.Principal;
         // An agent's own token (its client's: subject and client alike) is answered with the agent.
         if (principal?.GetClaim(Claims.Subject) is { } subject && AgentDirectory.IsAgentClient(subject) && subject == principal.GetClaim(Claims.ClientId))
         {
-            return await AgentInfoAsync(subject, tenant, agents, http.RequestAborted);
+            return await AgentInfoAsync(http, subject, tenant, agents, clients);
         }
 
         // A client-credentials token names no user: there is nobody to describe.
@@ -87,19 +87,19 @@ public static class UserInfoEndpoints
         }
 
         claims["tenant"] = tenant.Slug;
-        return Results.Json(claims);
+        return await UserInfoResponses.AnswerAsync(http, claims, principal.GetClaim(Claims.ClientId), tenant, clients);
     }
 
     /// <summary>
     /// The agent behind the token (the docs' agent userinfo: name, id, capabilities, the workload it runs as, its budget).
     /// No <c>openid</c> needed: an agent asks about itself, not about a user who consented.
     /// </summary>
-    private static async Task<IResult> AgentInfoAsync(string clientId, TenantContext tenant, AgentDirectory agents, CancellationToken cancellationToken)
+    private static async Task<IResult> AgentInfoAsync(HttpContext http, string clientId, TenantContext tenant, AgentDirectory agents, ClientCache clients)
     {
         JsonObject? agent;
         try
         {
-            agent = await agents.UserInfoAsync(tenant.TenantId, clientId, cancellationToken);
+            agent = await agents.UserInfoAsync(tenant.TenantId, clientId, http.RequestAborted);
         }
         catch (DependencyUnavailableException)
         {
@@ -113,7 +113,7 @@ public static class UserInfoEndpoints
 
         agent[Claims.Subject] = clientId;
         agent["tenant"] = tenant.Slug;
-        return Results.Json(agent);
+        return await UserInfoResponses.AnswerAsync(http, agent, clientId, tenant, clients);
     }
 
     private static IResult InvalidToken(string description) => ProtocolErrors.Challenge(Errors.InvalidToken, description);

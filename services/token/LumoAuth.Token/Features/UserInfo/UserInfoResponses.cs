@@ -1,0 +1,63 @@
+using System.Text.Json;
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Protocol;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Server.AspNetCore;
+
+namespace LumoAuth.Token.Features.UserInfo;
+
+/// <summary>
+/// The userinfo answer in the form the client registered (OIDC Core §5.3.2): plain JSON by default; with
+/// <c>userinfo_signed_response_alg</c> a JWT signed with the tenant's current key, carrying <c>iss</c> and <c>aud</c> (the
+/// client) besides the claims; with <c>userinfo_encrypted_response_alg</c> that JWT (or, unsigned, the claims) encrypted to
+/// the client's key. Either JWT form is <c>application/jwt</c>.
+/// </summary>
+public static class UserInfoResponses
+{
+    public const string JwtMediaType = "application/jwt";
+
+    /// <summary>What a client may register; the tenant's key decides what it gets (see <see cref="SigningCredentials"/>).</summary>
+    public static readonly string[] SigningAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
+
+    private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
+
+    /// <summary>The answer for <paramref name="clientId"/>: <paramref name="claims"/> as JSON, or as the JWT it registered.</summary>
+    public static async Task<IResult> AnswerAsync(HttpContext http, object claims, string? clientId, TenantContext tenant, ClientCache clients)
+    {
+        var client = tenant.Tenant is { } info && clientId is not null ? await clients.SettingsAsync(info, clientId, http.RequestAborted) : null;
+        var options = http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Options;
+        if (client?.ResponseProtection is not { } protection || (protection.UserinfoSigningAlg is null && protection.UserinfoEncryption is null)
+            || options?.Issuer is not { } issuer)
+        {
+            return Results.Json(claims);
+        }
+
+        // Serialized as the plain answer would be, then named by issuer and audience (§5.3.2).
+        var serializer = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        var payload = JsonSerializer.SerializeToNode(claims, serializer)!.AsObject();
+        payload["iss"] = issuer.AbsoluteUri;
+        payload["aud"] = clientId;
+        var json = payload.ToJsonString();
+        var signed = protection.UserinfoSigningAlg is { } alg && options.SigningCredentials is [var current, ..]
+            ? Handler.CreateToken(json, SigningCredentials(current, alg))
+            : null;
+        var body = protection.UserinfoEncryption is { } encryption
+            ? ResponseEncryption.Encrypt(signed ?? json, client.Jwks, encryption, nested: signed is not null)
+            : signed ?? json;
+        http.Response.Headers.CacheControl = "no-store";
+        return Results.Text(body, JwtMediaType);
+    }
+
+    /// <summary>
+    /// The registered algorithm when the tenant's current key signs with it (an RSA key RS256 or PS256, an EC key ES256);
+    /// otherwise the key's own: a tenant may have changed its key type since the client registered.
+    /// </summary>
+    public static SigningCredentials SigningCredentials(SigningCredentials current, string alg) =>
+        alg == current.Algorithm ? current
+        : current.Algorithm is SecurityAlgorithms.RsaSha256 or SecurityAlgorithms.RsaSsaPssSha256 && alg is SecurityAlgorithms.RsaSha256 or SecurityAlgorithms.RsaSsaPssSha256
+            ? new SigningCredentials(current.Key, alg)
+            : current;
+}
