@@ -97,4 +97,67 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         Assert.True(redeemed.StatusCode == HttpStatusCode.OK, tokens.ToJsonString());
         Assert.Equal("DPoP", tokens["token_type"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task AClientThatRegisteredEncryption_GetsItsIdTokenAndUserinfoEncryptedToItsKey()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (email, password) = await suite.CreateUserAsync(tenant, "Faye");
+        using var rsa = RSA.Create(2048);
+        var encryption = rsa.ExportParameters(false);
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Private app", applicationType = "web", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "email" },
+            jwks = new { keys = new[] { new { kty = "RSA", kid = "app-enc", use = "enc", n = Base64UrlEncoder.Encode(encryption.Modulus), e = Base64UrlEncoder.Encode(encryption.Exponent) } } },
+            idTokenEncryptedResponseAlg = "RSA-OAEP-256", idTokenEncryptedResponseEnc = "A256GCM",
+            userinfoSignedResponseAlg = "RS256", userinfoEncryptedResponseAlg = "RSA-OAEP",
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var (clientId, secret) = (client["clientId"]!.GetValue<string>(), client["secret"]!.GetValue<string>());
+        using var jwksAnswer = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/jwks.json");
+        var signingKeys = new JsonWebKeySet(await jwksAnswer.Content.ReadAsStringAsync()).GetSigningKeys();
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/openid-configuration");
+        var issuer = (await ApiAssert.OkAsync(discovery))["issuer"]!.GetValue<string>();
+
+        var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        var back = await suite.SignInAndConsentAsync(tenant, QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["client_id"] = clientId, ["response_type"] = "code", ["redirect_uri"] = RedirectUri, ["scope"] = "openid email", ["nonce"] = "n-e2e",
+            ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
+        }), email, password);
+        using var redeem = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/oauth/token")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string>
+            {
+                ["grant_type"] = "authorization_code", ["code"] = QueryHelpers.ParseQuery(back.Query)["code"].ToString(), ["redirect_uri"] = RedirectUri,
+                ["code_verifier"] = verifier,
+            }),
+        };
+        redeem.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{Uri.EscapeDataString(clientId)}:{Uri.EscapeDataString(secret)}")));
+        using var redeemed = await suite.Gateway.SendAsync(redeem);
+        var tokens = JsonNode.Parse(await redeemed.Content.ReadAsStringAsync())!;
+        Assert.True(redeemed.StatusCode == HttpStatusCode.OK, tokens.ToJsonString());
+
+        // The ID token opens only with the client's private key, and holds the tenant's signed token.
+        var idToken = Jose.JWT.Decode(tokens["id_token"]!.GetValue<string>(), rsa);
+        var handler = new JsonWebTokenHandler();
+        var identity = await handler.ValidateTokenAsync(idToken, new TokenValidationParameters
+        {
+            ValidIssuer = issuer, ValidAudience = clientId, IssuerSigningKeys = signingKeys,
+        });
+        Assert.True(identity.IsValid, identity.Exception?.Message);
+        Assert.Equal("n-e2e", identity.Claims["nonce"]);
+
+        using var userinfo = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/oauth/userinfo", configure: request =>
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", tokens["access_token"]!.GetValue<string>()));
+        Assert.Equal("application/jwt", userinfo.Content.Headers.ContentType?.MediaType);
+        var answer = await handler.ValidateTokenAsync(Jose.JWT.Decode(await userinfo.Content.ReadAsStringAsync(), rsa), new TokenValidationParameters
+        {
+            ValidIssuer = issuer, ValidAudience = clientId, IssuerSigningKeys = signingKeys, RequireExpirationTime = false, ValidateLifetime = false,
+        });
+        Assert.True(answer.IsValid, answer.Exception?.Message);
+        Assert.Equal(email, answer.Claims["email"]);
+    }
 }

@@ -47,6 +47,7 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         ["name"] = "Encrypted app",
         ["applicationType"] = "web",
         ["redirectUris"] = new[] { SignInSetup.RedirectUri },
+        ["postLogoutRedirectUris"] = new[] { SignInSetup.PostLogoutUri },
         ["grantTypes"] = new[] { "authorization_code", "refresh_token" },
         ["allowedScopes"] = new[] { "openid", "profile", "email", "offline_access" },
         ["jwks"] = jwks ?? Jwks(),
@@ -66,6 +67,11 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
     private async Task<JsonElement> SignInAsync(SignInSetup setup)
     {
         using var browser = suite.Browser();
+        return await SignInAsync(setup, browser);
+    }
+
+    private async Task<JsonElement> SignInAsync(SignInSetup setup, HttpClient browser)
+    {
         var (verifier, challenge) = HostedFlow.Pkce();
         var code = HostedFlow.Parameters(await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge)))["code"];
         using var exchanged = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string>
@@ -139,6 +145,26 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         }, (setup.ClientId, setup.ClientSecret!));
         var again = await HttpAssert.JsonAsync(refreshed, HttpStatusCode.OK);
         Assert.Equal(setup.UserId.ToString(), (await VerifiedAsync(setup, OpenRsaOaep256Gcm(again.GetProperty("id_token").GetString()!))).Subject);
+    }
+
+    [Fact]
+    public async Task Logout_TakesTheDecryptedIdToken_AsItsHint()
+    {
+        var setup = await suite.SetUpAsync(With(WebClient(), ("idTokenEncryptedResponseAlg", "RSA-OAEP-256"), ("idTokenEncryptedResponseEnc", "A256GCM")));
+        using var browser = suite.Browser();
+        var idToken = (await SignInAsync(setup, browser)).GetProperty("id_token").GetString()!;
+
+        string LogoutUrl(string hint) => Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = hint, ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri, ["state"] = "bye",
+        });
+
+        // Only the client can open the JWE, so it names nobody here: the person is asked, as without a hint.
+        using var withCiphertext = await browser.GetAsync(LogoutUrl(idToken));
+        Assert.Equal(HttpStatusCode.OK, withCiphertext.StatusCode);
+        Assert.Contains("logout_confirmed", await withCiphertext.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        using var withSigned = await browser.GetAsync(LogoutUrl(OpenRsaOaep256Gcm(idToken)));
+        Assert.StartsWith(SignInSetup.PostLogoutUri, withSigned.Headers.Location?.AbsoluteUri, StringComparison.Ordinal);
     }
 
     [Fact]
