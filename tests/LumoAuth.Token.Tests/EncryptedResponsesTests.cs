@@ -148,6 +148,26 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
     }
 
     [Fact]
+    public async Task AHybridResponse_CarriesTheIdTokenEncrypted_InTheFragment()
+    {
+        var body = With(WebClient(), ("idTokenEncryptedResponseAlg", "RSA-OAEP-256"), ("idTokenEncryptedResponseEnc", "A256GCM"),
+            ("grantTypes", new[] { "authorization_code", "implicit" }));
+        var setup = await suite.SetUpAsync(body);
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        var back = await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["response_type"] = "code id_token", ["scope"] = "openid email" }));
+
+        var fragment = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(back.Fragment.TrimStart('#'));
+        Assert.True(fragment.ContainsKey("id_token"), back.ToString());
+        var idToken = await VerifiedAsync(setup, OpenRsaOaep256Gcm(fragment["id_token"].ToString()));
+        // c_hash was made over the code before the token was encrypted, and still matches it.
+        var code = fragment["code"].ToString();
+        var hash = SHA256.HashData(Encoding.ASCII.GetBytes(code));
+        Assert.Equal(Base64UrlEncoder.Encode(hash[..16]), idToken.GetPayloadValue<string>("c_hash"));
+    }
+
+    [Fact]
     public async Task Logout_TakesTheDecryptedIdToken_AsItsHint()
     {
         var setup = await suite.SetUpAsync(With(WebClient(), ("idTokenEncryptedResponseAlg", "RSA-OAEP-256"), ("idTokenEncryptedResponseEnc", "A256GCM")));
