@@ -168,6 +168,56 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
     }
 
     [Fact]
+    public async Task AJwtAuthorizationResponse_ComesEncrypted_WithTheSignedResponseInside()
+    {
+        var setup = await suite.SetUpAsync(With(WebClient(), ("authorizationEncryptedResponseAlg", "RSA-OAEP-256"), ("authorizationEncryptedResponseEnc", "A256GCM")));
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        var back = await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["response_mode"] = "jwt", ["state"] = "jarm-state" }));
+
+        var parameters = HostedFlow.Parameters(back);
+        Assert.Equal(["response"], parameters.Keys);
+        var response = await VerifiedAsync(setup, OpenRsaOaep256Gcm(parameters["response"]));
+        Assert.Equal("jarm-state", response.GetPayloadValue<string>("state"));
+        Assert.False(string.IsNullOrEmpty(response.GetPayloadValue<string>("code")));
+    }
+
+    [Fact]
+    public async Task AJwtIntrospectionAnswer_ComesEncrypted_AndPlainJsonStaysPlain()
+    {
+        var setup = await suite.SetUpAsync(With(WebClient(), ("introspectionEncryptedResponseAlg", "ECDH-ES+A128KW")));
+        var accessToken = (await SignInAsync(setup)).GetProperty("access_token").GetString()!;
+
+        async Task<HttpResponseMessage> IntrospectAsync(string? accept)
+        {
+            using var http = suite.Token.CreateClient();
+            using var request = new HttpRequestMessage(HttpMethod.Post, setup.Issuer + "/oauth/introspect")
+            {
+                Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["token"] = accessToken }),
+            };
+            request.Headers.Authorization = HttpAssert.Basic(setup.ClientId, setup.ClientSecret!);
+            if (accept is not null)
+            {
+                request.Headers.Accept.ParseAdd(accept);
+            }
+
+            return await http.SendAsync(request);
+        }
+
+        using var asJwt = await IntrospectAsync("application/token-introspection+jwt");
+        using var asJson = await IntrospectAsync(null);
+
+        Assert.Equal("application/token-introspection+jwt", asJwt.Content.Headers.ContentType?.MediaType);
+        var jwe = await asJwt.Content.ReadAsStringAsync();
+        Assert.Equal("ECDH-ES+A128KW", Header(jwe).GetProperty("alg").GetString());
+        var answer = await VerifiedAsync(setup, Jose.JWT.Decode(jwe, EcKey), lifetime: false);
+        Assert.Equal("token-introspection+jwt", answer.Typ);
+        Assert.True(answer.GetPayloadValue<JsonElement>("token_introspection").GetProperty("active").GetBoolean());
+        Assert.True((await HttpAssert.JsonAsync(asJson, HttpStatusCode.OK)).GetProperty("active").GetBoolean());
+    }
+
+    [Fact]
     public async Task Logout_TakesTheDecryptedIdToken_AsItsHint()
     {
         var setup = await suite.SetUpAsync(With(WebClient(), ("idTokenEncryptedResponseAlg", "RSA-OAEP-256"), ("idTokenEncryptedResponseEnc", "A256GCM")));
@@ -257,6 +307,8 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         { "content encryption alone", new { userinfoEncryptedResponseEnc = "A256GCM" }, "userinfoEncryptedResponseEnc" },
         { "no EC key to agree with", new { userinfoEncryptedResponseAlg = "ECDH-ES", jwks = Jwks(withEc: false) }, "userinfoEncryptedResponseAlg" },
         { "no RSA key to wrap to", new { idTokenEncryptedResponseAlg = "RSA-OAEP-256", jwks = Jwks(withRsa: false) }, "idTokenEncryptedResponseAlg" },
+        { "JARM to no key", new { authorizationEncryptedResponseAlg = "ECDH-ES", jwks = Jwks(withEc: false) }, "authorizationEncryptedResponseAlg" },
+        { "introspection content encryption alone", new { introspectionEncryptedResponseEnc = "A128GCM" }, "introspectionEncryptedResponseEnc" },
         { "a symmetric userinfo signature", new { userinfoSignedResponseAlg = "HS256" }, "userinfoSignedResponseAlg" },
         { "none as userinfo signature", new { userinfoSignedResponseAlg = "none" }, "userinfoSignedResponseAlg" },
     };
@@ -301,6 +353,8 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
             ["token_endpoint_auth_method"] = "client_secret_basic", ["jwks"] = Jwks(),
             ["id_token_encrypted_response_alg"] = "RSA-OAEP-256", ["userinfo_signed_response_alg"] = "RS256",
             ["userinfo_encrypted_response_alg"] = "ECDH-ES+A256KW", ["userinfo_encrypted_response_enc"] = "A256GCM",
+            ["authorization_encrypted_response_alg"] = "RSA-OAEP", ["introspection_encrypted_response_alg"] = "ECDH-ES",
+            ["introspection_encrypted_response_enc"] = "A128GCM",
         });
         using var keyless = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new Dictionary<string, object>
         {
@@ -314,6 +368,10 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         Assert.Equal("RS256", echoed.GetProperty("userinfo_signed_response_alg").GetString());
         Assert.Equal("ECDH-ES+A256KW", echoed.GetProperty("userinfo_encrypted_response_alg").GetString());
         Assert.Equal("A256GCM", echoed.GetProperty("userinfo_encrypted_response_enc").GetString());
+        Assert.Equal("RSA-OAEP", echoed.GetProperty("authorization_encrypted_response_alg").GetString());
+        Assert.Equal("A128CBC-HS256", echoed.GetProperty("authorization_encrypted_response_enc").GetString());
+        Assert.Equal("ECDH-ES", echoed.GetProperty("introspection_encrypted_response_alg").GetString());
+        Assert.Equal("A128GCM", echoed.GetProperty("introspection_encrypted_response_enc").GetString());
         Assert.Equal(3, echoed.GetProperty("jwks").GetProperty("keys").GetArrayLength());
         var error = await HttpAssert.OAuthErrorAsync(keyless, HttpStatusCode.BadRequest, "invalid_client_metadata");
         Assert.StartsWith("id_token_encrypted_response_alg", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);
@@ -334,6 +392,10 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         Assert.DoesNotContain("RSA1_5", Values("id_token_encryption_alg_values_supported"));
         Assert.Contains("A256GCM", Values("id_token_encryption_enc_values_supported"));
         Assert.Contains("A128CBC-HS256", Values("userinfo_encryption_enc_values_supported"));
+        Assert.Contains("RSA-OAEP-256", Values("authorization_encryption_alg_values_supported"));
+        Assert.Contains("A256GCM", Values("authorization_encryption_enc_values_supported"));
+        Assert.Contains("ECDH-ES+A128KW", Values("introspection_encryption_alg_values_supported"));
+        Assert.Contains("A128CBC-HS256", Values("introspection_encryption_enc_values_supported"));
     }
 
     private async Task<HttpResponseMessage> PutClientAsync(SignInSetup setup, object fields)

@@ -285,8 +285,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(SignedAuthorizationResponses.Sign.Descriptor)
                     .AddEventHandler(SignedAuthorizationResponses.Advertise.Descriptor);
                 server.AddEventHandler(SignedIntrospectionResponses.Sign.Descriptor);
-                server.AddEventHandler(EncryptedIdentityTokens.Encrypt.Descriptor)
-                    .AddEventHandler(EncryptedIdentityTokens.Advertise.Descriptor);
+                server.AddEventHandler(EncryptedResponses.EncryptIdentityTokens.Descriptor)
+                    .AddEventHandler(EncryptedResponses.Advertise.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(TokenExchange.AuthorizedPartyOutsideExchanges.Descriptor);
                 server.AddEventHandler(TokenExchange.SupportedTokenTypes.Descriptor)

@@ -111,6 +111,12 @@ public static class SignedAuthorizationResponses
 
             var signing = CredentialsFor(context.Options.SigningCredentials[0], client);
             var jwt = Handler.CreateToken(Payload(context.Response, clientId, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow()), signing);
+            // JARM §2.2: a client that registered authorization_encrypted_response_alg gets the signed response encrypted to its key.
+            if (client?.ResponseProtection?.AuthorizationEncryption is { } encryption)
+            {
+                jwt = ResponseEncryption.Encrypt(jwt, client.Jwks, encryption, nested: true);
+            }
+
             foreach (var name in context.Response.GetParameters().Keys.ToList())
             {
                 context.Response.RemoveParameter(name);

@@ -47,6 +47,12 @@ public static class SignedIntrospectionResponses
             var signing = SignedAuthorizationResponses.CredentialsFor(current, caller);
 
             var jwt = Handler.CreateToken(Payload(context, issuer.AbsoluteUri, clientId), signing, new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = TokenType });
+            // RFC 9701 §5: a caller that registered introspection_encrypted_response_alg gets the signed answer encrypted to its key.
+            if (caller?.ResponseProtection?.IntrospectionEncryption is { } encryption)
+            {
+                jwt = ResponseEncryption.Encrypt(jwt, caller.Jwks, encryption, nested: true);
+            }
+
             var response = request.HttpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = MediaType;

@@ -43,7 +43,11 @@ public sealed record ClientRequest(
     string? IdTokenEncryptedResponseAlg = null,
     string? IdTokenEncryptedResponseEnc = null,
     string? UserinfoEncryptedResponseAlg = null,
-    string? UserinfoEncryptedResponseEnc = null);
+    string? UserinfoEncryptedResponseEnc = null,
+    string? AuthorizationEncryptedResponseAlg = null,
+    string? AuthorizationEncryptedResponseEnc = null,
+    string? IntrospectionEncryptedResponseAlg = null,
+    string? IntrospectionEncryptedResponseEnc = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -86,7 +90,11 @@ public sealed record ClientResponse(
     string? IdTokenEncryptedResponseAlg,
     string? IdTokenEncryptedResponseEnc,
     string? UserinfoEncryptedResponseAlg,
-    string? UserinfoEncryptedResponseEnc);
+    string? UserinfoEncryptedResponseEnc,
+    string? AuthorizationEncryptedResponseAlg,
+    string? AuthorizationEncryptedResponseEnc,
+    string? IntrospectionEncryptedResponseAlg,
+    string? IntrospectionEncryptedResponseEnc);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -129,7 +137,11 @@ public sealed record CreatedClientResponse(
     string? IdTokenEncryptedResponseAlg,
     string? IdTokenEncryptedResponseEnc,
     string? UserinfoEncryptedResponseAlg,
-    string? UserinfoEncryptedResponseEnc)
+    string? UserinfoEncryptedResponseEnc,
+    string? AuthorizationEncryptedResponseAlg,
+    string? AuthorizationEncryptedResponseEnc,
+    string? IntrospectionEncryptedResponseAlg,
+    string? IntrospectionEncryptedResponseEnc)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

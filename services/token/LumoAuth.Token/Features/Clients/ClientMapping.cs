@@ -57,7 +57,9 @@ public static class ClientMapping
         var protection = new ClientResponseProtection(
             ReadProperty(properties, UserinfoSignedResponseAlgProperty),
             Encryption(IdTokenEncryptedResponseAlgProperty, IdTokenEncryptedResponseEncProperty),
-            Encryption(UserinfoEncryptedResponseAlgProperty, UserinfoEncryptedResponseEncProperty));
+            Encryption(UserinfoEncryptedResponseAlgProperty, UserinfoEncryptedResponseEncProperty),
+            Encryption(AuthorizationEncryptedResponseAlgProperty, AuthorizationEncryptedResponseEncProperty),
+            Encryption(IntrospectionEncryptedResponseAlgProperty, IntrospectionEncryptedResponseEncProperty));
         return protection.IsEmpty ? null : protection;
     }
 
@@ -130,6 +132,10 @@ public static class ClientMapping
         SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
         SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
         SetProperty(descriptor, UserinfoEncryptedResponseEncProperty, protection?.UserinfoEncryption?.Enc);
+        SetProperty(descriptor, AuthorizationEncryptedResponseAlgProperty, protection?.AuthorizationEncryption?.Alg);
+        SetProperty(descriptor, AuthorizationEncryptedResponseEncProperty, protection?.AuthorizationEncryption?.Enc);
+        SetProperty(descriptor, IntrospectionEncryptedResponseAlgProperty, protection?.IntrospectionEncryption?.Alg);
+        SetProperty(descriptor, IntrospectionEncryptedResponseEncProperty, protection?.IntrospectionEncryption?.Enc);
         var fapi = client.FapiProfile != FapiProfiles.Disabled;
         SetProperty(descriptor, FapiProfiles.Property, fapi ? client.FapiProfile : null);
         if (fapi)
@@ -158,7 +164,9 @@ public static class ClientMapping
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
             c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod,
             c.ResponseProtection?.UserinfoSigningAlg, c.ResponseProtection?.IdTokenEncryption?.Alg, c.ResponseProtection?.IdTokenEncryption?.Enc,
-            c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc);
+            c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc,
+            c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
+            c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -172,15 +180,21 @@ public static class ClientMapping
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
             c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod,
             c.ResponseProtection?.UserinfoSigningAlg, c.ResponseProtection?.IdTokenEncryption?.Alg, c.ResponseProtection?.IdTokenEncryption?.Enc,
-            c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc);
+            c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc,
+            c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
+            c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc);
     }
 
-    // How ID tokens and userinfo answers reach the client (OIDC Dynamic Registration §2 names).
+    // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
     private const string UserinfoSignedResponseAlgProperty = "userinfo_signed_response_alg";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";
     private const string UserinfoEncryptedResponseEncProperty = "userinfo_encrypted_response_enc";
+    private const string AuthorizationEncryptedResponseAlgProperty = "authorization_encrypted_response_alg";
+    private const string AuthorizationEncryptedResponseEncProperty = "authorization_encrypted_response_enc";
+    private const string IntrospectionEncryptedResponseAlgProperty = "introspection_encrypted_response_alg";
+    private const string IntrospectionEncryptedResponseEncProperty = "introspection_encrypted_response_enc";
 
     // The client's links (RFC 7591 §2 names), shown on the consent page.
     private const string ClientUriProperty = "client_uri";

@@ -40,7 +40,11 @@ public static class ClientMetadata
         [property: JsonPropertyName("id_token_encrypted_response_alg")] string? IdTokenEncryptedResponseAlg = null,
         [property: JsonPropertyName("id_token_encrypted_response_enc")] string? IdTokenEncryptedResponseEnc = null,
         [property: JsonPropertyName("userinfo_encrypted_response_alg")] string? UserinfoEncryptedResponseAlg = null,
-        [property: JsonPropertyName("userinfo_encrypted_response_enc")] string? UserinfoEncryptedResponseEnc = null);
+        [property: JsonPropertyName("userinfo_encrypted_response_enc")] string? UserinfoEncryptedResponseEnc = null,
+        [property: JsonPropertyName("authorization_encrypted_response_alg")] string? AuthorizationEncryptedResponseAlg = null,
+        [property: JsonPropertyName("authorization_encrypted_response_enc")] string? AuthorizationEncryptedResponseEnc = null,
+        [property: JsonPropertyName("introspection_encrypted_response_alg")] string? IntrospectionEncryptedResponseAlg = null,
+        [property: JsonPropertyName("introspection_encrypted_response_enc")] string? IntrospectionEncryptedResponseEnc = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -149,8 +153,7 @@ public static class ClientMetadata
             AccessTokenLifetime: null,
             RefreshTokenLifetime: null,
             // The keys it signs assertions with, or that its ID tokens and userinfo answers are encrypted to.
-            Jwks: authMethod == ClientAuthenticationMethods.PrivateKeyJwt || metadata.IdTokenEncryptedResponseAlg is not null || metadata.UserinfoEncryptedResponseAlg is not null
-                ? metadata.Jwks : null,
+            Jwks: authMethod == ClientAuthenticationMethods.PrivateKeyJwt || EncryptsResponses(metadata) ? metadata.Jwks : null,
             // RFC 7591 §2: the client said how it will authenticate; it is held to that.
             TokenEndpointAuthMethod: authMethod == ClientAuthenticationMethods.None ? null : authMethod,
             BackchannelLogoutUri: metadata.BackchannelLogoutUri,
@@ -166,9 +169,17 @@ public static class ClientMetadata
             IdTokenEncryptedResponseAlg: metadata.IdTokenEncryptedResponseAlg,
             IdTokenEncryptedResponseEnc: metadata.IdTokenEncryptedResponseEnc,
             UserinfoEncryptedResponseAlg: metadata.UserinfoEncryptedResponseAlg,
-            UserinfoEncryptedResponseEnc: metadata.UserinfoEncryptedResponseEnc);
+            UserinfoEncryptedResponseEnc: metadata.UserinfoEncryptedResponseEnc,
+            AuthorizationEncryptedResponseAlg: metadata.AuthorizationEncryptedResponseAlg,
+            AuthorizationEncryptedResponseEnc: metadata.AuthorizationEncryptedResponseEnc,
+            IntrospectionEncryptedResponseAlg: metadata.IntrospectionEncryptedResponseAlg,
+            IntrospectionEncryptedResponseEnc: metadata.IntrospectionEncryptedResponseEnc);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
+
+    private static bool EncryptsResponses(Document metadata) =>
+        metadata.IdTokenEncryptedResponseAlg is not null || metadata.UserinfoEncryptedResponseAlg is not null
+        || metadata.AuthorizationEncryptedResponseAlg is not null || metadata.IntrospectionEncryptedResponseAlg is not null;
 
     /// <summary>An Admin API field name as RFC 7591 names it, for errors about metadata.</summary>
     public static string FieldName(string field) => field switch

@@ -50,13 +50,19 @@ public sealed record ClientLinks(string? ClientUri, string? LogoUri, string? Pol
 }
 
 /// <summary>
-/// How the client receives ID tokens and userinfo answers beyond TLS (OIDC Dynamic Registration §2): userinfo as a JWT
-/// signed with the tenant's key, and either of them encrypted to a key of the client's.
+/// How the client receives what the server writes for it beyond TLS (OIDC Dynamic Registration §2, JARM §3, RFC 9701
+/// §6): userinfo as a JWT signed with the tenant's key, and ID tokens, userinfo, signed authorization responses and signed
+/// introspection answers encrypted to a key of the client's.
 /// </summary>
 public sealed record ClientResponseProtection(
-    string? UserinfoSigningAlg, ResponseEncryption.Choice? IdTokenEncryption, ResponseEncryption.Choice? UserinfoEncryption)
+    string? UserinfoSigningAlg,
+    ResponseEncryption.Choice? IdTokenEncryption,
+    ResponseEncryption.Choice? UserinfoEncryption,
+    ResponseEncryption.Choice? AuthorizationEncryption = null,
+    ResponseEncryption.Choice? IntrospectionEncryption = null)
 {
-    public bool IsEmpty => UserinfoSigningAlg is null && IdTokenEncryption is null && UserinfoEncryption is null;
+    public bool IsEmpty => UserinfoSigningAlg is null && IdTokenEncryption is null && UserinfoEncryption is null
+        && AuthorizationEncryption is null && IntrospectionEncryption is null;
 }
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
@@ -273,8 +279,8 @@ public static class ClientValidation
     }
 
     /// <summary>
-    /// Signed userinfo (one of the algorithms the tenant's keys sign with) and encrypted ID tokens and userinfo (to a key
-    /// in the client's <c>jwks</c>). Absent keeps the current choice; empty removes it.
+    /// Signed userinfo (one of the algorithms the tenant's keys sign with) and encrypted ID tokens, userinfo, authorization
+    /// responses and introspection answers (to a key in the client's <c>jwks</c>). Absent keeps the current choice; empty removes it.
     /// </summary>
     private static ClientResponseProtection ValidateResponseProtection(
         RequestValidator validator, ClientRequest request, ClientResponseProtection? current, string? jwks)
@@ -287,7 +293,11 @@ public static class ClientValidation
             request.IdTokenEncryptedResponseAlg, request.IdTokenEncryptedResponseEnc, current?.IdTokenEncryption, jwks);
         var userinfo = ResponseEncryption.Validate(validator, "userinfoEncryptedResponseAlg", "userinfoEncryptedResponseEnc",
             request.UserinfoEncryptedResponseAlg, request.UserinfoEncryptedResponseEnc, current?.UserinfoEncryption, jwks);
-        return new ClientResponseProtection(userinfoSigning, idToken, userinfo);
+        var authorization = ResponseEncryption.Validate(validator, "authorizationEncryptedResponseAlg", "authorizationEncryptedResponseEnc",
+            request.AuthorizationEncryptedResponseAlg, request.AuthorizationEncryptedResponseEnc, current?.AuthorizationEncryption, jwks);
+        var introspection = ResponseEncryption.Validate(validator, "introspectionEncryptedResponseAlg", "introspectionEncryptedResponseEnc",
+            request.IntrospectionEncryptedResponseAlg, request.IntrospectionEncryptedResponseEnc, current?.IntrospectionEncryption, jwks);
+        return new ClientResponseProtection(userinfoSigning, idToken, userinfo, authorization, introspection);
     }
 
     /// <summary>

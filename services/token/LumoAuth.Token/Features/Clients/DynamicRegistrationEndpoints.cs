@@ -94,7 +94,9 @@ public static class DynamicRegistrationEndpoints
             client.Links?.ClientUri, client.Links?.LogoUri, client.Links?.PolicyUri, client.Links?.TosUri,
             client.Jwks is null ? null : JsonSerializer.Deserialize<JsonElement>(client.Jwks),
             client.ResponseProtection?.UserinfoSigningAlg, client.ResponseProtection?.IdTokenEncryption?.Alg, client.ResponseProtection?.IdTokenEncryption?.Enc,
-            client.ResponseProtection?.UserinfoEncryption?.Alg, client.ResponseProtection?.UserinfoEncryption?.Enc), statusCode: StatusCodes.Status201Created);
+            client.ResponseProtection?.UserinfoEncryption?.Alg, client.ResponseProtection?.UserinfoEncryption?.Enc,
+            client.ResponseProtection?.AuthorizationEncryption?.Alg, client.ResponseProtection?.AuthorizationEncryption?.Enc,
+            client.ResponseProtection?.IntrospectionEncryption?.Alg, client.ResponseProtection?.IntrospectionEncryption?.Enc), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -131,7 +133,11 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("id_token_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenEncryptedResponseAlg = null,
         [property: JsonPropertyName("id_token_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenEncryptedResponseEnc = null,
         [property: JsonPropertyName("userinfo_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserinfoEncryptedResponseAlg = null,
-        [property: JsonPropertyName("userinfo_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserinfoEncryptedResponseEnc = null);
+        [property: JsonPropertyName("userinfo_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserinfoEncryptedResponseEnc = null,
+        [property: JsonPropertyName("authorization_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? AuthorizationEncryptedResponseAlg = null,
+        [property: JsonPropertyName("authorization_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? AuthorizationEncryptedResponseEnc = null,
+        [property: JsonPropertyName("introspection_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IntrospectionEncryptedResponseAlg = null,
+        [property: JsonPropertyName("introspection_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IntrospectionEncryptedResponseEnc = null);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);

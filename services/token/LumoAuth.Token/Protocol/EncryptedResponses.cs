@@ -8,17 +8,22 @@ using static OpenIddict.Server.OpenIddictServerEvents;
 namespace LumoAuth.Token.Protocol;
 
 /// <summary>
-/// ID tokens for a client that registered <c>id_token_encrypted_response_alg</c> (OIDC Core §10.2): the signed token is
-/// encrypted to the client's key as a Nested JWT, wherever it is issued — the token endpoint (code, refresh, device,
-/// CIBA) and the front channel (implicit and hybrid). Hashes inside it (<c>at_hash</c>, <c>c_hash</c>) were made before.
+/// What a client registered to receive encrypted (<see cref="ResponseEncryption"/>): here its ID tokens, and what discovery
+/// says of every encrypted answer. Userinfo, authorization responses and introspection answers are encrypted where they
+/// are written.
 /// </summary>
-public static class EncryptedIdentityTokens
+public static class EncryptedResponses
 {
-    public sealed class Encrypt(ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ProcessSignInContext>
+    /// <summary>
+    /// ID tokens for a client that registered <c>id_token_encrypted_response_alg</c> (OIDC Core §10.2): the signed token is
+    /// encrypted to the client's key as a Nested JWT, wherever it is issued — the token endpoint (code, refresh, device,
+    /// CIBA) and the front channel (implicit and hybrid). Hashes inside it (<c>at_hash</c>, <c>c_hash</c>) were made before.
+    /// </summary>
+    public sealed class EncryptIdentityTokens(ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
-                .UseScopedHandler<Encrypt>()
+                .UseScopedHandler<EncryptIdentityTokens>()
                 .SetOrder(OpenIddictServerHandlers.GenerateIdentityToken.Descriptor.Order + 500)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
@@ -38,7 +43,10 @@ public static class EncryptedIdentityTokens
         }
     }
 
-    /// <summary>Discovery (OIDC Discovery §3): what userinfo answers are signed with, and what ID tokens and userinfo are encrypted with.</summary>
+    /// <summary>
+    /// Discovery (OIDC Discovery §3, JARM §4, RFC 9701 §7): what userinfo answers are signed with, and what ID tokens,
+    /// userinfo, authorization responses and introspection answers are encrypted with.
+    /// </summary>
     public sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
     {
         private static readonly JsonElement KeyAlgorithms = JsonSerializer.SerializeToElement(ResponseEncryption.KeyAlgorithms);
@@ -63,6 +71,10 @@ public static class EncryptedIdentityTokens
             context.Metadata["id_token_encryption_enc_values_supported"] = ContentAlgorithms;
             context.Metadata["userinfo_encryption_alg_values_supported"] = KeyAlgorithms;
             context.Metadata["userinfo_encryption_enc_values_supported"] = ContentAlgorithms;
+            context.Metadata["authorization_encryption_alg_values_supported"] = KeyAlgorithms;
+            context.Metadata["authorization_encryption_enc_values_supported"] = ContentAlgorithms;
+            context.Metadata["introspection_encryption_alg_values_supported"] = KeyAlgorithms;
+            context.Metadata["introspection_encryption_enc_values_supported"] = ContentAlgorithms;
             return ValueTask.CompletedTask;
         }
     }
