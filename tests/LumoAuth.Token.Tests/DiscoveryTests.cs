@@ -166,6 +166,7 @@ public sealed class DiscoveryTests(TokenFactory factory) : IClassFixture<TokenFa
     {
         using var response = await http.GetAsync(path);
         var json = await HttpAssert.JsonAsync(response, HttpStatusCode.OK);
-        return json.GetProperty("keys").EnumerateArray().ToList();
+        // The signing keys; the one key clients encrypt to (use "enc") is EncryptedRequestsTests' subject.
+        return json.GetProperty("keys").EnumerateArray().Where(k => k.GetProperty("use").GetString() == "sig").ToList();
     }
 }

@@ -87,6 +87,7 @@ public sealed class KeyGraceTests(MovableClockSuite suite) : IClassFixture<Movab
         public IServiceScope CreateScope() => Down ? throw new InvalidOperationException("The database is down (test).") : inner.CreateScope();
     }
 
+    /// <summary>The published signing keys (the encryption key clients encrypt to is not rotated with them).</summary>
     private static async Task<List<string>> KidsAsync(HttpClient http, SignInSetup setup) =>
-        [.. new JsonWebKeySet(await http.GetStringAsync($"{setup.Issuer}/.well-known/jwks.json")).Keys.Select(k => k.Kid)];
+        [.. new JsonWebKeySet(await http.GetStringAsync($"{setup.Issuer}/.well-known/jwks.json")).Keys.Where(k => k.Use == "sig").Select(k => k.Kid)];
 }

@@ -17,10 +17,17 @@ public sealed class SigningKeyTests(TokenFactory factory) : IClassFixture<TokenF
 {
     private static string Keys(TestTenant tenant) => $"/t/{tenant.Slug}/api/v1/admin/signing-keys";
 
+    /// <summary>The published signing keys (the key clients encrypt to is not a signing key and is not rotated with them).</summary>
     private async Task<JsonWebKeySet> JwksAsync(TestTenant tenant)
     {
         using var http = factory.CreateClient();
-        return new JsonWebKeySet(await http.GetStringAsync($"{tenant.Issuer}/.well-known/jwks.json"));
+        var set = new JsonWebKeySet(await http.GetStringAsync($"{tenant.Issuer}/.well-known/jwks.json"));
+        foreach (var key in set.Keys.Where(k => k.Use == "enc").ToList())
+        {
+            set.Keys.Remove(key);
+        }
+
+        return set;
     }
 
     private async Task<JsonElement> RotateAsync(TestTenant tenant, object body)

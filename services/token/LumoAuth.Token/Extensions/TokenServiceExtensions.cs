@@ -287,6 +287,10 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(SignedIntrospectionResponses.Sign.Descriptor);
                 server.AddEventHandler(EncryptedResponses.EncryptIdentityTokens.Descriptor)
                     .AddEventHandler(EncryptedResponses.Advertise.Descriptor);
+                server.AddEventHandler(EncryptedRequests.DecryptIdTokenHints.AuthorizationDescriptor)
+                    .AddEventHandler(EncryptedRequests.DecryptIdTokenHints.EndSessionDescriptor)
+                    .AddEventHandler(EncryptedRequests.PublishKey.Descriptor)
+                    .AddEventHandler(EncryptedRequests.Advertise.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Exchange.ValidateAuthorizedParty.Descriptor)
                     .AddEventHandler(TokenExchange.AuthorizedPartyOutsideExchanges.Descriptor);
                 server.AddEventHandler(TokenExchange.SupportedTokenTypes.Descriptor)

@@ -18,7 +18,7 @@ namespace LumoAuth.Token.Keys;
 /// </summary>
 public sealed record TenantKeyMaterial(
     IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter,
-    DateTimeOffset? GraceEnds = null, string KeySet = "")
+    DateTimeOffset? GraceEnds = null, string KeySet = "", TenantDecryptionKey? Decryption = null)
 {
     /// <summary>The public halves, as published in the tenant's JWKS.</summary>
     public JsonWebKeySet PublicKeySet()
@@ -46,6 +46,24 @@ public sealed record TenantKeyMaterial(
     }
 }
 
+/// <summary>
+/// The tenant's key that clients encrypt to (request objects, ID token hints): an EC P-256 key for ECDH-ES, published in
+/// the JWKS with <c>use</c> <c>enc</c>.
+/// </summary>
+public sealed record TenantDecryptionKey(string KeyId, ECDiffieHellman Key)
+{
+    /// <summary>The public half as a JWK, without <c>alg</c>: every ECDH-ES variant discovery names may be used with it.</summary>
+    public JsonWebKey PublicJwk()
+    {
+        var point = Key.ExportParameters(includePrivateParameters: false).Q;
+        return new JsonWebKey
+        {
+            Kty = JsonWebAlgorithmsKeyTypes.EllipticCurve, Crv = JsonWebKeyECTypes.P256, Kid = KeyId, Use = JsonWebKeyUseNames.Enc,
+            X = Base64UrlEncoder.Encode(point.X), Y = Base64UrlEncoder.Encode(point.Y),
+        };
+    }
+}
+
 /// <summary>A signing key as the Admin API shows it (public facts only).</summary>
 public sealed record SigningKeyInfo(string Kid, string Algorithm, string Status, DateTimeOffset CreatedAt, DateTimeOffset? RetiredAt, DateTimeOffset? PublishedUntil);
 
@@ -62,6 +80,9 @@ public sealed partial class TenantKeyStore(
 {
     public const string Signing = "sig";
     public const string Encryption = "enc";
+
+    /// <summary>The key clients encrypt to (<see cref="TenantDecryptionKey"/>).</summary>
+    public const string Decryption = "jwe";
     public const string DefaultSigningAlgorithm = SecurityAlgorithms.RsaSha256;
     public const string ActiveStatus = "active";
     public const string GraceStatus = "grace";
@@ -182,6 +203,11 @@ public sealed partial class TenantKeyStore(
             rows = await CreateAsync(db, tenantId, NewEncryptionKey(tenantId), now);
         }
 
+        if (!rows.Any(k => k.Use == Decryption))
+        {
+            rows = await CreateAsync(db, tenantId, NewDecryptionKey(tenantId), now);
+        }
+
         // Read again after a while even when no grace period ends: a rotation made by another replica reaches this one
         // by an event, and a replica reconnecting to the broker at that moment never hears it.
         var recheck = now + RecheckInterval;
@@ -198,7 +224,8 @@ public sealed partial class TenantKeyStore(
             .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
             .Select(ToSigningCredentials).ToList();
         var encryption = rows.Where(k => k.Use == Encryption).OrderByDescending(k => k.CreatedAt).Select(ToEncryptingCredentials).ToList();
-        return _lastRead[tenantId] = new TenantKeyMaterial(signing, encryption, refreshAfter, graceEnds, keySet);
+        var decryption = rows.Where(k => k.Use == Decryption).OrderByDescending(k => k.CreatedAt).Select(ToDecryptionKey).FirstOrDefault();
+        return _lastRead[tenantId] = new TenantKeyMaterial(signing, encryption, refreshAfter, graceEnds, keySet, decryption);
     }
 
     // The active keys, plus retired signing keys still inside their grace period.
@@ -244,6 +271,12 @@ public sealed partial class TenantKeyStore(
     private TenantKey NewEncryptionKey(Guid tenantId) =>
         NewRow(tenantId, Encryption, EncryptionAlgorithm, RandomNumberGenerator.GetBytes(32));
 
+    private TenantKey NewDecryptionKey(Guid tenantId)
+    {
+        using var ec = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        return NewRow(tenantId, Decryption, "ECDH-ES", ec.ExportPkcs8PrivateKey());
+    }
+
     private TenantKey NewRow(Guid tenantId, string use, string algorithm, byte[] material)
     {
         try
@@ -281,6 +314,21 @@ public sealed partial class TenantKeyStore(
             var rsa = RSA.Create();
             rsa.ImportPkcs8PrivateKey(material, out _);
             return new SigningCredentials(new RsaSecurityKey(rsa) { KeyId = row.KeyId }, row.Algorithm);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(material);
+        }
+    }
+
+    private TenantDecryptionKey ToDecryptionKey(TenantKey row)
+    {
+        var material = _protector.Unprotect(Convert.FromBase64String(row.ProtectedMaterial));
+        try
+        {
+            var ec = ECDiffieHellman.Create();
+            ec.ImportPkcs8PrivateKey(material, out _);
+            return new TenantDecryptionKey(row.KeyId, ec);
         }
         finally
         {

@@ -20,8 +20,8 @@ namespace LumoAuth.Token.Protocol;
 /// everything sent beside it (§6.3) but the client's identification and authentication. A client registered with
 /// <c>requireSignedRequestObject</c> (RFC 9101 §10.5; implied by FAPI 2.0 Message Signing) sends nothing else.
 /// OpenIddict 7.8 refuses <c>request</c> outright (<c>request_not_supported</c>); the object is unpacked before that check.
-/// Only signed objects by value: <c>request_uri</c> names pushed requests only, and unsigned (<c>alg: none</c>) or encrypted
-/// objects are refused.
+/// Only signed objects by value: <c>request_uri</c> names pushed requests only, and unsigned (<c>alg: none</c>) objects are
+/// refused. A signed object may come encrypted to the tenant (<see cref="EncryptedRequests"/>).
 /// </summary>
 public static class SignedRequestObjects
 {
@@ -87,7 +87,7 @@ public static class SignedRequestObjects
             : null;
 
     /// <summary>Verifies the request object and puts its parameters in the request's place.</summary>
-    public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time, IDataProtectionProvider dataProtection) :
+    public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time, IDataProtectionProvider dataProtection, Keys.TenantKeyStore keys) :
         IOpenIddictServerHandler<ExtractAuthorizationRequestContext>,
         IOpenIddictServerHandler<ExtractPushedAuthorizationRequestContext>
     {
@@ -149,7 +149,22 @@ public static class SignedRequestObjects
             var now = time.GetUtcNow();
             var seenAt = SeenAt(dataProtection, jwt, (string?)request.GetParameter(SeenParameter)) ?? now;
             var judgedAt = seenAt <= now && now - seenAt <= SignInWindow ? seenAt : now;
-            var verified = await VerifyAsync(jwt, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, judgedAt);
+            var signed = jwt;
+            if (EncryptedRequests.IsEncrypted(jwt))
+            {
+                var (inner, problem) = jwt.Length > MaxLength
+                    ? (null, $"It is larger than {MaxLength} bytes.")
+                    : EncryptedRequests.Open(jwt, (await keys.GetAsync(info.Id, context.CancellationToken)).Decryption);
+                if (inner is null)
+                {
+                    context.Reject(InvalidRequestObject, "The encrypted request object is refused. " + problem);
+                    return;
+                }
+
+                signed = inner;
+            }
+
+            var verified = await VerifyAsync(signed, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, judgedAt);
             if (verified.Error is not null)
             {
                 context.Reject(InvalidRequestObject, verified.Error);
@@ -284,7 +299,7 @@ public static class SignedRequestObjects
 
         if (jwt.Count(c => c == '.') != 2)
         {
-            return new("The request object must be a signed JWT (JWS compact form); encrypted request objects are not supported.", null);
+            return new("The request object must be a signed JWT (JWS compact form), or a JWE holding one.", null);
         }
 
         JsonWebToken token;
