@@ -367,6 +367,19 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
             await HttpAssert.JsonAsync(byIdToken, HttpStatusCode.OK);
         }
 
+        // The same ID token encrypted to the tenant's published key (a client that received it encrypted sends it so).
+        using (var http = suite.Token.CreateClient())
+        {
+            var jwk = new JsonWebKeySet(await http.GetStringAsync(setup.Issuer + "/.well-known/jwks.json")).Keys.Single(k => k.Use == "enc");
+            using var tenantKey = ECDiffieHellman.Create(new ECParameters
+            {
+                Curve = ECCurve.NamedCurves.nistP256, Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(jwk.X), Y = Base64UrlEncoder.DecodeBytes(jwk.Y) },
+            });
+            var sealedHint = Jose.JWT.Encode(idToken, tenantKey, "ECDH-ES+A256KW", "A128CBC-HS256", extraHeaders: new Dictionary<string, object> { ["kid"] = jwk.Kid, ["cty"] = "JWT" });
+            using var bySealedIdToken = await BackchannelAsync(setup, client, new() { ["scope"] = "openid", ["id_token_hint"] = sealedHint });
+            await HttpAssert.JsonAsync(bySealedIdToken, HttpStatusCode.OK);
+        }
+
         // A hint token the client signed, naming the user by email or by issuer and subject (RFC 9493).
         foreach (var subId in new object[]
                  {

@@ -246,7 +246,14 @@ public static class BackchannelAuthenticationEndpoints
         Guid userId;
         if (form.Value(Parameters.IdTokenHint) is { } idToken)
         {
-            var keys = (await services.Keys.GetAsync(tenant.Id, cancellationToken)).PublicKeySet().GetSigningKeys();
+            var material = await services.Keys.GetAsync(tenant.Id, cancellationToken);
+            // An ID token the client received encrypted may come back encrypted to the tenant (EncryptedRequests).
+            if (EncryptedRequests.IsEncrypted(idToken) && EncryptedRequests.Open(idToken, material.Decryption).Inner is { } opened)
+            {
+                idToken = opened;
+            }
+
+            var keys = material.PublicKeySet().GetSigningKeys();
             var result = await Hints.ValidateTokenAsync(idToken, new TokenValidationParameters
             {
                 // An ID token of any of the tenant's hosts names this tenant's user.
