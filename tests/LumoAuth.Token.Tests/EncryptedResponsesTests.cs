@@ -238,6 +238,38 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
     }
 
     [Fact]
+    public async Task AnIdToken_IsSignedWithTheRegisteredAlgorithm_ThenEncrypted()
+    {
+        var setup = await suite.SetUpAsync(With(WebClient(), ("idTokenSignedResponseAlg", "PS256"),
+            ("idTokenEncryptedResponseAlg", "RSA-OAEP-256"), ("idTokenEncryptedResponseEnc", "A256GCM")));
+
+        var tokens = await SignInAsync(setup);
+
+        Assert.Equal("PS256", (await VerifiedAsync(setup, OpenRsaOaep256Gcm(tokens.GetProperty("id_token").GetString()!))).Alg);
+        // The access token is the resource servers': the tenant key's own algorithm (only FAPI 2.0 clients' differ).
+        Assert.Equal("RS256", new JsonWebToken(tokens.GetProperty("access_token").GetString()).Alg);
+    }
+
+    [Fact]
+    public async Task ATenantWhoseKeyCannotMakeTheRegisteredAlgorithm_SignsWithItsOwn()
+    {
+        var setup = await suite.SetUpAsync(With(WebClient(), ("idTokenSignedResponseAlg", "PS256")));
+        using (var admin = suite.Token.CreateClient())
+        {
+            admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+            using var rotated = await admin.PostAsJsonAsync($"{setup.Tenant.Api}/admin/signing-keys/rotate", new { algorithm = "ES256", gracePeriodHours = 0 });
+            Assert.True(rotated.IsSuccessStatusCode, await rotated.Content.ReadAsStringAsync());
+        }
+
+        var tokens = await SignInAsync(setup);
+
+        Assert.Equal("ES256", (await VerifiedAsync(setup, tokens.GetProperty("id_token").GetString()!)).Alg);
+        using var http = suite.Token.CreateClient();
+        var metadata = JsonDocument.Parse(await http.GetStringAsync(setup.Issuer + "/.well-known/openid-configuration")).RootElement;
+        Assert.Equal(["ES256"], metadata.GetProperty("id_token_signing_alg_values_supported").EnumerateArray().Select(v => v.GetString()!));
+    }
+
+    [Fact]
     public async Task IdentityModel_OpensAnRsaOaepIdToken_WithTheDefaultContentEncryption()
     {
         // Only the key algorithm registered: A128CBC-HS256 is the content encryption (OIDC Registration §2).
@@ -311,6 +343,7 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         { "introspection content encryption alone", new { introspectionEncryptedResponseEnc = "A128GCM" }, "introspectionEncryptedResponseEnc" },
         { "a symmetric userinfo signature", new { userinfoSignedResponseAlg = "HS256" }, "userinfoSignedResponseAlg" },
         { "none as userinfo signature", new { userinfoSignedResponseAlg = "none" }, "userinfoSignedResponseAlg" },
+        { "none as ID token signature", new { idTokenSignedResponseAlg = "none" }, "idTokenSignedResponseAlg" },
     };
 
     [Theory]
@@ -353,7 +386,7 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
             ["token_endpoint_auth_method"] = "client_secret_basic", ["jwks"] = Jwks(),
             ["id_token_encrypted_response_alg"] = "RSA-OAEP-256", ["userinfo_signed_response_alg"] = "RS256",
             ["userinfo_encrypted_response_alg"] = "ECDH-ES+A256KW", ["userinfo_encrypted_response_enc"] = "A256GCM",
-            ["authorization_encrypted_response_alg"] = "RSA-OAEP", ["introspection_encrypted_response_alg"] = "ECDH-ES",
+            ["id_token_signed_response_alg"] = "PS256", ["authorization_encrypted_response_alg"] = "RSA-OAEP", ["introspection_encrypted_response_alg"] = "ECDH-ES",
             ["introspection_encrypted_response_enc"] = "A128GCM",
         });
         using var keyless = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new Dictionary<string, object>
@@ -366,6 +399,7 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
         Assert.Equal("RSA-OAEP-256", echoed.GetProperty("id_token_encrypted_response_alg").GetString());
         Assert.Equal("A128CBC-HS256", echoed.GetProperty("id_token_encrypted_response_enc").GetString());
         Assert.Equal("RS256", echoed.GetProperty("userinfo_signed_response_alg").GetString());
+        Assert.Equal("PS256", echoed.GetProperty("id_token_signed_response_alg").GetString());
         Assert.Equal("ECDH-ES+A256KW", echoed.GetProperty("userinfo_encrypted_response_alg").GetString());
         Assert.Equal("A256GCM", echoed.GetProperty("userinfo_encrypted_response_enc").GetString());
         Assert.Equal("RSA-OAEP", echoed.GetProperty("authorization_encrypted_response_alg").GetString());
@@ -387,6 +421,7 @@ public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<To
 
         string[] Values(string name) => metadata.GetProperty(name).EnumerateArray().Select(v => v.GetString()!).ToArray();
         Assert.Equal(["RS256", "PS256"], Values("userinfo_signing_alg_values_supported"));
+        Assert.Equal(["RS256", "PS256"], Values("id_token_signing_alg_values_supported"));
         Assert.Contains("RSA-OAEP-256", Values("id_token_encryption_alg_values_supported"));
         Assert.Contains("ECDH-ES", Values("userinfo_encryption_alg_values_supported"));
         Assert.DoesNotContain("RSA1_5", Values("id_token_encryption_alg_values_supported"));

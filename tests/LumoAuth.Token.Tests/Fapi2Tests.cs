@@ -91,7 +91,7 @@ public sealed class Fapi2Tests(TokenSuite suite) : IClassFixture<TokenSuite>
         Assert.Equal(300, client.GetProperty("accessTokenLifetime").GetInt32());
     }
 
-    public static TheoryData<string> RefusedRegistrations => ["public", "no keys", "advanced without signed requests", "long-lived tokens", "implicit", "par off", "unknown profile"];
+    public static TheoryData<string> RefusedRegistrations => ["public", "no keys", "advanced without signed requests", "long-lived tokens", "implicit", "par off", "unknown profile", "RS256 ID tokens"];
 
     [Theory]
     [MemberData(nameof(RefusedRegistrations))]
@@ -107,6 +107,7 @@ public sealed class Fapi2Tests(TokenSuite suite) : IClassFixture<TokenSuite>
             "long-lived tokens" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", accessTokenLifetime = 3600 },
             "implicit" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", grantTypes = new[] { "authorization_code", "implicit" } },
             "par off" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", requiresPushedAuthorization = false },
+            "RS256 ID tokens" => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi2_baseline", idTokenSignedResponseAlg = "RS256" },
             _ => new { name = "x", applicationType = "web", redirectUris = new[] { Redirect }, jwks, fapiProfile = "fapi3" },
         };
         using var admin = suite.Token.CreateClient();
@@ -128,8 +129,27 @@ public sealed class Fapi2Tests(TokenSuite suite) : IClassFixture<TokenSuite>
         var tokens = await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
         Assert.Equal("DPoP", tokens.GetProperty("token_type").GetString());
         Assert.InRange(tokens.GetProperty("expires_in").GetInt32(), 295, 300);
-        var jkt = new JsonWebToken(tokens.GetProperty("access_token").GetString()).GetPayloadValue<JsonElement>("cnf").GetProperty("jkt").GetString();
+        var accessToken = tokens.GetProperty("access_token").GetString()!;
+        var jkt = new JsonWebToken(accessToken).GetPayloadValue<JsonElement>("cnf").GetProperty("jkt").GetString();
         Assert.Equal(key.Thumbprint, jkt);
+
+        // Security Profile §5.4.1: PS256 from the tenant's RSA key, never RS256 — for the access token and the ID token,
+        // whose at_hash names the access token as the client receives it.
+        using var http = suite.Token.CreateClient();
+        var signingKeys = new JsonWebKeySet(await http.GetStringAsync(setup.Issuer + "/.well-known/jwks.json")).GetSigningKeys();
+        foreach (var name in new[] { "access_token", "id_token" })
+        {
+            var jwt = tokens.GetProperty(name).GetString()!;
+            Assert.Equal("PS256", new JsonWebToken(jwt).Alg);
+            var verified = await new JsonWebTokenHandler().ValidateTokenAsync(jwt, new TokenValidationParameters
+            {
+                ValidIssuer = setup.Issuer, ValidateAudience = false, IssuerSigningKeys = signingKeys, ValidTypes = [name == "access_token" ? "at+jwt" : "JWT"],
+            });
+            Assert.True(verified.IsValid, name + ": " + verified.Exception?.Message);
+        }
+
+        var atHash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(accessToken))[..16];
+        Assert.Equal(Base64UrlEncoder.Encode(atHash), new JsonWebToken(tokens.GetProperty("id_token").GetString()).GetPayloadValue<string>("at_hash"));
     }
 
     [Fact]

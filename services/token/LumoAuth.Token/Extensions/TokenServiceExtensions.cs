@@ -285,7 +285,9 @@ public static class TokenServiceExtensions
                     .AddEventHandler(SignedAuthorizationResponses.Sign.Descriptor)
                     .AddEventHandler(SignedAuthorizationResponses.Advertise.Descriptor);
                 server.AddEventHandler(SignedIntrospectionResponses.Sign.Descriptor);
-                server.AddEventHandler(EncryptedResponses.EncryptIdentityTokens.Descriptor)
+                server.AddEventHandler(ClientSigning.IdentityTokens.Descriptor)
+                    .AddEventHandler(ClientSigning.FapiAccessTokens.Descriptor)
+                    .AddEventHandler(ClientSigning.Advertise.Descriptor)
                     .AddEventHandler(EncryptedResponses.Advertise.Descriptor);
                 server.AddEventHandler(EncryptedRequests.DecryptIdTokenHints.AuthorizationDescriptor)
                     .AddEventHandler(EncryptedRequests.DecryptIdTokenHints.EndSessionDescriptor)

@@ -34,19 +34,6 @@ public static class SignedAuthorizationResponses
 
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
-    /// <summary>
-    /// The tenant's current key, as a FAPI 2.0 client may receive it (Security Profile §5.4.1: PS256 or ES256, never
-    /// RS256): an RSA key signs PS256 for them; other clients get the key's own algorithm.
-    /// </summary>
-    public static SigningCredentials CredentialsFor(SigningCredentials current, ClientSettings? recipient) =>
-        recipient is { FapiProfile: not FapiProfiles.Disabled } && current.Algorithm == SecurityAlgorithms.RsaSha256
-            ? new SigningCredentials(current.Key, SecurityAlgorithms.RsaSsaPssSha256)
-            : current;
-
-    /// <summary>What discovery lists for answers signed with <paramref name="current"/>: its algorithm, and PS256 beside RS256.</summary>
-    public static string[] AlgorithmsFor(SigningCredentials current) =>
-        current.Algorithm == SecurityAlgorithms.RsaSha256 ? [current.Algorithm, SecurityAlgorithms.RsaSsaPssSha256] : [current.Algorithm];
-
     private static bool CarriesTokens(OpenIddictRequest request) =>
         request.HasResponseType(ResponseTypes.Token) || request.HasResponseType(ResponseTypes.IdToken);
 
@@ -109,7 +96,7 @@ public static class SignedAuthorizationResponses
                 plainMode = mode;
             }
 
-            var signing = CredentialsFor(context.Options.SigningCredentials[0], client);
+            var signing = ClientSigning.For(context.Options.SigningCredentials[0], client);
             var jwt = Handler.CreateToken(Payload(context.Response, clientId, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow()), signing);
             // JARM §2.2: a client that registered authorization_encrypted_response_alg gets the signed response encrypted to its key.
             if (client?.ResponseProtection?.AuthorizationEncryption is { } encryption)
@@ -159,7 +146,7 @@ public static class SignedAuthorizationResponses
 
     /// <summary>
     /// Discovery (JARM §3, RFC 9701 §7): what authorization responses and introspection answers are signed with — the
-    /// same key and rule (<see cref="CredentialsFor"/>) sign both.
+    /// same key and rule (<see cref="ClientSigning.For"/>) sign both.
     /// </summary>
     public sealed class Advertise : IOpenIddictServerHandler<HandleConfigurationRequestContext>
     {
@@ -174,7 +161,7 @@ public static class SignedAuthorizationResponses
         {
             if (context.Options.SigningCredentials is [var current, ..])
             {
-                var algorithms = JsonSerializer.SerializeToElement(AlgorithmsFor(current));
+                var algorithms = JsonSerializer.SerializeToElement(ClientSigning.AlgorithmsFor(current));
                 context.Metadata["authorization_signing_alg_values_supported"] = algorithms;
                 context.Metadata["introspection_signing_alg_values_supported"] = algorithms;
             }

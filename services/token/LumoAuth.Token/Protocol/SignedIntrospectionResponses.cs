@@ -44,7 +44,7 @@ public static class SignedIntrospectionResponses
             }
 
             var caller = tenant.Tenant is { } info ? await clients.SettingsAsync(info, clientId, context.CancellationToken) : null;
-            var signing = SignedAuthorizationResponses.CredentialsFor(current, caller);
+            var signing = ClientSigning.For(current, caller);
 
             var jwt = Handler.CreateToken(Payload(context, issuer.AbsoluteUri, clientId), signing, new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = TokenType });
             // RFC 9701 §5: a caller that registered introspection_encrypted_response_alg gets the signed answer encrypted to its key.

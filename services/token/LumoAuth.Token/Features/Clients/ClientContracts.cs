@@ -47,7 +47,8 @@ public sealed record ClientRequest(
     string? AuthorizationEncryptedResponseAlg = null,
     string? AuthorizationEncryptedResponseEnc = null,
     string? IntrospectionEncryptedResponseAlg = null,
-    string? IntrospectionEncryptedResponseEnc = null);
+    string? IntrospectionEncryptedResponseEnc = null,
+    string? IdTokenSignedResponseAlg = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -94,7 +95,8 @@ public sealed record ClientResponse(
     string? AuthorizationEncryptedResponseAlg,
     string? AuthorizationEncryptedResponseEnc,
     string? IntrospectionEncryptedResponseAlg,
-    string? IntrospectionEncryptedResponseEnc);
+    string? IntrospectionEncryptedResponseEnc,
+    string? IdTokenSignedResponseAlg);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -141,7 +143,8 @@ public sealed record CreatedClientResponse(
     string? AuthorizationEncryptedResponseAlg,
     string? AuthorizationEncryptedResponseEnc,
     string? IntrospectionEncryptedResponseAlg,
-    string? IntrospectionEncryptedResponseEnc)
+    string? IntrospectionEncryptedResponseEnc,
+    string? IdTokenSignedResponseAlg)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

@@ -59,7 +59,8 @@ public static class ClientMapping
             Encryption(IdTokenEncryptedResponseAlgProperty, IdTokenEncryptedResponseEncProperty),
             Encryption(UserinfoEncryptedResponseAlgProperty, UserinfoEncryptedResponseEncProperty),
             Encryption(AuthorizationEncryptedResponseAlgProperty, AuthorizationEncryptedResponseEncProperty),
-            Encryption(IntrospectionEncryptedResponseAlgProperty, IntrospectionEncryptedResponseEncProperty));
+            Encryption(IntrospectionEncryptedResponseAlgProperty, IntrospectionEncryptedResponseEncProperty),
+            ReadProperty(properties, IdTokenSignedResponseAlgProperty));
         return protection.IsEmpty ? null : protection;
     }
 
@@ -128,6 +129,7 @@ public static class ClientMapping
         SetProperty(descriptor, ClientAuthMethods.Property, client.TokenEndpointAuthMethod);
         var protection = client.ResponseProtection;
         SetProperty(descriptor, UserinfoSignedResponseAlgProperty, protection?.UserinfoSigningAlg);
+        SetProperty(descriptor, IdTokenSignedResponseAlgProperty, protection?.IdTokenSigningAlg);
         SetProperty(descriptor, IdTokenEncryptedResponseAlgProperty, protection?.IdTokenEncryption?.Alg);
         SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
         SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
@@ -166,7 +168,8 @@ public static class ClientMapping
             c.ResponseProtection?.UserinfoSigningAlg, c.ResponseProtection?.IdTokenEncryption?.Alg, c.ResponseProtection?.IdTokenEncryption?.Enc,
             c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc,
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
-            c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc);
+            c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
+            c.ResponseProtection?.IdTokenSigningAlg);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -182,11 +185,13 @@ public static class ClientMapping
             c.ResponseProtection?.UserinfoSigningAlg, c.ResponseProtection?.IdTokenEncryption?.Alg, c.ResponseProtection?.IdTokenEncryption?.Enc,
             c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc,
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
-            c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc);
+            c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
+            c.ResponseProtection?.IdTokenSigningAlg);
     }
 
     // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
     private const string UserinfoSignedResponseAlgProperty = "userinfo_signed_response_alg";
+    private const string IdTokenSignedResponseAlgProperty = "id_token_signed_response_alg";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";

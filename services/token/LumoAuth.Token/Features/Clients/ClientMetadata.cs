@@ -44,7 +44,8 @@ public static class ClientMetadata
         [property: JsonPropertyName("authorization_encrypted_response_alg")] string? AuthorizationEncryptedResponseAlg = null,
         [property: JsonPropertyName("authorization_encrypted_response_enc")] string? AuthorizationEncryptedResponseEnc = null,
         [property: JsonPropertyName("introspection_encrypted_response_alg")] string? IntrospectionEncryptedResponseAlg = null,
-        [property: JsonPropertyName("introspection_encrypted_response_enc")] string? IntrospectionEncryptedResponseEnc = null);
+        [property: JsonPropertyName("introspection_encrypted_response_enc")] string? IntrospectionEncryptedResponseEnc = null,
+        [property: JsonPropertyName("id_token_signed_response_alg")] string? IdTokenSignedResponseAlg = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -173,7 +174,8 @@ public static class ClientMetadata
             AuthorizationEncryptedResponseAlg: metadata.AuthorizationEncryptedResponseAlg,
             AuthorizationEncryptedResponseEnc: metadata.AuthorizationEncryptedResponseEnc,
             IntrospectionEncryptedResponseAlg: metadata.IntrospectionEncryptedResponseAlg,
-            IntrospectionEncryptedResponseEnc: metadata.IntrospectionEncryptedResponseEnc);
+            IntrospectionEncryptedResponseEnc: metadata.IntrospectionEncryptedResponseEnc,
+            IdTokenSignedResponseAlg: metadata.IdTokenSignedResponseAlg);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

@@ -2,8 +2,8 @@ using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Scopes;
-using LumoAuth.Token.Features.UserInfo;
 using LumoAuth.Token.Protocol;
+using Microsoft.IdentityModel.Tokens;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Clients;
@@ -51,7 +51,7 @@ public sealed record ClientLinks(string? ClientUri, string? LogoUri, string? Pol
 
 /// <summary>
 /// How the client receives what the server writes for it beyond TLS (OIDC Dynamic Registration §2, JARM §3, RFC 9701
-/// §6): userinfo as a JWT signed with the tenant's key, and ID tokens, userinfo, signed authorization responses and signed
+/// §6): the algorithm its ID tokens are signed with, userinfo as a JWT signed with the tenant's key, and ID tokens, userinfo, signed authorization responses and signed
 /// introspection answers encrypted to a key of the client's.
 /// </summary>
 public sealed record ClientResponseProtection(
@@ -59,10 +59,11 @@ public sealed record ClientResponseProtection(
     ResponseEncryption.Choice? IdTokenEncryption,
     ResponseEncryption.Choice? UserinfoEncryption,
     ResponseEncryption.Choice? AuthorizationEncryption = null,
-    ResponseEncryption.Choice? IntrospectionEncryption = null)
+    ResponseEncryption.Choice? IntrospectionEncryption = null,
+    string? IdTokenSigningAlg = null)
 {
     public bool IsEmpty => UserinfoSigningAlg is null && IdTokenEncryption is null && UserinfoEncryption is null
-        && AuthorizationEncryption is null && IntrospectionEncryption is null;
+        && AuthorizationEncryption is null && IntrospectionEncryption is null && IdTokenSigningAlg is null;
 }
 
 /// <summary>The checks of a client registration, field by field (RFC 9700 §2.1: exact, safe redirect URIs; RFC 8252 for native apps).</summary>
@@ -267,7 +268,7 @@ public static class ClientValidation
             Link(validator, "logoUri", request.LogoUri, current?.Links?.LogoUri),
             Link(validator, "policyUri", request.PolicyUri, current?.Links?.PolicyUri),
             Link(validator, "tosUri", request.TosUri, current?.Links?.TosUri));
-        var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, jwks);
+        var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, jwks, fapi);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
@@ -279,16 +280,14 @@ public static class ClientValidation
     }
 
     /// <summary>
-    /// Signed userinfo (one of the algorithms the tenant's keys sign with) and encrypted ID tokens, userinfo, authorization
+    /// The algorithms ID tokens and userinfo are signed with (ones the tenant's keys make) and encrypted ID tokens, userinfo, authorization
     /// responses and introspection answers (to a key in the client's <c>jwks</c>). Absent keeps the current choice; empty removes it.
     /// </summary>
     private static ClientResponseProtection ValidateResponseProtection(
-        RequestValidator validator, ClientRequest request, ClientResponseProtection? current, string? jwks)
+        RequestValidator validator, ClientRequest request, ClientResponseProtection? current, string? jwks, bool fapi)
     {
-        var userinfoSigning = request.UserinfoSignedResponseAlg is null ? current?.UserinfoSigningAlg
-            : request.UserinfoSignedResponseAlg.Trim() is { Length: > 0 } alg ? alg : null;
-        validator.Check(userinfoSigning is null || UserInfoResponses.SigningAlgorithms.Contains(userinfoSigning, StringComparer.Ordinal),
-            "userinfoSignedResponseAlg", "must be one of " + string.Join(", ", UserInfoResponses.SigningAlgorithms));
+        var userinfoSigning = SigningAlgorithm(validator, "userinfoSignedResponseAlg", request.UserinfoSignedResponseAlg, current?.UserinfoSigningAlg, fapi);
+        var idTokenSigning = SigningAlgorithm(validator, "idTokenSignedResponseAlg", request.IdTokenSignedResponseAlg, current?.IdTokenSigningAlg, fapi);
         var idToken = ResponseEncryption.Validate(validator, "idTokenEncryptedResponseAlg", "idTokenEncryptedResponseEnc",
             request.IdTokenEncryptedResponseAlg, request.IdTokenEncryptedResponseEnc, current?.IdTokenEncryption, jwks);
         var userinfo = ResponseEncryption.Validate(validator, "userinfoEncryptedResponseAlg", "userinfoEncryptedResponseEnc",
@@ -297,7 +296,17 @@ public static class ClientValidation
             request.AuthorizationEncryptedResponseAlg, request.AuthorizationEncryptedResponseEnc, current?.AuthorizationEncryption, jwks);
         var introspection = ResponseEncryption.Validate(validator, "introspectionEncryptedResponseAlg", "introspectionEncryptedResponseEnc",
             request.IntrospectionEncryptedResponseAlg, request.IntrospectionEncryptedResponseEnc, current?.IntrospectionEncryption, jwks);
-        return new ClientResponseProtection(userinfoSigning, idToken, userinfo, authorization, introspection);
+        return new ClientResponseProtection(userinfoSigning, idToken, userinfo, authorization, introspection, idTokenSigning);
+    }
+
+    /// <summary>A registered signature algorithm: one the tenant's keys make (<see cref="ClientSigning.Algorithms"/>), never RS256 for FAPI 2.0.</summary>
+    private static string? SigningAlgorithm(RequestValidator validator, string field, string? requested, string? current, bool fapi)
+    {
+        var algorithm = requested is null ? current : requested.Trim() is { Length: > 0 } trimmed ? trimmed : null;
+        validator.Check(algorithm is null || ClientSigning.Algorithms.Contains(algorithm, StringComparer.Ordinal), field,
+            "must be one of " + string.Join(", ", ClientSigning.Algorithms));
+        validator.Check(!fapi || algorithm != SecurityAlgorithms.RsaSha256, field, "FAPI 2.0 clients receive PS256 or ES256 signatures");
+        return algorithm;
     }
 
     /// <summary>

@@ -19,9 +19,6 @@ public static class UserInfoResponses
 {
     public const string JwtMediaType = "application/jwt";
 
-    /// <summary>What a client may register; the tenant's key decides what it gets (see <see cref="SigningCredentials"/>).</summary>
-    public static readonly string[] SigningAlgorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.RsaSsaPssSha256, SecurityAlgorithms.EcdsaSha256];
-
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
     /// <summary>The answer for <paramref name="clientId"/>: <paramref name="claims"/> as JSON, or as the JWT it registered.</summary>
@@ -42,7 +39,7 @@ public static class UserInfoResponses
         payload["aud"] = clientId;
         var json = payload.ToJsonString();
         var signed = protection.UserinfoSigningAlg is { } alg && options.SigningCredentials is [var current, ..]
-            ? Handler.CreateToken(json, SigningCredentials(current, alg))
+            ? Handler.CreateToken(json, ClientSigning.For(current, client, alg))
             : null;
         var body = protection.UserinfoEncryption is { } encryption
             ? ResponseEncryption.Encrypt(signed ?? json, client.Jwks, encryption, nested: signed is not null)
@@ -50,14 +47,4 @@ public static class UserInfoResponses
         http.Response.Headers.CacheControl = "no-store";
         return Results.Text(body, JwtMediaType);
     }
-
-    /// <summary>
-    /// The registered algorithm when the tenant's current key signs with it (an RSA key RS256 or PS256, an EC key ES256);
-    /// otherwise the key's own: a tenant may have changed its key type since the client registered.
-    /// </summary>
-    public static SigningCredentials SigningCredentials(SigningCredentials current, string alg) =>
-        alg == current.Algorithm ? current
-        : current.Algorithm is SecurityAlgorithms.RsaSha256 or SecurityAlgorithms.RsaSsaPssSha256 && alg is SecurityAlgorithms.RsaSha256 or SecurityAlgorithms.RsaSsaPssSha256
-            ? new SigningCredentials(current.Key, alg)
-            : current;
 }
