@@ -25,18 +25,32 @@ public sealed class EncryptedRequestsTests(TokenSuite suite) : IClassFixture<Tok
     };
 
     /// <summary>The tenant's published encryption key, as a client reads it from the JWKS.</summary>
-    private async Task<(string Kid, ECDiffieHellman Key)> TenantKeyAsync(SignInSetup setup)
+    private async Task<(string Kid, ECDiffieHellman Key)> TenantKeyAsync(SignInSetup setup) => Assert.Single(await TenantKeysAsync(setup));
+
+    /// <summary>Every published encryption key, in the JWKS's order.</summary>
+    private async Task<List<(string Kid, ECDiffieHellman Key)>> TenantKeysAsync(SignInSetup setup)
     {
         using var http = suite.Token.CreateClient();
         var jwks = JsonDocument.Parse(await http.GetStringAsync(setup.Issuer + "/.well-known/jwks.json")).RootElement;
-        var key = jwks.GetProperty("keys").EnumerateArray().Single(k => k.GetProperty("use").GetString() == "enc");
-        Assert.Equal("EC", key.GetProperty("kty").GetString());
-        Assert.False(key.TryGetProperty("d", out _));
-        return (key.GetProperty("kid").GetString()!, ECDiffieHellman.Create(new ECParameters
+        return jwks.GetProperty("keys").EnumerateArray().Where(k => k.GetProperty("use").GetString() == "enc").Select(key =>
         {
-            Curve = ECCurve.NamedCurves.nistP256,
-            Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(key.GetProperty("x").GetString()), Y = Base64UrlEncoder.DecodeBytes(key.GetProperty("y").GetString()) },
-        }));
+            Assert.Equal("EC", key.GetProperty("kty").GetString());
+            Assert.False(key.TryGetProperty("d", out _));
+            return (key.GetProperty("kid").GetString()!, ECDiffieHellman.Create(new ECParameters
+            {
+                Curve = ECCurve.NamedCurves.nistP256,
+                Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(key.GetProperty("x").GetString()), Y = Base64UrlEncoder.DecodeBytes(key.GetProperty("y").GetString()) },
+            }));
+        }).ToList();
+    }
+
+    private async Task RotateAsync(SignInSetup setup, int gracePeriodHours)
+    {
+        using var admin = suite.Token.CreateClient();
+        admin.DefaultRequestHeaders.Add("X-API-Key", setup.Tenant.ApiKey);
+        using var rotated = await admin.PostAsync($"{setup.Tenant.Api}/admin/signing-keys/rotate",
+            System.Net.Http.Json.JsonContent.Create(new { gracePeriodHours }));
+        Assert.True(rotated.IsSuccessStatusCode, await rotated.Content.ReadAsStringAsync());
     }
 
     private static string RequestObject(SignInSetup setup, string challenge, string state) =>
@@ -115,6 +129,39 @@ public sealed class EncryptedRequestsTests(TokenSuite suite) : IClassFixture<Tok
 
         var error = await HttpAssert.OAuthErrorAsync(response, HttpStatusCode.BadRequest, "invalid_request_object");
         Assert.True(error.GetProperty("error_description").GetString()!.StartsWith("The encrypted request object is refused.", StringComparison.Ordinal), because);
+    }
+
+    [Fact]
+    public async Task TheKeyRotatesWithTheSigningKey_AndTheOldOneOpensRequestsForItsGracePeriod()
+    {
+        var setup = await suite.SetUpAsync(WebClient());
+        var (_, challenge) = HostedFlow.Pkce();
+        var first = await TenantKeyAsync(setup);
+
+        await RotateAsync(setup, gracePeriodHours: 1);
+        var afterFirst = await TenantKeysAsync(setup);
+        await RotateAsync(setup, gracePeriodHours: 0);
+        var afterSecond = await TenantKeysAsync(setup);
+
+        // The active key is published first; the one it replaced stays beside it for its grace period, no longer.
+        Assert.Equal(2, afterFirst.Count);
+        Assert.Equal(first.Kid, afterFirst[1].Kid);
+        var second = afterFirst[0];
+        Assert.Equal(2, afterSecond.Count);
+        Assert.Equal(first.Kid, afterSecond[1].Kid);
+        Assert.DoesNotContain(afterSecond, k => k.Kid == second.Kid);
+        using (var toFirst = await PushAsync(setup, Encrypt(RequestObject(setup, challenge, "old"), first.Key, first.Kid)))
+        {
+            await HttpAssert.JsonAsync(toFirst, HttpStatusCode.Created);
+        }
+
+        using (var toNewest = await PushAsync(setup, Encrypt(RequestObject(setup, challenge, "new"), afterSecond[0].Key, afterSecond[0].Kid)))
+        {
+            await HttpAssert.JsonAsync(toNewest, HttpStatusCode.Created);
+        }
+
+        using var toRetired = await PushAsync(setup, Encrypt(RequestObject(setup, challenge, "gone"), second.Key, second.Kid));
+        await HttpAssert.OAuthErrorAsync(toRetired, HttpStatusCode.BadRequest, "invalid_request_object");
     }
 
     [Fact]

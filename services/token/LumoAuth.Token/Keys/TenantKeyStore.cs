@@ -18,7 +18,7 @@ namespace LumoAuth.Token.Keys;
 /// </summary>
 public sealed record TenantKeyMaterial(
     IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter,
-    DateTimeOffset? GraceEnds = null, string KeySet = "", TenantDecryptionKey? Decryption = null)
+    DateTimeOffset? GraceEnds = null, string KeySet = "", IReadOnlyList<TenantDecryptionKey>? Decryption = null)
 {
     /// <summary>The public halves, as published in the tenant's JWKS.</summary>
     public JsonWebKeySet PublicKeySet()
@@ -47,8 +47,9 @@ public sealed record TenantKeyMaterial(
 }
 
 /// <summary>
-/// The tenant's key that clients encrypt to (request objects, ID token hints): an EC P-256 key for ECDH-ES, published in
-/// the JWKS with <c>use</c> <c>enc</c>.
+/// A tenant's key that clients encrypt to (request objects, ID token hints): an EC P-256 key for ECDH-ES, published in
+/// the JWKS with <c>use</c> <c>enc</c>. It rotates with the signing key; the one it replaces still opens what clients
+/// encrypted to it, and stays published, for the same grace period.
 /// </summary>
 public sealed record TenantDecryptionKey(string KeyId, ECDiffieHellman Key)
 {
@@ -156,7 +157,8 @@ public sealed partial class TenantKeyStore(
 
     /// <summary>
     /// Retires the active signing key (published for <paramref name="gracePeriod"/> more) and activates a new
-    /// key of <paramref name="algorithm"/>. <paramref name="beforeCommit"/> adds the outbox event to the same transaction.
+    /// key of <paramref name="algorithm"/>; the key clients encrypt to is replaced likewise. <paramref name="beforeCommit"/>
+    /// adds the outbox event to the same transaction.
     /// </summary>
     public async Task<SigningKeyInfo> RotateAsync(TokenDbContext db, Guid tenantId, string algorithm, TimeSpan gracePeriod, Action<TenantKey, TenantKey?> beforeCommit, CancellationToken cancellationToken)
     {
@@ -164,18 +166,20 @@ public sealed partial class TenantKeyStore(
         var now = time.GetUtcNow();
         var fresh = NewSigningKey(tenantId, algorithm);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-        // Retire first (the partial unique index allows one active signing key per tenant), then insert.
-        var current = await db.TenantKeys
-            .Where(k => k.TenantId == tenantId && k.Use == Signing && k.RetiredAt == null)
+        // Retire first (the partial unique index allows one active key per use and tenant), then insert.
+        var retiring = await db.TenantKeys
+            .Where(k => k.TenantId == tenantId && (k.Use == Signing || k.Use == Decryption) && k.RetiredAt == null)
             .ToListAsync(cancellationToken);
-        foreach (var key in current)
+        foreach (var key in retiring)
         {
             key.RetiredAt = now;
             key.PublishedUntil = now + gracePeriod;
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        var current = retiring.Where(k => k.Use == Signing).ToList();
         db.TenantKeys.Add(fresh);
+        db.TenantKeys.Add(NewDecryptionKey(tenantId));
         beforeCommit(fresh, current.FirstOrDefault());
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -203,7 +207,7 @@ public sealed partial class TenantKeyStore(
             rows = await CreateAsync(db, tenantId, NewEncryptionKey(tenantId), now);
         }
 
-        if (!rows.Any(k => k.Use == Decryption))
+        if (!rows.Any(k => k.Use == Decryption && k.RetiredAt == null))
         {
             rows = await CreateAsync(db, tenantId, NewDecryptionKey(tenantId), now);
         }
@@ -224,14 +228,16 @@ public sealed partial class TenantKeyStore(
             .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
             .Select(ToSigningCredentials).ToList();
         var encryption = rows.Where(k => k.Use == Encryption).OrderByDescending(k => k.CreatedAt).Select(ToEncryptingCredentials).ToList();
-        var decryption = rows.Where(k => k.Use == Decryption).OrderByDescending(k => k.CreatedAt).Select(ToDecryptionKey).FirstOrDefault();
+        var decryption = rows.Where(k => k.Use == Decryption)
+            .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
+            .Select(ToDecryptionKey).ToList();
         return _lastRead[tenantId] = new TenantKeyMaterial(signing, encryption, refreshAfter, graceEnds, keySet, decryption);
     }
 
-    // The active keys, plus retired signing keys still inside their grace period.
+    // The active keys, plus retired signing and decryption keys still inside their grace period.
     private static Task<List<TenantKey>> UsableKeysAsync(TokenDbContext db, Guid tenantId, DateTimeOffset now) =>
         db.TenantKeys.AsNoTracking()
-            .Where(k => k.TenantId == tenantId && (k.RetiredAt == null || (k.Use == Signing && k.PublishedUntil > now)))
+            .Where(k => k.TenantId == tenantId && (k.RetiredAt == null || ((k.Use == Signing || k.Use == Decryption) && k.PublishedUntil > now)))
             .ToListAsync();
 
     private async Task<List<TenantKey>> CreateAsync(TokenDbContext db, Guid tenantId, TenantKey key, DateTimeOffset now)

@@ -24,9 +24,10 @@ public static class EncryptedRequests
     public static bool IsEncrypted(string token) => token.Count(c => c == '.') == 4;
 
     /// <summary>The signed JWT inside <paramref name="jwe"/>, or why it cannot be opened.</summary>
-    public static (string? Inner, string? Error) Open(string jwe, TenantDecryptionKey? key)
+    /// <param name="keys">The tenant's keys clients encrypt to: the active one first, then one in its grace period.</param>
+    public static (string? Inner, string? Error) Open(string jwe, IReadOnlyList<TenantDecryptionKey>? keys)
     {
-        if (key is null)
+        if (keys is not [var active, ..])
         {
             return (null, "The tenant has no decryption key.");
         }
@@ -59,7 +60,9 @@ public static class EncryptedRequests
             return (null, "Compressed (zip) JWEs are not accepted.");
         }
 
-        if (Member("kid") is { } kid && kid != key.KeyId)
+        // Named by kid, or without one the active key.
+        var key = Member("kid") is { } kid ? keys.FirstOrDefault(k => k.KeyId == kid) : active;
+        if (key is null)
         {
             return (null, "It is encrypted to a key this tenant does not have.");
         }
@@ -131,9 +134,12 @@ public static class EncryptedRequests
 
         public async ValueTask HandleAsync(HandleJsonWebKeySetRequestContext context)
         {
-            if (tenant.Tenant is { } info && (await keys.GetAsync(info.Id, context.CancellationToken)).Decryption is { } key)
+            if (tenant.Tenant is { } info)
             {
-                context.Keys.Add(key.PublicJwk());
+                foreach (var key in (await keys.GetAsync(info.Id, context.CancellationToken)).Decryption ?? [])
+                {
+                    context.Keys.Add(key.PublicJwk());
+                }
             }
         }
     }
