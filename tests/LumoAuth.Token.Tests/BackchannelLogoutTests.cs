@@ -185,6 +185,31 @@ public sealed class BackchannelLogoutTests(PrivateLogoutTargetsSuite suite) : IC
     }
 
     /// <summary>The user signs in to the setup's client in <paramref name="browser"/> with the openid scope; the ID token.</summary>
+    [Fact]
+    public async Task APairwiseClient_IsToldOfTheLogout_UnderThePairwiseSubjectItKnows()
+    {
+        var setup = await suite.SetUpAsync(new
+        {
+            name = "Pairwise dashboard", applicationType = "spa", redirectUris = new[] { SignInSetup.RedirectUri },
+            postLogoutRedirectUris = new[] { SignInSetup.PostLogoutUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, backchannelLogoutUri = _receiver.Uri, subjectType = "pairwise",
+        });
+        using var browser = suite.Browser();
+        var idToken = await SignInAsync(setup, browser);
+
+        // The hint names the user pairwise, and still ends their session at once.
+        using var logout = await browser.GetAsync(QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/logout", new Dictionary<string, string?>
+        {
+            ["id_token_hint"] = idToken.EncodedToken, ["post_logout_redirect_uri"] = SignInSetup.PostLogoutUri,
+        }));
+
+        Assert.Equal(HttpStatusCode.SeeOther, logout.StatusCode);
+        Assert.NotEqual(setup.UserId.ToString(), idToken.Subject);
+        var received = new JsonWebToken(QueryHelpers.ParseQuery((await _receiver.NextAsync()).Body)["logout_token"].ToString());
+        Assert.Equal(idToken.Subject, received.Subject);
+        Assert.Equal(idToken.GetClaim("sid").Value, received.GetClaim("sid").Value);
+    }
+
     private async Task<JsonWebToken> SignInAsync(SignInSetup setup, HttpClient browser)
     {
         var (verifier, challenge) = HostedFlow.Pkce();

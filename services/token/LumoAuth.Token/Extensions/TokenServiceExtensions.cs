@@ -288,6 +288,9 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(ClientSigning.IdentityTokens.Descriptor)
                     .AddEventHandler(ClientSigning.FapiAccessTokens.Descriptor)
                     .AddEventHandler(ClientSigning.Advertise.Descriptor)
+                    .AddEventHandler(PairwiseSubjects.InIdentityTokens.Descriptor)
+                    .AddEventHandler(PairwiseSubjects.InHints.Descriptor)
+                    .AddEventHandler(PairwiseSubjects.Advertise.Descriptor)
                     .AddEventHandler(EncryptedResponses.Advertise.Descriptor);
                 server.AddEventHandler(EncryptedRequests.DecryptIdTokenHints.AuthorizationDescriptor)
                     .AddEventHandler(EncryptedRequests.DecryptIdTokenHints.EndSessionDescriptor)

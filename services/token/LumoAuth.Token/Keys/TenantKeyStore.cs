@@ -18,7 +18,8 @@ namespace LumoAuth.Token.Keys;
 /// </summary>
 public sealed record TenantKeyMaterial(
     IReadOnlyList<SigningCredentials> Signing, IReadOnlyList<EncryptingCredentials> Encryption, DateTimeOffset? RefreshAfter,
-    DateTimeOffset? GraceEnds = null, string KeySet = "", IReadOnlyList<TenantDecryptionKey>? Decryption = null)
+    DateTimeOffset? GraceEnds = null, string KeySet = "", IReadOnlyList<TenantDecryptionKey>? Decryption = null,
+    byte[]? PairwiseSecret = null)
 {
     /// <summary>The public halves, as published in the tenant's JWKS.</summary>
     public JsonWebKeySet PublicKeySet()
@@ -84,6 +85,9 @@ public sealed partial class TenantKeyStore(
 
     /// <summary>The key clients encrypt to (<see cref="TenantDecryptionKey"/>).</summary>
     public const string Decryption = "jwe";
+
+    /// <summary>The secret pairwise subject identifiers are made with (<c>PairwiseSubjects</c>); never rotated, since they must stay.</summary>
+    public const string Pairwise = "psub";
     public const string DefaultSigningAlgorithm = SecurityAlgorithms.RsaSha256;
     public const string ActiveStatus = "active";
     public const string GraceStatus = "grace";
@@ -212,6 +216,11 @@ public sealed partial class TenantKeyStore(
             rows = await CreateAsync(db, tenantId, NewDecryptionKey(tenantId), now);
         }
 
+        if (!rows.Any(k => k.Use == Pairwise))
+        {
+            rows = await CreateAsync(db, tenantId, NewRow(tenantId, Pairwise, "HS256", RandomNumberGenerator.GetBytes(32)), now);
+        }
+
         // Read again after a while even when no grace period ends: a rotation made by another replica reaches this one
         // by an event, and a replica reconnecting to the broker at that moment never hears it.
         var recheck = now + RecheckInterval;
@@ -231,7 +240,8 @@ public sealed partial class TenantKeyStore(
         var decryption = rows.Where(k => k.Use == Decryption)
             .OrderBy(k => k.RetiredAt is null ? 0 : 1).ThenByDescending(k => k.CreatedAt)
             .Select(ToDecryptionKey).ToList();
-        return _lastRead[tenantId] = new TenantKeyMaterial(signing, encryption, refreshAfter, graceEnds, keySet, decryption);
+        var pairwise = rows.FirstOrDefault(k => k.Use == Pairwise) is { } secret ? _protector.Unprotect(Convert.FromBase64String(secret.ProtectedMaterial)) : null;
+        return _lastRead[tenantId] = new TenantKeyMaterial(signing, encryption, refreshAfter, graceEnds, keySet, decryption, pairwise);
     }
 
     // The active keys, plus retired signing and decryption keys still inside their grace period.

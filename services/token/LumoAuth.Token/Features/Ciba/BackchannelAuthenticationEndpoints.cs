@@ -262,7 +262,9 @@ public static class BackchannelAuthenticationEndpoints
                 IssuerSigningKeys = keys,
                 ValidateLifetime = false,
             });
-            if (!result.IsValid || !Guid.TryParse((result.SecurityToken as JsonWebToken)?.Subject, out userId))
+            // A pairwise client's ID token names the user by their pairwise subject.
+            var hinted = PairwiseSubjects.UserIdOf((result.SecurityToken as JsonWebToken)?.Subject, client.Settings, material);
+            if (!result.IsValid || !Guid.TryParse(hinted, out userId))
             {
                 return (false, null, (Errors.InvalidRequest, "id_token_hint is not an ID token this tenant issued to the client."));
             }

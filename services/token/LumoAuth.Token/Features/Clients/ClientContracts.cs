@@ -48,7 +48,8 @@ public sealed record ClientRequest(
     string? AuthorizationEncryptedResponseEnc = null,
     string? IntrospectionEncryptedResponseAlg = null,
     string? IntrospectionEncryptedResponseEnc = null,
-    string? IdTokenSignedResponseAlg = null);
+    string? IdTokenSignedResponseAlg = null,
+    string? SubjectType = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -96,7 +97,9 @@ public sealed record ClientResponse(
     string? AuthorizationEncryptedResponseEnc,
     string? IntrospectionEncryptedResponseAlg,
     string? IntrospectionEncryptedResponseEnc,
-    string? IdTokenSignedResponseAlg);
+    string? IdTokenSignedResponseAlg,
+    string SubjectType,
+    string? SectorIdentifier);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -144,7 +147,9 @@ public sealed record CreatedClientResponse(
     string? AuthorizationEncryptedResponseEnc,
     string? IntrospectionEncryptedResponseAlg,
     string? IntrospectionEncryptedResponseEnc,
-    string? IdTokenSignedResponseAlg)
+    string? IdTokenSignedResponseAlg,
+    string SubjectType,
+    string? SectorIdentifier)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

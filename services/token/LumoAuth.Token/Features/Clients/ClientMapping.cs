@@ -44,7 +44,8 @@ public static class ClientMapping
             ReadList(row.Requirements).Contains(SignedRequestObjects.RequirementFeature),
             ReadLinks(row.Properties),
             ReadProperty(row.Properties, ClientAuthMethods.Property),
-            ReadResponseProtection(row.Properties));
+            ReadResponseProtection(row.Properties),
+            ReadProperty(row.Properties, SectorIdentifierProperty));
     }
 
     private static ClientResponseProtection? ReadResponseProtection(string? properties)
@@ -130,6 +131,7 @@ public static class ClientMapping
         var protection = client.ResponseProtection;
         SetProperty(descriptor, UserinfoSignedResponseAlgProperty, protection?.UserinfoSigningAlg);
         SetProperty(descriptor, IdTokenSignedResponseAlgProperty, protection?.IdTokenSigningAlg);
+        SetProperty(descriptor, SectorIdentifierProperty, client.PairwiseSector);
         SetProperty(descriptor, IdTokenEncryptedResponseAlgProperty, protection?.IdTokenEncryption?.Alg);
         SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
         SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
@@ -169,7 +171,8 @@ public static class ClientMapping
             c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc,
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
-            c.ResponseProtection?.IdTokenSigningAlg);
+            c.ResponseProtection?.IdTokenSigningAlg,
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -186,12 +189,16 @@ public static class ClientMapping
             c.ResponseProtection?.UserinfoEncryption?.Alg, c.ResponseProtection?.UserinfoEncryption?.Enc,
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
-            c.ResponseProtection?.IdTokenSigningAlg);
+            c.ResponseProtection?.IdTokenSigningAlg,
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector);
     }
 
     // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
     private const string UserinfoSignedResponseAlgProperty = "userinfo_signed_response_alg";
     private const string IdTokenSignedResponseAlgProperty = "id_token_signed_response_alg";
+
+    // A pairwise client's sector (OIDC Core §8.1); absent for public subjects.
+    private const string SectorIdentifierProperty = "sector_identifier";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";

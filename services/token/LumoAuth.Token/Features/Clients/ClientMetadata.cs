@@ -45,7 +45,8 @@ public static class ClientMetadata
         [property: JsonPropertyName("authorization_encrypted_response_enc")] string? AuthorizationEncryptedResponseEnc = null,
         [property: JsonPropertyName("introspection_encrypted_response_alg")] string? IntrospectionEncryptedResponseAlg = null,
         [property: JsonPropertyName("introspection_encrypted_response_enc")] string? IntrospectionEncryptedResponseEnc = null,
-        [property: JsonPropertyName("id_token_signed_response_alg")] string? IdTokenSignedResponseAlg = null);
+        [property: JsonPropertyName("id_token_signed_response_alg")] string? IdTokenSignedResponseAlg = null,
+        [property: JsonPropertyName("subject_type")] string? SubjectType = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -175,7 +176,8 @@ public static class ClientMetadata
             AuthorizationEncryptedResponseEnc: metadata.AuthorizationEncryptedResponseEnc,
             IntrospectionEncryptedResponseAlg: metadata.IntrospectionEncryptedResponseAlg,
             IntrospectionEncryptedResponseEnc: metadata.IntrospectionEncryptedResponseEnc,
-            IdTokenSignedResponseAlg: metadata.IdTokenSignedResponseAlg);
+            IdTokenSignedResponseAlg: metadata.IdTokenSignedResponseAlg,
+            SubjectType: metadata.SubjectType);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

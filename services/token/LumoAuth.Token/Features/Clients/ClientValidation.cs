@@ -38,7 +38,8 @@ public sealed record ClientSettings(
     bool RequireSignedRequestObject = false,
     ClientLinks? Links = null,
     string? TokenEndpointAuthMethod = null,
-    ClientResponseProtection? ResponseProtection = null);
+    ClientResponseProtection? ResponseProtection = null,
+    string? PairwiseSector = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -269,14 +270,48 @@ public static class ClientValidation
             Link(validator, "policyUri", request.PolicyUri, current?.Links?.PolicyUri),
             Link(validator, "tosUri", request.TosUri, current?.Links?.TosUri));
         var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, jwks, fapi);
+        var pairwiseSector = ValidateSubjectType(validator, request.SubjectType, current?.PairwiseSector, redirectUris);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
                 deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod,
-                protection.IsEmpty ? null : protection)
+                protection.IsEmpty ? null : protection, pairwiseSector)
             : null;
+    }
+
+    /// <summary>
+    /// OIDC Core §8: <c>public</c> (the default) or <c>pairwise</c> subjects. A pairwise client's sector is the one host its
+    /// redirect URIs share (no <c>sector_identifier_uri</c>), fixed when it becomes pairwise: its users' subjects are made for
+    /// it, so its redirect URIs must stay there. Back to public forgets it.
+    /// </summary>
+    private static string? ValidateSubjectType(RequestValidator validator, string? requested, string? currentSector, IReadOnlyList<string> redirectUris)
+    {
+        var type = requested?.Trim().ToLowerInvariant() ?? (currentSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType);
+        if (type == PairwiseSubjects.Public)
+        {
+            return null;
+        }
+
+        if (type != PairwiseSubjects.PairwiseType)
+        {
+            validator.Add("subjectType", "must be public or pairwise");
+            return null;
+        }
+
+        var sectors = PairwiseSubjects.SectorsOf(redirectUris);
+        if (sectors.Count != 1)
+        {
+            validator.Add("subjectType", sectors.Count == 0
+                ? "pairwise subjects are made for the host of the client's redirect URIs: register them"
+                : "the redirect URIs of a pairwise client share one host, its sector (sector_identifier_uri is not supported)");
+            return null;
+        }
+
+        validator.Check(currentSector is null || sectors[0] == currentSector, "redirectUris",
+            $"must stay on {currentSector}: this client's users have pairwise subjects made for that host");
+        return currentSector ?? sectors[0];
     }
 
     /// <summary>

@@ -97,7 +97,7 @@ public static class DynamicRegistrationEndpoints
             client.ResponseProtection?.UserinfoEncryption?.Alg, client.ResponseProtection?.UserinfoEncryption?.Enc,
             client.ResponseProtection?.AuthorizationEncryption?.Alg, client.ResponseProtection?.AuthorizationEncryption?.Enc,
             client.ResponseProtection?.IntrospectionEncryption?.Alg, client.ResponseProtection?.IntrospectionEncryption?.Enc,
-            client.ResponseProtection?.IdTokenSigningAlg), statusCode: StatusCodes.Status201Created);
+            client.ResponseProtection?.IdTokenSigningAlg, client.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -139,7 +139,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("authorization_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? AuthorizationEncryptedResponseEnc = null,
         [property: JsonPropertyName("introspection_encrypted_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IntrospectionEncryptedResponseAlg = null,
         [property: JsonPropertyName("introspection_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IntrospectionEncryptedResponseEnc = null,
-        [property: JsonPropertyName("id_token_signed_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenSignedResponseAlg = null);
+        [property: JsonPropertyName("id_token_signed_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenSignedResponseAlg = null,
+        [property: JsonPropertyName("subject_type")] string SubjectType = PairwiseSubjects.Public);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);

@@ -91,13 +91,14 @@ public sealed partial class BackchannelLogoutDelivery(
         // session's tenant.
         tenant.Set(new TenantInfo(due.TenantId, session.TenantSlug, string.Empty, TenantStatuses.Active, string.Empty));
         if (await applications.FindByClientIdAsync(due.ClientId, context.CancellationToken) is not { } application
-            || ClientMapping.Read(application).BackchannelLogoutUri is not { } target)
+            || ClientMapping.Read(application) is not { BackchannelLogoutUri: { } target } client)
         {
             return;
         }
 
-        var signing = (await keys.GetAsync(due.TenantId, context.CancellationToken)).Signing[0];
-        var token = LogoutToken(session.Issuer ?? lumo.Value.PathIssuerFor(session.TenantSlug), due.ClientId, session, signing);
+        var material = await keys.GetAsync(due.TenantId, context.CancellationToken);
+        var token = LogoutToken(session.Issuer ?? lumo.Value.PathIssuerFor(session.TenantSlug), due.ClientId, session,
+            PairwiseSubjects.SubjectFor(session.UserId, client, material), material.Signing[0]);
         using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(target))
         {
             Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }),
@@ -114,7 +115,8 @@ public sealed partial class BackchannelLogoutDelivery(
         }
     }
 
-    private string LogoutToken(string issuer, string clientId, BrowserSession session, SigningCredentials signing)
+    /// <param name="subject">The user as this client knows them: pairwise for a pairwise client, as in its ID tokens.</param>
+    private string LogoutToken(string issuer, string clientId, BrowserSession session, string subject, SigningCredentials signing)
     {
         var now = time.GetUtcNow().UtcDateTime;
         return Handler.CreateToken(new SecurityTokenDescriptor
@@ -127,7 +129,7 @@ public sealed partial class BackchannelLogoutDelivery(
             TokenType = "logout+jwt",
             Subject = new ClaimsIdentity(
             [
-                new Claim("sub", session.UserId.ToString()),
+                new Claim("sub", subject),
                 new Claim("sid", session.Id),
                 new Claim("jti", Guid.NewGuid().ToString()),
             ]),

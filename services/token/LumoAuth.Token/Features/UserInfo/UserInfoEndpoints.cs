@@ -29,7 +29,8 @@ public static class UserInfoEndpoints
         return app;
     }
 
-    public static async Task<IResult> UserInfo(HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents, ClientCache clients)
+    public static async Task<IResult> UserInfo(
+        HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents, ClientCache clients, LumoAuth.Token.Keys.TenantKeyStore keys)
     {
         var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         var principal = result.Principal;
@@ -87,7 +88,14 @@ public static class UserInfoEndpoints
         }
 
         claims["tenant"] = tenant.Slug;
-        return await UserInfoResponses.AnswerAsync(http, claims, principal.GetClaim(Claims.ClientId), tenant, clients);
+        // A pairwise client knows the user by the subject its ID tokens gave (OIDC Core §5.3.2: the same sub).
+        var clientId = principal.GetClaim(Claims.ClientId);
+        if (tenant.Tenant is { } info && clientId is not null && await clients.SettingsAsync(info, clientId, http.RequestAborted) is { PairwiseSector: not null } client)
+        {
+            claims[Claims.Subject] = PairwiseSubjects.SubjectFor(userId, client, await keys.GetAsync(info.Id, http.RequestAborted));
+        }
+
+        return await UserInfoResponses.AnswerAsync(http, claims, clientId, tenant, clients);
     }
 
     /// <summary>
