@@ -64,7 +64,7 @@ public static class ClientSigning
     private static bool IsRsa(string algorithm) => algorithm is SecurityAlgorithms.RsaSha256 or SecurityAlgorithms.RsaSsaPssSha256;
 
     /// <summary>The client a sign-in issues for: its presenter (OpenIddict's default is the client), else the request's client_id.</summary>
-    private static string? ClientOf(ProcessSignInContext context, System.Security.Claims.ClaimsPrincipal? principal) =>
+    public static string? ClientOf(ProcessSignInContext context, System.Security.Claims.ClaimsPrincipal? principal) =>
         principal?.GetPresenters().FirstOrDefault() ?? context.Request?.ClientId;
 
     /// <summary>

@@ -88,7 +88,7 @@ public static class PairwiseSubjects
         {
             if (context.IdentityTokenPrincipal is not { } principal || tenant.Tenant is not { } info
                 || !Guid.TryParse(principal.GetClaim(Claims.Subject), out var userId)
-                || (principal.GetPresenters().FirstOrDefault() ?? context.Request?.ClientId) is not { Length: > 0 } clientId
+                || ClientSigning.ClientOf(context, principal) is not { Length: > 0 } clientId
                 || await clients.SettingsAsync(info, clientId, context.CancellationToken) is not { PairwiseSector: not null } client)
             {
                 return;

@@ -90,12 +90,13 @@ public static class UserInfoEndpoints
         claims["tenant"] = tenant.Slug;
         // A pairwise client knows the user by the subject its ID tokens gave (OIDC Core §5.3.2: the same sub).
         var clientId = principal.GetClaim(Claims.ClientId);
-        if (tenant.Tenant is { } info && clientId is not null && await clients.SettingsAsync(info, clientId, http.RequestAborted) is { PairwiseSector: not null } client)
+        var client = await UserInfoResponses.ClientAsync(http, clientId, tenant, clients);
+        if (client is { PairwiseSector: not null })
         {
-            claims[Claims.Subject] = PairwiseSubjects.SubjectFor(userId, client, await keys.GetAsync(info.Id, http.RequestAborted));
+            claims[Claims.Subject] = PairwiseSubjects.SubjectFor(userId, client, await keys.GetAsync(tenant.TenantId, http.RequestAborted));
         }
 
-        return await UserInfoResponses.AnswerAsync(http, claims, clientId, tenant, clients);
+        return UserInfoResponses.Answer(http, claims, clientId, client);
     }
 
     /// <summary>
@@ -121,7 +122,7 @@ public static class UserInfoEndpoints
 
         agent[Claims.Subject] = clientId;
         agent["tenant"] = tenant.Slug;
-        return await UserInfoResponses.AnswerAsync(http, agent, clientId, tenant, clients);
+        return UserInfoResponses.Answer(http, agent, clientId, await UserInfoResponses.ClientAsync(http, clientId, tenant, clients));
     }
 
     private static IResult InvalidToken(string description) => ProtocolErrors.Challenge(Errors.InvalidToken, description);

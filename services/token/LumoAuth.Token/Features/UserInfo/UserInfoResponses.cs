@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
@@ -21,10 +22,13 @@ public static class UserInfoResponses
 
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
+    /// <summary>The settings of the client a token was issued to, when the tenant has it.</summary>
+    public static async ValueTask<ClientSettings?> ClientAsync(HttpContext http, string? clientId, TenantContext tenant, ClientCache clients) =>
+        tenant.Tenant is { } info && clientId is not null ? await clients.SettingsAsync(info, clientId, http.RequestAborted) : null;
+
     /// <summary>The answer for <paramref name="clientId"/>: <paramref name="claims"/> as JSON, or as the JWT it registered.</summary>
-    public static async Task<IResult> AnswerAsync(HttpContext http, object claims, string? clientId, TenantContext tenant, ClientCache clients)
+    public static IResult Answer(HttpContext http, object claims, string? clientId, ClientSettings? client)
     {
-        var client = tenant.Tenant is { } info && clientId is not null ? await clients.SettingsAsync(info, clientId, http.RequestAborted) : null;
         var options = http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Options;
         if (client?.ResponseProtection is not { } protection || (protection.UserinfoSigningAlg is null && protection.UserinfoEncryption is null)
             || options?.Issuer is not { } issuer)
