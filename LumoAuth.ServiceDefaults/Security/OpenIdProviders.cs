@@ -27,7 +27,7 @@ public sealed record OpenIdProviderMetadata(string Issuer, string? Authorization
 
 /// <summary>
 /// Discovery documents and signing keys of the outside OpenID providers and token issuers our services trust (workload
-/// issuers at the token service, identity providers at federation). Fetched through the SSRF-guarded client named
+/// issuers at the token service, identity providers at federation), and the key sets clients publish. Fetched through the SSRF-guarded client named
 /// <see cref="HttpClientName"/>, only for issuers a tenant configured; a document is believed only when its
 /// <c>issuer</c> is the one asked for (OIDC Discovery §4.3) and its endpoints are https. Each answer is kept
 /// <see cref="Lifetime"/>; keys are fetched again sooner when a token names a key the set lacks (a rotation), at most
@@ -69,6 +69,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keySets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<string>> _metadataKeyUris = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry<string>> _clientKeySets = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The issuer's discovery document; null when it cannot be had or names another issuer. <paramref name="acceptsIssuer"/>
@@ -133,7 +134,36 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
             }
         }, cancellationToken);
 
+    /// <summary>
+    /// A client's published key set (RFC 7591 <c>jwks_uri</c>), signing and encryption keys alike, as the JSON
+    /// <paramref name="read"/> makes of it; or, when none can be had, why. The last good copy serves while the site is
+    /// out, as for every answer here. <paramref name="refetch"/> asks for a fresh copy (a key id the copy lacks).
+    /// </summary>
+    public async Task<(string? Jwks, string? Problem)> ClientKeySetAsync(
+        string jwksUri, bool refetch, Func<JsonElement, (string? Value, string? Problem)> read, CancellationToken cancellationToken)
+    {
+        var entry = await GetEntryAsync(_clientKeySets, jwksUri, refetch, async () =>
+        {
+            var (document, problem) = await GetJsonAsync(jwksUri);
+            if (document is null)
+            {
+                return (null, problem);
+            }
+
+            using (document)
+            {
+                return read(document.RootElement);
+            }
+        }, cancellationToken);
+        return (entry.Value, entry.Value is null ? entry.Problem ?? "it has not answered yet" : null);
+    }
+
     private async Task<T?> GetAsync<T>(
+        ConcurrentDictionary<string, Entry<T>> entries, string key, bool refetch, Func<Task<(T? Value, string? Problem)>> fetch, CancellationToken cancellationToken)
+        where T : class =>
+        (await GetEntryAsync(entries, key, refetch, fetch, cancellationToken)).Value;
+
+    private async Task<Entry<T>> GetEntryAsync<T>(
         ConcurrentDictionary<string, Entry<T>> entries, string key, bool refetch, Func<Task<(T? Value, string? Problem)>> fetch, CancellationToken cancellationToken)
         where T : class
     {
@@ -141,7 +171,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         var asked = time.GetUtcNow();
         if (!Due(entry, asked, refetch))
         {
-            return entry.Value;
+            return entry;
         }
 
         await entry.Gate.WaitAsync(cancellationToken);
@@ -150,12 +180,13 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
             // Another request may have fetched while this one waited.
             if (entry.AttemptedAt >= asked || !Due(entry, time.GetUtcNow(), refetch))
             {
-                return entry.Value;
+                return entry;
             }
 
             var now = time.GetUtcNow();
             entry.AttemptedAt = now;
             var (value, problem) = await fetch();
+            entry.Problem = problem;
             if (value is not null)
             {
                 (entry.Value, entry.FetchedAt) = (value, now);
@@ -169,7 +200,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
                 }
             }
 
-            return entry.Value;
+            return entry;
         }
         finally
         {
@@ -262,7 +293,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     private static string? String(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Url} of an outside OpenID provider cannot be fetched: {Problem}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Url} of an outside provider or client cannot be fetched: {Problem}")]
     private static partial void LogFetchFailed(ILogger logger, string url, string problem);
 
     private sealed class Entry<T> where T : class
@@ -274,5 +305,8 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         public DateTimeOffset FetchedAt { get; set; } = DateTimeOffset.MinValue;
 
         public DateTimeOffset AttemptedAt { get; set; } = DateTimeOffset.MinValue;
+
+        /// <summary>Why the last attempt found nothing; null after a good one.</summary>
+        public string? Problem { get; set; }
     }
 }

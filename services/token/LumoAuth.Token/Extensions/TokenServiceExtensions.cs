@@ -100,6 +100,7 @@ public static class TokenServiceExtensions
 
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
+        services.AddSingleton<ClientKeySets>();
         services.AddSingleton<DPoPBinding.DPoPNonces>();
         services.AddSingleton<ClientAssertionReplays>();
         services.AddSingleton<BackchannelClientAuthentication>();
@@ -309,6 +310,7 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);
                 server.AddEventHandler(ScopeBeyondTheGrantIsInvalidScope.Descriptor);
+                server.AddEventHandler(FreshClientAssertionKeys.Descriptor);
                 server.AddEventHandler(RejectReplayedClientAssertions.Descriptor)
                     .AddEventHandler(ClientAssertionFailuresAreInvalidClient.Descriptor);
                 server.RemoveEventHandler(OpenIddictServerHandlers.Introspection.ValidateAuthorizedParty.Descriptor)

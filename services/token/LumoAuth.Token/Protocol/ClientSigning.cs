@@ -6,6 +6,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 
 namespace LumoAuth.Token.Protocol;
@@ -73,7 +74,7 @@ public static class ClientSigning
     /// issued: the token endpoint (code, refresh, device, CIBA) and the front channel (implicit and hybrid). The hashes
     /// inside (<c>at_hash</c>, <c>c_hash</c>) were made before and do not change (PS256 and RS256 hash alike).
     /// </summary>
-    public sealed class IdentityTokens(ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ProcessSignInContext>
+    public sealed class IdentityTokens(ClientCache clients, ClientKeySets keySets, TenantContext tenant) : IOpenIddictServerHandler<ProcessSignInContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ProcessSignInContext>()
@@ -95,7 +96,14 @@ public static class ClientSigning
             context.IdentityToken = Resign(context.IdentityToken, For(current, client, client.ResponseProtection?.IdTokenSigningAlg));
             if (client.ResponseProtection?.IdTokenEncryption is { } encryption)
             {
-                context.IdentityToken = ResponseEncryption.Encrypt(context.IdentityToken, client.Jwks, encryption, nested: true);
+                // Never sent in the clear: without a key to encrypt to (a published set that lost it), no ID token at all.
+                if (await keySets.EncryptAsync(context.IdentityToken, client, encryption, nested: true, context.CancellationToken) is not { } encrypted)
+                {
+                    context.Reject(Errors.TemporarilyUnavailable, ClientKeySets.NoEncryptionKey);
+                    return;
+                }
+
+                context.IdentityToken = encrypted;
             }
         }
     }

@@ -7,7 +7,7 @@ namespace LumoAuth.Token.Protocol;
 /// <summary>
 /// JWE (RFC 7516) for what a client asked to receive encrypted to a key of its own (OIDC Core §10.2, OIDC Dynamic
 /// Registration §2 <c>*_encrypted_response_alg</c>/<c>_enc</c>): its ID tokens and userinfo answers. The key is one of its
-/// registered <c>jwks</c>: an RSA key (2048 bits or more) for RSA-OAEP, an EC key on a NIST curve for ECDH-ES, with
+/// registered <c>jwks</c> or of the set at its <c>jwks_uri</c>: an RSA key (2048 bits or more) for RSA-OAEP, an EC key on a NIST curve for ECDH-ES, with
 /// <c>use</c> <c>enc</c> or none, and no other <c>alg</c>. RSA1_5 is not offered (padding-oracle attacks, RFC 8725 §3.2).
 /// </summary>
 public static class ResponseEncryption
@@ -27,10 +27,10 @@ public static class ResponseEncryption
     /// <summary>
     /// The choice after a create or update: an absent algorithm keeps the current one, an empty one removes it; an absent
     /// content algorithm keeps the current one while the algorithm stays, else is the default. The client's keys must hold
-    /// one the algorithm can encrypt to.
+    /// one the algorithm can encrypt to, when they are known (a published set that cannot be fetched now is not).
     /// </summary>
     public static Choice? Validate(
-        RequestValidator validator, string algField, string encField, string? requestedAlg, string? requestedEnc, Choice? current, string? jwks)
+        RequestValidator validator, string algField, string encField, string? requestedAlg, string? requestedEnc, Choice? current, string? jwks, bool keysKnown = true)
     {
         var alg = requestedAlg is null ? current?.Alg : requestedAlg.Trim() is { Length: > 0 } trimmed ? trimmed : null;
         var enc = requestedEnc is null
@@ -55,9 +55,9 @@ public static class ResponseEncryption
             return null;
         }
 
-        validator.Check(KeyFor(jwks, alg) is not null, algField, IsRsa(alg)
-            ? $"{alg} encrypts to the client's RSA public key ({MinRsaKeyBits} bits or more, use 'enc' or none): register it in jwks"
-            : $"{alg} encrypts to the client's EC public key (P-256, P-384 or P-521, use 'enc' or none): register it in jwks");
+        validator.Check(!keysKnown || KeyFor(jwks, alg) is not null, algField, IsRsa(alg)
+            ? $"{alg} encrypts to the client's RSA public key ({MinRsaKeyBits} bits or more, use 'enc' or none): register it in jwks or publish it at jwksUri"
+            : $"{alg} encrypts to the client's EC public key (P-256, P-384 or P-521, use 'enc' or none): register it in jwks or publish it at jwksUri");
         return new Choice(alg, enc);
     }
 

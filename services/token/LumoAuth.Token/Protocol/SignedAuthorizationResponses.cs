@@ -59,7 +59,7 @@ public static class SignedAuthorizationResponses
     }
 
     /// <summary>Wraps the response in a signed JWT once OpenIddict has attached everything (state, iss) and before it is sent.</summary>
-    public sealed class Sign(ClientCache clients, TenantContext tenant, TimeProvider time) : IOpenIddictServerHandler<ApplyAuthorizationResponseContext>
+    public sealed class Sign(ClientCache clients, ClientKeySets keySets, TenantContext tenant, TimeProvider time) : IOpenIddictServerHandler<ApplyAuthorizationResponseContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyAuthorizationResponseContext>()
@@ -101,7 +101,25 @@ public static class SignedAuthorizationResponses
             // JARM §2.2: a client that registered authorization_encrypted_response_alg gets the signed response encrypted to its key.
             if (client?.ResponseProtection?.AuthorizationEncryption is { } encryption)
             {
-                jwt = ResponseEncryption.Encrypt(jwt, client.Jwks, encryption, nested: true);
+                if (await keySets.EncryptAsync(jwt, client, encryption, nested: true, context.CancellationToken) is { } encrypted)
+                {
+                    jwt = encrypted;
+                }
+                else
+                {
+                    // Never sent in the clear: no key to encrypt to (a published set that lost it), so the code or tokens stay
+                    // here and the client gets a signed error in their place.
+                    var state = context.Response.State;
+                    foreach (var name in context.Response.GetParameters().Keys.ToList())
+                    {
+                        context.Response.RemoveParameter(name);
+                    }
+
+                    context.Response.Error = Errors.TemporarilyUnavailable;
+                    context.Response.ErrorDescription = ClientKeySets.NoEncryptionKey;
+                    context.Response.State = state;
+                    jwt = Handler.CreateToken(Payload(context.Response, clientId, context.Options.Issuer?.AbsoluteUri, time.GetUtcNow()), signing);
+                }
             }
 
             foreach (var name in context.Response.GetParameters().Keys.ToList())

@@ -1,12 +1,14 @@
 using System.Buffers;
 using System.Text.Json;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Clients;
 using Microsoft.AspNetCore;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Microsoft.Net.Http.Headers;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 using static OpenIddict.Server.OpenIddictServerEvents;
 
 namespace LumoAuth.Token.Protocol;
@@ -25,7 +27,7 @@ public static class SignedIntrospectionResponses
 
     private static readonly JsonWebTokenHandler Handler = new() { SetDefaultTimesOnTokenCreation = false };
 
-    public sealed class Sign(TimeProvider time, ClientCache clients, TenantContext tenant) : IOpenIddictServerHandler<ApplyIntrospectionResponseContext>
+    public sealed class Sign(TimeProvider time, ClientCache clients, ClientKeySets keySets, TenantContext tenant) : IOpenIddictServerHandler<ApplyIntrospectionResponseContext>
     {
         public static OpenIddictServerHandlerDescriptor Descriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ApplyIntrospectionResponseContext>()
@@ -48,12 +50,26 @@ public static class SignedIntrospectionResponses
 
             var jwt = Handler.CreateToken(Payload(context, issuer.AbsoluteUri, clientId), signing, new Dictionary<string, object> { [JwtHeaderParameterNames.Typ] = TokenType });
             // RFC 9701 §5: a caller that registered introspection_encrypted_response_alg gets the signed answer encrypted to its key.
+            var response = request.HttpContext.Response;
             if (caller?.ResponseProtection?.IntrospectionEncryption is { } encryption)
             {
-                jwt = ResponseEncryption.Encrypt(jwt, caller.Jwks, encryption, nested: true);
+                if (await keySets.EncryptAsync(jwt, caller, encryption, nested: true, context.CancellationToken) is not { } encrypted)
+                {
+                    // Never sent in the clear: the caller learns only that it must try again once its key set is whole.
+                    response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                    response.Headers.CacheControl = "no-store";
+                    await response.WriteAsJsonAsync(new Dictionary<string, string>
+                    {
+                        [Parameters.Error] = Errors.TemporarilyUnavailable,
+                        [Parameters.ErrorDescription] = ClientKeySets.NoEncryptionKey,
+                    }, context.CancellationToken);
+                    context.HandleRequest();
+                    return;
+                }
+
+                jwt = encrypted;
             }
 
-            var response = request.HttpContext.Response;
             response.StatusCode = StatusCodes.Status200OK;
             response.ContentType = MediaType;
             response.Headers.CacheControl = "no-store";

@@ -87,7 +87,8 @@ public static class SignedRequestObjects
             : null;
 
     /// <summary>Verifies the request object and puts its parameters in the request's place.</summary>
-    public sealed class Unpack(ClientCache clients, TenantContext tenant, TimeProvider time, IDataProtectionProvider dataProtection, Keys.TenantKeyStore keys) :
+    public sealed class Unpack(
+        ClientCache clients, ClientKeySets keySets, TenantContext tenant, TimeProvider time, IDataProtectionProvider dataProtection, Keys.TenantKeyStore keys) :
         IOpenIddictServerHandler<ExtractAuthorizationRequestContext>,
         IOpenIddictServerHandler<ExtractPushedAuthorizationRequestContext>
     {
@@ -164,7 +165,7 @@ public static class SignedRequestObjects
                 signed = inner;
             }
 
-            var verified = await VerifyAsync(signed, request.ClientId, client, context.Options.Issuer?.AbsoluteUri, judgedAt);
+            var verified = await VerifyAsync(signed, request.ClientId, client, keySets, context.Options.Issuer?.AbsoluteUri, judgedAt, context.CancellationToken);
             if (verified.Error is not null)
             {
                 context.Reject(InvalidRequestObject, verified.Error);
@@ -285,7 +286,8 @@ public static class SignedRequestObjects
 
     private readonly record struct Verified(string? Error, IReadOnlyList<(string Name, OpenIddictParameter Value)>? Parameters);
 
-    private static async Task<Verified> VerifyAsync(string jwt, string clientId, ClientSettings client, string? issuer, DateTimeOffset now)
+    private static async Task<Verified> VerifyAsync(
+        string jwt, string clientId, ClientSettings client, ClientKeySets keySets, string? issuer, DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (jwt.Length > MaxLength)
         {
@@ -323,14 +325,16 @@ public static class SignedRequestObjects
             return new($"The request object's 'typ' must be '{MediaType}'.", null);
         }
 
-        if (client.Jwks is null)
+        if (await keySets.JwksAsync(client, token.Kid, cancellationToken) is not { } jwks)
         {
-            return new("The client has registered no keys (jwks) to verify its request objects with.", null);
+            return new(client.JwksUri is null
+                ? "The client has registered no keys (jwks) to verify its request objects with."
+                : "The client's published keys (jwks_uri) cannot be had to verify its request objects with.", null);
         }
 
         var result = await Handler.ValidateTokenAsync(token, new TokenValidationParameters
         {
-            IssuerSigningKeys = new JsonWebKeySet(client.Jwks).GetSigningKeys(),
+            IssuerSigningKeys = new JsonWebKeySet(jwks).GetSigningKeys(),
             ValidAlgorithms = Algorithms,
             ValidateIssuer = false,
             ValidAudience = issuer,

@@ -23,9 +23,26 @@ public sealed class TokenApplicationManager(
     IOptionsMonitor<OpenIddictCoreOptions> options,
     IOpenIddictApplicationStore<TokenApplication> store,
     TenantContext tenantContext,
-    ClientCache clientCache)
+    ClientCache clientCache,
+    ClientKeySets keySets)
     : OpenIddictApplicationManager<TokenApplication>(cache, logger, options, store)
 {
+    /// <summary>
+    /// The client's keys for OpenIddict's checks (client assertions, self-signed certificates): those it registered, or
+    /// the set it publishes at its <c>jwks_uri</c> (<see cref="ClientKeySets"/>; <see cref="FreshClientAssertionKeys"/>
+    /// has it fetched again first when an assertion names a key the copy lacks).
+    /// </summary>
+    public override async ValueTask<Microsoft.IdentityModel.Tokens.JsonWebKeySet?> GetJsonWebKeySetAsync(TokenApplication application, CancellationToken cancellationToken = default)
+    {
+        if (!tenantContext.HasTenant
+            || await clientCache.SettingsAsync(tenantContext.Tenant!, application.ClientId, cancellationToken) is not { JwksUri: not null } client)
+        {
+            return await base.GetJsonWebKeySetAsync(application, cancellationToken);
+        }
+
+        return await keySets.JwksAsync(client, kid: null, cancellationToken) is { } jwks ? new Microsoft.IdentityModel.Tokens.JsonWebKeySet(jwks) : null;
+    }
+
     public override async ValueTask<TokenApplication?> FindByClientIdAsync(string identifier, CancellationToken cancellationToken = default)
     {
         if (!tenantContext.HasTenant || string.IsNullOrEmpty(identifier) || identifier.Length > ClientMetadataDocuments.MaxClientIdLength)

@@ -12,6 +12,7 @@ using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Extensions;
 using LumoAuth.Token.Keys;
+using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
@@ -58,6 +59,7 @@ public static class BackchannelAuthenticationEndpoints
         IDataProtectionProvider Protection,
         IOptions<LumoAuthOptions> Lumo,
         IOptions<TokenServiceOptions> Options,
+        ClientKeySets KeySets,
         TimeProvider Time);
 
     /// <summary>What a ping-mode request keeps, protected, to call the client back (CIBA Core §10.2).</summary>
@@ -97,7 +99,7 @@ public static class BackchannelAuthenticationEndpoints
             return ProtocolErrors.Json(Errors.UnauthorizedClient, "The client is not configured for CIBA.");
         }
 
-        var (parameters, parametersProblem) = await SignedAuthenticationRequests.ReadAsync(form, client, tenant.Id, issuer, services.Replays, services.Time);
+        var (parameters, parametersProblem) = await SignedAuthenticationRequests.ReadAsync(form, client, tenant.Id, issuer, services.Replays, services.KeySets, services.Time, http.RequestAborted);
         if (parameters is null)
         {
             var (failed, why) = parametersProblem!.Value;
@@ -271,7 +273,7 @@ public static class BackchannelAuthenticationEndpoints
         }
         else
         {
-            var (subject, problem) = await LoginHintTokenSubjectAsync(form.Value("login_hint_token")!, services.Lumo.Value.IssuersOf(tenant), client, services.Time);
+            var (subject, problem) = await LoginHintTokenSubjectAsync(form.Value("login_hint_token")!, services.Lumo.Value.IssuersOf(tenant), client, services.KeySets, services.Time, cancellationToken);
             if (problem is not null)
             {
                 return (false, null, problem);
@@ -293,12 +295,12 @@ public static class BackchannelAuthenticationEndpoints
     private static readonly JsonWebTokenHandler Hints = new();
 
     private static async Task<((string? Email, Guid UserId) Subject, (string Error, string Description)? Problem)> LoginHintTokenSubjectAsync(
-        string jwt, IReadOnlyList<string> issuers, CachedClient client, TimeProvider time)
+        string jwt, IReadOnlyList<string> issuers, CachedClient client, ClientKeySets keySets, TimeProvider time, CancellationToken cancellationToken)
     {
         (string, string) Invalid(string why) => (Errors.InvalidRequest, "login_hint_token " + why);
-        if (client.Application.JsonWebKeySet is not { Length: > 0 } jwks)
+        if (await keySets.JwksAsync(client.Settings, ClientKeySets.KeyIdOf(jwt), cancellationToken) is not { } jwks)
         {
-            return (default, Invalid("must be signed with a key the client registered (jwks)."));
+            return (default, Invalid("must be signed with a key the client registered (jwks) or publishes (jwks_uri)."));
         }
 
         var result = await Hints.ValidateTokenAsync(jwt, new TokenValidationParameters

@@ -15,7 +15,7 @@ namespace LumoAuth.Token.Features.Ciba;
 /// clients — under the same rules as OpenIddict's: one SHA-256 secret check, assertions signed by a registered key,
 /// issued and subject to the client, for this server, short-lived and used once.
 /// </summary>
-public sealed class BackchannelClientAuthentication(ClientCache clients, ClientAssertionReplays replays, TimeProvider time)
+public sealed class BackchannelClientAuthentication(ClientCache clients, ClientKeySets keySets, ClientAssertionReplays replays, TimeProvider time)
 {
     private static readonly JsonWebTokenHandler Assertions = new();
     private static readonly TimeSpan Skew = TimeSpan.FromSeconds(60);
@@ -100,7 +100,8 @@ public sealed class BackchannelClientAuthentication(ClientCache clients, ClientA
             return (null, invalid);
         }
 
-        if (await ConfidentialClientAsync(tenant, clientId, cancellationToken) is not { Application.JsonWebKeySet: { Length: > 0 } jwks } client)
+        if (await ConfidentialClientAsync(tenant, clientId, cancellationToken) is not { } client
+            || await keySets.JwksAsync(client.Settings, ClientKeySets.KeyIdOf(jwt), cancellationToken) is not { } jwks)
         {
             return (null, invalid);
         }

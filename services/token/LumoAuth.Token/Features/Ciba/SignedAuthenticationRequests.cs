@@ -1,4 +1,5 @@
 using System.Globalization;
+using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -30,7 +31,8 @@ public static class SignedAuthenticationRequests
 
     /// <summary>The parameters, or the error and description to answer.</summary>
     public static async Task<(IReadOnlyDictionary<string, string>? Parameters, (string Error, string Description)? Problem)> ReadAsync(
-        IFormCollection form, CachedClient client, Guid tenantId, string issuer, ClientAssertionReplays replays, TimeProvider time)
+        IFormCollection form, CachedClient client, Guid tenantId, string issuer, ClientAssertionReplays replays, ClientKeySets keySets, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         if (form.FirstOrDefault(p => p.Value.Count > 1) is { Key: { } repeated })
         {
@@ -52,9 +54,9 @@ public static class SignedAuthenticationRequests
             return (null, (Errors.InvalidRequest, $"With a signed request, send '{beside}' only inside it."));
         }
 
-        if (client.Application.JsonWebKeySet is not { Length: > 0 } jwks || jwt.Length > 16_384)
+        if (jwt.Length > 16_384 || await keySets.JwksAsync(client.Settings, ClientKeySets.KeyIdOf(jwt), cancellationToken) is not { } jwks)
         {
-            return (null, (Errors.InvalidRequest, "A signed request must be signed with a key the client registered (jwks)."));
+            return (null, (Errors.InvalidRequest, "A signed request must be signed with a key the client registered (jwks) or publishes (jwks_uri)."));
         }
 
         var clientId = client.Application.ClientId!;

@@ -55,7 +55,7 @@ public static class ClientAuthMethods
     /// the client must be able to use it, and a FAPI 2.0 client can only register <c>private_key_jwt</c>.
     /// </summary>
     public static string? Validate(
-        string? requested, ClientSettings? current, bool isConfidential, string? jwks, string? tlsSubjectDn, bool fapi, RequestValidator validator)
+        string? requested, ClientSettings? current, bool isConfidential, bool hasKeys, string? tlsSubjectDn, bool fapi, RequestValidator validator)
     {
         var method = requested is null ? isConfidential ? current?.TokenEndpointAuthMethod : null
             : requested.Trim() is { Length: 0 } ? null
@@ -80,8 +80,8 @@ public static class ClientAuthMethods
         validator.Check(isConfidential, "tokenEndpointAuthMethod", "a public client does not authenticate: leave it out or send none");
         validator.Check(!fapi || method == ClientAuthenticationMethods.PrivateKeyJwt, "tokenEndpointAuthMethod",
             "FAPI 2.0 clients authenticate with private_key_jwt");
-        validator.Check(method is not (ClientAuthenticationMethods.PrivateKeyJwt or ClientAuthenticationMethods.SelfSignedTlsClientAuth) || jwks is not null,
-            "tokenEndpointAuthMethod", $"{method} needs the client's public keys in jwks");
+        validator.Check(method is not (ClientAuthenticationMethods.PrivateKeyJwt or ClientAuthenticationMethods.SelfSignedTlsClientAuth) || hasKeys,
+            "tokenEndpointAuthMethod", $"{method} needs the client's public keys in jwks or at jwksUri");
         validator.Check(method != ClientAuthenticationMethods.TlsClientAuth || tlsSubjectDn is not null, "tokenEndpointAuthMethod",
             "tls_client_auth needs tlsClientAuthSubjectDn and tlsClientCertificateAuthorities");
         return method;

@@ -49,7 +49,8 @@ public sealed record ClientRequest(
     string? IntrospectionEncryptedResponseAlg = null,
     string? IntrospectionEncryptedResponseEnc = null,
     string? IdTokenSignedResponseAlg = null,
-    string? SubjectType = null);
+    string? SubjectType = null,
+    string? JwksUri = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -69,6 +70,7 @@ public sealed record ClientResponse(
     int AccessTokenLifetime,
     int RefreshTokenLifetime,
     JsonElement? Jwks,
+    string? JwksUri,
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri,
     bool RequiresPushedAuthorization,
@@ -120,6 +122,7 @@ public sealed record CreatedClientResponse(
     int AccessTokenLifetime,
     int RefreshTokenLifetime,
     JsonElement? Jwks,
+    string? JwksUri,
     string? BackchannelLogoutUri,
     string? FrontchannelLogoutUri,
     bool RequiresPushedAuthorization,

@@ -49,11 +49,13 @@ public static class ClientEndpoints
 
     public sealed record ClientServices(
         TokenDbContext Db, TokenApplicationManager Applications, TenantContext Tenant, ClientCache Cache, TimeProvider Time, RedisAccessTokenDenyList DenyList,
-        IOptions<TokenServiceOptions> Options);
+        IOptions<TokenServiceOptions> Options, ClientKeySets KeySets);
 
     public static async Task<IResult> CreateClient(ClientRequest request, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
-        if (ClientValidation.ValidateNew(request, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
+        var allowPrivate = services.Options.Value.AllowPrivateLogoutTargets;
+        var keys = await services.KeySets.ForRegistrationAsync(request, current: null, allowPrivate, cancellationToken);
+        if (ClientValidation.ValidateNew(request, allowPrivate, out var validator, keys) is not { } client)
         {
             return validator.ToResult();
         }
@@ -151,7 +153,9 @@ public static class ClientEndpoints
         }
 
         var current = ClientMapping.Read(row);
-        if (ClientValidation.ValidateUpdate(request, current, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
+        var allowPrivate = services.Options.Value.AllowPrivateLogoutTargets;
+        var keys = await services.KeySets.ForRegistrationAsync(request, current, allowPrivate, cancellationToken);
+        if (ClientValidation.ValidateUpdate(request, current, allowPrivate, out var validator, keys) is not { } client)
         {
             return validator.ToResult();
         }

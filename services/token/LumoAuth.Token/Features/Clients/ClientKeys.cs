@@ -11,10 +11,13 @@ namespace LumoAuth.Token.Features.Clients;
 public static class ClientKeys
 {
     private const int MaxKeys = 5;
+
+    /// <summary>A published set holds the keys in rotation as well: more room than a registration's inline set.</summary>
+    public const int MaxPublishedKeys = 20;
     private static readonly string[] PrivateMembers = ["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
 
     /// <summary>A JWKS of public RSA or EC keys as stored JSON, null for an empty set, or a validation problem.</summary>
-    public static string? Normalize(JsonElement jwks, RequestValidator validator)
+    public static string? Normalize(JsonElement jwks, RequestValidator validator, int maxKeys = MaxKeys)
     {
         if (jwks.ValueKind == JsonValueKind.Null)
         {
@@ -32,9 +35,9 @@ public static class ClientKeys
             return null;
         }
 
-        if (keys.GetArrayLength() > MaxKeys)
+        if (keys.GetArrayLength() > maxKeys)
         {
-            validator.Add("jwks", $"at most {MaxKeys} keys");
+            validator.Add("jwks", $"at most {maxKeys} keys");
             return null;
         }
 

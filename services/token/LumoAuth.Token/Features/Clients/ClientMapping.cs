@@ -45,7 +45,8 @@ public static class ClientMapping
             ReadLinks(row.Properties),
             ReadProperty(row.Properties, ClientAuthMethods.Property),
             ReadResponseProtection(row.Properties),
-            ReadProperty(row.Properties, SectorIdentifierProperty));
+            ReadProperty(row.Properties, SectorIdentifierProperty),
+            ReadProperty(row.Properties, JwksUriProperty));
     }
 
     private static ClientResponseProtection? ReadResponseProtection(string? properties)
@@ -115,6 +116,7 @@ public static class ClientMapping
         descriptor.Settings[Settings.TokenLifetimes.RefreshToken] = TimeSpan.FromSeconds(client.RefreshTokenLifetime).ToString("c", CultureInfo.InvariantCulture);
 
         descriptor.JsonWebKeySet = client.Jwks is null ? null : new Microsoft.IdentityModel.Tokens.JsonWebKeySet(client.Jwks);
+        SetProperty(descriptor, JwksUriProperty, client.JwksUri);
         SetProperty(descriptor, BackchannelLogoutUriProperty, client.BackchannelLogoutUri);
         SetProperty(descriptor, FrontchannelLogoutUriProperty, client.FrontchannelLogoutUri);
         SetListProperty(descriptor, AudienceMatchings.UrisProperty, client.AudienceUris);
@@ -163,7 +165,7 @@ public static class ClientMapping
         return new ClientResponse(
             row.Id, row.ClientId ?? string.Empty, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.JwksUri, c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt, row.UpdatedAt,
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
             c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod,
@@ -181,7 +183,7 @@ public static class ClientMapping
         return new CreatedClientResponse(
             row.Id, row.ClientId ?? string.Empty, secret, c.Name, c.Description, c.Kind, c.IsConfidential, c.GrantTypes, c.Scopes,
             c.RedirectUris, c.PostLogoutRedirectUris, c.AllowedOrigins, c.RequiresPkce, c.IsActive,
-            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
+            c.AccessTokenLifetime, c.RefreshTokenLifetime, Element(c.Jwks), c.JwksUri, c.BackchannelLogoutUri, c.FrontchannelLogoutUri, c.RequiresPushedAuthorization, c.DpopBoundAccessTokens, c.FapiProfile,
             c.AudienceUris ?? [], c.AudienceMatching, c.BackchannelTokenDeliveryMode, c.BackchannelClientNotificationEndpoint, row.CreatedAt,
             c.TlsClientAuthSubjectDn, c.TlsClientCertificateAuthorities ?? [], c.RequireSignedRequestObject,
             c.Links?.ClientUri, c.Links?.LogoUri, c.Links?.PolicyUri, c.Links?.TosUri, c.TokenEndpointAuthMethod,
@@ -196,6 +198,9 @@ public static class ClientMapping
     // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
     private const string UserinfoSignedResponseAlgProperty = "userinfo_signed_response_alg";
     private const string IdTokenSignedResponseAlgProperty = "id_token_signed_response_alg";
+
+    // Where a client publishes its keys (RFC 7591 §2), instead of registering them in jwks.
+    private const string JwksUriProperty = "jwks_uri";
 
     // A pairwise client's sector (OIDC Core §8.1); absent for public subjects.
     private const string SectorIdentifierProperty = "sector_identifier";

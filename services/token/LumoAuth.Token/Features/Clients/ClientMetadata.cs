@@ -104,11 +104,9 @@ public static class ClientMetadata
         {
             problem = "A metadata document must not contain a client_secret.";
         }
-        else if (authMethod == ClientAuthenticationMethods.PrivateKeyJwt && metadata.Jwks is not { ValueKind: JsonValueKind.Object })
+        else if (authMethod == ClientAuthenticationMethods.PrivateKeyJwt && metadata.Jwks is not { ValueKind: JsonValueKind.Object } && metadata.JwksUri is null)
         {
-            problem = metadata.JwksUri is null
-                ? "private_key_jwt needs the client's public keys in jwks."
-                : "jwks_uri is not supported: publish the keys in jwks.";
+            problem = "private_key_jwt needs the client's public keys, in jwks or at jwks_uri.";
         }
         else if (applicationType == ApplicationTypes.Native && authMethod != ClientAuthenticationMethods.None)
         {
@@ -155,7 +153,7 @@ public static class ClientMetadata
             AccessTokenLifetime: null,
             RefreshTokenLifetime: null,
             // The keys it signs assertions with, or that its ID tokens and userinfo answers are encrypted to.
-            Jwks: authMethod == ClientAuthenticationMethods.PrivateKeyJwt || EncryptsResponses(metadata) ? metadata.Jwks : null,
+            Jwks: KeysWanted(metadata, authMethod) ? metadata.Jwks : null,
             // RFC 7591 §2: the client said how it will authenticate; it is held to that.
             TokenEndpointAuthMethod: authMethod == ClientAuthenticationMethods.None ? null : authMethod,
             BackchannelLogoutUri: metadata.BackchannelLogoutUri,
@@ -177,9 +175,13 @@ public static class ClientMetadata
             IntrospectionEncryptedResponseAlg: metadata.IntrospectionEncryptedResponseAlg,
             IntrospectionEncryptedResponseEnc: metadata.IntrospectionEncryptedResponseEnc,
             IdTokenSignedResponseAlg: metadata.IdTokenSignedResponseAlg,
-            SubjectType: metadata.SubjectType);
+            SubjectType: metadata.SubjectType,
+            JwksUri: KeysWanted(metadata, authMethod) ? metadata.JwksUri : null);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
+
+    private static bool KeysWanted(Document metadata, string authMethod) =>
+        authMethod == ClientAuthenticationMethods.PrivateKeyJwt || EncryptsResponses(metadata);
 
     private static bool EncryptsResponses(Document metadata) =>
         metadata.IdTokenEncryptedResponseAlg is not null || metadata.UserinfoEncryptedResponseAlg is not null

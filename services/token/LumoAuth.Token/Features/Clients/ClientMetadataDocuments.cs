@@ -125,7 +125,9 @@ public sealed partial class ClientMetadataDocuments(
             return null;
         }
 
-        if (ClientValidation.ValidateNew(translated.Client, options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
+        var keys = await scope.GetRequiredService<ClientKeySets>()
+            .ForRegistrationAsync(translated.Client, current: null, options.Value.AllowPrivateLogoutTargets, cancellationToken);
+        if (ClientValidation.ValidateNew(translated.Client, options.Value.AllowPrivateLogoutTargets, out var validator, keys) is not { } client)
         {
             var (field, fieldProblem) = validator.FirstProblems.First();
             LogRefused(logger, tenant.Id, clientId, $"{ClientMetadata.FieldName(field)}: {fieldProblem}");

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Token.Features.Ciba;
@@ -39,7 +40,8 @@ public sealed record ClientSettings(
     ClientLinks? Links = null,
     string? TokenEndpointAuthMethod = null,
     ClientResponseProtection? ResponseProtection = null,
-    string? PairwiseSector = null);
+    string? PairwiseSector = null,
+    string? JwksUri = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -91,14 +93,18 @@ public static class ClientValidation
     };
 
     /// <summary>Validates a creation request, filling in the defaults of the client's kind.</summary>
-    public static ClientSettings? ValidateNew(ClientRequest request, bool allowPrivateLogoutTargets, out RequestValidator validator) =>
-        Validate(request, current: null, allowPrivateLogoutTargets, out validator);
+    /// <param name="fetchedKeys">The key set at the request's <see cref="JwksUriOf"/>, when it has one (fetched beforehand).</param>
+    public static ClientSettings? ValidateNew(
+        ClientRequest request, bool allowPrivateLogoutTargets, out RequestValidator validator, ClientKeySets.Fetched? fetchedKeys = null) =>
+        Validate(request, current: null, allowPrivateLogoutTargets, out validator, fetchedKeys);
 
     /// <summary>Validates an update: absent fields keep their current values, and the result is checked as a whole.</summary>
-    public static ClientSettings? ValidateUpdate(ClientRequest request, ClientSettings current, bool allowPrivateLogoutTargets, out RequestValidator validator) =>
-        Validate(request, current, allowPrivateLogoutTargets, out validator);
+    public static ClientSettings? ValidateUpdate(
+        ClientRequest request, ClientSettings current, bool allowPrivateLogoutTargets, out RequestValidator validator, ClientKeySets.Fetched? fetchedKeys = null) =>
+        Validate(request, current, allowPrivateLogoutTargets, out validator, fetchedKeys);
 
-    private static ClientSettings? Validate(ClientRequest request, ClientSettings? current, bool allowPrivateLogoutTargets, out RequestValidator validator)
+    private static ClientSettings? Validate(
+        ClientRequest request, ClientSettings? current, bool allowPrivateLogoutTargets, out RequestValidator validator, ClientKeySets.Fetched? fetchedKeys)
     {
         validator = new RequestValidator();
 
@@ -237,11 +243,29 @@ public static class ClientValidation
         var audienceMatching = request.AudienceMatching?.Trim().ToLowerInvariant() ?? current?.AudienceMatching ?? AudienceMatchings.Exact;
         validator.Check(audienceMatching is AudienceMatchings.Exact or AudienceMatchings.Prefix, "audienceMatching", "must be exact or prefix");
 
-        // private_key_jwt (RFC 7523): the client's public keys; an empty set turns it off.
-        var jwks = request.Jwks is { } requestedJwks ? ClientKeys.Normalize(requestedJwks, validator) : current?.Jwks;
-        validator.Check(jwks is null || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
-        validator.Check(!fapi || jwks is not null, "jwks", "FAPI 2.0 clients authenticate with private_key_jwt: register their public keys");
-        validator.Check(!signedRequests || jwks is not null, "jwks", "request objects are verified with the client's keys: register its public keys");
+        // private_key_jwt (RFC 7523) and encryption to the client: its public keys, registered here (an empty set turns them
+        // off) or published at its jwks_uri (RFC 7591 §2: one or the other; setting one drops the other).
+        validator.Check(request.Jwks is not { ValueKind: not JsonValueKind.Null } || string.IsNullOrWhiteSpace(request.JwksUri), "jwksUri",
+            "register the keys in jwks or publish them at jwksUri, not both");
+        var jwksUri = JwksUriOf(request, current);
+        var jwks = request.Jwks is { } requestedJwks ? ClientKeys.Normalize(requestedJwks, validator)
+            : jwksUri is not null ? null : current?.Jwks;
+        if (jwksUri is not null && OpenIdProviders.UrlProblem(jwksUri, allowPrivateLogoutTargets) is { } jwksUriProblem)
+        {
+            validator.Add("jwksUri", jwksUriProblem);
+        }
+        else if (jwksUri is not null && jwksUri != current?.JwksUri && fetchedKeys?.Problem is { } fetchProblem)
+        {
+            // A new address must answer now; a standing one that is out for a while does not block unrelated changes.
+            validator.Add("jwksUri", "did not give a usable key set: " + fetchProblem);
+        }
+
+        var hasKeys = jwks is not null || jwksUri is not null;
+        var keys = jwks ?? (jwksUri is null ? null : fetchedKeys?.Jwks);
+        var keysKnown = jwksUri is null || keys is not null;
+        validator.Check(!hasKeys || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
+        validator.Check(!fapi || hasKeys, "jwks", "FAPI 2.0 clients authenticate with private_key_jwt: register their public keys");
+        validator.Check(!signedRequests || hasKeys, "jwks", "request objects are verified with the client's keys: register its public keys");
 
         var backchannel = request.BackchannelLogoutUri is null ? current?.BackchannelLogoutUri
             : string.IsNullOrWhiteSpace(request.BackchannelLogoutUri) ? null : request.BackchannelLogoutUri.Trim();
@@ -263,13 +287,13 @@ public static class ClientValidation
 
         var (deliveryMode, notificationEndpoint) = ValidateBackchannelAuthentication(validator, request, current, grantTypes, allowPrivateLogoutTargets);
         var (tlsSubjectDn, tlsAuthorities) = TlsClientAuth.Validate(request.TlsClientAuthSubjectDn, request.TlsClientCertificateAuthorities, current, isConfidential, validator);
-        var authMethod = ClientAuthMethods.Validate(request.TokenEndpointAuthMethod, current, isConfidential, jwks, tlsSubjectDn, fapi, validator);
+        var authMethod = ClientAuthMethods.Validate(request.TokenEndpointAuthMethod, current, isConfidential, hasKeys, tlsSubjectDn, fapi, validator);
         var links = new ClientLinks(
             Link(validator, "clientUri", request.ClientUri, current?.Links?.ClientUri),
             Link(validator, "logoUri", request.LogoUri, current?.Links?.LogoUri),
             Link(validator, "policyUri", request.PolicyUri, current?.Links?.PolicyUri),
             Link(validator, "tosUri", request.TosUri, current?.Links?.TosUri));
-        var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, jwks, fapi);
+        var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, keys, keysKnown, fapi);
         var pairwiseSector = ValidateSubjectType(validator, request.SubjectType, current?.PairwiseSector, redirectUris);
 
         return validator.IsValid
@@ -277,9 +301,18 @@ public static class ClientValidation
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
                 deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod,
-                protection.IsEmpty ? null : protection, pairwiseSector)
+                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri)
             : null;
     }
+
+    /// <summary>
+    /// The <c>jwks_uri</c> a create or update leaves the client with: the one asked for (empty removes it), else the current
+    /// one unless the request registers keys inline. The endpoints fetch it before validating (<see cref="ClientKeySets"/>).
+    /// </summary>
+    public static string? JwksUriOf(ClientRequest request, ClientSettings? current) =>
+        request.JwksUri is { } requested ? requested.Trim() is { Length: > 0 } trimmed ? trimmed : null
+        : request.Jwks is { ValueKind: not JsonValueKind.Null } ? null
+        : current?.JwksUri;
 
     /// <summary>
     /// OIDC Core §8: <c>public</c> (the default) or <c>pairwise</c> subjects. A pairwise client's sector is the one host its
@@ -319,18 +352,18 @@ public static class ClientValidation
     /// responses and introspection answers (to a key in the client's <c>jwks</c>). Absent keeps the current choice; empty removes it.
     /// </summary>
     private static ClientResponseProtection ValidateResponseProtection(
-        RequestValidator validator, ClientRequest request, ClientResponseProtection? current, string? jwks, bool fapi)
+        RequestValidator validator, ClientRequest request, ClientResponseProtection? current, string? jwks, bool keysKnown, bool fapi)
     {
         var userinfoSigning = SigningAlgorithm(validator, "userinfoSignedResponseAlg", request.UserinfoSignedResponseAlg, current?.UserinfoSigningAlg, fapi);
         var idTokenSigning = SigningAlgorithm(validator, "idTokenSignedResponseAlg", request.IdTokenSignedResponseAlg, current?.IdTokenSigningAlg, fapi);
         var idToken = ResponseEncryption.Validate(validator, "idTokenEncryptedResponseAlg", "idTokenEncryptedResponseEnc",
-            request.IdTokenEncryptedResponseAlg, request.IdTokenEncryptedResponseEnc, current?.IdTokenEncryption, jwks);
+            request.IdTokenEncryptedResponseAlg, request.IdTokenEncryptedResponseEnc, current?.IdTokenEncryption, jwks, keysKnown);
         var userinfo = ResponseEncryption.Validate(validator, "userinfoEncryptedResponseAlg", "userinfoEncryptedResponseEnc",
-            request.UserinfoEncryptedResponseAlg, request.UserinfoEncryptedResponseEnc, current?.UserinfoEncryption, jwks);
+            request.UserinfoEncryptedResponseAlg, request.UserinfoEncryptedResponseEnc, current?.UserinfoEncryption, jwks, keysKnown);
         var authorization = ResponseEncryption.Validate(validator, "authorizationEncryptedResponseAlg", "authorizationEncryptedResponseEnc",
-            request.AuthorizationEncryptedResponseAlg, request.AuthorizationEncryptedResponseEnc, current?.AuthorizationEncryption, jwks);
+            request.AuthorizationEncryptedResponseAlg, request.AuthorizationEncryptedResponseEnc, current?.AuthorizationEncryption, jwks, keysKnown);
         var introspection = ResponseEncryption.Validate(validator, "introspectionEncryptedResponseAlg", "introspectionEncryptedResponseEnc",
-            request.IntrospectionEncryptedResponseAlg, request.IntrospectionEncryptedResponseEnc, current?.IntrospectionEncryption, jwks);
+            request.IntrospectionEncryptedResponseAlg, request.IntrospectionEncryptedResponseEnc, current?.IntrospectionEncryption, jwks, keysKnown);
         return new ClientResponseProtection(userinfoSigning, idToken, userinfo, authorization, introspection, idTokenSigning);
     }
 

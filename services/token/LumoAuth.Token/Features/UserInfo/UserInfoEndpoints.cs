@@ -96,7 +96,7 @@ public static class UserInfoEndpoints
             claims[Claims.Subject] = PairwiseSubjects.SubjectFor(userId, client, await keys.GetAsync(tenant.TenantId, http.RequestAborted));
         }
 
-        return UserInfoResponses.Answer(http, claims, clientId, client);
+        return await UserInfoResponses.AnswerAsync(http, claims, clientId, client);
     }
 
     /// <summary>
@@ -122,7 +122,7 @@ public static class UserInfoEndpoints
 
         agent[Claims.Subject] = clientId;
         agent["tenant"] = tenant.Slug;
-        return UserInfoResponses.Answer(http, agent, clientId, await UserInfoResponses.ClientAsync(http, clientId, tenant, clients));
+        return await UserInfoResponses.AnswerAsync(http, agent, clientId, await UserInfoResponses.ClientAsync(http, clientId, tenant, clients));
     }
 
     private static IResult InvalidToken(string description) => ProtocolErrors.Challenge(Errors.InvalidToken, description);

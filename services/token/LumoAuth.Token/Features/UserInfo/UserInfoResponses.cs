@@ -27,7 +27,7 @@ public static class UserInfoResponses
         tenant.Tenant is { } info && clientId is not null ? await clients.SettingsAsync(info, clientId, http.RequestAborted) : null;
 
     /// <summary>The answer for <paramref name="clientId"/>: <paramref name="claims"/> as JSON, or as the JWT it registered.</summary>
-    public static IResult Answer(HttpContext http, object claims, string? clientId, ClientSettings? client)
+    public static async ValueTask<IResult> AnswerAsync(HttpContext http, object claims, string? clientId, ClientSettings? client)
     {
         var options = http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Options;
         if (client?.ResponseProtection is not { } protection || (protection.UserinfoSigningAlg is null && protection.UserinfoEncryption is null)
@@ -45,9 +45,20 @@ public static class UserInfoResponses
         var signed = protection.UserinfoSigningAlg is { } alg && options.SigningCredentials is [var current, ..]
             ? Handler.CreateToken(json, ClientSigning.For(current, client, alg))
             : null;
-        var body = protection.UserinfoEncryption is { } encryption
-            ? ResponseEncryption.Encrypt(signed ?? json, client.Jwks, encryption, nested: signed is not null)
-            : signed ?? json;
+        var body = signed ?? json;
+        if (protection.UserinfoEncryption is { } encryption)
+        {
+            // Never sent in the clear: without a key to encrypt to (a published set that lost it), no claims at all.
+            if (await http.RequestServices.GetRequiredService<ClientKeySets>()
+                    .EncryptAsync(body, client, encryption, nested: signed is not null, http.RequestAborted) is not { } encrypted)
+            {
+                return ProtocolErrors.Json(OpenIddict.Abstractions.OpenIddictConstants.Errors.TemporarilyUnavailable,
+                    ClientKeySets.NoEncryptionKey, StatusCodes.Status503ServiceUnavailable);
+            }
+
+            body = encrypted;
+        }
+
         http.Response.Headers.CacheControl = "no-store";
         return Results.Text(body, JwtMediaType);
     }
