@@ -297,7 +297,7 @@ public sealed class PublishedClientKeysTests(PublishedKeysSuite suite) : IClassF
             ["grant_type"] = "refresh_token", ["refresh_token"] = tokens.GetProperty("refresh_token").GetString()!,
         }, (setup.ClientId, setup.ClientSecret!));
         var refusal = await refreshed.Content.ReadAsStringAsync();
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, refreshed.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, refreshed.StatusCode); // RFC 6749 §5.2: token endpoint errors are 400s.
         Assert.DoesNotContain("id_token", refusal, StringComparison.Ordinal);
         Assert.Equal("temporarily_unavailable", JsonDocument.Parse(refusal).RootElement.GetProperty("error").GetString());
     }
