@@ -2,10 +2,14 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Duende.IdentityModel;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Security;
+using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Testing;
+using LumoAuth.Token.Protocol;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -330,6 +334,37 @@ public sealed class PublishedClientKeysTests(PublishedKeysSuite suite) : IClassF
             redirect_uris = new[] { "https://app.example.com/callback" }, id_token_encrypted_response_alg = "RSA-OAEP", jwks_uri = suite.Site.Origin + NewPath(),
         });
         await HttpAssert.OAuthErrorAsync(unreachable, HttpStatusCode.BadRequest, "invalid_client_metadata");
+    }
+
+    /// <summary>
+    /// <c>self_signed_tls_client_auth</c> (RFC 8705 §2.2): OpenIddict trusts the certificates of the client's key set, which
+    /// for a publishing client is the published one. (Mutual TLS itself is exercised through the gateway end to end.)
+    /// </summary>
+    [Fact]
+    public async Task SelfSignedCertificateAuthentication_TrustsThePublishedCertificate()
+    {
+        using var certificate = TestCertificates.Client("published-sensor");
+        var jwks = TestCertificates.Jwks(certificate);
+        var path = NewPath();
+        var url = suite.Site.Serve(path, new SiteAnswer(jwks.ToJsonString()));
+        var setup = await suite.SetUpAsync();
+        var clientId = (await suite.CreateClientAsync(setup, new
+        {
+            name = "Published sensor", applicationType = "m2m", grantTypes = new[] { "client_credentials" },
+            tokenEndpointAuthMethod = "self_signed_tls_client_auth", jwksUri = url,
+        })).GetProperty("clientId").GetString()!;
+
+        await using var scope = suite.Token.Services.CreateAsyncScope();
+        scope.ServiceProvider.GetRequiredService<TenantContext>().Set(
+            new TenantInfo(setup.Tenant.Id, setup.Tenant.Slug, string.Empty, TenantStatuses.Active, string.Empty));
+        var applications = scope.ServiceProvider.GetRequiredService<TokenApplicationManager>();
+        var application = await applications.FindByClientIdAsync(clientId);
+        Assert.NotNull(application);
+
+        var policy = await applications.GetSelfSignedTlsClientAuthenticationPolicyAsync(application, new X509ChainPolicy());
+
+        Assert.NotNull(policy);
+        Assert.Contains(policy.CustomTrustStore.Cast<X509Certificate2>(), trusted => trusted.Thumbprint == certificate.Thumbprint);
     }
 
     private async Task<HttpResponseMessage> UserInfoAsync(SignInSetup setup, string accessToken)
