@@ -98,6 +98,44 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         Assert.Equal("DPoP", tokens["token_type"]!.GetValue<string>());
     }
 
+    /// <summary>The client publishes its keys (jwks_uri): the token service fetches them from the client's site and takes its assertions.</summary>
+    [Fact]
+    public async Task AClientThatPublishesItsKeys_AuthenticatesWithThemThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        using var rsa = RSA.Create(2048);
+        var key = new RsaSecurityKey(rsa) { KeyId = "published-e2e" };
+        var publicKey = rsa.ExportParameters(false);
+        var jwksUri = suite.Site.Serve($"/clients/{Guid.NewGuid():N}/jwks.json", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(new
+        {
+            keys = new[] { new { kty = "RSA", kid = key.KeyId, use = "sig", n = Base64UrlEncoder.Encode(publicKey.Modulus), e = Base64UrlEncoder.Encode(publicKey.Exponent) } },
+        })));
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Publisher", applicationType = "m2m", grantTypes = new[] { "client_credentials" }, tokenEndpointAuthMethod = "private_key_jwt", jwksUri,
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        Assert.Equal(jwksUri, client["jwksUri"]!.GetValue<string>());
+        var clientId = client["clientId"]!.GetValue<string>();
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/openid-configuration");
+        var issuer = (await ApiAssert.OkAsync(discovery))["issuer"]!.GetValue<string>();
+
+        var issuedAt = DateTime.UtcNow;
+        var assertion = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = clientId, Audience = issuer, TokenType = "client-authentication+jwt", IssuedAt = issuedAt, NotBefore = issuedAt, Expires = issuedAt.AddMinutes(2),
+            Subject = new ClaimsIdentity([new Claim("sub", clientId), new Claim("jti", Guid.NewGuid().ToString())]),
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+        });
+        using var issued = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = clientId,
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", ["client_assertion"] = assertion,
+        }));
+        var token = await ApiAssert.OkAsync(issued);
+        Assert.Equal(clientId, new JsonWebToken(token["access_token"]!.GetValue<string>()).GetClaim("client_id").Value);
+    }
+
     [Fact]
     public async Task AClientThatRegisteredEncryption_GetsItsIdTokenAndUserinfoEncryptedToItsKey()
     {
