@@ -69,7 +69,7 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keys = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<IReadOnlyList<SecurityKey>>> _keySets = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Entry<string>> _metadataKeyUris = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Entry<string>> _clientKeySets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Entry<string>> _clientDocuments = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The issuer's discovery document; null when it cannot be had or names another issuer. <paramref name="acceptsIssuer"/>
@@ -135,16 +135,18 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
         }, cancellationToken);
 
     /// <summary>
-    /// A client's published key set (RFC 7591 <c>jwks_uri</c>), signing and encryption keys alike, as the JSON
-    /// <paramref name="read"/> makes of it; or, when none can be had, why. The last good copy serves while the site is
-    /// out, as for every answer here. <paramref name="refetch"/> asks for a fresh copy (a key id the copy lacks).
+    /// A document a client publishes (its key set at <c>jwks_uri</c>, RFC 7591; its redirect URIs at
+    /// <c>sector_identifier_uri</c>, OIDC Core §8.1), as the text <paramref name="read"/> makes of its JSON; or, when none
+    /// can be had, why. <paramref name="kind"/> keeps the kinds apart, each read its own way. The last good copy serves
+    /// while the site is out, as for every answer here. <paramref name="refetch"/> asks for a fresh copy (a key id the
+    /// copy lacks).
     /// </summary>
-    public async Task<(string? Jwks, string? Problem)> ClientKeySetAsync(
-        string jwksUri, bool refetch, Func<JsonElement, (string? Value, string? Problem)> read, CancellationToken cancellationToken)
+    public async Task<(string? Value, string? Problem)> ClientDocumentAsync(
+        string kind, string url, bool refetch, Func<JsonElement, (string? Value, string? Problem)> read, CancellationToken cancellationToken)
     {
-        var entry = await GetEntryAsync(_clientKeySets, jwksUri, refetch, async () =>
+        var entry = await GetEntryAsync(_clientDocuments, kind + " " + url, refetch, async () =>
         {
-            var (document, problem) = await GetJsonAsync(jwksUri);
+            var (document, problem) = await GetJsonAsync(url);
             if (document is null)
             {
                 return (null, problem);

@@ -17,8 +17,8 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Tests;
 
-/// <summary>A token service that fetches clients' published key sets from a local https site it trusts, with a clock the test moves.</summary>
-public sealed class PublishedKeysSuite : TokenSuite
+/// <summary>A token service that fetches what clients publish (key sets, sector documents) from a local https site it trusts, with a clock the test moves.</summary>
+public sealed class ClientSiteSuite : TokenSuite
 {
     public HttpsSite Site { get; } = new();
 
@@ -47,7 +47,7 @@ public sealed class PublishedKeysSuite : TokenSuite
 /// the answers encrypted to the client, fetched again when a JWT names a key the copy lacks — at most once per 30 seconds
 /// — and never answered in the clear when the published set has lost its encryption key.
 /// </summary>
-public sealed class PublishedClientKeysTests(PublishedKeysSuite suite) : IClassFixture<PublishedKeysSuite>
+public sealed class PublishedClientKeysTests(ClientSiteSuite suite) : IClassFixture<ClientSiteSuite>
 {
     private static readonly RsaSecurityKey FirstKey = new(RSA.Create(2048)) { KeyId = "published-1" };
     private static readonly RsaSecurityKey SecondKey = new(RSA.Create(2048)) { KeyId = "published-2" };

@@ -101,6 +101,7 @@ public static class TokenServiceExtensions
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
         services.AddSingleton<ClientKeySets>();
+        services.AddSingleton<SectorIdentifiers>();
         services.AddSingleton<DPoPBinding.DPoPNonces>();
         services.AddSingleton<ClientAssertionReplays>();
         services.AddSingleton<BackchannelClientAuthentication>();

@@ -50,7 +50,8 @@ public sealed record ClientRequest(
     string? IntrospectionEncryptedResponseEnc = null,
     string? IdTokenSignedResponseAlg = null,
     string? SubjectType = null,
-    string? JwksUri = null);
+    string? JwksUri = null,
+    string? SectorIdentifierUri = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -101,7 +102,8 @@ public sealed record ClientResponse(
     string? IntrospectionEncryptedResponseEnc,
     string? IdTokenSignedResponseAlg,
     string SubjectType,
-    string? SectorIdentifier);
+    string? SectorIdentifier,
+    string? SectorIdentifierUri);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -152,7 +154,8 @@ public sealed record CreatedClientResponse(
     string? IntrospectionEncryptedResponseEnc,
     string? IdTokenSignedResponseAlg,
     string SubjectType,
-    string? SectorIdentifier)
+    string? SectorIdentifier,
+    string? SectorIdentifierUri)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

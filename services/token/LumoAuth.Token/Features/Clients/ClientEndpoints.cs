@@ -49,13 +49,14 @@ public static class ClientEndpoints
 
     public sealed record ClientServices(
         TokenDbContext Db, TokenApplicationManager Applications, TenantContext Tenant, ClientCache Cache, TimeProvider Time, RedisAccessTokenDenyList DenyList,
-        IOptions<TokenServiceOptions> Options, ClientKeySets KeySets);
+        IOptions<TokenServiceOptions> Options, ClientKeySets KeySets, SectorIdentifiers Sectors);
 
     public static async Task<IResult> CreateClient(ClientRequest request, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
     {
         var allowPrivate = services.Options.Value.AllowPrivateLogoutTargets;
         var keys = await services.KeySets.ForRegistrationAsync(request, current: null, allowPrivate, cancellationToken);
-        if (ClientValidation.ValidateNew(request, allowPrivate, out var validator, keys) is not { } client)
+        var sector = await services.Sectors.ForRegistrationAsync(request, current: null, allowPrivate, cancellationToken);
+        if (ClientValidation.ValidateNew(request, allowPrivate, out var validator, keys, sector) is not { } client)
         {
             return validator.ToResult();
         }
@@ -155,7 +156,8 @@ public static class ClientEndpoints
         var current = ClientMapping.Read(row);
         var allowPrivate = services.Options.Value.AllowPrivateLogoutTargets;
         var keys = await services.KeySets.ForRegistrationAsync(request, current, allowPrivate, cancellationToken);
-        if (ClientValidation.ValidateUpdate(request, current, allowPrivate, out var validator, keys) is not { } client)
+        var sector = await services.Sectors.ForRegistrationAsync(request, current, allowPrivate, cancellationToken);
+        if (ClientValidation.ValidateUpdate(request, current, allowPrivate, out var validator, keys, sector) is not { } client)
         {
             return validator.ToResult();
         }

@@ -19,21 +19,20 @@ public sealed class ClientKeySets(OpenIdProviders sites)
     /// <summary>What a client is told when the key set it publishes has no key for an answer it asked to be encrypted.</summary>
     public const string NoEncryptionKey = "The client's published key set (jwks_uri) holds no key to encrypt this answer to right now.";
 
-    /// <summary>The outcome of fetching a <c>jwks_uri</c> for a registration: the set's JSON, or why there is none.</summary>
-    public sealed record Fetched(string? Jwks, string? Problem);
+    private const string DocumentKind = "jwks";
 
     /// <summary>The key set at <paramref name="jwksUri"/> for a registration's checks (the same cached copy requests use).</summary>
-    public async Task<Fetched> FetchAsync(string jwksUri, CancellationToken cancellationToken)
+    public async Task<ClientValidation.Fetched> FetchAsync(string jwksUri, CancellationToken cancellationToken)
     {
-        var (jwks, problem) = await sites.ClientKeySetAsync(jwksUri, refetch: false, Read, cancellationToken);
-        return new Fetched(jwks, problem);
+        var (jwks, problem) = await sites.ClientDocumentAsync(DocumentKind, jwksUri, refetch: false, Read, cancellationToken);
+        return new ClientValidation.Fetched(jwks, problem);
     }
 
     /// <summary>
     /// The key set a create or update leaves the client to publish (<see cref="ClientValidation.JwksUriOf"/>), fetched for
     /// the registration's checks; null when it publishes none or the address itself is refused (validation says why).
     /// </summary>
-    public async Task<Fetched?> ForRegistrationAsync(ClientRequest request, ClientSettings? current, bool allowPrivateTargets, CancellationToken cancellationToken) =>
+    public async Task<ClientValidation.Fetched?> ForRegistrationAsync(ClientRequest request, ClientSettings? current, bool allowPrivateTargets, CancellationToken cancellationToken) =>
         ClientValidation.JwksUriOf(request, current) is { } uri && OpenIdProviders.UrlProblem(uri, allowPrivateTargets) is null
             ? await FetchAsync(uri, cancellationToken)
             : null;
@@ -49,10 +48,10 @@ public sealed class ClientKeySets(OpenIdProviders sites)
             return client.Jwks;
         }
 
-        var (jwks, _) = await sites.ClientKeySetAsync(uri, refetch: false, Read, cancellationToken);
+        var (jwks, _) = await sites.ClientDocumentAsync(DocumentKind, uri, refetch: false, Read, cancellationToken);
         if (jwks is not null && kid is { Length: > 0 } && !new JsonWebKeySet(jwks).Keys.Any(key => key.Kid == kid))
         {
-            (jwks, _) = await sites.ClientKeySetAsync(uri, refetch: true, Read, cancellationToken);
+            (jwks, _) = await sites.ClientDocumentAsync(DocumentKind, uri, refetch: true, Read, cancellationToken);
         }
 
         return jwks;

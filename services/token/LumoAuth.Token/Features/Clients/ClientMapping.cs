@@ -46,7 +46,8 @@ public static class ClientMapping
             ReadProperty(row.Properties, ClientAuthMethods.Property),
             ReadResponseProtection(row.Properties),
             ReadProperty(row.Properties, SectorIdentifierProperty),
-            ReadProperty(row.Properties, JwksUriProperty));
+            ReadProperty(row.Properties, JwksUriProperty),
+            ReadProperty(row.Properties, SectorIdentifierUriProperty));
     }
 
     private static ClientResponseProtection? ReadResponseProtection(string? properties)
@@ -134,6 +135,7 @@ public static class ClientMapping
         SetProperty(descriptor, UserinfoSignedResponseAlgProperty, protection?.UserinfoSigningAlg);
         SetProperty(descriptor, IdTokenSignedResponseAlgProperty, protection?.IdTokenSigningAlg);
         SetProperty(descriptor, SectorIdentifierProperty, client.PairwiseSector);
+        SetProperty(descriptor, SectorIdentifierUriProperty, client.SectorIdentifierUri);
         SetProperty(descriptor, IdTokenEncryptedResponseAlgProperty, protection?.IdTokenEncryption?.Alg);
         SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
         SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
@@ -174,7 +176,7 @@ public static class ClientMapping
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
             c.ResponseProtection?.IdTokenSigningAlg,
-            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector);
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -192,7 +194,7 @@ public static class ClientMapping
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
             c.ResponseProtection?.IdTokenSigningAlg,
-            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector);
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri);
     }
 
     // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
@@ -204,6 +206,9 @@ public static class ClientMapping
 
     // A pairwise client's sector (OIDC Core §8.1); absent for public subjects.
     private const string SectorIdentifierProperty = "sector_identifier";
+
+    // The document listing a pairwise client's redirect URIs, whose host is its sector (OIDC Core §8.1).
+    private const string SectorIdentifierUriProperty = "sector_identifier_uri";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";

@@ -46,7 +46,8 @@ public static class ClientMetadata
         [property: JsonPropertyName("introspection_encrypted_response_alg")] string? IntrospectionEncryptedResponseAlg = null,
         [property: JsonPropertyName("introspection_encrypted_response_enc")] string? IntrospectionEncryptedResponseEnc = null,
         [property: JsonPropertyName("id_token_signed_response_alg")] string? IdTokenSignedResponseAlg = null,
-        [property: JsonPropertyName("subject_type")] string? SubjectType = null);
+        [property: JsonPropertyName("subject_type")] string? SubjectType = null,
+        [property: JsonPropertyName("sector_identifier_uri")] string? SectorIdentifierUri = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -176,7 +177,8 @@ public static class ClientMetadata
             IntrospectionEncryptedResponseEnc: metadata.IntrospectionEncryptedResponseEnc,
             IdTokenSignedResponseAlg: metadata.IdTokenSignedResponseAlg,
             SubjectType: metadata.SubjectType,
-            JwksUri: KeysWanted(metadata, authMethod) ? metadata.JwksUri : null);
+            JwksUri: KeysWanted(metadata, authMethod) ? metadata.JwksUri : null,
+            SectorIdentifierUri: metadata.SectorIdentifierUri);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

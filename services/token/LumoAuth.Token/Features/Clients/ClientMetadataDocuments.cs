@@ -125,9 +125,10 @@ public sealed partial class ClientMetadataDocuments(
             return null;
         }
 
-        var keys = await scope.GetRequiredService<ClientKeySets>()
-            .ForRegistrationAsync(translated.Client, current: null, options.Value.AllowPrivateLogoutTargets, cancellationToken);
-        if (ClientValidation.ValidateNew(translated.Client, options.Value.AllowPrivateLogoutTargets, out var validator, keys) is not { } client)
+        var allowPrivate = options.Value.AllowPrivateLogoutTargets;
+        var keys = await scope.GetRequiredService<ClientKeySets>().ForRegistrationAsync(translated.Client, current: null, allowPrivate, cancellationToken);
+        var sector = await scope.GetRequiredService<SectorIdentifiers>().ForRegistrationAsync(translated.Client, current: null, allowPrivate, cancellationToken);
+        if (ClientValidation.ValidateNew(translated.Client, allowPrivate, out var validator, keys, sector) is not { } client)
         {
             var (field, fieldProblem) = validator.FirstProblems.First();
             LogRefused(logger, tenant.Id, clientId, $"{ClientMetadata.FieldName(field)}: {fieldProblem}");

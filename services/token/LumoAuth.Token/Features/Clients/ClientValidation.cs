@@ -41,7 +41,8 @@ public sealed record ClientSettings(
     string? TokenEndpointAuthMethod = null,
     ClientResponseProtection? ResponseProtection = null,
     string? PairwiseSector = null,
-    string? JwksUri = null);
+    string? JwksUri = null,
+    string? SectorIdentifierUri = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -92,19 +93,24 @@ public static class ClientValidation
         "javascript", "data", "file", "vbscript", "about", "blob", "filesystem", "ftp", "ws", "wss",
     };
 
+    /// <summary>What a registration fetched from the client's own site for its checks: the document's content, or why there is none.</summary>
+    public sealed record Fetched(string? Value, string? Problem);
+
     /// <summary>Validates a creation request, filling in the defaults of the client's kind.</summary>
     /// <param name="fetchedKeys">The key set at the request's <see cref="JwksUriOf"/>, when it has one (fetched beforehand).</param>
+    /// <param name="fetchedSector">The redirect URIs listed at the request's <see cref="SectorIdentifierUriOf"/>, likewise.</param>
     public static ClientSettings? ValidateNew(
-        ClientRequest request, bool allowPrivateLogoutTargets, out RequestValidator validator, ClientKeySets.Fetched? fetchedKeys = null) =>
-        Validate(request, current: null, allowPrivateLogoutTargets, out validator, fetchedKeys);
+        ClientRequest request, bool allowPrivateLogoutTargets, out RequestValidator validator, Fetched? fetchedKeys = null, Fetched? fetchedSector = null) =>
+        Validate(request, current: null, allowPrivateLogoutTargets, out validator, fetchedKeys, fetchedSector);
 
     /// <summary>Validates an update: absent fields keep their current values, and the result is checked as a whole.</summary>
     public static ClientSettings? ValidateUpdate(
-        ClientRequest request, ClientSettings current, bool allowPrivateLogoutTargets, out RequestValidator validator, ClientKeySets.Fetched? fetchedKeys = null) =>
-        Validate(request, current, allowPrivateLogoutTargets, out validator, fetchedKeys);
+        ClientRequest request, ClientSettings current, bool allowPrivateLogoutTargets, out RequestValidator validator, Fetched? fetchedKeys = null,
+        Fetched? fetchedSector = null) =>
+        Validate(request, current, allowPrivateLogoutTargets, out validator, fetchedKeys, fetchedSector);
 
     private static ClientSettings? Validate(
-        ClientRequest request, ClientSettings? current, bool allowPrivateLogoutTargets, out RequestValidator validator, ClientKeySets.Fetched? fetchedKeys)
+        ClientRequest request, ClientSettings? current, bool allowPrivateLogoutTargets, out RequestValidator validator, Fetched? fetchedKeys, Fetched? fetchedSector)
     {
         validator = new RequestValidator();
 
@@ -261,7 +267,7 @@ public static class ClientValidation
         }
 
         var hasKeys = jwks is not null || jwksUri is not null;
-        var keys = jwks ?? (jwksUri is null ? null : fetchedKeys?.Jwks);
+        var keys = jwks ?? (jwksUri is null ? null : fetchedKeys?.Value);
         var keysKnown = jwksUri is null || keys is not null;
         validator.Check(!hasKeys || isConfidential, "jwks", "only confidential clients authenticate with private_key_jwt");
         validator.Check(!fapi || hasKeys, "jwks", "FAPI 2.0 clients authenticate with private_key_jwt: register their public keys");
@@ -294,14 +300,15 @@ public static class ClientValidation
             Link(validator, "policyUri", request.PolicyUri, current?.Links?.PolicyUri),
             Link(validator, "tosUri", request.TosUri, current?.Links?.TosUri));
         var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, keys, keysKnown, fapi);
-        var pairwiseSector = ValidateSubjectType(validator, request.SubjectType, current?.PairwiseSector, redirectUris);
+        var sectorIdentifierUri = ValidateSectorIdentifierUri(validator, request, current, redirectUris, fetchedSector, allowPrivateLogoutTargets);
+        var pairwiseSector = ValidateSubjectType(validator, request.SubjectType, current?.PairwiseSector, redirectUris, sectorIdentifierUri);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
                 deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod,
-                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri)
+                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri, sectorIdentifierUri)
             : null;
     }
 
@@ -315,11 +322,51 @@ public static class ClientValidation
         : current?.JwksUri;
 
     /// <summary>
-    /// OIDC Core §8: <c>public</c> (the default) or <c>pairwise</c> subjects. A pairwise client's sector is the one host its
-    /// redirect URIs share (no <c>sector_identifier_uri</c>), fixed when it becomes pairwise: its users' subjects are made for
-    /// it, so its redirect URIs must stay there. Back to public forgets it.
+    /// The <c>sector_identifier_uri</c> a create or update leaves the client with: the one asked for (empty removes it),
+    /// else the current one. The endpoints fetch it before validating (<see cref="SectorIdentifiers"/>).
     /// </summary>
-    private static string? ValidateSubjectType(RequestValidator validator, string? requested, string? currentSector, IReadOnlyList<string> redirectUris)
+    public static string? SectorIdentifierUriOf(ClientRequest request, ClientSettings? current) =>
+        request.SectorIdentifierUri is { } requested ? requested.Trim() is { Length: > 0 } trimmed ? trimmed : null : current?.SectorIdentifierUri;
+
+    /// <summary>
+    /// OIDC Core §8.1: the document must list every redirect URI of the client. A new document, or new redirect URIs, must
+    /// be checked against it now; a standing one that is out does not block unrelated changes.
+    /// </summary>
+    private static string? ValidateSectorIdentifierUri(
+        RequestValidator validator, ClientRequest request, ClientSettings? current, IReadOnlyList<string> redirectUris, Fetched? fetched, bool allowPrivateTargets)
+    {
+        if (SectorIdentifierUriOf(request, current) is not { } uri)
+        {
+            return null;
+        }
+
+        if (OpenIdProviders.UrlProblem(uri, allowPrivateTargets) is { } problem)
+        {
+            validator.Add("sectorIdentifierUri", problem);
+        }
+        else if (fetched?.Value is { } document)
+        {
+            var listed = SectorIdentifiers.Listed(document);
+            foreach (var redirectUri in redirectUris.Where(r => !listed.Contains(r, StringComparer.Ordinal)))
+            {
+                validator.Add("sectorIdentifierUri", $"does not list the redirect URI '{Shorten(redirectUri)}'");
+            }
+        }
+        else if (uri != current?.SectorIdentifierUri || request.RedirectUris is not null)
+        {
+            validator.Add("sectorIdentifierUri", "did not give the list of the client's redirect URIs: " + (fetched?.Problem ?? "it was not fetched"));
+        }
+
+        return uri;
+    }
+
+    /// <summary>
+    /// OIDC Core §8: <c>public</c> (the default) or <c>pairwise</c> subjects. A pairwise client's sector is the host of its
+    /// <c>sector_identifier_uri</c>, else the one host its redirect URIs share, fixed when it becomes pairwise: its users'
+    /// subjects are made for it, so it must stay. Back to public forgets it.
+    /// </summary>
+    private static string? ValidateSubjectType(
+        RequestValidator validator, string? requested, string? currentSector, IReadOnlyList<string> redirectUris, string? sectorIdentifierUri)
     {
         var type = requested?.Trim().ToLowerInvariant() ?? (currentSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType);
         if (type == PairwiseSubjects.Public)
@@ -333,16 +380,18 @@ public static class ClientValidation
             return null;
         }
 
-        var sectors = PairwiseSubjects.SectorsOf(redirectUris);
+        var sectors = sectorIdentifierUri is not null && Uri.IsWellFormedUriString(sectorIdentifierUri, UriKind.Absolute)
+            ? [SectorIdentifiers.SectorOf(sectorIdentifierUri)]
+            : PairwiseSubjects.SectorsOf(redirectUris);
         if (sectors.Count != 1)
         {
             validator.Add("subjectType", sectors.Count == 0
                 ? "pairwise subjects are made for the host of the client's redirect URIs: register them"
-                : "the redirect URIs of a pairwise client share one host, its sector (sector_identifier_uri is not supported)");
+                : "the redirect URIs of a pairwise client share one host, its sector, unless a sectorIdentifierUri lists them");
             return null;
         }
 
-        validator.Check(currentSector is null || sectors[0] == currentSector, "redirectUris",
+        validator.Check(currentSector is null || sectors[0] == currentSector, sectorIdentifierUri is null ? "redirectUris" : "sectorIdentifierUri",
             $"must stay on {currentSector}: this client's users have pairwise subjects made for that host");
         return currentSector ?? sectors[0];
     }

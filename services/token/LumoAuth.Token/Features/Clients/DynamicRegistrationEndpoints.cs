@@ -79,7 +79,8 @@ public static class DynamicRegistrationEndpoints
 
         var allowPrivate = services.Options.Value.AllowPrivateLogoutTargets;
         var keys = await services.KeySets.ForRegistrationAsync(translated.Client, current: null, allowPrivate, cancellationToken);
-        if (ClientValidation.ValidateNew(translated.Client, allowPrivate, out var validator, keys) is not { } client)
+        var sector = await services.Sectors.ForRegistrationAsync(translated.Client, current: null, allowPrivate, cancellationToken);
+        if (ClientValidation.ValidateNew(translated.Client, allowPrivate, out var validator, keys, sector) is not { } client)
         {
             var (field, fieldProblem) = validator.FirstProblems.First();
             return Error(field == "redirectUris" ? InvalidRedirectUri : InvalidClientMetadata, $"{ClientMetadata.FieldName(field)}: {fieldProblem}");
@@ -100,7 +101,7 @@ public static class DynamicRegistrationEndpoints
             client.ResponseProtection?.AuthorizationEncryption?.Alg, client.ResponseProtection?.AuthorizationEncryption?.Enc,
             client.ResponseProtection?.IntrospectionEncryption?.Alg, client.ResponseProtection?.IntrospectionEncryption?.Enc,
             client.ResponseProtection?.IdTokenSigningAlg, client.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType,
-            client.JwksUri), statusCode: StatusCodes.Status201Created);
+            client.JwksUri, client.SectorIdentifierUri), statusCode: StatusCodes.Status201Created);
     }
 
     /// <summary>
@@ -144,7 +145,8 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("introspection_encrypted_response_enc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IntrospectionEncryptedResponseEnc = null,
         [property: JsonPropertyName("id_token_signed_response_alg"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? IdTokenSignedResponseAlg = null,
         [property: JsonPropertyName("subject_type")] string SubjectType = PairwiseSubjects.Public,
-        [property: JsonPropertyName("jwks_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? JwksUri = null);
+        [property: JsonPropertyName("jwks_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? JwksUri = null,
+        [property: JsonPropertyName("sector_identifier_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SectorIdentifierUri = null);
 
     private static IResult Error(string error, string description, int status = StatusCodes.Status400BadRequest) =>
         ProtocolErrors.Json(error, description, status);
