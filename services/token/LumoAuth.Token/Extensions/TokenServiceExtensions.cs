@@ -307,6 +307,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(TokenExchange.IntrospectActors.Descriptor)
                     .AddEventHandler(ExternalSubjectExchange.LeaveOutsideTokensToFederation.Descriptor);
                 server.AddEventHandler(CibaDiscovery.Descriptor);
+                server.AddEventHandler(AuthenticationLevels.Advertise.Descriptor);
                 server.AddEventHandler(RecordSecurityEvents.Descriptor);
                 server.AddEventHandler(UserInfoTokenErrorsInDocsWords.Descriptor);
                 server.AddEventHandler(AlwaysNameTheGrantedScope.Descriptor);

@@ -66,10 +66,12 @@ public static class SignedRequestObjects
     // Claims of the JWT itself, not authorization parameters.
     private static readonly HashSet<string> EnvelopeClaims = new(StringComparer.Ordinal) { "iss", "aud", "exp", "nbf", "iat", "jti", "sub" };
 
-    // What a pushed request may carry beside the object: the client's identification and authentication (RFC 9126 §3).
+    // What a pushed request may carry beside the object: the client's identification and authentication (RFC 9126 §3);
+    // and, back from the login page, that the step-up it asked for was tried (AuthenticationLevels).
     private static readonly HashSet<string> KeptParameters = new(StringComparer.Ordinal)
     {
         Parameters.ClientId, Parameters.ClientSecret, Parameters.ClientAssertion, Parameters.ClientAssertionType,
+        Features.Authorize.AuthenticationLevels.SecondStepParameter,
     };
 
     private static readonly JsonWebTokenHandler Handler = new() { MapInboundClaims = false };

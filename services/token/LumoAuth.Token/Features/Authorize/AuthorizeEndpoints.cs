@@ -117,7 +117,7 @@ public static class AuthorizeEndpoints
         {
             if (request.HasPromptValue(PromptValues.None))
             {
-                return Forbid(Errors.LoginRequired, "The user is not signed in.");
+                return Forbid(Errors.LoginRequired, user is null ? "The user is not signed in." : "The user must sign in again for this request.");
             }
 
             return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedForward(http, services, request)), permanent: false, preserveMethod: false);
@@ -210,6 +210,12 @@ public static class AuthorizeEndpoints
 
     private static bool MustSignInAgain(OpenIddictRequest request, ClaimsPrincipal user, TimeProvider time, DateTimeOffset? pushedAt)
     {
+        // acr_values (step-up): a session of one factor signs in again, with the second step, once for this request.
+        if (AuthenticationLevels.StepUpNeeded(request, user) && !SignedInSince(user, pushedAt))
+        {
+            return true;
+        }
+
         // max_age=0 is prompt=login (OIDC Core errata): whole-second auth_time could not tell a sign-in just now from one
         // earlier in the same second.
         if (request.HasPromptValue(PromptValues.Login) || request.MaxAge == 0)
@@ -304,6 +310,11 @@ public static class AuthorizeEndpoints
             {
                 parameters = parameters.Append(new(Parameters.Prompt, string.Join(' ', prompts)));
             }
+        }
+
+        if (page == "login" && AuthenticationLevels.WantsSecondStep(request))
+        {
+            parameters = parameters.Append(new(AuthenticationLevels.SecondStepParameter, "1"));
         }
 
         var returnUrl = $"/t/{slug}/api/v1/oauth/authorize" + QueryString.Create(parameters);

@@ -140,10 +140,10 @@ public static class LoginEndpoints
         var address = http.Connection.RemoteIpAddress?.ToString();
         var protector = services.DataProtection.CreateProtector(PendingPurpose).ToTimeLimitedDataProtector();
         var rememberDays = settings?.RememberDeviceDays ?? 0;
-        // A sign-in on the way to a page that changes how the user signs in asks for the second step even in a trusted browser:
-        // that page takes no sign-in without it. Nor does a low adaptive risk score skip it there (else the page and the sign-in
+        // A sign-in on the way to a page that changes how the user signs in, or for a client that asked for more than one
+        // factor (acr_values), asks for the second step even in a trusted browser: that page takes no sign-in without it. Nor does a low adaptive risk score skip it there (else the page and the sign-in
         // would send the user to each other for ever).
-        var requireSecondStep = AccountPages.RecentSignIn.IsRequiredBy(returnUrl, services.Tenant.Slug);
+        var requireSecondStep = AccountPages.RecentSignIn.IsRequiredBy(returnUrl, services.Tenant.Slug) || Authorize.AuthenticationLevels.AsksForSecondStep(returnUrl);
         var trustedUser = rememberDays > 0 && !requireSecondStep
             ? await services.Devices.TrustedUserAsync(http, http.RequestAborted)
             : null;
