@@ -13,36 +13,12 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Tests;
 
-/// <summary>A token service that fetches documents from a local https site it trusts, with a clock the test moves.</summary>
-public sealed class MetadataDocumentSuite : TokenSuite
-{
-    public HttpsSite Site { get; } = new();
-
-    public MovableClock Clock { get; } = new();
-
-    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:AllowPrivateLogoutTargets"] = "true" };
-
-    protected override Task BeforeTokenAsync() => Site.StartAsync();
-
-    protected override void ConfigureTokenServices(IServiceCollection services)
-    {
-        UseClock(services, Clock);
-        services.AddHttpClient(ClientMetadataDocuments.HttpClientName).ConfigurePrimaryHttpMessageHandler(Site.TrustingHandler);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Site.DisposeAsync();
-    }
-}
-
 /// <summary>
 /// Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document): a client_id that is an https URL is
 /// fetched as the client's RFC 7591 metadata — only for tenants that switched it on, never with a secret, checked like a
 /// registration, kept for its cache lifetime, and refused (an error page, never a redirect) whenever anything is off.
 /// </summary>
-public sealed class ClientMetadataDocumentTests(MetadataDocumentSuite suite) : IClassFixture<MetadataDocumentSuite>
+public sealed class ClientMetadataDocumentTests(ClientSiteSuite suite) : IClassFixture<ClientSiteSuite>
 {
     [Fact]
     public async Task Discovery_SaysWhetherTheTenantAcceptsDocuments()

@@ -17,30 +17,6 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.Token.Tests;
 
-/// <summary>A token service that fetches what clients publish (key sets, sector documents) from a local https site it trusts, with a clock the test moves.</summary>
-public sealed class ClientSiteSuite : TokenSuite
-{
-    public HttpsSite Site { get; } = new();
-
-    public MovableClock Clock { get; } = new();
-
-    protected override IDictionary<string, string?> TokenSettings => new Dictionary<string, string?> { ["Token:AllowPrivateLogoutTargets"] = "true" };
-
-    protected override Task BeforeTokenAsync() => Site.StartAsync();
-
-    protected override void ConfigureTokenServices(IServiceCollection services)
-    {
-        UseClock(services, Clock);
-        services.AddHttpClient(OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(Site.TrustingHandler);
-    }
-
-    public override async Task DisposeAsync()
-    {
-        await base.DisposeAsync();
-        await Site.DisposeAsync();
-    }
-}
-
 /// <summary>
 /// Clients that publish their keys at a <c>jwks_uri</c> (RFC 7591 §2) instead of registering them: fetched when the
 /// client is registered (an address that gives no usable key set is refused), used for assertions, request objects and
