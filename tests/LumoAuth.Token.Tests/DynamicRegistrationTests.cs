@@ -210,6 +210,33 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         });
     }
 
+    /// <summary>RFC 7591 with <c>private_key_jwt</c>: the keys registered (with or without <c>use</c>) authenticate it, and it gets no secret.</summary>
+    [Fact]
+    public async Task Register_WithPrivateKeyJwt_GetsNoSecret_AndSignsItsAssertions()
+    {
+        var setup = await EnabledAsync();
+        var key = new Microsoft.IdentityModel.Tokens.RsaSecurityKey(System.Security.Cryptography.RSA.Create(2048)) { KeyId = "registered-1" };
+        var rsa = key.Rsa.ExportParameters(false);
+        using var http = suite.Token.CreateClient();
+        using var response = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://app.example.com/callback" }, token_endpoint_auth_method = "private_key_jwt",
+            jwks = new { keys = new[] { new { kty = "RSA", kid = key.KeyId, n = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(rsa.Modulus), e = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(rsa.Exponent) } } },
+        });
+        var json = await HttpAssert.JsonAsync(response, HttpStatusCode.Created);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("client_secret").ValueKind);
+        var clientId = json.GetProperty("client_id").GetString()!;
+
+        using var signed = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke", new Dictionary<string, string>
+        {
+            ["token"] = "anything", ["client_id"] = clientId, ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = ClientAssertions.Create(clientId, setup.Issuer, key),
+        });
+        Assert.Equal(HttpStatusCode.OK, signed.StatusCode);
+        using var unsigned = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke", [new("token", "anything"), new("client_id", clientId)]);
+        await HttpAssert.OAuthErrorAsync(unsigned, HttpStatusCode.Unauthorized, "invalid_client");
+    }
+
     public static TheoryData<string, string> Refusals => new()
     {
         { """{"client_name":"x"}""", "invalid_redirect_uri" },

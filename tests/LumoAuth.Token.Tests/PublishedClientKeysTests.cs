@@ -283,7 +283,7 @@ public sealed class PublishedClientKeysTests(ClientSiteSuite suite) : IClassFixt
     }
 
     [Fact]
-    public async Task DynamicRegistration_TakesAJwksUri_AndEchoesIt()
+    public async Task DynamicRegistration_TakesAJwksUri_ForEncryptionAndPrivateKeyJwt()
     {
         var setup = await suite.SetUpAsync();
         using (var admin = suite.Admin.ClientFor(setup.Tenant))
@@ -292,7 +292,7 @@ public sealed class PublishedClientKeysTests(ClientSiteSuite suite) : IClassFixt
             Assert.True(enabled.IsSuccessStatusCode, await enabled.Content.ReadAsStringAsync());
         }
 
-        // Registration hands out secrets; published keys serve the answers encrypted to the client.
+        // Published keys serve the answers encrypted to a client that authenticates with its secret.
         var url = Publish(NewPath(), EncryptionJwk());
         using var http = suite.Token.CreateClient();
         using var registered = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
@@ -304,6 +304,23 @@ public sealed class PublishedClientKeysTests(ClientSiteSuite suite) : IClassFixt
         Assert.Equal(url, json.GetProperty("jwks_uri").GetString());
         Assert.Equal("RSA-OAEP", json.GetProperty("id_token_encrypted_response_alg").GetString());
         Assert.False(json.TryGetProperty("jwks", out _));
+
+        // A client that signs with its published keys gets no secret, and its assertions authenticate it.
+        using var signing = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            redirect_uris = new[] { "https://app.example.com/callback" }, token_endpoint_auth_method = "private_key_jwt",
+            jwks_uri = Publish(NewPath(), SigningJwk(FirstKey)),
+        });
+        var signer = await HttpAssert.JsonAsync(signing, HttpStatusCode.Created);
+        Assert.Equal("private_key_jwt", signer.GetProperty("token_endpoint_auth_method").GetString());
+        Assert.Equal(JsonValueKind.Null, signer.GetProperty("client_secret").ValueKind);
+        var signerId = signer.GetProperty("client_id").GetString()!;
+        using var revoked = await suite.PostFormAsync(setup.Issuer + "/oauth/revoke", new Dictionary<string, string>
+        {
+            ["token"] = "anything", ["client_id"] = signerId, ["client_assertion_type"] = OidcConstants.ClientAssertionTypes.JwtBearer,
+            ["client_assertion"] = ClientAssertions.Create(signerId, setup.Issuer, FirstKey, now: suite.Clock.GetUtcNow()),
+        });
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
 
         using var unreachable = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
         {

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using OpenIddict.Abstractions;
 using OpenIddict.Core;
+using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Protocol;
 
@@ -68,6 +69,28 @@ public sealed class TokenApplicationManager(
         TokenApplication application, System.Security.Cryptography.X509Certificates.X509Certificate2 certificate,
         System.Security.Cryptography.X509Certificates.X509ChainPolicy policy, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(ClientMapping.Read(application).TlsClientAuthSubjectDn is { } subjectDn && TlsClientAuth.Validate(certificate, policy, subjectDn));
+
+    /// <summary>
+    /// OpenIddict refuses a confidential client with neither a secret nor a stored key marked <c>use: sig</c>. A dynamic
+    /// registration held to <c>private_key_jwt</c> gets no secret, and its keys may be published (<c>jwks_uri</c>, read
+    /// through <see cref="GetJsonWebKeySetAsync"/>) or carry no <c>use</c>; they were checked as it registered.
+    /// </summary>
+    public override async IAsyncEnumerable<System.ComponentModel.DataAnnotations.ValidationResult> ValidateAsync(
+        TokenApplication application, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var signsWithItsKeys = string.IsNullOrEmpty(application.ClientSecret)
+            && ClientMapping.Read(application) is { TokenEndpointAuthMethod: ClientAuthenticationMethods.PrivateKeyJwt } client
+            && (client.Jwks is not null || client.JwksUri is not null);
+        await foreach (var result in base.ValidateAsync(application, cancellationToken))
+        {
+            if (signsWithItsKeys && result.ErrorMessage?.Contains("client secret", StringComparison.OrdinalIgnoreCase) == true)
+            {
+                continue;
+            }
+
+            yield return result;
+        }
+    }
 
     protected override ValueTask<string> ObfuscateClientSecretAsync(string secret, CancellationToken cancellationToken = default) =>
         ValueTask.FromResult(ClientSecrets.Hash(secret));

@@ -74,12 +74,16 @@ public static class ClientEndpoints
 
     /// <summary>Stores a validated client with a new id (and secret, for a confidential one), raising <c>ClientCreated</c>.</summary>
     /// <param name="clientId">The id to give it (an agent's client); a new one when null.</param>
+    /// <param name="withSecret">
+    /// Whether a confidential client gets a secret: always through the Admin API (clearing a registered key method lets the
+    /// client use it); not in a dynamic registration held to its keys, which nothing could ever let it use.
+    /// </param>
     public static async Task<(TokenApplication Application, string? Secret)> CreateAsync(
-        ClientSettings client, ClientServices services, CancellationToken cancellationToken, string? clientId = null)
+        ClientSettings client, ClientServices services, CancellationToken cancellationToken, string? clientId = null, bool withSecret = true)
     {
         var tenantId = services.Tenant.TenantId;
         clientId ??= Guid.NewGuid().ToString();
-        var secret = client.IsConfidential ? ClientSecrets.Generate() : null;
+        var secret = client.IsConfidential && withSecret ? ClientSecrets.Generate() : null;
         var descriptor = new OpenIddictApplicationDescriptor { ClientId = clientId };
         var application = new TokenApplication { TenantId = tenantId, CreatedAt = services.Time.GetUtcNow() };
         ClientMapping.Apply(client, descriptor, application);

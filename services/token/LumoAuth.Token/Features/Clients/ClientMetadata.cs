@@ -52,7 +52,7 @@ public static class ClientMetadata
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
     {
-        /// <summary>RFC 7591: the server hands out a secret, or none for a public client.</summary>
+        /// <summary>RFC 7591: the server hands out a secret; none for a public client or one that signs with its keys.</summary>
         DynamicRegistration,
 
         /// <summary>A Client ID Metadata Document: never a shared secret; a public client or keys in <c>jwks</c>.</summary>
@@ -93,9 +93,10 @@ public static class ClientMetadata
         {
             problem = "application_type must be web or native.";
         }
-        else if (!document && authMethod is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost or ClientAuthenticationMethods.None))
+        else if (!document && authMethod is not (ClientAuthenticationMethods.ClientSecretBasic or ClientAuthenticationMethods.ClientSecretPost
+                     or ClientAuthenticationMethods.PrivateKeyJwt or ClientAuthenticationMethods.None))
         {
-            problem = "token_endpoint_auth_method must be client_secret_basic, client_secret_post or none.";
+            problem = "token_endpoint_auth_method must be client_secret_basic, client_secret_post, private_key_jwt or none.";
         }
         else if (document && authMethod is not (ClientAuthenticationMethods.None or ClientAuthenticationMethods.PrivateKeyJwt))
         {

@@ -86,7 +86,8 @@ public static class DynamicRegistrationEndpoints
             return Error(field == "redirectUris" ? InvalidRedirectUri : InvalidClientMetadata, $"{ClientMetadata.FieldName(field)}: {fieldProblem}");
         }
 
-        var (application, secret) = await ClientEndpoints.CreateAsync(client, services, cancellationToken);
+        var (application, secret) = await ClientEndpoints.CreateAsync(client, services, cancellationToken,
+            withSecret: translated.AuthMethod != ClientAuthenticationMethods.PrivateKeyJwt);
         http.Response.Headers.CacheControl = "no-store";
         return Results.Json(new RegistrationResponse(
             application.ClientId!, secret, application.CreatedAt.ToUnixTimeSeconds(), 0, client.Name, client.RedirectUris,
