@@ -237,6 +237,100 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         await HttpAssert.OAuthErrorAsync(unsigned, HttpStatusCode.Unauthorized, "invalid_client");
     }
 
+    /// <summary>RFC 7592: the registration access token reads, replaces and deletes its own client, and nothing else.</summary>
+    [Fact]
+    public async Task TheRegistrationAccessToken_ReadsReplacesAndDeletesItsClient()
+    {
+        var setup = await EnabledAsync();
+        using var http = suite.Token.CreateClient();
+        using var registered = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
+        {
+            client_name = "Notes", redirect_uris = new[] { "https://notes.example.com/callback" }, logo_uri = "https://notes.example.com/logo.png",
+        });
+        var json = await HttpAssert.JsonAsync(registered, HttpStatusCode.Created);
+        var (clientId, secret) = (json.GetProperty("client_id").GetString()!, json.GetProperty("client_secret").GetString()!);
+        var token = json.GetProperty("registration_access_token").GetString()!;
+        var uri = json.GetProperty("registration_client_uri").GetString()!;
+        Assert.Equal($"{setup.Issuer}/connect/register/{clientId}", uri);
+        var path = new Uri(uri).PathAndQuery;
+
+        HttpRequestMessage Managing(HttpMethod method, string? bearer, object? body = null)
+        {
+            var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+            if (bearer is not null)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+            }
+
+            return request;
+        }
+
+        using (var read = await http.SendAsync(Managing(HttpMethod.Get, token)))
+        {
+            var current = await HttpAssert.JsonAsync(read, HttpStatusCode.OK);
+            Assert.Equal("Notes", current.GetProperty("client_name").GetString());
+            Assert.Equal(["code"], current.GetProperty("response_types").EnumerateArray().Select(t => t.GetString()));
+            Assert.Equal(JsonValueKind.Null, current.GetProperty("client_secret").ValueKind);
+            Assert.False(current.TryGetProperty("registration_access_token", out _));
+        }
+
+        // Another client's token, none at all, or a client made through the Admin API: the same invalid_token.
+        using var other = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new { redirect_uris = new[] { "https://other.example.com/cb" } });
+        var otherToken = (await HttpAssert.JsonAsync(other, HttpStatusCode.Created)).GetProperty("registration_access_token").GetString()!;
+        foreach (var (bearer, target) in new[] { (otherToken, path), ((string?)null, path), (token + "x", path), (token, $"{setup.Tenant.Api}/connect/register/{setup.ClientId}") })
+        {
+            using var request = Managing(HttpMethod.Get, bearer);
+            request.RequestUri = new Uri(target, UriKind.Relative);
+            using var refused = await http.SendAsync(request);
+            await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.Unauthorized, "invalid_token");
+            Assert.Contains("invalid_token", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        }
+
+        // A replacement: what it leaves out (the logo) is cleared; it names its client and stays confidential.
+        using (var wrongId = await http.SendAsync(Managing(HttpMethod.Put, token, new { client_id = "someone-else", redirect_uris = new[] { "https://notes.example.com/cb2" } })))
+        {
+            await HttpAssert.OAuthErrorAsync(wrongId, HttpStatusCode.BadRequest, "invalid_client_metadata");
+        }
+
+        using (var turnedPublic = await http.SendAsync(Managing(HttpMethod.Put, token, new
+               {
+                   client_id = clientId, redirect_uris = new[] { "https://notes.example.com/cb2" }, token_endpoint_auth_method = "none",
+               })))
+        {
+            await HttpAssert.OAuthErrorAsync(turnedPublic, HttpStatusCode.BadRequest, "invalid_client_metadata");
+        }
+
+        using (var replaced = await http.SendAsync(Managing(HttpMethod.Put, token, new
+               {
+                   client_id = clientId, client_name = "Notes 2", redirect_uris = new[] { "https://notes.example.com/cb2" },
+               })))
+        {
+            var now = await HttpAssert.JsonAsync(replaced, HttpStatusCode.OK);
+            Assert.Equal("Notes 2", now.GetProperty("client_name").GetString());
+            Assert.Equal(["https://notes.example.com/cb2"], now.GetProperty("redirect_uris").EnumerateArray().Select(u => u.GetString()));
+            Assert.False(now.TryGetProperty("logo_uri", out _));
+        }
+
+        // Its secret still authenticates it; then the deletion ends it.
+        using (var revoked = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke", [new("token", "anything")], (clientId, secret)))
+        {
+            Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        }
+
+        using (var deleted = await http.SendAsync(Managing(HttpMethod.Delete, token)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        using (var gone = await http.SendAsync(Managing(HttpMethod.Get, token)))
+        {
+            await HttpAssert.OAuthErrorAsync(gone, HttpStatusCode.Unauthorized, "invalid_token");
+        }
+
+        using var unknown = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke", [new("token", "anything")], (clientId, secret));
+        await HttpAssert.OAuthErrorAsync(unknown, HttpStatusCode.Unauthorized, "invalid_client");
+    }
+
     public static TheoryData<string, string> Refusals => new()
     {
         { """{"client_name":"x"}""", "invalid_redirect_uri" },

@@ -78,13 +78,20 @@ public static class ClientEndpoints
     /// Whether a confidential client gets a secret: always through the Admin API (clearing a registered key method lets the
     /// client use it); not in a dynamic registration held to its keys, which nothing could ever let it use.
     /// </param>
+    /// <param name="registrationTokenHash">A dynamic registration's access token (RFC 7592), hashed, kept with the client.</param>
     public static async Task<(TokenApplication Application, string? Secret)> CreateAsync(
-        ClientSettings client, ClientServices services, CancellationToken cancellationToken, string? clientId = null, bool withSecret = true)
+        ClientSettings client, ClientServices services, CancellationToken cancellationToken, string? clientId = null, bool withSecret = true,
+        string? registrationTokenHash = null)
     {
         var tenantId = services.Tenant.TenantId;
         clientId ??= Guid.NewGuid().ToString();
         var secret = client.IsConfidential && withSecret ? ClientSecrets.Generate() : null;
         var descriptor = new OpenIddictApplicationDescriptor { ClientId = clientId };
+        if (registrationTokenHash is not null)
+        {
+            descriptor.Properties[DynamicRegistrationEndpoints.RegistrationTokenProperty] = System.Text.Json.JsonSerializer.SerializeToElement(registrationTokenHash);
+        }
+
         var application = new TokenApplication { TenantId = tenantId, CreatedAt = services.Time.GetUtcNow() };
         ClientMapping.Apply(client, descriptor, application);
         await services.Applications.PopulateAsync(application, descriptor, cancellationToken);
@@ -171,6 +178,14 @@ public static class ClientEndpoints
             return refused;
         }
 
+        return await SaveUpdateAsync(row, clientId, current, client, services, cancellationToken)
+            ?? Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row), "OAuth client updated successfully"));
+    }
+
+    /// <summary>Writes validated settings over the client's; null once saved, else the answer (a conflict, Redis out).</summary>
+    internal static async Task<IResult?> SaveUpdateAsync(
+        TokenApplication row, string clientId, ClientSettings current, ClientSettings client, ClientServices services, CancellationToken cancellationToken)
+    {
         // A public client never keeps a secret; a client turned confidential gets one (shown by rotate-secret).
         var descriptor = new OpenIddictApplicationDescriptor();
         await services.Applications.PopulateAsync(descriptor, row, cancellationToken);
@@ -220,7 +235,7 @@ public static class ClientEndpoints
         }
 
         services.Cache.Evict(services.Tenant.TenantId, clientId);
-        return Results.Ok(new DataResponse<ClientResponse>(ClientMapping.ToResponse(row), "OAuth client updated successfully"));
+        return null;
     }
 
     public static async Task<IResult> DeleteClient(string clientId, [AsParameters] ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
@@ -236,6 +251,12 @@ public static class ClientEndpoints
             return refused;
         }
 
+        return await DeleteAsync(row, clientId, services, caller, cancellationToken);
+    }
+
+    /// <summary>Deletes the client and voids its tokens: 204, or the answer why not.</summary>
+    internal static async Task<IResult> DeleteAsync(TokenApplication row, string clientId, ClientServices services, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    {
         // OpenIddict's store removes the client's stored tokens (codes, refresh tokens) and authorizations in the
         // same transaction; its stateless access tokens are voided for every service first.
         if (await VoidAccessTokensAsync(services, clientId, ClientTokenCutOff.Deactivated) is { } unavailable)
@@ -371,7 +392,7 @@ public static class ClientEndpoints
     private static string FromPath(string clientId) =>
         clientId.Contains('%', StringComparison.Ordinal) ? Uri.UnescapeDataString(clientId) : clientId;
 
-    private static Task<TokenApplication?> FindAsync(ClientServices services, string clientId, bool tracked, CancellationToken cancellationToken)
+    internal static Task<TokenApplication?> FindAsync(ClientServices services, string clientId, bool tracked, CancellationToken cancellationToken)
     {
         var tenantId = services.Tenant.TenantId;
         var query = tracked ? services.Db.Applications : services.Db.Applications.AsNoTracking();

@@ -161,6 +161,9 @@ public static class ClientMapping
         row.AllowedOrigins = client.AllowedOrigins.Count == 0 ? null : JsonSerializer.Serialize(client.AllowedOrigins);
     }
 
+    /// <summary>The hash of a dynamic registration's access token (RFC 7592), when the client has one.</summary>
+    public static string? RegistrationTokenHashOf(TokenApplication row) => ReadProperty(row.Properties, DynamicRegistrationEndpoints.RegistrationTokenProperty);
+
     public static ClientResponse ToResponse(TokenApplication row)
     {
         var c = Read(row);
