@@ -136,6 +136,32 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         Assert.Equal(clientId, new JsonWebToken(token["access_token"]!.GetValue<string>()).GetClaim("client_id").Value);
     }
 
+    /// <summary>Dynamic registration and its management (RFC 7591, RFC 7592) through the gateway.</summary>
+    [Fact]
+    public async Task ARegisteredClient_ReadsAndDeletesItsRegistrationThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        using (var enabled = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/settings",
+            new { clientRegistration = new { dynamicRegistrationEnabled = true } }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            await ApiAssert.OkAsync(enabled);
+        }
+
+        using var registered = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/connect/register", new { client_name = "Self-made", redirect_uris = new[] { RedirectUri } });
+        var registration = await ApiAssert.OkAsync(registered, 201);
+        var token = registration["registration_access_token"]!.GetValue<string>();
+        var path = new Uri(registration["registration_client_uri"]!.GetValue<string>()).AbsolutePath;
+        Action<HttpRequestMessage> Bearer(string value) => r => r.Headers.Authorization = new("Bearer", value);
+
+        using var read = await suite.SendAsync(HttpMethod.Get, path, configure: Bearer(token));
+        Assert.Equal("Self-made", (await ApiAssert.OkAsync(read))["client_name"]!.GetValue<string>());
+        using var deleted = await suite.SendAsync(HttpMethod.Delete, path, configure: Bearer(token));
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        using var gone = await suite.SendAsync(HttpMethod.Get, path, configure: Bearer(token));
+        Assert.Equal(HttpStatusCode.Unauthorized, gone.StatusCode);
+        Assert.Equal("invalid_token", JsonNode.Parse(await gone.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+    }
+
     [Fact]
     public async Task AClientThatRegisteredEncryption_GetsItsIdTokenAndUserinfoEncryptedToItsKey()
     {
