@@ -63,6 +63,9 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
             ? "must be an https URL of at most 500 characters, without a query"
             : SsrfGuard.ProblemWith(url, allowPrivateTargets);
     public static readonly TimeSpan RefetchFloor = TimeSpan.FromSeconds(30);
+
+    /// <summary>Client documents kept before idle ones are dropped to make room.</summary>
+    private const int MaxClientDocuments = 5000;
     public static readonly TimeSpan StaleIfError = TimeSpan.FromHours(12);
 
     private readonly ConcurrentDictionary<string, Entry<OpenIdProviderMetadata>> _documents = new(StringComparer.Ordinal);
@@ -144,7 +147,18 @@ public sealed partial class OpenIdProviders(IHttpClientFactory httpClients, Time
     public async Task<(string? Value, string? Problem)> ClientDocumentAsync(
         string kind, string url, bool refetch, Func<JsonElement, (string? Value, string? Problem)> read, CancellationToken cancellationToken)
     {
-        var entry = await GetEntryAsync(_clientDocuments, kind + " " + url, refetch, async () =>
+        var key = kind + " " + url;
+        if (!_clientDocuments.ContainsKey(key) && _clientDocuments.Count >= MaxClientDocuments)
+        {
+            // Clients name these addresses themselves (open registration too), so room is bounded: copies past their lifetime
+            // go (their next use fetches them again; they only lose their stale-if-error reserve).
+            foreach (var (idle, _) in _clientDocuments.Where(e => time.GetUtcNow() - e.Value.AttemptedAt > Lifetime).ToList())
+            {
+                _clientDocuments.TryRemove(idle, out _);
+            }
+        }
+
+        var entry = await GetEntryAsync(_clientDocuments, key, refetch, async () =>
         {
             var (document, problem) = await GetJsonAsync(url);
             if (document is null)
