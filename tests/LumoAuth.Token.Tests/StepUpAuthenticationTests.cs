@@ -35,6 +35,18 @@ public sealed class StepUpAuthenticationTests(TokenSuite suite) : IClassFixture<
         return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
     }
 
+    /// <summary>The login page for a step-up: password, then the TOTP code it asks for; the way back to the authorization endpoint.</summary>
+    private static async Task<string> SignInWithSecondStepAsync(HttpClient browser, SignInSetup setup, string loginUrl, OtpNet.Totp totp)
+    {
+        using var password = await HostedFlow.SubmitLoginAsync(browser, loginUrl, setup.Email, setup.Password);
+        var secondStep = await password.Content.ReadAsStringAsync();
+        Assert.Contains("name=\"totp\"", secondStep, StringComparison.Ordinal);
+        var form = HostedFlow.HiddenFields(secondStep);
+        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
+        using var coded = await browser.PostAsync(System.Text.RegularExpressions.Regex.Match(secondStep, "action=\"([^\"]+)\"").Groups[1].Value, new FormUrlEncodedContent(form));
+        return HostedFlow.LocalRedirect(coded) ?? throw new InvalidOperationException(await coded.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task AskingForTwoFactors_SignsAOneFactorSessionInAgain_WithTheSecondStep()
     {
@@ -47,15 +59,7 @@ public sealed class StepUpAuthenticationTests(TokenSuite suite) : IClassFixture<
         var login = HostedFlow.LocalRedirect(authorize);
         Assert.NotNull(login);
         Assert.Contains("/login?", login, StringComparison.Ordinal);
-        using var password = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
-        var secondStep = await password.Content.ReadAsStringAsync();
-        Assert.Contains("name=\"totp\"", secondStep, StringComparison.Ordinal);
-        var form = HostedFlow.HiddenFields(secondStep);
-        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
-        using var coded = await browser.PostAsync(System.Text.RegularExpressions.Regex.Match(secondStep, "action=\"([^\"]+)\"").Groups[1].Value, new FormUrlEncodedContent(form));
-        var back = HostedFlow.LocalRedirect(coded);
-        Assert.NotNull(back);
-        using var returned = await browser.GetAsync(back);
+        using var returned = await browser.GetAsync(await SignInWithSecondStepAsync(browser, setup, login, totp));
         var redirect = returned.Headers.Location ?? throw new InvalidOperationException(await returned.Content.ReadAsStringAsync());
 
         var idToken = await RedeemAsync(setup, redirect, verifier);
@@ -120,12 +124,7 @@ public sealed class StepUpAuthenticationTests(TokenSuite suite) : IClassFixture<
         using var authorize = await browser.GetAsync($"{setup.Tenant.Api}/oauth/authorize?client_id={setup.ClientId}&request_uri={Uri.EscapeDataString(requestUri)}");
         var login = HostedFlow.LocalRedirect(authorize)!;
         Assert.Contains("/login?", login, StringComparison.Ordinal);
-        using var password = await HostedFlow.SubmitLoginAsync(browser, login, setup.Email, setup.Password);
-        var secondStep = await password.Content.ReadAsStringAsync();
-        var form = HostedFlow.HiddenFields(secondStep);
-        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
-        using var coded = await browser.PostAsync(System.Text.RegularExpressions.Regex.Match(secondStep, "action=\"([^\"]+)\"").Groups[1].Value, new FormUrlEncodedContent(form));
-        using var returned = await browser.GetAsync(HostedFlow.LocalRedirect(coded)!);
+        using var returned = await browser.GetAsync(await SignInWithSecondStepAsync(browser, setup, login, totp));
 
         Assert.Equal("2", (await RedeemAsync(setup, returned.Headers.Location!, verifier)).GetClaim("acr").Value);
     }
