@@ -1,0 +1,104 @@
+using System.Net;
+using System.Security.Cryptography;
+using LumoAuth.Testing;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace LumoAuth.EndToEnd.Tests;
+
+/// <summary>Step-up authentication (acr_values, RFC 9470) through the gateway: a one-factor session signs in again with its TOTP code.</summary>
+[Collection(SuiteCollection.Name)]
+public sealed class StepUpTests(SuiteFixture suite)
+{
+    private const string RedirectUri = "http://127.0.0.1:7777/callback";
+
+    [Fact]
+    public async Task AskingForTwoFactors_ThroughTheGateway_GetsTheSecondStep_AndAcr2()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"gwen-{Guid.NewGuid():N}"[..13] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using var createdUser = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Gwen" }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var userId = (await ApiAssert.OkAsync(createdUser, 201))["data"]!["id"]!.GetValue<string>();
+        using var createdClient = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Vault", applicationType = "native", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(createdClient, 201))["data"]!["clientId"]!.GetValue<string>();
+        using var browser = suite.Browser();
+
+        // A sign-in with the password alone (the user has no second factor yet), consent given.
+        var (firstCode, _) = await AuthorizeAsync(browser, tenant, clientId, acrValues: null, async login =>
+        {
+            using var signedIn = await SubmitAsync(browser, login, new() { ["email"] = email, ["password"] = password });
+            using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+            var decision = HostedForms.HiddenPairs(await consent.Content.ReadAsStringAsync()).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
+            using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
+            return decided.Headers.Location!;
+        });
+        Assert.NotNull(firstCode);
+
+        // The user sets up a TOTP app; the same browser's session still took one factor.
+        using var begun = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users/{userId}/mfa/totp", configure: SuiteFixture.ApiKey(tenant.ApiKey));
+        var totp = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes((await ApiAssert.OkAsync(begun, 201))["data"]!["secret"]!.GetValue<string>()));
+        using (var confirmed = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users/{userId}/mfa/totp/confirm",
+                   new { code = totp.ComputeTotp(DateTime.UtcNow) }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
+        }
+
+        var (code, verifier) = await AuthorizeAsync(browser, tenant, clientId, acrValues: "2", async login =>
+        {
+            using var withPassword = await SubmitAsync(browser, login, new() { ["email"] = email, ["password"] = password });
+            var secondStep = await withPassword.Content.ReadAsStringAsync();
+            Assert.Contains("name=\"totp\"", secondStep, StringComparison.Ordinal);
+            using var coded = await SubmitAsync(browser, secondStep, new() { ["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)) });
+            using var back = await browser.GetAsync(coded.Headers.Location!.OriginalString);
+            return back.Headers.Location!;
+        });
+
+        using var redeemed = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code!, ["redirect_uri"] = RedirectUri, ["client_id"] = clientId, ["code_verifier"] = verifier,
+        }));
+        var idToken = new JsonWebToken((await ApiAssert.OkAsync(redeemed))["id_token"]!.GetValue<string>());
+        Assert.Equal("2", idToken.GetClaim("acr").Value);
+    }
+
+    /// <summary>An authorization request through the gateway; <paramref name="signIn"/> walks the login page it is sent to. The code and verifier.</summary>
+    private static async Task<(string? Code, string Verifier)> AuthorizeAsync(
+        HttpClient browser, TestTenant tenant, string clientId, string? acrValues, Func<string, Task<Uri>> signIn)
+    {
+        var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        var query = new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = RedirectUri, ["scope"] = "openid", ["state"] = "s",
+            ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
+        };
+        if (acrValues is not null)
+        {
+            query["acr_values"] = acrValues;
+        }
+
+        using var authorize = await browser.GetAsync(QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", query));
+        Assert.Equal(HttpStatusCode.SeeOther, authorize.StatusCode);
+        var location = authorize.Headers.Location!.OriginalString;
+        Assert.Contains("/login?", location, StringComparison.Ordinal);
+        var back = await signIn(await browser.GetStringAsync(location));
+        return (QueryHelpers.ParseQuery(back.Query)["code"].ToString() is { Length: > 0 } code ? code : null, verifier);
+    }
+
+    /// <summary>Posts the page's form (its hidden fields, CSRF included) with <paramref name="fields"/> filled in.</summary>
+    private static Task<HttpResponseMessage> SubmitAsync(HttpClient browser, string html, Dictionary<string, string> fields)
+    {
+        var form = HostedForms.HiddenFields(html);
+        foreach (var (name, value) in fields)
+        {
+            form[name] = value;
+        }
+
+        var action = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(html, "<form[^>]*action=\"([^\"]+)\"").Groups[1].Value);
+        return browser.PostAsync(action, new FormUrlEncodedContent(form));
+    }
+}
