@@ -136,6 +136,26 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         Assert.Equal(clientId, new JsonWebToken(token["access_token"]!.GetValue<string>()).GetClaim("client_id").Value);
     }
 
+    /// <summary>A pairwise client's sector document (OIDC Core §8.1), fetched from the client's site: its host is the sector.</summary>
+    [Fact]
+    public async Task APairwiseClientsSectorDocument_IsFetched_AndNamesItsSector()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        string[] redirectUris = [RedirectUri, "https://m.bank.example.com/callback"];
+        var document = suite.Site.Serve($"/sectors/{Guid.NewGuid():N}.json", new SiteAnswer(System.Text.Json.JsonSerializer.Serialize(redirectUris)));
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Bank on two hosts", applicationType = "web", redirectUris, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+            subjectType = "pairwise", sectorIdentifierUri = document,
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        Assert.Equal(new Uri(document).Host, client["sectorIdentifier"]!.GetValue<string>());
+
+        using var unlisted = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/clients/{client["clientId"]!.GetValue<string>()}",
+            new { redirectUris = redirectUris.Append("https://third.bank.example.com/callback") }, SuiteFixture.ApiKey(tenant.ApiKey));
+        Assert.Equal(HttpStatusCode.BadRequest, unlisted.StatusCode);
+    }
+
     /// <summary>Dynamic registration and its management (RFC 7591, RFC 7592) through the gateway.</summary>
     [Fact]
     public async Task ARegisteredClient_ReadsAndDeletesItsRegistrationThroughTheGateway()
