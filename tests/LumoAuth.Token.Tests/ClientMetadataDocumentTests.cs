@@ -232,13 +232,22 @@ public sealed class ClientMetadataDocumentTests(ClientSiteSuite suite) : IClassF
         Assert.Equal(2, suite.Site.Requests(path));
     }
 
-    [Fact]
-    public async Task DocumentClient_WithKeys_AuthenticatesWithPrivateKeyJwt_AndNotWithoutIt()
+    /// <summary>The keys in the document, or (as the draft recommends) at the <c>jwks_uri</c> it names.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DocumentClient_WithKeys_AuthenticatesWithPrivateKeyJwt_AndNotWithoutIt(bool published)
     {
         var setup = await EnabledAsync();
         using var rsa = RSA.Create(2048);
         var key = new RsaSecurityKey(rsa) { KeyId = "doc-key" };
-        var (_, clientId) = Document(new { token_endpoint_auth_method = "private_key_jwt", jwks = ClientAssertions.PublicJwks(key) });
+        var (_, clientId) = published
+            ? Document(new
+            {
+                token_endpoint_auth_method = "private_key_jwt",
+                jwks_uri = suite.Site.Serve($"/keys/{Guid.NewGuid():N}.json", Answer(ClientAssertions.PublicJwks(key))),
+            })
+            : Document(new { token_endpoint_auth_method = "private_key_jwt", jwks = ClientAssertions.PublicJwks(key) });
         var client = setup with { ClientId = clientId };
         using var browser = suite.Browser();
         var (verifier, challenge) = HostedFlow.Pkce();
