@@ -235,6 +235,19 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
         Assert.Equal(HttpStatusCode.OK, signed.StatusCode);
         using var unsigned = await suite.PostFormAsync($"{setup.Issuer}/oauth/revoke", [new("token", "anything"), new("client_id", clientId)]);
         await HttpAssert.OAuthErrorAsync(unsigned, HttpStatusCode.Unauthorized, "invalid_client");
+
+        // Still without a secret, it replaces its own registration (RFC 7592).
+        using var replace = new HttpRequestMessage(HttpMethod.Put, new Uri(json.GetProperty("registration_client_uri").GetString()!).PathAndQuery)
+        {
+            Content = JsonContent.Create(new
+            {
+                client_id = clientId, client_name = "Renamed", redirect_uris = new[] { "https://app.example.com/callback" }, token_endpoint_auth_method = "private_key_jwt",
+                jwks = new { keys = new[] { new { kty = "RSA", kid = key.KeyId, n = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(rsa.Modulus), e = Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(rsa.Exponent) } } },
+            }),
+        };
+        replace.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", json.GetProperty("registration_access_token").GetString());
+        using var replaced = await http.SendAsync(replace);
+        Assert.Equal("Renamed", (await HttpAssert.JsonAsync(replaced, HttpStatusCode.OK)).GetProperty("client_name").GetString());
     }
 
     /// <summary>RFC 7592: the registration access token reads, replaces and deletes its own client, and nothing else.</summary>
