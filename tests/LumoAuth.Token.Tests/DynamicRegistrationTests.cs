@@ -287,10 +287,16 @@ public sealed class DynamicRegistrationTests(TokenSuite suite) : IClassFixture<T
             Assert.False(current.TryGetProperty("registration_access_token", out _));
         }
 
-        // Another client's token, none at all, or a client made through the Admin API: the same invalid_token.
+        // Another client's token, none at all, a client made through the Admin API, or this client at another tenant's
+        // endpoint: the same invalid_token.
         using var other = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new { redirect_uris = new[] { "https://other.example.com/cb" } });
         var otherToken = (await HttpAssert.JsonAsync(other, HttpStatusCode.Created)).GetProperty("registration_access_token").GetString()!;
-        foreach (var (bearer, target) in new[] { (otherToken, path), ((string?)null, path), (token + "x", path), (token, $"{setup.Tenant.Api}/connect/register/{setup.ClientId}") })
+        var otherTenant = await EnabledAsync();
+        foreach (var (bearer, target) in new[]
+                 {
+                     (otherToken, path), ((string?)null, path), (token + "x", path), (token, $"{setup.Tenant.Api}/connect/register/{setup.ClientId}"),
+                     (token, $"{otherTenant.Tenant.Api}/connect/register/{clientId}"),
+                 })
         {
             using var request = Managing(HttpMethod.Get, bearer);
             request.RequestUri = new Uri(target, UriKind.Relative);
