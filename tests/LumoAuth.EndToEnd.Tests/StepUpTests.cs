@@ -7,7 +7,10 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.EndToEnd.Tests;
 
-/// <summary>Step-up authentication (acr_values, RFC 9470) through the gateway: a one-factor session signs in again with its TOTP code.</summary>
+/// <summary>
+/// Step-up authentication (acr_values, RFC 9470) through the gateway: a one-factor session signs in again with its TOTP code;
+/// a sign-in that cannot meet an essential acr (the claims parameter) ends in unmet_authentication_requirements.
+/// </summary>
 [Collection(SuiteCollection.Name)]
 public sealed class StepUpTests(SuiteFixture suite)
 {
@@ -29,7 +32,7 @@ public sealed class StepUpTests(SuiteFixture suite)
         using var browser = suite.Browser();
 
         // A sign-in with the password alone (the user has no second factor yet), consent given.
-        var (firstCode, _) = await AuthorizeAsync(browser, tenant, clientId, acrValues: null, async login =>
+        var (firstCode, _, _) = await AuthorizeAsync(browser, tenant, clientId, extra: null, async login =>
         {
             using var signedIn = await SubmitAsync(browser, login, new() { ["email"] = email, ["password"] = password });
             using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
@@ -48,7 +51,7 @@ public sealed class StepUpTests(SuiteFixture suite)
             Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
         }
 
-        var (code, verifier) = await AuthorizeAsync(browser, tenant, clientId, acrValues: "2", async login =>
+        var (code, verifier, _) = await AuthorizeAsync(browser, tenant, clientId, new() { ["acr_values"] = "2" }, async login =>
         {
             using var withPassword = await SubmitAsync(browser, login, new() { ["email"] = email, ["password"] = password });
             var secondStep = await withPassword.Content.ReadAsStringAsync();
@@ -66,9 +69,38 @@ public sealed class StepUpTests(SuiteFixture suite)
         Assert.Equal("2", idToken.GetClaim("acr").Value);
     }
 
-    /// <summary>An authorization request through the gateway; <paramref name="signIn"/> walks the login page it is sent to. The code and verifier.</summary>
-    private static async Task<(string? Code, string Verifier)> AuthorizeAsync(
-        HttpClient browser, TestTenant tenant, string clientId, string? acrValues, Func<string, Task<Uri>> signIn)
+    [Fact]
+    public async Task AnEssentialSecondStep_ThatTheUserCannotGive_ThroughTheGateway_IsUnmetAuthenticationRequirements()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"hal-{Guid.NewGuid():N}"[..12] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using var createdUser = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Hal" }, SuiteFixture.ApiKey(tenant.ApiKey));
+        await ApiAssert.OkAsync(createdUser, 201);
+        using var createdClient = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Vault", applicationType = "native", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(createdClient, 201))["data"]!["clientId"]!.GetValue<string>();
+        using var browser = suite.Browser();
+
+        var claims = """{"id_token":{"acr":{"essential":true,"values":["2"]}}}""";
+        var (code, _, back) = await AuthorizeAsync(browser, tenant, clientId, new() { ["claims"] = claims }, async login =>
+        {
+            // The password alone: the user has no second step to give.
+            using var signedIn = await SubmitAsync(browser, login, new() { ["email"] = email, ["password"] = password });
+            using var returned = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+            return returned.Headers.Location!;
+        });
+
+        Assert.Null(code);
+        Assert.StartsWith(RedirectUri, back.AbsoluteUri, StringComparison.Ordinal);
+        Assert.Equal("unmet_authentication_requirements", QueryHelpers.ParseQuery(back.Query)["error"].ToString());
+    }
+
+    /// <summary>An authorization request through the gateway; <paramref name="signIn"/> walks the login page it is sent to. The code, verifier and where the browser went back to.</summary>
+    private static async Task<(string? Code, string Verifier, Uri Back)> AuthorizeAsync(
+        HttpClient browser, TestTenant tenant, string clientId, Dictionary<string, string?>? extra, Func<string, Task<Uri>> signIn)
     {
         var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
         var query = new Dictionary<string, string?>
@@ -76,9 +108,9 @@ public sealed class StepUpTests(SuiteFixture suite)
             ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = RedirectUri, ["scope"] = "openid", ["state"] = "s",
             ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
         };
-        if (acrValues is not null)
+        foreach (var (name, value) in extra ?? [])
         {
-            query["acr_values"] = acrValues;
+            query[name] = value;
         }
 
         using var authorize = await browser.GetAsync(QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", query));
@@ -86,7 +118,7 @@ public sealed class StepUpTests(SuiteFixture suite)
         var location = authorize.Headers.Location!.OriginalString;
         Assert.Contains("/login?", location, StringComparison.Ordinal);
         var back = await signIn(await browser.GetStringAsync(location));
-        return (QueryHelpers.ParseQuery(back.Query)["code"].ToString() is { Length: > 0 } code ? code : null, verifier);
+        return (QueryHelpers.ParseQuery(back.Query).TryGetValue("code", out var code) ? code.ToString() : null, verifier, back);
     }
 
     /// <summary>Posts the page's form (its hidden fields, CSRF included) with <paramref name="fields"/> filled in.</summary>

@@ -157,6 +157,35 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
     }
 
+    [Fact]
+    public async Task RequestObject_CarriesTheClaimsParameterAsAnObject()
+    {
+        var setup = await suite.SetUpAsync(WebClient());
+        var (verifier, challenge) = HostedFlow.Pkce();
+        // A JSON object inside the request object, not JSON text (RFC 9101 §4).
+        static JsonElement EssentialAcr(string value) => JsonSerializer.SerializeToElement(new { id_token = new { acr = new { essential = true, values = new[] { value } } } });
+        using var browser = suite.Browser();
+
+        var redirect = await HostedFlow.SignInAsync(browser, setup, Authorize(setup, new()
+        {
+            ["client_id"] = setup.ClientId, ["request"] = RequestObject(setup, new(AuthorizationParameters(setup, challenge)) { ["claims"] = EssentialAcr("1") }),
+        }));
+        using var redeemed = await RedeemAsync(setup, HostedFlow.Parameters(redirect)["code"], verifier);
+        var tokens = await HttpAssert.JsonAsync(redeemed, HttpStatusCode.OK);
+        Assert.Equal("1", new JsonWebToken(tokens.GetProperty("id_token").GetString()).GetClaim("acr").Value);
+
+        using var unmet = await browser.GetAsync(Authorize(setup, new()
+        {
+            ["client_id"] = setup.ClientId, ["request"] = RequestObject(setup, new(AuthorizationParameters(setup, challenge)) { ["claims"] = EssentialAcr("urn:example:gold") }),
+        }));
+        Assert.Equal("unmet_authentication_requirements", HostedFlow.Parameters(unmet.Headers.Location!)["error"]);
+        using var malformed = await PushAsync(setup, new()
+        {
+            ["request"] = RequestObject(setup, new(AuthorizationParameters(setup, challenge)) { ["claims"] = JsonSerializer.SerializeToElement(new { id_token = new[] { "acr" } }) }),
+        });
+        Assert.Equal("invalid_request", (await HttpAssert.JsonAsync(malformed, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+    }
+
     public static TheoryData<string, string> FlawedObjects => new()
     {
         { "signed by another key", "signature" }, { "expired", "expired" }, { "valid for two hours", "more than 60 minutes" }, { "not yet valid", "not yet valid" },

@@ -105,6 +105,27 @@ public sealed class PairwiseSubjectTests(TokenSuite suite) : IClassFixture<Token
     }
 
     [Fact]
+    public async Task ASubValueInTheClaimsParameter_IsThePairwiseName_NotTheUsersId()
+    {
+        var setup = await suite.SetUpAsync();
+        var one = await PairwiseClientAsync(setup, "claims.example.com");
+        using var browser = suite.Browser();
+        var pairwise = IdToken(await TokensAsync(setup, browser, one)).Subject;
+        static string SubIs(string subject) => System.Text.Json.JsonSerializer.Serialize(new { id_token = new { sub = new { value = subject } } });
+
+        var silent = await TokensAsync(setup, browser, one, new() { ["prompt"] = "none", ["claims"] = SubIs(pairwise) });
+        Assert.Equal(pairwise, IdToken(silent).Subject);
+
+        // The user's id names nobody to this client: the same answer as for another person.
+        var (_, challenge) = HostedFlow.Pkce();
+        using var byId = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new()
+        {
+            ["client_id"] = one.ClientId, ["redirect_uri"] = one.RedirectUri, ["scope"] = "openid email", ["prompt"] = "none", ["claims"] = SubIs(setup.UserId.ToString()),
+        }));
+        Assert.Equal("login_required", HostedFlow.Parameters(byId.Headers.Location!)["error"]);
+    }
+
+    [Fact]
     public async Task TheSector_IsOneHost_FixedOnceChosen()
     {
         var setup = await suite.SetUpAsync();

@@ -13,39 +13,12 @@ namespace LumoAuth.Token.Tests;
 /// </summary>
 public sealed class StepUpAuthenticationTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
-    /// <summary>A browser signed in with the password alone (the user had no second factor then).</summary>
-    private async Task<HttpClient> OneFactorSessionAsync(SignInSetup setup)
-    {
-        var browser = suite.Browser();
-        var (_, challenge) = HostedFlow.Pkce();
-        var redirect = await HostedFlow.SignInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge));
-        Assert.True(HostedFlow.Parameters(redirect).ContainsKey("code"), redirect.ToString());
-        return browser;
-    }
+    private Task<HttpClient> OneFactorSessionAsync(SignInSetup setup) => StepUpFlow.OneFactorSessionAsync(suite, setup);
 
-    private async Task<JsonWebToken> RedeemAsync(SignInSetup setup, Uri redirect, string verifier)
-    {
-        var parameters = HostedFlow.Parameters(redirect);
-        Assert.True(parameters.ContainsKey("code"), redirect.ToString());
-        using var exchanged = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string>
-        {
-            ["grant_type"] = "authorization_code", ["code"] = parameters["code"], ["redirect_uri"] = SignInSetup.RedirectUri,
-            ["client_id"] = setup.ClientId, ["code_verifier"] = verifier,
-        });
-        return new JsonWebToken((await HttpAssert.JsonAsync(exchanged, HttpStatusCode.OK)).GetProperty("id_token").GetString());
-    }
+    private Task<JsonWebToken> RedeemAsync(SignInSetup setup, Uri redirect, string verifier) => StepUpFlow.IdTokenAsync(suite, setup, redirect, verifier);
 
-    /// <summary>The login page for a step-up: password, then the TOTP code it asks for; the way back to the authorization endpoint.</summary>
-    private static async Task<string> SignInWithSecondStepAsync(HttpClient browser, SignInSetup setup, string loginUrl, OtpNet.Totp totp)
-    {
-        using var password = await HostedFlow.SubmitLoginAsync(browser, loginUrl, setup.Email, setup.Password);
-        var secondStep = await password.Content.ReadAsStringAsync();
-        Assert.Contains("name=\"totp\"", secondStep, StringComparison.Ordinal);
-        var form = HostedFlow.HiddenFields(secondStep);
-        form["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30));
-        using var coded = await browser.PostAsync(System.Text.RegularExpressions.Regex.Match(secondStep, "action=\"([^\"]+)\"").Groups[1].Value, new FormUrlEncodedContent(form));
-        return HostedFlow.LocalRedirect(coded) ?? throw new InvalidOperationException(await coded.Content.ReadAsStringAsync());
-    }
+    private static Task<string> SignInWithSecondStepAsync(HttpClient browser, SignInSetup setup, string loginUrl, OtpNet.Totp totp) =>
+        StepUpFlow.SignInWithSecondStepAsync(browser, setup, loginUrl, totp);
 
     [Fact]
     public async Task AskingForTwoFactors_SignsAOneFactorSessionInAgain_WithTheSecondStep()

@@ -275,6 +275,7 @@ public static class TokenServiceExtensions
                     .AddEventHandler(Fapi2Baseline.PkceWithS256.Descriptor);
                 // A pushed request meets the authorization endpoint's own rules at the push (RFC 9126 §2.1).
                 server.AddEventHandler(AuthorizationRequestRules.AtPush.Descriptor);
+                server.AddEventHandler(ClaimsRequest.Check.AuthorizationDescriptor).AddEventHandler(ClaimsRequest.Check.PushedDescriptor);
                 // FAPI 2.0 Message Signing: signed requests (RFC 9101, JAR) and signed responses (JARM), for any client
                 // that uses them, required of clients on the fapi2_advanced profile.
                 server.AddEventHandler(SignedRequestObjects.Unpack.AuthorizationDescriptor)

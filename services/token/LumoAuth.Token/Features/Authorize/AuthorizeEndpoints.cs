@@ -9,6 +9,7 @@ using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Registration;
 using LumoAuth.Token.Features.Scopes;
+using LumoAuth.Token.Keys;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -51,7 +52,9 @@ public static class AuthorizeEndpoints
         IAntiforgery Antiforgery,
         TimeProvider Time,
         IOptions<LumoAuthOptions> Lumo,
-        IDataProtectionProvider DataProtection);
+        IDataProtectionProvider DataProtection,
+        ClientCache Clients,
+        TenantKeyStore Keys);
 
     public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
     {
@@ -80,6 +83,13 @@ public static class AuthorizeEndpoints
              ?? await AuthorizationRequestRules.ChallengeProblemAsync(services.Applications, application, request, http.RequestAborted)) is { } problem)
         {
             return Forbid(problem.Error, problem.Description);
+        }
+
+        // OIDC Core §5.5.1.1: an essential acr none of whose values is ours can never be met, whoever signs in.
+        var levels = AuthenticationLevels.Of(request);
+        if (levels.Unmeetable)
+        {
+            return Forbid(AuthenticationLevels.UnmetAuthenticationRequirements, $"None of the required acr values is offered here; the levels are {string.Join(", ", AuthenticationLevels.Supported)}.");
         }
 
         var pushedAt = PushedRequestTime.Of(http);
@@ -113,7 +123,7 @@ public static class AuthorizeEndpoints
         var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
             ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
             : string.Empty;
-        if (user is null || (decision.Length == 0 && MustSignInAgain(request, user, services.Time, pushedAt)))
+        if (user is null || (decision.Length == 0 && MustSignInAgain(request, levels, user, services.Time, pushedAt)))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -123,19 +133,21 @@ public static class AuthorizeEndpoints
             return Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedForward(http, services, request)), permanent: false, preserveMethod: false);
         }
 
-        // OIDC Core §3.1.2.1: an id_token_hint names the user the client expects. OpenIddict has checked that the hint is
-        // one of ours, issued to this client; whether it names the signed-in user is ours to check. Without prompt=none
-        // the user may sign in as that user.
-        if (!string.IsNullOrEmpty(request.IdTokenHint)
-            && (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal?.GetClaim(Claims.Subject) is { } hinted
-            && !string.Equals(hinted, user.GetClaim(Claims.Subject), StringComparison.Ordinal))
+        var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        if (await NamesAnotherUserAsync(http, services, request, userId))
         {
+            // Without prompt=none the user may sign in as the user named.
             return request.HasPromptValue(PromptValues.None)
-                ? Forbid(Errors.LoginRequired, "The signed-in user is not the user the id_token_hint names.")
+                ? Forbid(Errors.LoginRequired, "The signed-in user is not the user the request names.")
                 : Results.Redirect(ContinuationUrl(services.Tenant.Slug, "login", request, PromptValues.Login, SignedForward(http, services, request)), permanent: false, preserveMethod: false);
         }
 
-        var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        // The sign-in for a required level has been tried (the user has no second step, or did not give it).
+        if (!levels.MetBy(AuthenticationLevels.LevelOf(user)))
+        {
+            return Forbid(AuthenticationLevels.UnmetAuthenticationRequirements, "The sign-in did not meet the authentication level the application requires.");
+        }
+
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
         var resources = request.GetResources();
         var consent = ConsentFor(scopes, resources);
@@ -170,7 +182,7 @@ public static class AuthorizeEndpoints
         }
 
         var issuer = services.Lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!);
-        var facts = SignInFacts.Of(user, userId);
+        var facts = SignInFacts.Of(user, userId) with { EssentialAcr = levels.Kept };
         var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, issuer, facts, scopes, http.RequestAborted);
         if (unavailable)
         {
@@ -208,10 +220,34 @@ public static class AuthorizeEndpoints
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
-    private static bool MustSignInAgain(OpenIddictRequest request, ClaimsPrincipal user, TimeProvider time, DateTimeOffset? pushedAt)
+    /// <summary>
+    /// Whether the request names a user the client expects who is not the signed-in one: by an <c>id_token_hint</c>
+    /// (OIDC Core §3.1.2.1; OpenIddict has checked that it is ours, issued to this client), or by a <c>sub</c> value in the
+    /// <c>claims</c> parameter (§5.5.1: no token for anyone else), compared with the subject this client's ID token would
+    /// name (pairwise, for a pairwise client).
+    /// </summary>
+    private static async Task<bool> NamesAnotherUserAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId)
     {
-        // acr_values (step-up): a session of one factor signs in again, with the second step, once for this request.
-        if (AuthenticationLevels.StepUpNeeded(request, user) && !SignedInSince(user, pushedAt))
+        if (!string.IsNullOrEmpty(request.IdTokenHint)
+            && (await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme)).Principal?.GetClaim(Claims.Subject) is { } hinted)
+        {
+            return !string.Equals(hinted, userId.ToString(), StringComparison.Ordinal);
+        }
+
+        if (ClaimsRequest.Of(request).Request.Subject is not { } subject)
+        {
+            return false;
+        }
+
+        var client = await services.Clients.SettingsAsync(services.Tenant.Tenant!, request.ClientId, http.RequestAborted);
+        var keys = await services.Keys.GetAsync(services.Tenant.TenantId, http.RequestAborted);
+        return !string.Equals(subject, PairwiseSubjects.SubjectFor(userId, client, keys), StringComparison.Ordinal);
+    }
+
+    private static bool MustSignInAgain(OpenIddictRequest request, AuthenticationLevels.Requested levels, ClaimsPrincipal user, TimeProvider time, DateTimeOffset? pushedAt)
+    {
+        // acr (step-up): a session of one factor signs in again, with the second step, once for this request.
+        if (AuthenticationLevels.StepUpNeeded(request, levels, user) && !SignedInSince(user, pushedAt))
         {
             return true;
         }
@@ -312,7 +348,7 @@ public static class AuthorizeEndpoints
             }
         }
 
-        if (page == "login" && AuthenticationLevels.WantsSecondStep(request))
+        if (page == "login" && AuthenticationLevels.Of(request).WantsSecondStep)
         {
             parameters = parameters.Append(new(AuthenticationLevels.SecondStepParameter, "1"));
         }

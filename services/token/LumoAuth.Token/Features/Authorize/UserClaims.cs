@@ -14,12 +14,13 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 namespace LumoAuth.Token.Features.Authorize;
 
 /// <summary>What the session (or a code or refresh token) says about the sign-in, carried into new tokens.</summary>
-public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTime, IReadOnlyList<string> Methods)
+/// <param name="EssentialAcr">The <c>acr</c> values the grant's request required (<see cref="AuthenticationLevels.Requested.Kept"/>).</param>
+public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTime, IReadOnlyList<string> Methods, string? EssentialAcr = null)
 {
     /// <summary>The facts a session cookie's principal or a validated grant's principal carries (its subject is the user).</summary>
     public static SignInFacts Of(ClaimsPrincipal principal, Guid userId) =>
         new(userId, principal.GetClaim(SessionCookie.SessionIdClaim), principal.GetClaim(Claims.AuthenticationTime),
-            principal.GetClaims(Claims.AuthenticationMethodReference).ToList());
+            principal.GetClaims(Claims.AuthenticationMethodReference).ToList(), principal.GetClaim(AuthenticationLevels.EssentialClaim));
 }
 
 /// <summary>
@@ -68,7 +69,9 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             identity.AddClaim(new Claim(Claims.AuthenticationTime, authTime.ToString(CultureInfo.InvariantCulture), ClaimValueTypes.Integer64));
         }
         identity.SetClaims(Claims.AuthenticationMethodReference, [.. facts.Methods]);
-        identity.SetClaim(Claims.AuthenticationContextReference, AssuranceOf(facts.Methods));
+        identity.SetClaim(Claims.AuthenticationContextReference, AuthenticationLevels.Reported(AssuranceOf(facts.Methods), facts.EssentialAcr));
+        // No destination: kept in the grant's code and refresh tokens, so that its later tokens report the same way.
+        identity.SetClaim(AuthenticationLevels.EssentialClaim, facts.EssentialAcr);
         identity.SetClaims(GroupsClaim, [.. profile.Groups]);
         foreach (var (type, value) in ProfileClaims(profile, scopes))
         {
