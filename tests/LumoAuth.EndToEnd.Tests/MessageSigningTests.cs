@@ -9,7 +9,10 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace LumoAuth.EndToEnd.Tests;
 
-/// <summary>A FAPI 2.0 Message Signing client through the gateway: a signed request in, a signed response out, DPoP-bound tokens.</summary>
+/// <summary>
+/// A FAPI 2.0 Message Signing client through the gateway: a signed request in (with the payment it is for, as RFC 9396
+/// authorization details), a signed response out, DPoP-bound tokens that carry the payment.
+/// </summary>
 [Collection(SuiteCollection.Name)]
 public sealed class MessageSigningTests(SuiteFixture suite)
 {
@@ -27,7 +30,7 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
         {
             name = "Bank", applicationType = "web", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" },
-            allowedScopes = new[] { "openid" }, fapiProfile = "fapi2_advanced",
+            allowedScopes = new[] { "openid" }, fapiProfile = "fapi2_advanced", authorizationDetailsTypes = new[] { "payment_initiation" },
             jwks = new { keys = new[] { new { kty = publicJwk.Kty, kid = publicJwk.Kid, use = "sig", n = publicJwk.N, e = publicJwk.E } } },
         }, SuiteFixture.ApiKey(tenant.ApiKey));
         var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
@@ -46,6 +49,10 @@ public sealed class MessageSigningTests(SuiteFixture suite)
             {
                 ["client_id"] = clientId, ["response_type"] = "code", ["redirect_uri"] = RedirectUri, ["scope"] = "openid", ["state"] = "signed-state",
                 ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))), ["code_challenge_method"] = "S256",
+                ["authorization_details"] = System.Text.Json.JsonSerializer.SerializeToElement(new[]
+                {
+                    new { type = "payment_initiation", actions = new[] { "initiate" }, instructedAmount = new { currency = "EUR", amount = "42.00" } },
+                }),
             },
             SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSsaPssSha256),
         });
@@ -96,6 +103,8 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         var tokens = JsonNode.Parse(await redeemed.Content.ReadAsStringAsync())!;
         Assert.True(redeemed.StatusCode == HttpStatusCode.OK, tokens.ToJsonString());
         Assert.Equal("DPoP", tokens["token_type"]!.GetValue<string>());
+        Assert.Equal("42.00", tokens["authorization_details"]![0]!["instructedAmount"]!["amount"]!.GetValue<string>());
+        Assert.Contains("payment_initiation", Base64UrlEncoder.Decode(new JsonWebToken(tokens["access_token"]!.GetValue<string>()).EncodedPayload), StringComparison.Ordinal);
     }
 
     /// <summary>The client publishes its keys (jwks_uri): the token service fetches them from the client's site and takes its assertions.</summary>

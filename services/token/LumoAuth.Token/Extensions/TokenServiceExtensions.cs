@@ -276,6 +276,12 @@ public static class TokenServiceExtensions
                 // A pushed request meets the authorization endpoint's own rules at the push (RFC 9126 §2.1).
                 server.AddEventHandler(AuthorizationRequestRules.AtPush.Descriptor);
                 server.AddEventHandler(ClaimsRequest.Check.AuthorizationDescriptor).AddEventHandler(ClaimsRequest.Check.PushedDescriptor);
+                // Rich Authorization Requests (RFC 9396).
+                server.AddEventHandler(AuthorizationDetails.Check.AuthorizationDescriptor)
+                    .AddEventHandler(AuthorizationDetails.Check.PushedDescriptor)
+                    .AddEventHandler(AuthorizationDetails.Check.TokenDescriptor)
+                    .AddEventHandler(AuthorizationDetails.InTokenResponses.Descriptor)
+                    .AddEventHandler(AuthorizationDetails.InIntrospection.Descriptor);
                 // FAPI 2.0 Message Signing: signed requests (RFC 9101, JAR) and signed responses (JARM), for any client
                 // that uses them, required of clients on the fapi2_advanced profile.
                 server.AddEventHandler(SignedRequestObjects.Unpack.AuthorizationDescriptor)

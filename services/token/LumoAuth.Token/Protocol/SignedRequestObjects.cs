@@ -53,9 +53,11 @@ public static class SignedRequestObjects
     /// </summary>
     public static readonly TimeSpan SignInWindow = TimeSpan.FromMinutes(30);
 
-    // Parameters that are one string each; only resource may repeat, only claims and authorization_details are objects.
+    // Parameters that are one string each; only resource may repeat, claims is an object and authorization_details an
+    // array of objects (RFC 9396 §3), each checked where the parameter is read.
     private static readonly HashSet<string> ArrayParameters = new(StringComparer.Ordinal) { Parameters.Resource };
-    private static readonly HashSet<string> ObjectParameters = new(StringComparer.Ordinal) { Parameters.Claims, "authorization_details" };
+    private static readonly HashSet<string> ObjectParameters = new(StringComparer.Ordinal) { Parameters.Claims };
+    private static readonly HashSet<string> JsonArrayParameters = new(StringComparer.Ordinal) { AuthorizationDetails.Parameter };
 
     /// <summary>An object older than this, or valid for longer, is refused (FAPI 2.0 Message Signing §5.3.1: 60 minutes).</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(60);
@@ -401,6 +403,7 @@ public static class SignedRequestObjects
                 JsonValueKind.Array when ArrayParameters.Contains(property.Name) && value.EnumerateArray().All(v => v.ValueKind == JsonValueKind.String)
                     => new OpenIddictParameter(value.Clone()),
                 JsonValueKind.Object when ObjectParameters.Contains(property.Name) => new OpenIddictParameter(value.Clone()),
+                JsonValueKind.Array when JsonArrayParameters.Contains(property.Name) => new OpenIddictParameter(value.Clone()),
                 _ => (OpenIddictParameter?)null,
             };
             if (parameter is null)

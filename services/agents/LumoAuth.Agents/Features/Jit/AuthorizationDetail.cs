@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LumoAuth.Contracts.Tokens;
 
 namespace LumoAuth.Agents.Features.Jit;
 
@@ -9,8 +10,8 @@ public sealed record StatedAmount(string? Currency, decimal? Value);
 /// <summary>One RFC 9396 authorization details object, read for risk; the object itself is kept and issued as sent.</summary>
 public sealed record AuthorizationDetail(string Type, IReadOnlyList<string> Actions, StatedAmount? Amount = null)
 {
-    public const int MaxObjects = 10;
-    public const int MaxJsonLength = 8192;
+    public const int MaxObjects = AuthorizationDetailsShape.MaxObjects;
+    public const int MaxJsonLength = AuthorizationDetailsShape.MaxJsonLength;
 
     /// <summary>
     /// An object or an array of objects, each with a string <c>type</c> and, if present, <c>actions</c>, <c>locations</c> and
@@ -44,34 +45,13 @@ public sealed record AuthorizationDetail(string Type, IReadOnlyList<string> Acti
         var read = new List<AuthorizationDetail>();
         foreach (var item in objects)
         {
-            if (item.ValueKind != JsonValueKind.Object)
+            if (AuthorizationDetailsShape.ProblemOf(item) is { } shapeProblem)
             {
-                problem = "must hold objects";
+                problem = shapeProblem;
                 return false;
             }
 
-            if (!item.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String || type.GetString() is not { Length: > 0 and <= 100 } typeName)
-            {
-                problem = "each object needs a 'type' string (1-100 characters)";
-                return false;
-            }
-
-            foreach (var field in new[] { "actions", "locations", "datatypes" })
-            {
-                if (item.TryGetProperty(field, out var list)
-                    && (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String)))
-                {
-                    problem = $"'{field}' must be an array of strings";
-                    return false;
-                }
-            }
-
-            if (item.TryGetProperty("identifier", out var identifier) && identifier.ValueKind != JsonValueKind.String)
-            {
-                problem = "'identifier' must be a string";
-                return false;
-            }
-
+            var typeName = item.GetProperty("type").GetString()!;
             var actions = item.TryGetProperty("actions", out var a) ? a.EnumerateArray().Select(e => e.GetString()!).ToList() : [];
             read.Add(new AuthorizationDetail(typeName, actions, AmountOf(item)));
             normalized.Add(JsonNode.Parse(item.GetRawText()));

@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Claims;
+using System.Text.Json;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Branding;
@@ -134,6 +135,8 @@ public static class AuthorizeEndpoints
         }
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        // RFC 9396: checked by AuthorizationDetails.Check before this endpoint runs.
+        var details = AuthorizationDetails.Of(request, (await services.Clients.SettingsAsync(services.Tenant.Tenant!, request.ClientId, http.RequestAborted))?.AuthorizationDetailsTypes).Details;
         if (await NamesAnotherUserAsync(http, services, request, userId))
         {
             // Without prompt=none the user may sign in as the user named.
@@ -168,8 +171,9 @@ public static class AuthorizeEndpoints
                 return Forbid(Errors.AccessDenied, "The user declined the request.");
             }
         }
-        else if (remembered is null || request.HasPromptValue(PromptValues.Consent))
+        else if (remembered is null || request.HasPromptValue(PromptValues.Consent) || details is not null)
         {
+            // Authorization details name one transaction (a payment, a document): the user agrees to each, never by memory.
             if (request.HasPromptValue(PromptValues.None))
             {
                 return Forbid(Errors.ConsentRequired, "The user has not consented to this request.");
@@ -178,7 +182,7 @@ public static class AuthorizeEndpoints
             var clientName = await services.Applications.GetDisplayNameAsync(application, http.RequestAborted);
             var described = await TenantScopes.DescribeAsync(services.Db, services.Tenant.TenantId, scopes, http.RequestAborted);
             var links = application is TokenApplication row ? ClientMapping.Read(row).Links : null;
-            return ConsentPage(http, services, request, clientName, links, described, resources);
+            return ConsentPage(http, services, request, clientName, links, described, resources, details);
         }
 
         var issuer = services.Lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!);
@@ -212,6 +216,7 @@ public static class AuthorizeEndpoints
         identity.SetAuthorizationId(await services.Authorizations.GetIdAsync(grant, http.RequestAborted));
         // The APIs named (RFC 8707, checked by ResourceIndicators) travel with the code; its tokens are for them.
         identity.SetResources(resources);
+        AuthorizationDetails.Attach(identity, details);
         if (facts.SessionId is not null)
         {
             await services.Sessions.TouchAsync(facts.SessionId, request.ClientId!, http.RequestAborted);
@@ -365,7 +370,7 @@ public static class AuthorizeEndpoints
 
     private static IResult ConsentPage(
         HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, ClientLinks? links,
-        IReadOnlyList<(string Name, string? Description)> scopes, ImmutableArray<string> resources)
+        IReadOnlyList<(string Name, string? Description)> scopes, ImmutableArray<string> resources, JsonElement? details)
     {
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // A signed request goes back as the client signed it, not as its unpacked parameters.
@@ -386,12 +391,30 @@ public static class AuthorizeEndpoints
             : $"<strong>{HostedPage.Encode(clientName)}</strong>";
         var body =
             (logo is null ? string.Empty : $"<p><img class=\"client-logo\" src=\"{HostedPage.Encode(logo.AbsoluteUri)}\" alt=\"\" height=\"48\"></p>") +
-            $"<p>{name} asks to:</p><ul>{list}</ul>" + apis + Terms(links) + DescribedBy(request) +
+            $"<p>{name} asks to:</p><ul>{list}</ul>" + apis + Described(details) + Terms(links) + DescribedBy(request) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
         return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri, image: logo);
+    }
+
+    // Each authorization details object (RFC 9396 §3): its type, the common fields, then whatever else it says, as sent.
+    private static string Described(JsonElement? details)
+    {
+        if (details is not { } array)
+        {
+            return string.Empty;
+        }
+
+        static string Text(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+        var items = array.EnumerateArray().Select(item =>
+        {
+            var fields = item.EnumerateObject().Where(f => f.Name != "type")
+                .Select(f => $"<li>{HostedPage.Encode(f.Name)}: {HostedPage.Encode(f.Value.ValueKind == JsonValueKind.Array ? string.Join(", ", f.Value.EnumerateArray().Select(Text)) : Text(f.Value))}</li>");
+            return $"<li><strong>{HostedPage.Encode(item.GetProperty("type").GetString())}</strong><ul>{string.Concat(fields)}</ul></li>";
+        });
+        return $"<p>and, in particular:</p><ul class=\"authorization-details\">{string.Concat(items)}</ul>";
     }
 
     // The client's privacy policy and terms, where it registered them.

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Microsoft.Extensions.Primitives;
+using LumoAuth.Token.Protocol;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -20,7 +20,7 @@ public sealed record ClaimsRequest(IReadOnlyList<string>? AcrValues, bool AcrEss
 {
     public static readonly ClaimsRequest None = new(null, false, null);
 
-    /// <summary>Above this many characters the parameter is refused unread (a few hundred is usual).</summary>
+    /// <summary>Above this many characters of JSON the parameter is refused (a few hundred is usual).</summary>
     public const int MaxLength = 8 * 1024;
 
     private const string IdTokenMember = "id_token";
@@ -32,38 +32,11 @@ public sealed record ClaimsRequest(IReadOnlyList<string>? AcrValues, bool AcrEss
     /// </summary>
     public static (ClaimsRequest Request, string? Problem) Of(OpenIddictRequest request)
     {
-        if (request.GetParameter(Parameters.Claims) is not { } parameter)
-        {
-            return (None, null);
-        }
-
-        if ((StringValues?)parameter is { Count: > 1 })
-        {
-            return (None, "The claims parameter must be given once.");
-        }
-
-        if (((string?)parameter)?.Length > MaxLength)
-        {
-            return (None, $"The claims parameter is longer than {MaxLength} characters.");
-        }
-
-        // JSON text is parsed by the conversion (what does not parse stays a string), and a request object's member is JSON
-        // already; a pushed request comes back from its store with the text as a JSON string.
-        var root = (JsonElement)parameter;
-        if (root.ValueKind == JsonValueKind.String)
-        {
-            try
-            {
-                using var document = JsonDocument.Parse(root.GetString()!);
-                root = document.RootElement.Clone();
-            }
-            catch (JsonException)
-            {
-                return (None, "The claims parameter is not JSON.");
-            }
-        }
-
-        return root.ValueKind == JsonValueKind.Object ? Read(root) : (None, "The claims parameter must be a JSON object.");
+        var (root, problem) = JsonParameters.Read(request, Parameters.Claims, MaxLength);
+        return problem is not null ? (None, problem)
+            : root is not { } value ? (None, null)
+            : value.ValueKind == JsonValueKind.Object ? Read(value)
+            : (None, "The claims parameter must be a JSON object.");
     }
 
     private static (ClaimsRequest, string?) Read(JsonElement root)

@@ -51,7 +51,8 @@ public sealed record ClientRequest(
     string? IdTokenSignedResponseAlg = null,
     string? SubjectType = null,
     string? JwksUri = null,
-    string? SectorIdentifierUri = null);
+    string? SectorIdentifierUri = null,
+    IReadOnlyList<string>? AuthorizationDetailsTypes = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -103,7 +104,8 @@ public sealed record ClientResponse(
     string? IdTokenSignedResponseAlg,
     string SubjectType,
     string? SectorIdentifier,
-    string? SectorIdentifierUri);
+    string? SectorIdentifierUri,
+    IReadOnlyList<string> AuthorizationDetailsTypes);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -155,7 +157,8 @@ public sealed record CreatedClientResponse(
     string? IdTokenSignedResponseAlg,
     string SubjectType,
     string? SectorIdentifier,
-    string? SectorIdentifierUri)
+    string? SectorIdentifierUri,
+    IReadOnlyList<string> AuthorizationDetailsTypes)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

@@ -47,7 +47,8 @@ public static class ClientMapping
             ReadResponseProtection(row.Properties),
             ReadProperty(row.Properties, SectorIdentifierProperty),
             ReadProperty(row.Properties, JwksUriProperty),
-            ReadProperty(row.Properties, SectorIdentifierUriProperty));
+            ReadProperty(row.Properties, SectorIdentifierUriProperty),
+            ReadListProperty(row.Properties, AuthorizationDetailsTypesProperty) is { Count: > 0 } types ? types : null);
     }
 
     private static ClientResponseProtection? ReadResponseProtection(string? properties)
@@ -136,6 +137,7 @@ public static class ClientMapping
         SetProperty(descriptor, IdTokenSignedResponseAlgProperty, protection?.IdTokenSigningAlg);
         SetProperty(descriptor, SectorIdentifierProperty, client.PairwiseSector);
         SetProperty(descriptor, SectorIdentifierUriProperty, client.SectorIdentifierUri);
+        SetListProperty(descriptor, AuthorizationDetailsTypesProperty, client.AuthorizationDetailsTypes);
         SetProperty(descriptor, IdTokenEncryptedResponseAlgProperty, protection?.IdTokenEncryption?.Alg);
         SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
         SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
@@ -179,7 +181,7 @@ public static class ClientMapping
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
             c.ResponseProtection?.IdTokenSigningAlg,
-            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri);
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri, c.AuthorizationDetailsTypes ?? []);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -197,7 +199,7 @@ public static class ClientMapping
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
             c.ResponseProtection?.IdTokenSigningAlg,
-            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri);
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri, c.AuthorizationDetailsTypes ?? []);
     }
 
     // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
@@ -212,6 +214,9 @@ public static class ClientMapping
 
     // The document listing a pairwise client's redirect URIs, whose host is its sector (OIDC Core §8.1).
     private const string SectorIdentifierUriProperty = "sector_identifier_uri";
+
+    // The RFC 9396 authorization details types the client may ask for (§10).
+    private const string AuthorizationDetailsTypesProperty = "authorization_details_types";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";

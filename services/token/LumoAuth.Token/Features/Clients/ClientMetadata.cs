@@ -47,7 +47,8 @@ public static class ClientMetadata
         [property: JsonPropertyName("introspection_encrypted_response_enc")] string? IntrospectionEncryptedResponseEnc = null,
         [property: JsonPropertyName("id_token_signed_response_alg")] string? IdTokenSignedResponseAlg = null,
         [property: JsonPropertyName("subject_type")] string? SubjectType = null,
-        [property: JsonPropertyName("sector_identifier_uri")] string? SectorIdentifierUri = null);
+        [property: JsonPropertyName("sector_identifier_uri")] string? SectorIdentifierUri = null,
+        [property: JsonPropertyName("authorization_details_types")] IReadOnlyList<string>? AuthorizationDetailsTypes = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -179,7 +180,8 @@ public static class ClientMetadata
             IdTokenSignedResponseAlg: metadata.IdTokenSignedResponseAlg,
             SubjectType: metadata.SubjectType,
             JwksUri: KeysWanted(metadata, authMethod) ? metadata.JwksUri : null,
-            SectorIdentifierUri: metadata.SectorIdentifierUri);
+            SectorIdentifierUri: metadata.SectorIdentifierUri,
+            AuthorizationDetailsTypes: metadata.AuthorizationDetailsTypes);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

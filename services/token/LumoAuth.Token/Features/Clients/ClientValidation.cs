@@ -42,7 +42,8 @@ public sealed record ClientSettings(
     ClientResponseProtection? ResponseProtection = null,
     string? PairwiseSector = null,
     string? JwksUri = null,
-    string? SectorIdentifierUri = null);
+    string? SectorIdentifierUri = null,
+    IReadOnlyList<string>? AuthorizationDetailsTypes = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -302,14 +303,32 @@ public static class ClientValidation
         var protection = ValidateResponseProtection(validator, request, current?.ResponseProtection, keys, keysKnown, fapi);
         var sectorIdentifierUri = ValidateSectorIdentifierUri(validator, request, current, redirectUris, fetchedSector, allowPrivateLogoutTargets);
         var pairwiseSector = ValidateSubjectType(validator, request.SubjectType, current?.PairwiseSector, redirectUris, sectorIdentifierUri);
+        var detailsTypes = ValidateAuthorizationDetailsTypes(validator, request.AuthorizationDetailsTypes, current?.AuthorizationDetailsTypes);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
                 deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod,
-                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri, sectorIdentifierUri)
+                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri, sectorIdentifierUri, detailsTypes)
             : null;
+    }
+
+    /// <summary>
+    /// The RFC 9396 <c>authorization_details</c> types the client may ask for (§10: <c>authorization_details_types</c>): none
+    /// unless listed, each a name of 1–100 printable characters, at most 20. Types mean what the tenant's APIs make of them.
+    /// </summary>
+    private static IReadOnlyList<string>? ValidateAuthorizationDetailsTypes(RequestValidator validator, IReadOnlyList<string>? requested, IReadOnlyList<string>? current)
+    {
+        if (requested is null)
+        {
+            return current;
+        }
+
+        var types = requested.Select(t => t?.Trim() ?? string.Empty).Distinct(StringComparer.Ordinal).ToList();
+        validator.Check(types.Count <= 20, "authorizationDetailsTypes", "may list at most 20 types")
+            .Check(types.All(t => t.Length is > 0 and <= 100 && t.All(c => c is > ' ' and <= '~')), "authorizationDetailsTypes", "each type is 1 to 100 printable characters without spaces");
+        return types.Count == 0 ? null : types;
     }
 
     /// <summary>

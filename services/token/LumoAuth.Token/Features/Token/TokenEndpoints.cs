@@ -4,6 +4,7 @@ using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Clients;
@@ -111,6 +112,11 @@ public static class TokenEndpoints
         // The tenant's own API is the audience; every service validates aud = the tenant's issuer.
         identity.SetAudiences(issuer);
         identity.SetDestinations(static _ => [Destinations.AccessToken]);
+        // RFC 9396 §6.1, checked by AuthorizationDetails.Check against the client's types.
+        if (request.GetParameter(AuthorizationDetails.Parameter) is not null && application is TokenApplication row)
+        {
+            AuthorizationDetails.Attach(identity, AuthorizationDetails.Of(request, ClientMapping.Read(row).AuthorizationDetailsTypes).Details);
+        }
 
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
@@ -158,6 +164,8 @@ public static class TokenEndpoints
         identity.SetAuthorizationId(principal.GetAuthorizationId());
         // The grant keeps the resources it was given (RFC 8707): a refresh may narrow a token's, never its own.
         identity.SetResources(principal.GetResources());
+        // And its authorization details (RFC 9396 §6.2), which a request may narrow for this token alone.
+        AuthorizationDetails.Carry(identity, principal, request);
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
