@@ -212,6 +212,26 @@ public sealed class RichAuthorizationRequestTests(TokenSuite suite) : IClassFixt
     }
 
     [Fact]
+    public async Task TheDeviceAndBackChannelFlows_WhosePagesCannotShowDetails_RefuseThem()
+    {
+        var setup = await suite.SetUpAsync();
+        var created = await suite.CreateClientAsync(setup, new
+        {
+            name = "TV and call centre", applicationType = "web", allowedScopes = new[] { "openid", "profile" },
+            grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code", "urn:openid:params:grant-type:ciba" },
+            authorizationDetailsTypes = new[] { "account_information" },
+        });
+        var client = (created.GetProperty("clientId").GetString()!, created.GetProperty("secret").GetString()!);
+
+        using var device = await suite.PostFormAsync(setup.Issuer + "/oauth/device_authorization",
+            new Dictionary<string, string> { ["scope"] = "openid", ["authorization_details"] = Json(Accounts) }, client);
+        Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(device, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+        using var backchannel = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize",
+            new Dictionary<string, string> { ["scope"] = "openid", ["login_hint"] = setup.Email, ["authorization_details"] = Json(Accounts) }, client);
+        Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(backchannel, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task TheClientsTypes_AreValidated_AndRegisteredDynamically()
     {
         var setup = await suite.SetUpAsync(BankClient("payment_initiation"));

@@ -280,6 +280,7 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(AuthorizationDetails.Check.AuthorizationDescriptor)
                     .AddEventHandler(AuthorizationDetails.Check.PushedDescriptor)
                     .AddEventHandler(AuthorizationDetails.Check.TokenDescriptor)
+                    .AddEventHandler(AuthorizationDetails.Check.DeviceDescriptor)
                     .AddEventHandler(AuthorizationDetails.InTokenResponses.Descriptor)
                     .AddEventHandler(AuthorizationDetails.InIntrospection.Descriptor);
                 // FAPI 2.0 Message Signing: signed requests (RFC 9101, JAR) and signed responses (JARM), for any client

@@ -137,7 +137,8 @@ public static class AuthorizationDetails
     public sealed class Check(ClientCache clients, TenantContext tenant) :
         IOpenIddictServerHandler<ValidateAuthorizationRequestContext>,
         IOpenIddictServerHandler<ValidatePushedAuthorizationRequestContext>,
-        IOpenIddictServerHandler<ValidateTokenRequestContext>
+        IOpenIddictServerHandler<ValidateTokenRequestContext>,
+        IOpenIddictServerHandler<ValidateDeviceAuthorizationRequestContext>
     {
         public static OpenIddictServerHandlerDescriptor AuthorizationDescriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateAuthorizationRequestContext>()
@@ -160,6 +161,24 @@ public static class AuthorizationDetails
                 .SetOrder(OpenIddictServerHandlers.Exchange.ValidateAuthentication.Descriptor.Order + 700)
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
+
+        // The device's verification page does not show authorization details: refused rather than dropped unseen.
+        public static OpenIddictServerHandlerDescriptor DeviceDescriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateDeviceAuthorizationRequestContext>()
+                .UseScopedHandler<Check>()
+                .SetOrder(int.MaxValue - 100_000)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public ValueTask HandleAsync(ValidateDeviceAuthorizationRequestContext context)
+        {
+            if (context.Request.GetParameter(Parameter) is not null)
+            {
+                context.Reject(InvalidAuthorizationDetails, "Authorization details are not taken in device authorization requests.");
+            }
+
+            return ValueTask.CompletedTask;
+        }
 
         public ValueTask HandleAsync(ValidateAuthorizationRequestContext context) => CheckAsync(context, context.ClientId ?? context.Request.ClientId);
 

@@ -196,6 +196,13 @@ public static class BackchannelAuthenticationEndpoints
             return Refuse(Errors.InvalidScope, $"The scopes asked for take more than {MaxScopeLength} characters; ask for fewer.");
         }
 
+        // The approval page does not show authorization details: refused, so that no client takes a token without them for a
+        // user's agreement to them.
+        if (form.Value(AuthorizationDetails.Parameter) is not null)
+        {
+            return Refuse(AuthorizationDetails.InvalidAuthorizationDetails, "Authorization details are not taken in back-channel authentication requests.");
+        }
+
         var hints = new[] { Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint }.Count(h => form.Value(h) is not null);
         if (hints != 1)
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -22,6 +23,8 @@ public static class SignedAuthenticationRequests
     [
         Parameters.Scope, Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint, "binding_message", "user_code",
         "requested_expiry", "client_notification_token", Parameters.AcrValues,
+        // Not taken (the approval page cannot show them), but read so that they are refused rather than dropped.
+        Protocol.AuthorizationDetails.Parameter,
     ];
 
     public static readonly string[] Algorithms = [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.RsaSsaPssSha256];
@@ -95,6 +98,11 @@ public static class SignedAuthenticationRequests
             else if (token.TryGetPayloadValue<long>(name, out var number))
             {
                 parameters[name] = number.ToString(CultureInfo.InvariantCulture);
+            }
+            else if (token.TryGetPayloadValue<JsonElement>(name, out var json))
+            {
+                // A JSON member (authorization_details) is present as its text, for the endpoint to judge.
+                parameters[name] = json.GetRawText();
             }
         }
 
