@@ -101,6 +101,59 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         suite.Logs.AssertNeverLogged(authReqId, setup.Email, refreshToken, access.EncodedToken);
     }
 
+    /// <summary>acr_values=2 (CIBA Core §7.1): the approval link signs a one-factor session in again with the second step, once.</summary>
+    [Fact]
+    public async Task AskingForTwoFactors_TheApprovalPageAsksForTheSecondStep_AndTheTokensSayAcr2()
+    {
+        var (setup, client) = await CallCentreAsync();
+        using var browser = await StepUpFlow.OneFactorSessionAsync(suite, setup);
+        var totp = await suite.EnrolTotpAsync(setup);
+        var authReqId = await StartAsync(setup, client, new() { ["acr_values"] = "2" });
+        var link = new Uri((await suite.AuditEntryAsync(setup, "ciba_authentication_requested")).GetProperty("metadata").GetProperty("approvalUrl").GetString()!).PathAndQuery;
+
+        using var opened = await browser.GetAsync(link);
+        var login = HostedFlow.LocalRedirect(opened);
+        Assert.NotNull(login);
+        Assert.Contains("/login?", login, StringComparison.Ordinal);
+        using var back = await browser.GetAsync(await StepUpFlow.SignInWithSecondStepAsync(browser, setup, login, totp));
+        var page = await back.Content.ReadAsStringAsync();
+        Assert.Contains("ciba_decision", page, StringComparison.Ordinal);
+        using (await DecideAsync(browser, page, accept: true))
+        {
+        }
+
+        using var granted = await PollAsync(setup, client, authReqId);
+        var tokens = await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+        Assert.Equal("2", new JsonWebToken(tokens.GetProperty("id_token").GetString()).GetClaim("acr").Value);
+    }
+
+    /// <summary>The levels are voluntary: a user without a second step signs in once and approves with acr 1; level 1 asks nothing.</summary>
+    [Fact]
+    public async Task AskingForTwoFactors_OfAUserWithoutASecondStep_SignsInOnce_AndAcr1IsIssued()
+    {
+        var (setup, client) = await CallCentreAsync();
+        using var browser = await StepUpFlow.OneFactorSessionAsync(suite, setup);
+        var authReqId = await StartAsync(setup, client, new() { ["acr_values"] = "2 1" });
+        var link = new Uri((await suite.AuditEntryAsync(setup, "ciba_authentication_requested")).GetProperty("metadata").GetProperty("approvalUrl").GetString()!).PathAndQuery;
+
+        using var opened = await browser.GetAsync(link);
+        using var password = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(opened)!, setup.Email, setup.Password);
+        using var back = await browser.GetAsync(HostedFlow.LocalRedirect(password)!);
+        var page = await back.Content.ReadAsStringAsync();
+        Assert.Contains("ciba_decision", page, StringComparison.Ordinal);
+        using (await DecideAsync(browser, page, accept: true))
+        {
+        }
+
+        using var granted = await PollAsync(setup, client, authReqId);
+        Assert.Equal("1", new JsonWebToken((await HttpAssert.JsonAsync(granted, HttpStatusCode.OK)).GetProperty("id_token").GetString()).GetClaim("acr").Value);
+
+        // Level one (or a level not ours) asks for no sign-in from a signed-in browser.
+        await StartAsync(setup, client, new() { ["acr_values"] = "1" });
+        using var plain = await browser.GetAsync($"/t/{setup.Tenant.Slug}/ciba");
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+    }
+
     /// <summary>As for codes and refresh tokens: a scope withdrawn from the client after the request is not issued from it.</summary>
     [Fact]
     public async Task ScopeDeletedBeforeTheRedemption_IsNotIssued()

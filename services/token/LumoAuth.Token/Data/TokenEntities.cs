@@ -211,6 +211,9 @@ public sealed class BackchannelAuthentication
 
     public string? Methods { get; set; }
 
+    /// <summary>The level of sign-in the request prefers (its <c>acr_values</c>, as <c>AuthenticationLevels</c> reads them); null for none.</summary>
+    public string? PreferredAcr { get; set; }
+
     /// <summary>Seconds the client must wait between polls; raised by five at each <c>slow_down</c>.</summary>
     public int IntervalSeconds { get; set; }
 

@@ -190,6 +190,11 @@ namespace LumoAuth.Token.Data.Migrations
                         .HasColumnType("character varying(200)")
                         .HasColumnName("methods");
 
+                    b.Property<string>("PreferredAcr")
+                        .HasMaxLength(8)
+                        .HasColumnType("character varying(8)")
+                        .HasColumnName("preferred_acr");
+
                     b.Property<string>("ProtectedPing")
                         .HasColumnType("text")
                         .HasColumnName("protected_ping");

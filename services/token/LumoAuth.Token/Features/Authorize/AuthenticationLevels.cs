@@ -43,8 +43,12 @@ public static class AuthenticationLevels
         var claims = ClaimsRequest.Of(request).Request;
         return claims.AcrValues is { } values
             ? new Requested(Known(values), claims.AcrEssential)
-            : new Requested(Known(request.AcrValues?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []), Essential: false);
+            : Voluntary(request.AcrValues);
     }
+
+    /// <summary>The levels of an <c>acr_values</c> parameter (voluntary, OIDC Core §3.1.2.1; CIBA Core §7.1 alike).</summary>
+    public static Requested Voluntary(string? acrValues) =>
+        new(Known(acrValues?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? []), Essential: false);
 
     private static string[] Known(IEnumerable<string> values) => [.. values.Where(value => Supported.Contains(value, StringComparer.Ordinal)).Distinct()];
 
@@ -52,8 +56,11 @@ public static class AuthenticationLevels
     /// <param name="Essential">Whether one of them must be met (voluntary levels are only tried for).</param>
     public readonly record struct Requested(IReadOnlyList<string> Levels, bool Essential)
     {
+        /// <summary>The level the request prefers most; null when it names none of ours.</summary>
+        public string? Preferred => Levels.Count > 0 ? Levels[0] : null;
+
         /// <summary>Whether the request prefers a sign-in of more than one factor.</summary>
-        public bool WantsSecondStep => Levels.Count > 0 && Levels[0] == UserClaims.MultiFactor;
+        public bool WantsSecondStep => Preferred == UserClaims.MultiFactor;
 
         /// <summary>Essential, yet none of the values is one of ours: no sign-in can meet it.</summary>
         public bool Unmeetable => Essential && Levels.Count == 0;

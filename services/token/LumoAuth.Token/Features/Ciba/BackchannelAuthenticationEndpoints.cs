@@ -12,6 +12,7 @@ using LumoAuth.Token.Data;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Extensions;
 using LumoAuth.Token.Keys;
+using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.DataProtection;
@@ -147,6 +148,7 @@ public static class BackchannelAuthenticationEndpoints
                 : PingProtector(services.Protection).Protect(JsonSerializer.Serialize(new PingSecrets(authReqId, request.NotificationToken))),
             Status = CibaDelivery.Statuses.Pending,
             IntervalSeconds = interval,
+            PreferredAcr = request.PreferredAcr,
             CreatedAt = now,
             ExpiresAt = now.AddSeconds(request.ExpirySeconds),
         };
@@ -169,7 +171,8 @@ public static class BackchannelAuthenticationEndpoints
         });
     }
 
-    private sealed record ValidRequest(IReadOnlyList<string> Scopes, string? BindingMessage, string? UserCode, int ExpirySeconds, string Mode, string? NotificationToken);
+    private sealed record ValidRequest(
+        IReadOnlyList<string> Scopes, string? BindingMessage, string? UserCode, int ExpirySeconds, string Mode, string? NotificationToken, string? PreferredAcr);
 
     private sealed record Validated(ValidRequest? Request, string? Error = null, string? Description = null);
 
@@ -234,7 +237,9 @@ public static class BackchannelAuthenticationEndpoints
             return Refuse(Errors.InvalidRequest, $"client_notification_token is required in ping mode (at most {MaxNotificationTokenLength} characters).");
         }
 
-        return new Validated(new ValidRequest(scopes, bindingMessage, userCode, expiry, mode, mode == CibaDelivery.Ping ? notificationToken : null));
+        // acr_values (CIBA Core §7.1): voluntary, as at the authorization endpoint; the approval page asks for the second step.
+        return new Validated(new ValidRequest(scopes, bindingMessage, userCode, expiry, mode, mode == CibaDelivery.Ping ? notificationToken : null,
+            AuthenticationLevels.Voluntary(form.Value(Parameters.AcrValues)).Preferred));
     }
 
     /// <summary>

@@ -67,7 +67,15 @@ public static class CibaApprovalEndpoints
     {
         var slug = services.Tenant.Slug;
         var session = await http.AuthenticateAsync(SessionCookie.Scheme);
-        if (!session.Succeeded || session.Principal is not { } user || !Guid.TryParse(user.GetClaim(Claims.Subject), out var userId))
+        var signedIn = session.Succeeded ? session.Principal : null;
+        if (!HttpMethods.IsPost(http.Request.Method) && await StepUpNeededAsync(http, services, signedIn))
+        {
+            // Once: the marker on the way back stops a user who has no second step from being sent round again.
+            var stepUp = PagePath(slug) + http.Request.QueryString.Add(AuthenticationLevels.SecondStepParameter, "1");
+            return Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", stepUp), permanent: false, preserveMethod: false);
+        }
+
+        if (signedIn is not { } user || !Guid.TryParse(user.GetClaim(Claims.Subject), out var userId))
         {
             var returnUrl = PagePath(slug) + http.Request.QueryString;
             return Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", returnUrl), permanent: false, preserveMethod: false);
@@ -90,6 +98,24 @@ public static class CibaApprovalEndpoints
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
         return await DecideAsync(http, services, user, userId, form);
+    }
+
+    /// <summary>
+    /// Whether the page is opened for one request that prefers a sign-in of two factors (its <c>acr_values</c>, CIBA Core
+    /// §7.1) from a browser whose session took fewer, or none, and the second step has not been asked for yet. The request
+    /// is looked up by its id alone: what it prefers is all that is learnt, and it is no secret.
+    /// </summary>
+    private static async Task<bool> StepUpNeededAsync(HttpContext http, ApprovalServices services, ClaimsPrincipal? session)
+    {
+        if (!Guid.TryParse(http.Request.Query[RequestField], out var id) || http.Request.Query.ContainsKey(AuthenticationLevels.SecondStepParameter)
+            || (session is not null && AuthenticationLevels.LevelOf(session) == UserClaims.MultiFactor))
+        {
+            return false;
+        }
+
+        var preferred = await services.Db.BackchannelAuthentications.AsNoTracking()
+            .Where(x => x.Id == id && x.Status == CibaDelivery.Statuses.Pending).Select(x => x.PreferredAcr).FirstOrDefaultAsync(http.RequestAborted);
+        return preferred == UserClaims.MultiFactor;
     }
 
     private static async Task<IResult> DecideAsync(HttpContext http, ApprovalServices services, ClaimsPrincipal user, Guid userId, IFormCollection form)
