@@ -136,7 +136,8 @@ public static class AuthorizeEndpoints
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
         // RFC 9396: checked by AuthorizationDetails.Check before this endpoint runs.
-        var details = AuthorizationDetails.Of(request, (await services.Clients.SettingsAsync(services.Tenant.Tenant!, request.ClientId, http.RequestAborted))?.AuthorizationDetailsTypes).Details;
+        var details = request.GetParameter(AuthorizationDetails.Parameter) is null ? null
+            : AuthorizationDetails.Of(request, (await services.Clients.SettingsAsync(services.Tenant.Tenant!, request.ClientId, http.RequestAborted))?.AuthorizationDetailsTypes).Details;
         if (await NamesAnotherUserAsync(http, services, request, userId))
         {
             // Without prompt=none the user may sign in as the user named.
