@@ -98,6 +98,67 @@ public sealed class StepUpTests(SuiteFixture suite)
         Assert.Equal("unmet_authentication_requirements", QueryHelpers.ParseQuery(back.Query)["error"].ToString());
     }
 
+    [Fact]
+    public async Task ABackchannelRequestForTwoFactors_ThroughTheGateway_HasItsApprovalLinkAskForTheSecondStep()
+    {
+        const string cibaGrant = "urn:openid:params:grant-type:ciba";
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"ida-{Guid.NewGuid():N}"[..12] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using var createdUser = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Ida" }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var userId = (await ApiAssert.OkAsync(createdUser, 201))["data"]!["id"]!.GetValue<string>();
+        using var begun = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users/{userId}/mfa/totp", configure: SuiteFixture.ApiKey(tenant.ApiKey));
+        var totp = new OtpNet.Totp(OtpNet.Base32Encoding.ToBytes((await ApiAssert.OkAsync(begun, 201))["data"]!["secret"]!.GetValue<string>()));
+        using (var confirmed = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users/{userId}/mfa/totp/confirm",
+                   new { code = totp.ComputeTotp(DateTime.UtcNow) }, SuiteFixture.ApiKey(tenant.ApiKey)))
+        {
+            Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
+        }
+
+        using var createdClient = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
+            new { name = "Help desk", applicationType = "web", grantTypes = new[] { cibaGrant }, allowedScopes = new[] { "openid" } }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(createdClient, 201))["data"]!;
+        var basic = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{client["clientId"]!.GetValue<string>()}:{client["secret"]!.GetValue<string>()}")));
+        async Task<HttpResponseMessage> PostAsync(string path, Dictionary<string, string> form)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{path}") { Content = new FormUrlEncodedContent(form) };
+            request.Headers.Authorization = basic;
+            return await suite.Gateway.SendAsync(request);
+        }
+
+        using var started = await PostAsync("oauth/bc-authorize", new() { ["scope"] = "openid", ["login_hint"] = email, ["acr_values"] = "2" });
+        var authReqId = (await ApiAssert.OkAsync(started))["auth_req_id"]!.GetValue<string>();
+
+        // The link the tenant's notification channel gets (the audit entry, over RabbitMQ).
+        string? link = null;
+        for (var attempt = 0; attempt < 150 && link is null; attempt++)
+        {
+            using var audit = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/audit-logs?action=ciba_authentication_requested", configure: SuiteFixture.ApiKey(tenant.ApiKey));
+            link = (await ApiAssert.OkAsync(audit))["data"]!.AsArray().FirstOrDefault()?["metadata"]?["approvalUrl"]?.GetValue<string>();
+            if (link is null)
+            {
+                await Task.Delay(200);
+            }
+        }
+
+        Assert.NotNull(link);
+        using var browser = suite.Browser();
+        using var toLogin = await browser.GetAsync(new Uri(link).PathAndQuery);
+        var loginPage = await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString);
+        using var withPassword = await SubmitAsync(browser, loginPage, new() { ["email"] = email, ["password"] = password });
+        var secondStep = await withPassword.Content.ReadAsStringAsync();
+        Assert.Contains("name=\"totp\"", secondStep, StringComparison.Ordinal);
+        using var coded = await SubmitAsync(browser, secondStep, new() { ["totp"] = totp.ComputeTotp(DateTime.UtcNow.AddSeconds(30)) });
+        var approval = await browser.GetStringAsync(coded.Headers.Location!.OriginalString);
+        using var approved = await SubmitAsync(browser, approval, new() { ["ciba_decision"] = "accept" });
+        Assert.Contains("approved", await approved.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var redeemed = await PostAsync("oauth/token", new() { ["grant_type"] = cibaGrant, ["auth_req_id"] = authReqId });
+        var idToken = new JsonWebToken((await ApiAssert.OkAsync(redeemed))["id_token"]!.GetValue<string>());
+        Assert.Equal("2", idToken.GetClaim("acr").Value);
+    }
+
     /// <summary>An authorization request through the gateway; <paramref name="signIn"/> walks the login page it is sent to. The code, verifier and where the browser went back to.</summary>
     private static async Task<(string? Code, string Verifier, Uri Back)> AuthorizeAsync(
         HttpClient browser, TestTenant tenant, string clientId, Dictionary<string, string?>? extra, Func<string, Task<Uri>> signIn)
