@@ -178,13 +178,20 @@ public sealed class RichAuthorizationRequestTests(TokenSuite suite) : IClassFixt
     }
 
     [Fact]
-    public async Task AClientWithoutTypes_MayAskForNone_AndAnotherTenantsTypesDoNotCount()
+    public async Task AClientWithoutTypes_MayAskForNone_AndAnotherTenantsTypesDoNotCount_InRequestsOrDiscovery()
     {
         var plain = await suite.SetUpAsync(BankClient());
-        await suite.SetUpAsync(BankClient("payment_initiation"));
+        var bank = await suite.SetUpAsync(BankClient("payment_initiation", "account_information"));
 
         using var machine = await TokenAsync(plain, new() { ["grant_type"] = "client_credentials", ["authorization_details"] = Json(Payment) });
         Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(machine, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+
+        // Discovery lists the types of the tenant's own clients (RFC 9396 §10), and leaves the list out when there are none.
+        using var http = suite.Token.CreateClient();
+        var plainMetadata = await http.GetFromJsonAsync<JsonElement>(plain.Issuer + "/.well-known/openid-configuration");
+        Assert.False(plainMetadata.TryGetProperty("authorization_details_types_supported", out _));
+        var bankMetadata = await http.GetFromJsonAsync<JsonElement>(bank.Issuer + "/.well-known/oauth-authorization-server");
+        Assert.Equal(["account_information", "payment_initiation"], bankMetadata.GetProperty("authorization_details_types_supported").EnumerateArray().Select(t => t.GetString()));
     }
 
     [Fact]

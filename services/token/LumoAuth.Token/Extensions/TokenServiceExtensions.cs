@@ -282,7 +282,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(AuthorizationDetails.Check.TokenDescriptor)
                     .AddEventHandler(AuthorizationDetails.Check.DeviceDescriptor)
                     .AddEventHandler(AuthorizationDetails.InTokenResponses.Descriptor)
-                    .AddEventHandler(AuthorizationDetails.InIntrospection.Descriptor);
+                    .AddEventHandler(AuthorizationDetails.InIntrospection.Descriptor)
+                    .AddEventHandler(AuthorizationDetails.Advertise.Descriptor);
                 // FAPI 2.0 Message Signing: signed requests (RFC 9101, JAR) and signed responses (JARM), for any client
                 // that uses them, required of clients on the fapi2_advanced profile.
                 server.AddEventHandler(SignedRequestObjects.Unpack.AuthorizationDescriptor)

@@ -2,7 +2,10 @@ using System.Security.Claims;
 using System.Text.Json;
 using LumoAuth.Contracts.Tokens;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Clients;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.IdentityModel.JsonWebTokens;
 using OpenIddict.Abstractions;
 using OpenIddict.Server;
@@ -269,6 +272,54 @@ public static class AuthorizationDetails
             }
 
             return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>
+    /// Discovery (RFC 9396 §10): the types the tenant's clients are registered for, read from its clients at most once a
+    /// minute (a type registered or dropped shows within that minute). Left out while there are none (OpenIddict writes no
+    /// empty array).
+    /// </summary>
+    public sealed class Advertise(TenantContext tenant, TokenDbContext db, IMemoryCache cache) : IOpenIddictServerHandler<HandleConfigurationRequestContext>
+    {
+        private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(1);
+
+        public static OpenIddictServerHandlerDescriptor Descriptor { get; }
+            = OpenIddictServerHandlerDescriptor.CreateBuilder<HandleConfigurationRequestContext>()
+                .UseScopedHandler<Advertise>()
+                .SetOrder(OpenIddictServerHandlers.Discovery.AttachAdditionalMetadata.Descriptor.Order + 1)
+                .SetType(OpenIddictServerHandlerType.Custom)
+                .Build();
+
+        public async ValueTask HandleAsync(HandleConfigurationRequestContext context)
+        {
+            if (!tenant.HasTenant)
+            {
+                return;
+            }
+
+            var key = (typeof(Advertise), tenant.TenantId);
+            if (!cache.TryGetValue(key, out string[]? types))
+            {
+                // The tenant's clients only (the query filter), and of those only the ones whose settings name types.
+                var settings = await db.Applications.AsNoTracking()
+                    .Where(a => a.Properties != null && a.Properties.Contains(TypesProperty))
+                    .Select(a => a.Properties!).ToListAsync(context.CancellationToken);
+                types = [.. settings.SelectMany(TypesIn).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+                cache.Set(key, types, Lifetime);
+            }
+
+            context.Metadata["authorization_details_types_supported"] = JsonSerializer.SerializeToElement(types);
+        }
+
+        private const string TypesProperty = "\"" + ClientMapping.AuthorizationDetailsTypesProperty + "\"";
+
+        private static IEnumerable<string> TypesIn(string properties)
+        {
+            using var document = JsonDocument.Parse(properties);
+            return document.RootElement.TryGetProperty(ClientMapping.AuthorizationDetailsTypesProperty, out var list) && list.ValueKind == JsonValueKind.Array
+                ? [.. list.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => t.GetString()!)]
+                : [];
         }
     }
 }

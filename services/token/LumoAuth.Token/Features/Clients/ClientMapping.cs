@@ -215,8 +215,8 @@ public static class ClientMapping
     // The document listing a pairwise client's redirect URIs, whose host is its sector (OIDC Core §8.1).
     private const string SectorIdentifierUriProperty = "sector_identifier_uri";
 
-    // The RFC 9396 authorization details types the client may ask for (§10).
-    private const string AuthorizationDetailsTypesProperty = "authorization_details_types";
+    /// <summary>The RFC 9396 authorization details types the client may ask for (§10), which discovery also lists.</summary>
+    public const string AuthorizationDetailsTypesProperty = "authorization_details_types";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";
