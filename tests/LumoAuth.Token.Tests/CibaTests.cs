@@ -541,6 +541,11 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         await Refused(new() { ["request"] = Signed(new { scope = "openid", login_hint = setup.Email }, audience: "https://elsewhere.example.com") });
         await Refused(new() { ["request"] = Signed(new { scope = "openid", login_hint = setup.Email }, lifetime: TimeSpan.FromHours(2)) });
         await Refused(new() { ["request_uri"] = "urn:example:request" });
+
+        // Authorization details inside a signed request are judged as beside one: this client is registered for no type.
+        var withDetails = Signed(new { scope = "openid", login_hint = setup.Email, authorization_details = new[] { new { type = "payment_initiation" } } });
+        using var detailed = await BackchannelAsync(setup, client, new() { ["request"] = withDetails });
+        await HttpAssert.OAuthErrorAsync(detailed, HttpStatusCode.BadRequest, "invalid_authorization_details");
     }
 
     [Fact]

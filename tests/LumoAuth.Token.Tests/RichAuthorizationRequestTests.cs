@@ -219,23 +219,43 @@ public sealed class RichAuthorizationRequestTests(TokenSuite suite) : IClassFixt
     }
 
     [Fact]
-    public async Task TheDeviceAndBackChannelFlows_WhosePagesCannotShowDetails_RefuseThem()
+    public async Task TheDeviceFlow_RefusesDetails_WhileABackChannelApprovalShowsAndCarriesThem()
     {
+        const string cibaGrant = "urn:openid:params:grant-type:ciba";
         var setup = await suite.SetUpAsync();
         var created = await suite.CreateClientAsync(setup, new
         {
             name = "TV and call centre", applicationType = "web", allowedScopes = new[] { "openid", "profile" },
-            grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code", "urn:openid:params:grant-type:ciba" },
+            grantTypes = new[] { "urn:ietf:params:oauth:grant-type:device_code", cibaGrant },
             authorizationDetailsTypes = new[] { "account_information" },
         });
         var client = (created.GetProperty("clientId").GetString()!, created.GetProperty("secret").GetString()!);
 
+        // The device's verification page cannot show them: refused rather than dropped unseen.
         using var device = await suite.PostFormAsync(setup.Issuer + "/oauth/device_authorization",
             new Dictionary<string, string> { ["scope"] = "openid", ["authorization_details"] = Json(Accounts) }, client);
         Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(device, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
-        using var backchannel = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize",
+
+        using var foreign = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize",
+            new Dictionary<string, string> { ["scope"] = "openid", ["login_hint"] = setup.Email, ["authorization_details"] = Json(Payment) }, client);
+        Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(foreign, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+
+        using var started = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize",
             new Dictionary<string, string> { ["scope"] = "openid", ["login_hint"] = setup.Email, ["authorization_details"] = Json(Accounts) }, client);
-        Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(backchannel, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+        var authReqId = (await HttpAssert.JsonAsync(started, HttpStatusCode.OK)).GetProperty("auth_req_id").GetString()!;
+        using var browser = suite.Browser();
+        var page = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+        Assert.Contains("account_information", page, StringComparison.Ordinal);
+        Assert.Contains("list_accounts, read_balances", page, StringComparison.Ordinal);
+        Assert.Contains("acc-42", page, StringComparison.Ordinal);
+        using (await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(page, "ciba_decision"), new() { ["ciba_decision"] = "accept" }))
+        {
+        }
+
+        using var granted = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string> { ["grant_type"] = cibaGrant, ["auth_req_id"] = authReqId }, client);
+        var tokens = await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+        AssertSame(Json(Accounts), tokens.GetProperty("authorization_details"));
+        AssertSame(Json(Accounts), DetailsIn(tokens.GetProperty("access_token").GetString()!));
     }
 
     [Fact]

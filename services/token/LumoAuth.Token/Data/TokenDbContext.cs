@@ -203,6 +203,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(x => x.AuthTime).HasColumnName("auth_time").HasMaxLength(20);
             e.Property(x => x.Methods).HasColumnName("methods").HasMaxLength(200);
             e.Property(x => x.PreferredAcr).HasColumnName("preferred_acr").HasMaxLength(8);
+            e.Property(x => x.AuthorizationDetails).HasColumnName("authorization_details");
             e.Property(x => x.IntervalSeconds).HasColumnName("interval_seconds");
             e.Property(x => x.CreatedAt).HasColumnName("created_at");
             e.Property(x => x.ExpiresAt).HasColumnName("expires_at");

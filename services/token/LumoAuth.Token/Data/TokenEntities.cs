@@ -214,6 +214,9 @@ public sealed class BackchannelAuthentication
     /// <summary>The level of sign-in the request prefers (its <c>acr_values</c>, as <c>AuthenticationLevels</c> reads them); null for none.</summary>
     public string? PreferredAcr { get; set; }
 
+    /// <summary>The request's RFC 9396 authorization details (a JSON array), shown on the approval page and carried by its tokens.</summary>
+    public string? AuthorizationDetails { get; set; }
+
     /// <summary>Seconds the client must wait between polls; raised by five at each <c>slow_down</c>.</summary>
     public int IntervalSeconds { get; set; }
 

@@ -4,6 +4,7 @@ using LumoAuth.Contracts.Tokens;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Login;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -60,6 +61,47 @@ public static class AuthorizationDetails
         }
 
         return (details, null);
+    }
+
+    /// <summary>The same, for details sent as JSON text outside OpenIddict's requests (CIBA's back channel).</summary>
+    public static (JsonElement? Details, string? Problem) Of(string json, IReadOnlyList<string>? allowedTypes)
+    {
+        var request = new OpenIddictRequest();
+        request.SetParameter(Parameter, json);
+        return Of(request, allowedTypes);
+    }
+
+    /// <summary>
+    /// What a page that asks the user (consent, CIBA approval) shows of the details: each object's type, then every other
+    /// member as sent (the common fields, the amount, the creditor…).
+    /// </summary>
+    public static string Html(JsonElement? details)
+    {
+        if (details is not { } array)
+        {
+            return string.Empty;
+        }
+
+        static string Text(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
+        var items = array.EnumerateArray().Select(item =>
+        {
+            var fields = item.EnumerateObject().Where(f => f.Name != "type")
+                .Select(f => $"<li>{HostedPage.Encode(f.Name)}: {HostedPage.Encode(f.Value.ValueKind == JsonValueKind.Array ? string.Join(", ", f.Value.EnumerateArray().Select(Text)) : Text(f.Value))}</li>");
+            return $"<li><strong>{HostedPage.Encode(item.GetProperty("type").GetString())}</strong><ul>{string.Concat(fields)}</ul></li>";
+        });
+        return $"<p>and, in particular:</p><ul class=\"authorization-details\">{string.Concat(items)}</ul>";
+    }
+
+    /// <summary>Authorization details kept as JSON text (a CIBA request's row); null for none.</summary>
+    public static JsonElement? Parse(string? json)
+    {
+        if (json is null)
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.Clone();
     }
 
     /// <summary>Puts <paramref name="details"/> on a grant's or token's principal, for its access tokens (and its codes and refresh tokens, which keep every claim).</summary>

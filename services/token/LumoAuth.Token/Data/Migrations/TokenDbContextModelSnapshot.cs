@@ -139,6 +139,10 @@ namespace LumoAuth.Token.Data.Migrations
                         .HasColumnType("character varying(20)")
                         .HasColumnName("auth_time");
 
+                    b.Property<string>("AuthorizationDetails")
+                        .HasColumnType("text")
+                        .HasColumnName("authorization_details");
+
                     b.Property<string>("AuthorizationId")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")

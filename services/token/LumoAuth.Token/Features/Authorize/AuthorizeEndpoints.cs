@@ -392,30 +392,12 @@ public static class AuthorizeEndpoints
             : $"<strong>{HostedPage.Encode(clientName)}</strong>";
         var body =
             (logo is null ? string.Empty : $"<p><img class=\"client-logo\" src=\"{HostedPage.Encode(logo.AbsoluteUri)}\" alt=\"\" height=\"48\"></p>") +
-            $"<p>{name} asks to:</p><ul>{list}</ul>" + apis + Described(details) + Terms(links) + DescribedBy(request) +
+            $"<p>{name} asks to:</p><ul>{list}</ul>" + apis + AuthorizationDetails.Html(details) + Terms(links) + DescribedBy(request) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
         return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri, image: logo);
-    }
-
-    // Each authorization details object (RFC 9396 §3): its type, the common fields, then whatever else it says, as sent.
-    private static string Described(JsonElement? details)
-    {
-        if (details is not { } array)
-        {
-            return string.Empty;
-        }
-
-        static string Text(JsonElement value) => value.ValueKind == JsonValueKind.String ? value.GetString()! : value.GetRawText();
-        var items = array.EnumerateArray().Select(item =>
-        {
-            var fields = item.EnumerateObject().Where(f => f.Name != "type")
-                .Select(f => $"<li>{HostedPage.Encode(f.Name)}: {HostedPage.Encode(f.Value.ValueKind == JsonValueKind.Array ? string.Join(", ", f.Value.EnumerateArray().Select(Text)) : Text(f.Value))}</li>");
-            return $"<li><strong>{HostedPage.Encode(item.GetProperty("type").GetString())}</strong><ul>{string.Concat(fields)}</ul></li>";
-        });
-        return $"<p>and, in particular:</p><ul class=\"authorization-details\">{string.Concat(items)}</ul>";
     }
 
     // The client's privacy policy and terms, where it registered them.

@@ -107,7 +107,7 @@ public static class BackchannelAuthenticationEndpoints
             return ProtocolErrors.Json(failed, why, failed == Errors.TemporarilyUnavailable ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status400BadRequest);
         }
 
-        var (request, error, description) = Validate(parameters, settings.Scopes, settings.BackchannelTokenDeliveryMode ?? CibaDelivery.Poll);
+        var (request, error, description) = Validate(parameters, settings.Scopes, settings.AuthorizationDetailsTypes, settings.BackchannelTokenDeliveryMode ?? CibaDelivery.Poll);
         if (request is null)
         {
             return ProtocolErrors.Json(error!, description!);
@@ -149,6 +149,7 @@ public static class BackchannelAuthenticationEndpoints
             Status = CibaDelivery.Statuses.Pending,
             IntervalSeconds = interval,
             PreferredAcr = request.PreferredAcr,
+            AuthorizationDetails = request.AuthorizationDetails,
             CreatedAt = now,
             ExpiresAt = now.AddSeconds(request.ExpirySeconds),
         };
@@ -172,14 +173,15 @@ public static class BackchannelAuthenticationEndpoints
     }
 
     private sealed record ValidRequest(
-        IReadOnlyList<string> Scopes, string? BindingMessage, string? UserCode, int ExpirySeconds, string Mode, string? NotificationToken, string? PreferredAcr);
+        IReadOnlyList<string> Scopes, string? BindingMessage, string? UserCode, int ExpirySeconds, string Mode, string? NotificationToken, string? PreferredAcr,
+        string? AuthorizationDetails);
 
     private sealed record Validated(ValidRequest? Request, string? Error = null, string? Description = null);
 
     private static Validated Refuse(string error, string description) => new(null, error, description);
 
     /// <summary>The request's own parameters (CIBA Core §7.1), or the error to answer.</summary>
-    private static Validated Validate(IReadOnlyDictionary<string, string> form, IReadOnlyList<string> allowedScopes, string mode)
+    private static Validated Validate(IReadOnlyDictionary<string, string> form, IReadOnlyList<string> allowedScopes, IReadOnlyList<string>? detailsTypes, string mode)
     {
         var requested = (form.Value(Parameters.Scope) ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (requested.Length == 0)
@@ -199,11 +201,13 @@ public static class BackchannelAuthenticationEndpoints
             return Refuse(Errors.InvalidScope, $"The scopes asked for take more than {MaxScopeLength} characters; ask for fewer.");
         }
 
-        // The approval page does not show authorization details: refused, so that no client takes a token without them for a
-        // user's agreement to them.
-        if (form.Value(AuthorizationDetails.Parameter) is not null)
+        // RFC 9396 (FAPI-CIBA's payments): the approval page shows them, and the approval's tokens carry them.
+        var (details, detailsProblem) = form.Value(AuthorizationDetails.Parameter) is { } detailsText
+            ? AuthorizationDetails.Of(detailsText, detailsTypes)
+            : (null, null);
+        if (detailsProblem is not null)
         {
-            return Refuse(AuthorizationDetails.InvalidAuthorizationDetails, "Authorization details are not taken in back-channel authentication requests.");
+            return Refuse(AuthorizationDetails.InvalidAuthorizationDetails, detailsProblem);
         }
 
         var hints = new[] { Parameters.LoginHint, "login_hint_token", Parameters.IdTokenHint }.Count(h => form.Value(h) is not null);
@@ -239,7 +243,7 @@ public static class BackchannelAuthenticationEndpoints
 
         // acr_values (CIBA Core §7.1): voluntary, as at the authorization endpoint; the approval page asks for the second step.
         return new Validated(new ValidRequest(scopes, bindingMessage, userCode, expiry, mode, mode == CibaDelivery.Ping ? notificationToken : null,
-            AuthenticationLevels.Voluntary(form.Value(Parameters.AcrValues)).Preferred));
+            AuthenticationLevels.Voluntary(form.Value(Parameters.AcrValues)).Preferred, details?.GetRawText()));
     }
 
     /// <summary>

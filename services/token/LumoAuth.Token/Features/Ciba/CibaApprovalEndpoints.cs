@@ -250,7 +250,7 @@ public static class CibaApprovalEndpoints
                 body.Append("<li>").Append(HostedPage.Encode(scope)).Append("</li>");
             }
 
-            body.Append("</ul>");
+            body.Append("</ul>").Append(AuthorizationDetails.Html(AuthorizationDetails.Parse(request.AuthorizationDetails)));
             if (request.BindingMessage is not null)
             {
                 body.Append("<p>Only approve if the screen you are using shows: <strong class=\"binding-message\">")

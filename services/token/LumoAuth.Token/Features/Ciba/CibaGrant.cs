@@ -91,6 +91,9 @@ public static class CibaGrant
             return ProtocolErrors.Forbid(Errors.InvalidGrant, "The user can no longer sign in.");
         }
 
+        // What the user approved (RFC 9396): the grant's access tokens carry it, and its refresh tokens keep it.
+        AuthorizationDetails.Attach(identity, AuthorizationDetails.Parse(pending.AuthorizationDetails));
+
         // Approved: redeemed exactly once, even by two concurrent polls (Status is a concurrency token; the row stays locked
         // until the commit, so the other poll waits and then finds it used). The redemption and the tokens OpenIddict stores
         // for it commit together: a failure in between leaves the request approved, and the client polls again.

@@ -1,0 +1,28 @@
+﻿using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace LumoAuth.Token.Data.Migrations
+{
+    /// <inheritdoc />
+    public partial class CibaAuthorizationDetails : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.AddColumn<string>(
+                name: "authorization_details",
+                table: "backchannel_authentications",
+                type: "text",
+                nullable: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.DropColumn(
+                name: "authorization_details",
+                table: "backchannel_authentications");
+        }
+    }
+}
