@@ -775,18 +775,8 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             Assert.Equal("user", (await ApiAssert.OkAsync(user, 201))["data"]!["roles"]!.AsArray().Single()!["slug"]!.GetValue<string>());
         }
 
-        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
-            new { name = "Help desk", applicationType = "web", grantTypes = new[] { cibaGrant }, allowedScopes = new[] { "openid", "profile" } },
-            SuiteFixture.ApiKey(tenant.ApiKey));
-        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
-        var basic = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{client["clientId"]!.GetValue<string>()}:{client["secret"]!.GetValue<string>()}")));
-        async Task<HttpResponseMessage> PostAsync(string path, Dictionary<string, string> form)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{path}") { Content = new FormUrlEncodedContent(form) };
-            request.Headers.Authorization = basic;
-            return await suite.Gateway.SendAsync(request);
-        }
+        var (client, PostAsync) = await suite.BasicClientAsync(tenant,
+            new { name = "Help desk", applicationType = "web", grantTypes = new[] { cibaGrant }, allowedScopes = new[] { "openid", "profile" } });
 
         using var started = await PostAsync("oauth/bc-authorize", new() { ["scope"] = "openid profile", ["login_hint"] = email, ["binding_message"] = "Ticket 93" });
         var authReqId = (await ApiAssert.OkAsync(started))["auth_req_id"]!.GetValue<string>();

@@ -115,17 +115,8 @@ public sealed class StepUpTests(SuiteFixture suite)
             Assert.True(confirmed.IsSuccessStatusCode, await confirmed.Content.ReadAsStringAsync());
         }
 
-        using var createdClient = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients",
-            new { name = "Help desk", applicationType = "web", grantTypes = new[] { cibaGrant }, allowedScopes = new[] { "openid" } }, SuiteFixture.ApiKey(tenant.ApiKey));
-        var client = (await ApiAssert.OkAsync(createdClient, 201))["data"]!;
-        var basic = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{client["clientId"]!.GetValue<string>()}:{client["secret"]!.GetValue<string>()}")));
-        async Task<HttpResponseMessage> PostAsync(string path, Dictionary<string, string> form)
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{path}") { Content = new FormUrlEncodedContent(form) };
-            request.Headers.Authorization = basic;
-            return await suite.Gateway.SendAsync(request);
-        }
+        var (_, PostAsync) = await suite.BasicClientAsync(tenant,
+            new { name = "Help desk", applicationType = "web", grantTypes = new[] { cibaGrant }, allowedScopes = new[] { "openid" } });
 
         using var started = await PostAsync("oauth/bc-authorize", new() { ["scope"] = "openid", ["login_hint"] = email, ["acr_values"] = "2" });
         var authReqId = (await ApiAssert.OkAsync(started))["auth_req_id"]!.GetValue<string>();

@@ -274,6 +274,26 @@ public sealed class SuiteFixture : IAsyncLifetime
         return (clientId, secret, JsonNode.Parse(body)!["access_token"]!.GetValue<string>());
     }
 
+    /// <summary>
+    /// A confidential client of the tenant made from <paramref name="body"/> (its Admin API data, secret included), and a way
+    /// to post forms through the gateway as it (HTTP Basic), as a back-channel client does.
+    /// </summary>
+    public async Task<(JsonNode Client, Func<string, Dictionary<string, string>, Task<HttpResponseMessage>> PostAsync)> BasicClientAsync(TestTenant tenant, object body)
+    {
+        using var created = await SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", body, ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var basic = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"{client["clientId"]!.GetValue<string>()}:{client["secret"]!.GetValue<string>()}")));
+        async Task<HttpResponseMessage> PostAsync(string path, Dictionary<string, string> form)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"{tenant.Api}/{path}") { Content = new FormUrlEncodedContent(form) };
+            request.Headers.Authorization = basic;
+            return await Gateway.SendAsync(request);
+        }
+
+        return (client, PostAsync);
+    }
+
     private string TrustBundle()
     {
         const string system = "/etc/ssl/certs/ca-certificates.crt";
