@@ -63,6 +63,9 @@ public static class AuthorizationDetails
         return (details, null);
     }
 
+    /// <summary>The request's details once <see cref="Check"/> has let the request through (no second look at the client); null for none.</summary>
+    public static JsonElement? Checked(OpenIddictRequest request) => JsonParameters.Read(request, Parameter, AuthorizationDetailsShape.MaxJsonLength).Value;
+
     /// <summary>The same, for details sent as JSON text outside OpenIddict's requests (CIBA's back channel).</summary>
     public static (JsonElement? Details, string? Problem) Of(string json, IReadOnlyList<string>? allowedTypes)
     {
@@ -150,7 +153,7 @@ public static class AuthorizationDetails
         }
 
         Put(identity, GrantClaim, granted);
-        Attach(identity, request.GetParameter(Parameter) is null ? granted : JsonParameters.Read(request, Parameter, AuthorizationDetailsShape.MaxJsonLength).Value);
+        Attach(identity, request.GetParameter(Parameter) is null ? granted : Checked(request));
     }
 
     // A principal read back from a token holds the array's objects one claim each; one made here holds the array whole.

@@ -135,9 +135,8 @@ public static class AuthorizeEndpoints
         }
 
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
-        // RFC 9396: checked by AuthorizationDetails.Check before this endpoint runs.
-        var details = request.GetParameter(AuthorizationDetails.Parameter) is null ? null
-            : AuthorizationDetails.Of(request, (await services.Clients.SettingsAsync(services.Tenant.Tenant!, request.ClientId, http.RequestAborted))?.AuthorizationDetailsTypes).Details;
+        // RFC 9396: checked (shape and the client's types) by AuthorizationDetails.Check before this endpoint runs.
+        var details = AuthorizationDetails.Checked(request);
         if (await NamesAnotherUserAsync(http, services, request, userId))
         {
             // Without prompt=none the user may sign in as the user named.

@@ -4,7 +4,6 @@ using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
-using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Clients;
@@ -113,10 +112,7 @@ public static class TokenEndpoints
         identity.SetAudiences(issuer);
         identity.SetDestinations(static _ => [Destinations.AccessToken]);
         // RFC 9396 §6.1, checked by AuthorizationDetails.Check against the client's types.
-        if (request.GetParameter(AuthorizationDetails.Parameter) is not null && application is TokenApplication row)
-        {
-            AuthorizationDetails.Attach(identity, AuthorizationDetails.Of(request, ClientMapping.Read(row).AuthorizationDetailsTypes).Details);
-        }
+        AuthorizationDetails.Attach(identity, AuthorizationDetails.Checked(request));
 
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
