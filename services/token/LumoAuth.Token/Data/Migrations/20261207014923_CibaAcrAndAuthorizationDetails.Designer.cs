@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace LumoAuth.Token.Data.Migrations
 {
     [DbContext(typeof(TokenDbContext))]
-    [Migration("20261207010022_CibaPreferredAcr")]
-    partial class CibaPreferredAcr
+    [Migration("20261207014923_CibaAcrAndAuthorizationDetails")]
+    partial class CibaAcrAndAuthorizationDetails
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -141,6 +141,10 @@ namespace LumoAuth.Token.Data.Migrations
                         .HasMaxLength(20)
                         .HasColumnType("character varying(20)")
                         .HasColumnName("auth_time");
+
+                    b.Property<string>("AuthorizationDetails")
+                        .HasColumnType("text")
+                        .HasColumnName("authorization_details");
 
                     b.Property<string>("AuthorizationId")
                         .HasMaxLength(64)
