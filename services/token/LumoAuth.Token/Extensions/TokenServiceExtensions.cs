@@ -14,6 +14,7 @@ using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Ciba;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Device;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Logout;
 using LumoAuth.Token.Features.Registration;
@@ -221,7 +222,8 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
                 server.AddEventHandler(TenantSettingsInDiscovery.Descriptor)
                     .AddEventHandler(AdvertiseLogoutSupport.Descriptor)
-                    .AddEventHandler(CustomScopesInDiscovery.Descriptor);
+                    .AddEventHandler(CustomScopesInDiscovery.Descriptor)
+                    .AddEventHandler(UiLocalesInDiscovery.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);

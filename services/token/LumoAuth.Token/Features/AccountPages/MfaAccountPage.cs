@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Login;
@@ -172,12 +173,12 @@ public static class MfaAccountPage
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             "<p>Add this key to your authenticator app, then enter the code it shows.</p>" +
-            HostedPage.TotpKey(offer) +
+            HostedPage.TotpKey(PageText.Of(http), offer) +
             $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field("action", "confirm") +
             // The key goes back sealed (encrypted, for this user, ten minutes) to show it again after a wrong code.
             HostedPage.Field("offer", protector.Protect(JsonSerializer.Serialize(offer), OfferLifetime)) +
-            HostedPage.TotpCodeInput +
+            HostedPage.TotpCodeInput(PageText.Of(http)) +
             "<button type=\"submit\">Turn on two-step verification</button></form>";
         return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }

@@ -6,6 +6,7 @@ using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Registration;
@@ -60,10 +61,15 @@ public static class AuthorizeEndpoints
     public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
     {
         var request = http.GetOpenIddictServerRequest();
+        var t = PageText.Of(http);
         if (request is null || !services.Tenant.HasTenant)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The authorization request is not valid.");
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The authorization request is not valid."]);
         }
+
+        // OIDC Core §3.1.2.1: the pages of this sign-in speak the first of the client's ui_locales that we have.
+        PageLanguage.Prefer(http, request.UiLocales);
+        t = PageText.Of(http);
 
         var application = await services.Applications.FindByClientIdAsync(request.ClientId!, http.RequestAborted);
         if (application is null)

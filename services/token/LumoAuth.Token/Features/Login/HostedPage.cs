@@ -1,6 +1,6 @@
 using System.Text;
-using System.Text.Encodings.Web;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Localization;
 
 namespace LumoAuth.Token.Features.Login;
 
@@ -16,8 +16,9 @@ public static class HostedPage
         "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-left:1.2rem}" +
         ".brand{text-align:center;margin-bottom:1rem}.brand-name{font-weight:600;margin:.25rem 0}";
 
-    public static string Encode(string? value) => HtmlEncoder.Default.Encode(value ?? string.Empty);
+    public static string Encode(string? value) => PageText.Encode(value);
 
+    /// <param name="title">The page's heading, already in the page's language (<see cref="PageText"/>).</param>
     /// <param name="continuesTo">
     /// The client redirect URI the page's form may end up at: browsers apply <c>form-action</c> to every redirect
     /// after a form submission, so the client's origin must be allowed next to our own.
@@ -39,11 +40,13 @@ public static class HostedPage
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             var branding = await PageBranding.ForRequestAsync(httpContext);
+            var language = PageText.Of(httpContext).Language;
+            httpContext.Response.Headers.ContentLanguage = language;
             var images = image is null ? branding.LogoOrigin
                 : branding.LogoOrigin is { } logo && logo != PageBranding.OriginOf(image) ? $"{logo} {PageBranding.OriginOf(image)}" : PageBranding.OriginOf(image);
             ApplySecurityHeaders(httpContext.Response, continuesTo, images, frameSources, scripts);
             var html = new StringBuilder()
-                .Append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">")
+                .Append("<!DOCTYPE html><html lang=\"").Append(language).Append("\"><head><meta charset=\"utf-8\">")
                 .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
                 .Append("<title>").Append(Encode(title)).Append("</title><style>").Append(Css).Append(BrandCss(branding)).Append("</style></head><body>")
                 .Append(BrandHeader(branding))
@@ -81,15 +84,23 @@ public static class HostedPage
     }
 
     /// <summary>The page shown instead of redirecting when the request cannot be trusted to go back (RFC 9700 §4.1.1).</summary>
-    public static IResult Error(HttpContext http, string error, string description, int status = StatusCodes.Status400BadRequest) =>
-        Render(http, "Something went wrong",
+    /// <param name="description">What went wrong, already in the page's language.</param>
+    public static IResult Error(HttpContext http, string error, string description, int status = StatusCodes.Status400BadRequest)
+    {
+        var t = PageText.Of(http);
+        return Render(http, t["Something went wrong"],
             $"<p class=\"error\" role=\"alert\" data-error=\"{Encode(error)}\">{Encode(description)}</p>" +
-            "<p>Go back to the application and try again.</p>",
+            $"<p>{t.Html("Go back to the application and try again.")}</p>",
             status);
+    }
 
     /// <summary>A service the page needs is out for the moment: nothing was changed, and the same step works again later.</summary>
-    public static IResult Unavailable(HttpContext http, string what = "Sign-in") =>
-        Error(http, "temporarily_unavailable", $"{what} is unavailable right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+    /// <param name="what">What is out, already in the page's language; sign-in when not said.</param>
+    public static IResult Unavailable(HttpContext http, string? what = null)
+    {
+        var t = PageText.Of(http);
+        return Error(http, "temporarily_unavailable", t.Format("{0} is unavailable right now. Try again in a moment.", what ?? t["Sign-in"]), StatusCodes.Status503ServiceUnavailable);
+    }
 
     /// <param name="imageOrigin">The origins (space-separated CSP sources) of the page's only images: the tenant's logo, a client's.</param>
     public static void ApplySecurityHeaders(
@@ -120,22 +131,22 @@ public static class HostedPage
     }
 
     /// <summary>The second-factor field: a code from the authenticator app, or one of the user's backup codes.</summary>
-    public static readonly string SecondFactorInput = SecondFactorField("Code from your authenticator app, or a backup code");
+    public static string SecondFactorInput(PageText t) => SecondFactorField(t["Code from your authenticator app, or a backup code"]);
 
-    /// <summary>The second step's code field (TOTP, mailed code or backup code), under <paramref name="label"/>.</summary>
+    /// <summary>The second step's code field (TOTP, mailed code or backup code), under <paramref name="label"/> (already translated).</summary>
     public static string SecondFactorField(string label) =>
         $"<label for=\"totp\">{Encode(label)}</label>" +
         "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" " +
         "pattern=\"[0-9]{6,8}|[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}\" required>";
 
     /// <summary>A new TOTP secret as an enrolment shows it: the key to type and the link authenticator apps open.</summary>
-    public static string TotpKey(LumoAuth.Contracts.Internal.TotpEnrolmentOffer offer) =>
-        $"<p>Key: <code data-totp-secret>{Encode(offer.Secret)}</code></p>" +
-        $"<p><a href=\"{Encode(offer.OtpauthUri)}\">Open in your authenticator app</a></p>";
+    public static string TotpKey(PageText t, LumoAuth.Contracts.Internal.TotpEnrolmentOffer offer) =>
+        $"<p>{t.Html("Key: {0}", new Markup($"<code data-totp-secret>{Encode(offer.Secret)}</code>"))}</p>" +
+        $"<p>{t.Link("Open in your authenticator app", offer.OtpauthUri).Html}</p>";
 
     /// <summary>The first code of an enrolment (digits only: backup codes do not exist yet).</summary>
-    public const string TotpCodeInput =
-        "<label for=\"totp\">Code from your authenticator app</label>" +
+    public static string TotpCodeInput(PageText t) =>
+        $"<label for=\"totp\">{t.Html("Code from your authenticator app")}</label>" +
         "<input id=\"totp\" name=\"totp\" autocomplete=\"one-time-code\" inputmode=\"numeric\" pattern=\"[0-9]{6}\" required>";
 
     /// <summary>Backup codes, shown once.</summary>

@@ -4,6 +4,7 @@ using System.Threading.RateLimiting;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
 using Microsoft.AspNetCore.Antiforgery;
@@ -352,7 +353,7 @@ public static class LoginEndpoints
             (byEmail ? HostedPage.SecondFactorField("Code from the email, or a backup code")
                 : bySms ? HostedPage.SecondFactorField("Code from the text message, or a backup code")
                 : byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel)
-                : HostedPage.SecondFactorInput) +
+                : HostedPage.SecondFactorInput(PageText.Of(http))) +
             (rememberDays > 0
                 ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> Trust this browser for {rememberDays} days</label>"
                 : string.Empty) +
@@ -384,11 +385,11 @@ public static class LoginEndpoints
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             "<p>This organisation requires two-step verification. Add this key to your authenticator app, then enter the code it shows.</p>" +
-            HostedPage.TotpKey(offer) +
+            HostedPage.TotpKey(PageText.Of(http), offer) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime)) +
-            HostedPage.TotpCodeInput +
+            HostedPage.TotpCodeInput(PageText.Of(http)) +
             "<button type=\"submit\">Turn on two-step verification</button></form>";
         return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl));

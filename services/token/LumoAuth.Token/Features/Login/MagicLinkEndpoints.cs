@@ -2,6 +2,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
@@ -209,7 +210,7 @@ public static partial class MagicLinkEndpoints
             (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, returnUrl: null) : string.Empty) +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{VerifyPath}", token) +
             (needsCode
-                ? (byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel) : HostedPage.SecondFactorInput) +
+                ? (byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel) : HostedPage.SecondFactorInput(PageText.Of(http))) +
                   "<button type=\"submit\">Verify and sign in</button>"
                 : "<p>Continue to sign in with the link from your mail.</p><button type=\"submit\">Sign in</button>") +
             "</form>";

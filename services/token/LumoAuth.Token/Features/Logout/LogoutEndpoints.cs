@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore;
@@ -37,10 +38,15 @@ public static class LogoutEndpoints
         FederatedLogins federation)
     {
         var request = http.GetOpenIddictServerRequest();
+        var t = PageText.Of(http);
         if (request is null)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The logout request is not valid.");
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The logout request is not valid."]);
         }
+
+        // RP-Initiated Logout §2: the client may name the languages of the pages it sends the user through.
+        PageLanguage.Prefer(http, request.UiLocales);
+        t = PageText.Of(http);
 
         // OpenIddict has validated the hint when there is one; without it there is nobody it names.
         var hint = string.IsNullOrEmpty(request.IdTokenHint)

@@ -1,0 +1,144 @@
+using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Login;
+using LumoAuth.ServiceDefaults;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace LumoAuth.Token.Features.Localization;
+
+/// <summary>
+/// Which language a person reads the hosted pages in, first that we have of: the request's <c>ui_locales</c> (OIDC Core
+/// §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an application asked for earlier in this browser
+/// (a cookie on the tenant's paths, so the pages of one sign-in agree), the browser's <c>Accept-Language</c>, English.
+/// </summary>
+public static class PageLanguage
+{
+    public const string Default = "en";
+
+    /// <summary>Remembers an application's <c>ui_locales</c> for the rest of the sign-in; ends with the browser session.</summary>
+    public const string CookieName = "lumo_locale";
+
+    /// <summary>The languages the hosted pages are written in (discovery's <c>ui_locales_supported</c>).</summary>
+    public static IReadOnlyList<string> Supported => PageCatalogue.Languages;
+
+    public static string Negotiate(HttpContext http)
+    {
+        var query = http.Request.Query;
+        if (FirstSupported(query["ui_locales"]) is { } asked)
+        {
+            return asked;
+        }
+
+        if (query["returnUrl"].ToString() is { Length: > 0 } returnUrl && UiLocalesIn(returnUrl) is { } carried && FirstSupported(carried) is { } continued)
+        {
+            return continued;
+        }
+
+        if (http.Request.Cookies[CookieName] is { } remembered && Match(remembered) is { } kept)
+        {
+            return kept;
+        }
+
+        return FromBrowser(http.Request) ?? Default;
+    }
+
+    /// <summary>
+    /// An application's <c>ui_locales</c> (read from a validated request, pushed ones included): this request's pages use
+    /// the first we have, and the cookie keeps it for the sign-in's next pages. Nothing changes when none is ours.
+    /// </summary>
+    public static void Prefer(HttpContext http, string? uiLocales)
+    {
+        if (FirstSupported(uiLocales) is not { } language)
+        {
+            return;
+        }
+
+        http.Items[typeof(PageText)] = PageText.ForLanguage(language);
+        var tenant = http.RequestServices.GetRequiredService<TenantContext>();
+        if (tenant.HasTenant && http.Request.Cookies[CookieName] != language)
+        {
+            var lumo = http.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value;
+            http.Response.Cookies.Append(CookieName, language, new CookieOptions
+            {
+                Path = SessionCookie.PathFor(tenant.Slug),
+                HttpOnly = true,
+                SameSite = Microsoft.AspNetCore.Http.SameSiteMode.Lax,
+                Secure = http.Request.IsHttps || SessionCookie.SecurePolicyFor(lumo) == CookieSecurePolicy.Always,
+                IsEssential = true,
+            });
+        }
+    }
+
+    /// <summary>The first of space-separated language tags (BCP 47) that we have, by its primary language.</summary>
+    public static string? FirstSupported(string? tags)
+    {
+        if (string.IsNullOrWhiteSpace(tags) || tags.Length > 256)
+        {
+            return null;
+        }
+
+        foreach (var tag in tags.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (Match(tag) is { } language)
+            {
+                return language;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? Match(string tag)
+    {
+        var primary = tag.AsSpan();
+        var dash = primary.IndexOfAny('-', '_');
+        if (dash >= 0)
+        {
+            primary = primary[..dash];
+        }
+
+        foreach (var language in PageCatalogue.Languages)
+        {
+            if (primary.Equals(language, StringComparison.OrdinalIgnoreCase))
+            {
+                return language;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? UiLocalesIn(string returnUrl)
+    {
+        var question = returnUrl.IndexOf('?', StringComparison.Ordinal);
+        if (question < 0 || returnUrl.Length > 8192)
+        {
+            return null;
+        }
+
+        return Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(returnUrl[question..]).TryGetValue("ui_locales", out var values) ? values.ToString() : null;
+    }
+
+    // RFC 9110 §12.5.4: highest quality first; among equals, the order given. q=0 means "not this one".
+    private static string? FromBrowser(HttpRequest request)
+    {
+        if (!StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptLanguage, out var ranges))
+        {
+            return null;
+        }
+
+        string? best = null;
+        var bestQuality = 0.0;
+        foreach (var range in ranges)
+        {
+            var quality = range.Quality ?? 1.0;
+            if (quality > bestQuality && range.Value.Value is { } tag && Match(tag) is { } language)
+            {
+                best = language;
+                bestQuality = quality;
+            }
+        }
+
+        return best;
+    }
+}
