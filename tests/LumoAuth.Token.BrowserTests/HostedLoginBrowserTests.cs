@@ -1,3 +1,5 @@
+extern alias TokenService;
+
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Playwright;
@@ -23,37 +25,11 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
     [InlineData(false)]
     public async Task RelyingParty_SignsInWithCodeAndPkce_Consents_ReadsUserInfo_AndLogsOut(bool pushed)
     {
-        var tenant = await suite.Admin.CreateTenantAsync();
-        const string password = "Corr3ct-Horse-Battery!";
-        var email = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
-        var userId = await suite.Admin.CreateUserAsync(tenant, email, password, "Bob Browser");
-        var rpPort = LumoAuth.Testing.LoopbackApp.FreePort();
-        var rpBase = $"http://127.0.0.1:{rpPort}";
-        using var admin = suite.Public();
-        admin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
-        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
-        {
-            name = "Browser RP",
-            applicationType = "web",
-            redirectUris = new[] { RelyingParty.RedirectUri(rpBase) },
-            postLogoutRedirectUris = new[] { RelyingParty.PostLogoutRedirectUri(rpBase) },
-            grantTypes = new[] { "authorization_code" },
-            allowedScopes = new[] { "openid", "profile", "email" },
-            requiresPkce = true,
-        });
-        var client = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("data");
-        await using var rp = await RelyingParty.StartAsync(rpPort, $"{suite.GatewayBaseUrl}{tenant.Api}",
-            client.GetProperty("clientId").GetString()!, client.GetProperty("secret").GetString()!,
-            pushed ? Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Require
-                : Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Disable);
-
+        var (tenant, email, password, userId) = await TenantWithUserAsync();
+        await using var rp = await RelyingPartyAsync(tenant, pushed ? Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Require
+            : Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Disable);
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = Environment.GetEnvironmentVariable("LUMOAUTH_CHROMIUM") ?? "/usr/bin/chromium",
-            Headless = true,
-            Args = ChromiumFlags,
-        });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync();
 
         await page.GotoAsync(rp.BaseUrl + "/");
@@ -81,4 +57,73 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
         await page.GotoAsync(rp.BaseUrl + "/");
         Assert.StartsWith($"{suite.GatewayBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A browser whose language is German gets the hosted pages in German through the gateway, and the sign-in works
+    /// the same: the words change, not the forms.
+    /// </summary>
+    [Fact]
+    public async Task ABrowserInGerman_SignsInThroughGermanPages()
+    {
+        var (tenant, email, password, userId) = await TenantWithUserAsync();
+        await using var rp = await RelyingPartyAsync(tenant, Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior.Disable);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { Locale = "de-DE" });
+        var german = TokenService::LumoAuth.Token.Features.Localization.PageCatalogue.For("de");
+
+        await page.GotoAsync(rp.BaseUrl + "/");
+        Assert.StartsWith($"{suite.GatewayBaseUrl}/t/{tenant.Slug}/login", page.Url, StringComparison.Ordinal);
+        Assert.Equal("de", await page.GetAttributeAsync("html", "lang"));
+        Assert.Equal(german["Sign in"], (await page.InnerTextAsync("form button[type=submit]")).Trim());
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync("button[value=accept]");
+        Assert.Equal(german["Allow access?"], (await page.InnerTextAsync("h1")).Trim());
+        Assert.Equal(german["Allow"], (await page.InnerTextAsync("button[value=accept]")).Trim());
+        await page.ClickAsync("button[value=accept]");
+        await page.WaitForSelectorAsync("#who");
+
+        Assert.Equal($"{email}|{userId}|Bob Browser", await page.InnerTextAsync("#who"));
+    }
+
+    private async Task<(LumoAuth.Testing.TestTenant Tenant, string Email, string Password, Guid UserId)> TenantWithUserAsync()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        const string password = "Corr3ct-Horse-Battery!";
+        var email = $"bob-{Guid.NewGuid():N}"[..12] + "@example.com";
+        var userId = await suite.Admin.CreateUserAsync(tenant, email, password, "Bob Browser");
+        return (tenant, email, password, userId);
+    }
+
+    /// <summary>An ASP.NET Core OpenID Connect relying party on loopback, registered as a web client of the tenant.</summary>
+    private async Task<RelyingParty> RelyingPartyAsync(LumoAuth.Testing.TestTenant tenant, Microsoft.AspNetCore.Authentication.OpenIdConnect.PushedAuthorizationBehavior pushing)
+    {
+        var rpPort = LumoAuth.Testing.LoopbackApp.FreePort();
+        var rpBase = $"http://127.0.0.1:{rpPort}";
+        using var admin = suite.Public();
+        admin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/clients", new
+        {
+            name = "Browser RP",
+            applicationType = "web",
+            redirectUris = new[] { RelyingParty.RedirectUri(rpBase) },
+            postLogoutRedirectUris = new[] { RelyingParty.PostLogoutRedirectUri(rpBase) },
+            grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "profile", "email" },
+            requiresPkce = true,
+        });
+        var client = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("data");
+        return await RelyingParty.StartAsync(rpPort, $"{suite.GatewayBaseUrl}{tenant.Api}",
+            client.GetProperty("clientId").GetString()!, client.GetProperty("secret").GetString()!, pushing);
+    }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) =>
+        playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("LUMOAUTH_CHROMIUM") ?? "/usr/bin/chromium",
+            Headless = true,
+            Args = ChromiumFlags,
+        });
 }

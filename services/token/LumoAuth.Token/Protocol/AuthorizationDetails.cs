@@ -4,6 +4,7 @@ using LumoAuth.Contracts.Tokens;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Memory;
@@ -78,7 +79,7 @@ public static class AuthorizationDetails
     /// What a page that asks the user (consent, CIBA approval) shows of the details: each object's type, then every other
     /// member as sent (the common fields, the amount, the creditor…).
     /// </summary>
-    public static string Html(JsonElement? details)
+    public static string Html(PageText t, JsonElement? details)
     {
         if (details is not { } array)
         {
@@ -92,7 +93,7 @@ public static class AuthorizationDetails
                 .Select(f => $"<li>{HostedPage.Encode(f.Name)}: {HostedPage.Encode(f.Value.ValueKind == JsonValueKind.Array ? string.Join(", ", f.Value.EnumerateArray().Select(Text)) : Text(f.Value))}</li>");
             return $"<li><strong>{HostedPage.Encode(item.GetProperty("type").GetString())}</strong><ul>{string.Concat(fields)}</ul></li>";
         });
-        return $"<p>and, in particular:</p><ul class=\"authorization-details\">{string.Concat(items)}</ul>";
+        return $"<p>{t.Html("and, in particular:")}</p><ul class=\"authorization-details\">{string.Concat(items)}</ul>";
     }
 
     /// <summary>Authorization details kept as JSON text (a CIBA request's row); null for none.</summary>

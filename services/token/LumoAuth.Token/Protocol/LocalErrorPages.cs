@@ -1,3 +1,4 @@
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore;
 using OpenIddict.Server;
@@ -22,7 +23,8 @@ public abstract class LocalErrorPage<TContext> : IOpenIddictServerHandler<TConte
             .SetType(OpenIddictServerHandlerType.Custom)
             .Build();
 
-    protected abstract string FallbackDescription { get; }
+    /// <summary>The page's words when OpenIddict gives no description (its own stay English: they are the client's error_description).</summary>
+    protected abstract string FallbackDescription(PageText t);
 
     /// <summary>Where the response would go; an error with a destination is the client's to handle.</summary>
     protected abstract string? DestinationOf(TContext context);
@@ -38,7 +40,7 @@ public abstract class LocalErrorPage<TContext> : IOpenIddictServerHandler<TConte
             return;
         }
 
-        var page = HostedPage.Error(http, response.Error, response.ErrorDescription ?? FallbackDescription);
+        var page = HostedPage.Error(http, response.Error, response.ErrorDescription ?? FallbackDescription(PageText.Of(http)));
         await page.ExecuteAsync(http);
         context.HandleRequest();
     }
@@ -48,7 +50,7 @@ public sealed class AuthorizationErrorPage : LocalErrorPage<ApplyAuthorizationRe
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } = DescriptorFor<AuthorizationErrorPage>();
 
-    protected override string FallbackDescription => "The authorization request is not valid.";
+    protected override string FallbackDescription(PageText t) => t["The authorization request is not valid."];
 
     // Without a response mode (e.g. an unknown response_type) OpenIddict cannot redirect either: the user sees the page.
     protected override string? DestinationOf(ApplyAuthorizationResponseContext context) =>
@@ -61,7 +63,7 @@ public sealed class EndSessionErrorPage : LocalErrorPage<ApplyEndSessionResponse
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } = DescriptorFor<EndSessionErrorPage>();
 
-    protected override string FallbackDescription => "The logout request is not valid.";
+    protected override string FallbackDescription(PageText t) => t["The logout request is not valid."];
 
     protected override string? DestinationOf(ApplyEndSessionResponseContext context) => context.PostLogoutRedirectUri;
 
@@ -73,7 +75,7 @@ public sealed class EndUserVerificationErrorPage : LocalErrorPage<ApplyEndUserVe
 {
     public static OpenIddictServerHandlerDescriptor Descriptor { get; } = DescriptorFor<EndUserVerificationErrorPage>();
 
-    protected override string FallbackDescription => "The device verification request is not valid.";
+    protected override string FallbackDescription(PageText t) => t["The device verification request is not valid."];
 
     protected override string? DestinationOf(ApplyEndUserVerificationResponseContext context) => null;
 

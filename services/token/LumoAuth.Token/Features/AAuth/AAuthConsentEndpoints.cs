@@ -6,6 +6,7 @@ using System.Text;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -65,7 +66,8 @@ public static class AAuthConsentEndpoints
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired. Open the request again.");
+            var t = PageText.Of(http);
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The form expired. Open the request again."]);
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -114,18 +116,18 @@ public static class AAuthConsentEndpoints
             return ToSignIn(slug, PagePath(slug) + QueryString.Create(RequestField, requestId));
         }
 
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var who = user.GetClaim(Claims.Email) is { Length: > 0 } email ? email
             : user.GetClaim(Claims.Name) is { Length: > 0 } name ? name
-            : "your account";
+            : null;
         var body = new StringBuilder()
-            .Append("<p class=\"aauth-request\">").Append(HostedPage.Encode(view.AgentName)).Append(" wants to access ")
-            .Append(HostedPage.Encode(view.ResourceName)).Append(".</p>")
-            .Append("<dl><dt>Agent</dt><dd><code data-agent>").Append(HostedPage.Encode(view.AgentIdentifier)).Append("</code></dd>")
-            .Append("<dt>Resource</dt><dd><code data-resource>").Append(HostedPage.Encode(view.ResourceIdentifier)).Append("</code></dd></dl>");
+            .Append("<p class=\"aauth-request\">").Append(t.Html("{0} wants to access {1}.", view.AgentName, view.ResourceName)).Append("</p>")
+            .Append("<dl><dt>").Append(t.Html("Agent")).Append("</dt><dd><code data-agent>").Append(HostedPage.Encode(view.AgentIdentifier)).Append("</code></dd>")
+            .Append("<dt>").Append(t.Html("Resource")).Append("</dt><dd><code data-resource>").Append(HostedPage.Encode(view.ResourceIdentifier)).Append("</code></dd></dl>");
         if (view.Scopes is { Count: > 0 } scopes)
         {
-            body.Append("<p>It asks to:</p><ul data-scopes>");
+            body.Append("<p>").Append(t.Html("It asks to:")).Append("</p><ul data-scopes>");
             foreach (var scope in scopes)
             {
                 body.Append("<li>").Append(HostedPage.Encode(scope)).Append("</li>");
@@ -134,14 +136,14 @@ public static class AAuthConsentEndpoints
             body.Append("</ul>");
         }
 
-        body.Append("<p>Acting on behalf of ").Append(HostedPage.Encode(who)).Append(".</p>")
-            .Append("<p>This request expires at ").Append(view.ExpiresAt.UtcDateTime.ToString("HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)).Append(".</p>")
+        body.Append("<p>").Append(who is null ? t.Html("Acting on behalf of your account.") : t.Html("Acting on behalf of {0}.", who)).Append("</p>")
+            .Append("<p>").Append(t.Html("This request expires at {0}.", view.ExpiresAt.UtcDateTime.ToString("HH:mm:ss 'UTC'", CultureInfo.InvariantCulture))).Append("</p>")
             .Append("<form method=\"post\" action=\"").Append(HostedPage.Encode(PagePath(slug))).Append("\">")
             .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!))
             .Append(HostedPage.Field(RequestField, requestId))
-            .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">Allow</button> ")
-            .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\">Deny</button></form>");
-        return HostedPage.Render(http, "Allow access?", body.ToString(), continuesTo: view.RedirectUri);
+            .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">").Append(t.Html("Allow")).Append("</button> ")
+            .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\">").Append(t.Html("Deny")).Append("</button></form>");
+        return HostedPage.Render(http, t["Allow access?"], body.ToString(), continuesTo: view.RedirectUri);
     }
 
     private static async Task<IResult> DecideAsync(HttpContext http, ConsentServices services, Guid userId, DateTimeOffset authenticatedAt, IFormCollection form)
@@ -162,7 +164,8 @@ public static class AAuthConsentEndpoints
                 approve = false;
                 break;
             default:
-                return HostedPage.Error(http, Errors.InvalidRequest, "Choose Allow or Deny.");
+                var t = PageText.Of(http);
+                return HostedPage.Error(http, Errors.InvalidRequest, t["Choose Allow or Deny."]);
         }
 
         var cancellationToken = http.RequestAborted;
@@ -198,7 +201,8 @@ public static class AAuthConsentEndpoints
         // Location header an absolute web address the server can write.
         if (result?.RedirectUri is not { } redirectUri || !IsWebAddress(redirectUri))
         {
-            return HostedPage.Error(http, Errors.ServerError, "The application's address is not valid. Your answer was recorded.", StatusCodes.Status502BadGateway);
+            var t = PageText.Of(http);
+            return HostedPage.Error(http, Errors.ServerError, t["The application's address is not valid. Your answer was recorded."], StatusCodes.Status502BadGateway);
         }
 
         return Results.Redirect(redirectUri, permanent: false, preserveMethod: false);
@@ -226,17 +230,25 @@ public static class AAuthConsentEndpoints
     private static IResult ToSignIn(string slug, string returnUrl) =>
         Results.Redirect($"/t/{slug}/login" + QueryString.Create("returnUrl", returnUrl), permanent: false, preserveMethod: false);
 
-    private static IResult Closed(HttpContext http) =>
-        HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
+    private static IResult Closed(HttpContext http)
+    {
+        var t = PageText.Of(http);
+        return HostedPage.Render(http, t["Request closed"], $"<p role=\"status\">{t.Html("This request is no longer waiting for you: it was answered or it has expired.")}</p>");
+    }
 
     private static IResult SignInAgain(HttpContext http, string slug, string requestId)
     {
+        var t = PageText.Of(http);
         var signIn = $"/t/{slug}/login" + QueryString.Create("returnUrl", PagePath(slug) + QueryString.Create(RequestField, requestId));
-        return HostedPage.Render(http, "Sign in again",
-            $"<p class=\"error\" role=\"alert\" data-error=\"{HostedPage.Encode(Errors.LoginRequired)}\">This request needs you to have signed in within the last {PresenceMaxAge.TotalMinutes.ToString("0", CultureInfo.InvariantCulture)} minutes.</p>" +
-            $"<p><a href=\"{HostedPage.Encode(signIn)}\">Sign in again</a> and answer the request once more.</p>",
+        return HostedPage.Render(http, t["Sign in again"],
+            $"<p class=\"error\" role=\"alert\" data-error=\"{HostedPage.Encode(Errors.LoginRequired)}\">{t.Html("This request needs you to have signed in within the last {0} minutes.", PresenceMaxAge.TotalMinutes.ToString("0", CultureInfo.InvariantCulture))}</p>" +
+            $"<p>{t.Html("{0} and answer the request once more.", t.Link("Sign in again", signIn))}</p>",
             StatusCodes.Status409Conflict);
     }
 
-    private static IResult Unavailable(HttpContext http) => HostedPage.Unavailable(http, "Answering agents' requests");
+    private static IResult Unavailable(HttpContext http)
+    {
+        var t = PageText.Of(http);
+        return HostedPage.Unavailable(http, t["Answering agents' requests"]);
+    }
 }

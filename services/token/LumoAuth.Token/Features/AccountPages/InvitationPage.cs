@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 
 namespace LumoAuth.Token.Features.AccountPages;
@@ -23,9 +24,10 @@ public static class InvitationPage
             return refusal;
         }
 
+        var t = PageText.Of(http);
         var name = form["name"].ToString().Trim();
         var password = form["password"].ToString();
-        var problem = name.Length > 200 ? "The name is too long." : AccountPage.CheckNewPassword(password, form["confirm"].ToString());
+        var problem = name.Length > 200 ? t["The name is too long."] : AccountPage.CheckNewPassword(t, password, form["confirm"].ToString());
         if (problem is not null)
         {
             return Form(http, services, token, name, [problem], StatusCodes.Status400BadRequest);
@@ -34,32 +36,36 @@ public static class InvitationPage
         var result = await services.Links.AcceptInvitationAsync(services.Tenant.TenantId, token, password, name.Length == 0 ? null : name, http.RequestAborted);
         return result.Outcome switch
         {
-            LinkOutcome.Done => HostedPage.Render(http, "Your account is ready",
-                "<p>You can now sign in with your email address and the password you chose.</p>" + AccountPage.SignInLink(services.Tenant.Slug)),
+            LinkOutcome.Done => HostedPage.Render(http, t["Your account is ready"],
+                $"<p>{t.Html("You can now sign in with your email address and the password you chose.")}</p>" + AccountPage.SignInLink(t, services.Tenant.Slug)),
             LinkOutcome.InvalidToken => InvalidInvitation(http, services),
             // The link proves the address is the invitee's, so saying that it has an account tells them nothing new.
-            LinkOutcome.AccountExists => HostedPage.Render(http, "You already have an account",
-                "<p class=\"error\" role=\"alert\" data-error=\"account_exists\">This email address already has an account here. Sign in, or ask for a password reset if you forgot the password.</p>" +
-                $"<p><a href=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/forgot-password\">Reset the password</a></p>" +
-                AccountPage.SignInLink(services.Tenant.Slug), StatusCodes.Status409Conflict),
-            LinkOutcome.Invalid => Form(http, services, token, name, AccountPage.Describe(result.Problems), StatusCodes.Status400BadRequest),
+            LinkOutcome.AccountExists => HostedPage.Render(http, t["You already have an account"],
+                $"<p class=\"error\" role=\"alert\" data-error=\"account_exists\">{t.Html("This email address already has an account here. Sign in, or ask for a password reset if you forgot the password.")}</p>" +
+                $"<p>{t.Link("Reset the password", $"/t/{services.Tenant.Slug}/forgot-password").Html}</p>" +
+                AccountPage.SignInLink(t, services.Tenant.Slug), StatusCodes.Status409Conflict),
+            LinkOutcome.Invalid => Form(http, services, token, name, AccountPage.Describe(t, result.Problems), StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
         };
     }
 
-    private static IResult InvalidInvitation(HttpContext http, AccountPageServices services) =>
-        AccountPage.InvalidLink(http, services.Tenant.Slug,
-            "An invitation works once, until it expires, and only its newest link works. Ask whoever invited you to send it again.");
+    private static IResult InvalidInvitation(HttpContext http, AccountPageServices services)
+    {
+        var t = PageText.Of(http);
+        return AccountPage.InvalidLink(http, services.Tenant.Slug,
+            t.Html("An invitation works once, until it expires, and only its newest link works. Ask whoever invited you to send it again."));
+    }
 
     private static IResult Form(HttpContext http, AccountPageServices services, string token, string? name, IEnumerable<string> errors, int status = StatusCodes.Status200OK)
     {
+        var t = PageText.Of(http);
         var body =
             AccountPage.Errors(errors) +
-            "<p>You were invited to create an account. Choose a password to accept.</p>" +
+            $"<p>{t.Html("You were invited to create an account. Choose a password to accept.")}</p>" +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{EmailLinkPaths.Invitation}", token) +
-            $"<label for=\"name\">Full name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
-            AccountPage.NewPasswordFields("Password") +
-            "<button type=\"submit\">Accept the invitation</button></form>";
-        return HostedPage.Render(http, "Accept your invitation", body, status);
+            $"<label for=\"name\">{t.Html("Full name")}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
+            AccountPage.NewPasswordFields(t, t["Password"]) +
+            $"<button type=\"submit\">{t.Html("Accept the invitation")}</button></form>";
+        return HostedPage.Render(http, t["Accept your invitation"], body, status);
     }
 }

@@ -2,6 +2,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
 
@@ -39,14 +40,15 @@ public static class LinkedAccountsPage
         }
 
         // How linking one more account ended (federation sends the browser back here).
+        var t = PageText.Of(http);
         var outcome = error switch
         {
             null => null,
-            LinkOutcomes.LinkedElsewhere => "That account already signs in another user here, so it was not linked to yours.",
-            LinkOutcomes.Expired => "That link request expired or was not yours. Try again.",
-            _ => "The provider did not confirm the account. Try again.",
+            LinkOutcomes.LinkedElsewhere => t["That account already signs in another user here, so it was not linked to yours."],
+            LinkOutcomes.Expired => t["That link request expired or was not yours. Try again."],
+            _ => t["The provider did not confirm the account. Try again."],
         };
-        return await RenderAsync(http, services, userId, error: null, notice: outcome ?? (linked == "1" ? "The account is linked to yours." : null));
+        return await RenderAsync(http, services, userId, error: null, notice: outcome ?? (linked == "1" ? t["The account is linked to yours."] : null));
     }
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] LinkedAccountServices services)
@@ -59,6 +61,7 @@ public static class LinkedAccountsPage
         }
 
         var (userId, _, form) = signedIn;
+        var t = PageText.Of(http);
         if (form["action"] == "link" && Guid.TryParse(form["provider"].ToString(), out var providerId))
         {
             // A new way to sign in, as a passkey is: only from a recent sign-in (with the second step the user has), so a
@@ -85,14 +88,14 @@ public static class LinkedAccountsPage
             // site (form-action 'self' covers the redirects that follow a form post).
             var start = $"/t/{services.Tenant.Slug}/auth/social/{providerId}?link={Uri.EscapeDataString(intent ?? string.Empty)}";
             return intent is null
-                ? await RenderAsync(http, services, userId, "That provider cannot be linked (any more).")
-                : HostedPage.Render(http, "Link an account",
-                    $"<p>Sign in with the account to link; you come back here afterwards.</p><p><a class=\"button\" id=\"continue\" href=\"{HostedPage.Encode(start)}\">Continue</a></p>");
+                ? await RenderAsync(http, services, userId, t["That provider cannot be linked (any more)."])
+                : HostedPage.Render(http, t["Link an account"],
+                    $"<p>{t.Html("Sign in with the account to link; you come back here afterwards.")}</p><p><a class=\"button\" id=\"continue\" href=\"{HostedPage.Encode(start)}\">{t.Html("Continue")}</a></p>");
         }
 
         if (form["action"] != "unlink" || !Guid.TryParse(form["link"].ToString(), out var linkId))
         {
-            return HostedPage.Error(http, "invalid_request", "Unknown action.");
+            return HostedPage.Error(http, "invalid_request", t["Unknown action."]);
         }
 
         var links = await services.Federation.LinksAsync(services.Tenant.TenantId, userId, http.RequestAborted);
@@ -105,14 +108,14 @@ public static class LinkedAccountsPage
 
         if (!links.Any(l => l.Id == linkId))
         {
-            return await RenderAsync(http, services, userId, "That account is not linked to yours (any more).");
+            return await RenderAsync(http, services, userId, t["That account is not linked to yours (any more)."]);
         }
 
         // The last way in stays: a password or passkey, another link through a provider that is on, or sign-in links by e-mail.
         var otherWayIn = profile?.HasOwnCredential == true || links.Any(l => l.Id != linkId && l.ProviderEnabled) || settings.MagicLinkEnabled;
         if (!otherWayIn)
         {
-            return await RenderAsync(http, services, userId, "This is the only way you sign in. Set a password or add a passkey first, then unlink it.");
+            return await RenderAsync(http, services, userId, t["This is the only way you sign in. Set a password or add a passkey first, then unlink it."]);
         }
 
         try
@@ -127,6 +130,7 @@ public static class LinkedAccountsPage
         return Results.Redirect(path, permanent: false, preserveMethod: false);
     }
 
+    /// <param name="error">In the page's language, as <paramref name="notice"/>.</param>
     private static async Task<IResult> RenderAsync(HttpContext http, LinkedAccountServices services, Guid userId, string? error, string? notice = null)
     {
         var links = await services.Federation.LinksAsync(services.Tenant.TenantId, userId, http.RequestAborted);
@@ -136,17 +140,18 @@ public static class LinkedAccountsPage
         }
 
         var path = PagePath(services.Tenant.Slug);
+        var t = PageText.Of(http);
         var items = string.Concat(links.Select(l =>
-            $"<li data-link=\"{l.Id}\">{HostedPage.Encode(l.Provider)} <small>({HostedPage.Encode(l.Email ?? l.Subject)}, last used {l.LastSignInAt:yyyy-MM-dd HH:mm} UTC)</small>" +
-            AccountPage.ActionForm(http, services.Antiforgery, path, "unlink", "Unlink", ("link", l.Id.ToString())) + "</li>"));
+            $"<li data-link=\"{l.Id}\">{HostedPage.Encode(l.Provider)} <small>{HostedPage.Encode(t.Format("({0}, last used {1:yyyy-MM-dd HH:mm} UTC)", l.Email ?? l.Subject, l.LastSignInAt))}</small>" +
+            AccountPage.ActionForm(http, services.Antiforgery, path, "unlink", t["Unlink"], ("link", l.Id.ToString())) + "</li>"));
         // SAML IdPs sign in through the organisation's directory, which links its people itself: only the others are offered.
         var linkable = (await services.Federation.ProvidersAsync(services.Tenant.TenantId, http.RequestAborted)).Where(p => p.IsLinkable).ToList();
         var offers = string.Concat(linkable.Select(p =>
-            $"<li data-provider=\"{p.Id}\">{HostedPage.Encode(p.Name)}" + AccountPage.ActionForm(http, services.Antiforgery, path, "link", "Link", ("provider", p.Id.ToString())) + "</li>"));
+            $"<li data-provider=\"{p.Id}\">{HostedPage.Encode(p.Name)}" + AccountPage.ActionForm(http, services.Antiforgery, path, "link", t["Link"], ("provider", p.Id.ToString())) + "</li>"));
         var body = (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             (notice is null ? string.Empty : $"<p class=\"notice\" role=\"status\">{HostedPage.Encode(notice)}</p>") +
-            (links.Count == 0 ? "<p>No outside accounts are linked to yours.</p>" : $"<ul>{items}</ul>") +
-            (linkable.Count == 0 ? string.Empty : $"<h2>Link another account</h2><ul>{offers}</ul>");
-        return HostedPage.Render(http, "Linked accounts", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status409Conflict);
+            (links.Count == 0 ? $"<p>{t.Html("No outside accounts are linked to yours.")}</p>" : $"<ul>{items}</ul>") +
+            (linkable.Count == 0 ? string.Empty : $"<h2>{t.Html("Link another account")}</h2><ul>{offers}</ul>");
+        return HostedPage.Render(http, t["Linked accounts"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status409Conflict);
     }
 }

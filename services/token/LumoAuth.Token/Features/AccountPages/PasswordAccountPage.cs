@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore.Antiforgery;
@@ -38,15 +39,16 @@ public static class PasswordAccountPage
             return refusal!;
         }
 
+        var t = PageText.Of(http);
         var (userId, current, form) = signedIn;
         var currentPassword = form["current"].ToString();
         var password = form["password"].ToString();
         if (currentPassword.Length is 0 or > 256)
         {
-            return Form(http, services, ["Enter your current password."], StatusCodes.Status400BadRequest);
+            return Form(http, services, [t["Enter your current password."]], StatusCodes.Status400BadRequest);
         }
 
-        if (AccountPage.CheckNewPassword(password, form["confirm"].ToString()) is { } problem)
+        if (AccountPage.CheckNewPassword(t, password, form["confirm"].ToString()) is { } problem)
         {
             return Form(http, services, [problem], StatusCodes.Status400BadRequest);
         }
@@ -56,23 +58,28 @@ public static class PasswordAccountPage
         {
             case LinkOutcome.Done:
                 var signedOut = form["sign_out_others"] == "on" ? await services.Revocation.RevokeOtherSessionsAsync(userId, current, SessionRevocation.Reasons.User, http.RequestAborted) : 0;
-                return HostedPage.Render(http, "Your password was changed",
-                    "<p data-password-changed>Use your new password from now on.</p>" +
-                    (signedOut > 0 ? $"<p>Your {signedOut} other session{(signedOut == 1 ? " was" : "s were")} signed out.</p>" : string.Empty));
+                return HostedPage.Render(http, t["Your password was changed"],
+                    $"<p data-password-changed>{t.Html("Use your new password from now on.")}</p>" +
+                    (signedOut > 0
+                        ? $"<p>{(signedOut == 1 ? t.Html("Your {0} other session was signed out.", signedOut) : t.Html("Your {0} other sessions were signed out.", signedOut))}</p>"
+                        : string.Empty));
             case LinkOutcome.Invalid:
-                return Form(http, services, AccountPage.Describe(result.Problems), StatusCodes.Status400BadRequest);
+                return Form(http, services, AccountPage.Describe(t, result.Problems), StatusCodes.Status400BadRequest);
             default:
                 return AccountPage.Unavailable(http);
         }
     }
 
-    private static IResult Form(HttpContext http, PasswordAccountServices services, IEnumerable<string> errors, int status = StatusCodes.Status200OK) =>
-        HostedPage.Render(http, "Change your password",
+    private static IResult Form(HttpContext http, PasswordAccountServices services, IEnumerable<string> errors, int status = StatusCodes.Status200OK)
+    {
+        var t = PageText.Of(http);
+        return HostedPage.Render(http, t["Change your password"],
             AccountPage.Errors(errors) +
             AccountPage.FormStart(http, services.Antiforgery, PagePath(services.Tenant.Slug), token: null) +
-            "<label for=\"current\">Current password</label><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required>" +
-            AccountPage.NewPasswordFields("New password") +
-            "<label><input type=\"checkbox\" name=\"sign_out_others\" value=\"on\" checked> Sign out my other sessions</label>" +
-            "<button type=\"submit\">Change the password</button></form>",
+            $"<label for=\"current\">{t.Html("Current password")}</label><input id=\"current\" name=\"current\" type=\"password\" autocomplete=\"current-password\" required>" +
+            AccountPage.NewPasswordFields(t, t["New password"]) +
+            $"<label><input type=\"checkbox\" name=\"sign_out_others\" value=\"on\" checked> {t.Html("Sign out my other sessions")}</label>" +
+            $"<button type=\"submit\">{t.Html("Change the password")}</button></form>",
             status);
+    }
 }

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
 using Microsoft.EntityFrameworkCore;
@@ -14,17 +15,17 @@ namespace LumoAuth.Token.Features.AccountPages;
 /// </summary>
 public static partial class PasswordResetPages
 {
-    private static readonly AccountPage.AddressRequest ForgotPassword = new(
-        "Forgot your password?",
-        "Enter the email address of your account. If it has one, we will send it a link to choose a new password.",
-        "Send the link",
-        "If an account exists for this address, we have sent it a link to choose a new password. The link works for one hour.");
+    private static AccountPage.AddressRequest ForgotPassword(PageText t) => new(
+        t["Forgot your password?"],
+        t["Enter the email address of your account. If it has one, we will send it a link to choose a new password."],
+        t["Send the link"],
+        t["If an account exists for this address, we have sent it a link to choose a new password. The link works for one hour."]);
 
     public static IResult ShowRequest(HttpContext http, [AsParameters] AccountPageServices services) =>
-        AccountPage.AddressForm(http, services, ForgotPassword, RequestPath(services), email: null, error: null);
+        AccountPage.AddressForm(http, services, ForgotPassword(PageText.Of(http)), RequestPath(services), email: null, error: null);
 
     public static Task<IResult> SubmitRequest(HttpContext http, [AsParameters] AccountPageServices services) =>
-        AccountPage.SubmitAddressAsync(http, services, ForgotPassword, RequestPath(services), services.Links.RequestPasswordResetAsync);
+        AccountPage.SubmitAddressAsync(http, services, ForgotPassword(PageText.Of(http)), RequestPath(services), services.Links.RequestPasswordResetAsync);
 
     private static string RequestPath(AccountPageServices services) => $"/t/{services.Tenant.Slug}/forgot-password";
 
@@ -42,8 +43,9 @@ public static partial class PasswordResetPages
             return refusal;
         }
 
+        var t = PageText.Of(http);
         var password = form["password"].ToString();
-        if (AccountPage.CheckNewPassword(password, form["confirm"].ToString()) is { } problem)
+        if (AccountPage.CheckNewPassword(t, password, form["confirm"].ToString()) is { } problem)
         {
             return ResetForm(http, services, token, [problem], StatusCodes.Status400BadRequest);
         }
@@ -56,21 +58,23 @@ public static partial class PasswordResetPages
             : 0;
         return result.Outcome switch
         {
-            LinkOutcome.Done => HostedPage.Render(http, "Your password was changed",
-                "<p data-password-changed>You can now sign in with your new password.</p>" +
-                (result.UnprovenCredentialsRemoved ? UnprovenCredentialsRemovedNotice : string.Empty) +
-                (signedOut > 0 ? $"<p>{signedOut} signed-in session{(signedOut == 1 ? " was" : "s were")} signed out.</p>" : string.Empty) +
-                AccountPage.SignInLink(services.Tenant.Slug)),
+            LinkOutcome.Done => HostedPage.Render(http, t["Your password was changed"],
+                $"<p data-password-changed>{t.Html("You can now sign in with your new password.")}</p>" +
+                (result.UnprovenCredentialsRemoved ? UnprovenCredentialsRemovedNotice(t) : string.Empty) +
+                (signedOut > 0
+                    ? $"<p>{(signedOut == 1 ? t.Html("{0} signed-in session was signed out.", signedOut) : t.Html("{0} signed-in sessions were signed out.", signedOut))}</p>"
+                    : string.Empty) +
+                AccountPage.SignInLink(t, services.Tenant.Slug)),
             LinkOutcome.InvalidToken => InvalidResetLink(http, services),
-            LinkOutcome.Invalid => ResetForm(http, services, token, AccountPage.Describe(result.Problems), StatusCodes.Status400BadRequest),
+            LinkOutcome.Invalid => ResetForm(http, services, token, AccountPage.Describe(t, result.Problems), StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
         };
     }
 
-    private const string UnprovenCredentialsRemovedNotice =
-        "<p data-unproven-credentials-removed>This link confirmed your email address for the first time, so the sign-in methods the account " +
-        "had before (its old password, two-step verification, passkeys) were removed: whoever registered the address may not have been you. " +
-        "Set up two-step verification again after you sign in.</p>";
+    private static string UnprovenCredentialsRemovedNotice(PageText t) =>
+        "<p data-unproven-credentials-removed>" +
+        t.Html("This link confirmed your email address for the first time, so the sign-in methods the account had before (its old password, two-step verification, passkeys) were removed: whoever registered the address may not have been you. Set up two-step verification again after you sign in.") +
+        "</p>";
 
     /// <summary>
     /// Whoever knew the old password may hold a session: by default they all end, with every grant of the user. When the
@@ -107,18 +111,22 @@ public static partial class PasswordResetPages
     [LoggerMessage(Level = LogLevel.Warning, Message = "Signing out after a password reset did not finish (first proof of the address: {FirstProof}); the password was changed")]
     private static partial void LogSignOutIncomplete(ILogger logger, Exception exception, bool firstProof);
 
-    private static IResult InvalidResetLink(HttpContext http, AccountPageServices services) =>
-        AccountPage.InvalidLink(http, services.Tenant.Slug,
-            $"Only the newest reset link works, for one hour. <a href=\"{HostedPage.Encode(RequestPath(services))}\">Ask for a new one</a>.");
+    private static IResult InvalidResetLink(HttpContext http, AccountPageServices services)
+    {
+        var t = PageText.Of(http);
+        return AccountPage.InvalidLink(http, services.Tenant.Slug,
+            t.Html("Only the newest reset link works, for one hour. {0}.", t.Link("Ask for a new one", RequestPath(services))));
+    }
 
     private static IResult ResetForm(HttpContext http, AccountPageServices services, string token, IEnumerable<string> errors, int status = StatusCodes.Status200OK)
     {
+        var t = PageText.Of(http);
         var body =
             AccountPage.Errors(errors) +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{EmailLinkPaths.PasswordReset}", token) +
-            AccountPage.NewPasswordFields("New password") +
-            "<label><input type=\"checkbox\" name=\"sign_out_everywhere\" value=\"on\" checked> Sign out everywhere I am signed in</label>" +
-            "<button type=\"submit\">Change the password</button></form>";
-        return HostedPage.Render(http, "Choose a new password", body, status);
+            AccountPage.NewPasswordFields(t, t["New password"]) +
+            $"<label><input type=\"checkbox\" name=\"sign_out_everywhere\" value=\"on\" checked> {t.Html("Sign out everywhere I am signed in")}</label>" +
+            $"<button type=\"submit\">{t.Html("Change the password")}</button></form>";
+        return HostedPage.Render(http, t["Choose a new password"], body, status);
     }
 }

@@ -1,6 +1,7 @@
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
 
@@ -48,6 +49,7 @@ public static class ProfileAccountPage
             return refusal!;
         }
 
+        var t = PageText.Of(http);
         var (userId, _, form) = signedIn;
         var update = new SelfProfileUpdate(form["name"].ToString().Trim(), form["given_name"].ToString().Trim(), form["family_name"].ToString().Trim());
         var profile = await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted);
@@ -58,31 +60,35 @@ public static class ProfileAccountPage
 
         if (new[] { update.Name, update.GivenName, update.FamilyName }.Any(v => v!.Length > MaxLength))
         {
-            return Form(http, services, profile.Email, update, [$"Each name may have at most {MaxLength} characters."], saved: false, StatusCodes.Status400BadRequest);
+            return Form(http, services, profile.Email, update, [t.Format("Each name may have at most {0} characters.", MaxLength)], saved: false, StatusCodes.Status400BadRequest);
         }
 
         var result = await services.Admin.UpdateProfileAsync(services.Tenant.TenantId, userId, update, http.RequestAborted);
         return result.Outcome switch
         {
             LinkOutcome.Done => Form(http, services, profile.Email, update, [], saved: true),
-            LinkOutcome.Invalid => Form(http, services, profile.Email, update, AccountPage.Describe(result.Problems), saved: false, StatusCodes.Status400BadRequest),
+            LinkOutcome.Invalid => Form(http, services, profile.Email, update, AccountPage.Describe(t, result.Problems), saved: false, StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
         };
     }
 
     private static IResult Form(
-        HttpContext http, ProfileAccountServices services, string email, SelfProfileUpdate names, IEnumerable<string> errors, bool saved, int status = StatusCodes.Status200OK) =>
-        HostedPage.Render(http, "Your profile",
+        HttpContext http, ProfileAccountServices services, string email, SelfProfileUpdate names, IEnumerable<string> errors, bool saved, int status = StatusCodes.Status200OK)
+    {
+        var t = PageText.Of(http);
+        return HostedPage.Render(http, t["Your profile"],
             AccountPage.Errors(errors) +
-            (saved ? "<p data-saved role=\"status\">Your profile is saved.</p>" : string.Empty) +
-            $"<p>Email: <strong>{HostedPage.Encode(email)}</strong></p>" +
+            (saved ? $"<p data-saved role=\"status\">{t.Html("Your profile is saved.")}</p>" : string.Empty) +
+            $"<p>{t.Html("Email: {0}", PageText.Strong(email))}</p>" +
             AccountPage.FormStart(http, services.Antiforgery, PagePath(services.Tenant.Slug), token: null) +
-            Field("name", "Full name", names.Name, "name") +
-            Field("given_name", "Given name", names.GivenName, "given-name") +
-            Field("family_name", "Family name", names.FamilyName, "family-name") +
-            "<button type=\"submit\">Save</button></form>",
+            Field("name", t["Full name"], names.Name, "name") +
+            Field("given_name", t["Given name"], names.GivenName, "given-name") +
+            Field("family_name", t["Family name"], names.FamilyName, "family-name") +
+            $"<button type=\"submit\">{t.Html("Save")}</button></form>",
             status);
+    }
 
+    /// <param name="label">In the page's language.</param>
     private static string Field(string name, string label, string? value, string autocomplete) =>
         $"<label for=\"{name}\">{HostedPage.Encode(label)}</label>" +
         $"<input id=\"{name}\" name=\"{name}\" value=\"{HostedPage.Encode(value ?? string.Empty)}\" autocomplete=\"{autocomplete}\" maxlength=\"{MaxLength}\">";

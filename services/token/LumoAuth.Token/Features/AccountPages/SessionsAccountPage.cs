@@ -1,5 +1,6 @@
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Features.Sessions;
 using Microsoft.AspNetCore.Antiforgery;
@@ -40,17 +41,18 @@ public static class SessionsAccountPage
             .Where(s => s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now)
             .OrderByDescending(s => s.LastActiveAt).ToListAsync(http.RequestAborted);
         var path = PagePath(services.Tenant.Slug);
+        var t = PageText.Of(http);
         var items = string.Concat(sessions.Select(s =>
-            $"<li data-session=\"{HostedPage.Encode(s.Id)}\">{HostedPage.Encode(string.IsNullOrEmpty(s.UserAgent) ? "A browser" : s.UserAgent)}" +
-            $" <small>({HostedPage.Encode(s.IpAddress ?? "unknown address")}, signed in {s.CreatedAt:yyyy-MM-dd HH:mm} UTC, last active {s.LastActiveAt:yyyy-MM-dd HH:mm} UTC)</small>" +
+            $"<li data-session=\"{HostedPage.Encode(s.Id)}\">{HostedPage.Encode(string.IsNullOrEmpty(s.UserAgent) ? t["A browser"] : s.UserAgent)}" +
+            $" <small>{HostedPage.Encode(t.Format("({0}, signed in {1:yyyy-MM-dd HH:mm} UTC, last active {2:yyyy-MM-dd HH:mm} UTC)", s.IpAddress ?? t["unknown address"], s.CreatedAt, s.LastActiveAt))}</small>" +
             (s.Id == current
-                ? " <strong>This browser</strong>"
-                : AccountPage.ActionForm(http, services.Antiforgery, path, "revoke", "Sign out", ("session", s.Id))) +
+                ? $" <strong>{t.Html("This browser")}</strong>"
+                : AccountPage.ActionForm(http, services.Antiforgery, path, "revoke", t["Sign out"], ("session", s.Id))) +
             "</li>"));
         var others = sessions.Count(s => s.Id != current);
         var body = $"<ul>{items}</ul>" +
-            (others > 0 ? AccountPage.ActionForm(http, services.Antiforgery, path, "revoke-others", "Sign out all other sessions") : string.Empty);
-        return HostedPage.Render(http, "Where you are signed in", body);
+            (others > 0 ? AccountPage.ActionForm(http, services.Antiforgery, path, "revoke-others", t["Sign out all other sessions"]) : string.Empty);
+        return HostedPage.Render(http, t["Where you are signed in"], body);
     }
 
     public static async Task<IResult> Submit(HttpContext http, [AsParameters] SessionsAccountServices services)
@@ -72,7 +74,8 @@ public static class SessionsAccountPage
                 await services.Revocation.RevokeOtherSessionsAsync(userId, current, SessionRevocation.Reasons.User, http.RequestAborted);
                 break;
             default:
-                return HostedPage.Error(http, "invalid_request", "Unknown action.");
+                var t = PageText.Of(http);
+                return HostedPage.Error(http, "invalid_request", t["Unknown action."]);
         }
 
         return Results.Redirect(PagePath(services.Tenant.Slug), permanent: false, preserveMethod: false);

@@ -74,7 +74,7 @@ public static class AuthorizeEndpoints
         var application = await services.Applications.FindByClientIdAsync(request.ClientId!, http.RequestAborted);
         if (application is null)
         {
-            return HostedPage.Error(http, Errors.InvalidClient, "The application is not known.");
+            return HostedPage.Error(http, Errors.InvalidClient, t["The application is not known."]);
         }
 
         var scopes = request.GetScopes();
@@ -116,13 +116,13 @@ public static class AuthorizeEndpoints
             var hostedPages = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
             if (hostedPages is null)
             {
-                return HostedPage.Unavailable(http, "Registration");
+                return HostedPage.Unavailable(http, t["Registration"]);
             }
 
             // Prompt Create §4.1: a prompt value the tenant does not support is a 400 invalid_request naming it.
             return hostedPages.RegistrationEnabled
                 ? Results.Redirect(ContinuationUrl(services.Tenant.Slug, "register", request, RegistrationEndpoints.PromptCreate, SignedForward(http, services, request)), permanent: false, preserveMethod: false)
-                : HostedPage.Error(http, Errors.InvalidRequest, "The prompt value 'create' is not supported: this organisation does not allow self-registration.");
+                : HostedPage.Error(http, Errors.InvalidRequest, t["The prompt value 'create' is not supported: this organisation does not allow self-registration."]);
         }
 
         // A decision posted from the consent page goes on with the request that page was shown for: max_age was met when
@@ -169,7 +169,7 @@ public static class AuthorizeEndpoints
             }
             catch (AntiforgeryValidationException)
             {
-                return HostedPage.Error(http, Errors.InvalidRequest, "The consent form expired. Start the sign-in again from the application.");
+                return HostedPage.Error(http, Errors.InvalidRequest, t["The consent form expired. Start the sign-in again from the application."]);
             }
 
             if (decision != "accept")
@@ -378,6 +378,7 @@ public static class AuthorizeEndpoints
         HttpContext http, AuthorizeServices services, OpenIddictRequest request, string? clientName, ClientLinks? links,
         IReadOnlyList<(string Name, string? Description)> scopes, ImmutableArray<string> resources, JsonElement? details)
     {
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // A signed request goes back as the client signed it, not as its unpacked parameters.
         IEnumerable<KeyValuePair<string, string?>> forwarded = SignedForward(http, services, request) ?? Flatten(request);
@@ -385,34 +386,38 @@ public static class AuthorizeEndpoints
             .Where(p => p.Key != DecisionField)
             .Select(p => HostedPage.Field(p.Key, p.Value!)));
         // The scope's consent text where it has one (built-in, or set by the tenant's admin), its name beside it.
-        var list = string.Concat(scopes.Select(s => s.Description is { Length: > 0 } text
+        var list = string.Concat(scopes.Select(s => (ScopeNames.ConsentText(t, s.Name) ?? s.Description) is { Length: > 0 } text
             ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s.Name)})</small></li>"
             : $"<li>{HostedPage.Encode(s.Name)}</li>"));
         // The APIs its tokens will be for (RFC 8707): the user sees where their access goes, not only what it covers.
         var apis = resources.IsDefaultOrEmpty ? string.Empty
-            : "<p>and to call these services for you:</p><ul>" + string.Concat(resources.Select(r => $"<li>{HostedPage.Encode(r)}</li>")) + "</ul>";
+            : $"<p>{t.Html("and to call these services for you:")}</p><ul>" + string.Concat(resources.Select(r => $"<li>{HostedPage.Encode(r)}</li>")) + "</ul>";
         var logo = Shown(links?.LogoUri);
         var name = Shown(links?.ClientUri) is { } home
             ? $"<a href=\"{HostedPage.Encode(home.AbsoluteUri)}\" rel=\"noopener noreferrer\"><strong>{HostedPage.Encode(clientName)}</strong></a>"
             : $"<strong>{HostedPage.Encode(clientName)}</strong>";
         var body =
             (logo is null ? string.Empty : $"<p><img class=\"client-logo\" src=\"{HostedPage.Encode(logo.AbsoluteUri)}\" alt=\"\" height=\"48\"></p>") +
-            $"<p>{name} asks to:</p><ul>{list}</ul>" + apis + AuthorizationDetails.Html(details) + Terms(links) + DescribedBy(request) +
+            $"<p>{t.Html("{0} asks to:", new Markup(name))}</p><ul>{list}</ul>" + apis + AuthorizationDetails.Html(t, details) + Terms(t, links) + DescribedBy(t, request) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
-            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
-            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
-        return HostedPage.Render(http, "Allow access?", body, continuesTo: request.RedirectUri, image: logo);
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">{t.Html("Allow")}</button> " +
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">{t.Html("Deny")}</button></form>";
+        return HostedPage.Render(http, t["Allow access?"], body, continuesTo: request.RedirectUri, image: logo);
     }
 
     // The client's privacy policy and terms, where it registered them.
-    private static string Terms(ClientLinks? links)
+    private static string Terms(PageText t, ClientLinks? links)
     {
-        var items = new[] { (Shown(links?.PolicyUri), "Privacy policy"), (Shown(links?.TosUri), "Terms of service") }
-            .Where(l => l.Item1 is not null)
-            .Select(l => $"<a href=\"{HostedPage.Encode(l.Item1!.AbsoluteUri)}\" rel=\"noopener noreferrer\">{l.Item2}</a>")
+        const string Rel = "rel=\"noopener noreferrer\"";
+        var items = new[]
+            {
+                Shown(links?.PolicyUri) is { } policy ? t.Link("Privacy policy", policy.AbsoluteUri, Rel).Html : null,
+                Shown(links?.TosUri) is { } terms ? t.Link("Terms of service", terms.AbsoluteUri, Rel).Html : null,
+            }
+            .OfType<string>()
             .ToList();
-        return items.Count == 0 ? string.Empty : $"<p class=\"client-links\">From the application: {string.Join(" · ", items)}</p>";
+        return items.Count == 0 ? string.Empty : $"<p class=\"client-links\">{t.Html("From the application: {0}", new Markup(string.Join(" · ", items)))}</p>";
     }
 
     // A client's link as the page may use it, checked again whatever was stored: https, or http on loopback.
@@ -422,17 +427,17 @@ public static class AuthorizeEndpoints
             : null;
 
     // A client known only by its metadata document was vetted by nobody here: say whose it is and where it leads (draft §6).
-    private static string DescribedBy(OpenIddictRequest request)
+    private static string DescribedBy(PageText t, OpenIddictRequest request)
     {
         if (!ClientMetadataDocuments.IsDocumentUrl(request.ClientId) || !Uri.TryCreate(request.ClientId, UriKind.Absolute, out var site))
         {
             return string.Empty;
         }
 
-        var text = $"<p class=\"notice\">This application describes itself at <strong>{HostedPage.Encode(site.Host)}</strong>; this organisation has not reviewed it.";
+        var text = $"<p class=\"notice\">{t.Html("This application describes itself at {0}; this organisation has not reviewed it.", PageText.Strong(site.Host))}";
         if (Uri.TryCreate(request.RedirectUri, UriKind.Absolute, out var target) && !string.Equals(target.Host, site.Host, StringComparison.OrdinalIgnoreCase))
         {
-            text += $" It will send you back to <strong>{HostedPage.Encode(target.Host)}</strong>.";
+            text += " " + t.Html("It will send you back to {0}.", PageText.Strong(target.Host));
         }
 
         return text + "</p>";

@@ -10,6 +10,7 @@ using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Data;
 using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore.Antiforgery;
@@ -93,7 +94,8 @@ public static class CibaApprovalEndpoints
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired. Open the request again.");
+            var t = PageText.Of(http);
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The form expired. Open the request again."]);
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -120,9 +122,10 @@ public static class CibaApprovalEndpoints
 
     private static async Task<IResult> DecideAsync(HttpContext http, ApprovalServices services, ClaimsPrincipal user, Guid userId, IFormCollection form)
     {
+        var t = PageText.Of(http);
         var now = services.Time.GetUtcNow();
         var id = Guid.TryParse(form[RequestField], out var parsed) ? parsed : Guid.Empty;
-        IResult Closed() => HostedPage.Render(http, "Request closed", "<p role=\"status\">This request is no longer waiting for you: it was answered or it has expired.</p>");
+        IResult Closed() => HostedPage.Render(http, t["Request closed"], $"<p role=\"status\">{t.Html("This request is no longer waiting for you: it was answered or it has expired.")}</p>");
         var seen = await services.Db.BackchannelAuthentications.AsNoTracking().FirstOrDefaultAsync(x => x.Id == id && x.UserId == userId, http.RequestAborted);
         if (seen is null || seen.Status != CibaDelivery.Statuses.Pending || seen.ExpiresAt <= now)
         {
@@ -149,13 +152,13 @@ public static class CibaApprovalEndpoints
             if (identity is null)
             {
                 await http.SignOutAsync(SessionCookie.Scheme);
-                return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
+                return HostedPage.Error(http, Errors.AccessDenied, t["The account cannot sign in."], StatusCodes.Status403Forbidden);
             }
 
             application = await services.Applications.FindByClientIdAsync(seen.ClientId, http.RequestAborted);
             if (application is null)
             {
-                return HostedPage.Error(http, Errors.InvalidClient, "The application is no longer available.");
+                return HostedPage.Error(http, Errors.InvalidClient, t["The application is no longer available."]);
             }
         }
 
@@ -177,7 +180,7 @@ public static class CibaApprovalEndpoints
             {
                 await services.Db.SaveChangesAsync(http.RequestAborted);
                 await transaction.CommitAsync(http.RequestAborted);
-                return await ListAsync(http, services, userId, request.Id, "That is not the code you were given. Check it and try again.");
+                return await ListAsync(http, services, userId, request.Id, t["That is not the code you were given. Check it and try again."]);
             }
 
             // Someone is guessing: the request ends as if denied.
@@ -210,10 +213,11 @@ public static class CibaApprovalEndpoints
         await transaction.CommitAsync(http.RequestAborted);
 
         return approve
-            ? HostedPage.Render(http, "Sign-in approved", "<p role=\"status\">You approved the sign-in. You can close this page.</p>")
-            : HostedPage.Render(http, "Sign-in denied", "<p role=\"status\">You denied the request. Nobody was signed in.</p>");
+            ? HostedPage.Render(http, t["Sign-in approved"], $"<p role=\"status\">{t.Html("You approved the sign-in. You can close this page.")}</p>")
+            : HostedPage.Render(http, t["Sign-in denied"], $"<p role=\"status\">{t.Html("You denied the request. Nobody was signed in.")}</p>");
     }
 
+    /// <param name="error">Already in the page's language.</param>
     private static string Alert(string? error) =>
         error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>";
 
@@ -222,8 +226,10 @@ public static class CibaApprovalEndpoints
             Encoding.ASCII.GetBytes(BackchannelAuthenticationEndpoints.HashOf(typed.Trim())),
             Encoding.ASCII.GetBytes(storedHash));
 
+    /// <param name="error">Already in the page's language.</param>
     private static async Task<IResult> ListAsync(HttpContext http, ApprovalServices services, Guid userId, Guid? only, string? error)
     {
+        var t = PageText.Of(http);
         var now = services.Time.GetUtcNow();
         var waiting = await services.Db.BackchannelAuthentications.AsNoTracking()
             .Where(x => x.UserId == userId && x.Status == CibaDelivery.Statuses.Pending && x.ExpiresAt > now && (only == null || x.Id == only))
@@ -233,7 +239,7 @@ public static class CibaApprovalEndpoints
         if (waiting.Count == 0)
         {
             // A wrong code's answer still says so when the request closed meanwhile (another guess used the last attempt).
-            return HostedPage.Render(http, "Sign-in requests", Alert(error) + "<p role=\"status\">No sign-in request is waiting for you.</p>");
+            return HostedPage.Render(http, t["Sign-in requests"], Alert(error) + $"<p role=\"status\">{t.Html("No sign-in request is waiting for you.")}</p>");
         }
 
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
@@ -244,34 +250,34 @@ public static class CibaApprovalEndpoints
             var application = await services.Applications.FindByClientIdAsync(request.ClientId, http.RequestAborted);
             var name = application is null ? request.ClientId : await services.Applications.GetDisplayNameAsync(application, http.RequestAborted) ?? request.ClientId;
             body.Append("<section aria-label=\"").Append(HostedPage.Encode(name)).Append("\">")
-                .Append("<p><strong>").Append(HostedPage.Encode(name)).Append("</strong> asks to sign you in and to:</p><ul>");
+                .Append("<p>").Append(t.Html("{0} asks to sign you in and to:", PageText.Strong(name))).Append("</p><ul>");
             foreach (var scope in request.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
                 body.Append("<li>").Append(HostedPage.Encode(scope)).Append("</li>");
             }
 
-            body.Append("</ul>").Append(AuthorizationDetails.Html(AuthorizationDetails.Parse(request.AuthorizationDetails)));
+            body.Append("</ul>").Append(AuthorizationDetails.Html(t, AuthorizationDetails.Parse(request.AuthorizationDetails)));
             if (request.BindingMessage is not null)
             {
-                body.Append("<p>Only approve if the screen you are using shows: <strong class=\"binding-message\">")
-                    .Append(HostedPage.Encode(request.BindingMessage)).Append("</strong></p>");
+                body.Append("<p>").Append(t.Html("Only approve if the screen you are using shows: {0}",
+                    new Markup($"<strong class=\"binding-message\">{HostedPage.Encode(request.BindingMessage)}</strong>"))).Append("</p>");
             }
 
-            body.Append("<p>This request expires at ").Append(request.ExpiresAt.UtcDateTime.ToString("HH:mm:ss 'UTC'", CultureInfo.InvariantCulture)).Append(".</p>")
+            body.Append("<p>").Append(t.Html("This request expires at {0}.", request.ExpiresAt.UtcDateTime.ToString("HH:mm:ss 'UTC'", CultureInfo.InvariantCulture))).Append("</p>")
                 .Append("<form method=\"post\" action=\"").Append(HostedPage.Encode(PagePath(services.Tenant.Slug))).Append("\">")
                 .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!))
                 .Append(HostedPage.Field(RequestField, request.Id.ToString()));
             if (request.UserCodeHash is not null)
             {
                 var field = $"user_code_{request.Id:N}";
-                body.Append("<label for=\"").Append(field).Append("\">The code you were given</label>")
+                body.Append("<label for=\"").Append(field).Append("\">").Append(t.Html("The code you were given")).Append("</label>")
                     .Append("<input id=\"").Append(field).Append("\" name=\"").Append(UserCodeField).Append("\" autocomplete=\"off\" spellcheck=\"false\" required>");
             }
 
-            body.Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">Approve</button> ")
-                .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\" formnovalidate>Deny</button></form></section>");
+            body.Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">").Append(t.Html("Approve")).Append("</button> ")
+                .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\" formnovalidate>").Append(t.Html("Deny")).Append("</button></form></section>");
         }
 
-        return HostedPage.Render(http, "Approve the sign-in?", body.ToString(), error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+        return HostedPage.Render(http, t["Approve the sign-in?"], body.ToString(), error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Authorize;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
@@ -51,6 +52,7 @@ public static class DeviceVerificationEndpoints
     public static async Task<IResult> Verify(HttpContext http, [AsParameters] DeviceServices services)
     {
         var slug = services.Tenant.Slug;
+        var t = PageText.Of(http);
         var isPost = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType;
         var form = isPost ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
         if (!isPost)
@@ -58,9 +60,9 @@ public static class DeviceVerificationEndpoints
             switch (http.Request.Query[ResultParameter].ToString())
             {
                 case "approved":
-                    return HostedPage.Render(http, "You're all set", "<p role=\"status\">The device is now signed in. You can close this page and go back to it.</p>");
+                    return HostedPage.Render(http, t["You're all set"], $"<p role=\"status\">{t.Html("The device is now signed in. You can close this page and go back to it.")}</p>");
                 case "denied":
-                    return HostedPage.Render(http, "Access denied", "<p role=\"status\">The device was not given access. You can close this page.</p>");
+                    return HostedPage.Render(http, t["Access denied"], $"<p role=\"status\">{t.Html("The device was not given access. You can close this page.")}</p>");
             }
         }
 
@@ -73,7 +75,7 @@ public static class DeviceVerificationEndpoints
         var userCode = DeviceCodes.Normalize(typed);
         if (userCode is null)
         {
-            return CodeForm(http, slug, "That is not a code of the form XXXX-XXXX. Check the code on your device.");
+            return CodeForm(http, slug, t["That is not a code of the form XXXX-XXXX. Check the code on your device."]);
         }
 
         if (!isPost && userCode != typed)
@@ -85,7 +87,7 @@ public static class DeviceVerificationEndpoints
         var code = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         if (code.Principal is not { } request || request.GetPresenters().FirstOrDefault() is not { } clientId)
         {
-            return CodeForm(http, slug, "That code is not valid or has expired. Check the code on your device, or start again there.");
+            return CodeForm(http, slug, t["That code is not valid or has expired. Check the code on your device, or start again there."]);
         }
 
         var session = await http.AuthenticateAsync(SessionCookie.Scheme);
@@ -98,7 +100,7 @@ public static class DeviceVerificationEndpoints
         var application = await services.Applications.FindByClientIdAsync(clientId, http.RequestAborted);
         if (application is null)
         {
-            return HostedPage.Error(http, Errors.InvalidClient, "The application is no longer available.");
+            return HostedPage.Error(http, Errors.InvalidClient, t["The application is no longer available."]);
         }
 
         var scopes = request.GetScopes();
@@ -114,7 +116,7 @@ public static class DeviceVerificationEndpoints
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired. Enter the code again.");
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The form expired. Enter the code again."]);
         }
 
         if (decision != "accept")
@@ -135,7 +137,7 @@ public static class DeviceVerificationEndpoints
         if (identity is null)
         {
             await http.SignOutAsync(SessionCookie.Scheme);
-            return HostedPage.Error(http, Errors.AccessDenied, "The account cannot sign in.", StatusCodes.Status403Forbidden);
+            return HostedPage.Error(http, Errors.AccessDenied, t["The account cannot sign in."], StatusCodes.Status403Forbidden);
         }
 
         // The resources the device asked for (RFC 8707) are the grant's.
@@ -157,29 +159,32 @@ public static class DeviceVerificationEndpoints
     private static AuthenticationProperties Done(string slug, string result) =>
         new() { RedirectUri = PagePath(slug) + QueryString.Create(ResultParameter, result) };
 
+    /// <param name="error">Already in the page's language.</param>
     private static IResult CodeForm(HttpContext http, string slug, string? error)
     {
+        var t = PageText.Of(http);
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            "<p>Enter the code shown on your device.</p>" +
+            $"<p>{t.Html("Enter the code shown on your device.")}</p>" +
             $"<form method=\"get\" action=\"{HostedPage.Encode(PagePath(slug))}\">" +
-            "<label for=\"user_code\">Code</label>" +
+            $"<label for=\"user_code\">{t.Html("Code")}</label>" +
             "<input id=\"user_code\" name=\"user_code\" autocomplete=\"one-time-code\" autocapitalize=\"characters\" spellcheck=\"false\" required>" +
-            "<button type=\"submit\">Continue</button></form>";
-        return HostedPage.Render(http, "Connect a device", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
+            $"<button type=\"submit\">{t.Html("Continue")}</button></form>";
+        return HostedPage.Render(http, t["Connect a device"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 
     private static IResult ConfirmPage(HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes)
     {
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var list = string.Concat(scopes.Select(s => $"<li>{HostedPage.Encode(s)}</li>"));
         var body =
-            $"<p><strong>{HostedPage.Encode(clientName)}</strong> on your device asks to:</p><ul>{list}</ul>" +
-            $"<p>Only allow it if your device shows the code <strong id=\"user-code\">{HostedPage.Encode(userCode)}</strong>.</p>" +
+            $"<p>{t.Html("{0} on your device asks to:", PageText.Strong(clientName))}</p><ul>{list}</ul>" +
+            $"<p>{t.Html("Only allow it if your device shows the code {0}.", new Markup($"<strong id=\"user-code\">{HostedPage.Encode(userCode)}</strong>"))}</p>" +
             $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field(Parameters.UserCode, userCode) +
-            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">Allow</button> " +
-            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">Deny</button></form>";
-        return HostedPage.Render(http, "Allow the device?", body);
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">{t.Html("Allow")}</button> " +
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">{t.Html("Deny")}</button></form>";
+        return HostedPage.Render(http, t["Allow the device?"], body);
     }
 }

@@ -4,6 +4,7 @@ using LumoAuth.ServiceDefaults.Http;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Localization;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.DataProtection;
 
@@ -23,18 +24,21 @@ public static class ExternalLoginEndpoints
     /// <summary>The provider vouched for the person; with the user's own second step, two factors.</summary>
     private const string AuthMethod = "federated";
 
-    /// <summary>What each of federation's reasons (and admin's, which federation passes on) tells the person.</summary>
-    internal static readonly Dictionary<string, string> Reasons = new(StringComparer.Ordinal)
+    /// <summary>
+    /// What each of federation's reasons (and admin's, which federation passes on) tells the person, in the page's language;
+    /// a reason not known here (or none) reads as <c>provider_error</c>.
+    /// </summary>
+    internal static string Reason(PageText t, string? code) => code switch
     {
-        ["cancelled"] = "The sign-in was cancelled at the provider.",
-        ["provider_disabled"] = "This way of signing in is not available.",
-        ["expired"] = "The sign-in took too long or was already used. Start again.",
-        ["provider_error"] = "The provider's answer could not be accepted. Start again, or sign in another way.",
-        ["unavailable"] = "The provider cannot be reached right now. Try again in a moment.",
-        [ExternalUserErrors.SignupDisabled] = "There is no account for this address, and new accounts cannot be made this way.",
-        [ExternalUserErrors.AccountExists] = "An account with this address exists already. Sign in the way you usually do; you can link this account afterwards.",
-        [ExternalUserErrors.EmailRequired] = "The provider did not share an e-mail address, which an account needs.",
-        [ExternalUserErrors.EmailUnverified] = "The provider has not verified your e-mail address, so no account can be made with it. Verify it there, or sign up another way.",
+        "cancelled" => t["The sign-in was cancelled at the provider."],
+        "provider_disabled" => t["This way of signing in is not available."],
+        "expired" => t["The sign-in took too long or was already used. Start again."],
+        "unavailable" => t["The provider cannot be reached right now. Try again in a moment."],
+        ExternalUserErrors.SignupDisabled => t["There is no account for this address, and new accounts cannot be made this way."],
+        ExternalUserErrors.AccountExists => t["An account with this address exists already. Sign in the way you usually do; you can link this account afterwards."],
+        ExternalUserErrors.EmailRequired => t["The provider did not share an e-mail address, which an account needs."],
+        ExternalUserErrors.EmailUnverified => t["The provider has not verified your e-mail address, so no account can be made with it. Verify it there, or sign up another way."],
+        _ => t["The provider's answer could not be accepted. Start again, or sign in another way."],
     };
 
     public static IEndpointRouteBuilder MapExternalLoginEndpoints(this IEndpointRouteBuilder app)
@@ -55,14 +59,15 @@ public static class ExternalLoginEndpoints
 
     public static async Task<IResult> ArriveAsync(HttpContext http, string? ticket, string? error, string? returnUrl, [AsParameters] ExternalLoginServices services)
     {
+        var t = PageText.Of(http);
         var slug = services.Tenant.Slug;
         if (error is not null || string.IsNullOrEmpty(ticket))
         {
-            var message = error is not null && Reasons.TryGetValue(error, out var known) ? known : Reasons["provider_error"];
+            var message = Reason(t, error);
             var again = $"/t/{slug}/login" + (returnUrl is not null && LoginEndpoints.IsAuthorizeContinuation(returnUrl, slug) ? QueryString.Create("returnUrl", returnUrl).Value : string.Empty);
-            return HostedPage.Render(http, "Sign-in did not complete",
+            return HostedPage.Render(http, t["Sign-in did not complete"],
                 $"<p class=\"error\" role=\"alert\" data-error=\"{HostedPage.Encode(error ?? "provider_error")}\">{HostedPage.Encode(message)}</p>" +
-                $"<p><a href=\"{HostedPage.Encode(again)}\">Back to sign-in</a></p>",
+                $"<p>{t.Link("Back to sign-in", again).Html}</p>",
                 error == ExternalUserErrors.AccountExists ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest);
         }
 
@@ -80,19 +85,20 @@ public static class ExternalLoginEndpoints
         var browser = http.Request.Cookies[LoginTicket.BrowserCookie];
         http.Response.Cookies.Delete(LoginTicket.BrowserCookie, new CookieOptions { Path = $"/t/{slug}/" });
         return redeemed is null || !redeemed.IsFrom(browser)
-            ? HostedPage.Error(http, "invalid_request", Reasons["expired"])
+            ? HostedPage.Error(http, "invalid_request", Reason(t, "expired"))
             : await SignInAsync(http, services, new PendingExternal(redeemed.UserId, redeemed.ProviderName, redeemed.ReturnUrl, SamlSession: redeemed.SamlSession), totp: null);
     }
 
     public static async Task<IResult> SecondStepAsync(HttpContext http, [AsParameters] ExternalLoginServices services)
     {
+        var t = PageText.Of(http);
         try
         {
             await services.Antiforgery.ValidateRequestAsync(http);
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Start the sign-in again.");
+            return HostedPage.Error(http, "invalid_request", t["The form expired or did not come from this page. Start the sign-in again."]);
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -108,14 +114,14 @@ public static class ExternalLoginEndpoints
 
         if (pending is null)
         {
-            return HostedPage.Error(http, "invalid_request", Reasons["expired"]);
+            return HostedPage.Error(http, "invalid_request", Reason(t, "expired"));
         }
 
         var address = http.Connection.RemoteIpAddress?.ToString();
         if (await services.Throttle.WaitAsync(services.Tenant.TenantId, address) is { } wait)
         {
             http.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            return HostedPage.Error(http, "rate_limit_exceeded", "Too many failed sign-ins from your network. Wait a while and try again.", StatusCodes.Status429TooManyRequests);
+            return HostedPage.Error(http, "rate_limit_exceeded", t["Too many failed sign-ins from your network. Wait a while and try again."], StatusCodes.Status429TooManyRequests);
         }
 
         var totp = form["totp"].ToString().Trim();
@@ -125,6 +131,7 @@ public static class ExternalLoginEndpoints
     /// <summary>Admin's check of a sign-in an outside provider vouched for, and the session or the second step (the LDAP form uses it too).</summary>
     internal static async Task<IResult> SignInAsync(HttpContext http, ExternalLoginServices services, PendingExternal pending, string? totp)
     {
+        var t = PageText.Of(http);
         var slug = services.Tenant.Slug;
         var address = http.Connection.RemoteIpAddress?.ToString();
         var verdict = await services.Users.FederatedSignInAsync(
@@ -146,50 +153,51 @@ public static class ExternalLoginEndpoints
                     verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["fed"]));
                 return pending.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, slug)
                     ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
-                    : HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>");
+                    : HostedPage.Render(http, t["You are signed in"], $"<p>{t.Html("You can close this window and return to the application.")}</p>");
             case AuthenticationOutcomes.MfaRequired:
                 return CodeForm(http, services, pending with { Method = verdict.MfaMethod }, verdict, error: null);
             case AuthenticationOutcomes.MfaInvalid:
-                return CodeForm(http, services, pending with { Method = verdict.MfaMethod }, verdict, "That code is not valid. Try the current one.");
+                return CodeForm(http, services, pending with { Method = verdict.MfaMethod }, verdict, t["That code is not valid. Try the current one."]);
             case AuthenticationOutcomes.Locked:
-                return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and try again.", StatusCodes.Status403Forbidden);
+                return HostedPage.Error(http, "access_denied", t["Too many failed attempts. Wait a while and try again."], StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.RiskBlocked:
                 return HostedPage.Error(http, "access_denied",
-                    "Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator.",
+                    t["Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator."],
                     StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.EmailNotVerified:
-                return HostedPage.Error(http, "access_denied", "Verify your email address first: open the link we sent you, then sign in.", StatusCodes.Status403Forbidden);
+                return HostedPage.Error(http, "access_denied", t["Verify your email address first: open the link we sent you, then sign in."], StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.MfaEnrollmentRequired:
                 return HostedPage.Error(http, "access_denied",
-                    "This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up.",
+                    t["This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up."],
                     StatusCodes.Status403Forbidden);
             default:
                 // Blocked or gone since the provider's answer: the account cannot sign in, whichever way.
-                return HostedPage.Error(http, "access_denied", "This account cannot sign in. Contact your administrator.", StatusCodes.Status403Forbidden);
+                return HostedPage.Error(http, "access_denied", t["This account cannot sign in. Contact your administrator."], StatusCodes.Status403Forbidden);
         }
     }
 
     private static IResult CodeForm(HttpContext http, ExternalLoginServices services, PendingExternal pending, AuthenticateResponse verdict, string? error)
     {
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var label = verdict.MfaMethod switch
         {
-            "email" => $"Code we e-mailed to {verdict.MfaCodeHint}",
-            "sms" => $"Code we texted to {verdict.MfaCodeHint}",
-            "webauthn" => PasskeyEndpoints.BackupCodeInsteadLabel,
-            _ => "Code from your authenticator app, or a backup code",
+            "email" => t.Format("Code we e-mailed to {0}", verdict.MfaCodeHint),
+            "sms" => t.Format("Code we texted to {0}", verdict.MfaCodeHint),
+            "webauthn" => t["Or a backup code"],
+            _ => t["Code from your authenticator app, or a backup code"],
         };
         var byPasskey = verdict.MfaMethod == "webauthn";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            $"<p>Signed in with {HostedPage.Encode(pending.Provider)}. Your account also asks for its second step.</p>" +
-            (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, pending.ReturnUrl) : string.Empty) +
+            $"<p>{t.Html("Signed in with {0}. Your account also asks for its second step.", pending.Provider)}</p>" +
+            (byPasskey ? PasskeyEndpoints.SecondStep(t, services.Tenant.Slug, pending.ReturnUrl) : string.Empty) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login/external\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", Protector(services).Protect(JsonSerializer.Serialize(pending), PendingLifetime)) +
             HostedPage.SecondFactorField(label) +
-            "<button type=\"submit\">Verify and sign in</button></form>";
-        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
+            $"<button type=\"submit\">{t.Html("Verify and sign in")}</button></form>";
+        return HostedPage.Render(http, t["Two-step verification"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             scripts: byPasskey);
     }
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Http;
+using LumoAuth.Token.Features.Localization;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace LumoAuth.Token.Features.Login;
@@ -216,7 +217,7 @@ public sealed class ProviderButtons(FederatedLogins logins)
     public async Task LoadAsync(Guid tenantId, CancellationToken cancellationToken) => _providers = await logins.ProvidersAsync(tenantId, cancellationToken);
 
     /// <summary>A link per provider to federation's start of its sign-in, going on to <paramref name="returnUrl"/> afterwards.</summary>
-    public string Html(string slug, string? returnUrl)
+    public string Html(PageText t, string slug, string? returnUrl)
     {
         if (_providers.Count == 0)
         {
@@ -227,7 +228,7 @@ public sealed class ProviderButtons(FederatedLogins logins)
         foreach (var provider in _providers)
         {
             var href = provider.StartPath(slug) + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
-            html.Append("<p><a class=\"button\" href=\"").Append(HostedPage.Encode(href)).Append("\">Continue with ").Append(HostedPage.Encode(provider.Name)).Append("</a></p>");
+            html.Append("<p><a class=\"button\" href=\"").Append(HostedPage.Encode(href)).Append("\">").Append(t.Html("Continue with {0}", provider.Name)).Append("</a></p>");
         }
 
         return html.Append("</div>").ToString();

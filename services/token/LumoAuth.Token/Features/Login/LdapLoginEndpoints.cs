@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Features.Localization;
 using Microsoft.AspNetCore.Antiforgery;
 
 namespace LumoAuth.Token.Features.Login;
@@ -25,9 +26,10 @@ public static class LdapLoginEndpoints
 
     public static async Task<IResult> ShowAsync(HttpContext http, Guid providerId, string? returnUrl, [AsParameters] ExternalLoginEndpoints.ExternalLoginServices services)
     {
+        var t = PageText.Of(http);
         if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
-            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+            return HostedPage.Error(http, "invalid_request", t["The sign-in link is not valid."]);
         }
 
         return await ProviderAsync(services, providerId, http.RequestAborted) is { } provider
@@ -37,13 +39,14 @@ public static class LdapLoginEndpoints
 
     public static async Task<IResult> SubmitAsync(HttpContext http, Guid providerId, [AsParameters] ExternalLoginEndpoints.ExternalLoginServices services)
     {
+        var t = PageText.Of(http);
         try
         {
             await services.Antiforgery.ValidateRequestAsync(http);
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Reload it and try again.");
+            return HostedPage.Error(http, "invalid_request", t["The form expired or did not come from this page. Reload it and try again."]);
         }
 
         var slug = services.Tenant.Slug;
@@ -51,7 +54,7 @@ public static class LdapLoginEndpoints
         var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } given ? given : null;
         if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, slug))
         {
-            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+            return HostedPage.Error(http, "invalid_request", t["The sign-in link is not valid."]);
         }
 
         if (await ProviderAsync(services, providerId, http.RequestAborted) is not { } provider)
@@ -64,7 +67,7 @@ public static class LdapLoginEndpoints
         IResult Again(string error, int status) => Form(http, services.Antiforgery, slug, provider, returnUrl, username, error, status);
         if (username.Length is 0 or > 256 || password.Length is 0 or > 1024)
         {
-            return Again("Enter your username and password.", StatusCodes.Status400BadRequest);
+            return Again(t["Enter your username and password."], StatusCodes.Status400BadRequest);
         }
 
         // Failures count against the address (as at the password form) and against the directory account, so guesses spread
@@ -73,7 +76,7 @@ public static class LdapLoginEndpoints
         var account = $"ldap:{providerId:N}:{LoginTicket.HashOf(username.ToLowerInvariant())[..32]}";
         if ((await services.Throttle.WaitAsync(services.Tenant.TenantId, address) ?? await services.Throttle.WaitAsync(services.Tenant.TenantId, account)) is { } wait)
         {
-            return Again($"Too many failed sign-ins. Try again in {LoginEndpoints.AskToWait(http.Response, wait)}.", StatusCodes.Status429TooManyRequests);
+            return Again(t.Format("Too many failed sign-ins. Try again in {0}.", LoginEndpoints.AskToWait(t, http.Response, wait)), StatusCodes.Status429TooManyRequests);
         }
 
         var (user, refusal) = await services.Federation.LdapSignInAsync(new LdapSignInRequest(services.Tenant.TenantId, slug, providerId, username, password), http.RequestAborted);
@@ -87,14 +90,14 @@ public static class LdapLoginEndpoints
             case LdapSignInErrors.InvalidCredentials:
                 await services.Throttle.RecordFailureAsync(services.Tenant.TenantId, address);
                 await services.Throttle.RecordFailureAsync(services.Tenant.TenantId, account);
-                return Again("The username or password is incorrect.", StatusCodes.Status401Unauthorized);
+                return Again(t["The username or password is incorrect."], StatusCodes.Status401Unauthorized);
             case "not_found" or LdapSignInErrors.ProviderDisabled:
                 return NotOffered(http);
             case ExternalUserErrors.SignupDisabled or ExternalUserErrors.AccountExists or ExternalUserErrors.EmailRequired or ExternalUserErrors.EmailUnverified:
                 // Only someone who knows the directory password gets here.
-                return Again(ExternalLoginEndpoints.Reasons[refusal], refusal == ExternalUserErrors.AccountExists ? StatusCodes.Status409Conflict : StatusCodes.Status403Forbidden);
+                return Again(ExternalLoginEndpoints.Reason(t, refusal), refusal == ExternalUserErrors.AccountExists ? StatusCodes.Status409Conflict : StatusCodes.Status403Forbidden);
             default:
-                return Again("The directory cannot be reached right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable);
+                return Again(t["The directory cannot be reached right now. Try again in a moment."], StatusCodes.Status503ServiceUnavailable);
         }
     }
 
@@ -102,13 +105,17 @@ public static class LdapLoginEndpoints
     private static async Task<LoginProvider?> ProviderAsync(ExternalLoginEndpoints.ExternalLoginServices services, Guid providerId, CancellationToken cancellationToken) =>
         (await services.Federation.ProvidersAsync(services.Tenant.TenantId, cancellationToken)).FirstOrDefault(p => p.Id == providerId && p.Type == "ldap");
 
-    private static IResult NotOffered(HttpContext http) =>
-        HostedPage.Error(http, "invalid_request", "This way of signing in is not available.", StatusCodes.Status404NotFound);
+    private static IResult NotOffered(HttpContext http)
+    {
+        var t = PageText.Of(http);
+        return HostedPage.Error(http, "invalid_request", t["This way of signing in is not available."], StatusCodes.Status404NotFound);
+    }
 
     private static IResult Form(
         HttpContext http, IAntiforgery antiforgery, string slug, LoginProvider provider, string? returnUrl, string? username, string? error,
         int status = StatusCodes.Status200OK)
     {
+        var t = PageText.Of(http);
         var tokens = antiforgery.GetAndStoreTokens(http);
         var body = new System.Text.StringBuilder();
         if (error is not null)
@@ -120,11 +127,11 @@ public static class LdapLoginEndpoints
         body.Append("<form method=\"post\" action=\"").Append(HostedPage.Encode(PagePath(slug, provider.Id))).Append("\">")
             .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!))
             .Append(returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl))
-            .Append("<label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required value=\"")
+            .Append("<label for=\"username\">").Append(t.Html("Username")).Append("</label><input id=\"username\" name=\"username\" autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required value=\"")
             .Append(HostedPage.Encode(username)).Append("\">")
-            .Append("<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
-            .Append("<button type=\"submit\">Sign in</button></form>")
-            .Append("<p><a href=\"").Append(HostedPage.Encode(back)).Append("\">Other ways to sign in</a></p>");
-        return HostedPage.Render(http, $"Sign in with {provider.Name}", body.ToString(), status, LoginEndpoints.ClientRedirectOf(returnUrl));
+            .Append("<label for=\"password\">").Append(t.Html("Password")).Append("</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
+            .Append("<button type=\"submit\">").Append(t.Html("Sign in")).Append("</button></form>")
+            .Append("<p>").Append(t.Link("Other ways to sign in", back).Html).Append("</p>");
+        return HostedPage.Render(http, t.Format("Sign in with {0}", provider.Name), body.ToString(), status, LoginEndpoints.ClientRedirectOf(returnUrl));
     }
 }

@@ -45,7 +45,8 @@ public static class LoginEndpoints
             {
                 // A fixed window of a minute: the lease knows when it reopens, a minute at most otherwise.
                 context.HttpContext.Response.Headers.RetryAfter = RetryAfter.Seconds(context.Lease, TimeSpan.FromMinutes(1)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-                var page = HostedPage.Error(context.HttpContext, "rate_limit_exceeded", "Too many sign-in attempts. Wait a minute and try again.", StatusCodes.Status429TooManyRequests);
+                var t = PageText.Of(context.HttpContext);
+                var page = HostedPage.Error(context.HttpContext, "rate_limit_exceeded", t["Too many sign-in attempts. Wait a minute and try again."], StatusCodes.Status429TooManyRequests);
                 await page.ExecuteAsync(context.HttpContext);
             };
         });
@@ -56,9 +57,10 @@ public static class LoginEndpoints
 
     public static async Task<IResult> ShowLogin(HttpContext http, string? returnUrl, [Microsoft.AspNetCore.Mvc.FromQuery(Name = "login_hint")] string? loginHint, [AsParameters] LoginServices services)
     {
+        var t = PageText.Of(http);
         if (returnUrl is not null && !IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
-            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+            return HostedPage.Error(http, "invalid_request", t["The sign-in link is not valid."]);
         }
 
         var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
@@ -73,13 +75,14 @@ public static class LoginEndpoints
 
     public static async Task<IResult> SubmitLogin(HttpContext http, [AsParameters] LoginServices services)
     {
+        var t = PageText.Of(http);
         try
         {
             await services.Antiforgery.ValidateRequestAsync(http);
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, "invalid_request", "The form expired or did not come from this page. Reload it and try again.");
+            return HostedPage.Error(http, "invalid_request", t["The form expired or did not come from this page. Reload it and try again."]);
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -93,7 +96,7 @@ public static class LoginEndpoints
             }
             catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or JsonException)
             {
-                return HostedPage.Error(http, "invalid_request", "The sign-in took too long. Start again.");
+                return HostedPage.Error(http, "invalid_request", t["The sign-in took too long. Start again."]);
             }
         }
 
@@ -103,26 +106,26 @@ public static class LoginEndpoints
         var totp = NullIfEmpty(form["totp"].ToString().Trim());
         if (returnUrl is not null && !IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
-            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+            return HostedPage.Error(http, "invalid_request", t["The sign-in link is not valid."]);
         }
 
         var settings = await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted);
         await services.Buttons.LoadAsync(services.Tenant.TenantId, http.RequestAborted);
         if (settings?.MagicLinkOnly == true)
         {
-            return PasswordForm(http, services, returnUrl, email, "This organisation does not use passwords: ask for a sign-in link instead.",
+            return PasswordForm(http, services, returnUrl, email, t["This organisation does not use passwords: ask for a sign-in link instead."],
                 StatusCodes.Status403Forbidden, settings);
         }
 
         if (email.Length is 0 or > 320 || password.Length is 0 or > 256)
         {
-            return PasswordForm(http, services, returnUrl, email, "Enter your email and password.", StatusCodes.Status400BadRequest, settings);
+            return PasswordForm(http, services, returnUrl, email, t["Enter your email and password."], StatusCodes.Status400BadRequest, settings);
         }
 
         var address = http.Connection.RemoteIpAddress?.ToString();
         if (await services.Throttle.WaitAsync(services.Tenant.TenantId, address) is { } wait)
         {
-            return PasswordForm(http, services, returnUrl, email, $"Too many failed sign-ins from your network. Try again in {AskToWait(http.Response, wait)}.",
+            return PasswordForm(http, services, returnUrl, email, t.Format("Too many failed sign-ins from your network. Try again in {0}.", AskToWait(t, http.Response, wait)),
                 StatusCodes.Status429TooManyRequests, settings);
         }
 
@@ -138,6 +141,7 @@ public static class LoginEndpoints
         HttpContext http, LoginServices services, HostedPageSettings? settings, PendingLogin? pending, string email, string password, string? totp,
         string? returnUrl, bool rememberDevice)
     {
+        var t = PageText.Of(http);
         var address = http.Connection.RemoteIpAddress?.ToString();
         var protector = services.DataProtection.CreateProtector(PendingPurpose).ToTimeLimitedDataProtector();
         var rememberDays = settings?.RememberDeviceDays ?? 0;
@@ -185,7 +189,7 @@ public static class LoginEndpoints
                 }
 
                 return returnUrl is null
-                    ? HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>")
+                    ? HostedPage.Render(http, t["You are signed in"], $"<p>{t.Html("You can close this window and return to the application.")}</p>")
                     : Results.Redirect(returnUrl, permanent: false, preserveMethod: false);
             case AuthenticationOutcomes.MfaRequired:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict, error: null,
@@ -195,36 +199,36 @@ public static class LoginEndpoints
             case AuthenticationOutcomes.MfaEnrollmentRequired:
                 // Required, but no method the tenant allows can be set up here (only the password's owner gets this far).
                 return PasswordForm(http, services, returnUrl, email,
-                    "This organisation requires two-step verification, and none of its methods can be set up during sign-in. Ask your administrator.",
+                    t["This organisation requires two-step verification, and none of its methods can be set up during sign-in. Ask your administrator."],
                     StatusCodes.Status403Forbidden, settings);
             case AuthenticationOutcomes.MfaInvalid when pending?.Enrolment is { } offer:
-                return EnrolmentForm(http, services, protector, pending, "That code is not valid. Check the key and try the current code.");
+                return EnrolmentForm(http, services, protector, pending, t["That code is not valid. Check the key and try the current code."]);
             case AuthenticationOutcomes.MfaInvalid:
                 return SecondFactorForm(http, services, protector, new PendingLogin(email, password, returnUrl, Method: verdict.MfaMethod), verdict,
-                    verdict.MfaMethod is "email" or "sms" ? "That code is not valid. Enter the newest code we sent you." : "That code is not valid. Try the current one.",
+                    verdict.MfaMethod is "email" or "sms" ? t["That code is not valid. Enter the newest code we sent you."] : t["That code is not valid. Try the current one."],
                     passkeys: PasskeyEndpoints.SignInOffered(settings), rememberDays);
             case AuthenticationOutcomes.RiskBlocked:
                 // Only someone who knows the password gets here; the user has been mailed about it.
                 return PasswordForm(http, services, returnUrl, email,
-                    "Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator.",
+                    t["Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator."],
                     StatusCodes.Status403Forbidden, settings);
             case AuthenticationOutcomes.EmailNotVerified:
                 // Only someone who knows the password gets here, so saying why does not reveal the account.
                 return PasswordForm(http, services, returnUrl, email,
-                    "Verify your email address first: open the link we sent you, then sign in.", StatusCodes.Status403Forbidden);
+                    t["Verify your email address first: open the link we sent you, then sign in."], StatusCodes.Status403Forbidden);
             default:
                 // Wrong password, unknown email, locked and blocked account all read the same: only known accounts
                 // lock, so a lock message would confirm that the address has one (Keycloak does the same).
-                return PasswordForm(http, services, returnUrl, email, "The email or password is incorrect.", StatusCodes.Status401Unauthorized, settings);
+                return PasswordForm(http, services, returnUrl, email, t["The email or password is incorrect."], StatusCodes.Status401Unauthorized, settings);
         }
     }
 
-    /// <summary>Tells the browser when the failed-sign-in throttle lets it try again (<c>Retry-After</c>); the same for people ("40 seconds").</summary>
-    internal static string AskToWait(HttpResponse response, TimeSpan wait)
+    /// <summary>Tells the browser when the failed-sign-in throttle lets it try again (<c>Retry-After</c>); the same for people ("40 seconds", in the page's language).</summary>
+    internal static string AskToWait(PageText t, HttpResponse response, TimeSpan wait)
     {
         var seconds = (int)Math.Ceiling(wait.TotalSeconds);
         response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        return seconds < 120 ? $"{seconds} seconds" : $"{(seconds + 59) / 60} minutes";
+        return seconds < 120 ? t.Format("{0} seconds", seconds) : t.Format("{0} minutes", (seconds + 59) / 60);
     }
 
     /// <summary>
@@ -253,6 +257,7 @@ public static class LoginEndpoints
     private static IResult PasswordForm(
         HttpContext http, LoginServices services, string? returnUrl, string? email, string? error, int status = StatusCodes.Status200OK, HostedPageSettings? settings = null)
     {
+        var t = PageText.Of(http);
         var slug = HostedPage.Encode(services.Tenant.Slug);
         var register = $"/t/{services.Tenant.Slug}/register" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
@@ -267,33 +272,33 @@ public static class LoginEndpoints
         {
             body.Append("<form method=\"post\" action=\"/t/").Append(slug).Append("/login\">")
                 .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!)).Append(continuation)
-                .Append("<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"").Append(HostedPage.Encode(email)).Append("\">")
-                .Append("<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
-                .Append("<button type=\"submit\">Sign in</button></form>")
-                .Append("<p><a href=\"/t/").Append(slug).Append("/forgot-password\">Forgot your password?</a></p>");
+                .Append("<label for=\"email\">").Append(t.Html("Email")).Append("</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"").Append(HostedPage.Encode(email)).Append("\">")
+                .Append("<label for=\"password\">").Append(t.Html("Password")).Append("</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>")
+                .Append("<button type=\"submit\">").Append(t.Html("Sign in")).Append("</button></form>")
+                .Append("<p><a href=\"/t/").Append(slug).Append("/forgot-password\">").Append(t.Html("Forgot your password?")).Append("</a></p>");
         }
 
         if (settings?.MagicLinkEnabled == true)
         {
             body.Append("<form method=\"post\" action=\"/t/").Append(slug).Append("/magic-link\">")
                 .Append(HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!)).Append(continuation)
-                .Append("<label for=\"link-email\">Email</label><input id=\"link-email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"").Append(HostedPage.Encode(email)).Append("\">")
-                .Append("<button type=\"submit\">Email me a sign-in link</button></form>");
+                .Append("<label for=\"link-email\">").Append(t.Html("Email")).Append("</label><input id=\"link-email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"").Append(HostedPage.Encode(email)).Append("\">")
+                .Append("<button type=\"submit\">").Append(t.Html("Email me a sign-in link")).Append("</button></form>");
         }
 
-        body.Append(services.Buttons.Html(services.Tenant.Slug, returnUrl));
+        body.Append(services.Buttons.Html(t, services.Tenant.Slug, returnUrl));
         var passkeys = PasskeyEndpoints.SignInOffered(settings);
         if (passkeys)
         {
-            body.Append(PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Sign in with a passkey", returnUrl));
+            body.Append(PasskeyEndpoints.Button(t, services.Tenant.Slug, "authenticate", t["Sign in with a passkey"], returnUrl));
         }
 
         if (settings?.RegistrationEnabled == true)
         {
-            body.Append("<p>No account yet? <a href=\"").Append(HostedPage.Encode(register)).Append("\">Create one</a></p>");
+            body.Append("<p>").Append(t.Html("No account yet? {0}", t.Link("Create one", register))).Append("</p>");
         }
 
-        return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body.ToString(), status, ClientRedirectOf(returnUrl), scripts: passkeys);
+        return HostedPage.Render(http, t.Format("Sign in to {0}", services.Tenant.Tenant!.Name), body.ToString(), status, ClientRedirectOf(returnUrl), scripts: passkeys);
     }
 
     /// <summary>
@@ -302,14 +307,15 @@ public static class LoginEndpoints
     /// </summary>
     private static async Task<IResult> EmailFirstAsync(HttpContext http, LoginServices services, HostedPageSettings settings, string? returnUrl, string? email)
     {
+        var t = PageText.Of(http);
         if (string.IsNullOrWhiteSpace(email) || email.Length > 320 || !email.Contains('@', StringComparison.Ordinal))
         {
             var body =
                 $"<form method=\"get\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
                 (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
-                "<label for=\"login_hint\">Email</label><input id=\"login_hint\" name=\"login_hint\" type=\"email\" autocomplete=\"username\" required>" +
-                "<button type=\"submit\">Continue</button></form>";
-            return HostedPage.Render(http, $"Sign in to {services.Tenant.Tenant!.Name}", body, continuesTo: ClientRedirectOf(returnUrl));
+                $"<label for=\"login_hint\">{t.Html("Email")}</label><input id=\"login_hint\" name=\"login_hint\" type=\"email\" autocomplete=\"username\" required>" +
+                $"<button type=\"submit\">{t.Html("Continue")}</button></form>";
+            return HostedPage.Render(http, t.Format("Sign in to {0}", services.Tenant.Tenant!.Name), body, continuesTo: ClientRedirectOf(returnUrl));
         }
 
         var (found, _) = await services.Users.FindByLoginAsync(services.Tenant.TenantId, email.Trim(), http.RequestAborted);
@@ -317,12 +323,12 @@ public static class LoginEndpoints
         {
             null => HostedPage.Unavailable(http),
             true => PasswordForm(http, services, returnUrl, email.Trim(), error: null, settings: settings),
-            false => HostedPage.Render(http, "No account for this address",
-                $"<p role=\"status\">There is no account for <strong>{HostedPage.Encode(email)}</strong>.</p>" +
+            false => HostedPage.Render(http, t["No account for this address"],
+                $"<p role=\"status\">{t.Html("There is no account for {0}.", PageText.Strong(email))}</p>" +
                 (settings.RegistrationEnabled
-                    ? $"<p><a href=\"{HostedPage.Encode($"/t/{services.Tenant.Slug}/register" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value))}\">Create one</a></p>"
+                    ? $"<p>{t.Link("Create one", $"/t/{services.Tenant.Slug}/register" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value)).Html}</p>"
                     : string.Empty) +
-                $"<p><a href=\"{HostedPage.Encode($"/t/{services.Tenant.Slug}/login" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value))}\">Use another address</a></p>",
+                $"<p>{t.Link("Use another address", $"/t/{services.Tenant.Slug}/login" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value)).Html}</p>",
                 continuesTo: ClientRedirectOf(returnUrl)),
         };
     }
@@ -335,6 +341,7 @@ public static class LoginEndpoints
         HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, AuthenticateResponse verdict, string? error,
         bool passkeys = false, int rememberDays = 0)
     {
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // The first factor is carried forward encrypted and for five minutes only, never in clear.
         var sealedPending = protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime);
@@ -344,33 +351,33 @@ public static class LoginEndpoints
         var byPasskey = verdict.MfaMethod == "webauthn";
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, pending.ReturnUrl) : string.Empty) +
-            (byEmail ? $"<p data-email-code>We sent a sign-in code to <strong>{HostedPage.Encode(verdict.MfaCodeHint ?? "your email address")}</strong>. It works for ten minutes.</p>" : string.Empty) +
-            (bySms ? $"<p data-sms-code>We texted a sign-in code to your phone ending <strong>{HostedPage.Encode(verdict.MfaCodeHint ?? "•••")}</strong>. It works for ten minutes.</p>" : string.Empty) +
+            (byPasskey ? PasskeyEndpoints.SecondStep(t, services.Tenant.Slug, pending.ReturnUrl) : string.Empty) +
+            (byEmail ? $"<p data-email-code>{t.Html("We sent a sign-in code to {0}. It works for ten minutes.", PageText.Strong(verdict.MfaCodeHint ?? t["your email address"]))}</p>" : string.Empty) +
+            (bySms ? $"<p data-sms-code>{t.Html("We texted a sign-in code to your phone ending {0}. It works for ten minutes.", PageText.Strong(verdict.MfaCodeHint ?? "•••"))}</p>" : string.Empty) +
             $"<form method=\"post\" action=\"{action}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", sealedPending) +
-            (byEmail ? HostedPage.SecondFactorField("Code from the email, or a backup code")
-                : bySms ? HostedPage.SecondFactorField("Code from the text message, or a backup code")
-                : byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel)
-                : HostedPage.SecondFactorInput(PageText.Of(http))) +
+            (byEmail ? HostedPage.SecondFactorField(t["Code from the email, or a backup code"])
+                : bySms ? HostedPage.SecondFactorField(t["Code from the text message, or a backup code"])
+                : byPasskey ? HostedPage.SecondFactorField(t["Or a backup code"])
+                : HostedPage.SecondFactorInput(t)) +
             (rememberDays > 0
-                ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> Trust this browser for {rememberDays} days</label>"
+                ? $"<label><input type=\"checkbox\" name=\"remember_device\" value=\"on\"> {t.Html("Trust this browser for {0} days", rememberDays)}</label>"
                 : string.Empty) +
-            "<button type=\"submit\">Verify</button></form>" +
+            $"<button type=\"submit\">{t.Html("Verify")}</button></form>" +
             // Sent without a code, the first factor asks for a new mail or text (the admin service limits how often one goes out).
             (byEmail || bySms
                 ? $"<form method=\"post\" action=\"{action}\" data-resend>" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
-                  HostedPage.Field("pending", sealedPending) + "<button type=\"submit\">Send a new code</button></form>"
+                  HostedPage.Field("pending", sealedPending) + $"<button type=\"submit\">{t.Html("Send a new code")}</button></form>"
                 : string.Empty) +
             // A user with more than one second step may switch to the next.
             (verdict.MfaOtherMethod is { } other
                 ? $"<form method=\"post\" action=\"{action}\" data-switch=\"{HostedPage.Encode(other)}\">" + HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
                   HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending with { Method = other }), PendingLifetime)) +
-                  $"<button type=\"submit\">{other switch { "email" => "Email me a code instead", "sms" => "Text me a code instead", _ => "Use my authenticator app instead" }}</button></form>"
+                  $"<button type=\"submit\">{other switch { "email" => t.Html("Email me a code instead"), "sms" => t.Html("Text me a code instead"), _ => t.Html("Use my authenticator app instead") }}</button></form>"
                 : string.Empty) +
-            (passkeys && !byPasskey ? PasskeyEndpoints.Button(services.Tenant.Slug, "authenticate", "Use a passkey instead", pending.ReturnUrl) : string.Empty);
-        return HostedPage.Render(http, "Two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
+            (passkeys && !byPasskey ? PasskeyEndpoints.Button(t, services.Tenant.Slug, "authenticate", t["Use a passkey instead"], pending.ReturnUrl) : string.Empty);
+        return HostedPage.Render(http, t["Two-step verification"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl), scripts: passkeys || byPasskey);
     }
 
@@ -380,41 +387,44 @@ public static class LoginEndpoints
     /// </summary>
     private static IResult EnrolmentForm(HttpContext http, LoginServices services, ITimeLimitedDataProtector protector, PendingLogin pending, string? error)
     {
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var offer = pending.Enrolment!;
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            "<p>This organisation requires two-step verification. Add this key to your authenticator app, then enter the code it shows.</p>" +
-            HostedPage.TotpKey(PageText.Of(http), offer) +
+            $"<p>{t.Html("This organisation requires two-step verification. Add this key to your authenticator app, then enter the code it shows.")}</p>" +
+            HostedPage.TotpKey(t, offer) +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/login\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             HostedPage.Field("pending", protector.Protect(JsonSerializer.Serialize(pending), PendingLifetime)) +
-            HostedPage.TotpCodeInput(PageText.Of(http)) +
-            "<button type=\"submit\">Turn on two-step verification</button></form>";
-        return HostedPage.Render(http, "Set up two-step verification", body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
+            HostedPage.TotpCodeInput(t) +
+            $"<button type=\"submit\">{t.Html("Turn on two-step verification")}</button></form>";
+        return HostedPage.Render(http, t["Set up two-step verification"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized,
             ClientRedirectOf(pending.ReturnUrl));
     }
 
     /// <summary>Within the grace period of a required two-step verification: a reminder, with the way to set it up now.</summary>
     private static IResult EnrolmentReminder(HttpContext http, string slug, DateTimeOffset due, string? returnUrl)
     {
+        var t = PageText.Of(http);
         var next = returnUrl is null
-            ? "<p>You can close this window and return to the application.</p>"
-            : $"<p><a href=\"{HostedPage.Encode(returnUrl)}\" data-continue>Later</a></p>";
-        return HostedPage.Render(http, "Two-step verification will be required",
-            $"<p>You are signed in. From <strong>{due:yyyy-MM-dd}</strong> this organisation requires two-step verification to sign in.</p>" +
-            $"<p><a href=\"{HostedPage.Encode(AccountPages.MfaAccountPage.PagePath(slug))}\" data-enrol>Set it up now</a></p>" + next,
+            ? $"<p>{t.Html("You can close this window and return to the application.")}</p>"
+            : $"<p>{t.Link("Later", returnUrl, "data-continue").Html}</p>";
+        return HostedPage.Render(http, t["Two-step verification will be required"],
+            $"<p>{t.Html("You are signed in. From {0} this organisation requires two-step verification to sign in.", PageText.Strong(due.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture)))}</p>" +
+            $"<p>{t.Link("Set it up now", AccountPages.MfaAccountPage.PagePath(slug), "data-enrol").Html}</p>" + next,
             continuesTo: ClientRedirectOf(returnUrl));
     }
 
     /// <summary>After an enrolment: the first backup codes, shown this once, then on to where the sign-in was going.</summary>
     private static IResult BackupCodesPage(HttpContext http, IReadOnlyList<string> codes, string? returnUrl)
     {
+        var t = PageText.Of(http);
         var next = returnUrl is null
-            ? "<p>You can close this window and return to the application.</p>"
-            : $"<p><a href=\"{HostedPage.Encode(returnUrl)}\" data-continue>Continue</a></p>";
-        return HostedPage.Render(http, "Save your backup codes",
-            "<p>Two-step verification is on. Keep these codes somewhere safe: each signs you in once if you lose your authenticator.</p>" +
+            ? $"<p>{t.Html("You can close this window and return to the application.")}</p>"
+            : $"<p>{t.Link("Continue", returnUrl, "data-continue").Html}</p>";
+        return HostedPage.Render(http, t["Save your backup codes"],
+            $"<p>{t.Html("Two-step verification is on. Keep these codes somewhere safe: each signs you in once if you lose your authenticator.")}</p>" +
             HostedPage.BackupCodeList(codes) + next, continuesTo: ClientRedirectOf(returnUrl));
     }
 

@@ -55,17 +55,18 @@ public static partial class MagicLinkEndpoints
             return off;
         }
 
+        var t = PageText.Of(http);
         var form = http.Request.HasFormContentType ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
         var email = form?["email"].ToString().Trim() ?? string.Empty;
         var returnUrl = form?["returnUrl"].ToString() is { Length: > 0 } named ? named : form?["_target_path"].ToString() is { Length: > 0 } target ? target : null;
         if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
-            return HostedPage.Error(http, "invalid_request", "The sign-in link is not valid.");
+            return HostedPage.Error(http, "invalid_request", t["The sign-in link is not valid."]);
         }
 
         if (email.Length is 0 or > 320 || !email.Contains('@', StringComparison.Ordinal))
         {
-            return HostedPage.Error(http, "invalid_request", "Enter the email address of your account.");
+            return HostedPage.Error(http, "invalid_request", t["Enter the email address of your account."]);
         }
 
         var requested = await services.Links.RequestMagicLinkAsync(
@@ -76,10 +77,10 @@ public static partial class MagicLinkEndpoints
         }
 
         return requested.Outcome == LinkOutcome.Unavailable
-            ? HostedPage.Error(http, "temporarily_unavailable", "Sign-in links cannot be sent right now. Try again in a moment.", StatusCodes.Status503ServiceUnavailable)
-            : HostedPage.Render(http, "Check your inbox",
-                $"<p role=\"status\">If an account exists for <strong>{HostedPage.Encode(email)}</strong>, we have sent it a sign-in link. " +
-                "Open it on this or any device; it works once and only for a short while.</p>");
+            ? HostedPage.Error(http, "temporarily_unavailable", t["Sign-in links cannot be sent right now. Try again in a moment."], StatusCodes.Status503ServiceUnavailable)
+            : HostedPage.Render(http, t["Check your inbox"],
+                $"<p role=\"status\">{t.Html("If an account exists for {0}, we have sent it a sign-in link.", PageText.Strong(email))} " +
+                $"{t.Html("Open it on this or any device; it works once and only for a short while.")}</p>");
     }
 
     public static async Task<IResult> ShowVerify(HttpContext http, string? token, [AsParameters] MagicLinkServices services)
@@ -108,6 +109,7 @@ public static partial class MagicLinkEndpoints
         }
 
         var totp = form["totp"].ToString().Trim() is { Length: > 0 } code ? code : null;
+        var t = PageText.Of(http);
 
         var signIn = await services.Links.SignInWithLinkAsync(services.Tenant.TenantId, token, totp, http.Connection.RemoteIpAddress?.ToString(),
             DeviceCookie.GetOrIssue(http, services.Tenant.Slug), http.RequestAborted);
@@ -137,22 +139,21 @@ public static partial class MagicLinkEndpoints
                 return signIn!.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug)
                        && MagicLinkContinuation.IsThisBrowsers(http, services.DataProtection, services.Tenant.Slug, returnUrl)
                     ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
-                    : HostedPage.Render(http, "You are signed in", "<p>You can close this window and return to the application.</p>");
+                    : HostedPage.Render(http, t["You are signed in"], $"<p>{t.Html("You can close this window and return to the application.")}</p>");
             case AuthenticationOutcomes.MfaRequired:
                 return Confirm(http, services, token, needsCode: true, error: null, verdict.MfaMethod);
             case AuthenticationOutcomes.MfaInvalid:
-                return Confirm(http, services, token, needsCode: true, "That code is not valid. Try the current one.", verdict.MfaMethod);
+                return Confirm(http, services, token, needsCode: true, t["That code is not valid. Try the current one."], verdict.MfaMethod);
             case AuthenticationOutcomes.Locked:
-                return HostedPage.Error(http, "access_denied", "Too many failed attempts. Wait a while and ask for a new link.", StatusCodes.Status403Forbidden);
+                return HostedPage.Error(http, "access_denied", t["Too many failed attempts. Wait a while and ask for a new link."], StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.RiskBlocked:
                 return HostedPage.Error(http, "access_denied",
-                    "Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator.",
+                    t["Login blocked due to suspicious activity. We have sent you an email about it. Try again from a device you have used before, or contact your administrator."],
                     StatusCodes.Status403Forbidden);
             case AuthenticationOutcomes.MfaEnrollmentRequired:
                 // Enrolment happens on the password sign-in, which shows the secret; the link stays unused.
                 return HostedPage.Error(http, "access_denied",
-                    "This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up " +
-                    "(no password yet? Choose one with \"Forgot your password?\" on the sign-in page).",
+                    t["This organisation requires two-step verification, which your account does not have yet. Sign in with your password to set it up (no password yet? Choose one with \"Forgot your password?\" on the sign-in page)."],
                     StatusCodes.Status403Forbidden);
             default:
                 return InvalidLink(http, services);
@@ -189,32 +190,39 @@ public static partial class MagicLinkEndpoints
     }
 
     /// <summary>Null when the tenant offers sign-in links; otherwise the page to answer.</summary>
-    private static async Task<IResult?> EnabledAsync(HttpContext http, MagicLinkServices services) =>
-        await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted) switch
+    private static async Task<IResult?> EnabledAsync(HttpContext http, MagicLinkServices services)
+    {
+        var t = PageText.Of(http);
+        return await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted) switch
         {
             null => HostedPage.Unavailable(http),
-            { MagicLinkEnabled: false } => HostedPage.Error(http, "not_found", "Sign-in links are not used here. Sign in with your password.", StatusCodes.Status404NotFound),
+            { MagicLinkEnabled: false } => HostedPage.Error(http, "not_found", t["Sign-in links are not used here. Sign in with your password."], StatusCodes.Status404NotFound),
             _ => null,
         };
+    }
 
-    private static IResult InvalidLink(HttpContext http, MagicLinkServices services) =>
-        AccountPage.InvalidLink(http, services.Tenant.Slug, "A newer link may have been sent: use the newest, or ask for a new one on the sign-in page.");
+    private static IResult InvalidLink(HttpContext http, MagicLinkServices services)
+    {
+        var t = PageText.Of(http);
+        return AccountPage.InvalidLink(http, services.Tenant.Slug, t.Html("A newer link may have been sent: use the newest, or ask for a new one on the sign-in page."));
+    }
 
     private static IResult Confirm(HttpContext http, MagicLinkServices services, string token, bool needsCode, string? error, string? method = null)
     {
         // A passkey as the second step signs in by itself; the link's way on (this browser's authorization request) is not
         // carried into it, so the user returns to the application from there.
         var byPasskey = needsCode && method == "webauthn";
+        var t = PageText.Of(http);
         var body =
             (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
-            (byPasskey ? PasskeyEndpoints.SecondStep(services.Tenant.Slug, returnUrl: null) : string.Empty) +
+            (byPasskey ? PasskeyEndpoints.SecondStep(t, services.Tenant.Slug, returnUrl: null) : string.Empty) +
             AccountPage.FormStart(http, services.Antiforgery, $"/t/{services.Tenant.Slug}{VerifyPath}", token) +
             (needsCode
-                ? (byPasskey ? HostedPage.SecondFactorField(PasskeyEndpoints.BackupCodeInsteadLabel) : HostedPage.SecondFactorInput(PageText.Of(http))) +
-                  "<button type=\"submit\">Verify and sign in</button>"
-                : "<p>Continue to sign in with the link from your mail.</p><button type=\"submit\">Sign in</button>") +
+                ? (byPasskey ? HostedPage.SecondFactorField(t["Or a backup code"]) : HostedPage.SecondFactorInput(t)) +
+                  $"<button type=\"submit\">{t.Html("Verify and sign in")}</button>"
+                : $"<p>{t.Html("Continue to sign in with the link from your mail.")}</p><button type=\"submit\">{t.Html("Sign in")}</button>") +
             "</form>";
-        return HostedPage.Render(http, needsCode ? "Two-step verification" : "Sign in", body,
+        return HostedPage.Render(http, needsCode ? t["Two-step verification"] : t["Sign in"], body,
             error is null ? StatusCodes.Status200OK : StatusCodes.Status401Unauthorized, scripts: byPasskey);
     }
 

@@ -7,6 +7,7 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Localization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
 using OpenIddict.Abstractions;
@@ -47,31 +48,50 @@ public static class PasskeyEndpoints
     public static bool SignInOffered(HostedPageSettings? settings) => settings is null || settings is { PasskeysEnabled: true, PasskeyLogin: true };
 
     /// <summary>The button and status line a page shows for a passkey ceremony, and the script behind them.</summary>
-    public static string Button(string slug, string kind, string label, string? returnUrl = null) =>
+    /// <param name="label">The button's words, already in the page's language.</param>
+    public static string Button(PageText t, string slug, string kind, string label, string? returnUrl = null) =>
         $"<button type=\"button\" data-passkey=\"{kind}\" data-base=\"/t/{HostedPage.Encode(slug)}/webauthn\"" +
         (returnUrl is null ? string.Empty : $" data-return-url=\"{HostedPage.Encode(returnUrl)}\"") +
+        ScriptWords(t) +
         $">{HostedPage.Encode(label)}</button><p data-passkey-status role=\"status\"></p>" +
         $"<script src=\"/t/{HostedPage.Encode(slug)}{ScriptPath}\"></script>";
 
-    /// <summary>The second step of a user whose factor is a passkey: the passkey's own sign-in completes it (a backup code may stand in).</summary>
-    public static string SecondStep(string slug, string? returnUrl) =>
-        "<p data-passkey-step>This organisation asks for your passkey to finish signing in.</p>" +
-        Button(slug, "authenticate", "Continue with your passkey", returnUrl);
+    /// <summary>
+    /// What the script says, in the page's language, on the button (<c>data-say-…</c>): the script is one static file and
+    /// says it in English when these are absent, as on English pages. A refusal's own message is the API's English, so a
+    /// translated page shows its kind instead.
+    /// </summary>
+    private static string ScriptWords(PageText t) =>
+        t.Language == PageLanguage.Default ? string.Empty : string.Concat(
+            Say("unsupported", t["This browser does not support passkeys."]),
+            Say("rejected", t["The passkey was not accepted."]),
+            Say("locked", t["Too many failed attempts. Try again later."]),
+            Say("sign-in-again", t["Sign in again (with your second step, if you have one) to add a passkey."]),
+            Say("unavailable", t["Passkeys are unavailable right now; try again."]),
+            Say("ready", t["Your passkey is ready."]),
+            Say("signed-in", t["You are signed in."]),
+            Say("unused", t["No passkey was used."]));
 
-    public const string BackupCodeInsteadLabel = "Or a backup code";
+    private static string Say(string name, string words) => $" data-say-{name}=\"{HostedPage.Encode(words)}\"";
+
+    /// <summary>The second step of a user whose factor is a passkey: the passkey's own sign-in completes it (a backup code may stand in).</summary>
+    public static string SecondStep(PageText t, string slug, string? returnUrl) =>
+        $"<p data-passkey-step>{t.Html("This organisation asks for your passkey to finish signing in.")}</p>" +
+        Button(t, slug, "authenticate", t["Continue with your passkey"], returnUrl);
 
     /// <summary><c>/t/{slug}/account/passkeys</c>: the signed-in user adds a passkey for this site.</summary>
     public static async Task<IResult> AccountPage(HttpContext http, TenantContext tenant, HostedPageSettingsCache hostedPages, UserDirectory users, TimeProvider time)
     {
+        var t = PageText.Of(http);
         var settings = await hostedPages.GetAsync(tenant.TenantId, http.RequestAborted);
         if (settings?.PasskeysEnabled == false)
         {
-            return HostedPage.Error(http, "not_found", "Passkeys are not used here.", StatusCodes.Status404NotFound);
+            return HostedPage.Error(http, "not_found", t["Passkeys are not used here."], StatusCodes.Status404NotFound);
         }
 
         if (settings?.PasskeyRegistration == false)
         {
-            return HostedPage.Render(http, "Passkeys", "<p role=\"status\">This organisation does not let you add passkeys here.</p>");
+            return HostedPage.Render(http, t["Passkeys"], $"<p role=\"status\">{t.Html("This organisation does not let you add passkeys here.")}</p>");
         }
 
         // Without a session, or one too old or too weak to add a passkey with, the user signs in (again) first: the login
@@ -86,11 +106,11 @@ public static class PasskeyEndpoints
             case RecentSignIn.Verdict.SignInAgain:
                 return AccountPages.AccountPage.ToSignIn(tenant.Slug, $"/t/{tenant.Slug}{AccountPagePath}");
             case RecentSignIn.Verdict.Unavailable:
-                return HostedPage.Unavailable(http, "This page");
+                return HostedPage.Unavailable(http, t["This page"]);
         }
 
-        return HostedPage.Render(http, "Passkeys",
-            "<p>A passkey lets you sign in with your device's screen lock instead of a password.</p>" + Button(tenant.Slug, "register", "Add a passkey"),
+        return HostedPage.Render(http, t["Passkeys"],
+            $"<p>{t.Html("A passkey lets you sign in with your device's screen lock instead of a password.")}</p>" + Button(t, tenant.Slug, "register", t["Add a passkey"]),
             scripts: true);
     }
 
@@ -309,11 +329,14 @@ public static class PasskeyEndpoints
         (() => {
           const status = document.querySelector('[data-passkey-status]');
           const say = text => { if (status) status.textContent = text; };
+          // A page in another language gives the words on the button (data-say-…); refusals by their code.
+          const refusals = { account_locked: 'sayLocked', unauthorized: 'saySignInAgain', service_unavailable: 'sayUnavailable' };
           const post = (url, body) => fetch(url, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body ?? {}) });
           for (const button of document.querySelectorAll('[data-passkey]')) {
+            const words = (name, english) => button.dataset[name] || english;
             button.addEventListener('click', async () => {
               const base = button.dataset.base, kind = button.dataset.passkey;
-              if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) { say('This browser does not support passkeys.'); return; }
+              if (!window.PublicKeyCredential || !PublicKeyCredential.parseRequestOptionsFromJSON) { say(words('sayUnsupported', 'This browser does not support passkeys.')); return; }
               try {
                 const options = await (await post(`${base}/${kind}/options`)).json();
                 const credential = kind === 'register'
@@ -322,10 +345,10 @@ public static class PasskeyEndpoints
                 const query = button.dataset.returnUrl ? `?returnUrl=${encodeURIComponent(button.dataset.returnUrl)}` : '';
                 const answer = await post(`${base}/${kind}${query}`, credential.toJSON());
                 const result = await answer.json();
-                if (!answer.ok) { say(result.message || 'The passkey was not accepted.'); return; }
-                if (kind === 'register') { say('Your passkey is ready.'); return; }
-                if (result.redirect) { window.location.assign(result.redirect); } else { say('You are signed in.'); }
-              } catch { say('No passkey was used.'); }
+                if (!answer.ok) { say((Object.hasOwn(refusals, result.code) && button.dataset[refusals[result.code]]) || button.dataset.sayRejected || result.message || 'The passkey was not accepted.'); return; }
+                if (kind === 'register') { say(words('sayReady', 'Your passkey is ready.')); return; }
+                if (result.redirect) { window.location.assign(result.redirect); } else { say(words('saySignedIn', 'You are signed in.')); }
+              } catch { say(words('sayUnused', 'No passkey was used.')); }
             });
           }
         })();

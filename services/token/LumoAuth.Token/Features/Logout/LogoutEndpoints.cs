@@ -63,7 +63,7 @@ public static class LogoutEndpoints
             }
             catch (AntiforgeryValidationException)
             {
-                return HostedPage.Error(http, Errors.InvalidRequest, "The logout form expired. Try again.");
+                return HostedPage.Error(http, Errors.InvalidRequest, t["The logout form expired. Try again."]);
             }
         }
 
@@ -100,7 +100,7 @@ public static class LogoutEndpoints
 
         if (!redirect)
         {
-            return HostedPage.Render(http, "You are signed out", "<p>You can close this window.</p>");
+            return HostedPage.Render(http, t["You are signed out"], $"<p>{t.Html("You can close this window.")}</p>");
         }
 
         // OpenIddict redirects to the validated post_logout_redirect_uri and echoes state.
@@ -158,23 +158,24 @@ public static class LogoutEndpoints
     /// </summary>
     private static IResult SignedOutWithFrames(HttpContext http, IReadOnlyList<Uri> frames, string? returnUrl)
     {
-        var body = new System.Text.StringBuilder("<p>You are signed out.</p>");
+        var t = PageText.Of(http);
+        var body = new System.Text.StringBuilder($"<p>{t.Html("You are signed out.")}</p>");
         foreach (var frame in frames)
         {
-            body.Append("<iframe hidden title=\"Signing out\" src=\"").Append(HostedPage.Encode(frame.AbsoluteUri)).Append("\"></iframe>");
+            body.Append("<iframe hidden title=\"").Append(t.Html("Signing out")).Append("\" src=\"").Append(HostedPage.Encode(frame.AbsoluteUri)).Append("\"></iframe>");
         }
 
         if (returnUrl is not null)
         {
             body.Append("<meta http-equiv=\"refresh\" content=\"2;url=").Append(HostedPage.Encode(returnUrl)).Append("\">")
-                .Append("<p><a href=\"").Append(HostedPage.Encode(returnUrl)).Append("\">Continue</a></p>");
+                .Append("<p><a href=\"").Append(HostedPage.Encode(returnUrl)).Append("\">").Append(t.Html("Continue")).Append("</a></p>");
         }
         else
         {
-            body.Append("<p>You can close this window.</p>");
+            body.Append("<p>").Append(t.Html("You can close this window.")).Append("</p>");
         }
 
-        return HostedPage.Render(http, "You are signed out", body.ToString(), frameSources: frames);
+        return HostedPage.Render(http, t["You are signed out"], body.ToString(), frameSources: frames);
     }
 
     /// <summary>Where OpenIddict's own redirect would go: the validated post-logout URI with the client's state.</summary>
@@ -193,15 +194,16 @@ public static class LogoutEndpoints
 
     private static IResult ConfirmPage(HttpContext http, TenantContext tenant, IAntiforgery antiforgery, OpenIddictRequest request)
     {
+        var t = PageText.Of(http);
         var tokens = antiforgery.GetAndStoreTokens(http);
         var fields = string.Concat(request.GetParameters()
             .Where(p => p.Key != ConfirmField && (string?)p.Value is not null)
             .Select(p => HostedPage.Field(p.Key, (string)p.Value!)));
         var body =
-            "<p>Do you want to sign out?</p>" +
+            $"<p>{t.Html("Do you want to sign out?")}</p>" +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(tenant.Slug)}/api/v1/oauth/logout\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
-            $"<button type=\"submit\" name=\"{ConfirmField}\" value=\"yes\">Sign out</button></form>";
-        return HostedPage.Render(http, "Sign out", body, continuesTo: MayRedirect(request, null) ? request.PostLogoutRedirectUri : null);
+            $"<button type=\"submit\" name=\"{ConfirmField}\" value=\"yes\">{t.Html("Sign out")}</button></form>";
+        return HostedPage.Render(http, t["Sign out"], body, continuesTo: MayRedirect(request, null) ? request.PostLogoutRedirectUri : null);
     }
 }

@@ -2,7 +2,9 @@ using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.DataProtection;
@@ -40,9 +42,10 @@ public static class RegistrationEndpoints
 
     public static async Task<IResult> ShowRegistration(HttpContext http, string? returnUrl, [AsParameters] RegistrationServices services)
     {
+        var t = PageText.Of(http);
         if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The registration link is not valid.");
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The registration link is not valid."]);
         }
 
         var settings = await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted);
@@ -58,13 +61,14 @@ public static class RegistrationEndpoints
 
     public static async Task<IResult> SubmitRegistration(HttpContext http, [AsParameters] RegistrationServices services)
     {
+        var t = PageText.Of(http);
         try
         {
             await services.Antiforgery.ValidateRequestAsync(http);
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The form expired or did not come from this page. Reload it and try again.");
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The form expired or did not come from this page. Reload it and try again."]);
         }
 
         var form = await http.Request.ReadFormAsync(http.RequestAborted);
@@ -74,12 +78,12 @@ public static class RegistrationEndpoints
         var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } r ? r : null;
         if (returnUrl is not null && !LoginEndpoints.IsAuthorizeContinuation(returnUrl, services.Tenant.Slug))
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, "The registration link is not valid.");
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The registration link is not valid."]);
         }
 
         if (email.Length is 0 or > 320 || password.Length == 0 || name.Length > 200)
         {
-            return Form(http, services, returnUrl, email, name, ["Enter your email and a password."], StatusCodes.Status400BadRequest);
+            return Form(http, services, returnUrl, email, name, [t["Enter your email and a password."]], StatusCodes.Status400BadRequest);
         }
 
         var result = await services.Users.RegisterAsync(
@@ -89,8 +93,8 @@ public static class RegistrationEndpoints
             case RegistrationOutcome.Created when result.User is { } user:
                 if (user.EmailVerificationRequired)
                 {
-                    return HostedPage.Render(http, "Check your email",
-                        "<p>Your account was created. Verify your email address, then sign in from the application.</p>");
+                    return HostedPage.Render(http, t["Check your email"],
+                        $"<p>{t.Html("Your account was created. Verify your email address, then sign in from the application.")}</p>");
                 }
 
                 // Signed in as at the login page, not here: a tenant that requires two-step verification gets the enrolment
@@ -98,11 +102,11 @@ public static class RegistrationEndpoints
                 return await LoginEndpoints.AuthenticateAsync(http, services.ForSignIn(), await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted),
                     pending: null, user.Email, password, totp: null, returnUrl, rememberDevice: false);
             case RegistrationOutcome.Invalid:
-                return Form(http, services, returnUrl, email, name, result.Problems.Select(Describe).ToList(), StatusCodes.Status400BadRequest);
+                return Form(http, services, returnUrl, email, name, AccountPage.Describe(t, result.Problems.Select(p => (p.Field, p.Problem)).ToList()).ToList(), StatusCodes.Status400BadRequest);
             case RegistrationOutcome.Duplicate:
                 // Unavoidably this attempt failed; the message does not say why, and offers sign-in and reset.
                 return Form(http, services, returnUrl, email, name,
-                    ["We could not create an account with these details. If you already have an account, sign in instead."], StatusCodes.Status400BadRequest);
+                    [t["We could not create an account with these details. If you already have an account, sign in instead."]], StatusCodes.Status400BadRequest);
             case RegistrationOutcome.Disabled:
                 return Disabled(http);
             default:
@@ -110,23 +114,22 @@ public static class RegistrationEndpoints
         }
     }
 
-    private static string Describe(FieldProblem problem) => problem.Field switch
+    private static IResult Disabled(HttpContext http)
     {
-        "password" => "Password " + problem.Problem + ".",
-        "email" => "Email " + problem.Problem + ".",
-        "name" => "Name " + problem.Problem + ".",
-        _ => "The details are not valid.",
-    };
+        var t = PageText.Of(http);
+        return HostedPage.Error(http, "registration_disabled", t["This organisation does not allow creating accounts here. Ask its administrator for an invitation."], StatusCodes.Status403Forbidden);
+    }
 
-    private static IResult Disabled(HttpContext http) =>
-        HostedPage.Error(http, "registration_disabled", "This organisation does not allow creating accounts here. Ask its administrator for an invitation.", StatusCodes.Status403Forbidden);
-
-    private static IResult Unavailable(HttpContext http) =>
-        HostedPage.Unavailable(http, "Registration");
+    private static IResult Unavailable(HttpContext http)
+    {
+        var t = PageText.Of(http);
+        return HostedPage.Unavailable(http, t["Registration"]);
+    }
 
     private static IResult Form(HttpContext http, RegistrationServices services, string? returnUrl, string? email, string? name,
         List<string> errors, int status = StatusCodes.Status200OK)
     {
+        var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var slug = HostedPage.Encode(services.Tenant.Slug);
         var signIn = $"/t/{services.Tenant.Slug}/login" + (returnUrl is null ? string.Empty : QueryString.Create("returnUrl", returnUrl).Value);
@@ -135,11 +138,11 @@ public static class RegistrationEndpoints
             $"<form method=\"post\" action=\"/t/{slug}/register\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) +
             (returnUrl is null ? string.Empty : HostedPage.Field("returnUrl", returnUrl)) +
-            $"<label for=\"name\">Full name</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
-            $"<label for=\"email\">Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
-            "<label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
-            "<button type=\"submit\">Create account</button></form>" +
-            $"<p>Already have an account? <a href=\"{HostedPage.Encode(signIn)}\">Sign in</a></p>";
-        return HostedPage.Render(http, "Create your account", body, status, LoginEndpoints.ClientRedirectOf(returnUrl));
+            $"<label for=\"name\">{t.Html("Full name")}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
+            $"<label for=\"email\">{t.Html("Email")}</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
+            $"<label for=\"password\">{t.Html("Password")}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
+            $"<button type=\"submit\">{t.Html("Create account")}</button></form>" +
+            $"<p>{t.Html("Already have an account? {0}", t.Link("Sign in", signIn))}</p>";
+        return HostedPage.Render(http, t["Create your account"], body, status, LoginEndpoints.ClientRedirectOf(returnUrl));
     }
 }

@@ -1,3 +1,5 @@
+using LumoAuth.Token.Features.Localization;
+
 namespace LumoAuth.Token.Features.Scopes;
 
 /// <summary>A scope as the Admin API shows it. Built-in scopes have ids below 1000 and cannot be changed.</summary>
@@ -19,17 +21,28 @@ public static class ScopeNames
 
     public static readonly IReadOnlyList<ScopeResponse> BuiltIn =
     [
-        new(1, OpenId, "Sign you in with your account", false, true),
-        new(2, Profile, "Read your name and basic profile", false, true),
-        new(3, Email, "Read your email address", false, true),
-        new(4, Address, "Read your postal address", false, true),
-        new(5, Phone, "Read your phone number", false, true),
-        new(6, OfflineAccess, "Stay signed in and act for you when you are away", false, true),
-        new(7, AdminRead, "Read this organisation's administration data", false, true),
-        new(8, AdminWrite, "Change this organisation's administration data", false, true),
-        new(9, ZanzibarRead, "Read this organisation's relationship tuples", false, true),
-        new(10, ZanzibarWrite, "Write and delete this organisation's relationship tuples", false, true),
+        .. new[] { OpenId, Profile, Email, Address, Phone, OfflineAccess, AdminRead, AdminWrite, ZanzibarRead, ZanzibarWrite }
+            .Select((name, i) => new ScopeResponse(i + 1, name, ConsentText(PageText.English, name)!, false, true)),
     ];
+
+    /// <summary>
+    /// What a built-in scope lets an application do, as the consent page says it in <paramref name="t"/>'s language (the
+    /// Admin API shows the English); null for any other scope, whose text is its tenant's.
+    /// </summary>
+    public static string? ConsentText(PageText t, string scope) => scope switch
+    {
+        OpenId => t["Sign you in with your account"],
+        Profile => t["Read your name and basic profile"],
+        Email => t["Read your email address"],
+        Address => t["Read your postal address"],
+        Phone => t["Read your phone number"],
+        OfflineAccess => t["Stay signed in and act for you when you are away"],
+        AdminRead => t["Read this organisation's administration data"],
+        AdminWrite => t["Change this organisation's administration data"],
+        ZanzibarRead => t["Read this organisation's relationship tuples"],
+        ZanzibarWrite => t["Write and delete this organisation's relationship tuples"],
+        _ => null,
+    };
 
     public static bool IsBuiltIn(string name) => BuiltIn.Any(s => s.Name == name);
 

@@ -1,0 +1,152 @@
+using System.Net;
+using System.Text.Json;
+using LumoAuth.Token.Features.Localization;
+using LumoAuth.Token.Tests.Support;
+
+namespace LumoAuth.Token.Tests;
+
+/// <summary>
+/// The language of the hosted pages: an application's <c>ui_locales</c> (OIDC Core §3.1.2.1), kept for the rest of its
+/// sign-in by a cookie of the tenant's paths, else the browser's <c>Accept-Language</c>, else English; discovery names the
+/// languages (<c>ui_locales_supported</c>).
+/// </summary>
+public sealed class PageLanguageTests(TokenSuite suite) : IClassFixture<TokenSuite>
+{
+    private static string Translated(string language, string english) => PageCatalogue.For(language)[english];
+
+    private static async Task<string> ReadableAsync(HttpResponseMessage page) => WebUtility.HtmlDecode(await page.Content.ReadAsStringAsync());
+
+    private static void AssertLanguage(HttpResponseMessage page, string html, string language)
+    {
+        Assert.Contains($"<html lang=\"{language}\">", html, StringComparison.Ordinal);
+        Assert.Equal([language], page.Content.Headers.ContentLanguage);
+    }
+
+    [Fact]
+    public async Task AnApplicationsUiLocales_SetTheLanguageOfEveryPageOfItsSignIn()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+
+        // The first tag we have wins; a region falls back to its language.
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["ui_locales"] = "tlh de-CH en" }));
+        var cookie = Assert.Single(authorize.Headers.GetValues("Set-Cookie"), c => c.StartsWith(PageLanguage.CookieName + "=", StringComparison.Ordinal));
+        Assert.StartsWith($"{PageLanguage.CookieName}=de;", cookie, StringComparison.Ordinal);
+        Assert.Contains($"path=/t/{setup.Tenant.Slug}", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+
+        var loginUrl = HostedFlow.LocalRedirect(authorize)!;
+        using (var login = await browser.GetAsync(loginUrl))
+        {
+            var html = await ReadableAsync(login);
+            AssertLanguage(login, html, "de");
+            Assert.Contains(Translated("de", "Forgot your password?"), html, StringComparison.Ordinal);
+            Assert.DoesNotContain("Forgot your password?", html, StringComparison.Ordinal);
+        }
+
+        // The consent page that follows, and a hosted page opened later without any parameter, keep the language.
+        using var password = await HostedFlow.SubmitLoginAsync(browser, loginUrl, setup.Email, setup.Password);
+        using (var consent = await browser.GetAsync(HostedFlow.LocalRedirect(password)!))
+        {
+            AssertLanguage(consent, await ReadableAsync(consent), "de");
+        }
+
+        using var later = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login");
+        AssertLanguage(later, await ReadableAsync(later), "de");
+
+        // Another application asking for French changes it.
+        using var french = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["ui_locales"] = "fr", ["prompt"] = "login" }));
+        using var frenchLogin = await browser.GetAsync(HostedFlow.LocalRedirect(french)!);
+        AssertLanguage(frenchLogin, await ReadableAsync(frenchLogin), "fr");
+    }
+
+    [Fact]
+    public async Task APushedRequestsUiLocales_HoldLikeAPlainRequests()
+    {
+        var setup = await suite.SetUpAsync();
+        var (_, challenge) = HostedFlow.Pkce();
+        using var http = suite.Token.CreateClient();
+        using var pushed = await http.PostAsync($"{setup.Tenant.Api}/oauth/par", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["response_type"] = "code", ["client_id"] = setup.ClientId, ["redirect_uri"] = SignInSetup.RedirectUri, ["scope"] = "openid",
+            ["code_challenge"] = challenge, ["code_challenge_method"] = "S256", ["ui_locales"] = "fr-BE",
+        }));
+        var requestUri = (await HttpAssert.JsonAsync(pushed, HttpStatusCode.Created)).GetProperty("request_uri").GetString();
+        using var browser = suite.Browser();
+
+        using var authorize = await browser.GetAsync(Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{setup.Tenant.Api}/oauth/authorize",
+            new Dictionary<string, string?> { ["client_id"] = setup.ClientId, ["request_uri"] = requestUri }));
+        using var login = await browser.GetAsync(HostedFlow.LocalRedirect(authorize)!);
+
+        var html = await ReadableAsync(login);
+        AssertLanguage(login, html, "fr");
+        Assert.Contains(Translated("fr", "Forgot your password?"), html, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("fr-CA,fr;q=0.9,en;q=0.8", "fr")]
+    [InlineData("ja, es;q=0.5, de;q=0.4", "es")]
+    [InlineData("de;q=0, en-GB;q=0.5", "en")]
+    [InlineData("*", "en")]
+    [InlineData("not a language header;;;q=x", "en")]
+    public async Task WithoutUiLocales_TheBrowsersLanguageIsUsed(string acceptLanguage, string expected)
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/t/{setup.Tenant.Slug}/login");
+        request.Headers.TryAddWithoutValidation("Accept-Language", acceptLanguage);
+
+        using var page = await browser.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        AssertLanguage(page, await ReadableAsync(page), expected);
+        Assert.False(page.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(PageLanguage.CookieName, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task UiLocalesWeDoNotHave_LeaveThePagesInTheBrowsersLanguage_AndSetNothing()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        using var request = new HttpRequestMessage(HttpMethod.Get, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["ui_locales"] = "ja ko" }));
+        request.Headers.TryAddWithoutValidation("Accept-Language", "es");
+
+        using var authorize = await browser.SendAsync(request);
+        Assert.False(authorize.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(PageLanguage.CookieName, StringComparison.Ordinal)));
+
+        using var login = await browser.GetAsync(HostedFlow.LocalRedirect(authorize)!);
+        AssertLanguage(login, await ReadableAsync(login), "en");
+    }
+
+    [Fact]
+    public async Task ErrorPages_AndLogout_SpeakTheRequestsLanguage()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        // An unknown client: no redirect URI can be trusted, so the error page answers, in the language asked for.
+        using var error = await browser.GetAsync($"{setup.Tenant.Api}/oauth/authorize?response_type=code&client_id=nobody&redirect_uri=https%3A%2F%2Fevil.example%2F&ui_locales=fr");
+        var errorHtml = await ReadableAsync(error);
+        Assert.Equal(HttpStatusCode.BadRequest, error.StatusCode);
+        AssertLanguage(error, errorHtml, "fr");
+        Assert.Contains(Translated("fr", "Something went wrong"), errorHtml, StringComparison.Ordinal);
+
+        using var logout = await browser.GetAsync($"{setup.Tenant.Api}/oauth/logout?ui_locales=es");
+        AssertLanguage(logout, await ReadableAsync(logout), "es");
+    }
+
+    [Fact]
+    public async Task Discovery_NamesThePagesLanguages()
+    {
+        var setup = await suite.SetUpAsync();
+        using var client = suite.Browser();
+
+        using var discovery = await client.GetAsync($"/t/{setup.Tenant.Slug}/.well-known/openid-configuration");
+        using var document = JsonDocument.Parse(await discovery.Content.ReadAsStringAsync());
+
+        var languages = document.RootElement.GetProperty("ui_locales_supported").EnumerateArray().Select(l => l.GetString()).ToList();
+        Assert.Equal(["en", "de", "es", "fr"], languages);
+    }
+}
