@@ -173,6 +173,36 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
     }
 
     [Fact]
+    public async Task Localization_OffersEveryLanguageByDefault_TakesASubsetWithItsDefault_AndReachesTheTokenService()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var client = factory.ClientFor(tenant);
+        using var internalClient = factory.Internal();
+        var defaults = (await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["localization"]!;
+        Assert.Equal(["en", "de", "es", "fr"], defaults["languages"]!.AsArray().Select(l => l!.GetValue<string>()));
+        Assert.Equal("en", defaults["defaultLanguage"]!.GetValue<string>());
+
+        // A language we have no pages in, no language at all, and a default the tenant does not offer are each refused.
+        foreach (var (localization, path) in new (object, string)[]
+                 {
+                     (new { languages = new[] { "en", "tlh" } }, "localization.languages"),
+                     (new { languages = Array.Empty<string>() }, "localization.languages"),
+                     (new { languages = new[] { "fr" } }, "localization.defaultLanguage"),
+                     (new { defaultLanguage = "it" }, "localization.defaultLanguage"),
+                     (new { languages = "fr" }, "localization.languages"),
+                 })
+        {
+            var error = await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { localization }), 400, "validation_error");
+            Assert.True(error["details"]!.AsObject().ContainsKey(path), error.ToJsonString());
+        }
+
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { localization = new { languages = new[] { "fr", "en" }, defaultLanguage = "fr" } }));
+        var hostedPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}/hosted-pages"));
+        Assert.Equal(["fr", "en"], hostedPages["languages"]!.AsArray().Select(l => l!.GetValue<string>()));
+        Assert.Equal("fr", hostedPages["defaultLanguage"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task ClientIdMetadataDocuments_OffByDefault_SwitchedOnForItsTenantOnly_AndReachTheTokenService()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using LumoAuth.Testing;
 using System.Text.Json;
 using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Tests.Support;
@@ -135,6 +137,48 @@ public sealed class PageLanguageTests(TokenSuite suite) : IClassFixture<TokenSui
 
         using var logout = await browser.GetAsync($"{setup.Tenant.Api}/oauth/logout?ui_locales=es");
         AssertLanguage(logout, await ReadableAsync(logout), "es");
+    }
+
+    [Fact]
+    public async Task ATenantOfferingSomeLanguages_NeverShowsOthers_AndFallsBackToItsDefault()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings",
+                new { localization = new { languages = new[] { "en", "fr" }, defaultLanguage = "fr" } }));
+        }
+
+        // Admin's event evicts the token service's copy of the settings; the next page follows them.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var browser = suite.Browser();
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/t/{setup.Tenant.Slug}/login");
+            request.Headers.TryAddWithoutValidation("Accept-Language", "de, ja;q=0.5");
+            using var page = await browser.SendAsync(request);
+            return page.Content.Headers.ContentLanguage.SequenceEqual(["fr"]) ? page.StatusCode.ToString() : null;
+        });
+
+        // German is not offered: an application asking for it gets the tenant's default, and nothing is remembered.
+        using var german = suite.Browser();
+        var (_, challenge) = HostedFlow.Pkce();
+        using var authorize = await german.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["ui_locales"] = "de" }));
+        Assert.False(authorize.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(PageLanguage.CookieName, StringComparison.Ordinal)));
+        using (var login = await german.GetAsync(HostedFlow.LocalRedirect(authorize)!))
+        {
+            AssertLanguage(login, await ReadableAsync(login), "fr");
+        }
+
+        // English still is.
+        using var english = await german.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["ui_locales"] = "en-GB" }));
+        using (var login = await german.GetAsync(HostedFlow.LocalRedirect(english)!))
+        {
+            AssertLanguage(login, await ReadableAsync(login), "en");
+        }
+
+        using var discovery = await german.GetAsync($"/t/{setup.Tenant.Slug}/.well-known/openid-configuration");
+        using var document = JsonDocument.Parse(await discovery.Content.ReadAsStringAsync());
+        Assert.Equal(["en", "fr"], document.RootElement.GetProperty("ui_locales_supported").EnumerateArray().Select(l => l.GetString()));
     }
 
     [Fact]

@@ -29,7 +29,18 @@ public sealed record HostedPageSettings(
     int SessionMaxAge = 86_400, int SessionIdleTimeout = 1_800, bool SingleSession = false, bool DynamicClientRegistration = false,
     bool MagicLinkEnabled = false, bool MagicLinkOnly = false, bool EmailFirstLogin = false, bool PasskeysEnabled = true,
     bool ClientIdMetadataDocuments = false, int RememberDeviceDays = 0, bool EmailMfaCodes = false, int MaxSessions = 0, bool SmsMfaCodes = false,
-    bool PasskeyRegistration = true, bool PasskeyLogin = true);
+    bool PasskeyRegistration = true, bool PasskeyLogin = true, IReadOnlyList<string>? Languages = null, string? DefaultLanguage = null);
+
+/// <summary>
+/// The languages the hosted pages are written in (the token service's catalogues; its catalogue test keeps the two
+/// lists equal). A tenant offers some or all of them (admin's <c>localization</c> settings).
+/// </summary>
+public static class HostedPageLanguages
+{
+    public const string English = "en";
+
+    public static readonly string[] All = [English, "de", "es", "fr"];
+}
 
 public static class HostedPageErrorCodes
 {

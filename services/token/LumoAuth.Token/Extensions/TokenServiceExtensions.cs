@@ -222,8 +222,7 @@ public static class TokenServiceExtensions
                 server.AddEventHandler(PinBaseUriToIssuer.Descriptor);
                 server.AddEventHandler(TenantSettingsInDiscovery.Descriptor)
                     .AddEventHandler(AdvertiseLogoutSupport.Descriptor)
-                    .AddEventHandler(CustomScopesInDiscovery.Descriptor)
-                    .AddEventHandler(UiLocalesInDiscovery.Descriptor);
+                    .AddEventHandler(CustomScopesInDiscovery.Descriptor);
                 server.AddEventHandler(StatelessClientCredentialsTokens.Descriptor);
                 server.AddEventHandler(RecordAccessTokenIssued.Descriptor)
                     .AddEventHandler(IndexUserAccessTokens.Descriptor);
@@ -360,7 +359,7 @@ public static class TokenServiceExtensions
 
     /// <summary>
     /// Routing, then the tenant PathBase rewrite, then CORS for browser clients, then the client-credentials fast
-    /// path, then security headers and 303 redirects for everything else, then authentication (OpenIddict) and
+    /// path, then the tenant's page languages, then security headers and 303 redirects for everything else, then authentication (OpenIddict) and
     /// authorization — in that order.
     /// </summary>
     public static WebApplication UseTokenServer(this WebApplication app)
@@ -370,6 +369,7 @@ public static class TokenServiceExtensions
         app.UseMiddleware<ClientCors>();
         app.UseMiddleware<ClientCredentialsFastPath>();
         app.UseMiddleware<WorkloadTokenExchange>();
+        app.UseMiddleware<TenantLanguages>();
         app.UseMiddleware<BrowserSecurityHeaders>();
         app.UseMiddleware<SeeOtherRedirects>();
         app.UseAuthentication();

@@ -85,6 +85,7 @@ public static class HostedPageEndpoints
             settings.LoginPolicy.MagicLinkEnabled || settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.MagicLinkOnly, settings.LoginPolicy.EmailFirstLogin,
             settings.LoginPolicy.PasskeysEnabled, settings.ClientRegistration.ClientIdMetadataDocumentsEnabled, settings.MfaPolicy.RememberDeviceDays,
             mailer.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email), session.MaxSessions,
-            codes.CanText(settings), settings.PasskeysMayRegister, settings.PasskeysMaySignIn));
+            codes.CanText(settings), settings.PasskeysMayRegister, settings.PasskeysMaySignIn,
+            settings.Localization.Languages, settings.Localization.DefaultLanguage));
     }
 }

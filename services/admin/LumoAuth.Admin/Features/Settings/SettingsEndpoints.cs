@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Tenants;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -205,8 +206,13 @@ public static partial class SettingsEndpoints
                 case "auditPolicy":
                     reader.Int("retentionDays", 1, 3_650, v => settings.AuditPolicy.RetentionDays = v);
                     break;
+                case "localization":
+                    var language = settings.Localization;
+                    reader.StringList("languages", HostedPageLanguages.All, v => language.Languages = v);
+                    reader.Text("defaultLanguage", 8, nullable: false, v => language.DefaultLanguage = v!, v => OneOf(v, HostedPageLanguages.All));
+                    break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization)");
                     continue;
             }
 
@@ -221,6 +227,9 @@ public static partial class SettingsEndpoints
         // user out. Checked only when the section changes, so a tenant stored that way before can still edit the rest.
         validation.Check(!sections.Contains("mfaPolicy") || !settings.MfaPolicy.Required || settings.MfaPolicy.AllowedMethods.Contains("totp"),
             "mfaPolicy.allowedMethods", "must include totp while MFA is required");
+        validation.Check(settings.Localization.Languages.Count > 0, "localization.languages", "must name at least one language");
+        validation.Check(settings.Localization.Languages.Count == 0 || settings.Localization.Languages.Contains(settings.Localization.DefaultLanguage),
+            "localization.defaultLanguage", "must be one of localization.languages");
         // A passkey signs in without a password: a key that did not verify its user would be one factor, something one has.
         validation.Check(settings.PasskeyPolicy.RequireUserVerification, "passkeyPolicy.requireUserVerification",
             "must be true: a passkey replaces the password, so the authenticator must verify its user");

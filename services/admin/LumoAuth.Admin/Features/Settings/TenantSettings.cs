@@ -29,6 +29,8 @@ public sealed class TenantSettings
 
     public AdaptiveAuthPolicy AdaptiveAuth { get; set; } = new();
 
+    public LocalizationPolicy Localization { get; set; } = new();
+
     /// <summary>Users may add passkeys: passkeys are on and registration is allowed.</summary>
     [JsonIgnore]
     public bool PasskeysMayRegister => LoginPolicy.PasskeysEnabled && PasskeyPolicy.AllowRegistration;
@@ -262,6 +264,14 @@ public sealed class Branding
     public string PrimaryColor { get; set; } = "#635bff";
 
     public string? SupportEmail { get; set; }
+}
+
+/// <summary>The languages the tenant's hosted pages are offered in, and the one for a browser that asks for none of them.</summary>
+public sealed class LocalizationPolicy
+{
+    public List<string> Languages { get; set; } = [.. LumoAuth.Contracts.Internal.HostedPageLanguages.All];
+
+    public string DefaultLanguage { get; set; } = LumoAuth.Contracts.Internal.HostedPageLanguages.English;
 }
 
 internal static class SettingsJson

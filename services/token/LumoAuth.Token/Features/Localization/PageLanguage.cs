@@ -7,9 +7,10 @@ using Microsoft.Net.Http.Headers;
 namespace LumoAuth.Token.Features.Localization;
 
 /// <summary>
-/// Which language a person reads the hosted pages in, first that we have of: the request's <c>ui_locales</c> (OIDC Core
-/// §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an application asked for earlier in this browser
-/// (a cookie on the tenant's paths, so the pages of one sign-in agree), the browser's <c>Accept-Language</c>, English.
+/// Which language a person reads the hosted pages in, the first the tenant offers (<see cref="LanguagePolicy"/>) of: the
+/// request's <c>ui_locales</c> (OIDC Core §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an
+/// application asked for earlier in this browser (a cookie on the tenant's paths, so the pages of one sign-in agree), the
+/// browser's <c>Accept-Language</c>; else the tenant's default language (English unless it chose another).
 /// </summary>
 public static class PageLanguage
 {
@@ -23,23 +24,24 @@ public static class PageLanguage
 
     public static string Negotiate(HttpContext http)
     {
+        var offered = TenantLanguages.PolicyOf(http);
         var query = http.Request.Query;
-        if (FirstSupported(query["ui_locales"]) is { } asked)
+        if (FirstOffered(query["ui_locales"], offered.Offered) is { } asked)
         {
             return asked;
         }
 
-        if (query["returnUrl"].ToString() is { Length: > 0 } returnUrl && UiLocalesIn(returnUrl) is { } carried && FirstSupported(carried) is { } continued)
+        if (query["returnUrl"].ToString() is { Length: > 0 } returnUrl && UiLocalesIn(returnUrl) is { } carried && FirstOffered(carried, offered.Offered) is { } continued)
         {
             return continued;
         }
 
-        if (http.Request.Cookies[CookieName] is { } remembered && Match(remembered) is { } kept)
+        if (http.Request.Cookies[CookieName] is { } remembered && Match(remembered, offered.Offered) is { } kept)
         {
             return kept;
         }
 
-        return FromBrowser(http.Request) ?? Default;
+        return FromBrowser(http.Request, offered.Offered) ?? offered.Default;
     }
 
     /// <summary>
@@ -48,7 +50,7 @@ public static class PageLanguage
     /// </summary>
     public static void Prefer(HttpContext http, string? uiLocales)
     {
-        if (FirstSupported(uiLocales) is not { } language)
+        if (FirstOffered(uiLocales, TenantLanguages.PolicyOf(http).Offered) is not { } language)
         {
             return;
         }
@@ -69,8 +71,8 @@ public static class PageLanguage
         }
     }
 
-    /// <summary>The first of space-separated language tags (BCP 47) that we have, by its primary language.</summary>
-    public static string? FirstSupported(string? tags)
+    /// <summary>The first of space-separated language tags (BCP 47) that is offered, by its primary language.</summary>
+    public static string? FirstOffered(string? tags, IReadOnlyList<string> offered)
     {
         if (string.IsNullOrWhiteSpace(tags) || tags.Length > 256)
         {
@@ -79,7 +81,7 @@ public static class PageLanguage
 
         foreach (var tag in tags.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
-            if (Match(tag) is { } language)
+            if (Match(tag, offered) is { } language)
             {
                 return language;
             }
@@ -88,7 +90,7 @@ public static class PageLanguage
         return null;
     }
 
-    private static string? Match(string tag)
+    private static string? Match(string tag, IReadOnlyList<string> offered)
     {
         var primary = tag.AsSpan();
         var dash = primary.IndexOfAny('-', '_');
@@ -97,7 +99,7 @@ public static class PageLanguage
             primary = primary[..dash];
         }
 
-        foreach (var language in PageCatalogue.Languages)
+        foreach (var language in offered)
         {
             if (primary.Equals(language, StringComparison.OrdinalIgnoreCase))
             {
@@ -120,7 +122,7 @@ public static class PageLanguage
     }
 
     // RFC 9110 §12.5.4: highest quality first; among equals, the order given. q=0 means "not this one".
-    private static string? FromBrowser(HttpRequest request)
+    private static string? FromBrowser(HttpRequest request, IReadOnlyList<string> offered)
     {
         if (!StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptLanguage, out var ranges))
         {
@@ -132,7 +134,7 @@ public static class PageLanguage
         foreach (var range in ranges)
         {
             var quality = range.Quality ?? 1.0;
-            if (quality > bestQuality && range.Value.Value is { } tag && Match(tag) is { } language)
+            if (quality > bestQuality && range.Value.Value is { } tag && Match(tag, offered) is { } language)
             {
                 best = language;
                 bestQuality = quality;
