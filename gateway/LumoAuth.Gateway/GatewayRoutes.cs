@@ -48,6 +48,7 @@ public static class GatewayRoutes
         ("/t/{tenantSlug}/account/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/magic-link/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/check-email", ServiceNames.Token),
+        ("/t/{tenantSlug}/language", ServiceNames.Token),
         ("/t/{tenantSlug}/webauthn/{**rest}", ServiceNames.Token),
 
         // authorization: Zanzibar, RBAC, ABAC, AuthZEN and their admin resources

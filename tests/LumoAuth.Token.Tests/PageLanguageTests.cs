@@ -182,6 +182,105 @@ public sealed class PageLanguageTests(TokenSuite suite) : IClassFixture<TokenSui
     }
 
     [Fact]
+    public async Task APersonsChoiceFromThePagesList_IsRemembered_AndBeatsAnApplicationsUiLocales()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var login = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login");
+        var html = await login.Content.ReadAsStringAsync();
+
+        // The page lists every other language, each a link back to this page.
+        var list = html[html.IndexOf("<nav class=\"languages\"", StringComparison.Ordinal)..];
+        foreach (var (language, name) in new[] { ("de", "Deutsch"), ("es", "Español"), ("fr", "Français") })
+        {
+            Assert.Contains($"hreflang=\"{language}\" lang=\"{language}\">{name}</a>", list, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("hreflang=\"en\"", list, StringComparison.Ordinal);
+        var german = WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(list, "<a href=\"([^\"]+)\" hreflang=\"de\"").Groups[1].Value);
+        Assert.Equal($"/t/{setup.Tenant.Slug}/language?lang=de&returnUrl=%2Ft%2F{setup.Tenant.Slug}%2Flogin", german);
+
+        using var chosen = await browser.GetAsync(german);
+        Assert.Equal(HttpStatusCode.SeeOther, chosen.StatusCode);
+        Assert.Equal($"/t/{setup.Tenant.Slug}/login", HostedFlow.LocalRedirect(chosen));
+        var cookie = Assert.Single(chosen.Headers.GetValues("Set-Cookie"), c => c.StartsWith(PageLanguage.ChoiceCookieName + "=", StringComparison.Ordinal));
+        Assert.StartsWith($"{PageLanguage.ChoiceCookieName}=de;", cookie, StringComparison.Ordinal);
+        Assert.Contains("max-age=31536000", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains($"path=/t/{setup.Tenant.Slug}", cookie, StringComparison.OrdinalIgnoreCase);
+
+        // An application asking for French afterwards does not override the person.
+        var (_, challenge) = HostedFlow.Pkce();
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge, new() { ["ui_locales"] = "fr" }));
+        using var page = await browser.GetAsync(HostedFlow.LocalRedirect(authorize)!);
+        var germanHtml = await ReadableAsync(page);
+        AssertLanguage(page, germanHtml, "de");
+        Assert.Contains("hreflang=\"fr\"", germanHtml, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://evil.example/")]
+    [InlineData("//evil.example/")]
+    [InlineData("/t/another-tenant/login")]
+    [InlineData("/t/{slug}/../another-tenant/login")]
+    [InlineData("/t/{slug}/%2e%2e/another-tenant/login")]
+    [InlineData("/t/{slug}/login\\evil")]
+    public async Task ChoosingALanguage_GoesBackOnlyToTheTenantsOwnPages(string returnUrl)
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+
+        using var chosen = await browser.GetAsync($"/t/{setup.Tenant.Slug}/language?lang=es&returnUrl={Uri.EscapeDataString(returnUrl.Replace("{slug}", setup.Tenant.Slug, StringComparison.Ordinal))}");
+
+        Assert.Equal(HttpStatusCode.SeeOther, chosen.StatusCode);
+        Assert.Equal($"/t/{setup.Tenant.Slug}/login", chosen.Headers.Location!.OriginalString);
+    }
+
+    [Theory]
+    [InlineData("tlh")]
+    [InlineData("")]
+    [InlineData("de")]
+    public async Task ChoosingALanguageNotOffered_IsABadRequest_AndRemembersNothing(string language)
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { localization = new { languages = new[] { "en", "es" } } }));
+        }
+
+        using var browser = suite.Browser();
+        var response = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var attempt = await browser.GetAsync($"/t/{setup.Tenant.Slug}/language?lang={language}&returnUrl=%2Ft%2F{setup.Tenant.Slug}%2Flogin");
+            return language != "de" || attempt.StatusCode == HttpStatusCode.BadRequest ? attempt : null;
+        });
+
+        using (response)
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith(PageLanguage.ChoiceCookieName, StringComparison.Ordinal)));
+        }
+    }
+
+    [Fact]
+    public async Task ATenantWithOneLanguage_ShowsNoList()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { localization = new { languages = new[] { "de" }, defaultLanguage = "de" } }));
+        }
+
+        var html = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var browser = suite.Browser();
+            using var page = await browser.GetAsync($"/t/{setup.Tenant.Slug}/login");
+            return page.Content.Headers.ContentLanguage.SequenceEqual(["de"]) ? await page.Content.ReadAsStringAsync() : null;
+        });
+
+        Assert.DoesNotContain("class=\"languages\"", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Discovery_NamesThePagesLanguages()
     {
         var setup = await suite.SetUpAsync();

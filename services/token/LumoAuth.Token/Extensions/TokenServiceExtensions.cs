@@ -412,6 +412,7 @@ public static class TokenServiceExtensions
         app.MapAAuthTokenEndpoints();
         app.MapAgentClientEndpoints();
         app.MapLogoutEndpoints();
+        app.MapLanguageChoice();
         return app;
     }
 }

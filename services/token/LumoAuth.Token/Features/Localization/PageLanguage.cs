@@ -8,7 +8,8 @@ namespace LumoAuth.Token.Features.Localization;
 
 /// <summary>
 /// Which language a person reads the hosted pages in, the first the tenant offers (<see cref="LanguagePolicy"/>) of: the
-/// request's <c>ui_locales</c> (OIDC Core §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an
+/// language the person chose on a page (<see cref="ChoiceCookieName"/>, as Keycloak's locale cookie beats an application's
+/// wish), the request's <c>ui_locales</c> (OIDC Core §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an
 /// application asked for earlier in this browser (a cookie on the tenant's paths, so the pages of one sign-in agree), the
 /// browser's <c>Accept-Language</c>; else the tenant's default language (English unless it chose another).
 /// </summary>
@@ -19,12 +20,20 @@ public static class PageLanguage
     /// <summary>Remembers an application's <c>ui_locales</c> for the rest of the sign-in; ends with the browser session.</summary>
     public const string CookieName = "lumo_locale";
 
+    /// <summary>The language the person picked from a page's list (<see cref="LanguageChoiceEndpoint"/>); kept for a year.</summary>
+    public const string ChoiceCookieName = "lumo_language";
+
     /// <summary>The languages the hosted pages are written in (discovery's <c>ui_locales_supported</c>).</summary>
     public static IReadOnlyList<string> Supported => PageCatalogue.Languages;
 
     public static string Negotiate(HttpContext http)
     {
         var offered = TenantLanguages.PolicyOf(http);
+        if (ChosenBy(http, offered) is { } chosen)
+        {
+            return chosen;
+        }
+
         var query = http.Request.Query;
         if (FirstOffered(query["ui_locales"], offered.Offered) is { } asked)
         {
@@ -50,7 +59,8 @@ public static class PageLanguage
     /// </summary>
     public static void Prefer(HttpContext http, string? uiLocales)
     {
-        if (FirstOffered(uiLocales, TenantLanguages.PolicyOf(http).Offered) is not { } language)
+        var offered = TenantLanguages.PolicyOf(http);
+        if (ChosenBy(http, offered) is not null || FirstOffered(uiLocales, offered.Offered) is not { } language)
         {
             return;
         }
@@ -59,17 +69,41 @@ public static class PageLanguage
         var tenant = http.RequestServices.GetRequiredService<TenantContext>();
         if (tenant.HasTenant && http.Request.Cookies[CookieName] != language)
         {
-            var lumo = http.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value;
-            http.Response.Cookies.Append(CookieName, language, new CookieOptions
-            {
-                Path = SessionCookie.PathFor(tenant.Slug),
-                HttpOnly = true,
-                SameSite = Microsoft.AspNetCore.Http.SameSiteMode.Lax,
-                Secure = http.Request.IsHttps || SessionCookie.SecurePolicyFor(lumo) == CookieSecurePolicy.Always,
-                IsEssential = true,
-            });
+            http.Response.Cookies.Append(CookieName, language, CookieOptionsFor(http, tenant.Slug, maxAge: null));
         }
     }
+
+    /// <summary>Remembers the person's own choice of language on this tenant's pages.</summary>
+    public static void Choose(HttpContext http, string slug, string language) =>
+        http.Response.Cookies.Append(ChoiceCookieName, language, CookieOptionsFor(http, slug, TimeSpan.FromDays(365)));
+
+    private static string? ChosenBy(HttpContext http, LanguagePolicy offered) =>
+        http.Request.Cookies[ChoiceCookieName] is { } chosen ? Match(chosen, offered.Offered) : null;
+
+    // The tenant's paths only, like the session cookie; never read by scripts; sent on a top-level sign-in from an application.
+    private static CookieOptions CookieOptionsFor(HttpContext http, string slug, TimeSpan? maxAge)
+    {
+        var lumo = http.RequestServices.GetRequiredService<IOptions<LumoAuthOptions>>().Value;
+        return new CookieOptions
+        {
+            Path = SessionCookie.PathFor(slug),
+            HttpOnly = true,
+            SameSite = Microsoft.AspNetCore.Http.SameSiteMode.Lax,
+            Secure = http.Request.IsHttps || SessionCookie.SecurePolicyFor(lumo) == CookieSecurePolicy.Always,
+            IsEssential = true,
+            MaxAge = maxAge,
+        };
+    }
+
+    /// <summary>Each language's name in itself, as a list of languages shows them.</summary>
+    public static string NameOf(string language) => language switch
+    {
+        "en" => "English",
+        "de" => "Deutsch",
+        "es" => "Español",
+        "fr" => "Français",
+        _ => language,
+    };
 
     /// <summary>The first of space-separated language tags (BCP 47) that is offered, by its primary language.</summary>
     public static string? FirstOffered(string? tags, IReadOnlyList<string> offered)

@@ -14,7 +14,8 @@ public static class HostedPage
         "body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f}" +
         "label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;box-sizing:border-box}" +
         "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-left:1.2rem}" +
-        ".brand{text-align:center;margin-bottom:1rem}.brand-name{font-weight:600;margin:.25rem 0}";
+        ".brand{text-align:center;margin-bottom:1rem}.brand-name{font-weight:600;margin:.25rem 0}" +
+        ".languages{margin-top:2rem;text-align:center;font-size:.9rem}";
 
     public static string Encode(string? value) => PageText.Encode(value);
 
@@ -40,7 +41,8 @@ public static class HostedPage
         public async Task ExecuteAsync(HttpContext httpContext)
         {
             var branding = await PageBranding.ForRequestAsync(httpContext);
-            var language = PageText.Of(httpContext).Language;
+            var text = PageText.Of(httpContext);
+            var language = text.Language;
             httpContext.Response.Headers.ContentLanguage = language;
             var images = image is null ? branding.LogoOrigin
                 : branding.LogoOrigin is { } logo && logo != PageBranding.OriginOf(image) ? $"{logo} {PageBranding.OriginOf(image)}" : PageBranding.OriginOf(image);
@@ -52,7 +54,9 @@ public static class HostedPage
                 .Append(BrandHeader(branding))
                 .Append("<main><h1>").Append(Encode(title)).Append("</h1>")
                 .Append(body)
-                .Append("</main></body></html>")
+                .Append("</main>")
+                .Append(LanguageChoiceEndpoint.Links(httpContext, text))
+                .Append("</body></html>")
                 .ToString();
             await Results.Content(html, "text/html; charset=utf-8", Encoding.UTF8, status).ExecuteAsync(httpContext);
         }
