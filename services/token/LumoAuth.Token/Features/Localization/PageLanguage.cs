@@ -1,6 +1,6 @@
+using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Login;
-using LumoAuth.ServiceDefaults;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -55,7 +55,8 @@ public static class PageLanguage
 
     /// <summary>
     /// An application's <c>ui_locales</c> (read from a validated request, pushed ones included): this request's pages use
-    /// the first we have, and the cookie keeps it for the sign-in's next pages. Nothing changes when none is ours.
+    /// the first the tenant offers, and the cookie keeps it for the sign-in's next pages. Nothing changes when none is
+    /// offered, or when the person chose a language themselves.
     /// </summary>
     public static void Prefer(HttpContext http, string? uiLocales)
     {
