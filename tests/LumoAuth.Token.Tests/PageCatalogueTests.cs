@@ -60,9 +60,9 @@ public sealed partial class PageCatalogueTests
         var keys = KeysInCode();
         Assert.True(keys.Count > 100, $"only {keys.Count} sentences found: is the key pattern still the one the code uses?");
         // Admin offers tenants the languages of its own list: the two must name the same.
-        Assert.Equal(LumoAuth.Contracts.Internal.HostedPageLanguages.All.Order(StringComparer.Ordinal), PageLanguage.Supported.Order(StringComparer.Ordinal));
+        Assert.Equal(LumoAuth.Contracts.Internal.HostedPageLanguages.All.Order(StringComparer.Ordinal), PageCatalogue.Languages.Order(StringComparer.Ordinal));
 
-        var missing = PageLanguage.Supported.Where(l => l != PageLanguage.Default)
+        var missing = PageCatalogue.Languages.Where(l => l != PageLanguage.Default)
             .SelectMany(language => keys.Keys.Where(k => !PageCatalogue.For(language).ContainsKey(k)).Select(k => $"{language}: \"{k}\" ({string.Join(", ", keys[k])})"))
             .ToList();
         Assert.True(missing.Count == 0, "Not translated:\n" + string.Join('\n', missing));

@@ -46,13 +46,11 @@ public static class LanguageChoiceEndpoint
         return $"<nav class=\"languages\" aria-label=\"{HostedPage.Encode(t["Language"])}\">{string.Join(" · ", links)}</nav>";
     }
 
-    // A path of this tenant's pages on this host: no scheme, no other host ("//", "\"), no step out of the tenant's paths
-    // (".." also percent-encoded, which browsers resolve too), printable ASCII (it becomes a Location header).
+    // One of this tenant's pages on this host, and nothing that steps out of its paths (".." also percent-encoded, which
+    // browsers resolve too).
     private static bool IsOwnPage(string url, string slug) =>
-        url.Length <= 8192
+        LoginEndpoints.IsHeaderSafePath(url)
         && url.StartsWith($"/t/{slug}/", StringComparison.Ordinal)
-        && !url.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E')
-        && !url.Contains('\\', StringComparison.Ordinal)
         && !url.Contains("..", StringComparison.Ordinal)
         && !url.Contains("%2e", StringComparison.OrdinalIgnoreCase);
 }

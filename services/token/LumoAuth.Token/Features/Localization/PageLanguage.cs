@@ -23,9 +23,6 @@ public static class PageLanguage
     /// <summary>The language the person picked from a page's list (<see cref="LanguageChoiceEndpoint"/>); kept for a year.</summary>
     public const string ChoiceCookieName = "lumo_language";
 
-    /// <summary>The languages the hosted pages are written in (discovery's <c>ui_locales_supported</c>).</summary>
-    public static IReadOnlyList<string> Supported => PageCatalogue.Languages;
-
     public static string Negotiate(HttpContext http)
     {
         var offered = TenantLanguages.PolicyOf(http);

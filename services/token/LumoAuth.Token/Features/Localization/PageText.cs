@@ -49,7 +49,7 @@ public sealed class PageText
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, PageText> Texts = new(StringComparer.Ordinal);
 
-    /// <summary>The text of one of <see cref="PageLanguage.Supported"/>.</summary>
+    /// <summary>The text of one of <see cref="PageCatalogue.Languages"/>.</summary>
     internal static PageText ForLanguage(string language) =>
         language == PageLanguage.Default ? English : Texts.GetOrAdd(language, static l => new PageText(l, PageCatalogue.For(l)));
 

@@ -237,15 +237,22 @@ public static class LoginEndpoints
     /// or non-ASCII character would make the server refuse the header — a 500 after the session was opened.
     /// </summary>
     public static bool IsAuthorizeContinuation(string returnUrl, string slug) =>
-        returnUrl.Length <= 8192
-        && !returnUrl.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E')
-        && !returnUrl.Contains('\\', StringComparison.Ordinal)
+        IsHeaderSafePath(returnUrl)
         && (IsPage(returnUrl, $"/t/{slug}/api/v1/oauth/authorize") || IsPage(returnUrl, Device.DeviceVerificationEndpoints.PagePath(slug))
             || IsPage(returnUrl, Ciba.CibaApprovalEndpoints.PagePath(slug)) || IsPage(returnUrl, $"/t/{slug}{PasskeyEndpoints.AccountPagePath}")
             || IsPage(returnUrl, AccountPages.MfaAccountPage.PagePath(slug)) || IsPage(returnUrl, AccountPages.SessionsAccountPage.PagePath(slug))
             || IsPage(returnUrl, AccountPages.PasswordAccountPage.PagePath(slug)) || IsPage(returnUrl, AccountPages.ProfileAccountPage.PagePath(slug))
             || IsPage(returnUrl, AccountPages.LinkedAccountsPage.PagePath(slug)) || IsPage(returnUrl, FederationPages.SamlContinuation(slug))
             || IsPage(returnUrl, AAuth.AAuthConsentEndpoints.PagePath(slug)));
+
+    /// <summary>
+    /// A path that may become our own Location header: at most 8 KiB of printable ASCII, no backslash (which browsers read
+    /// as a slash, so <c>/\\host</c> would leave the site). Callers then say which of the tenant's pages it may be.
+    /// </summary>
+    public static bool IsHeaderSafePath(string url) =>
+        url.Length <= 8192
+        && !url.AsSpan().ContainsAnyExceptInRange('\x21', '\x7E')
+        && !url.Contains('\\', StringComparison.Ordinal);
 
     private static bool IsPage(string url, string path) =>
         url.StartsWith(path, StringComparison.Ordinal) && (url.Length == path.Length || url[path.Length] == '?');
