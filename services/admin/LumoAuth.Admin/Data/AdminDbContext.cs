@@ -97,6 +97,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(u => u.FamilyName).HasMaxLength(100);
             e.Property(u => u.PhoneNumber).HasMaxLength(32);
             e.Property(u => u.Picture).HasMaxLength(2048);
+            e.Property(u => u.Locale).HasMaxLength(LumoAuth.ServiceDefaults.Localization.LanguageTags.MaxLength);
             e.Property(u => u.ExternalId).HasMaxLength(200);
             e.Property(u => u.Title).HasMaxLength(200);
             e.Property(u => u.EnterpriseData).HasColumnType("jsonb");
@@ -251,6 +252,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
         {
             e.ToTable("invitations");
             e.HasIndex(i => new { i.TenantId, i.NormalizedEmail });
+            e.Property(i => i.Locale).HasMaxLength(LumoAuth.ServiceDefaults.Localization.LanguageTags.MaxLength);
             e.HasIndex(i => i.TokenHash).IsUnique();
             e.Property(i => i.Email).HasMaxLength(320);
             e.Property(i => i.NormalizedEmail).HasMaxLength(320);

@@ -60,6 +60,12 @@ public sealed class User : ICreatedRow
 
     public string? Picture { get; set; }
 
+    /// <summary>
+    /// The user's language (a BCP 47 tag, OIDC's <c>locale</c>): the mails we send them are in it when the tenant offers it,
+    /// and the hosted pages follow it once they sign in. Null: the tenant's default, or the browser's wish.
+    /// </summary>
+    public string? Locale { get; set; }
+
     /// <summary>The provisioning client's id for the user (SCIM <c>externalId</c>).</summary>
     public string? ExternalId { get; set; }
 
@@ -552,6 +558,9 @@ public sealed class Invitation
     /// with a resource-scoped key gives no roles, and no group that holds an administering role by then.
     /// </summary>
     public bool ByFullAdministrator { get; set; }
+
+    /// <summary>The language the invitation is written in (a BCP 47 tag); null: the tenant's default.</summary>
+    public string? Locale { get; set; }
 
     public byte[] TokenHash { get; set; } = [];
 

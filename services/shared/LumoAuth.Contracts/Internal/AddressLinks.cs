@@ -30,4 +30,7 @@ public sealed record AddressLinkRequested(string Kind, string Email) : Integrati
 
     /// <summary>The tenant's custom domain the page was on (<see cref="RequestMagicLink.Domain"/>).</summary>
     public string? Domain { get; init; }
+
+    /// <summary>The page's language (<see cref="RequestPasswordResetByEmail.Language"/>).</summary>
+    public string? Language { get; init; }
 }

@@ -57,6 +57,9 @@ public sealed record AuthenticateResponse(
     /// <summary>On the success that completed an enrolment: the user's first backup codes, to show this once.</summary>
     public IReadOnlyList<string>? BackupCodes { get; init; }
 
+    /// <summary>On a success: the user's language (a BCP 47 tag, their profile's <c>locale</c>), which the pages then use.</summary>
+    public string? Locale { get; init; }
+
     /// <summary>
     /// On a success while the tenant requires two-step verification and the user has none yet: when their grace period
     /// ends (the sign-in page reminds them).
@@ -154,6 +157,9 @@ public sealed record UserProfile(
 
     /// <summary>The URL of the user's picture (OIDC Core §5.1 <c>picture</c>), or null.</summary>
     public string? Picture { get; init; }
+
+    /// <summary>The user's language, a BCP 47 tag (OIDC Core §5.1 <c>locale</c>), or null.</summary>
+    public string? Locale { get; init; }
 
     /// <summary>An administrator of the tenant (<c>isAdmin</c>): one of those who may hold admin scopes in a user's token.</summary>
     public bool IsAdmin { get; init; }
@@ -312,9 +318,10 @@ public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewP
 
 /// <summary>
 /// <c>PATCH /internal/v1/users/{userId}/profile?tenantId=</c> (admin): the signed-in user edits their own names from the
-/// token service's account page (null leaves a field, empty clears it; the rules are the Admin API's, 400 with details).
+/// token service's account page (null leaves a field, empty clears it; the rules are the Admin API's, 400 with details),
+/// and their language (<see cref="Locale"/>, a BCP 47 tag).
 /// </summary>
-public sealed record SelfProfileUpdate(string? Name, string? GivenName, string? FamilyName)
+public sealed record SelfProfileUpdate(string? Name, string? GivenName, string? FamilyName, string? Locale = null)
 {
     public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/profile?tenantId={tenantId}";
 }

@@ -5,13 +5,21 @@ namespace LumoAuth.Contracts.Internal;
 /// a reset link for an address. The answer is 202 with the same body whether or not the address belongs to
 /// an active user, so the page cannot be used to enumerate accounts; only a real user gets a mail.
 /// </summary>
-public sealed record RequestPasswordResetByEmail(Guid TenantId, string? Email);
+public sealed record RequestPasswordResetByEmail(Guid TenantId, string? Email)
+{
+    /// <summary>The page's language (a BCP 47 tag): the mail is in it when the user has no <c>locale</c> of their own.</summary>
+    public string? Language { get; init; }
+}
 
 /// <summary>
 /// <c>POST /internal/v1/users/email-verification/request</c> (admin): mail a new verification link. Like the
 /// reset request it answers 202 with the same body for unknown, verified and unverified addresses.
 /// </summary>
-public sealed record RequestEmailVerification(Guid TenantId, string? Email);
+public sealed record RequestEmailVerification(Guid TenantId, string? Email)
+{
+    /// <inheritdoc cref="RequestPasswordResetByEmail.Language"/>
+    public string? Language { get; init; }
+}
 
 /// <summary>
 /// <c>POST /internal/v1/users/email-verification/complete</c> (admin): the link's token marks the address
@@ -30,9 +38,10 @@ public sealed record CompletePasswordResetRequest(Guid TenantId, string? Token, 
 
 /// <summary>
 /// <c>POST /internal/v1/invitations/accept</c> (admin): the invitation link's token creates the invitee's account
-/// (201 with <c>userId</c> and <c>email</c>); errors as for <see cref="CompletePasswordResetRequest"/>.
+/// (201 with <c>userId</c> and <c>email</c>); errors as for <see cref="CompletePasswordResetRequest"/>. <see cref="Locale"/> is
+/// the language the page was read in, which becomes the new user's.
 /// </summary>
-public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, string? Password, string? Name);
+public sealed record AcceptInvitationRequest(Guid TenantId, string? Token, string? Password, string? Name, string? Locale = null);
 
 /// <summary>
 /// <c>POST /internal/v1/users/magic-link/request</c> (admin): mail a one-time sign-in link to an address, to continue at
@@ -43,6 +52,9 @@ public sealed record RequestMagicLink(Guid TenantId, string? Email, string? Retu
 {
     /// <summary>The tenant's custom domain the request came in on, where the mailed link then points (its sign-in continues there).</summary>
     public string? Domain { get; init; }
+
+    /// <inheritdoc cref="RequestPasswordResetByEmail.Language"/>
+    public string? Language { get; init; }
 }
 
 /// <summary>

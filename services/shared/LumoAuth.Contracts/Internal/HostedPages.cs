@@ -4,9 +4,10 @@ namespace LumoAuth.Contracts.Internal;
 /// <c>POST /internal/v1/users/register</c> (admin): self-registration from the token service's hosted page
 /// (<c>prompt=create</c>). Admin applies the tenant's registration switch, password policy and email uniqueness.
 /// Failures come back in the REST error envelope: <c>registration_disabled</c> 403, <c>validation_error</c> 400
-/// (details per field), <c>duplicate_resource</c> 409.
+/// (details per field), <c>duplicate_resource</c> 409. <see cref="Locale"/> is the language the page was read in, which
+/// becomes the user's (their verification mail is written in it).
 /// </summary>
-public sealed record RegisterUserRequest(Guid TenantId, string? Email, string? Password, string? Name);
+public sealed record RegisterUserRequest(Guid TenantId, string? Email, string? Password, string? Name, string? Locale = null);
 
 /// <summary><see cref="EmailVerificationRequired"/>: the tenant wants the address verified before the account is used.</summary>
 public sealed record RegisteredUser(Guid UserId, string Email, string? Name, bool EmailVerificationRequired);

@@ -7,6 +7,9 @@ namespace LumoAuth.Contracts.Users;
 public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent
 {
     public Guid? ResetId { get; init; }
+
+    /// <summary>The language of the page the person asked from (a BCP 47 tag), for a user who has no <c>locale</c> of their own.</summary>
+    public string? Language { get; init; }
 }
 
 /// <summary>
@@ -16,6 +19,9 @@ public sealed record UserPasswordResetRequested(Guid UserId, DateTimeOffset Expi
 public sealed record UserMagicLinkRequested(Guid UserId, DateTimeOffset ExpiresAt) : IntegrationEvent
 {
     public Guid? LinkId { get; init; }
+
+    /// <inheritdoc cref="UserPasswordResetRequested.Language"/>
+    public string? Language { get; init; }
 }
 
 /// <summary>
@@ -34,7 +40,11 @@ public sealed record UserMfaSmsCodeRequested(Guid UserId, DateTimeOffset Expires
 }
 
 /// <summary>The user (or the hosted page on their behalf) asked for a new email verification link.</summary>
-public sealed record UserEmailVerificationRequested(Guid UserId) : IntegrationEvent;
+public sealed record UserEmailVerificationRequested(Guid UserId) : IntegrationEvent
+{
+    /// <inheritdoc cref="UserPasswordResetRequested.Language"/>
+    public string? Language { get; init; }
+}
 
 /// <summary>The user proved possession of a new second factor (<see cref="Method"/>: <c>totp</c>).</summary>
 public sealed record UserMfaEnrolled(Guid UserId, string Method) : IntegrationEvent;

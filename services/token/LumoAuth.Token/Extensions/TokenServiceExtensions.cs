@@ -202,7 +202,7 @@ public static class TokenServiceExtensions
                 // claims_supported (OIDC Discovery §3): what our ID tokens, access tokens and userinfo can carry.
                 server.RegisterClaims(
                     OpenIddictConstants.Claims.Name, OpenIddictConstants.Claims.GivenName, OpenIddictConstants.Claims.FamilyName,
-                    OpenIddictConstants.Claims.PreferredUsername, OpenIddictConstants.Claims.Picture, OpenIddictConstants.Claims.UpdatedAt, OpenIddictConstants.Claims.Email,
+                    OpenIddictConstants.Claims.PreferredUsername, OpenIddictConstants.Claims.Picture, OpenIddictConstants.Claims.Locale, OpenIddictConstants.Claims.UpdatedAt, OpenIddictConstants.Claims.Email,
                     OpenIddictConstants.Claims.EmailVerified, OpenIddictConstants.Claims.PhoneNumber, OpenIddictConstants.Claims.PhoneNumberVerified, OpenIddictConstants.Claims.Address,
                     OpenIddictConstants.Claims.AuthenticationTime, OpenIddictConstants.Claims.AuthenticationMethodReference,
                     OpenIddictConstants.Claims.AuthenticationContextReference, SessionCookie.SessionIdClaim, OpenIddictConstants.Claims.ClientId,

@@ -22,14 +22,17 @@ public static class AddressLinkRequests
     /// <summary>Records the request and answers 202 with <paramref name="acceptedMessage"/>; a bad address or tenant is refused as before.</summary>
     public static async Task<IResult> AcceptAsync(
         AdminDbContext db, TenantContext tenant, Guid tenantId, string? email, string kind, string? returnUrl, string acceptedMessage,
-        CancellationToken cancellationToken, string? domain = null)
+        CancellationToken cancellationToken, string? domain = null, string? language = null)
     {
         if (await InternalTenantScope.EnterForEmailAsync(db, tenant, tenantId, email, cancellationToken) is { } refused)
         {
             return refused;
         }
 
-        db.AddEvent(new AddressLinkRequested(kind, email!.ToLowerInvariant()) { TenantId = tenantId, ReturnUrl = returnUrl, Domain = domain });
+        db.AddEvent(new AddressLinkRequested(kind, email!.ToLowerInvariant()) {
+            TenantId = tenantId, ReturnUrl = returnUrl, Domain = domain,
+            Language = LumoAuth.ServiceDefaults.Localization.LanguageTags.IsWellFormed(language) ? language : null,
+        });
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Accepted((string?)null, new DataResponse<object?>(null, acceptedMessage));
     }
@@ -92,15 +95,15 @@ public sealed class AddressLinkRequestConsumer(AdminDbContext db, TenantContext 
                 case AddressLinkKinds.PasswordReset:
                     if (resettable)
                     {
-                        await PasswordResetRequests.StageForAddressAsync(db, normalized, ct);
+                        await PasswordResetRequests.StageForAddressAsync(db, normalized, message.Language, ct);
                     }
 
                     break;
                 case AddressLinkKinds.MagicLink:
-                    await MagicLinks.StageForAddressAsync(db, tenant.TenantId, normalized, message.ReturnUrl, message.Domain, ct);
+                    await MagicLinks.StageForAddressAsync(db, tenant.TenantId, normalized, message.ReturnUrl, message.Domain, message.Language, ct);
                     break;
                 case AddressLinkKinds.EmailVerification:
-                    await EmailVerifications.StageForAddressAsync(db, normalized, ct);
+                    await EmailVerifications.StageForAddressAsync(db, normalized, message.Language, ct);
                     break;
             }
         }, context.CancellationToken);

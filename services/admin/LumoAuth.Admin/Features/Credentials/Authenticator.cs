@@ -398,7 +398,7 @@ public sealed class Authenticator(
         await transaction.CommitAsync(cancellationToken);
         return new AuthenticateResponse(AuthenticationOutcomes.Success, user.Id, user.Email, user.Name, user.EmailVerified || addressProven, null, methods)
         {
-            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt, UnprovenCredentialsRemoved = proof?.Removed ?? false,
+            BackupCodes = backupCodes, MfaEnrolmentDueAt = enrolmentDueAt, UnprovenCredentialsRemoved = proof?.Removed ?? false, Locale = user.Locale,
         };
     }
 

@@ -93,6 +93,7 @@ public static class CredentialEndpoints
         {
             Groups = groups,
             Picture = user.Picture,
+            Locale = user.Locale,
             Address = PostalAddress.FromAttributes(user.Attributes),
             IsAdmin = user.IsAdmin,
             MfaEnabled = row.MfaEnabled,

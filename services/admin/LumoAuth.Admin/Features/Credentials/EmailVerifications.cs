@@ -62,13 +62,14 @@ public static class EmailVerifications
     /// <see cref="StageForAddressAsync"/> acts on it later, and only the unverified are mailed.
     /// </summary>
     public static Task<IResult> Request(RequestEmailVerification request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
-        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.EmailVerification, null, AcceptedMessage, cancellationToken);
+        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.EmailVerification, null, AcceptedMessage, cancellationToken,
+            language: request.Language);
 
     /// <summary>
     /// Acts on a verification link request, in the tenant entered and inside the caller's transaction (which commits the
     /// claim and the event together): an unverified, unblocked user's is staged; the caller saves.
     /// </summary>
-    public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, CancellationToken cancellationToken)
+    public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, string? pageLanguage, CancellationToken cancellationToken)
     {
         var user = await db.Users.AsNoTracking()
             .FirstOrDefaultAsync(u => u.NormalizedEmail == normalizedEmail && !u.EmailVerified && !u.Blocked, cancellationToken);
@@ -86,7 +87,7 @@ public static class EmailVerifications
             .ExecuteUpdateAsync(s => s.SetProperty(u => u.EmailVerificationRequestedAt, now), cancellationToken);
         if (claimed == 1)
         {
-            db.AddEvent(new UserEmailVerificationRequested(user.Id) { TenantId = user.TenantId });
+            db.AddEvent(new UserEmailVerificationRequested(user.Id) { TenantId = user.TenantId, Language = pageLanguage });
         }
     }
 

@@ -35,14 +35,14 @@ public static class MagicLinks
     public static Task<IResult> Request(RequestMagicLink request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
         AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.MagicLink,
             request.ReturnUrl is { Length: > 0 and <= MaxReturnUrlLength } returnUrl ? returnUrl : null, AcceptedMessage, cancellationToken,
-            request.Domain is { Length: > 0 and <= 253 } domain ? domain.ToLowerInvariant() : null);
+            request.Domain is { Length: > 0 and <= 253 } domain ? domain.ToLowerInvariant() : null, request.Language);
 
     /// <summary>
     /// Acts on a sign-in link request, in the tenant entered: a link (and its event) is staged only for an active user of a
     /// tenant with links on; the caller saves.
     /// </summary>
     public static async Task StageForAddressAsync(
-        AdminDbContext db, Guid tenantId, string normalizedEmail, string? returnUrl, string? domain, CancellationToken cancellationToken)
+        AdminDbContext db, Guid tenantId, string normalizedEmail, string? returnUrl, string? domain, string? pageLanguage, CancellationToken cancellationToken)
     {
         var policy = (await TenantSettings.LoadAsync(db, tenantId, cancellationToken)).LoginPolicy;
         var user = await db.Users.AsNoTracking()
@@ -69,7 +69,7 @@ public static class MagicLinks
             CreatedAt = now, ExpiresAt = now.AddMinutes(policy.MagicLinkExpiryMinutes),
         };
         db.MagicLinkTokens.Add(link);
-        db.AddEvent(new UserMagicLinkRequested(user.Id, link.ExpiresAt) { TenantId = user.TenantId, LinkId = link.Id });
+        db.AddEvent(new UserMagicLinkRequested(user.Id, link.ExpiresAt) { TenantId = user.TenantId, LinkId = link.Id, Language = pageLanguage });
     }
 
     public static async Task<IResult> Complete(

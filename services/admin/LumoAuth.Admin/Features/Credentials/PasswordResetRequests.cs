@@ -20,7 +20,8 @@ public static class PasswordResetRequests
     public const string AcceptedMessage = "If an account exists for this address, a reset link has been sent to it";
 
     /// <summary>Withdraws the user's unused links (only the newest works) and stages a new request and its event; the caller saves.</summary>
-    public static async Task<PasswordResetToken> StageAsync(AdminDbContext db, User user, CancellationToken cancellationToken)
+    /// <param name="pageLanguage">The language of the page the person asked from, if they did (the mail's, when they have no <c>locale</c>).</param>
+    public static async Task<PasswordResetToken> StageAsync(AdminDbContext db, User user, CancellationToken cancellationToken, string? pageLanguage = null)
     {
         await db.PasswordResetTokens.Where(t => t.UserId == user.Id && t.UsedAt == null).ExecuteDeleteAsync(cancellationToken);
         var now = DateTimeOffset.UtcNow;
@@ -30,7 +31,7 @@ public static class PasswordResetRequests
             TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, ExpiresAt = now + Lifetime,
         };
         db.PasswordResetTokens.Add(reset);
-        db.AddEvent(new UserPasswordResetRequested(user.Id, reset.ExpiresAt) { TenantId = user.TenantId, ResetId = reset.Id });
+        db.AddEvent(new UserPasswordResetRequested(user.Id, reset.ExpiresAt) { TenantId = user.TenantId, ResetId = reset.Id, Language = pageLanguage });
         return reset;
     }
 
@@ -47,21 +48,22 @@ public static class PasswordResetRequests
     /// </summary>
     public static Task<IResult> RequestByEmail(
         RequestPasswordResetByEmail request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken) =>
-        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.PasswordReset, null, AcceptedMessage, cancellationToken);
+        AddressLinkRequests.AcceptAsync(db, tenant, request.TenantId, request.Email, AddressLinkKinds.PasswordReset, null, AcceptedMessage, cancellationToken,
+            language: request.Language);
 
     /// <summary>
     /// Acts on a forgot-password request, in the tenant entered: only the request of a user who may sign in (not blocked,
     /// deactivated or deleted) is staged (and mailed), at most once per <see cref="MinimumSpacing"/>; the caller saves, and
     /// has left out users whose LDAP directory takes no password from here.
     /// </summary>
-    public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, CancellationToken cancellationToken)
+    public static async Task StageForAddressAsync(AdminDbContext db, string normalizedEmail, string? pageLanguage, CancellationToken cancellationToken)
     {
         var user = await db.Users.AsNoTracking().FirstOrDefaultAsync(
             u => u.NormalizedEmail == normalizedEmail && !u.Blocked && u.IsActive && u.SoftDeletedAt == null, cancellationToken);
         var recently = DateTimeOffset.UtcNow - MinimumSpacing;
         if (user is not null && !await db.PasswordResetTokens.AnyAsync(t => t.UserId == user.Id && t.CreatedAt > recently, cancellationToken))
         {
-            await StageAsync(db, user, cancellationToken);
+            await StageAsync(db, user, cancellationToken, pageLanguage);
         }
     }
 }

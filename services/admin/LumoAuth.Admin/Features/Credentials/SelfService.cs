@@ -26,7 +26,7 @@ public static class SelfService
         return app;
     }
 
-    /// <summary>Names only: the address, its verification and everything else stay the administrator's (or a link's) to change.</summary>
+    /// <summary>Names and language only: the address, its verification and everything else stay the administrator's (or a link's) to change.</summary>
     public static async Task<IResult> UpdateProfile(
         Guid userId, Guid? tenantId, SelfProfileUpdate request, AdminDbContext db, TenantContext tenant, UserCommands users, CancellationToken cancellationToken)
     {
@@ -36,7 +36,7 @@ public static class SelfService
             return ApiErrors.NotFound("User");
         }
 
-        var (_, error) = await users.UpdateAsync(user, new UserChanges(null, new UserProfileFields(request.Name, request.GivenName, request.FamilyName, null, null, null), null, null), cancellationToken);
+        var (_, error) = await users.UpdateAsync(user, new UserChanges(null, new UserProfileFields(request.Name, request.GivenName, request.FamilyName, null, null, null) { Locale = request.Locale }, null, null), cancellationToken);
         return error ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Profile updated"));
     }
 

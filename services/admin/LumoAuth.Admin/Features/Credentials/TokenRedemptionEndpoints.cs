@@ -134,7 +134,7 @@ public static partial class TokenRedemptionEndpoints
         var userId = Guid.CreateVersion7();
         db.AddEvent(new UserInvitationAccepted(invitation.Id, userId, roles) { TenantId = invitation.TenantId });
         var (user, error) = await users.CreateAsync(new NewUser(
-            invitation.Email, request.Password, new UserProfileFields(request.Name, null, null, null, null, null), true, true,
+            invitation.Email, request.Password, new UserProfileFields(request.Name, null, null, null, null, null) { Locale = request.Locale ?? invitation.Locale }, true, true,
             groupIds.Select(g => g.ToString()).ToList(), Id: userId), cancellationToken);
         if (error is not null)
         {

@@ -25,7 +25,7 @@ public sealed class PasswordResetEmailConsumer(SmtpMailer mailer, UserEmailSende
             return;
         }
 
-        if (!await sender.SendPasswordResetAsync(tenantId, resetId, context.CancellationToken))
+        if (!await sender.SendPasswordResetAsync(tenantId, resetId, message.Language, context.CancellationToken))
         {
             EmailLog.NothingToSend(logger, "password reset", resetId);
         }
@@ -49,7 +49,7 @@ public sealed class MagicLinkEmailConsumer(SmtpMailer mailer, UserEmailSender se
             return;
         }
 
-        if (!await sender.SendMagicLinkAsync(tenantId, linkId, context.CancellationToken))
+        if (!await sender.SendMagicLinkAsync(tenantId, linkId, message.Language, context.CancellationToken))
         {
             EmailLog.NothingToSend(logger, "sign-in link", linkId);
         }
@@ -120,12 +120,12 @@ public sealed class EmailVerificationEmailConsumer(SmtpMailer mailer, UserEmailS
     : IConsumer<UserCreated>, IConsumer<UserEmailVerificationRequested>
 {
     public Task Consume(ConsumeContext<UserCreated> context) =>
-        SendAsync(context, context.Message.TenantId, context.Message.UserId, onlyWhenRequired: true);
+        SendAsync(context, context.Message.TenantId, context.Message.UserId, onlyWhenRequired: true, pageLanguage: null);
 
     public Task Consume(ConsumeContext<UserEmailVerificationRequested> context) =>
-        SendAsync(context, context.Message.TenantId, context.Message.UserId, onlyWhenRequired: false);
+        SendAsync(context, context.Message.TenantId, context.Message.UserId, onlyWhenRequired: false, context.Message.Language);
 
-    private async Task SendAsync(ConsumeContext context, Guid? tenantId, Guid userId, bool onlyWhenRequired)
+    private async Task SendAsync(ConsumeContext context, Guid? tenantId, Guid userId, bool onlyWhenRequired, string? pageLanguage)
     {
         if (tenantId is null || context.MessageId is not { } messageId)
         {
@@ -143,7 +143,7 @@ public sealed class EmailVerificationEmailConsumer(SmtpMailer mailer, UserEmailS
             return;
         }
 
-        await sender.SendEmailVerificationAsync(tenantId.Value, userId, messageId, onlyWhenRequired, context.CancellationToken);
+        await sender.SendEmailVerificationAsync(tenantId.Value, userId, messageId, onlyWhenRequired, pageLanguage, context.CancellationToken);
     }
 }
 
@@ -153,14 +153,14 @@ public sealed class AccountNoticeEmailConsumer(SmtpMailer mailer, UserEmailSende
 {
     public Task Consume(ConsumeContext<UserLockedOut> context) =>
         SendAsync(context, EmailKinds.AccountLocked, "account locked", context.Message.TenantId, context.Message.UserId,
-            (tenant, user) => EmailTemplates.AccountLocked(tenant, user.Email, user.Name, context.Message.LockedUntil));
+            (tenant, t, user) => EmailTemplates.AccountLocked(tenant, t, user.Email, user.Name, context.Message.LockedUntil));
 
     public Task Consume(ConsumeContext<UserPasswordChanged> context) =>
         SendAsync(context, EmailKinds.PasswordChanged, "password changed", context.Message.TenantId, context.Message.UserId,
-            (tenant, user) => EmailTemplates.PasswordChanged(tenant, user.Email, user.Name, context.Message.OccurredAt));
+            (tenant, t, user) => EmailTemplates.PasswordChanged(tenant, t, user.Email, user.Name, context.Message.OccurredAt));
 
     private async Task SendAsync(
-        ConsumeContext context, string kind, string description, Guid? tenantId, Guid userId, Func<EmailTenant, User, OutgoingEmail> render)
+        ConsumeContext context, string kind, string description, Guid? tenantId, Guid userId, Func<EmailTenant, MailText, User, OutgoingEmail> render)
     {
         if (tenantId is null || context.MessageId is not { } messageId)
         {
@@ -187,7 +187,7 @@ public sealed class TenantNoticeEmailConsumer(SmtpMailer mailer, UserEmailSender
     /// <summary>A webhook was switched off: its tenant's administrators are told.</summary>
     public Task Consume(ConsumeContext<WebhookDisabled> context) =>
         SendAsync(context, context.Message, EmailKinds.WebhookDisabled, context.Message.WebhookId, [],
-            (tenant, user) => EmailTemplates.WebhookDisabled(tenant, user.Email, user.Name, context.Message.Url, context.Message.ConsecutiveFailures, context.Message.OccurredAt));
+            (tenant, t, user) => EmailTemplates.WebhookDisabled(tenant, t, user.Email, user.Name, context.Message.Url, context.Message.ConsecutiveFailures, context.Message.OccurredAt));
 
     /// <summary>A sign-in was refused as too risky: the account's owner and the tenant's administrators are told.</summary>
     public async Task Consume(ConsumeContext<AdaptiveAuthHighRisk> context)
@@ -201,12 +201,12 @@ public sealed class TenantNoticeEmailConsumer(SmtpMailer mailer, UserEmailSender
         }
 
         await SendAsync(context, message, EmailKinds.LoginBlocked, message.UserId, [message.UserId],
-            (tenant, user) => EmailTemplates.LoginBlocked(tenant, user.Email, user.Name, account, user.Id == message.UserId, message.IpAddress,
+            (tenant, t, user) => EmailTemplates.LoginBlocked(tenant, t, user.Email, user.Name, account, user.Id == message.UserId, message.IpAddress,
                 message.RiskScore, message.Signals, message.OccurredAt));
     }
 
     private async Task SendAsync(
-        ConsumeContext context, IntegrationEvent message, string kind, Guid about, IReadOnlyList<Guid> recipients, Func<EmailTenant, User, OutgoingEmail> render)
+        ConsumeContext context, IntegrationEvent message, string kind, Guid about, IReadOnlyList<Guid> recipients, Func<EmailTenant, MailText, User, OutgoingEmail> render)
     {
         if (message.TenantId is not { } tenantId || context.MessageId is not { } messageId)
         {

@@ -5,8 +5,14 @@ using MimeKit;
 
 namespace LumoAuth.Admin.Features.Email;
 
-/// <summary>A rendered mail, ready to send; <see cref="Kind"/> (one of <see cref="EmailKinds"/>) goes out as the <c>X-LumoAuth-Mail</c> header.</summary>
-public sealed record OutgoingEmail(string Kind, string ToAddress, string? ToName, string Subject, string Text, string Html, string? ReplyTo = null);
+/// <summary>
+/// A rendered mail, ready to send; <see cref="Kind"/> (one of <see cref="EmailKinds"/>) goes out as the <c>X-LumoAuth-Mail</c>
+/// header, <see cref="Language"/> as <c>Content-Language</c> (RFC 3282).
+/// </summary>
+public sealed record OutgoingEmail(string Kind, string ToAddress, string? ToName, string Subject, string Text, string Html, string? ReplyTo = null)
+{
+    public string Language { get; init; } = LumoAuth.ServiceDefaults.Localization.TextCatalogue.English;
+}
 
 public static class EmailKinds
 {
@@ -54,6 +60,7 @@ public sealed class SmtpMailer(IOptions<EmailOptions> options)
 
         message.Subject = email.Subject;
         message.Headers.Add(EmailKinds.Header, email.Kind);
+        message.Headers.Add(HeaderId.ContentLanguage, email.Language);
         message.Body = new BodyBuilder { TextBody = email.Text, HtmlBody = email.Html }.ToMessageBody();
 
         using var client = new SmtpClient { Timeout = (int)settings.Timeout.TotalMilliseconds };

@@ -26,11 +26,12 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
 
     /// <summary>
     /// The deployment's URL of a tenant page, or, for a link asked for on one of the tenant's verified domains
-    /// (<paramref name="domain"/>), that domain's: the page continues where the person started.
+    /// (<paramref name="domain"/>), that domain's: the page continues where the person started. The page opens in the mail's
+    /// language (<c>ui_locales</c>), unless the person chose another on our pages.
     /// </summary>
-    public string Link(string tenantSlug, string path, string token, string? domain = null) =>
+    public string Link(string tenantSlug, string path, string token, string language, string? domain = null) =>
         (domain is null ? $"{lumo.Value.PublicBaseUrl.TrimEnd('/')}/t/{Uri.EscapeDataString(tenantSlug)}" : lumo.Value.OriginFor(domain))
-        + $"{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}";
+        + $"{path}?{EmailLinkPaths.TokenParameter}={Uri.EscapeDataString(token)}&ui_locales={Uri.EscapeDataString(language)}";
 
     /// <summary>
     /// The tenant's primary custom domain (verified), where links that no request started on a domain point — an invitation,
@@ -42,24 +43,25 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             .Select(d => d.Domain).FirstOrDefaultAsync(cancellationToken);
 
     /// <returns>false when there was nothing (any more) to send: withdrawn, used, expired, or handled before.</returns>
-    public Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, CancellationToken cancellationToken) =>
-        SendUserLinkAsync(db.PasswordResetTokens, EmailKinds.PasswordReset, tenantId, resetId, EmailLinkPaths.PasswordReset, EmailTemplates.PasswordReset, cancellationToken);
+    /// <param name="pageLanguage">The language of the page the person asked from; their own <c>locale</c> comes first.</param>
+    public Task<bool> SendPasswordResetAsync(Guid tenantId, Guid resetId, string? pageLanguage, CancellationToken cancellationToken) =>
+        SendUserLinkAsync(db.PasswordResetTokens, EmailKinds.PasswordReset, tenantId, resetId, EmailLinkPaths.PasswordReset, pageLanguage, EmailTemplates.PasswordReset, cancellationToken);
 
     /// <inheritdoc cref="SendPasswordResetAsync"/>
-    public Task<bool> SendMagicLinkAsync(Guid tenantId, Guid linkId, CancellationToken cancellationToken) =>
-        SendUserLinkAsync(db.MagicLinkTokens, EmailKinds.MagicLink, tenantId, linkId, EmailLinkPaths.MagicLink, EmailTemplates.MagicLink, cancellationToken);
+    public Task<bool> SendMagicLinkAsync(Guid tenantId, Guid linkId, string? pageLanguage, CancellationToken cancellationToken) =>
+        SendUserLinkAsync(db.MagicLinkTokens, EmailKinds.MagicLink, tenantId, linkId, EmailLinkPaths.MagicLink, pageLanguage, EmailTemplates.MagicLink, cancellationToken);
 
     /// <inheritdoc cref="SendPasswordResetAsync"/>
     public Task<bool> SendMfaCodeAsync(Guid tenantId, Guid codeId, CancellationToken cancellationToken) =>
-        SendUserLinkAsync(db.SignInCodes, EmailKinds.MfaCode, tenantId, codeId, path: null, EmailTemplates.MfaCode, cancellationToken);
+        SendUserLinkAsync(db.SignInCodes, EmailKinds.MfaCode, tenantId, codeId, path: null, pageLanguage: null, EmailTemplates.MfaCode, cancellationToken);
 
     /// <summary>
     /// A link to a user's own account (reset, sign-in), or without <paramref name="path"/> a second-step code: the pending
     /// row gets the hash of a new token or code, the mail the link or code.
     /// </summary>
     private async Task<bool> SendUserLinkAsync<TLink>(
-        DbSet<TLink> links, string kind, Guid tenantId, Guid linkId, string? path,
-        Func<EmailTenant, string, string?, string, DateTimeOffset, OutgoingEmail> template, CancellationToken cancellationToken)
+        DbSet<TLink> links, string kind, Guid tenantId, Guid linkId, string? path, string? pageLanguage,
+        Func<EmailTenant, MailText, string, string?, string, DateTimeOffset, OutgoingEmail> template, CancellationToken cancellationToken)
         where TLink : class, IEmailedUserLink
     {
         var sent = false;
@@ -83,8 +85,9 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             var domain = link.Domain is { } named
                 && await db.CustomDomains.IgnoreQueryFilters().AnyAsync(d => d.TenantId == tenantId && d.Domain == named && d.VerifiedAt != null, ct)
                 ? named : null;
-            var shown = path is null ? token : Link(tenant.Slug, path, token, domain);
-            await mailer.SendAsync(template(tenant, user.Email, user.Name, shown, link.ExpiresAt), tenant.DisplayName, ct);
+            var t = tenant.TextFor(user.Locale, pageLanguage);
+            var shown = path is null ? token : Link(tenant.Slug, path, token, t.Language, domain);
+            await mailer.SendAsync(template(tenant, t, user.Email, user.Name, shown, link.ExpiresAt), tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
         return sent;
@@ -109,8 +112,9 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             var token = NewToken();
             invitation.TokenHash = TokenRedemptionEndpoints.HashOf(token);
             await db.SaveChangesAsync(ct);
+            var t = tenant.TextFor(invitation.Locale);
             var mail = EmailTemplates.Invitation(
-                tenant, invitation.Email, Link(tenant.Slug, EmailLinkPaths.Invitation, token, await PrimaryDomainAsync(tenantId, ct)), invitation.ExpiresAt);
+                tenant, t, invitation.Email, Link(tenant.Slug, EmailLinkPaths.Invitation, token, t.Language, await PrimaryDomainAsync(tenantId, ct)), invitation.ExpiresAt);
             await mailer.SendAsync(mail, tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
@@ -122,7 +126,8 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
     /// requires verification (<paramref name="onlyWhenRequired"/>). The link is a sealed statement, so
     /// nothing is stored; the inbox row (keyed by the message id) still makes it one mail per event.
     /// </summary>
-    public async Task<bool> SendEmailVerificationAsync(Guid tenantId, Guid userId, Guid messageId, bool onlyWhenRequired, CancellationToken cancellationToken)
+    /// <param name="pageLanguage">The language of the page the person asked from, if they did (their own <c>locale</c> comes first).</param>
+    public async Task<bool> SendEmailVerificationAsync(Guid tenantId, Guid userId, Guid messageId, bool onlyWhenRequired, string? pageLanguage, CancellationToken cancellationToken)
     {
         var sent = false;
         await db.HandleOnceAsync($"{InboxConsumer}:{EmailKinds.EmailVerification}", messageId, async ct =>
@@ -137,8 +142,9 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
             }
 
             var (token, expiresAt) = verificationTokens.Issue(tenantId, user.Id, user.NormalizedEmail);
+            var t = tenant.TextFor(user.Locale, pageLanguage);
             var mail = EmailTemplates.EmailVerification(
-                tenant, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.EmailVerification, token, await PrimaryDomainAsync(tenantId, ct)), expiresAt);
+                tenant, t, user.Email, user.Name, Link(tenant.Slug, EmailLinkPaths.EmailVerification, token, t.Language, await PrimaryDomainAsync(tenantId, ct)), expiresAt);
             await mailer.SendAsync(mail, tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
@@ -149,7 +155,7 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
     /// A mail that carries no secret (lockout, password change), at most once per event: the inbox key is
     /// the message id, and the inbox row commits only after the send.
     /// </summary>
-    public async Task<bool> SendNoticeAsync(string kind, Guid tenantId, Guid userId, Guid messageId, Func<EmailTenant, User, OutgoingEmail> render, CancellationToken cancellationToken)
+    public async Task<bool> SendNoticeAsync(string kind, Guid tenantId, Guid userId, Guid messageId, Func<EmailTenant, MailText, User, OutgoingEmail> render, CancellationToken cancellationToken)
     {
         var sent = false;
         await db.HandleOnceAsync($"{InboxConsumer}:{kind}", messageId, async ct =>
@@ -161,7 +167,7 @@ public sealed class UserEmailSender(AdminDbContext db, SmtpMailer mailer, EmailV
                 return;
             }
 
-            await mailer.SendAsync(render(tenant, user), tenant.DisplayName, ct);
+            await mailer.SendAsync(render(tenant, tenant.TextFor(user.Locale), user), tenant.DisplayName, ct);
             sent = true;
         }, cancellationToken);
         return sent;

@@ -54,7 +54,7 @@ public static class HostedPageEndpoints
         // its first proof by a link removes what it was set up with (UnprovenCredentials). Unmarked, it would be vouched for.
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
         var (user, error) = await users.CreateAsync(
-            new NewUser(request.Email?.Trim(), request.Password, new UserProfileFields(name, null, null, null, null, null),
+            new NewUser(request.Email?.Trim(), request.Password, new UserProfileFields(name, null, null, null, null, null) { Locale = request.Locale },
                 EmailVerified: false, IsActive: true, Groups: null),
             cancellationToken);
         if (error is not null)

@@ -233,6 +233,8 @@ public static class InvitationEndpoints
             "roles", "must be at most 50 role slugs");
         validation.Check(request.Groups is not { } named || (named.Count <= 50 && named.All(g => g is { Length: > 0 and <= 100 })),
             "groups", "must be at most 50 group ids or slugs");
+        validation.Check(request.Locale is null || LumoAuth.ServiceDefaults.Localization.LanguageTags.IsWellFormed(request.Locale),
+            "locale", "must be a language tag such as en, de or fr-CA");
         var groups = new List<Group>();
         if (request.Groups is { Count: > 0 and <= 50 })
         {
@@ -265,7 +267,7 @@ public static class InvitationEndpoints
         {
             Id = Guid.CreateVersion7(), TenantId = tenant.TenantId, Email = request.Email, NormalizedEmail = normalized,
             Roles = roles.Distinct().ToList(), GroupIds = groups.Select(g => g.Id).ToList(), ByFullAdministrator = AdminScopeHandler.HasFullWrite(caller),
-            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now,
+            TokenHash = SHA256.HashData(RandomNumberGenerator.GetBytes(32)), CreatedAt = now, Locale = request.Locale,
             ExpiresAt = now.AddDays(settings.LoginPolicy.InvitationExpiryDays),
         };
         db.Invitations.Add(invitation);
@@ -278,7 +280,8 @@ public static class InvitationEndpoints
 }
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record InvitationRequest(string? Email, IReadOnlyList<string>? Roles, IReadOnlyList<string>? Groups);
+/// <param name="Locale">The language to write the invitation in (a BCP 47 tag); the tenant's default when absent or not offered.</param>
+public sealed record InvitationRequest(string? Email, IReadOnlyList<string>? Roles, IReadOnlyList<string>? Groups, string? Locale = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record BulkInvitationRequest(IReadOnlyList<InvitationRequest?>? Invitations);
@@ -286,9 +289,12 @@ public sealed record BulkInvitationRequest(IReadOnlyList<InvitationRequest?>? In
 public sealed record InvitationResponse(
     Guid Id, string Email, IReadOnlyList<string> Roles, IReadOnlyList<Guid> GroupIds, string Status, DateTimeOffset ExpiresAt, DateTimeOffset CreatedAt)
 {
+    /// <inheritdoc cref="Invitation.Locale"/>
+    public string? Locale { get; init; }
+
     public static InvitationResponse From(Invitation i) => new(
         i.Id, i.Email, i.Roles, i.GroupIds, i.Status == InvitationStatuses.Pending && i.ExpiresAt <= DateTimeOffset.UtcNow ? InvitationEndpoints.Expired : i.Status,
-        i.ExpiresAt, i.CreatedAt);
+        i.ExpiresAt, i.CreatedAt) { Locale = i.Locale };
 }
 
 public sealed record BulkInvitationResult(int Index, string? Email, string Status, InvitationResponse? Invitation, string? Code, string? Message);

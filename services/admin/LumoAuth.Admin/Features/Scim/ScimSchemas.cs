@@ -68,7 +68,7 @@ public static class ScimSchemas
             Attr("userName", required: true, uniqueness: "server"),
             // What is stored, no more: formatted is the user's name, the value displayName also holds.
             Complex("name", false, Attr("formatted"), Attr("familyName"), Attr("givenName")),
-            Attr("displayName"), Attr("title"), Attr("externalId", caseExact: true),
+            Attr("displayName"), Attr("title"), Attr("locale"), Attr("externalId", caseExact: true),
             Attr("active", type: "boolean"),
             Attr("password", mutability: "writeOnly", returned: "never"),
             KeptOnce(Complex("emails", true, Attr("value"), Attr("type", returned: "never"), Attr("primary", type: "boolean")), "address"),

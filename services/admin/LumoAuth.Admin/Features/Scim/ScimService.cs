@@ -246,7 +246,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             // A replace unassigns what it leaves out.
             Name = input.Profile.Name ?? string.Empty, GivenName = input.Profile.GivenName ?? string.Empty,
             FamilyName = input.Profile.FamilyName ?? string.Empty, Username = input.Profile.Username ?? string.Empty,
-            PhoneNumber = input.Profile.PhoneNumber ?? string.Empty, Title = input.Profile.Title ?? string.Empty,
+            PhoneNumber = input.Profile.PhoneNumber ?? string.Empty, Title = input.Profile.Title ?? string.Empty, Locale = input.Profile.Locale ?? string.Empty,
         };
         // The password is judged first (policy, breach list, reuse): a refused one stops the change before anything is
         // written. Its save and the rest's share the caller's transaction, so they commit together or not at all.
@@ -332,6 +332,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             ["name"] = new JsonObject { ["formatted"] = u.Name, ["givenName"] = u.GivenName, ["familyName"] = u.FamilyName },
             ["displayName"] = u.Name,
             ["title"] = u.Title,
+            ["locale"] = u.Locale,
             ["active"] = u.IsActive,
             // One of each is kept, without its type (ScimSchemas: type is never returned).
             ["emails"] = new JsonArray(new JsonObject { ["value"] = u.Email, ["primary"] = true }),
@@ -391,9 +392,18 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
 
         return new UserInput(
             userName, email,
-            new UserProfileFields(display, given, family, string.Equals(userName, email, StringComparison.OrdinalIgnoreCase) ? null : userName, phone, null, Text(body, "title")),
+            new UserProfileFields(display, given, family, string.Equals(userName, email, StringComparison.OrdinalIgnoreCase) ? null : userName, phone, null, Text(body, "title"))
+            {
+                // RFC 7643 §4.1.1: locale is the user's language and region; preferredLanguage (Accept-Language's form) stands in.
+                // Some clients write POSIX's en_US: kept as the BCP 47 tag it means.
+                Locale = (Text(body, "locale") ?? PreferredLanguage(Text(body, "preferredLanguage")))?.Replace('_', '-'),
+            },
             Bool(body, "active"), ExternalIdOf(body), password, Enterprise(body));
     }
+
+    /// <summary>The first (most preferred) tag of an Accept-Language value, without its weight.</summary>
+    private static string? PreferredLanguage(string? value) =>
+        value?.Split(',')[0].Split(';')[0].Trim() is { Length: > 0 } tag ? tag : null;
 
     private const int MaxExternalIdLength = 200;
 

@@ -46,7 +46,8 @@ public sealed partial class SmsCodeConsumer(AdminDbContext db, SmsSender sms, Sm
             var digits = SecondStepCodes.NewCode();
             code.TokenHash = SecondStepCodes.HashOf(code.Id, digits);
             await db.SaveChangesAsync(ct);
-            await sms.SendAsync(phones.NumberOf(factor), $"{digits} is your {tenant.DisplayName} code. It expires in {(int)SecondStepCodes.Lifetime.TotalMinutes} minutes. Never share it.", ct);
+            var locale = await db.Users.IgnoreQueryFilters().Where(u => u.Id == code.UserId && u.TenantId == tenantId).Select(u => u.Locale).FirstOrDefaultAsync(ct);
+            await sms.SendAsync(phones.NumberOf(factor), Email.EmailTemplates.SmsCode(tenant, tenant.TextFor(locale), digits, SecondStepCodes.Lifetime), ct);
         }, context.CancellationToken);
     }
 

@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Admin.Features.Settings;
@@ -495,6 +496,9 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             string.IsNullOrEmpty(profile.Picture)
                 || (Uri.TryCreate(profile.Picture, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http"),
             "picture", "must be an absolute http(s) URL");
+        validation.Check(
+            string.IsNullOrEmpty(profile.Locale) || LanguageTags.IsWellFormed(profile.Locale),
+            "locale", "must be a language tag such as en, de or fr-CA");
     }
 
     /// <summary>Copies the present profile fields; an empty string clears a field. Returns the names that changed.</summary>
@@ -514,6 +518,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         SetText(profile.PhoneNumber, user.PhoneNumber, v => (user.PhoneNumber, user.PhoneNumberVerified) = (v, false), "phoneNumber", changed);
         SetText(profile.Picture, user.Picture, v => user.Picture = v, "picture", changed);
         SetText(profile.Title, user.Title, v => user.Title = v, "title", changed);
+        SetText(profile.Locale, user.Locale, v => user.Locale = v, "locale", changed);
         return changed;
     }
 
@@ -548,7 +553,11 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
 
 /// <summary>Profile fields shared by create and update; null = not given, "" = clear.</summary>
 public sealed record UserProfileFields(
-    string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber, string? Picture, string? Title = null);
+    string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber, string? Picture, string? Title = null)
+{
+    /// <inheritdoc cref="User.Locale"/>
+    public string? Locale { get; init; }
+}
 
 public sealed record NewUser(
     string? Email, string? Password, UserProfileFields? Profile, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups,

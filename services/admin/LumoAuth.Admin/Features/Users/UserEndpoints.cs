@@ -159,7 +159,7 @@ public static class UserEndpoints
         {
             (user, error) = await commands.CreateAsync(
                 new NewUser(request.Email, request.Password,
-                    new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
+                    new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture) { Locale = request.Locale },
                     request.EmailVerified, request.IsActive, request.Groups) { PhoneNumberVerified = request.PhoneNumberVerified },
                 cancellationToken,
                 request.Roles is { Count: > 0 } ? GiveRolesAsync : null);
@@ -203,7 +203,7 @@ public static class UserEndpoints
 
         var (updated, error) = await commands.UpdateAsync(user, new UserChanges(
             request.Email,
-            new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture),
+            new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture) { Locale = request.Locale },
             request.EmailVerified, request.IsActive) { PhoneNumberVerified = request.PhoneNumberVerified }, cancellationToken);
         return error ?? TypedResults.Ok(new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, updated!, cancellationToken), "User updated"));
     }

@@ -16,12 +16,13 @@ public sealed record UserListQuery(
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateUserRequest(
     string? Email, string? Password, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber,
-    string? Picture, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups, IReadOnlyList<string>? Roles, bool? PhoneNumberVerified = null);
+    string? Picture, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups, IReadOnlyList<string>? Roles, bool? PhoneNumberVerified = null,
+    string? Locale = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record UpdateUserRequest(
     string? Email, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber, string? Picture,
-    bool? EmailVerified, bool? IsActive, bool? PhoneNumberVerified = null);
+    bool? EmailVerified, bool? IsActive, bool? PhoneNumberVerified = null, string? Locale = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record SetPasswordRequest(string? Password);
@@ -48,6 +49,9 @@ public sealed record UserResponse(
     /// <summary>The LDAP directory that made the account and keeps its password (federation's provider id); absent for the others.</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
     public Guid? DirectoryId { get; init; }
+
+    /// <summary>The user's language (OIDC's <c>locale</c>, a BCP 47 tag): their mails and, once signed in, pages use it; null when not set.</summary>
+    public string? Locale { get; init; }
 
     /// <summary>Blocked by a directory import because the directory no longer lists the account (the import unblocks it when it does again).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
@@ -76,7 +80,7 @@ public static class UserViews
         return users.Select(u => new UserResponse(
             u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.PhoneNumberVerified, u.EmailVerified, u.IsActive, u.Blocked,
             withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, RolesOf(roles, u.Id), groups[u.Id], Json(u.Attributes),
-            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount) { DirectoryId = u.DirectoryId, BlockedByDirectory = u.BlockedByDirectory }).ToList();
+            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount) { DirectoryId = u.DirectoryId, BlockedByDirectory = u.BlockedByDirectory, Locale = u.Locale }).ToList();
     }
 
     /// <summary>The roles of one user or group from a <see cref="RoleHolderLookup.RolesOfManyAsync"/> answer; null when there was none.</summary>

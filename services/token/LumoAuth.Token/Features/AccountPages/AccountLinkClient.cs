@@ -43,25 +43,27 @@ public sealed record LinkResult(LinkOutcome Outcome, IReadOnlyList<(string Field
 public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFactory, ILogger<AccountLinkClient> logger)
 {
     /// <summary>Admin answers the same whether the address is known or not; so does this (Done unless admin is unreachable or refuses the address).</summary>
-    public Task<LinkResult> RequestPasswordResetAsync(Guid tenantId, string email, CancellationToken cancellationToken) =>
-        PostAsync("password reset request", EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenantId, email), cancellationToken);
+    /// <param name="language">The page's language, for the mail of a user without a language of their own.</param>
+    public Task<LinkResult> RequestPasswordResetAsync(Guid tenantId, string email, string language, CancellationToken cancellationToken) =>
+        PostAsync("password reset request", EmailLinkPaths.RequestPasswordReset, new RequestPasswordResetByEmail(tenantId, email) { Language = language }, cancellationToken);
 
     /// <summary>Like the reset request: the same answer for unknown, verified and unverified addresses.</summary>
-    public Task<LinkResult> RequestEmailVerificationAsync(Guid tenantId, string email, CancellationToken cancellationToken) =>
-        PostAsync("email verification request", EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenantId, email), cancellationToken);
+    public Task<LinkResult> RequestEmailVerificationAsync(Guid tenantId, string email, string language, CancellationToken cancellationToken) =>
+        PostAsync("email verification request", EmailLinkPaths.RequestEmailVerification, new RequestEmailVerification(tenantId, email) { Language = language }, cancellationToken);
 
     public Task<LinkResult> CompletePasswordResetAsync(Guid tenantId, string token, string password, bool signOutEverywhere, CancellationToken cancellationToken) =>
         PostAsync("password reset", EmailLinkPaths.CompletePasswordReset, new CompletePasswordResetRequest(tenantId, token, password, signOutEverywhere), cancellationToken);
 
-    public Task<LinkResult> AcceptInvitationAsync(Guid tenantId, string token, string password, string? name, CancellationToken cancellationToken) =>
-        PostAsync("invitation", EmailLinkPaths.AcceptInvitation, new AcceptInvitationRequest(tenantId, token, password, name), cancellationToken);
+    /// <param name="language">The page's language, which becomes the new user's.</param>
+    public Task<LinkResult> AcceptInvitationAsync(Guid tenantId, string token, string password, string? name, string language, CancellationToken cancellationToken) =>
+        PostAsync("invitation", EmailLinkPaths.AcceptInvitation, new AcceptInvitationRequest(tenantId, token, password, name, language), cancellationToken);
 
     public Task<LinkResult> CompleteEmailVerificationAsync(Guid tenantId, string token, CancellationToken cancellationToken) =>
         PostAsync("email verification", EmailLinkPaths.CompleteEmailVerification, new CompleteEmailVerification(tenantId, token), cancellationToken);
 
     /// <summary>Like the reset request: Done for every address unless admin is unreachable or refuses the address.</summary>
-    public Task<LinkResult> RequestMagicLinkAsync(Guid tenantId, string email, string? returnUrl, string? domain, CancellationToken cancellationToken) =>
-        PostAsync("sign-in link request", EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenantId, email, returnUrl) { Domain = domain }, cancellationToken);
+    public Task<LinkResult> RequestMagicLinkAsync(Guid tenantId, string email, string? returnUrl, string? domain, string language, CancellationToken cancellationToken) =>
+        PostAsync("sign-in link request", EmailLinkPaths.RequestMagicLink, new RequestMagicLink(tenantId, email, returnUrl) { Domain = domain, Language = language }, cancellationToken);
 
     /// <summary>The signed-in user's password change (account page): Invalid with the problems for a wrong current password or a refused new one.</summary>
     public Task<LinkResult> ChangePasswordAsync(Guid tenantId, Guid userId, string currentPassword, string newPassword, CancellationToken cancellationToken) =>

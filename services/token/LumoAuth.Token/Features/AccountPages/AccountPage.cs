@@ -151,7 +151,7 @@ public static class AccountPage
     /// <summary>Reads the address, asks admin through <paramref name="request"/>, and answers with the one "sent" page.</summary>
     public static async Task<IResult> SubmitAddressAsync(
         HttpContext http, AccountPageServices services, AddressRequest page, string action,
-        Func<Guid, string, CancellationToken, Task<LinkResult>> request)
+        Func<Guid, string, string, CancellationToken, Task<LinkResult>> request)
     {
         if (await RefuseForgedFormAsync(http, services.Antiforgery) is { } refused)
         {
@@ -166,7 +166,7 @@ public static class AccountPage
             return AddressForm(http, services, page, action, email, t["Enter your email address."], StatusCodes.Status400BadRequest);
         }
 
-        var result = await request(services.Tenant.TenantId, email, http.RequestAborted);
+        var result = await request(services.Tenant.TenantId, email, t.Language, http.RequestAborted);
         return result.Outcome switch
         {
             LinkOutcome.Done => HostedPage.Render(http, t["Check your email"], $"<p>{HostedPage.Encode(page.Sent)}</p>" + SignInLink(t, services.Tenant.Slug)),

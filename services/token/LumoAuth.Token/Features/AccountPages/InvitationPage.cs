@@ -33,7 +33,7 @@ public static class InvitationPage
             return Form(http, services, token, name, [problem], StatusCodes.Status400BadRequest);
         }
 
-        var result = await services.Links.AcceptInvitationAsync(services.Tenant.TenantId, token, password, name.Length == 0 ? null : name, http.RequestAborted);
+        var result = await services.Links.AcceptInvitationAsync(services.Tenant.TenantId, token, password, name.Length == 0 ? null : name, PageText.Of(http).Language, http.RequestAborted);
         return result.Outcome switch
         {
             LinkOutcome.Done => HostedPage.Render(http, t["Your account is ready"],

@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Localization;
@@ -8,9 +9,9 @@ using Microsoft.AspNetCore.Antiforgery;
 namespace LumoAuth.Token.Features.AccountPages;
 
 /// <summary>
-/// <c>/t/{slug}/account/profile</c>: the signed-in user sees their account and edits their names (the docs' account
-/// page). The address is shown, not edited here: changing it needs proof of the new mailbox, which an administrator or
-/// a verification link gives.
+/// <c>/t/{slug}/account/profile</c>: the signed-in user sees their account and edits their names and their language (the
+/// docs' account page; the language is OIDC's <c>locale</c>, which their mails and pages follow). The address is shown, not
+/// edited here: changing it needs proof of the new mailbox, which an administrator or a verification link gives.
 /// </summary>
 public static class ProfileAccountPage
 {
@@ -37,7 +38,7 @@ public static class ProfileAccountPage
         }
 
         return await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted) is { } profile
-            ? Form(http, services, profile.Email, new SelfProfileUpdate(profile.Name, profile.GivenName, profile.FamilyName), [], saved: false)
+            ? Form(http, services, profile.Email, new SelfProfileUpdate(profile.Name, profile.GivenName, profile.FamilyName, profile.Locale), [], saved: false)
             : AccountPage.Unavailable(http);
     }
 
@@ -51,7 +52,11 @@ public static class ProfileAccountPage
 
         var t = PageText.Of(http);
         var (userId, _, form) = signedIn;
-        var update = new SelfProfileUpdate(form["name"].ToString().Trim(), form["given_name"].ToString().Trim(), form["family_name"].ToString().Trim());
+        // Only a language the tenant offers, or none (the browser's); anything else keeps what the profile says.
+        var offered = TenantLanguages.PolicyOf(http).Offered;
+        var asked = form["locale"].ToString();
+        var locale = asked.Length == 0 ? string.Empty : offered.Contains(asked) ? asked : null;
+        var update = new SelfProfileUpdate(form["name"].ToString().Trim(), form["given_name"].ToString().Trim(), form["family_name"].ToString().Trim(), locale);
         var profile = await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted);
         if (profile is null)
         {
@@ -60,16 +65,31 @@ public static class ProfileAccountPage
 
         if (new[] { update.Name, update.GivenName, update.FamilyName }.Any(v => v!.Length > MaxLength))
         {
-            return Form(http, services, profile.Email, update, [t.Format("Each name may have at most {0} characters.", MaxLength)], saved: false, StatusCodes.Status400BadRequest);
+            return Form(http, services, profile.Email, update with { Locale = locale ?? profile.Locale }, [t.Format("Each name may have at most {0} characters.", MaxLength)], saved: false, StatusCodes.Status400BadRequest);
         }
 
         var result = await services.Admin.UpdateProfileAsync(services.Tenant.TenantId, userId, update, http.RequestAborted);
         return result.Outcome switch
         {
-            LinkOutcome.Done => Form(http, services, profile.Email, update, [], saved: true),
+            LinkOutcome.Done => Saved(http, services, profile, update),
             LinkOutcome.Invalid => Form(http, services, profile.Email, update, AccountPage.Describe(t, result.Problems), saved: false, StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
         };
+    }
+
+    /// <summary>The saved form, in the language just chosen: this browser takes it as the person's choice.</summary>
+    private static IResult Saved(HttpContext http, ProfileAccountServices services, UserProfile profile, SelfProfileUpdate update)
+    {
+        if (update.Locale is { Length: > 0 } chosen)
+        {
+            PageLanguage.Adopt(http, chosen);
+        }
+        else if (update.Locale is not null)
+        {
+            PageLanguage.Forget(http, services.Tenant.Slug);
+        }
+
+        return Form(http, services, profile.Email, update with { Locale = update.Locale ?? profile.Locale }, [], saved: true);
     }
 
     private static IResult Form(
@@ -84,8 +104,25 @@ public static class ProfileAccountPage
             Field("name", t["Full name"], names.Name, "name") +
             Field("given_name", t["Given name"], names.GivenName, "given-name") +
             Field("family_name", t["Family name"], names.FamilyName, "family-name") +
+            LanguageField(http, t, names.Locale) +
             $"<button type=\"submit\">{t.Html("Save")}</button></form>",
             status);
+    }
+
+    /// <summary>The tenant's languages, each in its own name, and "the browser's" for none.</summary>
+    private static string LanguageField(HttpContext http, PageText t, string? current)
+    {
+        var offered = TenantLanguages.PolicyOf(http).Offered;
+        var selected = LanguageTags.Match(current, offered);
+        var options = new System.Text.StringBuilder()
+            .Append("<option value=\"\"").Append(selected is null ? " selected" : string.Empty).Append('>').Append(t.Html("As my browser asks")).Append("</option>");
+        foreach (var language in offered)
+        {
+            options.Append("<option value=\"").Append(language).Append("\" lang=\"").Append(language).Append('"')
+                .Append(language == selected ? " selected" : string.Empty).Append('>').Append(HostedPage.Encode(LanguageTags.NameOf(language))).Append("</option>");
+        }
+
+        return $"<label for=\"locale\">{t.Html("Language")}</label><select id=\"locale\" name=\"locale\">{options}</select>";
     }
 
     /// <param name="label">In the page's language.</param>

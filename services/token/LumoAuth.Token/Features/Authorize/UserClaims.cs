@@ -158,6 +158,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             yield return (Claims.FamilyName, profile.FamilyName);
             yield return (Claims.PreferredUsername, profile.Username);
             yield return (Claims.Picture, profile.Picture);
+            yield return (Claims.Locale, profile.Locale);
             yield return (Claims.UpdatedAt, profile.UpdatedAt.ToUnixTimeSeconds());
         }
 
@@ -197,7 +198,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             case GroupsClaim:
                 yield return OpenIddictConstants.Destinations.AccessToken;
                 yield break;
-            case Claims.Name or Claims.GivenName or Claims.FamilyName or Claims.PreferredUsername or Claims.Picture or Claims.UpdatedAt
+            case Claims.Name or Claims.GivenName or Claims.FamilyName or Claims.PreferredUsername or Claims.Picture or Claims.Locale or Claims.UpdatedAt
                 when scopes.Contains(ScopeNames.Profile):
             case Claims.Email or Claims.EmailVerified when scopes.Contains(ScopeNames.Email):
             case Claims.PhoneNumber or Claims.PhoneNumberVerified when scopes.Contains(ScopeNames.Phone):

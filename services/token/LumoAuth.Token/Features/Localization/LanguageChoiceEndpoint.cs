@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Login;
 
@@ -42,7 +43,7 @@ public static class LanguageChoiceEndpoint
 
         var here = http.Request.PathBase.Add(http.Request.Path) + http.Request.QueryString;
         var links = offered.Where(l => l != t.Language).Select(l =>
-            $"<a href=\"{HostedPage.Encode(PathFor(tenant.Slug) + QueryString.Create("lang", l).Add("returnUrl", here))}\" hreflang=\"{l}\" lang=\"{l}\">{HostedPage.Encode(PageLanguage.NameOf(l))}</a>");
+            $"<a href=\"{HostedPage.Encode(PathFor(tenant.Slug) + QueryString.Create("lang", l).Add("returnUrl", here))}\" hreflang=\"{l}\" lang=\"{l}\">{HostedPage.Encode(LanguageTags.NameOf(l))}</a>");
         return $"<nav class=\"languages\" aria-label=\"{HostedPage.Encode(t["Language"])}\">{string.Join(" · ", links)}</nav>";
     }
 

@@ -1,4 +1,5 @@
 using LumoAuth.ServiceDefaults;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Login;
 using Microsoft.Extensions.Options;
@@ -15,7 +16,7 @@ namespace LumoAuth.Token.Features.Localization;
 /// </summary>
 public static class PageLanguage
 {
-    public const string Default = "en";
+    public const string Default = TextCatalogue.English;
 
     /// <summary>Remembers an application's <c>ui_locales</c> for the rest of the sign-in; ends with the browser session.</summary>
     public const string CookieName = "lumo_locale";
@@ -23,26 +24,28 @@ public static class PageLanguage
     /// <summary>The language the person picked from a page's list (<see cref="LanguageChoiceEndpoint"/>); kept for a year.</summary>
     public const string ChoiceCookieName = "lumo_language";
 
-    public static string Negotiate(HttpContext http)
+    public static string Negotiate(HttpContext http) => Negotiate(http, ignoreChoice: false);
+
+    private static string Negotiate(HttpContext http, bool ignoreChoice)
     {
         var offered = TenantLanguages.PolicyOf(http);
-        if (ChosenBy(http, offered) is { } chosen)
+        if (!ignoreChoice && ChosenBy(http, offered) is { } chosen)
         {
             return chosen;
         }
 
         var query = http.Request.Query;
-        if (FirstOffered(query["ui_locales"], offered.Offered) is { } asked)
+        if (LanguageTags.FirstOffered(query["ui_locales"], offered.Offered) is { } asked)
         {
             return asked;
         }
 
-        if (query["returnUrl"].ToString() is { Length: > 0 } returnUrl && UiLocalesIn(returnUrl) is { } carried && FirstOffered(carried, offered.Offered) is { } continued)
+        if (query["returnUrl"].ToString() is { Length: > 0 } returnUrl && UiLocalesIn(returnUrl) is { } carried && LanguageTags.FirstOffered(carried, offered.Offered) is { } continued)
         {
             return continued;
         }
 
-        if (http.Request.Cookies[CookieName] is { } remembered && Match(remembered, offered.Offered) is { } kept)
+        if (http.Request.Cookies[CookieName] is { } remembered && LanguageTags.Match(remembered, offered.Offered) is { } kept)
         {
             return kept;
         }
@@ -58,7 +61,7 @@ public static class PageLanguage
     public static void Prefer(HttpContext http, string? uiLocales)
     {
         var offered = TenantLanguages.PolicyOf(http);
-        if (ChosenBy(http, offered) is not null || FirstOffered(uiLocales, offered.Offered) is not { } language)
+        if (ChosenBy(http, offered) is not null || LanguageTags.FirstOffered(uiLocales, offered.Offered) is not { } language)
         {
             return;
         }
@@ -71,12 +74,42 @@ public static class PageLanguage
         }
     }
 
+    /// <summary>
+    /// A signed-in person's own language (their profile's <c>locale</c>) becomes their choice in this browser, when the
+    /// tenant offers it: the rest of the sign-in and the account pages read in it, as Keycloak's user locale does.
+    /// </summary>
+    public static void Adopt(HttpContext http, string? locale)
+    {
+        var tenant = http.RequestServices.GetRequiredService<TenantContext>();
+        if (!tenant.HasTenant || LanguageTags.Match(locale, TenantLanguages.PolicyOf(http).Offered) is not { } language)
+        {
+            return;
+        }
+
+        http.Items[typeof(PageText)] = PageText.ForLanguage(language);
+        if (http.Request.Cookies[ChoiceCookieName] != language)
+        {
+            Choose(http, tenant.Slug, language);
+        }
+    }
+
+    /// <summary>Forgets the person's choice: the pages follow the application's wish and the browser again.</summary>
+    public static void Forget(HttpContext http, string slug)
+    {
+        if (http.Request.Cookies.ContainsKey(ChoiceCookieName))
+        {
+            http.Response.Cookies.Delete(ChoiceCookieName, CookieOptionsFor(http, slug, maxAge: null));
+        }
+
+        http.Items[typeof(PageText)] = PageText.ForLanguage(Negotiate(http, ignoreChoice: true));
+    }
+
     /// <summary>Remembers the person's own choice of language on this tenant's pages.</summary>
     public static void Choose(HttpContext http, string slug, string language) =>
         http.Response.Cookies.Append(ChoiceCookieName, language, CookieOptionsFor(http, slug, TimeSpan.FromDays(365)));
 
     private static string? ChosenBy(HttpContext http, LanguagePolicy offered) =>
-        http.Request.Cookies[ChoiceCookieName] is { } chosen ? Match(chosen, offered.Offered) : null;
+        http.Request.Cookies[ChoiceCookieName] is { } chosen ? LanguageTags.Match(chosen, offered.Offered) : null;
 
     // The tenant's paths only, like the session cookie; never read by scripts; sent on a top-level sign-in from an application.
     private static CookieOptions CookieOptionsFor(HttpContext http, string slug, TimeSpan? maxAge)
@@ -91,55 +124,6 @@ public static class PageLanguage
             IsEssential = true,
             MaxAge = maxAge,
         };
-    }
-
-    /// <summary>Each language's name in itself, as a list of languages shows them.</summary>
-    public static string NameOf(string language) => language switch
-    {
-        "en" => "English",
-        "de" => "Deutsch",
-        "es" => "Español",
-        "fr" => "Français",
-        _ => language,
-    };
-
-    /// <summary>The first of space-separated language tags (BCP 47) that is offered, by its primary language.</summary>
-    public static string? FirstOffered(string? tags, IReadOnlyList<string> offered)
-    {
-        if (string.IsNullOrWhiteSpace(tags) || tags.Length > 256)
-        {
-            return null;
-        }
-
-        foreach (var tag in tags.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (Match(tag, offered) is { } language)
-            {
-                return language;
-            }
-        }
-
-        return null;
-    }
-
-    private static string? Match(string tag, IReadOnlyList<string> offered)
-    {
-        var primary = tag.AsSpan();
-        var dash = primary.IndexOfAny('-', '_');
-        if (dash >= 0)
-        {
-            primary = primary[..dash];
-        }
-
-        foreach (var language in offered)
-        {
-            if (primary.Equals(language, StringComparison.OrdinalIgnoreCase))
-            {
-                return language;
-            }
-        }
-
-        return null;
     }
 
     private static string? UiLocalesIn(string returnUrl)
@@ -166,7 +150,7 @@ public static class PageLanguage
         foreach (var range in ranges)
         {
             var quality = range.Quality ?? 1.0;
-            if (quality > bestQuality && range.Value.Value is { } tag && Match(tag, offered) is { } language)
+            if (quality > bestQuality && range.Value.Value is { } tag && LanguageTags.Match(tag, offered) is { } language)
             {
                 best = language;
                 bestQuality = quality;

@@ -1,7 +1,7 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Unicode;
+using LumoAuth.ServiceDefaults.Localization;
 
 namespace LumoAuth.Token.Features.Localization;
 
@@ -12,27 +12,17 @@ namespace LumoAuth.Token.Features.Localization;
 /// <c>t.Format("…", …)</c>, <c>t.Html("…", …)</c>, <c>t.Link("…", …)</c>) on a <see cref="PageText"/> named <c>t</c>,
 /// which is how the catalogue test finds them. Messages that go to applications (<c>error_description</c>) stay English.
 /// </summary>
-public sealed class PageText
+public sealed class PageText : Translation
 {
     // Encodes only what HTML needs (<, >, &, quotes): accented letters stay readable in the page source.
     private static readonly HtmlEncoder Encoder = HtmlEncoder.Create(UnicodeRanges.All);
 
-    private readonly IReadOnlyDictionary<string, string> _catalogue;
-
     private PageText(string language, IReadOnlyDictionary<string, string> catalogue)
+        : base(language, catalogue)
     {
-        Language = language;
-        Culture = CultureInfo.GetCultureInfo(language);
-        _catalogue = catalogue;
     }
 
     public static readonly PageText English = new(PageLanguage.Default, PageCatalogue.For(PageLanguage.Default));
-
-    /// <summary>The language tag of the page (<c>html lang</c>, <c>Content-Language</c>).</summary>
-    public string Language { get; }
-
-    /// <summary>Numbers and dates in this language's conventions.</summary>
-    public CultureInfo Culture { get; }
 
     /// <summary>The text of this request's pages, negotiated once and kept on the request.</summary>
     public static PageText Of(HttpContext http)
@@ -52,12 +42,6 @@ public sealed class PageText
     /// <summary>The text of one of <see cref="PageCatalogue.Languages"/>.</summary>
     internal static PageText ForLanguage(string language) =>
         language == PageLanguage.Default ? English : Texts.GetOrAdd(language, static l => new PageText(l, PageCatalogue.For(l)));
-
-    /// <summary>A plain sentence (the caller encodes it where it goes into HTML).</summary>
-    public string this[string english] => _catalogue.TryGetValue(english, out var translated) ? translated : english;
-
-    /// <summary>A plain sentence with values in its numbered places (<c>{0}</c>), formatted in this language.</summary>
-    public string Format(string english, params object?[] values) => string.Format(Culture, this[english], values);
 
     /// <summary>
     /// A sentence as HTML: the words encoded, and each value in its place encoded too, except <see cref="Markup"/>

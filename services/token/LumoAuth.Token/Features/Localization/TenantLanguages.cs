@@ -41,6 +41,12 @@ public sealed class TenantLanguages(RequestDelegate next)
         if (tenant.HasTenant && IsPage(http.Request, tenant.Slug))
         {
             http.Items[typeof(LanguagePolicy)] = LanguagePolicy.Of(await settings.GetAsync(tenant.TenantId, http.RequestAborted));
+            // A mailed link names the mail's language: the page it opens, and the pages after it, read alike. (The protocol
+            // endpoints under the API's base take ui_locales from the request they validate.)
+            if (HttpMethods.IsGet(http.Request.Method) && http.Request.Query.TryGetValue("ui_locales", out var asked) && !IsApi(http.Request))
+            {
+                PageLanguage.Prefer(http, asked.ToString());
+            }
         }
 
         await next(http);
@@ -52,9 +58,11 @@ public sealed class TenantLanguages(RequestDelegate next)
 
     // TenantPathMiddleware has moved the API's base (/t/{slug}/api/v1) into PathBase: of the API, only the authorization,
     // end-session and device verification endpoints show pages. Outside it, everything but the passkey API is a page.
+    private static bool IsApi(HttpRequest request) => request.PathBase.Value?.EndsWith("/api/v1", StringComparison.Ordinal) == true;
+
     private static bool IsPage(HttpRequest request, string slug)
     {
-        if (request.PathBase.Value?.EndsWith("/api/v1", StringComparison.Ordinal) == true)
+        if (IsApi(request))
         {
             return request.Path.StartsWithSegments("/oauth/authorize", StringComparison.Ordinal)
                    || request.Path.StartsWithSegments("/oauth/logout", StringComparison.Ordinal)

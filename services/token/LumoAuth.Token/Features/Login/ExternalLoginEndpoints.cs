@@ -150,7 +150,7 @@ public static class ExternalLoginEndpoints
                 var mfa = verdict.AuthenticationMethods.Contains("mfa");
                 var session = await services.Sessions.CreateAsync(pending.UserId, AuthMethod, mfa, http, http.RequestAborted, pending.SamlSession);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
-                    verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["fed"]));
+                    verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["fed"]), verdict.Locale);
                 return pending.ReturnUrl is { } returnUrl && LoginEndpoints.IsAuthorizeContinuation(returnUrl, slug)
                     ? Results.Redirect(returnUrl, permanent: false, preserveMethod: false)
                     : HostedPage.Render(http, t["You are signed in"], $"<p>{t.Html("You can close this window and return to the application.")}</p>");

@@ -172,7 +172,7 @@ public static class LoginEndpoints
                 // Admin's amr says what this sign-in proved; a code posted by a user who has no second factor proves nothing.
                 var session = await services.Sessions.CreateAsync(userId, "password", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
                 await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name,
-                    verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]));
+                    verdict.AuthenticationMethods.Count > 0 ? verdict.AuthenticationMethods : ["pwd"]), verdict.Locale);
                 if (rememberDays > 0 && rememberDevice && verdict.AuthenticationMethods.Contains("mfa"))
                 {
                     await services.Devices.RememberAsync(http, services.Tenant.Slug, userId, rememberDays, http.RequestAborted);

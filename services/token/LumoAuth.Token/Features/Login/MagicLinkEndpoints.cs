@@ -70,7 +70,7 @@ public static partial class MagicLinkEndpoints
         }
 
         var requested = await services.Links.RequestMagicLinkAsync(
-            services.Tenant.TenantId, email, returnUrl, RequestDomain.Of(http.Request, services.Tenant.Tenant!), http.RequestAborted);
+            services.Tenant.TenantId, email, returnUrl, RequestDomain.Of(http.Request, services.Tenant.Tenant!), t.Language, http.RequestAborted);
         if (returnUrl is not null && requested.Outcome != LinkOutcome.Unavailable)
         {
             MagicLinkContinuation.Remember(http, services.DataProtection, services.Tenant.Slug, returnUrl);
@@ -120,7 +120,7 @@ public static partial class MagicLinkEndpoints
                 return HostedPage.Unavailable(http);
             case AuthenticationOutcomes.Success when verdict.UserId is { } userId:
                 var session = await services.Sessions.CreateAsync(userId, "magic_link", verdict.AuthenticationMethods.Contains("mfa"), http, http.RequestAborted);
-                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
+                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods), verdict.Locale);
                 if (verdict.UnprovenCredentialsRemoved)
                 {
                     // The link's owner proved the address; a session opened with the password, factors or passkeys admin

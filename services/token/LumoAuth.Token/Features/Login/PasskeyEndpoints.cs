@@ -217,7 +217,7 @@ public static class PasskeyEndpoints
                 return Unavailable();
             case { Outcome: AuthenticationOutcomes.Success, UserId: { } userId }:
                 var session = await services.Sessions.CreateAsync(userId, "passkey", mfaVerified: true, http, http.RequestAborted);
-                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods));
+                await SessionStore.SignInAsync(http, session, SessionStore.Principal(session, verdict.Email, verdict.Name, verdict.AuthenticationMethods), verdict.Locale);
                 return Results.Json(new { signedIn = true, redirect = returnUrl });
             case { Outcome: AuthenticationOutcomes.Locked }:
                 return ApiErrors.Create(StatusCodes.Status403Forbidden, "account_locked", "Too many failed attempts. Try again later.");

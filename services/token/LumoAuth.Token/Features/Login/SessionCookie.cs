@@ -16,6 +16,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
+using LumoAuth.Token.Features.Localization;
+
 namespace LumoAuth.Token.Features.Login;
 
 /// <summary>
@@ -215,9 +217,15 @@ public sealed class SessionStore(
         return true;
     }
 
-    /// <summary>Signs the browser in to the session: the cookie lasts as long as the session may.</summary>
-    public static Task SignInAsync(HttpContext http, BrowserSession session, ClaimsPrincipal principal) =>
-        http.SignInAsync(SessionCookie.Scheme, principal, new AuthenticationProperties { ExpiresUtc = session.ExpiresAt });
+    /// <summary>
+    /// Signs the browser in to the session: the cookie lasts as long as the session may. The user's own language
+    /// (<paramref name="locale"/>), when the tenant offers it, becomes this browser's for the tenant's pages.
+    /// </summary>
+    public static Task SignInAsync(HttpContext http, BrowserSession session, ClaimsPrincipal principal, string? locale)
+    {
+        PageLanguage.Adopt(http, locale);
+        return http.SignInAsync(SessionCookie.Scheme, principal, new AuthenticationProperties { ExpiresUtc = session.ExpiresAt });
+    }
 
     private async Task<HostedPageSettings> PolicyAsync(CancellationToken cancellationToken) =>
         await settings.GetAsync(tenant.TenantId, cancellationToken) ?? HostedPageSettingsCache.Fallback;

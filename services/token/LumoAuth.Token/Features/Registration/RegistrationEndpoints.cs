@@ -87,7 +87,7 @@ public static class RegistrationEndpoints
         }
 
         var result = await services.Users.RegisterAsync(
-            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name), http.RequestAborted);
+            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name, PageText.Of(http).Language), http.RequestAborted);
         switch (result.Outcome)
         {
             case RegistrationOutcome.Created when result.User is { } user:
