@@ -60,8 +60,9 @@ public sealed class SmtpMailer(IOptions<EmailOptions> options)
 
         message.Subject = email.Subject;
         message.Headers.Add(EmailKinds.Header, email.Kind);
-        message.Headers.Add(HeaderId.ContentLanguage, email.Language);
         message.Body = new BodyBuilder { TextBody = email.Text, HtmlBody = email.Html }.ToMessageBody();
+        // A Content-* header belongs to the body's entity (MimeKit keeps the message's own headers apart from it).
+        message.Body.Headers.Add(HeaderId.ContentLanguage, email.Language);
 
         using var client = new SmtpClient { Timeout = (int)settings.Timeout.TotalMilliseconds };
         await client.ConnectAsync(host, settings.Port, settings.Security switch
