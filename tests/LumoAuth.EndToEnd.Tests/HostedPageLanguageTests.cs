@@ -1,4 +1,7 @@
 using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.IdentityModel.Tokens;
 using LumoAuth.Testing;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -6,12 +9,15 @@ namespace LumoAuth.EndToEnd.Tests;
 
 /// <summary>
 /// The hosted pages in the person's language through the gateway: an application's <c>ui_locales</c> holds for the whole
-/// sign-in (its cookie on the tenant's public path), and the browser's language serves where no application said.
+/// sign-in (its cookie on the tenant's public path), and the browser's language serves where no application said; a user's
+/// own language, set through the admin API, is taken on at sign-in and is their ID token's <c>locale</c>.
 /// </summary>
 [Collection(SuiteCollection.Name)]
 public sealed class HostedPageLanguageTests(SuiteFixture suite)
 {
     private const string RedirectUri = "http://127.0.0.1:7777/callback";
+
+    private const string Verifier = "a-verifier-of-this-test-long-enough-for-rfc-7636-rules";
 
     [Fact]
     public async Task AnApplicationAskingForSpanish_GetsSpanishPages_UntilItsUserIsBack()
@@ -59,5 +65,53 @@ public sealed class HostedPageLanguageTests(SuiteFixture suite)
 
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
         Assert.Contains("<html lang=\"de\">", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AUsersOwnLanguage_SetThroughTheAdminApi_ServesTheirPagesAfterSignIn_AndIsTheirLocaleClaim()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var email = $"amelie-{Guid.NewGuid():N}"[..15] + "@example.com";
+        const string password = "Corr3ct-Horse-Battery!";
+        using var createdUser = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/users", new { email, password, name = "Amélie", locale = "fr-BE" }, SuiteFixture.ApiKey(tenant.ApiKey));
+        await ApiAssert.OkAsync(createdUser, 201);
+        using var createdClient = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Boutique", applicationType = "native", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid", "profile" },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(createdClient, 201))["data"]!["clientId"]!.GetValue<string>();
+        var authorizeUrl = QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = RedirectUri, ["scope"] = "openid profile", ["state"] = "s",
+            ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(Verifier))), ["code_challenge_method"] = "S256",
+        });
+        using var browser = suite.Browser();
+        browser.DefaultRequestHeaders.AcceptLanguage.ParseAdd("en");
+
+        // The login page speaks the browser's English; once she is known, her French.
+        using var toLogin = await browser.GetAsync(authorizeUrl);
+        using var loginPage = await browser.GetAsync(toLogin.Headers.Location!.OriginalString);
+        var loginHtml = await loginPage.Content.ReadAsStringAsync();
+        Assert.Contains("<html lang=\"en\">", loginHtml, StringComparison.Ordinal);
+        var form = HostedForms.HiddenFields(loginHtml);
+        form["email"] = email;
+        form["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(form));
+        Assert.Contains(signedIn.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_language=fr;", StringComparison.Ordinal));
+        using var consent = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var consentHtml = await consent.Content.ReadAsStringAsync();
+        Assert.Contains("<html lang=\"fr\">", consentHtml, StringComparison.Ordinal);
+
+        var decision = HostedForms.HiddenPairs(consentHtml).Where(p => p.Key != "consent_decision").Append(new("consent_decision", "accept"));
+        using var decided = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(decision));
+        var code = QueryHelpers.ParseQuery(decided.Headers.Location!.Query)["code"].ToString();
+        using var redeemed = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = code, ["redirect_uri"] = RedirectUri, ["client_id"] = clientId,
+            ["code_verifier"] = Verifier,
+        }));
+        var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken((await ApiAssert.OkAsync(redeemed))["id_token"]!.GetValue<string>());
+        Assert.Equal("fr-BE", idToken.GetClaim("locale").Value);
     }
 }
