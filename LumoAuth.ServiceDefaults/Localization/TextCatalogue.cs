@@ -58,6 +58,52 @@ public sealed class TextCatalogue
         }
     }
 
+    /// <summary>
+    /// Whether <paramref name="text"/> may stand for <paramref name="english"/>: it has the same brace groups (<c>{0}</c>,
+    /// and literal ones such as <c>{id}</c>) and no other brace, so formatting it can neither lose a value nor fail.
+    /// </summary>
+    public static bool KeepsPlaceholdersOf(string english, string text) =>
+        text.Count(c => c == '{') == english.Count(c => c == '{') && text.Count(c => c == '}') == english.Count(c => c == '}')
+        && BraceGroups(text).SequenceEqual(BraceGroups(english), StringComparer.Ordinal);
+
+    /// <summary>
+    /// A tenant's own wording laid over a language's catalogue (Keycloak's realm overrides): each entry replaces the
+    /// sentence it is keyed by; one that would not keep the sentence's placeholders is left out.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> WithOverrides(IReadOnlyDictionary<string, string> catalogue, IReadOnlyDictionary<string, string>? overrides)
+    {
+        if (overrides is not { Count: > 0 })
+        {
+            return catalogue;
+        }
+
+        var merged = new Dictionary<string, string>(catalogue, StringComparer.Ordinal);
+        foreach (var (english, text) in overrides)
+        {
+            if (!string.IsNullOrEmpty(text) && KeepsPlaceholdersOf(english, text))
+            {
+                merged[english] = text;
+            }
+        }
+
+        return merged;
+    }
+
+    private static IEnumerable<string> BraceGroups(string text)
+    {
+        var groups = new List<string>();
+        for (var start = text.IndexOf('{', StringComparison.Ordinal); start >= 0; start = text.IndexOf('{', start + 1))
+        {
+            var end = text.IndexOf('}', start);
+            if (end > start)
+            {
+                groups.Add(text[start..(end + 1)]);
+            }
+        }
+
+        return groups.Order(StringComparer.Ordinal);
+    }
+
     // The same sentence in two areas reads the same (the catalogue tests insist); the first is kept.
     private static FrozenDictionary<string, string> Merge(IEnumerable<(string Area, string Language, IReadOnlyDictionary<string, string> Entries)> files)
     {

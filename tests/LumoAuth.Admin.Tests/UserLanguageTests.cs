@@ -181,6 +181,52 @@ public sealed class UserLanguageTests(EmailAdminFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task ATenantsOwnWording_IsValidated_ReachesTheTokenService_AndRewordsItsMails()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        foreach (var (texts, path) in new (object, string)[]
+                 {
+                     (new { it = new { Hello = "Ciao" } }, "localization.texts.it"),
+                     (new { de = "Hallo" }, "localization.texts.de"),
+                     (new { de = new { Hello = 7 } }, "localization.texts.de"),
+                     (new Dictionary<string, object> { ["de"] = new Dictionary<string, string> { ["Hello {0},"] = "Hallo," } }, "localization.texts.de"),
+                     (new Dictionary<string, object> { ["de"] = new Dictionary<string, string> { ["Hello {0},"] = "Hallo {name}, {0}" } }, "localization.texts.de"),
+                     (new Dictionary<string, object> { ["fr"] = new Dictionary<string, string> { ["Sign in"] = "" } }, "localization.texts.fr"),
+                     (new Dictionary<string, object> { ["fr"] = new Dictionary<string, string> { ["Sign in"] = new string('x', 2001) } }, "localization.texts.fr"),
+                     (new Dictionary<string, object> { ["fr"] = Enumerable.Range(0, 301).ToDictionary(i => $"Sentence {i}", i => "x") }, "localization.texts.fr"),
+                     ("all of them", "localization.texts"),
+                 })
+        {
+            var error = await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { localization = new { texts } }), 400, "validation_error");
+            Assert.True(error["details"]!.AsObject().ContainsKey(path), error.ToJsonString());
+        }
+
+        var reworded = new Dictionary<string, Dictionary<string, string>>
+        {
+            ["de"] = new() { ["Reset your {0} password"] = "Neues Kennwort für {0}" },
+        };
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { localization = new { texts = reworded } }));
+        var stored = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["localization"]!["texts"]!;
+        Assert.Equal("Neues Kennwort für {0}", stored["de"]!["Reset your {0} password"]!.GetValue<string>());
+        using var internalClient = Factory.Internal();
+        var hostedPages = await ApiAssert.OkAsync(await internalClient.GetAsync($"/internal/v1/tenants/{tenant.Id}/hosted-pages"));
+        Assert.Equal("Neues Kennwort für {0}", hostedPages["texts"]!["de"]!["Reset your {0} password"]!.GetValue<string>());
+
+        var address = $"kurt@{tenant.Slug}.example.com";
+        var userId = await CreateUserAsync(tenant, address, "de");
+        await ApiAssert.OkAsync(await admin.PostAsync($"{tenant.Api}/admin/users/{userId}/password-reset", null), 202);
+        var mail = await fixture.MailToAsync(address, EmailKinds.PasswordReset);
+        Assert.Equal($"Neues Kennwort für Tenant {tenant.Slug}", mail.Message.Subject);
+        Assert.StartsWith("Hallo Lena,", mail.Text, StringComparison.Ordinal);
+
+        // An empty object takes every rewording back.
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { localization = new { texts = new { } } }));
+        var cleared = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings")))["data"]!["localization"]!["texts"]!;
+        Assert.Empty(cleared.AsObject());
+    }
+
+    [Fact]
     public void EverySentenceOfTheMails_IsTranslatedInEveryLanguage()
     {
         Assert.True(Catalogue.KeysInCode().Count > 40, "the mails' sentences were not found: is the key pattern still the one the code uses?");

@@ -262,6 +262,48 @@ public sealed class PageLanguageTests(TokenSuite suite) : IClassFixture<TokenSui
     }
 
     [Fact]
+    public async Task ATenantsOwnWording_ReplacesOurSentences_InItsLanguageOnly()
+    {
+        var setup = await suite.SetUpAsync();
+        var forgotten = Translated("de", "Forgot your password?");
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                localization = new { texts = new Dictionary<string, Dictionary<string, string>>
+                {
+                    ["de"] = new() { ["Forgot your password?"] = "Kennwort bei <Acme> vergessen?" },
+                    ["en"] = new() { ["Forgot your password?"] = "Lost your Acme password?" },
+                } },
+            }));
+        }
+
+        // Admin's event evicts the token service's copy of the settings; the next page follows them.
+        var german = await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var browser = suite.Browser();
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"/t/{setup.Tenant.Slug}/login");
+            request.Headers.TryAddWithoutValidation("Accept-Language", "de");
+            using var page = await browser.SendAsync(request);
+            var html = await page.Content.ReadAsStringAsync();
+            return html.Contains("Acme", StringComparison.Ordinal) ? html : null;
+        });
+
+        // The tenant's words are text, encoded like ours; the rest of the page is our German.
+        Assert.Contains("Kennwort bei &lt;Acme&gt; vergessen?", german, StringComparison.Ordinal);
+        Assert.DoesNotContain(forgotten, WebUtility.HtmlDecode(german), StringComparison.Ordinal);
+        Assert.Contains(WebUtility.HtmlEncode(Translated("de", "Password")), german, StringComparison.Ordinal);
+        using var english = suite.Browser();
+        var englishHtml = await english.GetStringAsync($"/t/{setup.Tenant.Slug}/login");
+        Assert.Contains("Lost your Acme password?", englishHtml, StringComparison.Ordinal);
+
+        // Another tenant's pages keep our wording.
+        var other = await suite.SetUpAsync();
+        using var elsewhere = suite.Browser();
+        Assert.Contains("Forgot your password?", await elsewhere.GetStringAsync($"/t/{other.Tenant.Slug}/login"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ATenantWithOneLanguage_ShowsNoList()
     {
         var setup = await suite.SetUpAsync();

@@ -30,7 +30,11 @@ public sealed record HostedPageSettings(
     int SessionMaxAge = 86_400, int SessionIdleTimeout = 1_800, bool SingleSession = false, bool DynamicClientRegistration = false,
     bool MagicLinkEnabled = false, bool MagicLinkOnly = false, bool EmailFirstLogin = false, bool PasskeysEnabled = true,
     bool ClientIdMetadataDocuments = false, int RememberDeviceDays = 0, bool EmailMfaCodes = false, int MaxSessions = 0, bool SmsMfaCodes = false,
-    bool PasskeyRegistration = true, bool PasskeyLogin = true, IReadOnlyList<string>? Languages = null, string? DefaultLanguage = null);
+    bool PasskeyRegistration = true, bool PasskeyLogin = true, IReadOnlyList<string>? Languages = null, string? DefaultLanguage = null)
+{
+    /// <summary>The tenant's own wording of single sentences, by language and English sentence (admin's <c>localization.texts</c>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? Texts { get; init; }
+}
 
 /// <summary>
 /// The languages the hosted pages are written in (the token service's catalogues; its catalogue test keeps the two

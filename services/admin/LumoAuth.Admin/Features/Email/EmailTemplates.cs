@@ -20,6 +20,9 @@ public sealed record EmailTenant(Guid Id, string Slug, string DisplayName, strin
 
     public string DefaultLanguage { get; init; } = TextCatalogue.English;
 
+    /// <summary>The tenant's own wording of some sentences, by language (<see cref="LocalizationPolicy.Texts"/>).</summary>
+    public IReadOnlyDictionary<string, Dictionary<string, string>> Texts { get; init; } = new Dictionary<string, Dictionary<string, string>>();
+
     /// <summary>
     /// The words for a mail: in the first of <paramref name="wishes"/> (the person's <c>locale</c>, then the language of the
     /// page they asked from) that the tenant offers, else in the tenant's default language.
@@ -30,11 +33,11 @@ public sealed record EmailTenant(Guid Id, string Slug, string DisplayName, strin
         {
             if (LanguageTags.Match(wish, Languages) is { } language)
             {
-                return MailText.For(language);
+                return MailText.For(language, Texts.GetValueOrDefault(language));
             }
         }
 
-        return MailText.For(DefaultLanguage);
+        return MailText.For(DefaultLanguage, Texts.GetValueOrDefault(DefaultLanguage));
     }
 
     /// <summary>The tenant when it is active; mails of suspended or deleted tenants are not sent.</summary>
@@ -59,6 +62,7 @@ public sealed record EmailTenant(Guid Id, string Slug, string DisplayName, strin
         {
             Languages = offered,
             DefaultLanguage = offered.Contains(settings.Localization.DefaultLanguage) ? settings.Localization.DefaultLanguage : offered[0],
+            Texts = settings.Localization.Texts,
         };
     }
 }

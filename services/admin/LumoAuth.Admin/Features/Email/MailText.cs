@@ -14,13 +14,14 @@ public sealed class MailText : Translation
 
     private static readonly ConcurrentDictionary<string, MailText> Texts = new(StringComparer.Ordinal);
 
-    private MailText(string language)
-        : base(language, Catalogue.For(language))
+    private MailText(string language, IReadOnlyDictionary<string, string> catalogue)
+        : base(language, catalogue)
     {
     }
 
-    public static MailText English { get; } = For(TextCatalogue.English);
-
-    /// <summary>One of <see cref="TextCatalogue.Languages"/> of <see cref="Catalogue"/>.</summary>
-    public static MailText For(string language) => Texts.GetOrAdd(language, static l => new MailText(l));
+    /// <summary>One of <see cref="TextCatalogue.Languages"/> of <see cref="Catalogue"/>, with the tenant's own wording of some sentences.</summary>
+    public static MailText For(string language, IReadOnlyDictionary<string, string>? overrides = null) =>
+        overrides is { Count: > 0 }
+            ? new MailText(language, TextCatalogue.WithOverrides(Catalogue.For(language), overrides))
+            : Texts.GetOrAdd(language, static l => new MailText(l, Catalogue.For(l)));
 }

@@ -86,6 +86,10 @@ public static class HostedPageEndpoints
             settings.LoginPolicy.PasskeysEnabled, settings.ClientRegistration.ClientIdMetadataDocumentsEnabled, settings.MfaPolicy.RememberDeviceDays,
             mailer.IsEnabled && settings.MfaPolicy.AllowedMethods.Contains(MfaFactorTypes.Email), session.MaxSessions,
             codes.CanText(settings), settings.PasskeysMayRegister, settings.PasskeysMaySignIn,
-            settings.Localization.Languages, settings.Localization.DefaultLanguage));
+            settings.Localization.Languages, settings.Localization.DefaultLanguage)
+        {
+            Texts = settings.Localization.Texts.Count == 0 ? null
+                : settings.Localization.Texts.ToDictionary(l => l.Key, IReadOnlyDictionary<string, string> (l) => l.Value, StringComparer.Ordinal),
+        });
     }
 }

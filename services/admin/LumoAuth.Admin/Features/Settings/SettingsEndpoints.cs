@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Localization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -210,6 +211,7 @@ public static partial class SettingsEndpoints
                     var language = settings.Localization;
                     reader.StringList("languages", HostedPageLanguages.All, v => language.Languages = v);
                     reader.Text("defaultLanguage", 8, nullable: false, v => language.DefaultLanguage = v!, v => OneOf(v, HostedPageLanguages.All));
+                    reader.TextOverrides("texts", HostedPageLanguages.All, LocalizationPolicy.MaxTexts, LocalizationPolicy.MaxTextLength, v => language.Texts = v);
                     break;
                 default:
                     validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization)");
@@ -374,6 +376,73 @@ public static partial class SettingsEndpoints
                 set(values);
             }
         }
+
+        /// <summary>
+        /// An object from language to an object from English sentence to the tenant's wording, replaced whole. A wording must
+        /// keep its sentence's placeholders (<c>{0}</c>) and braces; problems are reported per language.
+        /// </summary>
+        public void TextOverrides(string name, string[] languages, int maxPerLanguage, int maxLength, Action<Dictionary<string, Dictionary<string, string>>> set)
+        {
+            if (Take(name) is not { } node)
+            {
+                return;
+            }
+
+            if (node is not JsonObject byLanguage)
+            {
+                validation.Add(Path(name), "must be an object from language to an object of sentences");
+                return;
+            }
+
+            var texts = new Dictionary<string, Dictionary<string, string>>(StringComparer.Ordinal);
+            foreach (var (language, sentences) in byLanguage)
+            {
+                var path = $"{Path(name)}.{language}";
+                if (!languages.Contains(language))
+                {
+                    validation.Add(path, $"is not one of {string.Join(", ", languages)}");
+                }
+                else if (sentences is not JsonObject entries || entries.Any(e => e.Value is not JsonValue v || !v.TryGetValue<string>(out _)))
+                {
+                    validation.Add(path, "must be an object from English sentence to text");
+                }
+                else if (entries.Count > maxPerLanguage)
+                {
+                    validation.Add(path, $"must have at most {maxPerLanguage} sentences");
+                }
+                else if (SentenceProblem(entries, maxLength) is { } problem)
+                {
+                    validation.Add(path, problem);
+                }
+                else if (entries.Count > 0)
+                {
+                    texts[language] = entries.ToDictionary(e => e.Key, e => e.Value!.GetValue<string>(), StringComparer.Ordinal);
+                }
+            }
+
+            set(texts);
+        }
+
+        private static string? SentenceProblem(JsonObject entries, int maxLength)
+        {
+            foreach (var (english, node) in entries)
+            {
+                var text = node!.GetValue<string>();
+                if (english.Length is 0 || english.Length > maxLength || text.Length is 0 || text.Length > maxLength)
+                {
+                    return $"'{Cut(english)}': sentences and texts must be 1 to {maxLength} characters";
+                }
+
+                if (!TextCatalogue.KeepsPlaceholdersOf(english, text))
+                {
+                    return $"'{Cut(english)}': the text must keep the sentence's placeholders ({{0}}, {{1}}…) and use no other braces";
+                }
+            }
+
+            return null;
+        }
+
+        private static string Cut(string text) => text.Length <= 60 ? text : text[..60] + "…";
 
         /// <summary>A field the server sets: accepted and ignored, so a settings object read with GET can be sent back.</summary>
         public void ServerSet(string name) => _known.Add(name);

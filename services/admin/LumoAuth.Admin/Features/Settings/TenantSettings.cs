@@ -272,6 +272,17 @@ public sealed class LocalizationPolicy
     public List<string> Languages { get; set; } = [.. LumoAuth.Contracts.Internal.HostedPageLanguages.All];
 
     public string DefaultLanguage { get; set; } = LumoAuth.Contracts.Internal.HostedPageLanguages.English;
+
+    /// <summary>
+    /// The tenant's own wording of single sentences of its pages and mails, by language and English sentence (Keycloak's
+    /// realm overrides): <c>{"de": {"Sign in": "Bei Acme anmelden"}}</c>. English may be reworded too.
+    /// </summary>
+    public Dictionary<string, Dictionary<string, string>> Texts { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>At most this many sentences per language, each at most <see cref="MaxTextLength"/> characters.</summary>
+    public const int MaxTexts = 300;
+
+    public const int MaxTextLength = 2000;
 }
 
 internal static class SettingsJson

@@ -66,7 +66,7 @@ public static class PageLanguage
             return;
         }
 
-        http.Items[typeof(PageText)] = PageText.ForLanguage(language);
+        http.Items[typeof(PageText)] = TenantLanguages.PolicyOf(http).TextOf(language);
         var tenant = http.RequestServices.GetRequiredService<TenantContext>();
         if (tenant.HasTenant && http.Request.Cookies[CookieName] != language)
         {
@@ -86,7 +86,7 @@ public static class PageLanguage
             return;
         }
 
-        http.Items[typeof(PageText)] = PageText.ForLanguage(language);
+        http.Items[typeof(PageText)] = TenantLanguages.PolicyOf(http).TextOf(language);
         if (http.Request.Cookies[ChoiceCookieName] != language)
         {
             Choose(http, tenant.Slug, language);
@@ -101,7 +101,7 @@ public static class PageLanguage
             http.Response.Cookies.Delete(ChoiceCookieName, CookieOptionsFor(http, slug, maxAge: null));
         }
 
-        http.Items[typeof(PageText)] = PageText.ForLanguage(Negotiate(http, ignoreChoice: true));
+        http.Items[typeof(PageText)] = TenantLanguages.PolicyOf(http).TextOf(Negotiate(http, ignoreChoice: true));
     }
 
     /// <summary>Remembers the person's own choice of language on this tenant's pages.</summary>

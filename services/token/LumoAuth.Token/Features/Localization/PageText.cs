@@ -32,16 +32,19 @@ public sealed class PageText : Translation
             return text;
         }
 
-        text = ForLanguage(PageLanguage.Negotiate(http));
+        text = TenantLanguages.PolicyOf(http).TextOf(PageLanguage.Negotiate(http));
         http.Items[typeof(PageText)] = text;
         return text;
     }
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, PageText> Texts = new(StringComparer.Ordinal);
 
-    /// <summary>The text of one of <see cref="PageCatalogue.Languages"/>.</summary>
+    /// <summary>The text of one of <see cref="PageCatalogue.Languages"/>, as we wrote it.</summary>
     internal static PageText ForLanguage(string language) =>
         language == PageLanguage.Default ? English : Texts.GetOrAdd(language, static l => new PageText(l, PageCatalogue.For(l)));
+
+    /// <summary>A language's text from a catalogue of its own (one a tenant reworded; <see cref="LanguagePolicy.TextOf"/>).</summary>
+    internal static PageText Create(string language, IReadOnlyDictionary<string, string> catalogue) => new(language, catalogue);
 
     /// <summary>
     /// A sentence as HTML: the words encoded, and each value in its place encoded too, except <see cref="Markup"/>

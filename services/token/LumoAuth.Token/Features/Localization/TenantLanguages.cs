@@ -1,20 +1,57 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Branding;
 
 namespace LumoAuth.Token.Features.Localization;
 
-/// <summary>The languages a tenant offers its pages in (admin's <c>localization</c> settings), and the one for everyone else.</summary>
-public sealed record LanguagePolicy(IReadOnlyList<string> Offered, string Default)
+/// <summary>
+/// The languages a tenant offers its pages in (admin's <c>localization</c> settings), the one for everyone else, and the
+/// tenant's own wording of single sentences (<see cref="Texts"/>).
+/// </summary>
+public sealed class LanguagePolicy
 {
-    /// <summary>Every language we have, English for the rest: a tenant that set nothing, or whose settings admin cannot give.</summary>
-    public static readonly LanguagePolicy Everything = new(PageCatalogue.Languages, PageLanguage.Default);
+    private static readonly ConditionalWeakTable<HostedPageSettings, LanguagePolicy> Policies = [];
 
-    public static LanguagePolicy Of(HostedPageSettings? settings)
+    private readonly ConcurrentDictionary<string, PageText> _texts = new(StringComparer.Ordinal);
+
+    private LanguagePolicy(IReadOnlyList<string> offered, string fallback, IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? texts)
     {
-        if (settings?.Languages is not { Count: > 0 } chosen)
+        Offered = offered;
+        Default = fallback;
+        Texts = texts;
+    }
+
+    /// <summary>Every language we have, English for the rest: a tenant that set nothing, or whose settings admin cannot give.</summary>
+    public static readonly LanguagePolicy Everything = new(PageCatalogue.Languages, PageLanguage.Default, texts: null);
+
+    public IReadOnlyList<string> Offered { get; }
+
+    public string Default { get; }
+
+    /// <summary>The tenant's wording by language and English sentence; null when it rewords nothing.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? Texts { get; }
+
+    /// <summary>
+    /// The policy of the tenant's settings as the cache holds them: worked out once per copy of the settings (the cache
+    /// keeps one for minutes), not on every page.
+    /// </summary>
+    public static LanguagePolicy Of(HostedPageSettings? settings) =>
+        settings is null ? Everything : Policies.GetValue(settings, Build);
+
+    /// <summary>The words of one of <see cref="Offered"/>, with the tenant's own wording where it has some.</summary>
+    public PageText TextOf(string language) =>
+        Texts?.GetValueOrDefault(language) is { Count: > 0 } overrides
+            ? _texts.GetOrAdd(language, static (l, o) => PageText.Create(l, TextCatalogue.WithOverrides(PageCatalogue.For(l), o)), overrides)
+            : PageText.ForLanguage(language);
+
+    private static LanguagePolicy Build(HostedPageSettings settings)
+    {
+        if (settings.Languages is not { Count: > 0 } chosen)
         {
-            return Everything;
+            return settings.Texts is { Count: > 0 } ? new LanguagePolicy(Everything.Offered, Everything.Default, settings.Texts) : Everything;
         }
 
         // Only languages that have a catalogue, in the catalogue's order (English first).
@@ -25,7 +62,7 @@ public sealed record LanguagePolicy(IReadOnlyList<string> Offered, string Defaul
         }
 
         var fallback = settings.DefaultLanguage is { } d && offered.Contains(d) ? d : offered.Contains(PageLanguage.Default) ? PageLanguage.Default : offered[0];
-        return new LanguagePolicy(offered, fallback);
+        return new LanguagePolicy(offered, fallback, settings.Texts);
     }
 }
 

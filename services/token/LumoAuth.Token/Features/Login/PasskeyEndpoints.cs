@@ -58,11 +58,11 @@ public static class PasskeyEndpoints
 
     /// <summary>
     /// What the script says, in the page's language, on the button (<c>data-say-…</c>): the script is one static file and
-    /// says it in English when these are absent, as on English pages. A refusal's own message is the API's English, so a
-    /// translated page shows its kind instead.
+    /// says it in English when these are absent, as on English pages the tenant did not reword. A refusal's own message is
+    /// the API's English, so a translated page shows its kind instead.
     /// </summary>
     private static string ScriptWords(PageText t) =>
-        t.Language == PageLanguage.Default ? string.Empty : string.Concat(
+        ReferenceEquals(t, PageText.English) ? string.Empty : string.Concat(
             Say("unsupported", t["This browser does not support passkeys."]),
             Say("rejected", t["The passkey was not accepted."]),
             Say("locked", t["Too many failed attempts. Try again later."]),
