@@ -168,10 +168,13 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
 
         var confirm = await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
 
+        // Each in the person's words, its name beside it, as on the consent page.
         foreach (var scope in new[] { "openid", "profile", "offline_access" })
         {
-            Assert.Contains($"<li>{scope}</li>", confirm, StringComparison.Ordinal);
+            Assert.Contains($"<small>({scope})</small></li>", confirm, StringComparison.Ordinal);
         }
+
+        Assert.Contains("Read your name and basic profile", confirm, StringComparison.Ordinal);
     }
 
     [Fact]

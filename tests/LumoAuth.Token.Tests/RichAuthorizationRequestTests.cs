@@ -219,7 +219,7 @@ public sealed class RichAuthorizationRequestTests(TokenSuite suite) : IClassFixt
     }
 
     [Fact]
-    public async Task TheDeviceFlow_RefusesDetails_WhileABackChannelApprovalShowsAndCarriesThem()
+    public async Task TheDeviceAndBackChannelApprovals_ShowTheDetails_AndTheirTokensCarryThem()
     {
         const string cibaGrant = "urn:openid:params:grant-type:ciba";
         var setup = await suite.SetUpAsync();
@@ -231,10 +231,34 @@ public sealed class RichAuthorizationRequestTests(TokenSuite suite) : IClassFixt
         });
         var client = (created.GetProperty("clientId").GetString()!, created.GetProperty("secret").GetString()!);
 
-        // The device's verification page cannot show them: refused rather than dropped unseen.
+        // The device flow (RFC 9396 §3 with RFC 8628): a type the client is not registered for is refused; its own are shown
+        // on the verification page and carried by the tokens the device polls for.
+        using (var refused = await suite.PostFormAsync(setup.Issuer + "/oauth/device_authorization",
+                   new Dictionary<string, string> { ["scope"] = "openid", ["authorization_details"] = Json(Payment) }, client))
+        {
+            Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(refused, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+        }
+
         using var device = await suite.PostFormAsync(setup.Issuer + "/oauth/device_authorization",
             new Dictionary<string, string> { ["scope"] = "openid", ["authorization_details"] = Json(Accounts) }, client);
-        Assert.Equal("invalid_authorization_details", (await HttpAssert.JsonAsync(device, HttpStatusCode.BadRequest)).GetProperty("error").GetString());
+        var codes = await HttpAssert.JsonAsync(device, HttpStatusCode.OK);
+        using (var tv = suite.Browser())
+        {
+            var verification = await HostedFlow.OpenSignedInAsync(tv, setup, $"{setup.Tenant.Api}/oauth/device?user_code={codes.GetProperty("user_code").GetString()}");
+            Assert.Contains("account_information", verification, StringComparison.Ordinal);
+            Assert.Contains("list_accounts, read_balances", verification, StringComparison.Ordinal);
+            using (await HostedFlow.SubmitFormAsync(tv, HostedFlow.FormWith(verification, "device_decision"), new() { ["device_decision"] = "accept" }))
+            {
+            }
+        }
+
+        using var polled = await suite.PostFormAsync(setup.TokenEndpoint, new Dictionary<string, string>
+        {
+            ["grant_type"] = "urn:ietf:params:oauth:grant-type:device_code", ["device_code"] = codes.GetProperty("device_code").GetString()!,
+        }, client);
+        var deviceTokens = await HttpAssert.JsonAsync(polled, HttpStatusCode.OK);
+        AssertSame(Json(Accounts), deviceTokens.GetProperty("authorization_details"));
+        AssertSame(Json(Accounts), DetailsIn(deviceTokens.GetProperty("access_token").GetString()!));
 
         using var foreign = await suite.PostFormAsync(setup.Issuer + "/oauth/bc-authorize",
             new Dictionary<string, string> { ["scope"] = "openid", ["login_hint"] = setup.Email, ["authorization_details"] = Json(Payment) }, client);

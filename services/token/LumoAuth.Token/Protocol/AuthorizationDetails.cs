@@ -19,9 +19,10 @@ namespace LumoAuth.Token.Protocol;
 /// <summary>
 /// Rich Authorization Requests (RFC 9396): a client names what it wants to do in <c>authorization_details</c> — a JSON
 /// array of objects, each of a <c>type</c> the client is registered for (<c>authorizationDetailsTypes</c>) — at the
-/// authorization endpoint (plain, pushed or signed) or, for itself, with client credentials. The user sees each on the
-/// consent page, every time; the access tokens of the grant carry them in their <c>authorization_details</c> claim, and
-/// each token response names them. A code exchange or refresh may name fewer, never others (§6.2).
+/// authorization endpoint (plain, pushed or signed), at the device authorization endpoint, in a CIBA request or, for itself,
+/// with client credentials. The user sees each on the consent, device or CIBA approval page, every time; the access tokens
+/// of the grant carry them in their <c>authorization_details</c> claim, and each token response names them. A code or
+/// device code exchange or a refresh may name fewer, never others (§6.2).
 /// </summary>
 public static class AuthorizationDetails
 {
@@ -211,7 +212,6 @@ public static class AuthorizationDetails
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
-        // The device's verification page does not show authorization details: refused rather than dropped unseen.
         public static OpenIddictServerHandlerDescriptor DeviceDescriptor { get; }
             = OpenIddictServerHandlerDescriptor.CreateBuilder<ValidateDeviceAuthorizationRequestContext>()
                 .UseScopedHandler<Check>()
@@ -219,15 +219,7 @@ public static class AuthorizationDetails
                 .SetType(OpenIddictServerHandlerType.Custom)
                 .Build();
 
-        public ValueTask HandleAsync(ValidateDeviceAuthorizationRequestContext context)
-        {
-            if (context.Request.GetParameter(Parameter) is not null)
-            {
-                context.Reject(InvalidAuthorizationDetails, "Authorization details are not taken in device authorization requests.");
-            }
-
-            return ValueTask.CompletedTask;
-        }
+        public ValueTask HandleAsync(ValidateDeviceAuthorizationRequestContext context) => CheckAsync(context, context.ClientId ?? context.Request.ClientId);
 
         public ValueTask HandleAsync(ValidateAuthorizationRequestContext context) => CheckAsync(context, context.ClientId ?? context.Request.ClientId);
 
@@ -246,9 +238,9 @@ public static class AuthorizationDetails
                 return;
             }
 
-            if ((context.AuthorizationCodePrincipal ?? context.RefreshTokenPrincipal) is not { } grant)
+            if ((context.AuthorizationCodePrincipal ?? context.DeviceCodePrincipal ?? context.RefreshTokenPrincipal) is not { } grant)
             {
-                context.Reject(InvalidAuthorizationDetails, "Authorization details are taken with the client credentials, authorization code and refresh token grants only.");
+                context.Reject(InvalidAuthorizationDetails, "Authorization details are taken with the client credentials, authorization code, device code and refresh token grants only.");
                 return;
             }
 

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Security.Claims;
 using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -142,8 +143,9 @@ public static class ResourceIndicators
     }
 
     /// <summary>
-    /// The resources a device asks for become its grant's: OpenIddict does not carry them from the device authorization
-    /// request into the device and user codes, so they are put on the principal both are made from.
+    /// The resources and authorization details (RFC 9396) a device asks for become its grant's: OpenIddict does not carry
+    /// them from the device authorization request into the device and user codes, so they are put on the principal both are
+    /// made from (the verification page shows the details from the user code).
     /// </summary>
     public sealed class DeviceGrantResources : IOpenIddictServerHandler<ProcessSignInContext>
     {
@@ -156,11 +158,17 @@ public static class ResourceIndicators
 
         public ValueTask HandleAsync(ProcessSignInContext context)
         {
-            if (context.EndpointType == OpenIddictServerEndpointType.DeviceAuthorization && context.Principal is { } principal
-                && context.Request.GetResources() is { IsDefaultOrEmpty: false } resources)
+            if (context.EndpointType != OpenIddictServerEndpointType.DeviceAuthorization || context.Principal is not { Identity: ClaimsIdentity identity } principal)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            if (context.Request.GetResources() is { IsDefaultOrEmpty: false } resources)
             {
                 principal.SetResources(resources);
             }
+
+            AuthorizationDetails.Attach(identity, AuthorizationDetails.Checked(context.Request));
 
             return ValueTask.CompletedTask;
         }

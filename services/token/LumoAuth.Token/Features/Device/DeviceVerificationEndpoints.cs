@@ -4,6 +4,7 @@ using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Authorize;
 using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
+using LumoAuth.Token.Features.Scopes;
 using LumoAuth.Token.Protocol;
 using Microsoft.AspNetCore;
 using Microsoft.AspNetCore.Antiforgery;
@@ -18,8 +19,8 @@ namespace LumoAuth.Token.Features.Device;
 /// <summary>
 /// <c>/t/{slug}/api/v1/oauth/device</c>, the device flow's verification page (RFC 8628 §3.3, TOK-08): the user types
 /// the code their device shows (or arrives with it from <c>verification_uri_complete</c>), signs in if needed, sees
-/// which application asks for what — with the code, so they can check it is the one on their screen — and allows or
-/// denies. The device learns the answer by polling the token endpoint. Always asked: a device grant is never
+/// which application asks for what (its scopes, and the authorization details of RFC 9396 it names) — with the code, so
+/// they can check it is the one on their screen — and allows or denies. The device learns the answer by polling the token endpoint. Always asked: a device grant is never
 /// approved silently, because the code may have been handed to the user by someone else.
 /// </summary>
 public static class DeviceVerificationEndpoints
@@ -104,10 +105,11 @@ public static class DeviceVerificationEndpoints
         }
 
         var scopes = request.GetScopes();
+        var details = AuthorizationDetails.Granted(request);
         var decision = form?[DecisionField].ToString() ?? string.Empty;
         if (decision.Length == 0)
         {
-            return ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes);
+            return ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes, details);
         }
 
         try
@@ -140,8 +142,9 @@ public static class DeviceVerificationEndpoints
             return HostedPage.Error(http, Errors.AccessDenied, t["The account cannot sign in."], StatusCodes.Status403Forbidden);
         }
 
-        // The resources the device asked for (RFC 8707) are the grant's.
+        // The resources the device asked for (RFC 8707) are the grant's, and so are the details the user just saw.
         identity.SetResources(request.GetResources());
+        AuthorizationDetails.Attach(identity, details);
 
         // One grant per approval: its refresh tokens rotate and are revoked as a family, like a code grant's.
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
@@ -173,13 +176,18 @@ public static class DeviceVerificationEndpoints
         return HostedPage.Render(http, t["Connect a device"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 
-    private static IResult ConfirmPage(HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes)
+    private static IResult ConfirmPage(
+        HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes, System.Text.Json.JsonElement? details)
     {
         var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
-        var list = string.Concat(scopes.Select(s => $"<li>{HostedPage.Encode(s)}</li>"));
+        // A standard scope in the person's words, its name beside it, as on the consent page.
+        var list = string.Concat(scopes.Select(s => ScopeNames.ConsentText(t, s) is { Length: > 0 } text
+            ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s)})</small></li>"
+            : $"<li>{HostedPage.Encode(s)}</li>"));
         var body =
             $"<p>{t.Html("{0} on your device asks to:", PageText.Strong(clientName))}</p><ul>{list}</ul>" +
+            AuthorizationDetails.Html(t, details) +
             $"<p>{t.Html("Only allow it if your device shows the code {0}.", new Markup($"<strong id=\"user-code\">{HostedPage.Encode(userCode)}</strong>"))}</p>" +
             $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field(Parameters.UserCode, userCode) +
