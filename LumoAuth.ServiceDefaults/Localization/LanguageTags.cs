@@ -71,9 +71,19 @@ public static class LanguageTags
     public static string NameOf(string language) => language switch
     {
         "en" => "English",
+        "ar" => "العربية",
         "de" => "Deutsch",
         "es" => "Español",
         "fr" => "Français",
+        "it" => "Italiano",
+        "nl" => "Nederlands",
+        "pt" => "Português",
         _ => language,
     };
+
+    /// <summary>Whether the language is written right to left (a page or mail in it says <c>dir="rtl"</c>).</summary>
+    public static bool IsRightToLeft(string language) => language is "ar" or "fa" or "he" or "ur";
+
+    /// <summary>The attribute a page or mail in the language needs beside <c>lang</c>: <c> dir="rtl"</c>, or nothing.</summary>
+    public static string DirectionAttribute(string language) => IsRightToLeft(language) ? " dir=\"rtl\"" : string.Empty;
 }

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Features.Email;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.Testing;
 using MimeKit;
 using static LumoAuth.Admin.Tests.ScimHttp;
@@ -22,7 +23,7 @@ public sealed class UserLanguageTests(EmailAdminFixture fixture) : IClassFixture
     private static void AssertLanguage(ReceivedMail mail, string language)
     {
         Assert.Equal(language, mail.Message.Body!.Headers[HeaderId.ContentLanguage]);
-        Assert.Contains($"<html lang=\"{language}\">", mail.Html, StringComparison.Ordinal);
+        Assert.Contains($"<html lang=\"{language}\"{LanguageTags.DirectionAttribute(language)}>", mail.Html, StringComparison.Ordinal);
     }
 
     private async Task<Guid> CreateUserAsync(TestTenant tenant, string email, string? locale)
@@ -150,9 +151,11 @@ public sealed class UserLanguageTests(EmailAdminFixture fixture) : IClassFixture
         await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { localization = new { defaultLanguage = "es" } }));
         var german = $"dieter@{tenant.Slug}.example.com";
         var plain = $"pablo@{tenant.Slug}.example.com";
+        var arabic = $"layla@{tenant.Slug}.example.com";
         var germanId = await CreateUserAsync(tenant, german, "de");
         var plainId = await CreateUserAsync(tenant, plain, null);
-        foreach (var id in new[] { germanId, plainId })
+        var arabicId = await CreateUserAsync(tenant, arabic, "ar-EG");
+        foreach (var id in new[] { germanId, plainId, arabicId })
         {
             await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{id}/password", new { password = "another long password 2" }));
         }
@@ -161,6 +164,8 @@ public sealed class UserLanguageTests(EmailAdminFixture fixture) : IClassFixture
         AssertLanguage(toGerman, "de");
         Assert.Equal($"Ihr Passwort für Tenant {tenant.Slug} wurde geändert", toGerman.Message.Subject);
         AssertLanguage(await fixture.MailToAsync(plain, EmailKinds.PasswordChanged), "es");
+        // Right to left, as the pages in Arabic are.
+        AssertLanguage(await fixture.MailToAsync(arabic, EmailKinds.PasswordChanged), "ar");
     }
 
     [Fact]
@@ -187,7 +192,7 @@ public sealed class UserLanguageTests(EmailAdminFixture fixture) : IClassFixture
         using var admin = Factory.ClientFor(tenant);
         foreach (var (texts, path) in new (object, string)[]
                  {
-                     (new { it = new { Hello = "Ciao" } }, "localization.texts.it"),
+                     (new { ja = new { Hello = "Konnichiwa" } }, "localization.texts.ja"),
                      (new { de = "Hallo" }, "localization.texts.de"),
                      (new { de = new { Hello = 7 } }, "localization.texts.de"),
                      (new Dictionary<string, object> { ["de"] = new Dictionary<string, string> { ["Hello {0},"] = "Hallo," } }, "localization.texts.de"),

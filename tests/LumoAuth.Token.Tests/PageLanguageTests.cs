@@ -304,6 +304,25 @@ public sealed class PageLanguageTests(TokenSuite suite) : IClassFixture<TokenSui
     }
 
     [Fact]
+    public async Task ARightToLeftLanguage_IsWrittenRightToLeft()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/t/{setup.Tenant.Slug}/login");
+        request.Headers.TryAddWithoutValidation("Accept-Language", "ar-EG, en;q=0.5");
+
+        using var page = await browser.SendAsync(request);
+        var html = await ReadableAsync(page);
+
+        Assert.Contains("<html lang=\"ar\" dir=\"rtl\">", html, StringComparison.Ordinal);
+        Assert.Equal(["ar"], page.Content.Headers.ContentLanguage);
+        Assert.Contains(Translated("ar", "Forgot your password?"), html, StringComparison.Ordinal);
+        // The other languages, each in its own name and direction-neutral markup.
+        Assert.Contains("hreflang=\"en\" lang=\"en\">English</a>", html, StringComparison.Ordinal);
+        Assert.Contains("padding-inline-start", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ATenantWithOneLanguage_ShowsNoList()
     {
         var setup = await suite.SetUpAsync();
@@ -332,6 +351,6 @@ public sealed class PageLanguageTests(TokenSuite suite) : IClassFixture<TokenSui
         using var document = JsonDocument.Parse(await discovery.Content.ReadAsStringAsync());
 
         var languages = document.RootElement.GetProperty("ui_locales_supported").EnumerateArray().Select(l => l.GetString()).ToList();
-        Assert.Equal(["en", "de", "es", "fr"], languages);
+        Assert.Equal(["en", "ar", "de", "es", "fr", "it", "nl", "pt"], languages);
     }
 }

@@ -44,7 +44,7 @@ public static class HostedPageLanguages
 {
     public const string English = "en";
 
-    public static readonly string[] All = [English, "de", "es", "fr"];
+    public static readonly string[] All = [English, "ar", "de", "es", "fr", "it", "nl", "pt"];
 }
 
 public static class HostedPageErrorCodes

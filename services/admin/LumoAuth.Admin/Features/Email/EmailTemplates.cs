@@ -216,7 +216,7 @@ public static class EmailTemplates
     }
 
     private static StringBuilder Start(EmailTenant tenant, MailText t, string title) =>
-        new StringBuilder("<!DOCTYPE html><html lang=\"").Append(t.Language).Append("\"><head><meta charset=\"utf-8\"><title>").Append(Encode(title)).Append("</title></head>")
+        new StringBuilder("<!DOCTYPE html><html lang=\"").Append(t.Language).Append('"').Append(LanguageTags.DirectionAttribute(t.Language)).Append("><head><meta charset=\"utf-8\"><title>").Append(Encode(title)).Append("</title></head>")
             .Append("<body style=\"font-family:sans-serif;color:#1f2328;max-width:560px;margin:24px auto\">")
             .Append("<h1 style=\"font-size:20px\">").Append(Encode(tenant.DisplayName)).Append("</h1>");
 

@@ -1,4 +1,5 @@
 using System.Text;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Localization;
 
@@ -13,7 +14,7 @@ public static class HostedPage
     private const string Css =
         "body{font-family:system-ui,sans-serif;max-width:26rem;margin:3rem auto;padding:0 1rem;color:#1b1b1f}" +
         "label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;box-sizing:border-box}" +
-        "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-left:1.2rem}" +
+        "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-inline-start:1.2rem}" +
         ".brand{text-align:center;margin-bottom:1rem}.brand-name{font-weight:600;margin:.25rem 0}" +
         ".languages{margin-top:2rem;text-align:center;font-size:.9rem}";
 
@@ -48,7 +49,7 @@ public static class HostedPage
                 : branding.LogoOrigin is { } logo && logo != PageBranding.OriginOf(image) ? $"{logo} {PageBranding.OriginOf(image)}" : PageBranding.OriginOf(image);
             ApplySecurityHeaders(httpContext.Response, continuesTo, images, frameSources, scripts);
             var html = new StringBuilder()
-                .Append("<!DOCTYPE html><html lang=\"").Append(language).Append("\"><head><meta charset=\"utf-8\">")
+                .Append("<!DOCTYPE html><html lang=\"").Append(language).Append('"').Append(LanguageTags.DirectionAttribute(language)).Append("><head><meta charset=\"utf-8\">")
                 .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
                 .Append("<title>").Append(Encode(title)).Append("</title><style>").Append(Css).Append(BrandCss(branding)).Append("</style></head><body>")
                 .Append(BrandHeader(branding))
