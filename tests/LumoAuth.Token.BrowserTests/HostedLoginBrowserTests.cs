@@ -88,6 +88,31 @@ public sealed class HostedLoginBrowserTests(BrowserSuite suite) : IClassFixture<
         Assert.Equal($"{email}|{userId}|Bob Browser", await page.InnerTextAsync("#who"));
     }
 
+    [Fact]
+    public async Task ABrowserInArabic_GetsPagesLaidOutRightToLeft_AndSignsIn()
+    {
+        var (tenant, email, password, _) = await TenantWithUserAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { Locale = "ar-EG" });
+        var arabic = TokenService::LumoAuth.Token.Features.Localization.PageCatalogue.For("ar");
+
+        await page.GotoAsync($"{suite.GatewayBaseUrl}/t/{tenant.Slug}/login");
+        Assert.Equal("ar", await page.GetAttributeAsync("html", "lang"));
+        Assert.Equal("rtl", await page.EvaluateAsync<string>("() => getComputedStyle(document.querySelector('main')).direction"));
+        Assert.Equal(arabic["Sign in"], (await page.InnerTextAsync("form button[type=submit]")).Trim());
+        // Laid out from the right: a label starts at the right edge of the form, not the left.
+        var (labelRight, formRight) = (await page.EvaluateAsync<double>("() => document.querySelector('label').getBoundingClientRect().right"),
+            await page.EvaluateAsync<double>("() => document.querySelector('form').getBoundingClientRect().right"));
+        Assert.InRange(formRight - labelRight, 0, 2);
+
+        await page.FillAsync("#email", email);
+        await page.FillAsync("#password", password);
+        await page.ClickAsync("button[type=submit]");
+        await page.WaitForSelectorAsync($"h1:has-text('{arabic["You are signed in"]}')");
+        Assert.Equal("rtl", await page.GetAttributeAsync("html", "dir"));
+    }
+
     private async Task<(LumoAuth.Testing.TestTenant Tenant, string Email, string Password, Guid UserId)> TenantWithUserAsync()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
