@@ -22,13 +22,23 @@ public sealed class PasswordHashingOptions
 
 /// <summary>
 /// PBKDF2-HMAC-SHA256. The stored form carries the algorithm and the iteration count, so the count can rise later and
-/// old hashes still verify (<see cref="NeedsRehash"/> tells the sign-in to store a stronger one).
+/// old hashes still verify (<see cref="NeedsRehash"/> tells the sign-in to store a stronger one). Hashes imported from
+/// another identity provider (<see cref="Import"/>: bcrypt, as Auth0 and Okta export them; PBKDF2 with SHA-1, SHA-256 or
+/// SHA-512, as Keycloak does) verify as they are, and are replaced by our own at their owner's first sign-in.
 /// </summary>
 public sealed partial class PasswordHasher
 {
     private const int SaltBytes = 16;
     private const int HashBytes = 32;
     private const string Algorithm = "pbkdf2-sha256";
+
+    /// <summary>The algorithms <see cref="Import"/> takes.</summary>
+    public static readonly string[] ImportedAlgorithms = ["bcrypt", "pbkdf2-sha1", Algorithm, "pbkdf2-sha512"];
+
+    /// <summary>Bounds on what an imported hash may cost at each sign-in until it is replaced.</summary>
+    public const int MaxImportedIterations = 2_000_000;
+
+    public const int MaxBcryptCost = 15;
 
     private readonly int _iterations;
     private readonly Lazy<string> _dummyHash;
@@ -64,23 +74,98 @@ public sealed partial class PasswordHasher
 
     public bool Verify(string password, string stored)
     {
-        if (!TryRead(stored, out var iterations, out var salt, out var expected))
+        if (IsBcrypt(stored))
+        {
+            return VerifyBcrypt(password, stored);
+        }
+
+        if (!TryRead(stored, out var algorithm, out var iterations, out var salt, out var expected))
         {
             return false;
         }
 
-        var actual = Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, HashAlgorithmName.SHA256, expected.Length);
+        var actual = Rfc2898DeriveBytes.Pbkdf2(password, salt, iterations, algorithm, expected.Length);
         return CryptographicOperations.FixedTimeEquals(actual, expected);
     }
 
-    /// <summary>Whether a hash that verified was made with fewer iterations than new ones get.</summary>
-    public bool NeedsRehash(string stored) => TryRead(stored, out var iterations, out _, out _) && iterations < _iterations;
+    /// <summary>Whether a hash that verified is not one we would make now: imported, or made with fewer iterations.</summary>
+    public bool NeedsRehash(string stored) =>
+        IsBcrypt(stored) || (TryRead(stored, out var algorithm, out var iterations, out _, out _) && (algorithm != HashAlgorithmName.SHA256 || iterations < _iterations));
 
-    private static bool TryRead(string stored, out int iterations, out byte[] salt, out byte[] hash)
+    /// <summary>
+    /// The stored form of a hash made by another identity provider, or what is wrong with it. bcrypt takes the whole modular
+    /// crypt string (<c>$2a$</c>, <c>$2b$</c>, <c>$2y$</c>; cost 4 to <see cref="MaxBcryptCost"/>); PBKDF2 takes the derived key
+    /// and the salt in base64 and the iteration count (Keycloak's <c>secretData</c> and <c>credentialData</c>).
+    /// </summary>
+    public static (string? Stored, string? Problem) Import(string? algorithm, string? value, string? salt, int? iterations)
     {
-        (iterations, salt, hash) = (0, [], []);
+        if (algorithm is null || !ImportedAlgorithms.Contains(algorithm))
+        {
+            return (null, $"algorithm must be one of {string.Join(", ", ImportedAlgorithms)}");
+        }
+
+        if (algorithm == "bcrypt")
+        {
+            return salt is not null || iterations is not null ? (null, "a bcrypt hash carries its own salt and cost: give value only")
+                : value is { Length: 60 } && BcryptForm().Match(value) is { Success: true } form
+                    && int.Parse(form.Groups[1].Value, CultureInfo.InvariantCulture) is >= 4 and <= MaxBcryptCost ? (value, null)
+                : (null, $"value must be a bcrypt hash ($2a$, $2b$ or $2y$, cost 4 to {MaxBcryptCost})");
+        }
+
+        if (iterations is not (>= 1 and <= MaxImportedIterations))
+        {
+            return (null, $"iterations must be between 1 and {MaxImportedIterations}");
+        }
+
+        var key = Base64(value);
+        var saltBytes = Base64(salt);
+        return key is not { Length: >= 16 and <= 128 } ? (null, "value must be the derived key in base64 (16 to 128 bytes)")
+            : saltBytes is not { Length: >= 8 and <= 128 } ? (null, "salt must be base64 (8 to 128 bytes)")
+            : (string.Join('$', algorithm, iterations.Value.ToString(CultureInfo.InvariantCulture), Convert.ToBase64String(saltBytes), Convert.ToBase64String(key)), null);
+    }
+
+    private static byte[]? Base64(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || text.Length > 1024)
+        {
+            return null;
+        }
+
+        var bytes = new byte[text.Length];
+        return Convert.TryFromBase64String(text, bytes, out var written) ? bytes[..written] : null;
+    }
+
+    private static bool IsBcrypt(string stored) => stored.StartsWith("$2", StringComparison.Ordinal);
+
+    private static bool VerifyBcrypt(string password, string stored)
+    {
+        try
+        {
+            return BCrypt.Net.BCrypt.Verify(password, stored);
+        }
+        catch (BCrypt.Net.SaltParseException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryRead(string stored, out HashAlgorithmName algorithm, out int iterations, out byte[] salt, out byte[] hash)
+    {
+        (algorithm, iterations, salt, hash) = (default, 0, [], []);
         var parts = stored.Split('$');
-        if (parts.Length != 4 || parts[0] != Algorithm || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out iterations) || iterations < 1)
+        if (parts.Length != 4 || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out iterations) || iterations < 1)
+        {
+            return false;
+        }
+
+        algorithm = parts[0] switch
+        {
+            Algorithm => HashAlgorithmName.SHA256,
+            "pbkdf2-sha512" => HashAlgorithmName.SHA512,
+            "pbkdf2-sha1" => HashAlgorithmName.SHA1,
+            _ => default,
+        };
+        if (algorithm == default)
         {
             return false;
         }
@@ -89,6 +174,9 @@ public sealed partial class PasswordHasher
         hash = Convert.FromBase64String(parts[3]);
         return true;
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")]
+    private static partial System.Text.RegularExpressions.Regex BcryptForm();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Passwords are hashed with {Iterations} PBKDF2 iterations, fewer than the {Recommended} recommended")]
     private static partial void LogWeak(ILogger logger, int iterations, int recommended);

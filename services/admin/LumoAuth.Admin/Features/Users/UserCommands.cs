@@ -1,4 +1,3 @@
-using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Groups;
 using LumoAuth.Admin.Features.Settings;
@@ -7,6 +6,7 @@ using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -48,6 +48,16 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             await CheckPasswordAsync(settings.PasswordPolicy, input.Password, validation, cancellationToken);
         }
 
+        // A hash from another provider is taken as it is: its password is unknown here, so no policy can judge it.
+        string? imported = null;
+        if (input.ImportedHash is { } hash)
+        {
+            validation.Check(input.Password is null, "passwordHash", "cannot be given with password");
+            var (stored, problem) = PasswordHasher.Import(hash.Algorithm, hash.Value, hash.Salt, hash.Iterations);
+            validation.Check(problem is null, "passwordHash", problem ?? string.Empty);
+            imported = stored;
+        }
+
         var groups = new List<Group>();
         if (input.Groups is { Count: > 0 })
         {
@@ -80,9 +90,9 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         {
             Id = input.Id ?? Guid.CreateVersion7(), TenantId = tenant.TenantId, Email = input.Email, NormalizedEmail = normalized,
             EmailVerified = input.EmailVerified ?? false, IsActive = input.IsActive ?? true,
-            PasswordHash = input.Password is null ? null : hasher.Hash(input.Password),
-            PasswordChangedAt = input.Password is null ? null : now,
-            MustChangePassword = input.Password is null,
+            PasswordHash = input.Password is null ? imported : hasher.Hash(input.Password),
+            PasswordChangedAt = input.Password is null && imported is null ? null : now,
+            MustChangePassword = input.Password is null && imported is null,
             ExternalId = input.ExternalId, EnterpriseData = input.EnterpriseData ?? "{}", CreatedAt = now, UpdatedAt = now,
             DirectoryId = input.DirectoryId,
         };
@@ -568,6 +578,9 @@ public sealed record NewUser(
 
     /// <summary>An administrator vouches for the phone number (an import), as <see cref="EmailVerified"/> does for the address.</summary>
     public bool? PhoneNumberVerified { get; init; }
+
+    /// <summary>The password as another provider hashed it, instead of <see cref="Password"/> (moving users here).</summary>
+    public ImportedPasswordHash? ImportedHash { get; init; }
 }
 
 /// <summary><see cref="Restore"/> brings a SCIM soft-deleted user back.</summary>

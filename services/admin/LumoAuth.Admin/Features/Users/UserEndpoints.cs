@@ -160,7 +160,7 @@ public static class UserEndpoints
             (user, error) = await commands.CreateAsync(
                 new NewUser(request.Email, request.Password,
                     new UserProfileFields(request.Name, request.GivenName, request.FamilyName, request.Username, request.PhoneNumber, request.Picture) { Locale = request.Locale },
-                    request.EmailVerified, request.IsActive, request.Groups) { PhoneNumberVerified = request.PhoneNumberVerified },
+                    request.EmailVerified, request.IsActive, request.Groups) { PhoneNumberVerified = request.PhoneNumberVerified, ImportedHash = request.PasswordHash },
                 cancellationToken,
                 request.Roles is { Count: > 0 } ? GiveRolesAsync : null);
         }

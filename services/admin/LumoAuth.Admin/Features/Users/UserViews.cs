@@ -17,7 +17,15 @@ public sealed record UserListQuery(
 public sealed record CreateUserRequest(
     string? Email, string? Password, string? Name, string? GivenName, string? FamilyName, string? Username, string? PhoneNumber,
     string? Picture, bool? EmailVerified, bool? IsActive, IReadOnlyList<string>? Groups, IReadOnlyList<string>? Roles, bool? PhoneNumberVerified = null,
-    string? Locale = null);
+    string? Locale = null, ImportedPasswordHash? PasswordHash = null);
+
+/// <summary>
+/// A password hash made by another identity provider, for moving its users here without their passwords (Auth0's
+/// <c>custom_password_hash</c>, Keycloak's exported credentials): <c>bcrypt</c> with <see cref="Value"/> only, or
+/// <c>pbkdf2-sha1</c>/<c>-sha256</c>/<c>-sha512</c> with the derived key, salt (base64) and iterations.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record ImportedPasswordHash(string? Algorithm, string? Value, string? Salt, int? Iterations);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record UpdateUserRequest(

@@ -1,0 +1,113 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Testing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace LumoAuth.Admin.Tests;
+
+/// <summary>
+/// Moving users here from another identity provider without their passwords: a user created with the provider's hash
+/// (bcrypt from Auth0 or Okta, PBKDF2 from Keycloak) signs in with their old password, and that first sign-in replaces the
+/// hash with our own. A malformed or unbounded hash is refused.
+/// </summary>
+public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<AdminFactory>
+{
+    private const string Password = "the Old Provider's password 1";
+
+    private async Task<Guid> ImportAsync(TestTenant tenant, string email, object passwordHash)
+    {
+        using var admin = factory.ClientFor(tenant);
+        using var created = await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email, name = "Moved Over", emailVerified = true, passwordHash });
+        var body = await ApiAssert.OkAsync(created, 201);
+        Assert.DoesNotContain("passwordHash", body.ToJsonString(), StringComparison.OrdinalIgnoreCase);
+        return body["data"]!["id"]!.GetValue<Guid>();
+    }
+
+    private async Task<string> OutcomeAsync(TestTenant tenant, string email, string password)
+    {
+        using var client = factory.Internal();
+        using var response = await client.PostAsJsonAsync(InternalRoutes.Authenticate, new AuthenticateRequest(tenant.Id, email, password, null, null));
+        return (await response.Content.ReadFromJsonAsync<AuthenticateResponse>())!.Outcome;
+    }
+
+    private async Task<string> StoredHashAsync(Guid userId)
+    {
+        await using var scope = factory.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AdminDbContext>();
+        return (await db.Users.IgnoreQueryFilters().AsNoTracking().FirstAsync(u => u.Id == userId)).PasswordHash!;
+    }
+
+    private static string Pbkdf2(HashAlgorithmName algorithm, byte[] salt, int iterations, int length) =>
+        Convert.ToBase64String(Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(Password), salt, iterations, algorithm, length));
+
+    public static TheoryData<string, int> Kinds => new() { { "bcrypt", 0 }, { "pbkdf2-sha1", 20 }, { "pbkdf2-sha512", 64 } };
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public async Task AnImportedHash_SignsInWithTheOldPassword_AndIsReplacedByOursAtTheFirstSignIn(string algorithm, int keyLength)
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var email = $"moved-{algorithm}@{tenant.Slug}.example.com";
+        var salt = RandomNumberGenerator.GetBytes(16);
+        object hash = algorithm == "bcrypt"
+            // Node's bcrypt (Auth0) writes $2b$; the algorithm is the same as $2a$'s.
+            ? new { algorithm, value = "$2b$" + BCrypt.Net.BCrypt.HashPassword(Password, 10)[4..] }
+            : new
+            {
+                algorithm, value = Pbkdf2(algorithm == "pbkdf2-sha1" ? HashAlgorithmName.SHA1 : HashAlgorithmName.SHA512, salt, 20_000, keyLength),
+                salt = Convert.ToBase64String(salt), iterations = 20_000,
+            };
+        var userId = await ImportAsync(tenant, email, hash);
+        var imported = await StoredHashAsync(userId);
+
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await OutcomeAsync(tenant, email, "not the password 1"));
+        Assert.Equal(imported, await StoredHashAsync(userId));
+        Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, email, Password));
+
+        var ours = await StoredHashAsync(userId);
+        Assert.StartsWith("pbkdf2-sha256$", ours, StringComparison.Ordinal);
+        Assert.NotEqual(imported, ours);
+        Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, email, Password));
+    }
+
+    [Fact]
+    public async Task AMalformedOrUnboundedHash_IsRefused_AndCreatesNoUser()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var salt = Convert.ToBase64String(new byte[16]);
+        var key = Convert.ToBase64String(new byte[32]);
+        var bcrypt = BCrypt.Net.BCrypt.HashPassword(Password, 4);
+        foreach (var passwordHash in new object[]
+                 {
+                     new { algorithm = "md5", value = "5f4dcc3b5aa765d61d8327deb882cf99" },
+                     new { algorithm = "bcrypt", value = "$2b$10$tooShort" },
+                     new { algorithm = "bcrypt", value = "$2b$31$" + bcrypt[7..] },
+                     new { algorithm = "bcrypt", value = bcrypt, salt },
+                     new { algorithm = "pbkdf2-sha256", value = key, salt },
+                     new { algorithm = "pbkdf2-sha256", value = key, salt, iterations = 0 },
+                     new { algorithm = "pbkdf2-sha256", value = key, salt, iterations = 3_000_000 },
+                     new { algorithm = "pbkdf2-sha256", value = "not base64!", salt, iterations = 1000 },
+                     new { algorithm = "pbkdf2-sha256", value = key, salt = "c2FsdA==", iterations = 1000 },
+                     new { value = key },
+                 })
+        {
+            var error = await ApiAssert.ErrorAsync(
+                await admin.PostAsJsonAsync($"{tenant.Api}/admin/users", new { email = $"x@{tenant.Slug}.example.com", passwordHash }), 400, "validation_error");
+            Assert.True(error["details"]!.AsObject().ContainsKey("passwordHash"), error.ToJsonString());
+        }
+
+        var both = await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+            new { email = $"x@{tenant.Slug}.example.com", password = Password, passwordHash = new { algorithm = "bcrypt", value = bcrypt } }), 400, "validation_error");
+        Assert.True(both["details"]!.AsObject().ContainsKey("passwordHash"), both.ToJsonString());
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+            new { email = $"x@{tenant.Slug}.example.com", passwordHash = "$2b$10$abc" }), 400, "invalid_request");
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+            new { email = $"x@{tenant.Slug}.example.com", passwordHash = new { algorithm = "bcrypt", value = bcrypt, cost = 4 } }), 400, "invalid_request");
+        Assert.Equal(404, (int)(await admin.GetAsync($"{tenant.Api}/admin/users/x@{tenant.Slug}.example.com")).StatusCode);
+    }
+}
