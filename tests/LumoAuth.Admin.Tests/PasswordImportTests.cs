@@ -44,7 +44,19 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     private static string Pbkdf2(HashAlgorithmName algorithm, byte[] salt, int iterations, int length) =>
         Convert.ToBase64String(Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(Password), salt, iterations, algorithm, length));
 
-    public static TheoryData<string, int> Kinds => new() { { "bcrypt", 0 }, { "pbkdf2-sha1", 20 }, { "pbkdf2-sha512", 64 } };
+    public static TheoryData<string, int> Kinds => new() { { "argon2", 32 }, { "bcrypt", 0 }, { "pbkdf2-sha1", 20 }, { "pbkdf2-sha512", 64 } };
+
+    private static string Unpadded(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=');
+
+    /// <summary>Keycloak's default Argon2 settings (7 MiB, 5 passes, 1 lane), written as a PHC string.</summary>
+    private static string Argon2id(byte[] salt, int length)
+    {
+        using var argon2 = new Konscious.Security.Cryptography.Argon2id(Encoding.UTF8.GetBytes(Password))
+        {
+            Salt = salt, MemorySize = 7168, Iterations = 5, DegreeOfParallelism = 1,
+        };
+        return $"$argon2id$v=19$m=7168,t=5,p=1${Unpadded(salt)}${Unpadded(argon2.GetBytes(length))}";
+    }
 
     [Theory]
     [MemberData(nameof(Kinds))]
@@ -53,7 +65,8 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         var tenant = await factory.CreateTenantAsync();
         var email = $"moved-{algorithm}@{tenant.Slug}.example.com";
         var salt = RandomNumberGenerator.GetBytes(16);
-        object hash = algorithm == "bcrypt"
+        object hash = algorithm == "argon2" ? new { algorithm, value = Argon2id(salt, keyLength) }
+            : algorithm == "bcrypt"
             // Node's bcrypt (Auth0) writes $2b$; the algorithm is the same as $2a$'s.
             ? new { algorithm, value = "$2b$" + BCrypt.Net.BCrypt.HashPassword(Password, 10)[4..] }
             : new
@@ -72,6 +85,19 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         Assert.StartsWith("pbkdf2-sha256$", ours, StringComparison.Ordinal);
         Assert.NotEqual(imported, ours);
         Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, email, Password));
+    }
+
+    /// <summary>Hashes written by the reference implementations, so ours is known to read theirs.</summary>
+    [Theory]
+    [InlineData("argon2", "$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "password")]
+    [InlineData("bcrypt", "$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i", "abc")]
+    public async Task HashesOfTheReferenceImplementations_Verify(string algorithm, string value, string password)
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var email = $"reference-{algorithm}@{tenant.Slug}.example.com";
+        await ImportAsync(tenant, email, new { algorithm, value });
+        Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await OutcomeAsync(tenant, email, password + "x"));
+        Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, email, password));
     }
 
     [Fact]
@@ -94,6 +120,9 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
                      new { algorithm = "pbkdf2-sha256", value = "not base64!", salt, iterations = 1000 },
                      new { algorithm = "pbkdf2-sha256", value = key, salt = "c2FsdA==", iterations = 1000 },
                      new { value = key },
+                     new { algorithm = "argon2", value = "$argon2id$v=19$m=262144,t=3,p=1$" + key.TrimEnd('=') + "$" + key.TrimEnd('=') },
+                     new { algorithm = "argon2", value = "$argon2id$v=16$m=7168,t=5,p=1$" + key.TrimEnd('=') + "$" + key.TrimEnd('=') },
+                     new { algorithm = "argon2", value = "$argon2id$v=19$m=7168,t=5,p=1$" + key.TrimEnd('='), iterations = 5 },
                  })
         {
             var error = await ApiAssert.ErrorAsync(
