@@ -12,7 +12,7 @@ namespace LumoAuth.Admin.Tests;
 /// <summary>
 /// Moving users here from another identity provider without their passwords: a user created with the provider's hash
 /// (bcrypt from Auth0 or Okta, PBKDF2 from Keycloak) signs in with their old password, and that first sign-in replaces the
-/// hash with our own. A malformed or unbounded hash is refused.
+/// hash with our own. A malformed or unbounded hash is refused; a bulk import creates each valid user on its own.
 /// </summary>
 public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
@@ -98,6 +98,52 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         await ImportAsync(tenant, email, new { algorithm, value });
         Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await OutcomeAsync(tenant, email, password + "x"));
         Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, email, password));
+    }
+
+    [Fact]
+    public async Task ABulkImport_CreatesEachValidUserOnItsOwn_AndReportsTheOthersByIndex()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        var hashed = $"hashed@{tenant.Slug}.example.com";
+        var plain = $"plain@{tenant.Slug}.example.com";
+        using var answer = await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/bulk", new
+        {
+            users = new object?[]
+            {
+                new { email = hashed, name = "Hashed", locale = "de", passwordHash = new { algorithm = "bcrypt", value = BCrypt.Net.BCrypt.HashPassword(Password, 4) } },
+                new { email = plain, password = "a long enough password 1" },
+                new { email = hashed.ToUpperInvariant() },
+                new { email = "not an address" },
+                null,
+                new { email = $"weak@{tenant.Slug}.example.com", passwordHash = new { algorithm = "md5", value = "5f4dcc3b5aa765d61d8327deb882cf99" } },
+            },
+        });
+        var body = await ApiAssert.OkAsync(answer);
+        Assert.Equal("2 of 6 users created", body["message"]!.GetValue<string>());
+        var results = body["data"]!.AsArray();
+        Assert.Equal(["created", "created", "error", "error", "error", "error"], results.Select(r => r!["status"]!.GetValue<string>()));
+        Assert.Equal(Enumerable.Range(0, 6), results.Select(r => r!["index"]!.GetValue<int>()));
+        Assert.Equal("de", results[0]!["user"]!["locale"]!.GetValue<string>());
+        Assert.Equal("duplicate_resource", results[2]!["code"]!.GetValue<string>());
+        Assert.Equal("validation_error", results[3]!["code"]!.GetValue<string>());
+        Assert.True(results[3]!["details"]!.AsObject().ContainsKey("email"));
+        Assert.Equal("validation_error", results[4]!["code"]!.GetValue<string>());
+        Assert.True(results[5]!["details"]!.AsObject().ContainsKey("passwordHash"));
+
+        Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, hashed, Password));
+        Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, plain, "a long enough password 1"));
+        // Only this tenant got them.
+        using var otherAdmin = factory.ClientFor(other);
+        Assert.Equal(404, (int)(await otherAdmin.GetAsync($"{other.Api}/admin/users/{hashed}")).StatusCode);
+
+        // Nothing at all, too many, or not a list is refused as a whole.
+        var none = await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/bulk", new { users = Array.Empty<object>() }), 400, "validation_error");
+        Assert.True(none["details"]!.AsObject().ContainsKey("users"));
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/bulk",
+            new { users = Enumerable.Range(0, 101).Select(i => new { email = $"u{i}@{tenant.Slug}.example.com" }).ToArray() }), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users/bulk", new { users = "everyone" }), 400, "invalid_request");
     }
 
     [Fact]

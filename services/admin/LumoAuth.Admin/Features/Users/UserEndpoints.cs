@@ -9,6 +9,7 @@ using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
@@ -20,6 +21,9 @@ public static class UserEndpoints
     private const int MaxAttributesDepth = 5;
     public const int MaxGroupsPerRequest = 100;
 
+    /// <summary>Users one bulk request may create (a migration sends its users in pages of this many).</summary>
+    public const int MaxBulk = 100;
+
     public static IEndpointRouteBuilder MapUserEndpoints(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/t/{tenantSlug}/api/v1/admin/users")
@@ -28,6 +32,7 @@ public static class UserEndpoints
             .WithTags("Users");
         group.MapGet("/", ListUsers).WithName("ListUsers");
         group.MapPost("/", CreateUser).WithName("CreateUser");
+        group.MapPost("/bulk", CreateUsers).WithName("CreateUsers");
         group.MapGet("/{userId}", GetUser).WithName("GetUser");
         group.MapPut("/{userId}", UpdateUser).WithName("UpdateUser");
         group.MapPatch("/{userId}", UpdateUser).WithName("PatchUser");
@@ -181,6 +186,41 @@ public static class UserEndpoints
         return TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/users/{user!.Id}",
             new DataResponse<UserResponse>(await UserViews.ToResponseAsync(db, roleHolders, user, cancellationToken, rolesJustGiven: request.Roles is { Count: > 0 }), "User created"));
+    }
+
+    /// <summary>
+    /// Creates up to <see cref="MaxBulk"/> users, each as <see cref="CreateUser"/> would and on its own (as Auth0's user
+    /// import does): the valid ones are created, the others reported by index with their error, and a repeat of an address
+    /// is refused as a duplicate. Meant for moving users here, with <c>passwordHash</c> where their old provider had one.
+    /// </summary>
+    public static async Task<IResult> CreateUsers(
+        BulkCreateUsersRequest request, UserCommands commands, AdminDbContext db, TenantContext tenant, RoleHolderLookup roleHolders, AdministratorGuard guard,
+        InitialRoles initialRoles, ClaimsPrincipal caller, CancellationToken cancellationToken)
+    {
+        if (request.Users is not { Count: > 0 and <= MaxBulk })
+        {
+            return ApiErrors.Validation("users", $"must hold 1 to {MaxBulk} users");
+        }
+
+        var results = new List<BulkUserResult>();
+        for (var i = 0; i < request.Users.Count; i++)
+        {
+            var item = request.Users[i];
+            var answer = item is null
+                ? ApiErrors.Validation("users", "each must be a user object")
+                : await CreateUser(item, commands, db, tenant, roleHolders, guard, initialRoles, caller, cancellationToken);
+            // Whatever a failed item left tracked must not be saved with the next one.
+            db.ChangeTracker.Clear();
+            results.Add(answer switch
+            {
+                Created<DataResponse<UserResponse>> { Value: { } created } => new BulkUserResult(i, item!.Email, "created", created.Data, null, null, null),
+                ApiErrorResult { Error: var error } => new BulkUserResult(i, item?.Email, "error", null, error.Code, error.Message, error.Details),
+                _ => new BulkUserResult(i, item?.Email, "error", null, ErrorCodes.ServerError, "The user could not be created", null),
+            });
+        }
+
+        return TypedResults.Ok(new DataResponse<IReadOnlyList<BulkUserResult>>(
+            results, $"{results.Count(r => r.Status == "created")} of {results.Count} users created"));
     }
 
     /// <summary><paramref name="userId"/> is the user's UUID or email (ADM-03).</summary>

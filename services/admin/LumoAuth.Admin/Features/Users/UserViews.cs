@@ -33,6 +33,12 @@ public sealed record UpdateUserRequest(
     bool? EmailVerified, bool? IsActive, bool? PhoneNumberVerified = null, string? Locale = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
+public sealed record BulkCreateUsersRequest(IReadOnlyList<CreateUserRequest?>? Users);
+
+/// <summary>One item of a bulk creation: <c>created</c> with the user, or <c>error</c> with the code, message and details it would have had alone.</summary>
+public sealed record BulkUserResult(int Index, string? Email, string Status, UserResponse? User, string? Code, string? Message, object? Details);
+
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record SetPasswordRequest(string? Password);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
