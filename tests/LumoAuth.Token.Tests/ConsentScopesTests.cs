@@ -35,6 +35,28 @@ public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSu
         Assert.Contains("<li>Sign you in with your account <small>(openid)</small></li>", html, StringComparison.Ordinal);
         Assert.Contains("<li>See your &lt;orders&gt; &amp; invoices <small>(orders.read)</small></li>", html, StringComparison.Ordinal);
         Assert.Contains("<li>orders.undescribed</li>", html, StringComparison.Ordinal);
+
+        // The tenant words its own description for German readers, as it words our sentences; English stays as written.
+        using (var settings = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await LumoAuth.Testing.ApiAssert.OkAsync(await settings.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["de"] = new() { ["See your <orders> & invoices"] = "Ihre <Bestellungen> & Rechnungen sehen" } } },
+            }));
+        }
+
+        var german = await LumoAuth.Testing.ApiAssert.EventuallyAsync(async () =>
+        {
+            using var inGerman = suite.Browser();
+            inGerman.DefaultRequestHeaders.AcceptLanguage.ParseAdd("de");
+            using var page = await ConsentPageAsync(inGerman, setup, "openid orders.read");
+            var body = await page.Content.ReadAsStringAsync();
+            return body.Contains("Bestellungen", StringComparison.Ordinal) ? body : null;
+        });
+        Assert.Contains("<li>Ihre &lt;Bestellungen&gt; &amp; Rechnungen sehen <small>(orders.read)</small></li>", german, StringComparison.Ordinal);
+        using var english = suite.Browser();
+        using var englishConsent = await ConsentPageAsync(english, setup, "openid orders.read");
+        Assert.Contains("See your &lt;orders&gt; &amp; invoices", await englishConsent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     /// <summary>

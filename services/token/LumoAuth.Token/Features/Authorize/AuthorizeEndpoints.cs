@@ -385,8 +385,9 @@ public static class AuthorizeEndpoints
         var fields = string.Concat(forwarded
             .Where(p => p.Key != DecisionField)
             .Select(p => HostedPage.Field(p.Key, p.Value!)));
-        // The scope's consent text where it has one (built-in, or set by the tenant's admin), its name beside it.
-        var list = string.Concat(scopes.Select(s => (ScopeNames.ConsentText(t, s.Name) ?? s.Description) is { Length: > 0 } text
+        // The scope's consent text where it has one (built-in, or set by the tenant's admin and worded per language in its
+        // localization texts), its name beside it.
+        var list = string.Concat(scopes.Select(s => (ScopeNames.ConsentText(t, s.Name) ?? (s.Description is { } own ? t.Own(own) : null)) is { Length: > 0 } text
             ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s.Name)})</small></li>"
             : $"<li>{HostedPage.Encode(s.Name)}</li>"));
         // The APIs its tokens will be for (RFC 8707): the user sees where their access goes, not only what it covers.

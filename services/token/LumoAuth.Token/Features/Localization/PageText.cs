@@ -47,6 +47,12 @@ public sealed class PageText : Translation
     internal static PageText Create(string language, IReadOnlyDictionary<string, string> catalogue) => new(language, catalogue);
 
     /// <summary>
+    /// Words the tenant wrote (a custom scope's description), in the wording it gave for this language in its
+    /// <c>localization.texts</c> (keyed by the words as written, as Keycloak's <c>${…}</c> texts are), else as written.
+    /// </summary>
+    public string Own(string words) => this[words];
+
+    /// <summary>
     /// A sentence as HTML: the words encoded, and each value in its place encoded too, except <see cref="Markup"/>
     /// (a link, a bold name), which is already HTML.
     /// </summary>
