@@ -232,6 +232,42 @@ public sealed class UserLanguageTests(EmailAdminFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task APreview_ShowsEachMailAsItWouldGoOut_InTheLanguageAskedFor_WithTheTenantsWording()
+    {
+        var tenant = await Factory.CreateTenantAsync();
+        using var admin = Factory.ClientFor(tenant);
+        var api = $"{tenant.Api}/admin/email-templates";
+        foreach (var kind in Features.Email.EmailPreviewEndpoints.Kinds)
+        {
+            var preview = (await ApiAssert.OkAsync(await admin.GetAsync($"{api}/{kind}/preview")))["data"]!;
+            Assert.Equal("en", preview["language"]!.GetValue<string>());
+            Assert.False(string.IsNullOrWhiteSpace(preview["text"]!.GetValue<string>()), kind);
+        }
+
+        var reset = (await ApiAssert.OkAsync(await admin.GetAsync($"{api}/password_reset/preview")))["data"]!;
+        Assert.Equal($"Reset your Tenant {tenant.Slug} password", reset["subject"]!.GetValue<string>());
+        Assert.Contains($"/t/{tenant.Slug}/forgot-password/reset?token=EXAMPLE&ui_locales=en", reset["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        var sms = (await ApiAssert.OkAsync(await admin.GetAsync($"{api}/sms_code/preview?language=fr")))["data"]!;
+        Assert.Null(sms["subject"]);
+        Assert.StartsWith("123456 ", sms["text"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["de"] = new() { ["Reset your {0} password"] = "Neues Kennwort für {0}" } } },
+        }));
+        var german = (await ApiAssert.OkAsync(await admin.GetAsync($"{api}/password_reset/preview?language=de")))["data"]!;
+        Assert.Equal($"Neues Kennwort für Tenant {tenant.Slug}", german["subject"]!.GetValue<string>());
+        Assert.Contains("<html lang=\"de\">", german["html"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var notOffered = await ApiAssert.ErrorAsync(await admin.GetAsync($"{api}/password_reset/preview?language=ja"), 400, "validation_error");
+        Assert.True(notOffered["details"]!.AsObject().ContainsKey("language"));
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{api}/birthday_card/preview"), 404, "resource_not_found");
+        using var anonymous = Factory.CreateClient();
+        Assert.Equal(401, (int)(await anonymous.GetAsync($"{api}/password_reset/preview")).StatusCode);
+        Assert.Empty(fixture.Smtp.To("alex@example.com"));
+    }
+
+    [Fact]
     public void EverySentenceOfTheMails_IsTranslatedInEveryLanguage()
     {
         Assert.True(Catalogue.KeysInCode().Count > 40, "the mails' sentences were not found: is the key pattern still the one the code uses?");

@@ -1,4 +1,3 @@
-using LumoAuth.ServiceDefaults.Localization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
@@ -7,6 +6,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.Contracts.Tenants;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Paging;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
