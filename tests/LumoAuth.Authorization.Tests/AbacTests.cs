@@ -368,13 +368,15 @@ public sealed class AbacTests(AuthorizationSuite suite) : IClassFixture<Authoriz
         Assert.Equal(3, mine["level"]!.GetValue<int>());
         Assert.False(mine["emailVerified"]!.GetValue<bool>());
         Assert.False(mine["mfaEnabled"]!.GetValue<bool>());
+        Assert.Null(mine["locale"]);
 
         // Changes made in admin count at the next check: the department moves, the address is verified.
         await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{tenant.Api}/admin/users/{ines}/attributes", new { department = "sales", level = 3 }));
-        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{ines}", new { emailVerified = true }));
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/users/{ines}", new { emailVerified = true, locale = "es-ES" }));
         Assert.False(await Allowed(ines, "read"));
         mine = await ApiAssert.OkAsync(await client.GetAsync($"{tenant.Api}/abac/my-attributes?subject={ines}"));
         Assert.True(mine["emailVerified"]!.GetValue<bool>());
+        Assert.Equal("es-ES", mine["locale"]!.GetValue<string>());
         Assert.Equal("sales", mine["department"]!.GetValue<string>());
 
         // Shape A: what the caller says of the subject still wins over what is known (pure evaluation for the caller).

@@ -10,15 +10,15 @@ namespace LumoAuth.Authorization.Features.Abac;
 /// <summary>
 /// What ABAC policies see of a subject, built in one place for checks and <c>my-attributes</c>. Lowest precedence first:
 /// the custom attributes admin holds for a user (ADM-14), the traits stored here (AZ-10), the built-in attributes
-/// (<c>roles</c>, <c>permissions</c>; for users also <c>email</c>, <c>emailVerified</c>, <c>mfaEnabled</c> and
-/// <c>groups</c> as slugs), then a shape-A request's own attributes; <c>id</c> is always the subject's.
+/// (<c>roles</c>, <c>permissions</c>; for users also <c>email</c>, <c>emailVerified</c>, <c>mfaEnabled</c>, <c>locale</c>
+/// (their language, a BCP 47 tag or null) and <c>groups</c> as slugs), then a shape-A request's own attributes; <c>id</c> is always the subject's.
 /// Admin is asked only when a policy reads something that is not known here, and a check fails closed (503) when
 /// admin cannot answer then: a deny policy on <c>user.emailVerified</c> must not pass because a fact was missing.
 /// </summary>
 public sealed class SubjectAttributes(RbacStore rbac, AdminDirectory directory)
 {
     /// <summary>The built-in user attributes that only admin knows.</summary>
-    private static readonly HashSet<string> AdminFacts = ["email", "emailVerified", "mfaEnabled", "groups"];
+    private static readonly HashSet<string> AdminFacts = ["email", "emailVerified", "mfaEnabled", "locale", "groups"];
 
     private readonly Dictionary<(Guid Tenant, Guid User), UserProfile?> _profiles = [];
 
@@ -59,6 +59,7 @@ public sealed class SubjectAttributes(RbacStore rbac, AdminDirectory directory)
             view["email"] = profile?.Email;
             view["emailVerified"] = profile?.EmailVerified ?? false;
             view["mfaEnabled"] = profile?.MfaEnabled ?? false;
+            view["locale"] = profile?.Locale;
             view["groups"] = (profile?.Groups ?? []).Cast<object?>().ToList();
         }
 
