@@ -52,6 +52,8 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
             ["tenantSlug"] = tenant.Slug, ["userId"] = userId.ToString(), ["groupId"] = groupId.ToString(), ["webhookId"] = webhook,
             ["deliveryId"] = delivery, ["apiKeyId"] = apiKey, ["logId"] = log, ["invitationId"] = invitation, ["passkeyId"] = passkey.ToString(),
             ["domainId"] = domain,
+            // Not an id: the kind of mail a preview shows, the same for every tenant.
+            ["kind"] = "password_reset",
         });
     }
 
@@ -118,7 +120,8 @@ public sealed class TenantIsolationWalkTests(AdminFactory factory) : IClassFixtu
         using var clientA = factory.ClientFor(a.Tenant);
         var failures = new List<string>();
         var walked = 0;
-        foreach (var (method, pattern) in TenantEndpoints().Where(e => e.Pattern.Count(c => c == '{') > 1))
+        // A mail preview's {kind} names a template every tenant has, not a row of one: it has no other tenant's id to try.
+        foreach (var (method, pattern) in TenantEndpoints().Where(e => e.Pattern.Count(c => c == '{') > 1 && !e.Pattern.Contains("{kind}", StringComparison.Ordinal)))
         {
             walked++;
             using var request = Request(method, Fill(pattern, b.Ids, a.Tenant));

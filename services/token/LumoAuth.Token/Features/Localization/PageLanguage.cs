@@ -9,8 +9,8 @@ namespace LumoAuth.Token.Features.Localization;
 
 /// <summary>
 /// Which language a person reads the hosted pages in, the first the tenant offers (<see cref="LanguagePolicy"/>) of: the
-/// language the person chose on a page (<see cref="ChoiceCookieName"/>, as Keycloak's locale cookie beats an application's
-/// wish), the request's <c>ui_locales</c> (OIDC Core §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an
+/// language the person chose on a page or in their account (<see cref="ChoiceCookieName"/>, set by <see cref="Adopt"/> at
+/// each sign-in; as Keycloak's locale cookie and user locale beat an application's wish), the request's <c>ui_locales</c> (OIDC Core §3.1.2.1; also inside a login page's <c>returnUrl</c>), the language an
 /// application asked for earlier in this browser (a cookie on the tenant's paths, so the pages of one sign-in agree), the
 /// browser's <c>Accept-Language</c>; else the tenant's default language (English unless it chose another).
 /// </summary>
