@@ -11,8 +11,8 @@ namespace LumoAuth.Admin.Tests;
 
 /// <summary>
 /// Moving users here from another identity provider without their passwords: a user created with the provider's hash
-/// (bcrypt from Auth0 or Okta, PBKDF2 from Keycloak) signs in with their old password, and that first sign-in replaces the
-/// hash with our own. A malformed or unbounded hash is refused; a bulk import creates each valid user on its own.
+/// (bcrypt from Auth0 or Okta, PBKDF2 or Argon2 from Keycloak, scrypt from Firebase, salted digests, LDAP's) signs in with
+/// their old password, and that first sign-in replaces the hash with our own. A malformed or unbounded hash is refused; a bulk import creates each valid user on its own.
 /// </summary>
 public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<AdminFactory>
 {
@@ -44,7 +44,7 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     private static string Pbkdf2(HashAlgorithmName algorithm, byte[] salt, int iterations, int length) =>
         Convert.ToBase64String(Rfc2898DeriveBytes.Pbkdf2(Encoding.UTF8.GetBytes(Password), salt, iterations, algorithm, length));
 
-    public static TheoryData<string, int> Kinds => new() { { "argon2", 32 }, { "bcrypt", 0 }, { "pbkdf2-sha1", 20 }, { "pbkdf2-sha512", 64 } };
+    public static TheoryData<string, int> Kinds => new() { { "argon2", 32 }, { "bcrypt", 0 }, { "pbkdf2-sha1", 20 }, { "pbkdf2-sha512", 64 }, { "sha256", 0 }, { "ldap", 0 } };
 
     private static string Unpadded(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=');
 
@@ -65,7 +65,13 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         var tenant = await factory.CreateTenantAsync();
         var email = $"moved-{algorithm}@{tenant.Slug}.example.com";
         var salt = RandomNumberGenerator.GetBytes(16);
+        var secret = Encoding.UTF8.GetBytes(Password);
         object hash = algorithm == "argon2" ? new { algorithm, value = Argon2id(salt, keyLength) }
+            // A salted digest in hex, the salt after the password; LDAP's {SSHA} puts the salt after the digest.
+            : algorithm == "sha256" ? new { algorithm, value = Convert.ToHexStringLower(SHA256.HashData([.. secret, .. salt])), salt = Convert.ToBase64String(salt), saltPosition = "suffix" }
+#pragma warning disable CA5350 // LDAP's {SSHA} is SHA-1: importing such hashes is what is tested.
+            : algorithm == "ldap" ? new { algorithm, value = "{SSHA}" + Convert.ToBase64String([.. SHA1.HashData([.. secret, .. salt[..8]]), .. salt[..8]]) }
+#pragma warning restore CA5350
             : algorithm == "bcrypt"
             // Node's bcrypt (Auth0) writes $2b$; the algorithm is the same as $2a$'s.
             ? new { algorithm, value = "$2b$" + BCrypt.Net.BCrypt.HashPassword(Password, 10)[4..] }
@@ -91,14 +97,69 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     [Theory]
     [InlineData("argon2", "$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG", "password")]
     [InlineData("bcrypt", "$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i", "abc")]
-    public async Task HashesOfTheReferenceImplementations_Verify(string algorithm, string value, string password)
+    [InlineData("md5", "5f4dcc3b5aa765d61d8327deb882cf99", "password")]
+    [InlineData("ldap", "{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "password")]
+    public async Task HashesOfTheReferenceImplementations_Verify(string algorithm, string value, string password) =>
+        await ImportsAndVerifiesAsync(new { algorithm, value }, password);
+
+    /// <summary>
+    /// Firebase's published example of its scrypt (the project's hash config, and one exported user), and a hash from
+    /// Python's <c>hashlib.scrypt</c> (OpenSSL's) with the parameters Node and passlib use.
+    /// </summary>
+    [Fact]
+    public async Task ScryptHashesOfFirebaseAndOpenSsl_Verify()
+    {
+        await ImportsAndVerifiesAsync(new
+        {
+            algorithm = "firebase-scrypt", value = "lSrfV15cpx95/sZS2W9c9Kp6i/LVgQNDNC/qzrCnh1SAyZvqmZqAjTdn3aoItz+VHjoZilo78198JAdRuid5lQ==",
+            salt = "42xEC+ixf3L2lw==", saltSeparator = "Bw==", rounds = 8, memoryCost = 14,
+            signerKey = "jxspr8Ki0RYycVU8zykbdLGjFQ3McFUH0uiiTvC8pVMXAn210wjLNmdZJzxUECKbm0QsEmYUSDzZvpjeJ9WmXA==",
+        }, "user1password");
+        await ImportsAndVerifiesAsync(new
+        {
+            algorithm = "scrypt", value = "+L2yhN8HlA0+qjnTD9JEp/Hv5QtgYkLe6fk7HWYdOos=", salt = "cGVwcGVyIGFuZCBzYWx0IQ==", cost = 16384, blockSize = 8, parallelism = 1,
+        }, Password);
+    }
+
+    /// <summary>Every format at its largest salt and key is stored whole.</summary>
+    [Fact]
+    public async Task TheLargestHashesWithinTheBounds_AreStored()
     {
         var tenant = await factory.CreateTenantAsync();
-        var email = $"reference-{algorithm}@{tenant.Slug}.example.com";
-        await ImportAsync(tenant, email, new { algorithm, value });
+        var big = Convert.ToBase64String(RandomNumberGenerator.GetBytes(128));
+        object[] hashes =
+        [
+            new { algorithm = "argon2", value = $"$argon2id$v=19$m=131072,t=10,p=8${big.TrimEnd('=')}${big.TrimEnd('=')}" },
+            new { algorithm = "firebase-scrypt", value = big, salt = big, signerKey = big, saltSeparator = Convert.ToBase64String(new byte[16]), rounds = 8, memoryCost = 14 },
+            new { algorithm = "scrypt", value = big, salt = big, cost = 131072, blockSize = 8, parallelism = 1 },
+            new { algorithm = "pbkdf2-sha512", value = big, salt = big, iterations = 2_000_000 },
+            new { algorithm = "ldap", value = "{SSHA512}" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(64 + 128)) },
+        ];
+        for (var i = 0; i < hashes.Length; i++)
+        {
+            var userId = await ImportAsync(tenant, $"big{i}@{tenant.Slug}.example.com", hashes[i]);
+            Assert.False(string.IsNullOrEmpty(await StoredHashAsync(userId)));
+        }
+    }
+
+    private async Task ImportsAndVerifiesAsync(object hash, string password)
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var email = $"reference@{tenant.Slug}.example.com";
+        var userId = await ImportAsync(tenant, email, hash);
         Assert.Equal(AuthenticationOutcomes.InvalidCredentials, await OutcomeAsync(tenant, email, password + "x"));
         Assert.Equal(AuthenticationOutcomes.Success, await OutcomeAsync(tenant, email, password));
+        Assert.StartsWith("pbkdf2-sha256$", await StoredHashAsync(userId), StringComparison.Ordinal);
     }
+
+    /// <summary>RFC 7914 §12's test vectors (the last, at 1 GiB, left out), and one with several lanes from OpenSSL.</summary>
+    [Theory]
+    [InlineData("", "", 16, 1, 1, "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906")]
+    [InlineData("password", "NaCl", 1024, 8, 16, "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")]
+    [InlineData("pleaseletmein", "SodiumChloride", 16384, 8, 1, "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887")]
+    public void Scrypt_MatchesTheRfcVectors(string password, string salt, int cost, int blockSize, int parallelism, string expected) =>
+        Assert.Equal(expected, Convert.ToHexStringLower(
+            LumoAuth.Admin.Security.Scrypt.DeriveKey(Encoding.UTF8.GetBytes(password), Encoding.UTF8.GetBytes(salt), cost, blockSize, parallelism, 64)));
 
     [Fact]
     public async Task ABulkImport_CreatesEachValidUserOnItsOwn_AndReportsTheOthersByIndex()
@@ -117,7 +178,7 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
                 new { email = hashed.ToUpperInvariant() },
                 new { email = "not an address" },
                 null,
-                new { email = $"weak@{tenant.Slug}.example.com", passwordHash = new { algorithm = "md5", value = "5f4dcc3b5aa765d61d8327deb882cf99" } },
+                new { email = $"weak@{tenant.Slug}.example.com", passwordHash = new { algorithm = "md4", value = "8a9d093f14f8701df17732b2bb182c74" } },
             },
         });
         var body = await ApiAssert.OkAsync(answer);
@@ -156,7 +217,22 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         var bcrypt = BCrypt.Net.BCrypt.HashPassword(Password, 4);
         foreach (var passwordHash in new object[]
                  {
-                     new { algorithm = "md5", value = "5f4dcc3b5aa765d61d8327deb882cf99" },
+                     new { algorithm = "md4", value = "8a9d093f14f8701df17732b2bb182c74" },
+                     new { algorithm = "md5", value = "5f4dcc3b5aa765d61d8327deb882cf9" },
+                     new { algorithm = "md5", value = "5f4dcc3b5aa765d61d8327deb882cf99", saltPosition = "suffix" },
+                     new { algorithm = "sha1", value = key, salt },
+                     new { algorithm = "sha256", value = key, salt, saltPosition = "middle" },
+                     new { algorithm = "sha256", value = key, iterations = 1000 },
+                     new { algorithm = "ldap", value = "{CRYPT}$1$abc" },
+                     new { algorithm = "ldap", value = "{SSHA}" + key[..24] },
+                     new { algorithm = "scrypt", value = key, salt, cost = 1000, blockSize = 8, parallelism = 1 },
+                     new { algorithm = "scrypt", value = key, salt, cost = 1 << 20, blockSize = 8, parallelism = 1 },
+                     new { algorithm = "scrypt", value = key, salt, cost = 16384, blockSize = 8, parallelism = 64 },
+                     new { algorithm = "scrypt", value = key, salt, cost = 16384, blockSize = 8 },
+                     new { algorithm = "firebase-scrypt", value = key, salt, signerKey = key + key, saltSeparator = "Bw==", rounds = 8, memoryCost = 14 },
+                     new { algorithm = "firebase-scrypt", value = key, salt, signerKey = key, saltSeparator = "Bw==", rounds = 8, memoryCost = 20 },
+                     new { algorithm = "firebase-scrypt", value = key, salt, signerKey = key, rounds = 8, memoryCost = 14 },
+                     new { algorithm = "firebase-scrypt", value = key, salt, signerKey = key, saltSeparator = "Bw==", rounds = 8, memoryCost = 14, cost = 16384 },
                      new { algorithm = "bcrypt", value = "$2b$10$tooShort" },
                      new { algorithm = "bcrypt", value = "$2b$31$" + bcrypt[7..] },
                      new { algorithm = "bcrypt", value = bcrypt, salt },
@@ -182,7 +258,7 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
             new { email = $"x@{tenant.Slug}.example.com", passwordHash = "$2b$10$abc" }), 400, "invalid_request");
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
-            new { email = $"x@{tenant.Slug}.example.com", passwordHash = new { algorithm = "bcrypt", value = bcrypt, cost = 4 } }), 400, "invalid_request");
+            new { email = $"x@{tenant.Slug}.example.com", passwordHash = new { algorithm = "bcrypt", value = bcrypt, pepper = "x" } }), 400, "invalid_request");
         Assert.Equal(404, (int)(await admin.GetAsync($"{tenant.Api}/admin/users/x@{tenant.Slug}.example.com")).StatusCode);
     }
 }

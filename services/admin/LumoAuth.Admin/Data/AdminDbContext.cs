@@ -92,7 +92,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(u => u.NormalizedEmail).HasMaxLength(320);
             e.Property(u => u.Username).HasMaxLength(100);
             e.Property(u => u.Name).HasMaxLength(200);
-            e.Property(u => u.PasswordHash).HasMaxLength(200);
+            e.Property(u => u.PasswordHash).HasMaxLength(1000);
             e.Property(u => u.GivenName).HasMaxLength(100);
             e.Property(u => u.FamilyName).HasMaxLength(100);
             e.Property(u => u.PhoneNumber).HasMaxLength(32);
@@ -122,7 +122,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
         {
             e.ToTable("password_history");
             e.HasIndex(h => new { h.UserId, h.CreatedAt });
-            e.Property(h => h.PasswordHash).HasMaxLength(200);
+            e.Property(h => h.PasswordHash).HasMaxLength(1000);
             e.HasOne<User>().WithMany().HasForeignKey(h => h.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasQueryFilter(h => h.TenantId == tenant.CurrentTenantId);
         });

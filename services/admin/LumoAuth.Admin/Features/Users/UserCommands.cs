@@ -53,7 +53,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         if (input.ImportedHash is { } hash)
         {
             validation.Check(input.Password is null, "passwordHash", "cannot be given with password");
-            var (stored, problem) = PasswordHasher.Import(hash.Algorithm, hash.Value, hash.Salt, hash.Iterations);
+            var (stored, problem) = ImportedPasswordHashes.Import(hash);
             validation.Check(problem is null, "passwordHash", problem ?? string.Empty);
             imported = stored;
         }

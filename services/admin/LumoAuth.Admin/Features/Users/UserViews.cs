@@ -21,11 +21,13 @@ public sealed record CreateUserRequest(
 
 /// <summary>
 /// A password hash made by another identity provider, for moving its users here without their passwords (Auth0's
-/// <c>custom_password_hash</c>, Keycloak's exported credentials): <c>bcrypt</c> with <see cref="Value"/> only, or
-/// <c>pbkdf2-sha1</c>/<c>-sha256</c>/<c>-sha512</c> with the derived key, salt (base64) and iterations.
+/// <c>custom_password_hash</c>, Keycloak's exported credentials, Firebase's <c>auth:export</c>). Which members an
+/// algorithm takes is <see cref="Security.ImportedPasswordHashes"/>' business; the others must be left out.
 /// </summary>
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
-public sealed record ImportedPasswordHash(string? Algorithm, string? Value, string? Salt, int? Iterations);
+public sealed record ImportedPasswordHash(
+    string? Algorithm, string? Value, string? Salt, int? Iterations, string? SaltPosition = null, int? Cost = null, int? BlockSize = null,
+    int? Parallelism = null, string? SignerKey = null, string? SaltSeparator = null, int? Rounds = null, int? MemoryCost = null);
 
 [JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record UpdateUserRequest(

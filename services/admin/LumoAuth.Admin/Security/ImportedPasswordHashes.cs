@@ -1,0 +1,343 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using LumoAuth.Admin.Features.Users;
+
+namespace LumoAuth.Admin.Security;
+
+/// <summary>
+/// Password hashes made by other identity providers, for moving their users here without their passwords. Each is read
+/// once at import into a stored form, verifies its owner's old password as it is, and is replaced by our own hash at the
+/// first sign-in (<see cref="PasswordHasher.NeedsRehash"/>). Every format is bounded in what it may cost at a sign-in.
+/// </summary>
+public static partial class ImportedPasswordHashes
+{
+    /// <summary>The algorithms <see cref="Import"/> takes.</summary>
+    public static readonly string[] Algorithms =
+        ["argon2", "bcrypt", "firebase-scrypt", "ldap", "md5", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "scrypt", "sha1", "sha256", "sha512"];
+
+    public const int MaxPbkdf2Iterations = 2_000_000;
+
+    public const int MaxBcryptCost = 15;
+
+    /// <summary>Argon2's memory (KiB), passes and lanes at most: OWASP's settings use 19–64 MiB, Keycloak's default 7 MiB.</summary>
+    public const int MaxArgon2Memory = 131_072;
+
+    public const int MaxArgon2Passes = 10;
+
+    public const int MaxArgon2Lanes = 8;
+
+    /// <summary>scrypt's work area (128·N·r bytes) at most, as Argon2's; Firebase's default takes 16 MiB, passlib's 64 MiB.</summary>
+    public const long MaxScryptMemory = 128L * 1024 * 1024;
+
+    /// <summary>scrypt's N·r·p at most, which is what its time grows with: twice passlib's default.</summary>
+    public const long MaxScryptWork = 1L << 20;
+
+    private const string Prefix = "prefix";
+    private const string Suffix = "suffix";
+
+    private static readonly Dictionary<string, (int Length, Func<byte[], byte[]> Digest)> Digests = new(StringComparer.Ordinal)
+    {
+        ["md5"] = (16, MD5.HashData),
+        ["sha1"] = (20, SHA1.HashData),
+        ["sha256"] = (32, SHA256.HashData),
+        ["sha512"] = (64, SHA512.HashData),
+    };
+
+    /// <summary>OpenLDAP's schemes (RFC 2307's <c>{SHA}</c> and the salted forms, whose salt follows the digest).</summary>
+    private static readonly Dictionary<string, (string Digest, bool Salted)> LdapSchemes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["MD5"] = ("md5", false), ["SMD5"] = ("md5", true), ["SHA"] = ("sha1", false), ["SSHA"] = ("sha1", true),
+        ["SHA256"] = ("sha256", false), ["SSHA256"] = ("sha256", true), ["SHA512"] = ("sha512", false), ["SSHA512"] = ("sha512", true),
+    };
+
+    /// <summary>The stored form of another provider's hash, or what is wrong with it.</summary>
+    public static (string? Stored, string? Problem) Import(ImportedPasswordHash hash)
+    {
+        var algorithm = hash.Algorithm;
+        if (algorithm is null || !Algorithms.Contains(algorithm))
+        {
+            return (null, $"algorithm must be one of {string.Join(", ", Algorithms)}");
+        }
+
+        if (Unexpected(hash, algorithm) is { } member)
+        {
+            return (null, $"{member} is not part of a {algorithm} hash");
+        }
+
+        return algorithm switch
+        {
+            "argon2" => hash.Value is { Length: <= 1024 } && Argon2Hash.TryRead(hash.Value) is { } read
+                && read.Memory <= MaxArgon2Memory && read.Passes <= MaxArgon2Passes && read.Lanes <= MaxArgon2Lanes
+                && read.Salt.Length is >= 8 and <= 128 && read.Hash.Length is >= 16 and <= 128 ? (hash.Value, null)
+                : (null, $"value must be an Argon2 PHC string, $argon2id$v=19$m=…,t=…,p=…$salt$hash, with m ≤ {MaxArgon2Memory}, t ≤ {MaxArgon2Passes}, p ≤ {MaxArgon2Lanes}"),
+            "bcrypt" => hash.Value is { Length: 60 } && BcryptForm().Match(hash.Value) is { Success: true } form
+                && int.Parse(form.Groups[1].Value, CultureInfo.InvariantCulture) is >= 4 and <= MaxBcryptCost ? (hash.Value, null)
+                : (null, $"value must be a bcrypt hash ($2a$, $2b$ or $2y$, cost 4 to {MaxBcryptCost})"),
+            "ldap" => ImportLdap(hash.Value),
+            "scrypt" => ImportScrypt(hash),
+            "firebase-scrypt" => ImportFirebaseScrypt(hash),
+            _ when Digests.ContainsKey(algorithm) => ImportDigest(algorithm, hash),
+            _ => ImportPbkdf2(algorithm, hash),
+        };
+    }
+
+    /// <summary>Whether <paramref name="password"/> is the one an imported hash was made from; null for a form not imported here.</summary>
+    public static bool? Verify(string password, string stored)
+    {
+        if (stored.StartsWith("$2", StringComparison.Ordinal))
+        {
+            return VerifyBcrypt(password, stored);
+        }
+
+        if (Argon2Hash.TryRead(stored) is { } argon2)
+        {
+            return CryptographicOperations.FixedTimeEquals(argon2.Derive(password), argon2.Hash);
+        }
+
+        var parts = stored.Split('$');
+        var secret = Encoding.UTF8.GetBytes(password);
+        switch (parts[0])
+        {
+            case var digest when parts.Length == 4 && Digests.TryGetValue(digest, out var hashing) && parts[1] is Prefix or Suffix:
+                var salt = Convert.FromBase64String(parts[2]);
+                byte[] input = parts[1] == Prefix ? [.. salt, .. secret] : [.. secret, .. salt];
+                return CryptographicOperations.FixedTimeEquals(hashing.Digest(input), Convert.FromBase64String(parts[3]));
+            case "scrypt" when parts.Length == 6:
+                var key = Convert.FromBase64String(parts[5]);
+                return CryptographicOperations.FixedTimeEquals(
+                    Scrypt.DeriveKey(secret, Convert.FromBase64String(parts[4]), Number(parts[1]), Number(parts[2]), Number(parts[3]), key.Length), key);
+            case "firebase-scrypt" when parts.Length == 7:
+                return CryptographicOperations.FixedTimeEquals(
+                    FirebaseScrypt(secret, Number(parts[1]), Number(parts[2]), [.. Convert.FromBase64String(parts[3]), .. Convert.FromBase64String(parts[4])], Convert.FromBase64String(parts[5])),
+                    Convert.FromBase64String(parts[6]));
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>The first member given that the algorithm does not use.</summary>
+    private static string? Unexpected(ImportedPasswordHash hash, string algorithm)
+    {
+        string[] uses = algorithm switch
+        {
+            "argon2" or "bcrypt" or "ldap" => [],
+            "scrypt" => ["salt", "cost", "blockSize", "parallelism"],
+            "firebase-scrypt" => ["salt", "signerKey", "saltSeparator", "rounds", "memoryCost"],
+            _ when Digests.ContainsKey(algorithm) => ["salt", "saltPosition"],
+            _ => ["salt", "iterations"],
+        };
+        (string Name, bool Given)[] members =
+        [
+            ("salt", hash.Salt is not null), ("iterations", hash.Iterations is not null), ("saltPosition", hash.SaltPosition is not null),
+            ("cost", hash.Cost is not null), ("blockSize", hash.BlockSize is not null), ("parallelism", hash.Parallelism is not null),
+            ("signerKey", hash.SignerKey is not null), ("saltSeparator", hash.SaltSeparator is not null), ("rounds", hash.Rounds is not null),
+            ("memoryCost", hash.MemoryCost is not null),
+        ];
+        return members.FirstOrDefault(m => m.Given && !uses.Contains(m.Name)).Name;
+    }
+
+    private static (string?, string?) ImportPbkdf2(string algorithm, ImportedPasswordHash hash)
+    {
+        if (hash.Iterations is not (>= 1 and <= MaxPbkdf2Iterations))
+        {
+            return (null, $"iterations must be between 1 and {MaxPbkdf2Iterations}");
+        }
+
+        var key = Base64(hash.Value);
+        var salt = Base64(hash.Salt);
+        return key is not { Length: >= 16 and <= 128 } ? (null, "value must be the derived key in base64 (16 to 128 bytes)")
+            : salt is not { Length: >= 8 and <= 128 } ? (null, "salt must be base64 (8 to 128 bytes)")
+            : (Stored(algorithm, Text(hash.Iterations.Value), Convert.ToBase64String(salt), Convert.ToBase64String(key)), null);
+    }
+
+    /// <summary>A plain digest of the password, salted before or after it or not at all (Auth0's and Okta's imports take these).</summary>
+    private static (string?, string?) ImportDigest(string algorithm, ImportedPasswordHash hash)
+    {
+        var length = Digests[algorithm].Length;
+        var digest = HexOrBase64(hash.Value, length);
+        if (digest is null)
+        {
+            return (null, $"value must be the {length}-byte digest in hex or base64");
+        }
+
+        var salt = hash.Salt is null ? [] : Base64(hash.Salt);
+        if (salt is not { Length: <= 128 })
+        {
+            return (null, "salt must be base64 (1 to 128 bytes)");
+        }
+
+        return hash.SaltPosition switch
+        {
+            not null when hash.Salt is null => (null, "saltPosition needs a salt"),
+            null or Prefix or Suffix => (Stored(algorithm, hash.SaltPosition ?? Prefix, Convert.ToBase64String(salt), Convert.ToBase64String(digest)), null),
+            _ => (null, "saltPosition must be prefix or suffix"),
+        };
+    }
+
+    /// <summary>An LDAP <c>userPassword</c> such as <c>{SSHA}…</c>: the digest and then the salt, together in base64.</summary>
+    private static (string?, string?) ImportLdap(string? value)
+    {
+        var match = value is { Length: <= 1024 } ? LdapForm().Match(value) : null;
+        if (match is not { Success: true } || !LdapSchemes.TryGetValue(match.Groups[1].Value, out var scheme) || Base64(match.Groups[2].Value) is not { } bytes)
+        {
+            return (null, $"value must be an LDAP password with one of the schemes {string.Join(", ", LdapSchemes.Keys.Select(k => "{" + k + "}"))}");
+        }
+
+        var length = Digests[scheme.Digest].Length;
+        var saltLength = bytes.Length - length;
+        return (scheme.Salted ? saltLength is >= 1 and <= 128 : saltLength == 0)
+            ? (Stored(scheme.Digest, Suffix, Convert.ToBase64String(bytes[length..]), Convert.ToBase64String(bytes[..length])), null)
+            : (null, $"value's {{{match.Groups[1].Value}}} digest must be {length} bytes{(scheme.Salted ? " followed by a salt" : string.Empty)}");
+    }
+
+    private static (string?, string?) ImportScrypt(ImportedPasswordHash hash)
+    {
+        var key = Base64(hash.Value);
+        var salt = Base64(hash.Salt);
+        if (key is not { Length: >= 16 and <= 128 })
+        {
+            return (null, "value must be the derived key in base64 (16 to 128 bytes)");
+        }
+
+        if (salt is not { Length: <= 128 })
+        {
+            return (null, "salt must be base64 (1 to 128 bytes)");
+        }
+
+        return hash is { Cost: { } n, BlockSize: { } r, Parallelism: { } p } && n >= 2 && (n & (n - 1)) == 0 && r >= 1 && p >= 1
+            && 128L * n * r <= MaxScryptMemory && (long)n * r * p <= MaxScryptWork
+            ? (Stored("scrypt", Text(n), Text(r), Text(p), Convert.ToBase64String(salt), Convert.ToBase64String(key)), null)
+            : (null, $"cost (N, a power of two), blockSize (r) and parallelism (p) must be given, with 128·N·r ≤ {MaxScryptMemory} bytes and N·r·p ≤ {MaxScryptWork}");
+    }
+
+    /// <summary>
+    /// Firebase Authentication's scrypt: the password and <c>salt + saltSeparator</c> through scrypt (N = 2^memoryCost,
+    /// r = rounds, p = 1), whose key encrypts the project's signer key with AES-256-CTR; the hash is that cipher text. The
+    /// project's parameters (<c>auth:export</c>'s hash config) come with each user.
+    /// </summary>
+    private static (string?, string?) ImportFirebaseScrypt(ImportedPasswordHash hash)
+    {
+        var signerKey = Base64(hash.SignerKey);
+        var value = Base64(hash.Value);
+        var salt = Base64(hash.Salt);
+        var separator = hash.SaltSeparator == string.Empty ? [] : Base64(hash.SaltSeparator);
+        return signerKey is not { Length: >= 16 and <= 128 } ? (null, "signerKey must be the project's base64 signer key (16 to 128 bytes)")
+            : value is null || value.Length != signerKey.Length ? (null, "value must be the base64 hash, as long as the signer key")
+            : salt is not { Length: <= 128 } ? (null, "salt must be base64 (1 to 128 bytes)")
+            : separator is not { Length: <= 16 } ? (null, "saltSeparator must be base64 (at most 16 bytes)")
+            : hash.Rounds is not (>= 1 and <= 8) ? (null, "rounds must be between 1 and 8")
+            : hash.MemoryCost is not (>= 1 and <= 14) ? (null, "memoryCost must be between 1 and 14")
+            : (Stored("firebase-scrypt", Text(hash.Rounds.Value), Text(hash.MemoryCost.Value), Convert.ToBase64String(salt),
+                Convert.ToBase64String(separator), Convert.ToBase64String(signerKey), Convert.ToBase64String(value)), null);
+    }
+
+    private static byte[] FirebaseScrypt(byte[] password, int rounds, int memoryCost, byte[] salt, byte[] signerKey)
+    {
+        var derived = Scrypt.DeriveKey(password, salt, 1 << memoryCost, rounds, 1, 64);
+        using var aes = Aes.Create();
+        aes.Key = derived[..32];
+        // CTR mode from a zero counter: .NET has no CTR, so the counter blocks are enciphered one by one and XORed in.
+        var counter = new byte[16];
+        var stream = new byte[16];
+        var output = new byte[signerKey.Length];
+        for (var offset = 0; offset < output.Length; offset += 16)
+        {
+            aes.EncryptEcb(counter, stream, PaddingMode.None);
+            for (var i = offset; i < Math.Min(offset + 16, output.Length); i++)
+            {
+                output[i] = (byte)(signerKey[i] ^ stream[i - offset]);
+            }
+
+            for (var i = 15; i >= 0 && ++counter[i] == 0; i--)
+            {
+            }
+        }
+
+        return output;
+    }
+
+    private static bool VerifyBcrypt(string password, string stored)
+    {
+        try
+        {
+            return BCrypt.Net.BCrypt.Verify(password, stored);
+        }
+        catch (BCrypt.Net.SaltParseException)
+        {
+            return false;
+        }
+    }
+
+    private static string Stored(params string[] parts) => string.Join('$', parts);
+
+    private static string Text(int number) => number.ToString(CultureInfo.InvariantCulture);
+
+    private static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
+
+    private static byte[]? Base64(string? text)
+    {
+        if (string.IsNullOrEmpty(text) || text.Length > 1024)
+        {
+            return null;
+        }
+
+        var bytes = new byte[text.Length];
+        return Convert.TryFromBase64String(text, bytes, out var written) ? bytes[..written] : null;
+    }
+
+    /// <summary>A digest of a known length in hex or base64: the two spellings of one length never have the same number of characters.</summary>
+    private static byte[]? HexOrBase64(string? text, int length)
+    {
+        if (text?.Length == 2 * length && text.All(char.IsAsciiHexDigit))
+        {
+            return Convert.FromHexString(text);
+        }
+
+        return Base64(text) is { } bytes && bytes.Length == length ? bytes : null;
+    }
+
+    /// <summary>An Argon2 hash in the PHC string format (version 1.3 only, as every current library writes).</summary>
+    private sealed record Argon2Hash(string Variant, int Memory, int Passes, int Lanes, byte[] Salt, byte[] Hash)
+    {
+        public static Argon2Hash? TryRead(string stored)
+        {
+            var match = Argon2Form().Match(stored);
+            if (!match.Success || !int.TryParse(match.Groups[2].Value, CultureInfo.InvariantCulture, out var memory)
+                || !int.TryParse(match.Groups[3].Value, CultureInfo.InvariantCulture, out var passes) || !int.TryParse(match.Groups[4].Value, CultureInfo.InvariantCulture, out var lanes)
+                || memory < 8 || passes < 1 || lanes < 1 || memory < 8 * lanes || Unpadded(match.Groups[5].Value) is not { } salt || Unpadded(match.Groups[6].Value) is not { } hash)
+            {
+                return null;
+            }
+
+            return new Argon2Hash(match.Groups[1].Value, memory, passes, lanes, salt, hash);
+        }
+
+        public byte[] Derive(string password)
+        {
+            using Konscious.Security.Cryptography.Argon2 argon2 = Variant switch
+            {
+                "argon2id" => new Konscious.Security.Cryptography.Argon2id(Encoding.UTF8.GetBytes(password)),
+                "argon2i" => new Konscious.Security.Cryptography.Argon2i(Encoding.UTF8.GetBytes(password)),
+                _ => new Konscious.Security.Cryptography.Argon2d(Encoding.UTF8.GetBytes(password)),
+            };
+            argon2.Salt = Salt;
+            argon2.MemorySize = Memory;
+            argon2.Iterations = Passes;
+            argon2.DegreeOfParallelism = Lanes;
+            return argon2.GetBytes(Hash.Length);
+        }
+
+        // PHC strings write base64 without padding.
+        private static byte[]? Unpadded(string text) => Base64(text.Length % 4 == 0 ? text : text + new string('=', 4 - (text.Length % 4)));
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$(argon2id|argon2i|argon2d)\$v=19\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$")]
+    private static partial System.Text.RegularExpressions.Regex Argon2Form();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")]
+    private static partial System.Text.RegularExpressions.Regex BcryptForm();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\{([A-Za-z0-9]{2,8})\}([A-Za-z0-9+/]+={0,2})$")]
+    private static partial System.Text.RegularExpressions.Regex LdapForm();
+}
