@@ -49,6 +49,25 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         await ApiAssert.EventuallyAsync(async () => await AllowedAsync() ? null : "denied", TimeSpan.FromSeconds(30));
     }
 
+    /// <summary>A custom scope's claim takes the user's attribute from admin into the token service's access token, all through the gateway.</summary>
+    [Fact]
+    public async Task ACustomScopesClaim_CarriesAUsersAttributeFromAdminIntoTheirAccessToken()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Carol");
+        using var attributes = await suite.SendAsync(HttpMethod.Put, $"{tenant.Api}/admin/users/{email}/attributes", new { costCentre = "CC-42" }, key);
+        await ApiAssert.OkAsync(attributes);
+        using var scope = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/scopes", new
+        {
+            name = "finance", description = "Your cost centre", claims = new[] { new { name = "cost_centre", attribute = "costCentre", tokens = new[] { "access_token" } } },
+        }, key);
+        await ApiAssert.OkAsync(scope, 201);
+
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(await suite.UserAccessTokenAsync(tenant, email, password, "openid finance"));
+        Assert.Equal("CC-42", token.GetPayloadValue<string>("cost_centre"));
+    }
+
     /// <summary>
     /// An agent across the real processes: registered at the agents service (its database migrated by the AppHost), its
     /// role written at the authorization service, its key answered by /agents/me and the Ask API, its answer in admin's

@@ -178,6 +178,9 @@ public sealed record UserProfile(
 
     /// <summary>The user's custom attributes set through admin (ADM-14), a JSON object; ABAC policies read them as <c>user.{key}</c>.</summary>
     public System.Text.Json.JsonElement? Attributes { get; init; }
+
+    /// <summary>The user's SCIM enterprise extension attributes (<c>department</c>, <c>employeeNumber</c>…), a JSON object.</summary>
+    public System.Text.Json.JsonElement? Enterprise { get; init; }
 }
 
 /// <summary>

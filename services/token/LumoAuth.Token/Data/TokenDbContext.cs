@@ -135,6 +135,7 @@ public sealed class TokenDbContext(DbContextOptions<TokenDbContext> options, Ten
             e.Property(s => s.Name).HasColumnName("name").HasMaxLength(200);
             e.Property(s => s.Description).HasColumnName("description").HasMaxLength(1000);
             e.Property(s => s.IsDefault).HasColumnName("is_default");
+            e.Property(s => s.Claims).HasColumnName("claims").HasColumnType("jsonb");
             e.Property(s => s.CreatedAt).HasColumnName("created_at");
             e.Property(s => s.UpdatedAt).HasColumnName("updated_at");
             e.HasIndex(s => new { s.TenantId, s.Name }).IsUnique();

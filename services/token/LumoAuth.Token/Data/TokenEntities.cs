@@ -93,6 +93,9 @@ public sealed class ScopeDefinition
 
     public bool IsDefault { get; set; }
 
+    /// <summary>The claims the scope puts in users' tokens (<see cref="Features.Scopes.ScopeClaim"/>s as a JSON array), or null.</summary>
+    public string? Claims { get; set; }
+
     public DateTimeOffset CreatedAt { get; set; }
 
     public DateTimeOffset? UpdatedAt { get; set; }

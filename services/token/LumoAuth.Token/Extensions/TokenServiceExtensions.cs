@@ -101,6 +101,7 @@ public static class TokenServiceExtensions
 
         services.AddSingleton<TenantKeyStore>();
         services.AddSingleton<ClientCache>();
+        services.AddSingleton<Features.Scopes.ScopeClaimsCache>();
         services.AddSingleton<ClientKeySets>();
         services.AddSingleton<SectorIdentifiers>();
         services.AddSingleton<DPoPBinding.DPoPNonces>();

@@ -74,11 +74,13 @@ public static class TokenConsumers
         bus.AddConsumer<SigningKeyRotatedConsumer>().Endpoint(e => e.PerReplica(instanceId));
         bus.AddConsumer<HostedPageSettingsEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
         bus.AddConsumer<McpResourcesEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
+        bus.AddConsumer<Features.Scopes.ScopeClaimsEvictionConsumer>().Endpoint(e => e.PerReplica(instanceId));
         // Emptied when those queues come back after a broker reconnect, as evictions may have been lost meanwhile. The
         // server options re-read the keys every minute anyway.
         bus.AddEvictedCache<ClientCache>(clients => clients.Clear());
         bus.AddEvictedCache<HostedPageSettingsCache>(settings => settings.Clear());
         bus.AddEvictedCache<McpResources>(resources => resources.Clear());
+        bus.AddEvictedCache<Features.Scopes.ScopeClaimsCache>(claims => claims.Clear());
         // Durable and shared by the replicas: one of them revokes.
         bus.AddConsumer<UserRevocationConsumer>();
         bus.AddConsumer<BackchannelLogoutConsumer>();

@@ -100,6 +100,7 @@ public static class CredentialEndpoints
             HasOwnCredential = user.PasswordHash != null || row.HasPasskey,
             PhoneNumberVerified = user.PhoneNumberVerified,
             Attributes = UserViews.Json(user.Attributes),
+            Enterprise = UserViews.Json(user.EnterpriseData),
         });
     }
 

@@ -28,7 +28,7 @@ public sealed record SignInFacts(Guid UserId, string? SessionId, string? AuthTim
 /// blocked, <see cref="DependencyUnavailableException"/> when admin cannot answer) and roles and permissions from authorization's <c>roles-of</c> (left out when it is down). Each
 /// claim says where it goes: ID token claims by scope (OIDC Core §5.4), RFC 9068 claims in the access token.
 /// </summary>
-public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
+public sealed class UserClaims(UserDirectory users, RolesDirectory roles, ScopeClaimsCache scopeClaims)
 {
     public const string RolesClaim = "roles";
     public const string PermissionsClaim = "permissions";
@@ -95,6 +95,14 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
             identity.SetClaim(Claims.Address, address);
         }
 
+        // The tenant's own claims, from the custom scopes granted; where each goes is the claim's business.
+        var custom = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var (claim, value) in await scopeClaims.ReleasedAsync(tenant.TenantId, scopes, profile, cancellationToken))
+        {
+            identity.SetClaim(claim.Name, value);
+            custom[claim.Name] = [.. claim.Destinations()];
+        }
+
         var held = await roles.RolesOfAsync(tenant.TenantId, facts.UserId.ToString(), cancellationToken);
         if (held is not null)
         {
@@ -112,7 +120,7 @@ public sealed class UserClaims(UserDirectory users, RolesDirectory roles)
 
         identity.SetScopes(scopes);
         identity.SetAudiences(issuer);
-        identity.SetDestinations(claim => Destinations(claim, scopes));
+        identity.SetDestinations(claim => custom.TryGetValue(claim.Type, out var destinations) ? destinations : Destinations(claim, scopes));
         return identity;
     }
 

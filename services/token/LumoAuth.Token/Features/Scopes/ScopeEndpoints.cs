@@ -14,9 +14,10 @@ using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace LumoAuth.Token.Features.Scopes;
 
-public sealed record CreateScopeRequest(string? Name, string? Description, bool? IsDefault);
+public sealed record CreateScopeRequest(string? Name, string? Description, bool? IsDefault, IReadOnlyList<ScopeClaimRequest?>? Claims = null);
 
-public sealed record UpdateScopeRequest(string? Name, string? Description, bool? IsDefault);
+/// <summary><c>claims</c> replaces the scope's claims when given (<c>[]</c> removes them all).</summary>
+public sealed record UpdateScopeRequest(string? Name, string? Description, bool? IsDefault, IReadOnlyList<ScopeClaimRequest?>? Claims = null);
 
 /// <summary>Tenant Admin API for scopes: <c>/t/{slug}/api/v1/admin/scopes</c> (built-in scopes listed, never stored).</summary>
 public static class ScopeEndpoints
@@ -36,7 +37,7 @@ public static class ScopeEndpoints
         return app;
     }
 
-    public sealed record ScopeServices(TokenDbContext Db, TenantContext Tenant, ClientCache Clients, TimeProvider Time);
+    public sealed record ScopeServices(TokenDbContext Db, TenantContext Tenant, ClientCache Clients, ScopeClaimsCache ScopeClaims, TimeProvider Time);
 
     public static async Task<IResult> ListScopes(
         int? page, int? limit, string? search, string? sortBy, string? sortDir, [AsParameters] ScopeServices services, CancellationToken cancellationToken)
@@ -50,9 +51,8 @@ public static class ScopeEndpoints
 
         var paging = PageRequest.From(page, limit);
         var tenantId = services.Tenant.TenantId;
-        var custom = await services.Db.Scopes.AsNoTracking().Where(s => s.TenantId == tenantId)
-            .Select(s => new ScopeResponse(s.Id, s.Name, s.Description, s.IsDefault, false))
-            .ToListAsync(cancellationToken);
+        var custom = (await services.Db.Scopes.AsNoTracking().Where(s => s.TenantId == tenantId).ToListAsync(cancellationToken))
+            .Select(ToResponse);
         // The built-in scopes are not rows, so the list is searched and ordered here; a tenant has tens of scopes, not thousands.
         var matching = ScopeNames.BuiltIn.Concat(custom).Where(s => string.IsNullOrWhiteSpace(search)
             || s.Name.Contains(search.Trim(), StringComparison.OrdinalIgnoreCase)
@@ -84,6 +84,7 @@ public static class ScopeEndpoints
             validator.Check(ScopeNames.IsValid(name), "name", $"must be a scope token (printable ASCII without spaces, quotes or backslashes), not starting with '{ScopeNames.ResourceConsentPrefix}'");
         }
 
+        var claims = request.Claims is null ? [] : ScopeClaim.Read(request.Claims, validator);
         if (!validator.IsValid)
         {
             return validator.ToResult();
@@ -113,6 +114,7 @@ public static class ScopeEndpoints
             Name = name!,
             Description = description!,
             IsDefault = request.IsDefault ?? false,
+            Claims = ScopeClaim.Store(claims!),
             CreatedAt = services.Time.GetUtcNow(),
         };
         services.Db.Scopes.Add(row);
@@ -130,6 +132,7 @@ public static class ScopeEndpoints
             return ApiErrors.Duplicate($"A scope named '{name}' already exists");
         }
 
+        services.ScopeClaims.Evict(tenantId);
         return Results.Json(new DataResponse<ScopeResponse>(ToResponse(row), "Scope created successfully"), statusCode: StatusCodes.Status201Created);
     }
 
@@ -153,6 +156,7 @@ public static class ScopeEndpoints
 
         // Clients hold scopes by name; a rename would silently change what they are allowed.
         validator.Check(request.Name is null || request.Name.Trim() == row.Name, "name", "a scope cannot be renamed; create a new one");
+        var claims = request.Claims is null ? null : ScopeClaim.Read(request.Claims, validator);
         if (!validator.IsValid)
         {
             return validator.ToResult();
@@ -171,6 +175,12 @@ public static class ScopeEndpoints
             changed.Add("isDefault");
         }
 
+        if (claims is not null && ScopeClaim.Store(claims) is var stored && stored != ScopeClaim.Store(ScopeClaim.Load(row.Claims)))
+        {
+            row.Claims = stored;
+            changed.Add("claims");
+        }
+
         if (changed.Count > 0)
         {
             row.UpdatedAt = services.Time.GetUtcNow();
@@ -184,6 +194,8 @@ public static class ScopeEndpoints
                 // Deleted (or changed) by another request since it was read.
                 return ClientEndpoints.ChangedConcurrently("The scope");
             }
+
+            services.ScopeClaims.Evict(row.TenantId);
         }
 
         return Results.Ok(new DataResponse<ScopeResponse>(ToResponse(row), "Scope updated successfully"));
@@ -240,6 +252,8 @@ public static class ScopeEndpoints
             services.Clients.Evict(tenantId, clientId);
         }
 
+        services.ScopeClaims.Evict(tenantId);
+
         return Results.NoContent();
     }
 
@@ -256,5 +270,6 @@ public static class ScopeEndpoints
         return query.FirstOrDefaultAsync(s => s.TenantId == tenantId && s.Id == scopeId, cancellationToken);
     }
 
-    private static ScopeResponse ToResponse(ScopeDefinition row) => new(row.Id, row.Name, row.Description, row.IsDefault, false);
+    private static ScopeResponse ToResponse(ScopeDefinition row) =>
+        new(row.Id, row.Name, row.Description, row.IsDefault, false) { Claims = ScopeClaim.Load(row.Claims) };
 }

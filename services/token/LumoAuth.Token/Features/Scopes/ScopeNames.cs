@@ -3,7 +3,11 @@ using LumoAuth.Token.Features.Localization;
 namespace LumoAuth.Token.Features.Scopes;
 
 /// <summary>A scope as the Admin API shows it. Built-in scopes have ids below 1000 and cannot be changed.</summary>
-public sealed record ScopeResponse(int Id, string Name, string Description, bool IsDefault, bool IsSystem);
+public sealed record ScopeResponse(int Id, string Name, string Description, bool IsDefault, bool IsSystem)
+{
+    /// <summary>What a custom scope puts in users' tokens; built-in scopes release their standard claims only.</summary>
+    public IReadOnlyList<ScopeClaim> Claims { get; init; } = [];
+}
 
 /// <summary>The scopes every tenant has: the OpenID Connect scopes, the Admin API scopes and the relationship-store scopes.</summary>
 public static class ScopeNames

@@ -30,7 +30,8 @@ public static class UserInfoEndpoints
     }
 
     public static async Task<IResult> UserInfo(
-        HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents, ClientCache clients, LumoAuth.Token.Keys.TenantKeyStore keys)
+        HttpContext http, TenantContext tenant, UserDirectory users, RolesDirectory roles, AgentDirectory agents, ClientCache clients, LumoAuth.Token.Keys.TenantKeyStore keys,
+        ScopeClaimsCache scopeClaims)
     {
         var result = await http.AuthenticateAsync(OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
         var principal = result.Principal;
@@ -85,6 +86,14 @@ public static class UserInfoEndpoints
         if (await roles.RolesOfAsync(tenant.TenantId, userId.ToString(), http.RequestAborted) is { } granted)
         {
             claims[UserClaims.RolesClaim] = granted.Roles;
+        }
+
+        foreach (var (claim, value) in await scopeClaims.ReleasedAsync(tenant.TenantId, scopes, profile, http.RequestAborted))
+        {
+            if (claim.Tokens.Contains(ScopeClaim.UserInfo))
+            {
+                claims[claim.Name] = value;
+            }
         }
 
         claims["tenant"] = tenant.Slug;
