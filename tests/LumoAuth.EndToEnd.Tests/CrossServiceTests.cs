@@ -68,6 +68,45 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal("CC-42", token.GetPayloadValue<string>("cost_centre"));
     }
 
+    /// <summary>Terms of service set at admin are asked for by the token service's hosted pages, and the acceptance lands back at admin.</summary>
+    [Fact]
+    public async Task TermsOfService_SetAtAdmin_AreAcceptedOnTheHostedPage_AndRecordedAtAdmin()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using var settings = await suite.SendAsync(HttpMethod.Patch, $"{tenant.Api}/admin/settings",
+            new { termsOfService = new { url = "https://legal.example.com/terms", version = "2026-12" } }, key);
+        await ApiAssert.OkAsync(settings);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Tess");
+        const string loopback = "http://127.0.0.1:7777/callback";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Terms app", applicationType = "native", redirectUris = new[] { loopback }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+        }, key);
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid", ["state"] = "s",
+            ["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ["code_challenge_method"] = "S256",
+        });
+
+        using var browser = suite.Browser();
+        using var toLogin = await browser.GetAsync(authorize);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var termsPage = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var terms = await termsPage.Content.ReadAsStringAsync();
+        Assert.Contains("terms_decision", terms, StringComparison.Ordinal);
+        var accept = HostedForms.HiddenPairs(terms).Append(new("terms_decision", "accept"));
+        using var consent = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(accept));
+        Assert.Contains("consent_decision", await consent.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        using var user = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{email}", configure: key);
+        Assert.Equal("2026-12", (await ApiAssert.OkAsync(user))["data"]!["termsAcceptedVersion"]!.GetValue<string>());
+    }
+
     /// <summary>
     /// An agent across the real processes: registered at the agents service (its database migrated by the AppHost), its
     /// role written at the authorization service, its key answered by /agents/me and the Ask API, its answer in admin's

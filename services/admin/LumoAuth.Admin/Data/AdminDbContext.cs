@@ -93,6 +93,7 @@ public sealed class AdminDbContext(DbContextOptions<AdminDbContext> options, Ten
             e.Property(u => u.Username).HasMaxLength(100);
             e.Property(u => u.Name).HasMaxLength(200);
             e.Property(u => u.PasswordHash).HasMaxLength(1000);
+            e.Property(u => u.TermsAcceptedVersion).HasMaxLength(50);
             e.Property(u => u.GivenName).HasMaxLength(100);
             e.Property(u => u.FamilyName).HasMaxLength(100);
             e.Property(u => u.PhoneNumber).HasMaxLength(32);

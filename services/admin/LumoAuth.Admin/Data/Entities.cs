@@ -116,6 +116,11 @@ public sealed class User : ICreatedRow
 
     public bool IsAdmin { get; set; }
 
+    /// <summary>The version of the tenant's terms of service the user last accepted, and when; null: never.</summary>
+    public string? TermsAcceptedVersion { get; set; }
+
+    public DateTimeOffset? TermsAcceptedAt { get; set; }
+
     public int LoginCount { get; set; }
 
     public DateTimeOffset? LastLoginAt { get; set; }

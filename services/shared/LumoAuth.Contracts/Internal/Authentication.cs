@@ -181,6 +181,9 @@ public sealed record UserProfile(
 
     /// <summary>The user's SCIM enterprise extension attributes (<c>department</c>, <c>employeeNumber</c>…), a JSON object.</summary>
     public System.Text.Json.JsonElement? Enterprise { get; init; }
+
+    /// <summary>The version of the tenant's terms of service the user last accepted, or null.</summary>
+    public string? TermsAcceptedVersion { get; init; }
 }
 
 /// <summary>

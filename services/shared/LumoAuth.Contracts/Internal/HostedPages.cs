@@ -7,7 +7,11 @@ namespace LumoAuth.Contracts.Internal;
 /// (details per field), <c>duplicate_resource</c> 409. <see cref="Locale"/> is the language the page was read in, which
 /// becomes the user's (their verification mail is written in it).
 /// </summary>
-public sealed record RegisterUserRequest(Guid TenantId, string? Email, string? Password, string? Name, string? Locale = null);
+public sealed record RegisterUserRequest(Guid TenantId, string? Email, string? Password, string? Name, string? Locale = null)
+{
+    /// <summary>The version of the tenant's terms of service the person accepted on the page (required while the tenant has terms).</summary>
+    public string? AcceptedTerms { get; init; }
+}
 
 /// <summary><see cref="EmailVerificationRequired"/>: the tenant wants the address verified before the account is used.</summary>
 public sealed record RegisteredUser(Guid UserId, string Email, string? Name, bool EmailVerificationRequired);
@@ -34,6 +38,21 @@ public sealed record HostedPageSettings(
 {
     /// <summary>The tenant's own wording of single sentences, by language and English sentence (admin's <c>localization.texts</c>).</summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? Texts { get; init; }
+
+    /// <summary>The tenant's terms of service, which users must accept (this version) to register and to sign in; null when it has none.</summary>
+    public TermsOfService? Terms { get; init; }
+}
+
+/// <summary>Where a tenant's terms of service are, and their current version (admin's <c>termsOfService</c> settings).</summary>
+public sealed record TermsOfService(string Url, string Version);
+
+/// <summary>
+/// <c>POST /internal/v1/users/{userId}/terms?tenantId=</c> (admin): the signed-in user accepted this version of the tenant's
+/// terms. A version that is no longer the tenant's is refused (409), so nobody is recorded as accepting terms they were not shown.
+/// </summary>
+public sealed record TermsAcceptance(string? Version)
+{
+    public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/terms?tenantId={tenantId}";
 }
 
 /// <summary>

@@ -101,6 +101,7 @@ public static class CredentialEndpoints
             PhoneNumberVerified = user.PhoneNumberVerified,
             Attributes = UserViews.Json(user.Attributes),
             Enterprise = UserViews.Json(user.EnterpriseData),
+            TermsAcceptedVersion = user.TermsAcceptedVersion,
         });
     }
 

@@ -4,6 +4,7 @@ using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Admin.Features.Users;
 using LumoAuth.Admin.Security;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
@@ -23,6 +24,7 @@ public static class SelfService
         var internalApi = app.MapGroup(InternalRoutes.Prefix + "/users/{userId:guid}").RequireAuthorization(Policies.Internal).WithTags("Internal");
         internalApi.MapPost("/password", Change).WithName("InternalChangePassword");
         internalApi.MapPatch("/profile", UpdateProfile).WithName("InternalUpdateOwnProfile");
+        internalApi.MapPost("/terms", AcceptTerms).WithName("InternalAcceptTerms");
         return app;
     }
 
@@ -38,6 +40,34 @@ public static class SelfService
 
         var (_, error) = await users.UpdateAsync(user, new UserChanges(null, new UserProfileFields(request.Name, request.GivenName, request.FamilyName, null, null, null) { Locale = request.Locale }, null, null), cancellationToken);
         return error ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Profile updated"));
+    }
+
+    /// <summary>Records that the user accepted the tenant's current terms of service; another version is 409 (the page was old).</summary>
+    public static async Task<IResult> AcceptTerms(
+        Guid userId, Guid? tenantId, TermsAcceptance request, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
+    {
+        var user = await ActiveUserAsync(db, tenant, userId, tenantId, cancellationToken);
+        if (user is null)
+        {
+            return ApiErrors.NotFound("User");
+        }
+
+        var terms = (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).TermsOfService;
+        if (!terms.IsSet || request.Version != terms.Version)
+        {
+            return ApiErrors.Create(StatusCodes.Status409Conflict, ErrorCodes.InvalidRequest, "These are not the tenant's current terms of service");
+        }
+
+        if (user.TermsAcceptedVersion != terms.Version)
+        {
+            user.TermsAcceptedVersion = terms.Version;
+            user.TermsAcceptedAt = DateTimeOffset.UtcNow;
+            user.UpdatedAt = user.TermsAcceptedAt.Value;
+            db.AddEvent(new LumoAuth.Contracts.Users.UserUpdated(user.Id, ["termsAcceptedVersion"]) { TenantId = user.TenantId });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id, version = terms.Version }, "Terms accepted"));
     }
 
     private static async Task<User?> ActiveUserAsync(AdminDbContext db, TenantContext tenant, Guid userId, Guid? tenantId, CancellationToken cancellationToken)

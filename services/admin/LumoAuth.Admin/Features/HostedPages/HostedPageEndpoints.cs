@@ -44,6 +44,10 @@ public static class HostedPageEndpoints
 
         // The REST API may create a user without a password (an invitation follows); a self-registered one needs it.
         var validation = new RequestValidator().Required("password", request.Password, PasswordPolicy.AbsoluteMaxLength);
+        // The page showed the terms of the version it names; a version changed meanwhile is asked for again.
+        var terms = settings.TermsOfService;
+        validation.Check(!terms.IsSet || request.AcceptedTerms == terms.Version, "acceptedTerms",
+            request.AcceptedTerms is null ? "the terms of service must be accepted" : "the terms of service have changed; accept the current ones");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -62,7 +66,11 @@ public static class HostedPageEndpoints
             return error;
         }
 
-        await db.Users.Where(u => u.Id == user!.Id).ExecuteUpdateAsync(s => s.SetProperty(u => u.SelfRegisteredUnproven, true), cancellationToken);
+        var acceptedAt = terms.IsSet ? DateTimeOffset.UtcNow : (DateTimeOffset?)null;
+        await db.Users.Where(u => u.Id == user!.Id).ExecuteUpdateAsync(s => s
+            .SetProperty(u => u.SelfRegisteredUnproven, true)
+            .SetProperty(u => u.TermsAcceptedVersion, terms.IsSet ? terms.Version : null)
+            .SetProperty(u => u.TermsAcceptedAt, acceptedAt), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return TypedResults.Created((string?)null, new RegisteredUser(user!.Id, user.Email, user.Name, settings.LoginPolicy.EmailVerificationRequired));
     }
@@ -90,6 +98,7 @@ public static class HostedPageEndpoints
         {
             Texts = settings.Localization.Texts.Count == 0 ? null
                 : settings.Localization.Texts.ToDictionary(l => l.Key, IReadOnlyDictionary<string, string> (l) => l.Value, StringComparer.Ordinal),
+            Terms = settings.TermsOfService.IsSet ? new TermsOfService(settings.TermsOfService.Url!, settings.TermsOfService.Version!) : null,
         });
     }
 }

@@ -213,8 +213,14 @@ public static partial class SettingsEndpoints
                     reader.Text("defaultLanguage", 8, nullable: false, v => language.DefaultLanguage = v!, v => OneOf(v, HostedPageLanguages.All));
                     reader.TextOverrides("texts", HostedPageLanguages.All, LocalizationPolicy.MaxTexts, LocalizationPolicy.MaxTextLength, v => language.Texts = v);
                     break;
+                case "termsOfService":
+                    var terms = settings.TermsOfService;
+                    reader.Text("url", 2048, nullable: true, v => terms.Url = v,
+                        v => Uri.TryCreate(v, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps && uri.UserInfo.Length == 0 ? null : "must be an absolute https URL");
+                    reader.Text("version", 50, nullable: true, v => terms.Version = v, _ => null);
+                    break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization, termsOfService)");
                     continue;
             }
 
@@ -229,6 +235,8 @@ public static partial class SettingsEndpoints
         // user out. Checked only when the section changes, so a tenant stored that way before can still edit the rest.
         validation.Check(!sections.Contains("mfaPolicy") || !settings.MfaPolicy.Required || settings.MfaPolicy.AllowedMethods.Contains("totp"),
             "mfaPolicy.allowedMethods", "must include totp while MFA is required");
+        validation.Check((settings.TermsOfService.Url is null) == (settings.TermsOfService.Version is null), "termsOfService",
+            "url and version go together: set both to ask users to accept the terms, or clear both");
         validation.Check(settings.Localization.Languages.Count > 0, "localization.languages", "must name at least one language");
         validation.Check(settings.Localization.Languages.Count == 0 || settings.Localization.Languages.Contains(settings.Localization.DefaultLanguage),
             "localization.defaultLanguage", "must be one of localization.languages");

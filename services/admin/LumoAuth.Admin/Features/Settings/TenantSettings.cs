@@ -31,6 +31,8 @@ public sealed class TenantSettings
 
     public LocalizationPolicy Localization { get; set; } = new();
 
+    public TermsOfServicePolicy TermsOfService { get; set; } = new();
+
     /// <summary>Users may add passkeys: passkeys are on and registration is allowed.</summary>
     [JsonIgnore]
     public bool PasskeysMayRegister => LoginPolicy.PasskeysEnabled && PasskeyPolicy.AllowRegistration;
@@ -267,6 +269,20 @@ public sealed class Branding
 }
 
 /// <summary>The languages the tenant's hosted pages are offered in, and the one for a browser that asks for none of them.</summary>
+/// <summary>
+/// The tenant's terms of service (Keycloak's "Terms and Conditions" required action): while both are set, registration
+/// asks for them to be accepted, and a signed-in user who has not accepted this <see cref="Version"/> is asked before any
+/// application gets a code. A new version asks everyone again.
+/// </summary>
+public sealed class TermsOfServicePolicy
+{
+    public string? Url { get; set; }
+
+    public string? Version { get; set; }
+
+    public bool IsSet => Url is not null && Version is not null;
+}
+
 public sealed class LocalizationPolicy
 {
     public List<string> Languages { get; set; } = [.. LumoAuth.Contracts.Internal.HostedPageLanguages.All];

@@ -72,6 +72,11 @@ public sealed record UserResponse(
     /// <summary>Blocked by a directory import because the directory no longer lists the account (the import unblocks it when it does again).</summary>
     [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool BlockedByDirectory { get; init; }
+
+    /// <summary>The version of the tenant's terms of service the user last accepted, and when; null: never.</summary>
+    public string? TermsAcceptedVersion { get; init; }
+
+    public DateTimeOffset? TermsAcceptedAt { get; init; }
 }
 
 public static class UserViews
@@ -96,7 +101,7 @@ public static class UserViews
         return users.Select(u => new UserResponse(
             u.Id, u.Email, u.Username, u.Name, u.GivenName, u.FamilyName, u.Picture, u.PhoneNumber, u.PhoneNumberVerified, u.EmailVerified, u.IsActive, u.Blocked,
             withMfa.Contains(u.Id), u.LockedUntil > now ? u.LockedUntil : null, RolesOf(roles, u.Id), groups[u.Id], Json(u.Attributes),
-            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount) { DirectoryId = u.DirectoryId, BlockedByDirectory = u.BlockedByDirectory, Locale = u.Locale }).ToList();
+            u.CreatedAt, u.UpdatedAt, u.LastLoginAt, u.LoginCount) { DirectoryId = u.DirectoryId, BlockedByDirectory = u.BlockedByDirectory, Locale = u.Locale, TermsAcceptedVersion = u.TermsAcceptedVersion, TermsAcceptedAt = u.TermsAcceptedAt }).ToList();
     }
 
     /// <summary>The roles of one user or group from a <see cref="RoleHolderLookup.RolesOfManyAsync"/> answer; null when there was none.</summary>

@@ -70,6 +70,10 @@ public sealed partial class AccountLinkClient(IHttpClientFactory httpClientFacto
         PostAsync("password change", ChangePasswordRequest.Route(userId, tenantId), new ChangePasswordRequest(currentPassword, newPassword), cancellationToken);
 
     /// <summary>The signed-in user's own names (account page): Invalid with the problems when admin refuses them.</summary>
+    /// <summary>The signed-in user accepts this version of the tenant's terms of service; refused (not Done) when it is no longer current.</summary>
+    public Task<LinkResult> AcceptTermsAsync(Guid tenantId, Guid userId, string version, CancellationToken cancellationToken) =>
+        PostAsync("terms acceptance", TermsAcceptance.Route(userId, tenantId), new TermsAcceptance(version), cancellationToken);
+
     public Task<LinkResult> UpdateProfileAsync(Guid tenantId, Guid userId, SelfProfileUpdate update, CancellationToken cancellationToken) =>
         PostAsync("profile update", SelfProfileUpdate.Route(userId, tenantId), update, cancellationToken, HttpMethod.Patch);
 

@@ -220,6 +220,7 @@ public static class AccountPage
         ("currentPassword", _) => "Current password " + problem + ".",
         ("name", _) when Count(problem, "must be at most ", " characters") is { } n => t.Format("Name must be at most {0} characters.", n),
         ("name", _) => "Name " + problem + ".",
+        ("acceptedTerms", _) => t["Accept the terms of service to register."],
         ("givenName", _) when Count(problem, "must be at most ", " characters") is { } n => t.Format("Given name must be at most {0} characters.", n),
         ("givenName", _) => "Given name " + problem + ".",
         ("familyName", _) when Count(problem, "must be at most ", " characters") is { } n => t.Format("Family name must be at most {0} characters.", n),

@@ -2,8 +2,11 @@ using System.Collections.Immutable;
 using System.Globalization;
 using System.Security.Claims;
 using System.Text.Json;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Clients;
 using LumoAuth.Token.Features.Localization;
@@ -34,6 +37,7 @@ namespace LumoAuth.Token.Features.Authorize;
 public static class AuthorizeEndpoints
 {
     private const string DecisionField = "consent_decision";
+    private const string TermsField = "terms_decision";
 
     public static IEndpointRouteBuilder MapAuthorizeEndpoints(this IEndpointRouteBuilder app)
     {
@@ -56,7 +60,9 @@ public static class AuthorizeEndpoints
         IOptions<LumoAuthOptions> Lumo,
         IDataProtectionProvider DataProtection,
         ClientCache Clients,
-        TenantKeyStore Keys);
+        TenantKeyStore Keys,
+        UserDirectory Users,
+        AccountLinkClient AccountLinks);
 
     public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
     {
@@ -127,10 +133,10 @@ public static class AuthorizeEndpoints
 
         // A decision posted from the consent page goes on with the request that page was shown for: max_age was met when
         // it was shown, and the time the user spends reading it does not count (else max_age=0 could never be answered).
-        var decision = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType
-            ? (await http.Request.ReadFormAsync(http.RequestAborted))[DecisionField].ToString()
-            : string.Empty;
-        if (user is null || (decision.Length == 0 && MustSignInAgain(request, levels, user, services.Time, pushedAt)))
+        var form = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
+        var decision = form?[DecisionField].ToString() ?? string.Empty;
+        var termsDecision = form?[TermsField].ToString() ?? string.Empty;
+        if (user is null || (decision.Length == 0 && termsDecision.Length == 0 && MustSignInAgain(request, levels, user, services.Time, pushedAt)))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -155,6 +161,11 @@ public static class AuthorizeEndpoints
         if (!levels.MetBy(AuthenticationLevels.LevelOf(user)))
         {
             return Forbid(AuthenticationLevels.UnmetAuthenticationRequirements, "The sign-in did not meet the authentication level the application requires.");
+        }
+
+        if (await TermsGateAsync(http, services, request, userId, termsDecision) is { } termsAnswer)
+        {
+            return termsAnswer;
         }
 
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
@@ -229,6 +240,85 @@ public static class AuthorizeEndpoints
         }
 
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    /// <summary>
+    /// The tenant's terms of service, where it has them: a user who has not accepted their current version is asked before
+    /// any application gets a code (Keycloak's "Terms and Conditions" required action), and declining ends the request
+    /// with <c>access_denied</c>. Null: go on.
+    /// </summary>
+    private static async Task<IResult?> TermsGateAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId, string termsDecision)
+    {
+        if ((await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.Terms is not { } terms)
+        {
+            return null;
+        }
+
+        // Admin out: the claims built next cannot be either, and that answers the request.
+        var profile = await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        if (profile is null || profile.TermsAcceptedVersion == terms.Version)
+        {
+            return null;
+        }
+
+        var t = PageText.Of(http);
+        if (termsDecision.Length > 0)
+        {
+            try
+            {
+                await services.Antiforgery.ValidateRequestAsync(http);
+            }
+            catch (AntiforgeryValidationException)
+            {
+                return HostedPage.Error(http, Errors.InvalidRequest, t["The consent form expired. Start the sign-in again from the application."]);
+            }
+
+            if (termsDecision != "accept")
+            {
+                return Forbid(Errors.AccessDenied, "The user did not accept the terms of service.");
+            }
+
+            var accepted = await services.AccountLinks.AcceptTermsAsync(services.Tenant.TenantId, userId, terms.Version, http.RequestAborted);
+            if (accepted.Outcome == LinkOutcome.Done)
+            {
+                return null;
+            }
+
+            // The terms changed while the page was open: the page below shows the new ones.
+            if (accepted.Outcome == LinkOutcome.Unavailable && await services.Users.ExistsAsync(services.Tenant.TenantId, userId, http.RequestAborted) is null)
+            {
+                return Forbid(Errors.TemporarilyUnavailable, "The user directory cannot be reached; try again.");
+            }
+        }
+
+        if (request.HasPromptValue(PromptValues.None))
+        {
+            return Forbid(Errors.InteractionRequired, "The user must accept the terms of service.");
+        }
+
+        return TermsPage(http, services, request, terms, changed: profile.TermsAcceptedVersion is not null);
+    }
+
+    // The request's parameters for a page's form to post back: not the decisions and the CSRF token of a page posted before
+    // (OpenIddict reads a posted form's fields as parameters), which would go twice.
+    private static string FormFields(IEnumerable<KeyValuePair<string, string?>> forwarded, string csrfField) =>
+        string.Concat(forwarded.Where(p => p.Key is not (DecisionField or TermsField) && p.Key != csrfField).Select(p => HostedPage.Field(p.Key, p.Value!)));
+
+    private static IResult TermsPage(HttpContext http, AuthorizeServices services, OpenIddictRequest request, TermsOfService terms, bool changed)
+    {
+        var t = PageText.Of(http);
+        var tokens = services.Antiforgery.GetAndStoreTokens(http);
+        IEnumerable<KeyValuePair<string, string?>> forwarded = SignedForward(http, services, request) ?? Flatten(request);
+        var fields = FormFields(forwarded, tokens.FormFieldName);
+        var link = t.Link("terms of service", terms.Url, "rel=\"noopener noreferrer\" target=\"_blank\"");
+        var body =
+            (changed ? $"<p class=\"notice\">{t.Html("The terms have changed since you last accepted them.")}</p>" : string.Empty) +
+            $"<p>{t.Html("To go on, read and accept the {0}.", link)}</p>" +
+            $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
+            $"<button type=\"submit\" name=\"{TermsField}\" value=\"accept\">{t.Html("Accept")}</button> " +
+            $"<button type=\"submit\" name=\"{TermsField}\" value=\"decline\">{t.Html("Decline")}</button></form>";
+        return HostedPage.Render(http, t["Terms of service"], body, continuesTo: request.RedirectUri);
     }
 
     /// <summary>
@@ -382,9 +472,7 @@ public static class AuthorizeEndpoints
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         // A signed request goes back as the client signed it, not as its unpacked parameters.
         IEnumerable<KeyValuePair<string, string?>> forwarded = SignedForward(http, services, request) ?? Flatten(request);
-        var fields = string.Concat(forwarded
-            .Where(p => p.Key != DecisionField)
-            .Select(p => HostedPage.Field(p.Key, p.Value!)));
+        var fields = FormFields(forwarded, tokens.FormFieldName);
         // The scope's consent text where it has one (built-in, or set by the tenant's admin and worded per language in its
         // localization texts), its name beside it.
         var list = string.Concat(scopes.Select(s => (ScopeNames.ConsentText(t, s.Name) ?? (s.Description is { } own ? t.Own(own) : null)) is { Length: > 0 } text

@@ -55,7 +55,7 @@ public static class RegistrationEndpoints
         }
 
         return settings.RegistrationEnabled
-            ? Form(http, services, returnUrl, email: null, name: null, errors: [])
+            ? Form(http, services, settings.Terms, returnUrl, email: null, name: null, errors: [])
             : Disabled(http);
     }
 
@@ -81,13 +81,22 @@ public static class RegistrationEndpoints
             return HostedPage.Error(http, Errors.InvalidRequest, t["The registration link is not valid."]);
         }
 
+        // The terms the page showed (their version), where the tenant has terms; admin checks they are still the current ones.
+        var terms = (await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.Terms;
+        var acceptedTerms = form["accept_terms"].ToString() is { Length: > 0 and <= 50 } accepted ? accepted : null;
         if (email.Length is 0 or > 320 || password.Length == 0 || name.Length > 200)
         {
-            return Form(http, services, returnUrl, email, name, [t["Enter your email and a password."]], StatusCodes.Status400BadRequest);
+            return Form(http, services, terms, returnUrl, email, name, [t["Enter your email and a password."]], StatusCodes.Status400BadRequest);
+        }
+
+        if (terms is not null && acceptedTerms is null)
+        {
+            return Form(http, services, terms, returnUrl, email, name, [t["Accept the terms of service to register."]], StatusCodes.Status400BadRequest);
         }
 
         var result = await services.Users.RegisterAsync(
-            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name, PageText.Of(http).Language), http.RequestAborted);
+            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name, PageText.Of(http).Language) { AcceptedTerms = acceptedTerms },
+            http.RequestAborted);
         switch (result.Outcome)
         {
             case RegistrationOutcome.Created when result.User is { } user:
@@ -102,10 +111,10 @@ public static class RegistrationEndpoints
                 return await LoginEndpoints.AuthenticateAsync(http, services.ForSignIn(), await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted),
                     pending: null, user.Email, password, totp: null, returnUrl, rememberDevice: false);
             case RegistrationOutcome.Invalid:
-                return Form(http, services, returnUrl, email, name, AccountPage.Describe(t, result.Problems.Select(p => (p.Field, p.Problem)).ToList()).ToList(), StatusCodes.Status400BadRequest);
+                return Form(http, services, terms, returnUrl, email, name, AccountPage.Describe(t, result.Problems.Select(p => (p.Field, p.Problem)).ToList()).ToList(), StatusCodes.Status400BadRequest);
             case RegistrationOutcome.Duplicate:
                 // Unavoidably this attempt failed; the message does not say why, and offers sign-in and reset.
-                return Form(http, services, returnUrl, email, name,
+                return Form(http, services, terms, returnUrl, email, name,
                     [t["We could not create an account with these details. If you already have an account, sign in instead."]], StatusCodes.Status400BadRequest);
             case RegistrationOutcome.Disabled:
                 return Disabled(http);
@@ -126,7 +135,7 @@ public static class RegistrationEndpoints
         return HostedPage.Unavailable(http, t["Registration"]);
     }
 
-    private static IResult Form(HttpContext http, RegistrationServices services, string? returnUrl, string? email, string? name,
+    private static IResult Form(HttpContext http, RegistrationServices services, TermsOfService? terms, string? returnUrl, string? email, string? name,
         List<string> errors, int status = StatusCodes.Status200OK)
     {
         var t = PageText.Of(http);
@@ -141,6 +150,9 @@ public static class RegistrationEndpoints
             $"<label for=\"name\">{t.Html("Full name")}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
             $"<label for=\"email\">{t.Html("Email")}</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
             $"<label for=\"password\">{t.Html("Password")}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
+            (terms is null ? string.Empty
+                : $"<label><input type=\"checkbox\" name=\"accept_terms\" value=\"{HostedPage.Encode(terms.Version)}\" required> " +
+                  $"{t.Html("I accept the {0}.", t.Link("terms of service", terms.Url, "rel=\"noopener noreferrer\" target=\"_blank\""))}</label>") +
             $"<button type=\"submit\">{t.Html("Create account")}</button></form>" +
             $"<p>{t.Html("Already have an account? {0}", t.Link("Sign in", signIn))}</p>";
         return HostedPage.Render(http, t["Create your account"], body, status, LoginEndpoints.ClientRedirectOf(returnUrl));
