@@ -68,6 +68,33 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal("CC-42", token.GetPayloadValue<string>("cost_centre"));
     }
 
+    /// <summary>A user's consents are listed and taken away through the gateway; the application's token then stops working at another service.</summary>
+    [Fact]
+    public async Task AUsersConsent_IsListedAndRevokedThroughTheGateway_AndTheTokenStopsWorking()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Cora");
+        var accessToken = await suite.UserAccessTokenAsync(tenant, email, password);
+        using var user = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{email}", configure: key);
+        var userId = (await ApiAssert.OkAsync(user))["data"]!["id"]!.GetValue<string>();
+
+        using var listed = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{userId}/consents", configure: key);
+        var clientId = (await ApiAssert.OkAsync(listed))["data"]![0]!["clientId"]!.GetValue<string>();
+        var tuple = new { @object = "document:1", relation = "viewer", user = "user:a" };
+        using var before = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(accessToken));
+        using var revoked = await suite.SendAsync(HttpMethod.Delete, $"{tenant.Api}/admin/users/{userId}/consents/{clientId}", configure: key);
+        Assert.Equal(HttpStatusCode.NoContent, revoked.StatusCode);
+
+        // Another service refuses the application's access token from now on (the deny-list), whatever it answered before.
+        await ApiAssert.EventuallyAsync(async () =>
+        {
+            using var after = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/zanzibar/check", tuple, SuiteFixture.Bearer(accessToken));
+            return after.StatusCode == HttpStatusCode.Unauthorized ? "refused" : null;
+        });
+        Assert.NotEqual(HttpStatusCode.Unauthorized, before.StatusCode);
+    }
+
     /// <summary>Terms of service set at admin are asked for by the token service's hosted pages, and the acceptance lands back at admin.</summary>
     [Fact]
     public async Task TermsOfService_SetAtAdmin_AreAcceptedOnTheHostedPage_AndRecordedAtAdmin()

@@ -45,3 +45,9 @@ public sealed record ExternalAccountLinked(Guid UserId, Guid ProviderId, string 
 
 /// <summary>The user unlinked an outside account from the account page: it no longer signs them in.</summary>
 public sealed record ExternalAccountUnlinked(Guid UserId, Guid ProviderId, string ProviderType, string ProviderName) : IntegrationEvent;
+
+/// <summary>
+/// A user's access for one application was taken away: their consent (asked for again at the next sign-in) and every
+/// grant and token the application holds for them. <see cref="Reason"/>: <c>admin</c> or <c>user</c> (the account page).
+/// </summary>
+public sealed record ApplicationAccessRevoked(Guid UserId, string ClientId, string Reason) : IntegrationEvent;

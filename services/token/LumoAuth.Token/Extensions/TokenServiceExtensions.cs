@@ -67,6 +67,7 @@ public static class TokenServiceExtensions
         services.AddGeoIp();
         services.AddSingleton<FailedSignInThrottle>();
         services.AddScoped<SessionRevocation>();
+        services.AddScoped<Features.Consents.ApplicationAccess>();
         services.AddHostedService<LumoAuth.Token.Features.Housekeeping.TokenStoreHousekeeping>();
         services.AddScoped<FrontchannelLogout>();
         services.AddSingleton<UserAccessTokenIndex>();
@@ -405,10 +406,12 @@ public static class TokenServiceExtensions
         app.MapTrustedDeviceEndpoints();
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();
+        app.MapApplicationsAccountPage();
         app.MapLinkedAccountsPage();
         app.MapPasswordAccountPage();
         app.MapProfileAccountPage();
         app.MapAdminTokenEndpoints();
+        Features.Consents.ConsentEndpoints.MapConsentEndpoints(app);
         app.MapJitTokenEndpoints();
         app.MapAAuthTokenEndpoints();
         app.MapAgentClientEndpoints();

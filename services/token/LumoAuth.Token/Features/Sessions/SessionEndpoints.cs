@@ -90,7 +90,7 @@ public static class SessionEndpoints
         }
 
         var rows = await Active(services).Where(s => s.UserId == id).OrderByDescending(s => s.LastActiveAt).Take(PageRequest.MaxLimit).ToListAsync(cancellationToken);
-        if (rows.Count == 0 && await UnknownUserAsync(id, services, cancellationToken) is { } refusal)
+        if (rows.Count == 0 && await UnknownUserAsync(services.Users, services.Tenant.TenantId, id, cancellationToken) is { } refusal)
         {
             return refusal;
         }
@@ -106,7 +106,7 @@ public static class SessionEndpoints
         }
 
         var revoked = await services.Revocation.RevokeUserAsync(id, SessionRevocation.Reasons.Admin, cancellationToken);
-        if (revoked == 0 && await UnknownUserAsync(id, services, cancellationToken) is { } refusal)
+        if (revoked == 0 && await UnknownUserAsync(services.Users, services.Tenant.TenantId, id, cancellationToken) is { } refusal)
         {
             return refusal;
         }
@@ -128,8 +128,9 @@ public static class SessionEndpoints
     /// A user with sessions exists; one without may not: 404 for an id the tenant has no user with (another tenant's
     /// included), 503 when admin cannot say. Null when the user exists.
     /// </summary>
-    private static async Task<IResult?> UnknownUserAsync(Guid userId, SessionServices services, CancellationToken cancellationToken) =>
-        await services.Users.ExistsAsync(services.Tenant.TenantId, userId, cancellationToken) switch
+    /// <summary>The answer for a user of whom nothing was found: 404 when the tenant has no such user, 503 when admin cannot say; null: the user exists.</summary>
+    internal static async Task<IResult?> UnknownUserAsync(UserDirectory users, Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        await users.ExistsAsync(tenantId, userId, cancellationToken) switch
         {
             true => null,
             false => ApiErrors.NotFound("User"),
