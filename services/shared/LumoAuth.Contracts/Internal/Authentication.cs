@@ -329,6 +329,9 @@ public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewP
 /// </summary>
 public sealed record SelfProfileUpdate(string? Name, string? GivenName, string? FamilyName, string? Locale = null)
 {
+    /// <summary>New values for the tenant's declared attributes the user may change, by name; an empty value removes one.</summary>
+    public IReadOnlyDictionary<string, string>? Attributes { get; init; }
+
     public static string Route(Guid userId, Guid tenantId) => $"{InternalRoutes.Prefix}/users/{userId}/profile?tenantId={tenantId}";
 }
 

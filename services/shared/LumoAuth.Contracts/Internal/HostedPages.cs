@@ -11,6 +11,9 @@ public sealed record RegisterUserRequest(Guid TenantId, string? Email, string? P
 {
     /// <summary>The version of the tenant's terms of service the person accepted on the page (required while the tenant has terms).</summary>
     public string? AcceptedTerms { get; init; }
+
+    /// <summary>Values for the tenant's declared attributes asked at registration, by name.</summary>
+    public IReadOnlyDictionary<string, string>? Attributes { get; init; }
 }
 
 /// <summary><see cref="EmailVerificationRequired"/>: the tenant wants the address verified before the account is used.</summary>
@@ -41,7 +44,13 @@ public sealed record HostedPageSettings(
 
     /// <summary>The tenant's terms of service, which users must accept (this version) to register and to sign in; null when it has none.</summary>
     public TermsOfService? Terms { get; init; }
+
+    /// <summary>The custom attributes the tenant declares for its users' registration and account pages (admin's <c>userProfile</c>).</summary>
+    public IReadOnlyList<ProfileAttributeInfo>? ProfileAttributes { get; init; }
 }
+
+/// <summary>One declared profile attribute: its name among the user's custom attributes, its label, and where it is asked.</summary>
+public sealed record ProfileAttributeInfo(string Name, string Label, bool Required, bool UserEditable, bool OnRegistration, int MaxLength);
 
 /// <summary>Where a tenant's terms of service are, and their current version (admin's <c>termsOfService</c> settings).</summary>
 public sealed record TermsOfService(string Url, string Version);

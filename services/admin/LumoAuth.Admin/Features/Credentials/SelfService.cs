@@ -38,7 +38,28 @@ public static class SelfService
             return ApiErrors.NotFound("User");
         }
 
+        // The tenant's declared attributes the user may change, checked before anything is saved.
+        string? attributes = null;
+        if (request.Attributes is not null)
+        {
+            var validation = new RequestValidator();
+            var declared = (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).UserProfile.Attributes;
+            attributes = ProfileAttributeValues.Apply(declared, request.Attributes, atRegistration: false, user.Attributes, validation);
+            if (!validation.IsValid)
+            {
+                return validation.ToResult();
+            }
+        }
+
         var (_, error) = await users.UpdateAsync(user, new UserChanges(null, new UserProfileFields(request.Name, request.GivenName, request.FamilyName, null, null, null) { Locale = request.Locale }, null, null), cancellationToken);
+        if (error is null && attributes is not null && !System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(attributes), System.Text.Json.Nodes.JsonNode.Parse(user.Attributes)))
+        {
+            user.Attributes = attributes;
+            user.UpdatedAt = DateTimeOffset.UtcNow;
+            db.AddEvent(new LumoAuth.Contracts.Users.UserUpdated(user.Id, ["attributes"]) { TenantId = user.TenantId });
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
         return error ?? TypedResults.Ok(new ServiceDefaults.Paging.DataResponse<object>(new { userId = user.Id }, "Profile updated"));
     }
 

@@ -48,6 +48,7 @@ public static class HostedPageEndpoints
         var terms = settings.TermsOfService;
         validation.Check(!terms.IsSet || request.AcceptedTerms == terms.Version, "acceptedTerms",
             request.AcceptedTerms is null ? "the terms of service must be accepted" : "the terms of service have changed; accept the current ones");
+        var attributes = ProfileAttributeValues.Apply(settings.UserProfile.Attributes, request.Attributes, atRegistration: true, "{}", validation);
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -69,6 +70,7 @@ public static class HostedPageEndpoints
         var acceptedAt = terms.IsSet ? DateTimeOffset.UtcNow : (DateTimeOffset?)null;
         await db.Users.Where(u => u.Id == user!.Id).ExecuteUpdateAsync(s => s
             .SetProperty(u => u.SelfRegisteredUnproven, true)
+            .SetProperty(u => u.Attributes, attributes!)
             .SetProperty(u => u.TermsAcceptedVersion, terms.IsSet ? terms.Version : null)
             .SetProperty(u => u.TermsAcceptedAt, acceptedAt), cancellationToken);
         await transaction.CommitAsync(cancellationToken);
@@ -99,6 +101,8 @@ public static class HostedPageEndpoints
             Texts = settings.Localization.Texts.Count == 0 ? null
                 : settings.Localization.Texts.ToDictionary(l => l.Key, IReadOnlyDictionary<string, string> (l) => l.Value, StringComparer.Ordinal),
             Terms = settings.TermsOfService.IsSet ? new TermsOfService(settings.TermsOfService.Url!, settings.TermsOfService.Version!) : null,
+            ProfileAttributes = settings.UserProfile.Attributes.Count == 0 ? null
+                : [.. settings.UserProfile.Attributes.Select(a => new ProfileAttributeInfo(a.Name, a.Label, a.Required, a.UserEditable, a.OnRegistration, a.MaxLength))],
         });
     }
 }

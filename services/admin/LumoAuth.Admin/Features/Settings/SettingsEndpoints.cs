@@ -219,8 +219,11 @@ public static partial class SettingsEndpoints
                         v => Uri.TryCreate(v, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps && uri.UserInfo.Length == 0 ? null : "must be an absolute https URL");
                     reader.Text("version", 50, nullable: true, v => terms.Version = v, _ => null);
                     break;
+                case "userProfile":
+                    reader.ProfileAttributes("attributes", v => settings.UserProfile.Attributes = v);
+                    break;
                 default:
-                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization, termsOfService)");
+                    validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization, termsOfService, userProfile)");
                     continue;
             }
 
@@ -451,6 +454,59 @@ public static partial class SettingsEndpoints
         }
 
         private static string Cut(string text) => text.Length <= 60 ? text : text[..60] + "…";
+
+        /// <summary>The declared profile attributes: a list of objects, each read field by field, with unique names.</summary>
+        public void ProfileAttributes(string name, Action<List<ProfileAttribute>> set)
+        {
+            if (Take(name) is not { } node)
+            {
+                return;
+            }
+
+            if (node is not JsonArray list || list.Count > UserProfilePolicy.MaxAttributes)
+            {
+                validation.Add(Path(name), $"must be a list of at most {UserProfilePolicy.MaxAttributes} attributes");
+                return;
+            }
+
+            var attributes = new List<ProfileAttribute>();
+            for (var i = 0; i < list.Count; i++)
+            {
+                var path = $"{Path(name)}[{i}]";
+                if (list[i] is not JsonObject item)
+                {
+                    validation.Add(path, "must be an object");
+                    continue;
+                }
+
+                var attribute = new ProfileAttribute();
+                var reader = new FieldReader(item, path, validation);
+                reader.Text("name", 50, nullable: false, v => attribute.Name = v!,
+                    v => ProfileAttribute.IsName(v) ? null : "must start with a letter and hold only letters, digits and underscores (not 'address')");
+                reader.Text("label", 100, nullable: false, v => attribute.Label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.Bool("required", v => attribute.Required = v);
+                reader.Bool("userEditable", v => attribute.UserEditable = v);
+                reader.Bool("onRegistration", v => attribute.OnRegistration = v);
+                reader.Int("maxLength", 1, 500, v => attribute.MaxLength = v);
+                reader.RejectUnknown();
+                if (attribute.Name.Length == 0 || attribute.Label.Length == 0)
+                {
+                    validation.Add(path, "needs a name and a label");
+                }
+                else if (attributes.Any(a => a.Name == attribute.Name))
+                {
+                    validation.Add(path, $"'{attribute.Name}' is declared twice");
+                }
+
+                attributes.Add(attribute);
+            }
+
+            // Any problem fails the whole request, so a list with one is never kept.
+            if (validation.IsValid)
+            {
+                set(attributes);
+            }
+        }
 
         /// <summary>A field the server sets: accepted and ignored, so a settings object read with GET can be sent back.</summary>
         public void ServerSet(string name) => _known.Add(name);

@@ -33,6 +33,8 @@ public sealed class TenantSettings
 
     public TermsOfServicePolicy TermsOfService { get; set; } = new();
 
+    public UserProfilePolicy UserProfile { get; set; } = new();
+
     /// <summary>Users may add passkeys: passkeys are on and registration is allowed.</summary>
     [JsonIgnore]
     public bool PasskeysMayRegister => LoginPolicy.PasskeysEnabled && PasskeyPolicy.AllowRegistration;
@@ -274,6 +276,39 @@ public sealed class Branding
 /// asks for them to be accepted, and a signed-in user who has not accepted this <see cref="Version"/> is asked before any
 /// application gets a code. A new version asks everyone again.
 /// </summary>
+/// <summary>
+/// The custom attributes a tenant declares for its users (Keycloak's declarative user profile): asked for at
+/// registration, shown and changed on the account page, kept among the user's custom attributes (ADM-14) under their names.
+/// </summary>
+public sealed class UserProfilePolicy
+{
+    public const int MaxAttributes = 20;
+
+    public List<ProfileAttribute> Attributes { get; set; } = [];
+}
+
+public sealed class ProfileAttribute
+{
+    public string Name { get; set; } = string.Empty;
+
+    /// <summary>What the pages call it, in the tenant's default wording; <c>localization.texts</c> words it per language.</summary>
+    public string Label { get; set; } = string.Empty;
+
+    /// <summary>Must have a value at registration (when asked there) and cannot be emptied by its user.</summary>
+    public bool Required { get; set; }
+
+    /// <summary>The user may change it on the account page; otherwise it is shown there, read-only.</summary>
+    public bool UserEditable { get; set; } = true;
+
+    public bool OnRegistration { get; set; }
+
+    public int MaxLength { get; set; } = 200;
+
+    /// <summary>A name for a JSON member: a letter, then letters, digits or underscores; <c>address</c> is the OIDC address's.</summary>
+    public static bool IsName(string name) =>
+        name.Length is >= 1 and <= 50 && char.IsAsciiLetter(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c == '_') && name != "address";
+}
+
 public sealed class TermsOfServicePolicy
 {
     public string? Url { get; set; }

@@ -228,6 +228,10 @@ public static class AccountPage
         ("email", "is required") => t["Email is required."],
         ("email", "must be a valid email address") => t["Email must be a valid email address."],
         ("email", _) => "Email " + problem + ".",
+        // A declared attribute (admin checks again what the page checked), named as it is stored.
+        (_, "is required") when field.StartsWith("attributes.", StringComparison.Ordinal) => t.Format("{0} is required.", field["attributes.".Length..]),
+        (_, _) when field.StartsWith("attributes.", StringComparison.Ordinal) && Count(problem, "must be at most ", " characters") is { } n =>
+            t.Format("{0} may have at most {1} characters.", field["attributes.".Length..], n),
         _ => t["The details are not valid."],
     };
 

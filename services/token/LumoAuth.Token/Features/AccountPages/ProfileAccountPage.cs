@@ -2,6 +2,7 @@ using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.Branding;
 using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 using Microsoft.AspNetCore.Antiforgery;
@@ -26,7 +27,7 @@ public static class ProfileAccountPage
         return app;
     }
 
-    public sealed record ProfileAccountServices(TenantContext Tenant, UserDirectory Users, AccountLinkClient Admin, IAntiforgery Antiforgery);
+    public sealed record ProfileAccountServices(TenantContext Tenant, UserDirectory Users, AccountLinkClient Admin, IAntiforgery Antiforgery, HostedPageSettingsCache Settings);
 
     public static string PagePath(string slug) => $"/t/{slug}{Path}";
 
@@ -37,8 +38,9 @@ public static class ProfileAccountPage
             return AccountPage.ToSignIn(services.Tenant.Slug, PagePath(services.Tenant.Slug));
         }
 
+        var declared = await DeclaredAsync(http, services);
         return await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted) is { } profile
-            ? Form(http, services, profile.Email, new SelfProfileUpdate(profile.Name, profile.GivenName, profile.FamilyName, profile.Locale), [], saved: false)
+            ? Form(http, services, profile, declared, new SelfProfileUpdate(profile.Name, profile.GivenName, profile.FamilyName, profile.Locale), [], saved: false)
             : AccountPage.Unavailable(http);
     }
 
@@ -56,7 +58,13 @@ public static class ProfileAccountPage
         var offered = TenantLanguages.PolicyOf(http).Offered;
         var asked = form["locale"].ToString();
         var locale = asked.Length == 0 ? string.Empty : offered.Contains(asked) ? asked : null;
-        var update = new SelfProfileUpdate(form["name"].ToString().Trim(), form["given_name"].ToString().Trim(), form["family_name"].ToString().Trim(), locale);
+        var declared = await DeclaredAsync(http, services);
+        var editable = declared.Where(a => a.UserEditable).ToList();
+        var attributes = ProfileAttributeFields.Read(form, editable);
+        var update = new SelfProfileUpdate(form["name"].ToString().Trim(), form["given_name"].ToString().Trim(), form["family_name"].ToString().Trim(), locale)
+        {
+            Attributes = attributes.Count == 0 ? null : attributes,
+        };
         var profile = await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted);
         if (profile is null)
         {
@@ -65,20 +73,28 @@ public static class ProfileAccountPage
 
         if (new[] { update.Name, update.GivenName, update.FamilyName }.Any(v => v!.Length > MaxLength))
         {
-            return Form(http, services, profile.Email, update with { Locale = locale ?? profile.Locale }, [t.Format("Each name may have at most {0} characters.", MaxLength)], saved: false, StatusCodes.Status400BadRequest);
+            return Form(http, services, profile, declared, update with { Locale = locale ?? profile.Locale }, [t.Format("Each name may have at most {0} characters.", MaxLength)], saved: false, StatusCodes.Status400BadRequest);
+        }
+
+        if (ProfileAttributeFields.Problems(t, editable, attributes) is { Count: > 0 } problems)
+        {
+            return Form(http, services, profile, declared, update with { Locale = locale ?? profile.Locale }, problems, saved: false, StatusCodes.Status400BadRequest);
         }
 
         var result = await services.Admin.UpdateProfileAsync(services.Tenant.TenantId, userId, update, http.RequestAborted);
         return result.Outcome switch
         {
-            LinkOutcome.Done => Saved(http, services, profile, update),
-            LinkOutcome.Invalid => Form(http, services, profile.Email, update, AccountPage.Describe(t, result.Problems), saved: false, StatusCodes.Status400BadRequest),
+            LinkOutcome.Done => Saved(http, services, profile, declared, update),
+            LinkOutcome.Invalid => Form(http, services, profile, declared, update, AccountPage.Describe(t, result.Problems), saved: false, StatusCodes.Status400BadRequest),
             _ => AccountPage.Unavailable(http),
         };
     }
 
     /// <summary>The saved form, in the language just chosen: this browser takes it as the person's choice.</summary>
-    private static IResult Saved(HttpContext http, ProfileAccountServices services, UserProfile profile, SelfProfileUpdate update)
+    private static async Task<IReadOnlyList<ProfileAttributeInfo>> DeclaredAsync(HttpContext http, ProfileAccountServices services) =>
+        (await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.ProfileAttributes ?? [];
+
+    private static IResult Saved(HttpContext http, ProfileAccountServices services, UserProfile profile, IReadOnlyList<ProfileAttributeInfo> declared, SelfProfileUpdate update)
     {
         if (update.Locale is { Length: > 0 } chosen)
         {
@@ -89,22 +105,27 @@ public static class ProfileAccountPage
             PageLanguage.Forget(http, services.Tenant.Slug);
         }
 
-        return Form(http, services, profile.Email, update with { Locale = update.Locale ?? profile.Locale }, [], saved: true);
+        return Form(http, services, profile, declared, update with { Locale = update.Locale ?? profile.Locale }, [], saved: true);
     }
 
+    /// <param name="names">What the form shows: the names, the language and the declared attributes given (else the profile's).</param>
     private static IResult Form(
-        HttpContext http, ProfileAccountServices services, string email, SelfProfileUpdate names, IEnumerable<string> errors, bool saved, int status = StatusCodes.Status200OK)
+        HttpContext http, ProfileAccountServices services, UserProfile profile, IReadOnlyList<ProfileAttributeInfo> declared, SelfProfileUpdate names,
+        IEnumerable<string> errors, bool saved, int status = StatusCodes.Status200OK)
     {
         var t = PageText.Of(http);
+        string? ValueOf(string name) => names.Attributes?.GetValueOrDefault(name) ?? ProfileAttributeFields.ValueIn(profile.Attributes, name);
         return HostedPage.Render(http, t["Your profile"],
             AccountPage.Errors(errors) +
             (saved ? $"<p data-saved role=\"status\">{t.Html("Your profile is saved.")}</p>" : string.Empty) +
-            $"<p>{t.Html("Email: {0}", PageText.Strong(email))}</p>" +
+            $"<p>{t.Html("Email: {0}", PageText.Strong(profile.Email))}</p>" +
+            ProfileAttributeFields.ReadOnly(t, declared.Where(a => !a.UserEditable), ValueOf) +
             AccountPage.FormStart(http, services.Antiforgery, PagePath(services.Tenant.Slug), token: null) +
             Field("name", t["Full name"], names.Name, "name") +
             Field("given_name", t["Given name"], names.GivenName, "given-name") +
             Field("family_name", t["Family name"], names.FamilyName, "family-name") +
             LanguageField(http, t, names.Locale) +
+            ProfileAttributeFields.Inputs(t, declared.Where(a => a.UserEditable), ValueOf) +
             $"<button type=\"submit\">{t.Html("Save")}</button></form>",
             status);
     }

@@ -55,7 +55,7 @@ public static class RegistrationEndpoints
         }
 
         return settings.RegistrationEnabled
-            ? Form(http, services, settings.Terms, returnUrl, email: null, name: null, errors: [])
+            ? Form(http, services, settings, returnUrl, email: null, name: null, errors: [])
             : Disabled(http);
     }
 
@@ -82,20 +82,31 @@ public static class RegistrationEndpoints
         }
 
         // The terms the page showed (their version), where the tenant has terms; admin checks they are still the current ones.
-        var terms = (await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.Terms;
+        var settings = await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted);
         var acceptedTerms = form["accept_terms"].ToString() is { Length: > 0 and <= 50 } accepted ? accepted : null;
+        var asked = AskedAttributes(settings);
+        var attributes = ProfileAttributeFields.Read(form, asked);
+        IResult Again(List<string> errors) => Form(http, services, settings, returnUrl, email, name, errors, StatusCodes.Status400BadRequest, attributes);
         if (email.Length is 0 or > 320 || password.Length == 0 || name.Length > 200)
         {
-            return Form(http, services, terms, returnUrl, email, name, [t["Enter your email and a password."]], StatusCodes.Status400BadRequest);
+            return Again([t["Enter your email and a password."]]);
         }
 
-        if (terms is not null && acceptedTerms is null)
+        if (settings?.Terms is not null && acceptedTerms is null)
         {
-            return Form(http, services, terms, returnUrl, email, name, [t["Accept the terms of service to register."]], StatusCodes.Status400BadRequest);
+            return Again([t["Accept the terms of service to register."]]);
+        }
+
+        if (ProfileAttributeFields.Problems(t, asked, attributes) is { Count: > 0 } problems)
+        {
+            return Again(problems);
         }
 
         var result = await services.Users.RegisterAsync(
-            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name, PageText.Of(http).Language) { AcceptedTerms = acceptedTerms },
+            new RegisterUserRequest(services.Tenant.TenantId, email, password, name.Length == 0 ? null : name, PageText.Of(http).Language)
+            {
+                AcceptedTerms = acceptedTerms, Attributes = attributes.Count == 0 ? null : attributes,
+            },
             http.RequestAborted);
         switch (result.Outcome)
         {
@@ -111,11 +122,10 @@ public static class RegistrationEndpoints
                 return await LoginEndpoints.AuthenticateAsync(http, services.ForSignIn(), await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted),
                     pending: null, user.Email, password, totp: null, returnUrl, rememberDevice: false);
             case RegistrationOutcome.Invalid:
-                return Form(http, services, terms, returnUrl, email, name, AccountPage.Describe(t, result.Problems.Select(p => (p.Field, p.Problem)).ToList()).ToList(), StatusCodes.Status400BadRequest);
+                return Again(AccountPage.Describe(t, result.Problems.Select(p => (p.Field, p.Problem)).ToList()).ToList());
             case RegistrationOutcome.Duplicate:
                 // Unavoidably this attempt failed; the message does not say why, and offers sign-in and reset.
-                return Form(http, services, terms, returnUrl, email, name,
-                    [t["We could not create an account with these details. If you already have an account, sign in instead."]], StatusCodes.Status400BadRequest);
+                return Again([t["We could not create an account with these details. If you already have an account, sign in instead."]]);
             case RegistrationOutcome.Disabled:
                 return Disabled(http);
             default:
@@ -135,9 +145,13 @@ public static class RegistrationEndpoints
         return HostedPage.Unavailable(http, t["Registration"]);
     }
 
-    private static IResult Form(HttpContext http, RegistrationServices services, TermsOfService? terms, string? returnUrl, string? email, string? name,
-        List<string> errors, int status = StatusCodes.Status200OK)
+    private static List<ProfileAttributeInfo> AskedAttributes(HostedPageSettings? settings) =>
+        [.. (settings?.ProfileAttributes ?? []).Where(a => a.OnRegistration)];
+
+    private static IResult Form(HttpContext http, RegistrationServices services, HostedPageSettings? settings, string? returnUrl, string? email, string? name,
+        List<string> errors, int status = StatusCodes.Status200OK, IReadOnlyDictionary<string, string>? attributes = null)
     {
+        var terms = settings?.Terms;
         var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var slug = HostedPage.Encode(services.Tenant.Slug);
@@ -150,6 +164,7 @@ public static class RegistrationEndpoints
             $"<label for=\"name\">{t.Html("Full name")}</label><input id=\"name\" name=\"name\" autocomplete=\"name\" maxlength=\"200\" value=\"{HostedPage.Encode(name)}\">" +
             $"<label for=\"email\">{t.Html("Email")}</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
             $"<label for=\"password\">{t.Html("Password")}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
+            ProfileAttributeFields.Inputs(t, AskedAttributes(settings), n => attributes?.GetValueOrDefault(n)) +
             (terms is null ? string.Empty
                 : $"<label><input type=\"checkbox\" name=\"accept_terms\" value=\"{HostedPage.Encode(terms.Version)}\" required> " +
                   $"{t.Html("I accept the {0}.", t.Link("terms of service", terms.Url, "rel=\"noopener noreferrer\" target=\"_blank\""))}</label>") +
