@@ -174,13 +174,9 @@ public static class AuthorizeEndpoints
         var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, consent, http.RequestAborted);
         if (decision.Length > 0)
         {
-            try
+            if (await ExpiredFormAsync(http, services) is { } expired)
             {
-                await services.Antiforgery.ValidateRequestAsync(http);
-            }
-            catch (AntiforgeryValidationException)
-            {
-                return HostedPage.Error(http, Errors.InvalidRequest, t["The consent form expired. Start the sign-in again from the application."]);
+                return expired;
             }
 
             if (decision != "accept")
@@ -264,13 +260,9 @@ public static class AuthorizeEndpoints
         var t = PageText.Of(http);
         if (termsDecision.Length > 0)
         {
-            try
+            if (await ExpiredFormAsync(http, services) is { } expired)
             {
-                await services.Antiforgery.ValidateRequestAsync(http);
-            }
-            catch (AntiforgeryValidationException)
-            {
-                return HostedPage.Error(http, Errors.InvalidRequest, t["The consent form expired. Start the sign-in again from the application."]);
+                return expired;
             }
 
             if (termsDecision != "accept")
@@ -303,6 +295,20 @@ public static class AuthorizeEndpoints
     // (OpenIddict reads a posted form's fields as parameters), which would go twice.
     private static string FormFields(IEnumerable<KeyValuePair<string, string?>> forwarded, string csrfField) =>
         string.Concat(forwarded.Where(p => p.Key is not (DecisionField or TermsField) && p.Key != csrfField).Select(p => HostedPage.Field(p.Key, p.Value!)));
+
+    /// <summary>The error page for a consent or terms form without a valid CSRF token; null when the form is ours.</summary>
+    private static async Task<IResult?> ExpiredFormAsync(HttpContext http, AuthorizeServices services)
+    {
+        try
+        {
+            await services.Antiforgery.ValidateRequestAsync(http);
+            return null;
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return HostedPage.Error(http, Errors.InvalidRequest, PageText.Of(http)["The consent form expired. Start the sign-in again from the application."]);
+        }
+    }
 
     private static IResult TermsPage(HttpContext http, AuthorizeServices services, OpenIddictRequest request, TermsOfService terms, bool changed)
     {
