@@ -29,7 +29,11 @@ public sealed class TextCatalogue
             .GroupBy(f => f.Language, StringComparer.Ordinal)
             .ToFrozenDictionary(language => language.Key, Merge, StringComparer.Ordinal);
         Languages = [English, .. _languages.Keys.Order(StringComparer.Ordinal)];
+        Sentences = [.. _languages.Values.SelectMany(l => l.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
     }
+
+    /// <summary>Every English sentence the catalogue translates, in ordinal order: what a tenant may word its own way.</summary>
+    public IReadOnlyList<string> Sentences { get; }
 
     /// <summary>English first, then the languages that have files, in alphabetical order.</summary>
     public IReadOnlyList<string> Languages { get; }

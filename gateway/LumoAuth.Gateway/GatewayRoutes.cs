@@ -38,6 +38,7 @@ public static class GatewayRoutes
         (Api + "/admin/users/{userId}/trusted-devices/{**rest}", ServiceNames.Token),
         (Api + "/admin/users/{userId}/tokens", ServiceNames.Token),
         (Api + "/admin/users/{userId}/consents/{**rest}", ServiceNames.Token),
+        (Api + "/admin/localization/pages", ServiceNames.Token),
         ("/t/{tenantSlug}/login/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/logout/{**rest}", ServiceNames.Token),
         ("/t/{tenantSlug}/consent/{**rest}", ServiceNames.Token),

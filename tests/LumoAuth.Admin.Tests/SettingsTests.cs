@@ -276,4 +276,28 @@ public sealed class SettingsTests(AdminFactory factory) : IClassFixture<AdminFac
         Assert.Equal(2, info["usage"]!["users"]!.GetValue<long>());
         Assert.Equal(1, info["usage"]!["activeApiKeys"]!.GetValue<long>());
     }
+
+    /// <summary><c>GET admin/localization/mails</c>: the mails' sentences with our text and the tenant's own wording, per language.</summary>
+    [Fact]
+    public async Task TheMailsSentences_ComeWithOurTextAndTheTenantsOwnWording()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["fr"] = new() { ["Hello {0},"] = "Salut {0}," } } },
+        }));
+
+        var body = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/localization/mails?language=fr&search=hello"));
+        var hello = body["data"]!.AsArray().Single(e => e!["sentence"]!.GetValue<string>() == "Hello {0},")!;
+        Assert.Equal("Bonjour {0},", hello["text"]!.GetValue<string>());
+        Assert.Equal("Salut {0},", hello["tenantText"]!.GetValue<string>());
+
+        var all = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/localization/mails?language=de&limit=100"));
+        Assert.True(all["meta"]!["total"]!.GetValue<int>() >= 40);
+        Assert.All(all["data"]!.AsArray(), e => Assert.Null(e!["tenantText"]));
+
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{tenant.Api}/admin/localization/mails?language=klingon"), 400, "validation_error");
+        await ApiAssert.ErrorAsync(await admin.GetAsync($"{tenant.Api}/admin/localization/mails"), 400, "validation_error");
+    }
 }

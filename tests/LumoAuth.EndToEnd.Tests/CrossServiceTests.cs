@@ -95,6 +95,31 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.NotEqual(HttpStatusCode.Unauthorized, before.StatusCode);
     }
 
+    /// <summary>An attribute the tenant declares at admin is asked on the token service's registration page and kept at admin.</summary>
+    [Fact]
+    public async Task ADeclaredAttribute_IsAskedAtRegistration_AndKeptOnTheUser_ThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        using var settings = await suite.SendAsync(HttpMethod.Patch, $"{tenant.Api}/admin/settings", new
+        {
+            userProfile = new { attributes = new[] { new { name = "team", label = "Team", required = true, onRegistration = true } } },
+        }, key);
+        await ApiAssert.OkAsync(settings);
+
+        using var browser = suite.Browser();
+        var form = HostedForms.HiddenFields(await browser.GetStringAsync($"/t/{tenant.Slug}/register"));
+        var email = $"reg-{Guid.NewGuid():N}"[..12] + "@example.com";
+        form["email"] = email;
+        form["password"] = "Br4nd-New-Passw0rd!";
+        form["attr_team"] = "Platform";
+        using var registered = await browser.PostAsync($"/t/{tenant.Slug}/register", new FormUrlEncodedContent(form));
+        Assert.True(registered.StatusCode is HttpStatusCode.OK or HttpStatusCode.SeeOther, await registered.Content.ReadAsStringAsync());
+
+        using var attributes = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{email}/attributes", configure: key);
+        Assert.Equal("Platform", (await ApiAssert.OkAsync(attributes))["data"]!["attributes"]!["team"]!.GetValue<string>());
+    }
+
     /// <summary>Terms of service set at admin are asked for by the token service's hosted pages, and the acceptance lands back at admin.</summary>
     [Fact]
     public async Task TermsOfService_SetAtAdmin_AreAcceptedOnTheHostedPage_AndRecordedAtAdmin()

@@ -5,7 +5,8 @@ using LumoAuth.Token.Tests.Support;
 namespace LumoAuth.Token.Tests;
 
 /// <summary>An API key issued by admin with a resource scope manages that resource here, and nothing else.</summary>
-public sealed class ApiKeyScopeTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ApiKeyScopeTests(TokenSuite suite)
 {
     [Fact]
     public async Task ClientsScopedKey_ManagesClients_ButNotSessionsOrKeys()

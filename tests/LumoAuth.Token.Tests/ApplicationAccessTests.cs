@@ -12,7 +12,8 @@ namespace LumoAuth.Token.Tests;
 /// the application's refresh and access tokens stop working, and its next sign-in asks for consent again. Only the user's
 /// own, only in their tenant.
 /// </summary>
-public sealed class ApplicationAccessTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ApplicationAccessTests(TokenSuite suite)
 {
     private static async Task<(HttpClient Browser, JsonElement Tokens)> ConsentedAsync(TokenSuite suite, SignInSetup setup)
     {

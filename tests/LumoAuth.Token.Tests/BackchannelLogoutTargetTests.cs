@@ -10,7 +10,8 @@ namespace LumoAuth.Token.Tests;
 /// The token service calls a client's back-channel logout URI itself, so by default that URI may not point into the
 /// deployment's own network: refused when registered, and refused again when connecting (DNS may change).
 /// </summary>
-public sealed class BackchannelLogoutTargetTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class BackchannelLogoutTargetTests(TokenSuite suite)
 {
     [Theory]
     [InlineData("http://127.0.0.1:9/backchannel")]

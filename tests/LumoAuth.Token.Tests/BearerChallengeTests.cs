@@ -10,7 +10,8 @@ namespace LumoAuth.Token.Tests;
 /// bare scheme, a bad token <c>invalid_token</c>, and a good token without the scope a 403 that says
 /// <c>insufficient_scope</c>.
 /// </summary>
-public sealed class BearerChallengeTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class BearerChallengeTests(TokenSuite suite)
 {
     [Fact]
     public async Task AdminApi_ChallengesByRfc6750()

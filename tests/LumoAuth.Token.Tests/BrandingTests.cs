@@ -12,7 +12,8 @@ namespace LumoAuth.Token.Tests;
 /// Tenant branding from admin's settings on the hosted pages: name, colour and logo shown, the logo's origin
 /// the only image source in the CSP, hostile values neutralised, and a settings change seen after admin's event.
 /// </summary>
-public sealed class BrandingTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class BrandingTests(TokenSuite suite)
 {
     private async Task PutBrandingAsync(LumoAuth.Testing.TestTenant tenant, object branding)
     {

@@ -11,7 +11,8 @@ namespace LumoAuth.Token.Tests;
 /// <c>unmet_authentication_requirements</c>, and every token of the grant then reports one of the values asked for; a
 /// <c>sub</c> value is answered only for that user; a malformed parameter is <c>invalid_request</c>.
 /// </summary>
-public sealed class ClaimsParameterTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ClaimsParameterTests(TokenSuite suite)
 {
     private static string EssentialAcr(params string[] values) =>
         JsonSerializer.Serialize(new { id_token = new { acr = new { essential = true, values } } });

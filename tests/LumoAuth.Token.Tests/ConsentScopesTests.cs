@@ -8,7 +8,8 @@ namespace LumoAuth.Token.Tests;
 /// The consent page says what each scope allows: built-in texts, and a custom scope's own description; what was consented
 /// to is part of what the token service tells admin about a user (the GDPR export).
 /// </summary>
-public sealed class ConsentScopesTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ConsentScopesTests(TokenSuite suite)
 {
     [Fact]
     public async Task ConsentPage_ShowsEachScopesConsentText_CustomOnesAsTheAdminWroteThem()

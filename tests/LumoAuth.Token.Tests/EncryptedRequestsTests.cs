@@ -13,7 +13,8 @@ namespace LumoAuth.Token.Tests;
 /// hints, as JWEs to the EC key the tenant's JWKS publishes with <c>use</c> <c>enc</c>. The client side is written with
 /// jose-jwt, as a client library would.
 /// </summary>
-public sealed class EncryptedRequestsTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class EncryptedRequestsTests(TokenSuite suite)
 {
     private static readonly RsaSecurityKey ClientKey = new(RSA.Create(2048)) { KeyId = "jar-1" };
 

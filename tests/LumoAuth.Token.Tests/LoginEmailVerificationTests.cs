@@ -5,7 +5,8 @@ using LumoAuth.Token.Tests.Support;
 namespace LumoAuth.Token.Tests;
 
 /// <summary>A tenant that requires verified addresses keeps unverified users out of the hosted login.</summary>
-public sealed class LoginEmailVerificationTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class LoginEmailVerificationTests(TokenSuite suite)
 {
     [Fact]
     public async Task Login_UnverifiedAddressWhereVerificationIsRequired_SaysWhyAndOpensNoSession()

@@ -13,7 +13,8 @@ namespace LumoAuth.Token.Tests;
 /// user by a name of its sector (its redirect URIs' host) alone — in ID tokens and userinfo — while access tokens keep the
 /// user's id for the tenant's APIs; an ID token it sends back as a hint still names the user.
 /// </summary>
-public sealed class PairwiseSubjectTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class PairwiseSubjectTests(TokenSuite suite)
 {
     private sealed record Client(string ClientId, string Secret, string RedirectUri);
 

@@ -11,7 +11,8 @@ namespace LumoAuth.Token.Tests;
 /// says so (required ones enforced), shown on the account page (editable or read-only), saved among the user's custom
 /// attributes beside those an administrator set, labelled in the tenant's words per language; bad declarations refused.
 /// </summary>
-public sealed class ProfileAttributesTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ProfileAttributesTests(TokenSuite suite)
 {
     private static readonly object[] Declared =
     [

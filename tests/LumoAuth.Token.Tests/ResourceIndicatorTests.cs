@@ -11,7 +11,8 @@ namespace LumoAuth.Token.Tests;
 /// client's audience URIs (exact or prefix; the tenant's own API always), narrowing only within the grant, and the
 /// access token's <c>aud</c> set to the named resources.
 /// </summary>
-public sealed class ResourceIndicatorTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ResourceIndicatorTests(TokenSuite suite)
 {
     private const string Billing = "https://billing.example.com";
     private const string Users = "https://users.example.com/api";

@@ -11,7 +11,8 @@ namespace LumoAuth.Token.Tests;
 /// the user on every consent, carried by the grant's access tokens and named in each token response; narrowed, never
 /// widened, at the token endpoint; <c>invalid_authorization_details</c> for anything else.
 /// </summary>
-public sealed class RichAuthorizationRequestTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class RichAuthorizationRequestTests(TokenSuite suite)
 {
     private const string Redirect = "https://bank-app.example.com/callback";
 

@@ -16,7 +16,8 @@ namespace LumoAuth.Token.Tests;
 /// their custom and enterprise attributes, and fixed values, in the tokens each claim names, from their current data at
 /// every refresh; a change to the scope applies at once; the protocol's own claims cannot be set; bad claims are refused.
 /// </summary>
-public sealed class ScopeClaimsTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class ScopeClaimsTests(TokenSuite suite)
 {
     private static HttpClient AdminOf(TokenSuite suite, SignInSetup setup)
     {

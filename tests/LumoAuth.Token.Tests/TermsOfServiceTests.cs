@@ -10,7 +10,8 @@ namespace LumoAuth.Token.Tests;
 /// their current version is asked before an application gets a code, declining answers <c>access_denied</c>, accepting is
 /// recorded once, a new version asks again, <c>prompt=none</c> cannot ask; registration asks for them too.
 /// </summary>
-public sealed class TermsOfServiceTests(TokenSuite suite) : IClassFixture<TokenSuite>
+[Collection(SharedTokenSuite.Name)]
+public sealed class TermsOfServiceTests(TokenSuite suite)
 {
     private const string TermsUrl = "https://legal.example.com/terms";
 

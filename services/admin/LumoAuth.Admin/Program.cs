@@ -37,6 +37,7 @@ app.MapUserEndpoints();
 app.MapGroupEndpoints();
 app.MapSettingsEndpoints();
 app.MapEmailPreviewEndpoints();
+app.MapMailSentenceEndpoints();
 app.MapWebhookEndpoints();
 app.MapInvitationEndpoints();
 app.MapGdprEndpoints();

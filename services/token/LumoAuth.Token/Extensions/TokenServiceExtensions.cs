@@ -407,6 +407,7 @@ public static class TokenServiceExtensions
         app.MapMfaAccountPage();
         app.MapSessionsAccountPage();
         app.MapApplicationsAccountPage();
+        Features.Localization.SentenceEndpoints.MapSentenceEndpoints(app);
         app.MapLinkedAccountsPage();
         app.MapPasswordAccountPage();
         app.MapProfileAccountPage();

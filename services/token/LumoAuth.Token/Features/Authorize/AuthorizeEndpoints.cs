@@ -38,6 +38,7 @@ public static class AuthorizeEndpoints
 {
     private const string DecisionField = "consent_decision";
     private const string TermsField = "terms_decision";
+    private const string TermsVersionField = "terms_version";
 
     public static IEndpointRouteBuilder MapAuthorizeEndpoints(this IEndpointRouteBuilder app)
     {
@@ -136,6 +137,7 @@ public static class AuthorizeEndpoints
         var form = HttpMethods.IsPost(http.Request.Method) && http.Request.HasFormContentType ? await http.Request.ReadFormAsync(http.RequestAborted) : null;
         var decision = form?[DecisionField].ToString() ?? string.Empty;
         var termsDecision = form?[TermsField].ToString() ?? string.Empty;
+        var termsVersion = form?[TermsVersionField].ToString() ?? string.Empty;
         if (user is null || (decision.Length == 0 && termsDecision.Length == 0 && MustSignInAgain(request, levels, user, services.Time, pushedAt)))
         {
             if (request.HasPromptValue(PromptValues.None))
@@ -163,7 +165,7 @@ public static class AuthorizeEndpoints
             return Forbid(AuthenticationLevels.UnmetAuthenticationRequirements, "The sign-in did not meet the authentication level the application requires.");
         }
 
-        if (await TermsGateAsync(http, services, request, userId, termsDecision) is { } termsAnswer)
+        if (await TermsGateAsync(http, services, request, userId, termsDecision, termsVersion) is { } termsAnswer)
         {
             return termsAnswer;
         }
@@ -243,7 +245,9 @@ public static class AuthorizeEndpoints
     /// any application gets a code (Keycloak's "Terms and Conditions" required action), and declining ends the request
     /// with <c>access_denied</c>. Null: go on.
     /// </summary>
-    private static async Task<IResult?> TermsGateAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId, string termsDecision)
+    /// <param name="shownVersion">The version the posted page showed: accepting it accepts that one, never a newer one the page did not show.</param>
+    private static async Task<IResult?> TermsGateAsync(
+        HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId, string termsDecision, string shownVersion)
     {
         if ((await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.Terms is not { } terms)
         {
@@ -270,14 +274,17 @@ public static class AuthorizeEndpoints
                 return Forbid(Errors.AccessDenied, "The user did not accept the terms of service.");
             }
 
-            var accepted = await services.AccountLinks.AcceptTermsAsync(services.Tenant.TenantId, userId, terms.Version, http.RequestAborted);
-            if (accepted.Outcome == LinkOutcome.Done)
+            // Admin refuses a version that is no longer the tenant's (its copy of the settings is the newest).
+            var accepted = shownVersion == terms.Version
+                ? await services.AccountLinks.AcceptTermsAsync(services.Tenant.TenantId, userId, shownVersion, http.RequestAborted)
+                : null;
+            if (accepted?.Outcome == LinkOutcome.Done)
             {
                 return null;
             }
 
             // The terms changed while the page was open: the page below shows the new ones.
-            if (accepted.Outcome == LinkOutcome.Unavailable && await services.Users.ExistsAsync(services.Tenant.TenantId, userId, http.RequestAborted) is null)
+            if (accepted?.Outcome == LinkOutcome.Unavailable && await services.Users.ExistsAsync(services.Tenant.TenantId, userId, http.RequestAborted) is null)
             {
                 return Forbid(Errors.TemporarilyUnavailable, "The user directory cannot be reached; try again.");
             }
@@ -294,7 +301,7 @@ public static class AuthorizeEndpoints
     // The request's parameters for a page's form to post back: not the decisions and the CSRF token of a page posted before
     // (OpenIddict reads a posted form's fields as parameters), which would go twice.
     private static string FormFields(IEnumerable<KeyValuePair<string, string?>> forwarded, string csrfField) =>
-        string.Concat(forwarded.Where(p => p.Key is not (DecisionField or TermsField) && p.Key != csrfField).Select(p => HostedPage.Field(p.Key, p.Value!)));
+        string.Concat(forwarded.Where(p => p.Key is not (DecisionField or TermsField or TermsVersionField) && p.Key != csrfField).Select(p => HostedPage.Field(p.Key, p.Value!)));
 
     /// <summary>The error page for a consent or terms form without a valid CSRF token; null when the form is ours.</summary>
     private static async Task<IResult?> ExpiredFormAsync(HttpContext http, AuthorizeServices services)
@@ -306,7 +313,8 @@ public static class AuthorizeEndpoints
         }
         catch (AntiforgeryValidationException)
         {
-            return HostedPage.Error(http, Errors.InvalidRequest, PageText.Of(http)["The consent form expired. Start the sign-in again from the application."]);
+            var t = PageText.Of(http);
+            return HostedPage.Error(http, Errors.InvalidRequest, t["The consent form expired. Start the sign-in again from the application."]);
         }
     }
 
@@ -321,7 +329,7 @@ public static class AuthorizeEndpoints
             (changed ? $"<p class=\"notice\">{t.Html("The terms have changed since you last accepted them.")}</p>" : string.Empty) +
             $"<p>{t.Html("To go on, read and accept the {0}.", link)}</p>" +
             $"<form method=\"post\" action=\"/t/{HostedPage.Encode(services.Tenant.Slug)}/api/v1/oauth/authorize\">" +
-            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + fields +
+            HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field(TermsVersionField, terms.Version) + fields +
             $"<button type=\"submit\" name=\"{TermsField}\" value=\"accept\">{t.Html("Accept")}</button> " +
             $"<button type=\"submit\" name=\"{TermsField}\" value=\"decline\">{t.Html("Decline")}</button></form>";
         return HostedPage.Render(http, t["Terms of service"], body, continuesTo: request.RedirectUri);
