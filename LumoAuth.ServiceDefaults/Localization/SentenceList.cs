@@ -1,3 +1,4 @@
+using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Paging;
 
 namespace LumoAuth.ServiceDefaults.Localization;
@@ -12,6 +13,13 @@ public sealed record SentenceView(string Sentence, string Text, string? TenantTe
 public static class SentenceList
 {
     public const int MaxSearchLength = 200;
+
+    /// <summary>The query's problems: a language that is one of <paramref name="languages"/>, and a bounded search.</summary>
+    public static RequestValidator Check(string? language, string? search, IReadOnlyCollection<string> languages)
+    {
+        var validation = new RequestValidator().Required("language", language, 8).Optional("search", search, MaxSearchLength);
+        return validation.Check(language is null || languages.Contains(language), "language", $"must be one of {string.Join(", ", languages)}");
+    }
 
     public static PagedResponse<SentenceView> Page(
         TextCatalogue catalogue, string language, IReadOnlyDictionary<string, string>? tenantTexts, string? search, PageRequest paging)

@@ -26,10 +26,7 @@ public static class MailSentenceEndpoints
     public static async Task<IResult> List(
         string? language, string? search, int? page, int? limit, AdminDbContext db, TenantContext tenant, CancellationToken cancellationToken)
     {
-        var validation = new RequestValidator()
-            .Required("language", language, 8)
-            .Optional("search", search, SentenceList.MaxSearchLength);
-        validation.Check(language is null || HostedPageLanguages.All.Contains(language), "language", $"must be one of {string.Join(", ", HostedPageLanguages.All)}");
+        var validation = SentenceList.Check(language, search, HostedPageLanguages.All);
         if (!validation.IsValid)
         {
             return validation.ToResult();

@@ -24,10 +24,7 @@ public static class SentenceEndpoints
     public static async Task<IResult> List(
         string? language, string? search, int? page, int? limit, TenantContext tenant, HostedPageSettingsCache settings, CancellationToken cancellationToken)
     {
-        var validation = new RequestValidator()
-            .Required("language", language, 8)
-            .Optional("search", search, SentenceList.MaxSearchLength);
-        validation.Check(language is null || HostedPageLanguages.All.Contains(language), "language", $"must be one of {string.Join(", ", HostedPageLanguages.All)}");
+        var validation = SentenceList.Check(language, search, HostedPageLanguages.All);
         if (!validation.IsValid)
         {
             return validation.ToResult();
