@@ -32,6 +32,54 @@ public sealed class SelfServiceTests(AdminFactory factory) : IClassFixture<Admin
     }
 
     [Fact]
+    public async Task OwnAttributes_AreCheckedAgainstTheirDeclaredTypes_AndKeptTyped()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var userId = await factory.CreateUserAsync(tenant, $"typed@{tenant.Slug}.example.com", Password);
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            userProfile = new
+            {
+                attributes = new object[]
+                {
+                    new { name = "age", label = "Age", type = "integer", min = 18, max = 130 },
+                    new { name = "born", label = "Born", type = "date" },
+                    new { name = "site", label = "Site", type = "url" },
+                    new { name = "team", label = "Team", type = "choice", options = new[] { new { value = "red", label = "Red" }, new { value = "blue", label = "Blue" } } },
+                    new { name = "badge", label = "Badge", pattern = "[A-Z]{2}-[0-9]{4}", patternMessage = "looks like AB-1234" },
+                },
+            },
+        }));
+        using var client = factory.Internal();
+
+        async Task<string> RefusedAsync(string name, string value)
+        {
+            var refused = await ApiAssert.ErrorAsync(await client.PatchAsJsonAsync(SelfProfileUpdate.Route(userId, tenant.Id),
+                new SelfProfileUpdate(null, null, null) { Attributes = new Dictionary<string, string> { [name] = value } }), 400, "validation_error");
+            return refused["details"]![$"attributes.{name}"]![0]!.GetValue<string>();
+        }
+
+        Assert.Equal("must be a whole number", await RefusedAsync("age", "forty"));
+        Assert.Equal("must be at least 18", await RefusedAsync("age", "17"));
+        Assert.Equal("must be at most 130", await RefusedAsync("age", "131"));
+        Assert.Equal("must be a date (YYYY-MM-DD)", await RefusedAsync("born", "1990-02-30"));
+        Assert.Equal("must be an http or https address", await RefusedAsync("site", "javascript:alert(1)"));
+        Assert.Equal("must be one of the attribute's options", await RefusedAsync("team", "Red"));
+        Assert.Equal("looks like AB-1234", await RefusedAsync("badge", "XAB-1234"));
+
+        await ApiAssert.OkAsync(await client.PatchAsJsonAsync(SelfProfileUpdate.Route(userId, tenant.Id), new SelfProfileUpdate(null, null, null)
+        {
+            Attributes = new Dictionary<string, string> { ["age"] = " 42 ", ["born"] = "1990-12-31", ["site"] = "https://example.com/me", ["team"] = "blue", ["badge"] = "AB-1234" },
+        }));
+        var attributes = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/users/{userId}/attributes")))["data"]!["attributes"]!;
+        Assert.Equal(42, attributes["age"]!.GetValue<long>());
+        Assert.Equal("1990-12-31", attributes["born"]!.GetValue<string>());
+        Assert.Equal("blue", attributes["team"]!.GetValue<string>());
+        Assert.Equal("AB-1234", attributes["badge"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task WrongCurrentPasswords_CountTowardsTheLockout_AndALockedAccountCannotChangeIt()
     {
         var tenant = await factory.CreateTenantAsync();

@@ -9,6 +9,7 @@ namespace LumoAuth.Token.Tests;
 /// While admin cannot say whether a user may still sign in, grants are neither refused nor used up and sessions are not
 /// ended: the answer is 503 <c>temporarily_unavailable</c>, and the same step works once admin is back.
 /// </summary>
+[RunsLong(80)]
 public sealed class AdminOutageGrantTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     [Fact]

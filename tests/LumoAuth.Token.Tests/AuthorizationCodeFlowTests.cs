@@ -8,6 +8,7 @@ using LumoAuth.Token.Tests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
+using LumoAuth.Testing;
 
 namespace LumoAuth.Token.Tests;
 
@@ -15,6 +16,7 @@ namespace LumoAuth.Token.Tests;
 /// Authorization code + PKCE end to end against a real admin: hosted login, consent remembered per client and
 /// scopes, <c>prompt</c> handling, the code exchange and its documented failures, ID tokens, userinfo.
 /// </summary>
+[RunsLong(220)]
 public sealed class AuthorizationCodeFlowTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private static Task<HttpResponseMessage> PostTokenAsync(HttpClient http, SignInSetup setup, Dictionary<string, string> form) =>

@@ -9,6 +9,7 @@ namespace LumoAuth.Token.Tests;
 /// client and scope administration with the tenant's API key, the OAuth endpoints and hosted pages with a real
 /// confidential client's credentials, so each grant's own parsing is reached. Never a 500; always the path's error format.
 /// </summary>
+[LumoAuth.Testing.RunsLong(230)]
 public sealed class BadInputWalkTests(TokenFactory factory, ITestOutputHelper output) : IClassFixture<TokenFactory>
 {
     private async Task<(TestTenant Tenant, CreatedClient Client)> SeedAsync()

@@ -35,6 +35,7 @@ public sealed class CibaSuite : TokenSuite
 /// Client-Initiated Backchannel Authentication (OpenID CIBA Core 1.0, TOK-09): the client names the user, the user
 /// approves on the hosted page the notification links to, the client polls (or is pinged) and redeems once.
 /// </summary>
+[RunsLong(95)]
 public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite>
 {
     private const string CibaGrant = "urn:openid:params:grant-type:ciba";

@@ -7,6 +7,7 @@ using System.Text.Json;
 using LumoAuth.Token.Tests.Support;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using LumoAuth.Testing;
 
 namespace LumoAuth.Token.Tests;
 
@@ -16,6 +17,7 @@ namespace LumoAuth.Token.Tests;
 /// answer is opened here the way the client would, the RSA-OAEP-256/A256GCM one by hand from RFC 7516 and RFC 7518, the
 /// RSA-OAEP/A128CBC-HS256 one by IdentityModel, so the format is checked by other code than the one that wrote it.
 /// </summary>
+[RunsLong(70)]
 public sealed class EncryptedResponsesTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private static readonly RSA RsaKey = RSA.Create(2048);

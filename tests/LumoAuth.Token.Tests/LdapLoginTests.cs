@@ -16,6 +16,7 @@ namespace LumoAuth.Token.Tests;
 /// eng/infra.sh runs (LDAPS and StartTLS with a test CA), through the gateway, with admin, token, PostgreSQL, Redis and
 /// RabbitMQ real.
 /// </summary>
+[RunsLong(65)]
 public sealed class LdapLoginTests(FederationSuite suite) : IClassFixture<FederationSuite>
 {
     private const string Password = "Directory-Pässwörd-55!"; // not ASCII: the bind sends UTF-8

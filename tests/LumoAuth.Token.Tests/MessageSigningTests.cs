@@ -21,6 +21,7 @@ namespace LumoAuth.Token.Tests;
 /// <c>form_post.jwt</c>), the per-client <c>requireSignedRequestObject</c>, and the FAPI 2.0 Message Signing profile
 /// (<c>fapi2_advanced</c>) that requires both.
 /// </summary>
+[RunsLong(70)]
 public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private const string Redirect = "https://app.example.com/callback";

@@ -140,6 +140,96 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
     }
 
     [Fact]
+    public async Task TypedAttributes_GetTheirInputs_AreCheckedInThePersonsWords_AndKeptTyped()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                userProfile = new
+                {
+                    attributes = new object[]
+                    {
+                        new { name = "age", label = "Age", type = "integer", min = 18, max = 130 },
+                        new { name = "born", label = "Born", type = "date" },
+                        new { name = "site", label = "Website", type = "url" },
+                        new { name = "workEmail", label = "Work email", type = "email" },
+                        new { name = "mobile", label = "Mobile", type = "phone" },
+                        new
+                        {
+                            name = "team", label = "Team", type = "choice", required = true,
+                            options = new[] { new { value = "red", label = "Red team" }, new { value = "blue", label = "Blue team" } },
+                        },
+                        new { name = "badge", label = "Badge", pattern = "[A-Z]{2}-[0-9]{4}", patternMessage = "A badge looks like AB-1234." },
+                    },
+                },
+                localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["de"] = new() { ["Blue team"] = "Team Blau", ["A badge looks like AB-1234."] = "Ein Ausweis sieht aus wie AB-1234." } } },
+            }));
+        }
+
+        using var browser = suite.Browser();
+        var page = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var html = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+            return html.Contains("attr_team", StringComparison.Ordinal) ? html : null;
+        });
+        Assert.Contains("type=\"number\" step=\"1\" inputmode=\"numeric\" min=\"18\" max=\"130\" id=\"attr_age\"", page, StringComparison.Ordinal);
+        Assert.Contains("type=\"date\" id=\"attr_born\"", page, StringComparison.Ordinal);
+        Assert.Contains("type=\"url\" id=\"attr_site\"", page, StringComparison.Ordinal);
+        Assert.Contains("type=\"email\" id=\"attr_workEmail\"", page, StringComparison.Ordinal);
+        Assert.Contains("type=\"tel\" id=\"attr_mobile\"", page, StringComparison.Ordinal);
+        Assert.Contains("<select id=\"attr_team\" name=\"attr_team\" required><option value=\"\"></option><option value=\"red\">Red team</option>", page, StringComparison.Ordinal);
+
+        var good = new Dictionary<string, string>
+        {
+            ["name"] = "Alice Example", ["attr_age"] = "42", ["attr_born"] = "1990-12-31", ["attr_site"] = "https://alice.example.com",
+            ["attr_workEmail"] = "alice@work.example.com", ["attr_mobile"] = "+44 20 7946 0000", ["attr_team"] = "blue", ["attr_badge"] = "AB-1234",
+        };
+        var form = HostedFlow.FormWith(page, "attr_team");
+        foreach (var (field, value, problem) in new[]
+                 {
+                     ("attr_age", "forty", "Age must be a whole number."),
+                     ("attr_age", "17", "Age must be at least 18."),
+                     ("attr_age", "131", "Age must be at most 130."),
+                     ("attr_born", "31/12/1990", "Born must be a date."),
+                     ("attr_site", "ftp://alice.example.com", "Website must be a web address starting with https:// or http://."),
+                     ("attr_workEmail", "alice", "Work email must be an email address."),
+                     ("attr_mobile", "call me", "Mobile must be a phone number."),
+                     ("attr_team", "green", "Choose one of the options offered for Team."),
+                     ("attr_team", "", "Team is required."),
+                     ("attr_badge", "ab-12", "A badge looks like AB-1234."),
+                 })
+        {
+            using var refused = await HostedFlow.SubmitFormAsync(browser, form, new(good) { [field] = value });
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains(problem, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Null((await AttributesAsync(setup.Tenant, setup.UserId.ToString()))["age"]);
+        using (var saved = await HostedFlow.SubmitFormAsync(browser, form, good))
+        {
+            Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        }
+
+        var attributes = await AttributesAsync(setup.Tenant, setup.UserId.ToString());
+        Assert.Equal(42, attributes["age"]!.GetValue<long>());
+        Assert.Equal("1990-12-31", attributes["born"]!.GetValue<string>());
+        Assert.Equal("blue", attributes["team"]!.GetValue<string>());
+        Assert.Equal("+44 20 7946 0000", attributes["mobile"]!.GetValue<string>());
+
+        // Shown again as kept; in German the option and the pattern's message are the tenant's German words.
+        page = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+        Assert.Contains("value=\"42\"", page, StringComparison.Ordinal);
+        Assert.Contains("<option value=\"blue\" selected>Blue team</option>", page, StringComparison.Ordinal);
+        browser.DefaultRequestHeaders.AcceptLanguage.ParseAdd("de");
+        page = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+        Assert.Contains("<option value=\"blue\" selected>Team Blau</option>", page, StringComparison.Ordinal);
+        using var german = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(page, "attr_team"), new(good) { ["attr_badge"] = "nope" });
+        Assert.Contains("Ein Ausweis sieht aus wie AB-1234.", await german.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BadDeclarations_AreRefused()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
@@ -154,6 +244,23 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
                      new object[] { new { name = "a", label = "A", maxLength = 0 } },
                      new object[] { new { name = "a", label = "A", colour = "red" } },
                      new object[] { new { label = "Nameless" } },
+                     new object[] { new { name = "a", label = "A", type = "colour" } },
+                     new object[] { new { name = "a", label = "A", min = 1 } },
+                     new object[] { new { name = "a", label = "A", type = "integer", min = 5, max = 4 } },
+                     new object[] { new { name = "a", label = "A", type = "integer", max = 9007199254740992L } },
+                     new object[] { new { name = "a", label = "A", type = "integer", min = 1.5 } },
+                     new object[] { new { name = "a", label = "A", type = "choice" } },
+                     new object[] { new { name = "a", label = "A", options = new[] { new { value = "x", label = "X" } } } },
+                     new object[] { new { name = "a", label = "A", type = "choice", options = Array.Empty<object>() } },
+                     new object[] { new { name = "a", label = "A", type = "choice", options = new[] { new { value = "x", label = "X" }, new { value = "x", label = "Y" } } } },
+                     new object[] { new { name = "a", label = "A", type = "choice", options = new[] { new { value = " x", label = "X" } } } },
+                     new object[] { new { name = "a", label = "A", type = "choice", options = new object[] { new { value = "x" } } } },
+                     new object[] { new { name = "a", label = "A", type = "choice", options = Enumerable.Range(0, 51).Select(i => new { value = $"v{i}", label = $"V {i}" }).ToArray() } },
+                     new object[] { new { name = "a", label = "A", pattern = "(" } },
+                     new object[] { new { name = "a", label = "A", pattern = "(a)\\1" } },
+                     new object[] { new { name = "a", label = "A", pattern = "a(?=b)" } },
+                     new object[] { new { name = "a", label = "A", pattern = new string('a', 201) } },
+                     new object[] { new { name = "a", label = "A", patternMessage = "Needs a pattern" } },
                      Enumerable.Range(0, 21).Select(i => (object)new { name = $"a{i}", label = $"A {i}" }).ToArray(),
                      "company",
                  })

@@ -9,6 +9,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 namespace LumoAuth.Token.Tests;
 
 /// <summary>The tenant's session policy (admin's <c>sessionPolicy</c>) governs SSO sessions: lifetime, idle timeout, single session.</summary>
+[RunsLong(75)]
 public sealed class SessionPolicyTests(MovableClockSuite suite) : IClassFixture<MovableClockSuite>
 {
     private async Task<SignInSetup> TenantWithPolicyAsync(object sessionPolicy)

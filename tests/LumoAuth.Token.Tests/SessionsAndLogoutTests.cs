@@ -13,6 +13,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using ApiAssert = LumoAuth.Testing.ApiAssert;
+using LumoAuth.Testing;
 
 namespace LumoAuth.Token.Tests;
 
@@ -20,6 +21,7 @@ namespace LumoAuth.Token.Tests;
 /// ADM-47…50 (sessions admin), the end of a user's sessions and grants when admin blocks the user, and
 /// RP-initiated logout with <c>post_logout_redirect_uri</c> validation.
 /// </summary>
+[RunsLong(145)]
 public sealed class SessionsAndLogoutTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private sealed record SignedIn(SignInSetup Setup, HttpClient Browser, string RefreshToken, string IdToken, string SessionId, string AccessToken);

@@ -14,6 +14,7 @@ namespace LumoAuth.Token.Tests;
 /// to exchanges the user's access token and its own for one naming it as actor; it may pass that on to a sub-agent,
 /// up to three actors; scopes only narrow; refusals carry the documented codes.
 /// </summary>
+[RunsLong(85)]
 public sealed class TokenExchangeTests(TokenSuite suite) : IClassFixture<TokenSuite>
 {
     private const string TokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange";

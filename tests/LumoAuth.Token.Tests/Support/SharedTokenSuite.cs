@@ -1,3 +1,5 @@
+using LumoAuth.Testing;
+
 namespace LumoAuth.Token.Tests.Support;
 
 /// <summary>
@@ -5,6 +7,7 @@ namespace LumoAuth.Token.Tests.Support;
 /// starts an admin and a token service, which on two cores costs more than the tests themselves, so these share one
 /// (and run one after another, as a collection does).
 /// </summary>
+[RunsLong(270)]
 [CollectionDefinition(Name)]
 public sealed class SharedTokenSuite : ICollectionFixture<TokenSuite>
 {

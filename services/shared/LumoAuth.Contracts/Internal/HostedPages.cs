@@ -49,8 +49,42 @@ public sealed record HostedPageSettings(
     public IReadOnlyList<ProfileAttributeInfo>? ProfileAttributes { get; init; }
 }
 
-/// <summary>One declared profile attribute: its name among the user's custom attributes, its label, and where it is asked.</summary>
-public sealed record ProfileAttributeInfo(string Name, string Label, bool Required, bool UserEditable, bool OnRegistration, int MaxLength);
+/// <summary>
+/// One declared profile attribute: its name among the user's custom attributes, its label, where it is asked, and what its
+/// values may be (<see cref="ProfileAttributeTypes"/>; a whole number between <see cref="Min"/> and <see cref="Max"/>, one of
+/// <see cref="Options"/>, a whole-value <see cref="Pattern"/> whose failure <see cref="PatternMessage"/> words).
+/// </summary>
+public sealed record ProfileAttributeInfo(string Name, string Label, bool Required, bool UserEditable, bool OnRegistration, int MaxLength)
+{
+    public string Type { get; init; } = ProfileAttributeTypes.Text;
+
+    public long? Min { get; init; }
+
+    public long? Max { get; init; }
+
+    public IReadOnlyList<ProfileAttributeOption>? Options { get; init; }
+
+    public string? Pattern { get; init; }
+
+    public string? PatternMessage { get; init; }
+}
+
+/// <summary>A value a <c>choice</c> attribute may take, and how the pages word it (the tenant's texts word it per language).</summary>
+public sealed record ProfileAttributeOption(string Value, string Label);
+
+/// <summary>What a declared attribute holds: the page's input follows it, and values are checked against it.</summary>
+public static class ProfileAttributeTypes
+{
+    public const string Text = "text";
+    public const string Integer = "integer";
+    public const string Date = "date";
+    public const string Email = "email";
+    public const string Url = "url";
+    public const string Phone = "phone";
+    public const string Choice = "choice";
+
+    public static readonly IReadOnlyList<string> All = [Text, Integer, Date, Email, Url, Phone, Choice];
+}
 
 /// <summary>Where a tenant's terms of service are, and their current version (admin's <c>termsOfService</c> settings).</summary>
 public sealed record TermsOfService(string Url, string Version);

@@ -92,7 +92,7 @@ public static class ExternalSignInEndpoints
         {
             (user, error) = await users.CreateAsync(
                 new NewUser(email, null, new UserProfileFields(Trimmed(request.Name, 200), Trimmed(request.GivenName, 100), Trimmed(request.FamilyName, 100), username,
-                    UserCommands.IsPhoneNumber(request.PhoneNumber) ? request.PhoneNumber!.Trim() : null,
+                    LumoAuth.ServiceDefaults.Profiles.ProfileValues.IsPhoneNumber(request.PhoneNumber) ? request.PhoneNumber!.Trim() : null,
                     request.Picture is { Length: <= 2000 } picture && Uri.TryCreate(picture, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps ? picture : null),
                     EmailVerified: true, IsActive: true, Groups: null) { DirectoryId = request.DirectoryId },
                 cancellationToken,

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Profiles;
 
 namespace LumoAuth.Admin.Features.Settings;
 
@@ -29,16 +30,12 @@ public static class ProfileAttributeValues
                 continue;
             }
 
-            var value = given?.Trim() ?? string.Empty;
-            if (value.Length > attribute.MaxLength)
+            var (value, problem) = ProfileValues.Check(attribute.ToInfo(), given);
+            if (problem is not null)
             {
-                validation.Add($"attributes.{attribute.Name}", $"must be at most {attribute.MaxLength} characters");
+                validation.Add($"attributes.{attribute.Name}", Describe(problem.Value, attribute));
             }
-            else if (value.Length == 0 && attribute.Required)
-            {
-                validation.Add($"attributes.{attribute.Name}", "is required");
-            }
-            else if (value.Length == 0)
+            else if (value is null)
             {
                 attributes.Remove(attribute.Name);
             }
@@ -53,4 +50,19 @@ public static class ProfileAttributeValues
             $"the user's attributes would exceed {Users.UserEndpoints.MaxAttributesBytes} bytes");
         return validation.IsValid ? json : null;
     }
+
+    private static string Describe(ProfileValueProblem problem, ProfileAttribute attribute) => problem switch
+    {
+        ProfileValueProblem.Required => "is required",
+        ProfileValueProblem.TooLong => $"must be at most {attribute.MaxLength} characters",
+        ProfileValueProblem.NotAWholeNumber => "must be a whole number",
+        ProfileValueProblem.BelowMinimum => $"must be at least {attribute.Min ?? -ProfileValues.MaxWholeNumber}",
+        ProfileValueProblem.AboveMaximum => $"must be at most {attribute.Max ?? ProfileValues.MaxWholeNumber}",
+        ProfileValueProblem.NotADate => "must be a date (YYYY-MM-DD)",
+        ProfileValueProblem.NotAnEmail => "must be an email address",
+        ProfileValueProblem.NotAUrl => "must be an http or https address",
+        ProfileValueProblem.NotAPhoneNumber => "must be a phone number",
+        ProfileValueProblem.NotAnOption => "must be one of the attribute's options",
+        _ => attribute.PatternMessage ?? "does not match the attribute's pattern",
+    };
 }

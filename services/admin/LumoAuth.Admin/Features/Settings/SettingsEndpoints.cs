@@ -8,6 +8,7 @@ using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Localization;
 using LumoAuth.ServiceDefaults.Paging;
+using LumoAuth.ServiceDefaults.Profiles;
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.AspNetCore.Mvc;
@@ -277,14 +278,16 @@ public static partial class SettingsEndpoints
     {
         private readonly HashSet<string> _known = new(StringComparer.Ordinal);
 
-        public void Int(string name, int min, int max, Action<int> set)
+        public void Int(string name, int min, int max, Action<int> set) => Long(name, min, max, v => set((int)v));
+
+        public void Long(string name, long min, long max, Action<long> set)
         {
             if (Take(name) is not { } node)
             {
                 return;
             }
 
-            if (node is JsonValue value && value.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var number))
+            if (node is JsonValue value && value.TryGetValue<JsonElement>(out var e) && e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out var number))
             {
                 if (number < min || number > max)
                 {
@@ -488,10 +491,21 @@ public static partial class SettingsEndpoints
                 reader.Bool("userEditable", v => attribute.UserEditable = v);
                 reader.Bool("onRegistration", v => attribute.OnRegistration = v);
                 reader.Int("maxLength", 1, 500, v => attribute.MaxLength = v);
+                reader.Text("type", 20, nullable: false, v => attribute.Type = v!,
+                    v => ProfileAttributeTypes.All.Contains(v) ? null : $"must be one of {string.Join(", ", ProfileAttributeTypes.All)}");
+                reader.Long("min", -ProfileValues.MaxWholeNumber, ProfileValues.MaxWholeNumber, v => attribute.Min = v);
+                reader.Long("max", -ProfileValues.MaxWholeNumber, ProfileValues.MaxWholeNumber, v => attribute.Max = v);
+                reader.Options("options", v => attribute.Options = v);
+                reader.Text("pattern", 200, nullable: true, v => attribute.Pattern = v, ProfileValues.PatternProblem);
+                reader.Text("patternMessage", 200, nullable: true, v => attribute.PatternMessage = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
                 reader.RejectUnknown();
                 if (attribute.Name.Length == 0 || attribute.Label.Length == 0)
                 {
                     validation.Add(path, "needs a name and a label");
+                }
+                else if (attribute.Problem() is { } problem)
+                {
+                    validation.Add(path, problem);
                 }
                 else if (attributes.Any(a => a.Name == attribute.Name))
                 {
@@ -505,6 +519,62 @@ public static partial class SettingsEndpoints
             if (validation.IsValid)
             {
                 set(attributes);
+            }
+        }
+
+        /// <summary>A choice attribute's options: 1 to 50 objects, each a distinct <c>value</c> and its <c>label</c>.</summary>
+        public void Options(string name, Action<List<ProfileAttributeOption>?> set)
+        {
+            if (!section.ContainsKey(name))
+            {
+                return;
+            }
+
+            _known.Add(name);
+            if (section[name] is null)
+            {
+                set(null);
+                return;
+            }
+
+            if (section[name] is not JsonArray list || list.Count is 0 or > ProfileAttribute.MaxOptions)
+            {
+                validation.Add(Path(name), $"must be a list of 1 to {ProfileAttribute.MaxOptions} options");
+                return;
+            }
+
+            var options = new List<ProfileAttributeOption>();
+            for (var i = 0; i < list.Count; i++)
+            {
+                string? value = null, label = null;
+                var path = $"{Path(name)}[{i}]";
+                if (list[i] is not JsonObject item)
+                {
+                    validation.Add(path, "must be an object");
+                    continue;
+                }
+
+                var reader = new FieldReader(item, path, validation);
+                reader.Text("value", 100, nullable: false, v => value = v, v => v.Trim().Length == v.Length && v.Length > 0 ? null : "must not be empty or begin or end with spaces");
+                reader.Text("label", 100, nullable: false, v => label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.RejectUnknown();
+                if (value is null || label is null)
+                {
+                    validation.Add(path, "needs a value and a label");
+                }
+                else if (options.Any(o => o.Value == value))
+                {
+                    validation.Add(path, $"'{value}' is offered twice");
+                }
+                else
+                {
+                    options.Add(new ProfileAttributeOption(value, label));
+                }
+            }
+
+            if (options.Count == list.Count)
+            {
+                set(options);
             }
         }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LumoAuth.Admin.Data;
+using LumoAuth.Contracts.Internal;
 using Microsoft.EntityFrameworkCore;
 
 namespace LumoAuth.Admin.Features.Settings;
@@ -303,6 +304,38 @@ public sealed class ProfileAttribute
     public bool OnRegistration { get; set; }
 
     public int MaxLength { get; set; } = 200;
+
+    public const int MaxOptions = 50;
+
+    /// <summary>What it holds (<see cref="ProfileAttributeTypes"/>): the pages' input follows it and values are checked against it.</summary>
+    public string Type { get; set; } = ProfileAttributeTypes.Text;
+
+    /// <summary>The least and greatest whole number an <c>integer</c> attribute takes (either may be left out).</summary>
+    public long? Min { get; set; }
+
+    public long? Max { get; set; }
+
+    /// <summary>The values a <c>choice</c> attribute takes, each with its label.</summary>
+    public List<ProfileAttributeOption>? Options { get; set; }
+
+    /// <summary>A regular expression the whole value must match (run without backtracking), and how the pages word a mismatch.</summary>
+    public string? Pattern { get; set; }
+
+    public string? PatternMessage { get; set; }
+
+    /// <summary>What the pages and the checks of values see of it.</summary>
+    public ProfileAttributeInfo ToInfo() => new(Name, Label, Required, UserEditable, OnRegistration, MaxLength)
+    {
+        Type = Type, Min = Min, Max = Max, Options = Options, Pattern = Pattern, PatternMessage = PatternMessage,
+    };
+
+    /// <summary>Why the declaration's parts do not fit together, or null.</summary>
+    public string? Problem() =>
+        (Min is not null || Max is not null) && Type != ProfileAttributeTypes.Integer ? "min and max belong to integer attributes only"
+        : Min > Max ? "min must not be greater than max"
+        : (Options is null) == (Type == ProfileAttributeTypes.Choice) ? "options are given for, and only for, a choice attribute"
+        : PatternMessage is not null && Pattern is null ? "patternMessage needs a pattern"
+        : null;
 
     /// <summary>A name for a JSON member: a letter, then letters, digits or underscores; <c>address</c> is the OIDC address's.</summary>
     public static bool IsName(string name) =>

@@ -7,6 +7,7 @@ using LumoAuth.Messaging.Data;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Localization;
+using LumoAuth.ServiceDefaults.Profiles;
 using LumoAuth.ServiceDefaults.Tenancy;
 using Microsoft.EntityFrameworkCore;
 
@@ -500,7 +501,7 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             .Optional("phoneNumber", profile.PhoneNumber, 32)
             .Optional("picture", profile.Picture, 2048);
         validation.Check(
-            string.IsNullOrEmpty(profile.PhoneNumber) || IsPhoneNumber(profile.PhoneNumber),
+            string.IsNullOrEmpty(profile.PhoneNumber) || ProfileValues.IsPhoneNumber(profile.PhoneNumber),
             "phoneNumber", "must contain only digits, spaces, +, -, ( and )");
         validation.Check(
             string.IsNullOrEmpty(profile.Picture)
@@ -555,10 +556,6 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             changed.Add(field);
         }
     }
-
-    /// <summary>What a profile's phone number may be: digits with the usual punctuation, a leading plus for the country.</summary>
-    public static bool IsPhoneNumber(string? value) =>
-        value is { Length: > 0 and <= 32 } && value.Trim().Length > 0 && value.All(c => char.IsAsciiDigit(c) || c is '+' or ' ' or '-' or '(' or ')');
 }
 
 /// <summary>Profile fields shared by create and update; null = not given, "" = clear.</summary>

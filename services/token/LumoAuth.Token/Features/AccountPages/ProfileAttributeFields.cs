@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Profiles;
 using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
 
@@ -15,9 +16,30 @@ public static class ProfileAttributeFields
 
     public static string Inputs(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf) =>
         string.Concat(attributes.Select(a =>
-            $"<label for=\"{Prefix}{a.Name}\">{HostedPage.Encode(t.Own(a.Label))}</label>" +
-            $"<input id=\"{Prefix}{a.Name}\" name=\"{Prefix}{a.Name}\" maxlength=\"{a.MaxLength}\"{(a.Required ? " required" : string.Empty)}" +
-            $" value=\"{HostedPage.Encode(valueOf(a.Name) ?? string.Empty)}\">"));
+            $"<label for=\"{Prefix}{a.Name}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty)));
+
+    /// <summary>The input the attribute's type asks for, so browsers offer the right keyboard or picker; the server checks again.</summary>
+    private static string Input(PageText t, ProfileAttributeInfo a, string value)
+    {
+        var common = $"id=\"{Prefix}{a.Name}\" name=\"{Prefix}{a.Name}\"{(a.Required ? " required" : string.Empty)}";
+        if (a.Type == ProfileAttributeTypes.Choice)
+        {
+            var options = (a.Options ?? []).Select(o =>
+                $"<option value=\"{HostedPage.Encode(o.Value)}\"{(o.Value == value ? " selected" : string.Empty)}>{HostedPage.Encode(t.Own(o.Label))}</option>");
+            return $"<select {common}><option value=\"\"></option>{string.Concat(options)}</select>";
+        }
+
+        var type = a.Type switch
+        {
+            ProfileAttributeTypes.Integer => $"number\" step=\"1\" inputmode=\"numeric\"{(a.Min is { } min ? $" min=\"{min}\"" : string.Empty)}{(a.Max is { } max ? $" max=\"{max}\"" : string.Empty)}",
+            ProfileAttributeTypes.Date => "date\"",
+            ProfileAttributeTypes.Email => "email\"",
+            ProfileAttributeTypes.Url => "url\"",
+            ProfileAttributeTypes.Phone => "tel\"",
+            _ => "text\"",
+        };
+        return $"<input type=\"{type} {common} maxlength=\"{a.MaxLength}\" value=\"{HostedPage.Encode(value)}\">";
+    }
 
     /// <summary>Read-only lines for the attributes the user may not change, where they have a value.</summary>
     public static string ReadOnly(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf) =>
@@ -28,11 +50,20 @@ public static class ProfileAttributeFields
         attributes.ToDictionary(a => a.Name, a => form[Prefix + a.Name].ToString().Trim(), StringComparer.Ordinal);
 
     public static List<string> Problems(PageText t, IEnumerable<ProfileAttributeInfo> attributes, IReadOnlyDictionary<string, string> values) =>
-        [.. attributes.Select(a => (values.GetValueOrDefault(a.Name) ?? string.Empty) switch
+        [.. attributes.Select(a => ProfileValues.Check(a, values.GetValueOrDefault(a.Name)).Problem switch
             {
-                var v when v.Length > a.MaxLength => t.Format("{0} may have at most {1} characters.", t.Own(a.Label), a.MaxLength),
-                { Length: 0 } when a.Required => t.Format("{0} is required.", t.Own(a.Label)),
-                _ => null,
+                null => null,
+                ProfileValueProblem.Required => t.Format("{0} is required.", t.Own(a.Label)),
+                ProfileValueProblem.TooLong => t.Format("{0} may have at most {1} characters.", t.Own(a.Label), a.MaxLength),
+                ProfileValueProblem.NotAWholeNumber => t.Format("{0} must be a whole number.", t.Own(a.Label)),
+                ProfileValueProblem.BelowMinimum => t.Format("{0} must be at least {1}.", t.Own(a.Label), a.Min ?? -ProfileValues.MaxWholeNumber),
+                ProfileValueProblem.AboveMaximum => t.Format("{0} must be at most {1}.", t.Own(a.Label), a.Max ?? ProfileValues.MaxWholeNumber),
+                ProfileValueProblem.NotADate => t.Format("{0} must be a date.", t.Own(a.Label)),
+                ProfileValueProblem.NotAnEmail => t.Format("{0} must be an email address.", t.Own(a.Label)),
+                ProfileValueProblem.NotAUrl => t.Format("{0} must be a web address starting with https:// or http://.", t.Own(a.Label)),
+                ProfileValueProblem.NotAPhoneNumber => t.Format("{0} must be a phone number.", t.Own(a.Label)),
+                ProfileValueProblem.NotAnOption => t.Format("Choose one of the options offered for {0}.", t.Own(a.Label)),
+                _ => a.PatternMessage is { } message ? t.Own(message) : t.Format("{0} is not in the expected form.", t.Own(a.Label)),
             })
             .OfType<string>()];
 
