@@ -121,6 +121,41 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         }, Password);
     }
 
+    /// <summary>
+    /// Django's <c>password</c> column as it is (hashes from Python's <c>hashlib</c>, written the way Django's hashers write
+    /// them; the Argon2 one is the reference implementation's vector in Django's wrapping), phpass's own test vector (which
+    /// WordPress before 6.8 and phpBB write), and WordPress 6.8's bcrypt over an HMAC and Django's bcrypt over SHA-256,
+    /// made here as those hashers make them. The Drupal 7 hash was computed with a separate Python implementation of its algorithm.
+    /// </summary>
+    [Fact]
+    public async Task HashesOfDjangoWordPressPhpBbAndDrupal_Verify()
+    {
+        foreach (var value in new[]
+                 {
+                     "pbkdf2_sha256$1000$seasalt2024abcdefghijk$Ywqatw1aJ4ny3Ajv6ZEz+IQSQGsq9epCLGN60X0whUc=",
+                     "scrypt$16384$seasalt2024abcdefghijk$8$1$" + DjangoScrypt(),
+                     "sha1$seasalt2024abcdefghijk$54b49a8cfeae070206220ff79fb6c150111bc5dd",
+                     "md5$seasalt2024abcdefghijk$252875c61ffe86e56f0df73ae64889d9",
+                     "bcrypt$" + BCrypt.Net.BCrypt.HashPassword(Password, 4),
+                     "bcrypt_sha256$" + BCrypt.Net.BCrypt.HashPassword(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Password))), 4),
+                 })
+        {
+            await ImportsAndVerifiesAsync(new { algorithm = "django", value }, Password);
+        }
+
+        await ImportsAndVerifiesAsync(new { algorithm = "django", value = "argon2$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG" }, "password");
+        await ImportsAndVerifiesAsync(new { algorithm = "phpass", value = "$P$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0" }, "test12345");
+        await ImportsAndVerifiesAsync(new { algorithm = "phpass", value = "$H$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0" }, "test12345");
+        await ImportsAndVerifiesAsync(new { algorithm = "phpass", value = "$S$DAbcdefghfj.R8k15zrrjXR7e3x2tkVgpEz2LKtbneSF3EIWu0lb" }, "correct horse");
+        await ImportsAndVerifiesAsync(new { algorithm = "wordpress", value = "$P$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0" }, "test12345");
+        var hmac = Convert.ToBase64String(HMACSHA384.HashData("wp-sha384"u8, Encoding.UTF8.GetBytes(Password)));
+        await ImportsAndVerifiesAsync(new { algorithm = "wordpress", value = "$wp$2y$" + BCrypt.Net.BCrypt.HashPassword(hmac, 4)[4..] }, Password);
+    }
+
+    // Django's scrypt hash of Password (N 2^14, r 8, p 1, 64 bytes), split off so the line above stays readable.
+    private static string DjangoScrypt() =>
+        "P29Cd9wx9o8Vuty2PF7Y/tRFfYy8sz10ud37trQTaJy9vXrf2lJDYQ89YLTyQncrhU9XXIQSdV/ysteEu8n1rQ==";
+
     /// <summary>Every format at its largest salt and key is stored whole.</summary>
     [Fact]
     public async Task TheLargestHashesWithinTheBounds_AreStored()
@@ -245,6 +280,20 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
                      new { algorithm = "argon2", value = "$argon2id$v=19$m=262144,t=3,p=1$" + key.TrimEnd('=') + "$" + key.TrimEnd('=') },
                      new { algorithm = "argon2", value = "$argon2id$v=16$m=7168,t=5,p=1$" + key.TrimEnd('=') + "$" + key.TrimEnd('=') },
                      new { algorithm = "argon2", value = "$argon2id$v=19$m=7168,t=5,p=1$" + key.TrimEnd('='), iterations = 5 },
+                     new { algorithm = "django", value = "pbkdf2_sha256$1000$$" + key },
+                     new { algorithm = "django", value = "pbkdf2_sha256$many$salty$" + key },
+                     new { algorithm = "django", value = "pbkdf2_sha256$3000000$salty$" + key },
+                     new { algorithm = "django", value = "unsalted_md5$$5f4dcc3b5aa765d61d8327deb882cf99" },
+                     new { algorithm = "django", value = "scrypt$1048576$salty$8$1$" + key },
+                     new { algorithm = "django", value = "bcrypt_sha256$$2b$10$tooShort" },
+                     new { algorithm = "django", value = "no dollar" },
+                     new { algorithm = "django", value = "pbkdf2_sha256$1000$salty$" + key, salt },
+                     new { algorithm = "phpass", value = "$P$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L" },
+                     new { algorithm = "phpass", value = "$P$zIQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0" },
+                     new { algorithm = "phpass", value = "$P$4IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0" },
+                     new { algorithm = "phpass", value = "$Q$9IQRaTwmfeRo7ud9Fh4E2PdI0S3r.L0" },
+                     new { algorithm = "wordpress", value = "$S$DAbcdefghfj.R8k15zrrjXR7e3x2tkVgpEz2LKtbneSF3EIWu0lb" },
+                     new { algorithm = "wordpress", value = "$wp$2y$31$" + bcrypt[7..] },
                  })
         {
             var error = await ApiAssert.ErrorAsync(

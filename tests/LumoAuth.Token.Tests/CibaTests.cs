@@ -182,6 +182,45 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         Assert.DoesNotContain("orders.read", access.GetClaim("scope").Value.Split(' '));
     }
 
+    /// <summary>Terms of service the user has not accepted in their current version are asked beside the request: approving records them first.</summary>
+    [Fact]
+    public async Task TermsNotYetAccepted_AreAskedBesideTheRequest_AndApprovingRecordsThemFirst()
+    {
+        var (setup, client) = await CallCentreAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { termsOfService = new { url = "https://legal.example.com/terms", version = "2026-12" } }));
+        }
+
+        var authReqId = await StartAsync(setup, client);
+        using var browser = suite.Browser();
+        var page = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var html = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+            return html.Contains("name=\"accept_terms\" value=\"2026-12\"", StringComparison.Ordinal) ? html : null;
+        });
+        using (var unticked = await DecideAsync(browser, page, accept: true))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, unticked.StatusCode);
+            Assert.Contains("Accept the terms of service to go on.", await unticked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
+        using (await DecideAsync(browser, page, accept: true, acceptedTerms: "2026-12"))
+        {
+        }
+
+        using var admin2 = suite.Admin.ClientFor(setup.Tenant);
+        Assert.Equal("2026-12", (await ApiAssert.OkAsync(await admin2.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}")))["data"]!["termsAcceptedVersion"]!.GetValue<string>());
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        using var granted = await PollAsync(setup, client, authReqId);
+        await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
+
+        // Accepted once: the next request's page asks no more.
+        await StartAsync(setup, client);
+        Assert.DoesNotContain("accept_terms", await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), StringComparison.Ordinal);
+    }
+
     /// <summary>While admin cannot say whether the user may still sign in, the approved request is neither refused nor used up.</summary>
     [Fact]
     public async Task Poll_WhileAdminIsDown_Is503_AndTheApprovedRequestIsRedeemedAfterwards()
@@ -739,10 +778,15 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         return await response.Content.ReadAsStringAsync();
     }
 
-    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string page, bool accept, string? userCode = null)
+    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string page, bool accept, string? userCode = null, string? acceptedTerms = null)
     {
         var form = HostedFlow.HiddenFields(page);
         form["ciba_decision"] = accept ? "accept" : "deny";
+        if (acceptedTerms is not null)
+        {
+            form["accept_terms"] = acceptedTerms;
+        }
+
         if (userCode is not null)
         {
             form["user_code"] = userCode;

@@ -105,6 +105,67 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, codes.GetProperty("device_code").GetString()!), HttpStatusCode.BadRequest, "access_denied");
     }
 
+    /// <summary>
+    /// A tenant's terms of service, not yet accepted in their current version, are asked on the device's page: Allow needs
+    /// the box for the version shown, which is recorded before the device gets anything; Deny records nothing.
+    /// </summary>
+    [Fact]
+    public async Task TermsNotYetAccepted_AreAskedBesideTheDevicesRequest_AndRecordedWithTheApproval()
+    {
+        var (setup, _) = await TvAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { termsOfService = new { url = "https://legal.example.com/terms", version = "v2" } }));
+        }
+
+        async Task<string?> AcceptedAsync()
+        {
+            using var admin = suite.Admin.ClientFor(setup.Tenant);
+            return (await ApiAssert.OkAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}")))["data"]!["termsAcceptedVersion"]?.GetValue<string>();
+        }
+
+        using var browser = suite.Browser();
+        var denied = await AuthorizeDeviceAsync(setup, "openid");
+        var confirm = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var html = await SignInAndConfirmAsync(browser, setup, denied.GetProperty("user_code").GetString()!);
+            return html.Contains("name=\"accept_terms\" value=\"v2\"", StringComparison.Ordinal) ? html : null;
+        });
+        Assert.Contains("href=\"https://legal.example.com/terms\"", confirm, StringComparison.Ordinal);
+        using (var decided = await DecideAsync(browser, confirm, accept: false))
+        {
+            Assert.Contains("result=denied", HostedFlow.LocalRedirect(decided), StringComparison.Ordinal);
+        }
+
+        Assert.Null(await AcceptedAsync());
+
+        var codes = await AuthorizeDeviceAsync(setup, "openid");
+        var deviceCode = codes.GetProperty("device_code").GetString()!;
+        confirm = await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
+        foreach (var (ticked, problem) in new[] { ((string?)null, "Accept the terms of service to go on."), ("v1", "The terms have changed since you last accepted them.") })
+        {
+            using var refused = await DecideAsync(browser, confirm, accept: true, ticked);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains(problem, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Null(await AcceptedAsync());
+        await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
+
+        using (var approved = await DecideAsync(browser, confirm, accept: true, "v2"))
+        {
+            Assert.Contains("result=approved", HostedFlow.LocalRedirect(approved), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("v2", await AcceptedAsync());
+        await Task.Delay(TimeSpan.FromSeconds(1.1));
+        await HttpAssert.JsonAsync(await PollAsync(setup, deviceCode), HttpStatusCode.OK);
+
+        // Accepted once: the next device's page asks no more.
+        var next = await AuthorizeDeviceAsync(setup, "openid");
+        Assert.DoesNotContain("accept_terms", await SignInAndConfirmAsync(browser, setup, next.GetProperty("user_code").GetString()!), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Polling_FasterThanTheInterval_IsSlowDown()
     {
@@ -328,10 +389,15 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         return html;
     }
 
-    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string confirmHtml, bool accept)
+    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string confirmHtml, bool accept, string? acceptedTerms = null)
     {
         var form = HostedFlow.HiddenFields(confirmHtml);
         form["device_decision"] = accept ? "accept" : "deny";
+        if (acceptedTerms is not null)
+        {
+            form["accept_terms"] = acceptedTerms;
+        }
+
         var action = WebUtility.HtmlDecode(Regex.Match(confirmHtml, "<form method=\"post\" action=\"([^\"]+)\"").Groups[1].Value);
         return await browser.PostAsync(action, new FormUrlEncodedContent(form));
     }

@@ -14,7 +14,7 @@ public static partial class ImportedPasswordHashes
 {
     /// <summary>The algorithms <see cref="Import"/> takes.</summary>
     public static readonly string[] Algorithms =
-        ["argon2", "bcrypt", "firebase-scrypt", "ldap", "md5", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "scrypt", "sha1", "sha256", "sha512"];
+        ["argon2", "bcrypt", "django", "firebase-scrypt", "ldap", "md5", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha1", "sha256", "sha512", "wordpress"];
 
     public const int MaxPbkdf2Iterations = 2_000_000;
 
@@ -33,7 +33,16 @@ public static partial class ImportedPasswordHashes
     /// <summary>scrypt's N·r·p at most, which is what its time grows with: twice passlib's default.</summary>
     public const long MaxScryptWork = 1L << 20;
 
+    /// <summary>phpass's rounds (2^n) at most: WordPress writes 2^13, Drupal 7 2^15; 2^20 of SHA-512 take about a second.</summary>
+    public const int MaxPhpassCountLog2 = 20;
+
     private const string Prefix = "prefix";
+
+    // Stored forms of ours for bcrypt over a digest of the password, which a plain bcrypt check would not match.
+    private const string DjangoBcryptSha256 = "django-bcrypt-sha256";
+    private const string WordPressBcrypt = "wordpress-bcrypt";
+
+    private const string PhpassAlphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     private const string Suffix = "suffix";
 
     private static readonly Dictionary<string, (int Length, Func<byte[], byte[]> Digest)> Digests = new(StringComparer.Ordinal)
@@ -75,6 +84,12 @@ public static partial class ImportedPasswordHashes
                 && int.Parse(form.Groups[1].Value, CultureInfo.InvariantCulture) is >= 4 and <= MaxBcryptCost ? (hash.Value, null)
                 : (null, $"value must be a bcrypt hash ($2a$, $2b$ or $2y$, cost 4 to {MaxBcryptCost})"),
             "ldap" => ImportLdap(hash.Value),
+            "django" => ImportDjango(hash.Value),
+            "phpass" => ImportPhpass(hash.Value, drupal: true),
+            "wordpress" when hash.Value?.StartsWith("$wp$2", StringComparison.Ordinal) == true =>
+                Import(hash with { Algorithm = "bcrypt", Value = hash.Value[3..] }) is { Stored: { } bcrypt } ? (WordPressBcrypt + "$" + bcrypt, null)
+                : (null, "value must be WordPress's $wp$2y$… (bcrypt) or $P$… (phpass) hash"),
+            "wordpress" => ImportPhpass(hash.Value, drupal: false),
             "scrypt" => ImportScrypt(hash),
             "firebase-scrypt" => ImportFirebaseScrypt(hash),
             _ when Digests.ContainsKey(algorithm) => ImportDigest(algorithm, hash),
@@ -95,6 +110,11 @@ public static partial class ImportedPasswordHashes
             return CryptographicOperations.FixedTimeEquals(argon2.Derive(password), argon2.Hash);
         }
 
+        if (PhpassForm().IsMatch(stored))
+        {
+            return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Phpass(password, stored)), Encoding.ASCII.GetBytes(stored));
+        }
+
         var parts = stored.Split('$');
         var secret = Encoding.UTF8.GetBytes(password);
         switch (parts[0])
@@ -103,6 +123,12 @@ public static partial class ImportedPasswordHashes
                 var salt = Convert.FromBase64String(parts[2]);
                 byte[] input = parts[1] == Prefix ? [.. salt, .. secret] : [.. secret, .. salt];
                 return CryptographicOperations.FixedTimeEquals(hashing.Digest(input), Convert.FromBase64String(parts[3]));
+            case DjangoBcryptSha256:
+                // Django's BCryptSHA256PasswordHasher: bcrypt over the SHA-256 of the password in lower-case hex.
+                return VerifyBcrypt(Convert.ToHexStringLower(SHA256.HashData(secret)), stored[(DjangoBcryptSha256.Length + 1)..]);
+            case WordPressBcrypt:
+                // WordPress 6.8: bcrypt over the base64 of HMAC-SHA384 of the password, keyed with "wp-sha384".
+                return VerifyBcrypt(Convert.ToBase64String(HMACSHA384.HashData("wp-sha384"u8, secret)), stored[(WordPressBcrypt.Length + 1)..]);
             case "scrypt" when parts.Length == 6:
                 var key = Convert.FromBase64String(parts[5]);
                 return CryptographicOperations.FixedTimeEquals(
@@ -121,7 +147,7 @@ public static partial class ImportedPasswordHashes
     {
         string[] uses = algorithm switch
         {
-            "argon2" or "bcrypt" or "ldap" => [],
+            "argon2" or "bcrypt" or "ldap" or "django" or "phpass" or "wordpress" => [],
             "scrypt" => ["salt", "cost", "blockSize", "parallelism"],
             "firebase-scrypt" => ["salt", "signerKey", "saltSeparator", "rounds", "memoryCost"],
             _ when Digests.ContainsKey(algorithm) => ["salt", "saltPosition"],
@@ -189,6 +215,80 @@ public static partial class ImportedPasswordHashes
         return (scheme.Salted ? saltLength is >= 1 and <= 128 : saltLength == 0)
             ? (Stored(scheme.Digest, Suffix, Convert.ToBase64String(bytes[length..]), Convert.ToBase64String(bytes[..length])), null)
             : (null, $"value's {{{match.Groups[1].Value}}} digest must be {length} bytes{(scheme.Salted ? " followed by a salt" : string.Empty)}");
+    }
+
+    /// <summary>
+    /// A Django password as its <c>password</c> column holds it (<c>algorithm$…</c>), read into the matching form of ours;
+    /// Django's salts are text, taken as their UTF-8 bytes.
+    /// </summary>
+    private static (string?, string?) ImportDjango(string? value)
+    {
+        const string Form = "value must be a Django password: pbkdf2_sha256$…, pbkdf2_sha1$…, argon2$…, bcrypt_sha256$…, bcrypt$…, scrypt$…, sha1$… or md5$…";
+        var at = value is { Length: <= 1024 } ? value.IndexOf('$', StringComparison.Ordinal) : -1;
+        if (at <= 0)
+        {
+            return (null, Form);
+        }
+
+        var (name, rest) = (value![..at], value[(at + 1)..]);
+        var parts = rest.Split('$');
+        static string Utf8(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+        static int? Whole(string text) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : null;
+        var (stored, problem) = name switch
+        {
+            "pbkdf2_sha256" or "pbkdf2_sha1" when parts.Length == 3 && Whole(parts[0]) is { } iterations && parts[1].Length > 0 =>
+                Import(new ImportedPasswordHash(name.Replace('_', '-'), parts[2], Utf8(parts[1]), iterations)),
+            "argon2" => Import(new ImportedPasswordHash("argon2", "$" + rest, null, null)),
+            "bcrypt" => Import(new ImportedPasswordHash("bcrypt", rest, null, null)),
+            "bcrypt_sha256" => Import(new ImportedPasswordHash("bcrypt", rest, null, null)) is { Stored: { } bcrypt } ? (DjangoBcryptSha256 + "$" + bcrypt, null) : (null, Form),
+            // Django writes scrypt$N$salt$r$p$hash.
+            "scrypt" when parts.Length == 5 && Whole(parts[0]) is { } n && parts[1].Length > 0 && Whole(parts[2]) is { } r && Whole(parts[3]) is { } p =>
+                Import(new ImportedPasswordHash("scrypt", parts[4], Utf8(parts[1]), null, Cost: n, BlockSize: r, Parallelism: p)),
+            "sha1" or "md5" when parts.Length == 2 && parts[0].Length > 0 =>
+                Import(new ImportedPasswordHash(name, parts[1], Utf8(parts[0]), null, SaltPosition: Prefix)),
+            _ => (null, Form),
+        };
+        return stored is null ? (null, $"{Form} ({problem})") : (stored, null);
+    }
+
+    /// <summary>phpass's portable hashes (<c>$P$</c>, WordPress before 6.8; <c>$H$</c>, phpBB) and Drupal 7's SHA-512 form (<c>$S$</c>), kept as they are.</summary>
+    private static (string?, string?) ImportPhpass(string? value, bool drupal)
+    {
+        var form = drupal ? "value must be a phpass hash ($P$…, $H$… or Drupal 7's $S$…)" : "value must be WordPress's $wp$2y$… (bcrypt) or $P$… (phpass) hash";
+        if (value is null || !PhpassForm().IsMatch(value) || (!drupal && !value.StartsWith("$P$", StringComparison.Ordinal)))
+        {
+            return (null, form);
+        }
+
+        return PhpassAlphabet.IndexOf(value[3], StringComparison.Ordinal) is >= 7 and <= MaxPhpassCountLog2
+            ? (value, null)
+            : (null, $"{form}, with 2^7 to 2^{MaxPhpassCountLog2} rounds");
+    }
+
+    /// <summary>phpass's crypt: the salted digest of the password, then the digest of that and the password again, 2^n times.</summary>
+    private static string Phpass(string password, string setting)
+    {
+        var secret = Encoding.UTF8.GetBytes(password);
+        Func<byte[], byte[]> digest = setting[1] == 'S' ? SHA512.HashData : MD5.HashData;
+        var hash = digest([.. Encoding.ASCII.GetBytes(setting[4..12]), .. secret]);
+        for (var round = 1 << PhpassAlphabet.IndexOf(setting[3], StringComparison.Ordinal); round > 0; round--)
+        {
+            hash = digest([.. hash, .. secret]);
+        }
+
+        // phpass's own base64: its alphabet, least significant bits first; Drupal keeps the first 55 characters.
+        var output = new StringBuilder(setting[..12]);
+        for (var i = 0; i < hash.Length; i += 3)
+        {
+            var value = hash[i] | (i + 1 < hash.Length ? hash[i + 1] << 8 : 0) | (i + 2 < hash.Length ? hash[i + 2] << 16 : 0);
+            var characters = Math.Min(4, ((hash.Length - i) * 8 + 5) / 6);
+            for (var c = 0; c < characters; c++)
+            {
+                output.Append(PhpassAlphabet[(value >> (6 * c)) & 0x3f]);
+            }
+        }
+
+        return setting[1] == 'S' ? output.ToString()[..55] : output.ToString();
     }
 
     private static (string?, string?) ImportScrypt(ImportedPasswordHash hash)
@@ -337,6 +437,9 @@ public static partial class ImportedPasswordHashes
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$")]
     private static partial System.Text.RegularExpressions.Regex BcryptForm();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(\$[PH]\$[./0-9A-Za-z]{31}|\$S\$[./0-9A-Za-z]{52})$")]
+    private static partial System.Text.RegularExpressions.Regex PhpassForm();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\{([A-Za-z0-9]{2,8})\}([A-Za-z0-9+/]+={0,2})$")]
     private static partial System.Text.RegularExpressions.Regex LdapForm();

@@ -91,6 +91,7 @@ public static class TokenServiceExtensions
         services.AddScoped<ProviderButtons>();
         services.AddScoped<Features.Token.ExternalSubjectExchange>();
         services.AddSingleton<AccountLinkClient>();
+        services.AddSingleton<PendingTerms>();
         services.AddSingleton<RolesDirectory>();
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
         services.AddSingleton<McpResources>();

@@ -61,6 +61,7 @@ public static class CibaApprovalEndpoints
         UserClaims UserClaims,
         SessionStore Sessions,
         IAntiforgery Antiforgery,
+        PendingTerms Terms,
         IOptions<LumoAuthOptions> Lumo,
         TimeProvider Time);
 
@@ -139,6 +140,12 @@ public static class CibaApprovalEndpoints
         var facts = SignInFacts.Of(user, userId);
         System.Security.Claims.ClaimsIdentity? identity = null;
         LumoAuth.Token.Data.TokenApplication? application = null;
+        if (approve && await services.Terms.ForAsync(services.Tenant.TenantId, userId, http.RequestAborted) is { } terms
+            && await services.Terms.AcceptAsync(t, services.Tenant.TenantId, userId, terms, form, http.RequestAborted) is { } termsProblem)
+        {
+            return await ListAsync(http, services, userId, seen.Id, termsProblem);
+        }
+
         if (approve)
         {
             bool unavailable;
@@ -244,6 +251,7 @@ public static class CibaApprovalEndpoints
 
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var body = new StringBuilder(Alert(error));
+        var terms = await services.Terms.ForAsync(services.Tenant.TenantId, userId, http.RequestAborted);
 
         foreach (var request in waiting)
         {
@@ -274,7 +282,8 @@ public static class CibaApprovalEndpoints
                     .Append("<input id=\"").Append(field).Append("\" name=\"").Append(UserCodeField).Append("\" autocomplete=\"off\" spellcheck=\"false\" required>");
             }
 
-            body.Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">").Append(t.Html("Approve")).Append("</button> ")
+            body.Append(terms is null ? string.Empty : PendingTerms.Checkbox(t, terms))
+                .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">").Append(t.Html("Approve")).Append("</button> ")
                 .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\" formnovalidate>").Append(t.Html("Deny")).Append("</button></form></section>");
         }
 

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Features.Authorize;
@@ -46,6 +47,7 @@ public static class DeviceVerificationEndpoints
         UserClaims UserClaims,
         SessionStore Sessions,
         IAntiforgery Antiforgery,
+        PendingTerms Terms,
         IOptions<LumoAuthOptions> Lumo);
 
     public static string PagePath(string slug) => $"/t/{slug}/api/v1/oauth/device";
@@ -106,10 +108,14 @@ public static class DeviceVerificationEndpoints
 
         var scopes = request.GetScopes();
         var details = AuthorizationDetails.Granted(request);
+        var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        var terms = await services.Terms.ForAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        async Task<IResult> Confirm(string? error) =>
+            ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes, details, terms, error);
         var decision = form?[DecisionField].ToString() ?? string.Empty;
         if (decision.Length == 0)
         {
-            return ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes, details);
+            return await Confirm(error: null);
         }
 
         try
@@ -127,7 +133,11 @@ public static class DeviceVerificationEndpoints
             return Results.Forbid(Done(slug, "denied"), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
         }
 
-        var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
+        if (terms is not null && await services.Terms.AcceptAsync(t, services.Tenant.TenantId, userId, terms, form!, http.RequestAborted) is { } termsProblem)
+        {
+            return await Confirm(termsProblem);
+        }
+
         var facts = SignInFacts.Of(user, userId);
         var (identity, unavailable) = await services.UserClaims.TryBuildAsync(services.Tenant, services.Lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!), facts, scopes, http.RequestAborted);
         if (unavailable)
@@ -176,8 +186,10 @@ public static class DeviceVerificationEndpoints
         return HostedPage.Render(http, t["Connect a device"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 
-    private static IResult ConfirmPage(
-        HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes, System.Text.Json.JsonElement? details)
+    /// <param name="terms">The tenant's terms the user has still to accept (the Allow needs them ticked), or null.</param>
+    /// <param name="error">Already in the page's language.</param>
+    private static IResult ConfirmPage(HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes,
+        System.Text.Json.JsonElement? details, TermsOfService? terms, string? error)
     {
         var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
@@ -186,13 +198,15 @@ public static class DeviceVerificationEndpoints
             ? $"<li>{HostedPage.Encode(text)} <small>({HostedPage.Encode(s)})</small></li>"
             : $"<li>{HostedPage.Encode(s)}</li>"));
         var body =
+            (error is null ? string.Empty : $"<p class=\"error\" role=\"alert\">{HostedPage.Encode(error)}</p>") +
             $"<p>{t.Html("{0} on your device asks to:", PageText.Strong(clientName))}</p><ul>{list}</ul>" +
             AuthorizationDetails.Html(t, details) +
             $"<p>{t.Html("Only allow it if your device shows the code {0}.", new Markup($"<strong id=\"user-code\">{HostedPage.Encode(userCode)}</strong>"))}</p>" +
             $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field(Parameters.UserCode, userCode) +
+            (terms is null ? string.Empty : PendingTerms.Checkbox(t, terms)) +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">{t.Html("Allow")}</button> " +
-            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\">{t.Html("Deny")}</button></form>";
-        return HostedPage.Render(http, t["Allow the device?"], body);
+            $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\" formnovalidate>{t.Html("Deny")}</button></form>";
+        return HostedPage.Render(http, t["Allow the device?"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 }

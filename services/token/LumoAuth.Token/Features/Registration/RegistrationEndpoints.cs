@@ -83,7 +83,7 @@ public static class RegistrationEndpoints
 
         // The terms the page showed (their version), where the tenant has terms; admin checks they are still the current ones.
         var settings = await services.Settings.GetAsync(services.Tenant.TenantId, http.RequestAborted);
-        var acceptedTerms = form["accept_terms"].ToString() is { Length: > 0 and <= 50 } accepted ? accepted : null;
+        var acceptedTerms = form[PendingTerms.Field].ToString() is { Length: > 0 and <= 50 } accepted ? accepted : null;
         var asked = AskedAttributes(settings);
         var attributes = ProfileAttributeFields.Read(form, asked);
         IResult Again(List<string> errors) => Form(http, services, settings, returnUrl, email, name, errors, StatusCodes.Status400BadRequest, attributes);
@@ -165,9 +165,7 @@ public static class RegistrationEndpoints
             $"<label for=\"email\">{t.Html("Email")}</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\" required value=\"{HostedPage.Encode(email)}\">" +
             $"<label for=\"password\">{t.Html("Password")}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"new-password\" required>" +
             ProfileAttributeFields.Inputs(t, AskedAttributes(settings), n => attributes?.GetValueOrDefault(n)) +
-            (terms is null ? string.Empty
-                : $"<label><input type=\"checkbox\" name=\"accept_terms\" value=\"{HostedPage.Encode(terms.Version)}\" required> " +
-                  $"{t.Html("I accept the {0}.", t.Link("terms of service", terms.Url, "rel=\"noopener noreferrer\" target=\"_blank\""))}</label>") +
+            (terms is null ? string.Empty : PendingTerms.Checkbox(t, terms)) +
             $"<button type=\"submit\">{t.Html("Create account")}</button></form>" +
             $"<p>{t.Html("Already have an account? {0}", t.Link("Sign in", signIn))}</p>";
         return HostedPage.Render(http, t["Create your account"], body, status, LoginEndpoints.ClientRedirectOf(returnUrl));

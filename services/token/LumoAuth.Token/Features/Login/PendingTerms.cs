@@ -1,0 +1,59 @@
+using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Directory;
+using LumoAuth.Token.Features.AccountPages;
+using LumoAuth.Token.Features.Branding;
+using LumoAuth.Token.Features.Localization;
+
+namespace LumoAuth.Token.Features.Login;
+
+/// <summary>
+/// The tenant's terms of service where a signed-in person gives an application tokens without the authorization endpoint,
+/// which asks on a page of its own: a device's code and a CIBA request. While the person has not accepted the current
+/// version, the approval form carries a box to tick, and an approval records the acceptance before anything is issued.
+/// </summary>
+public sealed class PendingTerms(HostedPageSettingsCache hostedPages, UserDirectory users, AccountLinkClient links)
+{
+    public const string Field = "accept_terms";
+
+    /// <summary>The terms the user has still to accept, or null (none set, already accepted, or admin out: the approval then fails on its own).</summary>
+    public async Task<TermsOfService?> ForAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        if ((await hostedPages.GetAsync(tenantId, cancellationToken))?.Terms is not { } terms)
+        {
+            return null;
+        }
+
+        var profile = await users.GetProfileAsync(tenantId, userId, cancellationToken);
+        return profile is null || profile.TermsAcceptedVersion == terms.Version ? null : terms;
+    }
+
+    /// <summary>The box to tick, naming the version shown: accepting it accepts that version, never a newer one.</summary>
+    public static string Checkbox(PageText t, TermsOfService terms) =>
+        $"<label><input type=\"checkbox\" name=\"{Field}\" value=\"{HostedPage.Encode(terms.Version)}\" required> " +
+        $"{t.Html("I accept the {0}.", t.Link("terms of service", terms.Url, "rel=\"noopener noreferrer\" target=\"_blank\""))}</label>";
+
+    /// <summary>
+    /// Records the acceptance the form ticked. Null when done; otherwise the problem in the person's words (the box left
+    /// unticked, the terms changed since the page was shown, admin out).
+    /// </summary>
+    public async Task<string?> AcceptAsync(PageText t, Guid tenantId, Guid userId, TermsOfService terms, IFormCollection form, CancellationToken cancellationToken)
+    {
+        var ticked = form[Field].ToString();
+        if (ticked.Length == 0)
+        {
+            return t["Accept the terms of service to go on."];
+        }
+
+        if (ticked != terms.Version)
+        {
+            return t["The terms have changed since you last accepted them."];
+        }
+
+        return (await links.AcceptTermsAsync(tenantId, userId, ticked, cancellationToken)).Outcome switch
+        {
+            LinkOutcome.Done => null,
+            LinkOutcome.Unavailable => t.Format("{0} is unavailable right now. Try again in a moment.", t["Sign-in"]),
+            _ => t["The terms have changed since you last accepted them."],
+        };
+    }
+}
