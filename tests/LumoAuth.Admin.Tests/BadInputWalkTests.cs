@@ -8,6 +8,7 @@ namespace LumoAuth.Admin.Tests;
 /// Bad input on every public endpoint of the admin service, through the gateway (<see cref="BadInputWalk"/>):
 /// never a 500, always the documented error format.
 /// </summary>
+[RunsLong(140)]
 public sealed class BadInputWalkTests(AdminFactory factory, ITestOutputHelper output) : IClassFixture<AdminFactory>
 {
     [Fact]

@@ -29,6 +29,7 @@ public sealed class WebhookAdminFixture() : EmailAdminFixture(new Dictionary<str
     ["Webhooks:MaxConcurrentPerWebhook"] = "2",
 });
 
+[RunsLong(70)]
 public sealed class WebhookTests(WebhookAdminFixture fixture) : IClassFixture<WebhookAdminFixture>
 {
     private AdminFactory Factory => fixture.Admin;

@@ -7,6 +7,7 @@ namespace LumoAuth.Authorization.Tests;
 /// Bad input on every public endpoint of the authorization service, through the gateway (<see cref="BadInputWalk"/>):
 /// never a 500, always the documented error format.
 /// </summary>
+[LumoAuth.Testing.RunsLong(100)]
 public sealed class BadInputWalkTests(AuthorizationSuite suite, ITestOutputHelper output) : IClassFixture<AuthorizationSuite>
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace LumoAuth.Authorization.Tests;
 /// An accepted invitation's roles wait out an admin outage longer than the consumer's quick retries (they once went to
 /// the error queue, and the new user never got them).
 /// </summary>
+[LumoAuth.Testing.RunsLong(95)]
 public sealed class InvitationRolesOutageTests(InvitationOutageSuite suite) : IClassFixture<InvitationOutageSuite>
 {
     /// <summary>

@@ -12,6 +12,7 @@ using LumoAuth.Testing;
 namespace LumoAuth.Authorization.Tests;
 
 /// <summary>RBAC: roles, permissions, bindings, user and group assignments, the checks and roles-of, all answered by the engine.</summary>
+[LumoAuth.Testing.RunsLong(35)]
 public sealed class RbacTests(AuthorizationSuite suite) : IClassFixture<AuthorizationSuite>
 {
     [Fact]

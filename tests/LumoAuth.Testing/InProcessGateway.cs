@@ -55,6 +55,7 @@ public sealed class InProcessGateway : IAsyncDisposable
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             builder.UseEnvironment("Testing");
+            builder.QuietConsole();
             builder.UseSetting("LumoAuth:InternalKey", TestInfrastructure.InternalKey);
             builder.UseSetting("LumoAuth:GatewayKey", TestInfrastructure.GatewayKey);
             builder.UseSetting("Gateway:RateLimits:Enabled", "false");

@@ -86,6 +86,8 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
             builder.UseSetting(key, value);
         }
 
+        builder.QuietConsole();
+
         if (ServerErrorLog.PathFromEnvironment is { } errorLog)
         {
             builder.ConfigureLogging(logging => logging.AddProvider(new ServerErrorLog(errorLog, DatabaseConnectionName)));

@@ -8,6 +8,7 @@ namespace LumoAuth.Authorization.Tests.Agents;
 /// Bad input on every public endpoint of the agents service, through the gateway (<see cref="BadInputWalk"/>): as the
 /// tenant's administrator (API key) and as an agent (its own key). Never a 500, always the documented error format.
 /// </summary>
+[LumoAuth.Testing.RunsLong(45)]
 public sealed class AgentsBadInputWalkTests(AgentsSuite suite, ITestOutputHelper output) : IClassFixture<AgentsSuite>
 {
     [Fact]
