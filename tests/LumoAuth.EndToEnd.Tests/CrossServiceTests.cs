@@ -103,21 +103,43 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var key = SuiteFixture.ApiKey(tenant.ApiKey);
         using var settings = await suite.SendAsync(HttpMethod.Patch, $"{tenant.Api}/admin/settings", new
         {
-            userProfile = new { attributes = new[] { new { name = "team", label = "Team", required = true, onRegistration = true } } },
+            userProfile = new
+            {
+                attributes = new object[]
+                {
+                    new { name = "team", label = "Team", required = true, onRegistration = true },
+                    new { name = "floor", label = "Floor", type = "integer", min = 1, max = 99, onRegistration = true },
+                },
+            },
         }, key);
         await ApiAssert.OkAsync(settings);
 
         using var browser = suite.Browser();
-        var form = HostedForms.HiddenFields(await browser.GetStringAsync($"/t/{tenant.Slug}/register"));
         var email = $"reg-{Guid.NewGuid():N}"[..12] + "@example.com";
-        form["email"] = email;
-        form["password"] = "Br4nd-New-Passw0rd!";
-        form["attr_team"] = "Platform";
-        using var registered = await browser.PostAsync($"/t/{tenant.Slug}/register", new FormUrlEncodedContent(form));
+        async Task<HttpResponseMessage> RegisterAsync(string floor)
+        {
+            var form = HostedForms.HiddenFields(await browser.GetStringAsync($"/t/{tenant.Slug}/register"));
+            form["email"] = email;
+            form["password"] = "Br4nd-New-Passw0rd!";
+            form["attr_team"] = "Platform";
+            form["attr_floor"] = floor;
+            return await browser.PostAsync($"/t/{tenant.Slug}/register", new FormUrlEncodedContent(form));
+        }
+
+        // A typed attribute's value is checked on the page, in the person's words, before admin is asked.
+        using (var refused = await RegisterAsync("0"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("Floor must be at least 1.", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using var registered = await RegisterAsync("12");
         Assert.True(registered.StatusCode is HttpStatusCode.OK or HttpStatusCode.SeeOther, await registered.Content.ReadAsStringAsync());
 
         using var attributes = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{email}/attributes", configure: key);
-        Assert.Equal("Platform", (await ApiAssert.OkAsync(attributes))["data"]!["attributes"]!["team"]!.GetValue<string>());
+        var kept = (await ApiAssert.OkAsync(attributes))["data"]!["attributes"]!;
+        Assert.Equal("Platform", kept["team"]!.GetValue<string>());
+        Assert.Equal(12, kept["floor"]!.GetValue<long>());
     }
 
     /// <summary>Terms of service set at admin are asked for by the token service's hosted pages, and the acceptance lands back at admin.</summary>
