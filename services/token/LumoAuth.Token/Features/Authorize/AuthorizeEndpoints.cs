@@ -63,7 +63,8 @@ public static class AuthorizeEndpoints
         ClientCache Clients,
         TenantKeyStore Keys,
         UserDirectory Users,
-        AccountLinkClient AccountLinks);
+        AccountLinkClient AccountLinks,
+        PendingTerms Terms);
 
     public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
     {
@@ -249,17 +250,13 @@ public static class AuthorizeEndpoints
     private static async Task<IResult?> TermsGateAsync(
         HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId, string termsDecision, string shownVersion)
     {
-        if ((await services.HostedPages.GetAsync(services.Tenant.TenantId, http.RequestAborted))?.Terms is not { } terms)
+        // Admin out: the claims built next cannot be either, and that answers the request.
+        if (await services.Terms.UnacceptedAsync(services.Tenant.TenantId, userId, http.RequestAborted) is not { } pending)
         {
             return null;
         }
 
-        // Admin out: the claims built next cannot be either, and that answers the request.
-        var profile = await services.Users.GetProfileAsync(services.Tenant.TenantId, userId, http.RequestAborted);
-        if (profile is null || profile.TermsAcceptedVersion == terms.Version)
-        {
-            return null;
-        }
+        var (terms, changed) = pending;
 
         var t = PageText.Of(http);
         if (termsDecision.Length > 0)
@@ -295,7 +292,7 @@ public static class AuthorizeEndpoints
             return Forbid(Errors.InteractionRequired, "The user must accept the terms of service.");
         }
 
-        return TermsPage(http, services, request, terms, changed: profile.TermsAcceptedVersion is not null);
+        return TermsPage(http, services, request, terms, changed);
     }
 
     // The request's parameters for a page's form to post back: not the decisions and the CSRF token of a page posted before

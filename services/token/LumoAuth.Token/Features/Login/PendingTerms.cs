@@ -16,7 +16,11 @@ public sealed class PendingTerms(HostedPageSettingsCache hostedPages, UserDirect
     public const string Field = "accept_terms";
 
     /// <summary>The terms the user has still to accept, or null (none set, already accepted, or admin out: the approval then fails on its own).</summary>
-    public async Task<TermsOfService?> ForAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    public async Task<TermsOfService?> ForAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
+        (await UnacceptedAsync(tenantId, userId, cancellationToken))?.Terms;
+
+    /// <summary>As <see cref="ForAsync"/>, and whether the user had accepted an older version (so the page can say they changed).</summary>
+    public async Task<(TermsOfService Terms, bool Changed)?> UnacceptedAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
     {
         if ((await hostedPages.GetAsync(tenantId, cancellationToken))?.Terms is not { } terms)
         {
@@ -24,7 +28,7 @@ public sealed class PendingTerms(HostedPageSettingsCache hostedPages, UserDirect
         }
 
         var profile = await users.GetProfileAsync(tenantId, userId, cancellationToken);
-        return profile is null || profile.TermsAcceptedVersion == terms.Version ? null : terms;
+        return profile is null || profile.TermsAcceptedVersion == terms.Version ? null : (terms, profile.TermsAcceptedVersion is not null);
     }
 
     /// <summary>The box to tick, naming the version shown: accepting it accepts that version, never a newer one.</summary>
