@@ -33,12 +33,20 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
     public Action<string>? Log { get; init; }
 
     /// <summary>Requests sent so far: a walk that sent few has walked nothing.</summary>
-    public int Sent { get; private set; }
+    public int Sent => _sent;
 
-    private readonly List<string> _failures = [];
+    /// <summary>
+    /// Endpoints walked at once. Each endpoint's requests go one after another; several endpoints at a time keep the
+    /// services busy while a request waits (and shake out races between endpoints, which must not be 500s either).
+    /// </summary>
+    public int Concurrency { get; init; } = 4;
 
-    /// <summary>The endpoint being walked is anonymous: a browser page or protocol endpoint whose non-JSON answers are its own format.</summary>
-    private bool _answersPages;
+    private int _sent;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _failures = new();
+
+    /// <param name="Pattern">The endpoint's route pattern, named in failures.</param>
+    /// <param name="AnswersPages">The endpoint is anonymous: a browser page or protocol endpoint whose non-JSON answers are its own format.</param>
+    private sealed record Target(string Pattern, bool AnswersPages);
 
     private static readonly string[] OddIds =
     [
@@ -95,23 +103,35 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
     public async Task<IReadOnlyList<string>> WalkAsync()
     {
         // Deletions last: they may remove what the other endpoints' ids point at.
-        foreach (var endpoint in Endpoints().OrderBy(e => e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Contains(HttpMethods.Delete)))
+        var walks = Endpoints()
+            .SelectMany(e => e.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Where(m => m != HttpMethods.Head && m != HttpMethods.Options).Select(m => (Endpoint: e, Method: m)))
+            .ToLookup(w => w.Method == HttpMethods.Delete);
+        foreach (var group in new[] { walks[false], walks[true] })
         {
-            foreach (var method in endpoint.Metadata.GetMetadata<HttpMethodMetadata>()!.HttpMethods.Where(m => m != HttpMethods.Head && m != HttpMethods.Options))
+            await Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (walk, _) =>
             {
-                var (before, started) = (Sent, System.Diagnostics.Stopwatch.GetTimestamp());
-                await WalkAsync(endpoint, method);
-                Log?.Invoke($"{method} {endpoint.RoutePattern.RawText}: {Sent - before} requests, {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:F0} ms");
-            }
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var sent = await WalkAsync(walk.Endpoint, walk.Method);
+                Log?.Invoke($"{walk.Method} {walk.Endpoint.RoutePattern.RawText}: {sent} requests, {System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds:F0} ms");
+            });
         }
 
-        return _failures;
+        return [.. _failures];
     }
 
-    private async Task WalkAsync(RouteEndpoint endpoint, string method)
+    /// <summary>Walks one endpoint's method; returns the requests it sent.</summary>
+    private async Task<int> WalkAsync(RouteEndpoint endpoint, string method)
     {
         var pattern = endpoint.RoutePattern.RawText!;
-        _answersPages = endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null;
+        var target = new Target(pattern, endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null);
+        var sent = 0;
+        async Task SendAsync(string path, HttpContent? content, bool expect400 = false, string? authorization = null, Dictionary<string, string>? extraHeaders = null)
+        {
+            if (await SendOneAsync(method, path, content, target, expect400, authorization, extraHeaders))
+            {
+                sent++;
+            }
+        }
         var path = Fill(pattern, _ => null);
         var hasBody = method is "POST" or "PUT" or "PATCH";
 
@@ -120,7 +140,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         {
             foreach (var odd in OddIds)
             {
-                await SendAsync(method, Fill(pattern, name => name == parameter.Name ? odd : null), hasBody ? Json("{}") : null, pattern);
+                await SendAsync(Fill(pattern, name => name == parameter.Name ? odd : null), hasBody ? Json("{}") : null);
             }
         }
 
@@ -129,25 +149,25 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         {
             foreach (var odd in OddQueryValues)
             {
-                await SendAsync(method, $"{path}?{name}={Uri.EscapeDataString(odd)}", hasBody ? Json("{}") : null, pattern);
+                await SendAsync($"{path}?{name}={Uri.EscapeDataString(odd)}", hasBody ? Json("{}") : null);
             }
         }
 
-        await SendAsync(method, $"{path}?page=-5&limit=1000000&sortBy=%27&sortDir=sideways&search={new string('s', 3000)}", hasBody ? Json("{}") : null, pattern);
+        await SendAsync($"{path}?page=-5&limit=1000000&sortBy=%27&sortDir=sideways&search={new string('s', 3000)}", hasBody ? Json("{}") : null);
         // An offset past int.MaxValue; instants with offsets other than UTC (which Npgsql refuses to write as timestamptz).
-        await SendAsync(method, $"{path}?page=30000000&limit=100&startDate=2026-01-01T00:00:00-05:00&endDate=2026-02-01T00:00:00%2B02:00", hasBody ? Json("{}") : null, pattern);
+        await SendAsync($"{path}?page=30000000&limit=100&startDate=2026-01-01T00:00:00-05:00&endDate=2026-02-01T00:00:00%2B02:00", hasBody ? Json("{}") : null);
 
         // Broken credentials, on the endpoint as it is otherwise called.
         foreach (var authorization in OddAuthorizations)
         {
-            await SendAsync(method, path, hasBody ? Json("{}") : null, pattern, authorization: authorization);
+            await SendAsync(path, hasBody ? Json("{}") : null, authorization: authorization);
         }
 
-        await SendAsync(method, path, hasBody ? Json("{}") : null, pattern, extraHeaders: new() { ["DPoP"] = "not-a-jwt", ["Client-Cert"] = ":bm90LWEtY2VydA==:" });
+        await SendAsync(path, hasBody ? Json("{}") : null, extraHeaders: new() { ["DPoP"] = "not-a-jwt", ["Client-Cert"] = ":bm90LWEtY2VydA==:" });
 
         if (!hasBody)
         {
-            return;
+            return sent;
         }
 
         var declared = endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is { RequestType: { } type } accepts
@@ -158,11 +178,11 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         // Not JSON at all: an endpoint that declares a JSON body answers 400.
         foreach (var text in new[] { "{", "{\"a\":", "\u00ff\u00fe", "<xml/>" })
         {
-            await SendAsync(method, path, Json(text), pattern, expect400: declared is not null);
+            await SendAsync(path, Json(text), expect400: declared is not null);
         }
 
         // Invalid UTF-8 in a string (System.Text.Json skips an unknown property's value unread, so no 400 is required).
-        await SendAsync(method, path, new ByteArrayContent([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) { Headers = { ContentType = new("application/json") } }, pattern);
+        await SendAsync(path, new ByteArrayContent([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]) { Headers = { ContentType = new("application/json") } });
         foreach (var text in new[]
                  {
                      "[]", "\"text\"", "null", "42", "true", "{}", new string('[', 300) + new string(']', 300), "{\"a\":" + new string('[', 100) + new string(']', 100) + "}",
@@ -170,19 +190,19 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
                      "{\"a\":1,\"a\":2}", "{\"a\":1e400,\"b\":[-1e400],\"c\":{\"d\":1e309}}",
                  })
         {
-            await SendAsync(method, path, Json(text), pattern);
+            await SendAsync(path, Json(text));
         }
 
-        await SendAsync(method, path, new StringContent("{}", Encoding.UTF8, "text/plain"), pattern);
-        await SendAsync(method, path, Json("{\"x\":\"" + new string('h', 3 * 1024 * 1024) + "\"}"), pattern);
+        await SendAsync(path, new StringContent("{}", Encoding.UTF8, "text/plain"));
+        await SendAsync(path, Json("{\"x\":\"" + new string('h', 3 * 1024 * 1024) + "\"}"));
 
         if (declared is not null && !IsOpaque(declared))
         {
             var plausible = Plausible(declared, 0);
-            await SendAsync(method, path, Json(plausible.ToJsonString()), pattern);
+            await SendAsync(path, Json(plausible.ToJsonString()));
             if (plausible.ToJsonString() is { Length: > 2 } members)
             {
-                await SendAsync(method, path, Json("{" + members[1..^1] + "," + members[1..^1] + "}"), pattern); // every name twice
+                await SendAsync(path, Json("{" + members[1..^1] + "," + members[1..^1] + "}")); // every name twice
             }
 
             foreach (var (name, propertyType) in JsonProperties(declared))
@@ -191,7 +211,7 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
                 {
                     var body = (JsonObject)plausible.DeepClone();
                     body[name] = odd?.DeepClone();
-                    await SendAsync(method, path, Json(body.ToJsonString()), pattern);
+                    await SendAsync(path, Json(body.ToJsonString()));
                 }
             }
         }
@@ -200,17 +220,17 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         if (declared is not null || !(pattern.Contains("/oauth/", StringComparison.Ordinal) || pattern.Contains("/connect/", StringComparison.Ordinal)
                                       || endpoint.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null))
         {
-            return;
+            return sent;
         }
 
-        await SendAsync(method, path, Form([]), pattern);
-        await SendAsync(method, path, new StringContent("a=%zz&b=%&=&&==", Encoding.UTF8, "application/x-www-form-urlencoded"), pattern);
-        await SendAsync(method, path, new StringContent("grant_type=client_credentials&grant_type=authorization_code&scope=a&scope=b", Encoding.UTF8, "application/x-www-form-urlencoded"), pattern);
+        await SendAsync(path, Form([]));
+        await SendAsync(path, new StringContent("a=%zz&b=%&=&&==", Encoding.UTF8, "application/x-www-form-urlencoded"));
+        await SendAsync(path, new StringContent("grant_type=client_credentials&grant_type=authorization_code&scope=a&scope=b", Encoding.UTF8, "application/x-www-form-urlencoded"));
         foreach (var field in FormFields)
         {
             foreach (var odd in OddFormValues)
             {
-                await SendAsync(method, path, Form([new(field, odd)]), pattern);
+                await SendAsync(path, Form([new(field, odd)]));
             }
         }
 
@@ -222,16 +242,20 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
                 {
                     foreach (var odd in OddFormValues.Take(6))
                     {
-                        await SendAsync(method, path, Form([new("grant_type", grant), new(field, odd)]), pattern);
+                        await SendAsync(path, Form([new("grant_type", grant), new(field, odd)]));
                     }
                 }
             }
         }
+
+        return sent;
     }
 
-    private async Task SendAsync(string method, string path, HttpContent? content, string pattern, bool expect400 = false, string? authorization = null,
-        Dictionary<string, string>? extraHeaders = null)
+    /// <summary>Sends one request and judges its answer; false when it could not be sent.</summary>
+    private async Task<bool> SendOneAsync(string method, string path, HttpContent? content, Target target, bool expect400, string? authorization,
+        Dictionary<string, string>? extraHeaders)
     {
+        var pattern = target.Pattern;
         using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = content };
         foreach (var (name, value) in Headers)
         {
@@ -264,11 +288,11 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
         }
         catch (Exception exception)
         {
-            _failures.Add($"{method} {pattern} [{Shorten(path)}] {sent}: threw {exception.GetType().Name}: {exception.Message}");
-            return;
+            _failures.Enqueue($"{method} {pattern} [{Shorten(path)}] {sent}: threw {exception.GetType().Name}: {exception.Message}");
+            return false;
         }
 
-        Sent++;
+        Interlocked.Increment(ref _sent);
         using (response)
         {
             var status = (int)response.StatusCode;
@@ -279,13 +303,15 @@ public sealed class BadInputWalk(IServiceProvider services, Func<HttpClient> cli
                           && !(status == 503 && (body.Contains("\"service_unavailable\"", StringComparison.Ordinal) || body.Contains("\"temporarily_unavailable\"", StringComparison.Ordinal)))
                 ? "server error"
                 : expect400 && status != 400 ? "expected 400"
-                : status >= 400 ? ShapeProblem(path, status, response.Content.Headers.ContentType?.MediaType, body, _answersPages)
+                : status >= 400 ? ShapeProblem(path, status, response.Content.Headers.ContentType?.MediaType, body, target.AnswersPages)
                 : null;
             if (problem is not null)
             {
-                _failures.Add($"{method} {pattern} [{Shorten(path)}] {sent} {authorization}: {status} {problem}: {Shorten(body)}");
+                _failures.Enqueue($"{method} {pattern} [{Shorten(path)}] {sent} {authorization}: {status} {problem}: {Shorten(body)}");
             }
         }
+
+        return true;
     }
 
     /// <summary>Null when a JSON error body is in the format the path documents (non-JSON answers: hosted pages, not judged).</summary>

@@ -54,6 +54,12 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
     /// </summary>
     protected virtual bool SeesGatewayOnLoopback => false;
 
+    /// <summary>
+    /// Calls to peer services are retried at once instead of after the standard backoff, which costs seconds per call
+    /// when the peer is absent: for suites that call absent peers on purpose, thousands of times (the bad-input walks).
+    /// </summary>
+    protected virtual bool RetriesAtOnce => false;
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
@@ -91,6 +97,11 @@ public abstract class ServiceFactory<TProgram, TDbContext> : WebApplicationFacto
         if (ServerErrorLog.PathFromEnvironment is { } errorLog)
         {
             builder.ConfigureLogging(logging => logging.AddProvider(new ServerErrorLog(errorLog, DatabaseConnectionName)));
+        }
+
+        if (RetriesAtOnce)
+        {
+            builder.ConfigureServices(services => services.ConfigureAll<Microsoft.Extensions.Http.Resilience.HttpStandardResilienceOptions>(o => o.Retry.Delay = TimeSpan.Zero));
         }
 
         builder.ConfigureServices(ConfigureServices);

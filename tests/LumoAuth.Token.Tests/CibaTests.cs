@@ -184,12 +184,16 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
 
     /// <summary>Terms of service the user has not accepted in their current version are asked beside the request: approving records them first.</summary>
     [Fact]
-    public async Task TermsNotYetAccepted_AreAskedBesideTheRequest_AndApprovingRecordsThemFirst()
+    public async Task TermsNotYetAcceptedAndAttributesNotYetGiven_AreAskedBesideTheRequest_AndApprovingRecordsThemFirst()
     {
         var (setup, client) = await CallCentreAsync();
         using (var admin = suite.Admin.ClientFor(setup.Tenant))
         {
-            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { termsOfService = new { url = "https://legal.example.com/terms", version = "2026-12" } }));
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                termsOfService = new { url = "https://legal.example.com/terms", version = "2026-12" },
+                userProfile = new { attributes = new[] { new { name = "desk", label = "Desk", required = true, type = "integer" } } },
+            }));
         }
 
         var authReqId = await StartAsync(setup, client);
@@ -197,28 +201,40 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         var page = await ApiAssert.EventuallyAsync(async () =>
         {
             var html = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
-            return html.Contains("name=\"accept_terms\" value=\"2026-12\"", StringComparison.Ordinal) ? html : null;
+            return html.Contains("name=\"accept_terms\" value=\"2026-12\"", StringComparison.Ordinal) && html.Contains("name=\"attr_desk\"", StringComparison.Ordinal) ? html : null;
         });
-        using (var unticked = await DecideAsync(browser, page, accept: true))
+        using (var unticked = await DecideAsync(browser, page, accept: true, profile: new() { ["attr_desk"] = "12" }))
         {
             Assert.Equal(HttpStatusCode.BadRequest, unticked.StatusCode);
-            Assert.Contains("Accept the terms of service to go on.", await unticked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            var html = await unticked.Content.ReadAsStringAsync();
+            Assert.Contains("Accept the terms of service to go on.", html, StringComparison.Ordinal);
+            Assert.Contains("value=\"12\"", html, StringComparison.Ordinal);
+        }
+
+        using (var wrong = await DecideAsync(browser, page, accept: true, acceptedTerms: "2026-12", profile: new() { ["attr_desk"] = "twelve" }))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, wrong.StatusCode);
+            Assert.Contains("Desk must be a whole number.", await wrong.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, client, authReqId), HttpStatusCode.BadRequest, "authorization_pending");
-        using (await DecideAsync(browser, page, accept: true, acceptedTerms: "2026-12"))
+        using (await DecideAsync(browser, page, accept: true, acceptedTerms: "2026-12", profile: new() { ["attr_desk"] = "12" }))
         {
         }
 
         using var admin2 = suite.Admin.ClientFor(setup.Tenant);
-        Assert.Equal("2026-12", (await ApiAssert.OkAsync(await admin2.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}")))["data"]!["termsAcceptedVersion"]!.GetValue<string>());
+        var user = (await ApiAssert.OkAsync(await admin2.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}")))["data"]!;
+        Assert.Equal("2026-12", user["termsAcceptedVersion"]!.GetValue<string>());
+        Assert.Equal(12, (await ApiAssert.OkAsync(await admin2.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/attributes")))["data"]!["attributes"]!["desk"]!.GetValue<long>());
         await Task.Delay(TimeSpan.FromSeconds(1.1));
         using var granted = await PollAsync(setup, client, authReqId);
         await HttpAssert.JsonAsync(granted, HttpStatusCode.OK);
 
-        // Accepted once: the next request's page asks no more.
+        // Given once: the next request's page asks no more.
         await StartAsync(setup, client);
-        Assert.DoesNotContain("accept_terms", await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba"), StringComparison.Ordinal);
+        var next = await OpenApprovalAsync(browser, setup, $"/t/{setup.Tenant.Slug}/ciba");
+        Assert.DoesNotContain("accept_terms", next, StringComparison.Ordinal);
+        Assert.DoesNotContain("attr_desk", next, StringComparison.Ordinal);
     }
 
     /// <summary>While admin cannot say whether the user may still sign in, the approved request is neither refused nor used up.</summary>
@@ -778,9 +794,15 @@ public sealed partial class CibaTests(CibaSuite suite) : IClassFixture<CibaSuite
         return await response.Content.ReadAsStringAsync();
     }
 
-    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string page, bool accept, string? userCode = null, string? acceptedTerms = null)
+    private static async Task<HttpResponseMessage> DecideAsync(
+        HttpClient browser, string page, bool accept, string? userCode = null, string? acceptedTerms = null, Dictionary<string, string>? profile = null)
     {
         var form = HostedFlow.HiddenFields(page);
+        foreach (var (name, value) in profile ?? [])
+        {
+            form[name] = value;
+        }
+
         form["ciba_decision"] = accept ? "accept" : "deny";
         if (acceptedTerms is not null)
         {

@@ -110,12 +110,16 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
     /// the box for the version shown, which is recorded before the device gets anything; Deny records nothing.
     /// </summary>
     [Fact]
-    public async Task TermsNotYetAccepted_AreAskedBesideTheDevicesRequest_AndRecordedWithTheApproval()
+    public async Task TermsNotYetAcceptedAndAttributesNotYetGiven_AreAskedBesideTheDevicesRequest_AndRecordedWithTheApproval()
     {
         var (setup, _) = await TvAsync();
         using (var admin = suite.Admin.ClientFor(setup.Tenant))
         {
-            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new { termsOfService = new { url = "https://legal.example.com/terms", version = "v2" } }));
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                termsOfService = new { url = "https://legal.example.com/terms", version = "v2" },
+                userProfile = new { attributes = new[] { new { name = "room", label = "Room", required = true } } },
+            }));
         }
 
         async Task<string?> AcceptedAsync()
@@ -129,7 +133,7 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         var confirm = await ApiAssert.EventuallyAsync(async () =>
         {
             var html = await SignInAndConfirmAsync(browser, setup, denied.GetProperty("user_code").GetString()!);
-            return html.Contains("name=\"accept_terms\" value=\"v2\"", StringComparison.Ordinal) ? html : null;
+            return html.Contains("name=\"accept_terms\" value=\"v2\"", StringComparison.Ordinal) && html.Contains("name=\"attr_room\"", StringComparison.Ordinal) ? html : null;
         });
         Assert.Contains("href=\"https://legal.example.com/terms\"", confirm, StringComparison.Ordinal);
         using (var decided = await DecideAsync(browser, confirm, accept: false))
@@ -142,9 +146,13 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         var codes = await AuthorizeDeviceAsync(setup, "openid");
         var deviceCode = codes.GetProperty("device_code").GetString()!;
         confirm = await SignInAndConfirmAsync(browser, setup, codes.GetProperty("user_code").GetString()!);
-        foreach (var (ticked, problem) in new[] { ((string?)null, "Accept the terms of service to go on."), ("v1", "The terms have changed since you last accepted them.") })
+        foreach (var (ticked, room, problem) in new[]
+                 {
+                     ((string?)null, "B-12", "Accept the terms of service to go on."), ("v1", "B-12", "The terms have changed since you last accepted them."),
+                     ("v2", " ", "Room is required."),
+                 })
         {
-            using var refused = await DecideAsync(browser, confirm, accept: true, ticked);
+            using var refused = await DecideAsync(browser, confirm, accept: true, ticked, room);
             Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
             Assert.Contains(problem, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
@@ -152,18 +160,26 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         Assert.Null(await AcceptedAsync());
         await HttpAssert.OAuthErrorAsync(await PollAsync(setup, deviceCode), HttpStatusCode.BadRequest, "authorization_pending");
 
-        using (var approved = await DecideAsync(browser, confirm, accept: true, "v2"))
+        using (var approved = await DecideAsync(browser, confirm, accept: true, "v2", "B-12"))
         {
             Assert.Contains("result=approved", HostedFlow.LocalRedirect(approved), StringComparison.Ordinal);
         }
 
         Assert.Equal("v2", await AcceptedAsync());
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var attributes = (await ApiAssert.OkAsync(await admin.GetAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/attributes")))["data"]!["attributes"]!;
+            Assert.Equal("B-12", attributes["room"]!.GetValue<string>());
+        }
+
         await Task.Delay(TimeSpan.FromSeconds(1.1));
         await HttpAssert.JsonAsync(await PollAsync(setup, deviceCode), HttpStatusCode.OK);
 
-        // Accepted once: the next device's page asks no more.
+        // Given once: the next device's page asks no more.
         var next = await AuthorizeDeviceAsync(setup, "openid");
-        Assert.DoesNotContain("accept_terms", await SignInAndConfirmAsync(browser, setup, next.GetProperty("user_code").GetString()!), StringComparison.Ordinal);
+        var nextPage = await SignInAndConfirmAsync(browser, setup, next.GetProperty("user_code").GetString()!);
+        Assert.DoesNotContain("accept_terms", nextPage, StringComparison.Ordinal);
+        Assert.DoesNotContain("attr_room", nextPage, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -389,9 +405,14 @@ public sealed partial class DeviceFlowTests(FastPollingSuite suite) : IClassFixt
         return html;
     }
 
-    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string confirmHtml, bool accept, string? acceptedTerms = null)
+    private static async Task<HttpResponseMessage> DecideAsync(HttpClient browser, string confirmHtml, bool accept, string? acceptedTerms = null, string? room = null)
     {
         var form = HostedFlow.HiddenFields(confirmHtml);
+        if (room is not null)
+        {
+            form["attr_room"] = room;
+        }
+
         form["device_decision"] = accept ? "accept" : "deny";
         if (acceptedTerms is not null)
         {

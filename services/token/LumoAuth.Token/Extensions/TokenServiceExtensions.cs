@@ -92,6 +92,8 @@ public static class TokenServiceExtensions
         services.AddScoped<Features.Token.ExternalSubjectExchange>();
         services.AddSingleton<AccountLinkClient>();
         services.AddSingleton<PendingTerms>();
+        services.AddSingleton<PendingProfile>();
+        services.AddSingleton<ApprovalSteps>();
         services.AddSingleton<RolesDirectory>();
         services.TryAddSingleton<IMcpResourceSource, AgentsMcpResourceSource>();
         services.AddSingleton<McpResources>();

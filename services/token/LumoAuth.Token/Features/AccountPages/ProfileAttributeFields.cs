@@ -12,16 +12,17 @@ namespace LumoAuth.Token.Features.AccountPages;
 /// </summary>
 public static class ProfileAttributeFields
 {
-    private const string Prefix = "attr_";
+    public const string Prefix = "attr_";
 
-    public static string Inputs(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf) =>
+    /// <param name="idSuffix">Tells apart the inputs of several forms on one page.</param>
+    public static string Inputs(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf, string idSuffix = "") =>
         string.Concat(attributes.Select(a =>
-            $"<label for=\"{Prefix}{a.Name}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty)));
+            $"<label for=\"{Prefix}{a.Name}{idSuffix}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty, idSuffix)));
 
     /// <summary>The input the attribute's type asks for, so browsers offer the right keyboard or picker; the server checks again.</summary>
-    private static string Input(PageText t, ProfileAttributeInfo a, string value)
+    private static string Input(PageText t, ProfileAttributeInfo a, string value, string idSuffix)
     {
-        var common = $"id=\"{Prefix}{a.Name}\" name=\"{Prefix}{a.Name}\"{(a.Required ? " required" : string.Empty)}";
+        var common = $"id=\"{Prefix}{a.Name}{idSuffix}\" name=\"{Prefix}{a.Name}\"{(a.Required ? " required" : string.Empty)}";
         if (a.Type == ProfileAttributeTypes.Choice)
         {
             var options = (a.Options ?? []).Select(o =>

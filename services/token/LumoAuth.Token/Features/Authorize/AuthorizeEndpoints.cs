@@ -34,7 +34,7 @@ namespace LumoAuth.Token.Features.Authorize;
 /// and answers <c>prompt=none</c> without any page. Requests OpenIddict cannot answer at a trusted redirect URI
 /// (an unknown client or redirect URI) never get here: <see cref="AuthorizationErrorPage"/> shows them an error page.
 /// </summary>
-public static class AuthorizeEndpoints
+public static partial class AuthorizeEndpoints
 {
     private const string DecisionField = "consent_decision";
     private const string TermsField = "terms_decision";
@@ -64,7 +64,8 @@ public static class AuthorizeEndpoints
         TenantKeyStore Keys,
         UserDirectory Users,
         AccountLinkClient AccountLinks,
-        PendingTerms Terms);
+        PendingTerms Terms,
+        PendingProfile Profile);
 
     public static async Task<IResult> Authorize(HttpContext http, [AsParameters] AuthorizeServices services)
     {
@@ -139,7 +140,14 @@ public static class AuthorizeEndpoints
         var decision = form?[DecisionField].ToString() ?? string.Empty;
         var termsDecision = form?[TermsField].ToString() ?? string.Empty;
         var termsVersion = form?[TermsVersionField].ToString() ?? string.Empty;
-        if (user is null || (decision.Length == 0 && termsDecision.Length == 0 && MustSignInAgain(request, levels, user, services.Time, pushedAt)))
+        // One of this endpoint's own pages (consent, terms, profile), posted with its CSRF token: nothing else skips a sign-in again.
+        var fromAPage = decision.Length > 0 || termsDecision.Length > 0 || form?[ProfileField].ToString() is { Length: > 0 };
+        if (fromAPage && user is not null && await ExpiredFormAsync(http, services) is { } expired)
+        {
+            return expired;
+        }
+
+        if (user is null || (!fromAPage && MustSignInAgain(request, levels, user, services.Time, pushedAt)))
         {
             if (request.HasPromptValue(PromptValues.None))
             {
@@ -171,17 +179,17 @@ public static class AuthorizeEndpoints
             return termsAnswer;
         }
 
+        if (await ProfileGateAsync(http, services, request, userId, form) is { } profileAnswer)
+        {
+            return profileAnswer;
+        }
+
         var applicationId = (await services.Applications.GetIdAsync(application, http.RequestAborted))!;
         var resources = request.GetResources();
         var consent = ConsentFor(scopes, resources);
         var remembered = await FindConsentAsync(services.Authorizations, userId, applicationId, consent, http.RequestAborted);
         if (decision.Length > 0)
         {
-            if (await ExpiredFormAsync(http, services) is { } expired)
-            {
-                return expired;
-            }
-
             if (decision != "accept")
             {
                 return Forbid(Errors.AccessDenied, "The user declined the request.");
@@ -261,11 +269,6 @@ public static class AuthorizeEndpoints
         var t = PageText.Of(http);
         if (termsDecision.Length > 0)
         {
-            if (await ExpiredFormAsync(http, services) is { } expired)
-            {
-                return expired;
-            }
-
             if (termsDecision != "accept")
             {
                 return Forbid(Errors.AccessDenied, "The user did not accept the terms of service.");
@@ -298,9 +301,11 @@ public static class AuthorizeEndpoints
     // The request's parameters for a page's form to post back: not the decisions and the CSRF token of a page posted before
     // (OpenIddict reads a posted form's fields as parameters), which would go twice.
     private static string FormFields(IEnumerable<KeyValuePair<string, string?>> forwarded, string csrfField) =>
-        string.Concat(forwarded.Where(p => p.Key is not (DecisionField or TermsField or TermsVersionField) && p.Key != csrfField).Select(p => HostedPage.Field(p.Key, p.Value!)));
+        string.Concat(forwarded.Where(p => p.Key is not (DecisionField or TermsField or TermsVersionField or ProfileField) && p.Key != csrfField
+                                           && !p.Key.StartsWith(ProfileAttributeFields.Prefix, StringComparison.Ordinal))
+            .Select(p => HostedPage.Field(p.Key, p.Value!)));
 
-    /// <summary>The error page for a consent or terms form without a valid CSRF token; null when the form is ours.</summary>
+    /// <summary>The error page for a consent, terms or profile form without a valid CSRF token; null when the form is ours.</summary>
     private static async Task<IResult?> ExpiredFormAsync(HttpContext http, AuthorizeServices services)
     {
         try

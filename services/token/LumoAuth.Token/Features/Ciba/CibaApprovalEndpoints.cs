@@ -61,7 +61,7 @@ public static class CibaApprovalEndpoints
         UserClaims UserClaims,
         SessionStore Sessions,
         IAntiforgery Antiforgery,
-        PendingTerms Terms,
+        ApprovalSteps Steps,
         IOptions<LumoAuthOptions> Lumo,
         TimeProvider Time);
 
@@ -140,10 +140,10 @@ public static class CibaApprovalEndpoints
         var facts = SignInFacts.Of(user, userId);
         System.Security.Claims.ClaimsIdentity? identity = null;
         LumoAuth.Token.Data.TokenApplication? application = null;
-        if (approve && await services.Terms.ForAsync(services.Tenant.TenantId, userId, http.RequestAborted) is { } terms
-            && await services.Terms.AcceptAsync(t, services.Tenant.TenantId, userId, terms, form, http.RequestAborted) is { } termsProblem)
+        if (approve && await services.Steps.RecordAsync(t, services.Tenant.TenantId, userId,
+                await services.Steps.PendingAsync(services.Tenant.TenantId, userId, http.RequestAborted), form, http.RequestAborted) is { } stepProblem)
         {
-            return await ListAsync(http, services, userId, seen.Id, termsProblem);
+            return await ListAsync(http, services, userId, seen.Id, stepProblem, form);
         }
 
         if (approve)
@@ -234,7 +234,8 @@ public static class CibaApprovalEndpoints
             Encoding.ASCII.GetBytes(storedHash));
 
     /// <param name="error">Already in the page's language.</param>
-    private static async Task<IResult> ListAsync(HttpContext http, ApprovalServices services, Guid userId, Guid? only, string? error)
+    /// <param name="posted">A form posted with a problem, whose profile values are shown again.</param>
+    private static async Task<IResult> ListAsync(HttpContext http, ApprovalServices services, Guid userId, Guid? only, string? error, IFormCollection? posted = null)
     {
         var t = PageText.Of(http);
         var now = services.Time.GetUtcNow();
@@ -251,7 +252,7 @@ public static class CibaApprovalEndpoints
 
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var body = new StringBuilder(Alert(error));
-        var terms = await services.Terms.ForAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        var pending = await services.Steps.PendingAsync(services.Tenant.TenantId, userId, http.RequestAborted);
 
         foreach (var request in waiting)
         {
@@ -282,7 +283,7 @@ public static class CibaApprovalEndpoints
                     .Append("<input id=\"").Append(field).Append("\" name=\"").Append(UserCodeField).Append("\" autocomplete=\"off\" spellcheck=\"false\" required>");
             }
 
-            body.Append(terms is null ? string.Empty : PendingTerms.Checkbox(t, terms))
+            body.Append(ApprovalSteps.Fields(t, pending, posted, $"_{request.Id:N}"))
                 .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"accept\">").Append(t.Html("Approve")).Append("</button> ")
                 .Append("<button type=\"submit\" name=\"").Append(DecisionField).Append("\" value=\"deny\" formnovalidate>").Append(t.Html("Deny")).Append("</button></form></section>");
         }

@@ -47,7 +47,7 @@ public static class DeviceVerificationEndpoints
         UserClaims UserClaims,
         SessionStore Sessions,
         IAntiforgery Antiforgery,
-        PendingTerms Terms,
+        ApprovalSteps Steps,
         IOptions<LumoAuthOptions> Lumo);
 
     public static string PagePath(string slug) => $"/t/{slug}/api/v1/oauth/device";
@@ -109,9 +109,9 @@ public static class DeviceVerificationEndpoints
         var scopes = request.GetScopes();
         var details = AuthorizationDetails.Granted(request);
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
-        var terms = await services.Terms.ForAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        var pending = await services.Steps.PendingAsync(services.Tenant.TenantId, userId, http.RequestAborted);
         async Task<IResult> Confirm(string? error) =>
-            ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes, details, terms, error);
+            ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes, details, pending, form, error);
         var decision = form?[DecisionField].ToString() ?? string.Empty;
         if (decision.Length == 0)
         {
@@ -133,9 +133,9 @@ public static class DeviceVerificationEndpoints
             return Results.Forbid(Done(slug, "denied"), [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
         }
 
-        if (terms is not null && await services.Terms.AcceptAsync(t, services.Tenant.TenantId, userId, terms, form!, http.RequestAborted) is { } termsProblem)
+        if (await services.Steps.RecordAsync(t, services.Tenant.TenantId, userId, pending, form!, http.RequestAborted) is { } stepProblem)
         {
-            return await Confirm(termsProblem);
+            return await Confirm(stepProblem);
         }
 
         var facts = SignInFacts.Of(user, userId);
@@ -186,10 +186,11 @@ public static class DeviceVerificationEndpoints
         return HostedPage.Render(http, t["Connect a device"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);
     }
 
-    /// <param name="terms">The tenant's terms the user has still to accept (the Allow needs them ticked), or null.</param>
+    /// <param name="pending">The tenant's terms and required attributes the Allow needs first.</param>
+    /// <param name="posted">The form posted, whose values are shown again.</param>
     /// <param name="error">Already in the page's language.</param>
     private static IResult ConfirmPage(HttpContext http, DeviceServices services, string userCode, string? clientName, IEnumerable<string> scopes,
-        System.Text.Json.JsonElement? details, TermsOfService? terms, string? error)
+        System.Text.Json.JsonElement? details, ApprovalSteps.Pending pending, IFormCollection? posted, string? error)
     {
         var t = PageText.Of(http);
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
@@ -204,7 +205,7 @@ public static class DeviceVerificationEndpoints
             $"<p>{t.Html("Only allow it if your device shows the code {0}.", new Markup($"<strong id=\"user-code\">{HostedPage.Encode(userCode)}</strong>"))}</p>" +
             $"<form method=\"post\" action=\"{HostedPage.Encode(PagePath(services.Tenant.Slug))}\">" +
             HostedPage.Field(tokens.FormFieldName, tokens.RequestToken!) + HostedPage.Field(Parameters.UserCode, userCode) +
-            (terms is null ? string.Empty : PendingTerms.Checkbox(t, terms)) +
+            ApprovalSteps.Fields(t, pending, posted) +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"accept\">{t.Html("Allow")}</button> " +
             $"<button type=\"submit\" name=\"{DecisionField}\" value=\"deny\" formnovalidate>{t.Html("Deny")}</button></form>";
         return HostedPage.Render(http, t["Allow the device?"], body, error is null ? StatusCodes.Status200OK : StatusCodes.Status400BadRequest);

@@ -36,24 +36,27 @@ public sealed class PendingTerms(HostedPageSettingsCache hostedPages, UserDirect
         $"<label><input type=\"checkbox\" name=\"{Field}\" value=\"{HostedPage.Encode(terms.Version)}\" required> " +
         $"{t.Html("I accept the {0}.", t.Link("terms of service", terms.Url, "rel=\"noopener noreferrer\" target=\"_blank\""))}</label>";
 
+    /// <summary>What is wrong with the box as posted (left unticked, ticked for another version), or null; records nothing.</summary>
+    public static string? Unticked(PageText t, TermsOfService terms, IFormCollection form) =>
+        form[Field].ToString() switch
+        {
+            { Length: 0 } => t["Accept the terms of service to go on."],
+            var ticked when ticked != terms.Version => t["The terms have changed since you last accepted them."],
+            _ => null,
+        };
+
     /// <summary>
     /// Records the acceptance the form ticked. Null when done; otherwise the problem in the person's words (the box left
     /// unticked, the terms changed since the page was shown, admin out).
     /// </summary>
     public async Task<string?> AcceptAsync(PageText t, Guid tenantId, Guid userId, TermsOfService terms, IFormCollection form, CancellationToken cancellationToken)
     {
-        var ticked = form[Field].ToString();
-        if (ticked.Length == 0)
+        if (Unticked(t, terms, form) is { } problem)
         {
-            return t["Accept the terms of service to go on."];
+            return problem;
         }
 
-        if (ticked != terms.Version)
-        {
-            return t["The terms have changed since you last accepted them."];
-        }
-
-        return (await links.AcceptTermsAsync(tenantId, userId, ticked, cancellationToken)).Outcome switch
+        return (await links.AcceptTermsAsync(tenantId, userId, terms.Version, cancellationToken)).Outcome switch
         {
             LinkOutcome.Done => null,
             LinkOutcome.Unavailable => t.Format("{0} is unavailable right now. Try again in a moment.", t["Sign-in"]),
