@@ -19,6 +19,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         new { name = "company", label = "Company", required = true, onRegistration = true, maxLength = 40 },
         new { name = "employeeId", label = "Employee number", userEditable = false },
         new { name = "nickname_at_work", label = "Nickname at work" },
+        new { name = "risk_grade", label = "Risk grade", userEditable = false, userVisible = false },
     ];
 
     private async Task DeclareAsync(LumoAuth.Testing.TestTenant tenant)
@@ -93,7 +94,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         using (var admin = suite.Admin.ClientFor(setup.Tenant))
         {
             await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/attributes",
-                new { employeeId = "E-1001", clearance = "secret", company = "Old Co" }));
+                new { employeeId = "E-1001", clearance = "secret", company = "Old Co", risk_grade = "grade-H7" }));
         }
 
         using var browser = suite.Browser();
@@ -105,6 +106,9 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         Assert.Contains("value=\"Old Co\"", page, StringComparison.Ordinal);
         Assert.Contains("Employee number: <strong>E-1001</strong>", page, StringComparison.Ordinal);
         Assert.DoesNotContain("attr_employeeId", page, StringComparison.Ordinal);
+        // An attribute declared hidden from its user is not on their page at all.
+        Assert.DoesNotContain("Risk grade", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("grade-H7", page, StringComparison.Ordinal);
 
         var form = HostedFlow.FormWith(page, "attr_company");
         using (var emptied = await HostedFlow.SubmitFormAsync(browser, form, new() { ["name"] = "Alice Example", ["attr_company"] = "" }))
@@ -116,7 +120,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         // A field for an attribute the user may not change is not read.
         using (var saved = await HostedFlow.SubmitFormAsync(browser, form, new()
                {
-                   ["name"] = "Alice Example", ["attr_company"] = "New Co", ["attr_nickname_at_work"] = "Al", ["attr_employeeId"] = "E-9999",
+                   ["name"] = "Alice Example", ["attr_company"] = "New Co", ["attr_nickname_at_work"] = "Al", ["attr_employeeId"] = "E-9999", ["attr_risk_grade"] = "low",
                }))
         {
             var html = await saved.Content.ReadAsStringAsync();
@@ -129,6 +133,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         Assert.Equal("Al", attributes["nickname_at_work"]!.GetValue<string>());
         Assert.Equal("E-1001", attributes["employeeId"]!.GetValue<string>());
         Assert.Equal("secret", attributes["clearance"]!.GetValue<string>());
+        Assert.Equal("grade-H7", attributes["risk_grade"]!.GetValue<string>());
 
         // Emptying an optional one removes it.
         page = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
@@ -261,6 +266,9 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
                      new object[] { new { name = "a", label = "A", pattern = "a(?=b)" } },
                      new object[] { new { name = "a", label = "A", pattern = new string('a', 201) } },
                      new object[] { new { name = "a", label = "A", patternMessage = "Needs a pattern" } },
+                     new object[] { new { name = "a", label = "A", userVisible = false } },
+                     new object[] { new { name = "a", label = "A", userVisible = false, userEditable = false, onRegistration = true } },
+                     new object[] { new { name = "a", label = "A", userVisible = "no" } },
                      Enumerable.Range(0, 21).Select(i => (object)new { name = $"a{i}", label = $"A {i}" }).ToArray(),
                      "company",
                  })
@@ -273,5 +281,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         Assert.Equal("company", first["name"]!.GetValue<string>());
         Assert.True(first["userEditable"]!.GetValue<bool>());
         Assert.Equal(40, first["maxLength"]!.GetValue<int>());
+        Assert.True(first["userVisible"]!.GetValue<bool>());
+        Assert.False(saved["data"]!["userProfile"]!["attributes"]![3]!["userVisible"]!.GetValue<bool>());
     }
 }

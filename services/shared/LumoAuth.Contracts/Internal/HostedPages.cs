@@ -67,6 +67,9 @@ public sealed record ProfileAttributeInfo(string Name, string Label, bool Requir
     public string? Pattern { get; init; }
 
     public string? PatternMessage { get; init; }
+
+    /// <summary>The user's own pages show it; off for attributes that are administrators' business only.</summary>
+    public bool UserVisible { get; init; } = true;
 }
 
 /// <summary>A value a <c>choice</c> attribute may take, and how the pages word it (the tenant's texts word it per language).</summary>

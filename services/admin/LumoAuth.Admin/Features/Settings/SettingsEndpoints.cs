@@ -489,6 +489,7 @@ public static partial class SettingsEndpoints
                 reader.Text("label", 100, nullable: false, v => attribute.Label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
                 reader.Bool("required", v => attribute.Required = v);
                 reader.Bool("userEditable", v => attribute.UserEditable = v);
+                reader.Bool("userVisible", v => attribute.UserVisible = v);
                 reader.Bool("onRegistration", v => attribute.OnRegistration = v);
                 reader.Int("maxLength", 1, 500, v => attribute.MaxLength = v);
                 reader.Text("type", 20, nullable: false, v => attribute.Type = v!,

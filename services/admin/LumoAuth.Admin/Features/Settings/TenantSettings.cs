@@ -298,8 +298,14 @@ public sealed class ProfileAttribute
     /// <summary>Must have a value at registration (when asked there) and cannot be emptied by its user.</summary>
     public bool Required { get; set; }
 
-    /// <summary>The user may change it on the account page; otherwise it is shown there, read-only.</summary>
+    /// <summary>The user may change it on the account page; otherwise it is shown there, read-only (unless <see cref="UserVisible"/> is off).</summary>
     public bool UserEditable { get; set; } = true;
+
+    /// <summary>
+    /// The account page shows it to its user (Keycloak's view permission for the user). Off: administrators' business only
+    /// (a risk score, an internal grade), never on the user's pages; it can then be neither user-editable nor asked at registration.
+    /// </summary>
+    public bool UserVisible { get; set; } = true;
 
     public bool OnRegistration { get; set; }
 
@@ -326,7 +332,7 @@ public sealed class ProfileAttribute
     /// <summary>What the pages and the checks of values see of it.</summary>
     public ProfileAttributeInfo ToInfo() => new(Name, Label, Required, UserEditable, OnRegistration, MaxLength)
     {
-        Type = Type, Min = Min, Max = Max, Options = Options, Pattern = Pattern, PatternMessage = PatternMessage,
+        Type = Type, Min = Min, Max = Max, Options = Options, Pattern = Pattern, PatternMessage = PatternMessage, UserVisible = UserVisible,
     };
 
     /// <summary>Why the declaration's parts do not fit together, or null.</summary>
@@ -335,6 +341,7 @@ public sealed class ProfileAttribute
         : Min > Max ? "min must not be greater than max"
         : (Options is null) == (Type == ProfileAttributeTypes.Choice) ? "options are given for, and only for, a choice attribute"
         : PatternMessage is not null && Pattern is null ? "patternMessage needs a pattern"
+        : !UserVisible && (UserEditable || OnRegistration) ? "an attribute its user may not see (userVisible false) must have userEditable false and onRegistration false"
         : null;
 
     /// <summary>A name for a JSON member: a letter, then letters, digits or underscores; <c>address</c> is the OIDC address's.</summary>

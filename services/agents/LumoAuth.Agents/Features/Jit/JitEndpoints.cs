@@ -419,8 +419,9 @@ public static class JitEndpoints
                 .ExecuteUpdateAsync(s => s.SetProperty(r => r.TokenId, (string?)null).SetProperty(r => r.TokenExpiresAt, (DateTimeOffset?)null), CancellationToken.None);
             throw;
         }
+        // Counted from now, not from before the signing call: the token service's clock started the lifetime after ours.
         return TypedResults.Ok(new JitTokenAnswer(
-            issued.AccessToken, "Bearer", (int)Math.Max(1, (issued.ExpiresAt - now).TotalSeconds), "urn:ietf:params:oauth:token-type:access_token",
+            issued.AccessToken, "Bearer", (int)Math.Clamp((issued.ExpiresAt - DateTimeOffset.UtcNow).TotalSeconds, 1, lifetime), "urn:ietf:params:oauth:token-type:access_token",
             JitTokens.ToElement(entry.AuthorizationDetails), JitIds.Task(task.Id), JitIds.Request(entry.Id)));
     }
 

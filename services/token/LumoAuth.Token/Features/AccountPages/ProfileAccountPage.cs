@@ -119,7 +119,7 @@ public static class ProfileAccountPage
             AccountPage.Errors(errors) +
             (saved ? $"<p data-saved role=\"status\">{t.Html("Your profile is saved.")}</p>" : string.Empty) +
             $"<p>{t.Html("Email: {0}", PageText.Strong(profile.Email))}</p>" +
-            ProfileAttributeFields.ReadOnly(t, declared.Where(a => !a.UserEditable), ValueOf) +
+            ProfileAttributeFields.ReadOnly(t, declared.Where(a => !a.UserEditable && a.UserVisible), ValueOf) +
             AccountPage.FormStart(http, services.Antiforgery, PagePath(services.Tenant.Slug), token: null) +
             Field("name", t["Full name"], names.Name, "name") +
             Field("given_name", t["Given name"], names.GivenName, "given-name") +
