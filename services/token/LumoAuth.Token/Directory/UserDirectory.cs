@@ -194,6 +194,21 @@ public sealed partial class UserDirectory(IHttpClientFactory httpClientFactory, 
     public async Task<UserProfile?> GetProfileAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         (await LookUpAsync(tenantId, userId, cancellationToken)).Profile;
 
+    /// <summary>The user's profile, read from admin at the first ask only: the steps of one request share one read.</summary>
+    public ProfileRead ReadOnce(Guid tenantId, Guid userId, CancellationToken cancellationToken) => new(this, tenantId, userId, cancellationToken);
+
+    /// <summary>One request's read of a user's profile (<see cref="ReadOnce"/>); null as <see cref="GetProfileAsync"/>.</summary>
+    public sealed class ProfileRead(UserDirectory users, Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        private Task<UserProfile?>? read;
+
+        public Guid TenantId => tenantId;
+
+        public Guid UserId => userId;
+
+        public Task<UserProfile?> GetAsync() => read ??= users.GetProfileAsync(tenantId, userId, cancellationToken);
+    }
+
     /// <summary>The user: (false, null) when the tenant has no such user, (null, null) when admin cannot say.</summary>
     public Task<(bool? Found, UserProfile? Profile)> FindAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
         LookUpAsync(tenantId, userId, cancellationToken);

@@ -1,3 +1,4 @@
+using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.AccountPages;
 using LumoAuth.Token.Features.Localization;
 using LumoAuth.Token.Features.Login;
@@ -15,9 +16,9 @@ public static partial class AuthorizeEndpoints
     /// their own before any application gets a code, after the terms. <c>prompt=none</c> is <c>interaction_required</c>.
     /// Null: go on.
     /// </summary>
-    private static async Task<IResult?> ProfileGateAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId, IFormCollection? form)
+    private static async Task<IResult?> ProfileGateAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, UserDirectory.ProfileRead user, IFormCollection? form)
     {
-        if (await services.Profile.MissingAsync(services.Tenant.TenantId, userId, http.RequestAborted) is not { } missing)
+        if (await services.Profile.MissingAsync(user, http.RequestAborted) is not { } missing)
         {
             return null;
         }
@@ -30,7 +31,7 @@ public static partial class AuthorizeEndpoints
         }
 
         // The page's CSRF token was checked with the other pages' (Authorize).
-        return await services.Profile.SaveAsync(PageText.Of(http), services.Tenant.TenantId, userId, missing, form, http.RequestAborted) is { } problems
+        return await services.Profile.SaveAsync(PageText.Of(http), services.Tenant.TenantId, user.UserId, missing, form, http.RequestAborted) is { } problems
             ? ProfilePage(http, services, request, missing, form, problems)
             : null;
     }

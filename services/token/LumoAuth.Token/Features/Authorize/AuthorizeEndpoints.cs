@@ -174,12 +174,14 @@ public static partial class AuthorizeEndpoints
             return Forbid(AuthenticationLevels.UnmetAuthenticationRequirements, "The sign-in did not meet the authentication level the application requires.");
         }
 
-        if (await TermsGateAsync(http, services, request, userId, termsDecision, termsVersion) is { } termsAnswer)
+        // The terms and the profile are judged from one read of the user's profile (accepting the terms changes no attribute).
+        var profileRead = services.Users.ReadOnce(services.Tenant.TenantId, userId, http.RequestAborted);
+        if (await TermsGateAsync(http, services, request, profileRead, termsDecision, termsVersion) is { } termsAnswer)
         {
             return termsAnswer;
         }
 
-        if (await ProfileGateAsync(http, services, request, userId, form) is { } profileAnswer)
+        if (await ProfileGateAsync(http, services, request, profileRead, form) is { } profileAnswer)
         {
             return profileAnswer;
         }
@@ -256,10 +258,11 @@ public static partial class AuthorizeEndpoints
     /// </summary>
     /// <param name="shownVersion">The version the posted page showed: accepting it accepts that one, never a newer one the page did not show.</param>
     private static async Task<IResult?> TermsGateAsync(
-        HttpContext http, AuthorizeServices services, OpenIddictRequest request, Guid userId, string termsDecision, string shownVersion)
+        HttpContext http, AuthorizeServices services, OpenIddictRequest request, UserDirectory.ProfileRead user, string termsDecision, string shownVersion)
     {
+        var userId = user.UserId;
         // Admin out: the claims built next cannot be either, and that answers the request.
-        if (await services.Terms.UnacceptedAsync(services.Tenant.TenantId, userId, http.RequestAborted) is not { } pending)
+        if (await services.Terms.UnacceptedAsync(user, http.RequestAborted) is not { } pending)
         {
             return null;
         }

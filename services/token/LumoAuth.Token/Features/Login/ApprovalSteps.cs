@@ -1,4 +1,5 @@
 using LumoAuth.Contracts.Internal;
+using LumoAuth.Token.Directory;
 using LumoAuth.Token.Features.Localization;
 
 namespace LumoAuth.Token.Features.Login;
@@ -9,10 +10,14 @@ namespace LumoAuth.Token.Features.Login;
 /// they have not given (<see cref="PendingProfile"/>). The approval form carries both; nothing is recorded while anything
 /// on it is wrong.
 /// </summary>
-public sealed class ApprovalSteps(PendingTerms terms, PendingProfile profile)
+public sealed class ApprovalSteps(PendingTerms terms, PendingProfile profile, UserDirectory users)
 {
-    public async Task<Pending> PendingAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
-        new(await terms.ForAsync(tenantId, userId, cancellationToken), await profile.MissingAsync(tenantId, userId, cancellationToken));
+    /// <summary>What is pending, from one read of the profile.</summary>
+    public async Task<Pending> PendingAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    {
+        var user = users.ReadOnce(tenantId, userId, cancellationToken);
+        return new(await terms.ForAsync(user, cancellationToken), await profile.MissingAsync(user, cancellationToken));
+    }
 
     /// <summary>The form's inputs for what is pending, showing what was just posted.</summary>
     /// <param name="idSuffix">Tells apart the inputs of several forms on one page.</param>

@@ -13,14 +13,14 @@ namespace LumoAuth.Token.Features.Login;
 /// person signed up. Keycloak asks for them with its "verify profile" required action. The authorization endpoint asks on
 /// a page of its own; the device and CIBA approval forms carry the inputs, as they carry the terms' box.
 /// </summary>
-public sealed class PendingProfile(HostedPageSettingsCache hostedPages, UserDirectory users, AccountLinkClient links)
+public sealed class PendingProfile(HostedPageSettingsCache hostedPages, AccountLinkClient links)
 {
     /// <summary>The attributes still to give, and the profile read, or null (nothing missing, or admin out: what is issued next fails on its own).</summary>
-    public async Task<MissingAttributes?> MissingAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    public async Task<MissingAttributes?> MissingAsync(UserDirectory.ProfileRead user, CancellationToken cancellationToken)
     {
         // Read the profile only for tenants that ask for something: most declare nothing, and this runs at every approval.
-        var required = (await hostedPages.GetAsync(tenantId, cancellationToken))?.ProfileAttributes?.Where(a => a.Required && a.UserEditable).ToList();
-        if (required is not { Count: > 0 } || await users.GetProfileAsync(tenantId, userId, cancellationToken) is not { } profile)
+        var required = (await hostedPages.GetAsync(user.TenantId, cancellationToken))?.ProfileAttributes?.Where(a => a.Required && a.UserEditable).ToList();
+        if (required is not { Count: > 0 } || await user.GetAsync() is not { } profile)
         {
             return null;
         }

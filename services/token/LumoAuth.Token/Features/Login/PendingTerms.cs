@@ -11,23 +11,23 @@ namespace LumoAuth.Token.Features.Login;
 /// which asks on a page of its own: a device's code and a CIBA request. While the person has not accepted the current
 /// version, the approval form carries a box to tick, and an approval records the acceptance before anything is issued.
 /// </summary>
-public sealed class PendingTerms(HostedPageSettingsCache hostedPages, UserDirectory users, AccountLinkClient links)
+public sealed class PendingTerms(HostedPageSettingsCache hostedPages, AccountLinkClient links)
 {
     public const string Field = "accept_terms";
 
     /// <summary>The terms the user has still to accept, or null (none set, already accepted, or admin out: the approval then fails on its own).</summary>
-    public async Task<TermsOfService?> ForAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken) =>
-        (await UnacceptedAsync(tenantId, userId, cancellationToken))?.Terms;
+    public async Task<TermsOfService?> ForAsync(UserDirectory.ProfileRead user, CancellationToken cancellationToken) =>
+        (await UnacceptedAsync(user, cancellationToken))?.Terms;
 
     /// <summary>As <see cref="ForAsync"/>, and whether the user had accepted an older version (so the page can say they changed).</summary>
-    public async Task<(TermsOfService Terms, bool Changed)?> UnacceptedAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
+    public async Task<(TermsOfService Terms, bool Changed)?> UnacceptedAsync(UserDirectory.ProfileRead user, CancellationToken cancellationToken)
     {
-        if ((await hostedPages.GetAsync(tenantId, cancellationToken))?.Terms is not { } terms)
+        if ((await hostedPages.GetAsync(user.TenantId, cancellationToken))?.Terms is not { } terms)
         {
             return null;
         }
 
-        var profile = await users.GetProfileAsync(tenantId, userId, cancellationToken);
+        var profile = await user.GetAsync();
         return profile is null || profile.TermsAcceptedVersion == terms.Version ? null : (terms, profile.TermsAcceptedVersion is not null);
     }
 
