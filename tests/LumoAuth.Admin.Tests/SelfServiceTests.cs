@@ -80,6 +80,57 @@ public sealed class SelfServiceTests(AdminFactory factory) : IClassFixture<Admin
     }
 
     [Fact]
+    public async Task AnAdministratorsAttributes_AreHeldToTheDeclarations_NotToRequired_AndUndeclaredKeysStayFree()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        var userId = await factory.CreateUserAsync(tenant, $"held@{tenant.Slug}.example.com", Password);
+        var otherUserId = await factory.CreateUserAsync(other, $"free@{other.Slug}.example.com", Password);
+        using var admin = factory.ClientFor(tenant);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            userProfile = new
+            {
+                attributes = new object[]
+                {
+                    new { name = "age", label = "Age", type = "integer", min = 18, max = 130, required = true },
+                    new { name = "team", label = "Team", type = "choice", options = new[] { new { value = "red", label = "Red" } } },
+                    new { name = "badge", label = "Badge", pattern = "[A-Z]{2}-[0-9]{4}", patternMessage = "looks like AB-1234" },
+                },
+            },
+        }));
+        var route = $"{tenant.Api}/admin/users/{userId}/attributes";
+
+        async Task<string> RefusedAsync(string name, object value)
+        {
+            var refused = await ApiAssert.ErrorAsync(await admin.PutAsJsonAsync(route, new Dictionary<string, object> { [name] = value, ["note"] = "kept?" }), 400, "validation_error");
+            return refused["details"]![$"attributes.{name}"]![0]!.GetValue<string>();
+        }
+
+        Assert.Equal("must be at least 18", await RefusedAsync("age", 17));
+        Assert.Equal("must be a whole number", await RefusedAsync("age", 42.5));
+        Assert.Equal("must be a whole number", await RefusedAsync("age", new { years = 42 }));
+        Assert.Equal("must be one of the attribute's options", await RefusedAsync("team", "blue"));
+        Assert.Equal("must be a string", await RefusedAsync("team", true));
+        Assert.Equal("looks like AB-1234", await RefusedAsync("badge", "ab-1234"));
+        // Nothing of a refused body was kept.
+        Assert.Null((await ApiAssert.OkAsync(await admin.GetAsync(route)))["data"]!["attributes"]!["note"]);
+
+        // Kept in the form the person's pages keep (a whole number as a number, trimmed text); the required age may be
+        // left out (the person is asked for it at the next sign-in), and undeclared keys are the administrator's own.
+        var kept = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync(route, new { age = " 42 ", team = "red", badge = "AB-1234 ", risk = new { grade = "low" } })))["data"]!["attributes"]!;
+        Assert.Equal(42, kept["age"]!.GetValue<long>());
+        Assert.Equal("AB-1234", kept["badge"]!.GetValue<string>());
+        Assert.Equal("low", kept["risk"]!["grade"]!.GetValue<string>());
+        var withoutAge = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync(route, new { team = "red", badge = "" })))["data"]!["attributes"]!.AsObject();
+        Assert.Equal(["team"], withoutAge.Select(p => p.Key));
+
+        // Another tenant's declarations are not this one's.
+        using var otherAdmin = factory.ClientFor(other);
+        await ApiAssert.OkAsync(await otherAdmin.PutAsJsonAsync($"{other.Api}/admin/users/{otherUserId}/attributes", new { age = "forty", team = "blue" }));
+    }
+
+    [Fact]
     public async Task WrongCurrentPasswords_CountTowardsTheLockout_AndALockedAccountCannotChangeIt()
     {
         var tenant = await factory.CreateTenantAsync();

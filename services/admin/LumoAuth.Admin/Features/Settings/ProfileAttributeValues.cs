@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LumoAuth.Contracts.Internal;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Profiles;
 
@@ -49,6 +50,51 @@ public static class ProfileAttributeValues
         validation.Check(System.Text.Encoding.UTF8.GetByteCount(json) <= Users.UserEndpoints.MaxAttributesBytes, "attributes",
             $"the user's attributes would exceed {Users.UserEndpoints.MaxAttributesBytes} bytes");
         return validation.IsValid ? json : null;
+    }
+
+    /// <summary>
+    /// An administrator's whole set of a user's custom attributes, with each declared attribute held to its declaration (type,
+    /// length, options, pattern) as the person's own pages hold it, and kept in the same form (trimmed; whole numbers as
+    /// numbers). Keys the tenant has not declared are the administrator's own and stay free. <c>required</c> is not held
+    /// here: an account may be made without the value, and its person is asked for it at their next sign-in.
+    /// </summary>
+    public static void Hold(IReadOnlyList<ProfileAttribute> declared, JsonObject attributes, RequestValidator validation)
+    {
+        foreach (var attribute in declared)
+        {
+            if (!attributes.TryGetPropertyValue(attribute.Name, out var node))
+            {
+                continue;
+            }
+
+            var info = attribute.ToInfo() with { Required = false };
+            string? given = node switch
+            {
+                null => null,
+                JsonValue text when text.GetValueKind() == System.Text.Json.JsonValueKind.String => text.GetValue<string>(),
+                JsonValue number when number.GetValueKind() == System.Text.Json.JsonValueKind.Number && info.Type == ProfileAttributeTypes.Integer => number.ToJsonString(),
+                _ => null,
+            };
+            if (given is null && node is not null)
+            {
+                validation.Add($"attributes.{attribute.Name}", info.Type == ProfileAttributeTypes.Integer ? "must be a whole number" : "must be a string");
+                continue;
+            }
+
+            var (value, problem) = ProfileValues.Check(info, given);
+            if (problem is not null)
+            {
+                validation.Add($"attributes.{attribute.Name}", Describe(problem.Value, attribute));
+            }
+            else if (value is null)
+            {
+                attributes.Remove(attribute.Name);
+            }
+            else
+            {
+                attributes[attribute.Name] = value;
+            }
+        }
     }
 
     private static string Describe(ProfileValueProblem problem, ProfileAttribute attribute) => problem switch

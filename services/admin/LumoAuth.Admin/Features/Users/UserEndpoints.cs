@@ -3,6 +3,7 @@ using System.Text.Json;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Credentials;
 using LumoAuth.Admin.Features.Groups;
+using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Contracts.Users;
 using LumoAuth.Messaging.Outbox;
 using LumoAuth.ServiceDefaults.Errors;
@@ -366,6 +367,21 @@ public static class UserEndpoints
         if (attributes.EnumerateObject().Any(p => p.Name.Length is 0 or > 100))
         {
             return ApiErrors.Validation("attributes", "keys must be 1 to 100 characters");
+        }
+
+        // The tenant's declared attributes hold an administrator's values to their declarations, as they hold the person's.
+        var declared = (await TenantSettings.LoadAsync(db, user.TenantId, cancellationToken)).UserProfile.Attributes;
+        if (declared.Count > 0)
+        {
+            var held = System.Text.Json.Nodes.JsonNode.Parse(json)!.AsObject();
+            var validation = new RequestValidator();
+            ProfileAttributeValues.Hold(declared, held, validation);
+            if (!validation.IsValid)
+            {
+                return validation.ToResult();
+            }
+
+            json = held.ToJsonString();
         }
 
         user.Attributes = json;
