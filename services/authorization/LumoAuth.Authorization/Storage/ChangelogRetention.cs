@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using LumoAuth.Authorization.Data;
 using LumoAuth.Messaging.Data;
 using LumoAuth.ServiceDefaults.Hosting;
@@ -16,7 +15,7 @@ public sealed class ChangelogOptions
     /// How long the changelog keeps a change (SpiceDB's garbage-collection window works the same way). Replicas whose
     /// index fell further behind reload it; a changes feed asked about older revisions is told to start afresh.
     /// </summary>
-    [Range(typeof(TimeSpan), "01:00:00", "3650.00:00:00")]
+    [TimeSpanRange("01:00:00", "3650.00:00:00")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
 }
 

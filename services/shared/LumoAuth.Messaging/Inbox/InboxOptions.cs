@@ -1,4 +1,4 @@
-using System.ComponentModel.DataAnnotations;
+using LumoAuth.ServiceDefaults.Hosting;
 
 namespace LumoAuth.Messaging.Inbox;
 
@@ -15,6 +15,6 @@ public sealed class InboxOptions
     /// more rows (only consumers with outside effects — mail, SMS, links for existing accounts — write them). The host does
     /// not start with a retention that is not longer than the outage retry's span.
     /// </summary>
-    [Range(typeof(TimeSpan), "1.00:00:00", "3650.00:00:00")]
+    [TimeSpanRange("1.00:00:00", "3650.00:00:00")]
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(40);
 }

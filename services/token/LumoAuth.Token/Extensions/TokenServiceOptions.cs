@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using LumoAuth.ServiceDefaults.Hosting;
 
 namespace LumoAuth.Token.Extensions;
 
@@ -26,11 +27,11 @@ public sealed class TokenServiceOptions
     /// How long a hosted page waits for its tenant's settings from admin before it goes on without them (a plain page,
     /// no registration). Short, so a slow admin slows a sign-in only this much; a test run on a loaded machine raises it.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    [TimeSpanRange("00:00:00.100", "00:01:00")]
     public TimeSpan SettingsLookupTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long issuing a token waits for the user's roles from the authorization service before it leaves the roles claims out.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    [TimeSpanRange("00:00:00.100", "00:01:00")]
     public TimeSpan RolesLookupTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>The device flow's polling interval (RFC 8628 §3.2): told to devices, and a faster poll is <c>slow_down</c>.</summary>
