@@ -20,6 +20,7 @@ public enum ProfileValueProblem
     NotAPhoneNumber,
     NotAnOption,
     NoMatch,
+    TooManyValues,
 }
 
 /// <summary>
@@ -46,7 +47,38 @@ public static class ProfileValues
     /// The value to keep for <paramref name="given"/> (a whole number as a JSON number, anything else as text; null when empty,
     /// which removes the attribute), or the problem with it.
     /// </summary>
-    public static (JsonNode? Value, ProfileValueProblem? Problem) Check(ProfileAttributeInfo attribute, string? given)
+    /// <remarks>A multi-valued attribute's values come one per line and are kept as a JSON array, without repeats.</remarks>
+    public static (JsonNode? Value, ProfileValueProblem? Problem) Check(ProfileAttributeInfo attribute, string? given) =>
+        attribute.MultiValued ? CheckEach(attribute, given) : CheckOne(attribute, given);
+
+    /// <summary>A multi-valued attribute's values as posted: one per line, trimmed, blank lines left out.</summary>
+    public static IEnumerable<string> Lines(string? given) =>
+        (given ?? string.Empty).Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    private static (JsonNode? Value, ProfileValueProblem? Problem) CheckEach(ProfileAttributeInfo attribute, string? given)
+    {
+        var each = attribute with { MultiValued = false, Required = false };
+        var kept = new List<JsonNode>();
+        foreach (var line in Lines(given))
+        {
+            var (value, problem) = CheckOne(each, line);
+            if (problem is not null)
+            {
+                return (null, problem);
+            }
+
+            if (!kept.Any(k => JsonNode.DeepEquals(k, value)))
+            {
+                kept.Add(value!);
+            }
+        }
+
+        return kept.Count == 0 ? (null, attribute.Required ? ProfileValueProblem.Required : null)
+            : kept.Count > attribute.MaxValues ? (null, ProfileValueProblem.TooManyValues)
+            : (new JsonArray([.. kept]), null);
+    }
+
+    private static (JsonNode? Value, ProfileValueProblem? Problem) CheckOne(ProfileAttributeInfo attribute, string? given)
     {
         var value = given?.Trim() ?? string.Empty;
         if (value.Length == 0)

@@ -96,6 +96,7 @@ public sealed class SelfServiceTests(AdminFactory factory) : IClassFixture<Admin
                     new { name = "age", label = "Age", type = "integer", min = 18, max = 130, required = true },
                     new { name = "team", label = "Team", type = "choice", options = new[] { new { value = "red", label = "Red" } } },
                     new { name = "badge", label = "Badge", pattern = "[A-Z]{2}-[0-9]{4}", patternMessage = "looks like AB-1234" },
+                    new { name = "tags", label = "Tags", multiValued = true, maxValues = 2 },
                 },
             },
         }));
@@ -113,6 +114,10 @@ public sealed class SelfServiceTests(AdminFactory factory) : IClassFixture<Admin
         Assert.Equal("must be one of the attribute's options", await RefusedAsync("team", "blue"));
         Assert.Equal("must be a string", await RefusedAsync("team", true));
         Assert.Equal("looks like AB-1234", await RefusedAsync("badge", "ab-1234"));
+        Assert.Equal("must have at most 2 values", await RefusedAsync("tags", new[] { "a", "b", "c" }));
+        Assert.Equal("must be a list of strings without line breaks", await RefusedAsync("tags", new object[] { "a", 1 }));
+        Assert.Equal("must be a list of strings without line breaks", await RefusedAsync("tags", new[] { "a\nb" }));
+        Assert.Equal("must be a string", await RefusedAsync("badge", new[] { "AB-1234" }));
         // Nothing of a refused body was kept.
         Assert.Null((await ApiAssert.OkAsync(await admin.GetAsync(route)))["data"]!["attributes"]!["note"]);
 
@@ -122,6 +127,10 @@ public sealed class SelfServiceTests(AdminFactory factory) : IClassFixture<Admin
         Assert.Equal(42, kept["age"]!.GetValue<long>());
         Assert.Equal("AB-1234", kept["badge"]!.GetValue<string>());
         Assert.Equal("low", kept["risk"]!["grade"]!.GetValue<string>());
+        var tags = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync(route, new { tags = new[] { "x", " y ", "x" } })))["data"]!["attributes"]!["tags"]!;
+        Assert.Equal(["x", "y"], tags.AsArray().Select(t => t!.GetValue<string>()));
+        var single = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync(route, new { tags = "solo" })))["data"]!["attributes"]!["tags"]!;
+        Assert.Equal(["solo"], single.AsArray().Select(t => t!.GetValue<string>()));
         var withoutAge = (await ApiAssert.OkAsync(await admin.PutAsJsonAsync(route, new { team = "red", badge = "" })))["data"]!["attributes"]!.AsObject();
         Assert.Equal(["team"], withoutAge.Select(p => p.Key));
 

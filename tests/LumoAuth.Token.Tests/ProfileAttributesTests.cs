@@ -235,6 +235,80 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
     }
 
     [Fact]
+    public async Task MultiValuedAttributes_AreBoxesOrLines_EachValueIsChecked_AndTheyAreKeptAsLists()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                userProfile = new
+                {
+                    attributes = new object[]
+                    {
+                        new
+                        {
+                            name = "languages", label = "Languages", type = "choice", multiValued = true, maxValues = 2, required = true,
+                            options = new[] { new { value = "en", label = "English" }, new { value = "fr", label = "French" }, new { value = "de", label = "German" } },
+                        },
+                        new { name = "aliases", label = "Aliases", multiValued = true, pattern = "[a-z]+", patternMessage = "An alias is lower-case letters." },
+                        new { name = "lucky", label = "Lucky numbers", type = "integer", multiValued = true, min = 1, max = 99 },
+                        new { name = "teams", label = "Teams", multiValued = true, userEditable = false },
+                    },
+                },
+            }));
+            await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/attributes", new { teams = new[] { "core", "infra" } }));
+        }
+
+        using var browser = suite.Browser();
+        var page = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var html = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+            return html.Contains("attr_languages", StringComparison.Ordinal) ? html : null;
+        });
+        Assert.Contains(
+            "<fieldset><legend>Languages</legend><label><input type=\"checkbox\" id=\"attr_languages_0\" name=\"attr_languages\" value=\"en\"> English</label>",
+            page, StringComparison.Ordinal);
+        Assert.Contains("<textarea id=\"attr_aliases\" name=\"attr_aliases\" rows=\"3\"", page, StringComparison.Ordinal);
+        Assert.Contains("One value per line.", page, StringComparison.Ordinal);
+        Assert.Contains("Teams: <strong>core, infra</strong>", page, StringComparison.Ordinal);
+
+        var form = HostedFlow.FormWith(page, "attr_languages");
+        var good = new Dictionary<string, string> { ["name"] = "Alice Example", ["attr_aliases"] = "ally\r\nal\r\n\r\n ally ", ["attr_lucky"] = "7\n 13" };
+        foreach (var (fields, languages, problem) in new[]
+                 {
+                     (good, new[] { "en", "fr", "de" }, "Languages may have at most 2 values."),
+                     (good, new[] { "en", "es" }, "Choose one of the options offered for Languages."),
+                     (good, Array.Empty<string>(), "Languages is required."),
+                     (new Dictionary<string, string>(good) { ["attr_aliases"] = "ally\nAl" }, new[] { "en" }, "An alias is lower-case letters."),
+                     (new Dictionary<string, string>(good) { ["attr_lucky"] = "7\n100" }, new[] { "en" }, "Lucky numbers must be at most 99."),
+                 })
+        {
+            using var refused = await HostedFlow.SubmitFormAsync(browser, form, fields, "attr_languages", languages);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains(problem, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        using (var saved = await HostedFlow.SubmitFormAsync(browser, form, good, "attr_languages", "fr", "en"))
+        {
+            Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        }
+
+        // Lists in the order given, without repeats or blank lines; numbers as numbers; the administrator's list untouched.
+        var attributes = await AttributesAsync(setup.Tenant, setup.UserId.ToString());
+        Assert.Equal(["fr", "en"], attributes["languages"]!.AsArray().Select(v => v!.GetValue<string>()));
+        Assert.Equal(["ally", "al"], attributes["aliases"]!.AsArray().Select(v => v!.GetValue<string>()));
+        Assert.Equal([7L, 13L], attributes["lucky"]!.AsArray().Select(v => v!.GetValue<long>()));
+        Assert.Equal(["core", "infra"], attributes["teams"]!.AsArray().Select(v => v!.GetValue<string>()));
+
+        page = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+        Assert.Contains("value=\"fr\" checked> French", page, StringComparison.Ordinal);
+        Assert.Contains("value=\"de\"> German", page, StringComparison.Ordinal);
+        // A line break in a textarea is written as a character reference, which browsers read back as one.
+        Assert.Contains(">ally&#xA;al</textarea>", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BadDeclarations_AreRefused()
     {
         var tenant = await suite.Admin.CreateTenantAsync();
@@ -269,6 +343,10 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
                      new object[] { new { name = "a", label = "A", userVisible = false } },
                      new object[] { new { name = "a", label = "A", userVisible = false, userEditable = false, onRegistration = true } },
                      new object[] { new { name = "a", label = "A", userVisible = "no" } },
+                     new object[] { new { name = "a", label = "A", maxValues = 3 } },
+                     new object[] { new { name = "a", label = "A", multiValued = true, maxValues = 0 } },
+                     new object[] { new { name = "a", label = "A", multiValued = true, maxValues = 51 } },
+                     new object[] { new { name = "a", label = "A", multiValued = "yes" } },
                      Enumerable.Range(0, 21).Select(i => (object)new { name = $"a{i}", label = $"A {i}" }).ToArray(),
                      "company",
                  })

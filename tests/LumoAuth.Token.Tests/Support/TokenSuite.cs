@@ -387,6 +387,19 @@ public static partial class HostedFlow
         return browser.PostAsync(FormAction(formHtml), new FormUrlEncodedContent(form));
     }
 
+    /// <summary>As <see cref="SubmitFormAsync(HttpClient, string, Dictionary{string, string}?)"/>, with one field posted once per value (ticked boxes).</summary>
+    public static Task<HttpResponseMessage> SubmitFormAsync(HttpClient browser, string formHtml, Dictionary<string, string> fields, string repeated, params string[] values)
+    {
+        var form = HiddenFields(formHtml);
+        foreach (var (key, value) in fields)
+        {
+            form[key] = value;
+        }
+
+        var pairs = form.Where(p => p.Key != repeated).Concat(values.Select(v => KeyValuePair.Create(repeated, v)));
+        return browser.PostAsync(FormAction(formHtml), new FormUrlEncodedContent(pairs));
+    }
+
     [GeneratedRegex("<form method=\"post\" action=\"([^\"]+)\"")]
     private static partial Regex FormActionPattern();
 }

@@ -70,6 +70,15 @@ public sealed record ProfileAttributeInfo(string Name, string Label, bool Requir
 
     /// <summary>The user's own pages show it; off for attributes that are administrators' business only.</summary>
     public bool UserVisible { get; init; } = true;
+
+    /// <summary>
+    /// Holds a list of values (Keycloak's <c>multivalued</c>), each checked as a single value would be, at most
+    /// <see cref="MaxValues"/>. Forms and the internal API carry them as text, one value per line; admin keeps a JSON array.
+    /// </summary>
+    public bool MultiValued { get; init; }
+
+    /// <summary>The most values a multi-valued attribute holds.</summary>
+    public int MaxValues { get; init; } = 1;
 }
 
 /// <summary>A value a <c>choice</c> attribute may take, and how the pages word it (the tenant's texts word it per language).</summary>

@@ -68,16 +68,19 @@ public static class ProfileAttributeValues
             }
 
             var info = attribute.ToInfo() with { Required = false };
-            string? given = node switch
-            {
-                null => null,
-                JsonValue text when text.GetValueKind() == System.Text.Json.JsonValueKind.String => text.GetValue<string>(),
-                JsonValue number when number.GetValueKind() == System.Text.Json.JsonValueKind.Number && info.Type == ProfileAttributeTypes.Integer => number.ToJsonString(),
-                _ => null,
-            };
+            // A multi-valued attribute takes a list (or one value), carried to the check as the pages carry it: one per line.
+            var given = node is JsonArray list && info.MultiValued
+                ? list.Select(item => Scalar(item, info)).ToList() is var items && items.All(i => i is not null) ? string.Join('\n', items) : null
+                : Scalar(node, info);
             if (given is null && node is not null)
             {
-                validation.Add($"attributes.{attribute.Name}", info.Type == ProfileAttributeTypes.Integer ? "must be a whole number" : "must be a string");
+                validation.Add($"attributes.{attribute.Name}", (info.Type == ProfileAttributeTypes.Integer, info.MultiValued) switch
+                {
+                    (true, false) => "must be a whole number",
+                    (false, false) => "must be a string",
+                    (true, true) => "must be a list of whole numbers",
+                    (false, true) => "must be a list of strings without line breaks",
+                });
                 continue;
             }
 
@@ -97,6 +100,15 @@ public static class ProfileAttributeValues
         }
     }
 
+    /// <summary>A value as text: a string without line breaks, or an integer attribute's JSON number; else null.</summary>
+    private static string? Scalar(JsonNode? node, ProfileAttributeInfo info) => node switch
+    {
+        JsonValue text when text.GetValueKind() == System.Text.Json.JsonValueKind.String && text.GetValue<string>() is var value
+            && (!info.MultiValued || !value.Contains('\n')) => value,
+        JsonValue number when number.GetValueKind() == System.Text.Json.JsonValueKind.Number && info.Type == ProfileAttributeTypes.Integer => number.ToJsonString(),
+        _ => null,
+    };
+
     private static string Describe(ProfileValueProblem problem, ProfileAttribute attribute) => problem switch
     {
         ProfileValueProblem.Required => "is required",
@@ -109,6 +121,7 @@ public static class ProfileAttributeValues
         ProfileValueProblem.NotAUrl => "must be an http or https address",
         ProfileValueProblem.NotAPhoneNumber => "must be a phone number",
         ProfileValueProblem.NotAnOption => "must be one of the attribute's options",
+        ProfileValueProblem.TooManyValues => $"must have at most {attribute.ToInfo().MaxValues} values",
         _ => attribute.PatternMessage ?? "does not match the attribute's pattern",
     };
 }

@@ -499,6 +499,8 @@ public static partial class SettingsEndpoints
                 reader.Options("options", v => attribute.Options = v);
                 reader.Text("pattern", 200, nullable: true, v => attribute.Pattern = v, ProfileValues.PatternProblem);
                 reader.Text("patternMessage", 200, nullable: true, v => attribute.PatternMessage = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.Bool("multiValued", v => attribute.MultiValued = v);
+                reader.Int("maxValues", 1, ProfileAttribute.MaxMaxValues, v => attribute.MaxValues = v);
                 reader.RejectUnknown();
                 if (attribute.Name.Length == 0 || attribute.Label.Length == 0)
                 {

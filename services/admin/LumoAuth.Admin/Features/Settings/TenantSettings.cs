@@ -329,10 +329,21 @@ public sealed class ProfileAttribute
 
     public string? PatternMessage { get; set; }
 
+    /// <summary>Holds a list of values (Keycloak's <c>multivalued</c>), each held to the rest of the declaration.</summary>
+    public bool MultiValued { get; set; }
+
+    /// <summary>The most values a multi-valued attribute holds (<see cref="DefaultMaxValues"/> when left out).</summary>
+    public int? MaxValues { get; set; }
+
+    public const int DefaultMaxValues = 10;
+
+    public const int MaxMaxValues = 50;
+
     /// <summary>What the pages and the checks of values see of it.</summary>
     public ProfileAttributeInfo ToInfo() => new(Name, Label, Required, UserEditable, OnRegistration, MaxLength)
     {
         Type = Type, Min = Min, Max = Max, Options = Options, Pattern = Pattern, PatternMessage = PatternMessage, UserVisible = UserVisible,
+        MultiValued = MultiValued, MaxValues = MultiValued ? MaxValues ?? DefaultMaxValues : 1,
     };
 
     /// <summary>Why the declaration's parts do not fit together, or null.</summary>
@@ -341,6 +352,7 @@ public sealed class ProfileAttribute
         : Min > Max ? "min must not be greater than max"
         : (Options is null) == (Type == ProfileAttributeTypes.Choice) ? "options are given for, and only for, a choice attribute"
         : PatternMessage is not null && Pattern is null ? "patternMessage needs a pattern"
+        : MaxValues is not null && !MultiValued ? "maxValues belongs to multi-valued attributes only"
         : !UserVisible && (UserEditable || OnRegistration) ? "an attribute its user may not see (userVisible false) must have userEditable false and onRegistration false"
         : null;
 

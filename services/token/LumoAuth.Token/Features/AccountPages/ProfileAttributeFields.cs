@@ -16,13 +16,32 @@ public static class ProfileAttributeFields
 
     /// <param name="idSuffix">Tells apart the inputs of several forms on one page.</param>
     public static string Inputs(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf, string idSuffix = "") =>
-        string.Concat(attributes.Select(a =>
-            $"<label for=\"{Prefix}{a.Name}{idSuffix}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty, idSuffix)));
+        string.Concat(attributes.Select(a => a is { MultiValued: true, Type: ProfileAttributeTypes.Choice }
+            ? Checkboxes(t, a, valueOf(a.Name), idSuffix)
+            : $"<label for=\"{Prefix}{a.Name}{idSuffix}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty, idSuffix)));
+
+    /// <summary>A multi-valued choice: a box per option, the chosen ones ticked.</summary>
+    private static string Checkboxes(PageText t, ProfileAttributeInfo a, string? value, string idSuffix)
+    {
+        var chosen = ProfileValues.Lines(value).ToHashSet(StringComparer.Ordinal);
+        var boxes = (a.Options ?? []).Select((o, i) =>
+            $"<label><input type=\"checkbox\" id=\"{Prefix}{a.Name}{idSuffix}_{i}\" name=\"{Prefix}{a.Name}\" value=\"{HostedPage.Encode(o.Value)}\"" +
+            $"{(chosen.Contains(o.Value) ? " checked" : string.Empty)}> {HostedPage.Encode(t.Own(o.Label))}</label>");
+        return $"<fieldset><legend>{HostedPage.Encode(t.Own(a.Label))}</legend>{string.Concat(boxes)}</fieldset>";
+    }
 
     /// <summary>The input the attribute's type asks for, so browsers offer the right keyboard or picker; the server checks again.</summary>
     private static string Input(PageText t, ProfileAttributeInfo a, string value, string idSuffix)
     {
         var common = $"id=\"{Prefix}{a.Name}{idSuffix}\" name=\"{Prefix}{a.Name}\"{(a.Required ? " required" : string.Empty)}";
+        if (a.MultiValued)
+        {
+            // Without script, a list is typed one value per line; each line is checked as a single value would be.
+            var hint = $"{Prefix}{a.Name}{idSuffix}_hint";
+            return $"<textarea {common} rows=\"3\" aria-describedby=\"{hint}\">{HostedPage.Encode(value)}</textarea>" +
+                $"<small id=\"{hint}\">{t.Html("One value per line.")}</small>";
+        }
+
         if (a.Type == ProfileAttributeTypes.Choice)
         {
             var options = (a.Options ?? []).Select(o =>
@@ -45,10 +64,17 @@ public static class ProfileAttributeFields
     /// <summary>Read-only lines for the attributes the user may not change, where they have a value.</summary>
     public static string ReadOnly(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf) =>
         string.Concat(attributes.Select(a => (a, Value: valueOf(a.Name))).Where(p => !string.IsNullOrEmpty(p.Value)).Select(p =>
-            $"<p data-attribute=\"{HostedPage.Encode(p.a.Name)}\">{HostedPage.Encode(t.Own(p.a.Label))}: <strong>{HostedPage.Encode(p.Value)}</strong></p>"));
+            $"<p data-attribute=\"{HostedPage.Encode(p.a.Name)}\">{HostedPage.Encode(t.Own(p.a.Label))}: " +
+            $"<strong>{HostedPage.Encode(string.Join(", ", ProfileValues.Lines(p.Value)))}</strong></p>"));
 
     public static Dictionary<string, string> Read(IFormCollection form, IEnumerable<ProfileAttributeInfo> attributes) =>
-        attributes.ToDictionary(a => a.Name, a => form[Prefix + a.Name].ToString().Trim(), StringComparer.Ordinal);
+        attributes.ToDictionary(a => a.Name, a => Posted(form, a) ?? string.Empty, StringComparer.Ordinal);
+
+    /// <summary>The attribute's value as posted (a list's boxes or lines, one value per line), or null when the form has no such field.</summary>
+    public static string? Posted(IFormCollection form, ProfileAttributeInfo attribute) =>
+        form[Prefix + attribute.Name] is { Count: > 0 } posted
+            ? attribute.MultiValued ? string.Join('\n', posted.Select(v => v?.Trim())) : posted.ToString().Trim()
+            : null;
 
     public static List<string> Problems(PageText t, IEnumerable<ProfileAttributeInfo> attributes, IReadOnlyDictionary<string, string> values) =>
         [.. attributes.Select(a => ProfileValues.Check(a, values.GetValueOrDefault(a.Name)).Problem switch
@@ -64,18 +90,24 @@ public static class ProfileAttributeFields
                 ProfileValueProblem.NotAUrl => t.Format("{0} must be a web address starting with https:// or http://.", t.Own(a.Label)),
                 ProfileValueProblem.NotAPhoneNumber => t.Format("{0} must be a phone number.", t.Own(a.Label)),
                 ProfileValueProblem.NotAnOption => t.Format("Choose one of the options offered for {0}.", t.Own(a.Label)),
+                ProfileValueProblem.TooManyValues => t.Format("{0} may have at most {1} values.", t.Own(a.Label), a.MaxValues),
                 _ => a.PatternMessage is { } message ? t.Own(message) : t.Format("{0} is not in the expected form.", t.Own(a.Label)),
             })
             .OfType<string>()];
 
-    /// <summary>A custom attribute's value as text (a string as it is, anything else as its JSON), or null.</summary>
+    /// <summary>
+    /// A custom attribute's value as text (a string as it is, anything else as its JSON; a list's items one per line, as a
+    /// multi-valued attribute's form carries them), or null.
+    /// </summary>
     public static string? ValueIn(System.Text.Json.JsonElement? attributes, string name) =>
         attributes is { ValueKind: System.Text.Json.JsonValueKind.Object } all && all.TryGetProperty(name, out var value)
-            ? value.ValueKind switch
-            {
-                System.Text.Json.JsonValueKind.String => value.GetString(),
-                System.Text.Json.JsonValueKind.Null => null,
-                _ => value.GetRawText(),
-            }
+            ? value.ValueKind == System.Text.Json.JsonValueKind.Array ? string.Join('\n', value.EnumerateArray().Select(Text)) : Text(value)
             : null;
+
+    private static string? Text(System.Text.Json.JsonElement value) => value.ValueKind switch
+    {
+        System.Text.Json.JsonValueKind.String => value.GetString(),
+        System.Text.Json.JsonValueKind.Null => null,
+        _ => value.GetRawText(),
+    };
 }

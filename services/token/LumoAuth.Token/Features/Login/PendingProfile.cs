@@ -34,7 +34,8 @@ public sealed class PendingProfile(HostedPageSettingsCache hostedPages, AccountL
     /// <param name="idSuffix">Tells apart the inputs of several forms on one page.</param>
     public static string Inputs(PageText t, MissingAttributes missing, IFormCollection? posted, string idSuffix = "") =>
         ProfileAttributeFields.Inputs(t, missing.Attributes,
-            name => posted?[ProfileAttributeFields.Prefix + name] is { Count: > 0 } value ? value.ToString() : ProfileAttributeFields.ValueIn(missing.Profile.Attributes, name),
+            name => (posted is null ? null : ProfileAttributeFields.Posted(posted, missing.Attributes.First(a => a.Name == name)))
+                ?? ProfileAttributeFields.ValueIn(missing.Profile.Attributes, name),
             idSuffix);
 
     /// <summary>
