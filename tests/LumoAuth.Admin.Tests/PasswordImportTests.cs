@@ -152,6 +152,56 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         await ImportsAndVerifiesAsync(new { algorithm = "wordpress", value = "$wp$2y$" + BCrypt.Net.BCrypt.HashPassword(hmac, 4)[4..] }, Password);
     }
 
+    /// <summary>
+    /// Python applications' hashes: passlib's (the PBKDF2-SHA256 and scrypt hashes are passlib's documented examples; the
+    /// SHA-1 and SHA-512 ones were made here with hashlib in passlib's layout), the same PBKDF2 behind OpenLDAP's
+    /// pw-pbkdf2 scheme name, and Werkzeug's (made by Werkzeug 3.1.8's <c>generate_password_hash</c>, as Flask applications store them).
+    /// </summary>
+    [Fact]
+    public async Task HashesOfPasslibWerkzeugAndOpenLdapPbkdf2_Verify()
+    {
+        foreach (var (algorithm, value, password) in new[]
+                 {
+                     ("passlib", "$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M", "password"),
+                     ("passlib", "$scrypt$ln=8,r=8,p=1$WKs1xljLudd6z9kbY0wpJQ$yCR4iDZYDKv+iEJj6yHY0lv/epnfB6f/w1EbXrsJOuQ", "password"),
+                     ("passlib", "$pbkdf2$5000$U2Vhc2FsdC1mb3ItbHVtbw$QA9r13KJ7qIw7FOjOzCPe4aIWBI", "correct horse"),
+                     ("passlib", "$pbkdf2-sha512$3000$U2Vhc2FsdC1mb3ItbHVtbw$lM/MUWWNLb/wUK/PsekWuIzfmcd/ESW7axPQPL5j4.er7UxT0FyIMv4cDjtecNx7.8xonvvUQfgnhaiv111Wlg", "correct horse"),
+                     ("ldap", "{PBKDF2-SHA256}6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M", "password"),
+                     ("werkzeug", "pbkdf2:sha256:1000$9aE5lX2TJ4oW0uOA$6befc7def428e1ee63ac4e3361a49dc7af47c03b374f7135ff68df9e9a1f8984", "correct horse"),
+                     ("werkzeug", "pbkdf2:sha1:2000$rZOw6B5vIusAGW4f$3c48ca056ff031a366702507a363fae34755c59a", "correct horse"),
+                     ("werkzeug", "pbkdf2:sha512:1000$29WjD6QiF6t1kj1A$d66b8bac305c5188bbaa609d4aaad5670f07e2953a339ae98615a1a0c948d3111a71a02ea0b04a7cd0dee7d7f4192a01f8b44430c147b50d97a00587907b7ead", "correct horse"),
+                     ("werkzeug", "scrypt:32768:8:1$YMraESBEzgLtdalL$61e64bdb640e722495feb0b98afd3dee0ef9b313d647979f5f278c3ebda8bf6e2f5627929f05c631494dd3ea52933af4095e57a698cc27b0ee85283d7b7d015f", "correct horse"),
+                 })
+        {
+            await ImportsAndVerifiesAsync(new { algorithm, value }, password);
+        }
+
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        foreach (var (algorithm, value) in new[]
+                 {
+                     ("passlib", "$pbkdf2-sha256$3000000$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"),
+                     ("passlib", "$pbkdf2-sha256$6400$$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"),
+                     ("passlib", "$pbkdf2-md5$6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"),
+                     ("passlib", "$scrypt$ln=21,r=8,p=1$WKs1xljLudd6z9kbY0wpJQ$yCR4iDZYDKv+iEJj6yHY0lv/epnfB6f/w1EbXrsJOuQ"),
+                     ("passlib", "$scrypt$ln=31,r=8,p=1$WKs1xljLudd6z9kbY0wpJQ$yCR4iDZYDKv+iEJj6yHY0lv/epnfB6f/w1EbXrsJOuQ"),
+                     ("passlib", "$scrypt$n=256,r=8,p=1$WKs1xljLudd6z9kbY0wpJQ$yCR4iDZYDKv+iEJj6yHY0lv/epnfB6f/w1EbXrsJOuQ"),
+                     ("passlib", "$5$rounds=5000$salt$hash"),
+                     ("ldap", "{PBKDF2-MD5}6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"),
+                     ("werkzeug", "pbkdf2:md5:1000$9aE5lX2TJ4oW0uOA$6befc7def428e1ee63ac4e3361a49dc7af47c03b374f7135ff68df9e9a1f8984"),
+                     ("werkzeug", "pbkdf2:sha256$9aE5lX2TJ4oW0uOA$6befc7def428e1ee63ac4e3361a49dc7af47c03b374f7135ff68df9e9a1f8984"),
+                     ("werkzeug", "pbkdf2:sha256:1000$$6befc7def428e1ee63ac4e3361a49dc7af47c03b374f7135ff68df9e9a1f8984"),
+                     ("werkzeug", "pbkdf2:sha256:1000$9aE5lX2TJ4oW0uOA$not hex"),
+                     ("werkzeug", "scrypt:1048576:8:1$YMraESBEzgLtdalL$61e64bdb640e722495feb0b98afd3dee0ef9b313d647979f5f278c3ebda8bf6e"),
+                     ("werkzeug", "sha256$salt$61e64bdb640e722495feb0b98afd3dee"),
+                 })
+        {
+            var error = await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+                new { email = $"x@{tenant.Slug}.example.com", passwordHash = new { algorithm, value } }), 400, "validation_error");
+            Assert.True(error["details"]!.AsObject().ContainsKey("passwordHash"), value);
+        }
+    }
+
     // Django's scrypt hash of Password (N 2^14, r 8, p 1, 64 bytes), split off so the line above stays readable.
     private static string DjangoScrypt() =>
         "P29Cd9wx9o8Vuty2PF7Y/tRFfYy8sz10ud37trQTaJy9vXrf2lJDYQ89YLTyQncrhU9XXIQSdV/ysteEu8n1rQ==";

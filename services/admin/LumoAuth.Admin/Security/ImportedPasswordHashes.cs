@@ -14,7 +14,7 @@ public static partial class ImportedPasswordHashes
 {
     /// <summary>The algorithms <see cref="Import"/> takes.</summary>
     public static readonly string[] Algorithms =
-        ["argon2", "bcrypt", "django", "firebase-scrypt", "ldap", "md5", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha1", "sha256", "sha512", "wordpress"];
+        ["argon2", "bcrypt", "django", "firebase-scrypt", "ldap", "md5", "passlib", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha1", "sha256", "sha512", "werkzeug", "wordpress"];
 
     public const int MaxPbkdf2Iterations = 2_000_000;
 
@@ -85,6 +85,8 @@ public static partial class ImportedPasswordHashes
                 : (null, $"value must be a bcrypt hash ($2a$, $2b$ or $2y$, cost 4 to {MaxBcryptCost})"),
             "ldap" => ImportLdap(hash.Value),
             "django" => ImportDjango(hash.Value),
+            "passlib" => ImportPasslib(hash.Value),
+            "werkzeug" => ImportWerkzeug(hash.Value),
             "phpass" => ImportPhpass(hash.Value, drupal: true),
             "wordpress" when hash.Value?.StartsWith("$wp$2", StringComparison.Ordinal) == true =>
                 Import(hash with { Algorithm = "bcrypt", Value = hash.Value[3..] }) is { Stored: { } bcrypt } ? (WordPressBcrypt + "$" + bcrypt, null)
@@ -147,7 +149,7 @@ public static partial class ImportedPasswordHashes
     {
         string[] uses = algorithm switch
         {
-            "argon2" or "bcrypt" or "ldap" or "django" or "phpass" or "wordpress" => [],
+            "argon2" or "bcrypt" or "ldap" or "django" or "passlib" or "werkzeug" or "phpass" or "wordpress" => [],
             "scrypt" => ["salt", "cost", "blockSize", "parallelism"],
             "firebase-scrypt" => ["salt", "signerKey", "saltSeparator", "rounds", "memoryCost"],
             _ when Digests.ContainsKey(algorithm) => ["salt", "saltPosition"],
@@ -204,6 +206,13 @@ public static partial class ImportedPasswordHashes
     /// <summary>An LDAP <c>userPassword</c> such as <c>{SSHA}…</c>: the digest and then the salt, together in base64.</summary>
     private static (string?, string?) ImportLdap(string? value)
     {
+        // OpenLDAP's pw-pbkdf2 module writes passlib's PBKDF2 layout behind a scheme name: {PBKDF2-SHA256}rounds$salt$key.
+        if (value is { Length: <= 1024 } && LdapPbkdf2Form().Match(value) is { Success: true } pbkdf2)
+        {
+            var digest = pbkdf2.Groups[1].Value.ToUpperInvariant() switch { "" or "-SHA1" => "pbkdf2-sha1", "-SHA256" => "pbkdf2-sha256", _ => "pbkdf2-sha512" };
+            return ImportAdaptedPbkdf2(digest, pbkdf2.Groups[2].Value, pbkdf2.Groups[3].Value, pbkdf2.Groups[4].Value);
+        }
+
         var match = value is { Length: <= 1024 } ? LdapForm().Match(value) : null;
         if (match is not { Success: true } || !LdapSchemes.TryGetValue(match.Groups[1].Value, out var scheme) || Base64(match.Groups[2].Value) is not { } bytes)
         {
@@ -232,8 +241,6 @@ public static partial class ImportedPasswordHashes
 
         var (name, rest) = (value![..at], value[(at + 1)..]);
         var parts = rest.Split('$');
-        static string Utf8(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
-        static int? Whole(string text) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : null;
         var (stored, problem) = name switch
         {
             "pbkdf2_sha256" or "pbkdf2_sha1" when parts.Length == 3 && Whole(parts[0]) is { } iterations && parts[1].Length > 0 =>
@@ -249,6 +256,63 @@ public static partial class ImportedPasswordHashes
             _ => (null, Form),
         };
         return stored is null ? (null, $"{Form} ({problem})") : (stored, null);
+    }
+
+    /// <summary>
+    /// A hash as Python's passlib writes it: PBKDF2 (<c>$pbkdf2-sha256$</c>, <c>$pbkdf2-sha512$</c>, and <c>$pbkdf2$</c> for
+    /// SHA-1: rounds, then salt and key in passlib's adapted base64) and scrypt (<c>$scrypt$ln=…,r=…,p=…$salt$key</c>, N = 2^ln,
+    /// base64 without padding), read into the matching forms of ours; its bcrypt and Argon2 hashes are those libraries' own.
+    /// </summary>
+    private static (string?, string?) ImportPasslib(string? value)
+    {
+        const string Form = "value must be a passlib hash: $pbkdf2-sha256$…, $pbkdf2-sha512$…, $pbkdf2$…, $scrypt$ln=…,r=…,p=…$…, $2b$… or $argon2id$…";
+        var parts = value is { Length: <= 1024 } ? value.Split('$') : [];
+        var (stored, problem) = parts switch
+        {
+            ["", "2a" or "2b" or "2y", ..] => Import(new ImportedPasswordHash("bcrypt", value, null, null)),
+            ["", "argon2id" or "argon2i" or "argon2d", ..] => Import(new ImportedPasswordHash("argon2", value, null, null)),
+            ["", "pbkdf2", var rounds, var salt, var key] => ImportAdaptedPbkdf2("pbkdf2-sha1", rounds, salt, key),
+            ["", "pbkdf2-sha256" or "pbkdf2-sha512", var rounds, var salt, var key] => ImportAdaptedPbkdf2(parts[1], rounds, salt, key),
+            ["", "scrypt", var settings, var salt, var key] when PasslibScryptSettings().Match(settings) is { Success: true } scrypt
+                && Whole(scrypt.Groups[1].Value) is int log2N && log2N is >= 1 and <= 30 =>
+                UnpaddedBase64(salt) is { } saltBytes && UnpaddedBase64(key) is { } keyBytes
+                    ? Import(new ImportedPasswordHash("scrypt", Convert.ToBase64String(keyBytes), Convert.ToBase64String(saltBytes), null,
+                        Cost: 1 << log2N, BlockSize: Whole(scrypt.Groups[2].Value), Parallelism: Whole(scrypt.Groups[3].Value)))
+                    : (null, "salt and key must be base64"),
+            _ => (null, Form),
+        };
+        return stored is null ? (null, problem == Form ? Form : $"{Form} ({problem})") : (stored, null);
+    }
+
+    /// <summary>passlib's (and OpenLDAP's) PBKDF2 layout: rounds, then salt and key in adapted base64 ('.' for '+', no padding).</summary>
+    private static (string?, string?) ImportAdaptedPbkdf2(string algorithm, string rounds, string salt, string key) =>
+        Whole(rounds) is { } iterations && UnpaddedBase64(salt.Replace('.', '+')) is { } saltBytes && UnpaddedBase64(key.Replace('.', '+')) is { } keyBytes
+            ? Import(new ImportedPasswordHash(algorithm, Convert.ToBase64String(keyBytes), Convert.ToBase64String(saltBytes), iterations))
+            : (null, "rounds must be a number, salt and key adapted base64");
+
+    /// <summary>
+    /// A hash as Werkzeug's <c>generate_password_hash</c> writes it (Flask applications): <c>pbkdf2:sha256:iterations$salt$key</c>
+    /// (or sha1, sha512) and <c>scrypt:N:r:p$salt$key</c>, the key in hex; the salt is text, taken as its UTF-8 bytes.
+    /// </summary>
+    private static (string?, string?) ImportWerkzeug(string? value)
+    {
+        const string Form = "value must be a Werkzeug hash: pbkdf2:sha256:iterations$salt$hash (or sha1, sha512) or scrypt:N:r:p$salt$hash";
+        var parts = value is { Length: <= 1024 } ? value.Split('$') : [];
+        if (parts is not [var method, { Length: > 0 } salt, var hex] || hex.Length % 2 != 0 || !hex.All(char.IsAsciiHexDigit))
+        {
+            return (null, Form);
+        }
+
+        var key = Convert.ToBase64String(Convert.FromHexString(hex));
+        var (stored, problem) = method.Split(':') switch
+        {
+            ["pbkdf2", ("sha1" or "sha256" or "sha512") and var digest, var iterations] when Whole(iterations) is { } rounds =>
+                Import(new ImportedPasswordHash("pbkdf2-" + digest, key, Utf8(salt), rounds)),
+            ["scrypt", var n, var r, var p] when Whole(n) is { } cost && Whole(r) is { } blockSize && Whole(p) is { } parallelism =>
+                Import(new ImportedPasswordHash("scrypt", key, Utf8(salt), null, Cost: cost, BlockSize: blockSize, Parallelism: parallelism)),
+            _ => (null, Form),
+        };
+        return stored is null ? (null, problem == Form ? Form : $"{Form} ({problem})") : (stored, null);
     }
 
     /// <summary>phpass's portable hashes (<c>$P$</c>, WordPress before 6.8; <c>$H$</c>, phpBB) and Drupal 7's SHA-512 form (<c>$S$</c>), kept as they are.</summary>
@@ -371,6 +435,15 @@ public static partial class ImportedPasswordHashes
 
     private static string Stored(params string[] parts) => string.Join('$', parts);
 
+    /// <summary>A salt written as text (Django's, Werkzeug's), as the base64 of its UTF-8 bytes.</summary>
+    private static string Utf8(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    private static int? Whole(string text) =>
+        text.Length <= 9 && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number) ? number : null;
+
+    /// <summary>Base64 as PHC strings write it, without padding (padding is taken too).</summary>
+    private static byte[]? UnpaddedBase64(string text) => Base64(text.Length % 4 == 0 ? text : text + new string('=', 4 - (text.Length % 4)));
+
     private static string Text(int number) => number.ToString(CultureInfo.InvariantCulture);
 
     private static int Number(string text) => int.Parse(text, CultureInfo.InvariantCulture);
@@ -405,7 +478,7 @@ public static partial class ImportedPasswordHashes
             var match = Argon2Form().Match(stored);
             if (!match.Success || !int.TryParse(match.Groups[2].Value, CultureInfo.InvariantCulture, out var memory)
                 || !int.TryParse(match.Groups[3].Value, CultureInfo.InvariantCulture, out var passes) || !int.TryParse(match.Groups[4].Value, CultureInfo.InvariantCulture, out var lanes)
-                || memory < 8 || passes < 1 || lanes < 1 || memory < 8 * lanes || Unpadded(match.Groups[5].Value) is not { } salt || Unpadded(match.Groups[6].Value) is not { } hash)
+                || memory < 8 || passes < 1 || lanes < 1 || memory < 8 * lanes || UnpaddedBase64(match.Groups[5].Value) is not { } salt || UnpaddedBase64(match.Groups[6].Value) is not { } hash)
             {
                 return null;
             }
@@ -428,8 +501,6 @@ public static partial class ImportedPasswordHashes
             return argon2.GetBytes(Hash.Length);
         }
 
-        // PHC strings write base64 without padding.
-        private static byte[]? Unpadded(string text) => Base64(text.Length % 4 == 0 ? text : text + new string('=', 4 - (text.Length % 4)));
     }
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\$(argon2id|argon2i|argon2d)\$v=19\$m=(\d{1,7}),t=(\d{1,3}),p=(\d{1,3})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$")]
@@ -440,6 +511,12 @@ public static partial class ImportedPasswordHashes
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^(\$[PH]\$[./0-9A-Za-z]{31}|\$S\$[./0-9A-Za-z]{52})$")]
     private static partial System.Text.RegularExpressions.Regex PhpassForm();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\{PBKDF2(|-SHA1|-SHA256|-SHA512)\}(\d{1,9})\$([./A-Za-z0-9]+)\$([./A-Za-z0-9]+)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex LdapPbkdf2Form();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})$")]
+    private static partial System.Text.RegularExpressions.Regex PasslibScryptSettings();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\{([A-Za-z0-9]{2,8})\}([A-Za-z0-9+/]+={0,2})$")]
     private static partial System.Text.RegularExpressions.Regex LdapForm();
