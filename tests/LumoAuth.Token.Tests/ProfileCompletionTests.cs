@@ -142,4 +142,38 @@ public sealed class ProfileCompletionTests(TokenSuite suite)
         Assert.Contains("value=\"3\"", reasked, StringComparison.Ordinal);
         Assert.DoesNotContain("attr_company", reasked, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task AnAttributeRequiredForScopes_IsAskedOnlyOfApplicationsAskingForThem()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                userProfile = new { attributes = new object[] { new { name = "job_title", label = "Job title", required = true, requiredScopes = new[] { "profile" } } } },
+            }));
+        }
+
+        using var browser = suite.Browser();
+        var page = await ProfilePageAsync(browser, setup);
+        Assert.Contains("name=\"attr_job_title\" required", page, StringComparison.Ordinal);
+
+        // An application that does not ask for the profile scope is not held up by it.
+        var (_, challenge) = HostedFlow.Pkce();
+        var other = await HostedFlow.OpenSignedInAsync(browser, setup, HostedFlow.AuthorizeUrl(setup, challenge, new() { ["scope"] = "openid email" }));
+        Assert.DoesNotContain("profile_decision", other, StringComparison.Ordinal);
+        Assert.Contains("consent_decision", other, StringComparison.Ordinal);
+
+        // Elsewhere it is optional: the account page may leave it empty.
+        var account = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+        Assert.Contains("name=\"attr_job_title\" maxlength", account, StringComparison.Ordinal);
+
+        using (var saved = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(page, "profile_decision"),
+                   new() { ["profile_decision"] = "save", ["attr_job_title"] = "Engineer" }))
+        {
+            Assert.Contains("consent_decision", await saved.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal("Engineer", (await AttributesAsync(setup))["job_title"]!.GetValue<string>());
+    }
 }

@@ -79,6 +79,15 @@ public sealed record ProfileAttributeInfo(string Name, string Label, bool Requir
 
     /// <summary>The most values a multi-valued attribute holds.</summary>
     public int MaxValues { get; init; } = 1;
+
+    /// <summary>
+    /// Required only when an application asks for one of these scopes (then <see cref="Required"/> is false: registration and
+    /// the account page take the attribute as optional, and completing a profile asks for it for such an application).
+    /// </summary>
+    public IReadOnlyList<string>? RequiredScopes { get; init; }
+
+    /// <summary>Whether an application asking for <paramref name="scopes"/> needs a value of it.</summary>
+    public bool RequiredFor(IEnumerable<string> scopes) => Required || (RequiredScopes is { } named && scopes.Any(named.Contains));
 }
 
 /// <summary>A value a <c>choice</c> attribute may take, and how the pages word it (the tenant's texts word it per language).</summary>

@@ -250,6 +250,10 @@ public static partial class SettingsEndpoints
         return validation.IsValid ? (sections, null) : (sections, validation.ToResult());
     }
 
+    /// <summary>A scope name as RFC 6749 §3.3 spells one (printable ASCII without space, quote or backslash).</summary>
+    private static string? ScopeNameProblem(string scope) =>
+        scope.Length is >= 1 and <= 100 && scope.All(c => c is '!' or (>= '#' and <= '[') or (>= ']' and <= '~')) ? null : "must hold scope names";
+
     private static string? OneOf(string value, string[] allowed) =>
         allowed.Contains(value, StringComparer.Ordinal) ? null : $"must be one of {string.Join(", ", allowed)}";
 
@@ -488,6 +492,7 @@ public static partial class SettingsEndpoints
                     v => ProfileAttribute.IsName(v) ? null : "must start with a letter and hold only letters, digits and underscores (not 'address')");
                 reader.Text("label", 100, nullable: false, v => attribute.Label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
                 reader.Bool("required", v => attribute.Required = v);
+                reader.TextList("requiredScopes", ProfileAttribute.MaxRequiredScopes, ScopeNameProblem, v => attribute.RequiredScopes = v.Count == 0 ? null : v);
                 reader.Bool("userEditable", v => attribute.UserEditable = v);
                 reader.Bool("userVisible", v => attribute.UserVisible = v);
                 reader.Bool("onRegistration", v => attribute.OnRegistration = v);

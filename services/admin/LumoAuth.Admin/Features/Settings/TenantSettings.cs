@@ -298,6 +298,14 @@ public sealed class ProfileAttribute
     /// <summary>Must have a value at registration (when asked there) and cannot be emptied by its user.</summary>
     public bool Required { get; set; }
 
+    /// <summary>
+    /// With <see cref="Required"/>: required only when an application asks for one of these scopes (Keycloak's required
+    /// scopes), so a person is asked for it by the first application that needs it, not at registration.
+    /// </summary>
+    public List<string>? RequiredScopes { get; set; }
+
+    public const int MaxRequiredScopes = 20;
+
     /// <summary>The user may change it on the account page; otherwise it is shown there, read-only (unless <see cref="UserVisible"/> is off).</summary>
     public bool UserEditable { get; set; } = true;
 
@@ -340,8 +348,9 @@ public sealed class ProfileAttribute
     public const int MaxMaxValues = 50;
 
     /// <summary>What the pages and the checks of values see of it.</summary>
-    public ProfileAttributeInfo ToInfo() => new(Name, Label, Required, UserEditable, OnRegistration, MaxLength)
+    public ProfileAttributeInfo ToInfo() => new(Name, Label, Required && RequiredScopes is null, UserEditable, OnRegistration, MaxLength)
     {
+        RequiredScopes = RequiredScopes,
         Type = Type, Min = Min, Max = Max, Options = Options, Pattern = Pattern, PatternMessage = PatternMessage, UserVisible = UserVisible,
         MultiValued = MultiValued, MaxValues = MultiValued ? MaxValues ?? DefaultMaxValues : 1,
     };
@@ -352,6 +361,7 @@ public sealed class ProfileAttribute
         : Min > Max ? "min must not be greater than max"
         : (Options is null) == (Type == ProfileAttributeTypes.Choice) ? "options are given for, and only for, a choice attribute"
         : PatternMessage is not null && Pattern is null ? "patternMessage needs a pattern"
+        : RequiredScopes is not null && !(Required && UserEditable) ? "requiredScopes needs required true and userEditable true (the person is asked for it)"
         : MaxValues is not null && !MultiValued ? "maxValues belongs to multi-valued attributes only"
         : !UserVisible && (UserEditable || OnRegistration) ? "an attribute its user may not see (userVisible false) must have userEditable false and onRegistration false"
         : null;

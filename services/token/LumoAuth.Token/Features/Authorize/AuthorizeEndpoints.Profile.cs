@@ -12,13 +12,13 @@ public static partial class AuthorizeEndpoints
     private const string ProfileField = "profile_decision";
 
     /// <summary>
-    /// The tenant's required declared attributes the user has still to give (<see cref="PendingProfile"/>), asked on a page of
+    /// The tenant's required declared attributes the user has still to give for the scopes asked (<see cref="PendingProfile"/>), asked on a page of
     /// their own before any application gets a code, after the terms. <c>prompt=none</c> is <c>interaction_required</c>.
     /// Null: go on.
     /// </summary>
-    private static async Task<IResult?> ProfileGateAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, UserDirectory.ProfileRead user, IFormCollection? form)
+    private static async Task<IResult?> ProfileGateAsync(HttpContext http, AuthorizeServices services, OpenIddictRequest request, UserDirectory.ProfileRead user, IReadOnlyCollection<string> scopes, IFormCollection? form)
     {
-        if (await services.Profile.MissingAsync(user, http.RequestAborted) is not { } missing)
+        if (await services.Profile.MissingAsync(user, scopes, http.RequestAborted) is not { } missing)
         {
             return null;
         }

@@ -181,7 +181,7 @@ public static partial class AuthorizeEndpoints
             return termsAnswer;
         }
 
-        if (await ProfileGateAsync(http, services, request, profileRead, form) is { } profileAnswer)
+        if (await ProfileGateAsync(http, services, request, profileRead, scopes, form) is { } profileAnswer)
         {
             return profileAnswer;
         }

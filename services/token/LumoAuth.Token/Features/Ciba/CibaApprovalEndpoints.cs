@@ -141,7 +141,7 @@ public static class CibaApprovalEndpoints
         System.Security.Claims.ClaimsIdentity? identity = null;
         LumoAuth.Token.Data.TokenApplication? application = null;
         if (approve && await services.Steps.RecordAsync(t, services.Tenant.TenantId, userId,
-                await services.Steps.PendingAsync(services.Tenant.TenantId, userId, http.RequestAborted), form, http.RequestAborted) is { } stepProblem)
+                await services.Steps.PendingAsync(services.Tenant.TenantId, userId, scopes, http.RequestAborted), form, http.RequestAborted) is { } stepProblem)
         {
             return await ListAsync(http, services, userId, seen.Id, stepProblem, form);
         }
@@ -252,10 +252,11 @@ public static class CibaApprovalEndpoints
 
         var tokens = services.Antiforgery.GetAndStoreTokens(http);
         var body = new StringBuilder(Alert(error));
-        var pending = await services.Steps.PendingAsync(services.Tenant.TenantId, userId, http.RequestAborted);
-
+        // What each request needs depends on its scopes; the profile is read once for all of them.
+        var profile = services.Steps.ReadOnce(services.Tenant.TenantId, userId, http.RequestAborted);
         foreach (var request in waiting)
         {
+            var pending = await services.Steps.PendingAsync(profile, request.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries), http.RequestAborted);
             var application = await services.Applications.FindByClientIdAsync(request.ClientId, http.RequestAborted);
             var name = application is null ? request.ClientId : await services.Applications.GetDisplayNameAsync(application, http.RequestAborted) ?? request.ClientId;
             body.Append("<section aria-label=\"").Append(HostedPage.Encode(name)).Append("\">")

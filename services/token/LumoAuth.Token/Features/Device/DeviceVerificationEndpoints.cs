@@ -109,7 +109,7 @@ public static class DeviceVerificationEndpoints
         var scopes = request.GetScopes();
         var details = AuthorizationDetails.Granted(request);
         var userId = Guid.Parse(user.GetClaim(Claims.Subject)!);
-        var pending = await services.Steps.PendingAsync(services.Tenant.TenantId, userId, http.RequestAborted);
+        var pending = await services.Steps.PendingAsync(services.Tenant.TenantId, userId, scopes, http.RequestAborted);
         async Task<IResult> Confirm(string? error) =>
             ConfirmPage(http, services, userCode, await services.Applications.GetDisplayNameAsync(application, http.RequestAborted), scopes, details, pending, form, error);
         var decision = form?[DecisionField].ToString() ?? string.Empty;

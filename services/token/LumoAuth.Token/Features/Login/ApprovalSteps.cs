@@ -12,12 +12,16 @@ namespace LumoAuth.Token.Features.Login;
 /// </summary>
 public sealed class ApprovalSteps(PendingTerms terms, PendingProfile profile, UserDirectory users)
 {
-    /// <summary>What is pending, from one read of the profile.</summary>
-    public async Task<Pending> PendingAsync(Guid tenantId, Guid userId, CancellationToken cancellationToken)
-    {
-        var user = users.ReadOnce(tenantId, userId, cancellationToken);
-        return new(await terms.ForAsync(user, cancellationToken), await profile.MissingAsync(user, cancellationToken));
-    }
+    /// <summary>What is pending before an application asking for <paramref name="scopes"/> gets tokens.</summary>
+    public Task<Pending> PendingAsync(Guid tenantId, Guid userId, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken) =>
+        PendingAsync(users.ReadOnce(tenantId, userId, cancellationToken), scopes, cancellationToken);
+
+    /// <summary>One read of the user's profile for the requests of one page (<see cref="PendingAsync(UserDirectory.ProfileRead, IReadOnlyCollection{string}, CancellationToken)"/>).</summary>
+    public UserDirectory.ProfileRead ReadOnce(Guid tenantId, Guid userId, CancellationToken cancellationToken) => users.ReadOnce(tenantId, userId, cancellationToken);
+
+    /// <summary>As above, from a read of the profile that several requests of one page share.</summary>
+    public async Task<Pending> PendingAsync(UserDirectory.ProfileRead user, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken) =>
+        new(await terms.ForAsync(user, cancellationToken), await profile.MissingAsync(user, scopes, cancellationToken));
 
     /// <summary>The form's inputs for what is pending, showing what was just posted.</summary>
     /// <param name="idSuffix">Tells apart the inputs of several forms on one page.</param>

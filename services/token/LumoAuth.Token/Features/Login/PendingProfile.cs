@@ -15,11 +15,15 @@ namespace LumoAuth.Token.Features.Login;
 /// </summary>
 public sealed class PendingProfile(HostedPageSettingsCache hostedPages, AccountLinkClient links)
 {
-    /// <summary>The attributes still to give, and the profile read, or null (nothing missing, or admin out: what is issued next fails on its own).</summary>
-    public async Task<MissingAttributes?> MissingAsync(UserDirectory.ProfileRead user, CancellationToken cancellationToken)
+    /// <summary>
+    /// The attributes still to give for an application asking for <paramref name="scopes"/> (those always required, and those
+    /// its scopes require), and the profile read; or null (nothing missing, or admin out: what is issued next fails on its own).
+    /// </summary>
+    public async Task<MissingAttributes?> MissingAsync(UserDirectory.ProfileRead user, IReadOnlyCollection<string> scopes, CancellationToken cancellationToken)
     {
         // Read the profile only for tenants that ask for something: most declare nothing, and this runs at every approval.
-        var required = (await hostedPages.GetAsync(user.TenantId, cancellationToken))?.ProfileAttributes?.Where(a => a.Required && a.UserEditable).ToList();
+        var required = (await hostedPages.GetAsync(user.TenantId, cancellationToken))?.ProfileAttributes?
+            .Where(a => a.UserEditable && a.RequiredFor(scopes)).Select(a => a with { Required = true }).ToList();
         if (required is not { Count: > 0 } || await user.GetAsync() is not { } profile)
         {
             return null;
