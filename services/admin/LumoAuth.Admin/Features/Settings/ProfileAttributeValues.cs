@@ -31,19 +31,7 @@ public static class ProfileAttributeValues
                 continue;
             }
 
-            var (value, problem) = ProfileValues.Check(attribute.ToInfo(), given);
-            if (problem is not null)
-            {
-                validation.Add($"attributes.{attribute.Name}", Describe(problem.Value, attribute));
-            }
-            else if (value is null)
-            {
-                attributes.Remove(attribute.Name);
-            }
-            else
-            {
-                attributes[attribute.Name] = value;
-            }
+            Put(attributes, attribute, attribute.ToInfo(), given, validation);
         }
 
         var json = attributes.ToJsonString();
@@ -84,19 +72,25 @@ public static class ProfileAttributeValues
                 continue;
             }
 
-            var (value, problem) = ProfileValues.Check(info, given);
-            if (problem is not null)
-            {
-                validation.Add($"attributes.{attribute.Name}", Describe(problem.Value, attribute));
-            }
-            else if (value is null)
-            {
-                attributes.Remove(attribute.Name);
-            }
-            else
-            {
-                attributes[attribute.Name] = value;
-            }
+            Put(attributes, attribute, info, given, validation);
+        }
+    }
+
+    /// <summary>Checks the value given and keeps it in its kept form (an empty one removes the attribute), or adds its problem.</summary>
+    private static void Put(JsonObject attributes, ProfileAttribute attribute, ProfileAttributeInfo info, string? given, RequestValidator validation)
+    {
+        var (value, problem) = ProfileValues.Check(info, given);
+        if (problem is not null)
+        {
+            validation.Add($"attributes.{attribute.Name}", Describe(problem.Value, attribute));
+        }
+        else if (value is null)
+        {
+            attributes.Remove(attribute.Name);
+        }
+        else
+        {
+            attributes[attribute.Name] = value;
         }
     }
 
