@@ -246,6 +246,49 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         Assert.Equal(expected, Convert.ToHexStringLower(
             LumoAuth.Admin.Security.Scrypt.DeriveKey(Encoding.UTF8.GetBytes(password), Encoding.UTF8.GetBytes(salt), cost, blockSize, parallelism, 64)));
 
+    /// <summary>glibc's crypt(3) (libxcrypt, through Python's crypt module) of random passwords and salts, rounds given or not, and the spec's first example.</summary>
+    [Theory]
+    [InlineData("jO@69'cK-7#r4bTR8ub)S7+fs==-7,-O6", "$5$rounds=1234$f$YGs3kpT3raxlHeutllirDDfvovTCyGwnVYnb4H0FR.0")]
+    [InlineData("A|N\\I2XJl;e\"7rAgvOO\"alVP)zhT)z{RJ^Mtjamjt[t1!.nxA0iR'L;+Eg_$<@]6", "$5$YYZYn9ZhyiA4uoRg$GCf3shQCdFwasQpin5sTPB/3WLbe/9I55UjsWalOBX8")]
+    [InlineData("Y[Ij))g21}@d&hTor3wrB#u.Fx(Rg7JW[-%R#g'j&$2Un:0jmiY<}f*7F^%&*Zd*7voz5c#V*38UF;#:$p_zV$'Z#v`%x*pVhRfO", "$6$rounds=5000$OjE2jBMptUsGr7Cm$0fDolxPjIaEW6sMLdQOhyfqQTkmVbCKZLFQm8WFL79dCcc2SgAMvIHOAf23ZGFA1ejxKU/DbXO1BqnwKFLHy3.")]
+    [InlineData("\\sk{T", "$5$rounds=1234$ZR1zTOlUcR64cXQL$5Qkz5xjFtEfUsWDiqCQq8N1/UWi48er8mMUc2W6yNW5")]
+    [InlineData("5nygS]xPj'$,\"`Fbz7_nS9y2>bxa:s8x", "$6$$8kqeyfUbDxbO5Yl6ZCqY91a9sdoipG0S6jH6hoBJQtPaRn1TFcEcea8JWeTx0djNuFrnQhTn44aGMocv/PFw10")]
+    [InlineData(")Ry<g5&{uekx6npD=D&qBV#]myI2w412~", "$6$rounds=5000$y8F5n3/YNBDRzrZS$1pHGb0SVoBl.ASSqYHQndoy5143ihm5dzx63a9WyiHdwLQFKToNLeWTYoofJmzJpJbf/lPBStZDgW0uO3PzG41")]
+    [InlineData("7a\\M#", "$5$rounds=1234$FLf6xuI5$fIz2RVsBzArC9DS7Rrom9eLWmeEUOiONgv2fRuzid46")]
+    [InlineData("F}\"jA}<?i5|$=S~`#h&#+2^-|^_?ta35h>KdMV*6=2='^v!x0W8#'b[&8Yw9xu~", "$6$rounds=5000$D$12yq0lsSRd7QlAJrN6j1b55EVq0t9j6u1fXh2ky5sW2AQwDNO2Ha4xociiZlJZL7Q2jtn.VW1GW/rpL2RMfau/")]
+    [InlineData("9Z^A5;=?p9/iGw@_C<+h1Z7!y]c_r]!B{%AXXXf)pDaY2BW9#VyNqq9-bi&xKg:", "$6$JoUD/.Ydua.5ZMs1$NilFdIjMRNsj0K7OiiBvzb43WJOUKjc8IjjVoqwtRPMBfn4i.NW.OXh4hiRHKZ5i7Ce48MfOg6e2VviwzSQ111")]
+    [InlineData("Hello world!", "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5")]
+    [InlineData("päss wörd", "$6$abc$VFbgfbQyyBHp85p1SnL4wcbNkXLDDKIpsxr/rd6fiF9sXG/q2bVX99kTdfrD95pMbskZfa3v37OToppsklLKj/")]
+    public void ShaCrypt_MatchesGlibc(string password, string expected) =>
+        Assert.Equal(expected, LumoAuth.Admin.Security.ShaCrypt.Crypt(password, expected));
+
+    /// <summary>SHA-crypt as /etc/shadow, OpenLDAP's {CRYPT} and passlib hold it.</summary>
+    [Fact]
+    public async Task ShaCryptHashes_Verify_AndTheirBoundsHold()
+    {
+        await ImportsAndVerifiesAsync(new { algorithm = "sha-crypt", value = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5" }, "Hello world!");
+        await ImportsAndVerifiesAsync(new { algorithm = "ldap", value = "{CRYPT}$6$abc$VFbgfbQyyBHp85p1SnL4wcbNkXLDDKIpsxr/rd6fiF9sXG/q2bVX99kTdfrD95pMbskZfa3v37OToppsklLKj/" }, "päss wörd");
+        await ImportsAndVerifiesAsync(new { algorithm = "passlib", value = "$5$rounds=1234$FLf6xuI5$fIz2RVsBzArC9DS7Rrom9eLWmeEUOiONgv2fRuzid46" }, "7a\\M#");
+
+        var tenant = await factory.CreateTenantAsync();
+        using var admin = factory.ClientFor(tenant);
+        foreach (var (algorithm, value) in new[]
+                 {
+                     ("sha-crypt", "$5$rounds=999$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("sha-crypt", "$5$rounds=2000001$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("sha-crypt", "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc"),
+                     ("sha-crypt", "$6$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("sha-crypt", "$1$saltsalt$NuzA7WTAelpl95xgBGWN60"),
+                     ("sha-crypt", "$5$saltstringsaltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("ldap", "{CRYPT}$1$saltsalt$NuzA7WTAelpl95xgBGWN60"),
+                 })
+        {
+            var error = await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",
+                new { email = $"x@{tenant.Slug}.example.com", passwordHash = new { algorithm, value } }), 400, "validation_error");
+            Assert.True(error["details"]!.AsObject().ContainsKey("passwordHash"), value);
+        }
+    }
+
     [Fact]
     public async Task ABulkImport_CreatesEachValidUserOnItsOwn_AndReportsTheOthersByIndex()
     {

@@ -14,7 +14,7 @@ public static partial class ImportedPasswordHashes
 {
     /// <summary>The algorithms <see cref="Import"/> takes.</summary>
     public static readonly string[] Algorithms =
-        ["argon2", "bcrypt", "django", "firebase-scrypt", "ldap", "md5", "passlib", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha1", "sha256", "sha512", "werkzeug", "wordpress"];
+        ["argon2", "bcrypt", "django", "firebase-scrypt", "ldap", "md5", "passlib", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha-crypt", "sha1", "sha256", "sha512", "werkzeug", "wordpress"];
 
     public const int MaxPbkdf2Iterations = 2_000_000;
 
@@ -32,6 +32,9 @@ public static partial class ImportedPasswordHashes
 
     /// <summary>scrypt's N·r·p at most, which is what its time grows with: twice passlib's default.</summary>
     public const long MaxScryptWork = 1L << 20;
+
+    /// <summary>SHA-crypt's rounds at most: glibc's default is 5,000, passlib's 535,000 (SHA-256) and 656,000 (SHA-512).</summary>
+    public const int MaxShaCryptRounds = 2_000_000;
 
     /// <summary>phpass's rounds (2^n) at most: WordPress writes 2^13, Drupal 7 2^15; 2^20 of SHA-512 take about a second.</summary>
     public const int MaxPhpassCountLog2 = 20;
@@ -87,6 +90,7 @@ public static partial class ImportedPasswordHashes
             "django" => ImportDjango(hash.Value),
             "passlib" => ImportPasslib(hash.Value),
             "werkzeug" => ImportWerkzeug(hash.Value),
+            "sha-crypt" => ImportShaCrypt(hash.Value),
             "phpass" => ImportPhpass(hash.Value, drupal: true),
             "wordpress" when hash.Value?.StartsWith("$wp$2", StringComparison.Ordinal) == true =>
                 Import(hash with { Algorithm = "bcrypt", Value = hash.Value[3..] }) is { Stored: { } bcrypt } ? (WordPressBcrypt + "$" + bcrypt, null)
@@ -110,6 +114,12 @@ public static partial class ImportedPasswordHashes
         if (Argon2Hash.TryRead(stored) is { } argon2)
         {
             return CryptographicOperations.FixedTimeEquals(argon2.Derive(password), argon2.Hash);
+        }
+
+        if (ShaCryptForm().IsMatch(stored))
+        {
+            return ShaCrypt.Crypt(password, stored) is { } computed
+                && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(computed), Encoding.ASCII.GetBytes(stored));
         }
 
         if (PhpassForm().IsMatch(stored))
@@ -149,7 +159,7 @@ public static partial class ImportedPasswordHashes
     {
         string[] uses = algorithm switch
         {
-            "argon2" or "bcrypt" or "ldap" or "django" or "passlib" or "werkzeug" or "phpass" or "wordpress" => [],
+            "argon2" or "bcrypt" or "ldap" or "django" or "passlib" or "werkzeug" or "sha-crypt" or "phpass" or "wordpress" => [],
             "scrypt" => ["salt", "cost", "blockSize", "parallelism"],
             "firebase-scrypt" => ["salt", "signerKey", "saltSeparator", "rounds", "memoryCost"],
             _ when Digests.ContainsKey(algorithm) => ["salt", "saltPosition"],
@@ -206,6 +216,13 @@ public static partial class ImportedPasswordHashes
     /// <summary>An LDAP <c>userPassword</c> such as <c>{SSHA}…</c>: the digest and then the salt, together in base64.</summary>
     private static (string?, string?) ImportLdap(string? value)
     {
+        // {CRYPT} holds the system's crypt(3) string; of those, SHA-crypt's are taken.
+        if (value?.StartsWith("{CRYPT}", StringComparison.OrdinalIgnoreCase) == true)
+        {
+            return ImportShaCrypt(value[7..]) is ({ } crypt, _) ? (crypt, null)
+                : (null, "value's {CRYPT} must hold a SHA-crypt hash ($5$… or $6$…, rounds 1,000 to " + MaxShaCryptRounds.ToString("N0", CultureInfo.InvariantCulture) + ")");
+        }
+
         // OpenLDAP's pw-pbkdf2 module writes passlib's PBKDF2 layout behind a scheme name: {PBKDF2-SHA256}rounds$salt$key.
         if (value is { Length: <= 1024 } && LdapPbkdf2Form().Match(value) is { Success: true } pbkdf2)
         {
@@ -265,11 +282,12 @@ public static partial class ImportedPasswordHashes
     /// </summary>
     private static (string?, string?) ImportPasslib(string? value)
     {
-        const string Form = "value must be a passlib hash: $pbkdf2-sha256$…, $pbkdf2-sha512$…, $pbkdf2$…, $scrypt$ln=…,r=…,p=…$…, $2b$… or $argon2id$…";
+        const string Form = "value must be a passlib hash: $pbkdf2-sha256$…, $pbkdf2-sha512$…, $pbkdf2$…, $scrypt$ln=…,r=…,p=…$…, $5$…, $6$…, $2b$… or $argon2id$…";
         var parts = value is { Length: <= 1024 } ? value.Split('$') : [];
         var (stored, problem) = parts switch
         {
             ["", "2a" or "2b" or "2y", ..] => Import(new ImportedPasswordHash("bcrypt", value, null, null)),
+            ["", "5" or "6", ..] => ImportShaCrypt(value),
             ["", "argon2id" or "argon2i" or "argon2d", ..] => Import(new ImportedPasswordHash("argon2", value, null, null)),
             ["", "pbkdf2", var rounds, var salt, var key] => ImportAdaptedPbkdf2("pbkdf2-sha1", rounds, salt, key),
             ["", "pbkdf2-sha256" or "pbkdf2-sha512", var rounds, var salt, var key] => ImportAdaptedPbkdf2(parts[1], rounds, salt, key),
@@ -314,6 +332,12 @@ public static partial class ImportedPasswordHashes
         };
         return stored is null ? (null, problem == Form ? Form : $"{Form} ({problem})") : (stored, null);
     }
+
+    /// <summary>A SHA-crypt hash (<c>$5$…</c>, <c>$6$…</c>), kept as it is.</summary>
+    private static (string?, string?) ImportShaCrypt(string? value) =>
+        value is { Length: <= 200 } && ShaCryptForm().IsMatch(value) && ShaCrypt.Read(value) is { Rounds: <= MaxShaCryptRounds }
+            ? (value, null)
+            : (null, $"value must be a SHA-crypt hash ($5$[rounds=N$]salt$hash or $6$…), with 1,000 to {MaxShaCryptRounds.ToString("N0", CultureInfo.InvariantCulture)} rounds");
 
     /// <summary>phpass's portable hashes (<c>$P$</c>, WordPress before 6.8; <c>$H$</c>, phpBB) and Drupal 7's SHA-512 form (<c>$S$</c>), kept as they are.</summary>
     private static (string?, string?) ImportPhpass(string? value, bool drupal)
@@ -514,6 +538,9 @@ public static partial class ImportedPasswordHashes
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^\{PBKDF2(|-SHA1|-SHA256|-SHA512)\}(\d{1,9})\$([./A-Za-z0-9]+)\$([./A-Za-z0-9]+)$", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
     private static partial System.Text.RegularExpressions.Regex LdapPbkdf2Form();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^(\$5\$(rounds=\d{1,9}\$)?[./0-9A-Za-z]{0,16}\$[./0-9A-Za-z]{43}|\$6\$(rounds=\d{1,9}\$)?[./0-9A-Za-z]{0,16}\$[./0-9A-Za-z]{86})\z")]
+    private static partial System.Text.RegularExpressions.Regex ShaCryptForm();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})$")]
     private static partial System.Text.RegularExpressions.Regex PasslibScryptSettings();
