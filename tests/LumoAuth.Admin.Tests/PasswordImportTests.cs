@@ -262,25 +262,40 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     public void ShaCrypt_MatchesGlibc(string password, string expected) =>
         Assert.Equal(expected, LumoAuth.Admin.Security.ShaCrypt.Crypt(password, expected));
 
-    /// <summary>SHA-crypt as /etc/shadow, OpenLDAP's {CRYPT} and passlib hold it.</summary>
+    /// <summary>MD5-crypt and Apache's variant as OpenSSL's <c>passwd -1</c> and <c>-apr1</c> write them.</summary>
+    [Theory]
+    [InlineData("correct horse", "$1$saltsalt$NuzA7WTAelpl95xgBGWN60")]
+    [InlineData("correct horse", "$apr1$saltsalt$EGVZDNN6gOqijy.tv9axG/")]
+    [InlineData("", "$1$ab$rn6aQS/o7141mj179E/zA.")]
+    [InlineData("a very long password that is longer than sixteen bytes", "$apr1$x$qddZ/ma92FpSKo5A/QYWg/")]
+    [InlineData("a very long password that is longer than sixteen bytes", "$1$x$MvaNYYfqo.ZzKsQIpqMWh0")]
+    public void Md5Crypt_MatchesOpenSsl(string password, string expected) =>
+        Assert.Equal(expected, LumoAuth.Admin.Security.Md5Crypt.Crypt(password, expected));
+
+    /// <summary>crypt(3) strings as /etc/shadow, OpenLDAP's {CRYPT}, htpasswd and passlib hold them.</summary>
     [Fact]
-    public async Task ShaCryptHashes_Verify_AndTheirBoundsHold()
+    public async Task CryptHashes_Verify_AndTheirBoundsHold()
     {
-        await ImportsAndVerifiesAsync(new { algorithm = "sha-crypt", value = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5" }, "Hello world!");
+        await ImportsAndVerifiesAsync(new { algorithm = "crypt", value = "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5" }, "Hello world!");
         await ImportsAndVerifiesAsync(new { algorithm = "ldap", value = "{CRYPT}$6$abc$VFbgfbQyyBHp85p1SnL4wcbNkXLDDKIpsxr/rd6fiF9sXG/q2bVX99kTdfrD95pMbskZfa3v37OToppsklLKj/" }, "päss wörd");
         await ImportsAndVerifiesAsync(new { algorithm = "passlib", value = "$5$rounds=1234$FLf6xuI5$fIz2RVsBzArC9DS7Rrom9eLWmeEUOiONgv2fRuzid46" }, "7a\\M#");
+        await ImportsAndVerifiesAsync(new { algorithm = "crypt", value = "$apr1$saltsalt$EGVZDNN6gOqijy.tv9axG/" }, "correct horse");
+        await ImportsAndVerifiesAsync(new { algorithm = "ldap", value = "{CRYPT}$1$saltsalt$NuzA7WTAelpl95xgBGWN60" }, "correct horse");
+        await ImportsAndVerifiesAsync(new { algorithm = "crypt", value = BCrypt.Net.BCrypt.HashPassword(Password, 4) }, Password);
 
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
         foreach (var (algorithm, value) in new[]
                  {
-                     ("sha-crypt", "$5$rounds=999$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
-                     ("sha-crypt", "$5$rounds=2000001$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
-                     ("sha-crypt", "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc"),
-                     ("sha-crypt", "$6$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
-                     ("sha-crypt", "$1$saltsalt$NuzA7WTAelpl95xgBGWN60"),
-                     ("sha-crypt", "$5$saltstringsaltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
-                     ("ldap", "{CRYPT}$1$saltsalt$NuzA7WTAelpl95xgBGWN60"),
+                     ("crypt", "$5$rounds=999$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("crypt", "$5$rounds=2000001$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("crypt", "$5$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc"),
+                     ("crypt", "$6$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("crypt", "$5$saltstringsaltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+                     ("crypt", "$1$saltsaltsalt$NuzA7WTAelpl95xgBGWN60"),
+                     ("crypt", "$y$j9T$saltsaltsaltsalt$hashhashhashhashhashhashhashhashhashhashhas"),
+                     ("crypt", "abJnggxhB/yWI"),
+                     ("ldap", "{CRYPT}abJnggxhB/yWI"),
                  })
         {
             var error = await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/users",

@@ -14,7 +14,7 @@ public static partial class ImportedPasswordHashes
 {
     /// <summary>The algorithms <see cref="Import"/> takes.</summary>
     public static readonly string[] Algorithms =
-        ["argon2", "bcrypt", "django", "firebase-scrypt", "ldap", "md5", "passlib", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha-crypt", "sha1", "sha256", "sha512", "werkzeug", "wordpress"];
+        ["argon2", "bcrypt", "crypt", "django", "firebase-scrypt", "ldap", "md5", "passlib", "pbkdf2-sha1", "pbkdf2-sha256", "pbkdf2-sha512", "phpass", "scrypt", "sha1", "sha256", "sha512", "werkzeug", "wordpress"];
 
     public const int MaxPbkdf2Iterations = 2_000_000;
 
@@ -90,7 +90,7 @@ public static partial class ImportedPasswordHashes
             "django" => ImportDjango(hash.Value),
             "passlib" => ImportPasslib(hash.Value),
             "werkzeug" => ImportWerkzeug(hash.Value),
-            "sha-crypt" => ImportShaCrypt(hash.Value),
+            "crypt" => ImportCrypt(hash.Value),
             "phpass" => ImportPhpass(hash.Value, drupal: true),
             "wordpress" when hash.Value?.StartsWith("$wp$2", StringComparison.Ordinal) == true =>
                 Import(hash with { Algorithm = "bcrypt", Value = hash.Value[3..] }) is { Stored: { } bcrypt } ? (WordPressBcrypt + "$" + bcrypt, null)
@@ -116,10 +116,9 @@ public static partial class ImportedPasswordHashes
             return CryptographicOperations.FixedTimeEquals(argon2.Derive(password), argon2.Hash);
         }
 
-        if (ShaCryptForm().IsMatch(stored))
+        if ((ShaCryptForm().IsMatch(stored) ? ShaCrypt.Crypt(password, stored) : Md5CryptForm().IsMatch(stored) ? Md5Crypt.Crypt(password, stored) : null) is { } crypt)
         {
-            return ShaCrypt.Crypt(password, stored) is { } computed
-                && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(computed), Encoding.ASCII.GetBytes(stored));
+            return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(crypt), Encoding.ASCII.GetBytes(stored));
         }
 
         if (PhpassForm().IsMatch(stored))
@@ -159,7 +158,7 @@ public static partial class ImportedPasswordHashes
     {
         string[] uses = algorithm switch
         {
-            "argon2" or "bcrypt" or "ldap" or "django" or "passlib" or "werkzeug" or "sha-crypt" or "phpass" or "wordpress" => [],
+            "argon2" or "bcrypt" or "ldap" or "django" or "passlib" or "werkzeug" or "crypt" or "phpass" or "wordpress" => [],
             "scrypt" => ["salt", "cost", "blockSize", "parallelism"],
             "firebase-scrypt" => ["salt", "signerKey", "saltSeparator", "rounds", "memoryCost"],
             _ when Digests.ContainsKey(algorithm) => ["salt", "saltPosition"],
@@ -216,11 +215,10 @@ public static partial class ImportedPasswordHashes
     /// <summary>An LDAP <c>userPassword</c> such as <c>{SSHA}…</c>: the digest and then the salt, together in base64.</summary>
     private static (string?, string?) ImportLdap(string? value)
     {
-        // {CRYPT} holds the system's crypt(3) string; of those, SHA-crypt's are taken.
+        // {CRYPT} holds the system's crypt(3) string.
         if (value?.StartsWith("{CRYPT}", StringComparison.OrdinalIgnoreCase) == true)
         {
-            return ImportShaCrypt(value[7..]) is ({ } crypt, _) ? (crypt, null)
-                : (null, "value's {CRYPT} must hold a SHA-crypt hash ($5$… or $6$…, rounds 1,000 to " + MaxShaCryptRounds.ToString("N0", CultureInfo.InvariantCulture) + ")");
+            return ImportCrypt(value[7..]) is ({ } crypt, _) ? (crypt, null) : (null, "value's {CRYPT} must hold " + CryptForms);
         }
 
         // OpenLDAP's pw-pbkdf2 module writes passlib's PBKDF2 layout behind a scheme name: {PBKDF2-SHA256}rounds$salt$key.
@@ -282,12 +280,12 @@ public static partial class ImportedPasswordHashes
     /// </summary>
     private static (string?, string?) ImportPasslib(string? value)
     {
-        const string Form = "value must be a passlib hash: $pbkdf2-sha256$…, $pbkdf2-sha512$…, $pbkdf2$…, $scrypt$ln=…,r=…,p=…$…, $5$…, $6$…, $2b$… or $argon2id$…";
+        const string Form = "value must be a passlib hash: $pbkdf2-sha256$…, $pbkdf2-sha512$…, $pbkdf2$…, $scrypt$ln=…,r=…,p=…$…, $5$…, $6$…, $1$…, $apr1$…, $2b$… or $argon2id$…";
         var parts = value is { Length: <= 1024 } ? value.Split('$') : [];
         var (stored, problem) = parts switch
         {
             ["", "2a" or "2b" or "2y", ..] => Import(new ImportedPasswordHash("bcrypt", value, null, null)),
-            ["", "5" or "6", ..] => ImportShaCrypt(value),
+            ["", "1" or "apr1" or "5" or "6", ..] => ImportCrypt(value),
             ["", "argon2id" or "argon2i" or "argon2d", ..] => Import(new ImportedPasswordHash("argon2", value, null, null)),
             ["", "pbkdf2", var rounds, var salt, var key] => ImportAdaptedPbkdf2("pbkdf2-sha1", rounds, salt, key),
             ["", "pbkdf2-sha256" or "pbkdf2-sha512", var rounds, var salt, var key] => ImportAdaptedPbkdf2(parts[1], rounds, salt, key),
@@ -333,11 +331,18 @@ public static partial class ImportedPasswordHashes
         return stored is null ? (null, problem == Form ? Form : $"{Form} ({problem})") : (stored, null);
     }
 
-    /// <summary>A SHA-crypt hash (<c>$5$…</c>, <c>$6$…</c>), kept as it is.</summary>
-    private static (string?, string?) ImportShaCrypt(string? value) =>
-        value is { Length: <= 200 } && ShaCryptForm().IsMatch(value) && ShaCrypt.Read(value) is { Rounds: <= MaxShaCryptRounds }
-            ? (value, null)
-            : (null, $"value must be a SHA-crypt hash ($5$[rounds=N$]salt$hash or $6$…), with 1,000 to {MaxShaCryptRounds.ToString("N0", CultureInfo.InvariantCulture)} rounds");
+    private static readonly string CryptForms =
+        $"a crypt(3) hash: SHA-crypt ($5$[rounds=N$]salt$hash or $6$…, 1,000 to {MaxShaCryptRounds.ToString("N0", CultureInfo.InvariantCulture)} rounds), " +
+        "MD5-crypt ($1$…, Apache's $apr1$…) or bcrypt ($2b$…); yescrypt ($y$…) and DES crypt are not taken";
+
+    /// <summary>A crypt(3) string as /etc/shadow, OpenLDAP's <c>{CRYPT}</c>, htpasswd or passlib hold it: SHA-crypt and MD5-crypt kept as they are, bcrypt as bcrypt.</summary>
+    private static (string?, string?) ImportCrypt(string? value) => value switch
+    {
+        { Length: <= 200 } when ShaCryptForm().IsMatch(value) && ShaCrypt.Read(value) is { Rounds: <= MaxShaCryptRounds } => (value, null),
+        { Length: <= 200 } when Md5CryptForm().IsMatch(value) => (value, null),
+        { Length: 60 } when value.StartsWith("$2", StringComparison.Ordinal) => Import(new ImportedPasswordHash("bcrypt", value, null, null)),
+        _ => (null, "value must be " + CryptForms),
+    };
 
     /// <summary>phpass's portable hashes (<c>$P$</c>, WordPress before 6.8; <c>$H$</c>, phpBB) and Drupal 7's SHA-512 form (<c>$S$</c>), kept as they are.</summary>
     private static (string?, string?) ImportPhpass(string? value, bool drupal)
@@ -541,6 +546,9 @@ public static partial class ImportedPasswordHashes
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^(\$5\$(rounds=\d{1,9}\$)?[./0-9A-Za-z]{0,16}\$[./0-9A-Za-z]{43}|\$6\$(rounds=\d{1,9}\$)?[./0-9A-Za-z]{0,16}\$[./0-9A-Za-z]{86})\z")]
     private static partial System.Text.RegularExpressions.Regex ShaCryptForm();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\$(1|apr1)\$[./0-9A-Za-z]{0,8}\$[./0-9A-Za-z]{22}\z")]
+    private static partial System.Text.RegularExpressions.Regex Md5CryptForm();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"^ln=(\d{1,2}),r=(\d{1,3}),p=(\d{1,3})$")]
     private static partial System.Text.RegularExpressions.Regex PasslibScryptSettings();

@@ -15,7 +15,6 @@ public static class ShaCrypt
     private const int MinRounds = 1000;
     private const int MaxRounds = 999_999_999;
     private const int MaxSaltLength = 16;
-    private const string Alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
     // The order in which the final digest's bytes are written, three at a time (the spec's permutation).
     private static readonly int[] Sha256Order = [0, 10, 20, 21, 1, 11, 12, 22, 2, 3, 13, 23, 24, 4, 14, 15, 25, 5, 6, 16, 26, 27, 7, 17, 18, 28, 8, 9, 19, 29];
@@ -141,19 +140,11 @@ public static class ShaCrypt
         var order = read.Sha512 ? Sha512Order : Sha256Order;
         for (var i = 0; i < order.Length; i += 3)
         {
-            Append(output, (c[order[i]] << 16) | (c[order[i + 1]] << 8) | c[order[i + 2]], 4);
+            CryptBase64.Append(output, (c[order[i]] << 16) | (c[order[i + 1]] << 8) | c[order[i + 2]], 4);
         }
 
         // The bytes the triples leave: SHA-256's last two, SHA-512's last one.
-        Append(output, read.Sha512 ? c[63] : (c[31] << 8) | c[30], read.Sha512 ? 2 : 3);
+        CryptBase64.Append(output, read.Sha512 ? c[63] : (c[31] << 8) | c[30], read.Sha512 ? 2 : 3);
         return output.ToString();
-    }
-
-    private static void Append(StringBuilder output, int bits, int characters)
-    {
-        for (var i = 0; i < characters; i++, bits >>= 6)
-        {
-            output.Append(Alphabet[bits & 0x3f]);
-        }
     }
 }
