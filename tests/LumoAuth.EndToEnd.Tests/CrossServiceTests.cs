@@ -109,6 +109,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
                 {
                     new { name = "team", label = "Team", required = true, onRegistration = true },
                     new { name = "floor", label = "Floor", type = "integer", min = 1, max = 99, onRegistration = true },
+                    new { name = "skills", label = "Skills", multiValued = true, onRegistration = true },
                 },
             },
         }, key);
@@ -123,6 +124,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             form["password"] = "Br4nd-New-Passw0rd!";
             form["attr_team"] = "Platform";
             form["attr_floor"] = floor;
+            form["attr_skills"] = "go\r\nrust\r\ngo";
             return await browser.PostAsync($"/t/{tenant.Slug}/register", new FormUrlEncodedContent(form));
         }
 
@@ -140,6 +142,7 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var kept = (await ApiAssert.OkAsync(attributes))["data"]!["attributes"]!;
         Assert.Equal("Platform", kept["team"]!.GetValue<string>());
         Assert.Equal(12, kept["floor"]!.GetValue<long>());
+        Assert.Equal(["go", "rust"], kept["skills"]!.AsArray().Select(v => v!.GetValue<string>()));
     }
 
     /// <summary>Terms of service set at admin are asked for by the token service's hosted pages, and the acceptance lands back at admin.</summary>
