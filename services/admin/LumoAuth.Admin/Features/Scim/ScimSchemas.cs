@@ -10,6 +10,7 @@ public static class ScimSchemas
     public const string Enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     public const string SoftDelete = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:SoftDelete";
     public const string Password = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:Password";
+    public const string Profile = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:Profile";
     public const string ListResponse = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
     public const string Error = LumoAuth.ServiceDefaults.Errors.ScimErrorBody.Schema;
     public const string PatchOp = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -51,7 +52,8 @@ public static class ScimSchemas
             ["schemaExtensions"] = new JsonArray(
                 new JsonObject { ["schema"] = Enterprise, ["required"] = false },
                 new JsonObject { ["schema"] = SoftDelete, ["required"] = false },
-                new JsonObject { ["schema"] = Password, ["required"] = false }),
+                new JsonObject { ["schema"] = Password, ["required"] = false },
+                new JsonObject { ["schema"] = Profile, ["required"] = false }),
             ["meta"] = new JsonObject { ["resourceType"] = "ResourceType", ["location"] = baseUrl + "/ResourceTypes/User" },
         }
         : new JsonObject
@@ -87,6 +89,10 @@ public static class ScimSchemas
             Attr("isSoftDeleted", type: "boolean", mutability: "readOnly"), Attr("deletedAt", type: "dateTime", mutability: "readOnly")),
         Schema(Password, "Password", "Password management: set 'password' (checked against the tenant's policy)", baseUrl,
             Attr("passwordChangedAt", type: "dateTime", mutability: "readOnly")),
+        // Discovery is public, so a tenant's own attribute names are not listed here; they are its settings' (userProfile).
+        Schema(Profile, "Profile", "The tenant's declared profile attributes (settings userProfile.attributes) under their names: a string, "
+            + "a whole number for an integer attribute, a list of them for a multi-valued one; each held to its declaration. Sent, the object "
+            + "replaces every declared attribute (one left out is removed); left out of a PUT, they stay as they are. Read-only on /Me.", baseUrl),
     ];
 
     private static JsonObject Schema(string id, string name, string description, string baseUrl, params JsonObject[] attributes) => new()

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LumoAuth.Admin.Data;
 using LumoAuth.Admin.Features.Groups;
+using LumoAuth.Admin.Features.Settings;
 using LumoAuth.Admin.Features.Users;
 using LumoAuth.Contracts.Groups;
 using LumoAuth.Contracts.Users;
@@ -58,8 +59,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
                 await ReleaseSoftDeletedNamesAsync(input.UserName, input.Email, cancellationToken);
                 await EnsureUserNameFreeAsync(input.UserName, null, cancellationToken);
                 // The password is checked with everything else, before anything is stored: a weak one must not leave a user behind.
+                var attributes = await DeclaredAttributesAsync(AsObject(body), "{}", cancellationToken);
                 var (created, error) = await users.CreateAsync(new NewUser(
-                    input.Email, input.Password, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise), cancellationToken);
+                    input.Email, input.Password, input.Profile, null, input.Active ?? true, null, input.ExternalId, input.Enterprise) { Attributes = attributes }, cancellationToken);
                 Throw(error);
                 await transaction.CommitAsync(cancellationToken);
                 return created!;
@@ -107,6 +109,12 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
             var before = json.DeepClone().AsObject();
             ScimPatch.Apply(json, body, KeptOnce);
             FormattedNameAsDisplayName(before, json);
+            // Removing the last declared value removes the extension itself, which must still read as "none", not as "left out".
+            if (ScimAttributePath.Find(before, ScimSchemas.Profile) is not null && ScimAttributePath.Find(json, ScimSchemas.Profile) is null)
+            {
+                json[ScimSchemas.Profile] = new JsonObject();
+            }
+
             foreach (var readOnly in ReadOnlyUserAttributes)
             {
                 if (!JsonNode.DeepEquals(ScimAttributePath.Find(before, readOnly), ScimAttributePath.Find(json, readOnly)))
@@ -139,6 +147,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         ("externalId", body => Text(body, "externalId") ?? string.Empty),
         ("active", body => (Bool(body, "active") ?? true) ? "true" : "false"),
         (ScimSchemas.Enterprise, body => Enterprise(body) ?? "{}"),
+        (ScimSchemas.Profile, body => ScimAttributePath.Find(body, ScimSchemas.Profile)?.ToJsonString() ?? "{}"),
     ];
 
     /// <summary>
@@ -256,8 +265,9 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         }
 
         var active = input.Active ?? true;
+        var attributes = await DeclaredAttributesAsync(body, user.Attributes, cancellationToken);
         var (updated, error) = await users.UpdateAsync(user, new UserChanges(
-            input.Email, profile, null, active, input.ExternalId ?? string.Empty, input.Enterprise ?? "{}", Restore: active), cancellationToken);
+            input.Email, profile, null, active, input.ExternalId ?? string.Empty, input.Enterprise ?? "{}", Restore: active) { Attributes = attributes }, cancellationToken);
         Throw(error);
         var json = await UserJsonAsync(updated!, cancellationToken);
         return new ScimResult(200, json, Location(json), VersionOf(json));
@@ -316,10 +326,84 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     private async Task<List<JsonObject>> UsersJsonAsync(IReadOnlyList<User> page, CancellationToken cancellationToken)
     {
         var groups = await UserViews.GroupsOfAsync(db, page.Select(u => u.Id).ToList(), cancellationToken);
-        return page.Select(u => UserJson(u, groups[u.Id])).ToList();
+        var declared = await DeclaredAsync(cancellationToken);
+        return page.Select(u => UserJson(u, groups[u.Id], declared)).ToList();
     }
 
-    private JsonObject UserJson(User u, IReadOnlyList<GroupRef> groups)
+    private List<ProfileAttribute>? _declared;
+
+    /// <summary>The tenant's declared profile attributes, read once per request (a Bulk request's operations share them).</summary>
+    private async Task<List<ProfileAttribute>> DeclaredAsync(CancellationToken cancellationToken) =>
+        _declared ??= (await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken)).UserProfile.Attributes;
+
+    /// <summary>
+    /// The user's custom attributes with the declared ones replaced by the Profile extension's (held to their declarations,
+    /// names matched without regard to case as SCIM's are); null when the body has no such extension, which leaves them.
+    /// </summary>
+    private async Task<string?> DeclaredAttributesAsync(JsonObject body, string current, CancellationToken cancellationToken)
+    {
+        if (ScimAttributePath.Find(body, ScimSchemas.Profile) is not { } node)
+        {
+            return null;
+        }
+
+        if (node is not JsonObject given)
+        {
+            throw ScimException.InvalidValue($"{ScimSchemas.Profile} must be an object");
+        }
+
+        var declared = await DeclaredAsync(cancellationToken);
+        if (given.Select(p => p.Key).FirstOrDefault(k => !declared.Any(a => string.Equals(a.Name, k, StringComparison.OrdinalIgnoreCase))) is { } unknown)
+        {
+            throw ScimException.InvalidValue($"'{unknown}' is not one of the tenant's declared profile attributes");
+        }
+
+        var attributes = JsonNode.Parse(current) as JsonObject ?? [];
+        var (shown, values) = (new JsonObject(), new JsonObject());
+        foreach (var attribute in declared)
+        {
+            if (attributes[attribute.Name] is { } kept)
+            {
+                shown[attribute.Name] = kept.DeepClone();
+            }
+
+            if (ScimAttributePath.KeyOf(given, attribute.Name) is { } key)
+            {
+                values[attribute.Name] = given[key]?.DeepClone();
+            }
+        }
+
+        // Sent back as it was read (a PATCH of something else, a PUT of a fetched resource): nothing to judge, nothing changes,
+        // even where a declaration has since become stricter than a kept value.
+        if (JsonNode.DeepEquals(values, shown))
+        {
+            return null;
+        }
+
+        foreach (var attribute in declared)
+        {
+            attributes.Remove(attribute.Name);
+        }
+
+        var validation = new RequestValidator();
+        ProfileAttributeValues.Hold(declared, values, validation);
+        if (validation.FirstProblems.FirstOrDefault() is ({ } field, { } problem))
+        {
+            throw ScimException.InvalidValue($"{field[(field.IndexOf('.', StringComparison.Ordinal) + 1)..]} {problem}");
+        }
+
+        foreach (var (name, value) in values)
+        {
+            attributes[name] = value?.DeepClone();
+        }
+
+        var json = attributes.ToJsonString();
+        return System.Text.Encoding.UTF8.GetByteCount(json) <= UserEndpoints.MaxAttributesBytes
+            ? json
+            : throw ScimException.InvalidValue($"the user's attributes would exceed {UserEndpoints.MaxAttributesBytes} bytes");
+    }
+
+    private JsonObject UserJson(User u, IReadOnlyList<GroupRef> groups, List<ProfileAttribute> declared)
     {
         var enterprise = JsonNode.Parse(u.EnterpriseData) as JsonObject ?? [];
         var schemas = new JsonArray(ScimSchemas.User);
@@ -346,6 +430,21 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
         {
             schemas.Add(ScimSchemas.Enterprise);
             json[ScimSchemas.Enterprise] = enterprise;
+        }
+
+        if (declared.Count > 0 && JsonNode.Parse(u.Attributes) is JsonObject attributes)
+        {
+            var profile = new JsonObject();
+            foreach (var attribute in declared.Where(a => attributes[a.Name] is not null))
+            {
+                profile[attribute.Name] = attributes[attribute.Name]!.DeepClone();
+            }
+
+            if (profile.Count > 0)
+            {
+                schemas.Add(ScimSchemas.Profile);
+                json[ScimSchemas.Profile] = profile;
+            }
         }
 
         schemas.Add(ScimSchemas.SoftDelete);

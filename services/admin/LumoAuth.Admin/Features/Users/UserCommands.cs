@@ -97,6 +97,11 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
             ExternalId = input.ExternalId, EnterpriseData = input.EnterpriseData ?? "{}", CreatedAt = now, UpdatedAt = now,
             DirectoryId = input.DirectoryId,
         };
+        if (input.Attributes is not null)
+        {
+            user.Attributes = input.Attributes;
+        }
+
         ApplyProfile(user, input.Profile);
         user.PhoneNumberVerified = input.PhoneNumberVerified == true;
         if (beforeSave is not null && await beforeSave(user.Id, cancellationToken) is { } refused)
@@ -189,6 +194,12 @@ public sealed class UserCommands(AdminDbContext db, TenantContext tenant, Passwo
         {
             user.ExternalId = externalId.Length == 0 ? null : externalId;
             changed.Add("externalId");
+        }
+
+        if (changes.Attributes is { } attributes && attributes != user.Attributes)
+        {
+            user.Attributes = attributes;
+            changed.Add("attributes");
         }
 
         if (changes.EnterpriseData is { } enterprise && enterprise != user.EnterpriseData)
@@ -578,6 +589,9 @@ public sealed record NewUser(
 
     /// <summary>The password as another provider hashed it, instead of <see cref="Password"/> (moving users here).</summary>
     public ImportedPasswordHash? ImportedHash { get; init; }
+
+    /// <summary>The user's custom attributes (a JSON object), for a provisioning client that sets declared ones.</summary>
+    public string? Attributes { get; init; }
 }
 
 /// <summary><see cref="Restore"/> brings a SCIM soft-deleted user back.</summary>
@@ -586,4 +600,7 @@ public sealed record UserChanges(
 {
     /// <inheritdoc cref="NewUser.PhoneNumberVerified"/>
     public bool? PhoneNumberVerified { get; init; }
+
+    /// <summary>The user's custom attributes, replaced whole (a JSON object); null leaves them.</summary>
+    public string? Attributes { get; init; }
 }
