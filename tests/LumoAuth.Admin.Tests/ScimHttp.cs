@@ -23,6 +23,10 @@ internal static class ScimHttp
     public static StringContent Json(object body) =>
         new(System.Text.Json.JsonSerializer.Serialize(body), Encoding.UTF8, "application/scim+json");
 
+    /// <summary>A PatchOp body of these operations.</summary>
+    public static StringContent PatchOf(params JsonObject[] operations) =>
+        new(new JsonObject { ["schemas"] = new JsonArray(PatchOp), ["Operations"] = new JsonArray(operations) }.ToJsonString(), Encoding.UTF8, "application/scim+json");
+
     /// <summary>The answer's JSON (empty for an empty body) after asserting its status.</summary>
     public static async Task<JsonObject> ScimAsync(HttpResponseMessage response, int status)
     {

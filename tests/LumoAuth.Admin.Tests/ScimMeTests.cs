@@ -49,8 +49,7 @@ public sealed class ScimMeTests(AdminFactory factory) : IClassFixture<AdminFacto
         return new Setup(tenant, id, email, admin, me);
     }
 
-    private static StringContent Patch(params JsonObject[] operations) =>
-        new(new JsonObject { ["schemas"] = new JsonArray(PatchOp), ["Operations"] = new JsonArray(operations) }.ToJsonString(), Encoding.UTF8, "application/scim+json");
+    private static StringContent Patch(params JsonObject[] operations) => PatchOf(operations);
 
     private static async Task MutabilityErrorAsync(HttpResponseMessage response)
     {

@@ -16,8 +16,7 @@ public sealed class ScimProfileAttributesTests(AdminFactory factory) : IClassFix
 {
     private const string Profile = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:Profile";
 
-    private static StringContent Patch(params JsonObject[] operations) =>
-        new(new JsonObject { ["schemas"] = new JsonArray(PatchOp), ["Operations"] = new JsonArray(operations) }.ToJsonString(), Encoding.UTF8, "application/scim+json");
+    private static StringContent Patch(params JsonObject[] operations) => PatchOf(operations);
 
     [Fact]
     public async Task DeclaredAttributes_AreReadAndWrittenInTheProfileExtension_HeldToTheirDeclarations()

@@ -48,31 +48,14 @@ public static class Md5Crypt
             md5.AppendData((bits & 1) != 0 ? [0] : key.AsSpan(0, 1));
         }
 
-        var final = md5.GetHashAndReset();
-        for (var round = 0; round < 1000; round++)
-        {
-            md5.AppendData(round % 2 != 0 ? key : final);
-            if (round % 3 != 0)
-            {
-                md5.AppendData(salt);
-            }
-
-            if (round % 7 != 0)
-            {
-                md5.AppendData(key);
-            }
-
-            md5.AppendData(round % 2 != 0 ? final : key);
-            final = md5.GetHashAndReset();
-        }
-
+        var final = UnixCrypt.Rounds(md5, md5.GetHashAndReset(), key, salt, 1000);
         var output = new StringBuilder(magic).Append(saltText).Append('$');
         foreach (var (a, b, c) in new[] { (0, 6, 12), (1, 7, 13), (2, 8, 14), (3, 9, 15), (4, 10, 5) })
         {
-            CryptBase64.Append(output, (final[a] << 16) | (final[b] << 8) | final[c], 4);
+            UnixCrypt.Append(output, (final[a] << 16) | (final[b] << 8) | final[c], 4);
         }
 
-        CryptBase64.Append(output, final[11], 2);
+        UnixCrypt.Append(output, final[11], 2);
         return output.ToString();
     }
 }

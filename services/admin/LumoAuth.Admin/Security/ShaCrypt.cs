@@ -112,24 +112,7 @@ public static class ShaCrypt
 
         var saltSequence = hash.GetHashAndReset()[..salt.Length];
 
-        var c = a;
-        for (var round = 0; round < read.Rounds; round++)
-        {
-            hash.AppendData(round % 2 != 0 ? keySequence : c);
-            if (round % 3 != 0)
-            {
-                hash.AppendData(saltSequence);
-            }
-
-            if (round % 7 != 0)
-            {
-                hash.AppendData(keySequence);
-            }
-
-            hash.AppendData(round % 2 != 0 ? c : keySequence);
-            c = hash.GetHashAndReset();
-        }
-
+        var c = UnixCrypt.Rounds(hash, a, keySequence, saltSequence, read.Rounds);
         var output = new StringBuilder(read.Sha512 ? "$6$" : "$5$");
         if (read.RoundsGiven)
         {
@@ -140,11 +123,11 @@ public static class ShaCrypt
         var order = read.Sha512 ? Sha512Order : Sha256Order;
         for (var i = 0; i < order.Length; i += 3)
         {
-            CryptBase64.Append(output, (c[order[i]] << 16) | (c[order[i + 1]] << 8) | c[order[i + 2]], 4);
+            UnixCrypt.Append(output, (c[order[i]] << 16) | (c[order[i + 1]] << 8) | c[order[i + 2]], 4);
         }
 
         // The bytes the triples leave: SHA-256's last two, SHA-512's last one.
-        CryptBase64.Append(output, read.Sha512 ? c[63] : (c[31] << 8) | c[30], read.Sha512 ? 2 : 3);
+        UnixCrypt.Append(output, read.Sha512 ? c[63] : (c[31] << 8) | c[30], read.Sha512 ? 2 : 3);
         return output.ToString();
     }
 }
