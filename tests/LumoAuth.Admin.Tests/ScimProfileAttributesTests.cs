@@ -86,6 +86,14 @@ public sealed class ScimProfileAttributesTests(AdminFactory factory) : IClassFix
         Assert.Equal(12, patched[Profile]!["floor"]!.GetValue<long>());
         Assert.Null(patched[Profile]!["costCentre"]);
 
+        // Filters read the extension as any other attribute.
+        async Task<int> FoundAsync(string filter) =>
+            (await ScimAsync(await scim.GetAsync($"{users}?filter={Uri.EscapeDataString(filter)}"), 200))["totalResults"]!.GetValue<int>();
+        Assert.Equal(1, await FoundAsync($"{Profile}:team eq \"blue\""));
+        Assert.Equal(0, await FoundAsync($"{Profile}:team eq \"red\""));
+        Assert.Equal(1, await FoundAsync($"{Profile}:floor gt 10"));
+        Assert.Equal(1, await FoundAsync($"{Profile}:skills eq \"rust\""));
+
         // A PUT without the extension leaves them; with it, it replaces them all (one left out is removed).
         var put = await ScimAsync(await scim.PutAsync($"{users}/{id}", Json(new { schemas = new[] { UserSchema }, userName = "pat@example.com", title = "Lead" })), 200);
         Assert.Equal("blue", put[Profile]!["team"]!.GetValue<string>());
