@@ -71,11 +71,16 @@ public static class ProfileValues
             {
                 kept.Add(value!);
             }
+
+            // Stop at the first value too many: a posted text area may hold any number of lines, and the check of
+            // repeats above must stay bounded by the declaration's few values, not grow with the body.
+            if (kept.Count > attribute.MaxValues)
+            {
+                return (null, ProfileValueProblem.TooManyValues);
+            }
         }
 
-        return kept.Count == 0 ? (null, attribute.Required ? ProfileValueProblem.Required : null)
-            : kept.Count > attribute.MaxValues ? (null, ProfileValueProblem.TooManyValues)
-            : (new JsonArray([.. kept]), null);
+        return kept.Count == 0 ? (null, attribute.Required ? ProfileValueProblem.Required : null) : (new JsonArray([.. kept]), null);
     }
 
     private static (JsonNode? Value, ProfileValueProblem? Problem) CheckOne(ProfileAttributeInfo attribute, string? given)
