@@ -309,6 +309,124 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
     }
 
     [Fact]
+    public async Task Groups_GatherTheirAttributes_UnderTheirLabel_OnRegistrationAndTheAccountPage()
+    {
+        var setup = await suite.SetUpAsync();
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            var saved = await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/settings", new
+            {
+                userProfile = new
+                {
+                    groups = new object[]
+                    {
+                        new { name = "work", label = "At work", description = "What your employer asked us to keep." },
+                        new { name = "internal", label = "Internal" },
+                    },
+                    attributes = new object[]
+                    {
+                        new { name = "company", label = "Company", onRegistration = true, group = "work" },
+                        new { name = "nickname", label = "Nickname", onRegistration = true },
+                        new { name = "department", label = "Department", onRegistration = true, group = "work" },
+                        new { name = "employeeId", label = "Employee number", userEditable = false, group = "work" },
+                        new { name = "risk_grade", label = "Risk grade", userEditable = false, userVisible = false, group = "internal" },
+                    },
+                },
+                localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["de"] = new() { ["At work"] = "Bei der Arbeit" } } },
+            }));
+            Assert.Equal("What your employer asked us to keep.", saved["data"]!["userProfile"]!["groups"]![0]!["description"]!.GetValue<string>());
+            Assert.Equal("work", saved["data"]!["userProfile"]!["attributes"]![0]!["group"]!.GetValue<string>());
+            await ApiAssert.OkAsync(await admin.PutAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}/attributes", new { employeeId = "E-7", risk_grade = "B" }));
+        }
+
+        // The group stands where its first attribute is declared, holding all of its attributes; the others keep their order.
+        static void AssertInOrder(string html, params string[] parts)
+        {
+            var from = 0;
+            foreach (var part in parts)
+            {
+                var at = html.IndexOf(part, from, StringComparison.Ordinal);
+                Assert.True(at >= 0, $"'{part}' is not where expected in {html}");
+                from = at + part.Length;
+            }
+        }
+
+        using var browser = suite.Browser();
+        var registration = await ApiAssert.EventuallyAsync(async () =>
+        {
+            var html = await browser.GetStringAsync($"/t/{setup.Tenant.Slug}/register");
+            return html.Contains("data-group", StringComparison.Ordinal) ? html : null;
+        });
+        AssertInOrder(registration,
+            "<fieldset class=\"attribute-group\" data-group=\"work\" aria-describedby=\"group_work_about\"><legend>At work</legend>",
+            "<p class=\"hint\" id=\"group_work_about\">What your employer asked us to keep.</p>",
+            "name=\"attr_company\"", "name=\"attr_department\"", "</fieldset>", "name=\"attr_nickname\"");
+        Assert.DoesNotContain("Internal", registration, StringComparison.Ordinal);
+
+        var account = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
+        // What the user may only read is grouped the same way, above the form; a group with nothing to show is left out.
+        AssertInOrder(account,
+            "<legend>At work</legend><p class=\"hint\" id=\"group_work_shown_about\">", "Employee number: <strong>E-7</strong>", "</fieldset>",
+            "<legend>At work</legend><p class=\"hint\" id=\"group_work_about\">", "name=\"attr_company\"", "name=\"attr_department\"", "</fieldset>",
+            "name=\"attr_nickname\"");
+        Assert.DoesNotContain("data-group=\"internal\"", account, StringComparison.Ordinal);
+
+        using (var saved = await HostedFlow.SubmitFormAsync(browser, HostedFlow.FormWith(account, "attr_company"), new()
+               {
+                   ["name"] = "Alice Example", ["attr_company"] = "Acme", ["attr_department"] = "Rockets", ["attr_nickname"] = "Al",
+               }))
+        {
+            Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
+        }
+
+        var attributes = await AttributesAsync(setup.Tenant, setup.UserId.ToString());
+        Assert.Equal("Rockets", attributes["department"]!.GetValue<string>());
+        Assert.Equal("E-7", attributes["employeeId"]!.GetValue<string>());
+
+        using var german = suite.Browser();
+        german.DefaultRequestHeaders.AcceptLanguage.ParseAdd("de");
+        Assert.Contains("<legend>Bei der Arbeit</legend>", await german.GetStringAsync($"/t/{setup.Tenant.Slug}/register"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BadGroups_AreRefused_AndAGroupInUseStays()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.Admin.ClientFor(tenant);
+        var work = new { name = "work", label = "At work" };
+        foreach (var userProfile in new object[]
+                 {
+                     new { attributes = new[] { new { name = "a", label = "A", group = "nowhere" } } },
+                     new { groups = new[] { work }, attributes = new[] { new { name = "a", label = "A", group = "Work" } } },
+                     new { groups = new[] { work, work } },
+                     new { groups = new[] { new { name = "1st", label = "First" } } },
+                     new { groups = new[] { new { name = "work", label = " " } } },
+                     new { groups = new object[] { new { name = "work" } } },
+                     new { groups = new object[] { new { name = "work", label = "At work", description = "" } } },
+                     new { groups = new object[] { new { name = "work", label = "At work", header = "At work" } } },
+                     new { groups = new object[] { new { name = "work", label = "At work", description = new string('d', 301) } } },
+                     new { groups = Enumerable.Range(0, 11).Select(i => new { name = $"g{i}", label = $"G {i}" }).ToArray() },
+                     new { groups = "work" },
+                     new { groups = new object[] { "work" } },
+                 })
+        {
+            await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { userProfile }), 400, "validation_error");
+        }
+
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+        {
+            userProfile = new { groups = new[] { work }, attributes = new[] { new { name = "a", label = "A", group = "work" } } },
+        }));
+
+        // Groups and attributes are sections of their own: dropping the group while an attribute names it is refused, naming that attribute.
+        var problem = await ApiAssert.ErrorAsync(
+            await admin.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new { userProfile = new { groups = Array.Empty<object>() } }), 400, "validation_error");
+        Assert.Contains("userProfile.attributes[0].group", problem.ToJsonString(), StringComparison.Ordinal);
+        var settings = await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/settings"));
+        Assert.Equal("work", settings["data"]!["userProfile"]!["groups"]![0]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task BadDeclarations_AreRefused()
     {
         var tenant = await suite.Admin.CreateTenantAsync();

@@ -86,9 +86,15 @@ public sealed record ProfileAttributeInfo(string Name, string Label, bool Requir
     /// </summary>
     public IReadOnlyList<string>? RequiredScopes { get; init; }
 
+    /// <summary>The section of the forms it is shown in, with the section's label and description, or null.</summary>
+    public ProfileAttributeGroupInfo? Group { get; init; }
+
     /// <summary>Whether an application asking for <paramref name="scopes"/> needs a value of it.</summary>
     public bool RequiredFor(IEnumerable<string> scopes) => Required || (RequiredScopes is { } named && scopes.Any(named.Contains));
 }
+
+/// <summary>A section of the profile forms (Keycloak's attribute group): its attributes are shown together under its label.</summary>
+public sealed record ProfileAttributeGroupInfo(string Name, string Label, string? Description);
 
 /// <summary>A value a <c>choice</c> attribute may take, and how the pages word it (the tenant's texts word it per language).</summary>
 public sealed record ProfileAttributeOption(string Value, string Label);

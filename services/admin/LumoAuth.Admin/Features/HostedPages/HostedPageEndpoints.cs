@@ -102,7 +102,7 @@ public static class HostedPageEndpoints
                 : settings.Localization.Texts.ToDictionary(l => l.Key, IReadOnlyDictionary<string, string> (l) => l.Value, StringComparer.Ordinal),
             Terms = settings.TermsOfService.IsSet ? new TermsOfService(settings.TermsOfService.Url!, settings.TermsOfService.Version!) : null,
             ProfileAttributes = settings.UserProfile.Attributes.Count == 0 ? null
-                : [.. settings.UserProfile.Attributes.Select(a => a.ToInfo())],
+                : settings.UserProfile.ToInfos(),
         });
     }
 }

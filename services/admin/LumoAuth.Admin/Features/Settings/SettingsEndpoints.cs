@@ -222,6 +222,7 @@ public static partial class SettingsEndpoints
                     break;
                 case "userProfile":
                     reader.ProfileAttributes("attributes", v => settings.UserProfile.Attributes = v);
+                    reader.ProfileAttributeGroups("groups", v => settings.UserProfile.Groups = v);
                     break;
                 default:
                     validation.Add(name, "is not a settings section (passwordPolicy, mfaPolicy, sessionPolicy, loginPolicy, passkeyPolicy, branding, clientRegistration, adaptiveAuth, auditPolicy, localization, termsOfService, userProfile)");
@@ -247,6 +248,13 @@ public static partial class SettingsEndpoints
         // A passkey signs in without a password: a key that did not verify its user would be one factor, something one has.
         validation.Check(settings.PasskeyPolicy.RequireUserVerification, "passkeyPolicy.requireUserVerification",
             "must be true: a passkey replaces the password, so the authenticator must verify its user");
+        var profile = settings.UserProfile;
+        for (var i = 0; i < profile.Attributes.Count; i++)
+        {
+            validation.Check(profile.Attributes[i].Group is not { } group || profile.Groups.Any(g => g.Name == group), $"userProfile.attributes[{i}].group",
+                "must name one of userProfile.groups");
+        }
+
         return validation.IsValid ? (sections, null) : (sections, validation.ToResult());
     }
 
@@ -506,6 +514,7 @@ public static partial class SettingsEndpoints
                 reader.Text("patternMessage", 200, nullable: true, v => attribute.PatternMessage = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
                 reader.Bool("multiValued", v => attribute.MultiValued = v);
                 reader.Int("maxValues", 1, ProfileAttribute.MaxMaxValues, v => attribute.MaxValues = v);
+                reader.Text("group", 50, nullable: true, v => attribute.Group = v, _ => null);
                 reader.RejectUnknown();
                 if (attribute.Name.Length == 0 || attribute.Label.Length == 0)
                 {
@@ -527,6 +536,55 @@ public static partial class SettingsEndpoints
             if (validation.IsValid)
             {
                 set(attributes);
+            }
+        }
+
+        /// <summary>The sections of the profile forms: a list of objects, each a distinct name and a label, perhaps a description.</summary>
+        public void ProfileAttributeGroups(string name, Action<List<ProfileAttributeGroup>> set)
+        {
+            if (Take(name) is not { } node)
+            {
+                return;
+            }
+
+            if (node is not JsonArray list || list.Count > UserProfilePolicy.MaxGroups)
+            {
+                validation.Add(Path(name), $"must be a list of at most {UserProfilePolicy.MaxGroups} groups");
+                return;
+            }
+
+            var groups = new List<ProfileAttributeGroup>();
+            for (var i = 0; i < list.Count; i++)
+            {
+                var path = $"{Path(name)}[{i}]";
+                if (list[i] is not JsonObject item)
+                {
+                    validation.Add(path, "must be an object");
+                    continue;
+                }
+
+                var group = new ProfileAttributeGroup();
+                var reader = new FieldReader(item, path, validation);
+                reader.Text("name", 50, nullable: false, v => group.Name = v!,
+                    v => ProfileAttribute.IsName(v) ? null : "must start with a letter and hold only letters, digits and underscores (not 'address')");
+                reader.Text("label", 100, nullable: false, v => group.Label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.Text("description", 300, nullable: true, v => group.Description = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.RejectUnknown();
+                if (group.Name.Length == 0 || group.Label.Length == 0)
+                {
+                    validation.Add(path, "needs a name and a label");
+                }
+                else if (groups.Any(g => g.Name == group.Name))
+                {
+                    validation.Add(path, $"'{group.Name}' is declared twice");
+                }
+
+                groups.Add(group);
+            }
+
+            if (validation.IsValid)
+            {
+                set(groups);
             }
         }
 

@@ -286,6 +286,30 @@ public sealed class UserProfilePolicy
     public const int MaxAttributes = 20;
 
     public List<ProfileAttribute> Attributes { get; set; } = [];
+
+    public const int MaxGroups = 10;
+
+    /// <summary>Sections of the profile forms (Keycloak's attribute groups): each attribute may name one.</summary>
+    public List<ProfileAttributeGroup> Groups { get; set; } = [];
+
+    /// <summary>The pages' view of the declarations, each attribute with its group.</summary>
+    public List<ProfileAttributeInfo> ToInfos() =>
+        [.. Attributes.Select(a => a.ToInfo() with { Group = Groups.FirstOrDefault(g => g.Name == a.Group)?.ToInfo() })];
+}
+
+/// <summary>
+/// A section of the profile forms: the attributes that name it are shown together under its label, with its description
+/// (both the tenant's wording, worded per language through <c>localization.texts</c>).
+/// </summary>
+public sealed class ProfileAttributeGroup
+{
+    public string Name { get; set; } = string.Empty;
+
+    public string Label { get; set; } = string.Empty;
+
+    public string? Description { get; set; }
+
+    public ProfileAttributeGroupInfo ToInfo() => new(Name, Label, Description);
 }
 
 public sealed class ProfileAttribute
@@ -336,6 +360,9 @@ public sealed class ProfileAttribute
     public string? Pattern { get; set; }
 
     public string? PatternMessage { get; set; }
+
+    /// <summary>The name of the <see cref="ProfileAttributeGroup"/> the pages show it in, or null.</summary>
+    public string? Group { get; set; }
 
     /// <summary>Holds a list of values (Keycloak's <c>multivalued</c>), each held to the rest of the declaration.</summary>
     public bool MultiValued { get; set; }

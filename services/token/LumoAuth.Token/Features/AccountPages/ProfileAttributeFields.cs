@@ -16,9 +16,47 @@ public static class ProfileAttributeFields
 
     /// <param name="idSuffix">Tells apart the inputs of several forms on one page.</param>
     public static string Inputs(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf, string idSuffix = "") =>
-        string.Concat(attributes.Select(a => a is { MultiValued: true, Type: ProfileAttributeTypes.Choice }
+        Grouped(t, attributes, idSuffix, a => a is { MultiValued: true, Type: ProfileAttributeTypes.Choice }
             ? Checkboxes(t, a, valueOf(a.Name), idSuffix)
-            : $"<label for=\"{Prefix}{a.Name}{idSuffix}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty, idSuffix)));
+            : $"<label for=\"{Prefix}{a.Name}{idSuffix}\">{HostedPage.Encode(t.Own(a.Label))}</label>" + Input(t, a, valueOf(a.Name) ?? string.Empty, idSuffix));
+
+    /// <summary>
+    /// The attributes in their declared order, except that a group's are shown together where its first one is declared,
+    /// in a box under the group's label and description; a group with nothing to show is left out.
+    /// </summary>
+    private static string Grouped(PageText t, IEnumerable<ProfileAttributeInfo> attributes, string idSuffix, Func<ProfileAttributeInfo, string> render)
+    {
+        var all = attributes.ToList();
+        var html = new System.Text.StringBuilder();
+        var shown = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var attribute in all)
+        {
+            if (attribute.Group is not { } group)
+            {
+                html.Append(render(attribute));
+                continue;
+            }
+
+            if (!shown.Add(group.Name))
+            {
+                continue;
+            }
+
+            var inside = string.Concat(all.Where(a => a.Group?.Name == group.Name).Select(render));
+            if (inside.Length == 0)
+            {
+                continue;
+            }
+
+            var about = group.Description is null ? null : $"group_{group.Name}{idSuffix}_about";
+            html.Append("<fieldset class=\"attribute-group\" data-group=\"" + group.Name + "\"" +
+                (about is null ? string.Empty : " aria-describedby=\"" + about + "\"") + "><legend>" + HostedPage.Encode(t.Own(group.Label)) + "</legend>" +
+                (about is null ? string.Empty : "<p class=\"hint\" id=\"" + about + "\">" + HostedPage.Encode(t.Own(group.Description!)) + "</p>") +
+                inside + "</fieldset>");
+        }
+
+        return html.ToString();
+    }
 
     /// <summary>A multi-valued choice: a box per option, the chosen ones ticked.</summary>
     private static string Checkboxes(PageText t, ProfileAttributeInfo a, string? value, string idSuffix)
@@ -63,9 +101,10 @@ public static class ProfileAttributeFields
 
     /// <summary>Read-only lines for the attributes the user may not change, where they have a value.</summary>
     public static string ReadOnly(PageText t, IEnumerable<ProfileAttributeInfo> attributes, Func<string, string?> valueOf) =>
-        string.Concat(attributes.Select(a => (a, Value: valueOf(a.Name))).Where(p => !string.IsNullOrEmpty(p.Value)).Select(p =>
-            $"<p data-attribute=\"{HostedPage.Encode(p.a.Name)}\">{HostedPage.Encode(t.Own(p.a.Label))}: " +
-            $"<strong>{HostedPage.Encode(string.Join(", ", ProfileValues.Lines(p.Value)))}</strong></p>"));
+        Grouped(t, attributes, "_shown", a => valueOf(a.Name) is { Length: > 0 } value
+            ? $"<p data-attribute=\"{HostedPage.Encode(a.Name)}\">{HostedPage.Encode(t.Own(a.Label))}: " +
+              $"<strong>{HostedPage.Encode(string.Join(", ", ProfileValues.Lines(value)))}</strong></p>"
+            : string.Empty);
 
     public static Dictionary<string, string> Read(IFormCollection form, IEnumerable<ProfileAttributeInfo> attributes) =>
         attributes.ToDictionary(a => a.Name, a => Posted(form, a) ?? string.Empty, StringComparer.Ordinal);

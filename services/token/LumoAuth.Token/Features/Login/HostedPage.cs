@@ -16,7 +16,8 @@ public static class HostedPage
         "label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;box-sizing:border-box}" +
         "button{margin-top:1.25rem;padding:.6rem 1.2rem}.error{color:#a4000f}ul{padding-inline-start:1.2rem}" +
         ".brand{text-align:center;margin-bottom:1rem}.brand-name{font-weight:600;margin:.25rem 0}" +
-        ".languages{margin-top:2rem;text-align:center;font-size:.9rem}";
+        ".languages{margin-top:2rem;text-align:center;font-size:.9rem}" +
+        "fieldset{margin:1rem 0 0;border:1px solid #d4d4dc;border-radius:.25rem}.hint{font-size:.9rem;color:#55555f;margin:.25rem 0}";
 
     public static string Encode(string? value) => PageText.Encode(value);
 
