@@ -145,6 +145,64 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal(["go", "rust"], kept["skills"]!.AsArray().Select(v => v!.GetValue<string>()));
     }
 
+    /// <summary>
+    /// A required attribute declared at admin after the account was made is asked for by the token service's authorization
+    /// endpoint before consent, in its group, and the value lands back at admin.
+    /// </summary>
+    [Fact]
+    public async Task AMissingRequiredAttribute_IsAskedBeforeConsent_AndKeptAtAdmin_ThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var key = SuiteFixture.ApiKey(tenant.ApiKey);
+        var (email, password) = await suite.CreateUserAsync(tenant, "Pia");
+        using var settings = await suite.SendAsync(HttpMethod.Patch, $"{tenant.Api}/admin/settings", new
+        {
+            userProfile = new
+            {
+                groups = new[] { new { name = "work", label = "At work", description = "Your employer asked for these." } },
+                attributes = new object[] { new { name = "cost_centre", label = "Cost centre", required = true, pattern = "CC-[0-9]{2}", group = "work" } },
+            },
+        }, key);
+        await ApiAssert.OkAsync(settings);
+        const string loopback = "http://127.0.0.1:7777/callback";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Profile app", applicationType = "native", redirectUris = new[] { loopback }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+        }, key);
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid", ["state"] = "s",
+            ["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ["code_challenge_method"] = "S256",
+        });
+
+        using var browser = suite.Browser();
+        using var toLogin = await browser.GetAsync(authorize);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var profilePage = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        var profile = await profilePage.Content.ReadAsStringAsync();
+        Assert.Contains("profile_decision", profile, StringComparison.Ordinal);
+        Assert.Contains("<legend>At work</legend>", profile, StringComparison.Ordinal);
+
+        async Task<string> SaveAsync(string page, string value)
+        {
+            var form = HostedForms.HiddenPairs(page).Append(new("profile_decision", "save")).Append(new("attr_cost_centre", value));
+            using var answer = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(form));
+            return await answer.Content.ReadAsStringAsync();
+        }
+
+        // A value that does not fit the declaration's pattern is refused on the page, before admin is asked.
+        profile = await SaveAsync(profile, "marketing");
+        Assert.Contains("Cost centre is not in the expected form.", profile, StringComparison.Ordinal);
+        Assert.Contains("consent_decision", await SaveAsync(profile, "CC-42"), StringComparison.Ordinal);
+
+        using var attributes = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users/{email}/attributes", configure: key);
+        Assert.Equal("CC-42", (await ApiAssert.OkAsync(attributes))["data"]!["attributes"]!["cost_centre"]!.GetValue<string>());
+    }
+
     /// <summary>Terms of service set at admin are asked for by the token service's hosted pages, and the acceptance lands back at admin.</summary>
     [Fact]
     public async Task TermsOfService_SetAtAdmin_AreAcceptedOnTheHostedPage_AndRecordedAtAdmin()
