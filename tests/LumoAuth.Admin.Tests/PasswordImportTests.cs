@@ -219,6 +219,12 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
             new { algorithm = "scrypt", value = big, salt = big, cost = 131072, blockSize = 8, parallelism = 1 },
             new { algorithm = "pbkdf2-sha512", value = big, salt = big, iterations = 2_000_000 },
             new { algorithm = "ldap", value = "{SSHA512}" + Convert.ToBase64String(RandomNumberGenerator.GetBytes(64 + 128)) },
+            // yescrypt at 128 MiB (N 2^15, r 32) with its largest salt, 64 bytes.
+            new
+            {
+                algorithm = "crypt",
+                value = $"$y$jCT${LumoAuth.Admin.Security.Yescrypt.Encode(RandomNumberGenerator.GetBytes(64))}${LumoAuth.Admin.Security.Yescrypt.Encode(RandomNumberGenerator.GetBytes(32))}",
+            },
         ];
         for (var i = 0; i < hashes.Length; i++)
         {
@@ -272,6 +278,28 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     public void Md5Crypt_MatchesOpenSsl(string password, string expected) =>
         Assert.Equal(expected, LumoAuth.Admin.Security.Md5Crypt.Crypt(password, expected));
 
+    /// <summary>
+    /// Hashes made by libxcrypt 4.4 (Debian 12's <c>crypt</c>, through Python's module): yescrypt at Debian's default cost
+    /// (j9T) and others, with p and t, its write-once and classic flavours, and its <c>$7$</c> scrypt form (the RFC 7914 inputs).
+    /// </summary>
+    [Theory]
+    [InlineData("password", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("password", "$y$j9T$RjxYv5i6jMkZ1b.0KEEBt.$SrkAPZWBDpYMyx7IAl7nU4A2N/fTRIFeIW8w6Zri522")]
+    [InlineData("pässwörd ✓", "$y$j9T$K6Gq1Z2fuFs9XEJmX0O.H/$L74dWNtJVYuYlJFXUIzAYKVc2ItjwDdMmdXfZBGxNz9")]
+    [InlineData("", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$5P1uc1zvKhieqEtKttbwCQrTPXpY1cK9wEnTDKAqLD8")]
+    [InlineData("password", "$y$j75$F5Jx5fExrKuPp53xLKQ..1$6Ttv8PR0mzms/.RLVEgTO2JmLY0FDC7Cfd.UUAxsEO8")]
+    [InlineData("password", "$y$jBT$F5Jx5fExrKuPp53xLKQ..1$EKgqHoEVjDaqyHhbNpadP87rjtaSgZE0UMSn7U5a1L/")]
+    [InlineData("password", "$y$j9T..$F5Jx5fExrKuPp53xLKQ..1$.32S8xiPprwJbfVttrQYtlgh9Vf.Mk6fhPrbmbpFxKA")]
+    [InlineData("password", "$y$j8D/.$F5Jx5fExrKuPp53xLKQ..1$ZdJMzhya9PwonWZnFM.QuxTU0vd81RS9QA257wVAom6")]
+    [InlineData("password", "$y$j8D/0$F5Jx5fExrKuPp53xLKQ..1$/wnHBq66iWekniy6rt1BGr7kncQu1QL5dZPUeKGtqB7")]
+    [InlineData("password", "$y$/75//$F5Jx5fExrKuPp53xLKQ..1$zBV3Xw2whC4dWAgBWhE7fudmudeCAB.cURF4GtrWL.5")]
+    [InlineData("password", "$y$/750..$F5Jx5fExrKuPp53xLKQ..1$Rb06umdRxbMMKJwcUsUhfwehGYpAmM7C3VxaxHvwf/C")]
+    [InlineData("password", "$y$.75$F5Jx5fExrKuPp53xLKQ..1$TRTTndIqzTfSrvj8uWffoVuUerIuSk5u2rIAR1emx.1")]
+    [InlineData("password", "$7$C6..../....SodiumChloride$6OIeehEnzbyu949sLkdyNyp6EorTTZ52ToM3ucR5RK7")]
+    [InlineData("pleaseletmein", "$7$9/..../....saltstring$vEUcpb6I7QTmoZPN3azZf7fKiaBDE8QPesLHTtpHVK.")]
+    public void Yescrypt_MatchesLibxcrypt(string password, string expected) =>
+        Assert.Equal(expected, LumoAuth.Admin.Security.Yescrypt.Crypt(password, LumoAuth.Admin.Security.Yescrypt.Read(expected)!));
+
     /// <summary>crypt(3) strings as /etc/shadow, OpenLDAP's {CRYPT}, htpasswd and passlib hold them.</summary>
     [Fact]
     public async Task CryptHashes_Verify_AndTheirBoundsHold()
@@ -282,6 +310,8 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
         await ImportsAndVerifiesAsync(new { algorithm = "crypt", value = "$apr1$saltsalt$EGVZDNN6gOqijy.tv9axG/" }, "correct horse");
         await ImportsAndVerifiesAsync(new { algorithm = "ldap", value = "{CRYPT}$1$saltsalt$NuzA7WTAelpl95xgBGWN60" }, "correct horse");
         await ImportsAndVerifiesAsync(new { algorithm = "crypt", value = BCrypt.Net.BCrypt.HashPassword(Password, 4) }, Password);
+        await ImportsAndVerifiesAsync(new { algorithm = "crypt", value = "$y$j9T$K6Gq1Z2fuFs9XEJmX0O.H/$L74dWNtJVYuYlJFXUIzAYKVc2ItjwDdMmdXfZBGxNz9" }, "pässwörd ✓");
+        await ImportsAndVerifiesAsync(new { algorithm = "ldap", value = "{CRYPT}$7$9/..../....saltstring$vEUcpb6I7QTmoZPN3azZf7fKiaBDE8QPesLHTtpHVK." }, "pleaseletmein");
 
         var tenant = await factory.CreateTenantAsync();
         using var admin = factory.ClientFor(tenant);
@@ -293,7 +323,16 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
                      ("crypt", "$6$saltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
                      ("crypt", "$5$saltstringsaltstring$5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
                      ("crypt", "$1$saltsaltsalt$NuzA7WTAelpl95xgBGWN60"),
+                     // yescrypt: a hash that does not decode, over 128 MiB (N 2^16, r 32), over the work bound (t 31), a ROM, hash
+                     // upgrades, a read-write flavour libxcrypt never writes, a salt that does not decode, $7$ over the bounds.
                      ("crypt", "$y$j9T$saltsaltsaltsalt$hashhashhashhashhashhashhashhashhashhashhas"),
+                     ("crypt", "$y$jDT$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+                     ("crypt", "$y$j9T/S$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+                     ("crypt", "$y$j9T5.$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+                     ("crypt", "$y$j9T1.$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+                     ("crypt", "$y$i9T$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+                     ("crypt", "$y$j9T$abc$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+                     ("crypt", "$7$G6..../....SodiumChloride$6OIeehEnzbyu949sLkdyNyp6EorTTZ52ToM3ucR5RK7"),
                      ("crypt", "abJnggxhB/yWI"),
                      ("ldap", "{CRYPT}abJnggxhB/yWI"),
                  })

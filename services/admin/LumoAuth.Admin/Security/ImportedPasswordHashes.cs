@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
 using LumoAuth.Admin.Features.Users;
@@ -116,7 +117,10 @@ public static partial class ImportedPasswordHashes
             return CryptographicOperations.FixedTimeEquals(argon2.Derive(password), argon2.Hash);
         }
 
-        if ((ShaCryptForm().IsMatch(stored) ? ShaCrypt.Crypt(password, stored) : Md5CryptForm().IsMatch(stored) ? Md5Crypt.Crypt(password, stored) : null) is { } crypt)
+        if ((ShaCryptForm().IsMatch(stored) ? ShaCrypt.Crypt(password, stored)
+                : Md5CryptForm().IsMatch(stored) ? Md5Crypt.Crypt(password, stored)
+                : Yescrypt.Read(stored) is { } yescrypt ? Yescrypt.Crypt(password, yescrypt)
+                : null) is { } crypt)
         {
             return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(crypt), Encoding.ASCII.GetBytes(stored));
         }
@@ -333,13 +337,16 @@ public static partial class ImportedPasswordHashes
 
     private static readonly string CryptForms =
         $"a crypt(3) hash: SHA-crypt ($5$[rounds=N$]salt$hash or $6$…, 1,000 to {MaxShaCryptRounds.ToString("N0", CultureInfo.InvariantCulture)} rounds), " +
-        "MD5-crypt ($1$…, Apache's $apr1$…) or bcrypt ($2b$…); yescrypt ($y$…) and DES crypt are not taken";
+        "MD5-crypt ($1$…, Apache's $apr1$…), yescrypt ($y$…, as libxcrypt writes it, and its scrypt form $7$…, at most " +
+        $"{MaxScryptMemory / 1024 / 1024} MiB and N·r·p·(t+1) ≤ 2^{BitOperations.Log2((ulong)MaxScryptWork)}) or bcrypt ($2b$…); DES crypt is not taken";
 
     /// <summary>A crypt(3) string as /etc/shadow, OpenLDAP's <c>{CRYPT}</c>, htpasswd or passlib hold it: SHA-crypt and MD5-crypt kept as they are, bcrypt as bcrypt.</summary>
     private static (string?, string?) ImportCrypt(string? value) => value switch
     {
         { Length: <= 200 } when ShaCryptForm().IsMatch(value) && ShaCrypt.Read(value) is { Rounds: <= MaxShaCryptRounds } => (value, null),
         { Length: <= 200 } when Md5CryptForm().IsMatch(value) => (value, null),
+        { Length: <= 200 } when Yescrypt.Read(value) is { } yescrypt && yescrypt.Memory <= MaxScryptMemory
+            && yescrypt.Cost * yescrypt.BlockSize * yescrypt.Parallelism * (yescrypt.Time + 1) <= MaxScryptWork => (value, null),
         { Length: 60 } when value.StartsWith("$2", StringComparison.Ordinal) => Import(new ImportedPasswordHash("bcrypt", value, null, null)),
         _ => (null, "value must be " + CryptForms),
     };

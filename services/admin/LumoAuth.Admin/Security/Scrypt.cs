@@ -83,19 +83,19 @@ public static class Scrypt
                 state[k] ^= part[k];
             }
 
-            Salsa208(state);
+            Salsa(state, 8);
             state.CopyTo(y.Slice((i % 2 == 0 ? i / 2 : blockSize + i / 2) * 16, 16));
         }
 
         y[..(32 * blockSize)].CopyTo(b);
     }
 
-    /// <summary>The Salsa20 core with 8 rounds (4 double rounds), its input added to its output.</summary>
-    private static void Salsa208(Span<uint> b)
+    /// <summary>The Salsa20 core with <paramref name="rounds"/> rounds (8 for scrypt, 2 in yescrypt's mix), its input added to its output.</summary>
+    internal static void Salsa(Span<uint> b, int rounds)
     {
         uint x0 = b[0], x1 = b[1], x2 = b[2], x3 = b[3], x4 = b[4], x5 = b[5], x6 = b[6], x7 = b[7];
         uint x8 = b[8], x9 = b[9], x10 = b[10], x11 = b[11], x12 = b[12], x13 = b[13], x14 = b[14], x15 = b[15];
-        for (var round = 0; round < 8; round += 2)
+        for (var round = 0; round < rounds; round += 2)
         {
             // Columns.
             x4 ^= BitOperations.RotateLeft(x0 + x12, 7); x8 ^= BitOperations.RotateLeft(x4 + x0, 9);
