@@ -269,7 +269,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
         Assert.Contains(
             "<fieldset><legend>Languages</legend><label><input type=\"checkbox\" id=\"attr_languages_0\" name=\"attr_languages\" value=\"en\"> English</label>",
             page, StringComparison.Ordinal);
-        Assert.Contains("<textarea id=\"attr_aliases\" name=\"attr_aliases\" rows=\"3\"", page, StringComparison.Ordinal);
+        Assert.Contains("<textarea id=\"attr_aliases\" name=\"attr_aliases\" aria-describedby=\"attr_aliases_hint\" rows=\"3\"", page, StringComparison.Ordinal);
         Assert.Contains("One value per line.", page, StringComparison.Ordinal);
         Assert.Contains("Teams: <strong>core, infra</strong>", page, StringComparison.Ordinal);
 
@@ -309,7 +309,7 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
     }
 
     [Fact]
-    public async Task Groups_GatherTheirAttributes_UnderTheirLabel_OnRegistrationAndTheAccountPage()
+    public async Task Groups_GatherTheirAttributes_UnderTheirLabel_AndHintsStandUnderTheirInputs()
     {
         var setup = await suite.SetUpAsync();
         using (var admin = suite.Admin.ClientFor(setup.Tenant))
@@ -325,14 +325,14 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
                     },
                     attributes = new object[]
                     {
-                        new { name = "company", label = "Company", onRegistration = true, group = "work" },
+                        new { name = "company", label = "Company", onRegistration = true, group = "work", hint = "As on your badge." },
                         new { name = "nickname", label = "Nickname", onRegistration = true },
                         new { name = "department", label = "Department", onRegistration = true, group = "work" },
                         new { name = "employeeId", label = "Employee number", userEditable = false, group = "work" },
                         new { name = "risk_grade", label = "Risk grade", userEditable = false, userVisible = false, group = "internal" },
                     },
                 },
-                localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["de"] = new() { ["At work"] = "Bei der Arbeit" } } },
+                localization = new { texts = new Dictionary<string, Dictionary<string, string>> { ["de"] = new() { ["At work"] = "Bei der Arbeit", ["As on your badge."] = "Wie auf Ihrem Ausweis." } } },
             }));
             Assert.Equal("What your employer asked us to keep.", saved["data"]!["userProfile"]!["groups"]![0]!["description"]!.GetValue<string>());
             Assert.Equal("work", saved["data"]!["userProfile"]!["attributes"]![0]!["group"]!.GetValue<string>());
@@ -362,6 +362,8 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
             "<p class=\"hint\" id=\"group_work_about\">What your employer asked us to keep.</p>",
             "name=\"attr_company\"", "name=\"attr_department\"", "</fieldset>", "name=\"attr_nickname\"");
         Assert.DoesNotContain("Internal", registration, StringComparison.Ordinal);
+        // An attribute's hint is printed under its input and tied to it for screen readers.
+        AssertInOrder(registration, "id=\"attr_company\" name=\"attr_company\" aria-describedby=\"attr_company_help\"", "<small id=\"attr_company_help\">As on your badge.</small>");
 
         var account = await HostedFlow.OpenSignedInAsync(browser, setup, $"/t/{setup.Tenant.Slug}/account/profile");
         // What the user may only read is grouped the same way, above the form; a group with nothing to show is left out.
@@ -385,7 +387,9 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
 
         using var german = suite.Browser();
         german.DefaultRequestHeaders.AcceptLanguage.ParseAdd("de");
-        Assert.Contains("<legend>Bei der Arbeit</legend>", await german.GetStringAsync($"/t/{setup.Tenant.Slug}/register"), StringComparison.Ordinal);
+        var inGerman = await german.GetStringAsync($"/t/{setup.Tenant.Slug}/register");
+        Assert.Contains("<legend>Bei der Arbeit</legend>", inGerman, StringComparison.Ordinal);
+        Assert.Contains(">Wie auf Ihrem Ausweis.</small>", inGerman, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -469,6 +473,8 @@ public sealed class ProfileAttributesTests(TokenSuite suite)
                      new object[] { new { name = "a", label = "A", multiValued = true, maxValues = 0 } },
                      new object[] { new { name = "a", label = "A", multiValued = true, maxValues = 51 } },
                      new object[] { new { name = "a", label = "A", multiValued = "yes" } },
+                     new object[] { new { name = "a", label = "A", hint = " " } },
+                     new object[] { new { name = "a", label = "A", hint = new string('h', 201) } },
                      Enumerable.Range(0, 21).Select(i => (object)new { name = $"a{i}", label = $"A {i}" }).ToArray(),
                      "company",
                  })

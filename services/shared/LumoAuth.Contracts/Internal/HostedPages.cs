@@ -86,6 +86,9 @@ public sealed record ProfileAttributeInfo(string Name, string Label, bool Requir
     /// </summary>
     public IReadOnlyList<string>? RequiredScopes { get; init; }
 
+    /// <summary>A line of help the forms show under its input (Keycloak's helper text), in the tenant's words; or null.</summary>
+    public string? Hint { get; init; }
+
     /// <summary>The section of the forms it is shown in, with the section's label and description, or null.</summary>
     public ProfileAttributeGroupInfo? Group { get; init; }
 

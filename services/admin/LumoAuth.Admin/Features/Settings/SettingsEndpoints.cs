@@ -515,6 +515,7 @@ public static partial class SettingsEndpoints
                 reader.Bool("multiValued", v => attribute.MultiValued = v);
                 reader.Int("maxValues", 1, ProfileAttribute.MaxMaxValues, v => attribute.MaxValues = v);
                 reader.Text("group", 50, nullable: true, v => attribute.Group = v, _ => null);
+                reader.Text("hint", 200, nullable: true, v => attribute.Hint = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
                 reader.RejectUnknown();
                 if (attribute.Name.Length == 0 || attribute.Label.Length == 0)
                 {

@@ -361,6 +361,9 @@ public sealed class ProfileAttribute
 
     public string? PatternMessage { get; set; }
 
+    /// <summary>A line of help the forms show under its input (Keycloak's helper text), worded per language like the label.</summary>
+    public string? Hint { get; set; }
+
     /// <summary>The name of the <see cref="ProfileAttributeGroup"/> the pages show it in, or null.</summary>
     public string? Group { get; set; }
 
@@ -379,7 +382,7 @@ public sealed class ProfileAttribute
     {
         RequiredScopes = RequiredScopes,
         Type = Type, Min = Min, Max = Max, Options = Options, Pattern = Pattern, PatternMessage = PatternMessage, UserVisible = UserVisible,
-        MultiValued = MultiValued, MaxValues = MultiValued ? MaxValues ?? DefaultMaxValues : 1,
+        MultiValued = MultiValued, MaxValues = MultiValued ? MaxValues ?? DefaultMaxValues : 1, Hint = Hint,
     };
 
     /// <summary>Why the declaration's parts do not fit together, or null.</summary>

@@ -65,26 +65,27 @@ public static class ProfileAttributeFields
         var boxes = (a.Options ?? []).Select((o, i) =>
             $"<label><input type=\"checkbox\" id=\"{Prefix}{a.Name}{idSuffix}_{i}\" name=\"{Prefix}{a.Name}\" value=\"{HostedPage.Encode(o.Value)}\"" +
             $"{(chosen.Contains(o.Value) ? " checked" : string.Empty)}> {HostedPage.Encode(t.Own(o.Label))}</label>");
-        return $"<fieldset><legend>{HostedPage.Encode(t.Own(a.Label))}</legend>{string.Concat(boxes)}</fieldset>";
+        var notes = Notes(t, a, $"{Prefix}{a.Name}{idSuffix}", null);
+        return $"<fieldset{notes.DescribedBy}><legend>{HostedPage.Encode(t.Own(a.Label))}</legend>{string.Concat(boxes)}{notes.Html}</fieldset>";
     }
 
     /// <summary>The input the attribute's type asks for, so browsers offer the right keyboard or picker; the server checks again.</summary>
     private static string Input(PageText t, ProfileAttributeInfo a, string value, string idSuffix)
     {
-        var common = $"id=\"{Prefix}{a.Name}{idSuffix}\" name=\"{Prefix}{a.Name}\"{(a.Required ? " required" : string.Empty)}";
+        var id = $"{Prefix}{a.Name}{idSuffix}";
+        // Without script, a list is typed one value per line; each line is checked as a single value would be.
+        var notes = Notes(t, a, id, a.MultiValued ? t.Html("One value per line.") : null);
+        var common = $"id=\"{id}\" name=\"{Prefix}{a.Name}\"{(a.Required ? " required" : string.Empty)}{notes.DescribedBy}";
         if (a.MultiValued)
         {
-            // Without script, a list is typed one value per line; each line is checked as a single value would be.
-            var hint = $"{Prefix}{a.Name}{idSuffix}_hint";
-            return $"<textarea {common} rows=\"3\" aria-describedby=\"{hint}\">{HostedPage.Encode(value)}</textarea>" +
-                $"<small id=\"{hint}\">{t.Html("One value per line.")}</small>";
+            return $"<textarea {common} rows=\"3\">{HostedPage.Encode(value)}</textarea>{notes.Html}";
         }
 
         if (a.Type == ProfileAttributeTypes.Choice)
         {
             var options = (a.Options ?? []).Select(o =>
                 $"<option value=\"{HostedPage.Encode(o.Value)}\"{(o.Value == value ? " selected" : string.Empty)}>{HostedPage.Encode(t.Own(o.Label))}</option>");
-            return $"<select {common}><option value=\"\"></option>{string.Concat(options)}</select>";
+            return $"<select {common}><option value=\"\"></option>{string.Concat(options)}</select>{notes.Html}";
         }
 
         var type = a.Type switch
@@ -96,7 +97,28 @@ public static class ProfileAttributeFields
             ProfileAttributeTypes.Phone => "tel\"",
             _ => "text\"",
         };
-        return $"<input type=\"{type} {common} maxlength=\"{a.MaxLength}\" value=\"{HostedPage.Encode(value)}\">";
+        return $"<input type=\"{type} {common} maxlength=\"{a.MaxLength}\" value=\"{HostedPage.Encode(value)}\">{notes.Html}";
+    }
+
+    /// <summary>
+    /// The small print under a field: the page's own note (already HTML), then the tenant's hint for the attribute (Keycloak's
+    /// helper text, in the tenant's words per language); and the <c>aria-describedby</c> that ties them to the field.
+    /// </summary>
+    private static (string Html, string DescribedBy) Notes(PageText t, ProfileAttributeInfo a, string id, string? ownNote)
+    {
+        var notes = new List<(string Id, string Html)>();
+        if (ownNote is not null)
+        {
+            notes.Add(($"{id}_hint", ownNote));
+        }
+
+        if (a.Hint is { } hint)
+        {
+            notes.Add(($"{id}_help", HostedPage.Encode(t.Own(hint))));
+        }
+
+        return notes.Count == 0 ? (string.Empty, string.Empty)
+            : (string.Concat(notes.Select(n => $"<small id=\"{n.Id}\">{n.Html}</small>")), $" aria-describedby=\"{string.Join(' ', notes.Select(n => n.Id))}\"");
     }
 
     /// <summary>Read-only lines for the attributes the user may not change, where they have a value.</summary>
