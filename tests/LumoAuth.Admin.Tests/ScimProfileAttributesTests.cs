@@ -113,11 +113,60 @@ public sealed class ScimProfileAttributesTests(AdminFactory factory) : IClassFix
             Assert.Equal(["costCentre"], attributes.Select(p => p.Key));
         }
 
-        // Discovery names the extension (its attributes are the tenant's settings, not public).
+        // Discovery names the extension to anyone; its attributes (the tenant's settings) only to a caller that may read users.
         using var anonymous = factory.CreateClient();
         var resourceType = JsonNode.Parse(await anonymous.GetStringAsync($"{tenant.Api}/scim/v2/ResourceTypes/User"))!;
         Assert.Contains(Profile, resourceType["schemaExtensions"]!.AsArray().Select(e => e!["schema"]!.GetValue<string>()));
-        Assert.Equal(System.Net.HttpStatusCode.OK, (await anonymous.GetAsync($"{tenant.Api}/scim/v2/Schemas/{Profile}")).StatusCode);
+        Assert.Empty((await ScimAsync(await anonymous.GetAsync($"{tenant.Api}/scim/v2/Schemas/{Profile}"), 200))["attributes"]!.AsArray());
+    }
+
+    /// <summary>A provisioning client that builds its mapping from discovery (Okta's schema import) finds the declared attributes.</summary>
+    [Fact]
+    public async Task TheProfileSchema_ListsTheDeclaredAttributes_ToCallersThatMayReadUsers_Only()
+    {
+        var tenant = await factory.CreateTenantAsync();
+        var other = await factory.CreateTenantAsync();
+        using (var settings = factory.ClientFor(tenant))
+        {
+            await ApiAssert.OkAsync(await settings.PatchAsJsonAsync($"{tenant.Api}/admin/settings", new
+            {
+                userProfile = new
+                {
+                    attributes = new object[]
+                    {
+                        new { name = "team", label = "Team", type = "choice", options = new[] { new { value = "red", label = "Red" }, new { value = "blue", label = "Blue" } } },
+                        new { name = "floor", label = "Floor", type = "integer" },
+                        new { name = "skills", label = "Skills", multiValued = true },
+                    },
+                },
+            }));
+        }
+
+        using var scim = ClientFor(factory, tenant);
+        var schema = await ScimAsync(await scim.GetAsync($"{tenant.Api}/scim/v2/Schemas/{Profile}"), 200);
+        var attributes = schema["attributes"]!.AsArray().Select(a => a!.AsObject()).ToList();
+        Assert.Equal(["team", "floor", "skills"], attributes.Select(a => a["name"]!.GetValue<string>()));
+        Assert.Equal(["string", "integer", "string"], attributes.Select(a => a["type"]!.GetValue<string>()));
+        Assert.Equal([false, false, true], attributes.Select(a => a["multiValued"]!.GetValue<bool>()));
+        Assert.Equal("Team", attributes[0]["description"]!.GetValue<string>());
+        Assert.Equal(["red", "blue"], attributes[0]["canonicalValues"]!.AsArray().Select(v => v!.GetValue<string>()));
+        var listed = await ScimAsync(await scim.GetAsync($"{tenant.Api}/scim/v2/Schemas"), 200);
+        Assert.Equal(3, listed["Resources"]!.AsArray().Single(s => s!["id"]!.GetValue<string>() == Profile)!["attributes"]!.AsArray().Count);
+
+        // Another tenant's key, a key without the admin scopes, and no key at all see the extension without them.
+        using var foreign = ClientFor(factory, other);
+        Assert.Empty((await ScimAsync(await foreign.GetAsync($"{tenant.Api}/scim/v2/Schemas/{Profile}"), 200))["attributes"]!.AsArray());
+        using var narrow = factory.CreateClient();
+        using (var admin = factory.ClientFor(tenant))
+        {
+            var key = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "narrow", scopes = new[] { "admin:users" } }), 201))["data"]!["key"]!;
+            narrow.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.GetValue<string>());
+        }
+
+        Assert.Empty((await ScimAsync(await narrow.GetAsync($"{tenant.Api}/scim/v2/Schemas/{Profile}"), 200))["attributes"]!.AsArray());
+        using var nobody = factory.CreateClient();
+        nobody.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "lmk_not-a-key");
+        Assert.Empty((await ScimAsync(await nobody.GetAsync($"{tenant.Api}/scim/v2/Schemas/{Profile}"), 200))["attributes"]!.AsArray());
     }
 
     [Fact]

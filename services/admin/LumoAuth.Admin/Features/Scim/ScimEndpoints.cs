@@ -34,9 +34,9 @@ public static class ScimEndpoints
             discovery.MapGet("/ResourceTypes", (HttpContext http, CancellationToken _) => Run(http, _ => Task.FromResult(new ScimResult(200, ListOf(["User", "Group"], t => ScimSchemas.ResourceType(t, Base(http))))))).WithName(name + "ResourceTypes");
             discovery.MapGet("/ResourceTypes/{resourceType}", (HttpContext http, string resourceType) => Run(http, _ => Task.FromResult(
                 resourceType is "User" or "Group" ? new ScimResult(200, ScimSchemas.ResourceType(resourceType, Base(http))) : throw ScimException.NotFound("Resource type")))).WithName(name + "ResourceType");
-            discovery.MapGet("/Schemas", (HttpContext http, CancellationToken _) => Run(http, _ => Task.FromResult(new ScimResult(200, ListOf(ScimSchemas.All(Base(http)), s => s))))).WithName(name + "Schemas");
-            discovery.MapGet("/Schemas/{schemaUrn}", (HttpContext http, string schemaUrn) => Run(http, _ => Task.FromResult(new ScimResult(200,
-                ScimSchemas.All(Base(http)).FirstOrDefault(s => s["id"]!.GetValue<string>() == schemaUrn) ?? throw ScimException.NotFound("Schema"))))).WithName(name + "Schema");
+            discovery.MapGet("/Schemas", (HttpContext http, ScimService scim) => Run(http, async ct => new ScimResult(200, ListOf(await SchemasAsync(http, scim, ct), s => s)))).WithName(name + "Schemas");
+            discovery.MapGet("/Schemas/{schemaUrn}", (HttpContext http, ScimService scim, string schemaUrn) => Run(http, async ct => new ScimResult(200,
+                (await SchemasAsync(http, scim, ct)).FirstOrDefault(s => s["id"]!.GetValue<string>() == schemaUrn) ?? throw ScimException.NotFound("Schema")))).WithName(name + "Schema");
 
             var api = app.MapGroup(prefix).AddEndpointFilter<ScimAuthFilter>().WithTags("SCIM");
             api.MapGet("/Users", (HttpContext http, ScimService scim) => Run(http, ct => List(http, scim, ["User"], QueryOf(http), ct))).WithName(name + "ListUsers");
@@ -112,6 +112,25 @@ public static class ScimEndpoints
         };
 
         return new ScimQuery(Text("filter"), Number("startIndex"), Number("count"), Text("sortBy"), Text("sortOrder"), Text("attributes"), Text("excludedAttributes"));
+    }
+
+    /// <summary>
+    /// The schemas; for a caller whose credential may read the tenant's users (an API key or token, not Basic, which would
+    /// count as a sign-in), the Profile extension lists the tenant's declared attributes, so a provisioning client that builds
+    /// its mapping from discovery (Okta's schema import) finds them. Anyone else gets the extension without them.
+    /// </summary>
+    private static async Task<IReadOnlyList<JsonObject>> SchemasAsync(HttpContext http, ScimService scim, CancellationToken cancellationToken)
+    {
+        var schemas = ScimSchemas.All(Base(http));
+        if (http.Request.Headers.Authorization.ToString().StartsWith("Basic ", StringComparison.OrdinalIgnoreCase)
+            || await http.AuthenticateAsync(AuthSchemes.Tenant) is not { Succeeded: true } result || !ScimAuthFilter.MayRead(result.Principal))
+        {
+            return schemas;
+        }
+
+        var profile = schemas.First(s => s["id"]!.GetValue<string>() == ScimSchemas.Profile);
+        profile["attributes"] = new JsonArray([.. (await scim.DeclaredAsync(cancellationToken)).Select(a => (JsonNode)ScimSchemas.Declared(a))]);
+        return schemas;
     }
 
     private static JsonObject ListOf<T>(IReadOnlyList<T> items, Func<T, JsonObject> map)
@@ -270,10 +289,13 @@ public sealed class ScimAuthFilter(TenantContext tenant, IServiceProvider servic
         var route = http.GetEndpoint()?.Metadata.GetMetadata<ScimRoute>();
         var isMe = route == ScimRoute.Me;
         var reading = HttpMethods.IsGet(http.Request.Method) || route == ScimRoute.Search;
-        var scopes = AdminScopeHandler.ScopesOf(principal);
-        var allowed = isMe || isAdminUser || scopes.Any(s => s is "admin" or "admin:write" or "admin.write" || (reading && s is "admin:read" or "admin.read"));
+        var allowed = isMe || isAdminUser || (reading ? MayRead(principal) : AdminScopeHandler.ScopesOf(principal).Any(s => s is "admin" or "admin:write" or "admin.write"));
         return allowed ? await next(context) : ScimEndpoints.Error(403, null, "The credential lacks the admin scope this operation needs");
     }
+
+    /// <summary>Whether a credential's scopes let it read the tenant's users and groups.</summary>
+    public static bool MayRead(ClaimsPrincipal? principal) =>
+        principal is not null && AdminScopeHandler.ScopesOf(principal).Any(s => s is "admin" or "admin:write" or "admin.write" or "admin:read" or "admin.read");
 
     /// <summary>Who the caller is; or, for a password the tenant does not take or an address that must wait, the answer.</summary>
     private async Task<(ClaimsPrincipal? Principal, bool IsAdminUser, IResult? Refusal)> AuthenticateAsync(HttpContext http)

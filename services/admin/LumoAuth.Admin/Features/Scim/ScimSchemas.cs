@@ -89,11 +89,25 @@ public static class ScimSchemas
             Attr("isSoftDeleted", type: "boolean", mutability: "readOnly"), Attr("deletedAt", type: "dateTime", mutability: "readOnly")),
         Schema(Password, "Password", "Password management: set 'password' (checked against the tenant's policy)", baseUrl,
             Attr("passwordChangedAt", type: "dateTime", mutability: "readOnly")),
-        // Discovery is public, so a tenant's own attribute names are not listed here; they are its settings' (userProfile).
+        // Discovery is public, so a tenant's own attribute names are listed only to callers that may read its users (ScimEndpoints).
         Schema(Profile, "Profile", "The tenant's declared profile attributes (settings userProfile.attributes) under their names: a string, "
             + "a whole number for an integer attribute, a list of them for a multi-valued one; each held to its declaration. Sent, the object "
             + "replaces every declared attribute (one left out is removed); left out of a PUT, they stay as they are. Read-only on /Me.", baseUrl),
     ];
+
+    /// <summary>A declared attribute as the Profile extension's schema lists it: its label as description, a choice's values as canonical values.</summary>
+    public static JsonObject Declared(Features.Settings.ProfileAttribute attribute)
+    {
+        var json = Attr(attribute.Name, type: attribute.Type == LumoAuth.Contracts.Internal.ProfileAttributeTypes.Integer ? "integer" : "string", caseExact: true);
+        json["multiValued"] = attribute.MultiValued;
+        json["description"] = attribute.Label;
+        if (attribute.Options is { } options)
+        {
+            json["canonicalValues"] = new JsonArray([.. options.Select(o => (JsonNode)JsonValue.Create(o.Value))]);
+        }
+
+        return json;
+    }
 
     private static JsonObject Schema(string id, string name, string description, string baseUrl, params JsonObject[] attributes) => new()
     {

@@ -333,7 +333,7 @@ public sealed class ScimService(AdminDbContext db, TenantContext tenant, UserCom
     private List<ProfileAttribute>? _declared;
 
     /// <summary>The tenant's declared profile attributes, read once per request (a Bulk request's operations share them).</summary>
-    private async Task<List<ProfileAttribute>> DeclaredAsync(CancellationToken cancellationToken) =>
+    public async Task<List<ProfileAttribute>> DeclaredAsync(CancellationToken cancellationToken) =>
         _declared ??= (await TenantSettings.LoadAsync(db, tenant.TenantId, cancellationToken)).UserProfile.Attributes;
 
     /// <summary>
