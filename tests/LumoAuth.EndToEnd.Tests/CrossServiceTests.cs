@@ -143,6 +143,13 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         Assert.Equal("Platform", kept["team"]!.GetValue<string>());
         Assert.Equal(12, kept["floor"]!.GetValue<long>());
         Assert.Equal(["go", "rust"], kept["skills"]!.AsArray().Select(v => v!.GetValue<string>()));
+
+        // SCIM's discovery lists the declarations to the tenant's own provisioning key, and keeps them from anyone else.
+        const string profile = "urn:ietf:params:scim:schemas:extension:lumoauth:1.0:Profile";
+        using var schema = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/scim/v2/Schemas/{profile}", configure: SuiteFixture.Bearer(tenant.ApiKey));
+        Assert.Equal(["team", "floor", "skills"], (await ApiAssert.OkAsync(schema))["attributes"]!.AsArray().Select(a => a!["name"]!.GetValue<string>()));
+        using var anonymous = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/scim/v2/Schemas/{profile}");
+        Assert.Empty((await ApiAssert.OkAsync(anonymous))["attributes"]!.AsArray());
     }
 
     /// <summary>

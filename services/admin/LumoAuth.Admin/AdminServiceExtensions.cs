@@ -33,7 +33,10 @@ public static class AdminServiceExtensions
             .BindConfiguration(PlatformOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddOptions<PasswordHashingOptions>().BindConfiguration(PasswordHashingOptions.SectionName);
+        builder.Services.AddOptions<PasswordHashingOptions>()
+            .BindConfiguration(PasswordHashingOptions.SectionName)
+            .Validate<IHostEnvironment>((options, environment) => options.Problem(environment) is null, "Admin:PasswordHashing: Iterations below the recommended 600000 need AllowBelowRecommended in production")
+            .ValidateOnStart();
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddOptions<LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions>()
             .BindConfiguration(LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions.SectionName)

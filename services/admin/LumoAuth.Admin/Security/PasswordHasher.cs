@@ -18,6 +18,19 @@ public sealed class PasswordHashingOptions
     /// of their CPU otherwise went to stretching throwaway passwords.
     /// </summary>
     public int Iterations { get; set; } = RecommendedIterations;
+
+    /// <summary>
+    /// Lets a production deployment run with fewer than <see cref="RecommendedIterations"/> (refused otherwise at start):
+    /// a choice to make on purpose, e.g. on small machines where sign-ins must be cheaper, never by a leftover setting.
+    /// </summary>
+    public bool AllowBelowRecommended { get; set; }
+
+    /// <summary>Why these options may not run in <paramref name="environment"/>, or null.</summary>
+    public string? Problem(Microsoft.Extensions.Hosting.IHostEnvironment environment) =>
+        Iterations < 1 ? "Iterations must be at least 1"
+        : Iterations < RecommendedIterations && environment.IsProduction() && !AllowBelowRecommended
+            ? $"Iterations ({Iterations}) is below the {RecommendedIterations} recommended for PBKDF2-HMAC-SHA256; in production set AllowBelowRecommended to run so on purpose"
+            : null;
 }
 
 /// <summary>
