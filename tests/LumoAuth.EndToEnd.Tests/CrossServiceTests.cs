@@ -153,6 +153,33 @@ public sealed class CrossServiceTests(SuiteFixture suite)
     }
 
     /// <summary>
+    /// A native application's authorization request through the gateway, signed in on the hosted login page: the page the
+    /// authorization endpoint shows next (terms, profile completion or consent).
+    /// </summary>
+    private async Task<string> SignInToAuthorizeAsync(HttpClient browser, TestTenant tenant, string email, string password)
+    {
+        const string loopback = "http://127.0.0.1:7777/callback";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Hosted pages app", applicationType = "native", redirectUris = new[] { loopback }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
+        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
+        {
+            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid", ["state"] = "s",
+            ["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ["code_challenge_method"] = "S256",
+        });
+
+        using var toLogin = await browser.GetAsync(authorize);
+        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
+        login["email"] = email;
+        login["password"] = password;
+        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
+        using var next = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
+        return await next.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>
     /// A required attribute declared at admin after the account was made is asked for by the token service's authorization
     /// endpoint before consent, in its group, and the value lands back at admin.
     /// </summary>
@@ -171,26 +198,8 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             },
         }, key);
         await ApiAssert.OkAsync(settings);
-        const string loopback = "http://127.0.0.1:7777/callback";
-        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
-        {
-            name = "Profile app", applicationType = "native", redirectUris = new[] { loopback }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
-        }, key);
-        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
-        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
-        {
-            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid", ["state"] = "s",
-            ["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ["code_challenge_method"] = "S256",
-        });
-
         using var browser = suite.Browser();
-        using var toLogin = await browser.GetAsync(authorize);
-        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
-        login["email"] = email;
-        login["password"] = password;
-        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
-        using var profilePage = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
-        var profile = await profilePage.Content.ReadAsStringAsync();
+        var profile = await SignInToAuthorizeAsync(browser, tenant, email, password);
         Assert.Contains("profile_decision", profile, StringComparison.Ordinal);
         Assert.Contains("<legend>At work</legend>", profile, StringComparison.Ordinal);
 
@@ -220,26 +229,8 @@ public sealed class CrossServiceTests(SuiteFixture suite)
             new { termsOfService = new { url = "https://legal.example.com/terms", version = "2026-12" } }, key);
         await ApiAssert.OkAsync(settings);
         var (email, password) = await suite.CreateUserAsync(tenant, "Tess");
-        const string loopback = "http://127.0.0.1:7777/callback";
-        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
-        {
-            name = "Terms app", applicationType = "native", redirectUris = new[] { loopback }, grantTypes = new[] { "authorization_code" }, allowedScopes = new[] { "openid" },
-        }, key);
-        var clientId = (await ApiAssert.OkAsync(created, 201))["data"]!["clientId"]!.GetValue<string>();
-        var authorize = Microsoft.AspNetCore.WebUtilities.QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?>
-        {
-            ["response_type"] = "code", ["client_id"] = clientId, ["redirect_uri"] = loopback, ["scope"] = "openid", ["state"] = "s",
-            ["code_challenge"] = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", ["code_challenge_method"] = "S256",
-        });
-
         using var browser = suite.Browser();
-        using var toLogin = await browser.GetAsync(authorize);
-        var login = HostedForms.HiddenFields(await browser.GetStringAsync(toLogin.Headers.Location!.OriginalString));
-        login["email"] = email;
-        login["password"] = password;
-        using var signedIn = await browser.PostAsync($"/t/{tenant.Slug}/login", new FormUrlEncodedContent(login));
-        using var termsPage = await browser.GetAsync(signedIn.Headers.Location!.OriginalString);
-        var terms = await termsPage.Content.ReadAsStringAsync();
+        var terms = await SignInToAuthorizeAsync(browser, tenant, email, password);
         Assert.Contains("terms_decision", terms, StringComparison.Ordinal);
         var accept = HostedForms.HiddenPairs(terms).Append(new("terms_decision", "accept"));
         using var consent = await browser.PostAsync($"{tenant.Api}/oauth/authorize", new FormUrlEncodedContent(accept));

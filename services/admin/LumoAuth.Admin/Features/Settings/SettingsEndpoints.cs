@@ -471,34 +471,12 @@ public static partial class SettingsEndpoints
         private static string Cut(string text) => text.Length <= 60 ? text : text[..60] + "…";
 
         /// <summary>The declared profile attributes: a list of objects, each read field by field, with unique names.</summary>
-        public void ProfileAttributes(string name, Action<List<ProfileAttribute>> set)
-        {
-            if (Take(name) is not { } node)
+        public void ProfileAttributes(string name, Action<List<ProfileAttribute>> set) =>
+            NamedObjects(name, UserProfilePolicy.MaxAttributes, "attributes", reader =>
             {
-                return;
-            }
-
-            if (node is not JsonArray list || list.Count > UserProfilePolicy.MaxAttributes)
-            {
-                validation.Add(Path(name), $"must be a list of at most {UserProfilePolicy.MaxAttributes} attributes");
-                return;
-            }
-
-            var attributes = new List<ProfileAttribute>();
-            for (var i = 0; i < list.Count; i++)
-            {
-                var path = $"{Path(name)}[{i}]";
-                if (list[i] is not JsonObject item)
-                {
-                    validation.Add(path, "must be an object");
-                    continue;
-                }
-
                 var attribute = new ProfileAttribute();
-                var reader = new FieldReader(item, path, validation);
-                reader.Text("name", 50, nullable: false, v => attribute.Name = v!,
-                    v => ProfileAttribute.IsName(v) ? null : "must start with a letter and hold only letters, digits and underscores (not 'address')");
-                reader.Text("label", 100, nullable: false, v => attribute.Label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.Text("name", 50, nullable: false, v => attribute.Name = v!, NameProblem);
+                reader.Text("label", 100, nullable: false, v => attribute.Label = v!.Trim(), NotBlank);
                 reader.Bool("required", v => attribute.Required = v);
                 reader.TextList("requiredScopes", ProfileAttribute.MaxRequiredScopes, ScopeNameProblem, v => attribute.RequiredScopes = v.Count == 0 ? null : v);
                 reader.Bool("userEditable", v => attribute.UserEditable = v);
@@ -511,50 +489,50 @@ public static partial class SettingsEndpoints
                 reader.Long("max", -ProfileValues.MaxWholeNumber, ProfileValues.MaxWholeNumber, v => attribute.Max = v);
                 reader.Options("options", v => attribute.Options = v);
                 reader.Text("pattern", 200, nullable: true, v => attribute.Pattern = v, ProfileValues.PatternProblem);
-                reader.Text("patternMessage", 200, nullable: true, v => attribute.PatternMessage = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.Text("patternMessage", 200, nullable: true, v => attribute.PatternMessage = v?.Trim(), NotBlank);
                 reader.Bool("multiValued", v => attribute.MultiValued = v);
                 reader.Int("maxValues", 1, ProfileAttribute.MaxMaxValues, v => attribute.MaxValues = v);
                 reader.Text("group", 50, nullable: true, v => attribute.Group = v, _ => null);
-                reader.Text("hint", 200, nullable: true, v => attribute.Hint = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
-                reader.RejectUnknown();
-                if (attribute.Name.Length == 0 || attribute.Label.Length == 0)
-                {
-                    validation.Add(path, "needs a name and a label");
-                }
-                else if (attribute.Problem() is { } problem)
-                {
-                    validation.Add(path, problem);
-                }
-                else if (attributes.Any(a => a.Name == attribute.Name))
-                {
-                    validation.Add(path, $"'{attribute.Name}' is declared twice");
-                }
-
-                attributes.Add(attribute);
-            }
-
-            // Any problem fails the whole request, so a list with one is never kept.
-            if (validation.IsValid)
-            {
-                set(attributes);
-            }
-        }
+                reader.Text("hint", 200, nullable: true, v => attribute.Hint = v?.Trim(), NotBlank);
+                return (attribute, attribute.Name, attribute.Label, attribute.Problem());
+            }, set);
 
         /// <summary>The sections of the profile forms: a list of objects, each a distinct name and a label, perhaps a description.</summary>
-        public void ProfileAttributeGroups(string name, Action<List<ProfileAttributeGroup>> set)
+        public void ProfileAttributeGroups(string name, Action<List<ProfileAttributeGroup>> set) =>
+            NamedObjects(name, UserProfilePolicy.MaxGroups, "groups", reader =>
+            {
+                var group = new ProfileAttributeGroup();
+                reader.Text("name", 50, nullable: false, v => group.Name = v!, NameProblem);
+                reader.Text("label", 100, nullable: false, v => group.Label = v!.Trim(), NotBlank);
+                reader.Text("description", 300, nullable: true, v => group.Description = v?.Trim(), NotBlank);
+                return (group, group.Name, group.Label, null);
+            }, set);
+
+        private static string? NameProblem(string name) =>
+            ProfileAttribute.IsName(name) ? null : "must start with a letter and hold only letters, digits and underscores (not 'address')";
+
+        private static string? NotBlank(string text) => text.Trim().Length == 0 ? "must not be empty" : null;
+
+        /// <summary>
+        /// A list of at most <paramref name="max"/> objects, each read field by field by <paramref name="read"/>, which gives
+        /// the item, its name and label (both needed) and what else is wrong with it; names must be distinct. Any problem
+        /// fails the whole request, so a list with one is never kept.
+        /// </summary>
+        private void NamedObjects<T>(string name, int max, string what, Func<FieldReader, (T Item, string Name, string Label, string? Problem)> read, Action<List<T>> set)
         {
             if (Take(name) is not { } node)
             {
                 return;
             }
 
-            if (node is not JsonArray list || list.Count > UserProfilePolicy.MaxGroups)
+            if (node is not JsonArray list || list.Count > max)
             {
-                validation.Add(Path(name), $"must be a list of at most {UserProfilePolicy.MaxGroups} groups");
+                validation.Add(Path(name), $"must be a list of at most {max} {what}");
                 return;
             }
 
-            var groups = new List<ProfileAttributeGroup>();
+            var items = new List<T>();
+            var names = new HashSet<string>(StringComparer.Ordinal);
             for (var i = 0; i < list.Count; i++)
             {
                 var path = $"{Path(name)}[{i}]";
@@ -564,28 +542,22 @@ public static partial class SettingsEndpoints
                     continue;
                 }
 
-                var group = new ProfileAttributeGroup();
                 var reader = new FieldReader(item, path, validation);
-                reader.Text("name", 50, nullable: false, v => group.Name = v!,
-                    v => ProfileAttribute.IsName(v) ? null : "must start with a letter and hold only letters, digits and underscores (not 'address')");
-                reader.Text("label", 100, nullable: false, v => group.Label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
-                reader.Text("description", 300, nullable: true, v => group.Description = v?.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                var given = read(reader);
                 reader.RejectUnknown();
-                if (group.Name.Length == 0 || group.Label.Length == 0)
+                var problem = given.Name.Length == 0 || given.Label.Length == 0 ? "needs a name and a label"
+                    : given.Problem ?? (names.Add(given.Name) ? null : $"'{given.Name}' is declared twice");
+                if (problem is not null)
                 {
-                    validation.Add(path, "needs a name and a label");
-                }
-                else if (groups.Any(g => g.Name == group.Name))
-                {
-                    validation.Add(path, $"'{group.Name}' is declared twice");
+                    validation.Add(path, problem);
                 }
 
-                groups.Add(group);
+                items.Add(given.Item);
             }
 
             if (validation.IsValid)
             {
-                set(groups);
+                set(items);
             }
         }
 
@@ -623,7 +595,7 @@ public static partial class SettingsEndpoints
 
                 var reader = new FieldReader(item, path, validation);
                 reader.Text("value", 100, nullable: false, v => value = v, v => v.Trim().Length == v.Length && v.Length > 0 ? null : "must not be empty or begin or end with spaces");
-                reader.Text("label", 100, nullable: false, v => label = v!.Trim(), v => v.Trim().Length == 0 ? "must not be empty" : null);
+                reader.Text("label", 100, nullable: false, v => label = v!.Trim(), NotBlank);
                 reader.RejectUnknown();
                 if (value is null || label is null)
                 {
