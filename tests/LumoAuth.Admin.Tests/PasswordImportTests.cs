@@ -300,6 +300,24 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     public void Yescrypt_MatchesLibxcrypt(string password, string expected) =>
         Assert.Equal(expected, LumoAuth.Admin.Security.Yescrypt.Crypt(password, LumoAuth.Admin.Security.Yescrypt.Read(expected)!));
 
+    /// <summary>Malformed yescrypt strings are not read (and never throw), whatever part is missing or cut short.</summary>
+    [Theory]
+    [InlineData("$y$")]
+    [InlineData("$y$$")]
+    [InlineData("$y$j9T$")]
+    [InlineData("$y$j9T$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("$y$j$$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("$y$jzzzzzz$salt$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("$y$j9T/$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("$y$j9T$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35r")]
+    [InlineData("$y$j9T$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35r!")]
+    [InlineData("$y$j9T$F5Jx5fExrKuPp53xLKQ..!$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("$7$")]
+    [InlineData("$7$C6..$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    [InlineData("$7$.6..../....salt$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC")]
+    public void MalformedYescryptStrings_AreNotRead(string value) =>
+        Assert.Null(LumoAuth.Admin.Security.Yescrypt.Read(value));
+
     /// <summary>crypt(3) strings as /etc/shadow, OpenLDAP's {CRYPT}, htpasswd and passlib hold them.</summary>
     [Fact]
     public async Task CryptHashes_Verify_AndTheirBoundsHold()

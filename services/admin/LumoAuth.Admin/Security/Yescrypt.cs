@@ -89,7 +89,7 @@ public static class Yescrypt
             }
         }
 
-        if (at >= value.Length || value[at] != '$' || (flags != 0 && flags != WriteOnce && flags != DefaultFlavour) || (flags == 0 && time != 0)
+        if (at >= last || value[at] != '$' || (flags != 0 && flags != WriteOnce && flags != DefaultFlavour) || (flags == 0 && time != 0)
             || logN is < 1 or > 40 || blockSize is < 1 or > 1024 || parallelism > 1024 || time > 64)
         {
             return null;
