@@ -318,6 +318,47 @@ public sealed class PasswordImportTests(AdminFactory factory) : IClassFixture<Ad
     public void MalformedYescryptStrings_AreNotRead(string value) =>
         Assert.Null(LumoAuth.Admin.Security.Yescrypt.Read(value));
 
+    /// <summary>
+    /// Every value-only format, cut short at each length and with each character replaced or removed: each variation is
+    /// either taken or refused with a reason, never an exception (which the API would answer with a 500).
+    /// </summary>
+    [Fact]
+    public void CutOrCorruptedHashes_AreRefusedWithAReason_NeverThrow()
+    {
+        (string Algorithm, string Value)[] samples =
+        [
+            ("argon2", "$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"),
+            ("bcrypt", "$2a$06$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i"),
+            ("crypt", "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$tnSYvahCwPBHKZUspmcxMfb0.WiB9W.zEaKlOBL35rC"),
+            ("crypt", "$7$C6..../....SodiumChloride$6OIeehEnzbyu949sLkdyNyp6EorTTZ52ToM3ucR5RK7"),
+            ("crypt", "$5$rounds=1234$FLf6xuI5$fIz2RVsBzArC9DS7Rrom9eLWmeEUOiONgv2fRuzid46"),
+            ("crypt", "$apr1$saltsalt$EGVZDNN6gOqijy.tv9axG/"),
+            ("django", "argon2$argon2i$v=19$m=65536,t=2,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"),
+            ("django", "pbkdf2_sha256$1000$salty$P29Cd9wx9o8Vuty2PF7Y/tRFfYy8sz10ud37trQTaJy="),
+            ("ldap", "{CRYPT}$6$abc$VFbgfbQyyBHp85p1SnL4wcbNkXLDDKIpsxr/rd6fiF9sXG/q2bVX99kTdfrD95pMbskZfa3v37OToppsklLKj/"),
+            ("ldap", "{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g="),
+            ("ldap", "{PBKDF2-SHA256}6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"),
+            ("passlib", "$pbkdf2-sha256$6400$0ZrzXitFSGltTQnBWOsdAw$Y11AchqV4b0sUisdZd0Xr97KWoymNE0LNNrnEgY4H9M"),
+            ("passlib", "$scrypt$ln=8,r=8,p=1$WKs1xljLudd6z9kbY0wpJQ$yCR4iDZYDKv+iEJj6yHY0lv/epnfB6f/w1EbXrsJOuQ"),
+            ("werkzeug", "pbkdf2:sha256:1000$9aE5lX2TJ4oW0uOA$6befc7def428e1ee63ac4e3361a49dc7af47c03b374f7135ff68df9e9a1f8984"),
+            ("werkzeug", "scrypt:32768:8:1$YMraESBEzgLtdalL$61e64bdb640e722495feb0b98afd3dee0ef9b313d647979f5f278c3ebda8bf6e"),
+            ("phpass", "$S$DAbcdefghfj.R8k15zrrjXR7e3x2tkVgpEz2LKtbneSF3EIWu0lb"),
+            ("wordpress", "$wp$2y$10$If6bvum7DFjUnE9p2uDeDu0YHzrHM6tf.iqN8.yx.jNN1ILEf7h0i"),
+        ];
+        foreach (var (algorithm, value) in samples)
+        {
+            var variations = Enumerable.Range(0, value.Length).SelectMany(i => new[]
+            {
+                value[..i], value.Remove(i, 1), value[..i] + "$" + value[(i + 1)..], value[..i] + "z" + value[(i + 1)..], value[..i] + "\u00e9" + value[(i + 1)..],
+            });
+            foreach (var variation in variations)
+            {
+                var (stored, problem) = LumoAuth.Admin.Security.ImportedPasswordHashes.Import(new LumoAuth.Admin.Features.Users.ImportedPasswordHash(algorithm, variation, null, null));
+                Assert.True((stored is null) != (problem is null), $"{algorithm} {variation}");
+            }
+        }
+    }
+
     /// <summary>crypt(3) strings as /etc/shadow, OpenLDAP's {CRYPT}, htpasswd and passlib hold them.</summary>
     [Fact]
     public async Task CryptHashes_Verify_AndTheirBoundsHold()
