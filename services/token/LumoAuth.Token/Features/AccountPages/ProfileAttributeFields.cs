@@ -48,8 +48,8 @@ public static class ProfileAttributeFields
                 continue;
             }
 
-            var about = group.Description is null ? null : $"group_{group.Name}{idSuffix}_about";
-            html.Append("<fieldset class=\"attribute-group\" data-group=\"" + group.Name + "\"" +
+            var about = group.Description is null ? null : HostedPage.Encode($"group_{group.Name}{idSuffix}_about");
+            html.Append("<fieldset class=\"attribute-group\" data-group=\"" + HostedPage.Encode(group.Name) + "\"" +
                 (about is null ? string.Empty : " aria-describedby=\"" + about + "\"") + "><legend>" + HostedPage.Encode(t.Own(group.Label)) + "</legend>" +
                 (about is null ? string.Empty : "<p class=\"hint\" id=\"" + about + "\">" + HostedPage.Encode(t.Own(group.Description!)) + "</p>") +
                 inside + "</fieldset>");
