@@ -35,8 +35,8 @@ public static class AdminServiceExtensions
             .ValidateOnStart();
         builder.Services.AddOptions<PasswordHashingOptions>()
             .BindConfiguration(PasswordHashingOptions.SectionName)
-            .Validate<IHostEnvironment>((options, environment) => options.Problem(environment) is null, "Admin:PasswordHashing: Iterations below the recommended 600000 need AllowBelowRecommended in production")
             .ValidateOnStart();
+        builder.Services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<PasswordHashingOptions>, PasswordHashingOptionsValidation>();
         builder.Services.AddSingleton<PasswordHasher>();
         builder.Services.AddOptions<LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions>()
             .BindConfiguration(LumoAuth.Admin.Features.CustomDomains.CustomDomainOptions.SectionName)

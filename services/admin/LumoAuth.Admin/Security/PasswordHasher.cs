@@ -33,6 +33,13 @@ public sealed class PasswordHashingOptions
             : null;
 }
 
+/// <summary>Checks <see cref="PasswordHashingOptions"/> at start for the environment the host runs in, in <see cref="PasswordHashingOptions.Problem"/>'s words.</summary>
+internal sealed class PasswordHashingOptionsValidation(Microsoft.Extensions.Hosting.IHostEnvironment environment) : IValidateOptions<PasswordHashingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, PasswordHashingOptions options) =>
+        options.Problem(environment) is { } problem ? ValidateOptionsResult.Fail($"{PasswordHashingOptions.SectionName}: {problem}") : ValidateOptionsResult.Success;
+}
+
 /// <summary>
 /// PBKDF2-HMAC-SHA256. The stored form carries the algorithm and the iteration count, so the count can rise later and
 /// old hashes still verify (<see cref="NeedsRehash"/> tells the sign-in to store a stronger one). Hashes imported from
