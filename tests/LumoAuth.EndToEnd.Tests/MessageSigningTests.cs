@@ -145,6 +145,75 @@ public sealed class MessageSigningTests(SuiteFixture suite)
         Assert.Equal(clientId, new JsonWebToken(token["access_token"]!.GetValue<string>()).GetClaim("client_id").Value);
     }
 
+    /// <summary>
+    /// A request object by reference (OIDC Core §6.2): the client publishes it at an address it registered, the token service
+    /// fetches it from there, and the user's browser goes through the gateway's hosted pages back to the client with a code.
+    /// </summary>
+    [Fact]
+    public async Task ARequestObjectAtARegisteredAddress_IsFetched_AndTheSignInCompletesThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (email, password) = await suite.CreateUserAsync(tenant, "Rhea");
+        using var rsa = RSA.Create(2048);
+        var key = new RsaSecurityKey(rsa) { KeyId = "by-reference-e2e" };
+        var publicKey = rsa.ExportParameters(false);
+        var folder = $"/requests/{Guid.NewGuid():N}/";
+        using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/clients", new
+        {
+            name = "Publisher of requests", applicationType = "web", redirectUris = new[] { RedirectUri }, grantTypes = new[] { "authorization_code" },
+            allowedScopes = new[] { "openid" }, requestUris = new[] { suite.Site.Origin + folder + "*" },
+            jwks = new { keys = new[] { new { kty = "RSA", kid = key.KeyId, use = "sig", n = Base64UrlEncoder.Encode(publicKey.Modulus), e = Base64UrlEncoder.Encode(publicKey.Exponent) } } },
+        }, SuiteFixture.ApiKey(tenant.ApiKey));
+        var client = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        var clientId = client["clientId"]!.GetValue<string>();
+        using var discovery = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/.well-known/openid-configuration");
+        var metadata = await ApiAssert.OkAsync(discovery);
+        Assert.True(metadata["require_request_uri_registration"]!.GetValue<bool>());
+        var now = DateTime.UtcNow;
+        var requestObject = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Issuer = clientId, Audience = metadata["issuer"]!.GetValue<string>(), NotBefore = now, Expires = now.AddMinutes(5), TokenType = "oauth-authz-req+jwt",
+            Claims = new Dictionary<string, object>
+            {
+                ["client_id"] = clientId, ["response_type"] = "code", ["redirect_uri"] = RedirectUri, ["scope"] = "openid", ["state"] = "fetched-state",
+                ["code_challenge"] = Base64UrlEncoder.Encode(SHA256.HashData("e2e-verifier-that-is-long-enough-for-pkce-rules"u8)), ["code_challenge_method"] = "S256",
+            },
+            SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSsaPssSha256),
+        });
+        var path = folder + "one.jwt";
+        var requestUri = suite.Site.Serve(path, new SiteAnswer(requestObject, ContentType: "application/oauth-authz-req+jwt"));
+
+        var back = await suite.SignInAndConsentAsync(tenant,
+            QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize", new Dictionary<string, string?> { ["client_id"] = clientId, ["request_uri"] = requestUri }), email, password);
+
+        Assert.StartsWith(RedirectUri, back.AbsoluteUri, StringComparison.Ordinal);
+        var parameters = QueryHelpers.ParseQuery(back.Query);
+        Assert.Equal("fetched-state", parameters["state"].ToString());
+        Assert.Equal(1, suite.Site.Requests(path));
+        using var redeemed = await suite.Gateway.PostAsync($"{tenant.Api}/oauth/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "authorization_code", ["code"] = parameters["code"].ToString(), ["redirect_uri"] = RedirectUri,
+            ["code_verifier"] = "e2e-verifier-that-is-long-enough-for-pkce-rules", ["client_id"] = clientId,
+            ["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ["client_assertion"] = new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+            {
+                Issuer = clientId, Audience = metadata["issuer"]!.GetValue<string>(), TokenType = "client-authentication+jwt", IssuedAt = now, NotBefore = now, Expires = now.AddMinutes(2),
+                Subject = new ClaimsIdentity([new Claim("sub", clientId), new Claim("jti", Guid.NewGuid().ToString())]),
+                SigningCredentials = new SigningCredentials(key, SecurityAlgorithms.RsaSha256),
+            }),
+        }));
+        Assert.NotNull((await ApiAssert.OkAsync(redeemed))["id_token"]);
+
+        // An address the client did not register is never fetched: the browser sees the error page.
+        var stray = suite.Site.Serve($"/elsewhere/{Guid.NewGuid():N}.jwt", new SiteAnswer(requestObject));
+        using var browser = suite.Browser();
+        using var refused = await browser.GetAsync(QueryHelpers.AddQueryString($"{tenant.Api}/oauth/authorize",
+            new Dictionary<string, string?> { ["client_id"] = clientId, ["request_uri"] = stray }));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("invalid_request_uri", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, suite.Site.Requests(new Uri(stray).AbsolutePath));
+    }
+
     /// <summary>A pairwise client's sector document (OIDC Core §8.1), fetched from the client's site: its host is the sector.</summary>
     [Fact]
     public async Task APairwiseClientsSectorDocument_IsFetched_AndNamesItsSector()

@@ -106,7 +106,7 @@ public sealed class MessageSigningTests(TokenSuite suite) : IClassFixture<TokenS
         var metadata = await http.GetFromJsonAsync<JsonElement>(setup.Issuer + "/.well-known/openid-configuration");
 
         Assert.True(metadata.GetProperty("request_parameter_supported").GetBoolean());
-        Assert.False(metadata.GetProperty("request_uri_parameter_supported").GetBoolean());
+        Assert.True(metadata.GetProperty("request_uri_parameter_supported").GetBoolean());
         Assert.False(metadata.GetProperty("require_signed_request_object").GetBoolean());
         var algorithms = metadata.GetProperty("request_object_signing_alg_values_supported").EnumerateArray().Select(a => a.GetString()).ToList();
         Assert.Equal(["RS256", "PS256", "ES256"], algorithms);

@@ -1,6 +1,7 @@
 using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.Testing;
 using LumoAuth.Token.Features.Clients;
+using LumoAuth.Token.Protocol;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace LumoAuth.Token.Tests.Support;
@@ -24,6 +25,7 @@ public sealed class ClientSiteSuite : TokenSuite
         UseClock(services, Clock);
         services.AddHttpClient(ClientMetadataDocuments.HttpClientName).ConfigurePrimaryHttpMessageHandler(Site.TrustingHandler);
         services.AddHttpClient(OpenIdProviders.HttpClientName).ConfigurePrimaryHttpMessageHandler(Site.TrustingHandler);
+        services.AddHttpClient(RequestObjectReferences.HttpClientName).ConfigurePrimaryHttpMessageHandler(Site.TrustingHandler);
     }
 
     public override async Task DisposeAsync()

@@ -78,6 +78,8 @@ public static class TokenServiceExtensions
             ClientCallbacks.HttpClientName, c => (c.Timeout, c.MaxResponseContentBufferSize) = (TimeSpan.FromSeconds(5), ClientCallbacks.MaxAnswerBytes), AllowPrivate);
         services.AddSingleton<ClientCallbacks>();
         services.AddOutsideTargetClient(ClientMetadataDocuments.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(10), AllowPrivate);
+        // Request objects a client published at a registered request_uri (a user's sign-in waits; bounded in time and size).
+        services.AddOutsideTargetClient(RequestObjectReferences.HttpClientName, c => c.Timeout = RequestObjectReferences.FetchTimeout, AllowPrivate);
         services.AddSingleton<ClientMetadataDocuments>();
         // Workload issuers' discovery documents and key sets (only of issuers an agent trusts).
         services.AddOpenIdProviders(AllowPrivate);
@@ -292,7 +294,8 @@ public static class TokenServiceExtensions
                     .AddEventHandler(AuthorizationDetails.Advertise.Descriptor);
                 // FAPI 2.0 Message Signing: signed requests (RFC 9101, JAR) and signed responses (JARM), for any client
                 // that uses them, required of clients on the fapi2_advanced profile.
-                server.AddEventHandler(SignedRequestObjects.Unpack.AuthorizationDescriptor)
+                server.AddEventHandler(RequestObjectReferences.Fetch.Descriptor)
+                    .AddEventHandler(SignedRequestObjects.Unpack.AuthorizationDescriptor)
                     .AddEventHandler(SignedRequestObjects.Unpack.PushedDescriptor)
                     .AddEventHandler(SignedRequestObjects.Required.AuthorizationDescriptor)
                     .AddEventHandler(SignedRequestObjects.Required.PushedDescriptor)

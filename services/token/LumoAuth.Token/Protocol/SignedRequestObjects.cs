@@ -20,8 +20,8 @@ namespace LumoAuth.Token.Protocol;
 /// everything sent beside it (§6.3) but the client's identification and authentication. A client registered with
 /// <c>requireSignedRequestObject</c> (RFC 9101 §10.5; implied by FAPI 2.0 Message Signing) sends nothing else.
 /// OpenIddict 7.8 refuses <c>request</c> outright (<c>request_not_supported</c>); the object is unpacked before that check.
-/// Only signed objects by value: <c>request_uri</c> names pushed requests only, and unsigned (<c>alg: none</c>) objects are
-/// refused. A signed object may come encrypted to the tenant (<see cref="EncryptedRequests"/>).
+/// Only signed objects: unsigned (<c>alg: none</c>) ones are refused. An object may also be fetched from an address the
+/// client registered (<see cref="RequestObjectReferences"/>), and is then verified here like one sent by value. A signed object may come encrypted to the tenant (<see cref="EncryptedRequests"/>).
 /// </summary>
 public static class SignedRequestObjects
 {
@@ -281,8 +281,9 @@ public static class SignedRequestObjects
         {
             context.Metadata[Metadata.RequestParameterSupported] = true;
             context.Metadata["request_object_signing_alg_values_supported"] = JsonSerializer.SerializeToElement(Algorithms);
-            // Only pushed requests' URNs: no request object is ever fetched from a URL the client names.
-            context.Metadata[Metadata.RequestUriParameterSupported] = false;
+            // Pushed requests' URNs, and objects at addresses the client registered (RequestObjectReferences).
+            context.Metadata[Metadata.RequestUriParameterSupported] = true;
+            context.Metadata["require_request_uri_registration"] = true;
             context.Metadata["require_signed_request_object"] = false;
             return ValueTask.CompletedTask;
         }

@@ -52,7 +52,8 @@ public sealed record ClientRequest(
     string? SubjectType = null,
     string? JwksUri = null,
     string? SectorIdentifierUri = null,
-    IReadOnlyList<string>? AuthorizationDetailsTypes = null);
+    IReadOnlyList<string>? AuthorizationDetailsTypes = null,
+    IReadOnlyList<string>? RequestUris = null);
 
 /// <summary>A client as the Admin API shows it; the secret is never part of it.</summary>
 public sealed record ClientResponse(
@@ -105,7 +106,8 @@ public sealed record ClientResponse(
     string SubjectType,
     string? SectorIdentifier,
     string? SectorIdentifierUri,
-    IReadOnlyList<string> AuthorizationDetailsTypes);
+    IReadOnlyList<string> AuthorizationDetailsTypes,
+    IReadOnlyList<string> RequestUris);
 
 /// <summary>The one response of creation, which carries the secret (once).</summary>
 public sealed record CreatedClientResponse(
@@ -158,7 +160,8 @@ public sealed record CreatedClientResponse(
     string SubjectType,
     string? SectorIdentifier,
     string? SectorIdentifierUri,
-    IReadOnlyList<string> AuthorizationDetailsTypes)
+    IReadOnlyList<string> AuthorizationDetailsTypes,
+    IReadOnlyList<string> RequestUris)
 {
     [JsonPropertyName("_note")]
     public string Note => Secret is null ? "Public client: it has no secret." : ClientSecretNotes.ShownOnce;

@@ -48,7 +48,8 @@ public static class ClientMapping
             ReadProperty(row.Properties, SectorIdentifierProperty),
             ReadProperty(row.Properties, JwksUriProperty),
             ReadProperty(row.Properties, SectorIdentifierUriProperty),
-            ReadListProperty(row.Properties, AuthorizationDetailsTypesProperty) is { Count: > 0 } types ? types : null);
+            ReadListProperty(row.Properties, AuthorizationDetailsTypesProperty) is { Count: > 0 } types ? types : null,
+            ReadListProperty(row.Properties, RequestUrisProperty) is { Count: > 0 } requestUris ? requestUris : null);
     }
 
     private static ClientResponseProtection? ReadResponseProtection(string? properties)
@@ -138,6 +139,7 @@ public static class ClientMapping
         SetProperty(descriptor, SectorIdentifierProperty, client.PairwiseSector);
         SetProperty(descriptor, SectorIdentifierUriProperty, client.SectorIdentifierUri);
         SetListProperty(descriptor, AuthorizationDetailsTypesProperty, client.AuthorizationDetailsTypes);
+        SetListProperty(descriptor, RequestUrisProperty, client.RequestUris);
         SetProperty(descriptor, IdTokenEncryptedResponseAlgProperty, protection?.IdTokenEncryption?.Alg);
         SetProperty(descriptor, IdTokenEncryptedResponseEncProperty, protection?.IdTokenEncryption?.Enc);
         SetProperty(descriptor, UserinfoEncryptedResponseAlgProperty, protection?.UserinfoEncryption?.Alg);
@@ -181,7 +183,7 @@ public static class ClientMapping
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
             c.ResponseProtection?.IdTokenSigningAlg,
-            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri, c.AuthorizationDetailsTypes ?? []);
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri, c.AuthorizationDetailsTypes ?? [], c.RequestUris ?? []);
     }
 
     public static CreatedClientResponse ToCreatedResponse(TokenApplication row, string? secret)
@@ -199,7 +201,7 @@ public static class ClientMapping
             c.ResponseProtection?.AuthorizationEncryption?.Alg, c.ResponseProtection?.AuthorizationEncryption?.Enc,
             c.ResponseProtection?.IntrospectionEncryption?.Alg, c.ResponseProtection?.IntrospectionEncryption?.Enc,
             c.ResponseProtection?.IdTokenSigningAlg,
-            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri, c.AuthorizationDetailsTypes ?? []);
+            c.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType, c.PairwiseSector, c.SectorIdentifierUri, c.AuthorizationDetailsTypes ?? [], c.RequestUris ?? []);
     }
 
     // How ID tokens, userinfo, authorization and introspection answers reach the client (OIDC Registration, JARM, RFC 9701 names).
@@ -217,6 +219,9 @@ public static class ClientMapping
 
     /// <summary>The RFC 9396 authorization details types the client may ask for (§10), which discovery also lists.</summary>
     public const string AuthorizationDetailsTypesProperty = "authorization_details_types";
+
+    // Where the client publishes request objects for request_uri (OIDC Registration's request_uris).
+    private const string RequestUrisProperty = "request_uris";
     private const string IdTokenEncryptedResponseAlgProperty = "id_token_encrypted_response_alg";
     private const string IdTokenEncryptedResponseEncProperty = "id_token_encrypted_response_enc";
     private const string UserinfoEncryptedResponseAlgProperty = "userinfo_encrypted_response_alg";

@@ -48,7 +48,8 @@ public static class ClientMetadata
         [property: JsonPropertyName("id_token_signed_response_alg")] string? IdTokenSignedResponseAlg = null,
         [property: JsonPropertyName("subject_type")] string? SubjectType = null,
         [property: JsonPropertyName("sector_identifier_uri")] string? SectorIdentifierUri = null,
-        [property: JsonPropertyName("authorization_details_types")] IReadOnlyList<string>? AuthorizationDetailsTypes = null);
+        [property: JsonPropertyName("authorization_details_types")] IReadOnlyList<string>? AuthorizationDetailsTypes = null,
+        [property: JsonPropertyName("request_uris")] IReadOnlyList<string>? RequestUris = null);
 
     /// <summary>Where the metadata comes from, which decides how the client may authenticate.</summary>
     public enum Source
@@ -181,7 +182,8 @@ public static class ClientMetadata
             SubjectType: metadata.SubjectType,
             JwksUri: KeysWanted(metadata, authMethod) ? metadata.JwksUri : null,
             SectorIdentifierUri: metadata.SectorIdentifierUri,
-            AuthorizationDetailsTypes: metadata.AuthorizationDetailsTypes);
+            AuthorizationDetailsTypes: metadata.AuthorizationDetailsTypes,
+            RequestUris: metadata.RequestUris);
         return new Translated(client, applicationType, responseTypes, authMethod);
     }
 

@@ -43,7 +43,8 @@ public sealed record ClientSettings(
     string? PairwiseSector = null,
     string? JwksUri = null,
     string? SectorIdentifierUri = null,
-    IReadOnlyList<string>? AuthorizationDetailsTypes = null);
+    IReadOnlyList<string>? AuthorizationDetailsTypes = null,
+    IReadOnlyList<string>? RequestUris = null);
 
 /// <summary>
 /// Where the client's users learn about it (RFC 7591 §2, OIDC Dynamic Registration): its home page, logo, privacy
@@ -304,13 +305,14 @@ public static class ClientValidation
         var sectorIdentifierUri = ValidateSectorIdentifierUri(validator, request, current, redirectUris, fetchedSector, allowPrivateLogoutTargets);
         var pairwiseSector = ValidateSubjectType(validator, request.SubjectType, current?.PairwiseSector, redirectUris, sectorIdentifierUri);
         var detailsTypes = ValidateAuthorizationDetailsTypes(validator, request.AuthorizationDetailsTypes, current?.AuthorizationDetailsTypes);
+        var requestUris = RequestObjectReferences.Validate(validator, Distinct(request.RequestUris), current?.RequestUris, hasKeys, allowPrivateLogoutTargets);
 
         return validator.IsValid
             ? new ClientSettings(name!, description, kind, isConfidential, grantTypes, scopes, redirectUris, postLogoutUris,
                 normalizedOrigins.Distinct(StringComparer.Ordinal).ToList(), requiresPkce || fapi, isActive, accessLifetime, refreshLifetime,
                 jwks, backchannel, frontchannel, requiresPushed, dpopBound, fapiProfile, audienceUris, audienceMatching,
                 deliveryMode, notificationEndpoint, tlsSubjectDn, tlsAuthorities, signedRequests, links.IsEmpty ? null : links, authMethod,
-                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri, sectorIdentifierUri, detailsTypes)
+                protection.IsEmpty ? null : protection, pairwiseSector, jwksUri, sectorIdentifierUri, detailsTypes, requestUris)
             : null;
     }
 

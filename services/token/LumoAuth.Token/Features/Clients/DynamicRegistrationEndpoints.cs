@@ -119,7 +119,7 @@ public static class DynamicRegistrationEndpoints
         {
             RedirectUris = [], PostLogoutRedirectUris = [], Jwks = null, JwksUri = null, BackchannelLogoutUri = null, FrontchannelLogoutUri = null,
             DpopBoundAccessTokens = false, AudienceUris = [], RequireSignedRequestObject = false, Links = null, TokenEndpointAuthMethod = null,
-            ResponseProtection = null, SectorIdentifierUri = null, AuthorizationDetailsTypes = null,
+            ResponseProtection = null, SectorIdentifierUri = null, AuthorizationDetailsTypes = null, RequestUris = null,
         };
         var allowPrivate = services.Options.Value.AllowPrivateLogoutTargets;
         var keys = await services.KeySets.ForRegistrationAsync(translated.Client, cleared, allowPrivate, cancellationToken);
@@ -246,7 +246,7 @@ public static class DynamicRegistrationEndpoints
             client.ResponseProtection?.AuthorizationEncryption?.Alg, client.ResponseProtection?.AuthorizationEncryption?.Enc,
             client.ResponseProtection?.IntrospectionEncryption?.Alg, client.ResponseProtection?.IntrospectionEncryption?.Enc,
             client.ResponseProtection?.IdTokenSigningAlg, client.PairwiseSector is null ? PairwiseSubjects.Public : PairwiseSubjects.PairwiseType,
-            client.JwksUri, client.SectorIdentifierUri, client.AuthorizationDetailsTypes,
+            client.JwksUri, client.SectorIdentifierUri, client.AuthorizationDetailsTypes, client.RequestUris,
             $"{lumo.Value.IssuerFor(http.Request, services.Tenant.Tenant!)}/{Path}/{Uri.EscapeDataString(application.ClientId!)}");
 
     private static IReadOnlyList<string> ResponseTypesOf(IReadOnlyList<string> grantTypes)
@@ -302,6 +302,7 @@ public static class DynamicRegistrationEndpoints
         [property: JsonPropertyName("jwks_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? JwksUri = null,
         [property: JsonPropertyName("sector_identifier_uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? SectorIdentifierUri = null,
         [property: JsonPropertyName("authorization_details_types"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? AuthorizationDetailsTypes = null,
+        [property: JsonPropertyName("request_uris"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? RequestUris = null,
         [property: JsonPropertyName("registration_client_uri")] string? RegistrationClientUri = null)
     {
         /// <summary>RFC 7592 §3: in the registration's answer only (it is kept hashed).</summary>
