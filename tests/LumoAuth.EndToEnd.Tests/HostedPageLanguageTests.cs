@@ -114,4 +114,32 @@ public sealed class HostedPageLanguageTests(SuiteFixture suite)
         var idToken = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken((await ApiAssert.OkAsync(redeemed))["id_token"]!.GetValue<string>());
         Assert.Equal("fr-BE", idToken.GetClaim("locale").Value);
     }
+
+    /// <summary>A language picked from the login page's list, then a sign-in, through the gateway: admin keeps it as the person's locale.</summary>
+    [Fact]
+    public async Task ALanguagePickedOnTheLoginPage_IsKeptAsTheUsersLocale_ThroughTheGateway()
+    {
+        var tenant = await suite.CreateTenantAsync();
+        var (email, password) = await suite.CreateUserAsync(tenant, "Pilar");
+        using var browser = suite.Browser();
+        var loginPath = $"/t/{tenant.Slug}/login";
+        using (var picked = await browser.GetAsync($"/t/{tenant.Slug}/language?lang=es&returnUrl={Uri.EscapeDataString(loginPath)}"))
+        {
+            Assert.Equal(HttpStatusCode.SeeOther, picked.StatusCode);
+        }
+
+        var loginHtml = await browser.GetStringAsync(loginPath);
+        Assert.Contains("<html lang=\"es\">", loginHtml, StringComparison.Ordinal);
+        var form = HostedForms.HiddenFields(loginHtml);
+        form["email"] = email;
+        form["password"] = password;
+        // Without a way back to an application, the page says (in Spanish) that she is signed in.
+        using var signedIn = await browser.PostAsync(loginPath, new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.OK, signedIn.StatusCode);
+        Assert.Contains(signedIn.Headers.GetValues("Set-Cookie"), c => c.StartsWith("lumo_session=", StringComparison.Ordinal));
+
+        using var users = await suite.SendAsync(HttpMethod.Get, $"{tenant.Api}/admin/users?search={Uri.EscapeDataString(email)}", null, SuiteFixture.ApiKey(tenant.ApiKey));
+        var user = (await ApiAssert.OkAsync(users))["data"]!.AsArray().Single()!;
+        Assert.Equal("es", user["locale"]!.GetValue<string>());
+    }
 }

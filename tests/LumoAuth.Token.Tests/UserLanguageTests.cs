@@ -107,6 +107,48 @@ public sealed partial class UserLanguageTests(MailingSuite suite) : IClassFixtur
         Assert.Equal(JsonValueKind.Null, (await UserAsync(setup, setup.UserId)).GetProperty("locale").ValueKind);
     }
 
+    /// <summary>
+    /// A language picked from the login page's list before signing in is saved as the person's (Keycloak keeps the locale
+    /// chosen on its login page); the pick is spent by that sign-in, so the next one takes the profile's language again.
+    /// </summary>
+    [Fact]
+    public async Task ALanguagePickedOnTheLoginPage_IsSavedToTheProfile_AtTheNextSignInOnly()
+    {
+        var setup = await suite.SetUpAsync();
+        using var browser = suite.Browser();
+        var (verifier, challenge) = HostedFlow.Pkce();
+        using var authorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, challenge));
+        var loginPage = HostedFlow.LocalRedirect(authorize)!;
+        using (var picked = await browser.GetAsync($"/t/{setup.Tenant.Slug}/language?lang=fr&returnUrl={Uri.EscapeDataString(loginPage)}"))
+        {
+            var marker = Assert.Single(picked.Headers.GetValues("Set-Cookie"), c => c.StartsWith(PageLanguage.PickedCookieName + "=", StringComparison.Ordinal));
+            Assert.Contains("max-age=1800", marker, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(loginPage, HostedFlow.LocalRedirect(picked));
+        }
+
+        Assert.Equal(JsonValueKind.Null, (await UserAsync(setup, setup.UserId)).GetProperty("locale").ValueKind);
+        using var login = await HostedFlow.SubmitLoginAsync(browser, loginPage, setup.Email, setup.Password);
+        Assert.Contains(login.Headers.GetValues("Set-Cookie"), c => c.StartsWith(PageLanguage.PickedCookieName + "=;", StringComparison.Ordinal));
+        Assert.Equal("fr", (await UserAsync(setup, setup.UserId)).GetProperty("locale").GetString());
+        using var consent = await browser.GetAsync(HostedFlow.LocalRedirect(login)!);
+        var consentHtml = await consent.Content.ReadAsStringAsync();
+        Assert.Contains("<html lang=\"fr\">", consentHtml, StringComparison.Ordinal);
+        using var decided = await HostedFlow.DecideConsentAsync(browser, consentHtml, accept: true);
+        Assert.Equal("fr", (await ExchangeAsync(setup, decided.Headers.Location!, verifier)).IdToken.GetClaim("locale").Value);
+
+        // The administrator gives the person German; the next sign-in in this browser (no new pick) takes it on.
+        using (var admin = suite.Admin.ClientFor(setup.Tenant))
+        {
+            await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{setup.Tenant.Api}/admin/users/{setup.UserId}", new { locale = "de" }));
+        }
+
+        var (_, again) = HostedFlow.Pkce();
+        using var reauthorize = await browser.GetAsync(HostedFlow.AuthorizeUrl(setup, again, new() { ["prompt"] = "login" }));
+        using var relogin = await HostedFlow.SubmitLoginAsync(browser, HostedFlow.LocalRedirect(reauthorize)!, setup.Email, setup.Password);
+        Assert.StartsWith($"{PageLanguage.ChoiceCookieName}=de;", ChoiceCookie(relogin), StringComparison.Ordinal);
+        Assert.Equal("de", (await UserAsync(setup, setup.UserId)).GetProperty("locale").GetString());
+    }
+
     [Fact]
     public async Task ARegistrationInSpanish_GivesTheNewAccountSpanish()
     {

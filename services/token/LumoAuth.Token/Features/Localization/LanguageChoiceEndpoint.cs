@@ -6,7 +6,8 @@ namespace LumoAuth.Token.Features.Localization;
 
 /// <summary>
 /// <c>GET /t/{slug}/language?lang=…&amp;returnUrl=…</c>: the person picks a language from a page's list; it is remembered
-/// for the tenant's pages and the browser goes back to the page it was on (only ever one of this tenant's own pages).
+/// for the tenant's pages, saved to their profile when they sign in next (<see cref="PageLanguage.Pick"/>), and the browser
+/// goes back to the page it was on (only ever one of this tenant's own pages).
 /// </summary>
 public static class LanguageChoiceEndpoint
 {
@@ -26,7 +27,7 @@ public static class LanguageChoiceEndpoint
             return HostedPage.Error(http, "invalid_request", t["This language is not offered here."]);
         }
 
-        PageLanguage.Choose(http, tenant.Slug, lang);
+        PageLanguage.Pick(http, tenant.Slug, lang);
         var back = returnUrl is not null && IsOwnPage(returnUrl, tenant.Slug) ? returnUrl : $"/t/{tenant.Slug}/login";
         return Results.Redirect(back, permanent: false, preserveMethod: false);
     }

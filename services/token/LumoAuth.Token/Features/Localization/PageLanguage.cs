@@ -24,6 +24,16 @@ public static class PageLanguage
     /// <summary>The language the person picked from a page's list (<see cref="LanguageChoiceEndpoint"/>); kept for a year.</summary>
     public const string ChoiceCookieName = "lumo_language";
 
+    /// <summary>
+    /// Beside a pick from a page's list, for <see cref="PickWindow"/>: the next sign-in in this browser saves it to the
+    /// person's profile. The year-long choice cookie alone cannot say that, since each sign-in also sets it from a profile
+    /// (a shared browser would carry one person's language into the next one's profile).
+    /// </summary>
+    public const string PickedCookieName = "lumo_language_picked";
+
+    /// <summary>How long a pick waits for its sign-in: about as long as one sign-in may take.</summary>
+    public static readonly TimeSpan PickWindow = TimeSpan.FromMinutes(30);
+
     public static string Negotiate(HttpContext http) => Negotiate(http, ignoreChoice: false);
 
     private static string Negotiate(HttpContext http, bool ignoreChoice)
@@ -107,6 +117,29 @@ public static class PageLanguage
     /// <summary>Remembers the person's own choice of language on this tenant's pages.</summary>
     public static void Choose(HttpContext http, string slug, string language) =>
         http.Response.Cookies.Append(ChoiceCookieName, language, CookieOptionsFor(http, slug, TimeSpan.FromDays(365)));
+
+    /// <summary>The person picked <paramref name="language"/> from a page's list: their choice, and their profile's at their next sign-in here.</summary>
+    public static void Pick(HttpContext http, string slug, string language)
+    {
+        Choose(http, slug, language);
+        http.Response.Cookies.Append(PickedCookieName, language, CookieOptionsFor(http, slug, PickWindow));
+    }
+
+    /// <summary>
+    /// The language picked from a page's list in this browser within the last <see cref="PickWindow"/>, when the tenant
+    /// still offers it; the pick is spent (it is saved at one sign-in only). Null when there is none.
+    /// </summary>
+    public static string? TakePick(HttpContext http)
+    {
+        var tenant = http.RequestServices.GetRequiredService<TenantContext>();
+        if (!tenant.HasTenant || http.Request.Cookies[PickedCookieName] is not { } picked)
+        {
+            return null;
+        }
+
+        http.Response.Cookies.Delete(PickedCookieName, CookieOptionsFor(http, tenant.Slug, maxAge: null));
+        return LanguageTags.Match(picked, TenantLanguages.PolicyOf(http).Offered);
+    }
 
     private static string? ChosenBy(HttpContext http, LanguagePolicy offered) =>
         http.Request.Cookies[ChoiceCookieName] is { } chosen ? LanguageTags.Match(chosen, offered.Offered) : null;

@@ -219,12 +219,26 @@ public sealed class SessionStore(
 
     /// <summary>
     /// Signs the browser in to the session: the cookie lasts as long as the session may. The user's own language
-    /// (<paramref name="locale"/>), when the tenant offers it, becomes this browser's for the tenant's pages.
+    /// (<paramref name="locale"/>), when the tenant offers it, becomes this browser's for the tenant's pages; unless the
+    /// person just picked one from a page's list (<see cref="PageLanguage.TakePick"/>), which is saved as theirs instead,
+    /// as Keycloak keeps the locale chosen on its login page. A profile that cannot be saved now does not stop the sign-in.
     /// </summary>
-    public static Task SignInAsync(HttpContext http, BrowserSession session, ClaimsPrincipal principal, string? locale)
+    public static async Task SignInAsync(HttpContext http, BrowserSession session, ClaimsPrincipal principal, string? locale)
     {
-        PageLanguage.Adopt(http, locale);
-        return http.SignInAsync(SessionCookie.Scheme, principal, new AuthenticationProperties { ExpiresUtc = session.ExpiresAt });
+        if (PageLanguage.TakePick(http) is { } picked)
+        {
+            if (!string.Equals(picked, locale, StringComparison.OrdinalIgnoreCase))
+            {
+                await http.RequestServices.GetRequiredService<Features.AccountPages.AccountLinkClient>()
+                    .UpdateProfileAsync(session.TenantId, session.UserId, new SelfProfileUpdate(null, null, null, picked), http.RequestAborted);
+            }
+        }
+        else
+        {
+            PageLanguage.Adopt(http, locale);
+        }
+
+        await http.SignInAsync(SessionCookie.Scheme, principal, new AuthenticationProperties { ExpiresUtc = session.ExpiresAt });
     }
 
     private async Task<HostedPageSettings> PolicyAsync(CancellationToken cancellationToken) =>
