@@ -46,6 +46,9 @@ public static class LumoClaims
 
     /// <summary>The agent a request authenticated as (its own key); the agents service's registry id.</summary>
     public const string AgentId = "agent_id";
+
+    /// <summary>The agent's registered name, in the tokens of its OAuth client (the docs' agent token).</summary>
+    public const string AgentName = "agent_name";
     public const string ClientId = "client_id";
     public const string Subject = "sub";
 }

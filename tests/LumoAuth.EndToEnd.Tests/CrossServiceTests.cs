@@ -435,6 +435,8 @@ public sealed class CrossServiceTests(SuiteFixture suite)
 
         using var own = await TokenAsync(new() { ["grant_type"] = "client_credentials" });
         var ownToken = (await ApiAssert.OkAsync(own))["access_token"]!.GetValue<string>();
+        // The agent's own token names it, as the docs' agent token does.
+        Assert.Equal("Payer", new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(ownToken).GetClaim("agent_name").Value);
         var asAgent = SuiteFixture.Bearer(ownToken);
         using var task = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/jit/task",
             new { task_description = "Pay the invoice", required_scopes = new[] { "payment:write" }, duration = 120 }, asAgent);

@@ -38,6 +38,13 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
 
         // The agent's own token opens the agent endpoints; an ordinary client's does not.
         var agentToken = await ClientCredentialsAsync(tenant, clientId, clientSecret);
+        // The docs' agent token names the agent (agent_name) beside its client; an ordinary client's token names none.
+        var issued = new JsonWebToken(agentToken);
+        Assert.Equal(clientId, issued.Subject);
+        Assert.Equal(agentId, issued.GetClaim("agent_id").Value);
+        Assert.Equal("Delegate", issued.GetClaim("agent_name").Value);
+        await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { name = "Deputy" }));
+        Assert.Equal("Deputy", new JsonWebToken(await ClientCredentialsAsync(tenant, clientId, clientSecret)).GetClaim("agent_name").Value);
         using (var asAgent = suite.AgentClient(agentToken))
         {
             var me = await ApiAssert.OkAsync(await asAgent.GetAsync($"{tenant.Api}/agents/me"));
@@ -46,6 +53,8 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
 
         var (appId, appSecret) = await suite.AppClientAsync(tenant);
         var appToken = await ClientCredentialsAsync(tenant, appId, appSecret);
+        Assert.False(new JsonWebToken(appToken).TryGetClaim("agent_name", out _));
+        Assert.False(new JsonWebToken(appToken).TryGetClaim("agent_id", out _));
         using (var asApp = suite.AgentClient(appToken))
         {
             await ApiAssert.ErrorAsync(await asApp.GetAsync($"{tenant.Api}/agents/me"), 403, "permission_denied");

@@ -56,6 +56,7 @@ public sealed class WorkloadIdentityTests(AgentsSuite suite) : IClassFixture<Age
         Assert.Equal(clientId, issued.Subject);
         Assert.Equal(clientId, issued.GetClaim("client_id").Value);
         Assert.Equal(agentId, issued.GetClaim("agent_id").Value);
+        Assert.Equal("Researcher", issued.GetClaim("agent_name").Value);
         Assert.Equal("kubernetes:system:serviceaccount:agents:researcher", issued.GetClaim("workload_identity").Value);
 
         // The token is the agent's own: the agent endpoints take it, and userinfo describes the agent.

@@ -404,7 +404,13 @@ public sealed record AgentTokenRequest(Guid TenantId, string ClientId, string? I
 /// Whether the agent may have the token: <see cref="Allowed"/>, or the refusal (<c>access_denied</c> 403 for an address
 /// outside its allow-list, <c>budget_exceeded</c> 429 with the seconds until its window turns).
 /// </summary>
-public sealed record AgentTokenVerdict(bool Allowed, string? Error = null, string? Description = null, int Status = 200, int? RetryAfter = null);
+public sealed record AgentTokenVerdict(bool Allowed, string? Error = null, string? Description = null, int Status = 200, int? RetryAfter = null)
+{
+    /// <summary>The agent that owns the client, when one does: its tokens name it (<c>agent_id</c>, <c>agent_name</c>).</summary>
+    public Guid? AgentId { get; init; }
+
+    public string? AgentName { get; init; }
+}
 
 /// <param name="MayDelegate">Whether its capabilities let it act for others (<c>delegate:on_behalf</c>, or <c>delegate:user</c>).</param>
 public sealed record AgentOfClient(Guid AgentId, bool IsActive, bool MayDelegate)

@@ -46,7 +46,8 @@ public static class AgentLookupEndpoints
 
     /// <summary>
     /// The token service's question before it issues a token to an agent's OAuth client: the request passes the agent's
-    /// <see cref="AgentGate"/> (and counts as one of its calls). A client no agent owns (any more) is not the gate's to judge.
+    /// <see cref="AgentGate"/> (and counts as one of its calls), and the token names the agent. A client no agent owns (any
+    /// more) is not the gate's to judge.
     /// </summary>
     public static async Task<IResult> TokenRequest(AgentTokenRequest request, AgentsDbContext db, AgentGate gate, CancellationToken cancellationToken)
     {
@@ -60,7 +61,7 @@ public static class AgentLookupEndpoints
         var address = System.Net.IPAddress.TryParse(request.IpAddress, out var parsed) ? parsed : null;
         return await gate.PassAsync(agent, address, reportsUse: false, cancellationToken) is { } refusal
             ? TypedResults.Ok(new AgentTokenVerdict(false, refusal.Code, refusal.Message, refusal.Status, refusal.RetryAfter))
-            : TypedResults.Ok(new AgentTokenVerdict(true));
+            : TypedResults.Ok(new AgentTokenVerdict(true) { AgentId = agent.Id, AgentName = agent.Name });
     }
 
     /// <summary>An active agent as userinfo describes it to its own token (the token service adds <c>sub</c> and <c>tenant</c>).</summary>

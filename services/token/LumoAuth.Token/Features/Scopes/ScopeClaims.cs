@@ -42,7 +42,7 @@ public sealed record ScopeClaim(
         "scope", "client_id", "cnf", "act", "may_act", "typ", "token_type", "authorization_details", "events", "txn",
         "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile", "picture", "website",
         "email", "email_verified", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "phone_number_verified", "address",
-        "updated_at", "tenant", "tenant_id", "roles", "permissions", "groups", "agent_id", "api_key_id", "auth_method",
+        "updated_at", "tenant", "tenant_id", "roles", "permissions", "groups", "agent_id", "agent_name", "api_key_id", "auth_method",
     };
 
     /// <summary>The value this claim has for the user, or null when the user has none (the claim is then left out).</summary>

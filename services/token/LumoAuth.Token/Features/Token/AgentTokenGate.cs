@@ -1,7 +1,10 @@
+using System.Security.Claims;
 using LumoAuth.Contracts.Internal;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Errors;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Protocol;
+using OpenIddict.Abstractions;
 using Microsoft.AspNetCore;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
@@ -22,10 +25,28 @@ public static class AgentTokenGate
     private const string RetryAfterProperty = "lumo:agent_retry_after";
     private const string RefusedProperty = "lumo:agent_refused";
 
-    /// <summary>The refusal of a token request by an agent's client as the token endpoint answers it; null when it may go on.</summary>
-    public static async Task<AgentTokenVerdict?> RefusalAsync(AgentDirectory agents, Guid tenantId, string clientId, HttpContext http) =>
+    private const string PassedProperty = "lumo:agent_passed";
+
+    /// <summary>The agents service's verdict on a token request by an agent's client (with the agent it names when allowed).</summary>
+    public static async Task<AgentTokenVerdict> PassAsync(AgentDirectory agents, Guid tenantId, string clientId, HttpContext http) =>
         await agents.PassTokenRequestAsync(new AgentTokenRequest(tenantId, clientId, http.Connection.RemoteIpAddress?.ToString()), http.RequestAborted)
-            is { Allowed: false } refused ? refused : null;
+            ?? new AgentTokenVerdict(true);
+
+    /// <summary>The agent the gate let this token request through for; null for other clients and when no agent owns it.</summary>
+    public static AgentTokenVerdict? PassedOf(HttpContext http) =>
+        http.Features.Get<OpenIddictServerAspNetCoreFeature>()?.Transaction?.Properties.TryGetValue(PassedProperty, out var value) == true
+            ? value as AgentTokenVerdict
+            : null;
+
+    /// <summary>The agent's id and name in its token (the docs' agent token carries <c>agent_name</c>), when the verdict names one.</summary>
+    public static void Name(ClaimsIdentity identity, AgentTokenVerdict? verdict)
+    {
+        if (verdict is { AgentId: { } id })
+        {
+            identity.SetClaim(LumoClaims.AgentId, id.ToString());
+            identity.SetClaim(LumoClaims.AgentName, verdict.AgentName);
+        }
+    }
 
     /// <summary>The same refusal outside OpenIddict's pipeline (the workload exchange answers on its own).</summary>
     public static IResult Answer(AgentTokenVerdict refusal, HttpResponse response)
@@ -56,10 +77,10 @@ public static class AgentTokenGate
                 return;
             }
 
-            AgentTokenVerdict? refusal;
+            AgentTokenVerdict verdict;
             try
             {
-                refusal = await RefusalAsync(agents, tenant.TenantId, context.ClientId!, http);
+                verdict = await PassAsync(agents, tenant.TenantId, context.ClientId!, http);
             }
             catch (DependencyUnavailableException)
             {
@@ -68,7 +89,11 @@ public static class AgentTokenGate
                 return;
             }
 
-            if (refusal is not null)
+            if (verdict is { Allowed: true })
+            {
+                context.Transaction.Properties[PassedProperty] = verdict;
+            }
+            else if (verdict is var refusal)
             {
                 context.Transaction.Properties[RefusedProperty] = refusal.Status;
                 if (refusal.RetryAfter is { } seconds)

@@ -108,6 +108,7 @@ public static class TokenEndpoints
         identity.SetClaim(LumoClaims.TenantId, tenantContext.TenantId.ToString());
         identity.SetClaim(LumoClaims.Tenant, tenantContext.Slug);
         identity.SetScopes(scopes);
+        AgentTokenGate.Name(identity, AgentTokenGate.PassedOf(http));
         // The tenant's own API is the audience; every service validates aud = the tenant's issuer.
         identity.SetAudiences(issuer);
         identity.SetDestinations(static _ => [Destinations.AccessToken]);

@@ -232,12 +232,13 @@ public sealed partial class WorkloadTokenExchange(
             return ProtocolErrors.Json(Errors.InvalidScope, "The agent's client does not hold every scope asked for.");
         }
 
-        if (await AgentTokenGate.RefusalAsync(agents, tenant.Id, trust.ClientId, http) is { } refusal)
+        var verdict = await AgentTokenGate.PassAsync(agents, tenant.Id, trust.ClientId, http);
+        if (!verdict.Allowed)
         {
-            return AgentTokenGate.Answer(refusal, http.Response);
+            return AgentTokenGate.Answer(verdict, http.Response);
         }
 
-        await IssueAsync(http, tenant, trust, client.Profile.AccessTokenLifetimeSeconds, scopes, verified.ValidTo);
+        await IssueAsync(http, tenant, trust, verdict.AgentName, client.Profile.AccessTokenLifetimeSeconds, scopes, verified.ValidTo);
         return Results.Empty;
     }
 
@@ -303,7 +304,7 @@ public sealed partial class WorkloadTokenExchange(
     private static bool Holds(Claim claim, string value) =>
         string.Equals(claim.Value, value, claim.ValueType == ClaimValueTypes.Boolean ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
 
-    private async Task IssueAsync(HttpContext http, TenantInfo tenant, WorkloadTrust trust, int clientLifetime, string[] scopes, DateTime subjectExpiresAt)
+    private async Task IssueAsync(HttpContext http, TenantInfo tenant, WorkloadTrust trust, string? agentName, int clientLifetime, string[] scopes, DateTime subjectExpiresAt)
     {
         var options = serverOptions.ForRequest(http);
         var issuer = options.Issuer!.AbsoluteUri;
@@ -320,6 +321,11 @@ public sealed partial class WorkloadTokenExchange(
             json.WriteStartObject();
             ClientCredentialsFastPath.WriteClientTokenClaims(json, issuer, issuer, now.ToUnixTimeSeconds(), lifetime, scope, tokenId, trust.ClientId, tenant);
             json.WriteString(LumoClaims.AgentId, trust.AgentId.ToString());
+            if (agentName is not null)
+            {
+                json.WriteString(LumoClaims.AgentName, agentName);
+            }
+
             json.WriteString(WorkloadIdentityClaim, trust.Identity);
             json.WriteEndObject();
         }
