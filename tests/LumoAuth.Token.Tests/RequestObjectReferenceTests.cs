@@ -181,7 +181,7 @@ public sealed class RequestObjectReferenceTests(ClientSiteSuite suite) : IClassF
     [Theory]
     [InlineData("not a URL")]
     [InlineData("ftp://app.example.com/requests/1")]
-    [InlineData("https://app.example.com/requests/1#hash")]
+    [InlineData("https://app.example.com/requests/*#hash")]
     [InlineData("https://app.example.com/*/requests")]
     [InlineData("https://app.example.com/requests*")]
     [InlineData("https://user:secret@app.example.com/requests/1")]
@@ -227,6 +227,10 @@ public sealed class RequestObjectReferenceTests(ClientSiteSuite suite) : IClassF
         Assert.False(RequestObjectReferences.IsRegistered(["https://app.example.com/requests/*"], "https://app.example.com/requestsX/a"));
         Assert.False(RequestObjectReferences.IsRegistered(["https://app.example.com/requests/1"], "https://app.example.com/requests/12"));
         Assert.False(RequestObjectReferences.IsRegistered(["https://app.example.com/requests/*"], "https://app.example.com/requests/./../x"));
+        // OIDC Registration's hash fragment on a registered address is kept, and set aside when matching.
+        Assert.Null(RequestObjectReferences.RegisteredProblem("https://app.example.com/one.jwt#GcNrVS8", allowPrivateTargets: false));
+        Assert.True(RequestObjectReferences.IsRegistered(["https://app.example.com/one.jwt#GcNrVS8"], "https://app.example.com/one.jwt"));
+        Assert.True(RequestObjectReferences.IsRegistered(["https://app.example.com/one.jwt#GcNrVS8"], "https://app.example.com/one.jwt#GcNrVS8"));
     }
 
     [Fact]
@@ -267,7 +271,7 @@ public sealed class RequestObjectReferenceTests(ClientSiteSuite suite) : IClassF
 
         using var refused = await http.PostAsJsonAsync($"{setup.Tenant.Api}/connect/register", new
         {
-            redirect_uris = new[] { Redirect }, jwks, token_endpoint_auth_method = "private_key_jwt", request_uris = new[] { "https://app.example.com/requests/#x" },
+            redirect_uris = new[] { Redirect }, jwks, token_endpoint_auth_method = "private_key_jwt", request_uris = new[] { "ftp://app.example.com/requests/x" },
         });
         var error = await HttpAssert.OAuthErrorAsync(refused, HttpStatusCode.BadRequest, "invalid_client_metadata");
         Assert.Contains("request_uris", error.GetProperty("error_description").GetString(), StringComparison.Ordinal);

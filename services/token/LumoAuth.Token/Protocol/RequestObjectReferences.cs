@@ -38,8 +38,9 @@ public static partial class RequestObjectReferences
 
     /// <summary>
     /// What is wrong with a registered request URI, or null: an absolute https URL of at most <see cref="MaxUriLength"/>
-    /// characters, without credentials, fragment or dot segments, outside the deployment's own network; it may end in
-    /// <c>/*</c> to take every address under that path (clients often publish one object per request).
+    /// characters, without credentials or dot segments, outside the deployment's own network; it may end in <c>/*</c> to
+    /// take every address under that path (clients often publish one object per request). A fragment (OIDC Registration:
+    /// the hash of the object, for caching) is kept as registered and set aside when matching.
     /// </summary>
     public static string? RegisteredProblem(string entry, bool allowPrivateTargets)
     {
@@ -48,8 +49,14 @@ public static partial class RequestObjectReferences
             return $"must be at most {MaxUriLength} characters";
         }
 
-        var wildcard = entry.EndsWith("/*", StringComparison.Ordinal);
-        var address = wildcard ? entry[..^1] : entry;
+        var withoutFragment = WithoutFragment(entry);
+        var wildcard = withoutFragment.EndsWith("/*", StringComparison.Ordinal);
+        if (wildcard && withoutFragment.Length != entry.Length)
+        {
+            return "may not have a fragment after '/*'";
+        }
+
+        var address = wildcard ? withoutFragment[..^1] : withoutFragment;
         if (address.Contains('*', StringComparison.Ordinal))
         {
             return "may hold '*' only as its last path segment ('/*')";
@@ -69,13 +76,13 @@ public static partial class RequestObjectReferences
     }
 
     /// <summary>
-    /// Whether <paramref name="requestUri"/> (its fragment set aside: it is never sent) is one of the registered addresses,
-    /// character for character, or under one that ends in <c>/*</c>.
+    /// Whether <paramref name="requestUri"/> is one of the registered addresses, character for character, or under one that
+    /// ends in <c>/*</c>; fragments are set aside on both sides (never sent, and we keep no copy to check a hash against).
     /// </summary>
     public static bool IsRegistered(IReadOnlyList<string>? registered, string requestUri)
     {
         var address = WithoutFragment(requestUri);
-        return registered is not null && !HasDotSegments(address) && registered.Any(entry => entry.EndsWith("/*", StringComparison.Ordinal)
+        return registered is not null && !HasDotSegments(address) && registered.Select(WithoutFragment).Any(entry => entry.EndsWith("/*", StringComparison.Ordinal)
             ? address.Length > entry.Length - 1 && address.StartsWith(entry[..^1], StringComparison.Ordinal)
             : string.Equals(entry, address, StringComparison.Ordinal));
     }
