@@ -1,11 +1,11 @@
 using System.Security.Claims;
 using LumoAuth.Contracts.Internal;
-using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Errors;
+using LumoAuth.ServiceDefaults.Security;
 using LumoAuth.ServiceDefaults.Tenancy;
 using LumoAuth.Token.Protocol;
-using OpenIddict.Abstractions;
 using Microsoft.AspNetCore;
+using OpenIddict.Abstractions;
 using OpenIddict.Server;
 using OpenIddict.Server.AspNetCore;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -18,7 +18,8 @@ namespace LumoAuth.Token.Features.Token;
 /// its budget (the agents service judges, and counts the request as one of the agent's calls). Checked once the client has
 /// authenticated, so nobody else's request can spend an agent's budget, and before anything is claimed or issued (a JIT
 /// task's approval included). Refusals: 403 <c>access_denied</c>, 429 <c>budget_exceeded</c> with <c>Retry-After</c>; the
-/// agents service unreachable, 503 <c>temporarily_unavailable</c> (the allow-list is a control, not a preference).
+/// agents service unreachable, 503 <c>temporarily_unavailable</c> (the allow-list is a control, not a preference). A token
+/// it lets through names the agent (<c>agent_id</c>, <c>agent_name</c>), as the verdict does.
 /// </summary>
 public static class AgentTokenGate
 {
@@ -89,20 +90,20 @@ public static class AgentTokenGate
                 return;
             }
 
-            if (verdict is { Allowed: true })
+            if (verdict.Allowed)
             {
+                // The token endpoint names the agent in the token (Name).
                 context.Transaction.Properties[PassedProperty] = verdict;
+                return;
             }
-            else if (verdict is var refusal)
-            {
-                context.Transaction.Properties[RefusedProperty] = refusal.Status;
-                if (refusal.RetryAfter is { } seconds)
-                {
-                    context.Transaction.Properties[RetryAfterProperty] = seconds;
-                }
 
-                context.Reject(refusal.Error ?? Errors.AccessDenied, refusal.Description);
+            context.Transaction.Properties[RefusedProperty] = verdict.Status;
+            if (verdict.RetryAfter is { } seconds)
+            {
+                context.Transaction.Properties[RetryAfterProperty] = seconds;
             }
+
+            context.Reject(verdict.Error ?? Errors.AccessDenied, verdict.Description);
         }
     }
 
