@@ -106,6 +106,77 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
         await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Bad", identityType = "psychic" }), 400, "validation_error");
     }
 
+    /// <summary>
+    /// The docs' "Allowed Scopes" and "Token Lifetime" of an agent: set through the agent registry, held by its OAuth client
+    /// (the token service), shown on single reads, refused as the Admin API refuses them.
+    /// </summary>
+    [Fact]
+    public async Task AnAgentsScopesAndTokenLifetime_AreItsClients_SetAndShownThroughTheRegistry()
+    {
+        var tenant = await suite.Admin.CreateTenantAsync();
+        using var admin = suite.AdminClientFor(tenant);
+        var created = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new
+        {
+            name = "Reporter", identityType = "client_credentials", allowedScopes = new[] { "reports:read", "reports:write" }, tokenLifetime = 600,
+        }), 201))["data"]!;
+        var agentId = created["id"]!.GetValue<string>();
+        var clientId = created["clientId"]!.GetValue<string>();
+        var secret = created["clientSecret"]!.GetValue<string>();
+        Assert.Equal(["reports:read", "reports:write"], created["allowedScopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal(600, created["tokenLifetime"]!.GetValue<int>());
+
+        async Task<JsonNode> TokenAsync(string? scope)
+        {
+            var form = new Dictionary<string, string> { ["grant_type"] = "client_credentials" };
+            if (scope is not null)
+            {
+                form["scope"] = scope;
+            }
+
+            using var response = await suite.TokenRequestAsync(tenant, clientId, secret, form);
+            return JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        }
+
+        var issued = await TokenAsync("reports:read");
+        Assert.InRange(issued["expires_in"]!.GetValue<int>(), 590, 600);
+        var jwt = new JsonWebToken(issued["access_token"]!.GetValue<string>());
+        Assert.Equal("reports:read", jwt.GetClaim("scope").Value);
+        Assert.Equal(600, (jwt.ValidTo - jwt.IssuedAt).TotalSeconds);
+
+        // A change goes to the client: the next token lives two minutes, and a scope taken away is refused.
+        var changed = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { tokenLifetime = 120, allowedScopes = new[] { "reports:read" } })))["data"]!;
+        Assert.Equal(120, changed["tokenLifetime"]!.GetValue<int>());
+        var shorter = new JsonWebToken((await TokenAsync("reports:read"))["access_token"]!.GetValue<string>());
+        Assert.Equal(120, (shorter.ValidTo - shorter.IssuedAt).TotalSeconds);
+        Assert.Equal("invalid_scope", (await TokenAsync("reports:write"))["error"]!.GetValue<string>());
+        var read = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/agents/{agentId}")))["data"]!;
+        Assert.Equal(["reports:read"], read["allowedScopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+        Assert.Equal(120, read["tokenLifetime"]!.GetValue<int>());
+        // Lists do not ask the token service for every agent (as for permissions).
+        var listed = (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/agents")))["data"]!.AsArray().Single(a => a!["id"]!.GetValue<string>() == agentId)!;
+        Assert.Null(listed["tokenLifetime"]);
+
+        // Refused as at the Admin API, under the registry's names; nothing changes.
+        Assert.Contains("tokenLifetime", (await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { tokenLifetime = 10 }), 400, "validation_error")).ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("allowedScopes", (await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { allowedScopes = new[] { "two words" } }), 400, "validation_error")).ToJsonString(), StringComparison.Ordinal);
+        Assert.Contains("tokenLifetime", (await ApiAssert.ErrorAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Keyed", tokenLifetime = 600 }), 400, "validation_error")).ToJsonString(), StringComparison.Ordinal);
+        var keyed = (await ApiAssert.OkAsync(await admin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Keyed" }), 201))["data"]!;
+        Assert.Contains("allowedScopes", (await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{keyed["id"]}", new { allowedScopes = new[] { "reports:read" } }), 400, "validation_error")).ToJsonString(), StringComparison.Ordinal);
+        Assert.Equal(120, (await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/agents/{agentId}")))["data"]!["tokenLifetime"]!.GetValue<int>());
+
+        // Administering scopes need a credential that writes everything, as at the Admin API's clients.
+        using var keys = suite.Admin.ClientFor(tenant);
+        var scoped = (await ApiAssert.OkAsync(await keys.PostAsJsonAsync($"{tenant.Api}/admin/api-keys", new { name = "agents only", scopes = new[] { "admin:agents" } }), 201))["data"]!["key"]!.GetValue<string>();
+        using var agentsAdmin = suite.Agents.CreateClient();
+        agentsAdmin.DefaultRequestHeaders.Add("X-API-Key", scoped);
+        await ApiAssert.ErrorAsync(await agentsAdmin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { allowedScopes = new[] { "admin:read" } }), 403, "insufficient_scope");
+        await ApiAssert.ErrorAsync(await agentsAdmin.PostAsJsonAsync($"{tenant.Api}/admin/agents", new { name = "Escalator", identityType = "client_credentials", allowedScopes = new[] { "admin:write" } }), 403, "insufficient_scope");
+        Assert.DoesNotContain((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/agents")))["data"]!.AsArray(), a => a!["name"]!.GetValue<string>() == "Escalator");
+        await ApiAssert.OkAsync(await agentsAdmin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { tokenLifetime = 300 }));
+        var full = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { allowedScopes = new[] { "admin:read" } })))["data"]!;
+        Assert.Equal(["admin:read"], full["allowedScopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+    }
+
     /// <summary>RFC 7662 at the token service, by a confidential client of the tenant.</summary>
     private async Task<bool> ActiveAsync(TestTenant tenant, string clientId, string secret, string token)
     {

@@ -380,6 +380,15 @@ public sealed record McpResource(string ResourceUri, IReadOnlyList<string> Allow
 /// </summary>
 public sealed record AgentClientRequest(Guid TenantId, string TenantSlug, Guid AgentId, string Name)
 {
+    /// <summary>The scopes the client may ask for (none when absent), as the agent registry was told.</summary>
+    public IReadOnlyList<string>? AllowedScopes { get; init; }
+
+    /// <summary>Its access tokens' lifetime in seconds (the client default when absent).</summary>
+    public int? TokenLifetime { get; init; }
+
+    /// <summary>Whether the administrator who asked may write everything (needed to give administering scopes).</summary>
+    public bool FullWrite { get; init; }
+
     /// <summary>Agent clients' ids begin so: the token service knows from the id alone that it may ask about an agent.</summary>
     public const string ClientIdPrefix = "agt_";
 
@@ -390,6 +399,25 @@ public sealed record AgentClientRequest(Guid TenantId, string TenantSlug, Guid A
 }
 
 public sealed record AgentClientResponse(string ClientId, string ClientSecret);
+
+/// <summary>
+/// The agent registry's view of its agent's OAuth client: the scopes it may ask for and its tokens' lifetime
+/// (<c>GET …/agent-clients/{clientId}?tenantId=&amp;tenantSlug=</c>; changed by <see cref="AgentClientSettingsRequest"/>).
+/// </summary>
+public sealed record AgentClientSettings(IReadOnlyList<string> AllowedScopes, int TokenLifetime)
+{
+    public static string Route(string clientId, Guid tenantId, string tenantSlug) => AgentClientRequest.DeleteRoute(clientId, tenantId, tenantSlug);
+}
+
+/// <summary>
+/// Changes an agent client's scopes or token lifetime (<c>PUT …/agent-clients/{clientId}/settings</c>): a field left out
+/// keeps its value. Refused as the Admin API refuses them: 400 naming <c>allowedScopes</c> or <c>tokenLifetime</c>, 403
+/// when administering scopes are involved and <see cref="FullWrite"/> is false.
+/// </summary>
+public sealed record AgentClientSettingsRequest(Guid TenantId, string TenantSlug, IReadOnlyList<string>? AllowedScopes, int? TokenLifetime, bool FullWrite)
+{
+    public static string Route(string clientId) => $"{InternalRoutes.AgentClients}/{Uri.EscapeDataString(clientId)}/settings";
+}
 
 /// <summary>Turns an agent's OAuth client off (its tokens voided) or on again, with its agent (<c>PUT …/agent-clients/{clientId}/active</c>).</summary>
 public sealed record AgentClientStateRequest(Guid TenantId, string TenantSlug, bool IsActive)

@@ -6,17 +6,26 @@ using LumoAuth.ServiceDefaults.Http;
 
 namespace LumoAuth.Agents.Features.Registry;
 
-/// <summary>The OAuth clients of client-credentials agents, kept at the token service (it owns clients).</summary>
+/// <summary>
+/// The OAuth clients of client-credentials and workload agents, kept at the token service (it owns clients, with their
+/// scopes and token lifetime, which the agent registry shows and changes through it).
+/// </summary>
 public sealed class AgentClients(IHttpClientFactory httpClientFactory)
 {
-    public async Task<AgentClientResponse> CreateAsync(AgentClientRequest request, CancellationToken cancellationToken)
+    /// <summary>The client made, or the token service's refusal of its scopes or lifetime (400, 403) to answer with.</summary>
+    public async Task<(AgentClientResponse? Client, IResult? Refusal)> CreateAsync(AgentClientRequest request, CancellationToken cancellationToken)
     {
         try
         {
             using var response = await Client().PostAsJsonAsync(InternalRoutes.AgentClients, request, cancellationToken);
+            if (await RefusalOfAsync(response, cancellationToken) is { } refusal)
+            {
+                return (null, refusal);
+            }
+
             response.EnsureSuccessStatusCode();
-            return await response.Content.ReadFromJsonAsync<AgentClientResponse>(cancellationToken)
-                ?? throw new DependencyUnavailableException("The token service answered no client.");
+            return (await response.Content.ReadFromJsonAsync<AgentClientResponse>(cancellationToken)
+                ?? throw new DependencyUnavailableException("The token service answered no client."), null);
         }
         catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
@@ -57,6 +66,47 @@ public sealed class AgentClients(IHttpClientFactory httpClientFactory)
             throw new DependencyUnavailableException("The agent's OAuth client cannot be switched: the token service cannot be reached.", exception);
         }
     }
+
+    /// <summary>The client's scopes and token lifetime (the token service holds them).</summary>
+    public async Task<AgentClientSettings> SettingsAsync(string clientId, Guid tenantId, string tenantSlug, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await Client().GetFromJsonAsync<AgentClientSettings>(AgentClientSettings.Route(clientId, tenantId, tenantSlug), cancellationToken)
+                ?? throw new DependencyUnavailableException("The token service answered no client settings.");
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("The agent's OAuth client cannot be read: the token service cannot be reached.", exception);
+        }
+    }
+
+    /// <summary>Changes the client's scopes or token lifetime: the settings now, or the token service's refusal (400, 403) to answer with.</summary>
+    public async Task<(AgentClientSettings? Settings, IResult? Refusal)> UpdateSettingsAsync(
+        string clientId, AgentClientSettingsRequest request, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await Client().PutAsJsonAsync(AgentClientSettingsRequest.Route(clientId), request, cancellationToken);
+            if (await RefusalOfAsync(response, cancellationToken) is { } refusal)
+            {
+                return (null, refusal);
+            }
+
+            response.EnsureSuccessStatusCode();
+            return (await response.Content.ReadFromJsonAsync<AgentClientSettings>(cancellationToken), null);
+        }
+        catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
+        {
+            throw new DependencyUnavailableException("The agent's OAuth client cannot be changed: the token service cannot be reached.", exception);
+        }
+    }
+
+    // The token service words these for the agent registry's fields (allowedScopes, tokenLifetime): passed on as they are.
+    private static async Task<IResult?> RefusalOfAsync(HttpResponseMessage response, CancellationToken cancellationToken) =>
+        response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Forbidden
+            ? Results.Json(await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(cancellationToken), statusCode: (int)response.StatusCode)
+            : null;
 
     private HttpClient Client() => httpClientFactory.CreateClient(InternalClients.Token);
 }

@@ -72,7 +72,7 @@ public static partial class AgentEndpoints
         return TypedResults.Ok(new PagedResponse<AgentResponse>([.. agents.Select(a => AgentResponse.From(a, permissions: null))], PageMeta.For(paging, total)));
     }
 
-    public static async Task<IResult> GetAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, AgentRoles roles, CancellationToken cancellationToken)
+    public static async Task<IResult> GetAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, AgentRoles roles, AgentClients clients, CancellationToken cancellationToken)
     {
         var agent = await db.Agents.AsNoTracking().FirstOrDefaultAsync(a => a.Id == agentId, cancellationToken);
         if (agent is null)
@@ -81,7 +81,8 @@ public static partial class AgentEndpoints
         }
 
         var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
-        return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles)));
+        var settings = agent.ClientId is { } clientId ? await clients.SettingsAsync(clientId, tenant.TenantId, tenant.Slug, cancellationToken) : null;
+        return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles).With(settings)));
     }
 
     public static async Task<IResult> CreateAgent(
@@ -95,6 +96,8 @@ public static partial class AgentEndpoints
             ? WorkloadIdentities.Validate(request.WorkloadIdentity, validation, workloadOptions.Value.AllowPrivateIssuers)
             : null;
         validation.Check(request.WorkloadIdentity is null || identityType == AgentIdentityTypes.WorkloadIdentity, "workloadIdentity", "is only for identity type workload_identity");
+        validation.Check(!request.SetsClient || AgentIdentityTypes.HasClient(identityType), request.AllowedScopes is not null ? "allowedScopes" : "tokenLifetime",
+            "is for agents with an OAuth client (identity type client_credentials or workload_identity); an api_key agent gets no tokens");
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -135,6 +138,7 @@ public static partial class AgentEndpoints
 
         agent.Roles = [.. granted];
         string? clientSecret = null;
+        AgentClientSettings? settings = null;
         try
         {
             // A client-credentials or workload agent gets its OAuth client first too, taken back with the roles if anything
@@ -143,9 +147,21 @@ public static partial class AgentEndpoints
             agent.IdentityType = identityType;
             if (AgentIdentityTypes.HasClient(identityType))
             {
-                var client = await clients.CreateAsync(new(tenant.TenantId, tenant.Slug, agent.Id, agent.Name), cancellationToken);
-                agent.ClientId = client.ClientId;
+                var (client, clientRefusal) = await clients.CreateAsync(
+                    new(tenant.TenantId, tenant.Slug, agent.Id, agent.Name)
+                    {
+                        AllowedScopes = request.AllowedScopes, TokenLifetime = request.TokenLifetime, FullWrite = AdminScopeHandler.HasFullWrite(http.User),
+                    },
+                    cancellationToken);
+                if (clientRefusal is not null)
+                {
+                    await roles.ReplaceAsync(tenant.TenantId, agent.Id, [], CancellationToken.None);
+                    return clientRefusal;
+                }
+
+                agent.ClientId = client!.ClientId;
                 clientSecret = identityType == AgentIdentityTypes.ClientCredentials ? client.ClientSecret : null;
+                settings = await clients.SettingsAsync(client.ClientId, tenant.TenantId, tenant.Slug, cancellationToken);
             }
 
             db.Agents.Add(agent);
@@ -171,7 +187,7 @@ public static partial class AgentEndpoints
         var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
         return TypedResults.Created(
             $"/t/{tenant.Slug}/api/v1/admin/agents/{agent.Id}",
-            new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles) with { ApiKey = key, ClientSecret = clientSecret }, "Agent created. Store the API key securely: it will not be shown again."));
+            new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles).With(settings) with { ApiKey = key, ClientSecret = clientSecret }, "Agent created. Store the API key securely: it will not be shown again."));
     }
 
     /// <summary>Changes the fields the body names (PUT and PATCH alike; a field left out keeps its value).</summary>
@@ -219,6 +235,26 @@ public static partial class AgentEndpoints
         {
             // A disabled agent's key fails at once (looked up on every call); its JIT tokens are voided with it.
             await tokens.RevokeAgentTokensAsync(tenant.TenantId, agent.Id);
+        }
+
+        AgentClientSettings? settings = null;
+        if (request.SetsClient)
+        {
+            if (agent.ClientId is not { } ownClient)
+            {
+                return ApiErrors.Validation(request.AllowedScopes is not null ? "allowedScopes" : "tokenLifetime",
+                    "is for agents with an OAuth client (identity type client_credentials or workload_identity); an api_key agent gets no tokens");
+            }
+
+            // Done first, like the client's active state: a refusal or an outage leaves the agent as it was.
+            var (changed, refusal) = await clients.UpdateSettingsAsync(
+                ownClient, new(tenant.TenantId, tenant.Slug, request.AllowedScopes, request.TokenLifetime, AdminScopeHandler.HasFullWrite(http.User)), cancellationToken);
+            if (refusal is not null)
+            {
+                return refusal;
+            }
+
+            settings = changed;
         }
 
         if (request.IsActive is { } active && active != agent.IsActive && agent.ClientId is { } clientId)
@@ -270,7 +306,8 @@ public static partial class AgentEndpoints
         }
 
         var held = await roles.OfAsync(tenant.TenantId, agent.Id, cancellationToken);
-        return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles), "Agent updated"));
+        settings ??= agent.ClientId is { } client ? await clients.SettingsAsync(client, tenant.TenantId, tenant.Slug, cancellationToken) : null;
+        return TypedResults.Ok(new DataResponse<AgentResponse>(AgentResponse.From(agent, held.Permissions, held.Roles).With(settings), "Agent updated"));
     }
 
     public static async Task<IResult> DeleteAgent(Guid agentId, AgentsDbContext db, TenantContext tenant, JitTokens tokens, AgentClients clients, CancellationToken cancellationToken)
@@ -477,7 +514,13 @@ public sealed record AgentRequest(
     [property: JsonPropertyName("budgetPolicy")] BudgetPolicy? BudgetPolicy,
     [property: JsonPropertyName("isActive")] bool? IsActive,
     [property: JsonPropertyName("identityType")] string? IdentityType = null,
-    [property: JsonPropertyName("workloadIdentity")] WorkloadIdentity? WorkloadIdentity = null);
+    [property: JsonPropertyName("workloadIdentity")] WorkloadIdentity? WorkloadIdentity = null,
+    [property: JsonPropertyName("allowedScopes")] IReadOnlyList<string>? AllowedScopes = null,
+    [property: JsonPropertyName("tokenLifetime")] int? TokenLifetime = null)
+{
+    /// <summary>Whether the body sets what the agent's OAuth client holds (only agents with a client have them).</summary>
+    public bool SetsClient => AllowedScopes is not null || TokenLifetime is not null;
+}
 
 public sealed record AgentResponse(
     [property: JsonPropertyName("id")] Guid Id,
@@ -504,6 +547,20 @@ public sealed record AgentResponse(
     [JsonPropertyName("apiKey")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? ApiKey { get; init; }
+
+    /// <summary>The scopes its OAuth client may ask for (agents with a client; single reads and writes only, like <c>permissions</c>).</summary>
+    [JsonPropertyName("allowedScopes")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<string>? AllowedScopes { get; init; }
+
+    /// <summary>How long its OAuth client's access tokens live, in seconds.</summary>
+    [JsonPropertyName("tokenLifetime")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TokenLifetime { get; init; }
+
+    /// <summary>This answer with the client's settings, when the agent has a client.</summary>
+    public AgentResponse With(AgentClientSettings? settings) =>
+        settings is null ? this : this with { AllowedScopes = settings.AllowedScopes, TokenLifetime = settings.TokenLifetime };
 
     /// <summary>Its OAuth client's secret (client-credentials agents): in the creation's answer only; the Admin API's clients rotate it.</summary>
     [JsonPropertyName("clientSecret")]

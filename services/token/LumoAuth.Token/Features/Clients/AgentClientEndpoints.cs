@@ -19,6 +19,8 @@ public static class AgentClientEndpoints
         app.MapPost(InternalRoutes.AgentClients, CreateAsync).RequireAuthorization(Policies.Internal).WithName("InternalCreateAgentClient").WithTags("Internal");
         app.MapDelete(InternalRoutes.AgentClients + "/{clientId}", DeleteAsync).RequireAuthorization(Policies.Internal).WithName("InternalDeleteAgentClient").WithTags("Internal");
         app.MapPut(InternalRoutes.AgentClients + "/{clientId}/active", SetActiveAsync).RequireAuthorization(Policies.Internal).WithName("InternalSetAgentClientActive").WithTags("Internal");
+        app.MapGet(InternalRoutes.AgentClients + "/{clientId}", GetSettingsAsync).RequireAuthorization(Policies.Internal).WithName("InternalGetAgentClientSettings").WithTags("Internal");
+        app.MapPut(InternalRoutes.AgentClients + "/{clientId}/settings", UpdateSettingsAsync).RequireAuthorization(Policies.Internal).WithName("InternalUpdateAgentClientSettings").WithTags("Internal");
         return app;
     }
 
@@ -27,6 +29,74 @@ public static class AgentClientEndpoints
     /// for full write to touch a client holding administering scopes; the agents service checked its own caller).
     /// </summary>
     private static readonly ClaimsPrincipal AgentsService = new(new ClaimsIdentity([new Claim(LumoClaims.Scope, "admin:write")], "internal"));
+
+    /// <summary>
+    /// Scopes and lifetime come from the agent registry's administrator, who may give administering scopes only with full
+    /// write, as at the Admin API (the agents service tells which).
+    /// </summary>
+    private static readonly ClaimsPrincipal AgentsAdministrator = new(new ClaimsIdentity([new Claim(LumoClaims.Scope, "admin:agents")], "internal"));
+
+    private static ClaimsPrincipal Caller(bool fullWrite) => fullWrite ? AgentsService : AgentsAdministrator;
+
+    /// <summary>The client's problems under the agent registry's field names (<c>allowedScopes</c>, <c>tokenLifetime</c>).</summary>
+    private static IResult AsAgentFields(LumoAuth.ServiceDefaults.Errors.RequestValidator validator) =>
+        ApiErrors.Validation(validator.FirstProblems
+            .GroupBy(p => p.Field == "accessTokenLifetime" ? "tokenLifetime" : p.Field)
+            .ToDictionary(g => g.Key, g => g.Select(p => p.Problem).ToArray(), StringComparer.Ordinal));
+
+    public static async Task<IResult> GetSettingsAsync(
+        string clientId, Guid tenantId, string tenantSlug, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, CancellationToken cancellationToken)
+    {
+        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
+        {
+            return ApiErrors.NotFound("Agent client");
+        }
+
+        if (await EnterTenantAsync(services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } unconfirmed)
+        {
+            return unconfirmed;
+        }
+
+        return await ClientEndpoints.FindAsync(services, clientId, tracked: false, cancellationToken) is { } row
+            ? TypedResults.Ok(SettingsOf(ClientMapping.Read(row)))
+            : ApiErrors.NotFound("Agent client");
+    }
+
+    public static async Task<IResult> UpdateSettingsAsync(
+        string clientId, AgentClientSettingsRequest request, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants,
+        CancellationToken cancellationToken)
+    {
+        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
+        {
+            return ApiErrors.NotFound("Agent client");
+        }
+
+        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
+        {
+            return unconfirmed;
+        }
+
+        if (await ClientEndpoints.FindAsync(services, clientId, tracked: true, cancellationToken) is not { } row)
+        {
+            return ApiErrors.NotFound("Agent client");
+        }
+
+        var current = ClientMapping.Read(row);
+        var change = new ClientRequest(null, null, null, null, null, null, null, null, request.AllowedScopes, null, null, request.TokenLifetime, null);
+        if (ClientValidation.ValidateUpdate(change, current, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
+        {
+            return AsAgentFields(validator);
+        }
+
+        if (ClientEndpoints.RefuseAdministering(Caller(request.FullWrite), current, client) is { } refused)
+        {
+            return refused;
+        }
+
+        return await ClientEndpoints.SaveUpdateAsync(row, clientId, current, client, services, cancellationToken) ?? TypedResults.Ok(SettingsOf(client));
+    }
+
+    private static AgentClientSettings SettingsOf(ClientSettings client) => new(client.Scopes, client.AccessTokenLifetime);
 
     /// <summary>As the Admin API deactivates a client (its tokens voided first) or reactivates it.</summary>
     public static async Task<IResult> SetActiveAsync(
@@ -57,10 +127,15 @@ public static class AgentClientEndpoints
         var name = string.IsNullOrWhiteSpace(request.Name) ? "Agent" : request.Name.Trim();
         var settings = new ClientRequest(
             $"{name[..Math.Min(name.Length, 180)]} (agent)", $"The OAuth client of agent {request.AgentId}", ClientKinds.Machine, true, null, null, null,
-            [GrantTypes.ClientCredentials, GrantTypes.TokenExchange], null, null, true, null, null);
+            [GrantTypes.ClientCredentials, GrantTypes.TokenExchange], request.AllowedScopes, null, true, request.TokenLifetime, null);
         if (ClientValidation.ValidateNew(settings, services.Options.Value.AllowPrivateLogoutTargets, out var validator) is not { } client)
         {
-            return validator.ToResult();
+            return AsAgentFields(validator);
+        }
+
+        if (ClientEndpoints.RefuseAdministering(Caller(request.FullWrite), client) is { } refused)
+        {
+            return refused;
         }
 
         var clientId = AgentClientRequest.ClientIdFor(request.AgentId);

@@ -364,7 +364,7 @@ public static class ClientEndpoints
     /// client-credentials tokens carry those scopes. A key scoped to clients must not make one, widen one to them, take
     /// its secret, point its redirects elsewhere or remove it; that needs a full admin write scope.
     /// </summary>
-    private static IResult? RefuseAdministering(ClaimsPrincipal caller, params ClientSettings[] states) =>
+    internal static IResult? RefuseAdministering(ClaimsPrincipal caller, params ClientSettings[] states) =>
         states.Any(c => c.Scopes.Any(ScopeNames.IsPrivileged)) && !AdminScopeHandler.HasFullWrite(caller)
             ? ApiErrors.NeedsFullWrite("Managing a client allowed admin or relationship-store scopes")
             : null;
