@@ -421,8 +421,9 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         var tenant = await suite.CreateTenantAsync();
         var key = SuiteFixture.ApiKey(tenant.ApiKey);
         using var created = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/admin/agents",
-            new { name = "Payer", identityType = "client_credentials", capabilities = new[] { "payment:*" } }, key);
+            new { name = "Payer", identityType = "client_credentials", capabilities = new[] { "payment:*" }, tokenLifetime = 900 }, key);
         var agent = (await ApiAssert.OkAsync(created, 201))["data"]!;
+        Assert.Equal(900, agent["tokenLifetime"]!.GetValue<int>());
         var clientId = agent["clientId"]!.GetValue<string>();
         var secret = agent["clientSecret"]!.GetValue<string>();
         async Task<HttpResponseMessage> TokenAsync(Dictionary<string, string> form)
@@ -436,7 +437,10 @@ public sealed class CrossServiceTests(SuiteFixture suite)
         using var own = await TokenAsync(new() { ["grant_type"] = "client_credentials" });
         var ownToken = (await ApiAssert.OkAsync(own))["access_token"]!.GetValue<string>();
         // The agent's own token names it, as the docs' agent token does.
-        Assert.Equal("Payer", new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(ownToken).GetClaim("agent_name").Value);
+        var ownJwt = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(ownToken);
+        Assert.Equal("Payer", ownJwt.GetClaim("agent_name").Value);
+        // The lifetime given through the agent registry is its client's (held by the token service).
+        Assert.Equal(900, (ownJwt.ValidTo - ownJwt.IssuedAt).TotalSeconds);
         var asAgent = SuiteFixture.Bearer(ownToken);
         using var task = await suite.SendAsync(HttpMethod.Post, $"{tenant.Api}/jit/task",
             new { task_description = "Pay the invoice", required_scopes = new[] { "payment:write" }, duration = 120 }, asAgent);
