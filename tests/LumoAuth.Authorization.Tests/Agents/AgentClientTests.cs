@@ -175,6 +175,17 @@ public sealed class AgentClientTests(AgentsSuite suite) : IClassFixture<AgentsSu
         await ApiAssert.OkAsync(await agentsAdmin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { tokenLifetime = 300 }));
         var full = (await ApiAssert.OkAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { allowedScopes = new[] { "admin:read" } })))["data"]!;
         Assert.Equal(["admin:read"], full["allowedScopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+
+        // Its client deleted through the Admin API's clients: the agent still reads, without the client's settings.
+        using var tokenAdmin = suite.Token.CreateClient();
+        tokenAdmin.DefaultRequestHeaders.Add("X-API-Key", tenant.ApiKey);
+        using (var deleted = await tokenAdmin.DeleteAsync($"{tenant.Api}/admin/clients/{clientId}"))
+        {
+            Assert.True(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync());
+        }
+
+        Assert.Null((await ApiAssert.OkAsync(await admin.GetAsync($"{tenant.Api}/admin/agents/{agentId}")))["data"]!["tokenLifetime"]);
+        await ApiAssert.ErrorAsync(await admin.PatchAsJsonAsync($"{tenant.Api}/admin/agents/{agentId}", new { tokenLifetime = 300 }), 409, "client_missing");
     }
 
     /// <summary>RFC 7662 at the token service, by a confidential client of the tenant.</summary>

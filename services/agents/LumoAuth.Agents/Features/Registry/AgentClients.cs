@@ -67,13 +67,22 @@ public sealed class AgentClients(IHttpClientFactory httpClientFactory)
         }
     }
 
-    /// <summary>The client's scopes and token lifetime (the token service holds them).</summary>
-    public async Task<AgentClientSettings> SettingsAsync(string clientId, Guid tenantId, string tenantSlug, CancellationToken cancellationToken)
+    /// <summary>
+    /// The client's scopes and token lifetime (the token service holds them); null when the client is gone (an
+    /// administrator may delete it through the Admin API's clients).
+    /// </summary>
+    public async Task<AgentClientSettings?> SettingsAsync(string clientId, Guid tenantId, string tenantSlug, CancellationToken cancellationToken)
     {
         try
         {
-            return await Client().GetFromJsonAsync<AgentClientSettings>(AgentClientSettings.Route(clientId, tenantId, tenantSlug), cancellationToken)
-                ?? throw new DependencyUnavailableException("The token service answered no client settings.");
+            using var response = await Client().GetAsync(AgentClientSettings.Route(clientId, tenantId, tenantSlug), cancellationToken);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<AgentClientSettings>(cancellationToken);
         }
         catch (Exception exception) when (exception.IsRemoteFailure(cancellationToken))
         {
@@ -88,6 +97,12 @@ public sealed class AgentClients(IHttpClientFactory httpClientFactory)
         try
         {
             using var response = await Client().PutAsJsonAsync(AgentClientSettingsRequest.Route(clientId), request, cancellationToken);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return (null, ApiErrors.Create(StatusCodes.Status409Conflict, "client_missing",
+                    "The agent's OAuth client no longer exists (deleted through the Admin API's clients); make a new agent"));
+            }
+
             if (await RefusalOfAsync(response, cancellationToken) is { } refusal)
             {
                 return (null, refusal);
