@@ -398,7 +398,11 @@ public sealed record AgentClientRequest(Guid TenantId, string TenantSlug, Guid A
         $"{InternalRoutes.AgentClients}/{Uri.EscapeDataString(clientId)}?tenantId={tenantId}&tenantSlug={Uri.EscapeDataString(tenantSlug)}";
 }
 
-public sealed record AgentClientResponse(string ClientId, string ClientSecret);
+public sealed record AgentClientResponse(string ClientId, string ClientSecret)
+{
+    /// <summary>What the client was made with (its scopes and token lifetime, defaults filled in).</summary>
+    public AgentClientSettings? Settings { get; init; }
+}
 
 /// <summary>
 /// The agent registry's view of its agent's OAuth client: the scopes it may ask for and its tokens' lifetime

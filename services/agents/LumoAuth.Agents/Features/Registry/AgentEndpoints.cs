@@ -96,8 +96,7 @@ public static partial class AgentEndpoints
             ? WorkloadIdentities.Validate(request.WorkloadIdentity, validation, workloadOptions.Value.AllowPrivateIssuers)
             : null;
         validation.Check(request.WorkloadIdentity is null || identityType == AgentIdentityTypes.WorkloadIdentity, "workloadIdentity", "is only for identity type workload_identity");
-        validation.Check(!request.SetsClient || AgentIdentityTypes.HasClient(identityType), request.AllowedScopes is not null ? "allowedScopes" : "tokenLifetime",
-            "is for agents with an OAuth client (identity type client_credentials or workload_identity); an api_key agent gets no tokens");
+        validation.Check(!request.SetsClient || AgentIdentityTypes.HasClient(identityType), request.ClientField, AgentRequest.ClientOnly);
         if (!validation.IsValid)
         {
             return validation.ToResult();
@@ -161,7 +160,7 @@ public static partial class AgentEndpoints
 
                 agent.ClientId = client!.ClientId;
                 clientSecret = identityType == AgentIdentityTypes.ClientCredentials ? client.ClientSecret : null;
-                settings = await clients.SettingsAsync(client.ClientId, tenant.TenantId, tenant.Slug, cancellationToken);
+                settings = client.Settings;
             }
 
             db.Agents.Add(agent);
@@ -242,8 +241,7 @@ public static partial class AgentEndpoints
         {
             if (agent.ClientId is not { } ownClient)
             {
-                return ApiErrors.Validation(request.AllowedScopes is not null ? "allowedScopes" : "tokenLifetime",
-                    "is for agents with an OAuth client (identity type client_credentials or workload_identity); an api_key agent gets no tokens");
+                return ApiErrors.Validation(request.ClientField, AgentRequest.ClientOnly);
             }
 
             // Done first, like the client's active state: a refusal or an outage leaves the agent as it was.
@@ -518,8 +516,13 @@ public sealed record AgentRequest(
     [property: JsonPropertyName("allowedScopes")] IReadOnlyList<string>? AllowedScopes = null,
     [property: JsonPropertyName("tokenLifetime")] int? TokenLifetime = null)
 {
+    public const string ClientOnly = "is for agents with an OAuth client (identity type client_credentials or workload_identity); an api_key agent gets no tokens";
+
     /// <summary>Whether the body sets what the agent's OAuth client holds (only agents with a client have them).</summary>
     public bool SetsClient => AllowedScopes is not null || TokenLifetime is not null;
+
+    /// <summary>The field a refusal of <see cref="SetsClient"/> names.</summary>
+    public string ClientField => AllowedScopes is not null ? "allowedScopes" : "tokenLifetime";
 }
 
 public sealed record AgentResponse(

@@ -47,12 +47,7 @@ public static class AgentClientEndpoints
     public static async Task<IResult> GetSettingsAsync(
         string clientId, Guid tenantId, string tenantSlug, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, CancellationToken cancellationToken)
     {
-        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
-        {
-            return ApiErrors.NotFound("Agent client");
-        }
-
-        if (await EnterTenantAsync(services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } unconfirmed)
+        if (await EnterAsync(clientId, services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } unconfirmed)
         {
             return unconfirmed;
         }
@@ -66,12 +61,7 @@ public static class AgentClientEndpoints
         string clientId, AgentClientSettingsRequest request, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants,
         CancellationToken cancellationToken)
     {
-        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
-        {
-            return ApiErrors.NotFound("Agent client");
-        }
-
-        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
+        if (await EnterAsync(clientId, services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
         {
             return unconfirmed;
         }
@@ -102,12 +92,7 @@ public static class AgentClientEndpoints
     public static async Task<IResult> SetActiveAsync(
         string clientId, AgentClientStateRequest request, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants, CancellationToken cancellationToken)
     {
-        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
-        {
-            return ApiErrors.NotFound("Agent client");
-        }
-
-        if (await EnterTenantAsync(services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
+        if (await EnterAsync(clientId, services.Tenant, tenants, request.TenantId, request.TenantSlug, cancellationToken) is { } unconfirmed)
         {
             return unconfirmed;
         }
@@ -145,7 +130,7 @@ public static class AgentClientEndpoints
         }
 
         var (_, secret) = await ClientEndpoints.CreateAsync(client, services, cancellationToken, clientId);
-        return TypedResults.Ok(new AgentClientResponse(clientId, secret!));
+        return TypedResults.Ok(new AgentClientResponse(clientId, secret!) { Settings = SettingsOf(client) });
     }
 
     /// <summary>As the Admin API deletes a client: its tokens voided first, then the client and what it holds.</summary>
@@ -153,12 +138,7 @@ public static class AgentClientEndpoints
         string clientId, Guid tenantId, string tenantSlug, [AsParameters] ClientEndpoints.ClientServices services, TenantDirectory tenants,
         CancellationToken cancellationToken)
     {
-        if (!clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal))
-        {
-            return ApiErrors.NotFound("Agent client");
-        }
-
-        if (await EnterTenantAsync(services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } unconfirmed)
+        if (await EnterAsync(clientId, services.Tenant, tenants, tenantId, tenantSlug, cancellationToken) is { } unconfirmed)
         {
             return unconfirmed;
         }
@@ -167,6 +147,12 @@ public static class AgentClientEndpoints
         // Already gone is gone: the agents service may ask again after a failure.
         return result is IStatusCodeHttpResult { StatusCode: StatusCodes.Status404NotFound } ? TypedResults.NoContent() : result;
     }
+
+    /// <summary>Only agents' clients are the agents service's to manage (else 404), in the tenant the call names (<see cref="EnterTenantAsync"/>).</summary>
+    private static Task<IResult?> EnterAsync(string clientId, TenantContext context, TenantDirectory tenants, Guid tenantId, string slug, CancellationToken cancellationToken) =>
+        clientId.StartsWith(AgentClientRequest.ClientIdPrefix, StringComparison.Ordinal)
+            ? EnterTenantAsync(context, tenants, tenantId, slug, cancellationToken)
+            : Task.FromResult<IResult?>(ApiErrors.NotFound("Agent client"));
 
     /// <summary>
     /// Internal calls carry no tenant path: the tenant is named in the request and set for this request's services. A
